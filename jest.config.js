@@ -1,0 +1,20 @@
+// Root jest configuration: one run over every workspace that has a jest.config.cjs.
+'use strict';
+
+const fs = require('node:fs');
+const path = require('node:path');
+
+const workspaceGroups = ['packages', 'apps', 'tooling'];
+const projects = [];
+for (const group of workspaceGroups) {
+  const dir = path.join(__dirname, group);
+  if (!fs.existsSync(dir)) continue;
+  for (const name of fs.readdirSync(dir).sort()) {
+    if (fs.existsSync(path.join(dir, name, 'jest.config.cjs'))) projects.push(`<rootDir>/${group}/${name}`);
+  }
+}
+
+module.exports = {
+  projects,
+  maxWorkers: 2,
+};

@@ -1,0 +1,42 @@
+import { describe, expect, it } from '@jest/globals';
+import { backoffDelay, createBackoff } from './backoff';
+import { createSeededRandom } from './random/seeded-random';
+
+describe('backoff', () => {
+  it('without jitter grows by the multiplier up to the cap', () => {
+    const delays = Array.from({ length: 12 }, (_, attempt) => backoffDelay(attempt, { initialMs: 100, maxMs: 30_000, jitter: 'none' }));
+    expect(delays).toEqual([100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 30000, 30000, 30000]);
+  });
+
+  it('with full jitter stays in [0, ceiling) and spreads over the range', () => {
+    const random = createSeededRandom(1);
+    const samples = Array.from({ length: 5000 }, () => backoffDelay(3, { initialMs: 100, random }));
+    expect(Math.min(...samples)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...samples)).toBeLessThan(800);
+    expect(Math.min(...samples)).toBeLessThan(80);
+    expect(Math.max(...samples)).toBeGreaterThan(720);
+  });
+
+  it('with equal jitter stays in [ceiling/2, ceiling)', () => {
+    const random = createSeededRandom(2);
+    for (let index = 0; index < 1000; index += 1) {
+      const delay = backoffDelay(2, { initialMs: 100, jitter: 'equal', random });
+      expect(delay >= 200 && delay < 400).toBe(true);
+    }
+  });
+
+  it('counts attempts and resets', () => {
+    const backoff = createBackoff({ initialMs: 10, jitter: 'none' });
+    expect([backoff.next(), backoff.next(), backoff.next()]).toEqual([10, 20, 40]);
+    expect(backoff.attempts).toBe(3);
+    backoff.reset();
+    expect(backoff.attempts).toBe(0);
+    expect(backoff.next()).toBe(10);
+  });
+
+  it('refuses nonsensical options', () => {
+    expect(() => createBackoff({ initialMs: -1 })).toThrow(RangeError);
+    expect(() => createBackoff({ initialMs: 100, maxMs: 10 })).toThrow(RangeError);
+    expect(() => createBackoff({ multiplier: 0.5 })).toThrow(RangeError);
+  });
+});

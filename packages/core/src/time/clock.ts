@@ -1,0 +1,87 @@
+// Time as an input. Protocol cores never read the real clock; drivers receive a Clock (to read
+// time) or a Scheduler (to read time and set timers). `systemClock` is the real one;
+// @foundation/testkit provides virtual ones.
+
+export interface Clock {
+  /** Wall-clock time in milliseconds since the Unix epoch. May jump (NTP, skew). */
+  now(): number;
+  /** Monotonic time in milliseconds, fractional, from an arbitrary origin; never decreases. */
+  monotonic(): number;
+}
+
+export interface Timer {
+  /** Cancels the timer; calling it again, or after the timer fired, does nothing. */
+  cancel(): void;
+}
+
+export interface Scheduler extends Clock {
+  /** Calls `callback` once, after `delayMs` milliseconds of this clock's time. */
+  setTimer(delayMs: number, callback: () => void): Timer;
+  /** Calls `callback` every `intervalMs` milliseconds until cancelled. */
+  setRepeatingTimer(intervalMs: number, callback: () => void): Timer;
+}
+
+export interface SystemClockOptions {
+  /**
+   * Whether pending timers keep the Node.js process alive. Defaults to true, like Node's own
+   * timers; background machinery (heartbeats, gossip rounds) usually wants false.
+   */
+  readonly keepAlive?: boolean;
+}
+
+function checkDelay(delayMs: number, what: string): number {
+  if (typeof delayMs !== 'number' || Number.isNaN(delayMs) || delayMs < 0) {
+    throw new RangeError(`${what} must be a non-negative number of milliseconds (got ${String(delayMs)})`);
+  }
+  return delayMs;
+}
+
+/** A Scheduler over the real clock and Node's timers. */
+export function createSystemClock(options: SystemClockOptions = {}): Scheduler {
+  const keepAlive = options.keepAlive ?? true;
+  return {
+    now: () => Date.now(),
+    monotonic: () => performance.now(),
+    setTimer(delayMs, callback) {
+      const handle = setTimeout(callback, checkDelay(delayMs, 'timer delay'));
+      if (!keepAlive) handle.unref();
+      return { cancel: () => clearTimeout(handle) };
+    },
+    setRepeatingTimer(intervalMs, callback) {
+      if (checkDelay(intervalMs, 'timer interval') === 0) throw new RangeError('timer interval must be greater than 0');
+      const handle = setInterval(callback, intervalMs);
+      if (!keepAlive) handle.unref();
+      return { cancel: () => clearInterval(handle) };
+    },
+  };
+}
+
+/** The real clock; its timers keep the process alive, as Node's do. */
+export const systemClock: Scheduler = createSystemClock();
+
+function abortError(signal: AbortSignal | undefined): Error {
+  const reason: unknown = signal?.reason;
+  return reason instanceof Error ? reason : new Error('aborted', { cause: reason });
+}
+
+/**
+ * Resolves after `delayMs` of `scheduler` time; rejects with the signal's reason if `signal`
+ * aborts first.
+ */
+export function sleep(scheduler: Scheduler, delayMs: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(abortError(signal));
+      return;
+    }
+    const onAbort = (): void => {
+      timer.cancel();
+      reject(abortError(signal));
+    };
+    const timer = scheduler.setTimer(delayMs, () => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    });
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
