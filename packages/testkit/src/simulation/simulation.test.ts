@@ -1,0 +1,483 @@
+import { describe, expect, it } from '@jest/globals';
+import { FoundationError } from '@foundation/core';
+import { SIMULATION_ERROR_CODES, SimulationError } from '../errors/simulation-error';
+import { createSimulation } from './simulation';
+import type { InboundMessage, Simulation } from './types';
+
+/** Adds nodes that record every message they receive on channel "m". */
+function withInboxes(simulation: Simulation, ids: string[]): Map<string, InboundMessage[]> {
+  const inboxes = new Map<string, InboundMessage[]>();
+  for (const id of ids) {
+    const inbox: InboundMessage[] = [];
+    inboxes.set(id, inbox);
+    simulation.addNode(id, { start: ({ transport }) => void transport.onMessage('m', (message) => inbox.push(message)) });
+  }
+  return inboxes;
+}
+
+function sendAll(simulation: Simulation, from: string, to: string, count: number): void {
+  for (let index = 0; index < count; index += 1) simulation.node(from).transport.send(to, 'm', index);
+}
+
+function caught(action: () => unknown): SimulationError {
+  try {
+    action();
+  } catch (error) {
+    expect(error).toBeInstanceOf(SimulationError);
+    return error as SimulationError;
+  }
+  throw new Error('expected the action to throw');
+}
+
+describe('delivery', () => {
+  it('delivers after the link latency, with headers, in per-link FIFO order', () => {
+    const simulation = createSimulation({ seed: 1, network: { latency: { min: 2, max: 50 } } });
+    const inboxes = withInboxes(simulation, ['a', 'b']);
+    simulation.node('a').transport.send('b', 'm', 'first', { headers: { traceparent: 'x' } });
+    sendAll(simulation, 'a', 'b', 200);
+    simulation.runFor(1);
+    expect(inboxes.get('b')).toHaveLength(0);
+    simulation.run();
+    const received = inboxes.get('b')!;
+    expect(received).toHaveLength(201);
+    expect(received[0]).toEqual({ from: 'a', to: 'b', channel: 'm', payload: 'first', headers: { traceparent: 'x' } });
+    expect(received.slice(1).map((message) => message.payload)).toEqual(Array.from({ length: 200 }, (_, index) => index));
+    expect(simulation.now()).toBeGreaterThanOrEqual(2);
+    expect(simulation.now()).toBeLessThan(50);
+  });
+
+  it('counts messages and bytes per link and drops what nobody listens to', () => {
+    const simulation = createSimulation({ seed: 2 });
+    withInboxes(simulation, ['a', 'b']);
+    simulation.node('a').transport.send('b', 'm', new Uint8Array(1000));
+    simulation.node('a').transport.send('b', 'nobody-listens', 'x');
+    simulation.run();
+    const link = simulation.network.linkStats('a', 'b');
+    expect(link.sent).toBe(2);
+    expect(link.delivered).toBe(1);
+    expect(link.bytes).toBeGreaterThanOrEqual(1000);
+    expect(simulation.network.linkStats('b', 'a').sent).toBe(0);
+    expect(simulation.network.stats().droppedBy.noHandler).toBe(1);
+  });
+
+  it('drops frames above maxFrameBytes and counts them', () => {
+    const simulation = createSimulation({ seed: 3, network: { maxFrameBytes: 100 } });
+    const inboxes = withInboxes(simulation, ['a', 'b']);
+    simulation.node('a').transport.send('b', 'm', 'x'.repeat(500));
+    simulation.node('a').transport.send('b', 'm', 'small');
+    simulation.run();
+    expect(inboxes.get('b')!.map((message) => message.payload)).toEqual(['small']);
+    expect(simulation.network.stats().droppedBy.oversize).toBe(1);
+  });
+});
+
+describe('faults', () => {
+  it('a symmetric partition drops both ways until heal', () => {
+    const simulation = createSimulation({ seed: 4 });
+    const inboxes = withInboxes(simulation, ['a', 'b', 'c']);
+    simulation.network.partition([['a', 'b'], ['c']]);
+    sendAll(simulation, 'a', 'c', 5);
+    sendAll(simulation, 'c', 'a', 5);
+    sendAll(simulation, 'a', 'b', 5);
+    simulation.run();
+    expect(inboxes.get('c')).toHaveLength(0);
+    expect(inboxes.get('a')).toHaveLength(0);
+    expect(inboxes.get('b')).toHaveLength(5);
+    expect(simulation.network.isReachable('a', 'c')).toBe(false);
+    simulation.network.heal();
+    sendAll(simulation, 'a', 'c', 5);
+    simulation.run();
+    expect(inboxes.get('c')).toHaveLength(5);
+    expect(simulation.network.stats().droppedBy.partition).toBe(10);
+  });
+
+  it('an asymmetric partition drops one direction only', () => {
+    const simulation = createSimulation({ seed: 5 });
+    const inboxes = withInboxes(simulation, ['a', 'b', 'c']);
+    simulation.network.partition([['a'], ['b', 'c']], { oneWay: true });
+    sendAll(simulation, 'a', 'b', 3);
+    sendAll(simulation, 'b', 'a', 3);
+    sendAll(simulation, 'c', 'a', 3);
+    simulation.run();
+    expect(inboxes.get('b')).toHaveLength(0);
+    expect(inboxes.get('a')).toHaveLength(6);
+  });
+
+  it('a one-way cut drops a → b but delivers b → a', () => {
+    const simulation = createSimulation({ seed: 6 });
+    const inboxes = withInboxes(simulation, ['a', 'b']);
+    simulation.network.cut('a', 'b', { oneWay: true });
+    sendAll(simulation, 'a', 'b', 3);
+    sendAll(simulation, 'b', 'a', 3);
+    simulation.run();
+    expect(inboxes.get('b')).toHaveLength(0);
+    expect(inboxes.get('a')).toHaveLength(3);
+  });
+
+  it('a node in two groups bridges them, while the others stay apart', () => {
+    const simulation = createSimulation({ seed: 7 });
+    withInboxes(simulation, ['a', 'b', 'c', 'd', 'e']);
+    simulation.network.partition([
+      ['a', 'b', 'c'],
+      ['c', 'd', 'e'],
+    ]);
+    expect(simulation.network.isReachable('a', 'c')).toBe(true);
+    expect(simulation.network.isReachable('c', 'e')).toBe(true);
+    expect(simulation.network.isReachable('a', 'e')).toBe(false);
+    expect(simulation.network.isReachable('e', 'b')).toBe(false);
+  });
+
+  it('isolate cuts a node off from everyone', () => {
+    const simulation = createSimulation({ seed: 8 });
+    const inboxes = withInboxes(simulation, ['a', 'b', 'c']);
+    simulation.network.isolate('a');
+    sendAll(simulation, 'a', 'b', 2);
+    sendAll(simulation, 'c', 'a', 2);
+    sendAll(simulation, 'c', 'b', 2);
+    simulation.run();
+    expect(inboxes.get('a')).toHaveLength(0);
+    expect(inboxes.get('b')!.map((message) => message.from)).toEqual(['c', 'c']);
+  });
+
+  it('drop(from, to, p) loses about p of that link and nothing else', () => {
+    const simulation = createSimulation({ seed: 9 });
+    const inboxes = withInboxes(simulation, ['a', 'b']);
+    simulation.network.drop('a', 'b', 0.3);
+    sendAll(simulation, 'a', 'b', 10_000);
+    sendAll(simulation, 'b', 'a', 1000);
+    simulation.run();
+    const delivered = inboxes.get('b')!.length;
+    expect(delivered).toBeGreaterThan(6700);
+    expect(delivered).toBeLessThan(7300);
+    expect(inboxes.get('a')).toHaveLength(1000);
+    expect(simulation.network.stats().droppedBy.loss).toBe(10_000 - delivered);
+    const payloads = inboxes.get('b')!.map((message) => message.payload as number);
+    expect(payloads).toEqual([...payloads].sort((x, y) => x - y));
+  });
+
+  it('duplicates messages with the configured probability', () => {
+    const simulation = createSimulation({ seed: 10, network: { duplicateRate: 1 } });
+    const inboxes = withInboxes(simulation, ['a', 'b']);
+    sendAll(simulation, 'a', 'b', 50);
+    simulation.run();
+    expect(inboxes.get('b')).toHaveLength(100);
+    const counts = new Map<unknown, number>();
+    for (const message of inboxes.get('b')!) counts.set(message.payload, (counts.get(message.payload) ?? 0) + 1);
+    expect([...counts.values()].every((count) => count === 2)).toBe(true);
+    expect(simulation.network.linkStats('a', 'b').duplicated).toBe(50);
+  });
+
+  it('keeps links FIFO unless reordering is switched on', () => {
+    const arrivals = (reorderRate: number): number[] => {
+      const simulation = createSimulation({ seed: 11, network: { latency: { min: 1, max: 20 }, reorderRate, reorderWindowMs: 30 } });
+      const inboxes = withInboxes(simulation, ['a', 'b']);
+      sendAll(simulation, 'a', 'b', 500);
+      simulation.run();
+      return inboxes.get('b')!.map((message) => message.payload as number);
+    };
+    const fifo = arrivals(0);
+    expect(fifo).toEqual(Array.from({ length: 500 }, (_, index) => index));
+    const reordered = arrivals(0.5);
+    expect(reordered).toHaveLength(500);
+    expect(reordered).not.toEqual(fifo);
+    expect([...reordered].sort((x, y) => x - y)).toEqual(fifo);
+  });
+
+  it('configure changes network-wide conditions mid-run', () => {
+    const simulation = createSimulation({ seed: 12 });
+    const inboxes = withInboxes(simulation, ['a', 'b']);
+    simulation.network.configure({ dropRate: 1 });
+    sendAll(simulation, 'a', 'b', 10);
+    simulation.network.configure({ dropRate: 0 });
+    sendAll(simulation, 'a', 'b', 10);
+    simulation.run();
+    expect(inboxes.get('b')).toHaveLength(10);
+    expect(() => simulation.network.configure({ dropRate: 2 })).toThrow(RangeError);
+  });
+
+  it('applies per-link latency', () => {
+    const simulation = createSimulation({ seed: 13, network: { latency: 1 } });
+    const arrivals: number[] = [];
+    simulation.addNode('a');
+    simulation.addNode('b', { start: ({ transport }) => void transport.onMessage('m', () => arrivals.push(simulation.now())) });
+    simulation.network.setLatency('a', 'b', 250);
+    simulation.node('a').transport.send('b', 'm', 1);
+    simulation.run();
+    expect(arrivals).toEqual([250]);
+  });
+});
+
+describe('time', () => {
+  it('fires node timers in virtual time and stops cancelled ones', () => {
+    const simulation = createSimulation({ seed: 14 });
+    const node = simulation.addNode('a');
+    const fired: string[] = [];
+    node.clock.setTimer(30, () => fired.push(`once@${simulation.now()}`));
+    const repeating = node.clock.setRepeatingTimer(10, () => {
+      fired.push(`tick@${simulation.now()}`);
+      if (simulation.now() >= 40) repeating.cancel();
+    });
+    const cancelled = node.clock.setTimer(5, () => fired.push('never'));
+    cancelled.cancel();
+    simulation.runFor(100);
+    expect(fired).toEqual(['tick@10', 'tick@20', 'once@30', 'tick@30', 'tick@40']);
+    expect(simulation.now()).toBe(100);
+  });
+
+  it('gives each node its own skew and drift', () => {
+    const simulation = createSimulation({ seed: 15, startTime: 1_000_000 });
+    const steady = simulation.addNode('steady');
+    const skewed = simulation.addNode('skewed', { clockSkewMs: 250, driftPpm: 1000 });
+    expect(steady.clock.now()).toBe(1_000_000);
+    expect(skewed.clock.now()).toBe(1_000_250);
+    let firedAt = -1;
+    skewed.clock.setTimer(1001, () => {
+      firedAt = simulation.now();
+    });
+    simulation.runFor(2000);
+    expect(firedAt).toBeCloseTo(1000, 6);
+    expect(steady.clock.now()).toBe(1_002_000);
+    expect(skewed.clock.now()).toBeCloseTo(1_000_250 + 2002, 6);
+    expect(skewed.clock.monotonic()).toBeCloseTo(2002, 6);
+  });
+
+  it('runs simulation-level timers through schedule() and sim.clock', () => {
+    const simulation = createSimulation({ seed: 16 });
+    const seen: number[] = [];
+    simulation.schedule(5, () => seen.push(simulation.now()));
+    simulation.clock.setTimer(7, () => seen.push(simulation.clock.monotonic()));
+    simulation.run();
+    expect(seen).toEqual([5, 7]);
+  });
+});
+
+describe('crash and restart', () => {
+  it('a crash loses volatile state, timers and handlers; a restart starts a new incarnation', () => {
+    const simulation = createSimulation({ seed: 17, network: { latency: 1 } });
+    const log: string[] = [];
+    simulation.addNode('a');
+    const node = simulation.addNode('b', {
+      start: ({ clock, transport, durable, incarnation }) => {
+        let received = 0;
+        durable.set('starts', ((durable.get('starts') as number | undefined) ?? 0) + 1);
+        transport.onMessage('m', () => {
+          received += 1;
+          log.push(`b#${incarnation} received ${received}`);
+        });
+        clock.setRepeatingTimer(10, () => log.push(`b#${incarnation} tick@${simulation.now()}`));
+      },
+    });
+    const firstTransport = node.transport;
+    simulation.node('a').transport.send('b', 'm', 'hello');
+    simulation.runFor(10);
+    node.crash();
+    expect(node.up).toBe(false);
+    simulation.node('a').transport.send('b', 'm', 'lost');
+    simulation.runFor(30);
+    expect(simulation.network.stats().droppedBy.nodeDown).toBe(1);
+    node.restart();
+    expect(node.incarnation).toBe(3);
+    expect(firstTransport.send('a', 'm', 'from the dead')).toBe(false);
+    simulation.node('a').transport.send('b', 'm', 'again');
+    simulation.runFor(10);
+    expect(log).toEqual(['b#1 received 1', 'b#1 tick@10', 'b#3 received 1', 'b#3 tick@50']);
+    expect(node.durable.get('starts')).toBe(2);
+  });
+
+  it('timers set through a dead incarnation never fire', () => {
+    const simulation = createSimulation({ seed: 18 });
+    const node = simulation.addNode('a');
+    const staleClock = node.clock;
+    node.crash();
+    node.restart();
+    let fired = false;
+    staleClock.setTimer(1, () => {
+      fired = true;
+    });
+    simulation.run();
+    expect(fired).toBe(false);
+  });
+
+  it('refuses to crash a down node or restart a running one', () => {
+    const simulation = createSimulation({ seed: 19 });
+    const node = simulation.addNode('a');
+    expect(caught(() => node.restart()).message).toContain('running');
+    node.crash();
+    expect(caught(() => node.crash()).message).toContain('already down');
+  });
+});
+
+describe('connections and peer events', () => {
+  function peerLog(simulation: Simulation, ids: string[]): string[] {
+    const log: string[] = [];
+    for (const id of ids) {
+      simulation.addNode(id, {
+        start: ({ transport, incarnation }) => {
+          transport.on('peer-up', (peer) => log.push(`${simulation.now()} ${id}#${incarnation} up ${peer}`));
+          transport.on('peer-down', (peer) => log.push(`${simulation.now()} ${id}#${incarnation} down ${peer}`));
+        },
+      });
+    }
+    return log;
+  }
+
+  it('connect brings the peer up on both sides; a cut brings it down after failure detection', () => {
+    const simulation = createSimulation({ seed: 20, network: { latency: 5, failureDetectionMs: 100 } });
+    const log = peerLog(simulation, ['a', 'b']);
+    simulation.node('a').transport.connect('b');
+    simulation.runFor(20);
+    expect(log).toEqual(['5 b#1 up a', '10 a#1 up b']);
+    expect(simulation.node('a').transport.peers()).toEqual(['b']);
+    expect(simulation.node('b').transport.peers()).toEqual(['a']);
+    simulation.network.cut('a', 'b', { oneWay: true });
+    simulation.runFor(200);
+    expect(log.slice(2)).toEqual(['120 a#1 down b', '120 b#1 down a']);
+    expect(simulation.node('a').transport.peers()).toEqual([]);
+  });
+
+  it('a fault healed before failure detection runs out breaks nothing', () => {
+    const simulation = createSimulation({ seed: 21, network: { latency: 5, failureDetectionMs: 100 } });
+    const log = peerLog(simulation, ['a', 'b']);
+    simulation.node('a').transport.connect('b');
+    simulation.runFor(20);
+    simulation.network.isolate('b');
+    simulation.runFor(50);
+    simulation.network.heal();
+    simulation.runFor(500);
+    expect(log).toEqual(['5 b#1 up a', '10 a#1 up b']);
+  });
+
+  it('a crash brings the peer down on the other side; connecting to a dead node fails', () => {
+    const simulation = createSimulation({ seed: 22, network: { latency: 5, failureDetectionMs: 100 } });
+    const log = peerLog(simulation, ['a', 'b', 'c']);
+    simulation.node('a').transport.connect('b');
+    simulation.runFor(20);
+    simulation.crash('b');
+    simulation.runFor(200);
+    expect(log).toEqual(['5 b#1 up a', '10 a#1 up b', '120 a#1 down b']);
+    simulation.crash('c');
+    simulation.node('a').transport.connect('c');
+    simulation.runFor(500);
+    expect(log[3]).toBe('325 a#1 down c');
+    simulation.restart('b');
+    simulation.node('a').transport.connect('b');
+    simulation.runFor(20);
+    expect(log.slice(4)).toEqual(['725 b#3 up a', '730 a#1 up b']);
+  });
+
+  it('disconnect brings the peer down on both sides', () => {
+    const simulation = createSimulation({ seed: 23, network: { latency: 5 } });
+    const log = peerLog(simulation, ['a', 'b']);
+    simulation.node('a').transport.connect('b');
+    simulation.runFor(20);
+    simulation.node('b').transport.disconnect('a');
+    simulation.runFor(20);
+    expect(log.slice(2)).toEqual(['20 b#1 down a', '25 a#1 down b']);
+  });
+});
+
+describe('misuse and failures name their cause and the seed', () => {
+  it('unknown nodes, duplicate ids, bad delays and bad options', () => {
+    const simulation = createSimulation({ seed: 24 });
+    simulation.addNode('a');
+    const unknown = caught(() => simulation.node('a').transport.send('ghost', 'm', 1));
+    expect(unknown.code).toBe(SIMULATION_ERROR_CODES.misuse);
+    expect(unknown.message).toContain('unknown node "ghost"');
+    expect(unknown.message).toContain('seed=24');
+    expect(caught(() => simulation.crash('ghost')).message).toContain('ghost');
+    expect(caught(() => simulation.network.cut('a', 'ghost')).message).toContain('ghost');
+    expect(caught(() => simulation.addNode('a')).message).toContain('already exists');
+    expect(caught(() => simulation.schedule(-1, () => undefined)).message).toContain('non-negative');
+    expect(caught(() => simulation.node('a').clock.setTimer(Number.NaN, () => undefined)).message).toContain('non-negative');
+    expect(caught(() => simulation.runFor(-5)).message).toContain('non-negative');
+    expect(caught(() => simulation.node('a').transport.connect('a')).message).toContain('itself');
+    expect(caught(() => createSimulation(undefined as never)).message).toContain('needs a seed');
+    expect(() => createSimulation({ seed: 1, network: { latency: { min: 5, max: 1 } } })).toThrow(RangeError);
+  });
+
+  it('runUntil past maxTime reports the seed and leaves time at the deadline', () => {
+    const simulation = createSimulation({ seed: 25 });
+    simulation.addNode('a').clock.setRepeatingTimer(10, () => undefined);
+    const error = caught(() => simulation.runUntil(() => false, { maxTime: 1000 }));
+    expect(error.code).toBe(SIMULATION_ERROR_CODES.budgetExceeded);
+    expect(error.message).toContain('maxTime=1000ms');
+    expect(error.message).toContain('seed=25');
+    expect(simulation.now()).toBe(1000);
+    let ticks = 0;
+    simulation.node('a').clock.setRepeatingTimer(10, () => {
+      ticks += 1;
+    });
+    expect(simulation.runUntil(() => ticks === 3)).toBe(30);
+  });
+
+  it('runUntil on a drained queue and run() with a repeating timer fail clearly', () => {
+    const simulation = createSimulation({ seed: 26 });
+    expect(caught(() => simulation.runUntil(() => false)).message).toContain('no events left');
+    simulation.addNode('a').clock.setRepeatingTimer(1, () => undefined);
+    expect(caught(() => simulation.run({ maxEvents: 100 })).message).toContain('never lets it drain');
+  });
+
+  it('a throwing handler stops the run with the node, the time, the seed and the cause', () => {
+    const simulation = createSimulation({ seed: 27, network: { latency: 3 } });
+    simulation.addNode('a');
+    simulation.addNode('b', {
+      start: ({ transport }) =>
+        void transport.onMessage('m', () => {
+          throw new FoundationError({ type: 'invalid_input', message: 'bad payload' });
+        }),
+    });
+    simulation.node('a').transport.send('b', 'm', 1);
+    const error = caught(() => simulation.run());
+    expect(error.code).toBe(SIMULATION_ERROR_CODES.handlerFailed);
+    expect(error.message).toBe('node "b": message handler for channel "m" threw: bad payload (t=3ms, seed=27)');
+    expect(FoundationError.hasType(error.cause, 'invalid_input')).toBe(true);
+  });
+
+  it('running the simulation from inside an event is refused', () => {
+    const simulation = createSimulation({ seed: 28 });
+    simulation.schedule(1, () => simulation.step());
+    const error = caught(() => simulation.run());
+    expect(error.message).toContain('from inside a simulated event');
+  });
+
+  it('invariants are checked after every event', () => {
+    const simulation = createSimulation({ seed: 29 });
+    let counter = 0;
+    simulation.addInvariant('counter stays below 3', () => counter < 3 || `counter is ${counter}`);
+    simulation.addNode('a').clock.setRepeatingTimer(10, () => {
+      counter += 1;
+    });
+    const error = caught(() => simulation.runFor(100));
+    expect(error.code).toBe(SIMULATION_ERROR_CODES.invariantViolated);
+    expect(error.message).toBe('invariant "counter stays below 3" violated: counter is 3 (t=30ms, seed=29)');
+  });
+});
+
+describe('async drivers', () => {
+  it('runUntilAsync lets promise chains settle between events', async () => {
+    const simulation = createSimulation({ seed: 30, network: { latency: 2 } });
+    const results: string[] = [];
+    simulation.addNode('a');
+    simulation.addNode('b', {
+      start: ({ transport }) =>
+        void transport.onMessage('m', (message) => {
+          void Promise.resolve(message.payload)
+            .then((value) => `${String(value)}!`)
+            .then((value) => {
+              results.push(`${value}@${simulation.now()}`);
+              transport.send('a', 'reply', value);
+            });
+        }),
+    });
+    let replies = 0;
+    simulation.node('a').transport.onMessage('reply', () => {
+      replies += 1;
+    });
+    simulation.node('a').transport.send('b', 'm', 'ping');
+    const elapsed = await simulation.runUntilAsync(() => replies === 1);
+    expect(elapsed).toBe(4);
+    expect(results).toEqual(['ping!@2']);
+    await simulation.runForAsync(10);
+    expect(simulation.now()).toBe(14);
+  });
+});

@@ -1,0 +1,941 @@
+// The deterministic simulation: one event queue in virtual time, nodes with their own clocks
+// and randomness, and a simulated network. Every event runs to completion, in (time, seq)
+// order; given the same seed and the same scenario, the same events run in the same order.
+import { FoundationError, createSeededRandom } from '@foundation/core';
+import type { Random, Scheduler, Seed, Timer } from '@foundation/core';
+import { SimulationError } from '../errors/simulation-error';
+import { EventQueue } from './event-queue';
+import { latencySampler } from './latency';
+import type { LatencySampler } from './latency';
+import { LINK_FIELD, LinkTable } from './link-table';
+import type {
+  InboundMessage,
+  NetworkOptions,
+  NetworkStats,
+  NodeContext,
+  NodeOptions,
+  PartitionOptions,
+  PeerEvent,
+  RunUntilOptions,
+  SendOptions,
+  SimNetwork,
+  SimNode,
+  SimTransport,
+  Simulation,
+  SimulationOptions,
+  TraceCheckpoint,
+  TraceMode,
+} from './types';
+import { estimateSize, hashNumber, hashString, hashValue, mixInto } from './value-hash';
+
+const DEFAULT_START_TIME = Date.UTC(2026, 0, 1);
+const DEFAULT_MAX_EVENTS = 50_000_000;
+const DEFAULT_MAX_TIME = 60_000;
+const CHECKPOINT_EVERY = 1024;
+/** Node indexes index the link table; this bound keeps its keys small integers. */
+const MAX_NODES = 32_768;
+
+const enum Kind {
+  Timer = 1,
+  Deliver = 2,
+  PeerUp = 3,
+  PeerDown = 4,
+  ConnectArrive = 5,
+  ConnectReply = 6,
+  ConnectFail = 7,
+  LinkCheck = 8,
+}
+
+/** One queued event. A single class keeps every event the same shape for the JIT. */
+class SimEvent {
+  kind: Kind = Kind.Timer;
+  /** The node the event happens on (null for simulation-level timers). */
+  node: NodeState | null = null;
+  /** The other end: sender of a message, peer of a connection event. */
+  peer: NodeState | null = null;
+  /** Incarnation of `node` (timers, peer events) or of `peer` (connection attempts) when scheduled. */
+  incarnation = 0;
+  callback: (() => void) | null = null;
+  interval = 0;
+  cancelled = false;
+  channel = '';
+  payload: unknown = undefined;
+  headers: Readonly<Record<string, string>> | undefined = undefined;
+  connection: Connection | null = null;
+  /** The link a message travels on, so delivery need not look it up again. */
+  link = -1;
+}
+
+class Connection {
+  open = true;
+  checkPending = false;
+  constructor(
+    readonly initiator: NodeState,
+    readonly acceptor: NodeState,
+  ) {}
+}
+
+type MessageHandler = (message: InboundMessage) => void;
+type PeerHandler = (peer: string) => void;
+
+class NodeState {
+  up = true;
+  incarnation = 1;
+  isolated = false;
+  cutTo: Set<NodeState> | null = null;
+  peerUp: PeerHandler[] = [];
+  peerDown: PeerHandler[] = [];
+  readonly connections = new Map<NodeState, Connection>();
+  readonly pendingConnects = new Set<NodeState>();
+  readonly durable = new Map<string, unknown>();
+  context!: NodeContext;
+  handle!: SimNode;
+
+  constructor(
+    readonly id: string,
+    readonly index: number,
+    readonly rate: number,
+    readonly skewMs: number,
+    readonly start: ((context: NodeContext) => void) | undefined,
+  ) {}
+}
+
+interface Partition {
+  readonly masks: Map<NodeState, number>;
+  readonly oneWay: boolean;
+}
+
+function lowestBit(mask: number): number {
+  return 31 - Math.clz32(mask & -mask);
+}
+
+function checkProbability(value: number | undefined, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !(value >= 0 && value <= 1)) {
+    throw new RangeError(`${what} must be a probability in [0, 1] (got ${String(value)})`);
+  }
+  return value;
+}
+
+function flushPromises(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+class SimulationImpl implements Simulation {
+  readonly seed: Seed;
+  readonly random: Random;
+  readonly clock: Scheduler;
+  readonly network: SimNetwork;
+
+  private time = 0;
+  private events = 0;
+  private running = false;
+  private readonly queue = new EventQueue<SimEvent>();
+  private readonly nodeStates = new Map<string, NodeState>();
+  private readonly rootRandom: Random;
+  private readonly networkRandom: Random;
+  private readonly startTime: number;
+  private readonly traceMode: TraceMode;
+  private readonly maxEvents: number;
+  private readonly invariants: { name: string; check: () => boolean | string | void }[] = [];
+  private hashA = 0x2545_f491;
+  private hashB = 0x9e37_79b9 | 0;
+  private readonly checkpoints: TraceCheckpoint[] = [];
+  private readonly channelHashes = new Map<string, number>();
+
+  // network state
+  private latency: LatencySampler;
+  private dropRate = 0;
+  private duplicateRate = 0;
+  private reorderRate = 0;
+  private reorderWindowMs = 10;
+  private maxFrameBytes = 64 * 1024 * 1024;
+  private failureDetectionMs = 500;
+  private sizeOf: (payload: unknown) => number = estimateSize;
+  private partitions: Partition[] = [];
+  private readonly links = new LinkTable(MAX_NODES);
+  /**
+   * Message handlers by channel, then by node index: a delivery finds its handlers with one
+   * lookup among the few channels and one array index, rather than through a map per node.
+   */
+  private readonly channelHandlers = new Map<string, (MessageHandler[] | undefined)[]>();
+  /** Per-link overrides, by link id; rare, so kept apart from the hot columns. */
+  private readonly linkDropRates = new Map<number, number>();
+  private readonly linkLatencies = new Map<number, LatencySampler>();
+  private readonly totals: NetworkStats = {
+    sent: 0,
+    delivered: 0,
+    dropped: 0,
+    duplicated: 0,
+    bytes: 0,
+    reordered: 0,
+    droppedBy: { partition: 0, loss: 0, nodeDown: 0, oversize: 0, noHandler: 0 },
+  };
+
+  constructor(options: SimulationOptions) {
+    if (options === undefined || options.seed === undefined) {
+      throw new SimulationError({ kind: 'misuse', message: 'createSimulation needs a seed, e.g. createSimulation({ seed: 1 })' });
+    }
+    this.seed = options.seed;
+    this.rootRandom = createSeededRandom(options.seed);
+    this.random = this.rootRandom.fork('simulation');
+    this.networkRandom = this.rootRandom.fork('network');
+    this.startTime = options.startTime ?? DEFAULT_START_TIME;
+    this.traceMode = options.trace ?? 'full';
+    this.maxEvents = options.maxEvents ?? DEFAULT_MAX_EVENTS;
+    this.latency = latencySampler({ min: 1, max: 5 });
+    this.configureNetwork(options.network ?? {});
+    this.clock = this.createClock(null, 0, 1, 0);
+    this.network = this.createNetworkFacade();
+  }
+
+  // ---- errors -------------------------------------------------------------------------
+
+  private misuse(message: string): SimulationError {
+    return new SimulationError({ kind: 'misuse', message, seed: this.seed, time: this.time });
+  }
+
+  private checkDelay(delayMs: number, what: string): void {
+    if (typeof delayMs !== 'number' || Number.isNaN(delayMs) || delayMs < 0 || delayMs === Number.POSITIVE_INFINITY) {
+      throw this.misuse(`${what} must be a finite, non-negative number of milliseconds (got ${String(delayMs)})`);
+    }
+  }
+
+  private state(id: string): NodeState {
+    const node = this.nodeStates.get(id);
+    if (node === undefined) {
+      const known = [...this.nodeStates.keys()];
+      const list = known.length > 10 ? `${known.slice(0, 10).join(', ')}, …` : known.join(', ');
+      throw this.misuse(`unknown node "${id}" (known: ${list || 'none'})`);
+    }
+    return node;
+  }
+
+  // ---- scheduling ---------------------------------------------------------------------
+
+  private enqueue(event: SimEvent, time: number): void {
+    this.queue.push(event, time);
+  }
+
+  private scheduleTimer(node: NodeState | null, incarnation: number, delayMs: number, callback: () => void, interval: number): Timer {
+    this.checkDelay(delayMs, interval > 0 ? 'timer interval' : 'timer delay');
+    if (interval > 0 && delayMs === 0) throw this.misuse('a repeating timer needs an interval greater than 0');
+    const event = new SimEvent();
+    event.kind = Kind.Timer;
+    event.node = node;
+    event.incarnation = incarnation;
+    event.callback = callback;
+    event.interval = interval;
+    this.enqueue(event, this.time + delayMs);
+    return {
+      cancel: () => {
+        event.cancelled = true;
+      },
+    };
+  }
+
+  /**
+   * A clock for one node incarnation (or, with node null, for the simulation itself). Timers
+   * set through a dead incarnation's clock are queued but never fire, as a dead process's
+   * timers would not.
+   */
+  private createClock(node: NodeState | null, incarnation: number, rate: number, skewMs: number): Scheduler {
+    return {
+      now: () => this.startTime + skewMs + this.time * rate,
+      monotonic: () => this.time * rate,
+      setTimer: (delayMs, callback) => {
+        this.checkDelay(delayMs, 'timer delay');
+        return this.scheduleTimer(node, incarnation, delayMs / rate, callback, 0);
+      },
+      setRepeatingTimer: (intervalMs, callback) => {
+        this.checkDelay(intervalMs, 'timer interval');
+        return this.scheduleTimer(node, incarnation, intervalMs / rate, callback, intervalMs / rate);
+      },
+    };
+  }
+
+  schedule(delayMs: number, callback: () => void): Timer {
+    return this.scheduleTimer(null, 0, delayMs, callback, 0);
+  }
+
+  now(): number {
+    return this.time;
+  }
+
+  // ---- nodes --------------------------------------------------------------------------
+
+  addNode(id: string, options: NodeOptions = {}): SimNode {
+    if (typeof id !== 'string' || id.length === 0) throw this.misuse('a node id is a non-empty string');
+    if (this.nodeStates.has(id)) throw this.misuse(`node "${id}" already exists`);
+    if (this.nodeStates.size >= MAX_NODES) throw this.misuse(`a simulation holds at most ${MAX_NODES} nodes`);
+    const skew = options.clockSkewMs ?? 0;
+    const drift = options.driftPpm ?? 0;
+    if (!Number.isFinite(skew)) throw this.misuse(`clockSkewMs of node "${id}" must be finite`);
+    if (!Number.isFinite(drift) || drift <= -1_000_000) throw this.misuse(`driftPpm of node "${id}" must be finite and above -1,000,000`);
+    const node = new NodeState(id, this.nodeStates.size, 1 + drift / 1_000_000, skew, options.start);
+    this.nodeStates.set(id, node);
+    node.handle = this.createHandle(node);
+    this.startIncarnation(node);
+    return node.handle;
+  }
+
+  node(id: string): SimNode {
+    return this.state(id).handle;
+  }
+
+  nodes(): SimNode[] {
+    return [...this.nodeStates.values()].map((node) => node.handle);
+  }
+
+  private createHandle(node: NodeState): SimNode {
+    return {
+      id: node.id,
+      get up() {
+        return node.up;
+      },
+      get incarnation() {
+        return node.incarnation;
+      },
+      get clock() {
+        return node.context.clock;
+      },
+      get random() {
+        return node.context.random;
+      },
+      get transport() {
+        return node.context.transport;
+      },
+      durable: node.durable,
+      crash: () => this.crash(node.id),
+      restart: () => this.restart(node.id),
+    };
+  }
+
+  private startIncarnation(node: NodeState): void {
+    const incarnation = node.incarnation;
+    node.context = {
+      id: node.id,
+      incarnation,
+      clock: this.createClock(node, incarnation, node.rate, node.skewMs),
+      random: this.rootRandom.fork(`node:${node.id}#${incarnation}`),
+      transport: this.createTransport(node, incarnation),
+      durable: node.durable,
+    };
+    if (node.start !== undefined) {
+      const start = node.start;
+      this.guard(node, 'start', () => start(node.context));
+    }
+  }
+
+  crash(id: string): void {
+    const node = this.state(id);
+    if (!node.up) throw this.misuse(`node "${id}" is already down`);
+    node.up = false;
+    node.incarnation += 1;
+    for (const byNode of this.channelHandlers.values()) byNode[node.index] = undefined;
+    node.peerUp = [];
+    node.peerDown = [];
+    node.pendingConnects.clear();
+    for (const [peer, connection] of node.connections) {
+      connection.open = false;
+      if (peer.connections.get(node) === connection) {
+        peer.connections.delete(node);
+        this.schedulePeerEvent(peer, node, Kind.PeerDown, this.failureDetectionMs);
+      }
+    }
+    node.connections.clear();
+    this.mixTrace(0x10, node.index, 0);
+  }
+
+  restart(id: string): void {
+    const node = this.state(id);
+    if (node.up) throw this.misuse(`node "${id}" is running; crash it before restarting it`);
+    node.up = true;
+    node.incarnation += 1;
+    this.mixTrace(0x11, node.index, 0);
+    this.startIncarnation(node);
+  }
+
+  // ---- the transport ------------------------------------------------------------------
+
+  private createTransport(node: NodeState, incarnation: number): SimTransport {
+    const live = (): boolean => node.up && node.incarnation === incarnation;
+    return {
+      nodeId: node.id,
+      send: (peer, channel, payload, options) => {
+        if (!node.up || node.incarnation !== incarnation) return false;
+        this.send(node, this.state(peer), channel, payload, options);
+        return true;
+      },
+      onMessage: (channel, handler) => {
+        if (!live()) return () => undefined;
+        if (typeof channel !== 'string') throw this.misuse('a channel name is a string');
+        let byNode = this.channelHandlers.get(channel);
+        if (byNode === undefined) {
+          byNode = [];
+          this.channelHandlers.set(channel, byNode);
+        }
+        const registry = byNode;
+        registry[node.index] = [...(registry[node.index] ?? []), handler];
+        return () => {
+          const current = registry[node.index];
+          if (current === undefined || node.incarnation !== incarnation) return;
+          const remaining = current.filter((candidate) => candidate !== handler);
+          registry[node.index] = remaining.length === 0 ? undefined : remaining;
+        };
+      },
+      on: (event: PeerEvent, handler) => {
+        if (event !== 'peer-up' && event !== 'peer-down') throw this.misuse(`unknown transport event "${String(event)}"`);
+        if (!live()) return () => undefined;
+        const key = event === 'peer-up' ? 'peerUp' : 'peerDown';
+        node[key] = [...node[key], handler];
+        return () => {
+          node[key] = node[key].filter((candidate) => candidate !== handler);
+        };
+      },
+      connect: (peer) => {
+        if (live()) this.connect(node, this.state(peer));
+      },
+      disconnect: (peer) => {
+        if (live()) this.disconnect(node, this.state(peer));
+      },
+      peers: () => (live() ? [...node.connections.keys()].map((peer) => peer.id) : []),
+    };
+  }
+
+  private send(from: NodeState, to: NodeState, channel: string, payload: unknown, options: SendOptions | undefined): void {
+    if (typeof channel !== 'string') throw this.misuse('a channel name is a string');
+    const links = this.links;
+    const link = links.id(from.index, to.index);
+    const size = this.sizeOf(payload);
+    const totals = this.totals;
+    links.add(link, LINK_FIELD.SENT, 1);
+    links.add(link, LINK_FIELD.BYTES, size);
+    totals.sent += 1;
+    totals.bytes += size;
+    if (size > this.maxFrameBytes) return this.dropped(link, 'oversize');
+    if (this.blocked(from, to)) return this.dropped(link, 'partition');
+    const random = this.networkRandom;
+    const loss = this.linkDropRates.size > 0 ? (this.linkDropRates.get(link) ?? this.dropRate) : this.dropRate;
+    if (loss > 0 && random.float() < loss) return this.dropped(link, 'loss');
+    const copies = this.duplicateRate > 0 && random.float() < this.duplicateRate ? 2 : 1;
+    if (copies === 2) {
+      links.add(link, LINK_FIELD.DUPLICATED, 1);
+      totals.duplicated += 1;
+    }
+    const sampler = this.linkLatencies.size > 0 ? (this.linkLatencies.get(link) ?? this.latency) : this.latency;
+    for (let copy = 0; copy < copies; copy += 1) {
+      let arrival = this.time + sampler(from.id, to.id, random);
+      if (this.reorderRate > 0 && random.float() < this.reorderRate) {
+        arrival += random.float() * this.reorderWindowMs;
+        totals.reordered += 1;
+      } else {
+        const earliest = links.get(link, LINK_FIELD.LAST_ARRIVAL);
+        if (arrival < earliest) arrival = earliest;
+        links.set(link, LINK_FIELD.LAST_ARRIVAL, arrival);
+      }
+      const event = new SimEvent();
+      event.kind = Kind.Deliver;
+      event.node = to;
+      event.peer = from;
+      event.channel = channel;
+      event.payload = payload;
+      event.headers = options?.headers;
+      event.link = link;
+      this.enqueue(event, arrival);
+    }
+  }
+
+  private dropped(link: number, reason: keyof NetworkStats['droppedBy']): void {
+    this.links.add(link, LINK_FIELD.DROPPED, 1);
+    this.totals.dropped += 1;
+    this.totals.droppedBy[reason] += 1;
+  }
+
+  private blocked(from: NodeState, to: NodeState): boolean {
+    if (from.isolated || to.isolated) return from !== to;
+    if (from.cutTo !== null && from.cutTo.has(to)) return true;
+    for (const partition of this.partitions) {
+      const fromMask = partition.masks.get(from);
+      if (fromMask === undefined) continue;
+      const toMask = partition.masks.get(to);
+      if (toMask === undefined || (fromMask & toMask) !== 0) continue;
+      if (!partition.oneWay || lowestBit(fromMask) < lowestBit(toMask)) return true;
+    }
+    return false;
+  }
+
+  private connect(from: NodeState, to: NodeState): void {
+    if (from === to) throw this.misuse(`node "${from.id}" cannot connect to itself`);
+    if (from.connections.has(to) || from.pendingConnects.has(to)) return;
+    from.pendingConnects.add(to);
+    const event = new SimEvent();
+    event.node = to;
+    event.peer = from;
+    event.incarnation = from.incarnation;
+    if (this.blocked(from, to)) {
+      event.kind = Kind.ConnectFail;
+      event.node = from;
+      event.peer = to;
+      this.enqueue(event, this.time + this.failureDetectionMs);
+      return;
+    }
+    event.kind = Kind.ConnectArrive;
+    this.enqueue(event, this.time + this.latencyOf(from, to));
+  }
+
+  private disconnect(from: NodeState, to: NodeState): void {
+    const connection = from.connections.get(to);
+    if (connection === undefined) return;
+    this.closeConnection(connection, 0, this.latencyOf(from, to), from);
+  }
+
+  private latencyOf(from: NodeState, to: NodeState): number {
+    const sampler = this.linkLatencies.get(this.links.id(from.index, to.index)) ?? this.latency;
+    return sampler(from.id, to.id, this.networkRandom);
+  }
+
+  /** Closes a connection; each side that had it established hears `peer-down` after its delay. */
+  private closeConnection(connection: Connection, delayInitiatorSide: number, delayOtherSide: number, closer: NodeState): void {
+    if (!connection.open) return;
+    connection.open = false;
+    const ends: [NodeState, NodeState][] = [
+      [connection.initiator, connection.acceptor],
+      [connection.acceptor, connection.initiator],
+    ];
+    for (const [side, other] of ends) {
+      if (side.connections.get(other) !== connection) continue;
+      side.connections.delete(other);
+      this.schedulePeerEvent(side, other, Kind.PeerDown, side === closer ? delayInitiatorSide : delayOtherSide);
+    }
+  }
+
+  private schedulePeerEvent(node: NodeState, peer: NodeState, kind: Kind, delayMs: number): void {
+    const event = new SimEvent();
+    event.kind = kind;
+    event.node = node;
+    event.peer = peer;
+    event.incarnation = node.incarnation;
+    this.enqueue(event, this.time + delayMs);
+  }
+
+  /** After a fault, connections whose path is now blocked break once failure detection runs out. */
+  private scheduleLinkChecks(): void {
+    for (const node of this.nodeStates.values()) {
+      for (const [peer, connection] of node.connections) {
+        if (connection.checkPending || !connection.open) continue;
+        if (!this.blocked(node, peer) && !this.blocked(peer, node)) continue;
+        connection.checkPending = true;
+        const event = new SimEvent();
+        event.kind = Kind.LinkCheck;
+        event.connection = connection;
+        this.enqueue(event, this.time + this.failureDetectionMs);
+      }
+    }
+  }
+
+  // ---- the network facade -------------------------------------------------------------
+
+  private configureNetwork(options: NetworkOptions): void {
+    if (options.latency !== undefined) this.latency = latencySampler(options.latency);
+    this.dropRate = checkProbability(options.dropRate, 'dropRate') ?? this.dropRate;
+    this.duplicateRate = checkProbability(options.duplicateRate, 'duplicateRate') ?? this.duplicateRate;
+    this.reorderRate = checkProbability(options.reorderRate, 'reorderRate') ?? this.reorderRate;
+    if (options.reorderWindowMs !== undefined) {
+      this.checkDelay(options.reorderWindowMs, 'reorderWindowMs');
+      this.reorderWindowMs = options.reorderWindowMs;
+    }
+    if (options.failureDetectionMs !== undefined) {
+      this.checkDelay(options.failureDetectionMs, 'failureDetectionMs');
+      this.failureDetectionMs = options.failureDetectionMs;
+    }
+    if (options.maxFrameBytes !== undefined) {
+      if (!(options.maxFrameBytes > 0)) throw this.misuse('maxFrameBytes must be positive');
+      this.maxFrameBytes = options.maxFrameBytes;
+    }
+    if (options.sizeOf !== undefined) this.sizeOf = options.sizeOf;
+  }
+
+  private createNetworkFacade(): SimNetwork {
+    const afterFault = (label: number, a: number, b: number): void => {
+      this.mixTrace(label, a, b);
+      this.scheduleLinkChecks();
+    };
+    return {
+      configure: (options) => this.configureNetwork(options),
+      setLatency: (from, to, model) => {
+        this.linkLatencies.set(this.links.id(this.state(from).index, this.state(to).index), latencySampler(model));
+      },
+      drop: (from, to, probability) => {
+        const link = this.links.id(this.state(from).index, this.state(to).index);
+        const rate = checkProbability(probability, 'drop probability') ?? 0;
+        if (rate > 0) this.linkDropRates.set(link, rate);
+        else this.linkDropRates.delete(link);
+      },
+      cut: (a, b, options?: PartitionOptions) => {
+        const first = this.state(a);
+        const second = this.state(b);
+        (first.cutTo ??= new Set()).add(second);
+        if (options?.oneWay !== true) (second.cutTo ??= new Set()).add(first);
+        afterFault(0x20, first.index, second.index);
+      },
+      isolate: (id) => {
+        const node = this.state(id);
+        node.isolated = true;
+        afterFault(0x21, node.index, 0);
+      },
+      partition: (groups, options?: PartitionOptions) => {
+        if (!Array.isArray(groups) || groups.length < 2) throw this.misuse('partition needs at least two groups');
+        if (groups.length > 31) throw this.misuse('partition supports at most 31 groups');
+        const masks = new Map<NodeState, number>();
+        groups.forEach((group, index) => {
+          for (const id of group) {
+            const node = this.state(id);
+            masks.set(node, (masks.get(node) ?? 0) | (1 << index));
+          }
+        });
+        this.partitions = [...this.partitions, { masks, oneWay: options?.oneWay === true }];
+        afterFault(0x22, masks.size, groups.length);
+      },
+      heal: () => {
+        this.partitions = [];
+        for (const node of this.nodeStates.values()) {
+          node.isolated = false;
+          node.cutTo = null;
+        }
+        this.linkDropRates.clear();
+        this.mixTrace(0x23, 0, 0);
+      },
+      isReachable: (from, to) => !this.blocked(this.state(from), this.state(to)),
+      stats: () => ({ ...this.totals, droppedBy: { ...this.totals.droppedBy } }),
+      linkStats: (from, to) => this.links.stats(this.links.find(this.state(from).index, this.state(to).index)),
+    };
+  }
+
+  // ---- running ------------------------------------------------------------------------
+
+  step(): boolean {
+    if (this.running) throw this.misuse('step/run called from inside a simulated event; schedule it instead');
+    this.running = true;
+    try {
+      return this.processNext();
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private processNext(): boolean {
+    const time = this.queue.peekTime();
+    const event = this.queue.pop();
+    if (event === undefined) return false;
+    if (event.cancelled) return true;
+    this.time = time;
+    this.dispatch(event);
+    this.events += 1;
+    if ((this.events & (CHECKPOINT_EVERY - 1)) === 0) {
+      this.checkpoints.push({ events: this.events, time: this.time, hash: this.traceHash() });
+    }
+    if (this.invariants.length > 0) this.checkInvariants();
+    return true;
+  }
+
+  private dispatch(event: SimEvent): void {
+    const node = event.node;
+    switch (event.kind) {
+      case Kind.Timer: {
+        if (node !== null && (!node.up || node.incarnation !== event.incarnation)) return;
+        this.mixTrace(Kind.Timer, node === null ? -1 : node.index, 0);
+        const callback = event.callback!;
+        if (event.interval > 0) this.enqueue(event, this.time + event.interval);
+        this.guard(node, 'timer', callback);
+        return;
+      }
+      case Kind.Deliver:
+        this.deliver(event, node!, event.peer!);
+        return;
+      case Kind.PeerUp:
+      case Kind.PeerDown: {
+        if (!node!.up || node!.incarnation !== event.incarnation) return;
+        this.mixTrace(event.kind, node!.index, event.peer!.index);
+        const handlers = event.kind === Kind.PeerUp ? node!.peerUp : node!.peerDown;
+        const peerId = event.peer!.id;
+        for (const handler of handlers) this.guard(node, event.kind === Kind.PeerUp ? 'peer-up handler' : 'peer-down handler', () => handler(peerId));
+        return;
+      }
+      case Kind.ConnectArrive: {
+        const initiator = event.peer!;
+        if (!initiator.up || initiator.incarnation !== event.incarnation) return;
+        if (!node!.up || this.blocked(initiator, node!) || this.blocked(node!, initiator)) {
+          this.failConnect(initiator, node!, event.incarnation, this.failureDetectionMs);
+          return;
+        }
+        this.mixTrace(Kind.ConnectArrive, node!.index, initiator.index);
+        let connection = node!.connections.get(initiator);
+        if (connection === undefined) {
+          connection = new Connection(initiator, node!);
+          node!.connections.set(initiator, connection);
+          this.schedulePeerEvent(node!, initiator, Kind.PeerUp, 0);
+        }
+        const reply = new SimEvent();
+        reply.kind = Kind.ConnectReply;
+        reply.node = initiator;
+        reply.peer = node;
+        reply.incarnation = event.incarnation;
+        reply.connection = connection;
+        this.enqueue(reply, this.time + this.latencyOf(node!, initiator));
+        return;
+      }
+      case Kind.ConnectReply: {
+        const acceptor = event.peer!;
+        if (!node!.up || node!.incarnation !== event.incarnation) return;
+        node!.pendingConnects.delete(acceptor);
+        const connection = event.connection!;
+        if (!connection.open) {
+          this.failConnect(node!, acceptor, event.incarnation, 0);
+          return;
+        }
+        this.mixTrace(Kind.ConnectReply, node!.index, acceptor.index);
+        if (!node!.connections.has(acceptor)) {
+          node!.connections.set(acceptor, connection);
+          this.schedulePeerEvent(node!, acceptor, Kind.PeerUp, 0);
+        }
+        return;
+      }
+      case Kind.ConnectFail: {
+        if (!node!.up || node!.incarnation !== event.incarnation) return;
+        node!.pendingConnects.delete(event.peer!);
+        this.mixTrace(Kind.ConnectFail, node!.index, event.peer!.index);
+        for (const handler of node!.peerDown) this.guard(node, 'peer-down handler', () => handler(event.peer!.id));
+        return;
+      }
+      case Kind.LinkCheck: {
+        const connection = event.connection!;
+        connection.checkPending = false;
+        if (!connection.open) return;
+        const { initiator, acceptor } = connection;
+        if (this.blocked(initiator, acceptor) || this.blocked(acceptor, initiator)) {
+          this.mixTrace(Kind.LinkCheck, initiator.index, acceptor.index);
+          this.closeConnection(connection, 0, 0, initiator);
+        }
+        return;
+      }
+    }
+  }
+
+  private failConnect(initiator: NodeState, target: NodeState, incarnation: number, delayMs: number): void {
+    const event = new SimEvent();
+    event.kind = Kind.ConnectFail;
+    event.node = initiator;
+    event.peer = target;
+    event.incarnation = incarnation;
+    this.enqueue(event, this.time + delayMs);
+  }
+
+  private deliver(event: SimEvent, to: NodeState, from: NodeState): void {
+    const link = event.link;
+    if (!to.up) return this.dropped(link, 'nodeDown');
+    if (this.blocked(from, to)) return this.dropped(link, 'partition');
+    const handlers = this.channelHandlers.get(event.channel)?.[to.index];
+    if (handlers === undefined) return this.dropped(link, 'noHandler');
+    this.links.add(link, LINK_FIELD.DELIVERED, 1);
+    this.totals.delivered += 1;
+    if (this.traceMode !== 'off') {
+      let channelHash = this.channelHashes.get(event.channel);
+      if (channelHash === undefined) {
+        channelHash = hashString(0, event.channel);
+        this.channelHashes.set(event.channel, channelHash);
+      }
+      this.mixTrace(Kind.Deliver, to.index, from.index ^ channelHash);
+      if (this.traceMode === 'full') this.hashB = hashValue(this.hashB, event.payload);
+    }
+    const message: InboundMessage = { from: from.id, to: to.id, channel: event.channel, payload: event.payload, headers: event.headers };
+    for (let index = 0; index < handlers.length; index += 1) {
+      const handler = handlers[index]!;
+      try {
+        handler(message);
+      } catch (error) {
+        throw this.handlerFailure(to, `message handler for channel "${event.channel}"`, error);
+      }
+    }
+  }
+
+  private guard(node: NodeState | null, what: string, callback: () => void): void {
+    try {
+      callback();
+    } catch (error) {
+      throw this.handlerFailure(node, what, error);
+    }
+  }
+
+  private handlerFailure(node: NodeState | null, what: string, error: unknown): SimulationError {
+    if (error instanceof SimulationError) return error;
+    const detail = error instanceof Error ? error.message : String(error);
+    const where = node === null ? 'simulation' : `node "${node.id}"`;
+    return new SimulationError({
+      kind: 'handlerFailed',
+      message: `${where}: ${what} threw: ${detail}`,
+      seed: this.seed,
+      time: this.time,
+      cause: error,
+      context: { node: node?.id, errorCode: FoundationError.is(error) ? error.code : undefined },
+    });
+  }
+
+  private checkInvariants(): void {
+    for (const { name, check } of this.invariants) {
+      let outcome: boolean | string | void;
+      try {
+        outcome = check();
+      } catch (error) {
+        throw new SimulationError({
+          kind: 'invariantViolated',
+          message: `invariant "${name}" threw: ${error instanceof Error ? error.message : String(error)}`,
+          seed: this.seed,
+          time: this.time,
+          cause: error,
+        });
+      }
+      if (outcome === false || typeof outcome === 'string') {
+        throw new SimulationError({
+          kind: 'invariantViolated',
+          message: `invariant "${name}" violated${typeof outcome === 'string' ? `: ${outcome}` : ''}`,
+          seed: this.seed,
+          time: this.time,
+          context: { invariant: name, events: this.events },
+        });
+      }
+    }
+  }
+
+  run(options: { readonly maxEvents?: number } = {}): void {
+    const budget = options.maxEvents ?? this.maxEvents;
+    this.runLoop(() => {
+      let processed = 0;
+      while (this.queue.size > 0) {
+        if (processed >= budget) {
+          throw new SimulationError({
+            kind: 'budgetExceeded',
+            message: `run() processed ${budget} events and the queue still has ${this.queue.size}; a repeating timer never lets it drain, so use runFor() or runUntil()`,
+            seed: this.seed,
+            time: this.time,
+          });
+        }
+        this.processNext();
+        processed += 1;
+      }
+    });
+  }
+
+  runFor(durationMs: number): void {
+    this.checkDelay(durationMs, 'runFor duration');
+    const end = this.time + durationMs;
+    this.runLoop(() => {
+      while (this.queue.peekTime() <= end) this.processNext();
+      this.time = end;
+    });
+  }
+
+  runUntil(predicate: () => boolean, options: RunUntilOptions = {}): number {
+    const { start, deadline } = this.untilBounds(options);
+    return this.runLoop(() => {
+      if (predicate()) return 0;
+      for (;;) {
+        const next = this.queue.peekTime();
+        if (next > deadline) throw this.untilFailure(this.queue.size === 0, start, deadline);
+        this.processNext();
+        if (predicate()) return this.time - start;
+      }
+    });
+  }
+
+  async runForAsync(durationMs: number): Promise<void> {
+    this.checkDelay(durationMs, 'runForAsync duration');
+    const end = this.time + durationMs;
+    await flushPromises();
+    while (this.queue.peekTime() <= end) {
+      this.step();
+      await flushPromises();
+    }
+    this.time = end;
+  }
+
+  async runUntilAsync(predicate: () => boolean, options: RunUntilOptions = {}): Promise<number> {
+    const { start, deadline } = this.untilBounds(options);
+    await flushPromises();
+    if (predicate()) return 0;
+    for (;;) {
+      if (this.queue.peekTime() > deadline) throw this.untilFailure(this.queue.size === 0, start, deadline);
+      this.step();
+      await flushPromises();
+      if (predicate()) return this.time - start;
+    }
+  }
+
+  private untilBounds(options: RunUntilOptions): { start: number; deadline: number } {
+    const maxTime = options.maxTime ?? DEFAULT_MAX_TIME;
+    this.checkDelay(maxTime, 'maxTime');
+    return { start: this.time, deadline: this.time + maxTime };
+  }
+
+  private untilFailure(drained: boolean, start: number, deadline: number): SimulationError {
+    if (!drained) this.time = deadline;
+    return new SimulationError({
+      kind: 'budgetExceeded',
+      message: drained
+        ? `runUntil: no events left after ${this.time - start}ms of simulated time and the predicate still does not hold`
+        : `runUntil: the predicate did not hold within maxTime=${deadline - start}ms of simulated time`,
+      seed: this.seed,
+      time: this.time,
+    });
+  }
+
+  private runLoop<T>(body: () => T): T {
+    if (this.running) throw this.misuse('step/run called from inside a simulated event; schedule it instead');
+    this.running = true;
+    try {
+      return body();
+    } finally {
+      this.running = false;
+    }
+  }
+
+  addInvariant(name: string, check: () => boolean | string | void): void {
+    this.invariants.push({ name, check });
+  }
+
+  // ---- the trace ----------------------------------------------------------------------
+
+  private mixTrace(kind: number, a: number, b: number): void {
+    if (this.traceMode === 'off') return;
+    let h = mixInto(this.hashA, kind);
+    h = hashNumber(h, this.time);
+    h = mixInto(h, a);
+    this.hashA = mixInto(h, b);
+    this.hashB = mixInto(this.hashB, this.hashA ^ kind);
+  }
+
+  record(label: string, data?: unknown): void {
+    this.hashA = hashString(this.hashA, label);
+    this.hashB = hashValue(this.hashB, data);
+  }
+
+  traceHash(): string {
+    return (this.hashA >>> 0).toString(16).padStart(8, '0') + (this.hashB >>> 0).toString(16).padStart(8, '0');
+  }
+
+  traceCheckpoints(): readonly TraceCheckpoint[] {
+    return this.checkpoints;
+  }
+
+  stats(): { readonly events: number; readonly time: number; readonly pending: number } {
+    return { events: this.events, time: this.time, pending: this.queue.size };
+  }
+}
+
+/**
+ * A deterministic simulation: the same seed and the same scenario replay the same run. Every
+ * failure it reports names the seed (`seed=...`).
+ */
+export function createSimulation(options: SimulationOptions): Simulation {
+  return new SimulationImpl(options);
+}
