@@ -26,3 +26,9 @@ export type {
   TraceCheckpoint,
   TraceMode,
 } from './simulation/types';
+export { checkLinearizability } from './linearizability/checker';
+export type { CheckOptions, CheckResult, LinearizableResult, NotLinearizableResult, UnknownResult } from './linearizability/checker';
+export { createHistoryRecorder, toHistory, toOperations } from './linearizability/history';
+export type { HistoryEvent, HistoryEventType, HistoryRecorder, Operation, PendingOperation } from './linearizability/history';
+export { INCONSISTENT, canonical, kvModel, registerModel } from './linearizability/models';
+export type { Model } from './linearizability/models';

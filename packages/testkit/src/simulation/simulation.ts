@@ -585,7 +585,8 @@ class SimulationImpl implements Simulation {
         afterFault(0x21, node.index, 0);
       },
       partition: (groups, options?: PartitionOptions) => {
-        if (!Array.isArray(groups) || groups.length < 2) throw this.misuse('partition needs at least two groups');
+        const given: unknown = groups;
+        if (!Array.isArray(given) || groups.length < 2) throw this.misuse('partition needs at least two groups');
         if (groups.length > 31) throw this.misuse('partition supports at most 31 groups');
         const masks = new Map<NodeState, number>();
         groups.forEach((group, index) => {

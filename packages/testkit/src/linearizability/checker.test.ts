@@ -1,0 +1,293 @@
+import { describe, expect, it } from '@jest/globals';
+import { createSeededRandom } from '@foundation/core';
+import fc from 'fast-check';
+import { SIMULATION_ERROR_CODES, SimulationError } from '../errors/simulation-error';
+import { arbitraryHistory, atomicHistory } from '../internal/history-generators';
+import { checkLinearizability } from './checker';
+import type { CheckResult } from './checker';
+import { createHistoryRecorder, toOperations } from './history';
+import type { HistoryEvent, Operation } from './history';
+import { INCONSISTENT, kvModel, registerModel } from './models';
+import type { Model } from './models';
+
+type Step = [type: HistoryEvent['type'], process: number | string, f: string, value?: unknown];
+
+/** Builds a register history from compact rows: [type, process, f, value]. */
+function history(...steps: Step[]): HistoryEvent[] {
+  return steps.map(([type, process, f, value]) => ({ type, process, f, ...(value === undefined ? {} : { value }) }));
+}
+
+function valid(events: readonly HistoryEvent[], model: Model<unknown> = registerModel()): CheckResult['valid'] {
+  return checkLinearizability(events, model).valid;
+}
+
+describe('histories that are linearizable', () => {
+  it.each<[string, HistoryEvent[]]>([
+    ['a sequential write then read', history(['invoke', 1, 'write', 1], ['ok', 1, 'write'], ['invoke', 2, 'read'], ['ok', 2, 'read', 1])],
+    ['a read of the initial value', history(['invoke', 1, 'read'], ['ok', 1, 'read', null])],
+    [
+      'a read concurrent with a write may see the old value',
+      history(['invoke', 1, 'write', 1], ['invoke', 2, 'read'], ['ok', 2, 'read', null], ['ok', 1, 'write']),
+    ],
+    [
+      'a read concurrent with a write may see the new value',
+      history(['invoke', 1, 'write', 1], ['invoke', 2, 'read'], ['ok', 2, 'read', 1], ['ok', 1, 'write']),
+    ],
+    [
+      'two concurrent writes, later reads agree on one winner',
+      history(
+        ['invoke', 1, 'write', 1],
+        ['invoke', 2, 'write', 2],
+        ['ok', 1, 'write'],
+        ['ok', 2, 'write'],
+        ['invoke', 3, 'read'],
+        ['ok', 3, 'read', 1],
+        ['invoke', 3, 'read'],
+        ['ok', 3, 'read', 1],
+      ),
+    ],
+    [
+      'a successful cas after a write',
+      history(['invoke', 1, 'write', 1], ['ok', 1, 'write'], ['invoke', 2, 'cas', [1, 5]], ['ok', 2, 'cas'], ['invoke', 1, 'read'], ['ok', 1, 'read', 5]),
+    ],
+    [
+      'a failed write never happened',
+      history(['invoke', 1, 'write', 1], ['fail', 1, 'write'], ['invoke', 2, 'read'], ['ok', 2, 'read', null]),
+    ],
+    [
+      'an info write may take effect long after it was invoked',
+      history(
+        ['invoke', 1, 'write', 7],
+        ['info', 1, 'write'],
+        ['invoke', 2, 'read'],
+        ['ok', 2, 'read', null],
+        ['invoke', 2, 'read'],
+        ['ok', 2, 'read', 7],
+      ),
+    ],
+    ['an info write may never take effect', history(['invoke', 1, 'write', 7], ['info', 1, 'write'], ['invoke', 2, 'read'], ['ok', 2, 'read', null])],
+    [
+      'an unfinished write at the end counts as info',
+      history(['invoke', 1, 'write', 3], ['invoke', 2, 'read'], ['ok', 2, 'read', 3]),
+    ],
+  ])('%s', (_name, events) => {
+    expect(valid(events)).toBe(true);
+  });
+});
+
+describe('histories that are not linearizable', () => {
+  it.each<[string, HistoryEvent[]]>([
+    [
+      'a stale read: the read starts after a newer write finished',
+      history(
+        ['invoke', 1, 'write', 1],
+        ['ok', 1, 'write'],
+        ['invoke', 1, 'write', 2],
+        ['ok', 1, 'write'],
+        ['invoke', 2, 'read'],
+        ['ok', 2, 'read', 1],
+      ),
+    ],
+    [
+      'a lost write: an acknowledged write is not seen by a later read',
+      history(['invoke', 1, 'write', 1], ['ok', 1, 'write'], ['invoke', 2, 'read'], ['ok', 2, 'read', null]),
+    ],
+    [
+      'a cas that saw a value never written',
+      history(['invoke', 1, 'write', 1], ['ok', 1, 'write'], ['invoke', 2, 'cas', [5, 6]], ['ok', 2, 'cas']),
+    ],
+    ['a read of a value never written', history(['invoke', 1, 'write', 1], ['ok', 1, 'write'], ['invoke', 2, 'read'], ['ok', 2, 'read', 9])],
+    [
+      'a read that sees an info write before the write was invoked',
+      history(['invoke', 2, 'read'], ['ok', 2, 'read', 7], ['invoke', 1, 'write', 7], ['info', 1, 'write']),
+    ],
+    [
+      'a failed write whose value is read anyway',
+      history(['invoke', 1, 'write', 4], ['fail', 1, 'write'], ['invoke', 2, 'read'], ['ok', 2, 'read', 4]),
+    ],
+    [
+      'reads that see two writes in both orders',
+      history(
+        ['invoke', 1, 'write', 1],
+        ['invoke', 2, 'write', 2],
+        ['ok', 1, 'write'],
+        ['ok', 2, 'write'],
+        ['invoke', 3, 'read'],
+        ['ok', 3, 'read', 1],
+        ['invoke', 3, 'read'],
+        ['ok', 3, 'read', 2],
+        ['invoke', 3, 'read'],
+        ['ok', 3, 'read', 1],
+      ),
+    ],
+    [
+      'an info cas whose effect is read although its condition never held',
+      history(['invoke', 1, 'cas', [3, 4]], ['info', 1, 'cas'], ['invoke', 2, 'read'], ['ok', 2, 'read', 4]),
+    ],
+  ])('%s', (_name, events) => {
+    const result = checkLinearizability(events, registerModel());
+    expect(result.valid).toBe(false);
+    if (result.valid !== false) return;
+    expect(checkLinearizability(result.minimal, registerModel()).valid).toBe(false);
+    expect(result.explanation).toMatch(/^linearized at most \d+ of \d+ operations; none of these could come next: process/);
+  });
+});
+
+describe('the key-value model', () => {
+  it('checks each key on its own and names the failing key', () => {
+    const recorder = createHistoryRecorder();
+    const put = recorder.invoke('c1', 'put', { key: 'x', value: 1 });
+    recorder.ok(put);
+    const other = recorder.invoke('c2', 'put', { key: 'y', value: 2 });
+    recorder.ok(other);
+    const get = recorder.invoke('c3', 'get', { key: 'y' });
+    recorder.ok(get, 2);
+    const bad = recorder.invoke('c3', 'get', { key: 'x' });
+    recorder.ok(bad, null);
+    const result = checkLinearizability(recorder.events(), kvModel());
+    expect(result.partitions).toBe(2);
+    expect(result.valid).toBe(false);
+    if (result.valid !== false) return;
+    expect(result.partition).toBe('x');
+    expect(result.explanation).toContain('for key "x"');
+    expect(result.minimal.every((event) => event.key === 'x')).toBe(true);
+  });
+
+  it('supports delete and cas', () => {
+    const recorder = createHistoryRecorder();
+    recorder.ok(recorder.invoke(1, 'put', { key: 'k', value: 'a' }));
+    recorder.ok(recorder.invoke(1, 'cas', { key: 'k', value: ['a', 'b'] }));
+    recorder.ok(recorder.invoke(1, 'get', { key: 'k' }), 'b');
+    recorder.ok(recorder.invoke(1, 'delete', { key: 'k' }));
+    recorder.ok(recorder.invoke(1, 'get', { key: 'k' }), undefined);
+    recorder.fail(recorder.invoke(1, 'cas', { key: 'k', value: ['a', 'c'] }));
+    expect(checkLinearizability(recorder.events(), kvModel()).valid).toBe(true);
+  });
+});
+
+describe('minimal failing sub-histories', () => {
+  it('reduces a stale read in a long history to the writes and the read that matter', () => {
+    const steps: Step[] = [];
+    for (let value = 1; value <= 40; value += 1) steps.push(['invoke', 1, 'write', value], ['ok', 1, 'write'], ['invoke', 2, 'read'], ['ok', 2, 'read', value]);
+    steps.push(['invoke', 3, 'read'], ['ok', 3, 'read', 39]);
+    for (let value = 41; value <= 60; value += 1) steps.push(['invoke', 1, 'write', value], ['ok', 1, 'write']);
+    const result = checkLinearizability(history(...steps), registerModel());
+    expect(result.valid).toBe(false);
+    if (result.valid !== false) return;
+    expect(result.minimal).toEqual(
+      history(['invoke', 1, 'write', 39], ['ok', 1, 'write'], ['invoke', 1, 'write', 40], ['ok', 1, 'write'], ['invoke', 3, 'read'], ['ok', 3, 'read', 39]),
+    );
+  });
+
+  it('is itself not linearizable, and no operation can soundly be dropped from it (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 ** 31 }), (seed) => {
+        const events = arbitraryHistory(createSeededRandom(seed), { operations: 10, processes: 3 });
+        const result = checkLinearizability(events, registerModel());
+        if (result.valid !== false) return true;
+        expect(checkLinearizability(result.minimal, registerModel()).valid).toBe(false);
+        const operations = toOperations(result.minimal);
+        for (const operation of operations) {
+          const rest = operations.filter((other) => other !== operation);
+          const model = registerModel();
+          const observed = rest.flatMap((other) => model.observes!(other).map((value) => model.key(value)));
+          const written = model.writes!(operation);
+          const removable = model.readOnly!(operation) || (written !== undefined && !observed.includes(model.key(written.value)));
+          if (removable) expect(checkLinearizability(toHistoryOf(rest), model).valid).toBe(true);
+        }
+        return true;
+      }),
+      { numRuns: 150, seed: 11 },
+    );
+  });
+});
+
+function toHistoryOf(operations: readonly Operation[]): HistoryEvent[] {
+  const points: [number, HistoryEvent][] = [];
+  const tail: HistoryEvent[] = [];
+  for (const operation of operations) {
+    points.push([operation.call, { type: 'invoke', process: operation.process, f: operation.f, ...(operation.input === undefined ? {} : { value: operation.input }) }]);
+    if (operation.status === 'ok') points.push([operation.ret, { type: 'ok', process: operation.process, f: operation.f, ...(operation.output === undefined ? {} : { value: operation.output }) }]);
+    else tail.push({ type: 'info', process: operation.process, f: operation.f });
+  }
+  return [...points.sort((a, b) => a[0] - b[0]).map(([, event]) => event), ...tail];
+}
+
+/** Exhaustive search over every order (and every subset of info operations) that respects real time. */
+function bruteForce(events: readonly HistoryEvent[], model: Model<unknown>): boolean {
+  const operations = toOperations(events).filter((operation) => !(operation.status === 'info' && model.readOnly?.(operation) === true));
+  const placed = new Set<number>();
+  const search = (state: unknown): boolean => {
+    const remainingOk = operations.filter((operation) => operation.status === 'ok' && !placed.has(operation.id));
+    if (remainingOk.length === 0) return true;
+    const deadline = Math.min(...remainingOk.map((operation) => operation.ret));
+    for (const operation of operations) {
+      if (placed.has(operation.id) || operation.call > deadline) continue;
+      const after = model.step(state, operation);
+      if (after === INCONSISTENT) continue;
+      placed.add(operation.id);
+      const found = search(after);
+      placed.delete(operation.id);
+      if (found) return true;
+    }
+    return false;
+  };
+  return search(model.init());
+}
+
+describe('agreement with exhaustive search', () => {
+  it('gives the same verdict as trying every order, on random small histories (property)', () => {
+    let linearizable = 0;
+    let notLinearizable = 0;
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 ** 31 }), fc.integer({ min: 2, max: 7 }), (seed, size) => {
+        const events = arbitraryHistory(createSeededRandom(seed), { operations: size, processes: 3 });
+        const expected = bruteForce(events, registerModel());
+        if (expected) linearizable += 1;
+        else notLinearizable += 1;
+        expect(valid(events)).toBe(expected);
+      }),
+      { numRuns: 400, seed: 7 },
+    );
+    expect(linearizable).toBeGreaterThan(50);
+    expect(notLinearizable).toBeGreaterThan(50);
+  });
+
+  it('accepts every history of an atomic store, with info operations (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 ** 31 }), (seed) => {
+        const events = atomicHistory(createSeededRandom(seed), { operations: 60, processes: 5, keys: 3, infoRate: 0.1 });
+        expect(valid(events, kvModel())).toBe(true);
+      }),
+      { numRuns: 100, seed: 5 },
+    );
+  });
+});
+
+describe('bad input and limits', () => {
+  it.each<[string, unknown]>([
+    ['not an array', 'history'],
+    ['a completion without an invocation', history(['ok', 1, 'read', 1])],
+    ['two invocations from one process', history(['invoke', 1, 'read'], ['invoke', 1, 'write', 1])],
+    ['a completion of another operation', history(['invoke', 1, 'read'], ['ok', 1, 'write'])],
+    ['an unknown event type', [{ type: 'done', process: 1, f: 'read' }]],
+    ['a process that is not a string or number', [{ type: 'invoke', process: {}, f: 'read' }]],
+  ])('throws a malformed-history error for %s', (_name, events) => {
+    const error = ((): unknown => {
+      try {
+        checkLinearizability(events as HistoryEvent[], registerModel());
+      } catch (thrown) {
+        return thrown;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(SimulationError);
+    expect((error as SimulationError).code).toBe(SIMULATION_ERROR_CODES.malformedHistory);
+  });
+
+  it('answers unknown when the search budget runs out', () => {
+    const events = atomicHistory(createSeededRandom(3), { operations: 200, processes: 10 });
+    const result = checkLinearizability(events, registerModel(), { maxSteps: 10 });
+    expect(result.valid).toBe('unknown');
+  });
+});
