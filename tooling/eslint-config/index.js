@@ -81,6 +81,7 @@ export function createConfig({ rootDir, typeChecked = true }) {
         '**/.turbo/**',
         '**/.check-packages/**',
         'tooling/scripts/template/**',
+        'tooling/eslint-config/test/fixture/**',
       ],
     },
     js.configs.recommended,
