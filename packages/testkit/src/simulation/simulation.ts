@@ -26,7 +26,7 @@ import type {
   TraceCheckpoint,
   TraceMode,
 } from './types';
-import { estimateSize, hashNumber, hashString, hashValue, mixInto } from './value-hash';
+import { PayloadMeter, hashString, hashValue, mixInto } from './value-hash';
 
 const DEFAULT_START_TIME = Date.UTC(2026, 0, 1);
 const DEFAULT_MAX_EVENTS = 50_000_000;
@@ -61,6 +61,8 @@ class SimEvent {
   channel = '';
   payload: unknown = undefined;
   headers: Readonly<Record<string, string>> | undefined = undefined;
+  /** Structural hash of the payload, taken when it was sent (full traces only). */
+  payloadHash = 0;
   connection: Connection | null = null;
   /** The link a message travels on, so delivery need not look it up again. */
   link = -1;
@@ -151,7 +153,8 @@ class SimulationImpl implements Simulation {
   private reorderWindowMs = 10;
   private maxFrameBytes = 64 * 1024 * 1024;
   private failureDetectionMs = 500;
-  private sizeOf: (payload: unknown) => number = estimateSize;
+  private sizeOf: ((payload: unknown) => number) | undefined;
+  private readonly meter = new PayloadMeter();
   private partitions: Partition[] = [];
   private readonly links = new LinkTable(MAX_NODES);
   /**
@@ -407,7 +410,17 @@ class SimulationImpl implements Simulation {
     if (typeof channel !== 'string') throw this.misuse('a channel name is a string');
     const links = this.links;
     const link = links.id(from.index, to.index);
-    const size = this.sizeOf(payload);
+    const traced = this.traceMode === 'full';
+    let size: number;
+    let payloadHash = 0;
+    if (this.sizeOf === undefined) {
+      this.meter.measure(payload, traced);
+      size = this.meter.size;
+      payloadHash = this.meter.hash;
+    } else {
+      size = this.sizeOf(payload);
+      if (traced) payloadHash = hashValue(0, payload);
+    }
     const totals = this.totals;
     links.add(link, LINK_FIELD.SENT, 1);
     links.add(link, LINK_FIELD.BYTES, size);
@@ -442,6 +455,7 @@ class SimulationImpl implements Simulation {
       event.payload = payload;
       event.headers = options?.headers;
       event.link = link;
+      event.payloadHash = payloadHash;
       this.enqueue(event, arrival);
     }
   }
@@ -747,7 +761,7 @@ class SimulationImpl implements Simulation {
         this.channelHashes.set(event.channel, channelHash);
       }
       this.mixTrace(Kind.Deliver, to.index, from.index ^ channelHash);
-      if (this.traceMode === 'full') this.hashB = hashValue(this.hashB, event.payload);
+      if (this.traceMode === 'full') this.hashB = mixInto(this.hashB, event.payloadHash);
     }
     const message: InboundMessage = { from: from.id, to: to.id, channel: event.channel, payload: event.payload, headers: event.headers };
     for (let index = 0; index < handlers.length; index += 1) {
@@ -908,11 +922,12 @@ class SimulationImpl implements Simulation {
 
   private mixTrace(kind: number, a: number, b: number): void {
     if (this.traceMode === 'off') return;
-    let h = mixInto(this.hashA, kind);
-    h = hashNumber(h, this.time);
-    h = mixInto(h, a);
-    this.hashA = mixInto(h, b);
-    this.hashB = mixInto(this.hashB, this.hashA ^ kind);
+    // Time enters at 1/4096 ms resolution; ToInt32 wraps it deterministically on long runs.
+    let h = mixInto(this.hashA, (kind << 24) ^ a);
+    h = mixInto(h, b);
+    h = mixInto(h, (this.time * 4096) | 0);
+    this.hashA = h;
+    this.hashB = mixInto(this.hashB, h);
   }
 
   record(label: string, data?: unknown): void {

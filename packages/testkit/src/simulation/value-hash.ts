@@ -153,3 +153,69 @@ function sizeWalk(item: unknown, depth: number): number {
   }
   return total;
 }
+
+/**
+ * Size estimate and structural hash of a payload in one bounded walk, for the send path of the
+ * simulation. Results land in `size` and `hash`, so measuring allocates nothing.
+ */
+export class PayloadMeter {
+  size = 0;
+  hash = 0;
+  private budget = 0;
+
+  measure(value: unknown, withHash: boolean): void {
+    this.budget = MAX_VALUES;
+    if (withHash) {
+      this.hash = 0;
+      this.size = this.walk(value, 0);
+    } else {
+      this.size = estimateSize(value);
+    }
+  }
+
+  private walk(item: unknown, depth: number): number {
+    this.budget -= 1;
+    if (this.budget < 0) {
+      this.hash = mixInto(this.hash, 99);
+      return 0;
+    }
+    switch (typeof item) {
+      case 'number':
+        this.hash = hashNumber(this.hash, item);
+        return 9;
+      case 'string':
+        this.hash = hashString(this.hash, item);
+        return item.length + 3;
+      case 'boolean':
+        this.hash = mixInto(mixInto(this.hash, 4), item ? 1 : 0);
+        return 1;
+      case 'undefined':
+        this.hash = mixInto(this.hash, 5);
+        return 1;
+      default:
+        break;
+    }
+    if (item === null) {
+      this.hash = mixInto(this.hash, 8);
+      return 1;
+    }
+    if (typeof item !== 'object' || depth >= MAX_DEPTH || item instanceof Map || item instanceof Set || ArrayBuffer.isView(item)) {
+      // Rare shapes: the separate walks handle them.
+      this.hash = hashValue(this.hash, item);
+      return estimateSize(item);
+    }
+    let total = 3;
+    if (Array.isArray(item)) {
+      this.hash = mixInto(mixInto(this.hash, 10), item.length);
+      for (let index = 0; index < item.length && this.budget > 0; index += 1) total += this.walk(item[index], depth + 1);
+      return total;
+    }
+    this.hash = mixInto(this.hash, 14);
+    for (const key in item as Record<string, unknown>) {
+      if (this.budget <= 0) break;
+      this.hash = hashString(this.hash, key);
+      total += key.length + 2 + this.walk((item as Record<string, unknown>)[key], depth + 1);
+    }
+    return total;
+  }
+}
