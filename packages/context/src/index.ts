@@ -1,2 +1,24 @@
 // Public entry of @foundation/context: everything users may import is exported here, by name.
-export {};
+export { Context, EMPTY_CONTEXT, WELL_KNOWN_KEYS, createContext, createContextKey, isContext } from './context';
+export type { ContextKey, ContextValues, WellKnownKey } from './context';
+export { FOUNDATION_CONTEXT_KEY, bindContext, currentContext, getValue, withContext } from './active-context';
+export { deadlineSignal, remainingTime, throwIfDeadlinePassed } from './deadline';
+export { MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBERS } from './core/baggage';
+export type { Baggage, BaggageEntry } from './core/baggage';
+export { MAX_IDENTIFIER_LENGTH } from './core/fields';
+export { HEADER_NAMES, PROPAGATED_FIELDS } from './propagation/headers';
+export type { DropReason, PropagatedField } from './propagation/headers';
+export { headerMapGetter, headerMapSetter } from './propagation/carrier';
+export type { HeaderMap, TextMapGetter, TextMapSetter } from './propagation/carrier';
+export { createPropagator } from './propagation/propagator';
+export type { ExtractOptions, InjectOptions, PropagationStats, Propagator, PropagatorOptions } from './propagation/propagator';
+export { configurePropagation, defaultPropagator, extract, inject } from './propagation/default-propagator';
+export { createOpenTelemetryPropagator } from './propagation/opentelemetry-propagator';
+export { DEFAULT_FLIGHT_RECORDER_CAPACITY, createFlightRecorder } from './flight-recorder';
+export type { FlightRecorder, FlightRecorderOptions, FlightRecorderStats, HopDirection, HopRecord } from './flight-recorder';
+export { parseHopRecords, reconstructPath } from './hop-path';
+export { CONTEXT_ERROR_CODES } from './errors/codes';
+export { ContextOptionsError } from './errors/context-options-error';
+export { DeadlineExceededError } from './errors/deadline-exceeded-error';
+export { InvalidContextValueError } from './errors/invalid-context-value-error';
+export { InvalidHopRecordsError } from './errors/invalid-hop-records-error';

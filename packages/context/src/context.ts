@@ -1,0 +1,323 @@
+// The immutable request context: well-known Foundation fields (correlation id, request id,
+// origin node, hop count, deadline), the W3C trace position and baggage, and local values of any
+// type under string or symbol keys. Every "setter" returns a new Context; nothing mutates.
+import { systemClock } from '@foundation/core';
+import type { Clock } from '@foundation/core';
+import type { SpanContext } from '@opentelemetry/api';
+import { isBaggageKey, normaliseBaggageMetadata } from './core/baggage';
+import type { Baggage, BaggageEntry } from './core/baggage';
+import { MAX_COUNTER_VALUE, MAX_IDENTIFIER_LENGTH, isCounter, isIdentifier } from './core/fields';
+import { isWritableTraceParent } from './core/trace-context';
+import { DeadlineExceededError } from './errors/deadline-exceeded-error';
+import { InvalidContextValueError } from './errors/invalid-context-value-error';
+
+/** A typed key for local values; create one with `createContextKey`. */
+export type ContextKey<T> = symbol & { readonly __contextValue?: T };
+
+/** Creates a key that no other code can collide with (a fresh symbol). */
+export function createContextKey<T>(description: string): ContextKey<T> {
+  return Symbol(description);
+}
+
+/**
+ * Values accepted by `withContext` and `Context.with`: the well-known fields by name, and any
+ * other string key as a local value. `undefined` removes a key.
+ */
+export interface ContextValues {
+  readonly correlationId?: string | undefined;
+  readonly requestId?: string | undefined;
+  readonly originNode?: string | undefined;
+  readonly hops?: number | undefined;
+  /** Absolute deadline in milliseconds of the node's monotonic clock (see `withTimeout`). */
+  readonly deadline?: number | undefined;
+  readonly [key: string]: unknown;
+}
+
+/** The names of the well-known fields, which `getValue` and `setValue` route to typed slots. */
+export const WELL_KNOWN_KEYS = Object.freeze(['correlationId', 'requestId', 'originNode', 'hops', 'deadline'] as const);
+export type WellKnownKey = (typeof WELL_KNOWN_KEYS)[number];
+
+const CONTEXT_MARKER: unique symbol = Symbol.for('@foundation/context/Context') as never;
+const EMPTY_VALUES: ReadonlyMap<string | symbol, unknown> = new Map();
+const EMPTY_BAGGAGE: Baggage = new Map();
+const MAX_BAGGAGE_VALUE_LENGTH = 8192;
+
+interface ContextState {
+  readonly values: ReadonlyMap<string | symbol, unknown>;
+  readonly correlationId: string | undefined;
+  readonly requestId: string | undefined;
+  readonly originNode: string | undefined;
+  readonly hops: number;
+  readonly deadline: number | undefined;
+  readonly trace: SpanContext | undefined;
+  readonly baggage: Baggage;
+}
+
+/** True for a Context, including one created by another copy of this package. */
+export function isContext(value: unknown): value is Context {
+  return typeof value === 'object' && value !== null && (value as { [CONTEXT_MARKER]?: unknown })[CONTEXT_MARKER] === true;
+}
+
+/**
+ * An immutable request context. Obtain one with `createContext`, `currentContext()` or
+ * `extract`; derive new ones with `with`, `setValue`, `withTimeout`, `setBaggage`...
+ */
+export class Context {
+  /** Correlates everything done for one request, across nodes. */
+  readonly correlationId: string | undefined;
+  /** Identifies one request (one call) within a correlation. */
+  readonly requestId: string | undefined;
+  /** The node where the request entered the cluster. */
+  readonly originNode: string | undefined;
+  /** How many node boundaries the context has crossed. */
+  readonly hops: number;
+  /** Absolute deadline, in milliseconds of the local monotonic clock; undefined: none. */
+  readonly deadline: number | undefined;
+  /** The W3C trace position (an OpenTelemetry SpanContext), if any. */
+  readonly trace: SpanContext | undefined;
+  /** W3C baggage: string entries that travel with the context to other nodes. */
+  readonly baggage: Baggage;
+  readonly #values: ReadonlyMap<string | symbol, unknown>;
+  declare readonly [CONTEXT_MARKER]: true;
+
+  /** @internal Use `createContext` or derive from an existing context. */
+  constructor(state: ContextState) {
+    this.#values = state.values;
+    this.correlationId = state.correlationId;
+    this.requestId = state.requestId;
+    this.originNode = state.originNode;
+    this.hops = state.hops;
+    this.deadline = state.deadline;
+    this.trace = state.trace;
+    this.baggage = state.baggage;
+  }
+
+  /** A well-known field by name, or a local value by string or symbol key. */
+  getValue<T>(key: ContextKey<T>): T | undefined;
+  getValue<K extends WellKnownKey>(key: K): Context[K];
+  getValue(key: string | symbol): unknown;
+  getValue(key: string | symbol): unknown {
+    switch (key) {
+      case 'correlationId':
+        return this.correlationId;
+      case 'requestId':
+        return this.requestId;
+      case 'originNode':
+        return this.originNode;
+      case 'hops':
+        return this.hops;
+      case 'deadline':
+        return this.deadline;
+      default:
+        return this.#values.get(key);
+    }
+  }
+
+  /** A new context with `key` set (or removed, for `undefined`). Well-known fields are validated. */
+  setValue<T>(key: ContextKey<T>, value: T | undefined): Context;
+  setValue(key: string | symbol, value: unknown): Context;
+  setValue(key: string | symbol, value: unknown): Context {
+    const state = this.#state();
+    if (!assignWellKnown(state, key, value)) {
+      const values = new Map(this.#values);
+      if (value === undefined) values.delete(key);
+      else values.set(key, value);
+      state.values = values;
+    }
+    return new Context(state);
+  }
+
+  /** A new context without `key`. */
+  deleteValue(key: string | symbol): Context {
+    return this.setValue(key, undefined);
+  }
+
+  /** A new context with every entry of `values` set (well-known fields validated). */
+  with(values: ContextValues): Context {
+    const state = this.#state();
+    let copied: Map<string | symbol, unknown> | undefined;
+    for (const key of Object.keys(values)) {
+      const value = values[key];
+      if (assignWellKnown(state, key, value)) continue;
+      copied ??= new Map(this.#values);
+      if (value === undefined) copied.delete(key);
+      else copied.set(key, value);
+    }
+    if (copied !== undefined) state.values = copied;
+    return new Context(state);
+  }
+
+  /** The keys of local values (well-known fields excluded). */
+  keys(): (string | symbol)[] {
+    return [...this.#values.keys()];
+  }
+
+  /**
+   * A new context whose deadline is `timeoutMs` from now on `clock`, or the current deadline if
+   * that is earlier: a callee can shorten its caller's deadline, never extend it.
+   */
+  withTimeout(timeoutMs: number, clock: Clock = systemClock): Context {
+    if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs < 0) {
+      throw new InvalidContextValueError('timeoutMs', 'must be a non-negative number of milliseconds', timeoutMs);
+    }
+    return this.withDeadline(clock.monotonic() + timeoutMs);
+  }
+
+  /** A new context with the earlier of `deadline` (monotonic ms) and the current deadline. */
+  withDeadline(deadline: number): Context {
+    if (typeof deadline !== 'number' || Number.isNaN(deadline)) {
+      throw new InvalidContextValueError('deadline', 'must be a number of monotonic milliseconds', deadline);
+    }
+    if (this.deadline !== undefined && this.deadline <= deadline) return this;
+    const state = this.#state();
+    state.deadline = deadline;
+    return new Context(state);
+  }
+
+  /** Milliseconds left before the deadline on `clock` (negative when past); Infinity without one. */
+  remainingTime(clock: Clock = systemClock): number {
+    return this.deadline === undefined ? Number.POSITIVE_INFINITY : this.deadline - clock.monotonic();
+  }
+
+  /** True when the context has a deadline and it has passed on `clock`. */
+  isExpired(clock: Clock = systemClock): boolean {
+    return this.deadline !== undefined && this.deadline <= clock.monotonic();
+  }
+
+  /** Throws `DeadlineExceededError` (code 5202) when the deadline has passed on `clock`. */
+  throwIfExpired(clock: Clock = systemClock): void {
+    if (this.deadline === undefined) return;
+    const overdue = clock.monotonic() - this.deadline;
+    if (overdue >= 0) throw new DeadlineExceededError(overdue, this.correlationId);
+  }
+
+  /** A new context at the given trace position (or without one, for `undefined`). */
+  withTrace(trace: SpanContext | undefined): Context {
+    if (trace !== undefined && !isWritableTraceParent(trace.traceId, trace.spanId, trace.traceFlags)) {
+      throw new InvalidContextValueError('trace', 'must have a 32-hex trace id, a 16-hex span id (not all zero) and flags in 0..255', trace.traceId);
+    }
+    const state = this.#state();
+    state.trace = trace;
+    return new Context(state);
+  }
+
+  /** One baggage entry, if present. */
+  getBaggage(key: string): BaggageEntry | undefined {
+    return this.baggage.get(key);
+  }
+
+  /**
+   * A new context with a baggage entry. The key must be an HTTP token; the value any string
+   * (percent-encoded on the wire); `metadata` W3C properties such as `ttl=60;internal`.
+   */
+  setBaggage(key: string, value: string, metadata?: string): Context {
+    if (!isBaggageKey(key)) throw new InvalidContextValueError(`baggage.${String(key)}`, 'must be an HTTP token (RFC 7230 tchar)', key);
+    if (typeof value !== 'string' || value.length > MAX_BAGGAGE_VALUE_LENGTH || !isWellFormed(value)) {
+      throw new InvalidContextValueError(`baggage.${key}`, `must be a well-formed string of at most ${MAX_BAGGAGE_VALUE_LENGTH} characters`, value);
+    }
+    let normalised: string | undefined;
+    if (metadata !== undefined && metadata !== '') {
+      normalised = normaliseBaggageMetadata(metadata);
+      if (normalised === undefined) throw new InvalidContextValueError(`baggage.${key}`, 'has metadata outside the W3C property grammar', metadata);
+    }
+    const baggage = new Map(this.baggage);
+    baggage.delete(key);
+    baggage.set(key, normalised === undefined ? { value } : { value, metadata: normalised });
+    const state = this.#state();
+    state.baggage = baggage;
+    return new Context(state);
+  }
+
+  /** A new context without the baggage entry `key`. */
+  deleteBaggage(key: string): Context {
+    if (!this.baggage.has(key)) return this;
+    const baggage = new Map(this.baggage);
+    baggage.delete(key);
+    const state = this.#state();
+    state.baggage = baggage;
+    return new Context(state);
+  }
+
+  /** The fields worth logging: well-known ones, the trace ids and baggage (no local values). */
+  toJSON(): Record<string, unknown> {
+    const fields: Record<string, unknown> = { hops: this.hops };
+    if (this.correlationId !== undefined) fields.correlationId = this.correlationId;
+    if (this.requestId !== undefined) fields.requestId = this.requestId;
+    if (this.originNode !== undefined) fields.originNode = this.originNode;
+    if (this.deadline !== undefined) fields.deadline = this.deadline;
+    if (this.trace !== undefined) {
+      fields.traceId = this.trace.traceId;
+      fields.spanId = this.trace.spanId;
+    }
+    if (this.baggage.size > 0) fields.baggage = Object.fromEntries([...this.baggage].map(([key, entry]) => [key, entry.value]));
+    return fields;
+  }
+
+  #state(): { -readonly [K in keyof ContextState]: ContextState[K] } {
+    return {
+      values: this.#values,
+      correlationId: this.correlationId,
+      requestId: this.requestId,
+      originNode: this.originNode,
+      hops: this.hops,
+      deadline: this.deadline,
+      trace: this.trace,
+      baggage: this.baggage,
+    };
+  }
+}
+
+// The marker lives on the prototype: recognising a context costs no per-instance property.
+Object.defineProperty(Context.prototype, CONTEXT_MARKER, { value: true, enumerable: false });
+
+function assignWellKnown(state: { -readonly [K in keyof ContextState]: ContextState[K] }, key: string | symbol, value: unknown): boolean {
+  switch (key) {
+    case 'correlationId':
+    case 'requestId':
+    case 'originNode':
+      if (value !== undefined && !isIdentifier(value)) {
+        throw new InvalidContextValueError(key, `must be 1–${MAX_IDENTIFIER_LENGTH} visible ASCII characters`, value);
+      }
+      state[key] = value;
+      return true;
+    case 'hops':
+      if (value === undefined) state.hops = 0;
+      else if (isCounter(value)) state.hops = value;
+      else throw new InvalidContextValueError(key, `must be an integer in 0..${MAX_COUNTER_VALUE}`, value);
+      return true;
+    case 'deadline':
+      if (value !== undefined && (typeof value !== 'number' || Number.isNaN(value))) {
+        throw new InvalidContextValueError(key, 'must be a number of monotonic milliseconds', value);
+      }
+      state.deadline = value;
+      return true;
+    default:
+      return false;
+  }
+}
+
+function isWellFormed(text: string): boolean {
+  try {
+    encodeURIComponent(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The context with nothing in it; `currentContext()` outside any `withContext`. */
+export const EMPTY_CONTEXT: Context = new Context({
+  values: EMPTY_VALUES,
+  correlationId: undefined,
+  requestId: undefined,
+  originNode: undefined,
+  hops: 0,
+  deadline: undefined,
+  trace: undefined,
+  baggage: EMPTY_BAGGAGE,
+});
+
+/** A context holding `values` (see `ContextValues`). */
+export function createContext(values: ContextValues = {}): Context {
+  return EMPTY_CONTEXT.with(values);
+}

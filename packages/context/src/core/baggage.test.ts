@@ -1,0 +1,88 @@
+import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import { MAX_BAGGAGE_BYTES, formatBaggage, isBaggageKey, normaliseBaggageMetadata, parseBaggage } from './baggage';
+import type { BaggageEntry } from './baggage';
+
+describe('baggage (W3C Baggage)', () => {
+  it('parses members with optional whitespace, percent-encoded values and properties', () => {
+    const parsed = parseBaggage('userId=alice , serverNode = DF%2028 ;ttl=60; internal,isProduction=false,, ');
+    expect(parsed.ok).toBe(true);
+    if (!parsed.ok) return;
+    expect([...parsed.value]).toEqual([
+      ['userId', { value: 'alice' }],
+      ['serverNode', { value: 'DF 28', metadata: 'ttl=60;internal' }],
+      ['isProduction', { value: 'false' }],
+    ]);
+  });
+
+  it('keeps the last value of a repeated key', () => {
+    const parsed = parseBaggage('a=1,b=2,a=3');
+    expect(parsed.ok && [...parsed.value]).toEqual([
+      ['b', { value: '2' }],
+      ['a', { value: '3' }],
+    ]);
+  });
+
+  it('stores keys that name prototype properties as plain entries', () => {
+    const parsed = parseBaggage('__proto__=x,constructor=y');
+    expect(parsed.ok && parsed.value.get('__proto__')).toEqual({ value: 'x' });
+    expect(({} as Record<string, unknown>).x).toBeUndefined();
+  });
+
+  it.each([
+    ['a member without =', 'novalue'],
+    ['a key with a space', 'bad key=1'],
+    ['a value with a double quote', 'k="v"'],
+    ['a value with a backslash', 'k=a\\b'],
+    ['a broken percent-encoding', 'k=%E0%A4%A'],
+    ['a malformed property', 'k=v;=x'],
+    ['an empty property', 'k=v;;x'],
+    ['a non-ASCII value', 'k=é'],
+  ])('rejects %s as malformed', (_label, header) => {
+    expect(parseBaggage(header)).toEqual({ ok: false, reason: 'malformed' });
+  });
+
+  it('rejects more than 8192 characters or 180 members as oversized', () => {
+    expect(parseBaggage(`k=${'v'.repeat(MAX_BAGGAGE_BYTES)}`)).toEqual({ ok: false, reason: 'oversized' });
+    expect(parseBaggage(Array.from({ length: 181 }, (_, index) => `k${index}=v`).join(','))).toEqual({ ok: false, reason: 'oversized' });
+    expect(parseBaggage(Array.from({ length: 180 }, (_, index) => `k${index}=v`).join(',')).ok).toBe(true);
+  });
+
+  it('formats within the limits, leaving out whole entries that do not fit', () => {
+    const entries = new Map<string, BaggageEntry>([
+      ['small', { value: 'a b,c;d' }],
+      ['huge', { value: 'x'.repeat(MAX_BAGGAGE_BYTES) }],
+      ['after', { value: '1', metadata: 'ttl=5' }],
+    ]);
+    const formatted = formatBaggage(entries);
+    expect(formatted).toEqual({ header: 'small=a%20b%2Cc%3Bd,after=1;ttl=5', dropped: 1 });
+    const many = new Map(Array.from({ length: 200 }, (_, index) => [`k${index}`, { value: 'v' }] as const));
+    expect(formatBaggage(many).dropped).toBe(20);
+  });
+
+  it('round-trips any entries through format and parse', () => {
+    const key = fc.string({ unit: fc.constantFrom(...'abcXYZ019!#$%&\'*+-.^_`|~'), minLength: 1, maxLength: 12 });
+    const entry = fc.record({ value: fc.string({ maxLength: 40 }) });
+    fc.assert(
+      fc.property(fc.dictionary(key, entry, { maxKeys: 10 }), (record) => {
+        const entries = new Map(Object.entries(record));
+        const formatted = formatBaggage(entries);
+        const parsed = parseBaggage(formatted.header);
+        expect(parsed.ok).toBe(true);
+        if (parsed.ok) expect([...parsed.value]).toEqual([...entries]);
+      }),
+    );
+  });
+
+  it('never throws on arbitrary input', () => {
+    fc.assert(fc.property(fc.string({ maxLength: 300 }), (header) => void parseBaggage(header)));
+    fc.assert(fc.property(fc.string({ unit: fc.constantFrom(...'k=v;,% %2Z\t'), maxLength: 100 }), (header) => void parseBaggage(header)));
+  });
+
+  it('validates keys and metadata', () => {
+    expect(isBaggageKey('user.id')).toBe(true);
+    expect(isBaggageKey('a,b')).toBe(false);
+    expect(normaliseBaggageMetadata('a = 1 ; flag')).toBe('a=1;flag');
+    expect(normaliseBaggageMetadata('a=1,b')).toBeUndefined();
+  });
+});

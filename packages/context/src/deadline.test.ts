@@ -1,0 +1,71 @@
+import { describe, expect, it } from '@jest/globals';
+import type { Scheduler, Timer } from '@foundation/core';
+import { withContext } from './active-context';
+import { createContext } from './context';
+import { deadlineSignal, remainingTime, throwIfDeadlinePassed } from './deadline';
+import { DeadlineExceededError } from './errors/deadline-exceeded-error';
+
+/** A scheduler whose time moves only when the test says so. */
+function manualScheduler(): Scheduler & { advance(ms: number): void; pending(): number } {
+  let now = 0;
+  let timers: { at: number; callback: () => void; cancelled: boolean }[] = [];
+  return {
+    now: () => now,
+    monotonic: () => now,
+    setTimer(delayMs, callback): Timer {
+      const timer = { at: now + delayMs, callback, cancelled: false };
+      timers.push(timer);
+      return { cancel: () => void (timer.cancelled = true) };
+    },
+    setRepeatingTimer() {
+      throw new Error('not used');
+    },
+    advance(ms) {
+      now += ms;
+      const due = timers.filter((timer) => !timer.cancelled && timer.at <= now);
+      timers = timers.filter((timer) => !due.includes(timer));
+      for (const timer of due) timer.callback();
+    },
+    pending: () => timers.filter((timer) => !timer.cancelled).length,
+  };
+}
+
+describe('deadlines of the current context', () => {
+  it('aborts a signal, with DeadlineExceededError as its reason, when the deadline passes', () => {
+    const scheduler = manualScheduler();
+    const context = createContext({ correlationId: 'c' }).withTimeout(100, scheduler);
+    const { signal } = deadlineSignal(context, scheduler);
+    scheduler.advance(99);
+    expect(signal.aborted).toBe(false);
+    scheduler.advance(1);
+    expect(signal.aborted).toBe(true);
+    expect(signal.reason).toBeInstanceOf(DeadlineExceededError);
+    expect((signal.reason as DeadlineExceededError).correlationId).toBe('c');
+  });
+
+  it('aborts at once for a passed deadline, never without one, and cancels its timer on dispose', () => {
+    const scheduler = manualScheduler();
+    scheduler.advance(50);
+    expect(deadlineSignal(createContext({ deadline: 10 }), scheduler).signal.aborted).toBe(true);
+    const none = deadlineSignal(createContext(), scheduler);
+    scheduler.advance(1e9);
+    expect(none.signal.aborted).toBe(false);
+    const disposed = deadlineSignal(createContext().withTimeout(10, scheduler), scheduler);
+    expect(scheduler.pending()).toBe(1);
+    disposed.dispose();
+    expect(scheduler.pending()).toBe(0);
+  });
+
+  it('reads the current context', () => {
+    const scheduler = manualScheduler();
+    withContext(createContext().withTimeout(30, scheduler), () => {
+      expect(remainingTime(scheduler)).toBe(30);
+      throwIfDeadlinePassed(scheduler);
+      scheduler.advance(30);
+      expect(() => throwIfDeadlinePassed(scheduler)).toThrow(DeadlineExceededError);
+      const { signal } = deadlineSignal(undefined, scheduler);
+      expect(signal.aborted).toBe(true);
+    });
+    expect(remainingTime(scheduler)).toBe(Number.POSITIVE_INFINITY);
+  });
+});

@@ -1,0 +1,72 @@
+// Reconstructing a request's path across the cluster from the flight recorders of many nodes,
+// and decoding hop records that arrive from another node.
+import { isPlainObject } from '@foundation/core';
+import { MAX_COUNTER_VALUE, MAX_IDENTIFIER_LENGTH, isCounter, isIdentifier } from './core/fields';
+import { InvalidHopRecordsError } from './errors/invalid-hop-records-error';
+import type { HopRecord } from './flight-recorder';
+
+/**
+ * Orders the records of one correlation id, gathered from any number of nodes, along the path
+ * the request took. The hop count orders them, not the clocks (nodes' clocks disagree): the
+ * arrival with hop n, then departures with hop n, then arrivals with hop n + 1... Records with
+ * the same position (a fan-out) are ordered by time, then node.
+ */
+export function reconstructPath(records: readonly HopRecord[]): HopRecord[] {
+  const position = (record: HopRecord): number => record.hops * 2 + (record.direction === 'out' ? 1 : 0);
+  return [...records].sort(
+    (left, right) =>
+      position(left) - position(right) || left.time - right.time || (left.node < right.node ? -1 : left.node > right.node ? 1 : 0),
+  );
+}
+
+const HEX_32 = /^[0-9a-f]{32}$/;
+const HEX_16 = /^[0-9a-f]{16}$/;
+
+/**
+ * Decodes hop records received from elsewhere (another node's `query` result sent as JSON or
+ * CBOR). Input is hostile: at most `maxRecords` records; each field checked for type and size;
+ * unknown fields ignored; the result holds fresh objects only. Throws InvalidHopRecordsError
+ * (code 5204) naming the first bad record.
+ */
+export function parseHopRecords(data: unknown, maxRecords = 10_000): HopRecord[] {
+  if (!Array.isArray(data)) throw new InvalidHopRecordsError('expected an array');
+  if (data.length > maxRecords) throw new InvalidHopRecordsError(`more than ${maxRecords} records`);
+  return data.map((item: unknown, index) => parseOne(item, index));
+}
+
+function parseOne(item: unknown, index: number): HopRecord {
+  if (!isPlainObject(item)) throw new InvalidHopRecordsError('expected an object', index);
+  const identifier = (key: string, optional: boolean): string | undefined => {
+    const value = item[key];
+    if (value === undefined && optional) return undefined;
+    if (!isIdentifier(value)) throw new InvalidHopRecordsError(`"${key}" must be 1–${MAX_IDENTIFIER_LENGTH} visible ASCII characters`, index);
+    return value;
+  };
+  const direction = item.direction;
+  if (direction !== 'in' && direction !== 'out') throw new InvalidHopRecordsError('"direction" must be "in" or "out"', index);
+  const hops = item.hops;
+  if (!isCounter(hops)) throw new InvalidHopRecordsError(`"hops" must be an integer in 0..${MAX_COUNTER_VALUE}`, index);
+  const time = item.time;
+  if (typeof time !== 'number' || !Number.isFinite(time)) throw new InvalidHopRecordsError('"time" must be a finite number', index);
+  const traceId = item.traceId;
+  if (traceId !== undefined && (typeof traceId !== 'string' || !HEX_32.test(traceId))) throw new InvalidHopRecordsError('"traceId" must be 32 hex digits', index);
+  const spanId = item.spanId;
+  if (spanId !== undefined && (typeof spanId !== 'string' || !HEX_16.test(spanId))) throw new InvalidHopRecordsError('"spanId" must be 16 hex digits', index);
+  const record: { -readonly [K in keyof HopRecord]: HopRecord[K] } = {
+    correlationId: identifier('correlationId', false)!,
+    node: identifier('node', false)!,
+    process: identifier('process', false)!,
+    direction,
+    hops,
+    time,
+  };
+  const requestId = identifier('requestId', true);
+  const originNode = identifier('originNode', true);
+  const peer = identifier('peer', true);
+  if (requestId !== undefined) record.requestId = requestId;
+  if (originNode !== undefined) record.originNode = originNode;
+  if (peer !== undefined) record.peer = peer;
+  if (traceId !== undefined) record.traceId = traceId;
+  if (spanId !== undefined) record.spanId = spanId;
+  return record;
+}

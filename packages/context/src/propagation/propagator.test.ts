@@ -1,0 +1,267 @@
+import { describe, expect, it } from '@jest/globals';
+import { createSeededRandom, isUuid } from '@foundation/core';
+import type { Clock } from '@foundation/core';
+import { TraceFlags, createTraceState } from '@opentelemetry/api';
+import type { TextMapGetter } from '@opentelemetry/api';
+import fc from 'fast-check';
+import { createContext } from '../context';
+import { CONTEXT_ERROR_CODES } from '../errors/codes';
+import { createFlightRecorder } from '../flight-recorder';
+import type { HeaderMap } from './carrier';
+import { configurePropagation, defaultPropagator, extract, inject } from './default-propagator';
+import { HEADER_NAMES } from './headers';
+import type { DropReason, PropagatedField } from './headers';
+import { createPropagator } from './propagator';
+
+function fixedClock(wall: number, monotonic: number): Clock & { advance(ms: number): void } {
+  let offset = 0;
+  return { now: () => wall + offset, monotonic: () => monotonic + offset, advance: (ms) => void (offset += ms) };
+}
+
+const TRACE = {
+  traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+  spanId: '00f067aa0ba902b7',
+  traceFlags: TraceFlags.SAMPLED,
+  traceState: createTraceState('rojo=00f067aa0ba902b7,congo=t61rcWkgMzE'),
+};
+
+describe('inject → extract', () => {
+  it('round-trips every field and adds one hop', () => {
+    const senderClock = fixedClock(1_700_000_000_000, 5_000);
+    // The receiver's clocks are nowhere near the sender's: only the remaining time travels.
+    const receiverClock = fixedClock(1_600_000_000_000, 77);
+    const sender = createPropagator({ nodeId: 'node-a', processId: 'p1', clock: senderClock });
+    const receiver = createPropagator({ nodeId: 'node-b', processId: 'p2', clock: receiverClock });
+    const context = createContext({ correlationId: 'corr-1', requestId: 'req-1', originNode: 'node-entry', hops: 4, localOnly: 'stays here' })
+      .withTimeout(250, senderClock)
+      .withTrace(TRACE)
+      .setBaggage('user.id', 'alice smith')
+      .setBaggage('tenant', 'acme', 'ttl=60');
+    const carrier: HeaderMap = {};
+    sender.inject(context, carrier);
+    expect(carrier).toEqual({
+      traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      tracestate: 'rojo=00f067aa0ba902b7,congo=t61rcWkgMzE',
+      baggage: 'user.id=alice%20smith,tenant=acme;ttl=60',
+      'foundation-correlation-id': 'corr-1',
+      'foundation-request-id': 'req-1',
+      'foundation-origin-node': 'node-entry',
+      'foundation-hops': '4',
+      'foundation-deadline-ms': '250',
+    });
+    const received = receiver.extract(carrier);
+    expect(received.correlationId).toBe('corr-1');
+    expect(received.requestId).toBe('req-1');
+    expect(received.originNode).toBe('node-entry');
+    expect(received.hops).toBe(5);
+    expect(received.deadline).toBe(77 + 250);
+    expect(received.remainingTime(receiverClock)).toBe(250);
+    expect(received.trace).toMatchObject({ traceId: TRACE.traceId, spanId: TRACE.spanId, traceFlags: TraceFlags.SAMPLED, isRemote: true });
+    expect(received.trace?.traceState?.serialize()).toBe('rojo=00f067aa0ba902b7,congo=t61rcWkgMzE');
+    expect([...received.baggage]).toEqual([...context.baggage]);
+    expect(received.getValue('localOnly')).toBeUndefined();
+    expect(receiver.stats()).toMatchObject({ extracted: 1, droppedBy: { malformed: 0, oversized: 0, unreadable: 0 } });
+    expect(sender.stats().injected).toBe(1);
+  });
+
+  it('counts one hop per node boundary along a chain', () => {
+    const nodes = ['a', 'b', 'c', 'd', 'e'].map((nodeId) => createPropagator({ nodeId, clock: fixedClock(0, 0) }));
+    let context = nodes[0]!.extract({}); // entering the cluster at a: hop 0, origin a
+    expect(context.hops).toBe(0);
+    expect(context.originNode).toBe('a');
+    for (let index = 1; index < nodes.length; index += 1) {
+      const carrier: HeaderMap = {};
+      nodes[index - 1]!.inject(context, carrier);
+      context = nodes[index]!.extract(carrier);
+      expect(context.hops).toBe(index);
+      expect(context.originNode).toBe('a');
+    }
+  });
+
+  it('writes this node as origin when the context has none, and sends an expired deadline as 0', () => {
+    const clock = fixedClock(0, 1000);
+    const propagator = createPropagator({ nodeId: 'node-a', clock });
+    const carrier: HeaderMap = {};
+    propagator.inject(createContext({ deadline: 900 }), carrier);
+    expect(carrier['foundation-origin-node']).toBe('node-a');
+    expect(carrier['foundation-deadline-ms']).toBe('0');
+    expect(carrier['foundation-hops']).toBe('0');
+    expect(carrier.traceparent).toBeUndefined();
+    expect(carrier['foundation-correlation-id']).toBeUndefined();
+    const received = createPropagator({ nodeId: 'node-b', clock }).extract(carrier);
+    expect(received.isExpired(clock)).toBe(true);
+  });
+
+  it('assigns a correlation id on entry (reproducibly with a seeded Random), or not when told', () => {
+    const first = createPropagator({ nodeId: 'n', random: createSeededRandom(7) }).extract({});
+    const second = createPropagator({ nodeId: 'n', random: createSeededRandom(7) }).extract({});
+    expect(isUuid(first.correlationId)).toBe(true);
+    expect(first.correlationId).toBe(second.correlationId);
+    expect(createPropagator({ nodeId: 'n', assignCorrelationId: false }).extract({}).correlationId).toBeUndefined();
+  });
+
+  it('works with any carrier through getters and setters (a Map here)', () => {
+    const propagator = createPropagator({ nodeId: 'n' });
+    const carrier = new Map<string, string>();
+    propagator.inject(createContext({ correlationId: 'via-map' }), carrier, { set: (map, key, value) => void map.set(key, value) });
+    const getter: TextMapGetter<Map<string, string>> = { keys: (map) => [...map.keys()], get: (map, key) => map.get(key) };
+    expect(propagator.extract(carrier, getter).correlationId).toBe('via-map');
+    expect(propagator.fields()).toEqual(Object.values(HEADER_NAMES));
+  });
+
+  it('joins repeated list headers and accepts a single-element array for single fields', () => {
+    const propagator = createPropagator({ nodeId: 'n' });
+    const context = propagator.extract({
+      baggage: ['a=1', 'b=2'],
+      tracestate: ['x=1', 'y=2'],
+      traceparent: ['00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00'],
+      'foundation-hops': ['2'],
+    });
+    expect([...context.baggage.keys()]).toEqual(['a', 'b']);
+    expect(context.trace?.traceState?.serialize()).toBe('x=1,y=2');
+    expect(context.trace?.traceFlags).toBe(0);
+    expect(context.hops).toBe(3);
+  });
+});
+
+describe('the receive path drops bad input with a counter and never throws', () => {
+  const GOOD_TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  const cases: [string, HeaderMap, PropagatedField, DropReason][] = [
+    ['traceparent of the wrong shape', { traceparent: '00-xyz-01' }, 'traceparent', 'malformed'],
+    ['traceparent with version ff', { traceparent: GOOD_TRACEPARENT.replace(/^00/, 'ff') }, 'traceparent', 'malformed'],
+    ['two traceparent headers', { traceparent: [GOOD_TRACEPARENT, GOOD_TRACEPARENT] }, 'traceparent', 'malformed'],
+    ['traceparent over 512 characters', { traceparent: `${GOOD_TRACEPARENT}${'-x'.repeat(300)}` }, 'traceparent', 'oversized'],
+    ['malformed tracestate', { traceparent: GOOD_TRACEPARENT, tracestate: 'UPPER=1' }, 'tracestate', 'malformed'],
+    ['baggage over 8 KiB', { baggage: `k=${'v'.repeat(9000)}` }, 'baggage', 'oversized'],
+    ['baggage split into too many parts', { baggage: Array(100).fill('a=1') as string[] }, 'baggage', 'oversized'],
+    ['malformed baggage', { baggage: 'k=v,=oops' }, 'baggage', 'malformed'],
+    ['hop count that is not a number', { 'foundation-hops': 'three' }, 'hops', 'malformed'],
+    ['negative hop count', { 'foundation-hops': '-1' }, 'hops', 'malformed'],
+    ['hop count beyond 2^31 - 1', { 'foundation-hops': '9999999999' }, 'hops', 'malformed'],
+    ['hop count with 11 digits', { 'foundation-hops': '00000000001' }, 'hops', 'oversized'],
+    ['fractional deadline', { 'foundation-deadline-ms': '1.5' }, 'deadline', 'malformed'],
+    ['correlation id with spaces', { 'foundation-correlation-id': 'a b' }, 'correlationId', 'malformed'],
+    ['correlation id over 256 characters', { 'foundation-correlation-id': 'c'.repeat(257) }, 'correlationId', 'oversized'],
+    ['request id with control characters', { 'foundation-request-id': 'r\n1' }, 'requestId', 'malformed'],
+    ['origin node that is not a string', { 'foundation-origin-node': 42 as unknown as string }, 'originNode', 'unreadable'],
+    ['origin node in an array of non-strings', { 'foundation-origin-node': [{}] as unknown as string[] }, 'originNode', 'unreadable'],
+  ];
+
+  it.each(cases)('%s', (_label, carrier, field, reason) => {
+    const drops: [PropagatedField, DropReason][] = [];
+    const propagator = createPropagator({ nodeId: 'n', onDrop: (dropped, why) => drops.push([dropped, why]) });
+    const context = propagator.extract(carrier);
+    expect(drops).toEqual([[field, reason]]);
+    expect(propagator.stats().dropped[field]).toBe(1);
+    expect(propagator.stats().droppedBy[reason]).toBe(1);
+    if (field === 'hops') expect(context.hops).toBe(0);
+    if (field === 'correlationId') expect(isUuid(context.correlationId)).toBe(true);
+    if (field === 'originNode') expect(context.originNode).toBe('n');
+    if (field === 'traceparent') expect(context.trace).toBeUndefined();
+    if (field === 'baggage') expect(context.baggage.size).toBe(0);
+  });
+
+  it('ignores tracestate (without counting it) when traceparent is dropped, as §3.3 requires', () => {
+    const propagator = createPropagator({ nodeId: 'n' });
+    const context = propagator.extract({ traceparent: 'garbage', tracestate: 'a=1' });
+    expect(context.trace).toBeUndefined();
+    expect(propagator.stats().dropped).toMatchObject({ traceparent: 1, tracestate: 0 });
+  });
+
+  it('keeps the good fields when others are bad', () => {
+    const propagator = createPropagator({ nodeId: 'n' });
+    const context = propagator.extract({ 'foundation-correlation-id': 'good', 'foundation-hops': 'NaN', baggage: 'a=1' });
+    expect(context.correlationId).toBe('good');
+    expect(context.hops).toBe(0);
+    expect(context.getBaggage('a')).toEqual({ value: '1' });
+  });
+
+  it('survives a getter that throws and an onDrop listener that throws', () => {
+    const propagator = createPropagator({
+      nodeId: 'n',
+      onDrop: () => {
+        throw new Error('listener failure');
+      },
+    });
+    const hostileGetter: TextMapGetter<unknown> = {
+      keys: () => [],
+      get: () => {
+        throw new Error('getter failure');
+      },
+    };
+    const context = propagator.extract({}, hostileGetter);
+    expect(context.hops).toBe(0);
+    // Every field but tracestate, which is not read once traceparent is gone.
+    expect(propagator.stats().droppedBy.unreadable).toBe(7);
+  });
+
+  it('reads only own properties of a header map', () => {
+    const carrier = Object.create({ 'foundation-correlation-id': 'from-the-prototype' }) as HeaderMap;
+    expect(createPropagator({ nodeId: 'n', assignCorrelationId: false }).extract(carrier).correlationId).toBeUndefined();
+  });
+
+  it('never throws, whatever the carrier holds (property test)', () => {
+    const names = Object.values(HEADER_NAMES);
+    const value = fc.oneof(
+      fc.string({ maxLength: 80 }),
+      fc.array(fc.string({ maxLength: 20 }), { maxLength: 4 }),
+      fc.constantFrom('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', '7', '', 'x'.repeat(9000)),
+      fc.anything(),
+    );
+    const propagator = createPropagator({ nodeId: 'n' });
+    fc.assert(
+      fc.property(fc.dictionary(fc.constantFrom(...names), value), (carrier) => {
+        const context = propagator.extract(carrier as HeaderMap);
+        expect(context.hops).toBeGreaterThanOrEqual(0);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('the send path', () => {
+  it('leaves out baggage entries that would take the header past 8 KiB, and counts them', () => {
+    const propagator = createPropagator({ nodeId: 'n' });
+    const context = createContext().setBaggage('a', 'x'.repeat(5000)).setBaggage('b', 'y'.repeat(5000)).setBaggage('c', 'z');
+    const carrier: HeaderMap = {};
+    propagator.inject(context, carrier);
+    expect(carrier.baggage).toBe(`a=${'x'.repeat(5000)},c=z`);
+    expect(propagator.stats().baggageEntriesTruncated).toBe(1);
+    propagator.resetStats();
+    expect(propagator.stats().baggageEntriesTruncated).toBe(0);
+  });
+});
+
+describe('the flight recorder hook', () => {
+  it('records departures and arrivals with node, process, correlation id and time', () => {
+    const recorderA = createFlightRecorder({ capacity: 10 });
+    const recorderB = createFlightRecorder({ capacity: 10 });
+    const a = createPropagator({ nodeId: 'a', processId: '11', clock: fixedClock(1000, 0), recorder: recorderA });
+    const b = createPropagator({ nodeId: 'b', processId: '22', clock: fixedClock(2000, 0), recorder: recorderB });
+    const carrier: HeaderMap = {};
+    a.inject(createContext({ correlationId: 'c-1', requestId: 'r-1' }).withTrace(TRACE), carrier, undefined, { peer: 'b' });
+    b.extract(carrier, undefined, { peer: 'a' });
+    expect(recorderA.query('c-1')).toEqual([
+      { correlationId: 'c-1', requestId: 'r-1', node: 'a', process: '11', direction: 'out', hops: 0, peer: 'b', traceId: TRACE.traceId, spanId: TRACE.spanId, time: 1000 },
+    ]);
+    expect(recorderB.query('c-1')).toEqual([
+      { correlationId: 'c-1', requestId: 'r-1', node: 'b', process: '22', direction: 'in', hops: 1, originNode: 'a', peer: 'a', traceId: TRACE.traceId, spanId: TRACE.spanId, time: 2000 },
+    ]);
+  });
+});
+
+describe('the process-wide propagator', () => {
+  it('backs the free inject and extract and can be reconfigured', () => {
+    const configured = configurePropagation({ nodeId: 'configured-node', processId: 'worker-1' });
+    expect(defaultPropagator()).toBe(configured);
+    const carrier: HeaderMap = {};
+    inject(createContext({ correlationId: 'free' }), carrier);
+    expect(carrier['foundation-origin-node']).toBe('configured-node');
+    expect(extract(carrier).hops).toBe(1);
+    expect(configured.stats()).toMatchObject({ injected: 1, extracted: 1 });
+  });
+
+  it('rejects a node id that could not travel in a header', () => {
+    expect(() => createPropagator({ nodeId: 'has space' })).toThrow(expect.objectContaining({ code: CONTEXT_ERROR_CODES.invalidOptions }));
+  });
+});
