@@ -1,0 +1,575 @@
+import { describe, expect, it, jest } from '@jest/globals';
+import { FoundationError } from '@foundation/core';
+import { createSimulation } from '@foundation/testkit';
+import { z } from 'zod';
+import { createConfig } from './config';
+import { CONFIG_ERROR_CODES } from './errors/config-error-codes';
+import { ConfigPathError } from './errors/config-path-error';
+import { ConfigPathNotFoundError } from './errors/config-path-not-found-error';
+import { ConfigReentrantUpdateError } from './errors/config-reentrant-update-error';
+import { ConfigSchemaError } from './errors/config-schema-error';
+import { ConfigStructureError } from './errors/config-structure-error';
+import type { ConfigSubscriberError } from './errors/config-subscriber-error';
+import { ConfigUpdateForbiddenError } from './errors/config-update-forbidden-error';
+import { ConfigValidationError } from './errors/config-validation-error';
+import type { StandardSchemaV1 } from './standard-schema';
+import type { Config, ConfigNotification } from './types';
+
+const schema = z.object({
+  dev: z.object({ debugMode: z.boolean(), verboseLogging: z.boolean() }),
+  telemetry: z.object({ samplingRate: z.number().min(0).max(1), exportUrl: z.string().url().optional() }),
+  server: z.object({ port: z.number().int().positive().max(65_535), hosts: z.array(z.string()) }),
+});
+type Settings = z.infer<typeof schema>;
+
+const defaults: Settings = {
+  dev: { debugMode: false, verboseLogging: false },
+  telemetry: { samplingRate: 1 },
+  server: { port: 4000, hosts: ['a.example', 'b.example'] },
+};
+
+function makeConfig(options: { updatablePaths?: string[]; onSubscriberError?: (error: ConfigSubscriberError) => void } = {}) {
+  return createConfig({
+    defaults,
+    schema,
+    updatablePaths: options.updatablePaths ?? ['dev.debugMode', 'telemetry', 'server.hosts'],
+    onSubscriberError: options.onSubscriberError ?? (() => undefined),
+  });
+}
+
+function thrown(action: () => unknown): FoundationError {
+  try {
+    action();
+  } catch (error) {
+    expect(FoundationError.is(error)).toBe(true);
+    return error as FoundationError;
+  }
+  throw new Error('expected the action to throw');
+}
+
+describe('reading', () => {
+  it('returns the whole config as a deeply frozen snapshot, the same object until a change', () => {
+    const config = makeConfig();
+    const whole = config.get();
+    expect(whole).toEqual(defaults);
+    expect(Object.isFrozen(whole)).toBe(true);
+    expect(Object.isFrozen(whole.server)).toBe(true);
+    expect(Object.isFrozen(whole.server.hosts)).toBe(true);
+    expect(config.get()).toBe(whole);
+    expect(() => {
+      (whole.dev as { debugMode: boolean }).debugMode = true;
+    }).toThrow(TypeError);
+    config.update('dev.debugMode', true);
+    expect(config.get()).not.toBe(whole);
+    expect(whole.dev.debugMode).toBe(false);
+  });
+
+  it('reads a path given as an array of keys or as a dotted string, arrays by index', () => {
+    const config = makeConfig();
+    expect(config.get(['server', 'port'])).toBe(4000);
+    expect(config.get('server.port')).toBe(4000);
+    expect(config.get('server.hosts.1')).toBe('b.example');
+    expect(config.get(['server', 'hosts', 0])).toBe('a.example');
+    expect(config.get([])).toBe(config.get());
+    expect(config.get('dev')).toEqual({ debugMode: false, verboseLogging: false });
+  });
+
+  it('is typed by the schema', () => {
+    const config = makeConfig();
+    const port: number = config.get('server.port');
+    const hosts: readonly string[] = config.get('server.hosts');
+    const rate: number = config.get().telemetry.samplingRate;
+    expect([port, hosts.length, rate]).toEqual([4000, 2, 1]);
+  });
+
+  it('throws config_path_not_found (1301) for a missing path, as 1.x did, instead of returning undefined', () => {
+    const config = makeConfig();
+    for (const path of ['dev.missing', ['server', 'port', 'deeper'], 'server.hosts.2', 'nothing', ['telemetry', 'exportUrl']]) {
+      const error = thrown(() => config.get(path));
+      expect(error).toBeInstanceOf(ConfigPathNotFoundError);
+      expect(error.code).toBe(1301);
+      expect(error.type).toBe('config_path_not_found');
+    }
+    expect((thrown(() => config.get('dev.missing')) as ConfigPathNotFoundError).path).toEqual(['dev', 'missing']);
+  });
+
+  it('never reads through a prototype: inherited names are missing paths', () => {
+    const config = makeConfig();
+    for (const path of ['toString', 'dev.hasOwnProperty', 'server.hosts.length', 'server.hosts.map', 'dev.valueOf']) {
+      expect(thrown(() => config.get(path)).code).toBe(1301);
+    }
+  });
+
+  it('rejects what is not a path with config_path_invalid (5406)', () => {
+    const config = makeConfig();
+    for (const path of ['', 'a..b', '.a', 'a.', ['a', -1], ['a', 1.5], ['a', {}], 42, null, Array.from({ length: 65 }, () => 'a')]) {
+      const error = thrown(() => config.get(path as never));
+      expect(error).toBeInstanceOf(ConfigPathError);
+      expect(error.code).toBe(CONFIG_ERROR_CODES.invalidPath);
+    }
+  });
+
+  it('getWithDefault returns the fallback only for a missing path', () => {
+    const config = makeConfig();
+    expect(config.getWithDefault('server.port', 1)).toBe(4000);
+    expect(config.getWithDefault('server.timeoutMs', 5000)).toBe(5000);
+    expect(config.getWithDefault(['dev', 'nope', 'deeper'], 'x')).toBe('x');
+    expect(thrown(() => config.getWithDefault('constructor.prototype', 1)).code).toBe(5401);
+    expect(thrown(() => config.getWithDefault('a..b', 1)).code).toBe(5406);
+  });
+
+  it('reads keys that hold a dot through an array path', () => {
+    const config = createConfig({ defaults: { hosts: { 'db.internal': 5432 } } });
+    expect(config.get(['hosts', 'db.internal'])).toBe(5432);
+    expect(thrown(() => config.get('hosts.db.internal')).code).toBe(1301);
+  });
+});
+
+describe('updating', () => {
+  it('applies an allowed update, returns the new value and counts it', () => {
+    const config = makeConfig();
+    expect(config.update('dev.debugMode', true)).toBe(true);
+    expect(config.get('dev.debugMode')).toBe(true);
+    expect(config.update(['telemetry', 'samplingRate'], 0.25)).toBe(0.25);
+    expect(config.get().telemetry.samplingRate).toBe(0.25);
+    expect(config.status().updateCount).toBe(2);
+  });
+
+  it('allows everything beneath an allowed path, and nothing above or beside it', () => {
+    const config = makeConfig();
+    expect(config.isUpdatable('telemetry.samplingRate')).toBe(true);
+    expect(config.isUpdatable('telemetry')).toBe(true);
+    expect(config.isUpdatable('dev')).toBe(false);
+    expect(config.isUpdatable('dev.verboseLogging')).toBe(false);
+    config.update('telemetry', { samplingRate: 0.5, exportUrl: 'https://collector.example/v1' });
+    expect(config.get('telemetry.exportUrl')).toBe('https://collector.example/v1');
+    config.update('server.hosts.2', 'c.example');
+    expect(config.get('server.hosts')).toEqual(['a.example', 'b.example', 'c.example']);
+  });
+
+  it('refuses a path outside the allow-list with config_update_forbidden (1401), changing nothing', () => {
+    const config = makeConfig();
+    const before = config.get();
+    for (const path of ['server.port', 'dev', 'dev.verboseLogging', [], 'brandNew']) {
+      const error = thrown(() => config.update(path, 1));
+      expect(error).toBeInstanceOf(ConfigUpdateForbiddenError);
+      expect(error.code).toBe(1401);
+      expect(error.type).toBe('config_update_forbidden');
+      expect(error.message).toContain('dev.debugMode');
+    }
+    expect(config.get()).toBe(before);
+    expect(config.status().updateCount).toBe(0);
+  });
+
+  it('refuses every update when no allow-list is given', () => {
+    const config = createConfig({ defaults: { a: 1 } });
+    expect(config.updatablePaths()).toEqual([]);
+    expect(thrown(() => config.update('a', 2)).code).toBe(1401);
+  });
+
+  it('rejects a value the schema refuses with invalid_config_value (1201), naming the path and the validator message', () => {
+    const config = makeConfig();
+    const before = config.get();
+    const error = thrown(() => config.update('dev.debugMode', 'yes'));
+    expect(error).toBeInstanceOf(ConfigValidationError);
+    expect(error.code).toBe(1201);
+    expect(error.type).toBe('invalid_config_value');
+    expect(error.message).toContain('dev.debugMode');
+    expect(error.message).toMatch(/expected boolean/i);
+    expect((error as ConfigValidationError).path).toEqual(['dev', 'debugMode']);
+    expect((error as ConfigValidationError).issues[0]).toMatchObject({ path: ['dev', 'debugMode'], code: 'invalid_type' });
+    expect(config.get()).toBe(before);
+  });
+
+  it('rejects an out-of-range value with range_error (1203), as 1.x did for a sampling rate outside 0..1', () => {
+    const config = makeConfig();
+    for (const value of [1.5, -0.1]) {
+      const error = thrown(() => config.update('telemetry.samplingRate', value));
+      expect(error.code).toBe(1203);
+      expect(error.type).toBe('range_error');
+      expect(error.message).toContain('telemetry.samplingRate');
+    }
+    expect(config.get('telemetry.samplingRate')).toBe(1);
+  });
+
+  it('validates the whole new config, so an update that breaks another part is refused whole', () => {
+    const config = makeConfig({ updatablePaths: ['telemetry'] });
+    const before = config.get();
+    const error = thrown(() => config.update('telemetry', { samplingRate: 2, exportUrl: 'not a url' }));
+    expect(error.code).toBe(1201); // one range issue and one format issue: not only range
+    expect((error as ConfigValidationError).issues.map((issue) => issue.path.join('.')).sort()).toEqual([
+      'telemetry.exportUrl',
+      'telemetry.samplingRate',
+    ]);
+    expect(config.get()).toBe(before);
+  });
+
+  it('refuses values JSON cannot hold with 1201: undefined, NaN, Infinity, bigint, holes', () => {
+    const config = makeConfig({ updatablePaths: ['telemetry', 'server.hosts'] });
+    for (const value of [undefined, Number.NaN, Number.POSITIVE_INFINITY, 10n]) {
+      expect(thrown(() => config.update('telemetry.samplingRate', value)).code).toBe(1201);
+    }
+    // eslint-disable-next-line no-sparse-arrays
+    expect(thrown(() => config.update('server.hosts', ['a', , 'c'])).code).toBe(1201);
+    expect(config.status().updateCount).toBe(0);
+  });
+
+  it('refuses an update whose parent does not exist with 1301', () => {
+    const config = makeConfig({ updatablePaths: ['telemetry', 'server.hosts'] });
+    expect(thrown(() => config.update('telemetry.batch.size', 10)).code).toBe(1301);
+    expect(thrown(() => config.update('telemetry.samplingRate.x', 10)).code).toBe(1301);
+    expect(thrown(() => config.update('server.hosts.5', 'x')).code).toBe(1301);
+    expect(thrown(() => config.update('server.hosts.x', 'x')).code).toBe(1301);
+  });
+
+  it('copies the value in, so changing the caller’s object afterwards changes nothing', () => {
+    const config = makeConfig();
+    const telemetry = { samplingRate: 0.5 };
+    config.update('telemetry', telemetry);
+    telemetry.samplingRate = 0.9;
+    expect(config.get('telemetry.samplingRate')).toBe(0.5);
+    expect(Object.isFrozen(telemetry)).toBe(false);
+  });
+
+  it('safeUpdate returns a result instead of throwing', () => {
+    const config = makeConfig();
+    expect(config.safeUpdate('dev.debugMode', true)).toEqual({ ok: true, value: true });
+    const forbidden = config.safeUpdate('server.port', 1);
+    expect(forbidden.ok).toBe(false);
+    if (!forbidden.ok) expect(forbidden.error.code).toBe(1401);
+    const invalid = config.safeUpdate('telemetry.samplingRate', 7);
+    expect(invalid.ok === false && invalid.error.code).toBe(1203);
+    const unsafe = config.safeUpdate(['__proto__', 'polluted'], true);
+    expect(unsafe.ok === false && unsafe.error.code).toBe(5401);
+    expect(config.get('dev.debugMode')).toBe(true);
+  });
+
+  it('checkUpdate runs every check and applies nothing', () => {
+    const config = makeConfig();
+    const listener = jest.fn();
+    config.subscribe(listener);
+    expect(config.checkUpdate('telemetry.samplingRate', 0.3)).toEqual({ ok: true, value: 0.3 });
+    expect(config.get('telemetry.samplingRate')).toBe(1);
+    const refused = config.checkUpdate('telemetry.samplingRate', 3);
+    expect(refused.ok === false && refused.error.code).toBe(1203);
+    expect(listener).not.toHaveBeenCalled();
+    expect(config.status().updateCount).toBe(0);
+  });
+
+  it('keeps the validator’s output: transforms and schema defaults apply to updates', () => {
+    const transforming = z.object({ name: z.string().trim().toLowerCase(), retries: z.number().default(3) });
+    const config = createConfig({ defaults: { name: ' Alpha ' }, schema: transforming, updatablePaths: ['name'] });
+    expect(config.get()).toEqual({ name: 'alpha', retries: 3 });
+    expect(config.update('name', '  BETA')).toBe('beta');
+  });
+
+  it('validate(candidate) checks a whole config without applying it (1.x validate/1)', () => {
+    const config = makeConfig();
+    const good = config.validate({ ...defaults, server: { port: 1, hosts: [] } });
+    expect(good.ok).toBe(true);
+    const bad = config.validate({ ...defaults, server: { port: 0, hosts: [] } });
+    expect(bad.ok === false && bad.error.code).toBe(1203);
+    const notObject = config.validate([1, 2]);
+    expect(notObject.ok === false && notObject.error.code).toBe(1101);
+    const unsafe = config.validate(JSON.parse('{"__proto__": {"polluted": true}}'));
+    expect(unsafe.ok === false && unsafe.error.code).toBe(5401);
+    expect(config.get('server.port')).toBe(4000);
+  });
+});
+
+describe('reset', () => {
+  it('drops runtime updates and returns to defaults < file < environment, notifying config-reset', () => {
+    const config = createConfig({
+      defaults,
+      schema,
+      updatablePaths: ['dev', 'telemetry'],
+      sources: { environment: { prefix: 'APP', variables: { APP_TELEMETRY__SAMPLING_RATE: '0.5' } } },
+    });
+    const initial = config.get();
+    const notifications: ConfigNotification<Settings>[] = [];
+    config.subscribe((notification) => notifications.push(notification));
+    config.update('dev.debugMode', true);
+    config.update('telemetry.samplingRate', 0.1);
+    expect(config.reset()).toBe(initial);
+    expect(config.get()).toBe(initial);
+    expect(config.get('telemetry.samplingRate')).toBe(0.5);
+    expect(notifications.map((notification) => notification.type)).toEqual(['config-updated', 'config-updated', 'config-reset']);
+    expect(notifications[2]).toEqual({ type: 'config-reset', config: initial });
+    expect(config.status()).toMatchObject({ updateCount: 2, resetCount: 1 });
+  });
+});
+
+describe('subscriptions', () => {
+  it('notifies config-updated with the path, the value and the previous value', () => {
+    const config = makeConfig();
+    const notifications: ConfigNotification<Settings>[] = [];
+    const unsubscribe = config.subscribe((notification) => notifications.push(notification));
+    config.update('telemetry.samplingRate', 0.5);
+    config.update('telemetry.exportUrl', 'https://x.example');
+    expect(notifications).toEqual([
+      { type: 'config-updated', path: ['telemetry', 'samplingRate'], value: 0.5, previous: 1, config: expect.anything() },
+      { type: 'config-updated', path: ['telemetry', 'exportUrl'], value: 'https://x.example', previous: undefined, config: config.get() },
+    ]);
+    expect(config.status().subscriberCount).toBe(1);
+    unsubscribe();
+    unsubscribe();
+    config.update('telemetry.samplingRate', 0.25);
+    expect(notifications).toHaveLength(2);
+    expect(config.status().subscriberCount).toBe(0);
+  });
+
+  it('sends nothing for a refused update', () => {
+    const config = makeConfig();
+    const listener = jest.fn();
+    config.subscribe(listener);
+    config.safeUpdate('telemetry.samplingRate', 5);
+    config.safeUpdate('server.port', 5);
+    config.safeUpdate('constructor.prototype.x', 5);
+    expect(listener).not.toHaveBeenCalled();
+  });
+
+  it('isolates and reports a throwing subscriber; the others and the updater are unaffected', () => {
+    const reported: ConfigSubscriberError[] = [];
+    const config = makeConfig({ onSubscriberError: (error) => reported.push(error) });
+    const before = jest.fn();
+    const after = jest.fn();
+    config.subscribe(before);
+    config.subscribe(() => {
+      throw new Error('subscriber bug');
+    });
+    config.subscribe(after);
+    expect(config.update('dev.debugMode', true)).toBe(true);
+    expect(before).toHaveBeenCalledTimes(1);
+    expect(after).toHaveBeenCalledTimes(1);
+    expect(reported).toHaveLength(1);
+    expect(reported[0]!.code).toBe(5404);
+    expect(reported[0]!.type).toBe('config_subscriber_failed');
+    expect(reported[0]!.notification).toBe('config-updated');
+    expect((reported[0]!.cause as Error).message).toBe('subscriber bug');
+    expect(config.status().subscriberFailures).toBe(1);
+    // The failing subscriber stays subscribed and keeps being isolated.
+    config.update('dev.debugMode', false);
+    expect(reported).toHaveLength(2);
+  });
+
+  it('reports a subscriber whose promise rejects', async () => {
+    const reported: ConfigSubscriberError[] = [];
+    const config = makeConfig({ onSubscriberError: (error) => reported.push(error) });
+    config.subscribe(async () => {
+      await Promise.resolve();
+      throw new Error('async bug');
+    });
+    config.update('dev.debugMode', true);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(reported.map((error) => (error.cause as Error).message)).toEqual(['async bug']);
+  });
+
+  it('reports through process.emitWarning by default, and survives a reporter that throws', () => {
+    const warnings: unknown[] = [];
+    const spy = jest.spyOn(process, 'emitWarning').mockImplementation((warning) => void warnings.push(warning));
+    try {
+      const config = createConfig({ defaults: { a: 1 }, updatablePaths: ['a'] });
+      config.subscribe(() => {
+        throw new Error('boom');
+      });
+      config.update('a', 2);
+      expect(warnings).toHaveLength(1);
+      expect((warnings[0] as FoundationError).code).toBe(5404);
+    } finally {
+      spy.mockRestore();
+    }
+    const throwingReporter = createConfig({
+      defaults: { a: 1 },
+      updatablePaths: ['a'],
+      onSubscriberError: () => {
+        throw new Error('reporter bug');
+      },
+    });
+    throwingReporter.subscribe(() => {
+      throw new Error('boom');
+    });
+    expect(throwingReporter.update('a', 3)).toBe(3);
+  });
+
+  it('delivers updates made from inside a subscriber after the current one, so every subscriber sees the same order', () => {
+    const config = createConfig({ defaults: { step: 0 }, updatablePaths: ['step'] });
+    const seenByFirst: number[] = [];
+    const seenBySecond: number[] = [];
+    config.subscribe((notification) => {
+      if (notification.type !== 'config-updated') return;
+      seenByFirst.push(notification.value as number);
+      if ((notification.value as number) < 3) config.update('step', (notification.value as number) + 1);
+    });
+    config.subscribe((notification) => {
+      if (notification.type === 'config-updated') seenBySecond.push(notification.value as number);
+    });
+    config.update('step', 1);
+    expect(seenByFirst).toEqual([1, 2, 3]);
+    expect(seenBySecond).toEqual([1, 2, 3]);
+    expect(config.get('step')).toBe(3);
+  });
+
+  it('a subscriber added during delivery gets later changes only; one removed during delivery gets nothing more', () => {
+    const config = createConfig({ defaults: { n: 0 }, updatablePaths: ['n'] });
+    const late = jest.fn();
+    let removeSecond: () => void = () => undefined;
+    config.subscribe(() => {
+      config.subscribe(late);
+      removeSecond();
+    });
+    const second = jest.fn();
+    removeSecond = config.subscribe(second);
+    config.update('n', 1);
+    expect(second).not.toHaveBeenCalled();
+    expect(late).not.toHaveBeenCalled();
+    config.update('n', 2);
+    expect(late).toHaveBeenCalledTimes(1);
+  });
+
+  it('every notification’s previous value is the value of the one before: concurrent async updaters interleave without loss', async () => {
+    const simulation = createSimulation({ seed: 7 });
+    const config = createConfig({ defaults: { counters: { a: 0, b: 0 } }, updatablePaths: ['counters'] });
+    const history: { path: string; value: number; previous: number }[] = [];
+    config.subscribe((notification) => {
+      if (notification.type === 'config-updated') {
+        history.push({ path: notification.path.join('.'), value: notification.value as number, previous: notification.previous as number });
+      }
+    });
+    // 20 clients, each incrementing a counter 25 times, yielding to the others between reads and writes.
+    const clients = Array.from({ length: 20 }, async (_, client) => {
+      const key = client % 2 === 0 ? 'a' : 'b';
+      for (let round = 0; round < 25; round += 1) {
+        await new Promise<void>((resolve) => simulation.schedule(simulation.random.int(0, 5), resolve));
+        config.update(`counters.${key}`, config.get(`counters.${key}`) + 1);
+      }
+    });
+    await simulation.runUntilAsync(() => config.status().updateCount === 500, { maxTime: 10_000 });
+    await Promise.all(clients);
+    expect(config.get('counters')).toEqual({ a: 250, b: 250 });
+    for (const key of ['counters.a', 'counters.b']) {
+      const values = history.filter((entry) => entry.path === key);
+      expect(values).toHaveLength(250);
+      values.forEach((entry, position) => {
+        expect(entry.previous).toBe(position);
+        expect(entry.value).toBe(position + 1);
+      });
+    }
+  });
+});
+
+describe('schemas', () => {
+  it('accepts any Standard Schema v1 validator, not only zod', () => {
+    const handwritten: StandardSchemaV1<unknown, { level: number }> = {
+      '~standard': {
+        version: 1,
+        vendor: 'handwritten',
+        validate: (value) => {
+          const level = (value as { level?: unknown }).level;
+          return typeof level === 'number' && level <= 3
+            ? { value: { level } }
+            : { issues: [{ message: 'level must be a number up to 3', path: [{ key: 'level' }] }] };
+        },
+      },
+    };
+    const config = createConfig({ defaults: { level: 1 }, schema: handwritten, updatablePaths: ['level'] });
+    expect(config.update('level', 2)).toBe(2);
+    const error = thrown(() => config.update('level', 9));
+    expect(error.code).toBe(1201);
+    expect(error.message).toContain('level must be a number up to 3');
+  });
+
+  it('refuses a schema that is not Standard Schema v1, or one that validates asynchronously (5403)', () => {
+    for (const bad of [{}, { '~standard': { version: 2, validate: () => ({ value: {} }) } }, { '~standard': { version: 1 } }, 42]) {
+      const error = thrown(() => createConfig({ defaults: { a: 1 }, schema: bad as never }));
+      expect(error).toBeInstanceOf(ConfigSchemaError);
+      expect(error.code).toBe(5403);
+    }
+    const asynchronous = z.object({ a: z.number() }).refine(async () => true);
+    const error = thrown(() => createConfig({ defaults: { a: 1 }, schema: asynchronous }));
+    expect(error).toBeInstanceOf(ConfigSchemaError);
+    expect(error.message).toMatch(/asynchronously/);
+  });
+
+  it('turns a validator that throws into a validation error with the cause kept', () => {
+    const throwing: StandardSchemaV1<unknown, { a: number }> = {
+      '~standard': {
+        version: 1,
+        vendor: 'throwing',
+        validate: (value) => {
+          if ((value as { a: number }).a === 13) throw new Error('unlucky');
+          return { value: value as { a: number } };
+        },
+      },
+    };
+    const config = createConfig({ defaults: { a: 1 }, schema: throwing, updatablePaths: ['a'] });
+    const error = thrown(() => config.update('a', 13));
+    expect(error.code).toBe(1201);
+    expect((error.cause as Error).message).toBe('unlucky');
+    expect(config.get('a')).toBe(1);
+  });
+
+  it('refuses updates from inside the validator (5405) and keeps the config consistent', () => {
+    const holder: { config?: Config<{ a: number }> } = {};
+    const inner: unknown[] = [];
+    const meddling: StandardSchemaV1<unknown, { a: number }> = {
+      '~standard': {
+        version: 1,
+        vendor: 'meddling',
+        validate: (value) => {
+          if (holder.config !== undefined) {
+            inner.push(holder.config.safeUpdate('a', 99));
+            try {
+              holder.config.reset();
+            } catch (error) {
+              inner.push(error);
+            }
+          }
+          return { value: value as { a: number } };
+        },
+      },
+    };
+    const config = createConfig({ defaults: { a: 1 }, schema: meddling, updatablePaths: ['a'] });
+    holder.config = config;
+    expect(config.update('a', 2)).toBe(2);
+    expect(inner[0]).toMatchObject({ ok: false, error: expect.any(ConfigReentrantUpdateError) });
+    expect(inner[1]).toBeInstanceOf(ConfigReentrantUpdateError);
+    expect((inner[1] as FoundationError).code).toBe(5405);
+    expect(config.get('a')).toBe(2);
+    expect(config.status().updateCount).toBe(1);
+  });
+
+  it('fails creation with the validator’s message when the layered config is invalid', () => {
+    const error = thrown(() => createConfig({ defaults: { ...defaults, server: { port: 70_000, hosts: [] } }, schema }));
+    expect(error.code).toBe(1203);
+    expect(error.message).toContain('server.port');
+  });
+
+  it('refuses defaults that are not a plain object (1101)', () => {
+    for (const bad of [null, [1], 'x', new Map()]) {
+      const error = thrown(() => createConfig({ defaults: bad as never }));
+      expect(error).toBeInstanceOf(ConfigStructureError);
+      expect(error.code).toBe(1101);
+    }
+  });
+});
+
+describe('status', () => {
+  it('reports uptime from the injected clock, counts, subscribers and the namespace', () => {
+    const simulation = createSimulation({ seed: 3 });
+    const config = createConfig({ defaults: { a: 1 }, updatablePaths: ['a'], clock: simulation.clock, namespace: 'test-1' });
+    simulation.runFor(1500);
+    config.subscribe(() => undefined);
+    config.update('a', 2);
+    expect(config.status()).toEqual({
+      namespace: 'test-1',
+      uptimeMs: 1500,
+      updateCount: 1,
+      resetCount: 0,
+      subscriberCount: 1,
+      subscriberFailures: 0,
+      lastChangeAt: simulation.clock.now(),
+      updatablePaths: [['a']],
+    });
+    expect(config.namespace).toBe('test-1');
+  });
+});

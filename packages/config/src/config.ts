@@ -1,0 +1,240 @@
+// createConfig: the Config service. Layers (defaults < JSON file < environment < runtime
+// updates) are merged once at creation; runtime updates are applied copy-on-write to the merged
+// tree, the whole candidate is validated, and only then is it swapped in, so every change is
+// atomic. Reads are served from a frozen snapshot and a flat index of its dotted paths.
+import { FoundationError, systemClock } from '@foundation/core';
+import type { Clock } from '@foundation/core';
+import { ConfigPathNotFoundError } from './errors/config-path-not-found-error';
+import { ConfigReentrantUpdateError } from './errors/config-reentrant-update-error';
+import { ConfigStructureError } from './errors/config-structure-error';
+import { ConfigSubscriberError } from './errors/config-subscriber-error';
+import { ConfigUpdateForbiddenError } from './errors/config-update-forbidden-error';
+import { ConfigValidationError } from './errors/config-validation-error';
+import { createNotifier } from './internal/notifier';
+import { buildPathIndex } from './internal/path-index';
+import { deepFreeze, isRecord, toPlainCopy } from './internal/plain-data';
+import { checkSchema, runSchema } from './internal/run-schema';
+import { ABSENT, deepMerge, setAt, valueAt, walk } from './internal/tree';
+import { isPrefixOf, parsePath } from './path';
+import type { ConfigPath } from './path';
+import { applyEnvironment } from './sources/environment';
+import { readJsonFile } from './sources/json-file';
+import type { InferSchemaInput, InferSchemaOutput, StandardSchemaV1 } from './standard-schema';
+import type { Config, ConfigNotification, ConfigOptionsBase, ConfigResult, ConfigStatus, DeepPartial } from './types';
+
+/** Options with a schema: the config's type is the schema's output. */
+export interface ConfigOptionsWithSchema<Schema extends StandardSchemaV1> extends ConfigOptionsBase {
+  /** The lowest layer; the file, the environment and updates go over it. */
+  readonly defaults: DeepPartial<InferSchemaInput<Schema>>;
+  /** A Standard Schema v1 validator (zod, valibot, arktype...) for the whole config. */
+  readonly schema: Schema;
+}
+
+/** Options without a schema: the config's type is the defaults' type, and values are only checked to be plain data. */
+export interface ConfigOptionsWithoutSchema<T extends object> extends ConfigOptionsBase {
+  readonly defaults: T;
+  readonly schema?: undefined;
+}
+
+export type ConfigOptions<T extends object = Record<string, unknown>> = ConfigOptionsWithoutSchema<T> | ConfigOptionsWithSchema<StandardSchemaV1<unknown, T>>;
+
+interface Origin {
+  readonly path: readonly string[];
+  readonly label: string;
+}
+
+function defaultReport(error: ConfigSubscriberError): void {
+  process.emitWarning(error);
+}
+
+/**
+ * Creates a config: defaults < JSON file < environment variables < runtime updates, validated
+ * as a whole by the schema at creation and on every change.
+ *
+ * Throws at creation, like 1.x's `initialize`: ConfigStructureError (1101) when the defaults
+ * or the file are not an object, ConfigSourceError (5402) when a source cannot be read,
+ * ConfigSecurityError (5401) for keys that could reach a prototype, ConfigSchemaError (5403) for
+ * a schema that is not Standard Schema v1, ConfigValidationError (1201/1203) when the layered
+ * config does not validate (naming the file or variable the bad value came from).
+ */
+export function createConfig<Schema extends StandardSchemaV1>(options: ConfigOptionsWithSchema<Schema>): Config<InferSchemaOutput<Schema>>;
+export function createConfig<T extends object>(options: ConfigOptionsWithoutSchema<T>): Config<T>;
+export function createConfig(options: ConfigOptions<object>): Config<unknown> {
+  if (options === null || typeof options !== 'object') throw new TypeError('createConfig needs an options object');
+  const clock: Clock = options.clock ?? systemClock;
+  const namespace = options.namespace ?? 'production';
+  const schema = checkSchema(options.schema);
+  const onSubscriberError = options.onSubscriberError ?? defaultReport;
+
+  const allowList = Object.freeze((options.updatablePaths ?? []).map((path) => Object.freeze([...parsePath(path)])));
+
+  // The layers below runtime updates, merged.
+  if (!isRecord(options.defaults)) throw new ConfigStructureError('config defaults', 'the defaults must be a plain object');
+  let base = toPlainCopy(options.defaults, [], 'the defaults') as Record<string, unknown>;
+  const origins = new Map<string, Origin>();
+  const fileSource = options.sources?.file;
+  if (fileSource !== undefined) {
+    const fromFile = readJsonFile(fileSource);
+    if (fromFile !== undefined) {
+      base = deepMerge(base, fromFile) as Record<string, unknown>;
+      const label = `config file ${typeof fileSource === 'string' ? fileSource : fileSource.path}`;
+      origins.set('file', { path: [], label });
+    }
+  }
+  const environmentSource = options.sources?.environment;
+  if (environmentSource !== undefined) {
+    const { config, assignments } = applyEnvironment(base, environmentSource);
+    base = config;
+    for (const assignment of assignments) {
+      origins.set(`env:${assignment.variable}`, { path: assignment.path, label: `environment variable ${assignment.variable}` });
+    }
+  }
+  const baseSnapshot = deepFreeze(runSchema(schema, base, { origins }));
+  deepFreeze(base);
+
+  let raw: unknown = base;
+  let snapshot: unknown = baseSnapshot;
+  let index = buildPathIndex(snapshot);
+  let validating = false;
+  let updateCount = 0;
+  let resetCount = 0;
+  let subscriberFailures = 0;
+  let lastChangeAt: number | undefined;
+  const startedAt = clock.monotonic();
+
+  const notifier = createNotifier<ConfigNotification<unknown>>((error, notification) => {
+    subscriberFailures += 1;
+    try {
+      onSubscriberError(new ConfigSubscriberError(notification.type, error));
+    } catch {
+      // A failing reporter must not turn a subscriber's failure into the updater's.
+    }
+  });
+
+  const isUpdatablePath = (segments: readonly string[]): boolean => allowList.some((allowed) => isPrefixOf(allowed, segments));
+
+  /** Everything `update` checks, without changing anything: the new raw tree and snapshot. */
+  const prepare = (operation: string, path: ConfigPath, value: unknown): { segments: readonly string[]; nextRaw: unknown; nextSnapshot: unknown } => {
+    const segments = parsePath(path);
+    const copy = toPlainCopy(value, segments);
+    if (!isUpdatablePath(segments)) throw new ConfigUpdateForbiddenError(segments, allowList);
+    if (validating) throw new ConfigReentrantUpdateError(operation);
+    const nextRaw = setAt(raw, segments, copy);
+    if (!isRecord(nextRaw)) {
+      throw new ConfigValidationError({ path: segments, issues: [{ path: segments, message: 'the whole config must be a plain object' }] });
+    }
+    validating = true;
+    let output: unknown;
+    try {
+      output = runSchema(schema, nextRaw, { path: segments });
+    } finally {
+      validating = false;
+    }
+    return { segments, nextRaw, nextSnapshot: output };
+  };
+
+  const commit = (nextRaw: unknown, nextSnapshot: unknown): void => {
+    raw = deepFreeze(nextRaw);
+    snapshot = deepFreeze(nextSnapshot);
+    index = buildPathIndex(snapshot);
+    lastChangeAt = clock.now();
+  };
+
+  const read = (path: unknown): unknown => {
+    if (path === undefined) return snapshot;
+    if (typeof path === 'string') {
+      const hit = index.get(path);
+      if (hit !== undefined || index.has(path)) return hit;
+    } else if (Array.isArray(path)) {
+      const value = walk(snapshot, path);
+      if (value !== ABSENT) return value;
+    }
+    // Misses, unsafe segments and malformed paths: parse for the precise error.
+    const segments = parsePath(path);
+    const value = valueAt(snapshot, segments);
+    if (value === ABSENT) throw new ConfigPathNotFoundError(segments);
+    return value;
+  };
+
+  const update = (path: ConfigPath, value: unknown): unknown => {
+    const { segments, nextRaw, nextSnapshot } = prepare('update', path, value);
+    const previous = valueAt(snapshot, segments);
+    commit(nextRaw, nextSnapshot);
+    updateCount += 1;
+    const current = valueAt(snapshot, segments);
+    notifier.publish({
+      type: 'config-updated',
+      path: segments,
+      value: current === ABSENT ? undefined : current,
+      previous: previous === ABSENT ? undefined : previous,
+      config: snapshot as object,
+    });
+    return current === ABSENT ? undefined : current;
+  };
+
+  const toResult = <Value>(action: () => Value): ConfigResult<Value> => {
+    try {
+      return { ok: true, value: action() };
+    } catch (error) {
+      return { ok: false, error: FoundationError.from(error) };
+    }
+  };
+
+  const config = {
+    namespace,
+    get: (path?: ConfigPath): unknown => read(path),
+    getWithDefault(path: ConfigPath, fallback: unknown): unknown {
+      if (typeof path === 'string') {
+        const hit = index.get(path);
+        if (hit !== undefined || index.has(path)) return hit;
+      } else if (Array.isArray(path)) {
+        const hit = walk(snapshot, path);
+        if (hit !== ABSENT) return hit;
+      }
+      const value = valueAt(snapshot, parsePath(path));
+      return value === ABSENT ? fallback : value;
+    },
+    update,
+    safeUpdate: (path: ConfigPath, value: unknown) => toResult(() => update(path, value)),
+    checkUpdate: (path: ConfigPath, value: unknown) =>
+      toResult(() => {
+        const { segments, nextSnapshot } = prepare('checkUpdate', path, value);
+        const result = valueAt(nextSnapshot, segments);
+        return result === ABSENT ? undefined : deepFreeze(result);
+      }),
+    validate: (candidate: unknown) =>
+      toResult(() => {
+        const copy = toPlainCopy(candidate);
+        if (!isRecord(copy)) throw new ConfigStructureError('config', 'a whole config must be a plain object');
+        return deepFreeze(runSchema(schema, copy));
+      }),
+    updatablePaths: () => allowList,
+    isUpdatable: (path: ConfigPath) => isUpdatablePath(parsePath(path)),
+    reset(): unknown {
+      if (validating) throw new ConfigReentrantUpdateError('reset');
+      raw = base;
+      snapshot = baseSnapshot;
+      index = buildPathIndex(snapshot);
+      lastChangeAt = clock.now();
+      resetCount += 1;
+      notifier.publish({ type: 'config-reset', config: snapshot as object });
+      return snapshot;
+    },
+    subscribe(listener: (notification: ConfigNotification<unknown>) => unknown): () => void {
+      if (typeof listener !== 'function') throw new TypeError('subscribe needs a function');
+      return notifier.subscribe(listener);
+    },
+    status: (): ConfigStatus => ({
+      namespace,
+      uptimeMs: clock.monotonic() - startedAt,
+      updateCount,
+      resetCount,
+      subscriberCount: notifier.size(),
+      subscriberFailures,
+      lastChangeAt,
+      updatablePaths: allowList,
+    }),
+  };
+  return config as Config<unknown>;
+}
+

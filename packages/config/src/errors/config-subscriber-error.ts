@@ -1,0 +1,25 @@
+import { FoundationError } from '@foundation/core';
+import { CONFIG_ERROR_CODES } from './config-error-codes';
+
+/**
+ * A subscriber threw, or the promise it returned rejected (5404). The error is reported to
+ * `onSubscriberError`; the update that triggered it has already happened and other subscribers
+ * still receive the notification.
+ */
+export class ConfigSubscriberError extends FoundationError {
+  /** The notification the subscriber was handling. */
+  readonly notification: string;
+
+  constructor(notification: string, cause: unknown) {
+    super({
+      type: 'config_subscriber_failed',
+      code: CONFIG_ERROR_CODES.subscriberFailed,
+      category: 'config',
+      subcategory: 'runtime',
+      message: `a config subscriber failed on ${notification}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      context: { notification },
+      cause,
+    });
+    this.notification = notification;
+  }
+}

@@ -1,0 +1,27 @@
+// A flat index of a frozen config: every dotted path (of keys without dots) to its value, so
+// that `get('a.b.c')` is one Map lookup. Built once per change; configs are small.
+import { isUnsafeKey } from '@foundation/core';
+import { isRecord } from './plain-data';
+
+/** Paths beyond this many are left out; lookups that miss the index walk the tree instead. */
+const MAX_INDEXED_PATHS = 100_000;
+const MAX_INDEXED_DEPTH = 32;
+
+export function buildPathIndex(root: unknown): Map<string, unknown> {
+  const index = new Map<string, unknown>();
+  const visit = (node: unknown, prefix: string, depth: number): void => {
+    if (depth >= MAX_INDEXED_DEPTH) return;
+    const keys = Array.isArray(node) ? node.map((_item, position) => String(position)) : isRecord(node) ? Object.keys(node) : undefined;
+    if (keys === undefined) return;
+    for (const key of keys) {
+      if (index.size >= MAX_INDEXED_PATHS) return;
+      if (key === '' || key.includes('.') || isUnsafeKey(key)) continue;
+      const path = prefix === '' ? key : `${prefix}.${key}`;
+      const value = (node as Record<string, unknown>)[key];
+      index.set(path, value);
+      visit(value, path, depth + 1);
+    }
+  };
+  visit(root, '', 0);
+  return index;
+}

@@ -1,0 +1,146 @@
+// The values a config may hold: JSON-like plain data (null, booleans, finite numbers, strings,
+// arrays and plain objects). Everything that enters the config is checked and copied here
+// first, so no caller keeps a handle on config state and nothing that runs code (functions,
+// accessors, proxies, class instances) or reaches a prototype (`__proto__`, `constructor`,
+// `prototype` keys) ever gets in.
+import { types } from 'node:util';
+import { isUnsafeKey } from '@foundation/core';
+import { ConfigSecurityError } from '../errors/config-security-error';
+import { ConfigValidationError } from '../errors/config-validation-error';
+
+/** Deeper values are refused: configs are shallow, and recursion must stay bounded. */
+export const MAX_VALUE_DEPTH = 64;
+/** More values than this in one update or source are refused. */
+export const MAX_VALUE_NODES = 1_000_000;
+
+function describeKind(value: unknown): string {
+  if ((typeof value === 'function' || typeof value === 'object') && value !== null && types.isProxy(value)) return 'a proxy';
+  if (typeof value === 'function') return `a function (${value.name || 'anonymous'})`;
+  if (typeof value === 'symbol') return `a symbol (${value.toString()})`;
+  if (typeof value === 'object' && value !== null) {
+    const prototype: unknown = Object.getPrototypeOf(value);
+    const name = (prototype as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+    return `an instance of ${typeof name === 'string' && name !== '' ? name : 'a class'}`;
+  }
+  return typeof value;
+}
+
+function invalid(path: readonly string[], message: string, origin: string | undefined): ConfigValidationError {
+  return new ConfigValidationError({ path, issues: [{ path, message }], ...(origin === undefined ? {} : { origins: [origin] }) });
+}
+
+/**
+ * A deep copy of `value` as plain config data, or a throw: ConfigSecurityError for anything
+ * that could run code or reach a prototype, ConfigValidationError for data that JSON cannot
+ * hold (undefined, NaN, Infinity, bigint, holes in arrays) or that is too deep or too large.
+ * `at` is where the value will live and `origin` where it came from (a file, a variable), both
+ * for messages.
+ */
+export function toPlainCopy(value: unknown, at: readonly string[] = [], origin?: string): unknown {
+  const from = origin === undefined ? '' : ` (in ${origin})`;
+  let budget = MAX_VALUE_NODES;
+  const ancestors = new Set<object>();
+
+  const copy = (current: unknown, path: string[]): unknown => {
+    budget -= 1;
+    if (budget < 0) throw invalid(at, `more than ${MAX_VALUE_NODES} values`, origin);
+    switch (typeof current) {
+      case 'string':
+      case 'boolean':
+        return current;
+      case 'number':
+        if (!Number.isFinite(current)) throw invalid(path, `${String(current)} is not a finite number`, origin);
+        return current;
+      case 'undefined':
+        throw invalid(path, 'undefined is not a config value (use null)', origin);
+      case 'bigint':
+        throw invalid(path, 'a bigint is not a config value (JSON cannot hold it)', origin);
+      case 'function':
+      case 'symbol':
+        throw new ConfigSecurityError('non-plain-value', path, `${describeKind(current)} is not plain data${from}`);
+      default:
+        break;
+    }
+    if (current === null) return null;
+    const object = current as object;
+    if (types.isProxy(object)) throw new ConfigSecurityError('non-plain-value', path, `a proxy is not plain data${from}`);
+    if (ancestors.has(object)) throw new ConfigSecurityError('circular-value', path, `the value contains itself${from}`);
+    if (path.length - at.length >= MAX_VALUE_DEPTH) throw invalid(path, `nested deeper than ${MAX_VALUE_DEPTH} levels`, origin);
+    const prototype: unknown = Object.getPrototypeOf(object);
+    const isArray = Array.isArray(object);
+    if (isArray ? prototype !== Array.prototype : prototype !== Object.prototype && prototype !== null) {
+      throw new ConfigSecurityError('non-plain-value', path, `${describeKind(object)} is not plain data${from}`);
+    }
+    if (Object.getOwnPropertySymbols(object).length > 0) {
+      throw new ConfigSecurityError('non-plain-value', path, `symbol-keyed properties are not plain data${from}`);
+    }
+    ancestors.add(object);
+    try {
+      const descriptors = Object.getOwnPropertyDescriptors(object) as Record<string, PropertyDescriptor>;
+      if (isArray) {
+        const array = object as unknown[];
+        const result: unknown[] = new Array<unknown>(array.length);
+        for (const key of Object.keys(descriptors)) {
+          if (key === 'length') continue;
+          const index = Number(key);
+          if (!(Number.isInteger(index) && index >= 0 && String(index) === key)) {
+            throw new ConfigSecurityError('non-plain-value', [...path, key], `an array with named properties is not plain data${from}`);
+          }
+        }
+        for (let index = 0; index < array.length; index += 1) {
+          const descriptor = descriptors[String(index)];
+          const elementPath = [...path, String(index)];
+          if (descriptor === undefined) throw invalid(elementPath, 'arrays may not have holes', origin);
+          if (descriptor.get !== undefined || descriptor.set !== undefined) {
+            throw new ConfigSecurityError('non-plain-value', elementPath, `an accessor property runs code; it is not plain data${from}`);
+          }
+          result[index] = copy(descriptor.value, elementPath);
+        }
+        return result;
+      }
+      const result: Record<string, unknown> = {};
+      for (const key of Object.keys(descriptors)) {
+        const descriptor = descriptors[key]!;
+        const keyPath = [...path, key];
+        if (isUnsafeKey(key)) throw new ConfigSecurityError('unsafe-key', keyPath, `key "${key}" could reach a prototype${from}`);
+        if (descriptor.get !== undefined || descriptor.set !== undefined) {
+          throw new ConfigSecurityError('non-plain-value', keyPath, `an accessor property runs code; it is not plain data${from}`);
+        }
+        if (descriptor.enumerable !== true) continue;
+        result[key] = copy(descriptor.value, keyPath);
+      }
+      return result;
+    } finally {
+      ancestors.delete(object);
+    }
+  };
+
+  return copy(value, [...at]);
+}
+
+/** True for a plain object (not an array): the only thing a path can descend into besides arrays. */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+/**
+ * Freezes `value` and everything reachable from it through plain objects and arrays. Other
+ * objects a validator may produce (a Date from a transform) are frozen shallowly; their internal
+ * slots stay mutable, which the README states.
+ */
+export function deepFreeze<T>(value: T): T {
+  const seen = new Set<object>();
+  const freeze = (current: unknown): void => {
+    if (current === null || typeof current !== 'object') return;
+    if (seen.has(current)) return;
+    seen.add(current);
+    if (Array.isArray(current) || isRecord(current)) {
+      for (const key of Object.keys(current)) freeze((current as Record<string, unknown>)[key]);
+    }
+    Object.freeze(current);
+  };
+  freeze(value);
+  return value;
+}

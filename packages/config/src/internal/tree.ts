@@ -1,0 +1,106 @@
+// Reading and writing paths in config trees. Writes copy on write: the old tree is never
+// changed, so a failed validation leaves the current config exactly as it was.
+import { ConfigPathNotFoundError } from '../errors/config-path-not-found-error';
+import { isRecord } from './plain-data';
+
+const hasOwn = (object: object, key: string): boolean => Object.prototype.hasOwnProperty.call(object, key);
+
+function isArrayIndex(key: string, length: number, allowAppend: boolean): boolean {
+  if (!/^(0|[1-9][0-9]*)$/.test(key)) return false;
+  const index = Number(key);
+  return allowAppend ? index <= length : index < length;
+}
+
+/** The own child of a plain object or array under `key`, or `absent`. */
+export const ABSENT: unique symbol = Symbol('absent');
+
+export function childOf(node: unknown, key: string): unknown {
+  if (Array.isArray(node)) return isArrayIndex(key, node.length, false) ? (node[Number(key)] as unknown) : ABSENT;
+  if (isRecord(node)) return hasOwn(node, key) ? node[key] : ABSENT;
+  return ABSENT;
+}
+
+/** The value at `path`, or ABSENT. Only own properties are followed, never a prototype. */
+export function valueAt(root: unknown, path: readonly string[]): unknown {
+  let node = root;
+  for (const key of path) {
+    node = childOf(node, key);
+    if (node === ABSENT) return ABSENT;
+  }
+  return node;
+}
+
+/**
+ * The fast read of an array path: own properties only, array indexes only (never `length`),
+ * and ABSENT for anything unusual (a missing key, an unsafe or malformed segment, a long path),
+ * which the caller then parses for the precise error.
+ */
+export function walk(root: unknown, path: readonly unknown[]): unknown {
+  if (path.length > 64) return ABSENT;
+  let node = root;
+  for (let position = 0; position < path.length; position += 1) {
+    const segment = path[position];
+    if (typeof node !== 'object' || node === null) return ABSENT;
+    if (typeof segment === 'string') {
+      if (segment === '__proto__' || segment === 'constructor' || segment === 'prototype') return ABSENT;
+      if (Array.isArray(node)) {
+        if (!isArrayIndex(segment, node.length, false)) return ABSENT;
+      } else if (!hasOwn(node, segment)) {
+        return ABSENT;
+      }
+      node = (node as Record<string, unknown>)[segment];
+    } else if (typeof segment === 'number') {
+      if (!Array.isArray(node) || !Number.isSafeInteger(segment) || segment < 0 || segment >= node.length) {
+        if (Array.isArray(node) || !Number.isSafeInteger(segment) || segment < 0 || !hasOwn(node, String(segment))) return ABSENT;
+        node = (node as Record<string, unknown>)[String(segment)];
+      } else {
+        node = node[segment] as unknown;
+      }
+    } else {
+      return ABSENT;
+    }
+  }
+  return node;
+}
+
+/**
+ * A new tree equal to `root` with `value` at `path`. Every ancestor of the path must exist as a
+ * plain object or array (the last key may be new; an array index may append), else
+ * ConfigPathNotFoundError names the first missing ancestor.
+ */
+export function setAt(root: unknown, path: readonly string[], value: unknown): unknown {
+  if (path.length === 0) return value;
+  const write = (node: unknown, depth: number): unknown => {
+    const key = path[depth]!;
+    const last = depth === path.length - 1;
+    if (Array.isArray(node)) {
+      if (!isArrayIndex(key, node.length, last)) {
+        throw new ConfigPathNotFoundError(path.slice(0, depth + 1), `index ${key} is outside the array of ${node.length} items at ${path.slice(0, depth).join('.') || '(root)'}`);
+      }
+      const copy = node.slice();
+      copy[Number(key)] = last ? value : write(node[Number(key)], depth + 1);
+      return copy;
+    }
+    if (isRecord(node)) {
+      if (!last && !hasOwn(node, key)) throw new ConfigPathNotFoundError(path.slice(0, depth + 1), 'a parent of the updated key does not exist');
+      const copy: Record<string, unknown> = { ...node };
+      copy[key] = last ? value : write(node[key], depth + 1);
+      return copy;
+    }
+    throw new ConfigPathNotFoundError(path.slice(0, depth + 1), `${path.slice(0, depth).join('.') || '(root)'} is not an object or array`);
+  };
+  return write(root, 0);
+}
+
+/**
+ * `overlay` merged over `base`: plain objects merge key by key, anything else (arrays included)
+ * replaces. Neither input is changed. Keys were checked before they got here.
+ */
+export function deepMerge(base: unknown, overlay: unknown): unknown {
+  if (!isRecord(base) || !isRecord(overlay)) return overlay;
+  const result: Record<string, unknown> = { ...base };
+  for (const key of Object.keys(overlay)) {
+    result[key] = hasOwn(base, key) ? deepMerge(base[key], overlay[key]) : overlay[key];
+  }
+  return result;
+}

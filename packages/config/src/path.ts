@@ -1,0 +1,74 @@
+// Config paths: an array of keys (`['dev', 'debugMode']`, numbers index arrays) or a dotted
+// string (`'dev.debugMode'`). Every path is checked for segments that could reach a prototype
+// before it is used anywhere, for reading as for writing.
+import { isUnsafeKey } from '@foundation/core';
+import { ConfigPathError } from './errors/config-path-error';
+import { ConfigSecurityError } from './errors/config-security-error';
+
+/** An array of keys (numbers index arrays) or a dotted string. `[]` is the whole config. */
+export type ConfigPath = string | readonly (string | number)[];
+
+const MAX_SEGMENTS = 64;
+const MAX_SEGMENT_LENGTH = 1024;
+const MAX_DOTTED_LENGTH = 8192;
+const CACHE_LIMIT = 4096;
+
+const dottedCache = new Map<string, readonly string[]>();
+
+function checkSegments(segments: readonly string[], received: unknown): void {
+  if (segments.length > MAX_SEGMENTS) throw new ConfigPathError(`more than ${MAX_SEGMENTS} segments`, describe(received));
+  for (let index = 0; index < segments.length; index += 1) {
+    const segment = segments[index]!;
+    if (isUnsafeKey(segment)) {
+      throw new ConfigSecurityError('unsafe-key', segments.slice(0, index + 1), `path segment "${segment}" could reach a prototype`);
+    }
+    if (segment.length > MAX_SEGMENT_LENGTH) throw new ConfigPathError(`a segment is longer than ${MAX_SEGMENT_LENGTH} characters`, describe(received));
+  }
+}
+
+function describe(received: unknown): string {
+  try {
+    const text = typeof received === 'string' ? received : JSON.stringify(received, (_key, value: unknown) => (typeof value === 'symbol' ? value.toString() : value));
+    return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+  } catch {
+    return typeof received;
+  }
+}
+
+function parseDotted(path: string): readonly string[] {
+  const cached = dottedCache.get(path);
+  if (cached !== undefined) return cached;
+  if (path.length === 0) throw new ConfigPathError('an empty string is not a path (use [] for the whole config)', path);
+  if (path.length > MAX_DOTTED_LENGTH) throw new ConfigPathError(`longer than ${MAX_DOTTED_LENGTH} characters`, describe(path));
+  const segments = path.split('.');
+  if (segments.some((segment) => segment.length === 0)) throw new ConfigPathError(`empty segment in "${describe(path)}"`, describe(path));
+  checkSegments(segments, path);
+  const frozen = Object.freeze(segments);
+  if (dottedCache.size >= CACHE_LIMIT) dottedCache.clear();
+  dottedCache.set(path, frozen);
+  return frozen;
+}
+
+/**
+ * The path as an array of string keys. Throws ConfigSecurityError for a `__proto__`,
+ * `prototype` or `constructor` segment and ConfigPathError for anything that is not a path.
+ */
+export function parsePath(path: unknown): readonly string[] {
+  if (typeof path === 'string') return parseDotted(path);
+  if (!Array.isArray(path)) throw new ConfigPathError('expected an array of keys or a dotted string', describe(path));
+  const segments: string[] = [];
+  for (const segment of path as unknown[]) {
+    if (typeof segment === 'string') segments.push(segment);
+    else if (typeof segment === 'number' && Number.isSafeInteger(segment) && segment >= 0) segments.push(String(segment));
+    else throw new ConfigPathError(`segment ${describe(segment)} is neither a string nor a non-negative integer`, describe(path));
+  }
+  checkSegments(segments, path);
+  return segments;
+}
+
+/** True when `prefix` equals `path` or is one of its ancestors. */
+export function isPrefixOf(prefix: readonly string[], path: readonly string[]): boolean {
+  if (prefix.length > path.length) return false;
+  for (let index = 0; index < prefix.length; index += 1) if (prefix[index] !== path[index]) return false;
+  return true;
+}

@@ -1,0 +1,169 @@
+// The environment layer: variables named PREFIX + KEY + (SEPARATOR + KEY)*, for example
+// FOUNDATION_DEV__DEBUG_MODE=true with prefix "FOUNDATION" sets dev.debugMode. Keys match the
+// config's existing keys case-insensitively and ignoring "_" and "-" (DEBUG_MODE finds debugMode
+// or debug_mode); a key that matches nothing becomes camelCase (debugMode). Values are parsed
+// by the type of the value they replace, then validated with the rest of the config.
+import { isUnsafeKey } from '@foundation/core';
+import { ConfigSecurityError } from '../errors/config-security-error';
+import { ConfigSourceError } from '../errors/config-source-error';
+import { isRecord, toPlainCopy } from '../internal/plain-data';
+import { ABSENT, childOf } from '../internal/tree';
+
+export interface EnvironmentSourceOptions {
+  /** Variables whose name starts with this (case-insensitively) are read, e.g. `FOUNDATION`. */
+  readonly prefix: string;
+  /** Separates nested keys. Default `__`. */
+  readonly separator?: string | undefined;
+  /** Where to read variables from. Default `process.env`. */
+  readonly variables?: Readonly<Record<string, string | undefined>> | undefined;
+}
+
+/** One variable's contribution: where it lands and what it says. */
+export interface EnvironmentAssignment {
+  readonly variable: string;
+  readonly path: readonly string[];
+  readonly value: unknown;
+}
+
+const MAX_VARIABLE_BYTES = 1024 * 1024;
+const NUMBER_PATTERN = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
+const FALSE_WORDS = new Set(['false', '0', 'no', 'off']);
+
+function normalizeKey(key: string): string {
+  return key.toLowerCase().replace(/[_-]/g, '');
+}
+
+function camelCase(segment: string): string {
+  const words = segment.toLowerCase().split(/[_-]+/).filter((word) => word !== '');
+  return words.map((word, index) => (index === 0 ? word : `${word[0]!.toUpperCase()}${word.slice(1)}`)).join('');
+}
+
+function parseJson(variable: string, text: string, path: readonly string[]): unknown {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigSourceError('environment', variable, `is not valid JSON (${(error as Error).message})`, error);
+  }
+  return toPlainCopy(parsed, path, `environment variable ${variable}`);
+}
+
+/**
+ * The variable's text as the type of the value it replaces: a number for a number, a boolean
+ * (true/false, 1/0, yes/no, on/off) for a boolean, JSON for an object or array, the text itself
+ * for a string. With nothing to replace, JSON literals (true, false, null, numbers, objects,
+ * arrays) are read as JSON and anything else stays text. Text that does not parse as the
+ * expected type stays text, so the validator reports it with the variable's name.
+ */
+export function parseVariableValue(variable: string, text: string, current: unknown, path: readonly string[]): unknown {
+  const trimmed = text.trim();
+  if (typeof current === 'string') return text;
+  if (typeof current === 'number') return NUMBER_PATTERN.test(trimmed) ? Number(trimmed) : text;
+  if (typeof current === 'boolean') {
+    const word = trimmed.toLowerCase();
+    if (TRUE_WORDS.has(word)) return true;
+    if (FALSE_WORDS.has(word)) return false;
+    return text;
+  }
+  if (Array.isArray(current) || isRecord(current)) {
+    return trimmed.startsWith('{') || trimmed.startsWith('[') ? parseJson(variable, trimmed, path) : text;
+  }
+  if (trimmed === 'true') return true;
+  if (trimmed === 'false') return false;
+  if (trimmed === 'null') return null;
+  if (NUMBER_PATTERN.test(trimmed) && Number.isFinite(Number(trimmed))) return Number(trimmed);
+  if (trimmed.startsWith('{') || trimmed.startsWith('[')) return parseJson(variable, trimmed, path);
+  return text;
+}
+
+/** The key under `node` that a variable's segment names. */
+function resolveKey(variable: string, node: unknown, segment: string, path: readonly string[]): string {
+  if (Array.isArray(node)) {
+    if (!/^(0|[1-9][0-9]*)$/.test(segment)) throw new ConfigSourceError('environment', variable, `"${segment}" indexes an array, so it must be a number`);
+    return segment;
+  }
+  const wanted = normalizeKey(segment);
+  const matches = isRecord(node) ? Object.keys(node).filter((key) => normalizeKey(key) === wanted) : [];
+  if (matches.length > 1) {
+    throw new ConfigSourceError('environment', variable, `"${segment}" matches several keys (${matches.join(', ')}); rename one of them`);
+  }
+  const key = matches[0] ?? camelCase(segment);
+  if (key === '') throw new ConfigSourceError('environment', variable, `"${segment}" does not name a key`);
+  if (isUnsafeKey(key)) throw new ConfigSecurityError('unsafe-key', [...path, key], `key "${key}" could reach a prototype (in environment variable ${variable})`);
+  return key;
+}
+
+/** Writes `value` at `path` in a copy of `root`, creating missing objects on the way. */
+function assign(variable: string, root: unknown, path: readonly string[], value: unknown): unknown {
+  const write = (node: unknown, depth: number): unknown => {
+    if (depth === path.length) return value;
+    const key = path[depth]!;
+    if (Array.isArray(node)) {
+      const index = Number(key);
+      if (index > node.length) throw new ConfigSourceError('environment', variable, `index ${key} is past the end of the array at ${path.slice(0, depth).join('.')}`);
+      const copy = node.slice();
+      copy[index] = write(node[index], depth + 1);
+      return copy;
+    }
+    if (node === undefined || isRecord(node)) {
+      const copy: Record<string, unknown> = { ...(node ?? {}) };
+      copy[key] = write(node?.[key], depth + 1);
+      return copy;
+    }
+    throw new ConfigSourceError('environment', variable, `${path.slice(0, depth).join('.')} is not an object, so ${key} cannot be set inside it`);
+  };
+  return write(root, 0);
+}
+
+/**
+ * Reads the variables under `options.prefix` and applies them over `base` (which is not
+ * changed). Shallower paths apply before deeper ones, then by name, so the result does not
+ * depend on the environment's order.
+ */
+export function applyEnvironment(
+  base: Record<string, unknown>,
+  options: EnvironmentSourceOptions,
+): { readonly config: Record<string, unknown>; readonly assignments: readonly EnvironmentAssignment[] } {
+  const { prefix, separator = '__' } = options;
+  if (typeof prefix !== 'string' || prefix === '') throw new ConfigSourceError('environment', String(prefix), 'the prefix must be a non-empty string');
+  if (typeof separator !== 'string' || separator === '') throw new ConfigSourceError('environment', prefix, 'the separator must be a non-empty string');
+  const variables = options.variables ?? process.env;
+  const upperPrefix = prefix.toUpperCase();
+  const candidates: { variable: string; text: string; segments: string[] }[] = [];
+  for (const variable of Object.keys(variables)) {
+    const text = variables[variable];
+    if (text === undefined || !variable.toUpperCase().startsWith(upperPrefix)) continue;
+    // FOUNDATION_DEV matches the prefix FOUNDATION or FOUNDATION_; FOUNDATIONS_DEV matches neither.
+    let rest = variable.slice(prefix.length);
+    if (!prefix.endsWith('_')) {
+      if (!rest.startsWith('_')) continue;
+      rest = rest.slice(1);
+    }
+    if (rest === '') continue;
+    if (Buffer.byteLength(text, 'utf8') > MAX_VARIABLE_BYTES) {
+      throw new ConfigSourceError('environment', variable, `is longer than ${MAX_VARIABLE_BYTES} bytes`);
+    }
+    const segments = rest.split(separator);
+    if (segments.some((segment) => segment === '')) throw new ConfigSourceError('environment', variable, `has an empty key between "${separator}" separators`);
+    candidates.push({ variable, text, segments });
+  }
+  candidates.sort((a, b) => a.segments.length - b.segments.length || (a.variable < b.variable ? -1 : a.variable > b.variable ? 1 : 0));
+
+  let config: unknown = base;
+  const assignments: EnvironmentAssignment[] = [];
+  for (const { variable, text, segments } of candidates) {
+    const path: string[] = [];
+    let node: unknown = config;
+    for (const segment of segments) {
+      const key = resolveKey(variable, node, segment, path);
+      path.push(key);
+      node = childOf(node, key);
+      if (node === ABSENT) node = undefined;
+    }
+    const value = parseVariableValue(variable, text, node, path);
+    config = assign(variable, config, path, value);
+    assignments.push({ variable, path, value });
+  }
+  return { config: config as Record<string, unknown>, assignments };
+}

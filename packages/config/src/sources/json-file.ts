@@ -1,0 +1,71 @@
+// The JSON file layer: read once, synchronously, when the config is created. The file is
+// untrusted input: its size is bounded, its root must be an object, and keys that could reach a
+// prototype are refused.
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { ConfigSourceError } from '../errors/config-source-error';
+import { ConfigStructureError } from '../errors/config-structure-error';
+import { isRecord, toPlainCopy } from '../internal/plain-data';
+
+export interface FileSourceOptions {
+  /** Path of a JSON file whose root is an object. */
+  readonly path: string;
+  /** When true, a missing file is the same as an empty one. Default false: it is an error. */
+  readonly optional?: boolean | undefined;
+  /** Larger files are refused. Default 16 MiB. */
+  readonly maxBytes?: number | undefined;
+}
+
+export const DEFAULT_FILE_MAX_BYTES = 16 * 1024 * 1024;
+
+function readBounded(path: string, maxBytes: number): string | undefined {
+  let descriptor: number;
+  try {
+    descriptor = openSync(path, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new ConfigSourceError('file', path, `cannot be opened (${(error as Error).message})`, error);
+  }
+  try {
+    const size = fstatSync(descriptor).size;
+    if (size > maxBytes) throw new ConfigSourceError('file', path, `is ${size} bytes, more than the ${maxBytes} allowed`);
+    // Read up to one byte past the limit, so a file that grows after fstat is still caught.
+    const buffer = Buffer.alloc(Math.min(size, maxBytes) + 1);
+    let length = 0;
+    for (;;) {
+      const read = readSync(descriptor, buffer, length, buffer.length - length, null);
+      if (read === 0) break;
+      length += read;
+      if (length === buffer.length) {
+        if (length > maxBytes) throw new ConfigSourceError('file', path, `is more than the ${maxBytes} bytes allowed`);
+        break;
+      }
+    }
+    return buffer.subarray(0, length).toString('utf8');
+  } catch (error) {
+    if (error instanceof ConfigSourceError) throw error;
+    throw new ConfigSourceError('file', path, `cannot be read (${(error as Error).message})`, error);
+  } finally {
+    closeSync(descriptor);
+  }
+}
+
+/** The file's contents as plain config data, or undefined for a missing optional file. */
+export function readJsonFile(options: string | FileSourceOptions): Record<string, unknown> | undefined {
+  const { path, optional = false, maxBytes = DEFAULT_FILE_MAX_BYTES } = typeof options === 'string' ? { path: options } : options;
+  if (typeof path !== 'string' || path === '') throw new ConfigSourceError('file', String(path), 'the file path must be a non-empty string');
+  const text = readBounded(path, maxBytes);
+  if (text === undefined) {
+    if (optional) return undefined;
+    throw new ConfigSourceError('file', path, 'does not exist (pass { path, optional: true } if it may be absent)');
+  }
+  let parsed: unknown;
+  try {
+    // A byte-order mark is not JSON, but editors write one; drop it.
+    parsed = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+  } catch (error) {
+    throw new ConfigSourceError('file', path, `is not valid JSON (${(error as Error).message})`, error);
+  }
+  if (!isRecord(parsed)) throw new ConfigStructureError(`config file ${path}`, 'the root of the JSON must be an object');
+  // JSON.parse makes "__proto__" an own key rather than a prototype; the copy refuses it.
+  return toPlainCopy(parsed, [], `config file ${path}`) as Record<string, unknown>;
+}

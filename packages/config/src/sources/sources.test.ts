@@ -1,0 +1,214 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FoundationError } from '@foundation/core';
+import { z } from 'zod';
+import { createConfig } from '../config';
+import { ConfigSourceError } from '../errors/config-source-error';
+import { ConfigStructureError } from '../errors/config-structure-error';
+import { ConfigValidationError } from '../errors/config-validation-error';
+import { parseVariableValue } from './environment';
+
+let directory: string;
+beforeEach(() => {
+  directory = mkdtempSync(join(tmpdir(), 'foundation-config-'));
+});
+afterEach(() => rmSync(directory, { recursive: true, force: true }));
+
+function writeJson(name: string, content: unknown): string {
+  const file = join(directory, name);
+  writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
+  return file;
+}
+
+function thrown(action: () => unknown): FoundationError {
+  try {
+    action();
+  } catch (error) {
+    expect(FoundationError.is(error)).toBe(true);
+    return error as FoundationError;
+  }
+  throw new Error('expected the action to throw');
+}
+
+const schema = z.object({
+  dev: z.object({ debugMode: z.boolean(), logLevel: z.enum(['debug', 'info', 'warn']) }),
+  server: z.object({ port: z.number().int().min(1).max(65_535), host: z.string(), tags: z.array(z.string()) }),
+  limits: z.record(z.string(), z.number()).optional(),
+});
+const defaults = { dev: { debugMode: false, logLevel: 'info' as const }, server: { port: 4000, host: 'localhost', tags: ['a'] } };
+
+describe('layering: defaults < JSON file < environment < runtime updates', () => {
+  it('each layer overrides the one below, objects merging key by key and arrays replacing', () => {
+    const file = writeJson('config.json', { dev: { logLevel: 'warn' }, server: { port: 5000, tags: ['b', 'c'] } });
+    const config = createConfig({
+      defaults,
+      schema,
+      updatablePaths: ['server.port'],
+      sources: { file, environment: { prefix: 'FOUNDATION', variables: { FOUNDATION_SERVER__PORT: '6000', FOUNDATION_DEV__DEBUG_MODE: 'true' } } },
+    });
+    expect(config.get()).toEqual({ dev: { debugMode: true, logLevel: 'warn' }, server: { port: 6000, host: 'localhost', tags: ['b', 'c'] } });
+    config.update('server.port', 7000);
+    expect(config.get('server.port')).toBe(7000);
+    config.reset();
+    expect(config.get('server.port')).toBe(6000);
+  });
+});
+
+describe('the JSON file', () => {
+  it('accepts a { path } object and a byte-order mark', () => {
+    const file = writeJson('bom.json', `\ufeff${JSON.stringify({ server: { host: 'example.org' } })}`);
+    expect(createConfig({ defaults, schema, sources: { file: { path: file } } }).get('server.host')).toBe('example.org');
+  });
+
+  it('a missing file is an error (5402) unless optional', () => {
+    const missing = join(directory, 'nope.json');
+    const error = thrown(() => createConfig({ defaults, sources: { file: missing } }));
+    expect(error).toBeInstanceOf(ConfigSourceError);
+    expect(error.code).toBe(5402);
+    expect(error.message).toContain(missing);
+    expect(createConfig({ defaults, sources: { file: { path: missing, optional: true } } }).get()).toEqual(defaults);
+  });
+
+  it('refuses malformed JSON (5402) with the parser message, and a root that is not an object (1101)', () => {
+    const malformed = writeJson('bad.json', '{"server": ');
+    const error = thrown(() => createConfig({ defaults, sources: { file: malformed } }));
+    expect(error.code).toBe(5402);
+    expect(error.message).toMatch(/not valid JSON/);
+    for (const root of ['[1, 2]', '"text"', 'null', '3']) {
+      const structure = thrown(() => createConfig({ defaults, sources: { file: writeJson('root.json', root) } }));
+      expect(structure).toBeInstanceOf(ConfigStructureError);
+      expect(structure.code).toBe(1101);
+    }
+  });
+
+  it('refuses a file larger than maxBytes without reading it whole', () => {
+    const big = writeJson('big.json', { blob: 'x'.repeat(5000) });
+    const error = thrown(() => createConfig({ defaults, sources: { file: { path: big, maxBytes: 1000 } } }));
+    expect(error.code).toBe(5402);
+    expect(error.message).toMatch(/more than the 1000/);
+  });
+
+  it('refuses a directory with a read error (5402)', () => {
+    const error = thrown(() => createConfig({ defaults, sources: { file: directory } }));
+    expect(error.code).toBe(5402);
+  });
+
+  it('names the file when its values fail validation', () => {
+    const file = writeJson('invalid.json', { server: { port: 'eighty' } });
+    const error = thrown(() => createConfig({ defaults, schema, sources: { file } }));
+    expect(error).toBeInstanceOf(ConfigValidationError);
+    expect(error.message).toContain('server.port');
+    expect(error.message).toContain(file);
+  });
+});
+
+describe('environment variables', () => {
+  const create = (variables: Record<string, string | undefined>, prefix = 'FOUNDATION') =>
+    createConfig({ defaults, schema, sources: { environment: { prefix, variables } } });
+
+  it('maps PREFIX_SECTION__KEY_NAME to section.keyName, matching existing keys whatever their case style', () => {
+    const snake = createConfig({
+      defaults: { http_server: { max_connections: 10, keepAlive: true } },
+      sources: { environment: { prefix: 'APP_', variables: { APP_HTTP_SERVER__MAX_CONNECTIONS: '20', APP_HTTPSERVER__KEEP_ALIVE: 'false' } } },
+    });
+    expect(snake.get()).toEqual({ http_server: { max_connections: 20, keepAlive: false } });
+  });
+
+  it('parses values by the type of the value they replace, then validates them', () => {
+    const config = create({
+      FOUNDATION_DEV__DEBUG_MODE: 'yes',
+      FOUNDATION_DEV__LOG_LEVEL: 'debug',
+      FOUNDATION_SERVER__PORT: ' 8080 ',
+      FOUNDATION_SERVER__HOST: '0123',
+      FOUNDATION_SERVER__TAGS: '["x", "y"]',
+      FOUNDATION_LIMITS: '{"rps": 100}',
+    });
+    expect(config.get()).toEqual({
+      dev: { debugMode: true, logLevel: 'debug' },
+      server: { port: 8080, host: '0123', tags: ['x', 'y'] },
+      limits: { rps: 100 },
+    });
+  });
+
+  it('reads JSON literals for new keys and keeps other text as text', () => {
+    const config = createConfig({
+      defaults: {},
+      sources: { environment: { prefix: 'X', variables: { X_A: 'true', X_B: '12.5', X_C: 'null', X_D: 'hello', X_E: '[1]', X_F__G: 'deep' } } },
+    });
+    expect(config.get()).toEqual({ a: true, b: 12.5, c: null, d: 'hello', e: [1], f: { g: 'deep' } });
+  });
+
+  it('names the variable when its value fails validation', () => {
+    const error = thrown(() => create({ FOUNDATION_SERVER__PORT: 'eighty' }));
+    expect(error).toBeInstanceOf(ConfigValidationError);
+    expect(error.code).toBe(1201);
+    expect(error.message).toContain('server.port');
+    expect(error.message).toContain('FOUNDATION_SERVER__PORT');
+    const range = thrown(() => create({ FOUNDATION_SERVER__PORT: '70000' }));
+    expect(range.code).toBe(1203);
+    expect(range.message).toContain('FOUNDATION_SERVER__PORT');
+  });
+
+  it('ignores variables outside the prefix, including longer names that only start like it', () => {
+    const config = create({ FOUNDATIONS_SERVER__PORT: '1', OTHER: 'x', FOUNDATION: 'x', FOUNDATION_: 'y', FOUNDATION_SERVER__PORT: undefined });
+    expect(config.get()).toEqual(defaults);
+  });
+
+  it('applies shallow variables before deep ones, whatever the environment order', () => {
+    const config = create({ FOUNDATION_SERVER__PORT: '9000', FOUNDATION_SERVER: '{"port": 1, "host": "h", "tags": []}' });
+    expect(config.get('server')).toEqual({ port: 9000, host: 'h', tags: [] });
+  });
+
+  it('indexes arrays with numbers', () => {
+    expect(create({ FOUNDATION_SERVER__TAGS__0: 'first', FOUNDATION_SERVER__TAGS__1: 'second' }).get('server.tags')).toEqual(['first', 'second']);
+    expect(thrown(() => create({ FOUNDATION_SERVER__TAGS__NAME: 'x' })).code).toBe(5402);
+    expect(thrown(() => create({ FOUNDATION_SERVER__TAGS__5: 'x' })).code).toBe(5402);
+  });
+
+  it('refuses ambiguous keys, empty segments, bad JSON and setting inside a scalar (5402)', () => {
+    const ambiguous = thrown(() =>
+      createConfig({ defaults: { log_level: 1, logLevel: 2 }, sources: { environment: { prefix: 'A', variables: { A_LOG_LEVEL: '3' } } } }),
+    );
+    expect(ambiguous.code).toBe(5402);
+    expect(ambiguous.message).toContain('A_LOG_LEVEL');
+    expect(thrown(() => create({ FOUNDATION_SERVER____PORT: '1' })).code).toBe(5402);
+    expect(thrown(() => create({ FOUNDATION_SERVER__TAGS: '[1,' })).code).toBe(5402);
+    expect(thrown(() => create({ FOUNDATION_SERVER__PORT__X: '1' })).code).toBe(5402);
+  });
+
+  it('reads process.env when no variables are given', () => {
+    process.env.FOUNDATION_CONFIG_TEST__VALUE = '42';
+    try {
+      const config = createConfig({ defaults: { configTest: { value: 0 } }, sources: { environment: { prefix: 'FOUNDATION_CONFIG_TEST' } } });
+      expect(config.get()).toEqual({ configTest: { value: 0 }, value: 42 });
+    } finally {
+      delete process.env.FOUNDATION_CONFIG_TEST__VALUE;
+    }
+  });
+
+  it('supports another separator', () => {
+    const config = createConfig({ defaults: { a: { b: 1 } }, sources: { environment: { prefix: 'P', separator: '.', variables: { 'P_A.B': '2' } } } });
+    expect(config.get('a.b')).toBe(2);
+  });
+});
+
+describe('parseVariableValue', () => {
+  it.each([
+    ['7', 1, 7],
+    ['-1.5e3', 1, -1500],
+    ['0x10', 1, '0x10'],
+    ['', 1, ''],
+    ['TRUE', false, true],
+    ['off', true, false],
+    ['maybe', true, 'maybe'],
+    ['007', 'text', '007'],
+    [' spaced ', 'text', ' spaced '],
+    ['[1,2]', [0], [1, 2]],
+    ['plain', {}, 'plain'],
+    ['1e999', undefined, '1e999'],
+  ])('%j over %j is %j', (text, current, expected) => {
+    expect(parseVariableValue('V', text, current, [])).toEqual(expected);
+  });
+});
