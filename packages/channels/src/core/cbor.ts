@@ -1,0 +1,23 @@
+// One CBOR configuration for the whole transport: plain maps (no record extension, so nothing
+// depends on structures negotiated earlier on a connection), maps decoded as plain objects.
+// cbor-x renames a decoded `__proto__` key to `__proto_`, so decoded maps never reach a
+// prototype; the envelope around payloads is binary or validated arrays, never a decoded map.
+import { Decoder, Encoder } from 'cbor-x';
+
+const CBOR_OPTIONS = { useRecords: false, mapsAsObjects: true } as const;
+
+export interface CborCodec {
+  /** CBOR bytes of `value`; throws what cbor-x throws for unencodable values. */
+  encode(value: unknown): Uint8Array;
+  /** The single value in `bytes`; throws on malformed, truncated or trailing input. */
+  decode(bytes: Uint8Array): unknown;
+}
+
+export function createCborCodec(): CborCodec {
+  const encoder = new Encoder(CBOR_OPTIONS);
+  const decoder = new Decoder(CBOR_OPTIONS);
+  return {
+    encode: (value) => encoder.encode(value),
+    decode: (bytes) => decoder.decode(bytes) as unknown,
+  };
+}

@@ -1,0 +1,97 @@
+import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import {
+  FrameFormatError,
+  MAX_SEQUENCE,
+  decodeLaneAmounts,
+  encodeLaneAmounts,
+  readBlockHeader,
+  readChunkHeader,
+  readUint48,
+  writeBlockHeader,
+  writeChunkHeader,
+  writeUint48,
+} from './frames';
+
+describe('frame headers', () => {
+  it('48-bit sequence numbers round-trip', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: MAX_SEQUENCE }), (value) => {
+        const buffer = new Uint8Array(6);
+        writeUint48(buffer, 0, value);
+        expect(readUint48(buffer, 0)).toBe(value);
+      }),
+    );
+  });
+
+  it('block headers round-trip', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 255 }),
+        fc.integer({ min: 0, max: 255 }),
+        fc.boolean(),
+        fc.boolean(),
+        fc.integer({ min: 1, max: 0xffff_ffff }),
+        fc.integer({ min: 1, max: MAX_SEQUENCE }),
+        (channel, lane, hasMeta, reliable, count, firstSeq) => {
+          const frame = new Uint8Array(20);
+          const length = writeBlockHeader(frame, channel, lane, hasMeta, reliable, count, firstSeq);
+          const header = readBlockHeader(frame.subarray(0, length));
+          expect(header).toEqual({ type: 'block', channel, lane, hasMeta, reliable, count, firstSeq: reliable ? firstSeq : 0, bodyOffset: length });
+        },
+      ),
+    );
+  });
+
+  it('chunk headers round-trip', () => {
+    fc.assert(
+      fc.property(fc.boolean(), fc.boolean(), fc.boolean(), fc.boolean(), fc.integer({ min: 0, max: 16_384 }), (reliable, first, last, raw, metaLength) => {
+        const frame = new Uint8Array(32);
+        const total = metaLength + 100;
+        const length = writeChunkHeader(frame, { channel: 3, lane: 1, hasMeta: metaLength > 0, reliable, first, last, raw, seq: 77, total, metaLength });
+        const header = readChunkHeader(frame.subarray(0, length));
+        expect(header.first).toBe(first);
+        expect(header.last).toBe(last);
+        expect(header.raw).toBe(raw);
+        expect(header.dataOffset).toBe(length);
+        if (first) {
+          expect(header.total).toBe(total);
+          expect(header.metaLength).toBe(metaLength);
+          expect(header.seq).toBe(reliable ? 77 : 0);
+        }
+      }),
+    );
+  });
+
+  it.each([
+    ['a block shorter than its header', Uint8Array.of(0x10, 0, 0, 0)],
+    ['a block with unknown flags', Uint8Array.of(0x10, 0, 0, 0x80, 0, 0, 0, 1)],
+    ['an empty block', Uint8Array.of(0x10, 0, 0, 0, 0, 0, 0, 0)],
+    ['a reliable block without its sequence number', Uint8Array.of(0x10, 0, 0, 0x02, 0, 0, 0, 1)],
+  ])('rejects %s', (_name, frame) => {
+    expect(() => readBlockHeader(frame)).toThrow(FrameFormatError);
+  });
+
+  it.each([
+    ['a chunk shorter than its header', Uint8Array.of(0x11, 0, 0)],
+    ['a first chunk without its lengths', Uint8Array.of(0x11, 0, 0, 0x04, 0, 0)],
+    ['meta longer than the message', Uint8Array.of(0x11, 0, 0, 0x05, 0, 0, 0, 1, 0, 0, 0, 2)],
+    ['a meta flag without meta', Uint8Array.of(0x11, 0, 0, 0x05, 0, 0, 0, 9, 0, 0, 0, 0)],
+    ['unknown chunk flags', Uint8Array.of(0x11, 0, 0, 0x40)],
+  ])('rejects %s', (_name, frame) => {
+    expect(() => readChunkHeader(frame)).toThrow(FrameFormatError);
+  });
+
+  it('credit and ack frames round-trip and reject length mismatches', () => {
+    const entries = [
+      { channel: 0, lane: 2, amount: 65_536 },
+      { channel: 4, lane: 0, amount: 1 },
+    ];
+    expect(decodeLaneAmounts('credit', encodeLaneAmounts('credit', entries))).toEqual(entries);
+    const acks = [{ channel: 1, lane: 0, amount: MAX_SEQUENCE }];
+    expect(decodeLaneAmounts('ack', encodeLaneAmounts('ack', acks))).toEqual(acks);
+    const frame = encodeLaneAmounts('credit', entries);
+    expect(() => decodeLaneAmounts('credit', frame.subarray(0, frame.length - 1))).toThrow(FrameFormatError);
+    expect(() => decodeLaneAmounts('ack', Uint8Array.of(0x21, 0))).toThrow(FrameFormatError);
+  });
+});

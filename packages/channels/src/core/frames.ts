@@ -1,0 +1,277 @@
+// The wire format inside each WebSocket binary message ("frame"). The first byte is the frame
+// type; headers are fixed binary fields so they can be checked before any CBOR is decoded.
+//
+//   HELLO / CHALLENGE / AUTH / READY   type, then the handshake body (see handshake.ts)
+//   BLOCK   type u8 | channel u8 | lane u8 | flags u8 | count u32 | [firstSeq u48 if RELIABLE]
+//           then one CBOR array of `count` items: payloads, or [meta, payload] pairs if HAS_META
+//   CHUNK   type u8 | channel u8 | lane u8 | flags u8 | [seq u48 if RELIABLE and FIRST]
+//           | [total u32 | metaLength u32 if FIRST] then raw bytes of the message body
+//           (meta CBOR followed by the payload: CBOR, or raw bytes if RAW)
+//   CREDIT  type u8 | count u8 | count × (channel u8 | lane u8 | bytes u32)
+//   ACK     type u8 | count u8 | count × (channel u8 | lane u8 | seq u48)
+
+export const FRAME_TYPES = Object.freeze({
+  hello: 0x01,
+  challenge: 0x02,
+  auth: 0x03,
+  ready: 0x04,
+  block: 0x10,
+  chunk: 0x11,
+  credit: 0x20,
+  ack: 0x21,
+});
+
+export const FLAGS = Object.freeze({
+  hasMeta: 0x01,
+  reliable: 0x02,
+  first: 0x04,
+  last: 0x08,
+  raw: 0x10,
+});
+
+const KNOWN_BLOCK_FLAGS = FLAGS.hasMeta | FLAGS.reliable;
+const KNOWN_CHUNK_FLAGS = FLAGS.hasMeta | FLAGS.reliable | FLAGS.first | FLAGS.last | FLAGS.raw;
+
+/** Largest sequence number a frame can carry (48 bits). */
+export const MAX_SEQUENCE = 2 ** 48 - 1;
+
+export const BLOCK_HEADER_BYTES = 8;
+export const RELIABLE_BLOCK_HEADER_BYTES = 14;
+/** Largest CHUNK header (reliable, first). */
+export const MAX_CHUNK_HEADER_BYTES = 4 + 6 + 8;
+/** Room for the meta of a message in its first chunk (request ids, headers). */
+export const MAX_META_BYTES = 16 * 1024;
+
+export interface BlockHeader {
+  readonly type: 'block';
+  readonly channel: number;
+  readonly lane: number;
+  readonly hasMeta: boolean;
+  readonly reliable: boolean;
+  readonly count: number;
+  readonly firstSeq: number;
+  /** Offset of the CBOR body within the frame. */
+  readonly bodyOffset: number;
+}
+
+export interface ChunkHeader {
+  readonly type: 'chunk';
+  readonly channel: number;
+  readonly lane: number;
+  readonly hasMeta: boolean;
+  readonly reliable: boolean;
+  readonly first: boolean;
+  readonly last: boolean;
+  readonly raw: boolean;
+  /** Sequence number (reliable first chunks only; 0 otherwise). */
+  readonly seq: number;
+  /** Declared body length (first chunk only; 0 otherwise). */
+  readonly total: number;
+  /** Declared meta length (first chunk only). */
+  readonly metaLength: number;
+  /** Offset of the data within the frame. */
+  readonly dataOffset: number;
+}
+
+export interface LaneAmount {
+  readonly channel: number;
+  readonly lane: number;
+  readonly amount: number;
+}
+
+/** Why a frame header could not be read; the driver closes with `malformedFrame`. */
+export class FrameFormatError extends Error {}
+
+function fail(reason: string): never {
+  throw new FrameFormatError(reason);
+}
+
+export function writeUint48(target: Uint8Array, offset: number, value: number): void {
+  const high = Math.floor(value / 0x1_0000_0000);
+  const low = value >>> 0;
+  target[offset] = (high >>> 8) & 0xff;
+  target[offset + 1] = high & 0xff;
+  target[offset + 2] = low >>> 24;
+  target[offset + 3] = (low >>> 16) & 0xff;
+  target[offset + 4] = (low >>> 8) & 0xff;
+  target[offset + 5] = low & 0xff;
+}
+
+export function readUint48(source: Uint8Array, offset: number): number {
+  const high = (source[offset]! << 8) | source[offset + 1]!;
+  const low = ((source[offset + 2]! << 24) | (source[offset + 3]! << 16) | (source[offset + 4]! << 8) | source[offset + 5]!) >>> 0;
+  return high * 0x1_0000_0000 + low;
+}
+
+function writeUint32(target: Uint8Array, offset: number, value: number): void {
+  target[offset] = value >>> 24;
+  target[offset + 1] = (value >>> 16) & 0xff;
+  target[offset + 2] = (value >>> 8) & 0xff;
+  target[offset + 3] = value & 0xff;
+}
+
+function readUint32(source: Uint8Array, offset: number): number {
+  return ((source[offset]! << 24) | (source[offset + 1]! << 16) | (source[offset + 2]! << 8) | source[offset + 3]!) >>> 0;
+}
+
+/** Writes a BLOCK header at offset 0 of `target`; returns the header length. */
+export function writeBlockHeader(
+  target: Uint8Array,
+  channel: number,
+  lane: number,
+  hasMeta: boolean,
+  reliable: boolean,
+  count: number,
+  firstSeq: number,
+): number {
+  target[0] = FRAME_TYPES.block;
+  target[1] = channel;
+  target[2] = lane;
+  target[3] = (hasMeta ? FLAGS.hasMeta : 0) | (reliable ? FLAGS.reliable : 0);
+  writeUint32(target, 4, count);
+  if (!reliable) return BLOCK_HEADER_BYTES;
+  writeUint48(target, 8, firstSeq);
+  return RELIABLE_BLOCK_HEADER_BYTES;
+}
+
+export interface ChunkHeaderFields {
+  readonly channel: number;
+  readonly lane: number;
+  readonly hasMeta: boolean;
+  readonly reliable: boolean;
+  readonly first: boolean;
+  readonly last: boolean;
+  readonly raw: boolean;
+  readonly seq: number;
+  readonly total: number;
+  readonly metaLength: number;
+}
+
+/** Length of the CHUNK header for these fields. */
+export function chunkHeaderLength(reliable: boolean, first: boolean): number {
+  return 4 + (first ? (reliable ? 6 : 0) + 8 : 0);
+}
+
+/** Writes a CHUNK header at offset 0 of `target`; returns the header length. */
+export function writeChunkHeader(target: Uint8Array, fields: ChunkHeaderFields): number {
+  target[0] = FRAME_TYPES.chunk;
+  target[1] = fields.channel;
+  target[2] = fields.lane;
+  target[3] =
+    (fields.hasMeta ? FLAGS.hasMeta : 0) |
+    (fields.reliable ? FLAGS.reliable : 0) |
+    (fields.first ? FLAGS.first : 0) |
+    (fields.last ? FLAGS.last : 0) |
+    (fields.raw ? FLAGS.raw : 0);
+  let offset = 4;
+  if (!fields.first) return offset;
+  if (fields.reliable) {
+    writeUint48(target, offset, fields.seq);
+    offset += 6;
+  }
+  writeUint32(target, offset, fields.total);
+  writeUint32(target, offset + 4, fields.metaLength);
+  return offset + 8;
+}
+
+/** Reads a BLOCK header; throws FrameFormatError when the frame is too short or flags are unknown. */
+export function readBlockHeader(frame: Uint8Array): BlockHeader {
+  if (frame.length < BLOCK_HEADER_BYTES) fail('block frame shorter than its header');
+  const flags = frame[3]!;
+  if ((flags & ~KNOWN_BLOCK_FLAGS) !== 0) fail(`unknown block flags 0x${flags.toString(16)}`);
+  const reliable = (flags & FLAGS.reliable) !== 0;
+  if (reliable && frame.length < RELIABLE_BLOCK_HEADER_BYTES) fail('reliable block frame shorter than its header');
+  const count = readUint32(frame, 4);
+  if (count === 0) fail('empty block');
+  return {
+    type: 'block',
+    channel: frame[1]!,
+    lane: frame[2]!,
+    hasMeta: (flags & FLAGS.hasMeta) !== 0,
+    reliable,
+    count,
+    firstSeq: reliable ? readUint48(frame, 8) : 0,
+    bodyOffset: reliable ? RELIABLE_BLOCK_HEADER_BYTES : BLOCK_HEADER_BYTES,
+  };
+}
+
+/** Reads a CHUNK header; throws FrameFormatError on a short frame, unknown flags or inconsistent lengths. */
+export function readChunkHeader(frame: Uint8Array): ChunkHeader {
+  if (frame.length < 4) fail('chunk frame shorter than its header');
+  const flags = frame[3]!;
+  if ((flags & ~KNOWN_CHUNK_FLAGS) !== 0) fail(`unknown chunk flags 0x${flags.toString(16)}`);
+  const reliable = (flags & FLAGS.reliable) !== 0;
+  const first = (flags & FLAGS.first) !== 0;
+  const headerLength = chunkHeaderLength(reliable, first);
+  if (frame.length < headerLength) fail('chunk frame shorter than its header');
+  let offset = 4;
+  let seq = 0;
+  let total = 0;
+  let metaLength = 0;
+  if (first) {
+    if (reliable) {
+      seq = readUint48(frame, offset);
+      offset += 6;
+    }
+    total = readUint32(frame, offset);
+    metaLength = readUint32(frame, offset + 4);
+    offset += 8;
+    const hasMeta = (flags & FLAGS.hasMeta) !== 0;
+    if (metaLength > total) fail('chunk meta longer than the message');
+    if (metaLength > MAX_META_BYTES) fail(`chunk meta longer than ${MAX_META_BYTES} bytes`);
+    if (hasMeta !== metaLength > 0) fail('chunk meta flag and length disagree');
+  }
+  return {
+    type: 'chunk',
+    channel: frame[1]!,
+    lane: frame[2]!,
+    hasMeta: (flags & FLAGS.hasMeta) !== 0,
+    reliable,
+    first,
+    last: (flags & FLAGS.last) !== 0,
+    raw: (flags & FLAGS.raw) !== 0,
+    seq,
+    total,
+    metaLength,
+    dataOffset: offset,
+  };
+}
+
+const LANE_ENTRY_BYTES = { credit: 6, ack: 8 } as const;
+
+/** Encodes a CREDIT (amounts in bytes) or ACK (amounts are sequence numbers) frame. */
+export function encodeLaneAmounts(kind: 'credit' | 'ack', entries: readonly LaneAmount[]): Uint8Array {
+  if (entries.length === 0 || entries.length > 255) throw new RangeError(`${kind} frame needs 1–255 entries (got ${entries.length})`);
+  const entryBytes = LANE_ENTRY_BYTES[kind];
+  const frame = new Uint8Array(2 + entries.length * entryBytes);
+  frame[0] = kind === 'credit' ? FRAME_TYPES.credit : FRAME_TYPES.ack;
+  frame[1] = entries.length;
+  let offset = 2;
+  for (const entry of entries) {
+    frame[offset] = entry.channel;
+    frame[offset + 1] = entry.lane;
+    if (kind === 'credit') writeUint32(frame, offset + 2, entry.amount);
+    else writeUint48(frame, offset + 2, entry.amount);
+    offset += entryBytes;
+  }
+  return frame;
+}
+
+/** Decodes a CREDIT or ACK frame; throws FrameFormatError when its length does not match its count. */
+export function decodeLaneAmounts(kind: 'credit' | 'ack', frame: Uint8Array): LaneAmount[] {
+  if (frame.length < 2) fail(`${kind} frame shorter than its header`);
+  const count = frame[1]!;
+  const entryBytes = LANE_ENTRY_BYTES[kind];
+  if (count === 0 || frame.length !== 2 + count * entryBytes) fail(`${kind} frame length does not match its ${count} entries`);
+  const entries: LaneAmount[] = [];
+  let offset = 2;
+  for (let index = 0; index < count; index += 1) {
+    entries.push({
+      channel: frame[offset]!,
+      lane: frame[offset + 1]!,
+      amount: kind === 'credit' ? readUint32(frame, offset + 2) : readUint48(frame, offset + 2),
+    });
+    offset += entryBytes;
+  }
+  return entries;
+}

@@ -1,0 +1,76 @@
+import { describe, expect, it } from '@jest/globals';
+import { createCborCodec } from './cbor';
+import { readBlockHeader, readChunkHeader } from './frames';
+import { createOutboundQueue } from './outbound-queue';
+
+const codec = createCborCodec();
+const message = (payload: unknown, key?: string) => ({ payload: codec.encode(payload), raw: false, meta: undefined, key });
+
+describe('outbound queue', () => {
+  it('coalesces small messages into one block frame, bounded by frame bytes and message count', () => {
+    const queue = createOutboundQueue({ channel: 2, lane: 1, reliable: false, monotonic: false, frameBytes: 1024, chunkBytes: 4096, maxBlockMessages: 50 });
+    for (let index = 0; index < 120; index += 1) queue.push(message({ index }));
+    const first = queue.nextFrame(1024)!;
+    const header = readBlockHeader(first);
+    expect(header).toMatchObject({ channel: 2, lane: 1, count: 50 });
+    expect(codec.decode(first.subarray(header.bodyOffset))).toEqual(Array.from({ length: 50 }, (_, index) => ({ index })));
+    expect(queue.queuedMessages).toBe(70);
+  });
+
+  it('monotonic lanes replace a queued message with the same key, keeping its place', () => {
+    const queue = createOutboundQueue({ channel: 0, lane: 0, reliable: false, monotonic: true, frameBytes: 4096, chunkBytes: 4096 });
+    expect(queue.push(message({ v: 1 }, 'k1'))).toBe('queued');
+    expect(queue.push(message({ other: true }, 'k2'))).toBe('queued');
+    expect(queue.push(message({ v: 2 }, 'k1'))).toBe('replaced');
+    expect(queue.push(message({ unkeyed: 1 }))).toBe('queued');
+    expect(queue.queuedMessages).toBe(3);
+    const frame = queue.nextFrame(4096)!;
+    expect(codec.decode(frame.subarray(readBlockHeader(frame).bodyOffset))).toEqual([{ v: 2 }, { other: true }, { unkeyed: 1 }]);
+    // Once framed, a message is gone from the queue: the next one with that key queues anew.
+    expect(queue.push(message({ v: 3 }, 'k1'))).toBe('queued');
+  });
+
+  it('a message whose chunks started going out is not replaced', () => {
+    const queue = createOutboundQueue({ channel: 0, lane: 0, reliable: false, monotonic: true, frameBytes: 1024, chunkBytes: 1024 });
+    queue.push(message('x'.repeat(5000), 'k'));
+    queue.nextFrame(1024);
+    expect(queue.push(message('y', 'k'))).toBe('queued');
+    expect(queue.queuedMessages).toBe(2);
+  });
+
+  it('reliable lanes keep framed messages until acknowledged and send them again after a rewind', () => {
+    const queue = createOutboundQueue({ channel: 0, lane: 0, reliable: true, monotonic: false, frameBytes: 4096, chunkBytes: 4096, firstSeq: 10 });
+    for (let index = 0; index < 5; index += 1) queue.push(message(index));
+    const frame = queue.nextFrame(4096)!;
+    expect(readBlockHeader(frame)).toMatchObject({ reliable: true, firstSeq: 10, count: 5 });
+    expect(queue.unackedMessages).toBe(5);
+    expect(queue.acknowledge(11)).toBe(2);
+    queue.push(message(5));
+    queue.rewind();
+    const resent = queue.nextFrame(4096)!;
+    const header = readBlockHeader(resent);
+    expect(header).toMatchObject({ firstSeq: 12, count: 4 });
+    expect(codec.decode(resent.subarray(header.bodyOffset))).toEqual([2, 3, 4, 5]);
+    expect(queue.lastSeq).toBe(15);
+  });
+
+  it('a chunked message interrupted by a reconnect starts over with the same sequence number', () => {
+    const queue = createOutboundQueue({ channel: 0, lane: 0, reliable: true, monotonic: false, frameBytes: 1024, chunkBytes: 1024 });
+    queue.push({ payload: new Uint8Array(5000), raw: true, meta: undefined, key: undefined });
+    const first = readChunkHeader(queue.nextFrame(1024)!);
+    queue.nextFrame(1024);
+    queue.rewind();
+    const again = readChunkHeader(queue.nextFrame(1024)!);
+    expect(again.first).toBe(true);
+    expect(again.seq).toBe(first.seq);
+  });
+
+  it('clear drops queued and unacknowledged messages', () => {
+    const queue = createOutboundQueue({ channel: 0, lane: 0, reliable: true, monotonic: false, frameBytes: 4096, chunkBytes: 4096 });
+    queue.push(message(1));
+    queue.nextFrame(4096);
+    queue.push(message(2));
+    expect(queue.clear()).toBe(2);
+    expect(queue.queuedBytes + queue.unackedBytes).toBe(0);
+  });
+});

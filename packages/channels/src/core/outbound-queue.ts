@@ -1,0 +1,302 @@
+// The queue of one channel lane towards one peer: messages wait here (already CBOR-encoded)
+// until the scheduler gives the lane a frame. Small messages are coalesced into BLOCK frames;
+// large ones (and raw byte payloads) go out as a sequence of CHUNK frames so that no frame
+// exceeds `chunkBytes`. Monotonic lanes replace a queued message by a newer one with the same
+// key; reliable lanes number messages when they are framed, keep them until acknowledged and
+// send the unacknowledged ones again, in order, after a reconnect.
+//
+// Pure: bytes in, frames out; no sockets, no timers.
+import { CBOR_NULL, CBOR_PAIR, arrayHeadLength, writeArrayHead } from './cbor-heads';
+import {
+  BLOCK_HEADER_BYTES,
+  MAX_SEQUENCE,
+  RELIABLE_BLOCK_HEADER_BYTES,
+  chunkHeaderLength,
+  writeBlockHeader,
+  writeChunkHeader,
+} from './frames';
+
+export interface OutboundMessage {
+  /** CBOR bytes of the payload, or the payload itself when `raw`. */
+  readonly payload: Uint8Array;
+  /** The payload is a byte string sent as is (always chunk-framed). */
+  readonly raw: boolean;
+  /** CBOR bytes of the message meta (headers, request or reply ids), if any. */
+  readonly meta: Uint8Array | undefined;
+  /** Partition key; on monotonic lanes a newer message with the same key replaces a queued one. */
+  readonly key: string | undefined;
+}
+
+interface Entry {
+  payload: Uint8Array;
+  raw: boolean;
+  meta: Uint8Array | undefined;
+  key: string | undefined;
+  /** Body size: meta + payload. */
+  bytes: number;
+  /** Sequence number once framed on a reliable lane; 0 before. */
+  seq: number;
+  /** Body bytes already framed (chunked messages). */
+  sent: number;
+}
+
+export interface OutboundQueueOptions {
+  readonly channel: number;
+  readonly lane: number;
+  readonly reliable: boolean;
+  readonly monotonic: boolean;
+  /** Largest BLOCK frame; a message that does not fit alone in one is chunked. */
+  readonly frameBytes: number;
+  /** Largest chunk of a chunked message (Infinity: one CHUNK frame per message). */
+  readonly chunkBytes: number;
+  /** Most messages coalesced in one BLOCK frame. Default 4096. */
+  readonly maxBlockMessages?: number;
+  /** First sequence number (reliable lanes). Default 1; a new link continues where the last one stopped. */
+  readonly firstSeq?: number;
+}
+
+export type PushResult = 'queued' | 'replaced';
+
+export interface OutboundQueue {
+  readonly channel: number;
+  readonly lane: number;
+  /** Appends a message (or, on a monotonic lane, replaces a queued one with the same key). */
+  push(message: OutboundMessage): PushResult;
+  /** Whether a frame can be built now. */
+  hasFrame(): boolean;
+  /** Builds the next frame of at most about `maxBytes` (a chunk or a single message may be the whole frame). */
+  nextFrame(maxBytes: number): Uint8Array | undefined;
+  /** Releases reliable messages up to and including `seq`; returns how many were released. */
+  acknowledge(seq: number): number;
+  /** After a reconnect: unacknowledged messages, then a partly sent one, go out again first. */
+  rewind(): void;
+  /** Empties the queue (peer down); returns how many messages were dropped. */
+  clear(): number;
+  /** Messages waiting to be framed (a partly sent chunked one counts). */
+  readonly queuedMessages: number;
+  readonly queuedBytes: number;
+  /** Reliable messages framed but not yet acknowledged. */
+  readonly unackedMessages: number;
+  readonly unackedBytes: number;
+  /** Highest sequence number assigned so far. */
+  readonly lastSeq: number;
+}
+
+function isLarge(entry: Entry, frameBytes: number): boolean {
+  // Room needed for the entry alone in a reliable block: header, array head, pair head, null meta.
+  return entry.raw || entry.bytes + RELIABLE_BLOCK_HEADER_BYTES + 5 + 2 > frameBytes;
+}
+
+export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueue {
+  const { channel, lane, reliable, monotonic, frameBytes, chunkBytes } = options;
+  const maxBlockMessages = options.maxBlockMessages ?? 4096;
+  if (!(frameBytes >= 64)) throw new RangeError('outbound queue: frameBytes must be at least 64');
+  if (!(chunkBytes >= 1)) throw new RangeError('outbound queue: chunkBytes must be positive');
+
+  let pending: Entry[] = [];
+  let head = 0;
+  let unacked: Entry[] = [];
+  let unackedHead = 0;
+  let queuedBytes = 0;
+  let unackedBytes = 0;
+  let nextSeq = options.firstSeq ?? 1;
+  const byKey = monotonic ? new Map<string, Entry>() : undefined;
+
+  const compact = (): void => {
+    if (head > 1024 && head * 2 > pending.length) {
+      pending = pending.slice(head);
+      head = 0;
+    }
+    if (unackedHead > 1024 && unackedHead * 2 > unacked.length) {
+      unacked = unacked.slice(unackedHead);
+      unackedHead = 0;
+    }
+  };
+
+  const assignSeq = (entry: Entry): void => {
+    if (!reliable || entry.seq !== 0) return;
+    if (nextSeq > MAX_SEQUENCE) throw new RangeError('outbound queue: sequence numbers exhausted');
+    entry.seq = nextSeq;
+    nextSeq += 1;
+  };
+
+  const finish = (entry: Entry): void => {
+    head += 1;
+    queuedBytes -= entry.bytes;
+    if (byKey !== undefined && entry.key !== undefined && byKey.get(entry.key) === entry) byKey.delete(entry.key);
+    entry.sent = 0;
+    if (reliable) {
+      unacked.push(entry);
+      unackedBytes += entry.bytes;
+    }
+  };
+
+  const chunkFrame = (entry: Entry): Uint8Array => {
+    const first = entry.sent === 0;
+    if (first) assignSeq(entry);
+    const remaining = entry.bytes - entry.sent;
+    const length = Math.min(remaining, chunkBytes);
+    const last = length === remaining;
+    const metaLength = entry.meta?.length ?? 0;
+    const headerLength = chunkHeaderLength(reliable, first);
+    const frame = new Uint8Array(headerLength + length);
+    writeChunkHeader(frame, {
+      channel,
+      lane,
+      hasMeta: metaLength > 0,
+      reliable,
+      first,
+      last,
+      raw: entry.raw,
+      seq: entry.seq,
+      total: entry.bytes,
+      metaLength,
+    });
+    // Copy body bytes [sent, sent + length) where the body is meta followed by payload.
+    let offset = headerLength;
+    let from = entry.sent;
+    const end = entry.sent + length;
+    if (from < metaLength && entry.meta !== undefined) {
+      const metaEnd = Math.min(end, metaLength);
+      frame.set(entry.meta.subarray(from, metaEnd), offset);
+      offset += metaEnd - from;
+      from = metaEnd;
+    }
+    if (from < end) frame.set(entry.payload.subarray(from - metaLength, end - metaLength), offset);
+    entry.sent = end;
+    if (last) finish(entry);
+    return frame;
+  };
+
+  const blockFrame = (maxBytes: number): Uint8Array => {
+    // Gather consecutive small entries that fit.
+    let count = 0;
+    let bodyBytes = 0;
+    let hasMeta = false;
+    const limit = Math.max(maxBytes, 64);
+    for (let index = head; index < pending.length && count < maxBlockMessages; index += 1) {
+      const entry = pending[index]!;
+      if (isLarge(entry, frameBytes)) break;
+      const entryMeta = entry.meta !== undefined;
+      // Items in a meta block are [meta, payload] pairs; account for the pair head and a null meta.
+      const nextHasMeta: boolean = hasMeta || entryMeta;
+      const nextBody = bodyBytes + entry.bytes;
+      const pairOverhead = nextHasMeta ? (count + 1) * 2 : 0;
+      const total = RELIABLE_BLOCK_HEADER_BYTES + arrayHeadLength(count + 1) + nextBody + pairOverhead;
+      if (count > 0 && total > limit) break;
+      count += 1;
+      bodyBytes = nextBody;
+      hasMeta = nextHasMeta;
+    }
+    const headerLength = reliable ? RELIABLE_BLOCK_HEADER_BYTES : BLOCK_HEADER_BYTES;
+    const frame = new Uint8Array(headerLength + arrayHeadLength(count) + bodyBytes + (hasMeta ? count * 2 : 0));
+    const firstEntry = pending[head]!;
+    assignSeq(firstEntry);
+    writeBlockHeader(frame, channel, lane, hasMeta, reliable, count, firstEntry.seq);
+    let offset = writeArrayHead(frame, headerLength, count);
+    for (let taken = 0; taken < count; taken += 1) {
+      const entry = pending[head]!;
+      assignSeq(entry);
+      if (hasMeta) {
+        frame[offset] = CBOR_PAIR;
+        offset += 1;
+        if (entry.meta === undefined) {
+          frame[offset] = CBOR_NULL;
+          offset += 1;
+        } else {
+          frame.set(entry.meta, offset);
+          offset += entry.meta.length;
+        }
+        frame.set(entry.payload, offset);
+        offset += entry.payload.length;
+      } else {
+        frame.set(entry.payload, offset);
+        offset += entry.payload.length;
+      }
+      finish(entry);
+    }
+    return offset === frame.length ? frame : frame.subarray(0, offset);
+  };
+
+  return {
+    channel,
+    lane,
+    push(message) {
+      const bytes = message.payload.length + (message.meta?.length ?? 0);
+      if (byKey !== undefined && message.key !== undefined) {
+        const queued = byKey.get(message.key);
+        if (queued !== undefined && queued.sent === 0 && queued.seq === 0) {
+          queuedBytes += bytes - queued.bytes;
+          queued.payload = message.payload;
+          queued.raw = message.raw;
+          queued.meta = message.meta;
+          queued.bytes = bytes;
+          return 'replaced';
+        }
+      }
+      const entry: Entry = { payload: message.payload, raw: message.raw, meta: message.meta, key: message.key, bytes, seq: 0, sent: 0 };
+      pending.push(entry);
+      queuedBytes += bytes;
+      if (byKey !== undefined && message.key !== undefined) byKey.set(message.key, entry);
+      return 'queued';
+    },
+    hasFrame() {
+      return head < pending.length;
+    },
+    nextFrame(maxBytes) {
+      if (head >= pending.length) return undefined;
+      const entry = pending[head]!;
+      const frame = isLarge(entry, frameBytes) ? chunkFrame(entry) : blockFrame(maxBytes);
+      compact();
+      return frame;
+    },
+    acknowledge(seq) {
+      let released = 0;
+      while (unackedHead < unacked.length && unacked[unackedHead]!.seq <= seq) {
+        unackedBytes -= unacked[unackedHead]!.bytes;
+        unackedHead += 1;
+        released += 1;
+      }
+      compact();
+      return released;
+    },
+    rewind() {
+      const current = pending[head];
+      if (current !== undefined) current.sent = 0;
+      if (unackedHead >= unacked.length) return;
+      const resend = unacked.slice(unackedHead);
+      for (const entry of resend) queuedBytes += entry.bytes;
+      unackedBytes = 0;
+      unacked = [];
+      unackedHead = 0;
+      pending = resend.concat(pending.slice(head));
+      head = 0;
+    },
+    clear() {
+      const dropped = pending.length - head + (unacked.length - unackedHead);
+      pending = [];
+      head = 0;
+      unacked = [];
+      unackedHead = 0;
+      queuedBytes = 0;
+      unackedBytes = 0;
+      byKey?.clear();
+      return dropped;
+    },
+    get queuedMessages() {
+      return pending.length - head;
+    },
+    get queuedBytes() {
+      return queuedBytes;
+    },
+    get unackedMessages() {
+      return unacked.length - unackedHead;
+    },
+    get unackedBytes() {
+      return unackedBytes;
+    },
+    get lastSeq() {
+      return nextSeq - 1;
+    },
+  };
+}

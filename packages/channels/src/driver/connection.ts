@@ -1,0 +1,289 @@
+// One WebSocket between two nodes: the handshake (handshake.ts) on either side, then frames in
+// and out. Liveness (lastReceived) is tracked here and checked by the link's heartbeat.
+import { randomBytes } from 'node:crypto';
+import type { Scheduler } from '@foundation/core';
+import type { WebSocket } from 'ws';
+import type { CborCodec } from '../core/cbor';
+import { CLOSE_CODES } from '../core/close-codes';
+import { FRAME_TYPES } from '../core/frames';
+import {
+  HandshakeError,
+  MAX_HANDSHAKE_FRAME_BYTES,
+  NONCE_BYTES,
+  READY_FRAME,
+  decodeAuth,
+  decodeChallenge,
+  decodeHello,
+  encodeAuth,
+  encodeChallenge,
+  encodeHello,
+  handshakeProof,
+  proofMatches,
+} from '../core/handshake';
+import type { ChallengeFields, Hello } from '../core/handshake';
+import type { Link } from './link';
+
+/** Who this node is, as the handshake presents it. */
+export interface LocalIdentity {
+  readonly cluster: string;
+  readonly nodeId: string;
+  readonly incarnation: string;
+  readonly channelDigest: string;
+  readonly connections: number;
+  readonly secret: Uint8Array;
+  readonly codec: CborCodec;
+  readonly clock: Scheduler;
+}
+
+/** The peer at the other end, once its proof checked out. */
+export interface PeerIdentity {
+  readonly nodeId: string;
+  readonly incarnation: string;
+}
+
+export type Refusal = { readonly code: number; readonly reason: string } | undefined;
+
+export interface ConnectionCallbacks {
+  /** Acceptor: a HELLO proved itself (AUTH verified); return a refusal to close instead of READY. */
+  admit?(connection: Connection, hello: Hello): Refusal;
+  /** Dialer: the acceptor proved itself (CHALLENGE verified); return a refusal to stop here. */
+  identified?(connection: Connection, peer: PeerIdentity): Refusal;
+  /** The handshake finished: frames may flow. */
+  opened(connection: Connection): void;
+  /** An application or control frame on an open connection. */
+  frame(connection: Connection, frame: Buffer): void;
+  /** The connection closed; `local` when this side closed it (with `code`). */
+  closed(connection: Connection, code: number, reason: string, local: boolean): void;
+  /** A pong answered this side's ping after `rttMs`. */
+  pong?(connection: Connection, rttMs: number): void;
+  /** A handshake or framing violation by the other side, before closing with `code`. */
+  violation(connection: Connection, code: number, reason: string): void;
+}
+
+type State = 'handshake' | 'open' | 'closed';
+
+export class Connection {
+  state: State = 'handshake';
+  /** Monotonic ms of the last frame or pong received. */
+  lastReceived: number;
+  /** Set when the handshake reveals the peer. */
+  peer: PeerIdentity | undefined;
+  /** Session and connection index (dialer: chosen; acceptor: from HELLO). */
+  session: string;
+  index: number;
+  /** Monotonic ms of the last ping sent, for round-trip samples. */
+  pingSentAt = 0;
+  private helloBody: Uint8Array | undefined;
+  private challengeFields: Uint8Array | undefined;
+  private localClose: { code: number; reason: string } | undefined;
+  private readonly ownNonce = randomBytes(NONCE_BYTES);
+  private expectedPeer: string | undefined;
+  private pendingHello: Hello | undefined;
+  /** Acceptor: counted as a pending handshake until it opens or closes. */
+  wasPending = false;
+  /** The link this connection belongs to (dialed by a link, or attached on arrival). */
+  link: Link | undefined;
+  /** Monotonic ms when the connection was created (handshake deadline). */
+  readonly createdAt: number;
+
+  constructor(
+    readonly role: 'dialer' | 'acceptor',
+    readonly socket: WebSocket,
+    readonly remoteAddress: string,
+    private readonly identity: LocalIdentity,
+    private readonly callbacks: ConnectionCallbacks,
+    now: number,
+    dial?: { session: string; index: number; expectedPeer: string | undefined },
+  ) {
+    this.lastReceived = now;
+    this.createdAt = now;
+    this.session = dial?.session ?? '';
+    this.index = dial?.index ?? 0;
+    socket.binaryType = 'nodebuffer';
+    socket.on('message', (data: Buffer, isBinary: boolean) => this.receive(data, isBinary));
+    socket.on('pong', () => {
+      const now = identity.clock.monotonic();
+      this.lastReceived = now;
+      if (this.pingSentAt > 0) this.callbacks.pong?.(this, now - this.pingSentAt);
+      this.pingSentAt = 0;
+    });
+    socket.on('close', (code: number, reason: Buffer) => this.onSocketClose(code, reason.toString('utf8')));
+    // ws reports protocol errors (bad opcodes, oversized frames: 1009) here, then closes.
+    socket.on('error', (error: Error & { code?: string }) => {
+      if (this.state === 'closed') return;
+      const code = error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? CLOSE_CODES.wsMessageTooBig : CLOSE_CODES.malformedFrame;
+      if (error.code !== undefined && error.code.startsWith('WS_ERR_')) this.callbacks.violation(this, code, error.message);
+    });
+    if (role === 'dialer' && dial !== undefined) {
+      const sendHello = (): void => {
+        const { frame, body } = encodeHello(identity.codec, {
+          cluster: identity.cluster,
+          nodeId: identity.nodeId,
+          incarnation: identity.incarnation,
+          epoch: 0,
+          session: dial.session,
+          connection: dial.index,
+          connections: identity.connections,
+          channelDigest: identity.channelDigest,
+          expectedPeer: dial.expectedPeer,
+          nonce: this.ownNonce,
+        });
+        this.helloBody = body;
+        this.expectedPeer = dial.expectedPeer;
+        socket.send(frame);
+      };
+      if (socket.readyState === socket.OPEN) sendHello();
+      else socket.once('open', sendHello);
+    }
+  }
+
+  /** Sends one frame; false when the connection is not open. */
+  send(frame: Uint8Array): boolean {
+    if (this.state !== 'open') return false;
+    this.socket.send(frame);
+    return true;
+  }
+
+  /** Bytes accepted by `send` and not yet handed to the kernel. */
+  get bufferedAmount(): number {
+    return this.socket.bufferedAmount;
+  }
+
+  ping(now: number): void {
+    if (this.socket.readyState !== this.socket.OPEN) return;
+    this.pingSentAt = now;
+    this.socket.ping();
+  }
+
+  /** Closes with a code from CLOSE_CODES; a socket that does not finish closing in time is destroyed. */
+  close(code: number, reason: string): void {
+    if (this.state === 'closed' || this.localClose !== undefined) return;
+    this.localClose = { code, reason };
+    const readyState = this.socket.readyState;
+    if (readyState === this.socket.CONNECTING) {
+      this.socket.terminate();
+      return;
+    }
+    if (readyState !== this.socket.OPEN) return;
+    this.socket.close(code, reason.slice(0, 120));
+    // Do not wait on a peer that never answers the close handshake.
+    this.identity.clock.setTimer(1_000, () => this.socket.terminate());
+  }
+
+  /** Drops the socket at once (half-open connections, shutdown). */
+  terminate(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.localClose ??= { code, reason };
+    this.socket.terminate();
+  }
+
+  private onSocketClose(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    const local = this.localClose;
+    this.callbacks.closed(this, local?.code ?? code, local?.reason ?? reason, local !== undefined);
+  }
+
+  private refuse(code: number, reason: string): void {
+    this.callbacks.violation(this, code, reason);
+    this.close(code, reason);
+  }
+
+  private receive(data: Buffer, isBinary: boolean): void {
+    if (this.state === 'closed' || this.localClose !== undefined) return;
+    this.lastReceived = this.identity.clock.monotonic();
+    if (!isBinary) {
+      this.refuse(CLOSE_CODES.malformedFrame, 'text frames are not part of the protocol');
+      return;
+    }
+    if (data.length === 0) {
+      this.refuse(CLOSE_CODES.malformedFrame, 'empty frame');
+      return;
+    }
+    if (this.state === 'open') {
+      this.callbacks.frame(this, data);
+      return;
+    }
+    if (data[0]! >= FRAME_TYPES.block) {
+      this.refuse(CLOSE_CODES.messageBeforeHandshake, `frame type 0x${data[0]!.toString(16)} before the handshake finished`);
+      return;
+    }
+    if (data.length > MAX_HANDSHAKE_FRAME_BYTES) {
+      this.refuse(CLOSE_CODES.frameTooLarge, `handshake frame of ${data.length} bytes`);
+      return;
+    }
+    try {
+      if (this.role === 'acceptor') this.acceptorStep(data);
+      else this.dialerStep(data);
+    } catch (error) {
+      if (error instanceof HandshakeError) this.refuse(error.closeCode, error.message);
+      else this.refuse(CLOSE_CODES.malformedFrame, error instanceof Error ? error.message : 'handshake failed');
+    }
+  }
+
+  private acceptorStep(data: Buffer): void {
+    const identity = this.identity;
+    if (this.helloBody === undefined) {
+      const { hello, body } = decodeHello(identity.codec, data);
+      if (hello.cluster !== identity.cluster) throw new HandshakeError(CLOSE_CODES.clusterMismatch, `cluster "${hello.cluster}" is not "${identity.cluster}"`);
+      if (hello.channelDigest !== identity.channelDigest || hello.connections !== identity.connections) {
+        throw new HandshakeError(CLOSE_CODES.channelSetMismatch, 'channel sets differ');
+      }
+      if (hello.nodeId === identity.nodeId) throw new HandshakeError(CLOSE_CODES.nodeIdConflict, 'peer claims this node\'s id');
+      if (hello.expectedPeer !== undefined && hello.expectedPeer !== identity.nodeId) {
+        throw new HandshakeError(CLOSE_CODES.unexpectedPeer, `dialer expected ${hello.expectedPeer}, this is ${identity.nodeId}`);
+      }
+      this.helloBody = body;
+      this.pendingHello = hello;
+      const challenge: ChallengeFields = { nodeId: identity.nodeId, incarnation: identity.incarnation, epoch: 0, nonce: this.ownNonce };
+      const { frame, fields } = encodeChallenge(identity.codec, challenge, identity.secret, body);
+      this.challengeFields = fields;
+      this.socket.send(frame);
+      return;
+    }
+    const hello = this.pendingHello;
+    if (this.challengeFields === undefined || hello === undefined) throw new HandshakeError(CLOSE_CODES.malformedFrame, 'unexpected handshake frame');
+    if (data[0] !== FRAME_TYPES.auth) throw new HandshakeError(CLOSE_CODES.malformedFrame, 'expected AUTH');
+    const received = decodeAuth(data);
+    const expected = handshakeProof(identity.secret, 'dialer', this.helloBody, this.challengeFields);
+    if (!proofMatches(expected, received)) throw new HandshakeError(CLOSE_CODES.authenticationFailed, 'dialer proof does not match the cluster secret');
+    this.peer = { nodeId: hello.nodeId, incarnation: hello.incarnation };
+    this.session = hello.session;
+    this.index = hello.connection;
+    const refusal = this.callbacks.admit?.(this, hello);
+    if (refusal !== undefined) {
+      this.close(refusal.code, refusal.reason);
+      return;
+    }
+    this.socket.send(READY_FRAME);
+    this.state = 'open';
+    this.wasPending = false;
+    this.callbacks.opened(this);
+  }
+
+  private dialerStep(data: Buffer): void {
+    const identity = this.identity;
+    if (this.helloBody === undefined) throw new HandshakeError(CLOSE_CODES.malformedFrame, 'handshake frame before HELLO was sent');
+    if (this.challengeFields === undefined) {
+      const { challenge, fields, proof } = decodeChallenge(identity.codec, data);
+      const expected = handshakeProof(identity.secret, 'acceptor', this.helloBody, fields);
+      if (!proofMatches(expected, proof)) throw new HandshakeError(CLOSE_CODES.authenticationFailed, 'acceptor proof does not match the cluster secret');
+      if (challenge.nodeId === identity.nodeId) throw new HandshakeError(CLOSE_CODES.nodeIdConflict, 'connected to a node with this node\'s id');
+      if (this.expectedPeer !== undefined && challenge.nodeId !== this.expectedPeer) {
+        throw new HandshakeError(CLOSE_CODES.unexpectedPeer, `expected ${this.expectedPeer}, found ${challenge.nodeId}`);
+      }
+      this.challengeFields = fields;
+      this.peer = { nodeId: challenge.nodeId, incarnation: challenge.incarnation };
+      const refusal = this.callbacks.identified?.(this, this.peer);
+      if (refusal !== undefined) {
+        this.close(refusal.code, refusal.reason);
+        return;
+      }
+      this.socket.send(encodeAuth(handshakeProof(identity.secret, 'dialer', this.helloBody, fields)));
+      return;
+    }
+    if (data.length !== 1 || data[0] !== FRAME_TYPES.ready) throw new HandshakeError(CLOSE_CODES.malformedFrame, 'expected READY');
+    this.state = 'open';
+    this.callbacks.opened(this);
+  }
+}

@@ -1,0 +1,744 @@
+// Everything this node keeps about one peer: the connections of the current session, the
+// outbound queue of every channel lane, the fair scheduler that picks which lane writes next,
+// credits in both directions, reassembly and de-duplication of what comes in, and the state
+// that decides peer-up, peer-down and reconnects.
+import { createBackoff } from '@foundation/core';
+import type { Backoff, Random, Scheduler, Timer } from '@foundation/core';
+import type { ChannelDefinition, LaneLayout } from '../channel-config';
+import type { CborCodec } from '../core/cbor';
+import { CLOSE_CODES } from '../core/close-codes';
+import { createFairScheduler } from '../core/fair-scheduler';
+import type { FairScheduler } from '../core/fair-scheduler';
+import {
+  FRAME_TYPES,
+  FrameFormatError,
+  MAX_CHUNK_HEADER_BYTES,
+  MAX_META_BYTES,
+  RELIABLE_BLOCK_HEADER_BYTES,
+  decodeLaneAmounts,
+  encodeLaneAmounts,
+  readBlockHeader,
+  readChunkHeader,
+} from '../core/frames';
+import type { LaneAmount } from '../core/frames';
+import { MetaFormatError, metaFromWire } from '../core/meta';
+import type { MessageMeta } from '../core/meta';
+import { createOutboundQueue } from '../core/outbound-queue';
+import type { OutboundMessage, OutboundQueue, PushResult } from '../core/outbound-queue';
+import { ReassemblyError, createReassembly } from '../core/reassembly';
+import type { Reassembly, ReassemblyBudget } from '../core/reassembly';
+import type { ReceiveSequence } from '../core/receive-sequence';
+import type { ResolvedLimits, ResolvedTiming } from '../options';
+import type { Connection } from './connection';
+import { createRequestManager } from './request-manager';
+import type { RequestManager } from './request-manager';
+import type { ChannelCounters } from './stats';
+
+export type LinkState = 'connecting' | 'up' | 'reconnecting' | 'down';
+
+/** What a link needs from its transport. */
+export interface LinkHost {
+  readonly nodeId: string;
+  readonly channels: readonly ChannelDefinition[];
+  readonly layout: LaneLayout;
+  readonly limits: ResolvedLimits;
+  readonly timing: ResolvedTiming;
+  readonly codec: CborCodec;
+  readonly clock: Scheduler;
+  readonly random: Random;
+  readonly counters: readonly ChannelCounters[];
+  isClosed(): boolean;
+  /** Opens connection `index` of `session` towards `url`. */
+  dial(link: Link, url: string, session: string, index: number): Connection;
+  /** A fresh session id. */
+  newSession(): string;
+  /** Receive-side de-duplication state that outlives links, per peer incarnation. */
+  receiveSequences(peer: string, incarnation: string): ReceiveSequence[];
+  /** First sequence numbers for a new link's reliable lanes (they never go backwards for a peer). */
+  sequenceFloor(peer: string): readonly number[];
+  saveSequenceFloor(peer: string, lastSeqs: readonly number[]): void;
+  deliver(link: Link, channel: ChannelDefinition, lane: number, payload: unknown, meta: MessageMeta | undefined): void;
+  violation(link: Link, connection: Connection, code: number, reason: string): void;
+  peerUp(link: Link): void;
+  peerDown(link: Link, reason: string): void;
+  channelEvent(link: Link, event: 'channel-open' | 'channel-close'): void;
+  drained(link: Link, channel: ChannelDefinition): void;
+  dropped(link: Link, channel: ChannelDefinition, count: number): void;
+  removeLink(link: Link): void;
+  connectionFailed(link: Link, code: number, reason: string): void;
+}
+
+/** Close codes that mean "this will not work until someone changes configuration". */
+const PERMANENT_REFUSALS = new Set<number>([
+  CLOSE_CODES.protocolMismatch,
+  CLOSE_CODES.clusterMismatch,
+  CLOSE_CODES.authenticationFailed,
+  CLOSE_CODES.nodeIdConflict,
+  CLOSE_CODES.unexpectedPeer,
+  CLOSE_CODES.channelSetMismatch,
+]);
+
+export class Link {
+  state: LinkState = 'connecting';
+  /** connect() was called: this side keeps the link up (reconnects). */
+  wanted = false;
+  url: string | undefined;
+  /** The peer's incarnation in the current (or last) session. */
+  incarnation: string | undefined;
+  session: string | undefined;
+  role: 'dialer' | 'acceptor' | undefined;
+  connections: (Connection | undefined)[];
+  /** Latest round-trip sample (ms) and its moving average. */
+  rttMs = 0;
+  rttAverageMs = 0;
+  readonly requests: RequestManager;
+  readonly queues: OutboundQueue[];
+  private readonly scheduler: FairScheduler;
+  private readonly credit: number[];
+  private readonly reassembly: Reassembly[];
+  private readonly budget: ReassemblyBudget;
+  private readonly consumed: number[];
+  private readonly grantedTotal: number[];
+  private readonly receivedTotal: number[];
+  private readonly ackDue: boolean[];
+  private sequences: ReceiveSequence[] = [];
+  private readonly roundRobin: number[];
+  private readonly full: boolean[];
+  private readonly backoff: Backoff;
+  private flushScheduled = false;
+  private continuation: NodeJS.Immediate | undefined;
+  private controlScheduled: NodeJS.Immediate | undefined;
+  private graceTimer: Timer | undefined;
+  private reconnectTimer: Timer | undefined;
+  private sessionTimer: Timer | undefined;
+  private peerUpEmitted = false;
+  private everUp = false;
+  private nextRequestId = 1;
+  private removed = false;
+
+  constructor(
+    readonly peer: string,
+    private readonly host: LinkHost,
+  ) {
+    const { layout, channels, limits } = host;
+    this.connections = new Array<Connection | undefined>(layout.connections).fill(undefined);
+    this.scheduler = createFairScheduler();
+    const floor = host.sequenceFloor(peer);
+    this.queues = [];
+    for (let lane = 0; lane < layout.totalLanes; lane += 1) {
+      const channel = channels[layout.channelOfLane[lane]!]!;
+      this.queues.push(
+        createOutboundQueue({
+          channel: channel.index,
+          lane: lane - layout.offsets[channel.index]!,
+          reliable: channel.reliable,
+          monotonic: channel.monotonic,
+          frameBytes: limits.frameBytes,
+          chunkBytes: limits.chunkBytes,
+          firstSeq: (floor[lane] ?? 0) + 1,
+        }),
+      );
+      this.scheduler.add(lane, channel.priority);
+    }
+    const lanes = layout.totalLanes;
+    this.credit = new Array<number>(lanes).fill(0);
+    this.consumed = new Array<number>(lanes).fill(0);
+    this.grantedTotal = new Array<number>(lanes).fill(0);
+    this.receivedTotal = new Array<number>(lanes).fill(0);
+    this.ackDue = new Array<boolean>(lanes).fill(false);
+    this.budget = { used: 0, max: limits.maxReassemblyBytes };
+    this.reassembly = [];
+    for (let lane = 0; lane < lanes; lane += 1) {
+      this.reassembly.push(createReassembly(channels[layout.channelOfLane[lane]!]!.maxMessageBytes, this.budget));
+    }
+    this.roundRobin = new Array<number>(channels.length).fill(0);
+    this.full = new Array<boolean>(channels.length).fill(false);
+    this.backoff = createBackoff({ initialMs: host.timing.reconnectInitialMs, maxMs: host.timing.reconnectMaxMs, random: host.random });
+    this.requests = createRequestManager(host.clock);
+  }
+
+  // ---- sending -----------------------------------------------------------------------------
+
+  /** The lane (within the channel) for a message: by key hash, or round robin. */
+  pickLane(channel: ChannelDefinition, key: string | undefined): number {
+    const lanes = this.host.layout.lanes[channel.index]!;
+    if (lanes === 1) return 0;
+    if (key !== undefined) return hashKey(key) % lanes;
+    const lane = this.roundRobin[channel.index]!;
+    this.roundRobin[channel.index] = (lane + 1) % lanes;
+    return lane;
+  }
+
+  /** Messages and bytes queued or awaiting acknowledgement on a channel. */
+  usage(channel: ChannelDefinition): { messages: number; bytes: number } {
+    const offset = this.host.layout.offsets[channel.index]!;
+    const lanes = this.host.layout.lanes[channel.index]!;
+    let messages = 0;
+    let bytes = 0;
+    for (let lane = offset; lane < offset + lanes; lane += 1) {
+      const queue = this.queues[lane]!;
+      messages += queue.queuedMessages + queue.unackedMessages;
+      bytes += queue.queuedBytes + queue.unackedBytes;
+    }
+    return { messages, bytes };
+  }
+
+  /** Whether a message of `bytes` fits the channel's bounds (an empty channel takes any size). */
+  hasRoom(channel: ChannelDefinition, bytes: number): boolean {
+    const { messages, bytes: used } = this.usage(channel);
+    if (messages === 0) return true;
+    return messages < channel.maxQueueMessages && used + bytes <= channel.maxQueueBytes;
+  }
+
+  markFull(channel: ChannelDefinition): void {
+    this.full[channel.index] = true;
+  }
+
+  enqueue(channel: ChannelDefinition, lane: number, message: OutboundMessage): PushResult {
+    const global = this.host.layout.offsets[channel.index]! + lane;
+    const result = this.queues[global]!.push(message);
+    this.scheduler.activate(global);
+    this.scheduleFlush();
+    return result;
+  }
+
+  nextRequest(): number {
+    const id = this.nextRequestId;
+    this.nextRequestId += 1;
+    return id;
+  }
+
+  scheduleFlush(): void {
+    if (this.flushScheduled || this.state !== 'up') return;
+    this.flushScheduled = true;
+    queueMicrotask(this.flush);
+  }
+
+  private readonly isReady = (lane: number): boolean => {
+    if (this.credit[lane]! <= 0 || !this.queues[lane]!.hasFrame()) return false;
+    return this.connections[this.host.layout.connectionOfLane[lane]!]?.state === 'open';
+  };
+
+  /** Writes frames, fairest lane first, until the turn's byte budget or the credits run out. */
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    this.continuation = undefined;
+    if (this.state !== 'up') return;
+    const { layout, limits, counters } = this.host;
+    let budget = limits.turnBytes;
+    for (;;) {
+      const lane = this.scheduler.pick(this.isReady);
+      if (lane < 0) break;
+      const queue = this.queues[lane]!;
+      const frame = queue.nextFrame(limits.frameBytes)!;
+      const connection = this.connections[layout.connectionOfLane[lane]!]!;
+      connection.send(frame);
+      this.credit[lane] = this.credit[lane]! - frame.length;
+      this.scheduler.charge(lane, frame.length);
+      if (!queue.hasFrame()) this.scheduler.deactivate(lane);
+      const counter = counters[layout.channelOfLane[lane]!]!;
+      counter.framesSent += 1;
+      counter.bytesSent += frame.length;
+      budget -= frame.length;
+      if (budget <= 0) {
+        // Yield to I/O (incoming frames, credits, other links) before writing more.
+        if (this.scheduler.pick(this.isReady) >= 0) {
+          this.flushScheduled = true;
+          this.continuation = setImmediate(this.flush);
+        }
+        break;
+      }
+    }
+    this.checkDrained();
+  };
+
+  private checkDrained(): void {
+    for (const channel of this.host.channels) {
+      if (!this.full[channel.index]) continue;
+      const { messages, bytes } = this.usage(channel);
+      if (messages <= channel.maxQueueMessages / 2 && bytes <= channel.maxQueueBytes / 2) {
+        this.full[channel.index] = false;
+        this.host.drained(this, channel);
+      }
+    }
+  }
+
+  // ---- receiving ---------------------------------------------------------------------------
+
+  /** The global lane of (channel, lane) if it exists and travels on `connection`. */
+  private laneOf(connection: Connection, channel: number, lane: number): number {
+    const { layout } = this.host;
+    if (channel >= this.host.channels.length || lane >= layout.lanes[channel]!) return -1;
+    const global = layout.offsets[channel]! + lane;
+    return layout.connectionOfLane[global] === connection.index ? global : -1;
+  }
+
+  private frameCap(lane: number, chunk: boolean): number {
+    const { limits, channels, layout } = this.host;
+    if (!chunk) return limits.frameBytes;
+    const channel = channels[layout.channelOfLane[lane]!]!;
+    return Math.min(limits.chunkBytes, channel.maxMessageBytes + MAX_META_BYTES) + MAX_CHUNK_HEADER_BYTES;
+  }
+
+  receive(connection: Connection, frame: Buffer): void {
+    try {
+      switch (frame[0]) {
+        case FRAME_TYPES.block:
+          this.receiveBlock(connection, frame);
+          return;
+        case FRAME_TYPES.chunk:
+          this.receiveChunk(connection, frame);
+          return;
+        case FRAME_TYPES.credit:
+          this.receiveCredit(connection, frame);
+          return;
+        case FRAME_TYPES.ack:
+          this.receiveAck(connection, frame);
+          return;
+        default:
+          this.host.violation(this, connection, CLOSE_CODES.malformedFrame, `unexpected frame type 0x${frame[0]!.toString(16)}`);
+      }
+    } catch (error) {
+      if (error instanceof ReassemblyError) this.host.violation(this, connection, error.closeCode, error.message);
+      else if (error instanceof FrameFormatError || error instanceof MetaFormatError) this.host.violation(this, connection, CLOSE_CODES.malformedFrame, error.message);
+      else throw error;
+    }
+  }
+
+  /** Accounts a received frame against the credit this side granted; false after a violation. */
+  private account(connection: Connection, lane: number, length: number, cap: number): boolean {
+    if (length > cap) {
+      this.host.violation(this, connection, CLOSE_CODES.frameTooLarge, `frame of ${length} bytes, lane cap ${cap}`);
+      return false;
+    }
+    const received = this.receivedTotal[lane]! + length;
+    if (received - this.grantedTotal[lane]! > cap) {
+      this.host.violation(this, connection, CLOSE_CODES.creditExceeded, `sender is ${received - this.grantedTotal[lane]!} bytes past its credit`);
+      return false;
+    }
+    this.receivedTotal[lane] = received;
+    this.consumed[lane] = this.consumed[lane]! + length;
+    this.scheduleControl();
+    return true;
+  }
+
+  private receiveBlock(connection: Connection, frame: Buffer): void {
+    const header = readBlockHeader(frame);
+    const lane = this.laneOf(connection, header.channel, header.lane);
+    if (lane < 0) {
+      this.host.violation(this, connection, CLOSE_CODES.unknownChannel, `channel ${header.channel} lane ${header.lane}`);
+      return;
+    }
+    const channel = this.host.channels[header.channel]!;
+    if (header.reliable !== channel.reliable) throw new FrameFormatError('reliability flag does not match the channel');
+    if (!this.account(connection, lane, frame.length, this.frameCap(lane, false) + RELIABLE_BLOCK_HEADER_BYTES)) return;
+    let decoded: unknown;
+    try {
+      decoded = this.host.codec.decode(frame.subarray(header.bodyOffset));
+    } catch (error) {
+      this.host.violation(this, connection, CLOSE_CODES.malformedFrame, `undecodable CBOR: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
+    if (!Array.isArray(decoded) || decoded.length !== header.count) throw new FrameFormatError(`block body is not an array of ${header.count} items`);
+    const counter = this.host.counters[channel.index]!;
+    counter.framesReceived += 1;
+    counter.bytesReceived += frame.length;
+    const sequence = channel.reliable ? this.sequences[lane] : undefined;
+    // Validate every item before delivering any, so a malformed block delivers nothing.
+    let metas: (MessageMeta | undefined)[] | undefined;
+    if (header.hasMeta) {
+      metas = [];
+      for (const item of decoded as unknown[]) {
+        if (!Array.isArray(item) || item.length !== 2) throw new FrameFormatError('block item is not a [meta, payload] pair');
+        metas.push(metaFromWire(item[0]));
+      }
+    }
+    for (let index = 0; index < header.count; index += 1) {
+      if (this.removed || connection.state !== 'open') return;
+      if (sequence !== undefined) {
+        if (sequence.accept(header.firstSeq + index) === 'duplicate') {
+          counter.duplicatesDropped += 1;
+          continue;
+        }
+        this.ackDue[lane] = true;
+      }
+      const item: unknown = (decoded as unknown[])[index];
+      counter.messagesReceived += 1;
+      if (metas === undefined) this.host.deliver(this, channel, header.lane, item, undefined);
+      else this.host.deliver(this, channel, header.lane, (item as unknown[])[1], metas[index]);
+    }
+  }
+
+  private receiveChunk(connection: Connection, frame: Buffer): void {
+    const header = readChunkHeader(frame);
+    const lane = this.laneOf(connection, header.channel, header.lane);
+    if (lane < 0) {
+      this.host.violation(this, connection, CLOSE_CODES.unknownChannel, `channel ${header.channel} lane ${header.lane}`);
+      return;
+    }
+    const channel = this.host.channels[header.channel]!;
+    if (header.reliable !== channel.reliable) throw new FrameFormatError('reliability flag does not match the channel');
+    if (!this.account(connection, lane, frame.length, this.frameCap(lane, true))) return;
+    const counter = this.host.counters[channel.index]!;
+    counter.framesReceived += 1;
+    counter.bytesReceived += frame.length;
+    const completed = this.reassembly[lane]!.accept(header, frame);
+    if (completed === undefined) return;
+    const { body, metaLength } = completed;
+    let meta: MessageMeta | undefined;
+    let payload: unknown;
+    try {
+      if (metaLength > 0) meta = metaFromWire(this.host.codec.decode(body.subarray(0, metaLength)));
+      payload = completed.raw ? Buffer.from(body.buffer, body.byteOffset + metaLength, body.length - metaLength) : this.host.codec.decode(body.subarray(metaLength));
+    } catch (error) {
+      if (error instanceof MetaFormatError) throw error;
+      this.host.violation(this, connection, CLOSE_CODES.malformedFrame, `undecodable CBOR: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
+    if (channel.reliable) {
+      if (this.sequences[lane]!.accept(completed.seq) === 'duplicate') {
+        counter.duplicatesDropped += 1;
+        return;
+      }
+      this.ackDue[lane] = true;
+    }
+    counter.messagesReceived += 1;
+    this.host.deliver(this, channel, header.lane, payload, meta);
+  }
+
+  private receiveCredit(connection: Connection, frame: Buffer): void {
+    for (const entry of decodeLaneAmounts('credit', frame)) {
+      const lane = this.laneOf(connection, entry.channel, entry.lane);
+      if (lane < 0) {
+        this.host.violation(this, connection, CLOSE_CODES.unknownChannel, `credit for channel ${entry.channel} lane ${entry.lane}`);
+        return;
+      }
+      this.credit[lane] = Math.min(this.credit[lane]! + entry.amount, 2 ** 40);
+    }
+    this.scheduleFlush();
+  }
+
+  private receiveAck(connection: Connection, frame: Buffer): void {
+    for (const entry of decodeLaneAmounts('ack', frame)) {
+      const lane = this.laneOf(connection, entry.channel, entry.lane);
+      if (lane < 0) {
+        this.host.violation(this, connection, CLOSE_CODES.unknownChannel, `ack for channel ${entry.channel} lane ${entry.lane}`);
+        return;
+      }
+      this.queues[lane]!.acknowledge(entry.amount);
+    }
+    this.checkDrained();
+  }
+
+  /** Credits and acknowledgements go out once per event-loop turn, after the turn's frames. */
+  private scheduleControl(): void {
+    if (this.controlScheduled !== undefined) return;
+    this.controlScheduled = setImmediate(this.sendControl);
+  }
+
+  private readonly sendControl = (): void => {
+    this.controlScheduled = undefined;
+    const { layout, channels } = this.host;
+    const credits = new Map<number, LaneAmount[]>();
+    const acks = new Map<number, LaneAmount[]>();
+    for (let lane = 0; lane < layout.totalLanes; lane += 1) {
+      const connectionIndex = layout.connectionOfLane[lane]!;
+      const channel = layout.channelOfLane[lane]!;
+      const laneInChannel = lane - layout.offsets[channel]!;
+      const consumed = this.consumed[lane]!;
+      if (consumed > 0) {
+        this.consumed[lane] = 0;
+        this.grantedTotal[lane] = this.grantedTotal[lane]! + consumed;
+        push(credits, connectionIndex, { channel, lane: laneInChannel, amount: consumed });
+      }
+      if (this.ackDue[lane] && channels[channel]!.reliable) {
+        this.ackDue[lane] = false;
+        push(acks, connectionIndex, { channel, lane: laneInChannel, amount: this.sequences[lane]!.delivered });
+      }
+    }
+    for (const [index, entries] of credits) this.connections[index]?.send(encodeLaneAmounts('credit', entries));
+    for (const [index, entries] of acks) this.connections[index]?.send(encodeLaneAmounts('ack', entries));
+  };
+
+  // ---- sessions ----------------------------------------------------------------------------
+
+  /** Starts a session as dialer (connection 0 first, the others once it is open). */
+  dial(): void {
+    if (this.host.isClosed() || this.url === undefined || this.session !== undefined || this.state === 'up') return;
+    this.beginSession(this.host.newSession(), 'dialer');
+    this.connections[0] = this.host.dial(this, this.url, this.session!, 0);
+  }
+
+  /** Whether a session is being set up (dialed or accepted) and not yet up. */
+  get establishing(): boolean {
+    return this.session !== undefined && this.state !== 'up';
+  }
+
+  /** A probe dial (connect by URL) became connection 0 of a new session of this link. */
+  adoptDialed(connection: Connection): void {
+    this.beginSession(connection.session, 'dialer');
+    this.connections[0] = connection;
+    connection.link = this;
+  }
+
+  /** Acceptor: connection 0 of a new session from the peer. */
+  acceptSession(connection: Connection): void {
+    if (this.state === 'up') this.loseSession(CLOSE_CODES.superseded, 'replaced by a newer session');
+    else if (this.session !== undefined) this.endSession(CLOSE_CODES.superseded, 'replaced by a newer session');
+    this.beginSession(connection.session, 'acceptor');
+    this.connections[0] = connection;
+    connection.link = this;
+  }
+
+  /** A simultaneous dial lost the tie-break: drop this side's dial without reporting a failure. */
+  abandonDial(): void {
+    if (this.role === 'dialer' && this.state !== 'up') this.endSession(CLOSE_CODES.superseded, 'simultaneous dial: keeping theirs');
+  }
+
+  cancelReconnect(): void {
+    this.reconnectTimer?.cancel();
+    this.reconnectTimer = undefined;
+  }
+
+  /** Acceptor: a further connection of the current session; false when it does not belong. */
+  attach(connection: Connection): boolean {
+    if (this.role !== 'acceptor' || connection.session !== this.session || this.connections[connection.index] !== undefined) return false;
+    this.connections[connection.index] = connection;
+    connection.link = this;
+    return true;
+  }
+
+  private beginSession(session: string, role: 'dialer' | 'acceptor'): void {
+    this.session = session;
+    this.role = role;
+    this.credit.fill(0);
+    this.consumed.fill(0);
+    this.grantedTotal.fill(0);
+    this.receivedTotal.fill(0);
+    this.ackDue.fill(false);
+    for (const reassembly of this.reassembly) reassembly.reset();
+    this.sessionTimer?.cancel();
+    this.sessionTimer = this.host.clock.setTimer(this.host.timing.handshakeTimeoutMs * 2, () => {
+      this.sessionTimer = undefined;
+      if (this.session === session && this.state !== 'up') this.abortSession(CLOSE_CODES.handshakeTimeout, 'session did not open all its connections in time');
+    });
+  }
+
+  /** A connection of the current session finished its handshake. */
+  opened(connection: Connection): void {
+    if (connection.session !== this.session || this.connections[connection.index] !== connection) return;
+    if (connection.index === 0 && connection.peer !== undefined) {
+      const incarnation = connection.peer.incarnation;
+      if (this.incarnation !== undefined && this.incarnation !== incarnation && this.peerUpEmitted) {
+        // The peer restarted: its old incarnation is gone.
+        this.peerUpEmitted = false;
+        this.host.peerDown(this, 'peer restarted');
+      }
+      this.incarnation = incarnation;
+      this.sequences = this.host.receiveSequences(this.peer, incarnation);
+    }
+    // Grant the peer its initial credit on the lanes of this connection.
+    const { layout, channels } = this.host;
+    const grants: LaneAmount[] = [];
+    for (let lane = 0; lane < layout.totalLanes; lane += 1) {
+      if (layout.connectionOfLane[lane] !== connection.index) continue;
+      const channel = channels[layout.channelOfLane[lane]!]!;
+      this.grantedTotal[lane] = channel.windowBytes;
+      grants.push({ channel: channel.index, lane: lane - layout.offsets[channel.index]!, amount: channel.windowBytes });
+    }
+    connection.send(encodeLaneAmounts('credit', grants));
+    if (this.role === 'dialer' && connection.index === 0) {
+      for (let index = 1; index < layout.connections; index += 1) {
+        this.connections[index] = this.host.dial(this, this.url!, this.session, index);
+      }
+    }
+    if (this.connections.every((item) => item?.state === 'open')) this.becomeUp();
+  }
+
+  private becomeUp(): void {
+    this.sessionTimer?.cancel();
+    this.sessionTimer = undefined;
+    this.graceTimer?.cancel();
+    this.graceTimer = undefined;
+    this.state = 'up';
+    this.everUp = true;
+    this.backoff.reset();
+    for (let lane = 0; lane < this.queues.length; lane += 1) {
+      const queue = this.queues[lane]!;
+      queue.rewind();
+      if (queue.hasFrame()) this.scheduler.activate(lane);
+    }
+    this.host.channelEvent(this, 'channel-open');
+    if (!this.peerUpEmitted) {
+      this.peerUpEmitted = true;
+      this.host.peerUp(this);
+    }
+    this.scheduleFlush();
+  }
+
+  /** A connection of this link closed. */
+  closed(connection: Connection, code: number, reason: string, local: boolean): void {
+    if (connection.session !== this.session || this.connections[connection.index] !== connection) return;
+    if (this.state === 'up') {
+      this.loseSession(CLOSE_CODES.normal, `connection ${connection.index} closed: ${reason || code}`);
+      return;
+    }
+    this.abortSession(code, reason, local);
+  }
+
+  /** An up session broke: keep queues, wait for a reconnect within the grace period. */
+  private loseSession(code: number, reason: string): void {
+    this.endSession(code, reason);
+    this.state = 'reconnecting';
+    this.host.channelEvent(this, 'channel-close');
+    this.startGrace(reason);
+    this.scheduleReconnect();
+  }
+
+  /** A session that was being set up failed. */
+  private abortSession(code: number, reason: string, local = true): void {
+    const wasDialer = this.role === 'dialer';
+    this.endSession(code === CLOSE_CODES.superseded ? CLOSE_CODES.superseded : CLOSE_CODES.normal, reason);
+    if (wasDialer && !(local && code === CLOSE_CODES.superseded)) this.host.connectionFailed(this, code, reason);
+    if (PERMANENT_REFUSALS.has(code)) {
+      this.goDown(reason);
+    } else if (this.state === 'connecting' || this.state === 'reconnecting') {
+      this.startGrace(reason);
+    }
+    this.scheduleReconnect();
+  }
+
+  private endSession(code: number, reason: string): void {
+    this.sessionTimer?.cancel();
+    this.sessionTimer = undefined;
+    if (this.continuation !== undefined) clearImmediate(this.continuation);
+    this.continuation = undefined;
+    this.flushScheduled = false;
+    const connections = this.connections;
+    this.connections = new Array<Connection | undefined>(connections.length).fill(undefined);
+    this.session = undefined;
+    this.role = undefined;
+    for (const connection of connections) connection?.close(code, reason);
+    for (const reassembly of this.reassembly) reassembly.reset();
+  }
+
+  private startGrace(reason: string): void {
+    if (this.graceTimer !== undefined || this.state === 'down') return;
+    this.graceTimer = this.host.clock.setTimer(this.host.timing.peerDownGraceMs, () => {
+      this.graceTimer = undefined;
+      if (this.state !== 'up') this.goDown(reason);
+    });
+  }
+
+  /** The peer is down: report it, drop what waited for it, and forget it unless wanted. */
+  goDown(reason: string): void {
+    this.graceTimer?.cancel();
+    this.graceTimer = undefined;
+    if (this.state === 'up') {
+      this.endSession(CLOSE_CODES.normal, reason);
+      this.host.channelEvent(this, 'channel-close');
+    }
+    this.state = 'down';
+    this.dropQueues(reason);
+    if (this.peerUpEmitted || !this.everUp) {
+      this.peerUpEmitted = false;
+      this.host.peerDown(this, reason);
+    }
+    if (!this.wanted) this.remove();
+  }
+
+  private dropQueues(reason: string): void {
+    for (const channel of this.host.channels) {
+      let dropped = 0;
+      const offset = this.host.layout.offsets[channel.index]!;
+      for (let lane = offset; lane < offset + this.host.layout.lanes[channel.index]!; lane += 1) {
+        dropped += this.queues[lane]!.clear();
+        this.scheduler.deactivate(lane);
+      }
+      if (dropped > 0) this.host.dropped(this, channel, dropped);
+      this.full[channel.index] = false;
+    }
+    this.requests.failAll(this.peer, reason);
+  }
+
+  private scheduleReconnect(): void {
+    if (!this.wanted || this.reconnectTimer !== undefined || this.host.isClosed() || this.removed) return;
+    const delay = this.backoff.next();
+    this.reconnectTimer = this.host.clock.setTimer(delay, () => {
+      this.reconnectTimer = undefined;
+      if (this.wanted && this.state !== 'up' && this.session === undefined && !this.host.isClosed() && !this.removed) this.dial();
+    });
+  }
+
+  /** Called by connect(): keep this link up from this side. */
+  want(url: string | undefined): void {
+    this.wanted = true;
+    if (url !== undefined) this.url = url;
+    if (this.state !== 'up' && this.session === undefined && this.reconnectTimer === undefined) this.dial();
+  }
+
+  /** disconnect() or close(): end the session and forget the peer. */
+  shutdown(code: number, reason: string): void {
+    this.wanted = false;
+    this.reconnectTimer?.cancel();
+    this.reconnectTimer = undefined;
+    if (this.state === 'up') {
+      this.endSession(code, reason);
+      this.host.channelEvent(this, 'channel-close');
+    } else if (this.session !== undefined) {
+      this.endSession(code, reason);
+    }
+    this.state = 'down';
+    this.dropQueues(reason);
+    if (this.peerUpEmitted) {
+      this.peerUpEmitted = false;
+      this.host.peerDown(this, reason);
+    }
+    this.remove();
+  }
+
+  private remove(): void {
+    if (this.removed) return;
+    this.removed = true;
+    this.graceTimer?.cancel();
+    this.reconnectTimer?.cancel();
+    this.sessionTimer?.cancel();
+    if (this.controlScheduled !== undefined) clearImmediate(this.controlScheduled);
+    this.controlScheduled = undefined;
+    this.host.saveSequenceFloor(
+      this.peer,
+      this.queues.map((queue) => queue.lastSeq),
+    );
+    this.host.removeLink(this);
+  }
+
+  get isRemoved(): boolean {
+    return this.removed;
+  }
+
+  /** Whether peer-up was reported and peer-down not yet. */
+  get isUp(): boolean {
+    return this.peerUpEmitted;
+  }
+
+  recordRtt(rttMs: number): void {
+    this.rttMs = rttMs;
+    this.rttAverageMs = this.rttAverageMs === 0 ? rttMs : this.rttAverageMs * 0.8 + rttMs * 0.2;
+  }
+}
+
+function push(map: Map<number, LaneAmount[]>, key: number, entry: LaneAmount): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [entry]);
+  else list.push(entry);
+}
+
+/** FNV-1a over the key's UTF-16 code units: a stable lane for every key. */
+export function hashKey(key: string): number {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < key.length; index += 1) {
+    hash ^= key.charCodeAt(index);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}

@@ -1,0 +1,56 @@
+// Requests waiting for their reply, by id, each with its timeout. One manager per link, so a
+// peer going down fails exactly its own requests.
+import type { Scheduler, Timer } from '@foundation/core';
+import { PeerUnavailableError } from '../errors/peer-unavailable-error';
+import { RequestTimeoutError } from '../errors/request-timeout-error';
+
+interface Pending {
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+  readonly timer: Timer;
+}
+
+export interface RequestManager {
+  /** Registers request `id`; the promise settles with the reply, a timeout or the peer going down. */
+  add(id: number, peer: string, channel: string, timeoutMs: number): Promise<unknown>;
+  /** Settles request `id` with a reply; false when it is unknown (late, duplicate or forged). */
+  settle(id: number, outcome: { ok: true; value: unknown } | { ok: false; error: unknown }): boolean;
+  /** Fails every pending request (the peer is gone). */
+  failAll(peer: string, reason: string): void;
+  readonly size: number;
+}
+
+export function createRequestManager(clock: Scheduler): RequestManager {
+  const pending = new Map<number, Pending>();
+  return {
+    add(id, peer, channel, timeoutMs) {
+      return new Promise<unknown>((resolve, reject) => {
+        const timer = clock.setTimer(timeoutMs, () => {
+          pending.delete(id);
+          reject(new RequestTimeoutError(peer, channel, timeoutMs));
+        });
+        pending.set(id, { resolve, reject, timer });
+      });
+    },
+    settle(id, outcome) {
+      const entry = pending.get(id);
+      if (entry === undefined) return false;
+      pending.delete(id);
+      entry.timer.cancel();
+      if (outcome.ok) entry.resolve(outcome.value);
+      else entry.reject(outcome.error);
+      return true;
+    },
+    failAll(peer, reason) {
+      const entries = [...pending.values()];
+      pending.clear();
+      for (const entry of entries) {
+        entry.timer.cancel();
+        entry.reject(new PeerUnavailableError(peer, reason));
+      }
+    },
+    get size() {
+      return pending.size;
+    },
+  };
+}

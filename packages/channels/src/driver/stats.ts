@@ -1,0 +1,73 @@
+// Counters, kept as plain mutable numbers on the hot path and copied out by `stats()`.
+import type { CloseCodeName } from '../core/close-codes';
+
+export interface ChannelCounters {
+  /** Messages accepted by send/request/replies. */
+  messagesQueued: number;
+  /** Messages refused because the queue was full. */
+  rejectedFull: number;
+  /** Messages dropped because the peer went down (queued or unacknowledged). */
+  droppedPeerDown: number;
+  /** Monotonic messages replaced by a newer one with the same key before being sent. */
+  replaced: number;
+  framesSent: number;
+  bytesSent: number;
+  framesReceived: number;
+  bytesReceived: number;
+  messagesReceived: number;
+  /** Reliable messages received again after a reconnect and not delivered twice. */
+  duplicatesDropped: number;
+  /** Messages that arrived with no handler registered for the channel. */
+  noHandler: number;
+  /** Handlers that threw. */
+  handlerErrors: number;
+}
+
+export function createChannelCounters(): ChannelCounters {
+  return {
+    messagesQueued: 0,
+    rejectedFull: 0,
+    droppedPeerDown: 0,
+    replaced: 0,
+    framesSent: 0,
+    bytesSent: 0,
+    framesReceived: 0,
+    bytesReceived: 0,
+    messagesReceived: 0,
+    duplicatesDropped: 0,
+    noHandler: 0,
+    handlerErrors: 0,
+  };
+}
+
+export interface ChannelStats extends ChannelCounters {
+  /** Messages waiting to be sent, over all peers. */
+  queuedMessages: number;
+  queuedBytes: number;
+  /** Reliable messages sent and not yet acknowledged, over all peers. */
+  unackedMessages: number;
+  unackedBytes: number;
+}
+
+export interface PeerStats {
+  readonly peer: string;
+  readonly state: 'connecting' | 'up' | 'reconnecting' | 'down';
+  readonly openConnections: number;
+  /** Latest heartbeat round trip, ms (0 before the first). */
+  readonly rttMs: number;
+  /** Exponential moving average of the round trips, ms. */
+  readonly rttAverageMs: number;
+  readonly pendingRequests: number;
+}
+
+export interface TransportStats {
+  readonly nodeId: string;
+  readonly channels: Record<string, ChannelStats>;
+  readonly peers: PeerStats[];
+  /** Connections closed by this node because of what the other side did, by reason. */
+  readonly refusals: Partial<Record<CloseCodeName | 'other', number>>;
+  /** Inbound connections accepted at the WebSocket level (before the handshake). */
+  readonly acceptedConnections: number;
+  readonly handshakesInProgress: number;
+  readonly openConnections: number;
+}

@@ -1,0 +1,820 @@
+// createTransport: the node-to-node transport over WebSocket and CBOR. It implements the
+// transport port of docs/architecture.md (send, onMessage, peer-up/peer-down, connect,
+// disconnect, peers) plus request/reply, channel events, backpressure and statistics.
+import { randomBytes } from 'node:crypto';
+import { FoundationError, createCryptoRandom, createSystemClock } from '@foundation/core';
+import type { Random, Scheduler, Timer } from '@foundation/core';
+import { WebSocket } from 'ws';
+import { channelSetDigest, defaultChannels, layoutLanes, resolveChannels } from '../channel-config';
+import type { ChannelDefinition } from '../channel-config';
+import { createCborCodec } from '../core/cbor';
+import { CLOSE_CODES, closeCodeName } from '../core/close-codes';
+import { MAX_META_BYTES, MAX_CHUNK_HEADER_BYTES } from '../core/frames';
+import { META_KINDS, checkHeaders, metaToWire, MetaFormatError } from '../core/meta';
+import type { MessageMeta, MetaKind } from '../core/meta';
+import type { OutboundMessage } from '../core/outbound-queue';
+import { createReceiveSequence } from '../core/receive-sequence';
+import type { ReceiveSequence } from '../core/receive-sequence';
+import { ChannelsConfigError } from '../errors/channels-config-error';
+import { ConnectionRefusedError } from '../errors/connection-refused-error';
+import { MessageTooLargeError } from '../errors/message-too-large-error';
+import { NoResponderError } from '../errors/no-responder-error';
+import { PayloadEncodingError } from '../errors/payload-encoding-error';
+import { PeerUnavailableError } from '../errors/peer-unavailable-error';
+import { ProtocolViolationError } from '../errors/protocol-violation-error';
+import { QueueFullError } from '../errors/queue-full-error';
+import { TransportClosedError } from '../errors/transport-closed-error';
+import { UnknownChannelError } from '../errors/unknown-channel-error';
+import { resolveLimits, resolveTiming } from '../options';
+import type { TransportOptions } from '../options';
+import { Connection } from './connection';
+import type { ConnectionCallbacks, LocalIdentity, Refusal } from './connection';
+import { Link } from './link';
+import type { LinkHost } from './link';
+import { createListener } from './server';
+import type { Listener } from './server';
+import { createChannelCounters } from './stats';
+import type { ChannelCounters, ChannelStats, TransportStats } from './stats';
+
+/** A message as a handler receives it (the transport port's InboundMessage). */
+export interface InboundMessage {
+  readonly from: string;
+  readonly to: string;
+  readonly channel: string;
+  readonly payload: unknown;
+  /** Context headers, when the sender set some. */
+  readonly headers: Readonly<Record<string, string>> | undefined;
+}
+
+export interface SendOptions {
+  /** Picks the lane by hash, so messages with one key keep their order; monotonic channels replace by it. */
+  readonly partitionKey?: string;
+  /** Context headers (at most 64 strings). */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface RequestOptions extends SendOptions {
+  /** Milliseconds before the request fails with RequestTimeoutError. Default `timing.requestTimeoutMs`. */
+  readonly timeout?: number;
+}
+
+export interface ChannelEvent {
+  readonly peer: string;
+  readonly channel: string;
+}
+
+export interface ConnectionErrorEvent {
+  /** The node id or URL given to connect(). */
+  readonly target: string;
+  readonly error: ConnectionRefusedError;
+}
+
+export interface HandlerErrorEvent {
+  readonly peer: string;
+  readonly channel: string;
+  readonly error: unknown;
+}
+
+export type PeerEventName = 'peer-up' | 'peer-down';
+export type ChannelEventName = 'channel-open' | 'channel-close' | 'drained';
+
+export type RequestHandler = (message: InboundMessage) => unknown;
+
+export interface Transport {
+  readonly nodeId: string;
+  /** Resolves once listening (immediately for a node that does not listen); rejects if binding failed. */
+  ready(): Promise<void>;
+  /** Where this node listens, once ready. */
+  address(): { readonly host: string; readonly port: number; readonly url: string } | undefined;
+  /** Keeps a link to `peer` (a node id with a known address, or a ws:// / wss:// URL) up, reconnecting as needed. */
+  connect(peer: string): void;
+  /** Closes the link to `peer` and stops reconnecting to it. */
+  disconnect(peer: string): void;
+  /**
+   * Queues `payload` for `peer` on `channel`. False when the peer is unknown or down, the
+   * transport is closed, or the bounded queue is full (then `drained` follows). Throws only for
+   * programming errors: unknown channel, unencodable or oversized payload.
+   */
+  send(peer: string, channel: string, payload: unknown, options?: SendOptions): boolean;
+  /** `send` that waits for room in a full queue; rejects when the peer goes down or the transport closes. */
+  sendAsync(peer: string, channel: string, payload: unknown, options?: SendOptions): Promise<void>;
+  /** Sends a request and resolves with the peer's reply (see onRequest). */
+  request(peer: string, channel: string, payload: unknown, options?: RequestOptions): Promise<unknown>;
+  onMessage(channel: string, handler: (message: InboundMessage) => void): () => void;
+  /** Answers requests on `channel`: the handler's value (or promise) is the reply; a throw becomes an error reply. */
+  onRequest(channel: string, handler: RequestHandler): () => void;
+  on(event: PeerEventName, handler: (peer: string) => void): () => void;
+  on(event: ChannelEventName, handler: (event: ChannelEvent) => void): () => void;
+  on(event: 'connection-error', handler: (event: ConnectionErrorEvent) => void): () => void;
+  on(event: 'protocol-error', handler: (error: ProtocolViolationError) => void): () => void;
+  on(event: 'handler-error', handler: (event: HandlerErrorEvent) => void): () => void;
+  /** Peers that are up (peer-up reported, peer-down not yet), in the order they came up. */
+  peers(): string[];
+  /** Counters, queue depths and round trips. */
+  stats(): TransportStats;
+  /** Closes every link (peers see close code 1001) and stops listening. */
+  close(): Promise<void>;
+}
+
+type AnyHandler = (value: never) => void;
+
+const SMALL_RAW_BYTES = 4096;
+const SECRET_MIN_BYTES = 16;
+
+export function createTransport(options: TransportOptions): Transport {
+  const nodeId = options.nodeId;
+  if (typeof nodeId !== 'string' || !/^[\x21-\x7e]{1,200}$/.test(nodeId)) throw new ChannelsConfigError('nodeId', 'must be 1–200 printable ASCII characters');
+  const cluster = options.cluster ?? 'foundation';
+  if (!/^[\x21-\x7e]{1,200}$/.test(cluster)) throw new ChannelsConfigError('cluster', 'must be 1–200 printable ASCII characters');
+  const secretInput = options.security?.secret;
+  if (secretInput === undefined) throw new ChannelsConfigError('security.secret', 'a cluster secret is required');
+  const secret = typeof secretInput === 'string' ? Buffer.from(secretInput, 'utf8') : Buffer.from(secretInput);
+  if (secret.length < SECRET_MIN_BYTES) throw new ChannelsConfigError('security.secret', `must be at least ${SECRET_MIN_BYTES} bytes`);
+  const tls = options.security.tls;
+  const channels = resolveChannels(options.channels ?? defaultChannels());
+  const mode = options.connectionMode ?? 'per-channel';
+  if (mode !== 'per-channel' && mode !== 'single') throw new ChannelsConfigError('connectionMode', 'must be "per-channel" or "single"');
+  const layout = layoutLanes(channels, mode);
+  const timing = resolveTiming(options.timing);
+  const limits = resolveLimits(options.limits);
+  const clock: Scheduler = options.clock ?? createSystemClock({ keepAlive: false });
+  const random: Random = options.random ?? createCryptoRandom();
+  const codec = createCborCodec();
+  const byName = new Map<string, ChannelDefinition>(channels.map((channel) => [channel.name, channel]));
+  const counters: ChannelCounters[] = channels.map(() => createChannelCounters());
+  const incarnation = randomBytes(12).toString('base64url');
+  const identity: LocalIdentity = {
+    cluster,
+    nodeId,
+    incarnation,
+    channelDigest: channelSetDigest(channels, layout),
+    connections: layout.connections,
+    secret,
+    codec,
+    clock,
+  };
+  const maxMessageBytes = Math.max(...channels.map((channel) => channel.maxMessageBytes));
+  // Hard cap of one WebSocket message: a block frame or a chunk (a whole message without chunking).
+  const maxPayload = Math.max(limits.frameBytes + 64, Math.min(limits.chunkBytes, maxMessageBytes + MAX_META_BYTES) + MAX_CHUNK_HEADER_BYTES);
+
+  const links = new Map<string, Link>();
+  const upOrder: string[] = [];
+  const connections = new Set<Connection>();
+  const probes = new Map<string, { connection: Connection; target: string }>();
+  const messageHandlers = new Map<string, ((message: InboundMessage) => void)[]>();
+  const requestHandlers = new Map<string, RequestHandler>();
+  const listeners = new Map<string, Set<AnyHandler>>();
+  const receiveState = new Map<string, { incarnation: string; sequences: ReceiveSequence[] }>();
+  const sequenceFloors = new Map<string, readonly number[]>();
+  const urlToNode = new Map<string, string>();
+  const pendingByAddress = new Map<string, number>();
+  const connectionsByAddress = new Map<string, number>();
+  const refusals: Partial<Record<string, number>> = {};
+  let acceptedConnections = 0;
+  let pendingHandshakes = 0;
+  let closed = false;
+  let boundAddress: { host: string; port: number; url: string } | undefined;
+
+  const emit = (event: string, value: unknown): void => {
+    const handlers = listeners.get(event);
+    if (handlers === undefined) return;
+    for (const handler of [...handlers]) {
+      try {
+        (handler as (value: unknown) => void)(value);
+      } catch (error) {
+        if (event !== 'handler-error') emit('handler-error', { peer: '', channel: '', error });
+      }
+    }
+  };
+
+  const telemetry = (name: string[], measurements: Record<string, number>, metadata: Record<string, unknown>): void => {
+    if (options.telemetry === undefined) return;
+    try {
+      options.telemetry({ name, measurements, metadata });
+    } catch {
+      // A telemetry sink must never break the transport.
+    }
+  };
+
+  const countRefusal = (code: number): void => {
+    const name = closeCodeName(code) ?? 'other';
+    refusals[name] = (refusals[name] ?? 0) + 1;
+  };
+
+  const increment = (map: Map<string, number>, key: string, delta: number): void => {
+    const value = (map.get(key) ?? 0) + delta;
+    if (value <= 0) map.delete(key);
+    else map.set(key, value);
+  };
+
+  // ---- links ---------------------------------------------------------------------------------
+
+  const host: LinkHost = {
+    nodeId,
+    channels,
+    layout,
+    limits,
+    timing,
+    codec,
+    clock,
+    random,
+    counters,
+    isClosed: () => closed,
+    newSession: () => randomBytes(12).toString('base64url'),
+    dial: (link, url, session, index) => openDial(url, session, index, link.peer, link),
+    receiveSequences(peer, peerIncarnation) {
+      const known = receiveState.get(peer);
+      if (known !== undefined && known.incarnation === peerIncarnation) return known.sequences;
+      const sequences = Array.from({ length: layout.totalLanes }, () => createReceiveSequence());
+      receiveState.delete(peer);
+      receiveState.set(peer, { incarnation: peerIncarnation, sequences });
+      // Bounded memory: forget the peers seen longest ago.
+      if (receiveState.size > 10_000) receiveState.delete(receiveState.keys().next().value!);
+      return sequences;
+    },
+    sequenceFloor: (peer) => sequenceFloors.get(peer) ?? [],
+    saveSequenceFloor(peer, lastSeqs) {
+      sequenceFloors.delete(peer);
+      sequenceFloors.set(peer, lastSeqs);
+      if (sequenceFloors.size > 10_000) sequenceFloors.delete(sequenceFloors.keys().next().value!);
+    },
+    deliver,
+    violation(link, connection, code, reason) {
+      reportViolation(connection, code, reason, link.peer);
+    },
+    peerUp(link) {
+      upOrder.push(link.peer);
+      telemetry(['channels', 'peer', 'up'], {}, { peer: link.peer });
+      emit('peer-up', link.peer);
+    },
+    peerDown(link, reason) {
+      const position = upOrder.indexOf(link.peer);
+      if (position >= 0) upOrder.splice(position, 1);
+      telemetry(['channels', 'peer', 'down'], {}, { peer: link.peer, reason });
+      emit('peer-down', link.peer);
+    },
+    channelEvent(link, event) {
+      for (const channel of channels) emit(event, { peer: link.peer, channel: channel.name });
+    },
+    drained(link, channel) {
+      emit('drained', { peer: link.peer, channel: channel.name });
+    },
+    dropped(_link, channel, count) {
+      counters[channel.index]!.droppedPeerDown += count;
+    },
+    removeLink(link) {
+      if (links.get(link.peer) === link) links.delete(link.peer);
+    },
+    connectionFailed(link, code, reason) {
+      const error = new ConnectionRefusedError(link.url ?? link.peer, code, reason);
+      telemetry(['channels', 'connection', 'failed'], { closeCode: code }, { peer: link.peer, reason });
+      emit('connection-error', { target: link.peer, error });
+    },
+  };
+
+  const linkFor = (peer: string): Link => {
+    let link = links.get(peer);
+    if (link === undefined) {
+      link = new Link(peer, host);
+      links.set(peer, link);
+    }
+    return link;
+  };
+
+  // ---- connections -------------------------------------------------------------------------
+
+  const reportViolation = (connection: Connection, code: number, reason: string, peer?: string): void => {
+    countRefusal(code);
+    const error = new ProtocolViolationError({ closeCode: code, reason, remoteAddress: connection.remoteAddress, peer: peer ?? connection.peer?.nodeId });
+    telemetry(['channels', 'connection', 'refused'], { closeCode: code }, { remoteAddress: connection.remoteAddress, peer: error.peer, reason });
+    emit('protocol-error', error);
+    connection.close(code, reason);
+  };
+
+  const connectionCallbacks: ConnectionCallbacks = {
+    admit(connection, hello) {
+      if (closed) return { code: CLOSE_CODES.goingAway, reason: 'shutting down' };
+      const peer = hello.nodeId;
+      const existing = links.get(peer);
+      if (hello.connection === 0) {
+        if (existing !== undefined && existing.role === 'dialer' && existing.establishing) {
+          // Both sides dialed at once: the dial of the smaller node id wins.
+          if (nodeId < peer) return { code: CLOSE_CODES.superseded, reason: 'simultaneous dial: keeping mine' };
+          existing.abandonDial();
+        }
+        const link = existing ?? linkFor(peer);
+        link.acceptSession(connection);
+        return undefined;
+      }
+      if (existing === undefined || !existing.attach(connection)) return { code: CLOSE_CODES.unknownSession, reason: 'no such session' };
+      return undefined;
+    },
+    identified(connection, peer) {
+      const probe = probes.get(connection.session);
+      if (probe === undefined) return undefined;
+      probes.delete(connection.session);
+      urlToNode.set(probe.target, peer.nodeId);
+      const link = linkFor(peer.nodeId);
+      link.wanted = true;
+      link.url = probe.target;
+      if (link.state === 'up' || link.establishing) return { code: CLOSE_CODES.superseded, reason: 'already connected' };
+      link.cancelReconnect();
+      link.adoptDialed(connection);
+      return undefined;
+    },
+    opened(connection) {
+      if (connection.role === 'acceptor') {
+        pendingHandshakes -= 1;
+        increment(pendingByAddress, connection.remoteAddress, -1);
+      }
+      telemetry(['channels', 'connection', 'open'], {}, { peer: connection.peer?.nodeId, role: connection.role, index: connection.index });
+      const link = connection.peer === undefined ? undefined : links.get(connection.peer.nodeId);
+      if (link === undefined) connection.close(CLOSE_CODES.unknownSession, 'no link');
+      else link.opened(connection);
+    },
+    frame(connection, frame) {
+      const link = connection.peer === undefined ? undefined : links.get(connection.peer.nodeId);
+      if (link === undefined || link.connections[connection.index] !== connection) return;
+      link.receive(connection, frame);
+    },
+    closed(connection, code, reason, local) {
+      connections.delete(connection);
+      if (connection.role === 'acceptor') {
+        increment(connectionsByAddress, connection.remoteAddress, -1);
+        if (connection.wasPending) {
+          pendingHandshakes -= 1;
+          increment(pendingByAddress, connection.remoteAddress, -1);
+        }
+      }
+      const probe = probes.get(connection.session);
+      if (probe !== undefined && probe.connection === connection) {
+        probes.delete(connection.session);
+        const error = new ConnectionRefusedError(probe.target, code, reason);
+        emit('connection-error', { target: probe.target, error });
+        scheduleProbeRetry(probe.target);
+        return;
+      }
+      const link = connection.peer === undefined ? connection.link : links.get(connection.peer.nodeId);
+      link?.closed(connection, code, reason, local);
+      closeWaiters.forEach((waiter) => waiter());
+    },
+    pong(connection, rttMs) {
+      const link = connection.peer === undefined ? undefined : links.get(connection.peer.nodeId);
+      if (link === undefined) return;
+      link.recordRtt(rttMs);
+      telemetry(['channels', 'rtt'], { rttMs }, { peer: link.peer, connection: connection.index });
+    },
+    violation(connection, code, reason) {
+      countRefusal(code);
+      const error = new ProtocolViolationError({ closeCode: code, reason, remoteAddress: connection.remoteAddress, peer: connection.peer?.nodeId });
+      telemetry(['channels', 'connection', 'refused'], { closeCode: code }, { remoteAddress: connection.remoteAddress, reason });
+      emit('protocol-error', error);
+    },
+  };
+  const closeWaiters = new Set<() => void>();
+
+  function openDial(url: string, session: string, index: number, expectedPeer: string | undefined, link: Link | undefined): Connection {
+    const socket = new WebSocket(url, {
+      perMessageDeflate: false,
+      maxPayload,
+      skipUTF8Validation: true,
+      followRedirects: false,
+      handshakeTimeout: timing.handshakeTimeoutMs,
+      ...(tls === undefined
+        ? {}
+        : {
+            ...tls.extra,
+            cert: tls.cert,
+            key: tls.key,
+            ca: tls.ca as string | Buffer | (string | Buffer)[],
+            rejectUnauthorized: true,
+            ...(tls.servername === undefined ? {} : { servername: tls.servername }),
+          }),
+    });
+    const connection = new Connection('dialer', socket, url, identity, connectionCallbacks, clock.monotonic(), { session, index, expectedPeer });
+    connection.link = link;
+    connections.add(connection);
+    return connection;
+  }
+
+  const probeRetries = new Map<string, { timer: Timer; attempts: number }>();
+
+  function dialProbe(target: string): void {
+    if (closed) return;
+    const session = randomBytes(12).toString('base64url');
+    const connection = openDial(target, session, 0, undefined, undefined);
+    probes.set(session, { connection, target });
+  }
+
+  function scheduleProbeRetry(target: string): void {
+    if (closed || !wantedProbes.has(target)) return;
+    const previous = probeRetries.get(target);
+    const attempts = (previous?.attempts ?? 0) + 1;
+    const ceiling = Math.min(timing.reconnectMaxMs, timing.reconnectInitialMs * 2 ** Math.min(attempts, 30));
+    const timer = clock.setTimer(random.float() * ceiling, () => {
+      if (wantedProbes.has(target) && !urlToNode.has(target)) dialProbe(target);
+    });
+    probeRetries.set(target, { timer, attempts });
+    if (attempts === 1) emit('peer-down', target);
+  }
+  const wantedProbes = new Set<string>();
+
+  // ---- inbound delivery --------------------------------------------------------------------
+
+  function deliver(link: Link, channel: ChannelDefinition, lane: number, payload: unknown, meta: MessageMeta | undefined): void {
+    const counter = counters[channel.index]!;
+    if (meta !== undefined && meta.kind !== META_KINDS.message) {
+      if (meta.kind === META_KINDS.request) {
+        handleRequest(link, channel, lane, meta, payload);
+        return;
+      }
+      const outcome =
+        meta.kind === META_KINDS.reply ? { ok: true as const, value: payload } : { ok: false as const, error: FoundationError.fromJSON(payload) };
+      link.requests.settle(meta.id, outcome);
+      return;
+    }
+    const handlers = messageHandlers.get(channel.name);
+    if (handlers === undefined || handlers.length === 0) {
+      counter.noHandler += 1;
+      return;
+    }
+    const message: InboundMessage = { from: link.peer, to: nodeId, channel: channel.name, payload, headers: meta?.headers };
+    for (let index = 0; index < handlers.length; index += 1) {
+      try {
+        handlers[index]!(message);
+      } catch (error) {
+        counter.handlerErrors += 1;
+        emit('handler-error', { peer: link.peer, channel: channel.name, error });
+      }
+    }
+  }
+
+  function handleRequest(link: Link, channel: ChannelDefinition, lane: number, meta: MessageMeta, payload: unknown): void {
+    const handler = requestHandlers.get(channel.name);
+    const reply = (kind: MetaKind, value: unknown): void => {
+      if (link.isRemoved || links.get(link.peer) !== link) return;
+      let message: OutboundMessage;
+      try {
+        message = encodeMessage(channel, value, { kind, id: meta.id, headers: undefined }, undefined);
+      } catch (error) {
+        message = encodeMessage(channel, FoundationError.from(error).toJSON(), { kind: META_KINDS.errorReply, id: meta.id, headers: undefined }, undefined);
+      }
+      counters[channel.index]!.messagesQueued += 1;
+      link.enqueue(channel, lane, message);
+    };
+    if (handler === undefined) {
+      reply(META_KINDS.errorReply, new NoResponderError(nodeId, channel.name).toJSON());
+      return;
+    }
+    const message: InboundMessage = { from: link.peer, to: nodeId, channel: channel.name, payload, headers: meta.headers };
+    let result: unknown;
+    try {
+      result = handler(message);
+    } catch (error) {
+      reply(META_KINDS.errorReply, FoundationError.from(error).toJSON());
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (value: unknown) => reply(META_KINDS.reply, value),
+        (error: unknown) => reply(META_KINDS.errorReply, FoundationError.from(error).toJSON()),
+      );
+    } else {
+      reply(META_KINDS.reply, result);
+    }
+  }
+
+  // ---- outbound ------------------------------------------------------------------------------
+
+  function channelNamed(name: string): ChannelDefinition {
+    const channel = byName.get(name);
+    if (channel === undefined) throw new UnknownChannelError(name, channels.map((item) => item.name));
+    return channel;
+  }
+
+  function encodeMessage(channel: ChannelDefinition, payload: unknown, meta: MessageMeta | undefined, key: string | undefined): OutboundMessage {
+    let encodedMeta: Uint8Array | undefined;
+    let bytes: Uint8Array;
+    let raw = false;
+    try {
+      if (meta !== undefined) encodedMeta = codec.encode(metaToWire(meta));
+      if (payload instanceof Uint8Array && payload.length > SMALL_RAW_BYTES) {
+        bytes = payload;
+        raw = true;
+      } else {
+        bytes = codec.encode(payload);
+      }
+    } catch (error) {
+      throw new PayloadEncodingError(channel.name, error);
+    }
+    if (encodedMeta !== undefined && encodedMeta.length > MAX_META_BYTES) throw new PayloadEncodingError(channel.name, new Error('headers too large'));
+    if (bytes.length > channel.maxMessageBytes) throw new MessageTooLargeError(channel.name, bytes.length, channel.maxMessageBytes);
+    return { payload: bytes, raw, meta: encodedMeta, key };
+  }
+
+  function headerMeta(sendOptions: SendOptions | undefined, kind: MetaKind, id: number): MessageMeta | undefined {
+    const headers = sendOptions?.headers;
+    if (headers === undefined && kind === META_KINDS.message) return undefined;
+    let checked: Record<string, string> | undefined;
+    try {
+      checked = checkHeaders(headers);
+    } catch (error) {
+      throw new ChannelsConfigError('headers', error instanceof MetaFormatError ? error.message : 'invalid headers');
+    }
+    return { kind, id, headers: checked };
+  }
+
+  /** Queues one message; 'ok', or why not. */
+  function enqueue(peer: string, channelName: string, payload: unknown, sendOptions: SendOptions | undefined, kind: MetaKind, id: number): 'ok' | 'unavailable' | 'full' {
+    const channel = channelNamed(channelName);
+    if (closed) return 'unavailable';
+    const link = links.get(peer);
+    if (link === undefined || link.state === 'down') return 'unavailable';
+    const key = sendOptions?.partitionKey;
+    const message = encodeMessage(channel, payload, headerMeta(sendOptions, kind, id), key);
+    const counter = counters[channel.index]!;
+    const bytes = message.payload.length + (message.meta?.length ?? 0);
+    if (!link.hasRoom(channel, bytes)) {
+      link.markFull(channel);
+      counter.rejectedFull += 1;
+      return 'full';
+    }
+    const lane = link.pickLane(channel, key);
+    if (link.enqueue(channel, lane, message) === 'replaced') counter.replaced += 1;
+    counter.messagesQueued += 1;
+    return 'ok';
+  }
+
+  function waitFor(peer: string, channel: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const offDrained = api.on('drained', (event) => {
+        if (event.peer !== peer || event.channel !== channel) return;
+        cleanup();
+        resolve();
+      });
+      const offDown = api.on('peer-down', (down) => {
+        if (down !== peer) return;
+        cleanup();
+        reject(new PeerUnavailableError(peer, 'went down while waiting for queue room'));
+      });
+      const cleanup = (): void => {
+        offDrained();
+        offDown();
+        closeRejecters.delete(onClose);
+      };
+      const onClose = (): void => {
+        cleanup();
+        reject(new TransportClosedError(nodeId));
+      };
+      closeRejecters.add(onClose);
+    });
+  }
+  const closeRejecters = new Set<() => void>();
+
+  // ---- heartbeats ----------------------------------------------------------------------------
+
+  const heartbeat = clock.setRepeatingTimer(timing.heartbeatIntervalMs, () => {
+    const now = clock.monotonic();
+    for (const connection of [...connections]) {
+      if (connection.state === 'handshake') {
+        if (now - connection.createdAt > timing.handshakeTimeoutMs) {
+          if (connection.role === 'acceptor') countRefusal(CLOSE_CODES.handshakeTimeout);
+          connection.close(CLOSE_CODES.handshakeTimeout, 'handshake timed out');
+          connection.terminate(CLOSE_CODES.handshakeTimeout, 'handshake timed out');
+        }
+        continue;
+      }
+      if (connection.state !== 'open') continue;
+      if (now - connection.lastReceived > timing.idleTimeoutMs) {
+        telemetry(['channels', 'connection', 'idle'], { idleMs: now - connection.lastReceived }, { peer: connection.peer?.nodeId });
+        connection.terminate(CLOSE_CODES.idleTimeout, 'no frame or pong within the idle timeout');
+      } else {
+        connection.ping(now);
+      }
+    }
+  });
+
+  // ---- listening -----------------------------------------------------------------------------
+
+  let listener: Listener | undefined;
+  let readyPromise: Promise<void> = Promise.resolve();
+  if (options.listen !== undefined && options.listen !== false) {
+    const listenHost = options.listen.host ?? '127.0.0.1';
+    listener = createListener({
+      host: listenHost,
+      port: options.listen.port ?? 0,
+      tls,
+      maxPayload,
+      admit(remoteAddress): Refusal {
+        if (closed) return { code: CLOSE_CODES.goingAway, reason: 'shutting down' };
+        if ((connectionsByAddress.get(remoteAddress) ?? 0) >= limits.maxConnectionsPerAddress) {
+          return { code: CLOSE_CODES.tooManyConnections, reason: `more than ${limits.maxConnectionsPerAddress} connections from ${remoteAddress}` };
+        }
+        if (pendingHandshakes >= limits.maxPendingHandshakes || (pendingByAddress.get(remoteAddress) ?? 0) >= limits.maxPendingHandshakesPerAddress) {
+          return { code: CLOSE_CODES.tooManyHandshakes, reason: 'too many handshakes in progress' };
+        }
+        return undefined;
+      },
+      connection(socket, remoteAddress) {
+        acceptedConnections += 1;
+        pendingHandshakes += 1;
+        increment(pendingByAddress, remoteAddress, 1);
+        increment(connectionsByAddress, remoteAddress, 1);
+        const connection = new Connection('acceptor', socket, remoteAddress, identity, connectionCallbacks, clock.monotonic());
+        connection.wasPending = true;
+        connections.add(connection);
+      },
+      refused(socket, remoteAddress, refusal) {
+        countRefusal(refusal.code);
+        telemetry(['channels', 'connection', 'refused'], { closeCode: refusal.code }, { remoteAddress, reason: refusal.reason });
+        emit('protocol-error', new ProtocolViolationError({ closeCode: refusal.code, reason: refusal.reason, remoteAddress }));
+        socket.on('error', () => undefined);
+        socket.close(refusal.code, refusal.reason);
+        clock.setTimer(1_000, () => socket.terminate());
+      },
+    });
+    readyPromise = listener.ready.then((bound) => {
+      const scheme = tls === undefined ? 'ws' : 'wss';
+      const shownHost = bound.host.includes(':') ? `[${bound.host}]` : bound.host;
+      boundAddress = { host: bound.host, port: bound.port, url: `${scheme}://${shownHost}:${bound.port}` };
+    });
+    readyPromise.catch(() => undefined);
+  }
+
+  // ---- the API -------------------------------------------------------------------------------
+
+  const api: Transport = {
+    nodeId,
+    ready: () => readyPromise,
+    address: () => boundAddress,
+    connect(peer) {
+      if (closed) return;
+      if (/^wss?:\/\//i.test(peer)) {
+        const known = urlToNode.get(peer);
+        if (known !== undefined) {
+          linkFor(known).want(peer);
+          return;
+        }
+        if (wantedProbes.has(peer)) return;
+        wantedProbes.add(peer);
+        dialProbe(peer);
+        return;
+      }
+      const url = options.addresses?.[peer] ?? options.resolveAddress?.(peer) ?? links.get(peer)?.url;
+      const link = linkFor(peer);
+      if (url === undefined) {
+        if (link.state === 'up') {
+          link.wanted = true;
+          return;
+        }
+        emit('connection-error', { target: peer, error: new ConnectionRefusedError(peer, CLOSE_CODES.normal, 'no address known for this node') });
+        link.goDown('no address known');
+        return;
+      }
+      link.want(url);
+    },
+    disconnect(peer) {
+      for (const [url, node] of urlToNode) {
+        if (node === peer || url === peer) {
+          wantedProbes.delete(url);
+          probeRetries.get(url)?.timer.cancel();
+          probeRetries.delete(url);
+        }
+      }
+      wantedProbes.delete(peer);
+      links.get(urlToNode.get(peer) ?? peer)?.shutdown(CLOSE_CODES.normal, 'disconnected');
+    },
+    send(peer, channel, payload, sendOptions) {
+      return enqueue(peer, channel, payload, sendOptions, META_KINDS.message, 0) === 'ok';
+    },
+    async sendAsync(peer, channel, payload, sendOptions) {
+      for (;;) {
+        if (closed) throw new TransportClosedError(nodeId);
+        const result = enqueue(peer, channel, payload, sendOptions, META_KINDS.message, 0);
+        if (result === 'ok') return;
+        if (result === 'unavailable') throw new PeerUnavailableError(peer, 'not connected');
+        await waitFor(peer, channel);
+      }
+    },
+    request(peer, channelName, payload, requestOptions) {
+      const channel = channelNamed(channelName);
+      if (closed) return Promise.reject(new TransportClosedError(nodeId));
+      const link = links.get(peer);
+      if (link === undefined || link.state === 'down') return Promise.reject(new PeerUnavailableError(peer, 'not connected'));
+      const id = link.nextRequest();
+      const timeout = requestOptions?.timeout ?? timing.requestTimeoutMs;
+      let result: 'ok' | 'unavailable' | 'full';
+      try {
+        result = enqueue(peer, channel.name, payload, requestOptions, META_KINDS.request, id);
+      } catch (error) {
+        return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      }
+      if (result === 'full') return Promise.reject(new QueueFullError(peer, channel.name));
+      if (result === 'unavailable') return Promise.reject(new PeerUnavailableError(peer, 'not connected'));
+      return link.requests.add(id, peer, channel.name, timeout);
+    },
+    onMessage(channel, handler) {
+      channelNamed(channel);
+      const list = messageHandlers.get(channel) ?? [];
+      messageHandlers.set(channel, [...list, handler]);
+      return () => {
+        const current = messageHandlers.get(channel) ?? [];
+        messageHandlers.set(
+          channel,
+          current.filter((item) => item !== handler),
+        );
+      };
+    },
+    onRequest(channel, handler) {
+      channelNamed(channel);
+      if (requestHandlers.has(channel)) throw new ChannelsConfigError(`onRequest(${channel})`, 'a request handler is already registered for this channel');
+      requestHandlers.set(channel, handler);
+      return () => {
+        if (requestHandlers.get(channel) === handler) requestHandlers.delete(channel);
+      };
+    },
+    on(event: string, handler: AnyHandler) {
+      let set = listeners.get(event);
+      if (set === undefined) {
+        set = new Set();
+        listeners.set(event, set);
+      }
+      set.add(handler);
+      return () => {
+        set.delete(handler);
+      };
+    },
+    peers: () => [...upOrder],
+    stats() {
+      const channelStats: Record<string, ChannelStats> = {};
+      for (const channel of channels) {
+        let queuedMessages = 0;
+        let queuedBytes = 0;
+        let unackedMessages = 0;
+        let unackedBytes = 0;
+        for (const link of links.values()) {
+          const offset = layout.offsets[channel.index]!;
+          for (let lane = offset; lane < offset + layout.lanes[channel.index]!; lane += 1) {
+            const queue = link.queues[lane]!;
+            queuedMessages += queue.queuedMessages;
+            queuedBytes += queue.queuedBytes;
+            unackedMessages += queue.unackedMessages;
+            unackedBytes += queue.unackedBytes;
+          }
+        }
+        channelStats[channel.name] = { ...counters[channel.index]!, queuedMessages, queuedBytes, unackedMessages, unackedBytes };
+      }
+      let open = 0;
+      let handshaking = 0;
+      for (const connection of connections) {
+        if (connection.state === 'open') open += 1;
+        else if (connection.state === 'handshake') handshaking += 1;
+      }
+      return {
+        nodeId,
+        channels: channelStats,
+        peers: [...links.values()].map((link) => ({
+          peer: link.peer,
+          state: link.state,
+          openConnections: link.connections.filter((connection) => connection?.state === 'open').length,
+          rttMs: link.rttMs,
+          rttAverageMs: link.rttAverageMs,
+          pendingRequests: link.requests.size,
+        })),
+        refusals: { ...refusals },
+        acceptedConnections,
+        handshakesInProgress: handshaking,
+        openConnections: open,
+      };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      heartbeat.cancel();
+      for (const retry of probeRetries.values()) retry.timer.cancel();
+      probeRetries.clear();
+      wantedProbes.clear();
+      for (const reject of [...closeRejecters]) reject();
+      for (const link of [...links.values()]) link.shutdown(CLOSE_CODES.goingAway, 'transport closed');
+      for (const connection of connections) connection.close(CLOSE_CODES.goingAway, 'transport closed');
+      // Give close frames a moment to go out, then drop whatever is left.
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          if (connections.size > 0) return;
+          closeWaiters.delete(done);
+          timer.cancel();
+          resolve();
+        };
+        const timer = clock.setTimer(500, () => {
+          closeWaiters.delete(done);
+          for (const connection of [...connections]) connection.terminate(CLOSE_CODES.goingAway, 'transport closed');
+          resolve();
+        });
+        closeWaiters.add(done);
+        done();
+      });
+      await listener?.close();
+    },
+  };
+  return api;
+}
