@@ -5,8 +5,7 @@
 //
 //   node tooling/scripts/run-bench.mjs bench/index.ts [args...]     (from a package directory)
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 
@@ -15,7 +14,9 @@ if (!entry) {
   console.error('usage: run-bench.mjs ENTRY.ts [args...]');
   process.exit(2);
 }
-const scratch = mkdtempSync(join(tmpdir(), 'foundation-bench-'));
+// The bundle sits inside the package so that its external imports resolve from node_modules.
+mkdirSync(resolve('.bench-build'), { recursive: true });
+const scratch = mkdtempSync(join(resolve('.bench-build'), 'run-'));
 const outfile = join(scratch, 'bench.mjs');
 let status;
 try {

@@ -1,0 +1,619 @@
+// The driver: an async shell around the pure core. It owns the I/O and keeps the core's contract
+// (persist, then send, then apply, then advance), one Ready at a time: whatever arrives while a
+// batch is being written lands in the next batch, which is what makes the fsync a group commit.
+import { FoundationError, createCryptoRandom, systemClock } from '@foundation/core';
+import type { Random, Scheduler, Timer } from '@foundation/core';
+import { MemoryStorage } from '../core/log-storage';
+import { RaftCore } from '../core/raft';
+import type { RaftStatus, Ready } from '../core/raft';
+import type { Entry, Membership, MembershipChange, Message, NodeId, Snapshot } from '../core/types';
+import { DroppedError } from '../errors/dropped-error';
+import { MembershipChangeError } from '../errors/membership-change-error';
+import { NotLeaderError } from '../errors/not-leader-error';
+import { RaftTimeoutError } from '../errors/raft-timeout-error';
+import { StoppedError } from '../errors/stopped-error';
+import type { RaftPersistence } from '../storage/persistence';
+import { cborCodec } from './cbor-codec';
+import type { CommandCodec, StateMachine } from './state-machine';
+import { parseWireMessage } from './wire';
+import type { SnapshotChunk, SnapshotChunkAck, WireLimits } from './wire';
+
+/** The transport port: what the driver needs from a network (channels, or testkit's). */
+export interface RaftTransport {
+  send(peer: string, channel: string, payload: unknown): boolean;
+  onMessage(channel: string, handler: (message: { readonly from: string; readonly payload: unknown }) => void): () => void;
+}
+
+export interface RaftNodeOptions<Command, Result, Query, QueryResult> {
+  readonly id: NodeId;
+  /**
+   * The voters of a new cluster, this node included, identical on every initial member. A node
+   * joining an existing cluster passes `[]` and is then added by the leader (`addLearner`).
+   * Ignored once the node has state on disk.
+   */
+  readonly peers: readonly NodeId[];
+  readonly persistence: RaftPersistence;
+  readonly transport: RaftTransport;
+  readonly stateMachine: StateMachine<Command, Result, Query, QueryResult>;
+  readonly clock?: Scheduler;
+  readonly random?: Random;
+  readonly codec?: CommandCodec<Command>;
+  /** Channel name on the transport. Default `raft`. */
+  readonly channel?: string;
+  /** Milliseconds per logical tick. Default 20. */
+  readonly tickMs?: number;
+  /** Election timeout in ticks, randomised in [n, 2n). Default 10 (200–400 ms). */
+  readonly electionTicks?: number;
+  /** Heartbeat interval in ticks. Default 2 (40 ms). */
+  readonly heartbeatTicks?: number;
+  readonly preVote?: boolean;
+  readonly checkQuorum?: boolean;
+  /** `safe` (ReadIndex, default) or `lease` (clock-dependent, see the README). */
+  readonly readMode?: 'safe' | 'lease';
+  readonly maxInflight?: number;
+  readonly maxBytesPerMessage?: number;
+  /** Take a snapshot once this many entries were applied since the last one. Default 10,000. */
+  readonly snapshotEvery?: number;
+  /** Snapshot chunk size on the wire. Default 1 MiB. */
+  readonly snapshotChunkBytes?: number;
+  /** Default timeout of propose, read and membership calls. Default 5,000 ms. */
+  readonly requestTimeoutMs?: number;
+  readonly limits?: Partial<WireLimits>;
+}
+
+export interface CallOptions {
+  readonly timeoutMs?: number;
+}
+
+export type RaftNodeEvent = 'leader-change' | 'membership-change' | 'error';
+
+export interface LeaderChange {
+  readonly leader: NodeId | null;
+  readonly term: number;
+  readonly role: RaftStatus['role'];
+}
+
+export interface RaftNodeStats {
+  readonly invalidMessages: number;
+  readonly proposalsCommitted: number;
+  readonly snapshotsTaken: number;
+  readonly snapshotsInstalled: number;
+}
+
+export interface RaftNode<Command, Result, Query, QueryResult> {
+  readonly id: NodeId;
+  /** Loads durable state and joins the cluster. */
+  start(): Promise<void>;
+  /** Replicates `command`; resolves with the state machine's result once it is applied here. */
+  propose(command: Command, options?: CallOptions): Promise<Result>;
+  /** A linearizable read: reflects every write acknowledged before it was called. */
+  read(query: Query, options?: CallOptions): Promise<QueryResult>;
+  addLearner(node: NodeId, options?: CallOptions): Promise<Membership>;
+  addVoter(node: NodeId, options?: CallOptions): Promise<Membership>;
+  removeMember(node: NodeId, options?: CallOptions): Promise<Membership>;
+  /** Asks the current leader (this node) to hand leadership to `node`. */
+  transferLeadership(node: NodeId): boolean;
+  /** Starts an election now (for operators and tests). */
+  campaign(): void;
+  status(): RaftStatus;
+  stats(): RaftNodeStats;
+  on(event: 'leader-change', listener: (change: LeaderChange) => void): () => void;
+  on(event: 'membership-change', listener: (membership: Membership) => void): () => void;
+  on(event: 'error', listener: (error: FoundationError) => void): () => void;
+  /** Stops ticking and listening; pending calls fail with StoppedError. */
+  stop(): Promise<void>;
+}
+
+interface Pending<T> {
+  readonly term: number;
+  readonly resolve: (value: T) => void;
+  readonly reject: (error: unknown) => void;
+  readonly timer: Timer;
+}
+
+interface PendingRead<QueryResult> {
+  readonly query: unknown;
+  index: number;
+  readonly resolve: (value: QueryResult) => void;
+  readonly reject: (error: unknown) => void;
+  readonly timer: Timer;
+}
+
+interface OutgoingTransfer {
+  readonly id: string;
+  readonly message: Extract<Message, { type: 'snapshot' }>;
+  started: boolean;
+  sent: number;
+  acked: number;
+  lastProgress: number;
+}
+
+interface IncomingTransfer {
+  readonly id: string;
+  readonly meta: SnapshotChunk['meta'];
+  readonly term: number;
+  readonly buffer: Uint8Array;
+  received: number;
+}
+
+const TRANSFER_WINDOW = 4;
+
+export function createRaftNode<Command, Result, Query, QueryResult>(
+  options: RaftNodeOptions<Command, Result, Query, QueryResult>,
+): RaftNode<Command, Result, Query, QueryResult> {
+  return new RaftNodeImpl(options);
+}
+
+class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Command, Result, Query, QueryResult> {
+  readonly id: NodeId;
+  private readonly options: RaftNodeOptions<Command, Result, Query, QueryResult>;
+  private readonly clock: Scheduler;
+  private readonly random: Random;
+  private readonly codec: CommandCodec<Command>;
+  private readonly channel: string;
+  private readonly limits: WireLimits;
+  private readonly requestTimeoutMs: number;
+  private readonly snapshotEvery: number;
+  private readonly chunkBytes: number;
+  private core: RaftCore | null = null;
+  private storage: MemoryStorage | null = null;
+  private ticker: Timer | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private processing: Promise<void> | null = null;
+  private stopped = false;
+  private started = false;
+  private failed: FoundationError | null = null;
+  private readonly proposals = new Map<number, Pending<Result>>();
+  private readonly changes = new Map<number, Pending<Membership>>();
+  private readonly reads = new Map<string, PendingRead<QueryResult>>();
+  private readSequence = 0;
+  private transferSequence = 0;
+  private readonly outgoing = new Map<NodeId, OutgoingTransfer>();
+  private readonly incoming = new Map<NodeId, IncomingTransfer>();
+  private readonly listeners = new Map<RaftNodeEvent, Set<(value: never) => void>>();
+  private lastSnapshotIndex = 0;
+  private counters = { invalidMessages: 0, proposalsCommitted: 0, snapshotsTaken: 0, snapshotsInstalled: 0 };
+
+  constructor(options: RaftNodeOptions<Command, Result, Query, QueryResult>) {
+    this.options = options;
+    this.id = options.id;
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? createCryptoRandom();
+    this.codec = options.codec ?? cborCodec<Command>();
+    this.channel = options.channel ?? 'raft';
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 5000;
+    this.snapshotEvery = options.snapshotEvery ?? 10_000;
+    this.chunkBytes = options.snapshotChunkBytes ?? 1024 * 1024;
+    this.limits = {
+      maxEntriesPerMessage: options.limits?.maxEntriesPerMessage ?? 65_536,
+      maxEntryBytes: options.limits?.maxEntryBytes ?? 64 * 1024 * 1024,
+      maxSnapshotBytes: options.limits?.maxSnapshotBytes ?? 4 * 1024 * 1024 * 1024,
+      maxChunkBytes: options.limits?.maxChunkBytes ?? Math.max(this.chunkBytes, 1024 * 1024) * 2,
+    };
+  }
+
+  // ---- lifecycle --------------------------------------------------------------------------
+
+  async start(): Promise<void> {
+    if (this.started) throw new Error(`raft node ${this.id} was already started`);
+    this.started = true;
+    const state = await this.options.persistence.load();
+    const initialMembership: Membership = { voters: [...this.options.peers], learners: [] };
+    const storage = new MemoryStorage(state.snapshot?.meta.membership ?? initialMembership);
+    if (state.snapshot !== null) {
+      storage.applySnapshot(state.snapshot);
+      this.options.stateMachine.restore(state.snapshot.data);
+      this.lastSnapshotIndex = state.snapshot.meta.index;
+    }
+    storage.append(state.entries);
+    storage.hardState = state.hardState;
+    this.storage = storage;
+    this.core = new RaftCore({
+      id: this.id,
+      storage,
+      hardState: state.hardState,
+      membership: storage.snapshotMembership(),
+      applied: storage.firstIndex() - 1,
+      random: this.random,
+      ...(this.options.electionTicks === undefined ? { electionTicks: 10 } : { electionTicks: this.options.electionTicks }),
+      ...(this.options.heartbeatTicks === undefined ? { heartbeatTicks: 2 } : { heartbeatTicks: this.options.heartbeatTicks }),
+      ...(this.options.preVote === undefined ? {} : { preVote: this.options.preVote }),
+      ...(this.options.checkQuorum === undefined ? {} : { checkQuorum: this.options.checkQuorum }),
+      ...(this.options.readMode === undefined ? {} : { readMode: this.options.readMode }),
+      ...(this.options.maxInflight === undefined ? {} : { maxInflight: this.options.maxInflight }),
+      ...(this.options.maxBytesPerMessage === undefined ? {} : { maxBytesPerMessage: this.options.maxBytesPerMessage }),
+    });
+    if (this.stopped) return;
+    this.unsubscribe = this.options.transport.onMessage(this.channel, ({ from, payload }) => this.receive(from, payload));
+    this.ticker = this.clock.setRepeatingTimer(this.options.tickMs ?? 20, () => this.tick());
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.ticker?.cancel();
+    this.unsubscribe?.();
+    await this.processing;
+    this.failAll(new StoppedError(this.id));
+    await this.options.persistence.close();
+  }
+
+  private fail(error: unknown): void {
+    const failure = FoundationError.from(error, { type: 'internal_error', message: `raft node ${this.id} failed` });
+    this.failed = failure;
+    this.stopped = true;
+    this.ticker?.cancel();
+    this.unsubscribe?.();
+    this.failAll(failure);
+    this.emit('error', failure);
+  }
+
+  private failAll(error: unknown): void {
+    for (const pending of [...this.proposals.values(), ...this.changes.values(), ...this.reads.values()]) {
+      pending.timer.cancel();
+      pending.reject(error);
+    }
+    this.proposals.clear();
+    this.changes.clear();
+    this.reads.clear();
+  }
+
+  private requireCore(): RaftCore {
+    if (this.failed !== null) throw this.failed;
+    if (this.stopped) throw new StoppedError(this.id);
+    if (this.core === null) throw new Error(`raft node ${this.id} is not started`);
+    return this.core;
+  }
+
+  // ---- inputs -------------------------------------------------------------------------------
+
+  private tick(): void {
+    if (this.stopped || this.core === null) return;
+    this.core.tick();
+    this.checkTransfers();
+    this.kick();
+  }
+
+  private receive(from: string, payload: unknown): void {
+    if (this.stopped || this.core === null) return;
+    let message;
+    try {
+      message = parseWireMessage(payload, from, this.id, this.limits);
+    } catch {
+      this.counters.invalidMessages += 1;
+      return;
+    }
+    if (message.type === 'snapshot-chunk') this.receiveChunk(message);
+    else if (message.type === 'snapshot-chunk-ack') this.receiveAck(message);
+    else this.core.step(message);
+    this.kick();
+  }
+
+  propose(command: Command, options: CallOptions = {}): Promise<Result> {
+    return new Promise<Result>((resolve, reject) => {
+      const core = this.requireCore();
+      const outcome = core.propose(this.codec.encode(command));
+      if (!outcome.ok) {
+        reject(outcome.reason === 'not-leader' ? new NotLeaderError(this.id, outcome.leader) : new DroppedError(`the leader refused it (${outcome.reason})`));
+        return;
+      }
+      const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
+      const timer = this.clock.setTimer(timeoutMs, () => {
+        if (this.proposals.delete(outcome.index)) reject(new RaftTimeoutError('proposal', timeoutMs));
+      });
+      this.proposals.set(outcome.index, { term: outcome.term, resolve, reject, timer });
+      this.kick();
+    });
+  }
+
+  read(query: Query, options: CallOptions = {}): Promise<QueryResult> {
+    return new Promise<QueryResult>((resolve, reject) => {
+      const core = this.requireCore();
+      const context = `${this.id}/${++this.readSequence}`;
+      if (!core.readIndex(context)) {
+        reject(new NotLeaderError(this.id, null));
+        return;
+      }
+      const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
+      const timer = this.clock.setTimer(timeoutMs, () => {
+        if (this.reads.delete(context)) reject(new RaftTimeoutError('read', timeoutMs));
+      });
+      this.reads.set(context, { query, index: -1, resolve, reject, timer });
+      this.kick();
+    });
+  }
+
+  addLearner(node: NodeId, options?: CallOptions): Promise<Membership> {
+    return this.changeMembership({ type: 'add-learner', node }, options);
+  }
+
+  addVoter(node: NodeId, options?: CallOptions): Promise<Membership> {
+    return this.changeMembership({ type: 'add-voter', node }, options);
+  }
+
+  removeMember(node: NodeId, options?: CallOptions): Promise<Membership> {
+    return this.changeMembership({ type: 'remove', node }, options);
+  }
+
+  private changeMembership(change: MembershipChange, options: CallOptions = {}): Promise<Membership> {
+    return new Promise<Membership>((resolve, reject) => {
+      const core = this.requireCore();
+      const outcome = core.proposeMembershipChange(change);
+      if (!outcome.ok) {
+        if (outcome.reason === 'not-leader') reject(new NotLeaderError(this.id, outcome.leader));
+        else if (outcome.reason === 'transferring') reject(new DroppedError('a leadership transfer is in progress'));
+        else reject(new MembershipChangeError(outcome.reason === 'membership-pending' ? 'another membership change is still pending' : `${change.type} ${change.node} does not apply to ${JSON.stringify(core.membership())}`));
+        return;
+      }
+      const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
+      const timer = this.clock.setTimer(timeoutMs, () => {
+        if (this.changes.delete(outcome.index)) reject(new RaftTimeoutError('membership change', timeoutMs));
+      });
+      this.changes.set(outcome.index, { term: outcome.term, resolve, reject, timer });
+      this.kick();
+    });
+  }
+
+  transferLeadership(node: NodeId): boolean {
+    const started = this.requireCore().transferLeadership(node);
+    this.kick();
+    return started;
+  }
+
+  campaign(): void {
+    this.requireCore().campaign();
+    this.kick();
+  }
+
+  status(): RaftStatus {
+    if (this.core === null) throw new Error(`raft node ${this.id} is not started`);
+    return this.core.status();
+  }
+
+  stats(): RaftNodeStats {
+    return { ...this.counters };
+  }
+
+  on(event: RaftNodeEvent, listener: (value: never) => void): () => void {
+    let set = this.listeners.get(event);
+    if (set === undefined) {
+      set = new Set();
+      this.listeners.set(event, set);
+    }
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  private emit(event: 'leader-change', value: LeaderChange): void;
+  private emit(event: 'membership-change', value: Membership): void;
+  private emit(event: 'error', value: FoundationError): void;
+  private emit(event: RaftNodeEvent, value: unknown): void {
+    for (const listener of this.listeners.get(event) ?? []) {
+      try {
+        (listener as (argument: unknown) => void)(value);
+      } catch {
+        // A listener's failure is its own; the node carries on.
+      }
+    }
+  }
+
+  // ---- the Ready loop -------------------------------------------------------------------------
+
+  /** Makes sure the loop runs if the core has work. */
+  private kick(): void {
+    if (this.processing !== null || this.stopped || this.core === null || !this.core.hasReady()) return;
+    this.processing = this.processLoop().finally(() => {
+      this.processing = null;
+      this.kick();
+    });
+  }
+
+  private async processLoop(): Promise<void> {
+    const core = this.core!;
+    const storage = this.storage!;
+    try {
+      while (!this.stopped && core.hasReady()) {
+        const ready = core.ready();
+        // 1. Persist: nothing below may depend on state that is not durable yet.
+        if (ready.hardState !== null || ready.entries.length > 0 || ready.snapshot !== null) {
+          await this.options.persistence.save({
+            hardState: ready.hardState ?? undefined,
+            entries: ready.entries,
+            snapshot: ready.snapshot ?? undefined,
+          });
+        }
+        if (this.stopped) return;
+        if (ready.snapshot !== null) this.installSnapshot(ready.snapshot);
+        storage.append(ready.entries);
+        if (ready.hardState !== null) storage.hardState = ready.hardState;
+        // 2. Send.
+        for (const message of ready.messages) this.send(message);
+        // 3. Apply.
+        this.apply(ready);
+        // 4. Advance, then report.
+        const before = core.membership();
+        core.advance(ready);
+        this.afterAdvance(ready, before);
+        await this.maybeSnapshot();
+      }
+    } catch (error) {
+      // A storage failure leaves the node unable to keep its promises: stop, loudly.
+      this.fail(error);
+    }
+  }
+
+  private installSnapshot(snapshot: Snapshot): void {
+    this.storage!.applySnapshot(snapshot);
+    this.options.stateMachine.restore(snapshot.data);
+    this.lastSnapshotIndex = snapshot.meta.index;
+    this.counters.snapshotsInstalled += 1;
+    // Proposals inside the snapshot: whether they are in it is unknown from here.
+    for (const [index, pending] of this.proposals) {
+      if (index > snapshot.meta.index) continue;
+      pending.timer.cancel();
+      pending.reject(new RaftTimeoutError('proposal (its log position was replaced by a snapshot; outcome unknown)', 0));
+      this.proposals.delete(index);
+    }
+    this.releaseReads(snapshot.meta.index);
+  }
+
+  private apply(ready: Ready): void {
+    for (const entry of ready.committedEntries) {
+      if (entry.kind === 'normal') this.applyCommand(entry);
+      else this.settle(this.changes, entry.index, entry.term, () => entry.membership);
+    }
+    for (const read of ready.readStates) {
+      const pending = this.reads.get(read.context);
+      if (pending !== undefined) pending.index = read.index;
+    }
+    for (const context of ready.droppedReads) {
+      const pending = this.reads.get(context);
+      if (pending === undefined) continue;
+      this.reads.delete(context);
+      pending.timer.cancel();
+      pending.reject(new DroppedError('leadership changed before the read was confirmed'));
+    }
+    const last = ready.committedEntries[ready.committedEntries.length - 1];
+    this.releaseReads(last?.index ?? this.core!.log.applied);
+  }
+
+  private applyCommand(entry: Extract<Entry, { kind: 'normal' }>): void {
+    if (entry.data.byteLength === 0) {
+      // A leader's no-op: a proposal that expected this position was overwritten.
+      this.settle(this.proposals, entry.index, entry.term, () => undefined as never);
+      return;
+    }
+    const result = this.options.stateMachine.apply(this.codec.decode(entry.data), entry.index);
+    this.counters.proposalsCommitted += 1;
+    this.settle(this.proposals, entry.index, entry.term, () => result);
+  }
+
+  private settle<T>(pending: Map<number, Pending<T>>, index: number, term: number, value: () => T): void {
+    const waiting = pending.get(index);
+    if (waiting === undefined) return;
+    pending.delete(index);
+    waiting.timer.cancel();
+    if (waiting.term === term) waiting.resolve(value());
+    else waiting.reject(new DroppedError(`another entry (term ${term}) took log position ${index}`));
+  }
+
+  /** Answers reads whose index the state machine has reached. */
+  private releaseReads(applied: number): void {
+    for (const [context, pending] of this.reads) {
+      if (pending.index < 0 || pending.index > applied) continue;
+      this.reads.delete(context);
+      pending.timer.cancel();
+      try {
+        pending.resolve(this.options.stateMachine.query(pending.query as Query));
+      } catch (error) {
+        pending.reject(error);
+      }
+    }
+  }
+
+  private afterAdvance(ready: Ready, before: Membership): void {
+    if (ready.softState !== null) this.emit('leader-change', { leader: ready.softState.leader, term: ready.softState.term, role: ready.softState.role });
+    const after = this.core!.membership();
+    if (JSON.stringify(before) !== JSON.stringify(after)) this.emit('membership-change', after);
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    const core = this.core!;
+    const applied = core.log.applied;
+    if (applied - this.lastSnapshotIndex < this.snapshotEvery || applied <= this.storage!.firstIndex() - 1) return;
+    const snapshot = this.storage!.createSnapshot(applied, core.membership(), this.options.stateMachine.snapshot());
+    this.lastSnapshotIndex = applied;
+    this.counters.snapshotsTaken += 1;
+    await this.options.persistence.saveSnapshot(snapshot);
+  }
+
+  // ---- the network --------------------------------------------------------------------------
+
+  private send(message: Message): void {
+    if (message.type === 'snapshot') {
+      this.startTransfer(message);
+      return;
+    }
+    const accepted = this.options.transport.send(message.to, this.channel, message);
+    if (!accepted && message.type === 'append') this.core!.reportUnreachable(message.to);
+  }
+
+  private startTransfer(message: Extract<Message, { type: 'snapshot' }>): void {
+    const transfer: OutgoingTransfer = {
+      id: `${this.id}/${message.term}/${message.snapshot.meta.index}/${++this.transferSequence}`,
+      message,
+      started: false,
+      sent: 0,
+      acked: 0,
+      lastProgress: this.clock.monotonic(),
+    };
+    this.outgoing.set(message.to, transfer);
+    this.pumpTransfer(transfer);
+  }
+
+  private pumpTransfer(transfer: OutgoingTransfer): void {
+    const { message } = transfer;
+    const data = message.snapshot.data;
+    const total = data.byteLength;
+    // An empty snapshot still travels as one (empty) chunk.
+    while ((transfer.sent < total || (total === 0 && !transfer.started)) && transfer.sent - transfer.acked < TRANSFER_WINDOW * this.chunkBytes) {
+      const end = Math.min(total, transfer.sent + this.chunkBytes);
+      const chunk: SnapshotChunk = {
+        type: 'snapshot-chunk',
+        from: this.id,
+        to: message.to,
+        term: message.term,
+        id: transfer.id,
+        meta: message.snapshot.meta,
+        offset: transfer.sent,
+        total,
+        data: data.subarray(transfer.sent, end),
+      };
+      if (!this.options.transport.send(message.to, this.channel, chunk)) break;
+      transfer.started = true;
+      transfer.sent = end;
+    }
+  }
+
+  private receiveAck(ack: SnapshotChunkAck): void {
+    const transfer = this.outgoing.get(ack.from);
+    if (transfer === undefined || transfer.id !== ack.id) return;
+    transfer.acked = Math.max(transfer.acked, ack.received);
+    transfer.lastProgress = this.clock.monotonic();
+    if (transfer.acked >= transfer.message.snapshot.data.byteLength) {
+      this.outgoing.delete(ack.from);
+      this.core!.reportSnapshot(ack.from, true);
+      return;
+    }
+    this.pumpTransfer(transfer);
+  }
+
+  /** Abandons transfers that stopped making progress; the leader retries later. */
+  private checkTransfers(): void {
+    const stall = 20 * (this.options.tickMs ?? 20) * (this.options.electionTicks ?? 10);
+    const now = this.clock.monotonic();
+    for (const [peer, transfer] of this.outgoing) {
+      if (now - transfer.lastProgress < stall) continue;
+      this.outgoing.delete(peer);
+      this.core!.reportSnapshot(peer, false);
+    }
+  }
+
+  private receiveChunk(chunk: SnapshotChunk): void {
+    let transfer = this.incoming.get(chunk.from);
+    if (transfer === undefined || transfer.id !== chunk.id) {
+      if (chunk.offset !== 0) return;
+      transfer = { id: chunk.id, meta: chunk.meta, term: chunk.term, buffer: new Uint8Array(chunk.total), received: 0 };
+      this.incoming.set(chunk.from, transfer);
+    }
+    if (chunk.offset !== transfer.received || chunk.total !== transfer.buffer.byteLength) return;
+    transfer.buffer.set(chunk.data, chunk.offset);
+    transfer.received += chunk.data.byteLength;
+    const ack: SnapshotChunkAck = { type: 'snapshot-chunk-ack', from: this.id, to: chunk.from, id: chunk.id, received: transfer.received };
+    this.options.transport.send(chunk.from, this.channel, ack);
+    if (transfer.received < transfer.buffer.byteLength) return;
+    this.incoming.delete(chunk.from);
+    this.core!.step({ type: 'snapshot', from: chunk.from, to: this.id, term: transfer.term, snapshot: { meta: transfer.meta, data: transfer.buffer } });
+  }
+}

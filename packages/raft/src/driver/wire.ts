@@ -1,0 +1,173 @@
+// Raft messages as they cross the network: validated field by field before the core sees them.
+// Snapshots travel as chunks with acknowledgements (flow control that works over any
+// transport); everything else is the core's message as is.
+import { InvalidMessageError } from '../errors/invalid-message-error';
+import { readChange, readMembership } from '../storage/records';
+import type { Entry, Message, SnapshotMeta } from '../core/types';
+
+export interface SnapshotChunk {
+  readonly type: 'snapshot-chunk';
+  readonly from: string;
+  readonly to: string;
+  readonly term: number;
+  /** Identifies one transfer; a new id restarts assembly. */
+  readonly id: string;
+  readonly meta: SnapshotMeta;
+  readonly offset: number;
+  readonly total: number;
+  readonly data: Uint8Array;
+}
+
+export interface SnapshotChunkAck {
+  readonly type: 'snapshot-chunk-ack';
+  readonly from: string;
+  readonly to: string;
+  readonly id: string;
+  /** Offset just past the acknowledged chunk. */
+  readonly received: number;
+}
+
+export type WireMessage = Exclude<Message, { type: 'snapshot' }> | SnapshotChunk | SnapshotChunkAck;
+
+export interface WireLimits {
+  readonly maxEntriesPerMessage: number;
+  readonly maxEntryBytes: number;
+  readonly maxSnapshotBytes: number;
+  readonly maxChunkBytes: number;
+}
+
+const MAX_ID = 256;
+const MAX_CONTEXT = 512;
+
+function fail(reason: string): never {
+  throw new InvalidMessageError(reason);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Map) && !ArrayBuffer.isView(value);
+}
+
+function count(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) fail(`${field} must be a non-negative integer`);
+  return value;
+}
+
+function id(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_ID) fail(`${field} must be a node id of 1–${MAX_ID} characters`);
+  return value;
+}
+
+function bool(value: unknown, field: string): boolean {
+  if (typeof value !== 'boolean') fail(`${field} must be a boolean`);
+  return value;
+}
+
+function context(value: unknown, field: string, nullable: boolean): string | null {
+  if (value === null && nullable) return null;
+  if (typeof value !== 'string' || value.length > MAX_CONTEXT) fail(`${field} must be a string of at most ${MAX_CONTEXT} characters`);
+  return value;
+}
+
+function bytes(value: unknown, field: string, max: number): Uint8Array {
+  if (!(value instanceof Uint8Array)) fail(`${field} must be bytes`);
+  if (value.byteLength > max) fail(`${field} is ${value.byteLength} bytes, above the limit of ${max}`);
+  return value;
+}
+
+function entry(value: unknown, limits: WireLimits): Entry {
+  if (!isObject(value)) fail('entry must be an object');
+  const index = count(value.index, 'entry.index');
+  const term = count(value.term, 'entry.term');
+  if (value.kind === 'normal') return { kind: 'normal', index, term, data: bytes(value.data, 'entry.data', limits.maxEntryBytes) };
+  if (value.kind === 'membership') {
+    try {
+      return { kind: 'membership', index, term, change: readChange(value.change), membership: readMembership(value.membership) };
+    } catch (error) {
+      fail(`membership entry: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  fail('entry.kind must be normal or membership');
+}
+
+function meta(value: unknown): SnapshotMeta {
+  if (!isObject(value)) fail('snapshot meta must be an object');
+  try {
+    return { index: count(value.index, 'meta.index'), term: count(value.term, 'meta.term'), membership: readMembership(value.membership) };
+  } catch (error) {
+    if (error instanceof InvalidMessageError) throw error;
+    fail(`snapshot meta: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/**
+ * Validates a payload received from `sender` for node `self`. Throws InvalidMessageError (the
+ * caller drops and counts it) for anything malformed, oversized, or claiming another sender.
+ */
+export function parseWireMessage(payload: unknown, sender: string, self: string, limits: WireLimits): WireMessage {
+  if (!isObject(payload)) fail('payload must be an object');
+  const from = id(payload.from, 'from');
+  const to = id(payload.to, 'to');
+  if (from !== sender) fail(`message claims to come from ${from} but arrived from ${sender}`);
+  if (to !== self) fail(`message is addressed to ${to}, not ${self}`);
+  const type = payload.type;
+  if (type === 'snapshot-chunk-ack') {
+    return { type, from, to, id: context(payload.id, 'id', false)!, received: count(payload.received, 'received') };
+  }
+  const term = count(payload.term, 'term');
+  const base = { from, to, term };
+  switch (type) {
+    case 'vote':
+      return {
+        ...base,
+        type,
+        lastIndex: count(payload.lastIndex, 'lastIndex'),
+        lastTerm: count(payload.lastTerm, 'lastTerm'),
+        preVote: bool(payload.preVote, 'preVote'),
+        transfer: bool(payload.transfer, 'transfer'),
+      };
+    case 'vote-response':
+      return { ...base, type, granted: bool(payload.granted, 'granted'), preVote: bool(payload.preVote, 'preVote') };
+    case 'append': {
+      const entries = payload.entries;
+      if (!Array.isArray(entries) || entries.length > limits.maxEntriesPerMessage) fail(`entries must be an array of at most ${limits.maxEntriesPerMessage}`);
+      const prevIndex = count(payload.prevIndex, 'prevIndex');
+      const parsed = entries.map((candidate) => entry(candidate, limits));
+      parsed.forEach((candidate, position) => {
+        if (candidate.index !== prevIndex + 1 + position) fail('entries must follow prevIndex without gaps');
+      });
+      return { ...base, type, prevIndex, prevTerm: count(payload.prevTerm, 'prevTerm'), entries: parsed, commit: count(payload.commit, 'commit') };
+    }
+    case 'append-response':
+      return {
+        ...base,
+        type,
+        success: bool(payload.success, 'success'),
+        index: count(payload.index, 'index'),
+        hintIndex: count(payload.hintIndex, 'hintIndex'),
+        hintTerm: count(payload.hintTerm, 'hintTerm'),
+      };
+    case 'heartbeat':
+      return { ...base, type, commit: count(payload.commit, 'commit'), context: context(payload.context, 'context', true) };
+    case 'heartbeat-response':
+      return { ...base, type, context: context(payload.context, 'context', true) };
+    case 'timeout-now':
+      return { ...base, type };
+    case 'read-index':
+      return { ...base, type, context: context(payload.context, 'context', false)! };
+    case 'read-index-response': {
+      const index = payload.index;
+      if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < -1) fail('index must be an integer ≥ -1');
+      return { ...base, type, context: context(payload.context, 'context', false)!, index };
+    }
+    case 'snapshot-chunk': {
+      const total = count(payload.total, 'total');
+      if (total > limits.maxSnapshotBytes) fail(`snapshot of ${total} bytes is above the limit of ${limits.maxSnapshotBytes}`);
+      const offset = count(payload.offset, 'offset');
+      const data = bytes(payload.data, 'data', limits.maxChunkBytes);
+      if (offset + data.byteLength > total) fail('chunk runs past the snapshot size');
+      return { ...base, type, id: context(payload.id, 'id', false)!, meta: meta(payload.meta), offset, total, data };
+    }
+    default:
+      fail(`unknown message type ${JSON.stringify(type)}`);
+  }
+}

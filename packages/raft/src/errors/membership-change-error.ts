@@ -1,0 +1,16 @@
+import { FoundationError } from '@foundation/core';
+import { RAFT_ERROR_CODES } from './codes';
+
+/** A membership change was refused (one is pending, or it makes no sense for this membership). */
+export class MembershipChangeError extends FoundationError {
+  constructor(reason: string) {
+    super({
+      type: 'raft_membership_change',
+      code: RAFT_ERROR_CODES.membershipChange,
+      category: 'system',
+      retryStrategy: 'fixed_delay',
+      message: `membership change refused: ${reason}`,
+      context: { reason },
+    });
+  }
+}

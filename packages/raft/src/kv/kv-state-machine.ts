@@ -1,0 +1,75 @@
+// A replicated key-value map, usable directly and used by the tests as the model: put, delete
+// and compare-and-set as commands (through the log), get as a linearizable query.
+import { Encoder } from 'cbor-x';
+import type { StateMachine } from '../driver/state-machine';
+
+export type KvCommand =
+  | { readonly op: 'put'; readonly key: string; readonly value: unknown }
+  | { readonly op: 'delete'; readonly key: string }
+  | { readonly op: 'cas'; readonly key: string; readonly expected: unknown; readonly value: unknown };
+
+export type KvResult =
+  | { readonly op: 'put'; readonly previous: unknown }
+  | { readonly op: 'delete'; readonly existed: boolean }
+  | { readonly op: 'cas'; readonly ok: boolean; readonly current: unknown };
+
+export type KvQuery = { readonly op: 'get'; readonly key: string } | { readonly op: 'size' };
+
+export type KvQueryResult = unknown;
+
+const encoder = new Encoder({ useRecords: false, structuredClone: false });
+
+/** Value equality for compare-and-set: primitives by value, structures by their CBOR bytes. */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if ((a === undefined || a === null) && (b === undefined || b === null)) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  return Buffer.from(encoder.encode(a) as Uint8Array).equals(Buffer.from(encoder.encode(b) as Uint8Array));
+}
+
+export interface KvStateMachine extends StateMachine<KvCommand, KvResult, KvQuery, KvQueryResult> {
+  /** The current map (read it only through `read` on the node for linearizability). */
+  entries(): ReadonlyMap<string, unknown>;
+}
+
+export function createKvStateMachine(): KvStateMachine {
+  let map = new Map<string, unknown>();
+  return {
+    apply(command) {
+      switch (command.op) {
+        case 'put': {
+          const previous = map.get(command.key) ?? null;
+          map.set(command.key, command.value);
+          return { op: 'put', previous };
+        }
+        case 'delete':
+          return { op: 'delete', existed: map.delete(command.key) };
+        case 'cas': {
+          const current = map.get(command.key) ?? null;
+          if (!sameValue(current, command.expected)) return { op: 'cas', ok: false, current };
+          map.set(command.key, command.value);
+          return { op: 'cas', ok: true, current: command.value };
+        }
+        default:
+          // A command this version does not know: refuse it the same way on every node.
+          return { op: 'cas', ok: false, current: null };
+      }
+    },
+    query(query) {
+      if (query.op === 'size') return map.size;
+      return map.get(query.key) ?? null;
+    },
+    snapshot: () => encoder.encode([...map.entries()]),
+    restore(data) {
+      const decoded: unknown = encoder.decode(data);
+      if (!Array.isArray(decoded)) throw new TypeError('a key-value snapshot is an array of [key, value] pairs');
+      const next = new Map<string, unknown>();
+      for (const pair of decoded) {
+        if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string') throw new TypeError('malformed key-value snapshot pair');
+        next.set(pair[0], pair[1]);
+      }
+      map = next;
+    },
+    entries: () => map,
+  };
+}

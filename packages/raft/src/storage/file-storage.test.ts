@@ -1,0 +1,195 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FoundationError } from '@foundation/core';
+import { RAFT_ERROR_CODES } from '../errors/codes';
+import { CorruptLogError } from '../errors/corrupt-log-error';
+import type { Entry, Snapshot } from '../core/types';
+import { createFileStorage } from './file-storage';
+import type { RaftPersistence } from './persistence';
+
+const directories: string[] = [];
+function directory(): string {
+  const path = mkdtempSync(join(tmpdir(), 'raft-wal-'));
+  directories.push(path);
+  return path;
+}
+afterEach(() => {
+  for (const path of directories.splice(0)) rmSync(path, { recursive: true, force: true });
+});
+
+const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+const entry = (index: number, term: number, text = `e${index}`): Entry => ({ kind: 'normal', index, term, data: bytes(text) });
+const texts = (entries: readonly Entry[]): string[] => entries.map((e) => (e.kind === 'normal' ? `${e.index}/${e.term}:${new TextDecoder().decode(e.data)}` : `${e.index}/${e.term}:membership`));
+
+async function reopen(path: string, options = {}): Promise<{ storage: RaftPersistence; state: Awaited<ReturnType<RaftPersistence['load']>> }> {
+  const storage = createFileStorage(path, options);
+  const state = await storage.load();
+  return { storage, state };
+}
+
+function segments(path: string): string[] {
+  return readdirSync(join(path, 'wal')).sort();
+}
+
+describe('the file write-ahead log', () => {
+  it('recovers the hard state and entries it made durable', async () => {
+    const path = directory();
+    const { storage, state } = await reopen(path);
+    expect(state).toEqual({ hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [] });
+    await storage.save({ hardState: { term: 2, vote: 'n1', commit: 0 }, entries: [entry(1, 1), entry(2, 2)] });
+    await storage.save({
+      hardState: { term: 2, vote: 'n1', commit: 2 },
+      entries: [{ kind: 'membership', index: 3, term: 2, change: { type: 'add-learner', node: 'n4' }, membership: { voters: ['n1'], learners: ['n4'] } }],
+    });
+    await storage.close();
+    const again = await reopen(path);
+    expect(again.state.hardState).toEqual({ term: 2, vote: 'n1', commit: 2 });
+    expect(again.state.entries).toEqual([
+      entry(1, 1),
+      entry(2, 2),
+      { kind: 'membership', index: 3, term: 2, change: { type: 'add-learner', node: 'n4' }, membership: { voters: ['n1'], learners: ['n4'] } },
+    ]);
+    await again.storage.close();
+  });
+
+  it('replaces a conflicting suffix, as a follower must when the leader overwrites it', async () => {
+    const path = directory();
+    const { storage } = await reopen(path);
+    await storage.save({ entries: [1, 2, 3, 4, 5].map((index) => entry(index, 1)) });
+    await storage.save({ entries: [entry(3, 2, 'new3'), entry(4, 2, 'new4')] });
+    await storage.close();
+    const { storage: again, state } = await reopen(path);
+    expect(texts(state.entries)).toEqual(['1/1:e1', '2/1:e2', '3/2:new3', '4/2:new4']);
+    await again.close();
+  });
+
+  it('truncates a torn tail: a batch cut off in the middle of a record', async () => {
+    const path = directory();
+    const { storage } = await reopen(path);
+    await storage.save({ hardState: { term: 1, vote: 'n1', commit: 0 }, entries: [entry(1, 1), entry(2, 1)] });
+    await storage.close();
+    const segment = join(path, 'wal', segments(path)[0]!);
+    const acknowledged = statSync(segment).size;
+    // Another batch was being written when the process died: only part of it reached the disk.
+    const { storage: writer } = await reopen(path);
+    await writer.save({ entries: [entry(3, 1, 'x'.repeat(500))] });
+    await writer.close();
+    const full = readFileSync(segment);
+    writeFileSync(segment, full.subarray(0, acknowledged + 200));
+    const { storage: recovered, state } = await reopen(path);
+    expect(texts(state.entries)).toEqual(['1/1:e1', '2/1:e2']);
+    expect(statSync(segment).size).toBe(acknowledged);
+    await recovered.save({ entries: [entry(3, 1, 'after')] });
+    await recovered.close();
+    const { storage: last, state: after } = await reopen(path);
+    expect(texts(after.entries)).toEqual(['1/1:e1', '2/1:e2', '3/1:after']);
+    await last.close();
+  });
+
+  it('truncates garbage after the last committed batch', async () => {
+    const path = directory();
+    const { storage } = await reopen(path);
+    await storage.save({ entries: [entry(1, 1)] });
+    await storage.close();
+    appendFileSync(join(path, 'wal', segments(path)[0]!), Buffer.from([0xf0, 0xca, 0xd0, 0xa1, 0, 0, 0, 9, 1, 2, 3, 4, 5]));
+    const { storage: again, state } = await reopen(path);
+    expect(texts(state.entries)).toEqual(['1/1:e1']);
+    await again.close();
+  });
+
+  it('refuses to start when a record is damaged before an acknowledged batch, naming file and offset', async () => {
+    const path = directory();
+    const { storage } = await reopen(path);
+    await storage.save({ entries: [entry(1, 1, 'first')] });
+    await storage.save({ entries: [entry(2, 1, 'second')] });
+    await storage.close();
+    const segment = join(path, 'wal', segments(path)[0]!);
+    const content = readFileSync(segment);
+    const offset = content.indexOf(Buffer.from('first'));
+    content[offset]! ^= 0xff;
+    writeFileSync(segment, content);
+    const broken = createFileStorage(path);
+    const failure = await broken.load().then(
+      () => null,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(CorruptLogError);
+    const error = failure as CorruptLogError;
+    expect(error.code).toBe(RAFT_ERROR_CODES.corruptLog);
+    expect(error.file).toBe(segment);
+    expect(error.offset).toBeGreaterThan(0);
+    expect(error.offset).toBeLessThan(offset);
+    expect(error.message).toContain('CRC mismatch');
+    expect(FoundationError.is(error)).toBe(true);
+  });
+
+  it('refuses to start when an older segment is damaged', async () => {
+    const path = directory();
+    const { storage } = await reopen(path, { segmentBytes: 200 });
+    for (let index = 1; index <= 20; index += 1) await storage.save({ entries: [entry(index, 1, 'y'.repeat(50))] });
+    await storage.close();
+    const names = segments(path);
+    expect(names.length).toBeGreaterThan(3);
+    const first = join(path, 'wal', names[0]!);
+    const content = readFileSync(first);
+    content[content.length - 3]! ^= 0x55;
+    writeFileSync(first, content);
+    await expect(createFileStorage(path, { segmentBytes: 200 }).load()).rejects.toBeInstanceOf(CorruptLogError);
+  });
+
+  it('rotates segments and keeps the hard state across them', async () => {
+    const path = directory();
+    const { storage } = await reopen(path, { segmentBytes: 300 });
+    await storage.save({ hardState: { term: 7, vote: 'n3', commit: 0 }, entries: [] });
+    for (let index = 1; index <= 30; index += 1) await storage.save({ entries: [entry(index, 7)] });
+    await storage.close();
+    expect(segments(path).length).toBeGreaterThan(2);
+    const { storage: again, state } = await reopen(path, { segmentBytes: 300 });
+    expect(state.hardState).toEqual({ term: 7, vote: 'n3', commit: 0 });
+    expect(state.entries.map((e) => e.index)).toEqual(Array.from({ length: 30 }, (_, index) => index + 1));
+    await again.close();
+  });
+
+  it('snapshots compact the log, and a damaged newest snapshot falls back to the older one', async () => {
+    const path = directory();
+    const { storage } = await reopen(path, { segmentBytes: 250 });
+    const membership = { voters: ['n1'], learners: [] };
+    for (let index = 1; index <= 40; index += 1) await storage.save({ entries: [entry(index, 1)] });
+    const snapshot = (index: number): Snapshot => ({ meta: { index, term: 1, membership }, data: bytes(`state@${index}`) });
+    await storage.saveSnapshot(snapshot(10));
+    const before = segments(path).length;
+    await storage.saveSnapshot(snapshot(30));
+    expect(segments(path).length).toBeLessThan(before);
+    await storage.close();
+    const { storage: again, state } = await reopen(path, { segmentBytes: 250 });
+    expect(state.snapshot?.meta.index).toBe(30);
+    expect(new TextDecoder().decode(state.snapshot!.data)).toBe('state@30');
+    expect(state.entries.map((e) => e.index)).toEqual(Array.from({ length: 10 }, (_, index) => index + 31));
+    await again.close();
+    const newest = readdirSync(join(path, 'snapshots')).sort().pop()!;
+    const file = join(path, 'snapshots', newest);
+    const content = readFileSync(file);
+    content[content.length - 1]! ^= 1;
+    writeFileSync(file, content);
+    const { storage: fallback, state: older } = await reopen(path, { segmentBytes: 250 });
+    expect(older.snapshot?.meta.index).toBe(10);
+    expect(older.entries.map((e) => e.index)).toEqual(Array.from({ length: 30 }, (_, index) => index + 11));
+    await fallback.close();
+  });
+
+  it('a snapshot received from the leader replaces the whole log', async () => {
+    const path = directory();
+    const { storage } = await reopen(path);
+    await storage.save({ entries: [entry(1, 1), entry(2, 1)] });
+    const received: Snapshot = { meta: { index: 50, term: 3, membership: { voters: ['n1', 'n2'], learners: [] } }, data: bytes('leader state') };
+    await storage.save({ snapshot: received, hardState: { term: 3, vote: null, commit: 50 }, entries: [] });
+    await storage.save({ entries: [entry(51, 3)] });
+    await storage.close();
+    const { storage: again, state } = await reopen(path);
+    expect(state.snapshot?.meta).toEqual(received.meta);
+    expect(texts(state.entries)).toEqual(['51/3:e51']);
+    await again.close();
+  });
+});

@@ -1,0 +1,316 @@
+// Durable storage on local files: a segmented write-ahead log and snapshot files.
+//
+// - Every save appends its records and a commit marker in one write, then one fdatasync: the
+//   batch is durable when the promise resolves (group commit: the driver saves a whole Ready).
+// - Segments rotate past `segmentBytes`; each new segment starts with the current hard state, so
+//   deleting old segments never loses it.
+// - Recovery replays every segment. Damage in the last segment with no intact commit marker after
+//   it is a torn tail from a crash mid-write: it is truncated (nothing there was acknowledged).
+//   Damage anywhere else is corruption: the node refuses to start (CorruptLogError with file and
+//   offset) rather than silently lose acknowledged entries.
+// - Snapshots go to a temporary file, fsync, rename, fsync of the directory. The two newest are
+//   kept; the log is compacted up to the older of them, so a damaged newest snapshot still leaves
+//   a complete older snapshot plus log to recover from.
+import { mkdir, open, readdir, readFile, rename, rm, truncate } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CorruptLogError } from '../errors/corrupt-log-error';
+import type { Entry, HardState, Snapshot } from '../core/types';
+import type { PersistUpdate, PersistedState, RaftPersistence } from './persistence';
+import {
+  decodeRecord,
+  decodeSnapshot,
+  encodeRecord,
+  encodeSnapshotHeader,
+  intactFramesAfter,
+  isRecordFormatError,
+  readFrame,
+} from './records';
+
+export interface FileStorageOptions {
+  /** Rotate to a new segment once the current one passes this size. Default 64 MiB. */
+  readonly segmentBytes?: number;
+  /**
+   * fsync every batch (default true). Turning it off trades durability for speed: a crash of the
+   * machine (not just the process) can then lose acknowledged writes. For tests and benchmarks.
+   */
+  readonly sync?: boolean;
+}
+
+interface Segment {
+  readonly name: string;
+  readonly sequence: number;
+  /** Highest entry index written to the segment (0 if none). */
+  lastIndex: number;
+  size: number;
+}
+
+const SEGMENT_PATTERN = /^wal-(\d{16})\.log$/;
+const SNAPSHOT_PATTERN = /^snapshot-(\d{16})-(\d{16})\.snap$/;
+
+function segmentName(sequence: number): string {
+  return `wal-${String(sequence).padStart(16, '0')}.log`;
+}
+
+function snapshotName(index: number, term: number): string {
+  return `snapshot-${String(index).padStart(16, '0')}-${String(term).padStart(16, '0')}.snap`;
+}
+
+async function syncDirectory(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export function createFileStorage(directory: string, options: FileStorageOptions = {}): RaftPersistence {
+  return new FileStorage(directory, options);
+}
+
+class FileStorage implements RaftPersistence {
+  private readonly walDirectory: string;
+  private readonly snapshotDirectory: string;
+  private readonly segmentBytes: number;
+  private readonly sync: boolean;
+  private segments: Segment[] = [];
+  private active: FileHandle | null = null;
+  private hardState: HardState = { term: 0, vote: null, commit: 0 };
+  private batch = 0;
+  private loaded = false;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly directory: string,
+    options: FileStorageOptions,
+  ) {
+    this.walDirectory = join(directory, 'wal');
+    this.snapshotDirectory = join(directory, 'snapshots');
+    this.segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
+    this.sync = options.sync ?? true;
+  }
+
+  async load(): Promise<PersistedState> {
+    if (this.loaded) throw new Error('file storage was already loaded');
+    this.loaded = true;
+    await mkdir(this.walDirectory, { recursive: true });
+    await mkdir(this.snapshotDirectory, { recursive: true });
+    const snapshot = await this.loadSnapshot();
+    const { entries, hardState } = await this.replay(snapshot);
+    this.hardState = hardState;
+    await this.openActive();
+    return { hardState, snapshot, entries };
+  }
+
+  private async loadSnapshot(): Promise<Snapshot | null> {
+    const names = (await readdir(this.snapshotDirectory)).filter((name) => SNAPSHOT_PATTERN.test(name)).sort().reverse();
+    for (const name of (await readdir(this.snapshotDirectory)).filter((file) => file.endsWith('.tmp'))) {
+      await rm(join(this.snapshotDirectory, name), { force: true });
+    }
+    let damaged: string | null = null;
+    for (const name of names) {
+      try {
+        const { meta, data } = decodeSnapshot(await readFile(join(this.snapshotDirectory, name)));
+        return { meta, data };
+      } catch (error) {
+        if (!isRecordFormatError(error)) throw error;
+        // Fall back to the older snapshot; the log was only compacted up to it.
+        damaged ??= name;
+      }
+    }
+    if (damaged !== null) throw new CorruptLogError(join(this.snapshotDirectory, damaged), 0, 'no intact snapshot file');
+    return null;
+  }
+
+  private async replay(snapshot: Snapshot | null): Promise<{ entries: Entry[]; hardState: HardState }> {
+    const names = (await readdir(this.walDirectory)).filter((name) => SEGMENT_PATTERN.test(name)).sort();
+    let base = snapshot?.meta.index ?? 0;
+    let entries: Entry[] = [];
+    let hardState: HardState = { term: 0, vote: null, commit: 0 };
+    for (let position = 0; position < names.length; position += 1) {
+      const name = names[position]!;
+      const path = join(this.walDirectory, name);
+      const buffer = await readFile(path);
+      const isLast = position === names.length - 1;
+      const segment: Segment = { name, sequence: Number(SEGMENT_PATTERN.exec(name)![1]), lastIndex: 0, size: 0 };
+      let offset = 0;
+      for (;;) {
+        const result = readFrame(buffer, offset);
+        if (result.kind === 'end') break;
+        let record;
+        let damage: string | null = null;
+        if (result.kind === 'damaged') damage = result.reason;
+        else {
+          try {
+            record = decodeRecord(result.body);
+          } catch (error) {
+            if (!isRecordFormatError(error)) throw error;
+            damage = error.message;
+          }
+        }
+        if (damage !== null || record === undefined) {
+          if (!isLast || this.commitFollows(buffer, offset)) throw new CorruptLogError(path, offset, damage ?? 'unreadable record');
+          // A torn tail: the crash interrupted this batch before its commit marker was written.
+          await truncate(path, offset);
+          if (this.sync) {
+            const handle = await open(path, 'r+');
+            await handle.sync();
+            await handle.close();
+          }
+          break;
+        }
+        offset = (result as { next: number }).next;
+        switch (record.type) {
+          case 'hard-state':
+            hardState = record.hardState;
+            break;
+          case 'snapshot':
+            // A snapshot from the leader replaced the log at this point.
+            if (record.index >= base) {
+              base = record.index;
+              entries = [];
+            }
+            break;
+          case 'entry': {
+            const { entry } = record;
+            segment.lastIndex = Math.max(segment.lastIndex, entry.index);
+            if (entry.index <= base) break;
+            const expected = base + entries.length + 1;
+            if (entry.index > expected) throw new CorruptLogError(path, offset, `entry ${entry.index} follows ${expected - 1}: entries are missing`);
+            entries.length = entry.index - base - 1;
+            entries.push(entry);
+            break;
+          }
+          case 'commit':
+            this.batch = Math.max(this.batch, record.batch);
+            break;
+        }
+      }
+      segment.size = offset;
+      this.segments.push(segment);
+    }
+    if (snapshot !== null && entries.length === 0 && base > snapshot.meta.index) {
+      throw new CorruptLogError(this.walDirectory, 0, `the log refers to snapshot ${base} but the newest snapshot file is ${snapshot.meta.index}`);
+    }
+    return { entries, hardState };
+  }
+
+  /** Whether an intact commit marker lies after `offset`: then the damage is not a torn tail. */
+  private commitFollows(buffer: Buffer, offset: number): boolean {
+    for (const { body } of intactFramesAfter(buffer, offset)) {
+      try {
+        if (decodeRecord(body).type === 'commit') return true;
+      } catch (error) {
+        if (!isRecordFormatError(error)) throw error;
+      }
+    }
+    return false;
+  }
+
+  private async openActive(): Promise<void> {
+    const last = this.segments[this.segments.length - 1];
+    if (last === undefined) {
+      await this.startSegment(1);
+      return;
+    }
+    this.active = await open(join(this.walDirectory, last.name), 'r+');
+  }
+
+  private async startSegment(sequence: number): Promise<void> {
+    const name = segmentName(sequence);
+    const handle = await open(join(this.walDirectory, name), 'wx');
+    const segment: Segment = { name, sequence, lastIndex: 0, size: 0 };
+    // The current hard state opens every segment, so older segments can be deleted freely.
+    const opening = Buffer.concat([encodeRecord({ type: 'hard-state', hardState: this.hardState }), encodeRecord({ type: 'commit', batch: ++this.batch })]);
+    await handle.write(opening, 0, opening.length, 0);
+    segment.size = opening.length;
+    if (this.sync) {
+      await handle.datasync();
+      await syncDirectory(this.walDirectory);
+    }
+    await this.active?.close();
+    this.active = handle;
+    this.segments.push(segment);
+  }
+
+  save(update: PersistUpdate): Promise<void> {
+    const run = this.writing.then(() => this.write(update));
+    this.writing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async write(update: PersistUpdate): Promise<void> {
+    if (this.active === null) throw new Error('file storage is not loaded or is closed');
+    const parts: Buffer[] = [];
+    if (update.snapshot !== undefined) {
+      await this.writeSnapshotFile(update.snapshot);
+      parts.push(encodeRecord({ type: 'snapshot', index: update.snapshot.meta.index, term: update.snapshot.meta.term }));
+    }
+    let lastIndex = 0;
+    for (const entry of update.entries) {
+      parts.push(encodeRecord({ type: 'entry', entry }));
+      lastIndex = entry.index;
+    }
+    if (update.hardState !== undefined) {
+      parts.push(encodeRecord({ type: 'hard-state', hardState: update.hardState }));
+      this.hardState = update.hardState;
+    }
+    if (parts.length === 0) return;
+    parts.push(encodeRecord({ type: 'commit', batch: ++this.batch }));
+    const buffer = Buffer.concat(parts);
+    const segment = this.segments[this.segments.length - 1]!;
+    await this.active.write(buffer, 0, buffer.length, segment.size);
+    if (this.sync) await this.active.datasync();
+    segment.size += buffer.length;
+    segment.lastIndex = Math.max(segment.lastIndex, lastIndex);
+    if (segment.size >= this.segmentBytes) await this.startSegment(segment.sequence + 1);
+  }
+
+  saveSnapshot(snapshot: Snapshot): Promise<void> {
+    const run = this.writing.then(async () => {
+      await this.writeSnapshotFile(snapshot);
+      await this.compact();
+    });
+    this.writing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async writeSnapshotFile(snapshot: Snapshot): Promise<void> {
+    const name = snapshotName(snapshot.meta.index, snapshot.meta.term);
+    const temporary = join(this.snapshotDirectory, `${name}.tmp`);
+    const { header, metaBytes } = encodeSnapshotHeader(snapshot.meta, snapshot.data);
+    const handle = await open(temporary, 'w');
+    try {
+      await handle.write(header, 0, header.length, 0);
+      await handle.write(metaBytes, 0, metaBytes.length, header.length);
+      await handle.write(snapshot.data, 0, snapshot.data.byteLength, header.length + metaBytes.length);
+      if (this.sync) await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temporary, join(this.snapshotDirectory, name));
+    if (this.sync) await syncDirectory(this.snapshotDirectory);
+  }
+
+  /** Keeps the two newest snapshots and drops log segments the older of them covers. */
+  private async compact(): Promise<void> {
+    const names = (await readdir(this.snapshotDirectory)).filter((name) => SNAPSHOT_PATTERN.test(name)).sort().reverse();
+    for (const name of names.slice(2)) await rm(join(this.snapshotDirectory, name), { force: true });
+    const kept = names.slice(0, 2);
+    const oldest = kept[kept.length - 1];
+    if (oldest === undefined || kept.length < 2) return;
+    const coveredTo = Number(SNAPSHOT_PATTERN.exec(oldest)![1]);
+    while (this.segments.length > 1 && this.segments[0]!.lastIndex <= coveredTo) {
+      const segment = this.segments.shift()!;
+      await rm(join(this.walDirectory, segment.name), { force: true });
+    }
+    if (this.sync) await syncDirectory(this.walDirectory);
+  }
+
+  async close(): Promise<void> {
+    await this.writing;
+    await this.active?.close();
+    this.active = null;
+  }
+}
