@@ -68,8 +68,8 @@ export interface OutboundQueue {
   nextFrame(maxBytes: number): Uint8Array | undefined;
   /** Releases reliable messages up to and including `seq`; returns how many were released. */
   acknowledge(seq: number): number;
-  /** After a reconnect: unacknowledged messages, then a partly sent one, go out again first. */
-  rewind(): void;
+  /** After a reconnect: unacknowledged messages, then a partly sent one, go out again first; returns how many are resent. */
+  rewind(): number;
   /** Empties the queue (peer down); returns how many messages were dropped. */
   clear(): number;
   /** Messages waiting to be framed (a partly sent chunked one counts). */
@@ -263,7 +263,7 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
     rewind() {
       const current = pending[head];
       if (current !== undefined) current.sent = 0;
-      if (unackedHead >= unacked.length) return;
+      if (unackedHead >= unacked.length) return 0;
       const resend = unacked.slice(unackedHead);
       for (const entry of resend) queuedBytes += entry.bytes;
       unackedBytes = 0;
@@ -271,6 +271,7 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
       unackedHead = 0;
       pending = resend.concat(pending.slice(head));
       head = 0;
+      return resend.length;
     },
     clear() {
       const dropped = pending.length - head + (unacked.length - unackedHead);

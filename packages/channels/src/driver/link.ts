@@ -230,7 +230,8 @@ export class Link {
       const lane = this.scheduler.pick(this.isReady);
       if (lane < 0) break;
       const queue = this.queues[lane]!;
-      const frame = queue.nextFrame(limits.frameBytes)!;
+      // A block never exceeds the lane's remaining credit (it always carries one message).
+      const frame = queue.nextFrame(Math.min(limits.frameBytes, this.credit[lane]!))!;
       const connection = this.connections[layout.connectionOfLane[lane]!]!;
       connection.send(frame);
       this.credit[lane] = this.credit[lane]! - frame.length;
@@ -565,7 +566,7 @@ export class Link {
     this.backoff.reset();
     for (let lane = 0; lane < this.queues.length; lane += 1) {
       const queue = this.queues[lane]!;
-      queue.rewind();
+      this.host.counters[this.host.layout.channelOfLane[lane]!]!.retransmitted += queue.rewind();
       if (queue.hasFrame()) this.scheduler.activate(lane);
     }
     this.host.channelEvent(this, 'channel-open');

@@ -15,6 +15,8 @@ export interface ChannelCounters {
   framesReceived: number;
   bytesReceived: number;
   messagesReceived: number;
+  /** Reliable messages sent again after a reconnect because they were not acknowledged. */
+  retransmitted: number;
   /** Reliable messages received again after a reconnect and not delivered twice. */
   duplicatesDropped: number;
   /** Messages that arrived with no handler registered for the channel. */
@@ -34,6 +36,7 @@ export function createChannelCounters(): ChannelCounters {
     framesReceived: 0,
     bytesReceived: 0,
     messagesReceived: 0,
+    retransmitted: 0,
     duplicatesDropped: 0,
     noHandler: 0,
     handlerErrors: 0,

@@ -1,0 +1,219 @@
+// Shared helpers for the real-socket tests: nodes on loopback with fast timings, a TCP proxy
+// that can cut or silence connections, a raw WebSocket client that speaks (or breaks) the
+// protocol, and waiting on conditions instead of fixed delays.
+import { createServer, connect as connectTcp } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { WebSocket } from 'ws';
+import { createTransport, defaultLocalConfig } from '../src/index';
+import type { Transport, TransportOptions } from '../src/index';
+import { channelSetDigest, defaultChannels, layoutLanes, resolveChannels } from '../src/channel-config';
+import type { ChannelOptions, ConnectionMode } from '../src/channel-config';
+import { createCborCodec } from '../src/core/cbor';
+import { decodeChallenge, encodeAuth, encodeHello, handshakeProof } from '../src/core/handshake';
+
+export const SECRET = 'test-cluster-secret-of-enough-length';
+
+const open: Transport[] = [];
+
+export async function startNode(nodeId: string, overrides: Partial<TransportOptions> = {}): Promise<Transport> {
+  const { timing } = defaultLocalConfig();
+  const transport = createTransport({
+    nodeId,
+    listen: { host: '127.0.0.1', port: 0 },
+    security: { secret: SECRET },
+    ...overrides,
+    timing: { ...timing, ...overrides.timing },
+  });
+  open.push(transport);
+  await transport.ready();
+  return transport;
+}
+
+/** Closes every node started by startNode (call in afterEach). */
+export async function closeNodes(): Promise<void> {
+  const nodes = open.splice(0);
+  await Promise.all(nodes.map((node) => node.close()));
+}
+
+/** Waits until `predicate` holds, checking every few ms; fails after `timeoutMs`. */
+export async function waitFor(predicate: () => boolean, timeoutMs = 5_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** Resolves with the first event value that matches. */
+export function nextEvent<T>(transport: Transport, event: string, matches: (value: T) => boolean = () => true): Promise<T> {
+  return new Promise<T>((resolve) => {
+    const off = (transport.on as (event: string, handler: (value: T) => void) => () => void)(event, (value) => {
+      if (!matches(value)) return;
+      off();
+      resolve(value);
+    });
+  });
+}
+
+/** Connects a to b by URL and waits until both see each other up. */
+export async function link(a: Transport, b: Transport, url = b.address()!.url): Promise<void> {
+  const upA = a.peers().includes(b.nodeId) ? Promise.resolve() : nextEvent<string>(a, 'peer-up', (peer) => peer === b.nodeId);
+  const upB = b.peers().includes(a.nodeId) ? Promise.resolve() : nextEvent<string>(b, 'peer-up', (peer) => peer === a.nodeId);
+  a.connect(url);
+  await Promise.all([upA, upB]);
+}
+
+export interface Proxy {
+  readonly url: string;
+  /** Stops forwarding in both directions without closing anything (a half-open path). */
+  blackhole(): void;
+  /** Forwards again (what was held back is delivered). */
+  restore(): void;
+  /** Resets every proxied connection (RST), as a crash of the path would. */
+  sever(): void;
+  /** Bytes forwarded in each direction, for inspecting what crossed the wire. */
+  readonly captured: Buffer[];
+  close(): Promise<void>;
+}
+
+/** A TCP proxy on loopback in front of `targetPort`. */
+export async function createProxy(targetPort: number, capture = false): Promise<Proxy> {
+  const pairs = new Set<[Socket, Socket]>();
+  const captured: Buffer[] = [];
+  let holding = false;
+  const server: Server = createServer((client) => {
+    const upstream = connectTcp(targetPort, '127.0.0.1');
+    const pair: [Socket, Socket] = [client, upstream];
+    pairs.add(pair);
+    const pipe = (from: Socket, to: Socket): void => {
+      from.on('data', (data: Buffer) => {
+        if (capture) captured.push(Buffer.from(data));
+        to.write(data);
+      });
+    };
+    pipe(client, upstream);
+    pipe(upstream, client);
+    if (holding) {
+      client.pause();
+      upstream.pause();
+    }
+    const end = (): void => {
+      pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', end);
+    upstream.on('close', end);
+    client.on('error', end);
+    upstream.on('error', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `ws://127.0.0.1:${port}`,
+    captured,
+    blackhole() {
+      holding = true;
+      for (const [client, upstream] of pairs) {
+        client.pause();
+        upstream.pause();
+      }
+    },
+    restore() {
+      holding = false;
+      for (const [client, upstream] of pairs) {
+        client.resume();
+        upstream.resume();
+      }
+    },
+    sever() {
+      for (const [client, upstream] of [...pairs]) {
+        client.resetAndDestroy();
+        upstream.resetAndDestroy();
+      }
+    },
+    async close() {
+      for (const [client, upstream] of pairs) {
+        client.destroy();
+        upstream.destroy();
+      }
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export interface RawClient {
+  readonly socket: WebSocket;
+  readonly closed: Promise<{ code: number; reason: string }>;
+  /** Frames received after the handshake. */
+  readonly frames: Buffer[];
+  /** Performs the real handshake (HELLO, CHALLENGE, AUTH, READY) as connection `index` of a session. */
+  handshake(options?: { nodeId?: string; secret?: string; cluster?: string; index?: number; session?: string; channels?: Record<string, ChannelOptions> }): Promise<void>;
+  send(frame: Uint8Array | string): void;
+}
+
+const codec = createCborCodec();
+
+export function expectedDigest(channels: Record<string, ChannelOptions> = defaultChannels(), mode: ConnectionMode = 'per-channel'): { digest: string; connections: number } {
+  const resolved = resolveChannels(channels);
+  const layout = layoutLanes(resolved, mode);
+  return { digest: channelSetDigest(resolved, layout), connections: layout.connections };
+}
+
+/** A WebSocket client that speaks the protocol by hand, to send hostile input. */
+export async function rawClient(url: string): Promise<RawClient> {
+  const socket = new WebSocket(url, { perMessageDeflate: false });
+  socket.on('error', () => undefined);
+  const frames: Buffer[] = [];
+  let waiting: ((frame: Buffer) => void) | undefined;
+  socket.on('message', (data: Buffer) => {
+    if (waiting !== undefined) {
+      const resolve = waiting;
+      waiting = undefined;
+      resolve(data);
+    } else {
+      frames.push(data);
+    }
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('close', () => resolve());
+    socket.once('unexpected-response', () => reject(new Error('unexpected response')));
+  });
+  const nextFrame = (): Promise<Buffer> =>
+    Promise.race([
+      new Promise<Buffer>((resolve) => (waiting = resolve)),
+      closed.then(({ code }) => Promise.reject(new Error(`closed with ${code}`))),
+    ]);
+  return {
+    socket,
+    closed,
+    frames,
+    async handshake(options = {}) {
+      const { digest, connections } = expectedDigest(options.channels);
+      const { frame, body } = encodeHello(codec, {
+        cluster: options.cluster ?? 'foundation',
+        nodeId: options.nodeId ?? 'raw-client',
+        incarnation: 'raw-incarnation',
+        epoch: 0,
+        session: options.session ?? randomBytes(8).toString('hex'),
+        connection: options.index ?? 0,
+        connections,
+        channelDigest: digest,
+        expectedPeer: undefined,
+        nonce: randomBytes(32),
+      });
+      socket.send(frame);
+      const challenge = decodeChallenge(codec, await nextFrame());
+      const secret = Buffer.from(options.secret ?? SECRET);
+      socket.send(encodeAuth(handshakeProof(secret, 'dialer', body, challenge.fields)));
+      const ready = await nextFrame();
+      if (ready.length !== 1 || ready[0] !== 0x04) throw new Error('no READY');
+    },
+    send(frame) {
+      socket.send(frame);
+    },
+  };
+}

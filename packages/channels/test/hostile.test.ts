@@ -1,0 +1,160 @@
+// Hostile input over real sockets: each case ends with the connection closed with its own
+// code (or the input dropped), a counter, and a node that keeps serving its real peers.
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { WebSocket } from 'ws';
+import { CLOSE_CODES } from '../src/index';
+import type { Transport } from '../src/index';
+import { createCborCodec } from '../src/core/cbor';
+import { encodeLaneAmounts, writeBlockHeader, writeChunkHeader } from '../src/core/frames';
+import { closeNodes, link, rawClient, startNode, waitFor } from './helpers';
+
+afterEach(closeNodes);
+
+const codec = createCborCodec();
+
+function block(channel: number, lane: number, body: Uint8Array, count = 1, reliable = true): Buffer {
+  const header = Buffer.alloc(14);
+  const length = writeBlockHeader(header, channel, lane, false, reliable, count, 1);
+  return Buffer.concat([header.subarray(0, length), body]);
+}
+
+/** After the attack, the node still serves a well-behaved peer. */
+async function stillServes(node: Transport): Promise<void> {
+  const friend = await startNode(`friend-${Math.random().toString(36).slice(2, 8)}`);
+  await link(friend, node);
+  node.onRequest('coordination', () => 'ok');
+  await expect(friend.request(node.nodeId, 'coordination', 'ping')).resolves.toBe('ok');
+}
+
+describe('hostile input', () => {
+  it('an application frame before the handshake: 4005', async () => {
+    const node = await startNode('target');
+    const client = await rawClient(node.address()!.url);
+    client.send(block(0, 0, codec.encode(['hi'])));
+    expect((await client.closed).code).toBe(CLOSE_CODES.messageBeforeHandshake);
+    expect(node.stats().refusals.messageBeforeHandshake).toBe(1);
+    await stillServes(node);
+  });
+
+  it('garbage instead of a HELLO: protocol mismatch (4001) or malformed (4006); text frames: 4006', async () => {
+    const node = await startNode('target');
+    const first = await rawClient(node.address()!.url);
+    first.send(Buffer.from([0x01, 0xff, 0xfe, 0x00]));
+    expect([CLOSE_CODES.protocolMismatch, CLOSE_CODES.malformedFrame]).toContain((await first.closed).code);
+    const second = await rawClient(node.address()!.url);
+    second.send(Buffer.concat([Buffer.of(0x01), codec.encode({ not: 'a hello' })]));
+    expect((await second.closed).code).toBe(CLOSE_CODES.protocolMismatch);
+    const third = await rawClient(node.address()!.url);
+    third.send('{"type":"hello"}');
+    expect((await third.closed).code).toBe(CLOSE_CODES.malformedFrame);
+    await stillServes(node);
+  });
+
+  it('frames are capped before decoding: above the hard cap ws closes with 1009; above the handshake cap 4007', async () => {
+    const node = await startNode('target', { limits: { frameBytes: 4096, chunkBytes: 4096 } });
+    const huge = await rawClient(node.address()!.url);
+    huge.send(Buffer.alloc(1024 * 1024, 1));
+    expect((await huge.closed).code).toBe(CLOSE_CODES.wsMessageTooBig);
+    const roomy = await startNode('roomy');
+    const big = await rawClient(roomy.address()!.url);
+    big.send(Buffer.concat([Buffer.of(0x01), Buffer.alloc(5000)]));
+    expect((await big.closed).code).toBe(CLOSE_CODES.frameTooLarge);
+    expect(node.stats().refusals.wsMessageTooBig).toBe(1);
+    expect(roomy.stats().refusals.frameTooLarge).toBe(1);
+  });
+
+  it('a chunk larger than its channel allows is refused on its length, before it is read (4007)', async () => {
+    const channels = { small: { maxMessageBytes: 1000 }, large: { maxMessageBytes: 10_000_000 } };
+    const node = await startNode('target', { channels });
+    const client = await rawClient(node.address()!.url);
+    await client.handshake({ channels });
+    const header = Buffer.alloc(16);
+    const length = writeChunkHeader(header, { channel: 0, lane: 0, hasMeta: false, reliable: false, first: true, last: true, raw: true, seq: 0, total: 30_000, metaLength: 0 });
+    client.send(Buffer.concat([header.subarray(0, length), Buffer.alloc(30_000)]));
+    expect((await client.closed).code).toBe(CLOSE_CODES.frameTooLarge);
+  });
+
+  it('after the handshake: malformed CBOR 4006, unknown channel 4008, unknown frame type 4006, oversized frame 1009', async () => {
+    const node = await startNode('target');
+    const cases: [Buffer, number][] = [
+      [block(0, 0, Buffer.from([0x9f, 0xff, 0xff, 0x01])), CLOSE_CODES.malformedFrame],
+      [block(0, 0, codec.encode([1, 2])), CLOSE_CODES.malformedFrame], // count says 1, body has 2
+      [block(0, 0, Buffer.alloc(10_000, 0x81)), CLOSE_CODES.malformedFrame], // deep nesting
+      [block(9, 0, codec.encode(['x'])), CLOSE_CODES.unknownChannel],
+      [block(0, 7, codec.encode(['x'])), CLOSE_CODES.unknownChannel],
+      [block(1, 0, codec.encode(['x'])), CLOSE_CODES.unknownChannel], // channel 1 lane 0 is another connection
+      [block(0, 0, Buffer.concat([Buffer.of(0x59, 0x00, 0x00), Buffer.alloc(70_000)])), CLOSE_CODES.wsMessageTooBig],
+      [Buffer.of(0x7f, 1, 2, 3), CLOSE_CODES.malformedFrame],
+    ];
+    for (const [frame, code] of cases) {
+      const client = await rawClient(node.address()!.url);
+      await client.handshake();
+      client.send(frame);
+      expect((await client.closed).code).toBe(code);
+    }
+    expect(node.stats().refusals.malformedFrame).toBe(4);
+    expect(node.stats().refusals.unknownChannel).toBe(3);
+    await stillServes(node);
+  });
+
+  it('an oversized chunk sequence is refused from its declared size, before any buffering (4009)', async () => {
+    const channels = { small: { maxMessageBytes: 100_000 } };
+    const node = await startNode('target', { channels });
+    const client = await rawClient(node.address()!.url);
+    await client.handshake({ channels });
+    const header = Buffer.alloc(16);
+    const length = writeChunkHeader(header, { channel: 0, lane: 0, hasMeta: false, reliable: false, first: true, last: false, raw: true, seq: 0, total: 2 ** 31, metaLength: 0 });
+    client.send(Buffer.concat([header.subarray(0, length), Buffer.alloc(1000)]));
+    expect((await client.closed).code).toBe(CLOSE_CODES.oversizedMessage);
+    expect(node.stats().refusals.oversizedMessage).toBe(1);
+  });
+
+  it('a sender that ignores its credit is cut off (4020)', async () => {
+    const channels = { small: { windowBytes: 8192 } };
+    const node = await startNode('target', { channels });
+    const client = await rawClient(node.address()!.url);
+    await client.handshake({ channels });
+    const payload = codec.encode(['y'.repeat(3000)]);
+    for (let index = 0; index < 50; index += 1) client.send(block(0, 0, payload, 1, false));
+    expect((await client.closed).code).toBe(CLOSE_CODES.creditExceeded);
+  });
+
+  it('credits and acks for lanes that do not exist are refused (4008)', async () => {
+    const node = await startNode('target');
+    const client = await rawClient(node.address()!.url);
+    await client.handshake();
+    client.send(encodeLaneAmounts('credit', [{ channel: 40, lane: 0, amount: 100 }]));
+    expect((await client.closed).code).toBe(CLOSE_CODES.unknownChannel);
+  });
+
+  it('too many pending handshakes from one address (4011) and too many connections (4010)', async () => {
+    const node = await startNode('target', { limits: { maxPendingHandshakesPerAddress: 3, maxConnectionsPerAddress: 5 } });
+    const idle = await Promise.all([0, 1, 2].map(() => rawClient(node.address()!.url)));
+    const refused = await rawClient(node.address()!.url);
+    expect((await refused.closed).code).toBe(CLOSE_CODES.tooManyHandshakes);
+    await Promise.all(idle.map((client) => client.handshake({ nodeId: `n-${Math.random()}` })));
+    const more = await Promise.all([0, 1].map(() => rawClient(node.address()!.url)));
+    const over = await rawClient(node.address()!.url);
+    expect((await over.closed).code).toBe(CLOSE_CODES.tooManyConnections);
+    expect(node.stats().refusals.tooManyHandshakes).toBe(1);
+    expect(node.stats().refusals.tooManyConnections).toBe(1);
+    for (const client of [...idle, ...more]) client.socket.terminate();
+    await waitFor(() => node.stats().handshakesInProgress === 0 && node.stats().openConnections === 0);
+  });
+
+  it('a handshake that never finishes is closed at the deadline (4004)', async () => {
+    const node = await startNode('target', { timing: { handshakeTimeoutMs: 100, heartbeatIntervalMs: 20, idleTimeoutMs: 200 } });
+    const client = await rawClient(node.address()!.url);
+    expect((await client.closed).code).toBe(CLOSE_CODES.handshakeTimeout);
+  });
+
+  it('plain HTTP gets 426 and no upgrade', async () => {
+    const node = await startNode('target');
+    const response = await fetch(node.address()!.url.replace('ws://', 'http://'));
+    expect(response.status).toBe(426);
+    const socket = new WebSocket(node.address()!.url.replace('ws://', 'ws://') + '/');
+    socket.on('error', () => undefined);
+    await new Promise((resolve) => socket.once('open', resolve));
+    socket.terminate();
+  });
+});

@@ -1,0 +1,139 @@
+// Failures of the path between two nodes, made real with a TCP proxy on loopback: silence
+// (half-open), resets mid-stream, reconnects, and a receiver that stops reading.
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { createSeededRandom } from '@foundation/core';
+import { PeerUnavailableError } from '../src/index';
+import type { ChannelEvent } from '../src/index';
+import { closeNodes, createProxy, link, nextEvent, startNode, waitFor } from './helpers';
+import type { Proxy } from './helpers';
+
+let proxy: Proxy | undefined;
+afterEach(async () => {
+  await proxy?.close();
+  proxy = undefined;
+  await closeNodes();
+});
+
+describe('failure detection and reconnects', () => {
+  it('detects a half-open path by the idle timeout, then reports peer-down after the grace period', async () => {
+    const timing = { heartbeatIntervalMs: 30, idleTimeoutMs: 150, peerDownGraceMs: 200 };
+    const b = await startNode('node-b', { timing });
+    proxy = await createProxy(b.address()!.port);
+    const a = await startNode('node-a', { timing });
+    await link(a, b, proxy.url);
+    const closedOnA = nextEvent<ChannelEvent>(a, 'channel-close');
+    const downOnA = nextEvent<string>(a, 'peer-down');
+    const downOnB = nextEvent<string>(b, 'peer-down');
+    proxy.blackhole(); // nothing flows, nothing closes: only heartbeats can tell
+    await closedOnA;
+    expect(await downOnA).toBe('node-b');
+    expect(await downOnB).toBe('node-a');
+    expect(a.peers()).toEqual([]);
+  });
+
+  it('reconnects with backoff after the connections are reset, without peer-down inside the grace period', async () => {
+    const b = await startNode('node-b');
+    proxy = await createProxy(b.address()!.port);
+    const a = await startNode('node-a', { random: createSeededRandom(7) });
+    await link(a, b, proxy.url);
+    const downs: string[] = [];
+    a.on('peer-down', (peer) => downs.push(peer));
+    b.on('peer-down', (peer) => downs.push(peer));
+    let reopened = 0;
+    a.on('channel-open', () => (reopened += 1));
+    for (let round = 0; round < 3; round += 1) {
+      const opened = reopened;
+      proxy.sever();
+      await waitFor(() => reopened >= opened + 5, 5_000, 'channels to reopen');
+    }
+    b.onRequest('coordination', () => 'still here');
+    await expect(a.request('node-b', 'coordination', null)).resolves.toBe('still here');
+    expect(downs).toEqual([]);
+  });
+
+  it('reliable channels deliver every message exactly once and in order across resets mid-stream', async () => {
+    const b = await startNode('node-b');
+    proxy = await createProxy(b.address()!.port);
+    const a = await startNode('node-a');
+    await link(a, b, proxy.url);
+    const received = new Map<string, number[]>();
+    let total = 0;
+    b.onMessage('events', ({ payload }) => {
+      const { key, n } = payload as { key: string; n: number };
+      received.set(key, [...(received.get(key) ?? []), n]);
+      total += 1;
+    });
+    const keys = ['k0', 'k1', 'k2', 'k3'];
+    const perKey = 1500;
+    let sent = 0;
+    let resets = 0;
+    for (let n = 0; n < perKey; n += 1) {
+      for (const key of keys) await a.sendAsync('node-b', 'events', { key, n, pad: n % 100 === 0 ? 'x'.repeat(100_000) : '' }, { partitionKey: key });
+      sent += keys.length;
+      if (n % 400 === 200) {
+        // Let part of the stream get through, then reset every connection mid-stream.
+        await new Promise((resolve) => setImmediate(resolve));
+        proxy.sever();
+        resets += 1;
+      }
+    }
+    await waitFor(() => total >= sent, 15_000, 'every reliable message');
+    // Give duplicates, if any, a chance to show up before checking.
+    await waitFor(() => a.stats().channels.events!.unackedMessages === 0, 5_000, 'acknowledgements');
+    expect(resets).toBeGreaterThanOrEqual(3);
+    // Messages in flight at a reset were sent again; the receiver dropped any it had seen.
+    expect(a.stats().channels.events!.retransmitted).toBeGreaterThan(0);
+    for (const key of keys) expect(received.get(key)).toEqual(Array.from({ length: perKey }, (_, index) => index));
+    expect(total).toBe(sent);
+  });
+});
+
+describe('backpressure', () => {
+  it('a receiver that stops reading bounds the sender: send returns false, drained follows, sendAsync waits', async () => {
+    const channels = { stream: { maxQueueBytes: 256 * 1024, maxQueueMessages: 100_000, windowBytes: 64 * 1024 } };
+    const timing = { heartbeatIntervalMs: 1_000, idleTimeoutMs: 10_000 };
+    const b = await startNode('node-b', { channels, timing });
+    proxy = await createProxy(b.address()!.port);
+    const a = await startNode('node-a', { channels, timing });
+    await link(a, b, proxy.url);
+    let received = 0;
+    b.onMessage('stream', () => (received += 1));
+    proxy.blackhole();
+    const payload = { data: 'z'.repeat(1000) };
+    // Send as fast as the transport accepts, yielding between bursts so frames go out as far
+    // as credits allow; the stuck receiver grants no more, so the sender stops growing.
+    let accepted = 0;
+    for (let round = 0; round < 30; round += 1) {
+      while (a.send('node-b', 'stream', payload)) accepted += 1;
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      const stats = a.stats().channels.stream!;
+      expect(stats.queuedBytes).toBeLessThanOrEqual(256 * 1024);
+    }
+    // Queue bound plus one credit window (64 KiB) in flight, and not a message more.
+    expect(accepted * 1000).toBeLessThanOrEqual(256 * 1024 + 64 * 1024 + 2 * 1024);
+    expect(a.send('node-b', 'stream', payload)).toBe(false);
+    const waiting = a.sendAsync('node-b', 'stream', payload);
+    const drained = nextEvent<ChannelEvent>(a, 'drained');
+    proxy.restore();
+    expect(await drained).toEqual({ peer: 'node-b', channel: 'stream' });
+    await waiting;
+    await waitFor(() => received === accepted + 1, 5_000, 'the backlog');
+  });
+
+  it('sendAsync rejects when the peer goes down while it waits', async () => {
+    const channels = { stream: { maxQueueMessages: 2, windowBytes: 1024 } };
+    const timing = { heartbeatIntervalMs: 30, idleTimeoutMs: 150, peerDownGraceMs: 100 };
+    const b = await startNode('node-b', { channels, timing });
+    proxy = await createProxy(b.address()!.port);
+    const a = await startNode('node-a', { channels, timing });
+    await link(a, b, proxy.url);
+    proxy.blackhole();
+    for (let round = 0; round < 5; round += 1) {
+      while (a.send('node-b', 'stream', 'x'.repeat(600))) {
+        // fill the queue; the credit (1 KiB) runs out after the first frames
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    await expect(a.sendAsync('node-b', 'stream', 'more')).rejects.toBeInstanceOf(PeerUnavailableError);
+  });
+});

@@ -1,0 +1,127 @@
+// Authentication and refusals: each mismatch ends with its own close code before any
+// application message, on both sides; mutual TLS with certificates made at test time.
+import { afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { CLOSE_CODES, ConnectionRefusedError } from '../src/index';
+import type { ConnectionErrorEvent , ProtocolViolationError } from '../src/index';
+import { createCborCodec } from '../src/core/cbor';
+import { generateCertificates } from './certificates';
+import type { TestCertificates } from './certificates';
+import { SECRET, closeNodes, createProxy, link, nextEvent, rawClient, startNode, waitFor } from './helpers';
+
+afterEach(closeNodes);
+
+async function refusedWith(options: { dialer?: Parameters<typeof startNode>[1]; acceptor?: Parameters<typeof startNode>[1] }, acceptorReports = true) {
+  const b = await startNode('node-b', options.acceptor);
+  const a = await startNode('node-a', options.dialer);
+  const dialerError = nextEvent<ConnectionErrorEvent>(a, 'connection-error');
+  const acceptorError = acceptorReports ? nextEvent<ProtocolViolationError>(b, 'protocol-error') : Promise.resolve(undefined);
+  const delivered: unknown[] = [];
+  b.onMessage('coordination', (message) => delivered.push(message));
+  a.connect(b.address()!.url);
+  a.send('node-b', 'coordination', 'must never arrive');
+  return { a, b, dialer: await dialerError, acceptor: await acceptorError, delivered };
+}
+
+describe('authentication and refusals', () => {
+  it('a wrong secret is refused with 4003 by the side that checks first, counted, and nothing is delivered', async () => {
+    const { a, b, dialer, delivered } = await refusedWith({ dialer: { security: { secret: 'another-secret-entirely-123' } } }, false);
+    // The dialer checks the acceptor's proof first, so it is the one that notices and closes.
+    expect(dialer.error).toBeInstanceOf(ConnectionRefusedError);
+    expect(dialer.error.closeCode).toBe(CLOSE_CODES.authenticationFailed);
+    expect(a.stats().refusals.authenticationFailed).toBeGreaterThanOrEqual(1);
+    expect(delivered).toEqual([]);
+    expect(b.peers()).toEqual([]);
+  });
+
+  it('an impostor that skips the acceptor proof check is refused by the acceptor (4003)', async () => {
+    const b = await startNode('node-b');
+    const client = await rawClient(b.address()!.url);
+    const refused = nextEvent<ProtocolViolationError>(b, 'protocol-error');
+    await expect(client.handshake({ secret: 'not-the-cluster-secret-at-all' })).rejects.toThrow();
+    expect((await client.closed).code).toBe(CLOSE_CODES.authenticationFailed);
+    expect((await refused).closeCode).toBe(CLOSE_CODES.authenticationFailed);
+    expect(b.stats().refusals.authenticationFailed).toBe(1);
+  });
+
+  it.each([
+    ['cluster name', { dialer: { cluster: 'other-cluster' } }, CLOSE_CODES.clusterMismatch],
+    ['channel set', { dialer: { channels: { coordination: { reliable: true } } } }, CLOSE_CODES.channelSetMismatch],
+    ['connection mode', { dialer: { connectionMode: 'single' as const } }, CLOSE_CODES.channelSetMismatch],
+  ])('a %s mismatch is refused with its own code', async (_name, options, code) => {
+    const { dialer, acceptor, delivered } = await refusedWith(options);
+    expect(dialer.error.closeCode).toBe(code);
+    expect(acceptor!.closeCode).toBe(code);
+    expect(delivered).toEqual([]);
+  });
+
+  it('a node that is not the expected one at an address is refused (4013)', async () => {
+    const b = await startNode('node-b');
+    const a = await startNode('node-a', { addresses: { 'node-c': b.address()!.url } });
+    const failed = nextEvent<ConnectionErrorEvent>(a, 'connection-error');
+    const down = nextEvent<string>(a, 'peer-down');
+    a.connect('node-c');
+    expect((await failed).error.closeCode).toBe(CLOSE_CODES.unexpectedPeer);
+    expect(await down).toBe('node-c');
+  });
+
+  it('another protocol version is refused with 4001', async () => {
+    const b = await startNode('node-b');
+    const client = await rawClient(b.address()!.url);
+    const codec = createCborCodec();
+    const body = codec.encode(['foundation-channels', 2, 'foundation', 'x', 'y', 0, 's', 0, 1, 'd', null, Buffer.alloc(32)]);
+    client.send(Buffer.concat([Buffer.of(0x01), body]));
+    expect((await client.closed).code).toBe(CLOSE_CODES.protocolMismatch);
+  });
+
+  it('the cluster secret never crosses the wire', async () => {
+    const b = await startNode('node-b');
+    const proxy = await createProxy(b.address()!.port, true);
+    try {
+      const a = await startNode('node-a');
+      await link(a, b, proxy.url);
+      await a.request('node-b', 'coordination', 1).catch(() => undefined);
+      const wire = Buffer.concat(proxy.captured);
+      expect(wire.length).toBeGreaterThan(1000);
+      expect(wire.includes(Buffer.from(SECRET))).toBe(false);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('mutual TLS', () => {
+  let certificates: TestCertificates;
+  beforeAll(() => {
+    certificates = generateCertificates();
+  });
+
+  it('nodes with certificates from the cluster CA connect over wss', async () => {
+    const b = await startNode('node-b', { security: { secret: SECRET, tls: { ...certificates.nodeB, ca: certificates.ca } } });
+    const a = await startNode('node-a', { security: { secret: SECRET, tls: { ...certificates.nodeA, ca: certificates.ca } } });
+    expect(b.address()!.url.startsWith('wss://')).toBe(true);
+    await link(a, b);
+    b.onRequest('coordination', ({ payload }) => payload);
+    await expect(a.request('node-b', 'coordination', 'over tls')).resolves.toBe('over tls');
+  });
+
+  it('a client certificate from another CA is refused during the TLS handshake', async () => {
+    const b = await startNode('node-b', { security: { secret: SECRET, tls: { ...certificates.nodeB, ca: certificates.ca } } });
+    // The rogue trusts the cluster CA (so it accepts the server) but presents a rogue certificate.
+    const a = await startNode('node-a', { security: { secret: SECRET, tls: { ...certificates.rogue, ca: certificates.ca } } });
+    const failed = nextEvent<ConnectionErrorEvent>(a, 'connection-error');
+    a.connect(b.address()!.url);
+    expect((await failed).error).toBeInstanceOf(ConnectionRefusedError);
+    expect(b.peers()).toEqual([]);
+    expect(b.stats().acceptedConnections).toBe(0);
+  });
+
+  it('a server certificate from another CA is refused by the dialer', async () => {
+    const b = await startNode('node-b', { security: { secret: SECRET, tls: { ...certificates.rogue, ca: certificates.rogueCa, mutual: false } } });
+    const a = await startNode('node-a', { security: { secret: SECRET, tls: { ...certificates.nodeA, ca: certificates.ca } } });
+    const failed = nextEvent<ConnectionErrorEvent>(a, 'connection-error');
+    a.connect(b.address()!.url);
+    await failed;
+    await waitFor(() => b.stats().acceptedConnections === 0 && a.peers().length === 0);
+    expect(a.peers()).toEqual([]);
+  });
+});

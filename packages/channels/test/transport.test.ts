@@ -1,0 +1,179 @@
+// The transport port over real sockets on loopback: connecting, sending on every channel,
+// request/reply, events, and the errors callers see.
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { FoundationError } from '@foundation/core';
+import {
+  CHANNELS_ERROR_CODES,
+  MessageTooLargeError,
+  PayloadEncodingError,
+  PeerUnavailableError,
+  RequestTimeoutError,
+  UnknownChannelError,
+  defaultChannels,
+} from '../src/index';
+import type { ChannelEvent, InboundMessage } from '../src/index';
+import { closeNodes, link, nextEvent, startNode, waitFor } from './helpers';
+
+afterEach(closeNodes);
+
+describe('transport over loopback', () => {
+  it('connects by URL: peer-up and channel-open on both sides, peers() lists each other', async () => {
+    const a = await startNode('node-a');
+    const b = await startNode('node-b');
+    const opened: ChannelEvent[] = [];
+    b.on('channel-open', (event) => opened.push(event));
+    await link(a, b);
+    expect(a.peers()).toEqual(['node-b']);
+    expect(b.peers()).toEqual(['node-a']);
+    await waitFor(() => opened.length === Object.keys(defaultChannels()).length);
+    expect(opened.map((event) => event.channel).sort()).toEqual(Object.keys(defaultChannels()).sort());
+    // 3 + 5 + 1 + 2 + 1 lanes, one connection each.
+    expect(a.stats().peers[0]).toMatchObject({ peer: 'node-b', state: 'up', openConnections: 12 });
+  });
+
+  it('connects by node id through the address book', async () => {
+    const b = await startNode('node-b');
+    const a = await startNode('node-a', { addresses: { 'node-b': b.address()!.url } });
+    const up = nextEvent<string>(a, 'peer-up');
+    a.connect('node-b');
+    expect(await up).toBe('node-b');
+  });
+
+  it('delivers on every channel with headers, in the shape of the transport port', async () => {
+    const a = await startNode('node-a');
+    const b = await startNode('node-b');
+    await link(a, b);
+    const received: InboundMessage[] = [];
+    for (const channel of Object.keys(defaultChannels())) b.onMessage(channel, (message) => received.push(message));
+    for (const channel of Object.keys(defaultChannels())) {
+      expect(a.send('node-b', channel, { on: channel }, { headers: { traceparent: '00-abc-def-01' } })).toBe(true);
+    }
+    await waitFor(() => received.length === 5);
+    for (const message of received) {
+      expect(message.from).toBe('node-a');
+      expect(message.to).toBe('node-b');
+      expect(message.payload).toEqual({ on: message.channel });
+      expect(message.headers).toEqual({ traceparent: '00-abc-def-01' });
+    }
+  });
+
+  it('keeps per-key order on a channel spread over five connections, and spreads keys over them', async () => {
+    const a = await startNode('node-a');
+    const b = await startNode('node-b');
+    await link(a, b);
+    const byKey = new Map<string, number[]>();
+    let count = 0;
+    b.onMessage('data', ({ payload }) => {
+      const { key, n } = payload as { key: string; n: number };
+      byKey.set(key, [...(byKey.get(key) ?? []), n]);
+      count += 1;
+    });
+    const keys = Array.from({ length: 20 }, (_, index) => `key-${index}`);
+    for (let n = 0; n < 200; n += 1) {
+      for (const key of keys) a.send('node-b', 'data', { key, n, pad: 'p'.repeat(n % 7 === 0 ? 20_000 : 10) }, { partitionKey: key });
+    }
+    await waitFor(() => count === 4000, 10_000, 'all messages');
+    for (const key of keys) expect(byKey.get(key)).toEqual(Array.from({ length: 200 }, (_, index) => index));
+    const lanesUsed = a.stats().channels.data!.framesSent;
+    expect(lanesUsed).toBeGreaterThan(5);
+  });
+
+  it('round-trips Uint8Array payloads small and large (large ones travel raw, chunked)', async () => {
+    const a = await startNode('node-a');
+    const b = await startNode('node-b');
+    await link(a, b);
+    const received: Uint8Array[] = [];
+    b.onMessage('bulk', ({ payload }) => received.push(payload as Uint8Array));
+    const small = Uint8Array.from([1, 2, 3]);
+    const large = new Uint8Array(3 * 1024 * 1024 + 17).map((_, index) => index & 0xff);
+    a.send('node-b', 'bulk', small);
+    a.send('node-b', 'bulk', large);
+    await waitFor(() => received.length === 2);
+    expect([...received[0]!]).toEqual([1, 2, 3]);
+    expect(Buffer.compare(Buffer.from(received[1]!), Buffer.from(large))).toBe(0);
+    // Chunked: many frames, none above the chunk size.
+    expect(b.stats().channels.bulk!.framesReceived).toBeGreaterThan(40);
+  });
+
+  it('request/reply: values, promises, remote errors rebuilt with their code, no responder, timeout', async () => {
+    const a = await startNode('node-a');
+    const b = await startNode('node-b');
+    await link(a, b);
+    b.onRequest('coordination', async ({ payload, headers }) => {
+      const { op } = payload as { op: string };
+      if (op === 'fail') throw new FoundationError({ type: 'timeout', message: 'remote gave up', context: { op } });
+      if (op === 'hang') return new Promise(() => undefined);
+      return { echoed: op, trace: headers?.trace };
+    });
+    await expect(a.request('node-b', 'coordination', { op: 'hello' }, { headers: { trace: 't1' } })).resolves.toEqual({ echoed: 'hello', trace: 't1' });
+    const failure = await a.request('node-b', 'coordination', { op: 'fail' }).catch((error: unknown) => error);
+    expect(FoundationError.is(failure)).toBe(true);
+    expect((failure as FoundationError).code).toBe(4301);
+    expect((failure as FoundationError).message).toBe('remote gave up');
+    const noResponder = await a.request('node-b', 'events', 'anyone?').catch((error: unknown) => error);
+    expect((noResponder as FoundationError).code).toBe(CHANNELS_ERROR_CODES.noResponder);
+    await expect(a.request('node-b', 'coordination', { op: 'hang' }, { timeout: 50 })).rejects.toBeInstanceOf(RequestTimeoutError);
+    await expect(a.request('node-x', 'coordination', {})).rejects.toBeInstanceOf(PeerUnavailableError);
+  });
+
+  it('refuses what cannot be sent: unknown peer (false), unknown channel, unencodable and oversized payloads (throw)', async () => {
+    const a = await startNode('node-a', { channels: { small: { maxMessageBytes: 1024 } } });
+    const b = await startNode('node-b', { channels: { small: { maxMessageBytes: 1024 } } });
+    await link(a, b);
+    expect(a.send('nobody', 'small', 1)).toBe(false);
+    expect(() => a.send('node-b', 'nope', 1)).toThrow(UnknownChannelError);
+    expect(() => a.send('node-b', 'small', { fn: () => 1 })).toThrow(PayloadEncodingError);
+    expect(() => a.send('node-b', 'small', 'x'.repeat(2000))).toThrow(MessageTooLargeError);
+    expect(() => a.onMessage('nope', () => undefined)).toThrow(UnknownChannelError);
+  });
+
+  it('decoded payloads cannot reach a prototype', async () => {
+    const a = await startNode('node-a');
+    const b = await startNode('node-b');
+    await link(a, b);
+    let payload: unknown;
+    b.onMessage('data', (message) => (payload = message.payload));
+    a.send('node-b', 'data', JSON.parse('{"__proto__": {"polluted": true}, "constructor": {"prototype": {"polluted": true}}, "ok": 1}'));
+    await waitFor(() => payload !== undefined);
+    expect(Object.getPrototypeOf(payload)).toBe(Object.prototype);
+    expect((payload as { polluted?: boolean }).polluted).toBeUndefined();
+    expect(({} as { polluted?: boolean }).polluted).toBeUndefined();
+    expect((payload as { ok: number }).ok).toBe(1);
+  });
+
+  it('monotonic channels send only the newest queued value per key', async () => {
+    const a = await startNode('node-a');
+    const b = await startNode('node-b');
+    await link(a, b);
+    const seen: number[] = [];
+    b.onMessage('gossip', ({ payload }) => seen.push((payload as { version: number }).version));
+    // All in one turn: they are still queued when the newer ones arrive.
+    for (let version = 1; version <= 100; version += 1) a.send('node-b', 'gossip', { version }, { partitionKey: 'member-7' });
+    a.send('node-b', 'gossip', { version: 1000 }, { partitionKey: 'member-8' });
+    await waitFor(() => seen.includes(1000));
+    await waitFor(() => seen.includes(100));
+    expect(seen).toEqual([100, 1000]);
+    expect(a.stats().channels.gossip!.replaced).toBe(99);
+  });
+
+  it('disconnect brings peer-down and channel-close; close() tells the peers', async () => {
+    const a = await startNode('node-a');
+    const b = await startNode('node-b');
+    const c = await startNode('node-c');
+    await link(a, b);
+    await link(a, c);
+    const closedChannels: ChannelEvent[] = [];
+    a.on('channel-close', (event) => closedChannels.push(event));
+    const downOnA = nextEvent<string>(a, 'peer-down', (peer) => peer === 'node-b');
+    const downOnB = nextEvent<string>(b, 'peer-down');
+    a.disconnect('node-b');
+    expect(await downOnA).toBe('node-b');
+    expect(await downOnB).toBe('node-a');
+    expect(closedChannels.filter((event) => event.peer === 'node-b')).toHaveLength(5);
+    expect(a.peers()).toEqual(['node-c']);
+    const downOnC = nextEvent<string>(c, 'peer-down');
+    await a.close();
+    expect(await downOnC).toBe('node-a');
+    expect(a.send('node-c', 'data', 1)).toBe(false);
+  });
+});
