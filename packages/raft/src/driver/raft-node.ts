@@ -415,6 +415,14 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     try {
       while (!this.stopped && core.hasReady()) {
         const ready = core.ready();
+        // A leader's appends, heartbeats and snapshots depend on nothing it has yet to persist
+        // (its own entries count toward a quorum only after advance), so they go out now and its
+        // disk write overlaps the followers' (thesis §10.2.1). Everything else waits.
+        const later: Message[] = [];
+        for (const message of ready.messages) {
+          if (message.type === 'append' || message.type === 'heartbeat' || message.type === 'snapshot') this.send(message);
+          else later.push(message);
+        }
         // 1. Persist: nothing below may depend on state that is not durable yet.
         if (ready.hardState !== null || ready.entries.length > 0 || ready.snapshot !== null) {
           await this.options.persistence.save({
@@ -427,8 +435,8 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
         if (ready.snapshot !== null) this.installSnapshot(ready.snapshot);
         storage.append(ready.entries);
         if (ready.hardState !== null) storage.hardState = ready.hardState;
-        // 2. Send.
-        for (const message of ready.messages) this.send(message);
+        // 2. Send the rest: votes, acknowledgements and answers that rely on the durable state.
+        for (const message of later) this.send(message);
         // 3. Apply.
         this.apply(ready);
         // 4. Advance, then report.

@@ -1,7 +1,7 @@
 // The durability port of the driver: what must be on stable storage before messages that depend
 // on it are sent. `createFileStorage` implements it with a write-ahead log and snapshot files;
 // tests implement it in simulation with crashes that lose unsynced writes.
-import type { Entry, HardState, Membership, Snapshot } from '../core/types';
+import type { Entry, HardState, Snapshot } from '../core/types';
 
 /** What a node recovers at start-up. */
 export interface PersistedState {
@@ -36,12 +36,6 @@ export interface RaftPersistence {
 /** The starting state of a node that has never run: nothing in the log. */
 export function emptyState(): PersistedState {
   return { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [] };
-}
-
-/** Whether two memberships list the same nodes in the same roles. */
-export function sameMembership(a: Membership, b: Membership): boolean {
-  const key = (membership: Membership): string => `${[...membership.voters].sort().join(',')}|${[...membership.learners].sort().join(',')}`;
-  return key(a) === key(b);
 }
 
 /**

@@ -1,0 +1,289 @@
+import { describe, expect, it } from '@jest/globals';
+import { FoundationError } from '@foundation/core';
+import { createSimulation } from '@foundation/testkit';
+import type { Simulation } from '@foundation/testkit';
+import { RAFT_ERROR_CODES } from '../errors/codes';
+import { createSimPersistence } from '../internal/sim-persistence';
+import { createKvStateMachine } from '../kv/kv-state-machine';
+import type { KvCommand, KvQuery, KvQueryResult, KvResult, KvStateMachine } from '../kv/kv-state-machine';
+import type { PersistUpdate, RaftPersistence } from '../storage/persistence';
+import { createRaftNode } from './raft-node';
+import type { RaftNode, RaftNodeOptions } from './raft-node';
+
+type KvNode = RaftNode<KvCommand, KvResult, KvQuery, KvQueryResult>;
+
+interface Cluster {
+  readonly simulation: Simulation;
+  readonly nodes: Map<string, KvNode>;
+  readonly machines: Map<string, KvStateMachine>;
+  readonly sent: { from: string; to: string; type: string; index?: number | undefined }[];
+  leader(): string | undefined;
+  settle(predicate: () => boolean, maxTime?: number): Promise<void>;
+  /** Runs an operation to completion in simulated time. */
+  run<T>(operation: () => Promise<T>, maxTime?: number): Promise<T>;
+}
+
+function cluster(
+  ids: string[],
+  overrides: Partial<RaftNodeOptions<KvCommand, KvResult, KvQuery, KvQueryResult>> & { peersOf?: (id: string) => string[] } = {},
+  seed = 1,
+): Cluster {
+  const simulation = createSimulation({ seed, network: { latency: { min: 0.5, max: 2 } } });
+  const nodes = new Map<string, KvNode>();
+  const machines = new Map<string, KvStateMachine>();
+  const sent: { from: string; to: string; type: string; index?: number | undefined }[] = [];
+  const add = (id: string): void => {
+    simulation.addNode(id, {
+      start: (context) => {
+        const machine = createKvStateMachine();
+        machines.set(id, machine);
+        const transport = {
+          send: (peer: string, channel: string, payload: unknown): boolean => {
+            sent.push({ from: id, to: peer, type: (payload as { type: string }).type, index: (payload as { index?: number }).index });
+            return context.transport.send(peer, channel, payload);
+          },
+          onMessage: context.transport.onMessage,
+        };
+        const node = createRaftNode({
+          id,
+          peers: overrides.peersOf?.(id) ?? ids,
+          persistence: createSimPersistence(context.durable, context.clock, context.random),
+          transport,
+          stateMachine: machine,
+          clock: context.clock,
+          random: context.random,
+          tickMs: 10,
+          ...overrides,
+        });
+        nodes.set(id, node);
+        void node.start();
+      },
+    });
+  };
+  for (const id of ids) add(id);
+  const leader = (): string | undefined =>
+    [...nodes.entries()].find(([id, node]) => {
+      try {
+        return simulation.node(id).up && node.status().role === 'leader';
+      } catch {
+        return false;
+      }
+    })?.[0];
+  return {
+    simulation,
+    nodes,
+    machines,
+    sent,
+    leader,
+    settle: async (predicate, maxTime = 10_000) => {
+      await simulation.runUntilAsync(predicate, { maxTime });
+    },
+    run: async <T>(operation: () => Promise<T>, maxTime = 10_000): Promise<T> => {
+      let outcome: { value: T } | { error: unknown } | undefined;
+      operation().then(
+        (value) => {
+          outcome = { value };
+        },
+        (error: unknown) => {
+          outcome = { error };
+        },
+      );
+      await simulation.runUntilAsync(() => outcome !== undefined, { maxTime });
+      if ('error' in outcome!) throw outcome.error;
+      return outcome!.value;
+    },
+  };
+}
+
+async function elected(c: Cluster): Promise<string> {
+  await c.settle(() => c.leader() !== undefined);
+  return c.leader()!;
+}
+
+function code(error: unknown): number | undefined {
+  return FoundationError.is(error) ? error.code : undefined;
+}
+
+describe('createRaftNode', () => {
+  it('a single node elects itself, applies proposals and answers linearizable reads', async () => {
+    const c = cluster(['solo']);
+    await elected(c);
+    const node = c.nodes.get('solo')!;
+    await expect(c.run(() => node.propose({ op: 'put', key: 'a', value: 1 }))).resolves.toEqual({ op: 'put', previous: null });
+    await expect(c.run(() => node.propose({ op: 'cas', key: 'a', expected: 1, value: 2 }))).resolves.toEqual({ op: 'cas', ok: true, current: 2 });
+    await expect(c.run(() => node.propose({ op: 'cas', key: 'a', expected: 1, value: 3 }))).resolves.toEqual({ op: 'cas', ok: false, current: 2 });
+    await expect(c.run(() => node.read({ op: 'get', key: 'a' }))).resolves.toBe(2);
+  });
+
+  it('a follower refuses proposals with the leader hint and serves reads through the leader', async () => {
+    const c = cluster(['n1', 'n2', 'n3']);
+    const leader = await elected(c);
+    const follower = ['n1', 'n2', 'n3'].find((id) => id !== leader)!;
+    await c.settle(() => c.nodes.get(follower)!.status().leader === leader);
+    const refusal = await c.run(() => c.nodes.get(follower)!.propose({ op: 'put', key: 'k', value: 'v' })).catch((error: unknown) => error);
+    expect(code(refusal)).toBe(RAFT_ERROR_CODES.notLeader);
+    expect((refusal as FoundationError).context).toMatchObject({ leaderHint: leader });
+    await c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: 'k', value: 'v' }));
+    await expect(c.run(() => c.nodes.get(follower)!.read({ op: 'get', key: 'k' }))).resolves.toBe('v');
+    for (const id of ['n1', 'n2', 'n3']) await c.settle(() => c.machines.get(id)!.entries().get('k') === 'v');
+  });
+
+  it('a follower acknowledges nothing until the entries it received are durable', async () => {
+    const gates: (() => void)[] = [];
+    let holding = false;
+    const c = cluster(['n1', 'n2', 'n3']);
+    const leader = await elected(c);
+    await c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: 'warm-up', value: 0 }));
+    const [follower, other] = ['n1', 'n2', 'n3'].filter((id) => id !== leader) as [string, string];
+    // The other follower is cut off, so the leader needs this follower's acknowledgement.
+    c.simulation.network.isolate(other);
+    const node = c.nodes.get(follower)! as unknown as { options: { persistence: RaftPersistence } };
+    const original = node.options.persistence;
+    (node.options).persistence = {
+      ...original,
+      save: (update: PersistUpdate) =>
+        holding && update.entries.length > 0 ? new Promise<void>((resolve) => gates.push(() => void original.save(update).then(resolve))) : original.save(update),
+    };
+    holding = true;
+    const before = c.sent.length;
+    let applied = false;
+    const gatedIndex = c.nodes.get(leader)!.status().lastIndex + 1;
+    void c.nodes.get(leader)!.propose({ op: 'put', key: 'gated', value: 1 }).then(() => {
+      applied = true;
+    });
+    await c.simulation.runForAsync(40);
+    expect(gates.length).toBe(1);
+    const acknowledgements = (): number =>
+      c.sent.slice(before).filter((message) => message.from === follower && message.type === 'append-response' && (message.index ?? 0) >= gatedIndex).length;
+    expect(acknowledgements()).toBe(0);
+    expect(applied).toBe(false);
+    holding = false;
+    gates.shift()!();
+    await c.settle(() => applied);
+    expect(acknowledgements()).toBeGreaterThan(0);
+  });
+
+  it('times out a proposal a cut-off leader cannot commit, and drops it once another entry takes its place', async () => {
+    const c = cluster(['n1', 'n2', 'n3'], { requestTimeoutMs: 60_000 });
+    const old = await elected(c);
+    c.simulation.network.isolate(old);
+    const timedOut = await c.run(() => c.nodes.get(old)!.propose({ op: 'put', key: 'x', value: 'lost' }, { timeoutMs: 100 })).catch((error: unknown) => error);
+    expect(code(timedOut)).toBe(RAFT_ERROR_CODES.timeout);
+    let dropped: unknown;
+    void c.nodes.get(old)!.propose({ op: 'put', key: 'x', value: 'also lost' }).catch((error: unknown) => {
+      dropped = error;
+    });
+    await c.settle(() => c.leader() !== undefined && c.leader() !== old);
+    const next = c.leader()!;
+    c.simulation.network.heal();
+    // The outcome is known once the position the proposal took is filled by other entries.
+    for (let write = 0; write < 3; write += 1) await c.run(() => c.nodes.get(next)!.propose({ op: 'put', key: 'x', value: 'kept' }));
+    await c.settle(() => dropped !== undefined);
+    expect(code(dropped)).toBe(RAFT_ERROR_CODES.dropped);
+    await c.settle(() => c.machines.get(old)!.entries().get('x') === 'kept');
+  });
+
+  it('adds a node as learner then voter, and removes one, through the API', async () => {
+    const c = cluster(['n1', 'n2', 'n3'], { peersOf: (id) => (id === 'n4' ? [] : ['n1', 'n2', 'n3']) });
+    const leader = await elected(c);
+    await c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: 'before', value: 1 }));
+    const events: string[] = [];
+    c.nodes.get(leader)!.on('membership-change', (membership) => events.push(`${membership.voters.join(',')}|${membership.learners.join(',')}`));
+    c.simulation.addNode('n4', {
+      start: (context) => {
+        const machine = createKvStateMachine();
+        c.machines.set('n4', machine);
+        const node = createRaftNode({
+          id: 'n4',
+          peers: [],
+          persistence: createSimPersistence(context.durable, context.clock, context.random),
+          transport: context.transport,
+          stateMachine: machine,
+          clock: context.clock,
+          random: context.random,
+          tickMs: 10,
+        });
+        c.nodes.set('n4', node);
+        void node.start();
+      },
+    });
+    await expect(c.run(() => c.nodes.get(leader)!.addLearner('n4'))).resolves.toEqual({ voters: ['n1', 'n2', 'n3'], learners: ['n4'] });
+    await c.settle(() => c.machines.get('n4')!.entries().get('before') === 1);
+    const refusal = await c.run(() => c.nodes.get(leader)!.addLearner('n4')).catch((error: unknown) => error);
+    expect(code(refusal)).toBe(RAFT_ERROR_CODES.membershipChange);
+    await c.run(() => c.nodes.get(leader)!.addVoter('n4'));
+    const victim = ['n1', 'n2', 'n3'].find((id) => id !== leader)!;
+    const after = await c.run(() => c.nodes.get(leader)!.removeMember(victim));
+    expect(after.voters).not.toContain(victim);
+    expect(after.voters).toContain('n4');
+    expect(events.length).toBeGreaterThanOrEqual(3);
+    await c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: 'after', value: 2 }));
+    await c.settle(() => c.machines.get('n4')!.entries().get('after') === 2);
+  });
+
+  it('catches a lagging follower up with a snapshot sent in acknowledged chunks', async () => {
+    const c = cluster(['n1', 'n2', 'n3'], { snapshotEvery: 20, snapshotChunkBytes: 64 });
+    const leader = await elected(c);
+    const lagging = ['n1', 'n2', 'n3'].find((id) => id !== leader)!;
+    c.simulation.network.isolate(lagging);
+    for (let index = 0; index < 60; index += 1) await c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: `key-${index}`, value: 'x'.repeat(20) }));
+    expect(c.nodes.get(leader)!.stats().snapshotsTaken).toBeGreaterThan(0);
+    c.simulation.network.heal();
+    await c.settle(() => c.machines.get(lagging)!.entries().size === 60);
+    expect(c.nodes.get(lagging)!.stats().snapshotsInstalled).toBe(1);
+    const chunks = c.sent.filter((message) => message.to === lagging && message.type === 'snapshot-chunk').length;
+    expect(chunks).toBeGreaterThan(10);
+    expect(c.sent.filter((message) => message.from === lagging && message.type === 'snapshot-chunk-ack').length).toBe(chunks);
+  });
+
+  it('drops and counts malformed messages without disturbing the cluster', async () => {
+    const c = cluster(['n1', 'n2', 'n3']);
+    const leader = await elected(c);
+    c.simulation.addNode('intruder');
+    const intruder = c.simulation.node('intruder').transport;
+    const garbage: unknown[] = [
+      null,
+      'hello',
+      { type: 'append', from: 'intruder', to: leader, term: 'high' },
+      { type: 'vote', from: 'n1', to: leader, term: 99, lastIndex: 0, lastTerm: 0, preVote: false, transfer: false },
+      { type: 'append', from: 'intruder', to: leader, term: 1, prevIndex: 0, prevTerm: 0, commit: 0, entries: [{ kind: 'normal', index: 5, term: 1, data: new Uint8Array(1) }] },
+      { type: 'snapshot-chunk', from: 'intruder', to: leader, term: 1, id: 'x', meta: { index: 1, term: 1, membership: { voters: [], learners: [] } }, offset: 0, total: 2 ** 40, data: new Uint8Array(1) },
+      { type: 'mystery', from: 'intruder', to: leader, term: 1 },
+    ];
+    for (const payload of garbage) intruder.send(leader, 'raft', payload);
+    await c.simulation.runForAsync(100);
+    expect(c.nodes.get(leader)!.stats().invalidMessages).toBe(garbage.length);
+    expect(c.leader()).toBe(leader);
+    await expect(c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: 'still', value: 'fine' }))).resolves.toMatchObject({ op: 'put' });
+  });
+
+  it('stops loudly when the disk fails, and rejects what was pending', async () => {
+    const c = cluster(['solo']);
+    const leader = await elected(c);
+    const node = c.nodes.get(leader)! as unknown as { options: { persistence: RaftPersistence } };
+    const errors: FoundationError[] = [];
+    c.nodes.get(leader)!.on('error', (error) => errors.push(error));
+    (node.options).persistence = {
+      ...node.options.persistence,
+      save: () => Promise.reject(new Error('EIO: the disk is gone')),
+    };
+    const failure = await c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: 'k', value: 1 })).catch((error: unknown) => error);
+    expect(failure).toBeDefined();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.message).toContain('failed');
+    await expect(c.nodes.get(leader)!.propose({ op: 'put', key: 'k', value: 2 })).rejects.toBeDefined();
+  });
+
+  it('stop() ends pending calls with StoppedError', async () => {
+    const c = cluster(['n1', 'n2', 'n3']);
+    const leader = await elected(c);
+    c.simulation.network.isolate(leader);
+    let failure: unknown;
+    void c.nodes.get(leader)!.propose({ op: 'put', key: 'k', value: 1 }).catch((error: unknown) => {
+      failure = error;
+    });
+    await c.simulation.runForAsync(20);
+    await c.run(() => c.nodes.get(leader)!.stop());
+    expect(code(failure)).toBe(RAFT_ERROR_CODES.stopped);
+  });
+});
