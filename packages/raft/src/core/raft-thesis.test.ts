@@ -1,0 +1,109 @@
+// Rules from Ongaro's thesis beyond the paper: learners, pre-vote, check-quorum's lease, lease
+// reads, and the refusal of a second membership change while one is pending.
+import { describe, expect, it } from '@jest/globals';
+import { CoreNetwork } from '../internal/core-network';
+import type { Message } from './types';
+
+describe('learners (thesis §4.2.1)', () => {
+  it('"the new servers join the cluster as non-voting members": a learner receives the log but never campaigns or counts', () => {
+    const network = new CoreNetwork(['n1', 'n2', 'n3']);
+    network.elect('n1');
+    network.add('n4', { voters: [], learners: [] });
+    network.node('n1').core.proposeMembershipChange({ type: 'add-learner', node: 'n4' });
+    network.stabilize();
+    network.propose('n1', 'a');
+    network.stabilize();
+    expect(network.appliedText('n4')).toEqual(['a']);
+    network.tick('n4', 100);
+    expect(network.node('n4').core.role).toBe('follower');
+    // With two voters cut off, the learner's acknowledgement is not enough to commit.
+    network.isolate('n2');
+    network.isolate('n3');
+    network.propose('n1', 'b');
+    network.stabilize();
+    expect(network.appliedText('n4')).toEqual(['a']);
+    expect(network.node('n4').core.log.lastIndex()).toBeGreaterThan(network.node('n1').core.log.committed);
+  });
+});
+
+describe('pre-vote (thesis §9.6)', () => {
+  it('"a candidate would first ask other servers whether its log was up-to-date enough": a behind node never raises terms', () => {
+    const network = new CoreNetwork(['n1', 'n2', 'n3'], { preVote: true, checkQuorum: false });
+    network.elect('n1');
+    network.isolate('n3');
+    network.propose('n1', 'a');
+    network.stabilize();
+    network.heal();
+    const term = network.node('n1').core.term;
+    for (let round = 0; round < 50; round += 1) {
+      network.tick('n3');
+      network.deliverAll((message) => message.from === 'n3' || message.to === 'n3');
+      network.processReady('n1');
+      network.processReady('n2');
+      network.processReady('n3');
+    }
+    expect(network.node('n1').core.term).toBe(term);
+    expect(network.node('n1').core.role).toBe('leader');
+  });
+});
+
+describe('check-quorum lease (thesis §4.2.3)', () => {
+  it('"if a server receives a RequestVote request within the minimum election timeout of hearing from a current leader, it does not update its term or grant its vote"', () => {
+    const network = new CoreNetwork(['n1', 'n2', 'n3'], { preVote: false, checkQuorum: true });
+    network.elect('n1');
+    const follower = network.node('n2').core;
+    const term = follower.term;
+    const disruptive: Message = { type: 'vote', from: 'n3', to: 'n2', term: term + 5, lastIndex: 100, lastTerm: term + 4, preVote: false, transfer: false };
+    follower.step(disruptive);
+    expect(follower.term).toBe(term);
+    expect(follower.vote).toBe('n1');
+    // A transfer overrides the lease.
+    follower.step({ ...disruptive, transfer: true });
+    expect(follower.term).toBe(term + 5);
+    expect(follower.vote).toBe('n3');
+  });
+});
+
+describe('reads', () => {
+  it('lease reads are answered at once, without a heartbeat round', () => {
+    const network = new CoreNetwork(['n1', 'n2', 'n3'], { readMode: 'lease', checkQuorum: true });
+    network.elect('n1');
+    network.isolate('n2');
+    network.isolate('n3');
+    network.node('n1').core.readIndex('lease-read');
+    network.processReady('n1');
+    expect(network.node('n1').readStates).toEqual([{ index: network.node('n1').core.log.committed, context: 'lease-read' }]);
+  });
+
+  it('a read that arrives before the new leader commits its no-op waits for it (§6.4 step 1)', () => {
+    const network = new CoreNetwork(['n1', 'n2', 'n3'], { preVote: false });
+    network.node('n1').core.campaign();
+    // Deliver only the election: the no-op of the new term stays uncommitted.
+    for (let round = 0; round < 5; round += 1) {
+      for (const id of ['n1', 'n2', 'n3']) network.processReady(id);
+      network.deliverAll((message) => message.type === 'vote' || message.type === 'vote-response');
+    }
+    const leader = network.node('n1');
+    expect(leader.core.role).toBe('leader');
+    expect(leader.core.log.term(leader.core.log.committed)).not.toBe(leader.core.term);
+    leader.core.readIndex('early');
+    network.processReady('n1');
+    expect(leader.readStates).toEqual([]);
+    network.stabilize();
+    expect(leader.readStates).toEqual([{ index: leader.core.log.committed, context: 'early' }]);
+  });
+});
+
+describe('membership changes (thesis §4.1)', () => {
+  it('refuses a second change while one is pending, and any change before the new leader applied its first entry', () => {
+    const network = new CoreNetwork(['n1', 'n2', 'n3']);
+    network.node('n1').core.campaign();
+    // Elected, but the no-op of its term is not applied yet.
+    network.stabilize();
+    network.isolate('n2');
+    network.isolate('n3');
+    expect(network.node('n1').core.proposeMembershipChange({ type: 'add-learner', node: 'n4' })).toMatchObject({ ok: true });
+    expect(network.node('n1').core.proposeMembershipChange({ type: 'add-learner', node: 'n5' })).toMatchObject({ ok: false, reason: 'membership-pending' });
+    expect(network.node('n1').core.proposeMembershipChange({ type: 'remove', node: 'n9' })).toMatchObject({ ok: false });
+  });
+});

@@ -1,0 +1,38 @@
+import { describe, expect, it } from '@jest/globals';
+import { createKvStateMachine } from './kv-state-machine';
+
+describe('createKvStateMachine', () => {
+  it('puts, deletes and compares-and-sets, returning what happened', () => {
+    const kv = createKvStateMachine();
+    expect(kv.apply({ op: 'put', key: 'a', value: 1 }, 1)).toEqual({ op: 'put', previous: null });
+    expect(kv.apply({ op: 'put', key: 'a', value: 2 }, 2)).toEqual({ op: 'put', previous: 1 });
+    expect(kv.apply({ op: 'cas', key: 'a', expected: 1, value: 3 }, 3)).toEqual({ op: 'cas', ok: false, current: 2 });
+    expect(kv.apply({ op: 'cas', key: 'a', expected: 2, value: 3 }, 4)).toEqual({ op: 'cas', ok: true, current: 3 });
+    expect(kv.apply({ op: 'cas', key: 'new', expected: null, value: 'x' }, 5)).toEqual({ op: 'cas', ok: true, current: 'x' });
+    expect(kv.apply({ op: 'delete', key: 'a' }, 6)).toEqual({ op: 'delete', existed: true });
+    expect(kv.apply({ op: 'delete', key: 'a' }, 7)).toEqual({ op: 'delete', existed: false });
+    expect(kv.query({ op: 'get', key: 'a' })).toBeNull();
+    expect(kv.query({ op: 'get', key: 'new' })).toBe('x');
+    expect(kv.query({ op: 'size' })).toBe(1);
+  });
+
+  it('compares structured values by content', () => {
+    const kv = createKvStateMachine();
+    kv.apply({ op: 'put', key: 'doc', value: { a: [1, 2], b: 'x' } }, 1);
+    expect(kv.apply({ op: 'cas', key: 'doc', expected: { a: [1, 2], b: 'x' }, value: 'replaced' }, 2)).toMatchObject({ ok: true });
+  });
+
+  it('refuses unknown commands the same way everywhere instead of throwing', () => {
+    const kv = createKvStateMachine();
+    expect(kv.apply({ op: 'explode', key: 'a' } as never, 1)).toEqual({ op: 'cas', ok: false, current: null });
+  });
+
+  it('snapshots and restores the whole map', () => {
+    const source = createKvStateMachine();
+    for (let index = 0; index < 100; index += 1) source.apply({ op: 'put', key: `k${index}`, value: { n: index, bytes: new Uint8Array([index]) } }, index + 1);
+    const copy = createKvStateMachine();
+    copy.restore(source.snapshot());
+    expect(copy.entries()).toEqual(source.entries());
+    expect(() => copy.restore(new Uint8Array([0xa1, 0x01, 0x02]))).toThrow(TypeError);
+  });
+});
