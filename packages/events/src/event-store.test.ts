@@ -1,0 +1,460 @@
+import { describe, expect, it, jest } from '@jest/globals';
+import { FoundationError, createSeededRandom, isUuid } from '@foundation/core';
+import { createSimulation } from '@foundation/testkit';
+import { EVENT_ERROR_CODES } from './errors/event-error-codes';
+import { EventSecurityError } from './errors/event-security-error';
+import type { EventSubscriberError } from './errors/event-subscriber-error';
+import { EventValidationError } from './errors/event-validation-error';
+import type { FoundationEvent } from './event';
+import { createEventStore } from './event-store';
+import { createMemoryStorage } from './storage/memory-storage';
+import { truncateIfLarge } from './truncate';
+
+function thrown(action: () => unknown): FoundationError {
+  try {
+    action();
+  } catch (error) {
+    expect(FoundationError.is(error)).toBe(true);
+    return error as FoundationError;
+  }
+  throw new Error('expected the action to throw');
+}
+
+function simulated(seed = 1) {
+  const simulation = createSimulation({ seed });
+  const reported: EventSubscriberError[] = [];
+  const store = createEventStore({
+    clock: simulation.clock,
+    random: simulation.random.fork('correlation'),
+    node: 'node-a',
+    onSubscriberError: (error) => reported.push(error),
+  });
+  return { simulation, store, reported };
+}
+
+describe('newEvent (1.x new_event)', () => {
+  it('gives monotonic ids, strictly increasing ns timestamps, wall time, the node and a UUID v4 correlation id', () => {
+    const { simulation, store } = simulated();
+    const first = store.newEvent('user-signed-in', { user: 'ada' });
+    simulation.runFor(1.5);
+    const second = store.newEvent('user-signed-in', { user: 'grace' });
+    const third = store.newEvent('user-signed-in', { user: 'linus' }); // same instant
+    expect([first.id, second.id, third.id]).toEqual([1, 2, 3]);
+    expect(second.timestamp - first.timestamp).toBe(1_500_000);
+    expect(third.timestamp).toBeGreaterThan(second.timestamp);
+    expect(first.wallTime).toBe(simulation.clock.now() - 1.5);
+    expect(first.node).toBe('node-a');
+    expect(first.parentId).toBeNull();
+    expect(isUuid(first.correlationId)).toBe(true);
+    expect(first.correlationId[14]).toBe('4');
+    expect(first.correlationId).not.toBe(second.correlationId);
+    expect(Object.isFrozen(first)).toBe(true);
+  });
+
+  it('draws correlation ids from the injected random, so a seed replays them', () => {
+    const a = createEventStore({ random: createSeededRandom(9), node: 'n' });
+    const b = createEventStore({ random: createSeededRandom(9), node: 'n' });
+    expect(a.newEvent('x', null).correlationId).toBe(b.newEvent('x', null).correlationId);
+  });
+
+  it('takes a correlation id and a parent id', () => {
+    const { store } = simulated();
+    const event = store.newEvent('payment-taken', { amount: 5 }, { correlationId: 'order-17', parentId: 4 });
+    expect(event).toMatchObject({ correlationId: 'order-17', parentId: 4 });
+  });
+
+  it('copies and freezes data, so neither the caller nor a reader can change a stored event', () => {
+    const { store } = simulated();
+    const data = { items: [{ sku: 'a' }], bytes: new Uint8Array([1, 2]) };
+    const event = store.emit('order-placed', data);
+    data.items[0]!.sku = 'changed';
+    data.bytes[0] = 99;
+    expect(store.get(event.id).data).toEqual({ items: [{ sku: 'a' }], bytes: new Uint8Array([1, 2]) });
+    expect(Object.isFrozen(data)).toBe(false);
+    expect(Object.isFrozen(event.data)).toBe(true);
+    expect(Object.isFrozen((event.data).items[0])).toBe(true);
+  });
+
+  it('refuses data over maxDataBytes (1,000,000 by default, as 1.x) with validation_failed (3203) naming the size', () => {
+    const { store } = simulated();
+    const error = thrown(() => store.newEvent('upload', { blob: 'x'.repeat(1_000_100) }));
+    expect(error).toBeInstanceOf(EventValidationError);
+    expect(error.code).toBe(3203);
+    expect(error.type).toBe('validation_failed');
+    expect(error.message).toMatch(/1000\d{3} bytes is more than maxDataBytes \(1000000\)/);
+    expect((error as EventValidationError).size).toBeGreaterThan(1_000_000);
+    expect((error as EventValidationError).maxBytes).toBe(1_000_000);
+    // Just under the limit is fine, even though the quick estimate is over it.
+    expect(() => store.newEvent('upload', { blob: 'x'.repeat(999_000) })).not.toThrow();
+    const small = createEventStore({ maxDataBytes: 100, node: 'n' });
+    expect(thrown(() => small.newEvent('x', new Uint8Array(200))).code).toBe(3203);
+    expect(store.stats().nextId).toBe(2); // the refused event took no id
+  });
+
+  it('refuses malformed types, options and data with 3203', () => {
+    const { store } = simulated();
+    class Point {
+      x = 1;
+    }
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    const bad: (() => unknown)[] = [
+      () => store.newEvent('', {}),
+      () => store.newEvent('x'.repeat(257), {}),
+      () => store.newEvent(42 as never, {}),
+      () => store.newEvent('x', {}, { correlationId: '' }),
+      () => store.newEvent('x', {}, { parentId: 0 }),
+      () => store.newEvent('x', {}, { parentId: 1.5 }),
+      () => store.newEvent('x', () => 1),
+      () => store.newEvent('x', { when: new Date() }),
+      () => store.newEvent('x', new Point()),
+      () => store.newEvent('x', new Map()),
+      () => store.newEvent('x', Symbol('s')),
+      () => store.newEvent('x', circular),
+      () => store.newEvent('x', new Float64Array(2)),
+    ];
+    for (const action of bad) {
+      const error = thrown(action);
+      expect(error).toBeInstanceOf(EventValidationError);
+      expect(error.code).toBe(EVENT_ERROR_CODES.validationFailed);
+    }
+  });
+
+  it('refuses data keys that could reach a prototype, and code that runs on read, with a security error (5501)', () => {
+    const { store } = simulated();
+    const cases = [
+      JSON.parse('{"__proto__": {"polluted": true}}') as unknown,
+      { nested: [{ constructor: { prototype: { polluted: true } } }] },
+      { prototype: 1 },
+      Object.defineProperty({}, 'secret', { get: () => 'ran', enumerable: true }),
+      new Proxy({}, {}),
+    ];
+    for (const data of cases) {
+      const error = thrown(() => store.newEvent('x', data));
+      expect(error).toBeInstanceOf(EventSecurityError);
+      expect(error.code).toBe(5501);
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe('store and storeBatch', () => {
+  it('checks events that this store did not make, and stores a frozen copy', () => {
+    const { store } = simulated();
+    const foreign = {
+      id: 50,
+      type: 'imported',
+      data: { a: [1] },
+      correlationId: 'c',
+      parentId: null,
+      timestamp: 10,
+      wallTime: 1_700_000_000_000,
+      node: 'node-b',
+      extra: 'dropped',
+    };
+    expect(store.store(foreign)).toBe(50);
+    foreign.data.a[0] = 2;
+    expect(store.get(50)).toEqual({ ...foreign, data: { a: [1] }, extra: undefined });
+    expect(Object.keys(store.get(50))).not.toContain('extra');
+    // The next id of this store goes past it.
+    expect(store.newEvent('local', null).id).toBe(51);
+    for (const bad of [{ ...foreign, id: 0 }, { ...foreign, id: 1.5 }, { ...foreign, timestamp: -1 }, { ...foreign, wallTime: Number.NaN }, { ...foreign, node: '' }, null, 'event']) {
+      expect(thrown(() => store.store(bad as never)).code).toBe(3203);
+    }
+    expect(thrown(() => store.store({ ...foreign, id: 60, data: JSON.parse('{"__proto__": {}}') as unknown })).code).toBe(5501);
+  });
+
+  it('stores a batch all or nothing: one bad event refuses the whole batch', () => {
+    const { store } = simulated();
+    const good = store.newEvent('a', 1);
+    const duplicate = store.emit('b', 2);
+    expect(thrown(() => store.storeBatch([good, duplicate])).code).toBe(5502);
+    expect(thrown(() => store.storeBatch([good, { ...good, id: 99, type: '' }])).code).toBe(3203);
+    expect(store.stats().currentCount).toBe(1);
+    expect(() => store.get(good.id)).toThrow();
+    expect(store.storeBatch([good])).toEqual([good.id]);
+    expect(store.storeBatch([])).toEqual([]);
+  });
+
+  it('get throws data_not_found (3401) for a missing id, and 3203 for something that is not an id', () => {
+    const { store } = simulated();
+    const error = thrown(() => store.get(7));
+    expect(error.code).toBe(3401);
+    expect(error.type).toBe('data_not_found');
+    expect(thrown(() => store.get(-1)).code).toBe(3203);
+  });
+
+  it('refuses everything after close with 5504', () => {
+    const { store } = simulated();
+    store.emit('a', 1);
+    store.close();
+    store.close();
+    for (const action of [() => store.emit('a', 1), () => store.get(1), () => store.query(), () => store.stats(), () => store.subscribe('*', () => undefined)]) {
+      expect(thrown(action).code).toBe(5504);
+    }
+  });
+});
+
+describe('bounded memory storage', () => {
+  it('evicts the oldest events beyond maxEvents and counts them as pruned', () => {
+    const store = createEventStore({ storage: createMemoryStorage({ maxEvents: 3 }), node: 'n' });
+    for (let index = 0; index < 5; index += 1) store.emit('tick', index, { correlationId: 'same' });
+    expect(store.query().map((event) => event.data)).toEqual([2, 3, 4]);
+    expect(store.getByCorrelation('same')).toHaveLength(3);
+    expect(store.stats()).toMatchObject({ currentCount: 3, totalStored: 5, totalPruned: 2 });
+  });
+
+  it('evicts events older than maxAgeMs relative to the newest one', () => {
+    const simulation = createSimulation({ seed: 2 });
+    const store = createEventStore({ storage: createMemoryStorage({ maxAgeMs: 1000 }), clock: simulation.clock, node: 'n' });
+    store.emit('a', 1);
+    simulation.runFor(600);
+    store.emit('b', 2);
+    simulation.runFor(600);
+    store.emit('c', 3);
+    expect(store.query().map((event) => event.type)).toEqual(['b', 'c']);
+  });
+
+  it("refuses a batch with resource_exhausted (2201) when full under whenFull: 'reject'", () => {
+    const store = createEventStore({ storage: createMemoryStorage({ maxEvents: 2, whenFull: 'reject' }), node: 'n' });
+    store.emit('a', 1);
+    const error = thrown(() => store.storeBatch([store.newEvent('b', 2), store.newEvent('c', 3)]));
+    expect(error.code).toBe(2201);
+    expect(error.type).toBe('resource_exhausted');
+    expect(store.stats().currentCount).toBe(1);
+    store.emit('d', 4);
+    expect(thrown(() => store.emit('e', 5)).code).toBe(2201);
+    // Pruning makes room again.
+    store.pruneBefore(Number.POSITIVE_INFINITY);
+    expect(() => store.emit('f', 6)).not.toThrow();
+  });
+
+  it('refuses a batch larger than the whole store, rather than storing part of it', () => {
+    const store = createEventStore({ storage: createMemoryStorage({ maxEvents: 2 }), node: 'n' });
+    expect(thrown(() => store.storeBatch([store.newEvent('a', 1), store.newEvent('b', 2), store.newEvent('c', 3)])).code).toBe(2201);
+    expect(store.stats().currentCount).toBe(0);
+  });
+});
+
+describe('queries', () => {
+  it('checks queries before running them (3203)', () => {
+    const { store } = simulated();
+    const bad = [
+      { orderBy: 'name' },
+      { order: 'up' },
+      { limit: -1 },
+      { limit: 1.5 },
+      { offset: -2 },
+      { timeRange: [1] },
+      { timeRange: [Number.NaN, 2] },
+      { types: 'a' },
+      { types: Array.from({ length: 101 }, (_, index) => `t${index}`) },
+      { type: '' },
+      { correlationId: 7 },
+    ];
+    for (const query of bad) expect(thrown(() => store.query(query as never)).code).toBe(3203);
+    expect(thrown(() => store.getRecent(-1)).code).toBe(3203);
+    expect(thrown(() => store.pruneBefore(Number.NaN)).code).toBe(3203);
+  });
+
+  it('defaults to 1,000 results in id order, and getRecent to 100, newest first', () => {
+    const { store } = simulated();
+    store.storeBatch(Array.from({ length: 1100 }, (_, index) => store.newEvent('tick', index)));
+    const page = store.query();
+    expect(page).toHaveLength(1000);
+    expect(page[0]!.id).toBe(1);
+    expect(store.query({ limit: Number.POSITIVE_INFINITY })).toHaveLength(1100);
+    const recent = store.getRecent();
+    expect(recent).toHaveLength(100);
+    expect(recent[0]!.id).toBe(1100);
+  });
+
+  it('type and types combine as an intersection', () => {
+    const { store } = simulated();
+    store.emit('a', 1);
+    store.emit('b', 2);
+    expect(store.query({ type: 'a', types: ['a', 'b'] }).map((event) => event.type)).toEqual(['a']);
+    expect(store.query({ type: 'a', types: ['b'] })).toEqual([]);
+  });
+
+  it('getCorrelationChain puts every event after its parent, siblings by timestamp', () => {
+    const { simulation, store } = simulated();
+    const options = (parentId?: number) => ({ correlationId: 'flow', ...(parentId === undefined ? {} : { parentId }) });
+    const root = store.newEvent('request', {}, options());
+    const late = store.newEvent('retry', {}, options(root.id));
+    simulation.runFor(1);
+    const childOfLate = store.newEvent('retry-result', {}, options(late.id));
+    const early = store.newEvent('cache-miss', {}, options(root.id));
+    const orphan = store.newEvent('orphan', {}, options(999));
+    // Stored out of order: the chain follows parent ids, not storage order.
+    store.storeBatch([childOfLate, early, orphan, late, root]);
+    expect(store.getCorrelationChain('flow').map((event) => event.type)).toEqual(['request', 'retry', 'retry-result', 'cache-miss', 'orphan']);
+    expect(store.getByCorrelation('flow').map((event) => event.type)).toEqual(['request', 'retry', 'retry-result', 'cache-miss', 'orphan']);
+  });
+
+  it('getCorrelationChain survives cycles of parent links', () => {
+    const { store } = simulated();
+    const base = { type: 't', data: null, correlationId: 'loop', timestamp: 1, wallTime: 1, node: 'n' };
+    store.storeBatch([
+      { ...base, id: 1, parentId: 2 },
+      { ...base, id: 2, parentId: 1, timestamp: 2 },
+      { ...base, id: 3, parentId: 3, timestamp: 3 },
+    ]);
+    expect(store.getCorrelationChain('loop').map((event) => event.id).sort()).toEqual([1, 2, 3]);
+  });
+});
+
+describe('live subscriptions', () => {
+  it('delivers stored events that pass the filter, after they are stored, in storage order', () => {
+    const { store } = simulated();
+    const seen: [string, number][] = [];
+    store.subscribe({ types: ['order-placed', 'order-shipped'] }, (event) => {
+      seen.push([event.type, store.stats().currentCount]);
+    });
+    const byCorrelation: number[] = [];
+    store.subscribe({ correlationId: 'c1' }, (event) => byCorrelation.push(event.id));
+    const where: number[] = [];
+    store.subscribe({ where: (event) => (event.data as number) > 1 }, (event) => where.push(event.id));
+    store.newEvent('order-placed', 0); // made but never stored: never delivered
+    store.emit('order-placed', 1, { correlationId: 'c1' });
+    store.emit('payment-taken', 2, { correlationId: 'c1' });
+    store.storeBatch([store.newEvent('order-shipped', 3), store.newEvent('order-placed', 4)]);
+    expect(seen).toEqual([
+      ['order-placed', 1],
+      ['order-shipped', 4],
+      ['order-placed', 4],
+    ]);
+    expect(byCorrelation).toEqual([2, 3]);
+    expect(where).toEqual([3, 4, 5]);
+  });
+
+  it('sends nothing for a refused store', () => {
+    const { store } = simulated();
+    const handler = jest.fn();
+    store.subscribe('*', handler);
+    const event = store.emit('a', 1);
+    expect(() => store.store(event)).toThrow();
+    expect(() => store.storeBatch([store.newEvent('b', 2), event])).toThrow();
+    expect(handler).toHaveBeenCalledTimes(1);
+  });
+
+  it('isolates and reports a failing subscriber (5505); writers and other subscribers are unaffected', async () => {
+    const { store, reported } = simulated();
+    const other = jest.fn();
+    store.subscribe('*', () => {
+      throw new Error('handler bug');
+    });
+    store.subscribe('*', async () => {
+      await Promise.resolve();
+      throw new Error('async bug');
+    });
+    store.subscribe({ where: () => { throw new Error('filter bug'); } }, () => undefined);
+    store.subscribe('*', other);
+    const event = store.emit('a', 1);
+    expect(other).toHaveBeenCalledWith(event);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(reported.map((error) => [error.code, error.eventId, (error.cause as Error).message]).sort()).toEqual([
+      [5505, 1, 'async bug'],
+      [5505, 1, 'filter bug'],
+      [5505, 1, 'handler bug'],
+    ]);
+    expect(store.stats().subscriberFailures).toBe(3);
+  });
+
+  it('delivers events stored from inside a subscriber after the current one, to everyone in the same order', () => {
+    const { store } = simulated();
+    const first: string[] = [];
+    const second: string[] = [];
+    store.subscribe('*', (event) => {
+      first.push(event.type);
+      if (event.type === 'request') store.emit('reaction', null);
+    });
+    store.subscribe('*', (event) => second.push(event.type));
+    store.emit('request', null);
+    expect(first).toEqual(['request', 'reaction']);
+    expect(second).toEqual(['request', 'reaction']);
+  });
+
+  it('unsubscribes', () => {
+    const { store } = simulated();
+    const handler = jest.fn();
+    const unsubscribe = store.subscribe('*', handler);
+    expect(store.stats().subscriberCount).toBe(1);
+    unsubscribe();
+    unsubscribe();
+    store.emit('a', 1);
+    expect(handler).not.toHaveBeenCalled();
+    expect(store.stats().subscriberCount).toBe(0);
+  });
+
+  it('checks filters and handlers (3203)', () => {
+    const { store } = simulated();
+    expect(thrown(() => store.subscribe({ type: '' }, () => undefined)).code).toBe(3203);
+    expect(thrown(() => store.subscribe('*', 'handler' as never)).code).toBe(3203);
+    expect(thrown(() => store.subscribe(null as never, () => undefined)).code).toBe(3203);
+  });
+
+  it('reports through process.emitWarning by default', () => {
+    const warnings: unknown[] = [];
+    const spy = jest.spyOn(process, 'emitWarning').mockImplementation((warning) => void warnings.push(warning));
+    try {
+      const store = createEventStore({ node: 'n' });
+      store.subscribe('*', () => {
+        throw new Error('boom');
+      });
+      store.emit('a', 1);
+      expect((warnings[0] as FoundationError).code).toBe(5505);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
+
+describe('stats (1.x stats)', () => {
+  it('reports counts, the storage, a memory estimate and uptime from the clock', () => {
+    const { simulation, store } = simulated();
+    store.emit('a', { text: 'x'.repeat(100) });
+    simulation.runFor(250);
+    store.subscribe('*', () => undefined);
+    const stats = store.stats();
+    expect(stats).toMatchObject({ namespace: 'production', storage: 'memory', currentCount: 1, totalStored: 1, totalPruned: 0, uptimeMs: 250, subscriberCount: 1, nextId: 2 });
+    expect(stats.memoryEstimateBytes).toBeGreaterThan(100);
+  });
+});
+
+describe('serialization through the store', () => {
+  it('round-trips events, bounded by the store’s maxDataBytes', () => {
+    const { store } = simulated();
+    const event = store.emit('a', { list: [1, 'two', null], big: 2n ** 70n, bytes: new Uint8Array([9]) });
+    const bytes = store.serialize(event);
+    expect(store.serializedSize(event)).toBe(bytes.length);
+    expect(store.deserialize(bytes)).toEqual(event);
+    const big = createEventStore({ maxDataBytes: 5_000_000, node: 'n' });
+    const large = big.newEvent('a', 'x'.repeat(2_000_000));
+    expect(thrown(() => store.deserialize(big.serialize(large))).code).toBe(3102);
+  });
+});
+
+describe('truncateIfLarge (1.x truncate_if_large)', () => {
+  it('keeps small data as it is and previews large data with its original size', () => {
+    expect(truncateIfLarge({ a: 1 })).toEqual({ a: 1 });
+    const large = { text: 'é'.repeat(20_000), list: Array.from({ length: 1000 }, (_, index) => index) };
+    const result = truncateIfLarge(large) as { truncated: true; originalSize: number; preview: string };
+    expect(result.truncated).toBe(true);
+    expect(result.originalSize).toBeGreaterThan(40_000);
+    expect(Buffer.byteLength(result.preview, 'utf8')).toBeLessThanOrEqual(10_000);
+    expect(result.preview.startsWith('{"text":"éé')).toBe(true);
+    expect(result.preview).not.toContain('\ufffd');
+    const small = truncateIfLarge(large, 100) as { preview: string };
+    expect(Buffer.byteLength(small.preview, 'utf8')).toBeLessThanOrEqual(100);
+    expect(() => truncateIfLarge(1, -1)).toThrow(RangeError);
+  });
+
+  it('gives a preview that a store accepts in place of data it refused', () => {
+    const store = createEventStore({ maxDataBytes: 1000, node: 'n' });
+    const data = { rows: Array.from({ length: 500 }, (_, index) => ({ index })) };
+    expect(() => store.newEvent('report', data)).toThrow(EventValidationError);
+    const event: FoundationEvent = store.emit('report', truncateIfLarge(data, 500));
+    expect((event.data as { truncated: boolean }).truncated).toBe(true);
+  });
+});

@@ -1,0 +1,280 @@
+// createEventStore: the Events service. It makes events (ids, timestamps, correlation ids),
+// checks and freezes what it stores, delegates storage to an EventStorage (memory by default,
+// SQLite for durability) and delivers stored events to live subscribers.
+import { hostname } from 'node:os';
+import { FoundationError, systemClock, uuidV4 } from '@foundation/core';
+import type { Clock, Random } from '@foundation/core';
+import { causalOrder } from './correlation-chain';
+import type { FoundationEvent, NewEventOptions } from './event';
+import { DEFAULT_MAX_DATA_BYTES } from './event';
+import { EventNotFoundError } from './errors/event-not-found-error';
+import { EventStoreClosedError } from './errors/event-store-closed-error';
+import { EventSubscriberError } from './errors/event-subscriber-error';
+import { EventValidationError } from './errors/event-validation-error';
+import type { EventFilter } from './filter';
+import { normalizeFilter } from './filter';
+import { checkCorrelationId, checkForeignEvent, checkId, checkNode, checkParentId, checkType } from './internal/check-event';
+import { createDispatcher } from './internal/dispatcher';
+import type { EventHandler } from './internal/dispatcher';
+import { copyEventData } from './internal/event-data';
+import type { EventQuery } from './query';
+import { normalizeQuery } from './query';
+import { deserializeEvent, serializeEvent, serializedSize } from './serialization/event-codec';
+import type { EventStorage } from './storage/event-storage';
+import { createMemoryStorage } from './storage/memory-storage';
+
+export interface EventStoreOptions {
+  /** Where events live. Default `createMemoryStorage()` (bounded at 100,000 events). */
+  readonly storage?: EventStorage | undefined;
+  /** Data larger than this (CBOR-encoded) is refused. Default 1,000,000 bytes, as in 1.x. */
+  readonly maxDataBytes?: number | undefined;
+  /** This node's name, recorded in every event. Default the host name. */
+  readonly node?: string | undefined;
+  /** Wall time and the monotonic timestamp. Default the system clock; tests pass a simulated one. */
+  readonly clock?: Clock | undefined;
+  /** Draws correlation ids (UUID v4). Default the platform CSPRNG; simulations pass a seeded Random. */
+  readonly random?: Random | undefined;
+  /** 1.x's namespace: a label for stats. Default `production`. */
+  readonly namespace?: string | undefined;
+  /** Receives every subscriber failure. Default `process.emitWarning(error)`. */
+  readonly onSubscriberError?: ((error: EventSubscriberError) => void) | undefined;
+}
+
+export interface EventStoreStats {
+  readonly namespace: string;
+  readonly storage: string;
+  /** Events in storage now. */
+  readonly currentCount: number;
+  /** Events stored through this store since it was created. */
+  readonly totalStored: number;
+  /** Events removed through this store since it was created (by `pruneBefore` and by eviction). */
+  readonly totalPruned: number;
+  /** The storage's estimate of its size in bytes (memory for the memory store, the file for SQLite). */
+  readonly memoryEstimateBytes: number;
+  readonly uptimeMs: number;
+  readonly subscriberCount: number;
+  readonly subscriberFailures: number;
+  /** The id the next `newEvent` will take. */
+  readonly nextId: number;
+}
+
+export interface EventStore {
+  readonly node: string;
+  readonly namespace: string;
+  readonly maxDataBytes: number;
+  /**
+   * A new event (not yet stored): the next id, the timestamps, this node, and a UUID v4
+   * correlation id unless one is given. The data is checked and copied; data over
+   * `maxDataBytes` is refused with EventValidationError (3203) naming its size.
+   */
+  newEvent<Data>(type: string, data: Data, options?: NewEventOptions): FoundationEvent<Data>;
+  /** Stores an event and returns its id. Events not made by this store's `newEvent` are checked first. */
+  store(event: FoundationEvent): number;
+  /** Stores every event or none (1.x `store_batch`); returns their ids in order. */
+  storeBatch(events: readonly FoundationEvent[]): number[];
+  /** `newEvent` then `store`, returning the stored event. */
+  emit<Data>(type: string, data: Data, options?: NewEventOptions): FoundationEvent<Data>;
+  /** The event with this id; EventNotFoundError (3401) when there is none. */
+  get(id: number): FoundationEvent;
+  query(query?: EventQuery): FoundationEvent[];
+  /** Every event of a correlation id, sorted by timestamp (1.x `get_by_correlation`). */
+  getByCorrelation(correlationId: string): FoundationEvent[];
+  /** The events of a correlation id in causal order: each after its parent, siblings by timestamp. */
+  getCorrelationChain(correlationId: string): FoundationEvent[];
+  /** Events whose wall time is within [from, to] ms, by id (1.x `get_time_range`). */
+  getTimeRange(from: number, to: number, options?: Pick<EventQuery, 'limit' | 'offset' | 'order'>): FoundationEvent[];
+  /** The `limit` most recent events (default 100, as in 1.x), newest first. */
+  getRecent(limit?: number): FoundationEvent[];
+  /** Deletes events whose wall time is before `wallTime` (ms); returns how many (1.x `prune_before`). */
+  pruneBefore(wallTime: number): number;
+  stats(): EventStoreStats;
+  /**
+   * Calls `handler` with every event stored from now on that passes `filter` (`'*'` for all),
+   * after it is stored, in storage order. Returns the function that unsubscribes.
+   */
+  subscribe(filter: EventFilter | '*', handler: EventHandler): () => void;
+  /** CBOR bytes of an event. */
+  serialize(event: FoundationEvent): Uint8Array;
+  /** An event from CBOR bytes, checked as hostile input, bounded by this store's `maxDataBytes`. */
+  deserialize(bytes: Uint8Array): FoundationEvent;
+  /** 1.x `serialized_size`. */
+  serializedSize(event: FoundationEvent): number;
+  /** Closes the storage; later calls throw EventStoreClosedError (5504). */
+  close(): void;
+}
+
+function defaultReport(error: EventSubscriberError): void {
+  process.emitWarning(error);
+}
+
+export function createEventStore(options: EventStoreOptions = {}): EventStore {
+  const storage = options.storage ?? createMemoryStorage();
+  const maxDataBytes = options.maxDataBytes ?? DEFAULT_MAX_DATA_BYTES;
+  if (!Number.isSafeInteger(maxDataBytes) || maxDataBytes < 1) throw new RangeError('maxDataBytes must be a positive integer');
+  const node = checkNode(options.node ?? hostname());
+  const clock = options.clock ?? systemClock;
+  const random = options.random;
+  const namespace = options.namespace ?? 'production';
+  const onSubscriberError = options.onSubscriberError ?? defaultReport;
+
+  // Events this store made (and so already checked and frozen); anything else is checked on store.
+  const made = new WeakSet<FoundationEvent>();
+  let nextId = storage.maxId() + 1;
+  // Timestamps: the clock's monotonic nanoseconds, shifted past everything the storage holds (so
+  // they keep increasing across a reopen), and strictly increasing.
+  const monotonicNanoseconds = (): number => Math.round(clock.monotonic() * 1e6);
+  const timestampOffset = Math.max(0, storage.maxTimestamp() + 1 - monotonicNanoseconds());
+  let lastTimestamp = storage.maxTimestamp();
+  const startedAt = clock.monotonic();
+  let totalStored = 0;
+  let totalPruned = 0;
+  let subscriberFailures = 0;
+  let closed = false;
+
+  const dispatcher = createDispatcher((error, event) => {
+    subscriberFailures += 1;
+    try {
+      onSubscriberError(new EventSubscriberError(event.id, event.type, error));
+    } catch {
+      // A failing reporter must not turn a subscriber's failure into the writer's.
+    }
+  });
+
+  const ensureOpen = (operation: string): void => {
+    if (closed) throw new EventStoreClosedError(operation);
+  };
+
+  const admit = (event: FoundationEvent): FoundationEvent => (made.has(event) ? event : checkForeignEvent(event, maxDataBytes));
+
+  const afterStore = (events: readonly FoundationEvent[], evicted: number): void => {
+    totalStored += events.length;
+    totalPruned += evicted;
+    for (const event of events) {
+      if (event.id >= nextId) nextId = event.id + 1;
+      if (event.timestamp > lastTimestamp) lastTimestamp = event.timestamp;
+    }
+    dispatcher.publish(events);
+  };
+
+  const newEvent = <Data>(type: string, data: Data, eventOptions: NewEventOptions = {}): FoundationEvent<Data> => {
+    ensureOpen('newEvent');
+    checkType(type);
+    if (eventOptions === null || typeof eventOptions !== 'object') throw new EventValidationError('options', 'must be an object');
+    const correlationId = eventOptions.correlationId === undefined ? uuidV4(random) : checkCorrelationId(eventOptions.correlationId);
+    const parentId = checkParentId(eventOptions.parentId);
+    const copy = copyEventData(data, maxDataBytes) as Data;
+    const timestamp = Math.max(monotonicNanoseconds() + timestampOffset, lastTimestamp + 1);
+    lastTimestamp = timestamp;
+    const event: FoundationEvent<Data> = Object.freeze({
+      id: nextId,
+      type,
+      data: copy,
+      correlationId,
+      parentId,
+      timestamp,
+      wallTime: clock.now(),
+      node,
+    });
+    nextId += 1;
+    made.add(event);
+    return event;
+  };
+
+  const store = (event: FoundationEvent): number => {
+    ensureOpen('store');
+    const checked = admit(event);
+    const evicted = storage.append([checked]);
+    afterStore([checked], evicted);
+    return checked.id;
+  };
+
+  const storeBatch = (events: readonly FoundationEvent[]): number[] => {
+    ensureOpen('storeBatch');
+    if (!Array.isArray(events)) throw new EventValidationError('events', 'storeBatch takes an array of events');
+    const checked = events.map(admit);
+    const evicted = storage.append(checked);
+    afterStore(checked, evicted);
+    return checked.map((event) => event.id);
+  };
+
+  return {
+    node,
+    namespace,
+    maxDataBytes,
+    newEvent,
+    store,
+    storeBatch,
+    emit(type, data, eventOptions) {
+      const event = newEvent(type, data, eventOptions);
+      store(event);
+      return event;
+    },
+    get(id) {
+      ensureOpen('get');
+      const event = storage.get(checkId(id));
+      if (event === undefined) throw new EventNotFoundError(id);
+      return event;
+    },
+    query(query) {
+      ensureOpen('query');
+      return storage.query(normalizeQuery(query));
+    },
+    getByCorrelation(correlationId) {
+      ensureOpen('getByCorrelation');
+      return storage.byCorrelation(checkCorrelationId(correlationId));
+    },
+    getCorrelationChain(correlationId) {
+      ensureOpen('getCorrelationChain');
+      return causalOrder(storage.byCorrelation(checkCorrelationId(correlationId)));
+    },
+    getTimeRange(from, to, rangeOptions = {}) {
+      ensureOpen('getTimeRange');
+      return storage.query(normalizeQuery({ ...rangeOptions, timeRange: [from, to] }));
+    },
+    getRecent(limit = 100) {
+      ensureOpen('getRecent');
+      if (!Number.isSafeInteger(limit) || limit < 0) throw new EventValidationError('limit', 'must be a non-negative integer');
+      return storage.recent(limit);
+    },
+    pruneBefore(wallTime) {
+      ensureOpen('pruneBefore');
+      if (typeof wallTime !== 'number' || Number.isNaN(wallTime)) throw new EventValidationError('wallTime', 'must be a number of milliseconds');
+      const pruned = storage.pruneBefore(wallTime);
+      totalPruned += pruned;
+      return pruned;
+    },
+    stats() {
+      ensureOpen('stats');
+      return {
+        namespace,
+        storage: storage.kind,
+        currentCount: storage.count(),
+        totalStored,
+        totalPruned,
+        memoryEstimateBytes: storage.sizeBytes(),
+        uptimeMs: clock.monotonic() - startedAt,
+        subscriberCount: dispatcher.size(),
+        subscriberFailures,
+        nextId,
+      };
+    },
+    subscribe(filter, handler) {
+      ensureOpen('subscribe');
+      if (typeof handler !== 'function') throw new EventValidationError('handler', 'must be a function');
+      return dispatcher.subscribe(normalizeFilter(filter), handler);
+    },
+    serialize: (event) => serializeEvent(event),
+    deserialize: (bytes) => deserializeEvent(bytes, { maxDataBytes }),
+    serializedSize: (event) => serializedSize(event),
+    close() {
+      if (closed) return;
+      closed = true;
+      dispatcher.clear();
+      try {
+        storage.close();
+      } catch (error) {
+        throw FoundationError.from(error);
+      }
+    },
+  };
+}

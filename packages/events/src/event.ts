@@ -1,0 +1,40 @@
+// The event, as 1.x defined it: a positive integer id (monotonic per store), a type, data, a
+// correlation id (a UUID v4 unless given), an optional parent, a monotonic timestamp in
+// nanoseconds, the wall-clock time in milliseconds and the node that created it.
+
+/** A stored or storable event. Events are immutable: stores freeze them and own their data. */
+export interface FoundationEvent<Data = unknown> {
+  /** Positive integer, strictly increasing in creation order within the store that made it. */
+  readonly id: number;
+  /** What happened, e.g. `user-signed-in` or `config-updated`. 1–256 characters. */
+  readonly type: string;
+  /** Plain data: null, booleans, numbers, strings, bigints, Uint8Arrays, arrays and plain objects. */
+  readonly data: Data;
+  /** Groups the events of one flow (a request, a job). A UUID v4 unless given. */
+  readonly correlationId: string;
+  /** The id of the event that caused this one, or null. */
+  readonly parentId: number | null;
+  /**
+   * Monotonic time in nanoseconds, strictly increasing within a store, and still increasing
+   * after a durable store is reopened. Not comparable across nodes; use `wallTime` for that.
+   */
+  readonly timestamp: number;
+  /** Wall-clock time in milliseconds since the Unix epoch, as the node's clock read it. */
+  readonly wallTime: number;
+  /** The node that created the event. */
+  readonly node: string;
+}
+
+export interface NewEventOptions {
+  /** Default: a new UUID v4. */
+  readonly correlationId?: string | undefined;
+  /** The id of the event that caused this one. */
+  readonly parentId?: number | null | undefined;
+}
+
+/** Limits on the text fields of an event. */
+export const MAX_TYPE_LENGTH = 256;
+export const MAX_CORRELATION_ID_LENGTH = 256;
+export const MAX_NODE_LENGTH = 256;
+/** 1.x capped event data at 1,000,000 bytes. */
+export const DEFAULT_MAX_DATA_BYTES = 1_000_000;

@@ -1,0 +1,63 @@
+// Fields of events that arrive from outside this store (built by hand, by another store, or
+// decoded from elsewhere): every field is checked, and the stored event is a new frozen object
+// with a frozen copy of the data, so the caller's object is never kept.
+import type { FoundationEvent } from '../event';
+import { MAX_CORRELATION_ID_LENGTH, MAX_NODE_LENGTH, MAX_TYPE_LENGTH } from '../event';
+import { EventValidationError } from '../errors/event-validation-error';
+import { copyEventData } from './event-data';
+
+export function checkType(type: unknown): string {
+  if (typeof type !== 'string' || type.length === 0 || type.length > MAX_TYPE_LENGTH) {
+    throw new EventValidationError('type', `must be a string of 1 to ${MAX_TYPE_LENGTH} characters`);
+  }
+  return type;
+}
+
+export function checkCorrelationId(correlationId: unknown): string {
+  if (typeof correlationId !== 'string' || correlationId.length === 0 || correlationId.length > MAX_CORRELATION_ID_LENGTH) {
+    throw new EventValidationError('correlationId', `must be a string of 1 to ${MAX_CORRELATION_ID_LENGTH} characters`);
+  }
+  return correlationId;
+}
+
+export function checkParentId(parentId: unknown): number | null {
+  if (parentId === undefined || parentId === null) return null;
+  if (typeof parentId !== 'number' || !Number.isSafeInteger(parentId) || parentId < 1) {
+    throw new EventValidationError('parentId', 'must be a positive integer event id, or null');
+  }
+  return parentId;
+}
+
+export function checkId(id: unknown): number {
+  if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1) throw new EventValidationError('id', 'must be a positive safe integer');
+  return id;
+}
+
+export function checkNode(node: unknown): string {
+  if (typeof node !== 'string' || node.length === 0 || node.length > MAX_NODE_LENGTH) {
+    throw new EventValidationError('node', `must be a string of 1 to ${MAX_NODE_LENGTH} characters`);
+  }
+  return node;
+}
+
+/** A checked, frozen copy of an event that did not come from this store's `newEvent`. */
+export function checkForeignEvent(event: unknown, maxDataBytes: number): FoundationEvent {
+  if (event === null || typeof event !== 'object') throw new EventValidationError('event', 'must be an object');
+  const candidate = event as Record<string, unknown>;
+  const timestamp = candidate.timestamp;
+  if (typeof timestamp !== 'number' || !Number.isFinite(timestamp) || timestamp < 0) {
+    throw new EventValidationError('timestamp', 'must be a non-negative finite number of nanoseconds');
+  }
+  const wallTime = candidate.wallTime;
+  if (typeof wallTime !== 'number' || !Number.isFinite(wallTime)) throw new EventValidationError('wallTime', 'must be a finite number of milliseconds');
+  return Object.freeze({
+    id: checkId(candidate.id),
+    type: checkType(candidate.type),
+    data: copyEventData(candidate.data, maxDataBytes),
+    correlationId: checkCorrelationId(candidate.correlationId),
+    parentId: checkParentId(candidate.parentId),
+    timestamp,
+    wallTime,
+    node: checkNode(candidate.node),
+  });
+}

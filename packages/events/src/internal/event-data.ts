@@ -1,0 +1,119 @@
+// Event data on its way in: checked to be plain data, copied (so no caller keeps a handle on a
+// stored event) and frozen, with its CBOR size bounded. Most data is small, so the size is first
+// estimated from above in the same walk; only data whose estimate exceeds the limit is encoded
+// to learn its exact size.
+import { types } from 'node:util';
+import { isUnsafeKey } from '@foundation/core';
+import { EventSecurityError } from '../errors/event-security-error';
+import { EventValidationError } from '../errors/event-validation-error';
+import { encodedSize } from '../serialization/cbor-codec';
+
+const MAX_DEPTH = 64;
+
+function describeKind(value: object): string {
+  if (types.isProxy(value)) return 'a proxy';
+  const prototype: unknown = Object.getPrototypeOf(value);
+  const name = (prototype as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+  return `an instance of ${typeof name === 'string' && name !== '' ? name : 'a class'}`;
+}
+
+function isPlainPrototype(prototype: unknown): boolean {
+  return prototype === Object.prototype || prototype === null;
+}
+
+/**
+ * A frozen copy of `data`, or a throw: EventSecurityError for keys that could reach a prototype
+ * and for values that run code when read (accessors, proxies); EventValidationError for
+ * anything else that is not plain data, for cycles, and for data over `maxBytes` (naming its
+ * size).
+ */
+export function copyEventData(data: unknown, maxBytes: number): unknown {
+  let estimate = 0;
+  const ancestors: object[] = [];
+  // The keys from the root to the value being copied, kept as a stack: only errors read it.
+  const stack: string[] = [];
+  const here = (): string => stack.join('.') || '(root)';
+  const pathTo = (key?: string): string[] => (key === undefined ? [...stack] : [...stack, key]);
+
+  const copy = (value: unknown): unknown => {
+    switch (typeof value) {
+      case 'string':
+        estimate += 5 + value.length * 3;
+        return value;
+      case 'number':
+        estimate += 9;
+        return value;
+      case 'boolean':
+      case 'undefined':
+        estimate += 1;
+        return value;
+      case 'bigint':
+        estimate += 13 + Math.ceil(value.toString(16).length / 2);
+        return value;
+      case 'function':
+      case 'symbol':
+        throw new EventValidationError('data', `${typeof value} at ${here()} is not plain data`);
+      default:
+        break;
+    }
+    if (value === null) {
+      estimate += 1;
+      return null;
+    }
+    const object = value as object;
+    if (types.isProxy(object)) throw new EventSecurityError(pathTo(), 'a proxy runs code when read; it is not plain data');
+    if (object instanceof Uint8Array && (Object.getPrototypeOf(object) === Uint8Array.prototype || Buffer.isBuffer(object))) {
+      estimate += 5 + object.byteLength;
+      return new Uint8Array(object);
+    }
+    if (ancestors.includes(object)) throw new EventValidationError('data', `the value at ${here()} contains itself`);
+    if (ancestors.length >= MAX_DEPTH) throw new EventValidationError('data', `nested deeper than ${MAX_DEPTH} levels`);
+    const isArray = Array.isArray(object);
+    const prototype: unknown = Object.getPrototypeOf(object);
+    if (isArray ? prototype !== Array.prototype : !isPlainPrototype(prototype)) {
+      throw new EventValidationError('data', `${describeKind(object)} at ${here()} is not plain data (use plain objects, arrays, strings, numbers, booleans, null, bigints or Uint8Arrays)`);
+    }
+    ancestors.push(object);
+    try {
+      estimate += 5;
+      if (isArray) {
+        const array = object as unknown[];
+        const result = new Array<unknown>(array.length);
+        for (let index = 0; index < array.length; index += 1) {
+          const descriptor = Object.getOwnPropertyDescriptor(array, index);
+          if (descriptor !== undefined && (descriptor.get !== undefined || descriptor.set !== undefined)) {
+            throw new EventSecurityError(pathTo(String(index)), 'an accessor runs code when read; it is not plain data');
+          }
+          stack.push(String(index));
+          result[index] = copy(descriptor?.value);
+          stack.pop();
+        }
+        return Object.freeze(result);
+      }
+      const result: Record<string, unknown> = {};
+      for (const key of Object.keys(object)) {
+        if (isUnsafeKey(key)) throw new EventSecurityError(pathTo(key), `key "${key}" could reach a prototype`);
+        const descriptor = Object.getOwnPropertyDescriptor(object, key)!;
+        if (descriptor.get !== undefined || descriptor.set !== undefined) {
+          throw new EventSecurityError(pathTo(key), 'an accessor runs code when read; it is not plain data');
+        }
+        estimate += 5 + key.length * 3;
+        stack.push(key);
+        result[key] = copy(descriptor.value);
+        stack.pop();
+      }
+      return Object.freeze(result);
+    } finally {
+      ancestors.pop();
+    }
+  };
+
+  const result = copy(data);
+  if (estimate > maxBytes) {
+    const size = encodedSize(result);
+    if (size > maxBytes) {
+      throw new EventValidationError('data', `${size} bytes is more than maxDataBytes (${maxBytes}); store a reference or a truncateIfLarge() preview instead`, { size, maxBytes });
+    }
+  }
+  return result;
+}

@@ -1,0 +1,85 @@
+// Queries (1.x `query(%{event_type, time_range: {start, end}, order_by, offset, limit})`),
+// checked and normalised once, before any storage sees them.
+import { EventValidationError } from './errors/event-validation-error';
+import { checkCorrelationId, checkType } from './internal/check-event';
+
+export interface EventQuery {
+  /** Only events of this type. */
+  readonly type?: string | undefined;
+  /** Only events of one of these types (at most 100). */
+  readonly types?: readonly string[] | undefined;
+  /**
+   * Only events whose `wallTime` is within [from, to] (milliseconds since the epoch, both
+   * inclusive). 1.x compared its monotonic timestamps, which mean nothing after a restart;
+   * wall time does.
+   */
+  readonly timeRange?: readonly [from: number, to: number] | undefined;
+  readonly correlationId?: string | undefined;
+  /** Default `id`. `timestamp` sorts by the monotonic timestamp, then id. */
+  readonly orderBy?: 'id' | 'timestamp' | undefined;
+  /** Default `asc`. */
+  readonly order?: 'asc' | 'desc' | undefined;
+  /** Matching events to skip first. Default 0. */
+  readonly offset?: number | undefined;
+  /** At most this many events. Default 1,000; `Infinity` for all. */
+  readonly limit?: number | undefined;
+}
+
+/** A query after checking: what storages implement. */
+export interface NormalizedEventQuery {
+  /** undefined: any type. */
+  readonly types: readonly string[] | undefined;
+  readonly from: number;
+  readonly to: number;
+  readonly correlationId: string | undefined;
+  readonly orderBy: 'id' | 'timestamp';
+  readonly order: 'asc' | 'desc';
+  readonly offset: number;
+  /** A positive integer or Infinity. */
+  readonly limit: number;
+}
+
+export const DEFAULT_QUERY_LIMIT = 1000;
+const MAX_TYPES = 100;
+
+export function normalizeQuery(query: EventQuery = {}): NormalizedEventQuery {
+  if (query === null || typeof query !== 'object') throw new EventValidationError('query', 'must be an object');
+  let types: string[] | undefined;
+  if (query.type !== undefined) types = [checkType(query.type)];
+  if (query.types !== undefined) {
+    if (!Array.isArray(query.types) || query.types.length > MAX_TYPES) {
+      throw new EventValidationError('types', `must be an array of at most ${MAX_TYPES} types`);
+    }
+    const listed = (query.types as unknown[]).map(checkType);
+    types = types === undefined ? [...new Set(listed)] : types.filter((type) => listed.includes(type));
+  }
+  let from = Number.NEGATIVE_INFINITY;
+  let to = Number.POSITIVE_INFINITY;
+  if (query.timeRange !== undefined) {
+    const range: unknown = query.timeRange;
+    if (!Array.isArray(range) || range.length !== 2 || range.some((bound) => typeof bound !== 'number' || Number.isNaN(bound))) {
+      throw new EventValidationError('timeRange', 'must be [from, to] in wall-clock milliseconds');
+    }
+    [from, to] = range as [number, number];
+  }
+  const orderBy = query.orderBy ?? 'id';
+  if (orderBy !== 'id' && orderBy !== 'timestamp') throw new EventValidationError('orderBy', "must be 'id' or 'timestamp'");
+  const order = query.order ?? 'asc';
+  if (order !== 'asc' && order !== 'desc') throw new EventValidationError('order', "must be 'asc' or 'desc'");
+  const offset = query.offset ?? 0;
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new EventValidationError('offset', 'must be a non-negative integer');
+  const limit = query.limit ?? DEFAULT_QUERY_LIMIT;
+  if (!(limit === Number.POSITIVE_INFINITY || (Number.isSafeInteger(limit) && limit >= 0))) {
+    throw new EventValidationError('limit', 'must be a non-negative integer or Infinity');
+  }
+  return {
+    types,
+    from,
+    to,
+    correlationId: query.correlationId === undefined ? undefined : checkCorrelationId(query.correlationId),
+    orderBy,
+    order,
+    offset,
+    limit,
+  };
+}

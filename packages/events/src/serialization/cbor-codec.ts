@@ -1,0 +1,62 @@
+// CBOR encoding and hostile-input-safe decoding of event data, on cbor-x. Encoding never uses
+// records, structured clones or tags beyond big integers, so what it writes is what the guard
+// accepts. Decoding scans the bytes first (cbor-guard), then decodes, then copies byte strings
+// out of the input buffer and freezes the result.
+import { Decoder, Encoder } from 'cbor-x';
+import { EventDeserializationError } from '../errors/event-deserialization-error';
+import { EventSerializationError } from '../errors/event-serialization-error';
+import { scanCbor } from './cbor-guard';
+import type { CborScanResult } from './cbor-guard';
+
+/** Data nested deeper than this does not decode. */
+export const MAX_DECODE_DEPTH = 64;
+
+const encoder = new Encoder({
+  useRecords: false,
+  structuredClone: false,
+  pack: false,
+  tagUint8Array: false,
+  largeBigIntToFloat: false,
+});
+
+const decoder = new Decoder({ useRecords: false, structuredClone: false, mapsAsObjects: true, pack: false });
+
+export function encodeValue(value: unknown): Uint8Array {
+  try {
+    return encoder.encode(value);
+  } catch (error) {
+    throw new EventSerializationError(error instanceof Error ? error.message : String(error), error);
+  }
+}
+
+export function encodedSize(value: unknown): number {
+  return encodeValue(value).length;
+}
+
+/** Byte strings become Uint8Arrays of their own (not views of the input); everything is frozen. */
+function settle(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (value instanceof Uint8Array) return new Uint8Array(value);
+  if (Array.isArray(value)) {
+    for (let index = 0; index < value.length; index += 1) value[index] = settle(value[index]);
+    return Object.freeze(value);
+  }
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) record[key] = settle(record[key]);
+  return Object.freeze(record);
+}
+
+/**
+ * Decodes CBOR bytes that passed the guard. Throws EventDeserializationError (3102) for anything
+ * malformed and EventSecurityError (5501) for map keys that could reach a prototype.
+ */
+export function decodeValue(bytes: Uint8Array): { readonly value: unknown; readonly scan: CborScanResult } {
+  const scan = scanCbor(bytes, { maxDepth: MAX_DECODE_DEPTH });
+  let value: unknown;
+  try {
+    value = decoder.decode(bytes);
+  } catch (error) {
+    throw new EventDeserializationError(error instanceof Error ? error.message : String(error), undefined, error);
+  }
+  return { value: settle(value), scan };
+}

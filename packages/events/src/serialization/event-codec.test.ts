@@ -1,0 +1,203 @@
+// Serialization round-trips, and deserialization treats bytes as hostile: every failure is a
+// typed FoundationError (3102 malformed, 5501 prototype-reaching keys, 3203 oversized data),
+// nothing is allocated from a declared length before it is checked, and nothing reaches a
+// prototype.
+import { afterEach, describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import { FoundationError } from '@foundation/core';
+import { Encoder } from 'cbor-x';
+import type { FoundationEvent } from '../event';
+import { EventDeserializationError } from '../errors/event-deserialization-error';
+import { EventSecurityError } from '../errors/event-security-error';
+import { EventValidationError } from '../errors/event-validation-error';
+import { deserializeEvent, serializeEvent, serializedSize } from './event-codec';
+
+const sample: FoundationEvent = Object.freeze({
+  id: 42,
+  type: 'order-placed',
+  data: { order: 7, items: ['a', 'b'], total: 12.5, big: -(2n ** 80n), raw: new Uint8Array([1, 2, 3]), nested: { ok: true, none: null } },
+  correlationId: '0f8fad5b-d9cb-469f-a165-70867728950e',
+  parentId: 41,
+  timestamp: 1_234_567_890,
+  wallTime: 1_795_000_000_000,
+  node: 'node-a',
+});
+
+/** Builds raw CBOR from hex, for attacks no encoder would write. */
+const hex = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text.replace(/\s+/g, ''), 'hex'));
+
+/** The 9-field envelope around raw data bytes. */
+function envelopeAround(dataHex: string): Uint8Array {
+  const head = Buffer.from(serializeEvent({ ...sample, data: null })).toString('hex');
+  // The last byte of an event with null data is the null (f6); replace it with the data.
+  expect(head.endsWith('f6')).toBe(true);
+  return hex(head.slice(0, -2) + dataHex);
+}
+
+function failure(bytes: Uint8Array, maxDataBytes?: number): FoundationError {
+  try {
+    deserializeEvent(bytes, maxDataBytes === undefined ? {} : { maxDataBytes });
+  } catch (error) {
+    expect(FoundationError.is(error)).toBe(true);
+    return error as FoundationError;
+  }
+  throw new Error('expected deserialization to fail');
+}
+
+afterEach(() => {
+  for (const probe of ['polluted', 'isAdmin']) expect((Object.prototype as Record<string, unknown>)[probe]).toBeUndefined();
+});
+
+describe('round trip', () => {
+  it('gives back an equal, frozen event that shares no memory with the input', () => {
+    const bytes = serializeEvent(sample);
+    expect(serializedSize(sample)).toBe(bytes.length);
+    const decoded = deserializeEvent(bytes);
+    expect(decoded).toEqual(sample);
+    expect(Object.isFrozen(decoded)).toBe(true);
+    expect(Object.isFrozen(decoded.data)).toBe(true);
+    const raw = (decoded.data as { raw: Uint8Array }).raw;
+    expect(raw).toBeInstanceOf(Uint8Array);
+    expect(Buffer.isBuffer(raw)).toBe(false);
+    bytes.fill(0);
+    expect(raw).toEqual(new Uint8Array([1, 2, 3]));
+  });
+
+  it('keeps a null parent and unicode', () => {
+    const event = { ...sample, parentId: null, type: 'ünïcödé-✓', data: '𝄞' };
+    expect(deserializeEvent(serializeEvent(event))).toEqual(event);
+  });
+
+  it('round-trips random plain data (seeded)', () => {
+    const data = fc.letrec((tie) => ({
+      value: fc.oneof(
+        { depthSize: 'small' },
+        fc.oneof(fc.string(), fc.integer(), fc.double({ noNaN: true }), fc.boolean(), fc.constant(null), fc.bigInt(), fc.uint8Array({ maxLength: 8 })),
+        fc.array(tie('value'), { maxLength: 4 }),
+        fc.dictionary(
+          fc.string().filter((key) => !['__proto__', 'constructor', 'prototype'].includes(key)),
+          tie('value'),
+          { maxKeys: 4 },
+        ),
+      ),
+    })).value;
+    fc.assert(
+      fc.property(data, (value) => {
+        const event = { ...sample, data: value };
+        expect(deserializeEvent(serializeEvent(event))).toEqual(event);
+      }),
+      { seed: 7, numRuns: 300 },
+    );
+  });
+});
+
+describe('hostile input', () => {
+  const attacks: [string, Uint8Array, number][] = [
+    ['an empty input', new Uint8Array(0), 3102],
+    ['a top-level map instead of the envelope', hex('a0'), 3102],
+    ['an envelope of the wrong length', hex('83 01 02 03'), 3102],
+    ['an array that declares 2^32-1 items in five bytes', hex('9a ffffffff'), 3102],
+    ['an array that declares 2^64-1 items', hex('9b ffffffffffffffff'), 3102],
+    ['a byte string longer than the input', hex('5a 7fffffff 00'), 3102],
+    ['a map that declares more entries than bytes remain', hex('ba 00010000 61 61 01'), 3102],
+    ['ten thousand nested arrays', hex('81'.repeat(10_000) + '00'), 3102],
+    ['an indefinite-length array', hex('9f 01 02 ff'), 3102],
+    ['an indefinite-length string', hex('7f 61 61 ff'), 3102],
+    ['a stray break', hex('ff'), 3102],
+    ['a reserved header', hex('1c'), 3102],
+    ['a truncated header', hex('19 01'), 3102],
+    ['trailing bytes', hex('00 00'), 3102],
+    ['a record-structure tag (cbor-x records)', hex('d9 dfff 83 61 61 61 62 01'), 3102],
+    ['a structured-clone tag', hex('d8 1c 80'), 3102],
+    ['a Date tag', hex('c1 1a 5f5e1000'), 3102],
+    ['a typed-array tag', hex('d8 40 42 0102'), 3102],
+    ['a set tag', hex('d9 0102 80'), 3102],
+    ['a big integer tag around a non-byte-string', hex('c2 01'), 3102],
+    ['a simple value outside false/true/null/undefined', hex('f0'), 3102],
+    ['an integer map key', hex('a1 01 02'), 3102],
+    ['a text string that is not UTF-8, as a key', hex('a1 62 c328 01'), 3102],
+  ];
+
+  it.each(attacks)('refuses %s with a typed error', (_label, bytes, code) => {
+    expect(failure(bytes).code).toBe(code);
+  });
+
+  it.each([
+    ['__proto__', 'a1 69 5f5f70726f746f5f5f a1 68 706f6c6c75746564 f5'],
+    ['constructor', 'a1 6b 636f6e7374727563746f72 a1 69 70726f746f74797065 a1 67 6973 41646d696e f5'],
+    ['prototype', 'a1 69 70726f746f74797065 a1 68 706f6c6c75746564 f5'],
+    ['__proto__ deep inside', '81 a1 61 61 a1 69 5f5f70726f746f5f5f a0'],
+  ])('refuses a %s map key in the data with a security error (5501)', (_key, dataHex) => {
+    const error = failure(envelopeAround(dataHex.replace(/\s+/g, '')));
+    expect(error).toBeInstanceOf(EventSecurityError);
+    expect(error.code).toBe(5501);
+  });
+
+  it('refuses envelopes with fields of the wrong kind', () => {
+    const encoder = new Encoder({ useRecords: false, tagUint8Array: false });
+    const fields = [1, 42, 'type', 'corr', null, 1, 1, 'node', null];
+    const variants: unknown[][] = [
+      [2, ...fields.slice(1)], // unknown version
+      [1, 0, ...fields.slice(2)], // id 0
+      [1, -5, ...fields.slice(2)],
+      [1, 1.5, ...fields.slice(2)],
+      [1, 42, '', ...fields.slice(3)], // empty type
+      [1, 42, 'x'.repeat(300), ...fields.slice(3)],
+      [1, 42, 'type', 7, ...fields.slice(4)],
+      [1, 42, 'type', 'corr', 'parent', ...fields.slice(5)],
+      [1, 42, 'type', 'corr', null, -1, ...fields.slice(6)],
+      [1, 42, 'type', 'corr', null, 1, 'yesterday', ...fields.slice(7)],
+      [1, 42, 'type', 'corr', null, 1, 1, '', null],
+    ];
+    for (const variant of variants) {
+      const error = failure(encoder.encode(variant));
+      expect(error).toBeInstanceOf(EventDeserializationError);
+    }
+  });
+
+  it('refuses data over maxDataBytes (3203) and inputs over the total bound (3102) before decoding', () => {
+    const oversized = failure(serializeEvent({ ...sample, data: 'x'.repeat(10_000) }), 1000);
+    expect(oversized).toBeInstanceOf(EventDeserializationError); // beyond 1,000 + the envelope allowance: not even scanned
+    expect(oversized.code).toBe(3102);
+    const justOver = failure(serializeEvent({ ...sample, data: 'x'.repeat(1100) }), 1000);
+    expect(justOver).toBeInstanceOf(EventValidationError);
+    expect(justOver.code).toBe(3203);
+    expect((justOver as EventValidationError).size).toBe(1103);
+  });
+
+  it('never throws anything but a FoundationError for random bytes (seeded)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        try {
+          deserializeEvent(bytes);
+        } catch (error) {
+          expect(FoundationError.is(error)).toBe(true);
+        }
+      }),
+      { seed: 11, numRuns: 2000 },
+    );
+  });
+
+  it('never throws anything but a FoundationError for corrupted encodings of real events (seeded)', () => {
+    const original = serializeEvent(sample);
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(original.length - 1), fc.nat(255)), { minLength: 1, maxLength: 4 }), fc.nat(original.length), (flips, cut) => {
+        const bytes = Uint8Array.from(original);
+        for (const [position, value] of flips) bytes[position] = value;
+        for (const input of [bytes, bytes.subarray(0, cut)]) {
+          try {
+            const decoded = deserializeEvent(input);
+            expect(Object.isFrozen(decoded)).toBe(true);
+          } catch (error) {
+            expect(FoundationError.is(error)).toBe(true);
+          }
+        }
+      }),
+      { seed: 12, numRuns: 2000 },
+    );
+  });
+
+  it('refuses what is not bytes', () => {
+    expect(failure('text' as never).code).toBe(3102);
+  });
+});

@@ -1,0 +1,237 @@
+// The in-memory storage (the default): events by id, with indexes by type, correlation id and
+// wall time, bounded by a count and optionally an age. Appends in creation order and evictions
+// of the oldest are O(1) per index; queries start from the most selective index.
+import type { FoundationEvent } from '../event';
+import { EventDuplicateError } from '../errors/event-duplicate-error';
+import { EventStorageFullError } from '../errors/event-storage-full-error';
+import { EventStoreClosedError } from '../errors/event-store-closed-error';
+import type { NormalizedEventQuery } from '../query';
+import { encodedSize } from '../serialization/cbor-codec';
+import type { EventStorage } from './event-storage';
+import { SortedIdList } from './sorted-id-list';
+import { TimeIndex } from './time-index';
+
+export interface MemoryStorageOptions {
+  /** The most events kept. Default 100,000. */
+  readonly maxEvents?: number | undefined;
+  /**
+   * When set, events whose wall time is more than this many milliseconds older than the newest
+   * stored event are evicted as new ones arrive.
+   */
+  readonly maxAgeMs?: number | undefined;
+  /**
+   * What a full store does: `evict-oldest` (default) drops the events with the lowest ids to
+   * make room; `reject` refuses the batch with EventStorageFullError (1.x resource_exhausted).
+   */
+  readonly whenFull?: 'evict-oldest' | 'reject' | undefined;
+}
+
+export const DEFAULT_MEMORY_MAX_EVENTS = 100_000;
+/** Fixed cost of one stored event in the indexes, for the memory estimate. */
+const PER_EVENT_OVERHEAD_BYTES = 200;
+const SIZE_SAMPLES = 64;
+
+/** A view of ascending ids that queries iterate: an index list or a plain array. */
+interface IdSequence {
+  readonly length: number;
+  at(position: number): number;
+}
+
+function fromList(list: SortedIdList): IdSequence {
+  return { length: list.size, at: (position) => list.at(position) };
+}
+
+function fromArray(ids: readonly number[]): IdSequence {
+  return { length: ids.length, at: (position) => ids[position]! };
+}
+
+const EMPTY: IdSequence = { length: 0, at: () => 0 };
+
+function byTimestamp(a: FoundationEvent, b: FoundationEvent): number {
+  return a.timestamp - b.timestamp || a.id - b.id;
+}
+
+export function createMemoryStorage(options: MemoryStorageOptions = {}): EventStorage {
+  const maxEvents = options.maxEvents ?? DEFAULT_MEMORY_MAX_EVENTS;
+  if (!Number.isSafeInteger(maxEvents) || maxEvents < 1) throw new RangeError('maxEvents must be a positive integer');
+  const maxAgeMs = options.maxAgeMs;
+  if (maxAgeMs !== undefined && !(typeof maxAgeMs === 'number' && maxAgeMs >= 0)) throw new RangeError('maxAgeMs must be a non-negative number');
+  const whenFull = options.whenFull ?? 'evict-oldest';
+  if (whenFull !== 'evict-oldest' && whenFull !== 'reject') throw new RangeError("whenFull must be 'evict-oldest' or 'reject'");
+
+  const byId = new Map<number, FoundationEvent>();
+  const ids = new SortedIdList();
+  const byType = new Map<string, SortedIdList>();
+  const byCorrelation = new Map<string, SortedIdList>();
+  const byTime = new TimeIndex();
+  let highestTimestamp = 0;
+  let newestWallTime = Number.NEGATIVE_INFINITY;
+  let closed = false;
+
+  const ensureOpen = (operation: string): void => {
+    if (closed) throw new EventStoreClosedError(operation);
+  };
+
+  const addTo = (index: Map<string, SortedIdList>, key: string, id: number): void => {
+    let list = index.get(key);
+    if (list === undefined) {
+      list = new SortedIdList();
+      index.set(key, list);
+    }
+    list.insert(id);
+  };
+
+  const removeFrom = (index: Map<string, SortedIdList>, key: string, id: number): void => {
+    const list = index.get(key);
+    if (list === undefined) return;
+    list.remove(id);
+    if (list.size === 0) index.delete(key);
+  };
+
+  const add = (event: FoundationEvent): void => {
+    byId.set(event.id, event);
+    ids.insert(event.id);
+    addTo(byType, event.type, event.id);
+    addTo(byCorrelation, event.correlationId, event.id);
+    byTime.insert(event.wallTime, event.id);
+    if (event.timestamp > highestTimestamp) highestTimestamp = event.timestamp;
+    if (event.wallTime > newestWallTime) newestWallTime = event.wallTime;
+  };
+
+  const remove = (id: number): boolean => {
+    const event = byId.get(id);
+    if (event === undefined) return false;
+    byId.delete(id);
+    ids.remove(id);
+    removeFrom(byType, event.type, id);
+    removeFrom(byCorrelation, event.correlationId, id);
+    byTime.remove(event.wallTime, id);
+    return true;
+  };
+
+  const evict = (): number => {
+    let evicted = 0;
+    while (byId.size > maxEvents) {
+      remove(ids.first()!);
+      evicted += 1;
+    }
+    if (maxAgeMs !== undefined) {
+      const cutoff = newestWallTime - maxAgeMs;
+      const oldest = byTime.oldestTime();
+      if (oldest !== undefined && oldest < cutoff) for (const id of byTime.idsBefore(cutoff)) if (remove(id)) evicted += 1;
+    }
+    return evicted;
+  };
+
+  /** Candidate ids, ascending, from the most selective index the query allows. */
+  const candidates = (query: NormalizedEventQuery): IdSequence => {
+    if (query.correlationId !== undefined) {
+      const list = byCorrelation.get(query.correlationId);
+      return list === undefined ? EMPTY : fromList(list);
+    }
+    if (query.types !== undefined) {
+      const lists = query.types.map((type) => byType.get(type)).filter((list): list is SortedIdList => list !== undefined);
+      if (lists.length === 0) return EMPTY;
+      if (lists.length === 1) return fromList(lists[0]!);
+      return fromArray(lists.flatMap((list) => list.toArray()).sort((a, b) => a - b));
+    }
+    if (query.from !== Number.NEGATIVE_INFINITY || query.to !== Number.POSITIVE_INFINITY) {
+      return fromArray(byTime.idsBetween(query.from, query.to).sort((a, b) => a - b));
+    }
+    return fromList(ids);
+  };
+
+  const matches = (query: NormalizedEventQuery, event: FoundationEvent): boolean =>
+    (query.types === undefined || query.types.includes(event.type)) &&
+    (query.correlationId === undefined || event.correlationId === query.correlationId) &&
+    event.wallTime >= query.from &&
+    event.wallTime <= query.to;
+
+  return {
+    kind: 'memory',
+    append(events) {
+      ensureOpen('append');
+      if (events.length === 0) return 0;
+      const seen = events.length > 1 ? new Set<number>() : undefined;
+      for (const event of events) {
+        if (byId.has(event.id) || seen?.has(event.id) === true) throw new EventDuplicateError(event.id);
+        seen?.add(event.id);
+      }
+      if (whenFull === 'reject' ? byId.size + events.length > maxEvents : events.length > maxEvents) {
+        throw new EventStorageFullError(maxEvents, events.length);
+      }
+      for (const event of events) add(event);
+      return evict();
+    },
+    get(id) {
+      ensureOpen('get');
+      return byId.get(id);
+    },
+    query(query) {
+      ensureOpen('query');
+      const source = candidates(query);
+      if (query.limit === 0) return [];
+      if (query.orderBy === 'timestamp') {
+        const found: FoundationEvent[] = [];
+        for (let position = 0; position < source.length; position += 1) {
+          const event = byId.get(source.at(position))!;
+          if (matches(query, event)) found.push(event);
+        }
+        found.sort(byTimestamp);
+        if (query.order === 'desc') found.reverse();
+        return found.slice(query.offset, query.limit === Number.POSITIVE_INFINITY ? undefined : query.offset + query.limit);
+      }
+      const result: FoundationEvent[] = [];
+      let skipped = 0;
+      const ascending = query.order === 'asc';
+      for (let step = 0; step < source.length && result.length < query.limit; step += 1) {
+        const event = byId.get(source.at(ascending ? step : source.length - 1 - step))!;
+        if (!matches(query, event)) continue;
+        if (skipped < query.offset) skipped += 1;
+        else result.push(event);
+      }
+      return result;
+    },
+    byCorrelation(correlationId) {
+      ensureOpen('byCorrelation');
+      const list = byCorrelation.get(correlationId);
+      if (list === undefined) return [];
+      const result = new Array<FoundationEvent>(list.size);
+      for (let position = 0; position < list.size; position += 1) result[position] = byId.get(list.at(position))!;
+      return result.sort(byTimestamp);
+    },
+    recent(limit) {
+      ensureOpen('recent');
+      const count = Math.min(limit, ids.size);
+      const result = new Array<FoundationEvent>(count);
+      for (let step = 0; step < count; step += 1) result[step] = byId.get(ids.at(ids.size - 1 - step))!;
+      return result;
+    },
+    pruneBefore(wallTime) {
+      ensureOpen('pruneBefore');
+      let pruned = 0;
+      for (const id of byTime.idsBefore(wallTime)) if (remove(id)) pruned += 1;
+      return pruned;
+    },
+    count: () => byId.size,
+    maxId: () => ids.last() ?? 0,
+    maxTimestamp: () => highestTimestamp,
+    sizeBytes() {
+      const count = ids.size;
+      if (count === 0) return 0;
+      const samples = Math.min(SIZE_SAMPLES, count);
+      let sampled = 0;
+      for (let sample = 0; sample < samples; sample += 1) {
+        const event = byId.get(ids.at(Math.floor((sample * count) / samples)))!;
+        sampled += encodedSize(event.data) + event.type.length + event.correlationId.length + event.node.length;
+      }
+      return Math.round(count * (PER_EVENT_OVERHEAD_BYTES + sampled / samples));
+    },
+    close() {
+      closed = true;
+      byId.clear();
+      byType.clear();
+      byCorrelation.clear();
+    },
+  };
+}

@@ -1,0 +1,61 @@
+import { describe, expect, it } from '@jest/globals';
+import { createSeededRandom } from '@foundation/core';
+import { SortedIdList } from './sorted-id-list';
+import { TimeIndex } from './time-index';
+
+describe('SortedIdList', () => {
+  it('keeps ids sorted whatever the insertion order, and removes from anywhere', () => {
+    const list = new SortedIdList();
+    for (const id of [5, 1, 9, 3, 7]) list.insert(id);
+    expect(list.toArray()).toEqual([1, 3, 5, 7, 9]);
+    expect([list.first(), list.last(), list.size, list.at(2), list.indexOf(6)]).toEqual([1, 9, 5, 5, 3]);
+    expect(list.remove(1)).toBe(true);
+    expect(list.remove(7)).toBe(true);
+    expect(list.remove(8)).toBe(false);
+    expect(list.toArray()).toEqual([3, 5, 9]);
+  });
+
+  it('matches a plain sorted array through random inserts and removals, across compactions (seed=5)', () => {
+    const random = createSeededRandom(5);
+    const list = new SortedIdList();
+    const model: number[] = [];
+    let next = 1;
+    for (let step = 0; step < 20_000; step += 1) {
+      const action = random.int(0, 10);
+      if (action < 5) {
+        const id = random.bool(0.9) ? next++ : random.int(1, next + 10);
+        if (!model.includes(id)) {
+          list.insert(id);
+          model.push(id);
+          model.sort((a, b) => a - b);
+        }
+      } else if (action < 9 && model.length > 0) {
+        const id = model.shift()!; // the common case: the oldest
+        expect(list.remove(id)).toBe(true);
+      } else if (model.length > 0) {
+        const id = random.pick(model);
+        model.splice(model.indexOf(id), 1);
+        expect(list.remove(id)).toBe(true);
+      }
+    }
+    expect(list.toArray()).toEqual(model);
+  });
+});
+
+describe('TimeIndex', () => {
+  it('orders by (time, id), tolerates a clock that steps back, and answers ranges inclusively', () => {
+    const index = new TimeIndex();
+    index.insert(100, 1);
+    index.insert(200, 2);
+    index.insert(150, 3); // stepped back
+    index.insert(200, 4);
+    expect(index.idsBetween(100, 200)).toEqual([1, 3, 2, 4]);
+    expect(index.idsBetween(101, 199)).toEqual([3]);
+    expect(index.idsBefore(200)).toEqual([1, 3]);
+    expect(index.oldestTime()).toBe(100);
+    index.remove(100, 1);
+    index.remove(200, 4);
+    expect(index.idsBetween(0, 1000)).toEqual([3, 2]);
+    expect(index.size).toBe(2);
+  });
+});

@@ -1,0 +1,112 @@
+// Crash safety of the SQLite storage: a real child process stores batches into a real file and
+// acknowledges each after storeBatch returns; it is killed with SIGKILL mid-stream. After
+// reopening the file, every acknowledged batch is present, whole, and no batch is partly present.
+import { describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { openSqliteStorage } from './sqlite-storage';
+
+const packageDirectory = resolve(__dirname, '../..');
+
+interface Ack {
+  readonly batch: number;
+  readonly firstId: number;
+  readonly lastId: number;
+}
+
+/** Runs the child until it has acknowledged `killAfter` batches, then SIGKILLs it. */
+async function runAndKill(file: string, batchSize: number, synchronous: 'full' | 'normal', killAfter: number): Promise<Ack[]> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/crash-child.ts', file, String(batchSize), synchronous], {
+    cwd: packageDirectory,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const acks: Ack[] = [];
+  let stderr = '';
+  let pending = '';
+  try {
+    await new Promise<void>((resolveRun, rejectRun) => {
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.stdout.on('data', (chunk: Buffer) => {
+        pending += chunk.toString();
+        const lines = pending.split('\n');
+        pending = lines.pop()!;
+        for (const line of lines) {
+          const match = /^ack (\d+) (\d+) (\d+)$/.exec(line);
+          if (match !== null) acks.push({ batch: Number(match[1]), firstId: Number(match[2]), lastId: Number(match[3]) });
+        }
+        // Kill while the child is in full flight: it is already storing the next batch.
+        if (acks.length >= killAfter && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      });
+      child.on('error', rejectRun);
+      child.on('exit', (code, signal) => {
+        if (signal === 'SIGKILL') resolveRun();
+        else rejectRun(new Error(`the child exited by itself (code ${String(code)}): ${stderr}`));
+      });
+    });
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+  return acks;
+}
+
+describe('SQLite storage under SIGKILL', () => {
+  for (const [synchronous, batchSize, killAfter] of [
+    ['full', 250, 40],
+    ['normal', 500, 60],
+  ] as const) {
+    it(`keeps every acknowledged batch whole and no batch in part (synchronous=${synchronous}, ${batchSize} events a batch)`, async () => {
+      const directory = mkdtempSync(join(tmpdir(), 'foundation-crash-'));
+      const file = join(directory, 'events.db');
+      try {
+        const acks = await runAndKill(file, batchSize, synchronous, killAfter);
+        expect(acks.length).toBeGreaterThanOrEqual(killAfter);
+
+        const storage = await openSqliteStorage({ path: file });
+        try {
+          expect(storage.integrityCheck()).toEqual(['ok']);
+          const events = storage.query({
+            types: undefined,
+            from: Number.NEGATIVE_INFINITY,
+            to: Number.POSITIVE_INFINITY,
+            correlationId: undefined,
+            orderBy: 'id',
+            order: 'asc',
+            offset: 0,
+            limit: Number.POSITIVE_INFINITY,
+          });
+          const batches = new Map<number, number[]>();
+          for (const event of events) {
+            const data = event.data as { batch: number; index: number; size: number };
+            const indexes = batches.get(data.batch) ?? [];
+            indexes.push(data.index);
+            batches.set(data.batch, indexes);
+          }
+          // No batch is partly present.
+          for (const [batch, indexes] of batches) {
+            expect({ batch, count: indexes.length }).toEqual({ batch, count: batchSize });
+            expect(indexes).toEqual(Array.from({ length: batchSize }, (_, index) => index));
+          }
+          // Every acknowledged batch is present with the ids it was acknowledged with.
+          for (const ack of acks) {
+            expect(batches.has(ack.batch)).toBe(true);
+            expect(storage.get(ack.firstId)?.data).toMatchObject({ batch: ack.batch, index: 0 });
+            expect(storage.get(ack.lastId)?.data).toMatchObject({ batch: ack.batch, index: batchSize - 1 });
+          }
+          // Batches commit in order: what is present is 1..n, at most one past the last ack
+          // (committed, then killed before its ack was written).
+          const present = [...batches.keys()].sort((a, b) => a - b);
+          expect(present).toEqual(Array.from({ length: present.length }, (_, index) => index + 1));
+          const lastAck = acks[acks.length - 1]!.batch;
+          expect(present.length).toBeGreaterThanOrEqual(lastAck);
+          expect(present.length).toBeLessThanOrEqual(lastAck + 1);
+        } finally {
+          storage.close();
+        }
+      } finally {
+        rmSync(directory, { recursive: true, force: true });
+      }
+    });
+  }
+});

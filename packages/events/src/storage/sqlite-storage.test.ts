@@ -1,0 +1,140 @@
+// What is particular to the SQLite storage (the conformance suite covers the shared behaviour):
+// loading better-sqlite3 lazily, durability settings, corrupt rows, failures of the medium.
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { FoundationError } from '@foundation/core';
+import type { FoundationEvent } from '../event';
+import { EventDataCorruptionError } from '../errors/event-data-corruption-error';
+import { EventStorageError } from '../errors/event-storage-error';
+import { createEventStore } from '../event-store';
+import { createSqliteStorage, openSqliteStorage } from './sqlite-storage';
+
+let directory: string;
+beforeEach(() => {
+  directory = mkdtempSync(join(tmpdir(), 'foundation-sqlite-'));
+});
+afterEach(() => rmSync(directory, { recursive: true, force: true }));
+
+const event = (id: number, data: unknown = { id }): FoundationEvent =>
+  Object.freeze({ id, type: 't', data, correlationId: 'c', parentId: null, timestamp: id, wallTime: id, node: 'n' });
+
+function thrown(action: () => unknown): FoundationError {
+  try {
+    action();
+  } catch (error) {
+    expect(FoundationError.is(error)).toBe(true);
+    return error as FoundationError;
+  }
+  throw new Error('expected the action to throw');
+}
+
+describe('opening', () => {
+  it('uses WAL mode and synchronous FULL by default, NORMAL on request', async () => {
+    const file = join(directory, 'a.db');
+    const storage = await openSqliteStorage({ path: file });
+    expect(storage.synchronous).toBe('full');
+    storage.append([event(1)]);
+    storage.close();
+    const inspect = new Database(file);
+    expect(inspect.pragma('journal_mode', { simple: true })).toBe('wal');
+    inspect.close();
+    const normal = await openSqliteStorage({ path: join(directory, 'b.db'), synchronous: 'normal' });
+    expect(normal.synchronous).toBe('normal');
+    normal.close();
+    await expect(openSqliteStorage({ path: join(directory, 'c.db'), synchronous: 'off' as never })).rejects.toThrow(RangeError);
+  });
+
+  it('accepts better-sqlite3 passed in, synchronously', () => {
+    const storage = createSqliteStorage({ path: join(directory, 'd.db'), driver: Database });
+    storage.append([event(1)]);
+    expect(storage.get(1)).toEqual(event(1));
+    storage.close();
+  });
+
+  it('wraps a file that cannot be opened in event_storage_failed (5503)', async () => {
+    const error = await openSqliteStorage({ path: join(directory, 'missing-directory', 'x.db') }).catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(EventStorageError);
+    expect((error as FoundationError).code).toBe(5503);
+  });
+
+  it('refuses a file written by another schema version', async () => {
+    const file = join(directory, 'future.db');
+    (await openSqliteStorage({ path: file })).close();
+    const raw = new Database(file);
+    raw.prepare("UPDATE foundation_events_meta SET value = 99 WHERE key = 'schema_version'").run();
+    raw.close();
+    const error = await openSqliteStorage({ path: file }).catch((failure: unknown) => failure);
+    expect((error as FoundationError).code).toBe(5503);
+    expect((error as Error).message).toMatch(/schema version 99/);
+  });
+});
+
+describe('damaged files', () => {
+  it('reports rows whose data no longer decodes as data_corruption (3301), and keeps serving the others', async () => {
+    const file = join(directory, 'corrupt.db');
+    const storage = await openSqliteStorage({ path: file });
+    storage.append([event(1), event(2), event(3)]);
+    const raw = new Database(file);
+    raw.prepare('UPDATE foundation_events SET data = ? WHERE id = 2').run(Buffer.from([0x9a, 0xff, 0xff, 0xff, 0xff]));
+    raw.prepare('UPDATE foundation_events SET data = ? WHERE id = 3').run(Buffer.from('a169' + Buffer.from('__proto__').toString('hex') + 'a0', 'hex'));
+    raw.close();
+    for (const id of [2, 3]) {
+      const error = thrown(() => storage.get(id));
+      expect(error).toBeInstanceOf(EventDataCorruptionError);
+      expect(error.code).toBe(3301);
+      expect((error as EventDataCorruptionError).id).toBe(id);
+    }
+    expect(storage.get(1)).toEqual(event(1));
+    expect(thrown(() => storage.recent(10)).code).toBe(3301);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    storage.close();
+  });
+
+  it('reports a column of the wrong type as data_corruption', async () => {
+    const file = join(directory, 'types.db');
+    const storage = await openSqliteStorage({ path: file });
+    storage.append([event(1)]);
+    const raw = new Database(file);
+    raw.prepare("UPDATE foundation_events SET node = x'00' WHERE id = 1").run();
+    raw.close();
+    expect(thrown(() => storage.get(1)).code).toBe(3301);
+    storage.close();
+  });
+});
+
+describe('failures of the medium', () => {
+  it('turns a write that fails into event_storage_failed (5503), with nothing of the batch stored', async () => {
+    const file = join(directory, 'locked.db');
+    const storage = await openSqliteStorage({ path: file, busyTimeoutMs: 10 });
+    storage.append([event(1)]);
+    // Another connection holds the write lock.
+    const other = new Database(file);
+    other.pragma('busy_timeout = 0');
+    other.exec('BEGIN IMMEDIATE');
+    const error = thrown(() => storage.append([event(2), event(3)]));
+    expect(error).toBeInstanceOf(EventStorageError);
+    expect(error.code).toBe(5503);
+    expect(error.context.driverCode).toBe('SQLITE_BUSY');
+    other.exec('ROLLBACK');
+    other.close();
+    expect(storage.count()).toBe(1);
+    expect(storage.get(2)).toBeUndefined();
+    storage.append([event(2), event(3)]);
+    expect(storage.count()).toBe(3);
+    storage.close();
+  });
+});
+
+describe('through the store', () => {
+  it('stores and reads back through createEventStore, and stats report the file size', async () => {
+    const storage = await openSqliteStorage({ path: join(directory, 'store.db') });
+    const store = createEventStore({ storage, node: 'n' });
+    store.storeBatch(Array.from({ length: 100 }, (_, index) => store.newEvent('tick', { index })));
+    expect(store.stats()).toMatchObject({ storage: 'sqlite', currentCount: 100 });
+    expect(store.stats().memoryEstimateBytes).toBeGreaterThan(4096);
+    store.close();
+  });
+});

@@ -1,0 +1,297 @@
+// The durable storage: one SQLite table in WAL mode, written in one transaction per batch,
+// with indexes for the queries an event store makes. Event data is stored as CBOR and decoded
+// through the same hostile-input guard as the wire; a row that does not decode is reported as
+// data corruption, never returned half-read.
+//
+// Durability. In WAL mode a commit appends to the write-ahead log; `synchronous` decides when
+// that reaches the disk:
+//   FULL (the default here): the WAL is fsynced at every commit. A batch `append` returned for
+//     is on disk: it survives the process being killed and the machine losing power.
+//   NORMAL: the WAL is fsynced only at checkpoints. A committed batch survives the process being
+//     killed (it is in the OS page cache), but the last commits before a power loss or OS crash
+//     may be rolled back (never half-applied: SQLite's atomicity holds either way).
+// FULL costs one fsync per batch, which batching amortises; NORMAL is the choice for events
+// that may be lost in a power cut.
+import type { FoundationEvent } from '../event';
+import { EventDataCorruptionError } from '../errors/event-data-corruption-error';
+import { EventDuplicateError } from '../errors/event-duplicate-error';
+import { EventStorageError } from '../errors/event-storage-error';
+import { EventStoreClosedError } from '../errors/event-store-closed-error';
+import type { NormalizedEventQuery } from '../query';
+import { encodeValue } from '../serialization/cbor-codec';
+import { decodeData } from '../serialization/event-codec';
+import type { EventStorage } from './event-storage';
+import { loadBetterSqlite3 } from './sqlite-driver';
+import type { SqliteDatabase, SqliteDatabaseConstructor, SqliteStatement } from './sqlite-driver';
+
+export interface SqliteStorageOptions {
+  /** The database file; created if missing. `:memory:` works for tests (without durability). */
+  readonly path: string;
+  /** See the durability note: `full` (default) survives power loss, `normal` survives process crashes. */
+  readonly synchronous?: 'full' | 'normal' | undefined;
+  /** How long to wait for another connection's lock, in ms. Default 5,000. */
+  readonly busyTimeoutMs?: number | undefined;
+  /** Stored data larger than this is reported as corrupt instead of decoded. Default 64 MiB. */
+  readonly maxRowDataBytes?: number | undefined;
+  /** better-sqlite3's Database class; `openSqliteStorage` imports it for you. */
+  readonly driver?: SqliteDatabaseConstructor | undefined;
+}
+
+export interface SqliteEventStorage extends EventStorage {
+  readonly path: string;
+  /** The `synchronous` setting in force. */
+  readonly synchronous: 'full' | 'normal';
+  /** SQLite's own check of the file (`PRAGMA integrity_check`): `['ok']` when sound. */
+  integrityCheck(): string[];
+}
+
+const SCHEMA_VERSION = 1;
+const DEFAULT_MAX_ROW_DATA_BYTES = 64 * 1024 * 1024;
+const COLUMNS = 'id, type, correlation_id, parent_id, timestamp, wall_time, node, data';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS foundation_events (
+  id INTEGER PRIMARY KEY,
+  type TEXT NOT NULL,
+  correlation_id TEXT NOT NULL,
+  parent_id INTEGER,
+  timestamp INTEGER NOT NULL,
+  wall_time INTEGER NOT NULL,
+  node TEXT NOT NULL,
+  data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS foundation_events_by_type ON foundation_events (type, id);
+CREATE INDEX IF NOT EXISTS foundation_events_by_correlation ON foundation_events (correlation_id, timestamp);
+CREATE INDEX IF NOT EXISTS foundation_events_by_wall_time ON foundation_events (wall_time);
+CREATE TABLE IF NOT EXISTS foundation_events_meta (key TEXT PRIMARY KEY, value NOT NULL);
+`;
+
+function isConstraintError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_CONSTRAINT');
+}
+
+/** Opens (creating if needed) a SQLite event storage, importing better-sqlite3 on first use. */
+export async function openSqliteStorage(options: SqliteStorageOptions): Promise<SqliteEventStorage> {
+  const driver = options.driver ?? (await loadBetterSqlite3());
+  return createSqliteStorage({ ...options, driver });
+}
+
+/** The synchronous form of `openSqliteStorage`, for callers that pass better-sqlite3's class themselves. */
+export function createSqliteStorage(options: SqliteStorageOptions & { readonly driver: SqliteDatabaseConstructor }): SqliteEventStorage {
+  const { path, driver } = options;
+  if (typeof path !== 'string' || path === '') throw new TypeError('the SQLite storage needs a file path');
+  const synchronous = options.synchronous ?? 'full';
+  if (synchronous !== 'full' && synchronous !== 'normal') throw new RangeError("synchronous must be 'full' or 'normal'");
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  const maxRowDataBytes = options.maxRowDataBytes ?? DEFAULT_MAX_ROW_DATA_BYTES;
+
+  let db: SqliteDatabase;
+  try {
+    db = new driver(path, { timeout: busyTimeoutMs });
+  } catch (error) {
+    throw new EventStorageError('open', error);
+  }
+  let insert: SqliteStatement;
+  let selectById: SqliteStatement;
+  let selectByCorrelation: SqliteStatement;
+  let selectRecent: SqliteStatement;
+  let selectPrunable: SqliteStatement;
+  let deleteBefore: SqliteStatement;
+  let selectExists: SqliteStatement;
+  let countRows: SqliteStatement;
+  let writeMeta: SqliteStatement;
+  let appendBatch: (events: readonly FoundationEvent[]) => void;
+  let count = 0;
+  let highestId = 0;
+  let highestTimestamp = 0;
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    db.exec(SCHEMA);
+    const version = db.prepare("SELECT value FROM foundation_events_meta WHERE key = 'schema_version'").raw().get() as [unknown] | undefined;
+    if (version === undefined) db.prepare("INSERT INTO foundation_events_meta (key, value) VALUES ('schema_version', ?)").run(SCHEMA_VERSION);
+    else if (version[0] !== SCHEMA_VERSION) throw new Error(`the file has event schema version ${String(version[0])}; this version reads ${SCHEMA_VERSION}`);
+    insert = db.prepare(`INSERT INTO foundation_events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+    selectById = db.prepare(`SELECT ${COLUMNS} FROM foundation_events WHERE id = ?`).raw();
+    selectByCorrelation = db.prepare(`SELECT ${COLUMNS} FROM foundation_events WHERE correlation_id = ? ORDER BY timestamp, id`).raw();
+    selectRecent = db.prepare(`SELECT ${COLUMNS} FROM foundation_events ORDER BY id DESC LIMIT ?`).raw();
+    selectPrunable = db.prepare('SELECT count(*) FROM foundation_events WHERE wall_time < ?').raw();
+    deleteBefore = db.prepare('DELETE FROM foundation_events WHERE wall_time < ?');
+    selectExists = db.prepare('SELECT 1 FROM foundation_events WHERE id = ?').raw();
+    countRows = db.prepare('SELECT count(*), coalesce(max(id), 0) FROM foundation_events').raw();
+    writeMeta = db.prepare('INSERT INTO foundation_events_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
+    const [rows, maxId] = countRows.get() as [number, number];
+    count = rows;
+    highestId = maxId;
+    // The highest timestamp is remembered in the meta table, so timestamps keep increasing after
+    // pruning and reopening; max() covers files written before the key existed.
+    const remembered = db.prepare("SELECT value FROM foundation_events_meta WHERE key = 'max_timestamp'").raw().get() as [number] | undefined;
+    const scanned = db.prepare('SELECT coalesce(max(timestamp), 0) FROM foundation_events').raw().get() as [number];
+    highestTimestamp = Math.max(Number(remembered?.[0] ?? 0), Number(scanned[0]));
+    appendBatch = db.transaction((events: readonly FoundationEvent[]) => {
+      let batchHighest = highestTimestamp;
+      for (const event of events) {
+        insert.run(event.id, event.type, event.correlationId, event.parentId, event.timestamp, event.wallTime, event.node, encodeValue(event.data));
+        if (event.timestamp > batchHighest) batchHighest = event.timestamp;
+      }
+      if (batchHighest > highestTimestamp) writeMeta.run('max_timestamp', batchHighest);
+    });
+  } catch (error) {
+    db.close();
+    throw new EventStorageError('open', error);
+  }
+  let closed = false;
+
+  const ensureOpen = (operation: string): void => {
+    if (closed) throw new EventStoreClosedError(operation);
+  };
+
+  const toEvent = (row: unknown): FoundationEvent => {
+    const columns = row as unknown[];
+    const id = columns[0];
+    const identity = typeof id === 'number' ? id : undefined;
+    const [, type, correlationId, parentId, timestamp, wallTime, node, data] = columns;
+    if (
+      typeof id !== 'number' ||
+      typeof type !== 'string' ||
+      typeof correlationId !== 'string' ||
+      !(parentId === null || typeof parentId === 'number') ||
+      typeof timestamp !== 'number' ||
+      typeof wallTime !== 'number' ||
+      typeof node !== 'string' ||
+      !(data instanceof Uint8Array)
+    ) {
+      throw new EventDataCorruptionError(identity, 'a column has the wrong type');
+    }
+    let decoded: unknown;
+    try {
+      decoded = decodeData(data, maxRowDataBytes);
+    } catch (error) {
+      throw new EventDataCorruptionError(identity, 'its data does not decode', error);
+    }
+    return Object.freeze({ id, type, data: decoded, correlationId, parentId, timestamp, wallTime, node });
+  };
+
+  const guarded = <Result>(operation: string, action: () => Result): Result => {
+    ensureOpen(operation);
+    try {
+      return action();
+    } catch (error) {
+      if (error instanceof EventDataCorruptionError || error instanceof EventDuplicateError) throw error;
+      throw new EventStorageError(operation, error);
+    }
+  };
+
+  // Prepared statements for query shapes, built on first use.
+  const queryStatements = new Map<string, SqliteStatement>();
+  const queryStatement = (query: NormalizedEventQuery): { statement: SqliteStatement; parameters: unknown[] } => {
+    const conditions: string[] = [];
+    const parameters: unknown[] = [];
+    if (query.types !== undefined) {
+      conditions.push(`type IN (${query.types.map(() => '?').join(', ')})`);
+      parameters.push(...query.types);
+    }
+    if (query.correlationId !== undefined) {
+      conditions.push('correlation_id = ?');
+      parameters.push(query.correlationId);
+    }
+    if (query.from !== Number.NEGATIVE_INFINITY) {
+      conditions.push('wall_time >= ?');
+      parameters.push(query.from);
+    }
+    if (query.to !== Number.POSITIVE_INFINITY) {
+      conditions.push('wall_time <= ?');
+      parameters.push(query.to);
+    }
+    const direction = query.order === 'asc' ? 'ASC' : 'DESC';
+    const order = query.orderBy === 'id' ? `id ${direction}` : `timestamp ${direction}, id ${direction}`;
+    const source = `SELECT ${COLUMNS} FROM foundation_events${conditions.length === 0 ? '' : ` WHERE ${conditions.join(' AND ')}`} ORDER BY ${order} LIMIT ? OFFSET ?`;
+    parameters.push(query.limit === Number.POSITIVE_INFINITY ? -1 : query.limit, query.offset);
+    let statement = queryStatements.get(source);
+    if (statement === undefined) {
+      statement = db.prepare(source).raw();
+      queryStatements.set(source, statement);
+    }
+    return { statement, parameters };
+  };
+
+  return {
+    kind: 'sqlite',
+    path,
+    synchronous,
+    append(events) {
+      ensureOpen('append');
+      if (events.length === 0) return 0;
+      if (events.length > 1) {
+        const seen = new Set<number>();
+        for (const event of events) {
+          if (seen.has(event.id)) throw new EventDuplicateError(event.id);
+          seen.add(event.id);
+        }
+      }
+      try {
+        appendBatch(events);
+      } catch (error) {
+        if (isConstraintError(error)) {
+          // The transaction rolled back; name the id that was already there.
+          const existing = events.find((event) => selectExists.get(event.id) !== undefined);
+          if (existing !== undefined) throw new EventDuplicateError(existing.id);
+        }
+        throw new EventStorageError('append', error);
+      }
+      count += events.length;
+      for (const event of events) {
+        if (event.id > highestId) highestId = event.id;
+        if (event.timestamp > highestTimestamp) highestTimestamp = event.timestamp;
+      }
+      return 0;
+    },
+    get(id) {
+      return guarded('get', () => {
+        const row = selectById.get(id);
+        return row === undefined ? undefined : toEvent(row);
+      });
+    },
+    query(query) {
+      return guarded('query', () => {
+        if (query.limit === 0) return [];
+        const { statement, parameters } = queryStatement(query);
+        return statement.all(...parameters).map(toEvent);
+      });
+    },
+    byCorrelation(correlationId) {
+      return guarded('byCorrelation', () => selectByCorrelation.all(correlationId).map(toEvent));
+    },
+    recent(limit) {
+      return guarded('recent', () => selectRecent.all(limit).map(toEvent));
+    },
+    pruneBefore(wallTime) {
+      return guarded('pruneBefore', () => {
+        const [prunable] = selectPrunable.get(wallTime) as [number];
+        if (prunable === 0) return 0;
+        const { changes } = deleteBefore.run(wallTime);
+        [count, highestId] = countRows.get() as [number, number];
+        return changes;
+      });
+    },
+    count: () => count,
+    maxId: () => highestId,
+    maxTimestamp: () => highestTimestamp,
+    sizeBytes() {
+      return guarded('sizeBytes', () => {
+        const pages = db.pragma('page_count', { simple: true }) as number;
+        const pageSize = db.pragma('page_size', { simple: true }) as number;
+        return pages * pageSize;
+      });
+    },
+    integrityCheck() {
+      return guarded('integrityCheck', () => (db.pragma('integrity_check') as { integrity_check: string }[]).map((row) => row.integrity_check));
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      db.close();
+    },
+  };
+}

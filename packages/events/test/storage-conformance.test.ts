@@ -1,0 +1,340 @@
+// One conformance suite, run against every EventStorage that ships: the memory storage and the
+// SQLite storage (a real file in WAL mode). Each behaviour is checked directly on the port and,
+// where it matters to users, through createEventStore.
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createSeededRandom } from '@foundation/core';
+import type { Random , FoundationError} from '@foundation/core';
+import { createSimulation } from '@foundation/testkit';
+import {
+  EventDuplicateError,
+  EventNotFoundError,
+  EventStoreClosedError,
+  createEventStore,
+  createMemoryStorage,
+  openSqliteStorage,
+} from '@foundation/events';
+import type { EventStorage, FoundationEvent, NormalizedEventQuery } from '@foundation/events';
+
+interface Harness {
+  readonly name: string;
+  open(): Promise<EventStorage>;
+  /** Closes and opens the same storage again (durable storages keep their events). */
+  reopen?(storage: EventStorage): Promise<EventStorage>;
+  cleanup(): void;
+}
+
+function memoryHarness(): Harness {
+  return { name: 'memory', open: async () => createMemoryStorage({ maxEvents: 1_000_000 }), cleanup: () => undefined };
+}
+
+function sqliteHarness(): Harness {
+  let directory: string | undefined;
+  let file = '';
+  return {
+    name: 'sqlite',
+    async open() {
+      directory = mkdtempSync(join(tmpdir(), 'foundation-events-'));
+      file = join(directory, 'events.db');
+      return openSqliteStorage({ path: file });
+    },
+    async reopen(storage) {
+      storage.close();
+      return openSqliteStorage({ path: file });
+    },
+    cleanup() {
+      if (directory !== undefined) rmSync(directory, { recursive: true, force: true });
+    },
+  };
+}
+
+function event(fields: Partial<FoundationEvent> & { id: number }): FoundationEvent {
+  return Object.freeze({
+    type: 'thing-happened',
+    data: { n: fields.id },
+    correlationId: `correlation-${fields.id}`,
+    parentId: null,
+    timestamp: fields.id * 1000,
+    wallTime: 1_700_000_000_000 + fields.id,
+    node: 'node-a',
+    ...fields,
+  });
+}
+
+function query(fields: Partial<NormalizedEventQuery> = {}): NormalizedEventQuery {
+  return {
+    types: undefined,
+    from: Number.NEGATIVE_INFINITY,
+    to: Number.POSITIVE_INFINITY,
+    correlationId: undefined,
+    orderBy: 'id',
+    order: 'asc',
+    offset: 0,
+    limit: Number.POSITIVE_INFINITY,
+    ...fields,
+  };
+}
+
+const ids = (events: readonly FoundationEvent[]): number[] => events.map((each) => each.id);
+
+/** The specification every storage must match, written as plainly as possible. */
+function reference(events: readonly FoundationEvent[], q: NormalizedEventQuery): number[] {
+  const matching = events.filter(
+    (each) =>
+      (q.types === undefined || q.types.includes(each.type)) &&
+      (q.correlationId === undefined || each.correlationId === q.correlationId) &&
+      each.wallTime >= q.from &&
+      each.wallTime <= q.to,
+  );
+  matching.sort(q.orderBy === 'id' ? (a, b) => a.id - b.id : (a, b) => a.timestamp - b.timestamp || a.id - b.id);
+  if (q.order === 'desc') matching.reverse();
+  return ids(matching.slice(q.offset, q.limit === Number.POSITIVE_INFINITY ? undefined : q.offset + q.limit));
+}
+
+describe.each([
+  ['memory', memoryHarness],
+  ['sqlite', sqliteHarness],
+])('EventStorage conformance: %s', (_name, makeHarness) => {
+  let harness: Harness;
+  let storage: EventStorage;
+
+  beforeEach(async () => {
+    harness = makeHarness();
+    storage = await harness.open();
+  });
+  afterEach(() => {
+    try {
+      storage.close();
+    } finally {
+      harness.cleanup();
+    }
+  });
+
+  it('stores and returns events field for field, data included', () => {
+    const data = {
+      text: 'héllo ✓ 𝄞',
+      numbers: [0, -1, 1.5, 2 ** 40, Number.MAX_SAFE_INTEGER],
+      big: 12345678901234567890n,
+      bytes: new Uint8Array([0, 255, 7]),
+      nested: { deep: [{ ok: true, nothing: null }] },
+      missing: undefined,
+    };
+    const stored = event({ id: 1, data, parentId: 7, correlationId: 'c', timestamp: 123_456_789, wallTime: 1_700_000_000_123 });
+    expect(storage.append([stored])).toBe(0);
+    const read = storage.get(1)!;
+    expect(read).toEqual(stored);
+    expect(read.data).toEqual(data);
+    expect((read.data as typeof data).bytes).toBeInstanceOf(Uint8Array);
+    expect(Object.isFrozen(read)).toBe(true);
+    expect(storage.get(2)).toBeUndefined();
+    expect(storage.count()).toBe(1);
+    expect(storage.maxId()).toBe(1);
+    expect(storage.maxTimestamp()).toBe(123_456_789);
+  });
+
+  it('stores a batch atomically: a duplicate anywhere in it stores nothing of it', () => {
+    storage.append([event({ id: 5 })]);
+    expect(() => storage.append([event({ id: 6 }), event({ id: 7 }), event({ id: 5 })])).toThrow(EventDuplicateError);
+    expect(() => storage.append([event({ id: 8 }), event({ id: 8 })])).toThrow(EventDuplicateError);
+    expect(storage.count()).toBe(1);
+    expect(storage.get(6)).toBeUndefined();
+    expect(storage.get(8)).toBeUndefined();
+    try {
+      storage.append([event({ id: 9 }), event({ id: 5 })]);
+    } catch (error) {
+      expect((error as FoundationError).code).toBe(5502);
+      expect((error as EventDuplicateError).id).toBe(5);
+    }
+    storage.append([event({ id: 6 }), event({ id: 7 })]);
+    expect(storage.count()).toBe(3);
+  });
+
+  it('accepts ids in any order and still answers in id order', () => {
+    storage.append([event({ id: 30 }), event({ id: 10 })]);
+    storage.append([event({ id: 20 })]);
+    expect(ids(storage.query(query()))).toEqual([10, 20, 30]);
+    expect(ids(storage.recent(2))).toEqual([30, 20]);
+    expect(storage.maxId()).toBe(30);
+  });
+
+  it('filters by type, types, correlation id and an inclusive wall-time range, and combines them', () => {
+    storage.append([
+      event({ id: 1, type: 'a', correlationId: 'x', wallTime: 100 }),
+      event({ id: 2, type: 'b', correlationId: 'x', wallTime: 200 }),
+      event({ id: 3, type: 'a', correlationId: 'y', wallTime: 300 }),
+      event({ id: 4, type: 'c', correlationId: 'y', wallTime: 400 }),
+    ]);
+    expect(ids(storage.query(query({ types: ['a'] })))).toEqual([1, 3]);
+    expect(ids(storage.query(query({ types: ['a', 'c'] })))).toEqual([1, 3, 4]);
+    expect(ids(storage.query(query({ types: ['nope'] })))).toEqual([]);
+    expect(ids(storage.query(query({ correlationId: 'y' })))).toEqual([3, 4]);
+    expect(ids(storage.query(query({ from: 200, to: 300 })))).toEqual([2, 3]);
+    expect(ids(storage.query(query({ from: 201, to: 299 })))).toEqual([]);
+    expect(ids(storage.query(query({ types: ['a'], correlationId: 'y' })))).toEqual([3]);
+    expect(ids(storage.query(query({ types: ['a', 'b'], from: 150 })))).toEqual([2, 3]);
+    expect(ids(storage.query(query({ correlationId: 'x', to: 150 })))).toEqual([1]);
+  });
+
+  it('orders by id or by timestamp, either way, with offset and limit', () => {
+    // Timestamps disagree with ids here, as they do for events from another store.
+    storage.append([event({ id: 1, timestamp: 30 }), event({ id: 2, timestamp: 10 }), event({ id: 3, timestamp: 20 }), event({ id: 4, timestamp: 20 })]);
+    expect(ids(storage.query(query({ orderBy: 'timestamp' })))).toEqual([2, 3, 4, 1]);
+    expect(ids(storage.query(query({ orderBy: 'timestamp', order: 'desc' })))).toEqual([1, 4, 3, 2]);
+    expect(ids(storage.query(query({ order: 'desc' })))).toEqual([4, 3, 2, 1]);
+    expect(ids(storage.query(query({ offset: 1, limit: 2 })))).toEqual([2, 3]);
+    expect(ids(storage.query(query({ order: 'desc', offset: 3, limit: 5 })))).toEqual([1]);
+    expect(ids(storage.query(query({ orderBy: 'timestamp', offset: 2, limit: 1 })))).toEqual([4]);
+    expect(ids(storage.query(query({ limit: 0 })))).toEqual([]);
+    expect(ids(storage.query(query({ offset: 10 })))).toEqual([]);
+  });
+
+  it('returns a correlation group sorted by timestamp, then id', () => {
+    storage.append([
+      event({ id: 1, correlationId: 'flow', timestamp: 50 }),
+      event({ id: 2, correlationId: 'other', timestamp: 10 }),
+      event({ id: 3, correlationId: 'flow', timestamp: 20 }),
+      event({ id: 4, correlationId: 'flow', timestamp: 20 }),
+    ]);
+    expect(ids(storage.byCorrelation('flow'))).toEqual([3, 4, 1]);
+    expect(storage.byCorrelation('none')).toEqual([]);
+  });
+
+  it('prunes by wall time, from every index, and reports how many', () => {
+    storage.append([
+      event({ id: 1, type: 'a', correlationId: 'x', wallTime: 100 }),
+      event({ id: 2, type: 'a', correlationId: 'x', wallTime: 200 }),
+      event({ id: 3, type: 'b', correlationId: 'y', wallTime: 50 }), // a clock that stepped back
+      event({ id: 4, type: 'b', correlationId: 'y', wallTime: 300 }),
+    ]);
+    expect(storage.pruneBefore(150)).toBe(2);
+    expect(storage.pruneBefore(150)).toBe(0);
+    expect(storage.count()).toBe(2);
+    expect(storage.get(1)).toBeUndefined();
+    expect(storage.get(3)).toBeUndefined();
+    expect(ids(storage.query(query({ types: ['a'] })))).toEqual([2]);
+    expect(ids(storage.byCorrelation('y'))).toEqual([4]);
+    expect(ids(storage.query(query({ to: 1000 })))).toEqual([2, 4]);
+    expect(ids(storage.recent(10))).toEqual([4, 2]);
+    expect(storage.pruneBefore(Number.POSITIVE_INFINITY)).toBe(2);
+    expect(storage.count()).toBe(0);
+    expect(storage.maxId()).toBe(0);
+    expect(storage.maxTimestamp()).toBeGreaterThan(0); // remembered, so timestamps never go back
+  });
+
+  it('estimates its size', () => {
+    const empty = storage.sizeBytes();
+    storage.append(Array.from({ length: 200 }, (_, index) => event({ id: index + 1, data: { text: 'x'.repeat(500) } })));
+    expect(storage.sizeBytes()).toBeGreaterThan(empty);
+    expect(storage.sizeBytes()).toBeGreaterThan(200 * 500);
+  });
+
+  it('refuses every call after close with event_store_closed (5504)', () => {
+    storage.append([event({ id: 1 })]);
+    storage.close();
+    for (const call of [() => storage.append([event({ id: 2 })]), () => storage.get(1), () => storage.query(query()), () => storage.pruneBefore(0)]) {
+      expect(call).toThrow(EventStoreClosedError);
+    }
+    storage.close();
+    storage = createMemoryStorage(); // for afterEach
+  });
+
+  it('keeps events, order and timestamps across reopening (durable storages)', async () => {
+    if (harness.reopen === undefined) return;
+    storage.append([event({ id: 1, timestamp: 5_000 }), event({ id: 2, timestamp: 9_000 })]);
+    storage.pruneBefore(Number.POSITIVE_INFINITY);
+    storage.append([event({ id: 3, timestamp: 7_000 })]);
+    storage = await harness.reopen(storage);
+    expect(ids(storage.query(query()))).toEqual([3]);
+    expect(storage.maxId()).toBe(3);
+    expect(storage.maxTimestamp()).toBe(9_000);
+  });
+
+  describe('through createEventStore', () => {
+    it('stores, reads, queries, prunes and reports as 1.x did', () => {
+      const simulation = createSimulation({ seed: 1 });
+      const store = createEventStore({ storage, clock: simulation.clock, random: simulation.random.fork('ids'), node: 'node-a' });
+      const root = store.emit('order-placed', { order: 1 });
+      simulation.runFor(10);
+      const child = store.emit('payment-taken', { amount: 10 }, { correlationId: root.correlationId, parentId: root.id });
+      const ids2 = store.storeBatch([store.newEvent('order-shipped', {}, { correlationId: root.correlationId, parentId: child.id }), store.newEvent('other', {})]);
+      expect(ids2).toEqual([3, 4]);
+      expect(store.get(2)).toEqual(child);
+      expect(() => store.get(99)).toThrow(EventNotFoundError);
+      expect(ids(store.getByCorrelation(root.correlationId))).toEqual([1, 2, 3]);
+      expect(ids(store.getCorrelationChain(root.correlationId))).toEqual([1, 2, 3]);
+      expect(ids(store.query({ types: ['payment-taken', 'other'] }))).toEqual([2, 4]);
+      expect(ids(store.getRecent(2))).toEqual([4, 3]);
+      expect(ids(store.getTimeRange(root.wallTime, root.wallTime))).toEqual([1]);
+      expect(store.pruneBefore(root.wallTime + 1)).toBe(1);
+      expect(store.stats()).toMatchObject({ currentCount: 3, totalStored: 4, totalPruned: 1, nextId: 5, storage: storage.kind });
+    });
+
+    it('keeps ids and timestamps increasing after reopening a durable store', async () => {
+      if (harness.reopen === undefined) return;
+      const first = createEventStore({ storage, node: 'node-a' });
+      const before = first.emit('a', {});
+      first.emit('b', {});
+      storage = await harness.reopen(storage);
+      const second = createEventStore({ storage, node: 'node-a' });
+      const after = second.emit('c', {});
+      expect(after.id).toBe(3);
+      expect(after.timestamp).toBeGreaterThan(before.timestamp);
+      expect(second.get(1)).toEqual(before);
+    });
+  });
+
+  describe('against the reference model', () => {
+    const types = ['a', 'b', 'c', 'd'];
+    const correlations = ['k1', 'k2', 'k3', 'k4', 'k5', 'k6'];
+
+    function randomQuery(random: Random, wallTimes: number[]): NormalizedEventQuery {
+      const pickTime = (): number => (wallTimes.length === 0 ? 0 : random.pick(wallTimes) + random.int(-2, 3));
+      const from = random.bool(0.4) ? pickTime() : Number.NEGATIVE_INFINITY;
+      return query({
+        types: random.bool(0.5) ? random.sample(types, random.int(1, 3)) : undefined,
+        correlationId: random.bool(0.3) ? random.pick(correlations) : undefined,
+        from,
+        to: random.bool(0.4) ? Math.max(pickTime(), from === Number.NEGATIVE_INFINITY ? 0 : from) : Number.POSITIVE_INFINITY,
+        orderBy: random.bool() ? 'id' : 'timestamp',
+        order: random.bool() ? 'asc' : 'desc',
+        offset: random.bool(0.3) ? random.int(0, 20) : 0,
+        limit: random.bool(0.5) ? random.int(0, 30) : Number.POSITIVE_INFINITY,
+      });
+    }
+
+    for (const seed of [101, 202]) {
+      it(`answers like the model through random appends, prunes and queries (seed=${seed})`, () => {
+        const random = createSeededRandom(seed);
+        const model: FoundationEvent[] = [];
+        const pending = random.shuffle(Array.from({ length: 400 }, (_, index) => index + 1));
+        let wallTime = 1_000_000;
+        for (let step = 0; step < 120; step += 1) {
+          const action = random.int(0, 10);
+          if (action < 6 && pending.length > 0) {
+            const batch = pending.splice(0, random.int(1, 8)).map((id) => {
+              wallTime += random.bool(0.1) ? -random.int(0, 50) : random.int(0, 20); // sometimes the clock steps back
+              return event({ id, type: random.pick(types), correlationId: random.pick(correlations), timestamp: random.int(0, 5000), wallTime });
+            });
+            storage.append(batch);
+            model.push(...batch);
+          } else if (action < 7 && model.length > 0) {
+            const cutoff = random.pick(model).wallTime + random.int(-3, 4);
+            const expected = model.filter((each) => each.wallTime < cutoff).length;
+            expect({ seed, step, pruned: storage.pruneBefore(cutoff) }).toEqual({ seed, step, pruned: expected });
+            model.splice(0, model.length, ...model.filter((each) => each.wallTime >= cutoff));
+          } else {
+            const q = randomQuery(random, model.map((each) => each.wallTime));
+            expect({ seed, step, q, result: ids(storage.query(q)) }).toEqual({ seed, step, q, result: reference(model, q) });
+          }
+          const correlation = random.pick(correlations);
+          expect(ids(storage.byCorrelation(correlation))).toEqual(reference(model, query({ correlationId: correlation, orderBy: 'timestamp' })));
+          expect(storage.count()).toBe(model.length);
+        }
+        const limit = random.int(1, 50);
+        expect(ids(storage.recent(limit))).toEqual(reference(model, query({ order: 'desc', limit })));
+      });
+    }
+  });
+});
