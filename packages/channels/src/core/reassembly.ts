@@ -67,7 +67,8 @@ export function createReassembly(maxMessageBytes: number, budget: ReassemblyBudg
           throw new ReassemblyError(CLOSE_CODES.oversizedMessage, `reassembly budget of ${budget.max} bytes exceeded`);
         }
         budget.used += header.total;
-        buffer = new Uint8Array(header.total);
+        // Not zero-filled: the message is delivered only once every declared byte was written.
+        buffer = Buffer.allocUnsafe(header.total);
         current = header;
         filled = 0;
       } else if (current === undefined || buffer === undefined) {

@@ -164,9 +164,8 @@ export class Link {
     const lanes = this.host.layout.lanes[channel.index]!;
     if (lanes === 1) return 0;
     if (key !== undefined) return hashKey(key) % lanes;
-    const lane = this.roundRobin[channel.index]!;
-    this.roundRobin[channel.index] = (lane + 1) % lanes;
-    return lane;
+    // Round robin per turn, not per message, so that one turn's burst is coalesced on one lane.
+    return this.roundRobin[channel.index]! % lanes;
   }
 
   /** Messages and bytes queued or awaiting acknowledgement on a channel. */
@@ -223,6 +222,7 @@ export class Link {
   private readonly flush = (): void => {
     this.flushScheduled = false;
     this.continuation = undefined;
+    for (let index = 0; index < this.roundRobin.length; index += 1) this.roundRobin[index] = this.roundRobin[index]! + 1;
     if (this.state !== 'up') return;
     const { layout, limits, counters } = this.host;
     let budget = limits.turnBytes;

@@ -1,0 +1,167 @@
+// npm run bench -w @foundation/channels
+//
+// Two processes on loopback: this one dials, a child (the same bundle with --peer) listens.
+// Each figure is measured in the default mode (a connection per channel lane, 64 KiB chunks)
+// and in single-connection mode (every channel on one connection, no chunking) as the in-run
+// baseline. Options: --quick (shorter runs).
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { createTransport } from '../src/index';
+import type { Transport } from '../src/index';
+import { BENCH_SECRET, benchChannels, modeOptions, runPeer } from './peer';
+import { percentile, report } from './report';
+
+const args = process.argv.slice(2);
+const peerIndex = args.indexOf('--peer');
+const quick = args.includes('--quick');
+
+async function startPeer(mode: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [process.argv[1]!, '--peer', mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout });
+  const url = await new Promise<string>((resolve, reject) => {
+    lines.once('line', (line) => resolve((JSON.parse(line) as { url: string }).url));
+    child.once('exit', (code) => reject(new Error(`peer exited with ${code}`)));
+  });
+  return { child, url };
+}
+
+async function connect(mode: string, url: string): Promise<Transport> {
+  const transport = createTransport({ nodeId: 'bench-driver', security: { secret: BENCH_SECRET }, channels: benchChannels(), ...modeOptions(mode) });
+  const up = new Promise<void>((resolve) => transport.on('peer-up', () => resolve()));
+  transport.connect(url);
+  await up;
+  return transport;
+}
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+async function throughput(transport: Transport, messages: number): Promise<number> {
+  await transport.request('bench-peer', 'coordination', { op: 'reset' });
+  const payload = { type: 'tick', node: 'bench-driver', n: 0 };
+  const started = performance.now();
+  let sent = 0;
+  while (sent < messages) {
+    const burst = Math.min(sent + 4096, messages);
+    while (sent < burst) {
+      payload.n = sent;
+      if (!transport.send('bench-peer', 'data', payload)) break;
+      sent += 1;
+    }
+    await turn();
+  }
+  await transport.request('bench-peer', 'coordination', { op: 'count', target: messages }, { timeout: 120_000 });
+  return messages / ((performance.now() - started) / 1000);
+}
+
+async function roundTrips(transport: Transport, samples: number): Promise<number[]> {
+  const results: number[] = [];
+  for (let index = 0; index < samples; index += 1) {
+    const started = performance.now();
+    await transport.request('bench-peer', 'coordination', { op: 'ping' });
+    results.push((performance.now() - started) * 1000);
+  }
+  return results.sort((a, b) => a - b);
+}
+
+async function headOfLine(transport: Transport, durationMs: number): Promise<{ rtts: number[]; bulkMbPerS: number }> {
+  const message = Buffer.alloc(8 * 1024 * 1024, 0x5a);
+  let streaming = true;
+  const stream = (async () => {
+    while (streaming) {
+      try {
+        await transport.sendAsync('bench-peer', 'bulk', message);
+      } catch {
+        return;
+      }
+    }
+  })();
+  // Let the bulk stream reach full speed first.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const startBytes = (await transport.request('bench-peer', 'coordination', { op: 'bulk-bytes' })) as number;
+  const started = performance.now();
+  const rtts: number[] = [];
+  while (performance.now() - started < durationMs) {
+    const sent = performance.now();
+    await transport.request('bench-peer', 'coordination', { op: 'ping' }, { timeout: 60_000 });
+    rtts.push((performance.now() - sent) * 1000);
+  }
+  const endBytes = (await transport.request('bench-peer', 'coordination', { op: 'bulk-bytes' }, { timeout: 60_000 })) as number;
+  const elapsed = (performance.now() - started) / 1000;
+  streaming = false;
+  await stream.catch(() => undefined);
+  return { rtts: rtts.sort((a, b) => a - b), bulkMbPerS: (endBytes - startBytes) / elapsed / 1e6 };
+}
+
+interface ModeResult {
+  throughputPerS: number;
+  rtt: number[];
+  hol: { rtts: number[]; bulkMbPerS: number };
+}
+
+async function measure(mode: string): Promise<ModeResult> {
+  const { child, url } = await startPeer(mode);
+  try {
+    const transport = await connect(mode, url);
+    const messages = quick ? 500_000 : 2_000_000;
+    await throughput(transport, 200_000); // warm-up
+    const throughputPerS = await throughput(transport, messages);
+    await roundTrips(transport, 2_000); // warm-up
+    const rtt = await roundTrips(transport, quick ? 5_000 : 20_000);
+    const hol = await headOfLine(transport, quick ? 2_000 : 5_000);
+    await transport.close();
+    return { throughputPerS, rtt, hol };
+  } finally {
+    if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
+  }
+}
+
+async function main(): Promise<void> {
+  const channels = await measure('per-channel');
+  const single = await measure('single');
+  const rows = [
+    { name: 'throughput, small messages one way (channels)', value: channels.throughputPerS, unit: 'msg/s' },
+    { name: 'throughput, small messages one way (single)', value: single.throughputPerS, unit: 'msg/s' },
+    { name: 'rtt idle p50 (channels)', value: percentile(channels.rtt, 0.5), unit: 'µs' },
+    { name: 'rtt idle p99 (channels)', value: percentile(channels.rtt, 0.99), unit: 'µs' },
+    { name: 'rtt idle p50 (single)', value: percentile(single.rtt, 0.5), unit: 'µs' },
+    { name: 'rtt idle p99 (single)', value: percentile(single.rtt, 0.99), unit: 'µs' },
+    { name: 'hol coordination rtt p50 (channels)', value: percentile(channels.hol.rtts, 0.5), unit: 'µs' },
+    { name: 'hol coordination rtt p99 (channels)', value: percentile(channels.hol.rtts, 0.99), unit: 'µs' },
+    { name: 'hol coordination rtt max (channels)', value: percentile(channels.hol.rtts, 1), unit: 'µs', note: `${channels.hol.rtts.length} samples` },
+    { name: 'hol bulk goodput (channels)', value: channels.hol.bulkMbPerS, unit: 'MB/s' },
+    { name: 'hol coordination rtt p50 (single)', value: percentile(single.hol.rtts, 0.5), unit: 'µs' },
+    { name: 'hol coordination rtt p99 (single)', value: percentile(single.hol.rtts, 0.99), unit: 'µs' },
+    { name: 'hol coordination rtt max (single)', value: percentile(single.hol.rtts, 1), unit: 'µs', note: `${single.hol.rtts.length} samples` },
+    { name: 'hol bulk goodput (single)', value: single.hol.bulkMbPerS, unit: 'MB/s' },
+  ];
+  const round = (value: number): number => Math.round(value * 10) / 10;
+  report('channels', rows, {
+    throughput_per_s: Math.round(channels.throughputPerS),
+    throughput_single_per_s: Math.round(single.throughputPerS),
+    rtt_p50_us: round(percentile(channels.rtt, 0.5)),
+    rtt_p99_us: round(percentile(channels.rtt, 0.99)),
+    rtt_single_p50_us: round(percentile(single.rtt, 0.5)),
+    rtt_single_p99_us: round(percentile(single.rtt, 0.99)),
+    hol_rtt_p50_us: round(percentile(channels.hol.rtts, 0.5)),
+    hol_rtt_p99_us: round(percentile(channels.hol.rtts, 0.99)),
+    hol_rtt_max_us: round(percentile(channels.hol.rtts, 1)),
+    hol_bulk_mb_per_s: round(channels.hol.bulkMbPerS),
+    hol_single_rtt_p50_us: round(percentile(single.hol.rtts, 0.5)),
+    hol_single_rtt_p99_us: round(percentile(single.hol.rtts, 0.99)),
+    hol_single_rtt_max_us: round(percentile(single.hol.rtts, 1)),
+    hol_single_bulk_mb_per_s: round(single.hol.bulkMbPerS),
+  });
+}
+
+if (peerIndex >= 0) {
+  void runPeer(args[peerIndex + 1] ?? 'per-channel');
+} else {
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}

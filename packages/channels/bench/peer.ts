@@ -1,0 +1,56 @@
+// The other process of every benchmark: listens, counts what arrives, answers requests.
+// Started by index.ts as `node <bundle> --peer <mode>`; prints its URL as one JSON line.
+import { createTransport, defaultChannels } from '../src/index';
+import type { ConnectionMode } from '../src/index';
+
+export const BENCH_SECRET = 'benchmark-cluster-secret-0123456789';
+
+export function benchChannels(): ReturnType<typeof defaultChannels> {
+  const channels = defaultChannels();
+  // Bound bulk memory: at most four 8 MiB messages queued.
+  return { ...channels, bulk: { ...channels.bulk, maxQueueBytes: 32 * 1024 * 1024, windowBytes: 2 * 1024 * 1024 } };
+}
+
+export function modeOptions(mode: string): { connectionMode: ConnectionMode; limits: { chunkBytes: number } } {
+  return mode === 'single' ? { connectionMode: 'single', limits: { chunkBytes: Number.POSITIVE_INFINITY } } : { connectionMode: 'per-channel', limits: { chunkBytes: 64 * 1024 } };
+}
+
+export async function runPeer(mode: string): Promise<void> {
+  const transport = createTransport({
+    nodeId: 'bench-peer',
+    listen: { host: '127.0.0.1', port: 0 },
+    security: { secret: BENCH_SECRET },
+    channels: benchChannels(),
+    ...modeOptions(mode),
+  });
+  await transport.ready();
+  let dataCount = 0;
+  let bulkBytes = 0;
+  const waiters: { target: number; resolve: (count: number) => void }[] = [];
+  transport.onMessage('data', () => {
+    dataCount += 1;
+    if (waiters.length > 0 && dataCount >= waiters[0]!.target) waiters.shift()!.resolve(dataCount);
+  });
+  transport.onMessage('bulk', ({ payload }) => {
+    bulkBytes += (payload as Uint8Array).length;
+  });
+  transport.onRequest('coordination', ({ payload }) => {
+    const request = payload as { op: string; target?: number };
+    if (request.op === 'ping') return 'pong';
+    if (request.op === 'bulk-bytes') return bulkBytes;
+    if (request.op === 'reset') {
+      dataCount = 0;
+      return 0;
+    }
+    if (request.op === 'count') {
+      const target = request.target ?? 0;
+      if (dataCount >= target) return dataCount;
+      return new Promise<number>((resolve) => waiters.push({ target, resolve }));
+    }
+    return null;
+  });
+  process.stdout.write(`${JSON.stringify({ url: transport.address()!.url })}\n`);
+  process.on('SIGTERM', () => {
+    void transport.close().then(() => process.exit(0));
+  });
+}
