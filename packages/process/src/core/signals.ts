@@ -1,0 +1,211 @@
+// The distribution protocol: the signals one runtime sends another through a RemoteRouter.
+// Signals are plain data (strings, numbers, booleans, plain objects) so any transport can carry
+// them; pids travel in their text form, errors as FoundationError wire data, message bodies with
+// their pids tagged (wire-body.ts). `decodeSignal` treats its input as hostile: every field is
+// checked for type and size, a signal that claims a sender on another node than the one it
+// came from is refused, and the result never shares prototypes with the input.
+import { FoundationError, isPlainObject } from '@foundation/core';
+import type { SerializedFoundationError } from '@foundation/core';
+import { MalformedSignalError } from '../errors/malformed-signal-error';
+import { MAX_NAME_LENGTH, checkName } from './names';
+import { MAX_PID_TEXT_LENGTH, Pid } from './pid';
+import { decodeBody, encodeBody } from './wire-body';
+
+export const SIGNAL_VERSION = 1;
+export const MAX_REASON_LENGTH = 1024;
+export const MAX_REF_LENGTH = 300;
+const REF_PATTERN = /^#Ref<[A-Za-z0-9_.:@+/-]{1,280}>$/;
+
+/** A destination on another node: a pid, or a name registered there. */
+export type RemoteTarget = Pid | { readonly name: string; readonly node: string };
+
+export type Signal =
+  | { readonly type: 'send'; readonly to: RemoteTarget; readonly from: Pid | undefined; readonly body: unknown; readonly cast: boolean }
+  | { readonly type: 'call'; readonly to: RemoteTarget; readonly ref: number; readonly body: unknown }
+  | { readonly type: 'reply'; readonly ref: number; readonly ok: true; readonly body: unknown }
+  | { readonly type: 'reply'; readonly ref: number; readonly ok: false; readonly error: FoundationError }
+  | { readonly type: 'link' | 'unlink'; readonly from: Pid; readonly to: Pid }
+  | { readonly type: 'exit'; readonly from: Pid; readonly to: Pid; readonly reason: unknown; readonly link: boolean }
+  | { readonly type: 'monitor' | 'demonitor'; readonly from: Pid; readonly to: Pid; readonly ref: string }
+  | { readonly type: 'down'; readonly to: Pid; readonly ref: string; readonly pid: Pid; readonly reason: unknown };
+
+/** The wire form of a signal: plain data, version-tagged. */
+export type WireSignal = Readonly<Record<string, unknown>> & { readonly v: number; readonly t: string };
+
+export function isValidRef(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= MAX_REF_LENGTH && REF_PATTERN.test(value);
+}
+
+/** An exit reason as wire data: well-known and other short strings as they are, errors as FoundationError data. */
+export function encodeReason(reason: unknown): string | { readonly error: SerializedFoundationError } {
+  if (typeof reason === 'string') return reason.length > MAX_REASON_LENGTH ? reason.slice(0, MAX_REASON_LENGTH) : reason;
+  return { error: FoundationError.from(reason).toJSON() };
+}
+
+function encodeTarget(target: RemoteTarget): string | { name: string } {
+  return Pid.is(target) ? target.toString() : { name: target.name };
+}
+
+export function encodeSignal(signal: Signal): WireSignal {
+  switch (signal.type) {
+    case 'send':
+      return {
+        v: SIGNAL_VERSION,
+        t: signal.cast ? 'cast' : 'send',
+        to: encodeTarget(signal.to),
+        ...(signal.from === undefined ? {} : { from: signal.from.toString() }),
+        body: encodeBody(signal.body),
+      };
+    case 'call':
+      return { v: SIGNAL_VERSION, t: 'call', to: encodeTarget(signal.to), ref: signal.ref, body: encodeBody(signal.body) };
+    case 'reply':
+      return signal.ok
+        ? { v: SIGNAL_VERSION, t: 'reply', ref: signal.ref, ok: true, body: encodeBody(signal.body) }
+        : { v: SIGNAL_VERSION, t: 'reply', ref: signal.ref, ok: false, error: signal.error.toJSON() };
+    case 'link':
+    case 'unlink':
+      return { v: SIGNAL_VERSION, t: signal.type, from: signal.from.toString(), to: signal.to.toString() };
+    case 'exit':
+      return {
+        v: SIGNAL_VERSION,
+        t: 'exit',
+        from: signal.from.toString(),
+        to: signal.to.toString(),
+        reason: encodeReason(signal.reason),
+        link: signal.link,
+      };
+    case 'monitor':
+    case 'demonitor':
+      return { v: SIGNAL_VERSION, t: signal.type, from: signal.from.toString(), to: signal.to.toString(), ref: signal.ref };
+    case 'down':
+      return {
+        v: SIGNAL_VERSION,
+        t: 'down',
+        to: signal.to.toString(),
+        ref: signal.ref,
+        pid: signal.pid.toString(),
+        reason: encodeReason(signal.reason),
+      };
+  }
+}
+
+class Reader {
+  constructor(
+    private readonly fromNode: string,
+    private readonly record: Record<string, unknown>,
+  ) {}
+
+  fail(reason: string, cause?: unknown): never {
+    throw new MalformedSignalError(this.fromNode, reason, cause === undefined ? {} : { cause });
+  }
+
+  pid(key: string): Pid {
+    const value = this.record[key];
+    if (typeof value !== 'string' || value.length > MAX_PID_TEXT_LENGTH) this.fail(`field "${key}" must be a pid`);
+    try {
+      return Pid.parse(value);
+    } catch (error) {
+      return this.fail(`field "${key}" is not a valid pid`, error);
+    }
+  }
+
+  /** A pid that must live on the node the signal came from (no spoofed senders). */
+  senderPid(key: string): Pid {
+    const pid = this.pid(key);
+    if (pid.node !== this.fromNode) this.fail(`field "${key}" names a process on ${pid.node}, not on the sending node`);
+    return pid;
+  }
+
+  target(localNode: string): RemoteTarget {
+    const value = this.record.to;
+    if (typeof value === 'string') return this.pid('to');
+    if (isPlainObject(value) && Object.keys(value).length === 1 && typeof value.name === 'string') {
+      if (value.name.length > MAX_NAME_LENGTH) this.fail('field "to.name" is too long');
+      try {
+        return { name: checkName(value.name), node: localNode };
+      } catch (error) {
+        return this.fail('field "to.name" is not a valid name', error);
+      }
+    }
+    return this.fail('field "to" must be a pid or { name }');
+  }
+
+  ref(): string {
+    const value = this.record.ref;
+    if (!isValidRef(value)) this.fail('field "ref" must be a monitor reference');
+    return value;
+  }
+
+  callRef(): number {
+    const value = this.record.ref;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) this.fail('field "ref" must be a positive integer');
+    return value;
+  }
+
+  boolean(key: string): boolean {
+    const value = this.record[key];
+    if (typeof value !== 'boolean') this.fail(`field "${key}" must be a boolean`);
+    return value;
+  }
+
+  reason(key: string): unknown {
+    const value = this.record[key];
+    if (typeof value === 'string') {
+      if (value.length > MAX_REASON_LENGTH) this.fail(`field "${key}" is longer than ${MAX_REASON_LENGTH} characters`);
+      return value;
+    }
+    if (isPlainObject(value) && Object.keys(value).length === 1 && value.error !== undefined) return FoundationError.fromJSON(value.error);
+    return this.fail(`field "${key}" must be a reason string or { error }`);
+  }
+
+  body(): unknown {
+    try {
+      return decodeBody(this.record.body);
+    } catch (error) {
+      return this.fail('the body holds a malformed pid', error);
+    }
+  }
+}
+
+/**
+ * Decodes a signal that arrived from `fromNode`. `localNode` is this runtime's node id (names
+ * in `to` are names registered here). Throws MalformedSignalError for anything invalid.
+ */
+export function decodeSignal(data: unknown, fromNode: string, localNode: string): Signal {
+  if (!isPlainObject(data)) throw new MalformedSignalError(fromNode, 'expected an object');
+  const read = new Reader(fromNode, data);
+  if (data.v !== SIGNAL_VERSION) read.fail(`unsupported version ${typeof data.v === 'number' ? data.v : typeof data.v}`);
+  switch (data.t) {
+    case 'send':
+    case 'cast': {
+      const from = data.from === undefined ? undefined : read.senderPid('from');
+      return { type: 'send', to: read.target(localNode), from, body: read.body(), cast: data.t === 'cast' };
+    }
+    case 'call':
+      return { type: 'call', to: read.target(localNode), ref: read.callRef(), body: read.body() };
+    case 'reply': {
+      const ref = read.callRef();
+      if (read.boolean('ok')) return { type: 'reply', ref, ok: true, body: read.body() };
+      return { type: 'reply', ref, ok: false, error: FoundationError.fromJSON(data.error) };
+    }
+    case 'link':
+    case 'unlink':
+      return { type: data.t, from: read.senderPid('from'), to: read.pid('to') };
+    case 'exit':
+      return { type: 'exit', from: read.senderPid('from'), to: read.pid('to'), reason: read.reason('reason'), link: read.boolean('link') };
+    case 'monitor':
+    case 'demonitor':
+      return { type: data.t, from: read.senderPid('from'), to: read.pid('to'), ref: read.ref() };
+    case 'down':
+      return { type: 'down', to: read.pid('to'), ref: read.ref(), pid: read.senderPid('pid'), reason: read.reason('reason') };
+    default:
+      return read.fail(`unknown signal type ${typeof data.t === 'string' ? JSON.stringify(data.t.slice(0, 40)) : typeof data.t}`);
+  }
+}
+
+/** An exit reason from its wire form; anything unreadable becomes a deserialization error. */
+export function decodeReason(value: unknown): unknown {
+  if (typeof value === 'string') return value.length > MAX_REASON_LENGTH ? value.slice(0, MAX_REASON_LENGTH) : value;
+  if (isPlainObject(value) && value.error !== undefined) return FoundationError.fromJSON(value.error);
+  return FoundationError.fromJSON(undefined);
+}

@@ -1,0 +1,19 @@
+import { PROCESS_ERROR_CODES } from './codes';
+import { ProcessError } from './process-error';
+
+/** `noconnection`: the node of a remote pid is down, unreachable, or no router is configured. */
+export class NoConnectionError extends ProcessError {
+  readonly node: string;
+
+  constructor(node: string, detail = 'the node is unreachable') {
+    super({
+      type: 'noconnection',
+      code: PROCESS_ERROR_CODES.noConnection,
+      message: `no connection to node ${node}: ${detail}`,
+      category: 'external',
+      retryStrategy: 'exponential_backoff',
+      context: { node, detail },
+    });
+    this.node = node;
+  }
+}

@@ -1,0 +1,286 @@
+// The runtime's side of distribution: turns sends, calls, links, monitors and exits that involve
+// pids on other nodes into signals for the RemoteRouter, acts on signals that arrive, and turns
+// a node-down notification into `noconnection` exits, downs and call failures. Every inbound
+// signal is validated (signals.ts); one that does not validate is dropped and reported, never
+// thrown back into the transport.
+import { FoundationError } from '@foundation/core';
+import { Pid, isValidNodeId } from '../core/pid';
+import { decodeSignal, encodeSignal } from '../core/signals';
+import type { RemoteTarget, Signal } from '../core/signals';
+import { MalformedSignalError } from '../errors/malformed-signal-error';
+import { NoConnectionError } from '../errors/no-connection-error';
+import { NoProcessError } from '../errors/no-process-error';
+import type { ProcessRecord } from '../runtime/process-record';
+import type { RuntimeImpl } from '../runtime/runtime';
+import { downMessage } from '../runtime/system-messages';
+import type { ExitReason, MonitorRef } from '../runtime/types';
+import type { RemoteRouter } from './router';
+
+function addTo(index: Map<string, Set<ProcessRecord>>, node: string, record: ProcessRecord): void {
+  let set = index.get(node);
+  if (set === undefined) {
+    set = new Set();
+    index.set(node, set);
+  }
+  set.add(record);
+}
+
+export class RemoteBridge {
+  private readonly unsubscribe: () => void;
+  /** Local processes linked to processes on a node. */
+  private readonly linksByNode = new Map<string, Set<ProcessRecord>>();
+  /** Local processes monitoring processes on a node. */
+  private readonly monitorsByNode = new Map<string, Set<ProcessRecord>>();
+  /** Local processes monitored by processes on a node. */
+  private readonly watchedByNode = new Map<string, Set<ProcessRecord>>();
+  malformed = 0;
+
+  constructor(
+    private readonly runtime: RuntimeImpl,
+    private readonly router: RemoteRouter,
+  ) {
+    this.unsubscribe = router.subscribe({
+      signal: (fromNode, payload) => this.receive(fromNode, payload),
+      nodeDown: (node) => this.nodeDown(node),
+    });
+  }
+
+  close(): void {
+    this.unsubscribe();
+  }
+
+  private post(node: string, signal: Signal): boolean {
+    try {
+      return this.router.send(node, encodeSignal(signal));
+    } catch (error) {
+      this.runtime.emit(['foundation', 'process', 'router-send-failed'], { count: 1 }, { node, error });
+      return false;
+    }
+  }
+
+  private watch(node: string): void {
+    try {
+      this.router.watchNode?.(node);
+    } catch (error) {
+      this.runtime.emit(['foundation', 'process', 'router-watch-failed'], { count: 1 }, { node, error });
+    }
+  }
+
+  // ---- outbound -----------------------------------------------------------------------------
+
+  sendMessage(node: string, to: RemoteTarget, body: unknown, from: Pid | undefined, cast: boolean): boolean {
+    return this.post(node, { type: 'send', to, from, body, cast });
+  }
+
+  sendCall(node: string, to: RemoteTarget, ref: number, body: unknown): boolean {
+    return this.post(node, { type: 'call', to, ref, body });
+  }
+
+  sendReply(node: string, ref: number, ok: boolean, value: unknown): void {
+    if (ok) this.post(node, { type: 'reply', ref, ok: true, body: value });
+    else this.post(node, { type: 'reply', ref, ok: false, error: FoundationError.from(value) });
+  }
+
+  sendExit(from: Pid, to: Pid, reason: unknown, link: boolean): void {
+    this.post(to.node, { type: 'exit', from, to, reason, link });
+  }
+
+  sendDown(watcher: Pid, ref: MonitorRef, pid: Pid, reason: unknown): void {
+    this.post(watcher.node, { type: 'down', to: watcher, ref, pid, reason });
+  }
+
+  link(record: ProcessRecord, pid: Pid): void {
+    const key = pid.toString();
+    if (record.remoteLinks?.has(key) === true) return;
+    (record.remoteLinks ??= new Map()).set(key, pid);
+    addTo(this.linksByNode, pid.node, record);
+    this.watch(pid.node);
+    if (!this.post(pid.node, { type: 'link', from: record.pid, to: pid })) {
+      record.remoteLinks.delete(key);
+      this.runtime.queueExitSignal(record, pid, 'noconnection', true);
+      this.runtime.drainExitSignals();
+    }
+  }
+
+  unlink(record: ProcessRecord, pid: Pid): void {
+    if (record.remoteLinks?.delete(pid.toString()) !== true) return;
+    this.post(pid.node, { type: 'unlink', from: record.pid, to: pid });
+  }
+
+  monitor(watcher: ProcessRecord, pid: Pid, ref: MonitorRef): void {
+    addTo(this.monitorsByNode, pid.node, watcher);
+    this.watch(pid.node);
+    if (!this.post(pid.node, { type: 'monitor', from: watcher.pid, to: pid, ref })) {
+      watcher.monitorsOut?.delete(ref);
+      this.runtime.enqueueSystem(watcher, downMessage(ref, pid, 'noconnection'));
+    }
+  }
+
+  demonitor(watcher: ProcessRecord, pid: Pid, ref: MonitorRef): void {
+    this.post(pid.node, { type: 'demonitor', from: watcher.pid, to: pid, ref });
+  }
+
+  /** A process with remote links is gone (its exits were already sent). */
+  forgetLinks(record: ProcessRecord): void {
+    if (record.remoteLinks === null) return;
+    for (const pid of record.remoteLinks.values()) this.linksByNode.get(pid.node)?.delete(record);
+  }
+
+  /** A process is gone: drop it from every index. */
+  forgetWatcher(record: ProcessRecord): void {
+    for (const set of this.monitorsByNode.values()) set.delete(record);
+    for (const set of this.watchedByNode.values()) set.delete(record);
+  }
+
+  // ---- inbound ------------------------------------------------------------------------------
+
+  private receive(fromNode: string, payload: unknown): void {
+    let signal: Signal;
+    try {
+      if (!isValidNodeId(fromNode)) throw new MalformedSignalError(String(fromNode).slice(0, 300), 'the sending node id is not valid');
+      if (fromNode === this.runtime.nodeId) throw new MalformedSignalError(fromNode, 'a signal that claims to come from this node');
+      signal = decodeSignal(payload, fromNode, this.runtime.nodeId);
+    } catch (error) {
+      this.reject(fromNode, error);
+      return;
+    }
+    try {
+      this.apply(fromNode, signal);
+    } catch (error) {
+      this.reject(fromNode, error);
+    }
+  }
+
+  private reject(fromNode: string, error: unknown): void {
+    this.malformed += 1;
+    this.runtime.emit(['foundation', 'process', 'malformed-signal'], { count: 1 }, { fromNode: String(fromNode).slice(0, 300), error });
+  }
+
+  private local(pid: Pid, fromNode: string): ProcessRecord | undefined {
+    if (pid.node !== this.runtime.nodeId) throw new MalformedSignalError(fromNode, `a signal for ${pid.toString()} reached node ${this.runtime.nodeId}`);
+    return this.runtime.lookupLocal(pid);
+  }
+
+  private apply(fromNode: string, signal: Signal): void {
+    const runtime = this.runtime;
+    switch (signal.type) {
+      case 'send': {
+        const target = 'name' in signal.to ? runtime.lookupLocal(signal.to) : this.local(signal.to, fromNode);
+        const label = 'name' in signal.to ? signal.to.name : signal.to.toString();
+        if (target === undefined) runtime.deadLetter(label, signal.body, 'noproc', signal.from);
+        else runtime.deliverInbound(target, signal.body, signal.cast);
+        return;
+      }
+      case 'call': {
+        const target = 'name' in signal.to ? runtime.lookupLocal(signal.to) : this.local(signal.to, fromNode);
+        if (target === undefined) {
+          const label = 'name' in signal.to ? signal.to.name : signal.to.toString();
+          this.sendReply(fromNode, signal.ref, false, new NoProcessError(label));
+          return;
+        }
+        runtime.deliverInboundCall(target, signal.body, fromNode, signal.ref);
+        return;
+      }
+      case 'reply': {
+        const call = runtime.remoteCalls.get(signal.ref);
+        // A reply from another node than the one called is a spoof; a late one is dropped.
+        if (call === undefined || call.remoteNode !== fromNode) return;
+        if (signal.ok) runtime.completeCall(call, signal.body);
+        else runtime.failCall(call, signal.error);
+        return;
+      }
+      case 'link': {
+        const target = this.local(signal.to, fromNode);
+        if (target === undefined) {
+          this.post(fromNode, { type: 'exit', from: signal.to, to: signal.from, reason: 'noproc', link: true });
+          return;
+        }
+        (target.remoteLinks ??= new Map()).set(signal.from.toString(), signal.from);
+        addTo(this.linksByNode, fromNode, target);
+        return;
+      }
+      case 'unlink':
+        this.local(signal.to, fromNode)?.remoteLinks?.delete(signal.from.toString());
+        return;
+      case 'exit': {
+        const target = this.local(signal.to, fromNode);
+        if (target === undefined) return;
+        if (signal.link && target.remoteLinks?.delete(signal.from.toString()) !== true) return;
+        runtime.queueExitSignal(target, signal.from, signal.reason, signal.link);
+        runtime.drainExitSignals();
+        return;
+      }
+      case 'monitor': {
+        if (!signal.ref.startsWith(`#Ref<${fromNode}.`)) throw new MalformedSignalError(fromNode, 'a monitor reference from another node');
+        const target = this.local(signal.to, fromNode);
+        if (target === undefined) {
+          this.post(fromNode, { type: 'down', to: signal.from, ref: signal.ref, pid: signal.to, reason: 'noproc' });
+          return;
+        }
+        (target.monitorsIn ??= new Map()).set(signal.ref, signal.from);
+        addTo(this.watchedByNode, fromNode, target);
+        return;
+      }
+      case 'demonitor': {
+        const target = this.local(signal.to, fromNode);
+        const watcher = target?.monitorsIn?.get(signal.ref);
+        if (watcher !== undefined && Pid.is(watcher) && watcher.equals(signal.from)) {
+          target!.monitorsIn!.delete(signal.ref);
+        }
+        return;
+      }
+      case 'down': {
+        const watcher = this.local(signal.to, fromNode);
+        const watched = watcher?.monitorsOut?.get(signal.ref);
+        if (watcher === undefined || watched === undefined || !watched.equals(signal.pid)) return;
+        watcher.monitorsOut!.delete(signal.ref);
+        runtime.enqueueSystem(watcher, downMessage(signal.ref, signal.pid, signal.reason as ExitReason));
+        return;
+      }
+    }
+  }
+
+  /** `node` is gone: links break with `noconnection`, monitors fire, calls to it fail. */
+  nodeDown(node: string): void {
+    if (typeof node !== 'string' || node === this.runtime.nodeId) return;
+    const runtime = this.runtime;
+    const linked = this.linksByNode.get(node);
+    this.linksByNode.delete(node);
+    if (linked !== undefined) {
+      for (const record of linked) {
+        if (record.remoteLinks === null) continue;
+        for (const [key, pid] of [...record.remoteLinks]) {
+          if (pid.node !== node) continue;
+          record.remoteLinks.delete(key);
+          runtime.queueExitSignal(record, pid, 'noconnection', true);
+        }
+      }
+    }
+    const watchers = this.monitorsByNode.get(node);
+    this.monitorsByNode.delete(node);
+    if (watchers !== undefined) {
+      for (const watcher of watchers) {
+        if (watcher.monitorsOut === null) continue;
+        for (const [ref, pid] of [...watcher.monitorsOut]) {
+          if (pid.node !== node) continue;
+          watcher.monitorsOut.delete(ref);
+          runtime.enqueueSystem(watcher, downMessage(ref, pid, 'noconnection'));
+        }
+      }
+    }
+    const watched = this.watchedByNode.get(node);
+    this.watchedByNode.delete(node);
+    if (watched !== undefined) {
+      for (const target of watched) {
+        if (target.monitorsIn === null) continue;
+        for (const [ref, watcher] of [...target.monitorsIn]) {
+          if (Pid.is(watcher) && watcher.node === node) target.monitorsIn.delete(ref);
+        }
+      }
+    }
+    for (const call of [...runtime.remoteCalls.values()]) {
+      if (call.remoteNode === node) runtime.failCall(call, new NoConnectionError(node, 'the node went down'));
+    }
+    runtime.drainExitSignals();
+  }
+}

@@ -1,0 +1,83 @@
+// The RemoteRouter port: how a runtime reaches processes on other nodes. The runtime owns the
+// distribution protocol (signals.ts: send, call, reply, link, unlink, exit, monitor, demonitor,
+// down); a router only carries opaque signals between nodes and says when a node goes down.
+// @foundation/channels satisfies it through the meta-package; `createTransportRouter` builds one
+// over any transport with the shape of the transport port (testkit's simulated network too).
+
+/** What the runtime gives a router: the two things that arrive from other nodes. */
+export interface RemoteReceiver {
+  /** A signal from `fromNode`, as the transport delivered it; the runtime validates it. */
+  signal(fromNode: string, payload: unknown): void;
+  /**
+   * `node` is unreachable: links to its processes break with `noconnection`, monitors fire
+   * `down` with `noconnection`, calls to it fail. A later signal from the node is accepted again.
+   */
+  nodeDown(node: string): void;
+}
+
+export interface RemoteRouter {
+  /**
+   * Hands a signal (plain data) for the runtime on `node` to the transport. Returns false when it
+   * cannot be accepted (the node is known to be down, a bounded queue is full); never throws for a
+   * node that is down. Signals to one node must arrive in the order they were sent.
+   */
+  send(node: string, signal: unknown): boolean;
+  /** Connects the runtime; returns a function that disconnects it. */
+  subscribe(receiver: RemoteReceiver): () => void;
+  /**
+   * Asks the router to watch `node` for failure (connect, so a loss is reported by `nodeDown`).
+   * The runtime calls it when a process links to or monitors a process there.
+   */
+  watchNode?(node: string): void;
+}
+
+/** A message as the transport port delivers it. */
+export interface TransportInboundMessage {
+  readonly from: string;
+  readonly payload: unknown;
+}
+
+/** The part of the transport port (docs/architecture.md) a router needs. */
+export interface PeerTransport {
+  readonly nodeId: string;
+  send(peer: string, channel: string, payload: unknown): boolean;
+  onMessage(channel: string, handler: (message: TransportInboundMessage) => void): () => void;
+  on(event: 'peer-up' | 'peer-down', handler: (peer: string) => void): () => void;
+  connect(peer: string): void;
+  peers(): string[];
+}
+
+export interface TransportRouterOptions {
+  /** The channel process signals travel on. Default `process`. */
+  readonly channel?: string;
+}
+
+/**
+ * A RemoteRouter over a transport: signals go on one channel, `peer-down` becomes `nodeDown`,
+ * and watching a node connects to it so that its loss is detected.
+ */
+export function createTransportRouter(transport: PeerTransport, options: TransportRouterOptions = {}): RemoteRouter {
+  const channel = options.channel ?? 'process';
+  /** Nodes we connected to (or saw come up) and have not seen go down since. */
+  const watched = new Set<string>();
+  const offUp = transport.on('peer-up', (peer) => watched.add(peer));
+  const offDownWatch = transport.on('peer-down', (peer) => watched.delete(peer));
+  return {
+    send: (node, signal) => transport.send(node, channel, signal),
+    subscribe(receiver) {
+      const offMessage = transport.onMessage(channel, (message) => receiver.signal(message.from, message.payload));
+      const offDown = transport.on('peer-down', (peer) => receiver.nodeDown(peer));
+      return () => {
+        offMessage();
+        offDown();
+        offUp();
+        offDownWatch();
+      };
+    },
+    watchNode(node) {
+      if (node === transport.nodeId || watched.has(node)) return;
+      watched.add(node);
+      transport.connect(node);
+    },
+  };
+}

@@ -1,0 +1,61 @@
+// What a mailbox holds besides plain messages: call requests (with everything needed to reply),
+// casts for behaviors that have `handleCast`, and messages with a transfer list for processes in
+// worker threads. One class each, so the dispatcher tells them apart with `instanceof`.
+import type { TransferListItem } from 'node:worker_threads';
+import type { DeadlineEntry } from '../core/deadline-queue';
+import type { Pid } from '../core/pid';
+import type { ReplyTo } from './types';
+
+export const CALLER_LOCAL = 0;
+export const CALLER_REMOTE = 1;
+
+/**
+ * A call in flight. It is the mailbox entry, the `from` handed to `handleCall`, the deadline
+ * queue entry and the caller's pending promise at once: a local call allocates nothing else.
+ */
+export class CallEnvelope implements ReplyTo, DeadlineEntry {
+  /** True once answered, failed or timed out; later replies are dropped. */
+  cancelled = false;
+  resolve: ((value: unknown) => void) | null = null;
+  reject: ((error: unknown) => void) | null = null;
+  /** For a call that came from another node: where the reply goes. */
+  replyNode: string | null = null;
+  replyRef = 0;
+  /** For a call to another node: the node it went to (so node-down can fail it). */
+  remoteNode: string | null = null;
+  /** Set while the callee holds the call (async handler or deferred reply). */
+  holder: object | null = null;
+  transfer: readonly TransferListItem[] | undefined = undefined;
+  /** The timeout the caller gave (0 without one), and whether the deadline queue holds this call. */
+  timeoutMs = 0;
+  inDeadlines = false;
+
+  constructor(
+    readonly caller: Pid | undefined,
+    readonly request: unknown,
+    /** The target, as text, for error messages. */
+    readonly target: Pid | string,
+    readonly origin: number,
+  ) {}
+}
+
+export class CastEnvelope {
+  constructor(readonly message: unknown) {}
+}
+
+/** A message with a transfer list, bound for a thread-isolated process. */
+export class TransferEnvelope {
+  constructor(
+    readonly message: unknown,
+    readonly transfer: readonly TransferListItem[],
+    readonly cast: boolean,
+  ) {}
+}
+
+/** A sender waiting for room in a full backpressure mailbox. */
+export class WaitingSend {
+  constructor(
+    readonly message: unknown,
+    readonly resolve: (() => void) | null,
+  ) {}
+}

@@ -1,0 +1,271 @@
+import { describe, expect, it } from '@jest/globals';
+import { deferred, settle, until } from '../../test/support';
+import { Pid } from '../core/pid';
+import { createRuntime } from './runtime';
+import type { Runtime } from './runtime';
+import { isDownMessage, isExitMessage } from './system-messages';
+import type { ExitMessage, DownMessage } from './system-messages';
+import type { Behavior, ExitReason, ProcessSelf } from './types';
+
+interface Probe {
+  readonly pid: Pid;
+  readonly inbox: unknown[];
+}
+
+/** A process that records every message and obeys a few commands. */
+function probe(runtime: Runtime, options: { trapExits?: boolean } = {}): Probe {
+  const inbox: unknown[] = [];
+  const behavior: Behavior = {
+    handleMessage(message, self) {
+      if (typeof message === 'object' && message !== null && 'command' in message) {
+        const { command, target, reason } = message as { command: string; target: Pid; reason: ExitReason };
+        if (command === 'link') self.link(target);
+        if (command === 'unlink') self.unlink(target);
+        if (command === 'monitor') inbox.push({ ref: self.monitor(target) });
+        if (command === 'exit') self.exit(target, reason);
+        if (command === 'stop') self.stop(reason);
+        if (command === 'throw') throw new Error(String(reason));
+        return;
+      }
+      inbox.push(message);
+    },
+  };
+  return { pid: runtime.spawn(behavior, { trapExits: options.trapExits === true }), inbox };
+}
+
+function command(runtime: Runtime, to: Pid, body: Record<string, unknown>): void {
+  runtime.send(to, body);
+}
+
+async function linked(runtime: Runtime, options: { a?: boolean; b?: boolean } = {}): Promise<[Probe, Probe]> {
+  const a = probe(runtime, { trapExits: options.a === true });
+  const b = probe(runtime, { trapExits: options.b === true });
+  command(runtime, a.pid, { command: 'link', target: b.pid });
+  await settle();
+  return [a, b];
+}
+
+describe('links', () => {
+  it('propagate an abnormal exit both ways and make both processes links of each other', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const [a, b] = await linked(runtime);
+    expect(runtime.processInfo(a.pid)?.links).toEqual([b.pid]);
+    expect(runtime.processInfo(b.pid)?.links).toEqual([a.pid]);
+    const aExit = runtime.whenExited(a.pid);
+    command(runtime, b.pid, { command: 'throw', reason: 'b failed' });
+    expect(((await aExit) as Error).message).toBe('b failed');
+    expect(runtime.isAlive(b.pid)).toBe(false);
+    await runtime.shutdown();
+  });
+
+  it('do not propagate a normal exit to a process that does not trap exits', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const [a, b] = await linked(runtime);
+    command(runtime, b.pid, { command: 'stop', reason: 'normal' });
+    await settle();
+    expect(runtime.isAlive(a.pid)).toBe(true);
+    expect(runtime.processInfo(a.pid)?.links).toEqual([]);
+    await runtime.shutdown();
+  });
+
+  it('turn exit signals into exit messages for a process that traps exits, normal ones included', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const [a, b] = await linked(runtime, { a: true });
+    const [c, d] = await linked(runtime, { a: true });
+    command(runtime, b.pid, { command: 'throw', reason: 'abnormal' });
+    command(runtime, d.pid, { command: 'stop', reason: 'normal' });
+    await until(() => a.inbox.length === 1 && c.inbox.length === 1);
+    const exit = a.inbox[0] as ExitMessage;
+    expect(isExitMessage(exit)).toBe(true);
+    expect(exit.from.equals(b.pid)).toBe(true);
+    expect((exit.reason as Error).message).toBe('abnormal');
+    expect(c.inbox[0]).toMatchObject({ type: 'exit', reason: 'normal' });
+    expect(runtime.isAlive(a.pid) && runtime.isAlive(c.pid)).toBe(true);
+    await runtime.shutdown();
+  });
+
+  it('stop propagating after unlink', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const [a, b] = await linked(runtime);
+    command(runtime, a.pid, { command: 'unlink', target: b.pid });
+    await settle();
+    command(runtime, b.pid, { command: 'throw', reason: 'alone' });
+    await settle();
+    expect(runtime.isAlive(a.pid)).toBe(true);
+    await runtime.shutdown();
+  });
+
+  it('to a process that does not exist deliver an exit signal noproc', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const ghost = new Pid('node-a', 777_777);
+    const trapping = probe(runtime, { trapExits: true });
+    const plain = probe(runtime);
+    const plainExit = runtime.whenExited(plain.pid);
+    command(runtime, trapping.pid, { command: 'link', target: ghost });
+    command(runtime, plain.pid, { command: 'link', target: ghost });
+    expect(await plainExit).toBe('noproc');
+    await until(() => trapping.inbox.length === 1);
+    expect(trapping.inbox[0]).toMatchObject({ type: 'exit', reason: 'noproc' });
+    await runtime.shutdown();
+  });
+
+  it('cascade through a long chain without recursion', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const pids: Pid[] = [runtime.spawn(() => undefined)];
+    for (let index = 1; index < 20_000; index += 1) pids.push(runtime.spawn(() => undefined, { link: pids[index - 1]! }));
+    const last = runtime.whenExited(pids[pids.length - 1]!);
+    runtime.exit(pids[0]!, 'cascade');
+    expect(await last).toBe('cascade');
+    expect(runtime.processes()).toHaveLength(2);
+    await runtime.shutdown();
+  });
+
+  it('are made before init runs with the link option (spawn_link), so an init failure reaches the linker', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const parent = probe(runtime, { trapExits: true });
+    runtime.spawn(
+      {
+        init() {
+          throw new Error('init failed');
+        },
+      },
+      { link: parent.pid },
+    );
+    await until(() => parent.inbox.length === 1);
+    expect(parent.inbox[0]).toMatchObject({ type: 'exit' });
+    expect(((parent.inbox[0] as ExitMessage).reason as Error).message).toBe('init failed');
+    await runtime.shutdown();
+  });
+});
+
+describe('exit signals', () => {
+  it('kill cannot be trapped: the target exits with killed, which its links may trap', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const [a, b] = await linked(runtime, { a: true, b: true });
+    const [c, d] = await linked(runtime, { b: true });
+    const bExit = runtime.whenExited(b.pid);
+    const cExit = runtime.whenExited(c.pid);
+    runtime.exit(b.pid, 'kill');
+    runtime.exit(d.pid, 'kill');
+    expect(await bExit).toBe('killed');
+    expect(await cExit).toBe('killed');
+    await until(() => a.inbox.length === 1);
+    expect(a.inbox[0]).toMatchObject({ type: 'exit', reason: 'killed' });
+    expect(runtime.isAlive(a.pid)).toBe(true);
+    await runtime.shutdown();
+  });
+
+  it('exit(pid, normal) is ignored unless the target traps exits or sent it to itself', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const plain = probe(runtime);
+    const trapping = probe(runtime, { trapExits: true });
+    const self = probe(runtime);
+    runtime.exit(plain.pid, 'normal');
+    runtime.exit(trapping.pid, 'normal');
+    const selfExit = runtime.whenExited(self.pid);
+    command(runtime, self.pid, { command: 'exit', target: self.pid, reason: 'normal' });
+    expect(await selfExit).toBe('normal');
+    await until(() => trapping.inbox.length === 1);
+    expect(runtime.isAlive(plain.pid)).toBe(true);
+    expect(trapping.inbox[0]).toMatchObject({ type: 'exit', reason: 'normal' });
+    await runtime.shutdown();
+  });
+
+  it('ends a non-trapping target with the reason, applied after its running handler returns', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const steps: string[] = [];
+    const pid = runtime.spawn((_message: unknown, self: ProcessSelf) => {
+      self.exit(self.pid, 'self-inflicted');
+      steps.push('handler finished');
+    });
+    const exit = runtime.whenExited(pid);
+    runtime.send(pid, 'go');
+    expect(await exit).toBe('self-inflicted');
+    expect(steps).toEqual(['handler finished']);
+    await runtime.shutdown();
+  });
+
+  it('kill cuts an async terminate short', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const never = deferred();
+    const pid = runtime.spawn({ terminate: () => never.promise });
+    const exit = runtime.whenExited(pid);
+    runtime.exit(pid, 'shutdown');
+    await settle();
+    expect(runtime.processInfo(pid)?.status).toBe('exiting');
+    runtime.exit(pid, 'kill');
+    expect(await exit).toBe('killed');
+    await runtime.shutdown();
+  });
+
+  it('a process killed while an async handler is pending exits at once; the handler result is ignored', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const gate = deferred();
+    let abortedDuringHandler = false;
+    const pid = runtime.spawn(async (_message: unknown, self: ProcessSelf) => {
+      await gate.promise;
+      abortedDuringHandler = self.signal.aborted;
+      self.send(self.pid, 'zombie send');
+    });
+    runtime.send(pid, 'go');
+    await settle();
+    runtime.exit(pid, 'kill');
+    expect(runtime.isAlive(pid)).toBe(false);
+    gate.resolve();
+    await settle();
+    expect(abortedDuringHandler).toBe(true);
+    await runtime.shutdown();
+  });
+});
+
+describe('monitors', () => {
+  it('deliver one down message with the reason, and none after demonitor', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const watcher = probe(runtime);
+    const target = probe(runtime);
+    const other = probe(runtime);
+    command(runtime, watcher.pid, { command: 'monitor', target: target.pid });
+    command(runtime, watcher.pid, { command: 'monitor', target: target.pid });
+    await settle();
+    const [{ ref: first }, { ref: second }] = watcher.inbox.splice(0) as [{ ref: string }, { ref: string }];
+    expect(first).not.toBe(second);
+    command(runtime, target.pid, { command: 'throw', reason: 'watched failure' });
+    await until(() => watcher.inbox.length === 2);
+    const downs = watcher.inbox as DownMessage[];
+    expect(downs.every(isDownMessage)).toBe(true);
+    expect(downs.map((down) => down.ref).sort()).toEqual([first, second].sort());
+    expect(downs.every((down) => down.pid.equals(target.pid) && (down.reason as Error).message === 'watched failure')).toBe(true);
+    expect(runtime.isAlive(watcher.pid)).toBe(true);
+
+    const watcher2 = runtime.spawn((message: unknown, self: ProcessSelf) => {
+      if (message === 'go') self.demonitor(self.monitor(other.pid));
+      else watcher.inbox.push(message);
+    });
+    runtime.send(watcher2, 'go');
+    await settle();
+    runtime.exit(other.pid, 'shutdown');
+    await settle();
+    expect(watcher.inbox).toHaveLength(2);
+    await runtime.shutdown();
+  });
+
+  it('deliver down with noproc at once for a pid that is already dead, and are one-way', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const watcher = probe(runtime);
+    const target = probe(runtime);
+    runtime.exit(target.pid, 'kill');
+    command(runtime, watcher.pid, { command: 'monitor', target: target.pid });
+    await until(() => watcher.inbox.length === 2);
+    expect(watcher.inbox[1]).toMatchObject({ type: 'down', reason: 'noproc' });
+
+    const survivor = probe(runtime);
+    const watcher2 = probe(runtime);
+    command(runtime, watcher2.pid, { command: 'monitor', target: survivor.pid });
+    await settle();
+    runtime.exit(watcher2.pid, 'kill');
+    await settle();
+    expect(runtime.isAlive(survivor.pid)).toBe(true);
+    expect(runtime.processInfo(survivor.pid)?.monitoredBy).toBe(0);
+    await runtime.shutdown();
+  });
+});

@@ -1,0 +1,136 @@
+// Runtime options, their defaults and where each default comes from.
+import type { Scheduler } from '@foundation/core';
+import { InvalidOptionError } from '../errors/invalid-option-error';
+import type { RemoteRouter } from '../remote/router';
+import type { RunQueueDriver } from './driver';
+import type { Pid } from '../core/pid';
+import type { MailboxOptions, OverflowPolicy } from './types';
+
+/** The telemetry port: the shape of @foundation/telemetry's `execute` (1.x `:telemetry.execute/3`). */
+export interface TelemetrySink {
+  execute(event: readonly string[], measurements: Readonly<Record<string, number>>, metadata: Readonly<Record<string, unknown>>): void;
+}
+
+export type DeadLetterReason = 'noproc' | 'overflow' | 'noconnection' | 'unhandled' | 'shutdown';
+
+/** A message that could not be delivered (or was dropped), as the dead-letter hook sees it. */
+export interface DeadLetter {
+  /** The destination as text: a pid, a name, or `name@node`. */
+  readonly to: string;
+  readonly message: unknown;
+  readonly reason: DeadLetterReason;
+  readonly from: Pid | undefined;
+}
+
+export interface SchedulingOptions {
+  /**
+   * Messages one slice may handle before the run queue yields to the event loop. Default
+   * 10,000. With `sliceMs` this is the BEAM's reduction budget made for an event loop.
+   */
+  readonly sliceMessages?: number;
+  /** Milliseconds of handler time per slice before yielding. Default 5. */
+  readonly sliceMs?: number;
+  /**
+   * Messages one process may handle before the next runnable process gets its turn. Default
+   * 2,000 (the Foundation design's "yield every 2,000 reductions").
+   */
+  readonly processMessages?: number;
+  /** A handler running at least this long is reported as `long-handler`. Default 10 ms (the design's "no blocking operation over 10 ms"). */
+  readonly longHandlerMs?: number;
+}
+
+export interface ThreadOptions {
+  /** Pool size; default `os.availableParallelism()`. */
+  readonly size?: number;
+  /** The worker entry file; default the package's own `thread/worker-main` next to this module. */
+  readonly entry?: string | URL;
+  /** Node flags for workers, e.g. `['--import', 'tsx']` to load TypeScript sources. */
+  readonly execArgv?: readonly string[];
+  /** Environment for workers (default: shared with the main thread). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Limits for every pool worker; a worker that exceeds them crashes and its processes exit. */
+  readonly resourceLimits?: {
+    readonly maxOldGenerationSizeMb?: number;
+    readonly maxYoungGenerationSizeMb?: number;
+    readonly codeRangeSizeMb?: number;
+    readonly stackSizeMb?: number;
+  };
+  /** Unacknowledged messages the main thread lets a worker process have in flight. Default 256. */
+  readonly window?: number;
+}
+
+export interface RuntimeOptions {
+  /** This node's id: part of every pid. 1–255 characters of `[A-Za-z0-9_.:@+/-]`. */
+  readonly nodeId: string;
+  /** Time for call timeouts, restart windows, shutdown timeouts, mailbox ages and slice budgets. Default the system clock. */
+  readonly clock?: Scheduler;
+  /** This runtime's incarnation (0..2^32-1), part of every pid: pids of an earlier incarnation of the node are not this one's. Default 0. */
+  readonly creation?: number;
+  /** How the run queue gets the CPU. Default the event loop (microtasks, setImmediate between slices). */
+  readonly driver?: RunQueueDriver;
+  readonly scheduling?: SchedulingOptions;
+  /** Default timeout of `call`, in ms. Default 5,000 (gen_server's). */
+  readonly callTimeoutMs?: number;
+  /** The port to other nodes. Without one, messages to remote pids are dead letters and links and monitors to them report `noconnection`. */
+  readonly router?: RemoteRouter;
+  readonly telemetry?: TelemetrySink;
+  /** Sees every message that could not be delivered: to a dead pid, dropped by a full mailbox, to an unreachable node. */
+  readonly onDeadLetter?: (letter: DeadLetter) => void;
+  readonly threads?: ThreadOptions;
+  /** Restart intensity of the root supervisor. Default 3 restarts in 5 s. */
+  readonly rootIntensity?: { readonly maxRestarts?: number; readonly periodMs?: number };
+}
+
+export interface ResolvedScheduling {
+  readonly sliceMessages: number;
+  readonly sliceMs: number;
+  readonly processMessages: number;
+  readonly longHandlerMs: number;
+}
+
+function describeValue(value: unknown): string {
+  return typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean' ? String(value) : typeof value;
+}
+
+export function positiveInteger(option: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidOptionError(option, `must be a positive integer (got ${describeValue(value)})`);
+  }
+  return value;
+}
+
+export function positiveNumber(option: string, value: unknown, fallback: number, allowInfinity = false): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || Number.isNaN(value) || value <= 0 || (!allowInfinity && !Number.isFinite(value))) {
+    throw new InvalidOptionError(option, `must be a positive number${allowInfinity ? ' or Infinity' : ''} (got ${describeValue(value)})`);
+  }
+  return value;
+}
+
+export function nonNegativeNumber(option: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new InvalidOptionError(option, `must be a finite number ≥ 0 (got ${describeValue(value)})`);
+  }
+  return value;
+}
+
+export function resolveScheduling(options: SchedulingOptions | undefined): ResolvedScheduling {
+  return {
+    sliceMessages: positiveInteger('scheduling.sliceMessages', options?.sliceMessages, 10_000),
+    sliceMs: positiveNumber('scheduling.sliceMs', options?.sliceMs, 5),
+    processMessages: positiveInteger('scheduling.processMessages', options?.processMessages, 2_000),
+    longHandlerMs: positiveNumber('scheduling.longHandlerMs', options?.longHandlerMs, 10),
+  };
+}
+
+const OVERFLOW_POLICIES: readonly OverflowPolicy[] = ['drop-oldest', 'drop-newest', 'reject', 'backpressure'];
+
+export function resolveMailbox(options: MailboxOptions | undefined): { capacity: number; overflow: OverflowPolicy } {
+  const capacity = options?.capacity === undefined ? Number.POSITIVE_INFINITY : options.capacity;
+  if (capacity !== Number.POSITIVE_INFINITY) positiveInteger('mailbox.capacity', capacity, 1);
+  const overflow = options?.overflow ?? 'reject';
+  if (!OVERFLOW_POLICIES.includes(overflow)) throw new InvalidOptionError('mailbox.overflow', `must be one of ${OVERFLOW_POLICIES.join(', ')}`);
+  return { capacity, overflow };
+}

@@ -1,0 +1,179 @@
+// One process: its identity, mailbox, flags, links and monitors, and the `self` API its behavior
+// sees. The record *is* the `self` object, so an idle process costs one object (plus its pid and
+// an empty mailbox): collections are created on first use and dropped when emptied.
+import type { Timer } from '@foundation/core';
+import { MailboxBuffer } from '../core/mailbox-buffer';
+import type { Pid } from '../core/pid';
+import type { RingQueue } from '../core/ring-queue';
+import type { CallEnvelope, WaitingSend } from './envelopes';
+import type { RuntimeImpl } from './runtime';
+import type {
+  Behavior,
+  CallOptions,
+  Destination,
+  ExitReason,
+  MonitorRef,
+  OverflowPolicy,
+  ProcessFunction,
+  ProcessSelf,
+  ReplyTo,
+  SendOptions,
+  SpawnOptions,
+} from './types';
+
+export const STARTING = 0;
+export const RUNNING = 1;
+export const EXITING = 2;
+export const DEAD = 3;
+
+/** Marks "no value" for fields where undefined is a legitimate value. */
+export const NONE: unique symbol = Symbol('none');
+
+/** Who watches a monitored process: a local process, or (by pid) a process on another node. */
+export type Watcher = ProcessRecord | Pid;
+
+/** Hooks a thread-isolated process's bridge needs from the record. */
+export interface RecordBridge {
+  /** Called once the process is dead; the bridge tells the worker. */
+  onExit(reason: unknown): void;
+}
+
+export class ProcessRecord implements ProcessSelf {
+  state: unknown = undefined;
+  name: string | undefined = undefined;
+  status = STARTING;
+  /** An async callback (init, handler, terminate) is pending: the process handles nothing else. */
+  busy = false;
+  /** In the run queue. */
+  queued = false;
+  /** A synchronous callback of this process is on the stack; exits wait until it returns. */
+  inHandler = false;
+  trapping = false;
+  capacity = Number.POSITIVE_INFINITY;
+  overflow: OverflowPolicy = 'reject';
+  dropped = 0;
+  handled = 0;
+  readonly mailbox = new MailboxBuffer();
+  waiting: RingQueue<WaitingSend> | null = null;
+  links: Set<ProcessRecord> | null = null;
+  remoteLinks: Map<string, Pid> | null = null;
+  monitorsOut: Map<MonitorRef, Pid> | null = null;
+  monitorsIn: Map<MonitorRef, Watcher> | null = null;
+  /** Calls taken from the mailbox and not yet answered (async or deferred replies). */
+  pendingReplies: Set<CallEnvelope> | null = null;
+  /** The call an async handleCall is working on. */
+  current: CallEnvelope | null = null;
+  parent: ProcessRecord | null = null;
+  pendingExit: unknown = NONE;
+  stopReason: unknown = NONE;
+  exitReason: unknown = undefined;
+  controller: AbortController | null = null;
+  timers: Set<Timer> | null = null;
+  exitWaiters: ((reason: unknown) => void)[] | null = null;
+  startWaiters: { resolve: () => void; reject: (reason: unknown) => void }[] | null = null;
+  onSettled: ((value: unknown) => void) | null = null;
+  onFailed: ((error: unknown) => void) | null = null;
+  bridge: RecordBridge | null = null;
+
+  constructor(
+    readonly runtime: RuntimeImpl,
+    readonly pid: Pid,
+    readonly behavior: Behavior | null,
+    readonly fn: ProcessFunction | null,
+  ) {}
+
+  get node(): string {
+    return this.pid.node;
+  }
+
+  get signal(): AbortSignal {
+    if (this.controller === null) {
+      this.controller = new AbortController();
+      if (this.status === DEAD) this.controller.abort(this.exitReason);
+    }
+    return this.controller.signal;
+  }
+
+  get alive(): boolean {
+    return this.status !== DEAD;
+  }
+
+  send(to: Destination, message: unknown, options?: SendOptions): void {
+    if (this.status === DEAD) return;
+    this.runtime.route(to, message, this.pid, false, options?.transfer);
+  }
+
+  sendAsync(to: Destination, message: unknown, options?: SendOptions): Promise<void> {
+    if (this.status === DEAD) return Promise.resolve();
+    return this.runtime.routeAsync(to, message, this.pid, options?.transfer);
+  }
+
+  cast(to: Destination, message: unknown): void {
+    if (this.status === DEAD) return;
+    this.runtime.route(to, message, this.pid, true, undefined);
+  }
+
+  call<Reply = unknown>(to: Destination, request: unknown, options?: CallOptions): Promise<Reply> {
+    return this.runtime.callFrom(this.status === DEAD ? undefined : this.pid, to, request, options) as Promise<Reply>;
+  }
+
+  reply(to: ReplyTo, value: unknown): void {
+    this.runtime.reply(to, value);
+  }
+
+  spawn<S, A>(behavior: Behavior<S, A> | ProcessFunction<S>, options?: SpawnOptions<A>): Pid {
+    return this.runtime.spawn(behavior, options);
+  }
+
+  link(pid: Pid): void {
+    if (this.status === DEAD) return;
+    this.runtime.linkProcess(this, pid);
+  }
+
+  unlink(pid: Pid): void {
+    if (this.status === DEAD) return;
+    this.runtime.unlinkProcess(this, pid);
+  }
+
+  monitor(pid: Pid): MonitorRef {
+    return this.runtime.monitorFrom(this, pid);
+  }
+
+  demonitor(ref: MonitorRef): void {
+    this.runtime.demonitorFrom(this, ref);
+  }
+
+  exit(pid: Pid, reason: ExitReason): void {
+    if (this.status === DEAD) return;
+    this.runtime.sendExit(this.pid, pid, reason);
+  }
+
+  stop(reason: ExitReason = 'normal'): void {
+    if (this.status >= EXITING) return;
+    if (this.inHandler || this.busy) {
+      if (this.stopReason === NONE) this.stopReason = reason;
+      return;
+    }
+    this.runtime.terminate(this, reason);
+  }
+
+  trapExits(enabled: boolean): void {
+    this.trapping = enabled;
+  }
+
+  register(name: string): void {
+    this.runtime.register(name, this.pid);
+  }
+
+  unregister(): void {
+    if (this.name !== undefined) this.runtime.unregister(this.name);
+  }
+
+  sendAfter(delayMs: number, to: Destination, message: unknown): { cancel(): void } {
+    return this.runtime.sendAfterFrom(this, delayMs, to, message);
+  }
+
+  toString(): string {
+    return this.pid.toString();
+  }
+}

@@ -1,0 +1,489 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { FoundationError } from '@foundation/core';
+import { deferred, settle, simulatedRuntime, until } from '../../test/support';
+import { CallExitedError } from '../errors/call-exited-error';
+import { CallTimeoutError } from '../errors/call-timeout-error';
+import { PROCESS_ERROR_CODES } from '../errors/codes';
+import { InvalidNameError } from '../errors/invalid-name-error';
+import { NameTakenError } from '../errors/name-taken-error';
+import { NoProcessError } from '../errors/no-process-error';
+import { RuntimeStoppedError } from '../errors/runtime-stopped-error';
+import { UnsupportedError } from '../errors/unsupported-error';
+import { Pid } from '../core/pid';
+import type { DeadLetter } from './options';
+import { createRuntime } from './runtime';
+import type { Runtime } from './runtime';
+import { isDownMessage } from './system-messages';
+import { NO_REPLY } from './types';
+import type { Behavior, ProcessSelf, ReplyTo } from './types';
+
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+beforeEach(() => {
+  unhandled.length = 0;
+  process.on('unhandledRejection', onUnhandled);
+});
+afterEach(async () => {
+  await settle(3);
+  process.off('unhandledRejection', onUnhandled);
+  expect(unhandled).toEqual([]);
+});
+
+function runtimeWithLetters(): { runtime: Runtime; letters: DeadLetter[] } {
+  const letters: DeadLetter[] = [];
+  const runtime = createRuntime({ nodeId: 'node-a', onDeadLetter: (letter) => letters.push(letter) });
+  return { runtime, letters };
+}
+
+describe('spawning', () => {
+  it('runs init before any message and keeps its result as the state', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const events: string[] = [];
+    const pid = runtime.spawn<{ total: number }, number>(
+      {
+        init(start) {
+          events.push(`init ${start}`);
+          return { total: start };
+        },
+        handleMessage(message, self) {
+          self.state.total += message as number;
+          events.push(`add ${String(message)}`);
+        },
+        handleCall: (_request, self) => self.state.total,
+      },
+      { args: 10 },
+    );
+    runtime.send(pid, 1);
+    runtime.send(pid, 2);
+    expect(await runtime.call(pid, 'total')).toBe(13);
+    expect(events).toEqual(['init 10', 'add 1', 'add 2']);
+    await runtime.shutdown();
+  });
+
+  it('holds messages until an async init settles, then handles them in order', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const gate = deferred<string[]>();
+    const pid = runtime.spawn({
+      init: () => gate.promise,
+      handleMessage(message, self) {
+        self.state.push(message as string);
+      },
+      handleCall: (_request, self) => [...self.state],
+    });
+    runtime.send(pid, 'a');
+    const reply = runtime.call(pid, 'state');
+    runtime.send(pid, 'b');
+    await settle();
+    expect(runtime.processInfo(pid)?.status).toBe('starting');
+    expect(runtime.processInfo(pid)?.mailbox.length).toBe(3);
+    gate.resolve([]);
+    expect(await reply).toEqual(['a']);
+    expect(await runtime.call(pid, 'state')).toEqual(['a', 'b']);
+    await runtime.shutdown();
+  });
+
+  it('runs a function as a process: every message, and the return value as the reply to a call', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const seen: unknown[] = [];
+    const pid = runtime.spawn((message: unknown) => {
+      seen.push(message);
+      return `echo ${String(message)}`;
+    });
+    runtime.send(pid, 'one');
+    runtime.cast(pid, 'two');
+    expect(await runtime.call(pid, 'three')).toBe('echo three');
+    expect(seen).toEqual(['one', 'two', 'three']);
+    await runtime.shutdown();
+  });
+
+  it('ends a process whose init throws, and start() rejects with the error', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const failing: Behavior = {
+      init() {
+        throw new Error('cannot start');
+      },
+    };
+    const pid = runtime.spawn(failing);
+    expect(runtime.isAlive(pid)).toBe(false);
+    await expect(runtime.start(failing)).rejects.toThrow('cannot start');
+    await expect(runtime.start({ init: () => Promise.reject(new Error('later')) })).rejects.toThrow('later');
+    const started = await runtime.start({ init: () => Promise.resolve(1) });
+    expect(runtime.isAlive(started)).toBe(true);
+    await runtime.shutdown();
+  });
+
+  it('refuses to spawn once the runtime has stopped', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    await runtime.shutdown();
+    expect(() => runtime.spawn(() => undefined)).toThrow(RuntimeStoppedError);
+    await expect(runtime.call(new Pid('node-a', 1), 'x')).rejects.toBeInstanceOf(RuntimeStoppedError);
+  });
+});
+
+describe('messages', () => {
+  it('handles one message at a time: an async handler holds the process until it settles', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const log: string[] = [];
+    const gates = [deferred(), deferred()];
+    let active = 0;
+    let maxActive = 0;
+    const pid = runtime.spawn(async (message: unknown) => {
+      active += 1;
+      maxActive = Math.max(maxActive, active);
+      log.push(`start ${String(message)}`);
+      await gates[message as number]!.promise;
+      log.push(`end ${String(message)}`);
+      active -= 1;
+    });
+    runtime.send(pid, 0);
+    runtime.send(pid, 1);
+    await settle();
+    expect(log).toEqual(['start 0']);
+    expect(runtime.processInfo(pid)?.mailbox.length).toBe(1);
+    gates[1]!.resolve();
+    await settle();
+    expect(log).toEqual(['start 0']);
+    gates[0]!.resolve();
+    await until(() => log.length === 4, 'both handlers');
+    expect(log).toEqual(['start 0', 'end 0', 'start 1', 'end 1']);
+    expect(maxActive).toBe(1);
+    await runtime.shutdown();
+  });
+
+  it('delivers casts to handleCast and plain sends to handleMessage', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const seen: string[] = [];
+    const pid = runtime.spawn({
+      handleMessage: (message) => void seen.push(`message ${String(message)}`),
+      handleCast: (message) => void seen.push(`cast ${String(message)}`),
+    });
+    runtime.send(pid, 1);
+    runtime.cast(pid, 2);
+    await settle();
+    expect(seen).toEqual(['message 1', 'cast 2']);
+    await runtime.shutdown();
+  });
+
+  it('makes a send to a dead pid or an unregistered name a no-op seen by the dead-letter hook', async () => {
+    const { runtime, letters } = runtimeWithLetters();
+    const pid = runtime.spawn((_message: unknown, self: ProcessSelf) => self.stop());
+    runtime.send(pid, 'first');
+    await settle();
+    expect(runtime.isAlive(pid)).toBe(false);
+    expect(() => runtime.send(pid, 'late')).not.toThrow();
+    runtime.send('nobody', 'hello');
+    runtime.send(new Pid('node-a', 99_999), 'never existed');
+    runtime.send(new Pid('node-a', pid.id, 5), 'older incarnation');
+    expect(letters.map(({ to, message, reason }) => [to, message, reason])).toEqual([
+      [pid.toString(), 'late', 'noproc'],
+      ['nobody', 'hello', 'noproc'],
+      ['<node-a.99999.0>', 'never existed', 'noproc'],
+      [`<node-a.${pid.id}.5>`, 'older incarnation', 'noproc'],
+    ]);
+    expect(runtime.stats().deadLetters).toBe(4);
+    await runtime.shutdown();
+  });
+
+  it('reports messages a behavior has no handler for as dead letters', async () => {
+    const { runtime, letters } = runtimeWithLetters();
+    const pid = runtime.spawn({ handleCall: () => 'ok' });
+    runtime.send(pid, 'unexpected');
+    await settle();
+    expect(letters).toMatchObject([{ message: 'unexpected', reason: 'unhandled' }]);
+    expect(runtime.isAlive(pid)).toBe(true);
+    await runtime.shutdown();
+  });
+
+  it('sends after a delay on the runtime clock, and forgets the timer when its process exits', async () => {
+    const { simulation, runtime } = simulatedRuntime();
+    const seen: unknown[] = [];
+    const target = runtime.spawn((message: unknown) => void seen.push(message));
+    const sender = runtime.spawn((message: unknown, self: ProcessSelf) => {
+      if (message === 'arm') {
+        self.sendAfter(100, target, 'from process');
+        self.sendAfter(200, target, 'never');
+      } else {
+        self.stop();
+      }
+    });
+    runtime.send(sender, 'arm');
+    runtime.sendAfter(150, target, 'from runtime');
+    await simulation.runForAsync(99);
+    expect(seen).toEqual([]);
+    await simulation.runForAsync(1);
+    expect(seen).toEqual(['from process']);
+    runtime.send(sender, 'stop');
+    await simulation.runForAsync(200);
+    expect(seen).toEqual(['from process', 'from runtime']);
+    await runtime.shutdown();
+  });
+});
+
+describe('calls', () => {
+  it('replies later when handleCall returns NO_REPLY, and drops a second reply', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const held: ReplyTo[] = [];
+    const pid = runtime.spawn({
+      handleCall(request, _self, from) {
+        if (request === 'wait') {
+          held.push(from);
+          return NO_REPLY;
+        }
+        return 'direct';
+      },
+      handleMessage(message, self) {
+        for (const from of held.splice(0)) {
+          self.reply(from, message);
+          self.reply(from, 'second reply');
+        }
+      },
+    });
+    const waiting = runtime.call(pid, 'wait');
+    expect(await runtime.call(pid, 'now')).toBe('direct');
+    runtime.send(pid, 'released');
+    expect(await waiting).toBe('released');
+    await runtime.shutdown();
+  });
+
+  it('awaits an async handleCall and replies with what it resolves', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const pid = runtime.spawn({ handleCall: async (request) => `async ${String(request)}` });
+    expect(await runtime.call(pid, 1)).toBe('async 1');
+    await runtime.shutdown();
+  });
+
+  it('fails fast with noproc for a dead pid or an unknown name', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const pid = runtime.spawn(() => undefined);
+    runtime.exit(pid, 'kill');
+    await expect(runtime.call(pid, 'x')).rejects.toBeInstanceOf(NoProcessError);
+    const error = await runtime.call('ghost', 'x').catch((caught: unknown) => caught);
+    expect(FoundationError.hasType(error, 'noproc')).toBe(true);
+    expect(FoundationError.hasType(error, PROCESS_ERROR_CODES.noProcess)).toBe(true);
+    await runtime.shutdown();
+  });
+
+  it('fails a call to a behavior without handleCall without crashing it', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const pid = runtime.spawn({ handleMessage: () => undefined });
+    await expect(runtime.call(pid, 'x')).rejects.toBeInstanceOf(UnsupportedError);
+    expect(runtime.isAlive(pid)).toBe(true);
+    await runtime.shutdown();
+  });
+
+  it('fails the caller with the exit reason when the callee crashes or exits before replying', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const crash = runtime.spawn({
+      handleCall() {
+        throw new Error('handler failed');
+      },
+    });
+    const error = (await runtime.call(crash, 'x').catch((caught: unknown) => caught)) as CallExitedError;
+    expect(error).toBeInstanceOf(CallExitedError);
+    expect((error.reason as Error).message).toBe('handler failed');
+    const holder = runtime.spawn({ handleCall: () => NO_REPLY });
+    const pending = runtime.call(holder, 'never answered');
+    const queued = runtime.call(holder, 'still queued');
+    await settle();
+    runtime.exit(holder, 'shutdown');
+    await expect(pending).rejects.toMatchObject({ reason: 'shutdown' });
+    await expect(queued).rejects.toBeInstanceOf(CallExitedError);
+    await runtime.shutdown();
+  });
+
+  it('times out on the runtime clock with a typed error, and drops the late reply', async () => {
+    const { simulation, runtime } = simulatedRuntime();
+    const held: ReplyTo[] = [];
+    const replied: unknown[] = [];
+    const pid = runtime.spawn({
+      handleCall(_request, _self, from) {
+        held.push(from);
+        return NO_REPLY;
+      },
+      handleMessage(_message, self) {
+        for (const from of held.splice(0)) self.reply(from, 'too late');
+      },
+    });
+    const call = runtime.call(pid, 'slow', { timeout: 250 });
+    call.then(
+      (value) => replied.push(value),
+      (error: unknown) => replied.push(error),
+    );
+    await simulation.runForAsync(249);
+    expect(replied).toEqual([]);
+    await simulation.runForAsync(1);
+    expect(replied).toHaveLength(1);
+    expect(replied[0]).toBeInstanceOf(CallTimeoutError);
+    expect(replied[0]).toMatchObject({ timeoutMs: 250, code: PROCESS_ERROR_CODES.callTimeout });
+    runtime.send(pid, 'reply now');
+    await simulation.runForAsync(10);
+    expect(replied).toHaveLength(1);
+    expect(runtime.isAlive(pid)).toBe(true);
+    await runtime.shutdown();
+  });
+
+  it('uses the runtime default timeout, orders several deadlines, and lets Infinity wait', async () => {
+    const { simulation, runtime } = simulatedRuntime({ callTimeoutMs: 1000 });
+    const pid = runtime.spawn({ handleCall: () => NO_REPLY });
+    const outcomes: string[] = [];
+    const track = (label: string, promise: Promise<unknown>): void =>
+      void promise.catch((error: unknown) => outcomes.push(`${label} ${error instanceof CallTimeoutError ? error.timeoutMs : '?'}`));
+    track('default', runtime.call(pid, 1));
+    track('short', runtime.call(pid, 2, { timeout: 300 }));
+    track('forever', runtime.call(pid, 3, { timeout: Number.POSITIVE_INFINITY }));
+    track('middle', runtime.call(pid, 4, { timeout: 600 }));
+    await simulation.runForAsync(5000);
+    expect(outcomes).toEqual(['short 300', 'middle 600', 'default 1000']);
+    await runtime.shutdown();
+  });
+});
+
+describe('failures', () => {
+  it('ends a process whose handler throws, with the error as its reason; nothing escapes', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const failure = new Error('handler blew up');
+    const terminated: unknown[] = [];
+    const pid = runtime.spawn({
+      handleMessage() {
+        throw failure;
+      },
+      terminate: (reason) => void terminated.push(reason),
+    });
+    const rejecting = runtime.spawn(async () => Promise.reject(new Error('async rejection')));
+    const exit = runtime.whenExited(pid);
+    const asyncExit = runtime.whenExited(rejecting);
+    runtime.send(pid, 'x');
+    runtime.send(rejecting, 'x');
+    expect(await exit).toBe(failure);
+    expect(((await asyncExit) as Error).message).toBe('async rejection');
+    expect(terminated).toEqual([failure]);
+    await runtime.shutdown();
+  });
+
+  it('runs terminate with the reason on stop, may await it, and aborts the process signal', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const gate = deferred();
+    const events: string[] = [];
+    let signal: AbortSignal | undefined;
+    const pid = runtime.spawn({
+      init(_args, self) {
+        signal = self.signal;
+      },
+      handleMessage(_message, self) {
+        self.stop('done');
+        events.push('after stop');
+      },
+      async terminate(reason) {
+        events.push(`terminate ${String(reason)}`);
+        await gate.promise;
+        events.push('terminated');
+      },
+    });
+    runtime.send(pid, 'go');
+    await settle();
+    expect(events).toEqual(['after stop', 'terminate done']);
+    expect(runtime.processInfo(pid)?.status).toBe('exiting');
+    expect(signal?.aborted).toBe(false);
+    gate.resolve();
+    expect(await runtime.whenExited(pid)).toBe('done');
+    expect(events).toEqual(['after stop', 'terminate done', 'terminated']);
+    expect(signal?.aborted).toBe(true);
+    await runtime.shutdown();
+  });
+});
+
+describe('names', () => {
+  it('registers, looks up and unregisters; a name dies with its process', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const seen: unknown[] = [];
+    const pid = runtime.spawn((message: unknown, self: ProcessSelf) => {
+      seen.push(message);
+      if (message === 'stop') self.stop();
+    });
+    runtime.register('logger', pid);
+    expect(runtime.whereis('logger')?.equals(pid)).toBe(true);
+    runtime.send('logger', 'by name');
+    runtime.send({ name: 'logger', node: 'node-a' }, 'by local remote name');
+    expect(await runtime.call('logger', 'call by name')).toBeUndefined();
+    expect(runtime.processInfo(pid)?.name).toBe('logger');
+    runtime.send('logger', 'stop');
+    await runtime.whenExited(pid);
+    expect(runtime.whereis('logger')).toBeUndefined();
+    expect(runtime.registered()).toEqual([]);
+    expect(seen).toEqual(['by name', 'by local remote name', 'call by name', 'stop']);
+    await runtime.shutdown();
+  });
+
+  it('refuses a taken name, a second name for a process, malformed names and dead pids', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const first = runtime.spawn(() => undefined, { name: 'service' });
+    const second = runtime.spawn(() => undefined);
+    expect(() => runtime.register('service', second)).toThrow(NameTakenError);
+    expect(() => runtime.spawn(() => undefined, { name: 'service' })).toThrow(NameTakenError);
+    expect(() => runtime.register('other', first)).toThrow(NameTakenError);
+    expect(() => runtime.register('', second)).toThrow(InvalidNameError);
+    expect(() => runtime.register('a\u0000b', second)).toThrow(InvalidNameError);
+    expect(() => runtime.register('x'.repeat(256), second)).toThrow(InvalidNameError);
+    expect(() => runtime.register(42 as unknown as string, second)).toThrow(InvalidNameError);
+    runtime.exit(second, 'kill');
+    expect(() => runtime.register('late', second)).toThrow(NoProcessError);
+    runtime.unregister('service');
+    expect(runtime.whereis('service')).toBeUndefined();
+    runtime.register('service-2', first);
+    expect(runtime.whereis('service-2')?.equals(first)).toBe(true);
+    await runtime.shutdown();
+  });
+});
+
+describe('inspection', () => {
+  it('reports status, mailbox, links, monitors and handled counts', async () => {
+    const { simulation, runtime } = simulatedRuntime();
+    const gate = deferred();
+    const pid = runtime.spawn(async () => gate.promise, { trapExits: true, mailbox: { capacity: 10, overflow: 'drop-newest' } });
+    const watcher = runtime.spawn((message: unknown, self: ProcessSelf) => {
+      if (Pid.is(message)) {
+        self.monitor(message);
+        self.link(message);
+      }
+    });
+    runtime.send(watcher, pid);
+    runtime.send(pid, 'first');
+    runtime.send(pid, 'second');
+    await settle();
+    await simulation.runForAsync(40);
+    const info = runtime.processInfo(pid)!;
+    expect(info).toMatchObject({
+      status: 'running',
+      trapExits: true,
+      links: [watcher],
+      monitors: [],
+      monitoredBy: 1,
+      messagesHandled: 1,
+      isolation: 'none',
+      mailbox: { length: 1, capacity: 10, overflow: 'drop-newest', waiting: 0, dropped: 0, oldestAgeMs: 40 },
+    });
+    expect(info.memoryEstimateBytes).toBeGreaterThan(0);
+    expect(runtime.processInfo(watcher)?.monitors).toEqual([pid]);
+    expect(runtime.processes().some((each) => each.equals(pid))).toBe(true);
+    expect(runtime.processInfo(new Pid('node-a', 123_456))).toBeUndefined();
+    gate.resolve();
+    await runtime.shutdown();
+  });
+
+  it('calls runtime.monitor callbacks once, also for a pid that is already dead', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const downs: unknown[] = [];
+    const pid = runtime.spawn(() => undefined);
+    runtime.monitor(pid, (down) => downs.push(['live', down.reason, isDownMessage(down)]));
+    const cancelled = runtime.monitor(pid, () => downs.push('cancelled'));
+    runtime.demonitor(cancelled);
+    runtime.exit(pid, 'shutdown');
+    runtime.monitor(pid, (down) => downs.push(['dead', down.reason]));
+    await settle();
+    expect(downs).toEqual([
+      ['live', 'shutdown', true],
+      ['dead', 'noproc'],
+    ]);
+    await runtime.shutdown();
+  });
+});

@@ -1,0 +1,416 @@
+// Supervisors, as OTP defines them: a process that traps exits, starts its children in order,
+// restarts them by strategy and restart type, gives up (exits with `shutdown`) when restarts
+// exceed the intensity, and stops its children in reverse order when it stops. Requests
+// (start/terminate/restart/delete a child, which/count children) are calls to the supervisor
+// process, so they are ordered with the exits it is handling.
+import type { Pid } from '../core/pid';
+import { RestartIntensity } from '../core/restart-intensity';
+import { isNormalReason } from '../core/exit-signal';
+import { SupervisorError } from '../errors/supervisor-error';
+import { DEAD, RUNNING, STARTING } from '../runtime/process-record';
+import type { ProcessRecord } from '../runtime/process-record';
+import type { RuntimeImpl } from '../runtime/runtime';
+import { isExitMessage } from '../runtime/system-messages';
+import type { Behavior, ExitReason } from '../runtime/types';
+import { normalizeChild, normalizeSupervisor } from './child-spec';
+import type { NormalizedChild, NormalizedSupervisorSpec } from './child-spec';
+import type { ChildCounts, ChildInfo, ChildSpec, SupervisorSpec } from './types';
+
+export interface SupervisorArgs {
+  readonly spec: SupervisorSpec | NormalizedSupervisorSpec;
+  /** Called when the supervisor gives up (the root supervisor shuts the runtime down). */
+  readonly onGiveUp?: () => void;
+}
+
+/** @internal One child as the supervisor tracks it. */
+export interface ChildState {
+  spec: NormalizedChild;
+  pid: Pid | undefined;
+  record: ProcessRecord | undefined;
+}
+
+/** @internal A supervisor's state. */
+export interface SupervisorState {
+  readonly spec: NormalizedSupervisorSpec;
+  readonly intensity: RestartIntensity;
+  readonly children: ChildState[];
+  readonly onGiveUp: (() => void) | undefined;
+  /** Set once the supervisor has given up: it restarts nothing more. */
+  givingUp: boolean;
+}
+
+type Self = ProcessRecord & { state: SupervisorState };
+
+const REQUEST: unique symbol = Symbol('supervisor-request');
+
+type Request =
+  | { readonly [REQUEST]: true; readonly op: 'start-child'; readonly spec: ChildSpec }
+  | { readonly [REQUEST]: true; readonly op: 'terminate-child' | 'restart-child' | 'delete-child'; readonly id: string }
+  | { readonly [REQUEST]: true; readonly op: 'which-children' | 'count-children' };
+
+type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
+
+/** A restart that failed is retried through the mailbox, so the supervisor stays responsive. */
+class RetryRestart {
+  constructor(readonly ids: readonly string[]) {}
+}
+
+function isSupervisorSpecNormalized(spec: SupervisorSpec | NormalizedSupervisorSpec): spec is NormalizedSupervisorSpec {
+  return typeof (spec as NormalizedSupervisorSpec).maxRestarts === 'number' && Array.isArray(spec.children) && typeof (spec as NormalizedSupervisorSpec).periodMs === 'number';
+}
+
+function runtimeOf(self: Self): RuntimeImpl {
+  return self.runtime;
+}
+
+function findById(state: SupervisorState, id: string): ChildState | undefined {
+  return state.children.find((child) => child.spec.id === id);
+}
+
+function findByPid(state: SupervisorState, pid: Pid): ChildState | undefined {
+  for (const child of state.children) if (child.pid !== undefined && child.pid.equals(pid)) return child;
+  return undefined;
+}
+
+function startFailed(child: NormalizedChild, cause: unknown): SupervisorError {
+  return new SupervisorError('start-failed', `child "${child.id}" failed to start`, { childId: child.id, cause });
+}
+
+/**
+ * Starts one child. Returns nothing when it started synchronously, a promise when its `init` is
+ * async; throws (or rejects) SupervisorError when it could not start.
+ */
+function startOne(self: Self, child: ChildState): void | Promise<void> {
+  const runtime = runtimeOf(self);
+  let record: ProcessRecord;
+  try {
+    if (child.spec.type === 'supervisor') {
+      record = runtime.spawnProcess(
+        supervisorBehavior,
+        {
+          args: { spec: child.spec.supervisor! } satisfies SupervisorArgs,
+          trapExits: true,
+          ...(child.spec.name === undefined ? {} : { name: child.spec.name }),
+        },
+        self,
+      );
+    } else {
+      record = runtime.spawnProcess(child.spec.behavior!, { ...child.spec.options, args: child.spec.args }, self);
+    }
+  } catch (error) {
+    throw startFailed(child.spec, error);
+  }
+  if (record.status === DEAD) throw startFailed(child.spec, record.exitReason);
+  child.pid = record.pid;
+  child.record = record;
+  if (record.status === STARTING) {
+    return runtime.whenStarted(record).then(undefined, (reason: unknown) => {
+      if (child.record === record) {
+        child.pid = undefined;
+        child.record = undefined;
+      }
+      throw startFailed(child.spec, reason);
+    });
+  }
+  return undefined;
+}
+
+/** Stops one child by its shutdown policy and waits until it has exited. */
+async function stopOne(self: Self, child: ChildState): Promise<void> {
+  const record = child.record;
+  const pid = child.pid;
+  child.pid = undefined;
+  child.record = undefined;
+  if (record === undefined || pid === undefined || record.status === DEAD) return;
+  const runtime = runtimeOf(self);
+  const exited = runtime.whenExited(pid);
+  const { shutdown } = child.spec;
+  if (shutdown === 'brutal-kill') {
+    runtime.sendExit(self.pid, pid, 'kill');
+    await exited;
+    return;
+  }
+  runtime.sendExit(self.pid, pid, 'shutdown');
+  if (shutdown === 'infinity' || record.status === DEAD) {
+    await exited;
+    return;
+  }
+  const timer = runtime.clock.setTimer(shutdown, () => runtime.sendExit(self.pid, pid, 'kill'));
+  await exited;
+  timer.cancel();
+}
+
+/** Stops children in reverse order of `children`. */
+async function stopInReverse(self: Self, children: readonly ChildState[]): Promise<void> {
+  for (let index = children.length - 1; index >= 0; index -= 1) {
+    const child = children[index]!;
+    if (child.record !== undefined) await stopOne(self, child);
+  }
+}
+
+function isRunning(child: ChildState): boolean {
+  return child.record !== undefined && child.record.status !== DEAD;
+}
+
+/**
+ * Starts `children` in order. A child that fails is retried later through the mailbox, with
+ * every child after it (each retry counts against the intensity).
+ */
+async function startInOrder(self: Self, children: readonly ChildState[]): Promise<void> {
+  for (let index = 0; index < children.length; index += 1) {
+    const child = children[index]!;
+    if (isRunning(child)) continue;
+    try {
+      const pending = startOne(self, child);
+      if (pending !== undefined) await pending;
+    } catch (error) {
+      runtimeOf(self).emit(['foundation', 'supervisor', 'child-start-failed'], { count: 1 }, { supervisor: self.pid, child: child.spec.id, error });
+      self.send(self.pid, new RetryRestart(children.slice(index).map((later) => later.spec.id)));
+      return;
+    }
+  }
+}
+
+function giveUp(self: Self, reason: unknown): void {
+  const state = self.state;
+  if (state.givingUp) return;
+  state.givingUp = true;
+  runtimeOf(self).emit(
+    ['foundation', 'supervisor', 'shutdown'],
+    { restarts: state.intensity.recent },
+    { supervisor: self.pid, reason: 'reached_max_restart_intensity', lastExit: reason },
+  );
+  state.onGiveUp?.();
+  self.stop('shutdown');
+}
+
+/** Restarts after `child` exited abnormally (or is permanent), by the supervisor's strategy. */
+function restartAfterExit(self: Self, child: ChildState, reason: unknown): void | Promise<void> {
+  const state = self.state;
+  if (!state.intensity.record(runtimeOf(self).clock.monotonic())) {
+    giveUp(self, reason);
+    return undefined;
+  }
+  runtimeOf(self).emit(['foundation', 'supervisor', 'child-restart'], { count: 1 }, { supervisor: self.pid, child: child.spec.id, reason });
+  switch (state.spec.strategy) {
+    case 'one-for-one':
+      return startInOrder(self, [child]);
+    case 'one-for-all':
+      return restartGroup(self, state.children, child);
+    case 'rest-for-one': {
+      const index = state.children.indexOf(child);
+      return restartGroup(self, state.children.slice(index), child);
+    }
+  }
+}
+
+/** Stops `group` (except the child that already exited) in reverse order, then starts it again in order. */
+async function restartGroup(self: Self, group: readonly ChildState[], exited: ChildState): Promise<void> {
+  const state = self.state;
+  const others = group.filter((child) => child !== exited);
+  await stopInReverse(self, others);
+  // Temporary children stopped by a sibling's restart are not restarted: their specs go.
+  for (const child of others) {
+    if (child.spec.restart === 'temporary') state.children.splice(state.children.indexOf(child), 1);
+  }
+  await startInOrder(self, group.filter((child) => state.children.includes(child)));
+}
+
+function onChildExit(self: Self, pid: Pid, reason: unknown): void | Promise<void> {
+  const state = self.state;
+  const child = findByPid(state, pid);
+  if (child === undefined || state.givingUp) return undefined;
+  child.pid = undefined;
+  child.record = undefined;
+  const { restart } = child.spec;
+  if (restart === 'temporary') {
+    state.children.splice(state.children.indexOf(child), 1);
+    return undefined;
+  }
+  if (restart === 'transient' && isNormalReason(reason)) return undefined;
+  return restartAfterExit(self, child, reason);
+}
+
+async function retryRestart(self: Self, ids: readonly string[]): Promise<void> {
+  const state = self.state;
+  const children = ids.map((id) => findById(state, id)).filter((child): child is ChildState => child !== undefined && !isRunning(child));
+  if (children.length === 0 || state.givingUp) return;
+  if (!state.intensity.record(runtimeOf(self).clock.monotonic())) {
+    giveUp(self, 'restart failed');
+    return;
+  }
+  await startInOrder(self, children);
+}
+
+function counts(state: SupervisorState): ChildCounts {
+  let active = 0;
+  let supervisors = 0;
+  let workers = 0;
+  for (const child of state.children) {
+    if (isRunning(child)) active += 1;
+    if (child.spec.type === 'supervisor') supervisors += 1;
+    else workers += 1;
+  }
+  return { specs: state.children.length, active, supervisors, workers };
+}
+
+async function serve(self: Self, request: Request): Promise<Outcome> {
+  const state = self.state;
+  try {
+    switch (request.op) {
+      case 'which-children':
+        return {
+          ok: true,
+          value: state.children.map(
+            (child): ChildInfo => ({ id: child.spec.id, pid: isRunning(child) ? child.pid : undefined, type: child.spec.type, restart: child.spec.restart }),
+          ),
+        };
+      case 'count-children':
+        return { ok: true, value: counts(state) };
+      case 'start-child': {
+        const spec = normalizeChild(request.spec);
+        if (findById(state, spec.id) !== undefined) {
+          throw new SupervisorError('duplicate-child', `a child with id "${spec.id}" exists`, { childId: spec.id });
+        }
+        const child: ChildState = { spec, pid: undefined, record: undefined };
+        state.children.push(child);
+        try {
+          const pending = startOne(self, child);
+          if (pending !== undefined) await pending;
+        } catch (error) {
+          const index = state.children.indexOf(child);
+          if (index >= 0) state.children.splice(index, 1);
+          throw error;
+        }
+        return { ok: true, value: child.pid };
+      }
+      case 'terminate-child': {
+        const child = findById(state, request.id);
+        if (child === undefined) throw new SupervisorError('unknown-child', `no child "${request.id}"`, { childId: request.id });
+        await stopOne(self, child);
+        if (child.spec.restart === 'temporary') state.children.splice(state.children.indexOf(child), 1);
+        return { ok: true, value: undefined };
+      }
+      case 'restart-child': {
+        const child = findById(state, request.id);
+        if (child === undefined) throw new SupervisorError('unknown-child', `no child "${request.id}"`, { childId: request.id });
+        if (isRunning(child)) throw new SupervisorError('child-running', `child "${request.id}" is running`, { childId: request.id });
+        const pending = startOne(self, child);
+        if (pending !== undefined) await pending;
+        return { ok: true, value: child.pid };
+      }
+      case 'delete-child': {
+        const child = findById(state, request.id);
+        if (child === undefined) throw new SupervisorError('unknown-child', `no child "${request.id}"`, { childId: request.id });
+        if (isRunning(child)) throw new SupervisorError('child-running', `child "${request.id}" is running`, { childId: request.id });
+        state.children.splice(state.children.indexOf(child), 1);
+        return { ok: true, value: undefined };
+      }
+    }
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
+/** @internal The behavior every supervisor process runs. */
+export const supervisorBehavior: Behavior<SupervisorState, SupervisorArgs> = {
+  async init(args, self) {
+    const spec = isSupervisorSpecNormalized(args.spec) ? args.spec : normalizeSupervisor(args.spec);
+    self.trapExits(true);
+    const state: SupervisorState = {
+      spec,
+      intensity: new RestartIntensity({ maxRestarts: spec.maxRestarts, periodMs: spec.periodMs }),
+      children: spec.children.map((child) => ({ spec: child, pid: undefined, record: undefined })),
+      onGiveUp: args.onGiveUp,
+      givingUp: false,
+    };
+    self.state = state;
+    const record = self as Self;
+    for (const child of state.children) {
+      try {
+        const pending = startOne(record, child);
+        if (pending !== undefined) await pending;
+      } catch (error) {
+        // A child that cannot start makes the supervisor fail to start: stop what started, in reverse.
+        await stopInReverse(record, state.children);
+        throw error;
+      }
+    }
+    return state;
+  },
+
+  handleMessage(message, self) {
+    if (isExitMessage(message)) return onChildExit(self as Self, message.from, message.reason);
+    if (message instanceof RetryRestart) return retryRestart(self as Self, message.ids);
+    return undefined;
+  },
+
+  handleCall(request, self) {
+    if (typeof request !== 'object' || request === null || (request as Request)[REQUEST] !== true) {
+      return { ok: false, error: new SupervisorError('invalid-spec', 'not a supervisor request') } satisfies Outcome;
+    }
+    return serve(self as Self, request as Request);
+  },
+
+  async terminate(_reason: ExitReason, self) {
+    const state = self.state as SupervisorState | undefined;
+    if (state === undefined) return;
+    state.givingUp = true;
+    await stopInReverse(self as Self, state.children);
+  },
+};
+
+// ---- the API: calls to a local supervisor -------------------------------------------------------
+
+function supervisorRecord(runtime: RuntimeImpl, supervisor: Pid): ProcessRecord {
+  const record = runtime.record(supervisor);
+  if (record === undefined) {
+    throw new SupervisorError('not-a-supervisor', `no live local process ${String(supervisor)}`);
+  }
+  if (record.behavior !== supervisorBehavior) {
+    throw new SupervisorError('not-a-supervisor', `${supervisor.toString()} is not a supervisor`);
+  }
+  return record;
+}
+
+async function request(runtime: RuntimeImpl, supervisor: Pid, body: Request): Promise<unknown> {
+  const record = supervisorRecord(runtime, supervisor);
+  const outcome = await runtime.call<Outcome>(record.pid, body, { timeout: Number.POSITIVE_INFINITY });
+  if (!outcome.ok) throw outcome.error;
+  return outcome.value;
+}
+
+/** Adds a child to a running supervisor and starts it; resolves with its pid. */
+export async function startChild(runtime: RuntimeImpl, supervisor: Pid, spec: ChildSpec): Promise<Pid | undefined> {
+  return (await request(runtime, supervisor, { [REQUEST]: true, op: 'start-child', spec })) as Pid | undefined;
+}
+
+/** Stops a child by its shutdown policy; its spec stays (except a temporary child's). */
+export async function terminateChild(runtime: RuntimeImpl, supervisor: Pid, id: string): Promise<void> {
+  await request(runtime, supervisor, { [REQUEST]: true, op: 'terminate-child', id });
+}
+
+/** Starts a stopped child again from its spec. */
+export async function restartChild(runtime: RuntimeImpl, supervisor: Pid, id: string): Promise<Pid | undefined> {
+  return (await request(runtime, supervisor, { [REQUEST]: true, op: 'restart-child', id })) as Pid | undefined;
+}
+
+/** Removes the spec of a stopped child. */
+export async function deleteChild(runtime: RuntimeImpl, supervisor: Pid, id: string): Promise<void> {
+  await request(runtime, supervisor, { [REQUEST]: true, op: 'delete-child', id });
+}
+
+export async function whichChildren(runtime: RuntimeImpl, supervisor: Pid): Promise<ChildInfo[]> {
+  return (await request(runtime, supervisor, { [REQUEST]: true, op: 'which-children' })) as ChildInfo[];
+}
+
+export async function countChildren(runtime: RuntimeImpl, supervisor: Pid): Promise<ChildCounts> {
+  return (await request(runtime, supervisor, { [REQUEST]: true, op: 'count-children' })) as ChildCounts;
+}
+
+/** @internal The state of a live local supervisor, for synchronous inspection (ecosystems). */
+export function supervisorState(runtime: RuntimeImpl, supervisor: Pid): SupervisorState | undefined {
+  const record = runtime.record(supervisor);
+  if (record === undefined || record.behavior !== supervisorBehavior || record.status !== RUNNING) return undefined;
+  return record.state as SupervisorState;
+}

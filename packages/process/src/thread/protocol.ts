@@ -1,0 +1,109 @@
+// Messages between the main thread and a worker that hosts thread-isolated processes. Bodies
+// cross with their pids tagged (wire-body.ts) and exit reasons as wire data (signals.ts), so both
+// sides rebuild Pids and errors. The main thread validates what a worker sends: user code runs
+// in the worker and could post anything on its port.
+import { isPlainObject } from '@foundation/core';
+import { MAX_PID_TEXT_LENGTH } from '../core/pid';
+
+/** Main → worker. `id` is the process's local id (its pid's `id`). */
+export type ToWorker =
+  | {
+      readonly k: 'spawn';
+      readonly id: number;
+      readonly pid: string;
+      readonly module: string;
+      readonly export: string;
+      readonly args: unknown;
+      readonly trapExits: boolean;
+      readonly name: string | undefined;
+    }
+  | { readonly k: 'message'; readonly id: number; readonly body: unknown; readonly cast: boolean }
+  | { readonly k: 'system'; readonly id: number; readonly body: SystemBody }
+  | { readonly k: 'call'; readonly id: number; readonly ref: number; readonly body: unknown; readonly caller: string | undefined }
+  | { readonly k: 'exit'; readonly id: number; readonly reason: unknown }
+  | { readonly k: 'kill'; readonly id: number }
+  | { readonly k: 'reply'; readonly ref: number; readonly ok: boolean; readonly body: unknown }
+  | { readonly k: 'name'; readonly id: number; readonly name: string | undefined };
+
+/** An exit or down message for a process in the worker. */
+export type SystemBody =
+  | { readonly type: 'exit'; readonly from: string; readonly reason: unknown }
+  | { readonly type: 'down'; readonly ref: string; readonly pid: string; readonly reason: unknown };
+
+/** A destination as it crosses the thread boundary. */
+export type WireDestination = string | { readonly name: string } | { readonly name: string; readonly node: string } | { readonly pid: string };
+
+/** Worker → main. */
+export type FromWorker =
+  | { readonly k: 'ready' }
+  | { readonly k: 'started'; readonly id: number }
+  | { readonly k: 'exited'; readonly id: number; readonly reason: unknown }
+  | { readonly k: 'ack'; readonly id: number; readonly count: number }
+  | { readonly k: 'send'; readonly id: number; readonly to: WireDestination; readonly body: unknown; readonly cast: boolean }
+  | { readonly k: 'call'; readonly id: number; readonly to: WireDestination; readonly ref: number; readonly body: unknown; readonly timeout: number }
+  | { readonly k: 'reply'; readonly ref: number; readonly ok: boolean; readonly body: unknown }
+  | { readonly k: 'link' | 'unlink'; readonly id: number; readonly pid: string }
+  | { readonly k: 'monitor'; readonly id: number; readonly pid: string; readonly ref: string }
+  | { readonly k: 'demonitor'; readonly id: number; readonly ref: string }
+  | { readonly k: 'exit-signal'; readonly id: number; readonly pid: string; readonly reason: unknown }
+  | { readonly k: 'trap'; readonly id: number; readonly enabled: boolean }
+  | { readonly k: 'register'; readonly id: number; readonly name: string }
+  | { readonly k: 'unregister'; readonly id: number };
+
+const FROM_WORKER_KINDS = new Set([
+  'ready',
+  'started',
+  'exited',
+  'ack',
+  'send',
+  'call',
+  'reply',
+  'link',
+  'unlink',
+  'monitor',
+  'demonitor',
+  'exit-signal',
+  'trap',
+  'register',
+  'unregister',
+]);
+
+function isId(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 1;
+}
+
+function isPidText(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= MAX_PID_TEXT_LENGTH;
+}
+
+/** Checks the shape of a worker message (not the pids inside, which are parsed where used). */
+export function readFromWorker(data: unknown): FromWorker | undefined {
+  if (!isPlainObject(data) || typeof data.k !== 'string' || !FROM_WORKER_KINDS.has(data.k)) return undefined;
+  const message = data as Record<string, unknown> & { k: string };
+  if (message.k === 'ready') return message as FromWorker;
+  if (message.k === 'reply') return isId(message.ref) && typeof message.ok === 'boolean' ? (message as FromWorker) : undefined;
+  if (!isId(message.id)) return undefined;
+  switch (message.k) {
+    case 'ack':
+      return isId(message.count) ? (message as FromWorker) : undefined;
+    case 'send':
+      return typeof message.cast === 'boolean' ? (message as FromWorker) : undefined;
+    case 'call':
+      return isId(message.ref) && typeof message.timeout === 'number' ? (message as FromWorker) : undefined;
+    case 'link':
+    case 'unlink':
+      return isPidText(message.pid) ? (message as FromWorker) : undefined;
+    case 'monitor':
+      return isPidText(message.pid) && typeof message.ref === 'string' ? (message as FromWorker) : undefined;
+    case 'demonitor':
+      return typeof message.ref === 'string' ? (message as FromWorker) : undefined;
+    case 'exit-signal':
+      return isPidText(message.pid) ? (message as FromWorker) : undefined;
+    case 'trap':
+      return typeof message.enabled === 'boolean' ? (message as FromWorker) : undefined;
+    case 'register':
+      return typeof message.name === 'string' ? (message as FromWorker) : undefined;
+    default:
+      return message as FromWorker;
+  }
+}

@@ -1,0 +1,263 @@
+// The main-thread half of a thread-isolated process: a proxy process in the runtime's table
+// whose behavior forwards its mailbox to the worker. Because the proxy is an ordinary process,
+// links, monitors, names, exit signals, trapExits and calls behave exactly as for any other;
+// the bridge only moves messages across and reports the worker's side of the lifecycle.
+import type { TransferListItem } from 'node:worker_threads';
+import { FoundationError } from '@foundation/core';
+import { Pid } from '../core/pid';
+import { decodeReason, encodeReason, isValidRef } from '../core/signals';
+import { decodeBody, encodeBody } from '../core/wire-body';
+import { MalformedSignalError } from '../errors/malformed-signal-error';
+import { TransferEnvelope } from '../runtime/envelopes';
+import type { CallEnvelope } from '../runtime/envelopes';
+import { DEAD } from '../runtime/process-record';
+import type { ProcessRecord, RecordBridge } from '../runtime/process-record';
+import { isDownMessage, isExitMessage } from '../runtime/system-messages';
+import { NO_REPLY } from '../runtime/types';
+import type { Behavior, Destination } from '../runtime/types';
+import type { FromWorker, ToWorker, WireDestination } from './protocol';
+
+/** What the bridge needs from the worker it runs on. */
+export interface BridgeWorker {
+  readonly index: number;
+  readonly threadId: number;
+  post(message: ToWorker, transfer?: readonly TransferListItem[]): void;
+  /** Registers a call forwarded into the worker; returns its reference. */
+  registerCall(call: CallEnvelope, bridge: ThreadBridge): number;
+  forgetCall(ref: number): void;
+  detach(bridge: ThreadBridge): void;
+}
+
+export interface ThreadSpawnRequest {
+  readonly module: string;
+  readonly export: string;
+  readonly args: unknown;
+  readonly trapExits: boolean;
+  readonly name: string | undefined;
+}
+
+export class ThreadBridge implements RecordBridge {
+  private inFlight = 0;
+  private waitingForCredit: (() => void) | null = null;
+  /** The worker ended the process itself (crash, stop, init failure): no `exit` or `kill` to send. */
+  exitedInWorker = false;
+  private stopping: (() => void) | null = null;
+  private starting: { resolve: (state: unknown) => void; reject: (reason: unknown) => void } | null = null;
+  private readonly calls = new Set<number>();
+
+  constructor(
+    readonly worker: BridgeWorker,
+    readonly record: ProcessRecord,
+    private readonly request: ThreadSpawnRequest,
+    private readonly window: number,
+  ) {}
+
+  get id(): number {
+    return this.record.pid.id;
+  }
+
+  start(): Promise<unknown> {
+    this.worker.post({
+      k: 'spawn',
+      id: this.id,
+      pid: this.record.pid.toString(),
+      module: this.request.module,
+      export: this.request.export,
+      args: encodeBody(this.request.args),
+      trapExits: this.request.trapExits,
+      name: this.request.name,
+    });
+    return new Promise((resolve, reject) => {
+      this.starting = { resolve, reject };
+    });
+  }
+
+  /** Forwards one mailbox entry; returns a promise while the worker's window is full. */
+  forward(message: unknown, cast: boolean): void | Promise<void> {
+    if (isExitMessage(message)) {
+      this.worker.post({ k: 'system', id: this.id, body: { type: 'exit', from: message.from.toString(), reason: encodeReason(message.reason) } });
+    } else if (isDownMessage(message)) {
+      this.worker.post({
+        k: 'system',
+        id: this.id,
+        body: { type: 'down', ref: message.ref, pid: message.pid.toString(), reason: encodeReason(message.reason) },
+      });
+    } else if (message instanceof TransferEnvelope) {
+      this.worker.post({ k: 'message', id: this.id, body: encodeBody(message.message), cast: message.cast }, message.transfer);
+    } else {
+      this.worker.post({ k: 'message', id: this.id, body: encodeBody(message), cast });
+    }
+    return this.consumeCredit();
+  }
+
+  forwardCall(call: CallEnvelope): void {
+    const ref = this.worker.registerCall(call, this);
+    this.calls.add(ref);
+    this.worker.post(
+      { k: 'call', id: this.id, ref, body: encodeBody(call.request), caller: call.caller?.toString() },
+      call.transfer,
+    );
+    this.inFlight += 1;
+  }
+
+  private consumeCredit(): void | Promise<void> {
+    this.inFlight += 1;
+    if (this.inFlight < this.window) return undefined;
+    return new Promise<void>((resolve) => {
+      this.waitingForCredit = resolve;
+    });
+  }
+
+  /** The worker handled `count` entries. */
+  acknowledge(count: number): void {
+    this.inFlight = Math.max(0, this.inFlight - count);
+    if (this.waitingForCredit !== null && this.inFlight < this.window) {
+      const resume = this.waitingForCredit;
+      this.waitingForCredit = null;
+      resume();
+    }
+  }
+
+  callSettled(ref: number): void {
+    this.calls.delete(ref);
+  }
+
+  /** terminate: ask the worker to run the behavior's terminate, and wait for it. */
+  stop(reason: unknown): void | Promise<void> {
+    if (this.exitedInWorker) return undefined;
+    this.worker.post({ k: 'exit', id: this.id, reason: encodeReason(reason) });
+    return new Promise<void>((resolve) => {
+      this.stopping = resolve;
+    });
+  }
+
+  /** The worker reports the process started. */
+  started(): void {
+    const starting = this.starting;
+    this.starting = null;
+    starting?.resolve(undefined);
+  }
+
+  /** The worker reports the process ended, with `reason` (or the worker itself died). */
+  exited(reason: unknown): void {
+    this.exitedInWorker = true;
+    if (this.stopping !== null) {
+      const done = this.stopping;
+      this.stopping = null;
+      done();
+      return;
+    }
+    if (this.starting !== null) {
+      const starting = this.starting;
+      this.starting = null;
+      starting.reject(reason);
+      return;
+    }
+    this.record.runtime.terminate(this.record, reason);
+  }
+
+  /** RecordBridge: the proxy is dead. */
+  onExit(): void {
+    if (!this.exitedInWorker) this.worker.post({ k: 'kill', id: this.id });
+    for (const ref of this.calls) this.worker.forgetCall(ref);
+    this.calls.clear();
+    this.waitingForCredit = null;
+    this.worker.detach(this);
+  }
+
+  /** Acts on a request the hosted process made of the main thread. */
+  handle(message: FromWorker): void {
+    const record = this.record;
+    const runtime = record.runtime;
+    if (record.status === DEAD) return;
+    switch (message.k) {
+      case 'started':
+        this.started();
+        return;
+      case 'exited':
+        this.exited(decodeReason(message.reason));
+        return;
+      case 'ack':
+        this.acknowledge(message.count);
+        return;
+      case 'send':
+        runtime.route(this.destination(message.to), decodeBody(message.body), record.pid, message.cast, undefined);
+        return;
+      case 'call': {
+        const ref = message.ref;
+        const options = message.timeout > 0 ? { timeout: message.timeout } : {};
+        runtime.callFrom(record.pid, this.destination(message.to), decodeBody(message.body), options).then(
+          (value) => this.worker.post({ k: 'reply', ref, ok: true, body: encodeBody(value) }),
+          (error: unknown) => this.worker.post({ k: 'reply', ref, ok: false, body: FoundationError.from(error).toJSON() }),
+        );
+        return;
+      }
+      case 'link':
+        runtime.linkProcess(record, Pid.parse(message.pid));
+        return;
+      case 'unlink':
+        runtime.unlinkProcess(record, Pid.parse(message.pid));
+        return;
+      case 'monitor':
+        if (!isValidRef(message.ref) || !message.ref.startsWith(`#Ref<${record.pid.node}.t${this.worker.index}.`)) {
+          throw new MalformedSignalError(`thread ${this.worker.threadId}`, 'monitor reference outside the worker namespace');
+        }
+        runtime.addMonitor(record, Pid.parse(message.pid), message.ref);
+        return;
+      case 'demonitor':
+        runtime.demonitorFrom(record, message.ref);
+        return;
+      case 'exit-signal':
+        runtime.sendExit(record.pid, Pid.parse(message.pid), decodeReason(message.reason));
+        return;
+      case 'trap':
+        record.trapping = message.enabled;
+        return;
+      case 'register':
+        try {
+          runtime.register(message.name, record.pid);
+        } catch (error) {
+          runtime.emit(['foundation', 'process', 'register-failed'], { count: 1 }, { pid: record.pid, name: message.name, error });
+        }
+        this.worker.post({ k: 'name', id: this.id, name: record.name });
+        return;
+      case 'unregister':
+        record.unregister();
+        this.worker.post({ k: 'name', id: this.id, name: record.name });
+        return;
+      default:
+        return;
+    }
+  }
+
+  private destination(to: WireDestination): Destination {
+    if (typeof to === 'string') return to;
+    if ('pid' in to) return Pid.parse(to.pid);
+    if ('node' in to) return { name: to.name, node: to.node };
+    return to.name;
+  }
+}
+
+function bridgeOf(self: unknown): ThreadBridge {
+  return (self as ProcessRecord).bridge as ThreadBridge;
+}
+
+/** @internal The behavior of every thread proxy on the main thread. */
+export const threadProxyBehavior: Behavior<unknown, unknown> = {
+  init(_args, self) {
+    return bridgeOf(self).start();
+  },
+  handleMessage(message, self) {
+    return bridgeOf(self).forward(message, false);
+  },
+  handleCast(message, self) {
+    return bridgeOf(self).forward(message, true);
+  },
+  handleCall(_request, self, from) {
+    bridgeOf(self).forwardCall(from as CallEnvelope);
+    return NO_REPLY;
+  },
+  terminate(reason, self) {
+    return bridgeOf(self).stop(reason);
+  },
+};

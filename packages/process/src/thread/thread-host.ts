@@ -1,0 +1,486 @@
+// The worker side of thread isolation: hosts the behaviors of thread-isolated processes. Each
+// hosted process handles its messages one at a time, in order, exactly as on the main thread;
+// everything it does to other processes (send, call, link, monitor, exit, names) is posted to
+// the main thread, which owns the process table, links and monitors and acts on the process's
+// behalf. The main thread sends messages with a credit window; the host acknowledges what it
+// handled so the main thread's mailbox is where messages wait.
+import type { TransferListItem } from 'node:worker_threads';
+import { FoundationError } from '@foundation/core';
+import { Pid } from '../core/pid';
+import { decodeReason, encodeReason } from '../core/signals';
+import { decodeBody, encodeBody } from '../core/wire-body';
+import { UnsupportedError } from '../errors/unsupported-error';
+import { downMessage, exitMessage } from '../runtime/system-messages';
+import { NO_REPLY } from '../runtime/types';
+import type {
+  Behavior,
+  CallOptions,
+  Destination,
+  ExitReason,
+  MonitorRef,
+  ProcessFunction,
+  ProcessSelf,
+  ReplyTo,
+  SendOptions,
+} from '../runtime/types';
+import type { FromWorker, SystemBody, ToWorker, WireDestination } from './protocol';
+
+/** The port the host talks on (`parentPort` in a worker). */
+export interface HostPort {
+  postMessage(message: unknown, transfer?: readonly TransferListItem[]): void;
+  on(event: 'message', listener: (message: unknown) => void): unknown;
+}
+
+export interface HostContext {
+  readonly nodeId: string;
+  /** Unique per worker within the main runtime: refs made here are `#Ref<node.t<index>.n>`. */
+  readonly index: number;
+}
+
+const ACK_EVERY = 32;
+
+type QueueItem =
+  | { readonly kind: 'message'; readonly body: unknown; readonly cast: boolean }
+  | { readonly kind: 'system'; readonly body: unknown }
+  | { readonly kind: 'call'; readonly from: HostedCall; readonly body: unknown };
+
+class HostedCall implements ReplyTo {
+  done = false;
+  constructor(
+    readonly ref: number,
+    readonly caller: Pid | undefined,
+  ) {}
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
+}
+
+function encodeDestination(to: Destination): WireDestination {
+  if (Pid.is(to)) return { pid: to.toString() };
+  if (typeof to === 'string') return to;
+  return { name: to.name, node: to.node };
+}
+
+function encodeError(error: unknown): unknown {
+  return FoundationError.from(error).toJSON();
+}
+
+const STARTING = 0;
+const RUNNING = 1;
+const EXITING = 2;
+const DEAD = 3;
+
+class HostedProcess implements ProcessSelf {
+  state: unknown = undefined;
+  name: string | undefined;
+  status = STARTING;
+  busy = false;
+  inHandler = false;
+  stopReason: unknown = undefined;
+  stopRequested = false;
+  unacked = 0;
+  private readonly queue: QueueItem[] = [];
+  private head = 0;
+  private controller: AbortController | null = null;
+  private timers: Set<ReturnType<typeof setTimeout>> | null = null;
+  private trapping: boolean;
+
+  constructor(
+    private readonly host: ThreadHost,
+    readonly id: number,
+    readonly pid: Pid,
+    readonly behavior: Behavior | null,
+    readonly fn: ProcessFunction | null,
+    trapExits: boolean,
+    name: string | undefined,
+  ) {
+    this.trapping = trapExits;
+    this.name = name;
+  }
+
+  get node(): string {
+    return this.pid.node;
+  }
+
+  get signal(): AbortSignal {
+    if (this.controller === null) {
+      this.controller = new AbortController();
+      if (this.status === DEAD) this.controller.abort();
+    }
+    return this.controller.signal;
+  }
+
+  send(to: Destination, message: unknown, options?: SendOptions): void {
+    if (this.status === DEAD) return;
+    this.host.post({ k: 'send', id: this.id, to: encodeDestination(to), body: encodeBody(message), cast: false }, options?.transfer);
+  }
+
+  sendAsync(to: Destination, message: unknown, options?: SendOptions): Promise<void> {
+    this.send(to, message, options);
+    return Promise.resolve();
+  }
+
+  cast(to: Destination, message: unknown): void {
+    if (this.status === DEAD) return;
+    this.host.post({ k: 'send', id: this.id, to: encodeDestination(to), body: encodeBody(message), cast: true });
+  }
+
+  call<Reply = unknown>(to: Destination, request: unknown, options?: CallOptions): Promise<Reply> {
+    return this.host.call(this, to, request, options) as Promise<Reply>;
+  }
+
+  reply(to: ReplyTo, value: unknown): void {
+    if (!(to instanceof HostedCall) || to.done) return;
+    to.done = true;
+    this.host.post({ k: 'reply', ref: to.ref, ok: true, body: encodeBody(value) });
+  }
+
+  spawn(): Pid {
+    throw new UnsupportedError('spawn from a thread-isolated process; ask a process on the main thread to spawn');
+  }
+
+  link(pid: Pid): void {
+    if (this.status !== DEAD) this.host.post({ k: 'link', id: this.id, pid: Pid.from(pid).toString() });
+  }
+
+  unlink(pid: Pid): void {
+    if (this.status !== DEAD) this.host.post({ k: 'unlink', id: this.id, pid: Pid.from(pid).toString() });
+  }
+
+  monitor(pid: Pid): MonitorRef {
+    const ref = this.host.newRef();
+    if (this.status !== DEAD) this.host.post({ k: 'monitor', id: this.id, pid: Pid.from(pid).toString(), ref });
+    return ref;
+  }
+
+  demonitor(ref: MonitorRef): void {
+    if (this.status !== DEAD) this.host.post({ k: 'demonitor', id: this.id, ref });
+  }
+
+  exit(pid: Pid, reason: ExitReason): void {
+    if (this.status !== DEAD) this.host.post({ k: 'exit-signal', id: this.id, pid: Pid.from(pid).toString(), reason: encodeReason(reason) });
+  }
+
+  stop(reason: ExitReason = 'normal'): void {
+    if (this.status >= EXITING) return;
+    if (this.inHandler || this.busy) {
+      if (!this.stopRequested) {
+        this.stopRequested = true;
+        this.stopReason = reason;
+      }
+      return;
+    }
+    this.host.exitProcess(this, reason, true);
+  }
+
+  trapExits(enabled: boolean): void {
+    this.trapping = enabled;
+    if (this.status !== DEAD) this.host.post({ k: 'trap', id: this.id, enabled });
+  }
+
+  register(name: string): void {
+    if (this.status !== DEAD) this.host.post({ k: 'register', id: this.id, name });
+  }
+
+  unregister(): void {
+    if (this.status !== DEAD) this.host.post({ k: 'unregister', id: this.id });
+  }
+
+  sendAfter(delayMs: number, to: Destination, message: unknown): { cancel(): void } {
+    const timers = (this.timers ??= new Set());
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      this.send(to, message);
+    }, delayMs);
+    timers.add(timer);
+    return {
+      cancel: () => {
+        timers.delete(timer);
+        clearTimeout(timer);
+      },
+    };
+  }
+
+  enqueue(item: QueueItem): void {
+    this.queue.push(item);
+    this.drain();
+  }
+
+  /** Handles queued items in order while the process runs and no async callback holds it. */
+  drain(): void {
+    while (this.head < this.queue.length && this.status === RUNNING && !this.busy) {
+      const item = this.queue[this.head]!;
+      this.queue[this.head] = undefined as never;
+      this.head += 1;
+      this.dispatch(item);
+      this.unacked += 1;
+      if (this.unacked >= ACK_EVERY) this.ack();
+    }
+    if (this.head === this.queue.length) {
+      this.queue.length = 0;
+      this.head = 0;
+    }
+    if (this.unacked > 0 && (this.head === this.queue.length || this.status !== RUNNING)) this.ack();
+  }
+
+  private ack(): void {
+    if (this.status !== DEAD) this.host.post({ k: 'ack', id: this.id, count: this.unacked });
+    this.unacked = 0;
+  }
+
+  private dispatch(item: QueueItem): void {
+    let result: unknown;
+    let call: HostedCall | null = null;
+    this.inHandler = true;
+    try {
+      if (item.kind === 'call') {
+        call = item.from;
+        if (this.fn !== null) result = this.fn(item.body, this);
+        else if (this.behavior!.handleCall !== undefined) result = this.behavior!.handleCall(item.body, this, call);
+        else {
+          this.inHandler = false;
+          call.done = true;
+          this.host.post({ k: 'reply', ref: call.ref, ok: false, body: encodeError(new UnsupportedError(`${this.pid.toString()} has no handleCall`)) });
+          return;
+        }
+      } else if (this.fn !== null) {
+        result = this.fn(item.body, this);
+      } else if (item.kind === 'message' && item.cast && this.behavior!.handleCast !== undefined) {
+        result = this.behavior!.handleCast(item.body, this);
+      } else if (this.behavior!.handleMessage !== undefined) {
+        result = this.behavior!.handleMessage(item.body, this);
+      }
+    } catch (error) {
+      this.inHandler = false;
+      this.host.exitProcess(this, error, true);
+      return;
+    }
+    this.inHandler = false;
+    if (isThenable(result)) {
+      this.busy = true;
+      result.then(
+        (value) => {
+          if (this.status !== RUNNING) return;
+          this.busy = false;
+          if (call !== null && value !== NO_REPLY) this.reply(call, value);
+          if (!this.afterCallback()) this.drain();
+        },
+        (error: unknown) => {
+          if (this.status !== RUNNING) return;
+          this.busy = false;
+          this.host.exitProcess(this, error, true);
+        },
+      );
+      return;
+    }
+    if (call !== null && result !== NO_REPLY) this.reply(call, result);
+    this.afterCallback();
+  }
+
+  /** Applies a `stop` requested during a callback; true if the process is exiting. */
+  afterCallback(): boolean {
+    if (this.stopRequested && !this.busy) {
+      this.stopRequested = false;
+      this.host.exitProcess(this, this.stopReason, true);
+      return true;
+    }
+    return this.status !== RUNNING;
+  }
+
+  /** Drops everything the process holds once it is gone. */
+  dispose(reason: unknown): void {
+    this.status = DEAD;
+    this.controller?.abort(reason);
+    if (this.timers !== null) for (const timer of this.timers) clearTimeout(timer);
+    this.timers = null;
+    this.queue.length = 0;
+    this.head = 0;
+  }
+}
+
+export class ThreadHost {
+  private readonly processes = new Map<number, HostedProcess>();
+  /** Processes killed while their module was still loading. */
+  private readonly killedEarly = new Set<number>();
+  private readonly calls = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>();
+  private callCounter = 0;
+  private refCounter = 0;
+
+  constructor(
+    private readonly port: HostPort,
+    private readonly context: HostContext,
+  ) {
+    port.on('message', (message) => this.receive(message as ToWorker));
+    this.post({ k: 'ready' });
+  }
+
+  post(message: FromWorker, transfer?: readonly TransferListItem[]): void {
+    this.port.postMessage(message, transfer);
+  }
+
+  newRef(): MonitorRef {
+    this.refCounter += 1;
+    return `#Ref<${this.context.nodeId}.t${this.context.index}.${this.refCounter}>`;
+  }
+
+  call(process: HostedProcess, to: Destination, request: unknown, options: CallOptions | undefined): Promise<unknown> {
+    if (process.status === DEAD) return Promise.reject(new UnsupportedError('call from a process that has exited'));
+    const ref = ++this.callCounter;
+    const promise = new Promise<unknown>((resolve, reject) => this.calls.set(ref, { resolve, reject }));
+    this.post(
+      { k: 'call', id: process.id, to: encodeDestination(to), ref, body: encodeBody(request), timeout: options?.timeout ?? -1 },
+      options?.transfer,
+    );
+    return promise;
+  }
+
+  private receive(message: ToWorker): void {
+    switch (message.k) {
+      case 'spawn':
+        void this.spawn(message);
+        return;
+      case 'message':
+        this.processes.get(message.id)?.enqueue({ kind: 'message', body: decodeBody(message.body), cast: message.cast });
+        return;
+      case 'system':
+        this.processes.get(message.id)?.enqueue({ kind: 'system', body: this.systemMessage(message.body) });
+        return;
+      case 'call': {
+        const process = this.processes.get(message.id);
+        if (process === undefined) return;
+        const caller = message.caller === undefined ? undefined : Pid.parse(message.caller);
+        process.enqueue({ kind: 'call', from: new HostedCall(message.ref, caller), body: decodeBody(message.body) });
+        return;
+      }
+      case 'exit': {
+        const process = this.processes.get(message.id);
+        if (process !== undefined) this.exitProcess(process, decodeReason(message.reason), true);
+        return;
+      }
+      case 'kill': {
+        const process = this.processes.get(message.id);
+        if (process === undefined) {
+          this.killedEarly.add(message.id);
+          return;
+        }
+        this.processes.delete(message.id);
+        process.dispose('killed');
+        return;
+      }
+      case 'reply': {
+        const pending = this.calls.get(message.ref);
+        if (pending === undefined) return;
+        this.calls.delete(message.ref);
+        if (message.ok) pending.resolve(decodeBody(message.body));
+        else pending.reject(decodeReason({ error: message.body }));
+        return;
+      }
+      case 'name': {
+        const process = this.processes.get(message.id);
+        if (process !== undefined) process.name = message.name;
+        return;
+      }
+    }
+  }
+
+  private systemMessage(body: SystemBody): unknown {
+    if (body.type === 'exit') return exitMessage(Pid.parse(body.from), decodeReason(body.reason) as ExitReason);
+    return downMessage(body.ref, Pid.parse(body.pid), decodeReason(body.reason) as ExitReason);
+  }
+
+  private async spawn(message: Extract<ToWorker, { k: 'spawn' }>): Promise<void> {
+    let process: HostedProcess;
+    try {
+      const loaded = (await import(message.module)) as Record<string, unknown>;
+      const exported = loaded[message.export];
+      const pid = Pid.parse(message.pid);
+      if (typeof exported === 'function') {
+        process = new HostedProcess(this, message.id, pid, null, exported as ProcessFunction, message.trapExits, message.name);
+      } else if (typeof exported === 'object' && exported !== null) {
+        process = new HostedProcess(this, message.id, pid, exported, null, message.trapExits, message.name);
+      } else {
+        throw new UnsupportedError(`export "${message.export}" of ${message.module} is not a behavior (an object or a function)`);
+      }
+    } catch (error) {
+      if (!this.killedEarly.delete(message.id)) this.post({ k: 'exited', id: message.id, reason: encodeReason(error) });
+      return;
+    }
+    if (this.killedEarly.delete(message.id)) return;
+    this.processes.set(message.id, process);
+    const behavior = process.behavior;
+    if (behavior === null || behavior.init === undefined) {
+      this.started(process);
+      return;
+    }
+    let result: unknown;
+    process.inHandler = true;
+    try {
+      result = behavior.init(decodeBody(message.args), process);
+    } catch (error) {
+      process.inHandler = false;
+      this.exitProcess(process, error, false);
+      return;
+    }
+    process.inHandler = false;
+    if (isThenable(result)) {
+      process.busy = true;
+      result.then(
+        (state) => {
+          if (process.status !== STARTING) return;
+          process.busy = false;
+          process.state = state;
+          this.started(process);
+        },
+        (error: unknown) => {
+          if (process.status !== STARTING) return;
+          process.busy = false;
+          this.exitProcess(process, error, false);
+        },
+      );
+      return;
+    }
+    process.state = result;
+    this.started(process);
+  }
+
+  private started(process: HostedProcess): void {
+    if (process.status !== STARTING) return;
+    process.status = RUNNING;
+    this.post({ k: 'started', id: process.id });
+    if (!process.afterCallback()) process.drain();
+  }
+
+  /** Ends a hosted process: runs `terminate` (unless it never started or was killed), then reports. */
+  exitProcess(process: HostedProcess, reason: unknown, runTerminate: boolean): void {
+    if (process.status >= EXITING) return;
+    const initialized = process.status === RUNNING;
+    process.status = EXITING;
+    process.busy = false;
+    const finish = (): void => {
+      if (process.status === DEAD) return;
+      process.dispose(reason);
+      this.processes.delete(process.id);
+      this.post({ k: 'exited', id: process.id, reason: encodeReason(reason) });
+    };
+    const behavior = process.behavior;
+    if (runTerminate && initialized && reason !== 'killed' && behavior !== null && behavior.terminate !== undefined) {
+      let result: unknown;
+      try {
+        result = behavior.terminate(reason as ExitReason, process);
+      } catch {
+        result = undefined;
+      }
+      if (isThenable(result)) {
+        result.then(finish, finish);
+        return;
+      }
+    }
+    finish();
+  }
+}
+
+/** Starts the host on `port`; the worker entry calls this. */
+export function startThreadHost(port: HostPort, context: HostContext): ThreadHost {
+  return new ThreadHost(port, context);
+}

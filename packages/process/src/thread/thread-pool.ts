@@ -1,0 +1,276 @@
+// Worker threads for thread-isolated processes: a pool sized to the cores, started lazily, each
+// worker hosting any number of processes (placed on the least loaded worker), plus dedicated
+// workers for processes that ask for their own resource limits. A worker that dies (uncaught
+// error, out of memory, exit) takes its processes with it: each exits with WorkerCrashedError,
+// so links and monitors fire and supervisors restart them, and the pool replaces the worker on
+// the next spawn.
+import { availableParallelism } from 'node:os';
+import { isAbsolute } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { ResourceLimits, TransferListItem } from 'node:worker_threads';
+import { InvalidOptionError } from '../errors/invalid-option-error';
+import { WorkerCrashedError } from '../errors/worker-crashed-error';
+import { decodeBody } from '../core/wire-body';
+import { decodeReason } from '../core/signals';
+import type { CallEnvelope } from '../runtime/envelopes';
+import { positiveInteger, resolveMailbox } from '../runtime/options';
+import type { ThreadOptions } from '../runtime/options';
+import { ProcessRecord } from '../runtime/process-record';
+import type { RuntimeImpl } from '../runtime/runtime';
+import type { SpawnOptions, ThreadBehavior } from '../runtime/types';
+import { readFromWorker } from './protocol';
+import type { FromWorker, ToWorker } from './protocol';
+import { ThreadBridge, threadProxyBehavior } from './thread-bridge';
+import type { BridgeWorker } from './thread-bridge';
+import { defaultWorkerEntry } from './worker-entry';
+
+export interface ThreadPool {
+  spawn(behavior: ThreadBehavior, options: SpawnOptions<unknown>, parent: ProcessRecord | null): ProcessRecord;
+  workerCount(): number;
+  close(): Promise<void>;
+}
+
+const MAX_EXPORT_LENGTH = 255;
+
+/** The module specifier a worker can import for `behavior.module`. */
+export function resolveBehaviorModule(behavior: ThreadBehavior): { module: string; export: string } {
+  const exportName = behavior.export ?? 'default';
+  if (typeof exportName !== 'string' || exportName.length === 0 || exportName.length > MAX_EXPORT_LENGTH) {
+    throw new InvalidOptionError('behavior.export', 'must be an export name of 1–255 characters');
+  }
+  const { module } = behavior;
+  if (module instanceof URL) return { module: module.href, export: exportName };
+  if (typeof module !== 'string' || module.length === 0) throw new InvalidOptionError('behavior.module', 'must be a path, a URL or a package name');
+  if (/^[a-z][a-z0-9+.-]*:/i.test(module) && !/^[a-z]:[\\/]/i.test(module)) return { module, export: exportName };
+  if (isAbsolute(module)) return { module: pathToFileURL(module).href, export: exportName };
+  if (module.startsWith('.')) {
+    throw new InvalidOptionError('behavior.module', 'a relative path would resolve from the worker entry; pass an absolute path or a URL (new URL("./x.js", import.meta.url))');
+  }
+  return { module, export: exportName };
+}
+
+class PoolWorker implements BridgeWorker {
+  readonly worker: Worker;
+  readonly threadId: number;
+  readonly bridges = new Map<number, ThreadBridge>();
+  private readonly calls = new Map<number, { call: CallEnvelope; bridge: ThreadBridge }>();
+  private nextCallRef = 1;
+  private failure: unknown = undefined;
+  alive = true;
+  private referenced = false;
+
+  constructor(
+    private readonly pool: ThreadPoolImpl,
+    readonly index: number,
+    readonly dedicated: boolean,
+    resourceLimits: ResourceLimits | undefined,
+  ) {
+    const { entry, typescript, execArgv, env } = pool.workerSetup;
+    const workerData = { nodeId: pool.runtime.nodeId, index };
+    const options = {
+      workerData,
+      ...(execArgv === undefined ? {} : { execArgv: [...execArgv] }),
+      ...(env === undefined ? {} : { env: { ...env } }),
+      ...(resourceLimits === undefined ? {} : { resourceLimits }),
+    };
+    if (typescript) {
+      // Node 20 cannot start a worker from a .ts file even with a loader flag; register tsx first.
+      const code = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(pathToFileURL(entry).href)}); });`;
+      this.worker = new Worker(code, { ...options, eval: true });
+    } else {
+      this.worker = new Worker(entry, options);
+    }
+    this.threadId = this.worker.threadId;
+    this.worker.unref();
+    this.worker.on('message', (data: unknown) => this.receive(data));
+    this.worker.on('error', (error: unknown) => {
+      this.failure ??= error;
+    });
+    this.worker.on('messageerror', (error: unknown) => {
+      this.pool.runtime.emit(['foundation', 'process', 'thread-message-error'], { count: 1 }, { threadId: this.threadId, error });
+    });
+    this.worker.on('exit', (code: number) => this.exited(code));
+  }
+
+  post(message: ToWorker, transfer?: readonly TransferListItem[]): void {
+    if (!this.alive) return;
+    // The transfer list moves ArrayBuffers: after this call they are detached in the sender.
+    this.worker.postMessage(message, transfer === undefined ? undefined : [...transfer]);
+  }
+
+  registerCall(call: CallEnvelope, bridge: ThreadBridge): number {
+    const ref = this.nextCallRef++;
+    this.calls.set(ref, { call, bridge });
+    return ref;
+  }
+
+  forgetCall(ref: number): void {
+    this.calls.delete(ref);
+  }
+
+  attach(bridge: ThreadBridge): void {
+    this.bridges.set(bridge.id, bridge);
+    if (!this.referenced) {
+      this.worker.ref();
+      this.referenced = true;
+    }
+  }
+
+  detach(bridge: ThreadBridge): void {
+    this.bridges.delete(bridge.id);
+    if (this.bridges.size === 0 && this.referenced) {
+      this.worker.unref();
+      this.referenced = false;
+      if (this.dedicated) void this.terminate();
+    }
+  }
+
+  terminate(): Promise<number> {
+    this.alive = false;
+    this.pool.forget(this);
+    return this.worker.terminate();
+  }
+
+  private receive(data: unknown): void {
+    const message = readFromWorker(data);
+    if (message === undefined) {
+      this.pool.runtime.emit(['foundation', 'process', 'thread-message-malformed'], { count: 1 }, { threadId: this.threadId });
+      return;
+    }
+    try {
+      this.dispatch(message);
+    } catch (error) {
+      this.pool.runtime.emit(['foundation', 'process', 'thread-message-malformed'], { count: 1 }, { threadId: this.threadId, error });
+    }
+  }
+
+  private dispatch(message: FromWorker): void {
+    if (message.k === 'ready') return;
+    if (message.k === 'reply') {
+      const pending = this.calls.get(message.ref);
+      if (pending === undefined) return;
+      this.calls.delete(message.ref);
+      pending.bridge.callSettled(message.ref);
+      const runtime = this.pool.runtime;
+      if (message.ok) runtime.completeCall(pending.call, decodeBody(message.body));
+      else runtime.failCall(pending.call, decodeReason({ error: message.body }));
+      return;
+    }
+    this.bridges.get(message.id)?.handle(message);
+  }
+
+  private exited(code: number): void {
+    const wasAlive = this.alive;
+    this.alive = false;
+    this.pool.forget(this);
+    const bridges = [...this.bridges.values()];
+    this.bridges.clear();
+    this.calls.clear();
+    if (bridges.length === 0) return;
+    const detail = this.failure !== undefined ? describe(this.failure) : wasAlive ? `exited with code ${code}` : 'terminated';
+    const reason = new WorkerCrashedError(this.threadId, detail, {
+      exitCode: code,
+      ...(this.failure === undefined ? {} : { cause: this.failure }),
+    });
+    this.pool.runtime.emit(['foundation', 'process', 'worker-crash'], { processes: bridges.length }, { threadId: this.threadId, detail });
+    for (const bridge of bridges) bridge.exited(reason);
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === 'string' ? `${code}: ${error.message}` : error.message;
+  }
+  return String(error);
+}
+
+interface WorkerSetup {
+  readonly entry: string;
+  readonly typescript: boolean;
+  readonly execArgv: readonly string[] | undefined;
+  readonly env: Readonly<Record<string, string>> | undefined;
+}
+
+class ThreadPoolImpl implements ThreadPool {
+  readonly workerSetup: WorkerSetup;
+  private readonly size: number;
+  private readonly window: number;
+  private readonly resourceLimits: ResourceLimits | undefined;
+  private readonly workers: PoolWorker[] = [];
+  private readonly dedicated = new Set<PoolWorker>();
+  private nextIndex = 1;
+  private closed = false;
+
+  constructor(
+    readonly runtime: RuntimeImpl,
+    options: ThreadOptions,
+  ) {
+    this.size = positiveInteger('threads.size', options.size, Math.max(1, availableParallelism()));
+    this.window = positiveInteger('threads.window', options.window, 256);
+    this.resourceLimits = options.resourceLimits;
+    const fallback = defaultWorkerEntry();
+    const entry = options.entry === undefined ? fallback.entry : options.entry instanceof URL ? fileURLToPath(options.entry) : options.entry;
+    this.workerSetup = {
+      entry,
+      typescript: options.entry === undefined ? fallback.typescript : entry.endsWith('.ts'),
+      execArgv: options.execArgv,
+      env: options.env,
+    };
+  }
+
+  spawn(behavior: ThreadBehavior, options: SpawnOptions<unknown>, parent: ProcessRecord | null): ProcessRecord {
+    if (this.closed) throw new InvalidOptionError('isolation', 'the thread pool is closed');
+    const target = resolveBehaviorModule(behavior);
+    const mailbox = resolveMailbox(options.mailbox);
+    const limits = options.thread?.resourceLimits;
+    const worker = limits === undefined ? this.pick() : this.start(true, limits);
+    const runtime = this.runtime;
+    const record = new ProcessRecord(runtime, runtime.allocatePid(), threadProxyBehavior, null);
+    const bridge = new ThreadBridge(
+      worker,
+      record,
+      { module: target.module, export: target.export, args: options.args, trapExits: options.trapExits === true, name: options.name },
+      this.window,
+    );
+    record.bridge = bridge;
+    worker.attach(bridge);
+    return runtime.installProcess(record, options, mailbox, parent, () => runtime.startRecord(record, undefined));
+  }
+
+  /** The least loaded pool worker, starting one while the pool is below its size. */
+  private pick(): PoolWorker {
+    if (this.workers.length < this.size) return this.start(false, this.resourceLimits);
+    let best = this.workers[0]!;
+    for (const worker of this.workers) if (worker.bridges.size < best.bridges.size) best = worker;
+    return best;
+  }
+
+  private start(dedicated: boolean, limits: ResourceLimits | undefined): PoolWorker {
+    const worker = new PoolWorker(this, this.nextIndex++, dedicated, limits);
+    if (dedicated) this.dedicated.add(worker);
+    else this.workers.push(worker);
+    return worker;
+  }
+
+  forget(worker: PoolWorker): void {
+    const index = this.workers.indexOf(worker);
+    if (index >= 0) this.workers.splice(index, 1);
+    this.dedicated.delete(worker);
+  }
+
+  workerCount(): number {
+    return this.workers.length + this.dedicated.size;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.workers, ...this.dedicated];
+    await Promise.all(all.map((worker) => worker.terminate()));
+  }
+}
+
+export function createThreadPool(runtime: RuntimeImpl, options: ThreadOptions): ThreadPool {
+  return new ThreadPoolImpl(runtime, options);
+}

@@ -1,0 +1,97 @@
+// Helpers shared by the tests: a runtime on testkit's simulated clock, and waiting for the
+// event loop to settle (the run queue yields with setImmediate between slices).
+import type { Scheduler, Timer } from '@foundation/core';
+import { createSimulation } from '@foundation/testkit';
+import type { Simulation } from '@foundation/testkit';
+import { createRuntime } from '../src/runtime/runtime';
+import type { Runtime } from '../src/runtime/runtime';
+import type { RuntimeOptions } from '../src/runtime/options';
+
+export interface SimulatedRuntime {
+  readonly simulation: Simulation;
+  readonly runtime: Runtime;
+}
+
+/** A runtime whose clock (timeouts, restart windows, ages) is testkit's virtual time. */
+export function simulatedRuntime(options: Partial<RuntimeOptions> & { readonly seed?: number } = {}): SimulatedRuntime {
+  const { seed = 1, ...rest } = options;
+  const simulation = createSimulation({ seed });
+  const runtime = createRuntime({ nodeId: 'node-a', clock: simulation.clock, ...rest });
+  return { simulation, runtime };
+}
+
+/** Lets microtasks and setImmediate callbacks run `rounds` times. */
+export async function settle(rounds = 10): Promise<void> {
+  for (let round = 0; round < rounds; round += 1) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/** Waits (event loop turns, not time) until `predicate` holds; fails after `maxTurns`. */
+export async function until(predicate: () => boolean, what = 'condition', maxTurns = 10_000): Promise<void> {
+  for (let turn = 0; turn < maxTurns; turn += 1) {
+    if (predicate()) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
+
+/** A promise that settles later, with its resolver. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (error: unknown) => void } {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((ok, fail) => {
+    resolve = ok;
+    reject = fail;
+  });
+  return { promise, resolve, reject };
+}
+
+/**
+ * A scheduler whose time moves only when told: `advance(ms)` from inside a handler stands for
+ * CPU time spent there. Timers run in (time, order) with `step()` or `runAll()`; a test drives
+ * the run queue through it to check slice budgets in time.
+ */
+export interface ManualScheduler extends Scheduler {
+  advance(ms: number): void;
+  /** Runs the next due timer (advancing time to it); false when none is left. */
+  step(): boolean;
+  pending(): number;
+}
+
+export function createManualScheduler(): ManualScheduler {
+  let time = 0;
+  let sequence = 0;
+  const timers: { at: number; order: number; callback: () => void; cancelled: boolean }[] = [];
+  const setTimer = (delayMs: number, callback: () => void): Timer => {
+    const timer = { at: time + delayMs, order: sequence++, callback, cancelled: false };
+    timers.push(timer);
+    return { cancel: () => void (timer.cancelled = true) };
+  };
+  return {
+    now: () => 1_700_000_000_000 + time,
+    monotonic: () => time,
+    setTimer,
+    setRepeatingTimer: (intervalMs, callback) => {
+      let current: Timer;
+      const fire = (): void => {
+        current = setTimer(intervalMs, fire);
+        callback();
+      };
+      current = setTimer(intervalMs, fire);
+      return { cancel: () => current.cancel() };
+    },
+    advance: (ms) => void (time += ms),
+    step() {
+      for (;;) {
+        const live = timers.filter((timer) => !timer.cancelled);
+        if (live.length === 0) return false;
+        live.sort((a, b) => a.at - b.at || a.order - b.order);
+        const next = live[0]!;
+        timers.splice(timers.indexOf(next), 1);
+        time = Math.max(time, next.at);
+        next.callback();
+        return true;
+      }
+    },
+    pending: () => timers.filter((timer) => !timer.cancelled).length,
+  };
+}
