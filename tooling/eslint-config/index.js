@@ -80,6 +80,7 @@ export function createConfig({ rootDir, typeChecked = true }) {
         '**/coverage/**',
         '**/.turbo/**',
         '**/.check-packages/**',
+        '**/.bench-build/**',
         'tooling/scripts/template/**',
         'tooling/eslint-config/test/fixture/**',
       ],

@@ -815,6 +815,23 @@ export class RaftCore {
     );
   }
 
+  /**
+   * Takes the queued appends, heartbeats and snapshots of a leader, leaving everything else for
+   * the next Ready. They depend on nothing the leader has yet to persist, so a driver that is
+   * busy writing can send them at once and keep its followers from timing out.
+   */
+  takeLeaderMessages(): Message[] {
+    if (this.role !== 'leader') return [];
+    const taken: Message[] = [];
+    const kept: Message[] = [];
+    for (const message of this.messages) {
+      if (message.type === 'append' || message.type === 'heartbeat' || message.type === 'snapshot') taken.push(message);
+      else kept.push(message);
+    }
+    this.messages = kept;
+    return taken;
+  }
+
   /** Takes everything the driver must do now. Call `advance(ready)` once it is done. */
   ready(): Ready {
     const hard = this.hardState();

@@ -172,6 +172,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   private readonly incoming = new Map<NodeId, IncomingTransfer>();
   private readonly listeners = new Map<RaftNodeEvent, Set<(value: never) => void>>();
   private lastSnapshotIndex = 0;
+  private snapshotting = false;
   private counters = { invalidMessages: 0, proposalsCommitted: 0, snapshotsTaken: 0, snapshotsInstalled: 0 };
 
   constructor(options: RaftNodeOptions<Command, Result, Query, QueryResult>) {
@@ -402,7 +403,13 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
 
   /** Makes sure the loop runs if the core has work. */
   private kick(): void {
-    if (this.processing !== null || this.stopped || this.core === null || !this.core.hasReady()) return;
+    if (this.stopped || this.core === null) return;
+    if (this.processing !== null) {
+      // The loop is waiting on the disk: a leader's replication traffic need not wait with it.
+      for (const message of this.core.takeLeaderMessages()) this.send(message);
+      return;
+    }
+    if (!this.core.hasReady()) return;
     this.processing = this.processLoop().finally(() => {
       this.processing = null;
       this.kick();
@@ -443,7 +450,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
         const before = core.membership();
         core.advance(ready);
         this.afterAdvance(ready, before);
-        await this.maybeSnapshot();
+        this.maybeSnapshot();
       }
     } catch (error) {
       // A storage failure leaves the node unable to keep its promises: stop, loudly.
@@ -526,14 +533,26 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     if (JSON.stringify(before) !== JSON.stringify(after)) this.emit('membership-change', after);
   }
 
-  private async maybeSnapshot(): Promise<void> {
+  /**
+   * Snapshots the state machine once enough entries were applied. Writing the snapshot does not
+   * hold up the Ready loop: the in-memory log is compacted at once (the snapshot can be sent to
+   * followers from memory), the file is written in the background, and no second snapshot starts
+   * before it is durable.
+   */
+  private maybeSnapshot(): void {
     const core = this.core!;
     const applied = core.log.applied;
-    if (applied - this.lastSnapshotIndex < this.snapshotEvery || applied <= this.storage!.firstIndex() - 1) return;
+    if (this.snapshotting || applied - this.lastSnapshotIndex < this.snapshotEvery || applied <= this.storage!.firstIndex() - 1) return;
     const snapshot = this.storage!.createSnapshot(applied, core.membership(), this.options.stateMachine.snapshot());
     this.lastSnapshotIndex = applied;
     this.counters.snapshotsTaken += 1;
-    await this.options.persistence.saveSnapshot(snapshot);
+    this.snapshotting = true;
+    this.options.persistence.saveSnapshot(snapshot).then(
+      () => {
+        this.snapshotting = false;
+      },
+      (error: unknown) => this.fail(error),
+    );
   }
 
   // ---- the network --------------------------------------------------------------------------

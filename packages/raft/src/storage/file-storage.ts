@@ -267,11 +267,13 @@ class FileStorage implements RaftPersistence {
     if (segment.size >= this.segmentBytes) await this.startSegment(segment.sequence + 1);
   }
 
-  saveSnapshot(snapshot: Snapshot): Promise<void> {
-    const run = this.writing.then(async () => {
-      await this.writeSnapshotFile(snapshot);
-      await this.compact();
-    });
+  /**
+   * Writes the snapshot file beside the log, without holding up log appends, then compacts the
+   * log in turn with them.
+   */
+  async saveSnapshot(snapshot: Snapshot): Promise<void> {
+    await this.writeSnapshotFile(snapshot);
+    const run = this.writing.then(() => this.compact());
     this.writing = run.catch(() => undefined);
     return run;
   }

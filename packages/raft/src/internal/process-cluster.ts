@@ -1,0 +1,194 @@
+// Starts Raft nodes as child processes on loopback and talks to them as a client would. Used by
+// the multi-process tests (through tsx) and the benchmarks (through a bundle).
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createConnection, createServer } from 'node:net';
+import type { Socket } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface ClusterOptions {
+  readonly ids: readonly string[];
+  /** How to run node-main: e.g. ['--import', 'tsx', '/path/node-main.ts'] or ['/path/node-main.mjs']. */
+  readonly entry: readonly string[];
+  readonly sync?: boolean;
+  readonly tickMs?: number;
+  readonly electionTicks?: number;
+  readonly heartbeatTicks?: number;
+  readonly snapshotEvery?: number;
+}
+
+export interface Reply {
+  readonly ok: boolean;
+  readonly result?: unknown;
+  readonly code?: number;
+  readonly leader?: string | null;
+  readonly message?: string;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A JSON-lines client connection to one node. */
+export class NodeClient {
+  private socket: Socket | null = null;
+  private nextId = 1;
+  private buffered = '';
+  private readonly waiting = new Map<number, (reply: Reply) => void>();
+
+  constructor(readonly port: number) {}
+
+  private connect(): Socket {
+    if (this.socket !== null && !this.socket.destroyed) return this.socket;
+    const socket = createConnection({ host: '127.0.0.1', port: this.port });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      this.buffered += chunk.toString('utf8');
+      let newline = this.buffered.indexOf('\n');
+      while (newline >= 0) {
+        const reply = JSON.parse(this.buffered.slice(0, newline)) as Reply & { id: number };
+        this.buffered = this.buffered.slice(newline + 1);
+        newline = this.buffered.indexOf('\n');
+        this.waiting.get(reply.id)?.(reply);
+        this.waiting.delete(reply.id);
+      }
+    });
+    const failAll = (): void => {
+      for (const resolve of this.waiting.values()) resolve({ ok: false, code: -1, message: 'connection lost' });
+      this.waiting.clear();
+      this.buffered = '';
+    };
+    socket.on('error', failAll);
+    socket.on('close', failAll);
+    this.socket = socket;
+    return socket;
+  }
+
+  request(request: Record<string, unknown>, timeoutMs = 5000): Promise<Reply> {
+    return new Promise((resolve) => {
+      const id = this.nextId++;
+      const timer = setTimeout(() => {
+        if (this.waiting.delete(id)) resolve({ ok: false, code: -2, message: 'client timeout' });
+      }, timeoutMs);
+      this.waiting.set(id, (reply) => {
+        clearTimeout(timer);
+        resolve(reply);
+      });
+      const socket = this.connect();
+      if (socket.writableCorked === 0) {
+        socket.cork();
+        setImmediate(() => socket.uncork());
+      }
+      socket.write(`${JSON.stringify({ ...request, id })}\n`);
+    });
+  }
+
+  close(): void {
+    this.socket?.destroy();
+    this.socket = null;
+  }
+}
+
+export interface ProcessNode {
+  readonly id: string;
+  readonly raftPort: number;
+  readonly clientPort: number;
+  readonly dataDir: string;
+  process: ChildProcess | null;
+  client: NodeClient;
+}
+
+export class ProcessCluster {
+  readonly nodes = new Map<string, ProcessNode>();
+  private readonly root: string;
+
+  private constructor(private readonly options: ClusterOptions) {
+    this.root = mkdtempSync(join(tmpdir(), 'raft-cluster-'));
+  }
+
+  static async start(options: ClusterOptions): Promise<ProcessCluster> {
+    const cluster = new ProcessCluster(options);
+    for (const id of options.ids) {
+      const raftPort = await freePort();
+      const clientPort = await freePort();
+      cluster.nodes.set(id, { id, raftPort, clientPort, dataDir: join(cluster.root, id), process: null, client: new NodeClient(clientPort) });
+    }
+    await Promise.all(options.ids.map((id) => cluster.launch(id)));
+    return cluster;
+  }
+
+  /** Starts (or restarts) a node's process and waits until it listens. */
+  launch(id: string): Promise<void> {
+    const node = this.nodes.get(id)!;
+    const peers = Object.fromEntries([...this.nodes.values()].map((peer) => [peer.id, peer.raftPort]));
+    const config = {
+      id,
+      raftPort: node.raftPort,
+      clientPort: node.clientPort,
+      peers,
+      dataDir: node.dataDir,
+      sync: this.options.sync ?? true,
+      ...(this.options.tickMs === undefined ? {} : { tickMs: this.options.tickMs }),
+      ...(this.options.electionTicks === undefined ? {} : { electionTicks: this.options.electionTicks }),
+      ...(this.options.heartbeatTicks === undefined ? {} : { heartbeatTicks: this.options.heartbeatTicks }),
+      ...(this.options.snapshotEvery === undefined ? {} : { snapshotEvery: this.options.snapshotEvery }),
+    };
+    const child = spawn(process.execPath, [...this.options.entry, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    node.process = child;
+    return new Promise((resolve, reject) => {
+      let output = '';
+      const onData = (chunk: Buffer): void => {
+        output += chunk.toString();
+        if (output.includes(`ready ${id}`)) {
+          child.stdout.off('data', onData);
+          resolve();
+        }
+      };
+      child.stdout.on('data', onData);
+      child.once('exit', (code, signal) => reject(new Error(`node ${id} exited (${code ?? signal}) before it was ready`)));
+    });
+  }
+
+  /** SIGKILL: no chance to flush or close anything. */
+  kill(id: string): Promise<void> {
+    const node = this.nodes.get(id)!;
+    const child = node.process;
+    node.client.close();
+    node.client = new NodeClient(node.clientPort);
+    if (child === null || child.exitCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+      node.process = null;
+    });
+  }
+
+  async status(id: string): Promise<{ role: string; term: number; leader: string | null; commit: number; applied: number; stats: { snapshotsInstalled: number } } | null> {
+    const reply = await this.nodes.get(id)!.client.request({ op: 'status' }, 1000);
+    return reply.ok ? (reply.result as never) : null;
+  }
+
+  async leader(): Promise<string | null> {
+    for (const id of this.nodes.keys()) {
+      if (this.nodes.get(id)!.process === null) continue;
+      const status = await this.status(id);
+      if (status?.role === 'leader') return id;
+    }
+    return null;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.nodes.keys()].map((id) => this.kill(id)));
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}

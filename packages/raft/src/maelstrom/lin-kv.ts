@@ -1,0 +1,179 @@
+#!/usr/bin/env node
+// A Maelstrom `lin-kv` node (https://github.com/jepsen-io/maelstrom, workload lin-kv): newline-
+// delimited JSON messages on stdin and stdout. Run it under Maelstrom with
+//   maelstrom test -w lin-kv --bin node_modules/.bin/foundation-raft-lin-kv --node-count 3 --time-limit 30 --nemesis partition
+// Raft messages between nodes travel as Maelstrom messages of type `raft` (CBOR in base64).
+// Client requests that reach a follower are forwarded to the leader and answered by the node
+// the client asked.
+import { createInterface } from 'node:readline';
+import { FoundationError } from '@foundation/core';
+import { Encoder } from 'cbor-x';
+import { createRaftNode } from '../driver/raft-node';
+import type { RaftNode } from '../driver/raft-node';
+import { RAFT_ERROR_CODES } from '../errors/codes';
+import { createKvStateMachine } from '../kv/kv-state-machine';
+import type { KvCommand, KvQuery, KvQueryResult, KvResult } from '../kv/kv-state-machine';
+import { createMemoryPersistence } from '../storage/persistence';
+
+interface Body {
+  readonly type: string;
+  readonly msg_id?: number;
+  readonly in_reply_to?: number;
+  readonly [field: string]: unknown;
+}
+
+interface Envelope {
+  readonly src: string;
+  readonly dest: string;
+  readonly body: Body;
+}
+
+/** Maelstrom's error codes. */
+const ERRORS = { timeout: 0, temporarilyUnavailable: 11, malformed: 12, keyDoesNotExist: 20, preconditionFailed: 22 } as const;
+
+const codec = new Encoder({ useRecords: false, structuredClone: false });
+let self = '';
+let nextId = 1;
+let node: RaftNode<KvCommand, KvResult, KvQuery, KvQueryResult> | null = null;
+let raftHandler: ((message: { from: string; payload: unknown }) => void) | null = null;
+const forwarded = new Map<number, { client: string; msgId: number | undefined }>();
+
+function emit(dest: string, body: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify({ src: self, dest, body: { msg_id: nextId++, ...body } })}\n`);
+}
+
+function reply(request: Envelope, body: Record<string, unknown>): void {
+  emit(request.src, { ...body, in_reply_to: request.body.msg_id });
+}
+
+function errorBody(error: unknown): Record<string, unknown> {
+  if (FoundationError.is(error)) {
+    if (error.code === RAFT_ERROR_CODES.notLeader || error.code === RAFT_ERROR_CODES.dropped) return { type: 'error', code: ERRORS.temporarilyUnavailable, text: error.message };
+    return { type: 'error', code: ERRORS.timeout, text: error.message };
+  }
+  return { type: 'error', code: ERRORS.timeout, text: String(error) };
+}
+
+/** Executes a client operation on this node (which should be the leader). */
+async function execute(body: Body): Promise<Record<string, unknown>> {
+  const raft = node!;
+  const key = String(body.key);
+  try {
+    switch (body.type) {
+      case 'read': {
+        const value = await raft.read({ op: 'get', key });
+        return value === null ? { type: 'error', code: ERRORS.keyDoesNotExist, text: `no key ${key}` } : { type: 'read_ok', value };
+      }
+      case 'write':
+        await raft.propose({ op: 'put', key, value: body.value });
+        return { type: 'write_ok' };
+      case 'cas': {
+        const result = await raft.propose({ op: 'cas', key, expected: body.from, value: body.to });
+        if (result.op === 'cas' && result.ok) return { type: 'cas_ok' };
+        if (result.op === 'cas' && result.current === null) return { type: 'error', code: ERRORS.keyDoesNotExist, text: `no key ${key}` };
+        return { type: 'error', code: ERRORS.preconditionFailed, text: `expected ${JSON.stringify(body.from)}` };
+      }
+      default:
+        return { type: 'error', code: ERRORS.malformed, text: `unknown request ${body.type}` };
+    }
+  } catch (error) {
+    return errorBody(error);
+  }
+}
+
+function handleClient(request: Envelope): void {
+  const raft = node;
+  if (raft === null) {
+    reply(request, { type: 'error', code: ERRORS.temporarilyUnavailable, text: 'not initialised' });
+    return;
+  }
+  const status = raft.status();
+  if (status.role === 'leader') {
+    void execute(request.body).then((body) => reply(request, body));
+    return;
+  }
+  if (status.leader === null) {
+    reply(request, { type: 'error', code: ERRORS.temporarilyUnavailable, text: 'no leader known' });
+    return;
+  }
+  const id = nextId;
+  forwarded.set(id, { client: request.src, msgId: request.body.msg_id });
+  emit(status.leader, { type: 'forward', request: request.body });
+}
+
+function handle(envelope: Envelope): void {
+  const { body } = envelope;
+  switch (body.type) {
+    case 'init': {
+      self = String(body.node_id);
+      const ids = (body.node_ids as unknown[]).map(String);
+      node = createRaftNode({
+        id: self,
+        peers: ids,
+        persistence: createMemoryPersistence(),
+        transport: {
+          send: (peer, _channel, payload) => {
+            emit(peer, { type: 'raft', data: Buffer.from(codec.encode(payload) as Uint8Array).toString('base64') });
+            return true;
+          },
+          onMessage: (_channel, handler) => {
+            raftHandler = handler;
+            return () => {
+              raftHandler = null;
+            };
+          },
+        },
+        stateMachine: createKvStateMachine(),
+        tickMs: 50,
+        requestTimeoutMs: 1000,
+      });
+      void node.start().then(() => reply(envelope, { type: 'init_ok' }));
+      return;
+    }
+    case 'raft': {
+      let payload: unknown;
+      try {
+        payload = codec.decode(Buffer.from(String(body.data), 'base64'));
+      } catch {
+        return;
+      }
+      raftHandler?.({ from: envelope.src, payload });
+      return;
+    }
+    case 'forward': {
+      const request = body.request as Body;
+      void execute(request).then((result) => emit(envelope.src, { type: 'forward_ok', in_reply_to: body.msg_id, result }));
+      return;
+    }
+    case 'forward_ok': {
+      const origin = forwarded.get(body.in_reply_to ?? -1);
+      if (origin === undefined) return;
+      forwarded.delete(body.in_reply_to!);
+      emit(origin.client, { ...(body.result as Record<string, unknown>), in_reply_to: origin.msgId });
+      return;
+    }
+    case 'read':
+    case 'write':
+    case 'cas':
+      handleClient(envelope);
+      return;
+    default:
+      if (body.msg_id !== undefined) reply(envelope, { type: 'error', code: 10, text: `unsupported: ${body.type}` });
+  }
+}
+
+const lines = createInterface({ input: process.stdin });
+lines.on('line', (line) => {
+  let envelope: Envelope;
+  try {
+    envelope = JSON.parse(line) as Envelope;
+  } catch {
+    process.stderr.write(`unparseable line: ${line.slice(0, 200)}\n`);
+    return;
+  }
+  if (typeof envelope !== 'object' || envelope === null || typeof envelope.body !== 'object' || envelope.body === null) return;
+  handle(envelope);
+});
+lines.on('close', () => {
+  void node?.stop().then(() => process.exit(0));
+});
