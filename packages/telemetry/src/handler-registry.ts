@@ -1,0 +1,99 @@
+// Attached handlers, in a trie keyed by event name segments: `execute` walks one Map lookup per
+// segment and stops at the first miss, so an event nobody listens to costs a few lookups and no
+// allocation. Handler lists are copied on write, so a dispatch in progress is never disturbed by
+// attach or detach (a handler detached mid-dispatch still sees the event it was called for).
+import type { EventName } from './event-name';
+
+export type Measurements = Readonly<Record<string, unknown>>;
+export type Metadata = Readonly<Record<string, unknown>>;
+
+/**
+ * A handler, as in :telemetry: called synchronously with the event, its data and the config given
+ * to `attach`. It may return a promise; if that rejects, the handler is detached like one that throws.
+ */
+export type Handler<Config = unknown> = (eventName: EventName, measurements: Measurements, metadata: Metadata, config: Config) => unknown;
+
+export interface AttachedHandler {
+  /** A string for handlers users attach; a symbol for internal ones (metrics), which users cannot name. */
+  readonly id: string | symbol;
+  readonly eventName: EventName;
+  readonly handler: Handler<never>;
+  readonly config: unknown;
+  /** Internal handlers (metrics) are not listed, not detached by id, and catch their own errors. */
+  readonly internal: boolean;
+}
+
+interface TrieNode {
+  children: Map<string, TrieNode> | undefined;
+  handlers: readonly AttachedHandler[];
+}
+
+const NO_HANDLERS: readonly AttachedHandler[] = Object.freeze([]);
+
+function newNode(): TrieNode {
+  return { children: undefined, handlers: NO_HANDLERS };
+}
+
+export class HandlerRegistry {
+  readonly root: TrieNode = newNode();
+  /** Handler ids and the names each is attached to. */
+  readonly #byId = new Map<string | symbol, AttachedHandler[]>();
+
+  has(id: string | symbol): boolean {
+    return this.#byId.has(id);
+  }
+
+  /** Adds `entries` (one per event name) under one id. */
+  add(id: string | symbol, entries: readonly AttachedHandler[]): void {
+    this.#byId.set(id, [...entries]);
+    for (const entry of entries) {
+      let node = this.root;
+      for (const segment of entry.eventName) {
+        node.children ??= new Map();
+        let child = node.children.get(segment);
+        if (child === undefined) {
+          child = newNode();
+          node.children.set(segment, child);
+        }
+        node = child;
+      }
+      node.handlers = Object.freeze([...node.handlers, entry]);
+    }
+  }
+
+  /** Removes every entry of `id`; false when it was not attached. */
+  remove(id: string | symbol): boolean {
+    const entries = this.#byId.get(id);
+    if (entries === undefined) return false;
+    this.#byId.delete(id);
+    for (const entry of entries) this.#removeEntry(this.root, entry, 0);
+    return true;
+  }
+
+  /** The handlers attached to exactly `eventName` (no validation: the caller validated it). */
+  lookup(eventName: EventName): readonly AttachedHandler[] {
+    let node: TrieNode | undefined = this.root;
+    for (let index = 0; index < eventName.length && node !== undefined; index += 1) node = node.children?.get(eventName[index]!);
+    return node === undefined ? NO_HANDLERS : node.handlers;
+  }
+
+  /** Every public handler entry, in attach order per id. */
+  list(): AttachedHandler[] {
+    return [...this.#byId.values()].flat().filter((entry) => !entry.internal);
+  }
+
+  /** Removes `entry` below `node`; prunes nodes left with neither handlers nor children. */
+  #removeEntry(node: TrieNode, entry: AttachedHandler, depth: number): boolean {
+    if (depth === entry.eventName.length) {
+      node.handlers = Object.freeze(node.handlers.filter((candidate) => candidate !== entry));
+    } else {
+      const segment = entry.eventName[depth]!;
+      const child = node.children?.get(segment);
+      if (child !== undefined && this.#removeEntry(child, entry, depth + 1)) {
+        node.children!.delete(segment);
+        if (node.children!.size === 0) node.children = undefined;
+      }
+    }
+    return node.handlers.length === 0 && node.children === undefined;
+  }
+}

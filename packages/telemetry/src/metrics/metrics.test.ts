@@ -1,0 +1,308 @@
+import { describe, expect, it } from '@jest/globals';
+import type { Clock } from '@foundation/core';
+import { TELEMETRY_ERROR_CODES } from '../errors/codes';
+import { createTelemetry } from '../telemetry';
+import type { MetricDefinition } from './definition';
+import { mergeSnapshots, parseSnapshot } from './snapshot';
+import type { MetricsSnapshot } from './snapshot';
+
+function codeOf(action: () => unknown): number | undefined {
+  try {
+    action();
+  } catch (error) {
+    return (error as { code?: number }).code;
+  }
+  return undefined;
+}
+
+function clockAt(start: number): Clock & { set(now: number): void } {
+  let now = start;
+  return { now: () => now, monotonic: () => now, set: (value) => void (now = value) };
+}
+
+describe('metric definitions', () => {
+  it('derive the event and measurement from a dotted name, as Telemetry.Metrics does', () => {
+    const telemetry = createTelemetry({
+      metrics: [
+        { name: 'http.request.stop.duration', kind: 'histogram', tags: ['route'] },
+        { name: 'http.request.stop.count', kind: 'counter', tags: ['route', 'status'] },
+        { name: 'http.request.stop.bytes', kind: 'counter', measurement: 'bytes' },
+        { name: 'vm.memory', kind: 'gauge', event: ['vm', 'poll'], measurement: 'heap' },
+      ],
+    });
+    telemetry.execute(['http', 'request', 'stop'], { duration: 12, bytes: 300 }, { route: '/a', status: 200 });
+    telemetry.execute(['http', 'request', 'stop'], { duration: 30, bytes: 100 }, { route: '/a', status: 500 });
+    telemetry.execute(['http', 'request', 'stop'], { duration: 8, bytes: 50 }, { route: '/b', status: 200 });
+    telemetry.execute(['vm', 'poll'], { heap: 1024 });
+    const metrics = telemetry.getMetrics();
+    expect(metrics['http.request.stop.count']!.series).toEqual([
+      { tags: { route: '/a', status: '200' }, value: 1 },
+      { tags: { route: '/a', status: '500' }, value: 1 },
+      { tags: { route: '/b', status: '200' }, value: 1 },
+    ]);
+    expect(metrics['http.request.stop.bytes']!.series).toEqual([{ tags: {}, value: 450 }]);
+    expect(metrics['http.request.stop.duration']!.series).toMatchObject([
+      { tags: { route: '/a' }, count: 2, sum: 42, min: 12, max: 30 },
+      { tags: { route: '/b' }, count: 1, sum: 8 },
+    ]);
+    expect(metrics['vm.memory']!.series).toEqual([{ tags: {}, value: 1024 }]);
+  });
+
+  it('apply keepIf, tagValues, a measurement function and scale', () => {
+    const telemetry = createTelemetry({
+      metrics: [
+        {
+          name: 'db.query.duration_seconds',
+          kind: 'histogram',
+          event: ['db', 'query', 'stop'],
+          measurement: 'duration',
+          scale: 0.001,
+          tags: ['table'],
+          tagValues: (metadata) => ({ table: String(metadata.source).toUpperCase() }),
+          keepIf: (metadata) => metadata.cached !== true,
+        },
+        { name: 'db.rows', kind: 'counter', event: ['db', 'query', 'stop'], measurement: (measurements) => (measurements.rows as number) * 2 },
+      ],
+    });
+    telemetry.execute(['db', 'query', 'stop'], { duration: 1500, rows: 2 }, { source: 'users' });
+    telemetry.execute(['db', 'query', 'stop'], { duration: 9999, rows: 1 }, { source: 'users', cached: true });
+    const metrics = telemetry.getMetrics();
+    expect(metrics['db.query.duration_seconds']!.series).toMatchObject([{ tags: { table: 'USERS' }, count: 1, sum: 1.5 }]);
+    expect(metrics['db.rows']!.series).toEqual([{ tags: {}, value: 6 }]);
+  });
+
+  it.each<[string, MetricDefinition, string]>([
+    ['an unknown kind', { name: 'app.value', kind: 'meter' as 'counter' }, 'kind must be one of'],
+    ['a name without an event', { name: 'single', kind: 'gauge' }, 'without "event"'],
+    ['a bad event', { name: 'app.value', kind: 'gauge', event: [] }, '"event"'],
+    ['duplicate tags', { name: 'app.value', kind: 'counter', tags: ['t', 't'] }, 'duplicates'],
+    ['buckets on a counter', { name: 'app.value', kind: 'counter', buckets: [1] }, 'only applies to histograms'],
+    ['unordered buckets', { name: 'app.value', kind: 'histogram', buckets: [2, 1] }, 'strictly increasing'],
+    ['a quantile above 1', { name: 'app.value', kind: 'histogram', quantiles: [1.5] }, '"quantiles"'],
+    ['a zero scale', { name: 'app.value', kind: 'gauge', scale: 0 }, '"scale"'],
+    ['a reserved name', { name: '__proto__', kind: 'gauge', event: ['x'] }, 'reserved'],
+    ['a non-base unit', { name: 'http.request.duration_milliseconds', kind: 'histogram', event: ['x'] }, 'base unit "seconds"'],
+    ['an abbreviated unit', { name: 'http.request.latency_ms', kind: 'histogram', event: ['x'] }, 'abbreviated unit "ms"'],
+    ['a gauge ending in _total', { name: 'queue.total', kind: 'gauge', event: ['x'] }, '"_total"'],
+    ['the metric type in its name', { name: 'requests.counter', kind: 'counter', event: ['x'] }, 'metric type "counter"'],
+    ['a tag named le', { name: 'app.value', kind: 'histogram', tags: ['le'] }, 'reserved for histogram buckets'],
+    ['tags that become the same label', { name: 'app.value', kind: 'counter', tags: ['userId', 'user_id'] }, 'same label'],
+  ])('reject %s (InvalidMetricDefinitionError, 5304)', (_label, definition, reason) => {
+    let caught: unknown;
+    try {
+      createTelemetry().defineMetric(definition);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toMatchObject({ code: TELEMETRY_ERROR_CODES.invalidMetricDefinition, message: expect.stringContaining(reason) });
+  });
+
+  it('accept a name Prometheus cannot carry when kept out of the exposition', () => {
+    const telemetry = createTelemetry();
+    telemetry.defineMetric({ name: 'latency.ms', kind: 'histogram', event: ['x'], prometheus: false });
+    telemetry.execute(['x'], { ms: 5 });
+    expect(telemetry.getMetrics()['latency.ms']!.series[0]!.count).toBe(1);
+    expect(telemetry.renderPrometheus()).not.toContain('latency');
+  });
+
+  it('reject a second metric of the same name, or one rendering the same Prometheus names', () => {
+    const telemetry = createTelemetry();
+    const message = (action: () => unknown): string => {
+      try {
+        action();
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return 'no error';
+    };
+    telemetry.defineMetric({ name: 'app.hits', kind: 'counter' });
+    expect(message(() => telemetry.defineMetric({ name: 'app.hits', kind: 'gauge' }))).toContain('already defined');
+    expect(message(() => telemetry.defineMetric({ name: 'app.hitsTotal', kind: 'counter', event: ['z'] }))).toContain('another metric already renders');
+    telemetry.defineMetric({ name: 'lat.value', kind: 'histogram' });
+    expect(message(() => telemetry.defineMetric({ name: 'lat.value_count', kind: 'counter', event: ['z'] }))).toContain('no error');
+    expect(message(() => telemetry.defineMetric({ name: 'lat.value.sum', kind: 'gauge', event: ['z'], prometheus: true }))).toContain('"_sum"');
+    expect(telemetry.removeMetric('app.hits')).toBe(true);
+    telemetry.defineMetric({ name: 'app.hits', kind: 'gauge' }); // free again
+    expect(telemetry.removeMetric('missing')).toBe(false);
+  });
+
+  it('stop recording once removed', () => {
+    const telemetry = createTelemetry({ metrics: [{ name: 'e.v', kind: 'counter' }] });
+    telemetry.execute(['e'], {});
+    telemetry.removeMetric('e.v');
+    telemetry.execute(['e'], {});
+    expect(telemetry.getMetrics()).toEqual({});
+  });
+});
+
+describe('bad input to metrics: dropped with a counter, never thrown', () => {
+  it('drops missing, non-finite and negative-counter samples and invalid tags, by reason', () => {
+    const telemetry = createTelemetry({
+      metrics: [
+        { name: 'job.duration', kind: 'histogram', tags: ['queue'] },
+        { name: 'job.items', kind: 'counter', measurement: 'items' },
+      ],
+    });
+    telemetry.execute(['job'], { items: 2 }); // no duration
+    telemetry.execute(['job'], { duration: Number.NaN, items: -1 });
+    telemetry.execute(['job'], { duration: '12', items: Number.POSITIVE_INFINITY });
+    telemetry.execute(['job'], { duration: 5, items: 1 }, { queue: { nested: true } });
+    telemetry.execute(['job'], { duration: 5, items: 1 }, { queue: 'q'.repeat(257) });
+    telemetry.execute(['job'], { duration: 5, items: 1 }, { queue: 'ok' });
+    const dropped = Object.fromEntries(telemetry.snapshot().dropped.map((entry) => [`${entry.metric}:${entry.reason}`, entry.count]));
+    expect(dropped).toEqual({
+      'job.duration:missing_measurement': 1,
+      'job.duration:invalid_measurement': 2,
+      'job.duration:invalid_tag': 2,
+      'job.items:negative_counter': 1,
+      'job.items:invalid_measurement': 1,
+    });
+    expect(telemetry.getMetrics()['job.items']!.series).toEqual([{ tags: {}, value: 5 }]);
+    expect(telemetry.stats().droppedSamples).toBe(7);
+  });
+
+  it('drops (reason error) when a measurement, tagValues or keepIf function throws, and keeps the metric attached', () => {
+    let fail = true;
+    const telemetry = createTelemetry({
+      metrics: [
+        {
+          name: 'risky.value',
+          kind: 'gauge',
+          tags: ['t'],
+          tagValues: () => {
+            if (fail) throw new Error('tag bug');
+            return { t: 'fine' };
+          },
+        },
+      ],
+    });
+    telemetry.execute(['risky'], { value: 1 });
+    fail = false;
+    telemetry.execute(['risky'], { value: 2 });
+    expect(telemetry.snapshot().dropped).toEqual([{ metric: 'risky.value', reason: 'error', count: 1 }]);
+    expect(telemetry.getMetrics()['risky.value']!.series).toEqual([{ tags: { t: 'fine' }, value: 2 }]);
+    expect(telemetry.stats().handlerFailures).toBe(0);
+  });
+
+  it('keeps at most 10,000 series per metric by default: user-controlled tags cannot grow memory without bound', () => {
+    const telemetry = createTelemetry({ metrics: [{ name: 'http.request.count', kind: 'counter', event: ['http', 'request'], tags: ['user'] }] });
+    for (let user = 0; user < 12_000; user += 1) telemetry.execute(['http', 'request'], {}, { user: `user-${user}` });
+    telemetry.execute(['http', 'request'], {}, { user: 'user-42' }); // an existing series still records
+    const snapshot = telemetry.snapshot();
+    const metric = snapshot.metrics[0]!;
+    expect(metric.series).toHaveLength(10_000);
+    expect(metric.series.find((series) => series.tags[0] === 'user-42')).toEqual({ tags: ['user-42'], value: 2 });
+    expect(snapshot.dropped).toEqual([{ metric: 'http.request.count', reason: 'cardinality', count: 2000 }]);
+  });
+
+  it('applies maxSeries per metric and per instance, across several tags', () => {
+    const telemetry = createTelemetry({ maxSeries: 5, metrics: [{ name: 'a.v', kind: 'gauge', tags: ['x', 'y'] }, { name: 'b.v', kind: 'gauge', event: ['a'], tags: ['x'], maxSeries: 2 }] });
+    for (let index = 0; index < 10; index += 1) telemetry.execute(['a'], { v: index }, { x: index % 3, y: index });
+    const series = Object.fromEntries(telemetry.snapshot().metrics.map((metric) => [metric.name, metric.series.length]));
+    expect(series).toEqual({ 'a.v': 5, 'b.v': 2 });
+  });
+
+  it('stops defining automatic metrics at maxMetrics and counts what it could not record', () => {
+    const telemetry = createTelemetry({ maxMetrics: 3 });
+    for (let index = 0; index < 5; index += 1) telemetry.emitCounter(['auto', `m${index}`]);
+    expect(Object.keys(telemetry.getMetrics())).toEqual(['auto.m0', 'auto.m1', 'auto.m2']);
+    expect(telemetry.snapshot().dropped).toEqual([
+      { metric: 'auto.m3', reason: 'metric_limit', count: 1 },
+      { metric: 'auto.m4', reason: 'metric_limit', count: 1 },
+    ]);
+    expect(codeOf(() => telemetry.defineMetric({ name: 'x.y', kind: 'gauge' }))).toBe(TELEMETRY_ERROR_CODES.invalidMetricDefinition);
+  });
+});
+
+describe('snapshots: export per node, merge cluster-wide', () => {
+  function node(name: string, clock: Clock, latencies: number[], depth: number, requests: number): MetricsSnapshot {
+    const telemetry = createTelemetry({
+      node: name,
+      clock,
+      metrics: [
+        { name: 'rpc.call.duration', kind: 'histogram', tags: ['method'], buckets: [10, 50, 100] },
+        { name: 'rpc.call.count', kind: 'counter', tags: ['method'] },
+        { name: 'queue.depth', kind: 'gauge', event: ['queue'], measurement: 'depth' },
+      ],
+    });
+    for (const duration of latencies) telemetry.execute(['rpc', 'call'], { duration }, { method: 'get' });
+    for (let index = 0; index < requests - latencies.length; index += 1) telemetry.execute(['rpc', 'call'], { duration: 1 }, { method: 'put' });
+    telemetry.execute(['queue'], { depth });
+    return telemetry.snapshot();
+  }
+
+  it('adds counters, merges sketches and bucket counts, and combines gauges as asked', () => {
+    const clock = clockAt(1000);
+    const first = node('node-a', clock, [5, 20, 70], 4, 5);
+    clock.set(2000);
+    const second = node('node-b', clock, [200, 8], 9, 2);
+    expect(first.node).toBe('node-a');
+    const merged = mergeSnapshots([first, second]);
+    expect(merged.node).toBeUndefined();
+    expect(merged.takenAt).toBe(2000);
+    const byName = Object.fromEntries(merged.metrics.map((metric) => [metric.name, metric]));
+    expect(byName['rpc.call.count']!.series).toEqual([
+      { tags: ['get'], value: 5 },
+      { tags: ['put'], value: 2 },
+    ]);
+    const duration = byName['rpc.call.duration']!.series[0]!;
+    expect('sketch' in duration && duration.sketch.count).toBe(5);
+    expect('sketch' in duration && duration.bucketCounts).toEqual([2, 1, 1, 1]);
+    expect(byName['queue.depth']!.series).toEqual([{ tags: [], value: 13, updatedAt: 2000 }]);
+    const depth = (gauges: 'average' | 'min' | 'max' | 'last') => (mergeSnapshots([first, second], { gauges }).metrics.find((metric) => metric.name === 'queue.depth')!.series[0] as { value: number }).value;
+    expect([depth('average'), depth('min'), depth('max'), depth('last')]).toEqual([6.5, 4, 9, 9]);
+  });
+
+  it('survives JSON, is parsed as hostile input, and merges to what one node seeing everything would have', () => {
+    const clock = clockAt(0);
+    const everything = node('all', clock, [5, 20, 70, 200, 8], 0, 5);
+    const parts = [node('a', clock, [5, 20, 70], 0, 3), node('b', clock, [200, 8], 0, 2)].map((snapshot) => parseSnapshot(JSON.parse(JSON.stringify(snapshot))));
+    const merged = mergeSnapshots(parts);
+    const sketchOf = (snapshot: MetricsSnapshot) => {
+      const series = snapshot.metrics.find((metric) => metric.name === 'rpc.call.duration')!.series[0]!;
+      return 'sketch' in series ? series.sketch : undefined;
+    };
+    expect(sketchOf(merged)).toEqual(sketchOf(everything));
+  });
+
+  it('leaves out (and counts) a metric whose definition differs between nodes', () => {
+    const left = createTelemetry({ metrics: [{ name: 'm.v', kind: 'gauge' }] });
+    const right = createTelemetry({ metrics: [{ name: 'm.v', kind: 'counter', measurement: 'v' }] });
+    left.execute(['m'], { v: 1 });
+    right.execute(['m'], { v: 2 });
+    const merged = mergeSnapshots([left.snapshot(), right.snapshot()]);
+    expect(merged.metrics).toHaveLength(1);
+    expect(merged.metrics[0]!.kind).toBe('gauge');
+    expect(merged.dropped).toEqual([{ metric: 'm.v', reason: 'conflict', count: 1 }]);
+  });
+
+  it('rejects hostile snapshots with InvalidSnapshotError (5305)', () => {
+    const telemetry = createTelemetry({ metrics: [{ name: 'a.v', kind: 'histogram', tags: ['t'] }, { name: 'b.v', kind: 'counter', measurement: 'v', event: ['a'] }] });
+    telemetry.execute(['a'], { v: 3 }, { t: 'x' });
+    const good = JSON.parse(JSON.stringify(telemetry.snapshot())) as Record<string, unknown>;
+    const metrics = good.metrics as Record<string, unknown>[];
+    const withMetric = (index: number, patch: Record<string, unknown>) => ({ ...good, metrics: metrics.map((metric, at) => (at === index ? { ...metric, ...patch } : metric)) });
+    expect(parseSnapshot(good).metrics).toHaveLength(2);
+    const hostile: unknown[] = [
+      null,
+      { ...good, format: 'other' },
+      { ...good, version: 2 },
+      { ...good, metrics: 'none' },
+      { ...good, takenAt: 'now' },
+      withMetric(0, { kind: 'meter' }),
+      withMetric(0, { name: '__proto__' }),
+      withMetric(0, { tags: [1] }),
+      withMetric(0, { series: [{ tags: ['x'], sketch: { nonsense: true } }] }),
+      withMetric(0, { series: [{ tags: [], sketch: (metrics[0]!.series as { sketch: unknown }[])[0]!.sketch }] }),
+      withMetric(1, { series: [{ tags: [], value: -5 }] }),
+      withMetric(1, { series: [{ tags: [], value: Number.NaN }] }),
+      withMetric(0, { prometheusName: 'Bad Name' }),
+      { ...good, metrics: [metrics[0], metrics[0]] },
+      { ...good, dropped: [{ metric: 'a', reason: 'because', count: 1 }] },
+      { ...good, metrics: Array(11).fill(metrics[1]) },
+    ];
+    for (const data of hostile) {
+      expect(codeOf(() => parseSnapshot(data, { maxMetrics: 10, maxSeriesPerMetric: 10 }))).toBe(TELEMETRY_ERROR_CODES.invalidSnapshot);
+    }
+  });
+});

@@ -1,0 +1,332 @@
+// Metrics as plain data: what a node exports (JSON- or CBOR-safe), what the cluster merges, and
+// what `renderPrometheus` renders. Counters add, histograms merge their sketches (not averages:
+// the merged sketch is the sketch of all samples), gauges combine as asked.
+import { isUnsafeKey } from '@foundation/core';
+import { sketchFromSnapshot } from '../core/ddsketch';
+import type { Sketch, SketchSnapshot } from '../core/ddsketch';
+import { InvalidOptionsError } from '../errors/invalid-options-error';
+import { InvalidSnapshotError } from '../errors/invalid-snapshot-error';
+import type { EventName } from '../event-name';
+import type { MetricKind } from './definition';
+
+export const SNAPSHOT_FORMAT = 'foundation-metrics';
+export const SNAPSHOT_VERSION = 1;
+
+export interface ValueSeriesSnapshot {
+  /** Tag values, in the order of the metric's `tags`. */
+  readonly tags: readonly string[];
+  readonly value: number;
+  /** Gauges: wall-clock ms of the last update (for `last` merges). */
+  readonly updatedAt?: number;
+}
+
+export interface HistogramSeriesSnapshot {
+  readonly tags: readonly string[];
+  readonly sketch: SketchSnapshot;
+  /** Counts per bucket when the metric has `buckets`: one per bound, then one above the last bound. */
+  readonly bucketCounts?: readonly number[];
+}
+
+export type SeriesSnapshot = ValueSeriesSnapshot | HistogramSeriesSnapshot;
+
+export interface MetricSnapshot {
+  readonly name: string;
+  readonly kind: MetricKind;
+  readonly description: string;
+  readonly unit?: string;
+  readonly event: EventName;
+  readonly tags: readonly string[];
+  /** Prometheus family and label names; absent for a metric kept out of the exposition. */
+  readonly prometheusName?: string;
+  readonly labelNames?: readonly string[];
+  readonly quantiles: readonly number[];
+  readonly buckets?: readonly number[];
+  readonly series: readonly SeriesSnapshot[];
+}
+
+export interface DroppedSamples {
+  readonly metric: string;
+  readonly reason: DropReason;
+  readonly count: number;
+}
+
+/**
+ * Why a sample was not recorded: `missing_measurement` (the event lacks it), `invalid_measurement`
+ * (not a finite number), `negative_counter`, `invalid_tag` (a tag value that is not a string,
+ * number or boolean, or longer than 256 characters), `cardinality` (a new series past
+ * `maxSeries`), `error` (a measurement, tagValues or keepIf function threw), `metric_limit` (an
+ * automatic metric past `maxMetrics`), `conflict` (snapshots disagree on a metric's definition).
+ */
+export type DropReason = 'missing_measurement' | 'invalid_measurement' | 'negative_counter' | 'invalid_tag' | 'cardinality' | 'error' | 'metric_limit' | 'conflict';
+
+export const DROP_REASONS: readonly DropReason[] = Object.freeze(['missing_measurement', 'invalid_measurement', 'negative_counter', 'invalid_tag', 'cardinality', 'error', 'metric_limit', 'conflict']);
+
+export interface MetricsSnapshot {
+  readonly format: typeof SNAPSHOT_FORMAT;
+  readonly version: typeof SNAPSHOT_VERSION;
+  /** The node the snapshot came from; absent on merged snapshots. */
+  readonly node?: string;
+  /** Wall-clock ms when taken (the latest of the inputs for a merge). */
+  readonly takenAt: number;
+  readonly metrics: readonly MetricSnapshot[];
+  readonly dropped: readonly DroppedSamples[];
+  /** Handlers detached because they threw. */
+  readonly handlerFailures: number;
+}
+
+export type GaugeMerge = 'sum' | 'average' | 'min' | 'max' | 'last';
+
+export interface MergeOptions {
+  /** How gauges of the same series from several nodes combine. Default `sum`. */
+  readonly gauges?: GaugeMerge;
+}
+
+function sameDefinition(left: MetricSnapshot, right: MetricSnapshot): boolean {
+  return (
+    left.kind === right.kind &&
+    left.tags.length === right.tags.length &&
+    left.tags.every((tag, index) => tag === right.tags[index]) &&
+    JSON.stringify(left.buckets ?? null) === JSON.stringify(right.buckets ?? null) &&
+    (left.prometheusName ?? null) === (right.prometheusName ?? null)
+  );
+}
+
+function seriesKey(tags: readonly string[]): string {
+  return JSON.stringify(tags);
+}
+
+/**
+ * Merges snapshots from several nodes into one: counters add, histogram sketches merge (so
+ * quantiles of the result keep the error bound over all samples), bucket counts add, gauges
+ * combine by `options.gauges`. A metric whose definition differs between snapshots (kind, tags,
+ * buckets) keeps the first definition seen; the others' series are left out and counted as
+ * dropped with reason `conflict`. Histograms of different relative accuracy conflict too.
+ */
+export function mergeSnapshots(snapshots: readonly MetricsSnapshot[], options: MergeOptions = {}): MetricsSnapshot {
+  const gauges = options.gauges ?? 'sum';
+  if (!['sum', 'average', 'min', 'max', 'last'].includes(gauges)) throw new InvalidOptionsError(`gauges must be sum, average, min, max or last (got ${String(gauges)})`);
+  interface Accumulator {
+    readonly metric: MetricSnapshot;
+    readonly series: Map<string, { tags: readonly string[]; values: ValueSeriesSnapshot[]; sketch?: Sketch; bucketCounts?: number[] }>;
+  }
+  const metrics = new Map<string, Accumulator>();
+  const dropped = new Map<string, number>();
+  const drop = (metric: string, reason: DropReason, count: number): void => {
+    const key = JSON.stringify([metric, reason]);
+    dropped.set(key, (dropped.get(key) ?? 0) + count);
+  };
+  let takenAt = 0;
+  let handlerFailures = 0;
+  for (const snapshot of snapshots) {
+    takenAt = Math.max(takenAt, snapshot.takenAt);
+    handlerFailures += snapshot.handlerFailures;
+    for (const entry of snapshot.dropped) drop(entry.metric, entry.reason, entry.count);
+    for (const metric of snapshot.metrics) {
+      let accumulator = metrics.get(metric.name);
+      if (accumulator === undefined) {
+        accumulator = { metric, series: new Map() };
+        metrics.set(metric.name, accumulator);
+      } else if (!sameDefinition(accumulator.metric, metric)) {
+        drop(metric.name, 'conflict', metric.series.length);
+        continue;
+      }
+      for (const series of metric.series) {
+        const key = seriesKey(series.tags);
+        let target = accumulator.series.get(key);
+        if (target === undefined) {
+          target = { tags: series.tags, values: [] };
+          accumulator.series.set(key, target);
+        }
+        if ('sketch' in series) {
+          const incoming = sketchFromSnapshot(series.sketch);
+          if (target.sketch === undefined) target.sketch = incoming;
+          else if (target.sketch.relativeAccuracy !== incoming.relativeAccuracy) {
+            drop(metric.name, 'conflict', 1);
+            continue;
+          } else target.sketch.merge(incoming);
+          if (series.bucketCounts !== undefined) {
+            target.bucketCounts ??= new Array<number>(series.bucketCounts.length).fill(0);
+            series.bucketCounts.forEach((count, index) => (target.bucketCounts![index]! += count));
+          }
+        } else {
+          target.values.push(series);
+        }
+      }
+    }
+  }
+  const merged: MetricSnapshot[] = [];
+  for (const { metric, series } of metrics.values()) {
+    const out: SeriesSnapshot[] = [];
+    for (const target of series.values()) {
+      if (target.sketch !== undefined) {
+        out.push(target.bucketCounts === undefined ? { tags: target.tags, sketch: target.sketch.toJSON() } : { tags: target.tags, sketch: target.sketch.toJSON(), bucketCounts: target.bucketCounts });
+      } else if (target.values.length > 0) {
+        out.push(combineValues(metric.kind, target.tags, target.values, gauges));
+      }
+    }
+    merged.push({ ...metric, series: out });
+  }
+  return {
+    format: SNAPSHOT_FORMAT,
+    version: SNAPSHOT_VERSION,
+    takenAt,
+    metrics: merged,
+    dropped: [...dropped].map(([key, count]) => {
+      const [metric, reason] = JSON.parse(key) as [string, DropReason];
+      return { metric, reason, count };
+    }),
+    handlerFailures,
+  };
+}
+
+function combineValues(kind: MetricKind, tags: readonly string[], values: readonly ValueSeriesSnapshot[], gauges: GaugeMerge): ValueSeriesSnapshot {
+  const numbers = values.map((series) => series.value);
+  const updatedAt = Math.max(...values.map((series) => series.updatedAt ?? 0));
+  if (kind === 'counter') return { tags, value: numbers.reduce((a, b) => a + b, 0) };
+  let value: number;
+  switch (gauges) {
+    case 'sum':
+      value = numbers.reduce((a, b) => a + b, 0);
+      break;
+    case 'average':
+      value = numbers.reduce((a, b) => a + b, 0) / numbers.length;
+      break;
+    case 'min':
+      value = Math.min(...numbers);
+      break;
+    case 'max':
+      value = Math.max(...numbers);
+      break;
+    case 'last':
+      value = values.reduce((latest, series) => ((series.updatedAt ?? 0) >= (latest.updatedAt ?? 0) ? series : latest)).value;
+      break;
+  }
+  return { tags, value, updatedAt };
+}
+
+// Decoding snapshots from other nodes: hostile input, bounded.
+
+export interface SnapshotLimits {
+  readonly maxMetrics: number;
+  readonly maxSeriesPerMetric: number;
+}
+
+const DEFAULT_LIMITS: SnapshotLimits = { maxMetrics: 10_000, maxSeriesPerMetric: 100_000 };
+const MAX_STRING = 1000;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+/**
+ * Decodes a snapshot received from another node (after JSON or CBOR decoding). Every field is
+ * checked; sizes are bounded by `limits`; sketches are rebuilt and checked; the result holds
+ * fresh objects only. Throws InvalidSnapshotError (code 5305) naming what is wrong.
+ */
+export function parseSnapshot(data: unknown, limits: SnapshotLimits = DEFAULT_LIMITS): MetricsSnapshot {
+  const fail = (message: string): never => {
+    throw new InvalidSnapshotError(`metrics snapshot: ${message}`);
+  };
+  const string = (value: unknown, what: string, max = MAX_STRING): string => {
+    if (typeof value !== 'string' || value.length > max) fail(`${what} must be a string of at most ${max} characters`);
+    return value as string;
+  };
+  const finite = (value: unknown, what: string): number => {
+    if (typeof value !== 'number' || !Number.isFinite(value)) fail(`${what} must be a finite number`);
+    return value as number;
+  };
+  const strings = (value: unknown, what: string, max: number): string[] => {
+    if (!Array.isArray(value) || value.length > max) fail(`${what} must be an array of at most ${max} strings`);
+    return (value as unknown[]).map((item, index) => string(item, `${what}[${index}]`));
+  };
+  const numbers = (value: unknown, what: string, max: number): number[] => {
+    if (!Array.isArray(value) || value.length > max) fail(`${what} must be an array of at most ${max} numbers`);
+    return (value as unknown[]).map((item, index) => finite(item, `${what}[${index}]`));
+  };
+  if (!isRecord(data)) return fail('expected an object');
+  if (data.format !== SNAPSHOT_FORMAT || data.version !== SNAPSHOT_VERSION) fail(`expected format "${SNAPSHOT_FORMAT}" version ${SNAPSHOT_VERSION}`);
+  const takenAt = finite(data.takenAt, 'takenAt');
+  const handlerFailures = finite(data.handlerFailures, 'handlerFailures');
+  if (!Array.isArray(data.metrics) || data.metrics.length > limits.maxMetrics) fail(`metrics must be an array of at most ${limits.maxMetrics}`);
+  const names = new Set<string>();
+  const metrics = (data.metrics as unknown[]).map((raw, metricIndex): MetricSnapshot => {
+    const where = `metrics[${metricIndex}]`;
+    if (!isRecord(raw)) return fail(`${where} must be an object`);
+    const name = string(raw.name, `${where}.name`, 200);
+    if (name.length === 0 || isUnsafeKey(name) || names.has(name)) fail(`${where}.name is empty, reserved or repeated`);
+    names.add(name);
+    const kind = raw.kind;
+    if (kind !== 'counter' && kind !== 'gauge' && kind !== 'histogram') return fail(`${where}.kind must be counter, gauge or histogram`);
+    const tags = strings(raw.tags, `${where}.tags`, 16);
+    const event = strings(raw.event, `${where}.event`, 32);
+    const quantiles = numbers(raw.quantiles, `${where}.quantiles`, 32);
+    if (quantiles.some((q) => q < 0 || q > 1)) fail(`${where}.quantiles must be in [0, 1]`);
+    const buckets = raw.buckets === undefined ? undefined : numbers(raw.buckets, `${where}.buckets`, 128);
+    if (buckets?.some((bound, index) => index > 0 && bound <= buckets[index - 1]!)) fail(`${where}.buckets must increase`);
+    let prometheusName: string | undefined;
+    let labelNames: string[] | undefined;
+    if (raw.prometheusName !== undefined) {
+      prometheusName = string(raw.prometheusName, `${where}.prometheusName`, 250);
+      if (!/^[a-z][a-z0-9_]*$/.test(prometheusName)) fail(`${where}.prometheusName is not a valid name`);
+      labelNames = strings(raw.labelNames, `${where}.labelNames`, 16);
+      if (labelNames.length !== tags.length || labelNames.some((label) => !/^[a-z][a-z0-9_]*$/.test(label))) fail(`${where}.labelNames must be valid names, one per tag`);
+    }
+    if (!Array.isArray(raw.series) || raw.series.length > limits.maxSeriesPerMetric) fail(`${where}.series must be an array of at most ${limits.maxSeriesPerMetric}`);
+    const series = (raw.series as unknown[]).map((item, seriesIndex): SeriesSnapshot => {
+      const at = `${where}.series[${seriesIndex}]`;
+      if (!isRecord(item)) return fail(`${at} must be an object`);
+      const seriesTags = strings(item.tags, `${at}.tags`, 16);
+      if (seriesTags.length !== tags.length) fail(`${at}.tags must have one value per tag`);
+      if (kind === 'histogram') {
+        let sketch: SketchSnapshot;
+        try {
+          sketch = sketchFromSnapshot(item.sketch).toJSON();
+        } catch (error) {
+          return fail(`${at}.sketch: ${(error as Error).message}`);
+        }
+        if (buckets === undefined) return { tags: seriesTags, sketch };
+        const bucketCounts = numbers(item.bucketCounts, `${at}.bucketCounts`, buckets.length + 1);
+        if (bucketCounts.length !== buckets.length + 1 || bucketCounts.some((count) => count < 0)) fail(`${at}.bucketCounts must hold one non-negative count per bucket and one above`);
+        return { tags: seriesTags, sketch, bucketCounts };
+      }
+      const value = finite(item.value, `${at}.value`);
+      if (kind === 'counter' && value < 0) fail(`${at}.value of a counter must not be negative`);
+      if (item.updatedAt === undefined) return { tags: seriesTags, value };
+      return { tags: seriesTags, value, updatedAt: finite(item.updatedAt, `${at}.updatedAt`) };
+    });
+    const metric: MetricSnapshot = {
+      name,
+      kind,
+      description: string(raw.description, `${where}.description`),
+      event,
+      tags,
+      quantiles,
+      series,
+      ...(raw.unit === undefined ? {} : { unit: string(raw.unit, `${where}.unit`, 100) }),
+      ...(buckets === undefined ? {} : { buckets }),
+      ...(prometheusName === undefined ? {} : { prometheusName, labelNames: labelNames! }),
+    };
+    return metric;
+  });
+  if (!Array.isArray(data.dropped) || data.dropped.length > limits.maxMetrics * DROP_REASONS.length) fail('dropped must be a bounded array');
+  const dropped = (data.dropped as unknown[]).map((raw, index): DroppedSamples => {
+    if (!isRecord(raw)) return fail(`dropped[${index}] must be an object`);
+    const reason = raw.reason;
+    if (!DROP_REASONS.includes(reason as DropReason)) fail(`dropped[${index}].reason is unknown`);
+    const count = finite(raw.count, `dropped[${index}].count`);
+    if (count < 0) fail(`dropped[${index}].count must not be negative`);
+    return { metric: string(raw.metric, `dropped[${index}].metric`, 200), reason: reason as DropReason, count };
+  });
+  const node = data.node === undefined ? undefined : string(data.node, 'node', 256);
+  return {
+    format: SNAPSHOT_FORMAT,
+    version: SNAPSHOT_VERSION,
+    takenAt,
+    metrics,
+    dropped,
+    handlerFailures,
+    ...(node === undefined ? {} : { node }),
+  };
+}

@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { context as otelContext, metrics, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { AggregationTemporality, DataPointType, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import type { MetricData } from '@opentelemetry/sdk-metrics';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { createOpenTelemetryBridge } from './opentelemetry-bridge';
+import { createTelemetry } from './telemetry';
+
+function definitions() {
+  return [
+    { name: 'http.request.count', kind: 'counter' as const, event: ['http', 'request'], tags: ['route'] },
+    { name: 'http.request.duration', kind: 'histogram' as const, event: ['http', 'request'], measurement: 'duration', tags: ['route'] },
+    { name: 'pool.size', kind: 'gauge' as const, event: ['pool'], measurement: 'size' },
+  ];
+}
+
+describe('without an OpenTelemetry SDK', () => {
+  it('forwards to the no-op providers without failing', async () => {
+    const telemetry = createTelemetry({ metrics: definitions() });
+    const bridge = createOpenTelemetryBridge({ telemetry });
+    telemetry.execute(['http', 'request'], { duration: 3 }, { route: '/a' });
+    expect(await telemetry.span(['job'], {}, async () => 'done')).toBe('done');
+    expect(telemetry.getMetrics()['http.request.count']!.series).toEqual([{ tags: { route: '/a' }, value: 1 }]);
+    bridge.close();
+  });
+});
+
+describe('with the OpenTelemetry SDK registered', () => {
+  const spanExporter = new InMemorySpanExporter();
+  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spanExporter)] });
+  const metricExporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+  const reader = new PeriodicExportingMetricReader({ exporter: metricExporter, exportIntervalMillis: 3_600_000 });
+  const meterProvider = new MeterProvider({ readers: [reader] });
+  const manager = new AsyncLocalStorageContextManager();
+
+  beforeAll(() => {
+    manager.enable();
+    otelContext.setGlobalContextManager(manager);
+    trace.setGlobalTracerProvider(tracerProvider);
+    metrics.setGlobalMeterProvider(meterProvider);
+  });
+
+  afterAll(async () => {
+    trace.disable();
+    metrics.disable();
+    otelContext.disable();
+    await Promise.all([tracerProvider.shutdown(), meterProvider.shutdown()]);
+  });
+
+  async function exported(): Promise<Map<string, MetricData>> {
+    await reader.forceFlush();
+    const found = new Map<string, MetricData>();
+    for (const resourceMetrics of metricExporter.getMetrics()) {
+      for (const scope of resourceMetrics.scopeMetrics) {
+        if (scope.scope.name !== '@foundation/telemetry') continue;
+        for (const metric of scope.metrics) found.set(metric.descriptor.name, metric);
+      }
+    }
+    return found;
+  }
+
+  it('forwards counters, gauges and histograms with their tags as attributes', async () => {
+    const telemetry = createTelemetry({ metrics: definitions() });
+    const bridge = createOpenTelemetryBridge({ telemetry });
+    telemetry.execute(['http', 'request'], { duration: 10 }, { route: '/a' });
+    telemetry.execute(['http', 'request'], { duration: 30 }, { route: '/a' });
+    telemetry.execute(['http', 'request'], { duration: 5 }, { route: '/b' });
+    telemetry.execute(['pool'], { size: 8 });
+    telemetry.execute(['pool'], { size: 6 });
+    telemetry.execute(['http', 'request'], { duration: Number.NaN }, { route: '/a' }); // dropped: not forwarded either
+    const found = await exported();
+
+    const count = found.get('http.request.count')!;
+    expect(count.dataPointType).toBe(DataPointType.SUM);
+    expect(count.dataPoints.map((point) => [point.attributes, point.value])).toEqual([
+      [{ route: '/a' }, 3],
+      [{ route: '/b' }, 1],
+    ]);
+    const duration = found.get('http.request.duration')!;
+    expect(duration.dataPointType).toBe(DataPointType.HISTOGRAM);
+    expect(duration.dataPoints.map((point) => [point.attributes, (point.value as { count: number; sum: number }).count, (point.value as { sum: number }).sum])).toEqual([
+      [{ route: '/a' }, 2, 40],
+      [{ route: '/b' }, 1, 5],
+    ]);
+    const size = found.get('pool.size')!;
+    expect(size.dataPointType).toBe(DataPointType.GAUGE);
+    expect(size.dataPoints.map((point) => point.value)).toEqual([6]);
+    expect(size.descriptor.description).toBe('Last value of size of event pool');
+
+    bridge.close();
+    telemetry.execute(['pool'], { size: 99 });
+    expect((await exported()).get('pool.size')!.dataPoints.map((point) => point.value)).toEqual([6]);
+  });
+
+  it('forwards spans, active while the function runs, with errors recorded', async () => {
+    const telemetry = createTelemetry();
+    const bridge = createOpenTelemetryBridge({ telemetry, metrics: false });
+    const tracer = trace.getTracer('application');
+    await telemetry.span(['checkout'], { cart: 'c-9', items: 3, ignored: { nested: true } }, async () => {
+      await Promise.resolve();
+      // An application span started inside nests under the Foundation span.
+      tracer.startSpan('charge-card').end();
+      await telemetry.span(['checkout', 'reserve'], {}, async () => {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      });
+    });
+    await expect(
+      telemetry.span(['checkout', 'ship'], {}, async () => {
+        await Promise.resolve();
+        throw new Error('no courier');
+      }),
+    ).rejects.toThrow('no courier');
+    expect(() =>
+      telemetry.span(['checkout', 'sync'], {}, () => {
+        throw new Error('sync failure');
+      }),
+    ).toThrow('sync failure');
+
+    const spans = new Map(spanExporter.getFinishedSpans().map((span) => [span.name, span]));
+    const checkout = spans.get('checkout')!;
+    expect(checkout.attributes).toEqual({ cart: 'c-9', items: 3 });
+    expect(spans.get('charge-card')!.parentSpanContext?.spanId).toBe(checkout.spanContext().spanId);
+    expect(spans.get('checkout.reserve')!.parentSpanContext?.spanId).toBe(checkout.spanContext().spanId);
+    const ship = spans.get('checkout.ship')!;
+    expect(ship.status).toEqual({ code: 2, message: 'no courier' });
+    expect(ship.events.map((event) => event.name)).toEqual(['exception']);
+    expect(spans.get('checkout.sync')!.status.code).toBe(2);
+    bridge.close();
+  });
+});

@@ -1,0 +1,135 @@
+// Forwards Foundation telemetry to OpenTelemetry when the application registered an SDK:
+// every recorded metric sample to a MeterProvider (counters → Counter, gauges → Gauge,
+// histograms → Histogram, tags as attributes), and every `span` to a TracerProvider as an
+// OpenTelemetry span that is active while the function runs (so spans started inside nest
+// under it). Uses @opentelemetry/api only; with no SDK registered, everything is a no-op.
+import { SpanStatusCode, metrics as otelMetrics, trace as otelTrace } from '@opentelemetry/api';
+import type { Attributes, Counter, Gauge, Histogram, Meter, MeterProvider, Span, TracerProvider } from '@opentelemetry/api';
+import type { EventName } from './event-name';
+import type { Metadata } from './handler-registry';
+import type { MetricSpec } from './metrics/definition';
+import type { Telemetry } from './telemetry';
+
+export interface OpenTelemetryBridgeOptions {
+  readonly telemetry: Telemetry;
+  /** Default: the global MeterProvider, looked up on every sample so a later registration is picked up. */
+  readonly meterProvider?: MeterProvider;
+  /** Default: the global TracerProvider (a proxy that follows registration). */
+  readonly tracerProvider?: TracerProvider;
+  /** Forward metric samples (default true). */
+  readonly metrics?: boolean;
+  /** Forward spans (default true). */
+  readonly spans?: boolean;
+  /** Instrumentation scope name. Default `@foundation/telemetry`. */
+  readonly scope?: string;
+}
+
+export interface OpenTelemetryBridge {
+  /** Stops forwarding. */
+  close(): void;
+}
+
+type Instrument = Counter | Gauge | Histogram;
+
+function toAttributes(names: readonly string[], values: readonly string[]): Attributes {
+  const attributes: Attributes = {};
+  for (let index = 0; index < names.length; index += 1) attributes[names[index]!] = values[index];
+  return attributes;
+}
+
+/** Span attributes from metadata: primitive values only (objects and functions are left out). */
+function spanAttributes(metadata: Metadata): Attributes {
+  const attributes: Attributes = {};
+  for (const key of Object.keys(metadata)) {
+    const value = metadata[key];
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') attributes[key] = value;
+  }
+  return attributes;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+export function createOpenTelemetryBridge(options: OpenTelemetryBridgeOptions): OpenTelemetryBridge {
+  const { telemetry } = options;
+  const scope = options.scope ?? '@foundation/telemetry';
+  const closers: (() => void)[] = [];
+
+  if (options.metrics !== false) {
+    let provider: MeterProvider | undefined;
+    let meter: Meter | undefined;
+    let instruments = new Map<MetricSpec, Instrument>();
+    const instrumentFor = (spec: MetricSpec): Instrument => {
+      const current = options.meterProvider ?? otelMetrics.getMeterProvider();
+      if (current !== provider || meter === undefined) {
+        provider = current;
+        meter = current.getMeter(scope);
+        instruments = new Map();
+      }
+      let instrument = instruments.get(spec);
+      if (instrument === undefined) {
+        const instrumentOptions = { description: spec.description, ...(spec.unit === undefined ? {} : { unit: spec.unit }) };
+        instrument =
+          spec.kind === 'counter'
+            ? meter.createCounter(spec.name, instrumentOptions)
+            : spec.kind === 'gauge'
+              ? meter.createGauge(spec.name, instrumentOptions)
+              : meter.createHistogram(spec.name, instrumentOptions);
+        instruments.set(spec, instrument);
+      }
+      return instrument;
+    };
+    closers.push(
+      telemetry.onSample((spec, tags, value) => {
+        const instrument = instrumentFor(spec);
+        const attributes = toAttributes(spec.tags, tags);
+        if (spec.kind === 'counter') (instrument as Counter).add(value, attributes);
+        else (instrument as Gauge | Histogram).record(value, attributes);
+      }),
+    );
+  }
+
+  if (options.spans !== false) {
+    const tracerProvider = options.tracerProvider;
+    const tracer = () => (tracerProvider ?? otelTrace.getTracerProvider()).getTracer(scope);
+    closers.push(
+      telemetry.interceptSpans(<T>(prefix: EventName, metadata: Metadata, run: () => T): T =>
+        tracer().startActiveSpan(prefix.join('.'), { attributes: spanAttributes(metadata) }, (span: Span): T => {
+          const fail = (error: unknown): void => {
+            if (error instanceof Error) span.recordException(error);
+            span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+            span.end();
+          };
+          let result: T;
+          try {
+            result = run();
+          } catch (error) {
+            fail(error);
+            throw error;
+          }
+          if (isThenable(result)) {
+            return result.then(
+              (value) => {
+                span.end();
+                return value;
+              },
+              (error: unknown) => {
+                fail(error);
+                throw error;
+              },
+            ) as T;
+          }
+          span.end();
+          return result;
+        }),
+      ),
+    );
+  }
+
+  return {
+    close() {
+      for (const close of closers.splice(0)) close();
+    },
+  };
+}

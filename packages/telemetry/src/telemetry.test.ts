@@ -1,0 +1,284 @@
+import { describe, expect, it } from '@jest/globals';
+import type { Clock } from '@foundation/core';
+import { TELEMETRY_ERROR_CODES } from './errors/codes';
+import type { EventName } from './event-name';
+import type { Measurements, Metadata } from './handler-registry';
+import { HANDLER_FAILURE_EVENT, createTelemetry } from './telemetry';
+
+interface Received {
+  readonly eventName: EventName;
+  readonly measurements: Measurements;
+  readonly metadata: Metadata;
+  readonly config: unknown;
+}
+
+function recorder() {
+  const received: Received[] = [];
+  const handler = (eventName: EventName, measurements: Measurements, metadata: Metadata, config: unknown): void => {
+    received.push({ eventName, measurements, metadata, config });
+  };
+  return { received, handler };
+}
+
+/** A clock that moves only when told to. */
+function manualClock(): Clock & { advance(ms: number): void } {
+  let now = 0;
+  return { now: () => 1_700_000_000_000 + now, monotonic: () => now, advance: (ms) => void (now += ms) };
+}
+
+function codeOf(action: () => unknown): number | undefined {
+  try {
+    action();
+  } catch (error) {
+    return (error as { code?: number }).code;
+  }
+  return undefined;
+}
+
+describe('execute, attach, detach', () => {
+  it('dispatches to the handlers attached to the exact event name, with their config', () => {
+    const telemetry = createTelemetry();
+    const { received, handler } = recorder();
+    telemetry.attach('orders', [['shop', 'order', 'placed'], ['shop', 'order', 'paid']], handler, { sink: 'test' });
+    telemetry.execute(['shop', 'order', 'placed'], { amount: 12 }, { customer: 'c-1' });
+    telemetry.execute(['shop', 'order'], { amount: 1 }); // a prefix is another event
+    telemetry.execute(['shop', 'order', 'placed', 'late'], { amount: 1 }); // so is a longer name
+    telemetry.execute(['shop', 'order', 'paid'], { amount: 12 });
+    expect(received).toEqual([
+      { eventName: ['shop', 'order', 'placed'], measurements: { amount: 12 }, metadata: { customer: 'c-1' }, config: { sink: 'test' } },
+      { eventName: ['shop', 'order', 'paid'], measurements: { amount: 12 }, metadata: {}, config: { sink: 'test' } },
+    ]);
+    expect(telemetry.listHandlers()).toEqual([
+      { id: 'orders', eventName: ['shop', 'order', 'placed'], config: { sink: 'test' } },
+      { id: 'orders', eventName: ['shop', 'order', 'paid'], config: { sink: 'test' } },
+    ]);
+    expect(telemetry.listHandlers(['shop', 'order', 'paid'])).toHaveLength(1);
+    expect(telemetry.listHandlers(['billing'])).toEqual([]);
+    expect(telemetry.detach('orders')).toBe(true);
+    expect(telemetry.detach('orders')).toBe(false);
+    telemetry.execute(['shop', 'order', 'placed'], { amount: 3 });
+    expect(received).toHaveLength(2);
+  });
+
+  it('calls several handlers of one event in attach order', () => {
+    const telemetry = createTelemetry();
+    const order: string[] = [];
+    telemetry.attach('first', ['e'], () => order.push('first'));
+    telemetry.attach('second', ['e'], () => order.push('second'));
+    telemetry.execute(['e'], {});
+    expect(order).toEqual(['first', 'second']);
+  });
+
+  it('refuses a handler id that is taken (HandlerExistsError, 5303)', () => {
+    const telemetry = createTelemetry();
+    telemetry.attach('dup', ['a'], () => undefined);
+    expect(codeOf(() => telemetry.attach('dup', ['b'], () => undefined))).toBe(TELEMETRY_ERROR_CODES.handlerExists);
+  });
+
+  it.each([
+    ['a string', 'shop.order'],
+    ['an empty array', []],
+    ['a number segment', ['shop', 42]],
+    ['an empty segment', ['shop', '']],
+    ['null', null],
+    ['an object', { 0: 'shop', length: 1 }],
+  ])('rejects an event name that is %s (InvalidEventNameError, 5301), attached or not', (_label, name) => {
+    const telemetry = createTelemetry();
+    expect(codeOf(() => telemetry.execute(name as unknown as EventName, {}))).toBe(TELEMETRY_ERROR_CODES.invalidEventName);
+    expect(codeOf(() => telemetry.attach('h', name as unknown as EventName, () => undefined))).toBe(TELEMETRY_ERROR_CODES.invalidEventName);
+    telemetry.attach('other', ['shop'], () => undefined);
+    expect(codeOf(() => telemetry.execute(name as unknown as EventName, {}))).toBe(TELEMETRY_ERROR_CODES.invalidEventName);
+  });
+
+  it('rejects measurements that are not an object (InvalidMeasurementError, 5302)', () => {
+    const telemetry = createTelemetry();
+    expect(codeOf(() => telemetry.execute(['a'], 5 as unknown as Measurements))).toBe(TELEMETRY_ERROR_CODES.invalidMeasurement);
+    expect(codeOf(() => telemetry.execute(['a'], null as unknown as Measurements))).toBe(TELEMETRY_ERROR_CODES.invalidMeasurement);
+  });
+});
+
+describe('handler isolation', () => {
+  it('detaches a handler that throws, reports it as an event of its own, and never breaks the caller', () => {
+    const telemetry = createTelemetry();
+    const failures = recorder();
+    const others = recorder();
+    telemetry.attach('watcher', HANDLER_FAILURE_EVENT, failures.handler);
+    const boom = new Error('handler bug');
+    telemetry.attach('faulty', [['work', 'done'], ['work', 'started']], () => {
+      throw boom;
+    }, { owner: 'team-a' });
+    telemetry.attach('healthy', ['work', 'done'], others.handler);
+
+    expect(() => telemetry.execute(['work', 'done'], { items: 1 })).not.toThrow();
+    telemetry.execute(['work', 'done'], { items: 2 });
+    telemetry.execute(['work', 'started'], {});
+
+    expect(others.received.map((event) => event.measurements)).toEqual([{ items: 1 }, { items: 2 }]);
+    expect(failures.received).toHaveLength(1);
+    const [failure] = failures.received;
+    expect(failure!.eventName).toEqual(['telemetry', 'handler', 'failure']);
+    expect(failure!.measurements).toEqual({ monotonicTime: expect.any(Number), systemTime: expect.any(Number) });
+    expect(failure!.metadata).toMatchObject({ eventName: ['work', 'done'], handlerId: 'faulty', handlerConfig: { owner: 'team-a' }, kind: 'error', reason: boom });
+    expect(failure!.metadata.stacktrace).toContain('handler bug');
+    // Detached from every event it was attached to.
+    expect(telemetry.listHandlers().map((handler) => handler.id)).toEqual(['watcher', 'healthy']);
+    expect(telemetry.stats().handlerFailures).toBe(1);
+  });
+
+  it('detaches a handler whose promise rejects', async () => {
+    const telemetry = createTelemetry();
+    const failures = recorder();
+    telemetry.attach('watcher', HANDLER_FAILURE_EVENT, failures.handler);
+    telemetry.attach('async', ['tick'], async () => {
+      await Promise.resolve();
+      throw new Error('later');
+    });
+    telemetry.execute(['tick'], {});
+    telemetry.execute(['tick'], {}); // still attached: the rejection has not arrived yet
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(failures.received).toHaveLength(1); // reported once, though it failed twice
+    expect(failures.received[0]!.metadata).toMatchObject({ handlerId: 'async', kind: 'rejection' });
+    expect(telemetry.listHandlers(['tick'])).toEqual([]);
+  });
+
+  it('detaches a failing failure handler without looping', () => {
+    const telemetry = createTelemetry();
+    telemetry.attach('bad-watcher', HANDLER_FAILURE_EVENT, () => {
+      throw new Error('watcher bug');
+    });
+    telemetry.attach('bad', ['x'], () => {
+      throw new Error('bug');
+    });
+    telemetry.execute(['x'], {});
+    expect(telemetry.listHandlers()).toEqual([]);
+    expect(telemetry.stats().handlerFailures).toBe(2);
+  });
+
+  it('lets a handler attach and detach others during a dispatch without disturbing it', () => {
+    const telemetry = createTelemetry();
+    const calls: string[] = [];
+    telemetry.attach('a', ['e'], () => {
+      calls.push('a');
+      telemetry.detach('b');
+      if (!telemetry.listHandlers().some((handler) => handler.id === 'c')) telemetry.attach('c', ['e'], () => calls.push('c'));
+    });
+    telemetry.attach('b', ['e'], () => calls.push('b'));
+    telemetry.execute(['e'], {});
+    telemetry.execute(['e'], {});
+    expect(calls).toEqual(['a', 'b', 'a', 'c']);
+  });
+});
+
+describe('span', () => {
+  it('emits start and stop with a duration around a synchronous function', () => {
+    const clock = manualClock();
+    const telemetry = createTelemetry({ clock });
+    const { received, handler } = recorder();
+    telemetry.attach('spans', [['db', 'query', 'start'], ['db', 'query', 'stop'], ['db', 'query', 'exception']], handler);
+    const result = telemetry.span(['db', 'query'], { table: 'users' }, (scope) => {
+      clock.advance(25);
+      scope.addMetadata({ rows: 3 });
+      return 'ok';
+    });
+    expect(result).toBe('ok');
+    expect(received.map((event) => event.eventName.join('.'))).toEqual(['db.query.start', 'db.query.stop']);
+    const [start, stop] = received;
+    expect(start!.measurements).toEqual({ monotonicTime: 0, systemTime: 1_700_000_000_000 });
+    expect(start!.metadata).toEqual({ table: 'users', telemetrySpanContext: expect.any(Number) });
+    expect(stop!.measurements).toEqual({ duration: 25, monotonicTime: 25 });
+    expect(stop!.metadata).toEqual({ table: 'users', rows: 3, telemetrySpanContext: start!.metadata.telemetrySpanContext });
+  });
+
+  it('emits exception (and rethrows) when the function throws', () => {
+    const clock = manualClock();
+    const telemetry = createTelemetry({ clock });
+    const { received, handler } = recorder();
+    telemetry.attach('spans', [['db', 'query', 'start'], ['db', 'query', 'stop'], ['db', 'query', 'exception']], handler);
+    const failure = new Error('deadlock');
+    expect(() =>
+      telemetry.span(['db', 'query'], { table: 'users' }, () => {
+        clock.advance(7);
+        throw failure;
+      }),
+    ).toThrow(failure);
+    expect(received.map((event) => event.eventName.join('.'))).toEqual(['db.query.start', 'db.query.exception']);
+    expect(received[1]!.measurements).toEqual({ duration: 7, monotonicTime: 7 });
+    expect(received[1]!.metadata).toMatchObject({ table: 'users', kind: 'error', reason: failure });
+    expect(received[1]!.metadata.stacktrace).toContain('deadlock');
+  });
+
+  it('follows an async function to its resolution or rejection', async () => {
+    const clock = manualClock();
+    const telemetry = createTelemetry({ clock });
+    const { received, handler } = recorder();
+    telemetry.attach('spans', [['job', 'start'], ['job', 'stop'], ['job', 'exception']], handler);
+    const value = await telemetry.span(['job'], {}, async () => {
+      await Promise.resolve();
+      clock.advance(40);
+      return 42;
+    });
+    expect(value).toBe(42);
+    await expect(
+      telemetry.span(['job'], { attempt: 2 }, async () => {
+        await Promise.resolve();
+        clock.advance(5);
+        throw new Error('async failure');
+      }),
+    ).rejects.toThrow('async failure');
+    expect(received.map((event) => `${event.eventName.join('.')}:${String((event.measurements.duration as number | undefined) ?? '-')}`)).toEqual([
+      'job.start:-',
+      'job.stop:40',
+      'job.start:-',
+      'job.exception:5',
+    ]);
+    const ids = received.map((event) => event.metadata.telemetrySpanContext);
+    expect(ids[0]).toBe(ids[1]);
+    expect(ids[2]).toBe(ids[3]);
+    expect(ids[0]).not.toBe(ids[2]);
+  });
+
+  it('keeps the span working when a handler of its events throws', () => {
+    const telemetry = createTelemetry();
+    telemetry.attach('bad', ['s', 'start'], () => {
+      throw new Error('bug');
+    });
+    expect(telemetry.span(['s'], {}, () => 'still runs')).toBe('still runs');
+  });
+});
+
+describe('measure and the emit helpers', () => {
+  it('measure emits the duration once the function returns or its promise resolves', async () => {
+    const clock = manualClock();
+    const telemetry = createTelemetry({ clock });
+    const { received, handler } = recorder();
+    telemetry.attach('m', ['cache', 'load'], handler);
+    expect(telemetry.measure(['cache', 'load'], { key: 'k' }, () => (clock.advance(3), 'v'))).toBe('v');
+    expect(await telemetry.measure(['cache', 'load'], { key: 'k2' }, async () => (await Promise.resolve(), clock.advance(9), 'v2'))).toBe('v2');
+    expect(received.map((event) => [event.measurements, event.metadata])).toEqual([
+      [{ duration: 3 }, { key: 'k' }],
+      [{ duration: 9 }, { key: 'k2' }],
+    ]);
+  });
+
+  it('emitCounter, emitGauge and emitHistogram emit events and feed automatic metrics', () => {
+    const telemetry = createTelemetry();
+    const { received, handler } = recorder();
+    telemetry.attach('h', [['jobs', 'done'], ['queue', 'depth'], ['job', 'latency']], handler);
+    const jobsDone = ['jobs', 'done'];
+    telemetry.emitCounter(jobsDone, { queue: 'q1' });
+    telemetry.emitCounter(jobsDone, {}, 4);
+    telemetry.emitGauge(['queue', 'depth'], 17);
+    telemetry.emitGauge(['queue', 'depth'], 12);
+    for (let value = 1; value <= 100; value += 1) telemetry.emitHistogram(['job', 'latency'], value);
+    expect(received[0]).toMatchObject({ measurements: { count: 1 }, metadata: { queue: 'q1' } });
+    const metrics = telemetry.getMetrics();
+    expect(metrics['jobs.done']).toMatchObject({ kind: 'counter', series: [{ tags: {}, value: 5 }] });
+    expect(metrics['queue.depth']).toMatchObject({ kind: 'gauge', series: [{ tags: {}, value: 12 }] });
+    const latency = metrics['job.latency']!.series[0]!;
+    expect(latency).toMatchObject({ count: 100, sum: 5050, min: 1, max: 100 });
+    expect(latency.quantiles!['0.5']).toBeCloseTo(50, -0.5);
+    expect(Math.abs(latency.quantiles!['0.99']! - 99) / 99).toBeLessThanOrEqual(0.01);
+    expect(Object.keys(telemetry.getMetricsFor(['jobs']))).toEqual(['jobs.done']);
+    expect(Object.keys(telemetry.getMetricsFor('queue.'))).toEqual(['queue.depth']);
+  });
+});
