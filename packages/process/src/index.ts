@@ -1,6 +1,6 @@
 // Public entry of @foundation/process: everything users may import is exported here, by name.
 export { createRuntime } from './runtime/runtime';
-export type { Runtime, RuntimeStats, RuntimeStatus, ShutdownOptions } from './runtime/runtime';
+export type { Runtime, RuntimeStats, RuntimeStatus, ShutdownOptions, StartSupervisorOptions } from './runtime/runtime';
 export type {
   DeadLetter,
   DeadLetterReason,

@@ -4,11 +4,12 @@
 // their pids tagged (wire-body.ts). `decodeSignal` treats its input as hostile: every field is
 // checked for type and size, a signal that claims a sender on another node than the one it
 // came from is refused, and the result never shares prototypes with the input.
-import { FoundationError, isPlainObject } from '@foundation/core';
+import { FoundationError } from '@foundation/core';
 import type { SerializedFoundationError } from '@foundation/core';
 import { MalformedSignalError } from '../errors/malformed-signal-error';
 import { MAX_NAME_LENGTH, checkName } from './names';
 import { MAX_PID_TEXT_LENGTH, Pid } from './pid';
+import { inThisRealm, isPlainRecord } from './plain-record';
 import { decodeBody, encodeBody } from './wire-body';
 
 export const SIGNAL_VERSION = 1;
@@ -119,7 +120,7 @@ class Reader {
   target(localNode: string): RemoteTarget {
     const value = this.record.to;
     if (typeof value === 'string') return this.pid('to');
-    if (isPlainObject(value) && Object.keys(value).length === 1 && typeof value.name === 'string') {
+    if (isPlainRecord(value) && Object.keys(value).length === 1 && typeof value.name === 'string') {
       if (value.name.length > MAX_NAME_LENGTH) this.fail('field "to.name" is too long');
       try {
         return { name: checkName(value.name), node: localNode };
@@ -154,7 +155,7 @@ class Reader {
       if (value.length > MAX_REASON_LENGTH) this.fail(`field "${key}" is longer than ${MAX_REASON_LENGTH} characters`);
       return value;
     }
-    if (isPlainObject(value) && Object.keys(value).length === 1 && value.error !== undefined) return FoundationError.fromJSON(value.error);
+    if (isPlainRecord(value) && Object.keys(value).length === 1 && value.error !== undefined) return FoundationError.fromJSON(inThisRealm(value.error));
     return this.fail(`field "${key}" must be a reason string or { error }`);
   }
 
@@ -172,7 +173,7 @@ class Reader {
  * in `to` are names registered here). Throws MalformedSignalError for anything invalid.
  */
 export function decodeSignal(data: unknown, fromNode: string, localNode: string): Signal {
-  if (!isPlainObject(data)) throw new MalformedSignalError(fromNode, 'expected an object');
+  if (!isPlainRecord(data)) throw new MalformedSignalError(fromNode, 'expected an object');
   const read = new Reader(fromNode, data);
   if (data.v !== SIGNAL_VERSION) read.fail(`unsupported version ${typeof data.v === 'number' ? data.v : typeof data.v}`);
   switch (data.t) {
@@ -186,7 +187,7 @@ export function decodeSignal(data: unknown, fromNode: string, localNode: string)
     case 'reply': {
       const ref = read.callRef();
       if (read.boolean('ok')) return { type: 'reply', ref, ok: true, body: read.body() };
-      return { type: 'reply', ref, ok: false, error: FoundationError.fromJSON(data.error) };
+      return { type: 'reply', ref, ok: false, error: FoundationError.fromJSON(inThisRealm(data.error)) };
     }
     case 'link':
     case 'unlink':
@@ -206,6 +207,6 @@ export function decodeSignal(data: unknown, fromNode: string, localNode: string)
 /** An exit reason from its wire form; anything unreadable becomes a deserialization error. */
 export function decodeReason(value: unknown): unknown {
   if (typeof value === 'string') return value.length > MAX_REASON_LENGTH ? value.slice(0, MAX_REASON_LENGTH) : value;
-  if (isPlainObject(value) && value.error !== undefined) return FoundationError.fromJSON(value.error);
+  if (isPlainRecord(value) && value.error !== undefined) return FoundationError.fromJSON(inThisRealm(value.error));
   return FoundationError.fromJSON(undefined);
 }

@@ -5,6 +5,7 @@
 // (the sender's objects are never mutated), never follow more than MAX_DEPTH levels or
 // MAX_CONTAINERS objects, and never create keys that reach a prototype.
 import { Pid } from './pid';
+import { isPlainRecord } from './plain-record';
 
 export const PID_TAG = '$pid';
 const MAX_DEPTH = 64;
@@ -15,10 +16,7 @@ interface WalkBudget {
 }
 
 function isWalkable(value: unknown): value is Record<string, unknown> | unknown[] {
-  if (typeof value !== 'object' || value === null) return false;
-  if (Array.isArray(value)) return true;
-  const prototype: unknown = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
+  return Array.isArray(value) || isPlainRecord(value);
 }
 
 function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {

@@ -65,7 +65,8 @@ import {
   terminateChild,
   whichChildren,
 } from '../supervisor/supervisor';
-import type { ChildCounts, ChildInfo, ChildSpec, SupervisorSpec } from '../supervisor/types';
+import type { ChildCounts, ChildInfo, ChildSpec, RestartType, SupervisorSpec } from '../supervisor/types';
+import { SupervisorError } from '../errors/supervisor-error';
 
 /** Stride of clock reads in a slice grows while handlers are faster than this (ms per stride). */
 const FAST_SEGMENT_MS = 0.05;
@@ -87,6 +88,17 @@ export interface RuntimeStats {
   readonly pendingCallDeadlines: number;
   readonly pendingRemoteCalls: number;
   readonly threadWorkers: number;
+}
+
+export interface StartSupervisorOptions {
+  /** Child id under the parent; default `supervisor-N`. */
+  readonly id?: string;
+  /** Registered name of the supervisor. */
+  readonly name?: string;
+  /** The supervisor to start under; default the root supervisor. */
+  readonly parent?: Pid;
+  /** Restart type under the parent; default `permanent`. */
+  readonly restart?: RestartType;
 }
 
 export interface ShutdownOptions {
@@ -131,7 +143,11 @@ export interface Runtime {
   processInfo(pid: Pid): ProcessInfo | undefined;
   /** Pids of every live process on this runtime, in spawn order. */
   processes(): Pid[];
-  startSupervisor(spec: SupervisorSpec, options?: { readonly id?: string; readonly name?: string; readonly parent?: Pid }): Promise<Pid>;
+  /**
+   * Starts a supervisor as a child of `parent` (default the root supervisor) and waits until its
+   * children have started; `restart` is its restart type there (default `permanent`).
+   */
+  startSupervisor(spec: SupervisorSpec, options?: StartSupervisorOptions): Promise<Pid>;
   startChild(supervisor: Pid, spec: ChildSpec): Promise<Pid | undefined>;
   terminateChild(supervisor: Pid, id: string): Promise<void>;
   restartChild(supervisor: Pid, id: string): Promise<Pid | undefined>;
@@ -1368,13 +1384,24 @@ export class RuntimeImpl implements Runtime {
 
   // ---- supervisors --------------------------------------------------------------------------
 
-  async startSupervisor(
-    spec: SupervisorSpec,
-    options: { readonly id?: string; readonly name?: string; readonly parent?: Pid } = {},
-  ): Promise<Pid> {
+  async startSupervisor(spec: SupervisorSpec, options: StartSupervisorOptions = {}): Promise<Pid> {
     const parent = options.parent ?? this.root.pid;
     const id = options.id ?? `supervisor-${this.nextId}`;
-    const pid = await startChild(this, parent, { id, supervisor: spec, ...(options.name === undefined ? {} : { name: options.name }) });
+    let pid: Pid | undefined;
+    try {
+      pid = await startChild(this, parent, {
+        id,
+        supervisor: spec,
+        ...(options.name === undefined ? {} : { name: options.name }),
+        ...(options.restart === undefined ? {} : { restart: options.restart }),
+      });
+    } catch (error) {
+      // The supervisor itself failed to start: what the caller wants is why (its child's failure).
+      if (error instanceof SupervisorError && error.kind === 'start-failed' && error.childId === id && error.cause instanceof SupervisorError) {
+        throw error.cause;
+      }
+      throw error;
+    }
     if (pid === undefined) throw new NoProcessError(`supervisor ${id}`);
     return pid;
   }

@@ -2,7 +2,7 @@
 // cross with their pids tagged (wire-body.ts) and exit reasons as wire data (signals.ts), so both
 // sides rebuild Pids and errors. The main thread validates what a worker sends: user code runs
 // in the worker and could post anything on its port.
-import { isPlainObject } from '@foundation/core';
+import { isPlainRecord } from '../core/plain-record';
 import { MAX_PID_TEXT_LENGTH } from '../core/pid';
 
 /** Main → worker. `id` is the process's local id (its pid's `id`). */
@@ -78,7 +78,7 @@ function isPidText(value: unknown): value is string {
 
 /** Checks the shape of a worker message (not the pids inside, which are parsed where used). */
 export function readFromWorker(data: unknown): FromWorker | undefined {
-  if (!isPlainObject(data) || typeof data.k !== 'string' || !FROM_WORKER_KINDS.has(data.k)) return undefined;
+  if (!isPlainRecord(data) || typeof data.k !== 'string' || !FROM_WORKER_KINDS.has(data.k)) return undefined;
   const message = data as Record<string, unknown> & { k: string };
   if (message.k === 'ready') return message as FromWorker;
   if (message.k === 'reply') return isId(message.ref) && typeof message.ok === 'boolean' ? (message as FromWorker) : undefined;

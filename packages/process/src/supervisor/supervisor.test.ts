@@ -1,0 +1,468 @@
+import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import { deferred, settle, simulatedRuntime, until } from '../../test/support';
+import type { Pid } from '../core/pid';
+import { SupervisorError } from '../errors/supervisor-error';
+import { createRuntime } from '../runtime/runtime';
+import type { Runtime } from '../runtime/runtime';
+import type { TelemetrySink } from '../runtime/options';
+import type { Behavior, ProcessSelf } from '../runtime/types';
+import type { ChildSpec, RestartType, SupervisorStrategy } from './types';
+
+interface WorkerArgs {
+  readonly id: string;
+  readonly log: string[];
+}
+
+/** A child that logs its starts and stops and exits when told. */
+const recorder: Behavior<WorkerArgs, WorkerArgs> = {
+  init(args) {
+    args.log.push(`start ${args.id}`);
+    return args;
+  },
+  handleMessage(message, self) {
+    if (message === 'crash') throw new Error(`${self.state.id} crashed`);
+    if (message === 'finish') self.stop('normal');
+  },
+  handleCall: (_request, self) => self.state.id,
+  terminate(reason, self) {
+    self.state.log.push(`stop ${self.state.id}`);
+  },
+};
+
+function worker(id: string, log: string[], restart: RestartType = 'permanent', extra: Partial<ChildSpec> = {}): ChildSpec {
+  return { id, behavior: recorder, args: { id, log }, restart, ...extra };
+}
+
+async function pids(runtime: Runtime, supervisor: Pid): Promise<Record<string, Pid | undefined>> {
+  const children = await runtime.whichChildren(supervisor);
+  return Object.fromEntries(children.map((child) => [child.id, child.pid]));
+}
+
+async function crash(runtime: Runtime, supervisor: Pid, id: string, message = 'crash'): Promise<void> {
+  const before = (await pids(runtime, supervisor))[id]!;
+  runtime.send(before, message);
+  await until(() => !runtime.isAlive(before), `${id} to exit`);
+  await settle();
+}
+
+describe('starting and inspecting', () => {
+  it('starts children in order and reports them with whichChildren and countChildren', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const log: string[] = [];
+    const supervisor = await runtime.startSupervisor({
+      children: [worker('a', log), worker('b', log), { id: 'sub', supervisor: { children: [worker('c', log)] } }, worker('d', log)],
+    });
+    expect(log).toEqual(['start a', 'start b', 'start c', 'start d']);
+    const children = await runtime.whichChildren(supervisor);
+    expect(children.map(({ id, type, restart }) => [id, type, restart])).toEqual([
+      ['a', 'worker', 'permanent'],
+      ['b', 'worker', 'permanent'],
+      ['sub', 'supervisor', 'permanent'],
+      ['d', 'worker', 'permanent'],
+    ]);
+    expect(children.every((child) => child.pid !== undefined && runtime.isAlive(child.pid))).toBe(true);
+    expect(await runtime.countChildren(supervisor)).toEqual({ specs: 4, active: 4, supervisors: 1, workers: 3 });
+    expect(runtime.processInfo(children[0]!.pid!)?.links).toEqual([supervisor]);
+    await runtime.shutdown();
+  });
+
+  it('fails to start when a child cannot, stopping the children already started in reverse order', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const log: string[] = [];
+    const failing: Behavior = {
+      init() {
+        throw new Error('no database');
+      },
+    };
+    const error = (await runtime
+      .startSupervisor({ children: [worker('a', log), worker('b', log), { id: 'broken', behavior: failing }, worker('never', log)] })
+      .catch((caught: unknown) => caught)) as SupervisorError;
+    expect(error).toBeInstanceOf(SupervisorError);
+    expect(error.kind).toBe('start-failed');
+    expect(error.childId).toBe('broken');
+    expect(log).toEqual(['start a', 'start b', 'stop b', 'stop a']);
+    expect(await runtime.countChildren(runtime.rootSupervisor)).toMatchObject({ specs: 0 });
+    await runtime.shutdown();
+  });
+
+  it('refuses invalid specs with typed errors', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const invalid = async (spec: unknown): Promise<SupervisorError> =>
+      (await runtime.startSupervisor(spec as never).catch((caught: unknown) => caught)) as SupervisorError;
+    expect((await invalid({ strategy: 'one-for-some' })).kind).toBe('invalid-spec');
+    expect((await invalid({ intensity: { maxRestarts: -1 } })).kind).toBe('invalid-spec');
+    expect((await invalid({ intensity: { periodMs: 0 } })).kind).toBe('invalid-spec');
+    expect((await invalid({ children: [{ id: '', behavior: recorder }] })).kind).toBe('invalid-spec');
+    expect((await invalid({ children: [{ id: 'x' }] })).kind).toBe('invalid-spec');
+    expect((await invalid({ children: [{ id: 'x', behavior: recorder, restart: 'sometimes' }] })).kind).toBe('invalid-spec');
+    expect((await invalid({ children: [{ id: 'x', behavior: recorder, shutdown: -5 }] })).kind).toBe('invalid-spec');
+    const log: string[] = [];
+    expect((await invalid({ children: [worker('x', log), worker('x', log)] })).kind).toBe('duplicate-child');
+    await runtime.shutdown();
+  });
+});
+
+describe('strategies', () => {
+  async function setup(strategy: SupervisorStrategy) {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const log: string[] = [];
+    const supervisor = await runtime.startSupervisor({
+      strategy,
+      intensity: { maxRestarts: 10 },
+      children: ['a', 'b', 'c', 'd'].map((id) => worker(id, log)),
+    });
+    log.length = 0;
+    return { runtime, log, supervisor, before: await pids(runtime, supervisor) };
+  }
+
+  it('one-for-one restarts only the child that exited', async () => {
+    const { runtime, log, supervisor, before } = await setup('one-for-one');
+    await crash(runtime, supervisor, 'b');
+    const after = await pids(runtime, supervisor);
+    expect(log).toEqual(['stop b', 'start b']);
+    expect(after.b!.equals(before.b!)).toBe(false);
+    for (const id of ['a', 'c', 'd']) expect(after[id]!.equals(before[id]!)).toBe(true);
+    expect(await runtime.call(after.b!, 'id')).toBe('b');
+    await runtime.shutdown();
+  });
+
+  it('one-for-all stops the others in reverse order, then restarts all in order', async () => {
+    const { runtime, log, supervisor, before } = await setup('one-for-all');
+    await crash(runtime, supervisor, 'b');
+    await until(() => log.length === 8);
+    expect(log).toEqual(['stop b', 'stop d', 'stop c', 'stop a', 'start a', 'start b', 'start c', 'start d']);
+    const after = await pids(runtime, supervisor);
+    for (const id of ['a', 'b', 'c', 'd']) expect(after[id]!.equals(before[id]!)).toBe(false);
+    await runtime.shutdown();
+  });
+
+  it('rest-for-one stops the children started after it in reverse order, then restarts it and them in order', async () => {
+    const { runtime, log, supervisor, before } = await setup('rest-for-one');
+    await crash(runtime, supervisor, 'b');
+    await until(() => log.length === 6);
+    expect(log).toEqual(['stop b', 'stop d', 'stop c', 'start b', 'start c', 'start d']);
+    const after = await pids(runtime, supervisor);
+    expect(after.a!.equals(before.a!)).toBe(true);
+    for (const id of ['b', 'c', 'd']) expect(after[id]!.equals(before[id]!)).toBe(false);
+    await runtime.shutdown();
+  });
+
+  it('does not restart a temporary sibling stopped by a group restart; its spec goes', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const log: string[] = [];
+    const supervisor = await runtime.startSupervisor({
+      strategy: 'one-for-all',
+      children: [worker('a', log), worker('temp', log, 'temporary'), worker('c', log)],
+    });
+    await crash(runtime, supervisor, 'a');
+    await until(() => log.filter((entry) => entry === 'start c').length === 2);
+    expect((await runtime.whichChildren(supervisor)).map((child) => child.id)).toEqual(['a', 'c']);
+    await runtime.shutdown();
+  });
+});
+
+describe('restart types', () => {
+  it('permanent restarts always, transient only after an abnormal exit, temporary never', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const log: string[] = [];
+    const supervisor = await runtime.startSupervisor({
+      intensity: { maxRestarts: 10 },
+      children: [worker('perm', log), worker('trans', log, 'transient'), worker('trans-2', log, 'transient'), worker('temp', log, 'temporary')],
+    });
+    await crash(runtime, supervisor, 'perm', 'finish');
+    await crash(runtime, supervisor, 'trans', 'finish');
+    await crash(runtime, supervisor, 'trans-2', 'crash');
+    await crash(runtime, supervisor, 'temp', 'crash');
+    await settle();
+    const children = await pids(runtime, supervisor);
+    expect(Object.keys(children)).toEqual(['perm', 'trans', 'trans-2']);
+    expect(children.perm).toBeDefined();
+    expect(children.trans).toBeUndefined();
+    expect(children['trans-2']).toBeDefined();
+    expect(await runtime.countChildren(supervisor)).toEqual({ specs: 3, active: 2, supervisors: 0, workers: 3 });
+    await runtime.shutdown();
+  });
+});
+
+describe('restart intensity', () => {
+  it('gives up after too many restarts in the period: children stop in reverse order, the supervisor exits with shutdown', async () => {
+    const { simulation, runtime } = simulatedRuntime();
+    const log: string[] = [];
+    const supervisor = await runtime.startSupervisor(
+      { intensity: { maxRestarts: 2, periodMs: 1000 }, children: [worker('a', log), worker('b', log)] },
+      { restart: 'transient' },
+    );
+    const exit = runtime.whenExited(supervisor);
+    await crash(runtime, supervisor, 'a');
+    await simulation.runForAsync(400);
+    await crash(runtime, supervisor, 'a');
+    expect(runtime.isAlive(supervisor)).toBe(true);
+    log.length = 0;
+    await simulation.runForAsync(400);
+    await crash(runtime, supervisor, 'a');
+    expect(await exit).toBe('shutdown');
+    expect(log).toEqual(['stop a', 'stop b']);
+    await runtime.shutdown();
+  });
+
+  it('forgets restarts older than the period', async () => {
+    const { simulation, runtime } = simulatedRuntime();
+    const log: string[] = [];
+    const supervisor = await runtime.startSupervisor({ intensity: { maxRestarts: 1, periodMs: 1000 }, children: [worker('a', log)] });
+    for (let round = 0; round < 5; round += 1) {
+      await crash(runtime, supervisor, 'a');
+      await simulation.runForAsync(1001);
+    }
+    expect(runtime.isAlive(supervisor)).toBe(true);
+    expect(log.filter((entry) => entry === 'start a')).toHaveLength(6);
+    await runtime.shutdown();
+  });
+
+  it('escalates up the tree: a parent counts a child supervisor that gave up as a restart', async () => {
+    const events: string[] = [];
+    const telemetry: TelemetrySink = {
+      execute(event, _measurements, metadata) {
+        const name = event.join('.');
+        if (name === 'foundation.supervisor.shutdown') events.push(`gave up ${String(metadata.supervisor)}`);
+        if (name === 'foundation.supervisor.child-restart') events.push(`restart ${String(metadata.child)}`);
+      },
+    };
+    const { runtime: tree } = simulatedRuntime({ telemetry, rootIntensity: { maxRestarts: 0 } });
+    const log: string[] = [];
+    const top = await tree.startSupervisor(
+      {
+        intensity: { maxRestarts: 1, periodMs: 10_000 },
+        children: [{ id: 'mid', supervisor: { intensity: { maxRestarts: 0, periodMs: 10_000 }, children: [worker('leaf', log)] } }],
+      },
+      { id: 'top' },
+    );
+    const topExit = tree.whenExited(top);
+    const midPid = async (): Promise<Pid> => (await pids(tree, top)).mid!;
+    // First leaf crash: mid may not restart (0 allowed) → mid gives up → top restarts mid (1 allowed).
+    await crash(tree, await midPid(), 'leaf');
+    await until(() => events.length === 2);
+    expect(events[0]).toMatch(/^gave up </);
+    expect(events[1]).toBe('restart mid');
+    // Second: mid gives up again → top exceeds its intensity and gives up → the root (0 allowed) gives up and stops the runtime.
+    await crash(tree, await midPid(), 'leaf');
+    expect(await topExit).toBe('shutdown');
+    await until(() => tree.status === 'stopped', 'the runtime to stop');
+    expect(events.filter((event) => event.startsWith('gave up'))).toHaveLength(4);
+  });
+
+  it('keeps the restart accounting of OTP for any crash schedule (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 4 }),
+        fc.integer({ min: 10, max: 500 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 300 })), { minLength: 1, maxLength: 10 }),
+        async (maxRestarts, periodMs, crashes) => {
+          const { simulation, runtime } = simulatedRuntime();
+          const restarts: number[] = [];
+          const log: string[] = [];
+          const supervisor = await runtime.startSupervisor(
+            { intensity: { maxRestarts, periodMs }, children: ['x', 'y', 'z'].map((id) => worker(id, log)) },
+            { restart: 'transient' },
+          );
+          const exit = runtime.whenExited(supervisor);
+          // The model: a restart at t is allowed while restarts in (t - period, t] ≤ maxRestarts.
+          const history: number[] = [];
+          let expectedAlive = true;
+          let expectedRestarts = 0;
+          for (const [child, gap] of crashes) {
+            await simulation.runForAsync(gap);
+            const now = simulation.now();
+            history.push(now);
+            const inWindow = history.filter((time) => time > now - periodMs).length;
+            await crash(runtime, supervisor, ['x', 'y', 'z'][child]!);
+            if (inWindow > maxRestarts) {
+              expectedAlive = false;
+              break;
+            }
+            expectedRestarts += 1;
+            restarts.push(now);
+          }
+          await settle();
+          expect(runtime.isAlive(supervisor)).toBe(expectedAlive);
+          if (!expectedAlive) expect(await exit).toBe('shutdown');
+          else expect((await runtime.countChildren(supervisor)).active).toBe(3);
+          expect(log.filter((entry) => entry.startsWith('start')).length).toBe(3 + expectedRestarts);
+          await runtime.shutdown();
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+});
+
+describe('dynamic children', () => {
+  it('starts, terminates, restarts and deletes children at run time', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const log: string[] = [];
+    const supervisor = await runtime.startSupervisor({ children: [worker('static', log)] });
+    const dynamic = await runtime.startChild(supervisor, worker('dynamic', log));
+    expect(runtime.isAlive(dynamic!)).toBe(true);
+    expect((await runtime.whichChildren(supervisor)).map((child) => child.id)).toEqual(['static', 'dynamic']);
+    await expect(runtime.startChild(supervisor, worker('dynamic', log))).rejects.toMatchObject({ kind: 'duplicate-child' });
+    await expect(runtime.deleteChild(supervisor, 'dynamic')).rejects.toMatchObject({ kind: 'child-running' });
+    await runtime.terminateChild(supervisor, 'dynamic');
+    expect(runtime.isAlive(dynamic!)).toBe(false);
+    expect((await pids(runtime, supervisor)).dynamic).toBeUndefined();
+    await expect(runtime.restartChild(supervisor, 'static')).rejects.toMatchObject({ kind: 'child-running' });
+    const again = await runtime.restartChild(supervisor, 'dynamic');
+    expect(runtime.isAlive(again!)).toBe(true);
+    await runtime.terminateChild(supervisor, 'dynamic');
+    await runtime.deleteChild(supervisor, 'dynamic');
+    expect((await runtime.whichChildren(supervisor)).map((child) => child.id)).toEqual(['static']);
+    await expect(runtime.terminateChild(supervisor, 'missing')).rejects.toMatchObject({ kind: 'unknown-child' });
+    expect(log).toEqual(['start static', 'start dynamic', 'stop dynamic', 'start dynamic', 'stop dynamic']);
+    await runtime.shutdown();
+  });
+
+  it('reports a child that fails to start without keeping its spec, and refuses non-supervisors', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const supervisor = await runtime.startSupervisor({});
+    const failing: Behavior = { init: () => Promise.reject(new Error('async init failed')) };
+    await expect(runtime.startChild(supervisor, { id: 'bad', behavior: failing })).rejects.toMatchObject({ kind: 'start-failed', childId: 'bad' });
+    expect(await runtime.countChildren(supervisor)).toMatchObject({ specs: 0 });
+    const plain = runtime.spawn(() => undefined);
+    await expect(runtime.startChild(plain, { id: 'x', behavior: recorder })).rejects.toMatchObject({ kind: 'not-a-supervisor' });
+    expect(runtime.isAlive(supervisor)).toBe(true);
+    await runtime.shutdown();
+  });
+
+  it('terminates a temporary child and forgets its spec', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const log: string[] = [];
+    const supervisor = await runtime.startSupervisor({});
+    await runtime.startChild(supervisor, worker('session', log, 'temporary'));
+    await runtime.terminateChild(supervisor, 'session');
+    expect(await runtime.countChildren(supervisor)).toMatchObject({ specs: 0 });
+    await runtime.shutdown();
+  });
+
+  it('retries a restart whose init fails, counting each attempt, until it gives up', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    let starts = 0;
+    const flaky: Behavior = {
+      init() {
+        starts += 1;
+        if (starts > 1) throw new Error('cannot come back');
+      },
+      handleMessage() {
+        throw new Error('crash');
+      },
+    };
+    const supervisor = await runtime.startSupervisor(
+      { intensity: { maxRestarts: 3, periodMs: 60_000 }, children: [{ id: 'flaky', behavior: flaky }] },
+      { restart: 'transient' },
+    );
+    const exit = runtime.whenExited(supervisor);
+    runtime.send((await pids(runtime, supervisor)).flaky!, 'go');
+    expect(await exit).toBe('shutdown');
+    expect(starts).toBe(4);
+    await runtime.shutdown();
+  });
+});
+
+describe('shutdown', () => {
+  it('stops the whole tree in reverse start order, children before their supervisor', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const log: string[] = [];
+    await runtime.startSupervisor({
+      children: [
+        worker('1', log),
+        { id: 'sub', supervisor: { children: [worker('2', log), worker('3', log)] } },
+        worker('4', log),
+      ],
+    });
+    await runtime.startSupervisor({ children: [worker('5', log)] });
+    const loose = runtime.spawn(recorder, { args: { id: 'loose', log } });
+    log.length = 0;
+    await runtime.shutdown();
+    expect(log).toEqual(['stop 5', 'stop 4', 'stop 3', 'stop 2', 'stop 1', 'stop loose']);
+    expect(runtime.isAlive(loose)).toBe(false);
+    expect(runtime.processes()).toEqual([]);
+    expect(runtime.status).toBe('stopped');
+  });
+
+  it('kills a child that outlives its shutdown timeout; brutal-kill skips terminate; infinity waits', async () => {
+    const { simulation, runtime } = simulatedRuntime();
+    const log: string[] = [];
+    const stuck = deferred();
+    const slow: Behavior = {
+      terminate() {
+        log.push('slow terminate started');
+        return stuck.promise;
+      },
+    };
+    const patient = deferred();
+    const supervisor = await runtime.startSupervisor({
+      children: [
+        { id: 'slow', behavior: slow, shutdown: 300 },
+        { id: 'brutal', behavior: { terminate: () => void log.push('brutal terminate') }, shutdown: 'brutal-kill' },
+        { id: 'patient', behavior: { terminate: () => patient.promise }, shutdown: 'infinity' },
+      ],
+    });
+    const children = await pids(runtime, supervisor);
+    const exits = ['slow', 'brutal', 'patient'].map((id) => runtime.whenExited(children[id]!));
+    await runtime.terminateChild(supervisor, 'brutal');
+    expect(await exits[1]).toBe('killed');
+    const terminating = runtime.terminateChild(supervisor, 'slow');
+    await simulation.runForAsync(299);
+    expect(runtime.isAlive(children.slow!)).toBe(true);
+    await simulation.runForAsync(1);
+    await terminating;
+    expect(await exits[0]).toBe('killed');
+    const waiting = runtime.terminateChild(supervisor, 'patient');
+    await simulation.runForAsync(60_000);
+    expect(runtime.isAlive(children.patient!)).toBe(true);
+    patient.resolve();
+    await waiting;
+    expect(await exits[2]).toBe('shutdown');
+    expect(log).toEqual(['slow terminate started']);
+    await runtime.shutdown();
+  });
+
+  it('a supervisor stops a trapping child with shutdown: exits from the parent are not turned into messages', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const seen: unknown[] = [];
+    const trapping: Behavior = {
+      init: (_args, self) => self.trapExits(true),
+      handleMessage: (message) => void seen.push(message),
+    };
+    const supervisor = await runtime.startSupervisor({ children: [{ id: 'trapper', behavior: trapping }] });
+    const child = (await pids(runtime, supervisor)).trapper!;
+    const exit = runtime.whenExited(child);
+    runtime.exit(child, 'shutdown');
+    await settle();
+    expect(runtime.isAlive(child)).toBe(true);
+    expect(seen).toMatchObject([{ type: 'exit', reason: 'shutdown' }]);
+    await runtime.terminateChild(supervisor, 'trapper');
+    expect(await exit).toBe('shutdown');
+    await runtime.shutdown();
+  });
+
+  it('children receive the supervisor as their parent and stop when it is killed', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const log: string[] = [];
+    const supervisor = await runtime.startSupervisor({ children: [worker('a', log)] });
+    const child = (await pids(runtime, supervisor)).a!;
+    const childExit = runtime.whenExited(child);
+    runtime.exit(supervisor, 'kill');
+    expect(await childExit).toBe('killed');
+    await runtime.shutdown();
+  });
+
+  it('handles requests from inside processes too', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const supervisor = await runtime.startSupervisor({});
+    const asker = runtime.spawn({
+      handleCall: async (_request, _self: ProcessSelf) => runtime.startChild(supervisor, { id: 'from-a-process', behavior: () => undefined }),
+    });
+    const started = await runtime.call<Pid>(asker, 'go');
+    expect(runtime.isAlive(started)).toBe(true);
+    await runtime.shutdown();
+  });
+});

@@ -1,0 +1,205 @@
+// Thread isolation with real worker threads. Workers load the TypeScript sources through tsx
+// (the pool does that by itself when it runs from sources), so each worker takes a moment to
+// boot; the tests share as few workers as they can.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { resolve } from 'node:path';
+import { FoundationError } from '@foundation/core';
+import { PROCESS_ERROR_CODES } from '../src/errors/codes';
+import { WorkerCrashedError } from '../src/errors/worker-crashed-error';
+import { InvalidOptionError } from '../src/errors/invalid-option-error';
+import type { Pid } from '../src/core/pid';
+import { createRuntime } from '../src/runtime/runtime';
+import type { Runtime } from '../src/runtime/runtime';
+import { isDownMessage, isExitMessage } from '../src/runtime/system-messages';
+import type { ThreadBehavior } from '../src/runtime/types';
+import { until } from './support';
+
+const fixtures = resolve(__dirname, 'fixtures/thread-behaviors.ts');
+const behavior = (name: string): ThreadBehavior => ({ module: fixtures, export: name });
+const WAIT = 50_000;
+
+/** A main-thread process that links itself to every pid it is sent (and traps exits). */
+function linkingProcess(runtime: Runtime): Pid {
+  return runtime.spawn(
+    (message: unknown, self) => {
+      if (!isExitMessage(message)) self.link(message as Pid);
+    },
+    { trapExits: true },
+  );
+}
+
+/** A main-thread process that collects what it is sent. */
+function collector(runtime: Runtime): { pid: Pid; inbox: unknown[] } {
+  const inbox: unknown[] = [];
+  return { pid: runtime.spawn((message: unknown) => void inbox.push(message), { trapExits: true }), inbox };
+}
+
+describe('thread isolation', () => {
+  let runtime: Runtime;
+
+  beforeAll(() => {
+    runtime = createRuntime({ nodeId: 'node-a', threads: { size: 1 } });
+  });
+
+  afterAll(async () => {
+    await runtime.shutdown();
+  });
+
+  it('runs a behavior in a worker thread with the same send and call semantics', async () => {
+    const pid = await runtime.start(behavior('counter'), { isolation: 'thread', args: 5 });
+    expect(pid.node).toBe('node-a');
+    expect(runtime.processInfo(pid)?.isolation).toBe('thread');
+    for (let index = 0; index < 100; index += 1) runtime.send(pid, 'tick');
+    const { pid: reporter, inbox } = collector(runtime);
+    runtime.send(pid, { report: reporter });
+    await until(() => inbox.length === 1, 'the report');
+    const report = inbox[0] as { count: number; threadId: number };
+    expect(report.count).toBe(105);
+    expect(report.threadId).not.toBe(0);
+    expect(await runtime.call(pid, 'thread')).toBe(report.threadId);
+    const doubler = await runtime.start({ module: fixtures }, { isolation: 'thread' });
+    expect(await runtime.call(doubler, 21)).toBe(42);
+    expect(runtime.stats().threadWorkers).toBe(1);
+  }, WAIT);
+
+  it('moves a transferred ArrayBuffer without copying: the sender’s buffer is detached', async () => {
+    const pid = await runtime.start(behavior('counter'), { isolation: 'thread' });
+    const buffer = new ArrayBuffer(1 << 20);
+    new Uint8Array(buffer).fill(1);
+    const reply = runtime.call<{ sum: number; byteLength: number }>(pid, { buffer }, { transfer: [buffer] });
+    expect(await reply).toEqual({ sum: 1 << 20, byteLength: 1 << 20 });
+    expect(buffer.byteLength).toBe(0);
+    // Without a transfer list the buffer is copied, and the sender keeps it.
+    const kept = new ArrayBuffer(16);
+    new Uint8Array(kept).fill(2);
+    expect(await runtime.call(pid, { buffer: kept })).toEqual({ sum: 32, byteLength: 16 });
+    expect(kept.byteLength).toBe(16);
+    const sent = new ArrayBuffer(8);
+    runtime.send(pid, { ignored: sent }, { transfer: [sent] });
+    await until(() => sent.byteLength === 0, 'the sent buffer to move');
+  }, WAIT);
+
+  it('ends only the process whose handler threw, with the error as reason; links and monitors fire', async () => {
+    const pid = await runtime.start(behavior('counter'), { isolation: 'thread' });
+    const neighbour = await runtime.start(behavior('counter'), { isolation: 'thread' });
+    const { pid: linked, inbox } = collector(runtime);
+    const linker = linkingProcess(runtime);
+    runtime.send(linker, pid);
+    const downs: unknown[] = [];
+    runtime.monitor(pid, (down) => downs.push(down.reason));
+    const exit = runtime.whenExited(pid);
+    runtime.send(pid, 'throw');
+    const reason = await exit;
+    expect(FoundationError.is(reason) && reason.message).toBe('thrown in the worker');
+    await until(() => downs.length === 1, 'the down');
+    expect((downs[0] as Error).message).toBe('thrown in the worker');
+    expect(runtime.isAlive(linker)).toBe(true);
+    expect(await runtime.call(neighbour, 'thread')).toEqual(expect.any(Number));
+    void linked;
+    void inbox;
+  }, WAIT);
+
+  it('lets a thread process link to, monitor and call processes on the main thread', async () => {
+    const { pid: reporter, inbox } = collector(runtime);
+    const pid = await runtime.start(behavior('watcher'), { isolation: 'thread', args: { reporter } });
+    const answerer = runtime.spawn({ handleCall: (request) => `answer to ${String(request)}` });
+    const linkedTarget = runtime.spawn(() => undefined);
+    const monitoredTarget = runtime.spawn(() => undefined);
+    runtime.send(pid, { ask: answerer });
+    runtime.send(pid, { link: linkedTarget });
+    runtime.send(pid, { monitor: monitoredTarget });
+    await until(() => inbox.length === 1, 'the answer');
+    expect(inbox[0]).toEqual({ answer: 'answer to question from a worker' });
+    await until(() => runtime.processInfo(linkedTarget)?.links.length === 1 && runtime.processInfo(monitoredTarget)?.monitoredBy === 1);
+    runtime.exit(linkedTarget, 'linked died');
+    runtime.exit(monitoredTarget, 'monitored died');
+    await until(() => inbox.length === 3, 'the exit and down seen in the worker');
+    const seen = inbox.slice(1).map((entry) => (entry as { seen: { type: string; reason: unknown; from?: Pid; pid?: Pid } }).seen);
+    expect(seen.map((message) => [message.type, message.reason]).sort()).toEqual([
+      ['down', 'monitored died'],
+      ['exit', 'linked died'],
+    ]);
+    // Trapping is decided on the main thread with the flag the worker set: exit(pid, shutdown)
+    // becomes a message; once the process stops trapping, it ends it, running terminate in the worker.
+    runtime.exit(pid, 'shutdown');
+    await until(() => inbox.length === 4, 'the trapped exit');
+    expect((inbox[3] as { seen: unknown }).seen).toMatchObject({ type: 'exit', reason: 'shutdown' });
+    runtime.send(pid, 'untrap');
+    await until(() => runtime.processInfo(pid)?.trapExits === false, 'the flag to reach the main thread');
+    const exit = runtime.whenExited(pid);
+    runtime.exit(pid, 'shutdown');
+    expect(await exit).toBe('shutdown');
+    await until(() => inbox.length === 5, 'the report from terminate');
+    expect(inbox[4]).toEqual({ terminated: 'shutdown' });
+    // A process that stops itself in the worker runs terminate there and exits with its reason.
+    const stopper = await runtime.start(behavior('watcher'), { isolation: 'thread', args: { reporter } });
+    const stopped = runtime.whenExited(stopper);
+    runtime.send(stopper, 'stop');
+    expect(await stopped).toBe('finished');
+    await until(() => inbox.length === 6, 'the second terminate');
+    expect(inbox[5]).toEqual({ terminated: 'finished' });
+  }, WAIT);
+
+  it('is restarted by its supervisor like any other child', async () => {
+    const supervisor = await runtime.startSupervisor(
+      { children: [{ id: 'threaded', behavior: behavior('counter'), options: { isolation: 'thread' } }] },
+      { restart: 'transient' },
+    );
+    const [before] = await runtime.whichChildren(supervisor);
+    runtime.send(before!.pid!, 'throw');
+    await until(() => !runtime.isAlive(before!.pid!), 'the child to exit');
+    let after: Pid | undefined;
+    await until(() => {
+      void runtime.whichChildren(supervisor).then(([child]) => (after = child?.pid));
+      return after !== undefined && !after.equals(before!.pid!);
+    }, 'the restart');
+    expect(await runtime.call(after!, 'thread')).toEqual(expect.any(Number));
+    await runtime.terminateChild(runtime.rootSupervisor, (await runtime.whichChildren(runtime.rootSupervisor)).at(-1)!.id);
+  }, WAIT);
+
+  it('refuses behaviors it cannot load', async () => {
+    expect(() => runtime.spawn({ module: './relative.js' }, { isolation: 'thread' })).toThrow(InvalidOptionError);
+    expect(() => runtime.spawn(behavior('counter'))).toThrow(InvalidOptionError);
+    await expect(runtime.start(behavior('missingExport'), { isolation: 'thread' })).rejects.toThrow(/not a behavior/);
+  }, WAIT);
+});
+
+describe('worker failures', () => {
+  it('turns a worker crash into an exit signal for every process it hosted, and replaces the worker', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a', threads: { size: 1 } });
+    const first = await runtime.start(behavior('counter'), { isolation: 'thread' });
+    const second = await runtime.start(behavior('counter'), { isolation: 'thread' });
+    const { pid: trapper, inbox } = collector(runtime);
+    const linker = linkingProcess(runtime);
+    void trapper;
+    runtime.send(linker, second);
+    const downs: unknown[] = [];
+    runtime.monitor(first, (down) => downs.push(down));
+    const exits = [runtime.whenExited(first), runtime.whenExited(second)];
+    runtime.send(first, 'crash-worker');
+    const [firstReason, secondReason] = await Promise.all(exits);
+    for (const reason of [firstReason, secondReason]) {
+      expect(reason).toBeInstanceOf(WorkerCrashedError);
+      expect(FoundationError.hasType(reason, PROCESS_ERROR_CODES.workerCrashed)).toBe(true);
+      expect((reason as WorkerCrashedError).message).toMatch(/uncaught in the worker/);
+    }
+    await until(() => downs.length === 1);
+    expect(isDownMessage(downs[0])).toBe(true);
+    expect(runtime.isAlive(linker)).toBe(true);
+    const replacement = await runtime.start(behavior('counter'), { isolation: 'thread' });
+    expect(await runtime.call(replacement, 'thread')).toEqual(expect.any(Number));
+    void inbox;
+    await runtime.shutdown();
+  }, WAIT);
+
+  it('turns running out of memory (resourceLimits) into an exit signal', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const pid = await runtime.start(behavior('hog'), { isolation: 'thread', thread: { resourceLimits: { maxOldGenerationSizeMb: 64 } } });
+    const exit = runtime.whenExited(pid);
+    runtime.send(pid, 'eat');
+    const reason = await exit;
+    expect(reason).toBeInstanceOf(WorkerCrashedError);
+    expect((reason as WorkerCrashedError).message).toMatch(/ERR_WORKER_OUT_OF_MEMORY/);
+    await runtime.shutdown();
+  }, WAIT);
+});
