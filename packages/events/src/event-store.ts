@@ -17,6 +17,7 @@ import { checkCorrelationId, checkForeignEvent, checkId, checkNode, checkParentI
 import { createDispatcher } from './internal/dispatcher';
 import type { EventHandler } from './internal/dispatcher';
 import { copyEventData } from './internal/event-data';
+import { MadeEvent } from './internal/made-event';
 import type { EventQuery } from './query';
 import { normalizeQuery } from './query';
 import { deserializeEvent, serializeEvent, serializedSize } from './serialization/event-codec';
@@ -117,8 +118,8 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
   const namespace = options.namespace ?? 'production';
   const onSubscriberError = options.onSubscriberError ?? defaultReport;
 
-  // Events this store made (and so already checked and frozen); anything else is checked on store.
-  const made = new WeakSet<FoundationEvent>();
+  // Marks the events this store made (already checked and frozen); anything else is checked on store.
+  const maker = Object.freeze({ store: node });
   let nextId = storage.maxId() + 1;
   // Timestamps: the clock's monotonic nanoseconds, shifted past everything the storage holds (so
   // they keep increasing across a reopen), and strictly increasing.
@@ -144,7 +145,9 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
     if (closed) throw new EventStoreClosedError(operation);
   };
 
-  const admit = (event: FoundationEvent): FoundationEvent => (made.has(event) ? event : checkForeignEvent(event, maxDataBytes));
+  const admit = (event: FoundationEvent): FoundationEvent => (MadeEvent.madeBy(event, maker) ? event : checkForeignEvent(event, maxDataBytes));
+  // One reused array for single stores: storages may not keep the array they are given.
+  const single: FoundationEvent[] = [];
 
   const afterStore = (events: readonly FoundationEvent[], evicted: number): void => {
     totalStored += events.length;
@@ -165,26 +168,21 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
     const copy = copyEventData(data, maxDataBytes) as Data;
     const timestamp = Math.max(monotonicNanoseconds() + timestampOffset, lastTimestamp + 1);
     lastTimestamp = timestamp;
-    const event: FoundationEvent<Data> = Object.freeze({
-      id: nextId,
-      type,
-      data: copy,
-      correlationId,
-      parentId,
-      timestamp,
-      wallTime: clock.now(),
-      node,
-    });
+    const event: FoundationEvent<Data> = new MadeEvent(maker, nextId, type, copy, correlationId, parentId, timestamp, clock.now(), node);
     nextId += 1;
-    made.add(event);
     return event;
   };
 
   const store = (event: FoundationEvent): number => {
     ensureOpen('store');
     const checked = admit(event);
-    const evicted = storage.append([checked]);
-    afterStore([checked], evicted);
+    single[0] = checked;
+    try {
+      const evicted = storage.append(single);
+      afterStore(single, evicted);
+    } finally {
+      single.length = 0;
+    }
     return checked.id;
   };
 

@@ -8,8 +8,10 @@ import { FoundationError } from '@foundation/core';
 import { Encoder } from 'cbor-x';
 import type { FoundationEvent } from '../event';
 import { EventDeserializationError } from '../errors/event-deserialization-error';
+import { EventSerializationError } from '../errors/event-serialization-error';
 import { EventSecurityError } from '../errors/event-security-error';
 import { EventValidationError } from '../errors/event-validation-error';
+import { encodedSize } from './cbor-codec';
 import { deserializeEvent, serializeEvent, serializedSize } from './event-codec';
 
 const sample: FoundationEvent = Object.freeze({
@@ -88,6 +90,39 @@ describe('round trip', () => {
       }),
       { seed: 7, numRuns: 300 },
     );
+  });
+});
+
+describe('serializing', () => {
+  it('checks events that no store made, so it never writes what deserialize refuses', () => {
+    const codes = [
+      { ...sample, data: () => 1 },
+      { ...sample, data: new Map([[1, 2]]) },
+      { ...sample, data: JSON.parse('{"__proto__": {}}') as unknown },
+      { ...sample, id: 0 },
+    ].map((event) => {
+      try {
+        serializeEvent(event);
+        return 0;
+      } catch (error) {
+        return (error as FoundationError).code;
+      }
+    });
+    expect(codes).toEqual([3203, 3203, 5501, 3203]);
+  });
+
+  it('reports what the encoder cannot write as serialization_failed (3101)', () => {
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    for (const value of [circular, () => 1, Symbol('s')]) {
+      try {
+        encodedSize(value);
+        throw new Error('expected a failure');
+      } catch (error) {
+        expect(error).toBeInstanceOf(EventSerializationError);
+        expect((error as FoundationError).code).toBe(3101);
+      }
+    }
   });
 });
 

@@ -7,6 +7,8 @@ import type { FoundationEvent } from '../event';
 import { DEFAULT_MAX_DATA_BYTES, MAX_CORRELATION_ID_LENGTH, MAX_NODE_LENGTH, MAX_TYPE_LENGTH } from '../event';
 import { EventDeserializationError } from '../errors/event-deserialization-error';
 import { EventValidationError } from '../errors/event-validation-error';
+import { checkForeignEvent } from '../internal/check-event';
+import { MadeEvent } from '../internal/made-event';
 import { decodeValue, encodeValue } from './cbor-codec';
 
 const FORMAT_VERSION = 1;
@@ -18,8 +20,13 @@ export interface DeserializeOptions {
   readonly maxDataBytes?: number | undefined;
 }
 
-/** An event as CBOR bytes. */
+/**
+ * An event as CBOR bytes. Events made by a store were checked when made; any other event is
+ * checked first (EventValidationError, EventSecurityError), so that what is written is what
+ * `deserializeEvent` accepts. EventSerializationError (3101) if encoding fails anyway.
+ */
 export function serializeEvent(event: FoundationEvent): Uint8Array {
+  if (!MadeEvent.isMade(event)) event = checkForeignEvent(event, Number.MAX_SAFE_INTEGER);
   return encodeValue([
     FORMAT_VERSION,
     event.id,

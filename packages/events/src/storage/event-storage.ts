@@ -9,7 +9,8 @@ export interface EventStorage {
   /** `memory`, `sqlite`... for stats. */
   readonly kind: string;
   /**
-   * Stores every event or none (atomic). Throws EventDuplicateError when an id is already
+   * Stores every event or none (atomic). The array is the caller's and may be reused after the
+   * call returns: keep the events, not the array. Throws EventDuplicateError when an id is already
    * stored or repeats within the batch, EventStorageFullError when a bounded storage refuses,
    * EventStorageError when the medium fails. Returns how many older events were evicted to
    * make room (bounded storages only).

@@ -8,6 +8,7 @@ import { EventStoreClosedError } from '../errors/event-store-closed-error';
 import type { NormalizedEventQuery } from '../query';
 import { encodedSize } from '../serialization/cbor-codec';
 import type { EventStorage } from './event-storage';
+import { IdTable } from './id-table';
 import { SortedIdList } from './sorted-id-list';
 import { TimeIndex } from './time-index';
 
@@ -59,10 +60,12 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
   const whenFull = options.whenFull ?? 'evict-oldest';
   if (whenFull !== 'evict-oldest' && whenFull !== 'reject') throw new RangeError("whenFull must be 'evict-oldest' or 'reject'");
 
-  const byId = new Map<number, FoundationEvent>();
+  const byId = new IdTable();
   const ids = new SortedIdList();
   const byType = new Map<string, SortedIdList>();
-  const byCorrelation = new Map<string, SortedIdList>();
+  // Most correlation groups hold one event (a new UUID per event by default): those are a bare
+  // id, and become a list when a second event joins.
+  const byCorrelation = new Map<string, number | SortedIdList>();
   const byTime = new TimeIndex();
   let highestTimestamp = 0;
   let newestWallTime = Number.NEGATIVE_INFINITY;
@@ -88,11 +91,53 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
     if (list.size === 0) index.delete(key);
   };
 
+  const addToCorrelation = (key: string, id: number): void => {
+    const entry = byCorrelation.get(key);
+    if (entry === undefined) {
+      byCorrelation.set(key, id);
+    } else if (typeof entry === 'number') {
+      const list = new SortedIdList();
+      list.insert(entry);
+      list.insert(id);
+      byCorrelation.set(key, list);
+    } else {
+      entry.insert(id);
+    }
+  };
+
+  const removeFromCorrelation = (key: string, id: number): void => {
+    const entry = byCorrelation.get(key);
+    if (entry === undefined) return;
+    if (typeof entry === 'number') {
+      if (entry === id) byCorrelation.delete(key);
+      return;
+    }
+    entry.remove(id);
+    if (entry.size === 1) byCorrelation.set(key, entry.first()!);
+    else if (entry.size === 0) byCorrelation.delete(key);
+  };
+
+  const correlationIds = (key: string): IdSequence => {
+    const entry = byCorrelation.get(key);
+    if (entry === undefined) return EMPTY;
+    return typeof entry === 'number' ? fromArray([entry]) : fromList(entry);
+  };
+
+  // Streams repeat a few types: the last one's list is kept at hand.
+  let lastType: string | undefined;
+  let lastTypeList: SortedIdList | undefined;
+
   const add = (event: FoundationEvent): void => {
-    byId.set(event.id, event);
+    byId.add(event);
     ids.insert(event.id);
-    addTo(byType, event.type, event.id);
-    addTo(byCorrelation, event.correlationId, event.id);
+    if (event.type === lastType && lastTypeList !== undefined && lastTypeList.size > 0) {
+      lastTypeList.insert(event.id);
+    } else {
+      addTo(byType, event.type, event.id);
+      lastType = event.type;
+      lastTypeList = byType.get(event.type);
+    }
+    addToCorrelation(event.correlationId, event.id);
     byTime.insert(event.wallTime, event.id);
     if (event.timestamp > highestTimestamp) highestTimestamp = event.timestamp;
     if (event.wallTime > newestWallTime) newestWallTime = event.wallTime;
@@ -104,7 +149,8 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
     byId.delete(id);
     ids.remove(id);
     removeFrom(byType, event.type, id);
-    removeFrom(byCorrelation, event.correlationId, id);
+    if (event.type === lastType && !byType.has(event.type)) lastTypeList = undefined;
+    removeFromCorrelation(event.correlationId, id);
     byTime.remove(event.wallTime, id);
     return true;
   };
@@ -125,10 +171,7 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
 
   /** Candidate ids, ascending, from the most selective index the query allows. */
   const candidates = (query: NormalizedEventQuery): IdSequence => {
-    if (query.correlationId !== undefined) {
-      const list = byCorrelation.get(query.correlationId);
-      return list === undefined ? EMPTY : fromList(list);
-    }
+    if (query.correlationId !== undefined) return correlationIds(query.correlationId);
     if (query.types !== undefined) {
       const lists = query.types.map((type) => byType.get(type)).filter((list): list is SortedIdList => list !== undefined);
       if (lists.length === 0) return EMPTY;
@@ -194,10 +237,9 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
     },
     byCorrelation(correlationId) {
       ensureOpen('byCorrelation');
-      const list = byCorrelation.get(correlationId);
-      if (list === undefined) return [];
-      const result = new Array<FoundationEvent>(list.size);
-      for (let position = 0; position < list.size; position += 1) result[position] = byId.get(list.at(position))!;
+      const group = correlationIds(correlationId);
+      const result = new Array<FoundationEvent>(group.length);
+      for (let position = 0; position < group.length; position += 1) result[position] = byId.get(group.at(position))!;
       return result.sort(byTimestamp);
     },
     recent(limit) {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { createSeededRandom } from '@foundation/core';
+import type { FoundationEvent } from '../event';
+import { IdTable } from './id-table';
 import { SortedIdList } from './sorted-id-list';
 import { TimeIndex } from './time-index';
 
@@ -57,5 +59,45 @@ describe('TimeIndex', () => {
     index.remove(200, 4);
     expect(index.idsBetween(0, 1000)).toEqual([3, 2]);
     expect(index.size).toBe(2);
+  });
+});
+
+describe('IdTable', () => {
+  const event = (id: number): FoundationEvent => Object.freeze({ id, type: 't', data: null, correlationId: 'c', parentId: null, timestamp: id, wallTime: id, node: 'n' });
+
+  it('matches a Map through dense appends, gaps, far ids, re-adds and removals, across compactions (seed=6)', () => {
+    const random = createSeededRandom(6);
+    const table = new IdTable();
+    const model = new Map<number, FoundationEvent>();
+    let next = 1;
+    for (let step = 0; step < 30_000; step += 1) {
+      const action = random.int(0, 20);
+      if (action < 10) {
+        let id: number;
+        if (action < 7) id = next++;
+        else if (action < 8) id = next + random.int(1, 2000); // a gap, small or past MAX_GAP
+        else if (action < 9) id = random.int(1, next + 1); // an old id again
+        else id = random.int(1_000_000, 2_000_000); // far away
+        if (!model.has(id)) {
+          table.add(event(id));
+          model.set(id, event(id));
+        }
+      } else if (model.size > 0) {
+        const keys = [...model.keys()];
+        const id = action < 17 ? Math.min(...keys.slice(0, 50)) : random.pick(keys);
+        expect(table.delete(id)).toBe(true);
+        model.delete(id);
+        expect(table.delete(id)).toBe(false);
+      }
+      if (step % 97 === 0) {
+        expect(table.size).toBe(model.size);
+        for (const id of [...model.keys()].slice(0, 20)) expect(table.get(id)).toEqual(model.get(id));
+        expect(table.get(next + 5000)).toBeUndefined();
+      }
+    }
+    expect(table.size).toBe(model.size);
+    for (const [id, stored] of model) expect(table.get(id)).toEqual(stored);
+    table.clear();
+    expect(table.size).toBe(0);
   });
 });

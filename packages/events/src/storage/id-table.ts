@@ -1,0 +1,88 @@
+// Events by id. Ids made by one store are dense and increasing, so they live in an array
+// indexed by `id - base`, which is several times faster than a Map and allocates nothing per
+// event; ids that do not fit (foreign events, ids far ahead or behind) go to a Map. Removing
+// the oldest advances a head index; the array is compacted when the head passes half of it.
+import type { FoundationEvent } from '../event';
+
+/** An id further than this past the end of the dense array goes to the Map instead. */
+const MAX_GAP = 1024;
+
+export class IdTable {
+  private slots: (FoundationEvent | undefined)[] = [];
+  /** The id stored (or that would be) in slots[0]. */
+  private base = 0;
+  /** slots[0..head) are empty and waiting to be compacted away. */
+  private head = 0;
+  private readonly sparse = new Map<number, FoundationEvent>();
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  get(id: number): FoundationEvent | undefined {
+    const position = id - this.base;
+    if (position >= this.head && position < this.slots.length) {
+      const event = this.slots[position];
+      // An id stored in the Map before the dense range grew over it is still in the Map.
+      if (event !== undefined || this.sparse.size === 0) return event;
+    }
+    return this.sparse.size === 0 ? undefined : this.sparse.get(id);
+  }
+
+  has(id: number): boolean {
+    return this.get(id) !== undefined;
+  }
+
+  /** Adds an event whose id is not stored yet. */
+  add(event: FoundationEvent): void {
+    const id = event.id;
+    this.count += 1;
+    if (this.slots.length === this.head) {
+      // Empty dense part: start it here (anything left in slots is empty).
+      this.slots = [event];
+      this.base = id;
+      this.head = 0;
+      return;
+    }
+    const position = id - this.base;
+    if (position === this.slots.length) {
+      this.slots.push(event);
+    } else if (position >= this.head && position < this.slots.length && this.slots[position] === undefined) {
+      this.slots[position] = event;
+    } else if (position > this.slots.length && position - this.slots.length <= MAX_GAP) {
+      for (let fill = this.slots.length; fill < position; fill += 1) this.slots.push(undefined);
+      this.slots.push(event);
+    } else {
+      this.sparse.set(id, event);
+    }
+  }
+
+  delete(id: number): boolean {
+    const position = id - this.base;
+    if (position >= this.head && position < this.slots.length && this.slots[position] !== undefined) {
+      this.slots[position] = undefined;
+      this.count -= 1;
+      while (this.head < this.slots.length && this.slots[this.head] === undefined) this.head += 1;
+      while (this.slots.length > this.head && this.slots[this.slots.length - 1] === undefined) this.slots.pop();
+      if (this.head > 1024 && this.head * 2 > this.slots.length) {
+        this.slots = this.slots.slice(this.head);
+        this.base += this.head;
+        this.head = 0;
+      }
+      return true;
+    }
+    if (this.sparse.delete(id)) {
+      this.count -= 1;
+      return true;
+    }
+    return false;
+  }
+
+  clear(): void {
+    this.slots = [];
+    this.head = 0;
+    this.sparse.clear();
+    this.count = 0;
+  }
+}
