@@ -426,7 +426,7 @@ describe('subscriptions', () => {
     expect(late).toHaveBeenCalledTimes(1);
   });
 
-  it('every notification’s previous value is the value of the one before: concurrent async updaters interleave without loss', async () => {
+  it('every notification’s previous value is the value of the one before: concurrent async updaters interleave without loss (seed=7)', async () => {
     const simulation = createSimulation({ seed: 7 });
     const config = createConfig({ defaults: { counters: { a: 0, b: 0 } }, updatablePaths: ['counters'] });
     const history: { path: string; value: number; previous: number }[] = [];

@@ -215,7 +215,7 @@ describe('property: no sequence of updates reaches a prototype', () => {
   })).tree;
   const path = fc.oneof(fc.array(key, { minLength: 1, maxLength: 5 }), fc.array(key, { minLength: 1, maxLength: 5 }).map((keys) => keys.join('.')));
 
-  it('holds for random paths and values mixing safe and unsafe keys (seeded)', () => {
+  it('holds for random paths and values mixing safe and unsafe keys (seed=20261128)', () => {
     const seed = 20261128;
     fc.assert(
       fc.property(fc.array(fc.tuple(path, value), { minLength: 1, maxLength: 8 }), (updates) => {
