@@ -23,15 +23,47 @@ export interface AttachedHandler {
   readonly internal: boolean;
 }
 
-interface TrieNode {
-  children: Map<string, TrieNode> | undefined;
+/**
+ * A trie node. Children sit in two parallel arrays scanned with `===` while there are few of them
+ * (cheaper than a Map lookup for the handful of segments a level usually has), and in a Map
+ * beyond `MAP_THRESHOLD`.
+ */
+export interface TrieNode {
+  segments: string[];
+  nodes: TrieNode[];
+  map: Map<string, TrieNode> | undefined;
   handlers: readonly AttachedHandler[];
 }
 
 const NO_HANDLERS: readonly AttachedHandler[] = Object.freeze([]);
+const MAP_THRESHOLD = 8;
 
 function newNode(): TrieNode {
-  return { children: undefined, handlers: NO_HANDLERS };
+  return { segments: [], nodes: [], map: undefined, handlers: NO_HANDLERS };
+}
+
+/** The child of `node` for `segment`, if any. */
+export function childOf(node: TrieNode, segment: string): TrieNode | undefined {
+  if (node.map !== undefined) return node.map.get(segment);
+  const segments = node.segments;
+  for (let index = 0; index < segments.length; index += 1) if (segments[index] === segment) return node.nodes[index];
+  return undefined;
+}
+
+function addChild(node: TrieNode, segment: string, child: TrieNode): void {
+  node.segments.push(segment);
+  node.nodes.push(child);
+  if (node.map !== undefined) node.map.set(segment, child);
+  else if (node.segments.length > MAP_THRESHOLD) node.map = new Map(node.segments.map((key, index) => [key, node.nodes[index]!]));
+}
+
+function removeChild(node: TrieNode, segment: string): void {
+  const index = node.segments.indexOf(segment);
+  if (index === -1) return;
+  node.segments.splice(index, 1);
+  node.nodes.splice(index, 1);
+  node.map?.delete(segment);
+  if (node.map !== undefined && node.segments.length <= MAP_THRESHOLD) node.map = undefined;
 }
 
 export class HandlerRegistry {
@@ -49,11 +81,10 @@ export class HandlerRegistry {
     for (const entry of entries) {
       let node = this.root;
       for (const segment of entry.eventName) {
-        node.children ??= new Map();
-        let child = node.children.get(segment);
+        let child = childOf(node, segment);
         if (child === undefined) {
           child = newNode();
-          node.children.set(segment, child);
+          addChild(node, segment, child);
         }
         node = child;
       }
@@ -73,7 +104,7 @@ export class HandlerRegistry {
   /** The handlers attached to exactly `eventName` (no validation: the caller validated it). */
   lookup(eventName: EventName): readonly AttachedHandler[] {
     let node: TrieNode | undefined = this.root;
-    for (let index = 0; index < eventName.length && node !== undefined; index += 1) node = node.children?.get(eventName[index]!);
+    for (let index = 0; index < eventName.length && node !== undefined; index += 1) node = childOf(node, eventName[index]!);
     return node === undefined ? NO_HANDLERS : node.handlers;
   }
 
@@ -88,12 +119,9 @@ export class HandlerRegistry {
       node.handlers = Object.freeze(node.handlers.filter((candidate) => candidate !== entry));
     } else {
       const segment = entry.eventName[depth]!;
-      const child = node.children?.get(segment);
-      if (child !== undefined && this.#removeEntry(child, entry, depth + 1)) {
-        node.children!.delete(segment);
-        if (node.children!.size === 0) node.children = undefined;
-      }
+      const child = childOf(node, segment);
+      if (child !== undefined && this.#removeEntry(child, entry, depth + 1)) removeChild(node, segment);
     }
-    return node.handlers.length === 0 && node.children === undefined;
+    return node.handlers.length === 0 && node.segments.length === 0;
   }
 }

@@ -3,6 +3,7 @@
 // histograms → Histogram, tags as attributes), and every `span` to a TracerProvider as an
 // OpenTelemetry span that is active while the function runs (so spans started inside nest
 // under it). Uses @opentelemetry/api only; with no SDK registered, everything is a no-op.
+import { isUnsafeKey } from '@foundation/core';
 import { SpanStatusCode, metrics as otelMetrics, trace as otelTrace } from '@opentelemetry/api';
 import type { Attributes, Counter, Gauge, Histogram, Meter, MeterProvider, Span, TracerProvider } from '@opentelemetry/api';
 import type { EventName } from './event-name';
@@ -33,7 +34,10 @@ type Instrument = Counter | Gauge | Histogram;
 
 function toAttributes(names: readonly string[], values: readonly string[]): Attributes {
   const attributes: Attributes = {};
-  for (let index = 0; index < names.length; index += 1) attributes[names[index]!] = values[index];
+  for (let index = 0; index < names.length; index += 1) {
+    const name = names[index]!;
+    if (!isUnsafeKey(name)) attributes[name] = values[index];
+  }
   return attributes;
 }
 
@@ -41,6 +45,7 @@ function toAttributes(names: readonly string[], values: readonly string[]): Attr
 function spanAttributes(metadata: Metadata): Attributes {
   const attributes: Attributes = {};
   for (const key of Object.keys(metadata)) {
+    if (isUnsafeKey(key)) continue;
     const value = metadata[key];
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') attributes[key] = value;
   }

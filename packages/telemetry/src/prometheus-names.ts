@@ -20,7 +20,7 @@ export function toLabelName(tag: string): string | undefined {
   return toPrometheusName(tag);
 }
 
-const NON_BASE_UNITS: Readonly<Record<string, string>> = {
+const NON_BASE_UNITS: ReadonlyMap<string, string> = new Map(Object.entries({
   minutes: 'seconds',
   hours: 'seconds',
   days: 'seconds',
@@ -36,7 +36,7 @@ const NON_BASE_UNITS: Readonly<Record<string, string>> = {
   calories: 'joules',
   pounds: 'grams',
   ounces: 'grams',
-};
+}));
 const BASE_UNITS = ['amperes', 'bytes', 'celsius', 'grams', 'joules', 'meters', 'metres', 'seconds', 'volts'];
 const UNIT_PREFIXES = ['pico', 'nano', 'micro', 'milli', 'centi', 'deci', 'deca', 'hecto', 'kilo', 'kibi', 'mega', 'mibi', 'giga', 'gibi', 'tera', 'tebi', 'peta', 'pebi'];
 const ABBREVIATED_UNITS = ['s', 'ms', 'us', 'ns', 'sec', 'b', 'kb', 'mb', 'gb', 'tb', 'pb', 'm', 'h', 'd'];
@@ -58,13 +58,13 @@ export function prometheusNameProblems(family: string, isCounter: boolean): stri
     if (family.endsWith(suffix)) problems.push(`must not end in "${suffix}" (the exposition adds type suffixes itself)`);
   }
   for (const token of family.split('_')) {
-    const base = NON_BASE_UNITS[token];
+    const base = NON_BASE_UNITS.get(token);
     if (base !== undefined) problems.push(`uses "${token}": use the base unit "${base}" and scale the measurement`);
     for (const prefix of UNIT_PREFIXES) {
       if (token.startsWith(prefix)) {
         const unit = token.slice(prefix.length);
-        if (BASE_UNITS.includes(unit) || NON_BASE_UNITS[unit] !== undefined) {
-          problems.push(`uses "${token}": use the base unit "${NON_BASE_UNITS[unit] ?? unit}" and scale the measurement (scale: 0.001 turns ms into seconds)`);
+        if (BASE_UNITS.includes(unit) || NON_BASE_UNITS.has(unit)) {
+          problems.push(`uses "${token}": use the base unit "${NON_BASE_UNITS.get(unit) ?? unit}" and scale the measurement (scale: 0.001 turns ms into seconds)`);
         }
       }
     }

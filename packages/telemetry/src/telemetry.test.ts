@@ -60,6 +60,19 @@ describe('execute, attach, detach', () => {
     expect(received).toHaveLength(2);
   });
 
+  it('finds handlers among many sibling events, and forgets detached ones', () => {
+    const telemetry = createTelemetry();
+    const seen: string[] = [];
+    for (let index = 0; index < 20; index += 1) telemetry.attach(`h${index}`, ['fan', `e${index}`], () => void seen.push(`e${index}`));
+    for (let index = 0; index < 20; index += 1) telemetry.execute(['fan', `e${index}`], {});
+    for (let index = 0; index < 20; index += 2) telemetry.detach(`h${index}`);
+    for (let index = 0; index < 20; index += 1) telemetry.execute(['fan', `e${index}`], {});
+    telemetry.execute(['fan', 'unknown'], {});
+    expect(seen).toEqual([...Array.from({ length: 20 }, (_, index) => `e${index}`), ...Array.from({ length: 10 }, (_, index) => `e${index * 2 + 1}`)]);
+    for (let index = 1; index < 20; index += 2) telemetry.detach(`h${index}`);
+    expect(telemetry.listHandlers()).toEqual([]);
+  });
+
   it('calls several handlers of one event in attach order', () => {
     const telemetry = createTelemetry();
     const order: string[] = [];

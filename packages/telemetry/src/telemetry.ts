@@ -9,8 +9,8 @@ import { InvalidMeasurementError } from './errors/invalid-measurement-error';
 import { InvalidOptionsError } from './errors/invalid-options-error';
 import { checkEventName, hasPrefix, invalidEventName } from './event-name';
 import type { EventName } from './event-name';
-import { HandlerRegistry } from './handler-registry';
-import type { AttachedHandler, Handler, Measurements, Metadata } from './handler-registry';
+import { HandlerRegistry, childOf } from './handler-registry';
+import type { AttachedHandler, Handler, Measurements, Metadata, TrieNode } from './handler-registry';
 import { DEFAULT_MAX_SERIES } from './metrics/definition';
 import type { MetricDefinition, MetricKind } from './metrics/definition';
 import { MetricRegistry, viewOf } from './metrics/metric-registry';
@@ -137,11 +137,11 @@ class TelemetryInstance implements Telemetry {
 
   execute(eventName: EventName, measurements: Measurements, metadata: Metadata = EMPTY): void {
     if (!Array.isArray(eventName) || eventName.length === 0) throw invalidEventName(eventName);
-    let node = this.#handlers.root as { children: Map<string, unknown> | undefined; handlers: readonly AttachedHandler[] } | undefined;
+    let node: TrieNode | undefined = this.#handlers.root;
     for (let index = 0; index < eventName.length; index += 1) {
       const segment: unknown = eventName[index];
       if (typeof segment !== 'string' || segment.length === 0) throw invalidEventName(eventName);
-      if (node !== undefined) node = node.children?.get(segment) as typeof node;
+      if (node !== undefined) node = childOf(node, segment);
     }
     if (typeof measurements !== 'object' || measurements === null) {
       throw new InvalidMeasurementError(`measurements must be an object (got ${measurements === null ? 'null' : typeof measurements})`);

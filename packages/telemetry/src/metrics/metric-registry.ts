@@ -37,6 +37,8 @@ export interface Metric {
   readonly spec: MetricSpec;
   readonly table: SeriesTable<Series>;
   readonly automatic: boolean;
+  /** Tag values of the sample being recorded (reused: recording into an existing series allocates nothing). */
+  readonly tagBuffer: string[];
 }
 
 /** Receives every accepted sample (the OpenTelemetry bridge): tag values in tag order. */
@@ -74,7 +76,6 @@ export class MetricRegistry {
   readonly #clock: Clock;
   readonly #defaultMaxSeries: number;
   readonly #maxMetrics: number;
-  readonly #tagBuffers = new Map<number, string[]>();
 
   constructor(clock: Clock, defaultMaxSeries: number, maxMetrics: number) {
     this.#clock = clock;
@@ -118,7 +119,7 @@ export class MetricRegistry {
       names = [];
     }
     for (const name of names) this.#renderedNames.add(name);
-    const metric: Metric = { spec: final, table: new SeriesTable<Series>(final.tags.length, final.maxSeries), automatic };
+    const metric: Metric = { spec: final, table: new SeriesTable<Series>(final.tags.length, final.maxSeries), automatic, tagBuffer: new Array<string>(final.tags.length).fill('') };
     this.#metrics.set(final.name, metric);
     return metric;
   }
@@ -162,7 +163,7 @@ export class MetricRegistry {
     try {
       if (spec.keepIf !== undefined && spec.keepIf(metadata, measurements) !== true) return;
       if (spec.measurementFunction !== undefined) raw = spec.measurementFunction(measurements, metadata);
-      else if (spec.measurementKey !== undefined) raw = Object.hasOwn(measurements, spec.measurementKey) ? measurements[spec.measurementKey] : undefined;
+      else if (spec.measurementKey !== undefined) raw = ownValue(measurements, spec.measurementKey);
       else raw = 1;
       if (spec.tagValues !== undefined) tagSource = spec.tagValues(metadata);
     } catch {
@@ -182,15 +183,18 @@ export class MetricRegistry {
       this.drop(spec.name, 'negative_counter');
       return;
     }
-    const tags = this.#tagValues(spec, tagSource);
+    const tags = spec.tags.length === 0 ? metric.tagBuffer : tagValues(spec, tagSource, metric.tagBuffer);
     if (tags === undefined) {
       this.drop(spec.name, 'invalid_tag');
       return;
     }
-    const series = metric.table.getOrCreate(tags, () => this.#newSeries(spec));
+    let series = metric.table.get(tags);
     if (series === undefined) {
-      this.drop(spec.name, 'cardinality');
-      return;
+      series = this.#newSeries(spec);
+      if (!metric.table.add(tags, series)) {
+        this.drop(spec.name, 'cardinality');
+        return;
+      }
     }
     if (spec.kind === 'histogram') {
       const histogram = series as HistogramSeries;
@@ -211,40 +215,6 @@ export class MetricRegistry {
         }
       }
     }
-  }
-
-  /** Tag values as strings, in a buffer reused per tag count; undefined when one is unusable. */
-  #tagValues(spec: MetricSpec, source: Readonly<Record<string, unknown>>): string[] | undefined {
-    const count = spec.tags.length;
-    let buffer = this.#tagBuffers.get(count);
-    if (buffer === undefined) {
-      buffer = new Array<string>(count).fill('');
-      this.#tagBuffers.set(count, buffer);
-    }
-    for (let index = 0; index < count; index += 1) {
-      const key = spec.tags[index]!;
-      const value = typeof source === 'object' && source !== null && Object.hasOwn(source, key) ? source[key] : undefined;
-      let text: string;
-      switch (typeof value) {
-        case 'string':
-          text = value;
-          break;
-        case 'number':
-        case 'boolean':
-        case 'bigint':
-          text = String(value);
-          break;
-        case 'undefined':
-          text = '';
-          break;
-        default:
-          if (value !== null) return undefined;
-          text = '';
-      }
-      if (text.length > MAX_TAG_VALUE_LENGTH) return undefined;
-      buffer[index] = text;
-    }
-    return buffer;
   }
 
   #newSeries(spec: MetricSpec): Series {
@@ -280,6 +250,45 @@ export class MetricRegistry {
       ...(node === undefined ? {} : { node }),
     };
   }
+}
+
+/**
+ * `record[key]` if it is an own property. Numbers and strings are taken as they are (nothing on
+ * Object.prototype is one), so the own-property check runs only for other values, off the hot path.
+ */
+function ownValue(record: Readonly<Record<string, unknown>>, key: string): unknown {
+  const value = record[key];
+  if (value === undefined || typeof value === 'number' || typeof value === 'string') return value;
+  return Object.hasOwn(record, key) ? value : undefined;
+}
+
+/** Tag values as strings, written into `buffer`; undefined when one is unusable. */
+function tagValues(spec: MetricSpec, source: Readonly<Record<string, unknown>>, buffer: string[]): string[] | undefined {
+  const count = spec.tags.length;
+  for (let index = 0; index < count; index += 1) {
+    const key = spec.tags[index]!;
+    const value = typeof source === 'object' && source !== null ? ownValue(source, key) : undefined;
+    let text: string;
+    switch (typeof value) {
+      case 'string':
+        text = value;
+        break;
+      case 'number':
+      case 'boolean':
+      case 'bigint':
+        text = String(value);
+        break;
+      case 'undefined':
+        text = '';
+        break;
+      default:
+        if (value !== null) return undefined;
+        text = '';
+    }
+    if (text.length > MAX_TAG_VALUE_LENGTH) return undefined;
+    buffer[index] = text;
+  }
+  return buffer;
 }
 
 /** Index of the bucket whose upper bound is the first ≥ value (the last index for values above all bounds). */

@@ -161,6 +161,17 @@ describe('bad input to metrics: dropped with a counter, never thrown', () => {
     expect(telemetry.stats().droppedSamples).toBe(7);
   });
 
+  it('reads only own properties: a tag or measurement named like an Object.prototype member is simply absent', () => {
+    const telemetry = createTelemetry({ metrics: [{ name: 'odd.count', kind: 'counter', event: ['odd'], tags: ['toString'] }, { name: 'odd.constructor_value', kind: 'gauge', event: ['odd'], measurement: 'constructor' }] });
+    telemetry.execute(['odd'], {}, {});
+    telemetry.execute(['odd'], {}, { toString: 'own' });
+    expect(telemetry.getMetrics()['odd.count']!.series).toEqual([
+      { tags: { toString: '' }, value: 1 },
+      { tags: { toString: 'own' }, value: 1 },
+    ]);
+    expect(telemetry.snapshot().dropped).toEqual([{ metric: 'odd.constructor_value', reason: 'missing_measurement', count: 2 }]);
+  });
+
   it('drops (reason error) when a measurement, tagValues or keepIf function throws, and keeps the metric attached', () => {
     let fail = true;
     const telemetry = createTelemetry({

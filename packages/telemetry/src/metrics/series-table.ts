@@ -25,34 +25,33 @@ export class SeriesTable<S> {
     return this.#entries.length;
   }
 
-  /** The series for `tags` (one value per tag), created with `create` if new; undefined past the limit. */
-  getOrCreate(tags: readonly string[], create: () => S): S | undefined {
+  /** The series for `tags` (one value per tag), if it exists. */
+  get(tags: readonly string[]): S | undefined {
+    if (this.#depth === 0) return this.#single;
+    let level: Level<S> | undefined = this.#root;
+    for (let index = 0; index < this.#depth - 1 && level !== undefined; index += 1) level = level.get(tags[index]!) as Level<S> | undefined;
+    return level?.get(tags[this.#depth - 1]!) as S | undefined;
+  }
+
+  /** Adds `series` for `tags` (which must be new); false past the limit. */
+  add(tags: readonly string[], series: S): boolean {
+    if (this.#entries.length >= this.#limit) return false;
     if (this.#depth === 0) {
-      if (this.#single === undefined) {
-        this.#single = create();
-        this.#entries.push({ tags: [], series: this.#single });
+      this.#single = series;
+    } else {
+      let level = this.#root;
+      for (let index = 0; index < this.#depth - 1; index += 1) {
+        let next = level.get(tags[index]!) as Level<S> | undefined;
+        if (next === undefined) {
+          next = new Map();
+          level.set(tags[index]!, next);
+        }
+        level = next;
       }
-      return this.#single;
+      level.set(tags[this.#depth - 1]!, series);
     }
-    let level = this.#root;
-    for (let index = 0; index < this.#depth - 1; index += 1) {
-      let next = level.get(tags[index]!) as Level<S> | undefined;
-      if (next === undefined) {
-        if (this.#entries.length >= this.#limit) return undefined;
-        next = new Map();
-        level.set(tags[index]!, next);
-      }
-      level = next;
-    }
-    const key = tags[this.#depth - 1]!;
-    let series = level.get(key) as S | undefined;
-    if (series === undefined) {
-      if (this.#entries.length >= this.#limit) return undefined;
-      series = create();
-      level.set(key, series);
-      this.#entries.push({ tags: Object.freeze([...tags]), series });
-    }
-    return series;
+    this.#entries.push({ tags: Object.freeze([...tags]), series });
+    return true;
   }
 
   entries(): readonly SeriesEntry<S>[] {
