@@ -119,7 +119,7 @@ export class Context {
   setValue(key: string | symbol, value: unknown): Context {
     const state = this.#state();
     if (!assignWellKnown(state, key, value)) {
-      const values = new Map(this.#values);
+      const values = copyValues(this.#values);
       if (value === undefined) values.delete(key);
       else values.set(key, value);
       state.values = values;
@@ -139,7 +139,7 @@ export class Context {
     for (const key of Object.keys(values)) {
       const value = values[key];
       if (assignWellKnown(state, key, value)) continue;
-      copied ??= new Map(this.#values);
+      copied ??= copyValues(this.#values);
       if (value === undefined) copied.delete(key);
       else copied.set(key, value);
     }
@@ -294,6 +294,13 @@ function assignWellKnown(state: { -readonly [K in keyof ContextState]: ContextSt
     default:
       return false;
   }
+}
+
+/** A mutable copy; forEach beats the Map constructor's iterator protocol on small maps. */
+function copyValues(source: ReadonlyMap<string | symbol, unknown>): Map<string | symbol, unknown> {
+  const copy = new Map<string | symbol, unknown>();
+  if (source.size > 0) source.forEach((value, key) => copy.set(key, value));
+  return copy;
 }
 
 function isWellFormed(text: string): boolean {

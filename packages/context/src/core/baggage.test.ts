@@ -15,6 +15,20 @@ describe('baggage (W3C Baggage)', () => {
     ]);
   });
 
+  it.each([
+    ['%41%62c', 'Abc'],
+    ['a%2Cb%3Bc%20d', 'a,b;c d'],
+    ['%e2%82%ac%20and%20%C3%A9', '€ and é'],
+    ['100%25', '100%'],
+  ])('percent-decodes %s', (encoded, decoded) => {
+    const parsed = parseBaggage(`k=${encoded}`);
+    expect(parsed.ok && parsed.value.get('k')).toEqual({ value: decoded });
+  });
+
+  it.each(['%', '%4', '%zz', 'a%2', '%ff', '%c3%28'])('rejects the broken escape %s', (encoded) => {
+    expect(parseBaggage(`k=${encoded}`)).toEqual({ ok: false, reason: 'malformed' });
+  });
+
   it('keeps the last value of a repeated key', () => {
     const parsed = parseBaggage('a=1,b=2,a=3');
     expect(parsed.ok && [...parsed.value]).toEqual([

@@ -1,7 +1,8 @@
 // W3C Baggage (Candidate Recommendation): the `baggage` header. Parsing treats input as
 // hostile; formatting keeps to the limits so that every receiver that follows the spec accepts it.
+import { BAGGAGE_OCTETS, TOKEN_CHARACTERS, allIn, skipWhitespace } from './characters';
 import { trimOptionalWhitespace } from './trace-context';
-import type { HeaderRejection, ParseResult } from './trace-context';
+import type { ParseResult } from './trace-context';
 
 /** One baggage entry: a string value and optional raw properties (`k=v;flag`). */
 export interface BaggageEntry {
@@ -19,14 +20,9 @@ export type Baggage = ReadonlyMap<string, BaggageEntry>;
 export const MAX_BAGGAGE_BYTES = 8192;
 export const MAX_BAGGAGE_MEMBERS = 180;
 
-// RFC 7230 §3.2.6 token characters.
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// baggage-octet: %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E (no space, ", comma, ;, backslash).
-const OCTETS = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*$/;
-
 /** True for a valid baggage key (an HTTP token). */
 export function isBaggageKey(key: unknown): key is string {
-  return typeof key === 'string' && key.length <= MAX_BAGGAGE_BYTES && TOKEN.test(key);
+  return typeof key === 'string' && key.length > 0 && key.length <= MAX_BAGGAGE_BYTES && allIn(TOKEN_CHARACTERS, key, 0, key.length);
 }
 
 /** Normalises a property list (`a=1; b`) or returns undefined when it is outside the grammar. */
@@ -38,13 +34,13 @@ export function normaliseBaggageMetadata(metadata: string): string | undefined {
     if (property.length === 0) return undefined;
     const equals = property.indexOf('=');
     if (equals === -1) {
-      if (!TOKEN.test(property)) return undefined;
+      if (!allIn(TOKEN_CHARACTERS, property, 0, property.length)) return undefined;
       properties.push(property);
       continue;
     }
     const key = trimOptionalWhitespace(property.slice(0, equals));
     const value = trimOptionalWhitespace(property.slice(equals + 1));
-    if (!TOKEN.test(key) || !OCTETS.test(value)) return undefined;
+    if (key.length === 0 || !allIn(TOKEN_CHARACTERS, key, 0, key.length) || !allIn(BAGGAGE_OCTETS, value, 0, value.length)) return undefined;
     properties.push(`${key}=${value}`);
   }
   return properties.join(';');
@@ -55,47 +51,108 @@ export function normaliseBaggageMetadata(metadata: string): string | undefined {
  * the grammar, or a value whose percent-encoding does not decode: `malformed`, and the whole
  * header is rejected (partial baggage would be worse than none: a receiver could act on half of
  * what the sender meant). Empty members are skipped. A repeated key keeps its last value.
+ * One pass over the characters, through lookup tables.
  */
 export function parseBaggage(header: string): ParseResult<Map<string, BaggageEntry>> {
-  if (header.length > MAX_BAGGAGE_BYTES) return rejected('oversized');
+  const length = header.length;
+  if (length > MAX_BAGGAGE_BYTES) return OVERSIZED;
   const entries = new Map<string, BaggageEntry>();
   let members = 0;
-  for (const raw of header.split(',')) {
-    const member = trimOptionalWhitespace(raw);
-    if (member.length === 0) continue;
-    members += 1;
-    if (members > MAX_BAGGAGE_MEMBERS) return rejected('oversized');
-    const semicolon = member.indexOf(';');
-    const pair = semicolon === -1 ? member : member.slice(0, semicolon);
-    const equals = pair.indexOf('=');
-    if (equals === -1) return rejected('malformed');
-    const key = trimOptionalWhitespace(pair.slice(0, equals));
-    const encoded = trimOptionalWhitespace(pair.slice(equals + 1));
-    if (!TOKEN.test(key) || !OCTETS.test(encoded)) return rejected('malformed');
-    const value = percentDecode(encoded);
-    if (value === undefined) return rejected('malformed');
-    let metadata: string | undefined;
-    if (semicolon !== -1) {
-      metadata = normaliseBaggageMetadata(member.slice(semicolon + 1));
-      if (metadata === undefined) return rejected('malformed');
+  let index = 0;
+  while (index < length) {
+    let code = header.charCodeAt(index);
+    if (code === SPACE || code === TAB || code === COMMA) {
+      index += 1; // whitespace around members, and empty members
+      continue;
     }
-    entries.delete(key); // a repeated key moves to the end, as if set again
+    const keyStart = index;
+    while (index < length && (code = header.charCodeAt(index)) < 128 && TOKEN_CHARACTERS[code] === 1) index += 1;
+    const keyEnd = index;
+    index = skipWhitespace(header, index, length);
+    if (keyEnd === keyStart || header.charCodeAt(index) !== EQUALS) return MALFORMED;
+    index = skipWhitespace(header, index + 1, length);
+    const valueStart = index;
+    let escaped = false;
+    while (index < length && (code = header.charCodeAt(index)) < 128 && BAGGAGE_OCTETS[code] === 1) {
+      if (code === PERCENT) escaped = true;
+      index += 1;
+    }
+    const valueEnd = index;
+    index = skipWhitespace(header, index, length);
+    let metadata: string | undefined;
+    if (index < length && header.charCodeAt(index) === SEMICOLON) {
+      let end = header.indexOf(',', index + 1);
+      if (end === -1) end = length;
+      metadata = normaliseBaggageMetadata(header.slice(index + 1, end));
+      if (metadata === undefined) return MALFORMED;
+      index = end;
+    }
+    if (index < length && header.charCodeAt(index) !== COMMA) return MALFORMED;
+    members += 1;
+    if (members > MAX_BAGGAGE_MEMBERS) return OVERSIZED;
+    const encoded = header.slice(valueStart, valueEnd);
+    const value = escaped ? percentDecode(encoded) : encoded;
+    if (value === undefined) return MALFORMED;
+    const key = header.slice(keyStart, keyEnd);
+    if (entries.has(key)) entries.delete(key); // a repeated key moves to the end, as if set again
     entries.set(key, metadata === undefined ? { value } : { value, metadata });
   }
   return { ok: true, value: entries };
 }
 
-function rejected(reason: HeaderRejection): ParseResult<never> {
-  return { ok: false, reason };
+const SPACE = 0x20;
+const TAB = 0x09;
+const COMMA = 0x2c;
+const EQUALS = 0x3d;
+const SEMICOLON = 0x3b;
+const PERCENT = 0x25;
+
+const MALFORMED: ParseResult<never> = Object.freeze({ ok: false, reason: 'malformed' });
+const OVERSIZED: ParseResult<never> = Object.freeze({ ok: false, reason: 'oversized' });
+
+/**
+ * Decodes percent-encoding (UTF-8). Escapes of ASCII characters, by far the common case, are
+ * decoded here; a value with escapes of multi-byte characters goes to decodeURIComponent, which
+ * also rejects invalid UTF-8.
+ */
+function percentDecode(encoded: string): string | undefined {
+  let percent = encoded.indexOf('%');
+  if (percent === -1) return encoded;
+  let decoded = '';
+  let copied = 0;
+  while (percent !== -1) {
+    const high = hexDigit(encoded.charCodeAt(percent + 1));
+    const low = hexDigit(encoded.charCodeAt(percent + 2));
+    if (high < 0 || low < 0) return undefined;
+    const byte = high * 16 + low;
+    if (byte >= 0x80) return decodeUtf8(encoded);
+    decoded += encoded.slice(copied, percent) + String.fromCharCode(byte);
+    copied = percent + 3;
+    percent = encoded.indexOf('%', copied);
+  }
+  return decoded + encoded.slice(copied);
 }
 
-function percentDecode(encoded: string): string | undefined {
-  if (!encoded.includes('%')) return encoded;
+function decodeUtf8(encoded: string): string | undefined {
   try {
     return decodeURIComponent(encoded);
   } catch {
     return undefined;
   }
+}
+
+function hexDigit(code: number): number {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30;
+  if (code >= 0x41 && code <= 0x46) return code - 0x41 + 10;
+  if (code >= 0x61 && code <= 0x66) return code - 0x61 + 10;
+  return -1;
+}
+
+/** Characters encodeURIComponent leaves alone: values made only of these need no encoding. */
+const UNRESERVED = /^[A-Za-z0-9\-_.!~*'()]*$/;
+
+function encodeValue(value: string): string {
+  return UNRESERVED.test(value) ? value : encodeURIComponent(value);
 }
 
 export interface FormattedBaggage {
@@ -115,7 +172,7 @@ export function formatBaggage(entries: Baggage): FormattedBaggage {
   let members = 0;
   let dropped = 0;
   for (const [key, entry] of entries) {
-    const member = `${key}=${encodeURIComponent(entry.value)}${entry.metadata === undefined || entry.metadata === '' ? '' : `;${entry.metadata}`}`;
+    const member = `${key}=${encodeValue(entry.value)}${entry.metadata === undefined || entry.metadata === '' ? '' : `;${entry.metadata}`}`;
     const length = header.length === 0 ? member.length : header.length + 1 + member.length;
     if (length > MAX_BAGGAGE_BYTES || members >= MAX_BAGGAGE_MEMBERS) {
       dropped += 1;

@@ -14,13 +14,11 @@ export const MAX_COUNTER_VALUE = 2_147_483_647;
  * carrier could split on.
  */
 export function isIdentifier(value: unknown, maxLength: number = MAX_IDENTIFIER_LENGTH): value is string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > maxLength) return false;
-  for (let index = 0; index < value.length; index += 1) {
-    const code = value.charCodeAt(index);
-    if (code < 0x21 || code > 0x7e) return false;
-  }
-  return true;
+  // A compiled regular expression measured faster here than a charCodeAt loop.
+  return typeof value === 'string' && value.length > 0 && value.length <= maxLength && VISIBLE_ASCII.test(value);
 }
+
+const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
 
 /**
  * Parses a non-negative decimal integer of at most 10 digits and at most `max`; anything else

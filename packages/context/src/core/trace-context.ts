@@ -1,6 +1,8 @@
 // W3C Trace Context (Recommendation, 2021): the `traceparent` and `tracestate` headers.
 // Parsing treats input as hostile: it never throws, bounds what it reads, and reports why a
-// header was rejected so the caller can count it.
+// header was rejected so the caller can count it. Validation walks characters through lookup
+// tables rather than regular expressions: this runs for every message a node receives.
+import { TRACESTATE_KEY_CHARACTERS, allIn, skipWhitespace, trimWhitespaceEnd } from './characters';
 
 /** Longest `traceparent` accepted. Version 00 is exactly 55 characters; later versions may append fields. */
 export const MAX_TRACEPARENT_LENGTH = 512;
@@ -24,9 +26,28 @@ export interface TraceParent {
 
 export type ParseResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: HeaderRejection };
 
-const VERSION_00_SHAPE = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
-const ZERO_TRACE_ID = '00000000000000000000000000000000';
-const ZERO_SPAN_ID = '0000000000000000';
+const MALFORMED: ParseResult<never> = Object.freeze({ ok: false, reason: 'malformed' });
+const OVERSIZED: ParseResult<never> = Object.freeze({ ok: false, reason: 'oversized' });
+
+/** Values of lowercase hex digits by character code; -1 for every other character. */
+const HEX_VALUES = new Int8Array(128).fill(-1);
+for (let digit = 0; digit < 16; digit += 1) HEX_VALUES['0123456789abcdef'.charCodeAt(digit)] = digit;
+
+/** Value of a lowercase hex digit, or -1. */
+function hexValue(code: number): number {
+  return code < 128 ? HEX_VALUES[code]! : -1;
+}
+
+/** True when text[start, end) is lowercase hex and not all zeros. */
+function isNonZeroHex(text: string, start: number, end: number): boolean {
+  let nonZero = false;
+  for (let index = start; index < end; index += 1) {
+    const value = hexValue(text.charCodeAt(index));
+    if (value < 0) return false;
+    if (value !== 0) nonZero = true;
+  }
+  return nonZero;
+}
 
 /**
  * Parses a `traceparent` value (§3.2). Version `ff` is invalid; version `00` must be exactly 55
@@ -34,17 +55,19 @@ const ZERO_SPAN_ID = '0000000000000000';
  * longer (§3.2.4, "versioning of traceparent"). All-zero trace or parent ids are invalid.
  */
 export function parseTraceParent(header: string): ParseResult<TraceParent> {
-  if (header.length > MAX_TRACEPARENT_LENGTH) return { ok: false, reason: 'oversized' };
-  if (header.length < 55) return { ok: false, reason: 'malformed' };
-  const head = header.length === 55 ? header : header.slice(0, 55);
-  if (!VERSION_00_SHAPE.test(head)) return { ok: false, reason: 'malformed' };
-  const version = head.slice(0, 2);
-  if (version === 'ff') return { ok: false, reason: 'malformed' };
-  if (header.length > 55 && (version === '00' || header.charCodeAt(55) !== 0x2d)) return { ok: false, reason: 'malformed' };
-  const traceId = head.slice(3, 35);
-  const spanId = head.slice(36, 52);
-  if (traceId === ZERO_TRACE_ID || spanId === ZERO_SPAN_ID) return { ok: false, reason: 'malformed' };
-  return { ok: true, value: { traceId, spanId, traceFlags: Number.parseInt(head.slice(53, 55), 16) } };
+  const length = header.length;
+  if (length > MAX_TRACEPARENT_LENGTH) return OVERSIZED;
+  if (length < 55) return MALFORMED;
+  const versionHigh = hexValue(header.charCodeAt(0));
+  const versionLow = hexValue(header.charCodeAt(1));
+  if (versionHigh < 0 || versionLow < 0 || (versionHigh === 15 && versionLow === 15)) return MALFORMED;
+  if (header.charCodeAt(2) !== 0x2d || header.charCodeAt(35) !== 0x2d || header.charCodeAt(52) !== 0x2d) return MALFORMED;
+  if (length > 55 && ((versionHigh === 0 && versionLow === 0) || header.charCodeAt(55) !== 0x2d)) return MALFORMED;
+  if (!isNonZeroHex(header, 3, 35) || !isNonZeroHex(header, 36, 52)) return MALFORMED;
+  const flagsHigh = hexValue(header.charCodeAt(53));
+  const flagsLow = hexValue(header.charCodeAt(54));
+  if (flagsHigh < 0 || flagsLow < 0) return MALFORMED;
+  return { ok: true, value: { traceId: header.slice(3, 35), spanId: header.slice(36, 52), traceFlags: flagsHigh * 16 + flagsLow } };
 }
 
 const HEX_BYTE: string[] = Array.from({ length: 256 }, (_, index) => index.toString(16).padStart(2, '0'));
@@ -54,26 +77,55 @@ export function formatTraceParent(traceId: string, spanId: string, traceFlags: n
   return `00-${traceId}-${spanId}-${HEX_BYTE[traceFlags & 0xff]!}`;
 }
 
-const TRACE_ID_PATTERN = /^[0-9a-f]{32}$/;
-const SPAN_ID_PATTERN = /^[0-9a-f]{16}$/;
-
 /** True when the ids and flags can be written as a valid `traceparent`. */
 export function isWritableTraceParent(traceId: string, spanId: string, traceFlags: number): boolean {
   return (
-    TRACE_ID_PATTERN.test(traceId) &&
-    SPAN_ID_PATTERN.test(spanId) &&
-    traceId !== ZERO_TRACE_ID &&
-    spanId !== ZERO_SPAN_ID &&
+    typeof traceId === 'string' &&
+    typeof spanId === 'string' &&
+    traceId.length === 32 &&
+    spanId.length === 16 &&
+    isNonZeroHex(traceId, 0, 32) &&
+    isNonZeroHex(spanId, 0, 16) &&
     Number.isInteger(traceFlags) &&
     traceFlags >= 0 &&
     traceFlags <= 0xff
   );
 }
 
-// §3.3.1.3: simple-key / multi-tenant-key, and value (printable ASCII except , and =, not ending in a space).
-const SIMPLE_KEY = /^[a-z][_0-9a-z\-*/]{0,255}$/;
-const TENANT_KEY = /^[a-z0-9][_0-9a-z\-*/]{0,240}@[a-z][_0-9a-z\-*/]{0,13}$/;
-const VALUE = /^[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]$/;
+/** §3.3.1.3.1: simple-key = lcalpha 0*255(...); multi-tenant-key = tenant-id "@" system-id. */
+export function isTraceStateKey(text: string, start = 0, end = text.length): boolean {
+  const length = end - start;
+  if (length < 1 || length > 256) return false;
+  const at = text.indexOf('@', start);
+  if (at === -1 || at >= end) {
+    const first = text.charCodeAt(start);
+    return first >= 0x61 && first <= 0x7a && allIn(TRACESTATE_KEY_CHARACTERS, text, start + 1, end);
+  }
+  // tenant-id = ( lcalpha / DIGIT ) 0*240( ... ); system-id = lcalpha 0*13( ... )
+  const tenantLength = at - start;
+  const systemLength = end - at - 1;
+  if (tenantLength < 1 || tenantLength > 241 || systemLength < 1 || systemLength > 14) return false;
+  const tenantFirst = text.charCodeAt(start);
+  const systemFirst = text.charCodeAt(at + 1);
+  return (
+    ((tenantFirst >= 0x61 && tenantFirst <= 0x7a) || (tenantFirst >= 0x30 && tenantFirst <= 0x39)) &&
+    allIn(TRACESTATE_KEY_CHARACTERS, text, start + 1, at) &&
+    systemFirst >= 0x61 &&
+    systemFirst <= 0x7a &&
+    allIn(TRACESTATE_KEY_CHARACTERS, text, at + 2, end)
+  );
+}
+
+/** §3.3.1.3.2: value = 0*255(chr) nblk-chr; chr = %x20 / nblk-chr; nblk-chr = %x21-2B / %x2D-3C / %x3E-7E. */
+export function isTraceStateValue(text: string, start = 0, end = text.length): boolean {
+  const length = end - start;
+  if (length < 1 || length > 256) return false;
+  for (let index = start; index < end; index += 1) {
+    const code = text.charCodeAt(index);
+    if (code < 0x20 || code > 0x7e || code === 0x2c || code === 0x3d) return false;
+  }
+  return text.charCodeAt(end - 1) !== 0x20;
+}
 
 /**
  * Validates a `tracestate` value (§3.3) and returns it normalised (members trimmed, empty
@@ -81,32 +133,42 @@ const VALUE = /^[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e
  * An empty result (only empty members) is returned as the empty string.
  */
 export function parseTraceState(header: string): ParseResult<string> {
-  if (header.length > MAX_TRACESTATE_LENGTH) return { ok: false, reason: 'oversized' };
-  const members = header.split(',');
-  if (members.length > MAX_TRACESTATE_MEMBERS * 4) return { ok: false, reason: 'oversized' };
-  const keys = new Set<string>();
-  const kept: string[] = [];
-  for (const raw of members) {
-    const member = trimOptionalWhitespace(raw);
-    if (member.length === 0) continue;
-    const equals = member.indexOf('=');
-    if (equals <= 0) return { ok: false, reason: 'malformed' };
-    const key = member.slice(0, equals);
-    const value = member.slice(equals + 1);
-    if (!(SIMPLE_KEY.test(key) || TENANT_KEY.test(key)) || !VALUE.test(value)) return { ok: false, reason: 'malformed' };
-    if (keys.has(key)) return { ok: false, reason: 'malformed' };
-    keys.add(key);
-    kept.push(member);
-    if (kept.length > MAX_TRACESTATE_MEMBERS) return { ok: false, reason: 'oversized' };
+  if (header.length > MAX_TRACESTATE_LENGTH) return OVERSIZED;
+  let keys: string[] | undefined;
+  let normalised = '';
+  let members = 0;
+  let empty = 0;
+  let start = 0;
+  let changed = false;
+  while (start <= header.length) {
+    let end = header.indexOf(',', start);
+    if (end === -1) end = header.length;
+    const memberStart = skipWhitespace(header, start, end);
+    const memberEnd = trimWhitespaceEnd(header, memberStart, end);
+    if (memberStart !== start || memberEnd !== end) changed = true;
+    if (memberStart === memberEnd) {
+      empty += 1;
+      if (empty > MAX_TRACESTATE_MEMBERS * 4) return OVERSIZED;
+    } else {
+      members += 1;
+      if (members > MAX_TRACESTATE_MEMBERS) return OVERSIZED;
+      const equals = header.indexOf('=', memberStart);
+      if (equals === -1 || equals >= memberEnd) return MALFORMED;
+      if (!isTraceStateKey(header, memberStart, equals) || !isTraceStateValue(header, equals + 1, memberEnd)) return MALFORMED;
+      const key = header.slice(memberStart, equals);
+      keys ??= [];
+      if (keys.includes(key)) return MALFORMED;
+      keys.push(key);
+      normalised = normalised === '' ? header.slice(memberStart, memberEnd) : `${normalised},${header.slice(memberStart, memberEnd)}`;
+    }
+    start = end + 1;
   }
-  return { ok: true, value: kept.join(',') };
+  return { ok: true, value: changed || empty > 0 ? normalised : header };
 }
 
 /** Removes leading and trailing spaces and tabs (HTTP's OWS). */
 export function trimOptionalWhitespace(text: string): string {
-  let start = 0;
-  let end = text.length;
-  while (start < end && (text.charCodeAt(start) === 0x20 || text.charCodeAt(start) === 0x09)) start += 1;
-  while (end > start && (text.charCodeAt(end - 1) === 0x20 || text.charCodeAt(end - 1) === 0x09)) end -= 1;
+  const start = skipWhitespace(text, 0, text.length);
+  const end = trimWhitespaceEnd(text, start, text.length);
   return start === 0 && end === text.length ? text : text.slice(start, end);
 }

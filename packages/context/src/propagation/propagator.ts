@@ -13,14 +13,14 @@
 // oversized or unreadable is dropped, counted, and reported to `onDrop`.
 import { createSystemClock, uuidV4 } from '@foundation/core';
 import type { Clock, Random } from '@foundation/core';
-import { createTraceState } from '@opentelemetry/api';
 import type { SpanContext, TextMapGetter, TextMapSetter } from '@opentelemetry/api';
 import { hostname } from 'node:os';
 import { Context, EMPTY_CONTEXT } from '../context';
 import { MAX_BAGGAGE_BYTES, formatBaggage, parseBaggage } from '../core/baggage';
 import type { Baggage } from '../core/baggage';
 import { MAX_COUNTER_VALUE, MAX_IDENTIFIER_LENGTH, isIdentifier, parseCounter } from '../core/fields';
-import { MAX_TRACEPARENT_LENGTH, MAX_TRACESTATE_LENGTH, formatTraceParent, isWritableTraceParent, parseTraceParent, parseTraceState } from '../core/trace-context';
+import { MAX_TRACEPARENT_LENGTH, MAX_TRACESTATE_LENGTH, formatTraceParent, parseTraceParent, parseTraceState } from '../core/trace-context';
+import { W3CTraceState } from '../core/trace-state';
 import { ContextOptionsError } from '../errors/context-options-error';
 import type { FlightRecorder, HopRecord } from '../flight-recorder';
 import { headerMapGetter, headerMapSetter } from './carrier';
@@ -184,14 +184,14 @@ export function createPropagator(options: PropagatorOptions = {}): Propagator {
     const parsed = parseTraceParent(text);
     // §3.3: without a valid traceparent, tracestate is not used either.
     if (!parsed.ok) return drop('traceparent', parsed.reason);
-    const spanContext: { -readonly [K in keyof SpanContext]: SpanContext[K] } = { ...parsed.value, isRemote: true };
+    const { traceId, spanId, traceFlags } = parsed.value;
     const state = read(carrier, getter, 'tracestate');
     if (state !== undefined) {
       const checked = parseTraceState(state);
       if (!checked.ok) drop('tracestate', checked.reason);
-      else if (checked.value !== '') spanContext.traceState = createTraceState(checked.value);
+      else if (checked.value !== '') return { traceId, spanId, traceFlags, isRemote: true, traceState: new W3CTraceState(checked.value) };
     }
-    return spanContext;
+    return { traceId, spanId, traceFlags, isRemote: true };
   };
 
   const readBaggage = <C>(carrier: C, getter: TextMapGetter<C>): Baggage => {
@@ -230,7 +230,8 @@ export function createPropagator(options: PropagatorOptions = {}): Propagator {
     processId,
     inject<C = HeaderMap>(context: Context, carrier: C, setter: TextMapSetter<C> = headerMapSetter as TextMapSetter<C>, injectOptions?: InjectOptions): void {
       const trace = context.trace;
-      if (trace !== undefined && isWritableTraceParent(trace.traceId, trace.spanId, trace.traceFlags)) {
+      // Every way a trace reaches a Context (withTrace, extract, the active span) validated it.
+      if (trace !== undefined && trace.traceId.length === 32 && trace.spanId.length === 16) {
         setter.set(carrier, HEADER_NAMES.traceparent, formatTraceParent(trace.traceId, trace.spanId, trace.traceFlags));
         const state = trace.traceState?.serialize();
         if (state !== undefined && state !== '') setter.set(carrier, HEADER_NAMES.tracestate, state);
