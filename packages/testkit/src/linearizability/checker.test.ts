@@ -264,6 +264,19 @@ describe('agreement with exhaustive search', () => {
   });
 });
 
+describe('indeterminate operations', () => {
+  it('checks quickly a history full of timed-out writes nobody observed', () => {
+    // Thirty clients each start a write that never completes, amid reads of one written value.
+    const steps: Step[] = [['invoke', 'w', 'write', 0], ['ok', 'w', 'write']];
+    for (let client = 1; client <= 30; client += 1) steps.push(['invoke', client, 'write', 100 + client]);
+    for (let read = 0; read < 20; read += 1) steps.push(['invoke', 'r', 'read'], ['ok', 'r', 'read', read < 10 ? 0 : 115]);
+    const result = checkLinearizability(history(...steps), registerModel(), { maxSteps: 100_000 });
+    expect(result.valid).toBe(true);
+    const stale = checkLinearizability(history(...steps, ['invoke', 'r', 'read'], ['ok', 'r', 'read', 0]), registerModel(), { maxSteps: 100_000 });
+    expect(stale.valid).toBe(false);
+  });
+});
+
 describe('bad input and limits', () => {
   it.each<[string, unknown]>([
     ['not an array', 'history'],
