@@ -78,14 +78,17 @@ export class MailboxBuffer {
       this.mask = INITIAL_CAPACITY - 1;
       return;
     }
-    const size = (this.mask + 1) * 2;
+    // Full: the ring is [head, end) followed by [0, head). Copy both runs in bulk.
+    const capacity = this.mask + 1;
+    const size = capacity * 2;
+    const old = this.items;
     const items = new Array<unknown>(size);
+    let to = 0;
+    for (let from = this.head; from < capacity; from += 1) items[to++] = old[from];
+    for (let from = 0; from < this.head; from += 1) items[to++] = old[from];
     const times = new Float64Array(size);
-    for (let index = 0; index < this.length; index += 1) {
-      const from = (this.head + index) & this.mask;
-      items[index] = this.items[from];
-      times[index] = this.times![from]!;
-    }
+    times.set(this.times!.subarray(this.head));
+    times.set(this.times!.subarray(0, this.head), capacity - this.head);
     this.items = items;
     this.times = times;
     this.head = 0;

@@ -16,14 +16,6 @@ import { downMessage } from '../runtime/system-messages';
 import type { ExitReason, MonitorRef } from '../runtime/types';
 import type { RemoteRouter } from './router';
 
-function addTo(index: Map<string, Set<ProcessRecord>>, node: string, record: ProcessRecord): void {
-  let set = index.get(node);
-  if (set === undefined) {
-    set = new Set();
-    index.set(node, set);
-  }
-  set.add(record);
-}
 
 export class RemoteBridge {
   private readonly unsubscribe: () => void;
@@ -33,6 +25,8 @@ export class RemoteBridge {
   private readonly monitorsByNode = new Map<string, Set<ProcessRecord>>();
   /** Local processes monitored by processes on a node. */
   private readonly watchedByNode = new Map<string, Set<ProcessRecord>>();
+  /** The nodes each local process is indexed under, so its exit cleans exactly those entries. */
+  private readonly nodesOf = new WeakMap<ProcessRecord, Set<string>>();
   malformed = 0;
 
   constructor(
@@ -47,6 +41,21 @@ export class RemoteBridge {
 
   close(): void {
     this.unsubscribe();
+  }
+
+  private index(index: Map<string, Set<ProcessRecord>>, node: string, record: ProcessRecord): void {
+    let set = index.get(node);
+    if (set === undefined) {
+      set = new Set();
+      index.set(node, set);
+    }
+    set.add(record);
+    let nodes = this.nodesOf.get(record);
+    if (nodes === undefined) {
+      nodes = new Set();
+      this.nodesOf.set(record, nodes);
+    }
+    nodes.add(node);
   }
 
   private post(node: string, signal: Signal): boolean {
@@ -93,7 +102,7 @@ export class RemoteBridge {
     const key = pid.toString();
     if (record.remoteLinks?.has(key) === true) return;
     (record.remoteLinks ??= new Map()).set(key, pid);
-    addTo(this.linksByNode, pid.node, record);
+    this.index(this.linksByNode, pid.node, record);
     this.watch(pid.node);
     if (!this.post(pid.node, { type: 'link', from: record.pid, to: pid })) {
       record.remoteLinks.delete(key);
@@ -108,7 +117,7 @@ export class RemoteBridge {
   }
 
   monitor(watcher: ProcessRecord, pid: Pid, ref: MonitorRef): void {
-    addTo(this.monitorsByNode, pid.node, watcher);
+    this.index(this.monitorsByNode, pid.node, watcher);
     this.watch(pid.node);
     if (!this.post(pid.node, { type: 'monitor', from: watcher.pid, to: pid, ref })) {
       watcher.monitorsOut?.delete(ref);
@@ -120,16 +129,19 @@ export class RemoteBridge {
     this.post(pid.node, { type: 'demonitor', from: watcher.pid, to: pid, ref });
   }
 
-  /** A process with remote links is gone (its exits were already sent). */
-  forgetLinks(record: ProcessRecord): void {
-    if (record.remoteLinks === null) return;
-    for (const pid of record.remoteLinks.values()) this.linksByNode.get(pid.node)?.delete(record);
-  }
-
-  /** A process is gone: drop it from every index. */
-  forgetWatcher(record: ProcessRecord): void {
-    for (const set of this.monitorsByNode.values()) set.delete(record);
-    for (const set of this.watchedByNode.values()) set.delete(record);
+  /** A process is gone (its exits, downs and demonitors were already sent): drop it from the indexes. */
+  forget(record: ProcessRecord): void {
+    const nodes = this.nodesOf.get(record);
+    if (nodes === undefined) return;
+    this.nodesOf.delete(record);
+    for (const node of nodes) {
+      for (const index of [this.linksByNode, this.monitorsByNode, this.watchedByNode]) {
+        const set = index.get(node);
+        if (set === undefined) continue;
+        set.delete(record);
+        if (set.size === 0) index.delete(node);
+      }
+    }
   }
 
   // ---- inbound ------------------------------------------------------------------------------
@@ -196,7 +208,7 @@ export class RemoteBridge {
           return;
         }
         (target.remoteLinks ??= new Map()).set(signal.from.toString(), signal.from);
-        addTo(this.linksByNode, fromNode, target);
+        this.index(this.linksByNode, fromNode, target);
         return;
       }
       case 'unlink':
@@ -218,7 +230,7 @@ export class RemoteBridge {
           return;
         }
         (target.monitorsIn ??= new Map()).set(signal.ref, signal.from);
-        addTo(this.watchedByNode, fromNode, target);
+        this.index(this.watchedByNode, fromNode, target);
         return;
       }
       case 'demonitor': {

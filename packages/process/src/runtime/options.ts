@@ -24,15 +24,17 @@ export interface DeadLetter {
 
 export interface SchedulingOptions {
   /**
-   * Messages one slice may handle before the run queue yields to the event loop. Default
-   * 10,000. With `sliceMs` this is the BEAM's reduction budget made for an event loop.
+   * Reductions (one per message handled, one per message sent) one slice may spend before the
+   * run queue yields to the event loop. Default 10,000. With `sliceMs` this is the BEAM's
+   * reduction budget made for an event loop.
    */
   readonly sliceMessages?: number;
   /** Milliseconds of handler time per slice before yielding. Default 5. */
   readonly sliceMs?: number;
   /**
-   * Messages one process may handle before the next runnable process gets its turn. Default
-   * 2,000 (the Foundation design's "yield every 2,000 reductions").
+   * Reductions (messages handled plus messages sent) one process may spend before the next
+   * runnable process gets its turn. Default 2,000 (the Foundation design's "yield every 2,000
+   * reductions").
    */
   readonly processMessages?: number;
   /** A handler running at least this long is reported as `long-handler`. Default 10 ms (the design's "no blocking operation over 10 ms"). */

@@ -35,9 +35,10 @@ describe('slices on a simulated clock (testkit)', () => {
     };
     simulation.clock.setTimer(0, timer);
     for (let step = 0; step < 20; step += 1) simulation.step();
-    // Each timer became due right after a slice was queued, and ran after exactly that slice.
-    expect(seenByTimers).toEqual([100, 200, 300, 400, 500]);
-    expect(runtime.processInfo(busy)?.messagesHandled).toBeGreaterThanOrEqual(500);
+    // Each timer became due right after a slice was queued, and ran after exactly that slice:
+    // 100 reductions, which for this process are 50 messages (one to handle, one to send each).
+    expect(seenByTimers).toEqual([50, 100, 150, 200, 250]);
+    expect(runtime.processInfo(busy)?.messagesHandled).toBeGreaterThanOrEqual(250);
   });
 
   it('with a time budget, a timer waits at most one slice of handler time', () => {
@@ -52,7 +53,7 @@ describe('slices on a simulated clock (testkit)', () => {
     for (const delay of delays) expect(delay).toBeLessThanOrEqual(5);
   });
 
-  it('takes processes in turn: each handles at most processMessages before the next runs', () => {
+  it('takes processes in turn: each spends at most processMessages reductions before the next runs', () => {
     const simulation = createSimulation({ seed: 3 });
     const runtime = createRuntime({
       nodeId: 'node-a',
@@ -200,5 +201,30 @@ describe('cpuIntensive', () => {
     expect(await runtime.cpuIntensive([1, 2], (item) => item + 1)).toEqual([2, 3]);
     await settle();
     await runtime.shutdown();
+  });
+});
+
+describe('reductions', () => {
+  it('count sends against the sender, so a producer cannot run far ahead of its consumer', () => {
+    const simulation = createSimulation({ seed: 5 });
+    const runtime = createRuntime({
+      nodeId: 'node-a',
+      clock: simulation.clock,
+      driver: createSchedulerDriver(simulation.clock),
+      scheduling: { processMessages: 100, sliceMessages: 100 },
+    });
+    const consumer = runtime.spawn(() => undefined);
+    const producer = runtime.spawn((message: unknown, self: ProcessSelf) => {
+      for (let index = 0; index < 30; index += 1) self.send(consumer, index);
+      if ((message as number) > 0) self.send(self.pid, (message as number) - 1);
+    });
+    runtime.send(producer, 1000);
+    simulation.step();
+    // One producer turn is 100 reductions: 4 messages of 31 sends each (120 to the consumer).
+    // Were sends free, the turn would be 100 messages and 3,000 queued messages.
+    expect(runtime.processInfo(producer)?.messagesHandled).toBe(4);
+    expect(runtime.processInfo(consumer)?.mailbox.length).toBe(120);
+    simulation.step();
+    expect(runtime.processInfo(consumer)?.mailbox.length).toBe(20);
   });
 });
