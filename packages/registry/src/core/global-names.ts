@@ -1,0 +1,116 @@
+// Names held through consensus (`registerGlobal`): a deterministic state machine over the
+// commands of a ConsensusLog. Every replica applies the same commands in the same order, so
+// every replica agrees on who holds each name; the first claim of a free name wins, later
+// ones are refused until the holder releases it, leaves, or its process exits.
+//
+// Commands travel through the log as plain data and are checked again when applied: a replica
+// never trusts the log's content more than a peer's message.
+import { InvalidPeerMessageError } from '../errors/invalid-peer-message-error';
+import type { RegistryLimits } from './limits';
+import type { ServiceInstance } from './types';
+import { Reader } from './wire';
+
+export type RegistryCommand =
+  | { readonly type: 'registry-claim'; readonly namespace: string; readonly claim: Record<string, unknown> }
+  | { readonly type: 'registry-release'; readonly namespace: string; readonly name: string; readonly id: string }
+  | { readonly type: 'registry-release-node'; readonly namespace: string; readonly node: string; readonly incarnation: number };
+
+/** What applying one command did, for the driver to show and to answer waiting callers. */
+export interface GlobalOutcome {
+  readonly added: ServiceInstance | undefined;
+  readonly removed: readonly ServiceInstance[];
+  /** For a claim: whether it won, and who holds the name. */
+  readonly claim: { readonly id: string; readonly won: boolean; readonly holder: ServiceInstance } | undefined;
+}
+
+/** Released (node, incarnation) floors remembered; older ones are forgotten first. */
+const RELEASED_NODES_KEPT = 10_000;
+
+const NOTHING: GlobalOutcome = Object.freeze({ added: undefined, removed: [], claim: undefined });
+
+/** The claim's plain data, as it goes into the log. */
+export function claimData(instance: ServiceInstance): Record<string, unknown> {
+  return {
+    id: instance.id,
+    name: instance.name,
+    node: instance.node,
+    incarnation: instance.incarnation,
+    target: instance.target,
+    capabilities: instance.capabilities,
+    metadata: instance.metadata,
+    ...(instance.version === undefined ? {} : { version: instance.version }),
+    ...(instance.serviceType === undefined ? {} : { serviceType: instance.serviceType }),
+    ...(instance.zone === undefined ? {} : { zone: instance.zone }),
+    weight: instance.weight,
+    registeredAt: instance.registeredAt,
+  };
+}
+
+export class GlobalNames {
+  private readonly holders = new Map<string, ServiceInstance>();
+  /** node → highest released incarnation: a claim from it that commits after its release is refused. */
+  private readonly released = new Map<string, number>();
+
+  constructor(
+    private readonly namespace: string,
+    private readonly limits: RegistryLimits,
+  ) {}
+
+  holder(name: string): ServiceInstance | undefined {
+    return this.holders.get(name);
+  }
+
+  all(): IterableIterator<ServiceInstance> {
+    return this.holders.values();
+  }
+
+  /**
+   * Applies a command at log index `index`. Commands for other namespaces are ignored; a
+   * malformed command throws InvalidPeerMessageError (5604) and changes nothing.
+   */
+  apply(command: unknown, index: number): GlobalOutcome {
+    const reader: Reader = new Reader('consensus-log', this.limits);
+    const record = reader.record(command, 'command');
+    if (record.namespace !== this.namespace) return NOTHING;
+    switch (record.type) {
+      case 'registry-claim': {
+        const claim = reader.record(record.claim, 'claim');
+        const node = reader.nodeId(claim.node, 'claim.node');
+        const incarnation = reader.integer(claim.incarnation, 'claim.incarnation', 0);
+        const decoded = reader.entry({ ...claim, mode: 'unique', health: 'healthy', load: 0, revision: index }, 'claim', node, incarnation);
+        const instance: ServiceInstance = Object.freeze({ ...decoded, scope: 'global' as const });
+        if (incarnation <= (this.released.get(node) ?? -1)) return { added: undefined, removed: [], claim: { id: instance.id, won: false, holder: instance } };
+        const holder = this.holders.get(instance.name);
+        if (holder !== undefined) return { added: undefined, removed: [], claim: { id: instance.id, won: holder.id === instance.id, holder } };
+        this.holders.set(instance.name, instance);
+        return { added: instance, removed: [], claim: { id: instance.id, won: true, holder: instance } };
+      }
+      case 'registry-release': {
+        const name = reader.name(record.name, 'name', this.limits.maxNameLength);
+        const holder = this.holders.get(name);
+        if (holder === undefined || holder.id !== record.id) return NOTHING;
+        this.holders.delete(name);
+        return { added: undefined, removed: [holder], claim: undefined };
+      }
+      case 'registry-release-node': {
+        const node = reader.nodeId(record.node, 'node');
+        const incarnation = reader.integer(record.incarnation, 'incarnation', 0);
+        if (incarnation > (this.released.get(node) ?? -1)) {
+          this.released.delete(node);
+          this.released.set(node, incarnation);
+          if (this.released.size > RELEASED_NODES_KEPT) this.released.delete(this.released.keys().next().value!);
+        }
+        const removed: ServiceInstance[] = [];
+        for (const [name, holder] of this.holders) {
+          if (holder.node === node && holder.incarnation <= incarnation) {
+            this.holders.delete(name);
+            removed.push(holder);
+          }
+        }
+        return removed.length === 0 ? NOTHING : { added: undefined, removed, claim: undefined };
+      }
+      default:
+        throw new InvalidPeerMessageError('consensus-log', 'command.type', `unknown command ${JSON.stringify(record.type)?.slice(0, 40)}`);
+    }
+  }
+}

@@ -1,0 +1,47 @@
+// Limits on everything the registry stores, whether it comes from a local caller or a peer.
+// One set of numbers bounds memory per node and the size of every message.
+
+export interface RegistryLimits {
+  /** Service names and serviceType: at most this many characters. Default 255. */
+  readonly maxNameLength: number;
+  /** Capabilities per registration. Default 32. */
+  readonly maxCapabilities: number;
+  /** Characters per capability. Default 128. */
+  readonly maxCapabilityLength: number;
+  /** Metadata, as UTF-8 JSON. Default 4,096 bytes. */
+  readonly maxMetadataBytes: number;
+  /** A target, as UTF-8 JSON. Default 1,024 bytes. */
+  readonly maxTargetBytes: number;
+  /** Registrations this node may hold. Default 100,000. */
+  readonly maxLocalServices: number;
+  /** Registrations accepted from one other node. Default 100,000. */
+  readonly maxServicesPerNode: number;
+  /** Other nodes whose registrations are held. Default 32,768 (the simulator's bound). */
+  readonly maxNodes: number;
+  /** A message from a peer, before decoding. Default 4 MiB. */
+  readonly maxMessageBytes: number;
+  /** Entries per delta message (larger deltas are split). Default 1,000. */
+  readonly maxEntriesPerMessage: number;
+}
+
+export const DEFAULT_LIMITS: RegistryLimits = Object.freeze({
+  maxNameLength: 255,
+  maxCapabilities: 32,
+  maxCapabilityLength: 128,
+  maxMetadataBytes: 4096,
+  maxTargetBytes: 1024,
+  maxLocalServices: 100_000,
+  maxServicesPerNode: 100_000,
+  maxNodes: 32_768,
+  maxMessageBytes: 4 * 1024 * 1024,
+  maxEntriesPerMessage: 1000,
+});
+
+/** Cap on the number of out-of-order version intervals kept per origin (hostile input bound). */
+export const MAX_CLOUD_INTERVALS = 64;
+/** Cap on tombstones held above an origin's contiguous prefix (out-of-order removals). */
+export const MAX_PENDING_TOMBSTONES = 10_000;
+/** Longest namespace. */
+export const MAX_NAMESPACE_LENGTH = 128;
+/** Longest node id (the process package's bound). */
+export const MAX_NODE_ID_LENGTH = 255;

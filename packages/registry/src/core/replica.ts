@@ -1,0 +1,637 @@
+// The registry's replicated state: a delta-state CRDT in which every node owns its registrations.
+//
+// State, per origin node: the origin's incarnation, a causal context (which of the origin's
+// revisions this replica has incorporated), the origin's live entries (each carrying the
+// revision of its last change), and tombstones for removals not yet safe to forget. Every
+// change on the origin takes the next revision; only the origin writes its entries, so a
+// revision names one change everywhere.
+//
+// Join, per origin (the lexicographic product of the incarnation order and an optimized
+// observed-remove map keyed by registration id):
+//   - a higher incarnation replaces a lower one entirely (the node restarted or refuted);
+//   - at equal incarnations an entry survives unless the other side has covered its revision
+//     without keeping it (then it was removed or superseded), or holds a newer revision of it,
+//     or a tombstone at or above it; contexts are united.
+// Departure records (node, incarnation) join by maximum and empty the origin's state for every
+// incarnation at or below them.
+//
+// Tombstones and garbage collection: a replica refuses any entry whose revision its context
+// already covers and that it does not hold, so a tombstone is never needed to stop a removed
+// entry from coming back once its revision is covered; it is kept only (a) while its revision
+// is not yet covered (removals that overtook their history), and (b) for `tombstoneRetentionMs`
+// afterwards, to pass the removal on to peers that are behind. A peer further behind than the
+// retained tombstones receives the origin's full key list instead, from which it drops what
+// was removed. Nothing here can bring a removed entry back.
+//
+// This module is a pure state machine: time comes in as arguments, changes go out through
+// `onChange`, nothing touches the network.
+import { hashString32 } from '@foundation/core';
+import { InvalidPeerMessageError } from '../errors/invalid-peer-message-error';
+import { CausalContext } from './causal-context';
+import type { Interval } from './causal-context';
+import { MAX_CLOUD_INTERVALS, MAX_PENDING_TOMBSTONES } from './limits';
+import type { DownReason } from './service-view';
+import type { ServiceInstance } from './types';
+
+/** A removal: registration `id` of the origin was removed by its change number `revision`. */
+export interface Tombstone {
+  readonly id: string;
+  readonly revision: number;
+}
+
+/** An entry of an origin's full key list: the id and revision of a live entry. */
+export interface KeyRevision {
+  readonly id: string;
+  readonly revision: number;
+}
+
+/**
+ * A piece of one origin's state. `covers` lists the revisions this delta completes: a receiver
+ * that applies it has incorporated every change in those intervals (for the origin's own
+ * deltas, the new changes; for anti-entropy, the sender's whole context, computed against the
+ * receiver's summary). An empty `covers` carries entries only (a chunk of a larger delta).
+ */
+export interface OriginDelta {
+  readonly node: string;
+  readonly incarnation: number;
+  readonly covers: readonly Interval[];
+  readonly entries: readonly ServiceInstance[];
+  readonly removed: readonly Tombstone[];
+  /** When present: every live entry of the origin at the sender, for the covered revisions. */
+  readonly keys: readonly KeyRevision[] | undefined;
+}
+
+/** What a replica has of one origin, as exchanged in anti-entropy. */
+export interface OriginSummary {
+  readonly node: string;
+  readonly incarnation: number;
+  readonly prefix: number;
+  readonly cloud: readonly Interval[];
+}
+
+/** The node left (or was declared failed) as incarnation `incarnation`, declared at wall time `at`. */
+export interface DepartureRecord {
+  readonly node: string;
+  readonly incarnation: number;
+  readonly at: number;
+}
+
+export interface ReplicaSummary {
+  readonly origins: readonly OriginSummary[];
+  readonly departed: readonly DepartureRecord[];
+}
+
+export type RemovalReason = DownReason;
+
+export type ReplicaChange =
+  | { readonly type: 'put'; readonly instance: ServiceInstance; readonly previous: ServiceInstance | undefined }
+  | { readonly type: 'delete'; readonly instance: ServiceInstance; readonly reason: RemovalReason };
+
+/** The fields of an own registration; the replica adds the incarnation and the revision. */
+export type OwnEntryFields = Omit<ServiceInstance, 'incarnation' | 'revision' | 'node'>;
+
+export interface ReplicaOptions {
+  readonly nodeId: string;
+  readonly incarnation: number;
+  /** Other nodes whose state is held. */
+  readonly maxNodes: number;
+  /** Entries held for one other node. */
+  readonly maxServicesPerNode: number;
+  /** How long a covered tombstone is kept to inform peers that are behind. */
+  readonly tombstoneRetentionMs: number;
+  /** Covered tombstones kept per origin at most, whatever their age. */
+  readonly maxStableTombstones: number;
+  /** How long a departure record is replicated. */
+  readonly departureRetentionMs: number;
+  /** Departed (node, incarnation) floors remembered after their records expire. */
+  readonly maxRememberedDepartures: number;
+  readonly onChange: (change: ReplicaChange) => void;
+  /** Called when this node refutes a departure (or a newer incarnation of itself) by moving to `incarnation`. */
+  readonly onRefute?: (incarnation: number, reason: string) => void;
+}
+
+interface StoredTombstone {
+  revision: number;
+  /** Local time it became covered (Infinity while not covered). */
+  coveredAt: number;
+}
+
+class OriginState {
+  readonly context = new CausalContext();
+  readonly entries = new Map<string, ServiceInstance>();
+  readonly tombstones = new Map<string, StoredTombstone>();
+  /** Tombstones with revisions at or below this may have been collected. */
+  tombstoneFloor = 0;
+  /** Tombstones whose revision the context does not cover yet. */
+  pendingTombstones = 0;
+  hashLow = 0;
+  hashHigh = 0;
+
+  constructor(
+    readonly node: string,
+    public incarnation: number,
+  ) {}
+}
+
+/** What `applyDelta` did. `stale` names a departure floor the sender should learn. */
+export interface ApplyResult {
+  readonly changed: boolean;
+  readonly stale: DepartureRecord | undefined;
+}
+
+const UNCHANGED: ApplyResult = Object.freeze({ changed: false, stale: undefined });
+const CHANGED: ApplyResult = Object.freeze({ changed: true, stale: undefined });
+
+function itemHash(text: string): [number, number] {
+  return [hashString32(text), hashString32(text, 0x9e37_79b9)];
+}
+
+function toHex(value: number): string {
+  return (value >>> 0).toString(16).padStart(8, '0');
+}
+
+export class Replica {
+  readonly nodeId: string;
+  private readonly options: ReplicaOptions;
+  private readonly origins = new Map<string, OriginState>();
+  private readonly departed = new Map<string, DepartureRecord>();
+  /** node → highest departed incarnation; outlives the records, oldest first. */
+  private readonly floors = new Map<string, number>();
+  private own: OriginState;
+  /** Own revision up to which deltas have been taken for broadcast. */
+  private published = 0;
+  /** Own ids changed since the last taken delta. */
+  private readonly dirty = new Set<string>();
+  private hashLow = 0;
+  private hashHigh = 0;
+
+  constructor(options: ReplicaOptions) {
+    this.options = options;
+    this.nodeId = options.nodeId;
+    this.own = new OriginState(options.nodeId, options.incarnation);
+    this.origins.set(options.nodeId, this.own);
+    this.rehash(this.own);
+  }
+
+  get incarnation(): number {
+    return this.own.incarnation;
+  }
+
+  /** The own origin's latest revision. */
+  get revision(): number {
+    return this.own.context.prefix;
+  }
+
+  // ---- own changes ----------------------------------------------------------------------
+
+  /** Adds or replaces an own entry; it takes the next revision. */
+  putOwn(fields: OwnEntryFields): ServiceInstance {
+    const own = this.own;
+    const revision = own.context.prefix + 1;
+    const instance: ServiceInstance = Object.freeze({ ...fields, node: this.nodeId, incarnation: own.incarnation, revision });
+    const previous = own.entries.get(instance.id);
+    own.entries.set(instance.id, instance);
+    own.context.add(revision, revision);
+    this.dirty.add(instance.id);
+    this.rehash(own);
+    this.options.onChange({ type: 'put', instance, previous });
+    return instance;
+  }
+
+  /** Removes an own entry (a tombstone takes the next revision); false when it is not held. */
+  removeOwn(id: string, now: number, reason: RemovalReason = 'unregistered'): boolean {
+    const own = this.own;
+    const instance = own.entries.get(id);
+    if (instance === undefined) return false;
+    const revision = own.context.prefix + 1;
+    own.entries.delete(id);
+    own.tombstones.set(id, { revision, coveredAt: now });
+    own.context.add(revision, revision);
+    this.dirty.add(id);
+    this.rehash(own);
+    this.options.onChange({ type: 'delete', instance, reason });
+    return true;
+  }
+
+  ownEntry(id: string): ServiceInstance | undefined {
+    return this.own.entries.get(id);
+  }
+
+  ownEntries(): IterableIterator<ServiceInstance> {
+    return this.own.entries.values();
+  }
+
+  /** The own changes since the last call, as one delta; undefined when there are none. */
+  takeOwnDelta(): OriginDelta | undefined {
+    const own = this.own;
+    const to = own.context.prefix;
+    if (to === this.published) return undefined;
+    const from = this.published;
+    const entries: ServiceInstance[] = [];
+    const removed: Tombstone[] = [];
+    for (const id of this.dirty) {
+      const instance = own.entries.get(id);
+      if (instance !== undefined) {
+        if (instance.revision > from) entries.push(instance);
+      } else {
+        const tombstone = own.tombstones.get(id);
+        if (tombstone !== undefined && tombstone.revision > from) removed.push({ id, revision: tombstone.revision });
+      }
+    }
+    this.dirty.clear();
+    this.published = to;
+    return { node: this.nodeId, incarnation: own.incarnation, covers: [{ low: from + 1, high: to }], entries, removed, keys: undefined };
+  }
+
+  /**
+   * Moves this node to a new incarnation: every own entry is re-issued under it (revisions
+   * 1..n), so that peers that purged the old incarnation take them again.
+   */
+  refute(incarnation: number, reason: string): void {
+    if (incarnation <= this.own.incarnation) return;
+    const previous = this.own;
+    const fresh = new OriginState(this.nodeId, incarnation);
+    this.origins.set(this.nodeId, fresh);
+    this.own = fresh;
+    this.published = 0;
+    this.dirty.clear();
+    for (const instance of previous.entries.values()) {
+      const revision = fresh.context.prefix + 1;
+      const next: ServiceInstance = Object.freeze({ ...instance, incarnation, revision });
+      fresh.entries.set(next.id, next);
+      fresh.context.add(revision, revision);
+      this.dirty.add(next.id);
+      this.options.onChange({ type: 'put', instance: next, previous: instance });
+    }
+    this.unhash(previous);
+    this.rehash(fresh);
+    this.options.onRefute?.(incarnation, reason);
+  }
+
+  // ---- remote state -----------------------------------------------------------------------
+
+  /**
+   * Merges a delta from a peer (already checked for shape and bounds by the wire decoder).
+   * Throws InvalidPeerMessageError when it would exceed the per-node or node-count limits;
+   * nothing is merged then.
+   */
+  applyDelta(delta: OriginDelta, now: number, peer: string): ApplyResult {
+    if (delta.node === this.nodeId) {
+      const highest = delta.covers.reduce((max, interval) => Math.max(max, interval.high), 0);
+      return this.checkOwn(delta.incarnation, highest) ? CHANGED : UNCHANGED;
+    }
+    const floor = this.floorOf(delta.node);
+    if (delta.incarnation <= floor) {
+      return { changed: false, stale: { node: delta.node, incarnation: floor, at: 0 } };
+    }
+    let state = this.origins.get(delta.node);
+    if (state !== undefined && state.incarnation > delta.incarnation) return UNCHANGED;
+    const fresh = state === undefined || state.incarnation < delta.incarnation;
+    const base = fresh ? new OriginState(delta.node, delta.incarnation) : state!;
+    this.checkLimits(base, delta, peer, state === undefined);
+    if (fresh) {
+      if (state !== undefined) this.dropOrigin(state, 'restarted');
+      state = base;
+      this.origins.set(delta.node, state);
+    }
+    const target = state!;
+    let changed = fresh;
+    const context = target.context;
+    for (const tombstone of delta.removed) {
+      if (context.covers(tombstone.revision)) continue;
+      const existing = target.entries.get(tombstone.id);
+      if (existing !== undefined && existing.revision < tombstone.revision) {
+        target.entries.delete(tombstone.id);
+        this.options.onChange({ type: 'delete', instance: existing, reason: 'unregistered' });
+        changed = true;
+      }
+      const stored = target.tombstones.get(tombstone.id);
+      if (stored === undefined || stored.revision < tombstone.revision) {
+        if (stored === undefined || stored.coveredAt !== Number.POSITIVE_INFINITY) target.pendingTombstones += 1;
+        target.tombstones.set(tombstone.id, { revision: tombstone.revision, coveredAt: Number.POSITIVE_INFINITY });
+        changed = true;
+      }
+    }
+    for (const instance of delta.entries) {
+      if (context.covers(instance.revision)) continue;
+      const tombstone = target.tombstones.get(instance.id);
+      if (tombstone !== undefined && tombstone.revision >= instance.revision) continue;
+      const existing = target.entries.get(instance.id);
+      if (existing !== undefined && existing.revision >= instance.revision) continue;
+      target.entries.set(instance.id, instance);
+      this.options.onChange({ type: 'put', instance, previous: existing });
+      changed = true;
+    }
+    if (delta.keys !== undefined && delta.covers.length > 0) {
+      const live = new Map<string, number>();
+      for (const key of delta.keys) live.set(key.id, key.revision);
+      for (const [id, instance] of target.entries) {
+        if (!coveredBy(delta.covers, instance.revision)) continue;
+        const revision = live.get(id);
+        if (revision === undefined || revision < instance.revision) {
+          target.entries.delete(id);
+          this.options.onChange({ type: 'delete', instance, reason: 'unregistered' });
+          changed = true;
+        }
+      }
+    }
+    const before = context.describe();
+    for (const interval of delta.covers) context.add(interval.low, interval.high);
+    if (context.describe() !== before) changed = true;
+    if (target.pendingTombstones > 0) {
+      for (const tombstone of target.tombstones.values()) {
+        if (tombstone.coveredAt === Number.POSITIVE_INFINITY && context.covers(tombstone.revision)) {
+          tombstone.coveredAt = now;
+          target.pendingTombstones -= 1;
+        }
+      }
+    }
+    if (changed) this.rehash(target);
+    return changed ? CHANGED : UNCHANGED;
+  }
+
+  /**
+   * Throws InvalidPeerMessageError if `applyDelta` would refuse the delta for its bounds, without
+   * changing anything: a message with several deltas is checked whole before any is merged.
+   */
+  checkDelta(delta: OriginDelta, peer: string): void {
+    if (delta.node === this.nodeId || delta.incarnation <= this.floorOf(delta.node)) return;
+    const state = this.origins.get(delta.node);
+    if (state !== undefined && state.incarnation > delta.incarnation) return;
+    const fresh = state === undefined || state.incarnation < delta.incarnation;
+    this.checkLimits(fresh ? new OriginState(delta.node, delta.incarnation) : state, delta, peer, state === undefined);
+  }
+
+  private checkLimits(state: OriginState, delta: OriginDelta, peer: string, newOrigin: boolean): void {
+    if (newOrigin && this.origins.size - 1 >= this.options.maxNodes) {
+      throw new InvalidPeerMessageError(peer, 'node', `state of more than ${this.options.maxNodes} nodes (maxNodes)`);
+    }
+    let additions = 0;
+    for (const instance of delta.entries) if (!state.entries.has(instance.id)) additions += 1;
+    if (state.entries.size + additions > this.options.maxServicesPerNode) {
+      throw new InvalidPeerMessageError(peer, 'entries', `node "${delta.node}" would hold more than ${this.options.maxServicesPerNode} services (maxServicesPerNode)`);
+    }
+    if (state.pendingTombstones + delta.removed.length > MAX_PENDING_TOMBSTONES) {
+      throw new InvalidPeerMessageError(peer, 'removed', `more than ${MAX_PENDING_TOMBSTONES} removals ahead of node "${delta.node}"'s history`);
+    }
+    const probe = state.context.clone();
+    for (const interval of delta.covers) probe.add(interval.low, interval.high);
+    if (probe.cloud.length > MAX_CLOUD_INTERVALS) {
+      throw new InvalidPeerMessageError(peer, 'covers', `more than ${MAX_CLOUD_INTERVALS} gaps in node "${delta.node}"'s history`);
+    }
+  }
+
+  /**
+   * A peer holds `incarnation` of this node with revisions up to `highest`. If that is newer than
+   * what this node is (a restart that reused an incarnation, a clock that went back), this node
+   * moves past it, or its new changes would be taken for old ones. True when it refuted.
+   */
+  checkOwn(incarnation: number, highest: number): boolean {
+    const own = this.own;
+    if (incarnation > own.incarnation || (incarnation === own.incarnation && highest > own.context.prefix)) {
+      this.refute(incarnation + 1, 'a peer holds a newer history of this node');
+      return true;
+    }
+    return false;
+  }
+
+  /** `checkOwn` for the entry about this node in a peer's summary. */
+  checkOwnIn(summary: ReplicaSummary): boolean {
+    for (const origin of summary.origins) {
+      if (origin.node !== this.nodeId) continue;
+      const highest = origin.cloud.length === 0 ? origin.prefix : origin.cloud[origin.cloud.length - 1]!.high;
+      return this.checkOwn(origin.incarnation, highest);
+    }
+    return false;
+  }
+
+  // ---- departures ---------------------------------------------------------------------------
+
+  /**
+   * This node saw `node` leave: its state is purged here and the returned record (to be
+   * broadcast) purges it everywhere. Undefined when nothing is known of the node.
+   */
+  declareDeparted(node: string, now: number): DepartureRecord | undefined {
+    if (node === this.nodeId) return undefined;
+    const state = this.origins.get(node);
+    if (state === undefined) return undefined;
+    const record: DepartureRecord = { node, incarnation: state.incarnation, at: now };
+    this.applyDeparture(record, now);
+    return record;
+  }
+
+  /**
+   * Merges a departure record. A record about this node at or above its incarnation makes it
+   * refute (move to a higher incarnation and re-issue its entries). Records older than the
+   * retention purge but are not kept (`at` 0 is a floor notice).
+   */
+  applyDeparture(record: DepartureRecord, now: number): boolean {
+    if (record.node === this.nodeId) {
+      if (record.incarnation >= this.own.incarnation) {
+        this.refute(record.incarnation + 1, 'declared departed by a peer');
+        return true;
+      }
+      return false;
+    }
+    let changed = false;
+    if (record.incarnation > this.floorOf(record.node)) {
+      this.floors.delete(record.node);
+      this.floors.set(record.node, record.incarnation);
+      while (this.floors.size > this.options.maxRememberedDepartures) this.floors.delete(this.floors.keys().next().value!);
+      changed = true;
+    }
+    const fresh = now - record.at <= this.options.departureRetentionMs;
+    const existing = this.departed.get(record.node);
+    if (fresh && (existing === undefined || existing.incarnation < record.incarnation)) {
+      if (existing !== undefined) this.toggleHash(departureText(existing));
+      // A declaration time from a clock ahead of this one is kept as now, so that it expires.
+      this.departed.set(record.node, record.at > now ? { ...record, at: now } : record);
+      this.toggleHash(departureText(record));
+      changed = true;
+    }
+    const state = this.origins.get(record.node);
+    if (state !== undefined && state.incarnation <= record.incarnation) {
+      this.dropOrigin(state, 'departed');
+      this.origins.delete(record.node);
+      changed = true;
+    }
+    return changed;
+  }
+
+  private floorOf(node: string): number {
+    return this.floors.get(node) ?? Number.NEGATIVE_INFINITY;
+  }
+
+  private dropOrigin(state: OriginState, reason: RemovalReason): void {
+    this.unhash(state);
+    for (const instance of state.entries.values()) this.options.onChange({ type: 'delete', instance, reason });
+    state.entries.clear();
+  }
+
+  // ---- anti-entropy -------------------------------------------------------------------------
+
+  summary(): ReplicaSummary {
+    const origins: OriginSummary[] = [];
+    for (const state of this.origins.values()) {
+      origins.push({ node: state.node, incarnation: state.incarnation, prefix: state.context.prefix, cloud: state.context.cloud.slice() });
+    }
+    return { origins, departed: [...this.departed.values()] };
+  }
+
+  /** What a peer with `summary` lacks of this replica, as deltas and departure records. */
+  deltasFor(summary: ReplicaSummary): { deltas: OriginDelta[]; departed: DepartureRecord[] } {
+    const theirs = new Map<string, OriginSummary>();
+    for (const origin of summary.origins) theirs.set(origin.node, origin);
+    const deltas: OriginDelta[] = [];
+    for (const state of this.origins.values()) {
+      const peer = theirs.get(state.node);
+      if (peer !== undefined && peer.incarnation > state.incarnation) continue;
+      const peerContext = new CausalContext();
+      if (peer !== undefined && peer.incarnation === state.incarnation) peerContext.join(peer.prefix, peer.cloud);
+      if (peer !== undefined && peer.incarnation === state.incarnation && containsContext(peerContext, state.context)) continue;
+      const entries: ServiceInstance[] = [];
+      for (const instance of state.entries.values()) if (!peerContext.covers(instance.revision)) entries.push(instance);
+      const removed: Tombstone[] = [];
+      for (const [id, tombstone] of state.tombstones) if (!peerContext.covers(tombstone.revision)) removed.push({ id, revision: tombstone.revision });
+      // Removals at or below the floor may have been forgotten; a peer behind it gets the key list.
+      const needKeys = peerContext.prefix < state.tombstoneFloor;
+      const keys = needKeys ? [...state.entries.values()].map((instance) => ({ id: instance.id, revision: instance.revision })) : undefined;
+      const covers: Interval[] = [];
+      if (state.context.prefix > 0) covers.push({ low: 1, high: state.context.prefix });
+      covers.push(...state.context.cloud);
+      deltas.push({ node: state.node, incarnation: state.incarnation, covers, entries, removed, keys });
+    }
+    const theirDepartures = new Map<string, number>();
+    for (const record of summary.departed) theirDepartures.set(record.node, record.incarnation);
+    const departed: DepartureRecord[] = [];
+    for (const record of this.departed.values()) {
+      const known = theirDepartures.get(record.node);
+      if (known === undefined || known < record.incarnation) departed.push(record);
+    }
+    return { deltas, departed };
+  }
+
+  /** True when a peer with `summary` holds something this replica does not. */
+  lacksFrom(summary: ReplicaSummary): boolean {
+    for (const origin of summary.origins) {
+      if (origin.node === this.nodeId) {
+        if (origin.incarnation > this.own.incarnation) return true;
+        continue;
+      }
+      if (origin.incarnation <= this.floorOf(origin.node)) continue;
+      const state = this.origins.get(origin.node);
+      if (state === undefined || state.incarnation < origin.incarnation) return true;
+      if (state.incarnation > origin.incarnation) continue;
+      const theirs = new CausalContext();
+      theirs.join(origin.prefix, origin.cloud);
+      if (!containsContext(state.context, theirs)) return true;
+    }
+    for (const record of summary.departed) {
+      const mine = this.departed.get(record.node);
+      if ((mine === undefined || mine.incarnation < record.incarnation) && record.incarnation > this.floorOf(record.node)) return true;
+    }
+    return false;
+  }
+
+  // ---- maintenance ----------------------------------------------------------------------------
+
+  /** Collects covered tombstones past retention and expired departure records. */
+  collectGarbage(now: number): { tombstones: number; departures: number } {
+    let tombstones = 0;
+    for (const state of this.origins.values()) {
+      let stable = 0;
+      for (const tombstone of state.tombstones.values()) if (tombstone.coveredAt !== Number.POSITIVE_INFINITY) stable += 1;
+      for (const [id, tombstone] of state.tombstones) {
+        if (tombstone.coveredAt === Number.POSITIVE_INFINITY) continue;
+        if (now - tombstone.coveredAt < this.options.tombstoneRetentionMs && stable <= this.options.maxStableTombstones) continue;
+        state.tombstones.delete(id);
+        state.tombstoneFloor = Math.max(state.tombstoneFloor, tombstone.revision);
+        stable -= 1;
+        tombstones += 1;
+      }
+    }
+    let departures = 0;
+    for (const [node, record] of this.departed) {
+      if (now - record.at > this.options.departureRetentionMs) {
+        this.toggleHash(departureText(record));
+        this.departed.delete(node);
+        departures += 1;
+      }
+    }
+    return { tombstones, departures };
+  }
+
+  // ---- digests ------------------------------------------------------------------------------
+
+  /** 64-bit digest of the summary (every origin's incarnation and context, every departure record), as 16 hex digits. */
+  digest(): string {
+    return toHex(this.hashLow) + toHex(this.hashHigh);
+  }
+
+  /** Counts for stats. */
+  counts(): { origins: number; entries: number; tombstones: number; departed: number; floors: number } {
+    let entries = 0;
+    let tombstones = 0;
+    for (const state of this.origins.values()) {
+      entries += state.entries.size;
+      tombstones += state.tombstones.size;
+    }
+    return { origins: this.origins.size, entries, tombstones, departed: this.departed.size, floors: this.floors.size };
+  }
+
+  /** Every entry held, own and replicated. */
+  *entries(): IterableIterator<ServiceInstance> {
+    for (const state of this.origins.values()) yield* state.entries.values();
+  }
+
+  /** Incarnation of a node as this replica holds it (undefined when none). */
+  incarnationOf(node: string): number | undefined {
+    return this.origins.get(node)?.incarnation;
+  }
+
+  private rehash(state: OriginState): void {
+    this.hashLow ^= state.hashLow;
+    this.hashHigh ^= state.hashHigh;
+    const [low, high] = itemHash(`o\u0000${state.node}\u0000${state.incarnation}\u0000${state.context.describe()}`);
+    state.hashLow = low;
+    state.hashHigh = high;
+    this.hashLow ^= low;
+    this.hashHigh ^= high;
+  }
+
+  private unhash(state: OriginState): void {
+    this.hashLow ^= state.hashLow;
+    this.hashHigh ^= state.hashHigh;
+    state.hashLow = 0;
+    state.hashHigh = 0;
+  }
+
+  private toggleHash(text: string): void {
+    const [low, high] = itemHash(text);
+    this.hashLow ^= low;
+    this.hashHigh ^= high;
+  }
+}
+
+function departureText(record: DepartureRecord): string {
+  return `d\u0000${record.node}\u0000${record.incarnation}`;
+}
+
+function coveredBy(intervals: readonly Interval[], revision: number): boolean {
+  for (const interval of intervals) if (revision >= interval.low && revision <= interval.high) return true;
+  return false;
+}
+
+/** True when `outer` covers every revision `inner` covers. */
+function containsContext(outer: CausalContext, inner: CausalContext): boolean {
+  if (inner.prefix > 0 && !coversRange(outer, 1, inner.prefix)) return false;
+  for (const interval of inner.cloud) if (!coversRange(outer, interval.low, interval.high)) return false;
+  return true;
+}
+
+function coversRange(context: CausalContext, low: number, high: number): boolean {
+  if (high <= context.prefix) return true;
+  const start = Math.max(low, context.prefix + 1);
+  for (const interval of context.cloud) if (interval.low <= start && interval.high >= high) return true;
+  return false;
+}

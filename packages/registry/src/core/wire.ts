@@ -1,0 +1,337 @@
+// The registry's messages between nodes, and their decoder. Messages are JSON in UTF-8 bytes:
+// the registry depends on nothing but core, every runtime has JSON, and bytes let the size be
+// bounded exactly before anything is parsed. Everything a peer sends is treated as hostile:
+// the byte size, every field's type, every count, name, version and size is checked before a
+// single value is merged; a violation refuses the whole message with a typed error.
+//
+//   { v: 1, t: 'delta',   ns, origins: [OriginDelta...], departed: [DepartureRecord...] }
+//   { v: 1, t: 'digest',  ns, hash }                              anti-entropy, step 1
+//   { v: 1, t: 'summary', ns, origins: [OriginSummary...], departed, reply }   step 2 (and 3)
+import { InvalidPeerMessageError } from '../errors/invalid-peer-message-error';
+import { PeerDecodeError } from '../errors/peer-decode-error';
+import { isValidVersion } from '../semver/version';
+import type { Interval } from './causal-context';
+import type { RegistryLimits } from './limits';
+import { MAX_CLOUD_INTERVALS, MAX_PENDING_TOMBSTONES } from './limits';
+import { nameProblem, nodeIdProblem } from './names';
+import { PlainJsonProblem, copyPlainJson, utf8Length } from './plain-json';
+import type { DepartureRecord, KeyRevision, OriginDelta, OriginSummary, Tombstone } from './replica';
+import type { HealthStatus, RegistrationMode, ServiceInstance } from './types';
+
+export const WIRE_VERSION = 1;
+
+export type RegistryMessage =
+  | { readonly type: 'delta'; readonly origins: readonly OriginDelta[]; readonly departed: readonly DepartureRecord[] }
+  | { readonly type: 'digest'; readonly hash: string }
+  | { readonly type: 'summary'; readonly origins: readonly OriginSummary[]; readonly departed: readonly DepartureRecord[]; readonly reply: boolean };
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Largest weight and load accepted. */
+const MAX_WEIGHT = 1_000_000;
+const MAX_LOAD = 1e12;
+const HEALTH: readonly HealthStatus[] = ['healthy', 'degraded', 'unhealthy'];
+const MODES: readonly RegistrationMode[] = ['unique', 'group'];
+
+// ---- encoding ---------------------------------------------------------------------------------
+
+function encodeEntry(instance: ServiceInstance): Record<string, unknown> {
+  return {
+    id: instance.id,
+    name: instance.name,
+    mode: instance.mode,
+    target: instance.target,
+    capabilities: instance.capabilities,
+    metadata: instance.metadata,
+    ...(instance.version === undefined ? {} : { version: instance.version }),
+    ...(instance.serviceType === undefined ? {} : { serviceType: instance.serviceType }),
+    ...(instance.zone === undefined ? {} : { zone: instance.zone }),
+    weight: instance.weight,
+    health: instance.health,
+    load: instance.load,
+    registeredAt: instance.registeredAt,
+    revision: instance.revision,
+  };
+}
+
+function encodeDelta(delta: OriginDelta): Record<string, unknown> {
+  return {
+    node: delta.node,
+    incarnation: delta.incarnation,
+    covers: delta.covers.map((interval) => [interval.low, interval.high]),
+    entries: delta.entries.map(encodeEntry),
+    removed: delta.removed.map((tombstone) => [tombstone.id, tombstone.revision]),
+    ...(delta.keys === undefined ? {} : { keys: delta.keys.map((key) => [key.id, key.revision]) }),
+  };
+}
+
+function encodeDeparted(records: readonly DepartureRecord[]): unknown[] {
+  return records.map((record) => [record.node, record.incarnation, record.at]);
+}
+
+function bytes(namespace: string, type: string, body: Record<string, unknown>): Uint8Array {
+  return encoder.encode(JSON.stringify({ v: WIRE_VERSION, t: type, ns: namespace, ...body }));
+}
+
+export function encodeDigest(namespace: string, hash: string): Uint8Array {
+  return bytes(namespace, 'digest', { hash });
+}
+
+export function encodeSummary(namespace: string, origins: readonly OriginSummary[], departed: readonly DepartureRecord[], reply: boolean): Uint8Array {
+  return bytes(namespace, 'summary', {
+    origins: origins.map((origin) => [origin.node, origin.incarnation, origin.prefix, origin.cloud.map((interval) => [interval.low, interval.high])]),
+    departed: encodeDeparted(departed),
+    reply,
+  });
+}
+
+/**
+ * Delta messages for `deltas` and `departed`, split so that no message carries more than
+ * `maxEntriesPerMessage` entries and removals. An origin's delta that is too large is sent as
+ * entry-only chunks first; its last chunk carries the covered revisions and the key list, so
+ * the receiver only advances its context once it has everything.
+ */
+export function encodeDeltas(namespace: string, deltas: readonly OriginDelta[], departed: readonly DepartureRecord[], maxEntriesPerMessage: number): Uint8Array[] {
+  const messages: Uint8Array[] = [];
+  let batch: OriginDelta[] = [];
+  let batchSize = 0;
+  let pendingDeparted = departed;
+  const flush = (): void => {
+    if (batch.length === 0 && pendingDeparted.length === 0) return;
+    messages.push(bytes(namespace, 'delta', { origins: batch.map(encodeDelta), departed: encodeDeparted(pendingDeparted) }));
+    batch = [];
+    batchSize = 0;
+    pendingDeparted = [];
+  };
+  const add = (delta: OriginDelta, size: number): void => {
+    if (batchSize + size > maxEntriesPerMessage) flush();
+    batch.push(delta);
+    batchSize += size;
+  };
+  for (const delta of deltas) {
+    let entries = delta.entries;
+    let removed = delta.removed;
+    while (entries.length + removed.length > maxEntriesPerMessage) {
+      const entryCount = Math.min(entries.length, maxEntriesPerMessage);
+      const removedCount = Math.min(removed.length, maxEntriesPerMessage - entryCount);
+      add({ ...delta, covers: [], entries: entries.slice(0, entryCount), removed: removed.slice(0, removedCount), keys: undefined }, entryCount + removedCount);
+      entries = entries.slice(entryCount);
+      removed = removed.slice(removedCount);
+    }
+    add({ ...delta, entries, removed }, Math.max(1, entries.length + removed.length));
+  }
+  flush();
+  return messages;
+}
+
+// ---- decoding ---------------------------------------------------------------------------------
+
+export class Reader {
+  constructor(
+    readonly peer: string,
+    readonly limits: RegistryLimits,
+  ) {}
+
+  fail(path: string, reason: string): never {
+    throw new InvalidPeerMessageError(this.peer, path, reason);
+  }
+
+  record(value: unknown, path: string): Record<string, unknown> {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) this.fail(path, 'expected an object');
+    return value as Record<string, unknown>;
+  }
+
+  array(value: unknown, path: string, max: number): unknown[] {
+    if (!Array.isArray(value)) this.fail(path, 'expected an array');
+    if (value.length > max) this.fail(path, `more than ${max} items`);
+    return value;
+  }
+
+  integer(value: unknown, path: string, min: number): number {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) this.fail(path, `expected an integer ≥ ${min}`);
+    return value;
+  }
+
+  finite(value: unknown, path: string, min: number, max: number): number {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) this.fail(path, `expected a number in [${min}, ${max}]`);
+    return value;
+  }
+
+  name(value: unknown, path: string, maxLength: number): string {
+    const problem = nameProblem(value, maxLength);
+    if (problem !== undefined) this.fail(path, problem);
+    return value as string;
+  }
+
+  optionalName(value: unknown, path: string, maxLength: number): string | undefined {
+    return value === undefined ? undefined : this.name(value, path, maxLength);
+  }
+
+  nodeId(value: unknown, path: string): string {
+    const problem = nodeIdProblem(value);
+    if (problem !== undefined) this.fail(path, problem);
+    return value as string;
+  }
+
+  member<T extends string>(value: unknown, path: string, allowed: readonly T[]): T {
+    if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) this.fail(path, `expected one of ${allowed.join(', ')}`);
+    return value as T;
+  }
+
+  plain(value: unknown, path: string, maxBytes: number): unknown {
+    let copy: unknown;
+    try {
+      copy = copyPlainJson(value, path, 10_000);
+    } catch (error) {
+      if (error instanceof PlainJsonProblem) this.fail(error.path, error.reason);
+      throw error;
+    }
+    const size = utf8Length(JSON.stringify(copy));
+    if (size > maxBytes) this.fail(path, `${size} bytes, more than ${maxBytes}`);
+    return copy;
+  }
+
+  intervals(value: unknown, path: string, max: number): Interval[] {
+    return this.array(value, path, max).map((item, index) => {
+      const pair = this.array(item, `${path}[${index}]`, 2);
+      const low = this.integer(pair[0], `${path}[${index}][0]`, 1);
+      const high = this.integer(pair[1], `${path}[${index}][1]`, 1);
+      if (high < low) this.fail(`${path}[${index}]`, 'an interval ends before it starts');
+      return { low, high };
+    });
+  }
+
+  departed(value: unknown, path: string): DepartureRecord[] {
+    return this.array(value, path, this.limits.maxNodes).map((item, index) => {
+      const tuple = this.array(item, `${path}[${index}]`, 3);
+      return {
+        node: this.nodeId(tuple[0], `${path}[${index}][0]`),
+        incarnation: this.integer(tuple[1], `${path}[${index}][1]`, 0),
+        at: this.finite(tuple[2], `${path}[${index}][2]`, 0, Number.MAX_SAFE_INTEGER),
+      };
+    });
+  }
+
+  entry(value: unknown, path: string, node: string, incarnation: number): ServiceInstance {
+    const limits = this.limits;
+    const record = this.record(value, path);
+    const id = record.id;
+    if (typeof id !== 'string' || id.length > 600 || !id.startsWith(`${node}/`)) this.fail(`${path}.id`, `expected an id of node "${node}" ("${node}/…", at most 600 characters)`);
+    const capabilities = this.array(record.capabilities, `${path}.capabilities`, limits.maxCapabilities).map((capability, index) =>
+      this.name(capability, `${path}.capabilities[${index}]`, limits.maxCapabilityLength),
+    );
+    if (new Set(capabilities).size !== capabilities.length) this.fail(`${path}.capabilities`, 'a capability is listed twice');
+    const metadata = this.plain(record.metadata, `${path}.metadata`, limits.maxMetadataBytes);
+    if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) this.fail(`${path}.metadata`, 'expected an object');
+    const version = record.version;
+    if (version !== undefined && !isValidVersion(version)) this.fail(`${path}.version`, 'not a semantic version');
+    return Object.freeze({
+      id,
+      name: this.name(record.name, `${path}.name`, limits.maxNameLength),
+      node,
+      mode: this.member(record.mode, `${path}.mode`, MODES),
+      scope: 'cluster' as const,
+      target: this.plain(record.target, `${path}.target`, limits.maxTargetBytes),
+      capabilities: Object.freeze(capabilities),
+      metadata: metadata as Readonly<Record<string, unknown>>,
+      version: version as string | undefined,
+      serviceType: this.optionalName(record.serviceType, `${path}.serviceType`, limits.maxNameLength),
+      zone: this.optionalName(record.zone, `${path}.zone`, limits.maxNameLength),
+      weight: this.finite(record.weight, `${path}.weight`, 0, MAX_WEIGHT),
+      health: this.member(record.health, `${path}.health`, HEALTH),
+      load: this.finite(record.load, `${path}.load`, 0, MAX_LOAD),
+      registeredAt: this.finite(record.registeredAt, `${path}.registeredAt`, -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
+      incarnation,
+      revision: this.integer(record.revision, `${path}.revision`, 1),
+    });
+  }
+
+  delta(value: unknown, path: string): OriginDelta {
+    const limits = this.limits;
+    const record = this.record(value, path);
+    const node = this.nodeId(record.node, `${path}.node`);
+    const incarnation = this.integer(record.incarnation, `${path}.incarnation`, 0);
+    const covers = this.intervals(record.covers, `${path}.covers`, MAX_CLOUD_INTERVALS + 1);
+    const entries = this.array(record.entries, `${path}.entries`, limits.maxEntriesPerMessage).map((entry, index) =>
+      this.entry(entry, `${path}.entries[${index}]`, node, incarnation),
+    );
+    const ids = new Set<string>();
+    for (const entry of entries) {
+      if (ids.has(entry.id)) this.fail(`${path}.entries`, `id "${entry.id}" appears twice`);
+      ids.add(entry.id);
+    }
+    const removed: Tombstone[] = this.array(record.removed, `${path}.removed`, Math.max(limits.maxEntriesPerMessage, MAX_PENDING_TOMBSTONES)).map((item, index) => {
+      const pair = this.array(item, `${path}.removed[${index}]`, 2);
+      const id = pair[0];
+      if (typeof id !== 'string' || id.length > 600 || !id.startsWith(`${node}/`)) this.fail(`${path}.removed[${index}][0]`, `expected an id of node "${node}"`);
+      return { id, revision: this.integer(pair[1], `${path}.removed[${index}][1]`, 1) };
+    });
+    let keys: KeyRevision[] | undefined;
+    if (record.keys !== undefined) {
+      keys = this.array(record.keys, `${path}.keys`, limits.maxServicesPerNode).map((item, index) => {
+        const pair = this.array(item, `${path}.keys[${index}]`, 2);
+        const id = pair[0];
+        if (typeof id !== 'string' || id.length > 600) this.fail(`${path}.keys[${index}][0]`, 'expected an id');
+        return { id, revision: this.integer(pair[1], `${path}.keys[${index}][1]`, 1) };
+      });
+    }
+    return { node, incarnation, covers, entries, removed, keys };
+  }
+
+  summaryOrigin(value: unknown, path: string): OriginSummary {
+    const tuple = this.array(value, path, 4);
+    return {
+      node: this.nodeId(tuple[0], `${path}[0]`),
+      incarnation: this.integer(tuple[1], `${path}[1]`, 0),
+      prefix: this.integer(tuple[2], `${path}[2]`, 0),
+      cloud: this.intervals(tuple[3], `${path}[3]`, MAX_CLOUD_INTERVALS),
+    };
+  }
+}
+
+/**
+ * Decodes a message from `peer`. Throws PeerDecodeError (3102) for bytes that are not a
+ * registry message, InvalidPeerMessageError (5604) for one that breaks the protocol or its
+ * bounds; a message for another namespace is also refused.
+ */
+export function decodeMessage(payload: unknown, peer: string, namespace: string, limits: RegistryLimits): RegistryMessage {
+  if (!(payload instanceof Uint8Array)) throw new PeerDecodeError(peer, `expected bytes, got ${payload === null ? 'null' : typeof payload}`);
+  if (payload.byteLength > limits.maxMessageBytes) throw new PeerDecodeError(peer, `${payload.byteLength} bytes, more than maxMessageBytes (${limits.maxMessageBytes})`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(decoder.decode(payload));
+  } catch (error) {
+    throw new PeerDecodeError(peer, error instanceof TypeError ? 'not UTF-8' : 'not JSON');
+  }
+  const reader: Reader = new Reader(peer, limits);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new PeerDecodeError(peer, 'not a JSON object');
+  const message = parsed as Record<string, unknown>;
+  if (message.v !== WIRE_VERSION) throw new PeerDecodeError(peer, `unsupported protocol version ${JSON.stringify(message.v)?.slice(0, 20)}`);
+  if (message.ns !== namespace) reader.fail('ns', `namespace ${JSON.stringify(message.ns)?.slice(0, 140)} is not "${namespace}"`);
+  switch (message.t) {
+    case 'delta':
+      return {
+        type: 'delta',
+        origins: reader.array(message.origins, 'origins', limits.maxNodes + 1).map((delta, index) => reader.delta(delta, `origins[${index}]`)),
+        departed: reader.departed(message.departed, 'departed'),
+      };
+    case 'digest': {
+      const hash = message.hash;
+      if (typeof hash !== 'string' || !/^[0-9a-f]{16}$/.test(hash)) reader.fail('hash', 'expected 16 hex digits');
+      return { type: 'digest', hash };
+    }
+    case 'summary': {
+      const origins = reader.array(message.origins, 'origins', limits.maxNodes + 1).map((origin, index) => reader.summaryOrigin(origin, `origins[${index}]`));
+      const seen = new Set<string>();
+      for (const origin of origins) {
+        if (seen.has(origin.node)) reader.fail('origins', `node "${origin.node}" appears twice`);
+        seen.add(origin.node);
+      }
+      if (typeof message.reply !== 'boolean') reader.fail('reply', 'expected a boolean');
+      return { type: 'summary', origins, departed: reader.departed(message.departed, 'departed'), reply: message.reply };
+    }
+    default:
+      throw new PeerDecodeError(peer, `unknown message type ${JSON.stringify(message.t)?.slice(0, 40)}`);
+  }
+}

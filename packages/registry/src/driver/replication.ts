@@ -1,0 +1,240 @@
+// The driver that moves the CRDT between nodes: it publishes this node's changes on the
+// Broadcast port, runs anti-entropy rounds with a random member over the PeerTransport port,
+// turns membership events into purges, and feeds everything it receives, decoded and checked,
+// into the replica. Timers come from the injected Scheduler, peer choice from the injected
+// Random, so the same code runs over sockets and in the simulator.
+//
+// Anti-entropy, one round (push-pull, Demers et al., "Epidemic algorithms for replicated
+// database maintenance", 1987, with digests first as in Scuttlebutt):
+//   A → B  digest  { hash }                      most rounds end here: the digests agree
+//   B → A  summary { origins, departed, reply }  B's causal contexts, per origin
+//   A → B  delta   ...                           what B lacks of A
+//   A → B  summary { ..., reply: false }         only if B holds something A lacks
+//   B → A  delta   ...                           what A lacks of B
+import type { Random, Scheduler, Timer } from '@foundation/core';
+import { FoundationError } from '@foundation/core';
+import type { RegistryLimits } from '../core/limits';
+import type { DepartureRecord, Replica } from '../core/replica';
+import type { RegistryMessage } from '../core/wire';
+import { decodeMessage, encodeDeltas, encodeDigest, encodeSummary } from '../core/wire';
+import type { Broadcast, BroadcastMessage } from '../ports/broadcast';
+import type { MembershipEvents } from '../ports/membership-events';
+import type { PeerMessage, PeerTransport } from '../ports/peer-transport';
+
+export interface ReplicationOptions {
+  readonly namespace: string;
+  readonly replica: Replica;
+  readonly limits: RegistryLimits;
+  readonly clock: Scheduler;
+  readonly random: Random;
+  readonly broadcast: Broadcast | undefined;
+  readonly transport: PeerTransport | undefined;
+  readonly membership: MembershipEvents | undefined;
+  readonly antiEntropyIntervalMs: number;
+  readonly publishDelayMs: number;
+  /** A message from a peer was refused. */
+  readonly onReject: (peer: string, error: FoundationError) => void;
+  /** This node saw a member leave and purged it. */
+  readonly onMemberLeave: (node: string, record: DepartureRecord | undefined) => void;
+  /** Called after remote state was merged (so the caller can drain deferred work). */
+  readonly onMerged: () => void;
+}
+
+export interface ReplicationStats {
+  deltasPublished: number;
+  messagesReceived: number;
+  messagesRejected: number;
+  antiEntropyRounds: number;
+  summariesSent: number;
+  deltaMessagesSent: number;
+}
+
+export class Replication {
+  readonly topic: string;
+  readonly stats: ReplicationStats = {
+    deltasPublished: 0,
+    messagesReceived: 0,
+    messagesRejected: 0,
+    antiEntropyRounds: 0,
+    summariesSent: 0,
+    deltaMessagesSent: 0,
+  };
+  private readonly options: ReplicationOptions;
+  private readonly replica: Replica;
+  private readonly unsubscribers: (() => void)[] = [];
+  private readonly members = new Set<string>();
+  private publishTimer: Timer | undefined;
+  private roundTimer: Timer | undefined;
+  private closed = false;
+
+  constructor(options: ReplicationOptions) {
+    this.options = options;
+    this.replica = options.replica;
+    this.topic = `foundation.registry/${options.namespace}`;
+  }
+
+  /** Subscribes to the ports and starts the rounds; announces this node's incarnation. */
+  start(): void {
+    const { broadcast, transport, membership, clock, random, antiEntropyIntervalMs } = this.options;
+    if (broadcast !== undefined) this.unsubscribers.push(broadcast.subscribe(this.topic, (message) => this.receive(message, false)));
+    if (transport !== undefined) this.unsubscribers.push(transport.onMessage(this.topic, (message) => this.receive(message, true)));
+    if (membership !== undefined) {
+      for (const member of membership.members()) if (member !== this.replica.nodeId) this.members.add(member);
+      this.unsubscribers.push(membership.on('member-join', (node) => this.memberJoined(node)));
+      this.unsubscribers.push(membership.on('member-leave', (node) => this.memberLeft(node)));
+    }
+    if (transport !== undefined && antiEntropyIntervalMs > 0) {
+      // A random phase, so that the nodes' rounds do not fall in step.
+      this.roundTimer = clock.setTimer(random.float() * antiEntropyIntervalMs, () => {
+        if (this.closed) return;
+        this.roundTimer = clock.setRepeatingTimer(antiEntropyIntervalMs, () => this.round());
+        this.round();
+      });
+    }
+    // Peers drop a previous incarnation's entries as soon as they hear of this one.
+    this.publish([{ node: this.replica.nodeId, incarnation: this.replica.incarnation, covers: [], entries: [], removed: [], keys: undefined }], []);
+  }
+
+  /** Own state changed: publish the delta soon (changes made in the same turn go together). */
+  changed(): void {
+    if (this.closed || this.options.broadcast === undefined || this.publishTimer !== undefined) return;
+    this.publishTimer = this.options.clock.setTimer(this.options.publishDelayMs, () => {
+      this.publishTimer = undefined;
+      this.flush();
+    });
+  }
+
+  /** Publishes pending own changes now. */
+  flush(): void {
+    if (this.closed) return;
+    const delta = this.replica.takeOwnDelta();
+    if (delta !== undefined) this.publish([delta], []);
+  }
+
+  /** Broadcasts departure records (this node's own purge decisions, or its own graceful leave). */
+  publishDepartures(records: readonly DepartureRecord[]): void {
+    if (records.length > 0) this.publish([], records);
+  }
+
+  private publish(deltas: Parameters<typeof encodeDeltas>[1], departed: readonly DepartureRecord[]): void {
+    const broadcast = this.options.broadcast;
+    if (broadcast === undefined) return;
+    for (const payload of encodeDeltas(this.options.namespace, deltas, departed, this.options.limits.maxEntriesPerMessage)) {
+      broadcast.publish(this.topic, payload);
+      this.stats.deltasPublished += 1;
+    }
+  }
+
+  /** Starts an anti-entropy exchange with `peer` now. */
+  syncWith(peer: string): void {
+    const transport = this.options.transport;
+    if (this.closed || transport === undefined || peer === this.replica.nodeId) return;
+    transport.send(peer, this.topic, encodeDigest(this.options.namespace, this.replica.digest()));
+  }
+
+  /** Members known to this node (from the membership port, else from the replicated state). */
+  peers(): string[] {
+    if (this.options.membership !== undefined) return [...this.members];
+    const result: string[] = [];
+    for (const origin of this.replica.summary().origins) if (origin.node !== this.replica.nodeId) result.push(origin.node);
+    return result;
+  }
+
+  private round(): void {
+    if (this.closed) return;
+    this.stats.antiEntropyRounds += 1;
+    this.replica.collectGarbage(this.options.clock.now());
+    const peers = this.peers();
+    if (peers.length > 0) this.syncWith(this.options.random.pick(peers));
+  }
+
+  private memberJoined(node: string): void {
+    if (node === this.replica.nodeId || this.closed) return;
+    this.members.add(node);
+    this.syncWith(node);
+  }
+
+  private memberLeft(node: string): void {
+    if (node === this.replica.nodeId || this.closed) return;
+    this.members.delete(node);
+    const record = this.replica.declareDeparted(node, this.options.clock.now());
+    if (record !== undefined) this.publishDepartures([record]);
+    this.options.onMemberLeave(node, record);
+    this.options.onMerged();
+  }
+
+  private receive(message: BroadcastMessage | PeerMessage, direct: boolean): void {
+    if (this.closed) return;
+    this.stats.messagesReceived += 1;
+    const peer = typeof message.from === 'string' ? message.from : 'unknown';
+    let decoded: RegistryMessage;
+    try {
+      decoded = decodeMessage(message.payload, peer, this.options.namespace, this.options.limits);
+      this.handle(decoded, peer, direct);
+    } catch (error) {
+      if (!FoundationError.is(error)) throw error;
+      this.stats.messagesRejected += 1;
+      this.options.onReject(peer, error);
+    } finally {
+      this.options.onMerged();
+    }
+  }
+
+  private handle(message: RegistryMessage, peer: string, direct: boolean): void {
+    const { replica, clock, transport, namespace, limits } = this.options;
+    const now = clock.now();
+    switch (message.type) {
+      case 'delta': {
+        for (const delta of message.origins) replica.checkDelta(delta, peer);
+        const notices: DepartureRecord[] = [];
+        for (const record of message.departed) replica.applyDeparture(record, now);
+        let ownChanged = false;
+        for (const delta of message.origins) {
+          const before = replica.incarnation;
+          const result = replica.applyDelta(delta, now, peer);
+          if (result.stale !== undefined && !notices.some((notice) => notice.node === result.stale!.node)) notices.push(result.stale);
+          if (replica.incarnation !== before) ownChanged = true;
+        }
+        if (message.departed.some((record) => record.node === replica.nodeId)) ownChanged = true;
+        if (ownChanged) this.changed();
+        // Whoever still spreads a departed incarnation learns the floor (not kept, not replicated).
+        if (notices.length > 0 && transport !== undefined && peer !== replica.nodeId) {
+          for (const payload of encodeDeltas(namespace, [], notices, limits.maxEntriesPerMessage)) transport.send(peer, this.topic, payload);
+        }
+        return;
+      }
+      case 'digest':
+        if (!direct || transport === undefined) return;
+        if (message.hash !== replica.digest()) this.sendSummary(peer, true);
+        return;
+      case 'summary': {
+        if (!direct || transport === undefined) return;
+        if (replica.checkOwnIn(message)) this.changed();
+        const { deltas, departed } = replica.deltasFor(message);
+        if (deltas.length > 0 || departed.length > 0) {
+          for (const payload of encodeDeltas(namespace, deltas, departed, limits.maxEntriesPerMessage)) {
+            transport.send(peer, this.topic, payload);
+            this.stats.deltaMessagesSent += 1;
+          }
+        }
+        if (message.reply && replica.lacksFrom(message)) this.sendSummary(peer, false);
+        return;
+      }
+    }
+  }
+
+  private sendSummary(peer: string, reply: boolean): void {
+    const summary = this.replica.summary();
+    this.options.transport!.send(peer, this.topic, encodeSummary(this.options.namespace, summary.origins, summary.departed, reply));
+    this.stats.summariesSent += 1;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    this.publishTimer?.cancel();
+    this.roundTimer?.cancel();
+    for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe();
+  }
+}

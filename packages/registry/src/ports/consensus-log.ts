@@ -1,0 +1,30 @@
+// The port through which `registerGlobal` gets strictly unique names: a replicated, totally
+// ordered log of commands (the role Erlang's :global plays, with Raft underneath). @foundation/raft
+// satisfies it through the `foundation` meta-package; `createLocalConsensusLog()` in this package
+// is the single-node implementation. The shape is the one @foundation/config declares, so one
+// Raft group can serve both.
+//
+// Contract an implementation keeps:
+// - `append` resolves with the command's index once it is committed; it is then applied on
+//   every replica, at that index, exactly once. A rejection means the outcome is unknown.
+// - `readIndex` resolves with an index at least as large as that of every command committed
+//   before the call (Raft §6.4, ReadIndex); waiting until `appliedIndex()` reaches it and then
+//   reading local state is a linearizable read.
+// - `onApplied` listeners see applied commands in index order, each once; `appliedIndex()` is
+//   the index of the last one (0 before any).
+
+export interface AppliedEntry<Command> {
+  readonly index: number;
+  readonly command: Command;
+}
+
+export interface ConsensusLogCallOptions {
+  readonly signal?: AbortSignal | undefined;
+}
+
+export interface ConsensusLog<Command = unknown> {
+  append(command: Command, options?: ConsensusLogCallOptions): Promise<number>;
+  readIndex(options?: ConsensusLogCallOptions): Promise<number>;
+  appliedIndex(): number;
+  onApplied(listener: (entry: AppliedEntry<Command>) => void): () => void;
+}

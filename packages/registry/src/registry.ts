@@ -1,0 +1,1268 @@
+// The registry: the local API (register, lookup, discover, route, waitFor, watch, health) over
+// the replicated state and the indexed view, plus the drivers for health timers, monitors,
+// replication and consensus-held names. Time comes from the injected Scheduler and randomness
+// from the injected Random, so a registry runs the same in the simulator as on a real node.
+import type { Random, Scheduler, Timer } from '@foundation/core';
+import { FoundationError, createCryptoRandom, createSystemClock } from '@foundation/core';
+import type { DiscoveryCriteria, CompiledCriteria } from './core/criteria';
+import { compileCriteria } from './core/criteria';
+import type { RegistryCommand } from './core/global-names';
+import { GlobalNames, claimData } from './core/global-names';
+import { HealthTracker } from './core/health-tracker';
+import type { RegistryLimits } from './core/limits';
+import { DEFAULT_LIMITS, MAX_NAMESPACE_LENGTH } from './core/limits';
+import { nameProblem, nodeIdProblem } from './core/names';
+import { PlainJsonProblem, copyPlainJson, utf8Length } from './core/plain-json';
+import type { DepartureRecord, OwnEntryFields, ReplicaChange } from './core/replica';
+import { Replica } from './core/replica';
+import type { RoutingStrategy } from './core/routing';
+import { ROUTING_STRATEGIES, choose } from './core/routing';
+import type { Conflict, DownReason, ViewEvent } from './core/service-view';
+import { ServiceView } from './core/service-view';
+import type { HealthStatus, RegistrationMode, ServiceInstance } from './core/types';
+import { HEALTH_STATUSES } from './core/types';
+import { Replication } from './driver/replication';
+import { AlreadyRegisteredError } from './errors/already-registered-error';
+import { ConsensusFailedError } from './errors/consensus-failed-error';
+import { ConsensusNotConfiguredError } from './errors/consensus-not-configured-error';
+import type { NameKind } from './errors/invalid-name-error';
+import { InvalidNameError } from './errors/invalid-name-error';
+import { RegistryClosedError } from './errors/registry-closed-error';
+import { RegistryFullError } from './errors/registry-full-error';
+import { RegistryTimeoutError } from './errors/registry-timeout-error';
+import { RegistryValidationError } from './errors/registry-validation-error';
+import { ServiceNotFoundError } from './errors/service-not-found-error';
+import { ServiceUnavailableError } from './errors/service-unavailable-error';
+import { parseVersion } from './semver/version';
+import type { Broadcast } from './ports/broadcast';
+import type { AppliedEntry, ConsensusLog } from './ports/consensus-log';
+import type { MembershipEvents } from './ports/membership-events';
+import type { Monitor } from './ports/monitor';
+import type { PeerTransport } from './ports/peer-transport';
+
+// ---- options and public types ---------------------------------------------------------------
+
+/** Timings of the cluster protocol. See `defaultLanTimings` and `defaultLocalTimings`. */
+export interface ClusterTimings {
+  /** Anti-entropy round period (one digest to one random member per round); 0 turns rounds off. */
+  readonly antiEntropyIntervalMs: number;
+  /** Delay before own changes are published; changes within it go in one delta. */
+  readonly publishDelayMs: number;
+  /** How long a removal is remembered after it is settled, to tell peers that are behind. */
+  readonly tombstoneRetentionMs: number;
+  /** How long a departure record is replicated. */
+  readonly departureRetentionMs: number;
+}
+
+/**
+ * LAN defaults: a round a second (a late joiner or a healed partition converges in O(log n)
+ * rounds), deltas published in the turn they happen, removals remembered for a minute and
+ * departures for an hour (Serf keeps left members 24 h; an hour bounds the state kept here).
+ */
+export function defaultLanTimings(): ClusterTimings {
+  return { antiEntropyIntervalMs: 1000, publishDelayMs: 0, tombstoneRetentionMs: 60_000, departureRetentionMs: 3_600_000 };
+}
+
+/** Fast timings for tests and local clusters. */
+export function defaultLocalTimings(): ClusterTimings {
+  return { antiEntropyIntervalMs: 100, publishDelayMs: 0, tombstoneRetentionMs: 5_000, departureRetentionMs: 60_000 };
+}
+
+export interface RegistryOptions<Target = unknown> {
+  /** This node's id (1–255 characters of `[A-Za-z0-9_.:@+/-]`). */
+  readonly nodeId: string;
+  /** Isolates registries from each other, as 1.x's `:production` and `{:test, ref}`. Default `production`. */
+  readonly namespace?: string;
+  /** This node's zone, for `local-first` routing and as the default zone of registrations. */
+  readonly zone?: string;
+  readonly clock?: Scheduler;
+  readonly random?: Random;
+  /** Distinguishes this start of the node from earlier ones. Default: the clock's wall time in ms. */
+  readonly incarnation?: number;
+  readonly limits?: Partial<RegistryLimits>;
+  readonly timings?: Partial<ClusterTimings>;
+  /** What happens to this node's registration when it loses a unique name on merge. Default `unregister`. */
+  readonly nameConflict?: 'unregister' | 'keep';
+  /** Watches registered targets; they are unregistered when they exit. */
+  readonly monitor?: Monitor<Target>;
+  /** Which targets to monitor by default. Default: pid-like values (an object with a string `node` and a numeric `id`). */
+  readonly monitorTargets?: (target: Target) => boolean;
+  readonly membership?: MembershipEvents;
+  readonly broadcast?: Broadcast;
+  readonly transport?: PeerTransport;
+  /** For `registerGlobal`. Create the registry before the log applies entries: it does not replay history. */
+  readonly consensusLog?: ConsensusLog<RegistryCommand>;
+  /** Default timeout of `registerGlobal`, `unregisterGlobal` and consistent global lookups. Default 5,000 ms. */
+  readonly consensusTimeoutMs?: number;
+  /** A departed node's global names are released after a random delay up to this, by whichever node gets there first. Default 1,000 ms. */
+  readonly releaseJitterMs?: number;
+}
+
+export interface HealthOptions<Target = unknown> {
+  /** Status until the first check or heartbeat says otherwise. Default `healthy`. */
+  readonly initial?: HealthStatus;
+  /** An active check: true or `healthy` passes; false, `unhealthy`, a throw or a timeout fails; `degraded` degrades. */
+  readonly check?: (target: Target) => boolean | HealthStatus | Promise<boolean | HealthStatus>;
+  /** Default 10,000 ms. */
+  readonly intervalMs?: number;
+  /** Default 2,000 ms. */
+  readonly timeoutMs?: number;
+  /** Consecutive failures to become `unhealthy` (fewer make it `degraded`). Default 3. */
+  readonly failureThreshold?: number;
+  /** Consecutive successes to become `healthy` again. Default 1. */
+  readonly recoveryThreshold?: number;
+  /** Passive TTL: without a `heartbeat()` for this long, `degraded`. */
+  readonly ttlMs?: number;
+  /** After `ttlMs + graceMs` without a heartbeat, `unhealthy`. Default `ttlMs`. */
+  readonly graceMs?: number;
+}
+
+export interface RegisterOptions<Target = unknown> {
+  /** `unique` (default, 1.x semantics) or `group` (many instances under one name). */
+  readonly mode?: RegistrationMode;
+  readonly capabilities?: readonly string[];
+  readonly metadata?: Readonly<Record<string, unknown>>;
+  readonly version?: string;
+  readonly serviceType?: string;
+  readonly zone?: string;
+  /** For `weighted` routing. Default 1. */
+  readonly weight?: number;
+  /** Initial reported load. Default 0. */
+  readonly load?: number;
+  readonly health?: HealthOptions<Target>;
+  /** Monitor the target (unregister it when it exits). Default: `monitorTargets(target)` when a monitor is configured. */
+  readonly monitor?: boolean;
+}
+
+/** A handle on one of this node's registrations. */
+export interface Registration<Target = unknown> {
+  readonly id: string;
+  readonly name: string;
+  /** The registration as it is now; undefined once it is gone. */
+  instance(): ServiceInstance<Target> | undefined;
+  /** A passive health heartbeat. False when the registration is gone. */
+  heartbeat(): boolean;
+  reportLoad(load: number): boolean;
+  setHealth(status: HealthStatus): boolean;
+  updateMetadata(metadata: Readonly<Record<string, unknown>>): boolean;
+  /** False when it was already gone. */
+  unregister(): boolean;
+}
+
+export interface GlobalRegistration<Target = unknown> {
+  readonly id: string;
+  readonly name: string;
+  readonly instance: ServiceInstance<Target>;
+  /** Releases the name through the log; false when this node no longer held it. */
+  release(options?: { readonly timeoutMs?: number }): Promise<boolean>;
+}
+
+export type WatchEvent<Target = unknown> =
+  | { readonly type: 'service-up'; readonly instance: ServiceInstance<Target> }
+  | { readonly type: 'service-down'; readonly instance: ServiceInstance<Target>; readonly reason: DownReason | 'health' | 'changed' }
+  | { readonly type: 'service-change'; readonly instance: ServiceInstance<Target>; readonly previous: ServiceInstance<Target> };
+
+export interface WatchOptions {
+  /** Also deliver `service-up` for instances that match now. Default false. */
+  readonly initial?: boolean;
+}
+
+export interface RouteOptions {
+  /** Default `round-robin`. */
+  readonly strategy?: RoutingStrategy;
+  /** The key for `consistent-hash`. */
+  readonly key?: string;
+}
+
+export interface WaitForOptions {
+  /** Default 5,000 ms (1.x `wait_for_service`). */
+  readonly timeout?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface NameConflictEvent<Target = unknown> {
+  readonly name: string;
+  /** This node's registration, which lost. */
+  readonly loser: ServiceInstance<Target>;
+  readonly winner: ServiceInstance<Target>;
+  /** What this node did about it (`nameConflict` option). */
+  readonly action: 'unregistered' | 'kept';
+}
+
+export interface RegistryEventMap<Target = unknown> {
+  'name-conflict': NameConflictEvent<Target>;
+  'health-change': { readonly instance: ServiceInstance<Target>; readonly previous: HealthStatus };
+  'message-reject': { readonly peer: string; readonly error: FoundationError };
+  'node-purge': { readonly node: string; readonly incarnation: number | undefined };
+  'incarnation-change': { readonly incarnation: number; readonly reason: string };
+  'global-release': { readonly instance: ServiceInstance<Target> };
+  'consensus-error': { readonly operation: string; readonly error: FoundationError };
+  'handler-error': { readonly source: string; readonly error: unknown };
+}
+
+export type RegistryEvent = keyof RegistryEventMap;
+
+export interface RegistryStats {
+  readonly nodeId: string;
+  readonly namespace: string;
+  readonly incarnation: number;
+  /** Names with a visible instance. */
+  readonly names: number;
+  /** Visible instances, own and replicated. */
+  readonly instances: number;
+  readonly localServices: number;
+  /** Nodes whose state is held, including this one. */
+  readonly nodes: number;
+  readonly tombstones: number;
+  readonly departures: number;
+  readonly globalNames: number;
+  readonly digest: string;
+  readonly deltasPublished: number;
+  readonly messagesReceived: number;
+  readonly messagesRejected: number;
+  readonly antiEntropyRounds: number;
+}
+
+export interface Registry<Target = unknown> {
+  readonly nodeId: string;
+  readonly namespace: string;
+  readonly incarnation: number;
+  /** Registers `target` under `name`. Throws AlreadyRegisteredError (5601) for a taken unique name. */
+  register(name: string, target: Target, options?: RegisterOptions<Target>): Registration<Target>;
+  /** Removes this node's registrations of `name` (only those of `target` when given); returns how many. */
+  unregister(name: string, target?: Target): number;
+  /** The target `name` resolves to; throws ServiceNotFoundError (3401). */
+  lookup(name: string): Target;
+  /** The instance `name` resolves to (healthier, then local, then oldest first), or undefined. */
+  find(name: string): ServiceInstance<Target> | undefined;
+  /** Every visible instance of `name`, oldest first. */
+  lookupAll(name: string): ServiceInstance<Target>[];
+  /** Names with at least one visible instance, sorted. */
+  listServices(): string[];
+  discover(criteria?: DiscoveryCriteria, options?: { readonly limit?: number }): ServiceInstance<Target>[];
+  route(nameOrCriteria: string | DiscoveryCriteria, options?: RouteOptions): ServiceInstance<Target>;
+  waitFor(name: string, options?: WaitForOptions): Promise<ServiceInstance<Target>>;
+  watch(criteria: string | DiscoveryCriteria, handler: (event: WatchEvent<Target>) => void, options?: WatchOptions): () => void;
+  /** 1.x `health_check`: runs `check` against the instance `name` resolves to, within `timeout` (default 2,000 ms). */
+  healthCheck(name: string, check: (target: Target) => boolean | HealthStatus | Promise<boolean | HealthStatus>, options?: { readonly timeout?: number }): Promise<HealthStatus>;
+  registerGlobal(name: string, target: Target, options?: RegisterOptions<Target> & { readonly timeoutMs?: number }): Promise<GlobalRegistration<Target>>;
+  unregisterGlobal(name: string, options?: { readonly timeoutMs?: number }): Promise<boolean>;
+  /** The global holder of `name`; `consistent` waits for a linearizable point of the log first. */
+  lookupGlobal(name: string, options?: { readonly consistent?: boolean; readonly timeoutMs?: number }): Promise<ServiceInstance<Target> | undefined>;
+  on<Event extends RegistryEvent>(event: Event, handler: (payload: RegistryEventMap<Target>[Event]) => void): () => void;
+  /** Starts an anti-entropy exchange with `peer` now. */
+  syncWith(peer: string): void;
+  /** Publishes pending own changes now instead of after `publishDelayMs`. */
+  flush(): void;
+  /** A 64-bit digest of the replicated state (16 hex digits): equal digests, equal state. */
+  digest(): string;
+  stats(): RegistryStats;
+  /** Stops timers, monitors and subscriptions; with `announce` (default true) peers purge this node at once. */
+  close(options?: { readonly announce?: boolean }): void;
+}
+
+// ---- implementation -------------------------------------------------------------------------
+
+interface OwnRecord<Target> {
+  readonly id: string;
+  readonly name: string;
+  readonly target: Target;
+  readonly targetJson: string;
+  readonly tracker: HealthTracker;
+  readonly check: HealthOptions<Target>['check'];
+  readonly checkIntervalMs: number;
+  readonly checkTimeoutMs: number;
+  monitorReference: unknown;
+  monitored: boolean;
+  checkTimer: Timer | undefined;
+  ttlTimer: Timer | undefined;
+  checkInFlight: boolean;
+}
+
+interface Watcher<Target> {
+  readonly criteria: CompiledCriteria;
+  readonly handler: (event: WatchEvent<Target>) => void;
+}
+
+interface Waiter<Target> {
+  readonly resolve: (instance: ServiceInstance<Target>) => void;
+  readonly reject: (error: Error) => void;
+  readonly cleanup: () => void;
+}
+
+const DEFAULT_NAMESPACE = 'production';
+const DEFAULT_WAIT_MS = 5000;
+const ROUTE_COUNTERS_KEPT = 10_000;
+
+function isPidLike(target: unknown): boolean {
+  return typeof target === 'object' && target !== null && typeof (target as { node?: unknown }).node === 'string' && typeof (target as { id?: unknown }).id === 'number';
+}
+
+function positiveInteger(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw new RegistryValidationError(field, 'expected a positive integer');
+  return value;
+}
+
+function nonNegative(value: unknown, field: string, allowZero = true): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
+    throw new RegistryValidationError(field, allowZero ? 'expected a finite number ≥ 0' : 'expected a finite number > 0');
+  }
+  return value;
+}
+
+function checkName(kind: NameKind, value: unknown, maxLength: number): string {
+  const problem = nameProblem(value, maxLength);
+  if (problem !== undefined) throw new InvalidNameError(kind, value, problem);
+  return value as string;
+}
+
+function asError(thrown: unknown): Error {
+  return thrown instanceof Error ? thrown : new Error(String(thrown), { cause: thrown });
+}
+
+function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new Error('aborted', { cause: reason });
+}
+
+class RegistryImpl<Target> implements Registry<Target> {
+  readonly nodeId: string;
+  readonly namespace: string;
+  private readonly zone: string | undefined;
+  private readonly clock: Scheduler;
+  private readonly random: Random;
+  private readonly limits: RegistryLimits;
+  private readonly timings: ClusterTimings;
+  private readonly options: RegistryOptions<Target>;
+  private readonly replica: Replica;
+  private readonly view: ServiceView;
+  private readonly replication: Replication | undefined;
+  private readonly globals: GlobalNames;
+  private readonly own = new Map<string, OwnRecord<Target>>();
+  private readonly ownByName = new Map<string, Set<OwnRecord<Target>>>();
+  private readonly watchersByName = new Map<string, Set<Watcher<Target>>>();
+  private readonly watchersOther = new Set<Watcher<Target>>();
+  private readonly waiters = new Map<string, Set<Waiter<Target>>>();
+  private readonly handlers = new Map<string, Set<(payload: never) => void>>();
+  private readonly routeCounters = new Map<string, number>();
+  private readonly compiledByName = new Map<string, CompiledCriteria>();
+  private readonly compiledByObject = new WeakMap<object, CompiledCriteria>();
+  private readonly claimWaiters = new Map<string, (outcome: { won: boolean; holder: ServiceInstance }) => void>();
+  private readonly appliedWaiters = new Set<{ index: number; resolve: () => void }>();
+  private readonly ownGlobals = new Map<string, { record: ServiceInstance; monitorReference: unknown; monitored: boolean }>();
+  private readonly releasing = new Set<string>();
+  private readonly unsubscribers: (() => void)[] = [];
+  private sequence = 0;
+  private closed = false;
+  private appliedIndex = 0;
+
+  constructor(options: RegistryOptions<Target>) {
+    this.options = options;
+    const nodeProblem = nodeIdProblem(options.nodeId);
+    if (nodeProblem !== undefined) throw new InvalidNameError('node id', options.nodeId, nodeProblem);
+    this.nodeId = options.nodeId;
+    this.namespace = checkName('namespace', options.namespace ?? DEFAULT_NAMESPACE, MAX_NAMESPACE_LENGTH);
+    this.limits = Object.freeze({ ...DEFAULT_LIMITS, ...options.limits });
+    for (const [key, value] of Object.entries(this.limits)) positiveInteger(value, `limits.${key}`);
+    this.timings = Object.freeze({ ...defaultLanTimings(), ...options.timings });
+    for (const [key, value] of Object.entries(this.timings)) nonNegative(value, `timings.${key}`);
+    this.zone = options.zone === undefined ? undefined : checkName('zone', options.zone, this.limits.maxNameLength);
+    if (options.nameConflict !== undefined && options.nameConflict !== 'unregister' && options.nameConflict !== 'keep') {
+      throw new RegistryValidationError('nameConflict', 'expected "unregister" or "keep"');
+    }
+    this.clock = options.clock ?? createSystemClock({ keepAlive: false });
+    this.random = options.random ?? createCryptoRandom();
+    const incarnation = options.incarnation ?? Math.max(0, Math.floor(this.clock.now()));
+    if (!Number.isSafeInteger(incarnation) || incarnation < 0) throw new RegistryValidationError('incarnation', 'expected a non-negative safe integer');
+    this.view = new ServiceView(
+      this.nodeId,
+      (event) => this.onViewEvent(event),
+      (conflict) => this.onConflict(conflict),
+    );
+    this.replica = new Replica({
+      nodeId: this.nodeId,
+      incarnation,
+      maxNodes: this.limits.maxNodes,
+      maxServicesPerNode: this.limits.maxServicesPerNode,
+      tombstoneRetentionMs: this.timings.tombstoneRetentionMs,
+      maxStableTombstones: 10_000,
+      departureRetentionMs: this.timings.departureRetentionMs,
+      maxRememberedDepartures: 10_000,
+      onChange: (change) => this.onReplicaChange(change),
+      onRefute: (next, reason) => this.emit('incarnation-change', { incarnation: next, reason }),
+    });
+    this.globals = new GlobalNames(this.namespace, this.limits);
+    if (options.broadcast !== undefined || options.transport !== undefined || options.membership !== undefined) {
+      this.replication = new Replication({
+        namespace: this.namespace,
+        replica: this.replica,
+        limits: this.limits,
+        clock: this.clock,
+        random: this.random,
+        broadcast: options.broadcast,
+        transport: options.transport,
+        membership: options.membership,
+        antiEntropyIntervalMs: this.timings.antiEntropyIntervalMs,
+        publishDelayMs: this.timings.publishDelayMs,
+        onReject: (peer, error) => this.emit('message-reject', { peer, error }),
+        onMemberLeave: (node, record) => this.memberLeft(node, record),
+        onMerged: () => undefined,
+      });
+      this.replication.start();
+    }
+    if (options.consensusLog !== undefined) {
+      const log = options.consensusLog;
+      this.appliedIndex = log.appliedIndex();
+      this.unsubscribers.push(log.onApplied((entry) => this.onApplied(entry)));
+    }
+  }
+
+  get incarnation(): number {
+    return this.replica.incarnation;
+  }
+
+  // ---- events --------------------------------------------------------------------------------
+
+  on<Event extends RegistryEvent>(event: Event, handler: (payload: RegistryEventMap<Target>[Event]) => void): () => void {
+    let set = this.handlers.get(event);
+    if (set === undefined) {
+      set = new Set();
+      this.handlers.set(event, set);
+    }
+    set.add(handler);
+    return () => set.delete(handler);
+  }
+
+  private emit<Event extends RegistryEvent>(event: Event, payload: RegistryEventMap<Target>[Event]): void {
+    const set = this.handlers.get(event);
+    if (set === undefined) return;
+    for (const handler of [...set]) {
+      try {
+        (handler as (value: RegistryEventMap<Target>[Event]) => void)(payload);
+      } catch (error) {
+        if (event !== 'handler-error') this.emit('handler-error', { source: event, error });
+      }
+    }
+  }
+
+  // ---- local registration ----------------------------------------------------------------------
+
+  private checkOpen(operation: string): void {
+    if (this.closed) throw new RegistryClosedError(operation);
+  }
+
+  private encodeTarget(target: Target): string {
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(target);
+    } catch (error) {
+      throw new RegistryValidationError('target', `does not encode as JSON (${error instanceof Error ? error.message : String(error)})`);
+    }
+    if (text === undefined) throw new RegistryValidationError('target', 'does not encode as JSON (undefined, a function or a symbol)');
+    const size = utf8Length(text);
+    if (size > this.limits.maxTargetBytes) {
+      throw new RegistryValidationError('target', `${size} bytes as JSON, more than maxTargetBytes`, { limit: this.limits.maxTargetBytes, actual: size });
+    }
+    try {
+      copyPlainJson(JSON.parse(text), 'target', 10_000);
+    } catch (error) {
+      if (error instanceof PlainJsonProblem) throw new RegistryValidationError(error.path, error.reason);
+      throw error;
+    }
+    return text;
+  }
+
+  /** Checks registration options; returns the entry fields other than id, name, target and timestamps. */
+  private fieldsFor(options: RegisterOptions<Target>): Omit<OwnEntryFields, 'id' | 'name' | 'target' | 'registeredAt' | 'scope'> {
+    const limits = this.limits;
+    if (typeof options !== 'object' || options === null) throw new RegistryValidationError('options', 'expected an object');
+    const mode = options.mode ?? 'unique';
+    if (mode !== 'unique' && mode !== 'group') throw new RegistryValidationError('mode', 'expected "unique" or "group"');
+    const capabilityList = options.capabilities ?? [];
+    if (!Array.isArray(capabilityList)) throw new RegistryValidationError('capabilities', 'expected an array');
+    if (capabilityList.length > limits.maxCapabilities) {
+      throw new RegistryValidationError('capabilities', `more than ${limits.maxCapabilities} capabilities`, { limit: limits.maxCapabilities, actual: capabilityList.length });
+    }
+    const capabilities = Object.freeze([...new Set(capabilityList.map((capability) => checkName('capability', capability, limits.maxCapabilityLength)))]);
+    const metadata = this.checkMetadata(options.metadata ?? {});
+    let version: string | undefined;
+    if (options.version !== undefined) version = parseVersion(options.version).text;
+    const serviceType = options.serviceType === undefined ? undefined : checkName('service type', options.serviceType, limits.maxNameLength);
+    const zone = options.zone === undefined ? this.zone : checkName('zone', options.zone, limits.maxNameLength);
+    const weight = options.weight === undefined ? 1 : nonNegative(options.weight, 'weight');
+    if (weight > 1_000_000) throw new RegistryValidationError('weight', 'at most 1,000,000', { limit: 1_000_000, actual: weight });
+    const load = options.load === undefined ? 0 : this.checkLoad(options.load);
+    const initial = options.health?.initial ?? 'healthy';
+    if (!HEALTH_STATUSES.includes(initial)) throw new RegistryValidationError('health.initial', `unknown status ${JSON.stringify(initial)}`);
+    return { mode, capabilities, metadata, version, serviceType, zone, weight, health: initial, load };
+  }
+
+  private checkMetadata(metadata: unknown): Readonly<Record<string, unknown>> {
+    let copy: unknown;
+    try {
+      copy = copyPlainJson(metadata, 'metadata', 10_000);
+    } catch (error) {
+      if (error instanceof PlainJsonProblem) throw new RegistryValidationError(error.path, error.reason);
+      throw error;
+    }
+    if (typeof copy !== 'object' || copy === null || Array.isArray(copy)) throw new RegistryValidationError('metadata', 'expected an object');
+    const size = utf8Length(JSON.stringify(copy));
+    if (size > this.limits.maxMetadataBytes) {
+      throw new RegistryValidationError('metadata', `${size} bytes as JSON, more than maxMetadataBytes`, { limit: this.limits.maxMetadataBytes, actual: size });
+    }
+    return copy as Readonly<Record<string, unknown>>;
+  }
+
+  private checkLoad(load: unknown): number {
+    const value = nonNegative(load, 'load');
+    if (value > 1e12) throw new RegistryValidationError('load', 'at most 1e12', { limit: 1e12, actual: value });
+    return value;
+  }
+
+  private healthPolicy(health: HealthOptions<Target> | undefined): {
+    tracker: HealthTracker;
+    check: HealthOptions<Target>['check'];
+    intervalMs: number;
+    timeoutMs: number;
+  } {
+    const options = health ?? {};
+    if (options.check !== undefined && typeof options.check !== 'function') throw new RegistryValidationError('health.check', 'expected a function');
+    const intervalMs = options.intervalMs === undefined ? 10_000 : nonNegative(options.intervalMs, 'health.intervalMs', false);
+    const timeoutMs = options.timeoutMs === undefined ? 2_000 : nonNegative(options.timeoutMs, 'health.timeoutMs', false);
+    const failureThreshold = options.failureThreshold === undefined ? 3 : positiveInteger(options.failureThreshold, 'health.failureThreshold');
+    const recoveryThreshold = options.recoveryThreshold === undefined ? 1 : positiveInteger(options.recoveryThreshold, 'health.recoveryThreshold');
+    const ttlMs = options.ttlMs === undefined ? undefined : nonNegative(options.ttlMs, 'health.ttlMs', false);
+    const graceMs = options.graceMs === undefined ? (ttlMs ?? 0) : nonNegative(options.graceMs, 'health.graceMs');
+    const tracker = new HealthTracker({ initial: options.initial ?? 'healthy', failureThreshold, recoveryThreshold, ttlMs, graceMs }, this.clock.now());
+    return { tracker, check: options.check, intervalMs, timeoutMs };
+  }
+
+  private holderError(name: string, holder: ServiceInstance): AlreadyRegisteredError {
+    const scope = holder.scope === 'global' ? 'global' : holder.node === this.nodeId ? 'local' : 'cluster';
+    return new AlreadyRegisteredError(name, holder.target, holder.node, scope);
+  }
+
+  register(name: string, target: Target, options: RegisterOptions<Target> = {}): Registration<Target> {
+    this.checkOpen('register');
+    checkName('service name', name, this.limits.maxNameLength);
+    const fields = this.fieldsFor(options);
+    const targetJson = this.encodeTarget(target);
+    const policy = this.healthPolicy(options.health);
+    const holder = this.view.lookup(name);
+    if (holder !== undefined) {
+      const visible = this.view.lookupAll(name);
+      const exclusive = visible.some((instance) => instance.mode === 'unique' || instance.scope === 'global');
+      if (fields.mode === 'unique' || exclusive) throw this.holderError(name, exclusive ? visible[0]! : holder);
+      for (const record of this.ownByName.get(name) ?? []) {
+        if (record.targetJson === targetJson) throw new AlreadyRegisteredError(name, record.target, this.nodeId, 'local');
+      }
+    }
+    if (this.own.size >= this.limits.maxLocalServices) throw new RegistryFullError(this.limits.maxLocalServices);
+    this.sequence += 1;
+    const id = `${this.nodeId}/${this.replica.incarnation}/${this.sequence}`;
+    const record: OwnRecord<Target> = {
+      id,
+      name,
+      target,
+      targetJson,
+      tracker: policy.tracker,
+      check: policy.check,
+      checkIntervalMs: policy.intervalMs,
+      checkTimeoutMs: policy.timeoutMs,
+      monitorReference: undefined,
+      monitored: false,
+      checkTimer: undefined,
+      ttlTimer: undefined,
+      checkInFlight: false,
+    };
+    this.own.set(id, record);
+    let byName = this.ownByName.get(name);
+    if (byName === undefined) {
+      byName = new Set();
+      this.ownByName.set(name, byName);
+    }
+    byName.add(record);
+    this.replica.putOwn({ ...fields, id, name, target, scope: 'cluster', registeredAt: this.clock.now(), health: policy.tracker.status });
+    this.startHealth(record);
+    this.startMonitor(record, options.monitor);
+    this.replication?.changed();
+    return this.handle(record);
+  }
+
+  private handle(record: OwnRecord<Target>): Registration<Target> {
+    return {
+      id: record.id,
+      name: record.name,
+      instance: () => this.replica.ownEntry(record.id) as ServiceInstance<Target> | undefined,
+      heartbeat: () => {
+        if (!this.own.has(record.id)) return false;
+        this.applyHealth(record, record.tracker.heartbeat(this.clock.now()));
+        this.scheduleTtl(record);
+        return true;
+      },
+      reportLoad: (load) => {
+        const value = this.checkLoad(load);
+        return this.updateOwn(record.id, { load: value });
+      },
+      setHealth: (status) => {
+        if (!HEALTH_STATUSES.includes(status)) throw new RegistryValidationError('health', `unknown status ${JSON.stringify(status)}`);
+        if (!this.own.has(record.id)) return false;
+        this.applyHealth(record, record.tracker.setManual(status));
+        return true;
+      },
+      updateMetadata: (metadata) => this.updateOwn(record.id, { metadata: this.checkMetadata(metadata) }),
+      unregister: () => this.removeOwn(record.id, 'unregistered'),
+    };
+  }
+
+  private updateOwn(id: string, patch: Partial<OwnEntryFields>): boolean {
+    if (this.closed) return false;
+    const current = this.replica.ownEntry(id);
+    if (current === undefined) return false;
+    const { node: _node, incarnation: _incarnation, revision: _revision, ...fields } = current;
+    this.replica.putOwn({ ...fields, ...patch });
+    this.replication?.changed();
+    return true;
+  }
+
+  private removeOwn(id: string, reason: DownReason): boolean {
+    const record = this.own.get(id);
+    if (record === undefined) return false;
+    this.own.delete(id);
+    const byName = this.ownByName.get(record.name)!;
+    byName.delete(record);
+    if (byName.size === 0) this.ownByName.delete(record.name);
+    this.stopRecord(record);
+    const removed = this.replica.removeOwn(id, this.clock.now(), reason);
+    this.replication?.changed();
+    return removed;
+  }
+
+  private stopRecord(record: OwnRecord<Target>): void {
+    record.checkTimer?.cancel();
+    record.ttlTimer?.cancel();
+    record.checkTimer = undefined;
+    record.ttlTimer = undefined;
+    if (record.monitored) {
+      record.monitored = false;
+      try {
+        this.options.monitor?.demonitor(record.monitorReference);
+      } catch (error) {
+        this.emit('handler-error', { source: 'monitor.demonitor', error });
+      }
+    }
+  }
+
+  unregister(name: string, target?: Target): number {
+    this.checkOpen('unregister');
+    checkName('service name', name, this.limits.maxNameLength);
+    const targetJson = target === undefined ? undefined : this.encodeTarget(target);
+    let count = 0;
+    for (const record of [...(this.ownByName.get(name) ?? [])]) {
+      if (targetJson !== undefined && record.targetJson !== targetJson) continue;
+      if (this.removeOwn(record.id, 'unregistered')) count += 1;
+    }
+    return count;
+  }
+
+  // ---- monitors --------------------------------------------------------------------------------
+
+  private shouldMonitor(target: Target, explicit: boolean | undefined): boolean {
+    if (this.options.monitor === undefined) {
+      if (explicit === true) throw new RegistryValidationError('monitor', 'no Monitor was given to createRegistry');
+      return false;
+    }
+    if (explicit !== undefined) return explicit;
+    return (this.options.monitorTargets ?? isPidLike)(target);
+  }
+
+  private startMonitor(record: OwnRecord<Target>, explicit: boolean | undefined): void {
+    if (!this.shouldMonitor(record.target, explicit)) return;
+    record.monitored = true;
+    // The callback may run at once (a target that is already gone): the registration goes then.
+    record.monitorReference = this.options.monitor!.monitor(record.target, () => {
+      if (!record.monitored) return;
+      record.monitored = false;
+      this.removeOwn(record.id, 'process-exit');
+    });
+  }
+
+  // ---- health ----------------------------------------------------------------------------------
+
+  private applyHealth(record: OwnRecord<Target>, status: HealthStatus): void {
+    const current = this.replica.ownEntry(record.id);
+    if (current !== undefined && current.health !== status) this.updateOwn(record.id, { health: status });
+  }
+
+  private startHealth(record: OwnRecord<Target>): void {
+    if (record.check !== undefined) {
+      record.checkTimer = this.clock.setRepeatingTimer(record.checkIntervalMs, () => this.runCheck(record));
+    }
+    this.scheduleTtl(record);
+  }
+
+  private scheduleTtl(record: OwnRecord<Target>): void {
+    const ttl = record.tracker.policy.ttlMs;
+    if (ttl === undefined || record.ttlTimer !== undefined || !this.own.has(record.id)) return;
+    const { nextCheckAt } = record.tracker.expire(this.clock.now());
+    if (nextCheckAt === undefined) return;
+    record.ttlTimer = this.clock.setTimer(Math.max(0, nextCheckAt - this.clock.now()), () => {
+      record.ttlTimer = undefined;
+      if (!this.own.has(record.id)) return;
+      this.applyHealth(record, record.tracker.expire(this.clock.now()).status);
+      this.scheduleTtl(record);
+    });
+  }
+
+  private runCheck(record: OwnRecord<Target>): void {
+    if (record.checkInFlight || !this.own.has(record.id)) return;
+    record.checkInFlight = true;
+    void this.runWithTimeout(() => record.check!(record.target), record.checkTimeoutMs, `health check of "${record.name}"`).then(
+      (result) => this.finishCheck(record, result),
+      () => this.finishCheck(record, false),
+    );
+  }
+
+  private finishCheck(record: OwnRecord<Target>, result: boolean | HealthStatus): void {
+    record.checkInFlight = false;
+    if (!this.own.has(record.id)) return;
+    const verdict = result === true || result === false || HEALTH_STATUSES.includes(result) ? result : false;
+    this.applyHealth(record, record.tracker.recordCheck(verdict));
+  }
+
+  /** Runs `work`, settling with its result or a RegistryTimeoutError after `timeoutMs`. */
+  private runWithTimeout<Result>(work: () => Result | Promise<Result>, timeoutMs: number, operation: string): Promise<Result> {
+    return new Promise<Result>((resolve, reject) => {
+      let settled = false;
+      const timer = this.clock.setTimer(timeoutMs, () => {
+        if (settled) return;
+        settled = true;
+        reject(new RegistryTimeoutError(operation, timeoutMs));
+      });
+      const finish = (outcome: () => void): void => {
+        if (settled) return;
+        settled = true;
+        timer.cancel();
+        outcome();
+      };
+      try {
+        Promise.resolve(work()).then(
+          (value) => finish(() => resolve(value)),
+          (error: unknown) => finish(() => reject(asError(error))),
+        );
+      } catch (error) {
+        finish(() => reject(asError(error)));
+      }
+    });
+  }
+
+  async healthCheck(
+    name: string,
+    check: (target: Target) => boolean | HealthStatus | Promise<boolean | HealthStatus>,
+    options: { readonly timeout?: number } = {},
+  ): Promise<HealthStatus> {
+    this.checkOpen('healthCheck');
+    const instance = this.find(name);
+    if (instance === undefined) throw new ServiceNotFoundError(name, this.namespace);
+    const timeout = options.timeout === undefined ? 2_000 : nonNegative(options.timeout, 'timeout', false);
+    const record = this.own.get(instance.id);
+    let result: boolean | HealthStatus;
+    try {
+      result = await this.runWithTimeout(() => check(instance.target), timeout, `health check of "${name}"`);
+    } catch (error) {
+      if (record !== undefined && this.own.has(record.id)) this.applyHealth(record, record.tracker.recordCheck(false));
+      throw error;
+    }
+    const verdict: HealthStatus = result === true ? 'healthy' : result === false ? 'unhealthy' : HEALTH_STATUSES.includes(result) ? result : 'unhealthy';
+    if (record !== undefined && this.own.has(record.id)) this.applyHealth(record, record.tracker.recordCheck(verdict));
+    return verdict;
+  }
+
+  // ---- replicated changes → view → watchers ----------------------------------------------------------
+
+  private onReplicaChange(change: ReplicaChange): void {
+    if (change.type === 'put') this.view.put(change.instance);
+    else {
+      this.view.delete(change.instance.id, change.reason);
+      if (change.instance.node === this.nodeId && change.reason !== 'restarted') {
+        const record = this.own.get(change.instance.id);
+        if (record !== undefined) {
+          this.own.delete(record.id);
+          this.ownByName.get(record.name)?.delete(record);
+          if (this.ownByName.get(record.name)?.size === 0) this.ownByName.delete(record.name);
+          this.stopRecord(record);
+        }
+      }
+    }
+  }
+
+  private onViewEvent(event: ViewEvent): void {
+    if (event.type === 'change' && event.previous.health !== event.instance.health) {
+      this.emit('health-change', { instance: event.instance as ServiceInstance<Target>, previous: event.previous.health });
+    }
+    if (event.type === 'up') {
+      const waiting = this.waiters.get(event.instance.name);
+      if (waiting !== undefined) {
+        this.waiters.delete(event.instance.name);
+        for (const waiter of waiting) {
+          waiter.cleanup();
+          waiter.resolve(event.instance as ServiceInstance<Target>);
+        }
+      }
+    }
+    const named = this.watchersByName.get(event.instance.name);
+    if (named !== undefined) for (const watcher of [...named]) this.notify(watcher, event);
+    for (const watcher of [...this.watchersOther]) this.notify(watcher, event);
+  }
+
+  private notify(watcher: Watcher<Target>, event: ViewEvent): void {
+    let delivered: WatchEvent<Target> | undefined;
+    const instance = event.instance as ServiceInstance<Target>;
+    if (event.type === 'up') {
+      if (this.view.matches(watcher.criteria, instance)) delivered = { type: 'service-up', instance };
+    } else if (event.type === 'down') {
+      if (this.view.matches(watcher.criteria, instance)) delivered = { type: 'service-down', instance, reason: event.reason };
+    } else {
+      const before = this.view.matches(watcher.criteria, event.previous);
+      const after = this.view.matches(watcher.criteria, instance);
+      const previous = event.previous as ServiceInstance<Target>;
+      if (before && after) delivered = { type: 'service-change', instance, previous };
+      else if (after) delivered = { type: 'service-up', instance };
+      else if (before) delivered = { type: 'service-down', instance, reason: previous.health !== instance.health ? 'health' : 'changed' };
+    }
+    if (delivered === undefined) return;
+    try {
+      watcher.handler(delivered);
+    } catch (error) {
+      this.emit('handler-error', { source: 'watch', error });
+    }
+  }
+
+  private onConflict(conflict: Conflict): void {
+    const loser = conflict.loser;
+    if (loser.node !== this.nodeId || loser.scope !== 'cluster' || !this.own.has(loser.id)) return;
+    const action = this.options.nameConflict === 'keep' ? 'kept' : 'unregistered';
+    if (action === 'unregistered') {
+      // Not in the middle of the view's own bookkeeping: right after it.
+      this.clock.setTimer(0, () => {
+        if (this.closed || !this.own.has(loser.id) || this.view.isVisible(loser.id)) return;
+        this.removeOwn(loser.id, 'name-conflict');
+      });
+    }
+    this.emit('name-conflict', { name: loser.name, loser: loser as ServiceInstance<Target>, winner: conflict.winner as ServiceInstance<Target>, action });
+  }
+
+  private memberLeft(node: string, record: DepartureRecord | undefined): void {
+    this.emit('node-purge', { node, incarnation: record?.incarnation });
+    if (this.options.consensusLog === undefined) return;
+    const held = [...this.globals.all()].filter((holder) => holder.node === node);
+    if (held.length === 0) return;
+    const incarnation = Math.max(...held.map((holder) => holder.incarnation));
+    const jitter = this.options.releaseJitterMs ?? 1000;
+    this.clock.setTimer(this.random.float() * jitter, () => {
+      if (this.closed) return;
+      if (![...this.globals.all()].some((holder) => holder.node === node && holder.incarnation <= incarnation)) return;
+      this.appendCommand({ type: 'registry-release-node', namespace: this.namespace, node, incarnation }, 'release a departed node').catch(() => undefined);
+    });
+  }
+
+  // ---- queries ------------------------------------------------------------------------------------
+
+  lookup(name: string): Target {
+    const instance = this.view.lookup(name);
+    if (instance === undefined) {
+      if (typeof name !== 'string') checkName('service name', name, this.limits.maxNameLength);
+      throw new ServiceNotFoundError(name, this.namespace);
+    }
+    return instance.target as Target;
+  }
+
+  find(name: string): ServiceInstance<Target> | undefined {
+    return this.view.lookup(name) as ServiceInstance<Target> | undefined;
+  }
+
+  lookupAll(name: string): ServiceInstance<Target>[] {
+    return this.view.lookupAll(name) as ServiceInstance<Target>[];
+  }
+
+  listServices(): string[] {
+    return this.view.names();
+  }
+
+  private compile(criteria: string | DiscoveryCriteria | undefined): CompiledCriteria {
+    if (typeof criteria === 'string') {
+      let compiled = this.compiledByName.get(criteria);
+      if (compiled === undefined) {
+        compiled = compileCriteria({ name: criteria }, this.limits);
+        if (this.compiledByName.size >= ROUTE_COUNTERS_KEPT) this.compiledByName.clear();
+        this.compiledByName.set(criteria, compiled);
+      }
+      return compiled;
+    }
+    if (criteria === undefined) return compileCriteria(undefined, this.limits);
+    if (typeof criteria !== 'object' || criteria === null) throw new RegistryValidationError('criteria', 'expected a name or an object');
+    let compiled = this.compiledByObject.get(criteria);
+    if (compiled === undefined) {
+      compiled = compileCriteria(criteria, this.limits);
+      this.compiledByObject.set(criteria, compiled);
+    }
+    return compiled;
+  }
+
+  discover(criteria?: DiscoveryCriteria, options: { readonly limit?: number } = {}): ServiceInstance<Target>[] {
+    const limit = options.limit === undefined ? Number.POSITIVE_INFINITY : nonNegative(options.limit, 'limit');
+    return this.view.discover(this.compile(criteria), limit) as ServiceInstance<Target>[];
+  }
+
+  route(nameOrCriteria: string | DiscoveryCriteria, options: RouteOptions = {}): ServiceInstance<Target> {
+    const strategy = options.strategy ?? 'round-robin';
+    if (!ROUTING_STRATEGIES.includes(strategy)) throw new RegistryValidationError('strategy', `expected one of ${ROUTING_STRATEGIES.join(', ')}`);
+    if (strategy === 'consistent-hash' && typeof options.key !== 'string') throw new RegistryValidationError('key', 'consistent-hash routing needs a string key');
+    const criteria = this.compile(nameOrCriteria);
+    let candidates = this.view.discover(criteria);
+    if (candidates.length === 0 && !criteria.healthGiven) candidates = this.view.discover({ ...criteria, healthMask: 2 });
+    const description = typeof nameOrCriteria === 'string' ? `"${nameOrCriteria}"` : `services matching ${criteria.key}`;
+    if (candidates.length === 0) {
+      const registered = this.view.discover({ ...criteria, healthMask: 7 }).length;
+      if (registered > 0) throw new ServiceUnavailableError(description, registered);
+      throw new ServiceNotFoundError(typeof nameOrCriteria === 'string' ? nameOrCriteria : description, this.namespace);
+    }
+    if (strategy === 'round-robin' || strategy === 'weighted') candidates.sort((left, right) => (left.id < right.id ? -1 : left.id > right.id ? 1 : 0));
+    let counter = 0;
+    if (strategy === 'round-robin') {
+      counter = this.routeCounters.get(criteria.key) ?? 0;
+      if (this.routeCounters.size >= ROUTE_COUNTERS_KEPT && !this.routeCounters.has(criteria.key)) this.routeCounters.clear();
+      this.routeCounters.set(criteria.key, (counter + 1) % Number.MAX_SAFE_INTEGER);
+    }
+    const chosen = choose(strategy, candidates, { random: this.random, nodeId: this.nodeId, zone: this.zone, key: options.key, counter });
+    if (chosen === undefined) throw new ServiceUnavailableError(`${description} (no positive weight)`, candidates.length);
+    return chosen as ServiceInstance<Target>;
+  }
+
+  waitFor(name: string, options: WaitForOptions = {}): Promise<ServiceInstance<Target>> {
+    try {
+      this.checkOpen('waitFor');
+      checkName('service name', name, this.limits.maxNameLength);
+    } catch (error) {
+      return Promise.reject(asError(error));
+    }
+    const found = this.find(name);
+    if (found !== undefined) return Promise.resolve(found);
+    const timeout = options.timeout ?? DEFAULT_WAIT_MS;
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    return new Promise<ServiceInstance<Target>>((resolve, reject) => {
+      let set = this.waiters.get(name);
+      if (set === undefined) {
+        set = new Set();
+        this.waiters.set(name, set);
+      }
+      const waiters = set;
+      const onAbort = (): void => {
+        waiter.cleanup();
+        waiters.delete(waiter);
+        reject(abortReason(signal!));
+      };
+      const timer = this.clock.setTimer(timeout, () => {
+        waiters.delete(waiter);
+        waiter.cleanup();
+        reject(new RegistryTimeoutError(`waitFor("${name}")`, timeout));
+      });
+      const waiter: Waiter<Target> = {
+        resolve,
+        reject,
+        cleanup: () => {
+          timer.cancel();
+          signal?.removeEventListener('abort', onAbort);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      waiters.add(waiter);
+    });
+  }
+
+  watch(criteria: string | DiscoveryCriteria, handler: (event: WatchEvent<Target>) => void, options: WatchOptions = {}): () => void {
+    this.checkOpen('watch');
+    if (typeof handler !== 'function') throw new RegistryValidationError('handler', 'expected a function');
+    const compiled = typeof criteria === 'string' ? compileCriteria({ name: criteria, health: 'any' }, this.limits) : compileCriteria(criteria, this.limits);
+    const watcher: Watcher<Target> = { criteria: compiled, handler };
+    if (compiled.name !== undefined) {
+      let set = this.watchersByName.get(compiled.name);
+      if (set === undefined) {
+        set = new Set();
+        this.watchersByName.set(compiled.name, set);
+      }
+      set.add(watcher);
+    } else this.watchersOther.add(watcher);
+    if (options.initial === true) {
+      for (const instance of this.view.discover(compiled)) {
+        try {
+          handler({ type: 'service-up', instance: instance as ServiceInstance<Target> });
+        } catch (error) {
+          this.emit('handler-error', { source: 'watch', error });
+        }
+      }
+    }
+    return () => {
+      if (compiled.name !== undefined) {
+        const set = this.watchersByName.get(compiled.name);
+        set?.delete(watcher);
+        if (set?.size === 0) this.watchersByName.delete(compiled.name);
+      } else this.watchersOther.delete(watcher);
+    };
+  }
+
+  // ---- names held through consensus ----------------------------------------------------------------
+
+  private log(operation: string): ConsensusLog<RegistryCommand> {
+    const log = this.options.consensusLog;
+    if (log === undefined) throw new ConsensusNotConfiguredError(operation);
+    return log;
+  }
+
+  private onApplied(entry: AppliedEntry<RegistryCommand>): void {
+    this.appliedIndex = Math.max(this.appliedIndex, entry.index);
+    try {
+      const outcome = this.globals.apply(entry.command, entry.index);
+      for (const removed of outcome.removed) {
+        this.view.delete(removed.id, 'unregistered');
+        const ownGlobal = this.ownGlobals.get(removed.id);
+        if (ownGlobal !== undefined) {
+          this.ownGlobals.delete(removed.id);
+          if (ownGlobal.monitored) this.options.monitor?.demonitor(ownGlobal.monitorReference);
+          this.emit('global-release', { instance: removed as ServiceInstance<Target> });
+        }
+      }
+      if (outcome.added !== undefined) {
+        const own = this.ownGlobals.get(outcome.added.id);
+        // On this node the target is the registered value itself, as for cluster registrations.
+        const shown = own !== undefined ? Object.freeze({ ...outcome.added, target: own.record.target }) : outcome.added;
+        this.view.put(shown);
+        this.releaseStaleOwn(outcome.added);
+      }
+      if (outcome.claim !== undefined) {
+        const waiter = this.claimWaiters.get(outcome.claim.id);
+        if (waiter !== undefined) {
+          this.claimWaiters.delete(outcome.claim.id);
+          waiter({ won: outcome.claim.won, holder: outcome.claim.holder });
+        }
+      }
+    } catch (error) {
+      this.emit('consensus-error', { operation: 'apply', error: FoundationError.from(error) });
+    }
+    for (const waiter of [...this.appliedWaiters]) {
+      if (waiter.index <= entry.index) {
+        this.appliedWaiters.delete(waiter);
+        waiter.resolve();
+      }
+    }
+  }
+
+  /** A name still held by an earlier start of this node is released: that process is gone. */
+  private releaseStaleOwn(holder: ServiceInstance): void {
+    if (holder.node !== this.nodeId || this.ownGlobals.has(holder.id) || holder.incarnation >= this.replica.incarnation) return;
+    const key = `${holder.incarnation}`;
+    if (this.releasing.has(key)) return;
+    this.releasing.add(key);
+    this.appendCommand({ type: 'registry-release-node', namespace: this.namespace, node: this.nodeId, incarnation: this.replica.incarnation - 1 }, 'release names of an earlier start').catch(
+      () => undefined,
+    );
+  }
+
+  private async appendCommand(command: RegistryCommand, operation: string): Promise<number> {
+    try {
+      return await this.log(operation).append(command);
+    } catch (error) {
+      const failure = FoundationError.is(error) && error.code === 5606 ? error : new ConsensusFailedError(operation, error);
+      this.emit('consensus-error', { operation, error: failure });
+      throw failure;
+    }
+  }
+
+  private waitApplied(index: number, timeoutMs: number, operation: string): Promise<void> {
+    if (this.appliedIndex >= index) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const timer = this.clock.setTimer(timeoutMs, () => {
+        this.appliedWaiters.delete(waiter);
+        reject(new RegistryTimeoutError(operation, timeoutMs, `log index ${index} not applied`));
+      });
+      const waiter = {
+        index,
+        resolve: () => {
+          timer.cancel();
+          resolve();
+        },
+      };
+      this.appliedWaiters.add(waiter);
+    });
+  }
+
+  async registerGlobal(name: string, target: Target, options: RegisterOptions<Target> & { readonly timeoutMs?: number } = {}): Promise<GlobalRegistration<Target>> {
+    this.checkOpen('registerGlobal');
+    this.log('registerGlobal');
+    checkName('service name', name, this.limits.maxNameLength);
+    const fields = this.fieldsFor({ ...options, mode: 'unique' });
+    this.encodeTarget(target);
+    const timeoutMs = options.timeoutMs === undefined ? (this.options.consensusTimeoutMs ?? 5000) : nonNegative(options.timeoutMs, 'timeoutMs', false);
+    const holder = this.view.lookup(name);
+    if (holder !== undefined) throw this.holderError(name, holder);
+    this.sequence += 1;
+    const id = `${this.nodeId}/${this.replica.incarnation}/g${this.sequence}`;
+    const plainTarget = JSON.parse(JSON.stringify(target)) as unknown;
+    const instance: ServiceInstance = Object.freeze({
+      ...fields,
+      id,
+      name,
+      node: this.nodeId,
+      scope: 'global' as const,
+      target: plainTarget,
+      registeredAt: this.clock.now(),
+      incarnation: this.replica.incarnation,
+      revision: 0,
+    });
+    const own = { record: Object.freeze({ ...instance, target }), monitorReference: undefined as unknown, monitored: false };
+    this.ownGlobals.set(id, own);
+    const outcome = new Promise<{ won: boolean; holder: ServiceInstance }>((resolve, reject) => {
+      const timer = this.clock.setTimer(timeoutMs, () => {
+        this.claimWaiters.delete(id);
+        reject(new RegistryTimeoutError(`registerGlobal("${name}")`, timeoutMs, 'the claim was not applied; it may still be'));
+      });
+      this.claimWaiters.set(id, (result) => {
+        timer.cancel();
+        resolve(result);
+      });
+    });
+    try {
+      await this.appendCommand({ type: 'registry-claim', namespace: this.namespace, claim: claimData(instance) }, `registerGlobal("${name}")`);
+      const result = await outcome;
+      if (!result.won) {
+        this.ownGlobals.delete(id);
+        throw this.holderError(name, result.holder);
+      }
+    } catch (error) {
+      this.claimWaiters.delete(id);
+      if (!this.globals.holder(name) || this.globals.holder(name)!.id !== id) this.ownGlobals.delete(id);
+      outcome.catch(() => undefined);
+      throw error;
+    }
+    const current = this.view.get(id) as ServiceInstance<Target>;
+    if (this.shouldMonitor(target, options.monitor)) {
+      own.monitored = true;
+      own.monitorReference = this.options.monitor!.monitor(target, () => {
+        if (!own.monitored) return;
+        own.monitored = false;
+        this.appendCommand({ type: 'registry-release', namespace: this.namespace, name, id }, `release "${name}" after its process exited`).catch(() => undefined);
+      });
+    }
+    return {
+      id,
+      name,
+      instance: current,
+      release: (releaseOptions) => this.releaseGlobal(name, id, releaseOptions?.timeoutMs),
+    };
+  }
+
+  private async releaseGlobal(name: string, id: string, timeoutMs: number | undefined): Promise<boolean> {
+    this.checkOpen('unregisterGlobal');
+    const holder = this.globals.holder(name);
+    if (holder === undefined || holder.id !== id) return false;
+    const index = await this.appendCommand({ type: 'registry-release', namespace: this.namespace, name, id }, `unregisterGlobal("${name}")`);
+    await this.waitApplied(index, timeoutMs ?? this.options.consensusTimeoutMs ?? 5000, `unregisterGlobal("${name}")`);
+    return this.globals.holder(name)?.id !== id;
+  }
+
+  async unregisterGlobal(name: string, options: { readonly timeoutMs?: number } = {}): Promise<boolean> {
+    this.checkOpen('unregisterGlobal');
+    this.log('unregisterGlobal');
+    checkName('service name', name, this.limits.maxNameLength);
+    const holder = this.globals.holder(name);
+    if (holder === undefined || holder.node !== this.nodeId) return false;
+    return this.releaseGlobal(name, holder.id, options.timeoutMs);
+  }
+
+  async lookupGlobal(name: string, options: { readonly consistent?: boolean; readonly timeoutMs?: number } = {}): Promise<ServiceInstance<Target> | undefined> {
+    this.checkOpen('lookupGlobal');
+    const log = this.log('lookupGlobal');
+    checkName('service name', name, this.limits.maxNameLength);
+    if (options.consistent === true) {
+      const timeoutMs = options.timeoutMs ?? this.options.consensusTimeoutMs ?? 5000;
+      let index: number;
+      try {
+        index = await log.readIndex();
+      } catch (error) {
+        throw new ConsensusFailedError(`lookupGlobal("${name}")`, error);
+      }
+      await this.waitApplied(index, timeoutMs, `lookupGlobal("${name}")`);
+    }
+    const holder = this.globals.holder(name);
+    return holder === undefined ? undefined : ((this.view.get(holder.id) ?? holder) as ServiceInstance<Target>);
+  }
+
+  // ---- cluster -------------------------------------------------------------------------------------
+
+  syncWith(peer: string): void {
+    this.replication?.syncWith(peer);
+  }
+
+  flush(): void {
+    this.replication?.flush();
+  }
+
+  digest(): string {
+    return this.replica.digest();
+  }
+
+  stats(): RegistryStats {
+    const counts = this.replica.counts();
+    const replication = this.replication?.stats;
+    return {
+      nodeId: this.nodeId,
+      namespace: this.namespace,
+      incarnation: this.replica.incarnation,
+      names: this.view.names().length,
+      instances: this.view.size,
+      localServices: this.own.size,
+      nodes: counts.origins,
+      tombstones: counts.tombstones,
+      departures: counts.departed,
+      globalNames: [...this.globals.all()].length,
+      digest: this.replica.digest(),
+      deltasPublished: replication?.deltasPublished ?? 0,
+      messagesReceived: replication?.messagesReceived ?? 0,
+      messagesRejected: replication?.messagesRejected ?? 0,
+      antiEntropyRounds: replication?.antiEntropyRounds ?? 0,
+    };
+  }
+
+  close(options: { readonly announce?: boolean } = {}): void {
+    if (this.closed) return;
+    if (options.announce !== false) {
+      this.replication?.publishDepartures([{ node: this.nodeId, incarnation: this.replica.incarnation, at: this.clock.now() }]);
+    }
+    this.replication?.close();
+    this.closed = true;
+    for (const record of this.own.values()) this.stopRecord(record);
+    for (const own of this.ownGlobals.values()) {
+      if (own.monitored) {
+        own.monitored = false;
+        this.options.monitor?.demonitor(own.monitorReference);
+      }
+    }
+    for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe();
+    for (const [name, set] of this.waiters) {
+      for (const waiter of set) {
+        waiter.cleanup();
+        waiter.reject(new RegistryClosedError(`waitFor("${name}")`));
+      }
+    }
+    this.waiters.clear();
+    for (const waiter of this.appliedWaiters) waiter.resolve();
+    this.appliedWaiters.clear();
+  }
+}
+
+/** A service registry for one node and namespace; pass the ports to make it cluster-wide. */
+export function createRegistry<Target = unknown>(options: RegistryOptions<Target>): Registry<Target> {
+  if (typeof options !== 'object' || options === null) throw new RegistryValidationError('options', 'expected an object');
+  return new RegistryImpl<Target>(options);
+}
