@@ -7,10 +7,9 @@
 //   context, so spans started inside `withContext` and Foundation values flow together.
 // - Otherwise a private AsyncLocalStorage holds it, at the cost of one `run`.
 //
-// Whether a manager is registered is decided per call through the public API: outside any
-// OpenTelemetry scope the active context is ROOT_CONTEXT, and a registered manager is one that
-// makes a probe context active inside `context.with`. That costs about 30 ns with no manager and
-// follows registration and `context.disable()` at any time.
+// Whether a manager is registered is decided per call, so registration and `context.disable()`
+// take effect at any time: outside any OpenTelemetry scope the active context is ROOT_CONTEXT,
+// and a registered manager is one that makes a probe context active inside `context.with`.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ROOT_CONTEXT, createContextKey as createOpenTelemetryKey, context as openTelemetryContext, trace as openTelemetryTrace } from '@opentelemetry/api';
 import type { Context as OpenTelemetryContext } from '@opentelemetry/api';
@@ -21,6 +20,16 @@ import type { Context, ContextKey, ContextValues, WellKnownKey } from './context
 export const FOUNDATION_CONTEXT_KEY: symbol = createOpenTelemetryKey('@foundation/context');
 
 const storage = new AsyncLocalStorage<Context>();
+
+// Where @opentelemetry/api 1.x keeps what was registered globally (its getGlobal reads the same
+// key). While it holds no context manager, the API's context calls are no-ops and the probe
+// below could only answer false, so it is skipped: the path without OpenTelemetry stays one
+// AsyncLocalStorage run. When something is registered, the public probe decides.
+const OPENTELEMETRY_GLOBALS = Symbol.for('opentelemetry.js.api.1');
+
+function contextManagerRegistered(): boolean {
+  return (globalThis as { [OPENTELEMETRY_GLOBALS]?: { context?: unknown } })[OPENTELEMETRY_GLOBALS]?.context !== undefined;
+}
 const PROBE = ROOT_CONTEXT.setValue(createOpenTelemetryKey('@foundation/context/probe'), true);
 const probe = (): boolean => openTelemetryContext.active() === PROBE;
 /** Contexts with the active span attached, per OpenTelemetry context (those are immutable). */
@@ -53,6 +62,7 @@ function attachActiveSpan(stored: Context, active: OpenTelemetryContext): Contex
  * the empty context. With OpenTelemetry active, its `trace` is the active span's context.
  */
 export function currentContext(): Context {
+  if (!contextManagerRegistered()) return storage.getStore() ?? EMPTY_CONTEXT;
   const active = openTelemetryContext.active();
   if (active === ROOT_CONTEXT) return storage.getStore() ?? EMPTY_CONTEXT;
   return attachActiveSpan(storedIn(active), active);
@@ -63,6 +73,7 @@ export function getValue<T>(key: ContextKey<T>): T | undefined;
 export function getValue<K extends WellKnownKey>(key: K): Context[K];
 export function getValue(key: string | symbol): unknown;
 export function getValue(key: string | symbol): unknown {
+  if (!contextManagerRegistered()) return (storage.getStore() ?? EMPTY_CONTEXT).getValue(key);
   const active = openTelemetryContext.active();
   return (active === ROOT_CONTEXT ? (storage.getStore() ?? EMPTY_CONTEXT) : storedIn(active)).getValue(key);
 }
@@ -74,8 +85,8 @@ export function getValue(key: string | symbol): unknown {
  * gone when `fn` returns. Returns what `fn` returns (its promise, for an async `fn`).
  */
 export function withContext<T>(values: Context | ContextValues, fn: () => T): T {
-  const active = openTelemetryContext.active();
-  if (openTelemetryManaged(active)) {
+  const active = contextManagerRegistered() ? openTelemetryContext.active() : undefined;
+  if (active !== undefined && openTelemetryManaged(active)) {
     const next = isContext(values) ? values : attachActiveSpan(storedIn(active), active).with(values);
     let nextActive = active.setValue(FOUNDATION_CONTEXT_KEY, next);
     const trace = next.trace;
@@ -93,8 +104,8 @@ export function withContext<T>(values: Context | ContextValues, fn: () => T): T 
  * pooled callback), it runs with this context, OpenTelemetry's included.
  */
 export function bindContext<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
-  const active = openTelemetryContext.active();
-  if (openTelemetryManaged(active)) return openTelemetryContext.bind(active, fn);
+  const active = contextManagerRegistered() ? openTelemetryContext.active() : undefined;
+  if (active !== undefined && openTelemetryManaged(active)) return openTelemetryContext.bind(active, fn);
   const captured = storage.getStore() ?? EMPTY_CONTEXT;
   return (...args: A): R => storage.run(captured, fn, ...args);
 }

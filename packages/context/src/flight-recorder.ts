@@ -54,73 +54,152 @@ export interface FlightRecorder {
 export const DEFAULT_FLIGHT_RECORDER_CAPACITY = 10_000;
 const MAX_CAPACITY = 10_000_000;
 
-/** Records of one correlation id, oldest first; `head` skips evicted ones until compaction. */
-interface CorrelationRecords {
-  records: HopRecord[];
-  head: number;
+/**
+ * How the propagator records without building a HopRecord per hop: recorders made by
+ * createFlightRecorder register their column writer here; other FlightRecorder implementations
+ * get `record`.
+ */
+const columnWriters = new WeakMap<FlightRecorder, RecordHop>();
+
+/** The column writer of a recorder made by createFlightRecorder, if `recorder` is one. */
+export function columnWriterOf(recorder: FlightRecorder): RecordHop | undefined {
+  return columnWriters.get(recorder);
 }
 
-/** A ring buffer of hop records with an index by correlation id; memory is O(capacity). */
+export type RecordHop = (
+  correlationId: string,
+  requestId: string | undefined,
+  node: string,
+  process: string,
+  direction: HopDirection,
+  hops: number,
+  originNode: string | undefined,
+  peer: string | undefined,
+  traceId: string | undefined,
+  spanId: string | undefined,
+  time: number,
+) => void;
+
+/**
+ * A ring buffer of hop records kept column by column (no object per hop, so recording is a
+ * handful of array writes and leaves little for the garbage collector). Recording happens on
+ * every message; queries are rare (debugging, path reconstruction), so a query scans the ring:
+ * O(capacity), about a millisecond for 10,000 records, and no index to maintain per hop.
+ */
 export function createFlightRecorder(options: FlightRecorderOptions = {}): FlightRecorder {
   const capacity = options.capacity ?? DEFAULT_FLIGHT_RECORDER_CAPACITY;
   if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_CAPACITY) {
     throw new ContextOptionsError('capacity', `must be an integer in 1..${MAX_CAPACITY} (got ${String(capacity)})`);
   }
-  let ring: (HopRecord | undefined)[] = [];
+  let correlationIds: string[] = [];
+  let requestIds: (string | undefined)[] = [];
+  let nodes: string[] = [];
+  let processes: string[] = [];
+  let outgoing: boolean[] = [];
+  let hopCounts: number[] = [];
+  let originNodes: (string | undefined)[] = [];
+  let peers: (string | undefined)[] = [];
+  let traceIds: (string | undefined)[] = [];
+  let spanIds: (string | undefined)[] = [];
+  let times: number[] = [];
   let next = 0; // slot of the next write once the ring is full
   let size = 0;
   let recorded = 0;
-  let evicted = 0;
-  const index = new Map<string, CorrelationRecords>();
 
-  const evict = (record: HopRecord): void => {
-    evicted += 1;
-    const entry = index.get(record.correlationId);
-    if (entry === undefined) return;
-    // Records leave in insertion order, so the evicted one is the oldest of its correlation.
-    entry.head += 1;
-    if (entry.head >= entry.records.length) {
-      index.delete(record.correlationId);
-    } else if (entry.head > 32 && entry.head * 2 > entry.records.length) {
-      entry.records = entry.records.slice(entry.head);
-      entry.head = 0;
+  const recordHop: RecordHop = (correlationId, requestId, node, process, direction, hops, originNode, peer, traceId, spanId, time) => {
+    recorded += 1;
+    let slot: number;
+    if (size < capacity) {
+      slot = size;
+      size += 1;
+    } else {
+      slot = next;
+      next = next + 1 === capacity ? 0 : next + 1;
     }
+    correlationIds[slot] = correlationId;
+    requestIds[slot] = requestId;
+    nodes[slot] = node;
+    processes[slot] = process;
+    outgoing[slot] = direction === 'out';
+    hopCounts[slot] = hops;
+    originNodes[slot] = originNode;
+    peers[slot] = peer;
+    traceIds[slot] = traceId;
+    spanIds[slot] = spanId;
+    times[slot] = time;
   };
 
-  return {
+  const at = (slot: number): HopRecord => {
+    const record: { -readonly [K in keyof HopRecord]: HopRecord[K] } = {
+      correlationId: correlationIds[slot]!,
+      node: nodes[slot]!,
+      process: processes[slot]!,
+      direction: outgoing[slot] ? 'out' : 'in',
+      hops: hopCounts[slot]!,
+      time: times[slot]!,
+    };
+    if (requestIds[slot] !== undefined) record.requestId = requestIds[slot];
+    if (originNodes[slot] !== undefined) record.originNode = originNodes[slot];
+    if (peers[slot] !== undefined) record.peer = peers[slot];
+    if (traceIds[slot] !== undefined) record.traceId = traceIds[slot];
+    if (spanIds[slot] !== undefined) record.spanId = spanIds[slot];
+    return record;
+  };
+
+  /** Slots from oldest to newest. */
+  const oldest = (): number => (size < capacity ? 0 : next);
+
+  const recorder: FlightRecorder = {
     capacity,
     record(record) {
-      recorded += 1;
-      if (size < capacity) {
-        ring.push(record);
-        size += 1;
-      } else {
-        evict(ring[next]!);
-        ring[next] = record;
-        next = (next + 1) % capacity;
-      }
-      const entry = index.get(record.correlationId);
-      if (entry === undefined) index.set(record.correlationId, { records: [record], head: 0 });
-      else entry.records.push(record);
+      recordHop(
+        record.correlationId,
+        record.requestId,
+        record.node,
+        record.process,
+        record.direction,
+        record.hops,
+        record.originNode,
+        record.peer,
+        record.traceId,
+        record.spanId,
+        record.time,
+      );
     },
     query(correlationId) {
-      const entry = index.get(correlationId);
-      return entry === undefined ? [] : entry.records.slice(entry.head);
+      const found: HopRecord[] = [];
+      const start = oldest();
+      for (let offset = 0; offset < size; offset += 1) {
+        const slot = (start + offset) % capacity;
+        if (correlationIds[slot] === correlationId) found.push(at(slot));
+      }
+      return found;
     },
     recent(limit = 100) {
       const count = Math.max(0, Math.min(Math.floor(limit), size));
+      const start = oldest();
       const result: HopRecord[] = [];
-      // The oldest record is at `next` once the ring is full, at 0 before.
-      const start = size < capacity ? size - count : (next - count + capacity) % capacity;
-      for (let offset = 0; offset < count; offset += 1) result.push(ring[(start + offset) % capacity]!);
+      for (let offset = size - count; offset < size; offset += 1) result.push(at((start + offset) % capacity));
       return result;
     },
-    stats: () => ({ size, capacity, recorded, evicted, correlations: index.size }),
+    stats: () => ({ size, capacity, recorded, evicted: recorded - size, correlations: new Set(correlationIds.slice(0, size)).size }),
     clear() {
-      ring = [];
+      correlationIds = [];
+      requestIds = [];
+      nodes = [];
+      processes = [];
+      outgoing = [];
+      hopCounts = [];
+      originNodes = [];
+      peers = [];
+      traceIds = [];
+      spanIds = [];
+      times = [];
       next = 0;
       size = 0;
-      index.clear();
+      recorded = 0;
     },
   };
+  columnWriters.set(recorder, recordHop);
+  return recorder;
 }

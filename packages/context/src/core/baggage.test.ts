@@ -100,3 +100,14 @@ describe('baggage (W3C Baggage)', () => {
     expect(normaliseBaggageMetadata('a=1,b')).toBeUndefined();
   });
 });
+
+describe('baggage value encoding', () => {
+  it('percent-encodes exactly as encodeURIComponent does (property test)', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 30 }), fc.string({ unit: 'grapheme', maxLength: 10 })), (value) => {
+        const formatted = formatBaggage(new Map([['k', { value }]]));
+        expect(formatted.header).toBe(`k=${encodeURIComponent(value)}`);
+      }),
+    );
+  });
+});

@@ -1,6 +1,6 @@
 // W3C Baggage (Candidate Recommendation): the `baggage` header. Parsing treats input as
 // hostile; formatting keeps to the limits so that every receiver that follows the spec accepts it.
-import { BAGGAGE_OCTETS, TOKEN_CHARACTERS, allIn, skipWhitespace } from './characters';
+import { BAGGAGE_OCTETS, TOKEN_CHARACTERS, allIn, skipWhitespace, table } from './characters';
 import { trimOptionalWhitespace } from './trace-context';
 import type { ParseResult } from './trace-context';
 
@@ -148,11 +148,32 @@ function hexDigit(code: number): number {
   return -1;
 }
 
-/** Characters encodeURIComponent leaves alone: values made only of these need no encoding. */
-const UNRESERVED = /^[A-Za-z0-9\-_.!~*'()]*$/;
+/** Characters encodeURIComponent leaves alone (RFC 3986 unreserved, plus !'()*). */
+const UNRESERVED = table(
+  [
+    [0x30, 0x39],
+    [0x41, 0x5a],
+    [0x61, 0x7a],
+  ],
+  "-_.!~*'()",
+);
+const PERCENT_ENCODED: string[] = Array.from({ length: 128 }, (_, code) => `%${code.toString(16).toUpperCase().padStart(2, '0')}`);
 
+/**
+ * Percent-encodes a baggage value as encodeURIComponent does. ASCII is encoded here through a
+ * table; a value with other characters goes to encodeURIComponent (UTF-8).
+ */
 function encodeValue(value: string): string {
-  return UNRESERVED.test(value) ? value : encodeURIComponent(value);
+  let encoded = '';
+  let copied = 0;
+  for (let index = 0; index < value.length; index += 1) {
+    const code = value.charCodeAt(index);
+    if (code < 128 && UNRESERVED[code] === 1) continue;
+    if (code >= 128) return encodeURIComponent(value);
+    encoded += value.slice(copied, index) + PERCENT_ENCODED[code]!;
+    copied = index + 1;
+  }
+  return copied === 0 ? value : encoded + value.slice(copied);
 }
 
 export interface FormattedBaggage {
@@ -168,18 +189,20 @@ export interface FormattedBaggage {
  * platform MUST NOT propagate partial list-members) and counted.
  */
 export function formatBaggage(entries: Baggage): FormattedBaggage {
-  let header = '';
-  let members = 0;
+  const members: string[] = [];
+  let length = -1;
   let dropped = 0;
   for (const [key, entry] of entries) {
-    const member = `${key}=${encodeValue(entry.value)}${entry.metadata === undefined || entry.metadata === '' ? '' : `;${entry.metadata}`}`;
-    const length = header.length === 0 ? member.length : header.length + 1 + member.length;
-    if (length > MAX_BAGGAGE_BYTES || members >= MAX_BAGGAGE_MEMBERS) {
+    const encoded = encodeValue(entry.value);
+    const metadata = entry.metadata === undefined || entry.metadata === '' ? undefined : entry.metadata;
+    const memberLength = key.length + 1 + encoded.length + (metadata === undefined ? 0 : metadata.length + 1);
+    if (length + 1 + memberLength > MAX_BAGGAGE_BYTES || members.length >= MAX_BAGGAGE_MEMBERS) {
       dropped += 1;
       continue;
     }
-    header = header.length === 0 ? member : `${header},${member}`;
-    members += 1;
+    members.push(metadata === undefined ? `${key}=${encoded}` : `${key}=${encoded};${metadata}`);
+    length += 1 + memberLength;
   }
-  return { header, dropped };
+  // join makes one flat string (see formatTraceParent).
+  return { header: members.join(','), dropped };
 }

@@ -1,7 +1,7 @@
 // Character classes of the header grammars, as lookup tables over ASCII: one array read per
 // character instead of a regular expression per field (extract runs on every message).
 
-function table(ranges: readonly (readonly [number, number])[], singles = ''): Uint8Array {
+export function table(ranges: readonly (readonly [number, number])[], singles = ''): Uint8Array {
   const result = new Uint8Array(128);
   for (const [from, to] of ranges) result.fill(1, from, to + 1);
   for (const character of singles) result[character.charCodeAt(0)] = 1;

@@ -83,3 +83,16 @@ describe('tracestate (W3C Trace Context §3.3)', () => {
     fc.assert(fc.property(fc.string({ maxLength: 600 }), (header) => void parseTraceState(header)));
   });
 });
+
+describe('hex validation of trace and span ids', () => {
+  it('accepts exactly lowercase hex, character by character', () => {
+    const base = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    for (let code = 0; code < 256; code += 1) {
+      const character = String.fromCharCode(code);
+      const header = `${base.slice(0, 10)}${character}${base.slice(11)}`;
+      const expected = /[0-9a-f]/.test(character);
+      expect([code, parseTraceParent(header).ok]).toEqual([code, expected]);
+    }
+    expect(parseTraceParent(`${base.slice(0, 40)}\u0130${base.slice(41)}`).ok).toBe(false);
+  });
+});

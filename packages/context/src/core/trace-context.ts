@@ -38,15 +38,20 @@ function hexValue(code: number): number {
   return code < 128 ? HEX_VALUES[code]! : -1;
 }
 
-/** True when text[start, end) is lowercase hex and not all zeros. */
+/**
+ * True when text[start, end) is lowercase hex and not all zeros. Branch-free per character: a
+ * character is invalid when it is below '0', above 'f', or between '9' and 'a', each test
+ * setting the sign bit of `invalid` (NaN past the end becomes 0 and fails the last test).
+ */
 function isNonZeroHex(text: string, start: number, end: number): boolean {
-  let nonZero = false;
+  let invalid = 0;
+  let nonZero = 0;
   for (let index = start; index < end; index += 1) {
-    const value = hexValue(text.charCodeAt(index));
-    if (value < 0) return false;
-    if (value !== 0) nonZero = true;
+    const code = text.charCodeAt(index);
+    invalid |= (code - 0x30) | (0x66 - code) | ~((code - 0x3a) | (0x60 - code));
+    nonZero |= code ^ 0x30;
   }
-  return nonZero;
+  return invalid >= 0 && nonZero !== 0;
 }
 
 /**
@@ -72,9 +77,13 @@ export function parseTraceParent(header: string): ParseResult<TraceParent> {
 
 const HEX_BYTE: string[] = Array.from({ length: 256 }, (_, index) => index.toString(16).padStart(2, '0'));
 
-/** Formats a version-00 `traceparent`. The ids must already be valid lowercase hex. */
+/**
+ * Formats a version-00 `traceparent`. The ids must already be valid lowercase hex. Built with
+ * join, which makes one flat string: a receiver in the same process then parses it without
+ * first flattening the tree of pieces a template literal would leave.
+ */
 export function formatTraceParent(traceId: string, spanId: string, traceFlags: number): string {
-  return `00-${traceId}-${spanId}-${HEX_BYTE[traceFlags & 0xff]!}`;
+  return ['00-', traceId, '-', spanId, '-', HEX_BYTE[traceFlags & 0xff]!].join('');
 }
 
 /** True when the ids and flags can be written as a valid `traceparent`. */

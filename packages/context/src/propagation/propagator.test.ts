@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { createContext } from '../context';
 import { CONTEXT_ERROR_CODES } from '../errors/codes';
 import { createFlightRecorder } from '../flight-recorder';
+import type { FlightRecorder, HopRecord } from '../flight-recorder';
 import type { HeaderMap } from './carrier';
 import { configurePropagation, defaultPropagator, extract, inject } from './default-propagator';
 import { HEADER_NAMES } from './headers';
@@ -246,6 +247,28 @@ describe('the flight recorder hook', () => {
     ]);
     expect(recorderB.query('c-1')).toEqual([
       { correlationId: 'c-1', requestId: 'r-1', node: 'b', process: '22', direction: 'in', hops: 1, originNode: 'a', peer: 'a', traceId: TRACE.traceId, spanId: TRACE.spanId, time: 2000 },
+    ]);
+  });
+});
+
+describe('a flight recorder of your own', () => {
+  it('receives every hop as a HopRecord', () => {
+    const hops: HopRecord[] = [];
+    const recorder: FlightRecorder = {
+      capacity: 10,
+      record: (hop) => void hops.push(hop),
+      query: () => [],
+      recent: () => [],
+      stats: () => ({ size: 0, capacity: 10, recorded: 0, evicted: 0, correlations: 0 }),
+      clear: () => undefined,
+    };
+    const propagator = createPropagator({ nodeId: 'n', processId: 'p', clock: fixedClock(5, 0), recorder });
+    const carrier: HeaderMap = {};
+    propagator.inject(createContext({ correlationId: 'c' }), carrier, undefined, { peer: 'has space' });
+    propagator.extract(carrier);
+    expect(hops).toEqual([
+      { correlationId: 'c', node: 'n', process: 'p', direction: 'out', hops: 0, time: 5 },
+      { correlationId: 'c', node: 'n', process: 'p', direction: 'in', hops: 1, originNode: 'n', time: 5 },
     ]);
   });
 });

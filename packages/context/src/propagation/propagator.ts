@@ -22,7 +22,8 @@ import { MAX_COUNTER_VALUE, MAX_IDENTIFIER_LENGTH, isIdentifier, parseCounter } 
 import { MAX_TRACEPARENT_LENGTH, MAX_TRACESTATE_LENGTH, formatTraceParent, parseTraceParent, parseTraceState } from '../core/trace-context';
 import { W3CTraceState } from '../core/trace-state';
 import { ContextOptionsError } from '../errors/context-options-error';
-import type { FlightRecorder, HopRecord } from '../flight-recorder';
+import { columnWriterOf } from '../flight-recorder';
+import type { FlightRecorder, HopRecord, RecordHop } from '../flight-recorder';
 import { headerMapGetter, headerMapSetter } from './carrier';
 import type { HeaderMap } from './carrier';
 import { HEADER_NAMES, PROPAGATED_FIELDS } from './headers';
@@ -115,6 +116,79 @@ function checkIdentifier(option: string, value: string): string {
   return value;
 }
 
+/** What a carrier holds for each field, before any checking. */
+type RawHeaders = Record<PropagatedField, unknown>;
+
+/** Stands for a field whose getter threw. */
+const UNREADABLE: unique symbol = Symbol('unreadable');
+
+function readWithGetter<C>(carrier: C, getter: TextMapGetter<C>): RawHeaders {
+  const read = (name: string): unknown => {
+    try {
+      return getter.get(carrier, name);
+    } catch {
+      return UNREADABLE;
+    }
+  };
+  return {
+    traceparent: read(HEADER_NAMES.traceparent),
+    tracestate: read(HEADER_NAMES.tracestate),
+    baggage: read(HEADER_NAMES.baggage),
+    correlationId: read(HEADER_NAMES.correlationId),
+    requestId: read(HEADER_NAMES.requestId),
+    originNode: read(HEADER_NAMES.originNode),
+    hops: read(HEADER_NAMES.hops),
+    deadline: read(HEADER_NAMES.deadline),
+  };
+}
+
+/**
+ * The default getter's reads, done as named property loads (several times faster than a getter
+ * call with a computed key per field). For a plain object (prototype Object.prototype or null)
+ * a value found this way is its own, unless Object.prototype itself was polluted; any other
+ * object goes through the own-property getter.
+ */
+function readHeaderMap(carrier: HeaderMap): RawHeaders {
+  if (typeof carrier !== 'object' || carrier === null) return readWithGetter(carrier, headerMapGetter);
+  const prototype: unknown = Object.getPrototypeOf(carrier);
+  if (prototype !== Object.prototype && prototype !== null) return readWithGetter(carrier, headerMapGetter);
+  return {
+    traceparent: carrier.traceparent,
+    tracestate: carrier.tracestate,
+    baggage: carrier.baggage,
+    correlationId: carrier['foundation-correlation-id'],
+    requestId: carrier['foundation-request-id'],
+    originNode: carrier['foundation-origin-node'],
+    hops: carrier['foundation-hops'],
+    deadline: carrier['foundation-deadline-ms'],
+  };
+}
+
+/** The header values inject writes; undefined ones are not written. */
+type OutgoingHeaders = Record<PropagatedField, string | undefined>;
+
+function writeWithSetter<C>(carrier: C, setter: TextMapSetter<C>, values: OutgoingHeaders): void {
+  for (const field of PROPAGATED_FIELDS) {
+    const value = values[field];
+    if (value !== undefined) setter.set(carrier, HEADER_NAMES[field], value);
+  }
+}
+
+/**
+ * The default setter's writes, as named property stores in a fixed order: carriers then share
+ * one hidden class, and the stores avoid a setter call with a computed key per field.
+ */
+function writeHeaderMap(carrier: HeaderMap, values: OutgoingHeaders): void {
+  if (values.traceparent !== undefined) carrier.traceparent = values.traceparent;
+  if (values.tracestate !== undefined) carrier.tracestate = values.tracestate;
+  if (values.baggage !== undefined) carrier.baggage = values.baggage;
+  if (values.correlationId !== undefined) carrier['foundation-correlation-id'] = values.correlationId;
+  if (values.requestId !== undefined) carrier['foundation-request-id'] = values.requestId;
+  if (values.originNode !== undefined) carrier['foundation-origin-node'] = values.originNode;
+  if (values.hops !== undefined) carrier['foundation-hops'] = values.hops;
+  if (values.deadline !== undefined) carrier['foundation-deadline-ms'] = values.deadline;
+}
+
 /** A propagator for one node. Nodes simulated in one process each get their own. */
 export function createPropagator(options: PropagatorOptions = {}): Propagator {
   const nodeId = checkIdentifier('nodeId', options.nodeId ?? defaultNodeId());
@@ -142,18 +216,12 @@ export function createPropagator(options: PropagatorOptions = {}): Propagator {
     return undefined;
   };
 
-  /** The field's value as one string, or undefined when absent or dropped. */
-  const read = <C>(carrier: C, getter: TextMapGetter<C>, field: PropagatedField): string | undefined => {
-    let raw: unknown;
-    try {
-      raw = getter.get(carrier, HEADER_NAMES[field]);
-    } catch {
-      return drop(field, 'unreadable');
-    }
+  /** A field's raw value as one string, or undefined when absent or dropped. */
+  const text = (field: PropagatedField, raw: unknown): string | undefined => {
     if (raw === undefined || raw === null) return undefined;
     const limit = MAX_LENGTH[field];
     if (typeof raw === 'string') return raw.length > limit ? drop(field, 'oversized') : raw;
-    if (!Array.isArray(raw)) return drop(field, 'unreadable');
+    if (raw === UNREADABLE || !Array.isArray(raw)) return drop(field, 'unreadable');
     if (raw.length === 0) return undefined;
     if (raw.length > MAX_REPEATED_VALUES) return drop(field, 'oversized');
     if (!LIST_FIELDS.has(field) && raw.length > 1) return drop(field, 'malformed');
@@ -165,27 +233,27 @@ export function createPropagator(options: PropagatorOptions = {}): Propagator {
     return total > limit ? drop(field, 'oversized') : (raw as string[]).join(',');
   };
 
-  const identifier = <C>(carrier: C, getter: TextMapGetter<C>, field: PropagatedField): string | undefined => {
-    const text = read(carrier, getter, field);
-    if (text === undefined) return undefined;
-    return isIdentifier(text) ? text : drop(field, 'malformed');
+  const identifier = (field: PropagatedField, raw: unknown): string | undefined => {
+    const value = text(field, raw);
+    if (value === undefined) return undefined;
+    return isIdentifier(value) ? value : drop(field, 'malformed');
   };
 
-  const counter = <C>(carrier: C, getter: TextMapGetter<C>, field: PropagatedField): number | undefined => {
-    const text = read(carrier, getter, field);
-    if (text === undefined) return undefined;
-    const value = parseCounter(text, MAX_COUNTER_VALUE);
-    return value === undefined ? drop(field, 'malformed') : value;
+  const counter = (field: PropagatedField, raw: unknown): number | undefined => {
+    const value = text(field, raw);
+    if (value === undefined) return undefined;
+    const parsed = parseCounter(value, MAX_COUNTER_VALUE);
+    return parsed === undefined ? drop(field, 'malformed') : parsed;
   };
 
-  const readTrace = <C>(carrier: C, getter: TextMapGetter<C>): SpanContext | undefined => {
-    const text = read(carrier, getter, 'traceparent');
-    if (text === undefined) return undefined;
-    const parsed = parseTraceParent(text);
+  const readTrace = (raw: RawHeaders): SpanContext | undefined => {
+    const value = text('traceparent', raw.traceparent);
+    if (value === undefined) return undefined;
+    const parsed = parseTraceParent(value);
     // §3.3: without a valid traceparent, tracestate is not used either.
     if (!parsed.ok) return drop('traceparent', parsed.reason);
     const { traceId, spanId, traceFlags } = parsed.value;
-    const state = read(carrier, getter, 'tracestate');
+    const state = text('tracestate', raw.tracestate);
     if (state !== undefined) {
       const checked = parseTraceState(state);
       if (!checked.ok) drop('tracestate', checked.reason);
@@ -194,10 +262,10 @@ export function createPropagator(options: PropagatorOptions = {}): Propagator {
     return { traceId, spanId, traceFlags, isRemote: true };
   };
 
-  const readBaggage = <C>(carrier: C, getter: TextMapGetter<C>): Baggage => {
-    const text = read(carrier, getter, 'baggage');
-    if (text === undefined) return EMPTY_CONTEXT.baggage;
-    const parsed = parseBaggage(text);
+  const readBaggage = (raw: unknown): Baggage => {
+    const value = text('baggage', raw);
+    if (value === undefined) return EMPTY_CONTEXT.baggage;
+    const parsed = parseBaggage(value);
     if (!parsed.ok) {
       drop('baggage', parsed.reason);
       return EMPTY_CONTEXT.baggage;
@@ -205,8 +273,15 @@ export function createPropagator(options: PropagatorOptions = {}): Propagator {
     return parsed.value;
   };
 
+  const recordHop: RecordHop | undefined = recorder === undefined ? undefined : columnWriterOf(recorder);
   const record = (context: Context, direction: 'in' | 'out', peer: string | undefined): void => {
     if (recorder === undefined || context.correlationId === undefined) return;
+    const trace = context.trace;
+    const checkedPeer = peer !== undefined && isIdentifier(peer) ? peer : undefined;
+    if (recordHop !== undefined) {
+      recordHop(context.correlationId, context.requestId, nodeId, processId, direction, context.hops, context.originNode, checkedPeer, trace?.traceId, trace?.spanId, clock.now());
+      return;
+    }
     const hop: { -readonly [K in keyof HopRecord]: HopRecord[K] } = {
       correlationId: context.correlationId,
       node: nodeId,
@@ -217,10 +292,10 @@ export function createPropagator(options: PropagatorOptions = {}): Propagator {
     };
     if (context.requestId !== undefined) hop.requestId = context.requestId;
     if (context.originNode !== undefined) hop.originNode = context.originNode;
-    if (peer !== undefined && isIdentifier(peer)) hop.peer = peer;
-    if (context.trace !== undefined) {
-      hop.traceId = context.trace.traceId;
-      hop.spanId = context.trace.spanId;
+    if (checkedPeer !== undefined) hop.peer = checkedPeer;
+    if (trace !== undefined) {
+      hop.traceId = trace.traceId;
+      hop.spanId = trace.spanId;
     }
     recorder.record(hop);
   };
@@ -230,44 +305,54 @@ export function createPropagator(options: PropagatorOptions = {}): Propagator {
     processId,
     inject<C = HeaderMap>(context: Context, carrier: C, setter: TextMapSetter<C> = headerMapSetter as TextMapSetter<C>, injectOptions?: InjectOptions): void {
       const trace = context.trace;
+      let traceparent: string | undefined;
+      let tracestate: string | undefined;
       // Every way a trace reaches a Context (withTrace, extract, the active span) validated it.
       if (trace !== undefined && trace.traceId.length === 32 && trace.spanId.length === 16) {
-        setter.set(carrier, HEADER_NAMES.traceparent, formatTraceParent(trace.traceId, trace.spanId, trace.traceFlags));
-        const state = trace.traceState?.serialize();
-        if (state !== undefined && state !== '') setter.set(carrier, HEADER_NAMES.tracestate, state);
+        traceparent = formatTraceParent(trace.traceId, trace.spanId, trace.traceFlags);
+        tracestate = trace.traceState?.serialize();
+        if (tracestate === '') tracestate = undefined;
       }
+      let baggage: string | undefined;
       if (context.baggage.size > 0) {
         const formatted = formatBaggage(context.baggage);
         truncated += formatted.dropped;
-        if (formatted.header !== '') setter.set(carrier, HEADER_NAMES.baggage, formatted.header);
+        if (formatted.header !== '') baggage = formatted.header;
       }
-      if (context.correlationId !== undefined) setter.set(carrier, HEADER_NAMES.correlationId, context.correlationId);
-      if (context.requestId !== undefined) setter.set(carrier, HEADER_NAMES.requestId, context.requestId);
-      setter.set(carrier, HEADER_NAMES.originNode, context.originNode ?? nodeId);
-      setter.set(carrier, HEADER_NAMES.hops, String(context.hops));
-      if (context.deadline !== undefined) {
-        const remaining = Math.min(MAX_COUNTER_VALUE, Math.max(0, Math.floor(context.deadline - clock.monotonic())));
-        setter.set(carrier, HEADER_NAMES.deadline, String(remaining));
-      }
+      const deadline =
+        context.deadline === undefined ? undefined : String(Math.min(MAX_COUNTER_VALUE, Math.max(0, Math.floor(context.deadline - clock.monotonic()))));
+      const values: OutgoingHeaders = {
+        traceparent,
+        tracestate,
+        baggage,
+        correlationId: context.correlationId,
+        requestId: context.requestId,
+        originNode: context.originNode ?? nodeId,
+        hops: String(context.hops),
+        deadline,
+      };
+      if (setter === headerMapSetter && typeof carrier === 'object' && carrier !== null) writeHeaderMap(carrier as HeaderMap, values);
+      else writeWithSetter(carrier, setter, values);
       injected += 1;
       record(context, 'out', injectOptions?.peer);
     },
 
     extract<C = HeaderMap>(carrier: C, getter: TextMapGetter<C> = headerMapGetter as TextMapGetter<C>, extractOptions?: ExtractOptions): Context {
       extracted += 1;
-      const hops = counter(carrier, getter, 'hops');
-      const remaining = counter(carrier, getter, 'deadline');
-      let correlationId = identifier(carrier, getter, 'correlationId');
+      const raw = getter === headerMapGetter ? readHeaderMap(carrier as HeaderMap) : readWithGetter(carrier, getter);
+      const hops = counter('hops', raw.hops);
+      const remaining = counter('deadline', raw.deadline);
+      let correlationId = identifier('correlationId', raw.correlationId);
       if (correlationId === undefined && assignCorrelationId) correlationId = uuidV4(random);
       const context = new Context({
         values: EMPTY_VALUES,
         correlationId,
-        requestId: identifier(carrier, getter, 'requestId'),
-        originNode: identifier(carrier, getter, 'originNode') ?? nodeId,
+        requestId: identifier('requestId', raw.requestId),
+        originNode: identifier('originNode', raw.originNode) ?? nodeId,
         hops: hops === undefined ? 0 : Math.min(hops + 1, MAX_COUNTER_VALUE),
         deadline: remaining === undefined ? undefined : clock.monotonic() + remaining,
-        trace: readTrace(carrier, getter),
-        baggage: readBaggage(carrier, getter),
+        trace: readTrace(raw),
+        baggage: readBaggage(raw.baggage),
       });
       try {
         record(context, 'in', extractOptions?.peer);
