@@ -224,10 +224,12 @@ export class RuntimeImpl implements Runtime {
    * not had a turn yet.
    */
   private reductions = 0;
-  /** Outside slices, on the event loop: the clock read once per synchronous run (see `outsideNow`). */
+  /** Outside slices, on the event loop: the clock read once per burst (see `outsideNow`). */
   private readonly cacheTime: boolean;
   private cachedTime = 0;
   private timeCached = false;
+  /** A slice was scheduled with `soon` (a microtask) and has not started yet. */
+  private soonPending = false;
   private readonly expireTime = (): void => {
     this.timeCached = false;
   };
@@ -302,19 +304,22 @@ export class RuntimeImpl implements Runtime {
   }
 
   /**
-   * The clock for an enqueue outside any slice. On the event loop the value is read once per
-   * synchronous run and forgotten at the next microtask, so a burst of sends from one callback
-   * costs one clock read; the error is bounded by the run itself, which holds the loop anyway.
-   * With a custom driver (a simulated clock) it is read every time.
+   * The clock for an enqueue outside any slice. When a slice is already scheduled, one read
+   * serves every enqueue of the current synchronous run: a slice started by a microtask forgets
+   * the value when it starts (it runs before any other macrotask); behind a slice that yielded
+   * (the run queue is busy), a microtask forgets it. A burst of sends costs one clock read, and
+   * the error is bounded by the synchronous run, which holds the loop anyway. A lone send (the
+   * run queue idle) reads the clock; so does every send with a custom driver (a simulated clock).
    */
   private outsideNow(): number {
-    if (!this.cacheTime) return this.clock.monotonic();
-    if (!this.timeCached) {
-      this.cachedTime = this.clock.monotonic();
+    if (this.timeCached) return this.cachedTime;
+    const now = this.clock.monotonic();
+    if (this.cacheTime && this.sliceScheduled) {
+      this.cachedTime = now;
       this.timeCached = true;
-      queueMicrotask(this.expireTime);
+      if (!this.soonPending) queueMicrotask(this.expireTime);
     }
-    return this.cachedTime;
+    return now;
   }
 
   // ---- spawning -----------------------------------------------------------------------------
@@ -484,8 +489,12 @@ export class RuntimeImpl implements Runtime {
   private scheduleSlice(): void {
     this.sliceScheduled = true;
     const { sliceMessages, sliceMs } = this.scheduling;
-    if (this.turnHandled >= sliceMessages || this.turnElapsed >= sliceMs) this.driver.yield(this.runYieldedSlice);
-    else this.driver.soon(this.runSlice);
+    if (this.turnHandled >= sliceMessages || this.turnElapsed >= sliceMs) {
+      this.driver.yield(this.runYieldedSlice);
+    } else {
+      this.soonPending = true;
+      this.driver.soon(this.runSlice);
+    }
   }
 
   private readonly runYieldedSlice = (): void => {
@@ -496,6 +505,8 @@ export class RuntimeImpl implements Runtime {
 
   private readonly runSlice = (): void => {
     this.sliceScheduled = false;
+    this.soonPending = false;
+    this.timeCached = false;
     if (this.inSlice || this.status === 'stopped') return;
     this.inSlice = true;
     const clock = this.clock;

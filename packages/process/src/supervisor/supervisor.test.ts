@@ -206,6 +206,41 @@ describe('restart intensity', () => {
     await runtime.shutdown();
   });
 
+  it.each(['one-for-one', 'one-for-all', 'rest-for-one'] as const)(
+    '%s: a restart beyond the intensity stops the children and escalates to the parent',
+    async (strategy) => {
+      const events: string[] = [];
+      const telemetry: TelemetrySink = {
+        execute(event, _measurements, metadata) {
+          if (event.join('.') === 'foundation.supervisor.shutdown') events.push(String(metadata.supervisor));
+        },
+      };
+      const { simulation, runtime } = simulatedRuntime({ telemetry });
+      const log: string[] = [];
+      const parent = await runtime.startSupervisor({ intensity: { maxRestarts: 5, periodMs: 1000 } }, { restart: 'transient' });
+      const child = await runtime.startChild(parent, {
+        id: 'inner',
+        supervisor: { strategy, intensity: { maxRestarts: 1, periodMs: 1000 }, children: [worker('a', log), worker('b', log), worker('c', log)] },
+      });
+      await crash(runtime, child!, 'b');
+      await until(() => log.filter((entry) => entry === 'start b').length === 2, 'the first restart');
+      expect(runtime.isAlive(child!)).toBe(true);
+      const childExit = runtime.whenExited(child!);
+      log.length = 0;
+      await simulation.runForAsync(10);
+      await crash(runtime, child!, 'b');
+      expect(await childExit).toBe('shutdown');
+      expect(events).toEqual([child!.toString()]);
+      // Its children stopped in reverse order (b had already exited); the parent restarted it.
+      expect(log.slice(0, 3)).toEqual(['stop b', 'stop c', 'stop a']);
+      await until(() => log.filter((entry) => entry.startsWith('start')).length === 3, 'the parent to restart the subtree');
+      const [restarted] = await runtime.whichChildren(parent);
+      expect(restarted!.pid!.equals(child!)).toBe(false);
+      expect(runtime.isAlive(parent)).toBe(true);
+      await runtime.shutdown();
+    },
+  );
+
   it('forgets restarts older than the period', async () => {
     const { simulation, runtime } = simulatedRuntime();
     const log: string[] = [];
