@@ -233,6 +233,7 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
     expect(inbox).toEqual(['legitimate']);
     expect(runtime('b').isAlive(victim)).toBe(true);
     expect(telemetry.filter((entry) => entry === 'b foundation.process.malformed-signal')).toHaveLength(7);
+    expect(runtime('b').stats().malformedSignals).toBe(7);
   });
 
   it('reports sends to an unreachable node or without a router as dead letters and links as noconnection', async () => {

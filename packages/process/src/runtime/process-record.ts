@@ -19,6 +19,7 @@ import type {
   ReplyTo,
   SendOptions,
   SpawnOptions,
+  ThreadBehavior,
 } from './types';
 
 export const STARTING = 0;
@@ -121,7 +122,7 @@ export class ProcessRecord implements ProcessSelf {
     this.runtime.reply(to, value);
   }
 
-  spawn<S, A>(behavior: Behavior<S, A> | ProcessFunction<S>, options?: SpawnOptions<A>): Pid {
+  spawn<S, A>(behavior: Behavior<S, A> | ProcessFunction<S> | ThreadBehavior, options?: SpawnOptions<A>): Pid {
     return this.runtime.spawn(behavior, options);
   }
 

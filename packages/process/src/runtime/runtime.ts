@@ -87,6 +87,8 @@ export interface RuntimeStats {
   /** Calls waiting for a reply (local and remote) that have a deadline. */
   readonly pendingCallDeadlines: number;
   readonly pendingRemoteCalls: number;
+  /** Signals from other nodes dropped because they did not validate. */
+  readonly malformedSignals: number;
   readonly threadWorkers: number;
 }
 
@@ -1424,6 +1426,7 @@ export class RuntimeImpl implements Runtime {
       deadLetters: this.deadLetters,
       pendingCallDeadlines: this.deadlines.size,
       pendingRemoteCalls: this.remoteCalls.size,
+      malformedSignals: this.remote?.malformed ?? 0,
       threadWorkers: this.threads?.workerCount() ?? 0,
     };
   }

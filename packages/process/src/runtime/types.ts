@@ -95,7 +95,7 @@ export interface ProcessSelf<State = unknown> {
   /** Replies to a call whose `handleCall` returned NO_REPLY. A second reply, or one after the timeout, is dropped. */
   reply(to: ReplyTo, value: unknown): void;
   /** Starts a process; with `link: self.pid` it is linked to this one before its `init` runs. */
-  spawn<S, A>(behavior: Behavior<S, A> | ProcessFunction<S>, options?: SpawnOptions<A>): Pid;
+  spawn<S, A>(behavior: Behavior<S, A> | ProcessFunction<S> | ThreadBehavior, options?: SpawnOptions<A>): Pid;
   /** Links this process and `pid` (both ways). Linking to a process that does not exist delivers an exit signal `noproc`. */
   link(pid: Pid): void;
   unlink(pid: Pid): void;
