@@ -1,0 +1,99 @@
+// The client-server peer service: election, announcements, attachment by rendezvous hashing.
+import { describe, expect, it } from '@jest/globals';
+import { createSeededRandom } from '@foundation/core';
+import { ClientServerCore, isElectedServer, rendezvousScore, targetServerCount } from './client-server';
+import { defaultLocalConfig } from './config';
+import type { ClientServerConfig } from './config';
+import type { ClientServerMessage } from './messages';
+import type { ServiceEffect } from './peer-service';
+
+const base = defaultLocalConfig().clientServer;
+
+function node(self: string, role: ClientServerConfig['role'], overrides: Partial<ClientServerConfig> = {}): ClientServerCore {
+  return new ClientServerCore({ self, config: { ...base, role, ...overrides }, random: createSeededRandom(3), estimatedSize: 100, requestTimeoutMs: 200 });
+}
+
+function sends(effects: readonly ServiceEffect[]): [string, ClientServerMessage][] {
+  return effects.flatMap((effect) => (effect.kind === 'send' ? [[effect.to, effect.message as ClientServerMessage] as [string, ClientServerMessage]] : []));
+}
+
+describe('client-server election', () => {
+  it('aims for ceil(sqrt(n)) servers within the bounds', () => {
+    expect([targetServerCount(1, base), targetServerCount(100, base), targetServerCount(10_000, base), targetServerCount(1e7, base)]).toEqual([3, 10, 64, 64]);
+  });
+
+  it('elects about the target share of nodes, the same nodes on every node', () => {
+    const ids = Array.from({ length: 5_000 }, (_, index) => `node-${index}`);
+    const elected = ids.filter((id) => isElectedServer(id, 5_000, base));
+    expect(elected.length).toBeGreaterThan(50);
+    expect(elected.length).toBeLessThan(100);
+    expect(ids.filter((id) => isElectedServer(id, 5_000, base))).toEqual(elected);
+  });
+});
+
+describe('client-server', () => {
+  it('a server announces itself on $servers at once and then every announce interval', () => {
+    const server = node('s1', 'server');
+    server.join([], 0);
+    expect(server.takeEffects()).toContainEqual({ kind: 'publish', topic: '$servers', payload: { server: 's1' } });
+    expect(server.nextTick()).toBe(base.announceIntervalMs);
+  });
+
+  it('a client attaches to k servers, then moves to its k best by rendezvous score, attaching before letting go', () => {
+    const client = node('c1', 'client', { serversPerClient: 2 });
+    client.join([], 0);
+    const servers = ['s1', 's2', 's3', 's4', 's5', 's6'];
+    const expected = [...servers].sort((a, b) => rendezvousScore('c1', b) - rendezvousScore('c1', a)).slice(0, 2).sort();
+    for (const server of servers) client.serverAnnounced(server, 1);
+    let now = 1;
+    for (let period = 0; period < 8; period += 1) {
+      for (const [to, message] of sends(client.takeEffects())) {
+        if (message.type === 'cs-attach') client.receive(to, { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: [] }, now);
+      }
+      expect(client.members().length).toBeGreaterThanOrEqual(1);
+      expect(client.members().length).toBeLessThanOrEqual(2);
+      now += base.announceIntervalMs;
+      client.tick(now);
+    }
+    expect(client.members().sort()).toEqual(expected);
+  });
+
+  it('a refused attachment is retried elsewhere; a failed server is replaced', () => {
+    const client = node('c1', 'client', { serversPerClient: 1 });
+    client.join([], 0);
+    client.serverAnnounced('s1', 1);
+    client.serverAnnounced('s2', 1);
+    const first = sends(client.takeEffects()).find(([, message]) => message.type === 'cs-attach')![0];
+    client.receive(first, { type: 'cs-attach-reply', epoch: 0, accepted: false, servers: [] }, 2);
+    const second = sends(client.takeEffects()).find(([, message]) => message.type === 'cs-attach')![0];
+    expect(second).not.toBe(first);
+    client.receive(second, { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: [] }, 3);
+    expect(client.members()).toEqual([second]);
+    client.peerDown(second, 4);
+    expect(client.takeEffects()).toContainEqual({ kind: 'neighbor-down', peer: second, reason: 'failed' });
+  });
+
+  it('a server accepts clients up to maxClientsPerServer and meshes with the servers it hears of', () => {
+    const server = node('s1', 'server', { maxClientsPerServer: 2 });
+    server.join([], 0);
+    server.takeEffects();
+    for (const client of ['c1', 'c2', 'c3']) server.receive(client, { type: 'cs-attach', epoch: 0, server: false }, 1);
+    const replies = sends(server.takeEffects()).filter(([, message]) => message.type === 'cs-attach-reply');
+    expect(replies.map(([to, message]) => [to, (message as { accepted: boolean }).accepted])).toEqual([
+      ['c1', true],
+      ['c2', true],
+      ['c3', false],
+    ]);
+    server.serverAnnounced('s2', 2);
+    expect(sends(server.takeEffects())).toContainEqual(['s2', { type: 'cs-attach', epoch: 0, server: true }]);
+  });
+
+  it('a client with no server in sight for three periods becomes one (auto role)', () => {
+    const client = node('lonely', 'auto', { role: 'auto' });
+    client.join([], 0);
+    if (client.role === 'server') return;
+    for (let now = 0; now <= 4 * base.announceIntervalMs; now += base.announceIntervalMs) client.tick(now);
+    expect(client.role).toBe('server');
+    expect(client.stats().selfPromotions).toBe(1);
+  });
+});

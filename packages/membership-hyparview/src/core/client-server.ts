@@ -1,0 +1,402 @@
+// Client-server: a few servers meshed with each other, every other node (a client) attached to
+// k of them. For clusters beyond about a thousand nodes, where even HyParView's shuffles and
+// walks cost more than a star of stars. Servers are elected by a hash of their id (or pinned by
+// configuration), announce themselves with a broadcast on the `$servers` topic, and clients
+// pick their k servers by rendezvous hashing, so the choice is stable and spread evenly.
+import { hashString32 } from '@foundation/core';
+import type { Random } from '@foundation/core';
+import type { ClientServerConfig } from './config';
+import type { ClientServerMessage, ServiceMessage } from './messages';
+import { PeerSet } from './peer-set';
+import type { PeerService, ServiceEffect } from './peer-service';
+
+export const SERVERS_TOPIC = '$servers';
+
+export interface ClientServerOptions {
+  readonly self: string;
+  readonly config: ClientServerConfig;
+  readonly random: Random;
+  readonly epoch?: number;
+  /** The cluster size the election assumes (the topology manager's estimate). */
+  readonly estimatedSize: number;
+  /** An attach or hello not answered within this long is given up. */
+  readonly requestTimeoutMs: number;
+}
+
+/** How many servers a cluster of `size` nodes should have: ceil(sqrt(n)) within the configured bounds. */
+export function targetServerCount(size: number, config: ClientServerConfig): number {
+  return Math.max(config.minServers, Math.min(config.maxServers, Math.ceil(Math.sqrt(Math.max(1, size)))));
+}
+
+/** Whether `node` is a server in a cluster of `size`: its id hashes below the target share. */
+export function isElectedServer(node: string, size: number, config: ClientServerConfig): boolean {
+  if (config.role !== 'auto') return config.role === 'server';
+  const share = targetServerCount(size, config) / Math.max(1, size);
+  return hashString32(node, 0x5e57_e125) / 4_294_967_296 < share;
+}
+
+/** Rendezvous (highest random weight) score of `server` for `client`. */
+export function rendezvousScore(client: string, server: string): number {
+  return hashString32(`${client}\u0000${server}`);
+}
+
+interface ServerInfo {
+  lastSeen: number;
+}
+
+export class ClientServerCore implements PeerService {
+  readonly mode = 'client-server' as const;
+  readonly self: string;
+  epoch: number;
+  private readonly config: ClientServerConfig;
+  private readonly random: Random;
+  private readonly requestTimeoutMs: number;
+  private isServerRole: boolean;
+  private readonly servers = new Map<string, ServerInfo>();
+  /** Server side: meshed servers. */
+  private readonly serverPeers: PeerSet;
+  /** Server side: attached clients. */
+  private readonly clients: PeerSet;
+  /** Client side: the servers attached to. */
+  private readonly attached: PeerSet;
+  /** Attach or hello requests awaiting an answer: peer → deadline. */
+  private readonly pending = new Map<string, number>();
+  private readonly refusedUntil = new Map<string, number>();
+  private neighborCache: string[] | undefined;
+  private effects: ServiceEffect[] = [];
+  private seeds: string[] = [];
+  private started = false;
+  private stopped = false;
+  private startedAt = 0;
+  private nextAnnounceAt = Number.POSITIVE_INFINITY;
+  private nextHelloAt = Number.POSITIVE_INFINITY;
+  private readonly counters = { attachesAccepted: 0, attachesRefused: 0, serverFailures: 0, selfPromotions: 0, announcements: 0 };
+
+  constructor(options: ClientServerOptions) {
+    this.self = options.self;
+    this.config = options.config;
+    this.random = options.random;
+    this.epoch = options.epoch ?? 0;
+    this.requestTimeoutMs = options.requestTimeoutMs;
+    this.isServerRole = isElectedServer(options.self, options.estimatedSize, options.config);
+    this.serverPeers = new PeerSet(options.config.maxServers * 2);
+    this.clients = new PeerSet(options.config.maxClientsPerServer);
+    // One more than k: a better server is attached before the worst one is let go.
+    this.attached = new PeerSet(options.config.serversPerClient + 1);
+  }
+
+  get role(): 'server' | 'client' {
+    return this.isServerRole ? 'server' : 'client';
+  }
+
+  knownServers(): string[] {
+    return [...this.servers.keys()];
+  }
+
+  neighbors(): readonly string[] {
+    if (this.neighborCache === undefined) {
+      this.neighborCache = this.isServerRole ? [...this.serverPeers.values(), ...this.clients.values()] : this.attached.toArray();
+    }
+    return this.neighborCache;
+  }
+
+  isNeighbor(peer: string): boolean {
+    return this.isServerRole ? this.serverPeers.has(peer) || this.clients.has(peer) : this.attached.has(peer);
+  }
+
+  members(): string[] {
+    return [...this.neighbors()];
+  }
+
+  stats(): Record<string, number> {
+    return {
+      ...this.counters,
+      server: this.isServerRole ? 1 : 0,
+      knownServers: this.servers.size,
+      serverPeers: this.serverPeers.size,
+      clients: this.clients.size,
+      attached: this.attached.size,
+    };
+  }
+
+  setEpoch(epoch: number): void {
+    if (epoch > this.epoch) this.epoch = epoch;
+  }
+
+  takeEffects(): ServiceEffect[] {
+    const effects = this.effects;
+    this.effects = [];
+    return effects;
+  }
+
+  join(contacts: readonly string[], now: number): void {
+    if (this.stopped) return;
+    this.started = true;
+    this.startedAt = now;
+    this.updateSeeds(contacts, now);
+    if (this.isServerRole) this.nextAnnounceAt = now;
+    for (const contact of this.random.sample(this.seeds, 3)) this.hello(contact, now);
+    this.nextHelloAt = now + this.config.announceIntervalMs;
+    this.tick(now);
+  }
+
+  updateSeeds(seeds: readonly string[], _now: number): void {
+    this.seeds = seeds.filter((seed) => seed !== this.self);
+  }
+
+  /** A server announcement heard on the `$servers` topic. */
+  serverAnnounced(server: string, now: number): void {
+    if (this.stopped || server === this.self) return;
+    this.learnServer(server, now);
+    this.tick(now);
+  }
+
+  leave(now: number): void {
+    if (this.stopped) return;
+    for (const peer of this.neighbors()) this.send(peer, { type: 'cs-detach', epoch: this.epoch, alive: false }, false);
+    this.retire(now);
+  }
+
+  retire(_now: number): void {
+    if (this.stopped) return;
+    for (const peer of this.neighbors()) this.effects.push({ kind: 'neighbor-down', peer, reason: 'disconnected' });
+    this.serverPeers.clear();
+    this.clients.clear();
+    this.attached.clear();
+    this.pending.clear();
+    this.neighborCache = undefined;
+    this.stopped = true;
+    this.nextAnnounceAt = Number.POSITIVE_INFINITY;
+    this.nextHelloAt = Number.POSITIVE_INFINITY;
+  }
+
+  receive(from: string, message: ServiceMessage, now: number): void {
+    if (this.stopped || from === this.self) return;
+    const typed = message as ClientServerMessage;
+    switch (typed.type) {
+      case 'cs-hello':
+        this.send(from, { type: 'cs-servers', epoch: this.epoch, servers: this.serverList() }, false);
+        return;
+      case 'cs-servers':
+        this.pending.delete(from);
+        for (const server of typed.servers) this.learnServer(server, now);
+        this.tick(now);
+        return;
+      case 'cs-attach':
+        this.onAttach(from, typed.server, now);
+        return;
+      case 'cs-attach-reply':
+        this.onAttachReply(from, typed.accepted, typed.servers, now);
+        return;
+      case 'cs-detach':
+        this.drop(from, typed.alive ? 'disconnected' : 'left');
+        if (!typed.alive) this.servers.delete(from);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onAttach(from: string, fromServer: boolean, now: number): void {
+    if (!this.isServerRole) {
+      this.counters.attachesRefused += 1;
+      this.send(from, { type: 'cs-attach-reply', epoch: this.epoch, accepted: false, servers: this.serverList() }, false);
+      return;
+    }
+    if (fromServer) {
+      this.learnServer(from, now);
+      if (!this.serverPeers.has(from) && !this.serverPeers.isFull()) this.addNeighbor(this.serverPeers, from);
+      this.send(from, { type: 'cs-attach-reply', epoch: this.epoch, accepted: this.serverPeers.has(from), servers: this.serverList() }, false);
+      return;
+    }
+    const accepted = this.clients.has(from) || (!this.clients.isFull() && this.addNeighbor(this.clients, from));
+    if (accepted) this.counters.attachesAccepted += 1;
+    else this.counters.attachesRefused += 1;
+    this.send(from, { type: 'cs-attach-reply', epoch: this.epoch, accepted, servers: this.serverList() }, false);
+  }
+
+  private onAttachReply(from: string, accepted: boolean, servers: readonly string[], now: number): void {
+    const wasPending = this.pending.delete(from);
+    for (const server of servers) this.learnServer(server, now);
+    if (!accepted) {
+      this.refusedUntil.set(from, now + this.config.announceIntervalMs);
+      this.tick(now);
+      return;
+    }
+    this.learnServer(from, now);
+    if (this.isServerRole) {
+      if (!this.serverPeers.has(from) && !this.serverPeers.isFull()) this.addNeighbor(this.serverPeers, from);
+    } else if (!this.attached.has(from)) {
+      // An answer to a request given up on, or one too many: undo the attachment on the server.
+      if (wasPending && !this.attached.isFull()) {
+        this.addNeighbor(this.attached, from);
+        this.shedWorst();
+      } else this.send(from, { type: 'cs-detach', epoch: this.epoch, alive: true }, false);
+    }
+    this.tick(now);
+  }
+
+  peerDown(peer: string, now: number): void {
+    if (this.stopped) return;
+    const wasPending = this.pending.delete(peer);
+    const wasServer = this.servers.delete(peer);
+    if (this.drop(peer, 'failed') && wasServer) this.counters.serverFailures += 1;
+    if (wasPending || wasServer) this.tick(now);
+  }
+
+  heartbeatFrom(peer: string, _now: number): void {
+    if (this.stopped || this.isNeighbor(peer) || this.pending.has(peer)) return;
+    this.send(peer, { type: 'cs-detach', epoch: this.epoch, alive: true }, false);
+  }
+
+  tick(now: number): void {
+    if (this.stopped || !this.started) return;
+    for (const [peer, deadline] of this.pending) {
+      if (deadline > now) continue;
+      this.pending.delete(peer);
+      this.servers.delete(peer);
+    }
+    for (const [peer, until] of this.refusedUntil) if (until <= now) this.refusedUntil.delete(peer);
+    // Servers unheard of for three announcement periods are forgotten (not the ones linked to).
+    for (const [server, info] of this.servers) {
+      if (now - info.lastSeen > 3 * this.config.announceIntervalMs && !this.isNeighbor(server) && !this.pending.has(server)) this.servers.delete(server);
+    }
+    if (this.isServerRole) {
+      if (now >= this.nextAnnounceAt) {
+        this.nextAnnounceAt = now + this.config.announceIntervalMs;
+        this.counters.announcements += 1;
+        this.effects.push({ kind: 'publish', topic: SERVERS_TOPIC, payload: { server: this.self } });
+      }
+      for (const server of this.servers.keys()) {
+        if (server === this.self || this.serverPeers.has(server) || this.pending.has(server) || this.refusedUntil.has(server)) continue;
+        if (this.serverPeers.size + this.pending.size >= this.serverPeers.capacity) break;
+        this.attach(server, true, now);
+      }
+      return;
+    }
+    this.attachClient(now);
+    if (now >= this.nextHelloAt) {
+      this.nextHelloAt = now + this.config.announceIntervalMs;
+      this.rebalance(now);
+      if (this.attached.size === 0) {
+        const known = this.servers.size;
+        // No server anywhere in sight for three periods: become one (auto role only).
+        if (known === 0 && this.config.role === 'auto' && now - this.startedAt >= 3 * this.config.announceIntervalMs) {
+          this.counters.selfPromotions += 1;
+          this.becomeServer(now);
+          return;
+        }
+        const contacts = this.seeds.filter((seed) => !this.pending.has(seed));
+        if (contacts.length > 0) this.hello(this.random.pick(contacts), now);
+      }
+    }
+  }
+
+  nextTick(): number {
+    if (this.stopped || !this.started) return Number.POSITIVE_INFINITY;
+    let next = Math.min(this.nextAnnounceAt, this.nextHelloAt);
+    for (const deadline of this.pending.values()) if (deadline < next) next = deadline;
+    for (const until of this.refusedUntil.values()) if (until < next) next = until;
+    return next;
+  }
+
+  private becomeServer(now: number): void {
+    for (const server of this.attached.toArray()) this.drop(server, 'disconnected');
+    this.isServerRole = true;
+    this.neighborCache = undefined;
+    this.nextAnnounceAt = now;
+    this.tick(now);
+  }
+
+  /** A client keeps `serversPerClient` servers: the best-scoring known ones that did not refuse it. */
+  private attachClient(now: number): void {
+    const wanted = this.config.serversPerClient - this.attached.size - this.pendingAttaches();
+    if (wanted <= 0) return;
+    for (const server of this.candidates().slice(0, wanted)) this.attach(server, false, now);
+  }
+
+  private candidates(): string[] {
+    return [...this.servers.keys()]
+      .filter((server) => server !== this.self && !this.attached.has(server) && !this.pending.has(server) && !this.refusedUntil.has(server))
+      .sort((a, b) => rendezvousScore(this.self, b) - rendezvousScore(this.self, a));
+  }
+
+  /**
+   * Servers are heard of one by one, so a client first attaches to whatever it knows. Once a
+   * period, it moves to a better-scoring server (attach first, then let the worst go), so that
+   * clients end up spread over the servers by rendezvous hashing whatever order they heard in.
+   */
+  private rebalance(now: number): void {
+    if (this.attached.size < this.config.serversPerClient || this.pendingAttaches() > 0) return;
+    const best = this.candidates()[0];
+    if (best === undefined) return;
+    const worst = this.worstAttached();
+    if (worst !== undefined && rendezvousScore(this.self, best) > rendezvousScore(this.self, worst)) this.attach(best, false, now);
+  }
+
+  private worstAttached(): string | undefined {
+    let worst: string | undefined;
+    for (const server of this.attached.values()) if (worst === undefined || rendezvousScore(this.self, server) < rendezvousScore(this.self, worst)) worst = server;
+    return worst;
+  }
+
+  /** Lets the worst-scoring server go while more than k are attached. */
+  private shedWorst(): void {
+    while (this.attached.size > this.config.serversPerClient) {
+      const worst = this.worstAttached()!;
+      this.drop(worst, 'disconnected');
+      this.send(worst, { type: 'cs-detach', epoch: this.epoch, alive: true }, false);
+    }
+  }
+
+  private pendingAttaches(): number {
+    let count = 0;
+    for (const peer of this.pending.keys()) if (this.servers.has(peer)) count += 1;
+    return count;
+  }
+
+  private attach(server: string, asServer: boolean, now: number): void {
+    this.pending.set(server, now + this.requestTimeoutMs);
+    this.send(server, { type: 'cs-attach', epoch: this.epoch, server: asServer }, true);
+  }
+
+  private hello(peer: string, now: number): void {
+    this.pending.set(peer, now + this.requestTimeoutMs);
+    this.send(peer, { type: 'cs-hello', epoch: this.epoch }, true);
+  }
+
+  private learnServer(server: string, now: number): void {
+    if (server === this.self) return;
+    const info = this.servers.get(server);
+    if (info !== undefined) {
+      info.lastSeen = now;
+      return;
+    }
+    if (this.servers.size >= this.config.maxServers * 4) return;
+    this.servers.set(server, { lastSeen: now });
+  }
+
+  private serverList(): string[] {
+    const list = [...this.servers.keys()].slice(0, this.config.maxServers - 1);
+    return this.isServerRole ? [this.self, ...list] : list;
+  }
+
+  private addNeighbor(set: PeerSet, peer: string): boolean {
+    if (!set.add(peer)) return false;
+    this.neighborCache = undefined;
+    this.effects.push({ kind: 'neighbor-up', peer });
+    return true;
+  }
+
+  private drop(peer: string, reason: 'failed' | 'left' | 'disconnected'): boolean {
+    const removed = this.serverPeers.delete(peer) || this.clients.delete(peer) || this.attached.delete(peer);
+    if (!removed) return false;
+    this.neighborCache = undefined;
+    this.effects.push({ kind: 'neighbor-down', peer, reason });
+    return true;
+  }
+
+  private send(to: string, message: ClientServerMessage, watch: boolean): void {
+    this.effects.push({ kind: 'send', to, message, watch });
+  }
+}

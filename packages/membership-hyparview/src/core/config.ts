@@ -1,0 +1,463 @@
+// Protocol parameters, their documented defaults with the source of each, the presets, and the
+// sizing helper. Every option a user passes is checked here once; the cores read resolved values.
+import { MembershipConfigError } from '../errors/membership-config-error';
+
+export type TopologyMode = 'full-mesh' | 'hyparview' | 'client-server';
+export const TOPOLOGY_MODES: readonly TopologyMode[] = ['full-mesh', 'hyparview', 'client-server'];
+
+export interface HyParViewConfig {
+  /**
+   * Active view size: the peers a node keeps connections to and broadcasts over. 5 — HyParView
+   * paper §5 (log10(10,000) + 1 for the 10,000-node experiments). The Foundation 2.0 design
+   * figure is 6 for 10–1,000 nodes; `sizeViews()` gives either from an expected size.
+   */
+  readonly activeViewSize: number;
+  /** Passive view size: the backup peers. 30 — paper §5 (k · (log10(n) + c) with k = 6). */
+  readonly passiveViewSize: number;
+  /** Active random walk length (ARWL): hops a FORWARD_JOIN travels. 6 — paper §5. */
+  readonly activeRandomWalkLength: number;
+  /** Passive random walk length (PRWL): the hop at which the new node enters passive views. 3 — paper §5. */
+  readonly passiveRandomWalkLength: number;
+  /** ka: active-view entries in a SHUFFLE. 3 — paper §5. */
+  readonly shuffleActiveCount: number;
+  /** kp: passive-view entries in a SHUFFLE. 4 — paper §5. */
+  readonly shufflePassiveCount: number;
+  /** Hops a SHUFFLE walks. The paper uses the ARWL value (6). */
+  readonly shuffleRandomWalkLength: number;
+  /** Period of the shuffle (the paper's "cycle"; not fixed there). LAN 10 s, local 1 s. */
+  readonly shuffleIntervalMs: number;
+  /** A NEIGHBOR request not answered in this time counts as failed (the node is assumed dead). LAN 2 s, local 500 ms. */
+  readonly neighborRequestTimeoutMs: number;
+  /** Back-off after a refused (low-priority) NEIGHBOR request before asking that peer again: initial, doubled per refusal up to the max. */
+  readonly promotionBackoffInitialMs: number;
+  readonly promotionBackoffMaxMs: number;
+  /** Promotion attempts a node may have outstanding at once (never more than its free active slots). Ours: 2. */
+  readonly maxPendingPromotions: number;
+  /** A joining node retries another seed after this long without a neighbour. LAN 2 s, local 500 ms. */
+  readonly joinRetryMs: number;
+  /** JOIN messages accepted per source per second (token bucket), and the burst. Ours: 1/s, burst 3. */
+  readonly joinRatePerSecond: number;
+  readonly joinBurst: number;
+  /** FORWARD_JOIN messages accepted per source per second, and the burst. Ours: 20/s, burst 40. */
+  readonly forwardJoinRatePerSecond: number;
+  readonly forwardJoinBurst: number;
+}
+
+export interface PlumtreeConfig {
+  /** Plumtree's timeout 1: wait this long after the first IHAVE for the message before sending GRAFT. LAN 300 ms, local 60 ms. */
+  readonly ihaveTimeoutMs: number;
+  /** Plumtree's timeout 2: after a GRAFT, wait this long before grafting the next announcer. LAN 150 ms, local 30 ms. */
+  readonly graftTimeoutMs: number;
+  /** IHAVE announcements are batched per peer and sent at most this often (the paper's lazy-push policy). LAN 50 ms, local 10 ms. */
+  readonly lazyPushIntervalMs: number;
+  /** Hops by which a lazy path must beat the eager one before the tree is rewired (paper §3.8 optimisation). Ours: 4. */
+  readonly optimizationThreshold: number;
+  /** Message ids remembered to drop duplicates: at most this many, for at most `seenTtlMs`. 100,000 / 5 min. */
+  readonly maxSeenIds: number;
+  readonly seenTtlMs: number;
+  /** Payloads kept to answer GRAFTs and anti-entropy: at most this many, for at most `storeTtlMs`. 4,096 / 60 s. */
+  readonly maxStoredMessages: number;
+  readonly storeTtlMs: number;
+  /** When a neighbour comes up, recent message ids (received within this window) are announced to it, so broadcasts in flight during a topology change are not lost. 10 s. */
+  readonly repairWindowMs: number;
+  /** Period of anti-entropy between neighbours for the topics in `antiEntropyTopics`; 0 turns it off. LAN 10 s, local 1 s. */
+  readonly antiEntropyIntervalMs: number;
+  /** Topics that need eventual completeness (anti-entropy); `$` topics of the membership always have it. */
+  readonly antiEntropyTopics: readonly string[];
+  /** Largest payload accepted by `broadcast` (bytes, for Uint8Array and string payloads). 1 MiB. */
+  readonly maxPayloadBytes: number;
+  /** GRAFT requests accepted per source per second, and the burst. Ours: 200/s, burst 400. */
+  readonly graftRatePerSecond: number;
+  readonly graftBurst: number;
+}
+
+export interface FailureDetectionConfig {
+  /** A heartbeat to every neighbour this often; 0 turns heartbeats off (transport `peer-down` only). LAN 1 s, local 100 ms. */
+  readonly heartbeatIntervalMs: number;
+  /** No heartbeat (or other message) for this long: the neighbour has failed. LAN 5 s, local 1 s. */
+  readonly heartbeatTimeoutMs: number;
+  /** φ above which a neighbour is reported as `member-suspect`. 8 — Hayashibara et al. 2004 use 1–8; Akka and Cassandra default to 8. */
+  readonly phiThreshold: number;
+  /** Heartbeat intervals kept per neighbour for φ. 100 (Akka keeps 1,000). */
+  readonly phiWindow: number;
+  /** Floor of the standard deviation of intervals, so a perfectly regular link does not make φ explode. LAN 100 ms, local 20 ms (Akka: 100 ms). */
+  readonly phiMinStdDeviationMs: number;
+  /** A pause tolerated on top of the mean interval before φ rises. LAN 1 s, local 100 ms (Akka: 3 s). */
+  readonly phiAcceptablePauseMs: number;
+}
+
+export interface FullMeshConfig {
+  /** Most members a full mesh holds; beyond it new members are ignored. Ours: 128 (the design's mesh is under 10 nodes). */
+  readonly maxMembers: number;
+  /** A random member receives this node's member list this often. LAN 2 s, local 300 ms. */
+  readonly gossipIntervalMs: number;
+  /** A failed or departed member is not re-added from third-party lists for this long. 60 s. */
+  readonly tombstoneMs: number;
+}
+
+export type ClientServerRole = 'auto' | 'server' | 'client';
+
+export interface ClientServerConfig {
+  /** `auto` elects servers by a hash of the node id and the size estimate; `server` / `client` pin the role. */
+  readonly role: ClientServerRole;
+  /** Servers each client attaches to (k). Ours: 2. */
+  readonly serversPerClient: number;
+  /** Servers the election aims for: ceil(sqrt(n)) clamped to [minServers, maxServers]. Ours: 3 and 64. */
+  readonly minServers: number;
+  readonly maxServers: number;
+  /** Clients one server accepts. Ours: 4,096. */
+  readonly maxClientsPerServer: number;
+  /** Servers announce themselves (a broadcast) this often; unseen for 3 periods they are dropped. LAN 10 s, local 500 ms. */
+  readonly announceIntervalMs: number;
+}
+
+export interface TopologyConfig {
+  /** `auto` lets the manager choose; a mode pins it (a manual switch). Default `auto`. */
+  readonly mode: 'auto' | TopologyMode;
+  /** Full mesh below this many nodes. 10 — Foundation 2.0 design. */
+  readonly fullMeshBelow: number;
+  /** HyParView up to this many nodes, client-server beyond. 1,000 — Foundation 2.0 design. */
+  readonly hyparviewUpTo: number;
+  /** Going back down needs the size to fall this fraction below a threshold. Ours: 0.1. */
+  readonly hysteresis: number;
+  /** Least time between two automatic switches. 30 s — Foundation 2.0 design. */
+  readonly cooldownMs: number;
+  /** Sustained neighbour round trip above this is unhealthy. 100 ms — Foundation 2.0 design. */
+  readonly latencyThresholdMs: number;
+  /** More partition events (neighbour failures detected) than this within `healthWindowMs` is unhealthy. 5 — Foundation 2.0 design. */
+  readonly partitionEventsThreshold: number;
+  /** Bandwidth use (0–1, from `bandwidthUse`) above this is unhealthy. 0.8 — Foundation 2.0 design. */
+  readonly bandwidthThreshold: number;
+  /** How long a condition must hold to count as sustained, and the window partition events are counted in. Ours: 30 s. */
+  readonly healthWindowMs: number;
+  /** The manager evaluates this often. LAN 5 s, local 500 ms. */
+  readonly evaluateIntervalMs: number;
+  /** After a switch, the old service keeps carrying broadcasts this long. LAN 5 s, local 1 s. */
+  readonly transitionMs: number;
+  /** Size estimation (extrema propagation, Baquero et al. 2009): a new estimate every interval, from this many samples. LAN 30 s, local 2 s; 32 samples. */
+  readonly sizeEstimateIntervalMs: number;
+  readonly sizeEstimateSamples: number;
+}
+
+export interface MembershipConfig {
+  readonly hyparview: HyParViewConfig;
+  readonly plumtree: PlumtreeConfig;
+  readonly failureDetection: FailureDetectionConfig;
+  readonly fullMesh: FullMeshConfig;
+  readonly clientServer: ClientServerConfig;
+  readonly topology: TopologyConfig;
+  /** Channel for membership control messages. Default `coordination` (a reliable channel of @foundation/channels). */
+  readonly membershipChannel: string;
+  /** Channel for broadcasts (Plumtree). Default `gossip`. */
+  readonly broadcastChannel: string;
+  /** Longest node id accepted from the wire. 256. */
+  readonly maxNodeIdLength: number;
+  /** `join()` rejects after this long without a neighbour (the node keeps trying). LAN 30 s, local 5 s. */
+  readonly joinTimeoutMs: number;
+  /** Seeds are re-resolved this often (DNS seeds; a static list is re-read too). LAN 30 s, local 1 s. */
+  readonly seedRefreshMs: number;
+  /** A connection opened for a one-off exchange (a shuffle reply, a refused NEIGHBOR) is closed after this long unused. LAN 10 s, local 1 s. */
+  readonly connectionLingerMs: number;
+  /** Messages held per peer while a connection to it is being set up. 64. */
+  readonly maxQueuedPerPeer: number;
+}
+
+export type DeepPartial<T> = { readonly [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+const PAPER_HYPARVIEW = {
+  activeViewSize: 5,
+  passiveViewSize: 30,
+  activeRandomWalkLength: 6,
+  passiveRandomWalkLength: 3,
+  shuffleActiveCount: 3,
+  shufflePassiveCount: 4,
+  shuffleRandomWalkLength: 6,
+  maxPendingPromotions: 2,
+  joinRatePerSecond: 1,
+  joinBurst: 3,
+  forwardJoinRatePerSecond: 20,
+  forwardJoinBurst: 40,
+} as const;
+
+const LAN: MembershipConfig = {
+  hyparview: {
+    ...PAPER_HYPARVIEW,
+    shuffleIntervalMs: 10_000,
+    neighborRequestTimeoutMs: 2_000,
+    promotionBackoffInitialMs: 1_000,
+    promotionBackoffMaxMs: 30_000,
+    joinRetryMs: 2_000,
+  },
+  plumtree: {
+    ihaveTimeoutMs: 300,
+    graftTimeoutMs: 150,
+    lazyPushIntervalMs: 50,
+    optimizationThreshold: 4,
+    maxSeenIds: 100_000,
+    seenTtlMs: 300_000,
+    maxStoredMessages: 4_096,
+    storeTtlMs: 60_000,
+    repairWindowMs: 10_000,
+    antiEntropyIntervalMs: 10_000,
+    antiEntropyTopics: [],
+    maxPayloadBytes: 1024 * 1024,
+    graftRatePerSecond: 200,
+    graftBurst: 400,
+  },
+  failureDetection: {
+    heartbeatIntervalMs: 1_000,
+    heartbeatTimeoutMs: 5_000,
+    phiThreshold: 8,
+    phiWindow: 100,
+    phiMinStdDeviationMs: 100,
+    phiAcceptablePauseMs: 1_000,
+  },
+  fullMesh: { maxMembers: 128, gossipIntervalMs: 2_000, tombstoneMs: 60_000 },
+  clientServer: {
+    role: 'auto',
+    serversPerClient: 2,
+    minServers: 3,
+    maxServers: 64,
+    maxClientsPerServer: 4_096,
+    announceIntervalMs: 10_000,
+  },
+  topology: {
+    mode: 'auto',
+    fullMeshBelow: 10,
+    hyparviewUpTo: 1_000,
+    hysteresis: 0.1,
+    cooldownMs: 30_000,
+    latencyThresholdMs: 100,
+    partitionEventsThreshold: 5,
+    bandwidthThreshold: 0.8,
+    healthWindowMs: 30_000,
+    evaluateIntervalMs: 5_000,
+    transitionMs: 5_000,
+    sizeEstimateIntervalMs: 30_000,
+    sizeEstimateSamples: 32,
+  },
+  membershipChannel: 'coordination',
+  broadcastChannel: 'gossip',
+  maxNodeIdLength: 256,
+  joinTimeoutMs: 30_000,
+  seedRefreshMs: 30_000,
+  connectionLingerMs: 10_000,
+  maxQueuedPerPeer: 64,
+};
+
+const LOCAL: MembershipConfig = {
+  ...LAN,
+  hyparview: {
+    ...LAN.hyparview,
+    shuffleIntervalMs: 1_000,
+    neighborRequestTimeoutMs: 500,
+    promotionBackoffInitialMs: 100,
+    promotionBackoffMaxMs: 2_000,
+    joinRetryMs: 500,
+  },
+  plumtree: { ...LAN.plumtree, ihaveTimeoutMs: 60, graftTimeoutMs: 30, lazyPushIntervalMs: 10, antiEntropyIntervalMs: 1_000 },
+  failureDetection: {
+    ...LAN.failureDetection,
+    heartbeatIntervalMs: 100,
+    heartbeatTimeoutMs: 1_000,
+    phiMinStdDeviationMs: 20,
+    phiAcceptablePauseMs: 100,
+  },
+  fullMesh: { ...LAN.fullMesh, gossipIntervalMs: 300, tombstoneMs: 10_000 },
+  clientServer: { ...LAN.clientServer, announceIntervalMs: 500 },
+  topology: {
+    ...LAN.topology,
+    cooldownMs: 30_000,
+    healthWindowMs: 5_000,
+    evaluateIntervalMs: 500,
+    transitionMs: 1_000,
+    sizeEstimateIntervalMs: 2_000,
+  },
+  joinTimeoutMs: 5_000,
+  seedRefreshMs: 1_000,
+  connectionLingerMs: 1_000,
+};
+
+function clone(config: MembershipConfig): MembershipConfig {
+  return {
+    ...config,
+    hyparview: { ...config.hyparview },
+    plumtree: { ...config.plumtree, antiEntropyTopics: [...config.plumtree.antiEntropyTopics] },
+    failureDetection: { ...config.failureDetection },
+    fullMesh: { ...config.fullMesh },
+    clientServer: { ...config.clientServer },
+    topology: { ...config.topology },
+  };
+}
+
+/** Timings for a LAN cluster (the defaults of `createMembership`). */
+export function defaultLanConfig(): MembershipConfig {
+  return clone(LAN);
+}
+
+/** Fast timings for tests, simulations and single-machine demos; protocol parameters as on a LAN. */
+export function defaultLocalConfig(): MembershipConfig {
+  return clone(LOCAL);
+}
+
+export interface ViewSizes {
+  readonly activeViewSize: number;
+  readonly passiveViewSize: number;
+}
+
+/**
+ * View sizes for an expected cluster size, as the HyParView paper sizes them (§4, §5): the
+ * active view holds log10(n) + c peers (c = 1 gives the paper's 5 at 10,000 nodes), the passive
+ * view k times that (k = 6 gives 30).
+ */
+export function sizeViews(expectedNodes: number, c = 1, k = 6): ViewSizes {
+  if (!Number.isFinite(expectedNodes) || expectedNodes < 1) throw new MembershipConfigError('expectedNodes', 'must be a number ≥ 1');
+  if (!Number.isFinite(c) || c < 0) throw new MembershipConfigError('c', 'must be a number ≥ 0');
+  if (!Number.isFinite(k) || k < 1) throw new MembershipConfigError('k', 'must be a number ≥ 1');
+  const activeViewSize = Math.max(1, Math.ceil(Math.log10(expectedNodes) + c));
+  return { activeViewSize, passiveViewSize: Math.ceil(k * activeViewSize) };
+}
+
+type NumericRule = readonly [field: string, min: number, integer: boolean];
+
+function checkNumber(field: string, value: unknown, min: number, integer: boolean): void {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
+    throw new MembershipConfigError(field, `must be ${integer ? 'an integer' : 'a finite number'} ≥ ${min} (got ${String(value)})`);
+  }
+}
+
+function checkSection(section: string, values: Record<string, unknown>, rules: readonly NumericRule[]): void {
+  for (const [field, min, integer] of rules) checkNumber(`${section}.${field}`, values[field], min, integer);
+}
+
+function mergeSection<T extends object>(base: T, override: object | undefined, section: string): T {
+  if (override === undefined) return base;
+  if (override === null || typeof override !== 'object') throw new MembershipConfigError(section, 'must be an object');
+  const result: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(override)) {
+    if (!Object.prototype.hasOwnProperty.call(base, key)) throw new MembershipConfigError(`${section}.${key}`, 'is not a known option');
+    if (value !== undefined) result[key] = value;
+  }
+  return result as T;
+}
+
+/** Merges `overrides` into `base` (a preset) and checks every value. */
+export function resolveConfig(overrides: DeepPartial<MembershipConfig> | undefined, base: MembershipConfig = LAN): MembershipConfig {
+  const o = overrides ?? {};
+  const merged: MembershipConfig = {
+    ...mergeSection(
+      {
+        membershipChannel: base.membershipChannel,
+        broadcastChannel: base.broadcastChannel,
+        maxNodeIdLength: base.maxNodeIdLength,
+        joinTimeoutMs: base.joinTimeoutMs,
+        seedRefreshMs: base.seedRefreshMs,
+        connectionLingerMs: base.connectionLingerMs,
+        maxQueuedPerPeer: base.maxQueuedPerPeer,
+      },
+      Object.fromEntries(Object.entries(o).filter(([key]) => !['hyparview', 'plumtree', 'failureDetection', 'fullMesh', 'clientServer', 'topology'].includes(key))),
+      'config',
+    ),
+    hyparview: mergeSection(base.hyparview, o.hyparview, 'hyparview'),
+    plumtree: mergeSection(base.plumtree, o.plumtree, 'plumtree'),
+    failureDetection: mergeSection(base.failureDetection, o.failureDetection, 'failureDetection'),
+    fullMesh: mergeSection(base.fullMesh, o.fullMesh, 'fullMesh'),
+    clientServer: mergeSection(base.clientServer, o.clientServer, 'clientServer'),
+    topology: mergeSection(base.topology, o.topology, 'topology'),
+  };
+  const h = merged.hyparview;
+  checkSection('hyparview', h as unknown as Record<string, unknown>, [
+    ['activeViewSize', 1, true],
+    ['passiveViewSize', 0, true],
+    ['activeRandomWalkLength', 0, true],
+    ['passiveRandomWalkLength', 0, true],
+    ['shuffleActiveCount', 0, true],
+    ['shufflePassiveCount', 0, true],
+    ['shuffleRandomWalkLength', 0, true],
+    ['shuffleIntervalMs', 1, false],
+    ['neighborRequestTimeoutMs', 1, false],
+    ['promotionBackoffInitialMs', 0, false],
+    ['promotionBackoffMaxMs', 0, false],
+    ['maxPendingPromotions', 1, true],
+    ['joinRetryMs', 1, false],
+    ['joinRatePerSecond', 0, false],
+    ['joinBurst', 1, false],
+    ['forwardJoinRatePerSecond', 0, false],
+    ['forwardJoinBurst', 1, false],
+  ]);
+  if (h.passiveRandomWalkLength > h.activeRandomWalkLength) throw new MembershipConfigError('hyparview.passiveRandomWalkLength', 'must not exceed activeRandomWalkLength');
+  if (h.promotionBackoffMaxMs < h.promotionBackoffInitialMs) throw new MembershipConfigError('hyparview.promotionBackoffMaxMs', 'must be ≥ promotionBackoffInitialMs');
+  const p = merged.plumtree;
+  checkSection('plumtree', p as unknown as Record<string, unknown>, [
+    ['ihaveTimeoutMs', 1, false],
+    ['graftTimeoutMs', 1, false],
+    ['lazyPushIntervalMs', 0, false],
+    ['optimizationThreshold', 1, true],
+    ['maxSeenIds', 16, true],
+    ['seenTtlMs', 1, false],
+    ['maxStoredMessages', 0, true],
+    ['storeTtlMs', 0, false],
+    ['repairWindowMs', 0, false],
+    ['antiEntropyIntervalMs', 0, false],
+    ['maxPayloadBytes', 1, true],
+    ['graftRatePerSecond', 0, false],
+    ['graftBurst', 1, false],
+  ]);
+  if (!Array.isArray(p.antiEntropyTopics) || p.antiEntropyTopics.some((topic) => typeof topic !== 'string')) {
+    throw new MembershipConfigError('plumtree.antiEntropyTopics', 'must be an array of topic names');
+  }
+  const f = merged.failureDetection;
+  checkSection('failureDetection', f as unknown as Record<string, unknown>, [
+    ['heartbeatIntervalMs', 0, false],
+    ['heartbeatTimeoutMs', 1, false],
+    ['phiThreshold', 0, false],
+    ['phiWindow', 2, true],
+    ['phiMinStdDeviationMs', 0.001, false],
+    ['phiAcceptablePauseMs', 0, false],
+  ]);
+  if (f.heartbeatIntervalMs > 0 && f.heartbeatTimeoutMs <= f.heartbeatIntervalMs) {
+    throw new MembershipConfigError('failureDetection.heartbeatTimeoutMs', 'must be greater than heartbeatIntervalMs');
+  }
+  checkSection('fullMesh', merged.fullMesh as unknown as Record<string, unknown>, [
+    ['maxMembers', 1, true],
+    ['gossipIntervalMs', 1, false],
+    ['tombstoneMs', 0, false],
+  ]);
+  const cs = merged.clientServer;
+  if (!['auto', 'server', 'client'].includes(cs.role)) throw new MembershipConfigError('clientServer.role', 'must be "auto", "server" or "client"');
+  checkSection('clientServer', cs as unknown as Record<string, unknown>, [
+    ['serversPerClient', 1, true],
+    ['minServers', 1, true],
+    ['maxServers', 1, true],
+    ['maxClientsPerServer', 1, true],
+    ['announceIntervalMs', 1, false],
+  ]);
+  if (cs.maxServers < cs.minServers) throw new MembershipConfigError('clientServer.maxServers', 'must be ≥ minServers');
+  const t = merged.topology;
+  if (t.mode !== 'auto' && !TOPOLOGY_MODES.includes(t.mode)) throw new MembershipConfigError('topology.mode', `must be "auto" or one of ${TOPOLOGY_MODES.join(', ')}`);
+  checkSection('topology', t as unknown as Record<string, unknown>, [
+    ['fullMeshBelow', 1, false],
+    ['hyparviewUpTo', 1, false],
+    ['hysteresis', 0, false],
+    ['cooldownMs', 0, false],
+    ['latencyThresholdMs', 0, false],
+    ['partitionEventsThreshold', 0, false],
+    ['bandwidthThreshold', 0, false],
+    ['healthWindowMs', 1, false],
+    ['evaluateIntervalMs', 1, false],
+    ['transitionMs', 0, false],
+    ['sizeEstimateIntervalMs', 1, false],
+    ['sizeEstimateSamples', 3, true],
+  ]);
+  if (t.hysteresis >= 1) throw new MembershipConfigError('topology.hysteresis', 'must be below 1');
+  if (t.hyparviewUpTo < t.fullMeshBelow) throw new MembershipConfigError('topology.hyparviewUpTo', 'must be ≥ fullMeshBelow');
+  for (const field of ['membershipChannel', 'broadcastChannel'] as const) {
+    if (typeof merged[field] !== 'string' || merged[field].length === 0) throw new MembershipConfigError(field, 'must be a non-empty string');
+  }
+  checkNumber('maxNodeIdLength', merged.maxNodeIdLength, 1, true);
+  checkNumber('joinTimeoutMs', merged.joinTimeoutMs, 1, false);
+  checkNumber('seedRefreshMs', merged.seedRefreshMs, 1, false);
+  checkNumber('connectionLingerMs', merged.connectionLingerMs, 0, false);
+  checkNumber('maxQueuedPerPeer', merged.maxQueuedPerPeer, 1, true);
+  return merged;
+}

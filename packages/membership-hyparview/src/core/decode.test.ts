@@ -1,0 +1,110 @@
+// Hostile input: whatever a peer sends, decoding either yields a well-formed message or drops it
+// and counts why. Table tests, then a property over arbitrary values.
+import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import { createDecodeStats, decodeMembershipMessage, decodePlumtreeMessage } from './decode';
+import type { DecodeLimits } from './decode';
+
+const limits: DecodeLimits = { maxNodeIdLength: 16, maxShuffleNodes: 8, maxMeshMembers: 4, maxServers: 3, sizeSamples: 4, maxIdsPerMessage: 5 };
+
+describe('decodeMembershipMessage', () => {
+  it.each([
+    ['not an object', 'join', 'malformed'],
+    ['null', null, 'malformed'],
+    ['an array', [{ type: 'join', epoch: 0 }], 'malformed'],
+    ['no type', { epoch: 0 }, 'malformed'],
+    ['an unknown type', { type: 'gossip-v9', epoch: 0 }, 'unknownType'],
+    ['a negative epoch', { type: 'join', epoch: -1 }, 'malformed'],
+    ['a fractional ttl', { type: 'forward-join', epoch: 0, node: 'a', ttl: 1.5 }, 'malformed'],
+    ['a ttl beyond 255', { type: 'forward-join', epoch: 0, node: 'a', ttl: 1e9 }, 'malformed'],
+    ['an empty node id', { type: 'forward-join', epoch: 0, node: '', ttl: 1 }, 'malformed'],
+    ['a node id that is too long', { type: 'forward-join', epoch: 0, node: 'x'.repeat(17), ttl: 1 }, 'malformed'],
+    ['a node id that is not a string', { type: 'forward-join', epoch: 0, node: 42, ttl: 1 }, 'malformed'],
+    ['an unknown priority', { type: 'neighbor', epoch: 0, priority: 'urgent' }, 'malformed'],
+    ['a non-boolean', { type: 'neighbor-reply', epoch: 0, accepted: 'yes' }, 'malformed'],
+    ['a list that is not an array', { type: 'shuffle-reply', epoch: 0, nodes: 'a,b' }, 'malformed'],
+    ['a list with a bad entry', { type: 'shuffle-reply', epoch: 0, nodes: ['a', 7] }, 'malformed'],
+    ['a size message of the wrong length', { type: 'size', round: 1, values: [1, 2] }, 'malformed'],
+    ['a negative size sample', { type: 'size', round: 1, values: [1, 2, -3, 4] }, 'malformed'],
+    ['an infinite heartbeat time', { type: 'heartbeat', sentAt: Infinity }, 'malformed'],
+    ['an unknown topology', { type: 'topology', epoch: 2, mode: 'ring', pinned: false }, 'malformed'],
+  ])('drops %s', (_what, input, counter) => {
+    const stats = createDecodeStats();
+    expect(decodeMembershipMessage(input, limits, stats)).toBeUndefined();
+    expect(stats[counter as 'malformed' | 'unknownType']).toBe(1);
+  });
+
+  it('cuts shuffle lists to ka + kp + 1 entries and drops duplicates', () => {
+    const stats = createDecodeStats();
+    const nodes = Array.from({ length: 50 }, (_, index) => `n${index % 20}`);
+    const message = decodeMembershipMessage({ type: 'shuffle', epoch: 0, origin: 'o', ttl: 6, nodes }, limits, stats);
+    expect(message).toEqual({ type: 'shuffle', epoch: 0, origin: 'o', ttl: 6, nodes: ['n0', 'n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7'] });
+    expect(stats.truncated).toBe(1);
+  });
+
+  it('reads only the fields it knows: extra keys (prototype tricks included) do not survive', () => {
+    const hostile = JSON.parse('{"type":"join","epoch":0,"__proto__":{"polluted":true},"constructor":{"x":1}}') as unknown;
+    const message = decodeMembershipMessage(hostile, limits, createDecodeStats());
+    expect(message).toEqual({ type: 'join', epoch: 0 });
+    expect(Object.getPrototypeOf(message)).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('objects with another prototype are not accepted as messages', () => {
+    class Fake {
+      type = 'join';
+      epoch = 0;
+    }
+    const stats = createDecodeStats();
+    expect(decodeMembershipMessage(new Fake(), limits, stats)).toBeUndefined();
+    expect(stats.malformed).toBe(1);
+  });
+});
+
+describe('decodePlumtreeMessage', () => {
+  it('accepts well-formed messages and keeps the payload opaque', () => {
+    const payload = new Uint8Array([1, 2, 3]);
+    expect(decodePlumtreeMessage({ type: 'gossip', id: 'abc', topic: 't', origin: 'o', round: 2, payload }, limits, createDecodeStats())).toEqual({
+      type: 'gossip',
+      id: 'abc',
+      topic: 't',
+      origin: 'o',
+      round: 2,
+      payload,
+    });
+  });
+
+  it.each([
+    ['an empty id', { type: 'gossip', id: '', topic: 't', origin: 'o', round: 1 }],
+    ['an id longer than 64', { type: 'gossip', id: 'x'.repeat(65), topic: 't', origin: 'o', round: 1 }],
+    ['a topic longer than 200', { type: 'gossip', id: 'a', topic: 't'.repeat(201), origin: 'o', round: 1 }],
+    ['a round beyond a million', { type: 'gossip', id: 'a', topic: 't', origin: 'o', round: 2_000_000 }],
+    ['IHAVE rounds shorter than ids', { type: 'ihave', ids: ['a', 'b'], rounds: [1] }],
+    ['GRAFT ids that are not strings', { type: 'graft', ids: [1, 2] }],
+    ['a digest without its reply flag', { type: 'digest', ids: [] }],
+  ])('drops %s', (_what, input) => {
+    const stats = createDecodeStats();
+    expect(decodePlumtreeMessage(input, limits, stats)).toBeUndefined();
+    expect(stats.malformed).toBe(1);
+  });
+
+  it('cuts IHAVE and GRAFT id lists to the per-message bound', () => {
+    const stats = createDecodeStats();
+    const ids = Array.from({ length: 9 }, (_, index) => `m${index}`);
+    const message = decodePlumtreeMessage({ type: 'ihave', ids, rounds: ids.map(() => 1) }, limits, stats);
+    expect(message).toEqual({ type: 'ihave', ids: ids.slice(0, 5), rounds: [1, 1, 1, 1, 1] });
+    expect(stats.truncated).toBe(1);
+  });
+
+  it('never throws and never accepts what it cannot check, whatever the input', () => {
+    fc.assert(
+      fc.property(fc.anything({ withObjectString: true, withNullPrototype: true, withTypedArray: true, withBigInt: true }), (value) => {
+        const stats = createDecodeStats();
+        const membership = decodeMembershipMessage(value, limits, stats);
+        const plumtree = decodePlumtreeMessage(value, limits, stats);
+        if (membership === undefined && plumtree === undefined) expect(stats.malformed + stats.unknownType).toBeGreaterThanOrEqual(2);
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+});

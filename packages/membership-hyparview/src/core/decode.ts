@@ -1,0 +1,222 @@
+// Decoding of everything a peer sends. Input is hostile: only plain objects with a known `type`
+// and well-formed fields pass; ids and lists are bounded; lists longer than their cap are cut to
+// it; anything else is dropped and counted. Fields are read by name and never copied by key, so
+// decoded data cannot reach a prototype.
+import { isPlainObject } from '@foundation/core';
+import { TOPOLOGY_MODES } from './config';
+import type { TopologyMode } from './config';
+import type { MembershipMessage, PlumtreeMessage } from './messages';
+
+export interface DecodeLimits {
+  /** Longest node id. */
+  readonly maxNodeIdLength: number;
+  /** Entries of a SHUFFLE or SHUFFLE_REPLY: ka + kp + 1. */
+  readonly maxShuffleNodes: number;
+  /** Entries of a full-mesh member list. */
+  readonly maxMeshMembers: number;
+  /** Entries of a server list. */
+  readonly maxServers: number;
+  /** Samples of a size-estimate message. */
+  readonly sizeSamples: number;
+  /** Ids in one IHAVE, GRAFT or DIGEST. */
+  readonly maxIdsPerMessage: number;
+}
+
+export interface DecodeStats {
+  /** Not an object, a known type with a missing or ill-typed field, an oversized id. */
+  malformed: number;
+  /** A `type` this version does not know. */
+  unknownType: number;
+  /** Lists cut to their cap (the rest of the message was used). */
+  truncated: number;
+}
+
+export function createDecodeStats(): DecodeStats {
+  return { malformed: 0, unknownType: 0, truncated: 0 };
+}
+
+export const MAX_MESSAGE_ID_LENGTH = 64;
+export const MAX_TOPIC_LENGTH = 200;
+const MAX_TTL = 255;
+const MAX_ROUND = 1_000_000;
+const MAX_EPOCH = 2 ** 31 - 1;
+
+class Malformed extends Error {}
+const MALFORMED = new Malformed('malformed');
+
+function fail(): never {
+  throw MALFORMED;
+}
+
+function nodeId(value: unknown, limits: DecodeLimits): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > limits.maxNodeIdLength) fail();
+  return value;
+}
+
+function integer(value: unknown, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) fail();
+  return value;
+}
+
+function boolean(value: unknown): boolean {
+  if (typeof value !== 'boolean') fail();
+  return value;
+}
+
+function finite(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) fail();
+  return value;
+}
+
+/** A list of distinct node ids, cut to `cap`. */
+function nodeList(value: unknown, cap: number, limits: DecodeLimits, stats: DecodeStats): string[] {
+  if (!Array.isArray(value)) fail();
+  const length = value.length;
+  if (length > cap) stats.truncated += 1;
+  const result: string[] = [];
+  const end = Math.min(length, cap);
+  for (let index = 0; index < end; index += 1) {
+    const id = nodeId(value[index], limits);
+    if (!result.includes(id)) result.push(id);
+  }
+  return result;
+}
+
+function messageIds(value: unknown, cap: number, stats: DecodeStats): string[] {
+  if (!Array.isArray(value)) fail();
+  if (value.length > cap) stats.truncated += 1;
+  const end = Math.min(value.length, cap);
+  const result = new Array<string>(end);
+  for (let index = 0; index < end; index += 1) {
+    const id: unknown = value[index];
+    if (typeof id !== 'string' || id.length === 0 || id.length > MAX_MESSAGE_ID_LENGTH) fail();
+    result[index] = id;
+  }
+  return result;
+}
+
+function topologyMode(value: unknown): TopologyMode {
+  if (typeof value !== 'string' || !(TOPOLOGY_MODES as readonly string[]).includes(value)) fail();
+  return value as TopologyMode;
+}
+
+/** A membership-channel message, or undefined (counted in `stats`) when the input is not one. */
+export function decodeMembershipMessage(input: unknown, limits: DecodeLimits, stats: DecodeStats): MembershipMessage | undefined {
+  if (!isPlainObject(input) || typeof input.type !== 'string') {
+    stats.malformed += 1;
+    return undefined;
+  }
+  try {
+    switch (input.type) {
+      case 'join':
+        return { type: 'join', epoch: integer(input.epoch, MAX_EPOCH) };
+      case 'forward-join':
+        return { type: 'forward-join', epoch: integer(input.epoch, MAX_EPOCH), node: nodeId(input.node, limits), ttl: integer(input.ttl, MAX_TTL) };
+      case 'neighbor': {
+        const priority = input.priority;
+        if (priority !== 'high' && priority !== 'low') fail();
+        return { type: 'neighbor', epoch: integer(input.epoch, MAX_EPOCH), priority };
+      }
+      case 'neighbor-reply':
+        return { type: 'neighbor-reply', epoch: integer(input.epoch, MAX_EPOCH), accepted: boolean(input.accepted) };
+      case 'disconnect':
+        return { type: 'disconnect', epoch: integer(input.epoch, MAX_EPOCH), alive: boolean(input.alive) };
+      case 'shuffle':
+        return {
+          type: 'shuffle',
+          epoch: integer(input.epoch, MAX_EPOCH),
+          origin: nodeId(input.origin, limits),
+          ttl: integer(input.ttl, MAX_TTL),
+          nodes: nodeList(input.nodes, limits.maxShuffleNodes, limits, stats),
+        };
+      case 'shuffle-reply':
+        return { type: 'shuffle-reply', epoch: integer(input.epoch, MAX_EPOCH), nodes: nodeList(input.nodes, limits.maxShuffleNodes, limits, stats) };
+      case 'mesh-join':
+        return { type: 'mesh-join', epoch: integer(input.epoch, MAX_EPOCH) };
+      case 'mesh-members':
+        return { type: 'mesh-members', epoch: integer(input.epoch, MAX_EPOCH), nodes: nodeList(input.nodes, limits.maxMeshMembers, limits, stats) };
+      case 'mesh-leave':
+        return { type: 'mesh-leave', epoch: integer(input.epoch, MAX_EPOCH) };
+      case 'cs-hello':
+        return { type: 'cs-hello', epoch: integer(input.epoch, MAX_EPOCH) };
+      case 'cs-attach':
+        return { type: 'cs-attach', epoch: integer(input.epoch, MAX_EPOCH), server: boolean(input.server) };
+      case 'cs-attach-reply':
+        return {
+          type: 'cs-attach-reply',
+          epoch: integer(input.epoch, MAX_EPOCH),
+          accepted: boolean(input.accepted),
+          servers: nodeList(input.servers, limits.maxServers, limits, stats),
+        };
+      case 'cs-detach':
+        return { type: 'cs-detach', epoch: integer(input.epoch, MAX_EPOCH), alive: boolean(input.alive) };
+      case 'cs-servers':
+        return { type: 'cs-servers', epoch: integer(input.epoch, MAX_EPOCH), servers: nodeList(input.servers, limits.maxServers, limits, stats) };
+      case 'heartbeat': {
+        const sentAt = finite(input.sentAt);
+        if (input.echo === undefined) return { type: 'heartbeat', sentAt };
+        return { type: 'heartbeat', sentAt, echo: finite(input.echo), held: Math.max(0, finite(input.held)) };
+      }
+      case 'topology':
+        return { type: 'topology', epoch: integer(input.epoch, MAX_EPOCH), mode: topologyMode(input.mode), pinned: boolean(input.pinned) };
+      case 'size': {
+        const values = input.values;
+        if (!Array.isArray(values) || values.length !== limits.sizeSamples) fail();
+        const copy = new Array<number>(values.length);
+        for (let index = 0; index < values.length; index += 1) {
+          const value = finite(values[index]);
+          if (value < 0) fail();
+          copy[index] = value;
+        }
+        return { type: 'size', round: integer(input.round, MAX_EPOCH), values: copy };
+      }
+      default:
+        stats.unknownType += 1;
+        return undefined;
+    }
+  } catch (error) {
+    if (error !== MALFORMED) throw error;
+    stats.malformed += 1;
+    return undefined;
+  }
+}
+
+/** A broadcast-channel (Plumtree) message, or undefined (counted) when the input is not one. */
+export function decodePlumtreeMessage(input: unknown, limits: DecodeLimits, stats: DecodeStats): PlumtreeMessage | undefined {
+  if (!isPlainObject(input) || typeof input.type !== 'string') {
+    stats.malformed += 1;
+    return undefined;
+  }
+  try {
+    switch (input.type) {
+      case 'gossip': {
+        const id = input.id;
+        const topic = input.topic;
+        if (typeof id !== 'string' || id.length === 0 || id.length > MAX_MESSAGE_ID_LENGTH) fail();
+        if (typeof topic !== 'string' || topic.length === 0 || topic.length > MAX_TOPIC_LENGTH) fail();
+        return { type: 'gossip', id, topic, origin: nodeId(input.origin, limits), round: integer(input.round, MAX_ROUND), payload: input.payload };
+      }
+      case 'ihave': {
+        const ids = messageIds(input.ids, limits.maxIdsPerMessage, stats);
+        const rounds = input.rounds;
+        if (!Array.isArray(rounds) || rounds.length < ids.length) fail();
+        const copy = new Array<number>(ids.length);
+        for (let index = 0; index < ids.length; index += 1) copy[index] = integer(rounds[index], MAX_ROUND);
+        return { type: 'ihave', ids, rounds: copy };
+      }
+      case 'graft':
+        return { type: 'graft', ids: messageIds(input.ids, limits.maxIdsPerMessage, stats) };
+      case 'prune':
+        return { type: 'prune' };
+      case 'digest':
+        return { type: 'digest', ids: messageIds(input.ids, limits.maxIdsPerMessage, stats), reply: boolean(input.reply) };
+      default:
+        stats.unknownType += 1;
+        return undefined;
+    }
+  } catch (error) {
+    if (error !== MALFORMED) throw error;
+    stats.malformed += 1;
+    return undefined;
+  }
+}

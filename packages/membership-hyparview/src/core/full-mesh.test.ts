@@ -1,0 +1,82 @@
+// The full mesh peer service: members by direct contact, gossiped lists, tombstones.
+import { describe, expect, it } from '@jest/globals';
+import { createSeededRandom } from '@foundation/core';
+import { defaultLocalConfig } from './config';
+import { FullMeshCore } from './full-mesh';
+import type { FullMeshMessage } from './messages';
+import type { ServiceEffect } from './peer-service';
+
+function mesh(self = 'me'): FullMeshCore {
+  return new FullMeshCore({ self, config: { ...defaultLocalConfig().fullMesh, maxMembers: 4, tombstoneMs: 1_000 }, random: createSeededRandom(1), contactTimeoutMs: 100 });
+}
+
+function sends(effects: readonly ServiceEffect[]): [string, FullMeshMessage][] {
+  return effects.flatMap((effect) => (effect.kind === 'send' ? [[effect.to, effect.message as FullMeshMessage] as [string, FullMeshMessage]] : []));
+}
+
+describe('full mesh', () => {
+  it('contacts every seed; a node becomes a member only when it answers', () => {
+    const node = mesh();
+    node.join(['a', 'b'], 0);
+    expect(sends(node.takeEffects()).map(([to, message]) => [to, message.type])).toEqual([
+      ['a', 'mesh-join'],
+      ['b', 'mesh-join'],
+    ]);
+    expect(node.members()).toEqual([]);
+    node.receive('a', { type: 'mesh-members', epoch: 0, nodes: ['a', 'c'] }, 10);
+    expect(node.members()).toEqual(['a']);
+    expect(sends(node.takeEffects())).toContainEqual(['c', { type: 'mesh-join', epoch: 0 }]);
+  });
+
+  it('answers a mesh-join with its member list and tells the other members at once', () => {
+    const node = mesh();
+    node.join([], 0);
+    node.receive('a', { type: 'mesh-join', epoch: 0 }, 1);
+    node.takeEffects();
+    node.receive('b', { type: 'mesh-join', epoch: 0 }, 2);
+    const out = sends(node.takeEffects());
+    expect(out).toContainEqual(['b', { type: 'mesh-members', epoch: 0, nodes: ['me', 'a', 'b'] }]);
+    expect(out).toContainEqual(['a', { type: 'mesh-members', epoch: 0, nodes: ['b'] }]);
+  });
+
+  it('failed members are tombstoned: third-party lists do not bring them back until the tombstone ends, direct contact does', () => {
+    const node = mesh();
+    node.join([], 0);
+    node.receive('a', { type: 'mesh-join', epoch: 0 }, 1);
+    node.receive('b', { type: 'mesh-join', epoch: 0 }, 1);
+    node.peerDown('a', 10);
+    expect(node.members()).toEqual(['b']);
+    node.takeEffects();
+    node.receive('b', { type: 'mesh-members', epoch: 0, nodes: ['a'] }, 20);
+    expect(sends(node.takeEffects())).not.toContainEqual(['a', { type: 'mesh-join', epoch: 0 }]);
+    node.receive('a', { type: 'mesh-join', epoch: 0 }, 30);
+    expect(node.members().sort()).toEqual(['a', 'b']);
+  });
+
+  it('a contact that never answers is given up and tombstoned', () => {
+    const node = mesh();
+    node.join(['ghost'], 0);
+    node.tick(101);
+    expect(node.stats().contactsTimedOut).toBe(1);
+    node.takeEffects();
+    node.receive('x', { type: 'mesh-members', epoch: 0, nodes: ['ghost'] }, 150);
+    expect(sends(node.takeEffects()).filter(([to]) => to === 'ghost')).toEqual([]);
+  });
+
+  it('holds at most maxMembers members whatever lists arrive', () => {
+    const node = mesh();
+    node.join([], 0);
+    node.receive('a', { type: 'mesh-members', epoch: 0, nodes: Array.from({ length: 50 }, (_, index) => `n${index}`) }, 1);
+    for (let index = 0; index < 50; index += 1) node.receive(`n${index}`, { type: 'mesh-join', epoch: 0 }, 2);
+    expect(node.members().length).toBeLessThanOrEqual(4);
+  });
+
+  it('mesh-leave removes the member with reason "left"', () => {
+    const node = mesh();
+    node.join([], 0);
+    node.receive('a', { type: 'mesh-join', epoch: 0 }, 1);
+    node.takeEffects();
+    node.receive('a', { type: 'mesh-leave', epoch: 0 }, 2);
+    expect(node.takeEffects()).toContainEqual({ kind: 'neighbor-down', peer: 'a', reason: 'left' });
+  });
+});

@@ -1,0 +1,347 @@
+// Spec-mapped tests of HyParView (Leitão, Pereira, Rodrigues, DSN 2007): each test quotes the
+// rule it checks, in our words, with the section of the paper.
+import { describe, expect, it } from '@jest/globals';
+import { createSeededRandom } from '@foundation/core';
+import { defaultLocalConfig } from './config';
+import type { HyParViewConfig } from './config';
+import { HyParViewCore } from './hyparview';
+import type { HyParViewMessage } from './messages';
+import type { ServiceEffect } from './peer-service';
+
+function config(overrides: Partial<HyParViewConfig> = {}): HyParViewConfig {
+  return { ...defaultLocalConfig().hyparview, shuffleIntervalMs: 1_000_000, ...overrides };
+}
+
+function core(overrides: Partial<HyParViewConfig> = {}, seed = 1): HyParViewCore {
+  const node = new HyParViewCore({ self: 'me', config: config(overrides), random: createSeededRandom(seed) });
+  node.join([], 0);
+  node.takeEffects();
+  return node;
+}
+
+type Sent = { to: string; message: HyParViewMessage; watch: boolean };
+
+function sends(effects: readonly ServiceEffect[]): Sent[] {
+  return effects.flatMap((effect) => (effect.kind === 'send' ? [{ to: effect.to, message: effect.message as HyParViewMessage, watch: effect.watch }] : []));
+}
+
+function sentOfType<T extends HyParViewMessage['type']>(effects: readonly ServiceEffect[], type: T): (Sent & { message: Extract<HyParViewMessage, { type: T }> })[] {
+  return sends(effects).filter((sent) => sent.message.type === type) as (Sent & { message: Extract<HyParViewMessage, { type: T }> })[];
+}
+
+/** Fills the active view through high-priority NEIGHBOR requests (always accepted). */
+function withActive(node: HyParViewCore, peers: readonly string[]): HyParViewCore {
+  for (const peer of peers) node.receive(peer, { type: 'neighbor', epoch: 0, priority: 'high' }, 0);
+  node.takeEffects();
+  return node;
+}
+
+function withPassive(node: HyParViewCore, peers: readonly string[]): HyParViewCore {
+  // A DISCONNECT from a live active peer moves it to the passive view (§4.2).
+  for (const peer of peers) {
+    node.receive(peer, { type: 'neighbor', epoch: 0, priority: 'high' }, 0);
+    node.receive(peer, { type: 'disconnect', epoch: 0, alive: true }, 0);
+  }
+  node.takeEffects();
+  return node;
+}
+
+describe('HyParView §4.2–4.3: join', () => {
+  it('a joining node sends JOIN to a seed and counts the contact as a neighbour once it answers', () => {
+    const node = new HyParViewCore({ self: 'new', config: config(), random: createSeededRandom(2) });
+    node.join(['seed'], 0);
+    const effects = node.takeEffects();
+    expect(sentOfType(effects, 'join')).toEqual([{ to: 'seed', message: { type: 'join', epoch: 0 }, watch: true }]);
+    node.receive('seed', { type: 'neighbor-reply', epoch: 0, accepted: true }, 5);
+    expect(node.activeView()).toEqual(['seed']);
+    expect(node.takeEffects()).toContainEqual({ kind: 'neighbor-up', peer: 'seed' });
+  });
+
+  it('a seed that does not answer within the request timeout is replaced by another after joinRetryMs', () => {
+    const node = new HyParViewCore({ self: 'new', config: config({ neighborRequestTimeoutMs: 100, joinRetryMs: 300 }), random: createSeededRandom(3) });
+    node.join(['a', 'b'], 0);
+    const first = sentOfType(node.takeEffects(), 'join')[0]!.to;
+    node.tick(150);
+    expect(sentOfType(node.takeEffects(), 'join')).toEqual([]);
+    expect(node.nextTick()).toBe(300);
+    node.tick(300);
+    const second = sentOfType(node.takeEffects(), 'join');
+    expect(second).toHaveLength(1);
+    expect(['a', 'b']).toContain(second[0]!.to);
+    expect(first).not.toBe(undefined);
+  });
+
+  it('"the contact adds the new node to its active view and sends FORWARD_JOIN(new, ARWL) to every other active peer"', () => {
+    const node = withActive(core(), ['a', 'b', 'c']);
+    node.receive('new', { type: 'join', epoch: 0 }, 10);
+    const effects = node.takeEffects();
+    expect(node.activeView()).toContain('new');
+    expect(sentOfType(effects, 'neighbor-reply')).toEqual([{ to: 'new', message: { type: 'neighbor-reply', epoch: 0, accepted: true }, watch: false }]);
+    const forwards = sentOfType(effects, 'forward-join');
+    expect(forwards.map((sent) => sent.to).sort()).toEqual(['a', 'b', 'c']);
+    for (const sent of forwards) expect(sent.message).toEqual({ type: 'forward-join', epoch: 0, node: 'new', ttl: 6 });
+  });
+
+  it('"if the active view is full, a random peer is dropped first: it gets DISCONNECT and moves to the passive view"', () => {
+    const node = withActive(core(), ['a', 'b', 'c', 'd', 'e']);
+    node.receive('new', { type: 'join', epoch: 0 }, 10);
+    const effects = node.takeEffects();
+    expect(node.activeView()).toHaveLength(5);
+    expect(node.activeView()).toContain('new');
+    const disconnects = sentOfType(effects, 'disconnect');
+    expect(disconnects).toHaveLength(1);
+    expect(disconnects[0]!.message.alive).toBe(true);
+    expect(node.passiveView()).toEqual([disconnects[0]!.to]);
+    expect(effects).toContainEqual({ kind: 'neighbor-down', peer: disconnects[0]!.to, reason: 'disconnected' });
+  });
+
+  it('"FORWARD_JOIN with time to live 0 adds the new node to the active view" (it learns of the link by a high-priority NEIGHBOR)', () => {
+    const node = withActive(core(), ['a', 'b']);
+    node.receive('a', { type: 'forward-join', epoch: 0, node: 'new', ttl: 0 }, 10);
+    const effects = node.takeEffects();
+    expect(node.activeView()).toContain('new');
+    expect(sentOfType(effects, 'neighbor')).toEqual([{ to: 'new', message: { type: 'neighbor', epoch: 0, priority: 'high' }, watch: false }]);
+    expect(sentOfType(effects, 'forward-join')).toEqual([]);
+  });
+
+  it('"FORWARD_JOIN at a node whose only active peer is the sender ends the walk there"', () => {
+    const node = withActive(core(), ['a']);
+    node.receive('a', { type: 'forward-join', epoch: 0, node: 'new', ttl: 5 }, 10);
+    expect(node.activeView().sort()).toEqual(['a', 'new']);
+  });
+
+  it('"when time to live equals PRWL the new node enters the passive view" and the walk continues to a peer other than the sender', () => {
+    const node = withActive(core(), ['a', 'b', 'c']);
+    node.receive('a', { type: 'forward-join', epoch: 0, node: 'new', ttl: 3 }, 10);
+    const effects = node.takeEffects();
+    expect(node.passiveView()).toEqual(['new']);
+    expect(node.activeView()).not.toContain('new');
+    const forwards = sentOfType(effects, 'forward-join');
+    expect(forwards).toHaveLength(1);
+    expect(['b', 'c']).toContain(forwards[0]!.to);
+    expect(forwards[0]!.message.ttl).toBe(2);
+  });
+
+  it('a FORWARD_JOIN time to live above ARWL is cut to ARWL (hostile walks cannot be made longer)', () => {
+    const node = withActive(core(), ['a', 'b', 'c']);
+    node.receive('a', { type: 'forward-join', epoch: 0, node: 'new', ttl: 200 }, 10);
+    expect(sentOfType(node.takeEffects(), 'forward-join')[0]!.message.ttl).toBe(5);
+  });
+
+  it('JOIN and FORWARD_JOIN are rate-limited per source', () => {
+    const node = withActive(core({ joinRatePerSecond: 1, joinBurst: 2, forwardJoinRatePerSecond: 1, forwardJoinBurst: 3 }), ['a', 'b']);
+    for (let index = 0; index < 5; index += 1) node.receive('flooder', { type: 'join', epoch: 0 }, 10);
+    for (let index = 0; index < 10; index += 1) node.receive('a', { type: 'forward-join', epoch: 0, node: `x${index}`, ttl: 0 }, 10);
+    const stats = node.stats();
+    expect(stats.joinsAccepted).toBe(2);
+    expect(stats.joinsRateLimited).toBe(3);
+    expect(stats.forwardJoinsRateLimited).toBe(7);
+    expect(node.activeView().length).toBeLessThanOrEqual(5);
+    // Tokens come back with time.
+    node.receive('flooder', { type: 'join', epoch: 0 }, 1_010);
+    expect(node.stats().joinsAccepted).toBe(3);
+  });
+});
+
+describe('HyParView §4.4: NEIGHBOR, DISCONNECT and failures', () => {
+  it('"a NEIGHBOR request with high priority is always accepted", even with a full active view', () => {
+    const node = withActive(core(), ['a', 'b', 'c', 'd', 'e']);
+    node.receive('x', { type: 'neighbor', epoch: 0, priority: 'high' }, 1);
+    const effects = node.takeEffects();
+    expect(node.activeView()).toContain('x');
+    expect(node.activeView()).toHaveLength(5);
+    expect(sentOfType(effects, 'neighbor-reply')).toEqual([{ to: 'x', message: { type: 'neighbor-reply', epoch: 0, accepted: true }, watch: false }]);
+    expect(sentOfType(effects, 'disconnect')).toHaveLength(1);
+  });
+
+  it('"a low-priority request is accepted only if the active view has a free slot"', () => {
+    const node = withActive(core(), ['a', 'b', 'c', 'd']);
+    node.receive('x', { type: 'neighbor', epoch: 0, priority: 'low' }, 1);
+    expect(sentOfType(node.takeEffects(), 'neighbor-reply')[0]!.message.accepted).toBe(true);
+    node.receive('y', { type: 'neighbor', epoch: 0, priority: 'low' }, 2);
+    const effects = node.takeEffects();
+    expect(sentOfType(effects, 'neighbor-reply')[0]!.message.accepted).toBe(false);
+    expect(node.activeView()).not.toContain('y');
+    expect(node.passiveView()).toContain('y');
+  });
+
+  it('"DISCONNECT moves the sender from the active to the passive view"; a leaving node (alive false) is forgotten', () => {
+    const node = withActive(core(), ['a', 'b']);
+    node.receive('a', { type: 'disconnect', epoch: 0, alive: true }, 1);
+    expect(node.activeView()).toEqual(['b']);
+    expect(node.passiveView()).toEqual(['a']);
+    expect(node.takeEffects()).toContainEqual({ kind: 'neighbor-down', peer: 'a', reason: 'disconnected' });
+    node.receive('b', { type: 'disconnect', epoch: 0, alive: false }, 2);
+    expect(node.activeView()).toEqual([]);
+    expect(node.passiveView()).toEqual(['a']);
+    expect(node.takeEffects()).toContainEqual({ kind: 'neighbor-down', peer: 'b', reason: 'left' });
+  });
+
+  it('"a failed active peer is removed (not kept as a backup) and a passive peer is promoted, with high priority when the active view is empty"', () => {
+    const node = withPassive(withActive(core(), []), ['p1', 'p2', 'p3']);
+    withActive(node, ['a']);
+    node.peerDown('a', 10);
+    const down = node.takeEffects();
+    expect(down).toContainEqual({ kind: 'neighbor-down', peer: 'a', reason: 'failed' });
+    expect(node.passiveView()).not.toContain('a');
+    node.tick(10);
+    const requests = sentOfType(node.takeEffects(), 'neighbor');
+    expect(requests.length).toBeGreaterThanOrEqual(1);
+    for (const request of requests) {
+      expect(request.message.priority).toBe('high');
+      expect(request.watch).toBe(true);
+      expect(['p1', 'p2', 'p3']).toContain(request.to);
+    }
+    node.receive(requests[0]!.to, { type: 'neighbor-reply', epoch: 0, accepted: true }, 20);
+    expect(node.activeView()).toEqual([requests[0]!.to]);
+    expect(node.passiveView()).not.toContain(requests[0]!.to);
+  });
+
+  it('promotions use low priority while the active view is not empty, and at most maxPendingPromotions are out at once', () => {
+    const node = withPassive(core({ maxPendingPromotions: 2 }), ['p1', 'p2', 'p3', 'p4']);
+    withActive(node, ['a']);
+    node.tick(1);
+    const requests = sentOfType(node.takeEffects(), 'neighbor');
+    expect(requests).toHaveLength(2);
+    for (const request of requests) expect(request.message.priority).toBe('low');
+    node.tick(2);
+    expect(sentOfType(node.takeEffects(), 'neighbor')).toHaveLength(0);
+  });
+
+  it('"a refused promotion is retried elsewhere"; the refusing peer is asked again only after a back-off', () => {
+    const node = withPassive(core({ maxPendingPromotions: 1, promotionBackoffInitialMs: 1_000, promotionBackoffMaxMs: 8_000 }), ['p1', 'p2']);
+    withActive(node, ['a']);
+    node.tick(0);
+    const first = sentOfType(node.takeEffects(), 'neighbor')[0]!.to;
+    node.receive(first, { type: 'neighbor-reply', epoch: 0, accepted: false }, 10);
+    node.tick(10);
+    const second = sentOfType(node.takeEffects(), 'neighbor');
+    expect(second.map((sent) => sent.to)).toEqual([first === 'p1' ? 'p2' : 'p1']);
+    node.receive(second[0]!.to, { type: 'neighbor-reply', epoch: 0, accepted: false }, 20);
+    node.tick(20);
+    expect(sentOfType(node.takeEffects(), 'neighbor')).toEqual([]);
+    // Both back off between 500 and 1,000 ms (half to full of the initial delay).
+    expect(node.nextTick()).toBeGreaterThanOrEqual(510);
+    expect(node.nextTick()).toBeLessThanOrEqual(1_020);
+    node.tick(1_100);
+    expect(sentOfType(node.takeEffects(), 'neighbor')).toHaveLength(1);
+    expect(node.stats().promotionsRefused).toBe(2);
+  });
+
+  it('an unanswered NEIGHBOR request counts as a failure: the candidate leaves the passive view', () => {
+    const node = withPassive(core({ maxPendingPromotions: 1, neighborRequestTimeoutMs: 100 }), ['p1']);
+    withActive(node, ['a']);
+    node.tick(0);
+    expect(sentOfType(node.takeEffects(), 'neighbor')).toHaveLength(1);
+    node.tick(101);
+    expect(node.passiveView()).toEqual([]);
+    expect(node.stats().promotionsTimedOut).toBe(1);
+  });
+
+  it('an acceptance that arrives when no slot is free (or was not asked for) is undone with DISCONNECT', () => {
+    const node = withActive(core(), ['a', 'b', 'c', 'd', 'e']);
+    node.receive('late', { type: 'neighbor-reply', epoch: 0, accepted: true }, 1);
+    const effects = node.takeEffects();
+    expect(node.activeView()).not.toContain('late');
+    expect(sentOfType(effects, 'disconnect').map((sent) => sent.to)).toEqual(['late']);
+  });
+
+  it('a heartbeat from a peer that is not in the active view is answered with DISCONNECT (links stay symmetric)', () => {
+    const node = withActive(core(), ['a']);
+    node.heartbeatFrom('stranger', 5);
+    node.heartbeatFrom('a', 5);
+    expect(sentOfType(node.takeEffects(), 'disconnect').map((sent) => sent.to)).toEqual(['stranger']);
+    node.heartbeatFrom('stranger', 6);
+    expect(sentOfType(node.takeEffects(), 'disconnect')).toEqual([]);
+  });
+
+  it('leave sends DISCONNECT (not alive) to every active peer and stops', () => {
+    const node = withActive(core(), ['a', 'b']);
+    node.leave(1);
+    const effects = node.takeEffects();
+    expect(sentOfType(effects, 'disconnect').map((sent) => [sent.to, sent.message.alive])).toEqual([
+      ['a', false],
+      ['b', false],
+    ]);
+    node.receive('c', { type: 'neighbor', epoch: 0, priority: 'high' }, 2);
+    expect(node.activeView()).toEqual([]);
+  });
+});
+
+describe('HyParView §4.5: shuffle', () => {
+  it('"periodically a node sends SHUFFLE(itself, ka active, kp passive) with time to live ARWL to a random active peer"', () => {
+    const node = withPassive(core({ shuffleIntervalMs: 1_000 }), ['p1', 'p2', 'p3', 'p4', 'p5', 'p6']);
+    withActive(node, ['a', 'b', 'c', 'd', 'e']);
+    node.tick(2_000);
+    const shuffles = sentOfType(node.takeEffects(), 'shuffle');
+    expect(shuffles).toHaveLength(1);
+    const { to, message } = shuffles[0]!;
+    expect(message.origin).toBe('me');
+    expect(message.ttl).toBe(6);
+    expect(message.nodes[0]).toBe('me');
+    const activeSent = message.nodes.filter((peer) => ['a', 'b', 'c', 'd', 'e'].includes(peer));
+    const passiveSent = message.nodes.filter((peer) => peer.startsWith('p'));
+    expect(activeSent).toHaveLength(3);
+    expect(activeSent).not.toContain(to);
+    expect(passiveSent).toHaveLength(4);
+    expect(message.nodes).toHaveLength(8);
+  });
+
+  it('"a SHUFFLE with time to live left and more than one active peer is forwarded to a random peer other than the sender"', () => {
+    const node = withActive(core(), ['a', 'b', 'c']);
+    node.receive('a', { type: 'shuffle', epoch: 0, origin: 'o', ttl: 4, nodes: ['o', 'x'] }, 1);
+    const forwards = sentOfType(node.takeEffects(), 'shuffle');
+    expect(forwards).toHaveLength(1);
+    expect(['b', 'c']).toContain(forwards[0]!.to);
+    expect(forwards[0]!.message.ttl).toBe(3);
+    expect(node.passiveView()).toEqual([]);
+  });
+
+  it('"the node where the walk ends answers the origin with as many passive entries, and both integrate"', () => {
+    const node = withPassive(core(), ['p1', 'p2', 'p3']);
+    withActive(node, ['a']);
+    node.receive('a', { type: 'shuffle', epoch: 0, origin: 'o', ttl: 1, nodes: ['o', 'x', 'me', 'a'] }, 1);
+    const replies = sentOfType(node.takeEffects(), 'shuffle-reply');
+    expect(replies).toHaveLength(1);
+    expect(replies[0]!.to).toBe('o');
+    expect(replies[0]!.message.nodes.length).toBe(3);
+    // Itself and active peers are never integrated; the rest is.
+    expect(node.passiveView()).toEqual(expect.arrayContaining(['o', 'x']));
+    expect(node.passiveView()).not.toContain('me');
+    expect(node.passiveView()).not.toContain('a');
+  });
+
+  it('"a full passive view makes room by dropping first the entries that were sent to the other side"', () => {
+    const node = withPassive(core({ passiveViewSize: 4, shuffleIntervalMs: 100 }), ['p1', 'p2', 'p3', 'p4']);
+    withActive(node, ['a']);
+    node.tick(200);
+    const shuffle = sentOfType(node.takeEffects(), 'shuffle')[0]!;
+    const sentPassive = shuffle.message.nodes.filter((peer) => peer.startsWith('p'));
+    node.receive('far', { type: 'shuffle-reply', epoch: 0, nodes: ['n1', 'n2'] }, 250);
+    expect(node.passiveView()).toHaveLength(4);
+    expect(node.passiveView()).toEqual(expect.arrayContaining(['n1', 'n2']));
+    const evicted = ['p1', 'p2', 'p3', 'p4'].filter((peer) => !node.passiveView().includes(peer));
+    expect(evicted).toHaveLength(2);
+    for (const peer of evicted) expect(sentPassive).toContain(peer);
+  });
+
+  it('an unsolicited SHUFFLE_REPLY is ignored (a hostile peer cannot fill the passive view at will)', () => {
+    const node = withActive(core(), ['a']);
+    node.receive('evil', { type: 'shuffle-reply', epoch: 0, nodes: ['e1', 'e2', 'e3'] }, 1);
+    expect(node.passiveView()).toEqual([]);
+    expect(node.stats().shuffleRepliesUnsolicited).toBe(1);
+  });
+});
+
+describe('HyParView: a node never adds itself', () => {
+  it('ignores itself in FORWARD_JOIN, SHUFFLE origins, NEIGHBOR senders and shuffle lists', () => {
+    const node = withActive(core(), ['a', 'b']);
+    node.receive('a', { type: 'forward-join', epoch: 0, node: 'me', ttl: 0 }, 1);
+    node.receive('me', { type: 'neighbor', epoch: 0, priority: 'high' }, 1);
+    node.receive('a', { type: 'shuffle', epoch: 0, origin: 'me', ttl: 1, nodes: ['me'] }, 1);
+    node.receive('a', { type: 'shuffle', epoch: 0, origin: 'o', ttl: 1, nodes: ['me', 'me'] }, 1);
+    expect(node.activeView()).not.toContain('me');
+    expect(node.passiveView()).not.toContain('me');
+    expect(node.stats().selfReferences).toBeGreaterThanOrEqual(3);
+  });
+});

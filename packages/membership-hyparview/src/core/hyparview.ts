@@ -1,0 +1,599 @@
+// HyParView (Leitão, Pereira, Rodrigues, "HyParView: a membership protocol for reliable
+// gossip-based broadcast", DSN 2007) as a synchronous state machine. Section references are to
+// the paper. A small active view of symmetric links carries broadcasts; a larger passive view
+// of backups refills it when active peers fail; random walks (FORWARD_JOIN, SHUFFLE) mix the
+// views. Time arrives as `now` (ms) with every input; randomness from the injected Random.
+import type { Random } from '@foundation/core';
+import type { HyParViewConfig } from './config';
+import { PeerSet } from './peer-set';
+import type { LeaveReason, PeerService, ServiceEffect } from './peer-service';
+import type { HyParViewMessage, ServiceMessage } from './messages';
+import { RateLimiter } from './rate-limiter';
+import { integrateShuffle } from './shuffle';
+
+export interface HyParViewOptions {
+  readonly self: string;
+  readonly config: HyParViewConfig;
+  readonly random: Random;
+  /** Topology epoch stamped on every message (0 when the topology never changes). */
+  readonly epoch?: number;
+}
+
+/** A view remembered from an earlier run (or another simulation) to start from. */
+export interface InitialView {
+  readonly active?: readonly string[];
+  readonly passive?: readonly string[];
+}
+
+type PendingKind = 'join' | 'high' | 'low';
+
+interface Pending {
+  readonly kind: PendingKind;
+  readonly deadline: number;
+}
+
+interface Backoff {
+  attempts: number;
+  until: number;
+}
+
+export interface HyParViewStats {
+  joinsAccepted: number;
+  joinsRateLimited: number;
+  forwardJoinsRateLimited: number;
+  forwardJoinsAccepted: number;
+  neighborRequestsAccepted: number;
+  neighborRequestsRejected: number;
+  promotionsSent: number;
+  promotionsRefused: number;
+  promotionsTimedOut: number;
+  disconnectsSent: number;
+  shufflesSent: number;
+  shufflesAccepted: number;
+  shuffleRepliesUnsolicited: number;
+  failuresDetected: number;
+  rejoins: number;
+  selfReferences: number;
+  [counter: string]: number;
+}
+
+export class HyParViewCore implements PeerService {
+  readonly mode = 'hyparview' as const;
+  readonly self: string;
+  epoch: number;
+  private readonly config: HyParViewConfig;
+  private readonly random: Random;
+  private readonly active: PeerSet;
+  private readonly passive: PeerSet;
+  private readonly pending = new Map<string, Pending>();
+  private readonly backoffs = new Map<string, Backoff>();
+  private readonly joinLimiter: RateLimiter;
+  private readonly forwardJoinLimiter: RateLimiter;
+  /** Last time a DISCONNECT answered a stray heartbeat, per peer (at most one per shuffle interval). */
+  private readonly strayAnswered = new Map<string, number>();
+  private effects: ServiceEffect[] = [];
+  private seeds: string[] = [];
+  private started = false;
+  /** Whether a JOIN was ever sent (later ones are rejoins). */
+  private joinedOnce = false;
+  private stopped = false;
+  private nextShuffleAt = Number.POSITIVE_INFINITY;
+  private nextJoinAt = Number.POSITIVE_INFINITY;
+  /** When promotion should next be tried: now-ish after a slot frees or a candidate appears, or when a back-off ends. */
+  private promotionAt = Number.POSITIVE_INFINITY;
+  private shuffleSent: { nodes: string[]; deadline: number } | undefined;
+  private readonly counters: HyParViewStats = {
+    joinsAccepted: 0,
+    joinsRateLimited: 0,
+    forwardJoinsRateLimited: 0,
+    forwardJoinsAccepted: 0,
+    neighborRequestsAccepted: 0,
+    neighborRequestsRejected: 0,
+    promotionsSent: 0,
+    promotionsRefused: 0,
+    promotionsTimedOut: 0,
+    disconnectsSent: 0,
+    shufflesSent: 0,
+    shufflesAccepted: 0,
+    shuffleRepliesUnsolicited: 0,
+    failuresDetected: 0,
+    rejoins: 0,
+    selfReferences: 0,
+  };
+
+  constructor(options: HyParViewOptions) {
+    this.self = options.self;
+    this.config = options.config;
+    this.random = options.random;
+    this.epoch = options.epoch ?? 0;
+    this.active = new PeerSet(options.config.activeViewSize);
+    this.passive = new PeerSet(options.config.passiveViewSize);
+    this.joinLimiter = new RateLimiter(options.config.joinRatePerSecond, options.config.joinBurst);
+    this.forwardJoinLimiter = new RateLimiter(options.config.forwardJoinRatePerSecond, options.config.forwardJoinBurst);
+  }
+
+  // ---- views ------------------------------------------------------------------------------
+
+  activeView(): string[] {
+    return this.active.toArray();
+  }
+
+  passiveView(): string[] {
+    return this.passive.toArray();
+  }
+
+  neighbors(): readonly string[] {
+    return this.active.values();
+  }
+
+  isNeighbor(peer: string): boolean {
+    return this.active.has(peer);
+  }
+
+  members(): string[] {
+    return this.active.toArray();
+  }
+
+  /** Outstanding NEIGHBOR (or JOIN) requests, by peer. */
+  pendingRequests(): string[] {
+    return [...this.pending.keys()];
+  }
+
+  stats(): HyParViewStats {
+    return { ...this.counters, activeViewSize: this.active.size, passiveViewSize: this.passive.size, pendingRequests: this.pending.size };
+  }
+
+  setEpoch(epoch: number): void {
+    if (epoch > this.epoch) this.epoch = epoch;
+  }
+
+  takeEffects(): ServiceEffect[] {
+    const effects = this.effects;
+    this.effects = [];
+    return effects;
+  }
+
+  // ---- lifecycle ----------------------------------------------------------------------------
+
+  /**
+   * §4.2 Join: send JOIN to a contact; it adds this node to its active view and starts
+   * FORWARD_JOIN walks. With no contact, this node starts a cluster of its own.
+   */
+  join(contacts: readonly string[], now: number, startAt: number = now): void {
+    if (this.stopped) return;
+    this.updateSeeds(contacts, now);
+    this.start(now);
+    this.nextJoinAt = startAt;
+    this.tick(now);
+  }
+
+  /** Starts from a remembered view: NEIGHBOR (high) to the old active peers, the passive view as backups. */
+  restore(view: InitialView, contacts: readonly string[], now: number): void {
+    if (this.stopped) return;
+    this.updateSeeds(contacts, now);
+    this.start(now);
+    for (const peer of view.passive ?? []) this.addPassive(peer);
+    for (const peer of (view.active ?? []).slice(0, this.config.activeViewSize)) {
+      if (peer === this.self || this.pending.has(peer)) continue;
+      this.passive.delete(peer);
+      this.request(peer, 'high', now);
+    }
+    this.nextJoinAt = now + this.config.joinRetryMs;
+    this.tick(now);
+  }
+
+  private start(now: number): void {
+    if (this.started) return;
+    this.started = true;
+    // Shuffles start at a random offset so that nodes started together do not shuffle in step.
+    this.nextShuffleAt = now + this.random.float() * this.config.shuffleIntervalMs;
+  }
+
+  updateSeeds(seeds: readonly string[], _now: number): void {
+    this.seeds = seeds.filter((seed) => seed !== this.self);
+  }
+
+  /** Leaving: DISCONNECT (not alive) to every active peer, so they drop this node from both views. */
+  leave(now: number): void {
+    if (this.stopped) return;
+    for (const peer of this.active.toArray()) {
+      this.send(peer, { type: 'disconnect', epoch: this.epoch, alive: false }, false);
+      this.counters.disconnectsSent += 1;
+    }
+    this.retire(now);
+  }
+
+  retire(_now: number): void {
+    if (this.stopped) return;
+    for (const peer of this.active.toArray()) this.effects.push({ kind: 'neighbor-down', peer, reason: 'disconnected' });
+    this.active.clear();
+    this.pending.clear();
+    this.stopped = true;
+    this.nextShuffleAt = Number.POSITIVE_INFINITY;
+    this.nextJoinAt = Number.POSITIVE_INFINITY;
+  }
+
+  // ---- inputs -------------------------------------------------------------------------------
+
+  receive(from: string, message: ServiceMessage, now: number): void {
+    if (this.stopped) return;
+    if (from === this.self) {
+      this.counters.selfReferences += 1;
+      return;
+    }
+    const typed = message as HyParViewMessage;
+    switch (typed.type) {
+      case 'join':
+        this.onJoin(from, now);
+        return;
+      case 'forward-join':
+        this.onForwardJoin(from, typed.node, typed.ttl, now);
+        return;
+      case 'neighbor':
+        this.onNeighbor(from, typed.priority, now);
+        return;
+      case 'neighbor-reply':
+        this.onNeighborReply(from, typed.accepted, now);
+        return;
+      case 'disconnect':
+        this.onDisconnect(from, typed.alive);
+        return;
+      case 'shuffle':
+        this.onShuffle(from, typed.origin, typed.ttl, typed.nodes);
+        return;
+      case 'shuffle-reply':
+        this.onShuffleReply(typed.nodes, now);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** §4.3: the contact adds the new node to its active view and sends FORWARD_JOIN to every other active peer. */
+  private onJoin(from: string, now: number): void {
+    if (!this.joinLimiter.allow(from, now)) {
+      this.counters.joinsRateLimited += 1;
+      return;
+    }
+    this.counters.joinsAccepted += 1;
+    const wasActive = this.active.has(from);
+    this.addActive(from);
+    this.send(from, { type: 'neighbor-reply', epoch: this.epoch, accepted: true }, false);
+    if (wasActive) return;
+    for (const peer of this.active.values()) {
+      if (peer !== from) this.send(peer, { type: 'forward-join', epoch: this.epoch, node: from, ttl: this.config.activeRandomWalkLength }, false);
+    }
+  }
+
+  /**
+   * §4.3 FORWARD_JOIN: when the time to live runs out, or this node has no other neighbour, the
+   * new node joins this node's active view; at the PRWL hop it joins the passive view; otherwise
+   * the walk goes on to a random active peer other than the sender.
+   */
+  private onForwardJoin(from: string, node: string, ttl: number, now: number): void {
+    if (!this.forwardJoinLimiter.allow(from, now)) {
+      this.counters.forwardJoinsRateLimited += 1;
+      return;
+    }
+    if (node === this.self) {
+      this.counters.selfReferences += 1;
+      return;
+    }
+    const timeToLive = Math.min(ttl, this.config.activeRandomWalkLength);
+    if (timeToLive === 0 || this.active.size <= 1) {
+      this.acceptForwardJoin(node, now);
+      return;
+    }
+    if (timeToLive === this.config.passiveRandomWalkLength) this.addPassive(node);
+    const next = this.active.random(this.random, from, node);
+    if (next === undefined) {
+      this.acceptForwardJoin(node, now);
+      return;
+    }
+    this.send(next, { type: 'forward-join', epoch: this.epoch, node, ttl: timeToLive - 1 }, false);
+  }
+
+  private acceptForwardJoin(node: string, _now: number): void {
+    if (this.active.has(node)) return;
+    this.counters.forwardJoinsAccepted += 1;
+    this.addActive(node);
+    // The new node learns of the link from a high-priority NEIGHBOR, which it always accepts.
+    this.send(node, { type: 'neighbor', epoch: this.epoch, priority: 'high' }, false);
+  }
+
+  /** §4.4 NEIGHBOR: high priority is always accepted; low priority only with a free slot. */
+  private onNeighbor(from: string, priority: 'high' | 'low', _now: number): void {
+    if (this.active.has(from)) {
+      this.pending.delete(from);
+      this.send(from, { type: 'neighbor-reply', epoch: this.epoch, accepted: true }, false);
+      return;
+    }
+    const crossing = this.pending.has(from);
+    if (priority === 'high' || !this.active.isFull() || (crossing && this.pending.get(from)!.kind !== 'low')) {
+      this.pending.delete(from);
+      this.addActive(from);
+      this.counters.neighborRequestsAccepted += 1;
+      this.send(from, { type: 'neighbor-reply', epoch: this.epoch, accepted: true }, false);
+      return;
+    }
+    this.counters.neighborRequestsRejected += 1;
+    this.addPassive(from);
+    this.send(from, { type: 'neighbor-reply', epoch: this.epoch, accepted: false }, false);
+  }
+
+  private onNeighborReply(from: string, accepted: boolean, now: number): void {
+    const pending = this.pending.get(from);
+    this.pending.delete(from);
+    this.wantPromotion();
+    if (!accepted) {
+      if (pending === undefined) return;
+      // §4.4: a refused promotion; try another passive peer, and this one again only after a back-off.
+      this.counters.promotionsRefused += 1;
+      this.addPassive(from);
+      this.backOff(from, now);
+      return;
+    }
+    this.backoffs.delete(from);
+    if (this.active.has(from)) return;
+    const mayDisplace = pending !== undefined && pending.kind !== 'low';
+    if (mayDisplace || !this.active.isFull()) {
+      this.addActive(from);
+      return;
+    }
+    // Accepted too late (or unasked) and no slot is free: undo the link on the other side.
+    this.send(from, { type: 'disconnect', epoch: this.epoch, alive: true }, false);
+    this.counters.disconnectsSent += 1;
+    this.addPassive(from);
+  }
+
+  /** §4.2: a DISCONNECT moves the sender to the passive view (or forgets it when it is leaving). */
+  private onDisconnect(from: string, alive: boolean): void {
+    this.pending.delete(from);
+    this.wantPromotion();
+    if (this.active.delete(from)) {
+      this.effects.push({ kind: 'neighbor-down', peer: from, reason: alive ? 'disconnected' : 'left' });
+    }
+    if (alive) this.addPassive(from);
+    else {
+      this.passive.delete(from);
+      this.backoffs.delete(from);
+    }
+  }
+
+  /**
+   * §4.5 SHUFFLE: a walk of at most `shuffleRandomWalkLength` hops; the node where it ends (time
+   * to live spent, or no other neighbour) answers the origin with as many passive entries and
+   * both integrate what they received.
+   */
+  private onShuffle(from: string, origin: string, ttl: number, nodes: readonly string[]): void {
+    if (origin === this.self) {
+      this.counters.selfReferences += 1;
+      return;
+    }
+    const remaining = Math.min(ttl, this.config.shuffleRandomWalkLength) - 1;
+    if (remaining > 0 && this.active.size > 1) {
+      const next = this.active.random(this.random, from, origin);
+      if (next !== undefined) {
+        this.send(next, { type: 'shuffle', epoch: this.epoch, origin, ttl: remaining, nodes }, false);
+        return;
+      }
+    }
+    this.counters.shufflesAccepted += 1;
+    const reply = this.passive.sample(this.random, nodes.length, origin);
+    this.send(origin, { type: 'shuffle-reply', epoch: this.epoch, nodes: reply }, false);
+    this.integrate(nodes, reply);
+  }
+
+  private onShuffleReply(nodes: readonly string[], now: number): void {
+    const sent = this.shuffleSent;
+    if (sent === undefined || sent.deadline < now) {
+      this.counters.shuffleRepliesUnsolicited += 1;
+      return;
+    }
+    this.shuffleSent = undefined;
+    this.integrate(nodes, sent.nodes);
+  }
+
+  private integrate(nodes: readonly string[], sentAway: readonly string[]): void {
+    const added = integrateShuffle(nodes, sentAway, {
+      self: this.self,
+      active: this.active,
+      passive: this.passive,
+      random: this.random,
+    });
+    if (added.length > 0) this.wantPromotion();
+  }
+
+  /** §4.4: a failed active peer leaves the active view (not into the passive view); the tick promotes a replacement. */
+  peerDown(peer: string, now: number): void {
+    if (this.stopped) return;
+    this.wantPromotion();
+    const pending = this.pending.get(peer);
+    if (this.active.delete(peer)) {
+      this.counters.failuresDetected += 1;
+      this.effects.push({ kind: 'neighbor-down', peer, reason: 'failed' });
+      this.passive.delete(peer);
+    }
+    if (pending !== undefined) {
+      this.pending.delete(peer);
+      this.passive.delete(peer);
+      if (pending.kind === 'join') this.nextJoinAt = Math.min(this.nextJoinAt, now);
+      else this.counters.promotionsTimedOut += 1;
+    }
+  }
+
+  /** A heartbeat from a peer this node does not hold as active: the link is one-sided, so end it. */
+  heartbeatFrom(peer: string, now: number): void {
+    if (this.stopped || this.active.has(peer) || this.pending.has(peer) || peer === this.self) return;
+    const last = this.strayAnswered.get(peer);
+    if (last !== undefined && now - last < this.config.shuffleIntervalMs) return;
+    if (this.strayAnswered.size > 4 * this.config.passiveViewSize + 64) this.strayAnswered.clear();
+    this.strayAnswered.set(peer, now);
+    this.send(peer, { type: 'disconnect', epoch: this.epoch, alive: true }, false);
+    this.counters.disconnectsSent += 1;
+  }
+
+  // ---- ticks --------------------------------------------------------------------------------
+
+  tick(now: number): void {
+    if (this.stopped || !this.started) return;
+    this.expirePending(now);
+    if (this.shuffleSent !== undefined && this.shuffleSent.deadline < now) this.shuffleSent = undefined;
+    this.maybeJoin(now);
+    this.promote(now);
+    if (now >= this.nextShuffleAt) {
+      this.shuffle(now);
+      this.nextShuffleAt = now + this.config.shuffleIntervalMs;
+    }
+  }
+
+  nextTick(): number {
+    if (this.stopped || !this.started) return Number.POSITIVE_INFINITY;
+    let next = Math.min(this.nextShuffleAt, this.promotionAt);
+    for (const pending of this.pending.values()) if (pending.deadline < next) next = pending.deadline;
+    if (this.shuffleSent !== undefined && this.shuffleSent.deadline < next) next = this.shuffleSent.deadline;
+    if (this.active.size === 0 && this.passive.size === 0 && this.seeds.length > 0 && this.nextJoinAt < next) next = this.nextJoinAt;
+    return next;
+  }
+
+  /** Something changed that may allow a promotion: try at the next tick. */
+  private wantPromotion(): void {
+    if (!this.active.isFull()) this.promotionAt = Number.NEGATIVE_INFINITY;
+  }
+
+  private expirePending(now: number): void {
+    for (const [peer, pending] of this.pending) {
+      if (pending.deadline > now) continue;
+      this.pending.delete(peer);
+      this.wantPromotion();
+      // No answer: the node is dead or unreachable (§4.4 treats it as failed).
+      this.passive.delete(peer);
+      if (pending.kind !== 'join') this.counters.promotionsTimedOut += 1;
+    }
+  }
+
+  private hasPendingJoin(): boolean {
+    for (const pending of this.pending.values()) if (pending.kind === 'join') return true;
+    return false;
+  }
+
+  /** Joins (or rejoins, when every view emptied) through a seed. */
+  private maybeJoin(now: number): void {
+    if (now < this.nextJoinAt || this.active.size > 0 || this.passive.size > 0 || this.seeds.length === 0 || this.hasPendingJoin()) return;
+    const candidates = this.seeds.filter((seed) => !this.pending.has(seed));
+    if (candidates.length === 0) return;
+    const contact = this.random.pick(candidates);
+    if (this.joinedOnce) this.counters.rejoins += 1;
+    this.joinedOnce = true;
+    this.pending.set(contact, { kind: 'join', deadline: now + this.config.neighborRequestTimeoutMs });
+    this.send(contact, { type: 'join', epoch: this.epoch }, true);
+    this.nextJoinAt = now + this.config.joinRetryMs;
+  }
+
+  private pendingPromotions(): number {
+    let count = 0;
+    for (const pending of this.pending.values()) if (pending.kind !== 'join') count += 1;
+    return count;
+  }
+
+  /**
+   * §4.4: while the active view has free slots, ask passive peers (at random, skipping those
+   * backing off) to become neighbours: with high priority when the active view is empty, low
+   * otherwise.
+   */
+  private promote(now: number): void {
+    if (now < this.promotionAt) return;
+    this.promotionAt = Number.POSITIVE_INFINITY;
+    const free = this.config.activeViewSize - this.active.size;
+    let outstanding = this.pendingPromotions();
+    const allowed = Math.min(this.config.maxPendingPromotions, free);
+    // Full, or as many requests out as allowed (an answer or a timeout calls again), or nothing to ask.
+    if (outstanding >= allowed || this.passive.size === 0) return;
+    const candidates: string[] = [];
+    let earliestBackoff = Number.POSITIVE_INFINITY;
+    for (const peer of this.passive.values()) {
+      if (this.pending.has(peer)) continue;
+      const backoff = this.backoffs.get(peer);
+      if (backoff === undefined || backoff.until <= now) candidates.push(peer);
+      else if (backoff.until < earliestBackoff) earliestBackoff = backoff.until;
+    }
+    for (const peer of this.random.sample(candidates, allowed - outstanding)) {
+      this.request(peer, this.active.size === 0 ? 'high' : 'low', now);
+      outstanding += 1;
+    }
+    if (outstanding < allowed) this.promotionAt = earliestBackoff;
+  }
+
+  private request(peer: string, priority: 'high' | 'low', now: number): void {
+    this.counters.promotionsSent += 1;
+    this.pending.set(peer, { kind: priority, deadline: now + this.config.neighborRequestTimeoutMs });
+    this.send(peer, { type: 'neighbor', epoch: this.epoch, priority }, true);
+  }
+
+  private backOff(peer: string, now: number): void {
+    const backoff = this.backoffs.get(peer) ?? { attempts: 0, until: now };
+    backoff.attempts += 1;
+    const delay = Math.min(this.config.promotionBackoffMaxMs, this.config.promotionBackoffInitialMs * 2 ** (backoff.attempts - 1));
+    // Jitter keeps nodes that were refused together from asking again together.
+    backoff.until = now + delay * (0.5 + this.random.float() / 2);
+    this.backoffs.set(peer, backoff);
+    if (this.backoffs.size > 2 * this.config.passiveViewSize) {
+      for (const key of this.backoffs.keys()) if (!this.passive.has(key)) this.backoffs.delete(key);
+    }
+  }
+
+  /** §4.5: itself, ka active peers and kp passive peers, along a random walk from a random active peer. */
+  private shuffle(now: number): void {
+    const target = this.active.random(this.random);
+    if (target === undefined) return;
+    const nodes = [
+      this.self,
+      ...this.active.sample(this.random, this.config.shuffleActiveCount, target),
+      ...this.passive.sample(this.random, this.config.shufflePassiveCount),
+    ];
+    this.counters.shufflesSent += 1;
+    this.shuffleSent = { nodes: nodes.slice(1), deadline: now + this.config.shuffleIntervalMs };
+    this.send(target, { type: 'shuffle', epoch: this.epoch, origin: this.self, ttl: this.config.shuffleRandomWalkLength, nodes }, false);
+  }
+
+  // ---- view changes -------------------------------------------------------------------------
+
+  /** addNodeActiveView: a full active view drops a random peer first (DISCONNECT, into the passive view). */
+  private addActive(peer: string): boolean {
+    if (peer === this.self) {
+      this.counters.selfReferences += 1;
+      return false;
+    }
+    if (this.active.has(peer)) return false;
+    if (this.active.isFull()) {
+      const victim = this.active.random(this.random, peer)!;
+      this.dropActive(victim, 'disconnected');
+    }
+    this.passive.delete(peer);
+    this.backoffs.delete(peer);
+    this.active.add(peer);
+    this.effects.push({ kind: 'neighbor-up', peer });
+    return true;
+  }
+
+  private dropActive(peer: string, reason: LeaveReason): void {
+    if (!this.active.delete(peer)) return;
+    this.effects.push({ kind: 'neighbor-down', peer, reason });
+    this.send(peer, { type: 'disconnect', epoch: this.epoch, alive: true }, false);
+    this.counters.disconnectsSent += 1;
+    this.addPassive(peer);
+  }
+
+  /** addNodePassiveView: never itself or an active peer; a full passive view drops a random entry. */
+  private addPassive(peer: string): void {
+    if (peer === this.self || this.active.has(peer) || this.passive.has(peer)) return;
+    if (this.passive.capacity === 0) return;
+    if (this.passive.isFull()) this.passive.delete(this.passive.random(this.random)!);
+    this.passive.add(peer);
+    this.wantPromotion();
+  }
+
+  private send(to: string, message: HyParViewMessage, watch: boolean): void {
+    this.effects.push({ kind: 'send', to, message, watch });
+  }
+}

@@ -1,0 +1,137 @@
+// Table tests of the pure leaf modules: the rate limiter, the bounded peer set, shuffle
+// integration, view sizing, the φ detector and the size estimator.
+import { describe, expect, it } from '@jest/globals';
+import { createSeededRandom } from '@foundation/core';
+import { MembershipConfigError } from '../errors/membership-config-error';
+import { defaultLanConfig, defaultLocalConfig, resolveConfig, sizeViews } from './config';
+import { PeerSet } from './peer-set';
+import { PhiAccrualDetector } from './phi-accrual';
+import { RateLimiter } from './rate-limiter';
+import { integrateShuffle } from './shuffle';
+import { SizeEstimator } from './size-estimator';
+
+describe('RateLimiter', () => {
+  it('allows a burst, then one token per 1/rate seconds, per source', () => {
+    const limiter = new RateLimiter(2, 3);
+    const at = (now: number, source = 'a'): boolean => limiter.allow(source, now);
+    expect([at(0), at(0), at(0), at(0)]).toEqual([true, true, true, false]);
+    expect(at(0, 'b')).toBe(true);
+    expect(at(499)).toBe(false);
+    expect(at(500)).toBe(true);
+    expect(at(10_000)).toBe(true);
+  });
+
+  it('tracks a bounded number of sources', () => {
+    const limiter = new RateLimiter(1, 1, 8);
+    for (let index = 0; index < 100; index += 1) limiter.allow(`s${index}`, index);
+    expect(limiter.size).toBeLessThanOrEqual(8);
+  });
+});
+
+describe('PeerSet', () => {
+  it('never exceeds its capacity and removes in O(1) keeping the rest', () => {
+    const set = new PeerSet(3);
+    expect([set.add('a'), set.add('b'), set.add('c'), set.add('d'), set.add('a')]).toEqual([true, true, true, false, false]);
+    expect(set.delete('a')).toBe(true);
+    expect(set.toArray().sort()).toEqual(['b', 'c']);
+    expect(set.delete('zz')).toBe(false);
+  });
+
+  it('random() honours exclusions and returns undefined when nothing is left', () => {
+    const set = new PeerSet(5);
+    set.add('a');
+    set.add('b');
+    const random = createSeededRandom(4);
+    for (let index = 0; index < 20; index += 1) expect(set.random(random, 'a')).toBe('b');
+    expect(set.random(random, 'a', 'b')).toBeUndefined();
+  });
+});
+
+describe('integrateShuffle', () => {
+  it('skips itself and known peers; when full, evicts what it sent away before random entries', () => {
+    const active = new PeerSet(2);
+    active.add('act');
+    const passive = new PeerSet(3);
+    for (const peer of ['p1', 'p2', 'p3']) passive.add(peer);
+    const added = integrateShuffle(['me', 'act', 'p1', 'n1', 'n2'], ['p2', 'p3'], { self: 'me', active, passive, random: createSeededRandom(1) });
+    expect(added).toEqual(['n1', 'n2']);
+    expect(passive.toArray().sort()).toEqual(['n1', 'n2', 'p1']);
+  });
+});
+
+describe('sizeViews and the presets', () => {
+  it.each([
+    [10_000, 1, 6, 5, 30],
+    [1_000, 1, 6, 4, 24],
+    [100, 2, 6, 4, 24],
+    [1, 1, 6, 1, 6],
+  ])('n=%d c=%d k=%d: active %d, passive %d', (n, c, k, active, passive) => {
+    expect(sizeViews(n, c, k)).toEqual({ activeViewSize: active, passiveViewSize: passive });
+  });
+
+  it('the defaults are the paper\'s (active 5, passive 30, ARWL 6, PRWL 3, ka 3, kp 4)', () => {
+    const { hyparview } = defaultLanConfig();
+    expect([hyparview.activeViewSize, hyparview.passiveViewSize, hyparview.activeRandomWalkLength, hyparview.passiveRandomWalkLength, hyparview.shuffleActiveCount, hyparview.shufflePassiveCount]).toEqual([5, 30, 6, 3, 3, 4]);
+    const { topology } = defaultLanConfig();
+    expect([topology.fullMeshBelow, topology.hyparviewUpTo, topology.cooldownMs]).toEqual([10, 1_000, 30_000]);
+  });
+
+  it('rejects unknown, mistyped and inconsistent options with MembershipConfigError (5901)', () => {
+    expect(() => resolveConfig({ hyparview: { activeViewSize: 0 } })).toThrow(MembershipConfigError);
+    expect(() => resolveConfig({ hyparview: { passiveRandomWalkLength: 9 } })).toThrow(/passiveRandomWalkLength/);
+    expect(() => resolveConfig({ plumtree: { bogus: 1 } as never })).toThrow(/not a known option/);
+    expect(() => resolveConfig({ failureDetection: { heartbeatIntervalMs: 100, heartbeatTimeoutMs: 50 } })).toThrow(/heartbeatTimeoutMs/);
+    expect(() => resolveConfig({ topology: { mode: 'ring' as never } })).toThrow(/topology.mode/);
+    try {
+      resolveConfig({ joinTimeoutMs: -1 });
+    } catch (error) {
+      expect((error as MembershipConfigError).code).toBe(5901);
+    }
+    expect(resolveConfig(defaultLocalConfig()).hyparview.shuffleIntervalMs).toBe(1_000);
+  });
+});
+
+describe('PhiAccrualDetector', () => {
+  it('stays low while heartbeats are regular and rises with silence', () => {
+    const detector = new PhiAccrualDetector({ window: 100, minStdDeviationMs: 10, acceptablePauseMs: 0, firstIntervalMs: 100 });
+    for (let now = 0; now <= 5_000; now += 100) detector.heartbeat(now);
+    const at = (delay: number): number => detector.phi(5_000 + delay);
+    expect(at(50)).toBeLessThan(1);
+    expect(at(120)).toBeGreaterThan(at(100));
+    expect(at(200)).toBeGreaterThan(8);
+    expect(at(1_000)).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('is 0 before any heartbeat', () => {
+    expect(new PhiAccrualDetector({ window: 10, minStdDeviationMs: 10, acceptablePauseMs: 0, firstIntervalMs: 100 }).phi(1_000)).toBe(0);
+  });
+});
+
+describe('SizeEstimator (extrema propagation)', () => {
+  it('estimates the number of nodes within its standard error once minima have spread', () => {
+    for (const n of [10, 100, 1_000]) {
+      const estimators = Array.from({ length: n }, (_, index) => new SizeEstimator(64, createSeededRandom(index + 1)));
+      for (const estimator of estimators) estimator.startRound(1, 0);
+      // A complete exchange (as after diameter-many steps on a connected overlay).
+      const minima = estimators[0]!.values();
+      for (const estimator of estimators) {
+        const values = estimator.values();
+        for (let index = 0; index < values.length; index += 1) minima[index] = Math.min(minima[index]!, values[index]!);
+      }
+      for (const estimator of estimators) estimator.merge(1, minima, 1);
+      const estimate = estimators[0]!.current();
+      expect(Math.abs(estimate - n) / n).toBeLessThan(0.45);
+      // A new round forgets the old minima and keeps the last estimate meanwhile.
+      estimators[0]!.startRound(2, 2);
+      expect(estimators[0]!.estimate()).toBeCloseTo(estimate, 6);
+    }
+  });
+
+  it('ignores stale rounds and adopts newer ones', () => {
+    const estimator = new SizeEstimator(4, createSeededRandom(1));
+    estimator.startRound(5, 0);
+    expect(estimator.merge(4, [0, 0, 0, 0], 1)).toBe(false);
+    expect(estimator.merge(6, [0.001, 0.001, 0.001, 0.001], 1)).toBe(true);
+    expect(estimator.round).toBe(6);
+  });
+});

@@ -1,0 +1,78 @@
+// A bounded set of peer ids with O(1) membership, removal and uniform random choice: the shape
+// of HyParView's active and passive views. Removal swaps the last element into the hole, so
+// iteration order depends only on the sequence of operations (deterministic under a seed).
+import type { Random } from '@foundation/core';
+
+export class PeerSet {
+  private readonly items: string[] = [];
+  private readonly positions = new Map<string, number>();
+
+  constructor(readonly capacity: number) {}
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  isFull(): boolean {
+    return this.items.length >= this.capacity;
+  }
+
+  has(peer: string): boolean {
+    return this.positions.has(peer);
+  }
+
+  /** Adds `peer` if absent; the caller makes room first (the set never grows past `capacity`). */
+  add(peer: string): boolean {
+    if (this.positions.has(peer) || this.items.length >= this.capacity) return false;
+    this.positions.set(peer, this.items.length);
+    this.items.push(peer);
+    return true;
+  }
+
+  delete(peer: string): boolean {
+    const position = this.positions.get(peer);
+    if (position === undefined) return false;
+    const last = this.items.pop()!;
+    this.positions.delete(peer);
+    if (position < this.items.length) {
+      this.items[position] = last;
+      this.positions.set(last, position);
+    }
+    return true;
+  }
+
+  clear(): void {
+    this.items.length = 0;
+    this.positions.clear();
+  }
+
+  /** A uniformly chosen member other than those in `exclude`, or undefined when there is none. */
+  random(random: Random, exclude?: string, alsoExclude?: string): string | undefined {
+    const items = this.items;
+    const excluded = (exclude !== undefined && this.positions.has(exclude) ? 1 : 0) + (alsoExclude !== undefined && alsoExclude !== exclude && this.positions.has(alsoExclude) ? 1 : 0);
+    const available = items.length - excluded;
+    if (available <= 0) return undefined;
+    let skip = random.int(0, available);
+    for (const item of items) {
+      if (item === exclude || item === alsoExclude) continue;
+      if (skip === 0) return item;
+      skip -= 1;
+    }
+    return undefined;
+  }
+
+  /** Up to `count` distinct members, uniformly chosen, excluding `exclude`. */
+  sample(random: Random, count: number, exclude?: string): string[] {
+    if (count <= 0 || this.items.length === 0) return [];
+    const pool = exclude === undefined || !this.positions.has(exclude) ? this.items : this.items.filter((item) => item !== exclude);
+    return random.sample(pool, count);
+  }
+
+  toArray(): string[] {
+    return this.items.slice();
+  }
+
+  values(): readonly string[] {
+    return this.items;
+  }
+}

@@ -1,0 +1,242 @@
+// Spec-mapped tests of Plumtree (Leitão, Pereira, Rodrigues, "Epidemic Broadcast Trees", SRDS
+// 2007): each test quotes the rule it checks, in our words, with the section of the paper.
+import { describe, expect, it } from '@jest/globals';
+import { createSeededRandom } from '@foundation/core';
+import { defaultLocalConfig } from './config';
+import type { PlumtreeConfig } from './config';
+import type { PlumtreeMessage } from './messages';
+import { PlumtreeCore } from './plumtree';
+import type { PlumtreeEffect } from './plumtree';
+
+function config(overrides: Partial<PlumtreeConfig> = {}): PlumtreeConfig {
+  return { ...defaultLocalConfig().plumtree, ihaveTimeoutMs: 100, graftTimeoutMs: 50, lazyPushIntervalMs: 10, antiEntropyIntervalMs: 0, ...overrides };
+}
+
+function plumtree(neighbors: readonly string[], overrides: Partial<PlumtreeConfig> = {}): PlumtreeCore {
+  const core = new PlumtreeCore({ self: 'me', config: config(overrides), random: createSeededRandom(9) });
+  for (const peer of neighbors) core.neighborUp(peer, 0);
+  core.takeEffects();
+  return core;
+}
+
+function sent(effects: readonly PlumtreeEffect[], type?: PlumtreeMessage['type']): { to: string; message: PlumtreeMessage }[] {
+  return effects.flatMap((effect) => (effect.kind === 'send' && (type === undefined || effect.message.type === type) ? [{ to: effect.to, message: effect.message }] : []));
+}
+
+function delivered(effects: readonly PlumtreeEffect[]): string[] {
+  return effects.flatMap((effect) => (effect.kind === 'deliver' ? [effect.delivery.id] : []));
+}
+
+function gossip(id: string, round = 1): PlumtreeMessage {
+  return { type: 'gossip', id, topic: 't', origin: 'o', round, payload: id };
+}
+
+/** Makes `peers` lazy by sending a duplicate over each (§3.4: a duplicate prunes the link). */
+function makeLazy(core: PlumtreeCore, peers: readonly string[]): void {
+  core.receive('seed', gossip('warm-up'), 0);
+  for (const peer of peers) core.receive(peer, gossip('warm-up'), 0);
+  core.tick(1_000);
+  core.takeEffects();
+}
+
+describe('Plumtree §3.3–3.4: eager and lazy push', () => {
+  it('"initially every neighbour is an eager link"; a broadcast pushes the payload to all of them', () => {
+    const core = plumtree(['a', 'b', 'c']);
+    const id = core.broadcast('t', 'hello', 1);
+    const gossips = sent(core.takeEffects(), 'gossip');
+    expect(gossips.map((entry) => entry.to).sort()).toEqual(['a', 'b', 'c']);
+    expect(gossips[0]!.message).toEqual({ type: 'gossip', id, topic: 't', origin: 'me', round: 1, payload: 'hello' });
+  });
+
+  it('"a new message is delivered, pushed to the eager peers but the sender (round + 1) and announced to the lazy peers"', () => {
+    const core = plumtree(['a', 'b', 'c', 'd']);
+    makeLazy(core, ['d']);
+    core.receive('a', gossip('m1', 3), 10);
+    const effects = core.takeEffects();
+    expect(delivered(effects)).toEqual(['m1']);
+    const gossips = sent(effects, 'gossip');
+    expect(gossips.map((entry) => entry.to).sort()).toEqual(['b', 'c', 'seed'].filter((peer) => core.eagerPeers().includes(peer)).sort());
+    for (const entry of gossips) expect((entry.message as { round: number }).round).toBe(4);
+    expect(sent(effects, 'ihave')).toEqual([]);
+    core.tick(20);
+    const announcements = sent(core.takeEffects(), 'ihave');
+    expect(announcements).toEqual([{ to: 'd', message: { type: 'ihave', ids: ['m1'], rounds: [4] } }]);
+  });
+
+  it('"a duplicate moves its sender to the lazy links and is answered with PRUNE"', () => {
+    const core = plumtree(['a', 'b']);
+    core.receive('a', gossip('m1'), 1);
+    core.takeEffects();
+    core.receive('b', gossip('m1'), 2);
+    const effects = core.takeEffects();
+    expect(delivered(effects)).toEqual([]);
+    expect(sent(effects, 'prune')).toEqual([{ to: 'b', message: { type: 'prune' } }]);
+    expect(core.lazyPeers()).toEqual(['b']);
+    expect(core.eagerPeers()).toEqual(['a']);
+  });
+
+  it('"PRUNE moves the sender to the lazy links"', () => {
+    const core = plumtree(['a', 'b']);
+    core.receive('a', { type: 'prune' }, 1);
+    expect(core.eagerPeers()).toEqual(['b']);
+    expect(core.lazyPeers()).toEqual(['a']);
+  });
+
+  it('IHAVE announcements are batched per peer within the lazy push interval', () => {
+    const core = plumtree(['a', 'b']);
+    makeLazy(core, ['b']);
+    core.receive('a', gossip('m1'), 100);
+    core.receive('a', gossip('m2'), 105);
+    core.tick(109);
+    expect(sent(core.takeEffects(), 'ihave')).toEqual([]);
+    core.tick(110);
+    expect(sent(core.takeEffects(), 'ihave')).toEqual([{ to: 'b', message: { type: 'ihave', ids: ['m1', 'm2'], rounds: [2, 2] } }]);
+  });
+});
+
+describe('Plumtree §3.4: repairing the tree', () => {
+  it('"an IHAVE for an unknown message starts a timer; when it fires the announcer is grafted (GRAFT, and it becomes eager)"', () => {
+    const core = plumtree(['a', 'b']);
+    makeLazy(core, ['b']);
+    core.receive('b', { type: 'ihave', ids: ['m9'], rounds: [2] }, 100);
+    core.tick(199);
+    expect(sent(core.takeEffects(), 'graft')).toEqual([]);
+    expect(core.nextTick()).toBe(200);
+    core.tick(200);
+    expect(sent(core.takeEffects(), 'graft')).toEqual([{ to: 'b', message: { type: 'graft', ids: ['m9'] } }]);
+    expect(core.eagerPeers()).toContain('b');
+    core.receive('b', gossip('m9', 3), 210);
+    expect(delivered(core.takeEffects())).toEqual(['m9']);
+    expect(core.missingIds()).toEqual([]);
+  });
+
+  it('"the message arriving before the timer fires cancels it"', () => {
+    const core = plumtree(['a', 'b']);
+    makeLazy(core, ['b']);
+    core.receive('b', { type: 'ihave', ids: ['m9'], rounds: [2] }, 100);
+    core.receive('a', gossip('m9'), 150);
+    core.tick(300);
+    expect(sent(core.takeEffects(), 'graft')).toEqual([]);
+  });
+
+  it('"if the grafted peer does not deliver within timeout 2, the next announcer is grafted"', () => {
+    const core = plumtree(['a', 'b', 'c']);
+    makeLazy(core, ['b', 'c']);
+    core.receive('b', { type: 'ihave', ids: ['m9'], rounds: [2] }, 100);
+    core.receive('c', { type: 'ihave', ids: ['m9'], rounds: [2] }, 101);
+    core.tick(200);
+    expect(sent(core.takeEffects(), 'graft').map((entry) => entry.to)).toEqual(['b']);
+    core.tick(249);
+    expect(sent(core.takeEffects(), 'graft')).toEqual([]);
+    core.tick(250);
+    expect(sent(core.takeEffects(), 'graft').map((entry) => entry.to)).toEqual(['c']);
+  });
+
+  it('"GRAFT makes the sender an eager link and is answered with the messages it names"', () => {
+    const core = plumtree(['a', 'b']);
+    makeLazy(core, ['b']);
+    const id = core.broadcast('t', 'payload', 10);
+    core.takeEffects();
+    core.receive('b', { type: 'graft', ids: [id, 'unknown'] }, 20);
+    const effects = sent(core.takeEffects(), 'gossip');
+    expect(effects).toEqual([{ to: 'b', message: { type: 'gossip', id, topic: 't', origin: 'me', round: 1, payload: 'payload' } }]);
+    expect(core.eagerPeers()).toContain('b');
+  });
+
+  it('GRAFTs are rate-limited per source', () => {
+    const core = plumtree(['a'], { graftRatePerSecond: 1, graftBurst: 2 });
+    const id = core.broadcast('t', 'x', 0);
+    core.takeEffects();
+    for (let index = 0; index < 5; index += 1) core.receive('a', { type: 'graft', ids: [id] }, 1);
+    expect(sent(core.takeEffects(), 'gossip')).toHaveLength(2);
+    expect(core.stats().graftsRateLimited).toBe(3);
+  });
+
+  it('§3.8 optimisation: an announcement that beats the tree by the threshold grafts the lazy link and prunes the eager one', () => {
+    const core = plumtree(['a', 'b'], { optimizationThreshold: 3 });
+    makeLazy(core, ['b']);
+    core.receive('a', gossip('m1', 9), 100);
+    core.takeEffects();
+    core.receive('b', { type: 'ihave', ids: ['m1'], rounds: [2] }, 101);
+    const effects = core.takeEffects();
+    expect(sent(effects, 'graft')).toEqual([{ to: 'b', message: { type: 'graft', ids: [] } }]);
+    expect(sent(effects, 'prune')).toEqual([{ to: 'a', message: { type: 'prune' } }]);
+    expect(core.eagerPeers()).toEqual(['seed', 'b'].filter((peer) => core.eagerPeers().includes(peer)));
+    expect(core.lazyPeers()).toContain('a');
+  });
+});
+
+describe('Plumtree §3.6: neighbours change', () => {
+  it('"a lost neighbour leaves both sets and its announcements are dropped"', () => {
+    const core = plumtree(['a', 'b']);
+    makeLazy(core, ['b']);
+    core.receive('b', { type: 'ihave', ids: ['m9'], rounds: [2] }, 100);
+    core.neighborDown('b');
+    expect(core.lazyPeers()).toEqual([]);
+    expect(core.missingIds()).toEqual([]);
+    core.tick(500);
+    expect(sent(core.takeEffects(), 'graft')).toEqual([]);
+  });
+
+  it('a new neighbour starts eager and is told of recent messages, so broadcasts in flight during a change are not lost', () => {
+    const core = plumtree(['a']);
+    const id = core.broadcast('t', 'x', 0);
+    core.takeEffects();
+    core.neighborUp('late', 100);
+    expect(core.eagerPeers()).toContain('late');
+    expect(sent(core.takeEffects(), 'ihave')).toEqual([{ to: 'late', message: { type: 'ihave', ids: [id], rounds: [1] } }]);
+    // The new neighbour grafts what it misses and gets it.
+    core.receive('late', { type: 'graft', ids: [id] }, 110);
+    expect(sent(core.takeEffects(), 'gossip').map((entry) => entry.to)).toEqual(['late']);
+  });
+});
+
+describe('Plumtree: bounded state and anti-entropy', () => {
+  it('the seen-id cache and the payload store keep at most their bounds (oldest first out)', () => {
+    const core = plumtree(['a'], { maxSeenIds: 16, maxStoredMessages: 4 });
+    for (let index = 0; index < 40; index += 1) core.receive('a', gossip(`m${index}`), index);
+    const stats = core.stats();
+    expect(stats.seenIds).toBe(16);
+    expect(stats.storedMessages).toBe(4);
+    expect(core.hasSeen('m39')).toBe(true);
+    expect(core.hasSeen('m0')).toBe(false);
+  });
+
+  it('seen ids expire after seenTtlMs', () => {
+    const core = plumtree(['a'], { seenTtlMs: 1_000, storeTtlMs: 500 });
+    core.receive('a', gossip('m1'), 0);
+    core.tick(999);
+    expect(core.hasSeen('m1')).toBe(true);
+    core.tick(1_000);
+    expect(core.hasSeen('m1')).toBe(false);
+  });
+
+  it('IHAVE floods cannot grow the set of missing messages without bound', () => {
+    const core = plumtree(['a'], { maxStoredMessages: 0 });
+    const ids = Array.from({ length: 1024 }, (_, index) => `x${index}`);
+    for (let batch = 0; batch < 3; batch += 1) core.receive('a', { type: 'ihave', ids: ids.map((id) => `${batch}-${id}`), rounds: ids.map(() => 1) }, 1);
+    expect(core.missingIds().length).toBeLessThanOrEqual(1024);
+    expect(core.stats().missingDropped).toBeGreaterThan(0);
+  });
+
+  it('anti-entropy: a digest of ids this node lacks leads to a GRAFT for them, and is answered with this node\'s digest', () => {
+    const core = plumtree(['a'], { antiEntropyIntervalMs: 1_000, antiEntropyTopics: ['orders'] });
+    const mine = core.broadcast('orders', 'local', 0);
+    core.takeEffects();
+    core.receive('a', { type: 'digest', ids: ['theirs', mine], reply: false }, 10);
+    const answer = sent(core.takeEffects(), 'digest');
+    expect(answer).toEqual([{ to: 'a', message: { type: 'digest', ids: [mine], reply: true } }]);
+    core.tick(10);
+    expect(sent(core.takeEffects(), 'graft')).toEqual([{ to: 'a', message: { type: 'graft', ids: ['theirs'] } }]);
+  });
+
+  it('anti-entropy runs periodically only while there are messages of its topics', () => {
+    const core = plumtree(['a'], { antiEntropyIntervalMs: 1_000, antiEntropyTopics: ['orders'] });
+    core.broadcast('other', 'x', 0);
+    expect(core.nextTick()).toBeGreaterThan(1_000);
+    core.broadcast('orders', 'y', 0);
+    core.takeEffects();
+    core.tick(1_000);
+    expect(sent(core.takeEffects(), 'digest')).toHaveLength(1);
+  });
+});

@@ -1,0 +1,485 @@
+// Plumtree (Leitão, Pereira, Rodrigues, "Epidemic Broadcast Trees", SRDS 2007) as a synchronous
+// state machine over whatever neighbours the peer service provides. Section references are to
+// the paper. Payloads travel eagerly along a spanning tree; every other link carries lazy IHAVE
+// announcements, so a node whose tree branch broke notices what it misses and GRAFTs it, which
+// also repairs the tree. Duplicates PRUNE the link they came over.
+import type { Random } from '@foundation/core';
+import type { PlumtreeConfig } from './config';
+import { MessageCache } from './message-cache';
+import type { GossipMessage, PlumtreeMessage } from './messages';
+import { RateLimiter } from './rate-limiter';
+
+/** A broadcast as it is delivered to this node. */
+export interface Delivery {
+  readonly id: string;
+  readonly topic: string;
+  readonly origin: string;
+  readonly payload: unknown;
+  /** Hops from the origin. */
+  readonly hops: number;
+}
+
+export type PlumtreeEffect =
+  | { readonly kind: 'send'; readonly to: string; readonly message: PlumtreeMessage }
+  | { readonly kind: 'deliver'; readonly delivery: Delivery };
+
+export interface PlumtreeOptions {
+  readonly self: string;
+  readonly config: PlumtreeConfig;
+  readonly random: Random;
+  /** Ids per IHAVE, GRAFT or DIGEST message. Default 1,024. */
+  readonly maxIdsPerMessage?: number;
+}
+
+export interface PlumtreeStats {
+  broadcasts: number;
+  delivered: number;
+  gossipSent: number;
+  gossipReceived: number;
+  duplicates: number;
+  ihaveSent: number;
+  ihaveIdsSent: number;
+  graftsSent: number;
+  graftsReceived: number;
+  graftsRateLimited: number;
+  prunesSent: number;
+  prunesReceived: number;
+  optimizations: number;
+  missingDropped: number;
+  digestsSent: number;
+  [counter: string]: number;
+}
+
+interface Seen {
+  readonly round: number;
+  /** The neighbour it came from (null for this node's own broadcasts). */
+  readonly from: string | null;
+}
+
+interface Stored {
+  readonly topic: string;
+  readonly origin: string;
+  readonly payload: unknown;
+  readonly round: number;
+}
+
+interface Announcement {
+  readonly peer: string;
+  readonly round: number;
+}
+
+interface Missing {
+  readonly announcements: Announcement[];
+  timerAt: number;
+}
+
+const MAX_ANNOUNCEMENTS_PER_ID = 16;
+
+function isMembershipTopic(topic: string): boolean {
+  return topic.charCodeAt(0) === 36; // '$'
+}
+
+export class PlumtreeCore {
+  readonly self: string;
+  private readonly config: PlumtreeConfig;
+  private readonly random: Random;
+  private readonly maxIds: number;
+  private readonly eager = new Set<string>();
+  private readonly lazy = new Set<string>();
+  private readonly seen: MessageCache<Seen>;
+  private readonly store: MessageCache<Stored>;
+  private readonly missing = new Map<string, Missing>();
+  private readonly maxMissing: number;
+  private readonly lazyQueue = new Map<string, { ids: string[]; rounds: number[] }>();
+  private readonly graftLimiter: RateLimiter;
+  private readonly antiEntropyTopics: ReadonlySet<string>;
+  private effects: PlumtreeEffect[] = [];
+  private nextFlushAt = Number.POSITIVE_INFINITY;
+  private nextMissingAt = Number.POSITIVE_INFINITY;
+  private nextAntiEntropyAt = Number.POSITIVE_INFINITY;
+  private nextExpiryAt = Number.POSITIVE_INFINITY;
+  private readonly counters: PlumtreeStats = {
+    broadcasts: 0,
+    delivered: 0,
+    gossipSent: 0,
+    gossipReceived: 0,
+    duplicates: 0,
+    ihaveSent: 0,
+    ihaveIdsSent: 0,
+    graftsSent: 0,
+    graftsReceived: 0,
+    graftsRateLimited: 0,
+    prunesSent: 0,
+    prunesReceived: 0,
+    optimizations: 0,
+    missingDropped: 0,
+    digestsSent: 0,
+  };
+
+  constructor(options: PlumtreeOptions) {
+    this.self = options.self;
+    this.config = options.config;
+    this.random = options.random;
+    this.maxIds = options.maxIdsPerMessage ?? 1024;
+    this.seen = new MessageCache(options.config.maxSeenIds, options.config.seenTtlMs);
+    this.store = new MessageCache(options.config.maxStoredMessages, options.config.storeTtlMs);
+    this.maxMissing = Math.max(1024, options.config.maxStoredMessages);
+    this.graftLimiter = new RateLimiter(options.config.graftRatePerSecond, options.config.graftBurst);
+    this.antiEntropyTopics = new Set(options.config.antiEntropyTopics);
+  }
+
+  // ---- queries ------------------------------------------------------------------------------
+
+  eagerPeers(): string[] {
+    return [...this.eager];
+  }
+
+  lazyPeers(): string[] {
+    return [...this.lazy];
+  }
+
+  hasSeen(id: string): boolean {
+    return this.seen.has(id);
+  }
+
+  missingIds(): string[] {
+    return [...this.missing.keys()];
+  }
+
+  stats(): PlumtreeStats {
+    return { ...this.counters, seenIds: this.seen.size, storedMessages: this.store.size, missing: this.missing.size };
+  }
+
+  takeEffects(): PlumtreeEffect[] {
+    const effects = this.effects;
+    this.effects = [];
+    return effects;
+  }
+
+  /** A fresh message id: 64 random bits as 16 hex digits. */
+  newId(): string {
+    return this.random.uint32().toString(16).padStart(8, '0') + this.random.uint32().toString(16).padStart(8, '0');
+  }
+
+  // ---- broadcast ----------------------------------------------------------------------------
+
+  /**
+   * §3.3 Broadcast: push the payload to the eager peers and announce it to the lazy ones. This
+   * node's own subscribers are not called (they published it). `id` may be given to make
+   * identical broadcasts from several nodes one message (topology proposals do).
+   */
+  broadcast(topic: string, payload: unknown, now: number, id: string = this.newId()): string {
+    if (this.seen.has(id)) return id;
+    this.counters.broadcasts += 1;
+    this.seen.set(id, { round: 0, from: null }, now);
+    this.store.set(id, { topic, origin: this.self, payload, round: 0 }, now);
+    this.scheduleExpiry(now);
+    const message: GossipMessage = { type: 'gossip', id, topic, origin: this.self, round: 1, payload };
+    this.eagerPush(message, null);
+    this.lazyPush(id, 1, null, now);
+    this.scheduleAntiEntropy(topic, now);
+    return id;
+  }
+
+  receive(from: string, message: PlumtreeMessage, now: number): void {
+    if (from === this.self) return;
+    switch (message.type) {
+      case 'gossip':
+        this.onGossip(from, message, now);
+        return;
+      case 'ihave':
+        this.onIHave(from, message.ids, message.rounds, now);
+        return;
+      case 'graft':
+        this.onGraft(from, message.ids, now);
+        return;
+      case 'prune':
+        this.counters.prunesReceived += 1;
+        // §3.4: the sender already had the message: it becomes a lazy link.
+        if (this.eager.delete(from)) this.lazy.add(from);
+        return;
+      case 'digest':
+        this.onDigest(from, message.ids, message.reply, now);
+        return;
+    }
+  }
+
+  private isNeighbor(peer: string): boolean {
+    return this.eager.has(peer) || this.lazy.has(peer);
+  }
+
+  /**
+   * §3.4 GOSSIP: a new message is delivered, pushed on to the other eager peers, announced to
+   * the lazy ones, and its sender becomes (or stays) an eager link. A duplicate turns the link
+   * it came over into a lazy one and PRUNEs it.
+   */
+  private onGossip(from: string, message: GossipMessage, now: number): void {
+    this.counters.gossipReceived += 1;
+    const id = message.id;
+    if (this.seen.has(id)) {
+      this.counters.duplicates += 1;
+      if (this.eager.delete(from)) {
+        this.lazy.add(from);
+        this.counters.prunesSent += 1;
+        this.send(from, { type: 'prune' });
+      }
+      return;
+    }
+    const round = message.round;
+    this.seen.set(id, { round, from }, now);
+    this.store.set(id, { topic: message.topic, origin: message.origin, payload: message.payload, round }, now);
+    this.scheduleExpiry(now);
+    this.counters.delivered += 1;
+    this.effects.push({ kind: 'deliver', delivery: { id, topic: message.topic, origin: message.origin, payload: message.payload, hops: round } });
+    const missing = this.missing.get(id);
+    if (missing !== undefined) {
+      this.missing.delete(id);
+      // §3.8 optimisation: an announcement that came by a much shorter path means the tree
+      // is worse than the overlay: graft the lazy link, prune the eager one.
+      this.optimize(from, round, missing.announcements);
+    }
+    const forward: GossipMessage = { type: 'gossip', id, topic: message.topic, origin: message.origin, round: round + 1, payload: message.payload };
+    this.eagerPush(forward, from);
+    this.lazyPush(id, round + 1, from, now);
+    if (this.lazy.delete(from)) this.eager.add(from);
+    this.scheduleAntiEntropy(message.topic, now);
+  }
+
+  private optimize(eagerPeer: string, round: number, announcements: readonly Announcement[]): void {
+    let best: Announcement | undefined;
+    for (const announcement of announcements) {
+      if (!this.isNeighbor(announcement.peer) || announcement.peer === eagerPeer) continue;
+      if (best === undefined || announcement.round < best.round) best = announcement;
+    }
+    if (best === undefined || round - best.round < this.config.optimizationThreshold) return;
+    this.counters.optimizations += 1;
+    this.lazy.delete(best.peer);
+    this.eager.add(best.peer);
+    this.counters.graftsSent += 1;
+    this.send(best.peer, { type: 'graft', ids: [] });
+    if (this.eager.delete(eagerPeer)) {
+      this.lazy.add(eagerPeer);
+      this.counters.prunesSent += 1;
+      this.send(eagerPeer, { type: 'prune' });
+    }
+  }
+
+  /** §3.4 IHAVE: an unknown id starts (or joins) a timer; when it fires, the announcer is grafted. */
+  private onIHave(from: string, ids: readonly string[], rounds: readonly number[], now: number): void {
+    for (let index = 0; index < ids.length; index += 1) {
+      const id = ids[index]!;
+      const round = rounds[index]!;
+      const seen = this.seen.get(id);
+      if (seen !== undefined) {
+        if (seen.from !== null && seen.from !== from && this.eager.has(seen.from)) this.optimize(seen.from, seen.round, [{ peer: from, round }]);
+        continue;
+      }
+      this.announce(id, from, round, now + this.config.ihaveTimeoutMs);
+    }
+  }
+
+  private announce(id: string, peer: string, round: number, timerAt: number): void {
+    const missing = this.missing.get(id);
+    if (missing === undefined) {
+      if (this.missing.size >= this.maxMissing) {
+        this.counters.missingDropped += 1;
+        return;
+      }
+      this.missing.set(id, { announcements: [{ peer, round }], timerAt });
+      if (timerAt < this.nextMissingAt) this.nextMissingAt = timerAt;
+      return;
+    }
+    if (missing.announcements.length >= MAX_ANNOUNCEMENTS_PER_ID) return;
+    for (const announcement of missing.announcements) if (announcement.peer === peer) return;
+    missing.announcements.push({ peer, round });
+  }
+
+  /** §3.4 GRAFT: the sender becomes an eager link and gets the messages it asks for. */
+  private onGraft(from: string, ids: readonly string[], now: number): void {
+    this.counters.graftsReceived += 1;
+    if (!this.graftLimiter.allow(from, now)) {
+      this.counters.graftsRateLimited += 1;
+      return;
+    }
+    if (this.isNeighbor(from)) {
+      this.lazy.delete(from);
+      this.eager.add(from);
+    }
+    for (const id of ids) {
+      const stored = this.store.get(id);
+      if (stored === undefined) continue;
+      this.counters.gossipSent += 1;
+      this.send(from, { type: 'gossip', id, topic: stored.topic, origin: stored.origin, round: stored.round + 1, payload: stored.payload });
+    }
+  }
+
+  /**
+   * Anti-entropy: the ids a neighbour holds for topics that need completeness. Unknown ones are
+   * announced (so they are grafted like lazily announced ones); a digest that is not itself a
+   * reply is answered with this node's digest, so both sides catch up.
+   */
+  private onDigest(from: string, ids: readonly string[], reply: boolean, now: number): void {
+    for (const id of ids) if (!this.seen.has(id)) this.announce(id, from, 0, now);
+    if (!reply && this.isNeighbor(from)) this.sendDigest(from, now, true);
+  }
+
+  // ---- neighbours ---------------------------------------------------------------------------
+
+  /**
+   * §3.6: a new neighbour starts as an eager link. Repair: it is told (lazily) of the messages
+   * of the last `repairWindowMs`, so what was in flight while the overlay changed is grafted.
+   */
+  neighborUp(peer: string, now: number): void {
+    if (peer === this.self || this.isNeighbor(peer)) return;
+    this.eager.add(peer);
+    if (this.config.repairWindowMs <= 0) return;
+    const recent = this.store.recent(now - this.config.repairWindowMs, this.maxIds);
+    if (recent.length === 0) return;
+    const queue = { ids: [] as string[], rounds: [] as number[] };
+    for (const entry of recent) {
+      queue.ids.push(entry.id);
+      queue.rounds.push(entry.value.round + 1);
+    }
+    this.sendIHave(peer, queue.ids, queue.rounds);
+  }
+
+  /** §3.6: a lost neighbour leaves both peer sets and its announcements are forgotten. */
+  neighborDown(peer: string): void {
+    this.eager.delete(peer);
+    this.lazy.delete(peer);
+    this.lazyQueue.delete(peer);
+    for (const [id, missing] of this.missing) {
+      const index = missing.announcements.findIndex((announcement) => announcement.peer === peer);
+      if (index >= 0) missing.announcements.splice(index, 1);
+      if (missing.announcements.length === 0) this.missing.delete(id);
+    }
+  }
+
+  // ---- ticks --------------------------------------------------------------------------------
+
+  tick(now: number): void {
+    if (now >= this.nextFlushAt) this.flush();
+    if (now >= this.nextMissingAt) this.graftMissing(now);
+    if (now >= this.nextAntiEntropyAt) this.antiEntropy(now);
+    if (now >= this.nextExpiryAt) {
+      this.seen.expire(now);
+      this.store.expire(now);
+      this.nextExpiryAt = Math.min(this.seen.nextExpiry(), this.store.nextExpiry());
+    }
+  }
+
+  nextTick(): number {
+    return Math.min(this.nextFlushAt, this.nextMissingAt, this.nextAntiEntropyAt, this.nextExpiryAt);
+  }
+
+  /** §3.4 timer: GRAFT the first announcer of each overdue id (batched per peer), then wait timeout 2. */
+  private graftMissing(now: number): void {
+    const grafts = new Map<string, string[]>();
+    let next = Number.POSITIVE_INFINITY;
+    for (const [id, missing] of this.missing) {
+      if (missing.timerAt > now) {
+        if (missing.timerAt < next) next = missing.timerAt;
+        continue;
+      }
+      const announcement = missing.announcements.shift();
+      if (announcement === undefined) {
+        this.missing.delete(id);
+        continue;
+      }
+      missing.timerAt = now + this.config.graftTimeoutMs;
+      if (missing.timerAt < next) next = missing.timerAt;
+      let ids = grafts.get(announcement.peer);
+      if (ids === undefined) {
+        ids = [];
+        grafts.set(announcement.peer, ids);
+      }
+      if (ids.length < this.maxIds) ids.push(id);
+    }
+    this.nextMissingAt = next;
+    for (const [peer, ids] of grafts) {
+      if (this.isNeighbor(peer)) {
+        this.lazy.delete(peer);
+        this.eager.add(peer);
+      }
+      this.counters.graftsSent += 1;
+      this.send(peer, { type: 'graft', ids });
+    }
+  }
+
+  private flush(): void {
+    this.nextFlushAt = Number.POSITIVE_INFINITY;
+    for (const [peer, queue] of this.lazyQueue) this.sendIHave(peer, queue.ids, queue.rounds);
+    this.lazyQueue.clear();
+  }
+
+  private sendIHave(peer: string, ids: readonly string[], rounds: readonly number[]): void {
+    for (let start = 0; start < ids.length; start += this.maxIds) {
+      const end = Math.min(ids.length, start + this.maxIds);
+      this.counters.ihaveSent += 1;
+      this.counters.ihaveIdsSent += end - start;
+      this.send(peer, { type: 'ihave', ids: start === 0 && end === ids.length ? ids : ids.slice(start, end), rounds: start === 0 && end === rounds.length ? rounds : rounds.slice(start, end) });
+    }
+  }
+
+  private antiEntropy(now: number): void {
+    this.nextAntiEntropyAt = Number.POSITIVE_INFINITY;
+    const neighbors = [...this.eager, ...this.lazy];
+    if (neighbors.length === 0) return;
+    if (this.sendDigest(this.random.pick(neighbors), now, false)) this.nextAntiEntropyAt = now + this.config.antiEntropyIntervalMs;
+  }
+
+  /** Sends the ids of stored messages whose topic needs anti-entropy; false when there are none. */
+  private sendDigest(peer: string, now: number, reply: boolean): boolean {
+    const ids: string[] = [];
+    for (const entry of this.store.recent(now - this.config.storeTtlMs, Number.POSITIVE_INFINITY)) {
+      if (ids.length >= this.maxIds) break;
+      if (this.needsAntiEntropy(entry.value.topic)) ids.push(entry.id);
+    }
+    if (ids.length === 0 && !reply) return false;
+    this.counters.digestsSent += 1;
+    this.send(peer, { type: 'digest', ids, reply });
+    return true;
+  }
+
+  private needsAntiEntropy(topic: string): boolean {
+    return isMembershipTopic(topic) || this.antiEntropyTopics.has(topic);
+  }
+
+  private scheduleAntiEntropy(topic: string, now: number): void {
+    if (this.config.antiEntropyIntervalMs <= 0 || this.nextAntiEntropyAt !== Number.POSITIVE_INFINITY || !this.needsAntiEntropy(topic)) return;
+    this.nextAntiEntropyAt = now + this.config.antiEntropyIntervalMs;
+  }
+
+  private scheduleExpiry(now: number): void {
+    if (this.nextExpiryAt === Number.POSITIVE_INFINITY) this.nextExpiryAt = Math.min(now + this.config.seenTtlMs, now + this.config.storeTtlMs);
+  }
+
+  private eagerPush(message: GossipMessage, exclude: string | null): void {
+    for (const peer of this.eager) {
+      if (peer === exclude) continue;
+      this.counters.gossipSent += 1;
+      this.send(peer, message);
+    }
+  }
+
+  /** Queues an announcement for every lazy peer; the queue is flushed every `lazyPushIntervalMs` (§3.5's policy). */
+  private lazyPush(id: string, round: number, exclude: string | null, now: number): void {
+    if (this.lazy.size === 0) return;
+    for (const peer of this.lazy) {
+      if (peer === exclude) continue;
+      let queue = this.lazyQueue.get(peer);
+      if (queue === undefined) {
+        queue = { ids: [], rounds: [] };
+        this.lazyQueue.set(peer, queue);
+      }
+      queue.ids.push(id);
+      queue.rounds.push(round);
+    }
+    if (this.config.lazyPushIntervalMs <= 0) this.flush();
+    else if (this.nextFlushAt === Number.POSITIVE_INFINITY) this.nextFlushAt = now + this.config.lazyPushIntervalMs;
+  }
+
+  private send(to: string, message: PlumtreeMessage): void {
+    this.effects.push({ kind: 'send', to, message });
+  }
+}

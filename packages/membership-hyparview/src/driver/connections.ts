@@ -1,0 +1,174 @@
+// Connection bookkeeping between the membership and its transport, apart from the protocol:
+// which peers are connected, messages held while a connection is being set up, connections
+// opened for one-off exchanges closed again after they linger unused, and which side opens a
+// connection. Neighbours are connected from the side with the smaller node id, so two nodes
+// never dial each other at once; the other side connects only when a send fails for want of a
+// connection (transports such as @foundation/channels need one to send at all).
+import type { PeerTransport, TransportSendOptions } from './transport';
+
+export interface ConnectionCounters {
+  sendRefused: number;
+  queuedDropped: number;
+  sendErrors: number;
+  connectionsClosed: number;
+}
+
+interface Queued {
+  readonly channel: string;
+  readonly payload: unknown;
+  readonly options: TransportSendOptions | undefined;
+}
+
+export class ConnectionManager {
+  readonly connected = new Set<string>();
+  private readonly dialing = new Map<string, number>();
+  private readonly queues = new Map<string, Queued[]>();
+  private readonly lastUse = new Map<string, number>();
+  /** Peers this side disconnected, so their `peer-down` is not taken for a failure. */
+  private readonly closedByUs = new Set<string>();
+  readonly counters: ConnectionCounters = { sendRefused: 0, queuedDropped: 0, sendErrors: 0, connectionsClosed: 0 };
+
+  constructor(
+    private readonly self: string,
+    private readonly transport: PeerTransport,
+    private readonly lingerMs: number,
+    private readonly maxQueuedPerPeer: number,
+    private readonly onSendError: (error: unknown, peer: string, channel: string) => void,
+  ) {}
+
+  /** Sends now if the transport accepts it; otherwise holds it and connects. */
+  send(peer: string, channel: string, payload: unknown, options: TransportSendOptions | undefined, now: number, linked: boolean): void {
+    // Links are never collected, so their use need not be tracked (it is, from the moment they end).
+    if (!linked) this.lastUse.set(peer, now);
+    if (this.trySend(peer, channel, payload, options)) return;
+    if (this.connected.has(peer)) {
+      // Connected but refused: a full queue or a stopping transport. Best effort: drop it.
+      this.counters.sendRefused += 1;
+      return;
+    }
+    let queue = this.queues.get(peer);
+    if (queue === undefined) {
+      queue = [];
+      this.queues.set(peer, queue);
+    }
+    if (queue.length >= this.maxQueuedPerPeer) {
+      this.counters.queuedDropped += 1;
+      return;
+    }
+    queue.push({ channel, payload, options });
+    this.dial(peer, now);
+  }
+
+  private trySend(peer: string, channel: string, payload: unknown, options: TransportSendOptions | undefined): boolean {
+    try {
+      return this.transport.send(peer, channel, payload, options);
+    } catch (error) {
+      this.counters.sendErrors += 1;
+      this.onSendError(error, peer, channel);
+      return true;
+    }
+  }
+
+  /** Keeps a connection to a neighbour; only the side with the smaller id dials. */
+  ensure(peer: string, now: number): void {
+    this.lastUse.set(peer, now);
+    if (this.connected.has(peer) || this.self > peer) return;
+    this.dial(peer, now);
+  }
+
+  private dial(peer: string, now: number): void {
+    if (this.dialing.has(peer) || this.connected.has(peer)) return;
+    this.dialing.set(peer, now);
+    this.closedByUs.delete(peer);
+    this.transport.connect(peer);
+  }
+
+  touch(peer: string, now: number): void {
+    if (this.lastUse.has(peer) || this.connected.has(peer)) this.lastUse.set(peer, now);
+  }
+
+  peerUp(peer: string, now: number): void {
+    this.connected.add(peer);
+    this.dialing.delete(peer);
+    this.closedByUs.delete(peer);
+    this.lastUse.set(peer, now);
+    const queue = this.queues.get(peer);
+    if (queue === undefined) return;
+    this.queues.delete(peer);
+    for (const message of queue) {
+      if (!this.trySend(peer, message.channel, message.payload, message.options)) this.counters.sendRefused += 1;
+    }
+  }
+
+  /** Returns false when this side closed the connection itself (not a failure). */
+  peerDown(peer: string): boolean {
+    this.connected.delete(peer);
+    this.dialing.delete(peer);
+    const dropped = this.queues.get(peer)?.length ?? 0;
+    if (dropped > 0) this.counters.queuedDropped += dropped;
+    this.queues.delete(peer);
+    if (this.closedByUs.delete(peer)) return false;
+    return true;
+  }
+
+  /** Stops (re)connecting to a failed peer. */
+  forget(peer: string): void {
+    this.queues.delete(peer);
+    this.dialing.delete(peer);
+    this.lastUse.delete(peer);
+    if (!this.connected.has(peer)) this.transport.disconnect(peer);
+  }
+
+  /**
+   * Closes connections that serve no link and were unused for the linger time; gives up dials
+   * that never came up within it.
+   */
+  collect(now: number, needed: (peer: string) => boolean): void {
+    for (const peer of this.connected) {
+      if (needed(peer)) continue;
+      if (now - (this.lastUse.get(peer) ?? 0) < this.lingerMs) continue;
+      this.close(peer);
+    }
+    for (const [peer, since] of this.dialing) {
+      if (needed(peer) || now - since < 4 * this.lingerMs) continue;
+      this.dialing.delete(peer);
+      this.queues.delete(peer);
+      this.transport.disconnect(peer);
+    }
+    if (this.lastUse.size > 4 * (this.connected.size + 64)) {
+      for (const peer of this.lastUse.keys()) if (!this.connected.has(peer) && !this.dialing.has(peer)) this.lastUse.delete(peer);
+    }
+  }
+
+  close(peer: string): void {
+    this.counters.connectionsClosed += 1;
+    this.closedByUs.add(peer);
+    this.lastUse.delete(peer);
+    this.transport.disconnect(peer);
+  }
+
+  closeAll(): void {
+    for (const peer of [...this.connected, ...this.dialing.keys()]) this.close(peer);
+    this.queues.clear();
+  }
+
+  /** When `collect` next has something to do (ms), or Infinity. */
+  nextCollection(needed: (peer: string) => boolean): number {
+    let next = Number.POSITIVE_INFINITY;
+    for (const peer of this.connected) {
+      if (needed(peer)) continue;
+      const due = (this.lastUse.get(peer) ?? 0) + this.lingerMs;
+      if (due < next) next = due;
+    }
+    for (const [peer, since] of this.dialing) if (!needed(peer) && since + 4 * this.lingerMs < next) next = since + 4 * this.lingerMs;
+    return next;
+  }
+
+  isDialing(peer: string): boolean {
+    return this.dialing.has(peer);
+  }
+
+  queued(peer: string): number {
+    return this.queues.get(peer)?.length ?? 0;
+  }
+}

@@ -1,0 +1,989 @@
+// createMembership: the driver. It owns the transport, the timers and the seeds; it feeds the
+// pure cores (a peer service — HyParView, full mesh or client-server — and Plumtree over that
+// service's neighbours), carries out their effects, detects failures, estimates the cluster
+// size and switches topology. One timer per node: after every input the driver asks each core
+// when it next needs a tick and sets the timer for the earliest.
+import { FoundationError, createCryptoRandom, createSystemClock } from '@foundation/core';
+import type { Random, Scheduler, Timer } from '@foundation/core';
+import { ClientServerCore, SERVERS_TOPIC } from '../core/client-server';
+import { TOPOLOGY_MODES, resolveConfig } from '../core/config';
+import type { DeepPartial, MembershipConfig, TopologyMode } from '../core/config';
+import { createDecodeStats, decodeMembershipMessage, decodePlumtreeMessage, MAX_TOPIC_LENGTH } from '../core/decode';
+import type { DecodeLimits, DecodeStats } from '../core/decode';
+import { FullMeshCore } from '../core/full-mesh';
+import { HyParViewCore } from '../core/hyparview';
+import type { InitialView } from '../core/hyparview';
+import { SERVICE_OF_TYPE, isServiceMessage } from '../core/messages';
+import type { HeartbeatMessage, MembershipMessage, ServiceMessage } from '../core/messages';
+import { NeighborMonitor } from '../core/neighbor-monitor';
+import type { LeaveReason, PeerService, ServiceEffect } from '../core/peer-service';
+import { PlumtreeCore } from '../core/plumtree';
+import type { Delivery, PlumtreeEffect } from '../core/plumtree';
+import { SizeEstimator } from '../core/size-estimator';
+import { TopologyPolicy } from '../core/topology-policy';
+import type { HealthSnapshot, SwitchReason } from '../core/topology-policy';
+import { InvalidTopicError } from '../errors/invalid-topic-error';
+import { JoinTimeoutError } from '../errors/join-timeout-error';
+import { MembershipConfigError } from '../errors/membership-config-error';
+import { MembershipStoppedError } from '../errors/membership-stopped-error';
+import { PayloadTooLargeError } from '../errors/payload-too-large-error';
+import { SeedResolutionError } from '../errors/seed-resolution-error';
+import { ConnectionManager } from './connections';
+import { isSeedProvider, staticSeeds } from './seeds';
+import type { SeedProvider } from './seeds';
+import type { InboundMessage, PeerTransport, TransportSendOptions } from './transport';
+
+export const TOPOLOGY_TOPIC = '$topology';
+
+/** A broadcast as subscribers receive it (the `Broadcast` port's message, with more detail). */
+export interface BroadcastMessage {
+  /** The node that published it. */
+  readonly from: string;
+  /** Untrusted: decode and check it. */
+  readonly payload: unknown;
+  readonly topic: string;
+  /** Unique per broadcast; the same message may arrive twice after long partitions (Plumtree's dedup window is bounded). */
+  readonly id: string;
+  /** Hops it travelled. */
+  readonly hops: number;
+}
+
+/** Publish to the cluster, receive from it (the port other packages declare). */
+export interface Broadcast {
+  readonly nodeId: string;
+  /** Broadcasts `payload` on `topic`; false when it cannot be accepted now (the membership stopped). */
+  publish(topic: string, payload: unknown): boolean;
+  /** Receives what other nodes publish on `topic`; returns the function that unsubscribes. */
+  subscribe(topic: string, handler: (message: BroadcastMessage) => void): () => void;
+}
+
+/** Membership changes (the port other packages declare). */
+export interface MembershipEvents {
+  /** The nodes this node is linked to now (see `members()`). */
+  members(): string[];
+  on(event: 'member-join' | 'member-leave', handler: (member: string, reason: LeaveReason | undefined) => void): () => void;
+}
+
+export interface TopologyChange {
+  readonly from: TopologyMode;
+  readonly to: TopologyMode;
+  readonly epoch: number;
+  /** Why: the local decision's reason, `manual`, or `remote` when another node's decision was adopted. */
+  readonly reason: SwitchReason | 'remote';
+}
+
+export interface TopologyStatus {
+  readonly mode: TopologyMode;
+  readonly epoch: number;
+  /** Set by a manual switch: no automatic switching until `setTopology('auto')`. */
+  readonly pinned: boolean;
+  readonly estimatedSize: number;
+  /** In client-server mode, this node's role. */
+  readonly role: 'server' | 'client' | undefined;
+  readonly lastSwitchAt: number | undefined;
+}
+
+export interface MembershipEventMap {
+  'member-join': (member: string) => void;
+  'member-leave': (member: string, reason: LeaveReason) => void;
+  'member-suspect': (member: string, phi: number) => void;
+  'topology-change': (change: TopologyChange) => void;
+  'seed-error': (error: SeedResolutionError) => void;
+  'handler-error': (error: unknown, topic: string) => void;
+}
+
+export interface MembershipOptions {
+  /** This node's id; must equal the transport's `nodeId`. */
+  readonly nodeId: string;
+  readonly transport: PeerTransport;
+  /** Where to find the cluster: node ids, or a provider (e.g. `createDnsSeeds`). None: this node starts a cluster. */
+  readonly seeds?: readonly string[] | SeedProvider;
+  /** The topology: `auto` (default) lets the manager choose; a mode pins it. Overrides `config.topology.mode`. */
+  readonly topology?: 'auto' | TopologyMode;
+  /** Time and timers. Default the system clock (timers unref'd). */
+  readonly clock?: Scheduler;
+  /** Randomness. Default crypto-backed; seeded in simulations. */
+  readonly random?: Random;
+  /** Overrides of the defaults (`defaultLanConfig()`); pass `defaultLocalConfig()` for fast timings. */
+  readonly config?: DeepPartial<MembershipConfig>;
+  /** A view remembered from an earlier run: HyParView starts from it instead of joining from scratch. */
+  readonly initialView?: InitialView;
+  /** Current bandwidth use in 0–1 (from your transport's statistics), a health input of the topology manager. */
+  readonly bandwidthUse?: () => number | undefined;
+}
+
+export interface MembershipStats {
+  readonly topology: TopologyStatus;
+  readonly members: number;
+  readonly decode: Readonly<DecodeStats>;
+  readonly service: Readonly<Record<string, number>>;
+  readonly plumtree: Readonly<Record<string, number>>;
+  readonly driver: Readonly<Record<string, number>>;
+}
+
+export interface Membership extends Broadcast, MembershipEvents {
+  readonly nodeId: string;
+  /** Resolves once this node has its first neighbour (at once when there are no seeds); rejects with JoinTimeoutError. */
+  join(): Promise<void>;
+  /** Says goodbye to the neighbours and stops; resolves once goodbyes had time to leave. */
+  leave(): Promise<void>;
+  /** The nodes this node is linked to: every node in a full mesh, the active view in HyParView, the servers (or servers and clients) in client-server. */
+  members(): string[];
+  /** HyParView's active view (in other topologies: the neighbours). */
+  activeView(): string[];
+  /** HyParView's passive view (empty in other topologies). */
+  passiveView(): string[];
+  /** Broadcasts on `topic` (not starting with `$`); returns the message id. Throws InvalidTopicError, PayloadTooLargeError, MembershipStoppedError. */
+  broadcast(topic: string, payload: unknown): string;
+  topology(): TopologyStatus;
+  /** A manual switch: pins `mode` cluster-wide (no cooldown), or `auto` to let the manager choose again. */
+  setTopology(mode: 'auto' | TopologyMode): void;
+  /** φ suspicion level of a neighbour (0 when unknown). */
+  suspicion(member: string): number;
+  health(): HealthSnapshot;
+  stats(): MembershipStats;
+  on<E extends keyof MembershipEventMap>(event: E, handler: MembershipEventMap[E]): () => void;
+  on(event: 'member-join' | 'member-leave', handler: (member: string, reason: LeaveReason | undefined) => void): () => void;
+}
+
+interface Retiring {
+  readonly service: PeerService;
+  readonly until: number;
+}
+
+const RANK: Readonly<Record<TopologyMode, number>> = { 'full-mesh': 0, hyparview: 1, 'client-server': 2 };
+
+function checkTopic(topic: unknown): asserts topic is string {
+  if (typeof topic !== 'string' || topic.length === 0 || topic.length > MAX_TOPIC_LENGTH) throw new InvalidTopicError(topic, `must be a string of 1–${MAX_TOPIC_LENGTH} characters`);
+  if (topic.startsWith('$')) throw new InvalidTopicError(topic, 'topics starting with "$" are reserved for the membership');
+}
+
+function payloadBytes(payload: unknown): number | undefined {
+  if (payload instanceof Uint8Array) return payload.byteLength;
+  if (typeof payload === 'string') return Buffer.byteLength(payload, 'utf8');
+  return undefined;
+}
+
+class MembershipDriver implements Membership {
+  readonly nodeId: string;
+  private readonly transport: PeerTransport;
+  private readonly clock: Scheduler;
+  private readonly random: Random;
+  private readonly config: MembershipConfig;
+  private readonly seedProvider: SeedProvider;
+  private readonly initialView: InitialView | undefined;
+  private readonly bandwidthUse: (() => number | undefined) | undefined;
+  private readonly limits: DecodeLimits;
+  private readonly decodeStats = createDecodeStats();
+  private readonly connections: ConnectionManager;
+  private readonly plumtree: PlumtreeCore;
+  private readonly monitor: NeighborMonitor;
+  private readonly policy: TopologyPolicy;
+  private readonly estimator: SizeEstimator;
+  private readonly membershipSendOptions: TransportSendOptions;
+  private service: PeerService | undefined;
+  private retiring: Retiring[] = [];
+  /** How many services (current and retiring) link to each peer. */
+  private readonly links = new Map<string, number>();
+  private readonly linkedSince = new Map<string, number>();
+  private readonly subscriptions = new Map<string, Set<(message: BroadcastMessage) => void>>();
+  private readonly listeners = new Map<string, Set<(...args: never[]) => void>>();
+  private readonly unsubscribe: (() => void)[] = [];
+  private readonly staleAnswered = new Map<string, number>();
+  private seeds: readonly string[] = [];
+  private mode: TopologyMode;
+  private epoch = 0;
+  private pinned: boolean;
+  private lastSwitchAt: number | undefined;
+  private state: 'new' | 'joining' | 'running' | 'stopped' = 'new';
+  private timer: Timer | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private busy = false;
+  private readonly inbox: (() => void)[] = [];
+  private nextHeartbeatAt = Number.POSITIVE_INFINITY;
+  private nextEvaluateAt = Number.POSITIVE_INFINITY;
+  private nextSizeRoundAt = Number.POSITIVE_INFINITY;
+  private nextSeedRefreshAt = Number.POSITIVE_INFINITY;
+  private nextCollectAt = Number.POSITIVE_INFINITY;
+  private seedRefreshRunning = false;
+  private joinWaiters: { resolve: () => void; reject: (error: unknown) => void; timer: Timer }[] = [];
+  private readonly counters = {
+    staleEpoch: 0,
+    topologySwitches: 0,
+    heartbeatTimeouts: 0,
+    suspicions: 0,
+    handlerErrors: 0,
+    unknownSender: 0,
+    transportErrors: 0,
+  };
+
+  constructor(options: MembershipOptions) {
+    if (typeof options.nodeId !== 'string' || options.nodeId.length === 0) throw new MembershipConfigError('nodeId', 'must be a non-empty string');
+    if (options.transport === undefined || typeof options.transport.send !== 'function') throw new MembershipConfigError('transport', 'must implement the transport port');
+    if (options.transport.nodeId !== options.nodeId) throw new MembershipConfigError('nodeId', `must equal the transport's nodeId ("${options.transport.nodeId}")`);
+    this.nodeId = options.nodeId;
+    this.transport = options.transport;
+    this.clock = options.clock ?? createSystemClock({ keepAlive: false });
+    this.random = options.random ?? createCryptoRandom();
+    const overrides = options.topology === undefined ? options.config : { ...options.config, topology: { ...options.config?.topology, mode: options.topology } };
+    this.config = resolveConfig(overrides);
+    if (options.nodeId.length > this.config.maxNodeIdLength) throw new MembershipConfigError('nodeId', `must be at most ${this.config.maxNodeIdLength} characters`);
+    const seeds = options.seeds ?? [];
+    if (isSeedProvider(seeds)) this.seedProvider = seeds;
+    else if (Array.isArray(seeds) && seeds.every((seed) => typeof seed === 'string')) this.seedProvider = staticSeeds(seeds);
+    else throw new MembershipConfigError('seeds', 'must be an array of node ids or a seed provider');
+    this.initialView = options.initialView;
+    this.bandwidthUse = options.bandwidthUse;
+    const hyparview = this.config.hyparview;
+    this.limits = {
+      maxNodeIdLength: this.config.maxNodeIdLength,
+      maxShuffleNodes: hyparview.shuffleActiveCount + hyparview.shufflePassiveCount + 1,
+      maxMeshMembers: this.config.fullMesh.maxMembers,
+      maxServers: this.config.clientServer.maxServers,
+      sizeSamples: this.config.topology.sizeEstimateSamples,
+      maxIdsPerMessage: 1024,
+    };
+    this.connections = new ConnectionManager(this.nodeId, this.transport, this.config.connectionLingerMs, this.config.maxQueuedPerPeer, () => {
+      this.counters.transportErrors += 1;
+    });
+    this.plumtree = new PlumtreeCore({ self: this.nodeId, config: this.config.plumtree, random: this.random.fork('plumtree'), maxIdsPerMessage: this.limits.maxIdsPerMessage });
+    this.monitor = new NeighborMonitor(this.config.failureDetection);
+    this.policy = new TopologyPolicy(this.config.topology);
+    this.estimator = new SizeEstimator(this.config.topology.sizeEstimateSamples, this.random.fork('size'));
+    this.membershipSendOptions = { partitionKey: this.nodeId };
+    const configured = this.config.topology.mode;
+    this.pinned = configured !== 'auto';
+    this.mode = configured === 'auto' ? (this.initialView === undefined ? 'full-mesh' : 'hyparview') : configured;
+  }
+
+  // ---- the public API -----------------------------------------------------------------------
+
+  join(): Promise<void> {
+    if (this.state === 'stopped') return Promise.reject(new MembershipStoppedError(this.nodeId, 'join'));
+    const promise = new Promise<void>((resolve, reject) => {
+      const timer = this.clock.setTimer(this.config.joinTimeoutMs, () => {
+        this.joinWaiters = this.joinWaiters.filter((waiter) => waiter.timer !== timer);
+        reject(new JoinTimeoutError(this.nodeId, this.config.joinTimeoutMs, this.seeds));
+      });
+      this.joinWaiters.push({ resolve, reject, timer });
+    });
+    if (this.state === 'new') {
+      this.state = 'joining';
+      this.attachTransport();
+      const resolved = this.resolveSeeds();
+      if (Array.isArray(resolved)) this.start(resolved);
+      else {
+        (resolved as Promise<readonly string[] | undefined>).then(
+          (seeds) => this.run(() => this.start(seeds ?? [])),
+          () => this.run(() => this.start([])),
+        );
+      }
+    } else this.settleJoin();
+    return promise;
+  }
+
+  async leave(): Promise<void> {
+    if (this.state === 'stopped') return;
+    const now = this.now();
+    this.run(() => {
+      this.service?.leave(now);
+      for (const retiring of this.retiring) retiring.service.leave(now);
+    });
+    this.state = 'stopped';
+    this.timer?.cancel();
+    this.timer = undefined;
+    for (const waiter of this.joinWaiters) {
+      waiter.timer.cancel();
+      waiter.reject(new MembershipStoppedError(this.nodeId, 'join'));
+    }
+    this.joinWaiters = [];
+    // Goodbyes go out before the connections close.
+    await new Promise<void>((resolve) => this.clock.setTimer(Math.min(200, this.config.connectionLingerMs), resolve));
+    for (const off of this.unsubscribe.splice(0)) off();
+    this.connections.closeAll();
+  }
+
+  members(): string[] {
+    return [...this.links.keys()];
+  }
+
+  activeView(): string[] {
+    const service = this.service;
+    if (service instanceof HyParViewCore) return service.activeView();
+    return service === undefined ? [] : [...service.neighbors()];
+  }
+
+  passiveView(): string[] {
+    const service = this.service;
+    return service instanceof HyParViewCore ? service.passiveView() : [];
+  }
+
+  broadcast(topic: string, payload: unknown): string {
+    checkTopic(topic);
+    if (this.state === 'stopped') throw new MembershipStoppedError(this.nodeId, 'broadcast');
+    const bytes = payloadBytes(payload);
+    if (bytes !== undefined && bytes > this.config.plumtree.maxPayloadBytes) throw new PayloadTooLargeError(topic, bytes, this.config.plumtree.maxPayloadBytes);
+    let id = '';
+    this.run(() => {
+      id = this.plumtree.broadcast(topic, payload, this.now());
+    });
+    return id;
+  }
+
+  publish(topic: string, payload: unknown): boolean {
+    if (this.state === 'stopped') return false;
+    this.broadcast(topic, payload);
+    return true;
+  }
+
+  subscribe(topic: string, handler: (message: BroadcastMessage) => void): () => void {
+    checkTopic(topic);
+    let handlers = this.subscriptions.get(topic);
+    if (handlers === undefined) {
+      handlers = new Set();
+      this.subscriptions.set(topic, handlers);
+    }
+    const wrapped = (message: BroadcastMessage): void => handler(message);
+    handlers.add(wrapped);
+    return () => {
+      const current = this.subscriptions.get(topic);
+      current?.delete(wrapped);
+      if (current?.size === 0) this.subscriptions.delete(topic);
+    };
+  }
+
+  on(event: string, handler: (...args: never[]) => void): () => void {
+    let handlers = this.listeners.get(event);
+    if (handlers === undefined) {
+      handlers = new Set();
+      this.listeners.set(event, handlers);
+    }
+    const wrapped = (...args: never[]): void => handler(...args);
+    handlers.add(wrapped);
+    return () => {
+      this.listeners.get(event)?.delete(wrapped);
+    };
+  }
+
+  topology(): TopologyStatus {
+    const service = this.service;
+    return {
+      mode: this.mode,
+      epoch: this.epoch,
+      pinned: this.pinned,
+      estimatedSize: this.estimatedSize(),
+      role: service instanceof ClientServerCore ? service.role : undefined,
+      lastSwitchAt: this.lastSwitchAt,
+    };
+  }
+
+  setTopology(mode: 'auto' | TopologyMode): void {
+    if (mode !== 'auto' && !TOPOLOGY_MODES.includes(mode)) throw new MembershipConfigError('topology', `must be "auto" or one of ${TOPOLOGY_MODES.join(', ')}`);
+    if (this.state === 'stopped') throw new MembershipStoppedError(this.nodeId, 'switch topology');
+    this.run(() => {
+      const now = this.now();
+      if (mode === 'auto') this.propose(this.mode, false, 'manual', now);
+      else this.propose(mode, true, 'manual', now);
+    });
+  }
+
+  suspicion(member: string): number {
+    return this.monitor.phi(member, this.now());
+  }
+
+  health(): HealthSnapshot {
+    return this.policy.health(this.now());
+  }
+
+  stats(): MembershipStats {
+    return {
+      topology: this.topology(),
+      members: this.links.size,
+      decode: { ...this.decodeStats },
+      service: this.service?.stats() ?? {},
+      plumtree: this.plumtree.stats(),
+      driver: { ...this.counters, ...this.connections.counters, connected: this.connections.connected.size, retiringServices: this.retiring.length },
+    };
+  }
+
+  // ---- running inputs -----------------------------------------------------------------------
+
+  private now(): number {
+    return this.clock.monotonic();
+  }
+
+  /** Runs one input to completion, then carries out the effects; inputs arriving meanwhile wait their turn. */
+  private run(input: () => void): void {
+    if (this.busy) {
+      this.inbox.push(input);
+      return;
+    }
+    this.busy = true;
+    try {
+      input();
+      this.settle();
+    } finally {
+      this.busy = false;
+    }
+    if (this.state !== 'stopped') this.schedule();
+  }
+
+  /** Drains effects, then the inputs that arrived while running. */
+  private settle(): void {
+    this.drain();
+    for (let next = this.inbox.shift(); next !== undefined; next = this.inbox.shift()) {
+      next();
+      this.drain();
+    }
+  }
+
+  private attachTransport(): void {
+    // Messages take a path without a closure per message (this is the hot path of a simulation).
+    const onMembership = (message: InboundMessage): void => {
+      if (this.busy) {
+        this.inbox.push(() => this.onMembershipMessage(message));
+        return;
+      }
+      this.busy = true;
+      try {
+        this.onMembershipMessage(message);
+        this.settle();
+      } finally {
+        this.busy = false;
+      }
+      if (this.state !== 'stopped') this.schedule();
+    };
+    const onBroadcast = (message: InboundMessage): void => {
+      if (this.busy) {
+        this.inbox.push(() => this.onBroadcastMessage(message));
+        return;
+      }
+      this.busy = true;
+      try {
+        this.onBroadcastMessage(message);
+        this.settle();
+      } finally {
+        this.busy = false;
+      }
+      if (this.state !== 'stopped') this.schedule();
+    };
+    this.unsubscribe.push(
+      this.transport.onMessage(this.config.membershipChannel, onMembership),
+      this.transport.onMessage(this.config.broadcastChannel, onBroadcast),
+      this.transport.on('peer-up', (peer) => this.run(() => this.connections.peerUp(peer, this.now()))),
+      this.transport.on('peer-down', (peer) => this.run(() => this.onPeerDown(peer))),
+    );
+  }
+
+  private resolveSeeds(): readonly string[] | Promise<readonly string[] | undefined> {
+    let answer: readonly string[] | Promise<readonly string[]>;
+    try {
+      answer = this.seedProvider.resolve();
+    } catch (error) {
+      this.seedError(error);
+      return this.seeds;
+    }
+    if (Array.isArray(answer)) return this.acceptSeeds(answer);
+    return (answer as Promise<readonly string[]>).then(
+      (list) => this.acceptSeeds(list),
+      (error: unknown) => {
+        this.seedError(error);
+        return undefined;
+      },
+    );
+  }
+
+  private acceptSeeds(list: readonly string[]): readonly string[] {
+    this.seeds = list.filter((seed) => typeof seed === 'string' && seed.length > 0 && seed.length <= this.config.maxNodeIdLength && seed !== this.nodeId);
+    return this.seeds;
+  }
+
+  private seedError(error: unknown): void {
+    const failure = FoundationError.is(error) && error.code === 5904 ? (error as SeedResolutionError) : new SeedResolutionError(this.seedProvider.name, error instanceof Error ? error.message : 'failed', error);
+    this.emit('seed-error', failure);
+  }
+
+  private start(seeds: readonly string[]): void {
+    if (this.state !== 'joining') return;
+    this.state = 'running';
+    this.run(() => {
+      const now = this.now();
+      const service = this.createService(this.mode, this.epoch);
+      this.service = service;
+      if (service instanceof HyParViewCore && this.initialView !== undefined) service.restore(this.initialView, seeds, now);
+      else service.join(seeds, now);
+      if (this.monitor.enabled) this.nextHeartbeatAt = now + this.random.float() * this.config.failureDetection.heartbeatIntervalMs;
+      this.nextSeedRefreshAt = now + this.config.seedRefreshMs;
+      if (!this.pinned) this.startAutomaticTopology(now);
+      this.settleJoin();
+    });
+  }
+
+  private startAutomaticTopology(now: number): void {
+    this.nextEvaluateAt = now + this.config.topology.evaluateIntervalMs;
+    this.nextSizeRoundAt = now + this.random.float() * this.config.topology.sizeEstimateIntervalMs;
+  }
+
+  private settleJoin(): void {
+    if (this.joinWaiters.length === 0) return;
+    if (this.links.size === 0 && this.seeds.length > 0) return;
+    for (const waiter of this.joinWaiters) {
+      waiter.timer.cancel();
+      waiter.resolve();
+    }
+    this.joinWaiters = [];
+  }
+
+  private createService(mode: TopologyMode, epoch: number): PeerService {
+    const random = this.random.fork(`${mode}#${epoch}`);
+    switch (mode) {
+      case 'hyparview':
+        return new HyParViewCore({ self: this.nodeId, config: this.config.hyparview, random, epoch });
+      case 'full-mesh':
+        return new FullMeshCore({ self: this.nodeId, config: this.config.fullMesh, random, epoch, contactTimeoutMs: this.config.hyparview.neighborRequestTimeoutMs });
+      case 'client-server':
+        return new ClientServerCore({
+          self: this.nodeId,
+          config: this.config.clientServer,
+          random,
+          epoch,
+          estimatedSize: this.estimatedSize(),
+          requestTimeoutMs: this.config.hyparview.neighborRequestTimeoutMs,
+        });
+    }
+  }
+
+  // ---- messages -------------------------------------------------------------------------------
+
+  private onMembershipMessage(inbound: InboundMessage): void {
+    if (this.state !== 'running' || this.service === undefined) return;
+    const from = inbound.from;
+    if (typeof from !== 'string' || from === this.nodeId || from.length === 0 || from.length > this.config.maxNodeIdLength) {
+      this.counters.unknownSender += 1;
+      return;
+    }
+    const message = decodeMembershipMessage(inbound.payload, this.limits, this.decodeStats);
+    if (message === undefined) return;
+    const now = this.now();
+    if (this.links.has(from)) {
+      if (this.monitor.enabled) this.monitor.heard(from, now);
+    } else this.connections.touch(from, now);
+    if (isServiceMessage(message)) {
+      this.onServiceMessage(from, message, now);
+      return;
+    }
+    this.onSharedMessage(from, message, now);
+  }
+
+  private onServiceMessage(from: string, message: ServiceMessage, now: number): void {
+    const current = this.service!;
+    if (message.epoch === this.epoch) {
+      current.receive(from, message, now);
+      return;
+    }
+    if (message.epoch > this.epoch) {
+      // A newer topology decision reached us through a message of its service: adopt it.
+      this.adopt(SERVICE_OF_TYPE[message.type], message.epoch, this.pinned, 'remote', now);
+      this.service!.receive(from, message, now);
+      return;
+    }
+    const mode = SERVICE_OF_TYPE[message.type];
+    const retiring = this.retiring.find((entry) => entry.service.epoch === message.epoch && entry.service.mode === mode);
+    if (retiring !== undefined) {
+      retiring.service.receive(from, message, now);
+      return;
+    }
+    this.counters.staleEpoch += 1;
+    // The sender has not heard of the latest decision: tell it (at most once a second).
+    if (mode === this.mode) current.receive(from, message, now);
+    const last = this.staleAnswered.get(from);
+    if (last === undefined || now - last >= 1000) {
+      if (this.staleAnswered.size > 4096) this.staleAnswered.clear();
+      this.staleAnswered.set(from, now);
+      this.sendMembership(from, { type: 'topology', epoch: this.epoch, mode: this.mode, pinned: this.pinned }, now);
+    }
+  }
+
+  private onSharedMessage(from: string, message: MembershipMessage, now: number): void {
+    switch (message.type) {
+      case 'heartbeat':
+        this.onHeartbeat(from, message, now);
+        return;
+      case 'topology':
+        this.adopt(message.mode, message.epoch, message.pinned, 'remote', now);
+        return;
+      case 'size':
+        if (this.pinned || this.mode === 'full-mesh') return;
+        if (this.estimator.merge(message.round, message.values, now)) this.sendSize(now, from);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onHeartbeat(from: string, message: HeartbeatMessage, now: number): void {
+    if (!this.links.has(from)) {
+      this.service?.heartbeatFrom(from, now);
+      return;
+    }
+    const roundTrip = this.monitor.heartbeat(from, message, now);
+    if (roundTrip !== undefined) this.policy.recordLatency(roundTrip, now);
+  }
+
+  private onBroadcastMessage(inbound: InboundMessage): void {
+    if (this.state !== 'running' || this.service === undefined) return;
+    const from = inbound.from;
+    if (typeof from !== 'string' || from === this.nodeId || from.length === 0 || from.length > this.config.maxNodeIdLength) {
+      this.counters.unknownSender += 1;
+      return;
+    }
+    const message = decodePlumtreeMessage(inbound.payload, this.limits, this.decodeStats);
+    if (message === undefined) return;
+    const now = this.now();
+    if (this.links.has(from)) {
+      if (this.monitor.enabled) this.monitor.heard(from, now);
+    } else this.connections.touch(from, now);
+    this.plumtree.receive(from, message, now);
+  }
+
+  private onPeerDown(peer: string): void {
+    const now = this.now();
+    const failure = this.connections.peerDown(peer);
+    if (this.state !== 'running' || !failure) return;
+    this.peerFailed(peer, now);
+  }
+
+  /** A peer is dead or unreachable: every service hears of it, and the transport stops dialling it. */
+  private peerFailed(peer: string, now: number): void {
+    this.service?.peerDown(peer, now);
+    for (const retiring of this.retiring) retiring.service.peerDown(peer, now);
+    if (!this.links.has(peer)) this.connections.forget(peer);
+  }
+
+  // ---- effects --------------------------------------------------------------------------------
+
+  private drain(): void {
+    for (;;) {
+      let worked = false;
+      const service = this.service;
+      if (service !== undefined) {
+        const effects = service.takeEffects();
+        if (effects.length > 0) {
+          worked = true;
+          this.applyServiceEffects(effects);
+        }
+      }
+      for (const retiring of this.retiring) {
+        const effects = retiring.service.takeEffects();
+        if (effects.length > 0) {
+          worked = true;
+          this.applyServiceEffects(effects);
+        }
+      }
+      const plumtreeEffects = this.plumtree.takeEffects();
+      if (plumtreeEffects.length > 0) {
+        worked = true;
+        this.applyPlumtreeEffects(plumtreeEffects);
+      }
+      if (!worked) return;
+    }
+  }
+
+  private applyServiceEffects(effects: readonly ServiceEffect[]): void {
+    const now = this.now();
+    for (const effect of effects) {
+      switch (effect.kind) {
+        case 'send':
+          if (effect.watch) this.connections.ensure(effect.to, now);
+          this.sendMembership(effect.to, effect.message, now);
+          break;
+        case 'neighbor-up':
+          this.linkUp(effect.peer, now);
+          break;
+        case 'neighbor-down':
+          this.linkDown(effect.peer, effect.reason, now);
+          break;
+        case 'publish':
+          this.plumtree.broadcast(effect.topic, effect.payload, now);
+          break;
+      }
+    }
+  }
+
+  private applyPlumtreeEffects(effects: readonly PlumtreeEffect[]): void {
+    const now = this.now();
+    const channel = this.config.broadcastChannel;
+    for (const effect of effects) {
+      if (effect.kind === 'send') this.connections.send(effect.to, channel, effect.message, undefined, now, this.links.has(effect.to));
+      else this.deliver(effect.delivery, now);
+    }
+  }
+
+  private sendMembership(to: string, message: MembershipMessage, now: number): void {
+    this.connections.send(to, this.config.membershipChannel, message, this.membershipSendOptions, now, this.links.has(to));
+  }
+
+  private linkUp(peer: string, now: number): void {
+    const count = this.links.get(peer) ?? 0;
+    this.links.set(peer, count + 1);
+    if (count > 0) return;
+    this.linkedSince.set(peer, now);
+    this.connections.ensure(peer, now);
+    this.monitor.add(peer, now);
+    this.plumtree.neighborUp(peer, now);
+    this.emit('member-join', peer);
+    this.settleJoin();
+  }
+
+  private linkDown(peer: string, reason: LeaveReason, now: number): void {
+    const count = this.links.get(peer);
+    if (count === undefined) return;
+    if (count > 1) {
+      this.links.set(peer, count - 1);
+      return;
+    }
+    this.links.delete(peer);
+    this.linkedSince.delete(peer);
+    this.monitor.remove(peer);
+    this.plumtree.neighborDown(peer);
+    if (reason === 'failed') this.policy.recordPartitionEvent(now);
+    this.connections.touch(peer, now);
+    if (this.nextCollectAt === Number.POSITIVE_INFINITY) this.nextCollectAt = now + this.config.connectionLingerMs;
+    this.emit('member-leave', peer, reason);
+  }
+
+  private deliver(delivery: Delivery, now: number): void {
+    if (delivery.topic === TOPOLOGY_TOPIC) {
+      this.onTopologyAnnouncement(delivery.payload, now);
+      return;
+    }
+    if (delivery.topic === SERVERS_TOPIC) {
+      const server = (delivery.payload as { server?: unknown } | null)?.server;
+      if (typeof server === 'string' && server.length > 0 && server.length <= this.config.maxNodeIdLength && server === delivery.origin) {
+        for (const service of [this.service, ...this.retiring.map((entry) => entry.service)]) if (service instanceof ClientServerCore) service.serverAnnounced(server, now);
+      }
+      return;
+    }
+    const handlers = this.subscriptions.get(delivery.topic);
+    if (handlers === undefined) return;
+    const message: BroadcastMessage = { from: delivery.origin, payload: delivery.payload, topic: delivery.topic, id: delivery.id, hops: delivery.hops };
+    for (const handler of handlers) {
+      try {
+        handler(message);
+      } catch (error) {
+        this.counters.handlerErrors += 1;
+        this.emit('handler-error', error, delivery.topic);
+      }
+    }
+  }
+
+  private emit(event: string, ...args: unknown[]): void {
+    const handlers = this.listeners.get(event);
+    if (handlers === undefined) return;
+    for (const handler of handlers) {
+      try {
+        (handler as (...values: unknown[]) => void)(...args);
+      } catch (error) {
+        this.counters.handlerErrors += 1;
+        if (event !== 'handler-error') this.emit('handler-error', error, event);
+      }
+    }
+  }
+
+  // ---- time -----------------------------------------------------------------------------------
+
+  private schedule(): void {
+    let next = Math.min(this.plumtree.nextTick(), this.nextHeartbeatAt, this.nextEvaluateAt, this.nextSizeRoundAt, this.nextSeedRefreshAt, this.nextCollectAt);
+    if (this.service !== undefined) next = Math.min(next, this.service.nextTick());
+    for (const retiring of this.retiring) next = Math.min(next, retiring.until, retiring.service.nextTick());
+    if (next === Number.POSITIVE_INFINITY || next >= this.timerAt) return;
+    this.timer?.cancel();
+    this.timerAt = next;
+    this.timer = this.clock.setTimer(Math.max(0, next - this.now()), () => {
+      this.timer = undefined;
+      this.timerAt = Number.POSITIVE_INFINITY;
+      this.run(() => this.tick());
+    });
+  }
+
+  private tick(): void {
+    if (this.state !== 'running') return;
+    const now = this.now();
+    this.service?.tick(now);
+    for (const retiring of this.retiring) retiring.service.tick(now);
+    this.plumtree.tick(now);
+    this.finishTransitions(now);
+    if (now >= this.nextHeartbeatAt) this.heartbeats(now);
+    if (now >= this.nextCollectAt) this.collect(now);
+    if (now >= this.nextSizeRoundAt) this.sizeRound(now);
+    if (now >= this.nextEvaluateAt) this.evaluate(now);
+    if (now >= this.nextSeedRefreshAt) this.refreshSeeds(now);
+  }
+
+  private heartbeats(now: number): void {
+    this.nextHeartbeatAt = now + this.config.failureDetection.heartbeatIntervalMs;
+    const verdict = this.monitor.check(now);
+    for (const peer of verdict.failed) {
+      this.counters.heartbeatTimeouts += 1;
+      this.peerFailed(peer, now);
+    }
+    for (const { peer, phi } of verdict.suspected) {
+      this.counters.suspicions += 1;
+      this.emit('member-suspect', peer, phi);
+    }
+    for (const peer of this.links.keys()) this.sendMembership(peer, this.monitor.heartbeatFor(peer, now), now);
+  }
+
+  /**
+   * Closes idle connections that serve no link, and gives up links whose connection never came
+   * up: the neighbour is dead, or does not count this node as its neighbour (it would have
+   * connected), so the link is one-sided and is dropped.
+   */
+  private collect(now: number): void {
+    this.nextCollectAt = Number.POSITIVE_INFINITY;
+    const needed = (peer: string): boolean => this.links.has(peer);
+    this.connections.collect(now, needed);
+    const grace = 2 * this.config.hyparview.neighborRequestTimeoutMs;
+    for (const [peer, since] of this.linkedSince) {
+      if (this.connections.connected.has(peer)) continue;
+      if (now - since >= grace) this.peerFailed(peer, now);
+      else if (since + grace < this.nextCollectAt) this.nextCollectAt = since + grace;
+    }
+    const next = this.connections.nextCollection(needed);
+    if (next < this.nextCollectAt) this.nextCollectAt = Math.max(next, now + 1);
+  }
+
+  private refreshSeeds(now: number): void {
+    this.nextSeedRefreshAt = now + this.config.seedRefreshMs;
+    if (this.seedRefreshRunning) return;
+    const resolved = this.resolveSeeds();
+    const apply = (seeds: readonly string[] | undefined): void => {
+      if (seeds === undefined || this.state !== 'running') return;
+      const at = this.now();
+      this.service?.updateSeeds(seeds, at);
+    };
+    if (Array.isArray(resolved)) {
+      apply(resolved);
+      return;
+    }
+    this.seedRefreshRunning = true;
+    void (resolved as Promise<readonly string[] | undefined>).then((seeds) => {
+      this.seedRefreshRunning = false;
+      this.run(() => apply(seeds));
+    });
+  }
+
+  // ---- topology -------------------------------------------------------------------------------
+
+  private estimatedSize(): number {
+    if (this.mode === 'full-mesh' && this.service !== undefined) return this.service.members().length + 1;
+    return Math.max(1, Math.round(this.estimator.estimate()));
+  }
+
+  private sizeRound(now: number): void {
+    const interval = this.config.topology.sizeEstimateIntervalMs;
+    this.nextSizeRoundAt = now + interval;
+    if (this.pinned || this.mode === 'full-mesh') return;
+    // A round adopted from a neighbour recently counts as this node's own.
+    if (now - this.estimator.roundStartedAt < interval / 2) return;
+    this.estimator.startRound(this.estimator.round + 1, now);
+    this.sendSize(now, undefined);
+  }
+
+  private sendSize(now: number, except: string | undefined): void {
+    const message = { type: 'size' as const, round: this.estimator.round, values: this.estimator.values() };
+    for (const peer of this.links.keys()) if (peer !== except) this.sendMembership(peer, message, now);
+  }
+
+  private evaluate(now: number): void {
+    this.nextEvaluateAt = now + this.config.topology.evaluateIntervalMs;
+    if (this.pinned) return;
+    const use = this.bandwidthUse?.();
+    if (typeof use === 'number') this.policy.recordBandwidth(use, now);
+    // The estimate is meaningful once a whole estimation round has run.
+    if (this.mode !== 'full-mesh' && this.estimator.round < 1) return;
+    if (this.lastSwitchAt !== undefined && now - this.lastSwitchAt < this.config.topology.cooldownMs) return;
+    const decision = this.policy.decide(this.mode, this.estimatedSize(), now);
+    if (decision !== undefined) this.propose(decision.mode, false, decision.reason, now);
+  }
+
+  /** Decides a switch for the cluster: adopt it here and broadcast it (one message id per decision, so identical decisions merge). */
+  private propose(mode: TopologyMode, pinned: boolean, reason: SwitchReason, now: number): void {
+    const epoch = this.epoch + 1;
+    this.adopt(mode, epoch, pinned, reason, now);
+    this.plumtree.broadcast(TOPOLOGY_TOPIC, { mode, epoch, pinned }, now, `topology:${epoch}:${mode}:${pinned ? 1 : 0}`);
+  }
+
+  private onTopologyAnnouncement(payload: unknown, now: number): void {
+    if (typeof payload !== 'object' || payload === null) return;
+    const { mode, epoch, pinned } = payload as { mode?: unknown; epoch?: unknown; pinned?: unknown };
+    if (typeof mode !== 'string' || !(TOPOLOGY_MODES as readonly string[]).includes(mode)) return;
+    if (typeof epoch !== 'number' || !Number.isInteger(epoch) || epoch < 0 || epoch > 2 ** 31 - 1) return;
+    this.adopt(mode as TopologyMode, epoch, pinned === true, 'remote', now);
+  }
+
+  /** Switches to `mode` for `epoch` when that is newer than what this node runs (ties: the sparser mode wins). */
+  private adopt(mode: TopologyMode, epoch: number, pinned: boolean, reason: SwitchReason | 'remote', now: number): void {
+    if (this.state !== 'running') return;
+    if (epoch < this.epoch) return;
+    if (epoch === this.epoch && (mode === this.mode || RANK[mode] < RANK[this.mode])) return;
+    const from = this.mode;
+    this.epoch = epoch;
+    this.pinned = pinned;
+    if (pinned) {
+      this.nextEvaluateAt = Number.POSITIVE_INFINITY;
+      this.nextSizeRoundAt = Number.POSITIVE_INFINITY;
+    } else if (this.nextEvaluateAt === Number.POSITIVE_INFINITY) this.startAutomaticTopology(now);
+    this.lastSwitchAt = now;
+    this.policy.reset();
+    if (mode !== from) this.switchService(mode, now);
+    else this.restampService(now);
+    this.counters.topologySwitches += 1;
+    this.emit('topology-change', { from, to: mode, epoch, reason } satisfies TopologyChange);
+  }
+
+  /** Same mode, newer epoch (a pin or unpin): the service keeps its links and stamps the new epoch. */
+  private restampService(_now: number): void {
+    this.service?.setEpoch(this.epoch);
+  }
+
+  private switchService(mode: TopologyMode, now: number): void {
+    const old = this.service!;
+    const next = this.createService(mode, this.epoch);
+    this.mode = mode;
+    this.service = next;
+    this.retiring.push({ service: old, until: now + this.config.topology.transitionMs });
+    const neighbors = [...old.neighbors()];
+    const known = old instanceof HyParViewCore ? [...neighbors, ...old.passiveView()] : [...old.members()];
+    const contacts = [...new Set([...neighbors, ...this.seeds])];
+    if (next instanceof HyParViewCore) {
+      if (old instanceof ClientServerCore && old.role === 'client') {
+        // Clients join through their servers one at a time (spread over half the transition),
+        // so the new overlay grows by ordinary joins rather than all at once.
+        next.join(contacts, now, now + this.random.float() * (this.config.topology.transitionMs / 2));
+      } else {
+        const passive = old instanceof ClientServerCore ? [...old.knownServers(), ...neighbors] : known;
+        next.restore({ passive: [...new Set(passive)] }, contacts, now);
+      }
+    } else if (next instanceof FullMeshCore) {
+      next.join([...new Set([...known, ...contacts])], now);
+    } else {
+      next.join(contacts, now);
+    }
+  }
+
+  private finishTransitions(now: number): void {
+    if (this.retiring.length === 0) return;
+    const done = this.retiring.filter((entry) => entry.until <= now);
+    if (done.length === 0) return;
+    this.retiring = this.retiring.filter((entry) => entry.until > now);
+    for (const entry of done) entry.service.retire(now);
+    // The retired services' effects (neighbour-downs) are drained by the caller.
+    this.applyServiceEffects(done.flatMap((entry) => entry.service.takeEffects()));
+  }
+}
+
+/** Creates the membership of one node. Call `join()` to start. */
+export function createMembership(options: MembershipOptions): Membership {
+  return new MembershipDriver(options);
+}
