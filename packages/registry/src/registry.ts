@@ -1122,28 +1122,24 @@ class RegistryImpl<Target> implements Registry<Target> {
     });
     const own = { record: Object.freeze({ ...instance, target }), monitorReference: undefined as unknown, monitored: false };
     this.ownGlobals.set(id, own);
-    const outcome = new Promise<{ won: boolean; holder: ServiceInstance }>((resolve, reject) => {
-      const timer = this.clock.setTimer(timeoutMs, () => {
-        this.claimWaiters.delete(id);
-        reject(new RegistryTimeoutError(`registerGlobal("${name}")`, timeoutMs, 'the claim was not applied; it may still be'));
-      });
-      this.claimWaiters.set(id, (result) => {
-        timer.cancel();
-        resolve(result);
-      });
-    });
+    const outcome = new Promise<{ won: boolean; holder: ServiceInstance }>((resolve) => this.claimWaiters.set(id, resolve));
+    const operation = `registerGlobal("${name}")`;
     try {
-      await this.appendCommand({ type: 'registry-claim', namespace: this.namespace, claim: claimData(instance) }, `registerGlobal("${name}")`);
-      const result = await outcome;
-      if (!result.won) {
-        this.ownGlobals.delete(id);
-        throw this.holderError(name, result.holder);
-      }
+      const result = await this.runWithTimeout(
+        async () => {
+          await this.appendCommand({ type: 'registry-claim', namespace: this.namespace, claim: claimData(instance) }, operation);
+          return outcome;
+        },
+        timeoutMs,
+        operation,
+      );
+      if (!result.won) throw this.holderError(name, result.holder);
     } catch (error) {
-      this.claimWaiters.delete(id);
-      if (!this.globals.holder(name) || this.globals.holder(name)!.id !== id) this.ownGlobals.delete(id);
-      outcome.catch(() => undefined);
+      // A claim that timed out may still commit later: then it holds the name, and this node knows it is its own.
+      if (this.globals.holder(name)?.id !== id && !(error instanceof RegistryTimeoutError)) this.ownGlobals.delete(id);
       throw error;
+    } finally {
+      this.claimWaiters.delete(id);
     }
     const current = this.view.get(id) as ServiceInstance<Target>;
     if (this.shouldMonitor(target, options.monitor)) {
@@ -1166,8 +1162,10 @@ class RegistryImpl<Target> implements Registry<Target> {
     this.checkOpen('unregisterGlobal');
     const holder = this.globals.holder(name);
     if (holder === undefined || holder.id !== id) return false;
-    const index = await this.appendCommand({ type: 'registry-release', namespace: this.namespace, name, id }, `unregisterGlobal("${name}")`);
-    await this.waitApplied(index, timeoutMs ?? this.options.consensusTimeoutMs ?? 5000, `unregisterGlobal("${name}")`);
+    const operation = `unregisterGlobal("${name}")`;
+    const wait = timeoutMs ?? this.options.consensusTimeoutMs ?? 5000;
+    const index = await this.runWithTimeout(() => this.appendCommand({ type: 'registry-release', namespace: this.namespace, name, id }, operation), wait, operation);
+    await this.waitApplied(index, wait, operation);
     return this.globals.holder(name)?.id !== id;
   }
 
@@ -1186,11 +1184,13 @@ class RegistryImpl<Target> implements Registry<Target> {
     checkName('service name', name, this.limits.maxNameLength);
     if (options.consistent === true) {
       const timeoutMs = options.timeoutMs ?? this.options.consensusTimeoutMs ?? 5000;
+      const operation = `lookupGlobal("${name}")`;
       let index: number;
       try {
-        index = await log.readIndex();
+        index = await this.runWithTimeout(() => log.readIndex(), timeoutMs, operation);
       } catch (error) {
-        throw new ConsensusFailedError(`lookupGlobal("${name}")`, error);
+        if (error instanceof RegistryTimeoutError) throw error;
+        throw new ConsensusFailedError(operation, error);
       }
       await this.waitApplied(index, timeoutMs, `lookupGlobal("${name}")`);
     }

@@ -426,20 +426,19 @@ export class Replica {
    * retention purge but are not kept (`at` 0 is a floor notice).
    */
   applyDeparture(record: DepartureRecord, now: number): boolean {
+    let changed = false;
     if (record.node === this.nodeId) {
       if (record.incarnation >= this.own.incarnation) {
         this.refute(record.incarnation + 1, 'declared departed by a peer');
-        return true;
+        changed = true;
       }
-      return false;
-    }
-    let changed = false;
-    if (record.incarnation > this.floorOf(record.node)) {
+    } else if (record.incarnation > this.floorOf(record.node)) {
       this.floors.delete(record.node);
       this.floors.set(record.node, record.incarnation);
       while (this.floors.size > this.options.maxRememberedDepartures) this.floors.delete(this.floors.keys().next().value!);
       changed = true;
     }
+    // The record itself is replicated state, kept (also about this node) until it expires.
     const fresh = now - record.at <= this.options.departureRetentionMs;
     const existing = this.departed.get(record.node);
     if (fresh && (existing === undefined || existing.incarnation < record.incarnation)) {
@@ -449,7 +448,7 @@ export class Replica {
       this.toggleHash(departureText(record));
       changed = true;
     }
-    const state = this.origins.get(record.node);
+    const state = record.node === this.nodeId ? undefined : this.origins.get(record.node);
     if (state !== undefined && state.incarnation <= record.incarnation) {
       this.dropOrigin(state, 'departed');
       this.origins.delete(record.node);

@@ -1,0 +1,308 @@
+// Cluster-wide behaviour over testkit's simulated network: every port is a real (small)
+// implementation from test/support — push gossip for Broadcast, failure detection for
+// MembershipEvents, the simulated transport for anti-entropy, a process table for Monitor.
+import { describe, expect, it } from '@jest/globals';
+import type { FoundationError } from '@foundation/core';
+import { checkDeterminism, createSimulation, seedFromEnvironment } from '@foundation/testkit';
+import type { Simulation } from '@foundation/testkit';
+import { contents, converged, createCluster, liveNodes } from '../../test/support/cluster';
+import type { Cluster, ClusterOptions } from '../../test/support/cluster';
+import { createGossipBroadcast } from '../../test/support/gossip-broadcast';
+import { createSimMembership } from '../../test/support/sim-membership';
+import type { NameConflictEvent, Registry } from '../registry';
+import { createRegistry, defaultLocalTimings } from '../registry';
+import { encodeDeltas } from '../core/wire';
+
+const ids = (count: number) => Array.from({ length: count }, (_, index) => `n${index}`);
+
+function start(seed: number, count: number, options: ClusterOptions = {}): { simulation: Simulation; cluster: Cluster } {
+  const simulation = createSimulation({ seed, network: { latency: { min: 1, max: 5 }, failureDetectionMs: 300 } });
+  const cluster = createCluster(simulation, ids(count), options);
+  return { simulation, cluster };
+}
+
+const node = (cluster: Cluster, id: string) => cluster.get(id)!;
+
+describe('replication', () => {
+  it('a registration reaches every node through the broadcast; changes and removal follow (seed=101)', () => {
+    const { simulation, cluster } = start(101, 6);
+    simulation.runFor(200);
+    const pid = node(cluster, 'n0').processes.spawn();
+    const registration = node(cluster, 'n0').registry.register('db', pid, { capabilities: ['sql'], version: '2.1.0', metadata: { shard: 3 } });
+    simulation.runFor(50);
+    for (const { registry } of cluster.values()) {
+      expect(registry.lookup('db')).toEqual(registry.nodeId === 'n0' ? pid : '<n0.1.0>');
+      expect(registry.discover({ capabilities: ['sql'], version: '^2' }).map((instance) => instance.id)).toEqual([registration.id]);
+    }
+    registration.setHealth('degraded');
+    registration.reportLoad(4);
+    simulation.runFor(50);
+    for (const { registry } of cluster.values()) expect(registry.find('db')).toMatchObject({ health: 'degraded', load: 4, metadata: { shard: 3 } });
+    registration.unregister();
+    simulation.runFor(50);
+    for (const { registry } of cluster.values()) expect(registry.find('db')).toBeUndefined();
+    expect(converged(simulation, cluster)).toBe(true);
+  });
+
+  it('auto-removal on process exit is replicated (seed=102)', () => {
+    const { simulation, cluster } = start(102, 4);
+    simulation.runFor(200);
+    const origin = node(cluster, 'n1');
+    const pid = origin.processes.spawn();
+    origin.registry.register('worker', pid, { mode: 'group' });
+    simulation.runFor(50);
+    expect(node(cluster, 'n3').registry.lookupAll('worker')).toHaveLength(1);
+    origin.processes.exit(pid, 'killed');
+    simulation.runFor(50);
+    for (const { registry } of cluster.values()) expect(registry.lookupAll('worker')).toEqual([]);
+  });
+
+  it('a node that joins late converges by anti-entropy alone (seed=103)', () => {
+    const { simulation, cluster } = start(103, 5, { startAt: { n4: 2000 } });
+    simulation.runFor(100);
+    for (const id of ['n0', 'n1', 'n2', 'n3']) node(cluster, id).registry.register(`svc-${id}`, id, { capabilities: ['x'] });
+    simulation.runFor(1000);
+    expect(cluster.has('n4')).toBe(false);
+    simulation.runFor(1000);
+    const late = node(cluster, 'n4').registry;
+    const rounds = late.stats().antiEntropyRounds;
+    simulation.runUntil(() => late.discover({ capabilities: ['x'] }).length === 4 && converged(simulation, cluster), { maxTime: 5000 });
+    expect(late.listServices()).toEqual(['svc-n0', 'svc-n1', 'svc-n2', 'svc-n3']);
+    // The broadcast never reached n4 for those: anti-entropy (at most a few rounds) did.
+    expect(late.stats().antiEntropyRounds - rounds).toBeLessThanOrEqual(10);
+  });
+
+  it('a node that leaves has its entries purged everywhere, though only its neighbours noticed (seed=104)', () => {
+    const { simulation, cluster } = start(104, 8, { neighbours: 2 });
+    simulation.runFor(200);
+    for (const { registry } of cluster.values()) registry.register(`svc-${registry.nodeId}`, registry.nodeId, { mode: 'group' });
+    simulation.runFor(300);
+    const purges: string[] = [];
+    for (const member of cluster.values()) member.registry.on('node-purge', ({ node: gone }) => purges.push(`${member.id}:${gone}`));
+    simulation.crash('n5');
+    simulation.runFor(2000);
+    expect(purges.length).toBeGreaterThan(0);
+    expect(purges.length).toBeLessThan(7); // noticed by its neighbours, not by everyone
+    for (const member of liveNodes(simulation, cluster)) {
+      expect(member.registry.find('svc-n5')).toBeUndefined();
+      expect(member.registry.listServices()).toHaveLength(7);
+    }
+    expect(converged(simulation, cluster)).toBe(true);
+  });
+
+  it('a graceful close purges the node at once (seed=105)', () => {
+    const { simulation, cluster } = start(105, 4);
+    simulation.runFor(200);
+    node(cluster, 'n2').registry.register('cache', 'c');
+    simulation.runFor(50);
+    expect(node(cluster, 'n0').registry.lookup('cache')).toBe('c');
+    node(cluster, 'n2').registry.close();
+    simulation.runFor(30);
+    for (const id of ['n0', 'n1', 'n3']) expect(node(cluster, id).registry.find('cache')).toBeUndefined();
+  });
+
+  it('a restarted node replaces its earlier incarnation everywhere (seed=106)', () => {
+    const { simulation, cluster } = start(106, 4, { onStart: (member) => member.registry.register(`boot-${member.id}`, `${member.id}#${member.registry.incarnation}`) });
+    simulation.runFor(300);
+    simulation.crash('n1');
+    simulation.runFor(100); // faster than failure detection: nobody declared it gone
+    simulation.restart('n1');
+    simulation.runFor(500);
+    for (const member of cluster.values()) {
+      expect(member.registry.lookupAll('boot-n1').map((instance) => instance.incarnation)).toEqual([node(cluster, 'n1').registry.incarnation]);
+    }
+    expect(converged(simulation, cluster)).toBe(true);
+  });
+
+  it('partitions and heals: both sides keep serving their own, then converge; wrongly purged nodes come back (seed=107)', () => {
+    const { simulation, cluster } = start(107, 6);
+    simulation.runFor(200);
+    for (const { registry } of cluster.values()) registry.register(`svc-${registry.nodeId}`, registry.nodeId);
+    simulation.runFor(200);
+    simulation.network.partition([
+      ['n0', 'n1', 'n2'],
+      ['n3', 'n4', 'n5'],
+    ]);
+    simulation.runFor(1500);
+    node(cluster, 'n0').registry.register('during-left', 1);
+    node(cluster, 'n4').registry.register('during-right', 2);
+    node(cluster, 'n1').registry.unregister('svc-n1');
+    simulation.runFor(500);
+    expect(node(cluster, 'n0').registry.find('during-right')).toBeUndefined();
+    simulation.network.heal();
+    simulation.runUntil(() => converged(simulation, cluster), { maxTime: 10_000 });
+    const expected = ['during-left', 'during-right', 'svc-n0', 'svc-n2', 'svc-n3', 'svc-n4', 'svc-n5'];
+    const first = contents(node(cluster, 'n0').registry);
+    for (const { registry } of cluster.values()) {
+      expect(registry.listServices()).toEqual(expected);
+      expect(contents(registry)).toBe(first);
+    }
+  });
+});
+
+describe('unique names across a partition', () => {
+  function split(seed: number, options: ClusterOptions = {}) {
+    const context = start(seed, 4, options);
+    const { simulation, cluster } = context;
+    simulation.runFor(200);
+    simulation.network.partition([
+      ['n0', 'n1'],
+      ['n2', 'n3'],
+    ]);
+    simulation.runFor(100);
+    node(cluster, 'n0').registry.register('leader', 'from-n0');
+    simulation.runFor(100);
+    node(cluster, 'n2').registry.register('leader', 'from-n2');
+    simulation.runFor(100);
+    expect(node(cluster, 'n1').registry.lookup('leader')).toBe('from-n0');
+    expect(node(cluster, 'n3').registry.lookup('leader')).toBe('from-n2');
+    const conflicts: NameConflictEvent[] = [];
+    for (const member of cluster.values()) member.registry.on('name-conflict', (event) => conflicts.push(event));
+    simulation.network.heal();
+    simulation.runUntil(() => converged(simulation, cluster) && conflicts.length > 0, { maxTime: 10_000 });
+    simulation.runFor(1000);
+    return { ...context, conflicts };
+  }
+
+  it('the earliest registration wins everywhere; the loser hears name-conflict and gives the name up (seed=108)', () => {
+    const { simulation, cluster, conflicts } = split(108);
+    for (const { registry } of cluster.values()) {
+      expect(registry.lookup('leader')).toBe('from-n0');
+      expect(registry.lookupAll('leader')).toHaveLength(1);
+    }
+    expect(conflicts.map((event) => [event.loser.node, event.winner.node, event.action])).toEqual([['n2', 'n0', 'unregistered']]);
+    expect(node(cluster, 'n2').registry.stats().localServices).toBe(0);
+    expect(converged(simulation, cluster)).toBe(true);
+  });
+
+  it('with nameConflict "keep", the loser stays hidden and takes over when the winner leaves (seed=109)', () => {
+    const { simulation, cluster, conflicts } = split(109, { registry: { nameConflict: 'keep' } });
+    expect(conflicts.map((event) => event.action)).toEqual(['kept']);
+    for (const { registry } of cluster.values()) expect(registry.lookup('leader')).toBe('from-n0');
+    node(cluster, 'n0').registry.unregister('leader');
+    simulation.runFor(500);
+    for (const { registry } of cluster.values()) expect(registry.lookup('leader')).toBe('from-n2');
+  });
+});
+
+describe('hostile peers', () => {
+  it('garbage, oversized, malformed and prototype-reaching messages are refused with codes, nothing merged (seed=110)', () => {
+    const { simulation, cluster } = start(110, 2, { registry: { limits: { maxMessageBytes: 4096 } } });
+    simulation.runFor(200);
+    const victim = node(cluster, 'n1').registry;
+    const rejected: FoundationError[] = [];
+    victim.on('message-reject', ({ error }) => rejected.push(error));
+    const before = victim.digest();
+    const topic = 'foundation.registry/test';
+    const transport = simulation.node('n0').transport;
+    const text = (value: unknown) => new TextEncoder().encode(typeof value === 'string' ? value : JSON.stringify(value));
+    const entry = { id: 'n0/1/1', name: 'evil', mode: 'unique', target: 'x', capabilities: [], metadata: {}, weight: 1, health: 'healthy', load: 0, registeredAt: 0, revision: 1 };
+    const delta = (changes: Record<string, unknown>) => ({ v: 1, t: 'delta', ns: 'test', departed: [], origins: [{ node: 'n0', incarnation: 1, covers: [[1, 1]], entries: [{ ...entry, ...changes }], removed: [] }] });
+    const payloads: unknown[] = [
+      'not bytes',
+      new Uint8Array([0xff, 0xfe, 0x00]),
+      text('{"v":1,'),
+      text({ v: 2, t: 'delta', ns: 'test' }),
+      text({ v: 1, t: 'launch-missiles', ns: 'test' }),
+      text({ v: 1, t: 'digest', ns: 'other', hash: '0000000000000000' }),
+      new Uint8Array(5000),
+      text(delta({ name: 'has space' })),
+      text(delta({ capabilities: Array.from({ length: 40 }, (_, index) => `c${index}`) })),
+      text(delta({ version: 'not.a.version' })),
+      text(delta({ metadata: { blob: 'x'.repeat(5000) } })),
+      text(delta({ health: 'great' })),
+      text(delta({ revision: -1 })),
+      text(delta({ id: 'someone-else/1/1' })),
+      text(delta({ target: JSON.parse(`${'{"a":'.repeat(12)}1${'}'.repeat(12)}`) as unknown })),
+      text(`{"v":1,"t":"delta","ns":"test","departed":[],"origins":[{"node":"n0","incarnation":1,"covers":[[1,1]],"removed":[],"entries":[${JSON.stringify(entry).replace('"metadata":{}', '"metadata":{"__proto__":{"polluted":true}}')}]}]}`),
+      text({ v: 1, t: 'summary', ns: 'test', origins: [['n0', 1, 0, []], ['n0', 1, 0, []]], departed: [], reply: true }),
+    ];
+    for (const payload of payloads) transport.send('n1', topic, payload);
+    simulation.runFor(50);
+    expect(rejected.map((error) => error.code)).toEqual([3102, 3102, 3102, 3102, 3102, 5604, 3102, 5604, 5604, 5604, 3102, 5604, 5604, 5604, 5604, 5604, 5604]);
+    expect(rejected[7]!.message).toContain('origins[0].entries[0].name');
+    expect(rejected[14]!.message).toContain('nested deeper than 8 levels');
+    expect(rejected[15]!.message).toContain('metadata.__proto__');
+    expect(victim.find('evil')).toBeUndefined();
+    expect(victim.digest()).toBe(before);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(victim.stats().messagesRejected).toBe(payloads.length);
+  });
+
+  it('a peer that claims more services than maxServicesPerNode is refused whole (seed=111)', () => {
+    const { simulation, cluster } = start(111, 2, { registry: { limits: { maxServicesPerNode: 5 } } });
+    simulation.runFor(200);
+    const rejected: FoundationError[] = [];
+    node(cluster, 'n1').registry.on('message-reject', ({ error }) => rejected.push(error));
+    const entries = Array.from({ length: 6 }, (_, index) =>
+      Object.freeze({
+        id: `n9/1/${index + 1}`,
+        name: `flood-${index}`,
+        node: 'n9',
+        mode: 'group' as const,
+        scope: 'cluster' as const,
+        target: index,
+        capabilities: [],
+        metadata: {},
+        version: undefined,
+        serviceType: undefined,
+        zone: undefined,
+        weight: 1,
+        health: 'healthy' as const,
+        load: 0,
+        registeredAt: 0,
+        incarnation: 1,
+        revision: index + 1,
+      }),
+    );
+    const [payload] = encodeDeltas('test', [{ node: 'n9', incarnation: 1, covers: [{ low: 1, high: 6 }], entries, removed: [], keys: undefined }], [], 100);
+    simulation.node('n0').transport.send('n1', 'foundation.registry/test', payload);
+    simulation.runFor(50);
+    expect(rejected.map((error) => error.code)).toEqual([5604]);
+    expect(rejected[0]!.message).toMatch(/maxServicesPerNode/);
+    expect(node(cluster, 'n1').registry.listServices()).toEqual([]);
+  });
+});
+
+describe('namespaces across the cluster', () => {
+  it('two namespaces on the same nodes and network do not see each other (seed=112)', () => {
+    const simulation = createSimulation({ seed: 112 });
+    const registries = new Map<string, { production: Registry; test: Registry }>();
+    for (const id of ['a', 'b']) {
+      simulation.addNode(id, {
+        start: ({ transport, clock, random }) => {
+          clock.setTimer(0, () => {
+          const membership = createSimMembership(transport, clock, random, ['a', 'b']);
+          const broadcast = createGossipBroadcast(transport, () => membership.members(), random);
+          const common = { nodeId: id, clock, random, broadcast, transport, membership, timings: defaultLocalTimings() };
+          registries.set(id, { production: createRegistry(common), test: createRegistry({ ...common, namespace: 'test:ref-1' }) });
+          });
+        },
+      });
+    }
+    simulation.runFor(100);
+    registries.get('a')!.production.register('db', 'prod');
+    registries.get('a')!.test.register('db', 'test');
+    registries.get('a')!.test.register('only-in-test', 1);
+    simulation.runFor(500);
+    expect(registries.get('b')!.production.lookup('db')).toBe('prod');
+    expect(registries.get('b')!.test.lookup('db')).toBe('test');
+    expect(registries.get('b')!.production.listServices()).toEqual(['db']);
+    expect(registries.get('b')!.production.digest()).not.toBe(registries.get('b')!.test.digest());
+  });
+});
+
+describe('determinism', () => {
+  it('the same seed replays the same cluster run exactly', async () => {
+    const seed = seedFromEnvironment(113);
+    await checkDeterminism(seed, (simulation) => {
+      const cluster = createCluster(simulation, ids(5));
+      simulation.runFor(100);
+      for (const member of cluster.values()) member.registry.register(`svc-${member.id}`, member.id, { mode: 'group' });
+      simulation.network.partition([['n0', 'n1'], ['n2', 'n3', 'n4']]);
+      simulation.runFor(1000);
+      simulation.network.heal();
+      simulation.runFor(1000);
+    });
+  });
+});

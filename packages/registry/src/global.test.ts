@@ -1,0 +1,173 @@
+// registerGlobal: names that are strictly unique through a ConsensusLog. On one node over the
+// in-memory log shipped with the package; in a cluster over a sequencer log on the simulated
+// network (test/support/sequencer-log.ts), where a node cut off from the sequencer cannot
+// take a name at all rather than take one someone else holds.
+import { describe, expect, it } from '@jest/globals';
+import { FoundationError } from '@foundation/core';
+import { createSimulation } from '@foundation/testkit';
+import type { Simulation } from '@foundation/testkit';
+import { createCluster } from '../test/support/cluster';
+import type { Cluster } from '../test/support/cluster';
+import { createProcessTable } from '../test/support/process-table';
+import type { TestPid } from '../test/support/process-table';
+import type { RegistryCommand } from './core/global-names';
+import { createLocalConsensusLog } from './ports/local-consensus-log';
+import { createRegistry } from './registry';
+
+async function failure(promise: Promise<unknown>): Promise<FoundationError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (FoundationError.is(error)) return error;
+    throw error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('registerGlobal on one node (createLocalConsensusLog)', () => {
+  function setup(seed: number) {
+    const simulation = createSimulation({ seed });
+    const log = createLocalConsensusLog<RegistryCommand>();
+    const processes = createProcessTable('solo', simulation.clock);
+    const registry = createRegistry<TestPid | string>({ nodeId: 'solo', clock: simulation.clock, random: simulation.random, consensusLog: log, monitor: processes });
+    return { simulation, log, processes, registry };
+  }
+
+  it('takes a free name; lookups see it; a second claim and a cluster registration of the name are refused', async () => {
+    const { registry, log, processes } = setup(201);
+    const pid = processes.spawn();
+    const registration = await registry.registerGlobal('lock', pid, { capabilities: ['leader'], metadata: { term: 3 } });
+    expect(registration.instance).toMatchObject({ name: 'lock', scope: 'global', mode: 'unique', node: 'solo', capabilities: ['leader'], metadata: { term: 3 }, revision: 1 });
+    expect(registry.lookup('lock')).toBe(pid);
+    expect(registry.discover({ scope: 'global' }).map((instance) => instance.name)).toEqual(['lock']);
+    expect(await registry.lookupGlobal('lock', { consistent: true })).toMatchObject({ id: registration.id });
+    const second = await failure(registry.registerGlobal('lock', 'other'));
+    expect(second).toMatchObject({ code: 5601, scope: 'global' });
+    expect(() => registry.register('lock', 'other')).toThrow(expect.objectContaining({ code: 5601, scope: 'global' }));
+    expect(log.entries().map((entry) => (entry.command as { type: string }).type)).toEqual(['registry-claim']);
+  });
+
+  it('releases: by unregisterGlobal, by the handle, and when the process exits', async () => {
+    const { simulation, registry, processes } = setup(202);
+    await registry.registerGlobal('a', 'x');
+    expect(await registry.unregisterGlobal('a')).toBe(true);
+    expect(registry.find('a')).toBeUndefined();
+    expect(await registry.unregisterGlobal('a')).toBe(false);
+    const handle = await registry.registerGlobal('b', 'y');
+    expect(await handle.release()).toBe(true);
+    expect(await handle.release()).toBe(false);
+    const pid = processes.spawn();
+    const released: string[] = [];
+    registry.on('global-release', ({ instance }) => released.push(instance.name));
+    await registry.registerGlobal('c', pid);
+    processes.exit(pid, 'crashed');
+    await simulation.runForAsync(1);
+    expect(registry.find('c')).toBeUndefined();
+    expect(released).toEqual(['c']);
+    expect(await registry.registerGlobal('c', 'z')).toMatchObject({ name: 'c' });
+  });
+
+  it('needs a consensus log (5606) and validates like register', async () => {
+    const simulation = createSimulation({ seed: 203 });
+    const plain = createRegistry({ nodeId: 'p', clock: simulation.clock, random: simulation.random });
+    expect((await failure(plain.registerGlobal('x', 1))).code).toBe(5606);
+    expect((await failure(plain.lookupGlobal('x'))).code).toBe(5606);
+    const { registry } = setup(204);
+    expect((await failure(registry.registerGlobal('no good', 'a'))).code).toBe(3204);
+    registry.register('taken', 'b');
+    expect(await failure(registry.registerGlobal('taken', 'c'))).toMatchObject({ code: 5601, scope: 'local' });
+  });
+
+  it('a failing log is reported as consensus_failed (5607), outcome unknown', async () => {
+    const simulation = createSimulation({ seed: 205 });
+    const log = createLocalConsensusLog<RegistryCommand>();
+    const broken = { ...log, append: () => Promise.reject(new Error('no leader')) };
+    const registry = createRegistry({ nodeId: 'n', clock: simulation.clock, random: simulation.random, consensusLog: broken });
+    const errors: string[] = [];
+    registry.on('consensus-error', ({ error }) => errors.push(error.type));
+    const error = await failure(registry.registerGlobal('x', 1));
+    expect(error).toMatchObject({ code: 5607, type: 'consensus_failed', retryStrategy: 'exponential_backoff' });
+    expect(error.message).toContain('no leader');
+    expect(errors).toEqual(['consensus_failed']);
+  });
+
+  it('commands in the log are checked when applied: a malformed one is reported and skipped', () => {
+    const { registry, log } = setup(206);
+    const errors: FoundationError[] = [];
+    registry.on('consensus-error', ({ error }) => errors.push(error));
+    void log.append({ type: 'registry-claim', namespace: 'production', claim: { id: 'x', name: 'bad name', node: 'solo', incarnation: 1 } });
+    void log.append({ type: 'registry-claim', namespace: 'other-namespace', claim: {} });
+    void log.append({ type: 'wipe-everything', namespace: 'production' } as unknown as RegistryCommand);
+    expect(errors.map((error) => error.code)).toEqual([5604, 5604]);
+    expect(registry.listServices()).toEqual([]);
+  });
+});
+
+describe('registerGlobal across a cluster (sequencer log over the simulated network)', () => {
+  function cluster(seed: number): { simulation: Simulation; nodes: Cluster } {
+    const simulation = createSimulation({ seed, network: { latency: { min: 1, max: 5 }, failureDetectionMs: 300 } });
+    const nodes = createCluster(simulation, ['n0', 'n1', 'n2', 'n3'], { sequencer: 'n0', registry: { consensusTimeoutMs: 1000, releaseJitterMs: 200 } });
+    return { simulation, nodes };
+  }
+
+  it('concurrent claims of one name: exactly one wins, and every node agrees (seed=210)', async () => {
+    const { simulation, nodes } = cluster(210);
+    await simulation.runForAsync(100);
+    const claims = ['n1', 'n2', 'n3'].map((id) =>
+      nodes
+        .get(id)!
+        .registry.registerGlobal('scheduler', `from-${id}`)
+        .then(
+          () => `${id}:won`,
+          (error: FoundationError) => `${id}:${error.code}`,
+        ),
+    );
+    await simulation.runForAsync(300);
+    const outcomes = await Promise.all(claims);
+    expect(outcomes.filter((outcome) => outcome.endsWith(':won'))).toHaveLength(1);
+    expect(outcomes.filter((outcome) => outcome.endsWith(':5601'))).toHaveLength(2);
+    const winner = outcomes.find((outcome) => outcome.endsWith(':won'))!.split(':')[0]!;
+    for (const node of nodes.values()) {
+      const holder = node.registry.lookupGlobal('scheduler', { consistent: true });
+      await simulation.runForAsync(50);
+      expect((await holder)?.node).toBe(winner);
+    }
+  });
+
+  it('a node cut off from the log cannot take a name (it times out), while an available registration still works (seed=211)', async () => {
+    const { simulation, nodes } = cluster(211);
+    await simulation.runForAsync(100);
+    simulation.network.isolate('n3');
+    const isolated = nodes.get('n3')!.registry;
+    const attempt = failure(isolated.registerGlobal('config-master', 'n3'));
+    await simulation.runForAsync(1100);
+    expect((await attempt).code).toBe(4301);
+    expect(isolated.register('cache', 'available-side').id).toMatch(/^n3\//);
+    // Meanwhile the connected side takes the name; after the heal n3 sees the one holder.
+    await expect(
+      (async () => {
+        const claim = nodes.get('n1')!.registry.registerGlobal('config-master', 'n1');
+        await simulation.runForAsync(50);
+        return claim;
+      })(),
+    ).resolves.toMatchObject({ name: 'config-master' });
+    simulation.network.heal();
+    await simulation.runForAsync(2000);
+    expect(isolated.find('config-master')).toMatchObject({ node: 'n1', scope: 'global' });
+  });
+
+  it('the names of a node that leaves are released by the others (seed=212)', async () => {
+    const { simulation, nodes } = cluster(212);
+    await simulation.runForAsync(100);
+    const claim = nodes.get('n2')!.registry.registerGlobal('singleton', 'n2');
+    await simulation.runForAsync(50);
+    await claim;
+    expect(nodes.get('n1')!.registry.find('singleton')).toMatchObject({ node: 'n2' });
+    simulation.crash('n2');
+    await simulation.runForAsync(2000);
+    for (const id of ['n0', 'n1', 'n3']) expect(nodes.get(id)!.registry.find('singleton')).toBeUndefined();
+    const retake = nodes.get('n3')!.registry.registerGlobal('singleton', 'n3');
+    await simulation.runForAsync(50);
+    await expect(retake).resolves.toMatchObject({ instance: expect.objectContaining({ node: 'n3' }) as unknown });
+  });
+});

@@ -1,0 +1,516 @@
+// The local API, one node, on testkit's simulated clock.
+import { describe, expect, it } from '@jest/globals';
+import { FoundationError } from '@foundation/core';
+import { createSimulation } from '@foundation/testkit';
+import type { Simulation } from '@foundation/testkit';
+import { createProcessTable } from '../test/support/process-table';
+import type { TestPid } from '../test/support/process-table';
+import type { HealthStatus } from './core/types';
+import type { Registry, RegistryOptions, WatchEvent } from './registry';
+import { createRegistry } from './registry';
+
+function setup(seed: number, options: Partial<RegistryOptions<unknown>> = {}): { simulation: Simulation; registry: Registry<unknown> } {
+  const simulation = createSimulation({ seed });
+  const registry = createRegistry<unknown>({ nodeId: 'node-a', clock: simulation.clock, random: simulation.random, incarnation: 1, ...options });
+  return { simulation, registry };
+}
+
+function thrown(action: () => unknown): FoundationError {
+  try {
+    action();
+  } catch (error) {
+    if (FoundationError.is(error)) return error;
+    throw error;
+  }
+  throw new Error('expected a FoundationError');
+}
+
+async function rejected(promise: Promise<unknown>): Promise<FoundationError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (FoundationError.is(error)) return error;
+    throw error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('register, lookup, unregister (1.x semantics)', () => {
+  it('registers a unique name and looks up the very target registered', () => {
+    const { registry } = setup(1);
+    const target = { pid: 42 };
+    const registration = registry.register('db', target, { capabilities: ['sql', 'read'], metadata: { region: 'eu' }, version: '1.4.2', serviceType: 'database' });
+    expect(registry.lookup('db')).toBe(target);
+    const instance = registry.find('db')!;
+    expect(instance).toMatchObject({
+      id: registration.id,
+      name: 'db',
+      node: 'node-a',
+      mode: 'unique',
+      scope: 'cluster',
+      capabilities: ['sql', 'read'],
+      metadata: { region: 'eu' },
+      version: '1.4.2',
+      serviceType: 'database',
+      health: 'healthy',
+      load: 0,
+      weight: 1,
+      incarnation: 1,
+    });
+    expect(Object.isFrozen(instance)).toBe(true);
+    expect(registry.listServices()).toEqual(['db']);
+    expect(registry.lookupAll('db')).toEqual([instance]);
+    expect(registration.instance()).toBe(instance);
+  });
+
+  it('refuses a taken unique name with already_registered (5601) carrying the holder', () => {
+    const { registry } = setup(2);
+    const holder = { pid: 1 };
+    registry.register('db', holder);
+    const error = thrown(() => registry.register('db', { pid: 2 }));
+    expect(error.code).toBe(5601);
+    expect(error.type).toBe('already_registered');
+    expect(error).toMatchObject({ holder, holderNode: 'node-a', scope: 'local' });
+    // A group cannot join a name held as unique, and a unique registration cannot take a group's name.
+    expect(thrown(() => registry.register('db', { pid: 3 }, { mode: 'group' })).code).toBe(5601);
+    registry.register('workers', 'w1', { mode: 'group' });
+    expect(thrown(() => registry.register('workers', 'w2')).code).toBe(5601);
+  });
+
+  it('keeps many instances under a group name, oldest first, and refuses the same target twice', async () => {
+    const { simulation, registry } = setup(3);
+    registry.register('workers', 'w1', { mode: 'group' });
+    await simulation.runForAsync(5);
+    registry.register('workers', 'w2', { mode: 'group' });
+    expect(registry.lookupAll('workers').map((instance) => instance.target)).toEqual(['w1', 'w2']);
+    expect(registry.lookup('workers')).toBe('w1');
+    expect(thrown(() => registry.register('workers', 'w1', { mode: 'group' })).code).toBe(5601);
+  });
+
+  it('unregisters by name, by name and target, and through the handle; lookup then fails with service_not_found (3401)', () => {
+    const { registry } = setup(4);
+    registry.register('workers', 'w1', { mode: 'group' });
+    registry.register('workers', 'w2', { mode: 'group' });
+    const third = registry.register('workers', 'w3', { mode: 'group' });
+    expect(registry.unregister('workers', 'w2')).toBe(1);
+    expect(third.unregister()).toBe(true);
+    expect(third.unregister()).toBe(false);
+    expect(registry.lookupAll('workers').map((instance) => instance.target)).toEqual(['w1']);
+    expect(registry.unregister('workers')).toBe(1);
+    expect(registry.unregister('workers')).toBe(0);
+    const error = thrown(() => registry.lookup('workers'));
+    expect(error).toMatchObject({ code: 3401, type: 'service_not_found', serviceName: 'workers', namespace: 'production' });
+    expect(registry.find('workers')).toBeUndefined();
+    expect(registry.listServices()).toEqual([]);
+  });
+
+  it('updates load, metadata and health through the handle, and not after unregistering', () => {
+    const { registry } = setup(5);
+    const registration = registry.register('api', 'http://10.0.0.1:80');
+    expect(registration.reportLoad(7)).toBe(true);
+    expect(registration.updateMetadata({ build: 9 })).toBe(true);
+    expect(registration.setHealth('degraded')).toBe(true);
+    expect(registration.instance()).toMatchObject({ load: 7, metadata: { build: 9 }, health: 'degraded' });
+    registration.unregister();
+    expect(registration.reportLoad(1)).toBe(false);
+    expect(registration.heartbeat()).toBe(false);
+    expect(registration.instance()).toBeUndefined();
+  });
+});
+
+describe('hostile or careless input gets clear errors with codes', () => {
+  const { registry } = setup(6, { limits: { maxLocalServices: 3 } });
+  it.each<[string, () => unknown, number, RegExp]>([
+    ['an empty name', () => registry.register('', 'x'), 3204, /invalid service name "": empty/],
+    ['a name with spaces', () => registry.register('my service', 'x'), 3204, /letters, digits/],
+    ['a name that is not a string', () => registry.register(42 as unknown as string, 'x'), 3204, /expected a string/],
+    ['a name too long', () => registry.register('a'.repeat(256), 'x'), 3204, /longer than 255/],
+    ['an invalid capability', () => registry.register('svc', 'x', { capabilities: ['ok', 'no way'] }), 3204, /invalid capability/],
+    ['too many capabilities', () => registry.register('svc', 'x', { capabilities: Array.from({ length: 33 }, (_, index) => `c${index}`) }), 3203, /more than 32 capabilities/],
+    ['metadata over the size limit', () => registry.register('svc', 'x', { metadata: { blob: 'x'.repeat(5000) } }), 3203, /more than maxMetadataBytes/],
+    ['metadata reaching a prototype', () => registry.register('svc', 'x', { metadata: JSON.parse('{"__proto__":{"polluted":1}}') as Record<string, unknown> }), 3203, /prototype/],
+    ['metadata that is not JSON data', () => registry.register('svc', 'x', { metadata: { when: new Date() } }), 3203, /plain objects/],
+    ['an invalid version', () => registry.register('svc', 'x', { version: '1.2' }), 5602, /MAJOR.MINOR.PATCH/],
+    ['a target that is not JSON', () => registry.register('svc', () => 1), 3203, /does not encode as JSON/],
+    ['a target too large', () => registry.register('svc', 'x'.repeat(2000)), 3203, /maxTargetBytes/],
+    ['a negative weight', () => registry.register('svc', 'x', { weight: -1 }), 3203, /weight/],
+    ['an unknown mode', () => registry.register('svc', 'x', { mode: 'many' as 'group' }), 3203, /mode/],
+    ['a health interval of zero', () => registry.register('svc', 'x', { health: { check: () => true, intervalMs: 0 } }), 3203, /health.intervalMs/],
+    ['an invalid version range', () => registry.discover({ version: '>=banana' }), 5603, /not a version/],
+    ['an unknown criterion', () => registry.discover({ colour: 'red' } as never), 3203, /unknown criterion/],
+    ['an unknown routing strategy', () => registry.route('svc', { strategy: 'fastest' as 'random' }), 3203, /strategy/],
+    ['consistent-hash without a key', () => registry.route('svc', { strategy: 'consistent-hash' }), 3203, /needs a string key/],
+  ])('%s', (_, action, code, message) => {
+    const error = thrown(action);
+    expect(error.code).toBe(code);
+    expect(error.message).toMatch(message);
+  });
+
+  it('nothing was registered by the refused calls, and prototypes are untouched', () => {
+    expect(registry.listServices()).toEqual([]);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('refuses registrations past maxLocalServices with resource_exhausted (2201)', () => {
+    for (let index = 0; index < 3; index += 1) registry.register(`full-${index}`, index);
+    expect(thrown(() => registry.register('full-3', 3)).code).toBe(2201);
+  });
+
+  it('refuses bad registry options', () => {
+    expect(thrown(() => createRegistry({ nodeId: 'has space' })).code).toBe(3204);
+    expect(thrown(() => createRegistry({ nodeId: 'a', namespace: '' })).code).toBe(3204);
+    expect(thrown(() => createRegistry({ nodeId: 'a', limits: { maxCapabilities: 0 } })).code).toBe(3203);
+    expect(thrown(() => createRegistry({ nodeId: 'a', timings: { antiEntropyIntervalMs: -1 } })).code).toBe(3203);
+  });
+});
+
+describe('namespaces', () => {
+  it('isolate registries: the same name in two namespaces, 1.x :production and {:test, ref}', () => {
+    const simulation = createSimulation({ seed: 7 });
+    const production = createRegistry({ nodeId: 'a', clock: simulation.clock, random: simulation.random });
+    const test = createRegistry({ nodeId: 'a', namespace: 'test:ref-1', clock: simulation.clock, random: simulation.random });
+    production.register('db', 'prod-db');
+    test.register('db', 'test-db');
+    expect(production.lookup('db')).toBe('prod-db');
+    expect(test.lookup('db')).toBe('test-db');
+    expect(production.namespace).toBe('production');
+  });
+});
+
+describe('discover', () => {
+  function catalogue(): Registry<unknown> {
+    const { registry } = setup(8, { zone: 'eu-1' });
+    registry.register('orders-1', 'o1', { capabilities: ['orders', 'write', 'read'], version: '1.2.0', serviceType: 'api', metadata: { region: 'eu', tier: { level: 1 } } });
+    registry.register('orders-2', 'o2', { capabilities: ['orders', 'read'], version: '2.0.1', serviceType: 'api', metadata: { region: 'us' } });
+    registry.register('orders-3', 'o3', { capabilities: ['orders', 'write', 'read'], version: '1.9.0-beta.1', serviceType: 'worker', zone: 'us-2' });
+    registry.register('search', 's', { capabilities: ['search', 'read'], serviceType: 'api' }).setHealth('unhealthy');
+    registry.register('cache', 'c', { capabilities: ['cache'], version: '3.0.0' }).setHealth('degraded');
+    return registry;
+  }
+  const registry = catalogue();
+  const names = (criteria: Parameters<Registry['discover']>[0], limit?: number) =>
+    registry
+      .discover(criteria, limit === undefined ? {} : { limit })
+      .map((instance) => instance.name)
+      .sort();
+
+  it.each<[string, Parameters<Registry['discover']>[0], string[]]>([
+    ['every healthy instance by default', undefined, ['orders-1', 'orders-2', 'orders-3']],
+    ['all of two capabilities', { capabilities: ['orders', 'write'] }, ['orders-1', 'orders-3']],
+    ['all of, including one nobody has', { capabilities: ['orders', 'fly'] }, []],
+    ['any of', { anyCapabilities: ['write', 'search'] }, ['orders-1', 'orders-3']],
+    ['any of, any health', { anyCapabilities: ['write', 'search'], health: 'any' }, ['orders-1', 'orders-3', 'search']],
+    ['all of plus any of', { capabilities: ['read'], anyCapabilities: ['write'] }, ['orders-1', 'orders-3']],
+    ['service type', { serviceType: 'api' }, ['orders-1', 'orders-2']],
+    ['a version range (pre-releases excluded)', { version: '^1.0.0' }, ['orders-1']],
+    ['a version range naming the pre-release', { version: '>=1.9.0-beta.0 <2' }, ['orders-3']],
+    ['a version range with alternatives', { version: '^2 || ^3', health: ['healthy', 'degraded'] }, ['cache', 'orders-2']],
+    ['metadata sub-match', { metadata: { region: 'eu' } }, ['orders-1']],
+    ['nested metadata sub-match', { metadata: { tier: { level: 1 } } }, ['orders-1']],
+    ['metadata mismatch', { metadata: { region: 'eu', tier: { level: 2 } } }, []],
+    ['health degraded only', { health: 'degraded' }, ['cache']],
+    ['health unhealthy, with a capability', { health: 'unhealthy', capabilities: ['read'] }, ['search']],
+    ['node', { node: 'node-a', capabilities: ['write'] }, ['orders-1', 'orders-3']],
+    ['another node', { node: ['node-b'] }, []],
+    ['zone', { zone: 'us-2' }, ['orders-3']],
+    ['name', { name: 'orders-2' }, ['orders-2']],
+    ['scope', { scope: 'global' }, []],
+  ])('%s', (_, criteria, expected) => {
+    expect(names(criteria)).toEqual(expected);
+  });
+
+  it('honours a limit', () => {
+    expect(registry.discover({ capabilities: ['orders'] }, { limit: 2 })).toHaveLength(2);
+    expect(registry.discover({}, { limit: 0 })).toEqual([]);
+  });
+});
+
+describe('route', () => {
+  function group(seed: number): { simulation: Simulation; registry: Registry<unknown> } {
+    const context = setup(seed);
+    for (const target of ['w1', 'w2', 'w3']) context.registry.register('workers', target, { mode: 'group', capabilities: ['work'] });
+    return context;
+  }
+
+  it('round-robin cycles through the instances in id order, per name or criteria', () => {
+    const { registry } = group(10);
+    expect(Array.from({ length: 6 }, () => registry.route('workers').target)).toEqual(['w1', 'w2', 'w3', 'w1', 'w2', 'w3']);
+    const criteria = { capabilities: ['work'] };
+    expect(Array.from({ length: 3 }, () => registry.route(criteria, { strategy: 'round-robin' }).target)).toEqual(['w1', 'w2', 'w3']);
+  });
+
+  it('random reaches every instance and replays from the seed', () => {
+    const picks = (seed: number) => {
+      const { registry } = group(seed);
+      return Array.from({ length: 60 }, () => registry.route('workers', { strategy: 'random' }).target);
+    };
+    expect(new Set(picks(11))).toEqual(new Set(['w1', 'w2', 'w3']));
+    expect(picks(11)).toEqual(picks(11));
+  });
+
+  it('least-loaded follows the reported load, sharing ties', () => {
+    const { simulation, registry } = setup(12);
+    const registrations = ['w1', 'w2', 'w3'].map((target) => registry.register('workers', target, { mode: 'group' }));
+    registrations[0]!.reportLoad(5);
+    registrations[1]!.reportLoad(1);
+    registrations[2]!.reportLoad(3);
+    expect(registry.route('workers', { strategy: 'least-loaded' }).target).toBe('w2');
+    registrations[1]!.reportLoad(9);
+    expect(registry.route('workers', { strategy: 'least-loaded' }).target).toBe('w3');
+    registrations[2]!.reportLoad(5);
+    const ties = new Set(Array.from({ length: 40 }, () => registry.route('workers', { strategy: 'least-loaded' }).target));
+    expect(ties).toEqual(new Set(['w1', 'w3']));
+    expect(simulation.seed).toBe(12);
+  });
+
+  it('weighted sends traffic in proportion to weight; weight 0 gets none', () => {
+    const { registry } = setup(13);
+    registry.register('workers', 'heavy', { mode: 'group', weight: 3 });
+    registry.register('workers', 'light', { mode: 'group', weight: 1 });
+    registry.register('workers', 'off', { mode: 'group', weight: 0 });
+    const counts: Record<string, number> = { heavy: 0, light: 0, off: 0 };
+    for (let index = 0; index < 4000; index += 1) counts[registry.route('workers', { strategy: 'weighted' }).target as string]! += 1;
+    expect(counts.off).toBe(0);
+    expect(counts.heavy! / counts.light!).toBeGreaterThan(2.6);
+    expect(counts.heavy! / counts.light!).toBeLessThan(3.4);
+    const { registry: zero } = setup(14);
+    zero.register('idle', 'x', { mode: 'group', weight: 0 });
+    expect(thrown(() => zero.route('idle', { strategy: 'weighted' })).code).toBe(2102);
+  });
+
+  it('consistent-hash keeps a key on one instance, and moves only the keys of an instance that leaves', () => {
+    const { registry } = setup(15);
+    const registrations = Array.from({ length: 5 }, (_, index) => registry.register('shards', `s${index}`, { mode: 'group' }));
+    const keys = Array.from({ length: 200 }, (_, index) => `user-${index}`);
+    const before = new Map(keys.map((key) => [key, registry.route('shards', { strategy: 'consistent-hash', key }).target]));
+    for (const key of keys.slice(0, 20)) expect(registry.route('shards', { strategy: 'consistent-hash', key }).target).toBe(before.get(key));
+    expect(new Set(before.values()).size).toBe(5);
+    registrations[2]!.unregister();
+    for (const key of keys) {
+      const after = registry.route('shards', { strategy: 'consistent-hash', key }).target;
+      if (before.get(key) !== 's2') expect(after).toBe(before.get(key));
+      else expect(after).not.toBe('s2');
+    }
+  });
+
+  it('local-first prefers this node, then the lowest load', () => {
+    const { registry } = setup(16);
+    registry.register('workers', 'busy', { mode: 'group', load: 8 });
+    registry.register('workers', 'idle', { mode: 'group', load: 2 });
+    expect(registry.route('workers', { strategy: 'local-first' }).target).toBe('idle');
+  });
+
+  it('skips unhealthy instances, falls back to degraded ones, and says why when none is usable', () => {
+    const { registry } = setup(17);
+    const one = registry.register('workers', 'w1', { mode: 'group' });
+    const two = registry.register('workers', 'w2', { mode: 'group' });
+    one.setHealth('unhealthy');
+    expect(new Set(Array.from({ length: 4 }, () => registry.route('workers').target))).toEqual(new Set(['w2']));
+    two.setHealth('degraded');
+    expect(registry.route('workers').target).toBe('w2');
+    two.setHealth('unhealthy');
+    const unavailable = thrown(() => registry.route('workers'));
+    expect(unavailable).toMatchObject({ code: 2102, type: 'service_unavailable', registered: 2 });
+    expect(thrown(() => registry.route('nobody')).code).toBe(3401);
+    expect(thrown(() => registry.route({ capabilities: ['nothing'] })).code).toBe(3401);
+  });
+});
+
+describe('waitFor (1.x wait_for_service)', () => {
+  it('resolves at once when the name is registered, or when it gets registered', async () => {
+    const { simulation, registry } = setup(20);
+    registry.register('early', 'e');
+    await expect(registry.waitFor('early')).resolves.toMatchObject({ target: 'e' });
+    const waiting = registry.waitFor('late', { timeout: 1000 });
+    simulation.schedule(300, () => registry.register('late', 'l'));
+    await simulation.runForAsync(400);
+    await expect(waiting).resolves.toMatchObject({ name: 'late', target: 'l' });
+  });
+
+  it('times out with timeout (4301) in simulated time, and can be aborted', async () => {
+    const { simulation, registry } = setup(21);
+    const waiting = registry.waitFor('never', { timeout: 500 });
+    await simulation.runForAsync(499);
+    let settled = false;
+    waiting.catch(() => (settled = true));
+    await Promise.resolve();
+    expect(settled).toBe(false);
+    await simulation.runForAsync(1);
+    const error = await rejected(waiting);
+    expect(error).toMatchObject({ code: 4301, type: 'timeout' });
+    const controller = new AbortController();
+    const aborted = registry.waitFor('never', { signal: controller.signal });
+    controller.abort(new Error('caller gave up'));
+    await expect(aborted).rejects.toThrow('caller gave up');
+  });
+
+  it('rejects waiters when the registry closes, and refuses calls afterwards (5605)', async () => {
+    const { registry } = setup(22);
+    const waiting = registry.waitFor('never');
+    registry.close();
+    expect((await rejected(waiting)).code).toBe(5605);
+    expect(thrown(() => registry.register('x', 1)).code).toBe(5605);
+    expect((await rejected(registry.waitFor('x'))).code).toBe(5605);
+  });
+});
+
+describe('watch', () => {
+  it('reports up, change and down for the criteria, with the reason', () => {
+    const { registry } = setup(23);
+    const events: string[] = [];
+    const stop = registry.watch({ capabilities: ['pay'] }, (event: WatchEvent) => {
+      events.push(`${event.type}:${event.instance.name}${event.type === 'service-down' ? `:${event.reason}` : ''}`);
+    });
+    registry.register('other', 'o', { capabilities: ['mail'] });
+    const payments = registry.register('payments', 'p', { capabilities: ['pay'] });
+    payments.reportLoad(3);
+    payments.setHealth('unhealthy');
+    payments.setHealth('healthy');
+    payments.unregister();
+    stop();
+    registry.register('payments-2', 'p2', { capabilities: ['pay'] });
+    expect(events).toEqual(['service-up:payments', 'service-change:payments', 'service-down:payments:health', 'service-up:payments', 'service-down:payments:unregistered']);
+  });
+
+  it('delivers the current matches first with initial, and isolates a handler that throws', () => {
+    const { registry } = setup(24);
+    registry.register('a', 1, { capabilities: ['x'] });
+    const failures: unknown[] = [];
+    registry.on('handler-error', ({ error }) => failures.push(error));
+    const seen: string[] = [];
+    registry.watch({ capabilities: ['x'] }, (event) => seen.push(event.instance.name), { initial: true });
+    registry.watch('b', () => {
+      throw new Error('watcher bug');
+    });
+    registry.register('b', 2, { capabilities: ['x'] });
+    expect(seen).toEqual(['a', 'b']);
+    expect(failures).toEqual([new Error('watcher bug')]);
+    expect(registry.lookup('b')).toBe(2);
+  });
+});
+
+describe('health', () => {
+  it('active checks: failures degrade then make unhealthy at the threshold; a success recovers', async () => {
+    const { simulation, registry } = setup(30);
+    let answer: boolean | HealthStatus = true;
+    const transitions: string[] = [];
+    registry.on('health-change', ({ instance, previous }) => transitions.push(`${previous}→${instance.health}@${simulation.now()}`));
+    registry.register('db', 'd', { health: { check: () => answer, intervalMs: 1000, failureThreshold: 3 } });
+    await simulation.runForAsync(1500);
+    answer = false;
+    await simulation.runForAsync(3000);
+    expect(registry.find('db')!.health).toBe('unhealthy');
+    answer = 'degraded';
+    await simulation.runForAsync(1000);
+    answer = true;
+    await simulation.runForAsync(1000);
+    expect(transitions).toEqual(['healthy→degraded@2000', 'degraded→unhealthy@4000', 'unhealthy→degraded@5000', 'degraded→healthy@6000']);
+  });
+
+  it('a check that times out or throws counts as a failure; recovery can need several successes', async () => {
+    const { simulation, registry } = setup(31);
+    let mode: 'hang' | 'throw' | 'ok' = 'hang';
+    const check = (): Promise<boolean> | boolean => {
+      if (mode === 'hang') return new Promise<boolean>(() => undefined);
+      if (mode === 'throw') throw new Error('check failed');
+      return true;
+    };
+    registry.register('db', 'd', { health: { check, intervalMs: 1000, timeoutMs: 300, failureThreshold: 2, recoveryThreshold: 2 } });
+    await simulation.runForAsync(1300);
+    expect(registry.find('db')!.health).toBe('degraded');
+    mode = 'throw';
+    await simulation.runForAsync(1000);
+    expect(registry.find('db')!.health).toBe('unhealthy');
+    mode = 'ok';
+    await simulation.runForAsync(1000);
+    expect(registry.find('db')!.health).toBe('unhealthy');
+    await simulation.runForAsync(1000);
+    expect(registry.find('db')!.health).toBe('healthy');
+  });
+
+  it('passive TTL: no heartbeat for ttl degrades, for ttl + grace makes unhealthy, a heartbeat recovers', async () => {
+    const { simulation, registry } = setup(32);
+    const registration = registry.register('worker', 'w', { health: { ttlMs: 1000, graceMs: 500 } });
+    await simulation.runForAsync(900);
+    registration.heartbeat();
+    await simulation.runForAsync(900);
+    expect(registry.find('worker')!.health).toBe('healthy');
+    await simulation.runForAsync(200);
+    expect(registry.find('worker')!.health).toBe('degraded');
+    await simulation.runForAsync(500);
+    expect(registry.find('worker')!.health).toBe('unhealthy');
+    expect(registry.discover({ name: 'worker' })).toEqual([]);
+    registration.heartbeat();
+    expect(registry.find('worker')!.health).toBe('healthy');
+    await simulation.runForAsync(999);
+    expect(registry.find('worker')!.health).toBe('healthy');
+    await simulation.runForAsync(1);
+    expect(registry.find('worker')!.health).toBe('degraded');
+  });
+
+  it('the worst source wins: a manual status holds while heartbeats arrive', () => {
+    const { registry } = setup(33);
+    const registration = registry.register('worker', 'w', { health: { ttlMs: 1000 } });
+    registration.setHealth('degraded');
+    registration.heartbeat();
+    expect(registry.find('worker')!.health).toBe('degraded');
+  });
+
+  it('healthCheck (1.x health_check) runs a check against the target within a timeout', async () => {
+    const { simulation, registry } = setup(34);
+    registry.register('db', { url: 'db://1' });
+    await expect(registry.healthCheck('db', (target) => (target as { url: string }).url === 'db://1')).resolves.toBe('healthy');
+    await expect(registry.healthCheck('db', () => false)).resolves.toBe('unhealthy');
+    expect(registry.find('db')!.health).toBe('degraded');
+    const slow = rejected(registry.healthCheck('db', () => new Promise<boolean>(() => undefined), { timeout: 100 }));
+    await simulation.runForAsync(100);
+    expect((await slow).code).toBe(4301);
+    expect((await rejected(registry.healthCheck('missing', () => true))).code).toBe(3401);
+  });
+});
+
+describe('automatic removal when the registered process exits (Monitor port)', () => {
+  it('unregisters a monitored pid when its process exits, and stops monitoring on unregister', async () => {
+    const simulation = createSimulation({ seed: 40 });
+    const processes = createProcessTable('node-a', simulation.clock);
+    const registry = createRegistry<TestPid | string>({ nodeId: 'node-a', clock: simulation.clock, random: simulation.random, monitor: processes });
+    const downs: string[] = [];
+    registry.watch('worker', (event) => {
+      if (event.type === 'service-down') downs.push(event.reason);
+    });
+    const pid = processes.spawn();
+    registry.register('worker', pid);
+    registry.register('endpoint', 'http://10.0.0.7:8080');
+    expect(processes.monitors()).toBe(1); // the endpoint string is not pid-like: not monitored
+    processes.exit(pid, 'killed');
+    expect(() => registry.lookup('worker')).toThrow(expect.objectContaining({ code: 3401 }));
+    expect(downs).toEqual(['process-exit']);
+    const other = processes.spawn();
+    const registration = registry.register('worker', other);
+    registration.unregister();
+    expect(processes.monitors()).toBe(0);
+    // A pid that is already gone is removed as soon as the monitor answers `noproc`.
+    const gone = processes.spawn();
+    processes.exit(gone);
+    registry.register('ghost', gone);
+    await simulation.runForAsync(1);
+    expect(registry.find('ghost')).toBeUndefined();
+  });
+
+  it('monitor: true without a Monitor is refused', () => {
+    const { registry } = setup(41);
+    expect(thrown(() => registry.register('x', 'y', { monitor: true })).code).toBe(3203);
+  });
+});
+
+describe('stats and digest', () => {
+  it('counts what the node holds', () => {
+    const { registry } = setup(50);
+    registry.register('a', 1);
+    registry.register('b', 2).unregister();
+    const stats = registry.stats();
+    expect(stats).toMatchObject({ nodeId: 'node-a', namespace: 'production', names: 1, instances: 1, localServices: 1, nodes: 1, tombstones: 1 });
+    expect(stats.digest).toBe(registry.digest());
+    expect(registry.digest()).toMatch(/^[0-9a-f]{16}$/);
+  });
+});
