@@ -95,6 +95,6 @@ describe('every package still matches the template', () => {
       expect({ [key]: real[key] }).toEqual({ [key]: expected[key] });
     }
     for (const [script, command] of Object.entries(expected.scripts)) expect({ [script]: real.scripts[script] }).toEqual({ [script]: command });
-    expect(readFileSync(join(actual, 'README.md'), 'utf8')).toMatch(new RegExp(`^# ${expected.name}\n`));
+    expect(readFileSync(join(actual, "README.md"), "utf8")).toMatch(new RegExp(`^# ${real.name}\n`));
   });
 });

@@ -1,0 +1,3 @@
+import { libraryConfig } from '@foundation/scripts/tsup';
+
+export default libraryConfig();
