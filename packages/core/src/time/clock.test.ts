@@ -45,6 +45,25 @@ describe('systemClock', () => {
     expect(fired).toBe(false);
   });
 
+  it('chains delays longer than Node allows instead of firing at once, and never fires Infinity', async () => {
+    const clock = createSystemClock({ keepAlive: false });
+    let fired = 0;
+    const month = clock.setTimer(30 * 24 * 60 * 60 * 1000, () => {
+      fired += 1;
+    });
+    const never = clock.setTimer(Number.POSITIVE_INFINITY, () => {
+      fired += 1;
+    });
+    const repeating = clock.setRepeatingTimer(2 ** 32, () => {
+      fired += 1;
+    });
+    await sleep(clock, 20);
+    expect(fired).toBe(0);
+    month.cancel();
+    never.cancel();
+    repeating.cancel();
+  });
+
   it('refuses negative and NaN delays', () => {
     expect(() => systemClock.setTimer(-1, () => undefined)).toThrow(RangeError);
     expect(() => systemClock.setTimer(Number.NaN, () => undefined)).toThrow(RangeError);

@@ -15,7 +15,7 @@ export interface Timer {
 }
 
 export interface Scheduler extends Clock {
-  /** Calls `callback` once, after `delayMs` milliseconds of this clock's time. */
+  /** Calls `callback` once, after `delayMs` milliseconds of this clock's time (never for Infinity). */
   setTimer(delayMs: number, callback: () => void): Timer;
   /** Calls `callback` every `intervalMs` milliseconds until cancelled. */
   setRepeatingTimer(intervalMs: number, callback: () => void): Timer;
@@ -36,22 +36,64 @@ function checkDelay(delayMs: number, what: string): number {
   return delayMs;
 }
 
+/** Node's timers take at most 2^31 − 1 ms; a longer delay would fire after 1 ms. */
+const MAX_TIMER_DELAY = 2 ** 31 - 1;
+
+const NEVER: Timer = Object.freeze({ cancel: () => undefined });
+
 /** A Scheduler over the real clock and Node's timers. */
 export function createSystemClock(options: SystemClockOptions = {}): Scheduler {
   const keepAlive = options.keepAlive ?? true;
+  const arm = (delayMs: number, callback: () => void): NodeJS.Timeout => {
+    const handle = setTimeout(callback, delayMs);
+    if (!keepAlive) handle.unref();
+    return handle;
+  };
+  /** One timer, however long the delay: delays past Node's limit are chained. Infinity never fires. */
+  const setTimer = (delayMs: number, callback: () => void): Timer => {
+    checkDelay(delayMs, 'timer delay');
+    if (delayMs === Number.POSITIVE_INFINITY) return NEVER;
+    let remaining = delayMs;
+    let handle: NodeJS.Timeout;
+    const step = (): void => {
+      if (remaining <= MAX_TIMER_DELAY) {
+        handle = arm(remaining, callback);
+        return;
+      }
+      remaining -= MAX_TIMER_DELAY;
+      handle = arm(MAX_TIMER_DELAY, step);
+    };
+    step();
+    return { cancel: () => clearTimeout(handle) };
+  };
   return {
     now: () => Date.now(),
     monotonic: () => performance.now(),
-    setTimer(delayMs, callback) {
-      const handle = setTimeout(callback, checkDelay(delayMs, 'timer delay'));
-      if (!keepAlive) handle.unref();
-      return { cancel: () => clearTimeout(handle) };
-    },
+    setTimer,
     setRepeatingTimer(intervalMs, callback) {
       if (checkDelay(intervalMs, 'timer interval') === 0) throw new RangeError('timer interval must be greater than 0');
-      const handle = setInterval(callback, intervalMs);
-      if (!keepAlive) handle.unref();
-      return { cancel: () => clearInterval(handle) };
+      if (intervalMs === Number.POSITIVE_INFINITY) return NEVER;
+      if (intervalMs <= MAX_TIMER_DELAY) {
+        const handle = setInterval(callback, intervalMs);
+        if (!keepAlive) handle.unref();
+        return { cancel: () => clearInterval(handle) };
+      }
+      let current: Timer;
+      let cancelled = false;
+      const again = (): void => {
+        current = setTimer(intervalMs, () => {
+          if (cancelled) return;
+          again();
+          callback();
+        });
+      };
+      again();
+      return {
+        cancel: () => {
+          cancelled = true;
+          current.cancel();
+        },
+      };
     },
   };
 }
