@@ -26,6 +26,26 @@ describe('without an OpenTelemetry SDK', () => {
   });
 });
 
+describe('with a broken OpenTelemetry SDK', () => {
+  it('still runs spans and records metrics', async () => {
+    const broken = {
+      getTracer: () => {
+        throw new Error('tracer failure');
+      },
+      getMeter: () => {
+        throw new Error('meter failure');
+      },
+    };
+    const telemetry = createTelemetry({ metrics: definitions() });
+    const bridge = createOpenTelemetryBridge({ telemetry, tracerProvider: broken, meterProvider: broken });
+    expect(telemetry.span(['job'], {}, () => 'sync')).toBe('sync');
+    expect(await telemetry.span(['job'], {}, async () => 'async')).toBe('async');
+    telemetry.execute(['pool'], { size: 3 });
+    expect(telemetry.getMetrics()['pool.size']!.series).toEqual([{ tags: {}, value: 3 }]);
+    bridge.close();
+  });
+});
+
 describe('with the OpenTelemetry SDK registered', () => {
   const spanExporter = new InMemorySpanExporter();
   const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spanExporter)] });

@@ -98,9 +98,11 @@ export function createOpenTelemetryBridge(options: OpenTelemetryBridgeOptions): 
   if (options.spans !== false) {
     const tracerProvider = options.tracerProvider;
     const tracer = () => (tracerProvider ?? otelTrace.getTracerProvider()).getTracer(scope);
-    closers.push(
-      telemetry.interceptSpans(<T>(prefix: EventName, metadata: Metadata, run: () => T): T =>
-        tracer().startActiveSpan(prefix.join('.'), { attributes: spanAttributes(metadata) }, (span: Span): T => {
+    const intercept = <T>(prefix: EventName, metadata: Metadata, run: () => T): T => {
+      let ran = false;
+      try {
+        return tracer().startActiveSpan(prefix.join('.'), { attributes: spanAttributes(metadata) }, (span: Span): T => {
+          ran = true;
           const fail = (error: unknown): void => {
             if (error instanceof Error) span.recordException(error);
             span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
@@ -127,9 +129,14 @@ export function createOpenTelemetryBridge(options: OpenTelemetryBridgeOptions): 
           }
           span.end();
           return result;
-        }),
-      ),
-    );
+        });
+      } catch (error) {
+        // An OpenTelemetry SDK that fails before running the function must not stop it running.
+        if (!ran) return run();
+        throw error;
+      }
+    };
+    closers.push(telemetry.interceptSpans(intercept));
   }
 
   return {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { createSeededRandom, isUuid } from '@foundation/core';
-import type { Clock } from '@foundation/core';
+import type { Clock, Random } from '@foundation/core';
 import { TraceFlags, createTraceState } from '@opentelemetry/api';
 import type { TextMapGetter } from '@opentelemetry/api';
 import fc from 'fast-check';
@@ -194,6 +194,37 @@ describe('the receive path drops bad input with a counter and never throws', () 
     expect(context.hops).toBe(0);
     // Every field but tracestate, which is not read once traceparent is gone.
     expect(propagator.stats().droppedBy.unreadable).toBe(7);
+  });
+
+  it('survives an accessor that throws, and an injected clock or random that throws', () => {
+    const carrier = { 'foundation-correlation-id': 'kept' } as HeaderMap;
+    Object.defineProperty(carrier, 'traceparent', {
+      enumerable: true,
+      get: () => {
+        throw new Error('accessor failure');
+      },
+    });
+    const propagator = createPropagator({ nodeId: 'n' });
+    expect(propagator.extract(carrier).correlationId).toBe('kept');
+    expect(propagator.stats().dropped.traceparent).toBe(1);
+
+    const broken = createPropagator({
+      nodeId: 'n',
+      clock: {
+        now: () => 0,
+        monotonic: () => {
+          throw new Error('clock failure');
+        },
+      },
+      random: {
+        uint32: () => {
+          throw new Error('random failure');
+        },
+      } as unknown as Random,
+    });
+    const fallback = broken.extract({ 'foundation-deadline-ms': '10' });
+    expect(fallback).toMatchObject({ hops: 0, originNode: 'n', correlationId: undefined });
+    expect(broken.stats().extractFailures).toBe(1);
   });
 
   it('reads only own properties of a header map', () => {

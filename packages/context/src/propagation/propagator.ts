@@ -62,6 +62,8 @@ export interface ExtractOptions {
 export interface PropagationStats {
   readonly injected: number;
   readonly extracted: number;
+  /** Extracts that fell back to an empty context because the injected clock or random threw. */
+  readonly extractFailures: number;
   /** Fields dropped on the receive path, by field. */
   readonly dropped: Readonly<Record<PropagatedField, number>>;
   /** Fields dropped on the receive path, by reason. */
@@ -83,22 +85,23 @@ export interface Propagator {
   resetStats(): void;
 }
 
-/** Longest value read per field before parsing (characters). */
-const MAX_LENGTH: Record<PropagatedField, number> = {
-  traceparent: MAX_TRACEPARENT_LENGTH,
-  tracestate: MAX_TRACESTATE_LENGTH,
-  baggage: MAX_BAGGAGE_BYTES,
-  correlationId: MAX_IDENTIFIER_LENGTH,
-  requestId: MAX_IDENTIFIER_LENGTH,
-  originNode: MAX_IDENTIFIER_LENGTH,
-  hops: 10,
-  deadline: 10,
-};
+/** Longest hop count or remaining time read (digits of 2^31 − 1). */
+const MAX_COUNTER_DIGITS = 10;
 
 /** Fields whose repeated values form one list (RFC 9110 §5.3); the others must appear once. */
 const LIST_FIELDS: ReadonlySet<PropagatedField> = new Set(['tracestate', 'baggage']);
 const MAX_REPEATED_VALUES = 64;
 const EMPTY_VALUES: ReadonlyMap<string | symbol, unknown> = new Map();
+const EMPTY_STATE = {
+  values: EMPTY_VALUES,
+  correlationId: undefined,
+  requestId: undefined,
+  originNode: undefined,
+  hops: 0,
+  deadline: undefined,
+  trace: undefined,
+  baggage: EMPTY_CONTEXT.baggage,
+} as const;
 
 function zeroCounts<K extends string>(keys: readonly K[]): Record<K, number> {
   const counts = {} as Record<K, number>;
@@ -152,6 +155,14 @@ function readHeaderMap(carrier: HeaderMap): RawHeaders {
   if (typeof carrier !== 'object' || carrier === null) return readWithGetter(carrier, headerMapGetter);
   const prototype: unknown = Object.getPrototypeOf(carrier);
   if (prototype !== Object.prototype && prototype !== null) return readWithGetter(carrier, headerMapGetter);
+  try {
+    return readNamed(carrier);
+  } catch {
+    return readWithGetter(carrier, headerMapGetter); // an accessor threw: read field by field
+  }
+}
+
+function readNamed(carrier: HeaderMap): RawHeaders {
   return {
     traceparent: carrier.traceparent,
     tracestate: carrier.tracestate,
@@ -199,6 +210,7 @@ export function createPropagator(options: PropagatorOptions = {}): Propagator {
 
   let injected = 0;
   let extracted = 0;
+  let failures = 0;
   let truncated = 0;
   let dropped = zeroCounts(PROPAGATED_FIELDS);
   let droppedBy = zeroCounts<DropReason>(['malformed', 'oversized', 'unreadable']);
@@ -216,10 +228,13 @@ export function createPropagator(options: PropagatorOptions = {}): Propagator {
     return undefined;
   };
 
-  /** A field's raw value as one string, or undefined when absent or dropped. */
-  const text = (field: PropagatedField, raw: unknown): string | undefined => {
+  /**
+   * A field's raw value as one string of at most `limit` characters, or undefined when absent or
+   * dropped. (The limit comes from each call site: looking it up by field name here would be a
+   * keyed load with a different key every call.)
+   */
+  const text = (field: PropagatedField, raw: unknown, limit: number): string | undefined => {
     if (raw === undefined || raw === null) return undefined;
-    const limit = MAX_LENGTH[field];
     if (typeof raw === 'string') return raw.length > limit ? drop(field, 'oversized') : raw;
     if (raw === UNREADABLE || !Array.isArray(raw)) return drop(field, 'unreadable');
     if (raw.length === 0) return undefined;
@@ -234,26 +249,26 @@ export function createPropagator(options: PropagatorOptions = {}): Propagator {
   };
 
   const identifier = (field: PropagatedField, raw: unknown): string | undefined => {
-    const value = text(field, raw);
+    const value = text(field, raw, MAX_IDENTIFIER_LENGTH);
     if (value === undefined) return undefined;
     return isIdentifier(value) ? value : drop(field, 'malformed');
   };
 
   const counter = (field: PropagatedField, raw: unknown): number | undefined => {
-    const value = text(field, raw);
+    const value = text(field, raw, MAX_COUNTER_DIGITS);
     if (value === undefined) return undefined;
     const parsed = parseCounter(value, MAX_COUNTER_VALUE);
     return parsed === undefined ? drop(field, 'malformed') : parsed;
   };
 
   const readTrace = (raw: RawHeaders): SpanContext | undefined => {
-    const value = text('traceparent', raw.traceparent);
+    const value = text('traceparent', raw.traceparent, MAX_TRACEPARENT_LENGTH);
     if (value === undefined) return undefined;
     const parsed = parseTraceParent(value);
     // §3.3: without a valid traceparent, tracestate is not used either.
     if (!parsed.ok) return drop('traceparent', parsed.reason);
     const { traceId, spanId, traceFlags } = parsed.value;
-    const state = text('tracestate', raw.tracestate);
+    const state = text('tracestate', raw.tracestate, MAX_TRACESTATE_LENGTH);
     if (state !== undefined) {
       const checked = parseTraceState(state);
       if (!checked.ok) drop('tracestate', checked.reason);
@@ -263,7 +278,7 @@ export function createPropagator(options: PropagatorOptions = {}): Propagator {
   };
 
   const readBaggage = (raw: unknown): Baggage => {
-    const value = text('baggage', raw);
+    const value = text('baggage', raw, MAX_BAGGAGE_BYTES);
     if (value === undefined) return EMPTY_CONTEXT.baggage;
     const parsed = parseBaggage(value);
     if (!parsed.ok) {
@@ -298,6 +313,24 @@ export function createPropagator(options: PropagatorOptions = {}): Propagator {
       hop.spanId = trace.spanId;
     }
     recorder.record(hop);
+  };
+
+  const parse = <C>(carrier: C, getter: TextMapGetter<C>): Context => {
+    const raw = getter === headerMapGetter ? readHeaderMap(carrier as HeaderMap) : readWithGetter(carrier, getter);
+    const hops = counter('hops', raw.hops);
+    const remaining = counter('deadline', raw.deadline);
+    let correlationId = identifier('correlationId', raw.correlationId);
+    if (correlationId === undefined && assignCorrelationId) correlationId = uuidV4(random);
+    return new Context({
+      values: EMPTY_VALUES,
+      correlationId,
+      requestId: identifier('requestId', raw.requestId),
+      originNode: identifier('originNode', raw.originNode) ?? nodeId,
+      hops: hops === undefined ? 0 : Math.min(hops + 1, MAX_COUNTER_VALUE),
+      deadline: remaining === undefined ? undefined : clock.monotonic() + remaining,
+      trace: readTrace(raw),
+      baggage: readBaggage(raw.baggage),
+    });
   };
 
   return {
@@ -339,21 +372,15 @@ export function createPropagator(options: PropagatorOptions = {}): Propagator {
 
     extract<C = HeaderMap>(carrier: C, getter: TextMapGetter<C> = headerMapGetter as TextMapGetter<C>, extractOptions?: ExtractOptions): Context {
       extracted += 1;
-      const raw = getter === headerMapGetter ? readHeaderMap(carrier as HeaderMap) : readWithGetter(carrier, getter);
-      const hops = counter('hops', raw.hops);
-      const remaining = counter('deadline', raw.deadline);
-      let correlationId = identifier('correlationId', raw.correlationId);
-      if (correlationId === undefined && assignCorrelationId) correlationId = uuidV4(random);
-      const context = new Context({
-        values: EMPTY_VALUES,
-        correlationId,
-        requestId: identifier('requestId', raw.requestId),
-        originNode: identifier('originNode', raw.originNode) ?? nodeId,
-        hops: hops === undefined ? 0 : Math.min(hops + 1, MAX_COUNTER_VALUE),
-        deadline: remaining === undefined ? undefined : clock.monotonic() + remaining,
-        trace: readTrace(raw),
-        baggage: readBaggage(raw.baggage),
-      });
+      let context: Context;
+      try {
+        context = parse(carrier, getter);
+      } catch {
+        // Only the injected clock or random can get here (every field is checked, every read
+        // guarded); the receive path still does not throw.
+        failures += 1;
+        context = new Context({ ...EMPTY_STATE, originNode: nodeId });
+      }
       try {
         record(context, 'in', extractOptions?.peer);
       } catch {
@@ -367,6 +394,7 @@ export function createPropagator(options: PropagatorOptions = {}): Propagator {
     stats: () => ({
       injected,
       extracted,
+      extractFailures: failures,
       dropped: { ...dropped },
       droppedBy: { ...droppedBy },
       baggageEntriesTruncated: truncated,
@@ -375,6 +403,7 @@ export function createPropagator(options: PropagatorOptions = {}): Propagator {
     resetStats() {
       injected = 0;
       extracted = 0;
+      failures = 0;
       truncated = 0;
       dropped = zeroCounts(PROPAGATED_FIELDS);
       droppedBy = zeroCounts<DropReason>(['malformed', 'oversized', 'unreadable']);
