@@ -25,13 +25,30 @@ export async function settle(rounds = 10): Promise<void> {
   for (let round = 0; round < rounds; round += 1) await new Promise<void>((resolve) => setImmediate(resolve));
 }
 
-/** Waits (event loop turns, not time) until `predicate` holds; fails after `maxTurns`. */
-export async function until(predicate: () => boolean, what = 'condition', maxTurns = 10_000): Promise<void> {
-  for (let turn = 0; turn < maxTurns; turn += 1) {
-    if (predicate()) return;
-    await new Promise<void>((resolve) => setImmediate(resolve));
+/** How long `until` waits by default: generous, so that a loaded machine does not fail a test. */
+export const UNTIL_TIMEOUT_MS = 10_000;
+
+const sleep = (ms: number): Promise<void> => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Waits until `predicate` holds, checking it again after each event-loop turn at first and then
+ * every few milliseconds; fails after `timeoutMs` of real time. The bound is a limit on waiting,
+ * never an assertion about speed. An async predicate is awaited before it is asked again, so at
+ * most one of its operations is in flight.
+ */
+export async function until(
+  predicate: () => boolean | Promise<boolean>,
+  what = 'condition',
+  timeoutMs = UNTIL_TIMEOUT_MS,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (let check = 0; ; check += 1) {
+    if (await predicate()) return;
+    if (performance.now() >= deadline) throw new Error(`gave up waiting for ${what} after ${timeoutMs} ms`);
+    // A handful of quick turns covers work that is only a few callbacks away; then poll.
+    if (check < 20) await new Promise<void>((resolve) => setImmediate(resolve));
+    else await sleep(2);
   }
-  throw new Error(`gave up waiting for ${what}`);
 }
 
 /** A promise that settles later, with its resolver. */

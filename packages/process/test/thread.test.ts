@@ -17,6 +17,8 @@ import { until } from './support';
 const fixtures = resolve(__dirname, 'fixtures/thread-behaviors.ts');
 const behavior = (name: string): ThreadBehavior => ({ module: fixtures, export: name });
 const WAIT = 50_000;
+/** Real-time bound on each cross-thread wait (workers boot through tsx, slowly on a loaded machine). */
+const CROSS_THREAD = 30_000;
 
 /** A main-thread process that links itself to every pid it is sent (and traps exits). */
 function linkingProcess(runtime: Runtime): Pid {
@@ -52,7 +54,7 @@ describe('thread isolation', () => {
     for (let index = 0; index < 100; index += 1) runtime.send(pid, 'tick');
     const { pid: reporter, inbox } = collector(runtime);
     runtime.send(pid, { report: reporter });
-    await until(() => inbox.length === 1, 'the report');
+    await until(() => inbox.length === 1, 'the report', CROSS_THREAD);
     const report = inbox[0] as { count: number; threadId: number };
     expect(report.count).toBe(105);
     expect(report.threadId).not.toBe(0);
@@ -76,7 +78,7 @@ describe('thread isolation', () => {
     expect(kept.byteLength).toBe(16);
     const sent = new ArrayBuffer(8);
     runtime.send(pid, { ignored: sent }, { transfer: [sent] });
-    await until(() => sent.byteLength === 0, 'the sent buffer to move');
+    await until(() => sent.byteLength === 0, 'the sent buffer to move', CROSS_THREAD);
   }, WAIT);
 
   it('ends only the process whose handler threw, with the error as reason; links and monitors fire', async () => {
@@ -90,7 +92,7 @@ describe('thread isolation', () => {
     runtime.send(pid, 'throw');
     const reason = await exit;
     expect(FoundationError.is(reason) && reason.message).toBe('thrown in the worker');
-    await until(() => downs.length === 1, 'the down');
+    await until(() => downs.length === 1, 'the down', CROSS_THREAD);
     expect((downs[0] as Error).message).toBe('thrown in the worker');
     expect(runtime.isAlive(linker)).toBe(true);
     expect(runtime.processInfo(linker)?.links).toEqual([]);
@@ -106,12 +108,16 @@ describe('thread isolation', () => {
     runtime.send(pid, { ask: answerer });
     runtime.send(pid, { link: linkedTarget });
     runtime.send(pid, { monitor: monitoredTarget });
-    await until(() => inbox.length === 1, 'the answer');
+    await until(() => inbox.length === 1, 'the answer', CROSS_THREAD);
     expect(inbox[0]).toEqual({ answer: 'answer to question from a worker' });
-    await until(() => runtime.processInfo(linkedTarget)?.links.length === 1 && runtime.processInfo(monitoredTarget)?.monitoredBy === 1);
+    await until(
+      () => runtime.processInfo(linkedTarget)?.links.length === 1 && runtime.processInfo(monitoredTarget)?.monitoredBy === 1,
+      'the link and the monitor',
+      CROSS_THREAD,
+    );
     runtime.exit(linkedTarget, 'linked died');
     runtime.exit(monitoredTarget, 'monitored died');
-    await until(() => inbox.length === 3, 'the exit and down seen in the worker');
+    await until(() => inbox.length === 3, 'the exit and down seen in the worker', CROSS_THREAD);
     const seen = inbox.slice(1).map((entry) => (entry as { seen: { type: string; reason: unknown; from?: Pid; pid?: Pid } }).seen);
     expect(seen.map((message) => [message.type, message.reason]).sort()).toEqual([
       ['down', 'monitored died'],
@@ -120,21 +126,21 @@ describe('thread isolation', () => {
     // Trapping is decided on the main thread with the flag the worker set: exit(pid, shutdown)
     // becomes a message; once the process stops trapping, it ends it, running terminate in the worker.
     runtime.exit(pid, 'shutdown');
-    await until(() => inbox.length === 4, 'the trapped exit');
+    await until(() => inbox.length === 4, 'the trapped exit', CROSS_THREAD);
     expect((inbox[3] as { seen: unknown }).seen).toMatchObject({ type: 'exit', reason: 'shutdown' });
     runtime.send(pid, 'untrap');
-    await until(() => runtime.processInfo(pid)?.trapExits === false, 'the flag to reach the main thread');
+    await until(() => runtime.processInfo(pid)?.trapExits === false, 'the flag to reach the main thread', CROSS_THREAD);
     const exit = runtime.whenExited(pid);
     runtime.exit(pid, 'shutdown');
     expect(await exit).toBe('shutdown');
-    await until(() => inbox.length === 5, 'the report from terminate');
+    await until(() => inbox.length === 5, 'the report from terminate', CROSS_THREAD);
     expect(inbox[4]).toEqual({ terminated: 'shutdown' });
     // A process that stops itself in the worker runs terminate there and exits with its reason.
     const stopper = await runtime.start(behavior('watcher'), { isolation: 'thread', args: { reporter } });
     const stopped = runtime.whenExited(stopper);
     runtime.send(stopper, 'stop');
     expect(await stopped).toBe('finished');
-    await until(() => inbox.length === 6, 'the second terminate');
+    await until(() => inbox.length === 6, 'the second terminate', CROSS_THREAD);
     expect(inbox[5]).toEqual({ terminated: 'finished' });
   }, WAIT);
 
@@ -145,12 +151,17 @@ describe('thread isolation', () => {
     );
     const [before] = await runtime.whichChildren(supervisor);
     runtime.send(before!.pid!, 'throw');
-    await until(() => !runtime.isAlive(before!.pid!), 'the child to exit');
+    await until(() => !runtime.isAlive(before!.pid!), 'the child to exit', CROSS_THREAD);
     let after: Pid | undefined;
-    await until(() => {
-      void runtime.whichChildren(supervisor).then(([child]) => (after = child?.pid));
-      return after !== undefined && !after.equals(before!.pid!);
-    }, 'the restart');
+    await until(
+      async () => {
+        const [child] = await runtime.whichChildren(supervisor);
+        after = child?.pid;
+        return after !== undefined && !after.equals(before!.pid!);
+      },
+      'the restart',
+      CROSS_THREAD,
+    );
     expect(await runtime.call(after!, 'thread')).toEqual(expect.any(Number));
     await runtime.terminateChild(runtime.rootSupervisor, (await runtime.whichChildren(runtime.rootSupervisor)).at(-1)!.id);
   }, WAIT);
@@ -179,7 +190,7 @@ describe('worker failures', () => {
       expect(FoundationError.hasType(reason, PROCESS_ERROR_CODES.workerCrashed)).toBe(true);
       expect((reason as WorkerCrashedError).message).toMatch(/uncaught in the worker/);
     }
-    await until(() => downs.length === 1);
+    await until(() => downs.length === 1, 'the down', CROSS_THREAD);
     expect(isDownMessage(downs[0])).toBe(true);
     expect(runtime.isAlive(linker)).toBe(true);
     const replacement = await runtime.start(behavior('counter'), { isolation: 'thread' });
