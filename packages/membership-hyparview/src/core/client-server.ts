@@ -136,7 +136,7 @@ export class ClientServerCore implements PeerService {
     this.updateSeeds(contacts, now);
     if (this.isServerRole) this.nextAnnounceAt = now;
     for (const contact of this.random.sample(this.seeds, 3)) this.hello(contact, now);
-    this.nextHelloAt = now + this.config.announceIntervalMs;
+    if (!this.isServerRole) this.nextHelloAt = now + this.config.announceIntervalMs;
     this.tick(now);
   }
 
@@ -305,6 +305,7 @@ export class ClientServerCore implements PeerService {
     this.isServerRole = true;
     this.neighborCache = undefined;
     this.nextAnnounceAt = now;
+    this.nextHelloAt = Number.POSITIVE_INFINITY;
     this.tick(now);
   }
 

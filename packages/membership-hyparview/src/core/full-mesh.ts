@@ -107,13 +107,12 @@ export class FullMeshCore implements PeerService {
     if (this.stopped || from === this.self) return;
     const typed = message as FullMeshMessage;
     switch (typed.type) {
-      case 'mesh-join': {
-        const isNew = this.addMember(from, now);
+      case 'mesh-join':
+        // The joiner contacts every member on the list it gets back, so the others learn of it
+        // directly; gossip covers whatever is missed.
+        this.addMember(from, now);
         this.send(from, { type: 'mesh-members', epoch: this.epoch, nodes: [this.self, ...this.memberSet.values()] }, false);
-        // Tell the others at once rather than waiting for gossip.
-        if (isNew) for (const peer of this.memberSet.values()) if (peer !== from) this.send(peer, { type: 'mesh-members', epoch: this.epoch, nodes: [from] }, false);
         return;
-      }
       case 'mesh-members':
         this.addMember(from, now);
         for (const node of typed.nodes) this.contact(node, now);

@@ -194,6 +194,8 @@ class MembershipDriver implements Membership {
   private mode: TopologyMode;
   private epoch = 0;
   private pinned: boolean;
+  /** False while the current epoch was only inferred from a service message (its pin is unknown). */
+  private pinnedKnown = true;
   private lastSwitchAt: number | undefined;
   private state: 'new' | 'joining' | 'running' | 'stopped' = 'new';
   private timer: Timer | undefined;
@@ -205,7 +207,10 @@ class MembershipDriver implements Membership {
   private nextSizeRoundAt = Number.POSITIVE_INFINITY;
   private nextSeedRefreshAt = Number.POSITIVE_INFINITY;
   private nextCollectAt = Number.POSITIVE_INFINITY;
+  private nextSizeSendAt = Number.POSITIVE_INFINITY;
   private seedRefreshRunning = false;
+  /** The last exact cluster size (a full mesh counts its members). */
+  private countedSize = 1;
   private joinWaiters: { resolve: () => void; reject: (error: unknown) => void; timer: Timer }[] = [];
   private readonly counters = {
     staleEpoch: 0,
@@ -582,8 +587,12 @@ class MembershipDriver implements Membership {
       return;
     }
     if (message.epoch > this.epoch) {
-      // A newer topology decision reached us through a message of its service: adopt it.
-      this.adopt(SERVICE_OF_TYPE[message.type], message.epoch, this.pinned, 'remote', now);
+      // A newer topology decision reached us through a message of its service: adopt it, and
+      // ask the sender for the decision itself (whether it is pinned): sending it our older
+      // epoch makes it answer with its own.
+      const previous = { type: 'topology' as const, epoch: this.epoch, mode: this.mode, pinned: this.pinned };
+      this.adopt(SERVICE_OF_TYPE[message.type], message.epoch, undefined, 'remote', now);
+      this.sendMembership(from, previous, now);
       this.service!.receive(from, message, now);
       return;
     }
@@ -594,14 +603,19 @@ class MembershipDriver implements Membership {
       return;
     }
     this.counters.staleEpoch += 1;
-    // The sender has not heard of the latest decision: tell it (at most once a second).
     if (mode === this.mode) current.receive(from, message, now);
-    const last = this.staleAnswered.get(from);
-    if (last === undefined || now - last >= 1000) {
-      if (this.staleAnswered.size > 4096) this.staleAnswered.clear();
-      this.staleAnswered.set(from, now);
-      this.sendMembership(from, { type: 'topology', epoch: this.epoch, mode: this.mode, pinned: this.pinned }, now);
-    }
+    this.answerStale(from, now);
+  }
+
+  /** The sender has not heard of the latest decision: tell it (at most once a second per peer). */
+  private answerStale(peer: string, now: number): void {
+    // Only a node that knows the decision (not merely its epoch) may vouch for it.
+    if (!this.pinnedKnown) return;
+    const last = this.staleAnswered.get(peer);
+    if (last !== undefined && now - last < 1000) return;
+    if (this.staleAnswered.size > 4096) this.staleAnswered.clear();
+    this.staleAnswered.set(peer, now);
+    this.sendMembership(peer, { type: 'topology', epoch: this.epoch, mode: this.mode, pinned: this.pinned }, now);
   }
 
   private onSharedMessage(from: string, message: MembershipMessage, now: number): void {
@@ -610,11 +624,15 @@ class MembershipDriver implements Membership {
         this.onHeartbeat(from, message, now);
         return;
       case 'topology':
-        this.adopt(message.mode, message.epoch, message.pinned, 'remote', now);
+        if (message.epoch < this.epoch) this.answerStale(from, now);
+        else this.adopt(message.mode, message.epoch, message.pinned, 'remote', now);
         return;
       case 'size':
         if (this.pinned || this.mode === 'full-mesh') return;
-        if (this.estimator.merge(message.round, message.values, now)) this.sendSize(now, from);
+        // Changes are passed on in batches, so minima spread in steps of the batching delay.
+        if (this.estimator.merge(message.round, message.values, now) && this.nextSizeSendAt === Number.POSITIVE_INFINITY) {
+          this.nextSizeSendAt = now + this.config.topology.sizeEstimateIntervalMs / 20;
+        }
         return;
       default:
         return;
@@ -793,13 +811,14 @@ class MembershipDriver implements Membership {
   // ---- time -----------------------------------------------------------------------------------
 
   private schedule(): void {
-    let next = Math.min(this.plumtree.nextTick(), this.nextHeartbeatAt, this.nextEvaluateAt, this.nextSizeRoundAt, this.nextSeedRefreshAt, this.nextCollectAt);
+    let next = Math.min(this.plumtree.nextTick(), this.nextHeartbeatAt, this.nextEvaluateAt, this.nextSizeRoundAt, this.nextSizeSendAt, this.nextSeedRefreshAt, this.nextCollectAt);
     if (this.service !== undefined) next = Math.min(next, this.service.nextTick());
     for (const retiring of this.retiring) next = Math.min(next, retiring.until, retiring.service.nextTick());
     if (next === Number.POSITIVE_INFINITY || next >= this.timerAt) return;
     this.timer?.cancel();
     this.timerAt = next;
-    this.timer = this.clock.setTimer(Math.max(0, next - this.now()), () => {
+    // At least 1 ms: a core asking for a tick "now" gets the next millisecond, never a loop in place.
+    this.timer = this.clock.setTimer(Math.max(1, next - this.now()), () => {
       this.timer = undefined;
       this.timerAt = Number.POSITIVE_INFINITY;
       this.run(() => this.tick());
@@ -816,6 +835,7 @@ class MembershipDriver implements Membership {
     if (now >= this.nextHeartbeatAt) this.heartbeats(now);
     if (now >= this.nextCollectAt) this.collect(now);
     if (now >= this.nextSizeRoundAt) this.sizeRound(now);
+    if (now >= this.nextSizeSendAt) this.sendSize(now);
     if (now >= this.nextEvaluateAt) this.evaluate(now);
     if (now >= this.nextSeedRefreshAt) this.refreshSeeds(now);
   }
@@ -876,7 +896,12 @@ class MembershipDriver implements Membership {
   // ---- topology -------------------------------------------------------------------------------
 
   private estimatedSize(): number {
-    if (this.mode === 'full-mesh' && this.service !== undefined) return this.service.members().length + 1;
+    if (this.mode === 'full-mesh' && this.service !== undefined) {
+      this.countedSize = this.service.members().length + 1;
+      return this.countedSize;
+    }
+    // Until a first estimation round has run, the last exact count (from a full mesh) stands.
+    if (this.estimator.round < 1) return this.countedSize;
     return Math.max(1, Math.round(this.estimator.estimate()));
   }
 
@@ -887,12 +912,14 @@ class MembershipDriver implements Membership {
     // A round adopted from a neighbour recently counts as this node's own.
     if (now - this.estimator.roundStartedAt < interval / 2) return;
     this.estimator.startRound(this.estimator.round + 1, now);
-    this.sendSize(now, undefined);
+    this.sendSize(now);
   }
 
-  private sendSize(now: number, except: string | undefined): void {
+  private sendSize(now: number): void {
+    this.nextSizeSendAt = Number.POSITIVE_INFINITY;
+    if (this.pinned || this.mode === 'full-mesh') return;
     const message = { type: 'size' as const, round: this.estimator.round, values: this.estimator.values() };
-    for (const peer of this.links.keys()) if (peer !== except) this.sendMembership(peer, message, now);
+    for (const peer of this.links.keys()) this.sendMembership(peer, message, now);
   }
 
   private evaluate(now: number): void {
@@ -922,24 +949,37 @@ class MembershipDriver implements Membership {
     this.adopt(mode as TopologyMode, epoch, pinned === true, 'remote', now);
   }
 
-  /** Switches to `mode` for `epoch` when that is newer than what this node runs (ties: the sparser mode wins). */
-  private adopt(mode: TopologyMode, epoch: number, pinned: boolean, reason: SwitchReason | 'remote', now: number): void {
+  /**
+   * Switches to `mode` for `epoch` when that is newer than what this node runs (ties: the sparser
+   * mode wins). `pinned` is undefined when the decision was inferred from a service message:
+   * automatic switching then waits until the decision itself arrives.
+   */
+  private adopt(mode: TopologyMode, epoch: number, pinned: boolean | undefined, reason: SwitchReason | 'remote', now: number): void {
     if (this.state !== 'running') return;
     if (epoch < this.epoch) return;
-    if (epoch === this.epoch && (mode === this.mode || RANK[mode] < RANK[this.mode])) return;
+    if (epoch === this.epoch && mode === this.mode) {
+      if (pinned !== undefined && !this.pinnedKnown) this.setPinned(pinned, now);
+      return;
+    }
+    if (epoch === this.epoch && RANK[mode] < RANK[this.mode]) return;
     const from = this.mode;
     this.epoch = epoch;
-    this.pinned = pinned;
-    if (pinned) {
-      this.nextEvaluateAt = Number.POSITIVE_INFINITY;
-      this.nextSizeRoundAt = Number.POSITIVE_INFINITY;
-    } else if (this.nextEvaluateAt === Number.POSITIVE_INFINITY) this.startAutomaticTopology(now);
+    this.setPinned(pinned, now);
     this.lastSwitchAt = now;
     this.policy.reset();
     if (mode !== from) this.switchService(mode, now);
     else this.restampService(now);
     this.counters.topologySwitches += 1;
     this.emit('topology-change', { from, to: mode, epoch, reason } satisfies TopologyChange);
+  }
+
+  private setPinned(pinned: boolean | undefined, now: number): void {
+    this.pinnedKnown = pinned !== undefined;
+    if (pinned !== undefined) this.pinned = pinned;
+    if (this.pinned || !this.pinnedKnown) {
+      this.nextEvaluateAt = Number.POSITIVE_INFINITY;
+      this.nextSizeRoundAt = Number.POSITIVE_INFINITY;
+    } else if (this.nextEvaluateAt === Number.POSITIVE_INFINITY) this.startAutomaticTopology(now);
   }
 
   /** Same mode, newer epoch (a pin or unpin): the service keeps its links and stamps the new epoch. */

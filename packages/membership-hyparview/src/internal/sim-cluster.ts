@@ -26,6 +26,8 @@ export interface SimClusterOptions {
   readonly joinSpacingMs?: number;
   /** Start every node from a saved view instead of joining (see `views()`). */
   readonly initialViews?: ReadonlyMap<string, InitialView>;
+  /** Build the cluster in this simulation instead of a new one (e.g. from `checkDeterminism`). */
+  readonly simulation?: Simulation;
   /** Seeds for node i (default: one random earlier node). */
   readonly seedsFor?: (index: number, ids: readonly string[], random: () => number) => string[];
 }
@@ -87,11 +89,9 @@ function merge(base: MembershipConfig, overrides: DeepPartial<MembershipConfig> 
 export function createSimCluster(options: SimClusterOptions): SimCluster {
   const roundMs = options.roundMs ?? 1000;
   const config = merge(simulationConfig(roundMs), options.config);
-  const simulation = createSimulation({
-    seed: options.seed,
-    trace: options.trace ?? 'events',
-    network: { latency: { min: 2, max: 10 }, failureDetectionMs: 300, ...options.network },
-  });
+  const network: NetworkOptions = { latency: { min: 2, max: 10 }, failureDetectionMs: 300, ...options.network };
+  const simulation = options.simulation ?? createSimulation({ seed: options.seed, trace: options.trace ?? 'events', network });
+  if (options.simulation !== undefined) simulation.network.configure(network);
   const ids = Array.from({ length: options.nodes }, (_, index) => `n${index}`);
   const indexOf = new Map(ids.map((id, index) => [id, index]));
   const memberships = new Array<Membership | undefined>(options.nodes);

@@ -1,0 +1,118 @@
+// Topology management through the real driver in simulation: automatic switches by size, the
+// manual switch, the cooldown, and no broadcast lost while a switch is in progress.
+import { describe, expect, it } from '@jest/globals';
+import { seedFromEnvironment } from '@foundation/testkit';
+import { createSimCluster } from '../internal/sim-cluster';
+import type { BroadcastRecord, SimCluster } from '../internal/sim-cluster';
+import type { TopologyChange } from './membership';
+
+const seed = Number(seedFromEnvironment(7_100));
+
+function modes(cluster: SimCluster, ids: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const id of ids) {
+    const { mode, epoch } = cluster.membership(id).topology();
+    counts[`${mode}@${epoch}`] = (counts[`${mode}@${epoch}`] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/** Nodes that had joined at least `settleMs` before `record` was sent and did not deliver it. */
+function missed(cluster: SimCluster, record: BroadcastRecord, joinedBefore: (id: string) => number, settleMs: number): string[] {
+  return cluster.ids.filter((id, index) => joinedBefore(id) <= record.sentAt - settleMs && cluster.isUp(id) && record.delivered[index] !== 1);
+}
+
+describe('topology switching', () => {
+  it(`a growing cluster starts as a full mesh and switches to HyParView at 10 nodes, once, without losing a broadcast (seed=${seed})`, () => {
+    const spacing = 300;
+    const cluster = createSimCluster({ seed, nodes: 24, joinSpacingMs: spacing, topology: 'auto' });
+    const changes: TopologyChange[] = [];
+    cluster.simulation.runFor(1);
+    cluster.membership('n0').on('topology-change', (change) => changes.push(change));
+    const records: BroadcastRecord[] = [];
+    for (let step = 0; step < 40; step += 1) {
+      cluster.simulation.runFor(250);
+      const joined = cluster.ids.filter((_, index) => index * spacing < cluster.simulation.now() - 200);
+      records.push(cluster.broadcast(joined[step % joined.length]!));
+    }
+    cluster.simulation.runFor(3_000);
+    expect({ seed, modes: modes(cluster, cluster.ids) }).toEqual({ seed, modes: { 'hyparview@1': 24 } });
+    expect(changes).toEqual([{ from: 'full-mesh', to: 'hyparview', epoch: 1, reason: expect.stringMatching(/size|remote/) as unknown as string }]);
+    const joinedAt = (id: string): number => cluster.ids.indexOf(id) * spacing;
+    for (const record of records) expect({ seed, record: record.id, missed: missed(cluster, record, joinedAt, 1_500) }).toEqual({ seed, record: record.id, missed: [] });
+    expect(cluster.overlay().components).toBe(1);
+  });
+
+  it(`beyond hyparviewUpTo the cluster switches to client-server: ~sqrt(n) servers meshed, clients on k servers, broadcasts still reach all (seed=${seed})`, () => {
+    const cluster = createSimCluster({
+      seed: seed + 1,
+      nodes: 60,
+      joinSpacingMs: 20,
+      topology: 'auto',
+      config: { topology: { hyparviewUpTo: 30, fullMeshBelow: 5, cooldownMs: 5_000 } },
+    });
+    const changes = new Map<string, { at: number; change: TopologyChange }[]>();
+    cluster.simulation.runFor(1);
+    for (const id of cluster.ids) {
+      changes.set(id, []);
+      cluster.membership(id).on('topology-change', (change) => changes.get(id)!.push({ at: cluster.simulation.now(), change }));
+    }
+    cluster.simulation.runFor(60 * 20 + 1_000);
+    const records: BroadcastRecord[] = [];
+    for (let step = 0; step < 30; step += 1) {
+      cluster.simulation.runFor(500);
+      records.push(cluster.broadcast(cluster.ids[(step * 7) % 60]!));
+    }
+    cluster.simulation.runFor(5_000);
+    const final = modes(cluster, cluster.ids);
+    expect({ seed: seed + 1, final: Object.keys(final).map((key) => key.split('@')[0]) }).toEqual({ seed: seed + 1, final: ['client-server'] });
+    const roles = cluster.ids.map((id) => cluster.membership(id).topology().role);
+    const servers = cluster.ids.filter((_, index) => roles[index] === 'server');
+    expect(servers.length).toBeGreaterThanOrEqual(3);
+    expect(servers.length).toBeLessThanOrEqual(20);
+    for (const id of cluster.ids) {
+      const members = cluster.membership(id).members();
+      if (roles[cluster.ids.indexOf(id)] === 'client') {
+        expect(members.length).toBeGreaterThanOrEqual(1);
+        expect(members.length).toBeLessThanOrEqual(2);
+        for (const member of members) expect(servers).toContain(member);
+      } else {
+        for (const server of servers) if (server !== id) expect(members).toContain(server);
+      }
+    }
+    for (const record of records.slice(-10)) expect({ seed: seed + 1, reliability: cluster.reliability(record) }).toEqual({ seed: seed + 1, reliability: 1 });
+    // Every broadcast, including those sent while switching, reached every node.
+    for (const record of records) expect({ seed: seed + 1, record: record.id, missed: missed(cluster, record, () => 0, 0) }).toEqual({ seed: seed + 1, record: record.id, missed: [] });
+    // The cooldown separates a node's own automatic decisions from its previous switch.
+    for (const id of cluster.ids) {
+      const history = changes.get(id)!;
+      for (let index = 1; index < history.length; index += 1) {
+        if (history[index]!.change.reason === 'remote') continue;
+        expect(history[index]!.at - history[index - 1]!.at).toBeGreaterThanOrEqual(5_000);
+      }
+    }
+  });
+
+  it(`a manual switch pins the topology cluster-wide, ignoring size and cooldown; "auto" releases it (seed=${seed})`, () => {
+    const cluster = createSimCluster({ seed: seed + 2, nodes: 16, joinSpacingMs: 10, topology: 'auto', config: { topology: { cooldownMs: 2_000 } } });
+    cluster.simulation.runFor(16 * 10 + 6_000);
+    expect(modes(cluster, cluster.ids)).toEqual({ 'hyparview@1': 16 });
+    cluster.membership('n3').setTopology('full-mesh');
+    cluster.simulation.runFor(4_000);
+    expect(modes(cluster, cluster.ids)).toEqual({ 'full-mesh@2': 16 });
+    for (const id of cluster.ids) {
+      expect(cluster.membership(id).topology().pinned).toBe(true);
+      expect(cluster.membership(id).members().sort()).toEqual(cluster.ids.filter((other) => other !== id).sort());
+    }
+    const during = cluster.broadcast('n5');
+    cluster.simulation.runFor(10_000);
+    expect(cluster.reliability(during)).toBe(1);
+    expect(modes(cluster, cluster.ids)).toEqual({ 'full-mesh@2': 16 });
+    cluster.membership('n7').setTopology('auto');
+    cluster.simulation.runFor(8_000);
+    const after = modes(cluster, cluster.ids);
+    expect(Object.keys(after)).toHaveLength(1);
+    expect(Object.keys(after)[0]).toMatch(/^hyparview@/);
+    for (const id of cluster.ids) expect(cluster.membership(id).topology().pinned).toBe(false);
+  });
+});
