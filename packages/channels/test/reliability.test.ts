@@ -86,6 +86,38 @@ describe('failure detection and reconnects', () => {
     for (const key of keys) expect(received.get(key)).toEqual(Array.from({ length: perKey }, (_, index) => index));
     expect(total).toBe(sent);
   });
+
+  it.each([
+    ['coalesced in blocks', 10],
+    ['chunked', 100_000],
+  ])('a full reliable lane recovers when the acknowledgement was lost to a reset (%s): duplicates are acknowledged too', async (_framing, padding) => {
+    // Review finding C1: every message delivered, the connection reset before the once-per-turn
+    // ack went out. After the reconnect the sender resends all of them; the receiver drops them
+    // as duplicates and must still acknowledge, or the full queue never empties.
+    const channels = { orders: { reliable: true, maxQueueMessages: 10 } };
+    const b = await startNode('node-b', { channels });
+    proxy = await createProxy(b.address()!.port);
+    const a = await startNode('node-a', { channels });
+    await link(a, b, proxy.url);
+    const path = proxy;
+    const received: number[] = [];
+    b.onMessage('orders', ({ payload }) => {
+      received.push((payload as { n: number }).n);
+      // The handler runs inside the frame's turn; the ack would go out at the end of it.
+      if (received.length === 10) path.sever();
+    });
+    const reopened = nextEvent<ChannelEvent>(a, 'channel-open');
+    const message = (n: number): { n: number; pad: string } => ({ n, pad: 'p'.repeat(padding) });
+    for (let n = 0; n < 10; n += 1) expect(a.send('node-b', 'orders', message(n))).toBe(true);
+    expect(a.send('node-b', 'orders', message(10))).toBe(false); // the lane holds maxQueueMessages
+    await reopened;
+    await waitFor(() => a.stats().channels.orders!.retransmitted === 10, 2_000, 'the resend after the reconnect');
+    await waitFor(() => b.stats().channels.orders!.duplicatesDropped === 10, 2_000, 'the duplicates');
+    await waitFor(() => a.stats().channels.orders!.unackedMessages === 0, 2_000, 'an acknowledgement of the duplicates');
+    await a.sendAsync('node-b', 'orders', message(10));
+    await waitFor(() => received.length === 11, 2_000, 'the message after the backlog');
+    expect(received).toEqual(Array.from({ length: 11 }, (_, index) => index));
+  });
 });
 
 describe('backpressure', () => {

@@ -357,11 +357,13 @@ export class Link {
     for (let index = 0; index < header.count; index += 1) {
       if (this.removed || connection.state !== 'open') return;
       if (sequence !== undefined) {
+        // Acknowledge duplicates too: the ack that covered them may have been lost with the
+        // connection, and the sender keeps them (and counts them against its bound) until one arrives.
+        this.ackDue[lane] = true;
         if (sequence.accept(header.firstSeq + index) === 'duplicate') {
           counter.duplicatesDropped += 1;
           continue;
         }
-        this.ackDue[lane] = true;
       }
       const item: unknown = (decoded as unknown[])[index];
       counter.messagesReceived += 1;
@@ -397,11 +399,11 @@ export class Link {
       return;
     }
     if (channel.reliable) {
+      this.ackDue[lane] = true; // duplicates included, as in receiveBlock
       if (this.sequences[lane]!.accept(completed.seq) === 'duplicate') {
         counter.duplicatesDropped += 1;
         return;
       }
-      this.ackDue[lane] = true;
     }
     counter.messagesReceived += 1;
     this.host.deliver(this, channel, header.lane, payload, meta);
