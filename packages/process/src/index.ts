@@ -73,3 +73,5 @@ export { MalformedSignalError } from './errors/malformed-signal-error';
 export { InvalidOptionError } from './errors/invalid-option-error';
 export { UnsupportedError } from './errors/unsupported-error';
 export { NoConnectionError } from './errors/no-connection-error';
+export { UncloneableMessageError } from './errors/uncloneable-message-error';
+export type { UncloneableKind } from './errors/uncloneable-message-error';

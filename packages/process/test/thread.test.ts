@@ -10,9 +10,10 @@ import { InvalidOptionError } from '../src/errors/invalid-option-error';
 import type { Pid } from '../src/core/pid';
 import { createRuntime } from '../src/runtime/runtime';
 import type { Runtime } from '../src/runtime/runtime';
+import type { DeadLetter } from '../src/runtime/options';
 import { isDownMessage, isExitMessage } from '../src/runtime/system-messages';
 import type { ThreadBehavior } from '../src/runtime/types';
-import { until } from './support';
+import { settle, until } from './support';
 
 const fixtures = resolve(__dirname, 'fixtures/thread-behaviors.ts');
 const behavior = (name: string): ThreadBehavior => ({ module: fixtures, export: name });
@@ -38,9 +39,10 @@ function collector(runtime: Runtime): { pid: Pid; inbox: unknown[] } {
 
 describe('thread isolation', () => {
   let runtime: Runtime;
+  const letters: DeadLetter[] = [];
 
   beforeAll(() => {
-    runtime = createRuntime({ nodeId: 'node-a', threads: { size: 1 } });
+    runtime = createRuntime({ nodeId: 'node-a', threads: { size: 1 }, onDeadLetter: (letter) => letters.push(letter) });
   });
 
   afterAll(async () => {
@@ -164,6 +166,83 @@ describe('thread isolation', () => {
     );
     expect(await runtime.call(after!, 'thread')).toEqual(expect.any(Number));
     await runtime.terminateChild(runtime.rootSupervisor, (await runtime.whichChildren(runtime.rootSupervisor)).at(-1)!.id);
+  }, WAIT);
+
+  it('answers a worker’s call with a typed error when the reply cannot be copied to the worker', async () => {
+    const escaped: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void escaped.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const { pid: reporter, inbox } = collector(runtime);
+      const pid = await runtime.start(behavior('caller'), { isolation: 'thread', args: { reporter } });
+      const giver = runtime.spawn({ handleCall: () => () => 'a function cannot be copied to another thread' });
+      runtime.send(pid, { call: giver });
+      await until(() => inbox.length === 1, 'the failed call', CROSS_THREAD);
+      expect(inbox[0]).toEqual({ failed: PROCESS_ERROR_CODES.uncloneableMessage });
+      // The calling process lives on, and its next call is answered.
+      const answerer = runtime.spawn({ handleCall: (request) => `answer to ${String(request)}` });
+      runtime.send(pid, { call: answerer });
+      await until(() => inbox.length === 2, 'the answered call', CROSS_THREAD);
+      expect(inbox[1]).toEqual({ answer: 'answer to question from a worker' });
+      await settle();
+      expect(escaped).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  }, WAIT);
+
+  it('fails a call whose reply from the worker cannot be copied, and the worker keeps serving', async () => {
+    const pid = await runtime.start(behavior('counter'), { isolation: 'thread' });
+    const error = await runtime.call(pid, 'a function').then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    expect(FoundationError.hasType(error, PROCESS_ERROR_CODES.uncloneableMessage)).toBe(true);
+    expect(runtime.isAlive(pid)).toBe(true);
+    expect(await runtime.call(pid, 'thread')).toEqual(expect.any(Number));
+  }, WAIT);
+
+  it('fails a worker’s own call or send of something it cannot copy with a typed error, inside the worker', async () => {
+    const { pid: reporter, inbox } = collector(runtime);
+    const pid = await runtime.start(behavior('caller'), { isolation: 'thread', args: { reporter } });
+    const answerer = runtime.spawn({ handleCall: () => 'never asked' });
+    runtime.send(pid, { call: answerer, request: 'a function' });
+    await until(() => inbox.length === 1, 'the refused call', CROSS_THREAD);
+    expect(inbox[0]).toEqual({ failed: PROCESS_ERROR_CODES.uncloneableMessage });
+    expect(runtime.processInfo(answerer)?.messagesHandled).toBe(0);
+    // A send is refused synchronously: the handler throws, which ends that process (its own error), not the worker.
+    const sending = await runtime.start(behavior('sender'), { isolation: 'thread' });
+    const exited = runtime.whenExited(sending);
+    runtime.send(sending, { sendTo: reporter });
+    expect(FoundationError.hasType(await exited, PROCESS_ERROR_CODES.uncloneableMessage)).toBe(true);
+    expect(runtime.isAlive(pid)).toBe(true);
+  }, WAIT);
+
+  it('drops a message it cannot copy to the worker as a dead letter and fails such a call; the receiver lives on', async () => {
+    const pid = await runtime.start(behavior('counter'), { isolation: 'thread', args: 0 });
+    const uncloneable = { callback: () => 'a function cannot be copied to another thread' };
+    letters.length = 0;
+    runtime.send(pid, uncloneable);
+    runtime.cast(pid, uncloneable);
+    const error = await runtime.call(pid, uncloneable).then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    expect(FoundationError.hasType(error, PROCESS_ERROR_CODES.uncloneableMessage)).toBe(true);
+    expect(letters).toEqual([
+      { to: pid.toString(), message: uncloneable, reason: 'uncloneable', from: undefined },
+      { to: pid.toString(), message: uncloneable, reason: 'uncloneable', from: undefined },
+    ]);
+    expect(runtime.isAlive(pid)).toBe(true);
+    runtime.send(pid, 'tick');
+    const { pid: reporter, inbox } = collector(runtime);
+    runtime.send(pid, { report: reporter });
+    await until(() => inbox.length === 1, 'the report', CROSS_THREAD);
+    expect(inbox[0]).toMatchObject({ count: 1 });
+    // Spawn arguments that cannot be copied fail the start with the same error.
+    await expect(runtime.start(behavior('counter'), { isolation: 'thread', args: uncloneable })).rejects.toMatchObject({
+      code: PROCESS_ERROR_CODES.uncloneableMessage,
+    });
   }, WAIT);
 
   it('refuses behaviors it cannot load', async () => {

@@ -28,6 +28,8 @@ export const PROCESS_ERROR_CODES = Object.freeze({
   unsupported: 5713,
   /** A remote node cannot be reached, or no router is configured for it. */
   noConnection: 5714,
+  /** A message, call, reply or spawn argument for another thread that structured clone cannot copy (a function, a symbol, a class with private state). */
+  uncloneableMessage: 5715,
 });
 
 export type ProcessErrorKind = keyof typeof PROCESS_ERROR_CODES;

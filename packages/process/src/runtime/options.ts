@@ -11,7 +11,12 @@ export interface TelemetrySink {
   execute(event: readonly string[], measurements: Readonly<Record<string, number>>, metadata: Readonly<Record<string, unknown>>): void;
 }
 
-export type DeadLetterReason = 'noproc' | 'overflow' | 'noconnection' | 'unhandled' | 'shutdown';
+/**
+ * Why a message was not delivered: no such process, dropped by a full mailbox, its node is
+ * unreachable, the behavior has no handler for it, the runtime stopped first (a `sendAfter`
+ * that had not fired), or it could not be copied to a thread-isolated process.
+ */
+export type DeadLetterReason = 'noproc' | 'overflow' | 'noconnection' | 'unhandled' | 'shutdown' | 'uncloneable';
 
 /** A message that could not be delivered (or was dropped), as the dead-letter hook sees it. */
 export interface DeadLetter {

@@ -8,6 +8,7 @@ import { Pid } from '../core/pid';
 import { decodeReason, encodeReason, isValidRef } from '../core/signals';
 import { decodeBody, encodeBody } from '../core/wire-body';
 import { MalformedSignalError } from '../errors/malformed-signal-error';
+import { UncloneableMessageError } from '../errors/uncloneable-message-error';
 import { TransferEnvelope } from '../runtime/envelopes';
 import type { CallEnvelope } from '../runtime/envelopes';
 import { DEAD } from '../runtime/process-record';
@@ -57,46 +58,69 @@ export class ThreadBridge implements RecordBridge {
   }
 
   start(): Promise<unknown> {
-    this.worker.post({
-      k: 'spawn',
-      id: this.id,
-      pid: this.record.pid.toString(),
-      module: this.request.module,
-      export: this.request.export,
-      args: encodeBody(this.request.args),
-      trapExits: this.request.trapExits,
-      name: this.request.name,
-    });
+    try {
+      this.worker.post({
+        k: 'spawn',
+        id: this.id,
+        pid: this.record.pid.toString(),
+        module: this.request.module,
+        export: this.request.export,
+        args: encodeBody(this.request.args),
+        trapExits: this.request.trapExits,
+        name: this.request.name,
+      });
+    } catch (error) {
+      // Nothing reached the worker: init fails, and there is no hosted process to kill.
+      this.exitedInWorker = true;
+      throw new UncloneableMessageError(this.record.pid.toString(), 'spawn-args', error);
+    }
     return new Promise((resolve, reject) => {
       this.starting = { resolve, reject };
     });
   }
 
-  /** Forwards one mailbox entry; returns a promise while the worker's window is full. */
+  /**
+   * Forwards one mailbox entry; returns a promise while the worker's window is full. A message
+   * structured clone cannot copy (a function, say) never reaches the worker: it is reported as a
+   * dead letter (`uncloneable`) and the process goes on with its next message.
+   */
   forward(message: unknown, cast: boolean): void | Promise<void> {
-    if (isExitMessage(message)) {
-      this.worker.post({ k: 'system', id: this.id, body: { type: 'exit', from: message.from.toString(), reason: encodeReason(message.reason) } });
-    } else if (isDownMessage(message)) {
-      this.worker.post({
-        k: 'system',
-        id: this.id,
-        body: { type: 'down', ref: message.ref, pid: message.pid.toString(), reason: encodeReason(message.reason) },
-      });
-    } else if (message instanceof TransferEnvelope) {
-      this.worker.post({ k: 'message', id: this.id, body: encodeBody(message.message), cast: message.cast }, message.transfer);
-    } else {
-      this.worker.post({ k: 'message', id: this.id, body: encodeBody(message), cast });
+    try {
+      if (isExitMessage(message)) {
+        this.worker.post({ k: 'system', id: this.id, body: { type: 'exit', from: message.from.toString(), reason: encodeReason(message.reason) } });
+      } else if (isDownMessage(message)) {
+        this.worker.post({
+          k: 'system',
+          id: this.id,
+          body: { type: 'down', ref: message.ref, pid: message.pid.toString(), reason: encodeReason(message.reason) },
+        });
+      } else if (message instanceof TransferEnvelope) {
+        this.worker.post({ k: 'message', id: this.id, body: encodeBody(message.message), cast: message.cast }, message.transfer);
+      } else {
+        this.worker.post({ k: 'message', id: this.id, body: encodeBody(message), cast });
+      }
+    } catch {
+      const body = message instanceof TransferEnvelope ? message.message : message;
+      this.record.runtime.deadLetter(this.record.pid.toString(), body, 'uncloneable', undefined);
+      return undefined;
     }
     return this.consumeCredit();
   }
 
+  /** Forwards a call; one whose request cannot be copied fails at once with UncloneableMessageError. */
   forwardCall(call: CallEnvelope): void {
     const ref = this.worker.registerCall(call, this);
+    try {
+      this.worker.post(
+        { k: 'call', id: this.id, ref, body: encodeBody(call.request), caller: call.caller?.toString() },
+        call.transfer,
+      );
+    } catch (error) {
+      this.worker.forgetCall(ref);
+      this.record.runtime.failCall(call, new UncloneableMessageError(this.record.pid.toString(), 'call', error));
+      return;
+    }
     this.calls.add(ref);
-    this.worker.post(
-      { k: 'call', id: this.id, ref, body: encodeBody(call.request), caller: call.caller?.toString() },
-      call.transfer,
-    );
     this.inFlight += 1;
   }
 
@@ -185,10 +209,17 @@ export class ThreadBridge implements RecordBridge {
         return;
       case 'call': {
         const ref = message.ref;
-        const options = message.timeout > 0 ? { timeout: message.timeout } : {};
-        runtime.callFrom(record.pid, this.destination(message.to), decodeBody(message.body), options).then(
-          (value) => this.worker.post({ k: 'reply', ref, ok: true, body: encodeBody(value) }),
-          (error: unknown) => this.worker.post({ k: 'reply', ref, ok: false, body: FoundationError.from(error).toJSON() }),
+        let reply: Promise<unknown>;
+        try {
+          const options = message.timeout > 0 ? { timeout: message.timeout } : {};
+          reply = runtime.callFrom(record.pid, this.destination(message.to), decodeBody(message.body), options);
+        } catch (error) {
+          // A destination or body that does not decode: the worker's call fails instead of hanging.
+          reply = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+        }
+        reply.then(
+          (value) => this.postReply(ref, true, value),
+          (error: unknown) => this.postReply(ref, false, error),
         );
         return;
       }
@@ -227,6 +258,26 @@ export class ThreadBridge implements RecordBridge {
         return;
       default:
         return;
+    }
+  }
+
+  /**
+   * Answers a call the hosted process made. A reply that structured clone cannot copy (a
+   * function, say) reaches the worker as UncloneableMessageError; nothing is thrown from here,
+   * since this runs in a promise callback where a throw would be an unhandled rejection.
+   */
+  private postReply(ref: number, ok: boolean, value: unknown): void {
+    try {
+      if (ok) this.worker.post({ k: 'reply', ref, ok: true, body: encodeBody(value) });
+      else this.worker.post({ k: 'reply', ref, ok: false, body: FoundationError.from(value).toJSON() });
+      return;
+    } catch (error) {
+      const failure = new UncloneableMessageError(this.record.pid.toString(), 'reply', error);
+      try {
+        this.worker.post({ k: 'reply', ref, ok: false, body: failure.toJSON() });
+      } catch (secondError) {
+        this.record.runtime.emit(['foundation', 'process', 'thread-reply-failed'], { count: 1 }, { pid: this.record.pid, error: secondError });
+      }
     }
   }
 

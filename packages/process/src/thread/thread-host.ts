@@ -9,6 +9,7 @@ import { FoundationError } from '@foundation/core';
 import { Pid } from '../core/pid';
 import { decodeReason, encodeReason } from '../core/signals';
 import { decodeBody, encodeBody } from '../core/wire-body';
+import { UncloneableMessageError } from '../errors/uncloneable-message-error';
 import { UnsupportedError } from '../errors/unsupported-error';
 import { downMessage, exitMessage } from '../runtime/system-messages';
 import { NO_REPLY } from '../runtime/types';
@@ -62,6 +63,12 @@ function encodeDestination(to: Destination): WireDestination {
   return { name: to.name, node: to.node };
 }
 
+function describeDestination(to: Destination): string {
+  if (Pid.is(to)) return to.toString();
+  if (typeof to === 'string') return to;
+  return `${String(to.name)}@${String(to.node)}`;
+}
+
 function encodeError(error: unknown): unknown {
   return FoundationError.from(error).toJSON();
 }
@@ -113,7 +120,7 @@ class HostedProcess implements ProcessSelf {
 
   send(to: Destination, message: unknown, options?: SendOptions): void {
     if (this.status === DEAD) return;
-    this.host.post({ k: 'send', id: this.id, to: encodeDestination(to), body: encodeBody(message), cast: false }, options?.transfer);
+    this.host.postSend(this.id, to, message, false, options?.transfer);
   }
 
   sendAsync(to: Destination, message: unknown, options?: SendOptions): Promise<void> {
@@ -123,7 +130,7 @@ class HostedProcess implements ProcessSelf {
 
   cast(to: Destination, message: unknown): void {
     if (this.status === DEAD) return;
-    this.host.post({ k: 'send', id: this.id, to: encodeDestination(to), body: encodeBody(message), cast: true });
+    this.host.postSend(this.id, to, message, true, undefined);
   }
 
   call<Reply = unknown>(to: Destination, request: unknown, options?: CallOptions): Promise<Reply> {
@@ -133,7 +140,7 @@ class HostedProcess implements ProcessSelf {
   reply(to: ReplyTo, value: unknown): void {
     if (!(to instanceof HostedCall) || to.done) return;
     to.done = true;
-    this.host.post({ k: 'reply', ref: to.ref, ok: true, body: encodeBody(value) });
+    this.host.postReply(to.ref, true, value, this.pid);
   }
 
   spawn(): Pid {
@@ -241,7 +248,7 @@ class HostedProcess implements ProcessSelf {
         else {
           this.inHandler = false;
           call.done = true;
-          this.host.post({ k: 'reply', ref: call.ref, ok: false, body: encodeError(new UnsupportedError(`${this.pid.toString()} has no handleCall`)) });
+          this.host.postReply(call.ref, false, new UnsupportedError(`${this.pid.toString()} has no handleCall`), this.pid);
           return;
         }
       } else if (this.fn !== null) {
@@ -319,6 +326,27 @@ export class ThreadHost {
     this.port.postMessage(message, transfer);
   }
 
+  /** A send from a hosted process; a message structured clone cannot copy throws UncloneableMessageError to the sender. */
+  postSend(id: number, to: Destination, message: unknown, cast: boolean, transfer: readonly TransferListItem[] | undefined): void {
+    try {
+      this.post({ k: 'send', id, to: encodeDestination(to), body: encodeBody(message), cast }, transfer);
+    } catch (error) {
+      throw new UncloneableMessageError(describeDestination(to), 'message', error);
+    }
+  }
+
+  /**
+   * Answers a call made to a hosted process. A reply structured clone cannot copy (a function,
+   * say) reaches the caller as UncloneableMessageError; the worker and its processes go on.
+   */
+  postReply(ref: number, ok: boolean, value: unknown, pid: Pid): void {
+    try {
+      this.post({ k: 'reply', ref, ok, body: ok ? encodeBody(value) : encodeError(value) });
+    } catch (error) {
+      this.post({ k: 'reply', ref, ok: false, body: encodeError(new UncloneableMessageError(pid.toString(), 'reply', error)) });
+    }
+  }
+
   newRef(): MonitorRef {
     this.refCounter += 1;
     return `#Ref<${this.context.nodeId}.t${this.context.index}.${this.refCounter}>`;
@@ -328,10 +356,15 @@ export class ThreadHost {
     if (process.status === DEAD) return Promise.reject(new UnsupportedError('call from a process that has exited'));
     const ref = ++this.callCounter;
     const promise = new Promise<unknown>((resolve, reject) => this.calls.set(ref, { resolve, reject }));
-    this.post(
-      { k: 'call', id: process.id, to: encodeDestination(to), ref, body: encodeBody(request), timeout: options?.timeout ?? -1 },
-      options?.transfer,
-    );
+    try {
+      this.post(
+        { k: 'call', id: process.id, to: encodeDestination(to), ref, body: encodeBody(request), timeout: options?.timeout ?? -1 },
+        options?.transfer,
+      );
+    } catch (error) {
+      this.calls.delete(ref);
+      return Promise.reject(new UncloneableMessageError(describeDestination(to), 'call', error));
+    }
     return promise;
   }
 
