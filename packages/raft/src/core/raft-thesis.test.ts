@@ -65,14 +65,42 @@ describe('check-quorum lease (thesis §4.2.3)', () => {
 });
 
 describe('reads', () => {
-  it('lease reads are answered at once, without a heartbeat round', () => {
+  it('lease reads are answered at once while the lease holds, without a heartbeat round', () => {
     const network = new CoreNetwork(['n1', 'n2', 'n3'], { readMode: 'lease', checkQuorum: true });
     network.elect('n1');
+    network.tick('n1');
+    network.stabilize();
     network.isolate('n2');
     network.isolate('n3');
     network.node('n1').core.readIndex('lease-read');
     network.processReady('n1');
     expect(network.node('n1').readStates).toEqual([{ index: network.node('n1').core.log.committed, context: 'lease-read' }]);
+  });
+
+  it('a partitioned leader stops answering lease reads before another leader can commit anything', () => {
+    const network = new CoreNetwork(['n1', 'n2', 'n3'], { readMode: 'lease', checkQuorum: true, electionTicks: 10 });
+    network.elect('n1');
+    for (let round = 0; round < 5; round += 1) {
+      for (const id of ['n1', 'n2', 'n3']) network.tick(id);
+      network.stabilize();
+    }
+    network.isolate('n1');
+    const newerCommits: number[] = [];
+    for (let tick = 0; tick < 60; tick += 1) {
+      for (const id of ['n1', 'n2', 'n3']) network.tick(id);
+      network.stabilize();
+      const successor = ['n2', 'n3'].find((id) => network.node(id).core.role === 'leader');
+      if (successor !== undefined && network.node(successor).core.log.term(network.node(successor).core.log.committed) === network.node(successor).core.term) {
+        newerCommits.push(tick);
+      }
+      const before = network.node('n1').readStates.length;
+      network.node('n1').core.readIndex(`stale-${tick}`);
+      network.processReady('n1');
+      const answered = network.node('n1').readStates.length > before;
+      // Once a successor has committed in its term, the old leader must not answer from its lease.
+      if (newerCommits.length > 0) expect({ tick, answered }).toEqual({ tick, answered: false });
+    }
+    expect(newerCommits.length).toBeGreaterThan(0);
   });
 
   it('a read that arrives before the new leader commits its no-op waits for it (§6.4 step 1)', () => {

@@ -59,8 +59,9 @@ export interface RaftCoreOptions {
   readonly maxApplyBytes?: number;
   /**
    * `safe`: ReadIndex confirms leadership with a heartbeat round. `lease`: the leader answers
-   * reads from its lease (clock-dependent: correct only while clocks drift less than the
-   * election timeout allows; requires checkQuorum). Default `safe`.
+   * reads at once while it holds a lease from a quorum-acknowledged heartbeat round (clock-
+   * dependent: correct only while the nodes' clocks run at nearly the same rate and no process
+   * pauses longer than the margin; requires checkQuorum). Default `safe`.
    */
   readonly readMode?: 'safe' | 'lease';
 }
@@ -182,6 +183,11 @@ export class RaftCore {
   /** Index of the newest membership entry not yet applied; no second change until it is. */
   private pendingMembershipIndex = 0;
   private transferee: NodeId | null = null;
+  /** Ticks while leader; the lease is measured in them. */
+  private leaderTicks = 0;
+  private leaseUntil = 0;
+  private leaseRound = 0;
+  private readonly leaseRounds = new Map<string, { readonly sentAt: number; readonly acks: Set<NodeId> }>();
   private readonly reads = new ReadOnlyQueue();
   /** Reads that arrived before this leader committed an entry of its term. */
   private readsBeforeCommit: { context: string; requester: NodeId | null }[] = [];
@@ -239,6 +245,7 @@ export class RaftCore {
   private tickLeader(): void {
     this.heartbeatElapsed += 1;
     this.electionElapsed += 1;
+    this.leaderTicks += 1;
     if (this.electionElapsed >= this.electionTicks) {
       this.electionElapsed = 0;
       // §6.2: a leader that has not heard from a quorum within an election timeout steps down.
@@ -414,8 +421,9 @@ export class RaftCore {
       this.releaseRead({ index, context, requester });
       return;
     }
-    if (this.readMode === 'lease') {
-      // Lease reads trust that no other leader can exist while check-quorum keeps this one.
+    if (this.readMode === 'lease' && this.leaderTicks < this.leaseUntil && this.transferee === null) {
+      // Within the lease no other leader can exist (see holdLease); otherwise, and during a
+      // transfer (whose votes skip the voters' lease check), fall back to ReadIndex.
       this.releaseRead({ index, context, requester });
       return;
     }
@@ -433,8 +441,12 @@ export class RaftCore {
     if (this.role !== 'leader' || target === this.id || !this.voters.includes(target)) return false;
     const progress = this.progress.get(target);
     if (progress === undefined) return false;
-    this.transferee = target;
-    this.electionElapsed = 0;
+    if (this.transferee !== target) {
+      // The transfer gets one election timeout from when it starts; asking again for the same
+      // target does not extend it (nor postpone check-quorum).
+      this.transferee = target;
+      this.electionElapsed = 0;
+    }
     if (progress.match === this.log.lastIndex()) this.send({ type: 'timeout-now', to: target, term: this.term });
     else this.sendAppend(target);
     return true;
@@ -470,6 +482,8 @@ export class RaftCore {
     this.randomizedElectionTimeout = this.electionTicks + this.random.int(0, this.electionTicks);
     this.votes.clear();
     this.transferee = null;
+    this.leaseUntil = 0;
+    this.leaseRounds.clear();
     const waiting = this.readsBeforeCommit;
     this.readsBeforeCommit = [];
     for (const read of [...waiting, ...this.reads.clear()]) this.dropRead(read.context, read.requester);
@@ -498,8 +512,19 @@ export class RaftCore {
     return this.voters.includes(this.id);
   }
 
+  /**
+   * Whether committed membership entries wait to be applied. Membership takes effect when
+   * applied, so until then this node may not know who votes: it must not campaign (etcd's guard).
+   */
+  private membershipPending(): boolean {
+    if (this.log.applied >= this.log.committed) return false;
+    const pending = this.log.slice(this.log.applied + 1, this.log.committed + 1, Number.POSITIVE_INFINITY) ?? [];
+    return pending.some((entry) => entry.kind === 'membership');
+  }
+
   /** An election timeout ran out: rehearse with a pre-vote if enabled, else run for real. */
   private startElection(): void {
+    if (this.membershipPending()) return;
     if (!this.preVote) {
       this.runElection(false);
       return;
@@ -512,6 +537,7 @@ export class RaftCore {
 
   /** §5.2: increment currentTerm, vote for self, reset the election timer, send RequestVote. */
   private runElection(transfer: boolean): void {
+    if (this.membershipPending()) return;
     this.resetTerm(this.term + 1);
     this.role = 'candidate';
     this.vote = this.id;
@@ -738,7 +764,8 @@ export class RaftCore {
     progress.recentActive = true;
     progress.probeSent = false;
     if (progress.match < this.log.lastIndex()) this.sendAppend(message.from);
-    if (message.context === null || this.readMode !== 'safe' || !this.voters.includes(message.from)) return;
+    if (message.context === null || !this.voters.includes(message.from)) return;
+    if (this.readMode === 'lease') this.holdLease(message.from, message.context);
     const acks = this.reads.ack(message.from, message.context);
     const voterAcks = [...this.reads.acks(message.context)].filter((node) => this.voters.includes(node)).length;
     if (acks > 0 && isQuorum(voterAcks, this.voters.length)) {
@@ -746,7 +773,30 @@ export class RaftCore {
     }
   }
 
-  private broadcastHeartbeat(context: string | null): void {
+  /**
+   * A lease (thesis §6.4.1): once a quorum answered a heartbeat round sent at leader tick t, none
+   * of those voters grants a vote before an election timeout after they heard it, so no other
+   * leader can exist before t + electionTicks on their clocks. The lease ends a margin earlier,
+   * for clocks that run at slightly different rates.
+   */
+  private holdLease(from: NodeId, context: string): void {
+    const round = this.leaseRounds.get(context);
+    if (round === undefined) return;
+    round.acks.add(from);
+    const voterAcks = [...round.acks].filter((node) => this.voters.includes(node)).length;
+    if (!isQuorum(voterAcks, this.voters.length)) return;
+    const margin = Math.max(1, Math.floor(this.electionTicks / 4));
+    this.leaseUntil = Math.max(this.leaseUntil, round.sentAt + this.electionTicks - margin);
+    for (const [key, candidate] of this.leaseRounds) if (candidate.sentAt <= round.sentAt) this.leaseRounds.delete(key);
+  }
+
+  private broadcastHeartbeat(requested: string | null): void {
+    let context = requested;
+    if (this.readMode === 'lease') {
+      context ??= `lease/${this.term}/${++this.leaseRound}`;
+      this.leaseRounds.set(context, { sentAt: this.leaderTicks, acks: new Set([this.id]) });
+      if (this.leaseRounds.size > 16) this.leaseRounds.delete(this.leaseRounds.keys().next().value!);
+    }
     for (const [node, progress] of this.progress) {
       if (node === this.id) continue;
       this.send({ type: 'heartbeat', to: node, term: this.term, commit: Math.min(progress.match, this.log.committed), context });

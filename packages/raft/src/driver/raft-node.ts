@@ -167,12 +167,15 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   private readonly changes = new Map<number, Pending<Membership>>();
   private readonly reads = new Map<string, PendingRead<QueryResult>>();
   private readSequence = 0;
+  /** Distinguishes this run's read contexts from a previous run's, which the leader may still hold. */
+  private readonly incarnation: string;
   private transferSequence = 0;
   private readonly outgoing = new Map<NodeId, OutgoingTransfer>();
   private readonly incoming = new Map<NodeId, IncomingTransfer>();
   private readonly listeners = new Map<RaftNodeEvent, Set<(value: never) => void>>();
   private lastSnapshotIndex = 0;
   private snapshotting = false;
+  private snapshotWrite: Promise<void> = Promise.resolve();
   private counters = { invalidMessages: 0, proposalsCommitted: 0, snapshotsTaken: 0, snapshotsInstalled: 0 };
 
   constructor(options: RaftNodeOptions<Command, Result, Query, QueryResult>) {
@@ -181,6 +184,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? createCryptoRandom();
     this.codec = options.codec ?? cborCodec<Command>();
+    this.incarnation = this.random.uint32().toString(36) + this.random.uint32().toString(36);
     this.channel = options.channel ?? 'raft';
     this.requestTimeoutMs = options.requestTimeoutMs ?? 5000;
     this.snapshotEvery = options.snapshotEvery ?? 10_000;
@@ -188,7 +192,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     this.limits = {
       maxEntriesPerMessage: options.limits?.maxEntriesPerMessage ?? 65_536,
       maxEntryBytes: options.limits?.maxEntryBytes ?? 64 * 1024 * 1024,
-      maxSnapshotBytes: options.limits?.maxSnapshotBytes ?? 4 * 1024 * 1024 * 1024,
+      maxSnapshotBytes: options.limits?.maxSnapshotBytes ?? 1024 * 1024 * 1024,
       maxChunkBytes: options.limits?.maxChunkBytes ?? Math.max(this.chunkBytes, 1024 * 1024) * 2,
     };
   }
@@ -236,6 +240,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     this.ticker?.cancel();
     this.unsubscribe?.();
     await this.processing;
+    await this.snapshotWrite;
     this.failAll(new StoppedError(this.id));
     await this.options.persistence.close();
   }
@@ -248,6 +253,8 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     this.unsubscribe?.();
     this.failAll(failure);
     this.emit('error', failure);
+    // Let go of the files; the node cannot continue on this storage anyway.
+    void this.options.persistence.close().catch(() => undefined);
   }
 
   private failAll(error: unknown): void {
@@ -285,9 +292,14 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
       this.counters.invalidMessages += 1;
       return;
     }
-    if (message.type === 'snapshot-chunk') this.receiveChunk(message);
-    else if (message.type === 'snapshot-chunk-ack') this.receiveAck(message);
-    else this.core.step(message);
+    try {
+      if (message.type === 'snapshot-chunk') this.receiveChunk(message);
+      else if (message.type === 'snapshot-chunk-ack') this.receiveAck(message);
+      else this.core.step(message);
+    } catch (error) {
+      // Nothing a peer sends may take the node down; a failure here is the node's own bug.
+      this.emit('error', FoundationError.from(error, { type: 'internal_error', message: `raft node ${this.id} failed to handle a ${message.type} from ${from}` }));
+    }
     this.kick();
   }
 
@@ -300,10 +312,17 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
         return;
       }
       const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
-      const timer = this.clock.setTimer(timeoutMs, () => {
-        if (this.proposals.delete(outcome.index)) reject(new RaftTimeoutError('proposal', timeoutMs));
-      });
-      this.proposals.set(outcome.index, { term: outcome.term, resolve, reject, timer });
+      const pending: Pending<Result> = {
+        term: outcome.term,
+        resolve,
+        reject,
+        timer: this.clock.setTimer(timeoutMs, () => {
+          if (this.proposals.get(outcome.index) !== pending) return;
+          this.proposals.delete(outcome.index);
+          reject(new RaftTimeoutError('proposal', timeoutMs));
+        }),
+      };
+      this.track(this.proposals, outcome.index, pending);
       this.kick();
     });
   }
@@ -311,7 +330,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   read(query: Query, options: CallOptions = {}): Promise<QueryResult> {
     return new Promise<QueryResult>((resolve, reject) => {
       const core = this.requireCore();
-      const context = `${this.id}/${++this.readSequence}`;
+      const context = `${this.id}/${this.incarnation}/${++this.readSequence}`;
       if (!core.readIndex(context)) {
         reject(new NotLeaderError(this.id, null));
         return;
@@ -348,10 +367,17 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
         return;
       }
       const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
-      const timer = this.clock.setTimer(timeoutMs, () => {
-        if (this.changes.delete(outcome.index)) reject(new RaftTimeoutError('membership change', timeoutMs));
-      });
-      this.changes.set(outcome.index, { term: outcome.term, resolve, reject, timer });
+      const pending: Pending<Membership> = {
+        term: outcome.term,
+        resolve,
+        reject,
+        timer: this.clock.setTimer(timeoutMs, () => {
+          if (this.changes.get(outcome.index) !== pending) return;
+          this.changes.delete(outcome.index);
+          reject(new RaftTimeoutError('membership change', timeoutMs));
+        }),
+      };
+      this.track(this.changes, outcome.index, pending);
       this.kick();
     });
   }
@@ -504,6 +530,20 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     this.settle(this.proposals, entry.index, entry.term, () => result);
   }
 
+  /**
+   * Waits on `index`. An earlier proposal at the same index belongs to an entry this leader's
+   * log no longer holds (it was truncated before this node led again), so it did not commit
+   * here: it is dropped rather than left unanswered.
+   */
+  private track<T>(pending: Map<number, Pending<T>>, index: number, entry: Pending<T>): void {
+    const earlier = pending.get(index);
+    if (earlier !== undefined) {
+      earlier.timer.cancel();
+      earlier.reject(new DroppedError(`log position ${index} was truncated and reused`));
+    }
+    pending.set(index, entry);
+  }
+
   private settle<T>(pending: Map<number, Pending<T>>, index: number, term: number, value: () => T): void {
     const waiting = pending.get(index);
     if (waiting === undefined) return;
@@ -547,7 +587,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     this.lastSnapshotIndex = applied;
     this.counters.snapshotsTaken += 1;
     this.snapshotting = true;
-    this.options.persistence.saveSnapshot(snapshot).then(
+    this.snapshotWrite = this.options.persistence.saveSnapshot(snapshot).then(
       () => {
         this.snapshotting = false;
       },
@@ -628,9 +668,14 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   }
 
   private receiveChunk(chunk: SnapshotChunk): void {
+    const core = this.core!;
+    // Only the leader of the current (or a newer) term may make this node allocate a snapshot,
+    // and only one transfer is assembled at a time.
+    if (chunk.term < core.term || (core.leader !== null && core.leader !== chunk.from && chunk.term === core.term)) return;
     let transfer = this.incoming.get(chunk.from);
     if (transfer === undefined || transfer.id !== chunk.id) {
       if (chunk.offset !== 0) return;
+      this.incoming.clear();
       transfer = { id: chunk.id, meta: chunk.meta, term: chunk.term, buffer: new Uint8Array(chunk.total), received: 0 };
       this.incoming.set(chunk.from, transfer);
     }

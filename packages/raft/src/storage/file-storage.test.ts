@@ -125,6 +125,40 @@ describe('the file write-ahead log', () => {
     expect(FoundationError.is(error)).toBe(true);
   });
 
+  it('truncates a final batch whose blocks the crash left unwritten (zeros inside it)', async () => {
+    const path = directory();
+    const { storage } = await reopen(path);
+    await storage.save({ entries: [entry(1, 1, 'acknowledged')] });
+    await storage.close();
+    const segment = join(path, 'wal', segments(path)[0]!);
+    const acknowledged = statSync(segment).size;
+    const { storage: writer } = await reopen(path);
+    await writer.save({ entries: [entry(2, 1, 'a'.repeat(3000)), entry(3, 1, 'b'.repeat(3000))] });
+    await writer.close();
+    // Writeback persisted the batch's end (its commit marker) but left a hole inside it.
+    const content = readFileSync(segment);
+    content.fill(0, acknowledged + 500, acknowledged + 2500);
+    writeFileSync(segment, content);
+    const { storage: recovered, state } = await reopen(path);
+    expect(texts(state.entries)).toEqual(['1/1:acknowledged']);
+    expect(statSync(segment).size).toBe(acknowledged);
+    await recovered.close();
+  });
+
+  it('refuses a final batch that is damaged with data rather than zeros: it may have been acknowledged', async () => {
+    const path = directory();
+    const { storage } = await reopen(path);
+    await storage.save({ entries: [entry(1, 1, 'first')] });
+    await storage.save({ entries: [entry(2, 1, 'z'.repeat(2000))] });
+    await storage.close();
+    const segment = join(path, 'wal', segments(path)[0]!);
+    const content = readFileSync(segment);
+    const at = content.indexOf(Buffer.from('zzzz'));
+    content[at + 100]! ^= 0x5a;
+    writeFileSync(segment, content);
+    await expect(createFileStorage(path).load()).rejects.toBeInstanceOf(CorruptLogError);
+  });
+
   it('refuses to start when an older segment is damaged', async () => {
     const path = directory();
     const { storage } = await reopen(path, { segmentBytes: 200 });
@@ -177,6 +211,23 @@ describe('the file write-ahead log', () => {
     expect(older.snapshot?.meta.index).toBe(10);
     expect(older.entries.map((e) => e.index)).toEqual(Array.from({ length: 30 }, (_, index) => index + 11));
     await fallback.close();
+  });
+
+  it('refuses to fall back past a snapshot the leader sent: the entries before it are gone', async () => {
+    const path = directory();
+    const { storage } = await reopen(path);
+    const membership = { voters: ['n1'], learners: [] };
+    for (let index = 1; index <= 5; index += 1) await storage.save({ entries: [entry(index, 1)] });
+    await storage.saveSnapshot({ meta: { index: 5, term: 1, membership }, data: bytes('own') });
+    await storage.save({ snapshot: { meta: { index: 100, term: 2, membership }, data: bytes('from the leader') }, entries: [] });
+    await storage.save({ entries: [entry(101, 2), entry(102, 2)] });
+    await storage.close();
+    const newest = readdirSync(join(path, 'snapshots')).sort().pop()!;
+    const file = join(path, 'snapshots', newest);
+    const content = readFileSync(file);
+    content[content.length - 1]! ^= 1;
+    writeFileSync(file, content);
+    await expect(createFileStorage(path).load()).rejects.toBeInstanceOf(CorruptLogError);
   });
 
   it('a snapshot received from the leader replaces the whole log', async () => {

@@ -45,6 +45,8 @@ interface Segment {
   size: number;
 }
 
+/** The unit a crash can leave unwritten. */
+const SECTOR = 512;
 const SEGMENT_PATTERN = /^wal-(\d{16})\.log$/;
 const SNAPSHOT_PATTERN = /^snapshot-(\d{16})-(\d{16})\.snap$/;
 
@@ -96,6 +98,8 @@ class FileStorage implements RaftPersistence {
     this.loaded = true;
     await mkdir(this.walDirectory, { recursive: true });
     await mkdir(this.snapshotDirectory, { recursive: true });
+    // New directories are durable only once their parent's entry is.
+    if (this.sync) await syncDirectory(this.directory);
     const snapshot = await this.loadSnapshot();
     const { entries, hardState } = await this.replay(snapshot);
     this.hardState = hardState;
@@ -150,7 +154,7 @@ class FileStorage implements RaftPersistence {
           }
         }
         if (damage !== null || record === undefined) {
-          if (!isLast || this.commitFollows(buffer, offset)) throw new CorruptLogError(path, offset, damage ?? 'unreadable record');
+          if (!isLast || this.damageIsCorruption(buffer, offset)) throw new CorruptLogError(path, offset, damage ?? 'unreadable record');
           // A torn tail: the crash interrupted this batch before its commit marker was written.
           await truncate(path, offset);
           if (this.sync) {
@@ -190,22 +194,45 @@ class FileStorage implements RaftPersistence {
       segment.size = offset;
       this.segments.push(segment);
     }
-    if (snapshot !== null && entries.length === 0 && base > snapshot.meta.index) {
-      throw new CorruptLogError(this.walDirectory, 0, `the log refers to snapshot ${base} but the newest snapshot file is ${snapshot.meta.index}`);
+    // The log continues from a snapshot the leader sent (its marker moved `base`): that snapshot
+    // must be the one loaded, or the entries between the two are missing.
+    if (base > (snapshot?.meta.index ?? 0)) {
+      throw new CorruptLogError(this.snapshotDirectory, 0, `the log continues from snapshot ${base}, but the newest intact snapshot file is ${snapshot?.meta.index ?? 'none'}`);
     }
     return { entries, hardState };
   }
 
-  /** Whether an intact commit marker lies after `offset`: then the damage is not a torn tail. */
-  private commitFollows(buffer: Buffer, offset: number): boolean {
-    for (const { body } of intactFramesAfter(buffer, offset)) {
+  /**
+   * Damage in the last segment is a torn tail — a batch whose fsync never returned, so nothing in
+   * it was acknowledged — unless something proves otherwise:
+   * - an intact record after the first intact commit marker past the damage: a later batch was
+   *   written, which happens only after this one was synced: corruption;
+   * - no intact commit marker past the damage: the batch never finished: torn;
+   * - only the damaged batch's own marker follows: torn if the damaged range holds a whole
+   *   zero-filled 512-byte block (writeback left a block of the batch unwritten), otherwise it
+   *   may be a synced batch that rotted: corruption. (A batch whose own data holds an aligned
+   *   zero block and then rots would be mistaken for torn: a known, narrow limit.)
+   */
+  private damageIsCorruption(buffer: Buffer, offset: number): boolean {
+    let firstCommit: number | null = null;
+    let firstIntact: number | null = null;
+    for (const { offset: at, body } of intactFramesAfter(buffer, offset)) {
+      firstIntact ??= at;
+      let isCommit = false;
       try {
-        if (decodeRecord(body).type === 'commit') return true;
+        isCommit = decodeRecord(body).type === 'commit';
       } catch (error) {
         if (!isRecordFormatError(error)) throw error;
       }
+      if (firstCommit !== null) return true;
+      if (isCommit) firstCommit = at;
     }
-    return false;
+    if (firstCommit === null) return false;
+    const end = firstIntact ?? buffer.length;
+    for (let block = Math.ceil(offset / SECTOR) * SECTOR; block + SECTOR <= end; block += SECTOR) {
+      if (buffer.subarray(block, block + SECTOR).every((byte) => byte === 0)) return false;
+    }
+    return true;
   }
 
   private async openActive(): Promise<void> {
