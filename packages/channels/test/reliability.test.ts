@@ -111,8 +111,11 @@ describe('failure detection and reconnects', () => {
     for (let n = 0; n < 10; n += 1) expect(a.send('node-b', 'orders', message(n))).toBe(true);
     expect(a.send('node-b', 'orders', message(10))).toBe(false); // the lane holds maxQueueMessages
     await reopened;
-    await waitFor(() => a.stats().channels.orders!.retransmitted === 10, 2_000, 'the resend after the reconnect');
-    await waitFor(() => b.stats().channels.orders!.duplicatesDropped === 10, 2_000, 'the duplicates');
+    // Chunked messages span turns, so acks for the first ones may have gone out; the last one's did not.
+    await waitFor(() => a.stats().channels.orders!.retransmitted > 0, 2_000, 'the resend after the reconnect');
+    const resent = a.stats().channels.orders!.retransmitted;
+    if (padding < 1000) expect(resent).toBe(10); // one block, one lost ack
+    await waitFor(() => b.stats().channels.orders!.duplicatesDropped === resent, 2_000, 'the duplicates');
     await waitFor(() => a.stats().channels.orders!.unackedMessages === 0, 2_000, 'an acknowledgement of the duplicates');
     await a.sendAsync('node-b', 'orders', message(10));
     await waitFor(() => received.length === 11, 2_000, 'the message after the backlog');
