@@ -113,7 +113,6 @@ export class Link {
   private sessionTimer: Timer | undefined;
   private peerUpEmitted = false;
   private everUp = false;
-  private nextRequestId = 1;
   private removed = false;
 
   constructor(
@@ -199,12 +198,6 @@ export class Link {
     this.scheduler.activate(global);
     this.scheduleFlush();
     return result;
-  }
-
-  nextRequest(): number {
-    const id = this.nextRequestId;
-    this.nextRequestId += 1;
-    return id;
   }
 
   scheduleFlush(): void {

@@ -23,6 +23,10 @@ export interface ChannelCounters {
   noHandler: number;
   /** Handlers that threw. */
   handlerErrors: number;
+  /** Replies that found no waiting request: it timed out or failed when the peer went down. */
+  lateReplies: number;
+  /** Replies to a request id this transport never issued (dropped). */
+  unknownReplies: number;
 }
 
 export function createChannelCounters(): ChannelCounters {
@@ -40,6 +44,8 @@ export function createChannelCounters(): ChannelCounters {
     duplicatesDropped: 0,
     noHandler: 0,
     handlerErrors: 0,
+    lateReplies: 0,
+    unknownReplies: 0,
   };
 }
 

@@ -170,6 +170,9 @@ export function createTransport(options: TransportOptions): Transport {
   const pendingByAddress = new Map<string, number>();
   const connectionsByAddress = new Map<string, number>();
   const refusals: Partial<Record<string, number>> = {};
+  // Request ids are unique for the life of this transport, across links and sessions: a reply
+  // held by a peer for a request of an earlier link can never settle a request of a later one.
+  let lastRequestId = 0;
   let acceptedConnections = 0;
   let pendingHandshakes = 0;
   let closed = false;
@@ -428,9 +431,15 @@ export function createTransport(options: TransportOptions): Transport {
         handleRequest(link, channel, lane, meta, payload);
         return;
       }
+      // Ids are unique per transport, so a reply can only settle the request it answers; one
+      // above the last id issued answers nothing this transport ever asked.
+      if (meta.id < 1 || meta.id > lastRequestId) {
+        counter.unknownReplies += 1;
+        return;
+      }
       const outcome =
         meta.kind === META_KINDS.reply ? { ok: true as const, value: payload } : { ok: false as const, error: FoundationError.fromJSON(payload) };
-      link.requests.settle(meta.id, outcome);
+      if (!link.requests.settle(meta.id, outcome)) counter.lateReplies += 1;
       return;
     }
     const handlers = messageHandlers.get(channel.name);
@@ -701,7 +710,8 @@ export function createTransport(options: TransportOptions): Transport {
       if (closed) return Promise.reject(new TransportClosedError(nodeId));
       const link = links.get(peer);
       if (link === undefined || link.state === 'down') return Promise.reject(new PeerUnavailableError(peer, 'not connected'));
-      const id = link.nextRequest();
+      lastRequestId += 1;
+      const id = lastRequestId;
       const timeout = requestOptions?.timeout ?? timing.requestTimeoutMs;
       let result: 'ok' | 'unavailable' | 'full';
       try {
