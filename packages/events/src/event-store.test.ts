@@ -112,6 +112,7 @@ describe('newEvent (1.x new_event)', () => {
       () => store.newEvent('x', Symbol('s')),
       () => store.newEvent('x', circular),
       () => store.newEvent('x', new Float64Array(2)),
+      () => store.newEvent('x', { big: 2n ** 512n }), // over 64 bytes: quadratic to encode and decode
     ];
     for (const action of bad) {
       const error = thrown(action);

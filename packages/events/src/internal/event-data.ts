@@ -4,11 +4,14 @@
 // to learn its exact size.
 import { types } from 'node:util';
 import { isUnsafeKey } from '@foundation/core';
+import { MAX_BIGINT_BYTES } from '../event';
 import { EventSecurityError } from '../errors/event-security-error';
 import { EventValidationError } from '../errors/event-validation-error';
 import { encodedSize } from '../serialization/cbor-codec';
 
 const MAX_DEPTH = 64;
+/** Big integers from -BIGINT_BOUND to BIGINT_BOUND - 1 encode in at most MAX_BIGINT_BYTES. */
+const BIGINT_BOUND = 1n << BigInt(MAX_BIGINT_BYTES * 8);
 
 function describeKind(value: object): string {
   if (types.isProxy(value)) return 'a proxy';
@@ -24,8 +27,8 @@ function isPlainPrototype(prototype: unknown): boolean {
 /**
  * A frozen copy of `data`, or a throw: EventSecurityError for keys that could reach a prototype
  * and for values that run code when read (accessors, proxies); EventValidationError for
- * anything else that is not plain data, for cycles, and for data over `maxBytes` (naming its
- * size).
+ * anything else that is not plain data, for cycles, for bigints over MAX_BIGINT_BYTES, and for
+ * data over `maxBytes` (naming its size).
  */
 export function copyEventData(data: unknown, maxBytes: number): unknown {
   let estimate = 0;
@@ -48,6 +51,10 @@ export function copyEventData(data: unknown, maxBytes: number): unknown {
         estimate += 1;
         return value;
       case 'bigint':
+        // Compared, not measured: measuring a huge bigint would itself take time.
+        if (value >= BIGINT_BOUND || value < -BIGINT_BOUND) {
+          throw new EventValidationError('data', `the bigint at ${here()} takes more than ${MAX_BIGINT_BYTES} bytes (${MAX_BIGINT_BYTES * 8} bits); store it as a string or a Uint8Array`);
+        }
         estimate += 13 + Math.ceil(value.toString(16).length / 2);
         return value;
       case 'function':

@@ -3,6 +3,7 @@
 // accepts. Decoding scans the bytes first (cbor-guard), then decodes, then copies byte strings
 // out of the input buffer and freezes the result.
 import { Decoder, Encoder } from 'cbor-x';
+import { MAX_BIGINT_BYTES } from '../event';
 import { EventDeserializationError } from '../errors/event-deserialization-error';
 import { EventSerializationError } from '../errors/event-serialization-error';
 import { scanCbor } from './cbor-guard';
@@ -51,7 +52,7 @@ function settle(value: unknown): unknown {
  * malformed and EventSecurityError (5501) for map keys that could reach a prototype.
  */
 export function decodeValue(bytes: Uint8Array): { readonly value: unknown; readonly scan: CborScanResult } {
-  const scan = scanCbor(bytes, { maxDepth: MAX_DECODE_DEPTH });
+  const scan = scanCbor(bytes, { maxDepth: MAX_DECODE_DEPTH, maxBigIntBytes: MAX_BIGINT_BYTES });
   let value: unknown;
   try {
     value = decoder.decode(bytes);

@@ -6,7 +6,8 @@
 //   - definite lengths only, each no longer than the bytes that remain;
 //   - nesting at most `maxDepth` deep;
 //   - map keys that are text strings, none of them `__proto__`, `constructor` or `prototype`;
-//   - tags 2 and 3 (big integers, over a byte string) and no other;
+//   - tags 2 and 3 (big integers) around a byte string of at most `maxBigIntBytes`, and no
+//     other tag: cbor-x builds a big integer in time quadratic in its length;
 //   - simple values false, true, null, undefined; half, single and double floats;
 //   - exactly one top-level item, with no trailing bytes.
 import { isUnsafeKey } from '@foundation/core';
@@ -15,6 +16,8 @@ import { EventSecurityError } from '../errors/event-security-error';
 
 export interface CborScanLimits {
   readonly maxDepth: number;
+  /** The longest byte string a big integer tag (2 or 3) may wrap. */
+  readonly maxBigIntBytes: number;
 }
 
 export interface CborScanResult {
@@ -102,7 +105,12 @@ export function scanCbor(bytes: Uint8Array, limits: CborScanLimits): CborScanRes
       case 6: {
         const tag = readArgument(info, start);
         if (tag !== 2 && tag !== 3) fail(`tag ${tag} is not accepted (only big integers, tags 2 and 3)`, start);
+        const content = offset;
         if (offset >= length || bytes[offset]! >> 5 !== 2) fail('a big integer tag must wrap a byte string', offset);
+        offset += 1;
+        const size = readArgument(bytes[content]! & 0x1f, content);
+        if (size > limits.maxBigIntBytes) fail(`a big integer of ${size} bytes is longer than the ${limits.maxBigIntBytes} accepted`, content);
+        offset = content;
         scanItem(depth + 1, false);
         return;
       }

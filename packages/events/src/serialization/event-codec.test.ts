@@ -46,6 +46,16 @@ function failure(bytes: Uint8Array, maxDataBytes?: number): FoundationError {
   throw new Error('expected deserialization to fail');
 }
 
+function thrown(action: () => unknown): FoundationError {
+  try {
+    action();
+  } catch (error) {
+    expect(FoundationError.is(error)).toBe(true);
+    return error as FoundationError;
+  }
+  throw new Error('expected the action to throw');
+}
+
 afterEach(() => {
   for (const probe of ['polluted', 'isAdmin']) expect((Object.prototype as Record<string, unknown>)[probe]).toBeUndefined();
 });
@@ -123,6 +133,74 @@ describe('serializing', () => {
         expect((error as FoundationError).code).toBe(3101);
       }
     }
+  });
+});
+
+describe('big integers', () => {
+  // cbor-x builds a big integer byte by byte, copying the whole value at every step, so one of n
+  // bytes costs O(n²) to decode (and to encode): a 160 KB one inside an event took 14.6 s. Big
+  // integers are therefore held to 64 bytes (512 bits) everywhere: in received bytes, in stored
+  // rows and in data given to a store.
+  const bigIntegerHex = (tag: 'c2' | 'c3', magnitude: Uint8Array): string => {
+    const length = magnitude.length;
+    const header = length < 24 ? (0x40 + length).toString(16) : length < 256 ? `58${length.toString(16).padStart(2, '0')}` : `5a${length.toString(16).padStart(8, '0')}`;
+    return `${tag}${header.padStart(2, '0')}${Buffer.from(magnitude).toString('hex')}`;
+  };
+  const fromMagnitude = (tag: 'c2' | 'c3', magnitude: Uint8Array): bigint => {
+    const value = magnitude.length === 0 ? 0n : BigInt(`0x${Buffer.from(magnitude).toString('hex')}`);
+    return tag === 'c2' ? value : -1n - value;
+  };
+
+  it('round-trips big integers up to 64 bytes, positive and negative', () => {
+    for (const value of [2n ** 64n, -(2n ** 64n) - 1n, 2n ** 512n - 1n, -(2n ** 512n)]) {
+      const event = { ...sample, data: { value } };
+      expect(deserializeEvent(serializeEvent(event))).toEqual(event);
+    }
+  });
+
+  it.each([
+    ['a positive big integer of 65 bytes', 'c2', 65],
+    ['a negative big integer of 65 bytes', 'c3', 65],
+    ['a big integer of 160,000 bytes (it took 14.6 s to decode)', 'c2', 160_000],
+  ] as const)('refuses %s in received bytes with 3102', (_label, tag, length) => {
+    const error = failure(envelopeAround(bigIntegerHex(tag, new Uint8Array(length).fill(0xff))));
+    expect(error).toBeInstanceOf(EventDeserializationError);
+    expect(error.message).toMatch(/big integer/);
+  });
+
+  it('refuses to write a big integer over 64 bytes (3203), so nothing is written that would not decode', () => {
+    for (const value of [2n ** 512n, -(2n ** 512n) - 1n, 2n ** 1_000_000n]) {
+      const error = thrown(() => serializeEvent({ ...sample, data: { nested: [value] } }));
+      expect(error).toBeInstanceOf(EventValidationError);
+      expect(error.message).toMatch(/nested\.0.*64 bytes/);
+    }
+  });
+
+  it('decodes a big integer of up to 64 bytes and refuses a longer one, whatever its bytes (seed=13)', () => {
+    const magnitudes = fc.nat(130).chain((length) => fc.uint8Array({ minLength: length, maxLength: length }));
+    fc.assert(
+      fc.property(fc.constantFrom('c2' as const, 'c3' as const), magnitudes, (tag, magnitude) => {
+        const bytes = envelopeAround(bigIntegerHex(tag, magnitude));
+        if (magnitude.length <= 64) {
+          expect(deserializeEvent(bytes).data).toBe(fromMagnitude(tag, magnitude));
+        } else {
+          expect(failure(bytes).code).toBe(3102);
+        }
+      }),
+      { seed: 13, numRuns: 500 },
+    );
+  });
+
+  it('writes exactly the big integers it reads back (seed=14)', () => {
+    const limit = 2n ** 512n;
+    fc.assert(
+      fc.property(fc.bigInt({ min: -(2n ** 530n), max: 2n ** 530n }), (value) => {
+        const event = { ...sample, data: [value] };
+        if (value >= -limit && value < limit) expect(deserializeEvent(serializeEvent(event))).toEqual(event);
+        else expect(thrown(() => serializeEvent(event)).code).toBe(3203);
+      }),
+      { seed: 14, numRuns: 500 },
+    );
   });
 });
 

@@ -93,6 +93,23 @@ describe('damaged files', () => {
     storage.close();
   });
 
+  it('reports a stored big integer over 64 bytes as data_corruption (3301) rather than spending minutes decoding it', async () => {
+    const file = join(directory, 'big.db');
+    const storage = await openSqliteStorage({ path: file });
+    storage.append([event(1), event(2, 2n ** 512n - 1n)]);
+    const raw = new Database(file);
+    const length = 160_000; // cbor-x took 14.6 s to decode a big integer this long
+    const header = Buffer.from([0xc2, 0x5a, 0, 0, 0, 0]);
+    header.writeUInt32BE(length, 2);
+    raw.prepare('UPDATE foundation_events SET data = ? WHERE id = 1').run(Buffer.concat([header, Buffer.alloc(length, 0xff)]));
+    raw.close();
+    const error = thrown(() => storage.get(1));
+    expect(error).toBeInstanceOf(EventDataCorruptionError);
+    expect((error.cause as Error).message).toMatch(/big integer/);
+    expect(storage.get(2)?.data).toBe(2n ** 512n - 1n);
+    storage.close();
+  });
+
   it('reports a column of the wrong type as data_corruption', async () => {
     const file = join(directory, 'types.db');
     const storage = await openSqliteStorage({ path: file });
