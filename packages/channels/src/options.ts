@@ -71,6 +71,16 @@ export interface LimitOptions {
   readonly maxPendingHandshakesPerAddress?: number;
   /** Handshakes in progress in total. Default 256. */
   readonly maxPendingHandshakes?: number;
+  /**
+   * Replies waiting for one peer (queued or unacknowledged), over all channels. At the bound a
+   * further request from that peer is dropped unanswered (its handler is not called). Default 1,024.
+   */
+  readonly maxReplyMessages?: number;
+  /**
+   * Bytes of replies waiting for one peer. A reply that would exceed it is replaced by a small
+   * QueueFullError reply (an empty reply queue takes one reply of any size). Default 16 MiB.
+   */
+  readonly maxReplyBytes?: number;
 }
 
 export interface TelemetryEvent {
@@ -127,6 +137,8 @@ export interface ResolvedLimits {
   readonly maxConnectionsPerAddress: number;
   readonly maxPendingHandshakesPerAddress: number;
   readonly maxPendingHandshakes: number;
+  readonly maxReplyMessages: number;
+  readonly maxReplyBytes: number;
 }
 
 const LAN_TIMING: ResolvedTiming = Object.freeze({
@@ -157,6 +169,8 @@ const DEFAULT_LIMITS: ResolvedLimits = Object.freeze({
   maxConnectionsPerAddress: 256,
   maxPendingHandshakesPerAddress: 32,
   maxPendingHandshakes: 256,
+  maxReplyMessages: 1_024,
+  maxReplyBytes: 16 * 1024 * 1024,
 });
 
 /** Timings and limits for a LAN cluster (the defaults). */
@@ -194,6 +208,8 @@ export function resolveLimits(options: LimitOptions | undefined): ResolvedLimits
   check('limits.maxConnectionsPerAddress', merged.maxConnectionsPerAddress, { integer: true, min: 1 });
   check('limits.maxPendingHandshakesPerAddress', merged.maxPendingHandshakesPerAddress, { integer: true, min: 1 });
   check('limits.maxPendingHandshakes', merged.maxPendingHandshakes, { integer: true, min: 1 });
+  check('limits.maxReplyMessages', merged.maxReplyMessages, { integer: true, min: 1 });
+  check('limits.maxReplyBytes', merged.maxReplyBytes, { integer: true, min: 1024 });
   if (merged.frameBytes > 16 * 1024 * 1024) throw new ChannelsConfigError('limits.frameBytes', 'must be at most 16 MiB');
   return merged;
 }

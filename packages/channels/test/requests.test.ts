@@ -1,6 +1,8 @@
 // Request/reply across the life of links over real sockets on loopback: ids that stay unique
 // when a link is replaced, replies that answer nothing, and the bound on queued replies.
 import { afterEach, describe, expect, it } from '@jest/globals';
+import type { FoundationError } from '@foundation/core';
+import { CHANNELS_ERROR_CODES } from '../src/index';
 import { createCborCodec } from '../src/core/cbor';
 import { writeBlockHeader } from '../src/core/frames';
 import { META_KINDS, metaToWire } from '../src/core/meta';
@@ -15,6 +17,13 @@ function replyFrame(id: number, value: unknown): Buffer {
   const header = Buffer.alloc(14);
   const length = writeBlockHeader(header, 0, 0, true, false, 1, 0);
   return Buffer.concat([header.subarray(0, length), codec.encode([[metaToWire({ kind: META_KINDS.reply, id, headers: undefined }), value]])]);
+}
+
+/** A BLOCK frame on channel 0, lane 0 (best effort) holding [meta, payload] items. */
+function requestBlock(items: unknown[]): Buffer {
+  const header = Buffer.alloc(14);
+  const length = writeBlockHeader(header, 0, 0, true, false, items.length, 0);
+  return Buffer.concat([header.subarray(0, length), codec.encode(items)]);
 }
 
 /** A promise with its resolve function outside. */
@@ -70,5 +79,64 @@ describe('request ids', () => {
     await waitFor(() => node.stats().channels.rpc!.unknownReplies === 2, 2_000, 'the forged replies to be counted');
     expect(node.stats().channels.rpc!.lateReplies).toBe(0);
     expect(node.peers()).toEqual(['forger']);
+  });
+});
+
+describe('the reply bound', () => {
+  it('a peer that sends requests but never returns credit cannot grow the reply queue past its bound', async () => {
+    // Review finding C3: replies bypassed every queue bound. The greedy peer below asks and
+    // asks but grants no credit, so not one reply can leave.
+    const channels = { rpc: {} };
+    const node = await startNode('target', { channels, limits: { maxReplyMessages: 100, maxReplyBytes: 64 * 1024 } });
+    let handled = 0;
+    node.onRequest('rpc', () => {
+      handled += 1;
+      return 'r'.repeat(1000);
+    });
+    const client = await rawClient(node.address()!.url);
+    await client.handshake({ nodeId: 'greedy', channels });
+    await waitFor(() => node.peers().includes('greedy'), 2_000, 'the greedy peer to be up');
+    let id = 0;
+    for (let block = 0; block < 10; block += 1) {
+      const items: unknown[] = [];
+      for (let index = 0; index < 30; index += 1) {
+        id += 1;
+        items.push([metaToWire({ kind: META_KINDS.request, id, headers: undefined }), { ask: id }]);
+      }
+      client.send(requestBlock(items));
+    }
+    const stats = (): ReturnType<typeof node.stats>['channels'][string] => node.stats().channels.rpc!;
+    await waitFor(() => stats().messagesReceived === 300, 2_000, 'every request to arrive');
+    // About 64 one-kilobyte replies fit the bytes; the rest of the first 100 become small
+    // QueueFullError replies; beyond 100 waiting replies, requests are dropped unanswered.
+    expect(stats().queuedMessages).toBe(100);
+    expect(stats().queuedBytes).toBeLessThanOrEqual(64 * 1024 + 100 * 512);
+    expect(stats().repliesFailed).toBeGreaterThan(0);
+    expect(stats().repliesDropped).toBe(200);
+    expect(handled).toBe(100);
+    // Every request is accounted for: answered (some with an error) and waiting, or dropped.
+    expect(stats().queuedMessages + stats().repliesDropped).toBe(300);
+  });
+
+  it('a reply over the byte bound reaches the requester as QueueFullError; later requests succeed', async () => {
+    const channels = { rpc: {} };
+    const a = await startNode('node-a', { channels });
+    const b = await startNode('node-b', { channels, limits: { maxReplyBytes: 4096 } });
+    await link(a, b);
+    b.onRequest('rpc', () => 'v'.repeat(3000));
+    // All in one turn: b answers them in one turn too, before any reply has been written.
+    const outcomes = await Promise.all(
+      Array.from({ length: 5 }, () => a.request('node-b', 'rpc', 'big please').then(
+        (value) => ({ ok: true, length: (value as string).length }),
+        (error: unknown) => ({ ok: false, error }),
+      )),
+    );
+    expect(outcomes[0]).toEqual({ ok: true, length: 3000 });
+    for (const outcome of outcomes.slice(1)) {
+      expect(outcome.ok).toBe(false);
+      expect((outcome as { error: FoundationError }).error.code).toBe(CHANNELS_ERROR_CODES.queueFull);
+    }
+    expect(b.stats().channels.rpc!.repliesFailed).toBe(4);
+    await expect(a.request('node-b', 'rpc', 'again')).resolves.toHaveLength(3000);
   });
 });

@@ -73,4 +73,51 @@ describe('outbound queue', () => {
     expect(queue.clear()).toBe(2);
     expect(queue.queuedBytes + queue.unackedBytes).toBe(0);
   });
+
+  it('counts replies apart until they leave (best effort) or are acknowledged (reliable)', () => {
+    const reply = (payload: unknown) => ({ ...message(payload), replyTo: 'incarnation-1' });
+    const bestEffort = createOutboundQueue({ channel: 0, lane: 0, reliable: false, monotonic: false, frameBytes: 4096, chunkBytes: 4096 });
+    bestEffort.push(reply('r1'));
+    bestEffort.push(message('m1'));
+    expect([bestEffort.replyMessages, bestEffort.replyBytes]).toEqual([1, codec.encode('r1').length]);
+    bestEffort.nextFrame(4096);
+    expect([bestEffort.replyMessages, bestEffort.replyBytes]).toEqual([0, 0]);
+    const reliable = createOutboundQueue({ channel: 0, lane: 0, reliable: true, monotonic: false, frameBytes: 4096, chunkBytes: 4096 });
+    reliable.push(reply('r1'));
+    reliable.push(reply('r2'));
+    reliable.nextFrame(4096);
+    expect(reliable.replyMessages).toBe(2);
+    reliable.rewind();
+    expect(reliable.replyMessages).toBe(2);
+    reliable.nextFrame(4096);
+    expect(reliable.acknowledge(1)).toBe(1);
+    expect(reliable.replyMessages).toBe(1);
+    reliable.clear();
+    expect([reliable.replyMessages, reliable.replyBytes]).toEqual([0, 0]);
+  });
+
+  it('replies are never replaced on monotonic lanes', () => {
+    const queue = createOutboundQueue({ channel: 0, lane: 0, reliable: false, monotonic: true, frameBytes: 4096, chunkBytes: 4096 });
+    queue.push({ ...message('reply', 'k'), replyTo: 'i' });
+    expect(queue.push(message('newer', 'k'))).toBe('queued');
+    expect(queue.push({ ...message('another reply', 'k'), replyTo: 'i' })).toBe('queued');
+    expect(queue.queuedMessages).toBe(3);
+  });
+
+  it('drops the replies addressed to an earlier incarnation, queued or unacknowledged, and keeps the rest in order', () => {
+    const queue = createOutboundQueue({ channel: 0, lane: 0, reliable: true, monotonic: false, frameBytes: 4096, chunkBytes: 4096 });
+    queue.push({ ...message('old reply 1'), replyTo: 'old' });
+    queue.push(message('message 1'));
+    queue.nextFrame(4096); // both unacknowledged now
+    queue.push({ ...message('old reply 2'), replyTo: 'old' });
+    queue.push({ ...message('new reply'), replyTo: 'new' });
+    queue.push(message('message 2'));
+    expect(queue.dropStaleReplies('new')).toBe(2);
+    expect([queue.replyMessages, queue.replyBytes]).toEqual([1, codec.encode('new reply').length]);
+    expect(queue.unackedMessages + queue.queuedMessages).toBe(3);
+    queue.rewind();
+    const frame = queue.nextFrame(4096)!;
+    expect(codec.decode(frame.subarray(readBlockHeader(frame).bodyOffset))).toEqual(['message 1', 'new reply', 'message 2']);
+    expect(queue.queuedBytes).toBe(0);
+  });
 });

@@ -25,6 +25,11 @@ export interface OutboundMessage {
   readonly meta: Uint8Array | undefined;
   /** Partition key; on monotonic lanes a newer message with the same key replaces a queued one. */
   readonly key: string | undefined;
+  /**
+   * Set on replies: the incarnation of the peer whose request this answers. Replies are counted
+   * apart (the transport bounds them per peer) and are never replaced by a newer message.
+   */
+  readonly replyTo?: string;
 }
 
 interface Entry {
@@ -32,6 +37,7 @@ interface Entry {
   raw: boolean;
   meta: Uint8Array | undefined;
   key: string | undefined;
+  replyTo: string | undefined;
   /** Body size: meta + payload. */
   bytes: number;
   /** Sequence number once framed on a reliable lane; 0 before. */
@@ -80,6 +86,14 @@ export interface OutboundQueue {
   readonly unackedBytes: number;
   /** Highest sequence number assigned so far. */
   readonly lastSeq: number;
+  /** Replies queued or awaiting acknowledgement (they are part of the counts above too). */
+  readonly replyMessages: number;
+  readonly replyBytes: number;
+  /**
+   * Removes the replies addressed to another incarnation than `current` (the requester
+   * restarted: nobody waits for them). Only between sessions, before `rewind`. Returns how many.
+   */
+  dropStaleReplies(current: string): number;
 }
 
 function isLarge(entry: Entry, frameBytes: number): boolean {
@@ -99,6 +113,8 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
   let unackedHead = 0;
   let queuedBytes = 0;
   let unackedBytes = 0;
+  let replyMessages = 0;
+  let replyBytes = 0;
   let nextSeq = options.firstSeq ?? 1;
   const byKey = monotonic ? new Map<string, Entry>() : undefined;
 
@@ -120,6 +136,12 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
     nextSeq += 1;
   };
 
+  const releaseReply = (entry: Entry): void => {
+    if (entry.replyTo === undefined) return;
+    replyMessages -= 1;
+    replyBytes -= entry.bytes;
+  };
+
   const finish = (entry: Entry): void => {
     head += 1;
     queuedBytes -= entry.bytes;
@@ -128,6 +150,8 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
     if (reliable) {
       unacked.push(entry);
       unackedBytes += entry.bytes;
+    } else {
+      releaseReply(entry);
     }
   };
 
@@ -223,9 +247,9 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
     lane,
     push(message) {
       const bytes = message.payload.length + (message.meta?.length ?? 0);
-      if (byKey !== undefined && message.key !== undefined) {
+      if (byKey !== undefined && message.key !== undefined && message.replyTo === undefined) {
         const queued = byKey.get(message.key);
-        if (queued !== undefined && queued.sent === 0 && queued.seq === 0) {
+        if (queued !== undefined && queued.sent === 0 && queued.seq === 0 && queued.replyTo === undefined) {
           queuedBytes += bytes - queued.bytes;
           queued.payload = message.payload;
           queued.raw = message.raw;
@@ -234,9 +258,13 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
           return 'replaced';
         }
       }
-      const entry: Entry = { payload: message.payload, raw: message.raw, meta: message.meta, key: message.key, bytes, seq: 0, sent: 0 };
+      const entry: Entry = { payload: message.payload, raw: message.raw, meta: message.meta, key: message.key, replyTo: message.replyTo, bytes, seq: 0, sent: 0 };
       pending.push(entry);
       queuedBytes += bytes;
+      if (entry.replyTo !== undefined) {
+        replyMessages += 1;
+        replyBytes += bytes;
+      }
       if (byKey !== undefined && message.key !== undefined) byKey.set(message.key, entry);
       return 'queued';
     },
@@ -254,6 +282,7 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
       let released = 0;
       while (unackedHead < unacked.length && unacked[unackedHead]!.seq <= seq) {
         unackedBytes -= unacked[unackedHead]!.bytes;
+        releaseReply(unacked[unackedHead]!);
         unackedHead += 1;
         released += 1;
       }
@@ -281,7 +310,41 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
       unackedHead = 0;
       queuedBytes = 0;
       unackedBytes = 0;
+      replyMessages = 0;
+      replyBytes = 0;
       byKey?.clear();
+      return dropped;
+    },
+    dropStaleReplies(current) {
+      if (replyMessages === 0) return 0;
+      const stale = (entry: Entry): boolean => entry.replyTo !== undefined && entry.replyTo !== current;
+      let dropped = 0;
+      const keptPending: Entry[] = [];
+      for (let index = head; index < pending.length; index += 1) {
+        const entry = pending[index]!;
+        if (!stale(entry)) {
+          keptPending.push(entry);
+          continue;
+        }
+        dropped += 1;
+        queuedBytes -= entry.bytes;
+        releaseReply(entry);
+      }
+      const keptUnacked: Entry[] = [];
+      for (let index = unackedHead; index < unacked.length; index += 1) {
+        const entry = unacked[index]!;
+        if (!stale(entry)) {
+          keptUnacked.push(entry);
+          continue;
+        }
+        dropped += 1;
+        unackedBytes -= entry.bytes;
+        releaseReply(entry);
+      }
+      pending = keptPending;
+      head = 0;
+      unacked = keptUnacked;
+      unackedHead = 0;
       return dropped;
     },
     get queuedMessages() {
@@ -298,6 +361,12 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
     },
     get lastSeq() {
       return nextSeq - 1;
+    },
+    get replyMessages() {
+      return replyMessages;
+    },
+    get replyBytes() {
+      return replyBytes;
     },
   };
 }

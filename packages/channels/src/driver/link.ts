@@ -181,6 +181,17 @@ export class Link {
     return { messages, bytes };
   }
 
+  /** Replies queued or awaiting acknowledgement towards this peer, over every channel. */
+  replyUsage(): { messages: number; bytes: number } {
+    let messages = 0;
+    let bytes = 0;
+    for (const queue of this.queues) {
+      messages += queue.replyMessages;
+      bytes += queue.replyBytes;
+    }
+    return { messages, bytes };
+  }
+
   /** Whether a message of `bytes` fits the channel's bounds (an empty channel takes any size). */
   hasRoom(channel: ChannelDefinition, bytes: number): boolean {
     const { messages, bytes: used } = this.usage(channel);

@@ -27,6 +27,10 @@ export interface ChannelCounters {
   lateReplies: number;
   /** Replies to a request id this transport never issued (dropped). */
   unknownReplies: number;
+  /** Replies replaced by a QueueFullError reply: the replies waiting for that peer held `limits.maxReplyBytes`. */
+  repliesFailed: number;
+  /** Requests left unanswered (handler not called, or its reply discarded): `limits.maxReplyMessages` replies were waiting for that peer. */
+  repliesDropped: number;
 }
 
 export function createChannelCounters(): ChannelCounters {
@@ -46,6 +50,8 @@ export function createChannelCounters(): ChannelCounters {
     handlerErrors: 0,
     lateReplies: 0,
     unknownReplies: 0,
+    repliesFailed: 0,
+    repliesDropped: 0,
   };
 }
 

@@ -459,6 +459,16 @@ export function createTransport(options: TransportOptions): Transport {
   }
 
   function handleRequest(link: Link, channel: ChannelDefinition, lane: number, meta: MessageMeta, payload: unknown): void {
+    const counter = counters[channel.index]!;
+    // Replies answer work the peer asked for, so they bypass the channel bounds, but what waits
+    // for one peer is bounded all the same: a peer that asks and never returns credit (so no
+    // reply can leave) must not grow this node's memory. At the message bound the request is
+    // dropped unanswered, before its handler runs (the requester times out).
+    if (link.replyUsage().messages >= limits.maxReplyMessages) {
+      counter.repliesDropped += 1;
+      return;
+    }
+    const requester = link.incarnation ?? '';
     const handler = requestHandlers.get(channel.name);
     const reply = (kind: MetaKind, value: unknown): void => {
       if (link.isRemoved || links.get(link.peer) !== link) return;
@@ -468,8 +478,20 @@ export function createTransport(options: TransportOptions): Transport {
       } catch (error) {
         message = encodeMessage(channel, FoundationError.from(error).toJSON(), { kind: META_KINDS.errorReply, id: meta.id, headers: undefined }, undefined);
       }
-      counters[channel.index]!.messagesQueued += 1;
-      link.enqueue(channel, lane, message);
+      const usage = link.replyUsage();
+      if (usage.messages >= limits.maxReplyMessages) {
+        counter.repliesDropped += 1;
+        return;
+      }
+      // Over the byte bound the reply becomes a small QueueFullError reply, so the requester
+      // learns at once instead of at its timeout (like channel queues, an empty one takes any size).
+      if (usage.messages > 0 && usage.bytes + message.payload.length + (message.meta?.length ?? 0) > limits.maxReplyBytes) {
+        const refusal = new QueueFullError(link.peer, channel.name, 'replies').toJSON();
+        message = encodeMessage(channel, refusal, { kind: META_KINDS.errorReply, id: meta.id, headers: undefined }, undefined);
+        counter.repliesFailed += 1;
+      }
+      counter.messagesQueued += 1;
+      link.enqueue(channel, lane, { ...message, replyTo: requester });
     };
     if (handler === undefined) {
       reply(META_KINDS.errorReply, new NoResponderError(nodeId, channel.name).toJSON());
