@@ -177,6 +177,19 @@ describe('store and storeBatch', () => {
     expect(store.storeBatch([])).toEqual([]);
   });
 
+  it('refuses a batch with holes (3203), storing nothing of it', () => {
+    const { store } = simulated();
+    const event = store.newEvent('a', 1);
+    // eslint-disable-next-line no-sparse-arrays -- the hole is the point
+    for (const batch of [[, event], [event, ,], new Array<FoundationEvent>(3)] as FoundationEvent[][]) {
+      const error = thrown(() => store.storeBatch(batch));
+      expect(error).toBeInstanceOf(EventValidationError);
+      expect(error.message).toMatch(/item \d is a hole/);
+    }
+    expect(store.stats()).toMatchObject({ currentCount: 0, totalStored: 0 });
+    expect(store.storeBatch([event])).toEqual([event.id]);
+  });
+
   it('get throws data_not_found (3401) for a missing id, and 3203 for something that is not an id', () => {
     const { store } = simulated();
     const error = thrown(() => store.get(7));

@@ -188,8 +188,15 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
 
   const storeBatch = (events: readonly FoundationEvent[]): number[] => {
     ensureOpen('storeBatch');
-    if (!Array.isArray(events)) throw new EventValidationError('events', 'storeBatch takes an array of events');
-    const checked = events.map(admit);
+    const given: unknown = events; // checked as unknown: Array.isArray would narrow the typed array to any[]
+    if (!Array.isArray(given)) throw new EventValidationError('events', 'storeBatch takes an array of events');
+    // By index, not map: map skips holes, and a hole would reach the storage as undefined.
+    const checked: FoundationEvent[] = [];
+    for (let index = 0; index < events.length; index += 1) {
+      const event = events[index];
+      if (event === undefined && !(index in events)) throw new EventValidationError('events', `item ${index} is a hole; storeBatch takes an array without holes`);
+      checked.push(admit(event as FoundationEvent));
+    }
     const evicted = storage.append(checked);
     afterStore(checked, evicted);
     return checked.map((event) => event.id);
