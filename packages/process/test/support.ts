@@ -25,8 +25,12 @@ export async function settle(rounds = 10): Promise<void> {
   for (let round = 0; round < rounds; round += 1) await new Promise<void>((resolve) => setImmediate(resolve));
 }
 
-/** How long `until` waits by default: generous, so that a loaded machine does not fail a test. */
-export const UNTIL_TIMEOUT_MS = 10_000;
+/**
+ * How long `until` waits by default: generous for conditions in one thread, so that a loaded
+ * machine does not fail a test, and under jest's 5 s test timeout (a run from the repository root
+ * does not take the preset's), so that a failure names what it waited for.
+ */
+export const UNTIL_TIMEOUT_MS = 4_000;
 
 const sleep = (ms: number): Promise<void> => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

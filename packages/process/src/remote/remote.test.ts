@@ -107,6 +107,33 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
     await simulation.runForAsync(20);
   });
 
+  it('reports messages from another node beyond a full backpressure mailbox’s waiting bound as dead letters', async () => {
+    const { simulation, runtime, letters } = cluster(3, ['a', 'b']);
+    const handled: unknown[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const target = runtime('b').spawn(
+      async (message: unknown) => {
+        handled.push(message);
+        if (message === 'block') await gate;
+      },
+      { mailbox: { capacity: 1, overflow: 'backpressure', maxWaiting: 2 } },
+    );
+    runtime('b').send(target, 'block');
+    await simulation.runForAsync(1);
+    for (let message = 0; message < 6; message += 1) runtime('a').send(target, message);
+    await simulation.runUntilAsync(() => letters.length === 3);
+    expect(letters.map(({ message, reason }) => [message, reason])).toEqual([
+      [3, 'overflow'],
+      [4, 'overflow'],
+      [5, 'overflow'],
+    ]);
+    expect(runtime('b').processInfo(target)?.mailbox).toMatchObject({ length: 1, waiting: 2 });
+    release();
+    await simulation.runUntilAsync(() => handled.length === 4);
+    expect(handled).toEqual(['block', 0, 1, 2]);
+  });
+
   it('times a remote call out on the simulated clock when the network loses it', async () => {
     const { simulation, runtime } = cluster(3, ['a', 'b']);
     const onB = probe(runtime('b'), []);

@@ -104,6 +104,51 @@ describe('bounded mailboxes', () => {
     await runtime.shutdown();
   });
 
+  it('bounds the messages waiting at a full backpressure mailbox (default 10 × capacity): beyond it send throws', async () => {
+    const { runtime, pid, letters, handled, release } = blockedReceiver(1, 'backpressure');
+    await settle();
+    runtime.send(pid, 0);
+    for (let message = 1; message <= 10; message += 1) runtime.send(pid, message);
+    expect(runtime.processInfo(pid)?.mailbox).toMatchObject({ length: 1, waiting: 10, maxWaiting: 10 });
+    expect(() => runtime.send(pid, 11)).toThrow(MailboxFullError);
+    await expect(runtime.sendAsync(pid, 12)).rejects.toBeInstanceOf(MailboxFullError);
+    await expect(runtime.call(pid, 13)).rejects.toBeInstanceOf(MailboxFullError);
+    let thrown = 0;
+    for (let message = 0; message < 100_000; message += 1) {
+      try {
+        runtime.send(pid, message);
+      } catch (error) {
+        if (!(error instanceof MailboxFullError)) throw error;
+        thrown += 1;
+      }
+    }
+    expect(thrown).toBe(100_000);
+    expect(runtime.processInfo(pid)?.mailbox.waiting).toBe(10);
+    expect(letters).toEqual([]);
+    release();
+    await until(() => handled.length === 12, 'the waiting messages');
+    expect(handled).toEqual(['block', 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    await runtime.shutdown();
+  });
+
+  it('takes the waiting bound as an option, counting waiting sendAsync calls and calls alike', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const gate = deferred();
+    const pid = runtime.spawn(async () => gate.promise, { mailbox: { capacity: 2, overflow: 'backpressure', maxWaiting: 3 } });
+    runtime.send(pid, 'blocks');
+    await settle();
+    runtime.send(pid, 1);
+    runtime.send(pid, 2);
+    const waiting = [runtime.sendAsync(pid, 3), runtime.call(pid, 4, { timeout: Number.POSITIVE_INFINITY }), runtime.sendAsync(pid, 5)];
+    expect(runtime.processInfo(pid)?.mailbox).toMatchObject({ length: 2, waiting: 3, maxWaiting: 3 });
+    expect(() => runtime.send(pid, 6)).toThrow(MailboxFullError);
+    gate.resolve();
+    await Promise.all(waiting);
+    expect(() => runtime.spawn(() => undefined, { mailbox: { capacity: 1, overflow: 'backpressure', maxWaiting: 0 } })).toThrow(InvalidOptionError);
+    expect(() => runtime.spawn(() => undefined, { mailbox: { capacity: 1, overflow: 'reject', maxWaiting: 5 } })).toThrow(InvalidOptionError);
+    await runtime.shutdown();
+  });
+
   it('settles waiting senders when the process exits, reporting their messages as dead letters', async () => {
     const { runtime, pid, letters, release } = blockedReceiver(1, 'backpressure');
     await settle();
@@ -198,7 +243,10 @@ describe('ordering per sender (property)', () => {
               const slow = asyncPattern[handledCount++ % asyncPattern.length]!;
               if (slow) await Promise.resolve();
             },
-            policy === 'unbounded' ? {} : { mailbox: { capacity, overflow: policy } },
+            policy === 'unbounded'
+              ? {}
+              : // The wait at a backpressure mailbox is bounded by default; this property is about order, not that bound.
+                { mailbox: { capacity, overflow: policy, ...(policy === 'backpressure' ? { maxWaiting: Number.POSITIVE_INFINITY } : {}) } },
           );
           const counters = [0, 0, 0, 0];
           const senders = counters.map((_, senderIndex) =>

@@ -134,10 +134,26 @@ export function resolveScheduling(options: SchedulingOptions | undefined): Resol
 
 const OVERFLOW_POLICIES: readonly OverflowPolicy[] = ['drop-oldest', 'drop-newest', 'reject', 'backpressure'];
 
-export function resolveMailbox(options: MailboxOptions | undefined): { capacity: number; overflow: OverflowPolicy } {
+/** Default bound on messages waiting at a full `backpressure` mailbox, as a multiple of its capacity. */
+export const DEFAULT_WAITING_PER_CAPACITY = 10;
+
+export interface ResolvedMailbox {
+  readonly capacity: number;
+  readonly overflow: OverflowPolicy;
+  readonly maxWaiting: number;
+}
+
+export function resolveMailbox(options: MailboxOptions | undefined): ResolvedMailbox {
   const capacity = options?.capacity === undefined ? Number.POSITIVE_INFINITY : options.capacity;
   if (capacity !== Number.POSITIVE_INFINITY) positiveInteger('mailbox.capacity', capacity, 1);
   const overflow = options?.overflow ?? 'reject';
   if (!OVERFLOW_POLICIES.includes(overflow)) throw new InvalidOptionError('mailbox.overflow', `must be one of ${OVERFLOW_POLICIES.join(', ')}`);
-  return { capacity, overflow };
+  let maxWaiting = Number.POSITIVE_INFINITY;
+  if (overflow === 'backpressure') {
+    const requested = options?.maxWaiting;
+    if (requested !== Number.POSITIVE_INFINITY) maxWaiting = positiveInteger('mailbox.maxWaiting', requested, capacity * DEFAULT_WAITING_PER_CAPACITY);
+  } else if (options?.maxWaiting !== undefined) {
+    throw new InvalidOptionError('mailbox.maxWaiting', "applies only to overflow: 'backpressure'");
+  }
+  return { capacity, overflow, maxWaiting };
 }

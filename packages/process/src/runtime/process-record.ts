@@ -52,6 +52,8 @@ export class ProcessRecord implements ProcessSelf {
   trapping = false;
   capacity = Number.POSITIVE_INFINITY;
   overflow: OverflowPolicy = 'reject';
+  /** How many messages may wait outside a full `backpressure` mailbox. */
+  maxWaiting = Number.POSITIVE_INFINITY;
   dropped = 0;
   handled = 0;
   readonly mailbox = new MailboxBuffer();

@@ -31,7 +31,7 @@ import { createEventLoopDriver } from './driver';
 import type { RunQueueDriver } from './driver';
 import { CALLER_LOCAL, CALLER_REMOTE, CallEnvelope, CastEnvelope, TransferEnvelope, WaitingSend } from './envelopes';
 import { nonNegativeNumber, positiveNumber, resolveMailbox, resolveScheduling } from './options';
-import type { DeadLetter, DeadLetterReason, ResolvedScheduling, RuntimeOptions, TelemetrySink, ThreadOptions } from './options';
+import type { DeadLetter, DeadLetterReason, ResolvedMailbox, ResolvedScheduling, RuntimeOptions, TelemetrySink, ThreadOptions } from './options';
 import { DEAD, EXITING, NONE, ProcessRecord, RUNNING, STARTING } from './process-record';
 import type { Watcher } from './process-record';
 import { downMessage, exitMessage, isDownMessage } from './system-messages';
@@ -43,7 +43,6 @@ import type {
   Destination,
   ExitReason,
   MonitorRef,
-  OverflowPolicy,
   ProcessFunction,
   ProcessInfo,
   ProcessStatus,
@@ -386,12 +385,13 @@ export class RuntimeImpl implements Runtime {
   installProcess(
     record: ProcessRecord,
     options: SpawnOptions<unknown>,
-    mailbox: { capacity: number; overflow: OverflowPolicy },
+    mailbox: ResolvedMailbox,
     parent: ProcessRecord | null,
     start: () => void,
   ): ProcessRecord {
     record.capacity = mailbox.capacity;
     record.overflow = mailbox.overflow;
+    record.maxWaiting = mailbox.maxWaiting;
     record.trapping = options.trapExits === true;
     this.table.set(record.pid.id, record);
     if (options.name !== undefined) {
@@ -699,6 +699,7 @@ export class RuntimeImpl implements Runtime {
       return Promise.resolve();
     }
     const target = record;
+    if (target.waiting !== null && target.waiting.length >= target.maxWaiting) return rejected(this.waitingFull(target));
     const wrapped = this.wrap(target, message, false, transfer);
     return new Promise<void>((resolve) => {
       (target.waiting ??= new RingQueue<WaitingSend>()).push(new WaitingSend(wrapped, resolve));
@@ -761,10 +762,25 @@ export class RuntimeImpl implements Runtime {
         if (!record.queued && !record.busy && record.status === RUNNING) this.makeRunnable(record);
         return;
       }
-      case 'backpressure':
+      case 'backpressure': {
+        if (record.waiting !== null && record.waiting.length >= record.maxWaiting) {
+          // The wait is bounded too: a sender that never waits (plain `send`, another node)
+          // must not grow it without end.
+          const error = this.waitingFull(record);
+          if (message instanceof CallEnvelope) {
+            this.failCall(message, error);
+            return;
+          }
+          throw error;
+        }
         (record.waiting ??= new RingQueue<WaitingSend>()).push(new WaitingSend(message, null));
         return;
+      }
     }
+  }
+
+  private waitingFull(record: ProcessRecord): MailboxFullError {
+    return new MailboxFullError(record.pid.toString(), record.capacity, 'backpressure', record.maxWaiting);
   }
 
   private dropped(record: ProcessRecord, message: unknown): void {
@@ -1392,6 +1408,7 @@ export class RuntimeImpl implements Runtime {
         length: mailbox.length,
         oldestAgeMs: Number.isNaN(oldest) ? 0 : Math.max(0, this.clock.monotonic() - oldest),
         waiting: record.waiting?.length ?? 0,
+        maxWaiting: record.maxWaiting,
         capacity: record.capacity,
         overflow: record.overflow,
         dropped: record.dropped,

@@ -60,6 +60,13 @@ export interface MailboxOptions {
    * in order, and `sendAsync` returns a promise that settles once it is in. Default `reject`.
    */
   readonly overflow?: OverflowPolicy;
+  /**
+   * `backpressure` only: how many messages (sends, `sendAsync`s and calls) may wait for room
+   * outside the full mailbox. Beyond it `send` throws MailboxFullError, `sendAsync` and `call`
+   * reject with it, and messages from other nodes are dead letters (`overflow`). Default 10 ×
+   * `capacity`; `Infinity` lifts the bound.
+   */
+  readonly maxWaiting?: number;
 }
 
 /** The mailbox of a process as `processInfo` reports it. */
@@ -69,6 +76,8 @@ export interface MailboxInfo {
   readonly oldestAgeMs: number;
   /** Messages held back by a full `backpressure` mailbox. */
   readonly waiting: number;
+  /** The most messages that may wait (`backpressure`); Infinity for other policies. */
+  readonly maxWaiting: number;
   readonly capacity: number;
   readonly overflow: OverflowPolicy;
   /** Messages dropped by the overflow policy since the process started. */
