@@ -3,9 +3,11 @@
 // reopening the file, every acknowledged batch is present, whole, and no batch is partly present.
 import { describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import type { ChildProcessByStdio } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
 import { openSqliteStorage } from './sqlite-storage';
 
 const packageDirectory = resolve(__dirname, '../..');
@@ -16,12 +18,11 @@ interface Ack {
   readonly lastId: number;
 }
 
-/** Runs the child until it has acknowledged `killAfter` batches, then SIGKILLs it. */
-async function runAndKill(file: string, batchSize: number, synchronous: 'full' | 'normal', killAfter: number): Promise<Ack[]> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/crash-child.ts', file, String(batchSize), synchronous], {
-    cwd: packageDirectory,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/**
+ * Reads the child's acknowledgements, SIGKILLs it once `killAfter` have arrived, and resolves
+ * with every acknowledgement it wrote. Rejects if the child exits by itself.
+ */
+async function collectAcks(child: ChildProcessByStdio<null, Readable, Readable>, killAfter: number): Promise<Ack[]> {
   const acks: Ack[] = [];
   let stderr = '';
   let pending = '';
@@ -40,7 +41,9 @@ async function runAndKill(file: string, batchSize: number, synchronous: 'full' |
         if (acks.length >= killAfter && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       });
       child.on('error', rejectRun);
-      child.on('exit', (code, signal) => {
+      // 'close', not 'exit': 'close' comes once the child's output has been read to its end,
+      // while after 'exit' acknowledgements may still be waiting in the pipe.
+      child.on('close', (code, signal) => {
         if (signal === 'SIGKILL') resolveRun();
         else rejectRun(new Error(`the child exited by itself (code ${String(code)}): ${stderr}`));
       });
@@ -50,6 +53,47 @@ async function runAndKill(file: string, batchSize: number, synchronous: 'full' |
   }
   return acks;
 }
+
+/** Runs the crash child until it has acknowledged `killAfter` batches, then SIGKILLs it. */
+function runAndKill(file: string, batchSize: number, synchronous: 'full' | 'normal', killAfter: number): Promise<Ack[]> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/crash-child.ts', file, String(batchSize), synchronous], {
+    cwd: packageDirectory,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return collectAcks(child, killAfter);
+}
+
+describe('reading the acknowledgements of a killed child', () => {
+  it('reads every line the child wrote, even lines that arrive after it exited', async () => {
+    // A child's 'exit' can come before the last of its output has been read. Made certain here:
+    // the child hands its stdout to a grandchild and kills itself; the grandchild writes its
+    // line only once this process has seen the child exit.
+    const directory = mkdtempSync(join(tmpdir(), 'foundation-acks-'));
+    const marker = join(directory, 'child-exited');
+    const grandchild = `
+      const { existsSync, writeSync } = require('node:fs');
+      const started = Date.now();
+      const poll = setInterval(() => {
+        if (existsSync(${JSON.stringify(marker)})) writeSync(1, 'ack 2 2 2\\n');
+        else if (Date.now() - started < 20000) return;
+        clearInterval(poll);
+      }, 2);`;
+    const childScript = `
+      const { spawn } = require('node:child_process');
+      const { writeSync } = require('node:fs');
+      writeSync(1, 'ack 1 1 1\\n');
+      const grandchild = spawn(process.execPath, ['-e', ${JSON.stringify(grandchild)}], { stdio: ['ignore', 'inherit', 'ignore'] });
+      grandchild.on('spawn', () => process.kill(process.pid, 'SIGKILL'));`;
+    try {
+      const child = spawn(process.execPath, ['-e', childScript], { stdio: ['ignore', 'pipe', 'pipe'] });
+      child.on('exit', () => writeFileSync(marker, ''));
+      const acks = await collectAcks(child, Number.POSITIVE_INFINITY);
+      expect(acks.map((ack) => ack.batch)).toEqual([1, 2]);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('SQLite storage under SIGKILL', () => {
   for (const [synchronous, batchSize, killAfter] of [
