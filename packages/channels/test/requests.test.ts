@@ -68,6 +68,44 @@ describe('request ids', () => {
     expect(a.stats().channels.rpc!.unknownReplies).toBe(0);
   });
 
+  it.each([
+    ['while the requester is away (the reply waits in the queue)', 'away'],
+    ['after the requester is back', 'back'],
+  ])('a reply to a restarted requester\'s earlier incarnation is not delivered to the new one: released %s', async (_when, when) => {
+    // Ids restart with the process, so a reply meant for the previous incarnation of node-a
+    // could settle the new incarnation's request with the same id. The replier drops replies
+    // whose requester is no longer the incarnation that asked.
+    const channels = { rpc: {} };
+    const b = await startNode('node-b', { channels });
+    const before = await startNode('node-a', { channels });
+    await link(before, b);
+    const firstArrived = deferred<void>();
+    const releaseFirst = deferred<string>();
+    b.onRequest('rpc', ({ payload }) => {
+      if (payload !== 'first') return 'reply to the new incarnation';
+      firstArrived.resolve();
+      return releaseFirst.promise;
+    });
+    void before.request('node-b', 'rpc', 'first', { timeout: 5_000 }).catch(() => undefined);
+    await firstArrived.promise;
+    const restarted = nextEvent<string>(b, 'peer-down');
+    await before.close();
+    if (when === 'away') {
+      await waitFor(() => b.stats().peers[0]?.state === 'reconnecting', 2_000, 'b to notice the closed link');
+      releaseFirst.resolve('reply to the old incarnation');
+      await waitFor(() => b.stats().channels.rpc!.queuedMessages === 1, 2_000, 'the old reply to wait in the queue');
+    }
+    const after = await startNode('node-a', { channels, addresses: { 'node-b': b.address()!.url } });
+    after.connect('node-b');
+    // Issued before the link is up, so it is waiting when anything from b arrives: id 1 again.
+    const second = after.request('node-b', 'rpc', 'second', { timeout: 2_000 });
+    await restarted;
+    if (when === 'back') releaseFirst.resolve('reply to the old incarnation');
+    await expect(second).resolves.toBe('reply to the new incarnation');
+    await waitFor(() => b.stats().channels.rpc!.repliesDropped === 1, 2_000, 'the stale reply to be dropped');
+    expect(after.stats().channels.rpc!.lateReplies + after.stats().channels.rpc!.unknownReplies).toBe(0);
+  });
+
   it('replies to ids this transport never issued are dropped and counted; the link stays up', async () => {
     const channels = { rpc: {} };
     const node = await startNode('target', { channels });

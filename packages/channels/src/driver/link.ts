@@ -536,10 +536,17 @@ export class Link {
     if (connection.session !== this.session || this.connections[connection.index] !== connection) return;
     if (connection.index === 0 && connection.peer !== undefined) {
       const incarnation = connection.peer.incarnation;
-      if (this.incarnation !== undefined && this.incarnation !== incarnation && this.peerUpEmitted) {
-        // The peer restarted: its old incarnation is gone.
-        this.peerUpEmitted = false;
-        this.host.peerDown(this, 'peer restarted');
+      if (this.incarnation !== undefined && this.incarnation !== incarnation) {
+        // The peer restarted: its old incarnation is gone, and nobody waits for the replies to
+        // its requests (its request ids start over, so one could answer a new request).
+        for (let lane = 0; lane < this.queues.length; lane += 1) {
+          const dropped = this.queues[lane]!.dropStaleReplies(incarnation);
+          if (dropped > 0) this.host.counters[this.host.layout.channelOfLane[lane]!]!.repliesDropped += dropped;
+        }
+        if (this.peerUpEmitted) {
+          this.peerUpEmitted = false;
+          this.host.peerDown(this, 'peer restarted');
+        }
       }
       this.incarnation = incarnation;
       this.sequences = this.host.receiveSequences(this.peer, incarnation);

@@ -29,7 +29,10 @@ export interface ChannelCounters {
   unknownReplies: number;
   /** Replies replaced by a QueueFullError reply: the replies waiting for that peer held `limits.maxReplyBytes`. */
   repliesFailed: number;
-  /** Requests left unanswered (handler not called, or its reply discarded): `limits.maxReplyMessages` replies were waiting for that peer. */
+  /**
+   * Requests left unanswered: `limits.maxReplyMessages` replies were waiting for that peer
+   * (handler not called, or its reply discarded), or the requester restarted before the reply left.
+   */
   repliesDropped: number;
 }
 

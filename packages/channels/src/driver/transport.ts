@@ -472,6 +472,11 @@ export function createTransport(options: TransportOptions): Transport {
     const handler = requestHandlers.get(channel.name);
     const reply = (kind: MetaKind, value: unknown): void => {
       if (link.isRemoved || links.get(link.peer) !== link) return;
+      if (link.incarnation !== requester) {
+        // The requester restarted meanwhile; its new incarnation reuses request ids.
+        counter.repliesDropped += 1;
+        return;
+      }
       let message: OutboundMessage;
       try {
         message = encodeMessage(channel, value, { kind, id: meta.id, headers: undefined }, undefined);
