@@ -8,6 +8,7 @@ import type { Random } from '@foundation/core';
 import type { ClientServerConfig } from './config';
 import type { ClientServerMessage, ServiceMessage } from './messages';
 import { PeerSet } from './peer-set';
+import { NO_EFFECTS } from './peer-service';
 import type { PeerService, ServiceEffect } from './peer-service';
 
 export const SERVERS_TOPIC = '$servers';
@@ -123,8 +124,9 @@ export class ClientServerCore implements PeerService {
     if (epoch > this.epoch) this.epoch = epoch;
   }
 
-  takeEffects(): ServiceEffect[] {
+  takeEffects(): readonly ServiceEffect[] {
     const effects = this.effects;
+    if (effects.length === 0) return NO_EFFECTS;
     this.effects = [];
     return effects;
   }

@@ -7,6 +7,7 @@ import type { Random } from '@foundation/core';
 import type { FullMeshConfig } from './config';
 import type { FullMeshMessage, ServiceMessage } from './messages';
 import { PeerSet } from './peer-set';
+import { NO_EFFECTS } from './peer-service';
 import type { PeerService, ServiceEffect } from './peer-service';
 
 export interface FullMeshOptions {
@@ -66,8 +67,9 @@ export class FullMeshCore implements PeerService {
     if (epoch > this.epoch) this.epoch = epoch;
   }
 
-  takeEffects(): ServiceEffect[] {
+  takeEffects(): readonly ServiceEffect[] {
     const effects = this.effects;
+    if (effects.length === 0) return NO_EFFECTS;
     this.effects = [];
     return effects;
   }

@@ -6,6 +6,7 @@
 import type { Random } from '@foundation/core';
 import type { HyParViewConfig } from './config';
 import { PeerSet } from './peer-set';
+import { NO_EFFECTS } from './peer-service';
 import type { LeaveReason, PeerService, ServiceEffect } from './peer-service';
 import type { HyParViewMessage, ServiceMessage } from './messages';
 import { RateLimiter } from './rate-limiter';
@@ -21,8 +22,16 @@ export interface HyParViewOptions {
 
 /** A view remembered from an earlier run (or another simulation) to start from. */
 export interface InitialView {
+  /** Former neighbours: asked again with high-priority NEIGHBOR requests. */
   readonly active?: readonly string[];
+  /** Former backups: the passive view to start from. */
   readonly passive?: readonly string[];
+  /**
+   * Take `active` as neighbours at once, without asking. Sound only when every node restores the
+   * same consistent snapshot (a simulation started from another one's views, a whole-cluster
+   * restart from a checkpoint): the links are then symmetric by construction.
+   */
+  readonly trusted?: boolean;
 }
 
 type PendingKind = 'join' | 'high' | 'low';
@@ -147,8 +156,9 @@ export class HyParViewCore implements PeerService {
     if (epoch > this.epoch) this.epoch = epoch;
   }
 
-  takeEffects(): ServiceEffect[] {
+  takeEffects(): readonly ServiceEffect[] {
     const effects = this.effects;
+    if (effects.length === 0) return NO_EFFECTS;
     this.effects = [];
     return effects;
   }
@@ -175,8 +185,11 @@ export class HyParViewCore implements PeerService {
     for (const peer of view.passive ?? []) this.addPassive(peer);
     for (const peer of (view.active ?? []).slice(0, this.config.activeViewSize)) {
       if (peer === this.self || this.pending.has(peer)) continue;
-      this.passive.delete(peer);
-      this.request(peer, 'high', now);
+      if (view.trusted === true) this.addActive(peer);
+      else {
+        this.passive.delete(peer);
+        this.request(peer, 'high', now);
+      }
     }
     this.nextJoinAt = now + this.config.joinRetryMs;
     this.tick(now);

@@ -26,6 +26,9 @@ export type ServiceEffect =
   /** A broadcast on one of the membership's own `$` topics (client-server announcements). */
   | { readonly kind: 'publish'; readonly topic: string; readonly payload: unknown };
 
+/** What `takeEffects` returns when nothing is queued (shared, frozen). */
+export const NO_EFFECTS: readonly never[] = Object.freeze([]);
+
 export interface PeerServiceStats {
   readonly [counter: string]: number;
 }
@@ -60,6 +63,7 @@ export interface PeerService {
   /** The nodes `members()` reports for this service. */
   members(): string[];
   /** Effects queued since the last call. */
-  takeEffects(): ServiceEffect[];
+  /** Effects queued since the last call (an empty array when there are none: do not keep or modify it). */
+  takeEffects(): readonly ServiceEffect[];
   stats(): PeerServiceStats;
 }

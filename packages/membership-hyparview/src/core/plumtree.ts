@@ -9,6 +9,8 @@ import { MessageCache } from './message-cache';
 import type { GossipMessage, PlumtreeMessage } from './messages';
 import { RateLimiter } from './rate-limiter';
 
+const NO_EFFECTS: readonly never[] = Object.freeze([]);
+
 /** A broadcast as it is delivered to this node. */
 export interface Delivery {
   readonly id: string;
@@ -150,8 +152,9 @@ export class PlumtreeCore {
     return { ...this.counters, seenIds: this.seen.size, storedMessages: this.store.size, missing: this.missing.size };
   }
 
-  takeEffects(): PlumtreeEffect[] {
+  takeEffects(): readonly PlumtreeEffect[] {
     const effects = this.effects;
+    if (effects.length === 0) return NO_EFFECTS;
     this.effects = [];
     return effects;
   }

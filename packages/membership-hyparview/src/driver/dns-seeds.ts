@@ -48,8 +48,6 @@ export function defaultNodeId(address: DnsAddress): string {
   return address.port === undefined ? shown : `${shown}:${address.port}`;
 }
 
-const ABSENT = new Set(['ENODATA', 'ENOTFOUND', 'NOTFOUND', 'NODATA']);
-
 function code(error: unknown): string | undefined {
   return typeof error === 'object' && error !== null && typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : undefined;
 }
@@ -73,12 +71,17 @@ export function createDnsSeeds(options: DnsSeedsOptions): SeedProvider {
   const source: DnsResolverLike = resolver;
   const name = options.name;
 
-  const lookup = async (): Promise<DnsAddress[]> => {
+  /** The addresses, or the error that prevented getting any (a rejection of the resolver, as it came). */
+  const lookup = async (): Promise<{ readonly addresses: DnsAddress[] } | { readonly failure: unknown }> => {
     if (type === 'SRV') {
-      const records = await source.resolveSrv(name);
-      // Lower priority first, then heavier weight, as SRV clients prefer them.
-      records.sort((a, b) => a.priority - b.priority || b.weight - a.weight);
-      return records.map((record) => ({ host: record.name, port: record.port, type: 'SRV' as const }));
+      try {
+        const records = await source.resolveSrv(name);
+        // Lower priority first, then heavier weight, as SRV clients prefer them.
+        records.sort((a, b) => a.priority - b.priority || b.weight - a.weight);
+        return { addresses: records.map((record) => ({ host: record.name, port: record.port, type: 'SRV' as const })) };
+      } catch (error) {
+        return { failure: error };
+      }
     }
     const queries: Promise<DnsAddress[]>[] = [];
     if (type !== 'AAAA') queries.push(source.resolve4(name).then((hosts) => hosts.map((host) => ({ host, port: options.port, type: 'A' as const }))));
@@ -88,26 +91,23 @@ export function createDnsSeeds(options: DnsSeedsOptions): SeedProvider {
     let failure: unknown;
     for (const outcome of settled) {
       if (outcome.status === 'fulfilled') addresses.push(...outcome.value);
-      else if (!ABSENT.has(code(outcome.reason) ?? '') || settled.length === 1) failure ??= outcome.reason;
+      // With A+AAAA, a family the name does not have is no failure as long as the other answers.
+      else failure ??= outcome.reason;
     }
-    if (addresses.length === 0 && failure === undefined && settled.every((outcome) => outcome.status === 'rejected')) {
-      failure = (settled[0] as PromiseRejectedResult).reason;
-    }
-    if (failure !== undefined && addresses.length === 0) throw failure instanceof Error ? failure : new Error('lookup failed', { cause: failure });
-    return addresses;
+    if (addresses.length > 0) return { addresses };
+    return failure === undefined ? { addresses } : { failure };
   };
 
   return {
     name: `dns(${type} ${name})`,
     async resolve() {
-      let addresses: DnsAddress[];
-      try {
-        addresses = await lookup();
-      } catch (error) {
-        throw new SeedResolutionError(name, code(error) ?? (error instanceof Error ? error.message : 'lookup failed'), error);
+      const outcome = await lookup();
+      if ('failure' in outcome) {
+        const reason = code(outcome.failure) ?? (typeof (outcome.failure as { message?: unknown } | undefined)?.message === 'string' ? (outcome.failure as { message: string }).message : 'lookup failed');
+        throw new SeedResolutionError(name, reason, outcome.failure);
       }
       const seeds: string[] = [];
-      for (const address of addresses) {
+      for (const address of outcome.addresses) {
         const id = toNodeId(address);
         if (id !== undefined && id.length > 0 && !seeds.includes(id)) seeds.push(id);
         if (seeds.length >= maxSeeds) break;

@@ -109,12 +109,7 @@ export function createSimCluster(options: SimClusterOptions): SimCluster {
         const initialView = options.initialViews?.get(id);
         // Counts payload messages per broadcast as they arrive (for redundancy), then hands them on.
         const counted = {
-          nodeId: id,
-          send: (peer: string, channel: string, payload: unknown, sendOptions?: { partitionKey?: string }) => transport.send(peer, channel, payload, sendOptions),
-          on: (event: 'peer-up' | 'peer-down', handler: (peer: string) => void) => transport.on(event, handler),
-          connect: (peer: string) => transport.connect(peer),
-          disconnect: (peer: string) => transport.disconnect(peer),
-          peers: () => transport.peers(),
+          ...transport,
           onMessage: (channel: string, handler: (message: InboundMessage) => void) =>
             channel !== config.broadcastChannel
               ? transport.onMessage(channel, handler)
@@ -148,8 +143,8 @@ export function createSimCluster(options: SimClusterOptions): SimCluster {
         const begin = (): void => {
           membership.join().catch(() => undefined);
         };
-        if (initialView !== undefined) begin();
-        else clock.setTimer(index * spacing, begin);
+        // Timers fire once every node exists, so a restored view never names a node not yet added.
+        clock.setTimer(initialView === undefined ? index * spacing : 0, begin);
       },
     });
   });

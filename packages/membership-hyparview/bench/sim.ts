@@ -1,0 +1,230 @@
+// The HyParView paper's experiments, in @foundation/testkit's simulation, through the real driver:
+//   npm run sim -w @foundation/membership-hyparview [-- --nodes 10000 --seed 1 --rounds 10]
+// 1. `nodes` nodes join (one every 0.5 ms, each through a random node that joined before it)
+//    and the overlay stabilises for `stabilise` rounds (a round is one shuffle period, 1 s).
+// 2. Overlay health and Plumtree's figures are measured on the stable overlay.
+// 3. For each failure share X, a fresh simulation starts from the stable overlay's views, X% of
+//    the nodes crash at once, and broadcasts are sent right then and after 1, 2, 5 and 10 healing
+//    rounds; each one's reliability (share of live nodes that delivered it) is taken one round
+//    after it was sent. Overlay health of the live nodes is taken after 5 and 10 rounds.
+// Prints a table per phase; the last line is one JSON object.
+import { createSimCluster } from '../src/internal/sim-cluster';
+import type { BroadcastRecord, SimCluster } from '../src/internal/sim-cluster';
+import type { InitialView } from '../src/core/hyparview';
+
+interface Arguments {
+  nodes: number;
+  seed: number;
+  stabilise: number;
+  healing: number;
+  failures: number[];
+}
+
+function parseArguments(argv: readonly string[]): Arguments {
+  const value = (name: string): string | undefined => {
+    const index = argv.indexOf(`--${name}`);
+    return index >= 0 ? argv[index + 1] : undefined;
+  };
+  const quick = argv.includes('--quick');
+  return {
+    nodes: Number(value('nodes') ?? (quick ? 1_000 : 10_000)),
+    seed: Number(value('seed') ?? 1),
+    stabilise: Number(value('stabilise') ?? 10),
+    healing: Number(value('rounds') ?? 10),
+    failures: (value('failures') ?? '10,20,30,40,50,60,70,80,90,95').split(',').map(Number),
+  };
+}
+
+const ROUND_MS = 1_000;
+/** Broadcasts sent at each measuring point (each one is delivered to, or missed by, every live node). */
+const PROBES = 2;
+const args = parseArguments(process.argv.slice(2));
+const started = performance.now();
+let simulatedRounds = 0;
+let simulatedEvents = 0;
+let deliveredMessages = 0;
+
+function elapsed(): string {
+  return `${((performance.now() - started) / 1000).toFixed(1)} s`;
+}
+
+function pad(text: string | number, width: number): string {
+  return String(text).padStart(width);
+}
+
+function percent(value: number): string {
+  return `${(value * 100).toFixed(value === 1 ? 0 : 2)}%`;
+}
+
+function account(cluster: SimCluster): void {
+  simulatedEvents += cluster.simulation.stats().events;
+  deliveredMessages += cluster.simulation.network.stats().delivered;
+}
+
+/** Sends `count` broadcasts from random live nodes now; snapshots each one's reliability one round later. */
+function probe(cluster: SimCluster, count: number, results: number[], records: BroadcastRecord[]): void {
+  const live = cluster.live();
+  for (let index = 0; index < count; index += 1) {
+    const origin = live[cluster.simulation.random.int(0, live.length)]!;
+    const record = cluster.broadcast(origin);
+    records.push(record);
+    cluster.simulation.schedule(ROUND_MS, () => results.push(cluster.reliability(record)));
+  }
+}
+
+const mean = (values: readonly number[]): number => (values.length === 0 ? Number.NaN : values.reduce((sum, value) => sum + value, 0) / values.length);
+
+// ---- 1. join and stabilise --------------------------------------------------------------------
+
+console.log(`HyParView simulation: ${args.nodes} nodes, seed ${args.seed}, round ${ROUND_MS} ms (node ${process.version})`);
+const base = createSimCluster({ seed: args.seed, nodes: args.nodes, joinSpacingMs: 0.5, trace: 'off', network: { sizeOf: () => 64 } });
+const joinMs = args.nodes * 0.5 + 2 * ROUND_MS;
+base.simulation.runFor(joinMs);
+simulatedRounds += Math.ceil(joinMs / ROUND_MS);
+for (let round = 0; round < args.stabilise; round += 1) base.simulation.runFor(ROUND_MS);
+simulatedRounds += args.stabilise;
+const stable = base.overlay(200);
+console.log(`joined and stabilised in ${elapsed()} (${simulatedRounds} rounds)`);
+
+// ---- 2. the stable overlay: health and Plumtree ----------------------------------------------
+
+const sender = base.ids[0]!;
+const warmUp = base.broadcast(sender);
+base.simulation.runFor(ROUND_MS);
+const steady: BroadcastRecord[] = [];
+for (let index = 0; index < 10; index += 1) {
+  steady.push(base.broadcast(sender));
+  base.simulation.runFor(ROUND_MS / 2);
+}
+simulatedRounds += 6;
+const steadyReliability = mean(steady.map((record) => base.reliability(record)));
+const steadyRedundancy = mean(steady.map((record) => base.redundancy(record)));
+const steadyLastHop = Math.max(...steady.map((record) => record.lastHop));
+const snapshot = new Map<string, InitialView>([...base.views()].map(([id, view]) => [id, { ...view, trusted: true }]));
+account(base);
+
+console.log('\nStable overlay (active views of all nodes)');
+console.log(
+  [
+    ['nodes', stable.nodes],
+    ['connected components', stable.components],
+    ['symmetric active-view entries', percent(stable.symmetry)],
+    ['in-degree min / mean / max (stddev)', `${stable.inDegree.min} / ${stable.inDegree.mean.toFixed(2)} / ${stable.inDegree.max} (${stable.inDegree.stddev.toFixed(3)})`],
+    ['clustering coefficient', stable.clustering.toFixed(4)],
+    ['mean shortest path (200 sources)', stable.meanShortestPath.toFixed(2)],
+    ['largest distance seen', stable.diameterSeen],
+    ['Plumtree first broadcast: reliability, RMR, last hop', `${percent(base.reliability(warmUp))}, ${base.redundancy(warmUp).toFixed(2)}, ${warmUp.lastHop}`],
+    ['Plumtree steady state (10 broadcasts, one sender): reliability', percent(steadyReliability)],
+    ['  relative message redundancy (mean)', steadyRedundancy.toFixed(4)],
+    ['  last delivery hop (max)', steadyLastHop],
+  ]
+    .map(([label, value]) => `  ${String(label).padEnd(64)} ${String(value)}`)
+    .join('\n'),
+);
+
+// ---- 3. mass failures -------------------------------------------------------------------------
+
+interface FailureRow {
+  readonly failed: number;
+  readonly live: number;
+  readonly reliability: Record<'r0' | 'r1' | 'r2' | 'r5' | 'r10', number>;
+  readonly components5: number;
+  readonly components10: number;
+  readonly outside10: number;
+  readonly redundancy10: number;
+  readonly lastHop10: number;
+  readonly wallMs: number;
+}
+
+const rows: FailureRow[] = [];
+const probeRounds = [0, 1, 2, 5, 10].filter((round) => round <= args.healing);
+console.log('\nMass failure: reliability of broadcasts sent 0, 1, 2, 5, 10 rounds after X% of the nodes crashed at once');
+console.log(`  ${pad('X', 4)} ${pad('live', 6)} ${pad('first', 8)} ${pad('1 round', 8)} ${pad('2', 8)} ${pad('5', 8)} ${pad('10', 8)} ${pad('comp@5', 7)} ${pad('comp@10', 8)} ${pad('RMR@10', 7)} ${pad('LDH@10', 7)}`);
+for (const share of args.failures) {
+  const scenarioStarted = performance.now();
+  const cluster = createSimCluster({ seed: args.seed * 1_000 + share, nodes: args.nodes, trace: 'off', initialViews: snapshot, network: { sizeOf: () => 64 } });
+  // Every node resumes the stable overlay's views (the links are symmetric by construction);
+  // connections are re-established during the first round.
+  cluster.simulation.runFor(ROUND_MS);
+  const victims = cluster.simulation.random.sample(cluster.ids, Math.round((args.nodes * share) / 100));
+  cluster.crash(victims);
+  const byRound = new Map<number, number[]>();
+  const records = new Map<number, BroadcastRecord[]>();
+  let components5 = Number.NaN;
+  let components10 = Number.NaN;
+  let outside10 = Number.NaN;
+  for (let round = 0; round <= args.healing; round += 1) {
+    if (probeRounds.includes(round)) {
+      const results: number[] = [];
+      const sent: BroadcastRecord[] = [];
+      byRound.set(round, results);
+      records.set(round, sent);
+      probe(cluster, PROBES, results, sent);
+    }
+    cluster.simulation.runFor(ROUND_MS);
+    if (round + 1 === 5 || round + 1 === args.healing) {
+      const overlay = cluster.overlay(20);
+      if (round + 1 === 5) components5 = overlay.components;
+      if (round + 1 === args.healing) {
+        components10 = overlay.components;
+        outside10 = overlay.outsideLargest;
+      }
+    }
+  }
+  simulatedRounds += args.healing + 2;
+  const last = records.get(10) ?? [];
+  const row: FailureRow = {
+    failed: share,
+    live: cluster.live().length,
+    reliability: {
+      r0: mean(byRound.get(0) ?? []),
+      r1: mean(byRound.get(1) ?? []),
+      r2: mean(byRound.get(2) ?? []),
+      r5: mean(byRound.get(5) ?? []),
+      r10: mean(byRound.get(10) ?? []),
+    },
+    components5,
+    components10,
+    outside10,
+    redundancy10: mean(last.map((record) => cluster.redundancy(record))),
+    lastHop10: Math.max(0, ...last.map((record) => record.lastHop)),
+    wallMs: performance.now() - scenarioStarted,
+  };
+  rows.push(row);
+  account(cluster);
+  const r = row.reliability;
+  console.log(
+    `  ${pad(share, 3)}% ${pad(row.live, 6)} ${pad(percent(r.r0), 8)} ${pad(percent(r.r1), 8)} ${pad(percent(r.r2), 8)} ${pad(percent(r.r5), 8)} ${pad(percent(r.r10), 8)} ${pad(components5, 7)} ${pad(components10, 8)} ${pad(row.redundancy10.toFixed(3), 7)} ${pad(row.lastHop10, 7)}   (${(row.wallMs / 1000).toFixed(1)} s)`,
+  );
+}
+
+const totalMs = performance.now() - started;
+const targetsMet = rows.filter((row) => row.failed <= 80).every((row) => row.reliability.r5 === 1 && row.components5 === 1);
+console.log(`\n${simulatedRounds} rounds simulated, ${simulatedEvents.toLocaleString('en-US')} events, ${deliveredMessages.toLocaleString('en-US')} messages delivered, in ${(totalMs / 1000).toFixed(1)} s (${Math.round(deliveredMessages / (totalMs / 1000)).toLocaleString('en-US')} messages/s)`);
+console.log(`targets (≤ 5 healing rounds, failures up to 80%: reliability 100% and one component): ${targetsMet ? 'met' : 'NOT met'}`);
+
+const metrics: Record<string, number> = {
+  nodes: args.nodes,
+  rounds: simulatedRounds,
+  wall_ms: Math.round(totalMs),
+  messages_delivered: deliveredMessages,
+  messages_per_s: Math.round(deliveredMessages / (totalMs / 1000)),
+  stable_components: stable.components,
+  stable_in_degree_stddev: Number(stable.inDegree.stddev.toFixed(4)),
+  stable_clustering: Number(stable.clustering.toFixed(5)),
+  stable_mean_shortest_path: Number(stable.meanShortestPath.toFixed(3)),
+  plumtree_rmr: Number(steadyRedundancy.toFixed(4)),
+  plumtree_last_delivery_hop: steadyLastHop,
+  plumtree_reliability: steadyReliability,
+  targets_met: targetsMet ? 1 : 0,
+};
+for (const row of rows) {
+  metrics[`fail${row.failed}_reliability_first`] = Number(row.reliability.r0.toFixed(5));
+  metrics[`fail${row.failed}_reliability_1_round`] = Number(row.reliability.r1.toFixed(5));
+  metrics[`fail${row.failed}_reliability_2_rounds`] = Number(row.reliability.r2.toFixed(5));
+  metrics[`fail${row.failed}_reliability_5_rounds`] = Number(row.reliability.r5.toFixed(5));
+  metrics[`fail${row.failed}_reliability_10_rounds`] = Number(row.reliability.r10.toFixed(5));
+  metrics[`fail${row.failed}_components_5_rounds`] = row.components5;
+  metrics[`fail${row.failed}_components_10_rounds`] = row.components10;
+}
+console.log(JSON.stringify({ bench: 'membership-hyparview.sim', node: process.version, metrics }));

@@ -1,0 +1,134 @@
+// DNS seeds against a real resolver (`dns.promises.Resolver`) talking to a small DNS responder
+// on loopback: A, AAAA and SRV records, failures, and periodic re-resolution by the membership.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { promises as dns } from 'node:dns';
+import { FoundationError, createSystemClock } from '@foundation/core';
+import { startDnsServer } from '../../test/support/dns-server';
+import type { DnsServer } from '../../test/support/dns-server';
+import { defaultLocalConfig } from '../core/config';
+import { SeedResolutionError } from '../errors/seed-resolution-error';
+import { createDnsSeeds } from './dns-seeds';
+import { createMembership } from './membership';
+import type { InboundMessage, PeerTransport } from './transport';
+
+let server: DnsServer;
+
+beforeAll(async () => {
+  server = await startDnsServer();
+  server.records.set('nodes.cluster.test', { A: ['10.0.0.1', '10.0.0.2'], AAAA: ['fd00::7'] });
+  server.records.set('only-v4.cluster.test', { A: ['10.0.0.9'] });
+  server.records.set('_foundation._tcp.cluster.test', {
+    SRV: [
+      { priority: 20, weight: 1, port: 7002, target: 'b.cluster.test' },
+      { priority: 10, weight: 5, port: 7001, target: 'a.cluster.test' },
+      { priority: 10, weight: 9, port: 7003, target: 'c.cluster.test' },
+    ],
+  });
+});
+
+afterAll(async () => {
+  await server.close();
+});
+
+function resolver(): dns.Resolver {
+  const created = new dns.Resolver({ timeout: 1_000, tries: 1 });
+  created.setServers([server.address]);
+  return created;
+}
+
+describe('createDnsSeeds', () => {
+  it('A and AAAA records become host:port node ids ([v6]:port for IPv6)', async () => {
+    const seeds = createDnsSeeds({ name: 'nodes.cluster.test', port: 4000, resolver: resolver() });
+    expect(await seeds.resolve()).toEqual(['10.0.0.1:4000', '10.0.0.2:4000', '[fd00::7]:4000']);
+    expect(await createDnsSeeds({ name: 'nodes.cluster.test', type: 'A', port: 4000, resolver: resolver() }).resolve()).toEqual(['10.0.0.1:4000', '10.0.0.2:4000']);
+    expect(await createDnsSeeds({ name: 'nodes.cluster.test', type: 'AAAA', port: 4000, resolver: resolver() }).resolve()).toEqual(['[fd00::7]:4000']);
+  });
+
+  it('A+AAAA tolerates a name with only one of the two', async () => {
+    expect(await createDnsSeeds({ name: 'only-v4.cluster.test', port: 4000, resolver: resolver() }).resolve()).toEqual(['10.0.0.9:4000']);
+  });
+
+  it('SRV records give host and port, lower priority first and heavier weight first within one', async () => {
+    const seeds = createDnsSeeds({ name: '_foundation._tcp.cluster.test', type: 'SRV', servers: [server.address] });
+    expect(await seeds.resolve()).toEqual(['c.cluster.test:7003', 'a.cluster.test:7001', 'b.cluster.test:7002']);
+  });
+
+  it('a custom mapping turns addresses into node ids (and may skip some)', async () => {
+    const seeds = createDnsSeeds({
+      name: 'nodes.cluster.test',
+      port: 4000,
+      resolver: resolver(),
+      toNodeId: (address) => (address.type === 'A' ? `node@${address.host}` : undefined),
+    });
+    expect(await seeds.resolve()).toEqual(['node@10.0.0.1', 'node@10.0.0.2']);
+  });
+
+  it('an unknown name fails with SeedResolutionError (code 5904) naming the DNS error', async () => {
+    const seeds = createDnsSeeds({ name: 'missing.cluster.test', port: 4000, resolver: resolver() });
+    const failure = await Promise.resolve(seeds.resolve()).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(SeedResolutionError);
+    expect(FoundationError.hasType(failure, 5904)).toBe(true);
+    expect((failure as SeedResolutionError).message).toMatch(/missing\.cluster\.test.*ENOTFOUND/);
+  });
+
+  it('rejects invalid options', () => {
+    expect(() => createDnsSeeds({ name: '' })).toThrow(/seeds.name/);
+    expect(() => createDnsSeeds({ name: 'x', port: 70_000 })).toThrow(/seeds.port/);
+    expect(() => createDnsSeeds({ name: 'x', type: 'MX' as never })).toThrow(/seeds.type/);
+  });
+});
+
+/** Records what the membership asks of its transport (the transport is not under test here). */
+function recordingTransport(nodeId: string): PeerTransport & { readonly contacted: Set<string> } {
+  const contacted = new Set<string>();
+  return {
+    nodeId,
+    contacted,
+    send(peer) {
+      contacted.add(peer);
+      return true;
+    },
+    onMessage: (_channel: string, _handler: (message: InboundMessage) => void) => () => undefined,
+    on: () => () => undefined,
+    connect: () => undefined,
+    disconnect: () => undefined,
+    peers: () => [],
+  };
+}
+
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('DNS seeds in a membership', () => {
+  it('are re-resolved every seedRefreshMs: a node added to DNS is contacted, a failure keeps the last list and is reported', async () => {
+    server.records.set('mesh.cluster.test', { A: ['10.1.0.1'] });
+    const transport = recordingTransport('10.1.0.100:4000');
+    const errors: SeedResolutionError[] = [];
+    const membership = createMembership({
+      nodeId: '10.1.0.100:4000',
+      transport,
+      topology: 'full-mesh',
+      clock: createSystemClock({ keepAlive: false }),
+      seeds: createDnsSeeds({ name: 'mesh.cluster.test', type: 'A', port: 4000, resolver: resolver() }),
+      config: { ...defaultLocalConfig(), seedRefreshMs: 50, joinTimeoutMs: 60_000 },
+    });
+    membership.on('seed-error', (error) => errors.push(error));
+    const joined = membership.join().catch((error: unknown) => error);
+    await waitFor(() => transport.contacted.has('10.1.0.1:4000'), 'the first seed');
+    server.records.set('mesh.cluster.test', { A: ['10.1.0.1', '10.1.0.2'] });
+    await waitFor(() => transport.contacted.has('10.1.0.2:4000'), 'the seed added to DNS');
+    server.records.delete('mesh.cluster.test');
+    await waitFor(() => errors.length > 0, 'a seed-error event');
+    expect(errors[0]!.code).toBe(5904);
+    await membership.leave();
+    expect(FoundationError.hasType(await joined, 5902)).toBe(true);
+  });
+});
