@@ -51,6 +51,29 @@ export class MailboxBuffer {
     return index < 0 || index >= this.length ? undefined : this.items![(this.head + index) & this.mask];
   }
 
+  /**
+   * Removes and returns the message at `index` from the oldest (0), keeping the others in order.
+   * Linear in the distance from the oldest; callers check the index against `length`.
+   */
+  removeAt(index: number): unknown {
+    if (index === 0) return this.shift();
+    const items = this.items!;
+    const times = this.times!;
+    const mask = this.mask;
+    const removed = items[(this.head + index) & mask];
+    // Move the older messages up by one, so the oldest slot becomes the free one.
+    for (let at = index; at > 0; at -= 1) {
+      const to = (this.head + at) & mask;
+      const from = (this.head + at - 1) & mask;
+      items[to] = items[from];
+      times[to] = times[from]!;
+    }
+    items[this.head] = undefined;
+    this.head = (this.head + 1) & mask;
+    this.length -= 1;
+    return removed;
+  }
+
   /** Bytes held by the buffers (slots, not the messages they point to). */
   retainedBytes(): number {
     return this.mask < 0 ? 0 : (this.mask + 1) * 16;

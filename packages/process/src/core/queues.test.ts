@@ -32,6 +32,33 @@ describe('RingQueue and MailboxBuffer', () => {
     );
   });
 
+  it('removes a message from the middle of a mailbox, keeping the others and their times in order', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.integer({ min: 0, max: 1000 }), fc.constant('shift' as const), fc.record({ remove: fc.nat() })), { maxLength: 300 }),
+        (operations) => {
+          const mailbox = new MailboxBuffer();
+          const model: number[] = [];
+          for (const operation of operations) {
+            if (operation === 'shift') {
+              if (model.length > 0) expect(mailbox.shift()).toBe(model.shift());
+            } else if (typeof operation === 'object') {
+              if (model.length === 0) continue;
+              const index = operation.remove % model.length;
+              expect(mailbox.removeAt(index)).toBe(model.splice(index, 1)[0]);
+            } else {
+              model.push(operation);
+              mailbox.push(operation, operation + 0.5);
+            }
+            expect(mailbox.length).toBe(model.length);
+            for (let index = 0; index < model.length; index += 1) expect(mailbox.at(index)).toBe(model[index]);
+            expect(Number.isNaN(mailbox.oldestTime()) ? undefined : mailbox.oldestTime()).toBe(model.length === 0 ? undefined : model[0]! + 0.5);
+          }
+        },
+      ),
+    );
+  });
+
   it('allocates no buffers for an empty mailbox and releases large ones once drained', () => {
     const mailbox = new MailboxBuffer();
     expect(mailbox.retainedBytes()).toBe(0);

@@ -34,7 +34,7 @@ import { nonNegativeNumber, positiveNumber, resolveMailbox, resolveScheduling } 
 import type { DeadLetter, DeadLetterReason, ResolvedMailbox, ResolvedScheduling, RuntimeOptions, TelemetrySink, ThreadOptions } from './options';
 import { DEAD, EXITING, NONE, ProcessRecord, RUNNING, STARTING } from './process-record';
 import type { Watcher } from './process-record';
-import { downMessage, exitMessage, isDownMessage } from './system-messages';
+import { downMessage, exitMessage, isDownMessage, isSystemMessage } from './system-messages';
 import type { DownMessage } from './system-messages';
 import { NO_REPLY } from './types';
 import type {
@@ -756,9 +756,17 @@ export class RuntimeImpl implements Runtime {
         this.dropped(record, message);
         return;
       case 'drop-oldest': {
-        const oldest = record.mailbox.shift();
-        this.dropped(record, oldest);
-        record.mailbox.push(message, this.now());
+        // Exit and down messages are never dropped: the oldest ordinary message goes. With
+        // none queued (a mailbox full of system messages), the arriving one is dropped.
+        const mailbox = record.mailbox;
+        let index = 0;
+        while (index < mailbox.length && isSystemMessage(mailbox.at(index))) index += 1;
+        if (index === mailbox.length) {
+          this.dropped(record, message);
+          return;
+        }
+        this.dropped(record, mailbox.removeAt(index));
+        mailbox.push(message, this.now());
         if (!record.queued && !record.busy && record.status === RUNNING) this.makeRunnable(record);
         return;
       }

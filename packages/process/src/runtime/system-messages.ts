@@ -41,3 +41,8 @@ export function isExitMessage(value: unknown): value is ExitMessage {
 export function isDownMessage(value: unknown): value is DownMessage {
   return typeof value === 'object' && value !== null && (value as { [DOWN_MARKER]?: unknown })[DOWN_MARKER] === true;
 }
+
+/** @internal An exit or a down message: what mailbox bounds never drop. */
+export function isSystemMessage(value: unknown): boolean {
+  return isExitMessage(value) || isDownMessage(value);
+}
