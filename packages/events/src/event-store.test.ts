@@ -2,6 +2,7 @@ import { describe, expect, it, jest } from '@jest/globals';
 import { FoundationError, createSeededRandom, isUuid } from '@foundation/core';
 import { createSimulation } from '@foundation/testkit';
 import { EVENT_ERROR_CODES } from './errors/event-error-codes';
+import { EventIdsExhaustedError } from './errors/event-ids-exhausted-error';
 import { EventSecurityError } from './errors/event-security-error';
 import type { EventSubscriberError } from './errors/event-subscriber-error';
 import { EventValidationError } from './errors/event-validation-error';
@@ -163,6 +164,37 @@ describe('store and storeBatch', () => {
       expect(thrown(() => store.store(bad as never)).code).toBe(3203);
     }
     expect(thrown(() => store.store({ ...foreign, id: 60, data: JSON.parse('{"__proto__": {}}') as unknown })).code).toBe(5501);
+  });
+
+  it('refuses foreign ids above 2^52, so no foreign event can use up the ids of this store', () => {
+    const { store } = simulated();
+    const foreign = { id: 1, type: 'imported', data: null, correlationId: 'c', parentId: null, timestamp: 10, wallTime: 1_700_000_000_000, node: 'node-b' };
+    for (const id of [Number.MAX_SAFE_INTEGER, 2 ** 52 + 1]) {
+      const error = thrown(() => store.store({ ...foreign, id }));
+      expect(error).toBeInstanceOf(EventValidationError);
+      expect(error.message).toMatch(/4503599627370496/);
+      expect(thrown(() => store.storeBatch([{ ...foreign, id: 2 }, { ...foreign, id }])).code).toBe(3203);
+    }
+    expect(store.stats()).toMatchObject({ currentCount: 0, nextId: 1 });
+    // Up to 2^52 is accepted, and reserved: the store's own ids go on above it.
+    expect(store.store({ ...foreign, id: 2 ** 52 })).toBe(2 ** 52);
+    const ids = [store.emit('local', 1).id, store.emit('local', 2).id];
+    expect(ids).toEqual([2 ** 52 + 1, 2 ** 52 + 2]);
+  });
+
+  it('refuses newEvent with resource_exhausted (2201) once no safe integer id is left, never repeating one', () => {
+    const storage = createMemoryStorage();
+    // A file written before foreign ids were bounded may already hold ids near 2^53.
+    storage.append([{ id: Number.MAX_SAFE_INTEGER - 1, type: 'old', data: null, correlationId: 'c', parentId: null, timestamp: 1, wallTime: 1, node: 'n' }]);
+    const store = createEventStore({ storage, node: 'n' });
+    expect(store.emit('last', null).id).toBe(Number.MAX_SAFE_INTEGER);
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      const error = thrown(() => store.newEvent('one-too-many', null));
+      expect(error).toBeInstanceOf(EventIdsExhaustedError);
+      expect(error.code).toBe(2201);
+      expect(error.type).toBe('resource_exhausted');
+    }
+    expect(store.stats().currentCount).toBe(2);
   });
 
   it('stores a batch all or nothing: one bad event refuses the whole batch', () => {

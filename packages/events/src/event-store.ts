@@ -7,6 +7,7 @@ import type { Clock, Random } from '@foundation/core';
 import { causalOrder } from './correlation-chain';
 import type { FoundationEvent, NewEventOptions } from './event';
 import { DEFAULT_MAX_DATA_BYTES } from './event';
+import { EventIdsExhaustedError } from './errors/event-ids-exhausted-error';
 import { EventNotFoundError } from './errors/event-not-found-error';
 import { EventStoreClosedError } from './errors/event-store-closed-error';
 import { EventSubscriberError } from './errors/event-subscriber-error';
@@ -120,6 +121,9 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
 
   // Marks the events this store made (already checked and frozen); anything else is checked on store.
   const maker = Object.freeze({ store: node });
+  // Ids: above every id the storage ever held (storages remember the highest across pruning and
+  // reopening), so no id is handed out twice. Foreign events keep their ids and move nextId past
+  // them (they are bounded by MAX_FOREIGN_EVENT_ID, so they cannot use up the ids).
   let nextId = storage.maxId() + 1;
   // Timestamps: the clock's monotonic nanoseconds, shifted past everything the storage holds (so
   // they keep increasing across a reopen), and strictly increasing.
@@ -145,7 +149,7 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
     if (closed) throw new EventStoreClosedError(operation);
   };
 
-  const admit = (event: FoundationEvent): FoundationEvent => (MadeEvent.madeBy(event, maker) ? event : checkForeignEvent(event, maxDataBytes));
+  const admit = (event: FoundationEvent): FoundationEvent => (MadeEvent.madeBy(event, maker) ? event : checkForeignEvent(event, maxDataBytes, true));
   // One reused array for single stores: storages may not keep the array they are given.
   const single: FoundationEvent[] = [];
 
@@ -161,6 +165,8 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
 
   const newEvent = <Data>(type: string, data: Data, eventOptions: NewEventOptions = {}): FoundationEvent<Data> => {
     ensureOpen('newEvent');
+    // Beyond MAX_SAFE_INTEGER, nextId + 1 rounds back to nextId: refuse rather than repeat an id.
+    if (nextId > Number.MAX_SAFE_INTEGER) throw new EventIdsExhaustedError(Number.MAX_SAFE_INTEGER);
     checkType(type);
     if (eventOptions === null || typeof eventOptions !== 'object') throw new EventValidationError('options', 'must be an object');
     const correlationId = eventOptions.correlationId === undefined ? uuidV4(random) : checkCorrelationId(eventOptions.correlationId);

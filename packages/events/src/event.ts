@@ -4,7 +4,10 @@
 
 /** A stored or storable event. Events are immutable: stores freeze them and own their data. */
 export interface FoundationEvent<Data = unknown> {
-  /** Positive integer, strictly increasing in creation order within the store that made it. */
+  /**
+   * Positive safe integer, strictly increasing in creation order within the store that made it,
+   * and never handed out twice by a store, even after pruning and reopening.
+   */
   readonly id: number;
   /** What happened, e.g. `user-signed-in` or `config-updated`. 1–256 characters. */
   readonly type: string;
@@ -43,5 +46,12 @@ export const MAX_NODE_LENGTH = 256;
  * it small, on the way in and on every decode (a 160 KB one took 14.6 s to decode).
  */
 export const MAX_BIGINT_BYTES = 64;
+/**
+ * The highest id a store accepts in an event it did not make: 2^52. Such an event keeps its id,
+ * and the store's own ids go on above it; the ids above 2^52 are thereby always left to the
+ * store's own events (at a million events a second, 142 years of them), so no event from
+ * elsewhere can use up a store's ids.
+ */
+export const MAX_FOREIGN_EVENT_ID = 2 ** 52;
 /** 1.x capped event data at 1,000,000 bytes. */
 export const DEFAULT_MAX_DATA_BYTES = 1_000_000;

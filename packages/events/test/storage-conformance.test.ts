@@ -219,8 +219,28 @@ describe.each([
     expect(ids(storage.recent(10))).toEqual([4, 2]);
     expect(storage.pruneBefore(Number.POSITIVE_INFINITY)).toBe(2);
     expect(storage.count()).toBe(0);
-    expect(storage.maxId()).toBe(0);
+    expect(storage.maxId()).toBe(4); // remembered, so ids are never handed out twice
     expect(storage.maxTimestamp()).toBeGreaterThan(0); // remembered, so timestamps never go back
+  });
+
+  it('remembers the highest id it ever held, across pruning and reopening', async () => {
+    expect(storage.maxId()).toBe(0);
+    storage.append([event({ id: 7, wallTime: 100 }), event({ id: 3, wallTime: 300 })]);
+    expect(storage.pruneBefore(200)).toBe(1); // the highest id goes
+    expect(storage.maxId()).toBe(7);
+    storage.append([event({ id: 5, wallTime: 400 })]);
+    expect(storage.maxId()).toBe(7);
+    expect(storage.pruneBefore(Number.POSITIVE_INFINITY)).toBe(2);
+    expect(storage.maxId()).toBe(7);
+    if (harness.reopen !== undefined) {
+      storage = await harness.reopen(storage);
+      expect(storage.count()).toBe(0);
+      expect(storage.maxId()).toBe(7);
+      storage.append([event({ id: 9, wallTime: 500 })]);
+      storage.pruneBefore(Number.POSITIVE_INFINITY);
+      storage = await harness.reopen(storage);
+      expect(storage.maxId()).toBe(9);
+    }
   });
 
   it('estimates its size', () => {
@@ -269,6 +289,21 @@ describe.each([
       expect(ids(store.getTimeRange(root.wallTime, root.wallTime))).toEqual([1]);
       expect(store.pruneBefore(root.wallTime + 1)).toBe(1);
       expect(store.stats()).toMatchObject({ currentCount: 3, totalStored: 4, totalPruned: 1, nextId: 5, storage: storage.kind });
+    });
+
+    it('never hands out an id twice, even after pruning everything and reopening', async () => {
+      const first = createEventStore({ storage, node: 'node-a' });
+      first.emit('a', {});
+      const last = first.emit('b', {});
+      expect(first.pruneBefore(Number.POSITIVE_INFINITY)).toBe(2);
+      expect(first.emit('c', {}).id).toBe(3);
+      first.pruneBefore(Number.POSITIVE_INFINITY);
+      if (harness.reopen !== undefined) storage = await harness.reopen(storage);
+      const second = createEventStore({ storage, node: 'node-a' });
+      expect(second.stats().nextId).toBe(4);
+      const next = second.emit('d', {});
+      expect(next.id).toBe(4);
+      expect(next.id).toBeGreaterThan(last.id);
     });
 
     it('keeps ids and timestamps increasing after reopening a durable store', async () => {

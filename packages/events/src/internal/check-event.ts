@@ -2,7 +2,7 @@
 // decoded from elsewhere): every field is checked, and the stored event is a new frozen object
 // with a frozen copy of the data, so the caller's object is never kept.
 import type { FoundationEvent } from '../event';
-import { MAX_CORRELATION_ID_LENGTH, MAX_NODE_LENGTH, MAX_TYPE_LENGTH } from '../event';
+import { MAX_CORRELATION_ID_LENGTH, MAX_FOREIGN_EVENT_ID, MAX_NODE_LENGTH, MAX_TYPE_LENGTH } from '../event';
 import { EventValidationError } from '../errors/event-validation-error';
 import { copyEventData } from './event-data';
 
@@ -40,10 +40,21 @@ export function checkNode(node: unknown): string {
   return node;
 }
 
-/** A checked, frozen copy of an event that did not come from this store's `newEvent`. */
-export function checkForeignEvent(event: unknown, maxDataBytes: number): FoundationEvent {
+/**
+ * A checked, frozen copy of an event that did not come from this store's `newEvent`. With
+ * `bounded`, an id above MAX_FOREIGN_EVENT_ID is refused (a store storing it); without, any
+ * positive safe integer is an id (serializing it).
+ */
+export function checkForeignEvent(event: unknown, maxDataBytes: number, bounded = false): FoundationEvent {
   if (event === null || typeof event !== 'object') throw new EventValidationError('event', 'must be an object');
   const candidate = event as Record<string, unknown>;
+  const id = checkId(candidate.id);
+  if (bounded && id > MAX_FOREIGN_EVENT_ID) {
+    throw new EventValidationError(
+      'id',
+      `${id} is above ${MAX_FOREIGN_EVENT_ID} (MAX_FOREIGN_EVENT_ID): a store keeps the ids above it for its own events; store events from other nodes as new events of this store`,
+    );
+  }
   const timestamp = candidate.timestamp;
   if (typeof timestamp !== 'number' || !Number.isFinite(timestamp) || timestamp < 0) {
     throw new EventValidationError('timestamp', 'must be a non-negative finite number of nanoseconds');
@@ -51,7 +62,7 @@ export function checkForeignEvent(event: unknown, maxDataBytes: number): Foundat
   const wallTime = candidate.wallTime;
   if (typeof wallTime !== 'number' || !Number.isFinite(wallTime)) throw new EventValidationError('wallTime', 'must be a finite number of milliseconds');
   return Object.freeze({
-    id: checkId(candidate.id),
+    id,
     type: checkType(candidate.type),
     data: copyEventData(candidate.data, maxDataBytes),
     correlationId: checkCorrelationId(candidate.correlationId),

@@ -25,7 +25,10 @@ export interface EventStorage {
   /** Deletes the events whose `wallTime` is before `wallTime`; returns how many. */
   pruneBefore(wallTime: number): number;
   count(): number;
-  /** The highest id stored, 0 when empty. */
+  /**
+   * The highest id ever stored here, even if since pruned or evicted (durable storages remember
+   * it across reopening), 0 when none: a store hands out ids above it, so never one twice.
+   */
   maxId(): number;
   /** The highest timestamp ever stored here (durable storages remember it across reopening), 0 when empty. */
   maxTimestamp(): number;

@@ -68,6 +68,8 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
   const byCorrelation = new Map<string, number | SortedIdList>();
   const byTime = new TimeIndex();
   let highestTimestamp = 0;
+  // The highest id ever stored, even once pruned or evicted: a store's ids go on above it.
+  let highestId = 0;
   let newestWallTime = Number.NEGATIVE_INFINITY;
   let closed = false;
 
@@ -140,6 +142,7 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
     addToCorrelation(event.correlationId, event.id);
     byTime.insert(event.wallTime, event.id);
     if (event.timestamp > highestTimestamp) highestTimestamp = event.timestamp;
+    if (event.id > highestId) highestId = event.id;
     if (event.wallTime > newestWallTime) newestWallTime = event.wallTime;
   };
 
@@ -256,7 +259,7 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
       return pruned;
     },
     count: () => byId.size,
-    maxId: () => ids.last() ?? 0,
+    maxId: () => highestId,
     maxTimestamp: () => highestTimestamp,
     sizeBytes() {
       const count = ids.size;

@@ -102,8 +102,12 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
   let countRows: SqliteStatement;
   let writeMeta: SqliteStatement;
   let appendBatch: (events: readonly FoundationEvent[]) => void;
+  let pruneRows: (wallTime: number) => void;
+  let pruned = 0;
   let count = 0;
   let highestId = 0;
+  /** The `max_id` meta row as last written. */
+  let rememberedId = 0;
   let highestTimestamp = 0;
   try {
     db.pragma('journal_mode = WAL');
@@ -123,7 +127,11 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     writeMeta = db.prepare('INSERT INTO foundation_events_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
     const [rows, maxId] = countRows.get() as [number, number];
     count = rows;
-    highestId = maxId;
+    // The highest id is max(id) while its row exists; pruning records it in the meta table before
+    // deleting rows, so ids are never handed out twice after pruning and reopening.
+    const rememberedRow = db.prepare("SELECT value FROM foundation_events_meta WHERE key = 'max_id'").raw().get() as [number] | undefined;
+    rememberedId = Number(rememberedRow?.[0] ?? 0);
+    highestId = Math.max(rememberedId, maxId);
     // The highest timestamp is remembered in the meta table, so timestamps keep increasing after
     // pruning and reopening; max() covers files written before the key existed.
     const remembered = db.prepare("SELECT value FROM foundation_events_meta WHERE key = 'max_timestamp'").raw().get() as [number] | undefined;
@@ -136,6 +144,12 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
         if (event.timestamp > batchHighest) batchHighest = event.timestamp;
       }
       if (batchHighest > highestTimestamp) writeMeta.run('max_timestamp', batchHighest);
+    });
+    // Rows are deleted here only; the highest id is recorded in the same transaction. (Recording
+    // it here rather than at every append keeps the append path at one meta write.)
+    pruneRows = db.transaction((wallTime: number) => {
+      if (highestId > rememberedId) writeMeta.run('max_id', highestId);
+      pruned = deleteBefore.run(wallTime).changes;
     });
   } catch (error) {
     db.close();
@@ -270,9 +284,10 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
       return guarded('pruneBefore', () => {
         const [prunable] = selectPrunable.get(wallTime) as [number];
         if (prunable === 0) return 0;
-        const { changes } = deleteBefore.run(wallTime);
-        [count, highestId] = countRows.get() as [number, number];
-        return changes;
+        pruneRows(wallTime);
+        rememberedId = Math.max(rememberedId, highestId);
+        [count] = countRows.get() as [number, number];
+        return pruned;
       });
     },
     count: () => count,
