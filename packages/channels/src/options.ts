@@ -1,6 +1,6 @@
 // Transport options, their documented defaults, and two presets: `defaultLanConfig()` for real
 // clusters and `defaultLocalConfig()` with fast timings for tests and one-machine demos.
-import type { SecureContextOptions } from 'node:tls';
+import type { PeerCertificate, SecureContextOptions } from 'node:tls';
 import type { Random, Scheduler } from '@foundation/core';
 import type { ChannelOptions, ConnectionMode } from './channel-config';
 import { ChannelsConfigError } from './errors/channels-config-error';
@@ -26,6 +26,15 @@ export interface TlsOptions {
   readonly mutual?: boolean;
   /** Server name to verify on outgoing connections; default: the host of the URL. */
   readonly servername?: string;
+  /**
+   * Bind node ids to certificates: the node id a peer claims in the handshake must be named by
+   * its certificate — the subject CN, or a DNS or URI subject alternative name — or the
+   * connection is refused with close code 4021 (`certificateMismatch`). Checked by the acceptor
+   * (the client certificate) and by the dialer (the server certificate). A function decides
+   * instead (true to accept); `false` trusts any certificate of the cluster CA to speak for any
+   * node id. Default: `true` when `mutual` (the default), otherwise `false`.
+   */
+  readonly bindNodeId?: boolean | ((nodeId: string, certificate: PeerCertificate) => boolean);
   /** Further Node TLS options (ciphers, minVersion...), applied to both sides. */
   readonly extra?: SecureContextOptions;
 }

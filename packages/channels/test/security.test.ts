@@ -2,7 +2,8 @@
 // application message, on both sides; mutual TLS with certificates made at test time.
 import { afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { CLOSE_CODES, ConnectionRefusedError } from '../src/index';
-import type { ConnectionErrorEvent , ProtocolViolationError } from '../src/index';
+import type { PeerCertificate } from 'node:tls';
+import type { ChannelEvent, ConnectionErrorEvent, ProtocolViolationError } from '../src/index';
 import { createCborCodec } from '../src/core/cbor';
 import { generateCertificates } from './certificates';
 import type { TestCertificates } from './certificates';
@@ -64,6 +65,41 @@ describe('authentication and refusals', () => {
     expect(await down).toBe('node-c');
   });
 
+  it('without certificates, a second session for a node id whose session is alive is refused (4022); the live one keeps running', async () => {
+    const a = await startNode('node-a');
+    const b = await startNode('node-b');
+    await link(a, b);
+    const closedOnA: ChannelEvent[] = [];
+    a.on('channel-close', (event) => closedOnA.push(event));
+    // Holds the cluster secret, claims node-a: the secret alone may not displace node-a.
+    const impostor = await rawClient(b.address()!.url);
+    await expect(impostor.handshake({ nodeId: 'node-a' })).rejects.toThrow();
+    expect((await impostor.closed).code).toBe(CLOSE_CODES.duplicateSession);
+    expect(b.stats().refusals.duplicateSession).toBe(1);
+    b.onRequest('coordination', ({ from }) => from);
+    await expect(a.request('node-b', 'coordination', 'still me?')).resolves.toBe('node-a');
+    expect(closedOnA).toEqual([]);
+  });
+
+  it('a new session replaces one that went silent: a restarted peer behind a dead path comes back before the idle timeout', async () => {
+    const timing = { heartbeatIntervalMs: 30, idleTimeoutMs: 10_000, peerDownGraceMs: 10_000 };
+    const b = await startNode('node-b', { timing });
+    const proxy = await createProxy(b.address()!.port);
+    try {
+      const before = await startNode('node-a', { timing });
+      await link(before, b, proxy.url);
+      proxy.blackhole(); // the old session hears nothing more, and nothing closes it
+      const after = await startNode('node-a', { timing });
+      const upOnB = nextEvent<string>(b, 'peer-up');
+      await link(after, b);
+      expect(await upOnB).toBe('node-a');
+      b.onRequest('coordination', () => 'answered');
+      await expect(after.request('node-b', 'coordination', 'hello')).resolves.toBe('answered');
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('another protocol version is refused with 4001', async () => {
     const b = await startNode('node-b');
     const client = await rawClient(b.address()!.url);
@@ -113,6 +149,67 @@ describe('mutual TLS', () => {
     expect((await failed).error).toBeInstanceOf(ConnectionRefusedError);
     expect(b.peers()).toEqual([]);
     expect(b.stats().acceptedConnections).toBe(0);
+  });
+
+  const tlsOf = (pem: { cert: string; key: string }, extra: Record<string, unknown> = {}) => ({ security: { secret: SECRET, tls: { ...pem, ca: certificates.ca, ...extra } } });
+
+  it('a member claiming another node\'s id is refused with 4021 and cannot replace that node\'s live session', async () => {
+    // Review finding C4a: the certificate was never compared with the node id claimed in HELLO,
+    // so any member could claim any id and, through acceptSession, replace that node's session.
+    const b = await startNode('node-b', tlsOf(certificates.nodeB));
+    const a = await startNode('node-a', tlsOf(certificates.nodeA));
+    await link(a, b);
+    const aLostItsSession = nextEvent<ChannelEvent>(a, 'channel-close').then(() => 'node-a lost its session');
+    // node-c's certificate (from the cluster CA, so TLS accepts it) claiming to be node-a.
+    const impostor = await startNode('node-a', tlsOf(certificates.nodeC));
+    const refused = nextEvent<ConnectionErrorEvent>(impostor, 'connection-error').then((event) => event.error.closeCode);
+    const reported = nextEvent<ProtocolViolationError>(b, 'protocol-error');
+    impostor.connect(b.address()!.url);
+    expect(await Promise.race([refused, aLostItsSession])).toBe(CLOSE_CODES.certificateMismatch);
+    expect((await reported).closeCode).toBe(CLOSE_CODES.certificateMismatch);
+    expect(b.stats().refusals.certificateMismatch).toBeGreaterThanOrEqual(1);
+    b.onRequest('coordination', ({ from }) => from);
+    await expect(a.request('node-b', 'coordination', 'who am I?')).resolves.toBe('node-a');
+    expect(a.stats().peers[0]).toMatchObject({ peer: 'node-b', state: 'up' });
+  });
+
+  it('a restarted node whose certificate names it replaces its live session at once', async () => {
+    const b = await startNode('node-b', tlsOf(certificates.nodeB));
+    const before = await startNode('node-a', tlsOf(certificates.nodeA));
+    await link(before, b);
+    const superseded = nextEvent<ChannelEvent>(before, 'channel-close');
+    const after = await startNode('node-a', tlsOf(certificates.nodeA));
+    const failures: number[] = [];
+    after.on('connection-error', (event) => failures.push(event.error.closeCode));
+    await link(after, b);
+    await superseded;
+    expect(failures).toEqual([]); // not refused as a duplicate session: the certificate proves the id
+    expect(b.stats().refusals.duplicateSession).toBeUndefined();
+  });
+
+  it('the dialer refuses an acceptor whose certificate does not name the node id it claims (4021)', async () => {
+    const z = await startNode('node-z', tlsOf(certificates.nodeB));
+    const a = await startNode('node-a', tlsOf(certificates.nodeA));
+    const failed = nextEvent<ConnectionErrorEvent>(a, 'connection-error');
+    a.connect(z.address()!.url);
+    expect((await failed).error.closeCode).toBe(CLOSE_CODES.certificateMismatch);
+    expect(a.stats().refusals.certificateMismatch).toBe(1);
+    expect(z.peers()).toEqual([]);
+  });
+
+  it('a node id in a DNS subject alternative name binds too; bindNodeId takes a function or false', async () => {
+    const b = await startNode('node-b', tlsOf(certificates.nodeB));
+    const c = await startNode('node-c', tlsOf(certificates.nodeC));
+    await link(c, b);
+    // A policy of one's own: node ids aliased to certificate names.
+    const aliases: Record<string, string> = { 'alias-of-c': 'host-c.example' };
+    const strict = await startNode('node-s', tlsOf(certificates.nodeB, { bindNodeId: (nodeId: string, certificate: PeerCertificate) => certificate.subject.CN === aliases[nodeId] || certificate.subject.CN === nodeId }));
+    const alias = await startNode('alias-of-c', tlsOf(certificates.nodeC, { bindNodeId: false }));
+    await link(alias, strict);
+    // Without binding, the certificate only has to come from the cluster CA.
+    const loose = await startNode('node-l', tlsOf(certificates.nodeB, { bindNodeId: false }));
+    const anyone = await startNode('anyone', tlsOf(certificates.nodeA, { bindNodeId: false }));
+    await link(anyone, loose);
   });
 
   it('a server certificate from another CA is refused by the dialer', async () => {

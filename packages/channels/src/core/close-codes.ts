@@ -30,7 +30,7 @@ export const CLOSE_CODES = Object.freeze({
   tooManyConnections: 4010,
   /** Too many handshakes in progress (from one address or in total). */
   tooManyHandshakes: 4011,
-  /** The peer claims this node's own id, or another node already holds the id on a live link. */
+  /** The peer claims this node's own id. */
   nodeIdConflict: 4012,
   /** The peer is not the node the dialer expected at that address. */
   unexpectedPeer: 4013,
@@ -44,6 +44,13 @@ export const CLOSE_CODES = Object.freeze({
   unknownSession: 4019,
   /** The sender exceeded the credit the receiver granted. */
   creditExceeded: 4020,
+  /** The peer's TLS certificate does not name the node id it claims (`security.tls.bindNodeId`). */
+  certificateMismatch: 4021,
+  /**
+   * A new session claims a node id whose session is alive (heard from within two heartbeat
+   * intervals), and no certificate binds the claim; the dialer retries with backoff.
+   */
+  duplicateSession: 4022,
 });
 
 export type CloseCodeName = keyof typeof CLOSE_CODES;
@@ -72,6 +79,8 @@ const DESCRIPTIONS: Readonly<Record<CloseCodeName, string>> = {
   channelSetMismatch: 'channel set mismatch',
   unknownSession: 'unknown session',
   creditExceeded: 'flow-control credit exceeded',
+  certificateMismatch: 'certificate does not name the claimed node id',
+  duplicateSession: 'a live session already holds this node id',
 };
 
 /** The name of a close code this transport uses, or undefined. */

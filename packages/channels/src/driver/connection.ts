@@ -1,6 +1,7 @@
 // One WebSocket between two nodes: the handshake (handshake.ts) on either side, then frames in
 // and out. Liveness (lastReceived) is tracked here and checked by the link's heartbeat.
 import { randomBytes } from 'node:crypto';
+import type { PeerCertificate } from 'node:tls';
 import type { Scheduler } from '@foundation/core';
 import type { WebSocket } from 'ws';
 import type { CborCodec } from '../core/cbor';
@@ -46,6 +47,11 @@ export type Refusal = { readonly code: number; readonly reason: string } | undef
 export interface ConnectionCallbacks {
   /** Acceptor: a HELLO proved itself (AUTH verified); return a refusal to close instead of READY. */
   admit?(connection: Connection, hello: Hello): Refusal;
+  /**
+   * The peer claims `nodeId` (acceptor: in HELLO; dialer: in a verified CHALLENGE); return a
+   * refusal when its TLS certificate may not speak for that id.
+   */
+  verifyIdentity?(connection: Connection, nodeId: string): Refusal;
   /** Dialer: the acceptor proved itself (CHALLENGE verified); return a refusal to stop here. */
   identified?(connection: Connection, peer: PeerIdentity): Refusal;
   /** The handshake finished: frames may flow. */
@@ -85,6 +91,10 @@ export class Connection {
   link: Link | undefined;
   /** Monotonic ms when the connection was created (handshake deadline). */
   readonly createdAt: number;
+  /** The peer's TLS certificate (acceptor: the client's; dialer: the server's), when TLS is on. */
+  peerCertificate: PeerCertificate | undefined;
+  /** The peer's node id was checked against its certificate. */
+  identityBound = false;
 
   constructor(
     readonly role: 'dialer' | 'acceptor',
@@ -233,6 +243,8 @@ export class Connection {
       if (hello.expectedPeer !== undefined && hello.expectedPeer !== identity.nodeId) {
         throw new HandshakeError(CLOSE_CODES.unexpectedPeer, `dialer expected ${hello.expectedPeer}, this is ${identity.nodeId}`);
       }
+      const mismatch = this.callbacks.verifyIdentity?.(this, hello.nodeId);
+      if (mismatch !== undefined) throw new HandshakeError(mismatch.code, mismatch.reason);
       this.helloBody = body;
       this.pendingHello = hello;
       const challenge: ChallengeFields = { nodeId: identity.nodeId, incarnation: identity.incarnation, epoch: 0, nonce: this.ownNonce };
@@ -272,6 +284,8 @@ export class Connection {
       if (this.expectedPeer !== undefined && challenge.nodeId !== this.expectedPeer) {
         throw new HandshakeError(CLOSE_CODES.unexpectedPeer, `expected ${this.expectedPeer}, found ${challenge.nodeId}`);
       }
+      const mismatch = this.callbacks.verifyIdentity?.(this, challenge.nodeId);
+      if (mismatch !== undefined) throw new HandshakeError(mismatch.code, mismatch.reason);
       this.challengeFields = fields;
       this.peer = { nodeId: challenge.nodeId, incarnation: challenge.incarnation };
       const refusal = this.callbacks.identified?.(this, this.peer);

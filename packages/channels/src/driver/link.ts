@@ -76,6 +76,7 @@ const PERMANENT_REFUSALS = new Set<number>([
   CLOSE_CODES.nodeIdConflict,
   CLOSE_CODES.unexpectedPeer,
   CLOSE_CODES.channelSetMismatch,
+  CLOSE_CODES.certificateMismatch,
 ]);
 
 export class Link {
@@ -728,6 +729,15 @@ export class Link {
 
   get isRemoved(): boolean {
     return this.removed;
+  }
+
+  /** Monotonic ms of the last frame or pong received on any connection of the session. */
+  lastHeard(): number {
+    let latest = 0;
+    for (const connection of this.connections) {
+      if (connection !== undefined && connection.lastReceived > latest) latest = connection.lastReceived;
+    }
+    return latest;
   }
 
   /** Whether peer-up was reported and peer-down not yet. */

@@ -5,6 +5,7 @@ import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import type { TlsOptions } from '../options';
@@ -18,7 +19,8 @@ export interface ListenerOptions {
   readonly maxPayload: number;
   /** Admission control by remote address, before the WebSocket is created. */
   readonly admit: (remoteAddress: string) => Refusal;
-  readonly connection: (socket: WebSocket, remoteAddress: string) => void;
+  /** A WebSocket to run the handshake on; `certificate` is the client's (TLS only, empty when it sent none). */
+  readonly connection: (socket: WebSocket, remoteAddress: string, certificate: PeerCertificate | undefined) => void;
   readonly refused: (socket: WebSocket, remoteAddress: string, refusal: NonNullable<Refusal>) => void;
 }
 
@@ -59,8 +61,9 @@ export function createListener(options: ListenerOptions): Listener {
     socket.on('error', () => socket.destroy());
     const remoteAddress = request.socket.remoteAddress ?? 'unknown';
     const refusal = options.admit(remoteAddress);
+    const certificate = tls === undefined ? undefined : (request.socket as TLSSocket).getPeerCertificate();
     webSockets.handleUpgrade(request, socket, head, (webSocket) => {
-      if (refusal === undefined) options.connection(webSocket, remoteAddress);
+      if (refusal === undefined) options.connection(webSocket, remoteAddress, certificate);
       else options.refused(webSocket, remoteAddress, refusal);
     });
   });

@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { FoundationError, createCryptoRandom, createSystemClock } from '@foundation/core';
 import type { Random, Scheduler, Timer } from '@foundation/core';
+import type { TLSSocket } from 'node:tls';
 import { WebSocket } from 'ws';
 import { channelSetDigest, defaultChannels, layoutLanes, resolveChannels } from '../channel-config';
 import type { ChannelDefinition } from '../channel-config';
@@ -27,6 +28,8 @@ import { TransportClosedError } from '../errors/transport-closed-error';
 import { UnknownChannelError } from '../errors/unknown-channel-error';
 import { resolveLimits, resolveTiming } from '../options';
 import type { TransportOptions } from '../options';
+import { certificateNamesNode } from './certificate-identity';
+import type { NodeIdBinding } from './certificate-identity';
 import { Connection } from './connection';
 import type { ConnectionCallbacks, LocalIdentity, Refusal } from './connection';
 import { Link } from './link';
@@ -131,6 +134,9 @@ export function createTransport(options: TransportOptions): Transport {
   const secret = typeof secretInput === 'string' ? Buffer.from(secretInput, 'utf8') : Buffer.from(secretInput);
   if (secret.length < SECRET_MIN_BYTES) throw new ChannelsConfigError('security.secret', `must be at least ${SECRET_MIN_BYTES} bytes`);
   const tls = options.security.tls;
+  // With mutual TLS, node ids are bound to certificates unless the options say otherwise.
+  const bindNodeId = tls?.bindNodeId ?? (tls !== undefined && (tls.mutual ?? true));
+  const binding: NodeIdBinding | undefined = typeof bindNodeId === 'function' ? bindNodeId : bindNodeId ? certificateNamesNode : undefined;
   const channels = resolveChannels(options.channels ?? defaultChannels());
   const mode = options.connectionMode ?? 'per-channel';
   if (mode !== 'per-channel' && mode !== 'single') throw new ChannelsConfigError('connectionMode', 'must be "per-channel" or "single"');
@@ -295,6 +301,19 @@ export function createTransport(options: TransportOptions): Transport {
   };
 
   const connectionCallbacks: ConnectionCallbacks = {
+    verifyIdentity(connection, peer) {
+      if (binding === undefined) return undefined;
+      const certificate = connection.peerCertificate;
+      let accepted: boolean;
+      try {
+        accepted = certificate !== undefined && Object.keys(certificate).length > 0 && binding(peer, certificate) === true;
+      } catch {
+        accepted = false; // a throwing policy refuses
+      }
+      if (!accepted) return { code: CLOSE_CODES.certificateMismatch, reason: `the peer's certificate does not name node id ${peer}` };
+      connection.identityBound = true;
+      return undefined;
+    },
     admit(connection, hello) {
       if (closed) return { code: CLOSE_CODES.goingAway, reason: 'shutting down' };
       const peer = hello.nodeId;
@@ -304,6 +323,18 @@ export function createTransport(options: TransportOptions): Transport {
           // Both sides dialed at once: the dial of the smaller node id wins.
           if (nodeId < peer) return { code: CLOSE_CODES.superseded, reason: 'simultaneous dial: keeping mine' };
           existing.abandonDial();
+        }
+        // Who may replace a live session: a peer whose certificate is bound to the node id
+        // (it holds that node's key), or anyone holding the secret once the live session has
+        // been silent for two heartbeat intervals (so a restarted peer behind a dead path does
+        // not wait for the idle timeout). The secret alone never displaces a session that answers.
+        if (existing !== undefined && existing.state === 'up' && !connection.identityBound) {
+          const silentMs = clock.monotonic() - existing.lastHeard();
+          if (silentMs < 2 * timing.heartbeatIntervalMs) {
+            const reason = `node ${peer} has a live session (heard ${Math.round(silentMs)} ms ago)`;
+            reportViolation(connection, CLOSE_CODES.duplicateSession, reason, peer);
+            return { code: CLOSE_CODES.duplicateSession, reason };
+          }
         }
         const link = existing ?? linkFor(peer);
         link.acceptSession(connection);
@@ -394,6 +425,12 @@ export function createTransport(options: TransportOptions): Transport {
             ...(tls.servername === undefined ? {} : { servername: tls.servername }),
           }),
     });
+    if (tls !== undefined) {
+      // The server certificate, for binding the acceptor's node id (the upgrade comes before HELLO).
+      socket.once('upgrade', (response) => {
+        connection.peerCertificate = (response.socket as TLSSocket).getPeerCertificate();
+      });
+    }
     const connection = new Connection('dialer', socket, url, identity, connectionCallbacks, clock.monotonic(), { session, index, expectedPeer });
     connection.link = link;
     connections.add(connection);
@@ -651,13 +688,14 @@ export function createTransport(options: TransportOptions): Transport {
         }
         return undefined;
       },
-      connection(socket, remoteAddress) {
+      connection(socket, remoteAddress, certificate) {
         acceptedConnections += 1;
         pendingHandshakes += 1;
         increment(pendingByAddress, remoteAddress, 1);
         increment(connectionsByAddress, remoteAddress, 1);
         const connection = new Connection('acceptor', socket, remoteAddress, identity, connectionCallbacks, clock.monotonic());
         connection.wasPending = true;
+        connection.peerCertificate = certificate;
         connections.add(connection);
       },
       refused(socket, remoteAddress, refusal) {
