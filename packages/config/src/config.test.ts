@@ -214,6 +214,28 @@ describe('updating', () => {
     expect(config.status().updateCount).toBe(0);
   });
 
+  it('checks in the documented order: security, the allow-list, the parent, then plain data and the schema', () => {
+    const config = makeConfig({ updatablePaths: ['telemetry', 'server.hosts'] });
+    const before = config.get();
+    const code = (path: string, value: unknown): number => thrown(() => config.update(path, value)).code;
+    // A forbidden path is forbidden whatever the value, unless the value is unsafe.
+    // eslint-disable-next-line no-sparse-arrays -- a hole is one of the plain-data problems
+    for (const value of [Number.NaN, undefined, Number.POSITIVE_INFINITY, 10n, [1, , 3], { deep: { rate: Number.NaN } }]) {
+      expect(code('server.port', value)).toBe(1401);
+      const result = config.checkUpdate('server.port', value);
+      expect(result.ok === false && result.error.code).toBe(1401);
+    }
+    expect(code('server.port', new Proxy({}, {}))).toBe(5401);
+    // Security anywhere in the value comes before a plain-data problem earlier in it.
+    expect(code('telemetry', { samplingRate: Number.NaN, extra: JSON.parse('{"__proto__": {"polluted": true}}') as unknown })).toBe(5401);
+    expect(code('server.port', [undefined, () => 1])).toBe(5401);
+    // The parent before plain data; plain data before the schema.
+    expect(code('telemetry.batch.size', Number.NaN)).toBe(1301);
+    expect(code('telemetry.samplingRate', Number.NaN)).toBe(1201);
+    expect(config.get()).toBe(before);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
   it('refuses an update whose parent does not exist with 1301', () => {
     const config = makeConfig({ updatablePaths: ['telemetry', 'server.hosts'] });
     expect(thrown(() => config.update('telemetry.batch.size', 10)).code).toBe(1301);

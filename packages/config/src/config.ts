@@ -12,7 +12,7 @@ import { ConfigUpdateForbiddenError } from './errors/config-update-forbidden-err
 import { ConfigValidationError } from './errors/config-validation-error';
 import { createNotifier } from './internal/notifier';
 import { buildPathIndex } from './internal/path-index';
-import { deepFreeze, isRecord, toPlainCopy } from './internal/plain-data';
+import { deepFreeze, inspectPlainCopy, isRecord, toPlainCopy } from './internal/plain-data';
 import { checkSchema, runSchema } from './internal/run-schema';
 import { ABSENT, deepMerge, setAt, valueAt, walk } from './internal/tree';
 import { isPrefixOf, parsePath } from './path';
@@ -113,13 +113,18 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
 
   const isUpdatablePath = (segments: readonly string[]): boolean => allowList.some((allowed) => isPrefixOf(allowed, segments));
 
-  /** Everything `update` checks, without changing anything: the new raw tree and snapshot. */
+  /**
+   * Everything `update` checks, without changing anything: the new raw tree and snapshot. In the
+   * README's order: security (the path, then the whole value), the allow-list, the parent, the
+   * plain-data rules, the schema.
+   */
   const prepare = (operation: string, path: ConfigPath, value: unknown): { segments: readonly string[]; nextRaw: unknown; nextSnapshot: unknown } => {
     const segments = parsePath(path);
-    const copy = toPlainCopy(value, segments);
+    const { copy, problem } = inspectPlainCopy(value, segments);
     if (!isUpdatablePath(segments)) throw new ConfigUpdateForbiddenError(segments, allowList);
     if (validating) throw new ConfigReentrantUpdateError(operation);
     const nextRaw = setAt(raw, segments, copy);
+    if (problem !== undefined) throw problem;
     if (!isRecord(nextRaw)) {
       throw new ConfigValidationError({ path: segments, issues: [{ path: segments, message: 'the whole config must be a plain object' }] });
     }

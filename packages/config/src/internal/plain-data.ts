@@ -29,32 +29,46 @@ function invalid(path: readonly string[], message: string, origin: string | unde
   return new ConfigValidationError({ path, issues: [{ path, message }], ...(origin === undefined ? {} : { origins: [origin] }) });
 }
 
+/** A copy of a value, and the first plain-data rule it breaks (if any), once it is known to be safe. */
+export interface PlainCopyInspection {
+  readonly copy: unknown;
+  /** Undefined, NaN, Infinity, bigint, holes, too deep or too large: the first such problem. */
+  readonly problem: ConfigValidationError | undefined;
+}
+
 /**
- * A deep copy of `value` as plain config data, or a throw: ConfigSecurityError for anything
- * that could run code or reach a prototype, ConfigValidationError for data that JSON cannot
- * hold (undefined, NaN, Infinity, bigint, holes in arrays) or that is too deep or too large.
- * `at` is where the value will live and `origin` where it came from (a file, a variable), both
- * for messages.
+ * Walks `value` once, throwing ConfigSecurityError for anything that could run code or reach a
+ * prototype, wherever it is; the first value that JSON cannot hold (undefined, NaN, Infinity,
+ * bigint, holes in arrays), or that is too deep or too large, is returned as `problem` rather
+ * than thrown, so that a caller can run other checks between the two (an update checks the
+ * allow-list there). Nothing beyond the depth and size bounds is looked at. `at` is where the
+ * value will live and `origin` where it came from (a file, a variable), both for messages.
  */
-export function toPlainCopy(value: unknown, at: readonly string[] = [], origin?: string): unknown {
+export function inspectPlainCopy(value: unknown, at: readonly string[] = [], origin?: string): PlainCopyInspection {
   const from = origin === undefined ? '' : ` (in ${origin})`;
   let budget = MAX_VALUE_NODES;
   const ancestors = new Set<object>();
+  let problem: ConfigValidationError | undefined;
+  const note = (path: readonly string[], message: string): undefined => {
+    problem ??= invalid(path, message, origin);
+    return undefined;
+  };
 
   const copy = (current: unknown, path: string[]): unknown => {
+    if (budget < 0) return undefined;
     budget -= 1;
-    if (budget < 0) throw invalid(at, `more than ${MAX_VALUE_NODES} values`, origin);
+    if (budget < 0) return note(at, `more than ${MAX_VALUE_NODES} values`);
     switch (typeof current) {
       case 'string':
       case 'boolean':
         return current;
       case 'number':
-        if (!Number.isFinite(current)) throw invalid(path, `${String(current)} is not a finite number`, origin);
+        if (!Number.isFinite(current)) return note(path, `${String(current)} is not a finite number`);
         return current;
       case 'undefined':
-        throw invalid(path, 'undefined is not a config value (use null)', origin);
+        return note(path, 'undefined is not a config value (use null)');
       case 'bigint':
-        throw invalid(path, 'a bigint is not a config value (JSON cannot hold it)', origin);
+        return note(path, 'a bigint is not a config value (JSON cannot hold it)');
       case 'function':
       case 'symbol':
         throw new ConfigSecurityError('non-plain-value', path, `${describeKind(current)} is not plain data${from}`);
@@ -65,7 +79,7 @@ export function toPlainCopy(value: unknown, at: readonly string[] = [], origin?:
     const object = current as object;
     if (types.isProxy(object)) throw new ConfigSecurityError('non-plain-value', path, `a proxy is not plain data${from}`);
     if (ancestors.has(object)) throw new ConfigSecurityError('circular-value', path, `the value contains itself${from}`);
-    if (path.length - at.length >= MAX_VALUE_DEPTH) throw invalid(path, `nested deeper than ${MAX_VALUE_DEPTH} levels`, origin);
+    if (path.length - at.length >= MAX_VALUE_DEPTH) return note(path, `nested deeper than ${MAX_VALUE_DEPTH} levels`);
     const prototype: unknown = Object.getPrototypeOf(object);
     const isArray = Array.isArray(object);
     if (isArray ? prototype !== Array.prototype : prototype !== Object.prototype && prototype !== null) {
@@ -87,10 +101,13 @@ export function toPlainCopy(value: unknown, at: readonly string[] = [], origin?:
             throw new ConfigSecurityError('non-plain-value', [...path, key], `an array with named properties is not plain data${from}`);
           }
         }
-        for (let index = 0; index < array.length; index += 1) {
+        for (let index = 0; index < array.length && budget >= 0; index += 1) {
           const descriptor = descriptors[String(index)];
           const elementPath = [...path, String(index)];
-          if (descriptor === undefined) throw invalid(elementPath, 'arrays may not have holes', origin);
+          if (descriptor === undefined) {
+            note(elementPath, 'arrays may not have holes');
+            continue;
+          }
           if (descriptor.get !== undefined || descriptor.set !== undefined) {
             throw new ConfigSecurityError('non-plain-value', elementPath, `an accessor property runs code; it is not plain data${from}`);
           }
@@ -100,6 +117,7 @@ export function toPlainCopy(value: unknown, at: readonly string[] = [], origin?:
       }
       const result: Record<string, unknown> = {};
       for (const key of Object.keys(descriptors)) {
+        if (budget < 0) break;
         const descriptor = descriptors[key]!;
         const keyPath = [...path, key];
         if (isUnsafeKey(key)) throw new ConfigSecurityError('unsafe-key', keyPath, `key "${key}" could reach a prototype${from}`);
@@ -115,7 +133,20 @@ export function toPlainCopy(value: unknown, at: readonly string[] = [], origin?:
     }
   };
 
-  return copy(value, [...at]);
+  const result = copy(value, [...at]);
+  return { copy: result, problem };
+}
+
+/**
+ * A deep copy of `value` as plain config data, or a throw: ConfigSecurityError for anything
+ * that could run code or reach a prototype (wherever it is in the value), else
+ * ConfigValidationError for data that JSON cannot hold (undefined, NaN, Infinity, bigint, holes
+ * in arrays) or that is too deep or too large. `at` and `origin` as for `inspectPlainCopy`.
+ */
+export function toPlainCopy(value: unknown, at: readonly string[] = [], origin?: string): unknown {
+  const { copy, problem } = inspectPlainCopy(value, at, origin);
+  if (problem !== undefined) throw problem;
+  return copy;
 }
 
 /** True for a plain object (not an array): the only thing a path can descend into besides arrays. */
