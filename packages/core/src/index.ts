@@ -27,3 +27,5 @@ export { createSequence, isUuid, uuidV4 } from './ids';
 export type { Sequence } from './ids';
 export { backoffDelay, createBackoff } from './backoff';
 export type { Backoff, BackoffOptions, Jitter } from './backoff';
+export { createPublisher } from './publisher';
+export type { Publisher, PublisherOptions } from './publisher';
