@@ -2,7 +2,7 @@
 // updates) are merged once at creation; runtime updates are applied copy-on-write to the merged
 // tree, the whole candidate is validated, and only then is it swapped in, so every change is
 // atomic. Reads are served from a frozen snapshot and a flat index of its dotted paths.
-import { FoundationError, systemClock } from '@foundation/core';
+import { FoundationError, createPublisher, systemClock } from '@foundation/core';
 import type { Clock } from '@foundation/core';
 import { ConfigPathNotFoundError } from './errors/config-path-not-found-error';
 import { ConfigReentrantUpdateError } from './errors/config-reentrant-update-error';
@@ -10,7 +10,6 @@ import { ConfigStructureError } from './errors/config-structure-error';
 import { ConfigSubscriberError } from './errors/config-subscriber-error';
 import { ConfigUpdateForbiddenError } from './errors/config-update-forbidden-error';
 import { ConfigValidationError } from './errors/config-validation-error';
-import { createNotifier } from './internal/notifier';
 import { buildPathIndex } from './internal/path-index';
 import { deepFreeze, inspectPlainCopy, isRecord, toPlainCopy } from './internal/plain-data';
 import { checkSchema, runSchema } from './internal/run-schema';
@@ -102,13 +101,13 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
   let lastChangeAt: number | undefined;
   const startedAt = clock.monotonic();
 
-  const notifier = createNotifier<ConfigNotification<unknown>>((error, notification) => {
-    subscriberFailures += 1;
-    try {
+  // Ordered, isolated delivery (core's publisher). A failing onSubscriberError is dropped there,
+  // so a subscriber's failure never becomes the updater's.
+  const notifier = createPublisher<ConfigNotification<unknown>>({
+    onError: (error, notification) => {
+      subscriberFailures += 1;
       onSubscriberError(new ConfigSubscriberError(notification.type, error));
-    } catch {
-      // A failing reporter must not turn a subscriber's failure into the updater's.
-    }
+    },
   });
 
   const isUpdatablePath = (segments: readonly string[]): boolean => allowList.some((allowed) => isPrefixOf(allowed, segments));

@@ -2,7 +2,7 @@
 // checks and freezes what it stores, delegates storage to an EventStorage (memory by default,
 // SQLite for durability) and delivers stored events to live subscribers.
 import { hostname } from 'node:os';
-import { FoundationError, systemClock, uuidV4 } from '@foundation/core';
+import { FoundationError, createPublisher, systemClock, uuidV4 } from '@foundation/core';
 import type { Clock, Random } from '@foundation/core';
 import { causalOrder } from './correlation-chain';
 import type { FoundationEvent, NewEventOptions } from './event';
@@ -13,10 +13,8 @@ import { EventStoreClosedError } from './errors/event-store-closed-error';
 import { EventSubscriberError } from './errors/event-subscriber-error';
 import { EventValidationError } from './errors/event-validation-error';
 import type { EventFilter } from './filter';
-import { normalizeFilter } from './filter';
+import { eventMatches, normalizeFilter } from './filter';
 import { checkCorrelationId, checkForeignEvent, checkId, checkNode, checkParentId, checkType } from './internal/check-event';
-import { createDispatcher } from './internal/dispatcher';
-import type { EventHandler } from './internal/dispatcher';
 import { copyEventData } from './internal/event-data';
 import { MadeEvent } from './internal/made-event';
 import type { EventQuery } from './query';
@@ -24,6 +22,9 @@ import { normalizeQuery } from './query';
 import { deserializeEvent, serializeEvent, serializedSize } from './serialization/event-codec';
 import type { EventStorage } from './storage/event-storage';
 import { createMemoryStorage } from './storage/memory-storage';
+
+/** Receives live events; a promise it returns is not awaited, but a rejection is reported. */
+export type EventHandler = (event: FoundationEvent) => unknown;
 
 export interface EventStoreOptions {
   /** Where events live. Default `createMemoryStorage()` (bounded at 100,000 events). */
@@ -136,13 +137,14 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
   let subscriberFailures = 0;
   let closed = false;
 
-  const dispatcher = createDispatcher((error, event) => {
-    subscriberFailures += 1;
-    try {
+  // Live delivery after each store, in storage order, each subscriber isolated (core's
+  // publisher). A failing onSubscriberError is dropped there, so a subscriber's failure never
+  // becomes the writer's.
+  const dispatcher = createPublisher<FoundationEvent>({
+    onError: (error, event) => {
+      subscriberFailures += 1;
       onSubscriberError(new EventSubscriberError(event.id, event.type, error));
-    } catch {
-      // A failing reporter must not turn a subscriber's failure into the writer's.
-    }
+    },
   });
 
   const ensureOpen = (operation: string): void => {
@@ -160,7 +162,9 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
       if (event.id >= nextId) nextId = event.id + 1;
       if (event.timestamp > lastTimestamp) lastTimestamp = event.timestamp;
     }
-    dispatcher.publish(events);
+    // With nobody subscribed, nothing is delivered: not even to a subscriber that arrives while
+    // an earlier event is still being delivered.
+    if (dispatcher.size() > 0) dispatcher.publishAll(events);
   };
 
   const newEvent = <Data>(type: string, data: Data, eventOptions: NewEventOptions = {}): FoundationEvent<Data> => {
@@ -272,7 +276,9 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
     subscribe(filter, handler) {
       ensureOpen('subscribe');
       if (typeof handler !== 'function') throw new EventValidationError('handler', 'must be a function');
-      return dispatcher.subscribe(normalizeFilter(filter), handler);
+      const normalized = normalizeFilter(filter);
+      // The filter runs inside the delivery, so a filter that throws is reported like a handler.
+      return dispatcher.subscribe((event) => (eventMatches(normalized, event) ? handler(event) : undefined));
     },
     serialize: (event) => serializeEvent(event),
     deserialize: (bytes) => deserializeEvent(bytes, { maxDataBytes }),
