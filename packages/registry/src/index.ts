@@ -32,7 +32,7 @@ export { isValidRange, parseRange } from './semver/range';
 export type { VersionRange } from './semver/range';
 export { satisfies } from './semver/satisfies';
 export type { Monitor, MonitorDown } from './ports/monitor';
-export type { MembershipEvent, MembershipEvents } from './ports/membership-events';
+export type { LeaveReason, MembershipEvent, MembershipEvents } from './ports/membership-events';
 export type { Broadcast, BroadcastMessage } from './ports/broadcast';
 export type { PeerMessage, PeerTransport } from './ports/peer-transport';
 export type { AppliedEntry, ConsensusLog, ConsensusLogCallOptions } from './ports/consensus-log';

@@ -10,11 +10,11 @@ import type { RegistryCommand } from './core/global-names';
 import { GlobalNames, claimData } from './core/global-names';
 import { HealthTracker } from './core/health-tracker';
 import type { RegistryLimits } from './core/limits';
-import { DEFAULT_LIMITS, MAX_NAMESPACE_LENGTH } from './core/limits';
+import { DEFAULT_LIMITS, MAX_INCARNATION, MAX_NAMESPACE_LENGTH } from './core/limits';
 import { nameProblem, nodeIdProblem } from './core/names';
 import { PlainJsonProblem, copyPlainJson, utf8Length } from './core/plain-json';
-import type { DepartureRecord, OwnEntryFields, ReplicaChange } from './core/replica';
-import { Replica } from './core/replica';
+import type { DepartureRecord, OwnEntryFields, ReplicaChange, Slot } from './core/replica';
+import { Replica, newSlot } from './core/replica';
 import type { RoutingStrategy } from './core/routing';
 import { ROUTING_STRATEGIES, choose } from './core/routing';
 import type { Conflict, DownReason, ViewEvent } from './core/service-view';
@@ -350,6 +350,8 @@ class RegistryImpl<Target> implements Registry<Target> {
   private readonly claimWaiters = new Map<string, (outcome: { won: boolean; holder: ServiceInstance }) => void>();
   private readonly appliedWaiters = new Set<{ index: number; resolve: () => void }>();
   private readonly ownGlobals = new Map<string, { record: ServiceInstance; monitorReference: unknown; monitored: boolean }>();
+  /** The view's records of names held through consensus (the replica holds the others). */
+  private readonly globalSlots = new Map<string, Slot>();
   private readonly releasing = new Set<string>();
   private readonly unsubscribers: (() => void)[] = [];
   private sequence = 0;
@@ -373,9 +375,24 @@ class RegistryImpl<Target> implements Registry<Target> {
     this.clock = options.clock ?? createSystemClock({ keepAlive: false });
     this.random = options.random ?? createCryptoRandom();
     const incarnation = options.incarnation ?? Math.max(0, Math.floor(this.clock.now()));
-    if (!Number.isSafeInteger(incarnation) || incarnation < 0) throw new RegistryValidationError('incarnation', 'expected a non-negative safe integer');
+    if (!Number.isSafeInteger(incarnation) || incarnation < 0 || incarnation > MAX_INCARNATION) {
+      throw new RegistryValidationError('incarnation', `expected an integer in 0..${MAX_INCARNATION}`);
+    }
+    const globalSlots = this.globalSlots;
+    const replicaRef = (): Replica => this.replica;
     this.view = new ServiceView(
       this.nodeId,
+      {
+        *all() {
+          yield* replicaRef().slots();
+          yield* globalSlots.values();
+        },
+        *ofNode(node) {
+          yield* replicaRef().slotsOf(node);
+          for (const slot of globalSlots.values()) if (slot.instance.node === node) yield slot;
+        },
+        countOfNode: (node) => replicaRef().countOf(node) + globalSlots.size,
+      },
       (event) => this.onViewEvent(event),
       (conflict) => this.onConflict(conflict),
     );
@@ -781,9 +798,9 @@ class RegistryImpl<Target> implements Registry<Target> {
   // ---- replicated changes → view → watchers ----------------------------------------------------------
 
   private onReplicaChange(change: ReplicaChange): void {
-    if (change.type === 'put') this.view.put(change.instance);
+    if (change.type === 'put') this.view.put(change.slot, change.previous);
     else {
-      this.view.delete(change.instance.id, change.reason);
+      this.view.delete(change.slot, change.reason);
       if (change.instance.node === this.nodeId && change.reason !== 'restarted') {
         const record = this.own.get(change.instance.id);
         if (record !== undefined) {
@@ -845,7 +862,7 @@ class RegistryImpl<Target> implements Registry<Target> {
     if (action === 'unregistered') {
       // Not in the middle of the view's own bookkeeping: right after it.
       this.clock.setTimer(0, () => {
-        if (this.closed || !this.own.has(loser.id) || this.view.isVisible(loser.id)) return;
+        if (this.closed || !this.own.has(loser.id) || this.replica.ownSlot(loser.id)?.visible === true) return;
         this.removeOwn(loser.id, 'name-conflict');
       });
     }
@@ -886,7 +903,7 @@ class RegistryImpl<Target> implements Registry<Target> {
   }
 
   listServices(): string[] {
-    return this.view.names();
+    return this.view.nameList();
   }
 
   private compile(criteria: string | DiscoveryCriteria | undefined): CompiledCriteria {
@@ -1025,7 +1042,11 @@ class RegistryImpl<Target> implements Registry<Target> {
     try {
       const outcome = this.globals.apply(entry.command, entry.index);
       for (const removed of outcome.removed) {
-        this.view.delete(removed.id, 'unregistered');
+        const slot = this.globalSlots.get(removed.id);
+        if (slot !== undefined) {
+          this.globalSlots.delete(removed.id);
+          this.view.delete(slot, 'unregistered');
+        }
         const ownGlobal = this.ownGlobals.get(removed.id);
         if (ownGlobal !== undefined) {
           this.ownGlobals.delete(removed.id);
@@ -1037,7 +1058,9 @@ class RegistryImpl<Target> implements Registry<Target> {
         const own = this.ownGlobals.get(outcome.added.id);
         // On this node the target is the registered value itself, as for cluster registrations.
         const shown = own !== undefined ? Object.freeze({ ...outcome.added, target: own.record.target }) : outcome.added;
-        this.view.put(shown);
+        const slot = newSlot(shown);
+        this.globalSlots.set(shown.id, slot);
+        this.view.put(slot, undefined);
         this.releaseStaleOwn(outcome.added);
       }
       if (outcome.claim !== undefined) {
@@ -1141,7 +1164,7 @@ class RegistryImpl<Target> implements Registry<Target> {
     } finally {
       this.claimWaiters.delete(id);
     }
-    const current = this.view.get(id) as ServiceInstance<Target>;
+    const current = this.globalSlots.get(id)!.instance as ServiceInstance<Target>;
     if (this.shouldMonitor(target, options.monitor)) {
       own.monitored = true;
       own.monitorReference = this.options.monitor!.monitor(target, () => {
@@ -1195,7 +1218,7 @@ class RegistryImpl<Target> implements Registry<Target> {
       await this.waitApplied(index, timeoutMs, `lookupGlobal("${name}")`);
     }
     const holder = this.globals.holder(name);
-    return holder === undefined ? undefined : ((this.view.get(holder.id) ?? holder) as ServiceInstance<Target>);
+    return holder === undefined ? undefined : ((this.globalSlots.get(holder.id)?.instance ?? holder) as ServiceInstance<Target>);
   }
 
   // ---- cluster -------------------------------------------------------------------------------------
@@ -1219,7 +1242,7 @@ class RegistryImpl<Target> implements Registry<Target> {
       nodeId: this.nodeId,
       namespace: this.namespace,
       incarnation: this.replica.incarnation,
-      names: this.view.names().length,
+      names: this.view.nameList().length,
       instances: this.view.size,
       localServices: this.own.size,
       nodes: counts.origins,

@@ -76,7 +76,7 @@ export class GlobalNames {
       case 'registry-claim': {
         const claim = reader.record(record.claim, 'claim');
         const node = reader.nodeId(claim.node, 'claim.node');
-        const incarnation = reader.integer(claim.incarnation, 'claim.incarnation', 0);
+        const incarnation = reader.incarnation(claim.incarnation, 'claim.incarnation');
         const decoded = reader.entry({ ...claim, mode: 'unique', health: 'healthy', load: 0, revision: index }, 'claim', node, incarnation);
         const instance: ServiceInstance = Object.freeze({ ...decoded, scope: 'global' as const });
         if (incarnation <= (this.released.get(node) ?? -1)) return { added: undefined, removed: [], claim: { id: instance.id, won: false, holder: instance } };
@@ -94,7 +94,7 @@ export class GlobalNames {
       }
       case 'registry-release-node': {
         const node = reader.nodeId(record.node, 'node');
-        const incarnation = reader.integer(record.incarnation, 'incarnation', 0);
+        const incarnation = reader.incarnation(record.incarnation, 'incarnation');
         if (incarnation > (this.released.get(node) ?? -1)) {
           this.released.delete(node);
           this.released.set(node, incarnation);

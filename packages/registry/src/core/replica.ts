@@ -83,9 +83,27 @@ export interface ReplicaSummary {
 
 export type RemovalReason = DownReason;
 
+/**
+ * The record of one held entry. The replica writes only `instance`; the view keeps its own
+ * bookkeeping in the same record, so a node holds one record per entry, not one per index.
+ */
+export interface Slot {
+  instance: ServiceInstance;
+  /** Whether the view shows it (conflict losers are hidden). */
+  visible: boolean;
+  /** Whether the view holds it at all. */
+  held: boolean;
+  /** The id of the instance that hides it, when hidden (conflicts are reported once per winner). */
+  hiddenBy: string | undefined;
+}
+
+export function newSlot(instance: ServiceInstance): Slot {
+  return { instance, visible: false, held: false, hiddenBy: undefined };
+}
+
 export type ReplicaChange =
-  | { readonly type: 'put'; readonly instance: ServiceInstance; readonly previous: ServiceInstance | undefined }
-  | { readonly type: 'delete'; readonly instance: ServiceInstance; readonly reason: RemovalReason };
+  | { readonly type: 'put'; readonly slot: Slot; readonly instance: ServiceInstance; readonly previous: ServiceInstance | undefined }
+  | { readonly type: 'delete'; readonly slot: Slot; readonly instance: ServiceInstance; readonly reason: RemovalReason };
 
 /** The fields of an own registration; the replica adds the incarnation and the revision. */
 export type OwnEntryFields = Omit<ServiceInstance, 'incarnation' | 'revision' | 'node'>;
@@ -116,10 +134,18 @@ interface StoredTombstone {
   coveredAt: number;
 }
 
+const NO_TOMBSTONES = new Map<string, StoredTombstone>();
+
+function setTombstone(state: OriginState, id: string, tombstone: StoredTombstone): void {
+  if (state.tombstones === NO_TOMBSTONES) state.tombstones = new Map();
+  state.tombstones.set(id, tombstone);
+}
+
 class OriginState {
   readonly context = new CausalContext();
-  readonly entries = new Map<string, ServiceInstance>();
-  readonly tombstones = new Map<string, StoredTombstone>();
+  readonly entries = new Map<string, Slot>();
+  /** Shared and empty until the first removal: most origins never need one. */
+  tombstones: Map<string, StoredTombstone> = NO_TOMBSTONES;
   /** Tombstones with revisions at or below this may have been collected. */
   tombstoneFloor = 0;
   /** Tombstones whose revision the context does not cover yet. */
@@ -189,36 +215,51 @@ export class Replica {
     const own = this.own;
     const revision = own.context.prefix + 1;
     const instance: ServiceInstance = Object.freeze({ ...fields, node: this.nodeId, incarnation: own.incarnation, revision });
-    const previous = own.entries.get(instance.id);
-    own.entries.set(instance.id, instance);
+    let slot = own.entries.get(instance.id);
+    const previous = slot?.instance;
+    if (slot === undefined) {
+      slot = newSlot(instance);
+      own.entries.set(instance.id, slot);
+    } else slot.instance = instance;
     own.context.add(revision, revision);
     this.dirty.add(instance.id);
     this.rehash(own);
-    this.options.onChange({ type: 'put', instance, previous });
+    this.options.onChange({ type: 'put', slot, instance, previous });
     return instance;
   }
 
   /** Removes an own entry (a tombstone takes the next revision); false when it is not held. */
   removeOwn(id: string, now: number, reason: RemovalReason = 'unregistered'): boolean {
     const own = this.own;
-    const instance = own.entries.get(id);
-    if (instance === undefined) return false;
+    const slot = own.entries.get(id);
+    if (slot === undefined) return false;
     const revision = own.context.prefix + 1;
     own.entries.delete(id);
-    own.tombstones.set(id, { revision, coveredAt: now });
+    setTombstone(own, id, { revision, coveredAt: now });
     own.context.add(revision, revision);
     this.dirty.add(id);
     this.rehash(own);
-    this.options.onChange({ type: 'delete', instance, reason });
+    this.options.onChange({ type: 'delete', slot, instance: slot.instance, reason });
     return true;
   }
 
   ownEntry(id: string): ServiceInstance | undefined {
+    return this.own.entries.get(id)?.instance;
+  }
+
+  /** The record of an own entry (for the view's visibility flag). */
+  ownSlot(id: string): Slot | undefined {
     return this.own.entries.get(id);
   }
 
-  ownEntries(): IterableIterator<ServiceInstance> {
-    return this.own.entries.values();
+  /** How many entries are held for a node. */
+  countOf(node: string): number {
+    return this.origins.get(node)?.entries.size ?? 0;
+  }
+
+  /** The records held for a node's entries (empty when none). */
+  slotsOf(node: string): IterableIterator<Slot> {
+    return (this.origins.get(node)?.entries ?? EMPTY).values();
   }
 
   /** The own changes since the last call, as one delta; undefined when there are none. */
@@ -230,7 +271,7 @@ export class Replica {
     const entries: ServiceInstance[] = [];
     const removed: Tombstone[] = [];
     for (const id of this.dirty) {
-      const instance = own.entries.get(id);
+      const instance = own.entries.get(id)?.instance;
       if (instance !== undefined) {
         if (instance.revision > from) entries.push(instance);
       } else {
@@ -255,13 +296,15 @@ export class Replica {
     this.own = fresh;
     this.published = 0;
     this.dirty.clear();
-    for (const instance of previous.entries.values()) {
+    for (const slot of previous.entries.values()) {
       const revision = fresh.context.prefix + 1;
-      const next: ServiceInstance = Object.freeze({ ...instance, incarnation, revision });
-      fresh.entries.set(next.id, next);
+      const before = slot.instance;
+      const next: ServiceInstance = Object.freeze({ ...before, incarnation, revision });
+      slot.instance = next;
+      fresh.entries.set(next.id, slot);
       fresh.context.add(revision, revision);
       this.dirty.add(next.id);
-      this.options.onChange({ type: 'put', instance: next, previous: instance });
+      this.options.onChange({ type: 'put', slot, instance: next, previous: before });
     }
     this.unhash(previous);
     this.rehash(fresh);
@@ -300,15 +343,15 @@ export class Replica {
     for (const tombstone of delta.removed) {
       if (context.covers(tombstone.revision)) continue;
       const existing = target.entries.get(tombstone.id);
-      if (existing !== undefined && existing.revision < tombstone.revision) {
+      if (existing !== undefined && existing.instance.revision < tombstone.revision) {
         target.entries.delete(tombstone.id);
-        this.options.onChange({ type: 'delete', instance: existing, reason: 'unregistered' });
+        this.options.onChange({ type: 'delete', slot: existing, instance: existing.instance, reason: 'unregistered' });
         changed = true;
       }
       const stored = target.tombstones.get(tombstone.id);
       if (stored === undefined || stored.revision < tombstone.revision) {
         if (stored === undefined || stored.coveredAt !== Number.POSITIVE_INFINITY) target.pendingTombstones += 1;
-        target.tombstones.set(tombstone.id, { revision: tombstone.revision, coveredAt: Number.POSITIVE_INFINITY });
+        setTombstone(target, tombstone.id, { revision: tombstone.revision, coveredAt: Number.POSITIVE_INFINITY });
         changed = true;
       }
     }
@@ -317,20 +360,26 @@ export class Replica {
       const tombstone = target.tombstones.get(instance.id);
       if (tombstone !== undefined && tombstone.revision >= instance.revision) continue;
       const existing = target.entries.get(instance.id);
-      if (existing !== undefined && existing.revision >= instance.revision) continue;
-      target.entries.set(instance.id, instance);
-      this.options.onChange({ type: 'put', instance, previous: existing });
+      if (existing !== undefined && existing.instance.revision >= instance.revision) continue;
+      const previous = existing?.instance;
+      let slot = existing;
+      if (slot === undefined) {
+        slot = newSlot(instance);
+        target.entries.set(instance.id, slot);
+      } else slot.instance = instance;
+      this.options.onChange({ type: 'put', slot, instance, previous });
       changed = true;
     }
     if (delta.keys !== undefined && delta.covers.length > 0) {
       const live = new Map<string, number>();
       for (const key of delta.keys) live.set(key.id, key.revision);
-      for (const [id, instance] of target.entries) {
+      for (const [id, slot] of target.entries) {
+        const instance = slot.instance;
         if (!coveredBy(delta.covers, instance.revision)) continue;
         const revision = live.get(id);
         if (revision === undefined || revision < instance.revision) {
           target.entries.delete(id);
-          this.options.onChange({ type: 'delete', instance, reason: 'unregistered' });
+          this.options.onChange({ type: 'delete', slot, instance, reason: 'unregistered' });
           changed = true;
         }
       }
@@ -463,7 +512,7 @@ export class Replica {
 
   private dropOrigin(state: OriginState, reason: RemovalReason): void {
     this.unhash(state);
-    for (const instance of state.entries.values()) this.options.onChange({ type: 'delete', instance, reason });
+    for (const slot of state.entries.values()) this.options.onChange({ type: 'delete', slot, instance: slot.instance, reason });
     state.entries.clear();
   }
 
@@ -489,12 +538,12 @@ export class Replica {
       if (peer !== undefined && peer.incarnation === state.incarnation) peerContext.join(peer.prefix, peer.cloud);
       if (peer !== undefined && peer.incarnation === state.incarnation && containsContext(peerContext, state.context)) continue;
       const entries: ServiceInstance[] = [];
-      for (const instance of state.entries.values()) if (!peerContext.covers(instance.revision)) entries.push(instance);
+      for (const { instance } of state.entries.values()) if (!peerContext.covers(instance.revision)) entries.push(instance);
       const removed: Tombstone[] = [];
       for (const [id, tombstone] of state.tombstones) if (!peerContext.covers(tombstone.revision)) removed.push({ id, revision: tombstone.revision });
       // Removals at or below the floor may have been forgotten; a peer behind it gets the key list.
       const needKeys = peerContext.prefix < state.tombstoneFloor;
-      const keys = needKeys ? [...state.entries.values()].map((instance) => ({ id: instance.id, revision: instance.revision })) : undefined;
+      const keys = needKeys ? [...state.entries.values()].map(({ instance }) => ({ id: instance.id, revision: instance.revision })) : undefined;
       const covers: Interval[] = [];
       if (state.context.prefix > 0) covers.push({ low: 1, high: state.context.prefix });
       covers.push(...state.context.cloud);
@@ -578,9 +627,14 @@ export class Replica {
     return { origins: this.origins.size, entries, tombstones, departed: this.departed.size, floors: this.floors.size };
   }
 
+  /** Every record held, own and replicated. */
+  *slots(): IterableIterator<Slot> {
+    for (const state of this.origins.values()) yield* state.entries.values();
+  }
+
   /** Every entry held, own and replicated. */
   *entries(): IterableIterator<ServiceInstance> {
-    for (const state of this.origins.values()) yield* state.entries.values();
+    for (const state of this.origins.values()) for (const slot of state.entries.values()) yield slot.instance;
   }
 
   /** Incarnation of a node as this replica holds it (undefined when none). */
@@ -611,6 +665,8 @@ export class Replica {
     this.hashHigh ^= high;
   }
 }
+
+const EMPTY = new Map<string, Slot>();
 
 function departureText(record: DepartureRecord): string {
   return `d\u0000${record.node}\u0000${record.incarnation}`;

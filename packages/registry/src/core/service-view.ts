@@ -7,12 +7,15 @@
 //     every group member is visible and unique registrations of the name are not;
 //   - hidden instances are conflict losers: their own node hears `name-conflict`.
 //
-// Indexes (capability, service type, node → instances) hold visible instances only; discovery
-// starts from the smallest index set the criteria name and checks the rest per candidate.
+// Indexes (capability, service type → instances) hold visible instances only; discovery starts
+// from the smallest candidate set the criteria name (an index set, a name's instances, a node's
+// records) and checks the rest per candidate. The records are the replica's (one per entry and
+// node), which the view marks as held and visible.
 import type { SemVer } from '../semver/version';
 import { parseVersion } from '../semver/version';
 import type { CompiledCriteria } from './criteria';
 import { matches } from './criteria';
+import type { Slot } from './replica';
 import type { HealthStatus, ServiceInstance } from './types';
 
 /** Why an instance went away. */
@@ -29,20 +32,18 @@ export interface Conflict {
   readonly winner: ServiceInstance;
 }
 
-export interface Slot {
-  instance: ServiceInstance;
-  visible: boolean;
-  /** The id of the instance that hides this one, when hidden (conflicts are reported once per winner). */
-  hiddenBy: string | undefined;
-  /** The parsed version, or null when the instance has none. */
-  readonly version: SemVer | null;
-}
-
+/** A name held by more than one instance. A name with one instance maps to its Slot directly (most names). */
 interface NameGroup {
   readonly slots: Slot[];
   /** Unique or global slots in the group; 0 means every slot is a visible group member. */
   exclusive: number;
   preferred: Slot | undefined;
+}
+
+type NameEntry = Slot | NameGroup;
+
+function isGroup(entry: NameEntry): entry is NameGroup {
+  return (entry as NameGroup).slots !== undefined;
 }
 
 const HEALTH_RANK: Record<HealthStatus, number> = { healthy: 0, degraded: 1, unhealthy: 2 };
@@ -54,55 +55,90 @@ function precedes(left: ServiceInstance, right: ServiceInstance): boolean {
   return left.id < right.id;
 }
 
+/** Parsed versions by text: services share few distinct versions, and every node parses them. */
+const parsedVersions = new Map<string, SemVer | null>();
+const PARSED_VERSIONS_KEPT = 4096;
+
 function parseOptionalVersion(version: string | undefined): SemVer | null {
   if (version === undefined) return null;
-  try {
-    return parseVersion(version);
-  } catch {
-    return null;
+  let parsed = parsedVersions.get(version);
+  if (parsed === undefined) {
+    try {
+      parsed = parseVersion(version);
+    } catch {
+      parsed = null;
+    }
+    if (parsedVersions.size >= PARSED_VERSIONS_KEPT) parsedVersions.delete(parsedVersions.keys().next().value!);
+    parsedVersions.set(version, parsed);
   }
+  return parsed;
+}
+
+/** Where the view finds every record, and a node's records, without keeping maps of its own. */
+export interface SlotSource {
+  all(): Iterable<Slot>;
+  ofNode(node: string): Iterable<Slot>;
+  /** How many records `ofNode(node)` yields. */
+  countOfNode(node: string): number;
 }
 
 export class ServiceView {
-  private readonly slots = new Map<string, Slot>();
-  private readonly groups = new Map<string, NameGroup>();
+  private readonly names = new Map<string, NameEntry>();
   private readonly byCapability = new Map<string, Set<Slot>>();
   private readonly byType = new Map<string, Set<Slot>>();
-  private readonly byNode = new Map<string, Set<Slot>>();
-  private readonly visible = new Set<Slot>();
+  private visibleCount = 0;
 
   constructor(
     private readonly nodeId: string,
+    private readonly source: SlotSource,
     private readonly emit: (event: ViewEvent) => void,
     private readonly onConflict: (conflict: Conflict) => void,
   ) {}
 
+  /** Visible instances. */
   get size(): number {
-    return this.visible.size;
+    return this.visibleCount;
   }
 
-  /** Adds or replaces an instance (by id). */
-  put(instance: ServiceInstance): void {
-    const existing = this.slots.get(instance.id);
-    if (existing !== undefined && existing.instance.name === instance.name && existing.instance.mode === instance.mode && sameIndexing(existing.instance, instance)) {
-      const previous = existing.instance;
-      existing.instance = instance;
-      const group = this.groups.get(instance.name)!;
-      if (previous.registeredAt !== instance.registeredAt && group.exclusive > 0) this.resolve(group, 'name-conflict');
-      if (previous.health !== instance.health || previous.registeredAt !== instance.registeredAt) {
-        if (group.preferred === existing) this.prefer(group);
-        else this.offer(group, existing);
+  /**
+   * Takes in a record that is new, or whose instance changed from `previous`. A change of
+   * name, mode, scope, node, type or capabilities is handled as a removal and an addition.
+   */
+  put(slot: Slot, previous: ServiceInstance | undefined): void {
+    const instance = slot.instance;
+    if (slot.held && previous !== undefined) {
+      if (previous.name === instance.name && previous.mode === instance.mode && sameIndexing(previous, instance)) {
+        const entry = this.names.get(instance.name)!;
+        if (isGroup(entry)) {
+          if (previous.registeredAt !== instance.registeredAt && entry.exclusive > 0) this.resolve(entry);
+          if (previous.health !== instance.health || previous.registeredAt !== instance.registeredAt) {
+            if (entry.preferred === slot) this.prefer(entry);
+            else this.offer(entry, slot);
+          }
+        }
+        if (slot.visible && previous !== instance) this.emit({ type: 'change', instance, previous });
+        return;
       }
-      if (existing.visible && previous !== instance) this.emit({ type: 'change', instance, previous });
+      slot.instance = previous;
+      this.remove(slot, 'unregistered', true);
+      slot.instance = instance;
+    }
+    slot.held = true;
+    slot.visible = false;
+    slot.hiddenBy = undefined;
+    const entry = this.names.get(instance.name);
+    if (entry === undefined) {
+      // Alone under its name: visible, whatever its mode.
+      this.names.set(instance.name, slot);
+      this.show(slot);
+      this.emit({ type: 'up', instance });
       return;
     }
-    if (existing !== undefined) this.remove(existing, 'unregistered', true);
-    const slot: Slot = { instance, visible: false, hiddenBy: undefined, version: parseOptionalVersion(instance.version) };
-    this.slots.set(instance.id, slot);
-    let group = this.groups.get(instance.name);
-    if (group === undefined) {
-      group = { slots: [], exclusive: 0, preferred: undefined };
-      this.groups.set(instance.name, group);
+    let group: NameGroup;
+    if (isGroup(entry)) group = entry;
+    else {
+      group = { slots: [entry], exclusive: isExclusive(entry.instance) ? 1 : 0, preferred: entry };
+      this.names.set(instance.name, group);
     }
     group.slots.push(slot);
     if (isExclusive(instance)) group.exclusive += 1;
@@ -111,40 +147,47 @@ export class ServiceView {
       this.emit({ type: 'up', instance });
       this.offer(group, slot);
     } else {
-      this.resolve(group, 'name-conflict');
+      this.resolve(group);
       this.prefer(group);
     }
   }
 
-  /** Removes an instance by id; false when it is not held. */
-  delete(id: string, reason: DownReason): boolean {
-    const slot = this.slots.get(id);
-    if (slot === undefined) return false;
-    this.remove(slot, reason, false);
-    return true;
+  /** Lets go of a record (its instance as it was last shown). */
+  delete(slot: Slot, reason: DownReason): void {
+    if (slot.held) this.remove(slot, reason, false);
   }
 
   private remove(slot: Slot, reason: DownReason, replacing: boolean): void {
     const instance = slot.instance;
-    this.slots.delete(instance.id);
-    const group = this.groups.get(instance.name)!;
-    const index = group.slots.indexOf(slot);
-    group.slots.splice(index, 1);
-    if (isExclusive(instance)) group.exclusive -= 1;
+    slot.held = false;
     if (slot.visible) {
       this.hide(slot);
       if (!replacing) this.emit({ type: 'down', instance, reason });
     }
-    if (group.slots.length === 0) {
-      this.groups.delete(instance.name);
+    const entry = this.names.get(instance.name)!;
+    if (!isGroup(entry)) {
+      this.names.delete(instance.name);
       return;
     }
-    if (group.exclusive > 0 || isExclusive(instance)) this.resolve(group, 'name-conflict');
-    if (group.preferred === slot || !group.preferred?.visible) this.prefer(group);
+    entry.slots.splice(entry.slots.indexOf(slot), 1);
+    if (isExclusive(instance)) entry.exclusive -= 1;
+    if (entry.exclusive > 0 || isExclusive(instance)) this.resolve(entry);
+    if (entry.slots.length === 1) {
+      // Back to one instance: it holds the name alone, and is visible.
+      const last = entry.slots[0]!;
+      if (!last.visible) {
+        this.show(last);
+        this.emit({ type: 'up', instance: last.instance });
+      }
+      last.hiddenBy = undefined;
+      this.names.set(instance.name, last);
+      return;
+    }
+    if (entry.preferred === slot || !entry.preferred?.visible) this.prefer(entry);
   }
 
   /** Recomputes which slots of a name are visible, emitting up/down and conflicts. */
-  private resolve(group: NameGroup, reason: DownReason): void {
+  private resolve(group: NameGroup): void {
     let first: Slot | undefined;
     for (const slot of group.slots) if (first === undefined || precedes(slot.instance, first.instance)) first = slot;
     if (first === undefined) return;
@@ -156,7 +199,7 @@ export class ServiceView {
         this.emit({ type: 'up', instance: slot.instance });
       } else if (!shouldShow && slot.visible) {
         this.hide(slot);
-        this.emit({ type: 'down', instance: slot.instance, reason });
+        this.emit({ type: 'down', instance: slot.instance, reason: 'name-conflict' });
       }
       if (shouldShow) slot.hiddenBy = undefined;
       else if (slot.hiddenBy !== first.instance.id) {
@@ -192,55 +235,50 @@ export class ServiceView {
 
   private show(slot: Slot): void {
     slot.visible = true;
-    this.visible.add(slot);
+    this.visibleCount += 1;
     const instance = slot.instance;
     for (const capability of instance.capabilities) addTo(this.byCapability, capability, slot);
     if (instance.serviceType !== undefined) addTo(this.byType, instance.serviceType, slot);
-    addTo(this.byNode, instance.node, slot);
   }
 
   private hide(slot: Slot): void {
     slot.visible = false;
-    this.visible.delete(slot);
+    this.visibleCount -= 1;
     const instance = slot.instance;
     for (const capability of instance.capabilities) removeFrom(this.byCapability, capability, slot);
     if (instance.serviceType !== undefined) removeFrom(this.byType, instance.serviceType, slot);
-    removeFrom(this.byNode, instance.node, slot);
   }
 
   // ---- queries -------------------------------------------------------------------------------
 
   /** The instance a name resolves to (see `better`), or undefined. */
   lookup(name: string): ServiceInstance | undefined {
-    return this.groups.get(name)?.preferred?.instance;
+    const entry = this.names.get(name);
+    if (entry === undefined) return undefined;
+    return isGroup(entry) ? entry.preferred?.instance : entry.instance;
   }
 
   /** Visible instances of a name, oldest first. */
   lookupAll(name: string): ServiceInstance[] {
-    const group = this.groups.get(name);
-    if (group === undefined) return [];
+    const entry = this.names.get(name);
+    if (entry === undefined) return [];
+    if (!isGroup(entry)) return [entry.instance];
     const result: ServiceInstance[] = [];
-    for (const slot of group.slots) if (slot.visible) result.push(slot.instance);
+    for (const slot of entry.slots) if (slot.visible) result.push(slot.instance);
     return result.sort((left, right) => (precedes(left, right) ? -1 : 1));
   }
 
   /** Every instance held under a name, visible or not. */
   allOf(name: string): ServiceInstance[] {
-    return this.groups.get(name)?.slots.map((slot) => slot.instance) ?? [];
-  }
-
-  get(id: string): ServiceInstance | undefined {
-    return this.slots.get(id)?.instance;
-  }
-
-  isVisible(id: string): boolean {
-    return this.slots.get(id)?.visible ?? false;
+    const entry = this.names.get(name);
+    if (entry === undefined) return [];
+    return isGroup(entry) ? entry.slots.map((slot) => slot.instance) : [entry.instance];
   }
 
   /** Names with at least one visible instance, sorted. */
-  names(): string[] {
+  nameList(): string[] {
     const result: string[] = [];
-    for (const [name, group] of this.groups) if (group.preferred !== undefined) result.push(name);
+    for (const [name, entry] of this.names) if (!isGroup(entry) || entry.preferred !== undefined) result.push(name);
     return result.sort();
   }
 
@@ -262,11 +300,12 @@ export class ServiceView {
       }
     }
     if (criteria.name !== undefined) {
-      const group = this.groups.get(criteria.name);
-      if (group === undefined) return result;
-      if (group.slots.length < smallestSize) {
-        smallest = group.slots;
-        smallestSize = group.slots.length;
+      const entry = this.names.get(criteria.name);
+      if (entry === undefined) return result;
+      const slots = isGroup(entry) ? entry.slots : [entry];
+      if (slots.length < smallestSize) {
+        smallest = slots;
+        smallestSize = slots.length;
       }
     }
     if (criteria.serviceType !== undefined) {
@@ -278,16 +317,16 @@ export class ServiceView {
       }
     }
     if (criteria.nodes !== undefined && criteria.nodes.length === 1) {
-      const set = this.byNode.get(criteria.nodes[0]!);
-      if (set === undefined) return result;
-      if (set.size < smallestSize) smallest = set;
+      // A node's records: the replica keeps them together.
+      const node = criteria.nodes[0]!;
+      if (this.source.countOfNode(node) < smallestSize) smallest = this.source.ofNode(node);
     }
     if (smallest === undefined && criteria.anyCapabilities.length > 0) {
       const union = new Set<Slot>();
       for (const capability of criteria.anyCapabilities) for (const slot of this.byCapability.get(capability) ?? []) union.add(slot);
       smallest = union;
     }
-    for (const slot of smallest ?? this.visible) {
+    for (const slot of smallest ?? this.source.all()) {
       if (!slot.visible) continue;
       let inAll = true;
       for (const set of required) {
@@ -296,8 +335,10 @@ export class ServiceView {
           break;
         }
       }
-      if (!inAll || !matches(criteria, slot.instance, slot.version, true)) continue;
-      result.push(slot.instance);
+      if (!inAll) continue;
+      const instance = slot.instance;
+      if (!matches(criteria, instance, criteria.range === undefined ? null : parseOptionalVersion(instance.version), true)) continue;
+      result.push(instance);
       if (result.length >= limit) break;
     }
     return result;
@@ -305,9 +346,7 @@ export class ServiceView {
 
   /** Whether an instance matches criteria (for watchers). */
   matches(criteria: CompiledCriteria, instance: ServiceInstance): boolean {
-    const slot = this.slots.get(instance.id);
-    const version = slot !== undefined && slot.instance === instance ? slot.version : parseOptionalVersion(instance.version);
-    return matches(criteria, instance, version);
+    return matches(criteria, instance, criteria.range === undefined ? null : parseOptionalVersion(instance.version));
   }
 }
 
@@ -316,7 +355,7 @@ function isExclusive(instance: ServiceInstance): boolean {
 }
 
 function sameIndexing(left: ServiceInstance, right: ServiceInstance): boolean {
-  if (left.serviceType !== right.serviceType || left.node !== right.node || left.scope !== right.scope || left.version !== right.version) return false;
+  if (left.serviceType !== right.serviceType || left.node !== right.node || left.scope !== right.scope) return false;
   if (left.capabilities === right.capabilities) return true;
   if (left.capabilities.length !== right.capabilities.length) return false;
   for (let index = 0; index < left.capabilities.length; index += 1) if (left.capabilities[index] !== right.capabilities[index]) return false;

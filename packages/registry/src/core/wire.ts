@@ -12,7 +12,7 @@ import { PeerDecodeError } from '../errors/peer-decode-error';
 import { isValidVersion } from '../semver/version';
 import type { Interval } from './causal-context';
 import type { RegistryLimits } from './limits';
-import { MAX_CLOUD_INTERVALS, MAX_PENDING_TOMBSTONES } from './limits';
+import { MAX_CLOUD_INTERVALS, MAX_INCARNATION, MAX_PENDING_TOMBSTONES } from './limits';
 import { nameProblem, nodeIdProblem } from './names';
 import { PlainJsonProblem, copyPlainJson, utf8Length } from './plain-json';
 import type { DepartureRecord, KeyRevision, OriginDelta, OriginSummary, Tombstone } from './replica';
@@ -21,7 +21,13 @@ import type { HealthStatus, RegistrationMode, ServiceInstance } from './types';
 export const WIRE_VERSION = 1;
 
 export type RegistryMessage =
-  | { readonly type: 'delta'; readonly origins: readonly OriginDelta[]; readonly departed: readonly DepartureRecord[] }
+  | {
+      readonly type: 'delta';
+      readonly origins: readonly OriginDelta[];
+      readonly departed: readonly DepartureRecord[];
+      /** Origin deltas of the message that broke the protocol: refused alone, the rest is merged. */
+      readonly rejected: readonly InvalidPeerMessageError[];
+    }
   | { readonly type: 'digest'; readonly hash: string }
   | { readonly type: 'summary'; readonly origins: readonly OriginSummary[]; readonly departed: readonly DepartureRecord[]; readonly reply: boolean };
 
@@ -36,34 +42,46 @@ const MODES: readonly RegistrationMode[] = ['unique', 'group'];
 
 // ---- encoding ---------------------------------------------------------------------------------
 
-function encodeEntry(instance: ServiceInstance): Record<string, unknown> {
-  return {
-    id: instance.id,
-    name: instance.name,
-    mode: instance.mode,
-    target: instance.target,
-    capabilities: instance.capabilities,
-    metadata: instance.metadata,
-    ...(instance.version === undefined ? {} : { version: instance.version }),
-    ...(instance.serviceType === undefined ? {} : { serviceType: instance.serviceType }),
-    ...(instance.zone === undefined ? {} : { zone: instance.zone }),
-    weight: instance.weight,
-    health: instance.health,
-    load: instance.load,
-    registeredAt: instance.registeredAt,
-    revision: instance.revision,
-  };
+/**
+ * Entries as JSON text, by instance: instances are immutable and the same one is sent to many
+ * peers (anti-entropy, chunks), so each is encoded once.
+ */
+const encodedEntries = new WeakMap<ServiceInstance, string>();
+
+function encodeEntry(instance: ServiceInstance): string {
+  let text = encodedEntries.get(instance);
+  if (text === undefined) {
+    text = JSON.stringify({
+      id: instance.id,
+      name: instance.name,
+      mode: instance.mode,
+      target: instance.target,
+      capabilities: instance.capabilities,
+      metadata: instance.metadata,
+      ...(instance.version === undefined ? {} : { version: instance.version }),
+      ...(instance.serviceType === undefined ? {} : { serviceType: instance.serviceType }),
+      ...(instance.zone === undefined ? {} : { zone: instance.zone }),
+      weight: instance.weight,
+      health: instance.health,
+      load: instance.load,
+      registeredAt: instance.registeredAt,
+      revision: instance.revision,
+    });
+    encodedEntries.set(instance, text);
+  }
+  return text;
 }
 
-function encodeDelta(delta: OriginDelta): Record<string, unknown> {
-  return {
+function encodeDelta(delta: OriginDelta): string {
+  const head = JSON.stringify({
     node: delta.node,
     incarnation: delta.incarnation,
     covers: delta.covers.map((interval) => [interval.low, interval.high]),
-    entries: delta.entries.map(encodeEntry),
     removed: delta.removed.map((tombstone) => [tombstone.id, tombstone.revision]),
     ...(delta.keys === undefined ? {} : { keys: delta.keys.map((key) => [key.id, key.revision]) }),
-  };
+  });
+  // The entries go in as cached text: `{...head, "entries":[...]}`.
+  return `${head.slice(0, -1)},"entries":[${delta.entries.map(encodeEntry).join(',')}]}`;
 }
 
 function encodeDeparted(records: readonly DepartureRecord[]): unknown[] {
@@ -99,7 +117,8 @@ export function encodeDeltas(namespace: string, deltas: readonly OriginDelta[], 
   let pendingDeparted = departed;
   const flush = (): void => {
     if (batch.length === 0 && pendingDeparted.length === 0) return;
-    messages.push(bytes(namespace, 'delta', { origins: batch.map(encodeDelta), departed: encodeDeparted(pendingDeparted) }));
+    const head = JSON.stringify({ v: WIRE_VERSION, t: 'delta', ns: namespace, departed: encodeDeparted(pendingDeparted) });
+    messages.push(encoder.encode(`${head.slice(0, -1)},"origins":[${batch.map(encodeDelta).join(',')}]}`));
     batch = [];
     batchSize = 0;
     pendingDeparted = [];
@@ -151,6 +170,13 @@ export class Reader {
   integer(value: unknown, path: string, min: number): number {
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) this.fail(path, `expected an integer ≥ ${min}`);
     return value;
+  }
+
+  /** Incarnations stay below 2^48, so that moving past one never leaves the safe integers. */
+  incarnation(value: unknown, path: string): number {
+    const incarnation = this.integer(value, path, 0);
+    if (incarnation > MAX_INCARNATION) this.fail(path, `an incarnation above ${MAX_INCARNATION}`);
+    return incarnation;
   }
 
   finite(value: unknown, path: string, min: number, max: number): number {
@@ -207,7 +233,7 @@ export class Reader {
       const tuple = this.array(item, `${path}[${index}]`, 3);
       return {
         node: this.nodeId(tuple[0], `${path}[${index}][0]`),
-        incarnation: this.integer(tuple[1], `${path}[${index}][1]`, 0),
+        incarnation: this.incarnation(tuple[1], `${path}[${index}][1]`),
         at: this.finite(tuple[2], `${path}[${index}][2]`, 0, Number.MAX_SAFE_INTEGER),
       };
     });
@@ -251,7 +277,7 @@ export class Reader {
     const limits = this.limits;
     const record = this.record(value, path);
     const node = this.nodeId(record.node, `${path}.node`);
-    const incarnation = this.integer(record.incarnation, `${path}.incarnation`, 0);
+    const incarnation = this.incarnation(record.incarnation, `${path}.incarnation`);
     const covers = this.intervals(record.covers, `${path}.covers`, MAX_CLOUD_INTERVALS + 1);
     const entries = this.array(record.entries, `${path}.entries`, limits.maxEntriesPerMessage).map((entry, index) =>
       this.entry(entry, `${path}.entries[${index}]`, node, incarnation),
@@ -283,11 +309,25 @@ export class Reader {
     const tuple = this.array(value, path, 4);
     return {
       node: this.nodeId(tuple[0], `${path}[0]`),
-      incarnation: this.integer(tuple[1], `${path}[1]`, 0),
+      incarnation: this.incarnation(tuple[1], `${path}[1]`),
       prefix: this.integer(tuple[2], `${path}[2]`, 0),
       cloud: this.intervals(tuple[3], `${path}[3]`, MAX_CLOUD_INTERVALS),
     };
   }
+}
+
+/**
+ * Decoded messages by payload: a broadcast hands the same bytes to every registry of a process
+ * (several namespaces, or a simulation of many nodes), and decoded messages are immutable, so
+ * they are decoded and checked once. The ports require that bytes handed to a subscriber are
+ * not changed afterwards (a transport that reuses buffers hands out copies).
+ */
+const decoded = new WeakMap<Uint8Array, { readonly namespace: string; readonly limits: RegistryLimits; readonly length: number; readonly message: RegistryMessage }>();
+
+function sameLimits(left: RegistryLimits, right: RegistryLimits): boolean {
+  if (left === right) return true;
+  for (const key of Object.keys(left) as (keyof RegistryLimits)[]) if (left[key] !== right[key]) return false;
+  return true;
 }
 
 /**
@@ -298,6 +338,14 @@ export class Reader {
 export function decodeMessage(payload: unknown, peer: string, namespace: string, limits: RegistryLimits): RegistryMessage {
   if (!(payload instanceof Uint8Array)) throw new PeerDecodeError(peer, `expected bytes, got ${payload === null ? 'null' : typeof payload}`);
   if (payload.byteLength > limits.maxMessageBytes) throw new PeerDecodeError(peer, `${payload.byteLength} bytes, more than maxMessageBytes (${limits.maxMessageBytes})`);
+  const cached = decoded.get(payload);
+  if (cached !== undefined && cached.namespace === namespace && cached.length === payload.byteLength && sameLimits(cached.limits, limits)) return cached.message;
+  const message = decodeFresh(payload, peer, namespace, limits);
+  if (message.type !== 'delta' || message.rejected.length === 0) decoded.set(payload, { namespace, limits, length: payload.byteLength, message });
+  return message;
+}
+
+function decodeFresh(payload: Uint8Array, peer: string, namespace: string, limits: RegistryLimits): RegistryMessage {
   let parsed: unknown;
   try {
     parsed = JSON.parse(decoder.decode(payload));
@@ -310,12 +358,21 @@ export function decodeMessage(payload: unknown, peer: string, namespace: string,
   if (message.v !== WIRE_VERSION) throw new PeerDecodeError(peer, `unsupported protocol version ${JSON.stringify(message.v)?.slice(0, 20)}`);
   if (message.ns !== namespace) reader.fail('ns', `namespace ${JSON.stringify(message.ns)?.slice(0, 140)} is not "${namespace}"`);
   switch (message.t) {
-    case 'delta':
-      return {
-        type: 'delta',
-        origins: reader.array(message.origins, 'origins', limits.maxNodes + 1).map((delta, index) => reader.delta(delta, `origins[${index}]`)),
-        departed: reader.departed(message.departed, 'departed'),
-      };
+    case 'delta': {
+      // Each origin's delta stands alone: one that breaks the protocol is refused, the others
+      // (anti-entropy carries many origins in one message) are still merged.
+      const origins: OriginDelta[] = [];
+      const rejected: InvalidPeerMessageError[] = [];
+      reader.array(message.origins, 'origins', limits.maxNodes + 1).forEach((delta, index) => {
+        try {
+          origins.push(reader.delta(delta, `origins[${index}]`));
+        } catch (error) {
+          if (!(error instanceof InvalidPeerMessageError)) throw error;
+          rejected.push(error);
+        }
+      });
+      return { type: 'delta', origins, departed: reader.departed(message.departed, 'departed'), rejected };
+    }
     case 'digest': {
       const hash = message.hash;
       if (typeof hash !== 'string' || !/^[0-9a-f]{16}$/.test(hash)) reader.fail('hash', 'expected 16 hex digits');

@@ -9,6 +9,7 @@ import { contents, converged, createCluster, liveNodes } from '../../test/suppor
 import type { Cluster, ClusterOptions } from '../../test/support/cluster';
 import { createGossipBroadcast } from '../../test/support/gossip-broadcast';
 import { createSimMembership } from '../../test/support/sim-membership';
+import type { LeaveReason, MembershipEvents } from '../ports/membership-events';
 import type { NameConflictEvent, Registry } from '../registry';
 import { createRegistry, defaultLocalTimings } from '../registry';
 import { encodeDeltas } from '../core/wire';
@@ -140,6 +141,69 @@ describe('replication', () => {
   });
 });
 
+describe('membership reasons', () => {
+  it('a dropped overlay link (disconnected) purges nothing; failed and left do (seed=116)', () => {
+    const simulation = createSimulation({ seed: 116 });
+    const leaveHandlers: ((node: string, reason?: LeaveReason) => void)[] = [];
+    const registries = new Map<string, Registry>();
+    for (const id of ['a', 'b']) {
+      simulation.addNode(id, {
+        start: ({ transport, clock, random }) => {
+          const peers = () => ['a', 'b'].filter((peer) => peer !== id);
+          const membership: MembershipEvents = {
+            members: peers,
+            on: (event, handler) => {
+              if (event === 'member-leave' && id === 'a') leaveHandlers.push(handler);
+              return () => undefined;
+            },
+          };
+          const broadcast = createGossipBroadcast(transport, peers, random);
+          registries.set(id, createRegistry({ nodeId: id, clock, random, broadcast, transport, membership, timings: { ...defaultLocalTimings(), antiEntropyIntervalMs: 0 } }));
+        },
+      });
+    }
+    registries.get('b')!.register('svc', 'b');
+    simulation.runFor(50);
+    const a = registries.get('a')!;
+    expect(a.lookup('svc')).toBe('b');
+    for (const handler of leaveHandlers) handler('b', 'disconnected');
+    expect(a.lookup('svc')).toBe('b');
+    for (const handler of leaveHandlers) handler('b', 'left');
+    expect(a.find('svc')).toBeUndefined();
+  });
+});
+
+describe('routing across nodes', () => {
+  it('local-first prefers this node, then this zone, then the lowest load (seed=114)', () => {
+    const { simulation, cluster } = start(114, 4, { zoneOf: (id) => (id === 'n2' || id === 'n3' ? 'zone-b' : 'zone-a') });
+    simulation.runFor(200);
+    const sameZone = node(cluster, 'n1').registry.register('api', 'api@n1', { mode: 'group', load: 9 });
+    node(cluster, 'n2').registry.register('api', 'api@n2', { mode: 'group', load: 0 });
+    simulation.runFor(50);
+    const route = (id: string) => node(cluster, id).registry.route('api', { strategy: 'local-first' }).target;
+    expect(route('n0')).toBe('api@n1'); // zone-a beats the idle zone-b instance
+    expect(route('n3')).toBe('api@n2'); // zone-b
+    expect(route('n2')).toBe('api@n2'); // its own
+    expect(node(cluster, 'n3').registry.route('api', { strategy: 'least-loaded' }).target).toBe('api@n2');
+    sameZone.setHealth('unhealthy');
+    simulation.runFor(50);
+    expect(route('n0')).toBe('api@n2');
+    node(cluster, 'n0').registry.register('api', 'api@n0', { mode: 'group', load: 50 });
+    expect(route('n0')).toBe('api@n0');
+  });
+
+  it('consistent-hash picks the same instance for a key on every node (seed=115)', () => {
+    const { simulation, cluster } = start(115, 4);
+    simulation.runFor(200);
+    for (const member of cluster.values()) member.registry.register('shard', `shard@${member.id}`, { mode: 'group' });
+    simulation.runFor(100);
+    for (const key of ['user-1', 'user-2', 'user-3', 'order-9']) {
+      const choices = new Set([...cluster.values()].map((member) => member.registry.route('shard', { strategy: 'consistent-hash', key }).target));
+      expect(choices.size).toBe(1);
+    }
+  });
+});
+
 describe('unique names across a partition', () => {
   function split(seed: number, options: ClusterOptions = {}) {
     const context = start(seed, 4, options);
@@ -227,6 +291,29 @@ describe('hostile peers', () => {
     expect(victim.digest()).toBe(before);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(victim.stats().messagesRejected).toBe(payloads.length);
+  });
+
+  it('in a message with several origins, a bad one is refused alone and the others are merged (seed=117)', () => {
+    const { simulation, cluster } = start(117, 2);
+    simulation.runFor(200);
+    const rejected: FoundationError[] = [];
+    node(cluster, 'n1').registry.on('message-reject', ({ error }) => rejected.push(error));
+    const entry = (origin: string, name: string) => ({ id: `${origin}/1/1`, name, mode: 'unique', target: 'x', capabilities: [], metadata: {}, weight: 1, health: 'healthy', load: 0, registeredAt: 0, revision: 1 });
+    const message = {
+      v: 1,
+      t: 'delta',
+      ns: 'test',
+      departed: [],
+      origins: [
+        { node: 'x1', incarnation: 1, covers: [[1, 1]], removed: [], entries: [entry('x1', 'good-one')] },
+        { node: 'x2', incarnation: 1, covers: [[1, 1]], removed: [], entries: [entry('x2', 'bad one')] },
+        { node: 'x3', incarnation: 1, covers: [[1, 1]], removed: [], entries: [entry('x3', 'good-two')] },
+      ],
+    };
+    simulation.node('n0').transport.send('n1', 'foundation.registry/test', new TextEncoder().encode(JSON.stringify(message)));
+    simulation.runFor(20);
+    expect(rejected.map((error) => error.message)).toEqual([expect.stringContaining('origins[1].entries[0].name') as unknown]);
+    expect(node(cluster, 'n1').registry.listServices()).toEqual(['good-one', 'good-two']);
   });
 
   it('a peer that claims more services than maxServicesPerNode is refused whole (seed=111)', () => {

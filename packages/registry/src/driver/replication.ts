@@ -18,7 +18,7 @@ import type { DepartureRecord, Replica } from '../core/replica';
 import type { RegistryMessage } from '../core/wire';
 import { decodeMessage, encodeDeltas, encodeDigest, encodeSummary } from '../core/wire';
 import type { Broadcast, BroadcastMessage } from '../ports/broadcast';
-import type { MembershipEvents } from '../ports/membership-events';
+import type { LeaveReason, MembershipEvents } from '../ports/membership-events';
 import type { PeerMessage, PeerTransport } from '../ports/peer-transport';
 
 export interface ReplicationOptions {
@@ -62,10 +62,10 @@ export class Replication {
   private readonly options: ReplicationOptions;
   private readonly replica: Replica;
   private readonly unsubscribers: (() => void)[] = [];
-  private readonly members = new Set<string>();
   private publishTimer: Timer | undefined;
   private roundTimer: Timer | undefined;
   private closed = false;
+  private announce = false;
 
   constructor(options: ReplicationOptions) {
     this.options = options;
@@ -79,9 +79,8 @@ export class Replication {
     if (broadcast !== undefined) this.unsubscribers.push(broadcast.subscribe(this.topic, (message) => this.receive(message, false)));
     if (transport !== undefined) this.unsubscribers.push(transport.onMessage(this.topic, (message) => this.receive(message, true)));
     if (membership !== undefined) {
-      for (const member of membership.members()) if (member !== this.replica.nodeId) this.members.add(member);
       this.unsubscribers.push(membership.on('member-join', (node) => this.memberJoined(node)));
-      this.unsubscribers.push(membership.on('member-leave', (node) => this.memberLeft(node)));
+      this.unsubscribers.push(membership.on('member-leave', (node, reason) => this.memberLeft(node, reason)));
     }
     if (transport !== undefined && antiEntropyIntervalMs > 0) {
       // A random phase, so that the nodes' rounds do not fall in step.
@@ -91,8 +90,10 @@ export class Replication {
         this.round();
       });
     }
-    // Peers drop a previous incarnation's entries as soon as they hear of this one.
-    this.publish([{ node: this.replica.nodeId, incarnation: this.replica.incarnation, covers: [], entries: [], removed: [], keys: undefined }], []);
+    // Peers drop a previous incarnation's entries as soon as they hear of this one: with the
+    // first delta, or alone if there is nothing to publish by then.
+    this.announce = true;
+    this.changed();
   }
 
   /** Own state changed: publish the delta soon (changes made in the same turn go together). */
@@ -109,6 +110,8 @@ export class Replication {
     if (this.closed) return;
     const delta = this.replica.takeOwnDelta();
     if (delta !== undefined) this.publish([delta], []);
+    else if (this.announce) this.publish([{ node: this.replica.nodeId, incarnation: this.replica.incarnation, covers: [], entries: [], removed: [], keys: undefined }], []);
+    this.announce = false;
   }
 
   /** Broadcasts departure records (this node's own purge decisions, or its own graceful leave). */
@@ -133,8 +136,8 @@ export class Replication {
   }
 
   /** Members known to this node (from the membership port, else from the replicated state). */
-  peers(): string[] {
-    if (this.options.membership !== undefined) return [...this.members];
+  peers(): readonly string[] {
+    if (this.options.membership !== undefined) return this.options.membership.members();
     const result: string[] = [];
     for (const origin of this.replica.summary().origins) if (origin.node !== this.replica.nodeId) result.push(origin.node);
     return result;
@@ -145,18 +148,23 @@ export class Replication {
     this.stats.antiEntropyRounds += 1;
     this.replica.collectGarbage(this.options.clock.now());
     const peers = this.peers();
-    if (peers.length > 0) this.syncWith(this.options.random.pick(peers));
+    if (peers.length === 0) return;
+    const peer = this.options.random.pick(peers);
+    if (peer !== this.replica.nodeId) this.syncWith(peer);
   }
 
   private memberJoined(node: string): void {
     if (node === this.replica.nodeId || this.closed) return;
-    this.members.add(node);
-    this.syncWith(node);
+    // Exchange with the newcomer soon, after a random fraction of a round: when a whole cluster
+    // starts at once, every node sees joins while its first deltas are still being broadcast,
+    // and exchanging at once would ship half-built state back and forth.
+    const { clock, random, antiEntropyIntervalMs } = this.options;
+    clock.setTimer(random.float() * (antiEntropyIntervalMs / 4), () => this.syncWith(node));
   }
 
-  private memberLeft(node: string): void {
-    if (node === this.replica.nodeId || this.closed) return;
-    this.members.delete(node);
+  private memberLeft(node: string, reason: LeaveReason | undefined): void {
+    // An overlay link that was dropped is not a departure.
+    if (node === this.replica.nodeId || this.closed || reason === 'disconnected') return;
     const record = this.replica.declareDeparted(node, this.options.clock.now());
     if (record !== undefined) this.publishDepartures([record]);
     this.options.onMemberLeave(node, record);
@@ -173,8 +181,7 @@ export class Replication {
       this.handle(decoded, peer, direct);
     } catch (error) {
       if (!FoundationError.is(error)) throw error;
-      this.stats.messagesRejected += 1;
-      this.options.onReject(peer, error);
+      this.reject(peer, error);
     } finally {
       this.options.onMerged();
     }
@@ -185,11 +192,23 @@ export class Replication {
     const now = clock.now();
     switch (message.type) {
       case 'delta': {
-        for (const delta of message.origins) replica.checkDelta(delta, peer);
+        for (const error of message.rejected) this.reject(peer, error);
+        // Each origin's delta is checked against the bounds before anything is merged; one
+        // that would exceed them is refused alone.
+        const accepted = message.origins.filter((delta) => {
+          try {
+            replica.checkDelta(delta, peer);
+            return true;
+          } catch (error) {
+            if (!FoundationError.is(error)) throw error;
+            this.reject(peer, error);
+            return false;
+          }
+        });
         const notices: DepartureRecord[] = [];
         for (const record of message.departed) replica.applyDeparture(record, now);
         let ownChanged = false;
-        for (const delta of message.origins) {
+        for (const delta of accepted) {
           const before = replica.incarnation;
           const result = replica.applyDelta(delta, now, peer);
           if (result.stale !== undefined && !notices.some((notice) => notice.node === result.stale!.node)) notices.push(result.stale);
@@ -221,6 +240,11 @@ export class Replication {
         return;
       }
     }
+  }
+
+  private reject(peer: string, error: FoundationError): void {
+    this.stats.messagesRejected += 1;
+    this.options.onReject(peer, error);
   }
 
   private sendSummary(peer: string, reply: boolean): void {

@@ -13,6 +13,10 @@ export interface BroadcastMessage {
 export interface Broadcast {
   /** Hands bytes to the cluster; false when they cannot be accepted now (stopping, queue full). */
   publish(topic: string, payload: Uint8Array): boolean;
-  /** Receives what other nodes publish on `topic`; returns the function that unsubscribes. */
+  /**
+   * Receives what other nodes publish on `topic`; returns the function that unsubscribes. The
+   * bytes handed to a handler must not change afterwards (the registry keeps decoded messages
+   * by payload; a transport that reuses buffers hands out copies).
+   */
   subscribe(topic: string, handler: (message: BroadcastMessage) => void): () => void;
 }

@@ -11,6 +11,6 @@ export interface PeerMessage {
 export interface PeerTransport {
   /** Sends to one peer; false when the message cannot be accepted. Never throws for a peer that is down. */
   send(peer: string, channel: string, payload: Uint8Array): boolean;
-  /** Receives on a channel; returns the function that removes the handler. */
+  /** Receives on a channel; returns the function that removes the handler. Bytes handed over must not change afterwards. */
   onMessage(channel: string, handler: (message: PeerMessage) => void): () => void;
 }

@@ -33,6 +33,10 @@ export interface ClusterOptions {
   readonly registry?: Partial<Omit<RegistryOptions, 'nodeId'>>;
   /** Called with every new incarnation of a node (after a restart too). */
   readonly onStart?: (node: ClusterNode) => void;
+  /** The zone of each node (for local-first routing). */
+  readonly zoneOf?: (id: string) => string;
+  /** Publish deltas through the gossip broadcast (default true); false leaves anti-entropy alone. */
+  readonly broadcast?: boolean;
   /** Nodes that join late: their registry (and membership) starts this many ms after the node. */
   readonly startAt?: Readonly<Record<string, number>>;
 }
@@ -42,7 +46,7 @@ export type Cluster = Map<string, ClusterNode>;
 export function createCluster(simulation: Simulation, ids: readonly string[], options: ClusterOptions = {}): Cluster {
   const cluster: Cluster = new Map();
   const build = ({ id, transport, clock, random, incarnation }: NodeContext): void => {
-    const membership = createSimMembership(transport, clock, random.fork('membership'), ids, { neighbours: options.neighbours ?? 3 });
+    const membership = createSimMembership(transport, clock, random.fork('membership'), ids, { neighbours: options.neighbours ?? 3, joined: cluster });
     const broadcast = createGossipBroadcast(transport, () => membership.members(), random.fork('gossip'), { fanout: options.fanout ?? 6 });
     const processes = createProcessTable(id, clock);
     const log = options.sequencer === undefined ? undefined : createSequencerLog<RegistryCommand>(transport, clock, options.sequencer, ids);
@@ -53,11 +57,12 @@ export function createCluster(simulation: Simulation, ids: readonly string[], op
       random: random.fork('registry'),
       incarnation,
       timings: defaultLocalTimings(),
-      broadcast,
+      ...(options.broadcast === false ? {} : { broadcast }),
       transport,
       membership,
       monitor: processes,
       ...(log === undefined ? {} : { consensusLog: log }),
+      ...(options.zoneOf === undefined ? {} : { zone: options.zoneOf(id) }),
       ...options.registry,
     });
     const node: ClusterNode = { id, registry, membership, broadcast, processes, log };

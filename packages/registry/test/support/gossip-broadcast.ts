@@ -36,8 +36,16 @@ export function createGossipBroadcast(
   let sequence = 0;
 
   const push = (rumor: Rumor, except: string | undefined): void => {
-    const candidates = members().filter((member) => member !== transport.nodeId && member !== except && member !== rumor.origin);
-    for (const peer of random.sample(candidates, fanout)) {
+    const candidates = members();
+    // Distinct random members by rejection: cheap when fanout is small beside the membership.
+    const chosen = new Set<string>();
+    let attempts = 0;
+    while (chosen.size < fanout && attempts < fanout * 4 && candidates.length > 0) {
+      attempts += 1;
+      const peer = candidates[random.int(0, candidates.length)]!;
+      if (peer !== transport.nodeId && peer !== except && peer !== rumor.origin) chosen.add(peer);
+    }
+    for (const peer of chosen) {
       transport.send(peer, CHANNEL, rumor);
       stats.forwarded += 1;
     }

@@ -7,7 +7,7 @@
 // why the registry spreads departure records itself.
 import type { Random, Scheduler } from '@foundation/core';
 import type { SimTransport } from '@foundation/testkit';
-import type { MembershipEvent, MembershipEvents } from '../../src/ports/membership-events';
+import type { LeaveReason, MembershipEvent, MembershipEvents } from '../../src/ports/membership-events';
 
 export interface SimMembership extends MembershipEvents {
   /** Peers this node believes are down. */
@@ -19,7 +19,12 @@ export function createSimMembership(
   clock: Scheduler,
   random: Random,
   everyone: readonly string[],
-  options: { readonly neighbours?: number; readonly reconnectMs?: number } = {},
+  options: {
+    readonly neighbours?: number;
+    readonly reconnectMs?: number;
+    /** Which nodes have joined (a node is a member once started); default all. Its count versions the cache. */
+    readonly joined?: { has(id: string): boolean; readonly size: number };
+  } = {},
 ): SimMembership {
   const self = transport.nodeId;
   const others = everyone.filter((id) => id !== self);
@@ -30,17 +35,26 @@ export function createSimMembership(
   const watched = new Set(Array.from({ length: count }, (_, offset) => everyone[(position + offset + 1) % everyone.length]!));
   void random;
   const down = new Set<string>();
-  const handlers: Record<MembershipEvent, Set<(node: string) => void>> = { 'member-join': new Set(), 'member-leave': new Set() };
-  const emit = (event: MembershipEvent, node: string): void => {
-    for (const handler of [...handlers[event]]) handler(node);
+  const up = new Set<string>();
+  let members: readonly string[] | undefined; // cached until `down` or the joined set changes
+  let joinedSize = -1;
+  const handlers: Record<MembershipEvent, Set<(node: string, reason?: LeaveReason) => void>> = { 'member-join': new Set(), 'member-leave': new Set() };
+  const emit = (event: MembershipEvent, node: string, reason?: LeaveReason): void => {
+    for (const handler of [...handlers[event]]) handler(node, reason);
   };
   transport.on('peer-down', (peer) => {
     if (down.has(peer)) return;
     down.add(peer);
-    emit('member-leave', peer);
+    up.delete(peer);
+    members = undefined;
+    emit('member-leave', peer, 'failed');
   });
   transport.on('peer-up', (peer) => {
-    if (!down.delete(peer)) return;
+    // A neighbour connecting for the first time, or again after it was declared gone, joined.
+    if (up.has(peer)) return;
+    up.add(peer);
+    down.delete(peer);
+    members = undefined;
     emit('member-join', peer);
   });
   for (const peer of watched) transport.connect(peer);
@@ -49,7 +63,14 @@ export function createSimMembership(
   });
   return {
     down,
-    members: () => others.filter((id) => !down.has(id)),
+    members: () => {
+      const joined = options.joined;
+      if (joined !== undefined && joined.size !== joinedSize) {
+        joinedSize = joined.size;
+        members = undefined;
+      }
+      return (members ??= others.filter((id) => !down.has(id) && (joined === undefined || joined.has(id))));
+    },
     on(event, handler) {
       handlers[event].add(handler);
       return () => handlers[event].delete(handler);

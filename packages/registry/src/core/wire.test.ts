@@ -1,0 +1,98 @@
+import { describe, expect, it } from '@jest/globals';
+import { FoundationError } from '@foundation/core';
+import { DEFAULT_LIMITS } from './limits';
+import type { OriginDelta } from './replica';
+import type { ServiceInstance } from './types';
+import { decodeMessage, encodeDeltas, encodeDigest, encodeSummary } from './wire';
+
+function instance(index: number, extra: Partial<ServiceInstance> = {}): ServiceInstance {
+  return Object.freeze({
+    id: `a/1/${index}`,
+    name: `svc-${index}`,
+    node: 'a',
+    mode: 'group',
+    scope: 'cluster',
+    target: { url: `tcp://10.0.0.${index}:80` },
+    capabilities: ['read', 'write'],
+    metadata: { region: 'eu', tags: ['x', 'y'] },
+    version: '1.2.3-rc.1',
+    serviceType: 'api',
+    zone: 'eu-1',
+    weight: 2,
+    health: 'degraded',
+    load: 3.5,
+    registeredAt: 1_700_000_000_000 + index,
+    incarnation: 1,
+    revision: index,
+    ...extra,
+  });
+}
+
+describe('wire', () => {
+  it('a delta survives encoding and decoding unchanged, and decoded instances are frozen', () => {
+    const delta: OriginDelta = {
+      node: 'a',
+      incarnation: 1,
+      covers: [{ low: 1, high: 3 }],
+      entries: [instance(1), instance(2, { version: undefined, serviceType: undefined, zone: undefined })],
+      removed: [{ id: 'a/1/3', revision: 3 }],
+      keys: [{ id: 'a/1/1', revision: 1 }],
+    };
+    const [payload, ...rest] = encodeDeltas('ns', [delta], [{ node: 'z', incarnation: 4, at: 99 }], 100);
+    expect(rest).toEqual([]);
+    const message = decodeMessage(payload, 'a', 'ns', DEFAULT_LIMITS);
+    expect(message).toEqual({ type: 'delta', origins: [delta], departed: [{ node: 'z', incarnation: 4, at: 99 }], rejected: [] });
+    if (message.type !== 'delta') throw new Error('unreachable');
+    expect(Object.isFrozen(message.origins[0]!.entries[0])).toBe(true);
+    expect(Object.isFrozen((message.origins[0]!.entries[0]!.metadata as { tags: unknown }).tags)).toBe(true);
+  });
+
+  it('the same bytes decode once (the result is shared), different bytes decode afresh', () => {
+    const [payload] = encodeDeltas('ns', [{ node: 'a', incarnation: 1, covers: [{ low: 1, high: 1 }], entries: [instance(1)], removed: [], keys: undefined }], [], 100);
+    const first = decodeMessage(payload, 'a', 'ns', DEFAULT_LIMITS);
+    expect(decodeMessage(payload, 'b', 'ns', { ...DEFAULT_LIMITS })).toBe(first);
+    expect(() => decodeMessage(payload, 'b', 'other', DEFAULT_LIMITS)).toThrow(/namespace/);
+    const stricter = decodeMessage(payload, 'b', 'ns', { ...DEFAULT_LIMITS, maxCapabilities: 1 });
+    expect(stricter.type === 'delta' && stricter.rejected.map((error) => error.path)).toEqual(['origins[0].entries[0].capabilities']);
+  });
+
+  it('splits a large delta into entry-only chunks, with the covered revisions and keys in the last', () => {
+    const entries = Array.from({ length: 25 }, (_, index) => instance(index + 1));
+    const removed = Array.from({ length: 5 }, (_, index) => ({ id: `a/1/${100 + index}`, revision: 100 + index }));
+    const payloads = encodeDeltas('ns', [{ node: 'a', incarnation: 1, covers: [{ low: 1, high: 104 }], entries, removed, keys: [] }], [], 10);
+    const decoded = payloads.map((payload) => decodeMessage(payload, 'a', 'ns', DEFAULT_LIMITS));
+    const origins = decoded.flatMap((message) => (message.type === 'delta' ? message.origins : []));
+    expect(origins.map((origin) => [origin.entries.length + origin.removed.length, origin.covers.length, origin.keys === undefined])).toEqual([
+      [10, 0, true],
+      [10, 0, true],
+      [10, 1, false],
+    ]);
+    expect(origins.flatMap((origin) => origin.entries.map((entry) => entry.id))).toEqual(entries.map((entry) => entry.id));
+  });
+
+  it('digests and summaries round-trip', () => {
+    expect(decodeMessage(encodeDigest('ns', '0123456789abcdef'), 'p', 'ns', DEFAULT_LIMITS)).toEqual({ type: 'digest', hash: '0123456789abcdef' });
+    const summary = decodeMessage(encodeSummary('ns', [{ node: 'a', incarnation: 2, prefix: 7, cloud: [{ low: 9, high: 9 }] }], [], true), 'p', 'ns', DEFAULT_LIMITS);
+    expect(summary).toEqual({ type: 'summary', origins: [{ node: 'a', incarnation: 2, prefix: 7, cloud: [{ low: 9, high: 9 }] }], departed: [], reply: true });
+  });
+
+  it.each<[string, unknown, number, RegExp]>([
+    ['an interval that ends before it starts', { v: 1, t: 'summary', ns: 'ns', origins: [['a', 1, 0, [[5, 2]]]], departed: [], reply: true }, 5604, /ends before it starts/],
+    ['a fractional incarnation', { v: 1, t: 'summary', ns: 'ns', origins: [['a', 1.5, 0, []]], departed: [], reply: true }, 5604, /integer/],
+    ['a bad node id', { v: 1, t: 'summary', ns: 'ns', origins: [['a b', 1, 0, []]], departed: [], reply: true }, 5604, /origins\[0\]\[0\]: expected 1–255/],
+    ['too many origins', { v: 1, t: 'summary', ns: 'ns', origins: Array.from({ length: 5 }, (_, index) => [`n${index}`, 1, 0, []]), departed: [], reply: true }, 5604, /more than 4 items/],
+    ['a negative departure time', { v: 1, t: 'delta', ns: 'ns', origins: [], departed: [['a', 1, -5]] }, 5604, /departed\[0\]\[2\]/],
+    ['an incarnation too large', { v: 1, t: 'summary', ns: 'ns', origins: [['a', 2 ** 50, 0, []]], departed: [], reply: true }, 5604, /incarnation above/],
+    ['a bad digest', { v: 1, t: 'digest', ns: 'ns', hash: 'xyz' }, 5604, /16 hex digits/],
+    ['an array at the top', [1, 2], 3102, /not a JSON object/],
+  ])('refuses %s', (_, value, code, message) => {
+    let thrown: unknown;
+    try {
+      decodeMessage(new TextEncoder().encode(JSON.stringify(value)), 'p', 'ns', { ...DEFAULT_LIMITS, maxNodes: 3 });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(FoundationError.hasType(thrown, code)).toBe(true);
+    expect((thrown as Error).message).toMatch(message);
+  });
+});
