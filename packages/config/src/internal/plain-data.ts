@@ -3,6 +3,11 @@
 // first, so no caller keeps a handle on config state and nothing that runs code (functions,
 // accessors, proxies, class instances) or reaches a prototype (`__proto__`, `constructor`,
 // `prototype` keys) ever gets in.
+//
+// @foundation/events' copyEventData looks alike but is not the same function: its values are
+// CBOR (undefined, NaN, bigints and byte arrays are data there), it freezes as it copies and is
+// bounded by encoded size, and it reports class instances and cycles as validation errors,
+// where a config value is JSON, bounded by a count of values, and those are security errors.
 import { types } from 'node:util';
 import { isUnsafeKey } from '@foundation/core';
 import { ConfigSecurityError } from '../errors/config-security-error';

@@ -2,6 +2,12 @@
 // stored event) and frozen, with its CBOR size bounded. Most data is small, so the size is first
 // estimated from above in the same walk; only data whose estimate exceeds the limit is encoded
 // to learn its exact size.
+//
+// @foundation/config's toPlainCopy looks alike but is not the same function: config values are
+// JSON (no undefined, NaN, bigint or bytes), not frozen while copied, bounded by a count of
+// values; config refuses symbol keys, named array properties and holes and calls class
+// instances and cycles security errors. Events carry CBOR (undefined, NaN, bigints, Uint8Arrays),
+// freeze as they copy, are bounded by encoded size, and call those validation errors.
 import { types } from 'node:util';
 import { isUnsafeKey } from '@foundation/core';
 import { MAX_BIGINT_BYTES } from '../event';
