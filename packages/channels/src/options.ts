@@ -54,7 +54,10 @@ export interface TimingOptions {
   readonly heartbeatIntervalMs?: number;
   /** Nothing received (frames or pongs) for this long: the connection is half-open and is closed. LAN 5,000 ms; local 600 ms. */
   readonly idleTimeoutMs?: number;
-  /** The whole handshake must finish within this. LAN 5,000 ms; local 2,000 ms. */
+  /**
+   * The whole handshake must finish within this, counted from the inbound TCP connection (TLS,
+   * the upgrade request and HELLO/CHALLENGE/AUTH/READY together). LAN 5,000 ms; local 2,000 ms.
+   */
   readonly handshakeTimeoutMs?: number;
   /** How long a lost link may take to come back before `peer-down`. LAN 5,000 ms; local 1,000 ms. */
   readonly peerDownGraceMs?: number;
@@ -74,11 +77,11 @@ export interface LimitOptions {
   readonly turnBytes?: number;
   /** Bytes all in-progress chunked messages from one peer may hold. Default 512 MiB. */
   readonly maxReassemblyBytes?: number;
-  /** Connections (established or in handshake) from one remote address. Default 256. */
+  /** Inbound TCP connections (from their arrival, before TLS and the upgrade) from one remote address. Default 256. */
   readonly maxConnectionsPerAddress?: number;
-  /** Handshakes in progress from one remote address. Default 32. */
+  /** Inbound handshakes in progress (from the TCP connection's arrival) from one remote address. Default 32. */
   readonly maxPendingHandshakesPerAddress?: number;
-  /** Handshakes in progress in total. Default 256. */
+  /** Inbound handshakes in progress in total. Default 256. */
   readonly maxPendingHandshakes?: number;
   /**
    * Replies waiting for one peer (queued or unacknowledged), over all channels. At the bound a

@@ -1,6 +1,8 @@
 // Hostile input over real sockets: each case ends with the connection closed with its own
 // code (or the input dropped), a counter, and a node that keeps serving its real peers.
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { connect as connectTcp } from 'node:net';
+import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { CLOSE_CODES } from '../src/index';
 import type { Transport } from '../src/index';
@@ -16,6 +18,21 @@ function block(channel: number, lane: number, body: Uint8Array, count = 1, relia
   const header = Buffer.alloc(14);
   const length = writeBlockHeader(header, channel, lane, false, reliable, count, 1);
   return Buffer.concat([header.subarray(0, length), body]);
+}
+
+/** A TCP connection that never says anything (no upgrade request, no TLS hello). */
+async function silentSocket(port: number): Promise<{ socket: Socket; closed: Promise<void>; isClosed(): boolean }> {
+  const socket = connectTcp(port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  let isClosed = false;
+  const closed = new Promise<void>((resolve) =>
+    socket.once('close', () => {
+      isClosed = true;
+      resolve();
+    }),
+  );
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  return { socket, closed, isClosed: () => isClosed };
 }
 
 /** After the attack, the node still serves a well-behaved peer. */
@@ -140,6 +157,42 @@ describe('hostile input', () => {
     expect(node.stats().refusals.tooManyConnections).toBe(1);
     for (const client of [...idle, ...more]) client.socket.terminate();
     await waitFor(() => node.stats().handshakesInProgress === 0 && node.stats().openConnections === 0);
+  });
+
+  it('a connection that never sends its upgrade request holds a handshake slot until the deadline, then is closed and counted', async () => {
+    // Review finding C4b: sockets were counted only once upgraded to WebSocket, so a client
+    // that connects and says nothing escaped the per-address limits until Node's 60 s headersTimeout.
+    const node = await startNode('target', { limits: { maxPendingHandshakesPerAddress: 1 }, timing: { handshakeTimeoutMs: 300, heartbeatIntervalMs: 50, idleTimeoutMs: 500 } });
+    const silent = await silentSocket(node.address()!.port);
+    await waitFor(() => node.stats().handshakesInProgress === 1, 2_000, 'the silent socket to hold a handshake slot');
+    const refused = await rawClient(node.address()!.url);
+    expect((await refused.closed).code).toBe(CLOSE_CODES.tooManyHandshakes);
+    await silent.closed; // by the server, at the handshake deadline
+    expect(node.stats().refusals.handshakeTimeout).toBe(1);
+    await waitFor(() => node.stats().handshakesInProgress === 0, 2_000, 'the slot to be free');
+    const welcome = await rawClient(node.address()!.url);
+    await welcome.handshake();
+    welcome.socket.terminate();
+  });
+
+  it('beyond the limits, a few sockets wait for their refusal code and the rest are dropped at once, counted', async () => {
+    const node = await startNode('target', { limits: { maxPendingHandshakesPerAddress: 2 }, timing: { handshakeTimeoutMs: 10_000 } });
+    const port = node.address()!.port;
+    const sockets: Awaited<ReturnType<typeof silentSocket>>[] = [];
+    for (let index = 0; index < 14; index += 1) sockets.push(await silentSocket(port));
+    try {
+      // 2 hold the slots, 8 wait to be told 4011 when they upgrade, 4 are dropped on arrival.
+      await waitFor(() => sockets.filter((socket) => socket.isClosed()).length === 4, 2_000, 'the excess sockets to be dropped');
+      expect(sockets.slice(0, 10).every((socket) => !socket.isClosed())).toBe(true);
+      expect(node.stats().refusals.tooManyHandshakes).toBe(4);
+      expect(node.stats().handshakesInProgress).toBe(2);
+    } finally {
+      for (const socket of sockets) socket.socket.destroy();
+    }
+    await waitFor(() => node.stats().handshakesInProgress === 0, 2_000, 'every slot to be free');
+    const welcome = await rawClient(node.address()!.url);
+    await welcome.handshake();
+    welcome.socket.terminate();
   });
 
   it('a handshake that never finishes is closed at the deadline (4004)', async () => {

@@ -2,6 +2,7 @@
 // application message, on both sides; mutual TLS with certificates made at test time.
 import { afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { CLOSE_CODES, ConnectionRefusedError } from '../src/index';
+import { connect as connectTcp } from 'node:net';
 import type { PeerCertificate } from 'node:tls';
 import type { ChannelEvent, ConnectionErrorEvent, ProtocolViolationError } from '../src/index';
 import { createCborCodec } from '../src/core/cbor';
@@ -210,6 +211,17 @@ describe('mutual TLS', () => {
     const loose = await startNode('node-l', tlsOf(certificates.nodeB, { bindNodeId: false }));
     const anyone = await startNode('anyone', tlsOf(certificates.nodeA, { bindNodeId: false }));
     await link(anyone, loose);
+  });
+
+  it('a connection that never starts TLS holds a handshake slot and is closed at the handshake deadline', async () => {
+    const b = await startNode('node-b', { ...tlsOf(certificates.nodeB), timing: { handshakeTimeoutMs: 300, heartbeatIntervalMs: 50, idleTimeoutMs: 500 } });
+    const silent = connectTcp(b.address()!.port, '127.0.0.1');
+    silent.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => silent.once('close', () => resolve()));
+    await waitFor(() => b.stats().handshakesInProgress === 1, 2_000, 'the silent socket to be counted');
+    await closed;
+    expect(b.stats().refusals.handshakeTimeout).toBe(1);
+    await waitFor(() => b.stats().handshakesInProgress === 0, 2_000, 'the slot to be free');
   });
 
   it('a server certificate from another CA is refused by the dialer', async () => {

@@ -85,8 +85,6 @@ export class Connection {
   private readonly ownNonce = randomBytes(NONCE_BYTES);
   private expectedPeer: string | undefined;
   private pendingHello: Hello | undefined;
-  /** Acceptor: counted as a pending handshake until it opens or closes. */
-  wasPending = false;
   /** The link this connection belongs to (dialed by a link, or attached on arrival). */
   link: Link | undefined;
   /** Monotonic ms when the connection was created (handshake deadline). */
@@ -269,7 +267,6 @@ export class Connection {
     }
     this.socket.send(READY_FRAME);
     this.state = 'open';
-    this.wasPending = false;
     this.callbacks.opened(this);
   }
 

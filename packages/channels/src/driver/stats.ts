@@ -86,6 +86,7 @@ export interface TransportStats {
   readonly refusals: Partial<Record<CloseCodeName | 'other', number>>;
   /** Inbound connections accepted at the WebSocket level (before the handshake). */
   readonly acceptedConnections: number;
+  /** Inbound connections from their TCP accept (before TLS and the upgrade) until the handshake finishes, plus dials not yet open. */
   readonly handshakesInProgress: number;
   readonly openConnections: number;
 }

@@ -35,7 +35,7 @@ import type { ConnectionCallbacks, LocalIdentity, Refusal } from './connection';
 import { Link } from './link';
 import type { LinkHost } from './link';
 import { createListener } from './server';
-import type { Listener } from './server';
+import type { Admission, Listener } from './server';
 import { createChannelCounters } from './stats';
 import type { ChannelCounters, ChannelStats, TransportStats } from './stats';
 
@@ -122,6 +122,9 @@ export interface Transport {
 type AnyHandler = (value: never) => void;
 
 const SMALL_RAW_BYTES = 4096;
+/** Over-limit inbound sockets kept to receive their close code, per remote address and in total. */
+const REFUSING_PER_ADDRESS = 8;
+const REFUSING_TOTAL = 64;
 const SECRET_MIN_BYTES = 16;
 
 export function createTransport(options: TransportOptions): Transport {
@@ -175,6 +178,10 @@ export function createTransport(options: TransportOptions): Transport {
   const urlToNode = new Map<string, string>();
   const pendingByAddress = new Map<string, number>();
   const connectionsByAddress = new Map<string, number>();
+  /** Sockets over a limit kept only to receive their close code (they hold no slot). */
+  const refusingByAddress = new Map<string, number>();
+  let refusingTotal = 0;
+  const admissions = new WeakMap<Connection, Admission>();
   const refusals: Partial<Record<string, number>> = {};
   // Request ids are unique for the life of this transport, across links and sessions: a reply
   // held by a peer for a request of an earlier link can never settle a request of a later one.
@@ -208,6 +215,21 @@ export function createTransport(options: TransportOptions): Transport {
   const countRefusal = (code: number): void => {
     const name = closeCodeName(code) ?? 'other';
     refusals[name] = (refusals[name] ?? 0) + 1;
+  };
+
+  /** An inbound connection refused before its handshake (admission control). */
+  const reportRefusal = (remoteAddress: string, refusal: NonNullable<Refusal>): void => {
+    countRefusal(refusal.code);
+    telemetry(['channels', 'connection', 'refused'], { closeCode: refusal.code }, { remoteAddress, reason: refusal.reason });
+    emit('protocol-error', new ProtocolViolationError({ closeCode: refusal.code, reason: refusal.reason, remoteAddress }));
+  };
+
+  /** An inbound connection's handshake finished or its socket closed: it no longer counts as pending. */
+  const finishPending = (admission: Admission | undefined): void => {
+    if (admission === undefined || !admission.pending) return;
+    admission.pending = false;
+    pendingHandshakes -= 1;
+    increment(pendingByAddress, admission.remoteAddress, -1);
   };
 
   const increment = (map: Map<string, number>, key: string, delta: number): void => {
@@ -357,10 +379,7 @@ export function createTransport(options: TransportOptions): Transport {
       return undefined;
     },
     opened(connection) {
-      if (connection.role === 'acceptor') {
-        pendingHandshakes -= 1;
-        increment(pendingByAddress, connection.remoteAddress, -1);
-      }
+      if (connection.role === 'acceptor') finishPending(admissions.get(connection));
       telemetry(['channels', 'connection', 'open'], {}, { peer: connection.peer?.nodeId, role: connection.role, index: connection.index });
       const link = connection.peer === undefined ? undefined : links.get(connection.peer.nodeId);
       if (link === undefined) connection.close(CLOSE_CODES.unknownSession, 'no link');
@@ -373,13 +392,7 @@ export function createTransport(options: TransportOptions): Transport {
     },
     closed(connection, code, reason, local) {
       connections.delete(connection);
-      if (connection.role === 'acceptor') {
-        increment(connectionsByAddress, connection.remoteAddress, -1);
-        if (connection.wasPending) {
-          pendingHandshakes -= 1;
-          increment(pendingByAddress, connection.remoteAddress, -1);
-        }
-      }
+      // Inbound counts are released when the TCP socket closes (see the listener).
       const probe = probes.get(connection.session);
       if (probe !== undefined && probe.connection === connection) {
         probes.delete(connection.session);
@@ -678,30 +691,58 @@ export function createTransport(options: TransportOptions): Transport {
       port: options.listen.port ?? 0,
       tls,
       maxPayload,
-      admit(remoteAddress): Refusal {
+      handshakeTimeoutMs: timing.handshakeTimeoutMs,
+      clock,
+      // Every TCP connection is counted from its arrival, before TLS and the upgrade request:
+      // against the connections per address until it closes, and as a handshake in progress
+      // until the protocol handshake finishes.
+      accept(remoteAddress): Admission | NonNullable<Refusal> {
         if (closed) return { code: CLOSE_CODES.goingAway, reason: 'shutting down' };
+        const acceptedAt = clock.monotonic();
+        let refusal: Refusal;
         if ((connectionsByAddress.get(remoteAddress) ?? 0) >= limits.maxConnectionsPerAddress) {
-          return { code: CLOSE_CODES.tooManyConnections, reason: `more than ${limits.maxConnectionsPerAddress} connections from ${remoteAddress}` };
+          refusal = { code: CLOSE_CODES.tooManyConnections, reason: `more than ${limits.maxConnectionsPerAddress} connections from ${remoteAddress}` };
+        } else if (pendingHandshakes >= limits.maxPendingHandshakes || (pendingByAddress.get(remoteAddress) ?? 0) >= limits.maxPendingHandshakesPerAddress) {
+          refusal = { code: CLOSE_CODES.tooManyHandshakes, reason: 'too many handshakes in progress' };
         }
-        if (pendingHandshakes >= limits.maxPendingHandshakes || (pendingByAddress.get(remoteAddress) ?? 0) >= limits.maxPendingHandshakesPerAddress) {
-          return { code: CLOSE_CODES.tooManyHandshakes, reason: 'too many handshakes in progress' };
+        if (refusal === undefined) {
+          pendingHandshakes += 1;
+          increment(pendingByAddress, remoteAddress, 1);
+          increment(connectionsByAddress, remoteAddress, 1);
+          return { remoteAddress, acceptedAt, refusal: undefined, pending: true };
         }
-        return undefined;
+        // Over a limit: a few such sockets (per address and in total) are kept, without a slot,
+        // so that their upgrade is answered with the close code; the rest are dropped at once.
+        if ((refusingByAddress.get(remoteAddress) ?? 0) >= REFUSING_PER_ADDRESS || refusingTotal >= REFUSING_TOTAL) {
+          reportRefusal(remoteAddress, refusal);
+          return refusal;
+        }
+        refusingTotal += 1;
+        increment(refusingByAddress, remoteAddress, 1);
+        return { remoteAddress, acceptedAt, refusal, pending: false };
       },
-      connection(socket, remoteAddress, certificate) {
+      release(admission) {
+        if (admission.refusal !== undefined) {
+          refusingTotal -= 1;
+          increment(refusingByAddress, admission.remoteAddress, -1);
+          return;
+        }
+        increment(connectionsByAddress, admission.remoteAddress, -1);
+        finishPending(admission);
+      },
+      timedOut(admission) {
+        countRefusal(CLOSE_CODES.handshakeTimeout);
+        telemetry(['channels', 'connection', 'refused'], { closeCode: CLOSE_CODES.handshakeTimeout }, { remoteAddress: admission.remoteAddress, reason: 'no upgrade request within the handshake deadline' });
+      },
+      connection(socket, admission, certificate) {
         acceptedConnections += 1;
-        pendingHandshakes += 1;
-        increment(pendingByAddress, remoteAddress, 1);
-        increment(connectionsByAddress, remoteAddress, 1);
-        const connection = new Connection('acceptor', socket, remoteAddress, identity, connectionCallbacks, clock.monotonic());
-        connection.wasPending = true;
+        const connection = new Connection('acceptor', socket, admission.remoteAddress, identity, connectionCallbacks, admission.acceptedAt);
         connection.peerCertificate = certificate;
+        admissions.set(connection, admission);
         connections.add(connection);
       },
       refused(socket, remoteAddress, refusal) {
-        countRefusal(refusal.code);
-        telemetry(['channels', 'connection', 'refused'], { closeCode: refusal.code }, { remoteAddress, reason: refusal.reason });
-        emit('protocol-error', new ProtocolViolationError({ closeCode: refusal.code, reason: refusal.reason, remoteAddress }));
+        reportRefusal(remoteAddress, refusal);
         socket.on('error', () => undefined);
         socket.close(refusal.code, refusal.reason);
         clock.setTimer(1_000, () => socket.terminate());
@@ -840,10 +881,11 @@ export function createTransport(options: TransportOptions): Transport {
         channelStats[channel.name] = { ...counters[channel.index]!, queuedMessages, queuedBytes, unackedMessages, unackedBytes };
       }
       let open = 0;
-      let handshaking = 0;
+      // Inbound: from the TCP accept (before TLS and the upgrade); outbound: dialed, not yet open.
+      let handshaking = pendingHandshakes;
       for (const connection of connections) {
         if (connection.state === 'open') open += 1;
-        else if (connection.state === 'handshake') handshaking += 1;
+        else if (connection.state === 'handshake' && connection.role === 'dialer') handshaking += 1;
       }
       return {
         nodeId,
