@@ -12,7 +12,7 @@ export type {
   SendOptions,
   Transport,
 } from './driver/transport';
-export type { ChannelStats, ChannelCounters, PeerStats, TransportStats } from './driver/stats';
+export type { ChannelStats, ChannelCounters, LaneCounters, PeerStats, TransportStats } from './driver/stats';
 export { defaultChannels } from './channel-config';
 export type { ChannelDefinition, ChannelOptions, ConnectionMode } from './channel-config';
 export { defaultLanConfig, defaultLocalConfig } from './options';

@@ -74,8 +74,18 @@ describe('transport over loopback', () => {
     }
     await waitFor(() => count === 4000, 10_000, 'all messages');
     for (const key of keys) expect(byKey.get(key)).toEqual(Array.from({ length: 200 }, (_, index) => index));
-    const lanesUsed = a.stats().channels.data!.framesSent;
-    expect(lanesUsed).toBeGreaterThan(5);
+    // The keys spread over the five lanes: every lane carried messages, none carried them all,
+    // and each lane carried whole keys (200 messages each), so no key was split across lanes.
+    const sentPerLane = a.stats().channels.data!.lanes.map((lane) => lane.messagesSent);
+    const receivedPerLane = b.stats().channels.data!.lanes.map((lane) => lane.messagesReceived);
+    expect(sentPerLane).toHaveLength(5);
+    expect(receivedPerLane).toEqual(sentPerLane);
+    for (const messages of receivedPerLane) {
+      expect(messages).toBeGreaterThan(0);
+      expect(messages).toBeLessThan(4000);
+      expect(messages % 200).toBe(0);
+    }
+    expect(receivedPerLane.reduce((sum, messages) => sum + messages, 0)).toBe(4000);
   });
 
   it('round-trips Uint8Array payloads small and large (large ones travel raw, chunked)', async () => {

@@ -32,7 +32,7 @@ import type { ResolvedLimits, ResolvedTiming } from '../options';
 import type { Connection } from './connection';
 import { createRequestManager } from './request-manager';
 import type { RequestManager } from './request-manager';
-import type { ChannelCounters } from './stats';
+import type { ChannelCounters, LaneCounters } from './stats';
 
 export type LinkState = 'connecting' | 'up' | 'reconnecting' | 'down';
 
@@ -47,6 +47,8 @@ export interface LinkHost {
   readonly clock: Scheduler;
   readonly random: Random;
   readonly counters: readonly ChannelCounters[];
+  /** By global lane. */
+  readonly laneCounters: readonly LaneCounters[];
   isClosed(): boolean;
   /** Opens connection `index` of `session` towards `url`. */
   dial(link: Link, url: string, session: string, index: number): Connection;
@@ -235,6 +237,7 @@ export class Link {
       const lane = this.scheduler.pick(this.isReady);
       if (lane < 0) break;
       const queue = this.queues[lane]!;
+      const queuedBefore = queue.queuedMessages;
       // A block never exceeds the lane's remaining credit (it always carries one message).
       const frame = queue.nextFrame(Math.min(limits.frameBytes, this.credit[lane]!))!;
       const connection = this.connections[layout.connectionOfLane[lane]!]!;
@@ -245,6 +248,10 @@ export class Link {
       const counter = counters[layout.channelOfLane[lane]!]!;
       counter.framesSent += 1;
       counter.bytesSent += frame.length;
+      const laneCounter = this.host.laneCounters[lane]!;
+      laneCounter.messagesSent += queuedBefore - queue.queuedMessages;
+      laneCounter.framesSent += 1;
+      laneCounter.bytesSent += frame.length;
       budget -= frame.length;
       if (budget <= 0) {
         // Yield to I/O (incoming frames, credits, other links) before writing more.
@@ -349,6 +356,9 @@ export class Link {
     const counter = this.host.counters[channel.index]!;
     counter.framesReceived += 1;
     counter.bytesReceived += frame.length;
+    const laneCounter = this.host.laneCounters[lane]!;
+    laneCounter.framesReceived += 1;
+    laneCounter.bytesReceived += frame.length;
     const sequence = channel.reliable ? this.sequences[lane] : undefined;
     // Validate every item before delivering any, so a malformed block delivers nothing.
     let metas: (MessageMeta | undefined)[] | undefined;
@@ -372,6 +382,7 @@ export class Link {
       }
       const item: unknown = (decoded as unknown[])[index];
       counter.messagesReceived += 1;
+      laneCounter.messagesReceived += 1;
       if (metas === undefined) this.host.deliver(this, channel, header.lane, item, undefined);
       else this.host.deliver(this, channel, header.lane, (item as unknown[])[1], metas[index]);
     }
@@ -390,6 +401,9 @@ export class Link {
     const counter = this.host.counters[channel.index]!;
     counter.framesReceived += 1;
     counter.bytesReceived += frame.length;
+    const laneCounter = this.host.laneCounters[lane]!;
+    laneCounter.framesReceived += 1;
+    laneCounter.bytesReceived += frame.length;
     const completed = this.reassembly[lane]!.accept(header, frame);
     if (completed === undefined) return;
     const { body, metaLength } = completed;
@@ -411,6 +425,7 @@ export class Link {
       }
     }
     counter.messagesReceived += 1;
+    laneCounter.messagesReceived += 1;
     this.host.deliver(this, channel, header.lane, payload, meta);
   }
 

@@ -58,7 +58,24 @@ export function createChannelCounters(): ChannelCounters {
   };
 }
 
+/** What travelled on one lane (one connection in per-channel mode) of a channel, over all peers. */
+export interface LaneCounters {
+  /** Messages framed for sending (a chunked one when its last chunk is; a resent one again). */
+  messagesSent: number;
+  framesSent: number;
+  bytesSent: number;
+  messagesReceived: number;
+  framesReceived: number;
+  bytesReceived: number;
+}
+
+export function createLaneCounters(): LaneCounters {
+  return { messagesSent: 0, framesSent: 0, bytesSent: 0, messagesReceived: 0, framesReceived: 0, bytesReceived: 0 };
+}
+
 export interface ChannelStats extends ChannelCounters {
+  /** Per lane, in lane order (`parallelism` lanes; one in single-connection mode). */
+  lanes: LaneCounters[];
   /** Messages waiting to be sent, over all peers. */
   queuedMessages: number;
   queuedBytes: number;

@@ -36,8 +36,8 @@ import { Link } from './link';
 import type { LinkHost } from './link';
 import { createListener } from './server';
 import type { Admission, Listener } from './server';
-import { createChannelCounters } from './stats';
-import type { ChannelCounters, ChannelStats, TransportStats } from './stats';
+import { createChannelCounters, createLaneCounters } from './stats';
+import type { ChannelCounters, ChannelStats, LaneCounters, TransportStats } from './stats';
 
 /** A message as a handler receives it (the transport port's InboundMessage). */
 export interface InboundMessage {
@@ -151,6 +151,7 @@ export function createTransport(options: TransportOptions): Transport {
   const codec = createCborCodec();
   const byName = new Map<string, ChannelDefinition>(channels.map((channel) => [channel.name, channel]));
   const counters: ChannelCounters[] = channels.map(() => createChannelCounters());
+  const laneCounters: LaneCounters[] = Array.from({ length: layout.totalLanes }, () => createLaneCounters());
   const incarnation = randomBytes(12).toString('base64url');
   const identity: LocalIdentity = {
     cluster,
@@ -250,6 +251,7 @@ export function createTransport(options: TransportOptions): Transport {
     clock,
     random,
     counters,
+    laneCounters,
     isClosed: () => closed,
     newSession: () => randomBytes(12).toString('base64url'),
     dial: (link, url, session, index) => openDial(url, session, index, link.peer, link),
@@ -878,7 +880,9 @@ export function createTransport(options: TransportOptions): Transport {
             unackedBytes += queue.unackedBytes;
           }
         }
-        channelStats[channel.name] = { ...counters[channel.index]!, queuedMessages, queuedBytes, unackedMessages, unackedBytes };
+        const offset = layout.offsets[channel.index]!;
+        const lanes = laneCounters.slice(offset, offset + layout.lanes[channel.index]!).map((lane) => ({ ...lane }));
+        channelStats[channel.name] = { ...counters[channel.index]!, lanes, queuedMessages, queuedBytes, unackedMessages, unackedBytes };
       }
       let open = 0;
       // Inbound: from the TCP accept (before TLS and the upgrade); outbound: dialed, not yet open.
