@@ -217,9 +217,73 @@ describe('messages', () => {
     expect(seen).toEqual(['from process', 'from runtime']);
     await runtime.shutdown();
   });
+
+  it('cancels runtime.sendAfter timers at shutdown, reporting their messages as dead letters', async () => {
+    const letters: DeadLetter[] = [];
+    const { simulation, runtime } = simulatedRuntime({ onDeadLetter: (letter) => letters.push(letter) });
+    const seen: unknown[] = [];
+    const target = runtime.spawn((message: unknown) => void seen.push(message));
+    runtime.sendAfter(100, target, 'in time');
+    runtime.sendAfter(10_000, target, 'after shutdown');
+    runtime.sendAfter(20_000, target, 'cancelled').cancel();
+    await simulation.runForAsync(100);
+    expect(seen).toEqual(['in time']);
+    await runtime.shutdown();
+    expect(letters).toEqual([{ to: target.toString(), message: 'after shutdown', reason: 'shutdown', from: undefined }]);
+    // Nothing fires into the stopped runtime later (it would be a `noproc` dead letter).
+    await simulation.runForAsync(30_000);
+    expect(letters).toHaveLength(1);
+    // Once stopped, sendAfter arms nothing: its message is a dead letter at once.
+    runtime.sendAfter(5, target, 'too late');
+    expect(letters.at(-1)).toMatchObject({ message: 'too late', reason: 'shutdown' });
+    await simulation.runForAsync(10);
+    expect(letters).toHaveLength(2);
+    expect(seen).toEqual(['in time']);
+  });
+
+  it('leaves no timer of the system clock behind a shutdown to keep Node alive', async () => {
+    const timeouts = (): number => process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
+    const before = timeouts();
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const target = runtime.spawn(() => undefined);
+    runtime.sendAfter(60 * 60 * 1000, target, 'in an hour');
+    expect(timeouts()).toBe(before + 1);
+    await runtime.shutdown();
+    expect(timeouts()).toBe(before);
+  });
 });
 
 describe('calls', () => {
+  it('waits out a 30-day timeout and a 30-day sendAfter on the system clock without firing them early', async () => {
+    // Node fires a setTimeout longer than 2^31 - 1 ms after 1 ms; the system clock chains such delays.
+    const month = 30 * 24 * 60 * 60 * 1000;
+    const { runtime, letters } = runtimeWithLetters();
+    const held: ReplyTo[] = [];
+    const pid = runtime.spawn({
+      handleCall: (_request: unknown, _self: ProcessSelf, from: ReplyTo) => {
+        held.push(from);
+        return NO_REPLY;
+      },
+    });
+    const seen: unknown[] = [];
+    const target = runtime.spawn((message: unknown) => void seen.push(message));
+    let settled = false;
+    const reply = runtime.call(pid, 'take your time', { timeout: month });
+    void reply.finally(() => (settled = true));
+    runtime.sendAfter(month, target, 'a month later');
+    // A short timer on the same clock: once it has fired, a month-long one fired early if it was going to.
+    runtime.sendAfter(30, target, 'sentinel');
+    await until(() => seen.length > 0, 'the sentinel');
+    await settle();
+    expect(seen).toEqual(['sentinel']);
+    expect(settled).toBe(false);
+    expect(runtime.stats().pendingCallDeadlines).toBe(1);
+    runtime.reply(held[0]!, 'answered');
+    expect(await reply).toBe('answered');
+    await runtime.shutdown();
+    expect(letters).toMatchObject([{ message: 'a month later', reason: 'shutdown' }]);
+  });
+
   it('replies later when handleCall returns NO_REPLY, and drops a second reply', async () => {
     const runtime = createRuntime({ nodeId: 'node-a' });
     const held: ReplyTo[] = [];

@@ -187,6 +187,24 @@ function isThreadBehavior(value: unknown): value is ThreadBehavior {
 
 
 
+/** A `runtime.sendAfter` waiting for its timer. */
+class PendingSend {
+  timer: Timer | null = null;
+  constructor(
+    readonly to: Destination,
+    readonly message: unknown,
+  ) {}
+}
+
+const INERT_TIMER: Timer = Object.freeze({ cancel: () => undefined });
+
+/** A destination as text, for dead letters. */
+function describeDestination(to: Destination): string {
+  if (to instanceof Pid || Pid.is(to)) return to.toString();
+  if (typeof to === 'string') return to;
+  return typeof to === 'object' && to !== null ? `${String(to.name)}@${String(to.node)}` : String(to);
+}
+
 interface ExitSignalItem {
   readonly target: ProcessRecord;
   readonly from: Pid;
@@ -245,6 +263,8 @@ export class RuntimeImpl implements Runtime {
   private nextCallRef = 1;
 
   private readonly monitorCallbacks = new Map<MonitorRef, (down: DownMessage) => void>();
+  /** `runtime.sendAfter` timers that have not fired or been cancelled. */
+  private readonly pendingSends = new Set<PendingSend>();
   readonly remote: RemoteBridge | null;
   private threads: ThreadPool | null = null;
 
@@ -847,7 +867,23 @@ export class RuntimeImpl implements Runtime {
 
   sendAfter(delayMs: number, to: Destination, message: unknown): Timer {
     nonNegativeNumber('delayMs', delayMs, 0);
-    return this.clock.setTimer(delayMs, () => this.route(to, message, undefined, false, undefined));
+    if (this.status === 'stopped') {
+      this.deadLetter(describeDestination(to), message, 'shutdown', undefined);
+      return INERT_TIMER;
+    }
+    // Tracked, so that shutdown cancels what has not fired: a pending timer would keep Node
+    // alive and later fire into a stopped runtime.
+    const entry = new PendingSend(to, message);
+    entry.timer = this.clock.setTimer(delayMs, () => {
+      this.pendingSends.delete(entry);
+      this.route(to, message, undefined, false, undefined);
+    });
+    this.pendingSends.add(entry);
+    return {
+      cancel: () => {
+        if (this.pendingSends.delete(entry)) entry.timer!.cancel();
+      },
+    };
   }
 
   /** @internal `self.sendAfter`: the timer dies with the process. */
@@ -1550,9 +1586,15 @@ export class RuntimeImpl implements Runtime {
       for (const record of others) if (record.status !== DEAD) this.sendExit(this.system.pid, record.pid, 'kill');
     }
     this.terminate(this.system, 'shutdown');
-    // 3. Whatever is still waiting for a reply fails; workers and the router are released.
+    // 3. Whatever is still waiting for a reply fails, timers that have not fired are cancelled
+    //    (their messages are dead letters); workers and the router are released.
     this.deadlineTimer?.cancel();
     this.deadlineTimer = null;
+    for (const entry of [...this.pendingSends]) {
+      this.pendingSends.delete(entry);
+      entry.timer!.cancel();
+      this.deadLetter(describeDestination(entry.to), entry.message, 'shutdown', undefined);
+    }
     for (const call of [...this.remoteCalls.values()]) this.failCall(call, new RuntimeStoppedError(this.nodeId, 'wait for a reply'));
     for (const call of this.deadlines.popExpired(Number.POSITIVE_INFINITY)) {
       call.inDeadlines = false;
