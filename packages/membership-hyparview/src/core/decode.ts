@@ -68,15 +68,24 @@ function finite(value: unknown): number {
   return value;
 }
 
-/** A list of distinct node ids, cut to `cap`. */
-function nodeList(value: unknown, cap: number, limits: DecodeLimits, stats: DecodeStats): string[] {
+/**
+ * A list of distinct node ids, cut to `cap`. A list that is already well-formed is returned as it
+ * is (read only from here on); otherwise a cleaned copy is made.
+ */
+function nodeList(value: unknown, cap: number, limits: DecodeLimits, stats: DecodeStats): readonly string[] {
   if (!Array.isArray(value)) fail();
   const length = value.length;
-  if (length > cap) stats.truncated += 1;
-  const result: string[] = [];
   const end = Math.min(length, cap);
+  let clean = length <= cap;
   for (let index = 0; index < end; index += 1) {
     const id = nodeId(value[index], limits);
+    for (let earlier = 0; earlier < index && clean; earlier += 1) if (value[earlier] === id) clean = false;
+  }
+  if (clean) return value as string[];
+  if (length > cap) stats.truncated += 1;
+  const result: string[] = [];
+  for (let index = 0; index < end; index += 1) {
+    const id = value[index] as string;
     if (!result.includes(id)) result.push(id);
   }
   return result;

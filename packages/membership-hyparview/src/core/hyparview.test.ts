@@ -212,20 +212,32 @@ describe('HyParView §4.4: NEIGHBOR, DISCONNECT and failures', () => {
     const node = withPassive(core({ maxPendingPromotions: 1, promotionBackoffInitialMs: 1_000, promotionBackoffMaxMs: 8_000 }), ['p1', 'p2']);
     withActive(node, ['a']);
     node.tick(0);
-    const first = sentOfType(node.takeEffects(), 'neighbor')[0]!.to;
-    node.receive(first, { type: 'neighbor-reply', epoch: 0, accepted: false }, 10);
+    const first = sentOfType(node.takeEffects(), 'neighbor')[0]!;
+    expect(first.message.priority).toBe('low');
+    node.receive(first.to, { type: 'neighbor-reply', epoch: 0, accepted: false }, 10);
     node.tick(10);
     const second = sentOfType(node.takeEffects(), 'neighbor');
-    expect(second.map((sent) => sent.to)).toEqual([first === 'p1' ? 'p2' : 'p1']);
+    expect(second.map((sent) => sent.to)).toEqual([first.to === 'p1' ? 'p2' : 'p1']);
     node.receive(second[0]!.to, { type: 'neighbor-reply', epoch: 0, accepted: false }, 20);
     node.tick(20);
     expect(sentOfType(node.takeEffects(), 'neighbor')).toEqual([]);
-    // Both back off between 500 and 1,000 ms (half to full of the initial delay).
-    expect(node.nextTick()).toBeGreaterThanOrEqual(510);
-    expect(node.nextTick()).toBeLessThanOrEqual(1_020);
-    node.tick(1_100);
+    // Both back off between 1,000 and 1,500 ms (the initial delay plus up to half of it as jitter).
+    expect(node.nextTick()).toBeGreaterThanOrEqual(1_010);
+    expect(node.nextTick()).toBeLessThanOrEqual(1_520);
+    node.tick(1_600);
     expect(sentOfType(node.takeEffects(), 'neighbor')).toHaveLength(1);
     expect(node.stats().promotionsRefused).toBe(2);
+  });
+
+  it('with an empty active view, promotion asks with high priority and moves on at once when a candidate is gone', () => {
+    const node = withPassive(core({ maxPendingPromotions: 1 }), ['p1', 'p2']);
+    node.tick(0);
+    const first = sentOfType(node.takeEffects(), 'neighbor')[0]!;
+    expect(first.message.priority).toBe('high');
+    node.peerDown(first.to, 5);
+    node.tick(5);
+    const second = sentOfType(node.takeEffects(), 'neighbor');
+    expect(second.map((sent) => [sent.to, sent.message.priority])).toEqual([[first.to === 'p1' ? 'p2' : 'p1', 'high']]);
   });
 
   it('an unanswered NEIGHBOR request counts as a failure: the candidate leaves the passive view', () => {

@@ -463,7 +463,7 @@ export class HyParViewCore implements PeerService {
   nextTick(): number {
     if (this.stopped || !this.started) return Number.POSITIVE_INFINITY;
     let next = Math.min(this.nextShuffleAt, this.promotionAt);
-    for (const pending of this.pending.values()) if (pending.deadline < next) next = pending.deadline;
+    if (this.pending.size > 0) for (const pending of this.pending.values()) if (pending.deadline < next) next = pending.deadline;
     if (this.shuffleSent !== undefined && this.shuffleSent.deadline < next) next = this.shuffleSent.deadline;
     if (this.active.size === 0 && this.passive.size === 0 && this.seeds.length > 0 && this.nextJoinAt < next) next = this.nextJoinAt;
     return next;
@@ -475,6 +475,7 @@ export class HyParViewCore implements PeerService {
   }
 
   private expirePending(now: number): void {
+    if (this.pending.size === 0) return;
     for (const [peer, pending] of this.pending) {
       if (pending.deadline > now) continue;
       this.pending.delete(peer);
@@ -505,7 +506,7 @@ export class HyParViewCore implements PeerService {
 
   private pendingPromotions(): number {
     let count = 0;
-    for (const pending of this.pending.values()) if (pending.kind !== 'join') count += 1;
+    if (this.pending.size > 0) for (const pending of this.pending.values()) if (pending.kind !== 'join') count += 1;
     return count;
   }
 
@@ -547,8 +548,8 @@ export class HyParViewCore implements PeerService {
     const backoff = this.backoffs.get(peer) ?? { attempts: 0, until: now };
     backoff.attempts += 1;
     const delay = Math.min(this.config.promotionBackoffMaxMs, this.config.promotionBackoffInitialMs * 2 ** (backoff.attempts - 1));
-    // Jitter keeps nodes that were refused together from asking again together.
-    backoff.until = now + delay * (0.5 + this.random.float() / 2);
+    // Jitter (up to half again) keeps nodes that were refused together from asking again together.
+    backoff.until = now + delay * (1 + this.random.float() / 2);
     this.backoffs.set(peer, backoff);
     if (this.backoffs.size > 2 * this.config.passiveViewSize) {
       for (const key of this.backoffs.keys()) if (!this.passive.has(key)) this.backoffs.delete(key);

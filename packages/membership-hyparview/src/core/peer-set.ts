@@ -63,9 +63,22 @@ export class PeerSet {
 
   /** Up to `count` distinct members, uniformly chosen, excluding `exclude`. */
   sample(random: Random, count: number, exclude?: string): string[] {
-    if (count <= 0 || this.items.length === 0) return [];
-    const pool = exclude === undefined || !this.positions.has(exclude) ? this.items : this.items.filter((item) => item !== exclude);
-    return random.sample(pool, count);
+    const items = this.items;
+    if (count <= 0 || items.length === 0) return [];
+    const excluded = exclude !== undefined && this.positions.has(exclude) ? 1 : 0;
+    const available = items.length - excluded;
+    if (available <= 0) return [];
+    if (count * 2 >= available) {
+      const pool = excluded === 0 ? items : items.filter((item) => item !== exclude);
+      return random.sample(pool, count);
+    }
+    // Few out of many: draw positions until enough distinct ones (no copy of the set).
+    const result: string[] = [];
+    while (result.length < count) {
+      const item = items[random.int(0, items.length)]!;
+      if (item !== exclude && !result.includes(item)) result.push(item);
+    }
+    return result;
   }
 
   toArray(): string[] {

@@ -518,7 +518,7 @@ class MembershipDriver implements Membership {
       if (service instanceof HyParViewCore && this.initialView !== undefined) service.restore(this.initialView, seeds, now);
       else service.join(seeds, now);
       if (this.monitor.enabled) this.nextHeartbeatAt = now + this.random.float() * this.config.failureDetection.heartbeatIntervalMs;
-      this.nextSeedRefreshAt = now + this.config.seedRefreshMs;
+      if (this.seedProvider.fixed !== true) this.nextSeedRefreshAt = now + this.config.seedRefreshMs;
       if (!this.pinned) this.startAutomaticTopology(now);
       this.settleJoin();
     });
@@ -747,6 +747,7 @@ class MembershipDriver implements Membership {
     if (count > 0) return;
     this.linkedSince.set(peer, now);
     this.connections.ensure(peer, now);
+    if (!this.connections.connected.has(peer)) this.scheduleCollect(now);
     this.monitor.add(peer, now);
     this.plumtree.neighborUp(peer, now);
     this.emit('member-join', peer);
@@ -766,7 +767,7 @@ class MembershipDriver implements Membership {
     this.plumtree.neighborDown(peer);
     if (reason === 'failed') this.policy.recordPartitionEvent(now);
     this.connections.touch(peer, now);
-    if (this.nextCollectAt === Number.POSITIVE_INFINITY) this.nextCollectAt = now + this.config.connectionLingerMs;
+    this.scheduleCollect(now);
     this.emit('member-leave', peer, reason);
   }
 
@@ -863,14 +864,19 @@ class MembershipDriver implements Membership {
     this.nextCollectAt = Number.POSITIVE_INFINITY;
     const needed = (peer: string): boolean => this.links.has(peer);
     this.connections.collect(now, needed);
+    let pending = false;
     const grace = 2 * this.config.hyparview.neighborRequestTimeoutMs;
     for (const [peer, since] of this.linkedSince) {
       if (this.connections.connected.has(peer)) continue;
       if (now - since >= grace) this.peerFailed(peer, now);
-      else if (since + grace < this.nextCollectAt) this.nextCollectAt = since + grace;
+      else pending = true;
     }
-    const next = this.connections.nextCollection(needed);
-    if (next < this.nextCollectAt) this.nextCollectAt = Math.max(next, now + 1);
+    if (pending || this.connections.nextCollection(needed) !== Number.POSITIVE_INFINITY) this.scheduleCollect(now);
+  }
+
+  /** Collection runs every half linger time while there is something to collect or watch, not per connection. */
+  private scheduleCollect(now: number): void {
+    if (this.nextCollectAt === Number.POSITIVE_INFINITY) this.nextCollectAt = now + Math.max(1, this.config.connectionLingerMs / 2);
   }
 
   private refreshSeeds(now: number): void {

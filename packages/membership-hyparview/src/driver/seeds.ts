@@ -4,6 +4,8 @@
 export interface SeedProvider {
   /** Describes the source in errors and logs. */
   readonly name: string;
+  /** True when `resolve` always answers the same (a static list): it is then not re-resolved. */
+  readonly fixed?: boolean;
   /** Node ids of (some of) the cluster's nodes; a synchronous answer is used at once. */
   resolve(): readonly string[] | Promise<readonly string[]>;
 }
@@ -11,7 +13,7 @@ export interface SeedProvider {
 /** A fixed list of node ids. */
 export function staticSeeds(nodes: readonly string[]): SeedProvider {
   const list = Object.freeze([...nodes]);
-  return { name: `static(${list.length})`, resolve: () => list };
+  return { name: `static(${list.length})`, fixed: true, resolve: () => list };
 }
 
 export function isSeedProvider(value: unknown): value is SeedProvider {

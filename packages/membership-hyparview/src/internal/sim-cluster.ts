@@ -74,7 +74,8 @@ export function simulationConfig(roundMs = 1000): MembershipConfig {
   return resolveConfig(
     {
       hyparview: { shuffleIntervalMs: roundMs, neighborRequestTimeoutMs: 400, joinRetryMs: 400, promotionBackoffInitialMs: 200, promotionBackoffMaxMs: 2_000 },
-      plumtree: { ihaveTimeoutMs: 80, graftTimeoutMs: 40, lazyPushIntervalMs: 10, antiEntropyIntervalMs: 0 },
+      // IHAVE goes out at once (no batching timer): broadcasts in these runs are far apart.
+      plumtree: { ihaveTimeoutMs: 80, graftTimeoutMs: 40, lazyPushIntervalMs: 0, antiEntropyIntervalMs: 0 },
       failureDetection: { heartbeatIntervalMs: 0 },
       connectionLingerMs: roundMs,
     },

@@ -1,0 +1,202 @@
+// The driver's API and its failure detection, hostile-input handling and port shapes, on
+// testkit's simulated network and clock.
+import { describe, expect, it } from '@jest/globals';
+import { FoundationError } from '@foundation/core';
+import { createSimulation, seedFromEnvironment } from '@foundation/testkit';
+import type { SimTransport, Simulation } from '@foundation/testkit';
+import { simulationConfig } from '../internal/sim-cluster';
+import { createMembership } from './membership';
+import type { Membership, MembershipOptions } from './membership';
+
+const seed = Number(seedFromEnvironment(4_242));
+
+interface Node {
+  readonly id: string;
+  membership: Membership;
+  transport: SimTransport;
+}
+
+/** A small cluster with heartbeats on (the transport's own failure detection is slowed down to 20 s). */
+function cluster(simulation: Simulation, count: number, overrides: Partial<MembershipOptions> = {}): Node[] {
+  const nodes: Node[] = [];
+  for (let index = 0; index < count; index += 1) {
+    const id = `n${index}`;
+    simulation.addNode(id, {
+      start: ({ clock, random, transport }) => {
+        const membership = createMembership({
+          nodeId: id,
+          transport,
+          clock,
+          random,
+          seeds: index === 0 ? [] : ['n0'],
+          topology: 'hyparview',
+          config: {
+            ...simulationConfig(1_000),
+            failureDetection: { heartbeatIntervalMs: 100, heartbeatTimeoutMs: 1_000, phiThreshold: 8, phiWindow: 50, phiMinStdDeviationMs: 10, phiAcceptablePauseMs: 0 },
+          },
+          ...overrides,
+        });
+        nodes[index] = { id, membership, transport };
+        clock.setTimer(index * 5, () => {
+          membership.join().catch(() => undefined);
+        });
+      },
+    });
+  }
+  return nodes;
+}
+
+describe('createMembership', () => {
+  it('rejects a node id that differs from the transport\'s, unknown options and bad seeds', () => {
+    const simulation = createSimulation({ seed });
+    const { transport } = simulation.addNode('a');
+    expect(() => createMembership({ nodeId: 'b', transport })).toThrow(/nodeId/);
+    expect(() => createMembership({ nodeId: 'a', transport, config: { hyparview: { bogus: 1 } as never } })).toThrow(/not a known option/);
+    expect(() => createMembership({ nodeId: 'a', transport, seeds: [1] as never })).toThrow(/seeds/);
+  });
+
+  it('join() resolves at once for the first node, and rejects with JoinTimeoutError (5903) when no seed answers', async () => {
+    const simulation = createSimulation({ seed });
+    const first = simulation.addNode('first').transport;
+    simulation.addNode('lonely');
+    const alone = createMembership({ nodeId: 'first', transport: first, clock: simulation.clock, random: simulation.random, topology: 'hyparview' });
+    await expect(alone.join()).resolves.toBeUndefined();
+    const lonely = createMembership({
+      nodeId: 'lonely',
+      transport: simulation.node('lonely').transport,
+      clock: simulation.clock,
+      random: simulation.random,
+      seeds: ['ghost'],
+      topology: 'hyparview',
+      config: { ...simulationConfig(), joinTimeoutMs: 2_000 },
+    });
+    simulation.addNode('ghost').crash();
+    const outcome = lonely.join().then(
+      () => 'joined',
+      (error: unknown) => error,
+    );
+    await simulation.runForAsync(2_500);
+    const error = await outcome;
+    expect(FoundationError.hasType(error, 5903)).toBe(true);
+    // leave() waits (on the membership's clock) for goodbyes to go out.
+    const left = lonely.leave();
+    await simulation.runForAsync(500);
+    await left;
+  });
+
+  it('broadcast() checks topics and sizes; a stopped membership refuses (publish returns false)', async () => {
+    const simulation = createSimulation({ seed });
+    const { transport } = simulation.addNode('a');
+    const membership = createMembership({ nodeId: 'a', transport, clock: simulation.clock, random: simulation.random, config: { plumtree: { maxPayloadBytes: 16 } } });
+    await membership.join();
+    expect(() => membership.broadcast('', 'x')).toThrow(expect.objectContaining({ code: 5906 }) as unknown as Error);
+    expect(() => membership.broadcast('$topology', 'x')).toThrow(/reserved/);
+    expect(() => membership.subscribe('$servers', () => undefined)).toThrow(/reserved/);
+    expect(() => membership.broadcast('t', new Uint8Array(17))).toThrow(expect.objectContaining({ code: 5905 }) as unknown as Error);
+    expect(typeof membership.broadcast('t', new Uint8Array(16))).toBe('string');
+    const left = membership.leave();
+    await simulation.runForAsync(500);
+    await left;
+    expect(membership.publish('t', new Uint8Array(1))).toBe(false);
+    expect(() => membership.broadcast('t', 'x')).toThrow(expect.objectContaining({ code: 5902 }) as unknown as Error);
+  });
+});
+
+describe('failure detection', () => {
+  it(`heartbeats find a neighbour that went silent (cut off, not crashed): member-suspect first, then member-leave "failed" (seed=${seed})`, () => {
+    const simulation = createSimulation({ seed, network: { latency: { min: 1, max: 3 }, failureDetectionMs: 20_000 } });
+    const nodes = cluster(simulation, 6);
+    simulation.runFor(2_000);
+    const watcher = nodes.find((node) => node.membership.members().includes('n5') && node.id !== 'n5')!;
+    expect(watcher).toBeDefined();
+    const suspected: [string, number][] = [];
+    const left: [string, string][] = [];
+    watcher.membership.on('member-suspect', (member, phi) => suspected.push([member, phi]));
+    watcher.membership.on('member-leave', (member, reason) => left.push([member, reason]));
+    simulation.network.isolate('n5');
+    const cutAt = simulation.now();
+    simulation.runUntil(() => left.some(([member]) => member === 'n5'), { maxTime: 3_000 });
+    const suspicion = suspected.find(([member]) => member === 'n5');
+    expect(suspicion).toBeDefined();
+    expect(suspicion![1]).toBeGreaterThanOrEqual(8);
+    expect(left).toContainEqual(['n5', 'failed']);
+    // Found by the heartbeat timeout (1 s), long before the transport's 20 s.
+    expect(simulation.now() - cutAt).toBeLessThan(1_600);
+    expect(watcher.membership.members()).not.toContain('n5');
+    expect(watcher.membership.stats().driver.heartbeatTimeouts).toBeGreaterThanOrEqual(1);
+    // Round trips were measured from the echoed heartbeats.
+    expect(watcher.membership.health().latencyMs).toBeGreaterThan(0);
+  });
+
+  it(`the transport's peer-down ends a link at once (seed=${seed})`, () => {
+    const simulation = createSimulation({ seed, network: { latency: { min: 1, max: 3 }, failureDetectionMs: 200 } });
+    const nodes = cluster(simulation, 6, { config: { ...simulationConfig(1_000) } });
+    simulation.runFor(2_000);
+    const victim = nodes[3]!;
+    const neighbours = nodes.filter((node) => node.membership.members().includes(victim.id));
+    expect(neighbours.length).toBeGreaterThan(0);
+    simulation.crash(victim.id);
+    simulation.runFor(400);
+    for (const node of neighbours) expect(node.membership.members()).not.toContain(victim.id);
+  });
+});
+
+describe('hostile peers through the driver', () => {
+  it(`garbage and unknown message types are dropped and counted; views stay bounded under a JOIN flood (seed=${seed})`, () => {
+    const simulation = createSimulation({ seed });
+    const nodes = cluster(simulation, 4);
+    const attacker = simulation.addNode('attacker').transport;
+    simulation.runFor(1_000);
+    const target = nodes[0]!.membership;
+    const garbage: unknown[] = [null, 42, 'join', [], { type: 'teleport' }, { type: 'shuffle', epoch: 0, origin: 'x', ttl: 'six', nodes: [] }, { type: 'neighbor', epoch: 0, priority: 'urgent' }];
+    for (const payload of garbage) attacker.send('n0', 'coordination', payload);
+    for (const payload of garbage) attacker.send('n0', 'gossip', payload);
+    // A flood of JOINs under many identities and of oversized shuffles.
+    for (let index = 0; index < 200; index += 1) attacker.send('n0', 'coordination', { type: 'join', epoch: 0 });
+    attacker.send('n0', 'coordination', { type: 'shuffle', epoch: 0, origin: 'attacker', ttl: 1, nodes: Array.from({ length: 5_000 }, (_, index) => `fake${index}`) });
+    simulation.runFor(1_000);
+    const stats = target.stats();
+    expect(stats.decode.malformed).toBeGreaterThanOrEqual(10);
+    // "teleport" on both channels, and membership messages sent on the broadcast channel.
+    expect(stats.decode.unknownType).toBe(4);
+    expect(stats.decode.truncated).toBe(1);
+    expect(stats.service.joinsRateLimited).toBeGreaterThanOrEqual(190);
+    expect(target.activeView().length).toBeLessThanOrEqual(5);
+    expect(target.passiveView().length).toBeLessThanOrEqual(30);
+    expect(target.passiveView().filter((peer) => peer.startsWith('fake')).length).toBeLessThanOrEqual(8);
+  });
+});
+
+describe('the ports other packages declare', () => {
+  it('Membership satisfies a Broadcast port (publish bytes / subscribe) and a MembershipEvents port as registry and events declare them', async () => {
+    // The shapes, as a consumer package declares them in its own src/ (structural typing).
+    interface BroadcastPort {
+      readonly nodeId: string;
+      publish(topic: string, payload: Uint8Array): boolean;
+      subscribe(topic: string, handler: (message: { readonly from: string; readonly payload: unknown }) => void): () => void;
+    }
+    interface MembershipEventsPort {
+      members(): string[];
+      on(event: 'member-join' | 'member-leave', handler: (member: string) => void): () => void;
+    }
+    const simulation = createSimulation({ seed });
+    const nodes = cluster(simulation, 3, { config: { ...simulationConfig(1_000) } });
+    simulation.runFor(1_000);
+    const broadcast: BroadcastPort = nodes[0]!.membership;
+    const events: MembershipEventsPort = nodes[2]!.membership;
+    const received: [string, unknown][] = [];
+    const unsubscribe = (nodes[1]!.membership as BroadcastPort).subscribe('orders', ({ from, payload }) => received.push([from, payload]));
+    const joined: string[] = [];
+    events.on('member-join', (member) => joined.push(member));
+    expect(broadcast.publish('orders', new Uint8Array([1, 2, 3]))).toBe(true);
+    simulation.runFor(500);
+    expect(received).toEqual([['n0', new Uint8Array([1, 2, 3])]]);
+    unsubscribe();
+    broadcast.publish('orders', new Uint8Array([4]));
+    simulation.runFor(500);
+    expect(received).toHaveLength(1);
+    expect(events.members().length).toBeGreaterThan(0);
+    expect(joined).toEqual([]);
+    await Promise.resolve();
+  });
+});
