@@ -116,3 +116,37 @@ export function createManualScheduler(): ManualScheduler {
     pending: () => timers.filter((timer) => !timer.cancelled).length,
   };
 }
+
+/** The `self` API as the README documents it (plus `node`, which ProcessSelf declares). */
+export const DOCUMENTED_SELF = [
+  'call',
+  'cast',
+  'demonitor',
+  'exit',
+  'link',
+  'monitor',
+  'name',
+  'node',
+  'pid',
+  'register',
+  'reply',
+  'send',
+  'sendAfter',
+  'sendAsync',
+  'signal',
+  'spawn',
+  'state',
+  'stop',
+  'trapExits',
+  'unlink',
+  'unregister',
+];
+
+/** Every string-keyed property reachable on `value` through its prototype chain, but Object's own. */
+export function reachable(value: object): string[] {
+  const names = new Set<string>();
+  for (let current: object | null = value; current !== null && current !== Object.prototype; current = Object.getPrototypeOf(current) as object | null) {
+    for (const name of Object.getOwnPropertyNames(current)) if (name !== 'constructor') names.add(name);
+  }
+  return [...names].sort();
+}

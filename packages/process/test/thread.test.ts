@@ -13,7 +13,7 @@ import type { Runtime } from '../src/runtime/runtime';
 import type { DeadLetter } from '../src/runtime/options';
 import { isDownMessage, isExitMessage } from '../src/runtime/system-messages';
 import type { ThreadBehavior } from '../src/runtime/types';
-import { settle, until } from './support';
+import { DOCUMENTED_SELF, settle, until } from './support';
 
 const fixtures = resolve(__dirname, 'fixtures/thread-behaviors.ts');
 const behavior = (name: string): ThreadBehavior => ({ module: fixtures, export: name });
@@ -243,6 +243,11 @@ describe('thread isolation', () => {
     await expect(runtime.start(behavior('counter'), { isolation: 'thread', args: uncloneable })).rejects.toMatchObject({
       code: PROCESS_ERROR_CODES.uncloneableMessage,
     });
+  }, WAIT);
+
+  it('gives a behavior in a worker the same self API and an opaque from', async () => {
+    const pid = await runtime.start(behavior('introspect'), { isolation: 'thread' });
+    expect(await runtime.call(pid, 'what can you reach?')).toEqual({ self: DOCUMENTED_SELF, from: ['caller'] });
   }, WAIT);
 
   it('refuses behaviors it cannot load', async () => {

@@ -4,16 +4,15 @@
 import type { TransferListItem } from 'node:worker_threads';
 import type { DeadlineEntry } from '../core/deadline-queue';
 import type { Pid } from '../core/pid';
-import type { ReplyTo } from './types';
 
 export const CALLER_LOCAL = 0;
 export const CALLER_REMOTE = 1;
 
 /**
- * A call in flight. It is the mailbox entry, the `from` handed to `handleCall`, the deadline
- * queue entry and the caller's pending promise at once: a local call allocates nothing else.
+ * A call in flight. It is the mailbox entry, the deadline queue entry and the caller's pending
+ * promise at once. `handleCall` never sees it: its `from` is an opaque ReplyHandle around it.
  */
-export class CallEnvelope implements ReplyTo, DeadlineEntry {
+export class CallEnvelope implements DeadlineEntry {
   /** True once answered, failed or timed out; later replies are dropped. */
   cancelled = false;
   resolve: ((value: unknown) => void) | null = null;

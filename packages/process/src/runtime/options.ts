@@ -143,7 +143,11 @@ export interface ResolvedMailbox {
   readonly maxWaiting: number;
 }
 
+/** The default mailbox (unbounded), shared by every process that asks for nothing else. */
+export const UNBOUNDED_MAILBOX: ResolvedMailbox = Object.freeze({ capacity: Number.POSITIVE_INFINITY, overflow: 'reject', maxWaiting: Number.POSITIVE_INFINITY });
+
 export function resolveMailbox(options: MailboxOptions | undefined): ResolvedMailbox {
+  if (options === undefined) return UNBOUNDED_MAILBOX;
   const capacity = options?.capacity === undefined ? Number.POSITIVE_INFINITY : options.capacity;
   if (capacity !== Number.POSITIVE_INFINITY) positiveInteger('mailbox.capacity', capacity, 1);
   const overflow = options?.overflow ?? 'reject';

@@ -1,11 +1,15 @@
-// One process: its identity, mailbox, flags, links and monitors, and the `self` API its behavior
-// sees. The record *is* the `self` object, so an idle process costs one object (plus its pid and
-// an empty mailbox): collections are created on first use and dropped when emptied.
+// One process: its identity, mailbox, flags, links and monitors, and the implementation of the
+// `self` API. Behaviors never see the record: they get `self`, a facade (process-self.ts) made on
+// first use, so an idle process that never ran a callback costs one object (plus its pid and an
+// empty mailbox); collections are created on first use and dropped when emptied.
 import type { Timer } from '@foundation/core';
 import { MailboxBuffer } from '../core/mailbox-buffer';
 import type { Pid } from '../core/pid';
 import type { RingQueue } from '../core/ring-queue';
 import type { CallEnvelope, WaitingSend } from './envelopes';
+import { UNBOUNDED_MAILBOX } from './options';
+import type { ResolvedMailbox } from './options';
+import { ProcessHandle } from './process-self';
 import type { RuntimeImpl } from './runtime';
 import type {
   Behavior,
@@ -13,7 +17,6 @@ import type {
   Destination,
   ExitReason,
   MonitorRef,
-  OverflowPolicy,
   ProcessFunction,
   ProcessSelf,
   ReplyTo,
@@ -51,9 +54,8 @@ export class ProcessRecord implements ProcessSelf {
   inHandler = false;
   trapping = false;
   capacity = Number.POSITIVE_INFINITY;
-  overflow: OverflowPolicy = 'reject';
-  /** How many messages may wait outside a full `backpressure` mailbox. */
-  maxWaiting = Number.POSITIVE_INFINITY;
+  /** The mailbox's bound, overflow policy and waiting bound (`capacity` is also kept above, for the hot path). */
+  bounds: ResolvedMailbox = UNBOUNDED_MAILBOX;
   dropped = 0;
   handled = 0;
   readonly mailbox = new MailboxBuffer();
@@ -77,6 +79,7 @@ export class ProcessRecord implements ProcessSelf {
   onSettled: ((value: unknown) => void) | null = null;
   onFailed: ((error: unknown) => void) | null = null;
   bridge: RecordBridge | null = null;
+  private handle: ProcessHandle | null = null;
 
   constructor(
     readonly runtime: RuntimeImpl,
@@ -87,6 +90,11 @@ export class ProcessRecord implements ProcessSelf {
 
   get node(): string {
     return this.pid.node;
+  }
+
+  /** What the behavior's callbacks receive as `self`. */
+  get self(): ProcessHandle {
+    return (this.handle ??= new ProcessHandle(this));
   }
 
   get signal(): AbortSignal {

@@ -33,6 +33,8 @@ import { CALLER_LOCAL, CALLER_REMOTE, CallEnvelope, CastEnvelope, TransferEnvelo
 import { nonNegativeNumber, positiveNumber, resolveMailbox, resolveScheduling } from './options';
 import type { DeadLetter, DeadLetterReason, ResolvedMailbox, ResolvedScheduling, RuntimeOptions, TelemetrySink, ThreadOptions } from './options';
 import { DEAD, EXITING, NONE, ProcessRecord, RUNNING, STARTING } from './process-record';
+import { ReplyHandle, callOf } from './process-self';
+import type { ProcessHandle } from './process-self';
 import type { Watcher } from './process-record';
 import { downMessage, exitMessage, isDownMessage, isSystemMessage } from './system-messages';
 import type { DownMessage } from './system-messages';
@@ -410,8 +412,7 @@ export class RuntimeImpl implements Runtime {
     start: () => void,
   ): ProcessRecord {
     record.capacity = mailbox.capacity;
-    record.overflow = mailbox.overflow;
-    record.maxWaiting = mailbox.maxWaiting;
+    record.bounds = mailbox;
     record.trapping = options.trapExits === true;
     this.table.set(record.pid.id, record);
     if (options.name !== undefined) {
@@ -439,7 +440,7 @@ export class RuntimeImpl implements Runtime {
     let result: unknown;
     record.inHandler = true;
     try {
-      result = behavior.init(args, record);
+      result = behavior.init(args, record.self);
     } catch (error) {
       record.inHandler = false;
       this.terminate(record, error);
@@ -544,6 +545,7 @@ export class RuntimeImpl implements Runtime {
         const record = this.runQueue.shift()!;
         record.queued = false;
         const mailbox = record.mailbox;
+        const self = record.self;
         const reductionsAtStart = this.reductions;
         let count = 0;
         let stride = 1;
@@ -552,7 +554,7 @@ export class RuntimeImpl implements Runtime {
         while (mailbox.length > 0 && record.status === RUNNING && !record.busy) {
           const message = mailbox.shift();
           if (record.waiting !== null) this.admitWaiting(record);
-          this.dispatch(record, message);
+          this.dispatch(record, self, message);
           count += 1;
           sinceRead += 1;
           if (sinceRead >= stride) {
@@ -595,22 +597,22 @@ export class RuntimeImpl implements Runtime {
     this.emit(['foundation', 'process', 'long-handler'], { durationMs, messages }, { pid: record.pid, name: record.name });
   }
 
-  private dispatch(record: ProcessRecord, message: unknown): void {
+  private dispatch(record: ProcessRecord, self: ProcessHandle, message: unknown): void {
     let result: unknown;
     let call: CallEnvelope | null = null;
     record.inHandler = true;
     try {
       if (message instanceof CallEnvelope) {
         call = message;
-        if (record.fn !== null) result = record.fn(call.request, record);
-        else if (record.behavior!.handleCall !== undefined) result = record.behavior!.handleCall(call.request, record, call);
+        if (record.fn !== null) result = record.fn(call.request, self);
+        else if (record.behavior!.handleCall !== undefined) result = record.behavior!.handleCall(call.request, self, new ReplyHandle(call, call.caller));
         else result = UNSUPPORTED_CALL;
       } else if (record.fn !== null) {
-        result = record.fn(message instanceof CastEnvelope ? message.message : message, record);
+        result = record.fn(message instanceof CastEnvelope ? message.message : message, self);
       } else if (message instanceof CastEnvelope) {
-        result = record.behavior!.handleCast!(message.message, record);
+        result = record.behavior!.handleCast!(message.message, self);
       } else if (record.behavior!.handleMessage !== undefined) {
-        result = record.behavior!.handleMessage(message, record);
+        result = record.behavior!.handleMessage(message, self);
       } else {
         result = undefined;
         this.deadLetter(record.pid.toString(), message, 'unhandled', undefined);
@@ -710,7 +712,7 @@ export class RuntimeImpl implements Runtime {
     } else if (typeof to === 'string') {
       record = this.names.get(to);
     }
-    if (record === undefined || record.overflow !== 'backpressure' || !this.isFull(record)) {
+    if (record === undefined || record.bounds.overflow !== 'backpressure' || !this.isFull(record)) {
       try {
         this.route(to, message, from, false, transfer);
       } catch (error) {
@@ -719,7 +721,7 @@ export class RuntimeImpl implements Runtime {
       return Promise.resolve();
     }
     const target = record;
-    if (target.waiting !== null && target.waiting.length >= target.maxWaiting) return rejected(this.waitingFull(target));
+    if (target.waiting !== null && target.waiting.length >= target.bounds.maxWaiting) return rejected(this.waitingFull(target));
     const wrapped = this.wrap(target, message, false, transfer);
     return new Promise<void>((resolve) => {
       (target.waiting ??= new RingQueue<WaitingSend>()).push(new WaitingSend(wrapped, resolve));
@@ -763,7 +765,7 @@ export class RuntimeImpl implements Runtime {
 
   private overflow(record: ProcessRecord, message: unknown): void {
     const target = record.pid.toString();
-    switch (record.overflow) {
+    switch (record.bounds.overflow) {
       case 'reject': {
         const error = new MailboxFullError(target, record.capacity, 'reject');
         if (message instanceof CallEnvelope) {
@@ -791,7 +793,7 @@ export class RuntimeImpl implements Runtime {
         return;
       }
       case 'backpressure': {
-        if (record.waiting !== null && record.waiting.length >= record.maxWaiting) {
+        if (record.waiting !== null && record.waiting.length >= record.bounds.maxWaiting) {
           // The wait is bounded too: a sender that never waits (plain `send`, another node)
           // must not grow it without end.
           const error = this.waitingFull(record);
@@ -808,13 +810,13 @@ export class RuntimeImpl implements Runtime {
   }
 
   private waitingFull(record: ProcessRecord): MailboxFullError {
-    return new MailboxFullError(record.pid.toString(), record.capacity, 'backpressure', record.maxWaiting);
+    return new MailboxFullError(record.pid.toString(), record.capacity, 'backpressure', record.bounds.maxWaiting);
   }
 
   private dropped(record: ProcessRecord, message: unknown): void {
     record.dropped += 1;
     if (message instanceof CallEnvelope) {
-      this.failCall(message, new MailboxFullError(record.pid.toString(), record.capacity, record.overflow));
+      this.failCall(message, new MailboxFullError(record.pid.toString(), record.capacity, record.bounds.overflow));
       return;
     }
     this.deadLetter(record.pid.toString(), message instanceof CastEnvelope ? message.message : message, 'overflow', undefined);
@@ -972,8 +974,9 @@ export class RuntimeImpl implements Runtime {
   }
 
   reply(to: ReplyTo, value: unknown): void {
-    if (!(to instanceof CallEnvelope)) throw new InvalidOptionError('reply', 'the first argument must be the `from` handed to handleCall');
-    this.completeCall(to, value);
+    const call = callOf(to);
+    if (!(call instanceof CallEnvelope)) throw new InvalidOptionError('reply', 'the first argument must be the `from` handed to handleCall');
+    this.completeCall(call, value);
   }
 
   private releaseCall(call: CallEnvelope): boolean {
@@ -1233,7 +1236,7 @@ export class RuntimeImpl implements Runtime {
       let result: unknown;
       record.inHandler = true;
       try {
-        result = behavior.terminate(reason as ExitReason, record);
+        result = behavior.terminate(reason as ExitReason, record.self);
       } catch (error) {
         this.emit(['foundation', 'process', 'terminate-failed'], { count: 1 }, { pid: record.pid, error });
       }
@@ -1452,9 +1455,9 @@ export class RuntimeImpl implements Runtime {
         length: mailbox.length,
         oldestAgeMs: Number.isNaN(oldest) ? 0 : Math.max(0, this.clock.monotonic() - oldest),
         waiting: record.waiting?.length ?? 0,
-        maxWaiting: record.maxWaiting,
+        maxWaiting: record.bounds.maxWaiting,
         capacity: record.capacity,
-        overflow: record.overflow,
+        overflow: record.bounds.overflow,
         dropped: record.dropped,
       },
       links,

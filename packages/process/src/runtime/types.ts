@@ -23,7 +23,10 @@ export interface RemoteName {
 /** Where a message can go: a pid (local or remote), a locally registered name, or a name on another node. */
 export type Destination = Pid | string | RemoteName;
 
-/** Where a reply goes: handed to `handleCall`, used with `self.reply` for a deferred reply. */
+/**
+ * Where a reply goes: handed to `handleCall`, used with `self.reply` for a deferred reply. It is
+ * opaque: only `caller` shows, and `reply` accepts only a `from` the runtime handed out.
+ */
 export interface ReplyTo {
   /** The calling process when the call came from one on this node; undefined otherwise. */
   readonly caller: Pid | undefined;

@@ -11,6 +11,7 @@ import { DEAD, RUNNING, STARTING } from '../runtime/process-record';
 import type { ProcessRecord } from '../runtime/process-record';
 import type { RuntimeImpl } from '../runtime/runtime';
 import { isExitMessage } from '../runtime/system-messages';
+import { targetOf } from '../runtime/process-self';
 import type { Behavior, ExitReason } from '../runtime/types';
 import { normalizeChild, normalizeSupervisor } from './child-spec';
 import type { NormalizedChild, NormalizedSupervisorSpec } from './child-spec';
@@ -39,7 +40,12 @@ export interface SupervisorState {
   givingUp: boolean;
 }
 
+/** A supervisor's own record: its callbacks get `self`, a facade, and reach the record through it. */
 type Self = ProcessRecord & { state: SupervisorState };
+
+function recordOf(self: unknown): Self {
+  return targetOf(self) as Self;
+}
 
 const REQUEST: unique symbol = Symbol('supervisor-request');
 
@@ -325,7 +331,7 @@ export const supervisorBehavior: Behavior<SupervisorState, SupervisorArgs> = {
       givingUp: false,
     };
     self.state = state;
-    const record = self as Self;
+    const record = recordOf(self);
     for (const child of state.children) {
       try {
         const pending = startOne(record, child);
@@ -340,8 +346,8 @@ export const supervisorBehavior: Behavior<SupervisorState, SupervisorArgs> = {
   },
 
   handleMessage(message, self) {
-    if (isExitMessage(message)) return onChildExit(self as Self, message.from, message.reason);
-    if (message instanceof RetryRestart) return retryRestart(self as Self, message.ids);
+    if (isExitMessage(message)) return onChildExit(recordOf(self), message.from, message.reason);
+    if (message instanceof RetryRestart) return retryRestart(recordOf(self), message.ids);
     return undefined;
   },
 
@@ -349,14 +355,14 @@ export const supervisorBehavior: Behavior<SupervisorState, SupervisorArgs> = {
     if (typeof request !== 'object' || request === null || (request as Request)[REQUEST] !== true) {
       return { ok: false, error: new SupervisorError('invalid-spec', 'not a supervisor request') } satisfies Outcome;
     }
-    return serve(self as Self, request as Request);
+    return serve(recordOf(self), request as Request);
   },
 
   async terminate(_reason: ExitReason, self) {
     const state = self.state as SupervisorState | undefined;
     if (state === undefined) return;
     state.givingUp = true;
-    await stopInReverse(self as Self, state.children);
+    await stopInReverse(recordOf(self), state.children);
   },
 };
 

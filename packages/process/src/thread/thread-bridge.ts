@@ -12,6 +12,7 @@ import { UncloneableMessageError } from '../errors/uncloneable-message-error';
 import { TransferEnvelope } from '../runtime/envelopes';
 import type { CallEnvelope } from '../runtime/envelopes';
 import { DEAD } from '../runtime/process-record';
+import { callOf, targetOf } from '../runtime/process-self';
 import type { ProcessRecord, RecordBridge } from '../runtime/process-record';
 import { isDownMessage, isExitMessage } from '../runtime/system-messages';
 import { NO_REPLY } from '../runtime/types';
@@ -290,7 +291,7 @@ export class ThreadBridge implements RecordBridge {
 }
 
 function bridgeOf(self: unknown): ThreadBridge {
-  return (self as ProcessRecord).bridge as ThreadBridge;
+  return (targetOf(self) as ProcessRecord).bridge as ThreadBridge;
 }
 
 /** @internal The behavior of every thread proxy on the main thread. */
@@ -305,7 +306,7 @@ export const threadProxyBehavior: Behavior<unknown, unknown> = {
     return bridgeOf(self).forward(message, true);
   },
   handleCall(_request, self, from) {
-    bridgeOf(self).forwardCall(from as CallEnvelope);
+    bridgeOf(self).forwardCall(callOf(from) as CallEnvelope);
     return NO_REPLY;
   },
   terminate(reason, self) {

@@ -11,6 +11,7 @@ import { decodeReason, encodeReason } from '../core/signals';
 import { decodeBody, encodeBody } from '../core/wire-body';
 import { UncloneableMessageError } from '../errors/uncloneable-message-error';
 import { UnsupportedError } from '../errors/unsupported-error';
+import { ProcessHandle, ReplyHandle, callOf } from '../runtime/process-self';
 import { downMessage, exitMessage } from '../runtime/system-messages';
 import { NO_REPLY } from '../runtime/types';
 import type {
@@ -45,7 +46,8 @@ type QueueItem =
   | { readonly kind: 'system'; readonly body: unknown }
   | { readonly kind: 'call'; readonly from: HostedCall; readonly body: unknown };
 
-class HostedCall implements ReplyTo {
+/** A call to a hosted process; its handler sees it only through an opaque ReplyHandle. */
+class HostedCall {
   done = false;
   constructor(
     readonly ref: number,
@@ -92,6 +94,8 @@ class HostedProcess implements ProcessSelf {
   private controller: AbortController | null = null;
   private timers: Set<ReturnType<typeof setTimeout>> | null = null;
   private trapping: boolean;
+  /** What the behavior's callbacks receive as `self`. */
+  readonly self: ProcessHandle = new ProcessHandle(this);
 
   constructor(
     private readonly host: ThreadHost,
@@ -138,9 +142,15 @@ class HostedProcess implements ProcessSelf {
   }
 
   reply(to: ReplyTo, value: unknown): void {
-    if (!(to instanceof HostedCall) || to.done) return;
-    to.done = true;
-    this.host.postReply(to.ref, true, value, this.pid);
+    const call = callOf(to);
+    if (call instanceof HostedCall) this.answer(call, value);
+  }
+
+  /** Sends the reply to `call`, once. */
+  private answer(call: HostedCall, value: unknown): void {
+    if (call.done) return;
+    call.done = true;
+    this.host.postReply(call.ref, true, value, this.pid);
   }
 
   spawn(): Pid {
@@ -243,8 +253,8 @@ class HostedProcess implements ProcessSelf {
     try {
       if (item.kind === 'call') {
         call = item.from;
-        if (this.fn !== null) result = this.fn(item.body, this);
-        else if (this.behavior!.handleCall !== undefined) result = this.behavior!.handleCall(item.body, this, call);
+        if (this.fn !== null) result = this.fn(item.body, this.self);
+        else if (this.behavior!.handleCall !== undefined) result = this.behavior!.handleCall(item.body, this.self, new ReplyHandle(call, call.caller));
         else {
           this.inHandler = false;
           call.done = true;
@@ -252,11 +262,11 @@ class HostedProcess implements ProcessSelf {
           return;
         }
       } else if (this.fn !== null) {
-        result = this.fn(item.body, this);
+        result = this.fn(item.body, this.self);
       } else if (item.kind === 'message' && item.cast && this.behavior!.handleCast !== undefined) {
-        result = this.behavior!.handleCast(item.body, this);
+        result = this.behavior!.handleCast(item.body, this.self);
       } else if (this.behavior!.handleMessage !== undefined) {
-        result = this.behavior!.handleMessage(item.body, this);
+        result = this.behavior!.handleMessage(item.body, this.self);
       }
     } catch (error) {
       this.inHandler = false;
@@ -270,7 +280,7 @@ class HostedProcess implements ProcessSelf {
         (value) => {
           if (this.status !== RUNNING) return;
           this.busy = false;
-          if (call !== null && value !== NO_REPLY) this.reply(call, value);
+          if (call !== null && value !== NO_REPLY) this.answer(call, value);
           if (!this.afterCallback()) this.drain();
         },
         (error: unknown) => {
@@ -281,7 +291,7 @@ class HostedProcess implements ProcessSelf {
       );
       return;
     }
-    if (call !== null && result !== NO_REPLY) this.reply(call, result);
+    if (call !== null && result !== NO_REPLY) this.answer(call, result);
     this.afterCallback();
   }
 
@@ -449,7 +459,7 @@ export class ThreadHost {
     let result: unknown;
     process.inHandler = true;
     try {
-      result = behavior.init(decodeBody(message.args), process);
+      result = behavior.init(decodeBody(message.args), process.self);
     } catch (error) {
       process.inHandler = false;
       this.exitProcess(process, error, false);
@@ -500,7 +510,7 @@ export class ThreadHost {
     if (runTerminate && initialized && reason !== 'killed' && behavior !== null && behavior.terminate !== undefined) {
       let result: unknown;
       try {
-        result = behavior.terminate(reason as ExitReason, process);
+        result = behavior.terminate(reason as ExitReason, process.self);
       } catch {
         result = undefined;
       }
