@@ -423,7 +423,6 @@ class RegistryImpl<Target> implements Registry<Target> {
         publishDelayMs: this.timings.publishDelayMs,
         onReject: (peer, error) => this.emit('message-reject', { peer, error }),
         onMemberLeave: (node, record) => this.memberLeft(node, record),
-        onMerged: () => undefined,
       });
       this.replication.start();
     }
@@ -1260,7 +1259,7 @@ class RegistryImpl<Target> implements Registry<Target> {
   close(options: { readonly announce?: boolean } = {}): void {
     if (this.closed) return;
     if (options.announce !== false) {
-      this.replication?.publishDepartures([{ node: this.nodeId, incarnation: this.replica.incarnation, at: this.clock.now() }]);
+      this.replication?.publishDepartures([{ node: this.nodeId, incarnation: this.replica.incarnation, at: this.clock.now() }], true);
     }
     this.replication?.close();
     this.closed = true;

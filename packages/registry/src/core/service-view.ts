@@ -34,7 +34,8 @@ export interface Conflict {
 
 /** A name held by more than one instance. A name with one instance maps to its Slot directly (most names). */
 interface NameGroup {
-  readonly slots: Slot[];
+  /** In arrival order; a Set, so that one leaving a large group costs O(1). */
+  readonly slots: Set<Slot>;
   /** Unique or global slots in the group; 0 means every slot is a visible group member. */
   exclusive: number;
   preferred: Slot | undefined;
@@ -137,10 +138,10 @@ export class ServiceView {
     let group: NameGroup;
     if (isGroup(entry)) group = entry;
     else {
-      group = { slots: [entry], exclusive: isExclusive(entry.instance) ? 1 : 0, preferred: entry };
+      group = { slots: new Set([entry]), exclusive: isExclusive(entry.instance) ? 1 : 0, preferred: entry };
       this.names.set(instance.name, group);
     }
-    group.slots.push(slot);
+    group.slots.add(slot);
     if (isExclusive(instance)) group.exclusive += 1;
     if (group.exclusive === 0) {
       this.show(slot);
@@ -169,12 +170,12 @@ export class ServiceView {
       this.names.delete(instance.name);
       return;
     }
-    entry.slots.splice(entry.slots.indexOf(slot), 1);
+    entry.slots.delete(slot);
     if (isExclusive(instance)) entry.exclusive -= 1;
     if (entry.exclusive > 0 || isExclusive(instance)) this.resolve(entry);
-    if (entry.slots.length === 1) {
+    if (entry.slots.size === 1) {
       // Back to one instance: it holds the name alone, and is visible.
-      const last = entry.slots[0]!;
+      const last = entry.slots.values().next().value!;
       if (!last.visible) {
         this.show(last);
         this.emit({ type: 'up', instance: last.instance });
@@ -272,7 +273,7 @@ export class ServiceView {
   allOf(name: string): ServiceInstance[] {
     const entry = this.names.get(name);
     if (entry === undefined) return [];
-    return isGroup(entry) ? entry.slots.map((slot) => slot.instance) : [entry.instance];
+    return isGroup(entry) ? [...entry.slots].map((slot) => slot.instance) : [entry.instance];
   }
 
   /** Names with at least one visible instance, sorted. */
@@ -303,9 +304,10 @@ export class ServiceView {
       const entry = this.names.get(criteria.name);
       if (entry === undefined) return result;
       const slots = isGroup(entry) ? entry.slots : [entry];
-      if (slots.length < smallestSize) {
+      const size = isGroup(entry) ? entry.slots.size : 1;
+      if (size < smallestSize) {
         smallest = slots;
-        smallestSize = slots.length;
+        smallestSize = size;
       }
     }
     if (criteria.serviceType !== undefined) {

@@ -1,7 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
 import { FoundationError } from '@foundation/core';
 import { DEFAULT_LIMITS } from './limits';
 import type { OriginDelta } from './replica';
+import { Replica } from './replica';
 import type { ServiceInstance } from './types';
 import { decodeMessage, encodeDeltas, encodeDigest, encodeSummary } from './wire';
 
@@ -94,5 +96,94 @@ describe('wire', () => {
     }
     expect(FoundationError.hasType(thrown, code)).toBe(true);
     expect((thrown as Error).message).toMatch(message);
+  });
+});
+
+describe('hostile input, fuzzed (properties, seeded)', () => {
+  const valid = () => {
+    const delta: OriginDelta = {
+      node: 'a',
+      incarnation: 1,
+      covers: [{ low: 1, high: 3 }],
+      entries: [instance(1), instance(2)],
+      removed: [{ id: 'a/1/3', revision: 3 }],
+      keys: [{ id: 'a/1/1', revision: 1 }],
+    };
+    return JSON.parse(new TextDecoder().decode(encodeDeltas('ns', [delta], [{ node: 'z', incarnation: 4, at: 99 }], 100)[0])) as Record<string, unknown>;
+  };
+
+  /** Replaces one value somewhere in a JSON tree by another, chosen by the two numbers. */
+  function mutate(value: unknown, target: number, replacement: unknown): unknown {
+    let counter = 0;
+    const walk = (current: unknown): unknown => {
+      counter += 1;
+      if (counter === target) return replacement;
+      if (Array.isArray(current)) return current.map(walk);
+      if (current !== null && typeof current === 'object') return Object.fromEntries(Object.entries(current).map(([key, item]) => [key, walk(item)]));
+      return current;
+    };
+    return walk(value);
+  }
+
+  const replacement = fc.oneof(
+    fc.constant(null),
+    fc.constant('__proto__'),
+    fc.integer({ min: -5, max: 2 ** 53 }),
+    fc.double(),
+    fc.string({ maxLength: 300 }),
+    fc.constant(Array.from({ length: 2000 }, () => 1)),
+    fc.dictionary(fc.constantFrom('__proto__', 'constructor', 'x', 'id'), fc.constant(1)),
+    fc.constant({}),
+    fc.constant([]),
+  );
+
+  it('a mutated message either decodes or is refused with 3102/5604; merging what decodes never throws anything else', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 120 }), replacement, (target, value) => {
+        const bytes = new TextEncoder().encode(JSON.stringify(mutate(valid(), target, value)));
+        let message;
+        try {
+          message = decodeMessage(bytes, 'p', 'ns', DEFAULT_LIMITS);
+        } catch (error) {
+          return FoundationError.is(error) && (error.code === 3102 || error.code === 5604);
+        }
+        const replica = new Replica({
+          nodeId: 'r',
+          incarnation: 1,
+          maxNodes: 10,
+          maxServicesPerNode: 100,
+          tombstoneRetentionMs: 10,
+          maxStableTombstones: 10,
+          departureRetentionMs: 10,
+          maxRememberedDepartures: 10,
+          onChange: () => undefined,
+        });
+        try {
+          if (message.type === 'delta') {
+            for (const record of message.departed) replica.applyDeparture(record, 0);
+            for (const delta of message.origins) replica.applyDelta(delta, 0, 'p');
+          }
+          replica.deltasFor(replica.summary());
+        } catch (error) {
+          return FoundationError.is(error) && error.code === 5604;
+        }
+        return true;
+      }),
+      { seed: 5640, numRuns: 1500 },
+    );
+  });
+
+  it('random bytes never throw anything but 3102/5604', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        try {
+          decodeMessage(bytes, 'p', 'ns', DEFAULT_LIMITS);
+          return true;
+        } catch (error) {
+          return FoundationError.is(error) && (error.code === 3102 || error.code === 5604);
+        }
+      }),
+      { seed: 5641, numRuns: 1000 },
+    );
   });
 });

@@ -36,8 +36,6 @@ export interface ReplicationOptions {
   readonly onReject: (peer: string, error: FoundationError) => void;
   /** This node saw a member leave and purged it. */
   readonly onMemberLeave: (node: string, record: DepartureRecord | undefined) => void;
-  /** Called after remote state was merged (so the caller can drain deferred work). */
-  readonly onMerged: () => void;
 }
 
 export interface ReplicationStats {
@@ -66,6 +64,8 @@ export class Replication {
   private roundTimer: Timer | undefined;
   private closed = false;
   private announce = false;
+  /** Departures this node declared, published with the next delta. */
+  private pendingDepartures: DepartureRecord[] = [];
 
   constructor(options: ReplicationOptions) {
     this.options = options;
@@ -96,7 +96,7 @@ export class Replication {
     this.changed();
   }
 
-  /** Own state changed: publish the delta soon (changes made in the same turn go together). */
+  /** Own state changed (or a departure to announce): publish soon; what happens in the same turn goes together. */
   changed(): void {
     if (this.closed || this.options.broadcast === undefined || this.publishTimer !== undefined) return;
     this.publishTimer = this.options.clock.setTimer(this.options.publishDelayMs, () => {
@@ -109,14 +109,27 @@ export class Replication {
   flush(): void {
     if (this.closed) return;
     const delta = this.replica.takeOwnDelta();
-    if (delta !== undefined) this.publish([delta], []);
-    else if (this.announce) this.publish([{ node: this.replica.nodeId, incarnation: this.replica.incarnation, covers: [], entries: [], removed: [], keys: undefined }], []);
+    const departed = this.pendingDepartures;
+    this.pendingDepartures = [];
+    if (delta !== undefined) this.publish([delta], departed);
+    else if (this.announce) this.publish([{ node: this.replica.nodeId, incarnation: this.replica.incarnation, covers: [], entries: [], removed: [], keys: undefined }], departed);
+    else if (departed.length > 0) this.publish([], departed);
     this.announce = false;
   }
 
-  /** Broadcasts departure records (this node's own purge decisions, or its own graceful leave). */
-  publishDepartures(records: readonly DepartureRecord[]): void {
-    if (records.length > 0) this.publish([], records);
+  /**
+   * Broadcasts departure records (this node's own purge decisions, or its own graceful leave).
+   * With `now`, at once (a node that closes); otherwise with the next publication, so that
+   * the departures a failure detector reports together travel in one message.
+   */
+  publishDepartures(records: readonly DepartureRecord[], now = false): void {
+    if (records.length === 0) return;
+    if (now) {
+      this.publish([], records);
+      return;
+    }
+    this.pendingDepartures.push(...records);
+    this.changed();
   }
 
   private publish(deltas: Parameters<typeof encodeDeltas>[1], departed: readonly DepartureRecord[]): void {
@@ -168,7 +181,6 @@ export class Replication {
     const record = this.replica.declareDeparted(node, this.options.clock.now());
     if (record !== undefined) this.publishDepartures([record]);
     this.options.onMemberLeave(node, record);
-    this.options.onMerged();
   }
 
   private receive(message: BroadcastMessage | PeerMessage, direct: boolean): void {
@@ -182,8 +194,6 @@ export class Replication {
     } catch (error) {
       if (!FoundationError.is(error)) throw error;
       this.reject(peer, error);
-    } finally {
-      this.options.onMerged();
     }
   }
 
@@ -257,6 +267,7 @@ export class Replication {
     if (this.closed) return;
     this.flush();
     this.closed = true;
+    this.pendingDepartures = [];
     this.publishTimer?.cancel();
     this.roundTimer?.cancel();
     for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe();
