@@ -363,7 +363,8 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
       if (!outcome.ok) {
         if (outcome.reason === 'not-leader') reject(new NotLeaderError(this.id, outcome.leader));
         else if (outcome.reason === 'transferring') reject(new DroppedError('a leadership transfer is in progress'));
-        else reject(new MembershipChangeError(outcome.reason === 'membership-pending' ? 'another membership change is still pending' : `${change.type} ${change.node} does not apply to ${JSON.stringify(core.membership())}`));
+        else if (outcome.reason === 'membership-pending') reject(new MembershipChangeError('another membership change is still pending', true));
+        else reject(new MembershipChangeError(`${change.type} ${change.node} does not apply to ${JSON.stringify(core.membership())}`));
         return;
       }
       const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;

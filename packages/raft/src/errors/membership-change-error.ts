@@ -3,14 +3,15 @@ import { RAFT_ERROR_CODES } from './codes';
 
 /** A membership change was refused (one is pending, or it makes no sense for this membership). */
 export class MembershipChangeError extends FoundationError {
-  constructor(reason: string) {
+  /** `pending`: refused only because an earlier change is not applied yet; trying later may work. */
+  constructor(reason: string, pending = false) {
     super({
       type: 'raft_membership_change',
       code: RAFT_ERROR_CODES.membershipChange,
       category: 'system',
       retryStrategy: 'fixed_delay',
       message: `membership change refused: ${reason}`,
-      context: { reason },
+      context: { reason, pending },
     });
   }
 }
