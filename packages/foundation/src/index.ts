@@ -1,2 +1,37 @@
-// Public entry of @foundation/foundation: everything users may import is exported here, by name.
-export {};
+// Public entry of the foundation meta-package: startNode and the wiring pieces, by name, plus
+// the packages' most used entry points re-exported by name.
+export { VERSION, foundationChannels, startNode } from './start-node';
+export type { ClusterKv, FoundationNode, NodeHealth, NodeStatus } from './start-node';
+export { parseNodeId, urlOf } from './options';
+export type { StartNodeOptions } from './options';
+export { createClusterConsensus } from './consensus/cluster-consensus';
+export type { ClusterConsensus, ClusterConsensusOptions, ClusterRaftNode, ConsensusLog, ForwardingTransport } from './consensus/cluster-consensus';
+export { ClusterStateMachine } from './consensus/cluster-state-machine';
+export type { AppliedCommand, ClusterCommand, ClusterQuery, ClusterResult, StreamOptions } from './consensus/cluster-state-machine';
+export type { LockCommand, LockResult, LockState } from './consensus/locks';
+export { createClusterConfig } from './cluster/cluster-config';
+export type { ClusterConfig } from './cluster/cluster-config';
+export { createClusterEvents } from './cluster/cluster-events';
+export type { ClusterEvents } from './cluster/cluster-events';
+export { createDistributedLocks } from './coordination/distributed-lock';
+export type { AcquireOptions, DistributedLocks, LockBackend, LockLease } from './coordination/distributed-lock';
+export { startSingleton } from './coordination/singleton';
+export type { Singleton, SingletonEvent, SingletonOptions } from './coordination/singleton';
+export { withContextPropagation } from './wiring/context-transport';
+export type { ContextTransportOptions } from './wiring/context-transport';
+export { withEagerConnect } from './wiring/eager-transport';
+export type { EagerTransport, EagerTransportOptions } from './wiring/eager-transport';
+export { channelMultiplexer, membershipEventsFor, runtimeMonitor } from './wiring/adapters';
+export { FOUNDATION_ERROR_CODES } from './errors/codes';
+export { InvalidOptionsError } from './errors/invalid-options-error';
+export { LockNotHeldError } from './errors/lock-not-held-error';
+export { createRuntime, Pid } from '@foundation/process';
+export { createTransport } from '@foundation/channels';
+export { createConfig } from '@foundation/config';
+export { createEventStore } from '@foundation/events';
+export { createTelemetry } from '@foundation/telemetry';
+export { createRegistry } from '@foundation/registry';
+export { createMembership } from '@foundation/membership-hyparview';
+export { createRaftNode, createKvStateMachine, createFileStorage } from '@foundation/raft';
+export { currentContext, withContext, createPropagator } from '@foundation/context';
+export { FoundationError } from '@foundation/core';

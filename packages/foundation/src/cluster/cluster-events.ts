@@ -1,0 +1,41 @@
+// Cluster-wide events (2.0's emit_distributed / subscribe_cluster_wide): an event is stored
+// locally, then published over the membership's broadcast; every node that subscribes hears
+// it. The correlation id travels inside the event; the sender's request context travels with
+// the broadcast message.
+import { FoundationError } from '@foundation/core';
+import { EVENTS_TOPIC, eventMatches } from '@foundation/events';
+import type { Broadcast, EventFilter, EventStore, FoundationEvent, NewEventOptions } from '@foundation/events';
+
+export interface ClusterEvents {
+  /** Stores the event here and broadcasts it to the cluster. */
+  emitDistributed(type: string, data: unknown, options?: NewEventOptions): FoundationEvent;
+  /** Local and remote events matching `filter`; returns an unsubscribe function. */
+  subscribeClusterWide(filter: EventFilter, handler: (event: FoundationEvent) => void): () => void;
+}
+
+export function createClusterEvents(store: EventStore, broadcast: Broadcast, report: (error: FoundationError) => void): ClusterEvents {
+  return {
+    emitDistributed(type, data, options) {
+      const event = store.emit(type, data, options);
+      broadcast.publish(EVENTS_TOPIC, store.serialize(event));
+      return event;
+    },
+    subscribeClusterWide(filter, handler) {
+      const local = store.subscribe(filter, handler);
+      const remote = broadcast.subscribe(EVENTS_TOPIC, ({ payload }) => {
+        let event: FoundationEvent;
+        try {
+          event = store.deserialize(payload as Uint8Array);
+        } catch (error) {
+          report(FoundationError.from(error));
+          return;
+        }
+        if (event.node !== store.node && eventMatches(filter, event)) handler(event);
+      });
+      return () => {
+        local();
+        remote();
+      };
+    },
+  };
+}

@@ -1,0 +1,188 @@
+// The cluster's Raft group, and the ConsensusLog views that config and the registry consume.
+// Any node can append: a follower forwards the command to the leader and waits for its answer.
+// Reads are linearizable on any node (Raft's ReadIndex, forwarded by the follower's Raft node).
+import { FoundationError, createBackoff, createCryptoRandom, sleep, systemClock } from '@foundation/core';
+import type { Random, Scheduler } from '@foundation/core';
+import { CHANNELS_ERROR_CODES } from '@foundation/channels';
+import { RAFT_ERROR_CODES, createRaftNode } from '@foundation/raft';
+import type { Membership, RaftNode, RaftNodeOptions, RaftPersistence, RaftTransport } from '@foundation/raft';
+import { ClusterStateMachine } from './cluster-state-machine';
+import type { AppliedCommand, ClusterCommand, ClusterQuery, ClusterResult, StreamOptions } from './cluster-state-machine';
+
+export type ClusterRaftNode = RaftNode<ClusterCommand, ClusterResult, ClusterQuery, unknown>;
+
+/** The port that config and the registry declare (the same shape in both packages). */
+export interface ConsensusLog<Command> {
+  append(command: Command, options?: { readonly signal?: AbortSignal | undefined }): Promise<number>;
+  readIndex(options?: { readonly signal?: AbortSignal | undefined }): Promise<number>;
+  appliedIndex(): number;
+  onApplied(listener: (entry: { readonly index: number; readonly command: Command }) => void): () => void;
+}
+
+/** Request/reply to another node, for forwarding commands to the leader. */
+export interface ForwardingTransport {
+  request(peer: string, channel: string, payload: unknown, options: { readonly timeout: number }): Promise<unknown>;
+  onRequest(channel: string, handler: (message: { readonly from: string; readonly payload: unknown }) => unknown): () => void;
+}
+
+export interface ClusterConsensusOptions {
+  readonly nodeId: string;
+  /** Voters of a new cluster (the same list on each of them); a node not listed joins as a learner. */
+  readonly voters: readonly string[];
+  /** Nodes a joining learner may ask to add it (the leader, or a node that knows it). Default the voters. */
+  readonly contacts?: readonly string[];
+  readonly transport: RaftTransport;
+  readonly forwarding: ForwardingTransport;
+  readonly persistence: RaftPersistence;
+  readonly clock?: Scheduler;
+  readonly random?: Random;
+  /** How long an append or read may take, including finding the leader. Default 5,000 ms. */
+  readonly timeoutMs?: number;
+  readonly raft?: Partial<Pick<RaftNodeOptions<ClusterCommand, ClusterResult, ClusterQuery, unknown>, 'tickMs' | 'electionTicks' | 'heartbeatTicks' | 'snapshotEvery' | 'readMode'>>;
+}
+
+export interface ClusterConsensus {
+  readonly raft: ClusterRaftNode;
+  readonly stateMachine: ClusterStateMachine;
+  /** A ConsensusLog over one stream; declare every stream before `start`. */
+  log<Command>(stream: string, options?: StreamOptions): ConsensusLog<Command>;
+  /** Proposes on a stream through whichever node leads; resolves once applied on the leader. */
+  propose(stream: string, command: unknown, signal?: AbortSignal): Promise<ClusterResult>;
+  /** A linearizable read of the replicated state. */
+  read(query: ClusterQuery, signal?: AbortSignal): Promise<unknown>;
+  /** Asks the leader to add this node (a learner first), when it is not a voter of the bootstrap list. */
+  join(): Promise<Membership>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const FORWARD_CHANNEL = 'raft';
+const FORWARD_KIND = 'foundation/consensus';
+
+/**
+ * Whether a failure certainly left the command unapplied, so trying again (elsewhere) is safe:
+ * this node is not the leader, the leader dropped it, or the forwarding never reached a node.
+ */
+function retryable(error: unknown): boolean {
+  if (!FoundationError.is(error)) return false;
+  return (
+    error.code === RAFT_ERROR_CODES.notLeader ||
+    error.code === RAFT_ERROR_CODES.dropped ||
+    error.code === CHANNELS_ERROR_CODES.peerUnavailable ||
+    error.code === CHANNELS_ERROR_CODES.noResponder
+  );
+}
+
+function leaderHint(error: unknown): string | null {
+  if (!FoundationError.is(error)) return null;
+  const hint = (error.context as { leaderHint?: unknown }).leaderHint;
+  return typeof hint === 'string' ? hint : null;
+}
+
+export function createClusterConsensus(options: ClusterConsensusOptions): ClusterConsensus {
+  const clock = options.clock ?? systemClock;
+  const random = options.random ?? createCryptoRandom();
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const stateMachine = new ClusterStateMachine();
+  const raft: ClusterRaftNode = createRaftNode({
+    id: options.nodeId,
+    peers: options.voters.includes(options.nodeId) ? options.voters : [],
+    persistence: options.persistence,
+    transport: options.transport,
+    stateMachine,
+    clock,
+    random,
+    requestTimeoutMs: timeoutMs,
+    ...options.raft,
+  });
+  let unsubscribe: (() => void) | null = null;
+
+  /**
+   * Runs `attempt` against a target node — null means this node — following leader hints and
+   * retrying what certainly failed, until the timeout. `fallback` picks a target when there is
+   * no hint (null: this node).
+   */
+  const withLeader = async <T>(
+    attempt: (target: string | null) => Promise<T>,
+    fallback: (round: number) => string | null,
+    signal?: AbortSignal,
+    alsoRetry: (error: unknown) => boolean = () => false,
+  ): Promise<T> => {
+    const deadline = clock.monotonic() + timeoutMs;
+    const backoff = createBackoff({ initialMs: 10, maxMs: 200, random });
+    let target = fallback(0);
+    for (let round = 1; ; round += 1) {
+      signal?.throwIfAborted();
+      try {
+        return await attempt(target);
+      } catch (error) {
+        if (!(retryable(error) || alsoRetry(error)) || clock.monotonic() > deadline) throw error;
+        const hint = leaderHint(error);
+        if (hint !== null && hint !== target) {
+          target = hint === options.nodeId ? null : hint;
+        } else {
+          await sleep(clock, backoff.next(), signal);
+          target = fallback(round);
+        }
+      }
+    }
+  };
+  const local = (): null => null;
+
+  const propose = (stream: string, command: unknown, signal?: AbortSignal): Promise<ClusterResult> =>
+    withLeader(async (target) => {
+      if (target === null) return raft.propose({ stream, command }, { timeoutMs });
+      const reply = await options.forwarding.request(target, FORWARD_CHANNEL, { kind: FORWARD_KIND, stream, command }, { timeout: timeoutMs });
+      return reply as ClusterResult;
+    }, local, signal);
+
+  const read = (query: ClusterQuery, signal?: AbortSignal): Promise<unknown> =>
+    withLeader(() => raft.read(query, { timeoutMs }), local, signal);
+
+  return {
+    raft,
+    stateMachine,
+    log<Command>(stream: string, streamOptions?: StreamOptions): ConsensusLog<Command> {
+      stateMachine.registerStream(stream, streamOptions);
+      return {
+        append: async (command, callOptions) => (await propose(stream, command, callOptions?.signal)).index,
+        readIndex: async (callOptions) => (await read({ kind: 'applied-index' }, callOptions?.signal)) as number,
+        appliedIndex: () => stateMachine.appliedIndex(),
+        onApplied: (listener) => stateMachine.onApplied(stream, listener as (entry: AppliedCommand) => void),
+      };
+    },
+    propose,
+    read,
+    async join() {
+      // The leader adds this node as a learner: it receives and applies everything, without a
+      // vote. Promoting it to voter is an operator's decision (raft.addVoter on the leader).
+      const others = [...new Set(options.contacts ?? options.voters)].filter((contact) => contact !== options.nodeId);
+      return withLeader(
+        async (target) =>
+          (await options.forwarding.request(target ?? others[0]!, FORWARD_CHANNEL, { kind: `${FORWARD_KIND}/join`, node: options.nodeId }, { timeout: timeoutMs })) as Membership,
+        (round) => others[round % others.length] ?? null,
+        undefined,
+        // Learners joining together queue behind each other's membership changes.
+        (error) => FoundationError.is(error) && error.code === RAFT_ERROR_CODES.membershipChange && (error.context as { pending?: unknown }).pending === true,
+      );
+    },
+    async start() {
+      unsubscribe = options.forwarding.onRequest(FORWARD_CHANNEL, ({ payload }) => {
+        const request = payload as { kind?: unknown; stream?: unknown; command?: unknown; node?: unknown };
+        if (request.kind === FORWARD_KIND && typeof request.stream === 'string') return raft.propose({ stream: request.stream, command: request.command }, { timeoutMs });
+        if (request.kind === `${FORWARD_KIND}/join` && typeof request.node === 'string') {
+          const membership = raft.status().membership;
+          if (membership.voters.includes(request.node) || membership.learners.includes(request.node)) return membership;
+          return raft.addLearner(request.node, { timeoutMs });
+        }
+        throw new FoundationError({ type: 'invalid_input', message: `unknown consensus request ${String(request.kind)}` });
+      });
+      await raft.start();
+      if (!options.voters.includes(options.nodeId)) await this.join();
+    },
+    async stop() {
+      unsubscribe?.();
+      await raft.stop();
+    },
+  };
+}

@@ -1,0 +1,139 @@
+// startNode's options: what a user may pass, the defaults that make `startNode()` work alone on
+// one machine, and the checks that turn a mistake into a clear error.
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Random, Scheduler } from '@foundation/core';
+import type { ConfigOptions } from '@foundation/config';
+import type { EventStorage } from '@foundation/events';
+import { InvalidOptionsError } from './errors/invalid-options-error';
+
+export interface StartNodeOptions {
+  /**
+   * The node's name; its id becomes `name@host:port`, the way Erlang names nodes, so that any
+   * node can reach another from its id alone. An id given in that form is used as it is.
+   * Default `node-` and six random hex digits.
+   */
+  readonly name?: string;
+  /** Interface to listen on. Default `127.0.0.1`. */
+  readonly host?: string;
+  /** Port to listen on. Default an ephemeral free port. */
+  readonly port?: number;
+  /** Ids (`name@host:port`) of nodes already in the cluster. None: this node starts a cluster. */
+  readonly seeds?: readonly string[];
+  /** Cluster name: nodes of different clusters refuse each other. Default `foundation`. */
+  readonly cluster?: string;
+  /**
+   * Shared secret (at least 16 bytes) every node of the cluster holds; never sent. Default the
+   * `FOUNDATION_SECRET` environment variable; a node without seeds and without a secret makes a
+   * random one (it can then only be joined by nodes given that secret).
+   */
+  readonly secret?: string;
+  /** Where Raft keeps its log and snapshots. Default `.foundation/<name>` under the working directory. */
+  readonly dataDir?: string;
+  /**
+   * Ids of the Raft voters (the nodes that agree on cluster-wide state), the same list on each of
+   * them; other nodes follow as learners. Default: this node alone when it has no seeds;
+   * otherwise none (it joins as a learner).
+   */
+  readonly voters?: readonly string[];
+  /** Timings: `local` (fast, for one machine and tests) or `lan` (default). */
+  readonly timing?: 'local' | 'lan';
+  /** Application configuration (`@foundation/config`); cluster-wide updates go through Raft. */
+  readonly config?: Omit<ConfigOptions<Record<string, unknown>>, 'clock'>;
+  /** Event storage. Default in memory. */
+  readonly eventStorage?: EventStorage;
+  /** Membership topology. Default `auto`. */
+  readonly topology?: 'auto' | 'full-mesh' | 'hyparview' | 'client-server';
+  readonly clock?: Scheduler;
+  readonly random?: Random;
+}
+
+export interface ResolvedOptions {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly nodeId: string;
+  readonly seeds: readonly string[];
+  readonly cluster: string;
+  readonly secret: string;
+  readonly dataDir: string;
+  readonly voters: readonly string[];
+  readonly timing: 'local' | 'lan';
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const NODE_ID = /^([A-Za-z0-9][A-Za-z0-9_.-]{0,62})@([A-Za-z0-9_.:[\]-]+):(\d{1,5})$/;
+
+/** Splits `name@host:port`, or null when `id` is not of that form. */
+export function parseNodeId(id: string): { readonly name: string; readonly host: string; readonly port: number } | null {
+  const match = NODE_ID.exec(id);
+  if (match === null) return null;
+  const port = Number(match[3]);
+  if (port < 1 || port > 65_535) return null;
+  return { name: match[1]!, host: match[2]!, port };
+}
+
+/** The WebSocket URL a node id names. */
+export function urlOf(id: string): string | undefined {
+  const parsed = parseNodeId(id);
+  return parsed === null ? undefined : `ws://${parsed.host.includes(':') ? `[${parsed.host}]` : parsed.host}:${parsed.port}`;
+}
+
+export async function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function text(option: string, value: unknown, pattern?: RegExp): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || (pattern !== undefined && !pattern.test(value))) {
+    throw new InvalidOptionsError(option, `must be a string${pattern === undefined ? '' : ` matching ${String(pattern)}`} (got ${JSON.stringify(value)})`);
+  }
+  return value;
+}
+
+export async function resolveOptions(options: StartNodeOptions, environment: NodeJS.ProcessEnv = process.env): Promise<ResolvedOptions> {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionsError('options', 'must be an object');
+  const host = text('host', options.host) ?? '127.0.0.1';
+  const givenName = text('name', options.name);
+  const parsedName = givenName === undefined ? null : parseNodeId(givenName);
+  if (givenName !== undefined && parsedName === null && !NAME.test(givenName)) {
+    throw new InvalidOptionsError('name', 'must be 1–63 characters of letters, digits, ".", "_" and "-", or a node id name@host:port');
+  }
+  if (options.port !== undefined && (!Number.isInteger(options.port) || options.port < 0 || options.port > 65_535)) {
+    throw new InvalidOptionsError('port', `must be an integer in 0..65535 (got ${String(options.port)})`);
+  }
+  const port = parsedName?.port ?? (options.port === undefined || options.port === 0 ? await freePort(host) : options.port);
+  const name = parsedName?.name ?? givenName ?? `node-${randomBytes(3).toString('hex')}`;
+  const nodeId = `${name}@${parsedName?.host ?? host}:${port}`;
+  const seeds = options.seeds ?? [];
+  if (!Array.isArray(seeds)) throw new InvalidOptionsError('seeds', 'must be an array of node ids');
+  for (const seed of seeds) {
+    if (typeof seed !== 'string' || parseNodeId(seed) === null) throw new InvalidOptionsError('seeds', `holds ${JSON.stringify(seed)}, not a node id name@host:port`);
+  }
+  const cluster = text('cluster', options.cluster, /^[\x21-\x7e]{1,200}$/) ?? 'foundation';
+  let secret = text('secret', options.secret) ?? environment.FOUNDATION_SECRET;
+  if (secret === undefined) {
+    if (seeds.length > 0) throw new InvalidOptionsError('secret', 'is needed to join a cluster: pass secret or set FOUNDATION_SECRET');
+    secret = randomBytes(24).toString('base64');
+  }
+  if (Buffer.byteLength(secret, 'utf8') < 16) throw new InvalidOptionsError('secret', 'must be at least 16 bytes');
+  const voters = options.voters ?? (seeds.length === 0 ? [nodeId] : []);
+  if (!Array.isArray(voters)) throw new InvalidOptionsError('voters', 'must be an array of node ids');
+  for (const voter of voters) {
+    if (typeof voter !== 'string' || parseNodeId(voter) === null) throw new InvalidOptionsError('voters', `holds ${JSON.stringify(voter)}, not a node id name@host:port`);
+  }
+  if (voters.length === 0 && seeds.length === 0) throw new InvalidOptionsError('voters', 'is empty and there are no seeds: nobody could lead');
+  const timing = options.timing ?? 'lan';
+  if (timing !== 'local' && timing !== 'lan') throw new InvalidOptionsError('timing', 'must be "local" or "lan"');
+  const dataDir = text('dataDir', options.dataDir) ?? join(process.cwd(), '.foundation', `${name}-${port}`);
+  return { name, host, port, nodeId, seeds, cluster, secret, dataDir, voters, timing };
+}

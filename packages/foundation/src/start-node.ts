@@ -1,0 +1,336 @@
+// startNode: one Foundation node with every service, wired together. This is the only place
+// that knows how the packages fit: each port another package declares is satisfied here.
+import { join } from 'node:path';
+import { FoundationError, createCryptoRandom, createSystemClock, sleep } from '@foundation/core';
+import type { Random, Scheduler } from '@foundation/core';
+import { createTransport, defaultChannels, defaultLanConfig as channelsLan, defaultLocalConfig as channelsLocal } from '@foundation/channels';
+import type { ChannelOptions, Transport } from '@foundation/channels';
+import { createFlightRecorder, createPropagator } from '@foundation/context';
+import type { FlightRecorder, Propagator } from '@foundation/context';
+import { createConfig } from '@foundation/config';
+import type { Config, ConfigCommand } from '@foundation/config';
+import { createEventStore } from '@foundation/events';
+import type { EventStore } from '@foundation/events';
+import { createMembership, defaultLanConfig as membershipLan, defaultLocalConfig as membershipLocal } from '@foundation/membership-hyparview';
+import type { Membership } from '@foundation/membership-hyparview';
+import { Pid, createRuntime, createTransportRouter } from '@foundation/process';
+import type { Behavior, Runtime } from '@foundation/process';
+import { createFileStorage } from '@foundation/raft';
+import type { KvResult } from '@foundation/raft';
+import { createRegistry, defaultLanTimings, defaultLocalTimings } from '@foundation/registry';
+import type { DiscoveryCriteria, Registry, RegistryCommand } from '@foundation/registry';
+import { createTelemetry, mergeSnapshots, parseSnapshot } from '@foundation/telemetry';
+import type { MetricsSnapshot, Telemetry } from '@foundation/telemetry';
+import { createClusterConfig } from './cluster/cluster-config';
+import type { ClusterConfig } from './cluster/cluster-config';
+import { createClusterEvents } from './cluster/cluster-events';
+import type { ClusterEvents } from './cluster/cluster-events';
+import { createClusterConsensus } from './consensus/cluster-consensus';
+import type { ClusterConsensus } from './consensus/cluster-consensus';
+import { createDistributedLocks } from './coordination/distributed-lock';
+import type { DistributedLocks } from './coordination/distributed-lock';
+import { startSingleton } from './coordination/singleton';
+import type { Singleton, SingletonOptions } from './coordination/singleton';
+import { FOUNDATION_ERROR_CODES } from './errors/codes';
+import { resolveOptions, urlOf } from './options';
+import type { ResolvedOptions, StartNodeOptions } from './options';
+import { withContextPropagation } from './wiring/context-transport';
+import { withEagerConnect } from './wiring/eager-transport';
+import { createRequestRouter } from './wiring/request-router';
+import { extend } from './wiring/extend';
+import { channelMultiplexer, membershipEventsFor, runtimeMonitor } from './wiring/adapters';
+
+export const VERSION = '0.1.0';
+
+/** The channels every Foundation node opens to its peers (both ends must agree on the set). */
+export function foundationChannels(): Record<string, ChannelOptions> {
+  const MIB = 1024 * 1024;
+  return {
+    ...defaultChannels(),
+    raft: { priority: 8, parallelism: 1, maxMessageBytes: 4 * MIB, maxQueueMessages: 20_000, maxQueueBytes: 64 * MIB, windowBytes: 4 * MIB },
+    membership: { priority: 8, parallelism: 1, maxMessageBytes: 256 * 1024, maxQueueMessages: 2_000, maxQueueBytes: 4 * MIB },
+    broadcast: { priority: 2, parallelism: 1, maxMessageBytes: 4 * MIB, maxQueueMessages: 10_000, maxQueueBytes: 32 * MIB },
+    process: { priority: 4, parallelism: 2, reliable: true, maxMessageBytes: 16 * MIB, maxQueueMessages: 20_000, maxQueueBytes: 64 * MIB },
+    registry: { priority: 2, parallelism: 1, maxMessageBytes: 4 * MIB, maxQueueMessages: 5_000, maxQueueBytes: 16 * MIB },
+    control: { priority: 6, parallelism: 1, maxMessageBytes: 16 * MIB, maxQueueMessages: 5_000, maxQueueBytes: 32 * MIB },
+  };
+}
+
+/** The replicated key-value store every node shares (through the cluster's Raft group). */
+export interface ClusterKv {
+  put(key: string, value: unknown): Promise<unknown>;
+  get(key: string): Promise<unknown>;
+  delete(key: string): Promise<boolean>;
+  compareAndSet(key: string, expected: unknown, value: unknown): Promise<boolean>;
+}
+
+export interface NodeStatus {
+  readonly id: string;
+  readonly url: string;
+  readonly uptimeMs: number;
+  readonly version: string;
+  readonly membership: { readonly members: readonly string[]; readonly activeView: readonly string[]; readonly passiveView: readonly string[]; readonly topology: string };
+  readonly raft: { readonly role: string; readonly term: number; readonly leader: string | null; readonly commit: number; readonly applied: number; readonly voters: readonly string[]; readonly learners: readonly string[] };
+  readonly processes: number;
+  readonly services: number;
+  readonly peers: readonly string[];
+}
+
+export interface NodeHealth {
+  readonly status: 'healthy' | 'degraded';
+  readonly services: Readonly<Record<string, 'up' | 'degraded' | 'down'>>;
+  readonly versions: Readonly<Record<string, string>>;
+}
+
+export interface FoundationNode {
+  /** `name@host:port`. */
+  readonly id: string;
+  /** The WebSocket URL peers reach this node at. */
+  readonly url: string;
+  readonly transport: Transport;
+  readonly runtime: Runtime;
+  readonly membership: Membership;
+  readonly consensus: ClusterConsensus;
+  readonly config: Config<unknown> & ClusterConfig;
+  readonly events: EventStore & ClusterEvents;
+  readonly telemetry: Telemetry & { getClusterMetrics(options?: { readonly aggregation?: 'sum' | 'average' | 'min' | 'max' | 'last'; readonly timeoutMs?: number }): Promise<MetricsSnapshot> };
+  readonly registry: Registry<unknown>;
+  readonly locks: DistributedLocks;
+  readonly kv: ClusterKv;
+  readonly context: { readonly propagator: Propagator; readonly recorder: FlightRecorder };
+  /** Names a behavior so other nodes can spawn it here (code cannot travel between nodes). */
+  defineBehavior(name: string, behavior: Behavior): void;
+  /** Spawns a defined behavior on `node` (this one included); resolves with its pid. */
+  spawnOn(node: string, behavior: string, args?: unknown): Promise<Pid>;
+  /** Spawns a defined behavior on a node the registry chooses: one offering `criteria`. */
+  spawnWhere(criteria: DiscoveryCriteria, behavior: string, args?: unknown): Promise<Pid>;
+  /** One instance of `behavior` in the whole cluster, restarted elsewhere when its node dies. */
+  singleton(options: SingletonOptions): Singleton;
+  status(): NodeStatus;
+  health(): NodeHealth;
+  version(): string;
+  /** Leaves the cluster and stops everything, in order. */
+  stop(): Promise<void>;
+}
+
+const NODE_SERVICE = 'foundation.node';
+
+function timings(options: ResolvedOptions): { tickMs: number; electionTicks: number; heartbeatTicks: number } {
+  return options.timing === 'local' ? { tickMs: 10, electionTicks: 15, heartbeatTicks: 2 } : { tickMs: 50, electionTicks: 10, heartbeatTicks: 2 };
+}
+
+/**
+ * Starts a node. With no options it runs alone on this machine (a loopback address, an
+ * ephemeral port, in-memory events, Raft's log under `.foundation/`); with `seeds` it joins
+ * the cluster they belong to.
+ */
+export async function startNode(options: StartNodeOptions = {}): Promise<FoundationNode> {
+  const resolved = await resolveOptions(options);
+  const clock: Scheduler = options.clock ?? createSystemClock({ keepAlive: false });
+  const random: Random = options.random ?? createCryptoRandom();
+  const startedAt = clock.monotonic();
+  const problems: FoundationError[] = [];
+  const report = (error: FoundationError): void => {
+    problems.push(error);
+    if (problems.length > 100) problems.shift();
+  };
+  const { nodeId } = resolved;
+
+  const telemetry = createTelemetry({ clock, node: nodeId });
+  const recorder = createFlightRecorder();
+  const propagator = createPropagator({ nodeId, recorder, clock, random });
+
+  const channelsPreset = resolved.timing === 'local' ? channelsLocal() : channelsLan();
+  const transport = createTransport({
+    nodeId,
+    cluster: resolved.cluster,
+    listen: { host: resolved.host, port: resolved.port },
+    security: { secret: resolved.secret },
+    channels: foundationChannels(),
+    timing: channelsPreset.timing,
+    limits: channelsPreset.limits,
+    resolveAddress: urlOf,
+    clock,
+    random,
+  });
+  await transport.ready();
+  // Raft's replication and the membership's control traffic belong to no request: left plain.
+  const contextual = withContextPropagation(transport, { propagator, plainChannels: ['raft', 'membership'] });
+  const eager = withEagerConnect(contextual);
+
+  const membershipPreset = resolved.timing === 'local' ? membershipLocal() : membershipLan();
+  const membership = createMembership({
+    nodeId,
+    transport: contextual,
+    seeds: resolved.seeds,
+    topology: options.topology ?? 'auto',
+    clock,
+    random,
+    config: { ...membershipPreset, membershipChannel: 'membership', broadcastChannel: 'broadcast' },
+  });
+
+  const runtime = createRuntime({ nodeId, clock, router: createTransportRouter(eager, { channel: 'process' }), telemetry });
+  const config = createConfig<object>({ ...(options.config ?? { defaults: {} }), clock } as never);
+  const events = createEventStore({ node: nodeId, clock, random, ...(options.eventStorage === undefined ? {} : { storage: options.eventStorage }) });
+
+  const control = createRequestRouter(contextual, 'control');
+  const raftTiming = timings(resolved);
+  const consensus = createClusterConsensus({
+    nodeId,
+    voters: resolved.voters,
+    contacts: [...resolved.voters, ...resolved.seeds],
+    transport,
+    forwarding: {
+      request: (peer, _channel, payload, requestOptions) => eager.request(peer, 'control', payload, requestOptions),
+      onRequest: (_channel, handler) => control.handle('foundation/consensus', handler),
+    },
+    persistence: createFileStorage(join(resolved.dataDir, 'raft')),
+    clock,
+    random,
+    raft: raftTiming,
+  });
+  const configLog = consensus.log<ConfigCommand>('config', { retain: (command) => (command as ConfigCommand).path.join('\u0000') });
+  const registryLog = consensus.log<RegistryCommand>('registry');
+  const clusterConfig = createClusterConfig(config, configLog, report);
+  const registry = createRegistry<unknown>({
+    nodeId,
+    clock,
+    random,
+    timings: resolved.timing === 'local' ? defaultLocalTimings() : defaultLanTimings(),
+    monitor: runtimeMonitor(runtime),
+    monitorTargets: (target) => Pid.is(target),
+    membership: membershipEventsFor(membership),
+    broadcast: membership,
+    transport: channelMultiplexer(eager, 'registry'),
+    consensusLog: registryLog,
+  });
+  const clusterEvents = createClusterEvents(events, membership, report);
+  const sleepOn = (ms: number, signal?: AbortSignal): Promise<void> => sleep(clock, ms, signal);
+  const locks = createDistributedLocks(consensus, { nodeId, clock, random, sleep: sleepOn });
+
+  // Control requests other nodes make of this one: metrics for a cluster view, remote spawns.
+  const behaviors = new Map<string, Behavior>();
+  control.handle('foundation/metrics', () => telemetry.snapshot());
+  control.handle('foundation/spawn', ({ payload }) => {
+    const request = payload as { behavior?: unknown; args?: unknown };
+    const behavior = typeof request.behavior === 'string' ? behaviors.get(request.behavior) : undefined;
+    if (behavior === undefined) {
+      throw new FoundationError({ type: 'unknown_behavior', code: FOUNDATION_ERROR_CODES.unknownBehavior, message: `no behavior named ${String(request.behavior)} on ${nodeId}` });
+    }
+    return runtime.spawn(behavior, request.args === undefined ? {} : { args: request.args }).toString();
+  });
+
+  // With no seeds the membership starts alone (and others join it); with seeds it waits for a
+  // neighbour. It starts before consensus, whose learner join needs a route to a voter.
+  await membership.join();
+  await consensus.start();
+  for (const voter of resolved.voters) if (voter !== nodeId) transport.connect(voter);
+  registry.register(NODE_SERVICE, { id: nodeId, url: transport.address()!.url }, { capabilities: ['foundation-node'], mode: 'group' } as never);
+
+  const singletons = new Set<Singleton>();
+  const spawnOn = async (node: string, behavior: string, args?: unknown): Promise<Pid> => {
+    if (node === nodeId) {
+      const local = behaviors.get(behavior);
+      if (local === undefined) throw new FoundationError({ type: 'unknown_behavior', code: FOUNDATION_ERROR_CODES.unknownBehavior, message: `no behavior named ${behavior} on ${nodeId}` });
+      return runtime.spawn(local, args === undefined ? {} : { args });
+    }
+    const reply = await eager.request(node, 'control', { kind: 'foundation/spawn', behavior, args }, { timeout: 5000 });
+    return Pid.parse(reply);
+  };
+  const kvPropose = async (command: unknown): Promise<KvResult> => (await consensus.propose('kv', command)).value as KvResult;
+
+  const node: FoundationNode = {
+    id: nodeId,
+    url: transport.address()!.url,
+    transport: contextual,
+    runtime,
+    membership,
+    consensus,
+    config: extend(config, clusterConfig),
+    events: extend(events, clusterEvents),
+    telemetry: extend(telemetry, {
+      async getClusterMetrics(metricsOptions: { aggregation?: 'sum' | 'average' | 'min' | 'max' | 'last'; timeoutMs?: number } = {}) {
+        const others = [...new Set(registry.lookupAll(NODE_SERVICE).map((instance) => instance.node))].filter((member) => member !== nodeId);
+        const snapshots = await Promise.all(
+          others.map(async (member) => {
+            try {
+              return parseSnapshot(await eager.request(member, 'control', { kind: 'foundation/metrics' }, { timeout: metricsOptions.timeoutMs ?? 2000 }));
+            } catch (error) {
+              report(FoundationError.from(error));
+              return null;
+            }
+          }),
+        );
+        const present = [telemetry.snapshot(), ...snapshots.filter((snapshot): snapshot is MetricsSnapshot => snapshot !== null)];
+        return mergeSnapshots(present, metricsOptions.aggregation === undefined ? {} : { gauges: metricsOptions.aggregation });
+      },
+    }),
+    registry,
+    locks,
+    kv: {
+      put: async (key, value) => ((await kvPropose({ op: 'put', key, value })) as { previous: unknown }).previous,
+      get: (key) => consensus.read({ kind: 'kv', query: { op: 'get', key } }),
+      delete: async (key) => ((await kvPropose({ op: 'delete', key })) as { existed: boolean }).existed,
+      compareAndSet: async (key, expected, value) => ((await kvPropose({ op: 'cas', key, expected, value })) as { ok: boolean }).ok,
+    },
+    context: { propagator, recorder },
+    defineBehavior(name, behavior) {
+      behaviors.set(name, behavior);
+    },
+    spawnOn,
+    async spawnWhere(criteria, behavior, args) {
+      const candidates = registry.discover(criteria);
+      if (candidates.length === 0) {
+        throw new FoundationError({ type: 'no_candidate_node', code: FOUNDATION_ERROR_CODES.noCandidateNode, message: `no service matches ${JSON.stringify(criteria)}` });
+      }
+      const chosen = candidates.find((instance) => instance.node === nodeId) ?? candidates[random.int(0, candidates.length)]!;
+      return spawnOn(chosen.node, behavior, args);
+    },
+    singleton(singletonOptions) {
+      const singleton = startSingleton(locks, runtime, clock, sleepOn, singletonOptions);
+      singletons.add(singleton);
+      return singleton;
+    },
+    status() {
+      const raft = consensus.raft.status();
+      const topology = membership.topology();
+      return {
+        id: nodeId,
+        url: transport.address()!.url,
+        uptimeMs: clock.monotonic() - startedAt,
+        version: VERSION,
+        membership: { members: membership.members(), activeView: membership.activeView(), passiveView: membership.passiveView(), topology: topology.mode },
+        raft: { role: raft.role, term: raft.term, leader: raft.leader, commit: raft.commit, applied: raft.applied, voters: raft.membership.voters, learners: raft.membership.learners },
+        processes: runtime.processes().length,
+        services: registry.listServices().length,
+        peers: transport.peers(),
+      };
+    },
+    health() {
+      const raft = consensus.raft.status();
+      const services: Record<string, 'up' | 'degraded' | 'down'> = {
+        transport: 'up',
+        membership: resolved.seeds.length === 0 || membership.members().length > 0 ? 'up' : 'degraded',
+        consensus: raft.leader === null ? 'degraded' : 'up',
+        runtime: 'up',
+        registry: 'up',
+        config: 'up',
+        events: 'up',
+      };
+      const status = Object.values(services).every((state) => state === 'up') ? 'healthy' : 'degraded';
+      return { status, services, versions: { foundation: VERSION } };
+    },
+    version: () => VERSION,
+    async stop() {
+      for (const singleton of singletons) await singleton.stop();
+      registry.close({ announce: true });
+      clusterConfig.close();
+      control.close();
+      await membership.leave().catch(() => undefined);
+      await runtime.shutdown({ timeoutMs: 2000 }).catch(() => undefined);
+      await consensus.stop();
+      await transport.close();
+    },
+  };
+  return node;
+}

@@ -1,0 +1,30 @@
+// One channel, many kinds of request: channels allow one request handler per channel, so the
+// composition routes requests on its `control` channel by the `kind` they carry.
+import { FoundationError } from '@foundation/core';
+import type { InboundMessage, Transport } from '@foundation/channels';
+
+export type RequestKindHandler = (message: InboundMessage) => unknown;
+
+export interface RequestRouter {
+  /** Handles requests whose `kind` starts with `prefix`; returns the function that removes it. */
+  handle(prefix: string, handler: RequestKindHandler): () => void;
+  close(): void;
+}
+
+export function createRequestRouter(transport: Transport, channel: string): RequestRouter {
+  const handlers = new Map<string, RequestKindHandler>();
+  const off = transport.onRequest(channel, (message) => {
+    const kind = (message.payload as { kind?: unknown } | null)?.kind;
+    if (typeof kind === 'string') {
+      for (const [prefix, handler] of handlers) if (kind.startsWith(prefix)) return handler(message);
+    }
+    throw new FoundationError({ type: 'invalid_input', message: `no handler for request ${JSON.stringify(kind)} on ${channel}` });
+  });
+  return {
+    handle(prefix, handler) {
+      handlers.set(prefix, handler);
+      return () => handlers.delete(prefix);
+    },
+    close: off,
+  };
+}

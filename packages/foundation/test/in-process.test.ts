@@ -1,0 +1,79 @@
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startNode } from '../src/index';
+import type { FoundationNode } from '../src/index';
+
+const root = mkdtempSync(join(tmpdir(), 'foundation-'));
+const nodes: FoundationNode[] = [];
+afterAll(async () => {
+  for (const node of nodes.reverse()) await node.stop().catch(() => undefined);
+  rmSync(root, { recursive: true, force: true });
+});
+
+async function until(predicate: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (let attempt = 0; attempt < 500; attempt += 1) {
+    if (await predicate()) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
+
+describe('startNode', () => {
+  it('runs alone with no options', async () => {
+    const node = await startNode({ dataDir: join(root, 'solo'), timing: 'local' });
+    nodes.push(node);
+    expect(node.id).toMatch(/^node-[0-9a-f]{6}@127\.0\.0\.1:\d+$/);
+    await until(() => node.status().raft.role === 'leader', 'the node to lead itself');
+    await node.kv.put('greeting', 'hello');
+    expect(await node.kv.get('greeting')).toBe('hello');
+    expect(node.health().status).toBe('healthy');
+  });
+
+  it('three nodes share cluster-wide config, events, the key-value store and metrics', async () => {
+    const secret = 'a-test-secret-of-enough-bytes';
+    const names = ['alpha', 'beta', 'gamma'];
+    const ports = await Promise.all(names.map(async () => (await import('../src/options')).freePort('127.0.0.1')));
+    const ids = names.map((name, index) => `${name}@127.0.0.1:${ports[index]!}`);
+    const cluster = await Promise.all(
+      ids.map((id, index) =>
+        startNode({
+          name: id,
+          secret,
+          voters: ids,
+          seeds: index === 0 ? [] : [ids[0]!],
+          timing: 'local',
+          dataDir: join(root, names[index]!),
+          config: { defaults: { limits: { rate: 10 } }, updatablePaths: ['limits'] },
+        }),
+      ),
+    );
+    nodes.push(...cluster);
+    const [alpha, beta, gamma] = cluster as [FoundationNode, FoundationNode, FoundationNode];
+    await until(() => cluster.some((node) => node.status().raft.role === 'leader'), 'a leader');
+    const seen: unknown[] = [];
+    gamma.config.subscribe((change) => seen.push(change));
+    await beta.config.setClusterWide('limits.rate', 42);
+    expect(await gamma.config.getWithConsensus('limits.rate')).toBe(42);
+    await until(() => alpha.config.get('limits.rate') === 42, 'alpha to apply the change');
+    expect(seen.length).toBeGreaterThan(0);
+
+    await alpha.kv.put('k', 1);
+    expect(await gamma.kv.get('k')).toBe(1);
+    expect(await beta.kv.compareAndSet('k', 1, 2)).toBe(true);
+    expect(await alpha.kv.get('k')).toBe(2);
+
+    const received: string[] = [];
+    gamma.events.subscribeClusterWide({ type: 'order-placed' }, (event) => received.push(`${event.node}:${String((event.data as { id: number }).id)}`));
+    await until(() => alpha.membership.members().length > 0 && gamma.membership.members().length > 0, 'membership links');
+    alpha.events.emitDistributed('order-placed', { id: 7 });
+    await until(() => received.length === 1, 'the event on gamma');
+    expect(received).toEqual([`${alpha.id}:7`]);
+
+    await until(() => alpha.registry.lookupAll('foundation.node').length === 3, 'all three nodes in the registry');
+    alpha.telemetry.execute(['demo', 'tick'], { count: 1 }, {});
+    const merged = await alpha.telemetry.getClusterMetrics();
+    expect(merged).toBeDefined();
+  }, 60_000);
+});
