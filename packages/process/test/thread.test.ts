@@ -248,6 +248,10 @@ describe('thread isolation', () => {
   it('gives a behavior in a worker the same self API and an opaque from', async () => {
     const pid = await runtime.start(behavior('introspect'), { isolation: 'thread' });
     expect(await runtime.call(pid, 'what can you reach?')).toEqual({ self: DOCUMENTED_SELF, from: ['caller'] });
+    // A call to a behavior without handleCall fails with UnsupportedError, and the process goes on.
+    const noCalls = await runtime.start(behavior('sender'), { isolation: 'thread' });
+    await expect(runtime.call(noCalls, 'anything')).rejects.toMatchObject({ code: PROCESS_ERROR_CODES.unsupported });
+    expect(runtime.isAlive(noCalls)).toBe(true);
   }, WAIT);
 
   it('refuses behaviors it cannot load', async () => {

@@ -7,6 +7,8 @@ import { MailboxBuffer } from '../core/mailbox-buffer';
 import type { Pid } from '../core/pid';
 import type { RingQueue } from '../core/ring-queue';
 import type { CallEnvelope, WaitingSend } from './envelopes';
+import { DEAD, NONE, STARTING, requestStop } from './lifecycle';
+import type { LifecycleProcess } from './lifecycle';
 import { UNBOUNDED_MAILBOX } from './options';
 import type { ResolvedMailbox } from './options';
 import { ProcessHandle } from './process-self';
@@ -25,13 +27,6 @@ import type {
   ThreadBehavior,
 } from './types';
 
-export const STARTING = 0;
-export const RUNNING = 1;
-export const EXITING = 2;
-export const DEAD = 3;
-
-/** Marks "no value" for fields where undefined is a legitimate value. */
-export const NONE: unique symbol = Symbol('none');
 
 /** Who watches a monitored process: a local process, or (by pid) a process on another node. */
 export type Watcher = ProcessRecord | Pid;
@@ -42,7 +37,7 @@ export interface RecordBridge {
   onExit(reason: unknown): void;
 }
 
-export class ProcessRecord implements ProcessSelf {
+export class ProcessRecord implements ProcessSelf, LifecycleProcess<CallEnvelope> {
   state: unknown = undefined;
   name: string | undefined = undefined;
   status = STARTING;
@@ -160,12 +155,7 @@ export class ProcessRecord implements ProcessSelf {
   }
 
   stop(reason: ExitReason = 'normal'): void {
-    if (this.status >= EXITING) return;
-    if (this.inHandler || this.busy) {
-      if (this.stopReason === NONE) this.stopReason = reason;
-      return;
-    }
-    this.runtime.terminate(this, reason);
+    requestStop(this.runtime, this, reason);
   }
 
   trapExits(enabled: boolean): void {

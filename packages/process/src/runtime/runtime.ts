@@ -23,7 +23,6 @@ import { NameTakenError } from '../errors/name-taken-error';
 import { NoConnectionError } from '../errors/no-connection-error';
 import { NoProcessError } from '../errors/no-process-error';
 import { RuntimeStoppedError } from '../errors/runtime-stopped-error';
-import { UnsupportedError } from '../errors/unsupported-error';
 import { RemoteBridge } from '../remote/remote-bridge';
 import { cpuIntensive } from './cpu-intensive';
 import type { CpuIntensiveOptions } from './cpu-intensive';
@@ -32,13 +31,12 @@ import type { RunQueueDriver } from './driver';
 import { CALLER_LOCAL, CALLER_REMOTE, CallEnvelope, CastEnvelope, TransferEnvelope, WaitingSend } from './envelopes';
 import { nonNegativeNumber, positiveNumber, resolveMailbox, resolveScheduling } from './options';
 import type { DeadLetter, DeadLetterReason, ResolvedMailbox, ResolvedScheduling, RuntimeOptions, TelemetrySink, ThreadOptions } from './options';
-import { DEAD, EXITING, NONE, ProcessRecord, RUNNING, STARTING } from './process-record';
-import { ReplyHandle, callOf } from './process-self';
-import type { ProcessHandle } from './process-self';
+import { CALL, CAST, DEAD, EXITING, MESSAGE, NONE, RUNNING, STARTING, afterCallback, dispatch, runInit, runTerminate } from './lifecycle';
+import { ProcessRecord } from './process-record';
+import { callOf } from './process-self';
 import type { Watcher } from './process-record';
 import { downMessage, exitMessage, isDownMessage, isSystemMessage } from './system-messages';
 import type { DownMessage } from './system-messages';
-import { NO_REPLY } from './types';
 import type {
   Behavior,
   CallOptions,
@@ -75,8 +73,6 @@ const MAX_STRIDE = 64;
 /** Rough bytes of an idle process: its record, pid and empty mailbox (measured by the spawn benchmark). */
 const PROCESS_BASE_BYTES = 420;
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5_000;
-/** What dispatch returns for a call to a behavior without handleCall. */
-const UNSUPPORTED_CALL: unique symbol = Symbol('unsupported-call');
 
 export type RuntimeStatus = 'running' | 'stopping' | 'stopped';
 
@@ -173,14 +169,6 @@ export function createRuntime(options: RuntimeOptions): Runtime {
 /** A rejected promise for something caught (our own errors are always Errors). */
 function rejected(error: unknown): Promise<never> {
   return Promise.reject(error instanceof Error ? error : new Error('non-error thrown', { cause: error }));
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }
 
 function isThreadBehavior(value: unknown): value is ThreadBehavior {
@@ -432,67 +420,37 @@ export class RuntimeImpl implements Runtime {
   /** @internal Runs `init` (inline when it is synchronous) and starts the process. */
   startRecord(record: ProcessRecord, args: unknown): void {
     if (record.status !== STARTING) return;
-    const behavior = record.behavior;
-    if (behavior === null || behavior.init === undefined) {
-      this.started(record);
-      return;
-    }
-    let result: unknown;
-    record.inHandler = true;
-    try {
-      result = behavior.init(args, record.self);
-    } catch (error) {
-      record.inHandler = false;
-      this.terminate(record, error);
-      return;
-    }
-    record.inHandler = false;
-    if (isThenable(result)) {
-      record.busy = true;
-      result.then(
-        (state) => {
-          if (record.status !== STARTING) return;
-          record.busy = false;
-          record.state = state;
-          this.started(record);
-        },
-        (error: unknown) => {
-          if (record.status !== STARTING) return;
-          record.busy = false;
-          this.terminate(record, error);
-        },
-      );
-      return;
-    }
-    record.state = result;
-    this.started(record);
+    runInit(this, record, args);
   }
 
-  /** @internal init finished: the process runs, and whoever waited for it hears so. */
+  /** @internal LifecycleHost: init finished, the process runs, and whoever waited for it hears so. */
   started(record: ProcessRecord): void {
     record.status = RUNNING;
     const waiters = record.startWaiters;
     record.startWaiters = null;
     if (waiters !== null) for (const waiter of waiters) waiter.resolve();
-    if (this.afterCallback(record)) return;
+    if (afterCallback(this, record)) return;
     if (record.mailbox.length > 0) this.makeRunnable(record);
   }
 
-  /** Applies an exit or stop requested while a callback of `record` was on the stack; true if it exited. */
-  private afterCallback(record: ProcessRecord): boolean {
-    if (record.pendingExit !== NONE) {
-      const reason = record.pendingExit;
-      record.pendingExit = NONE;
-      this.terminate(record, reason);
-      return true;
-    }
-    if (record.stopReason !== NONE && !record.busy) {
-      const reason = record.stopReason;
-      record.stopReason = NONE;
-      this.terminate(record, reason);
-      return true;
-    }
-    return false;
+  /** @internal LifecycleHost: an async callback settled. */
+  resume(record: ProcessRecord): void {
+    if (record.mailbox.length > 0) this.makeRunnable(record);
+  }
+
+  /** @internal LifecycleHost. */
+  callerOf(call: CallEnvelope): Pid | undefined {
+    return call.caller;
+  }
+
+  /** @internal LifecycleHost: a message the behavior has no callback for is a dead letter. */
+  unhandled(record: ProcessRecord, message: unknown): void {
+    this.deadLetter(record.pid.toString(), message, 'unhandled', undefined);
+  }
+
+  /** @internal LifecycleHost. */
+  terminateFailed(record: ProcessRecord, error: unknown): void {
+    this.emit(['foundation', 'process', 'terminate-failed'], { count: 1 }, { pid: record.pid, error });
   }
 
   private threadPool(): ThreadPool {
@@ -554,7 +512,10 @@ export class RuntimeImpl implements Runtime {
         while (mailbox.length > 0 && record.status === RUNNING && !record.busy) {
           const message = mailbox.shift();
           if (record.waiting !== null) this.admitWaiting(record);
-          this.dispatch(record, self, message);
+          if (message instanceof CallEnvelope) dispatch(this, record, self, CALL, message.request, message);
+          else if (message instanceof CastEnvelope) dispatch(this, record, self, CAST, message.message, null);
+          else dispatch(this, record, self, MESSAGE, message, null);
+          record.handled += 1;
           count += 1;
           sinceRead += 1;
           if (sinceRead >= stride) {
@@ -597,77 +558,8 @@ export class RuntimeImpl implements Runtime {
     this.emit(['foundation', 'process', 'long-handler'], { durationMs, messages }, { pid: record.pid, name: record.name });
   }
 
-  private dispatch(record: ProcessRecord, self: ProcessHandle, message: unknown): void {
-    let result: unknown;
-    let call: CallEnvelope | null = null;
-    record.inHandler = true;
-    try {
-      if (message instanceof CallEnvelope) {
-        call = message;
-        if (record.fn !== null) result = record.fn(call.request, self);
-        else if (record.behavior!.handleCall !== undefined) result = record.behavior!.handleCall(call.request, self, new ReplyHandle(call, call.caller));
-        else result = UNSUPPORTED_CALL;
-      } else if (record.fn !== null) {
-        result = record.fn(message instanceof CastEnvelope ? message.message : message, self);
-      } else if (message instanceof CastEnvelope) {
-        result = record.behavior!.handleCast!(message.message, self);
-      } else if (record.behavior!.handleMessage !== undefined) {
-        result = record.behavior!.handleMessage(message, self);
-      } else {
-        result = undefined;
-        this.deadLetter(record.pid.toString(), message, 'unhandled', undefined);
-      }
-    } catch (error) {
-      record.inHandler = false;
-      record.handled += 1;
-      if (call !== null) this.holdCall(record, call);
-      this.terminate(record, error);
-      return;
-    }
-    record.inHandler = false;
-    record.handled += 1;
-    if (call !== null) {
-      if (isThenable(result)) this.hold(record, result, call);
-      else if (result === NO_REPLY) this.holdCall(record, call);
-      else if (result === UNSUPPORTED_CALL) this.failCall(call, new UnsupportedError(`${record.pid.toString()} has no handleCall`));
-      else this.completeCall(call, result);
-    } else if (isThenable(result)) {
-      this.hold(record, result, null);
-    }
-    if (record.pendingExit !== NONE || record.stopReason !== NONE) this.afterCallback(record);
-  }
-
-  /** An async handler: the process handles nothing else until `promise` settles. */
-  private hold(record: ProcessRecord, promise: PromiseLike<unknown>, call: CallEnvelope | null): void {
-    record.busy = true;
-    record.current = call;
-    if (call !== null) this.holdCall(record, call);
-    if (record.onSettled === null) {
-      record.onSettled = (value) => this.handlerSettled(record, value);
-      record.onFailed = (error) => this.handlerFailed(record, error);
-    }
-    promise.then(record.onSettled, record.onFailed);
-  }
-
-  private handlerSettled(record: ProcessRecord, value: unknown): void {
-    if (record.status !== RUNNING || !record.busy) return;
-    record.busy = false;
-    const call = record.current;
-    record.current = null;
-    if (call !== null && value !== NO_REPLY) this.completeCall(call, value);
-    if (this.afterCallback(record)) return;
-    if (record.mailbox.length > 0) this.makeRunnable(record);
-  }
-
-  private handlerFailed(record: ProcessRecord, error: unknown): void {
-    if (record.status !== RUNNING || !record.busy) return;
-    record.busy = false;
-    record.current = null;
-    this.terminate(record, error);
-  }
-
-  /** A call the process holds without answering yet; if the process exits, the caller is told. */
-  private holdCall(record: ProcessRecord, call: CallEnvelope): void {
+  /** @internal LifecycleHost: a call the process holds without answering yet; if it exits, the caller is told. */
+  holdCall(record: ProcessRecord, call: CallEnvelope): void {
     if (call.cancelled && call.origin === CALLER_LOCAL) return;
     call.holder = record;
     (record.pendingReplies ??= new Set()).add(call);
@@ -1231,29 +1123,7 @@ export class RuntimeImpl implements Runtime {
     record.exitReason = reason;
     record.busy = false;
     record.current = null;
-    const behavior = record.behavior;
-    if (initialized && reason !== 'killed' && behavior !== null && behavior.terminate !== undefined) {
-      let result: unknown;
-      record.inHandler = true;
-      try {
-        result = behavior.terminate(reason as ExitReason, record.self);
-      } catch (error) {
-        this.emit(['foundation', 'process', 'terminate-failed'], { count: 1 }, { pid: record.pid, error });
-      }
-      record.inHandler = false;
-      record.pendingExit = NONE;
-      if (isThenable(result)) {
-        record.busy = true;
-        const done = (): void => {
-          if (record.status === EXITING) this.finalize(record);
-        };
-        result.then(done, (error: unknown) => {
-          this.emit(['foundation', 'process', 'terminate-failed'], { count: 1 }, { pid: record.pid, error });
-          done();
-        });
-        return;
-      }
-    }
+    if (initialized && runTerminate(this, record, reason, () => record.status === EXITING && this.finalize(record))) return;
     this.finalize(record);
   }
 

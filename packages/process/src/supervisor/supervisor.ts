@@ -7,7 +7,7 @@ import type { Pid } from '../core/pid';
 import { RestartIntensity } from '../core/restart-intensity';
 import { isNormalReason } from '../core/exit-signal';
 import { SupervisorError } from '../errors/supervisor-error';
-import { DEAD, RUNNING, STARTING } from '../runtime/process-record';
+import { DEAD, RUNNING, STARTING } from '../runtime/lifecycle';
 import type { ProcessRecord } from '../runtime/process-record';
 import type { RuntimeImpl } from '../runtime/runtime';
 import { isExitMessage } from '../runtime/system-messages';

@@ -11,7 +11,7 @@ import { MalformedSignalError } from '../errors/malformed-signal-error';
 import { UncloneableMessageError } from '../errors/uncloneable-message-error';
 import { TransferEnvelope } from '../runtime/envelopes';
 import type { CallEnvelope } from '../runtime/envelopes';
-import { DEAD } from '../runtime/process-record';
+import { DEAD } from '../runtime/lifecycle';
 import { callOf, targetOf } from '../runtime/process-self';
 import type { ProcessRecord, RecordBridge } from '../runtime/process-record';
 import { isDownMessage, isExitMessage } from '../runtime/system-messages';

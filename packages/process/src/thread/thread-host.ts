@@ -11,9 +11,10 @@ import { decodeReason, encodeReason } from '../core/signals';
 import { decodeBody, encodeBody } from '../core/wire-body';
 import { UncloneableMessageError } from '../errors/uncloneable-message-error';
 import { UnsupportedError } from '../errors/unsupported-error';
-import { ProcessHandle, ReplyHandle, callOf } from '../runtime/process-self';
+import { CALL, CAST, DEAD, EXITING, MESSAGE, NONE, RUNNING, STARTING, afterCallback, dispatch, requestStop, runInit, runTerminate } from '../runtime/lifecycle';
+import type { LifecycleHost, LifecycleProcess } from '../runtime/lifecycle';
+import { ProcessHandle, callOf } from '../runtime/process-self';
 import { downMessage, exitMessage } from '../runtime/system-messages';
-import { NO_REPLY } from '../runtime/types';
 import type {
   Behavior,
   CallOptions,
@@ -52,11 +53,9 @@ class HostedCall {
   constructor(
     readonly ref: number,
     readonly caller: Pid | undefined,
+    /** The called process, for errors. */
+    readonly callee: Pid,
   ) {}
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
 }
 
 function encodeDestination(to: Destination): WireDestination {
@@ -75,19 +74,18 @@ function encodeError(error: unknown): unknown {
   return FoundationError.from(error).toJSON();
 }
 
-const STARTING = 0;
-const RUNNING = 1;
-const EXITING = 2;
-const DEAD = 3;
-
-class HostedProcess implements ProcessSelf {
+class HostedProcess implements ProcessSelf, LifecycleProcess<HostedCall> {
   state: unknown = undefined;
   name: string | undefined;
   status = STARTING;
   busy = false;
   inHandler = false;
-  stopReason: unknown = undefined;
-  stopRequested = false;
+  /** Exits come from the main thread as messages, never during a callback: this stays NONE. */
+  pendingExit: unknown = NONE;
+  stopReason: unknown = NONE;
+  current: HostedCall | null = null;
+  onSettled: ((value: unknown) => void) | null = null;
+  onFailed: ((error: unknown) => void) | null = null;
   unacked = 0;
   private readonly queue: QueueItem[] = [];
   private head = 0;
@@ -143,14 +141,7 @@ class HostedProcess implements ProcessSelf {
 
   reply(to: ReplyTo, value: unknown): void {
     const call = callOf(to);
-    if (call instanceof HostedCall) this.answer(call, value);
-  }
-
-  /** Sends the reply to `call`, once. */
-  private answer(call: HostedCall, value: unknown): void {
-    if (call.done) return;
-    call.done = true;
-    this.host.postReply(call.ref, true, value, this.pid);
+    if (call instanceof HostedCall) this.host.completeCall(call, value);
   }
 
   spawn(): Pid {
@@ -180,15 +171,7 @@ class HostedProcess implements ProcessSelf {
   }
 
   stop(reason: ExitReason = 'normal'): void {
-    if (this.status >= EXITING) return;
-    if (this.inHandler || this.busy) {
-      if (!this.stopRequested) {
-        this.stopRequested = true;
-        this.stopReason = reason;
-      }
-      return;
-    }
-    this.host.exitProcess(this, reason, true);
+    requestStop(this.host, this, reason);
   }
 
   trapExits(enabled: boolean): void {
@@ -247,62 +230,8 @@ class HostedProcess implements ProcessSelf {
   }
 
   private dispatch(item: QueueItem): void {
-    let result: unknown;
-    let call: HostedCall | null = null;
-    this.inHandler = true;
-    try {
-      if (item.kind === 'call') {
-        call = item.from;
-        if (this.fn !== null) result = this.fn(item.body, this.self);
-        else if (this.behavior!.handleCall !== undefined) result = this.behavior!.handleCall(item.body, this.self, new ReplyHandle(call, call.caller));
-        else {
-          this.inHandler = false;
-          call.done = true;
-          this.host.postReply(call.ref, false, new UnsupportedError(`${this.pid.toString()} has no handleCall`), this.pid);
-          return;
-        }
-      } else if (this.fn !== null) {
-        result = this.fn(item.body, this.self);
-      } else if (item.kind === 'message' && item.cast && this.behavior!.handleCast !== undefined) {
-        result = this.behavior!.handleCast(item.body, this.self);
-      } else if (this.behavior!.handleMessage !== undefined) {
-        result = this.behavior!.handleMessage(item.body, this.self);
-      }
-    } catch (error) {
-      this.inHandler = false;
-      this.host.exitProcess(this, error, true);
-      return;
-    }
-    this.inHandler = false;
-    if (isThenable(result)) {
-      this.busy = true;
-      result.then(
-        (value) => {
-          if (this.status !== RUNNING) return;
-          this.busy = false;
-          if (call !== null && value !== NO_REPLY) this.answer(call, value);
-          if (!this.afterCallback()) this.drain();
-        },
-        (error: unknown) => {
-          if (this.status !== RUNNING) return;
-          this.busy = false;
-          this.host.exitProcess(this, error, true);
-        },
-      );
-      return;
-    }
-    if (call !== null && result !== NO_REPLY) this.answer(call, result);
-    this.afterCallback();
-  }
-
-  /** Applies a `stop` requested during a callback; true if the process is exiting. */
-  afterCallback(): boolean {
-    if (this.stopRequested && !this.busy) {
-      this.stopRequested = false;
-      this.host.exitProcess(this, this.stopReason, true);
-      return true;
-    }
-    return this.status !== RUNNING;
+    if (item.kind === 'call') dispatch(this.host, this, this.self, CALL, item.body, item.from);
+    else dispatch(this.host, this, this.self, item.kind === 'message' && item.cast ? CAST : MESSAGE, item.body, null);
   }
 
   /** Drops everything the process holds once it is gone. */
@@ -316,7 +245,7 @@ class HostedProcess implements ProcessSelf {
   }
 }
 
-export class ThreadHost {
+export class ThreadHost implements LifecycleHost<HostedProcess, HostedCall> {
   private readonly processes = new Map<number, HostedProcess>();
   /** Processes killed while their module was still loading. */
   private readonly killedEarly = new Set<number>();
@@ -393,12 +322,12 @@ export class ThreadHost {
         const process = this.processes.get(message.id);
         if (process === undefined) return;
         const caller = message.caller === undefined ? undefined : Pid.parse(message.caller);
-        process.enqueue({ kind: 'call', from: new HostedCall(message.ref, caller), body: decodeBody(message.body) });
+        process.enqueue({ kind: 'call', from: new HostedCall(message.ref, caller, process.pid), body: decodeBody(message.body) });
         return;
       }
       case 'exit': {
         const process = this.processes.get(message.id);
-        if (process !== undefined) this.exitProcess(process, decodeReason(message.reason), true);
+        if (process !== undefined) this.terminate(process, decodeReason(message.reason));
         return;
       }
       case 'kill': {
@@ -451,76 +380,70 @@ export class ThreadHost {
     }
     if (this.killedEarly.delete(message.id)) return;
     this.processes.set(message.id, process);
-    const behavior = process.behavior;
-    if (behavior === null || behavior.init === undefined) {
-      this.started(process);
-      return;
-    }
-    let result: unknown;
-    process.inHandler = true;
+    let args: unknown;
     try {
-      result = behavior.init(decodeBody(message.args), process.self);
+      args = decodeBody(message.args);
     } catch (error) {
-      process.inHandler = false;
-      this.exitProcess(process, error, false);
+      this.terminate(process, error);
       return;
     }
-    process.inHandler = false;
-    if (isThenable(result)) {
-      process.busy = true;
-      result.then(
-        (state) => {
-          if (process.status !== STARTING) return;
-          process.busy = false;
-          process.state = state;
-          this.started(process);
-        },
-        (error: unknown) => {
-          if (process.status !== STARTING) return;
-          process.busy = false;
-          this.exitProcess(process, error, false);
-        },
-      );
-      return;
-    }
-    process.state = result;
-    this.started(process);
+    runInit(this, process, args);
   }
 
-  private started(process: HostedProcess): void {
+  // ---- LifecycleHost ------------------------------------------------------------------------
+
+  started(process: HostedProcess): void {
     if (process.status !== STARTING) return;
     process.status = RUNNING;
     this.post({ k: 'started', id: process.id });
-    if (!process.afterCallback()) process.drain();
+    if (!afterCallback(this, process)) process.drain();
   }
 
   /** Ends a hosted process: runs `terminate` (unless it never started or was killed), then reports. */
-  exitProcess(process: HostedProcess, reason: unknown, runTerminate: boolean): void {
+  terminate(process: HostedProcess, reason: unknown): void {
     if (process.status >= EXITING) return;
     const initialized = process.status === RUNNING;
     process.status = EXITING;
     process.busy = false;
+    process.current = null;
     const finish = (): void => {
       if (process.status === DEAD) return;
       process.dispose(reason);
       this.processes.delete(process.id);
       this.post({ k: 'exited', id: process.id, reason: encodeReason(reason) });
     };
-    const behavior = process.behavior;
-    if (runTerminate && initialized && reason !== 'killed' && behavior !== null && behavior.terminate !== undefined) {
-      let result: unknown;
-      try {
-        result = behavior.terminate(reason as ExitReason, process.self);
-      } catch {
-        result = undefined;
-      }
-      if (isThenable(result)) {
-        result.then(finish, finish);
-        return;
-      }
-    }
+    if (initialized && runTerminate(this, process, reason, finish)) return;
     finish();
   }
+
+  resume(process: HostedProcess): void {
+    process.drain();
+  }
+
+  completeCall(call: HostedCall, value: unknown): void {
+    if (call.done) return;
+    call.done = true;
+    this.postReply(call.ref, true, value, call.callee);
+  }
+
+  failCall(call: HostedCall, error: unknown): void {
+    if (call.done) return;
+    call.done = true;
+    this.postReply(call.ref, false, error, call.callee);
+  }
+
+  /** The main thread holds every call to a thread process (its proxy does), and fails it if the process exits. */
+  holdCall(): void {}
+
+  callerOf(call: HostedCall): Pid | undefined {
+    return call.caller;
+  }
+
+  /** A message without a callback is dropped, as it was handed over already. */
+  unhandled(): void {}
+
+  /** A failing terminate does not stop the exit; the worker has no telemetry of its own. */
+  terminateFailed(): void {}
 }
 
 /** Starts the host on `port`; the worker entry calls this. */
