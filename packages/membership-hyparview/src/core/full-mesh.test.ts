@@ -28,6 +28,32 @@ describe('full mesh', () => {
     expect(sends(node.takeEffects())).toContainEqual(['c', { type: 'mesh-join', epoch: 0 }]);
   });
 
+  it('keeps calling seeds that are not up yet every contact timeout until one answers', () => {
+    const node = mesh();
+    node.join(['a'], 0);
+    node.takeEffects();
+    node.peerDown('a', 5); // the seed does not listen yet
+    // Inside the tombstone period (1,000 ms) the seed is called again every contact timeout (100 ms).
+    let calls = 0;
+    let now = 5;
+    while (node.nextTick() < 900) {
+      now = node.nextTick();
+      node.tick(now);
+      for (const [to, message] of sends(node.takeEffects())) {
+        if (to !== 'a' || message.type !== 'mesh-join') continue;
+        calls += 1;
+        node.peerDown('a', now); // still not listening
+      }
+    }
+    expect(calls).toBeGreaterThanOrEqual(7);
+    node.receive('a', { type: 'mesh-members', epoch: 0, nodes: ['a'] }, now + 1);
+    expect(node.members()).toEqual(['a']);
+    node.takeEffects();
+    // Once in, seeds are checked only every tombstone period.
+    node.tick(now + 150);
+    expect(sends(node.takeEffects()).filter(([, message]) => message.type === 'mesh-join')).toEqual([]);
+  });
+
   it('answers a mesh-join with its member list (the joiner then contacts each member itself)', () => {
     const node = mesh();
     node.join([], 0);

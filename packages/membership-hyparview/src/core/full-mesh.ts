@@ -158,8 +158,15 @@ export class FullMeshCore implements PeerService {
     }
     for (const [peer, until] of this.tombstones) if (until <= now) this.tombstones.delete(peer);
     if (now >= this.nextSeedCheckAt) {
-      for (const seed of this.seeds) this.contact(seed, now);
-      this.nextSeedCheckAt = now + Math.max(this.contactTimeoutMs, this.config.tombstoneMs);
+      // A node with no member yet keeps calling its seeds every contact timeout, tombstones or
+      // not: seeds started after it (a cluster whose nodes all start at once) are found as soon
+      // as they listen. Once in, a seed check every tombstone period is enough.
+      const isolated = this.memberSet.size === 0;
+      for (const seed of this.seeds) {
+        if (isolated) this.tombstones.delete(seed);
+        this.contact(seed, now);
+      }
+      this.nextSeedCheckAt = now + (isolated ? this.contactTimeoutMs : Math.max(this.contactTimeoutMs, this.config.tombstoneMs));
     }
     if (now >= this.nextGossipAt) {
       this.nextGossipAt = now + this.config.gossipIntervalMs;
