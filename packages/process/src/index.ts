@@ -1,6 +1,7 @@
 // Public entry of @foundation/process: everything users may import is exported here, by name.
 export { createRuntime } from './runtime/runtime';
-export type { Runtime, RuntimeStats, RuntimeStatus, ShutdownOptions, StartSupervisorOptions } from './runtime/runtime';
+export type { Runtime, RuntimeStatus, ShutdownOptions, StartSupervisorOptions } from './runtime/runtime';
+export type { RuntimeStats } from './runtime/inspection';
 export type {
   DeadLetter,
   DeadLetterReason,

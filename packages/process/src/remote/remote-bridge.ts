@@ -106,8 +106,8 @@ export class RemoteBridge {
     this.watch(pid.node);
     if (!this.post(pid.node, { type: 'link', from: record.pid, to: pid })) {
       record.remoteLinks.delete(key);
-      this.runtime.queueExitSignal(record, pid, 'noconnection', true);
-      this.runtime.drainExitSignals();
+      this.runtime.links.queueExitSignal(record, pid, 'noconnection', true);
+      this.runtime.links.drainExitSignals();
     }
   }
 
@@ -194,7 +194,7 @@ export class RemoteBridge {
         return;
       }
       case 'reply': {
-        const call = runtime.remoteCalls.get(signal.ref);
+        const call = runtime.calls.remote.get(signal.ref);
         // A reply from another node than the one called is a spoof; a late one is dropped.
         if (call === undefined || call.remoteNode !== fromNode) return;
         if (signal.ok) runtime.completeCall(call, signal.body);
@@ -218,8 +218,8 @@ export class RemoteBridge {
         const target = this.local(signal.to, fromNode);
         if (target === undefined) return;
         if (signal.link && target.remoteLinks?.delete(signal.from.toString()) !== true) return;
-        runtime.queueExitSignal(target, signal.from, signal.reason, signal.link);
-        runtime.drainExitSignals();
+        runtime.links.queueExitSignal(target, signal.from, signal.reason, signal.link);
+        runtime.links.drainExitSignals();
         return;
       }
       case 'monitor': {
@@ -264,7 +264,7 @@ export class RemoteBridge {
         for (const [key, pid] of [...record.remoteLinks]) {
           if (pid.node !== node) continue;
           record.remoteLinks.delete(key);
-          runtime.queueExitSignal(record, pid, 'noconnection', true);
+          runtime.links.queueExitSignal(record, pid, 'noconnection', true);
         }
       }
     }
@@ -290,9 +290,9 @@ export class RemoteBridge {
         }
       }
     }
-    for (const call of [...runtime.remoteCalls.values()]) {
+    for (const call of [...runtime.calls.remote.values()]) {
       if (call.remoteNode === node) runtime.failCall(call, new NoConnectionError(node, 'the node went down'));
     }
-    runtime.drainExitSignals();
+    runtime.links.drainExitSignals();
   }
 }

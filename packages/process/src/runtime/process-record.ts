@@ -120,7 +120,7 @@ export class ProcessRecord implements ProcessSelf, LifecycleProcess<CallEnvelope
   }
 
   call<Reply = unknown>(to: Destination, request: unknown, options?: CallOptions): Promise<Reply> {
-    return this.runtime.callFrom(this.status === DEAD ? undefined : this.pid, to, request, options) as Promise<Reply>;
+    return this.runtime.calls.call(this.status === DEAD ? undefined : this.pid, to, request, options) as Promise<Reply>;
   }
 
   reply(to: ReplyTo, value: unknown): void {
@@ -133,25 +133,25 @@ export class ProcessRecord implements ProcessSelf, LifecycleProcess<CallEnvelope
 
   link(pid: Pid): void {
     if (this.status === DEAD) return;
-    this.runtime.linkProcess(this, pid);
+    this.runtime.links.link(this, pid);
   }
 
   unlink(pid: Pid): void {
     if (this.status === DEAD) return;
-    this.runtime.unlinkProcess(this, pid);
+    this.runtime.links.unlink(this, pid);
   }
 
   monitor(pid: Pid): MonitorRef {
-    return this.runtime.monitorFrom(this, pid);
+    return this.runtime.links.monitorFrom(this, pid);
   }
 
   demonitor(ref: MonitorRef): void {
-    this.runtime.demonitorFrom(this, ref);
+    this.runtime.links.demonitorFrom(this, ref);
   }
 
   exit(pid: Pid, reason: ExitReason): void {
     if (this.status === DEAD) return;
-    this.runtime.sendExit(this.pid, pid, reason);
+    this.runtime.links.sendExit(this.pid, pid, reason);
   }
 
   stop(reason: ExitReason = 'normal'): void {
@@ -171,7 +171,7 @@ export class ProcessRecord implements ProcessSelf, LifecycleProcess<CallEnvelope
   }
 
   sendAfter(delayMs: number, to: Destination, message: unknown): { cancel(): void } {
-    return this.runtime.sendAfterFrom(this, delayMs, to, message);
+    return this.runtime.delayedSends.sendAfterFrom(this, delayMs, to, message);
   }
 
   toString(): string {

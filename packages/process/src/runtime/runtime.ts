@@ -1,6 +1,9 @@
-// The runtime: the process table, the run queue, names, links and monitors, calls and their
-// timeouts, and the root supervisor. Everything here runs on one thread; worker threads and
-// other nodes are reached through the thread pool and the remote bridge.
+// The runtime: the process table, the run queue and delivery (the hot path), and the public API.
+// Each other concern has its own module, which the runtime owns one of: calls and their
+// deadlines (call-table.ts), links, monitors and exit signals (links-and-monitors.ts), names
+// (name-registry.ts), delayed sends (delayed-sends.ts), inspection (inspection.ts) and shutdown
+// (shutdown.ts); the life of one process is lifecycle.ts. Everything here runs on one thread;
+// worker threads and other nodes are reached through the thread pool and the remote bridge.
 //
 // The hot path (send to a local pid, handle a message) allocates nothing for a plain message:
 // the pid's local id finds the record in a Map, the message goes into the record's ring buffer,
@@ -8,34 +11,33 @@
 import type { TransferListItem } from 'node:worker_threads';
 import { systemClock } from '@foundation/core';
 import type { Scheduler, Timer } from '@foundation/core';
-import { DeadlineQueue } from '../core/deadline-queue';
-import { decideExit, isNormalReason } from '../core/exit-signal';
-import { estimateSize } from '../core/estimate-size';
+import { isNormalReason } from '../core/exit-signal';
 import { checkName } from '../core/names';
 import { MAX_CREATION, Pid, isValidNodeId } from '../core/pid';
 import { RingQueue } from '../core/ring-queue';
 import { CallExitedError } from '../errors/call-exited-error';
-import { CallTimeoutError } from '../errors/call-timeout-error';
 import { InvalidOptionError } from '../errors/invalid-option-error';
 import { InvalidPidError } from '../errors/invalid-pid-error';
 import { MailboxFullError } from '../errors/mailbox-full-error';
-import { NameTakenError } from '../errors/name-taken-error';
-import { NoConnectionError } from '../errors/no-connection-error';
 import { NoProcessError } from '../errors/no-process-error';
 import { RuntimeStoppedError } from '../errors/runtime-stopped-error';
 import { RemoteBridge } from '../remote/remote-bridge';
+import { CallTable, rejected } from './call-table';
 import { cpuIntensive } from './cpu-intensive';
 import type { CpuIntensiveOptions } from './cpu-intensive';
+import { DelayedSends } from './delayed-sends';
 import { createEventLoopDriver } from './driver';
 import type { RunQueueDriver } from './driver';
-import { CALLER_LOCAL, CALLER_REMOTE, CallEnvelope, CastEnvelope, TransferEnvelope, WaitingSend } from './envelopes';
+import { CALLER_REMOTE, CallEnvelope, CastEnvelope, TransferEnvelope, WaitingSend } from './envelopes';
 import { nonNegativeNumber, positiveNumber, resolveMailbox, resolveScheduling } from './options';
 import type { DeadLetter, DeadLetterReason, ResolvedMailbox, ResolvedScheduling, RuntimeOptions, TelemetrySink, ThreadOptions } from './options';
 import { CALL, CAST, DEAD, EXITING, MESSAGE, NONE, RUNNING, STARTING, afterCallback, dispatch, runInit, runTerminate } from './lifecycle';
+import { describeProcess, livePids, runtimeStats } from './inspection';
+import type { RuntimeStats } from './inspection';
+import { LinksAndMonitors } from './links-and-monitors';
+import { NameRegistry } from './name-registry';
 import { ProcessRecord } from './process-record';
-import { callOf } from './process-self';
-import type { Watcher } from './process-record';
-import { downMessage, exitMessage, isDownMessage, isSystemMessage } from './system-messages';
+import { isSystemMessage } from './system-messages';
 import type { DownMessage } from './system-messages';
 import type {
   Behavior,
@@ -45,7 +47,6 @@ import type {
   MonitorRef,
   ProcessFunction,
   ProcessInfo,
-  ProcessStatus,
   ReplyTo,
   SendOptions,
   SpawnOptions,
@@ -66,28 +67,14 @@ import {
 } from '../supervisor/supervisor';
 import type { ChildCounts, ChildInfo, ChildSpec, RestartType, SupervisorSpec } from '../supervisor/types';
 import { SupervisorError } from '../errors/supervisor-error';
+import { stopRuntime } from './shutdown';
 
 /** Stride of clock reads in a slice grows while handlers are faster than this (ms per stride). */
 const FAST_SEGMENT_MS = 0.05;
 const MAX_STRIDE = 64;
-/** Rough bytes of an idle process: its record, pid and empty mailbox (measured by the spawn benchmark). */
-const PROCESS_BASE_BYTES = 420;
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5_000;
 
 export type RuntimeStatus = 'running' | 'stopping' | 'stopped';
-
-export interface RuntimeStats {
-  readonly processes: number;
-  readonly runQueueLength: number;
-  readonly messagesHandled: number;
-  readonly deadLetters: number;
-  /** Calls waiting for a reply (local and remote) that have a deadline. */
-  readonly pendingCallDeadlines: number;
-  readonly pendingRemoteCalls: number;
-  /** Signals from other nodes dropped because they did not validate. */
-  readonly malformedSignals: number;
-  readonly threadWorkers: number;
-}
 
 export interface StartSupervisorOptions {
   /** Child id under the parent; default `supervisor-N`. */
@@ -166,40 +153,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   return new RuntimeImpl(options);
 }
 
-/** A rejected promise for something caught (our own errors are always Errors). */
-function rejected(error: unknown): Promise<never> {
-  return Promise.reject(error instanceof Error ? error : new Error('non-error thrown', { cause: error }));
-}
-
 function isThreadBehavior(value: unknown): value is ThreadBehavior {
   return typeof value === 'object' && value !== null && 'module' in value;
-}
-
-
-
-/** A `runtime.sendAfter` waiting for its timer. */
-class PendingSend {
-  timer: Timer | null = null;
-  constructor(
-    readonly to: Destination,
-    readonly message: unknown,
-  ) {}
-}
-
-const INERT_TIMER: Timer = Object.freeze({ cancel: () => undefined });
-
-/** A destination as text, for dead letters. */
-function describeDestination(to: Destination): string {
-  if (to instanceof Pid || Pid.is(to)) return to.toString();
-  if (typeof to === 'string') return to;
-  return typeof to === 'object' && to !== null ? `${String(to.name)}@${String(to.node)}` : String(to);
-}
-
-interface ExitSignalItem {
-  readonly target: ProcessRecord;
-  readonly from: Pid;
-  readonly reason: unknown;
-  readonly fromLink: boolean;
 }
 
 /** @internal The runtime's implementation; the package exports only the `Runtime` interface. */
@@ -214,10 +169,17 @@ export class RuntimeImpl implements Runtime {
   private readonly onDeadLetter: ((letter: DeadLetter) => void) | undefined;
   private readonly threadOptions: ThreadOptions | undefined;
 
-  private readonly table = new Map<number, ProcessRecord>();
-  private readonly names = new Map<string, ProcessRecord>();
+  /** @internal Every process not yet finalized, by its pid's local id. */
+  readonly table = new Map<number, ProcessRecord>();
+  /** @internal Local names. */
+  readonly names = new NameRegistry();
+  /** @internal Calls in flight, their deadlines and answers. */
+  readonly calls = new CallTable(this);
+  /** @internal Links, monitors and exit signals. */
+  readonly links = new LinksAndMonitors(this);
+  /** @internal `sendAfter` timers. */
+  readonly delayedSends = new DelayedSends(this);
   private nextId = 1;
-  private refCounter = 0;
 
   private readonly runQueue = new RingQueue<ProcessRecord>(64);
   private inSlice = false;
@@ -243,28 +205,19 @@ export class RuntimeImpl implements Runtime {
     this.timeCached = false;
   };
 
-  private readonly exitSignals = new RingQueue<ExitSignalItem>();
-  private drainingSignals = false;
-
-  private readonly deadlines = new DeadlineQueue<CallEnvelope>();
-  private deadlineTimer: Timer | null = null;
-  private armedDeadline = Number.POSITIVE_INFINITY;
-  readonly remoteCalls = new Map<number, CallEnvelope>();
-  private nextCallRef = 1;
-
-  private readonly monitorCallbacks = new Map<MonitorRef, (down: DownMessage) => void>();
-  /** `runtime.sendAfter` timers that have not fired or been cancelled. */
-  private readonly pendingSends = new Set<PendingSend>();
   readonly remote: RemoteBridge | null;
-  private threads: ThreadPool | null = null;
+  /** @internal The worker pool, started on the first thread-isolated spawn. */
+  threads: ThreadPool | null = null;
 
   messagesHandled = 0;
   deadLetters = 0;
   status: RuntimeStatus = 'running';
   private shutdownPromise: Promise<void> | null = null;
 
+  /** @internal The sender of exit signals from outside processes, and the watcher behind `monitor` callbacks. */
   readonly system: ProcessRecord;
-  private readonly root: ProcessRecord;
+  /** @internal The root supervisor. */
+  readonly root: ProcessRecord;
 
   constructor(options: RuntimeOptions) {
     if (!isValidNodeId(options.nodeId)) {
@@ -288,7 +241,7 @@ export class RuntimeImpl implements Runtime {
 
     // The system process: the sender of exit signals from outside any process, and the watcher
     // behind `runtime.monitor` callbacks (so callbacks run in a slice, never mid-bookkeeping).
-    this.system = this.spawnProcess((message: unknown) => this.systemMessage(message), {}, null);
+    this.system = this.spawnProcess((message: unknown) => this.links.systemMessage(message), {}, null);
     this.system.trapping = true;
     this.root = this.spawnProcess(
       supervisorBehavior,
@@ -365,7 +318,7 @@ export class RuntimeImpl implements Runtime {
   spawnProcess(behavior: unknown, options: SpawnOptions<unknown>, parent: ProcessRecord | null): ProcessRecord {
     if (this.status === 'stopped') throw new RuntimeStoppedError(this.nodeId, 'spawn');
     const mailbox = resolveMailbox(options.mailbox);
-    if (options.name !== undefined) this.checkNameFree(checkName(options.name));
+    if (options.name !== undefined) this.names.checkFree(checkName(options.name));
     if (options.isolation === 'thread') {
       if (!isThreadBehavior(behavior)) throw new InvalidOptionError('isolation', "'thread' needs a ThreadBehavior ({ module, export })");
       return this.threadPool().spawn(behavior, options, parent);
@@ -403,16 +356,13 @@ export class RuntimeImpl implements Runtime {
     record.bounds = mailbox;
     record.trapping = options.trapExits === true;
     this.table.set(record.pid.id, record);
-    if (options.name !== undefined) {
-      this.names.set(options.name, record);
-      record.name = options.name;
-    }
+    if (options.name !== undefined) this.names.claim(options.name, record);
     if (parent !== null) {
       record.parent = parent;
-      this.addLocalLink(record, parent);
+      this.links.addLocalLink(record, parent);
     }
-    if (options.link !== undefined) this.linkProcess(record, options.link);
-    this.drainExitSignals();
+    if (options.link !== undefined) this.links.link(record, options.link);
+    this.links.drainExitSignals();
     start();
     return record;
   }
@@ -446,6 +396,21 @@ export class RuntimeImpl implements Runtime {
   /** @internal LifecycleHost: a message the behavior has no callback for is a dead letter. */
   unhandled(record: ProcessRecord, message: unknown): void {
     this.deadLetter(record.pid.toString(), message, 'unhandled', undefined);
+  }
+
+  /** @internal LifecycleHost: a call the process holds without answering yet; if it exits, the caller is told. */
+  holdCall(record: ProcessRecord, call: CallEnvelope): void {
+    this.calls.hold(record, call);
+  }
+
+  /** @internal LifecycleHost: answers a call; a second answer, or one after the timeout, is dropped. */
+  completeCall(call: CallEnvelope, value: unknown): void {
+    this.calls.complete(call, value);
+  }
+
+  /** @internal LifecycleHost: fails a call with `error`. */
+  failCall(call: CallEnvelope, error: unknown): void {
+    this.calls.fail(call, error);
   }
 
   /** @internal LifecycleHost. */
@@ -558,13 +523,6 @@ export class RuntimeImpl implements Runtime {
     this.emit(['foundation', 'process', 'long-handler'], { durationMs, messages }, { pid: record.pid, name: record.name });
   }
 
-  /** @internal LifecycleHost: a call the process holds without answering yet; if it exits, the caller is told. */
-  holdCall(record: ProcessRecord, call: CallEnvelope): void {
-    if (call.cancelled && call.origin === CALLER_LOCAL) return;
-    call.holder = record;
-    (record.pendingReplies ??= new Set()).add(call);
-  }
-
   // ---- delivery -----------------------------------------------------------------------------
 
   /** @internal Routes a message from `from` (undefined outside processes) to `to`. */
@@ -620,7 +578,8 @@ export class RuntimeImpl implements Runtime {
     });
   }
 
-  private checkRemoteName(to: unknown): { name: string; node: string } {
+  /** @internal A `{ name, node }` destination, validated. */
+  checkRemoteName(to: unknown): { name: string; node: string } {
     if (typeof to !== 'object' || to === null) throw new InvalidPidError(`not a destination: ${to === null ? 'null' : typeof to}`);
     const { name, node } = to as { name?: unknown; node?: unknown };
     if (!isValidNodeId(node)) throw new InvalidPidError('a remote name needs a valid node id');
@@ -760,344 +719,36 @@ export class RuntimeImpl implements Runtime {
   }
 
   sendAfter(delayMs: number, to: Destination, message: unknown): Timer {
-    nonNegativeNumber('delayMs', delayMs, 0);
-    if (this.status === 'stopped') {
-      this.deadLetter(describeDestination(to), message, 'shutdown', undefined);
-      return INERT_TIMER;
-    }
-    // Tracked, so that shutdown cancels what has not fired: a pending timer would keep Node
-    // alive and later fire into a stopped runtime.
-    const entry = new PendingSend(to, message);
-    entry.timer = this.clock.setTimer(delayMs, () => {
-      this.pendingSends.delete(entry);
-      this.route(to, message, undefined, false, undefined);
-    });
-    this.pendingSends.add(entry);
-    return {
-      cancel: () => {
-        if (this.pendingSends.delete(entry)) entry.timer!.cancel();
-      },
-    };
+    return this.delayedSends.sendAfter(delayMs, to, message);
   }
 
-  /** @internal `self.sendAfter`: the timer dies with the process. */
-  sendAfterFrom(record: ProcessRecord, delayMs: number, to: Destination, message: unknown): Timer {
-    nonNegativeNumber('delayMs', delayMs, 0);
-    if (record.status === DEAD) return { cancel: () => undefined };
-    const timers = (record.timers ??= new Set());
-    const timer = this.clock.setTimer(delayMs, () => {
-      timers.delete(timer);
-      if (record.status !== DEAD) this.route(to, message, record.pid, false, undefined);
-    });
-    timers.add(timer);
-    return {
-      cancel: () => {
-        timers.delete(timer);
-        timer.cancel();
-      },
-    };
-  }
-
-  // ---- calls --------------------------------------------------------------------------------
+  // ---- calls, exit signals and monitors (call-table.ts, links-and-monitors.ts) -------------
 
   call<Reply = unknown>(to: Destination, request: unknown, options?: CallOptions): Promise<Reply> {
-    return this.callFrom(undefined, to, request, options) as Promise<Reply>;
-  }
-
-  /** @internal A call from `caller` (undefined outside processes). */
-  callFrom(caller: Pid | undefined, to: Destination, request: unknown, options?: CallOptions): Promise<unknown> {
-    const timeout = options?.timeout ?? this.callTimeoutMs;
-    if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout <= 0) {
-      return Promise.reject(new InvalidOptionError('timeout', `must be a positive number of ms or Infinity (got ${String(timeout)})`));
-    }
-    if (this.status === 'stopped') return Promise.reject(new RuntimeStoppedError(this.nodeId, 'call'));
-    let record: ProcessRecord | undefined;
-    let remote: { node: string; target: Pid | { name: string; node: string } } | undefined;
-    let label: Pid | string;
-    try {
-      if (to instanceof Pid || Pid.is(to)) {
-        label = to;
-        if (to.node === this.nodeId) record = to.creation === this.creation ? this.table.get(to.id) : undefined;
-        else remote = { node: to.node, target: to };
-      } else if (typeof to === 'string') {
-        label = to;
-        record = this.names.get(to);
-      } else {
-        const target = this.checkRemoteName(to);
-        label = `${target.name}@${target.node}`;
-        if (target.node === this.nodeId) record = this.names.get(target.name);
-        else remote = { node: target.node, target };
-      }
-    } catch (error) {
-      return rejected(error);
-    }
-    if (record === undefined && remote === undefined) return Promise.reject(new NoProcessError(String(label)));
-    const call = new CallEnvelope(caller, request, label, CALLER_LOCAL);
-    const promise = new Promise<unknown>((resolve, reject) => {
-      call.resolve = resolve;
-      call.reject = reject;
-    });
-    if (options?.transfer !== undefined) call.transfer = options.transfer;
-    if (timeout !== Number.POSITIVE_INFINITY) this.addDeadline(call, timeout);
-    if (record !== undefined) {
-      try {
-        this.deliver(record, call);
-      } catch (error) {
-        this.failCall(call, error);
-      }
-    } else {
-      this.sendRemoteCall(call, remote!.node, remote!.target, request);
-    }
-    return promise;
-  }
-
-  private sendRemoteCall(call: CallEnvelope, node: string, target: Pid | { name: string; node: string }, request: unknown): void {
-    if (this.remote === null) {
-      this.failCall(call, new NoConnectionError(node, 'no RemoteRouter is configured'));
-      return;
-    }
-    const ref = this.nextCallRef++;
-    call.remoteNode = node;
-    call.replyRef = ref;
-    this.remoteCalls.set(ref, call);
-    if (!this.remote.sendCall(node, target, ref, request)) {
-      this.failCall(call, new NoConnectionError(node, 'the router did not accept the call'));
-    }
+    return this.calls.call(undefined, to, request, options) as Promise<Reply>;
   }
 
   reply(to: ReplyTo, value: unknown): void {
-    const call = callOf(to);
-    if (!(call instanceof CallEnvelope)) throw new InvalidOptionError('reply', 'the first argument must be the `from` handed to handleCall');
-    this.completeCall(call, value);
+    this.calls.reply(to, value);
   }
-
-  private releaseCall(call: CallEnvelope): boolean {
-    if (call.cancelled) return false;
-    if (call.inDeadlines) {
-      call.inDeadlines = false;
-      this.deadlines.cancel(call);
-    } else {
-      call.cancelled = true;
-    }
-    if (call.holder !== null) {
-      (call.holder as ProcessRecord).pendingReplies?.delete(call);
-      call.holder = null;
-    }
-    if (call.remoteNode !== null) this.remoteCalls.delete(call.replyRef);
-    return true;
-  }
-
-  /** @internal Answers a call; a second answer, or one after the timeout, is dropped. */
-  completeCall(call: CallEnvelope, value: unknown): void {
-    if (!this.releaseCall(call)) return;
-    if (call.origin === CALLER_REMOTE) this.remote?.sendReply(call.replyNode!, call.replyRef, true, value);
-    else call.resolve!(value);
-  }
-
-  /** @internal Fails a call with `error`. */
-  failCall(call: CallEnvelope, error: unknown): void {
-    if (!this.releaseCall(call)) return;
-    if (call.origin === CALLER_REMOTE) this.remote?.sendReply(call.replyNode!, call.replyRef, false, error);
-    else call.reject!(error);
-  }
-
-  private addDeadline(call: CallEnvelope, timeout: number): void {
-    const deadline = this.clock.monotonic() + timeout;
-    call.timeoutMs = timeout;
-    call.inDeadlines = true;
-    this.deadlines.push(deadline, call);
-    if (deadline < this.armedDeadline) this.armDeadline(deadline);
-  }
-
-  private armDeadline(deadline: number): void {
-    this.deadlineTimer?.cancel();
-    this.armedDeadline = deadline;
-    const delay = Math.max(0, deadline - this.clock.monotonic());
-    this.deadlineTimer = this.clock.setTimer(delay, this.onDeadline);
-  }
-
-  private readonly onDeadline = (): void => {
-    this.deadlineTimer = null;
-    this.armedDeadline = Number.POSITIVE_INFINITY;
-    const expired = this.deadlines.popExpired(this.clock.monotonic());
-    for (const call of expired) {
-      call.inDeadlines = false;
-      this.failCall(call, new CallTimeoutError(String(call.target), call.timeoutMs));
-    }
-    const next = this.deadlines.peekDeadline();
-    if (next !== Number.POSITIVE_INFINITY && this.status !== 'stopped') this.armDeadline(next);
-  };
-
-  // ---- exits, links, monitors ---------------------------------------------------------------
 
   exit(pid: Pid, reason: ExitReason): void {
-    this.sendExit(this.system.pid, pid, reason);
-  }
-
-  /** @internal An exit signal from `from` to `to` (exit/2, not a link). */
-  sendExit(from: Pid, to: Pid, reason: unknown): void {
-    if (!Pid.is(to)) throw new InvalidPidError('exit needs a pid');
-    if (to.node !== this.nodeId) {
-      this.remote?.sendExit(from, to, reason, false);
-      return;
-    }
-    const record = to.creation === this.creation ? this.table.get(to.id) : undefined;
-    if (record === undefined) return;
-    this.queueExitSignal(record, from, reason, false);
-    this.drainExitSignals();
-  }
-
-  /** @internal Queues an exit signal; `drainExitSignals` delivers them without recursion. */
-  queueExitSignal(target: ProcessRecord, from: Pid, reason: unknown, fromLink: boolean): void {
-    this.exitSignals.push({ target, from, reason, fromLink });
-  }
-
-  /** @internal Delivers queued exit signals; cascades through links iterate here, never recurse. */
-  drainExitSignals(): void {
-    if (this.drainingSignals) return;
-    this.drainingSignals = true;
-    try {
-      while (this.exitSignals.length > 0) {
-        const signal = this.exitSignals.shift()!;
-        const target = signal.target;
-        if (target.status === DEAD) continue;
-        const decision = decideExit(
-          {
-            reason: signal.reason,
-            fromLink: signal.fromLink,
-            fromSelf: signal.from.equals(target.pid),
-            fromParent: target.parent !== null && signal.from.equals(target.parent.pid),
-          },
-          target.trapping,
-        );
-        if (decision.action === 'message') this.enqueueSystem(target, exitMessage(signal.from, signal.reason as ExitReason));
-        else if (decision.action === 'terminate') this.terminate(target, decision.reason);
-      }
-    } finally {
-      this.drainingSignals = false;
-    }
-  }
-
-  private addLocalLink(a: ProcessRecord, b: ProcessRecord): void {
-    (a.links ??= new Set()).add(b);
-    (b.links ??= new Set()).add(a);
-  }
-
-  /** @internal `self.link(pid)`. */
-  linkProcess(record: ProcessRecord, pid: Pid): void {
-    if (!Pid.is(pid)) throw new InvalidPidError('link needs a pid');
-    if (pid.equals(record.pid)) return;
-    if (pid.node !== this.nodeId) {
-      if (this.remote === null) {
-        this.queueExitSignal(record, pid, 'noconnection', true);
-        this.drainExitSignals();
-        return;
-      }
-      this.remote.link(record, pid);
-      return;
-    }
-    const target = pid.creation === this.creation ? this.table.get(pid.id) : undefined;
-    if (target === undefined || target.status === DEAD) {
-      this.queueExitSignal(record, pid, 'noproc', true);
-      this.drainExitSignals();
-      return;
-    }
-    this.addLocalLink(record, target);
-  }
-
-  /** @internal `self.unlink(pid)`. */
-  unlinkProcess(record: ProcessRecord, pid: Pid): void {
-    if (pid.node !== this.nodeId) {
-      this.remote?.unlink(record, pid);
-      return;
-    }
-    const target = this.table.get(pid.id);
-    if (target === undefined) return;
-    record.links?.delete(target);
-    target.links?.delete(record);
-  }
-
-  /** @internal A new monitor reference, unique on this node. */
-  newRef(): MonitorRef {
-    this.refCounter += 1;
-    return `#Ref<${this.nodeId}.${this.refCounter}>`;
-  }
-
-  /** @internal `self.monitor(pid)`. */
-  monitorFrom(watcher: ProcessRecord, pid: Pid): MonitorRef {
-    if (!Pid.is(pid)) throw new InvalidPidError('monitor needs a pid');
-    const ref = this.newRef();
-    this.addMonitor(watcher, pid, ref);
-    return ref;
-  }
-
-  /** @internal Adds a monitor with a given reference (thread processes bring their own). */
-  addMonitor(watcher: ProcessRecord, pid: Pid, ref: MonitorRef): void {
-    if (watcher.status === DEAD) return;
-    if (pid.node !== this.nodeId) {
-      if (this.remote === null) {
-        this.enqueueSystem(watcher, downMessage(ref, pid, 'noconnection'));
-        return;
-      }
-      (watcher.monitorsOut ??= new Map()).set(ref, pid);
-      this.remote.monitor(watcher, pid, ref);
-      return;
-    }
-    const target = pid.creation === this.creation ? this.table.get(pid.id) : undefined;
-    if (target === undefined || target.status === DEAD) {
-      this.enqueueSystem(watcher, downMessage(ref, pid, 'noproc'));
-      return;
-    }
-    (watcher.monitorsOut ??= new Map()).set(ref, pid);
-    (target.monitorsIn ??= new Map()).set(ref, watcher);
-  }
-
-  /** @internal `self.demonitor(ref)`. */
-  demonitorFrom(watcher: ProcessRecord, ref: MonitorRef): void {
-    const pid = watcher.monitorsOut?.get(ref);
-    if (pid === undefined) return;
-    watcher.monitorsOut!.delete(ref);
-    if (pid.node !== this.nodeId) {
-      this.remote?.demonitor(watcher, pid, ref);
-      return;
-    }
-    this.table.get(pid.id)?.monitorsIn?.delete(ref);
+    this.links.sendExit(this.system.pid, pid, reason);
   }
 
   monitor(pid: Pid, onDown: (down: DownMessage) => void): MonitorRef {
-    const ref = this.newRef();
-    this.monitorCallbacks.set(ref, onDown);
-    this.addMonitor(this.system, pid, ref);
-    return ref;
+    return this.links.monitor(pid, onDown);
   }
 
   demonitor(ref: MonitorRef): void {
-    this.monitorCallbacks.delete(ref);
-    this.demonitorFrom(this.system, ref);
-  }
-
-  private systemMessage(message: unknown): void {
-    if (!isDownMessage(message)) return;
-    const callback = this.monitorCallbacks.get(message.ref);
-    if (callback === undefined) return;
-    this.monitorCallbacks.delete(message.ref);
-    try {
-      callback(message);
-    } catch (error) {
-      this.emit(['foundation', 'process', 'monitor-callback-failed'], { count: 1 }, { ref: message.ref, error });
-    }
+    this.links.demonitor(ref);
   }
 
   whenExited(pid: Pid): Promise<ExitReason> {
-    if (pid.node === this.nodeId) {
-      const record = pid.creation === this.creation ? this.table.get(pid.id) : undefined;
-      if (record === undefined || record.status === DEAD) return Promise.resolve('noproc');
-      return new Promise((resolve) => {
-        (record.exitWaiters ??= []).push((reason) => resolve(reason as ExitReason));
-      });
-    }
-    return new Promise((resolve) => this.monitor(pid, (down) => resolve(down.reason)));
+    return this.links.whenExited(pid);
   }
+
+  // ---- the end of a process -----------------------------------------------------------------
 
   /**
    * @internal Ends a process with `reason`: runs `terminate` (unless killed), then `finalize`.
@@ -1134,7 +785,7 @@ export class RuntimeImpl implements Runtime {
     const reason = record.exitReason;
     const pid = record.pid;
     this.table.delete(pid.id);
-    if (record.name !== undefined && this.names.get(record.name) === record) this.names.delete(record.name);
+    this.names.release(record);
     if (record.controller !== null) record.controller.abort(reason);
     if (record.timers !== null) {
       for (const timer of record.timers) timer.cancel();
@@ -1161,28 +812,7 @@ export class RuntimeImpl implements Runtime {
       }
       record.waiting = null;
     }
-    if (record.links !== null) {
-      for (const linked of record.links) {
-        linked.links?.delete(record);
-        this.queueExitSignal(linked, pid, reason, true);
-      }
-      record.links = null;
-    }
-    if (record.remoteLinks !== null) {
-      for (const remotePid of record.remoteLinks.values()) this.remote?.sendExit(pid, remotePid, reason, true);
-      record.remoteLinks = null;
-    }
-    if (record.monitorsIn !== null) {
-      for (const [ref, watcher] of record.monitorsIn) this.notifyDown(watcher, ref, pid, reason);
-      record.monitorsIn = null;
-    }
-    if (record.monitorsOut !== null) {
-      for (const [ref, watched] of record.monitorsOut) {
-        if (watched.node === this.nodeId) this.table.get(watched.id)?.monitorsIn?.delete(ref);
-        else this.remote?.demonitor(record, watched, ref);
-      }
-      record.monitorsOut = null;
-    }
+    this.links.processExited(record, reason);
     this.remote?.forget(record);
     if (record.bridge !== null) record.bridge.onExit(reason);
     if (record.exitWaiters !== null) {
@@ -1196,17 +826,7 @@ export class RuntimeImpl implements Runtime {
     if (!isNormalReason(reason) && this.telemetry !== undefined) {
       this.emit(['foundation', 'process', 'exit'], { count: 1 }, { pid, name: record.name, reason });
     }
-    this.drainExitSignals();
-  }
-
-  /** @internal Tells a watcher that the process `pid` it monitored is down. */
-  notifyDown(watcher: Watcher, ref: MonitorRef, pid: Pid, reason: unknown): void {
-    if (watcher instanceof ProcessRecord) {
-      watcher.monitorsOut?.delete(ref);
-      this.enqueueSystem(watcher, downMessage(ref, pid, reason as ExitReason));
-    } else {
-      this.remote?.sendDown(watcher, ref, pid, reason);
-    }
+    this.links.drainExitSignals();
   }
 
   // ---- remote glue --------------------------------------------------------------------------
@@ -1251,35 +871,23 @@ export class RuntimeImpl implements Runtime {
 
   // ---- names --------------------------------------------------------------------------------
 
-  private checkNameFree(name: string): void {
-    const holder = this.names.get(name);
-    if (holder !== undefined && holder.status !== DEAD) throw new NameTakenError(name, holder.pid.toString(), 'name-taken');
-  }
-
   register(name: string, pid: Pid): void {
     checkName(name);
     const record = Pid.is(pid) ? this.lookupLocal(pid) : undefined;
     if (record === undefined) throw new NoProcessError(Pid.is(pid) ? pid.toString() : String(pid));
-    if (record.name === name) return;
-    this.checkNameFree(name);
-    if (record.name !== undefined) throw new NameTakenError(record.name, pid.toString(), 'already-named');
-    this.names.set(name, record);
-    record.name = name;
+    this.names.register(name, record, pid);
   }
 
   unregister(name: string): void {
-    const record = this.names.get(name);
-    if (record === undefined) return;
-    this.names.delete(name);
-    record.name = undefined;
+    this.names.unregister(name);
   }
 
   whereis(name: string): Pid | undefined {
-    return this.names.get(name)?.pid;
+    return this.names.whereis(name);
   }
 
   registered(): string[] {
-    return [...this.names.keys()];
+    return this.names.registered();
   }
 
   // ---- inspection ---------------------------------------------------------------------------
@@ -1294,75 +902,22 @@ export class RuntimeImpl implements Runtime {
   }
 
   processes(): Pid[] {
-    const pids: Pid[] = [];
-    for (const record of this.table.values()) if (record.status !== DEAD) pids.push(record.pid);
-    return pids;
+    return livePids(this);
   }
 
   processInfo(pid: Pid): ProcessInfo | undefined {
     const record = this.lookupLocal(pid);
     if (record === undefined) return undefined;
-    return this.describe(record);
+    return describeProcess(record, this.clock.monotonic());
   }
 
-  /** @internal Info for a live record. */
-  describe(record: ProcessRecord): ProcessInfo {
-    const mailbox = record.mailbox;
-    const oldest = mailbox.oldestTime();
-    let status: ProcessStatus;
-    if (record.status === STARTING) status = 'starting';
-    else if (record.status === EXITING) status = 'exiting';
-    else if (record.status === DEAD) status = 'exited';
-    else status = record.busy || record.queued || record.inHandler ? 'running' : 'waiting';
-    const links: Pid[] = [];
-    if (record.links !== null) for (const linked of record.links) links.push(linked.pid);
-    if (record.remoteLinks !== null) links.push(...record.remoteLinks.values());
-    return {
-      pid: record.pid,
-      name: record.name,
-      status,
-      mailbox: {
-        length: mailbox.length,
-        oldestAgeMs: Number.isNaN(oldest) ? 0 : Math.max(0, this.clock.monotonic() - oldest),
-        waiting: record.waiting?.length ?? 0,
-        maxWaiting: record.bounds.maxWaiting,
-        capacity: record.capacity,
-        overflow: record.bounds.overflow,
-        dropped: record.dropped,
-      },
-      links,
-      monitors: record.monitorsOut === null ? [] : [...record.monitorsOut.values()],
-      monitoredBy: record.monitorsIn?.size ?? 0,
-      trapExits: record.trapping,
-      messagesHandled: record.handled,
-      isolation: record.bridge === null ? 'none' : 'thread',
-      memoryEstimateBytes: this.memoryEstimate(record),
-    };
-  }
-
-  /** @internal Rough bytes held by a process. */
-  memoryEstimate(record: ProcessRecord): number {
-    let bytes = PROCESS_BASE_BYTES + record.mailbox.retainedBytes();
-    const sample = Math.min(record.mailbox.length, 32);
-    if (sample > 0) {
-      let sampled = 0;
-      for (let index = 0; index < sample; index += 1) sampled += estimateSize(record.mailbox.at(index), 200);
-      bytes += Math.round((sampled / sample) * record.mailbox.length);
-    }
-    return bytes + estimateSize(record.state, 1000);
+  /** @internal The run queue's length, for stats. */
+  get runQueueLength(): number {
+    return this.runQueue.length;
   }
 
   stats(): RuntimeStats {
-    return {
-      processes: this.table.size,
-      runQueueLength: this.runQueue.length,
-      messagesHandled: this.messagesHandled,
-      deadLetters: this.deadLetters,
-      pendingCallDeadlines: this.deadlines.size,
-      pendingRemoteCalls: this.remoteCalls.size,
-      malformedSignals: this.remote?.malformed ?? 0,
-      threadWorkers: this.threads?.workerCount() ?? 0,
-    };
+    return runtimeStats(this);
   }
 
   // ---- supervisors --------------------------------------------------------------------------
@@ -1432,50 +987,8 @@ export class RuntimeImpl implements Runtime {
   // ---- shutdown -----------------------------------------------------------------------------
 
   shutdown(options: ShutdownOptions = {}): Promise<void> {
-    this.shutdownPromise ??= this.stop(nonNegativeNumber('timeoutMs', options.timeoutMs, DEFAULT_SHUTDOWN_TIMEOUT_MS));
+    this.shutdownPromise ??= stopRuntime(this, nonNegativeNumber('timeoutMs', options.timeoutMs, DEFAULT_SHUTDOWN_TIMEOUT_MS));
     return this.shutdownPromise;
-  }
-
-  private async stop(timeoutMs: number): Promise<void> {
-    this.status = 'stopping';
-    // 1. The supervision tree, in reverse start order (the root supervisor's terminate does it).
-    if (this.root.status !== DEAD) {
-      const rootExited = this.whenExited(this.root.pid);
-      this.sendExit(this.system.pid, this.root.pid, 'shutdown');
-      await rootExited;
-    }
-    // 2. Every other process, newest first: ended with `shutdown` (as a parent would end it, so
-    //    trapping exits does not keep it alive), then killed if it has not exited by the timeout.
-    const others = [...this.table.values()].filter((record) => record !== this.system && record.status !== DEAD).reverse();
-    if (others.length > 0) {
-      const exited = Promise.all(others.map((record) => this.whenExited(record.pid)));
-      for (const record of others) this.terminate(record, 'shutdown');
-      let timer: Timer | undefined;
-      const timedOut = new Promise<void>((resolve) => {
-        timer = this.clock.setTimer(timeoutMs, resolve);
-      });
-      await Promise.race([exited, timedOut]);
-      timer?.cancel();
-      for (const record of others) if (record.status !== DEAD) this.sendExit(this.system.pid, record.pid, 'kill');
-    }
-    this.terminate(this.system, 'shutdown');
-    // 3. Whatever is still waiting for a reply fails, timers that have not fired are cancelled
-    //    (their messages are dead letters); workers and the router are released.
-    this.deadlineTimer?.cancel();
-    this.deadlineTimer = null;
-    for (const entry of [...this.pendingSends]) {
-      this.pendingSends.delete(entry);
-      entry.timer!.cancel();
-      this.deadLetter(describeDestination(entry.to), entry.message, 'shutdown', undefined);
-    }
-    for (const call of [...this.remoteCalls.values()]) this.failCall(call, new RuntimeStoppedError(this.nodeId, 'wait for a reply'));
-    for (const call of this.deadlines.popExpired(Number.POSITIVE_INFINITY)) {
-      call.inDeadlines = false;
-      this.failCall(call, new RuntimeStoppedError(this.nodeId, 'wait for a reply'));
-    }
-    this.status = 'stopped';
-    this.remote?.close();
-    if (this.threads !== null) await this.threads.close();
   }
 
   /** @internal Whether `record` is this runtime's root supervisor. */

@@ -3,6 +3,7 @@
 // inspected together (members, mailbox lengths, a memory estimate).
 import type { Pid } from '../core/pid';
 import { SupervisorError } from '../errors/supervisor-error';
+import { memoryEstimate } from '../runtime/inspection';
 import { positiveInteger } from '../runtime/options';
 import type { RuntimeImpl } from '../runtime/runtime';
 import type { Behavior, ProcessFunction, SpawnOptions, ThreadBehavior } from '../runtime/types';
@@ -138,7 +139,7 @@ export function ecosystemInfo(runtime: RuntimeImpl, ecosystem: Ecosystem): Ecosy
     const record = child.record;
     const live = record !== undefined && runtime.isAlive(record.pid);
     const mailboxLength = live ? record.mailbox.length : 0;
-    const memory = live ? runtime.memoryEstimate(record) : 0;
+    const memory = live ? memoryEstimate(record) : 0;
     const member: EcosystemMember = { id: child.spec.id, pid: live ? record.pid : undefined, mailboxLength, memoryEstimateBytes: memory };
     if (live) members += 1;
     totalMailboxLength += mailboxLength;

@@ -132,16 +132,16 @@ async function stopOne(self: Self, child: ChildState): Promise<void> {
   const exited = runtime.whenExited(pid);
   const { shutdown } = child.spec;
   if (shutdown === 'brutal-kill') {
-    runtime.sendExit(self.pid, pid, 'kill');
+    runtime.links.sendExit(self.pid, pid, 'kill');
     await exited;
     return;
   }
-  runtime.sendExit(self.pid, pid, 'shutdown');
+  runtime.links.sendExit(self.pid, pid, 'shutdown');
   if (shutdown === 'infinity' || record.status === DEAD) {
     await exited;
     return;
   }
-  const timer = runtime.clock.setTimer(shutdown, () => runtime.sendExit(self.pid, pid, 'kill'));
+  const timer = runtime.clock.setTimer(shutdown, () => runtime.links.sendExit(self.pid, pid, 'kill'));
   await exited;
   timer.cancel();
 }

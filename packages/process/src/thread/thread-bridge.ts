@@ -213,7 +213,7 @@ export class ThreadBridge implements RecordBridge {
         let reply: Promise<unknown>;
         try {
           const options = message.timeout > 0 ? { timeout: message.timeout } : {};
-          reply = runtime.callFrom(record.pid, this.destination(message.to), decodeBody(message.body), options);
+          reply = runtime.calls.call(record.pid, this.destination(message.to), decodeBody(message.body), options);
         } catch (error) {
           // A destination or body that does not decode: the worker's call fails instead of hanging.
           reply = Promise.reject(error instanceof Error ? error : new Error(String(error)));
@@ -225,22 +225,22 @@ export class ThreadBridge implements RecordBridge {
         return;
       }
       case 'link':
-        runtime.linkProcess(record, Pid.parse(message.pid));
+        runtime.links.link(record, Pid.parse(message.pid));
         return;
       case 'unlink':
-        runtime.unlinkProcess(record, Pid.parse(message.pid));
+        runtime.links.unlink(record, Pid.parse(message.pid));
         return;
       case 'monitor':
         if (!isValidRef(message.ref) || !message.ref.startsWith(`#Ref<${record.pid.node}.t${this.worker.index}.`)) {
           throw new MalformedSignalError(`thread ${this.worker.threadId}`, 'monitor reference outside the worker namespace');
         }
-        runtime.addMonitor(record, Pid.parse(message.pid), message.ref);
+        runtime.links.addMonitor(record, Pid.parse(message.pid), message.ref);
         return;
       case 'demonitor':
-        runtime.demonitorFrom(record, message.ref);
+        runtime.links.demonitorFrom(record, message.ref);
         return;
       case 'exit-signal':
-        runtime.sendExit(record.pid, Pid.parse(message.pid), decodeReason(message.reason));
+        runtime.links.sendExit(record.pid, Pid.parse(message.pid), decodeReason(message.reason));
         return;
       case 'trap':
         record.trapping = message.enabled;

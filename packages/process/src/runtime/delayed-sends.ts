@@ -1,0 +1,84 @@
+// `sendAfter`: a message sent after a delay of the runtime's clock. A process's timers die with
+// the process; the runtime's own are tracked so that shutdown cancels those that have not fired
+// (a pending timer would keep Node alive, then fire into a stopped runtime) and reports their
+// messages as dead letters.
+import type { Timer } from '@foundation/core';
+import { Pid } from '../core/pid';
+import { DEAD } from './lifecycle';
+import { nonNegativeNumber } from './options';
+import type { ProcessRecord } from './process-record';
+import type { RuntimeImpl } from './runtime';
+import type { Destination } from './types';
+
+/** A `runtime.sendAfter` waiting for its timer. */
+class PendingSend {
+  timer: Timer | null = null;
+  constructor(
+    readonly to: Destination,
+    readonly message: unknown,
+  ) {}
+}
+
+const INERT_TIMER: Timer = Object.freeze({ cancel: () => undefined });
+
+/** A destination as text, for dead letters. */
+function describeDestination(to: Destination): string {
+  if (to instanceof Pid || Pid.is(to)) return to.toString();
+  if (typeof to === 'string') return to;
+  return typeof to === 'object' && to !== null ? `${String(to.name)}@${String(to.node)}` : String(to);
+}
+
+export class DelayedSends {
+  /** `runtime.sendAfter` timers that have not fired or been cancelled. */
+  private readonly pending = new Set<PendingSend>();
+
+  constructor(private readonly runtime: RuntimeImpl) {}
+
+  /** `runtime.sendAfter`. */
+  sendAfter(delayMs: number, to: Destination, message: unknown): Timer {
+    const runtime = this.runtime;
+    nonNegativeNumber('delayMs', delayMs, 0);
+    if (runtime.status === 'stopped') {
+      runtime.deadLetter(describeDestination(to), message, 'shutdown', undefined);
+      return INERT_TIMER;
+    }
+    const entry = new PendingSend(to, message);
+    entry.timer = runtime.clock.setTimer(delayMs, () => {
+      this.pending.delete(entry);
+      runtime.route(to, message, undefined, false, undefined);
+    });
+    this.pending.add(entry);
+    return {
+      cancel: () => {
+        if (this.pending.delete(entry)) entry.timer!.cancel();
+      },
+    };
+  }
+
+  /** `self.sendAfter`: the timer dies with the process. */
+  sendAfterFrom(record: ProcessRecord, delayMs: number, to: Destination, message: unknown): Timer {
+    nonNegativeNumber('delayMs', delayMs, 0);
+    if (record.status === DEAD) return { cancel: () => undefined };
+    const timers = (record.timers ??= new Set());
+    const timer = this.runtime.clock.setTimer(delayMs, () => {
+      timers.delete(timer);
+      if (record.status !== DEAD) this.runtime.route(to, message, record.pid, false, undefined);
+    });
+    timers.add(timer);
+    return {
+      cancel: () => {
+        timers.delete(timer);
+        timer.cancel();
+      },
+    };
+  }
+
+  /** Shutdown: cancels the runtime's timers that have not fired; their messages are dead letters. */
+  cancelAll(): void {
+    for (const entry of [...this.pending]) {
+      this.pending.delete(entry);
+      entry.timer!.cancel();
+      this.runtime.deadLetter(describeDestination(entry.to), entry.message, 'shutdown', undefined);
+    }
+  }
+}
