@@ -37,6 +37,11 @@ export interface StartNodeOptions {
    * otherwise none (it joins as a learner).
    */
   readonly voters?: readonly string[];
+  /**
+   * How long a node with seeds keeps trying to join (seeds not listening yet, a first leader
+   * still being elected) before startNode rejects. Default 30,000 ms.
+   */
+  readonly joinTimeoutMs?: number;
   /** Timings: `local` (fast, for one machine and tests) or `lan` (default). */
   readonly timing?: 'local' | 'lan';
   /** Application configuration (`@foundation/config`); cluster-wide updates go through Raft. */
@@ -58,6 +63,7 @@ export interface ResolvedOptions {
   readonly cluster: string;
   readonly secret: string;
   readonly dataDir: string;
+  readonly joinTimeoutMs: number;
   readonly voters: readonly string[];
   readonly timing: 'local' | 'lan';
 }
@@ -135,5 +141,7 @@ export async function resolveOptions(options: StartNodeOptions, environment: Nod
   const timing = options.timing ?? 'lan';
   if (timing !== 'local' && timing !== 'lan') throw new InvalidOptionsError('timing', 'must be "local" or "lan"');
   const dataDir = text('dataDir', options.dataDir) ?? join(process.cwd(), '.foundation', `${name}-${port}`);
-  return { name, host, port, nodeId, seeds, cluster, secret, dataDir, voters, timing };
+  const joinTimeoutMs = options.joinTimeoutMs ?? 30_000;
+  if (!Number.isFinite(joinTimeoutMs) || joinTimeoutMs <= 0) throw new InvalidOptionsError('joinTimeoutMs', 'must be a positive number of milliseconds');
+  return { name, host, port, nodeId, seeds, cluster, secret, dataDir, voters, timing, joinTimeoutMs };
 }

@@ -11,7 +11,7 @@ import { createConfig } from '@foundation/config';
 import type { Config, ConfigCommand } from '@foundation/config';
 import { createEventStore } from '@foundation/events';
 import type { EventStore } from '@foundation/events';
-import { createMembership, defaultLanConfig as membershipLan, defaultLocalConfig as membershipLocal } from '@foundation/membership-hyparview';
+import { MEMBERSHIP_ERROR_CODES, createMembership, defaultLanConfig as membershipLan, defaultLocalConfig as membershipLocal } from '@foundation/membership-hyparview';
 import type { Membership } from '@foundation/membership-hyparview';
 import { Pid, createRuntime, createTransportRouter } from '@foundation/process';
 import type { Behavior, Runtime } from '@foundation/process';
@@ -188,6 +188,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     clock,
     random,
     raft: raftTiming,
+    joinTimeoutMs: resolved.joinTimeoutMs,
   });
   const configLog = consensus.log<ConfigCommand>('config', { retain: (command) => (command as ConfigCommand).path.join('\u0000') });
   const registryLog = consensus.log<RegistryCommand>('registry');
@@ -221,9 +222,30 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   });
 
   // With no seeds the membership starts alone (and others join it); with seeds it waits for a
-  // neighbour. It starts before consensus, whose learner join needs a route to a voter.
-  await membership.join();
-  await consensus.start();
+  // neighbour. It starts before consensus, whose learner join needs a route to a voter. Nodes
+  // of a cluster often start together, so a seed may not listen yet: keep at it until
+  // joinTimeoutMs. A node that cannot join leaves nothing running behind it.
+  try {
+    const joinBy = clock.monotonic() + resolved.joinTimeoutMs;
+    for (;;) {
+      try {
+        await membership.join();
+        break;
+      } catch (error) {
+        if (!FoundationError.is(error) || error.code !== MEMBERSHIP_ERROR_CODES.joinTimeout || clock.monotonic() >= joinBy) throw error;
+      }
+    }
+    await consensus.start();
+  } catch (error) {
+    registry.close({ announce: false });
+    clusterConfig.close();
+    control.close();
+    await membership.leave().catch(() => undefined);
+    await runtime.shutdown({ timeoutMs: 1000 }).catch(() => undefined);
+    await consensus.stop().catch(() => undefined);
+    await transport.close();
+    throw error;
+  }
   for (const voter of resolved.voters) if (voter !== nodeId) transport.connect(voter);
   registry.register(NODE_SERVICE, { id: nodeId, url: transport.address()!.url }, { capabilities: ['foundation-node'], mode: 'group' } as never);
 

@@ -2,6 +2,7 @@
 // locally, then published over the membership's broadcast; every node that subscribes hears
 // it. The correlation id travels inside the event; the sender's request context travels with
 // the broadcast message.
+import { currentContext, withContext } from '@foundation/context';
 import { FoundationError } from '@foundation/core';
 import { EVENTS_TOPIC, eventMatches } from '@foundation/events';
 import type { Broadcast, EventFilter, EventStore, FoundationEvent, NewEventOptions } from '@foundation/events';
@@ -16,7 +17,9 @@ export interface ClusterEvents {
 export function createClusterEvents(store: EventStore, broadcast: Broadcast, report: (error: FoundationError) => void): ClusterEvents {
   return {
     emitDistributed(type, data, options) {
-      const event = store.emit(type, data, options);
+      // The event joins the request it was emitted in: its correlation id unless one is given.
+      const correlationId = options?.correlationId ?? currentContext().correlationId;
+      const event = store.emit(type, data, correlationId === undefined ? options : { ...options, correlationId });
       broadcast.publish(EVENTS_TOPIC, store.serialize(event));
       return event;
     },
@@ -30,7 +33,17 @@ export function createClusterEvents(store: EventStore, broadcast: Broadcast, rep
           report(FoundationError.from(error));
           return;
         }
-        if (event.node !== store.node && eventMatches(filter, event)) handler(event);
+        // The handler runs in the event's request: what it sends on carries the correlation id.
+        if (event.node === store.node || !eventMatches(filter, event)) return;
+        let context;
+        try {
+          context = currentContext().with({ correlationId: event.correlationId });
+        } catch {
+          // A correlation id the context refuses (not visible ASCII): the handler runs without it.
+          handler(event);
+          return;
+        }
+        withContext(context, () => handler(event));
       });
       return () => {
         local();

@@ -29,6 +29,8 @@ export interface ClusterConsensusOptions {
   readonly nodeId: string;
   /** Voters of a new cluster (the same list on each of them); a node not listed joins as a learner. */
   readonly voters: readonly string[];
+  /** How long `join()` keeps trying (a cluster starting together may still elect). Default 30,000 ms. */
+  readonly joinTimeoutMs?: number;
   /** Nodes a joining learner may ask to add it (the leader, or a node that knows it). Default the voters. */
   readonly contacts?: readonly string[];
   readonly transport: RaftTransport;
@@ -107,8 +109,9 @@ export function createClusterConsensus(options: ClusterConsensusOptions): Cluste
     fallback: (round: number) => string | null,
     signal?: AbortSignal,
     alsoRetry: (error: unknown) => boolean = () => false,
+    withinMs = timeoutMs,
   ): Promise<T> => {
-    const deadline = clock.monotonic() + timeoutMs;
+    const deadline = clock.monotonic() + withinMs;
     const backoff = createBackoff({ initialMs: 10, maxMs: 200, random });
     let target = fallback(0);
     for (let round = 1; ; round += 1) {
@@ -164,9 +167,13 @@ export function createClusterConsensus(options: ClusterConsensusOptions): Cluste
         undefined,
         // Learners joining together queue behind each other's membership changes.
         (error) => FoundationError.is(error) && error.code === RAFT_ERROR_CODES.membershipChange && (error.context as { pending?: unknown }).pending === true,
+        // A cluster starting all at once may still be electing its first leader.
+        options.joinTimeoutMs ?? 30_000,
       );
     },
     async start() {
+      // Raft first: a forwarded request must never find it unstarted.
+      await raft.start();
       unsubscribe = options.forwarding.onRequest(FORWARD_CHANNEL, ({ payload }) => {
         const request = payload as { kind?: unknown; stream?: unknown; command?: unknown; node?: unknown };
         if (request.kind === FORWARD_KIND && typeof request.stream === 'string') return raft.propose({ stream: request.stream, command: request.command }, { timeoutMs });
@@ -177,7 +184,6 @@ export function createClusterConsensus(options: ClusterConsensusOptions): Cluste
         }
         throw new FoundationError({ type: 'invalid_input', message: `unknown consensus request ${String(request.kind)}` });
       });
-      await raft.start();
       if (!options.voters.includes(options.nodeId)) await this.join();
     },
     async stop() {

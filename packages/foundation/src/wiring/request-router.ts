@@ -1,6 +1,6 @@
 // One channel, many kinds of request: channels allow one request handler per channel, so the
 // composition routes requests on its `control` channel by the `kind` they carry.
-import { FoundationError } from '@foundation/core';
+import { NoResponderError } from '@foundation/channels';
 import type { InboundMessage, Transport } from '@foundation/channels';
 
 export type RequestKindHandler = (message: InboundMessage) => unknown;
@@ -11,6 +11,10 @@ export interface RequestRouter {
   close(): void;
 }
 
+/**
+ * Requests of a kind nothing handles (yet: a node still starting) are answered with channels'
+ * NoResponderError, which callers treat as "try elsewhere or later".
+ */
 export function createRequestRouter(transport: Transport, channel: string): RequestRouter {
   const handlers = new Map<string, RequestKindHandler>();
   const off = transport.onRequest(channel, (message) => {
@@ -18,7 +22,7 @@ export function createRequestRouter(transport: Transport, channel: string): Requ
     if (typeof kind === 'string') {
       for (const [prefix, handler] of handlers) if (kind.startsWith(prefix)) return handler(message);
     }
-    throw new FoundationError({ type: 'invalid_input', message: `no handler for request ${JSON.stringify(kind)} on ${channel}` });
+    throw new NoResponderError(transport.nodeId, `${channel} (request kind ${JSON.stringify(kind)})`);
   });
   return {
     handle(prefix, handler) {
