@@ -107,6 +107,8 @@ export interface FoundationNode {
   /** One instance of `behavior` in the whole cluster, restarted elsewhere when its node dies. */
   singleton(options: SingletonOptions): Singleton;
   status(): NodeStatus;
+  /** 1.x `available?()`: started and not stopping. */
+  available(): boolean;
   health(): NodeHealth;
   version(): string;
   /** Leaves the cluster and stops everything, in order. */
@@ -250,6 +252,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   registry.register(NODE_SERVICE, { id: nodeId, url: transport.address()!.url }, { capabilities: ['foundation-node'], mode: 'group' } as never);
 
   const singletons = new Set<Singleton>();
+  let stopping: Promise<void> | null = null;
   const spawnOn = async (node: string, behavior: string, args?: unknown): Promise<Pid> => {
     if (node === nodeId) {
       const local = behaviors.get(behavior);
@@ -343,15 +346,19 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
       return { status, services, versions: { foundation: VERSION } };
     },
     version: () => VERSION,
-    async stop() {
-      for (const singleton of singletons) await singleton.stop();
-      registry.close({ announce: true });
-      clusterConfig.close();
-      control.close();
-      await membership.leave().catch(() => undefined);
-      await runtime.shutdown({ timeoutMs: 2000 }).catch(() => undefined);
-      await consensus.stop();
-      await transport.close();
+    available: () => stopping === null,
+    stop() {
+      stopping ??= (async () => {
+        for (const singleton of singletons) await singleton.stop();
+        registry.close({ announce: true });
+        clusterConfig.close();
+        control.close();
+        await membership.leave().catch(() => undefined);
+        await runtime.shutdown({ timeoutMs: 2000 }).catch(() => undefined);
+        await consensus.stop();
+        await transport.close();
+      })();
+      return stopping;
     },
   };
   return node;
