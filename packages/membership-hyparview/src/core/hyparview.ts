@@ -541,7 +541,9 @@ export class HyParViewCore implements PeerService {
   private request(peer: string, priority: 'high' | 'low', now: number): void {
     this.counters.promotionsSent += 1;
     this.pending.set(peer, { kind: priority, deadline: now + this.config.neighborRequestTimeoutMs });
-    this.send(peer, { type: 'neighbor', epoch: this.epoch, priority }, true);
+    // An urgent (high-priority) request watches the candidate's connection, to learn fast if it is
+    // dead; a low-priority one relies on its timeout.
+    this.send(peer, { type: 'neighbor', epoch: this.epoch, priority }, priority === 'high');
   }
 
   private backOff(peer: string, now: number): void {

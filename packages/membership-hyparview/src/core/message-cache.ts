@@ -1,13 +1,13 @@
-// A cache of entries keyed by message id, bounded by count and by age. Entries are kept in
-// arrival order (a Map iterates in insertion order), so the oldest are evicted from the head.
+// A cache of entries keyed by message id, bounded by count and by age. Entries carry the time they
+// were added (`at`) and are kept in arrival order (a Map iterates in insertion order), so the
+// oldest are evicted from the head.
 
-interface Timed<V> {
-  readonly value: V;
+export interface Timed {
   readonly at: number;
 }
 
-export class MessageCache<V> {
-  private readonly entries = new Map<string, Timed<V>>();
+export class MessageCache<V extends Timed> {
+  private readonly entries = new Map<string, V>();
 
   constructor(
     private readonly maxEntries: number,
@@ -23,19 +23,14 @@ export class MessageCache<V> {
   }
 
   get(id: string): V | undefined {
-    return this.entries.get(id)?.value;
+    return this.entries.get(id);
   }
 
-  /** When `id` was added, or undefined. */
-  addedAt(id: string): number | undefined {
-    return this.entries.get(id)?.at;
-  }
-
-  /** Adds (or replaces) an entry at time `now`, evicting the oldest beyond the bound. */
-  set(id: string, value: V, now: number): void {
+  /** Adds (or replaces) an entry, evicting the oldest beyond the bound. Entries must be added in time order. */
+  set(id: string, entry: V): void {
     if (this.maxEntries === 0) return;
     this.entries.delete(id);
-    this.entries.set(id, { value, at: now });
+    this.entries.set(id, entry);
     while (this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next();
       if (oldest.done === true) break;
@@ -65,13 +60,13 @@ export class MessageCache<V> {
   }
 
   /** Entries added at or after `since`, newest first, at most `limit`. */
-  recent(since: number, limit: number): { id: string; value: V; at: number }[] {
-    const result: { id: string; value: V; at: number }[] = [];
+  recent(since: number, limit: number): { id: string; entry: V }[] {
+    const result: { id: string; entry: V }[] = [];
     const all = [...this.entries];
     for (let index = all.length - 1; index >= 0 && result.length < limit; index -= 1) {
       const [id, entry] = all[index]!;
       if (entry.at < since) break;
-      result.push({ id, value: entry.value, at: entry.at });
+      result.push({ id, entry });
     }
     return result;
   }

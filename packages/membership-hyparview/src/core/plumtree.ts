@@ -56,13 +56,13 @@ interface Seen {
   readonly round: number;
   /** The neighbour it came from (null for this node's own broadcasts). */
   readonly from: string | null;
+  readonly at: number;
 }
 
 interface Stored {
-  readonly topic: string;
-  readonly origin: string;
-  readonly payload: unknown;
-  readonly round: number;
+  /** The message as received (or as first sent, for this node's own): GRAFTs are answered with its round + 1. */
+  readonly message: GossipMessage;
+  readonly at: number;
 }
 
 interface Announcement {
@@ -174,10 +174,10 @@ export class PlumtreeCore {
   broadcast(topic: string, payload: unknown, now: number, id: string = this.newId()): string {
     if (this.seen.has(id)) return id;
     this.counters.broadcasts += 1;
-    this.seen.set(id, { round: 0, from: null }, now);
-    this.store.set(id, { topic, origin: this.self, payload, round: 0 }, now);
-    this.scheduleExpiry(now);
     const message: GossipMessage = { type: 'gossip', id, topic, origin: this.self, round: 1, payload };
+    this.seen.set(id, { round: 0, from: null, at: now });
+    this.store.set(id, { message: { ...message, round: 0 }, at: now });
+    this.scheduleExpiry(now);
     this.eagerPush(message, null);
     this.lazyPush(id, 1, null, now);
     this.scheduleAntiEntropy(topic, now);
@@ -229,8 +229,8 @@ export class PlumtreeCore {
       return;
     }
     const round = message.round;
-    this.seen.set(id, { round, from }, now);
-    this.store.set(id, { topic: message.topic, origin: message.origin, payload: message.payload, round }, now);
+    this.seen.set(id, { round, from, at: now });
+    this.store.set(id, { message, at: now });
     this.scheduleExpiry(now);
     this.counters.delivered += 1;
     this.effects.push({ kind: 'deliver', delivery: { id, topic: message.topic, origin: message.origin, payload: message.payload, hops: round } });
@@ -309,7 +309,7 @@ export class PlumtreeCore {
       this.eager.add(from);
     }
     for (const id of ids) {
-      const stored = this.store.get(id);
+      const stored = this.store.get(id)?.message;
       if (stored === undefined) continue;
       this.counters.gossipSent += 1;
       this.send(from, { type: 'gossip', id, topic: stored.topic, origin: stored.origin, round: stored.round + 1, payload: stored.payload });
@@ -339,9 +339,9 @@ export class PlumtreeCore {
     const recent = this.store.recent(now - this.config.repairWindowMs, this.maxIds);
     if (recent.length === 0) return;
     const queue = { ids: [] as string[], rounds: [] as number[] };
-    for (const entry of recent) {
-      queue.ids.push(entry.id);
-      queue.rounds.push(entry.value.round + 1);
+    for (const { id, entry } of recent) {
+      queue.ids.push(id);
+      queue.rounds.push(entry.message.round + 1);
     }
     this.sendIHave(peer, queue.ids, queue.rounds);
   }
@@ -434,9 +434,9 @@ export class PlumtreeCore {
   /** Sends the ids of stored messages whose topic needs anti-entropy; false when there are none. */
   private sendDigest(peer: string, now: number, reply: boolean): boolean {
     const ids: string[] = [];
-    for (const entry of this.store.recent(now - this.config.storeTtlMs, Number.POSITIVE_INFINITY)) {
+    for (const { id, entry } of this.store.recent(now - this.config.storeTtlMs, Number.POSITIVE_INFINITY)) {
       if (ids.length >= this.maxIds) break;
-      if (this.needsAntiEntropy(entry.value.topic)) ids.push(entry.id);
+      if (this.needsAntiEntropy(entry.message.topic)) ids.push(id);
     }
     if (ids.length === 0 && !reply) return false;
     this.counters.digestsSent += 1;

@@ -176,8 +176,8 @@ describe('the ports other packages declare', () => {
       subscribe(topic: string, handler: (message: { readonly from: string; readonly payload: unknown }) => void): () => void;
     }
     interface MembershipEventsPort {
-      members(): string[];
-      on(event: 'member-join' | 'member-leave', handler: (member: string) => void): () => void;
+      members(): readonly string[];
+      on(event: 'member-join' | 'member-leave', handler: (node: string, reason?: 'failed' | 'left' | 'disconnected') => void): () => void;
     }
     const simulation = createSimulation({ seed });
     const nodes = cluster(simulation, 3, { config: { ...simulationConfig(1_000) } });

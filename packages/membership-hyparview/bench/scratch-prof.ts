@@ -1,0 +1,18 @@
+import { createSimCluster } from '../src/internal/sim-cluster';
+const n = Number(process.argv[2] ?? 10000);
+const cluster = createSimCluster({ seed: 1, nodes: n, joinSpacingMs: 0.5, trace: 'off', network: { sizeOf: () => 64 } });
+let c = process.cpuUsage().user;
+cluster.simulation.runFor(n * 0.5 + 2000);
+console.log('join cpu', (process.cpuUsage().user - c) / 1000, 'events', cluster.simulation.stats().events, process.memoryUsage());
+const { Session } = await import('node:inspector/promises');
+const session = new Session();
+session.connect();
+await session.post('Profiler.enable');
+await session.post('Profiler.start');
+c = process.cpuUsage().user;
+const e = cluster.simulation.stats().events;
+cluster.simulation.runFor(3000);
+console.log('3 rounds cpu', (process.cpuUsage().user - c) / 1000, 'events', cluster.simulation.stats().events - e);
+const { profile } = await session.post('Profiler.stop');
+const fs = await import('node:fs');
+fs.writeFileSync('/tmp/prof/rounds10k.cpuprofile', JSON.stringify(profile));
