@@ -5,6 +5,7 @@ export type { RuntimeStats } from './runtime/inspection';
 export type {
   DeadLetter,
   DeadLetterReason,
+  ContextCarrier,
   RuntimeOptions,
   SchedulingOptions,
   TelemetrySink,

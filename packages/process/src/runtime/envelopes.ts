@@ -56,5 +56,20 @@ export class WaitingSend {
   constructor(
     readonly message: unknown,
     readonly resolve: (() => void) | null,
+    /** The sender's context, when the runtime carries contexts. */
+    readonly context: unknown = undefined,
   ) {}
+}
+
+/** A mailbox entry with the context it was sent in (only when the runtime carries contexts). */
+export class ContextEnvelope {
+  constructor(
+    readonly message: unknown,
+    readonly context: unknown,
+  ) {}
+}
+
+/** The entry without its context. */
+export function withoutContext(entry: unknown): unknown {
+  return entry instanceof ContextEnvelope ? entry.message : entry;
 }

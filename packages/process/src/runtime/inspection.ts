@@ -1,6 +1,7 @@
 // What the runtime tells about its processes and itself: a process's status, mailbox, links,
 // monitors and a memory estimate; the runtime's counters. Read-only: nothing here changes state.
 import { estimateSize } from '../core/estimate-size';
+import { withoutContext } from './envelopes';
 import type { Pid } from '../core/pid';
 import { DEAD, EXITING, STARTING } from './lifecycle';
 import type { ProcessRecord } from './process-record';
@@ -29,7 +30,7 @@ export function memoryEstimate(record: ProcessRecord): number {
   const sample = Math.min(record.mailbox.length, 32);
   if (sample > 0) {
     let sampled = 0;
-    for (let index = 0; index < sample; index += 1) sampled += estimateSize(record.mailbox.at(index), 200);
+    for (let index = 0; index < sample; index += 1) sampled += estimateSize(withoutContext(record.mailbox.at(index)), 200);
     bytes += Math.round((sampled / sample) * record.mailbox.length);
   }
   return bytes + estimateSize(record.state, 1000);

@@ -66,6 +66,18 @@ export interface ThreadOptions {
   readonly window?: number;
 }
 
+/**
+ * Carries a request context (such as @foundation/context's) from where a message is sent to
+ * where it is handled: the mailbox is a queue, so the handler otherwise runs in whatever
+ * context the run queue happens to have.
+ */
+export interface ContextCarrier {
+  /** The context of the code sending now, or undefined when there is none worth carrying. */
+  capture(): unknown;
+  /** Runs `fn` inside a context `capture` returned; with `undefined`, outside any context. */
+  run<Result>(context: unknown, fn: () => Result): Result;
+}
+
 export interface RuntimeOptions {
   /** This node's id: part of every pid. 1–255 characters of `[A-Za-z0-9_.:@+/-]`. */
   readonly nodeId: string;
@@ -84,6 +96,11 @@ export interface RuntimeOptions {
   /** Sees every message that could not be delivered: to a dead pid, dropped by a full mailbox, to an unreachable node. */
   readonly onDeadLetter?: (letter: DeadLetter) => void;
   readonly threads?: ThreadOptions;
+  /**
+   * Carries the sender's context to the handler of every message, cast and call (not to worker
+   * threads, and not exit or down signals). Default none: handlers run outside any context.
+   */
+  readonly context?: ContextCarrier;
   /** Restart intensity of the root supervisor. Default 3 restarts in 5 s. */
   readonly rootIntensity?: { readonly maxRestarts?: number; readonly periodMs?: number };
 }

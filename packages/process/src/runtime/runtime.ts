@@ -28,9 +28,10 @@ import type { CpuIntensiveOptions } from './cpu-intensive';
 import { DelayedSends } from './delayed-sends';
 import { createEventLoopDriver } from './driver';
 import type { RunQueueDriver } from './driver';
-import { CALLER_REMOTE, CallEnvelope, CastEnvelope, TransferEnvelope, WaitingSend } from './envelopes';
+import { CALLER_REMOTE, CallEnvelope, CastEnvelope, ContextEnvelope, TransferEnvelope, WaitingSend, withoutContext } from './envelopes';
+import type { ProcessHandle } from './process-self';
 import { nonNegativeNumber, positiveNumber, resolveMailbox, resolveScheduling } from './options';
-import type { DeadLetter, DeadLetterReason, ResolvedMailbox, ResolvedScheduling, RuntimeOptions, TelemetrySink, ThreadOptions } from './options';
+import type { ContextCarrier, DeadLetter, DeadLetterReason, ResolvedMailbox, ResolvedScheduling, RuntimeOptions, TelemetrySink, ThreadOptions } from './options';
 import { CALL, CAST, DEAD, EXITING, MESSAGE, NONE, RUNNING, STARTING, afterCallback, dispatch, runInit, runTerminate } from './lifecycle';
 import { describeProcess, livePids, runtimeStats } from './inspection';
 import type { RuntimeStats } from './inspection';
@@ -167,6 +168,7 @@ export class RuntimeImpl implements Runtime {
   private readonly driver: RunQueueDriver;
   private readonly telemetry: TelemetrySink | undefined;
   private readonly onDeadLetter: ((letter: DeadLetter) => void) | undefined;
+  private readonly contextCarrier: ContextCarrier | null;
   private readonly threadOptions: ThreadOptions | undefined;
 
   /** @internal Every process not yet finalized, by its pid's local id. */
@@ -236,6 +238,7 @@ export class RuntimeImpl implements Runtime {
     this.callTimeoutMs = positiveNumber('callTimeoutMs', options.callTimeoutMs, 5_000, true);
     this.telemetry = options.telemetry;
     this.onDeadLetter = options.onDeadLetter;
+    this.contextCarrier = options.context ?? null;
     this.threadOptions = options.threads;
     this.remote = options.router === undefined ? null : new RemoteBridge(this, options.router);
 
@@ -449,7 +452,22 @@ export class RuntimeImpl implements Runtime {
     this.runSlice();
   };
 
+  private dispatchEntry(record: ProcessRecord, self: ProcessHandle, message: unknown): void {
+    if (message instanceof CallEnvelope) dispatch(this, record, self, CALL, message.request, message);
+    else if (message instanceof CastEnvelope) dispatch(this, record, self, CAST, message.message, null);
+    else dispatch(this, record, self, MESSAGE, message, null);
+  }
+
+  /**
+   * With a context carrier, a slice runs outside any context (whatever context scheduled it is
+   * not the context of the messages it handles); each carried message brings its own.
+   */
   private readonly runSlice = (): void => {
+    if (this.contextCarrier === null) this.runSliceBody();
+    else this.contextCarrier.run(undefined, this.runSliceBody);
+  };
+
+  private readonly runSliceBody = (): void => {
     this.sliceScheduled = false;
     this.soonPending = false;
     this.timeCached = false;
@@ -477,9 +495,8 @@ export class RuntimeImpl implements Runtime {
         while (mailbox.length > 0 && record.status === RUNNING && !record.busy) {
           const message = mailbox.shift();
           if (record.waiting !== null) this.admitWaiting(record);
-          if (message instanceof CallEnvelope) dispatch(this, record, self, CALL, message.request, message);
-          else if (message instanceof CastEnvelope) dispatch(this, record, self, CAST, message.message, null);
-          else dispatch(this, record, self, MESSAGE, message, null);
+          if (message instanceof ContextEnvelope) this.contextCarrier!.run(message.context, () => this.dispatchEntry(record, self, message.message));
+          else this.dispatchEntry(record, self, message);
           record.handled += 1;
           count += 1;
           sinceRead += 1;
@@ -574,7 +591,7 @@ export class RuntimeImpl implements Runtime {
     if (target.waiting !== null && target.waiting.length >= target.bounds.maxWaiting) return rejected(this.waitingFull(target));
     const wrapped = this.wrap(target, message, false, transfer);
     return new Promise<void>((resolve) => {
-      (target.waiting ??= new RingQueue<WaitingSend>()).push(new WaitingSend(wrapped, resolve));
+      (target.waiting ??= new RingQueue<WaitingSend>()).push(new WaitingSend(wrapped, resolve, this.contextCarrier?.capture()));
     });
   }
 
@@ -602,7 +619,7 @@ export class RuntimeImpl implements Runtime {
       this.overflow(record, message);
       return;
     }
-    record.mailbox.push(message, this.inSlice ? this.sliceNow : this.outsideNow());
+    record.mailbox.push(this.contextCarrier === null ? message : this.inContext(message, this.contextCarrier.capture()), this.inSlice ? this.sliceNow : this.outsideNow());
     this.reductions += 1;
     if (!record.queued && !record.busy && record.status === RUNNING) this.makeRunnable(record);
   }
@@ -612,6 +629,10 @@ export class RuntimeImpl implements Runtime {
     if (record.status === DEAD) return;
     record.mailbox.push(message, this.now());
     if (!record.queued && !record.busy && record.status === RUNNING) this.makeRunnable(record);
+  }
+
+  private inContext(message: unknown, context: unknown): unknown {
+    return context === undefined ? message : new ContextEnvelope(message, context);
   }
 
   private overflow(record: ProcessRecord, message: unknown): void {
@@ -638,8 +659,8 @@ export class RuntimeImpl implements Runtime {
           this.dropped(record, message);
           return;
         }
-        this.dropped(record, mailbox.removeAt(index));
-        mailbox.push(message, this.now());
+        this.dropped(record, withoutContext(mailbox.removeAt(index)));
+        mailbox.push(this.contextCarrier === null ? message : this.inContext(message, this.contextCarrier.capture()), this.now());
         if (!record.queued && !record.busy && record.status === RUNNING) this.makeRunnable(record);
         return;
       }
@@ -654,7 +675,7 @@ export class RuntimeImpl implements Runtime {
           }
           throw error;
         }
-        (record.waiting ??= new RingQueue<WaitingSend>()).push(new WaitingSend(message, null));
+        (record.waiting ??= new RingQueue<WaitingSend>()).push(new WaitingSend(message, null, this.contextCarrier?.capture()));
         return;
       }
     }
@@ -677,7 +698,7 @@ export class RuntimeImpl implements Runtime {
     const waiting = record.waiting!;
     while (waiting.length > 0 && record.mailbox.length < record.capacity) {
       const entry = waiting.shift()!;
-      record.mailbox.push(entry.message, this.now());
+      record.mailbox.push(this.inContext(entry.message, entry.context), this.now());
       entry.resolve?.();
     }
     if (waiting.length === 0) record.waiting = null;
@@ -793,7 +814,8 @@ export class RuntimeImpl implements Runtime {
     }
     const target = pid.toString();
     if (record.mailbox.length > 0) {
-      for (const message of record.mailbox.drain()) {
+      for (const entry of record.mailbox.drain()) {
+        const message = withoutContext(entry);
         if (message instanceof CallEnvelope) this.failCall(message, new CallExitedError(target, reason));
       }
     }
