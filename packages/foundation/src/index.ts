@@ -17,7 +17,7 @@ export { createDistributedLocks } from './coordination/distributed-lock';
 export type { AcquireOptions, DistributedLocks, LockBackend, LockLease } from './coordination/distributed-lock';
 export { startSingleton } from './coordination/singleton';
 export type { Singleton, SingletonEvent, SingletonOptions } from './coordination/singleton';
-export { withContextPropagation } from './wiring/context-transport';
+export { processContextCarrier, withContextPropagation } from './wiring/context-transport';
 export type { ContextTransportOptions } from './wiring/context-transport';
 export { withEagerConnect } from './wiring/eager-transport';
 export type { EagerTransport, EagerTransportOptions } from './wiring/eager-transport';

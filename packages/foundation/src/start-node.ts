@@ -34,7 +34,7 @@ import type { Singleton, SingletonOptions } from './coordination/singleton';
 import { FOUNDATION_ERROR_CODES } from './errors/codes';
 import { resolveOptions, urlOf } from './options';
 import type { ResolvedOptions, StartNodeOptions } from './options';
-import { withContextPropagation } from './wiring/context-transport';
+import { processContextCarrier, withContextPropagation } from './wiring/context-transport';
 import { withEagerConnect } from './wiring/eager-transport';
 import { createRequestRouter } from './wiring/request-router';
 import { extend } from './wiring/extend';
@@ -171,7 +171,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     config: { ...membershipPreset, membershipChannel: 'membership', broadcastChannel: 'broadcast' },
   });
 
-  const runtime = createRuntime({ nodeId, clock, router: createTransportRouter(eager, { channel: 'process' }), telemetry });
+  const runtime = createRuntime({ nodeId, clock, router: createTransportRouter(eager, { channel: 'process' }), telemetry, context: processContextCarrier() });
   const config = createConfig<object>({ ...(options.config ?? { defaults: {} }), clock } as never);
   const events = createEventStore({ node: nodeId, clock, random, ...(options.eventStorage === undefined ? {} : { storage: options.eventStorage }) });
 

@@ -73,15 +73,21 @@ describe('a five-node cluster in child processes', () => {
   it('carries one request’s context across three nodes: hops 0, 1, 2 and one trace id', async () => {
     const onBeta = await alpha.call<string>('spawn-on', beta.id, 'relay');
     const onGamma = await alpha.call<string>('spawn-on', gamma.id, 'relay');
-    const path = await alpha.call<Hop[]>('traced-call', [onBeta, onGamma]);
-    expect(path.map((hop) => [hop.node, hop.hops])).toEqual([
-      [alpha.id, 0],
-      [beta.id, 1],
-      [gamma.id, 2],
-    ]);
-    expect(new Set(path.map((hop) => hop.traceId))).toEqual(new Set(['a1b2c3d4e5f60718293a4b5c6d7e8f90']));
-    expect(path[0]!.correlationId).toBeDefined();
-    expect(new Set(path.map((hop) => hop.correlationId)).size).toBe(1);
+    // Two requests at once: the relays are busy with one while the other waits in their
+    // mailboxes, and each must still be handled in its own context.
+    const traces = ['a1b2c3d4e5f60718293a4b5c6d7e8f90', '0f1e2d3c4b5a69788796a5b4c3d2e1f0'];
+    const paths = await Promise.all(traces.map((trace) => alpha.call<Hop[]>('traced-call', [onBeta, onGamma], trace)));
+    paths.forEach((path, index) => {
+      expect(path.map((hop) => [hop.node, hop.hops])).toEqual([
+        [alpha.id, 0],
+        [beta.id, 1],
+        [gamma.id, 2],
+      ]);
+      expect(path.map((hop) => hop.traceId)).toEqual([traces[index], traces[index], traces[index]]);
+      expect(path[0]!.correlationId).toBeDefined();
+      expect(new Set(path.map((hop) => hop.correlationId)).size).toBe(1);
+    });
+    expect(paths[0]![0]!.correlationId).not.toBe(paths[1]![0]!.correlationId);
   });
 
   it('moves the singleton when its node is SIGKILLed, and a remote monitor of that node fires noconnection', async () => {

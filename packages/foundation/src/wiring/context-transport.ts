@@ -4,7 +4,9 @@
 // it — remote processes, events, registry calls, forwarded Raft proposals — carries context
 // without knowing about it. Raft's own replication traffic is left plain: it belongs to no
 // request.
-import { currentContext, withContext } from '@foundation/context';
+import { EMPTY_CONTEXT, currentContext, withContext } from '@foundation/context';
+import type { Context } from '@foundation/context';
+import type { ContextCarrier } from '@foundation/process';
 import type { Propagator } from '@foundation/context';
 import type { InboundMessage, RequestHandler, RequestOptions, SendOptions, Transport } from '@foundation/channels';
 
@@ -46,4 +48,18 @@ export function withContextPropagation(transport: Transport, options: ContextTra
     onMessage: (channel: string, handler: (message: InboundMessage) => void) => transport.onMessage(channel, (message) => inside(message, () => handler(message))),
     onRequest: (channel: string, handler: RequestHandler) => transport.onRequest(channel, (message) => inside(message, () => handler(message))),
   });
+}
+
+/**
+ * The process runtime's carrier for @foundation/context: a message is handled in the context it
+ * was sent in (for a message from another node, the context its headers brought).
+ */
+export function processContextCarrier(): ContextCarrier {
+  return {
+    capture: () => {
+      const context = currentContext();
+      return context === EMPTY_CONTEXT ? undefined : context;
+    },
+    run: (context, fn) => withContext((context as Context | undefined) ?? EMPTY_CONTEXT, fn),
+  };
 }
