@@ -5,10 +5,11 @@
 import type { Random, Scheduler, Timer } from '@foundation/core';
 import { FoundationError, createCryptoRandom, createSystemClock } from '@foundation/core';
 import type { DiscoveryCriteria, CompiledCriteria } from './core/criteria';
-import { compileCriteria } from './core/criteria';
+import { compileCriteria, withHealth } from './core/criteria';
 import type { RegistryCommand } from './core/global-names';
 import { GlobalNames, claimData } from './core/global-names';
 import { HealthTracker } from './core/health-tracker';
+import type { HealthPolicy } from './core/health-tracker';
 import type { RegistryLimits } from './core/limits';
 import { DEFAULT_LIMITS, MAX_INCARNATION, MAX_NAMESPACE_LENGTH } from './core/limits';
 import { nameProblem, nodeIdProblem } from './core/names';
@@ -291,6 +292,8 @@ interface Waiter<Target> {
 }
 
 const DEFAULT_NAMESPACE = 'production';
+/** The health policy of registrations without health options (shared: one object for all). */
+const DEFAULT_HEALTH_POLICY: HealthPolicy = Object.freeze({ initial: 'healthy', failureThreshold: 3, recoveryThreshold: 1, ttlMs: undefined, graceMs: 0 });
 const DEFAULT_WAIT_MS = 5000;
 const ROUTE_COUNTERS_KEPT = 10_000;
 
@@ -406,6 +409,7 @@ class RegistryImpl<Target> implements Registry<Target> {
       departureRetentionMs: this.timings.departureRetentionMs,
       maxRememberedDepartures: 10_000,
       onChange: (change) => this.onReplicaChange(change),
+      replicated: options.broadcast !== undefined || options.transport !== undefined || options.membership !== undefined,
       onRefute: (next, reason) => this.emit('incarnation-change', { incarnation: next, reason }),
     });
     this.globals = new GlobalNames(this.namespace, this.limits);
@@ -549,7 +553,9 @@ class RegistryImpl<Target> implements Registry<Target> {
     const recoveryThreshold = options.recoveryThreshold === undefined ? 1 : positiveInteger(options.recoveryThreshold, 'health.recoveryThreshold');
     const ttlMs = options.ttlMs === undefined ? undefined : nonNegative(options.ttlMs, 'health.ttlMs', false);
     const graceMs = options.graceMs === undefined ? (ttlMs ?? 0) : nonNegative(options.graceMs, 'health.graceMs');
-    const tracker = new HealthTracker({ initial: options.initial ?? 'healthy', failureThreshold, recoveryThreshold, ttlMs, graceMs }, this.clock.now());
+    const policy =
+      health === undefined ? DEFAULT_HEALTH_POLICY : Object.freeze({ initial: options.initial ?? 'healthy', failureThreshold, recoveryThreshold, ttlMs, graceMs });
+    const tracker = new HealthTracker(policy, this.clock.now());
     return { tracker, check: options.check, intervalMs, timeoutMs };
   }
 
@@ -885,12 +891,12 @@ class RegistryImpl<Target> implements Registry<Target> {
   // ---- queries ------------------------------------------------------------------------------------
 
   lookup(name: string): Target {
-    const instance = this.view.lookup(name);
-    if (instance === undefined) {
+    const target = this.view.target(name);
+    if (target === undefined) {
       if (typeof name !== 'string') checkName('service name', name, this.limits.maxNameLength);
       throw new ServiceNotFoundError(name, this.namespace);
     }
-    return instance.target as Target;
+    return target as Target;
   }
 
   find(name: string): ServiceInstance<Target> | undefined {
@@ -917,6 +923,8 @@ class RegistryImpl<Target> implements Registry<Target> {
     }
     if (criteria === undefined) return compileCriteria(undefined, this.limits);
     if (typeof criteria !== 'object' || criteria === null) throw new RegistryValidationError('criteria', 'expected a name or an object');
+    // Frozen criteria cannot change, so they are compiled once; others on every call.
+    if (!Object.isFrozen(criteria)) return compileCriteria(criteria, this.limits);
     let compiled = this.compiledByObject.get(criteria);
     if (compiled === undefined) {
       compiled = compileCriteria(criteria, this.limits);
@@ -936,10 +944,10 @@ class RegistryImpl<Target> implements Registry<Target> {
     if (strategy === 'consistent-hash' && typeof options.key !== 'string') throw new RegistryValidationError('key', 'consistent-hash routing needs a string key');
     const criteria = this.compile(nameOrCriteria);
     let candidates = this.view.discover(criteria);
-    if (candidates.length === 0 && !criteria.healthGiven) candidates = this.view.discover({ ...criteria, healthMask: 2 });
+    if (candidates.length === 0 && !criteria.healthGiven) candidates = this.view.discover(withHealth(criteria, 2));
     const description = typeof nameOrCriteria === 'string' ? `"${nameOrCriteria}"` : `services matching ${criteria.key}`;
     if (candidates.length === 0) {
-      const registered = this.view.discover({ ...criteria, healthMask: 7 }).length;
+      const registered = this.view.discover(withHealth(criteria, 7)).length;
       if (registered > 0) throw new ServiceUnavailableError(description, registered);
       throw new ServiceNotFoundError(typeof nameOrCriteria === 'string' ? nameOrCriteria : description, this.namespace);
     }

@@ -48,8 +48,48 @@ export interface CompiledCriteria {
   readonly scope: RegistrationScope | undefined;
   /** Whether `health` was given (routing falls back to degraded instances only when it was not). */
   readonly healthGiven: boolean;
-  /** A stable text form, used to key round-robin counters. */
+  /** A stable text form, used to key round-robin counters (computed on first use). */
   readonly key: string;
+}
+
+class Compiled implements CompiledCriteria {
+  private text: string | undefined;
+
+  constructor(
+    readonly name: string | undefined,
+    readonly capabilities: readonly string[],
+    readonly anyCapabilities: readonly string[],
+    readonly serviceType: string | undefined,
+    readonly range: VersionRange | undefined,
+    readonly metadata: Readonly<Record<string, unknown>> | undefined,
+    readonly healthMask: number,
+    readonly nodes: readonly string[] | undefined,
+    readonly zone: string | undefined,
+    readonly scope: RegistrationScope | undefined,
+    readonly healthGiven: boolean,
+  ) {}
+
+  get key(): string {
+    this.text ??= JSON.stringify([this.name, this.capabilities, this.anyCapabilities, this.serviceType, this.range?.raw, this.metadata, this.healthMask, this.nodes, this.zone, this.scope]);
+    return this.text;
+  }
+}
+
+/** The same criteria accepting other health statuses (routing's fallback to degraded instances). */
+export function withHealth(criteria: CompiledCriteria, healthMask: number): CompiledCriteria {
+  return new Compiled(
+    criteria.name,
+    criteria.capabilities,
+    criteria.anyCapabilities,
+    criteria.serviceType,
+    criteria.range,
+    criteria.metadata,
+    healthMask,
+    criteria.nodes,
+    criteria.zone,
+    criteria.scope,
+    criteria.healthGiven,
+  );
 }
 
 const HEALTH_BITS: Record<HealthStatus, number> = { healthy: 1, degraded: 2, unhealthy: 4 };
@@ -80,22 +120,31 @@ function checkName(kind: NameKind, value: unknown, maxLength: number): string {
   return value as string;
 }
 
+const NONE: readonly string[] = Object.freeze([]);
+
 function nameList(kind: NameKind, value: unknown, field: string, limits: RegistryLimits): string[] {
   if (!Array.isArray(value)) throw new RegistryValidationError(field, 'expected an array of capabilities');
   if (value.length > limits.maxCapabilities) {
     throw new RegistryValidationError(field, `more than ${limits.maxCapabilities} capabilities`, { limit: limits.maxCapabilities, actual: value.length });
   }
-  return [...new Set(value.map((item) => checkName(kind, item, limits.maxCapabilityLength)))];
+  const result: string[] = [];
+  for (const item of value as unknown[]) {
+    const name = checkName(kind, item, limits.maxCapabilityLength);
+    if (!result.includes(name)) result.push(name);
+  }
+  return result;
 }
 
 /** Checks and compiles criteria; throws InvalidNameError (3204), RegistryValidationError (3203) or InvalidVersionRangeError (5603). */
 export function compileCriteria(criteria: DiscoveryCriteria | undefined, limits: RegistryLimits): CompiledCriteria {
   const given: DiscoveryCriteria = criteria ?? {};
   if (typeof given !== 'object' || given === null) throw new RegistryValidationError('criteria', 'expected an object');
-  for (const key of Object.keys(given)) if (!CRITERIA_KEYS.has(key)) throw new RegistryValidationError('criteria', `unknown criterion "${key}"`);
+  for (const key in given) {
+    if (Object.prototype.hasOwnProperty.call(given, key) && !CRITERIA_KEYS.has(key)) throw new RegistryValidationError('criteria', `unknown criterion "${key}"`);
+  }
   const name = given.name === undefined ? undefined : checkName('service name', given.name, limits.maxNameLength);
-  const capabilities = given.capabilities === undefined ? [] : nameList('capability', given.capabilities, 'capabilities', limits);
-  const anyCapabilities = given.anyCapabilities === undefined ? [] : nameList('capability', given.anyCapabilities, 'anyCapabilities', limits);
+  const capabilities = given.capabilities === undefined ? NONE : nameList('capability', given.capabilities, 'capabilities', limits);
+  const anyCapabilities = given.anyCapabilities === undefined ? NONE : nameList('capability', given.anyCapabilities, 'anyCapabilities', limits);
   const serviceType = given.serviceType === undefined ? undefined : checkName('service type', given.serviceType, limits.maxNameLength);
   const zone = given.zone === undefined ? undefined : checkName('zone', given.zone, limits.maxNameLength);
   const range = given.version === undefined ? undefined : cachedRange(given.version);
@@ -136,8 +185,7 @@ export function compileCriteria(criteria: DiscoveryCriteria | undefined, limits:
   }
   const scope = given.scope;
   if (scope !== undefined && scope !== 'cluster' && scope !== 'global') throw new RegistryValidationError('scope', 'expected "cluster" or "global"');
-  const key = JSON.stringify([name, capabilities, anyCapabilities, serviceType, range?.raw, metadata, healthMask, nodes, zone, scope]);
-  return { name, capabilities, anyCapabilities, serviceType, range, metadata, healthMask, nodes, zone, scope, healthGiven: health !== undefined, key };
+  return new Compiled(name, capabilities, anyCapabilities, serviceType, range, metadata, healthMask, nodes, zone, scope, health !== undefined);
 }
 
 /** Sub-match: every key of `expected` matches in `actual`; objects recursively, arrays and primitives exactly. */
@@ -171,6 +219,12 @@ function deepEqual(left: unknown, right: unknown): boolean {
   return leftKeys.every((key) => Object.prototype.hasOwnProperty.call(rightRecord, key) && deepEqual((left as Record<string, unknown>)[key], rightRecord[key]));
 }
 
+/** `list.includes(value)` as a plain loop: `includes` has no fast path for frozen arrays. */
+function contains(list: readonly string[], value: string): boolean {
+  for (let index = 0; index < list.length; index += 1) if (list[index] === value) return true;
+  return false;
+}
+
 /**
  * Whether `instance` matches the criteria. `version` is the instance's parsed version (null
  * when it has none); `allOfChecked` skips the all-of capabilities an index already checked.
@@ -182,8 +236,17 @@ export function matches(criteria: CompiledCriteria, instance: ServiceInstance, v
   if (criteria.zone !== undefined && instance.zone !== criteria.zone) return false;
   if (criteria.scope !== undefined && instance.scope !== criteria.scope) return false;
   if (criteria.nodes !== undefined && !criteria.nodes.includes(instance.node)) return false;
-  if (!allOfChecked) for (const capability of criteria.capabilities) if (!instance.capabilities.includes(capability)) return false;
-  if (criteria.anyCapabilities.length > 0 && !criteria.anyCapabilities.some((capability) => instance.capabilities.includes(capability))) return false;
+  if (!allOfChecked) for (const capability of criteria.capabilities) if (!contains(instance.capabilities, capability)) return false;
+  if (criteria.anyCapabilities.length > 0) {
+    let any = false;
+    for (const capability of criteria.anyCapabilities) {
+      if (contains(instance.capabilities, capability)) {
+        any = true;
+        break;
+      }
+    }
+    if (!any) return false;
+  }
   if (criteria.range !== undefined && (version === null || !criteria.range.test(version))) return false;
   if (criteria.metadata !== undefined && !metadataMatches(instance.metadata, criteria.metadata)) return false;
   return true;

@@ -95,10 +95,12 @@ export interface Slot {
   held: boolean;
   /** The id of the instance that hides it, when hidden (conflicts are reported once per winner). */
   hiddenBy: string | undefined;
+  /** The view's number for it while it is visible (its place in the capability posting lists). */
+  ordinal: number;
 }
 
 export function newSlot(instance: ServiceInstance): Slot {
-  return { instance, visible: false, held: false, hiddenBy: undefined };
+  return { instance, visible: false, held: false, hiddenBy: undefined, ordinal: 0 };
 }
 
 export type ReplicaChange =
@@ -124,6 +126,11 @@ export interface ReplicaOptions {
   /** Departed (node, incarnation) floors remembered after their records expire. */
   readonly maxRememberedDepartures: number;
   readonly onChange: (change: ReplicaChange) => void;
+  /**
+   * False for a registry with no peers: own changes are not kept for deltas and removals leave
+   * no tombstones (nothing would ever collect them). Default true.
+   */
+  readonly replicated?: boolean;
   /** Called when this node refutes a departure (or a newer incarnation of itself) by moving to `incarnation`. */
   readonly onRefute?: (incarnation: number, reason: string) => void;
 }
@@ -222,7 +229,7 @@ export class Replica {
       own.entries.set(instance.id, slot);
     } else slot.instance = instance;
     own.context.add(revision, revision);
-    this.dirty.add(instance.id);
+    if (this.options.replicated !== false) this.dirty.add(instance.id);
     this.rehash(own);
     this.options.onChange({ type: 'put', slot, instance, previous });
     return instance;
@@ -235,9 +242,11 @@ export class Replica {
     if (slot === undefined) return false;
     const revision = own.context.prefix + 1;
     own.entries.delete(id);
-    setTombstone(own, id, { revision, coveredAt: now });
+    if (this.options.replicated !== false) {
+      setTombstone(own, id, { revision, coveredAt: now });
+      this.dirty.add(id);
+    }
     own.context.add(revision, revision);
-    this.dirty.add(id);
     this.rehash(own);
     this.options.onChange({ type: 'delete', slot, instance: slot.instance, reason });
     return true;

@@ -15,6 +15,7 @@ import type { SemVer } from '../semver/version';
 import { parseVersion } from '../semver/version';
 import type { CompiledCriteria } from './criteria';
 import { matches } from './criteria';
+import { PostingList, intersect } from './posting-list';
 import type { Slot } from './replica';
 import type { HealthStatus, ServiceInstance } from './types';
 
@@ -33,18 +34,26 @@ export interface Conflict {
 }
 
 /** A name held by more than one instance. A name with one instance maps to its Slot directly (most names). */
-interface NameGroup {
-  /** In arrival order; a Set, so that one leaving a large group costs O(1). */
-  readonly slots: Set<Slot>;
+class NameGroup {
   /** Unique or global slots in the group; 0 means every slot is a visible group member. */
   exclusive: number;
   preferred: Slot | undefined;
+
+  constructor(
+    /** In arrival order; a Set, so that one leaving a large group costs O(1). */
+    readonly slots: Set<Slot>,
+    exclusive: number,
+    preferred: Slot | undefined,
+  ) {
+    this.exclusive = exclusive;
+    this.preferred = preferred;
+  }
 }
 
 type NameEntry = Slot | NameGroup;
 
 function isGroup(entry: NameEntry): entry is NameGroup {
-  return (entry as NameGroup).slots !== undefined;
+  return entry instanceof NameGroup;
 }
 
 const HEALTH_RANK: Record<HealthStatus, number> = { healthy: 0, degraded: 1, unhealthy: 2 };
@@ -85,7 +94,11 @@ export interface SlotSource {
 
 export class ServiceView {
   private readonly names = new Map<string, NameEntry>();
-  private readonly byCapability = new Map<string, Set<Slot>>();
+  /** Name → the target it resolves to, kept beside `names` so that a lookup is one map read. */
+  private readonly targets = new Map<string, unknown>();
+  private readonly byCapability = new Map<string, PostingList>();
+  /** Gives each slot that becomes visible a new, larger ordinal: posting lists stay sorted by appending. */
+  private nextOrdinal = 0;
   private readonly byType = new Map<string, Set<Slot>>();
   private visibleCount = 0;
 
@@ -106,6 +119,12 @@ export class ServiceView {
    * name, mode, scope, node, type or capabilities is handled as a removal and an addition.
    */
   put(slot: Slot, previous: ServiceInstance | undefined): void {
+    this.putSlot(slot, previous);
+    this.syncTarget(slot.instance.name);
+    if (previous !== undefined && previous.name !== slot.instance.name) this.syncTarget(previous.name);
+  }
+
+  private putSlot(slot: Slot, previous: ServiceInstance | undefined): void {
     const instance = slot.instance;
     if (slot.held && previous !== undefined) {
       if (previous.name === instance.name && previous.mode === instance.mode && sameIndexing(previous, instance)) {
@@ -138,7 +157,7 @@ export class ServiceView {
     let group: NameGroup;
     if (isGroup(entry)) group = entry;
     else {
-      group = { slots: new Set([entry]), exclusive: isExclusive(entry.instance) ? 1 : 0, preferred: entry };
+      group = new NameGroup(new Set([entry]), isExclusive(entry.instance) ? 1 : 0, entry);
       this.names.set(instance.name, group);
     }
     group.slots.add(slot);
@@ -155,7 +174,16 @@ export class ServiceView {
 
   /** Lets go of a record (its instance as it was last shown). */
   delete(slot: Slot, reason: DownReason): void {
-    if (slot.held) this.remove(slot, reason, false);
+    if (!slot.held) return;
+    this.remove(slot, reason, false);
+    this.syncTarget(slot.instance.name);
+  }
+
+  private syncTarget(name: string): void {
+    const entry = this.names.get(name);
+    const instance = entry === undefined ? undefined : isGroup(entry) ? entry.preferred?.instance : entry.instance;
+    if (instance === undefined) this.targets.delete(name);
+    else this.targets.set(name, instance.target);
   }
 
   private remove(slot: Slot, reason: DownReason, replacing: boolean): void {
@@ -237,8 +265,17 @@ export class ServiceView {
   private show(slot: Slot): void {
     slot.visible = true;
     this.visibleCount += 1;
+    this.nextOrdinal += 1;
+    slot.ordinal = this.nextOrdinal;
     const instance = slot.instance;
-    for (const capability of instance.capabilities) addTo(this.byCapability, capability, slot);
+    for (const capability of instance.capabilities) {
+      let list = this.byCapability.get(capability);
+      if (list === undefined) {
+        list = new PostingList();
+        this.byCapability.set(capability, list);
+      }
+      list.add(slot.ordinal, slot);
+    }
     if (instance.serviceType !== undefined) addTo(this.byType, instance.serviceType, slot);
   }
 
@@ -246,11 +283,21 @@ export class ServiceView {
     slot.visible = false;
     this.visibleCount -= 1;
     const instance = slot.instance;
-    for (const capability of instance.capabilities) removeFrom(this.byCapability, capability, slot);
+    for (const capability of instance.capabilities) {
+      const list = this.byCapability.get(capability);
+      if (list === undefined) continue;
+      list.delete(slot.ordinal);
+      if (list.size === 0) this.byCapability.delete(capability);
+    }
     if (instance.serviceType !== undefined) removeFrom(this.byType, instance.serviceType, slot);
   }
 
   // ---- queries -------------------------------------------------------------------------------
+
+  /** The target a name resolves to (see `better`), or undefined: one map read. */
+  target(name: string): unknown {
+    return this.targets.get(name);
+  }
 
   /** The instance a name resolves to (see `better`), or undefined. */
   lookup(name: string): ServiceInstance | undefined {
@@ -287,59 +334,67 @@ export class ServiceView {
   discover(criteria: CompiledCriteria, limit = Number.POSITIVE_INFINITY): ServiceInstance[] {
     const result: ServiceInstance[] = [];
     if (limit <= 0) return result;
-    // The smallest candidate set the criteria name; the other all-of sets are checked by membership.
-    let smallest: Iterable<Slot> | undefined;
-    let smallestSize = Number.POSITIVE_INFINITY;
-    const required: Set<Slot>[] = [];
+    // The all-of capabilities' posting lists; a capability nobody has matches nothing.
+    const lists: PostingList[] = [];
+    let shortest = Number.POSITIVE_INFINITY;
     for (const capability of criteria.capabilities) {
-      const set = this.byCapability.get(capability);
-      if (set === undefined) return result;
-      required.push(set);
-      if (set.size < smallestSize) {
-        smallest = set;
-        smallestSize = set.size;
-      }
+      const list = this.byCapability.get(capability);
+      if (list === undefined) return result;
+      lists.push(list);
+      shortest = Math.min(shortest, list.size);
     }
+    // Another candidate set the criteria name, when it is smaller: a name's instances, a type's, a node's.
+    let other: Iterable<Slot> | undefined;
+    let otherSize = Number.POSITIVE_INFINITY;
     if (criteria.name !== undefined) {
       const entry = this.names.get(criteria.name);
       if (entry === undefined) return result;
-      const slots = isGroup(entry) ? entry.slots : [entry];
-      const size = isGroup(entry) ? entry.slots.size : 1;
-      if (size < smallestSize) {
-        smallest = slots;
-        smallestSize = size;
-      }
+      other = isGroup(entry) ? entry.slots : [entry];
+      otherSize = isGroup(entry) ? entry.slots.size : 1;
     }
     if (criteria.serviceType !== undefined) {
       const set = this.byType.get(criteria.serviceType);
       if (set === undefined) return result;
-      if (set.size < smallestSize) {
-        smallest = set;
-        smallestSize = set.size;
+      if (set.size < otherSize) {
+        other = set;
+        otherSize = set.size;
       }
     }
     if (criteria.nodes !== undefined && criteria.nodes.length === 1) {
-      // A node's records: the replica keeps them together.
       const node = criteria.nodes[0]!;
-      if (this.source.countOfNode(node) < smallestSize) smallest = this.source.ofNode(node);
-    }
-    if (smallest === undefined && criteria.anyCapabilities.length > 0) {
-      const union = new Set<Slot>();
-      for (const capability of criteria.anyCapabilities) for (const slot of this.byCapability.get(capability) ?? []) union.add(slot);
-      smallest = union;
-    }
-    for (const slot of smallest ?? this.source.all()) {
-      if (!slot.visible) continue;
-      let inAll = true;
-      for (const set of required) {
-        if (set !== smallest && !set.has(slot)) {
-          inAll = false;
-          break;
-        }
+      const count = this.source.countOfNode(node);
+      if (count < otherSize) {
+        other = this.source.ofNode(node);
+        otherSize = count;
       }
-      if (!inAll) continue;
+    }
+    let candidates: Iterable<Slot>;
+    let checkLists = false;
+    if (other !== undefined && otherSize < shortest) {
+      candidates = other;
+      checkLists = lists.length > 0;
+    } else if (lists.length > 0) {
+      candidates = intersect(lists);
+    } else if (criteria.anyCapabilities.length > 0) {
+      const union = new Set<Slot>();
+      for (const capability of criteria.anyCapabilities) for (const slot of this.byCapability.get(capability)?.slots ?? []) union.add(slot);
+      candidates = union;
+    } else candidates = this.source.all();
+    const needsVersion = criteria.range !== undefined;
+    for (const slot of candidates) {
+      if (!slot.visible) continue;
+      if (checkLists) {
+        let inAll = true;
+        for (const list of lists) {
+          if (!list.has(slot.ordinal)) {
+            inAll = false;
+            break;
+          }
+        }
+        if (!inAll) continue;
+      }
       const instance = slot.instance;
-      if (!matches(criteria, instance, criteria.range === undefined ? null : parseOptionalVersion(instance.version), true)) continue;
+      if (!matches(criteria, instance, needsVersion ? parseOptionalVersion(instance.version) : null, true)) continue;
       result.push(instance);
       if (result.length >= limit) break;
     }
