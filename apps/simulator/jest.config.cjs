@@ -1,0 +1,1 @@
+module.exports = { preset: '@foundation/jest-preset', displayName: 'simulator' };
