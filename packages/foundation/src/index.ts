@@ -1,7 +1,7 @@
 // Public entry of the foundation meta-package: startNode and the wiring pieces, by name, plus
 // the packages' most used entry points re-exported by name.
 export { VERSION, foundationChannels, startNode } from './start-node';
-export type { ClusterKv, FoundationNode, NodeHealth, NodeStatus } from './start-node';
+export type { ChannelSummary, ClusterKv, ClusterNodeStatus, FoundationNode, NodeHealth, NodeStatus } from './start-node';
 export { parseNodeId, urlOf } from './options';
 export type { StartNodeOptions } from './options';
 export { createClusterConsensus } from './consensus/cluster-consensus';

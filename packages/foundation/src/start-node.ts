@@ -74,7 +74,23 @@ export interface NodeStatus {
   readonly processes: number;
   readonly services: number;
   readonly peers: readonly string[];
+  /** Per channel, since start: messages and bytes out and in, and what waits to be sent now. */
+  readonly channels: Readonly<Record<string, ChannelSummary>>;
+  /** Heartbeat round trip to each connected peer, ms. */
+  readonly rttMs: Readonly<Record<string, number>>;
 }
+
+export interface ChannelSummary {
+  readonly messagesSent: number;
+  readonly bytesSent: number;
+  readonly messagesReceived: number;
+  readonly bytesReceived: number;
+  readonly queuedMessages: number;
+  readonly queuedBytes: number;
+}
+
+/** One node's status as another node got it, or why it could not. */
+export type ClusterNodeStatus = { readonly node: string; readonly status: NodeStatus } | { readonly node: string; readonly error: string };
 
 export interface NodeHealth {
   readonly status: 'healthy' | 'degraded';
@@ -107,6 +123,8 @@ export interface FoundationNode {
   /** One instance of `behavior` in the whole cluster, restarted elsewhere when its node dies. */
   singleton(options: SingletonOptions): Singleton;
   status(): NodeStatus;
+  /** Every node's status (the nodes the registry knows), asked over the control channel. */
+  clusterStatus(options?: { readonly timeoutMs?: number }): Promise<ClusterNodeStatus[]>;
   /** 1.x `available?()`: started and not stopping. */
   available(): boolean;
   health(): NodeHealth;
@@ -214,6 +232,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   // Control requests other nodes make of this one: metrics for a cluster view, remote spawns.
   const behaviors = new Map<string, Behavior>();
   control.handle('foundation/metrics', () => telemetry.snapshot());
+  control.handle('foundation/status', () => node.status());
   control.handle('foundation/spawn', ({ payload }) => {
     const request = payload as { behavior?: unknown; args?: unknown };
     const behavior = typeof request.behavior === 'string' ? behaviors.get(request.behavior) : undefined;
@@ -318,6 +337,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     },
     status() {
       const raft = consensus.raft.status();
+      const stats = transport.stats();
       const topology = membership.topology();
       return {
         id: nodeId,
@@ -329,7 +349,35 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
         processes: runtime.processes().length,
         services: registry.listServices().length,
         peers: transport.peers(),
+        channels: Object.fromEntries(
+          Object.entries(stats.channels).map(([name, channel]) => [
+            name,
+            {
+              messagesSent: channel.messagesQueued,
+              bytesSent: channel.bytesSent,
+              messagesReceived: channel.messagesReceived,
+              bytesReceived: channel.bytesReceived,
+              queuedMessages: channel.queuedMessages,
+              queuedBytes: channel.queuedBytes,
+            },
+          ]),
+        ),
+        rttMs: Object.fromEntries(stats.peers.filter((peer) => peer.state === 'up').map((peer) => [peer.peer, peer.rttAverageMs])),
       };
+    },
+    async clusterStatus(statusOptions = {}) {
+      const others = new Set([...registry.lookupAll(NODE_SERVICE).map((instance) => instance.node), ...membership.members()]);
+      others.delete(nodeId);
+      const remote = await Promise.all(
+        [...others].sort().map(async (member): Promise<ClusterNodeStatus> => {
+          try {
+            return { node: member, status: (await eager.request(member, 'control', { kind: 'foundation/status' }, { timeout: statusOptions.timeoutMs ?? 2000 })) as NodeStatus };
+          } catch (error) {
+            return { node: member, error: FoundationError.from(error).message };
+          }
+        }),
+      );
+      return [{ node: nodeId, status: node.status() }, ...remote];
     },
     health() {
       const raft = consensus.raft.status();

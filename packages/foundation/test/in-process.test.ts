@@ -72,6 +72,12 @@ describe('startNode', () => {
     expect(received).toEqual([`${alpha.id}:7`]);
 
     await until(() => alpha.registry.lookupAll('foundation.node').length === 3, 'all three nodes in the registry');
+    const statuses = await alpha.clusterStatus();
+    expect(statuses.map((entry) => entry.node).sort()).toEqual([...ids].sort());
+    for (const entry of statuses) {
+      expect('status' in entry && entry.status.id).toBe(entry.node);
+      if ('status' in entry) expect(entry.status.channels.raft!.bytesSent).toBeGreaterThan(0);
+    }
     alpha.telemetry.execute(['demo', 'tick'], { count: 1 }, {});
     const merged = await alpha.telemetry.getClusterMetrics();
     expect(merged).toBeDefined();
