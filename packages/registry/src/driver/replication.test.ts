@@ -141,6 +141,29 @@ describe('replication', () => {
   });
 });
 
+describe('flush and syncWith', () => {
+  it('flush publishes pending changes before publishDelayMs; syncWith exchanges state at once (seed=118)', () => {
+    const { simulation, cluster } = start(118, 3, { registry: { timings: { ...defaultLocalTimings(), publishDelayMs: 10_000, antiEntropyIntervalMs: 0 } } });
+    simulation.runFor(100);
+    node(cluster, 'n0').registry.register('early', 1);
+    simulation.runFor(100);
+    expect(node(cluster, 'n1').registry.find('early')).toBeUndefined();
+    node(cluster, 'n0').registry.flush();
+    simulation.runFor(50);
+    expect(node(cluster, 'n1').registry.lookup('early')).toBe(1);
+    // Without the broadcast, anti-entropy on demand carries it.
+    const quiet = start(119, 2, { broadcast: false, registry: { timings: { ...defaultLocalTimings(), antiEntropyIntervalMs: 0 } } });
+    quiet.simulation.runFor(100);
+    node(quiet.cluster, 'n0').registry.register('pulled', 2);
+    quiet.simulation.runFor(100);
+    expect(node(quiet.cluster, 'n1').registry.find('pulled')).toBeUndefined();
+    node(quiet.cluster, 'n1').registry.syncWith('n0');
+    quiet.simulation.runFor(50);
+    expect(node(quiet.cluster, 'n1').registry.lookup('pulled')).toBe(2);
+    expect(node(quiet.cluster, 'n1').registry.digest()).toBe(node(quiet.cluster, 'n0').registry.digest());
+  });
+});
+
 describe('membership reasons', () => {
   it('a dropped overlay link (disconnected) purges nothing; failed and left do (seed=116)', () => {
     const simulation = createSimulation({ seed: 116 });
