@@ -1,3 +1,4 @@
 import { libraryConfig } from '@foundation/scripts/tsup';
 
-export default libraryConfig();
+// A second entry: the `foundation` command line.
+export default libraryConfig({ entry: { index: 'src/index.ts', cli: 'src/cli/main.ts' } });

@@ -37,6 +37,7 @@ import type { ResolvedOptions, StartNodeOptions } from './options';
 import { processContextCarrier, withContextPropagation } from './wiring/context-transport';
 import { withEagerConnect } from './wiring/eager-transport';
 import { createRequestRouter } from './wiring/request-router';
+import { InvalidOptionsError } from './errors/invalid-options-error';
 import { extend } from './wiring/extend';
 import { channelMultiplexer, membershipEventsFor, runtimeMonitor } from './wiring/adapters';
 
@@ -233,6 +234,31 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   const behaviors = new Map<string, Behavior>();
   control.handle('foundation/metrics', () => telemetry.snapshot());
   control.handle('foundation/status', () => node.status());
+  // What the command line asks a node (src/cli): requests like any other node's, so the CLI
+  // needs the cluster's secret and nothing else to reach a node.
+  control.handle('foundation/cluster-status', () => node.clusterStatus());
+  control.handle('foundation/services', () =>
+    registry.listServices().flatMap((name) =>
+      registry.lookupAll(name).map((instance) => ({ name, node: instance.node, health: instance.health, capabilities: instance.capabilities, mode: instance.mode, scope: instance.scope })),
+    ),
+  );
+  control.handle('foundation/config/', async ({ payload }) => {
+    const request = payload as { kind: string; path?: unknown; value?: unknown };
+    const path = typeof request.path === 'string' && request.path.length > 0 ? request.path : undefined;
+    switch (request.kind) {
+      case 'foundation/config/get':
+        return path === undefined ? node.config.get() : node.config.get(path as never);
+      case 'foundation/config/get-with-consensus':
+        if (path === undefined) throw new InvalidOptionsError('path', 'is required for a consensus read');
+        return node.config.getWithConsensus(path);
+      case 'foundation/config/set':
+        if (path === undefined) throw new InvalidOptionsError('path', 'is required to set a value');
+        await node.config.setClusterWide(path, request.value);
+        return node.config.get(path as never);
+      default:
+        throw new InvalidOptionsError('kind', `unknown config request ${request.kind}`);
+    }
+  });
   control.handle('foundation/spawn', ({ payload }) => {
     const request = payload as { behavior?: unknown; args?: unknown };
     const behavior = typeof request.behavior === 'string' ? behaviors.get(request.behavior) : undefined;
@@ -345,7 +371,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
         uptimeMs: clock.monotonic() - startedAt,
         version: VERSION,
         membership: { members: membership.members(), activeView: membership.activeView(), passiveView: membership.passiveView(), topology: topology.mode },
-        raft: { role: raft.role, term: raft.term, leader: raft.leader, commit: raft.commit, applied: raft.applied, voters: raft.membership.voters, learners: raft.membership.learners },
+        // A learner follows without a vote: shown as what it is.
+        raft: { role: raft.role === 'follower' && raft.membership.learners.includes(nodeId) ? 'learner' : raft.role, term: raft.term, leader: raft.leader, commit: raft.commit, applied: raft.applied, voters: raft.membership.voters, learners: raft.membership.learners },
         processes: runtime.processes().length,
         services: registry.listServices().length,
         peers: transport.peers(),

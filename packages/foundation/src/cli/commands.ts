@@ -1,0 +1,250 @@
+// The `foundation` command line: start a node, or ask a running one about the cluster.
+// Exit codes: 0 done, 1 the request failed (unreachable node, refused update), 2 bad usage.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { FoundationError } from '@foundation/core';
+import { startNode } from '../start-node';
+import type { ClusterNodeStatus, NodeStatus } from '../start-node';
+import { connectToNode } from './remote';
+import type { RemoteNode } from './remote';
+import { formatDuration, renderTable } from './table';
+
+export interface CliIo {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  readonly env: NodeJS.ProcessEnv;
+  /** Resolves when the user asks a started node to stop (SIGINT, SIGTERM). */
+  readonly stopSignal: () => Promise<void>;
+}
+
+class UsageError extends Error {}
+
+const HELP = `foundation: start a Foundation node, or ask a running one about its cluster
+
+Usage:
+  foundation start [--name N] [--host H] [--port P] [--seeds ID,ID] [--voters ID,ID]
+                   [--data-dir DIR] [--timing local|lan] [--cluster NAME]
+  foundation status             every node: Raft role, term, commit, members, processes
+  foundation members            one node's membership: members, active and passive views
+  foundation services           every registered service: node, health, capabilities
+  foundation config get [PATH] [--consensus]
+  foundation config set PATH VALUE      (VALUE is JSON, or else a string)
+
+Options for the commands that ask a node:
+  --node ID        the node to ask, name@host:port (default $FOUNDATION_NODE)
+  --json           print JSON instead of a table
+  --timeout MS     how long to wait for the node (default 5000)
+  --cluster NAME   the cluster's name (default foundation)
+
+The cluster's secret comes from $FOUNDATION_SECRET, or from the file named by --secret-file.
+  foundation <command> --help   shows this help.
+`;
+
+const START_OPTIONS = {
+  name: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  seeds: { type: 'string' },
+  voters: { type: 'string' },
+  'data-dir': { type: 'string' },
+  timing: { type: 'string' },
+  cluster: { type: 'string' },
+  'secret-file': { type: 'string' },
+  help: { type: 'boolean' },
+} as const;
+
+const ASK_OPTIONS = {
+  node: { type: 'string' },
+  json: { type: 'boolean' },
+  timeout: { type: 'string' },
+  cluster: { type: 'string' },
+  'secret-file': { type: 'string' },
+  consensus: { type: 'boolean' },
+  help: { type: 'boolean' },
+} as const;
+
+function list(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+}
+
+function secretFrom(values: { 'secret-file'?: string | undefined }, env: NodeJS.ProcessEnv): string | undefined {
+  if (values['secret-file'] !== undefined) return readFileSync(values['secret-file'], 'utf8').trim();
+  return env.FOUNDATION_SECRET;
+}
+
+function integer(option: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) throw new UsageError(`--${option} must be a non-negative integer (got ${value})`);
+  return parsed;
+}
+
+/** Runs one command line; resolves with the exit code. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+      io.out(HELP);
+      return command === undefined ? 2 : 0;
+    }
+    if (command === 'start') return await start(rest, io);
+    if (command === 'status' || command === 'members' || command === 'services' || command === 'config') return await ask(command, rest, io);
+    throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  } catch (error) {
+    // parseArgs's errors carry codes ERR_PARSE_ARGS_*; checked by code, since a TypeError from
+    // another realm (a test runner's) is no instance of this one's.
+    const code = (error as { code?: unknown } | null)?.code;
+    if (error instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
+      io.err(`foundation: ${(error as Error).message}\nRun foundation --help for usage.\n`);
+      return 2;
+    }
+    const failure = FoundationError.from(error);
+    io.err(`foundation: ${failure.message}${failure.code === undefined ? '' : ` (code ${failure.code})`}\n`);
+    return 1;
+  }
+}
+
+async function start(args: readonly string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({ args: [...args], options: START_OPTIONS, strict: true, allowPositionals: false });
+  if (values.help === true) {
+    io.out(HELP);
+    return 0;
+  }
+  if (values.timing !== undefined && values.timing !== 'local' && values.timing !== 'lan') throw new UsageError('--timing must be local or lan');
+  const secret = secretFrom(values, io.env);
+  const node = await startNode({
+    ...(values.name === undefined ? {} : { name: values.name }),
+    ...(values.host === undefined ? {} : { host: values.host }),
+    ...(values.port === undefined ? {} : { port: integer('port', values.port)! }),
+    ...(values.seeds === undefined ? {} : { seeds: list(values.seeds)! }),
+    ...(values.voters === undefined ? {} : { voters: list(values.voters)! }),
+    ...(values['data-dir'] === undefined ? {} : { dataDir: values['data-dir'] }),
+    ...(values.timing === undefined ? {} : { timing: values.timing }),
+    ...(values.cluster === undefined ? {} : { cluster: values.cluster }),
+    ...(secret === undefined ? {} : { secret }),
+  });
+  io.out(`node ${node.id} is up at ${node.url}\n`);
+  io.out(`ask it: FOUNDATION_NODE=${node.id} foundation status   (Ctrl-C stops it)\n`);
+  await io.stopSignal();
+  io.out(`stopping ${node.id}\n`);
+  await node.stop();
+  return 0;
+}
+
+async function ask(command: 'status' | 'members' | 'services' | 'config', args: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({ args: [...args], options: ASK_OPTIONS, strict: true, allowPositionals: true });
+  if (values.help === true) {
+    io.out(HELP);
+    return 0;
+  }
+  const target = values.node ?? io.env.FOUNDATION_NODE;
+  if (target === undefined) throw new UsageError('which node? pass --node name@host:port or set FOUNDATION_NODE');
+  const secret = secretFrom(values, io.env);
+  if (secret === undefined) throw new UsageError("the cluster's secret is needed: set FOUNDATION_SECRET or pass --secret-file");
+  let request: (remote: RemoteNode) => Promise<{ json: unknown; text: string }>;
+  switch (command) {
+    case 'status':
+      request = async (remote) => {
+        const statuses = await remote.ask<ClusterNodeStatus[]>('foundation/cluster-status');
+        return { json: statuses, text: statusTable(statuses) };
+      };
+      break;
+    case 'members':
+      request = async (remote) => {
+        const status = await remote.ask<NodeStatus>('foundation/status');
+        return { json: status.membership, text: membersTable(status) };
+      };
+      break;
+    case 'services':
+      request = async (remote) => {
+        const services = await remote.ask<ServiceRow[]>('foundation/services');
+        return { json: services, text: servicesTable(services) };
+      };
+      break;
+    case 'config':
+      request = configRequest(positionals, values.consensus === true);
+      break;
+  }
+  const remote = await connectToNode({ node: target, secret, ...(values.cluster === undefined ? {} : { cluster: values.cluster }), ...(values.timeout === undefined ? {} : { timeoutMs: integer('timeout', values.timeout)! }) });
+  try {
+    const { json, text } = await request(remote);
+    io.out(values.json === true ? `${JSON.stringify(json, null, 2)}\n` : text);
+    return 0;
+  } finally {
+    await remote.close();
+  }
+}
+
+interface ServiceRow {
+  readonly name: string;
+  readonly node: string;
+  readonly health: string;
+  readonly capabilities: readonly string[];
+  readonly mode: string;
+  readonly scope: string;
+}
+
+function configRequest(positionals: readonly string[], consensus: boolean): (remote: RemoteNode) => Promise<{ json: unknown; text: string }> {
+  const [action, path, value, ...extra] = positionals;
+  if (extra.length > 0) throw new UsageError(`unexpected ${JSON.stringify(extra[0])}`);
+  const show = (result: unknown): { json: unknown; text: string } => ({ json: result, text: `${typeof result === 'string' ? result : JSON.stringify(result, null, 2)}\n` });
+  if (action === 'get') {
+    if (value !== undefined) throw new UsageError('config get takes one path');
+    if (consensus && path === undefined) throw new UsageError('config get --consensus needs a path');
+    return async (remote) => show(await remote.ask(consensus ? 'foundation/config/get-with-consensus' : 'foundation/config/get', path === undefined ? {} : { path }));
+  }
+  if (action === 'set') {
+    if (path === undefined || value === undefined) throw new UsageError('config set needs a path and a value');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      parsed = value;
+    }
+    return async (remote) => show(await remote.ask('foundation/config/set', { path, value: parsed }, 10_000));
+  }
+  throw new UsageError('config needs get or set');
+}
+
+function statusTable(statuses: readonly ClusterNodeStatus[]): string {
+  const rows = statuses.map((entry) => {
+    if (!('status' in entry)) return [entry.node, 'unreachable', '', '', '', '', '', '', entry.error];
+    const { status } = entry;
+    return [
+      status.id,
+      status.raft.role,
+      String(status.raft.term),
+      String(status.raft.commit),
+      String(status.membership.members.length),
+      status.membership.topology,
+      String(status.processes),
+      String(status.services),
+      formatDuration(status.uptimeMs),
+    ];
+  });
+  const leaders = new Set(statuses.flatMap((entry) => ('status' in entry && entry.status.raft.leader !== null ? [entry.status.raft.leader] : [])));
+  const leader = leaders.size === 1 ? [...leaders][0]! : leaders.size === 0 ? 'none' : `disputed (${[...leaders].join(', ')})`;
+  return `${renderTable(['NODE', 'ROLE', 'TERM', 'COMMIT', 'MEMBERS', 'TOPOLOGY', 'PROCS', 'SERVICES', 'UPTIME'], rows)}leader: ${leader}\n`;
+}
+
+function membersTable(status: NodeStatus): string {
+  const active = new Set(status.membership.activeView);
+  const passive = new Set(status.membership.passiveView);
+  const rows = [...status.membership.members].sort().map((member) => [
+    member,
+    active.has(member) ? 'active' : passive.has(member) ? 'passive' : 'member',
+    status.rttMs[member] === undefined ? '' : status.rttMs[member].toFixed(2),
+  ]);
+  return `${status.id}: ${status.membership.topology}, ${status.membership.members.length} members\n${renderTable(['MEMBER', 'VIEW', 'RTT MS'], rows)}`;
+}
+
+function servicesTable(services: readonly ServiceRow[]): string {
+  const rows = [...services]
+    .sort((left, right) => left.name.localeCompare(right.name) || left.node.localeCompare(right.node))
+    .map((service) => [service.name, service.node, service.health, service.scope === 'global' ? 'global' : service.mode, service.capabilities.join(',')]);
+  return renderTable(['SERVICE', 'NODE', 'HEALTH', 'MODE', 'CAPABILITIES'], rows);
+}
