@@ -36,6 +36,11 @@ export function median(values: readonly number[]): number {
   return percentile([...values].sort((a, b) => a - b), 0.5);
 }
 
+/** Runs `measure` `times` times and returns the median of what it measured. */
+export function medianOf(times: number, measure: () => number): number {
+  return median(Array.from({ length: times }, measure));
+}
+
 /** Operations per second of `operation`, called `count` times after a warm-up of the same size. */
 export function rate(count: number, operation: (index: number) => unknown): number {
   let sink = 0;

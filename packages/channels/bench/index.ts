@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { createTransport } from '../src/index';
 import type { Transport } from '../src/index';
 import { BENCH_SECRET, benchChannels, modeOptions, runPeer } from './peer';
-import { percentile, report } from './report';
+import { percentile, report } from '../../../tooling/scripts/bench';
 
 const args = process.argv.slice(2);
 const peerIndex = args.indexOf('--peer');

@@ -4,7 +4,7 @@
 // (dynamic) keys, and a Map lookup by the dotted string. The target is 10M gets/s.
 import { createConfig } from '@foundation/config';
 import { z } from 'zod';
-import { median, rate, report } from './report';
+import { medianOf, rate, report } from '../../../tooling/scripts/bench';
 
 const READS = 20_000_000;
 const UPDATES = 200_000;
@@ -42,18 +42,18 @@ for (let index = 0; index < dotted.length; index += 1) {
   if (config.get(dotted[index]!) !== node || config.get(arrays[index]!) !== node) throw new Error(`mismatch at ${dotted[index]}`);
 }
 
-const getDotted = median(5, () => rate(READS, (index) => config.get(dotted[index & 7]!)));
-const getArray = median(5, () => rate(READS, (index) => config.get(arrays[index & 7]!)));
-const getWhole = median(5, () => rate(READS, () => config.get()));
-const plainRead = median(5, () =>
+const getDotted = medianOf(5, () => rate(READS, (index) => config.get(dotted[index & 7]!)));
+const getArray = medianOf(5, () => rate(READS, (index) => config.get(arrays[index & 7]!)));
+const getWhole = medianOf(5, () => rate(READS, () => config.get()));
+const plainRead = medianOf(5, () =>
   rate(READS, (index) => {
     let node: unknown = plain;
     for (const key of arrays[index & 7]!) node = (node as Record<string, unknown>)[key];
     return node;
   }),
 );
-const mapRead = median(5, () => rate(READS, (index) => flat.get(dotted[index & 7]!)));
-const updates = median(3, () => rate(UPDATES, (index) => config.update('telemetry.samplingRate', (index % 100) / 100)));
+const mapRead = medianOf(5, () => rate(READS, (index) => flat.get(dotted[index & 7]!)));
+const updates = medianOf(3, () => rate(UPDATES, (index) => config.update('telemetry.samplingRate', (index % 100) / 100)));
 
 report(
   'config',
@@ -73,4 +73,5 @@ report(
     baseline_map_get_per_s: Math.round(mapRead),
     update_per_s: Math.round(updates),
   },
+  { digits: 2 },
 );

@@ -12,7 +12,7 @@ import { ROOT_CONTEXT, TraceFlags, context as otelContext, createContextKey as c
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { createContext, createFlightRecorder, createPropagator, getValue, withContext } from '@foundation/context';
 import type { HeaderMap } from '@foundation/context';
-import { median, report } from './report';
+import { median, report } from '../../../tooling/scripts/bench';
 
 const ROUNDS = 9;
 const ASYNC_OPS = 200_000;
@@ -172,6 +172,7 @@ report(
     otel_context_with_3_awaits_read_us: round(otelNs / 1000),
     with_context_on_otel_3_awaits_read_us: round(ridingNs / 1000),
   },
+  { digits: 3 },
 );
 
 function round(value: number): number {

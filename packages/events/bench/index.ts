@@ -4,7 +4,7 @@
 // events stored; SQLite storeBatch of 1,000 ≥ 100k events/s, durable. Each beside an in-run
 // baseline: a plain Map insert, a Map-of-arrays lookup, raw better-sqlite3 inserts.
 import { correlationLatency, emitRate, makeEvents, mapInsert, storeForeign, storeOwn } from './memory';
-import { median, report } from './report';
+import { medianOf, report } from '../../../tooling/scripts/bench';
 import { fsyncLatency, rawInsertRate, storeBatchRate } from './sqlite';
 
 const MEMORY_EVENTS = 1_000_000;
@@ -12,11 +12,11 @@ const SQLITE_EVENTS = 200_000;
 
 // Each measure builds its own store and drops it; those that share one set of events come after
 // the others, so that a million live events of one measure do not slow another's collector.
-const own = median(3, () => storeOwn(MEMORY_EVENTS));
-const emit = median(3, () => emitRate(MEMORY_EVENTS));
+const own = medianOf(3, () => storeOwn(MEMORY_EVENTS));
+const emit = medianOf(3, () => emitRate(MEMORY_EVENTS));
 const events = makeEvents(MEMORY_EVENTS);
-const map = median(3, () => mapInsert(events));
-const foreign = median(3, () => storeForeign(events));
+const map = medianOf(3, () => mapInsert(events));
+const foreign = medianOf(3, () => storeForeign(events));
 const correlation = correlationLatency(MEMORY_EVENTS, 20_000);
 
 const sqliteEvents = events.slice(0, SQLITE_EVENTS);
@@ -66,4 +66,5 @@ report(
     anchor_fsync_p50_us: Math.round(fsync.p50),
     anchor_fsync_p99_us: Math.round(fsync.p99),
   },
+  { digits: 2 },
 );

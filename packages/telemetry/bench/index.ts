@@ -9,7 +9,7 @@
 import { EventEmitter } from 'node:events';
 import { createSketch, createTelemetry } from '@foundation/telemetry';
 import type { EventName, Measurements } from '@foundation/telemetry';
-import { median, report } from './report';
+import { median, report } from '../../../tooling/scripts/bench';
 
 const ROUNDS = 7;
 const OPERATIONS = 10_000_000;
@@ -136,4 +136,5 @@ report(
     span_sync_per_s: Math.round(spanRate),
     render_prometheus_10k_series_ms: Math.round(renderMs * 10) / 10,
   },
+  { digits: 3 },
 );

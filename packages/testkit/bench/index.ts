@@ -1,17 +1,17 @@
 // npm run bench -w @foundation/testkit
 import { checkerMilliseconds } from './checker';
 import { floorDeliveries, simulationDeliveries } from './deliveries';
-import { median, report } from './report';
+import { medianOf, report } from '../../../tooling/scripts/bench';
 
 const DELIVERIES = 2_000_000;
 
-const simulation1k = median(3, () => simulationDeliveries(1000, DELIVERIES, 'full'));
-const floor1k = median(3, () => floorDeliveries(1000, DELIVERIES));
-const simulation10k = median(3, () => simulationDeliveries(10_000, DELIVERIES, 'full'));
-const simulation10kUntraced = median(3, () => simulationDeliveries(10_000, DELIVERIES, 'off'));
-const floor10k = median(3, () => floorDeliveries(10_000, DELIVERIES));
+const simulation1k = medianOf(3, () => simulationDeliveries(1000, DELIVERIES, 'full'));
+const floor1k = medianOf(3, () => floorDeliveries(1000, DELIVERIES));
+const simulation10k = medianOf(3, () => simulationDeliveries(10_000, DELIVERIES, 'full'));
+const simulation10kUntraced = medianOf(3, () => simulationDeliveries(10_000, DELIVERIES, 'off'));
+const floor10k = medianOf(3, () => floorDeliveries(10_000, DELIVERIES));
 let checkerValid: unknown = true;
-const checker = median(5, () => {
+const checker = medianOf(5, () => {
   const { ms, valid } = checkerMilliseconds(10_000, 100, 42);
   if (valid !== true) checkerValid = valid;
   return ms;
@@ -36,4 +36,5 @@ report(
     floor_deliveries_10k_nodes_per_s: Math.round(floor10k),
     checker_10k_ops_100_keys_ms: Math.round(checker * 10) / 10,
   },
+  { digits: 2 },
 );
