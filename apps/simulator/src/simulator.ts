@@ -1,0 +1,37 @@
+// One run of the simulator: the experiment, then report.json and reliability.svg in `outDir`.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { SimulatorArguments } from './arguments';
+import { renderChart } from './chart';
+import { runExperiment } from './experiment';
+import type { ProgressListener } from './experiment';
+import { buildReport } from './report';
+import type { Report } from './report';
+
+export const REPORT_FILE = 'report.json';
+export const CHART_FILE = 'reliability.svg';
+
+export interface SimulatorRun {
+  readonly report: Report;
+  readonly reportPath: string;
+  readonly chartPath: string;
+}
+
+export function runSimulator(args: SimulatorArguments, outDir: string, progress?: ProgressListener): SimulatorRun {
+  const started = performance.now();
+  const cpu = process.cpuUsage();
+  const result = runExperiment(args, progress);
+  const used = process.cpuUsage(cpu);
+  const report = buildReport(args, result, {
+    wallMs: Math.round(performance.now() - started),
+    cpuMs: Math.round((used.user + used.system) / 1000),
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    node: process.version,
+  });
+  mkdirSync(outDir, { recursive: true });
+  const reportPath = join(outDir, REPORT_FILE);
+  const chartPath = join(outDir, CHART_FILE);
+  writeFileSync(reportPath, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(chartPath, renderChart(report));
+  return { report, reportPath, chartPath };
+}
