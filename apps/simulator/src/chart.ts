@@ -2,9 +2,9 @@
 // that failed (x), one line per healing round. Hand-written SVG, no dependency.
 import type { Report } from './report';
 
-const WIDTH = 760;
+const WIDTH = 800;
 const HEIGHT = 480;
-const MARGIN = { left: 70, right: 150, top: 50, bottom: 60 };
+const MARGIN = { left: 70, right: 180, top: 50, bottom: 60 };
 /** Distinct, colour-blind-friendly colours (Okabe–Ito), one per healing round. */
 const COLOURS = ['#D55E00', '#E69F00', '#009E73', '#0072B2', '#CC79A7', '#56B4E9', '#F0E442', '#000000'];
 
