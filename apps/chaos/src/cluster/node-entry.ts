@@ -1,0 +1,84 @@
+// One Foundation node as its own process inside a lab namespace, driven by the orchestrator over
+// the IPC channel (a Unix socket pair, so the faults injected on the lab's network never touch
+// it: the orchestrator plays a client sitting next to each node).
+//
+//   ip netns exec NS node --import tsx node-entry.ts '{"name":"n1@10.213.0.11:7000","host":…}'
+//
+// The parent sends { id, op, args } and receives { id, ok, value } or { id, ok: false, error };
+// the node announces { event: 'ready', id, pid } once started.
+import { FoundationError, startNode } from 'foundation';
+import type { FoundationNode, StartNodeOptions } from 'foundation';
+
+interface Command {
+  readonly id: number;
+  readonly op: string;
+  readonly args: readonly unknown[];
+}
+
+const send = (message: unknown): void => {
+  if (process.connected) process.send?.(message);
+};
+
+// Without the orchestrator there is nobody to serve: leave at once (a paused node notices
+// when it is continued).
+process.on('disconnect', () => process.exit(0));
+
+const options = JSON.parse(process.argv[2] ?? '{}') as StartNodeOptions;
+const started = Date.now();
+let node: FoundationNode;
+try {
+  node = await startNode(options);
+} catch (error) {
+  console.error(`[${options.name}] failed to start:`, error);
+  send({ event: 'start-failed', message: error instanceof Error ? error.message : String(error) });
+  process.exit(1);
+}
+console.log(`[${node.id}] started in ${Date.now() - started} ms (pid ${process.pid})`);
+
+// A worker registered by capability, so the registry holds more than the node entries: its
+// entries must vanish when this process is killed and return when it restarts.
+const worker = node.runtime.spawn({ handleMessage: () => undefined });
+node.registry.register('chaos.worker', worker, { mode: 'group', capabilities: ['chaos', `host-${options.host ?? 'unknown'}`] });
+
+async function handle(command: Command): Promise<unknown> {
+  const [a, b, c] = command.args;
+  switch (command.op) {
+    case 'put':
+      return node.kv.put(a as string, b);
+    case 'cas':
+      return node.kv.compareAndSet(a as string, b, c);
+    case 'get':
+      return (await node.kv.get(a as string)) ?? null;
+    case 'members':
+      return node.membership.members();
+    case 'digest':
+      return node.registry.digest();
+    case 'raft': {
+      const raft = node.consensus.raft.status();
+      return { role: raft.role, term: raft.term, leader: raft.leader, commit: raft.commit, applied: raft.applied };
+    }
+    case 'stop':
+      await node.stop();
+      setImmediate(() => process.exit(0));
+      return null;
+    default:
+      throw new Error(`unknown op ${command.op}`);
+  }
+}
+
+process.on('message', (message: Command) => {
+  handle(message).then(
+    (value) => send({ id: message.id, ok: true, value: value ?? null }),
+    (error: unknown) =>
+      send({
+        id: message.id,
+        ok: false,
+        error: {
+          message: error instanceof Error ? error.message : String(error),
+          code: FoundationError.is(error) ? error.code : undefined,
+          type: FoundationError.is(error) ? error.type : undefined,
+        },
+      }),
+  );
+});
+send({ event: 'ready', id: node.id, pid: process.pid });

@@ -1,0 +1,184 @@
+// Injects the planned faults, one after the other, into the real network and processes:
+// nftables drop rules inside the namespaces (symmetric, one-way, flapping), SIGKILL and
+// restart, SIGSTOP and SIGCONT. Records what was done, to whom (the leader resolved to a
+// node), when it started and how long it lasted.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Cluster } from '../cluster/cluster';
+import type { NetworkLab } from '../lab/network-lab';
+import type { ChaosNode } from '../cluster/node-process';
+import { describeTarget } from './schedule';
+import type { FaultKind, FaultTarget, PlannedFault } from './schedule';
+
+export interface InjectedFault {
+  readonly index: number;
+  readonly kind: FaultKind;
+  /** As planned (`leader`, `n2`, `n1,n2 | n3,n4,n5`). */
+  readonly planned: string;
+  /** Who it hit: the node names, with the leader resolved. */
+  readonly target: string;
+  /** ms after the workload began. */
+  readonly startMs: number;
+  /** How long the fault was in force, ms (until healed, continued or restarted). */
+  readonly durationMs: number;
+  readonly note: string;
+}
+
+export interface RaftView {
+  readonly role: string;
+  readonly term: number;
+  readonly leader: string | null;
+  readonly commit: number;
+  readonly applied: number;
+}
+
+/** The node that leads (the one with the highest term that says it leads), or null. */
+export async function findLeader(cluster: Cluster): Promise<ChaosNode | null> {
+  const views = await Promise.all(
+    cluster.live().map(async (node) => {
+      try {
+        return { node, view: await node.call<RaftView>('raft', [], 1_000) };
+      } catch {
+        return null;
+      }
+    }),
+  );
+  let best: { node: ChaosNode; view: RaftView } | null = null;
+  for (const entry of views) {
+    if (entry === null || entry.view.role !== 'leader') continue;
+    if (best === null || entry.view.term > best.view.term) best = entry;
+  }
+  return best?.node ?? null;
+}
+
+export interface NemesisOptions {
+  readonly lab: NetworkLab;
+  readonly cluster: Cluster;
+  readonly faults: readonly PlannedFault[];
+  /** ms since the workload began. */
+  readonly now: () => number;
+  readonly signal: AbortSignal;
+  readonly log: (line: string) => void;
+}
+
+async function applyPartition(lab: NetworkLab, sides: readonly [readonly string[], readonly string[]], oneWay: boolean): Promise<void> {
+  const [from, to] = sides;
+  const updates: Promise<void>[] = to.map((node) => lab.dropFrom(node, from));
+  if (!oneWay) updates.push(...from.map((node) => lab.dropFrom(node, to)));
+  await Promise.all(updates);
+}
+
+/** Lifts every drop rule, continues every paused node and restarts every stopped one. */
+export async function healEverything(lab: NetworkLab, cluster: Cluster, log: (line: string) => void): Promise<string[]> {
+  const problems: string[] = [];
+  await lab.healAll();
+  for (const node of cluster.nodes) if (node.state === 'paused') node.resume();
+  for (const node of cluster.nodes) {
+    if (node.state !== 'stopped') continue;
+    log(`restarting ${node.name}, found stopped at the end of the faults`);
+    try {
+      await node.start();
+    } catch (error) {
+      problems.push(`${node.name} could not restart: ${(error as Error).message}`);
+    }
+  }
+  return problems;
+}
+
+export async function runNemesis(options: NemesisOptions): Promise<InjectedFault[]> {
+  const { lab, cluster, signal, log } = options;
+  const injected: InjectedFault[] = [];
+  const names = cluster.nodes.map((node) => node.name);
+
+  const resolveNode = async (target: FaultTarget): Promise<{ node: ChaosNode; note: string }> => {
+    const leader = await findLeader(cluster);
+    if (target.kind === 'node') return { node: cluster.node(target.node), note: leader?.name === target.node ? 'was the leader' : '' };
+    if (leader !== null) return { node: leader, note: 'was the leader' };
+    const fallback = cluster.live()[0] ?? cluster.nodes[0]!;
+    return { node: fallback, note: 'no leader found; hit the first live node' };
+  };
+  const resolveSides = async (target: FaultTarget): Promise<{ sides: [string[], string[]]; note: string }> => {
+    if (target.kind === 'split') {
+      const leader = await findLeader(cluster);
+      return { sides: [[...target.sides[0]], [...target.sides[1]]], note: leader === null ? 'no leader at the start' : `${leader.name} was the leader` };
+    }
+    const { node, note } = await resolveNode(target);
+    return { sides: [[node.name], names.filter((name) => name !== node.name)], note: note === 'was the leader' ? `${node.name} was the leader` : note };
+  };
+
+  for (const [index, fault] of options.faults.entries()) {
+    const wait = fault.atMs - options.now();
+    if (wait > 0) await sleep(wait, undefined, { signal });
+    signal.throwIfAborted();
+    const planned = describeTarget(fault.target, fault.kind === 'partition-one-way');
+    const startMs = options.now();
+    let target = planned;
+    let note = '';
+    let endMs = startMs;
+    switch (fault.kind) {
+      case 'partition':
+      case 'partition-one-way': {
+        const resolved = await resolveSides(fault.target);
+        target = `${resolved.sides[0].join(',')} ${fault.kind === 'partition' ? '|' : '→'} ${resolved.sides[1].join(',')}`;
+        note = [resolved.note, fault.kind === 'partition-one-way' ? `packets from ${resolved.sides[0].join(',')} to ${resolved.sides[1].join(',')} dropped` : ''].filter(Boolean).join('; ');
+        log(`fault ${index + 1}: ${fault.kind} ${target} for ${fault.durationMs} ms`);
+        await applyPartition(lab, resolved.sides, fault.kind === 'partition-one-way');
+        await sleep(Math.max(0, startMs + fault.durationMs - options.now()), undefined, { signal });
+        await lab.healAll();
+        endMs = options.now();
+        break;
+      }
+      case 'partition-flapping': {
+        const resolved = await resolveSides(fault.target);
+        target = `${resolved.sides[0].join(',')} | ${resolved.sides[1].join(',')}`;
+        const flapMs = fault.flapMs ?? 500;
+        log(`fault ${index + 1}: flapping partition ${target} for ${fault.durationMs} ms, ${flapMs} ms on / ${flapMs} ms off`);
+        let flips = 0;
+        while (options.now() < startMs + fault.durationMs) {
+          await applyPartition(lab, resolved.sides, false);
+          flips += 1;
+          await sleep(Math.max(0, Math.min(flapMs, startMs + fault.durationMs - options.now())), undefined, { signal });
+          await lab.healAll();
+          if (options.now() >= startMs + fault.durationMs) break;
+          await sleep(Math.max(0, Math.min(flapMs, startMs + fault.durationMs - options.now())), undefined, { signal });
+        }
+        endMs = options.now();
+        note = [resolved.note, `${flips} times on, ${flapMs} ms on / ${flapMs} ms off`].filter(Boolean).join('; ');
+        break;
+      }
+      case 'kill': {
+        const { node, note: who } = await resolveNode(fault.target);
+        target = node.name;
+        const pid = node.pid;
+        log(`fault ${index + 1}: SIGKILL ${node.name} (pid ${String(pid)}), restart after ${fault.durationMs} ms`);
+        await node.kill();
+        await sleep(Math.max(0, startMs + fault.durationMs - options.now()), undefined, { signal });
+        const restartAt = options.now();
+        try {
+          await node.start();
+          endMs = options.now();
+          note = [who, `pid ${String(pid)} killed; restarted (same name, data, port) as pid ${String(node.pid)}, ready after ${Math.round(endMs - restartAt)} ms`].filter(Boolean).join('; ');
+        } catch (error) {
+          endMs = options.now();
+          note = [who, `restart FAILED: ${(error as Error).message}`].filter(Boolean).join('; ');
+        }
+        break;
+      }
+      case 'pause': {
+        const { node, note: who } = await resolveNode(fault.target);
+        target = node.name;
+        log(`fault ${index + 1}: SIGSTOP ${node.name} (pid ${String(node.pid)}) for ${fault.durationMs} ms`);
+        node.pause();
+        try {
+          await sleep(Math.max(0, startMs + fault.durationMs - options.now()), undefined, { signal });
+        } finally {
+          if (node.state === 'paused') node.resume();
+        }
+        endMs = options.now();
+        note = [who, `pid ${String(node.pid)} stopped, then continued`].filter(Boolean).join('; ');
+        break;
+      }
+    }
+    injected.push({ index: index + 1, kind: fault.kind, planned, target, startMs: Math.round(startMs), durationMs: Math.round(endMs - startMs), note });
+  }
+  return injected;
+}

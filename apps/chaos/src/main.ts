@@ -1,0 +1,122 @@
+// npm run chaos -- [--seed N] [--duration S] [--nodes 5] [--voters 3] [--bounded] [--keep] [--json]
+//
+// Exit status: 0 when every check passed, 1 when one failed (a finding: keep the seed), 2 when
+// the run could not happen (usage, not root, no `ip`/`nft`, a node that would not start).
+import { parseArgs } from 'node:util';
+import { LabUnavailableError } from './lab/network-lab';
+import { formatReport } from './report/report';
+import { runChaos } from './run';
+
+const USAGE = `usage: npm run chaos -- [options]
+
+Starts Foundation nodes in separate network namespaces (veth pairs on a bridge), injects
+partitions (nftables drop rules: symmetric, one-way, flapping), SIGKILL + restart and
+SIGSTOP/SIGCONT while clients use the replicated KV, then checks the history and the cluster.
+Needs root, iproute2 and nftables.
+
+  --seed N        the seed of the fault schedule and the workload (default: random, printed)
+  --duration S    seconds of faults (default 60)
+  --bounded       the short CI schedule instead: one partition, one kill, one pause
+  --nodes N       nodes (default 5)
+  --voters N      Raft voters among them (default 3; the others are learners)
+  --keys N        keys the clients use (default 3)
+  --clients N     concurrent clients (default 4)
+  --timeout MS    client timeout per operation (default 3000)
+  --timing T      local | lan node timings (default local)
+  --errors-as-info  trust no "certainly not applied" error code: every failed write is indeterminate
+  --keep          keep the run directory (logs, history.json, report.json) even when it passes
+  --json          print the report as JSON instead of tables
+  --help`;
+
+function integer(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new RangeError(`--${name} must be an integer from ${min} to ${max} (got ${text})`);
+  }
+  return value;
+}
+
+async function main(): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      options: {
+        seed: { type: 'string' },
+        duration: { type: 'string' },
+        bounded: { type: 'boolean' },
+        nodes: { type: 'string' },
+        voters: { type: 'string' },
+        keys: { type: 'string' },
+        clients: { type: 'string' },
+        timeout: { type: 'string' },
+        timing: { type: 'string' },
+        'errors-as-info': { type: 'boolean' },
+        keep: { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean' },
+      },
+      strict: true,
+    }).values;
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (parsed.help === true) {
+    console.log(USAGE);
+    return 0;
+  }
+  let options;
+  try {
+    const timing = parsed.timing ?? 'local';
+    if (timing !== 'local' && timing !== 'lan') throw new RangeError(`--timing is local or lan (got ${timing})`);
+    const nodes = integer('nodes', parsed.nodes, 5, 3, 20);
+    options = {
+      seed: integer('seed', parsed.seed, Math.floor(Math.random() * 2 ** 31), 0, Number.MAX_SAFE_INTEGER),
+      nodes,
+      voters: integer('voters', parsed.voters, 3, 1, nodes),
+      bounded: parsed.bounded === true,
+      durationMs: integer('duration', parsed.duration, 60, 5, 24 * 3600) * 1000,
+      keys: integer('keys', parsed.keys, 3, 1, 100),
+      clients: integer('clients', parsed.clients, 4, 1, 64),
+      opTimeoutMs: integer('timeout', parsed.timeout, 3000, 100, 120_000),
+      timing,
+      errorsAsInfo: parsed['errors-as-info'] === true,
+      keepRunDirectory: parsed.keep === true,
+    } as const;
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+
+  // Ctrl-C: the run stops injecting, heals, kills its nodes and removes its namespaces. A
+  // second Ctrl-C exits at once (the exit handler still removes the namespaces).
+  const controller = new AbortController();
+  let interrupted = 0;
+  const onSignal = (name: NodeJS.Signals): void => {
+    interrupted += 1;
+    if (interrupted > 1) process.exit(130);
+    console.error(`\n${name}: stopping the run and cleaning up (again to exit at once)`);
+    controller.abort(new Error(`interrupted by ${name}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const started = performance.now();
+  const log = (line: string): void => console.error(`[chaos ${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}`);
+  console.log(`seed ${options.seed}`);
+  try {
+    const report = await runChaos({ ...options, log, signal: controller.signal });
+    console.log(parsed.json === true ? JSON.stringify(report, null, 2) : formatReport(report));
+    return report.passed ? 0 : 1;
+  } catch (error) {
+    if (error instanceof LabUnavailableError) {
+      console.error(error.message);
+      return 2;
+    }
+    console.error(`seed ${options.seed}: the run could not complete:`, error);
+    return 2;
+  }
+}
+
+process.exitCode = await main();

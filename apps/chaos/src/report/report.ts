@@ -1,0 +1,112 @@
+// The run's report: the faults injected and the outcome of each check, as text tables and JSON.
+import type { CheckOutcome } from '../checks/outcome';
+import type { InjectedFault } from '../faults/nemesis';
+import type { PlannedFault } from '../faults/schedule';
+
+export interface WorkloadSummary {
+  readonly operations: number;
+  /** Per operation (get, put, cas): how many completed ok, fail, info. */
+  readonly byOperation: Readonly<Record<string, { readonly ok: number; readonly fail: number; readonly info: number }>>;
+  /** Operations acknowledged after the faults stopped: the cluster served again. */
+  readonly okAfterFaults: number;
+  readonly lateReplies: number;
+}
+
+export interface ChaosReport {
+  readonly seed: number | string;
+  readonly startedAt: string;
+  readonly settings: {
+    readonly nodes: number;
+    readonly voters: number;
+    readonly faultWindowMs: number;
+    readonly timing: 'local' | 'lan';
+    readonly keys: number;
+    readonly clients: number;
+    readonly opTimeoutMs: number;
+    readonly convergenceBoundMs: number;
+    readonly errorsAsInfo: boolean;
+    readonly bounded: boolean;
+  };
+  readonly lab: { readonly prefix: string; readonly hosts: readonly { readonly name: string; readonly namespace: string; readonly address: string; readonly id: string }[] };
+  readonly schedule: readonly PlannedFault[];
+  readonly faults: readonly InjectedFault[];
+  readonly workload: WorkloadSummary;
+  readonly checks: readonly CheckOutcome[];
+  readonly passed: boolean;
+  readonly runDirectory: string;
+  readonly durationMs: number;
+}
+
+/** A plain text table: a header, a rule, rows; columns padded to their widest cell. */
+export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((cell, column) => cell.padEnd(widths[column]!))
+      .join('  ')
+      .trimEnd();
+  return [line(header), widths.map((width) => '-'.repeat(width)).join('  '), ...rows.map(line)].join('\n');
+}
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+/** The command that replays a run: its seed and every setting that differs from the default. */
+export function replayCommand(report: Pick<ChaosReport, 'seed' | 'settings'>): string {
+  const settings = report.settings;
+  const parts = ['npm run chaos --', `--seed ${String(report.seed)}`];
+  if (settings.bounded) parts.push('--bounded');
+  else if (settings.faultWindowMs !== 60_000) parts.push(`--duration ${Math.round(settings.faultWindowMs / 1000)}`);
+  if (settings.nodes !== 5) parts.push(`--nodes ${settings.nodes}`);
+  if (settings.voters !== 3) parts.push(`--voters ${settings.voters}`);
+  if (settings.keys !== 3) parts.push(`--keys ${settings.keys}`);
+  if (settings.clients !== 4) parts.push(`--clients ${settings.clients}`);
+  if (settings.opTimeoutMs !== 3_000) parts.push(`--timeout ${settings.opTimeoutMs}`);
+  if (settings.timing !== 'local') parts.push(`--timing ${settings.timing}`);
+  if (settings.errorsAsInfo) parts.push('--errors-as-info');
+  return parts.join(' ');
+}
+
+export function faultTable(faults: readonly InjectedFault[]): string {
+  if (faults.length === 0) return '(no faults injected)';
+  return formatTable(
+    ['#', 'kind', 'target', 'start', 'duration', 'note'],
+    faults.map((fault) => [String(fault.index), fault.kind, fault.target, seconds(fault.startMs), seconds(fault.durationMs), fault.note]),
+  );
+}
+
+export function checkTable(checks: readonly CheckOutcome[]): string {
+  return formatTable(
+    ['check', 'outcome', 'detail'],
+    checks.map((check) => [check.name, check.status === 'pass' ? 'PASS' : check.status === 'fail' ? 'FAIL' : 'UNKNOWN', check.summary]),
+  );
+}
+
+export function workloadTable(workload: WorkloadSummary): string {
+  return formatTable(
+    ['operation', 'ok', 'fail', 'info'],
+    Object.entries(workload.byOperation).map(([operation, counts]) => [operation, String(counts.ok), String(counts.fail), String(counts.info)]),
+  );
+}
+
+/** The whole report as text: settings, faults, workload, checks, and the evidence of failed checks. */
+export function formatReport(report: ChaosReport): string {
+  const lines = [
+    `chaos run, seed ${String(report.seed)} (replay: ${replayCommand(report)})`,
+    `${report.settings.nodes} nodes (${report.settings.voters} Raft voters), timing ${report.settings.timing}, ${report.settings.clients} clients on ${report.settings.keys} keys, lab ${report.lab.prefix}`,
+    '',
+    'faults injected',
+    faultTable(report.faults),
+    '',
+    `workload: ${report.workload.operations} operations; ${report.workload.okAfterFaults} acknowledged after the faults stopped`,
+    workloadTable(report.workload),
+    '',
+    'checks',
+    checkTable(report.checks),
+  ];
+  for (const check of report.checks) {
+    if (check.status === 'pass' || check.details.length === 0) continue;
+    lines.push('', `${check.name}:`, ...check.details.map((detail) => `  ${detail}`));
+  }
+  lines.push('', `${report.passed ? 'PASSED' : 'FAILED'} in ${seconds(report.durationMs)}; history, logs and report.json in ${report.runDirectory}`);
+  return lines.join('\n');
+}

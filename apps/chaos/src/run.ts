@@ -1,0 +1,195 @@
+// One chaos run from start to finish: build the lab, start the nodes in it, run the clients
+// while the nemesis injects the planned faults, heal, read every key on every node, check the
+// history and the cluster, and tear everything down whatever happened.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createSeededRandom } from '@foundation/core';
+import { createCluster } from './cluster/cluster';
+import type { Cluster } from './cluster/cluster';
+import { checkHistoryLinearizable } from './checks/linearizability';
+import { FINAL_READ_PREFIX, checkNoLostWrites } from './checks/lost-writes';
+import { checkMembership, checkRegistryDigests } from './checks/convergence';
+import type { CheckOutcome } from './checks/outcome';
+import { pairOperations } from './checks/operations';
+import { healEverything, runNemesis } from './faults/nemesis';
+import type { InjectedFault } from './faults/nemesis';
+import { planBoundedFaults, planFaults } from './faults/schedule';
+import type { PlannedFault } from './faults/schedule';
+import { checkLabPrerequisites, createNetworkLab, sweepLeftoverLabs } from './lab/network-lab';
+import type { NetworkLab } from './lab/network-lab';
+import type { ChaosReport, WorkloadSummary } from './report/report';
+import { startWorkload } from './workload/workload';
+import type { TimedEvent, Workload } from './workload/workload';
+
+export interface ChaosOptions {
+  readonly seed: number;
+  /** Nodes in the cluster (the first `voters` vote in Raft, the rest are learners). Default 5. */
+  readonly nodes?: number;
+  /** Default 3. */
+  readonly voters?: number;
+  /** The bounded CI schedule (one partition, one kill, one pause) instead of `durationMs` of faults. */
+  readonly bounded?: boolean;
+  /** How long faults are injected, ms (ignored when bounded). Default 60,000. */
+  readonly durationMs?: number;
+  /** Keys the clients work on. Default 3. */
+  readonly keys?: number;
+  /** Concurrent clients. Default 4. */
+  readonly clients?: number;
+  /** How long a client waits for an answer before the outcome is unknown, ms. Default 3,000. */
+  readonly opTimeoutMs?: number;
+  /** How long membership and registry get to re-converge after the faults, ms. Default 30,000 (bounded 15,000). */
+  readonly convergenceBoundMs?: number;
+  /** Workload time after the faults stopped, before the final reads, ms. Default 3,000 (bounded 2,000). */
+  readonly recoveryMs?: number;
+  /** Node timing preset. Default `local` (10 ms Raft ticks). */
+  readonly timing?: 'local' | 'lan';
+  readonly port?: number;
+  /** Count every write error as an unknown outcome, trusting no "certainly not applied" code. */
+  readonly errorsAsInfo?: boolean;
+  /** Keep the run directory (logs, history, report) even when every check passes. Default: keep only on failure. */
+  readonly keepRunDirectory?: boolean;
+  readonly log?: (line: string) => void;
+  /** Aborts the run (Ctrl-C): faults stop, everything is torn down, the run rejects. */
+  readonly signal?: AbortSignal;
+}
+
+const FINAL_READ_BOUND_MS = 20_000;
+
+function summarise(history: readonly TimedEvent[], faultsEndedMs: number, lateReplies: number): WorkloadSummary {
+  const operations = pairOperations(history).filter((operation) => !(typeof operation.process === 'string' && operation.process.startsWith(FINAL_READ_PREFIX)));
+  const byOperation: Record<string, { ok: number; fail: number; info: number }> = {};
+  let okAfterFaults = 0;
+  for (const operation of operations) {
+    const counts = (byOperation[operation.f] ??= { ok: 0, fail: 0, info: 0 });
+    counts[operation.status] += 1;
+    if (operation.status === 'ok' && operation.completedMs !== null && operation.completedMs > faultsEndedMs) okAfterFaults += 1;
+  }
+  return { operations: operations.length, byOperation, okAfterFaults, lateReplies };
+}
+
+/**
+ * Every live node reads every key (a linearizable read through Raft), retrying until one read
+ * per node and key succeeds or the bound passes. Each attempt is part of the history.
+ */
+async function finalReads(cluster: Cluster, workload: Workload, keys: readonly string[], opTimeoutMs: number, signal: AbortSignal): Promise<void> {
+  const deadline = performance.now() + FINAL_READ_BOUND_MS;
+  await Promise.all(
+    cluster.live().map(async (node) => {
+      for (const key of keys) {
+        while (performance.now() < deadline) {
+          signal.throwIfAborted();
+          const result = await workload.perform(`${FINAL_READ_PREFIX}${node.name}`, node, 'get', key);
+          if (result.type === 'ok') break;
+          await sleep(200, undefined, { signal });
+        }
+      }
+    }),
+  );
+}
+
+/** Runs the whole thing; resolves with the report (check `passed`), rejects when the run itself could not happen. */
+export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const log = options.log ?? ((): void => undefined);
+  const nodeCount = options.nodes ?? 5;
+  const voterCount = options.voters ?? 3;
+  if (!Number.isInteger(nodeCount) || nodeCount < 3 || nodeCount > 20) throw new RangeError('nodes: 3 to 20');
+  if (!Number.isInteger(voterCount) || voterCount < 1 || voterCount > nodeCount) throw new RangeError(`voters: 1 to ${nodeCount}`);
+  const bounded = options.bounded ?? false;
+  const timing = options.timing ?? 'local';
+  const opTimeoutMs = options.opTimeoutMs ?? 3_000;
+  const convergenceBoundMs = options.convergenceBoundMs ?? (bounded ? 15_000 : 30_000);
+  const recoveryMs = options.recoveryMs ?? (bounded ? 2_000 : 3_000);
+  const keys = Array.from({ length: options.keys ?? 3 }, (_, index) => `k${index + 1}`);
+  const clients = options.clients ?? 4;
+  const names = Array.from({ length: nodeCount }, (_, index) => `n${index + 1}`);
+  const schedule: PlannedFault[] = bounded
+    ? planBoundedFaults({ seed: options.seed, nodes: names })
+    : planFaults({ seed: options.seed, nodes: names, durationMs: options.durationMs ?? 60_000 });
+  // The window asked for (the schedule fits in it); for the bounded schedule, where its last fault ends.
+  const faultWindowMs = bounded ? schedule.reduce((end, fault) => Math.max(end, fault.atMs + fault.durationMs), 0) : (options.durationMs ?? 60_000);
+
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort(options.signal?.reason);
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  const signal = controller.signal;
+
+  checkLabPrerequisites();
+  const swept = await sweepLeftoverLabs();
+  if (swept.length > 0) log(`removed ${swept.length} namespaces left by earlier runs: ${swept.join(', ')}`);
+
+  const started = performance.now();
+  const startedAt = new Date().toISOString();
+  const runDirectory = mkdtempSync(join(tmpdir(), `chaos-run-${process.pid}-`));
+  mkdirSync(join(runDirectory, 'data'), { recursive: true });
+  let lab: NetworkLab | null = null;
+  let cluster: Cluster | null = null;
+  let passed = false;
+  try {
+    lab = await createNetworkLab({ hosts: names });
+    log(`lab ${lab.prefix}: ${lab.hosts.map((host) => `${host.name} ${host.address}`).join(', ')} on a bridge in ${lab.hub}`);
+    cluster = createCluster({ lab, voters: voterCount, port: options.port ?? 7000, timing, secret: `chaos-${lab.prefix}-shared-secret`, runDirectory });
+    await cluster.start();
+    log(`${nodeCount} nodes up (${voterCount} voters) after ${Math.round(performance.now() - started)} ms; logs in ${runDirectory}`);
+
+    const workloadStart = performance.now();
+    const now = (): number => performance.now() - workloadStart;
+    const workload = startWorkload({
+      cluster,
+      keys,
+      clients,
+      random: createSeededRandom(options.seed).fork('workload'),
+      opTimeoutMs,
+      now,
+      ...(options.errorsAsInfo === undefined ? {} : { errorsAsInfo: options.errorsAsInfo }),
+    });
+    let faults: InjectedFault[];
+    try {
+      faults = await runNemesis({ lab, cluster, faults: schedule, now, signal, log });
+    } finally {
+      const problems = await healEverything(lab, cluster, log);
+      for (const problem of problems) log(problem);
+    }
+    const faultsEndedMs = now();
+    const faultsEndedAt = performance.now();
+    log(`faults over at ${(faultsEndedMs / 1000).toFixed(1)} s; healed; ${recoveryMs} ms more of workload`);
+    await sleep(recoveryMs, undefined, { signal });
+    await workload.stop();
+    await finalReads(cluster, workload, keys, opTimeoutMs, signal);
+    log(`history: ${workload.history.length} events; checking`);
+
+    const live = cluster.live().map((node) => node.name);
+    const checks: CheckOutcome[] = [
+      checkHistoryLinearizable(workload.history),
+      checkNoLostWrites(workload.history, keys, live),
+      await checkMembership(cluster, faultsEndedAt, convergenceBoundMs, signal),
+      await checkRegistryDigests(cluster, faultsEndedAt, convergenceBoundMs, signal),
+    ];
+    if (live.length !== cluster.nodes.length) {
+      checks.push({ name: 'every node up at the end', status: 'fail', summary: `only ${live.join(',')} run`, details: [] });
+    }
+    passed = checks.every((check) => check.status === 'pass');
+    const report: ChaosReport = {
+      seed: options.seed,
+      startedAt,
+      settings: { nodes: nodeCount, voters: voterCount, faultWindowMs, timing, keys: keys.length, clients, opTimeoutMs, convergenceBoundMs, errorsAsInfo: options.errorsAsInfo ?? false, bounded },
+      lab: { prefix: lab.prefix, hosts: lab.hosts.map((host, index) => ({ ...host, id: cluster!.nodes[index]!.id })) },
+      schedule,
+      faults,
+      workload: summarise(workload.history, faultsEndedMs, cluster.nodes.reduce((sum, node) => sum + node.lateReplies, 0)),
+      checks,
+      passed,
+      runDirectory: passed && options.keepRunDirectory !== true ? '(removed: every check passed)' : runDirectory,
+      durationMs: performance.now() - started,
+    };
+    writeFileSync(join(runDirectory, 'history.json'), `${JSON.stringify(workload.history)}\n`);
+    writeFileSync(join(runDirectory, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+    return report;
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+    if (cluster !== null) await cluster.killAll();
+    if (lab !== null) await lab.teardown();
+    if (passed && options.keepRunDirectory !== true) rmSync(runDirectory, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,124 @@
+// Clients writing to the replicated key-value store while faults happen, recording a history
+// in Jepsen's form (invoke, then ok / fail / info) with real timestamps.
+//
+// Each client runs one operation at a time against a node it picks (any node whose process
+// runs, paused ones included: a client cannot tell a paused node from a slow one). Values are
+// unique integers, so every value read names the one write that wrote it. An operation whose
+// outcome is unknown (timed out, node killed while it waited, an error that does not say it
+// was not applied) completes as `info`, and its client continues under a new process number,
+// as Jepsen does: the old operation may still take effect at any time.
+import type { Random } from '@foundation/core';
+import type { HistoryEvent } from '@foundation/testkit';
+import type { Cluster } from '../cluster/cluster';
+import { NotSentError, RemoteError } from '../cluster/node-process';
+import type { ChaosNode } from '../cluster/node-process';
+
+export type Operation = 'get' | 'put' | 'cas';
+
+/** A history event with when it happened (ms since the workload began) and where. */
+export type TimedEvent = HistoryEvent & {
+  readonly time: number;
+  readonly node: string;
+  /** For failures and unknown outcomes: why. */
+  readonly error?: string;
+  readonly code?: number;
+  /** For puts: the previous value the node returned. */
+  readonly previous?: unknown;
+};
+
+/**
+ * Error codes after which an operation certainly did not apply: what the foundation package
+ * documents as retried by itself because it "certainly did not apply" (raft notLeader 6010 and
+ * dropped 6011, channels peerUnavailable 5804 and noResponder 5810). Any other error leaves the
+ * outcome unknown.
+ */
+export const NOT_APPLIED_CODES: ReadonlySet<number> = new Set([6010, 6011, 5804, 5810]);
+
+export interface WorkloadOptions {
+  readonly cluster: Cluster;
+  readonly keys: readonly string[];
+  readonly clients: number;
+  readonly random: Random;
+  readonly opTimeoutMs: number;
+  /** ms since the workload began. */
+  readonly now: () => number;
+  /** Treat every error of a write as an unknown outcome (ignores NOT_APPLIED_CODES). */
+  readonly errorsAsInfo?: boolean;
+  /** Pause between a client's operations, ms: drawn in [min, max). Default [5, 40). */
+  readonly thinkMs?: readonly [number, number];
+}
+
+export interface Workload {
+  /** The history so far (events in the order they happened). */
+  readonly history: TimedEvent[];
+  /** Stops issuing operations; resolves when every client's last operation has completed or timed out. */
+  stop(): Promise<void>;
+  /** Runs one operation as `process` on `node` and records it (for the final reads). */
+  perform(process: string | number, node: ChaosNode, operation: Operation, key: string, value?: unknown): Promise<TimedEvent>;
+}
+
+export function startWorkload(options: WorkloadOptions): Workload {
+  const history: TimedEvent[] = [];
+  let nextValue = 1;
+  let stopping = false;
+
+  const perform = async (process: string | number, node: ChaosNode, operation: Operation, key: string, value?: unknown): Promise<TimedEvent> => {
+    const invoke: TimedEvent = { type: 'invoke', process, f: operation, key, ...(value === undefined ? {} : { value }), time: options.now(), node: node.name };
+    history.push(invoke);
+    const base = { process, f: operation, key, node: node.name };
+    let completion: TimedEvent;
+    try {
+      const args = operation === 'get' ? [key] : operation === 'put' ? [key, value] : [key, (value as [unknown, unknown])[0], (value as [unknown, unknown])[1]];
+      const result = await node.call<unknown>(operation, args, options.opTimeoutMs);
+      if (operation === 'get') completion = { type: 'ok', ...base, value: result ?? null, time: options.now() };
+      else if (operation === 'put') completion = { type: 'ok', ...base, previous: result ?? null, time: options.now() };
+      else completion = { type: result === true ? 'ok' : 'fail', ...base, time: options.now(), ...(result === true ? {} : { error: 'compare failed' }) };
+    } catch (error) {
+      const code = error instanceof RemoteError ? error.code : undefined;
+      const certain =
+        operation === 'get' || error instanceof NotSentError || (options.errorsAsInfo !== true && code !== undefined && NOT_APPLIED_CODES.has(code));
+      completion = { type: certain ? 'fail' : 'info', ...base, time: options.now(), error: (error as Error).message, ...(code === undefined ? {} : { code }) };
+    }
+    history.push(completion);
+    return completion;
+  };
+
+  const runClient = async (client: number): Promise<void> => {
+    const random = options.random.fork(`client-${client}`);
+    const known = new Map<string, unknown>();
+    let process = client;
+    const [thinkMin, thinkMax] = options.thinkMs ?? [5, 40];
+    while (!stopping) {
+      const candidates = options.cluster.nodes.filter((node) => node.state === 'up' || node.state === 'paused');
+      if (candidates.length === 0) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        continue;
+      }
+      const node = random.pick(candidates);
+      const key = random.pick(options.keys);
+      const draw = random.float();
+      const operation: Operation = draw < 0.4 ? 'get' : draw < 0.7 ? 'put' : 'cas';
+      let value: unknown;
+      if (operation === 'put') value = nextValue++;
+      if (operation === 'cas') value = [known.get(key) ?? null, nextValue++];
+      const completion = await perform(process, node, operation, key, value);
+      if (completion.type === 'ok') {
+        if (operation === 'get') known.set(key, completion.value);
+        else if (operation === 'put') known.set(key, value);
+        else known.set(key, (value as [unknown, unknown])[1]);
+      }
+      if (completion.type === 'info') process += options.clients;
+      if (thinkMax > thinkMin) await new Promise((resolve) => setTimeout(resolve, random.int(thinkMin, thinkMax)));
+    }
+  };
+
+  const clients = Array.from({ length: options.clients }, (_, client) => runClient(client));
+  return {
+    history,
+    async stop() {
+      stopping = true;
+      await Promise.all(clients);
+    },
+    perform,
+  };
+}

@@ -1,0 +1,111 @@
+// The checks on hand-written histories: each must pass a correct history and catch the fault it
+// is for.
+import { describe, expect, it } from '@jest/globals';
+import { checkHistoryLinearizable } from '../src/checks/linearizability';
+import { checkNoLostWrites } from '../src/checks/lost-writes';
+import { checkTable, faultTable, formatTable, replayCommand } from '../src/report/report';
+import type { TimedEvent } from '../src/workload/workload';
+
+type Step = [type: TimedEvent['type'], process: string | number, f: string, key: string, value?: unknown];
+
+/** Events at successive times, on node n1 unless the process names a final read on another node. */
+function history(steps: readonly Step[]): TimedEvent[] {
+  return steps.map(([type, process, f, key, value], index) => ({
+    type,
+    process,
+    f,
+    key,
+    ...(value === undefined ? {} : { value }),
+    time: index * 10,
+    node: typeof process === 'string' && process.startsWith('final-') ? process.slice('final-'.length) : 'n1',
+  }));
+}
+
+const finals = (key: string, value: unknown, nodes = ['n1', 'n2']): Step[] =>
+  nodes.flatMap((node): Step[] => [
+    ['invoke', `final-${node}`, 'get', key],
+    ['ok', `final-${node}`, 'get', key, value],
+  ]);
+
+describe('no acknowledged write lost', () => {
+  it('passes when the last acknowledged write is what every node reads', () => {
+    const events = history([['invoke', 0, 'put', 'k', 1], ['ok', 0, 'put', 'k'], ['invoke', 1, 'put', 'k', 2], ['ok', 1, 'put', 'k'], ...finals('k', 2)]);
+    expect(checkNoLostWrites(events, ['k'], ['n1', 'n2'])).toMatchObject({ status: 'pass' });
+  });
+
+  it('passes when a concurrent or unknown write may have come last', () => {
+    const events = history([
+      ['invoke', 0, 'put', 'k', 1],
+      ['invoke', 1, 'put', 'k', 2],
+      ['ok', 1, 'put', 'k'],
+      ['info', 0, 'put', 'k'],
+      ...finals('k', 1),
+    ]);
+    expect(checkNoLostWrites(events, ['k'], ['n1', 'n2'])).toMatchObject({ status: 'pass' });
+  });
+
+  it('fails when the final value was written before an acknowledged write began', () => {
+    const events = history([['invoke', 0, 'put', 'k', 1], ['ok', 0, 'put', 'k'], ['invoke', 1, 'put', 'k', 2], ['ok', 1, 'put', 'k'], ...finals('k', 1)]);
+    const outcome = checkNoLostWrites(events, ['k'], ['n1', 'n2']);
+    expect(outcome.status).toBe('fail');
+    expect(outcome.summary).toContain('acknowledged write lost');
+  });
+
+  it('fails when an acknowledged key reads empty, or nodes disagree, or a value comes from nowhere', () => {
+    const empty = history([['invoke', 0, 'put', 'k', 1], ['ok', 0, 'put', 'k'], ...finals('k', null)]);
+    expect(checkNoLostWrites(empty, ['k'], ['n1', 'n2']).status).toBe('fail');
+    const split = history([['invoke', 0, 'put', 'k', 1], ['ok', 0, 'put', 'k'], ...finals('k', 1, ['n1']), ...finals('k', 9, ['n2'])]);
+    expect(checkNoLostWrites(split, ['k'], ['n1', 'n2']).summary).toContain('disagree');
+    const invented = history([['invoke', 0, 'put', 'k', 1], ['fail', 0, 'put', 'k'], ...finals('k', 1)]);
+    expect(checkNoLostWrites(invented, ['k'], ['n1', 'n2']).summary).toContain('reported as not applied');
+  });
+
+  it('fails when a live node has no final read', () => {
+    const events = history([['invoke', 0, 'put', 'k', 1], ['ok', 0, 'put', 'k'], ...finals('k', 1, ['n1'])]);
+    expect(checkNoLostWrites(events, ['k'], ['n1', 'n2']).summary).toContain('no final read succeeded on n2');
+  });
+
+  it('counts cas writes', () => {
+    const events = history([['invoke', 0, 'put', 'k', 1], ['ok', 0, 'put', 'k'], ['invoke', 0, 'cas', 'k', [1, 5]], ['ok', 0, 'cas', 'k'], ...finals('k', 1)]);
+    expect(checkNoLostWrites(events, ['k'], ['n1', 'n2']).status).toBe('fail');
+  });
+});
+
+describe('linearizable', () => {
+  it('passes a history with an unknown write that took effect', () => {
+    const events = history([['invoke', 0, 'put', 'k', 1], ['info', 0, 'put', 'k'], ['invoke', 1, 'get', 'k'], ['ok', 1, 'get', 'k', 1]]);
+    expect(checkHistoryLinearizable(events).status).toBe('pass');
+  });
+
+  it('catches a stale read and names the operations', () => {
+    const events = history([
+      ['invoke', 0, 'put', 'k', 1],
+      ['ok', 0, 'put', 'k'],
+      ['invoke', 0, 'put', 'k', 2],
+      ['ok', 0, 'put', 'k'],
+      ['invoke', 1, 'get', 'k'],
+      ['ok', 1, 'get', 'k', 1],
+    ]);
+    const outcome = checkHistoryLinearizable(events);
+    expect(outcome.status).toBe('fail');
+    expect(outcome.details.join('\n')).toContain('get k → ok 1');
+  });
+});
+
+describe('report tables', () => {
+  it('pads columns to their widest cell', () => {
+    expect(formatTable(['a', 'bb'], [['xxx', 'y']])).toBe('a    bb\n---  --\nxxx  y');
+  });
+
+  it('shows faults and checks', () => {
+    expect(faultTable([{ index: 1, kind: 'kill', planned: 'leader', target: 'n2', startMs: 1500, durationMs: 4000, note: 'was the leader' }])).toContain('kill  n2      1.5 s  4.0 s     was the leader');
+    expect(checkTable([{ name: 'linearizable', status: 'fail', summary: 'NOT linearizable', details: [] }])).toContain('FAIL');
+  });
+
+  it('replays a run with its seed and every setting that is not the default', () => {
+    const settings = { nodes: 5, voters: 3, faultWindowMs: 60_000, timing: 'local', keys: 3, clients: 4, opTimeoutMs: 3_000, convergenceBoundMs: 30_000, errorsAsInfo: false, bounded: false } as const;
+    expect(replayCommand({ seed: 7, settings })).toBe('npm run chaos -- --seed 7');
+    expect(replayCommand({ seed: 7, settings: { ...settings, bounded: true, faultWindowMs: 12_345 } })).toBe('npm run chaos -- --seed 7 --bounded');
+    expect(replayCommand({ seed: 7, settings: { ...settings, faultWindowMs: 300_000, nodes: 7, errorsAsInfo: true } })).toBe('npm run chaos -- --seed 7 --duration 300 --nodes 7 --errors-as-info');
+  });
+});
