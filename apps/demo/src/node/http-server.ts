@@ -1,0 +1,255 @@
+// Each node's HTTP server: the key-value API, cluster-wide config, the node's and the
+// cluster's status, the dashboard page and its data, and the demo's kill button. It listens on
+// loopback only, answers only requests addressed to loopback (a DNS-rebinding page cannot
+// reach it), and lets only the demo's own pages call it across origins (the dashboard falls
+// back to another node's API when the node that served it is down).
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { FoundationError } from 'foundation';
+import type { FoundationNode } from 'foundation';
+import type { NodeLaunch } from '../protocol';
+import { HOST } from '../ports';
+import type { Routing } from './app-config';
+import type { DashboardFeed } from './dashboard-feed';
+import { callKv } from './kv-service';
+import { isValidKey } from './kv-worker';
+
+const MAX_BODY_BYTES = 64 * 1024;
+const DEFAULT_PARTITION_S = 15;
+const CONFIG_PATH = /^[A-Za-z][A-Za-z0-9]{0,63}(\.[A-Za-z][A-Za-z0-9]{0,63}){0,3}$/;
+
+export interface HttpServerOptions {
+  readonly node: FoundationNode;
+  readonly launch: NodeLaunch;
+  readonly feed: DashboardFeed;
+  readonly dashboardHtml: string;
+  /** Asks the orchestrator to kill a node; false when there is no orchestrator to ask. */
+  readonly requestKill: (name: string) => boolean;
+  /** Asks the orchestrator to cut a node off from the others for a while; false without an orchestrator. */
+  readonly requestPartition: (name: string, seconds: number) => boolean;
+  /** Crashes one of this node's kv workers; resolves with its pid, or null when none runs. */
+  readonly crashWorker: () => Promise<string | null>;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly code?: number,
+  ) {
+    super(message);
+  }
+}
+
+function readBody(request: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new HttpError(413, `the body is over ${MAX_BODY_BYTES} bytes`));
+        request.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    request.on('error', reject);
+  });
+}
+
+/** The body is the value: JSON when it parses as JSON, the text itself otherwise. */
+function bodyValue(text: string): unknown {
+  if (text.length === 0) throw new HttpError(400, 'the body is the value, and it is empty');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+/** Config errors by their 1.x codes. */
+function configErrorStatus(error: unknown): HttpError {
+  const foundation = FoundationError.from(error);
+  const status = foundation.code === 1401 ? 403 : foundation.code === 1301 ? 404 : foundation.code >= 1200 && foundation.code < 1300 ? 422 : foundation.code === 5401 ? 400 : 503;
+  return new HttpError(status, foundation.message, foundation.code);
+}
+
+export function loadDashboardHtml(): string {
+  return readFileSync(new URL('../dashboard/dashboard.html', import.meta.url), 'utf8');
+}
+
+export async function startHttpServer(options: HttpServerOptions): Promise<Server> {
+  const { node, launch, feed } = options;
+  const port = launch.httpPort;
+  const allowedHosts = new Set([`${HOST}:${port}`, `localhost:${port}`]);
+  const allowedOrigins = new Set(launch.roster.flatMap((entry) => [entry.httpUrl, entry.httpUrl.replace(HOST, 'localhost')]));
+  const routing = (): Routing => node.config.getWithDefault('kv.routing', 'round-robin') as Routing;
+
+  const send = (response: ServerResponse, status: number, body: unknown): void => {
+    const text = JSON.stringify(body, null, 2);
+    response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+    response.end(text);
+  };
+
+  async function kv(method: string, key: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (!isValidKey(key)) throw new HttpError(400, 'a key is 1–128 characters of letters, digits, ".", "_", ":" and "-", starting with a letter or digit');
+    const op = method === 'GET' ? 'get' : method === 'PUT' ? 'put' : method === 'DELETE' ? 'delete' : null;
+    if (op === null) throw new HttpError(405, `${method} is not served here: GET, PUT or DELETE`);
+    const value = op === 'put' ? bodyValue(await readBody(request)) : undefined;
+    const reply = await callKv(node, { op, key, via: node.id, ...(op === 'put' ? { value } : {}) }, routing());
+    const via = { via: node.id, servedBy: reply.servedBy, attempts: reply.attempts };
+    if (!reply.ok) return send(response, reply.status, { error: reply.error, key, ...via });
+    if (op === 'get' && !reply.found) return send(response, 404, { key, found: false, ...via });
+    if (op === 'delete') return send(response, reply.found ? 200 : 404, { key, deleted: reply.found, ...via });
+    return send(response, 200, { key, value: reply.value, ...(op === 'put' ? { replaced: reply.found } : {}), ...via });
+  }
+
+  async function config(method: string, path: string, url: URL, request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (path === '') {
+      if (method !== 'GET') throw new HttpError(405, 'GET /api/config, or GET|PUT /api/config/<path>');
+      return send(response, 200, { config: node.config.get(), updatable: node.config.updatablePaths().map((segments) => segments.join('.')) });
+    }
+    if (!CONFIG_PATH.test(path)) throw new HttpError(400, 'a config path is dot-separated names, such as kv.maxValueBytes');
+    if (method === 'GET') {
+      try {
+        const consistent = url.searchParams.get('consistent') === 'true';
+        const value = consistent ? await node.config.getWithConsensus(path) : node.config.get(path);
+        return send(response, 200, { path, value, consistent, node: node.id });
+      } catch (error) {
+        throw configErrorStatus(error);
+      }
+    }
+    if (method !== 'PUT') throw new HttpError(405, `${method} is not served here: GET or PUT`);
+    const value = bodyValue(await readBody(request));
+    try {
+      // Checked here against the allow-list and the schema, then committed through Raft;
+      // resolves once this node has applied it (every other node applies it in log order).
+      await node.config.setClusterWide(path, value);
+    } catch (error) {
+      throw configErrorStatus(error);
+    }
+    return send(response, 200, { path, value: node.config.get(path), appliedOn: node.id });
+  }
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const method = request.method ?? 'GET';
+    const url = new URL(request.url ?? '/', `http://${HOST}:${port}`);
+    const path = url.pathname;
+    if (method === 'GET' && (path === '/' || path === '/index.html')) {
+      response.writeHead(200, {
+        'content-type': 'text/html; charset=utf-8',
+        'cache-control': 'no-store',
+        // Self-contained: nothing is loaded from anywhere but the demo's own nodes.
+        'content-security-policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; connect-src 'self' http://127.0.0.1:* http://localhost:*; base-uri 'none'; form-action 'none'",
+      });
+      response.end(options.dashboardHtml);
+      return;
+    }
+    if (path === '/favicon.ico') {
+      response.writeHead(204).end();
+      return;
+    }
+    if (!path.startsWith('/api')) throw new HttpError(404, `nothing at ${path}; the API is under /api`);
+    const rest = path.slice('/api'.length);
+    const segment = (prefix: string): string | null => (rest.startsWith(prefix) ? decodeURIComponent(rest.slice(prefix.length)) : null);
+
+    if (rest === '' || rest === '/') {
+      return send(response, 200, {
+        node: node.id,
+        endpoints: [
+          'GET|PUT|DELETE /api/kv/:key   (PUT body: the value, JSON or text)',
+          'GET /api/config   GET /api/config/:path[?consistent=true]   PUT /api/config/:path (body: the value)',
+          'GET /api/status   GET /api/health   GET /api/cluster   GET /api/services   GET /api/events',
+          'GET /api/dashboard   POST /api/nodes/:name/kill   POST /api/nodes/:name/partition?seconds=15   POST /api/workers/crash',
+        ],
+      });
+    }
+    const key = segment('/kv/');
+    if (key !== null) return kv(method, key, request, response);
+    if (rest === '/config' || rest.startsWith('/config/')) return config(method, segment('/config/') ?? '', url, request, response);
+    if (method === 'GET') {
+      switch (rest) {
+        case '/status':
+          return send(response, 200, node.status());
+        case '/health':
+          return send(response, 200, node.health());
+        case '/cluster':
+          return send(response, 200, await node.clusterStatus({ timeoutMs: 1000 }));
+        case '/services':
+          return send(response, 200, feed.services());
+        case '/events':
+          return send(response, 200, feed.events());
+        case '/dashboard':
+          return send(response, 200, await feed.snapshot());
+        default:
+          throw new HttpError(404, `nothing at GET ${path}`);
+      }
+    }
+    if (method === 'POST') {
+      const kill = /^\/nodes\/([A-Za-z0-9_-]{1,63})\/kill$/.exec(rest);
+      if (kill !== null) {
+        const name = kill[1]!;
+        if (!launch.roster.some((entry) => entry.name === name)) throw new HttpError(404, `no node named ${name} in this demo`);
+        if (!options.requestKill(name)) throw new HttpError(503, 'no orchestrator to ask: this node was not started by the demo');
+        return send(response, 202, { killing: name, askedVia: node.id, note: 'SIGKILL now; the orchestrator starts it again a few seconds later' });
+      }
+      const partition = /^\/nodes\/([A-Za-z0-9_-]{1,63})\/partition$/.exec(rest);
+      if (partition !== null) {
+        const name = partition[1]!;
+        if (!launch.roster.some((entry) => entry.name === name)) throw new HttpError(404, `no node named ${name} in this demo`);
+        const seconds = Number(url.searchParams.get('seconds') ?? DEFAULT_PARTITION_S);
+        if (!Number.isInteger(seconds) || seconds < 1 || seconds > 120) throw new HttpError(400, 'seconds must be an integer from 1 to 120');
+        if (!options.requestPartition(name, seconds)) throw new HttpError(503, 'no orchestrator to ask: this node was not started by the demo');
+        return send(response, 202, { partitioning: name, seconds, askedVia: node.id, note: 'every node closes the cluster links that cross the cut, and closes them again whenever they come back, until it ends' });
+      }
+      if (rest === '/workers/crash') {
+        const pid = await options.crashWorker();
+        if (pid === null) throw new HttpError(503, 'no kv worker runs on this node right now');
+        return send(response, 202, { crashed: pid, node: node.id, note: 'its supervisor starts a new one' });
+      }
+    }
+    throw new HttpError(404, `nothing at ${method} ${path}`);
+  }
+
+  const server = createServer((request, response) => {
+    const origin = request.headers.origin;
+    if (!allowedHosts.has(request.headers.host ?? '')) {
+      send(response, 421, { error: `this server answers requests to ${HOST}:${port} only` });
+      return;
+    }
+    if (origin !== undefined) {
+      if (!allowedOrigins.has(origin)) {
+        send(response, 403, { error: 'cross-origin requests are accepted from the demo nodes only' });
+        return;
+      }
+      response.setHeader('access-control-allow-origin', origin);
+      response.setHeader('vary', 'origin');
+    }
+    if (request.method === 'OPTIONS') {
+      response.writeHead(204, { 'access-control-allow-methods': 'GET, PUT, DELETE, POST', 'access-control-allow-headers': 'content-type', 'access-control-max-age': '600' });
+      response.end();
+      return;
+    }
+    handle(request, response).catch((error: unknown) => {
+      if (response.headersSent) {
+        response.destroy();
+        return;
+      }
+      if (error instanceof HttpError) send(response, error.status, { error: error.message, ...(error.code === undefined ? {} : { code: error.code }) });
+      else if (error instanceof URIError) send(response, 400, { error: 'malformed percent-encoding in the path' });
+      else send(response, 500, { error: FoundationError.from(error).message });
+    });
+  });
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, HOST, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server;
+}

@@ -1,0 +1,156 @@
+// One node of the demo cluster, as its own process (started by src/main.ts):
+//   node --import tsx src/node/node-main.ts '<NodeLaunch as JSON>'
+// It starts a Foundation node, a supervisor with the kv workers, the traffic singleton and the
+// HTTP server, then reports `ready` to the orchestrator over IPC. It stops gracefully when the
+// orchestrator says `stop` or goes away (IPC disconnect); Ctrl-C in the terminal reaches every
+// process of the group, and the orchestrator alone decides what happens then.
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import { Pid, startNode } from 'foundation';
+import type { FoundationNode } from 'foundation';
+import { isObject } from '../protocol';
+import type { FromNode, Lifecycle, NodeLaunch, Probe, ToNode } from '../protocol';
+import { demoConfigSchema, demoDefaults } from './app-config';
+import { createDashboardFeed } from './dashboard-feed';
+import type { DashboardFeed } from './dashboard-feed';
+import { loadDashboardHtml, startHttpServer } from './http-server';
+import { createKvWorkers, WORKER_SERVICE } from './kv-worker';
+import { trafficBehavior } from './traffic';
+import { createPartitionGuard } from './partition';
+import type { PartitionGuard } from './partition';
+
+const send = (message: FromNode): void => {
+  if (process.connected) process.send?.(message);
+};
+
+function parseLaunch(text: string | undefined): NodeLaunch {
+  const launch = JSON.parse(text ?? '') as unknown;
+  if (!isObject(launch) || typeof launch.id !== 'string' || typeof launch.name !== 'string' || typeof launch.httpPort !== 'number' || !Array.isArray(launch.roster)) {
+    throw new Error('usage: node-main.ts \'{"name":…,"id":…,"httpPort":…,"dataDir":…,"roster":[…],"workers":3}\' with FOUNDATION_SECRET set (the orchestrator passes it)');
+  }
+  return launch as unknown as NodeLaunch;
+}
+
+const launch = parseLaunch(process.argv[2]);
+process.on('SIGINT', () => undefined);
+
+let node: FoundationNode | null = null;
+let server: Server | null = null;
+let feed: DashboardFeed | null = null;
+let guard: PartitionGuard | null = null;
+/** The orchestrator's latest word on every node (it may come before this node has started). */
+let lifecycle: readonly Lifecycle[] = [];
+let stopping: Promise<void> | null = null;
+
+function stop(): Promise<void> {
+  stopping ??= (async () => {
+    const guard = setTimeout(() => process.exit(1), 15_000);
+    guard.unref();
+    server?.close();
+    server?.closeAllConnections();
+    feed?.close();
+    guard?.close();
+    await node?.stop();
+    clearTimeout(guard);
+    process.exit(0);
+  })();
+  return stopping;
+}
+
+process.on('message', (raw: unknown) => {
+  if (!isObject(raw)) return;
+  const message = raw as unknown as ToNode;
+  if (message.type === 'stop') void stop();
+  else if (message.type === 'lifecycle' && Array.isArray(message.nodes)) {
+    lifecycle = message.nodes as Lifecycle[];
+    feed?.setLifecycle(lifecycle);
+    guard?.update(lifecycle);
+  }
+  else if (message.type === 'probe' && typeof message.requestId === 'number' && node !== null) {
+    const status = node.status();
+    const probe: Probe = {
+      id: node.id,
+      leader: status.raft.leader,
+      role: status.raft.role,
+      learners: status.raft.learners.length,
+      nodesVisible: node.registry.lookupAll('foundation.node').length,
+      workersVisible: node.registry.discover({ name: WORKER_SERVICE, health: 'any' }).length,
+    };
+    send({ type: 'probe-result', requestId: message.requestId, probe });
+  }
+});
+process.on('disconnect', () => void stop());
+
+try {
+  const others = launch.roster.filter((entry) => entry.id !== launch.id).map((entry) => entry.id);
+  node = await startNode({
+    name: launch.id, // secret: FOUNDATION_SECRET, from the orchestrator
+    voters: launch.roster.filter((entry) => entry.voter).map((entry) => entry.id),
+    // Every other node is a seed: whichever of them is up lets this one in (after a restart too).
+    seeds: others,
+    timing: 'local',
+    dataDir: join(launch.dataDir, launch.name),
+    joinTimeoutMs: 60_000,
+    config: { defaults: demoDefaults(process.env.DEMO_TRAFFIC !== '0'), schema: demoConfigSchema, updatablePaths: ['kv', 'traffic'] },
+  });
+  const running = node;
+  const self = launch.roster.find((entry) => entry.id === running.id)!;
+  guard = createPartitionGuard(running.transport, self, launch.roster);
+  guard.update(lifecycle);
+
+  // The application: kv workers under a supervisor, each registered by capability.
+  const workers = createKvWorkers(running);
+  const supervisor = await running.runtime.startSupervisor(
+    {
+      strategy: 'one-for-one',
+      intensity: { maxRestarts: 20, periodMs: 10_000 },
+      children: Array.from({ length: launch.workers }, (_, index) => ({ id: `kv-worker-${index + 1}`, behavior: workers.behavior, args: { slot: index + 1 } })),
+    },
+    { id: 'kv-workers', name: 'kv-workers' },
+  );
+  running.singleton({ name: 'demo-traffic', behavior: trafficBehavior(running), leaseMs: 3000 });
+
+  feed = createDashboardFeed(running, launch);
+  feed.setLifecycle(lifecycle);
+  server = await startHttpServer({
+    node: running,
+    launch,
+    feed,
+    dashboardHtml: loadDashboardHtml(),
+    requestKill: (name) => {
+      if (!process.connected) return false;
+      send({ type: 'kill-request', name });
+      return true;
+    },
+    requestPartition: (name, seconds) => {
+      if (!process.connected) return false;
+      send({ type: 'partition-request', name, seconds });
+      return true;
+    },
+    crashWorker: async () => {
+      const children = await running.runtime.whichChildren(supervisor);
+      const alive = children.filter((child) => child.pid !== undefined);
+      const chosen = alive[Math.floor(Math.random() * alive.length)]?.pid;
+      if (chosen === undefined) return null;
+      running.runtime.send(chosen, 'crash');
+      return Pid.from(chosen).toString();
+    },
+  });
+  // The HTTP endpoint is a service too: the dashboard lists it with the workers, and its
+  // metadata carries how often this node's supervisor restarted a worker.
+  const http = running.registry.register('kv-http', `http://127.0.0.1:${launch.httpPort}/`, { mode: 'group', capabilities: ['http', 'kv-api'], serviceType: 'api', metadata: { workerRestarts: 0 } });
+  let reported = 0;
+  setInterval(() => {
+    const restarts = workers.restarts();
+    if (restarts !== reported) {
+      reported = restarts;
+      http.updateMetadata({ workerRestarts: restarts });
+    }
+  }, 1000).unref();
+  send({ type: 'ready', id: running.id });
+} catch (error) {
+  const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  console.error(`${launch.name} failed to start: ${message}`);
+  send({ type: 'fatal', message: error instanceof Error ? error.message : String(error) });
+  await stop();
+}

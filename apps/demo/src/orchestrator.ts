@@ -1,0 +1,248 @@
+// The orchestrator: starts each node of the demo as its own process, restarts a node a few
+// seconds after it was killed (the dashboard's kill button) or crashed, tells every node what
+// happened (the dashboard shows it), and stops them all gracefully at the end.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { isObject } from './protocol';
+import type { FromNode, Lifecycle, NodeLaunch, Probe, RosterEntry, ToNode } from './protocol';
+import { HOST } from './ports';
+
+const NODE_ENTRY = fileURLToPath(new URL('./node/node-main.ts', import.meta.url));
+const ROOT_TSCONFIG = fileURLToPath(new URL('../../../tsconfig.json', import.meta.url));
+const STOP_TIMEOUT_MS = 12_000;
+const PROBE_TIMEOUT_MS = 2_000;
+
+export interface NodePlan {
+  readonly name: string;
+  readonly voter: boolean;
+  readonly port: number;
+  readonly httpPort: number;
+}
+
+export interface OrchestratorOptions {
+  readonly nodes: readonly NodePlan[];
+  readonly dataDir: string;
+  readonly workers: number;
+  /** How long a killed or crashed node stays down before it is started again. */
+  readonly restartDelayMs: number;
+  /** Extra environment for the node processes. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Progress and the nodes' own output, one line at a time. */
+  readonly log: (line: string) => void;
+  /** A node became ready (first start or restart), with how long its process took. */
+  readonly onReady?: (entry: RosterEntry, startedInMs: number, restart: boolean) => void;
+}
+
+interface Managed {
+  readonly entry: RosterEntry;
+  readonly launch: NodeLaunch;
+  child: ChildProcess | null;
+  lifecycle: Lifecycle;
+  killRequested: boolean;
+  restartTimer: NodeJS.Timeout | null;
+  partitionTimer: NodeJS.Timeout | null;
+  ready: Promise<void> | null;
+}
+
+export interface Orchestrator {
+  readonly roster: readonly RosterEntry[];
+  /** Starts every node; resolves once each reported ready, rejects if one failed to start. */
+  start(): Promise<void>;
+  /** Asks every running node for its view (leader, members, workers). */
+  probe(): Promise<(Probe | null)[]>;
+  /** SIGKILLs a running node; it is started again after the restart delay. False if it was not running. */
+  kill(name: string): boolean;
+  /** Cuts a running node off from the others for `ms` (see node/partition.ts). False if it was not running or is already cut off. */
+  partition(name: string, ms: number): boolean;
+  lifecycle(): Lifecycle[];
+  /** Stops every node gracefully (SIGKILL after a timeout); no restarts after this. */
+  stop(): Promise<void>;
+  /** Last resort, synchronous: SIGKILL every node process still alive. */
+  killAll(): void;
+}
+
+export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
+  const secret = randomBytes(24).toString('base64');
+  const roster: RosterEntry[] = options.nodes.map((plan) => ({ name: plan.name, id: `${plan.name}@${HOST}:${plan.port}`, httpUrl: `http://${HOST}:${plan.httpPort}`, voter: plan.voter }));
+  const managed = new Map<string, Managed>(
+    options.nodes.map((plan, index) => [
+      plan.name,
+      {
+        entry: roster[index]!,
+        launch: { name: plan.name, id: roster[index]!.id, httpPort: plan.httpPort, dataDir: options.dataDir, roster, workers: options.workers },
+        child: null,
+        lifecycle: { name: plan.name, state: 'starting', pid: null, restarts: 0, killedAt: null, restartAt: null, partitionedUntil: null },
+        killRequested: false,
+        restartTimer: null,
+        partitionTimer: null,
+        ready: null,
+      },
+    ]),
+  );
+  let stopping = false;
+  let nextProbe = 1;
+  const probes = new Map<number, (probe: Probe) => void>();
+
+  const lifecycle = (): Lifecycle[] => [...managed.values()].map((node) => node.lifecycle);
+  const tell = (node: Managed, message: ToNode): void => {
+    const child = node.child;
+    if (child !== null && child.connected) child.send(message, (error) => void error);
+  };
+  const publish = (): void => {
+    const nodes = lifecycle();
+    for (const node of managed.values()) tell(node, { type: 'lifecycle', nodes });
+  };
+  const update = (node: Managed, change: Partial<Lifecycle>): void => {
+    node.lifecycle = { ...node.lifecycle, ...change };
+    publish();
+  };
+
+  function launch(node: Managed): Promise<void> {
+    const startedAt = Date.now();
+    const restart = node.lifecycle.restarts > 0 || node.lifecycle.killedAt !== null;
+    const child = spawn(process.execPath, ['--import', 'tsx', NODE_ENTRY, JSON.stringify(node.launch)], {
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      env: { ...process.env, ...options.env, FOUNDATION_SECRET: secret, TSX_TSCONFIG_PATH: ROOT_TSCONFIG },
+    });
+    node.child = child;
+    node.killRequested = false;
+    update(node, { state: restart ? 'restarting' : 'starting', pid: child.pid ?? null, restartAt: null });
+    for (const stream of [child.stdout, child.stderr]) {
+      if (stream !== null) createInterface({ input: stream }).on('line', (line) => options.log(`[${node.entry.name}] ${line}`));
+    }
+    const ready = new Promise<void>((resolve, reject) => {
+      child.on('message', (raw: unknown) => {
+        if (!isObject(raw)) return;
+        const message = raw as unknown as FromNode;
+        if (message.type === 'ready') {
+          update(node, { state: 'running' });
+          options.onReady?.(node.entry, Date.now() - startedAt, restart);
+          resolve();
+        } else if (message.type === 'fatal') {
+          reject(new Error(`${node.entry.name} failed to start: ${message.message}`));
+        } else if (message.type === 'probe-result') {
+          probes.get(message.requestId)?.(message.probe);
+        } else if (message.type === 'kill-request' && typeof message.name === 'string') {
+          if (kill(message.name)) options.log(`✗ ${message.name} killed with SIGKILL (asked from the dashboard via ${node.entry.name}); back in ${(options.restartDelayMs / 1000).toFixed(0)} s`);
+        } else if (message.type === 'partition-request' && typeof message.name === 'string' && typeof message.seconds === 'number') {
+          if (partition(message.name, message.seconds * 1000)) options.log(`✗ ${message.name} cut off from the other nodes for ${message.seconds} s (asked from the dashboard via ${node.entry.name})`);
+        }
+      });
+      child.on('exit', (code, signal) => {
+        reject(new Error(`${node.entry.name} exited (${signal ?? `code ${String(code)}`}) before it was ready`));
+        if (node.child !== child) return;
+        node.child = null;
+        if (stopping) {
+          update(node, { state: 'stopped', pid: null });
+          return;
+        }
+        if (!node.killRequested) options.log(`✗ ${node.entry.name} exited on its own (${signal ?? `code ${String(code)}`}); starting it again in ${(options.restartDelayMs / 1000).toFixed(0)} s`);
+        const now = Date.now();
+        update(node, { state: 'killed', pid: null, killedAt: now, restartAt: now + options.restartDelayMs });
+        node.restartTimer = setTimeout(() => {
+          node.restartTimer = null;
+          if (stopping) return;
+          update(node, { restarts: node.lifecycle.restarts + 1 });
+          launch(node).catch((error: unknown) => options.log(`✗ ${node.entry.name} did not come back: ${error instanceof Error ? error.message : String(error)}`));
+        }, options.restartDelayMs);
+      });
+    });
+    node.ready = ready;
+    return ready;
+  }
+
+  function kill(name: string): boolean {
+    const node = managed.get(name);
+    if (node === undefined || stopping || node.child === null || node.lifecycle.state !== 'running') return false;
+    node.killRequested = true;
+    node.child.kill('SIGKILL');
+    return true;
+  }
+
+  function partition(name: string, ms: number): boolean {
+    const node = managed.get(name);
+    if (node === undefined || stopping || node.lifecycle.state !== 'running' || !Number.isFinite(ms) || ms <= 0) return false;
+    if (node.lifecycle.partitionedUntil !== null) return false;
+    update(node, { partitionedUntil: Date.now() + ms });
+    node.partitionTimer = setTimeout(() => {
+      node.partitionTimer = null;
+      if (stopping) return;
+      options.log(`✓ ${name}'s partition ended: its links may come up again`);
+      update(node, { partitionedUntil: null });
+    }, ms);
+    return true;
+  }
+
+  function clearTimers(node: Managed): void {
+    if (node.restartTimer !== null) clearTimeout(node.restartTimer);
+    node.restartTimer = null;
+    if (node.partitionTimer !== null) clearTimeout(node.partitionTimer);
+    node.partitionTimer = null;
+  }
+
+  async function stopNode(node: Managed): Promise<void> {
+    clearTimers(node);
+    const child = node.child;
+    if (child === null) {
+      update(node, { state: 'stopped', pid: null, restartAt: null });
+      return;
+    }
+    update(node, { state: 'stopping' });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    tell(node, { type: 'stop' });
+    const timer = setTimeout(() => {
+      options.log(`✗ ${node.entry.name} did not stop within ${STOP_TIMEOUT_MS / 1000} s: SIGKILL`);
+      child.kill('SIGKILL');
+    }, STOP_TIMEOUT_MS);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  return {
+    roster,
+    async start() {
+      const results = await Promise.allSettled([...managed.values()].map((node) => launch(node)));
+      const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
+    },
+    async probe() {
+      return Promise.all(
+        [...managed.values()].map(
+          (node) =>
+            new Promise<Probe | null>((resolve) => {
+              if (node.lifecycle.state !== 'running') return resolve(null);
+              const requestId = nextProbe++;
+              const timer = setTimeout(() => {
+                probes.delete(requestId);
+                resolve(null);
+              }, PROBE_TIMEOUT_MS);
+              probes.set(requestId, (probe) => {
+                clearTimeout(timer);
+                probes.delete(requestId);
+                resolve(probe);
+              });
+              tell(node, { type: 'probe', requestId });
+            }),
+        ),
+      );
+    },
+    kill,
+    partition,
+    lifecycle,
+    async stop() {
+      stopping = true;
+      await Promise.all([...managed.values()].map((node) => stopNode(node)));
+    },
+    killAll() {
+      stopping = true;
+      for (const node of managed.values()) {
+        clearTimers(node);
+        if (node.child !== null && node.child.exitCode === null && node.child.signalCode === null) node.child.kill('SIGKILL');
+      }
+    },
+  };
+}
