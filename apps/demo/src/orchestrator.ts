@@ -14,6 +14,7 @@ const NODE_ENTRY = fileURLToPath(new URL('./node/node-main.ts', import.meta.url)
 const ROOT_TSCONFIG = fileURLToPath(new URL('../../../tsconfig.json', import.meta.url));
 const STOP_TIMEOUT_MS = 12_000;
 const PROBE_TIMEOUT_MS = 2_000;
+const QUIESCE_TIMEOUT_MS = 5_000;
 
 export interface NodePlan {
   readonly name: string;
@@ -85,6 +86,7 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
   let stopping = false;
   let nextProbe = 1;
   const probes = new Map<number, (probe: Probe) => void>();
+  const quiescing = new Map<number, () => void>();
 
   const lifecycle = (): Lifecycle[] => [...managed.values()].map((node) => node.lifecycle);
   const tell = (node: Managed, message: ToNode): void => {
@@ -123,6 +125,8 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
           resolve();
         } else if (message.type === 'fatal') {
           reject(new Error(`${node.entry.name} failed to start: ${message.message}`));
+        } else if (message.type === 'quiesced') {
+          quiescing.get(message.requestId)?.();
         } else if (message.type === 'probe-result') {
           probes.get(message.requestId)?.(message.probe);
         } else if (message.type === 'kill-request' && typeof message.name === 'string') {
@@ -183,6 +187,29 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
     node.partitionTimer = null;
   }
 
+  /**
+   * Every node first lets go of what needs a quorum (a singleton's lease is released through
+   * Raft) while every node is still up; stopping them all at once would leave the last ones
+   * waiting for a quorum that is already gone.
+   */
+  function quiesce(node: Managed): Promise<void> {
+    const child = node.child;
+    if (child === null || !child.connected) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const requestId = nextProbe++;
+      const done = (): void => {
+        clearTimeout(timer);
+        quiescing.delete(requestId);
+        child.off('exit', done);
+        resolve();
+      };
+      const timer = setTimeout(done, QUIESCE_TIMEOUT_MS);
+      quiescing.set(requestId, done);
+      child.once('exit', done);
+      tell(node, { type: 'quiesce', requestId });
+    });
+  }
+
   async function stopNode(node: Managed): Promise<void> {
     clearTimers(node);
     const child = node.child;
@@ -235,6 +262,8 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
     lifecycle,
     async stop() {
       stopping = true;
+      for (const node of managed.values()) clearTimers(node);
+      await Promise.all([...managed.values()].map((node) => quiesce(node)));
       await Promise.all([...managed.values()].map((node) => stopNode(node)));
     },
     killAll() {

@@ -53,12 +53,15 @@ export interface Probe {
 
 export type ToNode =
   | { readonly type: 'stop' }
+  /** First half of a stop: give up what needs the cluster's quorum (the traffic singleton's lease), stop serving HTTP. */
+  | { readonly type: 'quiesce'; readonly requestId: number }
   | { readonly type: 'probe'; readonly requestId: number }
   | { readonly type: 'lifecycle'; readonly nodes: readonly Lifecycle[] };
 
 export type FromNode =
   | { readonly type: 'ready'; readonly id: string }
   | { readonly type: 'probe-result'; readonly requestId: number; readonly probe: Probe }
+  | { readonly type: 'quiesced'; readonly requestId: number }
   | { readonly type: 'kill-request'; readonly name: string }
   | { readonly type: 'partition-request'; readonly name: string; readonly seconds: number }
   | { readonly type: 'fatal'; readonly message: string };

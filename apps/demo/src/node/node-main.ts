@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { Pid, startNode } from 'foundation';
-import type { FoundationNode } from 'foundation';
+import type { FoundationNode, Singleton } from 'foundation';
 import { isObject } from '../protocol';
 import type { FromNode, Lifecycle, NodeLaunch, Probe, ToNode } from '../protocol';
 import { demoConfigSchema, demoDefaults } from './app-config';
@@ -42,6 +42,18 @@ let guard: PartitionGuard | null = null;
 let lifecycle: readonly Lifecycle[] = [];
 let stopping: Promise<void> | null = null;
 
+let traffic: Singleton | null = null;
+let quiescing: Promise<void> | null = null;
+
+function quiesce(): Promise<void> {
+  quiescing ??= (async () => {
+    server?.close();
+    server?.closeAllConnections();
+    await traffic?.stop().catch(() => undefined);
+  })();
+  return quiescing;
+}
+
 function stop(): Promise<void> {
   stopping ??= (async () => {
     const guard = setTimeout(() => process.exit(1), 15_000);
@@ -61,6 +73,10 @@ process.on('message', (raw: unknown) => {
   if (!isObject(raw)) return;
   const message = raw as unknown as ToNode;
   if (message.type === 'stop') void stop();
+  else if (message.type === 'quiesce' && typeof message.requestId === 'number') {
+    const requestId = message.requestId;
+    void quiesce().then(() => send({ type: 'quiesced', requestId }));
+  }
   else if (message.type === 'lifecycle' && Array.isArray(message.nodes)) {
     lifecycle = message.nodes as Lifecycle[];
     feed?.setLifecycle(lifecycle);
@@ -108,7 +124,7 @@ try {
     },
     { id: 'kv-workers', name: 'kv-workers' },
   );
-  running.singleton({ name: 'demo-traffic', behavior: trafficBehavior(running), leaseMs: 3000 });
+  traffic = running.singleton({ name: 'demo-traffic', behavior: trafficBehavior(running), leaseMs: 3000 });
 
   feed = createDashboardFeed(running, launch);
   feed.setLifecycle(lifecycle);

@@ -1,0 +1,182 @@
+// The whole demo, as `npm start` runs it: the orchestrator and five node processes on loopback
+// (ports chosen by the OS), started once for this file. First the HTTP API, through one node
+// and read back through others; then the dashboard in Debian's headless chromium, driven by
+// playwright-core: it loads, shows five nodes, and shows a node go down and come back after
+// its Kill button sent it SIGKILL.
+//
+// Cleanup: the demo runs in its own process group; afterAll stops it gracefully and then kills
+// the group, and the demo also stops itself when this process goes away (IPC disconnect).
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { killGroup, startDemo } from '../src/demo-process';
+import type { RunningDemo } from '../src/demo-process';
+
+const appDirectory = join(__dirname, '..');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const WORKERS_PER_NODE = 2;
+
+let demo: RunningDemo | null = null;
+
+function running(): RunningDemo {
+  if (demo === null) throw new Error('the demo did not start');
+  return demo;
+}
+
+function urlOf(name: string): string {
+  const entry = running().ready.nodes.find((node) => node.name === name);
+  if (entry === undefined) throw new Error(`no node ${name}`);
+  return entry.httpUrl;
+}
+
+interface Reply {
+  readonly status: number;
+  readonly body: Record<string, unknown>;
+}
+
+async function call(method: string, url: string, body?: string): Promise<Reply> {
+  const response = await fetch(url, { method, ...(body === undefined ? {} : { body }), signal: AbortSignal.timeout(15_000) });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+/** Polls `probe` until it returns a value (not undefined); fails with `what` and the last value seen. */
+async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const giveUpAt = Date.now() + timeoutMs;
+  let last: unknown = undefined;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > giveUpAt) throw new Error(`gave up waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+beforeAll(async () => {
+  demo = await startDemo({ appDirectory, args: ['--restart-delay', '2', '--workers', String(WORKERS_PER_NODE), '--no-traffic'], timeoutMs: 75_000 });
+}, 80_000);
+
+afterAll(async () => {
+  if (demo === null) return;
+  await demo.stop(10_000);
+  killGroup(demo.child);
+}, 20_000);
+
+describe('the HTTP API', () => {
+  it('puts through one node, reads through another, deletes through a third', async () => {
+    const value = { hello: 'cluster', n: 1 };
+    const put = await call('PUT', `${urlOf('alpha')}/api/kv/api-test`, JSON.stringify(value));
+    expect(put.status).toBe(200);
+    expect(put.body).toMatchObject({ key: 'api-test', value, replaced: false });
+
+    // GET is a linearizable read through Raft: it sees the write at once, from any node.
+    const read = await call('GET', `${urlOf('gamma')}/api/kv/api-test`);
+    expect(read.status).toBe(200);
+    expect(read.body).toMatchObject({ key: 'api-test', value });
+
+    const replaced = await call('PUT', `${urlOf('delta')}/api/kv/api-test`, 'plain text');
+    expect(replaced.body).toMatchObject({ value: 'plain text', replaced: true });
+    expect((await call('GET', `${urlOf('epsilon')}/api/kv/api-test`)).body).toMatchObject({ value: 'plain text' });
+
+    const deleted = await call('DELETE', `${urlOf('epsilon')}/api/kv/api-test`);
+    expect(deleted).toMatchObject({ status: 200, body: { deleted: true } });
+    expect(await call('GET', `${urlOf('beta')}/api/kv/api-test`)).toMatchObject({ status: 404, body: { found: false } });
+    expect(await call('DELETE', `${urlOf('beta')}/api/kv/api-test`)).toMatchObject({ status: 404, body: { deleted: false } });
+  }, 30_000);
+
+  it('refuses bad keys, empty bodies and null values with 400, and unknown routes with 404', async () => {
+    expect((await call('PUT', `${urlOf('alpha')}/api/kv/${encodeURIComponent('no spaces')}`, '1')).status).toBe(400);
+    expect((await call('PUT', `${urlOf('alpha')}/api/kv/__proto__`, '1')).status).toBe(400);
+    expect((await call('PUT', `${urlOf('alpha')}/api/kv/empty`, '')).status).toBe(400);
+    expect((await call('PUT', `${urlOf('alpha')}/api/kv/nothing`, 'null')).status).toBe(400);
+    expect((await call('POST', `${urlOf('alpha')}/api/kv/key`, '1')).status).toBe(405);
+    expect((await call('GET', `${urlOf('alpha')}/api/nowhere`)).status).toBe(404);
+  }, 30_000);
+
+  it('changes a config value cluster-wide: set through one node, enforced by the workers of every node', async () => {
+    const set = await call('PUT', `${urlOf('beta')}/api/config/kv.maxValueBytes`, '16');
+    expect(set).toMatchObject({ status: 200, body: { path: 'kv.maxValueBytes', value: 16 } });
+    // A consensus read on another node sees it at once.
+    expect((await call('GET', `${urlOf('epsilon')}/api/config/kv.maxValueBytes?consistent=true`)).body).toMatchObject({ value: 16, consistent: true });
+    // Every node applies it in log order; its workers then refuse larger values.
+    for (const name of ['alpha', 'gamma', 'delta']) {
+      await eventually(`${name} to apply kv.maxValueBytes = 16`, async () => ((await call('GET', `${urlOf(name)}/api/config/kv.maxValueBytes`)).body.value === 16 ? true : undefined));
+    }
+    const tooLarge = await call('PUT', `${urlOf('delta')}/api/kv/large`, JSON.stringify('x'.repeat(40)));
+    expect(tooLarge.status).toBe(413);
+    expect(await call('PUT', `${urlOf('beta')}/api/config/kv.routing`, 'fastest')).toMatchObject({ status: 422 });
+    expect((await call('PUT', `${urlOf('beta')}/api/config/other.thing`, '1')).status).toBe(403);
+    expect((await call('PUT', `${urlOf('alpha')}/api/config/kv.maxValueBytes`, '1024')).status).toBe(200);
+  }, 30_000);
+
+  it('emits a kv.written event for every write, heard on every node', async () => {
+    expect((await call('PUT', `${urlOf('gamma')}/api/kv/evented`, '42')).status).toBe(200);
+    for (const name of ['alpha', 'epsilon']) {
+      const event = await eventually(`${name} to hear the kv.written event`, async () => {
+        const events = (await call('GET', `${urlOf(name)}/api/events`)).body as unknown as { type: string; data: { key: string; op: string; via: string } }[];
+        return events.find((candidate) => candidate.data.key === 'evented');
+      });
+      expect(event).toMatchObject({ type: 'kv.written', data: { op: 'put', via: expect.stringContaining('gamma@') } });
+    }
+  }, 30_000);
+
+  it('lists the supervised workers by capability, and a crashed worker is replaced by its supervisor', async () => {
+    type Services = { name: string; instances: { node: string; capabilities: string[]; metadata: Record<string, unknown> }[] }[];
+    const services = async (): Promise<Services> => (await call('GET', `${urlOf('gamma')}/api/services`)).body as unknown as Services;
+    const workers = async (): Promise<Services[number]['instances']> => (await services()).find((service) => service.name === 'kv-worker')?.instances ?? [];
+    const all = await eventually('every worker in the registry', async () => ((await workers()).length === 5 * WORKERS_PER_NODE ? workers() : undefined));
+    expect(new Set(all.map((instance) => instance.node.split('@')[0])).size).toBe(5);
+    expect(all.every((instance) => instance.capabilities.includes('kv'))).toBe(true);
+
+    const crash = await call('POST', `${urlOf('beta')}/api/workers/crash`);
+    expect(crash.status).toBe(202);
+    const crashed = String(crash.body.crashed);
+    await eventually('the crashed worker to be replaced', async () => {
+      const now = await workers();
+      return now.length === 5 * WORKERS_PER_NODE && !now.some((instance) => String((instance as { target?: unknown }).target) === crashed) ? true : undefined;
+    });
+    await eventually("beta's kv-http entry to count the restart", async () => {
+      const http = (await services()).find((service) => service.name === 'kv-http')?.instances.find((instance) => instance.node.startsWith('beta@'));
+      return Number(http?.metadata.workerRestarts ?? 0) >= 1 ? true : undefined;
+    });
+  }, 30_000);
+});
+
+describe('the dashboard in headless chromium', () => {
+  let browser: Browser | null = null;
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  async function stateOf(page: Page, name: string): Promise<string | null> {
+    return page.locator(`#nodes tr[data-node="${name}"]`).getAttribute('data-state', { timeout: 2000 });
+  }
+
+  it('loads, shows five nodes up, and shows a killed node go down and come back', async () => {
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], headless: true });
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(error.message));
+    await page.goto(running().ready.dashboardUrl);
+
+    await eventually('five nodes up on the page', async () => ((await page.locator('#nodes tr[data-state="up"]').count()) === 5 ? true : undefined));
+    expect(await page.locator('#nodes tr[data-node]').count()).toBe(5);
+    expect(await page.locator('#graph [data-graph-node]').count()).toBe(5);
+    expect(await page.locator('#graph line').count()).toBeGreaterThan(0);
+    expect(await page.locator('#nodes tr[data-role="leader"]').count()).toBe(1);
+    expect(await page.locator('#services tr[data-service="kv-worker"]').textContent()).toContain(String(5 * WORKERS_PER_NODE));
+
+    // epsilon, not alpha: the page keeps talking to the node that served it.
+    await page.locator('#nodes tr[data-node="epsilon"] button[data-action="kill"]').click();
+    await eventually('epsilon shown down', async () => ((await stateOf(page, 'epsilon')) !== 'up' ? true : undefined), 15_000);
+    expect(await page.locator('#summary').textContent()).not.toContain('5 of 5');
+    await eventually('epsilon back up after its restart', async () => ((await stateOf(page, 'epsilon')) === 'up' ? true : undefined), 40_000);
+    expect(await page.locator('#nodes tr[data-node="epsilon"]').textContent()).toContain('restarted 1×');
+    expect(problems).toEqual([]);
+  }, 60_000);
+});
