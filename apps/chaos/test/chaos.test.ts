@@ -27,6 +27,11 @@ afterAll(async () => {
 
 const bounded = unavailable === null ? it : it.skip;
 
+it(`checks the lab's prerequisites (${unavailable === null ? 'all present: the chaos run runs' : `missing: ${unavailable}`})`, () => {
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) expect(unavailable).toContain('must run as root');
+  if (unavailable !== null) process.stderr.write(`chaos: the bounded run is skipped: ${unavailable}\n`);
+});
+
 bounded(`bounded chaos run, seed ${seed}${unavailable === null ? '' : ` (skipped: ${unavailable})`}`, async () => {
   if (Number.isNaN(seed)) throw new Error('FOUNDATION_SEED must be an integer for the chaos run');
   const report = await runChaos({ seed, bounded: true, log: (line) => lines.push(line) });

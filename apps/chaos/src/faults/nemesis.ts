@@ -2,6 +2,8 @@
 // nftables drop rules inside the namespaces (symmetric, one-way, flapping), SIGKILL and
 // restart, SIGSTOP and SIGCONT. Records what was done, to whom (the leader resolved to a
 // node), when it started and how long it lasted.
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Cluster } from '../cluster/cluster';
 import type { NetworkLab } from '../lab/network-lab';
@@ -48,6 +50,28 @@ export async function findLeader(cluster: Cluster): Promise<ChaosNode | null> {
     if (best === null || entry.view.term > best.view.term) best = entry;
   }
   return best?.node ?? null;
+}
+
+/** Files and bytes under a directory: what a restarted node finds of its previous life. */
+export function directorySize(directory: string): { readonly files: number; readonly bytes: number } {
+  let files = 0;
+  let bytes = 0;
+  const visit = (path: string): void => {
+    for (const entry of readdirSync(path, { withFileTypes: true })) {
+      const full = join(path, entry.name);
+      if (entry.isDirectory()) visit(full);
+      else if (entry.isFile()) {
+        files += 1;
+        bytes += statSync(full).size;
+      }
+    }
+  };
+  try {
+    visit(directory);
+  } catch {
+    // Not there (yet): nothing to recover from.
+  }
+  return { files, bytes };
 }
 
 export interface NemesisOptions {
@@ -153,10 +177,16 @@ export async function runNemesis(options: NemesisOptions): Promise<InjectedFault
         await node.kill();
         await sleep(Math.max(0, startMs + fault.durationMs - options.now()), undefined, { signal });
         const restartAt = options.now();
+        const left = directorySize(node.spec.dataDir);
         try {
           await node.start();
           endMs = options.now();
-          note = [who, `pid ${String(pid)} killed; restarted (same name, data, port) as pid ${String(node.pid)}, ready after ${Math.round(endMs - restartAt)} ms`].filter(Boolean).join('; ');
+          note = [
+            who,
+            `pid ${String(pid)} killed; restarted as pid ${String(node.pid)} on the same address, port and data directory (${left.files} files, ${(left.bytes / 1024).toFixed(0)} KiB of Raft state), ready after ${Math.round(endMs - restartAt)} ms`,
+          ]
+            .filter(Boolean)
+            .join('; ');
         } catch (error) {
           endMs = options.now();
           note = [who, `restart FAILED: ${(error as Error).message}`].filter(Boolean).join('; ');
