@@ -4,7 +4,7 @@ import type { Report } from './report';
 
 const WIDTH = 800;
 const HEIGHT = 480;
-const MARGIN = { left: 70, right: 180, top: 50, bottom: 60 };
+const MARGIN = { left: 70, right: 210, top: 50, bottom: 60 };
 /** Distinct, colour-blind-friendly colours (Okabe–Ito), one per healing round. */
 const COLOURS = ['#D55E00', '#E69F00', '#009E73', '#0072B2', '#CC79A7', '#56B4E9', '#F0E442', '#000000'];
 
@@ -46,6 +46,9 @@ export function renderChart(report: Report): string {
       .map((failure) => ({ rate: failure.rate, reliability: failure.reliability[String(round)] }))
       .filter((point): point is { rate: number; reliability: number } => point.reliability !== undefined && !Number.isNaN(point.reliability));
     const label = `${round} healing round${round === 1 ? '' : 's'}`;
+    // With one failure rate the lines are single points that may overlap: the legend gives the values.
+    const only = report.failures.length === 1 ? points[0] : undefined;
+    const legend = only === undefined ? label : `${label}: ${number(only.reliability * 100)}%`;
     parts.push(`<g class="healing-round" data-round="${round}">`);
     parts.push(`<title>${escapeXml(label)}</title>`);
     parts.push(
@@ -58,7 +61,7 @@ export function renderChart(report: Report): string {
     }
     const legendY = MARGIN.top + 10 + index * 20;
     parts.push(`<line x1="${MARGIN.left + plotWidth + 16}" y1="${legendY}" x2="${MARGIN.left + plotWidth + 40}" y2="${legendY}" stroke="${colour}" stroke-width="2"/>`);
-    parts.push(`<text x="${MARGIN.left + plotWidth + 46}" y="${legendY + 4}">${escapeXml(label)}</text>`);
+    parts.push(`<text x="${MARGIN.left + plotWidth + 46}" y="${legendY + 4}">${escapeXml(legend)}</text>`);
     parts.push(`</g>`);
   });
   parts.push(`</svg>`);

@@ -124,6 +124,9 @@ describe(`a 300-node run, 50% of the nodes failing (seed ${SEED})`, () => {
     // One failure rate: one point per line, also drawn as a marker.
     for (const line of lines) expect(line.attributes['points']!.trim().split(/\s+/)).toHaveLength(1);
     expect(findAll(svg, 'circle')).toHaveLength(5);
+    // The legend gives each round's value, since single points can overlap.
+    const legend = findAll(svg, 'text').map((text) => text.text);
+    expect(legend).toContain(`10 healing rounds: ${run.report.failures[0]!.reliability['10']! * 100}%`);
   });
 
   it('prints a summary table with a row per failure rate and a column per healing round', () => {
