@@ -86,6 +86,7 @@ const plan = NODES.map((node, index) => ({ ...node, httpPort: ports[index]!, por
 console.log(`${bold('Foundation demo')}: ${NODES.length} nodes on 127.0.0.1, each its own process (${NODES.filter((node) => node.voter).length} Raft voters, ${NODES.filter((node) => !node.voter).length} learners)`);
 console.log(dim(`  data: ${dataDir}`));
 
+const spawned: string[] = [];
 const orchestrator = createOrchestrator({
   nodes: plan,
   dataDir,
@@ -93,6 +94,11 @@ const orchestrator = createOrchestrator({
   restartDelayMs: restartDelayS * 1000,
   env: values['no-traffic'] === true ? { DEMO_TRAFFIC: '0' } : {},
   log: (line) => console.log(line.startsWith('[') ? dim(line) : line),
+  onSpawn: (entry, pid, restart) => {
+    if (restart) return;
+    spawned.push(`${entry.name} ${String(pid ?? '?')}`);
+    if (spawned.length === NODES.length) console.log(`  ${dim(`processes: ${spawned.join(', ')}; each compiles its TypeScript, starts its node and joins the others…`)}`);
+  },
   onReady: (entry, ms, restart) => {
     const role = entry.voter ? 'voter' : 'learner';
     if (restart) console.log(`${green('✓')} ${entry.name} is back (${seconds(ms)} to start its process)`);

@@ -33,6 +33,8 @@ export interface OrchestratorOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Progress and the nodes' own output, one line at a time. */
   readonly log: (line: string) => void;
+  /** A node's process was spawned (first start or restart). */
+  readonly onSpawn?: (entry: RosterEntry, pid: number | undefined, restart: boolean) => void;
   /** A node became ready (first start or restart), with how long its process took. */
   readonly onReady?: (entry: RosterEntry, startedInMs: number, restart: boolean) => void;
 }
@@ -111,6 +113,7 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
     });
     node.child = child;
     node.killRequested = false;
+    options.onSpawn?.(node.entry, child.pid, restart);
     update(node, { state: restart ? 'restarting' : 'starting', pid: child.pid ?? null, restartAt: null });
     for (const stream of [child.stdout, child.stderr]) {
       if (stream !== null) createInterface({ input: stream }).on('line', (line) => options.log(`[${node.entry.name}] ${line}`));

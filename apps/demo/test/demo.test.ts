@@ -146,6 +146,20 @@ describe('the HTTP API', () => {
   }, 30_000);
 });
 
+describe('the partition', () => {
+  it("cuts a node off: the others drop it from their membership, and take it back when the cut ends", async () => {
+    type Status = { membership: { members: string[] } };
+    const membersOf = async (name: string): Promise<string[]> => ((await call('GET', `${urlOf(name)}/api/status`)).body as unknown as Status).membership.members.map((id) => id.split('@')[0]!);
+    expect(await call('POST', `${urlOf('alpha')}/api/nodes/gamma/partition?seconds=3`)).toMatchObject({ status: 202 });
+    await eventually('alpha and delta to drop gamma', async () => (!(await membersOf('alpha')).includes('gamma') && !(await membersOf('delta')).includes('gamma') ? true : undefined), 10_000);
+    expect(await membersOf('gamma')).not.toContain('alpha');
+    // The cluster keeps serving without it (alpha and beta are a majority of the voters).
+    expect((await call('PUT', `${urlOf('alpha')}/api/kv/during-partition`, '1')).status).toBe(200);
+    await eventually('gamma back in alpha and delta membership', async () => ((await membersOf('alpha')).includes('gamma') && (await membersOf('delta')).includes('gamma') ? true : undefined), 20_000);
+    await eventually('gamma to catch up on the write made without it', async () => ((await call('GET', `${urlOf('gamma')}/api/kv/during-partition`)).status === 200 ? true : undefined), 20_000);
+  }, 40_000);
+});
+
 describe('the dashboard in headless chromium', () => {
   let browser: Browser | null = null;
 
