@@ -121,7 +121,7 @@ export function runConvergence(options: ConvergenceOptions): ConvergenceReport {
     simulation.runUntil(() => converged && also(), { maxTime: maxPhaseMs });
     const convergedAfterMs = simulation.now() - start;
     phases.push({ name, convergedAfterMs, rounds: Math.ceil(convergedAfterMs / round) });
-    log(`${name}: identical digests after ${convergedAfterMs} ms (${Math.ceil(convergedAfterMs / round)} rounds), t=${simulation.now()} ms`);
+    log(`${name}: identical digests after ${Math.round(convergedAfterMs)} ms (${Math.ceil(convergedAfterMs / round)} rounds), t=${simulation.now()} ms`);
   };
 
   simulation.runFor(spread);
@@ -179,7 +179,7 @@ export function runConvergence(options: ConvergenceOptions): ConvergenceReport {
   const meanMs = latencies.reduce((sum, value) => sum + value, 0) / Math.max(1, latencies.length);
   const p99Ms = latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))] ?? 0;
 
-  settle('after probes');
+  settle('probe registrations');
   const live = liveNodes(simulation, cluster);
   let contentsCorrect: boolean | undefined;
   if (options.checkContents ?? options.nodes <= 200) {
