@@ -1,8 +1,10 @@
-// npm run chaos -- [--seed N] [--duration S] [--nodes 5] [--voters 3] [--bounded] [--keep] [--json]
+// npm run chaos -- [--seed N] [--duration S] [--nodes 5] [--voters 3] [--bounded] [--converge S] [--keep] [--json]
 //
 // Exit status: 0 when every check passed, 1 when one failed (a finding: keep the seed), 2 when
 // the run could not happen (usage, not root, no `ip`/`nft`, a node that would not start).
 import { parseArgs } from 'node:util';
+import { FAULT_KINDS } from './faults/schedule';
+import type { FaultKind } from './faults/schedule';
 import { LabUnavailableError } from './lab/network-lab';
 import { formatReport } from './report/report';
 import { runChaos } from './run';
@@ -17,12 +19,16 @@ Needs root, iproute2 and nftables.
   --seed N        the seed of the fault schedule and the workload (default: random, printed)
   --duration S    seconds of faults (default 60)
   --bounded       the short CI schedule instead: one partition, one kill, one pause
+  --faults K,...  the kinds the long form draws from (default all): partition,
+                  partition-one-way, partition-flapping, kill, pause
   --nodes N       nodes (default 5)
   --voters N      Raft voters among them (default 3; the others are learners)
   --keys N        keys the clients use (default 3)
   --clients N     concurrent clients (default 4)
   --timeout MS    client timeout per operation (default 3000)
   --timing T      local | lan node timings (default local)
+  --converge S    seconds membership and registry get to converge after the faults
+                  (default 30; 20 bounded; 90 with --timing lan)
   --errors-as-info  trust no "certainly not applied" error code: every failed write is indeterminate
   --keep          keep the run directory (logs, history.json, report.json) even when it passes
   --json          print the report as JSON instead of tables
@@ -37,6 +43,15 @@ function integer(name: string, text: string | undefined, fallback: number, min: 
   return value;
 }
 
+function faultKinds(text: string): FaultKind[] {
+  const kinds = [...new Set(text.split(',').map((kind) => kind.trim()))];
+  for (const kind of kinds) {
+    if (!(FAULT_KINDS as readonly string[]).includes(kind)) throw new RangeError(`--faults: unknown kind ${JSON.stringify(kind)} (known: ${FAULT_KINDS.join(', ')})`);
+  }
+  if (kinds.length === 0) throw new RangeError('--faults needs at least one kind');
+  return kinds as FaultKind[];
+}
+
 async function main(): Promise<number> {
   let parsed;
   try {
@@ -45,12 +60,14 @@ async function main(): Promise<number> {
         seed: { type: 'string' },
         duration: { type: 'string' },
         bounded: { type: 'boolean' },
+        faults: { type: 'string' },
         nodes: { type: 'string' },
         voters: { type: 'string' },
         keys: { type: 'string' },
         clients: { type: 'string' },
         timeout: { type: 'string' },
         timing: { type: 'string' },
+        converge: { type: 'string' },
         'errors-as-info': { type: 'boolean' },
         keep: { type: 'boolean' },
         json: { type: 'boolean' },
@@ -81,6 +98,8 @@ async function main(): Promise<number> {
       clients: integer('clients', parsed.clients, 4, 1, 64),
       opTimeoutMs: integer('timeout', parsed.timeout, 3000, 100, 120_000),
       timing,
+      ...(parsed.converge === undefined ? {} : { convergenceBoundMs: integer('converge', parsed.converge, 30, 1, 3600) * 1000 }),
+      ...(parsed.faults === undefined ? {} : { faultKinds: faultKinds(parsed.faults) }),
       errorsAsInfo: parsed['errors-as-info'] === true,
       keepRunDirectory: parsed.keep === true,
     } as const;

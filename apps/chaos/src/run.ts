@@ -15,10 +15,11 @@ import type { CheckOutcome } from './checks/outcome';
 import { pairOperations } from './checks/operations';
 import { healEverything, runNemesis } from './faults/nemesis';
 import type { InjectedFault } from './faults/nemesis';
-import { planBoundedFaults, planFaults } from './faults/schedule';
-import type { PlannedFault } from './faults/schedule';
+import { FAULT_KINDS, planBoundedFaults, planFaults } from './faults/schedule';
+import type { FaultKind, PlannedFault } from './faults/schedule';
 import { checkLabPrerequisites, createNetworkLab, sweepLeftoverLabs } from './lab/network-lab';
 import type { NetworkLab } from './lab/network-lab';
+import { defaultConvergenceBoundMs } from './report/report';
 import type { ChaosReport, WorkloadSummary } from './report/report';
 import { startWorkload } from './workload/workload';
 import type { TimedEvent, Workload } from './workload/workload';
@@ -33,13 +34,15 @@ export interface ChaosOptions {
   readonly bounded?: boolean;
   /** How long faults are injected, ms (ignored when bounded). Default 60,000. */
   readonly durationMs?: number;
+  /** Fault kinds the long form draws from. Default all. */
+  readonly faultKinds?: readonly FaultKind[];
   /** Keys the clients work on. Default 3. */
   readonly keys?: number;
   /** Concurrent clients. Default 4. */
   readonly clients?: number;
   /** How long a client waits for an answer before the outcome is unknown, ms. Default 3,000. */
   readonly opTimeoutMs?: number;
-  /** How long membership and registry get to re-converge after the faults, ms. Default 30,000 (bounded 15,000). */
+  /** How long membership and registry get to re-converge after the faults, ms. Default 30,000 (bounded 20,000; lan timing 90,000). */
   readonly convergenceBoundMs?: number;
   /** Workload time after the faults stopped, before the final reads, ms. Default 3,000 (bounded 2,000). */
   readonly recoveryMs?: number;
@@ -99,14 +102,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const bounded = options.bounded ?? false;
   const timing = options.timing ?? 'local';
   const opTimeoutMs = options.opTimeoutMs ?? 3_000;
-  const convergenceBoundMs = options.convergenceBoundMs ?? (bounded ? 15_000 : 30_000);
+  const convergenceBoundMs = options.convergenceBoundMs ?? defaultConvergenceBoundMs(bounded, timing);
   const recoveryMs = options.recoveryMs ?? (bounded ? 2_000 : 3_000);
   const keys = Array.from({ length: options.keys ?? 3 }, (_, index) => `k${index + 1}`);
   const clients = options.clients ?? 4;
   const names = Array.from({ length: nodeCount }, (_, index) => `n${index + 1}`);
   const schedule: PlannedFault[] = bounded
     ? planBoundedFaults({ seed: options.seed, nodes: names })
-    : planFaults({ seed: options.seed, nodes: names, durationMs: options.durationMs ?? 60_000 });
+    : planFaults({ seed: options.seed, nodes: names, durationMs: options.durationMs ?? 60_000, ...(options.faultKinds === undefined ? {} : { kinds: options.faultKinds }) });
   // The window asked for (the schedule fits in it); for the bounded schedule, where its last fault ends.
   const faultWindowMs = bounded ? schedule.reduce((end, fault) => Math.max(end, fault.atMs + fault.durationMs), 0) : (options.durationMs ?? 60_000);
 
@@ -173,7 +176,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const report: ChaosReport = {
       seed: options.seed,
       startedAt,
-      settings: { nodes: nodeCount, voters: voterCount, faultWindowMs, timing, keys: keys.length, clients, opTimeoutMs, convergenceBoundMs, errorsAsInfo: options.errorsAsInfo ?? false, bounded },
+      settings: { faultKinds: options.faultKinds ?? FAULT_KINDS, nodes: nodeCount, voters: voterCount, faultWindowMs, timing, keys: keys.length, clients, opTimeoutMs, convergenceBoundMs, errorsAsInfo: options.errorsAsInfo ?? false, bounded },
       lab: { prefix: lab.prefix, hosts: lab.hosts.map((host, index) => ({ ...host, id: cluster!.nodes[index]!.id })) },
       schedule,
       faults,

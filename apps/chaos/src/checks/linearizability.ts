@@ -13,17 +13,26 @@ export function checkHistoryLinearizable(history: readonly TimedEvent[], options
   if (result.valid === 'unknown') {
     return { name: 'linearizable', status: 'unknown', summary: `search gave up on key ${canonical(result.partition)}: ${result.reason}`, details: [counted] };
   }
-  // Find the minimal failing sub-history's operations in the timed history (values are unique,
-  // so an invocation's process, operation, key and input identify it).
+  // Find the minimal failing sub-history's operations in the timed history: an invocation with
+  // its completion (the next event of its process) names one operation by process, operation,
+  // key, input, outcome and the value read (write values are unique).
   const operations = pairOperations(history);
   const excerpt: string[] = [];
-  for (const event of result.minimal) {
-    if (event.type !== 'invoke') continue;
+  result.minimal.forEach((event, index) => {
+    if (event.type !== 'invoke') return;
+    const completion = result.minimal.slice(index + 1).find((later) => later.process === event.process);
+    const status = completion?.type ?? 'info';
     const match = operations.find(
-      (operation) => operation.process === event.process && operation.f === event.f && operation.key === String(event.key) && canonical(operation.input) === canonical(event.value),
+      (operation) =>
+        operation.process === event.process &&
+        operation.f === event.f &&
+        operation.key === String(event.key) &&
+        canonical(operation.input) === canonical(event.value) &&
+        operation.status === status &&
+        (status !== 'ok' || event.f !== 'get' || canonical(operation.output) === canonical(completion?.value)),
     );
-    excerpt.push(match === undefined ? `(not found) ${JSON.stringify(event)}` : describeOperation(match));
-  }
+    excerpt.push(match === undefined ? `(not found) ${JSON.stringify(event)} → ${JSON.stringify(completion)}` : describeOperation(match));
+  });
   return {
     name: 'linearizable',
     status: 'fail',

@@ -1,7 +1,7 @@
 // The timed history as operations: each invocation paired with its completion, with times and
 // nodes kept, for the checks that need more than the linearizability checker's view.
 import { canonical } from '@foundation/testkit';
-import type { TimedEvent } from '../workload/workload';
+import type { RaftPosition, TimedEvent } from '../workload/workload';
 
 export interface TimedOperation {
   readonly process: string | number;
@@ -20,6 +20,10 @@ export interface TimedOperation {
   readonly invokedMs: number;
   readonly completedMs: number | null;
   readonly error?: string;
+  /** put: the previous value the node reported. */
+  readonly previous?: unknown;
+  /** Where the answering node's Raft stood when it answered. */
+  readonly raft?: RaftPosition;
 }
 
 export function pairOperations(history: readonly TimedEvent[]): TimedOperation[] {
@@ -39,6 +43,8 @@ export function pairOperations(history: readonly TimedEvent[]): TimedOperation[]
       invokedMs: start.event.time,
       completedMs: completion === undefined ? null : completion.time,
       ...(completion?.error === undefined ? {} : { error: completion.error }),
+      ...(completion?.previous === undefined ? {} : { previous: completion.previous }),
+      ...(completion?.raft === undefined ? {} : { raft: completion.raft }),
     });
   };
   history.forEach((event, index) => {
@@ -68,5 +74,7 @@ export function describeOperation(operation: TimedOperation): string {
   const result = operation.status === 'ok' ? (operation.f === 'get' ? `ok ${canonical(operation.output)}` : 'ok') : operation.status;
   const end = operation.completedMs === null ? 'never' : `${(operation.completedMs / 1000).toFixed(3)}s`;
   const error = operation.error === undefined ? '' : ` (${operation.error})`;
-  return `${(operation.invokedMs / 1000).toFixed(3)}s–${end} process ${String(operation.process)} on ${operation.node}: ${operation.f} ${operation.key}${input} → ${result}${error}`;
+  const previous = operation.previous === undefined ? '' : ` (previous ${canonical(operation.previous)})`;
+  const raft = operation.raft === undefined ? '' : ` [${operation.node} ${operation.raft.role} term ${operation.raft.term}, leader ${operation.raft.leader ?? 'none'}, commit ${operation.raft.commit}, applied ${operation.raft.applied}]`;
+  return `${(operation.invokedMs / 1000).toFixed(3)}s–${end} process ${String(operation.process)} on ${operation.node}: ${operation.f} ${operation.key}${input} → ${result}${previous}${error}${raft}`;
 }

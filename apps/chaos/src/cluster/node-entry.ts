@@ -40,15 +40,27 @@ console.log(`[${node.id}] started in ${Date.now() - started} ms (pid ${process.p
 const worker = node.runtime.spawn({ handleMessage: () => undefined });
 node.registry.register('chaos.worker', worker, { mode: 'group', capabilities: ['chaos', `host-${options.host ?? 'unknown'}`] });
 
+// Every change of leader, with the wall clock, in this node's log: the timeline a failing
+// history is read against.
+node.consensus.raft.on('leader-change', (change) => {
+  console.log(`${new Date().toISOString()} [${node.id}] leader-change term ${change.term} leader ${change.leader ?? '(none)'} role ${change.role}`);
+});
+
+/** Where this node's Raft stood when it answered: kept with the operation in the history. */
+function position(): { term: number; leader: string | null; role: string; commit: number; applied: number } {
+  const raft = node.consensus.raft.status();
+  return { term: raft.term, leader: raft.leader, role: raft.role, commit: raft.commit, applied: raft.applied };
+}
+
 async function handle(command: Command): Promise<unknown> {
   const [a, b, c] = command.args;
   switch (command.op) {
     case 'put':
-      return node.kv.put(a as string, b);
+      return { result: (await node.kv.put(a as string, b)) ?? null, raft: position() };
     case 'cas':
-      return node.kv.compareAndSet(a as string, b, c);
+      return { result: await node.kv.compareAndSet(a as string, b, c), raft: position() };
     case 'get':
-      return (await node.kv.get(a as string)) ?? null;
+      return { result: (await node.kv.get(a as string)) ?? null, raft: position() };
     case 'members':
       return node.membership.members();
     case 'digest':

@@ -1,7 +1,8 @@
 // The run's report: the faults injected and the outcome of each check, as text tables and JSON.
 import type { CheckOutcome } from '../checks/outcome';
 import type { InjectedFault } from '../faults/nemesis';
-import type { PlannedFault } from '../faults/schedule';
+import { FAULT_KINDS } from '../faults/schedule';
+import type { FaultKind, PlannedFault } from '../faults/schedule';
 
 export interface WorkloadSummary {
   readonly operations: number;
@@ -16,6 +17,8 @@ export interface ChaosReport {
   readonly seed: number | string;
   readonly startedAt: string;
   readonly settings: {
+    /** The kinds the long form drew from. */
+    readonly faultKinds: readonly FaultKind[];
     readonly nodes: number;
     readonly voters: number;
     readonly faultWindowMs: number;
@@ -50,18 +53,30 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
+/**
+ * How long membership and the registry get to converge after the faults. Bounded by the full
+ * mesh's tombstone: two nodes that declared each other failed during a fault wait it out
+ * (10 s in the local preset, 60 s in lan) before a third party's member list brings them back.
+ */
+export function defaultConvergenceBoundMs(bounded: boolean, timing: 'local' | 'lan'): number {
+  if (timing === 'lan') return 90_000;
+  return bounded ? 20_000 : 30_000;
+}
+
 /** The command that replays a run: its seed and every setting that differs from the default. */
 export function replayCommand(report: Pick<ChaosReport, 'seed' | 'settings'>): string {
   const settings = report.settings;
   const parts = ['npm run chaos --', `--seed ${String(report.seed)}`];
   if (settings.bounded) parts.push('--bounded');
   else if (settings.faultWindowMs !== 60_000) parts.push(`--duration ${Math.round(settings.faultWindowMs / 1000)}`);
+  if (!settings.bounded && settings.faultKinds.length !== FAULT_KINDS.length) parts.push(`--faults ${settings.faultKinds.join(',')}`);
   if (settings.nodes !== 5) parts.push(`--nodes ${settings.nodes}`);
   if (settings.voters !== 3) parts.push(`--voters ${settings.voters}`);
   if (settings.keys !== 3) parts.push(`--keys ${settings.keys}`);
   if (settings.clients !== 4) parts.push(`--clients ${settings.clients}`);
   if (settings.opTimeoutMs !== 3_000) parts.push(`--timeout ${settings.opTimeoutMs}`);
   if (settings.timing !== 'local') parts.push(`--timing ${settings.timing}`);
+  if (settings.convergenceBoundMs !== defaultConvergenceBoundMs(settings.bounded, settings.timing)) parts.push(`--converge ${Math.round(settings.convergenceBoundMs / 1000)}`);
   if (settings.errorsAsInfo) parts.push('--errors-as-info');
   return parts.join(' ');
 }

@@ -24,7 +24,22 @@ export type TimedEvent = HistoryEvent & {
   readonly code?: number;
   /** For puts: the previous value the node returned. */
   readonly previous?: unknown;
+  /** Where the answering node's Raft stood when it answered (term, leader, commit, applied). */
+  readonly raft?: RaftPosition;
 };
+
+export interface RaftPosition {
+  readonly term: number;
+  readonly leader: string | null;
+  readonly role: string;
+  readonly commit: number;
+  readonly applied: number;
+}
+
+interface KvAnswer {
+  readonly result: unknown;
+  readonly raft: RaftPosition;
+}
 
 /**
  * Error codes after which an operation certainly did not apply: what the foundation package
@@ -69,10 +84,10 @@ export function startWorkload(options: WorkloadOptions): Workload {
     let completion: TimedEvent;
     try {
       const args = operation === 'get' ? [key] : operation === 'put' ? [key, value] : [key, (value as [unknown, unknown])[0], (value as [unknown, unknown])[1]];
-      const result = await node.call<unknown>(operation, args, options.opTimeoutMs);
-      if (operation === 'get') completion = { type: 'ok', ...base, value: result ?? null, time: options.now() };
-      else if (operation === 'put') completion = { type: 'ok', ...base, previous: result ?? null, time: options.now() };
-      else completion = { type: result === true ? 'ok' : 'fail', ...base, time: options.now(), ...(result === true ? {} : { error: 'compare failed' }) };
+      const { result, raft } = await node.call<KvAnswer>(operation, args, options.opTimeoutMs);
+      if (operation === 'get') completion = { type: 'ok', ...base, value: result ?? null, time: options.now(), raft };
+      else if (operation === 'put') completion = { type: 'ok', ...base, previous: result ?? null, time: options.now(), raft };
+      else completion = { type: result === true ? 'ok' : 'fail', ...base, time: options.now(), raft, ...(result === true ? {} : { error: 'compare failed' }) };
     } catch (error) {
       const code = error instanceof RemoteError ? error.code : undefined;
       const certain =
