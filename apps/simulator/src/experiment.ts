@@ -229,9 +229,11 @@ function runFailure(args: SimulatorArguments, config: MembershipConfig, snapshot
   };
 }
 
-/** Runs the whole experiment; deterministic for given arguments. */
-export function runExperiment(args: SimulatorArguments, progress: ProgressListener = () => undefined): ExperimentResult {
-  const config = simulationConfig(args.nodes);
+/**
+ * Joins and stabilises the overlay; returns its figures and every node's views. The cluster is not
+ * returned, so that its memory is released before the failure runs.
+ */
+function stabilise(args: SimulatorArguments, config: MembershipConfig, progress: ProgressListener): { stable: StableResult; snapshot: Map<string, InitialView> } {
   const base = createCluster({ seed: args.seed, nodes: args.nodes, config, network: NETWORK, joinSpacingMs: JOIN_SPACING_MS });
   let phase = 'join';
   let detail = '';
@@ -255,6 +257,13 @@ export function runExperiment(args: SimulatorArguments, progress: ProgressListen
   const stable: StableResult = { simulatedMs, overlay, probe: probeResult(base, record), messages: messageFigures(base, base.messages()) };
   // Every live node resumes from these views; the links are symmetric by construction, so they are trusted.
   const snapshot = new Map<string, InitialView>([...base.views()].map(([id, view]) => [id, { ...view, trusted: true }]));
+  return { stable, snapshot };
+}
+
+/** Runs the whole experiment; deterministic for given arguments. */
+export function runExperiment(args: SimulatorArguments, progress: ProgressListener = () => undefined): ExperimentResult {
+  const config = simulationConfig(args.nodes);
+  const { stable, snapshot } = stabilise(args, config, progress);
   const failures = args.failureRates.map((rate) => runFailure(args, config, snapshot, rate, progress));
   return { config, stable, failures };
 }
