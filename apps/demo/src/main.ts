@@ -142,6 +142,8 @@ process.on('exit', () => orchestrator.killAll());
 async function settle(): Promise<Probe[]> {
   const giveUpAt = Date.now() + SETTLE_TIMEOUT_MS;
   const expectedWorkers = NODES.length * workers;
+  let lastProgress = '';
+  let lastPrintedAt = Date.now();
   for (;;) {
     const probes = await orchestrator.probe();
     const answered = probes.filter((probe): probe is Probe => probe !== null);
@@ -156,6 +158,15 @@ async function settle(): Promise<Probe[]> {
       answered.every((probe) => probe.nodesVisible === NODES.length && probe.workersVisible === expectedWorkers)
     ) {
       return answered;
+    }
+    // Progress while it settles: what is still missing, when that changes (at most every 2 s).
+    const leaderName = leader === undefined ? null : leader.id.split('@')[0]!;
+    const seeingAll = answered.filter((probe) => probe.nodesVisible === NODES.length && probe.workersVisible === expectedWorkers).length;
+    const progress = leaderName === null ? 'no Raft leader yet' : `leader ${leaderName}, ${leader!.learners} learners added; ${seeingAll} of ${NODES.length} nodes see every node and worker`;
+    if (progress !== lastProgress && Date.now() - lastPrintedAt > 2000) {
+      console.log(dim(`  … ${progress}`));
+      lastProgress = progress;
+      lastPrintedAt = Date.now();
     }
     if (Date.now() > giveUpAt) {
       const last = answered.map((probe) => `${probe.id.split('@')[0]!}: leader ${probe.leader?.split('@')[0] ?? 'none'}, ${probe.nodesVisible} nodes, ${probe.workersVisible} workers`).join('; ');
@@ -189,6 +200,9 @@ Press Ctrl-C to stop.`);
   const ready: DemoReady = { type: 'demo-ready', dashboardUrl: `${alpha!.httpUrl}/`, dataDir, nodes: orchestrator.roster, readyInMs };
   if (process.connected) process.send?.(ready);
 } catch (error) {
+  // Stopped while it started (Ctrl-C): the nodes' exits are no news.
+  const stopping = shuttingDown as Promise<void> | null; // set by a signal handler meanwhile
+  if (stopping !== null) await stopping;
   console.error(red(`The demo could not start: ${error instanceof Error ? error.message : String(error)}`));
   await shutdown('Giving up', 1);
 }
