@@ -88,12 +88,13 @@ describe('the HTTP API', () => {
     expect(await call('DELETE', `${urlOf('beta')}/api/kv/api-test`)).toMatchObject({ status: 404, body: { deleted: false } });
   }, 30_000);
 
-  it('refuses bad keys, empty bodies and null values with 400, and unknown routes with 404', async () => {
+  it('refuses bad keys, empty bodies and null values with 400, bodies over 64 KiB with 413, and unknown routes with 404', async () => {
     expect((await call('PUT', `${urlOf('alpha')}/api/kv/${encodeURIComponent('no spaces')}`, '1')).status).toBe(400);
     expect((await call('PUT', `${urlOf('alpha')}/api/kv/__proto__`, '1')).status).toBe(400);
     expect((await call('PUT', `${urlOf('alpha')}/api/kv/empty`, '')).status).toBe(400);
     expect((await call('PUT', `${urlOf('alpha')}/api/kv/nothing`, 'null')).status).toBe(400);
     expect((await call('POST', `${urlOf('alpha')}/api/kv/key`, '1')).status).toBe(405);
+    expect((await call('PUT', `${urlOf('alpha')}/api/kv/huge`, 'x'.repeat(100 * 1024))).status).toBe(413);
     expect((await call('GET', `${urlOf('alpha')}/api/nowhere`)).status).toBe(404);
   }, 30_000);
 

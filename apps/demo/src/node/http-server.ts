@@ -49,8 +49,10 @@ function readBody(request: IncomingMessage): Promise<string> {
     request.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_BODY_BYTES) {
+        // Read no further: the 413 goes out and the connection is closed after it.
+        request.removeAllListeners('data');
+        request.pause();
         reject(new HttpError(413, `the body is over ${MAX_BODY_BYTES} bytes`));
-        request.destroy();
         return;
       }
       chunks.push(chunk);
@@ -238,6 +240,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Serve
         response.destroy();
         return;
       }
+      if (error instanceof HttpError && error.status === 413) response.setHeader('connection', 'close');
       if (error instanceof HttpError) send(response, error.status, { error: error.message, ...(error.code === undefined ? {} : { code: error.code }) });
       else if (error instanceof URIError) send(response, 400, { error: 'malformed percent-encoding in the path' });
       else send(response, 500, { error: FoundationError.from(error).message });
