@@ -151,7 +151,7 @@ describe('the partition', () => {
   it("cuts a node off: the others drop it from their membership, and take it back when the cut ends", async () => {
     type Status = { membership: { members: string[] } };
     const membersOf = async (name: string): Promise<string[]> => ((await call('GET', `${urlOf(name)}/api/status`)).body as unknown as Status).membership.members.map((id) => id.split('@')[0]!);
-    expect(await call('POST', `${urlOf('alpha')}/api/nodes/gamma/partition?seconds=3`)).toMatchObject({ status: 202 });
+    expect(await call('POST', `${urlOf('alpha')}/api/nodes/gamma/partition?seconds=5`)).toMatchObject({ status: 202 });
     await eventually('alpha and delta to drop gamma', async () => (!(await membersOf('alpha')).includes('gamma') && !(await membersOf('delta')).includes('gamma') ? true : undefined), 10_000);
     expect(await membersOf('gamma')).not.toContain('alpha');
     // The cluster keeps serving without it (alpha and beta are a majority of the voters).
