@@ -137,6 +137,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     log(`${nodeCount} nodes up (${voterCount} voters) after ${Math.round(performance.now() - started)} ms; logs in ${runDirectory}`);
 
     const workloadStart = performance.now();
+    const workloadStartedAt = new Date().toISOString();
     const now = (): number => performance.now() - workloadStart;
     const workload = startWorkload({
       cluster,
@@ -176,6 +177,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const report: ChaosReport = {
       seed: options.seed,
       startedAt,
+      workloadStartedAt,
       settings: { faultKinds: options.faultKinds ?? FAULT_KINDS, nodes: nodeCount, voters: voterCount, faultWindowMs, timing, keys: keys.length, clients, opTimeoutMs, convergenceBoundMs, errorsAsInfo: options.errorsAsInfo ?? false, bounded },
       lab: { prefix: lab.prefix, hosts: lab.hosts.map((host, index) => ({ ...host, id: cluster!.nodes[index]!.id })) },
       schedule,

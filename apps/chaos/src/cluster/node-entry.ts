@@ -46,6 +46,12 @@ node.consensus.raft.on('leader-change', (change) => {
   console.log(`${new Date().toISOString()} [${node.id}] leader-change term ${change.term} leader ${change.leader ?? '(none)'} role ${change.role}`);
 });
 
+// Links to other nodes coming and going: a request in flight when its link drops fails with
+// peerUnavailable whether or not the peer acted on it.
+for (const event of ['peer-up', 'peer-down'] as const) {
+  node.transport.on(event, (peer) => console.log(`${new Date().toISOString()} [${node.id}] ${event} ${peer}`));
+}
+
 /** Where this node's Raft stood when it answered: kept with the operation in the history. */
 function position(): { term: number; leader: string | null; role: string; commit: number; applied: number } {
   const raft = node.consensus.raft.status();

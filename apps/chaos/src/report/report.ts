@@ -16,6 +16,8 @@ export interface WorkloadSummary {
 export interface ChaosReport {
   readonly seed: number | string;
   readonly startedAt: string;
+  /** Wall-clock time of the workload's 0 ms: history times and fault starts count from it (node logs use wall time). */
+  readonly workloadStartedAt: string;
   readonly settings: {
     /** The kinds the long form drew from. */
     readonly faultKinds: readonly FaultKind[];
