@@ -162,7 +162,11 @@ async function settle(): Promise<Probe[]> {
     // Progress while it settles: what is still missing, when that changes (at most every 2 s).
     const leaderName = leader === undefined ? null : leader.id.split('@')[0]!;
     const seeingAll = answered.filter((probe) => probe.nodesVisible === NODES.length && probe.workersVisible === expectedWorkers).length;
-    const progress = leaderName === null ? 'no Raft leader yet' : `leader ${leaderName}, ${leader!.learners} learners added; ${seeingAll} of ${NODES.length} nodes see every node and worker`;
+    const following = answered.filter((probe) => leader !== undefined && probe.leader === leader.id).length;
+    const progress =
+      leaderName === null
+        ? `no Raft leader yet; ${answered.length} of ${NODES.length} nodes answer`
+        : `leader ${leaderName} (${following} of ${NODES.length} nodes follow it), ${leader!.learners} learners added; ${seeingAll} of ${NODES.length} nodes see every node and worker`;
     if (progress !== lastProgress && Date.now() - lastPrintedAt > 2000) {
       console.log(dim(`  … ${progress}`));
       lastProgress = progress;
@@ -182,9 +186,15 @@ try {
   console.log('Waiting for a Raft leader and for every node to see every node and every worker…');
   const probes = await settle();
   const leader = probes.find((probe) => probe.role === 'leader')!;
-  const readyInMs = Date.now() - startedAt;
   const [alpha, beta, gamma] = orchestrator.roster;
   console.log(`  ${green('✓')} Raft leader ${leader.id.split('@')[0]!}; ${probes[0]!.nodesVisible} nodes and ${probes[0]!.workersVisible} kv workers visible from every node`);
+  // One cluster-wide config change, through a learner: it forwards the proposal to the leader,
+  // the change commits through Raft, and every node applies it (each prints a line).
+  const via = orchestrator.roster.find((entry) => !entry.voter) ?? alpha!;
+  const refused = await orchestrator.setConfig(via.name, 'kv.routing', 'least-loaded');
+  if (refused === null) console.log(`  ${green('✓')} config kv.routing = "least-loaded" set cluster-wide through ${via.name} (a learner: forwarded to the leader, committed through Raft)`);
+  else console.log(red(`  ✗ the cluster-wide config change through ${via.name} failed: ${refused}`));
+  const readyInMs = Date.now() - startedAt;
   console.log(`
 ${bold(green(`Ready in ${seconds(readyInMs)}.`))}
 

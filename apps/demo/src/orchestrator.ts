@@ -15,6 +15,7 @@ const ROOT_TSCONFIG = fileURLToPath(new URL('../../../tsconfig.json', import.met
 const STOP_TIMEOUT_MS = 12_000;
 const PROBE_TIMEOUT_MS = 2_000;
 const QUIESCE_TIMEOUT_MS = 5_000;
+const CONFIG_TIMEOUT_MS = 15_000;
 
 export interface NodePlan {
   readonly name: string;
@@ -56,6 +57,8 @@ export interface Orchestrator {
   start(): Promise<void>;
   /** Asks every running node for its view (leader, members, workers). */
   probe(): Promise<(Probe | null)[]>;
+  /** Sets a config value cluster-wide through one node; resolves with null, or why it failed. */
+  setConfig(name: string, path: string, value: unknown): Promise<string | null>;
   /** SIGKILLs a running node; it is started again after the restart delay. False if it was not running. */
   kill(name: string): boolean;
   /** Cuts a running node off from the others for `ms` (see node/partition.ts). False if it was not running or is already cut off. */
@@ -89,6 +92,7 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
   let nextProbe = 1;
   const probes = new Map<number, (probe: Probe) => void>();
   const quiescing = new Map<number, () => void>();
+  const configRequests = new Map<number, (error: string | null) => void>();
 
   const lifecycle = (): Lifecycle[] => [...managed.values()].map((node) => node.lifecycle);
   const tell = (node: Managed, message: ToNode): void => {
@@ -128,6 +132,8 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
           resolve();
         } else if (message.type === 'fatal') {
           reject(new Error(`${node.entry.name} failed to start: ${message.message}`));
+        } else if (message.type === 'config-set') {
+          configRequests.get(message.requestId)?.(typeof message.error === 'string' ? message.error : null);
         } else if (message.type === 'quiesced') {
           quiescing.get(message.requestId)?.();
         } else if (message.type === 'probe-result') {
@@ -259,6 +265,21 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
             }),
         ),
       );
+    },
+    setConfig(name, path, value) {
+      const node = managed.get(name);
+      if (node === undefined || node.lifecycle.state !== 'running') return Promise.resolve(`${name} is not running`);
+      return new Promise<string | null>((resolve) => {
+        const requestId = nextProbe++;
+        const timer = setTimeout(() => finish(`no answer from ${name} within ${CONFIG_TIMEOUT_MS / 1000} s`), CONFIG_TIMEOUT_MS);
+        const finish = (error: string | null): void => {
+          clearTimeout(timer);
+          configRequests.delete(requestId);
+          resolve(error);
+        };
+        configRequests.set(requestId, finish);
+        tell(node, { type: 'set-config', requestId, path, value });
+      });
     },
     kill,
     partition,

@@ -55,6 +55,8 @@ export type ToNode =
   | { readonly type: 'stop' }
   /** First half of a stop: give up what needs the cluster's quorum (the traffic singleton's lease), stop serving HTTP. */
   | { readonly type: 'quiesce'; readonly requestId: number }
+  /** Sets a config value cluster-wide through this node (`config.setClusterWide`). */
+  | { readonly type: 'set-config'; readonly requestId: number; readonly path: string; readonly value: unknown }
   | { readonly type: 'probe'; readonly requestId: number }
   | { readonly type: 'lifecycle'; readonly nodes: readonly Lifecycle[] };
 
@@ -62,6 +64,7 @@ export type FromNode =
   | { readonly type: 'ready'; readonly id: string }
   | { readonly type: 'probe-result'; readonly requestId: number; readonly probe: Probe }
   | { readonly type: 'quiesced'; readonly requestId: number }
+  | { readonly type: 'config-set'; readonly requestId: number; readonly error: string | null }
   | { readonly type: 'kill-request'; readonly name: string }
   | { readonly type: 'partition-request'; readonly name: string; readonly seconds: number }
   | { readonly type: 'fatal'; readonly message: string };

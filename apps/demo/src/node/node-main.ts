@@ -73,7 +73,13 @@ process.on('message', (raw: unknown) => {
   if (!isObject(raw)) return;
   const message = raw as unknown as ToNode;
   if (message.type === 'stop') void stop();
-  else if (message.type === 'quiesce' && typeof message.requestId === 'number') {
+  else if (message.type === 'set-config' && typeof message.requestId === 'number' && typeof message.path === 'string' && node !== null) {
+    const requestId = message.requestId;
+    node.config.setClusterWide(message.path, message.value).then(
+      () => send({ type: 'config-set', requestId, error: null }),
+      (error: unknown) => send({ type: 'config-set', requestId, error: error instanceof Error ? error.message : String(error) }),
+    );
+  } else if (message.type === 'quiesce' && typeof message.requestId === 'number') {
     const requestId = message.requestId;
     void quiesce().then(() => send({ type: 'quiesced', requestId }));
   }
@@ -110,6 +116,10 @@ try {
     config: { defaults: demoDefaults(process.env.DEMO_TRAFFIC !== '0'), schema: demoConfigSchema, updatablePaths: ['kv', 'traffic'] },
   });
   const running = node;
+  // Every node applies a cluster-wide change in log order and tells its subscribers: say so.
+  running.config.subscribe((change) => {
+    if (change.type === 'config-updated') console.log(`config ${change.path.join('.')} = ${JSON.stringify(change.value)} (applied here)`);
+  });
   const self = launch.roster.find((entry) => entry.id === running.id)!;
   guard = createPartitionGuard(running.transport, self, launch.roster);
   guard.update(lifecycle);
