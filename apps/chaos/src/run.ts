@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createSeededRandom } from '@foundation/core';
+import { canonical } from '@foundation/testkit';
 import { createCluster } from './cluster/cluster';
 import type { Cluster } from './cluster/cluster';
 import { checkHistoryLinearizable } from './checks/linearizability';
@@ -73,23 +74,39 @@ function summarise(history: readonly TimedEvent[], faultsEndedMs: number, lateRe
 }
 
 /**
- * Every live node reads every key (a linearizable read through Raft), retrying until one read
- * per node and key succeeds or the bound passes. Each attempt is part of the history.
+ * Every live node reads every key (a linearizable read through Raft), retrying a read until it
+ * succeeds, in rounds half a second apart until two rounds in a row find every node agreeing
+ * on the same values, or the bound passes. Writes whose outcome was unknown may still land
+ * after the clients stopped (Foundation retries a forwarded proposal for up to its own
+ * timeout), so one round could catch the cluster in between. Every attempt is in the history.
  */
-async function finalReads(cluster: Cluster, workload: Workload, keys: readonly string[], opTimeoutMs: number, signal: AbortSignal): Promise<void> {
+async function finalReads(cluster: Cluster, workload: Workload, keys: readonly string[], signal: AbortSignal): Promise<void> {
   const deadline = performance.now() + FINAL_READ_BOUND_MS;
-  await Promise.all(
-    cluster.live().map(async (node) => {
-      for (const key of keys) {
-        while (performance.now() < deadline) {
-          signal.throwIfAborted();
-          const result = await workload.perform(`${FINAL_READ_PREFIX}${node.name}`, node, 'get', key);
-          if (result.type === 'ok') break;
-          await sleep(200, undefined, { signal });
+  let previous: string | null = null;
+  for (;;) {
+    const round = await Promise.all(
+      cluster.live().map(async (node) => {
+        const values: string[] = [];
+        for (const key of keys) {
+          for (;;) {
+            signal.throwIfAborted();
+            const result = await workload.perform(`${FINAL_READ_PREFIX}${node.name}`, node, 'get', key);
+            if (result.type === 'ok') {
+              values.push(canonical(result.value));
+              break;
+            }
+            if (performance.now() > deadline) return null;
+            await sleep(200, undefined, { signal });
+          }
         }
-      }
-    }),
-  );
+        return values.join(' ');
+      }),
+    );
+    const agreed = round.every((values) => values !== null && values === round[0]) ? (round[0] ?? null) : null;
+    if ((agreed !== null && agreed === previous) || performance.now() > deadline) return;
+    previous = agreed;
+    await sleep(500, undefined, { signal });
+  }
 }
 
 /** Runs the whole thing; resolves with the report (check `passed`), rejects when the run itself could not happen. */
@@ -160,7 +177,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     log(`faults over at ${(faultsEndedMs / 1000).toFixed(1)} s; healed; ${recoveryMs} ms more of workload`);
     await sleep(recoveryMs, undefined, { signal });
     await workload.stop();
-    await finalReads(cluster, workload, keys, opTimeoutMs, signal);
+    await finalReads(cluster, workload, keys, signal);
     log(`history: ${workload.history.length} events; checking`);
 
     const live = cluster.live().map((node) => node.name);

@@ -1,10 +1,11 @@
 // No acknowledged write lost. After the faults, every live node reads every key through Raft
-// (a linearizable read). For each key all those reads must agree on one value F, and F must
-// have been written by an operation that may have taken effect (acknowledged or unknown). An
-// acknowledged write w is then lost when the key reads empty, or when F's write had been
-// acknowledged before w was even invoked: w must follow it in every linearization, so F could
-// only be the final value if w vanished. Every other acknowledged write was either F's, or was
-// legitimately overwritten by a write that may come after it.
+// (a linearizable read), in rounds until the cluster is quiet. For each key the last read of
+// every node must agree on one value F, and F must have been written by an operation that may
+// have taken effect (acknowledged or unknown). An acknowledged write w is then lost when the
+// key reads empty, or when F's write had been acknowledged before w was even invoked: w must
+// follow it in every linearization, so F could only be the final value if w vanished. Every
+// other acknowledged write was either F's, or was legitimately overwritten by a write that may
+// come after it.
 import { canonical } from '@foundation/testkit';
 import type { TimedEvent } from '../workload/workload';
 import { describeOperation, pairOperations, writtenValue } from './operations';
@@ -22,7 +23,10 @@ export function checkNoLostWrites(history: readonly TimedEvent[], keys: readonly
   const finals: string[] = [];
   let acknowledged = 0;
   for (const key of keys) {
-    const reads = finalReads.filter((operation) => operation.key === key && operation.status === 'ok');
+    // Each node's last successful final read (the reads repeat until the cluster is quiet).
+    const last = new Map<string, TimedOperation>();
+    for (const operation of finalReads) if (operation.key === key && operation.status === 'ok') last.set(operation.node, operation);
+    const reads = [...last.values()];
     const readers = new Set(reads.map((operation) => operation.node));
     const missing = liveNodes.filter((node) => !readers.has(node));
     if (missing.length > 0) problems.push(`key ${key}: no final read succeeded on ${missing.join(', ')}`);

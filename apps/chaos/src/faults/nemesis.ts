@@ -134,7 +134,8 @@ export async function runNemesis(options: NemesisOptions): Promise<InjectedFault
     if (wait > 0) await sleep(wait, undefined, { signal });
     signal.throwIfAborted();
     const planned = describeTarget(fault.target, fault.kind === 'partition-one-way');
-    const startMs = options.now();
+    // For partitions: when the drop rules are in force (spawning nft takes a while), not when asked.
+    let startMs = options.now();
     let target = planned;
     let note = '';
     let endMs = startMs;
@@ -146,6 +147,7 @@ export async function runNemesis(options: NemesisOptions): Promise<InjectedFault
         note = [resolved.note, fault.kind === 'partition-one-way' ? `packets from ${resolved.sides[0].join(',')} to ${resolved.sides[1].join(',')} dropped` : ''].filter(Boolean).join('; ');
         log(`fault ${index + 1}: ${fault.kind} ${target} for ${fault.durationMs} ms`);
         await applyPartition(lab, resolved.sides, fault.kind === 'partition-one-way');
+        startMs = options.now();
         await sleep(Math.max(0, startMs + fault.durationMs - options.now()), undefined, { signal });
         await lab.healAll();
         endMs = options.now();
@@ -159,6 +161,7 @@ export async function runNemesis(options: NemesisOptions): Promise<InjectedFault
         let flips = 0;
         while (options.now() < startMs + fault.durationMs) {
           await applyPartition(lab, resolved.sides, false);
+          if (flips === 0) startMs = options.now();
           flips += 1;
           await sleep(Math.max(0, Math.min(flapMs, startMs + fault.durationMs - options.now())), undefined, { signal });
           await lab.healAll();
