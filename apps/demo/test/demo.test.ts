@@ -7,6 +7,7 @@
 // Cleanup: the demo runs in its own process group; afterAll stops it gracefully and then kills
 // the group, and the demo also stops itself when this process goes away (IPC disconnect).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
@@ -177,6 +178,7 @@ describe('the dashboard in headless chromium', () => {
   }
 
   it('loads, shows five nodes up, and shows a killed node go down and come back', async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`no chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium) or point CHROMIUM at one`);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], headless: true });
     const page = await browser.newPage();
     const problems: string[] = [];
@@ -198,4 +200,25 @@ describe('the dashboard in headless chromium', () => {
     expect(await page.locator('#nodes tr[data-node="epsilon"]').textContent()).toContain('restarted 1×');
     expect(problems).toEqual([]);
   }, 60_000);
+});
+
+describe('stopping', () => {
+  it('stops every process of the demo on Ctrl-C (SIGINT to the whole process group, as a terminal sends it)', async () => {
+    const { child } = running();
+    const pid = child.pid!;
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    process.kill(-pid, 'SIGINT');
+    expect(await exited).toBe(0);
+    expect(running().output()).toContain('Stopped in');
+    // The orchestrator waited for each node to exit before it did: the group is empty.
+    const groupAlive = (): boolean => {
+      try {
+        process.kill(-pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await eventually('the process group to be empty', async () => (groupAlive() ? undefined : true), 5_000);
+  }, 30_000);
 });
