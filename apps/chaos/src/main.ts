@@ -133,6 +133,10 @@ async function main(): Promise<number> {
       console.error(error.message);
       return 2;
     }
+    if (controller.signal.aborted) {
+      console.error(`seed ${options.seed}: interrupted; nodes killed and namespaces removed`);
+      return 130;
+    }
     console.error(`seed ${options.seed}: the run could not complete:`, error);
     return 2;
   }

@@ -145,6 +145,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   mkdirSync(join(runDirectory, 'data'), { recursive: true });
   let lab: NetworkLab | null = null;
   let cluster: Cluster | null = null;
+  let workload: Workload | null = null;
   let passed = false;
   try {
     lab = await createNetworkLab({ hosts: names });
@@ -156,7 +157,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const workloadStart = performance.now();
     const workloadStartedAt = new Date().toISOString();
     const now = (): number => performance.now() - workloadStart;
-    const workload = startWorkload({
+    workload = startWorkload({
       cluster,
       keys,
       clients,
@@ -211,6 +212,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
     if (cluster !== null) await cluster.killAll();
+    // Clients still running (the run was aborted or failed midway) stop now: their calls to the
+    // killed nodes fail at once.
+    if (workload !== null) await workload.stop();
     if (lab !== null) await lab.teardown();
     if (passed && options.keepRunDirectory !== true) rmSync(runDirectory, { recursive: true, force: true });
   }
