@@ -160,24 +160,40 @@ function mean(values: readonly number[]): number {
   return values.length === 0 ? Number.NaN : values.reduce((sum, value) => sum + value, 0) / values.length;
 }
 
-/** Runs `durationMs` of virtual time in slices, reporting progress after each. */
-function advance(cluster: Cluster, durationMs: number, report: () => void): void {
+/** Lets the event loop turn, so that queued promise callbacks run and what they hold can be freed. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Runs `durationMs` of virtual time in slices, reporting progress and yielding to the event loop
+ * after each. Without the yield, the promise callbacks of a whole run (each `join()` settling)
+ * would wait for the end of the run, and keep every finished cluster in memory until then.
+ */
+async function advance(cluster: Cluster, durationMs: number, report: () => void): Promise<void> {
   let left = durationMs;
   while (left > 0) {
     const slice = Math.min(SLICE_MS, left);
     cluster.simulation.runFor(slice);
     left -= slice;
     report();
+    await yieldToEventLoop();
   }
 }
 
-function runFailure(args: SimulatorArguments, config: MembershipConfig, snapshot: ReadonlyMap<string, InitialView>, rate: number, progress: ProgressListener): FailureResult {
+async function runFailure(
+  args: SimulatorArguments,
+  config: MembershipConfig,
+  snapshot: ReadonlyMap<string, InitialView>,
+  rate: number,
+  progress: ProgressListener,
+): Promise<FailureResult> {
   const cluster = createCluster({ seed: `${args.seed}/fail-${rate}`, nodes: args.nodes, config, network: NETWORK, joinSpacingMs: JOIN_SPACING_MS, initialViews: snapshot });
   const phase = `fail ${Math.round(rate * 100)}%`;
   let liveNodes = args.nodes;
   let detail = 'restoring the stable overlay';
   const report = (): void => progress({ phase, detail, simulatedMs: cluster.simulation.now(), liveNodes, nodes: args.nodes });
-  advance(cluster, SETTLE_MS, report);
+  await advance(cluster, SETTLE_MS, report);
 
   const victims = cluster.simulation.random.sample(cluster.ids, Math.round(args.nodes * rate));
   cluster.crash(victims);
@@ -204,7 +220,7 @@ function runFailure(args: SimulatorArguments, config: MembershipConfig, snapshot
     }
     if (round === lastRound + 1) break;
     detail = `healing round ${round + 1}/${lastRound + 1}`;
-    advance(cluster, ROUND_MS, report);
+    await advance(cluster, ROUND_MS, report);
   }
   const counts = cluster.messages();
   const figures = messageFigures(cluster, counts);
@@ -233,7 +249,7 @@ function runFailure(args: SimulatorArguments, config: MembershipConfig, snapshot
  * Joins and stabilises the overlay; returns its figures and every node's views. The cluster is not
  * returned, so that its memory is released before the failure runs.
  */
-function stabilise(args: SimulatorArguments, config: MembershipConfig, progress: ProgressListener): { stable: StableResult; snapshot: Map<string, InitialView> } {
+async function stabilise(args: SimulatorArguments, config: MembershipConfig, progress: ProgressListener): Promise<{ stable: StableResult; snapshot: Map<string, InitialView> }> {
   const base = createCluster({ seed: args.seed, nodes: args.nodes, config, network: NETWORK, joinSpacingMs: JOIN_SPACING_MS });
   let phase = 'join';
   let detail = '';
@@ -242,18 +258,18 @@ function stabilise(args: SimulatorArguments, config: MembershipConfig, progress:
     if (phase === 'join') detail = `${Math.min(args.nodes, Math.floor(now / JOIN_SPACING_MS) + 1)}/${args.nodes} started`;
     progress({ phase, detail, simulatedMs: now, liveNodes: args.nodes, nodes: args.nodes });
   };
-  advance(base, args.nodes * JOIN_SPACING_MS + 2 * ROUND_MS, report);
+  await advance(base, args.nodes * JOIN_SPACING_MS + 2 * ROUND_MS, report);
   phase = 'stabilise';
   for (let round = 0; round < args.stabiliseRounds; round += 1) {
     detail = `round ${round + 1}/${args.stabiliseRounds}`;
-    advance(base, ROUND_MS, report);
+    await advance(base, ROUND_MS, report);
   }
   const overlay = overlayHealth(base.activeViews());
   const simulatedMs = base.simulation.now();
   const record = base.probe(base.ids[0]!);
   phase = 'stable broadcast';
   detail = '';
-  advance(base, ROUND_MS, report);
+  await advance(base, ROUND_MS, report);
   const stable: StableResult = { simulatedMs, overlay, probe: probeResult(base, record), messages: messageFigures(base, base.messages()) };
   // Every live node resumes from these views; the links are symmetric by construction, so they are trusted.
   const snapshot = new Map<string, InitialView>([...base.views()].map(([id, view]) => [id, { ...view, trusted: true }]));
@@ -261,9 +277,10 @@ function stabilise(args: SimulatorArguments, config: MembershipConfig, progress:
 }
 
 /** Runs the whole experiment; deterministic for given arguments. */
-export function runExperiment(args: SimulatorArguments, progress: ProgressListener = () => undefined): ExperimentResult {
+export async function runExperiment(args: SimulatorArguments, progress: ProgressListener = () => undefined): Promise<ExperimentResult> {
   const config = simulationConfig(args.nodes);
-  const { stable, snapshot } = stabilise(args, config, progress);
-  const failures = args.failureRates.map((rate) => runFailure(args, config, snapshot, rate, progress));
+  const { stable, snapshot } = await stabilise(args, config, progress);
+  const failures: FailureResult[] = [];
+  for (const rate of args.failureRates) failures.push(await runFailure(args, config, snapshot, rate, progress));
   return { config, stable, failures };
 }

@@ -17,7 +17,7 @@ function outputDirectory(args: SimulatorArguments): string {
   return isAbsolute(args.out) ? args.out : resolve(process.env.INIT_CWD ?? process.cwd(), args.out);
 }
 
-function main(argv: readonly string[]): number {
+async function main(argv: readonly string[]): Promise<number> {
   let args: SimulatorArguments;
   try {
     args = parseArguments(argv);
@@ -36,7 +36,7 @@ function main(argv: readonly string[]): number {
       `${args.broadcasts} broadcast(s) per round (node ${process.version})\n`,
   );
   const progress = createProgressReporter(process.stderr);
-  const run = runSimulator(args, outDir, (update) => progress.update(update));
+  const run = await runSimulator(args, outDir, (update) => progress.update(update));
   progress.finish();
   const fromHere = relative(process.env.INIT_CWD ?? process.cwd(), outDir);
   const shown = fromHere === '' ? '.' : fromHere.startsWith('..') ? outDir : fromHere;
@@ -48,9 +48,12 @@ function main(argv: readonly string[]): number {
   return 0;
 }
 
-try {
-  process.exitCode = main(process.argv.slice(2));
-} catch (error) {
-  process.stderr.write(`simulate: the run failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exitCode = 1;
-}
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`simulate: the run failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -17,10 +17,10 @@ export interface SimulatorRun {
   readonly chartPath: string;
 }
 
-export function runSimulator(args: SimulatorArguments, outDir: string, progress?: ProgressListener): SimulatorRun {
+export async function runSimulator(args: SimulatorArguments, outDir: string, progress?: ProgressListener): Promise<SimulatorRun> {
   const started = performance.now();
   const cpu = process.cpuUsage();
-  const result = runExperiment(args, progress);
+  const result = await runExperiment(args, progress);
   const used = process.cpuUsage(cpu);
   const report = buildReport(args, result, {
     wallMs: Math.round(performance.now() - started),

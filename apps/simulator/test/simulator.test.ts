@@ -29,8 +29,8 @@ function results(report: Report): Omit<Report, 'run'> {
 
 describe(`a 300-node run, 50% of the nodes failing (seed ${SEED})`, () => {
   let run: SimulatorRun;
-  beforeAll(() => {
-    run = runSimulator(parseArguments(['--nodes', '300', '--fail', '0.5', '--seed', String(SEED)]), outDir());
+  beforeAll(async () => {
+    run = await runSimulator(parseArguments(['--nodes', '300', '--fail', '0.5', '--seed', String(SEED)]), outDir());
   });
 
   it(`heals: broadcasts after 2 or more healing rounds reach every live node, the overlay is one symmetric component (seed ${SEED})`, () => {
@@ -139,10 +139,10 @@ describe(`a 300-node run, 50% of the nodes failing (seed ${SEED})`, () => {
 describe('determinism', () => {
   const argv = ['--nodes', '120', '--fail', '0.3,0.8', '--rounds', '0,1,3', '--stabilise', '2', '--broadcasts', '2'];
 
-  it('gives the same report for the same seed (seed 11) and another for another seed (seed 12)', () => {
-    const first = runSimulator(parseArguments([...argv, '--seed', '11']), outDir());
-    const second = runSimulator(parseArguments([...argv, '--seed', '11']), outDir());
-    const other = runSimulator(parseArguments([...argv, '--seed', '12']), outDir());
+  it('gives the same report for the same seed (seed 11) and another for another seed (seed 12)', async () => {
+    const first = await runSimulator(parseArguments([...argv, '--seed', '11']), outDir());
+    const second = await runSimulator(parseArguments([...argv, '--seed', '11']), outDir());
+    const other = await runSimulator(parseArguments([...argv, '--seed', '12']), outDir());
     expect(results(second.report)).toEqual(results(first.report));
     expect(readFileSync(second.chartPath, 'utf8')).toBe(readFileSync(first.chartPath, 'utf8'));
     expect(results(other.report).failures).not.toEqual(results(first.report).failures);
