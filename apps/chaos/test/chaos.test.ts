@@ -4,6 +4,8 @@
 // FOUNDATION_SEED=<seed> replays a seed.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { seedFromEnvironment } from '@foundation/testkit';
+import { spawnSync } from 'node:child_process';
+import { runSync } from '../src/lab/command';
 import { labUnavailableReason, removeLabsOf, sweepLeftoverLabs } from '../src/lab/network-lab';
 import { formatReport } from '../src/report/report';
 import { runChaos } from '../src/run';
@@ -30,6 +32,26 @@ const bounded = unavailable === null ? it : it.skip;
 it(`checks the lab's prerequisites (${unavailable === null ? 'all present: the chaos run runs' : `missing: ${unavailable}`})`, () => {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) expect(unavailable).toContain('must run as root');
   if (unavailable !== null) process.stderr.write(`chaos: the bounded run is skipped: ${unavailable}\n`);
+});
+
+bounded('removes the namespaces of a crashed run (its pid gone), not those of a live one', async () => {
+  // A pid that just ended: a crashed orchestrator's.
+  const gone = spawnSync(process.execPath, ['-e', '']).pid;
+  const leftover = `chaos-${gone}-0badc0-n1`;
+  const live = `chaos-${process.pid}-0badc0-n1`;
+  try {
+    expect(runSync('ip', ['netns', 'add', leftover]).ok).toBe(true);
+    expect(runSync('ip', ['netns', 'add', live]).ok).toBe(true);
+    const swept = await sweepLeftoverLabs();
+    expect(swept).toContain(leftover);
+    expect(swept).not.toContain(live);
+    const listed = runSync('ip', ['netns', 'list']).stdout;
+    expect(listed).not.toContain(leftover);
+    expect(listed).toContain(live);
+  } finally {
+    runSync('ip', ['netns', 'del', leftover]);
+    runSync('ip', ['netns', 'del', live]);
+  }
 });
 
 bounded(`bounded chaos run, seed ${seed}${unavailable === null ? '' : ` (skipped: ${unavailable})`}`, async () => {
