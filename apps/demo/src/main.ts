@@ -50,16 +50,31 @@ Environment: DEMO_DATA_DIR keeps the nodes' Raft logs there (default: a temporar
 directory, removed at exit).`;
 }
 
-const { values } = parseArgs({
-  options: {
-    port: { type: 'string' },
-    workers: { type: 'string' },
-    'restart-delay': { type: 'string' },
-    'no-traffic': { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
-  },
-  strict: true,
-});
+/** A mistake in how the demo was started: the message and a hint, no stack trace. */
+function usageError(message: string): never {
+  console.error(`${red(message)}\nSee npm start -w @foundation-apps/demo -- --help`);
+  process.exit(2);
+}
+
+let parsed: ReturnType<typeof parse>;
+function parse() {
+  return parseArgs({
+    options: {
+      port: { type: 'string' },
+      workers: { type: 'string' },
+      'restart-delay': { type: 'string' },
+      'no-traffic': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+}
+try {
+  parsed = parse();
+} catch (error) {
+  usageError(error instanceof Error ? error.message : String(error));
+}
+const { values } = parsed;
 if (values.help === true) {
   console.log(usage());
   process.exit(0);
@@ -68,8 +83,8 @@ if (values.help === true) {
 const basePort = values.port ?? process.env.DEMO_PORT;
 const workers = Number(values.workers ?? 3);
 const restartDelayS = Number(values['restart-delay'] ?? 4);
-if (!Number.isInteger(workers) || workers < 1 || workers > 16) throw new Error('--workers takes an integer from 1 to 16');
-if (!Number.isFinite(restartDelayS) || restartDelayS < 0 || restartDelayS > 600) throw new Error('--restart-delay takes seconds from 0 to 600');
+if (!Number.isInteger(workers) || workers < 1 || workers > 16) usageError('--workers takes an integer from 1 to 16');
+if (!Number.isFinite(restartDelayS) || restartDelayS < 0 || restartDelayS > 600) usageError('--restart-delay takes seconds from 0 to 600');
 
 const startedAt = Date.now();
 const givenDataDir = process.env.DEMO_DATA_DIR;
@@ -79,7 +94,13 @@ const removeData = (): void => {
   if (givenDataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
 };
 
-const ports = basePort === undefined ? await freePorts(NODES.length * 2) : await portRange(Number(basePort), NODES.length * 2);
+let ports: number[];
+try {
+  ports = basePort === undefined ? await freePorts(NODES.length * 2) : await portRange(Number(basePort), NODES.length * 2);
+} catch (error) {
+  removeData();
+  usageError(error instanceof Error ? error.message : String(error));
+}
 // HTTP ports first, so that with --port N the dashboard is on N.
 const plan = NODES.map((node, index) => ({ ...node, httpPort: ports[index]!, port: ports[NODES.length + index]! }));
 
