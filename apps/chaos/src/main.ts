@@ -8,6 +8,7 @@ import type { FaultKind } from './faults/schedule';
 import { LabUnavailableError } from './lab/network-lab';
 import { formatReport } from './report/report';
 import { runChaos } from './run';
+import { runReplyLostScenario } from './scenarios/reply-lost';
 
 const USAGE = `usage: npm run chaos -- [options]
 
@@ -32,6 +33,9 @@ Needs root, iproute2 and nftables.
   --errors-as-info  trust no "certainly not applied" error code: every failed write is indeterminate
   --keep          keep the run directory (logs, history.json, report.json) even when it passes
   --json          print the report as JSON instead of tables
+  --scenario reply-lost
+                  instead of a run: the scripted reproduction of the README's finding (a
+                  forwarded compareAndSet whose reply is lost); exit 1 when the bug shows
   --help`;
 
 function integer(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
@@ -71,6 +75,7 @@ async function main(): Promise<number> {
         'errors-as-info': { type: 'boolean' },
         keep: { type: 'boolean' },
         json: { type: 'boolean' },
+        scenario: { type: 'string' },
         help: { type: 'boolean' },
       },
       strict: true,
@@ -82,6 +87,20 @@ async function main(): Promise<number> {
   if (parsed.help === true) {
     console.log(USAGE);
     return 0;
+  }
+  if (parsed.scenario !== undefined) {
+    if (parsed.scenario !== 'reply-lost') {
+      console.error(`unknown scenario ${JSON.stringify(parsed.scenario)} (known: reply-lost)\n\n${USAGE}`);
+      return 2;
+    }
+    try {
+      const outcome = await runReplyLostScenario({ log: (line) => console.log(line) });
+      console.log(`\nscenario reply-lost: ${outcome.verdict.toUpperCase()}${outcome.verdict === 'correct' ? '' : `; logs in ${outcome.runDirectory}`}`);
+      return outcome.verdict === 'correct' ? 0 : outcome.verdict === 'reproduced' ? 1 : 2;
+    } catch (error) {
+      console.error(error instanceof LabUnavailableError ? error.message : error);
+      return 2;
+    }
   }
   let options;
   try {

@@ -67,6 +67,8 @@ async function handle(command: Command): Promise<unknown> {
       return { result: await node.kv.compareAndSet(a as string, b, c), raft: position() };
     case 'get':
       return { result: (await node.kv.get(a as string)) ?? null, raft: position() };
+    case 'peers':
+      return node.transport.peers();
     case 'members':
       return node.membership.members();
     case 'digest':
