@@ -1,12 +1,12 @@
 // The cluster's Raft group, and the ConsensusLog views that config and the registry consume.
 // Any node can append: a follower forwards the command to the leader and waits for its answer.
 // Reads are linearizable on any node (Raft's ReadIndex, forwarded by the follower's Raft node).
-import { FoundationError, createBackoff, createCryptoRandom, sleep, systemClock } from '@foundation/core';
+import { FoundationError, createBackoff, createCryptoRandom, sleep, systemClock, uuidV4 } from '@foundation/core';
 import type { Random, Scheduler } from '@foundation/core';
 import { CHANNELS_ERROR_CODES } from '@foundation/channels';
 import { RAFT_ERROR_CODES, createRaftNode } from '@foundation/raft';
 import type { Membership, RaftNode, RaftNodeOptions, RaftPersistence, RaftTransport } from '@foundation/raft';
-import { ClusterStateMachine } from './cluster-state-machine';
+import { ClusterStateMachine, MAX_PROPOSAL_ID_LENGTH } from './cluster-state-machine';
 import type { AppliedCommand, ClusterCommand, ClusterQuery, ClusterResult, StreamOptions } from './cluster-state-machine';
 
 export type ClusterRaftNode = RaftNode<ClusterCommand, ClusterResult, ClusterQuery, unknown>;
@@ -62,8 +62,10 @@ const FORWARD_CHANNEL = 'raft';
 const FORWARD_KIND = 'foundation/consensus';
 
 /**
- * Whether a failure certainly left the command unapplied, so trying again (elsewhere) is safe:
- * this node is not the leader, the leader dropped it, or the forwarding never reached a node.
+ * Whether to try again (elsewhere): this node is not the leader, the leader dropped the
+ * command, there was no one to answer, or the link to the leader went down. The last can
+ * happen after the leader appended the command; proposals carry an id so that a second copy
+ * in the log is not applied again (see ClusterCommand.id).
  */
 function retryable(error: unknown): boolean {
   if (!FoundationError.is(error)) return false;
@@ -98,6 +100,9 @@ export function createClusterConsensus(options: ClusterConsensusOptions): Cluste
     ...options.raft,
   });
   let unsubscribe: (() => void) | null = null;
+  // Proposal ids: this incarnation's random prefix and a counter.
+  const incarnation = uuidV4(random).replaceAll('-', '').slice(0, 16);
+  let proposals = 0;
 
   /**
    * Runs `attempt` against a target node — null means this node — following leader hints and
@@ -132,12 +137,15 @@ export function createClusterConsensus(options: ClusterConsensusOptions): Cluste
   };
   const local = (): null => null;
 
-  const propose = (stream: string, command: unknown, signal?: AbortSignal): Promise<ClusterResult> =>
-    withLeader(async (target) => {
-      if (target === null) return raft.propose({ stream, command }, { timeoutMs });
-      const reply = await options.forwarding.request(target, FORWARD_CHANNEL, { kind: FORWARD_KIND, stream, command }, { timeout: timeoutMs });
+  const propose = (stream: string, command: unknown, signal?: AbortSignal): Promise<ClusterResult> => {
+    proposals += 1;
+    const id = `${incarnation}.${proposals.toString(36)}`;
+    return withLeader(async (target) => {
+      if (target === null) return raft.propose({ stream, command, id }, { timeoutMs });
+      const reply = await options.forwarding.request(target, FORWARD_CHANNEL, { kind: FORWARD_KIND, stream, command, id }, { timeout: timeoutMs });
       return reply as ClusterResult;
     }, local, signal);
+  };
 
   const read = (query: ClusterQuery, signal?: AbortSignal): Promise<unknown> =>
     withLeader(() => raft.read(query, { timeoutMs }), local, signal);
@@ -175,8 +183,11 @@ export function createClusterConsensus(options: ClusterConsensusOptions): Cluste
       // Raft first: a forwarded request must never find it unstarted.
       await raft.start();
       unsubscribe = options.forwarding.onRequest(FORWARD_CHANNEL, ({ payload }) => {
-        const request = payload as { kind?: unknown; stream?: unknown; command?: unknown; node?: unknown };
-        if (request.kind === FORWARD_KIND && typeof request.stream === 'string') return raft.propose({ stream: request.stream, command: request.command }, { timeoutMs });
+        const request = payload as { kind?: unknown; stream?: unknown; command?: unknown; node?: unknown; id?: unknown };
+        if (request.kind === FORWARD_KIND && typeof request.stream === 'string') {
+          const id = typeof request.id === 'string' && request.id.length <= MAX_PROPOSAL_ID_LENGTH ? request.id : undefined;
+          return raft.propose(id === undefined ? { stream: request.stream, command: request.command } : { stream: request.stream, command: request.command, id }, { timeoutMs });
+        }
         if (request.kind === `${FORWARD_KIND}/join` && typeof request.node === 'string') {
           const membership = raft.status().membership;
           if (membership.voters.includes(request.node) || membership.learners.includes(request.node)) return membership;

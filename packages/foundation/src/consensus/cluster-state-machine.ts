@@ -12,6 +12,13 @@ import type { LockCommand, LockResult, LockState } from './locks';
 export interface ClusterCommand {
   readonly stream: string;
   readonly command: unknown;
+  /**
+   * Unique per proposal, the same on every retry of it. A proposal can reach the log twice: a
+   * follower forwards it, the leader appends it, and the reply is lost with the link, so the
+   * follower tries again (the Raft dissertation, §6.3). The second copy is not applied: it
+   * answers with the first copy's result.
+   */
+  readonly id?: string;
 }
 
 export type ClusterResult = { readonly index: number; readonly value: unknown };
@@ -43,11 +50,21 @@ interface Stream {
 
 const codec = new Encoder({ useRecords: false, structuredClone: false });
 const BUILT_IN = new Set(['locks', 'kv']);
+/**
+ * Results remembered for de-duplication, oldest evicted first. A retry arrives within a
+ * proposal's timeout (seconds) of the first copy, so this covers retries at up to ~10,000
+ * commits/s; a retry that comes after its first copy was evicted would be applied again.
+ */
+export const REMEMBERED_PROPOSALS = 65_536;
+/** Longest proposal id accepted; a longer one is not remembered. */
+export const MAX_PROPOSAL_ID_LENGTH = 64;
 
 export class ClusterStateMachine implements StateMachine<ClusterCommand, ClusterResult, ClusterQuery, unknown> {
   private readonly streams = new Map<string, Stream>();
   private readonly locks = new LockTable();
   private readonly kv = createKvStateMachine();
+  /** Proposal id → the result of its first application, in order of application. */
+  private readonly proposals = new Map<string, ClusterResult>();
   private applied = 0;
 
   /** Declares a stream; its listeners hear every command applied on it, in log order. */
@@ -74,6 +91,17 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
 
   apply(command: ClusterCommand, index: number): ClusterResult {
     this.applied = index;
+    const id = typeof command.id === 'string' && command.id.length <= MAX_PROPOSAL_ID_LENGTH ? command.id : undefined;
+    if (id === undefined) return this.applyOnce(command, index);
+    const earlier = this.proposals.get(id);
+    if (earlier !== undefined) return earlier;
+    const result = this.applyOnce(command, index);
+    this.proposals.set(id, result);
+    if (this.proposals.size > REMEMBERED_PROPOSALS) this.proposals.delete(this.proposals.keys().next().value!);
+    return result;
+  }
+
+  private applyOnce(command: ClusterCommand, index: number): ClusterResult {
     if (command.stream === 'locks') return { index, value: this.locks.apply(command.command as LockCommand, index) satisfies LockResult };
     if (command.stream === 'kv') return { index, value: this.kv.apply(command.command as KvCommand, index) satisfies KvResult };
     const stream = this.streams.get(command.stream);
@@ -103,7 +131,7 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
 
   snapshot(): Uint8Array {
     const streams = [...this.streams.entries()].map(([name, stream]) => [name, stream.retain === 'all' ? stream.history : [...stream.byKey.entries()]]);
-    return codec.encode({ applied: this.applied, streams, locks: this.locks.entries(), kv: this.kv.snapshot() });
+    return codec.encode({ applied: this.applied, streams, locks: this.locks.entries(), kv: this.kv.snapshot(), proposals: [...this.proposals.entries()] });
   }
 
   restore(data: Uint8Array): void {
@@ -112,8 +140,11 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
       streams: [string, AppliedCommand[] | [string, AppliedCommand][]][];
       locks: LockState[];
       kv: Uint8Array;
+      proposals?: [string, ClusterResult][];
     };
     this.applied = decoded.applied;
+    this.proposals.clear();
+    for (const [id, result] of decoded.proposals ?? []) this.proposals.set(id, result);
     this.locks.restore(decoded.locks);
     this.kv.restore(decoded.kv);
     for (const [name, retained] of decoded.streams) {
