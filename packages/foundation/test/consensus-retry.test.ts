@@ -8,7 +8,7 @@ import { createMemoryPersistence } from '@foundation/raft';
 import type { KvResult, RaftTransport } from '@foundation/raft';
 import { createClusterConsensus } from '../src/consensus/cluster-consensus';
 import type { ClusterConsensus, ForwardingTransport } from '../src/consensus/cluster-consensus';
-import { ClusterStateMachine, REMEMBERED_PROPOSALS } from '../src/consensus/cluster-state-machine';
+import { ClusterStateMachine, MAX_PROPOSERS } from '../src/consensus/cluster-state-machine';
 
 type Handler = (message: { readonly from: string; readonly payload: unknown }) => unknown;
 
@@ -117,33 +117,48 @@ describe('a forwarded proposal whose reply is lost', () => {
 });
 
 describe('the cluster state machine', () => {
-  it('answers a repeated proposal id with the first result, also after a snapshot is restored', () => {
+  const put = (key: string, value: number, session?: { proposer: string; seq: number; floor: number }) =>
+    session === undefined ? { stream: 'kv', command: { op: 'put', key, value } } : { stream: 'kv', command: { op: 'put', key, value }, session };
+  const get = (machine: ClusterStateMachine, key: string) => machine.query({ kind: 'kv', query: { op: 'get', key } });
+
+  it('answers a repeated proposal with the first result, also after a snapshot is restored', () => {
     const machine = new ClusterStateMachine();
-    const first = machine.apply({ stream: 'kv', command: { op: 'put', key: 'a', value: 1 }, id: 'p.1' }, 1);
-    machine.apply({ stream: 'kv', command: { op: 'put', key: 'a', value: 2 }, id: 'p.2' }, 2);
-    expect(machine.apply({ stream: 'kv', command: { op: 'put', key: 'a', value: 1 }, id: 'p.1' }, 3)).toEqual(first);
-    expect(machine.query({ kind: 'kv', query: { op: 'get', key: 'a' } })).toBe(2);
+    const first = machine.apply(put('a', 1, { proposer: 'p', seq: 1, floor: 1 }), 1);
+    machine.apply(put('a', 2, { proposer: 'p', seq: 2, floor: 1 }), 2);
+    expect(machine.apply(put('a', 1, { proposer: 'p', seq: 1, floor: 1 }), 3)).toEqual(first);
+    expect(get(machine, 'a')).toBe(2);
 
     const restored = new ClusterStateMachine();
     restored.restore(machine.snapshot());
-    expect(restored.apply({ stream: 'kv', command: { op: 'put', key: 'a', value: 1 }, id: 'p.1' }, 4)).toEqual(first);
-    expect(restored.query({ kind: 'kv', query: { op: 'get', key: 'a' } })).toBe(2);
+    expect(restored.apply(put('a', 1, { proposer: 'p', seq: 1, floor: 1 }), 4)).toEqual(first);
+    expect(get(restored, 'a')).toBe(2);
     expect(restored.appliedIndex()).toBe(4);
   });
 
-  it('applies commands without an id every time, and forgets the oldest ids past its bound', () => {
+  it('forgets results below the proposer\'s floor, so memory follows what is in flight', () => {
     const machine = new ClusterStateMachine();
-    machine.apply({ stream: 'kv', command: { op: 'put', key: 'n', value: 1 } }, 1);
-    const twice = machine.apply({ stream: 'kv', command: { op: 'put', key: 'n', value: 1 } }, 2);
-    expect(twice.value).toEqual({ op: 'put', previous: 1 });
+    for (let seq = 1; seq <= 1000; seq += 1) machine.apply(put('x', seq, { proposer: 'p', seq, floor: seq }), seq);
+    // Only the newest result is still held: a copy of seq 1000 is answered, not applied.
+    expect(machine.apply(put('x', 1000, { proposer: 'p', seq: 1000, floor: 1000 }), 1001).index).toBe(1000);
+    // Seq 1 is below the floor the proposer sent since: its result is gone, a copy would apply.
+    expect(machine.apply(put('x', 1, { proposer: 'p', seq: 1, floor: 1 }), 1002).index).toBe(1002);
+  });
 
-    for (let index = 0; index <= REMEMBERED_PROPOSALS; index += 1) {
-      machine.apply({ stream: 'kv', command: { op: 'put', key: 'x', value: index }, id: `q.${index}` }, index + 3);
-    }
-    // q.0 was evicted: applied again. The newest is still remembered.
-    const replayed = machine.apply({ stream: 'kv', command: { op: 'put', key: 'x', value: 0 }, id: 'q.0' }, REMEMBERED_PROPOSALS + 10);
-    expect(replayed.value).toEqual({ op: 'put', previous: REMEMBERED_PROPOSALS });
-    const newest = machine.apply({ stream: 'kv', command: { op: 'put', key: 'x', value: -1 }, id: `q.${REMEMBERED_PROPOSALS}` }, REMEMBERED_PROPOSALS + 11);
-    expect(newest.index).toBe(REMEMBERED_PROPOSALS + 3);
+  it('applies commands without a session, or with a malformed one, every time', () => {
+    const machine = new ClusterStateMachine();
+    machine.apply(put('n', 1), 1);
+    expect(machine.apply(put('n', 1), 2).value).toEqual({ op: 'put', previous: 1 });
+    const bad = { stream: 'kv', command: { op: 'put', key: 'n', value: 1 }, session: { proposer: 'p', seq: 1, floor: 2 } };
+    machine.apply(bad, 3);
+    expect(machine.apply(bad, 4).index).toBe(4);
+  });
+
+  it('forgets the proposer heard from least recently once there are too many', () => {
+    const machine = new ClusterStateMachine();
+    machine.apply(put('k', 0, { proposer: 'oldest', seq: 1, floor: 1 }), 1);
+    for (let index = 0; index < MAX_PROPOSERS; index += 1) machine.apply(put('k', index, { proposer: `p${index}`, seq: 1, floor: 1 }), index + 2);
+    // 'oldest' was evicted: its copy is applied again; the newest proposer's is still answered.
+    expect(machine.apply(put('k', 0, { proposer: 'oldest', seq: 1, floor: 1 }), MAX_PROPOSERS + 10).index).toBe(MAX_PROPOSERS + 10);
+    expect(machine.apply(put('k', 5, { proposer: `p${MAX_PROPOSERS - 1}`, seq: 1, floor: 1 }), MAX_PROPOSERS + 11).index).toBe(MAX_PROPOSERS + 1);
   });
 });

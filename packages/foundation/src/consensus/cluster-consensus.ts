@@ -6,7 +6,7 @@ import type { Random, Scheduler } from '@foundation/core';
 import { CHANNELS_ERROR_CODES } from '@foundation/channels';
 import { RAFT_ERROR_CODES, createRaftNode } from '@foundation/raft';
 import type { Membership, RaftNode, RaftNodeOptions, RaftPersistence, RaftTransport } from '@foundation/raft';
-import { ClusterStateMachine, MAX_PROPOSAL_ID_LENGTH } from './cluster-state-machine';
+import { ClusterStateMachine, sessionOf } from './cluster-state-machine';
 import type { AppliedCommand, ClusterCommand, ClusterQuery, ClusterResult, StreamOptions } from './cluster-state-machine';
 
 export type ClusterRaftNode = RaftNode<ClusterCommand, ClusterResult, ClusterQuery, unknown>;
@@ -64,8 +64,8 @@ const FORWARD_KIND = 'foundation/consensus';
 /**
  * Whether to try again (elsewhere): this node is not the leader, the leader dropped the
  * command, there was no one to answer, or the link to the leader went down. The last can
- * happen after the leader appended the command; proposals carry an id so that a second copy
- * in the log is not applied again (see ClusterCommand.id).
+ * happen after the leader appended the command; proposals carry a session (proposer, number)
+ * so that a second copy in the log is not applied again (see ClusterCommand.session).
  */
 function retryable(error: unknown): boolean {
   if (!FoundationError.is(error)) return false;
@@ -100,9 +100,12 @@ export function createClusterConsensus(options: ClusterConsensusOptions): Cluste
     ...options.raft,
   });
   let unsubscribe: (() => void) | null = null;
-  // Proposal ids: this incarnation's random prefix and a counter.
-  const incarnation = uuidV4(random).replaceAll('-', '').slice(0, 16);
+  // Proposal sessions: this incarnation's random id, a counter, and the lowest number still
+  // waiting for an answer (the state machine forgets results below it).
+  const proposer = uuidV4(random).replaceAll('-', '').slice(0, 16);
   let proposals = 0;
+  let floor = 1;
+  const inFlight = new Set<number>();
 
   /**
    * Runs `attempt` against a target node — null means this node — following leader hints and
@@ -137,14 +140,23 @@ export function createClusterConsensus(options: ClusterConsensusOptions): Cluste
   };
   const local = (): null => null;
 
-  const propose = (stream: string, command: unknown, signal?: AbortSignal): Promise<ClusterResult> => {
+  const propose = async (stream: string, command: unknown, signal?: AbortSignal): Promise<ClusterResult> => {
     proposals += 1;
-    const id = `${incarnation}.${proposals.toString(36)}`;
-    return withLeader(async (target) => {
-      if (target === null) return raft.propose({ stream, command, id }, { timeoutMs });
-      const reply = await options.forwarding.request(target, FORWARD_CHANNEL, { kind: FORWARD_KIND, stream, command, id }, { timeout: timeoutMs });
-      return reply as ClusterResult;
-    }, local, signal);
+    const seq = proposals;
+    inFlight.add(seq);
+    try {
+      return await withLeader(async (target) => {
+        const session = { proposer, seq, floor };
+        if (target === null) return raft.propose({ stream, command, session }, { timeoutMs });
+        const reply = await options.forwarding.request(target, FORWARD_CHANNEL, { kind: FORWARD_KIND, stream, command, session }, { timeout: timeoutMs });
+        return reply as ClusterResult;
+      }, local, signal);
+    } finally {
+      // Answered or given up: not retried again, so its result may be forgotten. (A proposal
+      // given up on may still commit; nothing waits for its result any more.)
+      inFlight.delete(seq);
+      while (floor <= proposals && !inFlight.has(floor)) floor += 1;
+    }
   };
 
   const read = (query: ClusterQuery, signal?: AbortSignal): Promise<unknown> =>
@@ -183,10 +195,10 @@ export function createClusterConsensus(options: ClusterConsensusOptions): Cluste
       // Raft first: a forwarded request must never find it unstarted.
       await raft.start();
       unsubscribe = options.forwarding.onRequest(FORWARD_CHANNEL, ({ payload }) => {
-        const request = payload as { kind?: unknown; stream?: unknown; command?: unknown; node?: unknown; id?: unknown };
+        const request = payload as { kind?: unknown; stream?: unknown; command?: unknown; node?: unknown; session?: unknown };
         if (request.kind === FORWARD_KIND && typeof request.stream === 'string') {
-          const id = typeof request.id === 'string' && request.id.length <= MAX_PROPOSAL_ID_LENGTH ? request.id : undefined;
-          return raft.propose(id === undefined ? { stream: request.stream, command: request.command } : { stream: request.stream, command: request.command, id }, { timeoutMs });
+          const session = sessionOf(request.session);
+          return raft.propose(session === undefined ? { stream: request.stream, command: request.command } : { stream: request.stream, command: request.command, session }, { timeoutMs });
         }
         if (request.kind === `${FORWARD_KIND}/join` && typeof request.node === 'string') {
           const membership = raft.status().membership;

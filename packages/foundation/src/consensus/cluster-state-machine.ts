@@ -13,12 +13,24 @@ export interface ClusterCommand {
   readonly stream: string;
   readonly command: unknown;
   /**
-   * Unique per proposal, the same on every retry of it. A proposal can reach the log twice: a
-   * follower forwards it, the leader appends it, and the reply is lost with the link, so the
-   * follower tries again (the Raft dissertation, §6.3). The second copy is not applied: it
-   * answers with the first copy's result.
+   * Who proposed it, for de-duplication. A proposal can reach the log twice: a follower
+   * forwards it, the leader appends it, and the reply is lost with the link, so the follower
+   * tries again (the Raft dissertation, §6.3). The second copy is not applied: it answers with
+   * the first copy's result.
    */
-  readonly id?: string;
+  readonly session?: ProposalSession;
+}
+
+export interface ProposalSession {
+  /** The proposing node's incarnation (random per start). */
+  readonly proposer: string;
+  /** This proposal's number, the same on every retry of it. */
+  readonly seq: number;
+  /**
+   * The proposer's lowest proposal still waiting for an answer: it will never retry anything
+   * below, so their results are forgotten. Remembered results are what is in flight.
+   */
+  readonly floor: number;
 }
 
 export type ClusterResult = { readonly index: number; readonly value: unknown };
@@ -50,21 +62,28 @@ interface Stream {
 
 const codec = new Encoder({ useRecords: false, structuredClone: false });
 const BUILT_IN = new Set(['locks', 'kv']);
-/**
- * Results remembered for de-duplication, oldest evicted first. A retry arrives within a
- * proposal's timeout (seconds) of the first copy, so this covers retries at up to ~10,000
- * commits/s; a retry that comes after its first copy was evicted would be applied again.
- */
-export const REMEMBERED_PROPOSALS = 65_536;
-/** Longest proposal id accepted; a longer one is not remembered. */
-export const MAX_PROPOSAL_ID_LENGTH = 64;
+/** Proposers remembered; the one heard from least recently is forgotten first (a node that restarted). */
+export const MAX_PROPOSERS = 1_024;
+/** Results remembered per proposer, as a bound on what a proposer's floor lets through. */
+export const MAX_RESULTS_PER_PROPOSER = 16_384;
+/** Longest proposer id accepted; a command with a longer one is applied without de-duplication. */
+export const MAX_PROPOSER_LENGTH = 64;
+
+/** The session of a command, or undefined when it has none or it is not well formed. */
+export function sessionOf(value: unknown): ProposalSession | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { proposer, seq, floor } = value as Record<string, unknown>;
+  if (typeof proposer !== 'string' || proposer.length === 0 || proposer.length > MAX_PROPOSER_LENGTH) return undefined;
+  if (!Number.isSafeInteger(seq) || !Number.isSafeInteger(floor) || (floor as number) < 0 || (floor as number) > (seq as number)) return undefined;
+  return { proposer, seq: seq as number, floor: floor as number };
+}
 
 export class ClusterStateMachine implements StateMachine<ClusterCommand, ClusterResult, ClusterQuery, unknown> {
   private readonly streams = new Map<string, Stream>();
   private readonly locks = new LockTable();
   private readonly kv = createKvStateMachine();
-  /** Proposal id → the result of its first application, in order of application. */
-  private readonly proposals = new Map<string, ClusterResult>();
+  /** Proposer → its proposals' results by number, from its floor up; least recently heard first. */
+  private readonly sessions = new Map<string, Map<number, ClusterResult>>();
   private applied = 0;
 
   /** Declares a stream; its listeners hear every command applied on it, in log order. */
@@ -91,13 +110,22 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
 
   apply(command: ClusterCommand, index: number): ClusterResult {
     this.applied = index;
-    const id = typeof command.id === 'string' && command.id.length <= MAX_PROPOSAL_ID_LENGTH ? command.id : undefined;
-    if (id === undefined) return this.applyOnce(command, index);
-    const earlier = this.proposals.get(id);
+    const session = sessionOf(command.session);
+    if (session === undefined) return this.applyOnce(command, index);
+    let results = this.sessions.get(session.proposer);
+    const earlier = results?.get(session.seq);
     if (earlier !== undefined) return earlier;
     const result = this.applyOnce(command, index);
-    this.proposals.set(id, result);
-    if (this.proposals.size > REMEMBERED_PROPOSALS) this.proposals.delete(this.proposals.keys().next().value!);
+    if (results === undefined) {
+      results = new Map();
+      if (this.sessions.size >= MAX_PROPOSERS) this.sessions.delete(this.sessions.keys().next().value!);
+    } else {
+      this.sessions.delete(session.proposer); // re-inserted below: most recently heard last
+      for (const seq of results.keys()) if (seq < session.floor) results.delete(seq);
+    }
+    this.sessions.set(session.proposer, results);
+    results.set(session.seq, result);
+    if (results.size > MAX_RESULTS_PER_PROPOSER) results.delete(results.keys().next().value!);
     return result;
   }
 
@@ -131,7 +159,7 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
 
   snapshot(): Uint8Array {
     const streams = [...this.streams.entries()].map(([name, stream]) => [name, stream.retain === 'all' ? stream.history : [...stream.byKey.entries()]]);
-    return codec.encode({ applied: this.applied, streams, locks: this.locks.entries(), kv: this.kv.snapshot(), proposals: [...this.proposals.entries()] });
+    return codec.encode({ applied: this.applied, streams, locks: this.locks.entries(), kv: this.kv.snapshot(), sessions: [...this.sessions].map(([proposer, results]) => [proposer, [...results]]) });
   }
 
   restore(data: Uint8Array): void {
@@ -140,11 +168,11 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
       streams: [string, AppliedCommand[] | [string, AppliedCommand][]][];
       locks: LockState[];
       kv: Uint8Array;
-      proposals?: [string, ClusterResult][];
+      sessions?: [string, [number, ClusterResult][]][];
     };
     this.applied = decoded.applied;
-    this.proposals.clear();
-    for (const [id, result] of decoded.proposals ?? []) this.proposals.set(id, result);
+    this.sessions.clear();
+    for (const [proposer, results] of decoded.sessions ?? []) this.sessions.set(proposer, new Map(results));
     this.locks.restore(decoded.locks);
     this.kv.restore(decoded.kv);
     for (const [name, retained] of decoded.streams) {
