@@ -121,7 +121,12 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
       if (this.sessions.size >= MAX_PROPOSERS) this.sessions.delete(this.sessions.keys().next().value!);
     } else {
       this.sessions.delete(session.proposer); // re-inserted below: most recently heard last
-      for (const seq of results.keys()) if (seq < session.floor) results.delete(seq);
+      // Results arrive almost in number order: purge from the oldest and stop at the first one
+      // still in flight (a straggler below the floor goes when it reaches the front, or by the cap).
+      for (const seq of results.keys()) {
+        if (seq >= session.floor) break;
+        results.delete(seq);
+      }
     }
     this.sessions.set(session.proposer, results);
     results.set(session.seq, result);
