@@ -22,14 +22,7 @@ export function printJson(bench: string, metrics: Record<string, number>): void 
   console.log(JSON.stringify({ bench, node: process.version, metrics }));
 }
 
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
-export function percentile(sorted: readonly number[], fraction: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))]!;
-}
+export { median, percentile } from '../../../tooling/scripts/bench';
 
 export function round(value: number, digits = 2): number {
   const scale = 10 ** digits;

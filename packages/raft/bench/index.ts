@@ -8,6 +8,7 @@ import { build } from 'esbuild';
 import { mkdirSync, mkdtempSync, openSync, closeSync, fdatasyncSync, writeSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
+import { percentile } from '../../../tooling/scripts/bench';
 import { ProcessCluster } from '../src/internal/process-cluster';
 import type { Reply } from '../src/internal/process-cluster';
 
@@ -35,10 +36,6 @@ await build({
   ],
 });
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 function rawFsyncPerSecond(): number {
   const directory = mkdtempSync(join(tmpdir(), 'raft-fsync-'));
@@ -162,23 +159,23 @@ try {
   await closedLoop(cluster, 16, 1000, 'put');
   for (const clients of [1, 64, 256]) {
     const result = await closedLoop(cluster, clients, 4000, 'put');
-    rows.push([`writes, ${clients} clients`, `${Math.round(result.perSecond).toLocaleString('en-US')}/s  p50 ${percentile(result.latencies, 50).toFixed(2)} ms  p99 ${percentile(result.latencies, 99).toFixed(2)} ms${result.errors > 0 ? `  (${result.errors} errors)` : ''}`]);
+    rows.push([`writes, ${clients} clients`, `${Math.round(result.perSecond).toLocaleString('en-US')}/s  p50 ${percentile(result.latencies, 0.5).toFixed(2)} ms  p99 ${percentile(result.latencies, 0.99).toFixed(2)} ms${result.errors > 0 ? `  (${result.errors} errors)` : ''}`]);
     metrics[`writes_${clients}_clients_per_s`] = Math.round(result.perSecond);
   }
   const half = Math.round((metrics.writes_256_clients_per_s ?? 0) / 2);
   const open = await openLoop(cluster, half, 4000);
-  rows.push([`commit latency at ${half.toLocaleString('en-US')} writes/s (open loop)`, `p50 ${percentile(open, 50).toFixed(2)} ms  p99 ${percentile(open, 99).toFixed(2)} ms  max ${percentile(open, 100).toFixed(2)} ms`]);
-  metrics.commit_latency_p50_ms = Number(percentile(open, 50).toFixed(3));
-  metrics.commit_latency_p99_ms = Number(percentile(open, 99).toFixed(3));
+  rows.push([`commit latency at ${half.toLocaleString('en-US')} writes/s (open loop)`, `p50 ${percentile(open, 0.5).toFixed(2)} ms  p99 ${percentile(open, 0.99).toFixed(2)} ms  max ${percentile(open, 1).toFixed(2)} ms`]);
+  metrics.commit_latency_p50_ms = Number(percentile(open, 0.5).toFixed(3));
+  metrics.commit_latency_p99_ms = Number(percentile(open, 0.99).toFixed(3));
   const reads = await closedLoop(cluster, 64, 3000, 'get');
-  rows.push(['linearizable reads, 64 clients', `${Math.round(reads.perSecond).toLocaleString('en-US')}/s  p50 ${percentile(reads.latencies, 50).toFixed(2)} ms  p99 ${percentile(reads.latencies, 99).toFixed(2)} ms`]);
+  rows.push(['linearizable reads, 64 clients', `${Math.round(reads.perSecond).toLocaleString('en-US')}/s  p50 ${percentile(reads.latencies, 0.5).toFixed(2)} ms  p99 ${percentile(reads.latencies, 0.99).toFixed(2)} ms`]);
   metrics.reads_64_clients_per_s = Math.round(reads.perSecond);
   const failovers: number[] = [];
   for (let round = 0; round < 5; round += 1) failovers.push(await failover(cluster));
   failovers.sort((a, b) => a - b);
-  rows.push(['failover after SIGKILL of the leader (5 runs)', `median ${percentile(failovers, 50).toFixed(0)} ms  max ${percentile(failovers, 100).toFixed(0)} ms`]);
-  metrics.failover_median_ms = Math.round(percentile(failovers, 50));
-  metrics.failover_max_ms = Math.round(percentile(failovers, 100));
+  rows.push(['failover after SIGKILL of the leader (5 runs)', `median ${percentile(failovers, 0.5).toFixed(0)} ms  max ${percentile(failovers, 1).toFixed(0)} ms`]);
+  metrics.failover_median_ms = Math.round(percentile(failovers, 0.5));
+  metrics.failover_max_ms = Math.round(percentile(failovers, 1));
 } finally {
   await cluster.stop();
 }

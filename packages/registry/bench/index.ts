@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { getHeapStatistics } from 'node:v8';
 import { clusterConvergence } from './cluster';
 import { SERVICES, buildCatalogue, discoverLatencies, lookupRates } from './local';
-import { report } from './report';
+import { report } from '../../../tooling/scripts/bench';
 
 const localOnly = process.argv.includes('--local-only');
 const nodesArgument = process.argv.find((argument) => argument.startsWith('--nodes='));
@@ -59,7 +59,7 @@ const localMetrics = {
   baseline_scan_p99_us: Math.round(discover.scan.p99 * 10) / 10,
 };
 if (localOnly) {
-  report('registry.local', localRows, localMetrics);
+  report('registry.local', localRows, localMetrics, { digits: 2 });
   process.exit(0);
 }
 
@@ -92,6 +92,7 @@ report(
     worst_phase_ms: Math.round(slowestPhase.convergedAfterMs),
     identical_digests: cluster.identical ? 1 : 0,
   },
+  { digits: 2 },
 );
 
 // The bound: identical digests on every live node, within a bounded number of rounds.

@@ -3,7 +3,9 @@
 import { createSeededRandom } from '@foundation/core';
 import { createRegistry } from '../src/index';
 import type { Registry, ServiceInstance } from '../src/index';
-import { now, percentile } from './report';
+import { percentile } from '../../../tooling/scripts/bench';
+
+const now = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 export const SERVICES = 100_000;
 const VOCABULARY = 200;
