@@ -8,7 +8,7 @@ import type { Random } from '@foundation/core';
 import type { ClientServerConfig } from './config';
 import type { ClientServerMessage, ServiceMessage } from './messages';
 import { PeerSet } from './peer-set';
-import { NO_EFFECTS } from './peer-service';
+import { EffectQueue } from './peer-service';
 import type { PeerService, ServiceEffect } from './peer-service';
 
 export const SERVERS_TOPIC = '$servers';
@@ -64,7 +64,7 @@ export class ClientServerCore implements PeerService {
   private readonly pending = new Map<string, number>();
   private readonly refusedUntil = new Map<string, number>();
   private neighborCache: string[] | undefined;
-  private effects: ServiceEffect[] = [];
+  private readonly effects = new EffectQueue<ServiceEffect>();
   private seeds: string[] = [];
   private started = false;
   private stopped = false;
@@ -125,10 +125,7 @@ export class ClientServerCore implements PeerService {
   }
 
   takeEffects(): readonly ServiceEffect[] {
-    const effects = this.effects;
-    if (effects.length === 0) return NO_EFFECTS;
-    this.effects = [];
-    return effects;
+    return this.effects.take();
   }
 
   join(contacts: readonly string[], now: number): void {

@@ -7,7 +7,7 @@ import type { Random } from '@foundation/core';
 import type { FullMeshConfig } from './config';
 import type { FullMeshMessage, ServiceMessage } from './messages';
 import { PeerSet } from './peer-set';
-import { NO_EFFECTS } from './peer-service';
+import { EffectQueue } from './peer-service';
 import type { PeerService, ServiceEffect } from './peer-service';
 
 export interface FullMeshOptions {
@@ -30,7 +30,7 @@ export class FullMeshCore implements PeerService {
   /** Nodes contacted with mesh-join and not yet heard from: id → deadline. */
   private readonly contacting = new Map<string, number>();
   private readonly tombstones = new Map<string, number>();
-  private effects: ServiceEffect[] = [];
+  private readonly effects = new EffectQueue<ServiceEffect>();
   private seeds: string[] = [];
   private started = false;
   private stopped = false;
@@ -68,10 +68,7 @@ export class FullMeshCore implements PeerService {
   }
 
   takeEffects(): readonly ServiceEffect[] {
-    const effects = this.effects;
-    if (effects.length === 0) return NO_EFFECTS;
-    this.effects = [];
-    return effects;
+    return this.effects.take();
   }
 
   join(contacts: readonly string[], now: number): void {

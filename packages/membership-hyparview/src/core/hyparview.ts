@@ -6,7 +6,7 @@
 import type { Random } from '@foundation/core';
 import type { HyParViewConfig } from './config';
 import { PeerSet } from './peer-set';
-import { NO_EFFECTS } from './peer-service';
+import { EffectQueue } from './peer-service';
 import type { LeaveReason, PeerService, ServiceEffect } from './peer-service';
 import type { HyParViewMessage, ServiceMessage } from './messages';
 import { RateLimiter } from './rate-limiter';
@@ -80,7 +80,7 @@ export class HyParViewCore implements PeerService {
   private readonly forwardJoinLimiter: RateLimiter;
   /** Last time a DISCONNECT answered a stray heartbeat, per peer (at most one per shuffle interval). */
   private readonly strayAnswered = new Map<string, number>();
-  private effects: ServiceEffect[] = [];
+  private readonly effects = new EffectQueue<ServiceEffect>();
   private seeds: string[] = [];
   private started = false;
   /** Whether a JOIN was ever sent (later ones are rejoins). */
@@ -157,10 +157,7 @@ export class HyParViewCore implements PeerService {
   }
 
   takeEffects(): readonly ServiceEffect[] {
-    const effects = this.effects;
-    if (effects.length === 0) return NO_EFFECTS;
-    this.effects = [];
-    return effects;
+    return this.effects.take();
   }
 
   // ---- lifecycle ----------------------------------------------------------------------------

@@ -29,6 +29,23 @@ export type ServiceEffect =
 /** What `takeEffects` returns when nothing is queued (shared, frozen). */
 export const NO_EFFECTS: readonly never[] = Object.freeze([]);
 
+/** The effects a core queues until the driver takes them (`takeEffects`). */
+export class EffectQueue<Effect> {
+  private queued: Effect[] = [];
+
+  push(effect: Effect): void {
+    this.queued.push(effect);
+  }
+
+  /** Everything queued since the last call, in order; NO_EFFECTS (no allocation) when nothing is. */
+  take(): readonly Effect[] {
+    const queued = this.queued;
+    if (queued.length === 0) return NO_EFFECTS;
+    this.queued = [];
+    return queued;
+  }
+}
+
 export interface PeerServiceStats {
   readonly [counter: string]: number;
 }

@@ -7,9 +7,8 @@ import type { Random } from '@foundation/core';
 import type { PlumtreeConfig } from './config';
 import { MessageCache } from './message-cache';
 import type { GossipMessage, PlumtreeMessage } from './messages';
+import { EffectQueue } from './peer-service';
 import { RateLimiter } from './rate-limiter';
-
-const NO_EFFECTS: readonly never[] = Object.freeze([]);
 
 /** A broadcast as it is delivered to this node. */
 export interface Delivery {
@@ -95,7 +94,7 @@ export class PlumtreeCore {
   private readonly lazyQueue = new Map<string, { ids: string[]; rounds: number[] }>();
   private readonly graftLimiter: RateLimiter;
   private readonly antiEntropyTopics: ReadonlySet<string>;
-  private effects: PlumtreeEffect[] = [];
+  private readonly effects = new EffectQueue<PlumtreeEffect>();
   private nextFlushAt = Number.POSITIVE_INFINITY;
   private nextMissingAt = Number.POSITIVE_INFINITY;
   private nextAntiEntropyAt = Number.POSITIVE_INFINITY;
@@ -153,10 +152,7 @@ export class PlumtreeCore {
   }
 
   takeEffects(): readonly PlumtreeEffect[] {
-    const effects = this.effects;
-    if (effects.length === 0) return NO_EFFECTS;
-    this.effects = [];
-    return effects;
+    return this.effects.take();
   }
 
   /** A fresh message id: 64 random bits as 16 hex digits. */
