@@ -109,13 +109,32 @@ function topologyMode(value: unknown): TopologyMode {
   return value as TopologyMode;
 }
 
-/** A membership-channel message, or undefined (counted in `stats`) when the input is not one. */
-export function decodeMembershipMessage(input: unknown, limits: DecodeLimits, stats: DecodeStats): MembershipMessage | undefined {
+type Typed = Record<string, unknown> & { readonly type: string };
+
+/**
+ * Runs `decode` on a plain object with a string `type`. Input of another shape, a field that
+ * fails a check (`fail()`) and a type `decode` does not know (it returns undefined) give
+ * undefined and are counted in `stats`.
+ */
+function decodeTyped<Message>(input: unknown, stats: DecodeStats, decode: (message: Typed) => Message | undefined): Message | undefined {
   if (!isPlainObject(input) || typeof input.type !== 'string') {
     stats.malformed += 1;
     return undefined;
   }
   try {
+    const message = decode(input as Typed);
+    if (message === undefined) stats.unknownType += 1;
+    return message;
+  } catch (error) {
+    if (error !== MALFORMED) throw error;
+    stats.malformed += 1;
+    return undefined;
+  }
+}
+
+/** A membership-channel message, or undefined (counted in `stats`) when the input is not one. */
+export function decodeMembershipMessage(received: unknown, limits: DecodeLimits, stats: DecodeStats): MembershipMessage | undefined {
+  return decodeTyped(received, stats, (input): MembershipMessage | undefined => {
     switch (input.type) {
       case 'join':
         return { type: 'join', epoch: integer(input.epoch, MAX_EPOCH) };
@@ -180,23 +199,14 @@ export function decodeMembershipMessage(input: unknown, limits: DecodeLimits, st
         return { type: 'size', round: integer(input.round, MAX_EPOCH), values: copy };
       }
       default:
-        stats.unknownType += 1;
         return undefined;
     }
-  } catch (error) {
-    if (error !== MALFORMED) throw error;
-    stats.malformed += 1;
-    return undefined;
-  }
+  });
 }
 
 /** A broadcast-channel (Plumtree) message, or undefined (counted) when the input is not one. */
-export function decodePlumtreeMessage(input: unknown, limits: DecodeLimits, stats: DecodeStats): PlumtreeMessage | undefined {
-  if (!isPlainObject(input) || typeof input.type !== 'string') {
-    stats.malformed += 1;
-    return undefined;
-  }
-  try {
+export function decodePlumtreeMessage(received: unknown, limits: DecodeLimits, stats: DecodeStats): PlumtreeMessage | undefined {
+  return decodeTyped(received, stats, (input): PlumtreeMessage | undefined => {
     switch (input.type) {
       case 'gossip': {
         const id = input.id;
@@ -220,12 +230,7 @@ export function decodePlumtreeMessage(input: unknown, limits: DecodeLimits, stat
       case 'digest':
         return { type: 'digest', ids: messageIds(input.ids, limits.maxIdsPerMessage, stats), reply: boolean(input.reply) };
       default:
-        stats.unknownType += 1;
         return undefined;
     }
-  } catch (error) {
-    if (error !== MALFORMED) throw error;
-    stats.malformed += 1;
-    return undefined;
-  }
+  });
 }
