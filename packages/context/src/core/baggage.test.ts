@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { MAX_BAGGAGE_BYTES, formatBaggage, isBaggageKey, normaliseBaggageMetadata, parseBaggage } from './baggage';
+import { MAX_BAGGAGE_BYTES, ReceivedBaggage, checkBaggage, formatBaggage, isBaggageKey, normaliseBaggageMetadata, parseBaggage } from './baggage';
 import type { BaggageEntry } from './baggage';
 
 describe('baggage (W3C Baggage)', () => {
@@ -98,6 +98,79 @@ describe('baggage (W3C Baggage)', () => {
     expect(isBaggageKey('a,b')).toBe(false);
     expect(normaliseBaggageMetadata('a = 1 ; flag')).toBe('a=1;flag');
     expect(normaliseBaggageMetadata('a=1,b')).toBeUndefined();
+  });
+});
+
+describe('received baggage (checked now, decoded on first read)', () => {
+  /** Headers near the grammar's edges: whitespace, empty members, repeats, escapes, properties. */
+  const header = fc
+    .array(fc.constantFrom('a', 'b', 'k=v', 'a=1', 'a=2', 'b=%41', 'c=%e2%82%ac', 'd=%ff', 'e=x;p=1', 'f=y; q', ' ', '\t', ',', '=', ';', '%', '%2', 'é', '"'), {
+      maxLength: 12,
+    })
+    .map((parts) => parts.join(''));
+
+  it('accepts and rejects exactly what parseBaggage does, and reads the same entries (property test)', () => {
+    fc.assert(
+      fc.property(header, (text) => {
+        const parsed = parseBaggage(text);
+        const checked = checkBaggage(text);
+        expect(checked.ok).toBe(parsed.ok);
+        if (!parsed.ok || !checked.ok) {
+          expect(checked).toEqual(parsed);
+          return;
+        }
+        expect([...checked.value]).toEqual([...parsed.value]);
+        expect(checked.value.size).toBe(parsed.value.size);
+        for (const [key, entry] of parsed.value) expect(checked.value.get(key)).toEqual(entry);
+      }),
+    );
+  });
+
+  it('is sent on unchanged only when formatting its entries would write the same header (property test)', () => {
+    fc.assert(
+      fc.property(header, (text) => {
+        const checked = checkBaggage(text);
+        if (!checked.ok || !(checked.value instanceof ReceivedBaggage)) return;
+        const reformatted = formatBaggage(new Map(checked.value)).header;
+        if (checked.value.canonical) {
+          expect(formatBaggage(checked.value).header).toBe(text);
+          expect(parseBaggage(reformatted)).toEqual(parseBaggage(text));
+        } else {
+          expect(formatBaggage(checked.value).header).toBe(reformatted);
+        }
+      }),
+    );
+  });
+
+  it('marks whitespace, empty members and repeated keys as not canonical', () => {
+    const canonical = (text: string): boolean | undefined => {
+      const checked = checkBaggage(text);
+      return checked.ok && checked.value instanceof ReceivedBaggage ? checked.value.canonical : undefined;
+    };
+    expect(canonical('a=1,b=x%20y;ttl=5')).toBe(true);
+    expect(canonical('a=1, b=2')).toBe(false);
+    expect(canonical('a=1,,b=2')).toBe(false);
+    expect(canonical(',a=1')).toBe(false);
+    expect(canonical('a=1,')).toBe(false);
+    expect(canonical('a=1,a=2')).toBe(false);
+    expect(canonical('a = 1')).toBe(false);
+    expect(canonical('a=1;p = 1')).toBe(false);
+    expect(canonical(' , ')).toBeUndefined(); // no members: plain empty baggage
+  });
+
+  it('works as a map: iteration, forEach, keys, values, copying', () => {
+    const checked = checkBaggage('a=1,b=2;p');
+    if (!checked.ok) throw new Error('rejected');
+    const seen: string[] = [];
+    checked.value.forEach((entry, key, map) => {
+      seen.push(`${key}:${entry.value}`);
+      expect(map).toBe(checked.value);
+    });
+    expect(seen).toEqual(['a:1', 'b:2']);
+    expect([...checked.value.keys()]).toEqual(['a', 'b']);
+    expect([...checked.value.values()]).toEqual([{ value: '1' }, { value: '2', metadata: 'p' }]);
+    expect(new Map(checked.value).get('b')).toEqual({ value: '2', metadata: 'p' });
+    expect(checked.value.has('c')).toBe(false);
   });
 });
 

@@ -1,6 +1,6 @@
 // W3C Baggage (Candidate Recommendation): the `baggage` header. Parsing treats input as
 // hostile; formatting keeps to the limits so that every receiver that follows the spec accepts it.
-import { BAGGAGE_OCTETS, TOKEN_CHARACTERS, allIn, skipWhitespace, table } from './characters';
+import { BAGGAGE_OCTETS, TOKEN_CHARACTERS, allIn, sameRange, skipWhitespace, table } from './characters';
 import { trimOptionalWhitespace } from './trace-context';
 import type { ParseResult } from './trace-context';
 
@@ -54,24 +54,68 @@ export function normaliseBaggageMetadata(metadata: string): string | undefined {
  * One pass over the characters, through lookup tables.
  */
 export function parseBaggage(header: string): ParseResult<Map<string, BaggageEntry>> {
-  const length = header.length;
-  if (length > MAX_BAGGAGE_BYTES) return OVERSIZED;
   const entries = new Map<string, BaggageEntry>();
+  const scanned = scanBaggage(header, entries);
+  return scanned < 0 ? rejection(scanned) : { ok: true, value: entries };
+}
+
+/**
+ * Checks a received `baggage` value as `parseBaggage` does, without building its entries: the
+ * result decodes them on first read. A node that forwards a request without reading its baggage
+ * (most hops) then never decodes it, and when the header is already in the form `formatBaggage`
+ * writes (no whitespace, no empty members, no repeated keys) inject sends it on unchanged.
+ */
+export function checkBaggage(header: string): ParseResult<Baggage> {
+  const scanned = scanBaggage(header, undefined);
+  if (scanned < 0) return rejection(scanned);
+  return { ok: true, value: scanned >> 1 === 0 ? NO_BAGGAGE : new ReceivedBaggage(header, (scanned & 1) === 1) };
+}
+
+const SCAN_MALFORMED = -1;
+const SCAN_OVERSIZED = -2;
+
+function rejection(scanned: number): ParseResult<never> {
+  return scanned === SCAN_OVERSIZED ? OVERSIZED : MALFORMED;
+}
+
+/** Keys compared for repeats when deciding whether a header is canonical; more members: not canonical. */
+const MAX_COMPARED_KEYS = 16;
+/** Start and end of each key read so far, for the repeated-key test (no strings cut for it). */
+const KEY_BOUNDS = new Int32Array(MAX_COMPARED_KEYS * 2);
+
+/**
+ * The one pass behind `parseBaggage` and `checkBaggage`: entries go into `into` when given.
+ * Returns SCAN_MALFORMED or SCAN_OVERSIZED, or members × 2 + 1 when the header is canonical
+ * (exactly what `formatBaggage` would write for its entries, up to percent-encoding choices).
+ */
+function scanBaggage(header: string, into: Map<string, BaggageEntry> | undefined): number {
+  const length = header.length;
+  if (length > MAX_BAGGAGE_BYTES) return SCAN_OVERSIZED;
   let members = 0;
+  let canonical = true;
+  let separated = true; // no member since the last comma (or the start)
   let index = 0;
   while (index < length) {
     let code = header.charCodeAt(index);
-    if (code === SPACE || code === TAB || code === COMMA) {
-      index += 1; // whitespace around members, and empty members
+    if (code === SPACE || code === TAB) {
+      canonical = false; // whitespace around members
+      index += 1;
+      continue;
+    }
+    if (code === COMMA) {
+      if (separated) canonical = false; // an empty member
+      separated = true;
+      index += 1;
       continue;
     }
     const keyStart = index;
     while (index < length && (code = header.charCodeAt(index)) < 128 && TOKEN_CHARACTERS[code] === 1) index += 1;
     const keyEnd = index;
     index = skipWhitespace(header, index, length);
-    if (keyEnd === keyStart || header.charCodeAt(index) !== EQUALS) return MALFORMED;
-    index = skipWhitespace(header, index + 1, length);
-    const valueStart = index;
+    if (keyEnd === keyStart || header.charCodeAt(index) !== EQUALS) return SCAN_MALFORMED;
+    const valueStart = skipWhitespace(header, index + 1, length);
+    if (index !== keyEnd || valueStart !== index + 1) canonical = false;
+    index = valueStart;
     let escaped = false;
     while (index < length && (code = header.charCodeAt(index)) < 128 && BAGGAGE_OCTETS[code] === 1) {
       if (code === PERCENT) escaped = true;
@@ -79,26 +123,104 @@ export function parseBaggage(header: string): ParseResult<Map<string, BaggageEnt
     }
     const valueEnd = index;
     index = skipWhitespace(header, index, length);
+    if (index !== valueEnd) canonical = false;
     let metadata: string | undefined;
     if (index < length && header.charCodeAt(index) === SEMICOLON) {
       let end = header.indexOf(',', index + 1);
       if (end === -1) end = length;
-      metadata = normaliseBaggageMetadata(header.slice(index + 1, end));
-      if (metadata === undefined) return MALFORMED;
+      const raw = header.slice(index + 1, end);
+      metadata = normaliseBaggageMetadata(raw);
+      if (metadata === undefined) return SCAN_MALFORMED;
+      if (metadata !== raw) canonical = false;
       index = end;
     }
-    if (index < length && header.charCodeAt(index) !== COMMA) return MALFORMED;
+    if (index < length && header.charCodeAt(index) !== COMMA) return SCAN_MALFORMED;
+    if (members >= MAX_BAGGAGE_MEMBERS) return SCAN_OVERSIZED;
+    if (members < MAX_COMPARED_KEYS) {
+      for (let other = 0; other < members && canonical; other += 1) if (sameRange(header, keyStart, keyEnd, KEY_BOUNDS[other * 2]!, KEY_BOUNDS[other * 2 + 1]!)) canonical = false;
+      KEY_BOUNDS[members * 2] = keyStart;
+      KEY_BOUNDS[members * 2 + 1] = keyEnd;
+    } else {
+      canonical = false;
+    }
     members += 1;
-    if (members > MAX_BAGGAGE_MEMBERS) return OVERSIZED;
+    separated = false;
+    if (into === undefined) {
+      if (escaped && !isPercentEncoded(header, valueStart, valueEnd)) return SCAN_MALFORMED;
+      continue;
+    }
     const encoded = header.slice(valueStart, valueEnd);
     const value = escaped ? percentDecode(encoded) : encoded;
-    if (value === undefined) return MALFORMED;
+    if (value === undefined) return SCAN_MALFORMED;
     const key = header.slice(keyStart, keyEnd);
-    if (entries.has(key)) entries.delete(key); // a repeated key moves to the end, as if set again
-    entries.set(key, metadata === undefined ? { value } : { value, metadata });
+    if (into.has(key)) into.delete(key); // a repeated key moves to the end, as if set again
+    into.set(key, metadata === undefined ? { value } : { value, metadata });
   }
-  return { ok: true, value: entries };
+  if (members > 0 && separated) canonical = false; // a trailing comma
+  return members * 2 + (canonical ? 1 : 0);
 }
+
+/**
+ * Baggage received in a header, checked but not yet decoded: it decodes on the first read.
+ * Immutable like any Baggage; `Context.setBaggage` copies it into a Map.
+ */
+export class ReceivedBaggage implements ReadonlyMap<string, BaggageEntry> {
+  /** The header as received. */
+  readonly header: string;
+  /** Whether `header` is already in the form `formatBaggage` writes, so inject can send it as is. */
+  readonly canonical: boolean;
+  #entries: Map<string, BaggageEntry> | undefined;
+
+  /** `header` must have passed `checkBaggage`. */
+  constructor(header: string, canonical: boolean) {
+    this.header = header;
+    this.canonical = canonical;
+  }
+
+  get size(): number {
+    return this.#decoded().size;
+  }
+
+  get(key: string): BaggageEntry | undefined {
+    return this.#decoded().get(key);
+  }
+
+  has(key: string): boolean {
+    return this.#decoded().has(key);
+  }
+
+  forEach(callback: (entry: BaggageEntry, key: string, baggage: ReadonlyMap<string, BaggageEntry>) => void, thisArg?: unknown): void {
+    this.#decoded().forEach((entry, key) => callback.call(thisArg, entry, key, this));
+  }
+
+  entries(): MapIterator<[string, BaggageEntry]> {
+    return this.#decoded().entries();
+  }
+
+  keys(): MapIterator<string> {
+    return this.#decoded().keys();
+  }
+
+  values(): MapIterator<BaggageEntry> {
+    return this.#decoded().values();
+  }
+
+  [Symbol.iterator](): MapIterator<[string, BaggageEntry]> {
+    return this.#decoded().entries();
+  }
+
+  #decoded(): Map<string, BaggageEntry> {
+    if (this.#entries === undefined) {
+      const entries = new Map<string, BaggageEntry>();
+      // checkBaggage accepted the header, so this pass accepts it too.
+      scanBaggage(this.header, entries);
+      this.#entries = entries;
+    }
+    return this.#entries;
+  }
+}
+
+const NO_BAGGAGE: Baggage = new Map();
 
 const SPACE = 0x20;
 const TAB = 0x09;
@@ -131,6 +253,21 @@ function percentDecode(encoded: string): string | undefined {
     percent = encoded.indexOf('%', copied);
   }
   return decoded + encoded.slice(copied);
+}
+
+/**
+ * True when every `%` of header[start, end) starts a valid escape and the escapes decode as
+ * UTF-8. ASCII escapes are checked in place; a value with others is decoded to check it.
+ */
+function isPercentEncoded(header: string, start: number, end: number): boolean {
+  for (let index = header.indexOf('%', start); index !== -1 && index < end; index = header.indexOf('%', index + 3)) {
+    if (index + 2 >= end) return false;
+    const high = hexDigit(header.charCodeAt(index + 1));
+    const low = hexDigit(header.charCodeAt(index + 2));
+    if (high < 0 || low < 0) return false;
+    if (high >= 8) return decodeUtf8(header.slice(start, end)) !== undefined;
+  }
+  return true;
 }
 
 function decodeUtf8(encoded: string): string | undefined {
@@ -186,9 +323,11 @@ export interface FormattedBaggage {
 /**
  * Formats entries as a `baggage` value, percent-encoding values. Entries are written in order;
  * one that would take the header past 8192 bytes or 180 members is left out whole (§Limits: a
- * platform MUST NOT propagate partial list-members) and counted.
+ * platform MUST NOT propagate partial list-members) and counted. Received baggage that is
+ * already canonical is sent on as it came.
  */
 export function formatBaggage(entries: Baggage): FormattedBaggage {
+  if (entries instanceof ReceivedBaggage && entries.canonical) return { header: entries.header, dropped: 0 };
   const members: string[] = [];
   let length = -1;
   let dropped = 0;

@@ -66,3 +66,12 @@ export function trimWhitespaceEnd(text: string, start: number, end: number): num
   }
   return index;
 }
+
+/** True when text[start, end) equals text[otherStart, otherEnd). */
+export function sameRange(text: string, start: number, end: number, otherStart: number, otherEnd: number): boolean {
+  if (end - start !== otherEnd - otherStart) return false;
+  for (let offset = 0; offset < end - start; offset += 1) {
+    if (text.charCodeAt(start + offset) !== text.charCodeAt(otherStart + offset)) return false;
+  }
+  return true;
+}

@@ -2,7 +2,7 @@
 // Parsing treats input as hostile: it never throws, bounds what it reads, and reports why a
 // header was rejected so the caller can count it. Validation walks characters through lookup
 // tables rather than regular expressions: this runs for every message a node receives.
-import { TRACESTATE_KEY_CHARACTERS, allIn, skipWhitespace, trimWhitespaceEnd } from './characters';
+import { TRACESTATE_KEY_CHARACTERS, allIn, sameRange, skipWhitespace, trimWhitespaceEnd } from './characters';
 
 /** Longest `traceparent` accepted. Version 00 is exactly 55 characters; later versions may append fields. */
 export const MAX_TRACEPARENT_LENGTH = 512;
@@ -143,8 +143,8 @@ export function isTraceStateValue(text: string, start = 0, end = text.length): b
  */
 export function parseTraceState(header: string): ParseResult<string> {
   if (header.length > MAX_TRACESTATE_LENGTH) return OVERSIZED;
-  let keys: string[] | undefined;
-  let normalised = '';
+  // Bounds of each member's key, for the uniqueness test: compared in place, no strings cut.
+  const bounds = MEMBER_BOUNDS;
   let members = 0;
   let empty = 0;
   let start = 0;
@@ -159,21 +159,32 @@ export function parseTraceState(header: string): ParseResult<string> {
       empty += 1;
       if (empty > MAX_TRACESTATE_MEMBERS * 4) return OVERSIZED;
     } else {
-      members += 1;
-      if (members > MAX_TRACESTATE_MEMBERS) return OVERSIZED;
+      if (members === MAX_TRACESTATE_MEMBERS) return OVERSIZED;
       const equals = header.indexOf('=', memberStart);
       if (equals === -1 || equals >= memberEnd) return MALFORMED;
       if (!isTraceStateKey(header, memberStart, equals) || !isTraceStateValue(header, equals + 1, memberEnd)) return MALFORMED;
-      const key = header.slice(memberStart, equals);
-      keys ??= [];
-      if (keys.includes(key)) return MALFORMED;
-      keys.push(key);
-      normalised = normalised === '' ? header.slice(memberStart, memberEnd) : `${normalised},${header.slice(memberStart, memberEnd)}`;
+      for (let other = 0; other < members; other += 1) {
+        if (sameRange(header, memberStart, equals, bounds[other * 4]!, bounds[other * 4 + 1]!)) return MALFORMED;
+      }
+      bounds[members * 4] = memberStart;
+      bounds[members * 4 + 1] = equals;
+      bounds[members * 4 + 2] = memberStart;
+      bounds[members * 4 + 3] = memberEnd;
+      members += 1;
     }
     start = end + 1;
   }
-  return { ok: true, value: changed || empty > 0 ? normalised : header };
+  if (!changed && empty === 0) return { ok: true, value: header };
+  let normalised = '';
+  for (let member = 0; member < members; member += 1) {
+    const text = header.slice(bounds[member * 4 + 2], bounds[member * 4 + 3]);
+    normalised = member === 0 ? text : `${normalised},${text}`;
+  }
+  return { ok: true, value: normalised };
 }
+
+/** Key and member bounds of up to 32 members, reused by every parse (parsing never re-enters). */
+const MEMBER_BOUNDS = new Int32Array(MAX_TRACESTATE_MEMBERS * 4);
 
 /** Removes leading and trailing spaces and tabs (HTTP's OWS). */
 export function trimOptionalWhitespace(text: string): string {

@@ -252,6 +252,22 @@ describe('the receive path drops bad input with a counter and never throws', () 
 });
 
 describe('the send path', () => {
+  it('sends received baggage on as it came when it is canonical, and normalised otherwise', () => {
+    const propagator = createPropagator({ nodeId: 'relay' });
+    const relay = (baggage: string): string | undefined => {
+      const carrier: HeaderMap = {};
+      propagator.inject(propagator.extract({ baggage }), carrier);
+      return carrier.baggage as string | undefined;
+    };
+    expect(relay('user.id=alice,note=a%2Cb;ttl=5')).toBe('user.id=alice,note=a%2Cb;ttl=5');
+    expect(relay(' user.id = alice ,, note=%61%2cb ;ttl = 5,user.id=bob')).toBe('note=a%2Cb;ttl=5,user.id=bob');
+    const received = propagator.extract({ baggage: 'user.id=alice' });
+    const changed = createPropagator({ nodeId: 'relay' });
+    const carrier: HeaderMap = {};
+    changed.inject(received.setBaggage('tenant', 'acme corp'), carrier);
+    expect(carrier.baggage).toBe('user.id=alice,tenant=acme%20corp');
+  });
+
   it('leaves out baggage entries that would take the header past 8 KiB, and counts them', () => {
     const propagator = createPropagator({ nodeId: 'n' });
     const context = createContext().setBaggage('a', 'x'.repeat(5000)).setBaggage('b', 'y'.repeat(5000)).setBaggage('c', 'z');
