@@ -51,7 +51,9 @@ export function foundationChannels(): Record<string, ChannelOptions> {
     raft: { priority: 8, parallelism: 1, maxMessageBytes: 4 * MIB, maxQueueMessages: 20_000, maxQueueBytes: 64 * MIB, windowBytes: 4 * MIB },
     membership: { priority: 8, parallelism: 1, maxMessageBytes: 256 * 1024, maxQueueMessages: 2_000, maxQueueBytes: 4 * MIB },
     broadcast: { priority: 2, parallelism: 1, maxMessageBytes: 4 * MIB, maxQueueMessages: 10_000, maxQueueBytes: 32 * MIB },
-    process: { priority: 4, parallelism: 2, reliable: true, maxMessageBytes: 16 * MIB, maxQueueMessages: 20_000, maxQueueBytes: 64 * MIB },
+    // One lane: the runtime needs its signals to a node delivered in the order they were sent
+    // (BEAM's ordering), and lanes are separate connections with no order between them.
+    process: { priority: 4, parallelism: 1, reliable: true, maxMessageBytes: 16 * MIB, maxQueueMessages: 20_000, maxQueueBytes: 64 * MIB },
     registry: { priority: 2, parallelism: 1, maxMessageBytes: 4 * MIB, maxQueueMessages: 5_000, maxQueueBytes: 16 * MIB },
     control: { priority: 6, parallelism: 1, maxMessageBytes: 16 * MIB, maxQueueMessages: 5_000, maxQueueBytes: 32 * MIB },
   };
