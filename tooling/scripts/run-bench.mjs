@@ -4,6 +4,7 @@
 // Running benchmarks through a TypeScript loader instead measured up to 30% slower.
 //
 //   node tooling/scripts/run-bench.mjs bench/index.ts [args...]     (from a package directory)
+//   BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' ...          (extra flags for node)
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -32,7 +33,8 @@ try {
     tsconfig: resolve('tsconfig.json'),
     plugins: [workspaceSources()],
   });
-  const result = spawnSync(process.execPath, ['--enable-source-maps', outfile, ...args], { stdio: 'inherit' });
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((flag) => flag !== '');
+  const result = spawnSync(process.execPath, ['--enable-source-maps', ...nodeArgs, outfile, ...args], { stdio: 'inherit' });
   status = result.status ?? 1;
 } finally {
   rmSync(scratch, { recursive: true, force: true });

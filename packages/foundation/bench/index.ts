@@ -7,7 +7,7 @@
 //                 design's < 100 ms for consensus operations)
 //   registry      a registration on one node until all 4 others see it (5 nodes)
 //
-//   npm run bench -w foundation [-- --calls 20000 --config 500 --registrations 50]
+//   npm run bench -w foundation [-- --calls 20000 --config 500 --registrations 50 --only call|config|registry]
 // This process is node A; the others are children running this same bundle with --node.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -55,7 +55,7 @@ interface Child {
 }
 
 async function startChild(options: Record<string, unknown>): Promise<Child> {
-  const child = spawn(process.execPath, [process.argv[1]!, '--node', JSON.stringify(options)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, '--node', JSON.stringify(options)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   await new Promise<void>((resolve, reject) => {
     child.on('message', (message: { event?: string }) => {
       if (message.event === 'ready') resolve();
@@ -136,6 +136,8 @@ async function benchConfig(dataRoot: string, updates: number): Promise<Record<st
       await a.config.setClusterWide('bench.value', index);
       latencies.push(micros(process.hrtime.bigint() - started) / 1000);
     }
+    // Whether node A led: a follower forwards each update to the leader (one more round trip).
+    const proposerLed = a.status().raft.role === 'leader' ? 1 : 0;
     latencies.sort((x, y) => x - y);
     const readLatencies: number[] = [];
     for (let index = 0; index < updates; index += 1) {
@@ -145,6 +147,7 @@ async function benchConfig(dataRoot: string, updates: number): Promise<Record<st
     }
     readLatencies.sort((x, y) => x - y);
     return {
+      config_proposer_led: proposerLed,
       config_update_p50_ms: percentile(latencies, 0.5),
       config_update_p99_ms: percentile(latencies, 0.99),
       config_read_p50_ms: percentile(readLatencies, 0.5),
@@ -207,22 +210,26 @@ async function main(): Promise<void> {
   const dataRoot = mkdtempSync(join(tmpdir(), 'foundation-bench-'));
   const load = loadavg()[0]!;
   try {
-    const call = await benchRemoteCall(join(dataRoot, 'call'), calls);
-    const config = await benchConfig(join(dataRoot, 'config'), updates);
-    const registry = await benchRegistry(join(dataRoot, 'registry'), registrations);
+    // --only runs one part (to profile it, say); the others report NaN.
+    const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+    const run = async (part: string, measure: () => Promise<Record<string, number>>): Promise<Record<string, number>> =>
+      only === undefined || only === part ? measure() : {};
+    const call = await run('call', () => benchRemoteCall(join(dataRoot, 'call'), calls));
+    const config = await run('config', () => benchConfig(join(dataRoot, 'config'), updates));
+    const registry = await run('registry', () => benchRegistry(join(dataRoot, 'registry'), registrations));
     const metrics = { ...call, ...config, ...registry, load_average_1m: load };
     report(
       'foundation.cluster',
       [
-        { name: 'remote call p50 (one at a time)', value: call.call_p50_us!, unit: 'µs', note: 'Moleculer TCP ~130 µs' },
-        { name: 'remote call p99 (one at a time)', value: call.call_p99_us!, unit: 'µs' },
-        { name: 'remote calls, 64 in flight', value: call.calls_per_s_64_in_flight!, unit: 'calls/s', note: 'Moleculer TCP 56–71k' },
-        { name: 'cluster-wide config update p50', value: config.config_update_p50_ms!, unit: 'ms' },
-        { name: 'cluster-wide config update p99', value: config.config_update_p99_ms!, unit: 'ms', note: 'target < 10 ms' },
-        { name: 'linearizable config read p50', value: config.config_read_p50_ms!, unit: 'ms' },
-        { name: 'linearizable config read p99', value: config.config_read_p99_ms!, unit: 'ms' },
-        { name: 'registry convergence, 5 nodes, p50', value: registry.registry_convergence_p50_ms!, unit: 'ms' },
-        { name: 'registry convergence, 5 nodes, p99', value: registry.registry_convergence_p99_ms!, unit: 'ms' },
+        { name: 'remote call p50 (one at a time)', value: call.call_p50_us ?? NaN, unit: 'µs', note: 'Moleculer TCP ~130 µs' },
+        { name: 'remote call p99 (one at a time)', value: call.call_p99_us ?? NaN, unit: 'µs' },
+        { name: 'remote calls, 64 in flight', value: call.calls_per_s_64_in_flight ?? NaN, unit: 'calls/s', note: 'Moleculer TCP 56–71k' },
+        { name: 'cluster-wide config update p50', value: config.config_update_p50_ms ?? NaN, unit: 'ms' },
+        { name: 'cluster-wide config update p99', value: config.config_update_p99_ms ?? NaN, unit: 'ms', note: 'target < 10 ms' },
+        { name: 'linearizable config read p50', value: config.config_read_p50_ms ?? NaN, unit: 'ms' },
+        { name: 'linearizable config read p99', value: config.config_read_p99_ms ?? NaN, unit: 'ms' },
+        { name: 'registry convergence, 5 nodes, p50', value: registry.registry_convergence_p50_ms ?? NaN, unit: 'ms' },
+        { name: 'registry convergence, 5 nodes, p99', value: registry.registry_convergence_p99_ms ?? NaN, unit: 'ms' },
         { name: 'load average (1 min) at start', value: load, unit: '' },
       ],
       metrics,
