@@ -163,6 +163,46 @@ describe('createRaftNode', () => {
     expect(acknowledgements()).toBeGreaterThan(0);
   });
 
+  it('applies committed entries and answers without waiting for a write that only moves the commit index', async () => {
+    const held: (() => void)[] = [];
+    let holding = false;
+    const c = cluster(['n1', 'n2', 'n3']);
+    const leader = await elected(c);
+    await c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: 'warm-up', value: 0 }));
+    const node = c.nodes.get(leader)! as unknown as { options: { persistence: RaftPersistence } };
+    const original = node.options.persistence;
+    /** Writes in the order they reached the disk. */
+    const written: PersistUpdate[] = [];
+    const write = (update: PersistUpdate): Promise<void> => {
+      written.push(update);
+      return original.save(update);
+    };
+    node.options.persistence = {
+      ...original,
+      save: (update: PersistUpdate) => {
+        const commitOnly = update.entries.length === 0 && update.snapshot === undefined;
+        if (!holding || !commitOnly) return write(update);
+        return new Promise<void>((resolve) => held.push(() => void write(update).then(resolve)));
+      },
+    };
+    holding = true;
+    await expect(c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: 'k', value: 1 }))).resolves.toEqual({ op: 'put', previous: null });
+    expect(held.length).toBeGreaterThan(0); // the leader's commit-index write is still on its way
+    // The next entry's write waits for it: writes reach the disk in the order they were made.
+    const nextIndex = c.nodes.get(leader)!.status().lastIndex + 1;
+    const next = c.nodes.get(leader)!.propose({ op: 'put', key: 'k', value: 2 });
+    await c.simulation.runForAsync(40);
+    const hasNext = (update: PersistUpdate): boolean => update.entries.some((entry) => entry.index === nextIndex);
+    expect(written.some(hasNext)).toBe(false);
+    holding = false;
+    const commitWrites = held.length;
+    while (held.length > 0) held.shift()!();
+    await expect(c.run(() => next)).resolves.toEqual({ op: 'put', previous: 1 });
+    const nextAt = written.findIndex(hasNext);
+    expect(nextAt).toBeGreaterThanOrEqual(commitWrites);
+    expect(written.slice(nextAt - commitWrites, nextAt).every((update) => update.entries.length === 0)).toBe(true);
+  });
+
   it('times out a proposal a cut-off leader cannot commit, and drops it once another entry takes its place', async () => {
     const c = cluster(['n1', 'n2', 'n3'], { requestTimeoutMs: 60_000 });
     const old = await elected(c);

@@ -176,6 +176,8 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   private lastSnapshotIndex = 0;
   private snapshotting = false;
   private snapshotWrite: Promise<void> = Promise.resolve();
+  /** The write of a batch that only moved the commit index, which the Ready loop does not wait for. */
+  private commitWrite: Promise<void> = Promise.resolve();
   private counters = { invalidMessages: 0, proposalsCommitted: 0, snapshotsTaken: 0, snapshotsInstalled: 0 };
 
   constructor(options: RaftNodeOptions<Command, Result, Query, QueryResult>) {
@@ -241,6 +243,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     this.unsubscribe?.();
     await this.processing;
     await this.snapshotWrite;
+    await this.commitWrite;
     this.failAll(new StoppedError(this.id));
     await this.options.persistence.close();
   }
@@ -457,10 +460,20 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
           if (message.type === 'append' || message.type === 'heartbeat' || message.type === 'snapshot') this.send(message);
           else later.push(message);
         }
-        // 1. Persist: nothing below may depend on state that is not durable yet.
-        if (ready.hardState !== null || ready.entries.length > 0 || ready.snapshot !== null) {
+        // 1. Persist: nothing below may depend on state that is not durable yet. A batch that
+        //    only moves the commit index is the exception: nothing depends on it being durable
+        //    (a restarted node learns the commit index again from the leader), so it is written
+        //    in the background and committed entries are applied without waiting on the disk.
+        const hardState = ready.hardState;
+        const commitOnly =
+          ready.entries.length === 0 && ready.snapshot === null && hardState !== null && hardState.term === storage.hardState.term && hardState.vote === storage.hardState.vote;
+        if (commitOnly) {
+          const previous = this.commitWrite;
+          this.commitWrite = previous.then(() => this.options.persistence.save({ hardState, entries: [] })).catch((error: unknown) => this.fail(error));
+        } else if (hardState !== null || ready.entries.length > 0 || ready.snapshot !== null) {
+          await this.commitWrite; // writes reach the disk in the order they were made
           await this.options.persistence.save({
-            hardState: ready.hardState ?? undefined,
+            hardState: hardState ?? undefined,
             entries: ready.entries,
             snapshot: ready.snapshot ?? undefined,
           });
