@@ -150,38 +150,50 @@ async function snapshotCatchUp(megabytes: number): Promise<{ ms: number; install
   }
 }
 
+// --only throughput|failover|catch-up runs one part (the others are left out of the table);
+// --failovers N sets how many times the leader is killed (default 5).
+const args = process.argv.slice(2);
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+const runs = (part: string): boolean => only === undefined || only === part;
+const failoverRounds = args.includes('--failovers') ? Number(args[args.indexOf('--failovers') + 1]) : 5;
 const fsyncs = rawFsyncPerSecond();
 const cluster = await ProcessCluster.start({ ids: ['n1', 'n2', 'n3'], entry: [nodeMain] });
 const rows: [string, string][] = [];
 const metrics: Record<string, number> = { raw_fsync_per_s: Math.round(fsyncs) };
 try {
   await leaderOf(cluster);
-  await closedLoop(cluster, 16, 1000, 'put');
-  for (const clients of [1, 64, 256]) {
-    const result = await closedLoop(cluster, clients, 4000, 'put');
-    rows.push([`writes, ${clients} clients`, `${Math.round(result.perSecond).toLocaleString('en-US')}/s  p50 ${percentile(result.latencies, 0.5).toFixed(2)} ms  p99 ${percentile(result.latencies, 0.99).toFixed(2)} ms${result.errors > 0 ? `  (${result.errors} errors)` : ''}`]);
-    metrics[`writes_${clients}_clients_per_s`] = Math.round(result.perSecond);
+  if (runs('throughput')) {
+    await closedLoop(cluster, 16, 1000, 'put');
+    for (const clients of [1, 64, 256]) {
+      const result = await closedLoop(cluster, clients, 4000, 'put');
+      rows.push([`writes, ${clients} clients`, `${Math.round(result.perSecond).toLocaleString('en-US')}/s  p50 ${percentile(result.latencies, 0.5).toFixed(2)} ms  p99 ${percentile(result.latencies, 0.99).toFixed(2)} ms${result.errors > 0 ? `  (${result.errors} errors)` : ''}`]);
+      metrics[`writes_${clients}_clients_per_s`] = Math.round(result.perSecond);
+    }
+    const half = Math.round((metrics.writes_256_clients_per_s ?? 0) / 2);
+    const open = await openLoop(cluster, half, 4000);
+    rows.push([`commit latency at ${half.toLocaleString('en-US')} writes/s (open loop)`, `p50 ${percentile(open, 0.5).toFixed(2)} ms  p99 ${percentile(open, 0.99).toFixed(2)} ms  max ${percentile(open, 1).toFixed(2)} ms`]);
+    metrics.commit_latency_p50_ms = Number(percentile(open, 0.5).toFixed(3));
+    metrics.commit_latency_p99_ms = Number(percentile(open, 0.99).toFixed(3));
+    const reads = await closedLoop(cluster, 64, 3000, 'get');
+    rows.push(['linearizable reads, 64 clients', `${Math.round(reads.perSecond).toLocaleString('en-US')}/s  p50 ${percentile(reads.latencies, 0.5).toFixed(2)} ms  p99 ${percentile(reads.latencies, 0.99).toFixed(2)} ms`]);
+    metrics.reads_64_clients_per_s = Math.round(reads.perSecond);
   }
-  const half = Math.round((metrics.writes_256_clients_per_s ?? 0) / 2);
-  const open = await openLoop(cluster, half, 4000);
-  rows.push([`commit latency at ${half.toLocaleString('en-US')} writes/s (open loop)`, `p50 ${percentile(open, 0.5).toFixed(2)} ms  p99 ${percentile(open, 0.99).toFixed(2)} ms  max ${percentile(open, 1).toFixed(2)} ms`]);
-  metrics.commit_latency_p50_ms = Number(percentile(open, 0.5).toFixed(3));
-  metrics.commit_latency_p99_ms = Number(percentile(open, 0.99).toFixed(3));
-  const reads = await closedLoop(cluster, 64, 3000, 'get');
-  rows.push(['linearizable reads, 64 clients', `${Math.round(reads.perSecond).toLocaleString('en-US')}/s  p50 ${percentile(reads.latencies, 0.5).toFixed(2)} ms  p99 ${percentile(reads.latencies, 0.99).toFixed(2)} ms`]);
-  metrics.reads_64_clients_per_s = Math.round(reads.perSecond);
-  const failovers: number[] = [];
-  for (let round = 0; round < 5; round += 1) failovers.push(await failover(cluster));
-  failovers.sort((a, b) => a - b);
-  rows.push(['failover after SIGKILL of the leader (5 runs)', `median ${percentile(failovers, 0.5).toFixed(0)} ms  max ${percentile(failovers, 1).toFixed(0)} ms`]);
-  metrics.failover_median_ms = Math.round(percentile(failovers, 0.5));
-  metrics.failover_max_ms = Math.round(percentile(failovers, 1));
+  if (runs('failover')) {
+    const failovers: number[] = [];
+    for (let round = 0; round < failoverRounds; round += 1) failovers.push(await failover(cluster));
+    failovers.sort((a, b) => a - b);
+    rows.push([`failover after SIGKILL of the leader (${failoverRounds} runs)`, `median ${percentile(failovers, 0.5).toFixed(0)} ms  max ${percentile(failovers, 1).toFixed(0)} ms  (${failovers.map((ms) => ms.toFixed(0)).join(', ')})`]);
+    metrics.failover_median_ms = Math.round(percentile(failovers, 0.5));
+    metrics.failover_max_ms = Math.round(percentile(failovers, 1));
+  }
 } finally {
   await cluster.stop();
 }
-const catchUp = await snapshotCatchUp(100);
-rows.push(['catch-up of a node needing a 100 MB snapshot', `${(catchUp.ms / 1000).toFixed(2)} s (${catchUp.installed} snapshot installed)`]);
-metrics.snapshot_catch_up_100mb_ms = Math.round(catchUp.ms);
+if (runs('catch-up')) {
+  const catchUp = await snapshotCatchUp(100);
+  rows.push(['catch-up of a node needing a 100 MB snapshot', `${(catchUp.ms / 1000).toFixed(2)} s (${catchUp.installed} snapshot installed)`]);
+  metrics.snapshot_catch_up_100mb_ms = Math.round(catchUp.ms);
+}
 rows.push(['raw fsync on this disk (baseline)', `${Math.round(fsyncs).toLocaleString('en-US')}/s`]);
 
 const width = Math.max(...rows.map(([name]) => name.length));
