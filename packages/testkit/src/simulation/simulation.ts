@@ -49,10 +49,13 @@ const enum Kind {
 /** One queued event. A single class keeps every event the same shape for the JIT. */
 class SimEvent {
   kind: Kind = Kind.Timer;
-  /** The node the event happens on (null for simulation-level timers). */
-  node: NodeState | null = null;
-  /** The other end: sender of a message, peer of a connection event. */
-  peer: NodeState | null = null;
+  /**
+   * Index of the node the event happens on (-1 for simulation-level timers). Indexes rather
+   * than node references: a delivery then reads per-node columns and never touches the node.
+   */
+  target = -1;
+  /** Index of the other end: sender of a message, peer of a connection event. */
+  source = -1;
   /** Incarnation of `node` (timers, peer events) or of `peer` (connection attempts) when scheduled. */
   incarnation = 0;
   callback: (() => void) | null = null;
@@ -78,6 +81,12 @@ class Connection {
 }
 
 type MessageHandler = (message: InboundMessage) => void;
+/**
+ * A node's handlers for one channel: the function itself when there is one (the common case:
+ * one load fewer per delivery), an array when there are several. Replaced, never mutated, so a
+ * delivery that adds or removes handlers does not change the ones it is calling.
+ */
+type HandlerEntry = MessageHandler | readonly MessageHandler[];
 type PeerHandler = (peer: string) => void;
 
 class NodeState {
@@ -133,7 +142,23 @@ class SimulationImpl implements Simulation {
   private events = 0;
   private running = false;
   private readonly queue = new EventQueue<SimEvent>();
-  private readonly nodeStates = new Map<string, NodeState>();
+  /**
+   * Delivery events already dispatched, for reuse. Nothing outside the queue refers to a
+   * delivery (a timer's event, which its cancel handle refers to, is never reused), and reusing
+   * them keeps the events in flight in a few hundred kilobytes that stay in cache, where fresh
+   * ones would stream through the young generation.
+   */
+  private readonly spareDeliveries: SimEvent[] = [];
+  /** Node index by id; ids resolve to indexes once per call, and the hot paths work on indexes. */
+  private readonly nodeIndexes = new Map<string, number>();
+  private readonly nodeList: NodeState[] = [];
+  private readonly nodeIds: string[] = [];
+  /**
+   * By node index: the current incarnation while the node is up, 0 while it is down. Mirrors
+   * NodeState.up and .incarnation (an incarnation is never 0) so that a send or a delivery checks
+   * liveness in a small dense column instead of loading a node object.
+   */
+  private live = new Int32Array(64);
   private readonly rootRandom: Random;
   private readonly networkRandom: Random;
   private readonly startTime: number;
@@ -156,12 +181,14 @@ class SimulationImpl implements Simulation {
   private sizeOf: ((payload: unknown) => number) | undefined;
   private readonly meter = new PayloadMeter();
   private partitions: Partition[] = [];
+  /** Whether any cut, isolation or partition is in force; while not, nothing is blocked. */
+  private faulty = false;
   private readonly links = new LinkTable(MAX_NODES);
   /**
    * Message handlers by channel, then by node index: a delivery finds its handlers with one
    * lookup among the few channels and one array index, rather than through a map per node.
    */
-  private readonly channelHandlers = new Map<string, (MessageHandler[] | undefined)[]>();
+  private readonly channelHandlers = new Map<string, (HandlerEntry | undefined)[]>();
   /** Per-link overrides, by link id; rare, so kept apart from the hot columns. */
   private readonly linkDropRates = new Map<number, number>();
   private readonly linkLatencies = new Map<number, LatencySampler>();
@@ -204,14 +231,18 @@ class SimulationImpl implements Simulation {
     }
   }
 
-  private state(id: string): NodeState {
-    const node = this.nodeStates.get(id);
-    if (node === undefined) {
-      const known = [...this.nodeStates.keys()];
+  private indexOf(id: string): number {
+    const index = this.nodeIndexes.get(id);
+    if (index === undefined) {
+      const known = this.nodeIds;
       const list = known.length > 10 ? `${known.slice(0, 10).join(', ')}, …` : known.join(', ');
       throw this.misuse(`unknown node "${id}" (known: ${list || 'none'})`);
     }
-    return node;
+    return index;
+  }
+
+  private state(id: string): NodeState {
+    return this.nodeList[this.indexOf(id)]!;
   }
 
   // ---- scheduling ---------------------------------------------------------------------
@@ -225,7 +256,7 @@ class SimulationImpl implements Simulation {
     if (interval > 0 && delayMs === 0) throw this.misuse('a repeating timer needs an interval greater than 0');
     const event = new SimEvent();
     event.kind = Kind.Timer;
-    event.node = node;
+    event.target = node === null ? -1 : node.index;
     event.incarnation = incarnation;
     event.callback = callback;
     event.interval = interval;
@@ -269,14 +300,22 @@ class SimulationImpl implements Simulation {
 
   addNode(id: string, options: NodeOptions = {}): SimNode {
     if (typeof id !== 'string' || id.length === 0) throw this.misuse('a node id is a non-empty string');
-    if (this.nodeStates.has(id)) throw this.misuse(`node "${id}" already exists`);
-    if (this.nodeStates.size >= MAX_NODES) throw this.misuse(`a simulation holds at most ${MAX_NODES} nodes`);
+    if (this.nodeIndexes.has(id)) throw this.misuse(`node "${id}" already exists`);
+    if (this.nodeList.length >= MAX_NODES) throw this.misuse(`a simulation holds at most ${MAX_NODES} nodes`);
     const skew = options.clockSkewMs ?? 0;
     const drift = options.driftPpm ?? 0;
     if (!Number.isFinite(skew)) throw this.misuse(`clockSkewMs of node "${id}" must be finite`);
     if (!Number.isFinite(drift) || drift <= -1_000_000) throw this.misuse(`driftPpm of node "${id}" must be finite and above -1,000,000`);
-    const node = new NodeState(id, this.nodeStates.size, 1 + drift / 1_000_000, skew, options.start);
-    this.nodeStates.set(id, node);
+    const node = new NodeState(id, this.nodeList.length, 1 + drift / 1_000_000, skew, options.start);
+    this.nodeIndexes.set(id, node.index);
+    this.nodeList.push(node);
+    this.nodeIds.push(id);
+    if (node.index === this.live.length) {
+      const live = new Int32Array(2 * this.live.length);
+      live.set(this.live);
+      this.live = live;
+    }
+    this.live[node.index] = node.incarnation;
     node.handle = this.createHandle(node);
     this.startIncarnation(node);
     return node.handle;
@@ -287,7 +326,7 @@ class SimulationImpl implements Simulation {
   }
 
   nodes(): SimNode[] {
-    return [...this.nodeStates.values()].map((node) => node.handle);
+    return this.nodeList.map((node) => node.handle);
   }
 
   private createHandle(node: NodeState): SimNode {
@@ -335,6 +374,7 @@ class SimulationImpl implements Simulation {
     if (!node.up) throw this.misuse(`node "${id}" is already down`);
     node.up = false;
     node.incarnation += 1;
+    this.live[node.index] = 0;
     for (const byNode of this.channelHandlers.values()) byNode[node.index] = undefined;
     node.peerUp = [];
     node.peerDown = [];
@@ -355,6 +395,7 @@ class SimulationImpl implements Simulation {
     if (node.up) throw this.misuse(`node "${id}" is running; crash it before restarting it`);
     node.up = true;
     node.incarnation += 1;
+    this.live[node.index] = node.incarnation;
     this.mixTrace(0x11, node.index, 0);
     this.startIncarnation(node);
   }
@@ -362,12 +403,13 @@ class SimulationImpl implements Simulation {
   // ---- the transport ------------------------------------------------------------------
 
   private createTransport(node: NodeState, incarnation: number): SimTransport {
-    const live = (): boolean => node.up && node.incarnation === incarnation;
+    const index = node.index;
+    const live = (): boolean => this.live[index] === incarnation;
     return {
       nodeId: node.id,
       send: (peer, channel, payload, options) => {
-        if (!node.up || node.incarnation !== incarnation) return false;
-        this.send(node, this.state(peer), channel, payload, options);
+        if (this.live[index] !== incarnation) return false;
+        this.send(index, this.indexOf(peer), channel, payload, options);
         return true;
       },
       onMessage: (channel, handler) => {
@@ -379,12 +421,13 @@ class SimulationImpl implements Simulation {
           this.channelHandlers.set(channel, byNode);
         }
         const registry = byNode;
-        registry[node.index] = [...(registry[node.index] ?? []), handler];
+        const current = registry[index];
+        registry[index] = current === undefined ? handler : typeof current === 'function' ? [current, handler] : [...current, handler];
         return () => {
-          const current = registry[node.index];
+          const current = registry[index];
           if (current === undefined || node.incarnation !== incarnation) return;
-          const remaining = current.filter((candidate) => candidate !== handler);
-          registry[node.index] = remaining.length === 0 ? undefined : remaining;
+          const remaining = (typeof current === 'function' ? [current] : current).filter((candidate) => candidate !== handler);
+          registry[index] = remaining.length === 0 ? undefined : remaining.length === 1 ? remaining[0] : remaining;
         };
       },
       on: (event: PeerEvent, handler) => {
@@ -406,10 +449,10 @@ class SimulationImpl implements Simulation {
     };
   }
 
-  private send(from: NodeState, to: NodeState, channel: string, payload: unknown, options: SendOptions | undefined): void {
+  private send(from: number, to: number, channel: string, payload: unknown, options: SendOptions | undefined): void {
     if (typeof channel !== 'string') throw this.misuse('a channel name is a string');
     const links = this.links;
-    const link = links.id(from.index, to.index);
+    const link = links.id(from, to);
     const traced = this.traceMode === 'full';
     let size: number;
     let payloadHash = 0;
@@ -427,7 +470,7 @@ class SimulationImpl implements Simulation {
     totals.sent += 1;
     totals.bytes += size;
     if (size > this.maxFrameBytes) return this.dropped(link, 'oversize');
-    if (this.blocked(from, to)) return this.dropped(link, 'partition');
+    if (this.faulty && this.blocked(this.nodeList[from]!, this.nodeList[to]!)) return this.dropped(link, 'partition');
     const random = this.networkRandom;
     const loss = this.linkDropRates.size > 0 ? (this.linkDropRates.get(link) ?? this.dropRate) : this.dropRate;
     if (loss > 0 && random.float() < loss) return this.dropped(link, 'loss');
@@ -438,7 +481,7 @@ class SimulationImpl implements Simulation {
     }
     const sampler = this.linkLatencies.size > 0 ? (this.linkLatencies.get(link) ?? this.latency) : this.latency;
     for (let copy = 0; copy < copies; copy += 1) {
-      let arrival = this.time + sampler(from.id, to.id, random);
+      let arrival = this.time + sampler(this.nodeIds[from]!, this.nodeIds[to]!, random);
       if (this.reorderRate > 0 && random.float() < this.reorderRate) {
         arrival += random.float() * this.reorderWindowMs;
         totals.reordered += 1;
@@ -447,10 +490,10 @@ class SimulationImpl implements Simulation {
         if (arrival < earliest) arrival = earliest;
         links.set(link, LINK_FIELD.LAST_ARRIVAL, arrival);
       }
-      const event = new SimEvent();
+      const event = this.spareDeliveries.pop() ?? new SimEvent();
       event.kind = Kind.Deliver;
-      event.node = to;
-      event.peer = from;
+      event.target = to;
+      event.source = from;
       event.channel = channel;
       event.payload = payload;
       event.headers = options?.headers;
@@ -467,6 +510,7 @@ class SimulationImpl implements Simulation {
   }
 
   private blocked(from: NodeState, to: NodeState): boolean {
+    if (!this.faulty) return false;
     if (from.isolated || to.isolated) return from !== to;
     if (from.cutTo !== null && from.cutTo.has(to)) return true;
     for (const partition of this.partitions) {
@@ -484,13 +528,13 @@ class SimulationImpl implements Simulation {
     if (from.connections.has(to) || from.pendingConnects.has(to)) return;
     from.pendingConnects.add(to);
     const event = new SimEvent();
-    event.node = to;
-    event.peer = from;
+    event.target = to.index;
+    event.source = from.index;
     event.incarnation = from.incarnation;
     if (this.blocked(from, to)) {
       event.kind = Kind.ConnectFail;
-      event.node = from;
-      event.peer = to;
+      event.target = from.index;
+      event.source = to.index;
       this.enqueue(event, this.time + this.failureDetectionMs);
       return;
     }
@@ -527,15 +571,15 @@ class SimulationImpl implements Simulation {
   private schedulePeerEvent(node: NodeState, peer: NodeState, kind: Kind, delayMs: number): void {
     const event = new SimEvent();
     event.kind = kind;
-    event.node = node;
-    event.peer = peer;
+    event.target = node.index;
+    event.source = peer.index;
     event.incarnation = node.incarnation;
     this.enqueue(event, this.time + delayMs);
   }
 
   /** After a fault, connections whose path is now blocked break once failure detection runs out. */
   private scheduleLinkChecks(): void {
-    for (const node of this.nodeStates.values()) {
+    for (const node of this.nodeList) {
       for (const [peer, connection] of node.connections) {
         if (connection.checkPending || !connection.open) continue;
         if (!this.blocked(node, peer) && !this.blocked(peer, node)) continue;
@@ -572,16 +616,17 @@ class SimulationImpl implements Simulation {
 
   private createNetworkFacade(): SimNetwork {
     const afterFault = (label: number, a: number, b: number): void => {
+      this.faulty = true;
       this.mixTrace(label, a, b);
       this.scheduleLinkChecks();
     };
     return {
       configure: (options) => this.configureNetwork(options),
       setLatency: (from, to, model) => {
-        this.linkLatencies.set(this.links.id(this.state(from).index, this.state(to).index), latencySampler(model));
+        this.linkLatencies.set(this.links.id(this.indexOf(from), this.indexOf(to)), latencySampler(model));
       },
       drop: (from, to, probability) => {
-        const link = this.links.id(this.state(from).index, this.state(to).index);
+        const link = this.links.id(this.indexOf(from), this.indexOf(to));
         const rate = checkProbability(probability, 'drop probability') ?? 0;
         if (rate > 0) this.linkDropRates.set(link, rate);
         else this.linkDropRates.delete(link);
@@ -614,16 +659,17 @@ class SimulationImpl implements Simulation {
       },
       heal: () => {
         this.partitions = [];
-        for (const node of this.nodeStates.values()) {
+        for (const node of this.nodeList) {
           node.isolated = false;
           node.cutTo = null;
         }
+        this.faulty = false;
         this.linkDropRates.clear();
         this.mixTrace(0x23, 0, 0);
       },
       isReachable: (from, to) => !this.blocked(this.state(from), this.state(to)),
       stats: () => ({ ...this.totals, droppedBy: { ...this.totals.droppedBy } }),
-      linkStats: (from, to) => this.links.stats(this.links.find(this.state(from).index, this.state(to).index)),
+      linkStats: (from, to) => this.links.stats(this.links.find(this.indexOf(from), this.indexOf(to))),
     };
   }
 
@@ -655,83 +701,90 @@ class SimulationImpl implements Simulation {
   }
 
   private dispatch(event: SimEvent): void {
-    const node = event.node;
-    switch (event.kind) {
-      case Kind.Timer: {
-        if (node !== null && (!node.up || node.incarnation !== event.incarnation)) return;
-        this.mixTrace(Kind.Timer, node === null ? -1 : node.index, 0);
-        const callback = event.callback!;
-        if (event.interval > 0) this.enqueue(event, this.time + event.interval);
-        this.guard(node, 'timer', callback);
-        return;
+    const kind = event.kind;
+    if (kind === Kind.Deliver) {
+      this.deliver(event);
+      event.payload = undefined;
+      event.headers = undefined;
+      this.spareDeliveries.push(event);
+      return;
+    }
+    const target = event.target;
+    if (kind === Kind.Timer) {
+      if (target >= 0 && this.live[target] !== event.incarnation) return;
+      this.mixTrace(Kind.Timer, target, 0);
+      const callback = event.callback!;
+      if (event.interval > 0) this.enqueue(event, this.time + event.interval);
+      this.guard(target < 0 ? null : this.nodeList[target]!, 'timer', callback);
+      return;
+    }
+    if (kind === Kind.LinkCheck) {
+      const connection = event.connection!;
+      connection.checkPending = false;
+      if (!connection.open) return;
+      const { initiator, acceptor } = connection;
+      if (this.blocked(initiator, acceptor) || this.blocked(acceptor, initiator)) {
+        this.mixTrace(Kind.LinkCheck, initiator.index, acceptor.index);
+        this.closeConnection(connection, 0, 0, initiator);
       }
-      case Kind.Deliver:
-        this.deliver(event, node!, event.peer!);
-        return;
+      return;
+    }
+    const node = this.nodeList[target]!;
+    const peer = this.nodeList[event.source]!;
+    switch (kind) {
       case Kind.PeerUp:
       case Kind.PeerDown: {
-        if (!node!.up || node!.incarnation !== event.incarnation) return;
-        this.mixTrace(event.kind, node!.index, event.peer!.index);
-        const handlers = event.kind === Kind.PeerUp ? node!.peerUp : node!.peerDown;
-        const peerId = event.peer!.id;
+        if (!node.up || node.incarnation !== event.incarnation) return;
+        this.mixTrace(event.kind, node.index, peer.index);
+        const handlers = event.kind === Kind.PeerUp ? node.peerUp : node.peerDown;
+        const peerId = peer.id;
         for (const handler of handlers) this.guard(node, event.kind === Kind.PeerUp ? 'peer-up handler' : 'peer-down handler', () => handler(peerId));
         return;
       }
       case Kind.ConnectArrive: {
-        const initiator = event.peer!;
+        const initiator = peer;
         if (!initiator.up || initiator.incarnation !== event.incarnation) return;
-        if (!node!.up || this.blocked(initiator, node!) || this.blocked(node!, initiator)) {
-          this.failConnect(initiator, node!, event.incarnation, this.failureDetectionMs);
+        if (!node.up || this.blocked(initiator, node) || this.blocked(node, initiator)) {
+          this.failConnect(initiator, node, event.incarnation, this.failureDetectionMs);
           return;
         }
-        this.mixTrace(Kind.ConnectArrive, node!.index, initiator.index);
-        let connection = node!.connections.get(initiator);
+        this.mixTrace(Kind.ConnectArrive, node.index, initiator.index);
+        let connection = node.connections.get(initiator);
         if (connection === undefined) {
-          connection = new Connection(initiator, node!);
-          node!.connections.set(initiator, connection);
-          this.schedulePeerEvent(node!, initiator, Kind.PeerUp, 0);
+          connection = new Connection(initiator, node);
+          node.connections.set(initiator, connection);
+          this.schedulePeerEvent(node, initiator, Kind.PeerUp, 0);
         }
         const reply = new SimEvent();
         reply.kind = Kind.ConnectReply;
-        reply.node = initiator;
-        reply.peer = node;
+        reply.target = initiator.index;
+        reply.source = node.index;
         reply.incarnation = event.incarnation;
         reply.connection = connection;
-        this.enqueue(reply, this.time + this.latencyOf(node!, initiator));
+        this.enqueue(reply, this.time + this.latencyOf(node, initiator));
         return;
       }
       case Kind.ConnectReply: {
-        const acceptor = event.peer!;
-        if (!node!.up || node!.incarnation !== event.incarnation) return;
-        node!.pendingConnects.delete(acceptor);
+        const acceptor = peer;
+        if (!node.up || node.incarnation !== event.incarnation) return;
+        node.pendingConnects.delete(acceptor);
         const connection = event.connection!;
         if (!connection.open) {
-          this.failConnect(node!, acceptor, event.incarnation, 0);
+          this.failConnect(node, acceptor, event.incarnation, 0);
           return;
         }
-        this.mixTrace(Kind.ConnectReply, node!.index, acceptor.index);
-        if (!node!.connections.has(acceptor)) {
-          node!.connections.set(acceptor, connection);
-          this.schedulePeerEvent(node!, acceptor, Kind.PeerUp, 0);
+        this.mixTrace(Kind.ConnectReply, node.index, acceptor.index);
+        if (!node.connections.has(acceptor)) {
+          node.connections.set(acceptor, connection);
+          this.schedulePeerEvent(node, acceptor, Kind.PeerUp, 0);
         }
         return;
       }
       case Kind.ConnectFail: {
-        if (!node!.up || node!.incarnation !== event.incarnation) return;
-        node!.pendingConnects.delete(event.peer!);
-        this.mixTrace(Kind.ConnectFail, node!.index, event.peer!.index);
-        for (const handler of node!.peerDown) this.guard(node, 'peer-down handler', () => handler(event.peer!.id));
-        return;
-      }
-      case Kind.LinkCheck: {
-        const connection = event.connection!;
-        connection.checkPending = false;
-        if (!connection.open) return;
-        const { initiator, acceptor } = connection;
-        if (this.blocked(initiator, acceptor) || this.blocked(acceptor, initiator)) {
-          this.mixTrace(Kind.LinkCheck, initiator.index, acceptor.index);
-          this.closeConnection(connection, 0, 0, initiator);
-        }
+        if (!node.up || node.incarnation !== event.incarnation) return;
+        node.pendingConnects.delete(peer);
+        this.mixTrace(Kind.ConnectFail, node.index, peer.index);
+        for (const handler of node.peerDown) this.guard(node, 'peer-down handler', () => handler(peer.id));
         return;
       }
     }
@@ -740,19 +793,21 @@ class SimulationImpl implements Simulation {
   private failConnect(initiator: NodeState, target: NodeState, incarnation: number, delayMs: number): void {
     const event = new SimEvent();
     event.kind = Kind.ConnectFail;
-    event.node = initiator;
-    event.peer = target;
+    event.target = initiator.index;
+    event.source = target.index;
     event.incarnation = incarnation;
     this.enqueue(event, this.time + delayMs);
   }
 
-  private deliver(event: SimEvent, to: NodeState, from: NodeState): void {
+  private deliver(event: SimEvent): void {
     const link = event.link;
-    if (!to.up) return this.dropped(link, 'nodeDown');
-    if (this.blocked(from, to)) return this.dropped(link, 'partition');
-    const handlers = this.channelHandlers.get(event.channel)?.[to.index];
+    const to = event.target;
+    const from = event.source;
+    if (this.live[to] === 0) return this.dropped(link, 'nodeDown');
+    if (this.faulty && this.blocked(this.nodeList[from]!, this.nodeList[to]!)) return this.dropped(link, 'partition');
+    const handlers = this.channelHandlers.get(event.channel)?.[to];
     if (handlers === undefined) return this.dropped(link, 'noHandler');
-    this.links.add(link, LINK_FIELD.DELIVERED, 1);
+    this.links.countDelivery(link);
     this.totals.delivered += 1;
     if (this.traceMode !== 'off') {
       let channelHash = this.channelHashes.get(event.channel);
@@ -760,16 +815,24 @@ class SimulationImpl implements Simulation {
         channelHash = hashString(0, event.channel);
         this.channelHashes.set(event.channel, channelHash);
       }
-      this.mixTrace(Kind.Deliver, to.index, from.index ^ channelHash);
+      this.mixTrace(Kind.Deliver, to, from ^ channelHash);
       if (this.traceMode === 'full') this.hashB = mixInto(this.hashB, event.payloadHash);
     }
-    const message: InboundMessage = { from: from.id, to: to.id, channel: event.channel, payload: event.payload, headers: event.headers };
+    const message: InboundMessage = { from: this.nodeIds[from]!, to: this.nodeIds[to]!, channel: event.channel, payload: event.payload, headers: event.headers };
+    if (typeof handlers === 'function') {
+      try {
+        handlers(message);
+      } catch (error) {
+        throw this.handlerFailure(this.nodeList[to]!, `message handler for channel "${event.channel}"`, error);
+      }
+      return;
+    }
     for (let index = 0; index < handlers.length; index += 1) {
       const handler = handlers[index]!;
       try {
         handler(message);
       } catch (error) {
-        throw this.handlerFailure(to, `message handler for channel "${event.channel}"`, error);
+        throw this.handlerFailure(this.nodeList[to]!, `message handler for channel "${event.channel}"`, error);
       }
     }
   }
