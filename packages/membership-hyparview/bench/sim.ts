@@ -7,7 +7,12 @@
 //    the nodes crash at once, and broadcasts are sent right then and after 1, 2, 5 and 10 healing
 //    rounds; each one's reliability (share of live nodes that delivered it) is taken one round
 //    after it was sent. Overlay health of the live nodes is taken after 5 and 10 rounds.
+//    The failure shares are independent simulations of the same stable overlay: they run in
+//    worker threads (--workers, default one per core), each seeded as before, so the report does
+//    not depend on how many there are.
 // Prints a table per phase; the last line is one JSON object.
+import { availableParallelism } from 'node:os';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { createSimCluster } from '../src/internal/sim-cluster';
 import type { BroadcastRecord, SimCluster } from '../src/internal/sim-cluster';
 import type { InitialView } from '../src/core/hyparview';
@@ -18,6 +23,7 @@ interface Arguments {
   stabilise: number;
   healing: number;
   failures: number[];
+  workers: number;
 }
 
 function parseArguments(argv: readonly string[]): Arguments {
@@ -32,6 +38,7 @@ function parseArguments(argv: readonly string[]): Arguments {
     stabilise: Number(value('stabilise') ?? 5),
     healing: Number(value('rounds') ?? 10),
     failures: (value('failures') ?? '10,20,30,40,50,60,70,80,90,95').split(',').map(Number),
+    workers: Number(value('workers') ?? availableParallelism()),
   };
 }
 
@@ -84,54 +91,6 @@ function probe(cluster: SimCluster, count: number, results: number[], records: B
 
 const mean = (values: readonly number[]): number => (values.length === 0 ? Number.NaN : values.reduce((sum, value) => sum + value, 0) / values.length);
 
-// ---- 1. join and stabilise --------------------------------------------------------------------
-
-console.log(`HyParView simulation: ${args.nodes} nodes, seed ${args.seed}, round ${ROUND_MS} ms (node ${process.version})`);
-const base = createSimCluster({ seed: args.seed, nodes: args.nodes, joinSpacingMs: 0.5, trace: 'off', network: { sizeOf: () => 64 } });
-const joinMs = args.nodes * 0.5 + 2 * ROUND_MS;
-base.simulation.runFor(joinMs);
-simulatedRounds += Math.ceil(joinMs / ROUND_MS);
-for (let round = 0; round < args.stabilise; round += 1) base.simulation.runFor(ROUND_MS);
-simulatedRounds += args.stabilise;
-const stable = base.overlay(200);
-console.log(`joined and stabilised in ${elapsed()} (${simulatedRounds} rounds)`);
-
-// ---- 2. the stable overlay: health and Plumtree ----------------------------------------------
-
-const sender = base.ids[0]!;
-const warmUp = base.broadcast(sender);
-base.simulation.runFor(ROUND_MS);
-const steady: BroadcastRecord[] = [];
-for (let index = 0; index < STEADY_BROADCASTS; index += 1) {
-  steady.push(base.broadcast(sender));
-  base.simulation.runFor(ROUND_MS / 4);
-}
-simulatedRounds += 1 + Math.ceil(STEADY_BROADCASTS / 4);
-const steadyReliability = mean(steady.map((record) => base.reliability(record)));
-const steadyRedundancy = mean(steady.map((record) => base.redundancy(record)));
-const steadyLastHop = Math.max(...steady.map((record) => record.lastHop));
-const snapshot = new Map<string, InitialView>([...base.views()].map(([id, view]) => [id, { ...view, trusted: true }]));
-account(base);
-
-console.log('\nStable overlay (active views of all nodes)');
-console.log(
-  [
-    ['nodes', stable.nodes],
-    ['connected components', stable.components],
-    ['symmetric active-view entries', percent(stable.symmetry)],
-    ['in-degree min / mean / max (stddev)', `${stable.inDegree.min} / ${stable.inDegree.mean.toFixed(2)} / ${stable.inDegree.max} (${stable.inDegree.stddev.toFixed(3)})`],
-    ['clustering coefficient', stable.clustering.toFixed(4)],
-    ['mean shortest path (200 sources)', stable.meanShortestPath.toFixed(2)],
-    ['largest distance seen', stable.diameterSeen],
-    ['Plumtree first broadcast: reliability, RMR, last hop', `${percent(base.reliability(warmUp))}, ${base.redundancy(warmUp).toFixed(2)}, ${warmUp.lastHop}`],
-    [`Plumtree steady state (${STEADY_BROADCASTS} broadcasts, one sender): reliability`, percent(steadyReliability)],
-    ['  relative message redundancy (mean)', steadyRedundancy.toFixed(4)],
-    ['  last delivery hop (max)', steadyLastHop],
-  ]
-    .map(([label, value]) => `  ${String(label).padEnd(64)} ${String(value)}`)
-    .join('\n'),
-);
-
 // ---- 3. mass failures -------------------------------------------------------------------------
 
 interface FailureRow {
@@ -146,11 +105,8 @@ interface FailureRow {
   readonly wallMs: number;
 }
 
-const rows: FailureRow[] = [];
-const probeRounds = [0, 1, 2, 5, 10].filter((round) => round <= args.healing);
-console.log('\nMass failure: reliability of broadcasts sent 0, 1, 2, 5, 10 rounds after X% of the nodes crashed at once');
-console.log(`  ${pad('X', 4)} ${pad('live', 6)} ${pad('first', 8)} ${pad('1 round', 8)} ${pad('2', 8)} ${pad('5', 8)} ${pad('10', 8)} ${pad('comp@5', 7)} ${pad('comp@10', 8)} ${pad('RMR@10', 7)} ${pad('LDH@10', 7)}`);
-for (const share of args.failures) {
+/** One failure share, from the stable overlay's views to its row of the report. */
+function runFailure(share: number, snapshot: ReadonlyMap<string, InitialView>): { row: FailureRow; events: number; delivered: number } {
   const scenarioStarted = performance.now();
   const cluster = createSimCluster({ seed: args.seed * 1_000 + share, nodes: args.nodes, trace: 'off', initialViews: snapshot, network: { sizeOf: () => 64 } });
   // Every node resumes the stable overlay's views (the links are symmetric by construction) and
@@ -181,7 +137,6 @@ for (const share of args.failures) {
       }
     }
   }
-  simulatedRounds += args.healing + 1;
   const last = records.get(10) ?? [];
   const row: FailureRow = {
     failed: share,
@@ -200,45 +155,154 @@ for (const share of args.failures) {
     lastHop10: Math.max(0, ...last.map((record) => record.lastHop)),
     wallMs: performance.now() - scenarioStarted,
   };
-  rows.push(row);
-  account(cluster);
+  return { row, events: cluster.simulation.stats().events, delivered: cluster.simulation.network.stats().delivered };
+}
+
+/**
+ * Runs the shares on `workers` threads, each taking the next share when it finishes one (a thread
+ * stays warm across shares, and gets the overlay's views once); results in share order.
+ */
+async function runFailures(shares: readonly number[], snapshot: ReadonlyMap<string, InitialView>, workers: number): Promise<ReturnType<typeof runFailure>[]> {
+  if (workers <= 1) return shares.map((share) => runFailure(share, snapshot));
+  const views = [...snapshot];
+  const results = new Array<ReturnType<typeof runFailure> | undefined>(shares.length);
+  let next = 0;
+  const worker = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const thread = new Worker(new URL(import.meta.url), { argv: process.argv.slice(2), workerData: { views } });
+      let current = -1;
+      const assign = (): void => {
+        if (next >= shares.length) {
+          void thread.terminate().then(() => resolve());
+          return;
+        }
+        current = next++;
+        thread.postMessage(shares[current]);
+      };
+      thread.on('message', (outcome: ReturnType<typeof runFailure>) => {
+        results[current] = outcome;
+        printRow(outcome.row);
+        assign();
+      });
+      thread.once('error', reject);
+      thread.once('exit', (code) => {
+        if (next < shares.length || results[current] === undefined) reject(new Error(`a simulation thread exited with ${code} during ${shares[current]}% failures`));
+      });
+      assign();
+    });
+  await Promise.all(Array.from({ length: Math.min(workers, shares.length) }, worker));
+  return results as ReturnType<typeof runFailure>[];
+}
+
+function printRow(row: FailureRow): void {
   const r = row.reliability;
   console.log(
-    `  ${pad(share, 3)}% ${pad(row.live, 6)} ${pad(percent(r.r0), 8)} ${pad(percent(r.r1), 8)} ${pad(percent(r.r2), 8)} ${pad(percent(r.r5), 8)} ${pad(percent(r.r10), 8)} ${pad(components5, 7)} ${pad(components10, 8)} ${pad(row.redundancy10.toFixed(3), 7)} ${pad(row.lastHop10, 7)}   (${(row.wallMs / 1000).toFixed(1)} s)`,
+    `  ${pad(row.failed, 3)}% ${pad(row.live, 6)} ${pad(percent(r.r0), 8)} ${pad(percent(r.r1), 8)} ${pad(percent(r.r2), 8)} ${pad(percent(r.r5), 8)} ${pad(percent(r.r10), 8)} ${pad(row.components5, 7)} ${pad(row.components10, 8)} ${pad(row.redundancy10.toFixed(3), 7)} ${pad(row.lastHop10, 7)}   (${(row.wallMs / 1000).toFixed(1)} s)`,
   );
 }
 
-const totalMs = performance.now() - started;
-const targetsMet = rows.filter((row) => row.failed <= 80).every((row) => row.reliability.r5 === 1 && row.components5 === 1);
-const totalCpu = cpuSeconds();
-console.log(
-  `\n${simulatedRounds} rounds simulated, ${simulatedEvents.toLocaleString('en-US')} events, ${deliveredMessages.toLocaleString('en-US')} messages delivered, in ${(totalMs / 1000).toFixed(1)} s (${totalCpu.toFixed(1)} s of CPU; ${Math.round(deliveredMessages / (totalMs / 1000)).toLocaleString('en-US')} messages/s)`,
-);
-console.log(`targets (≤ 5 healing rounds, failures up to 80%: reliability 100% and one component): ${targetsMet ? 'met' : 'NOT met'}`);
+const probeRounds = [0, 1, 2, 5, 10].filter((round) => round <= args.healing);
 
-const metrics: Record<string, number> = {
-  nodes: args.nodes,
-  rounds: simulatedRounds,
-  wall_ms: Math.round(totalMs),
-  cpu_ms: Math.round(totalCpu * 1000),
-  messages_delivered: deliveredMessages,
-  messages_per_s: Math.round(deliveredMessages / (totalMs / 1000)),
-  stable_components: stable.components,
-  stable_in_degree_stddev: Number(stable.inDegree.stddev.toFixed(4)),
-  stable_clustering: Number(stable.clustering.toFixed(5)),
-  stable_mean_shortest_path: Number(stable.meanShortestPath.toFixed(3)),
-  plumtree_rmr: Number(steadyRedundancy.toFixed(4)),
-  plumtree_last_delivery_hop: steadyLastHop,
-  plumtree_reliability: steadyReliability,
-  targets_met: targetsMet ? 1 : 0,
-};
-for (const row of rows) {
-  metrics[`fail${row.failed}_reliability_first`] = Number(row.reliability.r0.toFixed(5));
-  metrics[`fail${row.failed}_reliability_1_round`] = Number(row.reliability.r1.toFixed(5));
-  metrics[`fail${row.failed}_reliability_2_rounds`] = Number(row.reliability.r2.toFixed(5));
-  metrics[`fail${row.failed}_reliability_5_rounds`] = Number(row.reliability.r5.toFixed(5));
-  metrics[`fail${row.failed}_reliability_10_rounds`] = Number(row.reliability.r10.toFixed(5));
-  metrics[`fail${row.failed}_components_5_rounds`] = row.components5;
-  metrics[`fail${row.failed}_components_10_rounds`] = row.components10;
+if (!isMainThread) {
+  // A worker: failure shares of the stable overlay the main thread sent, one at a time.
+  const snapshot = new Map((workerData as { views: [string, InitialView][] }).views);
+  parentPort!.on('message', (share: number) => parentPort!.postMessage(runFailure(share, snapshot)));
+} else {
+  await main();
 }
-console.log(JSON.stringify({ bench: 'membership-hyparview.sim', node: process.version, metrics }));
+
+async function main(): Promise<void> {
+  // ---- 1. join and stabilise --------------------------------------------------------------------
+
+  console.log(`HyParView simulation: ${args.nodes} nodes, seed ${args.seed}, round ${ROUND_MS} ms (node ${process.version})`);
+  const base = createSimCluster({ seed: args.seed, nodes: args.nodes, joinSpacingMs: 0.5, trace: 'off', network: { sizeOf: () => 64 } });
+  const joinMs = args.nodes * 0.5 + 2 * ROUND_MS;
+  base.simulation.runFor(joinMs);
+  simulatedRounds += Math.ceil(joinMs / ROUND_MS);
+  for (let round = 0; round < args.stabilise; round += 1) base.simulation.runFor(ROUND_MS);
+  simulatedRounds += args.stabilise;
+  const stable = base.overlay(200);
+  console.log(`joined and stabilised in ${elapsed()} (${simulatedRounds} rounds)`);
+
+  // ---- 2. the stable overlay: health and Plumtree ----------------------------------------------
+
+  const sender = base.ids[0]!;
+  const warmUp = base.broadcast(sender);
+  base.simulation.runFor(ROUND_MS);
+  const steady: BroadcastRecord[] = [];
+  for (let index = 0; index < STEADY_BROADCASTS; index += 1) {
+    steady.push(base.broadcast(sender));
+    base.simulation.runFor(ROUND_MS / 4);
+  }
+  simulatedRounds += 1 + Math.ceil(STEADY_BROADCASTS / 4);
+  const steadyReliability = mean(steady.map((record) => base.reliability(record)));
+  const steadyRedundancy = mean(steady.map((record) => base.redundancy(record)));
+  const steadyLastHop = Math.max(...steady.map((record) => record.lastHop));
+  const snapshot = new Map<string, InitialView>([...base.views()].map(([id, view]) => [id, { ...view, trusted: true }]));
+  account(base);
+
+  console.log('\nStable overlay (active views of all nodes)');
+  console.log(
+    [
+      ['nodes', stable.nodes],
+      ['connected components', stable.components],
+      ['symmetric active-view entries', percent(stable.symmetry)],
+      ['in-degree min / mean / max (stddev)', `${stable.inDegree.min} / ${stable.inDegree.mean.toFixed(2)} / ${stable.inDegree.max} (${stable.inDegree.stddev.toFixed(3)})`],
+      ['clustering coefficient', stable.clustering.toFixed(4)],
+      ['mean shortest path (200 sources)', stable.meanShortestPath.toFixed(2)],
+      ['largest distance seen', stable.diameterSeen],
+      ['Plumtree first broadcast: reliability, RMR, last hop', `${percent(base.reliability(warmUp))}, ${base.redundancy(warmUp).toFixed(2)}, ${warmUp.lastHop}`],
+      [`Plumtree steady state (${STEADY_BROADCASTS} broadcasts, one sender): reliability`, percent(steadyReliability)],
+      ['  relative message redundancy (mean)', steadyRedundancy.toFixed(4)],
+      ['  last delivery hop (max)', steadyLastHop],
+    ]
+      .map(([label, value]) => `  ${String(label).padEnd(64)} ${String(value)}`)
+      .join('\n'),
+  );
+
+
+  console.log('\nMass failure: reliability of broadcasts sent 0, 1, 2, 5, 10 rounds after X% of the nodes crashed at once');
+  console.log(`  ${pad('X', 4)} ${pad('live', 6)} ${pad('first', 8)} ${pad('1 round', 8)} ${pad('2', 8)} ${pad('5', 8)} ${pad('10', 8)} ${pad('comp@5', 7)} ${pad('comp@10', 8)} ${pad('RMR@10', 7)} ${pad('LDH@10', 7)}   (wall time; ${Math.min(args.workers, args.failures.length)} worker threads)`);
+  const outcomes = await runFailures(args.failures, snapshot, args.workers);
+  if (args.workers <= 1) for (const outcome of outcomes) printRow(outcome.row);
+  const rows = outcomes.map((outcome) => outcome.row);
+  for (const outcome of outcomes) {
+    simulatedEvents += outcome.events;
+    deliveredMessages += outcome.delivered;
+  }
+  simulatedRounds += args.failures.length * (args.healing + 1);
+  const totalMs = performance.now() - started;
+  const targetsMet = rows.filter((row) => row.failed <= 80).every((row) => row.reliability.r5 === 1 && row.components5 === 1);
+  const totalCpu = cpuSeconds();
+  console.log(
+    `\n${simulatedRounds} rounds simulated, ${simulatedEvents.toLocaleString('en-US')} events, ${deliveredMessages.toLocaleString('en-US')} messages delivered, in ${(totalMs / 1000).toFixed(1)} s (${totalCpu.toFixed(1)} s of CPU; ${Math.round(deliveredMessages / (totalMs / 1000)).toLocaleString('en-US')} messages/s)`,
+  );
+  console.log(`targets (≤ 5 healing rounds, failures up to 80%: reliability 100% and one component): ${targetsMet ? 'met' : 'NOT met'}`);
+
+  const metrics: Record<string, number> = {
+    nodes: args.nodes,
+    rounds: simulatedRounds,
+    wall_ms: Math.round(totalMs),
+    cpu_ms: Math.round(totalCpu * 1000),
+    messages_delivered: deliveredMessages,
+    messages_per_s: Math.round(deliveredMessages / (totalMs / 1000)),
+    stable_components: stable.components,
+    stable_in_degree_stddev: Number(stable.inDegree.stddev.toFixed(4)),
+    stable_clustering: Number(stable.clustering.toFixed(5)),
+    stable_mean_shortest_path: Number(stable.meanShortestPath.toFixed(3)),
+    plumtree_rmr: Number(steadyRedundancy.toFixed(4)),
+    plumtree_last_delivery_hop: steadyLastHop,
+    plumtree_reliability: steadyReliability,
+    targets_met: targetsMet ? 1 : 0,
+  };
+  for (const row of rows) {
+    metrics[`fail${row.failed}_reliability_first`] = Number(row.reliability.r0.toFixed(5));
+    metrics[`fail${row.failed}_reliability_1_round`] = Number(row.reliability.r1.toFixed(5));
+    metrics[`fail${row.failed}_reliability_2_rounds`] = Number(row.reliability.r2.toFixed(5));
+    metrics[`fail${row.failed}_reliability_5_rounds`] = Number(row.reliability.r5.toFixed(5));
+    metrics[`fail${row.failed}_reliability_10_rounds`] = Number(row.reliability.r10.toFixed(5));
+    metrics[`fail${row.failed}_components_5_rounds`] = row.components5;
+    metrics[`fail${row.failed}_components_10_rounds`] = row.components10;
+  }
+  console.log(JSON.stringify({ bench: 'membership-hyparview.sim', node: process.version, metrics }));
+}

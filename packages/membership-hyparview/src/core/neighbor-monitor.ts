@@ -32,7 +32,9 @@ export class NeighborMonitor {
   }
 
   add(peer: string, now: number): void {
-    if (this.states.has(peer)) return;
+    // Without heartbeats there is nothing to track (φ stays 0, no round trips), and a detector's
+    // history window is kilobytes per neighbour.
+    if (!this.enabled || this.states.has(peer)) return;
     this.states.set(peer, {
       detector: new PhiAccrualDetector({
         window: this.config.phiWindow,
