@@ -152,6 +152,19 @@ export class Connection {
     return true;
   }
 
+  /**
+   * Holds this connection's writes until `uncork`, so that the frames of one turn reach the
+   * kernel in one write. Goes through ws's socket (not part of its typed API); a socket without
+   * cork/uncork is simply written frame by frame.
+   */
+  cork(): void {
+    (this.socket as unknown as { _socket?: { cork?: () => void } })._socket?.cork?.();
+  }
+
+  uncork(): void {
+    (this.socket as unknown as { _socket?: { uncork?: () => void } })._socket?.uncork?.();
+  }
+
   /** Bytes accepted by `send` and not yet handed to the kernel. */
   get bufferedAmount(): number {
     return this.socket.bufferedAmount;

@@ -233,37 +233,51 @@ export class Link {
     if (this.state !== 'up') return;
     const { layout, limits, counters } = this.host;
     let budget = limits.turnBytes;
-    for (;;) {
-      const lane = this.scheduler.pick(this.isReady);
-      if (lane < 0) break;
-      const queue = this.queues[lane]!;
-      const queuedBefore = queue.queuedMessages;
-      // A block never exceeds the lane's remaining credit (it always carries one message).
-      const frame = queue.nextFrame(Math.min(limits.frameBytes, this.credit[lane]!))!;
-      const connection = this.connections[layout.connectionOfLane[lane]!]!;
-      connection.send(frame);
-      this.credit[lane] = this.credit[lane]! - frame.length;
-      this.scheduler.charge(lane, frame.length);
-      if (!queue.hasFrame()) this.scheduler.deactivate(lane);
-      const counter = counters[layout.channelOfLane[lane]!]!;
-      counter.framesSent += 1;
-      counter.bytesSent += frame.length;
-      const laneCounter = this.host.laneCounters[lane]!;
-      laneCounter.messagesSent += queuedBefore - queue.queuedMessages;
-      laneCounter.framesSent += 1;
-      laneCounter.bytesSent += frame.length;
-      budget -= frame.length;
-      if (budget <= 0) {
-        // Yield to I/O (incoming frames, credits, other links) before writing more.
-        if (this.scheduler.pick(this.isReady) >= 0) {
-          this.flushScheduled = true;
-          this.continuation = setImmediate(this.flush);
+    // Each connection written to is corked until the end, with this turn's credits and
+    // acknowledgements after its frames: one write per connection instead of one per frame.
+    try {
+      let wrote = false;
+      for (;;) {
+        const lane = this.scheduler.pick(this.isReady);
+        if (lane < 0) break;
+        const queue = this.queues[lane]!;
+        const queuedBefore = queue.queuedMessages;
+        // A block never exceeds the lane's remaining credit (it always carries one message).
+        const frame = queue.nextFrame(Math.min(limits.frameBytes, this.credit[lane]!))!;
+        this.corkedConnection(layout.connectionOfLane[lane]!)!.send(frame);
+        wrote = true;
+        this.credit[lane] = this.credit[lane]! - frame.length;
+        this.scheduler.charge(lane, frame.length);
+        if (!queue.hasFrame()) this.scheduler.deactivate(lane);
+        const counter = counters[layout.channelOfLane[lane]!]!;
+        counter.framesSent += 1;
+        counter.bytesSent += frame.length;
+        const laneCounter = this.host.laneCounters[lane]!;
+        laneCounter.messagesSent += queuedBefore - queue.queuedMessages;
+        laneCounter.framesSent += 1;
+        laneCounter.bytesSent += frame.length;
+        budget -= frame.length;
+        if (budget <= 0) {
+          // Yield to I/O (incoming frames, credits, other links) before writing more.
+          if (this.scheduler.pick(this.isReady) >= 0) {
+            this.flushScheduled = true;
+            this.continuation = setImmediate(this.flush);
+          }
+          break;
         }
-        break;
       }
+      if (wrote && this.controlScheduled !== undefined) {
+        clearImmediate(this.controlScheduled);
+        this.writeControl(true);
+      }
+    } finally {
+      this.uncorkAll();
     }
     this.checkDrained();
   };
+
+  /** Connections corked by the flush or control write in progress. */
+  private readonly corked: Connection[] = [];
 
   private checkDrained(): void {
     for (const channel of this.host.channels) {
@@ -459,7 +473,10 @@ export class Link {
     this.controlScheduled = setImmediate(this.sendControl);
   }
 
-  private readonly sendControl = (): void => {
+  private readonly sendControl = (): void => this.writeControl(false);
+
+  /** Writes the pending credits and acknowledgements; a flush in progress (`inFlush`) uncorks. */
+  private writeControl(inFlush: boolean): void {
     this.controlScheduled = undefined;
     const { layout, channels } = this.host;
     const credits = new Map<number, LaneAmount[]>();
@@ -469,7 +486,12 @@ export class Link {
       const channel = layout.channelOfLane[lane]!;
       const laneInChannel = lane - layout.offsets[channel]!;
       const consumed = this.consumed[lane]!;
-      if (consumed > 0) {
+      // Credit goes back once a quarter of the window is used (as HTTP/2 stacks send window
+      // updates), not after every turn's few small frames: a frame of its own per turn was a
+      // third of the writes on a busy request/reply path. The sender never stalls for want of
+      // it: it stops only with a whole window outstanding, and by then this side has consumed
+      // more than a quarter of one.
+      if (consumed > 0 && consumed >= channels[channel]!.windowBytes / 4) {
         this.consumed[lane] = 0;
         this.grantedTotal[lane] = this.grantedTotal[lane]! + consumed;
         push(credits, connectionIndex, { channel, lane: laneInChannel, amount: consumed });
@@ -479,9 +501,25 @@ export class Link {
         push(acks, connectionIndex, { channel, lane: laneInChannel, amount: this.sequences[lane]!.delivered });
       }
     }
-    for (const [index, entries] of credits) this.connections[index]?.send(encodeLaneAmounts('credit', entries));
-    for (const [index, entries] of acks) this.connections[index]?.send(encodeLaneAmounts('ack', entries));
-  };
+    for (const [index, entries] of credits) this.corkedConnection(index)?.send(encodeLaneAmounts('credit', entries));
+    for (const [index, entries] of acks) this.corkedConnection(index)?.send(encodeLaneAmounts('ack', entries));
+    if (!inFlush) this.uncorkAll();
+  }
+
+  /** Connection `index`, corked until `uncorkAll`. */
+  private corkedConnection(index: number): Connection | undefined {
+    const connection = this.connections[index];
+    if (connection !== undefined && !this.corked.includes(connection)) {
+      connection.cork();
+      this.corked.push(connection);
+    }
+    return connection;
+  }
+
+  private uncorkAll(): void {
+    for (const connection of this.corked) connection.uncork();
+    this.corked.length = 0;
+  }
 
   // ---- sessions ----------------------------------------------------------------------------
 
