@@ -365,6 +365,22 @@ describe('connections and peer events', () => {
     expect(log.slice(4)).toEqual(['725 b#3 up a', '730 a#1 up b']);
   });
 
+  it('two nodes that dial each other at once share one connection: a crash of either is reported to the other', () => {
+    for (const crashed of ['a', 'b']) {
+      const simulation = createSimulation({ seed: 25, network: { latency: 5, failureDetectionMs: 100 } });
+      const log = peerLog(simulation, ['a', 'b']);
+      simulation.node('a').transport.connect('b');
+      simulation.node('b').transport.connect('a');
+      simulation.runFor(20);
+      expect(log).toEqual(['5 b#1 up a', '5 a#1 up b']);
+      simulation.crash(crashed);
+      simulation.runFor(200);
+      const survivor = crashed === 'a' ? 'b' : 'a';
+      expect(log.slice(2)).toEqual([`120 ${survivor}#1 down ${crashed}`]);
+      expect(simulation.node(survivor).transport.peers()).toEqual([]);
+    }
+  });
+
   it('disconnect brings the peer down on both sides', () => {
     const simulation = createSimulation({ seed: 23, network: { latency: 5 } });
     const log = peerLog(simulation, ['a', 'b']);

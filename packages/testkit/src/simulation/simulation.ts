@@ -751,7 +751,11 @@ class SimulationImpl implements Simulation {
         this.mixTrace(Kind.ConnectArrive, node.index, initiator.index);
         let connection = node.connections.get(initiator);
         if (connection === undefined) {
-          connection = new Connection(initiator, node);
+          // Both sides dialled at once: the initiator already holds the connection this node's
+          // own dial opened, and both must share it (or a crash of one end is not reported to
+          // the other, whose record would be a different connection).
+          const theirs = initiator.connections.get(node);
+          connection = theirs?.open === true ? theirs : new Connection(initiator, node);
           node.connections.set(initiator, connection);
           this.schedulePeerEvent(node, initiator, Kind.PeerUp, 0);
         }
