@@ -268,7 +268,7 @@ export class Link {
       }
       if (wrote && this.controlScheduled !== undefined) {
         clearImmediate(this.controlScheduled);
-        this.writeControl(true);
+        this.writeControl();
       }
     } finally {
       this.uncorkAll();
@@ -473,10 +473,16 @@ export class Link {
     this.controlScheduled = setImmediate(this.sendControl);
   }
 
-  private readonly sendControl = (): void => this.writeControl(false);
+  private readonly sendControl = (): void => {
+    try {
+      this.writeControl();
+    } finally {
+      this.uncorkAll();
+    }
+  };
 
-  /** Writes the pending credits and acknowledgements; a flush in progress (`inFlush`) uncorks. */
-  private writeControl(inFlush: boolean): void {
+  /** Writes the pending credits and acknowledgements to corked connections; the caller uncorks. */
+  private writeControl(): void {
     this.controlScheduled = undefined;
     const { layout, channels } = this.host;
     const credits = new Map<number, LaneAmount[]>();
@@ -503,7 +509,6 @@ export class Link {
     }
     for (const [index, entries] of credits) this.corkedConnection(index)?.send(encodeLaneAmounts('credit', entries));
     for (const [index, entries] of acks) this.corkedConnection(index)?.send(encodeLaneAmounts('ack', entries));
-    if (!inFlush) this.uncorkAll();
   }
 
   /** Connection `index`, corked until `uncorkAll`. */
