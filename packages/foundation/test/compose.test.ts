@@ -17,10 +17,10 @@ afterAll(async () => {
   }
 });
 
-async function startRuntime(nodeId: string, port: number): Promise<Runtime> {
+async function startRuntime(nodeId: string, port: number, eager = true): Promise<Runtime> {
   const transport = createTransport({ nodeId, listen: { host: '127.0.0.1', port }, security: { secret }, channels, resolveAddress: urlOf });
   await transport.ready();
-  const runtime = createRuntime({ nodeId, router: createTransportRouter(withEagerConnect(transport), { channel: 'process' }) });
+  const runtime = createRuntime({ nodeId, router: createTransportRouter(eager ? withEagerConnect(transport) : transport, { channel: 'process' }) });
   started.push({ transport, runtime });
   return runtime;
 }
@@ -31,4 +31,15 @@ it('calls a process on another node with nothing but process and channels', asyn
   const b = await startRuntime(`b@127.0.0.1:${portB}`, portB);
   const echo = b.spawn({ handleCall: (request) => ({ echoed: request }) });
   expect(await a.call(echo, 'hi')).toEqual({ echoed: 'hi' });
+});
+
+it('reaches a node it never talked to through the router alone: the first signals wait for the connection, in order', async () => {
+  const [portA, portB] = [await freePort('127.0.0.1'), await freePort('127.0.0.1')];
+  const a = await startRuntime(`a@127.0.0.1:${portA}`, portA, false);
+  const b = await startRuntime(`b@127.0.0.1:${portB}`, portB, false);
+  const received: number[] = [];
+  const sink = b.spawn({ handleMessage: (message: number) => void received.push(message), handleCall: () => received.length });
+  for (let index = 0; index < 100; index += 1) a.send(sink, index); // before any connection exists
+  expect(await a.call<number>(sink, 'count')).toBe(100);
+  expect(received).toEqual(Array.from({ length: 100 }, (_, index) => index));
 });

@@ -50,20 +50,57 @@ export interface PeerTransport {
 export interface TransportRouterOptions {
   /** The channel process signals travel on. Default `process`. */
   readonly channel?: string;
+  /**
+   * Signals held per node while a connection to it comes up (a first send to a node this one
+   * never talked to). Beyond it, `send` returns false and the runtime reports a dead letter.
+   * Default 1,024.
+   */
+  readonly maxHeldPerNode?: number;
 }
 
 /**
  * A RemoteRouter over a transport: signals go on one channel, `peer-down` becomes `nodeDown`,
- * and watching a node connects to it so that its loss is detected.
+ * and watching a node connects to it so that its loss is detected. As on the BEAM, a node need
+ * not be connected first: a signal the transport refuses for want of a connection is held (in
+ * order, up to a bound), the node is connected, and the held signals go out when it comes up;
+ * if it goes down instead, they are dropped and the runtime hears `nodeDown`.
  */
 export function createTransportRouter(transport: PeerTransport, options: TransportRouterOptions = {}): RemoteRouter {
   const channel = options.channel ?? 'process';
+  const maxHeld = options.maxHeldPerNode ?? 1024;
   /** Nodes we connected to (or saw come up) and have not seen go down since. */
   const watched = new Set<string>();
-  const offUp = transport.on('peer-up', (peer) => watched.add(peer));
-  const offDownWatch = transport.on('peer-down', (peer) => watched.delete(peer));
+  /** Signals waiting for their node's connection, in the order they were sent. */
+  const held = new Map<string, unknown[]>();
+  const offUp = transport.on('peer-up', (peer) => {
+    watched.add(peer);
+    const queue = held.get(peer);
+    if (queue === undefined) return;
+    held.delete(peer);
+    // In order; after a refusal, nothing later goes either (no gaps in what a node receives).
+    for (const signal of queue) if (!transport.send(peer, channel, signal)) break;
+  });
+  const offDownWatch = transport.on('peer-down', (peer) => {
+    watched.delete(peer);
+    held.delete(peer);
+  });
+  const send = (node: string, signal: unknown): boolean => {
+    const queue = held.get(node);
+    if (queue !== undefined) {
+      if (queue.length >= maxHeld) return false;
+      queue.push(signal);
+      return true;
+    }
+    if (transport.send(node, channel, signal)) return true;
+    // Connected (or this node) and still refused: a full queue or a closing transport.
+    if (node === transport.nodeId || transport.peers().includes(node)) return false;
+    held.set(node, [signal]);
+    watched.add(node);
+    transport.connect(node);
+    return true;
+  };
   return {
-    send: (node, signal) => transport.send(node, channel, signal),
+    send,
     subscribe(receiver) {
       const offMessage = transport.onMessage(channel, (message) => receiver.signal(message.from, message.payload));
       const offDown = transport.on('peer-down', (peer) => receiver.nodeDown(peer));
