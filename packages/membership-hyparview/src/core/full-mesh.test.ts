@@ -86,6 +86,42 @@ describe('full mesh', () => {
     expect(node.members().sort()).toEqual(['a', 'b']);
   });
 
+  it('probes a failed member that third parties still list, at most once per probe interval, and takes it back when it answers', () => {
+    const node = mesh(); // contact timeout 100 ms, gossip interval 300 ms (local preset): probes ≥ 300 ms apart
+    node.join([], 0);
+    node.receive('a', { type: 'mesh-join', epoch: 0 }, 1);
+    node.receive('b', { type: 'mesh-join', epoch: 0 }, 1);
+    node.peerDown('a', 10); // a paused: declared failed
+    node.takeEffects();
+    const probes = (): number => sends(node.takeEffects()).filter(([to, message]) => to === 'a' && message.type === 'mesh-join').length;
+    node.receive('b', { type: 'mesh-members', epoch: 0, nodes: ['b', 'a'] }, 100);
+    expect(probes()).toBe(0); // too soon after the failure
+    node.receive('b', { type: 'mesh-members', epoch: 0, nodes: ['b', 'a'] }, 320);
+    expect(probes()).toBe(1);
+    node.receive('b', { type: 'mesh-members', epoch: 0, nodes: ['b', 'a'] }, 330);
+    expect(probes()).toBe(0); // one probe in flight, none again before the interval
+    node.tick(421); // the probe was not answered: given up
+    node.takeEffects();
+    node.receive('b', { type: 'mesh-members', epoch: 0, nodes: ['b', 'a'] }, 500);
+    expect(probes()).toBe(0);
+    node.receive('b', { type: 'mesh-members', epoch: 0, nodes: ['b', 'a'] }, 730);
+    expect(probes()).toBe(1);
+    node.receive('a', { type: 'mesh-members', epoch: 0, nodes: ['a', 'b'] }, 740); // a is back and answers
+    expect(node.members().sort()).toEqual(['a', 'b']);
+    expect(node.stats()).toMatchObject({ tombstones: 0, tombstonedProbed: 2 });
+  });
+
+  it('does not probe a member that left', () => {
+    const node = mesh();
+    node.join([], 0);
+    node.receive('a', { type: 'mesh-join', epoch: 0 }, 1);
+    node.receive('b', { type: 'mesh-join', epoch: 0 }, 1);
+    node.receive('a', { type: 'mesh-leave', epoch: 0 }, 10);
+    node.takeEffects();
+    node.receive('b', { type: 'mesh-members', epoch: 0, nodes: ['b', 'a'] }, 900);
+    expect(sends(node.takeEffects()).filter(([to]) => to === 'a')).toEqual([]);
+  });
+
   it('a contact that never answers is given up and tombstoned', () => {
     const node = mesh();
     node.join(['ghost'], 0);

@@ -2,7 +2,10 @@
 // does; the right choice below about ten nodes. A node becomes a member once it answered
 // directly (a mesh-join or its reply); members learned from third parties are contacted first.
 // Member lists are gossiped to a random member every `gossipIntervalMs`; failed and departed
-// members are tombstoned so that stale lists do not bring them back.
+// members are tombstoned so that stale lists do not bring them back. A failed member that others
+// still list is probed directly now and then (a node paused for a few seconds is alive again
+// and answers): the tombstone keeps dead nodes from being dialled on every list, without keeping
+// a live one out for the whole tombstone period.
 import type { Random } from '@foundation/core';
 import type { FullMeshConfig } from './config';
 import type { FullMeshMessage, ServiceMessage } from './messages';
@@ -30,13 +33,17 @@ export class FullMeshCore implements PeerService {
   /** Nodes contacted with mesh-join and not yet heard from: id → deadline. */
   private readonly contacting = new Map<string, number>();
   private readonly tombstones = new Map<string, number>();
+  /** Failed (not departed) tombstoned nodes: when a third party's list may next make us probe it. */
+  private readonly probeAt = new Map<string, number>();
+  /** How long a failed node is left alone before a list that names it leads to a direct probe. */
+  private readonly probeIntervalMs: number;
   private readonly effects = new EffectQueue<ServiceEffect>();
   private seeds: string[] = [];
   private started = false;
   private stopped = false;
   private nextGossipAt = Number.POSITIVE_INFINITY;
   private nextSeedCheckAt = Number.POSITIVE_INFINITY;
-  private readonly counters = { membersAdded: 0, membersFailed: 0, membersLeft: 0, contactsTimedOut: 0, ignoredFull: 0, ignoredTombstoned: 0 };
+  private readonly counters = { membersAdded: 0, membersFailed: 0, membersLeft: 0, contactsTimedOut: 0, ignoredFull: 0, ignoredTombstoned: 0, tombstonedProbed: 0 };
 
   constructor(options: FullMeshOptions) {
     this.self = options.self;
@@ -45,6 +52,7 @@ export class FullMeshCore implements PeerService {
     this.epoch = options.epoch ?? 0;
     this.contactTimeoutMs = options.contactTimeoutMs;
     this.memberSet = new PeerSet(options.config.maxMembers);
+    this.probeIntervalMs = Math.max(options.contactTimeoutMs, options.config.gossipIntervalMs);
   }
 
   neighbors(): readonly string[] {
@@ -119,6 +127,7 @@ export class FullMeshCore implements PeerService {
       case 'mesh-leave':
         this.contacting.delete(from);
         this.tombstones.set(from, now + this.config.tombstoneMs);
+        this.probeAt.delete(from); // it left: nothing to probe
         if (this.memberSet.delete(from)) {
           this.counters.membersLeft += 1;
           this.effects.push({ kind: 'neighbor-down', peer: from, reason: 'left' });
@@ -136,7 +145,12 @@ export class FullMeshCore implements PeerService {
       this.counters.membersFailed += 1;
       this.effects.push({ kind: 'neighbor-down', peer, reason: 'failed' });
     } else if (!wasContacting) return;
+    this.tombstoneFailed(peer, now);
+  }
+
+  private tombstoneFailed(peer: string, now: number): void {
     this.tombstones.set(peer, now + this.config.tombstoneMs);
+    this.probeAt.set(peer, now + this.probeIntervalMs);
   }
 
   /** A heartbeat is direct evidence that the peer is alive and counts this node as a member. */
@@ -151,9 +165,13 @@ export class FullMeshCore implements PeerService {
       if (deadline > now) continue;
       this.contacting.delete(peer);
       this.counters.contactsTimedOut += 1;
-      this.tombstones.set(peer, now + this.config.tombstoneMs);
+      this.tombstoneFailed(peer, now);
     }
-    for (const [peer, until] of this.tombstones) if (until <= now) this.tombstones.delete(peer);
+    for (const [peer, until] of this.tombstones) {
+      if (until > now) continue;
+      this.tombstones.delete(peer);
+      this.probeAt.delete(peer);
+    }
     if (now >= this.nextSeedCheckAt) {
       // A node with no member yet keeps calling its seeds every contact timeout, tombstones or
       // not: seeds started after it (a cluster whose nodes all start at once) are found as soon
@@ -189,6 +207,7 @@ export class FullMeshCore implements PeerService {
       return false;
     }
     this.tombstones.delete(peer);
+    this.probeAt.delete(peer);
     this.memberSet.add(peer);
     this.counters.membersAdded += 1;
     this.effects.push({ kind: 'neighbor-up', peer });
@@ -198,8 +217,14 @@ export class FullMeshCore implements PeerService {
   private contact(peer: string, now: number): void {
     if (peer === this.self || this.memberSet.has(peer) || this.contacting.has(peer)) return;
     if (this.tombstones.has(peer)) {
-      this.counters.ignoredTombstoned += 1;
-      return;
+      // Named by a list while tombstoned: ignored, unless it failed long enough ago to probe it.
+      const probeAt = this.probeAt.get(peer);
+      if (probeAt === undefined || now < probeAt) {
+        this.counters.ignoredTombstoned += 1;
+        return;
+      }
+      this.probeAt.set(peer, now + this.probeIntervalMs);
+      this.counters.tombstonedProbed += 1;
     }
     if (this.memberSet.size + this.contacting.size >= this.config.maxMembers) {
       this.counters.ignoredFull += 1;
