@@ -37,6 +37,7 @@ export { MessageTooLargeError } from './errors/message-too-large-error';
 export { NoResponderError } from './errors/no-responder-error';
 export { PayloadEncodingError } from './errors/payload-encoding-error';
 export { PeerUnavailableError } from './errors/peer-unavailable-error';
+export { RequestInterruptedError } from './errors/request-interrupted-error';
 export { ProtocolViolationError } from './errors/protocol-violation-error';
 export { QueueFullError } from './errors/queue-full-error';
 export { RequestTimeoutError } from './errors/request-timeout-error';

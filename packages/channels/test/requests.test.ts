@@ -59,7 +59,7 @@ describe('request ids', () => {
     const downOnA = nextEvent<string>(a, 'peer-down');
     a.disconnect('node-b');
     await downOnA;
-    expect(await first).toMatchObject({ name: 'PeerUnavailableError' });
+    expect(await first).toMatchObject({ name: 'RequestInterruptedError', code: 5812 });
     // b still holds its link (within its grace period) and the pending first request.
     expect(b.stats().peers.find((peer) => peer.peer === 'node-a')?.state).not.toBe('down');
     await link(a, b);

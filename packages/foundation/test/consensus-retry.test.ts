@@ -3,7 +3,7 @@
 // twice overwrote later acknowledged writes, and a compareAndSet that took effect reported
 // false). Two Raft nodes in this process, over an in-memory transport.
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { PeerUnavailableError } from '@foundation/channels';
+import { PeerUnavailableError, RequestInterruptedError } from '@foundation/channels';
 import { createMemoryPersistence } from '@foundation/raft';
 import type { KvResult, RaftTransport } from '@foundation/raft';
 import { createClusterConsensus } from '../src/consensus/cluster-consensus';
@@ -37,7 +37,7 @@ function createLoopback() {
       const reply = await handler({ from: self, payload });
       if (loseReplies > 0) {
         loseReplies -= 1;
-        throw new PeerUnavailableError(peer, 'the link went down before the reply');
+        throw new RequestInterruptedError(peer, 'the link went down before the reply');
       }
       return reply;
     },

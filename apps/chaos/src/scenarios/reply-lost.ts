@@ -6,7 +6,7 @@
 //   3. F runs compareAndSet(k, 1, 2). F forwards it to L, L commits and applies it, and its
 //      reply is lost.
 //   4. Once F's link to L is declared down (F's pending request then fails with
-//      peerUnavailable), the drop rule goes away, so whatever F does next reaches L.
+//      requestInterrupted), the drop rule goes away, so whatever F does next reaches L.
 //   5. The compareAndSet answers. It applied, so the right answer is `true`. `false` or an
 //      error that says "certainly not applied" is the bug.
 import { mkdtempSync, rmSync } from 'node:fs';

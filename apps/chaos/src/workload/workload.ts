@@ -45,10 +45,10 @@ interface KvAnswer {
  * Error codes after which a write certainly did not apply: raft notLeader 6010 (this node does
  * not lead and did not forward it), raft dropped 6011 (the leader refused it, or another entry
  * took its log position) and channels noResponder 5810 (the peer has no handler for it). Any
- * other error leaves the outcome unknown. Not channels peerUnavailable 5804: it is also
- * raised for a request already sent when its connection drops before the reply, and such a
- * request may well have been applied (the foundation package retries it safely because its
- * proposals carry ids; see the README's findings).
+ * other error leaves the outcome unknown. Not channels peerUnavailable 5804: the foundation
+ * package retries it, and the retry's own failure can surface with it after an earlier attempt
+ * was applied. (A request already sent when its connection drops fails with requestInterrupted
+ * 5812, whose outcome is unknown by definition; see the README's findings.)
  */
 export const NOT_APPLIED_CODES: ReadonlySet<number> = new Set([6010, 6011, 5810]);
 

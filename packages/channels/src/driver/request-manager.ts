@@ -1,7 +1,7 @@
 // Requests waiting for their reply, by id, each with its timeout. One manager per link, so a
 // peer going down fails exactly its own requests.
 import type { Scheduler, Timer } from '@foundation/core';
-import { PeerUnavailableError } from '../errors/peer-unavailable-error';
+import { RequestInterruptedError } from '../errors/request-interrupted-error';
 import { RequestTimeoutError } from '../errors/request-timeout-error';
 
 interface Pending {
@@ -15,7 +15,7 @@ export interface RequestManager {
   add(id: number, peer: string, channel: string, timeoutMs: number): Promise<unknown>;
   /** Settles request `id` with a reply; false when it is unknown (late, duplicate or forged). */
   settle(id: number, outcome: { ok: true; value: unknown } | { ok: false; error: unknown }): boolean;
-  /** Fails every pending request (the peer is gone). */
+  /** Fails every pending request (the peer is gone): their outcome is unknown. */
   failAll(peer: string, reason: string): void;
   readonly size: number;
 }
@@ -46,7 +46,7 @@ export function createRequestManager(clock: Scheduler): RequestManager {
       pending.clear();
       for (const entry of entries) {
         entry.timer.cancel();
-        entry.reject(new PeerUnavailableError(peer, reason));
+        entry.reject(new RequestInterruptedError(peer, reason));
       }
     },
     get size() {

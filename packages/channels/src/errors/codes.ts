@@ -6,7 +6,7 @@ export const CHANNELS_ERROR_CODES = Object.freeze({
   unknownChannel: 5802,
   /** A request got no reply within its timeout. */
   requestTimeout: 5803,
-  /** The peer is not connected (never was, went down, or was disconnected) so the message cannot be queued. */
+  /** The peer is not connected (never was, went down, or was disconnected) so the message was not queued. */
   peerUnavailable: 5804,
   /** A connection attempt was refused or failed during the handshake; `closeCode` says why. */
   connectionRefused: 5805,
@@ -22,6 +22,11 @@ export const CHANNELS_ERROR_CODES = Object.freeze({
   noResponder: 5810,
   /** The queue for that peer and channel is full (backpressure). */
   queueFull: 5811,
+  /**
+   * The peer went down while a request to it was pending: it may have been delivered and handled,
+   * and its reply will not come (RequestInterruptedError). Unlike 5804, the outcome is unknown.
+   */
+  requestInterrupted: 5812,
 });
 
 export type ChannelsErrorKind = keyof typeof CHANNELS_ERROR_CODES;

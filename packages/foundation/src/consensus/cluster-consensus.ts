@@ -63,9 +63,10 @@ const FORWARD_KIND = 'foundation/consensus';
 
 /**
  * Whether to try again (elsewhere): this node is not the leader, the leader dropped the
- * command, there was no one to answer, or the link to the leader went down. The last can
- * happen after the leader appended the command; proposals carry a session (proposer, number)
- * so that a second copy in the log is not applied again (see ClusterCommand.session).
+ * command, there was no one to answer, there was no link to the leader, or the link went down
+ * while the forwarded command was pending (requestInterrupted). The last can happen after the
+ * leader appended the command; proposals carry a session (proposer, number) so that a second
+ * copy in the log is not applied again (see ClusterCommand.session).
  */
 function retryable(error: unknown): boolean {
   if (!FoundationError.is(error)) return false;
@@ -73,6 +74,7 @@ function retryable(error: unknown): boolean {
     error.code === RAFT_ERROR_CODES.notLeader ||
     error.code === RAFT_ERROR_CODES.dropped ||
     error.code === CHANNELS_ERROR_CODES.peerUnavailable ||
+    error.code === CHANNELS_ERROR_CODES.requestInterrupted ||
     error.code === CHANNELS_ERROR_CODES.noResponder
   );
 }
