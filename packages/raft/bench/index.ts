@@ -108,6 +108,22 @@ async function openLoop(cluster: ProcessCluster, rate: number, ms: number): Prom
   return latencies.sort((a, b) => a - b);
 }
 
+/**
+ * Waits until `node` (just restarted) has applied everything `leader` had committed, so the
+ * next failover starts from a healthy cluster rather than one whose third node is still
+ * replaying its log or installing a snapshot.
+ */
+async function caughtUp(cluster: ProcessCluster, node: string, leader: string): Promise<void> {
+  const target = (await cluster.status(leader))?.commit ?? 0;
+  const deadline = performance.now() + 30_000;
+  while (performance.now() < deadline) {
+    const status = await cluster.status(node);
+    if (status !== null && status.applied >= target) return;
+    await new Promise((done) => setTimeout(done, 20));
+  }
+  throw new Error(`${node} did not catch up within 30 s after its restart`);
+}
+
 async function failover(cluster: ProcessCluster): Promise<number> {
   const leader = await leaderOf(cluster);
   await cluster.nodes.get(leader)!.client.request({ op: 'put', key: 'before-failover', value: 1 });
@@ -120,6 +136,7 @@ async function failover(cluster: ProcessCluster): Promise<number> {
       if (reply.ok) {
         const elapsed = performance.now() - killed;
         await cluster.launch(leader);
+        await caughtUp(cluster, leader, id);
         return elapsed;
       }
     }
