@@ -100,6 +100,13 @@ async function elected(c: Cluster): Promise<string> {
   return c.leader()!;
 }
 
+/** Replaces `id`'s persistence `save` with `save(update, original)` for the rest of the test. */
+function interceptSave(c: Cluster, id: string, save: (update: PersistUpdate, original: RaftPersistence) => Promise<void>): void {
+  const node = c.nodes.get(id)! as unknown as { options: { persistence: RaftPersistence } };
+  const original = node.options.persistence;
+  node.options.persistence = { ...original, save: (update: PersistUpdate) => save(update, original) };
+}
+
 function code(error: unknown): number | undefined {
   return FoundationError.is(error) ? error.code : undefined;
 }
@@ -137,13 +144,9 @@ describe('createRaftNode', () => {
     const [follower, other] = ['n1', 'n2', 'n3'].filter((id) => id !== leader) as [string, string];
     // The other follower is cut off, so the leader needs this follower's acknowledgement.
     c.simulation.network.isolate(other);
-    const node = c.nodes.get(follower)! as unknown as { options: { persistence: RaftPersistence } };
-    const original = node.options.persistence;
-    (node.options).persistence = {
-      ...original,
-      save: (update: PersistUpdate) =>
-        holding && update.entries.length > 0 ? new Promise<void>((resolve) => gates.push(() => void original.save(update).then(resolve))) : original.save(update),
-    };
+    interceptSave(c, follower, (update, original) =>
+      holding && update.entries.length > 0 ? new Promise<void>((resolve) => gates.push(() => void original.save(update).then(resolve))) : original.save(update),
+    );
     holding = true;
     const before = c.sent.length;
     let applied = false;
@@ -169,22 +172,17 @@ describe('createRaftNode', () => {
     const c = cluster(['n1', 'n2', 'n3']);
     const leader = await elected(c);
     await c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: 'warm-up', value: 0 }));
-    const node = c.nodes.get(leader)! as unknown as { options: { persistence: RaftPersistence } };
-    const original = node.options.persistence;
     /** Writes in the order they reached the disk. */
     const written: PersistUpdate[] = [];
-    const write = (update: PersistUpdate): Promise<void> => {
-      written.push(update);
-      return original.save(update);
-    };
-    node.options.persistence = {
-      ...original,
-      save: (update: PersistUpdate) => {
-        const commitOnly = update.entries.length === 0 && update.snapshot === undefined;
-        if (!holding || !commitOnly) return write(update);
-        return new Promise<void>((resolve) => held.push(() => void write(update).then(resolve)));
-      },
-    };
+    interceptSave(c, leader, (update, original) => {
+      const write = (): Promise<void> => {
+        written.push(update);
+        return original.save(update);
+      };
+      const commitOnly = update.entries.length === 0 && update.snapshot === undefined;
+      if (!holding || !commitOnly) return write();
+      return new Promise<void>((resolve) => held.push(() => void write().then(resolve)));
+    });
     holding = true;
     await expect(c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: 'k', value: 1 }))).resolves.toEqual({ op: 'put', previous: null });
     expect(held.length).toBeGreaterThan(0); // the leader's commit-index write is still on its way
@@ -300,13 +298,9 @@ describe('createRaftNode', () => {
   it('stops loudly when the disk fails, and rejects what was pending', async () => {
     const c = cluster(['solo']);
     const leader = await elected(c);
-    const node = c.nodes.get(leader)! as unknown as { options: { persistence: RaftPersistence } };
     const errors: FoundationError[] = [];
     c.nodes.get(leader)!.on('error', (error) => errors.push(error));
-    (node.options).persistence = {
-      ...node.options.persistence,
-      save: () => Promise.reject(new Error('EIO: the disk is gone')),
-    };
+    interceptSave(c, leader, () => Promise.reject(new Error('EIO: the disk is gone')));
     const failure = await c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: 'k', value: 1 })).catch((error: unknown) => error);
     expect(failure).toBeDefined();
     expect(errors).toHaveLength(1);

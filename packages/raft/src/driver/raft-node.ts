@@ -12,7 +12,8 @@ import { MembershipChangeError } from '../errors/membership-change-error';
 import { NotLeaderError } from '../errors/not-leader-error';
 import { RaftTimeoutError } from '../errors/raft-timeout-error';
 import { StoppedError } from '../errors/stopped-error';
-import type { RaftPersistence } from '../storage/persistence';
+import { mustSync } from '../storage/persistence';
+import type { PersistUpdate, RaftPersistence } from '../storage/persistence';
 import { cborCodec } from './cbor-codec';
 import type { CommandCodec, StateMachine } from './state-machine';
 import { parseWireMessage } from './wire';
@@ -464,19 +465,14 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
         //    only moves the commit index is the exception: nothing depends on it being durable
         //    (a restarted node learns the commit index again from the leader), so it is written
         //    in the background and committed entries are applied without waiting on the disk.
-        const hardState = ready.hardState;
-        const commitOnly =
-          ready.entries.length === 0 && ready.snapshot === null && hardState !== null && hardState.term === storage.hardState.term && hardState.vote === storage.hardState.vote;
-        if (commitOnly) {
-          const previous = this.commitWrite;
-          this.commitWrite = previous.then(() => this.options.persistence.save({ hardState, entries: [] })).catch((error: unknown) => this.fail(error));
-        } else if (hardState !== null || ready.entries.length > 0 || ready.snapshot !== null) {
-          await this.commitWrite; // writes reach the disk in the order they were made
-          await this.options.persistence.save({
-            hardState: hardState ?? undefined,
-            entries: ready.entries,
-            snapshot: ready.snapshot ?? undefined,
-          });
+        if (ready.hardState !== null || ready.entries.length > 0 || ready.snapshot !== null) {
+          const update: PersistUpdate = { hardState: ready.hardState ?? undefined, entries: ready.entries, snapshot: ready.snapshot ?? undefined };
+          if (mustSync(storage.hardState, update)) {
+            await this.commitWrite; // writes reach the disk in the order they were made
+            await this.options.persistence.save(update);
+          } else {
+            this.commitWrite = this.commitWrite.then(() => this.options.persistence.save(update)).catch((error: unknown) => this.fail(error));
+          }
         }
         if (this.stopped) return;
         if (ready.snapshot !== null) this.installSnapshot(ready.snapshot);

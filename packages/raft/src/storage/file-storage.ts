@@ -2,10 +2,8 @@
 //
 // - Every save appends its records and a commit marker in one write, then one fdatasync: the
 //   batch is durable when the promise resolves (group commit: the driver saves a whole Ready).
-//   A batch that only moves the commit index is written without the fdatasync: safety needs
-//   entries, term and vote on disk before the node acts on them, but not the commit index (a
-//   restarted node learns it again from the leader; etcd's raft decides the same in MustSync).
-//   The next synced batch makes it durable with everything before it.
+//   A batch that only moves the commit index is written without the fdatasync (`mustSync` in
+//   persistence.ts says which); the next synced batch makes it durable with everything before it.
 // - Segments rotate past `segmentBytes`; each new segment starts with the current hard state, so
 //   deleting old segments never loses it.
 // - Recovery replays every segment. Damage in the last segment with no intact commit marker after
@@ -20,6 +18,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CorruptLogError } from '../errors/corrupt-log-error';
 import type { Entry, HardState, Snapshot } from '../core/types';
+import { mustSync } from './persistence';
 import type { PersistUpdate, PersistedState, RaftPersistence } from './persistence';
 import {
   decodeRecord,
@@ -283,10 +282,9 @@ class FileStorage implements RaftPersistence {
       parts.push(encodeRecord({ type: 'entry', entry }));
       lastIndex = entry.index;
     }
-    let mustSync = update.snapshot !== undefined || update.entries.length > 0;
+    const sync = this.sync && mustSync(this.hardState, update);
     if (update.hardState !== undefined) {
       parts.push(encodeRecord({ type: 'hard-state', hardState: update.hardState }));
-      if (update.hardState.term !== this.hardState.term || update.hardState.vote !== this.hardState.vote) mustSync = true;
       this.hardState = update.hardState;
     }
     if (parts.length === 0) return;
@@ -294,7 +292,7 @@ class FileStorage implements RaftPersistence {
     const buffer = Buffer.concat(parts);
     const segment = this.segments[this.segments.length - 1]!;
     await this.active.write(buffer, 0, buffer.length, segment.size);
-    if (this.sync && mustSync) await this.active.datasync();
+    if (sync) await this.active.datasync();
     segment.size += buffer.length;
     segment.lastIndex = Math.max(segment.lastIndex, lastIndex);
     if (segment.size >= this.segmentBytes) await this.startSegment(segment.sequence + 1);

@@ -33,6 +33,17 @@ export interface RaftPersistence {
   close(): Promise<void>;
 }
 
+/**
+ * Whether `update` must be durable before the node acts on it: it carries entries, a snapshot, or
+ * a new term or vote. An update that only moves the commit index need not be (a restarted node
+ * learns the commit index again from the leader; etcd's raft decides the same in MustSync).
+ */
+export function mustSync(previous: HardState, update: PersistUpdate): boolean {
+  if (update.entries.length > 0 || update.snapshot !== undefined) return true;
+  const next = update.hardState;
+  return next !== undefined && (next.term !== previous.term || next.vote !== previous.vote);
+}
+
 /** The starting state of a node that has never run: nothing in the log. */
 export function emptyState(): PersistedState {
   return { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [] };
