@@ -221,6 +221,7 @@ export class ReceivedBaggage implements ReadonlyMap<string, BaggageEntry> {
 }
 
 const NO_BAGGAGE: Baggage = new Map();
+const NOTHING_FORMATTED: FormattedBaggage = Object.freeze({ header: '', dropped: 0 });
 
 const SPACE = 0x20;
 const TAB = 0x09;
@@ -327,7 +328,12 @@ export interface FormattedBaggage {
  * already canonical is sent on as it came.
  */
 export function formatBaggage(entries: Baggage): FormattedBaggage {
-  if (entries instanceof ReceivedBaggage && entries.canonical) return { header: entries.header, dropped: 0 };
+  if (entries instanceof ReceivedBaggage) {
+    // Not decoded just to be sent on (its size would decode it).
+    if (entries.canonical) return { header: entries.header, dropped: 0 };
+  } else if (entries.size === 0) {
+    return NOTHING_FORMATTED;
+  }
   const members: string[] = [];
   let length = -1;
   let dropped = 0;

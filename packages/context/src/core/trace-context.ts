@@ -143,7 +143,8 @@ export function isTraceStateValue(text: string, start = 0, end = text.length): b
  */
 export function parseTraceState(header: string): ParseResult<string> {
   if (header.length > MAX_TRACESTATE_LENGTH) return OVERSIZED;
-  // Bounds of each member's key, for the uniqueness test: compared in place, no strings cut.
+  // Each member's start, `=` and end, for the uniqueness test (keys compared in place, no
+  // strings cut) and for the normalised form.
   const bounds = MEMBER_BOUNDS;
   let members = 0;
   let empty = 0;
@@ -164,12 +165,11 @@ export function parseTraceState(header: string): ParseResult<string> {
       if (equals === -1 || equals >= memberEnd) return MALFORMED;
       if (!isTraceStateKey(header, memberStart, equals) || !isTraceStateValue(header, equals + 1, memberEnd)) return MALFORMED;
       for (let other = 0; other < members; other += 1) {
-        if (sameRange(header, memberStart, equals, bounds[other * 4]!, bounds[other * 4 + 1]!)) return MALFORMED;
+        if (sameRange(header, memberStart, equals, bounds[other * 3]!, bounds[other * 3 + 1]!)) return MALFORMED;
       }
-      bounds[members * 4] = memberStart;
-      bounds[members * 4 + 1] = equals;
-      bounds[members * 4 + 2] = memberStart;
-      bounds[members * 4 + 3] = memberEnd;
+      bounds[members * 3] = memberStart;
+      bounds[members * 3 + 1] = equals;
+      bounds[members * 3 + 2] = memberEnd;
       members += 1;
     }
     start = end + 1;
@@ -177,14 +177,14 @@ export function parseTraceState(header: string): ParseResult<string> {
   if (!changed && empty === 0) return { ok: true, value: header };
   let normalised = '';
   for (let member = 0; member < members; member += 1) {
-    const text = header.slice(bounds[member * 4 + 2], bounds[member * 4 + 3]);
+    const text = header.slice(bounds[member * 3], bounds[member * 3 + 2]);
     normalised = member === 0 ? text : `${normalised},${text}`;
   }
   return { ok: true, value: normalised };
 }
 
-/** Key and member bounds of up to 32 members, reused by every parse (parsing never re-enters). */
-const MEMBER_BOUNDS = new Int32Array(MAX_TRACESTATE_MEMBERS * 4);
+/** Start, `=` and end of up to 32 members, reused by every parse (parsing never re-enters). */
+const MEMBER_BOUNDS = new Int32Array(MAX_TRACESTATE_MEMBERS * 3);
 
 /** Removes leading and trailing spaces and tabs (HTTP's OWS). */
 export function trimOptionalWhitespace(text: string): string {

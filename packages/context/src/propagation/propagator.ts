@@ -16,7 +16,7 @@ import type { Clock, Random } from '@foundation/core';
 import type { SpanContext, TextMapGetter, TextMapSetter } from '@opentelemetry/api';
 import { hostname } from 'node:os';
 import { Context, EMPTY_CONTEXT } from '../context';
-import { MAX_BAGGAGE_BYTES, ReceivedBaggage, checkBaggage, formatBaggage } from '../core/baggage';
+import { MAX_BAGGAGE_BYTES, checkBaggage, formatBaggage } from '../core/baggage';
 import type { Baggage } from '../core/baggage';
 import { MAX_COUNTER_VALUE, MAX_IDENTIFIER_LENGTH, isIdentifier, parseCounter } from '../core/fields';
 import { MAX_TRACEPARENT_LENGTH, MAX_TRACESTATE_LENGTH, formatTraceParent, parseTraceParent, parseTraceState } from '../core/trace-context';
@@ -187,28 +187,17 @@ function writeWithSetter<C>(carrier: C, setter: TextMapSetter<C>, values: Outgoi
 
 /**
  * The default setter's writes, as named property stores in a fixed order: carriers then share
- * one hidden class, and the stores avoid a setter call with a computed key per field (and the
- * fields go as arguments, not as an object built for the call).
+ * one hidden class, and the stores avoid a setter call with a computed key per field.
  */
-function writeHeaderMap(
-  carrier: HeaderMap,
-  traceparent: string | undefined,
-  tracestate: string | undefined,
-  baggage: string | undefined,
-  correlationId: string | undefined,
-  requestId: string | undefined,
-  originNode: string,
-  hops: string,
-  deadline: string | undefined,
-): void {
-  if (traceparent !== undefined) carrier.traceparent = traceparent;
-  if (tracestate !== undefined) carrier.tracestate = tracestate;
-  if (baggage !== undefined) carrier.baggage = baggage;
-  if (correlationId !== undefined) carrier['foundation-correlation-id'] = correlationId;
-  if (requestId !== undefined) carrier['foundation-request-id'] = requestId;
-  carrier['foundation-origin-node'] = originNode;
-  carrier['foundation-hops'] = hops;
-  if (deadline !== undefined) carrier['foundation-deadline-ms'] = deadline;
+function writeHeaderMap(carrier: HeaderMap, values: OutgoingHeaders): void {
+  if (values.traceparent !== undefined) carrier.traceparent = values.traceparent;
+  if (values.tracestate !== undefined) carrier.tracestate = values.tracestate;
+  if (values.baggage !== undefined) carrier.baggage = values.baggage;
+  if (values.correlationId !== undefined) carrier['foundation-correlation-id'] = values.correlationId;
+  if (values.requestId !== undefined) carrier['foundation-request-id'] = values.requestId;
+  if (values.originNode !== undefined) carrier['foundation-origin-node'] = values.originNode;
+  if (values.hops !== undefined) carrier['foundation-hops'] = values.hops;
+  if (values.deadline !== undefined) carrier['foundation-deadline-ms'] = values.deadline;
 }
 
 /** A propagator for one node. Nodes simulated in one process each get their own. */
@@ -357,23 +346,23 @@ export function createPropagator(options: PropagatorOptions = {}): Propagator {
         tracestate = trace.traceState?.serialize();
         if (tracestate === '') tracestate = undefined;
       }
-      let baggage: string | undefined;
-      // Received baggage is not decoded to be sent on (its size would decode it).
-      if (context.baggage instanceof ReceivedBaggage || context.baggage.size > 0) {
-        const formatted = formatBaggage(context.baggage);
-        truncated += formatted.dropped;
-        if (formatted.header !== '') baggage = formatted.header;
-      }
+      const formatted = formatBaggage(context.baggage);
+      truncated += formatted.dropped;
+      const baggage = formatted.header === '' ? undefined : formatted.header;
       const deadline =
         context.deadline === undefined ? undefined : String(Math.min(MAX_COUNTER_VALUE, Math.max(0, Math.floor(context.deadline - clock.monotonic()))));
-      const originNode = context.originNode ?? nodeId;
-      const hops = String(context.hops);
-      if (setter === headerMapSetter && typeof carrier === 'object' && carrier !== null) {
-        writeHeaderMap(carrier as HeaderMap, traceparent, tracestate, baggage, context.correlationId, context.requestId, originNode, hops, deadline);
-      } else {
-        const values: OutgoingHeaders = { traceparent, tracestate, baggage, correlationId: context.correlationId, requestId: context.requestId, originNode, hops, deadline };
-        writeWithSetter(carrier, setter, values);
-      }
+      const values: OutgoingHeaders = {
+        traceparent,
+        tracestate,
+        baggage,
+        correlationId: context.correlationId,
+        requestId: context.requestId,
+        originNode: context.originNode ?? nodeId,
+        hops: String(context.hops),
+        deadline,
+      };
+      if (setter === headerMapSetter && typeof carrier === 'object' && carrier !== null) writeHeaderMap(carrier as HeaderMap, values);
+      else writeWithSetter(carrier, setter, values);
       injected += 1;
       record(context, 'out', injectOptions?.peer);
     },
