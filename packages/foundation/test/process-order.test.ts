@@ -2,34 +2,15 @@
 // node to another arrive in the order they were sent. The process channel's lanes are separate
 // connections with no order between them, so foundationChannels() gives the process channel one.
 import { afterAll, expect, it } from '@jest/globals';
-import { createTransport } from '@foundation/channels';
-import type { Transport } from '@foundation/channels';
-import { createRuntime, createTransportRouter } from '@foundation/process';
-import type { Runtime } from '@foundation/process';
-import { foundationChannels, urlOf, withEagerConnect } from '../src/index';
-import { freePort } from '../src/options';
+import { foundationChannels } from '../src/index';
+import { runtimesOnChannels } from './support/runtimes';
 
-const secret = 'process-order-test-secret';
-const started: { transport: Transport; runtime: Runtime }[] = [];
-afterAll(async () => {
-  for (const { transport, runtime } of started) {
-    await runtime.shutdown();
-    await transport.close();
-  }
-});
-
-async function startRuntime(nodeId: string, port: number): Promise<Runtime> {
-  const transport = createTransport({ nodeId, listen: { host: '127.0.0.1', port }, security: { secret }, channels: foundationChannels(), resolveAddress: urlOf });
-  await transport.ready();
-  const runtime = createRuntime({ nodeId, router: createTransportRouter(withEagerConnect(transport), { channel: 'process' }) });
-  started.push({ transport, runtime });
-  return runtime;
-}
+const runtimes = runtimesOnChannels({ secret: 'process-order-test-secret', channels: foundationChannels() });
+afterAll(() => runtimes.stopAll());
 
 it('delivers messages from one process to another on a second node in the order they were sent, across many event-loop turns', async () => {
-  const [portA, portB] = [await freePort('127.0.0.1'), await freePort('127.0.0.1')];
-  const a = await startRuntime(`a@127.0.0.1:${portA}`, portA);
-  const b = await startRuntime(`b@127.0.0.1:${portB}`, portB);
+  const a = await runtimes.start('a');
+  const b = await runtimes.start('b');
   const received: number[] = [];
   const sink = b.spawn({ handleMessage: (message: number) => void received.push(message), handleCall: () => received.length });
   expect(await a.call(sink, 'count')).toBe(0); // the link is up: nothing is held while it connects
