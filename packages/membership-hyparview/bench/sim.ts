@@ -160,10 +160,17 @@ function runFailure(share: number, snapshot: ReadonlyMap<string, InitialView>): 
 
 /**
  * Runs the shares on `workers` threads, each taking the next share when it finishes one (a thread
- * stays warm across shares, and gets the overlay's views once); results in share order.
+ * stays warm across shares, and gets the overlay's views once), printing each row as it is done;
+ * results in share order.
  */
 async function runFailures(shares: readonly number[], snapshot: ReadonlyMap<string, InitialView>, workers: number): Promise<ReturnType<typeof runFailure>[]> {
-  if (workers <= 1) return shares.map((share) => runFailure(share, snapshot));
+  if (workers <= 1) {
+    return shares.map((share) => {
+      const outcome = runFailure(share, snapshot);
+      printRow(outcome.row);
+      return outcome;
+    });
+  }
   const views = [...snapshot];
   const results = new Array<ReturnType<typeof runFailure> | undefined>(shares.length);
   let next = 0;
@@ -264,7 +271,6 @@ async function main(): Promise<void> {
   console.log('\nMass failure: reliability of broadcasts sent 0, 1, 2, 5, 10 rounds after X% of the nodes crashed at once');
   console.log(`  ${pad('X', 4)} ${pad('live', 6)} ${pad('first', 8)} ${pad('1 round', 8)} ${pad('2', 8)} ${pad('5', 8)} ${pad('10', 8)} ${pad('comp@5', 7)} ${pad('comp@10', 8)} ${pad('RMR@10', 7)} ${pad('LDH@10', 7)}   (wall time; ${Math.min(args.workers, args.failures.length)} worker threads)`);
   const outcomes = await runFailures(args.failures, snapshot, args.workers);
-  if (args.workers <= 1) for (const outcome of outcomes) printRow(outcome.row);
   const rows = outcomes.map((outcome) => outcome.row);
   for (const outcome of outcomes) {
     simulatedEvents += outcome.events;
