@@ -58,6 +58,9 @@ describe('three nodes as processes', () => {
     };
     const writers = Array.from({ length: 8 }, () => writer());
     await until(async () => acknowledged.size >= 150, '150 acknowledged writes');
+    // Writes go on for 250 more after the kill, whenever it lands, so that the new leader takes
+    // two snapshots (every 100) past anything the killed node holds and compacts its log.
+    stopAt = acknowledged.size + 250;
     await c.kill(first);
     const second = await until(async () => {
       const leader = await c.leader();
