@@ -5,11 +5,27 @@
 //    two so drift on a shared machine hits both; the figure is the median of the rounds.
 // 2. inject + extract of a full context (trace, tracestate, two baggage entries, ids, deadline);
 //    target ≤ 2 µs.
+//    Baseline in the same run: OpenTelemetry's own W3C propagators (@opentelemetry/core's
+//    W3CTraceContextPropagator and W3CBaggagePropagator) doing inject + extract of the same
+//    traceparent, tracestate and baggage, without Foundation's five fields. This machine's speed
+//    varies from day to day; the ratio does not.
 // 3. For reference: the same with an OpenTelemetry context manager registered (Foundation rides
 //    on OpenTelemetry's context), and OpenTelemetry's own context.with.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { ROOT_CONTEXT, TraceFlags, context as otelContext, createContextKey as createOtelKey, createTraceState } from '@opentelemetry/api';
+import {
+  ROOT_CONTEXT,
+  TraceFlags,
+  context as otelContext,
+  createContextKey as createOtelKey,
+  createTraceState,
+  defaultTextMapGetter,
+  defaultTextMapSetter,
+  propagation,
+  trace,
+} from '@opentelemetry/api';
+import type { Context as OtelContext } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { createContext, createFlightRecorder, createPropagator, getValue, withContext } from '@foundation/context';
 import type { HeaderMap } from '@foundation/context';
 import { median, report } from '../../../tooling/scripts/bench';
@@ -68,42 +84,48 @@ async function alternate(operations: readonly ((index: number) => Promise<number
   return samples;
 }
 
+/** Deterministic lowercase hex of `length` digits, not starting with 0. */
+function hex(length: number, seed: number): string {
+  let text = '';
+  let state = (seed * 2654435761) >>> 0 || 1;
+  while (text.length < length) {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    text += ((state >>> 16) & 15).toString(16);
+  }
+  return text.replace(/^0/, 'a');
+}
+
+/** The trace and baggage of context `id` (1,024 distinct ones), for both propagators. */
+function traceOf(id: number) {
+  return { traceId: hex(32, id), spanId: hex(16, id + 1), traceFlags: TraceFlags.SAMPLED, traceState: createTraceState(`rojo=${hex(16, id + 2)}`) };
+}
+const BAGGAGE_OF = (id: number): [string, string][] => [
+  ['user.id', `alice-${id}`],
+  ['tenant', 'acme corp'],
+];
+
 /**
- * ns per inject + extract of a full context: 1,024 distinct contexts (ids, trace ids, baggage
- * values all differ), built before timing and used in turn. Nothing is memoised on the way:
- * inject formats every header each time and extract parses them each time.
+ * ns per inject + extract with `inject` and `extract` as given: `count` in one process (extract
+ * reads the strings inject just made), and across a wire (carriers go through JSON, untimed,
+ * between inject and extract, so extract reads strings as a decoder produces them). Median of
+ * the rounds. Nothing is memoised on the way: each inject formats every header and each extract
+ * parses them.
  */
-function propagationNs(withRecorder: boolean): { inProcess: number; acrossWire: number } {
-  const propagator = createPropagator({ nodeId: 'bench-node', processId: '1', ...(withRecorder ? { recorder: createFlightRecorder() } : {}) });
-  const hex = (length: number, seed: number): string => {
-    let text = '';
-    let state = (seed * 2654435761) >>> 0 || 1;
-    while (text.length < length) {
-      state = (Math.imul(state, 1103515245) + 12345) >>> 0;
-      text += ((state >>> 16) & 15).toString(16);
-    }
-    return text.replace(/^0/, 'a');
-  };
-  const contexts = Array.from({ length: 1024 }, (_, id) =>
-    createContext({ correlationId: `5f0c5b0e-8a40-4f3a-9a55-${String(id).padStart(12, '0')}`, requestId: `req-${id}`, originNode: 'node-entry', hops: 2 })
-      .withTimeout(5_000)
-      .withTrace({ traceId: hex(32, id), spanId: hex(16, id + 1), traceFlags: TraceFlags.SAMPLED, traceState: createTraceState(`rojo=${hex(16, id + 2)}`) })
-      .setBaggage('user.id', `alice-${id}`)
-      .setBaggage('tenant', 'acme corp'),
-  );
-  let hops = 0;
-  // In one process: extract reads the strings inject just concatenated.
+function propagationNs<T>(
+  contexts: readonly T[],
+  inject: (context: T, carrier: HeaderMap) => void,
+  extract: (carrier: HeaderMap) => number,
+): { inProcess: number; acrossWire: number } {
+  let checksum = 0;
   const inProcess = (count: number): number => {
     const start = performance.now();
     for (let index = 0; index < count; index += 1) {
       const carrier: HeaderMap = {};
-      propagator.inject(contexts[index & 1023]!, carrier);
-      hops += propagator.extract(carrier).hops;
+      inject(contexts[index & 1023]!, carrier);
+      checksum += extract(carrier);
     }
     return ((performance.now() - start) * 1e6) / count;
   };
-  // Across a wire: carriers go through JSON (untimed) between inject and extract, so extract
-  // reads strings as a decoder produces them, as on a receiving node.
   const acrossWire = (count: number): number => {
     let elapsed = 0;
     for (let done = 0; done < count; done += 1024) {
@@ -111,13 +133,13 @@ function propagationNs(withRecorder: boolean): { inProcess: number; acrossWire: 
       let start = performance.now();
       for (const context of contexts) {
         const carrier: HeaderMap = {};
-        propagator.inject(context, carrier);
+        inject(context, carrier);
         carriers.push(carrier);
       }
       elapsed += performance.now() - start;
       const received = JSON.parse(JSON.stringify(carriers)) as HeaderMap[];
       start = performance.now();
-      for (const carrier of received) hops += propagator.extract(carrier).hops;
+      for (const carrier of received) checksum += extract(carrier);
       elapsed += performance.now() - start;
     }
     return (elapsed * 1e6) / (Math.ceil(count / 1024) * 1024);
@@ -130,16 +152,51 @@ function propagationNs(withRecorder: boolean): { inProcess: number; acrossWire: 
     inProcessSamples.push(inProcess(PROPAGATION_OPS));
     acrossWireSamples.push(acrossWire(PROPAGATION_OPS));
   }
-  if (hops === 0) throw new Error('extract lost the hop count');
+  if (checksum === 0) throw new Error('extract lost what inject wrote');
   return { inProcess: median(inProcessSamples), acrossWire: median(acrossWireSamples) };
+}
+
+/** Foundation's propagator over a full context: trace, tracestate, two baggage entries, ids, deadline. */
+function foundationPropagationNs(withRecorder: boolean): { inProcess: number; acrossWire: number } {
+  const propagator = createPropagator({ nodeId: 'bench-node', processId: '1', ...(withRecorder ? { recorder: createFlightRecorder() } : {}) });
+  const contexts = Array.from({ length: 1024 }, (_, id) => {
+    let context = createContext({ correlationId: `5f0c5b0e-8a40-4f3a-9a55-${String(id).padStart(12, '0')}`, requestId: `req-${id}`, originNode: 'node-entry', hops: 2 })
+      .withTimeout(5_000)
+      .withTrace(traceOf(id));
+    for (const [key, value] of BAGGAGE_OF(id)) context = context.setBaggage(key, value);
+    return context;
+  });
+  return propagationNs(
+    contexts,
+    (context, carrier) => propagator.inject(context, carrier),
+    (carrier) => propagator.extract(carrier).hops,
+  );
+}
+
+/** OpenTelemetry's W3C trace-context and baggage propagators over the same trace and baggage. */
+function openTelemetryPropagationNs(): { inProcess: number; acrossWire: number } {
+  const propagator = new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] });
+  const contexts: OtelContext[] = Array.from({ length: 1024 }, (_, id) => {
+    const withSpan = trace.setSpanContext(ROOT_CONTEXT, traceOf(id));
+    return propagation.setBaggage(withSpan, propagation.createBaggage(Object.fromEntries(BAGGAGE_OF(id).map(([key, value]) => [key, { value }]))));
+  });
+  return propagationNs(
+    contexts,
+    (context, carrier) => propagator.inject(context, carrier, defaultTextMapSetter),
+    (carrier) => {
+      const extracted = propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter);
+      return (trace.getSpanContext(extracted)?.traceFlags ?? 0) + (propagation.getBaggage(extracted)?.getAllEntries().length ?? 0);
+    },
+  );
 }
 
 const [bareSamples, foundationSamples] = await alternate([bare, foundation]);
 const bareNs = median(bareSamples!);
 const foundationNs = median(foundationSamples!);
 const ratios = foundationSamples!.map((sample, round) => sample / bareSamples![round]!);
-const propagationPlain = propagationNs(false);
-const propagationRecorded = propagationNs(true);
+const propagationPlain = foundationPropagationNs(false);
+const propagationRecorded = foundationPropagationNs(true);
+const propagationOtel = openTelemetryPropagationNs();
 
 // With an OpenTelemetry context manager registered.
 const manager = new AsyncLocalStorageContextManager().enable();
@@ -159,6 +216,9 @@ report(
     { name: 'inject + extract, full context, in one process (target ≤ 2 µs)', value: propagationPlain.inProcess / 1000, unit: 'µs/op' },
     { name: 'inject + extract, full context, carrier through JSON between', value: propagationPlain.acrossWire / 1000, unit: 'µs/op' },
     { name: 'inject + extract, full context, in one process, flight recorder on', value: propagationRecorded.inProcess / 1000, unit: 'µs/op' },
+    { name: 'OpenTelemetry W3C propagators: inject + extract of trace and baggage only (baseline)', value: propagationOtel.inProcess / 1000, unit: 'µs/op' },
+    { name: 'the same, carrier through JSON between', value: propagationOtel.acrossWire / 1000, unit: 'µs/op' },
+    { name: 'Foundation inject + extract / OpenTelemetry W3C propagators', value: propagationPlain.inProcess / propagationOtel.inProcess, unit: 'x' },
     { name: 'OpenTelemetry context.with + 3 awaits + read (manager registered)', value: otelNs / 1000, unit: 'µs/op' },
     { name: 'withContext + 3 awaits + read (riding on OpenTelemetry)', value: ridingNs / 1000, unit: 'µs/op' },
   ],
@@ -169,6 +229,9 @@ report(
     inject_extract_us: round(propagationPlain.inProcess / 1000),
     inject_extract_wire_strings_us: round(propagationPlain.acrossWire / 1000),
     inject_extract_recorded_us: round(propagationRecorded.inProcess / 1000),
+    otel_w3c_inject_extract_us: round(propagationOtel.inProcess / 1000),
+    otel_w3c_inject_extract_wire_strings_us: round(propagationOtel.acrossWire / 1000),
+    inject_extract_over_otel_w3c_ratio: round(propagationPlain.inProcess / propagationOtel.inProcess),
     otel_context_with_3_awaits_read_us: round(otelNs / 1000),
     with_context_on_otel_3_awaits_read_us: round(ridingNs / 1000),
   },
