@@ -3,7 +3,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { createSeededRandom } from '@foundation/core';
 import { MembershipConfigError } from '../errors/membership-config-error';
-import { defaultLanConfig, defaultLocalConfig, resolveConfig, sizeViews } from './config';
+import { defaultLanConfig, defaultLocalConfig, isResolvedConfig, resolveConfig, sizeViews } from './config';
 import { PeerSet } from './peer-set';
 import { PhiAccrualDetector } from './phi-accrual';
 import { RateLimiter } from './rate-limiter';
@@ -88,6 +88,26 @@ describe('sizeViews and the presets', () => {
       expect((error as MembershipConfigError).code).toBe(5901);
     }
     expect(resolveConfig(defaultLocalConfig()).hyparview.shuffleIntervalMs).toBe(1_000);
+  });
+
+  it('returns a frozen config that memberships can share, and copies what it is given', () => {
+    const given = defaultLocalConfig();
+    const resolved = resolveConfig(given);
+    expect(resolved).not.toBe(given);
+    expect(resolved.hyparview).not.toBe(given.hyparview);
+    expect(isResolvedConfig(resolved)).toBe(true);
+    expect(isResolvedConfig(given)).toBe(false);
+    expect(isResolvedConfig(JSON.parse(JSON.stringify(resolved)))).toBe(false);
+    for (const part of [resolved, resolved.hyparview, resolved.plumtree, resolved.plumtree.antiEntropyTopics, resolved.failureDetection, resolved.fullMesh, resolved.clientServer, resolved.topology]) {
+      expect(Object.isFrozen(part)).toBe(true);
+    }
+    // Resolving a resolved config again gives an equal, separate one.
+    const again = resolveConfig(resolved);
+    expect(again).toEqual(resolved);
+    expect(again).not.toBe(resolved);
+    // The caller's object stays its own: changing it later changes nothing resolved.
+    (given.hyparview as { activeViewSize: number }).activeViewSize = 9;
+    expect(resolved.hyparview.activeViewSize).toBe(5);
   });
 });
 

@@ -6,7 +6,7 @@
 import { FoundationError, createCryptoRandom, createSystemClock } from '@foundation/core';
 import type { Random, Scheduler, Timer } from '@foundation/core';
 import { ClientServerCore, SERVERS_TOPIC } from '../core/client-server';
-import { TOPOLOGY_MODES, resolveConfig } from '../core/config';
+import { TOPOLOGY_MODES, isResolvedConfig, resolveConfig } from '../core/config';
 import type { DeepPartial, MembershipConfig, TopologyMode } from '../core/config';
 import { createDecodeStats, decodeMembershipMessage, decodePlumtreeMessage, MAX_TOPIC_LENGTH } from '../core/decode';
 import type { DecodeLimits, DecodeStats } from '../core/decode';
@@ -230,8 +230,13 @@ class MembershipDriver implements Membership {
     this.transport = options.transport;
     this.clock = options.clock ?? createSystemClock({ keepAlive: false });
     this.random = options.random ?? createCryptoRandom();
-    const overrides = options.topology === undefined ? options.config : { ...options.config, topology: { ...options.config?.topology, mode: options.topology } };
-    this.config = resolveConfig(overrides);
+    const given = options.config;
+    if (isResolvedConfig(given) && (options.topology === undefined || options.topology === given.topology.mode)) {
+      this.config = given;
+    } else {
+      const overrides = options.topology === undefined ? given : { ...given, topology: { ...given?.topology, mode: options.topology } };
+      this.config = resolveConfig(overrides);
+    }
     if (options.nodeId.length > this.config.maxNodeIdLength) throw new MembershipConfigError('nodeId', `must be at most ${this.config.maxNodeIdLength} characters`);
     const seeds = options.seeds ?? [];
     if (isSeedProvider(seeds)) this.seedProvider = seeds;

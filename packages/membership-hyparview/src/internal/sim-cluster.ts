@@ -103,6 +103,9 @@ export function createSimCluster(options: SimClusterOptions): SimCluster {
     options.seedsFor ??
     ((index: number, all: readonly string[], random: () => number): string[] => (index === 0 ? [] : [all[Math.floor(random() * index)]!]));
   const plannedSeeds = ids.map((_, index) => seedsFor(index, ids, draw));
+  // One resolved config with the topology in it, shared by every node (see isResolvedConfig).
+  const topology = options.topology ?? 'hyparview';
+  const nodeConfig = resolveConfig({ topology: { mode: topology } }, config);
 
   ids.forEach((id, index) => {
     simulation.addNode(id, {
@@ -129,8 +132,8 @@ export function createSimCluster(options: SimClusterOptions): SimCluster {
           clock,
           random,
           seeds: initialView === undefined ? plannedSeeds[index]! : [],
-          topology: options.topology ?? 'hyparview',
-          config,
+          topology,
+          config: nodeConfig,
           ...(initialView === undefined ? {} : { initialView }),
         });
         memberships[index] = membership;
