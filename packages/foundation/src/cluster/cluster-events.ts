@@ -19,7 +19,7 @@ export function createClusterEvents(store: EventStore, broadcast: Broadcast, rep
     emitDistributed(type, data, options) {
       // The event joins the request it was emitted in: its correlation id unless one is given.
       const correlationId = options?.correlationId ?? currentContext().correlationId;
-      const event = store.emit(type, data, correlationId === undefined ? options : { ...options, correlationId });
+      const event = store.emit(type, data, correlationId === undefined ? options : Object.assign({}, options, { correlationId }));
       broadcast.publish(EVENTS_TOPIC, store.serialize(event));
       return event;
     },

@@ -30,7 +30,8 @@ export function withContextPropagation(transport: Transport, options: ContextTra
   const outgoing = <T extends SendOptions>(peer: string, channel: string, sendOptions: T | undefined): T | undefined => {
     if (plain.has(channel)) return sendOptions;
     const headers = headersFor(peer, sendOptions?.headers);
-    return headers === undefined ? sendOptions : ({ ...sendOptions, headers } as T);
+    // Object.assign, not `{ ...sendOptions, headers }`: see docs/architecture.md (object shapes).
+    return headers === undefined ? sendOptions : Object.assign({}, sendOptions, { headers });
   };
   const inside = <R>(message: InboundMessage, run: () => R): R => {
     if (plain.has(message.channel) || message.headers === undefined) return run();

@@ -101,7 +101,7 @@ function startOne(self: Self, child: ChildState): void | Promise<void> {
         self,
       );
     } else {
-      record = runtime.spawnProcess(child.spec.behavior!, { ...child.spec.options, args: child.spec.args }, self);
+      record = runtime.spawnProcess(child.spec.behavior!, Object.assign({}, child.spec.options, { args: child.spec.args }), self);
     }
   } catch (error) {
     throw startFailed(child.spec, error);

@@ -89,7 +89,7 @@ export class NodeClient {
         socket.cork();
         setImmediate(() => socket.uncork());
       }
-      socket.write(`${JSON.stringify({ ...request, id })}\n`);
+      socket.write(`${JSON.stringify(Object.assign({}, request, { id }))}\n`);
     });
   }
 

@@ -43,7 +43,7 @@ function emit(dest: string, body: Record<string, unknown>): void {
 }
 
 function reply(request: Envelope, body: Record<string, unknown>): void {
-  emit(request.src, { ...body, in_reply_to: request.body.msg_id });
+  emit(request.src, Object.assign({}, body, { in_reply_to: request.body.msg_id }));
 }
 
 function errorBody(error: unknown): Record<string, unknown> {
@@ -149,7 +149,7 @@ function handle(envelope: Envelope): void {
       const origin = forwarded.get(body.in_reply_to ?? -1);
       if (origin === undefined) return;
       forwarded.delete(body.in_reply_to!);
-      emit(origin.client, { ...(body.result as Record<string, unknown>), in_reply_to: origin.msgId });
+      emit(origin.client, Object.assign({}, body.result as Record<string, unknown>, { in_reply_to: origin.msgId }));
       return;
     }
     case 'read':

@@ -78,7 +78,7 @@ export class GlobalNames {
         const node = reader.nodeId(claim.node, 'claim.node');
         const incarnation = reader.incarnation(claim.incarnation, 'claim.incarnation');
         const decoded = reader.entry({ ...claim, mode: 'unique', health: 'healthy', load: 0, revision: index }, 'claim', node, incarnation);
-        const instance: ServiceInstance = Object.freeze({ ...decoded, scope: 'global' as const });
+        const instance: ServiceInstance = Object.freeze(Object.assign({}, decoded, { scope: 'global' as const }));
         if (incarnation <= (this.released.get(node) ?? -1)) return { added: undefined, removed: [], claim: { id: instance.id, won: false, holder: instance } };
         const holder = this.holders.get(instance.name);
         if (holder !== undefined) return { added: undefined, removed: [], claim: { id: instance.id, won: holder.id === instance.id, holder } };

@@ -221,7 +221,9 @@ export class Replica {
   putOwn(fields: OwnEntryFields): ServiceInstance {
     const own = this.own;
     const revision = own.context.prefix + 1;
-    const instance: ServiceInstance = Object.freeze({ ...fields, node: this.nodeId, incarnation: own.incarnation, revision });
+    // Object.assign, not a spread followed by fields: instances live long and are read on every
+    // lookup, and in Node 20 `{ ...fields, node }` gives each one a V8 map of its own.
+    const instance: ServiceInstance = Object.freeze(Object.assign({}, fields, { node: this.nodeId, incarnation: own.incarnation, revision }));
     let slot = own.entries.get(instance.id);
     const previous = slot?.instance;
     if (slot === undefined) {

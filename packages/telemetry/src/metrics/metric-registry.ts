@@ -115,7 +115,7 @@ export class MetricRegistry {
           metric: spec.name,
         });
       }
-      final = Object.freeze({ ...spec, prometheusName: undefined, labelNames: [] });
+      final = Object.freeze(Object.assign({}, spec, { prometheusName: undefined, labelNames: [] }));
       names = [];
     }
     for (const name of names) this.#renderedNames.add(name);
