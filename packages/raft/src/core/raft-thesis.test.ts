@@ -47,6 +47,49 @@ describe('pre-vote (thesis §9.6)', () => {
   });
 });
 
+describe('pre-vote tie-break (ours)', () => {
+  it('two pre-candidates with equal logs do not split the vote: the greater id wins in the next term', () => {
+    const network = new CoreNetwork(['n1', 'n2', 'n3'], { preVote: true, checkQuorum: true });
+    network.elect('n1');
+    network.propose('n1', 'a');
+    network.stabilize();
+    const term = network.node('n2').core.term;
+    network.isolate('n1');
+    // Both followers run out of time before either hears from the other.
+    for (const id of ['n2', 'n3']) {
+      for (let ticks = 0; network.node(id).core.role !== 'pre-candidate'; ticks += 1) {
+        expect(ticks).toBeLessThan(100);
+        network.tick(id);
+      }
+    }
+    network.stabilize();
+    expect(network.node('n3').core.role).toBe('leader');
+    expect(network.node('n3').core.term).toBe(term + 1);
+    expect(network.node('n2').core.role).toBe('follower');
+    expect(network.node('n2').core.leader).toBe('n3');
+  });
+
+  it('a pre-candidate with the greater id still yields to a more up-to-date log', () => {
+    const network = new CoreNetwork(['n1', 'n2', 'n3'], { preVote: true, checkQuorum: true });
+    network.elect('n1');
+    network.stabilize();
+    network.cutLink('n1', 'n3');
+    network.propose('n1', 'only-n2-has-it');
+    network.stabilize();
+    const term = network.node('n2').core.term;
+    network.isolate('n1');
+    for (const id of ['n3', 'n2']) {
+      for (let ticks = 0; network.node(id).core.role !== 'pre-candidate'; ticks += 1) {
+        expect(ticks).toBeLessThan(100);
+        network.tick(id);
+      }
+    }
+    network.stabilize();
+    expect(network.node('n2').core.role).toBe('leader');
+    expect(network.node('n2').core.term).toBe(term + 1);
+  });
+});
+
 describe('check-quorum lease (thesis §4.2.3)', () => {
   it('"if a server receives a RequestVote request within the minimum election timeout of hearing from a current leader, it does not update its term or grant its vote"', () => {
     const network = new CoreNetwork(['n1', 'n2', 'n3'], { preVote: false, checkQuorum: true });
