@@ -54,6 +54,8 @@ export function simulationConfig(nodes: number): MembershipConfig {
       },
       plumtree: { ihaveTimeoutMs: 80, graftTimeoutMs: 40, lazyPushIntervalMs: 0, antiEntropyIntervalMs: 0 },
       failureDetection: { heartbeatIntervalMs: 0 },
+      // The topology every node is started with, so that they can all share this config.
+      topology: { mode: 'hyparview' },
       connectionLingerMs: ROUND_MS,
     },
     defaultLocalConfig(),

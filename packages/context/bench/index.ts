@@ -8,7 +8,7 @@
 //    Baseline in the same run: OpenTelemetry's own W3C propagators (@opentelemetry/core's
 //    W3CTraceContextPropagator and W3CBaggagePropagator) doing inject + extract of the same
 //    traceparent, tracestate and baggage, without Foundation's five fields. This machine's speed
-//    varies from day to day; the ratio does not.
+//    varies from day to day; the ratio varies much less.
 // 3. For reference: the same with an OpenTelemetry context manager registered (Foundation rides
 //    on OpenTelemetry's context), and OpenTelemetry's own context.with.
 import { AsyncLocalStorage } from 'node:async_hooks';

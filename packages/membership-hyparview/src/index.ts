@@ -16,7 +16,7 @@ export { staticSeeds } from './driver/seeds';
 export type { SeedProvider } from './driver/seeds';
 export { createDnsSeeds, defaultNodeId } from './driver/dns-seeds';
 export type { DnsAddress, DnsRecordType, DnsResolverLike, DnsSeedsOptions } from './driver/dns-seeds';
-export { TOPOLOGY_MODES, defaultLanConfig, defaultLocalConfig, resolveConfig, sizeViews } from './core/config';
+export { TOPOLOGY_MODES, defaultLanConfig, defaultLocalConfig, isResolvedConfig, resolveConfig, sizeViews } from './core/config';
 export type {
   ClientServerConfig,
   ClientServerRole,

@@ -473,7 +473,8 @@ export function resolveConfig(overrides: DeepPartial<MembershipConfig> | undefin
   checkNumber('maxQueuedPerPeer', merged.maxQueuedPerPeer, 1, true);
   // Frozen all the way down (as its types say), so that one resolved config can serve any
   // number of memberships: see isResolvedConfig.
-  Object.freeze(merged.plumtree.antiEntropyTopics);
+  // A copy: the list may be the caller's own array, which freezing would freeze under it.
+  (merged.plumtree as { antiEntropyTopics: readonly string[] }).antiEntropyTopics = Object.freeze([...merged.plumtree.antiEntropyTopics]);
   for (const section of [merged.hyparview, merged.plumtree, merged.failureDetection, merged.fullMesh, merged.clientServer, merged.topology]) Object.freeze(section);
   RESOLVED.add(Object.freeze(merged));
   return merged;

@@ -69,6 +69,54 @@ describe('pre-vote tie-break (ours)', () => {
     expect(network.node('n2').core.leader).toBe('n3');
   });
 
+  it('also when the greater id never voted in its term (it followed the leader by its appends)', () => {
+    const network = new CoreNetwork(['n1', 'n2', 'n3'], { preVote: true, checkQuorum: true });
+    network.isolate('n3');
+    network.elect('n1');
+    network.heal();
+    network.propose('n1', 'a');
+    network.tick('n1', 2); // a heartbeat reaches n3, which then catches up
+    network.stabilize();
+    expect(network.node('n3').core.vote).toBeNull();
+    expect(network.node('n3').core.leader).toBe('n1');
+    const term = network.node('n3').core.term;
+    network.isolate('n1');
+    for (const id of ['n2', 'n3']) {
+      for (let ticks = 0; network.node(id).core.role !== 'pre-candidate'; ticks += 1) {
+        expect(ticks).toBeLessThan(100);
+        network.tick(id);
+      }
+    }
+    network.stabilize();
+    expect(network.node('n3').core.role).toBe('leader');
+    expect(network.node('n3').core.term).toBe(term + 1);
+  });
+
+  it('a greater id that cannot win stops refusing after its first campaign, so one that can wins', () => {
+    // Five voters: the leader n5 and n2 are gone and n1–n4 is cut. n4 can reach only n3, so it
+    // can never win; n3 can win with n1 and n4.
+    const network = new CoreNetwork(['n1', 'n2', 'n3', 'n4', 'n5'], { preVote: true, checkQuorum: true });
+    network.elect('n5');
+    network.propose('n5', 'a');
+    network.stabilize();
+    network.isolate('n5');
+    network.isolate('n2');
+    network.cutLink('n1', 'n4');
+    for (const id of ['n3', 'n4']) {
+      for (let ticks = 0; network.node(id).core.role !== 'pre-candidate'; ticks += 1) {
+        expect(ticks).toBeLessThan(100);
+        network.tick(id);
+      }
+    }
+    network.stabilize();
+    expect(network.leader()).toBe('n5'); // only the isolated old leader so far
+    for (let round = 0; round < 200 && network.leader() !== 'n3'; round += 1) {
+      for (const id of ['n1', 'n3', 'n4']) network.tick(id);
+      network.stabilize();
+    }
+    expect(network.leader()).toBe('n3');
+  });
+
   it('a pre-candidate with the greater id still yields to a more up-to-date log', () => {
     const network = new CoreNetwork(['n1', 'n2', 'n3'], { preVote: true, checkQuorum: true });
     network.elect('n1');

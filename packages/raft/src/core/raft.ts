@@ -180,6 +180,8 @@ export class RaftCore {
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
   private randomizedElectionTimeout = 0;
+  /** Pre-vote campaigns since this node last followed a leader or led (see yieldsPreVoteTo). */
+  private campaignsWithoutLeader = 0;
   /** Index of the newest membership entry not yet applied; no second change until it is. */
   private pendingMembershipIndex = 0;
   private transferee: NodeId | null = null;
@@ -498,6 +500,7 @@ export class RaftCore {
     this.resetTerm(term);
     this.role = 'follower';
     this.leader = leader;
+    if (leader !== null) this.campaignsWithoutLeader = 0;
     this.progress.clear();
   }
 
@@ -506,6 +509,7 @@ export class RaftCore {
     if (this.role !== 'follower') this.becomeFollower(this.term, leader);
     this.leader = leader;
     this.electionElapsed = 0;
+    this.campaignsWithoutLeader = 0;
   }
 
   private promotable(): boolean {
@@ -532,6 +536,7 @@ export class RaftCore {
     // §9.6: a pre-candidate asks whether it could win before disrupting anyone's term.
     this.resetTerm(this.term);
     this.role = 'pre-candidate';
+    this.campaignsWithoutLeader += 1;
     this.requestVotes(true, false);
   }
 
@@ -587,6 +592,7 @@ export class RaftCore {
     this.resetTerm(this.term);
     this.role = 'leader';
     this.leader = this.id;
+    this.campaignsWithoutLeader = 0;
     const next = this.log.lastIndex() + 1;
     for (const node of [...this.voters, ...this.learners]) {
       const progress = new Progress(next, this.maxInflight, this.learners.includes(node));
@@ -614,9 +620,8 @@ export class RaftCore {
    */
   private handleVote(message: VoteRequest): void {
     const canVote =
-      this.vote === message.from ||
-      (this.vote === null && this.leader === null) ||
-      (message.preVote && message.term > this.term && !this.yieldsPreVoteTo(message));
+      !(message.preVote && this.refusesPreVoteOf(message)) &&
+      (this.vote === message.from || (this.vote === null && this.leader === null) || (message.preVote && message.term > this.term));
     if (canVote && this.log.isUpToDate(message.lastIndex, message.lastTerm)) {
       this.send({ type: 'vote-response', to: message.from, term: message.preVote ? message.term : this.term, granted: true, preVote: message.preVote });
       if (!message.preVote) {
@@ -632,12 +637,21 @@ export class RaftCore {
    * Two pre-candidates whose logs are equally up to date would grant each other's pre-vote,
    * both campaign for the same term, each vote for itself, and split: nobody wins until another
    * randomized timeout runs out (measured: 3 of 12 failovers of the 3-node benchmark took
-   * 525–752 ms instead of about 250). Between two such pre-candidates the greater id goes first:
-   * the other refuses its pre-vote. Pre-votes decide nothing for safety, and the refused one
-   * campaigns again at its next timeout if no leader has appeared.
+   * 525–752 ms instead of about 250). So in its first pre-vote campaign since it lost its
+   * leader, a pre-candidate refuses the pre-vote of a smaller id campaigning for the same term
+   * with the same log: the greater id goes first. Only the first campaign: a greater id that
+   * cannot win (cut off from a majority) must not keep refusing one that can. Pre-votes decide
+   * nothing for safety.
    */
-  private yieldsPreVoteTo(message: VoteRequest): boolean {
-    return this.role === 'pre-candidate' && message.from < this.id && message.lastIndex === this.log.lastIndex() && message.lastTerm === this.log.lastTerm();
+  private refusesPreVoteOf(message: VoteRequest): boolean {
+    return (
+      this.role === 'pre-candidate' &&
+      this.campaignsWithoutLeader === 1 &&
+      message.term === this.term + 1 &&
+      message.from < this.id &&
+      message.lastIndex === this.log.lastIndex() &&
+      message.lastTerm === this.log.lastTerm()
+    );
   }
 
   private handleVoteResponse(message: VoteResponse): void {

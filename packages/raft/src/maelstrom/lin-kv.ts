@@ -149,7 +149,7 @@ function handle(envelope: Envelope): void {
       const origin = forwarded.get(body.in_reply_to ?? -1);
       if (origin === undefined) return;
       forwarded.delete(body.in_reply_to!);
-      emit(origin.client, Object.assign({}, body.result as Record<string, unknown>, { in_reply_to: origin.msgId }));
+      emit(origin.client, { ...(body.result as Record<string, unknown>), in_reply_to: origin.msgId });
       return;
     }
     case 'read':
