@@ -7,8 +7,9 @@
 //    target ≤ 2 µs.
 //    Baseline in the same run: OpenTelemetry's own W3C propagators (@opentelemetry/core's
 //    W3CTraceContextPropagator and W3CBaggagePropagator) doing inject + extract of the same
-//    traceparent, tracestate and baggage, without Foundation's five fields. This machine's speed
-//    varies from day to day; the ratio varies much less.
+//    traceparent, tracestate and baggage, without Foundation's five fields. Rounds alternate
+//    between the cases, and the ratio is the median of the rounds' ratios: this machine's speed
+//    varies from day to day, and within a run.
 // 3. For reference: the same with an OpenTelemetry context manager registered (Foundation rides
 //    on OpenTelemetry's context), and OpenTelemetry's own context.with.
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -104,60 +105,78 @@ const BAGGAGE_OF = (id: number): [string, string][] => [
   ['tenant', 'acme corp'],
 ];
 
+/** One way of propagating, timed in one process and across a wire (see propagationCase). */
+interface PropagationCase {
+  /** ns per inject + extract, `count` times in one process: extract reads what inject just made. */
+  inProcess(count: number): number;
+  /** The same with the carriers through JSON (untimed) in between, as a receiving node reads them. */
+  acrossWire(count: number): number;
+  /** Grows with every extract, so a case that lost what inject wrote is caught. */
+  checksum(): number;
+}
+
 /**
- * ns per inject + extract with `inject` and `extract` as given: `count` in one process (extract
- * reads the strings inject just made), and across a wire (carriers go through JSON, untimed,
- * between inject and extract, so extract reads strings as a decoder produces them). Median of
- * the rounds. Nothing is memoised on the way: each inject formats every header and each extract
- * parses them.
+ * A case over 1,024 distinct contexts used in turn. Nothing is memoised on the way: each
+ * inject formats every header and each extract parses them.
  */
-function propagationNs<T>(
-  contexts: readonly T[],
-  inject: (context: T, carrier: HeaderMap) => void,
-  extract: (carrier: HeaderMap) => number,
-): { inProcess: number; acrossWire: number } {
+function propagationCase<T>(contexts: readonly T[], inject: (context: T, carrier: HeaderMap) => void, extract: (carrier: HeaderMap) => number): PropagationCase {
   let checksum = 0;
-  const inProcess = (count: number): number => {
-    const start = performance.now();
-    for (let index = 0; index < count; index += 1) {
-      const carrier: HeaderMap = {};
-      inject(contexts[index & 1023]!, carrier);
-      checksum += extract(carrier);
-    }
-    return ((performance.now() - start) * 1e6) / count;
-  };
-  const acrossWire = (count: number): number => {
-    let elapsed = 0;
-    for (let done = 0; done < count; done += 1024) {
-      const carriers: HeaderMap[] = [];
-      let start = performance.now();
-      for (const context of contexts) {
+  return {
+    inProcess(count) {
+      const start = performance.now();
+      for (let index = 0; index < count; index += 1) {
         const carrier: HeaderMap = {};
-        inject(context, carrier);
-        carriers.push(carrier);
+        inject(contexts[index & 1023]!, carrier);
+        checksum += extract(carrier);
       }
-      elapsed += performance.now() - start;
-      const received = JSON.parse(JSON.stringify(carriers)) as HeaderMap[];
-      start = performance.now();
-      for (const carrier of received) checksum += extract(carrier);
-      elapsed += performance.now() - start;
-    }
-    return (elapsed * 1e6) / (Math.ceil(count / 1024) * 1024);
+      return ((performance.now() - start) * 1e6) / count;
+    },
+    acrossWire(count) {
+      let elapsed = 0;
+      for (let done = 0; done < count; done += 1024) {
+        const carriers: HeaderMap[] = [];
+        let start = performance.now();
+        for (const context of contexts) {
+          const carrier: HeaderMap = {};
+          inject(context, carrier);
+          carriers.push(carrier);
+        }
+        elapsed += performance.now() - start;
+        const received = JSON.parse(JSON.stringify(carriers)) as HeaderMap[];
+        start = performance.now();
+        for (const carrier of received) checksum += extract(carrier);
+        elapsed += performance.now() - start;
+      }
+      return (elapsed * 1e6) / (Math.ceil(count / 1024) * 1024);
+    },
+    checksum: () => checksum,
   };
-  inProcess(PROPAGATION_OPS / 4);
-  acrossWire(PROPAGATION_OPS / 4);
-  const inProcessSamples: number[] = [];
-  const acrossWireSamples: number[] = [];
-  for (let round = 0; round < ROUNDS; round += 1) {
-    inProcessSamples.push(inProcess(PROPAGATION_OPS));
-    acrossWireSamples.push(acrossWire(PROPAGATION_OPS));
+}
+
+/**
+ * Runs the cases in alternating rounds (each case in turn, ROUNDS times), so that a change in
+ * the machine's speed during the run hits all of them alike. Per case: the samples of each
+ * round, in order.
+ */
+function runPropagation<K extends string>(cases: Record<K, PropagationCase>): Record<K, { inProcess: number[]; acrossWire: number[] }> {
+  const names = Object.keys(cases) as K[];
+  const samples = Object.fromEntries(names.map((name) => [name, { inProcess: [] as number[], acrossWire: [] as number[] }])) as Record<K, { inProcess: number[]; acrossWire: number[] }>;
+  for (const name of names) {
+    cases[name].inProcess(PROPAGATION_OPS / 4);
+    cases[name].acrossWire(PROPAGATION_OPS / 4);
   }
-  if (checksum === 0) throw new Error('extract lost what inject wrote');
-  return { inProcess: median(inProcessSamples), acrossWire: median(acrossWireSamples) };
+  for (let round = 0; round < ROUNDS; round += 1) {
+    for (const name of names) {
+      samples[name].inProcess.push(cases[name].inProcess(PROPAGATION_OPS));
+      samples[name].acrossWire.push(cases[name].acrossWire(PROPAGATION_OPS));
+    }
+  }
+  for (const name of names) if (cases[name].checksum() === 0) throw new Error(`${name}: extract lost what inject wrote`);
+  return samples;
 }
 
 /** Foundation's propagator over a full context: trace, tracestate, two baggage entries, ids, deadline. */
-function foundationPropagationNs(withRecorder: boolean): { inProcess: number; acrossWire: number } {
+function foundationPropagation(withRecorder: boolean): PropagationCase {
   const propagator = createPropagator({ nodeId: 'bench-node', processId: '1', ...(withRecorder ? { recorder: createFlightRecorder() } : {}) });
   const contexts = Array.from({ length: 1024 }, (_, id) => {
     let context = createContext({ correlationId: `5f0c5b0e-8a40-4f3a-9a55-${String(id).padStart(12, '0')}`, requestId: `req-${id}`, originNode: 'node-entry', hops: 2 })
@@ -166,7 +185,7 @@ function foundationPropagationNs(withRecorder: boolean): { inProcess: number; ac
     for (const [key, value] of BAGGAGE_OF(id)) context = context.setBaggage(key, value);
     return context;
   });
-  return propagationNs(
+  return propagationCase(
     contexts,
     (context, carrier) => propagator.inject(context, carrier),
     (carrier) => propagator.extract(carrier).hops,
@@ -174,13 +193,13 @@ function foundationPropagationNs(withRecorder: boolean): { inProcess: number; ac
 }
 
 /** OpenTelemetry's W3C trace-context and baggage propagators over the same trace and baggage. */
-function openTelemetryPropagationNs(): { inProcess: number; acrossWire: number } {
+function openTelemetryPropagation(): PropagationCase {
   const propagator = new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] });
   const contexts: OtelContext[] = Array.from({ length: 1024 }, (_, id) => {
     const withSpan = trace.setSpanContext(ROOT_CONTEXT, traceOf(id));
     return propagation.setBaggage(withSpan, propagation.createBaggage(Object.fromEntries(BAGGAGE_OF(id).map(([key, value]) => [key, { value }]))));
   });
-  return propagationNs(
+  return propagationCase(
     contexts,
     (context, carrier) => propagator.inject(context, carrier, defaultTextMapSetter),
     (carrier) => {
@@ -194,9 +213,12 @@ const [bareSamples, foundationSamples] = await alternate([bare, foundation]);
 const bareNs = median(bareSamples!);
 const foundationNs = median(foundationSamples!);
 const ratios = foundationSamples!.map((sample, round) => sample / bareSamples![round]!);
-const propagationPlain = foundationPropagationNs(false);
-const propagationRecorded = foundationPropagationNs(true);
-const propagationOtel = openTelemetryPropagationNs();
+const propagated = runPropagation({ plain: foundationPropagation(false), recorded: foundationPropagation(true), otel: openTelemetryPropagation() });
+const summary = (samples: { inProcess: number[]; acrossWire: number[] }) => ({ inProcess: median(samples.inProcess), acrossWire: median(samples.acrossWire) });
+const propagationPlain = summary(propagated.plain);
+const propagationRecorded = summary(propagated.recorded);
+const propagationOtel = summary(propagated.otel);
+const overOtel = median(propagated.plain.inProcess.map((sample, round) => sample / propagated.otel.inProcess[round]!));
 
 // With an OpenTelemetry context manager registered.
 const manager = new AsyncLocalStorageContextManager().enable();
@@ -218,7 +240,7 @@ report(
     { name: 'inject + extract, full context, in one process, flight recorder on', value: propagationRecorded.inProcess / 1000, unit: 'µs/op' },
     { name: 'OpenTelemetry W3C propagators: inject + extract of trace and baggage only (baseline)', value: propagationOtel.inProcess / 1000, unit: 'µs/op' },
     { name: 'the same, carrier through JSON between', value: propagationOtel.acrossWire / 1000, unit: 'µs/op' },
-    { name: 'Foundation inject + extract / OpenTelemetry W3C propagators', value: propagationPlain.inProcess / propagationOtel.inProcess, unit: 'x' },
+    { name: 'Foundation inject + extract / OpenTelemetry W3C propagators (median of rounds)', value: overOtel, unit: 'x' },
     { name: 'OpenTelemetry context.with + 3 awaits + read (manager registered)', value: otelNs / 1000, unit: 'µs/op' },
     { name: 'withContext + 3 awaits + read (riding on OpenTelemetry)', value: ridingNs / 1000, unit: 'µs/op' },
   ],
@@ -231,7 +253,7 @@ report(
     inject_extract_recorded_us: round(propagationRecorded.inProcess / 1000),
     otel_w3c_inject_extract_us: round(propagationOtel.inProcess / 1000),
     otel_w3c_inject_extract_wire_strings_us: round(propagationOtel.acrossWire / 1000),
-    inject_extract_over_otel_w3c_ratio: round(propagationPlain.inProcess / propagationOtel.inProcess),
+    inject_extract_over_otel_w3c_ratio: round(overOtel),
     otel_context_with_3_awaits_read_us: round(otelNs / 1000),
     with_context_on_otel_3_awaits_read_us: round(ridingNs / 1000),
   },
