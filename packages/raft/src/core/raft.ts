@@ -180,7 +180,7 @@ export class RaftCore {
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
   private randomizedElectionTimeout = 0;
-  /** Pre-vote campaigns since this node last followed a leader or led (see yieldsPreVoteTo). */
+  /** Pre-vote campaigns since this node last followed a leader or led (see refusesPreVoteOf). */
   private campaignsWithoutLeader = 0;
   /** Index of the newest membership entry not yet applied; no second change until it is. */
   private pendingMembershipIndex = 0;
