@@ -47,6 +47,16 @@ describe('pre-vote (thesis §9.6)', () => {
   });
 });
 
+/** Ticks each node in turn until it campaigns (a pre-candidate), before any of them hears from another. */
+function untilPreCandidates(network: CoreNetwork, ids: readonly string[]): void {
+  for (const id of ids) {
+    for (let ticks = 0; network.node(id).core.role !== 'pre-candidate'; ticks += 1) {
+      expect(ticks).toBeLessThan(100);
+      network.tick(id);
+    }
+  }
+}
+
 describe('pre-vote tie-break (ours)', () => {
   it('two pre-candidates with equal logs do not split the vote: the greater id wins in the next term', () => {
     const network = new CoreNetwork(['n1', 'n2', 'n3'], { preVote: true, checkQuorum: true });
@@ -55,13 +65,7 @@ describe('pre-vote tie-break (ours)', () => {
     network.stabilize();
     const term = network.node('n2').core.term;
     network.isolate('n1');
-    // Both followers run out of time before either hears from the other.
-    for (const id of ['n2', 'n3']) {
-      for (let ticks = 0; network.node(id).core.role !== 'pre-candidate'; ticks += 1) {
-        expect(ticks).toBeLessThan(100);
-        network.tick(id);
-      }
-    }
+    untilPreCandidates(network, ['n2', 'n3']); // both time out before either hears from the other
     network.stabilize();
     expect(network.node('n3').core.role).toBe('leader');
     expect(network.node('n3').core.term).toBe(term + 1);
@@ -81,12 +85,7 @@ describe('pre-vote tie-break (ours)', () => {
     expect(network.node('n3').core.leader).toBe('n1');
     const term = network.node('n3').core.term;
     network.isolate('n1');
-    for (const id of ['n2', 'n3']) {
-      for (let ticks = 0; network.node(id).core.role !== 'pre-candidate'; ticks += 1) {
-        expect(ticks).toBeLessThan(100);
-        network.tick(id);
-      }
-    }
+    untilPreCandidates(network, ['n2', 'n3']);
     network.stabilize();
     expect(network.node('n3').core.role).toBe('leader');
     expect(network.node('n3').core.term).toBe(term + 1);
@@ -102,12 +101,7 @@ describe('pre-vote tie-break (ours)', () => {
     network.isolate('n5');
     network.isolate('n2');
     network.cutLink('n1', 'n4');
-    for (const id of ['n3', 'n4']) {
-      for (let ticks = 0; network.node(id).core.role !== 'pre-candidate'; ticks += 1) {
-        expect(ticks).toBeLessThan(100);
-        network.tick(id);
-      }
-    }
+    untilPreCandidates(network, ['n3', 'n4']);
     network.stabilize();
     expect(network.leader()).toBe('n5'); // only the isolated old leader so far
     for (let round = 0; round < 200 && network.leader() !== 'n3'; round += 1) {
@@ -126,12 +120,7 @@ describe('pre-vote tie-break (ours)', () => {
     network.stabilize();
     const term = network.node('n2').core.term;
     network.isolate('n1');
-    for (const id of ['n3', 'n2']) {
-      for (let ticks = 0; network.node(id).core.role !== 'pre-candidate'; ticks += 1) {
-        expect(ticks).toBeLessThan(100);
-        network.tick(id);
-      }
-    }
+    untilPreCandidates(network, ['n3', 'n2']);
     network.stabilize();
     expect(network.node('n2').core.role).toBe('leader');
     expect(network.node('n2').core.term).toBe(term + 1);
