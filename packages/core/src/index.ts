@@ -27,5 +27,7 @@ export { createSequence, isUuid, uuidV4 } from './ids';
 export type { Sequence } from './ids';
 export { backoffDelay, createBackoff } from './backoff';
 export type { Backoff, BackoffOptions, Jitter } from './backoff';
+export { createConnectWait } from './connect-wait';
+export type { ConnectWait, ConnectWaitOptions } from './connect-wait';
 export { createPublisher } from './publisher';
 export type { Publisher, PublisherOptions } from './publisher';

@@ -3,6 +3,7 @@
 // down); a router only carries opaque signals between nodes and says when a node goes down.
 // @foundation/channels satisfies it through the meta-package; `createTransportRouter` builds one
 // over any transport with the shape of the transport port (testkit's simulated network too).
+import { createConnectWait } from '@foundation/core';
 
 /** What the runtime gives a router: the two things that arrive from other nodes. */
 export interface RemoteReceiver {
@@ -67,40 +68,28 @@ export interface TransportRouterOptions {
  */
 export function createTransportRouter(transport: PeerTransport, options: TransportRouterOptions = {}): RemoteRouter {
   const channel = options.channel ?? 'process';
-  const maxHeld = options.maxHeldPerNode ?? 1024;
   /** Nodes we connected to (or saw come up) and have not seen go down since. */
   const watched = new Set<string>();
-  /** Signals waiting for their node's connection, in the order they were sent. */
-  const held = new Map<string, unknown[]>();
+  const waiting = createConnectWait<unknown>({
+    deliver: (node, signal) => transport.send(node, channel, signal),
+    // Connected (or this node) and still refused: a full queue or a closing transport.
+    reachable: (node) => node === transport.nodeId || transport.peers().includes(node),
+    connect: (node) => {
+      watched.add(node);
+      transport.connect(node);
+    },
+    maxHeldPerPeer: options.maxHeldPerNode ?? 1024,
+  });
   const offUp = transport.on('peer-up', (peer) => {
     watched.add(peer);
-    const queue = held.get(peer);
-    if (queue === undefined) return;
-    held.delete(peer);
-    // In order; after a refusal, nothing later goes either (no gaps in what a node receives).
-    for (const signal of queue) if (!transport.send(peer, channel, signal)) break;
+    waiting.up(peer);
   });
   const offDownWatch = transport.on('peer-down', (peer) => {
     watched.delete(peer);
-    held.delete(peer);
+    waiting.down(peer);
   });
-  const send = (node: string, signal: unknown): boolean => {
-    const queue = held.get(node);
-    if (queue !== undefined) {
-      if (queue.length >= maxHeld) return false;
-      queue.push(signal);
-      return true;
-    }
-    if (transport.send(node, channel, signal)) return true;
-    // Connected (or this node) and still refused: a full queue or a closing transport.
-    if (node === transport.nodeId || transport.peers().includes(node)) return false;
-    held.set(node, [signal]);
-    watched.add(node);
-    transport.connect(node);
-    return true;
-  };
   return {
-    send,
+    send: (node, signal) => waiting.send(node, signal),
     subscribe(receiver) {
       const offMessage = transport.onMessage(channel, (message) => receiver.signal(message.from, message.payload));
       const offDown = transport.on('peer-down', (peer) => receiver.nodeDown(peer));

@@ -1,0 +1,71 @@
+// Sending to a peer before the connection to it is up, as the BEAM allows: the first message
+// for a peer that is not connected opens the connection and waits, with those sent after it,
+// until the peer comes up; then they go out in order. One implementation for process's
+// transport router and foundation's eager transport, which both need it.
+
+export interface ConnectWaitOptions<Item> {
+  /** Hands `item` to the transport; false when it is refused (no connection, full queue, closing). */
+  readonly deliver: (peer: string, item: Item) => boolean;
+  /** Whether a refusal has another cause than a missing connection (the peer is connected, or is this node). */
+  readonly reachable: (peer: string) => boolean;
+  /** Opens a connection to `peer`; `up` or `down` must follow. */
+  readonly connect: (peer: string) => void;
+  /** Items held per peer while its connection comes up; more are refused. */
+  readonly maxHeldPerPeer: number;
+}
+
+export interface ConnectWait<Item> {
+  /** Delivers `item` now, or holds it and connects; false when it is refused. */
+  send(peer: string, item: Item): boolean;
+  /**
+   * The peer came up: its held items go out in order. After a refusal none of the later ones go
+   * either, so that the peer never receives a sequence with a gap in it.
+   */
+  up(peer: string): void;
+  /** The peer went down (or could not be reached): its held items are dropped. */
+  down(peer: string): void;
+  /** Items dropped so far: held ones that never went out, and ones refused for a full hold. */
+  dropped(): number;
+}
+
+export function createConnectWait<Item>(options: ConnectWaitOptions<Item>): ConnectWait<Item> {
+  const { deliver, reachable, connect, maxHeldPerPeer } = options;
+  /** Items waiting for their peer, in the order they were sent. */
+  const held = new Map<string, Item[]>();
+  let dropped = 0;
+  return {
+    send(peer, item) {
+      const queue = held.get(peer);
+      if (queue !== undefined) {
+        if (queue.length >= maxHeldPerPeer) {
+          dropped += 1;
+          return false;
+        }
+        queue.push(item);
+        return true;
+      }
+      if (deliver(peer, item)) return true;
+      if (reachable(peer)) return false;
+      held.set(peer, [item]);
+      connect(peer);
+      return true;
+    },
+    up(peer) {
+      const queue = held.get(peer);
+      if (queue === undefined) return;
+      held.delete(peer);
+      for (let index = 0; index < queue.length; index += 1) {
+        if (deliver(peer, queue[index]!)) continue;
+        dropped += queue.length - index;
+        return;
+      }
+    },
+    down(peer) {
+      const queue = held.get(peer);
+      if (queue === undefined) return;
+      held.delete(peer);
+      dropped += queue.length;
+    },
+    dropped: () => dropped,
+  };
+}
