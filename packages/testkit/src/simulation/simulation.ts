@@ -823,21 +823,11 @@ class SimulationImpl implements Simulation {
       if (this.traceMode === 'full') this.hashB = mixInto(this.hashB, event.payloadHash);
     }
     const message: InboundMessage = { from: this.nodeIds[from]!, to: this.nodeIds[to]!, channel: event.channel, payload: event.payload, headers: event.headers };
-    if (typeof handlers === 'function') {
-      try {
-        handlers(message);
-      } catch (error) {
-        throw this.handlerFailure(this.nodeList[to]!, `message handler for channel "${event.channel}"`, error);
-      }
-      return;
-    }
-    for (let index = 0; index < handlers.length; index += 1) {
-      const handler = handlers[index]!;
-      try {
-        handler(message);
-      } catch (error) {
-        throw this.handlerFailure(this.nodeList[to]!, `message handler for channel "${event.channel}"`, error);
-      }
+    try {
+      if (typeof handlers === 'function') handlers(message);
+      else for (const handler of handlers) handler(message);
+    } catch (error) {
+      throw this.handlerFailure(this.nodeList[to]!, `message handler for channel "${event.channel}"`, error);
     }
   }
 
