@@ -267,7 +267,6 @@ async function main(): Promise<void> {
       .join('\n'),
   );
 
-
   console.log(`\nMass failure (from ${elapsed()}): reliability of broadcasts sent 0, 1, 2, 5, 10 rounds after X% of the nodes crashed at once`);
   console.log(`  ${pad('X', 4)} ${pad('live', 6)} ${pad('first', 8)} ${pad('1 round', 8)} ${pad('2', 8)} ${pad('5', 8)} ${pad('10', 8)} ${pad('comp@5', 7)} ${pad('comp@10', 8)} ${pad('RMR@10', 7)} ${pad('LDH@10', 7)}   (wall time; ${Math.min(args.workers, args.failures.length)} worker threads)`);
   const outcomes = await runFailures(args.failures, snapshot, args.workers);
