@@ -3,10 +3,12 @@
 // Two processes on loopback: this one dials, a child (the same bundle with --peer) listens.
 // Each figure is measured in the default mode (a connection per channel lane, 64 KiB chunks)
 // and in single-connection mode (every channel on one connection, no chunking) as the in-run
-// baseline. Options: --quick (shorter runs).
+// baseline. A bare ws echo between the same two processes gives the floor under the round
+// trips. Options: --quick (shorter runs), --only throughput|rtt|hol.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { WebSocket } from 'ws';
 import { createTransport } from '../src/index';
 import type { Transport } from '../src/index';
 import { BENCH_SECRET, benchChannels, modeOptions, runPeer } from './peer';
@@ -15,15 +17,16 @@ import { percentile, report } from '../../../tooling/scripts/bench';
 const args = process.argv.slice(2);
 const peerIndex = args.indexOf('--peer');
 const quick = args.includes('--quick');
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 
-async function startPeer(mode: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [process.argv[1]!, '--peer', mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function startPeer(mode: string): Promise<{ child: ChildProcess; url: string; echoUrl: string }> {
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, '--peer', mode], { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout });
-  const url = await new Promise<string>((resolve, reject) => {
-    lines.once('line', (line) => resolve((JSON.parse(line) as { url: string }).url));
+  const { url, echoUrl } = await new Promise<{ url: string; echoUrl: string }>((resolve, reject) => {
+    lines.once('line', (line) => resolve(JSON.parse(line) as { url: string; echoUrl: string }));
     child.once('exit', (code) => reject(new Error(`peer exited with ${code}`)));
   });
-  return { child, url };
+  return { child, url, echoUrl };
 }
 
 async function connect(mode: string, url: string): Promise<Transport> {
@@ -61,7 +64,32 @@ async function roundTrips(transport: Transport, samples: number): Promise<number
     await transport.request('bench-peer', 'coordination', { op: 'ping' });
     results.push((performance.now() - started) * 1000);
   }
-  return results.sort((a, b) => a - b);
+  return results;
+}
+
+/** A bare ws client of the peer's echo server: 32-byte round trips, the floor under `roundTrips`. */
+async function openEcho(url: string): Promise<{ roundTrips: (samples: number) => Promise<number[]>; close: () => void }> {
+  const socket = new WebSocket(url, { perMessageDeflate: false });
+  await new Promise((resolve, reject) => {
+    socket.once('open', resolve);
+    socket.once('error', reject);
+  });
+  const message = Buffer.alloc(32, 1);
+  return {
+    async roundTrips(samples) {
+      const results: number[] = [];
+      for (let index = 0; index < samples; index += 1) {
+        const started = performance.now();
+        await new Promise<void>((resolve) => {
+          socket.once('message', () => resolve());
+          socket.send(message);
+        });
+        results.push((performance.now() - started) * 1000);
+      }
+      return results;
+    },
+    close: () => socket.terminate(),
+  };
 }
 
 async function headOfLine(transport: Transport, durationMs: number): Promise<{ rtts: number[]; bulkMbPerS: number }> {
@@ -96,23 +124,48 @@ async function headOfLine(transport: Transport, durationMs: number): Promise<{ r
 interface ModeResult {
   throughputPerS: number;
   rtt: number[];
+  echoRtt: number[];
   hol: { rtts: number[]; bulkMbPerS: number };
 }
 
 async function measure(mode: string): Promise<ModeResult> {
-  const { child, url } = await startPeer(mode);
+  const { child, url, echoUrl } = await startPeer(mode);
   try {
     const transport = await connect(mode, url);
     const messages = quick ? 500_000 : 2_000_000;
-    await throughput(transport, 200_000); // warm-up
-    const throughputPerS = await throughput(transport, messages);
-    await roundTrips(transport, 2_000); // warm-up
-    const rtt = await roundTrips(transport, quick ? 5_000 : 20_000);
-    const hol = await headOfLine(transport, quick ? 2_000 : 5_000);
+    let throughputPerS = Number.NaN;
+    if (only === undefined || only === 'throughput') {
+      await throughput(transport, 200_000); // warm-up
+      throughputPerS = await throughput(transport, messages);
+    }
+    const rtt: number[] = [];
+    const echoRtt: number[] = [];
+    if (only === undefined || only === 'rtt') {
+      // In rounds that alternate with the bare echo, so that both meet the same scheduling:
+      // on a VM the two processes' placement on one or two vCPUs moves the floor by 4x.
+      const echo = await openEcho(echoUrl);
+      await roundTrips(transport, 2_000); // warm-up
+      await echo.roundTrips(2_000);
+      const perRound = (quick ? 5_000 : 20_000) / 10;
+      for (let round = 0; round < 10; round += 1) {
+        rtt.push(...(await roundTrips(transport, perRound)));
+        echoRtt.push(...(await echo.roundTrips(perRound)));
+      }
+      echo.close();
+      rtt.sort((a, b) => a - b);
+      echoRtt.sort((a, b) => a - b);
+    }
+    const hol = only === undefined || only === 'hol' ? await headOfLine(transport, quick ? 2_000 : 5_000) : { rtts: [], bulkMbPerS: Number.NaN };
     await transport.close();
-    return { throughputPerS, rtt, hol };
+    return { throughputPerS, rtt, echoRtt, hol };
   } finally {
-    if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
+    // SIGTERM first, so that a peer run with BENCH_NODE_ARGS (--cpu-prof) writes its profile.
+    if (child.pid !== undefined && child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      process.kill(child.pid, 'SIGTERM');
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 3_000).unref())]);
+      if (child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
+    }
   }
 }
 
@@ -126,6 +179,9 @@ async function main(): Promise<void> {
     { name: 'rtt idle p99 (channels)', value: percentile(channels.rtt, 0.99), unit: 'µs' },
     { name: 'rtt idle p50 (single)', value: percentile(single.rtt, 0.5), unit: 'µs' },
     { name: 'rtt idle p99 (single)', value: percentile(single.rtt, 0.99), unit: 'µs' },
+    { name: 'rtt idle p50 (bare ws echo, channels run)', value: percentile(channels.echoRtt, 0.5), unit: 'µs' },
+    { name: 'rtt idle p99 (bare ws echo, channels run)', value: percentile(channels.echoRtt, 0.99), unit: 'µs' },
+    { name: 'rtt idle p50 (bare ws echo, single run)', value: percentile(single.echoRtt, 0.5), unit: 'µs' },
     { name: 'hol coordination rtt p50 (channels)', value: percentile(channels.hol.rtts, 0.5), unit: 'µs' },
     { name: 'hol coordination rtt p99 (channels)', value: percentile(channels.hol.rtts, 0.99), unit: 'µs' },
     { name: 'hol coordination rtt max (channels)', value: percentile(channels.hol.rtts, 1), unit: 'µs', note: `${channels.hol.rtts.length} samples` },
@@ -143,6 +199,9 @@ async function main(): Promise<void> {
     rtt_p99_us: round(percentile(channels.rtt, 0.99)),
     rtt_single_p50_us: round(percentile(single.rtt, 0.5)),
     rtt_single_p99_us: round(percentile(single.rtt, 0.99)),
+    rtt_echo_p50_us: round(percentile(channels.echoRtt, 0.5)),
+    rtt_echo_p99_us: round(percentile(channels.echoRtt, 0.99)),
+    rtt_echo_single_p50_us: round(percentile(single.echoRtt, 0.5)),
     hol_rtt_p50_us: round(percentile(channels.hol.rtts, 0.5)),
     hol_rtt_p99_us: round(percentile(channels.hol.rtts, 0.99)),
     hol_rtt_max_us: round(percentile(channels.hol.rtts, 1)),

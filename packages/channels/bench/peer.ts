@@ -1,5 +1,6 @@
 // The other process of every benchmark: listens, counts what arrives, answers requests.
-// Started by index.ts as `node <bundle> --peer <mode>`; prints its URL as one JSON line.
+// Started by index.ts as `node <bundle> --peer <mode>`; prints its URLs as one JSON line.
+import { WebSocketServer } from 'ws';
 import { createTransport, defaultChannels } from '../src/index';
 import type { ConnectionMode } from '../src/index';
 
@@ -49,7 +50,12 @@ export async function runPeer(mode: string): Promise<void> {
     }
     return null;
   });
-  process.stdout.write(`${JSON.stringify({ url: transport.address()!.url })}\n`);
+  // The floor for a round trip between these two processes: a bare ws echo, no framing, no CBOR.
+  const echo = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+  echo.on('connection', (socket) => socket.on('message', (data: Buffer) => socket.send(data)));
+  await new Promise((resolve) => echo.once('listening', resolve));
+  const echoPort = (echo.address() as { port: number }).port;
+  process.stdout.write(`${JSON.stringify({ url: transport.address()!.url, echoUrl: `ws://127.0.0.1:${echoPort}` })}\n`);
   process.on('SIGTERM', () => {
     void transport.close().then(() => process.exit(0));
   });

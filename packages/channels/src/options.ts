@@ -66,6 +66,12 @@ export interface TimingOptions {
   /** Reconnect backoff: full jitter in [0, min(max, initial·2^attempt)). LAN 100 ms–10 s; local 10 ms–500 ms. */
   readonly reconnectInitialMs?: number;
   readonly reconnectMaxMs?: number;
+  /**
+   * Longest wait before a reliable channel's receipt is acknowledged on its own. Until then an
+   * acknowledgement rides along with the next frame on its connection; it goes at once when an
+   * eighth of the channel's queue bound (messages or bytes) is waiting for it. LAN and local 5 ms.
+   */
+  readonly ackDelayMs?: number;
 }
 
 export interface LimitOptions {
@@ -139,6 +145,7 @@ export interface ResolvedTiming {
   readonly requestTimeoutMs: number;
   readonly reconnectInitialMs: number;
   readonly reconnectMaxMs: number;
+  readonly ackDelayMs: number;
 }
 
 export interface ResolvedLimits {
@@ -161,6 +168,7 @@ const LAN_TIMING: ResolvedTiming = Object.freeze({
   requestTimeoutMs: 5_000,
   reconnectInitialMs: 100,
   reconnectMaxMs: 10_000,
+  ackDelayMs: 5,
 });
 
 const LOCAL_TIMING: ResolvedTiming = Object.freeze({
@@ -171,6 +179,7 @@ const LOCAL_TIMING: ResolvedTiming = Object.freeze({
   requestTimeoutMs: 2_000,
   reconnectInitialMs: 10,
   reconnectMaxMs: 500,
+  ackDelayMs: 5,
 });
 
 const DEFAULT_LIMITS: ResolvedLimits = Object.freeze({

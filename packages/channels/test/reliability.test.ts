@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { createSeededRandom } from '@foundation/core';
 import { PeerUnavailableError } from '../src/index';
-import type { ChannelEvent } from '../src/index';
+import type { ChannelEvent, Transport } from '../src/index';
 import { closeNodes, createProxy, link, nextEvent, startNode, waitFor } from './helpers';
 import type { Proxy } from './helpers';
 
@@ -120,6 +120,62 @@ describe('failure detection and reconnects', () => {
     await a.sendAsync('node-b', 'orders', message(10));
     await waitFor(() => received.length === 11, 2_000, 'the message after the backlog');
     expect(received).toEqual(Array.from({ length: 11 }, (_, index) => index));
+  });
+});
+
+describe('acknowledgements', () => {
+  // One reliable lane, so every message and every frame back travels on the same connection.
+  const channels = { orders: { reliable: true, maxQueueMessages: 80 } };
+  const unacked = (node: Transport): number => node.stats().channels.orders!.unackedMessages;
+
+  async function pair(ackDelayMs: number): Promise<{ a: Transport; b: Transport; received: number[] }> {
+    const b = await startNode('node-b', { channels, timing: { ackDelayMs } });
+    const a = await startNode('node-a', { channels, timing: { ackDelayMs } });
+    await link(a, b);
+    const received: number[] = [];
+    b.onMessage('orders', ({ payload }) => received.push(payload as number));
+    return { a, b, received };
+  }
+
+  it('a lone message is acknowledged on its own after ackDelayMs, not in the turn it arrives', async () => {
+    const { a, received } = await pair(400);
+    a.send('node-b', 'orders', 1);
+    await waitFor(() => received.length === 1, 2_000, 'the message');
+    // Well inside the delay nothing has gone back yet.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(unacked(a)).toBe(1);
+    await waitFor(() => unacked(a) === 0, 2_000, 'the delayed acknowledgement');
+  });
+
+  it('an acknowledgement rides along with the next frame going back on the same connection', async () => {
+    const { a, b, received } = await pair(60_000);
+    a.send('node-b', 'orders', 1);
+    await waitFor(() => received.length === 1, 2_000, 'the message');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(unacked(a)).toBe(1);
+    b.send('node-a', 'orders', 2);
+    await waitFor(() => unacked(a) === 0, 2_000, 'the acknowledgement with the frame');
+  });
+
+  it('goes at once when an eighth of the queue bound waits for it', async () => {
+    const { a, received } = await pair(60_000);
+    for (let n = 0; n < 9; n += 1) a.send('node-b', 'orders', n);
+    await waitFor(() => received.length === 9, 2_000, 'nine messages');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(unacked(a)).toBe(9); // under 80 / 8
+    a.send('node-b', 'orders', 9);
+    await waitFor(() => unacked(a) === 0, 2_000, 'the acknowledgement of ten');
+    expect(received).toEqual(Array.from({ length: 10 }, (_, index) => index));
+  });
+
+  it('a node that closes acknowledges what it received first, so the sender drops nothing', async () => {
+    const { a, b, received } = await pair(60_000);
+    a.send('node-b', 'orders', 1);
+    await waitFor(() => received.length === 1, 2_000, 'the message');
+    const down = nextEvent<string>(a, 'peer-down');
+    await b.close();
+    await down;
+    expect(a.stats().channels.orders!.droppedPeerDown).toBe(0);
   });
 });
 

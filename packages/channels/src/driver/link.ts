@@ -104,6 +104,11 @@ export class Link {
   private readonly grantedTotal: number[];
   private readonly receivedTotal: number[];
   private readonly ackDue: boolean[];
+  /** Messages and bytes received on each reliable lane since its last acknowledgement. */
+  private readonly unackedMessages: number[];
+  private readonly unackedBytes: number[];
+  /** Sends the acknowledgements that found no frame to ride along with (timing.ackDelayMs). */
+  private ackTimer: Timer | undefined;
   private sequences: ReceiveSequence[] = [];
   private readonly roundRobin: number[];
   private readonly full: boolean[];
@@ -148,6 +153,8 @@ export class Link {
     this.grantedTotal = new Array<number>(lanes).fill(0);
     this.receivedTotal = new Array<number>(lanes).fill(0);
     this.ackDue = new Array<boolean>(lanes).fill(false);
+    this.unackedMessages = new Array<number>(lanes).fill(0);
+    this.unackedBytes = new Array<number>(lanes).fill(0);
     this.budget = { used: 0, max: limits.maxReassemblyBytes };
     this.reassembly = [];
     for (let lane = 0; lane < lanes; lane += 1) {
@@ -266,8 +273,8 @@ export class Link {
           break;
         }
       }
-      if (wrote && this.controlScheduled !== undefined) {
-        clearImmediate(this.controlScheduled);
+      if (wrote && (this.controlScheduled !== undefined || this.ackTimer !== undefined)) {
+        if (this.controlScheduled !== undefined) clearImmediate(this.controlScheduled);
         this.writeControl();
       }
     } finally {
@@ -374,6 +381,10 @@ export class Link {
     laneCounter.framesReceived += 1;
     laneCounter.bytesReceived += frame.length;
     const sequence = channel.reliable ? this.sequences[lane] : undefined;
+    if (sequence !== undefined) {
+      this.unackedMessages[lane] = this.unackedMessages[lane]! + header.count;
+      this.unackedBytes[lane] = this.unackedBytes[lane]! + frame.length;
+    }
     // Validate every item before delivering any, so a malformed block delivers nothing.
     let metas: (MessageMeta | undefined)[] | undefined;
     if (header.hasMeta) {
@@ -433,6 +444,8 @@ export class Link {
     }
     if (channel.reliable) {
       this.ackDue[lane] = true; // duplicates included, as in receiveBlock
+      this.unackedMessages[lane] = this.unackedMessages[lane]! + 1;
+      this.unackedBytes[lane] = this.unackedBytes[lane]! + body.length;
       if (this.sequences[lane]!.accept(completed.seq) === 'duplicate') {
         counter.duplicatesDropped += 1;
         return;
@@ -481,12 +494,29 @@ export class Link {
     }
   };
 
-  /** Writes the pending credits and acknowledgements to corked connections; the caller uncorks. */
-  private writeControl(): void {
+  private readonly sendDelayedAcks = (): void => {
+    this.ackTimer = undefined;
+    try {
+      this.writeControl(true);
+    } finally {
+      this.uncorkAll();
+    }
+  };
+
+  /**
+   * Writes the pending credits and acknowledgements to corked connections; the caller uncorks.
+   * An acknowledgement goes now if its connection already carries a frame this turn, if an
+   * eighth of its channel's queue bound waits for it (the sender counts unacknowledged messages
+   * against that bound), or with `allAcks`; the others wait up to `timing.ackDelayMs` for a
+   * frame to ride along with. On an idle request/reply path that saves a write and a wake-up
+   * per message on each side.
+   */
+  private writeControl(allAcks = false): void {
     this.controlScheduled = undefined;
     const { layout, channels } = this.host;
     const credits = new Map<number, LaneAmount[]>();
     const acks = new Map<number, LaneAmount[]>();
+    let deferred = false;
     for (let lane = 0; lane < layout.totalLanes; lane += 1) {
       const connectionIndex = layout.connectionOfLane[lane]!;
       const channel = layout.channelOfLane[lane]!;
@@ -503,9 +533,29 @@ export class Link {
         push(credits, connectionIndex, { channel, lane: laneInChannel, amount: consumed });
       }
       if (this.ackDue[lane] && channels[channel]!.reliable) {
-        this.ackDue[lane] = false;
-        push(acks, connectionIndex, { channel, lane: laneInChannel, amount: this.sequences[lane]!.delivered });
+        const definition = channels[channel]!;
+        const connection = this.connections[connectionIndex];
+        const now =
+          allAcks ||
+          credits.has(connectionIndex) ||
+          (connection !== undefined && this.corked.includes(connection)) ||
+          this.unackedMessages[lane]! * 8 >= definition.maxQueueMessages ||
+          this.unackedBytes[lane]! * 8 >= definition.maxQueueBytes;
+        if (now) {
+          this.ackDue[lane] = false;
+          this.unackedMessages[lane] = 0;
+          this.unackedBytes[lane] = 0;
+          push(acks, connectionIndex, { channel, lane: laneInChannel, amount: this.sequences[lane]!.delivered });
+        } else {
+          deferred = true;
+        }
       }
+    }
+    if (deferred) {
+      this.ackTimer ??= this.host.clock.setTimer(this.host.timing.ackDelayMs, this.sendDelayedAcks);
+    } else if (this.ackTimer !== undefined) {
+      this.ackTimer.cancel();
+      this.ackTimer = undefined;
     }
     for (const [index, entries] of credits) this.corkedConnection(index)?.send(encodeLaneAmounts('credit', entries));
     for (const [index, entries] of acks) this.corkedConnection(index)?.send(encodeLaneAmounts('ack', entries));
@@ -582,6 +632,10 @@ export class Link {
     this.grantedTotal.fill(0);
     this.receivedTotal.fill(0);
     this.ackDue.fill(false);
+    this.unackedMessages.fill(0);
+    this.unackedBytes.fill(0);
+    this.ackTimer?.cancel();
+    this.ackTimer = undefined;
     for (const reassembly of this.reassembly) reassembly.reset();
     this.sessionTimer?.cancel();
     this.sessionTimer = this.host.clock.setTimer(this.host.timing.handshakeTimeoutMs * 2, () => {
@@ -756,6 +810,11 @@ export class Link {
     this.reconnectTimer?.cancel();
     this.reconnectTimer = undefined;
     if (this.state === 'up') {
+      // What this side received is acknowledged before it leaves, so the peer need not resend it.
+      if (this.ackTimer !== undefined) {
+        this.ackTimer.cancel();
+        this.sendDelayedAcks();
+      }
       this.endSession(code, reason);
       this.host.channelEvent(this, 'channel-close');
     } else if (this.session !== undefined) {
@@ -778,6 +837,8 @@ export class Link {
     this.sessionTimer?.cancel();
     if (this.controlScheduled !== undefined) clearImmediate(this.controlScheduled);
     this.controlScheduled = undefined;
+    this.ackTimer?.cancel();
+    this.ackTimer = undefined;
     this.host.saveSequenceFloor(
       this.peer,
       this.queues.map((queue) => queue.lastSeq),
