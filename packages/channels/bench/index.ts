@@ -23,7 +23,11 @@ async function startPeer(mode: string): Promise<{ child: ChildProcess; url: stri
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, '--peer', mode], { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout });
   const { url, echoUrl } = await new Promise<{ url: string; echoUrl: string }>((resolve, reject) => {
-    lines.once('line', (line) => resolve(JSON.parse(line) as { url: string; echoUrl: string }));
+    // Other lines (node's --trace-gc and the like, from BENCH_NODE_ARGS) go to stderr.
+    lines.on('line', (line) => {
+      if (line.startsWith('{"url"')) resolve(JSON.parse(line) as { url: string; echoUrl: string });
+      else process.stderr.write(`[peer] ${line}\n`);
+    });
     child.once('exit', (code) => reject(new Error(`peer exited with ${code}`)));
   });
   return { child, url, echoUrl };

@@ -163,7 +163,8 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
     const last = length === remaining;
     const metaLength = entry.meta?.length ?? 0;
     const headerLength = chunkHeaderLength(reliable, first);
-    const frame = new Uint8Array(headerLength + length);
+    // Not zero-filled: the header and the body below cover every byte.
+    const frame = Buffer.allocUnsafe(headerLength + length);
     writeChunkHeader(frame, {
       channel,
       lane,
