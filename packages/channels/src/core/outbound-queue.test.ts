@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
 import { createCborCodec } from './cbor';
 import { readBlockHeader, readChunkHeader } from './frames';
 import { createOutboundQueue } from './outbound-queue';
@@ -119,5 +120,43 @@ describe('outbound queue', () => {
     const frame = queue.nextFrame(4096)!;
     expect(codec.decode(frame.subarray(readBlockHeader(frame).bodyOffset))).toEqual(['message 1', 'new reply', 'message 2']);
     expect(queue.queuedBytes).toBe(0);
+  });
+});
+
+describe('a tally shared by the lanes of a channel', () => {
+  // Any sequence of operations on two lanes leaves the tally equal to what the lanes hold.
+  const operation = fc.oneof(
+    fc.record({ op: fc.constant('push' as const), lane: fc.integer({ min: 0, max: 1 }), size: fc.integer({ min: 1, max: 3000 }), key: fc.option(fc.constantFrom('a', 'b', 'c'), { nil: undefined }), reply: fc.option(fc.constantFrom('old', 'new'), { nil: undefined }) }),
+    fc.record({ op: fc.constant('frame' as const), lane: fc.integer({ min: 0, max: 1 }) }),
+    fc.record({ op: fc.constant('ack' as const), lane: fc.integer({ min: 0, max: 1 }), upTo: fc.integer({ min: 0, max: 40 }) }),
+    fc.record({ op: fc.constant('rewind' as const), lane: fc.integer({ min: 0, max: 1 }) }),
+    fc.record({ op: fc.constant('clear' as const), lane: fc.integer({ min: 0, max: 1 }) }),
+    fc.record({ op: fc.constant('dropStale' as const), lane: fc.integer({ min: 0, max: 1 }) }),
+  );
+
+  it.each([
+    ['reliable', true, false],
+    ['monotonic', false, true],
+  ])('%s lanes', (_kind, reliable, monotonic) => {
+    fc.assert(
+      fc.property(fc.array(operation, { maxLength: 80 }), (operations) => {
+        const tally = { messages: 0, bytes: 0 };
+        const lanes = [0, 1].map((lane) => createOutboundQueue({ channel: 0, lane, reliable, monotonic, frameBytes: 1024, chunkBytes: 1024, tally }));
+        for (const step of operations) {
+          const queue = lanes[step.lane]!;
+          if (step.op === 'push') queue.push({ ...message('x'.repeat(step.size), step.key), replyTo: step.reply });
+          else if (step.op === 'frame') queue.nextFrame(1024);
+          else if (step.op === 'ack') queue.acknowledge(step.upTo);
+          else if (step.op === 'rewind') queue.rewind();
+          else if (step.op === 'clear') queue.clear();
+          else queue.dropStaleReplies('new');
+          expect(tally).toEqual({
+            messages: lanes.reduce((sum, lane) => sum + lane.queuedMessages + lane.unackedMessages, 0),
+            bytes: lanes.reduce((sum, lane) => sum + lane.queuedBytes + lane.unackedBytes, 0),
+          });
+        }
+      }),
+      { seed: 20261128, numRuns: 300 },
+    );
   });
 });

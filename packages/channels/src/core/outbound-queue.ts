@@ -59,6 +59,18 @@ export interface OutboundQueueOptions {
   readonly maxBlockMessages?: number;
   /** First sequence number (reliable lanes). Default 1; a new link continues where the last one stopped. */
   readonly firstSeq?: number;
+  /**
+   * A tally shared by the lanes of one channel: messages and bytes queued or unacknowledged,
+   * kept as they change so that the bound check on every send reads two numbers instead of
+   * summing every lane.
+   */
+  readonly tally?: QueueTally;
+}
+
+/** Messages and bytes queued or awaiting acknowledgement, over the queues that share it. */
+export interface QueueTally {
+  messages: number;
+  bytes: number;
 }
 
 export type PushResult = 'queued' | 'replaced';
@@ -117,6 +129,12 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
   let replyBytes = 0;
   let nextSeq = options.firstSeq ?? 1;
   const byKey = monotonic ? new Map<string, Entry>() : undefined;
+  const tally: QueueTally = options.tally ?? { messages: 0, bytes: 0 };
+  /** An entry leaves the queue for good (sent unreliably, acknowledged, dropped). */
+  const leave = (entry: Entry): void => {
+    tally.messages -= 1;
+    tally.bytes -= entry.bytes;
+  };
 
   const compact = (): void => {
     if (head > 1024 && head * 2 > pending.length) {
@@ -151,6 +169,7 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
       unacked.push(entry);
       unackedBytes += entry.bytes;
     } else {
+      leave(entry);
       releaseReply(entry);
     }
   };
@@ -252,6 +271,7 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
         const queued = byKey.get(message.key);
         if (queued !== undefined && queued.sent === 0 && queued.seq === 0 && queued.replyTo === undefined) {
           queuedBytes += bytes - queued.bytes;
+          tally.bytes += bytes - queued.bytes;
           queued.payload = message.payload;
           queued.raw = message.raw;
           queued.meta = message.meta;
@@ -262,6 +282,8 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
       const entry: Entry = { payload: message.payload, raw: message.raw, meta: message.meta, key: message.key, replyTo: message.replyTo, bytes, seq: 0, sent: 0 };
       pending.push(entry);
       queuedBytes += bytes;
+      tally.messages += 1;
+      tally.bytes += bytes;
       if (entry.replyTo !== undefined) {
         replyMessages += 1;
         replyBytes += bytes;
@@ -283,6 +305,7 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
       let released = 0;
       while (unackedHead < unacked.length && unacked[unackedHead]!.seq <= seq) {
         unackedBytes -= unacked[unackedHead]!.bytes;
+        leave(unacked[unackedHead]!);
         releaseReply(unacked[unackedHead]!);
         unackedHead += 1;
         released += 1;
@@ -305,6 +328,8 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
     },
     clear() {
       const dropped = pending.length - head + (unacked.length - unackedHead);
+      tally.messages -= dropped;
+      tally.bytes -= queuedBytes + unackedBytes;
       pending = [];
       head = 0;
       unacked = [];
@@ -329,6 +354,7 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
         }
         dropped += 1;
         queuedBytes -= entry.bytes;
+        leave(entry);
         releaseReply(entry);
       }
       const keptUnacked: Entry[] = [];
@@ -340,6 +366,7 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
         }
         dropped += 1;
         unackedBytes -= entry.bytes;
+        leave(entry);
         releaseReply(entry);
       }
       pending = keptPending;

@@ -24,7 +24,7 @@ import type { LaneAmount } from '../core/frames';
 import { MetaFormatError, metaFromWire } from '../core/meta';
 import type { MessageMeta } from '../core/meta';
 import { createOutboundQueue } from '../core/outbound-queue';
-import type { OutboundMessage, OutboundQueue, PushResult } from '../core/outbound-queue';
+import type { OutboundMessage, OutboundQueue, PushResult, QueueTally } from '../core/outbound-queue';
 import { ReassemblyError, createReassembly } from '../core/reassembly';
 import type { Reassembly, ReassemblyBudget } from '../core/reassembly';
 import type { ReceiveSequence } from '../core/receive-sequence';
@@ -96,6 +96,8 @@ export class Link {
   rttAverageMs = 0;
   readonly requests: RequestManager;
   readonly queues: OutboundQueue[];
+  /** Per channel, what its lanes hold (queued or unacknowledged). */
+  private readonly tallies: QueueTally[];
   private readonly scheduler: FairScheduler;
   private readonly credit: number[];
   private readonly reassembly: Reassembly[];
@@ -132,6 +134,7 @@ export class Link {
     this.scheduler = createFairScheduler();
     const floor = host.sequenceFloor(peer);
     this.queues = [];
+    this.tallies = channels.map(() => ({ messages: 0, bytes: 0 }));
     for (let lane = 0; lane < layout.totalLanes; lane += 1) {
       const channel = channels[layout.channelOfLane[lane]!]!;
       this.queues.push(
@@ -143,6 +146,7 @@ export class Link {
           frameBytes: limits.frameBytes,
           chunkBytes: limits.chunkBytes,
           firstSeq: (floor[lane] ?? 0) + 1,
+          tally: this.tallies[channel.index]!,
         }),
       );
       this.scheduler.add(lane, channel.priority);
@@ -177,18 +181,9 @@ export class Link {
     return this.roundRobin[channel.index]! % lanes;
   }
 
-  /** Messages and bytes queued or awaiting acknowledgement on a channel. */
-  usage(channel: ChannelDefinition): { messages: number; bytes: number } {
-    const offset = this.host.layout.offsets[channel.index]!;
-    const lanes = this.host.layout.lanes[channel.index]!;
-    let messages = 0;
-    let bytes = 0;
-    for (let lane = offset; lane < offset + lanes; lane += 1) {
-      const queue = this.queues[lane]!;
-      messages += queue.queuedMessages + queue.unackedMessages;
-      bytes += queue.queuedBytes + queue.unackedBytes;
-    }
-    return { messages, bytes };
+  /** Messages and bytes queued or awaiting acknowledgement on a channel (kept by its queues). */
+  usage(channel: ChannelDefinition): Readonly<QueueTally> {
+    return this.tallies[channel.index]!;
   }
 
   /** Replies queued or awaiting acknowledgement towards this peer, over every channel. */
