@@ -168,6 +168,31 @@ describe('acknowledgements', () => {
     expect(received).toEqual(Array.from({ length: 10 }, (_, index) => index));
   });
 
+  it('the eighth of the bound counts every lane of the channel, so a sender at its bound is not left waiting for the delay', async () => {
+    // Sixteen lanes of ten messages each: no lane alone reaches 160 / 8, the channel does.
+    const wide = { orders: { reliable: true, parallelism: 16, maxQueueMessages: 160 } };
+    const b = await startNode('node-b', { channels: wide, timing: { ackDelayMs: 60_000 } });
+    const a = await startNode('node-a', { channels: wide, timing: { ackDelayMs: 60_000 } });
+    await link(a, b);
+    let received = 0;
+    b.onMessage('orders', () => (received += 1));
+    let sent = 0;
+    while (a.send('node-b', 'orders', sent, { partitionKey: `key-${sent}` })) sent += 1;
+    expect(sent).toBe(160);
+    await waitFor(() => received === 160, 2_000, 'every message');
+    await waitFor(() => unacked(a) === 0, 2_000, 'the acknowledgements, long before the delay');
+  });
+
+  it('a node that closes from inside a handler still acknowledges what it received', async () => {
+    const { a, b } = await pair(60_000);
+    const closed = new Promise<void>((resolve) => b.onMessage('orders', () => void b.close().then(resolve)));
+    const down = nextEvent<string>(a, 'peer-down');
+    a.send('node-b', 'orders', 1);
+    await closed;
+    await down;
+    expect(a.stats().channels.orders!.droppedPeerDown).toBe(0);
+  });
+
   it('a node that closes acknowledges what it received first, so the sender drops nothing', async () => {
     const { a, b, received } = await pair(60_000);
     a.send('node-b', 'orders', 1);

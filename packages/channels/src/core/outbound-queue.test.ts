@@ -1,4 +1,4 @@
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import fc from 'fast-check';
 import { createCborCodec } from './cbor';
 import { readBlockHeader, readChunkHeader } from './frames';
@@ -64,6 +64,23 @@ describe('outbound queue', () => {
     const again = readChunkHeader(queue.nextFrame(1024)!);
     expect(again.first).toBe(true);
     expect(again.seq).toBe(first.seq);
+  });
+
+  it('a raw payload detached after send goes out as zeros, never as the frame buffer\'s old memory', () => {
+    // Chunk frames are allocated without zero-fill; stand in for memory that held something else.
+    const allocUnsafe = jest.spyOn(Buffer, 'allocUnsafe').mockImplementation((size: number) => Buffer.alloc(size, 0xaa));
+    try {
+      const queue = createOutboundQueue({ channel: 0, lane: 0, reliable: false, monotonic: false, frameBytes: 1024, chunkBytes: 1024 });
+      const bytes = new Uint8Array(new ArrayBuffer(5000)).fill(7);
+      queue.push({ payload: bytes, raw: true, meta: undefined, key: undefined });
+      queue.nextFrame(1024);
+      structuredClone(bytes.buffer, { transfer: [bytes.buffer] }); // the caller gave the buffer away
+      const frame = queue.nextFrame(1024)!;
+      const body = frame.subarray(frame.length - 1024);
+      expect(body.every((byte) => byte === 0)).toBe(true);
+    } finally {
+      allocUnsafe.mockRestore();
+    }
   });
 
   it('clear drops queued and unacknowledged messages', () => {
@@ -144,7 +161,7 @@ describe('a tally shared by the lanes of a channel', () => {
         const lanes = [0, 1].map((lane) => createOutboundQueue({ channel: 0, lane, reliable, monotonic, frameBytes: 1024, chunkBytes: 1024, tally }));
         for (const step of operations) {
           const queue = lanes[step.lane]!;
-          if (step.op === 'push') queue.push({ ...message('x'.repeat(step.size), step.key), replyTo: step.reply });
+          if (step.op === 'push') queue.push({ ...message('x'.repeat(step.size), step.key), ...(step.reply === undefined ? {} : { replyTo: step.reply }) });
           else if (step.op === 'frame') queue.nextFrame(1024);
           else if (step.op === 'ack') queue.acknowledge(step.upTo);
           else if (step.op === 'rewind') queue.rewind();

@@ -206,7 +206,15 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
       offset += metaEnd - from;
       from = metaEnd;
     }
-    if (from < end) frame.set(entry.payload.subarray(from - metaLength, end - metaLength), offset);
+    // A raw payload is sent by reference. If the caller shrank it or gave its buffer away
+    // (detached: length 0) after `send`, what is missing goes out as zeros: no throw in the
+    // middle of a flush, and never the frame buffer's uninitialised memory.
+    const payloadEnd = Math.min(end - metaLength, entry.payload.length);
+    if (from - metaLength < payloadEnd) {
+      frame.set(entry.payload.subarray(from - metaLength, payloadEnd), offset);
+      offset += payloadEnd - (from - metaLength);
+    }
+    if (offset < frame.length) frame.fill(0, offset);
     entry.sent = end;
     if (last) finish(entry);
     return frame;

@@ -500,22 +500,23 @@ export class Link {
 
   /**
    * Writes the pending credits and acknowledgements to corked connections; the caller uncorks.
-   * An acknowledgement goes now if its connection already carries a frame this turn, if an
-   * eighth of its channel's queue bound waits for it (the sender counts unacknowledged messages
-   * against that bound), or with `allAcks`; the others wait up to `timing.ackDelayMs` for a
-   * frame to ride along with. On an idle request/reply path that saves a write and a wake-up
-   * per message on each side.
+   * An acknowledgement goes now if its connection carries another frame this turn (data, a
+   * credit, or another acknowledgement that must go), if an eighth of its channel's queue bound
+   * waits for acknowledgement over all the channel's lanes (the sender counts the channel's
+   * unacknowledged messages against that bound), or with `allAcks`; the others wait up to
+   * `timing.ackDelayMs` for a frame to ride along with. On an idle request/reply path that
+   * saves a write and a wake-up per message on each side.
    */
   private writeControl(allAcks = false): void {
     this.controlScheduled = undefined;
     const { layout, channels } = this.host;
     const credits = new Map<number, LaneAmount[]>();
     const acks = new Map<number, LaneAmount[]>();
-    let deferred = false;
+    const waitingMessages = new Array<number>(channels.length).fill(0);
+    const waitingBytes = new Array<number>(channels.length).fill(0);
     for (let lane = 0; lane < layout.totalLanes; lane += 1) {
       const connectionIndex = layout.connectionOfLane[lane]!;
       const channel = layout.channelOfLane[lane]!;
-      const laneInChannel = lane - layout.offsets[channel]!;
       const consumed = this.consumed[lane]!;
       // Credit goes back once a quarter of the window is used (as HTTP/2 stacks send window
       // updates), not after every turn's few small frames: a frame of its own per turn was a
@@ -525,26 +526,36 @@ export class Link {
       if (consumed > 0 && consumed >= channels[channel]!.windowBytes / 4) {
         this.consumed[lane] = 0;
         this.grantedTotal[lane] = this.grantedTotal[lane]! + consumed;
-        push(credits, connectionIndex, { channel, lane: laneInChannel, amount: consumed });
+        push(credits, connectionIndex, { channel, lane: lane - layout.offsets[channel]!, amount: consumed });
       }
-      if (this.ackDue[lane] && channels[channel]!.reliable) {
-        const definition = channels[channel]!;
-        const connection = this.connections[connectionIndex];
-        const now =
-          allAcks ||
-          credits.has(connectionIndex) ||
-          (connection !== undefined && this.corked.includes(connection)) ||
-          this.unackedMessages[lane]! * 8 >= definition.maxQueueMessages ||
-          this.unackedBytes[lane]! * 8 >= definition.maxQueueBytes;
-        if (now) {
-          this.ackDue[lane] = false;
-          this.unackedMessages[lane] = 0;
-          this.unackedBytes[lane] = 0;
-          push(acks, connectionIndex, { channel, lane: laneInChannel, amount: this.sequences[lane]!.delivered });
-        } else {
-          deferred = true;
-        }
+      waitingMessages[channel] = waitingMessages[channel]! + this.unackedMessages[lane]!;
+      waitingBytes[channel] = waitingBytes[channel]! + this.unackedBytes[lane]!;
+    }
+    const urgent = (channel: number): boolean =>
+      allAcks || waitingMessages[channel]! * 8 >= channels[channel]!.maxQueueMessages || waitingBytes[channel]! * 8 >= channels[channel]!.maxQueueBytes;
+    // Connections that carry a frame this turn anyway.
+    const going = new Set<number>(credits.keys());
+    for (let index = 0; index < this.connections.length; index += 1) {
+      const connection = this.connections[index];
+      if (connection !== undefined && this.corked.includes(connection)) going.add(index);
+    }
+    const due = (lane: number): boolean => this.ackDue[lane]! && channels[layout.channelOfLane[lane]!]!.reliable;
+    for (let lane = 0; lane < layout.totalLanes; lane += 1) {
+      if (due(lane) && urgent(layout.channelOfLane[lane]!)) going.add(layout.connectionOfLane[lane]!);
+    }
+    let deferred = false;
+    for (let lane = 0; lane < layout.totalLanes; lane += 1) {
+      if (!due(lane)) continue;
+      const connectionIndex = layout.connectionOfLane[lane]!;
+      if (!going.has(connectionIndex)) {
+        deferred = true;
+        continue;
       }
+      const channel = layout.channelOfLane[lane]!;
+      this.ackDue[lane] = false;
+      this.unackedMessages[lane] = 0;
+      this.unackedBytes[lane] = 0;
+      push(acks, connectionIndex, { channel, lane: lane - layout.offsets[channel]!, amount: this.sequences[lane]!.delivered });
     }
     if (deferred) {
       this.ackTimer ??= this.host.clock.setTimer(this.host.timing.ackDelayMs, this.sendDelayedAcks);
@@ -805,11 +816,11 @@ export class Link {
     this.reconnectTimer?.cancel();
     this.reconnectTimer = undefined;
     if (this.state === 'up') {
-      // What this side received is acknowledged before it leaves, so the peer need not resend it.
-      if (this.ackTimer !== undefined) {
-        this.ackTimer.cancel();
-        this.sendDelayedAcks();
-      }
+      // What this side received is acknowledged before it leaves, so the peer need not resend it
+      // (whether the acknowledgement waited for its delay or for the end of this turn).
+      if (this.controlScheduled !== undefined) clearImmediate(this.controlScheduled);
+      this.ackTimer?.cancel();
+      this.sendDelayedAcks();
       this.endSession(code, reason);
       this.host.channelEvent(this, 'channel-close');
     } else if (this.session !== undefined) {
