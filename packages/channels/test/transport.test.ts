@@ -166,6 +166,26 @@ describe('transport over loopback', () => {
     expect(a.stats().channels.gossip!.replaced).toBe(99);
   });
 
+  it('the first sixteen messages of a busy turn leave at once, the rest at the end of the turn', async () => {
+    const channels = { orders: { parallelism: 1 } };
+    const a = await startNode('node-a', { channels });
+    const b = await startNode('node-b', { channels });
+    await link(a, b);
+    const seen: number[] = [];
+    b.onMessage('orders', ({ payload }) => seen.push(payload as number));
+    const frames = (): number => a.stats().channels.orders!.framesSent;
+    const before = frames();
+    for (let n = 0; n < 15; n += 1) a.send('node-b', 'orders', n);
+    expect(frames()).toBe(before); // still coalescing
+    a.send('node-b', 'orders', 15);
+    expect(frames()).toBe(before + 1); // gone, so the peer can start on it
+    for (let n = 16; n < 100; n += 1) a.send('node-b', 'orders', n);
+    expect(frames()).toBe(before + 1); // the rest waits for the end of the turn
+    await waitFor(() => seen.length === 100);
+    expect(seen).toEqual(Array.from({ length: 100 }, (_, index) => index));
+    expect(frames()).toBe(before + 2);
+  });
+
   it('disconnect brings peer-down and channel-close; close() tells the peers', async () => {
     const a = await startNode('node-a');
     const b = await startNode('node-b');

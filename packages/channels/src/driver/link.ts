@@ -71,6 +71,9 @@ export interface LinkHost {
 }
 
 /** Close codes that mean "this will not work until someone changes configuration". */
+/** Messages queued on a lane in one turn after which the turn's first frame leaves at once. */
+const EARLY_FLUSH_MESSAGES = 16;
+
 const PERMANENT_REFUSALS = new Set<number>([
   CLOSE_CODES.protocolMismatch,
   CLOSE_CODES.clusterMismatch,
@@ -116,6 +119,8 @@ export class Link {
   private readonly full: boolean[];
   private readonly backoff: Backoff;
   private flushScheduled = false;
+  /** This turn already flushed its first messages early (see enqueue). */
+  private flushedEarly = false;
   private continuation: NodeJS.Immediate | undefined;
   private controlScheduled: NodeJS.Immediate | undefined;
   private graceTimer: Timer | undefined;
@@ -210,8 +215,16 @@ export class Link {
 
   enqueue(channel: ChannelDefinition, lane: number, message: OutboundMessage): PushResult {
     const global = this.host.layout.offsets[channel.index]! + lane;
-    const result = this.queues[global]!.push(message);
+    const queue = this.queues[global]!;
+    const result = queue.push(message);
     this.scheduler.activate(global);
+    // The first few messages of a busy turn leave at once, so that the peer can start on them
+    // while this side produces the rest (a batch of replies to a batch of requests, say); the
+    // rest of the turn is coalesced as usual.
+    if (queue.queuedMessages >= EARLY_FLUSH_MESSAGES && !this.flushedEarly && this.state === 'up' && this.continuation === undefined) {
+      this.flushedEarly = true;
+      this.flush();
+    }
     this.scheduleFlush();
     return result;
   }
@@ -219,8 +232,14 @@ export class Link {
   scheduleFlush(): void {
     if (this.flushScheduled || this.state !== 'up') return;
     this.flushScheduled = true;
-    queueMicrotask(this.flush);
+    queueMicrotask(this.flushTurn);
   }
+
+  /** The end-of-turn flush; the next turn may flush early again. */
+  private readonly flushTurn = (): void => {
+    this.flushedEarly = false;
+    this.flush();
+  };
 
   private readonly isReady = (lane: number): boolean => {
     if (this.credit[lane]! <= 0 || !this.queues[lane]!.hasFrame()) return false;
