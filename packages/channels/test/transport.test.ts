@@ -105,6 +105,21 @@ describe('transport over loopback', () => {
     expect(b.stats().channels.bulk!.framesReceived).toBeGreaterThan(40);
   });
 
+  it('chunk buffers used again after they are written never mix one message into another', async () => {
+    const a = await startNode('node-a');
+    const b = await startNode('node-b');
+    await link(a, b);
+    const received: Uint8Array[] = [];
+    b.onMessage('bulk', ({ payload }) => received.push(payload as Uint8Array));
+    // Twelve 1 MiB messages, each of one byte value: 192 chunk frames through a pool of 64.
+    for (let n = 0; n < 12; n += 1) await a.sendAsync('node-b', 'bulk', new Uint8Array(1024 * 1024).fill(n + 1));
+    await waitFor(() => received.length === 12, 10_000, 'every message');
+    received.forEach((message, n) => {
+      expect(message.length).toBe(1024 * 1024);
+      expect(message.every((byte) => byte === n + 1)).toBe(true);
+    });
+  });
+
   it('request/reply: values, promises, remote errors rebuilt with their code, no responder, timeout', async () => {
     const a = await startNode('node-a');
     const b = await startNode('node-b');

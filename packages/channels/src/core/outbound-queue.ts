@@ -65,6 +65,8 @@ export interface OutboundQueueOptions {
    * summing every lane.
    */
   readonly tally?: QueueTally;
+  /** Where chunk frames come from (not zero-filled: every byte is written). Default Buffer.allocUnsafe. */
+  readonly allocateChunk?: (bytes: number) => Uint8Array;
 }
 
 /** Messages and bytes queued or awaiting acknowledgement, over the queues that share it. */
@@ -130,6 +132,7 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
   let nextSeq = options.firstSeq ?? 1;
   const byKey = monotonic ? new Map<string, Entry>() : undefined;
   const tally: QueueTally = options.tally ?? { messages: 0, bytes: 0 };
+  const allocateChunk = options.allocateChunk ?? ((bytes: number): Uint8Array => Buffer.allocUnsafe(bytes));
   /** An entry leaves the queue for good (sent unreliably, acknowledged, dropped). */
   const leave = (entry: Entry): void => {
     tally.messages -= 1;
@@ -183,7 +186,7 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
     const metaLength = entry.meta?.length ?? 0;
     const headerLength = chunkHeaderLength(reliable, first);
     // Not zero-filled: the header and the body below cover every byte.
-    const frame = Buffer.allocUnsafe(headerLength + length);
+    const frame = allocateChunk(headerLength + length);
     writeChunkHeader(frame, {
       channel,
       lane,

@@ -145,10 +145,11 @@ export class Connection {
     }
   }
 
-  /** Sends one frame; false when the connection is not open. */
-  send(frame: Uint8Array): boolean {
+  /** Sends one frame; false when the connection is not open. `onWritten` runs once ws has written it (or failed to). */
+  send(frame: Uint8Array, onWritten?: () => void): boolean {
     if (this.state !== 'open') return false;
-    this.socket.send(frame);
+    if (onWritten === undefined) this.socket.send(frame);
+    else this.socket.send(frame, onWritten);
     return true;
   }
 

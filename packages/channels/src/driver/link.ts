@@ -23,6 +23,7 @@ import {
 import type { LaneAmount } from '../core/frames';
 import { MetaFormatError, metaFromWire } from '../core/meta';
 import type { MessageMeta } from '../core/meta';
+import type { ChunkPool } from '../core/chunk-pool';
 import { createOutboundQueue } from '../core/outbound-queue';
 import type { OutboundMessage, OutboundQueue, PushResult, QueueTally } from '../core/outbound-queue';
 import { ReassemblyError, createReassembly } from '../core/reassembly';
@@ -49,6 +50,8 @@ export interface LinkHost {
   readonly counters: readonly ChannelCounters[];
   /** By global lane. */
   readonly laneCounters: readonly LaneCounters[];
+  /** Buffers for chunk frames, given back once written. */
+  readonly chunkPool: ChunkPool;
   isClosed(): boolean;
   /** Opens connection `index` of `session` towards `url`. */
   dial(link: Link, url: string, session: string, index: number): Connection;
@@ -152,6 +155,7 @@ export class Link {
           chunkBytes: limits.chunkBytes,
           firstSeq: (floor[lane] ?? 0) + 1,
           tally: this.tallies[channel.index]!,
+          allocateChunk: host.chunkPool.take,
         }),
       );
       this.scheduler.add(lane, channel.priority);
@@ -265,7 +269,9 @@ export class Link {
         const queuedBefore = queue.queuedMessages;
         // A block never exceeds the lane's remaining credit (it always carries one message).
         const frame = queue.nextFrame(Math.min(limits.frameBytes, this.credit[lane]!))!;
-        this.corkedConnection(layout.connectionOfLane[lane]!)!.send(frame);
+        const connection = this.corkedConnection(layout.connectionOfLane[lane]!)!;
+        if (this.host.chunkPool.owns(frame)) connection.send(frame, () => this.host.chunkPool.give(frame));
+        else connection.send(frame);
         wrote = true;
         this.credit[lane] = this.credit[lane]! - frame.length;
         this.scheduler.charge(lane, frame.length);

@@ -13,6 +13,7 @@ import { CLOSE_CODES, closeCodeName } from '../core/close-codes';
 import { MAX_META_BYTES, MAX_CHUNK_HEADER_BYTES } from '../core/frames';
 import { META_KINDS, checkHeaders, metaToWire, MetaFormatError } from '../core/meta';
 import type { MessageMeta, MetaKind } from '../core/meta';
+import { createChunkPool } from '../core/chunk-pool';
 import type { OutboundMessage } from '../core/outbound-queue';
 import { createReceiveSequence } from '../core/receive-sequence';
 import type { ReceiveSequence } from '../core/receive-sequence';
@@ -246,6 +247,8 @@ export function createTransport(options: TransportOptions): Transport {
 
   // ---- links ---------------------------------------------------------------------------------
 
+  // Up to 4 MiB of chunk frames kept for reuse (see chunk-pool.ts).
+  const chunkPool = createChunkPool(limits.chunkBytes + MAX_CHUNK_HEADER_BYTES, 64);
   const host: LinkHost = {
     nodeId,
     channels,
@@ -257,6 +260,7 @@ export function createTransport(options: TransportOptions): Transport {
     random,
     counters,
     laneCounters,
+    chunkPool,
     isClosed: () => closed,
     newSession: () => randomBytes(12).toString('base64url'),
     dial: (link, url, session, index) => openDial(url, session, index, link.peer, link),

@@ -1,0 +1,40 @@
+// Buffers for full-size chunk frames, used again once the socket has written them. A bulk
+// transfer otherwise allocates a fresh 64 KiB buffer per chunk, and V8 starts a full collection
+// every 64 MB of such allocations: pauses of several milliseconds, during which no heartbeat or
+// request is read. The pool is bounded; a frame that is never given back is simply collected.
+
+export interface ChunkPool {
+  /** A buffer of `bytes` bytes, from the pool when `bytes` is the pooled size. Not zero-filled. */
+  take(bytes: number): Buffer;
+  /** Whether `frame` came from the pool (and may be given back once written). */
+  owns(frame: Uint8Array): boolean;
+  /** Gives a written frame's buffer back. */
+  give(frame: Uint8Array): void;
+  readonly size: number;
+}
+
+export function createChunkPool(bufferBytes: number, maxBuffers: number): ChunkPool {
+  const free: ArrayBuffer[] = [];
+  const owned = new WeakSet<ArrayBuffer>();
+  return {
+    take(bytes) {
+      if (bytes > bufferBytes || !Number.isFinite(bufferBytes)) return Buffer.allocUnsafe(bytes);
+      let buffer = free.pop();
+      if (buffer === undefined) {
+        buffer = new ArrayBuffer(bufferBytes);
+        owned.add(buffer);
+      }
+      return Buffer.from(buffer, 0, bytes);
+    },
+    owns(frame) {
+      return owned.has(frame.buffer as ArrayBuffer);
+    },
+    give(frame) {
+      const buffer = frame.buffer as ArrayBuffer;
+      if (owned.has(buffer) && free.length < maxBuffers && !free.includes(buffer)) free.push(buffer);
+    },
+    get size() {
+      return free.length;
+    },
+  };
+}
