@@ -4,8 +4,8 @@
 // request is read. The pool is bounded; a frame that is never given back is simply collected.
 
 export interface ChunkPool {
-  /** A buffer of `bytes` bytes, from the pool when `bytes` is the pooled size. Not zero-filled. */
-  take(bytes: number): Buffer;
+  /** A buffer of `bytes` bytes, from the pool when it fits a pooled buffer. Not zero-filled. */
+  take(this: void, bytes: number): Buffer;
   /** Whether `frame` came from the pool (and may be given back once written). */
   owns(frame: Uint8Array): boolean;
   /** Gives a written frame's buffer back. */
