@@ -73,10 +73,10 @@ export interface LinkHost {
   connectionFailed(link: Link, code: number, reason: string): void;
 }
 
-/** Close codes that mean "this will not work until someone changes configuration". */
 /** Messages queued on a lane in one turn after which the turn's first frame leaves at once. */
 const EARLY_FLUSH_MESSAGES = 16;
 
+/** Close codes that mean "this will not work until someone changes configuration". */
 const PERMANENT_REFUSALS = new Set<number>([
   CLOSE_CODES.protocolMismatch,
   CLOSE_CODES.clusterMismatch,
