@@ -180,7 +180,9 @@ describe('acknowledgements', () => {
     while (a.send('node-b', 'orders', sent, { partitionKey: `key-${sent}` })) sent += 1;
     expect(sent).toBe(160);
     await waitFor(() => received === 160, 2_000, 'every message');
-    await waitFor(() => unacked(a) === 0, 2_000, 'the acknowledgements, long before the delay');
+    // Whatever arrived after the last urgent acknowledgement (under 160 / 8) may wait its delay.
+    await waitFor(() => unacked(a) < 20, 2_000, 'the acknowledgements, long before the delay');
+    expect(a.send('node-b', 'orders', 'room again')).toBe(true);
   });
 
   it('a node that closes from inside a handler still acknowledges what it received', async () => {
