@@ -181,6 +181,19 @@ describe('transport over loopback', () => {
     expect(a.stats().channels.gossip!.replaced).toBe(99);
   });
 
+  it('monotonic channels keep a busy turn queued to its end, so newer values still replace older ones', async () => {
+    const a = await startNode('node-a');
+    const b = await startNode('node-b');
+    await link(a, b);
+    const seen: string[] = [];
+    b.onMessage('gossip', ({ payload }) => seen.push(payload as string));
+    // Twenty members, then a newer value for each, all in one turn.
+    for (const round of ['old', 'new']) for (let member = 0; member < 20; member += 1) a.send('node-b', 'gossip', `${round}-${member}`, { partitionKey: `member-${member}` });
+    await waitFor(() => seen.length === 20);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(seen).toEqual(Array.from({ length: 20 }, (_, member) => `new-${member}`));
+  });
+
   it('the first sixteen messages of a busy turn leave at once, the rest at the end of the turn', async () => {
     const channels = { orders: { parallelism: 1 } };
     const a = await startNode('node-a', { channels });

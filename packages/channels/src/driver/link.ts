@@ -224,8 +224,9 @@ export class Link {
     this.scheduler.activate(global);
     // The first few messages of a busy turn leave at once, so that the peer can start on them
     // while this side produces the rest (a batch of replies to a batch of requests, say); the
-    // rest of the turn is coalesced as usual.
-    if (queue.queuedMessages >= EARLY_FLUSH_MESSAGES && !this.flushedEarly && this.state === 'up' && this.continuation === undefined) {
+    // rest of the turn is coalesced as usual. Not on monotonic lanes: there a message still
+    // queued at the end of the turn can be replaced by a newer one, which is their point.
+    if (queue.queuedMessages >= EARLY_FLUSH_MESSAGES && !channel.monotonic && !this.flushedEarly && this.state === 'up' && this.continuation === undefined) {
       this.flushedEarly = true;
       this.flush();
     }
