@@ -111,8 +111,10 @@ export class Link {
   private readonly consumed: number[];
   private readonly grantedTotal: number[];
   private readonly receivedTotal: number[];
-  private readonly ackDue: boolean[];
-  /** Messages and bytes received on each reliable lane since its last acknowledgement. */
+  /**
+   * Messages (duplicates included) and bytes received on each reliable lane since its last
+   * acknowledgement; an acknowledgement is due while the count is above zero.
+   */
   private readonly unackedMessages: number[];
   private readonly unackedBytes: number[];
   /** Sends the acknowledgements that found no frame to ride along with (timing.ackDelayMs). */
@@ -165,7 +167,6 @@ export class Link {
     this.consumed = new Array<number>(lanes).fill(0);
     this.grantedTotal = new Array<number>(lanes).fill(0);
     this.receivedTotal = new Array<number>(lanes).fill(0);
-    this.ackDue = new Array<boolean>(lanes).fill(false);
     this.unackedMessages = new Array<number>(lanes).fill(0);
     this.unackedBytes = new Array<number>(lanes).fill(0);
     this.budget = { used: 0, max: limits.maxReassemblyBytes };
@@ -402,10 +403,6 @@ export class Link {
     laneCounter.framesReceived += 1;
     laneCounter.bytesReceived += frame.length;
     const sequence = channel.reliable ? this.sequences[lane] : undefined;
-    if (sequence !== undefined) {
-      this.unackedMessages[lane] = this.unackedMessages[lane]! + header.count;
-      this.unackedBytes[lane] = this.unackedBytes[lane]! + frame.length;
-    }
     // Validate every item before delivering any, so a malformed block delivers nothing.
     let metas: (MessageMeta | undefined)[] | undefined;
     if (header.hasMeta) {
@@ -415,12 +412,15 @@ export class Link {
         metas.push(metaFromWire(item[0]));
       }
     }
+    if (sequence !== undefined) {
+      // Acknowledge duplicates too: the ack that covered them may have been lost with the
+      // connection, and the sender keeps them (and counts them against its bound) until one arrives.
+      this.unackedMessages[lane] = this.unackedMessages[lane]! + header.count;
+      this.unackedBytes[lane] = this.unackedBytes[lane]! + frame.length;
+    }
     for (let index = 0; index < header.count; index += 1) {
       if (this.removed || connection.state !== 'open') return;
       if (sequence !== undefined) {
-        // Acknowledge duplicates too: the ack that covered them may have been lost with the
-        // connection, and the sender keeps them (and counts them against its bound) until one arrives.
-        this.ackDue[lane] = true;
         if (sequence.accept(header.firstSeq + index) === 'duplicate') {
           counter.duplicatesDropped += 1;
           continue;
@@ -464,7 +464,7 @@ export class Link {
       return;
     }
     if (channel.reliable) {
-      this.ackDue[lane] = true; // duplicates included, as in receiveBlock
+      // Duplicates included, as in receiveBlock.
       this.unackedMessages[lane] = this.unackedMessages[lane]! + 1;
       this.unackedBytes[lane] = this.unackedBytes[lane]! + body.length;
       if (this.sequences[lane]!.accept(completed.seq) === 'duplicate') {
@@ -565,7 +565,7 @@ export class Link {
       const connection = this.connections[index];
       if (connection !== undefined && this.corked.includes(connection)) going.add(index);
     }
-    const due = (lane: number): boolean => this.ackDue[lane]! && channels[layout.channelOfLane[lane]!]!.reliable;
+    const due = (lane: number): boolean => this.unackedMessages[lane]! > 0;
     for (let lane = 0; lane < layout.totalLanes; lane += 1) {
       if (due(lane) && urgent(layout.channelOfLane[lane]!)) going.add(layout.connectionOfLane[lane]!);
     }
@@ -578,7 +578,6 @@ export class Link {
         continue;
       }
       const channel = layout.channelOfLane[lane]!;
-      this.ackDue[lane] = false;
       this.unackedMessages[lane] = 0;
       this.unackedBytes[lane] = 0;
       push(acks, connectionIndex, { channel, lane: lane - layout.offsets[channel]!, amount: this.sequences[lane]!.delivered });
@@ -663,7 +662,6 @@ export class Link {
     this.consumed.fill(0);
     this.grantedTotal.fill(0);
     this.receivedTotal.fill(0);
-    this.ackDue.fill(false);
     this.unackedMessages.fill(0);
     this.unackedBytes.fill(0);
     this.ackTimer?.cancel();

@@ -26,9 +26,11 @@ interface Held {
 }
 
 export function withEagerConnect(transport: Transport, options: EagerTransportOptions = {}): EagerTransport {
+  /** This node, or a peer whose link is up: nothing to wait for. */
+  const linked = (peer: string): boolean => peer === transport.nodeId || transport.peers().includes(peer);
   const waiting = createConnectWait<Held>({
     deliver: (peer, message) => transport.send(peer, message.channel, message.payload, message.options),
-    reachable: (peer) => peer === transport.nodeId || transport.peers().includes(peer),
+    reachable: linked,
     connect: (peer) => transport.connect(peer),
     maxHeldPerPeer: options.maxHeldPerPeer ?? 1024,
   });
@@ -40,7 +42,7 @@ export function withEagerConnect(transport: Transport, options: EagerTransportOp
       return waiting.send(peer, { channel, payload, options: sendOptions });
     },
     async request(peer: string, channel: string, payload: unknown, requestOptions?: RequestOptions): Promise<unknown> {
-      if (peer !== transport.nodeId && !transport.peers().includes(peer)) await linkUp(peer, requestOptions?.timeout ?? 5000);
+      if (!linked(peer)) await linkUp(peer, requestOptions?.timeout ?? 5000);
       return transport.request(peer, channel, payload, requestOptions);
     },
     droppedWhileConnecting: () => waiting.dropped(),
