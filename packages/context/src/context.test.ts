@@ -47,6 +47,29 @@ describe('Context is immutable', () => {
     expect(context.deleteValue(userKey).getValue(userKey)).toBeUndefined();
   });
 
+  it('keeps every value, the order of keys and removals through long chains of derived contexts', () => {
+    const symbolKey = createContextKey<number>('n');
+    let context = createContext();
+    const contexts = [context];
+    for (let step = 0; step < 40; step += 1) {
+      context = step % 7 === 3 ? context.deleteValue(`k${step - 2}`) : context.setValue(`k${step % 11}`, step).setValue(symbolKey, step);
+      contexts.push(context);
+    }
+    // The same steps on a Map: what every context must show.
+    const expected = new Map<string | symbol, unknown>();
+    for (let step = 0; step < 40; step += 1) {
+      if (step % 7 === 3) expected.delete(`k${step - 2}`);
+      else expected.set(`k${step % 11}`, step).set(symbolKey, step);
+    }
+    expect(context.keys()).toEqual([...expected.keys()]);
+    for (const key of [...expected.keys(), 'k-missing']) expect(context.getValue(key)).toBe(expected.get(key));
+    // Earlier contexts are unchanged by later derivations.
+    expect(contexts[1]!.keys()).toEqual(['k0', symbolKey]);
+    expect(contexts[1]!.getValue('k0')).toBe(0);
+    expect(contexts[5]!.getValue('k1')).toBeUndefined(); // removed at step 3
+    expect(contexts[5]!.getValue('k4')).toBe(4);
+  });
+
   it('stores a key named __proto__ as a plain value without touching any prototype', () => {
     const context = createContext(JSON.parse('{"__proto__": {"polluted": true}}') as Record<string, unknown>);
     expect(context.getValue('__proto__')).toEqual({ polluted: true });

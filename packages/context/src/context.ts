@@ -38,12 +38,64 @@ export const WELL_KNOWN_KEYS = Object.freeze(['correlationId', 'requestId', 'ori
 export type WellKnownKey = (typeof WELL_KNOWN_KEYS)[number];
 
 const CONTEXT_MARKER: unique symbol = Symbol.for('@foundation/context/Context') as never;
-const EMPTY_VALUES: ReadonlyMap<string | symbol, unknown> = new Map();
 const EMPTY_BAGGAGE: Baggage = new Map();
 const MAX_BAGGAGE_VALUE_LENGTH = 8192;
 
+/**
+ * Local values, newest first: each `setValue` or `with` adds one link in front of the older ones
+ * and shares them, instead of copying a map (a context usually gets one or two values per
+ * `withContext`, and copying a Map cost more than all the rest of deriving a context). Past
+ * MAX_CHAIN links, and on a removal, the chain is folded into one TABLE link holding a Map, so a
+ * lookup walks at most MAX_CHAIN links.
+ */
+interface ValueLink {
+  readonly key: string | symbol;
+  readonly value: unknown;
+  readonly older: ValueLink | undefined;
+  /** Links from this one down, this one included. */
+  readonly depth: number;
+}
+
+/** The key of a folded link, whose value is a Map of every value below it. Never a user key. */
+const TABLE: unique symbol = Symbol('folded context values') as never;
+const MAX_CHAIN = 8;
+
+function lookUp(link: ValueLink | undefined, key: string | symbol): unknown {
+  for (; link !== undefined; link = link.older) {
+    if (link.key === key) return link.value;
+    if (link.key === TABLE) return (link.value as ReadonlyMap<string | symbol, unknown>).get(key);
+  }
+  return undefined;
+}
+
+/** Every value of the chain in a Map, in the order a Map would have after the same sets. */
+function unfold(link: ValueLink | undefined): Map<string | symbol, unknown> {
+  const links: ValueLink[] = [];
+  for (; link !== undefined; link = link.older) links.push(link);
+  const values = new Map<string | symbol, unknown>();
+  for (let index = links.length - 1; index >= 0; index -= 1) {
+    const { key, value } = links[index]!;
+    if (key === TABLE) (value as ReadonlyMap<string | symbol, unknown>).forEach((tableValue, tableKey) => values.set(tableKey, tableValue));
+    else values.set(key, value);
+  }
+  return values;
+}
+
+/**
+ * `older` with `key` set to `value` in front. A removal (undefined) folds the chain instead, so
+ * that the removed value is no longer reachable from the new context and can be collected.
+ */
+function pushValue(older: ValueLink | undefined, key: string | symbol, value: unknown): ValueLink | undefined {
+  if (older === undefined) return value === undefined ? undefined : { key, value, older, depth: 1 };
+  if (value !== undefined && older.depth < MAX_CHAIN) return { key, value, older, depth: older.depth + 1 };
+  const values = unfold(older);
+  if (value === undefined) values.delete(key);
+  else values.set(key, value);
+  return values.size === 0 ? undefined : { key: TABLE, value: values, older: undefined, depth: 1 };
+}
+
 interface ContextState {
-  readonly values: ReadonlyMap<string | symbol, unknown>;
+  readonly values: ValueLink | undefined;
   readonly correlationId: string | undefined;
   readonly requestId: string | undefined;
   readonly originNode: string | undefined;
@@ -77,7 +129,7 @@ export class Context {
   readonly trace: SpanContext | undefined;
   /** W3C baggage: string entries that travel with the context to other nodes. */
   readonly baggage: Baggage;
-  readonly #values: ReadonlyMap<string | symbol, unknown>;
+  readonly #values: ValueLink | undefined;
   declare readonly [CONTEXT_MARKER]: true;
 
   /** @internal Use `createContext` or derive from an existing context. */
@@ -109,7 +161,7 @@ export class Context {
       case 'deadline':
         return this.deadline;
       default:
-        return this.#values.get(key);
+        return lookUp(this.#values, key);
     }
   }
 
@@ -118,12 +170,7 @@ export class Context {
   setValue(key: string | symbol, value: unknown): Context;
   setValue(key: string | symbol, value: unknown): Context {
     const state = this.#state();
-    if (!assignWellKnown(state, key, value)) {
-      const values = copyValues(this.#values);
-      if (value === undefined) values.delete(key);
-      else values.set(key, value);
-      state.values = values;
-    }
+    if (!assignWellKnown(state, key, value)) state.values = pushValue(this.#values, key, value);
     return new Context(state);
   }
 
@@ -135,21 +182,16 @@ export class Context {
   /** A new context with every entry of `values` set (well-known fields validated). */
   with(values: ContextValues): Context {
     const state = this.#state();
-    let copied: Map<string | symbol, unknown> | undefined;
     for (const key of Object.keys(values)) {
       const value = values[key];
-      if (assignWellKnown(state, key, value)) continue;
-      copied ??= copyValues(this.#values);
-      if (value === undefined) copied.delete(key);
-      else copied.set(key, value);
+      if (!assignWellKnown(state, key, value)) state.values = pushValue(state.values, key, value);
     }
-    if (copied !== undefined) state.values = copied;
     return new Context(state);
   }
 
   /** The keys of local values (well-known fields excluded). */
   keys(): (string | symbol)[] {
-    return [...this.#values.keys()];
+    return [...unfold(this.#values).keys()];
   }
 
   /**
@@ -296,13 +338,6 @@ function assignWellKnown(state: { -readonly [K in keyof ContextState]: ContextSt
   }
 }
 
-/** A mutable copy; forEach beats the Map constructor's iterator protocol on small maps. */
-function copyValues(source: ReadonlyMap<string | symbol, unknown>): Map<string | symbol, unknown> {
-  const copy = new Map<string | symbol, unknown>();
-  if (source.size > 0) source.forEach((value, key) => copy.set(key, value));
-  return copy;
-}
-
 function isWellFormed(text: string): boolean {
   try {
     encodeURIComponent(text);
@@ -314,7 +349,7 @@ function isWellFormed(text: string): boolean {
 
 /** The context with nothing in it; `currentContext()` outside any `withContext`. */
 export const EMPTY_CONTEXT: Context = new Context({
-  values: EMPTY_VALUES,
+  values: undefined,
   correlationId: undefined,
   requestId: undefined,
   originNode: undefined,

@@ -91,9 +91,8 @@ const MAX_COUNTER_DIGITS = 10;
 /** Fields whose repeated values form one list (RFC 9110 §5.3); the others must appear once. */
 const LIST_FIELDS: ReadonlySet<PropagatedField> = new Set(['tracestate', 'baggage']);
 const MAX_REPEATED_VALUES = 64;
-const EMPTY_VALUES: ReadonlyMap<string | symbol, unknown> = new Map();
 const EMPTY_STATE = {
-  values: EMPTY_VALUES,
+  values: undefined,
   correlationId: undefined,
   requestId: undefined,
   originNode: undefined,
@@ -183,21 +182,6 @@ function writeWithSetter<C>(carrier: C, setter: TextMapSetter<C>, values: Outgoi
     const value = values[field];
     if (value !== undefined) setter.set(carrier, HEADER_NAMES[field], value);
   }
-}
-
-/**
- * The default setter's writes, as named property stores in a fixed order: carriers then share
- * one hidden class, and the stores avoid a setter call with a computed key per field.
- */
-function writeHeaderMap(carrier: HeaderMap, values: OutgoingHeaders): void {
-  if (values.traceparent !== undefined) carrier.traceparent = values.traceparent;
-  if (values.tracestate !== undefined) carrier.tracestate = values.tracestate;
-  if (values.baggage !== undefined) carrier.baggage = values.baggage;
-  if (values.correlationId !== undefined) carrier['foundation-correlation-id'] = values.correlationId;
-  if (values.requestId !== undefined) carrier['foundation-request-id'] = values.requestId;
-  if (values.originNode !== undefined) carrier['foundation-origin-node'] = values.originNode;
-  if (values.hops !== undefined) carrier['foundation-hops'] = values.hops;
-  if (values.deadline !== undefined) carrier['foundation-deadline-ms'] = values.deadline;
 }
 
 /** A propagator for one node. Nodes simulated in one process each get their own. */
@@ -322,7 +306,7 @@ export function createPropagator(options: PropagatorOptions = {}): Propagator {
     let correlationId = identifier('correlationId', raw.correlationId);
     if (correlationId === undefined && assignCorrelationId) correlationId = uuidV4(random);
     return new Context({
-      values: EMPTY_VALUES,
+      values: undefined,
       correlationId,
       requestId: identifier('requestId', raw.requestId),
       originNode: identifier('originNode', raw.originNode) ?? nodeId,
@@ -351,18 +335,25 @@ export function createPropagator(options: PropagatorOptions = {}): Propagator {
       const baggage = formatted.header === '' ? undefined : formatted.header;
       const deadline =
         context.deadline === undefined ? undefined : String(Math.min(MAX_COUNTER_VALUE, Math.max(0, Math.floor(context.deadline - clock.monotonic()))));
-      const values: OutgoingHeaders = {
-        traceparent,
-        tracestate,
-        baggage,
-        correlationId: context.correlationId,
-        requestId: context.requestId,
-        originNode: context.originNode ?? nodeId,
-        hops: String(context.hops),
-        deadline,
-      };
-      if (setter === headerMapSetter && typeof carrier === 'object' && carrier !== null) writeHeaderMap(carrier as HeaderMap, values);
-      else writeWithSetter(carrier, setter, values);
+      const correlationId = context.correlationId;
+      const requestId = context.requestId;
+      const originNode = context.originNode ?? nodeId;
+      const hops = String(context.hops);
+      if (setter === headerMapSetter && typeof carrier === 'object' && carrier !== null) {
+        // Named stores in a fixed order: carriers share one hidden class, and no setter call
+        // with a computed key per field.
+        const headers = carrier as HeaderMap;
+        if (traceparent !== undefined) headers.traceparent = traceparent;
+        if (tracestate !== undefined) headers.tracestate = tracestate;
+        if (baggage !== undefined) headers.baggage = baggage;
+        if (correlationId !== undefined) headers['foundation-correlation-id'] = correlationId;
+        if (requestId !== undefined) headers['foundation-request-id'] = requestId;
+        headers['foundation-origin-node'] = originNode;
+        headers['foundation-hops'] = hops;
+        if (deadline !== undefined) headers['foundation-deadline-ms'] = deadline;
+      } else {
+        writeWithSetter(carrier, setter, { traceparent, tracestate, baggage, correlationId, requestId, originNode, hops, deadline });
+      }
       injected += 1;
       record(context, 'out', injectOptions?.peer);
     },
