@@ -4,7 +4,7 @@
 import { systemClock } from '@foundation/core';
 import type { Clock } from '@foundation/core';
 import type { SpanContext } from '@opentelemetry/api';
-import { isBaggageKey, normaliseBaggageMetadata } from './core/baggage';
+import { createBaggageEntry, isBaggageKey, normaliseBaggageMetadata } from './core/baggage';
 import type { Baggage, BaggageEntry } from './core/baggage';
 import { MAX_COUNTER_VALUE, MAX_IDENTIFIER_LENGTH, isCounter, isIdentifier } from './core/fields';
 import { isWritableTraceParent } from './core/trace-context';
@@ -254,17 +254,18 @@ export class Context {
    */
   setBaggage(key: string, value: string, metadata?: string): Context {
     if (!isBaggageKey(key)) throw new InvalidContextValueError(`baggage.${String(key)}`, 'must be an HTTP token (RFC 7230 tchar)', key);
-    if (typeof value !== 'string' || value.length > MAX_BAGGAGE_VALUE_LENGTH || !isWellFormed(value)) {
-      throw new InvalidContextValueError(`baggage.${key}`, `must be a well-formed string of at most ${MAX_BAGGAGE_VALUE_LENGTH} characters`, value);
-    }
+    const malformedValue = () => new InvalidContextValueError(`baggage.${key}`, `must be a well-formed string of at most ${MAX_BAGGAGE_VALUE_LENGTH} characters`, value);
+    if (typeof value !== 'string' || value.length > MAX_BAGGAGE_VALUE_LENGTH) throw malformedValue();
     let normalised: string | undefined;
     if (metadata !== undefined && metadata !== '') {
       normalised = normaliseBaggageMetadata(metadata);
       if (normalised === undefined) throw new InvalidContextValueError(`baggage.${key}`, 'has metadata outside the W3C property grammar', metadata);
     }
+    const entry = createBaggageEntry(key, value, normalised);
+    if (entry === undefined) throw malformedValue();
     const baggage = new Map(this.baggage);
     baggage.delete(key);
-    baggage.set(key, normalised === undefined ? { value } : { value, metadata: normalised });
+    baggage.set(key, entry);
     const state = this.#state();
     state.baggage = baggage;
     return new Context(state);
@@ -335,15 +336,6 @@ function assignWellKnown(state: { -readonly [K in keyof ContextState]: ContextSt
       return true;
     default:
       return false;
-  }
-}
-
-function isWellFormed(text: string): boolean {
-  try {
-    encodeURIComponent(text);
-    return true;
-  } catch {
-    return false;
   }
 }
 

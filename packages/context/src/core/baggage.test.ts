@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { MAX_BAGGAGE_BYTES, ReceivedBaggage, checkBaggage, formatBaggage, isBaggageKey, normaliseBaggageMetadata, parseBaggage } from './baggage';
 import type { BaggageEntry } from './baggage';
+import { createContext } from '../context';
 
 describe('baggage (W3C Baggage)', () => {
   it('parses members with optional whitespace, percent-encoded values and properties', () => {
@@ -84,6 +85,25 @@ describe('baggage (W3C Baggage)', () => {
         const parsed = parseBaggage(formatted.header);
         expect(parsed.ok).toBe(true);
         if (parsed.ok) expect([...parsed.value]).toEqual([...entries]);
+      }),
+    );
+  });
+
+  it('formats entries set on a context (encoded when set) exactly as the same plain entries', () => {
+    const key = fc.string({ unit: fc.constantFrom(...'abcXYZ019!#$%&\'*+-.^_`|~'), minLength: 1, maxLength: 12 });
+    const value = fc.oneof(fc.string({ maxLength: 40 }), fc.constant('x'.repeat(MAX_BAGGAGE_BYTES / 2)));
+    const metadata = fc.option(fc.constantFrom('ttl=5', 'internal', 'a=1;b'), { nil: undefined });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(key, value, metadata), { maxLength: 8 }), (members) => {
+        let context = createContext();
+        const plain = new Map<string, BaggageEntry>();
+        for (const [memberKey, memberValue, memberMetadata] of members) {
+          context = context.setBaggage(memberKey, memberValue, memberMetadata);
+          plain.delete(memberKey);
+          plain.set(memberKey, memberMetadata === undefined ? { value: memberValue } : { value: memberValue, metadata: memberMetadata });
+        }
+        expect(formatBaggage(context.baggage)).toEqual(formatBaggage(plain));
+        expect([...context.baggage]).toEqual([...plain]);
       }),
     );
   });

@@ -322,10 +322,54 @@ export interface FormattedBaggage {
 }
 
 /**
+ * A baggage entry set locally (`Context.setBaggage`). Setting an entry has to percent-encode its
+ * value anyway, to reject strings that are not well-formed UTF-16; the entry keeps the result as
+ * its member text (`key=encoded` or `key=encoded;metadata`), which is what `formatBaggage` writes.
+ */
+class LocalBaggageEntry implements BaggageEntry {
+  readonly value: string;
+  readonly metadata?: string | undefined;
+  readonly #member: string;
+
+  constructor(value: string, metadata: string | undefined, member: string) {
+    this.value = value;
+    if (metadata !== undefined) this.metadata = metadata;
+    this.#member = member;
+  }
+
+  /** The member text of an entry made here, or undefined for any other entry. */
+  static memberOf(entry: BaggageEntry): string | undefined {
+    return #member in entry ? entry.#member : undefined;
+  }
+}
+
+/**
+ * An entry for `key` (a valid baggage key) with `value` and normalised `metadata`, or undefined
+ * when `value` is not well-formed UTF-16 (a lone surrogate cannot be percent-encoded).
+ */
+export function createBaggageEntry(key: string, value: string, metadata: string | undefined): BaggageEntry | undefined {
+  let encoded: string;
+  try {
+    encoded = encodeValue(value);
+  } catch {
+    return undefined;
+  }
+  return new LocalBaggageEntry(value, metadata, metadata === undefined ? `${key}=${encoded}` : `${key}=${encoded};${metadata}`);
+}
+
+/** The member text of one entry: `key=encoded` or `key=encoded;metadata`. */
+function memberText(key: string, entry: BaggageEntry): string {
+  const member = LocalBaggageEntry.memberOf(entry);
+  if (member !== undefined) return member;
+  const encoded = encodeValue(entry.value);
+  return entry.metadata === undefined || entry.metadata === '' ? `${key}=${encoded}` : `${key}=${encoded};${entry.metadata}`;
+}
+
+/**
  * Formats entries as a `baggage` value, percent-encoding values. Entries are written in order;
  * one that would take the header past 8192 bytes or 180 members is left out whole (§Limits: a
  * platform MUST NOT propagate partial list-members) and counted. Received baggage that is
- * already canonical is sent on as it came.
+ * already canonical is sent on as it came, and entries set locally were encoded when set.
  */
 export function formatBaggage(entries: Baggage): FormattedBaggage {
   if (entries instanceof ReceivedBaggage) {
@@ -338,15 +382,13 @@ export function formatBaggage(entries: Baggage): FormattedBaggage {
   let length = -1;
   let dropped = 0;
   for (const [key, entry] of entries) {
-    const encoded = encodeValue(entry.value);
-    const metadata = entry.metadata === undefined || entry.metadata === '' ? undefined : entry.metadata;
-    const memberLength = key.length + 1 + encoded.length + (metadata === undefined ? 0 : metadata.length + 1);
-    if (length + 1 + memberLength > MAX_BAGGAGE_BYTES || members.length >= MAX_BAGGAGE_MEMBERS) {
+    const member = memberText(key, entry);
+    if (length + 1 + member.length > MAX_BAGGAGE_BYTES || members.length >= MAX_BAGGAGE_MEMBERS) {
       dropped += 1;
       continue;
     }
-    members.push(metadata === undefined ? `${key}=${encoded}` : `${key}=${encoded};${metadata}`);
-    length += 1 + memberLength;
+    members.push(member);
+    length += 1 + member.length;
   }
   // join makes one flat string (see formatTraceParent).
   return { header: members.join(','), dropped };
