@@ -82,6 +82,22 @@ describe('tracestate (W3C Trace Context §3.3)', () => {
   it('never throws on arbitrary input', () => {
     fc.assert(fc.property(fc.string({ maxLength: 600 }), (header) => void parseTraceState(header)));
   });
+
+  it('judges a single member alike whether or not a list follows it', () => {
+    // A lone member takes a shorter path; a trailing comma sends the same member through the list parser.
+    const member = fc.oneof(
+      fc.string({ unit: fc.constantFrom(...'az09_-*/@= \t~!x'), maxLength: 30 }),
+      fc.tuple(fc.constantFrom('rojo', 'congo', 't@v', '0@v', 'a@b@c', 'A', '1x'), fc.string({ maxLength: 20 })).map(([key, value]) => `${key}=${value}`),
+    );
+    fc.assert(
+      fc.property(member, (header) => {
+        const alone = parseTraceState(header);
+        const listed = parseTraceState(`${header},`);
+        expect(alone.ok).toBe(listed.ok);
+        if (alone.ok && listed.ok) expect(alone.value).toBe(listed.value);
+      }),
+    );
+  });
 });
 
 describe('hex validation of trace and span ids', () => {

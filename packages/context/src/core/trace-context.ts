@@ -143,6 +143,15 @@ export function isTraceStateValue(text: string, start = 0, end = text.length): b
  */
 export function parseTraceState(header: string): ParseResult<string> {
   if (header.length > MAX_TRACESTATE_LENGTH) return OVERSIZED;
+  // One member without surrounding whitespace, as most traces carry: checked in place.
+  if (header.indexOf(',') === -1 && header.length > 0) {
+    const last = header.charCodeAt(header.length - 1);
+    const first = header.charCodeAt(0);
+    if (first !== 0x20 && first !== 0x09 && last !== 0x20 && last !== 0x09) {
+      const equals = header.indexOf('=');
+      return equals !== -1 && isTraceStateKey(header, 0, equals) && isTraceStateValue(header, equals + 1, header.length) ? { ok: true, value: header } : MALFORMED;
+    }
+  }
   // Each member's start, `=` and end, for the uniqueness test (keys compared in place, no
   // strings cut) and for the normalised form.
   const bounds = MEMBER_BOUNDS;
