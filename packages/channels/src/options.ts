@@ -47,6 +47,13 @@ export interface SecurityOptions {
   readonly secret: string | Uint8Array;
   /** Listen with `wss` (and dial `wss://` URLs) with these certificates. */
   readonly tls?: TlsOptions;
+  /**
+   * Mask the frames this node sends on connections it dialed with a random key per frame, as
+   * RFC 6455 §5.3 requires of clients. Default false: the key is all zero, which `ws` skips (no
+   * copy and XOR of every frame). Turn it on when plain `ws://` traffic between nodes passes
+   * through HTTP proxies or other intermediaries that inspect it.
+   */
+  readonly maskFrames?: boolean;
 }
 
 export interface TimingOptions {

@@ -74,6 +74,8 @@ export interface Proxy {
   sever(): void;
   /** Bytes forwarded in each direction, for inspecting what crossed the wire. */
   readonly captured: Buffer[];
+  /** Bytes the dialing side sent, one list of chunks per proxied connection, in order. */
+  readonly fromDialer: Buffer[][];
   close(): Promise<void>;
 }
 
@@ -81,14 +83,20 @@ export interface Proxy {
 export async function createProxy(targetPort: number, capture = false): Promise<Proxy> {
   const pairs = new Set<[Socket, Socket]>();
   const captured: Buffer[] = [];
+  const fromDialer: Buffer[][] = [];
   let holding = false;
   const server: Server = createServer((client) => {
     const upstream = connectTcp(targetPort, '127.0.0.1');
     const pair: [Socket, Socket] = [client, upstream];
     pairs.add(pair);
+    const dialerChunks: Buffer[] = [];
+    if (capture) fromDialer.push(dialerChunks);
     const pipe = (from: Socket, to: Socket): void => {
       from.on('data', (data: Buffer) => {
-        if (capture) captured.push(Buffer.from(data));
+        if (capture) {
+          captured.push(Buffer.from(data));
+          if (from === client) dialerChunks.push(Buffer.from(data));
+        }
         to.write(data);
       });
     };
@@ -113,6 +121,7 @@ export async function createProxy(targetPort: number, capture = false): Promise<
   return {
     url: `ws://127.0.0.1:${port}`,
     captured,
+    fromDialer,
     blackhole() {
       holding = true;
       for (const [client, upstream] of pairs) {

@@ -126,6 +126,67 @@ describe('authentication and refusals', () => {
   });
 });
 
+/** The masking key of every whole frame a dialer sent on one connection (after its upgrade request). */
+function maskingKeys(stream: Buffer): (Buffer | undefined)[] {
+  let offset = stream.indexOf('\r\n\r\n') + 4;
+  const keys: (Buffer | undefined)[] = [];
+  while (offset + 2 <= stream.length) {
+    const second = stream[offset + 1]!;
+    let length = second & 0x7f;
+    let header = 2;
+    if (length === 126) {
+      length = stream.readUInt16BE(offset + 2);
+      header += 2;
+    } else if (length === 127) {
+      length = Number(stream.readBigUInt64BE(offset + 2));
+      header += 8;
+    }
+    const masked = (second & 0x80) !== 0;
+    const end = offset + header + (masked ? 4 : 0) + length;
+    if (end > stream.length) break;
+    keys.push(masked ? stream.subarray(offset + header, offset + header + 4) : undefined);
+    offset = end;
+  }
+  return keys;
+}
+
+describe('frame masking (RFC 6455 §5.3)', () => {
+  it.each([
+    ['an all-zero key by default', undefined],
+    ['a random key per frame with security.maskFrames', true],
+  ])('frames from the dialing side carry %s, and arrive intact', async (_, maskFrames) => {
+    const b = await startNode('node-b');
+    const proxy = await createProxy(b.address()!.port, true);
+    try {
+      const a = await startNode('node-a', { security: maskFrames === undefined ? { secret: SECRET } : { secret: SECRET, maskFrames } });
+      const received: unknown[] = [];
+      b.onMessage('data', ({ payload }) => received.push(payload));
+      await link(a, b, proxy.url);
+      const sent = Array.from({ length: 40 }, (_, index) => ({ index, text: `message ${index}`.repeat(index + 1) }));
+      for (const payload of sent) {
+        a.send('node-b', 'data', payload);
+        await new Promise((resolve) => setImmediate(resolve)); // one frame per message, mostly
+      }
+      await waitFor(() => received.length === sent.length, 5_000, 'all messages');
+      // `data` spreads messages without a key over several connections: order is per connection.
+      expect([...received].sort((x, y) => (x as { index: number }).index - (y as { index: number }).index)).toEqual(sent);
+      const keys = proxy.fromDialer.flatMap((chunks) => maskingKeys(Buffer.concat(chunks)));
+      expect(keys.length).toBeGreaterThan(20);
+      // Every frame from a client is masked; the key is zero unless asked otherwise.
+      expect(keys.every((key) => key !== undefined)).toBe(true);
+      const zero = keys.filter((key) => key!.equals(Buffer.alloc(4))).length;
+      expect(zero).toBe(maskFrames === true ? 0 : keys.length);
+      if (maskFrames === true) expect(new Set(keys.map((key) => key!.toString('hex'))).size).toBeGreaterThan(keys.length / 2);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('refuses a maskFrames that is not a boolean', async () => {
+    await expect(startNode('node-a', { security: { secret: SECRET, maskFrames: 'yes' as never } })).rejects.toThrow(/security\.maskFrames/);
+  });
+});
+
 describe('mutual TLS', () => {
   let certificates: TestCertificates;
   beforeAll(() => {

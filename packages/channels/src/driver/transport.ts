@@ -143,6 +143,8 @@ export function createTransport(options: TransportOptions): Transport {
   const secret = typeof secretInput === 'string' ? Buffer.from(secretInput, 'utf8') : Buffer.from(secretInput);
   if (secret.length < SECRET_MIN_BYTES) throw new ChannelsConfigError('security.secret', `must be at least ${SECRET_MIN_BYTES} bytes`);
   const tls = options.security.tls;
+  const maskFrames = options.security.maskFrames ?? false;
+  if (typeof maskFrames !== 'boolean') throw new ChannelsConfigError('security.maskFrames', 'must be a boolean');
   // With mutual TLS, node ids are bound to certificates unless the options say otherwise.
   const bindNodeId = tls?.bindNodeId ?? (tls !== undefined && (tls.mutual ?? true));
   const binding: NodeIdBinding | undefined = typeof bindNodeId === 'function' ? bindNodeId : bindNodeId ? certificateNamesNode : undefined;
@@ -434,10 +436,11 @@ export function createTransport(options: TransportOptions): Transport {
   function openDial(url: string, session: string, index: number, expectedPeer: string | undefined, link: Link | undefined): Connection {
     const socket = new WebSocket(url, {
       perMessageDeflate: false,
-      // An all-zero masking key, which ws then skips (no copy and XOR of every frame sent).
-      // Masking protects intermediaries from bytes that a browser script chose (RFC 6455,
-      // section 10.3); these peers are authenticated nodes, not browsers, and wss makes it moot.
-      generateMask: zeroMask,
+      // Unless asked to mask: an all-zero masking key, which ws then skips (no copy and XOR of
+      // every frame sent). Masking protects intermediaries from bytes that a browser script
+      // chose (RFC 6455, section 10.3); these peers are authenticated nodes, not browsers, and
+      // wss makes it moot.
+      ...(maskFrames ? {} : { generateMask: zeroMask }),
       maxPayload,
       skipUTF8Validation: true,
       followRedirects: false,
