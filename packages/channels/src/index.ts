@@ -1,5 +1,7 @@
 // Public entry of @foundation/channels: everything users may import is exported here, by name.
 export { createTransport } from './driver/transport';
+export { certificateNamesNode } from './driver/certificate-identity';
+export type { NodeIdBinding } from './driver/certificate-identity';
 export type {
   ChannelEvent,
   ChannelEventName,

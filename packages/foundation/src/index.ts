@@ -3,6 +3,7 @@
 export { VERSION, foundationChannels, startNode } from './start-node';
 export type { ChannelSummary, ClusterKv, ClusterNodeStatus, FoundationNode, NodeHealth, NodeStatus } from './start-node';
 export { parseNodeId, urlOf } from './options';
+export type { TlsOptions } from '@foundation/channels';
 export type { StartNodeOptions } from './options';
 export { createClusterConsensus } from './consensus/cluster-consensus';
 export type { ClusterConsensus, ClusterConsensusOptions, ClusterRaftNode, ConsensusLog, ForwardingTransport } from './consensus/cluster-consensus';

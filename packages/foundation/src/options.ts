@@ -3,6 +3,10 @@
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { PeerCertificate } from 'node:tls';
+import { certificateNamesNode } from '@foundation/channels';
+import type { TlsOptions } from '@foundation/channels';
 import type { Random, Scheduler } from '@foundation/core';
 import type { ConfigOptions } from '@foundation/config';
 import type { EventStorage } from '@foundation/events';
@@ -29,6 +33,21 @@ export interface StartNodeOptions {
    * random one (it can then only be joined by nodes given that secret).
    */
   readonly secret?: string;
+  /**
+   * Mutual TLS between nodes (`wss`), with `@foundation/channels`' options: this node's `cert`
+   * and `key` and the cluster CA (`ca`), PEM. By default a peer's certificate must name the node
+   * id it claims, or that id's name (the part before `@`), as its subject CN or a DNS or URI
+   * subject alternative name; `bindNodeId` changes that. Default: from the files named by
+   * `FOUNDATION_TLS_CERT`, `FOUNDATION_TLS_KEY` and `FOUNDATION_TLS_CA` when all three are set;
+   * otherwise none (traffic is authenticated by the secret but not encrypted).
+   */
+  readonly tls?: TlsOptions;
+  /**
+   * Mask WebSocket frames with random keys as RFC 6455 requires of clients (see
+   * `@foundation/channels`' `security.maskFrames`), for plain `ws://` through intermediaries.
+   * Default false.
+   */
+  readonly maskFrames?: boolean;
   /** Where Raft keeps its log and snapshots. Default `.foundation/<name>` under the working directory. */
   readonly dataDir?: string;
   /**
@@ -62,13 +81,15 @@ export interface ResolvedOptions {
   readonly seeds: readonly string[];
   readonly cluster: string;
   readonly secret: string;
+  readonly tls: TlsOptions | undefined;
+  readonly maskFrames: boolean;
   readonly dataDir: string;
   readonly joinTimeoutMs: number;
   readonly voters: readonly string[];
   readonly timing: 'local' | 'lan';
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+export const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const NODE_ID = /^([A-Za-z0-9][A-Za-z0-9_.-]{0,62})@([A-Za-z0-9_.:[\]-]+):(\d{1,5})$/;
 
 /** Splits `name@host:port`, or null when `id` is not of that form. */
@@ -80,10 +101,48 @@ export function parseNodeId(id: string): { readonly name: string; readonly host:
   return { name: match[1]!, host: match[2]!, port };
 }
 
-/** The WebSocket URL a node id names. */
-export function urlOf(id: string): string | undefined {
+/** The WebSocket URL a node id names (`wss://` for a cluster with TLS). */
+export function urlOf(id: string, secure = false): string | undefined {
   const parsed = parseNodeId(id);
-  return parsed === null ? undefined : `ws://${parsed.host.includes(':') ? `[${parsed.host}]` : parsed.host}:${parsed.port}`;
+  return parsed === null ? undefined : `${secure ? 'wss' : 'ws'}://${parsed.host.includes(':') ? `[${parsed.host}]` : parsed.host}:${parsed.port}`;
+}
+
+/**
+ * Foundation's default binding of node ids to certificates: the certificate names the whole id
+ * (`name@host:port`) or its name, so that one certificate per node name serves whatever address
+ * the node listens on.
+ */
+export function certificateNamesNodeOrName(nodeId: string, certificate: PeerCertificate): boolean {
+  if (certificateNamesNode(nodeId, certificate)) return true;
+  const parsed = parseNodeId(nodeId);
+  return parsed !== null && certificateNamesNode(parsed.name, certificate);
+}
+
+const TLS_ENVIRONMENT = ['FOUNDATION_TLS_CERT', 'FOUNDATION_TLS_KEY', 'FOUNDATION_TLS_CA'] as const;
+
+/** TLS options from `tls`, else from the files the environment names; undefined for none. */
+export function resolveTls(tls: TlsOptions | undefined, environment: NodeJS.ProcessEnv): TlsOptions | undefined {
+  let given = tls;
+  if (given === undefined) {
+    const paths = TLS_ENVIRONMENT.map((name) => environment[name]);
+    if (paths.every((path) => path === undefined || path === '')) return undefined;
+    const missing = TLS_ENVIRONMENT.filter((_, index) => paths[index] === undefined || paths[index] === '');
+    if (missing.length > 0) throw new InvalidOptionsError('tls', `needs all of ${TLS_ENVIRONMENT.join(', ')} in the environment (missing ${missing.join(', ')})`);
+    const [cert, key, ca] = paths.map((path, index) => {
+      try {
+        return readFileSync(path!, 'utf8');
+      } catch (error) {
+        throw new InvalidOptionsError('tls', `cannot read ${TLS_ENVIRONMENT[index]!} (${path!}): ${(error as Error).message}`);
+      }
+    }) as [string, string, string];
+    given = { cert, key, ca };
+  }
+  if (typeof given !== 'object' || given === null) throw new InvalidOptionsError('tls', 'must be an object with cert, key and ca');
+  const pem = (value: unknown): boolean => typeof value === 'string' || Buffer.isBuffer(value);
+  if (!pem(given.cert) || !pem(given.key)) throw new InvalidOptionsError('tls', 'needs cert and key (PEM strings or Buffers)');
+  if (!pem(given.ca) && !(Array.isArray(given.ca) && given.ca.length > 0 && given.ca.every(pem))) throw new InvalidOptionsError('tls', 'needs ca, the cluster CA (PEM)');
+  if (given.bindNodeId !== undefined || given.mutual === false) return given;
+  return { ...given, bindNodeId: certificateNamesNodeOrName };
 }
 
 export async function freePort(host: string): Promise<number> {
@@ -132,6 +191,9 @@ export async function resolveOptions(options: StartNodeOptions, environment: Nod
     secret = randomBytes(24).toString('base64');
   }
   if (Buffer.byteLength(secret, 'utf8') < 16) throw new InvalidOptionsError('secret', 'must be at least 16 bytes');
+  const tls = resolveTls(options.tls, environment);
+  const maskFrames = options.maskFrames ?? false;
+  if (typeof maskFrames !== 'boolean') throw new InvalidOptionsError('maskFrames', 'must be a boolean');
   const voters = options.voters ?? (seeds.length === 0 ? [nodeId] : []);
   if (!Array.isArray(voters)) throw new InvalidOptionsError('voters', 'must be an array of node ids');
   for (const voter of voters) {
@@ -143,5 +205,5 @@ export async function resolveOptions(options: StartNodeOptions, environment: Nod
   const dataDir = text('dataDir', options.dataDir) ?? join(process.cwd(), '.foundation', `${name}-${port}`);
   const joinTimeoutMs = options.joinTimeoutMs ?? 30_000;
   if (!Number.isFinite(joinTimeoutMs) || joinTimeoutMs <= 0) throw new InvalidOptionsError('joinTimeoutMs', 'must be a positive number of milliseconds');
-  return { name, host, port, nodeId, seeds, cluster, secret, dataDir, voters, timing, joinTimeoutMs };
+  return { name, host, port, nodeId, seeds, cluster, secret, tls, maskFrames, dataDir, voters, timing, joinTimeoutMs };
 }

@@ -168,11 +168,11 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     nodeId,
     cluster: resolved.cluster,
     listen: { host: resolved.host, port: resolved.port },
-    security: { secret: resolved.secret },
+    security: { secret: resolved.secret, maskFrames: resolved.maskFrames, ...(resolved.tls === undefined ? {} : { tls: resolved.tls }) },
     channels: foundationChannels(),
     timing: channelsPreset.timing,
     limits: channelsPreset.limits,
-    resolveAddress: urlOf,
+    resolveAddress: (id) => urlOf(id, resolved.tls !== undefined),
     clock,
     random,
   });

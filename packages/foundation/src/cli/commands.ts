@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { FoundationError } from '@foundation/core';
 import { startNode } from '../start-node';
 import type { ClusterNodeStatus, NodeStatus } from '../start-node';
+import { resolveTls } from '../options';
 import { connectToNode } from './remote';
 import type { RemoteNode } from './remote';
 import { formatDuration, renderTable } from './table';
@@ -37,6 +38,8 @@ Options for the commands that ask a node:
   --cluster NAME   the cluster's name (default foundation)
 
 The cluster's secret comes from $FOUNDATION_SECRET, or from the file named by --secret-file.
+In a cluster with TLS, $FOUNDATION_TLS_CERT, $FOUNDATION_TLS_KEY and $FOUNDATION_TLS_CA name the
+PEM files of a certificate from the cluster CA; its subject CN is the command's node name.
   foundation <command> --help   shows this help.
 `;
 
@@ -169,7 +172,8 @@ async function ask(command: 'status' | 'members' | 'services' | 'config', args: 
       request = configRequest(positionals, values.consensus === true);
       break;
   }
-  const remote = await connectToNode({ node: target, secret, ...(values.cluster === undefined ? {} : { cluster: values.cluster }), ...(values.timeout === undefined ? {} : { timeoutMs: integer('timeout', values.timeout)! }) });
+  const tls = resolveTls(undefined, io.env);
+  const remote = await connectToNode({ node: target, secret, ...(tls === undefined ? {} : { tls }), ...(values.cluster === undefined ? {} : { cluster: values.cluster }), ...(values.timeout === undefined ? {} : { timeoutMs: integer('timeout', values.timeout)! }) });
   try {
     const { json, text } = await request(remote);
     io.out(values.json === true ? `${JSON.stringify(json, null, 2)}\n` : text);
