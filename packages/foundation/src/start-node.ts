@@ -189,7 +189,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     topology: options.topology ?? 'auto',
     clock,
     random,
-    config: { ...membershipPreset, membershipChannel: 'membership', broadcastChannel: 'broadcast' },
+    // One attempt never outlasts the node's own joinTimeoutMs (startNode retries attempts until it).
+    config: { ...membershipPreset, joinTimeoutMs: Math.min(membershipPreset.joinTimeoutMs, resolved.joinTimeoutMs), membershipChannel: 'membership', broadcastChannel: 'broadcast' },
   });
 
   const runtime = createRuntime({ nodeId, clock, router: createTransportRouter(eager, { channel: 'process' }), telemetry, context: processContextCarrier() });

@@ -57,7 +57,7 @@ describe('startNode with TLS', () => {
         others.push(node);
         return node;
       }),
-    ).rejects.toThrow(/found no neighbour/);
+    ).rejects.toThrow(/found no neighbour within 1500 ms/);
     expect(alpha.transport.peers().filter((peer) => peer.startsWith('node-c@'))).toEqual([]);
   });
 
