@@ -67,7 +67,18 @@ describe('three nodes as processes', () => {
       return leader !== first ? leader : null;
     }, 'a new leader');
     expect(second).not.toBe(first);
+    // The killed node's log ends at most a few entries past what the new leader held when it
+    // took over (each writer has one write outstanding).
+    const killedLogBound = (await c.status(second))!.lastIndex + 8;
     await Promise.all(writers);
+    // How far the leader has compacted depends on when its snapshots ran (one at a time, each
+    // after the previous file is durable): write on until its log starts past the killed
+    // node's, so that catching up needs a snapshot.
+    for (let extra = 0; (await c.status(second))!.snapshotIndex <= killedLogBound; extra += 1) {
+      if (extra >= 1000) throw new Error('the leader never compacted past the killed node\'s log');
+      await write(c, `extra-${extra}`, extra);
+      acknowledged.set(`extra-${extra}`, extra);
+    }
     stopAt = acknowledged.size;
     await c.launch(first);
     const leaderStatus = await c.status(second);

@@ -106,6 +106,8 @@ export interface RaftStatus {
   readonly commit: number;
   readonly applied: number;
   readonly lastIndex: number;
+  /** The index the log is compacted through (0 before any snapshot): older entries only travel as a snapshot. */
+  readonly snapshotIndex: number;
   readonly membership: Membership;
   readonly progress: Readonly<Record<NodeId, { readonly match: number; readonly next: number; readonly state: string }>>;
   readonly transferee: NodeId | null;
@@ -998,6 +1000,7 @@ export class RaftCore {
       commit: this.log.committed,
       applied: this.log.applied,
       lastIndex: this.log.lastIndex(),
+      snapshotIndex: this.log.firstIndex() - 1,
       membership: this.membership(),
       progress,
       transferee: this.transferee,

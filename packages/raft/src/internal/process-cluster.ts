@@ -173,7 +173,7 @@ export class ProcessCluster {
     });
   }
 
-  async status(id: string): Promise<{ role: string; term: number; leader: string | null; commit: number; applied: number; stats: { snapshotsInstalled: number } } | null> {
+  async status(id: string): Promise<{ role: string; term: number; leader: string | null; commit: number; applied: number; lastIndex: number; snapshotIndex: number; stats: { snapshotsInstalled: number } } | null> {
     const reply = await this.nodes.get(id)!.client.request({ op: 'status' }, 1000);
     return reply.ok ? (reply.result as never) : null;
   }
