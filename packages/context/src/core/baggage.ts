@@ -354,15 +354,17 @@ export function createBaggageEntry(key: string, value: string, metadata: string 
   } catch {
     return undefined;
   }
-  return new LocalBaggageEntry(value, metadata, metadata === undefined ? `${key}=${encoded}` : `${key}=${encoded};${metadata}`);
+  return new LocalBaggageEntry(value, metadata, memberString(key, encoded, metadata));
 }
 
-/** The member text of one entry: `key=encoded` or `key=encoded;metadata`. */
+/** `key=encoded`, or `key=encoded;metadata` when there is metadata. */
+function memberString(key: string, encoded: string, metadata: string | undefined): string {
+  return metadata === undefined || metadata === '' ? `${key}=${encoded}` : `${key}=${encoded};${metadata}`;
+}
+
+/** The member text of one entry: kept from when it was set, or encoded now. */
 function memberText(key: string, entry: BaggageEntry): string {
-  const member = LocalBaggageEntry.memberOf(entry);
-  if (member !== undefined) return member;
-  const encoded = encodeValue(entry.value);
-  return entry.metadata === undefined || entry.metadata === '' ? `${key}=${encoded}` : `${key}=${encoded};${entry.metadata}`;
+  return LocalBaggageEntry.memberOf(entry) ?? memberString(key, encodeValue(entry.value), entry.metadata);
 }
 
 /**
