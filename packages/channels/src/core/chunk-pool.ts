@@ -16,9 +16,11 @@ export interface ChunkPool {
 export function createChunkPool(bufferBytes: number, maxBuffers: number): ChunkPool {
   const free: ArrayBuffer[] = [];
   const owned = new WeakSet<ArrayBuffer>();
+  /** Largest request served from the pool (none when the buffer size is not a finite number). */
+  const largest = Number.isFinite(bufferBytes) ? bufferBytes : -1;
   return {
     take(bytes) {
-      if (bytes > bufferBytes || !Number.isFinite(bufferBytes)) return Buffer.allocUnsafe(bytes);
+      if (bytes > largest) return Buffer.allocUnsafe(bytes);
       let buffer = free.pop();
       if (buffer === undefined) {
         buffer = new ArrayBuffer(bufferBytes);

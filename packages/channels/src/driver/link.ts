@@ -515,6 +515,11 @@ export class Link {
     }
   };
 
+  private cancelAckTimer(): void {
+    this.ackTimer?.cancel();
+    this.ackTimer = undefined;
+  }
+
   private readonly sendDelayedAcks = (): void => {
     this.ackTimer = undefined;
     try {
@@ -584,9 +589,8 @@ export class Link {
     }
     if (deferred) {
       this.ackTimer ??= this.host.clock.setTimer(this.host.timing.ackDelayMs, this.sendDelayedAcks);
-    } else if (this.ackTimer !== undefined) {
-      this.ackTimer.cancel();
-      this.ackTimer = undefined;
+    } else {
+      this.cancelAckTimer();
     }
     for (const [index, entries] of credits) this.corkedConnection(index)?.send(encodeLaneAmounts('credit', entries));
     for (const [index, entries] of acks) this.corkedConnection(index)?.send(encodeLaneAmounts('ack', entries));
@@ -664,8 +668,7 @@ export class Link {
     this.receivedTotal.fill(0);
     this.unackedMessages.fill(0);
     this.unackedBytes.fill(0);
-    this.ackTimer?.cancel();
-    this.ackTimer = undefined;
+    this.cancelAckTimer();
     for (const reassembly of this.reassembly) reassembly.reset();
     this.sessionTimer?.cancel();
     this.sessionTimer = this.host.clock.setTimer(this.host.timing.handshakeTimeoutMs * 2, () => {
@@ -843,7 +846,7 @@ export class Link {
       // What this side received is acknowledged before it leaves, so the peer need not resend it
       // (whether the acknowledgement waited for its delay or for the end of this turn).
       if (this.controlScheduled !== undefined) clearImmediate(this.controlScheduled);
-      this.ackTimer?.cancel();
+      this.cancelAckTimer();
       this.sendDelayedAcks();
       this.endSession(code, reason);
       this.host.channelEvent(this, 'channel-close');
@@ -867,8 +870,7 @@ export class Link {
     this.sessionTimer?.cancel();
     if (this.controlScheduled !== undefined) clearImmediate(this.controlScheduled);
     this.controlScheduled = undefined;
-    this.ackTimer?.cancel();
-    this.ackTimer = undefined;
+    this.cancelAckTimer();
     this.host.saveSequenceFloor(
       this.peer,
       this.queues.map((queue) => queue.lastSeq),
