@@ -4,7 +4,11 @@
 //    awaits + getStore) in the same run; target ≤ 1.25x its cost. Rounds alternate between the
 //    two so drift on a shared machine hits both; the figure is the median of the rounds.
 // 2. inject + extract of a full context (trace, tracestate, two baggage entries, ids, deadline);
-//    target ≤ 2 µs.
+//    target ≤ 2 µs on this machine kind at its anchor speed. BENCHMARKS.md anchors the bare
+//    AsyncLocalStorage loop of (1) at ~1.33M ops/s (0.75 µs) on this machine kind, and this
+//    machine runs anywhere from that to twice as slow from one hour to the next. So each round
+//    also times that loop (the anchor, rerun beside the figure), and the figure compared with
+//    the target is the median over rounds of the round's time × 0.75 µs / the round's anchor.
 //    Baseline in the same run: OpenTelemetry's own W3C propagators (@opentelemetry/core's
 //    W3CTraceContextPropagator and W3CBaggagePropagator) doing inject + extract of the same
 //    traceparent, tracestate and baggage, without Foundation's five fields. Rounds alternate
@@ -158,21 +162,25 @@ function propagationCase<T>(contexts: readonly T[], inject: (context: T, carrier
  * the machine's speed during the run hits all of them alike. Per case: the samples of each
  * round, in order.
  */
-function runPropagation<K extends string>(cases: Record<K, PropagationCase>): Record<K, { inProcess: number[]; acrossWire: number[] }> {
+async function runPropagation<K extends string>(
+  cases: Record<K, PropagationCase>,
+): Promise<{ samples: Record<K, { inProcess: number[]; acrossWire: number[] }>; anchor: number[] }> {
   const names = Object.keys(cases) as K[];
   const samples = Object.fromEntries(names.map((name) => [name, { inProcess: [] as number[], acrossWire: [] as number[] }])) as Record<K, { inProcess: number[]; acrossWire: number[] }>;
+  const anchor: number[] = [];
   for (const name of names) {
     cases[name].inProcess(PROPAGATION_OPS / 4);
     cases[name].acrossWire(PROPAGATION_OPS / 4);
   }
   for (let round = 0; round < ROUNDS; round += 1) {
+    anchor.push(await timeAsync(ASYNC_OPS / 2, bare));
     for (const name of names) {
       samples[name].inProcess.push(cases[name].inProcess(PROPAGATION_OPS));
       samples[name].acrossWire.push(cases[name].acrossWire(PROPAGATION_OPS));
     }
   }
   for (const name of names) if (cases[name].checksum() === 0) throw new Error(`${name}: extract lost what inject wrote`);
-  return samples;
+  return { samples, anchor };
 }
 
 /** Foundation's propagator over a full context: trace, tracestate, two baggage entries, ids, deadline. */
@@ -213,11 +221,15 @@ const [bareSamples, foundationSamples] = await alternate([bare, foundation]);
 const bareNs = median(bareSamples!);
 const foundationNs = median(foundationSamples!);
 const ratios = foundationSamples!.map((sample, round) => sample / bareSamples![round]!);
-const propagated = runPropagation({ plain: foundationPropagation(false), recorded: foundationPropagation(true), otel: openTelemetryPropagation() });
+const { samples: propagated, anchor } = await runPropagation({ plain: foundationPropagation(false), recorded: foundationPropagation(true), otel: openTelemetryPropagation() });
 const summary = (samples: { inProcess: number[]; acrossWire: number[] }) => ({ inProcess: median(samples.inProcess), acrossWire: median(samples.acrossWire) });
 const propagationPlain = summary(propagated.plain);
 const propagationRecorded = summary(propagated.recorded);
 const propagationOtel = summary(propagated.otel);
+/** BENCHMARKS.md: bare AsyncLocalStorage run + 3 awaits + read, ~1.33M ops/s on this machine kind. */
+const ANCHOR_ALS_NS = 750;
+const anchorNs = median(anchor);
+const atAnchorSpeed = median(propagated.plain.inProcess.map((sample, round) => (sample * ANCHOR_ALS_NS) / anchor[round]!));
 const overOtel = median(propagated.plain.inProcess.map((sample, round) => sample / propagated.otel.inProcess[round]!));
 
 // With an OpenTelemetry context manager registered.
@@ -235,7 +247,9 @@ report(
     { name: 'bare AsyncLocalStorage: run + 3 awaits + read (baseline)', value: bareNs / 1000, unit: 'µs/op', note: `${Math.round(1e9 / bareNs).toLocaleString('en-US')} ops/s` },
     { name: 'withContext + 3 awaits + read', value: foundationNs / 1000, unit: 'µs/op', note: `${Math.round(1e9 / foundationNs).toLocaleString('en-US')} ops/s` },
     { name: 'withContext / bare AsyncLocalStorage (median of rounds, target ≤ 1.25)', value: median(ratios), unit: 'x' },
-    { name: 'inject + extract, full context, in one process (target ≤ 2 µs)', value: propagationPlain.inProcess / 1000, unit: 'µs/op' },
+    { name: 'inject + extract, full context, in one process', value: propagationPlain.inProcess / 1000, unit: 'µs/op' },
+    { name: 'anchor in the same rounds: bare AsyncLocalStorage loop (0.75 µs at anchor speed)', value: anchorNs / 1000, unit: 'µs/op' },
+    { name: 'inject + extract at anchor speed (median of rounds, target ≤ 2 µs)', value: atAnchorSpeed / 1000, unit: 'µs/op' },
     { name: 'inject + extract, full context, carrier through JSON between', value: propagationPlain.acrossWire / 1000, unit: 'µs/op' },
     { name: 'inject + extract, full context, in one process, flight recorder on', value: propagationRecorded.inProcess / 1000, unit: 'µs/op' },
     { name: 'OpenTelemetry W3C propagators: inject + extract of trace and baggage only (baseline)', value: propagationOtel.inProcess / 1000, unit: 'µs/op' },
@@ -249,6 +263,8 @@ report(
     with_context_3_awaits_read_us: round(foundationNs / 1000),
     with_context_over_bare_als_ratio: round(median(ratios)),
     inject_extract_us: round(propagationPlain.inProcess / 1000),
+    propagation_rounds_anchor_als_us: round(anchorNs / 1000),
+    inject_extract_at_anchor_speed_us: round(atAnchorSpeed / 1000),
     inject_extract_wire_strings_us: round(propagationPlain.acrossWire / 1000),
     inject_extract_recorded_us: round(propagationRecorded.inProcess / 1000),
     otel_w3c_inject_extract_us: round(propagationOtel.inProcess / 1000),
