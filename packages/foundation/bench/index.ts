@@ -3,11 +3,12 @@
 //                 calls/s with 64 in flight (Moleculer's TCP transporter: 56–71k calls/s at 64
 //                 concurrent, p50 ~130 µs on this kind of machine, BENCHMARKS.md)
 //   config        setClusterWide on a 3-voter cluster: committed through Raft (fsync'd log) and
-//                 applied on the proposing node; p50/p99 (targets: p99 < 10 ms on loopback, the
-//                 design's < 100 ms for consensus operations)
+//                 applied on the proposing node; p50/p99 of 2,000 updates after 1,000 of warm-up
+//                 (targets: p99 < 10 ms on loopback, the design's < 100 ms for consensus
+//                 operations), and p50/p99 of the warm-up itself
 //   registry      a registration on one node until all 4 others see it (5 nodes)
 //
-//   npm run bench -w foundation [-- --calls 20000 --config 500 --registrations 50 --only call|config|registry]
+//   npm run bench -w foundation [-- --calls 20000 --config 2000 --config-warmup 1000 --registrations 50 --only call|config|registry]
 // This process is node A; the others are children running this same bundle with --node.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -125,11 +126,20 @@ async function benchRemoteCall(dataRoot: string, calls: number): Promise<Record<
   }
 }
 
-async function benchConfig(dataRoot: string, updates: number): Promise<Record<string, number>> {
+async function benchConfig(dataRoot: string, updates: number, warmup: number): Promise<Record<string, number>> {
   const { a, children } = await cluster(3, 3, dataRoot);
   try {
     await a.config.getWithConsensus('bench.value');
-    for (let index = 0; index < 50; index += 1) await a.config.setClusterWide('bench.value', index);
+    // Warm-up: for the first two seconds or so after the nodes start, V8 compiles the hot paths
+    // of three processes on two cores and the membership overlay settles. Updates in that time
+    // were up to ten times the median, so they are reported apart from the steady state.
+    const warmLatencies: number[] = [];
+    for (let index = 0; index < warmup; index += 1) {
+      const started = process.hrtime.bigint();
+      await a.config.setClusterWide('bench.value', index);
+      warmLatencies.push(micros(process.hrtime.bigint() - started) / 1000);
+    }
+    warmLatencies.sort((x, y) => x - y);
     const latencies: number[] = [];
     for (let index = 0; index < updates; index += 1) {
       const started = process.hrtime.bigint();
@@ -150,6 +160,8 @@ async function benchConfig(dataRoot: string, updates: number): Promise<Record<st
       config_proposer_led: proposerLed,
       config_update_p50_ms: percentile(latencies, 0.5),
       config_update_p99_ms: percentile(latencies, 0.99),
+      config_warmup_update_p50_ms: percentile(warmLatencies, 0.5),
+      config_warmup_update_p99_ms: percentile(warmLatencies, 0.99),
       config_read_p50_ms: percentile(readLatencies, 0.5),
       config_read_p99_ms: percentile(readLatencies, 0.99),
     };
@@ -205,7 +217,8 @@ async function benchRegistry(dataRoot: string, registrations: number): Promise<R
 
 async function main(): Promise<void> {
   const calls = option('calls', 20_000);
-  const updates = option('config', 500);
+  const updates = option('config', 2000);
+  const warmup = option('config-warmup', 1000);
   const registrations = option('registrations', 50);
   const dataRoot = mkdtempSync(join(tmpdir(), 'foundation-bench-'));
   const load = loadavg()[0]!;
@@ -215,7 +228,7 @@ async function main(): Promise<void> {
     const run = async (part: string, measure: () => Promise<Record<string, number>>): Promise<Record<string, number>> =>
       only === undefined || only === part ? measure() : {};
     const call = await run('call', () => benchRemoteCall(join(dataRoot, 'call'), calls));
-    const config = await run('config', () => benchConfig(join(dataRoot, 'config'), updates));
+    const config = await run('config', () => benchConfig(join(dataRoot, 'config'), updates, warmup));
     const registry = await run('registry', () => benchRegistry(join(dataRoot, 'registry'), registrations));
     const metrics = { ...call, ...config, ...registry, load_average_1m: load };
     report(
@@ -226,6 +239,8 @@ async function main(): Promise<void> {
         { name: 'remote calls, 64 in flight', value: call.calls_per_s_64_in_flight ?? NaN, unit: 'calls/s', note: 'Moleculer TCP 56–71k' },
         { name: 'cluster-wide config update p50', value: config.config_update_p50_ms ?? NaN, unit: 'ms' },
         { name: 'cluster-wide config update p99', value: config.config_update_p99_ms ?? NaN, unit: 'ms', note: 'target < 10 ms' },
+        { name: 'the same during the warm-up, p50', value: config.config_warmup_update_p50_ms ?? NaN, unit: 'ms', note: 'first updates after start' },
+        { name: 'the same during the warm-up, p99', value: config.config_warmup_update_p99_ms ?? NaN, unit: 'ms' },
         { name: 'linearizable config read p50', value: config.config_read_p50_ms ?? NaN, unit: 'ms' },
         { name: 'linearizable config read p99', value: config.config_read_p99_ms ?? NaN, unit: 'ms' },
         { name: 'registry convergence, 5 nodes, p50', value: registry.registry_convergence_p50_ms ?? NaN, unit: 'ms' },
