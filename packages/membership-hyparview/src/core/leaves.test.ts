@@ -45,6 +45,43 @@ describe('PeerSet', () => {
     for (let index = 0; index < 20; index += 1) expect(set.random(random, 'a')).toBe('b');
     expect(set.random(random, 'a', 'b')).toBeUndefined();
   });
+
+  // Model-based: every answer agrees with a plain Set doing the same steps, at view sizes and past them.
+  it.each([5, 30, 64, 65, 200])('capacity %d: 5,000 random adds and deletes agree with a Set (seed 11)', (capacity) => {
+    const random = createSeededRandom(11);
+    const set = new PeerSet(capacity);
+    const model = new Set<string>();
+    const universe = Array.from({ length: capacity * 2 }, (_, index) => `n${index}@10.0.0.${index % 250}:4000`);
+    const disagreements: string[] = [];
+    for (let step = 0; step < 5_000; step += 1) {
+      // A fresh string with the same characters: membership must not depend on identity.
+      const peer = universe[random.int(0, universe.length)]!.split('').join('');
+      if (random.bool(0.55)) {
+        const expected = !model.has(peer) && model.size < capacity;
+        if (set.add(peer) !== expected) disagreements.push(`add ${peer} at step ${step}`);
+        if (expected) model.add(peer);
+      } else {
+        if (set.delete(peer) !== model.has(peer)) disagreements.push(`delete ${peer} at step ${step}`);
+        model.delete(peer);
+      }
+      if (set.size !== model.size || set.has(peer) !== model.has(peer)) disagreements.push(`state after step ${step}`);
+    }
+    expect(disagreements).toEqual([]);
+    expect(set.toArray().sort()).toEqual([...model].sort());
+    const excluded = set.values()[0];
+    if (excluded !== undefined) {
+      for (let draw = 0; draw < 50; draw += 1) {
+        const chosen = set.random(random, excluded);
+        if (model.size > 1) expect(chosen !== undefined && chosen !== excluded && model.has(chosen)).toBe(true);
+        else expect(chosen).toBeUndefined();
+      }
+      const sample = set.sample(random, 4, excluded);
+      expect(sample).not.toContain(excluded);
+      expect(new Set(sample).size).toBe(sample.length);
+    }
+    set.clear();
+    expect([set.size, set.has(universe[0]!)]).toEqual([0, false]);
+  });
 });
 
 describe('integrateShuffle', () => {
