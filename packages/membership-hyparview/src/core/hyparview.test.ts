@@ -258,6 +258,40 @@ describe('HyParView §4.4: NEIGHBOR, DISCONNECT and failures', () => {
     expect(sentOfType(effects, 'disconnect').map((sent) => sent.to)).toEqual(['late']);
   });
 
+  // Found by the property test below with FOUNDATION_SEED=6 (run seed 787883, 40 nodes): the
+  // acceptance crossed this node's DISCONNECT on the wire, and linking on it left `new` holding
+  // no link back, for good.
+  it('an acceptance of a NEIGHBOR request that crossed this node’s DISCONNECT does not link again, even with a free slot', () => {
+    const node = withActive(core({ activeViewSize: 1 }), ['a']);
+    // FORWARD_JOIN ends here: `new` takes the only slot and is told with a high-priority NEIGHBOR.
+    node.receive('a', { type: 'forward-join', epoch: 0, node: 'new', ttl: 0 }, 10);
+    expect(sentOfType(node.takeEffects(), 'neighbor').map((sent) => sent.to)).toEqual(['new']);
+    // Before `new` answers, a high-priority request takes the slot: `new` is dropped with DISCONNECT.
+    node.receive('x', { type: 'neighbor', epoch: 0, priority: 'high' }, 11);
+    expect(sentOfType(node.takeEffects(), 'disconnect').map((sent) => sent.to)).toEqual(['new']);
+    // `x` leaves, so a slot is free when `new`'s acceptance (sent before our DISCONNECT reached it) arrives.
+    node.receive('x', { type: 'disconnect', epoch: 0, alive: true }, 12);
+    node.takeEffects();
+    node.receive('new', { type: 'neighbor-reply', epoch: 0, accepted: true }, 13);
+    const effects = node.takeEffects();
+    expect(node.activeView()).toEqual([]);
+    expect(effects).not.toContainEqual({ kind: 'neighbor-up', peer: 'new' });
+    expect(sentOfType(effects, 'disconnect').map((sent) => sent.to)).toEqual(['new']);
+    expect(node.passiveView()).toContain('new');
+  });
+
+  it('an acceptance that arrives after its request timed out is undone with DISCONNECT, even with a free slot', () => {
+    const node = withPassive(core({ maxPendingPromotions: 1, neighborRequestTimeoutMs: 100 }), ['p1']);
+    node.tick(0);
+    expect(sentOfType(node.takeEffects(), 'neighbor').map((sent) => sent.to)).toEqual(['p1']);
+    node.tick(101);
+    node.takeEffects();
+    node.receive('p1', { type: 'neighbor-reply', epoch: 0, accepted: true }, 150);
+    const effects = node.takeEffects();
+    expect(node.activeView()).toEqual([]);
+    expect(sentOfType(effects, 'disconnect').map((sent) => sent.to)).toEqual(['p1']);
+  });
+
   it('a heartbeat from a peer that is not in the active view is answered with DISCONNECT (links stay symmetric)', () => {
     const node = withActive(core(), ['a']);
     node.heartbeatFrom('stranger', 5);

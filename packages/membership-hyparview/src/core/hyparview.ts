@@ -345,12 +345,15 @@ export class HyParViewCore implements PeerService {
     }
     this.backoffs.delete(from);
     if (this.active.has(from)) return;
-    const mayDisplace = pending !== undefined && pending.kind !== 'low';
-    if (mayDisplace || !this.active.isFull()) {
+    if (pending !== undefined && (pending.kind !== 'low' || !this.active.isFull())) {
       this.addActive(from);
       return;
     }
-    // Accepted too late (or unasked) and no slot is free: undo the link on the other side.
+    // Undo the link on the other side: there is no slot for a low-priority acceptance, or this
+    // node no longer waits for the answer. It stopped waiting when the request timed out, or when
+    // it dropped `from` with a DISCONNECT that is still on its way there (the acceptance crossed
+    // it). Linking on such an acceptance would leave `from` without the link once that DISCONNECT
+    // arrives, and nothing would ever tell this node.
     this.send(from, { type: 'disconnect', epoch: this.epoch, alive: true }, false);
     this.counters.disconnectsSent += 1;
     this.addPassive(from);
@@ -591,6 +594,8 @@ export class HyParViewCore implements PeerService {
 
   private dropActive(peer: string, reason: LeaveReason): void {
     if (!this.active.delete(peer)) return;
+    // An answer to a request sent before this DISCONNECT is stale when it arrives.
+    this.pending.delete(peer);
     this.effects.push({ kind: 'neighbor-down', peer, reason });
     this.send(peer, { type: 'disconnect', epoch: this.epoch, alive: true }, false);
     this.counters.disconnectsSent += 1;
