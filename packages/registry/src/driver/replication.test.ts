@@ -82,8 +82,10 @@ describe('replication', () => {
     for (const member of cluster.values()) member.registry.on('node-purge', ({ node: gone }) => purges.push(`${member.id}:${gone}`));
     simulation.crash('n5');
     simulation.runFor(2000);
-    expect(purges.length).toBeGreaterThan(0);
-    expect(purges.length).toBeLessThan(7); // noticed by its neighbours, not by everyone
+    // Noticed by its neighbours (each reports every failed reconnection), not by everyone.
+    const noticedBy = new Set(purges.map((purge) => purge.split(':')[0]));
+    expect(noticedBy.size).toBeGreaterThan(0);
+    expect(noticedBy.size).toBeLessThan(7);
     for (const member of liveNodes(simulation, cluster)) {
       expect(member.registry.find('svc-n5')).toBeUndefined();
       expect(member.registry.listServices()).toHaveLength(7);

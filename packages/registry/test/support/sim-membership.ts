@@ -43,7 +43,15 @@ export function createSimMembership(
     for (const handler of [...handlers[event]]) handler(node, reason);
   };
   transport.on('peer-down', (peer) => {
-    if (down.has(peer)) return;
+    if (down.has(peer)) {
+      // A reconnection to a watched peer believed down failed: reported again, as a detector
+      // that keeps probing reports each failed probe. The peer may have come back since the
+      // first report without this node reconnecting yet (after a partition heals), refuted its
+      // departure under a newer incarnation, and died again inside that window; without this
+      // second report nobody would declare the newer incarnation departed.
+      if (watched.has(peer)) emit('member-leave', peer, 'failed');
+      return;
+    }
     down.add(peer);
     up.delete(peer);
     members = undefined;
