@@ -229,6 +229,36 @@ describe('HyParView §4.4: NEIGHBOR, DISCONNECT and failures', () => {
     expect(node.stats().promotionsRefused).toBe(2);
   });
 
+  // Found with FOUNDATION_SEED=34 (run seed 999983, 38 nodes): two nodes holding only each other,
+  // whose passive views named one node with a full active view, were refused for good.
+  it('a starved node (at most a quarter of its active view) asks with high priority after two refusals in a row', () => {
+    const node = withPassive(core({ activeViewSize: 4, maxPendingPromotions: 1, promotionBackoffInitialMs: 10, promotionBackoffMaxMs: 10 }), ['p1']);
+    withActive(node, ['a']);
+    const priorities: string[] = [];
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      node.tick(attempt * 100);
+      const request = sentOfType(node.takeEffects(), 'neighbor')[0]!;
+      priorities.push(request.message.priority);
+      node.receive(request.to, { type: 'neighbor-reply', epoch: 0, accepted: request.message.priority === 'high' }, attempt * 100 + 5);
+    }
+    // Refused, refused, then high priority, which p1 accepts (it makes room).
+    expect(priorities).toEqual(['low', 'low', 'high']);
+    expect(node.activeView().sort()).toEqual(['a', 'p1']);
+  });
+
+  it('a node with more than a quarter of its active view keeps asking with low priority, however often refused', () => {
+    const node = withPassive(core({ activeViewSize: 4, maxPendingPromotions: 1, promotionBackoffInitialMs: 10, promotionBackoffMaxMs: 10 }), ['p1']);
+    withActive(node, ['a', 'b']);
+    const priorities: string[] = [];
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      node.tick(attempt * 100);
+      const request = sentOfType(node.takeEffects(), 'neighbor')[0]!;
+      priorities.push(request.message.priority);
+      node.receive(request.to, { type: 'neighbor-reply', epoch: 0, accepted: false }, attempt * 100 + 5);
+    }
+    expect(priorities).toEqual(['low', 'low', 'low', 'low', 'low']);
+  });
+
   it('with an empty active view, promotion asks with high priority and moves on at once when a candidate is gone', () => {
     const node = withPassive(core({ maxPendingPromotions: 1 }), ['p1', 'p2']);
     node.tick(0);

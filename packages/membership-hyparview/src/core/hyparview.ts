@@ -12,6 +12,9 @@ import type { HyParViewMessage, ServiceMessage } from './messages';
 import { RateLimiter } from './rate-limiter';
 import { integrateShuffle } from './shuffle';
 
+/** Refusals in a row after which a starved node asks with high priority (see `promotionPriority`). */
+const STARVED_REFUSALS = 2;
+
 export interface HyParViewOptions {
   readonly self: string;
   readonly config: HyParViewConfig;
@@ -90,6 +93,8 @@ export class HyParViewCore implements PeerService {
   private nextJoinAt = Number.POSITIVE_INFINITY;
   /** When promotion should next be tried: now-ish after a slot frees or a candidate appears, or when a back-off ends. */
   private promotionAt = Number.POSITIVE_INFINITY;
+  /** Low-priority promotions refused in a row while this node was starved (see `starved`). */
+  private starvedRefusals = 0;
   private shuffleSent: { nodes: string[]; deadline: number } | undefined;
   private readonly counters: HyParViewStats = {
     joinsAccepted: 0,
@@ -339,11 +344,13 @@ export class HyParViewCore implements PeerService {
       if (pending === undefined) return;
       // §4.4: a refused promotion; try another passive peer, and this one again only after a back-off.
       this.counters.promotionsRefused += 1;
+      if (this.starved()) this.starvedRefusals += 1;
       this.addPassive(from);
       this.backOff(from, now);
       return;
     }
     this.backoffs.delete(from);
+    if (pending !== undefined) this.starvedRefusals = 0;
     if (this.active.has(from)) return;
     if (pending !== undefined && (pending.kind !== 'low' || !this.active.isFull())) {
       this.addActive(from);
@@ -532,10 +539,32 @@ export class HyParViewCore implements PeerService {
       else if (backoff.until < earliestBackoff) earliestBackoff = backoff.until;
     }
     for (const peer of this.random.sample(candidates, allowed - outstanding)) {
-      this.request(peer, this.active.size === 0 ? 'high' : 'low', now);
+      this.request(peer, this.promotionPriority(), now);
       outstanding += 1;
     }
     if (outstanding < allowed) this.promotionAt = earliestBackoff;
+  }
+
+  /**
+   * §4.4 asks with high priority only when the active view is empty, and a low-priority request
+   * is accepted only by a node with a free slot. That leaves a small island for good: two nodes
+   * that hold only each other, whose passive views name only nodes with full active views (found
+   * in a 38-node simulation; Partisan's issue #75 reports the same, and Lasp reconnects isolated
+   * nodes). So a starved node, one with at most a quarter of its active view, asks with high
+   * priority after STARVED_REFUSALS refusals in a row; the node it asks makes room by dropping a
+   * random neighbour, which then has a free slot of its own to fill.
+   */
+  private promotionPriority(): 'high' | 'low' {
+    if (this.active.size === 0) return 'high';
+    if (this.starved() && this.starvedRefusals >= STARVED_REFUSALS) {
+      this.starvedRefusals = 0;
+      return 'high';
+    }
+    return 'low';
+  }
+
+  private starved(): boolean {
+    return this.active.size <= Math.max(1, Math.floor(this.config.activeViewSize / 4));
   }
 
   private request(peer: string, priority: 'high' | 'low', now: number): void {
