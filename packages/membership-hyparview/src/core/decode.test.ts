@@ -22,6 +22,9 @@ describe('decodeMembershipMessage', () => {
     ['a node id that is not a string', { type: 'forward-join', epoch: 0, node: 42, ttl: 1 }, 'malformed'],
     ['an unknown priority', { type: 'neighbor', epoch: 0, priority: 'urgent' }, 'malformed'],
     ['a non-boolean', { type: 'neighbor-reply', epoch: 0, accepted: 'yes' }, 'malformed'],
+    ['a negative request id', { type: 'neighbor', epoch: 0, priority: 'low', id: -1 }, 'malformed'],
+    ['a request id beyond 2^32 − 1', { type: 'neighbor-reply', epoch: 0, accepted: true, id: 2 ** 32 }, 'malformed'],
+    ['a request id that is not a number', { type: 'join', epoch: 0, id: '7' }, 'malformed'],
     ['a list that is not an array', { type: 'shuffle-reply', epoch: 0, nodes: 'a,b' }, 'malformed'],
     ['a list with a bad entry', { type: 'shuffle-reply', epoch: 0, nodes: ['a', 7] }, 'malformed'],
     ['a size message of the wrong length', { type: 'size', round: 1, values: [1, 2] }, 'malformed'],
@@ -32,6 +35,14 @@ describe('decodeMembershipMessage', () => {
     const stats = createDecodeStats();
     expect(decodeMembershipMessage(input, limits, stats)).toBeUndefined();
     expect(stats[counter as 'malformed' | 'unknownType']).toBe(1);
+  });
+
+  it('keeps a request id when there is one, and leaves it out when there is none', () => {
+    const stats = createDecodeStats();
+    expect(decodeMembershipMessage({ type: 'neighbor', epoch: 0, priority: 'low', id: 4_294_967_295 }, limits, stats)).toEqual({ type: 'neighbor', epoch: 0, priority: 'low', id: 4_294_967_295 });
+    expect(decodeMembershipMessage({ type: 'neighbor-reply', epoch: 1, accepted: false }, limits, stats)).toStrictEqual({ type: 'neighbor-reply', epoch: 1, accepted: false });
+    expect(decodeMembershipMessage({ type: 'join', epoch: 0, id: 3 }, limits, stats)).toEqual({ type: 'join', epoch: 0, id: 3 });
+    expect(stats.malformed).toBe(0);
   });
 
   it('cuts shuffle lists to ka + kp + 1 entries and drops duplicates', () => {

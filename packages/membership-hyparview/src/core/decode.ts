@@ -38,6 +38,8 @@ export function createDecodeStats(): DecodeStats {
 export const MAX_MESSAGE_ID_LENGTH = 64;
 export const MAX_TOPIC_LENGTH = 200;
 const MAX_TTL = 255;
+/** Largest NEIGHBOR/JOIN request id accepted. */
+const MAX_REQUEST_ID = 0xffff_ffff;
 const MAX_ROUND = 1_000_000;
 const MAX_EPOCH = 2 ** 31 - 1;
 
@@ -56,6 +58,11 @@ function nodeId(value: unknown, limits: DecodeLimits): string {
 function integer(value: unknown, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) fail();
   return value;
+}
+
+/** A request id, when present, is an integer in 0..2^32 − 1 (messages without one are valid too). */
+function requestId(value: unknown): number | undefined {
+  return value === undefined ? undefined : integer(value, MAX_REQUEST_ID);
 }
 
 function boolean(value: unknown): boolean {
@@ -136,17 +143,26 @@ function decodeTyped<Message>(input: unknown, stats: DecodeStats, decode: (messa
 export function decodeMembershipMessage(received: unknown, limits: DecodeLimits, stats: DecodeStats): MembershipMessage | undefined {
   return decodeTyped(received, stats, (input): MembershipMessage | undefined => {
     switch (input.type) {
-      case 'join':
-        return { type: 'join', epoch: integer(input.epoch, MAX_EPOCH) };
+      case 'join': {
+        const epoch = integer(input.epoch, MAX_EPOCH);
+        const id = requestId(input.id);
+        return id === undefined ? { type: 'join', epoch } : { type: 'join', epoch, id };
+      }
       case 'forward-join':
         return { type: 'forward-join', epoch: integer(input.epoch, MAX_EPOCH), node: nodeId(input.node, limits), ttl: integer(input.ttl, MAX_TTL) };
       case 'neighbor': {
         const priority = input.priority;
         if (priority !== 'high' && priority !== 'low') fail();
-        return { type: 'neighbor', epoch: integer(input.epoch, MAX_EPOCH), priority };
+        const epoch = integer(input.epoch, MAX_EPOCH);
+        const id = requestId(input.id);
+        return id === undefined ? { type: 'neighbor', epoch, priority } : { type: 'neighbor', epoch, priority, id };
       }
-      case 'neighbor-reply':
-        return { type: 'neighbor-reply', epoch: integer(input.epoch, MAX_EPOCH), accepted: boolean(input.accepted) };
+      case 'neighbor-reply': {
+        const epoch = integer(input.epoch, MAX_EPOCH);
+        const accepted = boolean(input.accepted);
+        const id = requestId(input.id);
+        return id === undefined ? { type: 'neighbor-reply', epoch, accepted } : { type: 'neighbor-reply', epoch, accepted, id };
+      }
       case 'disconnect':
         return { type: 'disconnect', epoch: integer(input.epoch, MAX_EPOCH), alive: boolean(input.alive) };
       case 'shuffle':

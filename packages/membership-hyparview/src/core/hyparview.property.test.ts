@@ -17,6 +17,8 @@ const message: fc.Arbitrary<HyParViewMessage> = fc.oneof(
   fc.record({ type: fc.constant('forward-join' as const), epoch: fc.constant(0), node: peer, ttl: fc.integer({ min: 0, max: 255 }) }),
   fc.record({ type: fc.constant('neighbor' as const), epoch: fc.constant(0), priority: fc.constantFrom('high' as const, 'low' as const) }),
   fc.record({ type: fc.constant('neighbor-reply' as const), epoch: fc.constant(0), accepted: fc.boolean() }),
+  // Replies that carry a request id, some of them answering requests this node sent (ids start at 1).
+  fc.record({ type: fc.constant('neighbor-reply' as const), epoch: fc.constant(0), accepted: fc.boolean(), id: fc.integer({ min: 1, max: 12 }) }),
   fc.record({ type: fc.constant('disconnect' as const), epoch: fc.constant(0), alive: fc.boolean() }),
   fc.record({ type: fc.constant('shuffle' as const), epoch: fc.constant(0), origin: peer, ttl: fc.integer({ min: 0, max: 10 }), nodes }),
   fc.record({ type: fc.constant('shuffle-reply' as const), epoch: fc.constant(0), nodes }),

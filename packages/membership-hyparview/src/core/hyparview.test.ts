@@ -51,8 +51,8 @@ describe('HyParView §4.2–4.3: join', () => {
     const node = new HyParViewCore({ self: 'new', config: config(), random: createSeededRandom(2) });
     node.join(['seed'], 0);
     const effects = node.takeEffects();
-    expect(sentOfType(effects, 'join')).toEqual([{ to: 'seed', message: { type: 'join', epoch: 0 }, watch: true }]);
-    node.receive('seed', { type: 'neighbor-reply', epoch: 0, accepted: true }, 5);
+    expect(sentOfType(effects, 'join')).toEqual([{ to: 'seed', message: { type: 'join', epoch: 0, id: 1 }, watch: true }]);
+    node.receive('seed', { type: 'neighbor-reply', epoch: 0, accepted: true, id: 1 }, 5);
     expect(node.activeView()).toEqual(['seed']);
     expect(node.takeEffects()).toContainEqual({ kind: 'neighbor-up', peer: 'seed' });
   });
@@ -308,6 +308,39 @@ describe('HyParView §4.4: NEIGHBOR, DISCONNECT and failures', () => {
     expect(effects).not.toContainEqual({ kind: 'neighbor-up', peer: 'new' });
     expect(sentOfType(effects, 'disconnect').map((sent) => sent.to)).toEqual(['new']);
     expect(node.passiveView()).toContain('new');
+  });
+
+  // Found with FOUNDATION_SEED=65 (run seed 999991, 39 nodes): two requests to the same peer were
+  // on the wire, the answer to the first was taken for the answer to the second, and the refusal
+  // of the second was then ignored: a one-sided link for 8 s, until the connection closed.
+  it('replies carry the request id: an answer to an earlier request is not taken for the pending one', () => {
+    const node = withPassive(core({ activeViewSize: 4, maxPendingPromotions: 1 }), ['p1']);
+    withActive(node, ['a', 'b']);
+    node.tick(0);
+    const first = sentOfType(node.takeEffects(), 'neighbor')[0]!;
+    expect(first.to).toBe('p1');
+    // p1 drops this node (an old link being undone): the request is forgotten, and p1 asked again.
+    node.receive('p1', { type: 'disconnect', epoch: 0, alive: true }, 5);
+    node.tick(6);
+    const second = sentOfType(node.takeEffects(), 'neighbor')[0]!;
+    expect(second.to).toBe('p1');
+    expect(second.message.id).not.toBe(first.message.id);
+    // p1 accepts the first request, then refuses the second (its view filled in between).
+    node.receive('p1', { type: 'neighbor-reply', epoch: 0, accepted: true, id: first.message.id! }, 10);
+    const undo = node.takeEffects();
+    expect(undo).not.toContainEqual({ kind: 'neighbor-up', peer: 'p1' });
+    expect(sentOfType(undo, 'disconnect').map((sent) => sent.to)).toEqual(['p1']);
+    node.receive('p1', { type: 'neighbor-reply', epoch: 0, accepted: false, id: second.message.id! }, 12);
+    expect(node.activeView().sort()).toEqual(['a', 'b']);
+  });
+
+  it('a reply without an id (a peer of an earlier version) answers the pending request', () => {
+    const node = withPassive(core({ maxPendingPromotions: 1 }), ['p1']);
+    withActive(node, ['a']);
+    node.tick(0);
+    expect(sentOfType(node.takeEffects(), 'neighbor').map((sent) => sent.to)).toEqual(['p1']);
+    node.receive('p1', { type: 'neighbor-reply', epoch: 0, accepted: true }, 5);
+    expect(node.activeView().sort()).toEqual(['a', 'p1']);
   });
 
   it('an acceptance that arrives after its request timed out is undone with DISCONNECT, even with a free slot', () => {

@@ -42,6 +42,8 @@ type PendingKind = 'join' | 'high' | 'low';
 interface Pending {
   readonly kind: PendingKind;
   readonly deadline: number;
+  /** Sent with the request and echoed by the reply. */
+  readonly id: number;
 }
 
 interface Backoff {
@@ -95,6 +97,8 @@ export class HyParViewCore implements PeerService {
   private promotionAt = Number.POSITIVE_INFINITY;
   /** Low-priority promotions refused in a row while this node was starved (see `starved`). */
   private starvedRefusals = 0;
+  /** The id of the last NEIGHBOR or JOIN request sent. */
+  private requestIds = 0;
   private shuffleSent: { nodes: string[]; deadline: number } | undefined;
   private readonly counters: HyParViewStats = {
     joinsAccepted: 0,
@@ -239,16 +243,16 @@ export class HyParViewCore implements PeerService {
     const typed = message as HyParViewMessage;
     switch (typed.type) {
       case 'join':
-        this.onJoin(from, now);
+        this.onJoin(from, typed.id, now);
         return;
       case 'forward-join':
         this.onForwardJoin(from, typed.node, typed.ttl, now);
         return;
       case 'neighbor':
-        this.onNeighbor(from, typed.priority, now);
+        this.onNeighbor(from, typed.priority, typed.id, now);
         return;
       case 'neighbor-reply':
-        this.onNeighborReply(from, typed.accepted, now);
+        this.onNeighborReply(from, typed.accepted, typed.id, now);
         return;
       case 'disconnect':
         this.onDisconnect(from, typed.alive);
@@ -265,7 +269,7 @@ export class HyParViewCore implements PeerService {
   }
 
   /** §4.3: the contact adds the new node to its active view and sends FORWARD_JOIN to every other active peer. */
-  private onJoin(from: string, now: number): void {
+  private onJoin(from: string, id: number | undefined, now: number): void {
     if (!this.joinLimiter.allow(from, now)) {
       this.counters.joinsRateLimited += 1;
       return;
@@ -273,7 +277,7 @@ export class HyParViewCore implements PeerService {
     this.counters.joinsAccepted += 1;
     const wasActive = this.active.has(from);
     this.addActive(from);
-    this.send(from, { type: 'neighbor-reply', epoch: this.epoch, accepted: true }, false);
+    this.send(from, this.reply(true, id), false);
     if (wasActive) return;
     for (const peer of this.active.values()) {
       if (peer !== from) this.send(peer, { type: 'forward-join', epoch: this.epoch, node: from, ttl: this.config.activeRandomWalkLength }, false);
@@ -317,10 +321,10 @@ export class HyParViewCore implements PeerService {
   }
 
   /** §4.4 NEIGHBOR: high priority is always accepted; low priority only with a free slot. */
-  private onNeighbor(from: string, priority: 'high' | 'low', _now: number): void {
+  private onNeighbor(from: string, priority: 'high' | 'low', id: number | undefined, _now: number): void {
     if (this.active.has(from)) {
       this.pending.delete(from);
-      this.send(from, { type: 'neighbor-reply', epoch: this.epoch, accepted: true }, false);
+      this.send(from, this.reply(true, id), false);
       return;
     }
     const crossing = this.pending.has(from);
@@ -328,17 +332,24 @@ export class HyParViewCore implements PeerService {
       this.pending.delete(from);
       this.addActive(from);
       this.counters.neighborRequestsAccepted += 1;
-      this.send(from, { type: 'neighbor-reply', epoch: this.epoch, accepted: true }, false);
+      this.send(from, this.reply(true, id), false);
       return;
     }
     this.counters.neighborRequestsRejected += 1;
     this.addPassive(from);
-    this.send(from, { type: 'neighbor-reply', epoch: this.epoch, accepted: false }, false);
+    this.send(from, this.reply(false, id), false);
   }
 
-  private onNeighborReply(from: string, accepted: boolean, now: number): void {
-    const pending = this.pending.get(from);
-    this.pending.delete(from);
+  private reply(accepted: boolean, id: number | undefined): HyParViewMessage {
+    return id === undefined ? { type: 'neighbor-reply', epoch: this.epoch, accepted } : { type: 'neighbor-reply', epoch: this.epoch, accepted, id };
+  }
+
+  private onNeighborReply(from: string, accepted: boolean, id: number | undefined, now: number): void {
+    // The answer to the request pending now, or to an earlier one still on the wire (its id
+    // differs). A peer that sends no id (an earlier version) answers the pending request.
+    const waiting = this.pending.get(from);
+    const pending = waiting !== undefined && (id === undefined || id === waiting.id) ? waiting : undefined;
+    if (pending !== undefined) this.pending.delete(from);
     this.wantPromotion();
     if (!accepted) {
       if (pending === undefined) return;
@@ -357,10 +368,13 @@ export class HyParViewCore implements PeerService {
       return;
     }
     // Undo the link on the other side: there is no slot for a low-priority acceptance, or this
-    // node no longer waits for the answer. It stopped waiting when the request timed out, or when
+    // node no longer waits for the answer. It stopped waiting when the request timed out, when
     // it dropped `from` with a DISCONNECT that is still on its way there (the acceptance crossed
-    // it). Linking on such an acceptance would leave `from` without the link once that DISCONNECT
-    // arrives, and nothing would ever tell this node.
+    // it), or when it has asked again since. Linking on such an acceptance would leave `from`
+    // without the link once that DISCONNECT arrives, and nothing would ever tell this node.
+    // A request still pending goes too: the DISCONNECT follows it on the wire and undoes its
+    // acceptance as well.
+    this.pending.delete(from);
     this.send(from, { type: 'disconnect', epoch: this.epoch, alive: true }, false);
     this.counters.disconnectsSent += 1;
     this.addPassive(from);
@@ -506,8 +520,9 @@ export class HyParViewCore implements PeerService {
     const contact = this.random.pick(candidates);
     if (this.joinedOnce) this.counters.rejoins += 1;
     this.joinedOnce = true;
-    this.pending.set(contact, { kind: 'join', deadline: now + this.config.neighborRequestTimeoutMs });
-    this.send(contact, { type: 'join', epoch: this.epoch }, true);
+    const id = this.nextRequestId();
+    this.pending.set(contact, { kind: 'join', deadline: now + this.config.neighborRequestTimeoutMs, id });
+    this.send(contact, { type: 'join', epoch: this.epoch, id }, true);
     this.nextJoinAt = now + this.config.joinRetryMs;
   }
 
@@ -569,10 +584,16 @@ export class HyParViewCore implements PeerService {
 
   private request(peer: string, priority: 'high' | 'low', now: number): void {
     this.counters.promotionsSent += 1;
-    this.pending.set(peer, { kind: priority, deadline: now + this.config.neighborRequestTimeoutMs });
+    const id = this.nextRequestId();
+    this.pending.set(peer, { kind: priority, deadline: now + this.config.neighborRequestTimeoutMs, id });
     // An urgent (high-priority) request watches the candidate's connection, to learn fast if it is
     // dead; a low-priority one relies on its timeout.
-    this.send(peer, { type: 'neighbor', epoch: this.epoch, priority }, priority === 'high');
+    this.send(peer, { type: 'neighbor', epoch: this.epoch, priority, id }, priority === 'high');
+  }
+
+  private nextRequestId(): number {
+    this.requestIds = (this.requestIds + 1) >>> 0;
+    return this.requestIds;
   }
 
   private backOff(peer: string, now: number): void {

@@ -8,6 +8,8 @@ import type { TopologyMode } from './config';
 export interface JoinMessage {
   readonly type: 'join';
   readonly epoch: number;
+  /** Request id, echoed by the contact's NEIGHBOR_REPLY (see NeighborMessage.id). */
+  readonly id?: number;
 }
 
 /** A random walk carrying a joining node (`node`) through the overlay. */
@@ -23,12 +25,20 @@ export interface NeighborMessage {
   readonly type: 'neighbor';
   readonly epoch: number;
   readonly priority: 'high' | 'low';
+  /**
+   * Request id (an addition to the paper), echoed by the reply, so that the sender can tell the
+   * answer to its latest request from an answer to an earlier one still on the wire. Absent from
+   * the NEIGHBOR that ends a FORWARD_JOIN, which asks nothing (it is always accepted).
+   */
+  readonly id?: number;
 }
 
 export interface NeighborReplyMessage {
   readonly type: 'neighbor-reply';
   readonly epoch: number;
   readonly accepted: boolean;
+  /** The id of the request this answers, when it had one. */
+  readonly id?: number;
 }
 
 /** The sender dropped the receiver from its active view; `alive: false` when it is leaving the cluster. */
