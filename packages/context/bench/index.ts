@@ -6,9 +6,10 @@
 // 2. inject + extract of a full context (trace, tracestate, two baggage entries, ids, deadline);
 //    target ≤ 2 µs on this machine kind at its anchor speed. BENCHMARKS.md anchors the bare
 //    AsyncLocalStorage loop of (1) at ~1.33M ops/s (0.75 µs) on this machine kind, and this
-//    machine runs anywhere from that to twice as slow from one hour to the next. So each round
-//    also times that loop (the anchor, rerun beside the figure), and the figure compared with
-//    the target is the median over rounds of the round's time × 0.75 µs / the round's anchor.
+//    machine runs anywhere from that to two and a half times slower from one hour to the
+//    next. So each round also times that loop (the anchor, rerun beside the figure), and the
+//    figure compared with the target is the median over rounds of the round's time × 0.75 µs
+//    / the round's anchor.
 //    Baseline in the same run: OpenTelemetry's own W3C propagators (@opentelemetry/core's
 //    W3CTraceContextPropagator and W3CBaggagePropagator) doing inject + extract of the same
 //    traceparent, tracestate and baggage, without Foundation's five fields. Rounds alternate

@@ -130,9 +130,9 @@ async function benchConfig(dataRoot: string, updates: number, warmup: number): P
   const { a, children } = await cluster(3, 3, dataRoot);
   try {
     await a.config.getWithConsensus('bench.value');
-    // Warm-up: for the first two seconds or so after the nodes start, V8 compiles the hot paths
-    // of three processes on two cores and the membership overlay settles. Updates in that time
-    // were up to ten times the median, so they are reported apart from the steady state.
+    // Warm-up: updates in the first two seconds or so after the nodes start were up to ten times
+    // the median (three processes warming up on two cores), so they are reported apart from the
+    // steady state.
     const warmLatencies: number[] = [];
     for (let index = 0; index < warmup; index += 1) {
       const started = process.hrtime.bigint();
