@@ -100,7 +100,7 @@ describe('HyParView §4.2–4.3: join', () => {
     node.receive('a', { type: 'forward-join', epoch: 0, node: 'new', ttl: 0 }, 10);
     const effects = node.takeEffects();
     expect(node.activeView()).toContain('new');
-    expect(sentOfType(effects, 'neighbor')).toEqual([{ to: 'new', message: { type: 'neighbor', epoch: 0, priority: 'high' }, watch: false }]);
+    expect(sentOfType(effects, 'neighbor')).toEqual([{ to: 'new', message: { type: 'neighbor', epoch: 0, priority: 'high', id: 1 }, watch: false }]);
     expect(sentOfType(effects, 'forward-join')).toEqual([]);
   });
 
@@ -332,6 +332,32 @@ describe('HyParView §4.4: NEIGHBOR, DISCONNECT and failures', () => {
     expect(sentOfType(undo, 'disconnect').map((sent) => sent.to)).toEqual(['p1']);
     node.receive('p1', { type: 'neighbor-reply', epoch: 0, accepted: false, id: second.message.id! }, 12);
     expect(node.activeView().sort()).toEqual(['a', 'b']);
+  });
+
+  // Found with FOUNDATION_SEED=91 (run seed 223428, 25 nodes): the acceptance of the NEIGHBOR
+  // that ended a FORWARD_JOIN, which carried no id then, passed for the answer to a later request.
+  it('the acceptance of a FORWARD_JOIN’s NEIGHBOR is not taken for the answer to a later request', () => {
+    const node = withActive(core({ activeViewSize: 1, maxPendingPromotions: 1 }), ['a']);
+    // The walk ends here: `new` takes the only slot (a goes passive) and is told with NEIGHBOR.
+    node.receive('a', { type: 'forward-join', epoch: 0, node: 'new', ttl: 0 }, 10);
+    const told = sentOfType(node.takeEffects(), 'neighbor')[0]!;
+    node.receive('a', { type: 'disconnect', epoch: 0, alive: false }, 11); // a leaves the cluster
+    // A high-priority request takes the slot of `new` (DISCONNECT), then its sender leaves.
+    node.receive('x', { type: 'neighbor', epoch: 0, priority: 'high' }, 12);
+    node.receive('x', { type: 'disconnect', epoch: 0, alive: false }, 13);
+    node.takeEffects();
+    node.tick(14);
+    const asked = sentOfType(node.takeEffects(), 'neighbor');
+    expect(asked.map((sent) => sent.to)).toEqual(['new']);
+    expect(asked[0]!.message.id).not.toBe(told.message.id);
+    // `new` accepted the walk's NEIGHBOR before our DISCONNECT reached it: that answer is stale.
+    node.receive('new', { type: 'neighbor-reply', epoch: 0, accepted: true, id: told.message.id! }, 20);
+    const effects = node.takeEffects();
+    expect(node.activeView()).toEqual([]);
+    expect(sentOfType(effects, 'disconnect').map((sent) => sent.to)).toEqual(['new']);
+    // Our DISCONNECT follows the second request on the wire, so its acceptance is stale too.
+    node.receive('new', { type: 'neighbor-reply', epoch: 0, accepted: true, id: asked[0]!.message.id! }, 22);
+    expect(node.activeView()).toEqual([]);
   });
 
   it('a reply without an id (a peer of an earlier version) answers the pending request', () => {

@@ -316,8 +316,10 @@ export class HyParViewCore implements PeerService {
     if (this.active.has(node)) return;
     this.counters.forwardJoinsAccepted += 1;
     this.addActive(node);
-    // The new node learns of the link from a high-priority NEIGHBOR, which it always accepts.
-    this.send(node, { type: 'neighbor', epoch: this.epoch, priority: 'high' }, false);
+    // The new node learns of the link from a high-priority NEIGHBOR, which it always accepts. It
+    // asks nothing, so nothing waits for the reply, but it carries an id all the same: without
+    // one, its acceptance would pass for the answer to a request sent to `node` later.
+    this.send(node, { type: 'neighbor', epoch: this.epoch, priority: 'high', id: this.nextRequestId() }, false);
   }
 
   /** §4.4 NEIGHBOR: high priority is always accepted; low priority only with a free slot. */

@@ -27,8 +27,8 @@ export interface NeighborMessage {
   readonly priority: 'high' | 'low';
   /**
    * Request id (an addition to the paper), echoed by the reply, so that the sender can tell the
-   * answer to its latest request from an answer to an earlier one still on the wire. Absent from
-   * the NEIGHBOR that ends a FORWARD_JOIN, which asks nothing (it is always accepted).
+   * answer to its latest request from an answer to an earlier one still on the wire (the NEIGHBOR
+   * that ends a FORWARD_JOIN included). Nodes of an earlier version send none.
    */
   readonly id?: number;
 }
