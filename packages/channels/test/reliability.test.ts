@@ -52,9 +52,13 @@ describe('failure detection and reconnects', () => {
   });
 
   it('reliable channels deliver every message exactly once and in order across resets mid-stream', async () => {
-    const b = await startNode('node-b');
+    // Each reset must end in a reconnect, not in peer-down: with the local preset's 1 s grace, a
+    // loaded CI machine once took longer to reconnect, and a send then failed with
+    // PeerUnavailableError. Peer-down inside the grace period is another test's subject.
+    const timing = { peerDownGraceMs: 10_000 };
+    const b = await startNode('node-b', { timing });
     proxy = await createProxy(b.address()!.port);
-    const a = await startNode('node-a');
+    const a = await startNode('node-a', { timing });
     await link(a, b, proxy.url);
     const received = new Map<string, number[]>();
     let total = 0;
