@@ -288,9 +288,9 @@ describe('HyParView §4.4: NEIGHBOR, DISCONNECT and failures', () => {
     expect(sentOfType(effects, 'disconnect').map((sent) => sent.to)).toEqual(['late']);
   });
 
-  // Found by the property test below with FOUNDATION_SEED=6 (run seed 787883, 40 nodes): the
-  // acceptance crossed this node's DISCONNECT on the wire, and linking on it left `new` holding
-  // no link back, for good.
+  // Found by the churn property test (driver/hyparview.simulation.test.ts) with FOUNDATION_SEED=6
+  // (run seed 787883, 40 nodes): the acceptance crossed this node's DISCONNECT on the wire, and
+  // linking on it left `new` holding no link back, for good.
   it('an acceptance of a NEIGHBOR request that crossed this node’s DISCONNECT does not link again, even with a free slot', () => {
     const node = withActive(core({ activeViewSize: 1 }), ['a']);
     // FORWARD_JOIN ends here: `new` takes the only slot and is told with a high-priority NEIGHBOR.
