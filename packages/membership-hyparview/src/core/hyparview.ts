@@ -215,10 +215,7 @@ export class HyParViewCore implements PeerService {
   /** Leaving: DISCONNECT (not alive) to every active peer, so they drop this node from both views. */
   leave(now: number): void {
     if (this.stopped) return;
-    for (const peer of this.active.toArray()) {
-      this.send(peer, { type: 'disconnect', epoch: this.epoch, alive: false }, false);
-      this.counters.disconnectsSent += 1;
-    }
+    for (const peer of this.active.toArray()) this.disconnect(peer, false);
     this.retire(now);
   }
 
@@ -374,11 +371,7 @@ export class HyParViewCore implements PeerService {
     // it dropped `from` with a DISCONNECT that is still on its way there (the acceptance crossed
     // it), or when it has asked again since. Linking on such an acceptance would leave `from`
     // without the link once that DISCONNECT arrives, and nothing would ever tell this node.
-    // A request still pending goes too: the DISCONNECT follows it on the wire and undoes its
-    // acceptance as well.
-    this.pending.delete(from);
-    this.send(from, { type: 'disconnect', epoch: this.epoch, alive: true }, false);
-    this.counters.disconnectsSent += 1;
+    this.disconnect(from, true);
     this.addPassive(from);
   }
 
@@ -465,8 +458,7 @@ export class HyParViewCore implements PeerService {
     if (last !== undefined && now - last < this.config.shuffleIntervalMs) return;
     if (this.strayAnswered.size > 4 * this.config.passiveViewSize + 64) this.strayAnswered.clear();
     this.strayAnswered.set(peer, now);
-    this.send(peer, { type: 'disconnect', epoch: this.epoch, alive: true }, false);
-    this.counters.disconnectsSent += 1;
+    this.disconnect(peer, true);
   }
 
   // ---- ticks --------------------------------------------------------------------------------
@@ -646,12 +638,19 @@ export class HyParViewCore implements PeerService {
 
   private dropActive(peer: string, reason: LeaveReason): void {
     if (!this.active.delete(peer)) return;
-    // An answer to a request sent before this DISCONNECT is stale when it arrives.
-    this.pending.delete(peer);
     this.effects.push({ kind: 'neighbor-down', peer, reason });
-    this.send(peer, { type: 'disconnect', epoch: this.epoch, alive: true }, false);
-    this.counters.disconnectsSent += 1;
+    this.disconnect(peer, true);
     this.addPassive(peer);
+  }
+
+  /**
+   * Sends DISCONNECT. It follows on the wire any request this node sent `peer` and undoes an
+   * acceptance of it, so that request is forgotten here: its answer is stale when it comes.
+   */
+  private disconnect(peer: string, alive: boolean): void {
+    this.pending.delete(peer);
+    this.send(peer, { type: 'disconnect', epoch: this.epoch, alive }, false);
+    this.counters.disconnectsSent += 1;
   }
 
   /** addNodePassiveView: never itself or an active peer; a full passive view drops a random entry. */
