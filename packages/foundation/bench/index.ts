@@ -95,18 +95,25 @@ async function cluster(size: number, voters: number, dataRoot: string): Promise<
 
 const micros = (nanoseconds: bigint): number => Number(nanoseconds) / 1000;
 
+/** µs taken by each of `count` runs of `operation`, one after another, sorted. */
+async function timeEach(count: number, operation: (index: number) => Promise<unknown>): Promise<number[]> {
+  const latencies: number[] = [];
+  for (let index = 0; index < count; index += 1) {
+    const started = process.hrtime.bigint();
+    await operation(index);
+    latencies.push(micros(process.hrtime.bigint() - started));
+  }
+  return latencies.sort((x, y) => x - y);
+}
+
+const millis = (latencies: readonly number[]): number[] => latencies.map((us) => us / 1000);
+
 async function benchRemoteCall(dataRoot: string, calls: number): Promise<Record<string, number>> {
   const { a, children } = await cluster(2, 1, dataRoot);
   try {
     const echo = await a.spawnOn(children[0]!.id, 'echo');
     for (let index = 0; index < 2000; index += 1) await a.runtime.call(echo, index);
-    const latencies: number[] = [];
-    for (let index = 0; index < calls; index += 1) {
-      const started = process.hrtime.bigint();
-      await a.runtime.call(echo, index);
-      latencies.push(micros(process.hrtime.bigint() - started));
-    }
-    latencies.sort((x, y) => x - y);
+    const latencies = await timeEach(calls, (index) => a.runtime.call(echo, index));
     const concurrency = 64;
     let issued = 0;
     const started = process.hrtime.bigint();
@@ -133,29 +140,12 @@ async function benchConfig(dataRoot: string, updates: number, warmup: number): P
     // Warm-up: updates in the first two seconds or so after the nodes start were up to ten times
     // the median (three processes warming up on two cores), so they are reported apart from the
     // steady state.
-    const warmLatencies: number[] = [];
-    for (let index = 0; index < warmup; index += 1) {
-      const started = process.hrtime.bigint();
-      await a.config.setClusterWide('bench.value', index);
-      warmLatencies.push(micros(process.hrtime.bigint() - started) / 1000);
-    }
-    warmLatencies.sort((x, y) => x - y);
-    const latencies: number[] = [];
-    for (let index = 0; index < updates; index += 1) {
-      const started = process.hrtime.bigint();
-      await a.config.setClusterWide('bench.value', index);
-      latencies.push(micros(process.hrtime.bigint() - started) / 1000);
-    }
+    const update = (index: number): Promise<void> => a.config.setClusterWide('bench.value', index);
+    const warmLatencies = millis(await timeEach(warmup, update));
+    const latencies = millis(await timeEach(updates, update));
     // Whether node A led: a follower forwards each update to the leader (one more round trip).
     const proposerLed = a.status().raft.role === 'leader' ? 1 : 0;
-    latencies.sort((x, y) => x - y);
-    const readLatencies: number[] = [];
-    for (let index = 0; index < updates; index += 1) {
-      const started = process.hrtime.bigint();
-      await a.config.getWithConsensus('bench.value');
-      readLatencies.push(micros(process.hrtime.bigint() - started) / 1000);
-    }
-    readLatencies.sort((x, y) => x - y);
+    const readLatencies = millis(await timeEach(updates, () => a.config.getWithConsensus('bench.value')));
     return {
       config_proposer_led: proposerLed,
       config_update_p50_ms: percentile(latencies, 0.5),
