@@ -152,6 +152,23 @@ describe('merging deltas', () => {
     expect([...behind.entries()].map((entry) => entry.id).sort()).toEqual(['a/1/2', 'a/1/3']);
   });
 
+  it('a replica that learned an origin from a key list passes the key list on (found by fast-check, seed 217377)', () => {
+    // `relay` never held the tombstone of a/1/1: it learned the origin from a peer that had
+    // already collected it. A peer still holding a/1/1 must not keep it after pulling from `relay`.
+    const origin = replica('a');
+    const behind = replica('b');
+    const relay = replica('r');
+    origin.putOwn(fields('a/1/1', 'db'));
+    behind.applyDelta(origin.takeOwnDelta()!, 0, 'a');
+    origin.removeOwn('a/1/1', 0);
+    origin.takeOwnDelta(); // lost on the way to `behind`
+    origin.collectGarbage(5_000);
+    pull(relay, origin);
+    expect(relay.deltasFor(behind.summary()).deltas.find((delta) => delta.node === 'a')?.keys).toEqual([]);
+    pull(behind, relay);
+    expect([...behind.entries()].map((entry) => entry.id)).toEqual([]);
+  });
+
   it('a higher incarnation replaces the origin state; a lower one is ignored', () => {
     const before = replica('a');
     before.putOwn(fields('a/1/1', 'db'));

@@ -21,7 +21,9 @@
 // is not yet covered (removals that overtook their history), and (b) for `tombstoneRetentionMs`
 // afterwards, to pass the removal on to peers that are behind. A peer further behind than the
 // retained tombstones receives the origin's full key list instead, from which it drops what
-// was removed. Nothing here can bring a removed entry back.
+// was removed; a replica that learned an origin from a key list never saw the forgotten
+// tombstones either, so it answers peers behind it with the key list too. Nothing here can
+// bring a removed entry back.
 //
 // This module is a pure state machine: time comes in as arguments, changes go out through
 // `onChange`, nothing touches the network.
@@ -153,7 +155,7 @@ class OriginState {
   readonly entries = new Map<string, Slot>();
   /** Shared and empty until the first removal: most origins never need one. */
   tombstones: Map<string, StoredTombstone> = NO_TOMBSTONES;
-  /** Tombstones with revisions at or below this may have been collected. */
+  /** Removals at or below this revision may be unknown here (collected, or never received). */
   tombstoneFloor = 0;
   /** Tombstones whose revision the context does not cover yet. */
   pendingTombstones = 0;
@@ -394,6 +396,10 @@ export class Replica {
           changed = true;
         }
       }
+      // The sender sent the key list because it had forgotten some removals among the revisions
+      // it covers. This replica never saw those tombstones either, so it must answer peers that
+      // are behind with the key list too, or they would keep what was removed.
+      for (const interval of delta.covers) target.tombstoneFloor = Math.max(target.tombstoneFloor, interval.high);
     }
     const before = context.describe();
     for (const interval of delta.covers) context.add(interval.low, interval.high);
