@@ -88,9 +88,10 @@ describe('Broadcast: emitDistributed and subscribeClusterWide by composition', (
     simulation.run();
     const summary = (name: string) => nodes.get(name)!.received.map((event) => `${event.node}:${event.type}`);
     expect(summary('a')).toEqual(['a:order-placed', 'c:order-shipped']);
-    expect(summary('b')).toEqual(['a:order-placed', 'c:order-shipped']);
+    // Remote events arrive in latency order, which a best-effort broadcast does not fix.
+    expect(summary('b').sort()).toEqual(['a:order-placed', 'c:order-shipped']);
     expect(summary('c').sort()).toEqual(['a:order-placed', 'c:order-shipped']);
-    expect(nodes.get('b')!.received[0]).toEqual(placed);
+    expect(nodes.get('b')!.received.find((event) => event.type === 'order-placed')).toEqual(placed);
     // Each node stored only its own events; remote ones were delivered, not stored.
     expect(nodes.get('b')!.store.stats().currentCount).toBe(1);
   });
