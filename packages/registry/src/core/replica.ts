@@ -17,9 +17,11 @@
 //
 // Tombstones and garbage collection: a replica refuses any entry whose revision its context
 // already covers and that it does not hold, so a tombstone is never needed to stop a removed
-// entry from coming back once its revision is covered; it is kept only (a) while its revision
-// is not yet covered (removals that overtook their history), and (b) for `tombstoneRetentionMs`
-// afterwards, to pass the removal on to peers that are behind. A peer further behind than the
+// entry from coming back once its revision is covered; it is kept only (a) while the context
+// does not yet cover every revision up to the tombstone's (a removal that overtook its history:
+// the removed entry's earlier revision, unknown here, may still arrive, and its own revision
+// being covered does not refuse it), and (b) for `tombstoneRetentionMs` afterwards, to pass the
+// removal on to peers that are behind. A peer further behind than the
 // retained tombstones receives the origin's full key list instead, from which it drops what
 // was removed; a replica that learned an origin from a key list never saw the forgotten
 // tombstones either, so it answers peers behind it with the key list too. Nothing here can
@@ -406,7 +408,9 @@ export class Replica {
     if (context.describe() !== before) changed = true;
     if (target.pendingTombstones > 0) {
       for (const tombstone of target.tombstones.values()) {
-        if (tombstone.coveredAt === Number.POSITIVE_INFINITY && context.covers(tombstone.revision)) {
+        // Stable only once every earlier revision is covered too: the removed entry's own
+        // revision is below the tombstone's, and a gap there would let it in.
+        if (tombstone.coveredAt === Number.POSITIVE_INFINITY && context.prefix >= tombstone.revision) {
           tombstone.coveredAt = now;
           target.pendingTombstones -= 1;
         }
