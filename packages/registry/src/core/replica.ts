@@ -21,11 +21,10 @@
 // does not yet cover every revision up to the tombstone's (a removal that overtook its history:
 // the removed entry's earlier revision, unknown here, may still arrive, and its own revision
 // being covered does not refuse it), and (b) for `tombstoneRetentionMs` afterwards, to pass the
-// removal on to peers that are behind. A peer further behind than the
-// retained tombstones receives the origin's full key list instead, from which it drops what
-// was removed; a replica that learned an origin from a key list never saw the forgotten
-// tombstones either, so it answers peers behind it with the key list too. Nothing here can
-// bring a removed entry back.
+// removal on to peers that are behind. A peer further behind than the retained tombstones
+// receives the origin's full key list instead, from which it drops what was removed; a replica
+// that learned an origin from a key list never saw the forgotten tombstones either, so it
+// answers peers behind it with the key list too. Nothing here can bring a removed entry back.
 //
 // This module is a pure state machine: time comes in as arguments, changes go out through
 // `onChange`, nothing touches the network.
@@ -159,7 +158,7 @@ class OriginState {
   tombstones: Map<string, StoredTombstone> = NO_TOMBSTONES;
   /** Removals at or below this revision may be unknown here (collected, or never received). */
   tombstoneFloor = 0;
-  /** Tombstones whose revision the context does not cover yet. */
+  /** Tombstones not yet stable: the context does not cover every revision up to theirs. */
   pendingTombstones = 0;
   hashLow = 0;
   hashHigh = 0;
