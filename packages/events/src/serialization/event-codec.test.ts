@@ -80,7 +80,7 @@ describe('round trip', () => {
     expect(deserializeEvent(serializeEvent(event))).toEqual(event);
   });
 
-  it('arrives -0 as 0, as JSON and cbor-x do', () => {
+  it('delivers -0 as 0, as JSON and cbor-x do', () => {
     expect(Object.is((deserializeEvent(serializeEvent({ ...sample, data: { zero: -0 } })).data as { zero: number }).zero, 0)).toBe(true);
   });
 
