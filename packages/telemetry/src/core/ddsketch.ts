@@ -108,6 +108,11 @@ class DDSketch implements Sketch {
     return this.#count === 0 ? Number.NaN : this.#max;
   }
 
+  /** The bucket of a magnitude; `+ 0` turns the -0 that Math.ceil gives just below 1 into 0. */
+  #bucket(magnitude: number): number {
+    return Math.ceil(Math.log(magnitude) * this.#multiplier) + 0;
+  }
+
   add(value: number, count = 1): void {
     if (typeof value !== 'number' || !Number.isFinite(value)) {
       throw new InvalidMeasurementError(`a sketch takes finite numbers (got ${String(value)})`, { value: String(value) });
@@ -115,8 +120,8 @@ class DDSketch implements Sketch {
     if (typeof count !== 'number' || !Number.isFinite(count) || count < 0) {
       throw new InvalidMeasurementError(`a sample count must be a finite number ≥ 0 (got ${String(count)})`, { count: String(count) });
     }
-    if (value > MIN_INDEXABLE) this.#positive.add(Math.ceil(Math.log(value) * this.#multiplier), count);
-    else if (value < -MIN_INDEXABLE) this.#negative.add(Math.ceil(Math.log(-value) * this.#multiplier), count);
+    if (value > MIN_INDEXABLE) this.#positive.add(this.#bucket(value), count);
+    else if (value < -MIN_INDEXABLE) this.#negative.add(this.#bucket(-value), count);
     else this.#zeroCount += count;
     this.#count += count;
     this.#sum += value * count;
