@@ -334,8 +334,7 @@ export class Replica {
    */
   applyDelta(delta: OriginDelta, now: number, peer: string): ApplyResult {
     if (delta.node === this.nodeId) {
-      const highest = delta.covers.reduce((max, interval) => Math.max(max, interval.high), 0);
-      return this.checkOwn(delta.incarnation, highest) ? CHANGED : UNCHANGED;
+      return this.checkOwn(delta.incarnation, highestCovered(delta.covers)) ? CHANGED : UNCHANGED;
     }
     const floor = this.floorOf(delta.node);
     if (delta.incarnation <= floor) {
@@ -400,7 +399,7 @@ export class Replica {
       // The sender sent the key list because it had forgotten some removals among the revisions
       // it covers. This replica never saw those tombstones either, so it must answer peers that
       // are behind with the key list too, or they would keep what was removed.
-      for (const interval of delta.covers) target.tombstoneFloor = Math.max(target.tombstoneFloor, interval.high);
+      target.tombstoneFloor = Math.max(target.tombstoneFloor, highestCovered(delta.covers));
     }
     const before = context.describe();
     for (const interval of delta.covers) context.add(interval.low, interval.high);
@@ -690,6 +689,13 @@ const EMPTY = new Map<string, Slot>();
 
 function departureText(record: DepartureRecord): string {
   return `d\u0000${record.node}\u0000${record.incarnation}`;
+}
+
+/** The highest revision in `intervals` (0 for none). */
+function highestCovered(intervals: readonly Interval[]): number {
+  let highest = 0;
+  for (const interval of intervals) if (interval.high > highest) highest = interval.high;
+  return highest;
 }
 
 function coveredBy(intervals: readonly Interval[], revision: number): boolean {
