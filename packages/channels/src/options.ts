@@ -86,7 +86,10 @@ export interface LimitOptions {
   readonly frameBytes?: number;
   /** Chunk size of large messages; Infinity sends each message as one frame (no chunking). Default 64 KiB. */
   readonly chunkBytes?: number;
-  /** Bytes written per event-loop turn before yielding to I/O. Default 256 KiB. */
+  /**
+   * Bytes written per event-loop turn before yielding to I/O, and bytes read from one connection
+   * per turn before its reads pause until the next turn. Default 256 KiB.
+   */
   readonly turnBytes?: number;
   /** Bytes all in-progress chunked messages from one peer may hold. Default 512 MiB. */
   readonly maxReassemblyBytes?: number;

@@ -57,3 +57,20 @@ it('returns credit once a quarter of the window is consumed, not after every tur
   for (const amount of returned) expect(amount).toBeGreaterThanOrEqual(WINDOW / 4);
   expect(returned.length).toBeLessThanOrEqual(Math.ceil(total / (WINDOW / 4)));
 }, 20_000);
+
+it('stops reading a connection for the rest of a turn once its frames reach turnBytes, and loses nothing by it', async () => {
+  const channels = { small: { windowBytes: 1024 * 1024 } };
+  const received: number[] = [];
+  const node = await startNode('target', { channels, limits: { turnBytes: 4096 } });
+  node.onMessage('small', ({ payload }) => void received.push((payload as [number, string])[0]));
+  const client = await rawClient(node.address()!.url);
+  await client.handshake({ channels });
+  await waitFor(() => client.frames.some((frame) => frame[0] === FRAME_TYPES.credit), 2_000, 'the initial grant');
+  // 200 frames of about 1 KiB written at once: far more than one turn's 4 KiB.
+  const padding = 'x'.repeat(1000);
+  for (let index = 0; index < 200; index += 1) client.send(block(codec.encode([[index, padding]])));
+  await waitFor(() => received.length === 200, 5_000, 'every frame delivered');
+  expect(received).toEqual(Array.from({ length: 200 }, (_, index) => index));
+  // The frames arrived faster than 4 KiB per turn could take them, so reads were paused at least once.
+  expect(node.stats().readPauses).toBeGreaterThan(0);
+}, 20_000);

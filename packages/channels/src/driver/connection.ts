@@ -34,6 +34,8 @@ export interface LocalIdentity {
   readonly secret: Uint8Array;
   readonly codec: CborCodec;
   readonly clock: Scheduler;
+  /** Bytes read from one connection per event-loop turn before its socket pauses until the next turn. */
+  readonly turnBytes: number;
 }
 
 /** The peer at the other end, once its proof checked out. */
@@ -60,6 +62,8 @@ export interface ConnectionCallbacks {
   frame(connection: Connection, frame: Buffer): void;
   /** The connection closed; `local` when this side closed it (with `code`). */
   closed(connection: Connection, code: number, reason: string, local: boolean): void;
+  /** Reads paused until the next event-loop turn: this turn's frames reached `turnBytes`. */
+  readPaused?(connection: Connection): void;
   /** A pong answered this side's ping after `rttMs`. */
   pong?(connection: Connection, rttMs: number): void;
   /** A handshake or framing violation by the other side, before closing with `code`. */
@@ -72,6 +76,10 @@ export class Connection {
   state: State = 'handshake';
   /** Monotonic ms of the last frame or pong received. */
   lastReceived: number;
+  /** Bytes received in the current event-loop turn; the turn ends in `endTurn`. */
+  private turnReceived = 0;
+  private turnScheduled = false;
+  private pausedForTurn = false;
   /** Set when the handshake reveals the peer. */
   peer: PeerIdentity | undefined;
   /** Session and connection index (dialer: chosen; acceptor: from HELLO). */
@@ -206,6 +214,34 @@ export class Connection {
     this.callbacks.closed(this, local?.code ?? code, local?.reason ?? reason, local !== undefined);
   }
 
+  /**
+   * Bounds the work one connection's reads cause in one event-loop turn. libuv reads a readable
+   * socket up to 32 times (64 KiB each) before it polls the others, so a bulk connection could
+   * otherwise hand this loop 2 MiB of frames while a control message waits on another socket.
+   * Past `turnBytes`, the socket pauses (what the kernel holds stays there, and TCP's window
+   * pushes back on the sender) and resumes after the loop has polled every other socket once.
+   */
+  private budgetTurn(length: number): void {
+    this.turnReceived += length;
+    if (!this.turnScheduled) {
+      this.turnScheduled = true;
+      setImmediate(this.endTurn);
+    }
+    if (this.turnReceived >= this.identity.turnBytes && !this.pausedForTurn && !this.socket.isPaused) {
+      this.pausedForTurn = true;
+      this.socket.pause();
+      this.callbacks.readPaused?.(this);
+    }
+  }
+
+  private readonly endTurn = (): void => {
+    this.turnScheduled = false;
+    this.turnReceived = 0;
+    if (!this.pausedForTurn) return;
+    this.pausedForTurn = false;
+    if (this.state !== 'closed') this.socket.resume();
+  };
+
   private refuse(code: number, reason: string): void {
     this.callbacks.violation(this, code, reason);
     this.close(code, reason);
@@ -214,6 +250,7 @@ export class Connection {
   private receive(data: Buffer, isBinary: boolean): void {
     if (this.state === 'closed' || this.localClose !== undefined) return;
     this.lastReceived = this.identity.clock.monotonic();
+    this.budgetTurn(data.length);
     if (!isBinary) {
       this.refuse(CLOSE_CODES.malformedFrame, 'text frames are not part of the protocol');
       return;

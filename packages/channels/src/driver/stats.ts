@@ -103,6 +103,11 @@ export interface TransportStats {
   readonly refusals: Partial<Record<CloseCodeName | 'other', number>>;
   /** Inbound connections accepted at the WebSocket level (before the handshake). */
   readonly acceptedConnections: number;
+  /**
+   * Times a connection's reads were paused for the rest of an event-loop turn because its frames
+   * in that turn reached `limits.turnBytes` (so one busy connection cannot hold the loop).
+   */
+  readonly readPauses: number;
   /** Inbound connections from their TCP accept (before TLS and the upgrade) until the handshake finishes, plus dials not yet open. */
   readonly handshakesInProgress: number;
   readonly openConnections: number;

@@ -170,6 +170,7 @@ export function createTransport(options: TransportOptions): Transport {
     secret,
     codec,
     clock,
+    turnBytes: limits.turnBytes,
   };
   const maxMessageBytes = Math.max(...channels.map((channel) => channel.maxMessageBytes));
   // Hard cap of one WebSocket message: a block frame or a chunk (a whole message without chunking).
@@ -196,6 +197,7 @@ export function createTransport(options: TransportOptions): Transport {
   // held by a peer for a request of an earlier link can never settle a request of a later one.
   let lastRequestId = 0;
   let acceptedConnections = 0;
+  let readPauses = 0;
   let pendingHandshakes = 0;
   let closed = false;
   let boundAddress: { host: string; port: number; url: string } | undefined;
@@ -417,6 +419,9 @@ export function createTransport(options: TransportOptions): Transport {
       const link = connection.peer === undefined ? connection.link : links.get(connection.peer.nodeId);
       link?.closed(connection, code, reason, local);
       closeWaiters.forEach((waiter) => waiter());
+    },
+    readPaused() {
+      readPauses += 1;
     },
     pong(connection, rttMs) {
       const link = connection.peer === undefined ? undefined : links.get(connection.peer.nodeId);
@@ -921,6 +926,7 @@ export function createTransport(options: TransportOptions): Transport {
         })),
         refusals: { ...refusals },
         acceptedConnections,
+        readPauses,
         handshakesInProgress: handshaking,
         openConnections: open,
       };
