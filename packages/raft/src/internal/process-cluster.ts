@@ -143,7 +143,9 @@ export class ProcessCluster {
       ...(this.options.heartbeatTicks === undefined ? {} : { heartbeatTicks: this.options.heartbeatTicks }),
       ...(this.options.snapshotEvery === undefined ? {} : { snapshotEvery: this.options.snapshotEvery }),
     };
-    const child = spawn(process.execPath, [...this.options.entry, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // RAFT_NODE_ARGS: extra flags for the node processes (`--trace-gc`, `--cpu-prof`, ...) when profiling.
+    const nodeArgs = (process.env.RAFT_NODE_ARGS ?? '').split(' ').filter((flag) => flag !== '');
+    const child = spawn(process.execPath, [...nodeArgs, ...this.options.entry, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
     node.process = child;
     return new Promise((resolve, reject) => {
       let output = '';
@@ -173,6 +175,20 @@ export class ProcessCluster {
     });
   }
 
+  /** SIGTERM, then up to 5 s for the node to stop on its own. */
+  private terminate(id: string): Promise<void> {
+    const child = this.nodes.get(id)!.process;
+    if (child === null || child.exitCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, 5_000);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  }
+
   async status(id: string): Promise<{ role: string; term: number; leader: string | null; commit: number; applied: number; lastIndex: number; snapshotIndex: number; stats: { snapshotsInstalled: number } } | null> {
     const reply = await this.nodes.get(id)!.client.request({ op: 'status' }, 1000);
     return reply.ok ? (reply.result as never) : null;
@@ -188,6 +204,8 @@ export class ProcessCluster {
   }
 
   async stop(): Promise<void> {
+    // With RAFT_NODE_ARGS (profiling), SIGTERM first so that `--cpu-prof` and the like get to write.
+    if ((process.env.RAFT_NODE_ARGS ?? '') !== '') await Promise.all([...this.nodes.keys()].map((id) => this.terminate(id)));
     await Promise.all([...this.nodes.keys()].map((id) => this.kill(id)));
     rmSync(this.root, { recursive: true, force: true });
   }
