@@ -153,6 +153,11 @@ export class ProcessCluster {
         output += chunk.toString();
         if (output.includes(`ready ${id}`)) {
           child.stdout.off('data', onData);
+          // Keep draining: a node writing to a full pipe would block. What it writes after
+          // starting (node's --trace-gc output under RAFT_NODE_ARGS) goes to stderr.
+          child.stdout.on('data', (more: Buffer) => {
+            if (nodeArgs.length > 0) process.stderr.write(more);
+          });
           resolve();
         }
       };
