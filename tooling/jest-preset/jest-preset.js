@@ -42,6 +42,8 @@ module.exports = {
     ],
   },
   moduleNameMapper: sourceEntries(),
+  // Properties without a seed of their own get a fixed one (see the file).
+  setupFilesAfterEnv: [path.join(__dirname, 'fast-check-seed.cjs')],
   // Real-socket and child-process tests clean up after themselves; a leak is a bug to find,
   // so jest is not told to force-exit.
   testTimeout: 20_000,
