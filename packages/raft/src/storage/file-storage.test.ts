@@ -65,6 +65,27 @@ describe('the file write-ahead log', () => {
     await again.close();
   });
 
+  it('keeps a suffix overwritten at or below a later snapshot overwritten after a restart', async () => {
+    // An old leader left 6..10 of term 1; the term-3 leader overwrote from 6 with 6..8, which
+    // this node applied and then snapshotted at 8 (its last index). The stale 9 and 10 of term 1
+    // must not come back behind the snapshot: they would make this node's log end in term 1.
+    const path = directory();
+    const { storage } = await reopen(path);
+    await storage.save({ hardState: { term: 1, vote: 'a', commit: 5 }, entries: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((index) => entry(index, 1, 'old')) });
+    await storage.save({ hardState: { term: 3, vote: null, commit: 8 }, entries: [6, 7, 8].map((index) => entry(index, 3, 'new')) });
+    await storage.saveSnapshot({ meta: { index: 8, term: 3, membership: { voters: ['a', 'b', 'c'], learners: [] } }, data: bytes('state at 8') });
+    await storage.close();
+    const { storage: again, state } = await reopen(path);
+    expect(state.snapshot?.meta).toEqual({ index: 8, term: 3, membership: { voters: ['a', 'b', 'c'], learners: [] } });
+    expect(texts(state.entries)).toEqual([]);
+    // And the entries written after the snapshot are kept, whatever came before.
+    await again.save({ entries: [entry(9, 3, 'after')] });
+    await again.close();
+    const third = await reopen(path);
+    expect(texts(third.state.entries)).toEqual(['9/3:after']);
+    await third.storage.close();
+  });
+
   it('truncates a torn tail: a batch cut off in the middle of a record', async () => {
     const path = directory();
     const { storage } = await reopen(path);

@@ -173,16 +173,21 @@ class FileStorage implements RaftPersistence {
             hardState = record.hardState;
             break;
           case 'snapshot':
-            // A snapshot from the leader replaced the log at this point.
-            if (record.index >= base) {
-              base = record.index;
-              entries = [];
-            }
+            // A snapshot from the leader replaced the log at this point: whatever came before
+            // it is gone, also when a later snapshot of this node's own covers more.
+            if (record.index >= base) base = record.index;
+            entries = [];
             break;
           case 'entry': {
             const { entry } = record;
             segment.lastIndex = Math.max(segment.lastIndex, entry.index);
-            if (entry.index <= base) break;
+            // An entry replaces every entry after its index that was written before it. One at
+            // or below the snapshot (a leader overwrote a suffix, then this node took a snapshot
+            // past the overwrite) still removes the older entries kept after the snapshot.
+            if (entry.index <= base) {
+              entries = [];
+              break;
+            }
             const expected = base + entries.length + 1;
             if (entry.index > expected) throw new CorruptLogError(path, offset, `entry ${entry.index} follows ${expected - 1}: entries are missing`);
             entries.length = entry.index - base - 1;
