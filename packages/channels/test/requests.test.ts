@@ -178,3 +178,20 @@ describe('the reply bound', () => {
     await expect(a.request('node-b', 'rpc', 'again')).resolves.toHaveLength(3000);
   });
 });
+
+describe('acknowledgements of a block whose handlers reply at once', () => {
+  it('acknowledges every request of a block, also those handled after a reply flushed early', async () => {
+    // Review finding: the whole block was counted as waiting for acknowledgement before its
+    // items were delivered. The 16th synchronous reply of the turn flushes early, and that flush
+    // acknowledged the requests delivered so far and reset the count, so the rest of the block
+    // was never acknowledged until the requester happened to send again on that lane.
+    const b = await startNode('node-b');
+    const a = await startNode('node-a', { addresses: { 'node-b': b.address()!.url } });
+    b.onRequest('coordination', ({ payload }) => payload);
+    // Queued before the link is up, so that all forty leave in one block.
+    a.connect('node-b');
+    const replies = await Promise.all(Array.from({ length: 40 }, (_, index) => a.request('node-b', 'coordination', index, { partitionKey: 'one-lane' })));
+    expect(replies).toEqual(Array.from({ length: 40 }, (_, index) => index));
+    await waitFor(() => a.stats().channels.coordination!.unackedMessages === 0, 2_000, 'every request acknowledged');
+  });
+});

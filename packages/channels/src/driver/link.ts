@@ -412,15 +412,18 @@ export class Link {
         metas.push(metaFromWire(item[0]));
       }
     }
-    if (sequence !== undefined) {
-      // Acknowledge duplicates too: the ack that covered them may have been lost with the
-      // connection, and the sender keeps them (and counts them against its bound) until one arrives.
-      this.unackedMessages[lane] = this.unackedMessages[lane]! + header.count;
-      this.unackedBytes[lane] = this.unackedBytes[lane]! + frame.length;
-    }
     for (let index = 0; index < header.count; index += 1) {
       if (this.removed || connection.state !== 'open') return;
       if (sequence !== undefined) {
+        // Counted item by item as it is taken: a handler below may send enough to flush early,
+        // and that flush acknowledges what was delivered so far and resets the count, so the
+        // items after it must count again. Duplicates count too: the ack that covered them may
+        // have been lost with the connection, and the sender keeps them (and counts them
+        // against its bound) until one arrives.
+        this.unackedMessages[lane] = this.unackedMessages[lane]! + 1;
+        this.unackedBytes[lane] = this.unackedBytes[lane]! + Math.ceil(frame.length / header.count);
+        // An early flush inside a handler also took the control write this frame scheduled.
+        this.scheduleControl();
         if (sequence.accept(header.firstSeq + index) === 'duplicate') {
           counter.duplicatesDropped += 1;
           continue;
