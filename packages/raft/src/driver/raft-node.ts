@@ -173,6 +173,13 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   private transferSequence = 0;
   private readonly outgoing = new Map<NodeId, OutgoingTransfer>();
   private readonly incoming = new Map<NodeId, IncomingTransfer>();
+  /**
+   * A snapshot fully received while the Ready loop was waiting on the disk. Stepping it then
+   * would restore the core's log under the Ready in progress (its committed entries, reads and
+   * membership would be applied on top of a state machine not yet restored), so it waits for the
+   * loop to finish. A newer one replaces it.
+   */
+  private heldSnapshot: Extract<Message, { type: 'snapshot' }> | null = null;
   private readonly listeners = new Map<RaftNodeEvent, Set<(value: never) => void>>();
   private lastSnapshotIndex = 0;
   private snapshotting = false;
@@ -440,6 +447,15 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
       for (const message of this.core.takeLeaderMessages()) this.send(message);
       return;
     }
+    if (this.heldSnapshot !== null) {
+      const snapshot = this.heldSnapshot;
+      this.heldSnapshot = null;
+      try {
+        this.core.step(snapshot);
+      } catch (error) {
+        this.emit('error', FoundationError.from(error, { type: 'internal_error', message: `raft node ${this.id} failed to install a snapshot from ${snapshot.from}` }));
+      }
+    }
     if (!this.core.hasReady()) return;
     this.processing = this.processLoop().finally(() => {
       this.processing = null;
@@ -696,6 +712,8 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     this.options.transport.send(chunk.from, this.channel, ack);
     if (transfer.received < transfer.buffer.byteLength) return;
     this.incoming.delete(chunk.from);
-    this.core!.step({ type: 'snapshot', from: chunk.from, to: this.id, term: transfer.term, snapshot: { meta: transfer.meta, data: transfer.buffer } });
+    const snapshot: Extract<Message, { type: 'snapshot' }> = { type: 'snapshot', from: chunk.from, to: this.id, term: transfer.term, snapshot: { meta: transfer.meta, data: transfer.buffer } };
+    if (this.processing !== null) this.heldSnapshot = snapshot; // stepped by kick() once the loop is done
+    else this.core!.step(snapshot);
   }
 }
