@@ -443,8 +443,9 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   private kick(): void {
     if (this.stopped || this.core === null) return;
     if (this.processing !== null) {
-      // The loop is waiting on the disk: a leader's replication traffic need not wait with it.
-      for (const message of this.core.takeLeaderMessages()) this.send(message);
+      // The loop is waiting on the disk: a leader's replication traffic need not wait with it,
+      // unless the term it carries is not durable yet (see processLoop).
+      if (this.core.term === this.storage!.hardState.term) for (const message of this.core.takeLeaderMessages()) this.send(message);
       return;
     }
     if (this.heldSnapshot !== null) {
@@ -472,9 +473,13 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
         // A leader's appends, heartbeats and snapshots depend on nothing it has yet to persist
         // (its own entries count toward a quorum only after advance), so they go out now and its
         // disk write overlaps the followers' (thesis §10.2.1). Everything else waits.
+        // Not in a term this batch makes durable, though: a node that leads without asking
+        // anyone (a single voter, with learners) and crashed before the write could win the same
+        // term again after a restart and send other entries under it.
         const later: Message[] = [];
+        const termDurable = ready.hardState === null || ready.hardState.term === storage.hardState.term;
         for (const message of ready.messages) {
-          if (message.type === 'append' || message.type === 'heartbeat' || message.type === 'snapshot') this.send(message);
+          if (termDurable && (message.type === 'append' || message.type === 'heartbeat' || message.type === 'snapshot')) this.send(message);
           else later.push(message);
         }
         // 1. Persist: nothing below may depend on state that is not durable yet. A batch that

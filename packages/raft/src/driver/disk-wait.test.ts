@@ -1,7 +1,9 @@
-// A snapshot from the leader that finishes arriving while the node's Ready loop waits on the
-// disk. Found in review: the core adopted it at once, under the Ready in progress, so the driver
-// answered a pending read from the state machine it had not restored yet, tried to snapshot at
-// the leader's index, and applied the Ready's older membership on top of the snapshot's.
+// What the driver does while its Ready loop waits on the disk. Both cases were found in review:
+// - a snapshot from the leader that finished arriving then was adopted at once, under the Ready
+//   in progress, so the driver answered a pending read from the state machine it had not
+//   restored yet, tried to snapshot at the leader's index, and applied the Ready's older
+//   membership on top of the snapshot's;
+// - a leader sent appends in a term it had not made durable yet.
 // The disk here is an in-memory persistence whose saves can be held, to make that window
 // deterministic; the transport is a recorder the test feeds by hand.
 import { describe, expect, it } from '@jest/globals';
@@ -27,14 +29,14 @@ const frozenClock: Scheduler = {
   setRepeatingTimer: (): Timer => ({ cancel: () => undefined }),
 };
 
-function slowDisk(): { persistence: RaftPersistence; snapshots: Snapshot[]; hold(): void; release(): void } {
+function slowDisk(initial?: PersistedState): { persistence: RaftPersistence; snapshots: Snapshot[]; hold(): void; release(): void } {
   let holding = false;
   const waiting: (() => void)[] = [];
   const snapshots: Snapshot[] = [];
   const empty: PersistedState = { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [] };
   return {
     persistence: {
-      load: () => Promise.resolve(empty),
+      load: () => Promise.resolve(initial ?? empty),
       save: (_update: PersistUpdate) => (holding ? new Promise<void>((resolve) => waiting.push(resolve)) : Promise.resolve()),
       saveSnapshot: (snapshot) => {
         snapshots.push(snapshot);
@@ -51,15 +53,15 @@ function slowDisk(): { persistence: RaftPersistence; snapshots: Snapshot[]; hold
   };
 }
 
-function follower() {
+function follower(id = 'f', peers = ['l', 'f', 'x'], initial?: PersistedState) {
   let handler: ((message: { from: string; payload: unknown }) => void) | undefined;
   const sent: { to: string; payload: { type: string; context?: string } }[] = [];
-  const disk = slowDisk();
+  const disk = slowDisk(initial);
   const machine = createKvStateMachine();
   const errors: Error[] = [];
   const node = createRaftNode({
-    id: 'f',
-    peers: ['l', 'f', 'x'],
+    id,
+    peers,
     persistence: disk.persistence,
     transport: {
       send: (to, _channel, payload) => {
@@ -76,7 +78,7 @@ function follower() {
     random: createSeededRandom(1),
   });
   node.on('error', (error) => errors.push(error));
-  const deliver = (payload: unknown): void => handler!({ from: 'l', payload });
+  const deliver = (payload: unknown, from = 'l'): void => handler!({ from, payload });
   const snapshotChunk = (index: number, value: string, voters: string[]): unknown => {
     const data = codec.encode([['k', value]]);
     return { type: 'snapshot-chunk', from: 'l', to: 'f', term: 1, id: `l/1/${index}/1`, meta: { index, term: 1, membership: { voters, learners: [] } }, offset: 0, total: data.byteLength, data };
@@ -130,6 +132,39 @@ describe('a snapshot that arrives while the Ready loop waits on the disk', () =>
     await turns(10);
     expect(node.status().membership).toEqual({ voters: ['l', 'f', 'x', 'd', 'e'], learners: [] });
     expect(node.status()).toMatchObject({ snapshotIndex: 10 });
+    expect(errors).toEqual([]);
+    await node.stop();
+  });
+});
+
+describe('a leader whose new term is not durable yet', () => {
+  it('sends no append in that term before the write returns, even when it leads alone (learners only)', async () => {
+    // A single voter becomes leader without asking anyone. Had it sent its no-op and a proposal
+    // in term 2 before term 2 was on disk, then crashed, it could win term 2 again after the
+    // restart and send other entries under the same term and index; the learner would keep the
+    // first ones and answer success to the second (log matching broken).
+    const membership = { voters: ['a'], learners: ['b'] };
+    const initial: PersistedState = {
+      hardState: { term: 1, vote: 'a', commit: 1 },
+      snapshot: { meta: { index: 1, term: 1, membership }, data: codec.encode([]) },
+      entries: [],
+    };
+    const { node, disk, sent, errors, deliver } = follower('a', ['a'], initial);
+    await node.start();
+    disk.hold();
+    node.campaign();
+    await turn();
+    deliver({ type: 'append-response', from: 'b', to: 'a', term: 2, success: true, index: 2, hintIndex: 0, hintTerm: 0 }, 'b');
+    const proposal = node.propose({ op: 'put', key: 'k', value: 'A' });
+    await turns(3);
+    expect(sent.filter((message) => message.payload.type === 'append')).toEqual([]);
+    disk.release();
+    await turns(5);
+    // Once term 2 is durable, the learner hears of it.
+    expect(sent.some((message) => message.to === 'b' && message.payload.type === 'append')).toBe(true);
+    deliver({ type: 'append-response', from: 'b', to: 'a', term: 2, success: true, index: 3, hintIndex: 0, hintTerm: 0 }, 'b');
+    await turns(5);
+    await expect(proposal).resolves.toEqual({ op: 'put', previous: null });
     expect(errors).toEqual([]);
     await node.stop();
   });
