@@ -138,6 +138,28 @@ describe('outbound queue', () => {
     expect(codec.decode(frame.subarray(readBlockHeader(frame).bodyOffset))).toEqual(['message 1', 'new reply', 'message 2']);
     expect(queue.queuedBytes).toBe(0);
   });
+
+  it('ends a resent block at the gap a dropped reply leaves, so every item keeps its own sequence number', () => {
+    // Review finding: after 2 was dropped, 1 and 3 went out again as one block labelled 1..2,
+    // so the receiver took 3 for 2, and a later resend of 3 under its own number was delivered twice.
+    const queue = createOutboundQueue({ channel: 0, lane: 0, reliable: true, monotonic: false, frameBytes: 4096, chunkBytes: 4096 });
+    queue.push(message('message 1'));
+    queue.push({ ...message('old reply'), replyTo: 'old' });
+    queue.push(message('message 3'));
+    expect(readBlockHeader(queue.nextFrame(4096)!)).toMatchObject({ firstSeq: 1, count: 3 });
+    expect(queue.dropStaleReplies('new')).toBe(1);
+    queue.rewind();
+    queue.push(message('message 4'));
+    const blocks: { firstSeq: number; items: unknown[] }[] = [];
+    for (let frame = queue.nextFrame(4096); frame !== undefined; frame = queue.nextFrame(4096)) {
+      const header = readBlockHeader(frame);
+      blocks.push({ firstSeq: header.firstSeq, items: codec.decode(frame.subarray(header.bodyOffset)) as unknown[] });
+    }
+    expect(blocks).toEqual([
+      { firstSeq: 1, items: ['message 1'] },
+      { firstSeq: 3, items: ['message 3', 'message 4'] },
+    ]);
+  });
 });
 
 describe('a tally shared by the lanes of a channel', () => {

@@ -229,9 +229,15 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
     let bodyBytes = 0;
     let hasMeta = false;
     const limit = Math.max(maxBytes, 64);
+    // A block's items carry consecutive sequence numbers from its first one. Entries resent after
+    // a reconnect keep theirs, and a gap opens among them when a stale reply is dropped, so the
+    // block ends at a gap (a new entry would get nextSeq, which follows the last one assigned).
+    const firstSeq = pending[head]!.seq !== 0 ? pending[head]!.seq : nextSeq;
+    let unassigned = 0;
     for (let index = head; index < pending.length && count < maxBlockMessages; index += 1) {
       const entry = pending[index]!;
       if (isLarge(entry, frameBytes)) break;
+      if (reliable && (entry.seq !== 0 ? entry.seq : nextSeq + unassigned) !== firstSeq + count) break;
       const entryMeta = entry.meta !== undefined;
       // Items in a meta block are [meta, payload] pairs; account for the pair head and a null meta.
       const nextHasMeta: boolean = hasMeta || entryMeta;
@@ -240,6 +246,7 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
       const total = RELIABLE_BLOCK_HEADER_BYTES + arrayHeadLength(count + 1) + nextBody + pairOverhead;
       if (count > 0 && total > limit) break;
       count += 1;
+      if (entry.seq === 0) unassigned += 1;
       bodyBytes = nextBody;
       hasMeta = nextHasMeta;
     }
