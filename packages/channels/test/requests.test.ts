@@ -195,3 +195,28 @@ describe('acknowledgements of a block whose handlers reply at once', () => {
     await waitFor(() => a.stats().channels.coordination!.unackedMessages === 0, 2_000, 'every request acknowledged');
   });
 });
+
+describe('requests to a peer that restarts', () => {
+  it('fail with RequestInterruptedError when the new incarnation connects, not at their timeout', async () => {
+    // Review finding: the restart was reported as peer-down, but requests the old incarnation
+    // had taken stayed pending until their timeout, though nothing could answer them any more.
+    const timing = { peerDownGraceMs: 5_000 };
+    const first = await startNode('node-b', { timing });
+    const port = first.address()!.port;
+    first.onRequest('coordination', () => new Promise(() => undefined)); // never answers
+    const a = await startNode('node-a', { timing, addresses: { 'node-b': first.address()!.url } });
+    await link(a, first);
+    const pending = a.request('node-b', 'coordination', 'question', { timeout: 15_000 }).then(
+      () => undefined,
+      (error: FoundationError) => error,
+    );
+    await waitFor(() => a.stats().channels.coordination!.unackedMessages === 0, 2_000, 'the request acknowledged by the first incarnation');
+    const down = nextEvent<string>(a, 'peer-down');
+    await first.close();
+    const second = await startNode('node-b', { timing, listen: { host: '127.0.0.1', port } });
+    second.onRequest('coordination', () => new Promise(() => undefined));
+    expect(await down).toBe('node-b');
+    const error = await pending;
+    expect(error?.code).toBe(CHANNELS_ERROR_CODES.requestInterrupted);
+  }, 30_000);
+});

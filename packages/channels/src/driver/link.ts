@@ -695,6 +695,9 @@ export class Link {
         if (this.peerUpEmitted) {
           this.peerUpEmitted = false;
           this.host.peerDown(this, 'peer restarted');
+          // Nor will the old incarnation answer this side's requests: fail them as at any
+          // peer-down (outcome unknown), instead of leaving them to time out.
+          this.requests.failAll(this.peer, 'peer restarted');
         }
       }
       this.incarnation = incarnation;
