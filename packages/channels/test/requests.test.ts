@@ -220,3 +220,26 @@ describe('requests to a peer that restarts', () => {
     expect(error?.code).toBe(CHANNELS_ERROR_CODES.requestInterrupted);
   }, 30_000);
 });
+
+describe('error replies on a channel with a small maxMessageBytes', () => {
+  it('still reach the requester, shortened if need be, and the replying node carries on', async () => {
+    // Review finding: the error reply for a reply over the limit was itself over the limit, and
+    // the encoding error escaped into ws's message handler and ended the replying process.
+    const channels = { tiny: { reliable: true, maxMessageBytes: 256 } };
+    const b = await startNode('node-b', { channels });
+    const a = await startNode('node-a', { channels });
+    await link(a, b);
+    b.onRequest('tiny', ({ payload }) => {
+      if (payload === 'big') return 'x'.repeat(1_000);
+      if (payload === 'throw') return Promise.reject(new Error(`a long failure: ${'y'.repeat(1_000)}`));
+      return 'ok';
+    });
+    const failure = (request: Promise<unknown>): Promise<FoundationError> => request.then(() => Promise.reject(new Error('resolved')), (error: FoundationError) => error);
+    const big = await failure(a.request('node-b', 'tiny', 'big'));
+    expect(big.code).toBe(CHANNELS_ERROR_CODES.messageTooLarge);
+    const thrown = await failure(a.request('node-b', 'tiny', 'throw'));
+    expect(thrown.message.startsWith('a long failure: yyy')).toBe(true);
+    expect(thrown.message.length).toBeLessThan(200);
+    await expect(a.request('node-b', 'tiny', 'small')).resolves.toBe('ok');
+  });
+});

@@ -554,7 +554,9 @@ export function createTransport(options: TransportOptions): Transport {
       try {
         message = encodeMessage(channel, value, { kind, id: meta.id, headers: undefined }, undefined);
       } catch (error) {
-        message = encodeMessage(channel, FoundationError.from(error).toJSON(), { kind: META_KINDS.errorReply, id: meta.id, headers: undefined }, undefined);
+        // An error reply that does not fit goes out shortened; a reply that does not encode
+        // or fit becomes an error reply saying why.
+        message = errorReply(channel, kind === META_KINDS.errorReply ? FoundationError.fromJSON(value) : FoundationError.from(error), meta.id);
       }
       const usage = link.replyUsage();
       if (usage.messages >= limits.maxReplyMessages) {
@@ -564,8 +566,7 @@ export function createTransport(options: TransportOptions): Transport {
       // Over the byte bound the reply becomes a small QueueFullError reply, so the requester
       // learns at once instead of at its timeout (like channel queues, an empty one takes any size).
       if (usage.messages > 0 && usage.bytes + message.payload.length + (message.meta?.length ?? 0) > limits.maxReplyBytes) {
-        const refusal = new QueueFullError(link.peer, channel.name, 'replies').toJSON();
-        message = encodeMessage(channel, refusal, { kind: META_KINDS.errorReply, id: meta.id, headers: undefined }, undefined);
+        message = errorReply(channel, new QueueFullError(link.peer, channel.name, 'replies'), meta.id);
         counter.repliesFailed += 1;
       }
       counter.messagesQueued += 1;
@@ -600,6 +601,34 @@ export function createTransport(options: TransportOptions): Transport {
     const channel = byName.get(name);
     if (channel === undefined) throw new UnknownChannelError(name, channels.map((item) => item.name));
     return channel;
+  }
+
+  /**
+   * An error reply that always encodes, so that a requester learns of a failure now rather than
+   * at its timeout: the error as it is, or, when that is over the channel's `maxMessageBytes`,
+   * its code, type and the start of its message. On a channel too small even for that, the
+   * short form goes anyway (a few hundred bytes; the receiver bounds frames, not replies).
+   */
+  function errorReply(channel: ChannelDefinition, error: FoundationError, id: number): OutboundMessage {
+    const meta: MessageMeta = { kind: META_KINDS.errorReply, id, headers: undefined };
+    try {
+      return encodeMessage(channel, error.toJSON(), meta, undefined);
+    } catch {
+      // Too large for the channel: shortened below.
+    }
+    const brief = new FoundationError({
+      type: error.type,
+      code: error.code,
+      message: error.message.length > 160 ? `${error.message.slice(0, 160)}…` : error.message,
+      severity: error.severity,
+      category: error.category,
+      retryStrategy: error.retryStrategy,
+    }).toJSON();
+    try {
+      return encodeMessage(channel, brief, meta, undefined);
+    } catch {
+      return { payload: codec.encode(brief), raw: false, meta: codec.encode(metaToWire(meta)), key: undefined };
+    }
   }
 
   function encodeMessage(channel: ChannelDefinition, payload: unknown, meta: MessageMeta | undefined, key: string | undefined): OutboundMessage {
