@@ -153,9 +153,17 @@ export class Connection {
     }
   }
 
-  /** Sends one frame; false when the connection is not open. `onWritten` runs once ws has written it (or failed to). */
+  /**
+   * Open and not closing: once this side has closed (or terminated) the connection, ws discards
+   * what is sent until its close event, so frames must stay queued for the next connection.
+   */
+  get writable(): boolean {
+    return this.state === 'open' && this.localClose === undefined;
+  }
+
+  /** Sends one frame; false when the connection is not writable. `onWritten` runs once ws has written it (or failed to). */
   send(frame: Uint8Array, onWritten?: () => void): boolean {
-    if (this.state !== 'open') return false;
+    if (!this.writable) return false;
     if (onWritten === undefined) this.socket.send(frame);
     else this.socket.send(frame, onWritten);
     return true;

@@ -249,7 +249,7 @@ export class Link {
 
   private readonly isReady = (lane: number): boolean => {
     if (this.credit[lane]! <= 0 || !this.queues[lane]!.hasFrame()) return false;
-    return this.connections[this.host.layout.connectionOfLane[lane]!]?.state === 'open';
+    return this.connections[this.host.layout.connectionOfLane[lane]!]?.writable === true;
   };
 
   /** Writes frames, fairest lane first, until the turn's byte budget or the credits run out. */
