@@ -562,15 +562,16 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   }
 
   /**
-   * Waits on `index`. An earlier proposal at the same index belongs to an entry this leader's
-   * log no longer holds (it was truncated before this node led again), so it did not commit
-   * here: it is dropped rather than left unanswered.
+   * Waits on `index`. An earlier proposal at the same index belongs to an entry this node's log
+   * no longer holds (a leader's shorter log replaced it before this node led again). That does
+   * not mean it failed: another node may still hold it and, as leader, commit it. So it ends
+   * with an unknown outcome rather than being left unanswered.
    */
   private track<T>(pending: Map<number, Pending<T>>, index: number, entry: Pending<T>): void {
     const earlier = pending.get(index);
     if (earlier !== undefined) {
       earlier.timer.cancel();
-      earlier.reject(new DroppedError(`log position ${index} was truncated and reused`));
+      earlier.reject(new RaftTimeoutError(`proposal (its log position ${index} was truncated on this node and reused; outcome unknown)`, 0));
     }
     pending.set(index, entry);
   }
