@@ -146,6 +146,36 @@ describe('the file write-ahead log', () => {
     expect(FoundationError.is(error)).toBe(true);
   });
 
+  it('a power loss that kept a later batch but not the block where an unsynced batch starts is torn, not corrupt', async () => {
+    // Review finding: a batch that only moves the commit index is written without an fdatasync;
+    // the next batch's fdatasync flushes both. Power failed during it, after the block holding
+    // the start of the commit-only batch was lost and the later block was written. Nothing
+    // acknowledged is in either batch, yet recovery refused to start.
+    const path = directory();
+    const { storage } = await reopen(path);
+    // Pad the first entry so that the commit-only batch starts 20 bytes before a block boundary.
+    await storage.save({ hardState: { term: 1, vote: 'a', commit: 0 }, entries: [entry(1, 1, 'x'.repeat(900))] });
+    const segment = join(path, 'wal', segments(path)[0]!);
+    const overhead = statSync(segment).size - 900;
+    await storage.close();
+    const fresh = directory();
+    const { storage: writer } = await reopen(fresh);
+    await writer.save({ hardState: { term: 1, vote: 'a', commit: 0 }, entries: [entry(1, 1, 'x'.repeat(1024 - 20 - overhead))] });
+    const file = join(fresh, 'wal', segments(fresh)[0]!);
+    const unsyncedStart = statSync(file).size;
+    expect(unsyncedStart % 512).toBe(512 - 20);
+    await writer.save({ hardState: { term: 1, vote: 'a', commit: 1 }, entries: [] }); // commit index only: no fdatasync
+    await writer.save({ entries: [entry(2, 1, 'in flight')] }); // its fdatasync is where the power failed
+    await writer.close();
+    const content = readFileSync(file);
+    content.fill(0, unsyncedStart, unsyncedStart + 20); // the rest of that block was never written
+    writeFileSync(file, content);
+    const { storage: recovered, state } = await reopen(fresh);
+    expect(texts(state.entries)).toEqual([`1/1:${'x'.repeat(1024 - 20 - overhead)}`]);
+    expect(state.hardState).toEqual({ term: 1, vote: 'a', commit: 0 });
+    await recovered.close();
+  });
+
   it('truncates a final batch whose blocks the crash left unwritten (zeros inside it)', async () => {
     const path = directory();
     const { storage } = await reopen(path);

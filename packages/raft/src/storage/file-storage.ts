@@ -21,6 +21,7 @@ import type { Entry, HardState, Snapshot } from '../core/types';
 import { mustSync } from './persistence';
 import type { PersistUpdate, PersistedState, RaftPersistence } from './persistence';
 import {
+  HEADER_BYTES,
   decodeRecord,
   decodeSnapshot,
   encodeRecord,
@@ -213,13 +214,16 @@ class FileStorage implements RaftPersistence {
   /**
    * Damage in the last segment is a torn tail — a batch whose fsync never returned, so nothing in
    * it was acknowledged — unless something proves otherwise:
-   * - an intact record after the first intact commit marker past the damage: a later batch was
-   *   written, which happens only after this one was synced: corruption;
-   * - no intact commit marker past the damage: the batch never finished: torn;
+   * - an intact record after the first intact marker of a synced batch past the damage: a later
+   *   batch was written, which happens only after that one's fdatasync returned, and that
+   *   flushed everything before it: corruption. (Markers of unsynced batches prove nothing: a
+   *   power loss can keep a later batch's blocks and lose theirs.)
+   * - no intact synced marker past the damage: the batch never finished: torn;
    * - only the damaged batch's own marker follows: torn if the damaged range holds a whole
-   *   zero-filled 512-byte block (writeback left a block of the batch unwritten), otherwise it
-   *   may be a synced batch that rotted: corruption. (A batch whose own data holds an aligned
-   *   zero block and then rots would be mistaken for torn: a known, narrow limit.)
+   *   zero-filled 512-byte block, or reads as zeros from the damaged record's start to the end
+   *   of its block (writeback left a block of the batch unwritten), otherwise it may be a synced
+   *   batch that rotted: corruption. (A batch whose own data holds such zeros and then rots
+   *   would be mistaken for torn: a known, narrow limit.)
    */
   private damageIsCorruption(buffer: Buffer, offset: number): boolean {
     let firstCommit: number | null = null;
@@ -228,7 +232,8 @@ class FileStorage implements RaftPersistence {
       firstIntact ??= at;
       let isCommit = false;
       try {
-        isCommit = decodeRecord(body).type === 'commit';
+        const record = decodeRecord(body);
+        isCommit = record.type === 'commit' && record.synced;
       } catch (error) {
         if (!isRecordFormatError(error)) throw error;
       }
@@ -237,6 +242,10 @@ class FileStorage implements RaftPersistence {
     }
     if (firstCommit === null) return false;
     const end = firstIntact ?? buffer.length;
+    // The block the damage starts in, from the damaged record on: zeros there (its header at
+    // least) are that block never having been written after the earlier, synced bytes in it.
+    const head = buffer.subarray(offset, Math.min(Math.ceil(offset / SECTOR) * SECTOR, end));
+    if (head.length >= HEADER_BYTES && head.every((byte) => byte === 0)) return false;
     for (let block = Math.ceil(offset / SECTOR) * SECTOR; block + SECTOR <= end; block += SECTOR) {
       if (buffer.subarray(block, block + SECTOR).every((byte) => byte === 0)) return false;
     }
@@ -257,12 +266,15 @@ class FileStorage implements RaftPersistence {
     const handle = await open(join(this.walDirectory, name), 'wx');
     const segment: Segment = { name, sequence, lastIndex: 0, size: 0 };
     // The current hard state opens every segment, so older segments can be deleted freely.
-    const opening = Buffer.concat([encodeRecord({ type: 'hard-state', hardState: this.hardState }), encodeRecord({ type: 'commit', batch: ++this.batch })]);
+    const opening = Buffer.concat([encodeRecord({ type: 'hard-state', hardState: this.hardState }), encodeRecord({ type: 'commit', batch: ++this.batch, synced: this.sync })]);
     await handle.write(opening, 0, opening.length, 0);
     segment.size = opening.length;
     if (this.sync) {
       await handle.datasync();
       await syncDirectory(this.walDirectory);
+      // The segment being left may end in batches written without a sync (commit-index moves);
+      // damage in a segment that is not the last is read as corruption, so make them durable.
+      await this.active?.datasync();
     }
     await this.active?.close();
     this.active = handle;
@@ -293,7 +305,7 @@ class FileStorage implements RaftPersistence {
       this.hardState = update.hardState;
     }
     if (parts.length === 0) return;
-    parts.push(encodeRecord({ type: 'commit', batch: ++this.batch }));
+    parts.push(encodeRecord({ type: 'commit', batch: ++this.batch, synced: sync }));
     const buffer = Buffer.concat(parts);
     const segment = this.segments[this.segments.length - 1]!;
     await this.active.write(buffer, 0, buffer.length, segment.size);

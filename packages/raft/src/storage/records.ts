@@ -18,7 +18,11 @@ export type WalRecord =
   | { readonly type: 'hard-state'; readonly hardState: HardState }
   | { readonly type: 'entry'; readonly entry: Entry }
   | { readonly type: 'snapshot'; readonly index: number; readonly term: number }
-  | { readonly type: 'commit'; readonly batch: number };
+  /**
+   * Ends a batch. `synced`: the batch was fdatasynced before anything after it was written (so
+   * intact data after it proves it durable); false for batches that only move the commit index.
+   */
+  | { readonly type: 'commit'; readonly batch: number; readonly synced: boolean };
 
 export function frame(body: Uint8Array): Buffer {
   const header = Buffer.allocUnsafe(HEADER_BYTES);
@@ -43,7 +47,8 @@ export function encodeRecord(record: WalRecord): Buffer {
     case 'snapshot':
       return frame(codec.encode({ t: 's', i: record.index, term: record.term }));
     case 'commit':
-      return frame(codec.encode({ t: 'c', b: record.batch }));
+      // `u` marks an unsynced batch; logs written before the flag existed synced every batch.
+      return frame(codec.encode(record.synced ? { t: 'c', b: record.batch } : { t: 'c', b: record.batch, u: 1 }));
   }
 }
 
@@ -147,7 +152,8 @@ export function decodeRecord(body: Uint8Array): WalRecord {
     case 's':
       return { type: 'snapshot', index: integer(value.i, 'snapshot index'), term: integer(value.term, 'snapshot term') };
     case 'c':
-      return { type: 'commit', batch: integer(value.b, 'batch') };
+      if (value.u !== undefined && value.u !== 1) throw new RecordFormatError('commit marker flag is not 1');
+      return { type: 'commit', batch: integer(value.b, 'batch'), synced: value.u === undefined };
     default:
       throw new RecordFormatError('record type is unknown');
   }
