@@ -243,3 +243,20 @@ describe('error replies on a channel with a small maxMessageBytes', () => {
     await expect(a.request('node-b', 'tiny', 'small')).resolves.toBe('ok');
   });
 });
+
+describe('requests on a monotonic channel', () => {
+  it('are never replaced by a newer request with the same partition key: each one is answered', async () => {
+    // Review finding: the key made a newer request replace a queued one, whose caller then
+    // waited for a reply until its timeout.
+    const channels = { latest: { monotonic: true } };
+    const b = await startNode('node-b', { channels });
+    const a = await startNode('node-a', { channels, addresses: { 'node-b': b.address()!.url } });
+    b.onRequest('latest', ({ payload }) => payload);
+    a.connect('node-b');
+    // Both queued in the same turn, before the link is up.
+    const first = a.request('node-b', 'latest', 'first', { partitionKey: 'k', timeout: 5_000 });
+    const second = a.request('node-b', 'latest', 'second', { partitionKey: 'k', timeout: 5_000 });
+    await expect(Promise.all([first, second])).resolves.toEqual(['first', 'second']);
+    expect(a.stats().channels.latest!.replaced).toBe(0);
+  });
+});

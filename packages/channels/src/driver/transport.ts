@@ -670,7 +670,10 @@ export function createTransport(options: TransportOptions): Transport {
     const link = links.get(peer);
     if (link === undefined || link.state === 'down') return 'unavailable';
     const key = sendOptions?.partitionKey;
-    const message = encodeMessage(channel, payload, headerMeta(sendOptions, kind, id), key);
+    // On a monotonic channel the key also lets a newer message replace a queued one; a request
+    // must not be replaced (its caller would wait for a reply to its timeout), so only plain
+    // messages carry it into the queue. The lane is picked by the key either way.
+    const message = encodeMessage(channel, payload, headerMeta(sendOptions, kind, id), kind === META_KINDS.message ? key : undefined);
     const counter = counters[channel.index]!;
     const bytes = message.payload.length + (message.meta?.length ?? 0);
     if (!link.hasRoom(channel, bytes)) {
