@@ -4,6 +4,8 @@
 // messages as dead letters.
 import type { Timer } from '@foundation/core';
 import { Pid } from '../core/pid';
+import { checkName } from '../core/names';
+import { MailboxFullError } from '../errors/mailbox-full-error';
 import { DEAD } from './lifecycle';
 import { nonNegativeNumber } from './options';
 import type { ProcessRecord } from './process-record';
@@ -20,6 +22,26 @@ class PendingSend {
 }
 
 const INERT_TIMER: Timer = Object.freeze({ cancel: () => undefined });
+
+/** Throws now, at the call, for a destination that could never be routed (as `send` would). */
+function checkDestination(runtime: RuntimeImpl, to: Destination): void {
+  if (to instanceof Pid || Pid.is(to)) return;
+  if (typeof to === 'string') checkName(to);
+  else runtime.checkRemoteName(to);
+}
+
+/**
+ * Delivers a due message. Nobody waits on a timer to learn that delivery failed (a full
+ * `overflow: 'reject'` mailbox throws to a sender), and an exception here would escape the
+ * timer and end the Node process, so the message becomes a dead letter instead.
+ */
+function deliverDue(runtime: RuntimeImpl, to: Destination, message: unknown, from: Pid | undefined): void {
+  try {
+    runtime.route(to, message, from, false, undefined);
+  } catch (error) {
+    runtime.deadLetter(describeDestination(to), message, error instanceof MailboxFullError ? 'overflow' : 'noproc', from);
+  }
+}
 
 /** A destination as text, for dead letters. */
 function describeDestination(to: Destination): string {
@@ -42,10 +64,11 @@ export class DelayedSends {
       runtime.deadLetter(describeDestination(to), message, 'shutdown', undefined);
       return INERT_TIMER;
     }
+    checkDestination(runtime, to);
     const entry = new PendingSend(to, message);
     entry.timer = runtime.clock.setTimer(delayMs, () => {
       this.pending.delete(entry);
-      runtime.route(to, message, undefined, false, undefined);
+      deliverDue(runtime, to, message, undefined);
     });
     this.pending.add(entry);
     return {
@@ -58,11 +81,12 @@ export class DelayedSends {
   /** `self.sendAfter`: the timer dies with the process. */
   sendAfterFrom(record: ProcessRecord, delayMs: number, to: Destination, message: unknown): Timer {
     nonNegativeNumber('delayMs', delayMs, 0);
+    checkDestination(this.runtime, to);
     if (record.status === DEAD) return { cancel: () => undefined };
     const timers = (record.timers ??= new Set());
     const timer = this.runtime.clock.setTimer(delayMs, () => {
       timers.delete(timer);
-      if (record.status !== DEAD) this.runtime.route(to, message, record.pid, false, undefined);
+      if (record.status !== DEAD) deliverDue(this.runtime, to, message, record.pid);
     });
     timers.add(timer);
     return {

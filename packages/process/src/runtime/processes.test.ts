@@ -241,6 +241,31 @@ describe('messages', () => {
     expect(seen).toEqual(['in time']);
   });
 
+  it('turns a due message that finds a full mailbox into a dead letter, and refuses an invalid destination at the call', async () => {
+    // Review finding: the timer routed the message with no try, so a full `overflow: 'reject'`
+    // mailbox threw MailboxFullError out of the timer callback, which ends a Node process.
+    const letters: DeadLetter[] = [];
+    const { simulation, runtime } = simulatedRuntime({ onDeadLetter: (letter) => letters.push(letter) });
+    const release = deferred<void>();
+    const busy = runtime.spawn({ handleMessage: () => release.promise }, { mailbox: { capacity: 1, overflow: 'reject' } });
+    runtime.send(busy, 'being handled');
+    await simulation.runForAsync(1);
+    runtime.send(busy, 'fills the mailbox');
+    runtime.sendAfter(10, busy, 'from the runtime');
+    const sender = runtime.spawn((message: unknown, self: ProcessSelf) => {
+      if (message === 'arm') self.sendAfter(10, busy, 'from a process');
+    });
+    runtime.send(sender, 'arm');
+    await simulation.runForAsync(20);
+    expect(letters).toEqual([
+      { to: busy.toString(), message: 'from the runtime', reason: 'overflow', from: undefined },
+      { to: busy.toString(), message: 'from a process', reason: 'overflow', from: sender },
+    ]);
+    expect(() => runtime.sendAfter(10, { name: '', node: 'node-b' }, 'x')).toThrow(InvalidNameError);
+    release.resolve();
+    await runtime.shutdown();
+  });
+
   it('leaves no timer of the system clock behind a shutdown to keep Node alive', async () => {
     const timeouts = (): number => process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
     const before = timeouts();
