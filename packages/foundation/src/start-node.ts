@@ -193,7 +193,11 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     config: { ...membershipPreset, joinTimeoutMs: Math.min(membershipPreset.joinTimeoutMs, resolved.joinTimeoutMs), membershipChannel: 'membership', broadcastChannel: 'broadcast' },
   });
 
-  const runtime = createRuntime({ nodeId, clock, router: createTransportRouter(eager, { channel: 'process' }), telemetry, context: processContextCarrier() });
+  // Node ids are addresses and stay the same across restarts, and local ids start over at 1:
+  // without a new creation per start, a pid kept from before a restart would reach whichever
+  // new process got its id. With it, such a pid is `noproc`.
+  const creation = random.uint32();
+  const runtime = createRuntime({ nodeId, clock, creation, router: createTransportRouter(eager, { channel: 'process' }), telemetry, context: processContextCarrier() });
   const config = createConfig<object>({ ...(options.config ?? { defaults: {} }), clock } as never);
   const events = createEventStore({ node: nodeId, clock, random, ...(options.eventStorage === undefined ? {} : { storage: options.eventStorage }) });
 

@@ -31,6 +31,24 @@ describe('startNode', () => {
     expect(node.health().status).toBe('healthy');
   });
 
+  it('gives each start of a node a new creation, so a pid from before a restart reaches no process after it', async () => {
+    // Review finding: startNode left the runtime's creation at 0. The node id is the same after
+    // a restart and local ids start over, so an old pid named a new process.
+    const port = await (await import('../src/options')).freePort('127.0.0.1');
+    const options = { name: `restarted@127.0.0.1:${port}`, timing: 'local' as const, dataDir: join(root, 'restarted') };
+    const first = await startNode(options);
+    const behavior = { handleMessage: () => undefined };
+    const old = first.runtime.spawn(behavior);
+    await first.stop();
+    const second = await startNode(options);
+    nodes.push(second);
+    const fresh = second.runtime.spawn(behavior);
+    expect(fresh.node).toBe(old.node);
+    expect(fresh.creation).not.toBe(old.creation);
+    expect(second.runtime.isAlive(old)).toBe(false);
+    expect(second.runtime.isAlive(fresh)).toBe(true);
+  });
+
   it('three nodes share cluster-wide config, events, the key-value store and metrics', async () => {
     const secret = 'a-test-secret-of-enough-bytes';
     const names = ['alpha', 'beta', 'gamma'];
