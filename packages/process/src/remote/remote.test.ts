@@ -11,6 +11,7 @@ import type { DeadLetter, RuntimeOptions } from '../runtime/options';
 import { createRuntime } from '../runtime/runtime';
 import type { Runtime } from '../runtime/runtime';
 import { isDownMessage, isExitMessage } from '../runtime/system-messages';
+import { NO_REPLY } from '../runtime/types';
 import type { ProcessSelf } from '../runtime/types';
 import { createTransportRouter } from './router';
 
@@ -105,6 +106,24 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
     for (const error of results.slice(2)) expect(FoundationError.hasType(error, PROCESS_ERROR_CODES.noProcess)).toBe(true);
     runtime('a').send({ name: 'echo', node: 'b' }, 'cast by name');
     await simulation.runForAsync(20);
+  });
+
+  it('keeps nothing for a remote call answered with self.reply before handleCall returns', async () => {
+    // Review finding: such a call was answered, then still held as pending (only calls from this
+    // node were skipped), so a server answering this way kept one entry per remote call until it
+    // exited. White-box: the held set is not visible through the API.
+    const { simulation, runtime } = cluster(3, ['a', 'b']);
+    const server = runtime('b').spawn({
+      handleCall: (request: unknown, self: ProcessSelf, from) => {
+        self.reply(from, request);
+        return NO_REPLY;
+      },
+    });
+    const replies: unknown[] = [];
+    for (let index = 0; index < 50; index += 1) void runtime('a').call(server, index).then((value) => replies.push(value));
+    await simulation.runUntilAsync(() => replies.length === 50);
+    const record = (runtime('b') as unknown as { table: { get(id: number): { pendingReplies: Set<unknown> | null } } }).table.get(server.id);
+    expect(record.pendingReplies?.size ?? 0).toBe(0);
   });
 
   it('reports messages from another node beyond a full backpressure mailbox’s waiting bound as dead letters', async () => {

@@ -107,7 +107,9 @@ export class CallTable {
 
   /** A call the process holds without answering yet; if the process exits, the caller is told. */
   hold(record: ProcessRecord, call: CallEnvelope): void {
-    if (call.cancelled && call.origin === CALLER_LOCAL) return;
+    // Answered already (self.reply before handleCall returned NO_REPLY or its promise settled),
+    // failed or timed out: nothing left to tell the caller, whichever node or thread it is on.
+    if (call.cancelled) return;
     call.holder = record;
     (record.pendingReplies ??= new Set()).add(call);
   }
