@@ -64,6 +64,11 @@ export class CallTable {
       return rejected(error);
     }
     if (record === undefined && remote === undefined) return Promise.reject(new NoProcessError(String(label)));
+    // A process waiting on its own call never handles it: fail at once (gen_server's calling_self)
+    // rather than at the timeout, or never with an infinite one.
+    if (record !== undefined && caller !== undefined && record.pid.id === caller.id && caller.node === runtime.nodeId) {
+      return Promise.reject(new InvalidOptionError('to', `${String(label)} is the calling process: it would wait for its own reply`));
+    }
     const call = new CallEnvelope(caller, request, label, CALLER_LOCAL);
     const promise = new Promise<unknown>((resolve, reject) => {
       call.resolve = resolve;

@@ -279,6 +279,26 @@ describe('messages', () => {
 });
 
 describe('calls', () => {
+  it('fails at once when a process calls itself, instead of waiting out the timeout', async () => {
+    // Review finding: the call waited for its own handler, which could not run until it returned.
+    const { simulation, runtime } = simulatedRuntime();
+    const outcomes: unknown[] = [];
+    const pid = runtime.spawn({
+      handleMessage: async (_message: unknown, self: ProcessSelf) => {
+        await self.call(self.pid, 'hello', { timeout: Number.POSITIVE_INFINITY }).then(
+          (value) => outcomes.push(value),
+          (error: unknown) => outcomes.push(error),
+        );
+      },
+      handleCall: () => 'never',
+    });
+    runtime.send(pid, 'go');
+    await simulation.runForAsync(1);
+    expect(outcomes).toHaveLength(1);
+    expect(FoundationError.hasType(outcomes[0], PROCESS_ERROR_CODES.invalidOption)).toBe(true);
+    await runtime.shutdown();
+  });
+
   it('waits out a 30-day timeout and a 30-day sendAfter on the system clock without firing them early', async () => {
     // Node fires a setTimeout longer than 2^31 - 1 ms after 1 ms; the system clock chains such delays.
     const month = 30 * 24 * 60 * 60 * 1000;
