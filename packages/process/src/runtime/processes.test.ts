@@ -5,6 +5,7 @@ import { CallExitedError } from '../errors/call-exited-error';
 import { CallTimeoutError } from '../errors/call-timeout-error';
 import { PROCESS_ERROR_CODES } from '../errors/codes';
 import { InvalidNameError } from '../errors/invalid-name-error';
+import { InvalidPidError } from '../errors/invalid-pid-error';
 import { NameTakenError } from '../errors/name-taken-error';
 import { NoProcessError } from '../errors/no-process-error';
 import { RuntimeStoppedError } from '../errors/runtime-stopped-error';
@@ -275,6 +276,21 @@ describe('messages', () => {
     expect(timeouts()).toBe(before + 1);
     await runtime.shutdown();
     expect(timeouts()).toBe(before);
+  });
+});
+
+describe('a spawn that fails', () => {
+  it('leaves no process and no name behind when its link option is not a pid', async () => {
+    // Review finding: the record and its name were in place before the link threw, leaving a
+    // process stuck in `starting` that held the name for good.
+    const { runtime } = simulatedRuntime();
+    const before = runtime.processes().length;
+    expect(() => runtime.spawn(() => undefined, { name: 'svc', link: '<node-a.2.0>' as never })).toThrow(InvalidPidError);
+    expect(runtime.whereis('svc')).toBeUndefined();
+    expect(runtime.processes()).toHaveLength(before);
+    const pid = runtime.spawn(() => undefined, { name: 'svc' });
+    expect(runtime.whereis('svc')).toEqual(pid);
+    await runtime.shutdown();
   });
 });
 

@@ -355,11 +355,21 @@ export class RuntimeImpl implements Runtime {
     parent: ProcessRecord | null,
     start: () => void,
   ): ProcessRecord {
+    // Checked before the record is in the table: a spawn that throws leaves nothing behind (a
+    // record stuck in `starting` would keep its name).
+    if (options.link !== undefined && !(options.link instanceof Pid || Pid.is(options.link))) throw new InvalidPidError('the link option must be a pid');
     record.capacity = mailbox.capacity;
     record.bounds = mailbox;
     record.trapping = options.trapExits === true;
     this.table.set(record.pid.id, record);
-    if (options.name !== undefined) this.names.claim(options.name, record);
+    if (options.name !== undefined) {
+      try {
+        this.names.claim(options.name, record);
+      } catch (error) {
+        this.table.delete(record.pid.id);
+        throw error;
+      }
+    }
     if (parent !== null) {
       record.parent = parent;
       this.links.addLocalLink(record, parent);
