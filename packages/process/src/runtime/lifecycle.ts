@@ -89,18 +89,22 @@ export function runInit<Process extends LifecycleProcess<Call>, Call>(
     return;
   }
   let result: unknown;
+  let thenable: boolean;
   process.inHandler = true;
   try {
     result = behavior.init(args, process.self);
+    // Inside the try: a result whose `then` getter throws is init failing, not the runtime.
+    thenable = isThenable(result);
   } catch (error) {
     process.inHandler = false;
     host.terminate(process, error);
     return;
   }
   process.inHandler = false;
-  if (isThenable(result)) {
+  if (thenable) {
     process.busy = true;
-    result.then(
+    // Promise.resolve turns a thenable whose `then` throws into a rejection.
+    Promise.resolve(result).then(
       (state) => {
         if (process.status !== STARTING) return;
         process.busy = false;
@@ -137,6 +141,7 @@ export function dispatch<Process extends LifecycleProcess<Call>, Call>(
   call: Call | null,
 ): void {
   let result: unknown;
+  let thenable: boolean;
   process.inHandler = true;
   try {
     if (kind === CALL) {
@@ -153,6 +158,8 @@ export function dispatch<Process extends LifecycleProcess<Call>, Call>(
       result = undefined;
       host.unhandled(process, body);
     }
+    // Inside the try: a result whose `then` getter throws is the handler failing.
+    thenable = isThenable(result);
   } catch (error) {
     process.inHandler = false;
     // Held, so that the exit this causes tells the caller (CallExitedError).
@@ -162,12 +169,12 @@ export function dispatch<Process extends LifecycleProcess<Call>, Call>(
   }
   process.inHandler = false;
   if (call !== null) {
-    if (isThenable(result)) hold(host, process, result, call);
+    if (thenable) hold(host, process, result as PromiseLike<unknown>, call);
     else if (result === NO_REPLY) host.holdCall(process, call);
     else if (result === UNSUPPORTED_CALL) host.failCall(call, new UnsupportedError(`${process.pid.toString()} has no handleCall`));
     else host.completeCall(call, result);
-  } else if (isThenable(result)) {
-    hold(host, process, result, null);
+  } else if (thenable) {
+    hold(host, process, result as PromiseLike<unknown>, null);
   }
   if (process.pendingExit !== NONE || process.stopReason !== NONE) afterCallback(host, process);
 }
@@ -186,7 +193,8 @@ function hold<Process extends LifecycleProcess<Call>, Call>(
     process.onSettled = (value) => handlerSettled(host, process, value);
     process.onFailed = (error) => handlerFailed(host, process, error);
   }
-  promise.then(process.onSettled, process.onFailed);
+  // Promise.resolve turns a thenable whose `then` throws into a rejection.
+  Promise.resolve(promise).then(process.onSettled, process.onFailed);
 }
 
 function handlerSettled<Process extends LifecycleProcess<Call>, Call>(host: LifecycleHost<Process, Call>, process: Process, value: unknown): void {

@@ -485,6 +485,27 @@ describe('failures', () => {
     await runtime.shutdown();
   });
 
+  it('ends a process whose handler or init returns a value whose then getter throws; the others run on', async () => {
+    // Review finding: the thenable check ran outside the handler's try, so the getter's error
+    // escaped to the event loop and the run queue stalled until some other send.
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const bad = runtime.spawn(() => proxy);
+    const badExit = runtime.whenExited(bad);
+    const seen: unknown[] = [];
+    const other = runtime.spawn((message: unknown) => void seen.push(message));
+    runtime.send(bad, 'x');
+    runtime.send(other, 'still served');
+    expect(await badExit).toBeInstanceOf(TypeError);
+    await until(() => seen.length === 1);
+    expect(seen).toEqual(['still served']);
+    const badInit = runtime.spawn({ init: () => proxy }, { name: 'bad-init' });
+    expect(runtime.isAlive(badInit)).toBe(false);
+    expect(runtime.whereis('bad-init')).toBeUndefined();
+    await runtime.shutdown();
+  });
+
   it('runs terminate with the reason on stop, may await it, and aborts the process signal', async () => {
     const runtime = createRuntime({ nodeId: 'node-a' });
     const gate = deferred();
