@@ -194,7 +194,7 @@ function hold<Process extends LifecycleProcess<Call>, Call>(
     process.onFailed = (error) => handlerFailed(host, process, error);
   }
   // Promise.resolve turns a thenable whose `then` throws into a rejection.
-  Promise.resolve(promise).then(process.onSettled, process.onFailed);
+  void Promise.resolve(promise).then(process.onSettled, process.onFailed);
 }
 
 function handlerSettled<Process extends LifecycleProcess<Call>, Call>(host: LifecycleHost<Process, Call>, process: Process, value: unknown): void {
