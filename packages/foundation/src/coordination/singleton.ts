@@ -2,13 +2,17 @@
 // node when its node dies. Every node runs a candidate; the one holding the lock
 // `singleton/<name>` runs the process and renews the lease; a node that cannot renew stops its
 // instance before its lease could have ended anywhere (measured from when it sent the last
-// successful renewal), and the others take over once the lease ends.
+// successful renewal), also while a renewal is still waiting for a quorum, and the others take
+// over once the lease ends.
 //
-// "Exactly one" rests on the clocks of the nodes advancing at about the same rate: a node
-// paused for longer than the safety margin may briefly overlap with its successor. The lease's
-// fencing token (`token()`) lets the process's side effects refuse the older instance.
+// "Exactly one" rests on the nodes' clocks: the lease's expiry is written with the wall clock of
+// the node that proposed it and compared with the wall clock of the next one, so clocks that
+// are offset from each other by more than the safety margin, or a node paused for longer than
+// it, may briefly overlap with the successor. The lease's fencing token (`token()`) lets the
+// process's side effects refuse the older instance.
 import type { Scheduler } from '@foundation/core';
 import type { Behavior, Pid, Runtime } from '@foundation/process';
+import { LockNotHeldError } from '../errors/lock-not-held-error';
 import type { DistributedLocks, LockLease } from './distributed-lock';
 
 export interface SingletonOptions {
@@ -62,9 +66,25 @@ export function startSingleton(
     }
   };
 
+  const spawn = (): Pid | null => {
+    try {
+      return runtime.spawn(options.behavior, options.args === undefined ? {} : { args: options.args });
+    } catch {
+      // A behavior the runtime refuses, or a runtime that stopped: nothing runs here. The lease
+      // is given back (below), so that this does not end the node, nor each node that takes
+      // the lock after it.
+      return null;
+    }
+  };
+
   const hold = async (lease: LockLease, sentAt: number): Promise<void> => {
     let deadline = sentAt + leaseMs - margin;
-    let pid = runtime.spawn(options.behavior, options.args === undefined ? {} : { args: options.args });
+    // A slow acquisition can hand over a lease that is already past its safe part.
+    let pid = clock.monotonic() < deadline ? spawn() : null;
+    if (pid === null) {
+      await lease.release().catch(() => undefined);
+      return;
+    }
     current = { pid, lease };
     emit('started', pid);
     try {
@@ -72,16 +92,37 @@ export function startSingleton(
         await sleep(Math.min(renewEveryMs, Math.max(1, deadline - clock.monotonic())), controller.signal).catch(() => undefined);
         if (controller.signal.aborted) break;
         const attemptAt = clock.monotonic();
-        try {
-          lease = await current.lease.renew(leaseMs);
+        // The renewal races the deadline: a renewal stuck without a quorum must not keep the
+        // instance running past the point where another node may take the lock.
+        const renewal = current.lease.renew(leaseMs);
+        const outcome = await Promise.race([
+          renewal.then(
+            (renewed) => ({ renewed }),
+            (error: unknown) => ({ error }),
+          ),
+          sleep(Math.max(0, deadline - clock.monotonic()), controller.signal).then(
+            () => null,
+            () => null,
+          ),
+        ]);
+        if (outcome === null) {
+          // Deadline (or stop) first: give back whatever the renewal still brings.
+          void renewal.then((late) => late.release()).catch(() => undefined);
+          break;
+        }
+        if ('renewed' in outcome) {
+          lease = outcome.renewed;
           current = { pid, lease };
           deadline = attemptAt + leaseMs - margin;
-        } catch {
-          // Lost, or could not reach a quorum: keep running only until the deadline.
+        } else if (outcome.error instanceof LockNotHeldError) {
+          break; // lost for certain: another node may hold it already
         }
+        // Otherwise no quorum: keep running only until the deadline.
         if (!runtime.isAlive(pid) && clock.monotonic() < deadline && !controller.signal.aborted) {
           // The instance crashed while we hold the lease: run it again here.
-          pid = runtime.spawn(options.behavior, options.args === undefined ? {} : { args: options.args });
+          const again = spawn();
+          if (again === null) break;
+          pid = again;
           current = { pid, lease };
           emit('started', pid);
         }
@@ -111,7 +152,9 @@ export function startSingleton(
       else await sleep(renewEveryMs, controller.signal).catch(() => undefined);
     }
   };
-  const running = compete();
+  // Nothing in compete() is meant to throw; should it, the singleton stops here rather than
+  // leave an unhandled rejection (which ends a Node process).
+  const running = compete().catch(() => undefined);
 
   return {
     name: options.name,
