@@ -110,6 +110,7 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
 
   apply(command: ClusterCommand, index: number): ClusterResult {
     this.applied = index;
+    if (typeof command !== 'object' || command === null) return { index, value: null };
     const session = sessionOf(command.session);
     if (session === undefined) return this.applyOnce(command, index);
     let results = this.sessions.get(session.proposer);
@@ -134,7 +135,21 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
     return result;
   }
 
+  /**
+   * Applies one command. A command that makes its stream throw (malformed, from a buggy or
+   * hostile proposer: peers forward commands to the leader) is refused with a null value
+   * instead: an exception here would stop Raft on every replica, and again at every restart,
+   * since the entry stays in the log. Every replica refuses the same command the same way.
+   */
   private applyOnce(command: ClusterCommand, index: number): ClusterResult {
+    try {
+      return this.applyStream(command, index);
+    } catch {
+      return { index, value: null };
+    }
+  }
+
+  private applyStream(command: ClusterCommand, index: number): ClusterResult {
     if (command.stream === 'locks') return { index, value: this.locks.apply(command.command as LockCommand, index) satisfies LockResult };
     if (command.stream === 'kv') return { index, value: this.kv.apply(command.command as KvCommand, index) satisfies KvResult };
     const stream = this.streams.get(command.stream);
@@ -147,7 +162,13 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
       stream.byKey.delete(key);
       stream.byKey.set(key, entry);
     }
-    for (const listener of stream.listeners) listener(entry);
+    for (const listener of stream.listeners) {
+      try {
+        listener(entry);
+      } catch {
+        // A listener that cannot take this command refuses it alone; the others still apply it.
+      }
+    }
     return { index, value: null };
   }
 

@@ -25,6 +25,13 @@ export class LockTable {
   private readonly locks = new Map<string, LockState>();
 
   apply(command: LockCommand, index: number): LockResult {
+    // The log may hold anything a proposer sent: refuse what would corrupt the table (a NaN
+    // expiry never passes, so it would hold the lock for good). The state machine turns the
+    // throw into a refusal on every replica alike.
+    if (typeof command.name !== 'string') throw new TypeError('lock command without a name');
+    if (command.op !== 'release' && (!Number.isFinite(command.leaseMs) || command.leaseMs <= 0 || !Number.isFinite(command.now))) {
+      throw new TypeError('lock command with an invalid lease or time');
+    }
     const current = this.locks.get(command.name);
     switch (command.op) {
       case 'acquire': {

@@ -49,8 +49,8 @@ export function createDistributedLocks(backend: LockBackend, options: { readonly
     expiresAt: state.expiresAt,
     async renew(renewMs = leaseMs) {
       const { value } = await backend.propose('locks', { op: 'renew', name: state.name, token: state.token, leaseMs: renewMs, now: options.clock.now() });
-      const result = value as LockResult;
-      if (result.op !== 'renew' || !result.renewed || result.lock === null) throw new LockNotHeldError(state.name, state.token);
+      const result = value as LockResult | null;
+      if (result === null || result.op !== 'renew' || !result.renewed || result.lock === null) throw new LockNotHeldError(state.name, state.token);
       return lease(result.lock, renewMs);
     },
     async release() {
@@ -60,11 +60,15 @@ export function createDistributedLocks(backend: LockBackend, options: { readonly
   return {
     async acquire(name, acquireOptions = {}) {
       const leaseMs = acquireOptions.leaseMs ?? 10_000;
+      if (typeof leaseMs !== 'number' || !Number.isFinite(leaseMs) || leaseMs <= 0) {
+        throw new TypeError(`lock ${name}: leaseMs must be a positive number of ms (got ${String(leaseMs)})`);
+      }
       const owner = `${options.nodeId}/${uuidV4(options.random)}`;
       const giveUpAt = options.clock.monotonic() + (acquireOptions.waitMs ?? 0);
       for (;;) {
         const { value } = await backend.propose('locks', { op: 'acquire', name, owner, leaseMs, now: options.clock.now() }, acquireOptions.signal);
-        const result = value as LockResult;
+        const result = value as LockResult | null;
+        if (result === null) throw new TypeError(`lock ${name}: the lock table refused the request`);
         if (result.op === 'acquire' && result.acquired) return lease(result.lock, leaseMs);
         const remaining = giveUpAt - options.clock.monotonic();
         if (remaining <= 0) return null;

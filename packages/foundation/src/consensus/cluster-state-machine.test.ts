@@ -1,0 +1,31 @@
+// The replicated state machine faced with commands no correct node proposes. Found in review:
+// a malformed lock, kv or config command threw out of apply, which stops Raft on every replica,
+// and again at each restart (the entry stays in the log); a NaN lease held a lock for good.
+import { describe, expect, it } from '@jest/globals';
+import { ClusterStateMachine } from './cluster-state-machine';
+
+describe('the cluster state machine', () => {
+  it('refuses malformed commands with a null result instead of throwing, and keeps working', () => {
+    const machine = new ClusterStateMachine();
+    const applied: unknown[] = [];
+    machine.registerStream('config', { retain: (command: unknown) => (command as { path: string[] }).path.join('\u0000') });
+    machine.onApplied('config', (entry) => void applied.push(entry.command));
+    const hostile = [
+      null,
+      { stream: 'locks', command: null },
+      { stream: 'kv', command: null },
+      { stream: 'config', command: { type: 'config-set' } },
+      { stream: 'locks', command: { op: 'acquire', name: 'l', owner: 'o', leaseMs: Number.NaN, now: 0 } },
+      { stream: 'locks', command: { op: 'acquire', name: 'l', owner: 'o', leaseMs: '1000', now: 0 } },
+    ];
+    hostile.forEach((command, index) => {
+      expect(machine.apply(command as never, index + 1)).toEqual({ index: index + 1, value: null });
+    });
+    expect(machine.lock('l')).toBeNull();
+    const next = hostile.length + 1;
+    const granted = machine.apply({ stream: 'locks', command: { op: 'acquire', name: 'l', owner: 'p', leaseMs: 1_000, now: 0 } }, next);
+    expect(granted).toMatchObject({ index: next, value: { op: 'acquire', acquired: true, lock: { owner: 'p', token: next, expiresAt: 1_000 } } });
+    machine.apply({ stream: 'config', command: { type: 'config-set', path: ['a'], value: 1 } }, next + 1);
+    expect(applied).toEqual([{ type: 'config-set', path: ['a'], value: 1 }]);
+  });
+});
