@@ -47,6 +47,36 @@ describe('registerGlobal on one node (createLocalConsensusLog)', () => {
     expect(log.entries().map((entry) => (entry.command as { type: string }).type)).toEqual(['registry-claim']);
   });
 
+  it('answers a consistent lookup when the log\'s last entries belong to another stream sharing it', async () => {
+    // Review finding: in `foundation` one Raft log serves the registry, locks, kv and config.
+    // readIndex and appliedIndex are the whole log's, but the registry counted only its own
+    // entries, so a consistent lookup after, say, a lock renewal waited for an index that no
+    // registry entry would ever reach, and timed out.
+    const simulation = createSimulation({ seed: 205 });
+    const shared = createLocalConsensusLog<unknown>();
+    const registryLog = {
+      append: (command: RegistryCommand) => shared.append({ stream: 'registry', command }),
+      readIndex: () => shared.readIndex(),
+      appliedIndex: () => shared.appliedIndex(),
+      onApplied: (listener: (entry: { index: number; command: RegistryCommand }) => void) =>
+        shared.onApplied((entry) => {
+          const { stream, command } = entry.command as { stream: string; command: RegistryCommand };
+          if (stream === 'registry') listener({ index: entry.index, command });
+        }),
+    };
+    const registry = createRegistry<string>({ nodeId: 'solo', clock: simulation.clock, random: simulation.random, consensusLog: registryLog, consensusTimeoutMs: 300 });
+    await registry.registerGlobal('leader', 'me');
+    await shared.append({ stream: 'locks', command: { op: 'renew' } });
+    let outcome: unknown;
+    void registry.lookupGlobal('leader', { consistent: true }).then(
+      (instance) => (outcome = instance?.target),
+      (error: unknown) => (outcome = error),
+    );
+    await simulation.runForAsync(1_000);
+    expect(outcome).toBe('me');
+    registry.close();
+  });
+
   it('releases: by unregisterGlobal, by the handle, and when the process exits', async () => {
     const { simulation, registry, processes } = setup(202);
     await registry.registerGlobal('a', 'x');

@@ -295,6 +295,8 @@ const DEFAULT_NAMESPACE = 'production';
 /** The health policy of registrations without health options (shared: one object for all). */
 const DEFAULT_HEALTH_POLICY: HealthPolicy = Object.freeze({ initial: 'healthy', failureThreshold: 3, recoveryThreshold: 1, ttlMs: undefined, graceMs: 0 });
 const DEFAULT_WAIT_MS = 5000;
+/** How often a wait for the log to reach an index checks the log's own applied index. */
+const APPLIED_POLL_MS = 5;
 const ROUTE_COUNTERS_KEPT = 10_000;
 
 function isPidLike(target: unknown): boolean {
@@ -1109,10 +1111,22 @@ class RegistryImpl<Target> implements Registry<Target> {
     }
   }
 
+  /**
+   * Waits until the log has applied `index` here. The registry hears only its own commands, but
+   * a log shared with other streams (as in the `foundation` meta-package) may have its last
+   * entries, and the index a readIndex names, in another stream: so the log's own applied index
+   * counts too, checked now and every few milliseconds while waiting.
+   */
   private waitApplied(index: number, timeoutMs: number, operation: string): Promise<void> {
-    if (this.appliedIndex >= index) return Promise.resolve();
+    const log = this.options.consensusLog;
+    const reached = (): boolean => this.appliedIndex >= index || (log !== undefined && log.appliedIndex() >= index);
+    if (reached()) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
+      const poll = this.clock.setRepeatingTimer(APPLIED_POLL_MS, () => {
+        if (reached()) waiter.resolve();
+      });
       const timer = this.clock.setTimer(timeoutMs, () => {
+        poll.cancel();
         this.appliedWaiters.delete(waiter);
         reject(new RegistryTimeoutError(operation, timeoutMs, `log index ${index} not applied`));
       });
@@ -1120,6 +1134,8 @@ class RegistryImpl<Target> implements Registry<Target> {
         index,
         resolve: () => {
           timer.cancel();
+          poll.cancel();
+          this.appliedWaiters.delete(waiter);
           resolve();
         },
       };
