@@ -104,6 +104,39 @@ describe('bounded mailboxes', () => {
     await runtime.shutdown();
   });
 
+  it('keeps a linked process\'s EXIT behind its last messages waiting at a full backpressure mailbox', async () => {
+    // Review finding: exit and down messages went straight into the mailbox, past messages that
+    // were still waiting for room, so a process's EXIT arrived before its last words.
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const gate = deferred();
+    const handled: string[] = [];
+    const receiver = runtime.spawn(
+      async (message: unknown) => {
+        if (message === 'block') {
+          await gate.promise;
+          return;
+        }
+        handled.push(isExitMessage(message) ? 'EXIT' : String(message));
+      },
+      { mailbox: { capacity: 1, overflow: 'backpressure' }, trapExits: true },
+    );
+    runtime.send(receiver, 'block');
+    await settle();
+    runtime.send(receiver, 'filler'); // the mailbox is full from here on
+    const sender = runtime.spawn((message: unknown, self: ProcessSelf) => {
+      if (message !== 'go') return;
+      self.link(receiver);
+      self.send(receiver, 'last words');
+      throw new Error('boom');
+    });
+    runtime.send(sender, 'go');
+    await settle();
+    gate.resolve();
+    await until(() => handled.length === 3);
+    expect(handled).toEqual(['filler', 'last words', 'EXIT']);
+    await runtime.shutdown();
+  });
+
   it('bounds the messages waiting at a full backpressure mailbox (default 10 × capacity): beyond it send throws', async () => {
     const { runtime, pid, letters, handled, release } = blockedReceiver(1, 'backpressure');
     await settle();

@@ -634,9 +634,18 @@ export class RuntimeImpl implements Runtime {
     if (!record.queued && !record.busy && record.status === RUNNING) this.makeRunnable(record);
   }
 
-  /** @internal System messages (exit, down) bypass the mailbox bound: they are never dropped. */
+  /**
+   * @internal System messages (exit, down) bypass the mailbox bound: they are never dropped. But
+   * they keep their place behind messages already waiting at a full backpressure mailbox, or a
+   * process's EXIT would overtake its last messages (the BEAM keeps signals between two
+   * processes in order); they are admitted from the wait past the bound.
+   */
   enqueueSystem(record: ProcessRecord, message: unknown): void {
     if (record.status === DEAD) return;
+    if (record.waiting !== null && record.waiting.length > 0) {
+      record.waiting.push(new WaitingSend(message, null));
+      return;
+    }
     record.mailbox.push(message, this.now());
     if (!record.queued && !record.busy && record.status === RUNNING) this.makeRunnable(record);
   }
@@ -706,7 +715,7 @@ export class RuntimeImpl implements Runtime {
 
   private admitWaiting(record: ProcessRecord): void {
     const waiting = record.waiting!;
-    while (waiting.length > 0 && record.mailbox.length < record.capacity) {
+    while (waiting.length > 0 && (record.mailbox.length < record.capacity || isSystemMessage(waiting.at(0)!.message))) {
       const entry = waiting.shift()!;
       record.mailbox.push(this.inContext(entry.message, entry.context), this.now());
       entry.resolve?.();
