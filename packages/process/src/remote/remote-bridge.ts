@@ -229,6 +229,13 @@ export class RemoteBridge {
           this.post(fromNode, { type: 'down', to: signal.from, ref: signal.ref, pid: signal.to, reason: 'noproc' });
           return;
         }
+        // Reference texts of different nodes can coincide (node `a` and node `a.b`, or a
+        // worker's `a.t1` refs): a monitor may never take over a reference in use by another
+        // watcher, or that watcher's `down` would go to the sender.
+        const existing = target.monitorsIn?.get(signal.ref);
+        if (existing !== undefined && !(Pid.is(existing) && existing.equals(signal.from))) {
+          throw new MalformedSignalError(fromNode, 'a monitor reference that is already in use');
+        }
         (target.monitorsIn ??= new Map()).set(signal.ref, signal.from);
         this.index(this.watchedByNode, fromNode, target);
         return;

@@ -282,6 +282,28 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
     expect(runtime('b').stats().malformedSignals).toBe(7);
   });
 
+  it('refuses a monitor from another node that reuses a reference a local watcher holds', async () => {
+    // Review finding: node `a` passes the check that a reference is its own for a local
+    // watcher's `#Ref<a.b.N>` on node `a.b`, and its monitor replaced that watcher's, so the
+    // watcher never got its down (node `a` got it).
+    const { simulation, runtime, telemetry } = cluster(9, ['a', 'a.b']);
+    const watched = runtime('a.b').spawn(() => undefined);
+    const seen: unknown[] = [];
+    let reference: unknown;
+    const watcher = runtime('a.b').spawn((message: unknown, self: ProcessSelf) => {
+      if (message === 'watch') reference = self.monitor(watched);
+      else if (isDownMessage(message)) seen.push(message.reason);
+    });
+    runtime('a.b').send(watcher, 'watch');
+    await simulation.runForAsync(5);
+    simulation.node('a').transport.send('a.b', 'process', { v: 1, t: 'monitor', from: '<a.9.0>', to: watched.toString(), ref: String(reference) });
+    await simulation.runForAsync(10);
+    runtime('a.b').exit(watched, 'boom');
+    await simulation.runForAsync(10);
+    expect(seen).toEqual(['boom']);
+    expect(telemetry.filter((entry) => entry === 'a.b foundation.process.malformed-signal')).toHaveLength(1);
+  });
+
   it('reports sends to an unreachable node or without a router as dead letters and links as noconnection', async () => {
     const letters: DeadLetter[] = [];
     const alone = createRuntime({ nodeId: 'solo', onDeadLetter: (letter) => letters.push(letter) });
