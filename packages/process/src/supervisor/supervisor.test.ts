@@ -103,6 +103,40 @@ describe('starting and inspecting', () => {
   });
 });
 
+describe('a supervisor stopped in the middle of a restart', () => {
+  it('starts no child after it is gone: nothing is left running, and the names stay free', async () => {
+    // Review finding: a one-for-all restart awaiting a slow child's stop carried on after the
+    // supervisor had been stopped, and started new children linked to a dead supervisor.
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const slowStop = deferred();
+    const supervisor = await runtime.startSupervisor(
+      {
+        strategy: 'one-for-all',
+        children: [
+          { id: 'a', behavior: { init: (_args: unknown, self: ProcessSelf) => void self.trapExits(true), handleMessage: () => undefined, terminate: () => slowStop.promise }, options: { name: 'a' } },
+          { id: 'b', behavior: { handleMessage: (message: unknown) => { if (message === 'boom') throw new Error('boom'); } }, options: { name: 'b' } },
+        ],
+      },
+      { id: 'sub' },
+    );
+    const before = new Set(runtime.processes().map(String));
+    runtime.send('b', 'boom'); // the restart begins by stopping 'a', which takes until slowStop
+    await settle();
+    const stopping = runtime.terminateChild(runtime.rootSupervisor, 'sub');
+    await settle();
+    slowStop.resolve();
+    await stopping;
+    await settle(5);
+    expect(runtime.isAlive(supervisor)).toBe(false);
+    expect(runtime.whereis('a')).toBeUndefined();
+    expect(runtime.whereis('b')).toBeUndefined();
+    expect(runtime.processes().map(String).filter((pid) => !before.has(pid))).toEqual([]);
+    await runtime.restartChild(runtime.rootSupervisor, 'sub');
+    expect(runtime.whereis('a')).toBeDefined();
+    await runtime.shutdown();
+  });
+});
+
 describe('strategies', () => {
   async function setup(strategy: SupervisorStrategy) {
     const runtime = createRuntime({ nodeId: 'node-a' });

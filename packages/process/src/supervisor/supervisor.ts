@@ -159,11 +159,21 @@ function isRunning(child: ChildState): boolean {
 }
 
 /**
+ * Whether the supervisor still supervises: a restart awaits (stopping a slow child, a child's
+ * async init), and the supervisor may be stopped or give up meanwhile. Starting children after
+ * that would leave them linked to a dead supervisor, supervised by nobody.
+ */
+function supervising(self: Self): boolean {
+  return (self.status === RUNNING || self.status === STARTING) && !self.state.givingUp;
+}
+
+/**
  * Starts `children` in order. A child that fails is retried later through the mailbox, with
  * every child after it (each retry counts against the intensity).
  */
 async function startInOrder(self: Self, children: readonly ChildState[]): Promise<void> {
   for (let index = 0; index < children.length; index += 1) {
+    if (!supervising(self)) return;
     const child = children[index]!;
     if (isRunning(child)) continue;
     try {
@@ -215,6 +225,7 @@ async function restartGroup(self: Self, group: readonly ChildState[], exited: Ch
   const state = self.state;
   const others = group.filter((child) => child !== exited);
   await stopInReverse(self, others);
+  if (!supervising(self)) return;
   // Temporary children stopped by a sibling's restart are not restarted: their specs go.
   for (const child of others) {
     if (child.spec.restart === 'temporary') state.children.splice(state.children.indexOf(child), 1);
