@@ -44,7 +44,7 @@ function deliverDue(runtime: RuntimeImpl, to: Destination, message: unknown, fro
 }
 
 /** A destination as text, for dead letters. */
-function describeDestination(to: Destination): string {
+export function describeDestination(to: Destination): string {
   if (to instanceof Pid || Pid.is(to)) return to.toString();
   if (typeof to === 'string') return to;
   return typeof to === 'object' && to !== null ? `${String(to.name)}@${String(to.node)}` : String(to);

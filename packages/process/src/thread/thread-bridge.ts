@@ -7,10 +7,12 @@ import { FoundationError } from '@foundation/core';
 import { Pid } from '../core/pid';
 import { decodeReason, encodeReason, isValidRef } from '../core/signals';
 import { decodeBody, encodeBody } from '../core/wire-body';
+import { MailboxFullError } from '../errors/mailbox-full-error';
 import { MalformedSignalError } from '../errors/malformed-signal-error';
 import { UncloneableMessageError } from '../errors/uncloneable-message-error';
 import { TransferEnvelope } from '../runtime/envelopes';
 import type { CallEnvelope } from '../runtime/envelopes';
+import { describeDestination } from '../runtime/delayed-sends';
 import { DEAD } from '../runtime/lifecycle';
 import { callOf, targetOf } from '../runtime/process-self';
 import type { ProcessRecord, RecordBridge } from '../runtime/process-record';
@@ -205,9 +207,19 @@ export class ThreadBridge implements RecordBridge {
       case 'ack':
         this.acknowledge(message.count);
         return;
-      case 'send':
-        runtime.route(this.destination(message.to), decodeBody(message.body), record.pid, message.cast, undefined);
+      case 'send': {
+        const to = this.destination(message.to);
+        const body = decodeBody(message.body);
+        try {
+          runtime.route(to, body, record.pid, message.cast, undefined);
+        } catch (error) {
+          // On the main thread a full mailbox throws to the sender; the worker's send has long
+          // returned, so the message is a dead letter rather than vanishing as "malformed".
+          if (!(error instanceof MailboxFullError)) throw error;
+          runtime.deadLetter(describeDestination(to), body, 'overflow', record.pid);
+        }
         return;
+      }
       case 'call': {
         const ref = message.ref;
         let reply: Promise<unknown>;
