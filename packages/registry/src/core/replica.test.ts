@@ -267,6 +267,16 @@ describe('departures', () => {
 });
 
 describe('bounds on what peers send', () => {
+  it('holds at most maxNodes departure records, whatever peers declare, the newest kept', () => {
+    // Review finding: departure records had no bound, so a peer declaring made-up nodes could
+    // make this replica hold more than any peer's decoder accepts in one summary or delta.
+    const target = replica('r', { maxNodes: 16 });
+    for (let index = 0; index < 40; index += 1) target.applyDeparture({ node: `ghost-${index}`, incarnation: 1, at: 0 }, 0);
+    const departed = target.summary().departed;
+    expect(departed).toHaveLength(16);
+    expect(departed.map((record) => record.node).sort()).toEqual(Array.from({ length: 16 }, (_, index) => `ghost-${index + 24}`).sort());
+  });
+
   it('refuses a delta that would exceed maxServicesPerNode or maxNodes, merging nothing', () => {
     const origin = replica('a');
     for (let index = 1; index <= 3; index += 1) origin.putOwn(fields(`a/1/${index}`, 'db'));

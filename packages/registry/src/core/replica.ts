@@ -514,6 +514,14 @@ export class Replica {
       // A declaration time from a clock ahead of this one is kept as now, so that it expires.
       this.departed.set(record.node, record.at > now ? { ...record, at: now } : record);
       this.toggleHash(departureText(record));
+      // Bounded like everything a peer can make this node hold: past maxNodes records (made-up
+      // node ids), the oldest go, or every summary and delta would carry more than a peer's
+      // decoder accepts and this node would drop out of anti-entropy. Floors stay.
+      while (this.departed.size > this.options.maxNodes) {
+        const oldest = this.departed.keys().next().value!;
+        this.toggleHash(departureText(this.departed.get(oldest)!));
+        this.departed.delete(oldest);
+      }
       changed = true;
     }
     const state = record.node === this.nodeId ? undefined : this.origins.get(record.node);
