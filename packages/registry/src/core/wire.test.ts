@@ -72,6 +72,20 @@ describe('wire', () => {
     expect(origins.flatMap((origin) => origin.entries.map((entry) => entry.id))).toEqual(entries.map((entry) => entry.id));
   });
 
+  it('also splits by bytes, so a delta of entries with large metadata stays under maxMessageBytes', () => {
+    // Review finding: only the entry count was bounded; 1,000 entries with 4,000 bytes of
+    // metadata each made one 4.2 MB message, refused by every receiver on every round.
+    const metadata = { blob: 'x'.repeat(4_000) };
+    const entries = Array.from({ length: 40 }, (_, index) => instance(index + 1, { metadata }));
+    const limits = { ...DEFAULT_LIMITS, maxMessageBytes: 64 * 1024 };
+    const payloads = encodeDeltas('ns', [{ node: 'a', incarnation: 1, covers: [{ low: 1, high: 40 }], entries, removed: [], keys: undefined }], [], 1_000, limits.maxMessageBytes);
+    expect(payloads.length).toBeGreaterThan(1);
+    for (const payload of payloads) expect(payload.byteLength).toBeLessThanOrEqual(limits.maxMessageBytes);
+    const origins = payloads.map((payload) => decodeMessage(payload, 'a', 'ns', limits)).flatMap((message) => (message.type === 'delta' ? message.origins : []));
+    expect(origins.flatMap((origin) => origin.entries.map((entry) => entry.id))).toEqual(entries.map((entry) => entry.id));
+    expect(origins.at(-1)!.covers).toEqual([{ low: 1, high: 40 }]);
+  });
+
   it('digests and summaries round-trip', () => {
     expect(decodeMessage(encodeDigest('ns', '0123456789abcdef'), 'p', 'ns', DEFAULT_LIMITS)).toEqual({ type: 'digest', hash: '0123456789abcdef' });
     const summary = decodeMessage(encodeSummary('ns', [{ node: 'a', incarnation: 2, prefix: 7, cloud: [{ low: 9, high: 9 }] }], [], true), 'p', 'ns', DEFAULT_LIMITS);

@@ -106,14 +106,23 @@ export function encodeSummary(namespace: string, origins: readonly OriginSummary
 
 /**
  * Delta messages for `deltas` and `departed`, split so that no message carries more than
- * `maxEntriesPerMessage` entries and removals. An origin's delta that is too large is sent as
- * entry-only chunks first; its last chunk carries the covered revisions and the key list, so
- * the receiver only advances its context once it has everything.
+ * `maxEntriesPerMessage` entries and removals, nor more than half of `maxMessageBytes` of them.
+ * An origin's delta that is too large is sent as entry-only chunks first; its last chunk
+ * carries the covered revisions and the key list, so the receiver only advances its context
+ * once it has everything.
  */
-export function encodeDeltas(namespace: string, deltas: readonly OriginDelta[], departed: readonly DepartureRecord[], maxEntriesPerMessage: number): Uint8Array[] {
+export function encodeDeltas(namespace: string, deltas: readonly OriginDelta[], departed: readonly DepartureRecord[], maxEntriesPerMessage: number, maxMessageBytes = Number.POSITIVE_INFINITY): Uint8Array[] {
+  // Entries and removals are also bounded by bytes: a thousand entries with metadata near its
+  // limit encode to several megabytes, past what a receiver accepts (`maxMessageBytes`), and
+  // such a delta would be refused on every round. Half the bound goes to them; the rest is for
+  // the message head, covers, key lists and departures.
+  const byteBudget = maxMessageBytes / 2;
+  const entryBytes = (instance: ServiceInstance): number => utf8Length(encodeEntry(instance)) + 1;
+  const removalBytes = (tombstone: Tombstone): number => utf8Length(tombstone.id) + 24;
   const messages: Uint8Array[] = [];
   let batch: OriginDelta[] = [];
   let batchSize = 0;
+  let batchBytes = 0;
   let pendingDeparted = departed;
   const flush = (): void => {
     if (batch.length === 0 && pendingDeparted.length === 0) return;
@@ -121,24 +130,45 @@ export function encodeDeltas(namespace: string, deltas: readonly OriginDelta[], 
     messages.push(encoder.encode(`${head.slice(0, -1)},"origins":[${batch.map(encodeDelta).join(',')}]}`));
     batch = [];
     batchSize = 0;
+    batchBytes = 0;
     pendingDeparted = [];
   };
-  const add = (delta: OriginDelta, size: number): void => {
-    if (batchSize + size > maxEntriesPerMessage) flush();
+  const add = (delta: OriginDelta, size: number, bytes: number): void => {
+    if (batch.length > 0 && (batchSize + size > maxEntriesPerMessage || batchBytes + bytes > byteBudget)) flush();
     batch.push(delta);
     batchSize += size;
+    batchBytes += bytes;
   };
   for (const delta of deltas) {
     let entries = delta.entries;
     let removed = delta.removed;
-    while (entries.length + removed.length > maxEntriesPerMessage) {
-      const entryCount = Math.min(entries.length, maxEntriesPerMessage);
-      const removedCount = Math.min(removed.length, maxEntriesPerMessage - entryCount);
-      add({ ...delta, covers: [], entries: entries.slice(0, entryCount), removed: removed.slice(0, removedCount), keys: undefined }, entryCount + removedCount);
+    for (;;) {
+      // The longest prefix of entries, then removals, within both bounds (at least one item).
+      let entryCount = 0;
+      let removedCount = 0;
+      let bytes = 0;
+      while (entryCount < entries.length && entryCount < maxEntriesPerMessage) {
+        const next = entryBytes(entries[entryCount]!);
+        if (entryCount > 0 && bytes + next > byteBudget) break;
+        bytes += next;
+        entryCount += 1;
+      }
+      while (entryCount === entries.length && removedCount < removed.length && entryCount + removedCount < maxEntriesPerMessage) {
+        const next = removalBytes(removed[removedCount]!);
+        if (entryCount + removedCount > 0 && bytes + next > byteBudget) break;
+        bytes += next;
+        removedCount += 1;
+      }
+      if (entryCount === entries.length && removedCount === removed.length) {
+        add({ ...delta, entries, removed }, Math.max(1, entries.length + removed.length), bytes);
+        break;
+      }
+      // Entry-only chunks first; the last carries the covered revisions and the key list, so
+      // the receiver only advances its context once it has everything.
+      add({ ...delta, covers: [], entries: entries.slice(0, entryCount), removed: removed.slice(0, removedCount), keys: undefined }, entryCount + removedCount, bytes);
       entries = entries.slice(entryCount);
       removed = removed.slice(removedCount);
     }
-    add({ ...delta, entries, removed }, Math.max(1, entries.length + removed.length));
   }
   flush();
   return messages;

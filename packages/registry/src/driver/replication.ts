@@ -135,7 +135,7 @@ export class Replication {
   private publish(deltas: Parameters<typeof encodeDeltas>[1], departed: readonly DepartureRecord[]): void {
     const broadcast = this.options.broadcast;
     if (broadcast === undefined) return;
-    for (const payload of encodeDeltas(this.options.namespace, deltas, departed, this.options.limits.maxEntriesPerMessage)) {
+    for (const payload of encodeDeltas(this.options.namespace, deltas, departed, this.options.limits.maxEntriesPerMessage, this.options.limits.maxMessageBytes)) {
       broadcast.publish(this.topic, payload);
       this.stats.deltasPublished += 1;
     }
@@ -228,7 +228,7 @@ export class Replication {
         if (ownChanged) this.changed();
         // Whoever still spreads a departed incarnation learns the floor (not kept, not replicated).
         if (notices.length > 0 && transport !== undefined && peer !== replica.nodeId) {
-          for (const payload of encodeDeltas(namespace, [], notices, limits.maxEntriesPerMessage)) transport.send(peer, this.topic, payload);
+          for (const payload of encodeDeltas(namespace, [], notices, limits.maxEntriesPerMessage, limits.maxMessageBytes)) transport.send(peer, this.topic, payload);
         }
         return;
       }
@@ -241,7 +241,7 @@ export class Replication {
         if (replica.checkOwnIn(message)) this.changed();
         const { deltas, departed } = replica.deltasFor(message);
         if (deltas.length > 0 || departed.length > 0) {
-          for (const payload of encodeDeltas(namespace, deltas, departed, limits.maxEntriesPerMessage)) {
+          for (const payload of encodeDeltas(namespace, deltas, departed, limits.maxEntriesPerMessage, limits.maxMessageBytes)) {
             transport.send(peer, this.topic, payload);
             this.stats.deltaMessagesSent += 1;
           }
