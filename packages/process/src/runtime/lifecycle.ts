@@ -103,6 +103,10 @@ export function runInit<Process extends LifecycleProcess<Call>, Call>(
   process.inHandler = false;
   if (thenable) {
     process.busy = true;
+    // An exit signal that arrived during init's synchronous part (a link to a dead pid, an
+    // exit(self, 'kill')) was held for the end of the callback: that is now, not when init
+    // settles, which may be much later or never.
+    if (afterCallback(host, process)) return;
     // Promise.resolve turns a thenable whose `then` throws into a rejection.
     Promise.resolve(result).then(
       (state) => {

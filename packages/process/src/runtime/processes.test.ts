@@ -37,6 +37,31 @@ function runtimeWithLetters(): { runtime: Runtime; letters: DeadLetter[] } {
 }
 
 describe('spawning', () => {
+  it('ends an async init at once when an exit signal arrives during its synchronous part', async () => {
+    // Review finding: the signal was held until init settled (here: never), so the process
+    // stayed `starting` with its link already broken, or survived its own exit(self, 'kill').
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const never = new Promise<never>(() => undefined);
+    const dead = runtime.spawn(() => undefined);
+    runtime.exit(dead, 'kill');
+    const linked = runtime.spawn({
+      async init(_args: unknown, self: ProcessSelf) {
+        self.link(dead);
+        await never;
+      },
+    });
+    // The synchronous part ran inside spawn: the process is already gone.
+    expect(runtime.isAlive(linked)).toBe(false);
+    const killed = runtime.spawn({
+      async init(_args: unknown, self: ProcessSelf) {
+        self.exit(self.pid, 'kill');
+        await never;
+      },
+    });
+    expect(runtime.isAlive(killed)).toBe(false);
+    await runtime.shutdown();
+  });
+
   it('runs init before any message and keeps its result as the state', async () => {
     const runtime = createRuntime({ nodeId: 'node-a' });
     const events: string[] = [];
