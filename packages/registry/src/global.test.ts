@@ -77,6 +77,47 @@ describe('registerGlobal on one node (createLocalConsensusLog)', () => {
     registry.close();
   });
 
+  it('starts the global names over when the log restores a snapshot, so the replay decides as the leader did', async () => {
+    // Review finding: a follower that had applied up to a node's release, then installed a
+    // snapshot, replayed the whole history onto its state: the release floor refused the first
+    // claim, a claim the leader had refused won, and the follower's holder differed for good.
+    const simulation = createSimulation({ seed: 206 });
+    const applied = new Set<(entry: { index: number; command: RegistryCommand }) => void>();
+    const restored = new Set<() => void>();
+    let index = 0;
+    const log = {
+      append: () => Promise.reject(new Error('not used')),
+      readIndex: () => Promise.resolve(index),
+      appliedIndex: () => index,
+      onApplied: (listener: (entry: { index: number; command: RegistryCommand }) => void) => {
+        applied.add(listener);
+        return () => applied.delete(listener);
+      },
+      onRestore: (listener: () => void) => {
+        restored.add(listener);
+        return () => restored.delete(listener);
+      },
+    };
+    const deliver = (command: unknown, at: number): void => {
+      index = at;
+      for (const listener of applied) listener({ index: at, command: command as RegistryCommand });
+    };
+    const registry = createRegistry<string>({ nodeId: 'observer', clock: simulation.clock, random: simulation.random, consensusLog: log });
+    const claim = (node: string, incarnation: number) => ({
+      type: 'registry-claim',
+      namespace: 'production',
+      claim: { id: `${node}/${incarnation}/g1`, name: 'X', node, incarnation, target: `target-of-${node}`, capabilities: [], metadata: {}, weight: 1, registeredAt: 1 },
+    });
+    const history = [claim('n', 5), claim('m', 7), { type: 'registry-release-node', namespace: 'production', node: 'n', incarnation: 5 }, claim('p', 9)];
+    history.slice(0, 3).forEach((command, position) => deliver(command, position + 1));
+    expect(registry.find('X')).toBeUndefined(); // n held it, then departed
+    // The snapshot holds all four; its commands are heard again from the first.
+    for (const listener of restored) listener();
+    history.forEach((command, position) => deliver(command, position + 1));
+    expect(registry.find('X')?.node).toBe('p');
+    registry.close();
+  });
+
   it('releases: by unregisterGlobal, by the handle, and when the process exits', async () => {
     const { simulation, registry, processes } = setup(202);
     await registry.registerGlobal('a', 'x');

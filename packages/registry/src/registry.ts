@@ -342,7 +342,7 @@ class RegistryImpl<Target> implements Registry<Target> {
   private readonly replica: Replica;
   private readonly view: ServiceView;
   private readonly replication: Replication | undefined;
-  private readonly globals: GlobalNames;
+  private globals: GlobalNames;
   private readonly own = new Map<string, OwnRecord<Target>>();
   private readonly ownByName = new Map<string, Set<OwnRecord<Target>>>();
   private readonly watchersByName = new Map<string, Set<Watcher<Target>>>();
@@ -436,6 +436,7 @@ class RegistryImpl<Target> implements Registry<Target> {
       const log = options.consensusLog;
       this.appliedIndex = log.appliedIndex();
       this.unsubscribers.push(log.onApplied((entry) => this.onApplied(entry)));
+      if (log.onRestore !== undefined) this.unsubscribers.push(log.onRestore(() => this.restartGlobals()));
     }
   }
 
@@ -1044,6 +1045,18 @@ class RegistryImpl<Target> implements Registry<Target> {
     const log = this.options.consensusLog;
     if (log === undefined) throw new ConsensusNotConfiguredError(operation);
     return log;
+  }
+
+  /**
+   * The log's state was replaced by a snapshot, whose commands are about to be heard again from
+   * the first: the global names start over, or the replay would meet the state the earlier
+   * commands left (a release floor refusing the claim that won, so a refused one wins here).
+   * This node's own claims are kept: the replay links them to their names again.
+   */
+  private restartGlobals(): void {
+    this.globals = new GlobalNames(this.namespace, this.limits);
+    for (const slot of this.globalSlots.values()) this.view.delete(slot, 'unregistered');
+    this.globalSlots.clear();
   }
 
   private onApplied(entry: AppliedEntry<RegistryCommand>): void {

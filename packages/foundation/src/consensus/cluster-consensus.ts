@@ -17,6 +17,7 @@ export interface ConsensusLog<Command> {
   readIndex(options?: { readonly signal?: AbortSignal | undefined }): Promise<number>;
   appliedIndex(): number;
   onApplied(listener: (entry: { readonly index: number; readonly command: Command }) => void): () => void;
+  onRestore(listener: () => void): () => void;
 }
 
 /** Request/reply to another node, for forwarding commands to the leader. */
@@ -174,6 +175,7 @@ export function createClusterConsensus(options: ClusterConsensusOptions): Cluste
         readIndex: async (callOptions) => (await read({ kind: 'applied-index' }, callOptions?.signal)) as number,
         appliedIndex: () => stateMachine.appliedIndex(),
         onApplied: (listener) => stateMachine.onApplied(stream, listener as (entry: AppliedCommand) => void),
+        onRestore: (listener) => stateMachine.onRestored(stream, listener),
       };
     },
     propose,

@@ -28,4 +28,22 @@ describe('the cluster state machine', () => {
     machine.apply({ stream: 'config', command: { type: 'config-set', path: ['a'], value: 1 } }, next + 1);
     expect(applied).toEqual([{ type: 'config-set', path: ['a'], value: 1 }]);
   });
+
+  it('tells a stream\'s restore listeners before replaying a snapshot to its listeners', () => {
+    // Review finding: restore replayed the registry's history onto listeners that still held
+    // what the earlier commands had built, and global names diverged on that follower.
+    const leader = new ClusterStateMachine();
+    const follower = new ClusterStateMachine();
+    for (const machine of [leader, follower]) machine.registerStream('registry');
+    const heard: string[] = [];
+    follower.onRestored('registry', () => heard.push('restore'));
+    follower.onApplied('registry', (entry) => heard.push(`apply ${entry.index}`));
+    for (const index of [1, 2, 3]) {
+      leader.apply({ stream: 'registry', command: { n: index } }, index);
+      if (index < 3) follower.apply({ stream: 'registry', command: { n: index } }, index);
+    }
+    heard.length = 0;
+    follower.restore(leader.snapshot());
+    expect(heard).toEqual(['restore', 'apply 1', 'apply 2', 'apply 3']);
+  });
 });

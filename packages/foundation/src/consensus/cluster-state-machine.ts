@@ -58,6 +58,8 @@ interface Stream {
   history: AppliedCommand[];
   byKey: Map<string, AppliedCommand>;
   readonly listeners: Set<(entry: AppliedCommand) => void>;
+  /** Told before a snapshot's commands are replayed to `listeners`. */
+  readonly restoreListeners: Set<() => void>;
 }
 
 const codec = new Encoder({ useRecords: false, structuredClone: false });
@@ -90,7 +92,7 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
   registerStream(name: string, options: StreamOptions = {}): void {
     if (BUILT_IN.has(name)) throw new RangeError(`stream ${name} is built in`);
     if (this.streams.has(name)) return;
-    this.streams.set(name, { retain: options.retain ?? 'all', history: [], byKey: new Map(), listeners: new Set() });
+    this.streams.set(name, { retain: options.retain ?? 'all', history: [], byKey: new Map(), listeners: new Set(), restoreListeners: new Set() });
   }
 
   onApplied(stream: string, listener: (entry: AppliedCommand) => void): () => void {
@@ -98,6 +100,14 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
     if (entry === undefined) throw new RangeError(`unknown stream ${stream}`);
     entry.listeners.add(listener);
     return () => entry.listeners.delete(listener);
+  }
+
+  /** `listener` hears that a snapshot replaced the state, before its commands are replayed on `stream`. */
+  onRestored(stream: string, listener: () => void): () => void {
+    const entry = this.streams.get(stream);
+    if (entry === undefined) throw new RangeError(`unknown stream ${stream}`);
+    entry.restoreListeners.add(listener);
+    return () => entry.restoreListeners.delete(listener);
   }
 
   appliedIndex(): number {
@@ -204,6 +214,13 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
     for (const [name, retained] of decoded.streams) {
       const stream = this.streams.get(name);
       if (stream === undefined) continue;
+      for (const listener of stream.restoreListeners) {
+        try {
+          listener();
+        } catch {
+          // A listener's failure is its own.
+        }
+      }
       if (stream.retain === 'all') {
         stream.history = retained as AppliedCommand[];
         for (const entry of stream.history) for (const listener of stream.listeners) listener(entry);

@@ -12,6 +12,10 @@
 //   reading local state is a linearizable read.
 // - `onApplied` listeners see applied commands in index order, each once; `appliedIndex()` is
 //   the index of the last one (0 before any).
+// - `onRestore` (optional) listeners hear that this replica's state was replaced by a snapshot
+//   (a follower too far behind the leader): the `onApplied` listeners then hear the commands
+//   the snapshot retains again, from the first, so each must first drop what it derived from
+//   the commands before.
 
 export interface AppliedEntry<Command> {
   readonly index: number;
@@ -27,4 +31,5 @@ export interface ConsensusLog<Command = unknown> {
   readIndex(options?: ConsensusLogCallOptions): Promise<number>;
   appliedIndex(): number;
   onApplied(listener: (entry: AppliedEntry<Command>) => void): () => void;
+  onRestore?(listener: () => void): () => void;
 }
