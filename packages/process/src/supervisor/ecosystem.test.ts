@@ -79,6 +79,24 @@ describe('ecosystems', () => {
     await runtime.shutdown();
   });
 
+  it('keeps reporting current pids after its supervisor gave up and was restarted by its parent', async () => {
+    // Review finding: the handle read the supervisor pid captured at creation, so once the
+    // parent had restarted the ecosystem, coordinator() was undefined and workers() empty.
+    const runtime = createRuntime({ nodeId: 'node-a', rootIntensity: { maxRestarts: 10, periodMs: 5_000 } });
+    const ecosystem = await runtime.spawnEcosystem({ coordinator: { behavior: () => undefined }, workers: { behavior: workerBehavior, count: 1 }, intensity: { maxRestarts: 1, periodMs: 5_000 } });
+    const first = ecosystem.supervisor;
+    for (let crash = 0; crash < 3; crash += 1) {
+      const worker = ecosystem.workers()[0];
+      if (worker !== undefined) runtime.send(worker, 'crash');
+      await settle(5);
+    }
+    await until(() => ecosystem.supervisor !== first && ecosystem.workers().length === 1 && ecosystem.coordinator() !== undefined, 'the restarted ecosystem');
+    expect(runtime.isAlive(ecosystem.supervisor)).toBe(true);
+    expect(runtime.isAlive(ecosystem.workers()[0]!)).toBe(true);
+    expect(runtime.ecosystemInfo(ecosystem).members).toBe(2);
+    await runtime.shutdown();
+  });
+
   it('runs 1,000 workers, reports their mailboxes, and stops as a unit', async () => {
     const runtime = createRuntime({ nodeId: 'node-a' });
     const ecosystem = await runtime.spawnEcosystem({

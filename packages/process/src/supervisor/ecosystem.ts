@@ -37,7 +37,7 @@ export interface EcosystemSpec<CoordinatorArgs = unknown, WorkerArgs = unknown> 
 
 export interface Ecosystem {
   readonly id: string;
-  /** The ecosystem's supervisor (one-for-one over the coordinator and the workers). */
+  /** The ecosystem's supervisor (one-for-one over the coordinator and the workers), as it runs now. */
   readonly supervisor: Pid;
   /** The coordinator's current pid (it changes when the coordinator is restarted). */
   coordinator(): Pid | undefined;
@@ -103,8 +103,16 @@ export async function spawnEcosystem<CoordinatorArgs, WorkerArgs>(
     },
   });
   if (supervisor === undefined) throw new SupervisorError('start-failed', `ecosystem "${id}" did not start`);
+  // The ecosystem's supervisor as its parent runs it now: the parent restarts it with a new pid
+  // when it gives up (its children's restarts went past its intensity).
+  let known = supervisor;
+  const current = (): Pid => {
+    const child = supervisorState(runtime, parent)?.children.find((candidate) => candidate.spec.id === id);
+    if (child?.pid !== undefined) known = child.pid;
+    return known;
+  };
   const members = (): { coordinator: Pid | undefined; workers: Pid[] } => {
-    const state = supervisorState(runtime, supervisor);
+    const state = supervisorState(runtime, current());
     if (state === undefined) return { coordinator: undefined, workers: [] };
     let coordinator: Pid | undefined;
     const workers: Pid[] = [];
@@ -117,7 +125,9 @@ export async function spawnEcosystem<CoordinatorArgs, WorkerArgs>(
   };
   return {
     id,
-    supervisor,
+    get supervisor() {
+      return current();
+    },
     coordinator: () => members().coordinator,
     workers: () => members().workers,
     async stop() {
