@@ -54,6 +54,18 @@ describe('the file write-ahead log', () => {
     await again.storage.close();
   });
 
+  it('creates a data directory several levels deep that does not exist yet, and finds its log again', async () => {
+    // The parents it creates are fsynced up to the one that existed (not observable here; this
+    // runs that path and checks it ends).
+    const path = join(directory(), 'a', 'b', 'data');
+    const { storage } = await reopen(path);
+    await storage.save({ hardState: { term: 1, vote: 'n1', commit: 0 }, entries: [entry(1, 1)] });
+    await storage.close();
+    const again = await reopen(path);
+    expect(texts(again.state.entries)).toEqual(['1/1:e1']);
+    await again.storage.close();
+  });
+
   it('replaces a conflicting suffix, as a follower must when the leader overwrites it', async () => {
     const path = directory();
     const { storage } = await reopen(path);

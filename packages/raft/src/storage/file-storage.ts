@@ -15,7 +15,7 @@
 //   a complete older snapshot plus log to recover from.
 import { mkdir, open, readdir, readFile, rename, rm, truncate } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { CorruptLogError } from '../errors/corrupt-log-error';
 import type { Entry, HardState, Snapshot } from '../core/types';
 import { mustSync } from './persistence';
@@ -100,10 +100,22 @@ class FileStorage implements RaftPersistence {
   async load(): Promise<PersistedState> {
     if (this.loaded) throw new Error('file storage was already loaded');
     this.loaded = true;
+    const created = await mkdir(this.directory, { recursive: true });
     await mkdir(this.walDirectory, { recursive: true });
     await mkdir(this.snapshotDirectory, { recursive: true });
-    // New directories are durable only once their parent's entry is.
-    if (this.sync) await syncDirectory(this.directory);
+    // New directories are durable only once their parent's entry is: the data directory's own
+    // entries, and, when this call created the data directory (and perhaps parents of it), the
+    // entries of each directory it made, up to the one that already existed.
+    if (this.sync) {
+      await syncDirectory(this.directory);
+      if (created !== undefined) {
+        const first = resolve(created);
+        for (let made = resolve(this.directory); dirname(made) !== made; made = dirname(made)) {
+          await syncDirectory(dirname(made));
+          if (made === first) break;
+        }
+      }
+    }
     const snapshot = await this.loadSnapshot();
     const { entries, hardState } = await this.replay(snapshot);
     this.hardState = hardState;
