@@ -3,9 +3,11 @@
 import type { Scheduler, Timer } from '@foundation/core';
 import { createSimulation } from '@foundation/testkit';
 import type { Simulation } from '@foundation/testkit';
+import type { Pid } from '../src/core/pid';
 import { createRuntime } from '../src/runtime/runtime';
 import type { Runtime } from '../src/runtime/runtime';
 import type { RuntimeOptions } from '../src/runtime/options';
+import type { MailboxOptions } from '../src/runtime/types';
 
 export interface SimulatedRuntime {
   readonly simulation: Simulation;
@@ -149,4 +151,24 @@ export function reachable(value: object): string[] {
     for (const name of Object.getOwnPropertyNames(current)) if (name !== 'constructor') names.add(name);
   }
   return [...names].sort();
+}
+
+/**
+ * A process on `runtime` that records every message it handles and is stuck in its first one
+ * ('block', sent here) until `release` is called, so that what is sent meanwhile queues in its
+ * mailbox (or waits at it, or overflows it).
+ */
+export function blockedProcess(runtime: Runtime, mailbox: MailboxOptions, options: { readonly trapExits?: boolean } = {}): { pid: Pid; handled: unknown[]; release: () => void } {
+  const gate = deferred();
+  const handled: unknown[] = [];
+  const pid = runtime.spawn(
+    async (message: unknown) => {
+      handled.push(message);
+      if (message === 'block') await gate.promise;
+      return message;
+    },
+    { mailbox, trapExits: options.trapExits === true },
+  );
+  runtime.send(pid, 'block');
+  return { pid, handled, release: () => gate.resolve() };
 }

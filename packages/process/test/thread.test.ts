@@ -13,7 +13,7 @@ import type { Runtime } from '../src/runtime/runtime';
 import type { DeadLetter } from '../src/runtime/options';
 import { isDownMessage, isExitMessage } from '../src/runtime/system-messages';
 import type { ThreadBehavior } from '../src/runtime/types';
-import { DOCUMENTED_SELF, deferred, settle, until } from './support';
+import { DOCUMENTED_SELF, blockedProcess, settle, until } from './support';
 
 const fixtures = resolve(__dirname, 'fixtures/thread-behaviors.ts');
 const behavior = (name: string): ThreadBehavior => ({ module: fixtures, export: name });
@@ -221,16 +221,7 @@ describe('thread isolation', () => {
   it('reports a worker\'s send that finds a full reject mailbox as an overflow dead letter', async () => {
     // Review finding: the MailboxFullError was caught as a malformed thread message, so the
     // message vanished without a dead letter.
-    const gate = deferred();
-    const handled: unknown[] = [];
-    const target = runtime.spawn(
-      async (message: unknown) => {
-        handled.push(message);
-        if (message === 'block') await gate.promise;
-      },
-      { mailbox: { capacity: 1, overflow: 'reject' } },
-    );
-    runtime.send(target, 'block');
+    const { pid: target, handled, release } = blockedProcess(runtime, { capacity: 1, overflow: 'reject' });
     await settle();
     const worker = await runtime.start(behavior('burst'), { isolation: 'thread' });
     letters.length = 0;
@@ -240,7 +231,7 @@ describe('thread isolation', () => {
       { to: target.toString(), message: 'second', reason: 'overflow', from: worker },
       { to: target.toString(), message: 'third', reason: 'overflow', from: worker },
     ]);
-    gate.resolve();
+    release();
     await until(() => handled.length === 2, 'the first message handled', CROSS_THREAD);
     expect(handled).toEqual(['block', 'first']);
   }, WAIT);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { deferred, settle, simulatedRuntime, until } from '../../test/support';
+import { blockedProcess, deferred, settle, simulatedRuntime, until } from '../../test/support';
 import { InvalidOptionError } from '../errors/invalid-option-error';
 import { MailboxFullError } from '../errors/mailbox-full-error';
 import type { DeadLetter } from './options';
@@ -13,18 +13,7 @@ import type { Pid } from '../core/pid';
 function blockedReceiver(capacity: number, overflow: OverflowPolicy) {
   const letters: DeadLetter[] = [];
   const runtime = createRuntime({ nodeId: 'node-a', onDeadLetter: (letter) => letters.push(letter) });
-  const gate = deferred();
-  const handled: unknown[] = [];
-  const pid = runtime.spawn(
-    async (message: unknown) => {
-      handled.push(message);
-      if (message === 'block') await gate.promise;
-      return message;
-    },
-    { mailbox: { capacity, overflow } },
-  );
-  runtime.send(pid, 'block');
-  return { runtime, pid, letters, handled, release: () => gate.resolve() };
+  return { runtime, letters, ...blockedProcess(runtime, { capacity, overflow }) };
 }
 
 describe('bounded mailboxes', () => {
@@ -108,19 +97,7 @@ describe('bounded mailboxes', () => {
     // Review finding: exit and down messages went straight into the mailbox, past messages that
     // were still waiting for room, so a process's EXIT arrived before its last words.
     const runtime = createRuntime({ nodeId: 'node-a' });
-    const gate = deferred();
-    const handled: string[] = [];
-    const receiver = runtime.spawn(
-      async (message: unknown) => {
-        if (message === 'block') {
-          await gate.promise;
-          return;
-        }
-        handled.push(isExitMessage(message) ? 'EXIT' : String(message));
-      },
-      { mailbox: { capacity: 1, overflow: 'backpressure' }, trapExits: true },
-    );
-    runtime.send(receiver, 'block');
+    const { pid: receiver, handled, release } = blockedProcess(runtime, { capacity: 1, overflow: 'backpressure' }, { trapExits: true });
     await settle();
     runtime.send(receiver, 'filler'); // the mailbox is full from here on
     const sender = runtime.spawn((message: unknown, self: ProcessSelf) => {
@@ -131,9 +108,9 @@ describe('bounded mailboxes', () => {
     });
     runtime.send(sender, 'go');
     await settle();
-    gate.resolve();
-    await until(() => handled.length === 3);
-    expect(handled).toEqual(['filler', 'last words', 'EXIT']);
+    release();
+    await until(() => handled.length === 4);
+    expect(handled.slice(1).map((message) => (isExitMessage(message) ? 'EXIT' : message))).toEqual(['filler', 'last words', 'EXIT']);
     await runtime.shutdown();
   });
 
