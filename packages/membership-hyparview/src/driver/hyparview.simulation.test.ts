@@ -5,6 +5,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { checkDeterminism, seedFromEnvironment } from '@foundation/testkit';
+import { overlayMetrics } from '../internal/overlay-metrics';
 import { createSimCluster } from '../internal/sim-cluster';
 import type { SimCluster } from '../internal/sim-cluster';
 
@@ -29,27 +30,6 @@ function lastingOneSidedLinks(cluster: SimCluster): string[] {
   return [...now].filter((pair) => later.has(pair));
 }
 
-/** Connected components of the live nodes' active views, leaving out `excluded`. */
-function componentsWithout(cluster: SimCluster, excluded: ReadonlySet<string>): number {
-  const views = cluster.activeViews();
-  const seen = new Set<string>();
-  let components = 0;
-  for (const start of views.keys()) {
-    if (excluded.has(start) || seen.has(start)) continue;
-    components += 1;
-    const stack = [start];
-    seen.add(start);
-    while (stack.length > 0) {
-      for (const peer of views.get(stack.pop()!) ?? []) {
-        if (excluded.has(peer) || seen.has(peer) || !views.has(peer)) continue;
-        seen.add(peer);
-        stack.push(peer);
-      }
-    }
-  }
-  return components;
-}
-
 /**
  * `stranded`: survivors that knew no live node when the others crashed (every entry of their
  * views and every seed crashed). They cannot reach anyone; a live node that knows of them may
@@ -60,7 +40,8 @@ function expectHealthyOverlay(cluster: SimCluster, seed: number | string, strand
   const overlay = cluster.overlay(40);
   const alone = new Set([...stranded].filter((id) => cluster.membership(id).activeView().length === 0));
   const context = `seed=${String(seed)} stranded=${JSON.stringify([...stranded])} alone=${JSON.stringify([...alone])} ${JSON.stringify(overlay)}`;
-  expect({ context, components: componentsWithout(cluster, alone) }).toEqual({ context, components: 1 });
+  const others = new Map([...cluster.activeViews()].filter(([id]) => !alone.has(id)));
+  expect({ context, components: overlayMetrics(others, 1).components }).toEqual({ context, components: 1 });
   expect({ context, oneSided: lastingOneSidedLinks(cluster) }).toEqual({ context, oneSided: [] });
   for (const id of cluster.live()) {
     const membership = cluster.membership(id);
