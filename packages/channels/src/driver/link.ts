@@ -422,8 +422,6 @@ export class Link {
         // against its bound) until one arrives.
         this.unackedMessages[lane] = this.unackedMessages[lane]! + 1;
         this.unackedBytes[lane] = this.unackedBytes[lane]! + Math.ceil(frame.length / header.count);
-        // An early flush inside a handler also took the control write this frame scheduled.
-        this.scheduleControl();
         if (sequence.accept(header.firstSeq + index) === 'duplicate') {
           counter.duplicatesDropped += 1;
           continue;
@@ -435,6 +433,8 @@ export class Link {
       if (metas === undefined) this.host.deliver(this, channel, header.lane, item, undefined);
       else this.host.deliver(this, channel, header.lane, (item as unknown[])[1], metas[index]);
     }
+    // An early flush inside a handler also took the control write this frame scheduled.
+    if (sequence !== undefined && this.unackedMessages[lane]! > 0) this.scheduleControl();
   }
 
   private receiveChunk(connection: Connection, frame: Buffer): void {
