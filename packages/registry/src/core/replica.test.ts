@@ -3,6 +3,8 @@ import fc from 'fast-check';
 import { FoundationError } from '@foundation/core';
 import type { DepartureRecord, OriginDelta, OwnEntryFields, ReplicaChange, ReplicaOptions } from './replica';
 import { Replica } from './replica';
+import { DEFAULT_LIMITS } from './limits';
+import { decodeMessage, encodeDeltas } from './wire';
 
 function fields(id: string, name: string, extra: Partial<OwnEntryFields> = {}): OwnEntryFields {
   return {
@@ -56,11 +58,19 @@ function view(target: Replica): string {
   return JSON.stringify({ entries, origins, departed });
 }
 
-/** Merges everything `source` has into `target`, as one anti-entropy exchange does. */
+/** The pieces a delta travels in, through the wire encoding, with at most `size` changes each. */
+function pieces(delta: OriginDelta, size = 2): OriginDelta[] {
+  return encodeDeltas('ns', [delta], [], size).flatMap((payload) => {
+    const message = decodeMessage(payload, delta.node, 'ns', DEFAULT_LIMITS);
+    return message.type === 'delta' ? message.origins : [];
+  });
+}
+
+/** Merges everything `source` has into `target`, as one anti-entropy exchange does (in small pieces). */
 function pull(target: Replica, source: Replica, now = 0): void {
   const { deltas, departed } = source.deltasFor(target.summary());
   for (const record of departed) target.applyDeparture(record, now);
-  for (const delta of deltas) target.applyDelta(delta, now, source.nodeId);
+  for (const delta of deltas) for (const piece of pieces(delta)) target.applyDelta(piece, now, source.nodeId);
 }
 
 describe('own changes and deltas', () => {
@@ -98,6 +108,47 @@ describe('merging deltas', () => {
     receiver.applyDelta(first, 0, 'a');
     expect(receiver.summary().origins.find((o) => o.node === 'a')).toMatchObject({ prefix: 2, cloud: [] });
     expect([...receiver.entries()].map((entry) => entry.id).sort()).toEqual(['a/1/1', 'a/1/2']);
+  });
+
+  it('a delta sent in pieces loses nothing when pieces are reordered or lost: anti-entropy fills the gap (review finding)', () => {
+    // Pieces used to cover nothing until the last, which covered the whole delta: when the last
+    // arrived first, the receiver took the earlier pieces' entries for old ones and refused them,
+    // and no later anti-entropy round sent them again.
+    const origin = replica('a');
+    const receiver = replica('r');
+    for (let index = 1; index <= 7; index += 1) origin.putOwn(fields(`a/1/${index}`, 'db'));
+    const sent = pieces(origin.takeOwnDelta()!);
+    expect(sent.length).toBe(4);
+    const [lost, ...delivered] = sent;
+    for (const piece of delivered.reverse()) receiver.applyDelta(piece, 0, 'a');
+    expect(lost!.entries.map((entry) => entry.id)).toEqual(['a/1/1', 'a/1/2']);
+    expect([...receiver.entries()].map((entry) => entry.id).sort()).toEqual(['a/1/3', 'a/1/4', 'a/1/5', 'a/1/6', 'a/1/7']);
+    expect(receiver.summary().origins.find((o) => o.node === 'a')).toMatchObject({ prefix: 0, cloud: [{ low: 3, high: 7 }] });
+    pull(receiver, origin);
+    expect([...receiver.entries()].map((entry) => entry.id).sort()).toEqual(['a/1/1', 'a/1/2', 'a/1/3', 'a/1/4', 'a/1/5', 'a/1/6', 'a/1/7']);
+    expect(receiver.summary().origins.find((o) => o.node === 'a')).toMatchObject({ prefix: 7, cloud: [] });
+  });
+
+  it('a key list sent in pieces prunes removed entries in each piece, whichever pieces arrive (review finding)', () => {
+    const origin = replica('a');
+    const behind = replica('b');
+    for (let index = 1; index <= 6; index += 1) origin.putOwn(fields(`a/1/${index}`, 'db'));
+    behind.applyDelta(origin.takeOwnDelta()!, 0, 'a');
+    origin.removeOwn('a/1/2', 0);
+    origin.removeOwn('a/1/5', 0);
+    for (let index = 7; index <= 10; index += 1) origin.putOwn(fields(`a/1/${index}`, 'db'));
+    origin.takeOwnDelta(); // lost on the way to `behind`
+    origin.collectGarbage(5_000);
+    const delta = origin.deltasFor(behind.summary()).deltas.find((candidate) => candidate.node === 'a')!;
+    expect(delta.removed).toEqual([]);
+    const sent = pieces(delta);
+    expect(sent.length).toBeGreaterThan(1);
+    // Only the last piece arrives: it covers only its own revisions, prunes nothing below them.
+    behind.applyDelta(sent.at(-1)!, 0, 'a');
+    expect([...behind.entries()].map((entry) => entry.id)).toContain('a/1/2');
+    for (const piece of sent.slice(0, -1).reverse()) behind.applyDelta(piece, 0, 'a');
+    expect([...behind.entries()].map((entry) => entry.id).sort()).toEqual(['a/1/1', 'a/1/10', 'a/1/3', 'a/1/4', 'a/1/6', 'a/1/7', 'a/1/8', 'a/1/9']);
+    expect(behind.summary().origins.find((o) => o.node === 'a')).toMatchObject({ prefix: 12, cloud: [] });
   });
 
   it('a removal that overtakes the registration keeps it from appearing (pending tombstone)', () => {
@@ -304,7 +355,7 @@ describe('bounds on what peers send', () => {
 // ---- the join laws, on replicas built from histories of honest origins -------------------------
 
 interface History {
-  /** Deltas in the order the origins produced them. */
+  /** Deltas in the order the origins produced them, in the pieces the wire sends them in. */
   readonly deltas: OriginDelta[];
   readonly departures: DepartureRecord[];
 }
@@ -333,18 +384,18 @@ function buildHistory(scripts: Record<string, Operation[]>): History {
       else if (step.kind === 'depart') departures.push({ node, incarnation, at: 0 });
       else if (step.kind === 'restart') {
         const delta = origin.takeOwnDelta();
-        if (delta !== undefined) deltas.push(delta);
+        if (delta !== undefined) deltas.push(...pieces(delta));
         incarnation += 1;
         origin = replica(node, { incarnation });
         deltas.push({ node, incarnation, covers: [], entries: [], removed: [], keys: undefined });
       }
       if (step.kind === 'flush' || step.kind === 'remove') {
         const delta = origin.takeOwnDelta();
-        if (delta !== undefined) deltas.push(delta);
+        if (delta !== undefined) deltas.push(...pieces(delta));
       }
     }
     const delta = origin.takeOwnDelta();
-    if (delta !== undefined) deltas.push(delta);
+    if (delta !== undefined) deltas.push(...pieces(delta));
   }
   return { deltas, departures };
 }

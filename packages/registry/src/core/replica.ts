@@ -52,7 +52,9 @@ export interface KeyRevision {
  * A piece of one origin's state. `covers` lists the revisions this delta completes: a receiver
  * that applies it has incorporated every change in those intervals (for the origin's own
  * deltas, the new changes; for anti-entropy, the sender's whole context, computed against the
- * receiver's summary). An empty `covers` carries entries only (a chunk of a larger delta).
+ * receiver's summary). A large delta travels in pieces that each cover their own revisions
+ * (see `encodeDeltas`); an empty `covers` carries entries only, as pieces from peers before
+ * that change did.
  */
 export interface OriginDelta {
   readonly node: string;

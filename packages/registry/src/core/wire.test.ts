@@ -58,18 +58,32 @@ describe('wire', () => {
     expect(stricter.type === 'delta' && stricter.rejected.map((error) => error.path)).toEqual(['origins[0].entries[0].capabilities']);
   });
 
-  it('splits a large delta into entry-only chunks, with the covered revisions and keys in the last', () => {
+  it('splits a large delta into pieces by revision, each covering its own revisions, keys with their revision', () => {
     const entries = Array.from({ length: 25 }, (_, index) => instance(index + 1));
     const removed = Array.from({ length: 5 }, (_, index) => ({ id: `a/1/${100 + index}`, revision: 100 + index }));
-    const payloads = encodeDeltas('ns', [{ node: 'a', incarnation: 1, covers: [{ low: 1, high: 104 }], entries, removed, keys: [] }], [], 10);
+    const keys = entries.map((entry) => ({ id: entry.id, revision: entry.revision }));
+    const payloads = encodeDeltas('ns', [{ node: 'a', incarnation: 1, covers: [{ low: 1, high: 104 }], entries, removed, keys }], [], 10);
     const decoded = payloads.map((payload) => decodeMessage(payload, 'a', 'ns', DEFAULT_LIMITS));
     const origins = decoded.flatMap((message) => (message.type === 'delta' ? message.origins : []));
-    expect(origins.map((origin) => [origin.entries.length + origin.removed.length, origin.covers.length, origin.keys === undefined])).toEqual([
-      [10, 0, true],
-      [10, 0, true],
-      [10, 1, false],
+    expect(origins.map((origin) => [origin.entries.length + origin.removed.length, origin.covers, origin.keys?.length])).toEqual([
+      [10, [{ low: 1, high: 10 }], 10],
+      [10, [{ low: 11, high: 20 }], 10],
+      [10, [{ low: 21, high: 104 }], 5],
     ]);
     expect(origins.flatMap((origin) => origin.entries.map((entry) => entry.id))).toEqual(entries.map((entry) => entry.id));
+    expect(origins.flatMap((origin) => origin.keys!)).toEqual(keys);
+  });
+
+  it('slices covers with gaps, and keeps a key list (even empty) on every piece', () => {
+    const entries = [instance(2), instance(3), instance(7), instance(9)];
+    const payloads = encodeDeltas('ns', [{ node: 'a', incarnation: 1, covers: [{ low: 1, high: 3 }, { low: 6, high: 12 }], entries, removed: [], keys: [] }], [], 1);
+    const origins = payloads.map((payload) => decodeMessage(payload, 'a', 'ns', DEFAULT_LIMITS)).flatMap((message) => (message.type === 'delta' ? message.origins : []));
+    expect(origins.map((origin) => [origin.covers, origin.keys])).toEqual([
+      [[{ low: 1, high: 2 }], []],
+      [[{ low: 3, high: 3 }], []],
+      [[{ low: 6, high: 7 }], []],
+      [[{ low: 8, high: 12 }], []],
+    ]);
   });
 
   it('also splits by bytes, so a delta of entries with large metadata stays under maxMessageBytes', () => {
@@ -83,7 +97,21 @@ describe('wire', () => {
     for (const payload of payloads) expect(payload.byteLength).toBeLessThanOrEqual(limits.maxMessageBytes);
     const origins = payloads.map((payload) => decodeMessage(payload, 'a', 'ns', limits)).flatMap((message) => (message.type === 'delta' ? message.origins : []));
     expect(origins.flatMap((origin) => origin.entries.map((entry) => entry.id))).toEqual(entries.map((entry) => entry.id));
-    expect(origins.at(-1)!.covers).toEqual([{ low: 1, high: 40 }]);
+    // Together the pieces cover the delta's revisions, each exactly once.
+    const covered = origins.flatMap((origin) => origin.covers);
+    expect(covered[0]!.low).toBe(1);
+    expect(covered.at(-1)!.high).toBe(40);
+    for (let index = 1; index < covered.length; index += 1) expect(covered[index]!.low).toBe(covered[index - 1]!.high + 1);
+  });
+
+  it('splits a long key list by bytes too', () => {
+    const keys = Array.from({ length: 3_000 }, (_, index) => ({ id: `a/${'k'.repeat(100)}/${index}`, revision: index + 1 }));
+    const limits = { ...DEFAULT_LIMITS, maxMessageBytes: 64 * 1024 };
+    const payloads = encodeDeltas('ns', [{ node: 'a', incarnation: 1, covers: [{ low: 1, high: 3_000 }], entries: [], removed: [], keys }], [], 1_000, limits.maxMessageBytes);
+    expect(payloads.length).toBeGreaterThan(1);
+    for (const payload of payloads) expect(payload.byteLength).toBeLessThanOrEqual(limits.maxMessageBytes);
+    const origins = payloads.map((payload) => decodeMessage(payload, 'a', 'ns', limits)).flatMap((message) => (message.type === 'delta' ? message.origins : []));
+    expect(origins.flatMap((origin) => origin.keys!)).toEqual(keys);
   });
 
   it('digests and summaries round-trip', () => {

@@ -106,19 +106,23 @@ export function encodeSummary(namespace: string, origins: readonly OriginSummary
 
 /**
  * Delta messages for `deltas` and `departed`, split so that no message carries more than
- * `maxEntriesPerMessage` entries and removals, nor more than half of `maxMessageBytes` of them.
- * An origin's delta that is too large is sent as entry-only chunks first; its last chunk
- * carries the covered revisions and the key list, so the receiver only advances its context
- * once it has everything.
+ * `maxEntriesPerMessage` entries and removals, nor more than half of `maxMessageBytes` of
+ * entries, removals and keys.
+ *
+ * An origin's delta that is too large goes out in pieces by revision: each piece carries the
+ * changes (and, with a key list, the keys) in one range of revisions, and covers exactly that
+ * range of the delta's covered revisions. Each piece is then complete on its own. A broadcast
+ * may lose, duplicate or reorder pieces; a receiver that misses one is left with a gap in its
+ * context, which the next anti-entropy round shows and fills. (Pieces that covered nothing
+ * until the last one did lost their entries for good when the last arrived first: the receiver
+ * then covered their revisions and refused them as old.)
  */
 export function encodeDeltas(namespace: string, deltas: readonly OriginDelta[], departed: readonly DepartureRecord[], maxEntriesPerMessage: number, maxMessageBytes = Number.POSITIVE_INFINITY): Uint8Array[] {
   // Entries and removals are also bounded by bytes: a thousand entries with metadata near its
   // limit encode to several megabytes, past what a receiver accepts (`maxMessageBytes`), and
-  // such a delta would be refused on every round. Half the bound goes to them; the rest is for
-  // the message head, covers, key lists and departures.
+  // such a delta would be refused on every round. Half the bound goes to them and the keys; the
+  // rest is for the message head, covers and departures.
   const byteBudget = maxMessageBytes / 2;
-  const entryBytes = (instance: ServiceInstance): number => utf8Length(encodeEntry(instance)) + 1;
-  const removalBytes = (tombstone: Tombstone): number => utf8Length(tombstone.id) + 24;
   const messages: Uint8Array[] = [];
   let batch: OriginDelta[] = [];
   let batchSize = 0;
@@ -140,38 +144,80 @@ export function encodeDeltas(namespace: string, deltas: readonly OriginDelta[], 
     batchBytes += bytes;
   };
   for (const delta of deltas) {
-    let entries = delta.entries;
-    let removed = delta.removed;
-    for (;;) {
-      // The longest prefix of entries, then removals, within both bounds (at least one item).
-      let entryCount = 0;
-      let removedCount = 0;
-      let bytes = 0;
-      while (entryCount < entries.length && entryCount < maxEntriesPerMessage) {
-        const next = entryBytes(entries[entryCount]!);
-        if (entryCount > 0 && bytes + next > byteBudget) break;
-        bytes += next;
-        entryCount += 1;
+    const items = deltaItems(delta);
+    const size = delta.entries.length + delta.removed.length;
+    let bytes = 0;
+    for (const item of items) bytes += item.bytes;
+    if (size <= maxEntriesPerMessage && bytes <= byteBudget) {
+      add(delta, Math.max(1, size), bytes);
+      continue;
+    }
+    // Pieces of whole revisions (an entry and its key share one), each within both bounds and
+    // holding at least one revision.
+    let low = Number.NEGATIVE_INFINITY;
+    let index = 0;
+    while (index < items.length) {
+      const entries: ServiceInstance[] = [];
+      const removed: Tombstone[] = [];
+      const keys: KeyRevision[] = [];
+      let pieceSize = 0;
+      let pieceBytes = 0;
+      let high = low;
+      while (index < items.length) {
+        const revision = items[index]!.revision;
+        let end = index;
+        let groupSize = 0;
+        let groupBytes = 0;
+        while (end < items.length && items[end]!.revision === revision) {
+          const item = items[end]!;
+          if (item.kind !== 'key') groupSize += 1;
+          groupBytes += item.bytes;
+          end += 1;
+        }
+        if (high > low && (pieceSize + groupSize > maxEntriesPerMessage || pieceBytes + groupBytes > byteBudget)) break;
+        for (; index < end; index += 1) {
+          const item = items[index]!;
+          if (item.kind === 'entry') entries.push(item.entry);
+          else if (item.kind === 'removal') removed.push(item.removal);
+          else keys.push(item.key);
+        }
+        pieceSize += groupSize;
+        pieceBytes += groupBytes;
+        high = revision;
       }
-      while (entryCount === entries.length && removedCount < removed.length && entryCount + removedCount < maxEntriesPerMessage) {
-        const next = removalBytes(removed[removedCount]!);
-        if (entryCount + removedCount > 0 && bytes + next > byteBudget) break;
-        bytes += next;
-        removedCount += 1;
-      }
-      if (entryCount === entries.length && removedCount === removed.length) {
-        add({ ...delta, entries, removed }, Math.max(1, entries.length + removed.length), bytes);
-        break;
-      }
-      // Entry-only chunks first; the last carries the covered revisions and the key list, so
-      // the receiver only advances its context once it has everything.
-      add({ ...delta, covers: [], entries: entries.slice(0, entryCount), removed: removed.slice(0, removedCount), keys: undefined }, entryCount + removedCount, bytes);
-      entries = entries.slice(entryCount);
-      removed = removed.slice(removedCount);
+      // The last piece also covers whatever lies above the last change.
+      if (index === items.length) high = Number.POSITIVE_INFINITY;
+      add({ ...delta, covers: sliceIntervals(delta.covers, low, high), entries, removed, keys: delta.keys === undefined ? undefined : keys }, Math.max(1, pieceSize), pieceBytes);
+      low = high;
     }
   }
   flush();
   return messages;
+}
+
+type DeltaItem =
+  | { readonly kind: 'entry'; readonly revision: number; readonly bytes: number; readonly entry: ServiceInstance }
+  | { readonly kind: 'removal'; readonly revision: number; readonly bytes: number; readonly removal: Tombstone }
+  | { readonly kind: 'key'; readonly revision: number; readonly bytes: number; readonly key: KeyRevision };
+
+/** A delta's entries, removals and keys in revision order, each with its encoded size. */
+function deltaItems(delta: OriginDelta): DeltaItem[] {
+  const items: DeltaItem[] = [];
+  for (const entry of delta.entries) items.push({ kind: 'entry', revision: entry.revision, bytes: utf8Length(encodeEntry(entry)) + 1, entry });
+  for (const removal of delta.removed) items.push({ kind: 'removal', revision: removal.revision, bytes: utf8Length(removal.id) + 24, removal });
+  for (const key of delta.keys ?? []) items.push({ kind: 'key', revision: key.revision, bytes: utf8Length(key.id) + 24, key });
+  return items.sort((a, b) => a.revision - b.revision);
+}
+
+/** The parts of `intervals` within (low, high]. */
+function sliceIntervals(intervals: readonly Interval[], low: number, high: number): Interval[] {
+  const slice: Interval[] = [];
+  for (const interval of intervals) {
+    const from = Math.max(interval.low, low + 1);
+    const to = Math.min(interval.high, high);
+    if (from <= to) slice.push({ low: from, high: to });
+  }
+  return slice;
 }
 
 // ---- decoding ---------------------------------------------------------------------------------
