@@ -11,7 +11,10 @@ import type { Cluster } from '../test/support/cluster';
 import { createProcessTable } from '../test/support/process-table';
 import type { TestPid } from '../test/support/process-table';
 import type { RegistryCommand } from './core/global-names';
+import type { LocalConsensusLog } from './ports/local-consensus-log';
 import { createLocalConsensusLog } from './ports/local-consensus-log';
+
+type LocalLog = LocalConsensusLog<RegistryCommand>;
 import { createRegistry } from './registry';
 
 async function failure(promise: Promise<unknown>): Promise<FoundationError> {
@@ -136,6 +139,77 @@ describe('registerGlobal on one node (createLocalConsensusLog)', () => {
     expect(registry.find('c')).toBeUndefined();
     expect(released).toEqual(['c']);
     expect(await registry.registerGlobal('c', 'z')).toMatchObject({ name: 'c' });
+  });
+
+  /** The package's local log, with a hook that runs after each append (and may fail it). */
+  function hookedSetup(seed: number, after: (command: RegistryCommand, log: LocalLog) => Promise<number> | undefined) {
+    const simulation = createSimulation({ seed });
+    const inner = createLocalConsensusLog<RegistryCommand>();
+    const log: LocalLog = { ...inner, append: (command) => (after(command, inner) ?? inner.append(command)) };
+    const processes = createProcessTable('solo', simulation.clock);
+    const registry = createRegistry<TestPid | string>({ nodeId: 'solo', clock: simulation.clock, random: simulation.random, consensusLog: log, monitor: processes, releaseJitterMs: 10 });
+    const released: string[] = [];
+    registry.on('global-release', ({ instance }) => released.push(instance.name));
+    return { simulation, log: inner, processes, registry, released };
+  }
+
+  it('a release applied in the same batch as the claim: registerGlobal still resolves, and the release is heard (review finding)', async () => {
+    // Before, the continuation read the claim's view record, already gone: a TypeError.
+    const { registry, released } = hookedSetup(207, (command, log) => {
+      if (command.type !== 'registry-claim') return undefined;
+      const index = log.append(command);
+      void log.append({ type: 'registry-release-node', namespace: 'production', node: 'solo', incarnation: command.claim.incarnation as number });
+      return index;
+    });
+    const registration = await registry.registerGlobal('lock', 'me');
+    expect(registration.instance).toMatchObject({ name: 'lock', node: 'solo' });
+    expect(registry.find('lock')).toBeUndefined();
+    expect(released).toEqual(['lock']);
+  });
+
+  it('a claim whose append failed but committed holds the name for its target, and goes when its process exits (review finding)', async () => {
+    // Before, the failed call forgot its claim: the name stayed held for good by a claim
+    // nobody owned, and the process was never monitored.
+    let failures = 1;
+    const { simulation, registry, processes, released } = hookedSetup(208, (command, log) => {
+      if (command.type !== 'registry-claim' || failures === 0) return undefined;
+      failures -= 1;
+      return log.append(command).then(() => Promise.reject(new Error('leader lost before it answered')));
+    });
+    const pid = processes.spawn();
+    expect(await failure(registry.registerGlobal('lock', pid))).toMatchObject({ code: 5607 });
+    expect(registry.lookup('lock')).toBe(pid);
+    processes.exit(pid, 'crashed');
+    await simulation.runForAsync(1);
+    expect(registry.find('lock')).toBeUndefined();
+    expect(released).toEqual(['lock']);
+  });
+
+  it('a release that cannot be appended is retried until it lands (review finding)', async () => {
+    let down = false;
+    const { simulation, log, registry, processes } = hookedSetup(209, () => (down ? Promise.reject(new Error('no leader')) : undefined));
+    const pid = processes.spawn();
+    await registry.registerGlobal('lock', pid);
+    down = true;
+    processes.exit(pid, 'crashed');
+    await simulation.runForAsync(2_000);
+    expect(registry.lookup('lock')).toBe(pid);
+    down = false;
+    await simulation.runForAsync(6_000);
+    expect(registry.find('lock')).toBeUndefined();
+    expect(log.entries().map((entry) => entry.command.type)).toEqual(['registry-claim', 'registry-release']);
+  });
+
+  it('a name held by an earlier start of this node is released by its id', async () => {
+    const { simulation, log, registry } = hookedSetup(210, () => undefined);
+    const mine = await registry.registerGlobal('mine', 'me');
+    const earlier = { id: 'solo/1/g1', name: 'old', node: 'solo', incarnation: 1, target: 'gone', capabilities: [], metadata: {}, weight: 1, registeredAt: 1 };
+    await log.append({ type: 'registry-claim', namespace: 'production', claim: earlier });
+    expect(registry.find('old')).toMatchObject({ id: 'solo/1/g1' });
+    await simulation.runForAsync(100);
+    expect(registry.find('old')).toBeUndefined();
+    expect(registry.find('mine')).toMatchObject({ id: mine.id });
+    expect(log.entries().at(-1)!.command).toEqual({ type: 'registry-release', namespace: 'production', name: 'old', id: 'solo/1/g1' });
   });
 
   it('needs a consensus log (5606) and validates like register', async () => {

@@ -3,7 +3,7 @@
 // replication and consensus-held names. Time comes from the injected Scheduler and randomness
 // from the injected Random, so a registry runs the same in the simulator as on a real node.
 import type { Random, Scheduler, Timer } from '@foundation/core';
-import { FoundationError, createCryptoRandom, createSystemClock } from '@foundation/core';
+import { FoundationError, backoffDelay, createCryptoRandom, createSystemClock } from '@foundation/core';
 import type { DiscoveryCriteria, CompiledCriteria } from './core/criteria';
 import { compileCriteria, withHealth } from './core/criteria';
 import type { RegistryCommand } from './core/global-names';
@@ -354,9 +354,14 @@ class RegistryImpl<Target> implements Registry<Target> {
   private readonly compiledByObject = new WeakMap<object, CompiledCriteria>();
   private readonly claimWaiters = new Map<string, (outcome: { won: boolean; holder: ServiceInstance }) => void>();
   private readonly appliedWaiters = new Set<{ index: number; resolve: () => void }>();
-  private readonly ownGlobals = new Map<string, { record: ServiceInstance; monitorReference: unknown; monitored: boolean }>();
+  /**
+   * This node's claims: pending, held, or of unknown outcome (a timeout or a failed append may
+   * still commit). One that commits holds the name for its target, monitored as asked.
+   */
+  private readonly ownGlobals = new Map<string, OwnGlobal>();
   /** The view's records of names held through consensus (the replica holds the others). */
   private readonly globalSlots = new Map<string, Slot>();
+  /** Releases being appended (retried until they land or are no longer needed), by key. */
   private readonly releasing = new Set<string>();
   private readonly unsubscribers: (() => void)[] = [];
   private sequence = 0;
@@ -883,12 +888,36 @@ class RegistryImpl<Target> implements Registry<Target> {
     const held = [...this.globals.all()].filter((holder) => holder.node === node);
     if (held.length === 0) return;
     const incarnation = Math.max(...held.map((holder) => holder.incarnation));
-    const jitter = this.options.releaseJitterMs ?? 1000;
-    this.clock.setTimer(this.random.float() * jitter, () => {
-      if (this.closed) return;
-      if (![...this.globals.all()].some((holder) => holder.node === node && holder.incarnation <= incarnation)) return;
-      this.appendCommand({ type: 'registry-release-node', namespace: this.namespace, node, incarnation }, 'release a departed node').catch(() => undefined);
-    });
+    this.releaseUntilDone(
+      `node ${node}#${incarnation}`,
+      { type: 'registry-release-node', namespace: this.namespace, node, incarnation },
+      'release a departed node',
+      () => [...this.globals.all()].some((holder) => holder.node === node && holder.incarnation <= incarnation),
+      this.random.float() * (this.options.releaseJitterMs ?? 1000),
+    );
+  }
+
+  /**
+   * Appends a release after `delayMs`, and again with backoff while appends fail, until it lands
+   * or `needed` says it no longer matters. A release lost to a moment without a leader would
+   * leave the name held by a process or node that is gone, for good.
+   */
+  private releaseUntilDone(key: string, command: RegistryCommand, operation: string, needed: () => boolean, delayMs: number): void {
+    if (this.releasing.has(key)) return;
+    this.releasing.add(key);
+    const attempt = (count: number, delay: number): void => {
+      this.clock.setTimer(delay, () => {
+        if (this.closed || !needed()) {
+          this.releasing.delete(key);
+          return;
+        }
+        this.appendCommand(command, operation).then(
+          () => this.releasing.delete(key),
+          () => attempt(count + 1, backoffDelay(count, { initialMs: 100, maxMs: this.options.consensusTimeoutMs ?? 5000, random: this.random })),
+        );
+      });
+    };
+    attempt(0, delayMs);
   }
 
   // ---- queries ------------------------------------------------------------------------------------
@@ -1072,7 +1101,10 @@ class RegistryImpl<Target> implements Registry<Target> {
         const ownGlobal = this.ownGlobals.get(removed.id);
         if (ownGlobal !== undefined) {
           this.ownGlobals.delete(removed.id);
-          if (ownGlobal.monitored) this.options.monitor?.demonitor(ownGlobal.monitorReference);
+          if (ownGlobal.monitored) {
+            ownGlobal.monitored = false;
+            this.options.monitor?.demonitor(ownGlobal.monitorReference);
+          }
           this.emit('global-release', { instance: removed as ServiceInstance<Target> });
         }
       }
@@ -1083,9 +1115,12 @@ class RegistryImpl<Target> implements Registry<Target> {
         const slot = newSlot(shown);
         this.globalSlots.set(shown.id, slot);
         this.view.put(slot, undefined);
-        this.releaseStaleOwn(outcome.added);
+        if (own !== undefined) this.monitorGlobal(own);
+        else this.releaseOrphan(outcome.added);
       }
       if (outcome.claim !== undefined) {
+        // A claim of this node that lost is forgotten, whether or not its caller still waits.
+        if (!outcome.claim.won) this.ownGlobals.delete(outcome.claim.id);
         const waiter = this.claimWaiters.get(outcome.claim.id);
         if (waiter !== undefined) {
           this.claimWaiters.delete(outcome.claim.id);
@@ -1103,15 +1138,41 @@ class RegistryImpl<Target> implements Registry<Target> {
     }
   }
 
-  /** A name still held by an earlier start of this node is released: that process is gone. */
-  private releaseStaleOwn(holder: ServiceInstance): void {
-    if (holder.node !== this.nodeId || this.ownGlobals.has(holder.id) || holder.incarnation >= this.replica.incarnation) return;
-    const key = `${holder.incarnation}`;
-    if (this.releasing.has(key)) return;
-    this.releasing.add(key);
-    this.appendCommand({ type: 'registry-release-node', namespace: this.namespace, node: this.nodeId, incarnation: this.replica.incarnation - 1 }, 'release names of an earlier start').catch(
-      () => undefined,
+  /**
+   * A name held for this node by no claim of this registry (one of an earlier start of the
+   * node: that process is gone) is released, by its id alone. Releasing the whole earlier
+   * incarnation would also take names that claims of this registry hold under it, after the
+   * node moved to a new incarnation. The jitter lets a replay of the log reach the name's own
+   * release first, if it has one.
+   */
+  private releaseOrphan(holder: ServiceInstance): void {
+    if (holder.node !== this.nodeId || this.ownGlobals.has(holder.id)) return;
+    this.releaseUntilDone(
+      holder.id,
+      { type: 'registry-release', namespace: this.namespace, name: holder.name, id: holder.id },
+      'release a name of an earlier start',
+      () => this.globals.holder(holder.name)?.id === holder.id && !this.ownGlobals.has(holder.id),
+      this.random.float() * (this.options.releaseJitterMs ?? 1000),
     );
+  }
+
+  /** Watches a held name's target, if its claim asked for that: the name goes when it exits. */
+  private monitorGlobal(own: OwnGlobal): void {
+    if (!own.monitor || own.monitored || this.options.monitor === undefined) return;
+    const { id, name, target } = own.record;
+    own.monitored = true;
+    // The callback may run at once (a target that is already gone).
+    own.monitorReference = this.options.monitor.monitor(target as Target, () => {
+      if (!own.monitored) return;
+      own.monitored = false;
+      this.releaseUntilDone(
+        id,
+        { type: 'registry-release', namespace: this.namespace, name, id },
+        `release "${name}" after its process exited`,
+        () => this.globals.holder(name)?.id === id,
+        0,
+      );
+    });
   }
 
   private async appendCommand(command: RegistryCommand, operation: string): Promise<number> {
@@ -1163,6 +1224,7 @@ class RegistryImpl<Target> implements Registry<Target> {
     const fields = this.fieldsFor({ ...options, mode: 'unique' });
     this.encodeTarget(target);
     const timeoutMs = options.timeoutMs === undefined ? (this.options.consensusTimeoutMs ?? 5000) : nonNegative(options.timeoutMs, 'timeoutMs', false);
+    const monitor = this.shouldMonitor(target, options.monitor);
     const holder = this.view.lookup(name);
     if (holder !== undefined) throw this.holderError(name, holder);
     this.sequence += 1;
@@ -1179,12 +1241,15 @@ class RegistryImpl<Target> implements Registry<Target> {
       incarnation: this.replica.incarnation,
       revision: 0,
     });
-    const own = { record: Object.freeze({ ...instance, target }), monitorReference: undefined as unknown, monitored: false };
+    const own: OwnGlobal = { record: Object.freeze({ ...instance, target }), monitor, monitorReference: undefined, monitored: false };
     this.ownGlobals.set(id, own);
     const outcome = new Promise<{ won: boolean; holder: ServiceInstance }>((resolve) => this.claimWaiters.set(id, resolve));
     const operation = `registerGlobal("${name}")`;
+    let result: { won: boolean; holder: ServiceInstance };
     try {
-      const result = await this.runWithTimeout(
+      // A timeout or a failed append leaves the outcome unknown: the claim stays this node's,
+      // so if it commits later the name is held for `target` (and monitored) until released.
+      result = await this.runWithTimeout(
         async () => {
           await this.appendCommand({ type: 'registry-claim', namespace: this.namespace, claim: claimData(instance) }, operation);
           return outcome;
@@ -1192,23 +1257,13 @@ class RegistryImpl<Target> implements Registry<Target> {
         timeoutMs,
         operation,
       );
-      if (!result.won) throw this.holderError(name, result.holder);
-    } catch (error) {
-      // A claim that timed out may still commit later: then it holds the name, and this node knows it is its own.
-      if (this.globals.holder(name)?.id !== id && !(error instanceof RegistryTimeoutError)) this.ownGlobals.delete(id);
-      throw error;
     } finally {
       this.claimWaiters.delete(id);
     }
-    const current = this.globalSlots.get(id)!.instance as ServiceInstance<Target>;
-    if (this.shouldMonitor(target, options.monitor)) {
-      own.monitored = true;
-      own.monitorReference = this.options.monitor!.monitor(target, () => {
-        if (!own.monitored) return;
-        own.monitored = false;
-        this.appendCommand({ type: 'registry-release', namespace: this.namespace, name, id }, `release "${name}" after its process exited`).catch(() => undefined);
-      });
-    }
+    if (!result.won) throw this.holderError(name, result.holder);
+    // A release applied in the same batch as the claim (the node was declared gone) may have
+    // taken the name already; the caller hears it as a 'global-release' like any later one.
+    const current = (this.globalSlots.get(id)?.instance ?? result.holder) as ServiceInstance<Target>;
     return {
       id,
       name,
@@ -1318,6 +1373,15 @@ class RegistryImpl<Target> implements Registry<Target> {
     for (const waiter of this.appliedWaiters) waiter.resolve();
     this.appliedWaiters.clear();
   }
+}
+
+interface OwnGlobal {
+  /** The claim, with the target as registered (not its JSON copy). */
+  readonly record: ServiceInstance;
+  /** Whether to monitor the target once the claim holds the name. */
+  readonly monitor: boolean;
+  monitorReference: unknown;
+  monitored: boolean;
 }
 
 /** A service registry for one node and namespace; pass the ports to make it cluster-wide. */
