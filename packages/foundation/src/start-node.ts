@@ -17,7 +17,7 @@ import { Pid, createRuntime, createTransportRouter } from '@foundation/process';
 import type { Behavior, Runtime } from '@foundation/process';
 import { createFileStorage } from '@foundation/raft';
 import type { KvResult } from '@foundation/raft';
-import { createRegistry, defaultLanTimings, defaultLocalTimings } from '@foundation/registry';
+import { DEFAULT_LIMITS as DEFAULT_REGISTRY_LIMITS, compactRegistryCommands, createRegistry, defaultLanTimings, defaultLocalTimings } from '@foundation/registry';
 import type { DiscoveryCriteria, Registry, RegistryCommand } from '@foundation/registry';
 import { createTelemetry, mergeSnapshots, parseSnapshot } from '@foundation/telemetry';
 import type { MetricsSnapshot, Telemetry } from '@foundation/telemetry';
@@ -137,6 +137,8 @@ export interface FoundationNode {
 }
 
 const NODE_SERVICE = 'foundation.node';
+/** The registry's namespace on every node (its replication and its stream of the Raft log). */
+const REGISTRY_NAMESPACE = 'production';
 
 function timings(options: ResolvedOptions): { tickMs: number; electionTicks: number; heartbeatTicks: number } {
   return options.timing === 'local' ? { tickMs: 10, electionTicks: 15, heartbeatTicks: 2 } : { tickMs: 50, electionTicks: 10, heartbeatTicks: 2 };
@@ -219,7 +221,9 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     joinTimeoutMs: resolved.joinTimeoutMs,
   });
   const configLog = consensus.log<ConfigCommand>('config', { retain: (command) => (command as ConfigCommand).path.join('\u0000') });
-  const registryLog = consensus.log<RegistryCommand>('registry');
+  // The registry's commands are kept for nodes restored from a snapshot, compacted to the names
+  // held and the release floors, so the stream does not grow with every claim ever made.
+  const registryLog = consensus.log<RegistryCommand>('registry', { retain: { compact: (history) => compactRegistryCommands(history, REGISTRY_NAMESPACE, DEFAULT_REGISTRY_LIMITS) } });
   const clusterConfig = createClusterConfig(config, configLog, report);
   const registry = createRegistry<unknown>({
     nodeId,
@@ -232,6 +236,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     broadcast: membership,
     transport: channelMultiplexer(eager, 'registry'),
     consensusLog: registryLog,
+    namespace: REGISTRY_NAMESPACE,
   });
   const clusterEvents = createClusterEvents(events, membership, report);
   const sleepOn = (ms: number, signal?: AbortSignal): Promise<void> => sleep(clock, ms, signal);

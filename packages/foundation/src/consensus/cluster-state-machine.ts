@@ -45,17 +45,30 @@ export interface AppliedCommand {
   readonly command: unknown;
 }
 
+/**
+ * Shortens a stream's history to one that replays to the same state (a pure function: every
+ * node may call it at a different point of the log).
+ */
+export type CompactHistory = (history: readonly AppliedCommand[]) => AppliedCommand[];
+
 export interface StreamOptions {
   /**
-   * What of the stream survives log compaction: `all` of it, or the newest command per key
-   * (for example per configuration path). Default `all`.
+   * What of the stream survives log compaction: `all` of it, the newest command per key (for
+   * example per configuration path), or what `compact` keeps of it, run whenever the history
+   * has doubled since the last time. Default `all`.
    */
-  readonly retain?: 'all' | ((command: unknown) => string);
+  readonly retain?: 'all' | ((command: unknown) => string) | { readonly compact: CompactHistory };
 }
 
+/** Commands a compacted stream holds before it compacts at all. */
+const COMPACT_AFTER = 256;
+
 interface Stream {
-  readonly retain: 'all' | ((command: unknown) => string);
+  readonly retain: 'all' | ((command: unknown) => string) | { readonly compact: CompactHistory };
+  /** Every command, or what compaction kept of them (unless retained by key). */
   history: AppliedCommand[];
+  /** History length at which a compacted stream compacts next. */
+  compactAt: number;
   byKey: Map<string, AppliedCommand>;
   readonly listeners: Set<(entry: AppliedCommand) => void>;
   /** Told before a snapshot's commands are replayed to `listeners`. */
@@ -92,7 +105,7 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
   registerStream(name: string, options: StreamOptions = {}): void {
     if (BUILT_IN.has(name)) throw new RangeError(`stream ${name} is built in`);
     if (this.streams.has(name)) return;
-    this.streams.set(name, { retain: options.retain ?? 'all', history: [], byKey: new Map(), listeners: new Set(), restoreListeners: new Set() });
+    this.streams.set(name, { retain: options.retain ?? 'all', history: [], compactAt: COMPACT_AFTER, byKey: new Map(), listeners: new Set(), restoreListeners: new Set() });
   }
 
   onApplied(stream: string, listener: (entry: AppliedCommand) => void): () => void {
@@ -165,12 +178,21 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
     const stream = this.streams.get(command.stream);
     if (stream === undefined) return { index, value: null };
     const entry = { index, command: command.command };
-    if (stream.retain === 'all') stream.history.push(entry);
-    else {
+    if (typeof stream.retain === 'function') {
       const key = stream.retain(command.command);
       // Re-setting a key moves it to the end, so replaying keeps the order that matters.
       stream.byKey.delete(key);
       stream.byKey.set(key, entry);
+    } else {
+      stream.history.push(entry);
+      if (stream.retain !== 'all' && stream.history.length >= stream.compactAt) {
+        try {
+          stream.history = stream.retain.compact(stream.history);
+        } catch {
+          // A compaction that fails keeps the whole history; it is tried again at twice the length.
+        }
+        stream.compactAt = Math.max(COMPACT_AFTER, 2 * stream.history.length);
+      }
     }
     for (const listener of stream.listeners) {
       try {
@@ -194,7 +216,7 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
   }
 
   snapshot(): Uint8Array {
-    const streams = [...this.streams.entries()].map(([name, stream]) => [name, stream.retain === 'all' ? stream.history : [...stream.byKey.entries()]]);
+    const streams = [...this.streams.entries()].map(([name, stream]) => [name, typeof stream.retain === 'function' ? [...stream.byKey.entries()] : stream.history]);
     return codec.encode({ applied: this.applied, streams, locks: this.locks.entries(), kv: this.kv.snapshot(), sessions: [...this.sessions].map(([proposer, results]) => [proposer, [...results]]) });
   }
 
@@ -221,12 +243,13 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
           // A listener's failure is its own.
         }
       }
-      if (stream.retain === 'all') {
-        stream.history = retained as AppliedCommand[];
-        for (const entry of stream.history) for (const listener of stream.listeners) listener(entry);
-      } else {
+      if (typeof stream.retain === 'function') {
         stream.byKey = new Map(retained as [string, AppliedCommand][]);
         for (const entry of stream.byKey.values()) for (const listener of stream.listeners) listener(entry);
+      } else {
+        stream.history = retained as AppliedCommand[];
+        stream.compactAt = Math.max(COMPACT_AFTER, 2 * stream.history.length);
+        for (const entry of stream.history) for (const listener of stream.listeners) listener(entry);
       }
     }
   }

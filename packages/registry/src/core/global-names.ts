@@ -64,6 +64,11 @@ export class GlobalNames {
     return this.holders.values();
   }
 
+  /** The highest released incarnation of `node`, if one is remembered. */
+  releasedFloor(node: string): number | undefined {
+    return this.released.get(node);
+  }
+
   /**
    * Applies a command at log index `index`. Commands for other namespaces are ignored; a
    * malformed command throws InvalidPeerMessageError (5604) and changes nothing.
@@ -113,4 +118,49 @@ export class GlobalNames {
         throw new InvalidPeerMessageError('consensus-log', 'command.type', `unknown command ${JSON.stringify(record.type)?.slice(0, 40)}`);
     }
   }
+}
+
+/** A command of the log at its index, as a consensus log's history keeps it. */
+export interface LoggedCommand {
+  readonly index: number;
+  readonly command: unknown;
+}
+
+/**
+ * The shortest history that replays to the same global names as `history` (for a log that
+ * keeps its registry commands across snapshots and would otherwise keep every one for good):
+ * the claims that hold a name now, and the release of each node whose floor is still
+ * remembered, in log order. Commands of other namespaces are kept; malformed ones, claims
+ * that lost or were released, and releases that no longer matter are dropped.
+ *
+ * Pass the registry's own namespace and limits: a command refused under them must be dropped
+ * here too, or it could hold a name in the compacted history that another claim won.
+ * Replaying the result gives the same holders, with the same revisions (their claims keep
+ * their indexes), and the same release floors in the same order.
+ */
+export function compactRegistryCommands<Entry extends LoggedCommand>(history: readonly Entry[], namespace: string, limits: RegistryLimits): Entry[] {
+  const names = new GlobalNames(namespace, limits);
+  const kept: Entry[] = [];
+  const claims = new Map<number, Entry>();
+  const floors = new Map<string, Entry>();
+  for (const entry of history) {
+    const command = entry.command as Record<string, unknown> | null;
+    if (typeof command !== 'object' || command === null || command.namespace !== namespace) {
+      kept.push(entry);
+      continue;
+    }
+    let outcome: GlobalOutcome;
+    const node = command.type === 'registry-release-node' ? command.node : undefined;
+    const before = typeof node === 'string' ? names.releasedFloor(node) : undefined;
+    try {
+      outcome = names.apply(command, entry.index);
+    } catch {
+      continue; // refused when applied, so it changed nothing
+    }
+    if (outcome.added !== undefined) claims.set(entry.index, entry);
+    if (typeof node === 'string' && names.releasedFloor(node) !== before) floors.set(node, entry);
+  }
+  for (const holder of names.all()) kept.push(claims.get(holder.revision)!);
+  for (const [node, entry] of floors) if (names.releasedFloor(node) !== undefined) kept.push(entry);
+  return kept.sort((a, b) => a.index - b.index);
 }
