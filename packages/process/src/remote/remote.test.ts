@@ -282,6 +282,46 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
     expect(runtime('b').stats().malformedSignals).toBe(7);
   });
 
+  it("refuses exit signals from another node to the runtime's own processes, and keeps working", async () => {
+    const { simulation, runtime, letters } = cluster(10, ['a', 'b', 'evil']);
+    const b = runtime('b');
+    const [system, root] = b.processes() as [Pid, Pid];
+    expect(root.equals(b.rootSupervisor)).toBe(true);
+    let worker: Pid | undefined;
+    void b.startSupervisor({ children: [{ id: 'echo', behavior: (message: unknown) => ({ echo: message }), options: { name: 'echo' } }] });
+    await simulation.runUntilAsync(() => (worker = b.whereis('echo')) !== undefined);
+    // From a runtime on another node, from a process there, and as raw signals from a peer.
+    const remote = probe(runtime('a'), []);
+    runtime('a').exit(system, 'kill');
+    runtime('a').exit(root, 'kill');
+    runtime('a').exit(root, 'shutdown');
+    const evil = simulation.node('evil').transport;
+    evil.send('b', 'process', { v: 1, t: 'exit', from: '<evil.1.0>', to: system.toString(), reason: 'kill', link: false });
+    evil.send('b', 'process', { v: 1, t: 'exit', from: '<evil.1.0>', to: root.toString(), reason: 'kill', link: false });
+    // A link does not open a way in: the root traps exits, and a peer's exit is not a child's.
+    evil.send('b', 'process', { v: 1, t: 'link', from: '<evil.2.0>', to: root.toString() });
+    evil.send('b', 'process', { v: 1, t: 'exit', from: '<evil.2.0>', to: root.toString(), reason: 'kill', link: true });
+    await simulation.runForAsync(20);
+    expect(b.isAlive(system) && b.isAlive(root) && b.isAlive(worker!)).toBe(true);
+    const refused = letters.filter((letter) => letter.reason === 'refused');
+    expect(refused.map(({ to, from }) => [to, from?.node])).toEqual([
+      [system.toString(), 'a'],
+      [root.toString(), 'a'],
+      [root.toString(), 'a'],
+      [system.toString(), 'evil'],
+      [root.toString(), 'evil'],
+    ]);
+    expect(b.stats().malformedSignals).toBe(0);
+    // Node b still serves: a remote call by name, a new supervisor under the root.
+    let reply: unknown;
+    let started: Pid | undefined;
+    void runtime('a').call({ name: 'echo', node: 'b' }, 'still there').then((value) => (reply = value));
+    void b.startSupervisor({ children: [] }).then((pid) => (started = pid));
+    await simulation.runUntilAsync(() => reply !== undefined && started !== undefined);
+    expect(reply).toEqual({ echo: 'still there' });
+    expect(runtime('a').isAlive(remote)).toBe(true);
+  });
+
   it('refuses a monitor from another node that reuses a reference a local watcher holds', async () => {
     // Review finding: node `a` passes the check that a reference is its own for a local
     // watcher's `#Ref<a.b.N>` on node `a.b`, and its monitor replaced that watcher's, so the

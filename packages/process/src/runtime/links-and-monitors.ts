@@ -58,6 +58,10 @@ export class LinksAndMonitors {
         const signal = this.exitSignals.shift()!;
         const target = signal.target;
         if (target.status === DEAD) continue;
+        if (!signal.fromLink && this.runtime.isInternal(target)) {
+          this.refuse(target, signal.from, signal.reason);
+          continue;
+        }
         const decision = decideExit(
           {
             reason: signal.reason,
@@ -73,6 +77,17 @@ export class LinksAndMonitors {
     } finally {
       this.draining = false;
     }
+  }
+
+  /**
+   * An exit signal (exit/2) to the system process or the root supervisor, from anyone: a process,
+   * `runtime.exit`, a worker thread or another node. The runtime needs both for as long as it
+   * runs, and only its shutdown ends them, so the signal is refused and reported as a dead letter
+   * (`refused`, the signal as the `exit` message a trapping process would have got). Links still
+   * reach them: both trap exits, so a broken link is a message (how the root supervises).
+   */
+  private refuse(target: ProcessRecord, from: Pid, reason: unknown): void {
+    this.runtime.deadLetter(target.pid.toString(), exitMessage(from, reason as ExitReason), 'refused', from);
   }
 
   /** Links two local processes. */

@@ -5,6 +5,7 @@ import { createRuntime } from './runtime';
 import type { Runtime } from './runtime';
 import { isDownMessage, isExitMessage } from './system-messages';
 import type { ExitMessage, DownMessage } from './system-messages';
+import type { DeadLetter } from './options';
 import type { Behavior, ExitReason, ProcessSelf } from './types';
 
 interface Probe {
@@ -215,6 +216,51 @@ describe('exit signals', () => {
     await settle();
     expect(abortedDuringHandler).toBe(true);
     await runtime.shutdown();
+  });
+});
+
+describe("the runtime's own processes", () => {
+  it('refuse exit signals from the runtime API and from processes, report them as dead letters, and still stop at shutdown', async () => {
+    const letters: DeadLetter[] = [];
+    const runtime = createRuntime({ nodeId: 'node-a', onDeadLetter: (letter) => letters.push(letter) });
+    // The first process a runtime spawns is its system process; the root supervisor is next.
+    const [system, root] = runtime.processes() as [Pid, Pid];
+    expect(root.equals(runtime.rootSupervisor)).toBe(true);
+    const supervisor = await runtime.startSupervisor({ children: [{ id: 'worker', behavior: () => 'pong', options: { name: 'worker' } }] });
+    const killer = probe(runtime);
+
+    runtime.exit(system, 'kill');
+    runtime.exit(root, 'kill');
+    runtime.exit(root, 'shutdown');
+    command(runtime, killer.pid, { command: 'exit', target: system, reason: 'kill' });
+    command(runtime, killer.pid, { command: 'exit', target: root, reason: 'boom' });
+    await settle();
+
+    expect(runtime.isAlive(system) && runtime.isAlive(root) && runtime.isAlive(supervisor)).toBe(true);
+    expect(runtime.whereis('worker')).toBeDefined();
+    expect(letters.map(({ to, reason, from }) => [to, reason, from?.toString()])).toEqual([
+      [system.toString(), 'refused', system.toString()],
+      [root.toString(), 'refused', system.toString()],
+      [root.toString(), 'refused', system.toString()],
+      [system.toString(), 'refused', killer.pid.toString()],
+      [root.toString(), 'refused', killer.pid.toString()],
+    ]);
+    expect(letters.every(({ message }) => isExitMessage(message))).toBe(true);
+    expect(letters[4]!.message).toMatchObject({ type: 'exit', reason: 'boom' });
+    // The runtime still works: supervisors start, callback monitors fire.
+    const another = await runtime.startSupervisor({ children: [] });
+    const downs: unknown[] = [];
+    runtime.monitor(killer.pid, (down) => downs.push(down.reason));
+    runtime.exit(killer.pid, 'done');
+    await until(() => downs.length === 1);
+    expect(downs).toEqual(['done']);
+
+    const workerPid = runtime.whereis('worker')!;
+    const workerExit = runtime.whenExited(workerPid);
+    await runtime.shutdown();
+    expect(await workerExit).toBe('shutdown');
+    expect(runtime.isAlive(another) || runtime.isAlive(root) || runtime.isAlive(system)).toBe(false);
+    expect(runtime.processes()).toEqual([]);
   });
 });
 

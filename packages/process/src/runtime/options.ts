@@ -14,9 +14,12 @@ export interface TelemetrySink {
 /**
  * Why a message was not delivered: no such process, dropped by a full mailbox, its node is
  * unreachable, the behavior has no handler for it, the runtime stopped first (a `sendAfter`
- * that had not fired), or it could not be copied to a thread-isolated process.
+ * that had not fired), it could not be copied to a thread-isolated process, or it was an exit
+ * signal to one of the runtime's own processes (`refused`: the system process and the root
+ * supervisor end only with the runtime's shutdown; the letter's message is the signal as an
+ * `exit` message).
  */
-export type DeadLetterReason = 'noproc' | 'overflow' | 'noconnection' | 'unhandled' | 'shutdown' | 'uncloneable';
+export type DeadLetterReason = 'noproc' | 'overflow' | 'noconnection' | 'unhandled' | 'shutdown' | 'uncloneable' | 'refused';
 
 /** A message that could not be delivered (or was dropped), as the dead-letter hook sees it. */
 export interface DeadLetter {

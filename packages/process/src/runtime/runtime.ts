@@ -1032,8 +1032,11 @@ export class RuntimeImpl implements Runtime {
     return this.shutdownPromise;
   }
 
-  /** @internal Whether `record` is this runtime's root supervisor. */
-  isRoot(record: ProcessRecord): boolean {
-    return record === this.root;
+  /**
+   * @internal Whether `record` is one of the runtime's own processes (the system process, the
+   * root supervisor): exit signals do not reach them, only shutdown ends them.
+   */
+  isInternal(record: ProcessRecord): boolean {
+    return record === this.system || record === this.root;
   }
 }

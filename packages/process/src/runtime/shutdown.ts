@@ -11,7 +11,8 @@ export async function stopRuntime(runtime: RuntimeImpl, timeoutMs: number): Prom
   // 1. The supervision tree, in reverse start order (the root supervisor's terminate does it).
   if (root.status !== DEAD) {
     const rootExited = runtime.whenExited(root.pid);
-    runtime.links.sendExit(system.pid, root.pid, 'shutdown');
+    // Ended directly: exit signals to the runtime's own processes are refused.
+    runtime.terminate(root, 'shutdown');
     await rootExited;
   }
   // 2. Every other process, newest first: ended with `shutdown` (as a parent would end it, so
