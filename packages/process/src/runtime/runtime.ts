@@ -68,6 +68,8 @@ import {
 } from '../supervisor/supervisor';
 import type { ChildCounts, ChildInfo, ChildSpec, RestartType, SupervisorSpec } from '../supervisor/types';
 import { SupervisorError } from '../errors/supervisor-error';
+import { normalizeSupervisor } from '../supervisor/child-spec';
+import type { NormalizedSupervisorSpec } from '../supervisor/child-spec';
 import { stopRuntime } from './shutdown';
 
 /** Stride of clock reads in a slice grows while handlers are faster than this (ms per stride). */
@@ -229,6 +231,14 @@ export class RuntimeImpl implements Runtime {
     if (!Number.isInteger(creation) || creation < 0 || creation > MAX_CREATION) {
       throw new InvalidOptionError('creation', `must be an integer in 0..${MAX_CREATION}`);
     }
+    // Checked before anything is set up, not in the root's init: a spec the root cannot start
+    // with would leave the runtime running without a root supervisor.
+    let rootSpec: NormalizedSupervisorSpec;
+    try {
+      rootSpec = normalizeSupervisor({ strategy: 'one-for-one', intensity: options.rootIntensity ?? {} });
+    } catch (error) {
+      throw new InvalidOptionError('rootIntensity', error instanceof Error ? error.message : String(error));
+    }
     this.nodeId = options.nodeId;
     this.creation = creation;
     this.clock = options.clock ?? systemClock;
@@ -250,7 +260,7 @@ export class RuntimeImpl implements Runtime {
       supervisorBehavior,
       {
         args: {
-          spec: { strategy: 'one-for-one', intensity: options.rootIntensity ?? {} },
+          spec: rootSpec,
           onGiveUp: () => void this.shutdown(),
         },
         trapExits: true,

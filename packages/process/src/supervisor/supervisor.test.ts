@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { deferred, settle, simulatedRuntime, until } from '../../test/support';
 import type { Pid } from '../core/pid';
+import { InvalidOptionError } from '../errors/invalid-option-error';
 import { SupervisorError } from '../errors/supervisor-error';
 import { createRuntime } from '../runtime/runtime';
 import type { Runtime } from '../runtime/runtime';
@@ -318,6 +319,19 @@ describe('restart intensity', () => {
     expect(await topExit).toBe('shutdown');
     await until(() => tree.status === 'stopped', 'the runtime to stop');
     expect(events.filter((event) => event.startsWith('gave up'))).toHaveLength(4);
+  });
+
+  it('refuses an invalid root intensity when the runtime is created, rather than running without a root supervisor', async () => {
+    // Review finding: the root's spec was checked in its async init, so createRuntime returned a
+    // runtime whose root supervisor had already failed; startSupervisor then failed for good.
+    for (const rootIntensity of [{ maxRestarts: -1 }, { maxRestarts: 1.5 }, { periodMs: 0 }, { periodMs: Number.NaN }]) {
+      expect(() => createRuntime({ nodeId: 'node-a', rootIntensity })).toThrow(InvalidOptionError);
+    }
+    const runtime = createRuntime({ nodeId: 'node-a', rootIntensity: { maxRestarts: 0, periodMs: 1 } });
+    await settle();
+    expect(runtime.isAlive(runtime.rootSupervisor)).toBe(true);
+    await runtime.startSupervisor({ children: [] });
+    await runtime.shutdown();
   });
 
   it('keeps the restart accounting of OTP for any crash schedule (property)', async () => {
