@@ -194,16 +194,25 @@ export class LinksAndMonitors {
     this.demonitorFrom(this.runtime.system, ref);
   }
 
-  /** What the system process does with a message: run the callback of a `down`. */
+  /** What the system process does with a message: run the callback of a `down`, ignore anything else. */
   systemMessage(message: unknown): void {
-    if (!isDownMessage(message)) return;
-    const callback = this.callbacks.get(message.ref);
+    let ref: MonitorRef;
+    let callback: ((down: DownMessage) => void) | undefined;
+    try {
+      if (!isDownMessage(message)) return;
+      ref = message.ref;
+      callback = this.callbacks.get(ref);
+    } catch {
+      // Anyone may send to the system process; a message it cannot even read (a getter or a
+      // proxy that throws) is not one of its downs, and must not end it.
+      return;
+    }
     if (callback === undefined) return;
-    this.callbacks.delete(message.ref);
+    this.callbacks.delete(ref);
     try {
       callback(message);
     } catch (error) {
-      this.runtime.emit(['foundation', 'process', 'monitor-callback-failed'], { count: 1 }, { ref: message.ref, error });
+      this.runtime.emit(['foundation', 'process', 'monitor-callback-failed'], { count: 1 }, { ref, error });
     }
   }
 

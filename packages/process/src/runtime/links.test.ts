@@ -264,6 +264,32 @@ describe("the runtime's own processes", () => {
   });
 });
 
+describe("the runtime's own processes, against failures", () => {
+  it('keep the system process alive through messages it cannot read', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const [system] = runtime.processes() as [Pid];
+    const unreadable = (): never => {
+      throw new Error('unreadable');
+    };
+    const throwingMarker = Object.defineProperty({}, Symbol.for('@foundation/process/DownMessage'), { get: unreadable });
+    const forgedDown = Object.defineProperties({}, { [Symbol.for('@foundation/process/DownMessage')]: { value: true }, ref: { get: unreadable } });
+    runtime.send(system, throwingMarker);
+    runtime.send(system, forgedDown);
+    runtime.send(system, new Proxy({}, { get: unreadable }));
+    await settle();
+    expect(runtime.isAlive(system)).toBe(true);
+    expect(runtime.status).toBe('running');
+    // Callback monitors, which the system process runs, still fire.
+    const downs: unknown[] = [];
+    const watched = runtime.spawn(() => undefined);
+    runtime.monitor(watched, (down) => downs.push(down.reason));
+    runtime.exit(watched, 'gone');
+    await until(() => downs.length === 1);
+    expect(downs).toEqual(['gone']);
+    await runtime.shutdown();
+  });
+});
+
 describe('monitors', () => {
   it('deliver one down message with the reason, and none after demonitor', async () => {
     const runtime = createRuntime({ nodeId: 'node-a' });
