@@ -1,8 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { deferred, settle, until } from '../../test/support';
 import { Pid } from '../core/pid';
+import { RuntimeStoppedError } from '../errors/runtime-stopped-error';
 import { createRuntime } from './runtime';
-import type { Runtime } from './runtime';
+import type { Runtime, RuntimeImpl } from './runtime';
 import { isDownMessage, isExitMessage } from './system-messages';
 import type { ExitMessage, DownMessage } from './system-messages';
 import type { DeadLetter } from './options';
@@ -287,6 +288,31 @@ describe("the runtime's own processes, against failures", () => {
     await until(() => downs.length === 1);
     expect(downs).toEqual(['gone']);
     await runtime.shutdown();
+  });
+
+  it.each([
+    ['system process', 'system'],
+    ['root supervisor', 'root-supervisor'],
+  ])('stop the runtime, reported, when the %s exits other than by shutdown', async (_name, which) => {
+    const events: unknown[] = [];
+    const runtime = createRuntime({
+      nodeId: 'node-a',
+      telemetry: {
+        execute(event, _measurements, metadata) {
+          if (event.join('.') === 'foundation.process.internal-exit') events.push([metadata.process, metadata.reason]);
+        },
+      },
+    });
+    await runtime.startSupervisor({ children: [{ id: 'worker', behavior: () => undefined, options: { name: 'worker' } }] });
+    runtime.spawn(() => undefined);
+    // White-box: nothing in the API ends them any more; this stands for a failure nobody foresaw.
+    const internals = runtime as unknown as RuntimeImpl;
+    internals.terminate(which === 'system' ? internals.system : internals.root, 'unforeseen');
+    await until(() => runtime.status === 'stopped', 'the runtime to stop');
+    expect(events).toEqual([[which, 'unforeseen']]);
+    expect(runtime.processes()).toEqual([]);
+    expect(runtime.registered()).toEqual([]);
+    expect(() => runtime.spawn(() => undefined)).toThrow(RuntimeStoppedError);
   });
 });
 

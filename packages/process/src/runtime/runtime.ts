@@ -878,6 +878,19 @@ export class RuntimeImpl implements Runtime {
       this.emit(['foundation', 'process', 'exit'], { count: 1 }, { pid, name: record.name, reason });
     }
     this.links.drainExitSignals();
+    if (this.status === 'running' && this.isInternal(record)) this.internalExited(record, reason);
+  }
+
+  /**
+   * The system process or the root supervisor ended while the runtime ran. Nothing but shutdown
+   * should end them (exit signals to them are refused), so this is a failure nobody foresaw; the
+   * runtime cannot work without them, and stops, as it does when the root supervisor gives up,
+   * rather than run on without its tree or its monitor callbacks.
+   */
+  private internalExited(record: ProcessRecord, reason: unknown): void {
+    const process = record === this.root ? 'root-supervisor' : 'system';
+    this.emit(['foundation', 'process', 'internal-exit'], { count: 1 }, { pid: record.pid, process, reason });
+    void this.shutdown();
   }
 
   // ---- remote glue --------------------------------------------------------------------------
