@@ -183,6 +183,7 @@ export class LinksAndMonitors {
 
   /** `runtime.monitor(pid, onDown)`: the system process watches, and calls `onDown` from a slice. */
   monitor(pid: Pid, onDown: (down: DownMessage) => void): MonitorRef {
+    if (!Pid.is(pid)) throw new InvalidPidError('monitor needs a pid');
     const ref = this.newRef();
     this.callbacks.set(ref, onDown);
     this.addMonitor(this.runtime.system, pid, ref);
@@ -218,6 +219,7 @@ export class LinksAndMonitors {
 
   /** Resolves with the exit reason of `pid` once it has exited (`noproc` if it is not alive now). */
   whenExited(pid: Pid): Promise<ExitReason> {
+    if (!Pid.is(pid)) return Promise.reject(new InvalidPidError('whenExited needs a pid'));
     const runtime = this.runtime;
     if (pid.node === runtime.nodeId) {
       const record = pid.creation === runtime.creation ? runtime.table.get(pid.id) : undefined;

@@ -657,4 +657,20 @@ describe('inspection', () => {
     ]);
     await runtime.shutdown();
   });
+
+  it('refuses to monitor or wait on something that is not a pid, with InvalidPidError', async () => {
+    // Review finding: runtime.monitor took any value; a string, say, was sent to the router as a
+    // monitor of a process on node `undefined`, and undefined threw a TypeError.
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const pid = runtime.spawn(() => undefined);
+    const downs: unknown[] = [];
+    for (const notAPid of [pid.toString(), { node: 'node-a', id: pid.id, creation: 0 }, undefined, null]) {
+      expect(() => runtime.monitor(notAPid as Pid, (down) => downs.push(down.reason))).toThrow(InvalidPidError);
+      await expect(runtime.whenExited(notAPid as Pid)).rejects.toBeInstanceOf(InvalidPidError);
+    }
+    runtime.exit(pid, 'shutdown');
+    await settle();
+    expect(downs).toEqual([]);
+    await runtime.shutdown();
+  });
 });
