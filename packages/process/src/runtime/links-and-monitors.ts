@@ -122,11 +122,13 @@ export class LinksAndMonitors {
   /** `self.unlink(pid)`. */
   unlink(record: ProcessRecord, pid: Pid): void {
     const runtime = this.runtime;
+    if (!Pid.is(pid)) throw new InvalidPidError('unlink needs a pid');
     if (pid.node !== runtime.nodeId) {
       runtime.remote?.unlink(record, pid);
       return;
     }
-    const target = runtime.table.get(pid.id);
+    // A pid of an earlier incarnation is not the process that has its local id now.
+    const target = pid.creation === runtime.creation ? runtime.table.get(pid.id) : undefined;
     if (target === undefined) return;
     record.links?.delete(target);
     target.links?.delete(record);

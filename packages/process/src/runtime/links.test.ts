@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { deferred, settle, until } from '../../test/support';
 import { Pid } from '../core/pid';
+import { InvalidPidError } from '../errors/invalid-pid-error';
 import { RuntimeStoppedError } from '../errors/runtime-stopped-error';
 import { createRuntime } from './runtime';
 import type { Runtime, RuntimeImpl } from './runtime';
@@ -94,6 +95,26 @@ describe('links', () => {
     command(runtime, b.pid, { command: 'throw', reason: 'alone' });
     await settle();
     expect(runtime.isAlive(a.pid)).toBe(true);
+    await runtime.shutdown();
+  });
+
+  it('survive an unlink of a pid from an earlier incarnation with the same local id', async () => {
+    // Review finding: unlink looked the pid up by local id alone, so it broke the link to the live
+    // process that has that id in this incarnation.
+    const runtime = createRuntime({ nodeId: 'node-a', creation: 2 });
+    const [a, b] = await linked(runtime);
+    const stale = new Pid('node-a', b.pid.id, 1);
+    command(runtime, a.pid, { command: 'unlink', target: stale });
+    await settle();
+    expect(runtime.processInfo(a.pid)?.links).toEqual([b.pid]);
+    const aExit = runtime.whenExited(a.pid);
+    command(runtime, b.pid, { command: 'throw', reason: 'still linked' });
+    expect(((await aExit) as Error).message).toBe('still linked');
+    // And unlink, like link, needs a pid.
+    const c = probe(runtime);
+    const cExit = runtime.whenExited(c.pid);
+    command(runtime, c.pid, { command: 'unlink', target: b.pid.toString() });
+    expect(await cExit).toBeInstanceOf(InvalidPidError);
     await runtime.shutdown();
   });
 
