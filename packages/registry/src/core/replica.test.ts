@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { FoundationError } from '@foundation/core';
 import type { DepartureRecord, OriginDelta, OwnEntryFields, ReplicaChange, ReplicaOptions } from './replica';
 import { Replica } from './replica';
-import { DEFAULT_LIMITS } from './limits';
+import { DEFAULT_LIMITS, MAX_INCARNATION } from './limits';
 import { decodeMessage, encodeDeltas } from './wire';
 
 function fields(id: string, name: string, extra: Partial<OwnEntryFields> = {}): OwnEntryFields {
@@ -297,6 +297,18 @@ describe('departures', () => {
     const restarted = replica('a');
     expect(restarted.checkOwnIn(peer.summary())).toBe(true);
     expect(restarted.incarnation).toBe(2);
+  });
+
+  it('does not follow a peer to the largest incarnation, past which no peer would hear it (review finding)', () => {
+    const own = replica('a', { incarnation: 5 });
+    own.putOwn(fields('a/1', 'db'));
+    own.takeOwnDelta();
+    expect(own.applyDelta({ node: 'a', incarnation: MAX_INCARNATION, covers: [{ low: 1, high: 9 }], entries: [], removed: [], keys: undefined }, 0, 'evil')).toMatchObject({ changed: false });
+    own.applyDeparture({ node: 'a', incarnation: MAX_INCARNATION, at: 1 }, 0);
+    expect(own.incarnation).toBe(5);
+    // Below it, a peer's newer history still makes the node move past it.
+    own.applyDeparture({ node: 'a', incarnation: MAX_INCARNATION - 1, at: 1 }, 0);
+    expect(own.incarnation).toBe(MAX_INCARNATION);
   });
 
   it('expired records purge but are not kept, and expire from the digest', () => {

@@ -32,7 +32,7 @@ import { hashString32 } from '@foundation/core';
 import { InvalidPeerMessageError } from '../errors/invalid-peer-message-error';
 import { CausalContext } from './causal-context';
 import type { Interval } from './causal-context';
-import { MAX_CLOUD_INTERVALS, MAX_PENDING_TOMBSTONES } from './limits';
+import { MAX_CLOUD_INTERVALS, MAX_INCARNATION, MAX_PENDING_TOMBSTONES } from './limits';
 import type { DownReason } from './service-view';
 import type { ServiceInstance } from './types';
 
@@ -455,9 +455,15 @@ export class Replica {
    * A peer holds `incarnation` of this node with revisions up to `highest`. If that is newer than
    * what this node is (a restart that reused an incarnation, a clock that went back), this node
    * moves past it, or its new changes would be taken for old ones. True when it refuted.
+   *
+   * Not past MAX_INCARNATION, though: peers refuse anything above it, so a node that moved
+   * there would never be heard again. No honest node comes near (incarnations start at the
+   * clock's milliseconds and grow by one per refute), so a claim of it is a hostile peer's,
+   * and is ignored; so is a departure record of this node at it.
    */
   checkOwn(incarnation: number, highest: number): boolean {
     const own = this.own;
+    if (incarnation >= MAX_INCARNATION) return false;
     if (incarnation > own.incarnation || (incarnation === own.incarnation && highest > own.context.prefix)) {
       this.refute(incarnation + 1, 'a peer holds a newer history of this node');
       return true;
@@ -498,7 +504,7 @@ export class Replica {
   applyDeparture(record: DepartureRecord, now: number): boolean {
     let changed = false;
     if (record.node === this.nodeId) {
-      if (record.incarnation >= this.own.incarnation) {
+      if (record.incarnation >= this.own.incarnation && record.incarnation < MAX_INCARNATION) {
         this.refute(record.incarnation + 1, 'declared departed by a peer');
         changed = true;
       }
