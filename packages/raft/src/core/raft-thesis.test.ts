@@ -183,6 +183,36 @@ describe('reads', () => {
     expect(newerCommits.length).toBeGreaterThan(0);
   });
 
+  it('a leader that sent TimeoutNow answers no lease reads for the rest of its term, even once the transfer is abandoned (review finding)', () => {
+    // A transfer election skips the voters' lease check, and its TimeoutNow may arrive late:
+    // a lease renewed after the transfer was abandoned no longer keeps another leader out.
+    const network = new CoreNetwork(['n1', 'n2', 'n3'], { readMode: 'lease', checkQuorum: true, electionTicks: 10 });
+    network.elect('n1');
+    network.node('n1').core.transferLeadership('n2');
+    network.processReady('n1');
+    const timeoutNow = network.queue.find((message) => message.type === 'timeout-now')!;
+    expect(timeoutNow).toBeDefined();
+    network.queue.splice(network.queue.indexOf(timeoutNow), 1);
+    // The transfer lapses after an election timeout; heartbeats renew the lease meanwhile.
+    for (let tick = 0; tick < 12; tick += 1) {
+      for (const id of ['n1', 'n2', 'n3']) network.tick(id);
+      network.stabilize();
+    }
+    expect(network.node('n1').core.status().transferee).toBeNull();
+    // The late TimeoutNow elects n2 behind n1's back, and n2 commits a write.
+    network.isolate('n1');
+    network.node('n2').core.step(timeoutNow);
+    network.stabilize();
+    expect(network.node('n2').core.role).toBe('leader');
+    network.propose('n2', 'newer');
+    network.stabilize();
+    expect(network.appliedText('n3')).toContain('newer');
+    // n1 must not answer a read from its lease: it would miss the write.
+    network.node('n1').core.readIndex('stale?');
+    network.processReady('n1');
+    expect(network.node('n1').readStates).toEqual([]);
+  });
+
   it('a read that arrives before the new leader commits its no-op waits for it (§6.4 step 1)', () => {
     const network = new CoreNetwork(['n1', 'n2', 'n3'], { preVote: false });
     network.node('n1').core.campaign();

@@ -190,6 +190,13 @@ export class RaftCore {
   /** Ticks while leader; the lease is measured in them. */
   private leaderTicks = 0;
   private leaseUntil = 0;
+  /**
+   * Set once this leader sent TimeoutNow in its term. The transferee's election skips the
+   * voters' lease check, and the message may arrive late, after the transfer was abandoned here:
+   * no lease this leader holds afterwards keeps another leader out, so lease reads stop until
+   * the next term.
+   */
+  private leaseRevoked = false;
   private leaseRound = 0;
   private readonly leaseRounds = new Map<string, { readonly sentAt: number; readonly acks: Set<NodeId> }>();
   private readonly reads = new ReadOnlyQueue();
@@ -425,7 +432,7 @@ export class RaftCore {
       this.releaseRead({ index, context, requester });
       return;
     }
-    if (this.readMode === 'lease' && this.leaderTicks < this.leaseUntil && this.transferee === null) {
+    if (this.readMode === 'lease' && this.leaderTicks < this.leaseUntil && this.transferee === null && !this.leaseRevoked) {
       // Within the lease no other leader can exist (see holdLease); otherwise, and during a
       // transfer (whose votes skip the voters' lease check), fall back to ReadIndex.
       this.releaseRead({ index, context, requester });
@@ -451,9 +458,14 @@ export class RaftCore {
       this.transferee = target;
       this.electionElapsed = 0;
     }
-    if (progress.match === this.log.lastIndex()) this.send({ type: 'timeout-now', to: target, term: this.term });
+    if (progress.match === this.log.lastIndex()) this.sendTimeoutNow(target);
     else this.sendAppend(target);
     return true;
+  }
+
+  private sendTimeoutNow(target: NodeId): void {
+    this.leaseRevoked = true;
+    this.send({ type: 'timeout-now', to: target, term: this.term });
   }
 
   /** The driver could not deliver to `node`: fall back to probing it. */
@@ -487,6 +499,7 @@ export class RaftCore {
     this.votes.clear();
     this.transferee = null;
     this.leaseUntil = 0;
+    this.leaseRevoked = false;
     this.leaseRounds.clear();
     const waiting = this.readsBeforeCommit;
     this.readsBeforeCommit = [];
@@ -780,9 +793,7 @@ export class RaftCore {
     while (progress.next <= this.log.lastIndex() && this.sendAppend(message.from, false)) {
       // Keep the pipeline full while the window allows.
     }
-    if (message.from === this.transferee && progress.match === this.log.lastIndex()) {
-      this.send({ type: 'timeout-now', to: message.from, term: this.term });
-    }
+    if (message.from === this.transferee && progress.match === this.log.lastIndex()) this.sendTimeoutNow(message.from);
   }
 
   private handleHeartbeatResponse(message: HeartbeatResponse): void {
