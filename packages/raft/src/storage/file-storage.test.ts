@@ -249,6 +249,29 @@ describe('the file write-ahead log', () => {
     await again.close();
   });
 
+  it('gives a last segment left empty by a crash its opening hard state, so compaction cannot lose the term and vote (review finding)', async () => {
+    const path = directory();
+    const { storage } = await reopen(path, { segmentBytes: 300 });
+    await storage.save({ hardState: { term: 7, vote: 'n3', commit: 0 }, entries: [] });
+    for (let index = 1; index <= 30; index += 1) await storage.save({ entries: [entry(index, 7)] });
+    await storage.close();
+    // The crash: the next segment was created, its opening record never written.
+    const next = Number(/wal-(\d+)\.log/.exec(segments(path).at(-1)!)![1]) + 1;
+    writeFileSync(join(path, 'wal', `wal-${String(next).padStart(16, '0')}.log`), Buffer.alloc(0));
+    const { storage: resumed } = await reopen(path);
+    await resumed.save({ entries: [entry(31, 7), entry(32, 7)] });
+    const membership = { voters: ['n1'], learners: [] };
+    // Two snapshots: the segments the older one covers go, leaving only the formerly empty one.
+    await resumed.saveSnapshot({ meta: { index: 30, term: 7, membership }, data: bytes('at 30') });
+    await resumed.saveSnapshot({ meta: { index: 31, term: 7, membership }, data: bytes('at 31') });
+    await resumed.close();
+    expect(segments(path)).toHaveLength(1);
+    const { storage: again, state } = await reopen(path);
+    expect(state.hardState).toEqual({ term: 7, vote: 'n3', commit: 0 });
+    expect(state.entries.map((e) => e.index)).toEqual([32]);
+    await again.close();
+  });
+
   it('snapshots compact the log, and a damaged newest snapshot falls back to the older one', async () => {
     const path = directory();
     const { storage } = await reopen(path, { segmentBytes: 250 });

@@ -271,26 +271,33 @@ class FileStorage implements RaftPersistence {
       return;
     }
     this.active = await open(join(this.walDirectory, last.name), 'r+');
+    // A crash between a segment's creation and its opening record leaves it empty (or torn to
+    // empty). It gets its opening now: without the hard state in it, deleting the segments
+    // before it would lose the term and vote.
+    if (last.size === 0) await this.writeOpening(this.active, last);
   }
 
   private async startSegment(sequence: number): Promise<void> {
+    // The segment being left may end in batches written without a sync (commit-index moves);
+    // damage in a segment that is not the last is read as corruption, so they are made durable
+    // before the next segment exists.
+    if (this.sync) await this.active?.datasync();
     const name = segmentName(sequence);
     const handle = await open(join(this.walDirectory, name), 'wx');
     const segment: Segment = { name, sequence, lastIndex: 0, size: 0 };
-    // The current hard state opens every segment, so older segments can be deleted freely.
-    const opening = Buffer.concat([encodeRecord({ type: 'hard-state', hardState: this.hardState }), encodeRecord({ type: 'commit', batch: ++this.batch, synced: this.sync })]);
-    await handle.write(opening, 0, opening.length, 0);
-    segment.size = opening.length;
-    if (this.sync) {
-      await handle.datasync();
-      await syncDirectory(this.walDirectory);
-      // The segment being left may end in batches written without a sync (commit-index moves);
-      // damage in a segment that is not the last is read as corruption, so make them durable.
-      await this.active?.datasync();
-    }
+    await this.writeOpening(handle, segment);
+    if (this.sync) await syncDirectory(this.walDirectory);
     await this.active?.close();
     this.active = handle;
     this.segments.push(segment);
+  }
+
+  /** The current hard state opens every segment, so older segments can be deleted freely. */
+  private async writeOpening(handle: FileHandle, segment: Segment): Promise<void> {
+    const opening = Buffer.concat([encodeRecord({ type: 'hard-state', hardState: this.hardState }), encodeRecord({ type: 'commit', batch: ++this.batch, synced: this.sync })]);
+    await handle.write(opening, 0, opening.length, segment.size);
+    segment.size += opening.length;
+    if (this.sync) await handle.datasync();
   }
 
   save(update: PersistUpdate): Promise<void> {
