@@ -4,7 +4,9 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { createSeededRandom } from '@foundation/core';
 import { PeerUnavailableError } from '../src/index';
 import type { ChannelEvent, Transport } from '../src/index';
-import { closeNodes, createProxy, link, nextEvent, startNode, waitFor } from './helpers';
+import { createCborCodec } from '../src/core/cbor';
+import { writeBlockHeader, writeChunkHeader } from '../src/core/frames';
+import { closeNodes, createProxy, link, nextEvent, rawClient, startNode, waitFor } from './helpers';
 import type { Proxy } from './helpers';
 
 let proxy: Proxy | undefined;
@@ -89,6 +91,7 @@ describe('failure detection and reconnects', () => {
     expect(a.stats().channels.events!.retransmitted).toBeGreaterThan(0);
     for (const key of keys) expect(received.get(key)).toEqual(Array.from({ length: perKey }, (_, index) => index));
     expect(total).toBe(sent);
+    expect(b.stats().channels.events!.sequenceGaps).toBe(0);
   });
 
   it.each([
@@ -124,6 +127,46 @@ describe('failure detection and reconnects', () => {
     await a.sendAsync('node-b', 'orders', message(10));
     await waitFor(() => received.length === 11, 2_000, 'the message after the backlog');
     expect(received).toEqual(Array.from({ length: 11 }, (_, index) => index));
+  });
+});
+
+describe('sequence gaps', () => {
+  const codec = createCborCodec();
+
+  /** A reliable BLOCK frame on channel 0, lane 0, numbering `payloads` from `firstSeq`. */
+  function reliableBlock(firstSeq: number, payloads: unknown[]): Buffer {
+    const header = Buffer.alloc(14);
+    const length = writeBlockHeader(header, 0, 0, false, true, payloads.length, firstSeq);
+    return Buffer.concat([header.subarray(0, length), codec.encode(payloads)]);
+  }
+
+  /** A reliable message as one CHUNK frame on channel 0, lane 0. */
+  function reliableChunk(seq: number, payload: unknown): Buffer {
+    const body = codec.encode(payload);
+    const header = Buffer.alloc(18);
+    const length = writeChunkHeader(header, { channel: 0, lane: 0, hasMeta: false, reliable: true, first: true, last: true, raw: false, seq, total: body.length, metaLength: 0 });
+    return Buffer.concat([header.subarray(0, length), body]);
+  }
+
+  it('numbers a sender skipped within its stream are counted in stats().channels[...].sequenceGaps', async () => {
+    // A sender that dropped reliable messages (at a peer-down this node never saw) and went on
+    // numbering: the receiver delivers what arrives and counts what it can tell is missing.
+    const channels = { orders: { reliable: true } };
+    const node = await startNode('receiver', { channels });
+    const received: unknown[] = [];
+    node.onMessage('orders', ({ payload }) => received.push(payload));
+    const client = await rawClient(node.address()!.url);
+    await client.handshake({ nodeId: 'sender', channels });
+    await waitFor(() => node.peers().includes('sender'), 2_000, 'the sender to be up');
+    client.send(reliableBlock(1, ['m1', 'm2']));
+    client.send(reliableBlock(2, ['m2', 'm3'])); // a resend overlapping the last block: no gap
+    client.send(reliableBlock(7, ['m7'])); // 4 to 6 never come
+    client.send(reliableChunk(10, 'm10')); // nor 8 and 9, in the chunked path
+    await waitFor(() => received.length === 5, 2_000, 'the messages');
+    expect(received).toEqual(['m1', 'm2', 'm3', 'm7', 'm10']);
+    const stats = node.stats().channels.orders!;
+    expect(stats.duplicatesDropped).toBe(1);
+    expect(stats.sequenceGaps).toBe(5);
   });
 });
 

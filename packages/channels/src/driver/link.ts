@@ -422,10 +422,12 @@ export class Link {
         // against its bound) until one arrives.
         this.unackedMessages[lane] = this.unackedMessages[lane]! + 1;
         this.unackedBytes[lane] = this.unackedBytes[lane]! + Math.ceil(frame.length / header.count);
+        const gaps = sequence.gaps;
         if (sequence.accept(header.firstSeq + index) === 'duplicate') {
           counter.duplicatesDropped += 1;
           continue;
         }
+        counter.sequenceGaps += sequence.gaps - gaps;
       }
       const item: unknown = (decoded as unknown[])[index];
       counter.messagesReceived += 1;
@@ -470,10 +472,13 @@ export class Link {
       // Duplicates included, as in receiveBlock.
       this.unackedMessages[lane] = this.unackedMessages[lane]! + 1;
       this.unackedBytes[lane] = this.unackedBytes[lane]! + body.length;
-      if (this.sequences[lane]!.accept(completed.seq) === 'duplicate') {
+      const sequence = this.sequences[lane]!;
+      const gaps = sequence.gaps;
+      if (sequence.accept(completed.seq) === 'duplicate') {
         counter.duplicatesDropped += 1;
         return;
       }
+      counter.sequenceGaps += sequence.gaps - gaps;
     }
     counter.messagesReceived += 1;
     laneCounter.messagesReceived += 1;

@@ -19,6 +19,12 @@ export interface ChannelCounters {
   retransmitted: number;
   /** Reliable messages received again after a reconnect and not delivered twice. */
   duplicatesDropped: number;
+  /**
+   * Reliable messages that never arrived, counted when a later sequence number of the same
+   * sender stream did (the numbers skipped): the sender dropped them, at its peer-down, while
+   * this node went on with the session.
+   */
+  sequenceGaps: number;
   /** Messages that arrived with no handler registered for the channel. */
   noHandler: number;
   /** Handlers that threw. */
@@ -49,6 +55,7 @@ export function createChannelCounters(): ChannelCounters {
     messagesReceived: 0,
     retransmitted: 0,
     duplicatesDropped: 0,
+    sequenceGaps: 0,
     noHandler: 0,
     handlerErrors: 0,
     lateReplies: 0,
