@@ -66,7 +66,11 @@ export interface TimingOptions {
    * the upgrade request and HELLO/CHALLENGE/AUTH/READY together). LAN 5,000 ms; local 2,000 ms.
    */
   readonly handshakeTimeoutMs?: number;
-  /** How long a lost link may take to come back before `peer-down`. LAN 5,000 ms; local 1,000 ms. */
+  /**
+   * How long a lost link may take to come back before `peer-down`. LAN 5,000 ms; local 1,000 ms.
+   * Each side counts from when it notices the loss, with its own setting; when the other side's
+   * grace ends first, this side reports `peer-down` (then `peer-up`) as the link comes back.
+   */
   readonly peerDownGraceMs?: number;
   /** Default `request` timeout. LAN 5,000 ms; local 2,000 ms. */
   readonly requestTimeoutMs?: number;

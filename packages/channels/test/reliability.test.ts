@@ -2,7 +2,8 @@
 // (half-open), resets mid-stream, reconnects, and a receiver that stops reading.
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { createSeededRandom } from '@foundation/core';
-import { PeerUnavailableError } from '../src/index';
+import type { FoundationError } from '@foundation/core';
+import { CHANNELS_ERROR_CODES, PeerUnavailableError } from '../src/index';
 import type { ChannelEvent, Transport } from '../src/index';
 import { createCborCodec } from '../src/core/cbor';
 import { writeBlockHeader, writeChunkHeader } from '../src/core/frames';
@@ -127,6 +128,90 @@ describe('failure detection and reconnects', () => {
     await a.sendAsync('node-b', 'orders', message(10));
     await waitFor(() => received.length === 11, 2_000, 'the message after the backlog');
     expect(received).toEqual(Array.from({ length: 11 }, (_, index) => index));
+  });
+});
+
+describe('peer-down on one side only', () => {
+  // Review finding: each side starts its grace period when it notices the loss, and the two can
+  // be configured differently. The side whose grace ended first reported peer-down and dropped
+  // what it held for the other; the other reconnected within its own grace and went on as if
+  // the session had continued, so the reliable messages dropped for it were lost without a
+  // peer-down, and its requests waited for replies that were never coming.
+  const channels = { orders: { reliable: true } };
+  const short = { peerDownGraceMs: 400 };
+  const long = { peerDownGraceMs: 20_000 };
+
+  /** Peer events and messages on `orders`, in the order `node` saw them. */
+  function record(node: Transport): string[] {
+    const events: string[] = [];
+    node.on('peer-up', () => events.push('peer-up'));
+    node.on('peer-down', () => events.push('peer-down'));
+    node.onMessage('orders', ({ payload }) => events.push(`message ${String(payload)}`));
+    return events;
+  }
+
+  const unacked = (node: Transport): number => node.stats().channels.orders!.unackedMessages;
+
+  it.each([['dialer'], ['acceptor']])('when the %s gives up first, the other side sees peer-down too before anything of the next session', async (giving) => {
+    const b = await startNode('node-b', { channels, timing: giving === 'acceptor' ? short : long });
+    proxy = await createProxy(b.address()!.port);
+    const path = proxy;
+    const a = await startNode('node-a', { channels, timing: giving === 'dialer' ? short : long });
+    await link(a, b, path.url);
+    const [giver, keeper] = giving === 'dialer' ? [a, b] : [b, a];
+    const onKeeper = record(keeper);
+    const onGiver = record(giver);
+    const state = (node: Transport, peer: Transport): string | undefined => node.stats().peers.find((item) => item.peer === peer.nodeId)?.state;
+
+    // A request the giver takes and never answers: its reply cannot come in the next session.
+    let asked = false;
+    giver.onRequest('orders', () => {
+      asked = true;
+      return new Promise(() => undefined);
+    });
+    const interrupted = keeper.request(giver.nodeId, 'orders', 'question', { timeout: 30_000 }).then(
+      () => undefined,
+      (error: FoundationError) => error,
+    );
+    expect(giver.send(keeper.nodeId, 'orders', 'before')).toBe(true);
+    await waitFor(() => asked && onKeeper.includes('message before') && unacked(giver) === 0 && unacked(keeper) === 0, 2_000, 'the first exchange');
+
+    // In flight when the path breaks: written, never received, never acknowledged.
+    path.blackhole();
+    for (const name of ['lost-1', 'lost-2', 'lost-3']) expect(giver.send(keeper.nodeId, 'orders', name)).toBe(true);
+    await waitFor(() => unacked(giver) === 3, 2_000, 'the lost messages to be written');
+    // Queued as each side notices the loss: the giver drops it at its peer-down, the keeper keeps it.
+    const sentWhileAway: string[] = [];
+    const sendOnClose = (from: Transport, to: Transport, payload: string): void => {
+      const off = from.on('channel-close', () => {
+        off();
+        if (from.send(to.nodeId, 'orders', payload)) sentWhileAway.push(payload);
+      });
+    };
+    sendOnClose(giver, keeper, 'queued');
+    sendOnClose(keeper, giver, 'from the keeper');
+    const giverDown = nextEvent<string>(giver, 'peer-down');
+    path.sever(); // both sides see the reset; new connections wait in the blackhole
+    await giverDown;
+    await waitFor(() => sentWhileAway.length === 2, 2_000, 'both sides to notice the loss');
+    expect(state(keeper, giver)).toBe('reconnecting');
+    expect(giver.stats().channels.orders!.droppedPeerDown).toBe(4);
+
+    const giverUp = nextEvent<string>(giver, 'peer-up');
+    path.restore();
+    await giverUp;
+    expect(giver.send(keeper.nodeId, 'orders', 'after')).toBe(true);
+    await waitFor(() => onKeeper.includes('message after') && onGiver.includes('message from the keeper'), 5_000, 'the next session\'s messages');
+
+    // The keeper learns in the handshake that the giver dropped the session: peer-down, then
+    // peer-up, and the new session's messages; nothing of the old one is missing unannounced.
+    expect(onKeeper).toEqual(['message before', 'peer-down', 'peer-up', 'message after']);
+    expect(keeper.stats().channels.orders!.sequenceGaps).toBe(0);
+    expect((await interrupted)?.code).toBe(CHANNELS_ERROR_CODES.requestInterrupted);
+    // What the keeper queued for the giver still goes, as to a restarted peer, and arrives once.
+    expect(onGiver).toEqual(['peer-down', 'peer-up', 'message from the keeper']);
+    await waitFor(() => unacked(keeper) === 0, 2_000, 'the keeper\'s message to be acknowledged');
+    expect(giver.stats().channels.orders!.duplicatesDropped).toBe(0);
   });
 });
 

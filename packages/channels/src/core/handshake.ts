@@ -12,6 +12,13 @@
 // Both nonces are fresh, so a recorded proof is useless later, and the two labels keep one
 // side's proof from being replayed as the other's. The secret never crosses the wire. Each
 // side checks the other's proof with a constant-time comparison before anything else happens.
+//
+// The epoch is the sender's session epoch for the node at the other end: 0 until the sender
+// drops what it kept for that node's session (its peer-down), then a fresh random value each
+// time it does. A peer that sees another epoch than last time from the same incarnation knows
+// the session it kept did not go on, as when the incarnation changes. A dialer that does not
+// know yet whom it reaches (a URL it never connected to) sends 0; versions before session
+// epochs always send 0 and ignore the value. Both proofs cover both epochs.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { CborCodec } from './cbor';
 import { CLOSE_CODES } from './close-codes';

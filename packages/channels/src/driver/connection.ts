@@ -36,12 +36,16 @@ export interface LocalIdentity {
   readonly clock: Scheduler;
   /** Bytes read from one connection per event-loop turn before its socket pauses until the next turn. */
   readonly turnBytes: number;
+  /** This node's session epoch for `peer`, as the handshake presents it (see handshake.ts). */
+  sessionEpoch(peer: string): number;
 }
 
 /** The peer at the other end, once its proof checked out. */
 export interface PeerIdentity {
   readonly nodeId: string;
   readonly incarnation: string;
+  /** The peer's session epoch for this node. */
+  readonly epoch: number;
 }
 
 export type Refusal = { readonly code: number; readonly reason: string } | undefined;
@@ -132,11 +136,13 @@ export class Connection {
     });
     if (role === 'dialer' && dial !== undefined) {
       const sendHello = (): void => {
+        // Read when HELLO leaves, not when the dial starts: the epoch may change meanwhile.
+        const epoch = dial.expectedPeer === undefined ? 0 : identity.sessionEpoch(dial.expectedPeer);
         const { frame, body } = encodeHello(identity.codec, {
           cluster: identity.cluster,
           nodeId: identity.nodeId,
           incarnation: identity.incarnation,
-          epoch: 0,
+          epoch,
           session: dial.session,
           connection: dial.index,
           connections: identity.connections,
@@ -304,7 +310,7 @@ export class Connection {
       if (mismatch !== undefined) throw new HandshakeError(mismatch.code, mismatch.reason);
       this.helloBody = body;
       this.pendingHello = hello;
-      const challenge: ChallengeFields = { nodeId: identity.nodeId, incarnation: identity.incarnation, epoch: 0, nonce: this.ownNonce };
+      const challenge: ChallengeFields = { nodeId: identity.nodeId, incarnation: identity.incarnation, epoch: identity.sessionEpoch(hello.nodeId), nonce: this.ownNonce };
       const { frame, fields } = encodeChallenge(identity.codec, challenge, identity.secret, body);
       this.challengeFields = fields;
       this.socket.send(frame);
@@ -316,7 +322,7 @@ export class Connection {
     const received = decodeAuth(data);
     const expected = handshakeProof(identity.secret, 'dialer', this.helloBody, this.challengeFields);
     if (!proofMatches(expected, received)) throw new HandshakeError(CLOSE_CODES.authenticationFailed, 'dialer proof does not match the cluster secret');
-    this.peer = { nodeId: hello.nodeId, incarnation: hello.incarnation };
+    this.peer = { nodeId: hello.nodeId, incarnation: hello.incarnation, epoch: hello.epoch };
     this.session = hello.session;
     this.index = hello.connection;
     const refusal = this.callbacks.admit?.(this, hello);
@@ -343,7 +349,7 @@ export class Connection {
       const mismatch = this.callbacks.verifyIdentity?.(this, challenge.nodeId);
       if (mismatch !== undefined) throw new HandshakeError(mismatch.code, mismatch.reason);
       this.challengeFields = fields;
-      this.peer = { nodeId: challenge.nodeId, incarnation: challenge.incarnation };
+      this.peer = { nodeId: challenge.nodeId, incarnation: challenge.incarnation, epoch: challenge.epoch };
       const refusal = this.callbacks.identified?.(this, this.peer);
       if (refusal !== undefined) {
         this.close(refusal.code, refusal.reason);

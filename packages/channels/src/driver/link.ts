@@ -57,8 +57,10 @@ export interface LinkHost {
   dial(link: Link, url: string, session: string, index: number): Connection;
   /** A fresh session id. */
   newSession(): string;
-  /** Receive-side de-duplication state that outlives links, per peer incarnation. */
-  receiveSequences(peer: string, incarnation: string): ReceiveSequence[];
+  /** Receive-side de-duplication state that outlives links, per peer incarnation and session epoch. */
+  receiveSequences(peer: string, incarnation: string, epoch: number): ReceiveSequence[];
+  /** This node dropped what it kept for `peer`: the next session must be a new one on both sides. */
+  renewSessionEpoch(peer: string): void;
   /** First sequence numbers for a new link's reliable lanes (they never go backwards for a peer). */
   sequenceFloor(peer: string): readonly number[];
   saveSequenceFloor(peer: string, lastSeqs: readonly number[]): void;
@@ -94,6 +96,8 @@ export class Link {
   url: string | undefined;
   /** The peer's incarnation in the current (or last) session. */
   incarnation: string | undefined;
+  /** The peer's session epoch for this node in the current (or last) session. */
+  peerEpoch: number | undefined;
   session: string | undefined;
   role: 'dialer' | 'acceptor' | undefined;
   connections: (Connection | undefined)[];
@@ -689,24 +693,31 @@ export class Link {
   opened(connection: Connection): void {
     if (connection.session !== this.session || this.connections[connection.index] !== connection) return;
     if (connection.index === 0 && connection.peer !== undefined) {
-      const incarnation = connection.peer.incarnation;
-      if (this.incarnation !== undefined && this.incarnation !== incarnation) {
+      const { incarnation, epoch } = connection.peer;
+      const restarted = this.incarnation !== undefined && this.incarnation !== incarnation;
+      // The same incarnation with another epoch ended the session on its side (its grace ran
+      // out first, or it disconnected) and dropped what it held for this node.
+      const ended = !restarted && this.peerEpoch !== undefined && this.peerEpoch !== epoch;
+      if (restarted) {
         // The peer restarted: its old incarnation is gone, and nobody waits for the replies to
         // its requests (its request ids start over, so one could answer a new request).
         for (let lane = 0; lane < this.queues.length; lane += 1) {
           const dropped = this.queues[lane]!.dropStaleReplies(incarnation);
           if (dropped > 0) this.host.counters[this.host.layout.channelOfLane[lane]!]!.repliesDropped += dropped;
         }
-        if (this.peerUpEmitted) {
-          this.peerUpEmitted = false;
-          this.host.peerDown(this, 'peer restarted');
-          // Nor will the old incarnation answer this side's requests: fail them as at any
-          // peer-down (outcome unknown), instead of leaving them to time out.
-          this.requests.failAll(this.peer, 'peer restarted');
-        }
+      }
+      if ((restarted || ended) && this.peerUpEmitted) {
+        const reason = restarted ? 'peer restarted' : 'peer ended the session';
+        this.peerUpEmitted = false;
+        this.host.peerDown(this, reason);
+        // Nor will the peer answer this side's requests of the old session (a restarted one
+        // forgot them; one that ended the session dropped its replies): fail them as at any
+        // peer-down (outcome unknown), instead of leaving them to time out.
+        this.requests.failAll(this.peer, reason);
       }
       this.incarnation = incarnation;
-      this.sequences = this.host.receiveSequences(this.peer, incarnation);
+      this.peerEpoch = epoch;
+      this.sequences = this.host.receiveSequences(this.peer, incarnation, epoch);
     }
     // Grant the peer its initial credit on the lanes of this connection.
     const { layout, channels } = this.host;
@@ -818,7 +829,14 @@ export class Link {
     if (!this.wanted) this.remove();
   }
 
+  /**
+   * Drops what this side kept for the peer's session (queued and unacknowledged messages,
+   * pending requests) and starts a new session epoch, so that the peer, which may still be
+   * within its own grace period, sees the next session as a new one (peer-down, then peer-up)
+   * instead of going on with numbers whose messages never come.
+   */
   private dropQueues(reason: string): void {
+    this.host.renewSessionEpoch(this.peer);
     for (const channel of this.host.channels) {
       let dropped = 0;
       const offset = this.host.layout.offsets[channel.index]!;

@@ -21,8 +21,10 @@ export interface ChannelCounters {
   duplicatesDropped: number;
   /**
    * Reliable messages that never arrived, counted when a later sequence number of the same
-   * sender stream did (the numbers skipped): the sender dropped them, at its peer-down, while
-   * this node went on with the session.
+   * sender stream did (the numbers skipped). A peer that drops what it held for this node (at
+   * its peer-down) starts a new session epoch, so this node reports peer-down too and starts a
+   * new stream; a gap therefore means messages lost without a peer-down here: from a peer of a
+   * version without session epochs, or replies a peer dropped because this node restarted.
    */
   sequenceGaps: number;
   /** Messages that arrived with no handler registered for the channel. */

@@ -161,6 +161,9 @@ export function createTransport(options: TransportOptions): Transport {
   const counters: ChannelCounters[] = channels.map(() => createChannelCounters());
   const laneCounters: LaneCounters[] = Array.from({ length: layout.totalLanes }, () => createLaneCounters());
   const incarnation = randomBytes(12).toString('base64url');
+  // This node's session epoch per peer (see handshake.ts): absent (0) until this node drops what
+  // it kept for the peer, then a fresh value each time. Outlives links, like the receive state.
+  const sessionEpochs = new Map<string, number>();
   const identity: LocalIdentity = {
     cluster,
     nodeId,
@@ -171,6 +174,7 @@ export function createTransport(options: TransportOptions): Transport {
     codec,
     clock,
     turnBytes: limits.turnBytes,
+    sessionEpoch: (peer) => sessionEpochs.get(peer) ?? 0,
   };
   const maxMessageBytes = Math.max(...channels.map((channel) => channel.maxMessageBytes));
   // Hard cap of one WebSocket message: a block frame or a chunk (a whole message without chunking).
@@ -183,7 +187,7 @@ export function createTransport(options: TransportOptions): Transport {
   const messageHandlers = new Map<string, ((message: InboundMessage) => void)[]>();
   const requestHandlers = new Map<string, RequestHandler>();
   const listeners = new Map<string, Set<AnyHandler>>();
-  const receiveState = new Map<string, { incarnation: string; sequences: ReceiveSequence[] }>();
+  const receiveState = new Map<string, { incarnation: string; epoch: number; sequences: ReceiveSequence[] }>();
   const sequenceFloors = new Map<string, readonly number[]>();
   const urlToNode = new Map<string, string>();
   const pendingByAddress = new Map<string, number>();
@@ -268,15 +272,27 @@ export function createTransport(options: TransportOptions): Transport {
     isClosed: () => closed,
     newSession: () => randomBytes(12).toString('base64url'),
     dial: (link, url, session, index) => openDial(url, session, index, link.peer, link),
-    receiveSequences(peer, peerIncarnation) {
+    receiveSequences(peer, peerIncarnation, epoch) {
       const known = receiveState.get(peer);
-      if (known !== undefined && known.incarnation === peerIncarnation) return known.sequences;
+      if (known !== undefined && known.incarnation === peerIncarnation && known.epoch === epoch) return known.sequences;
+      // A new incarnation, or one that dropped its queues for this node (a new session epoch):
+      // it resends nothing older, so its next numbers start a new stream.
       const sequences = Array.from({ length: layout.totalLanes }, () => createReceiveSequence());
       receiveState.delete(peer);
-      receiveState.set(peer, { incarnation: peerIncarnation, sequences });
+      receiveState.set(peer, { incarnation: peerIncarnation, epoch, sequences });
       // Bounded memory: forget the peers seen longest ago.
       if (receiveState.size > 10_000) receiveState.delete(receiveState.keys().next().value!);
       return sequences;
+    },
+    renewSessionEpoch(peer) {
+      const previous = sessionEpochs.get(peer) ?? 0;
+      let epoch = 0;
+      // Random rather than counted: equal only by chance (2^-48), and it tells nobody how often.
+      while (epoch === 0 || epoch === previous) epoch = randomBytes(6).readUIntBE(0, 6);
+      sessionEpochs.delete(peer);
+      sessionEpochs.set(peer, epoch);
+      // Bounded memory: a peer forgotten here sees epoch 0, another epoch, so a new session.
+      if (sessionEpochs.size > 10_000) sessionEpochs.delete(sessionEpochs.keys().next().value!);
     },
     sequenceFloor: (peer) => sequenceFloors.get(peer) ?? [],
     saveSequenceFloor(peer, lastSeqs) {
