@@ -70,7 +70,11 @@ export interface Proxy {
   blackhole(): void;
   /** Forwards again (what was held back is delivered). */
   restore(): void;
-  /** Resets every proxied connection (RST), as a crash of the path would. */
+  /** Forwards again on the connections held now; connections that arrive later stay held. */
+  releaseHeld(): void;
+  /** Proxied connections open now. */
+  readonly connections: number;
+  /** Resets every proxied connection (RST), as a crash of the path would; `connections` drops to 0 at once. */
   sever(): void;
   /** Bytes forwarded in each direction, for inspecting what crossed the wire. */
   readonly captured: Buffer[];
@@ -136,10 +140,20 @@ export async function createProxy(targetPort: number, capture = false): Promise<
         upstream.resume();
       }
     },
+    releaseHeld() {
+      for (const [client, upstream] of pairs) {
+        client.resume();
+        upstream.resume();
+      }
+    },
+    get connections() {
+      return pairs.size;
+    },
     sever() {
-      for (const [client, upstream] of [...pairs]) {
-        client.resetAndDestroy();
-        upstream.resetAndDestroy();
+      for (const pair of [...pairs]) {
+        pairs.delete(pair);
+        pair[0].resetAndDestroy();
+        pair[1].resetAndDestroy();
       }
     },
     async close() {

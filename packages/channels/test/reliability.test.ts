@@ -213,6 +213,32 @@ describe('peer-down on one side only', () => {
     await waitFor(() => unacked(keeper) === 0, 2_000, 'the keeper\'s message to be acknowledged');
     expect(giver.stats().channels.orders!.duplicatesDropped).toBe(0);
   });
+
+  it('a reconnect half set up when the grace period ends is dropped, and the next one is a new session', async () => {
+    // Two lanes, two connections: the grace ends after connection 0 presented the old epoch
+    // and while connection 1 waits, so that session must not come up.
+    const wide = { orders: { reliable: true, parallelism: 2 } };
+    const b = await startNode('node-b', { channels: wide, timing: long });
+    proxy = await createProxy(b.address()!.port);
+    const path = proxy;
+    const a = await startNode('node-a', { channels: wide, timing: short });
+    await link(a, b, path.url);
+    const onB = record(b);
+    expect(a.send('node-b', 'orders', 'before')).toBe(true);
+    await waitFor(() => onB.includes('message before') && unacked(a) === 0, 2_000, 'the first message');
+    const downOnA = nextEvent<string>(a, 'peer-down');
+    path.blackhole();
+    path.sever();
+    await waitFor(() => path.connections === 1, 2_000, 'the redial of connection 0');
+    path.releaseHeld(); // connection 0 finishes its handshake; connection 1 waits
+    await downOnA;
+    const upOnA = nextEvent<string>(a, 'peer-up');
+    path.restore();
+    await upOnA;
+    expect(a.send('node-b', 'orders', 'after')).toBe(true);
+    await waitFor(() => onB.includes('message after'), 5_000, 'the message of the next session');
+    expect(onB).toEqual(['message before', 'peer-down', 'peer-up', 'message after']);
+  });
 });
 
 describe('sequence gaps', () => {

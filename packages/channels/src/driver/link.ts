@@ -819,6 +819,10 @@ export class Link {
     if (this.state === 'up') {
       this.endSession(CLOSE_CODES.normal, reason);
       this.host.channelEvent(this, 'channel-close');
+    } else if (this.session !== undefined) {
+      // A session being set up presented the epoch about to be dropped: the peer would take it
+      // for the old session going on. The next dial presents the new epoch.
+      this.endSession(CLOSE_CODES.normal, reason);
     }
     this.state = 'down';
     this.dropQueues(reason);
@@ -827,6 +831,7 @@ export class Link {
       this.host.peerDown(this, reason);
     }
     if (!this.wanted) this.remove();
+    else this.scheduleReconnect();
   }
 
   /**
