@@ -239,6 +239,28 @@ describe('peer-down on one side only', () => {
     await waitFor(() => onB.includes('message after'), 5_000, 'the message of the next session');
     expect(onB).toEqual(['message before', 'peer-down', 'peer-up', 'message after']);
   });
+
+  it('a node that ended the session and then connects by a URL it never dialed presents its epoch all the same', async () => {
+    // A dial by URL sends HELLO before it knows whom it reaches, so without the peer's epoch.
+    const a = await startNode('node-a', { channels, timing: short });
+    proxy = await createProxy(a.address()!.port);
+    const path = proxy;
+    const b = await startNode('node-b', { channels, timing: long });
+    await link(b, a, path.url); // b dials a; a never dialed b
+    const onB = record(b);
+    expect(a.send('node-b', 'orders', 'before')).toBe(true);
+    await waitFor(() => onB.includes('message before') && unacked(a) === 0, 2_000, 'the first message');
+    const downOnA = nextEvent<string>(a, 'peer-down');
+    path.blackhole(); // b's redials wait here
+    path.sever();
+    await downOnA;
+    const upOnA = nextEvent<string>(a, 'peer-up');
+    a.connect(b.address()!.url);
+    await upOnA;
+    expect(a.send('node-b', 'orders', 'after')).toBe(true);
+    await waitFor(() => onB.includes('message after'), 5_000, 'the message of the next session');
+    expect(onB).toEqual(['message before', 'peer-down', 'peer-up', 'message after']);
+  });
 });
 
 describe('sequence gaps', () => {

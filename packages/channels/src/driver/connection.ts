@@ -91,6 +91,8 @@ export class Connection {
   index: number;
   /** Monotonic ms of the last ping sent, for round-trip samples. */
   pingSentAt = 0;
+  /** The session epoch this side presented in HELLO, once sent. */
+  localEpoch = 0;
   private helloBody: Uint8Array | undefined;
   private challengeFields: Uint8Array | undefined;
   private localClose: { code: number; reason: string } | undefined;
@@ -137,12 +139,12 @@ export class Connection {
     if (role === 'dialer' && dial !== undefined) {
       const sendHello = (): void => {
         // Read when HELLO leaves, not when the dial starts: the epoch may change meanwhile.
-        const epoch = dial.expectedPeer === undefined ? 0 : identity.sessionEpoch(dial.expectedPeer);
+        this.localEpoch = dial.expectedPeer === undefined ? 0 : identity.sessionEpoch(dial.expectedPeer);
         const { frame, body } = encodeHello(identity.codec, {
           cluster: identity.cluster,
           nodeId: identity.nodeId,
           incarnation: identity.incarnation,
-          epoch,
+          epoch: this.localEpoch,
           session: dial.session,
           connection: dial.index,
           connections: identity.connections,

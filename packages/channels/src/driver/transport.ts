@@ -406,6 +406,12 @@ export function createTransport(options: TransportOptions): Transport {
       link.url = probe.target;
       if (link.state === 'up' || link.establishing) return { code: CLOSE_CODES.superseded, reason: 'already connected' };
       link.cancelReconnect();
+      if (connection.localEpoch !== identity.sessionEpoch(peer.nodeId)) {
+        // The probe's HELLO left before it knew whom it reached, so it carried epoch 0, and
+        // this node has ended a session with that peer before: dial again, with the epoch.
+        link.dial();
+        return { code: CLOSE_CODES.superseded, reason: 'dialing again with the session epoch' };
+      }
       link.adoptDialed(connection);
       return undefined;
     },
