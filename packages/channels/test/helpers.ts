@@ -11,6 +11,7 @@ import { channelSetDigest, defaultChannels, layoutLanes, resolveChannels } from 
 import type { ChannelOptions, ConnectionMode } from '../src/channel-config';
 import { createCborCodec } from '../src/core/cbor';
 import { decodeChallenge, encodeAuth, encodeHello, handshakeProof } from '../src/core/handshake';
+import type { ChallengeFields } from '../src/core/handshake';
 
 export const SECRET = 'test-cluster-secret-of-enough-length';
 
@@ -171,8 +172,20 @@ export interface RawClient {
   readonly closed: Promise<{ code: number; reason: string }>;
   /** Frames received after the handshake. */
   readonly frames: Buffer[];
-  /** Performs the real handshake (HELLO, CHALLENGE, AUTH, READY) as connection `index` of a session. */
-  handshake(options?: { nodeId?: string; secret?: string; cluster?: string; index?: number; session?: string; channels?: Record<string, ChannelOptions> }): Promise<void>;
+  /**
+   * Performs the real handshake (HELLO, CHALLENGE, AUTH, READY) as connection `index` of a
+   * session, with session epoch 0 (as a node of an earlier version); `beforeAuth` runs between
+   * CHALLENGE and AUTH. Resolves with the CHALLENGE's fields.
+   */
+  handshake(options?: {
+    nodeId?: string;
+    secret?: string;
+    cluster?: string;
+    index?: number;
+    session?: string;
+    channels?: Record<string, ChannelOptions>;
+    beforeAuth?: (challenge: ChallengeFields) => Promise<void>;
+  }): Promise<ChallengeFields>;
   send(frame: Uint8Array | string): void;
 }
 
@@ -230,10 +243,12 @@ export async function rawClient(url: string): Promise<RawClient> {
       });
       socket.send(frame);
       const challenge = decodeChallenge(codec, await nextFrame());
+      await options.beforeAuth?.(challenge.challenge);
       const secret = Buffer.from(options.secret ?? SECRET);
       socket.send(encodeAuth(handshakeProof(secret, 'dialer', body, challenge.fields)));
       const ready = await nextFrame();
       if (ready.length !== 1 || ready[0] !== 0x04) throw new Error('no READY');
+      return challenge.challenge;
     },
     send(frame) {
       socket.send(frame);

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { createSeededRandom } from '@foundation/core';
 import type { FoundationError } from '@foundation/core';
-import { CHANNELS_ERROR_CODES, PeerUnavailableError } from '../src/index';
+import { CHANNELS_ERROR_CODES, CLOSE_CODES, PeerUnavailableError } from '../src/index';
 import type { ChannelEvent, Transport } from '../src/index';
 import { createCborCodec } from '../src/core/cbor';
 import { writeBlockHeader, writeChunkHeader } from '../src/core/frames';
@@ -260,6 +260,38 @@ describe('peer-down on one side only', () => {
     expect(a.send('node-b', 'orders', 'after')).toBe(true);
     await waitFor(() => onB.includes('message after'), 5_000, 'the message of the next session');
     expect(onB).toEqual(['message before', 'peer-down', 'peer-up', 'message after']);
+  });
+
+  it('CHALLENGE carries the acceptor\'s session epoch; a handshake answered before it changed is refused (4016)', async () => {
+    const node = await startNode('target', { channels, timing: { peerDownGraceMs: 100 } });
+    const url = node.address()!.url;
+    const first = await rawClient(url);
+    expect((await first.handshake({ nodeId: 'raw-peer', channels })).epoch).toBe(0);
+    await waitFor(() => node.peers().includes('raw-peer'), 2_000, 'the raw peer to be up');
+    // A second session of the same node id gets its CHALLENGE while the first is alive...
+    const second = await rawClient(url);
+    let challenged!: () => void;
+    const challengedPromise = new Promise<void>((resolve) => (challenged = resolve));
+    let answer!: () => void;
+    const answerPromise = new Promise<void>((resolve) => (answer = resolve));
+    const secondHandshake = second.handshake({
+      nodeId: 'raw-peer',
+      channels,
+      beforeAuth: async () => {
+        challenged();
+        await answerPromise;
+      },
+    });
+    await challengedPromise;
+    // ...then the first breaks and the node's grace period ends: it drops the peer's state.
+    const down = nextEvent<string>(node, 'peer-down');
+    first.socket.terminate();
+    await down;
+    answer();
+    await expect(secondHandshake).rejects.toThrow();
+    expect((await second.closed).code).toBe(CLOSE_CODES.superseded);
+    const third = await rawClient(url);
+    expect((await third.handshake({ nodeId: 'raw-peer', channels })).epoch).not.toBe(0);
   });
 });
 

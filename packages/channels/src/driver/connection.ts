@@ -91,7 +91,7 @@ export class Connection {
   index: number;
   /** Monotonic ms of the last ping sent, for round-trip samples. */
   pingSentAt = 0;
-  /** The session epoch this side presented in HELLO, once sent. */
+  /** The session epoch this side presented (HELLO or CHALLENGE), once sent. */
   localEpoch = 0;
   private helloBody: Uint8Array | undefined;
   private challengeFields: Uint8Array | undefined;
@@ -312,7 +312,8 @@ export class Connection {
       if (mismatch !== undefined) throw new HandshakeError(mismatch.code, mismatch.reason);
       this.helloBody = body;
       this.pendingHello = hello;
-      const challenge: ChallengeFields = { nodeId: identity.nodeId, incarnation: identity.incarnation, epoch: identity.sessionEpoch(hello.nodeId), nonce: this.ownNonce };
+      this.localEpoch = identity.sessionEpoch(hello.nodeId);
+      const challenge: ChallengeFields = { nodeId: identity.nodeId, incarnation: identity.incarnation, epoch: this.localEpoch, nonce: this.ownNonce };
       const { frame, fields } = encodeChallenge(identity.codec, challenge, identity.secret, body);
       this.challengeFields = fields;
       this.socket.send(frame);

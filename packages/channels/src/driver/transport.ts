@@ -389,6 +389,11 @@ export function createTransport(options: TransportOptions): Transport {
             return { code: CLOSE_CODES.duplicateSession, reason };
           }
         }
+        // CHALLENGE presented this node's session epoch for the peer; if this node dropped the
+        // peer's state since (its grace ended meanwhile), that session would not be a new one.
+        if (connection.localEpoch !== identity.sessionEpoch(peer)) {
+          return { code: CLOSE_CODES.superseded, reason: 'this node ended the session during the handshake' };
+        }
         const link = existing ?? linkFor(peer);
         link.acceptSession(connection);
         return undefined;
