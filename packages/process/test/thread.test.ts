@@ -263,6 +263,20 @@ describe('thread isolation', () => {
     });
   }, WAIT);
 
+  it('forgets calls to a worker that timed out, though the worker never answers them (review finding)', async () => {
+    // Each one stayed registered until the worker replied: with a process that never does, the
+    // table grew by one entry per call, for good. Now it stays within twice the calls open at once.
+    const pid = await runtime.start(behavior('counter'), { isolation: 'thread' });
+    for (let batch = 0; batch < 5; batch += 1) {
+      const outcomes = await Promise.allSettled(Array.from({ length: 600 }, () => runtime.call(pid, 'never answer', { timeout: 20 })));
+      expect(outcomes.every((outcome) => outcome.status === 'rejected' && FoundationError.is(outcome.reason) && outcome.reason.code === PROCESS_ERROR_CODES.callTimeout)).toBe(true);
+    }
+    const workers = (runtime as unknown as { threads: { workers: { openCalls(): number }[] } }).threads.workers;
+    expect(workers.reduce((sum, worker) => sum + worker.openCalls(), 0)).toBeLessThanOrEqual(1_200);
+    expect(await runtime.call(pid, 'thread', { timeout: CROSS_THREAD })).toEqual(expect.any(Number));
+    runtime.exit(pid, 'shutdown');
+  }, WAIT);
+
   it('gives a behavior in a worker the same self API and an opaque from', async () => {
     const pid = await runtime.start(behavior('introspect'), { isolation: 'thread' });
     expect(await runtime.call(pid, 'what can you reach?')).toEqual({ self: DOCUMENTED_SELF, from: ['caller'] });

@@ -112,6 +112,8 @@ export class ThreadBridge implements RecordBridge {
 
   /** Forwards a call; one whose request cannot be copied fails at once with UncloneableMessageError. */
   forwardCall(call: CallEnvelope): void {
+    // Timed out while it waited in the mailbox: the caller has its answer, the worker need not.
+    if (call.cancelled) return;
     const ref = this.worker.registerCall(call, this);
     try {
       this.worker.post(

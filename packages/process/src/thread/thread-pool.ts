@@ -50,11 +50,16 @@ export function resolveBehaviorModule(behavior: ThreadBehavior): { module: strin
   return { module, export: exportName };
 }
 
+/** Calls registered with a worker before the first sweep of those that timed out. */
+const MIN_CALL_SWEEP = 256;
+
 class PoolWorker implements BridgeWorker {
   readonly worker: Worker;
   readonly threadId: number;
   readonly bridges = new Map<number, ThreadBridge>();
   private readonly calls = new Map<number, { call: CallEnvelope; bridge: ThreadBridge }>();
+  /** Size of `calls` at which the ones already settled on this side (timed out) are swept. */
+  private sweepCallsAt = MIN_CALL_SWEEP;
   private nextCallRef = 1;
   private failure: unknown = undefined;
   alive = true;
@@ -100,6 +105,17 @@ class PoolWorker implements BridgeWorker {
   }
 
   registerCall(call: CallEnvelope, bridge: ThreadBridge): number {
+    // A call that timed out here stays registered until the worker answers it, which a process
+    // that never replies does not: sweep the settled ones whenever the table has doubled since
+    // the last sweep, so it stays within twice the calls open at once (or MIN_CALL_SWEEP).
+    if (this.calls.size >= this.sweepCallsAt) {
+      for (const [ref, pending] of this.calls) {
+        if (!pending.call.cancelled) continue;
+        this.calls.delete(ref);
+        pending.bridge.callSettled(ref);
+      }
+      this.sweepCallsAt = Math.max(MIN_CALL_SWEEP, 2 * this.calls.size);
+    }
     const ref = this.nextCallRef++;
     this.calls.set(ref, { call, bridge });
     return ref;
@@ -107,6 +123,11 @@ class PoolWorker implements BridgeWorker {
 
   forgetCall(ref: number): void {
     this.calls.delete(ref);
+  }
+
+  /** @internal Calls registered and not yet answered by the worker (for tests). */
+  openCalls(): number {
+    return this.calls.size;
   }
 
   attach(bridge: ThreadBridge): void {
