@@ -121,15 +121,16 @@ type Typed = Record<string, unknown> & { readonly type: string };
 /**
  * Runs `decode` on a plain object with a string `type`. Input of another shape, a field that
  * fails a check (`fail()`) and a type `decode` does not know (it returns undefined) give
- * undefined and are counted in `stats`.
+ * undefined and are counted in `stats`. `decode` is a module-level function that is passed the
+ * limits and stats: a closure over them would be made anew for every message received.
  */
-function decodeTyped<Message>(input: unknown, stats: DecodeStats, decode: (message: Typed) => Message | undefined): Message | undefined {
+function decodeTyped<Message>(input: unknown, limits: DecodeLimits, stats: DecodeStats, decode: (message: Typed, limits: DecodeLimits, stats: DecodeStats) => Message | undefined): Message | undefined {
   if (!isPlainObject(input) || typeof input.type !== 'string') {
     stats.malformed += 1;
     return undefined;
   }
   try {
-    const message = decode(input as Typed);
+    const message = decode(input as Typed, limits, stats);
     if (message === undefined) stats.unknownType += 1;
     return message;
   } catch (error) {
@@ -141,112 +142,116 @@ function decodeTyped<Message>(input: unknown, stats: DecodeStats, decode: (messa
 
 /** A membership-channel message, or undefined (counted in `stats`) when the input is not one. */
 export function decodeMembershipMessage(received: unknown, limits: DecodeLimits, stats: DecodeStats): MembershipMessage | undefined {
-  return decodeTyped(received, stats, (input): MembershipMessage | undefined => {
-    switch (input.type) {
-      case 'join': {
-        const epoch = integer(input.epoch, MAX_EPOCH);
-        const id = requestId(input.id);
-        return id === undefined ? { type: 'join', epoch } : { type: 'join', epoch, id };
-      }
-      case 'forward-join':
-        return { type: 'forward-join', epoch: integer(input.epoch, MAX_EPOCH), node: nodeId(input.node, limits), ttl: integer(input.ttl, MAX_TTL) };
-      case 'neighbor': {
-        const priority = input.priority;
-        if (priority !== 'high' && priority !== 'low') fail();
-        const epoch = integer(input.epoch, MAX_EPOCH);
-        const id = requestId(input.id);
-        return id === undefined ? { type: 'neighbor', epoch, priority } : { type: 'neighbor', epoch, priority, id };
-      }
-      case 'neighbor-reply': {
-        const epoch = integer(input.epoch, MAX_EPOCH);
-        const accepted = boolean(input.accepted);
-        const id = requestId(input.id);
-        return id === undefined ? { type: 'neighbor-reply', epoch, accepted } : { type: 'neighbor-reply', epoch, accepted, id };
-      }
-      case 'disconnect':
-        return { type: 'disconnect', epoch: integer(input.epoch, MAX_EPOCH), alive: boolean(input.alive) };
-      case 'shuffle':
-        return {
-          type: 'shuffle',
-          epoch: integer(input.epoch, MAX_EPOCH),
-          origin: nodeId(input.origin, limits),
-          ttl: integer(input.ttl, MAX_TTL),
-          nodes: nodeList(input.nodes, limits.maxShuffleNodes, limits, stats),
-        };
-      case 'shuffle-reply':
-        return { type: 'shuffle-reply', epoch: integer(input.epoch, MAX_EPOCH), nodes: nodeList(input.nodes, limits.maxShuffleNodes, limits, stats) };
-      case 'mesh-join':
-        return { type: 'mesh-join', epoch: integer(input.epoch, MAX_EPOCH) };
-      case 'mesh-members':
-        return { type: 'mesh-members', epoch: integer(input.epoch, MAX_EPOCH), nodes: nodeList(input.nodes, limits.maxMeshMembers, limits, stats) };
-      case 'mesh-leave':
-        return { type: 'mesh-leave', epoch: integer(input.epoch, MAX_EPOCH) };
-      case 'cs-hello':
-        return { type: 'cs-hello', epoch: integer(input.epoch, MAX_EPOCH) };
-      case 'cs-attach':
-        return { type: 'cs-attach', epoch: integer(input.epoch, MAX_EPOCH), server: boolean(input.server) };
-      case 'cs-attach-reply':
-        return {
-          type: 'cs-attach-reply',
-          epoch: integer(input.epoch, MAX_EPOCH),
-          accepted: boolean(input.accepted),
-          servers: nodeList(input.servers, limits.maxServers, limits, stats),
-        };
-      case 'cs-detach':
-        return { type: 'cs-detach', epoch: integer(input.epoch, MAX_EPOCH), alive: boolean(input.alive) };
-      case 'cs-servers':
-        return { type: 'cs-servers', epoch: integer(input.epoch, MAX_EPOCH), servers: nodeList(input.servers, limits.maxServers, limits, stats) };
-      case 'heartbeat': {
-        const sentAt = finite(input.sentAt);
-        if (input.echo === undefined) return { type: 'heartbeat', sentAt };
-        return { type: 'heartbeat', sentAt, echo: finite(input.echo), held: Math.max(0, finite(input.held)) };
-      }
-      case 'topology':
-        return { type: 'topology', epoch: integer(input.epoch, MAX_EPOCH), mode: topologyMode(input.mode), pinned: boolean(input.pinned) };
-      case 'size': {
-        const values = input.values;
-        if (!Array.isArray(values) || values.length !== limits.sizeSamples) fail();
-        const copy = new Array<number>(values.length);
-        for (let index = 0; index < values.length; index += 1) {
-          const value = finite(values[index]);
-          if (value < 0) fail();
-          copy[index] = value;
-        }
-        return { type: 'size', round: integer(input.round, MAX_EPOCH), values: copy };
-      }
-      default:
-        return undefined;
-    }
-  });
+  return decodeTyped(received, limits, stats, membershipFields);
 }
 
 /** A broadcast-channel (Plumtree) message, or undefined (counted) when the input is not one. */
 export function decodePlumtreeMessage(received: unknown, limits: DecodeLimits, stats: DecodeStats): PlumtreeMessage | undefined {
-  return decodeTyped(received, stats, (input): PlumtreeMessage | undefined => {
-    switch (input.type) {
-      case 'gossip': {
-        const id = input.id;
-        const topic = input.topic;
-        if (typeof id !== 'string' || id.length === 0 || id.length > MAX_MESSAGE_ID_LENGTH) fail();
-        if (typeof topic !== 'string' || topic.length === 0 || topic.length > MAX_TOPIC_LENGTH) fail();
-        return { type: 'gossip', id, topic, origin: nodeId(input.origin, limits), round: integer(input.round, MAX_ROUND), payload: input.payload };
-      }
-      case 'ihave': {
-        const ids = messageIds(input.ids, limits.maxIdsPerMessage, stats);
-        const rounds = input.rounds;
-        if (!Array.isArray(rounds) || rounds.length < ids.length) fail();
-        const copy = new Array<number>(ids.length);
-        for (let index = 0; index < ids.length; index += 1) copy[index] = integer(rounds[index], MAX_ROUND);
-        return { type: 'ihave', ids, rounds: copy };
-      }
-      case 'graft':
-        return { type: 'graft', ids: messageIds(input.ids, limits.maxIdsPerMessage, stats) };
-      case 'prune':
-        return { type: 'prune' };
-      case 'digest':
-        return { type: 'digest', ids: messageIds(input.ids, limits.maxIdsPerMessage, stats), reply: boolean(input.reply) };
-      default:
-        return undefined;
+  return decodeTyped(received, limits, stats, plumtreeFields);
+}
+
+function membershipFields(input: Typed, limits: DecodeLimits, stats: DecodeStats): MembershipMessage | undefined {
+  switch (input.type) {
+    case 'join': {
+      const epoch = integer(input.epoch, MAX_EPOCH);
+      const id = requestId(input.id);
+      return id === undefined ? { type: 'join', epoch } : { type: 'join', epoch, id };
     }
-  });
+    case 'forward-join':
+      return { type: 'forward-join', epoch: integer(input.epoch, MAX_EPOCH), node: nodeId(input.node, limits), ttl: integer(input.ttl, MAX_TTL) };
+    case 'neighbor': {
+      const priority = input.priority;
+      if (priority !== 'high' && priority !== 'low') fail();
+      const epoch = integer(input.epoch, MAX_EPOCH);
+      const id = requestId(input.id);
+      return id === undefined ? { type: 'neighbor', epoch, priority } : { type: 'neighbor', epoch, priority, id };
+    }
+    case 'neighbor-reply': {
+      const epoch = integer(input.epoch, MAX_EPOCH);
+      const accepted = boolean(input.accepted);
+      const id = requestId(input.id);
+      return id === undefined ? { type: 'neighbor-reply', epoch, accepted } : { type: 'neighbor-reply', epoch, accepted, id };
+    }
+    case 'disconnect':
+      return { type: 'disconnect', epoch: integer(input.epoch, MAX_EPOCH), alive: boolean(input.alive) };
+    case 'shuffle':
+      return {
+        type: 'shuffle',
+        epoch: integer(input.epoch, MAX_EPOCH),
+        origin: nodeId(input.origin, limits),
+        ttl: integer(input.ttl, MAX_TTL),
+        nodes: nodeList(input.nodes, limits.maxShuffleNodes, limits, stats),
+      };
+    case 'shuffle-reply':
+      return { type: 'shuffle-reply', epoch: integer(input.epoch, MAX_EPOCH), nodes: nodeList(input.nodes, limits.maxShuffleNodes, limits, stats) };
+    case 'mesh-join':
+      return { type: 'mesh-join', epoch: integer(input.epoch, MAX_EPOCH) };
+    case 'mesh-members':
+      return { type: 'mesh-members', epoch: integer(input.epoch, MAX_EPOCH), nodes: nodeList(input.nodes, limits.maxMeshMembers, limits, stats) };
+    case 'mesh-leave':
+      return { type: 'mesh-leave', epoch: integer(input.epoch, MAX_EPOCH) };
+    case 'cs-hello':
+      return { type: 'cs-hello', epoch: integer(input.epoch, MAX_EPOCH) };
+    case 'cs-attach':
+      return { type: 'cs-attach', epoch: integer(input.epoch, MAX_EPOCH), server: boolean(input.server) };
+    case 'cs-attach-reply':
+      return {
+        type: 'cs-attach-reply',
+        epoch: integer(input.epoch, MAX_EPOCH),
+        accepted: boolean(input.accepted),
+        servers: nodeList(input.servers, limits.maxServers, limits, stats),
+      };
+    case 'cs-detach':
+      return { type: 'cs-detach', epoch: integer(input.epoch, MAX_EPOCH), alive: boolean(input.alive) };
+    case 'cs-servers':
+      return { type: 'cs-servers', epoch: integer(input.epoch, MAX_EPOCH), servers: nodeList(input.servers, limits.maxServers, limits, stats) };
+    case 'heartbeat': {
+      const sentAt = finite(input.sentAt);
+      if (input.echo === undefined) return { type: 'heartbeat', sentAt };
+      return { type: 'heartbeat', sentAt, echo: finite(input.echo), held: Math.max(0, finite(input.held)) };
+    }
+    case 'topology':
+      return { type: 'topology', epoch: integer(input.epoch, MAX_EPOCH), mode: topologyMode(input.mode), pinned: boolean(input.pinned) };
+    case 'size': {
+      const values = input.values;
+      if (!Array.isArray(values) || values.length !== limits.sizeSamples) fail();
+      const copy = new Array<number>(values.length);
+      for (let index = 0; index < values.length; index += 1) {
+        const value = finite(values[index]);
+        if (value < 0) fail();
+        copy[index] = value;
+      }
+      return { type: 'size', round: integer(input.round, MAX_EPOCH), values: copy };
+    }
+    default:
+      return undefined;
+  }
+}
+
+function plumtreeFields(input: Typed, limits: DecodeLimits, stats: DecodeStats): PlumtreeMessage | undefined {
+  switch (input.type) {
+    case 'gossip': {
+      const id = input.id;
+      const topic = input.topic;
+      if (typeof id !== 'string' || id.length === 0 || id.length > MAX_MESSAGE_ID_LENGTH) fail();
+      if (typeof topic !== 'string' || topic.length === 0 || topic.length > MAX_TOPIC_LENGTH) fail();
+      return { type: 'gossip', id, topic, origin: nodeId(input.origin, limits), round: integer(input.round, MAX_ROUND), payload: input.payload };
+    }
+    case 'ihave': {
+      const ids = messageIds(input.ids, limits.maxIdsPerMessage, stats);
+      const rounds = input.rounds;
+      if (!Array.isArray(rounds) || rounds.length < ids.length) fail();
+      const copy = new Array<number>(ids.length);
+      for (let index = 0; index < ids.length; index += 1) copy[index] = integer(rounds[index], MAX_ROUND);
+      return { type: 'ihave', ids, rounds: copy };
+    }
+    case 'graft':
+      return { type: 'graft', ids: messageIds(input.ids, limits.maxIdsPerMessage, stats) };
+    case 'prune':
+      return { type: 'prune' };
+    case 'digest':
+      return { type: 'digest', ids: messageIds(input.ids, limits.maxIdsPerMessage, stats), reply: boolean(input.reply) };
+    default:
+      return undefined;
+  }
 }

@@ -464,6 +464,12 @@ export class PlumtreeCore {
   /** Queues an announcement for every lazy peer; the queue is flushed every `lazyPushIntervalMs` (§3.5's policy). */
   private lazyPush(id: string, round: number, exclude: string | null, now: number): void {
     if (this.lazy.size === 0) return;
+    if (this.config.lazyPushIntervalMs <= 0) {
+      // No batching: the queue would be flushed right away, so send what it would (one IHAVE per
+      // lazy peer, in the same order) without filling it; its lists would be garbage at once.
+      for (const peer of this.lazy) if (peer !== exclude) this.sendIHave(peer, [id], [round]);
+      return;
+    }
     for (const peer of this.lazy) {
       if (peer === exclude) continue;
       let queue = this.lazyQueue.get(peer);
@@ -474,8 +480,7 @@ export class PlumtreeCore {
       queue.ids.push(id);
       queue.rounds.push(round);
     }
-    if (this.config.lazyPushIntervalMs <= 0) this.flush();
-    else if (this.nextFlushAt === Number.POSITIVE_INFINITY) this.nextFlushAt = now + this.config.lazyPushIntervalMs;
+    if (this.nextFlushAt === Number.POSITIVE_INFINITY) this.nextFlushAt = now + this.config.lazyPushIntervalMs;
   }
 
   private send(to: string, message: PlumtreeMessage): void {

@@ -696,8 +696,11 @@ class MembershipDriver implements Membership {
           this.applyServiceEffects(effects);
         }
       }
-      for (const retiring of this.retiring) {
-        const effects = retiring.service.takeEffects();
+      // Indexed loops over `retiring` here and in `schedule`: it is empty but after a topology
+      // switch, and for...of allocated an iterator result on every pass of every input.
+      const retiring = this.retiring;
+      for (let index = 0; index < retiring.length; index += 1) {
+        const effects = retiring[index]!.service.takeEffects();
         if (effects.length > 0) {
           worked = true;
           this.applyServiceEffects(effects);
@@ -819,17 +822,27 @@ class MembershipDriver implements Membership {
   private schedule(): void {
     let next = Math.min(this.plumtree.nextTick(), this.nextHeartbeatAt, this.nextEvaluateAt, this.nextSizeRoundAt, this.nextSizeSendAt, this.nextSeedRefreshAt, this.nextCollectAt);
     if (this.service !== undefined) next = Math.min(next, this.service.nextTick());
-    for (const retiring of this.retiring) next = Math.min(next, retiring.until, retiring.service.nextTick());
+    const retiring = this.retiring;
+    for (let index = 0; index < retiring.length; index += 1) next = Math.min(next, retiring[index]!.until, retiring[index]!.service.nextTick());
     if (next === Number.POSITIVE_INFINITY || next >= this.timerAt) return;
     this.timer?.cancel();
     this.timerAt = next;
     // At least 1 ms: a core asking for a tick "now" gets the next millisecond, never a loop in place.
-    this.timer = this.clock.setTimer(Math.max(1, next - this.now()), () => {
-      this.timer = undefined;
-      this.timerAt = Number.POSITIVE_INFINITY;
-      this.run(() => this.tick());
-    });
+    this.timer = this.clock.setTimer(Math.max(1, next - this.now()), this.onTimer);
   }
+
+  /**
+   * The callback of every timer `schedule` sets, made once. A node sets a timer about once per
+   * three messages it handles; a closure per timer (and one per tick) lived as long as the
+   * timer, long enough to be copied by the collector.
+   */
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    this.run(this.tickInput);
+  };
+
+  private readonly tickInput = (): void => this.tick();
 
   private tick(): void {
     if (this.state !== 'running') return;
