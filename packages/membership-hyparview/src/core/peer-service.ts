@@ -31,17 +31,22 @@ export const NO_EFFECTS: readonly never[] = Object.freeze([]);
 
 /** The effects a core queues until the driver takes them (`takeEffects`). */
 export class EffectQueue<Effect> {
-  private queued: Effect[] = [];
+  /**
+   * NO_EFFECTS until the first push after a take, which makes the list: a list made at `take`
+   * would have left the cache by the next push (in a simulation, thousands of other nodes'
+   * messages later), and a take with nothing queued reads the shared empty list instead.
+   */
+  private queued: Effect[] | readonly never[] = NO_EFFECTS;
 
   push(effect: Effect): void {
-    this.queued.push(effect);
+    if (this.queued === NO_EFFECTS) this.queued = [effect];
+    else (this.queued as Effect[]).push(effect);
   }
 
   /** Everything queued since the last call, in order; NO_EFFECTS (no allocation) when nothing is. */
   take(): readonly Effect[] {
     const queued = this.queued;
-    if (queued.length === 0) return NO_EFFECTS;
-    this.queued = [];
+    this.queued = NO_EFFECTS;
     return queued;
   }
 }
