@@ -86,7 +86,8 @@ describe('transport over loopback', () => {
       expect(messages % 200).toBe(0);
     }
     expect(receivedPerLane.reduce((sum, messages) => sum + messages, 0)).toBe(4000);
-  });
+    // The wait above allows 10 s; jest's 5 s default cut it short twice in clean-clone CI runs.
+  }, 20_000);
 
   it('round-trips Uint8Array payloads small and large (large ones travel raw, chunked)', async () => {
     const a = await startNode('node-a');

@@ -151,6 +151,8 @@ describe('SQLite storage under SIGKILL', () => {
       } finally {
         rmSync(directory, { recursive: true, force: true });
       }
-    });
+      // A child process that starts, writes and is killed: seconds on a loaded machine (it ran
+      // past jest's 5 s default once when the machine ran four other CPU-bound processes).
+    }, 30_000);
   }
 });
