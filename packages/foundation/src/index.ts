@@ -8,7 +8,7 @@ export type { StartNodeOptions } from './options';
 export { createClusterConsensus } from './consensus/cluster-consensus';
 export type { ClusterConsensus, ClusterConsensusOptions, ClusterRaftNode, ConsensusLog, ForwardingTransport } from './consensus/cluster-consensus';
 export { ClusterStateMachine } from './consensus/cluster-state-machine';
-export type { AppliedCommand, ClusterCommand, ClusterQuery, ClusterResult, StreamOptions } from './consensus/cluster-state-machine';
+export type { AppliedCommand, ClusterCommand, ClusterQuery, ClusterResult, CompactHistory, StreamOptions, StreamRetention } from './consensus/cluster-state-machine';
 export type { LockCommand, LockResult, LockState } from './consensus/locks';
 export { createClusterConfig } from './cluster/cluster-config';
 export type { ClusterConfig } from './cluster/cluster-config';

@@ -127,6 +127,15 @@ const SMALL_RAW_BYTES = 4096;
 const REFUSING_PER_ADDRESS = 8;
 const REFUSING_TOTAL = 64;
 const SECRET_MIN_BYTES = 16;
+/** Peers whose receive state, session epoch or sequence floor is kept after their link goes. */
+const REMEMBERED_PEERS = 10_000;
+
+/** Sets `key` as the newest entry of `map`, forgetting the oldest past REMEMBERED_PEERS. */
+function remember<Value>(map: Map<string, Value>, key: string, value: Value): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > REMEMBERED_PEERS) map.delete(map.keys().next().value!);
+}
 
 /** ws's `generateMask`: leaves the key all zero. */
 const zeroMask = (mask: Buffer): void => {
@@ -278,10 +287,7 @@ export function createTransport(options: TransportOptions): Transport {
       // A new incarnation, or one that dropped its queues for this node (a new session epoch):
       // it resends nothing older, so its next numbers start a new stream.
       const sequences = Array.from({ length: layout.totalLanes }, () => createReceiveSequence());
-      receiveState.delete(peer);
-      receiveState.set(peer, { incarnation: peerIncarnation, epoch, sequences });
-      // Bounded memory: forget the peers seen longest ago.
-      if (receiveState.size > 10_000) receiveState.delete(receiveState.keys().next().value!);
+      remember(receiveState, peer, { incarnation: peerIncarnation, epoch, sequences });
       return sequences;
     },
     renewSessionEpoch(peer) {
@@ -289,17 +295,11 @@ export function createTransport(options: TransportOptions): Transport {
       let epoch = 0;
       // Random rather than counted: equal only by chance (2^-48), and it tells nobody how often.
       while (epoch === 0 || epoch === previous) epoch = randomBytes(6).readUIntBE(0, 6);
-      sessionEpochs.delete(peer);
-      sessionEpochs.set(peer, epoch);
-      // Bounded memory: a peer forgotten here sees epoch 0, another epoch, so a new session.
-      if (sessionEpochs.size > 10_000) sessionEpochs.delete(sessionEpochs.keys().next().value!);
+      // A peer forgotten here sees epoch 0, another epoch, so a new session.
+      remember(sessionEpochs, peer, epoch);
     },
     sequenceFloor: (peer) => sequenceFloors.get(peer) ?? [],
-    saveSequenceFloor(peer, lastSeqs) {
-      sequenceFloors.delete(peer);
-      sequenceFloors.set(peer, lastSeqs);
-      if (sequenceFloors.size > 10_000) sequenceFloors.delete(sequenceFloors.keys().next().value!);
-    },
+    saveSequenceFloor: (peer, lastSeqs) => remember(sequenceFloors, peer, lastSeqs),
     deliver,
     violation(link, connection, code, reason) {
       reportViolation(connection, code, reason, link.peer);

@@ -51,20 +51,23 @@ export interface AppliedCommand {
  */
 export type CompactHistory = (history: readonly AppliedCommand[]) => AppliedCommand[];
 
+/**
+ * What of a stream survives log compaction: `all` of it, the newest command per key (for
+ * example per configuration path), or what `compact` keeps of it, run whenever the history has
+ * doubled since the last time.
+ */
+export type StreamRetention = 'all' | ((command: unknown) => string) | { readonly compact: CompactHistory };
+
 export interface StreamOptions {
-  /**
-   * What of the stream survives log compaction: `all` of it, the newest command per key (for
-   * example per configuration path), or what `compact` keeps of it, run whenever the history
-   * has doubled since the last time. Default `all`.
-   */
-  readonly retain?: 'all' | ((command: unknown) => string) | { readonly compact: CompactHistory };
+  /** Default `all`. */
+  readonly retain?: StreamRetention;
 }
 
 /** Commands a compacted stream holds before it compacts at all. */
 const COMPACT_AFTER = 256;
 
 interface Stream {
-  readonly retain: 'all' | ((command: unknown) => string) | { readonly compact: CompactHistory };
+  readonly retain: StreamRetention;
   /** Every command, or what compaction kept of them (unless retained by key). */
   history: AppliedCommand[];
   /** History length at which a compacted stream compacts next. */

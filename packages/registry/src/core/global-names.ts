@@ -130,8 +130,9 @@ export interface LoggedCommand {
  * The shortest history that replays to the same global names as `history` (for a log that
  * keeps its registry commands across snapshots and would otherwise keep every one for good):
  * the claims that hold a name now, and the release of each node whose floor is still
- * remembered, in log order. Commands of other namespaces are kept; malformed ones, claims
- * that lost or were released, and releases that no longer matter are dropped.
+ * remembered, in log order. Commands of other namespaces are kept; malformed ones (not even
+ * an object included), claims that lost or were released, and releases that no longer matter
+ * are dropped.
  *
  * Pass the registry's own namespace and limits: a command refused under them must be dropped
  * here too, or it could hold a name in the compacted history that another claim won.
@@ -145,12 +146,13 @@ export function compactRegistryCommands<Entry extends LoggedCommand>(history: re
   const floors = new Map<string, Entry>();
   for (const entry of history) {
     const command = entry.command as Record<string, unknown> | null;
-    if (typeof command !== 'object' || command === null || command.namespace !== namespace) {
+    const isRecord = typeof command === 'object' && command !== null;
+    if (isRecord && command.namespace !== namespace) {
       kept.push(entry);
       continue;
     }
     let outcome: GlobalOutcome;
-    const node = command.type === 'registry-release-node' ? command.node : undefined;
+    const node = isRecord && command.type === 'registry-release-node' ? command.node : undefined;
     const before = typeof node === 'string' ? names.releasedFloor(node) : undefined;
     try {
       outcome = names.apply(command, entry.index);

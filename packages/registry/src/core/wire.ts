@@ -144,14 +144,16 @@ export function encodeDeltas(namespace: string, deltas: readonly OriginDelta[], 
     batchBytes += bytes;
   };
   for (const delta of deltas) {
-    const items = deltaItems(delta);
     const size = delta.entries.length + delta.removed.length;
     let bytes = 0;
-    for (const item of items) bytes += item.bytes;
+    for (const entry of delta.entries) bytes += entryBytes(entry);
+    for (const removal of delta.removed) bytes += idBytes(removal.id);
+    for (const key of delta.keys ?? []) bytes += idBytes(key.id);
     if (size <= maxEntriesPerMessage && bytes <= byteBudget) {
       add(delta, Math.max(1, size), bytes);
       continue;
     }
+    const items = deltaItems(delta);
     // Pieces of whole revisions (an entry and its key share one), each within both bounds and
     // holding at least one revision.
     let low = Number.NEGATIVE_INFINITY;
@@ -200,12 +202,17 @@ type DeltaItem =
   | { readonly kind: 'removal'; readonly revision: number; readonly bytes: number; readonly removal: Tombstone }
   | { readonly kind: 'key'; readonly revision: number; readonly bytes: number; readonly key: KeyRevision };
 
-/** A delta's entries, removals and keys in revision order, each with its encoded size. */
+/** Encoded size of an entry (its cached text and a comma). */
+const entryBytes = (entry: ServiceInstance): number => utf8Length(encodeEntry(entry)) + 1;
+/** Encoded size, at most, of an `[id, revision]` pair (a removal or a key). */
+const idBytes = (id: string): number => utf8Length(id) + 24;
+
+/** A delta's entries, removals and keys in revision order, each with its encoded size (for splitting). */
 function deltaItems(delta: OriginDelta): DeltaItem[] {
   const items: DeltaItem[] = [];
-  for (const entry of delta.entries) items.push({ kind: 'entry', revision: entry.revision, bytes: utf8Length(encodeEntry(entry)) + 1, entry });
-  for (const removal of delta.removed) items.push({ kind: 'removal', revision: removal.revision, bytes: utf8Length(removal.id) + 24, removal });
-  for (const key of delta.keys ?? []) items.push({ kind: 'key', revision: key.revision, bytes: utf8Length(key.id) + 24, key });
+  for (const entry of delta.entries) items.push({ kind: 'entry', revision: entry.revision, bytes: entryBytes(entry), entry });
+  for (const removal of delta.removed) items.push({ kind: 'removal', revision: removal.revision, bytes: idBytes(removal.id), removal });
+  for (const key of delta.keys ?? []) items.push({ kind: 'key', revision: key.revision, bytes: idBytes(key.id), key });
   return items.sort((a, b) => a.revision - b.revision);
 }
 
