@@ -248,3 +248,33 @@ describe('membership changes (thesis §4.1)', () => {
     expect(network.node('n1').core.proposeMembershipChange({ type: 'remove', node: 'n9' })).toMatchObject({ ok: false });
   });
 });
+
+describe('batched proposals (ours)', () => {
+  const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+  it('a batch goes to each follower in one append message and commits in order', () => {
+    const network = new CoreNetwork(['n1', 'n2', 'n3']);
+    network.elect('n1');
+    network.stabilize();
+    const before = network.delivered.length;
+    const outcome = network.node('n1').core.proposeBatch(['a', 'b', 'c'].map(bytes));
+    expect(outcome).toEqual({ ok: true, index: network.node('n1').core.log.lastIndex() - 2, term: network.node('n1').core.term });
+    network.stabilize();
+    const appends = network.delivered.slice(before).filter((message) => message.type === 'append' && message.entries.length > 0);
+    expect(appends.map((message) => [message.to, message.type === 'append' ? message.entries.length : 0])).toEqual([
+      ['n2', 3],
+      ['n3', 3],
+    ]);
+    for (const id of ['n1', 'n2', 'n3']) expect(network.appliedText(id).slice(-3)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('a node that does not lead appends nothing of the batch', () => {
+    const network = new CoreNetwork(['n1', 'n2', 'n3']);
+    network.elect('n1');
+    network.stabilize();
+    const follower = network.node('n2').core;
+    const last = follower.log.lastIndex();
+    expect(follower.proposeBatch(['x', 'y'].map(bytes))).toEqual({ ok: false, reason: 'not-leader', leader: 'n1' });
+    expect(follower.log.lastIndex()).toBe(last);
+  });
+});

@@ -168,6 +168,8 @@ export class RaftCore {
   private readonly maxBytesPerMessage: number;
   private readonly maxInflight: number;
   private readonly maxApplyBytes: number;
+  /** The last Ready handed out a membership entry, and `advance` has not been called since. */
+  private membershipHandedOut = false;
   private readonly readMode: 'safe' | 'lease';
 
   readonly log: RaftLog;
@@ -366,6 +368,20 @@ export class RaftCore {
     const index = this.log.lastIndex() + 1;
     this.appendOwn([{ kind: 'normal', index, term: this.term, data }]);
     return { ok: true, index, term: this.term };
+  }
+
+  /**
+   * Appends several commands at once, at consecutive positions from the returned `index`: one
+   * append message per follower carries them all, where as many `propose` calls would send one
+   * each (and get one acknowledgement each). All or none: a refusal appends nothing.
+   */
+  proposeBatch(data: readonly Uint8Array[]): ProposeResult {
+    if (this.role !== 'leader') return { ok: false, reason: 'not-leader', leader: this.leader };
+    if (this.transferee !== null) return { ok: false, reason: 'transferring', leader: this.leader };
+    const index = this.log.lastIndex() + 1;
+    const term = this.term;
+    if (data.length > 0) this.appendOwn(data.map((command, offset) => ({ kind: 'normal', index: index + offset, term, data: command })));
+    return { ok: true, index, term };
   }
 
   /**
@@ -954,6 +970,30 @@ export class RaftCore {
     return taken;
   }
 
+  /**
+   * Committed entries not yet handed out, for a driver that applies them while a Ready is still
+   * being persisted. Committed means stored durably by a quorum (this node's own entries count
+   * only once persisted), so applying them need not wait for this node's disk (thesis §10.2.1).
+   * Stops before a membership entry: only a Ready hands those out, as `advance` changes the
+   * configuration. Report the entries with `appliedTo` once applied.
+   */
+  takeCommitted(): Entry[] {
+    // Nor past a membership entry that the Ready in flight handed out: until `advance`, the
+    // configuration is the old one, and `membershipPending` would no longer see the entry.
+    if (this.membershipHandedOut) return [];
+    const entries = this.log.nextCommitted(this.maxApplyBytes);
+    const end = entries.findIndex((entry) => entry.kind !== 'normal');
+    const taken = end < 0 ? entries : entries.slice(0, end);
+    const last = taken[taken.length - 1];
+    if (last !== undefined) this.log.applying = last.index;
+    return taken;
+  }
+
+  /** The driver applied what `takeCommitted` handed out, up to `index`. */
+  appliedTo(index: number): void {
+    this.log.appliedTo(index);
+  }
+
   /** Takes everything the driver must do now. Call `advance(ready)` once it is done. */
   ready(): Ready {
     const hard = this.hardState();
@@ -964,6 +1004,7 @@ export class RaftCore {
     const committedEntries = this.log.nextCommitted(this.maxApplyBytes);
     const lastCommitted = committedEntries[committedEntries.length - 1];
     if (lastCommitted !== undefined) this.log.applying = lastCommitted.index;
+    this.membershipHandedOut = committedEntries.some((entry) => entry.kind === 'membership');
     const ready: Ready = {
       softState: softChanged ? soft : null,
       hardState: hardChanged ? hard : null,
@@ -984,6 +1025,7 @@ export class RaftCore {
 
   /** The driver persisted, sent and applied everything in `ready`. */
   advance(ready: Ready): void {
+    this.membershipHandedOut = false;
     const lastEntry = ready.entries[ready.entries.length - 1];
     if (lastEntry !== undefined) this.log.stableTo(lastEntry.index, lastEntry.term);
     if (ready.snapshot !== null) this.log.stableSnapshotTo(ready.snapshot.meta.index);
