@@ -166,6 +166,53 @@ describe('createRaftNode', () => {
     expect(acknowledgements()).toBeGreaterThan(0);
   });
 
+  it("a leader applies an entry both followers stored without waiting for its own write (thesis §10.2.1)", async () => {
+    const gates: (() => void)[] = [];
+    let holding = false;
+    const c = cluster(['n1', 'n2', 'n3']);
+    const leader = await elected(c);
+    await c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: 'warm-up', value: 0 }));
+    interceptSave(c, leader, (update, original) =>
+      holding && update.entries.length > 0 ? new Promise<void>((resolve) => gates.push(() => void original.save(update).then(resolve))) : original.save(update),
+    );
+    holding = true;
+    let result: unknown;
+    void c.nodes.get(leader)!.propose({ op: 'put', key: 'early', value: 1 }).then((value) => {
+      result = value;
+    });
+    await c.settle(() => result !== undefined, 1000);
+    expect(result).toEqual({ op: 'put', previous: null });
+    expect(gates.length).toBe(1); // the leader's own write of the entry is still held
+    expect(c.machines.get(leader)!.entries().get('early')).toBe(1);
+    holding = false;
+    gates.shift()!();
+    await c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: 'after', value: 2 }));
+  });
+
+  it('with one follower cut off, a leader applies nothing until its own write is done', async () => {
+    const gates: (() => void)[] = [];
+    let holding = false;
+    const c = cluster(['n1', 'n2', 'n3']);
+    const leader = await elected(c);
+    await c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: 'warm-up', value: 0 }));
+    c.simulation.network.isolate(['n1', 'n2', 'n3'].find((id) => id !== leader)!);
+    interceptSave(c, leader, (update, original) =>
+      holding && update.entries.length > 0 ? new Promise<void>((resolve) => gates.push(() => void original.save(update).then(resolve))) : original.save(update),
+    );
+    holding = true;
+    let applied = false;
+    void c.nodes.get(leader)!.propose({ op: 'put', key: 'gated', value: 1 }).then(() => {
+      applied = true;
+    });
+    await c.simulation.runForAsync(100);
+    expect(gates.length).toBe(1);
+    expect(applied).toBe(false); // one follower's copy is not a quorum of three
+    expect(c.machines.get(leader)!.entries().has('gated')).toBe(false);
+    holding = false;
+    gates.shift()!();
+    await c.settle(() => applied);
+  });
+
   it('applies committed entries and answers without waiting for a write that only moves the commit index', async () => {
     const held: (() => void)[] = [];
     let holding = false;
@@ -196,6 +243,8 @@ describe('createRaftNode', () => {
     const commitWrites = held.length;
     while (held.length > 0) held.shift()!();
     await expect(c.run(() => next)).resolves.toEqual({ op: 'put', previous: 1 });
+    // The followers' acknowledgements may commit it before the leader's own write is done.
+    await c.settle(() => written.some(hasNext));
     const nextAt = written.findIndex(hasNext);
     expect(nextAt).toBeGreaterThanOrEqual(commitWrites);
     expect(written.slice(nextAt - commitWrites, nextAt).every((update) => update.entries.length === 0)).toBe(true);

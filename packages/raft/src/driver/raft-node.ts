@@ -5,7 +5,7 @@ import { FoundationError, createCryptoRandom, systemClock } from '@foundation/co
 import type { Random, Scheduler, Timer } from '@foundation/core';
 import { MemoryStorage } from '../core/log-storage';
 import { RaftCore } from '../core/raft';
-import type { RaftStatus, Ready } from '../core/raft';
+import type { ProposeResult, RaftStatus, Ready } from '../core/raft';
 import type { Entry, Membership, MembershipChange, Message, NodeId, Snapshot } from '../core/types';
 import { DroppedError } from '../errors/dropped-error';
 import { MembershipChangeError } from '../errors/membership-change-error';
@@ -112,6 +112,14 @@ interface Pending<T> {
   readonly timer: Timer;
 }
 
+/** A proposal waiting for the end of the current turn, to go to the core with the others made in it. */
+interface QueuedProposal<Result> {
+  readonly data: Uint8Array;
+  readonly timeoutMs: number;
+  readonly resolve: (value: Result) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 interface PendingRead<QueryResult> {
   readonly query: unknown;
   index: number;
@@ -164,6 +172,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   private stopped = false;
   private started = false;
   private failed: FoundationError | null = null;
+  private queued: QueuedProposal<Result>[] = [];
   private readonly proposals = new Map<number, Pending<Result>>();
   private readonly changes = new Map<number, Pending<Membership>>();
   private readonly reads = new Map<string, PendingRead<QueryResult>>();
@@ -182,6 +191,8 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   private heldSnapshot: Extract<Message, { type: 'snapshot' }> | null = null;
   private readonly listeners = new Map<RaftNodeEvent, Set<(value: never) => void>>();
   private lastSnapshotIndex = 0;
+  /** The last entry the state machine applied (ahead of the core's count while a Ready is in flight). */
+  private appliedIndex = 0;
   private snapshotting = false;
   private snapshotWrite: Promise<void> = Promise.resolve();
   /** The write of a batch that only moved the commit index, which the Ready loop does not wait for. */
@@ -223,6 +234,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     storage.append(state.entries);
     storage.hardState = state.hardState;
     this.storage = storage;
+    this.appliedIndex = storage.firstIndex() - 1;
     this.core = new RaftCore({
       id: this.id,
       storage,
@@ -316,26 +328,45 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
 
   propose(command: Command, options: CallOptions = {}): Promise<Result> {
     return new Promise<Result>((resolve, reject) => {
-      const core = this.requireCore();
-      const outcome = core.propose(this.codec.encode(command));
-      if (!outcome.ok) {
-        reject(outcome.reason === 'not-leader' ? new NotLeaderError(this.id, outcome.leader) : new DroppedError(`the leader refused it (${outcome.reason})`));
-        return;
-      }
-      const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
+      this.requireCore();
+      const data = this.codec.encode(command);
+      // Proposals made in the same turn of the event loop reach the core as one batch, which
+      // goes to each follower as one append message (and comes back as one acknowledgement)
+      // instead of one per proposal.
+      if (this.queued.length === 0) queueMicrotask(() => this.proposeQueued());
+      this.queued.push({ data, timeoutMs: options.timeoutMs ?? this.requestTimeoutMs, resolve, reject });
+    });
+  }
+
+  private proposeQueued(): void {
+    const batch = this.queued;
+    this.queued = [];
+    let outcome: ProposeResult;
+    try {
+      outcome = this.requireCore().proposeBatch(batch.map((queued) => queued.data));
+    } catch (error) {
+      for (const queued of batch) queued.reject(error);
+      return;
+    }
+    if (!outcome.ok) {
+      for (const queued of batch) queued.reject(outcome.reason === 'not-leader' ? new NotLeaderError(this.id, outcome.leader) : new DroppedError(`the leader refused it (${outcome.reason})`));
+      return;
+    }
+    batch.forEach(({ timeoutMs, resolve, reject }, offset) => {
+      const index = outcome.index + offset;
       const pending: Pending<Result> = {
         term: outcome.term,
         resolve,
         reject,
         timer: this.clock.setTimer(timeoutMs, () => {
-          if (this.proposals.get(outcome.index) !== pending) return;
-          this.proposals.delete(outcome.index);
+          if (this.proposals.get(index) !== pending) return;
+          this.proposals.delete(index);
           reject(new RaftTimeoutError('proposal', timeoutMs));
         }),
       };
-      this.track(this.proposals, outcome.index, pending);
-      this.kick();
+      this.track(this.proposals, index, pending);
     });
+    this.kick();
   }
 
   read(query: Query, options: CallOptions = {}): Promise<QueryResult> {
@@ -445,7 +476,11 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     if (this.processing !== null) {
       // The loop is waiting on the disk: a leader's replication traffic need not wait with it,
       // unless the term it carries is not durable yet (see processLoop).
-      if (this.core.term === this.storage!.hardState.term) for (const message of this.core.takeLeaderMessages()) this.send(message);
+      if (this.core.term === this.storage!.hardState.term) {
+        for (const message of this.core.takeLeaderMessages()) this.send(message);
+        // Nor does applying what followers' acknowledgements have committed meanwhile.
+        if (this.core.role === 'leader') this.applyCommitted();
+      }
       return;
     }
     if (this.heldSnapshot !== null) {
@@ -482,6 +517,12 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
           if (termDurable && (message.type === 'append' || message.type === 'heartbeat' || message.type === 'snapshot')) this.send(message);
           else later.push(message);
         }
+        // Committed entries are durable on a quorum already, whatever this batch holds, so they
+        // are applied before its write rather than after: entries committed while the write is in
+        // flight can then be applied as their acknowledgements arrive (see kick), in order.
+        // Not when the batch installs a snapshot: those entries follow it.
+        const applyFirst = ready.snapshot === null;
+        if (applyFirst) this.applyEntries(ready.committedEntries);
         // 1. Persist: nothing below may depend on state that is not durable yet. A batch that
         //    only moves the commit index is the exception: nothing depends on it being durable
         //    (a restarted node learns the commit index again from the leader), so it is written
@@ -502,7 +543,8 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
         // 2. Send the rest: votes, acknowledgements and answers that rely on the durable state.
         for (const message of later) this.send(message);
         // 3. Apply.
-        this.apply(ready);
+        if (!applyFirst) this.applyEntries(ready.committedEntries);
+        this.settleReads(ready);
         // 4. Advance, then report.
         const before = core.membership();
         core.advance(ready);
@@ -519,6 +561,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     this.storage!.applySnapshot(snapshot);
     this.options.stateMachine.restore(snapshot.data);
     this.lastSnapshotIndex = snapshot.meta.index;
+    this.appliedIndex = snapshot.meta.index;
     this.counters.snapshotsInstalled += 1;
     // Proposals inside the snapshot: whether they are in it is unknown from here.
     for (const [index, pending] of this.proposals) {
@@ -530,11 +573,24 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     this.releaseReads(snapshot.meta.index);
   }
 
-  private apply(ready: Ready): void {
-    for (const entry of ready.committedEntries) {
+  private applyEntries(entries: readonly Entry[]): void {
+    for (const entry of entries) {
       if (entry.kind === 'normal') this.applyCommand(entry);
       else this.settle(this.changes, entry.index, entry.term, () => entry.membership);
+      this.appliedIndex = entry.index;
     }
+  }
+
+  /** Applies entries committed since the Ready in progress was taken (a leader waiting on its disk). */
+  private applyCommitted(): void {
+    const entries = this.core!.takeCommitted();
+    if (entries.length === 0) return;
+    this.applyEntries(entries);
+    this.core!.appliedTo(this.appliedIndex);
+    this.releaseReads(this.appliedIndex);
+  }
+
+  private settleReads(ready: Ready): void {
     for (const read of ready.readStates) {
       const pending = this.reads.get(read.context);
       if (pending !== undefined) pending.index = read.index;
@@ -546,8 +602,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
       pending.timer.cancel();
       pending.reject(new DroppedError('leadership changed before the read was confirmed'));
     }
-    const last = ready.committedEntries[ready.committedEntries.length - 1];
-    this.releaseReads(last?.index ?? this.core!.log.applied);
+    this.releaseReads(this.appliedIndex);
   }
 
   private applyCommand(entry: Extract<Entry, { kind: 'normal' }>): void {
@@ -613,8 +668,10 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
    */
   private maybeSnapshot(): void {
     const core = this.core!;
-    const applied = core.log.applied;
-    if (this.snapshotting || applied - this.lastSnapshotIndex < this.snapshotEvery || applied <= this.storage!.firstIndex() - 1) return;
+    const applied = this.appliedIndex;
+    // Entries applied early (see kick) may not have reached the log storage yet: a snapshot
+    // must wait until the storage holds everything the state machine reflects.
+    if (this.snapshotting || applied - this.lastSnapshotIndex < this.snapshotEvery || applied <= this.storage!.firstIndex() - 1 || applied > this.storage!.lastIndex()) return;
     const snapshot = this.storage!.createSnapshot(applied, core.membership(), this.options.stateMachine.snapshot());
     this.lastSnapshotIndex = applied;
     this.counters.snapshotsTaken += 1;
