@@ -116,15 +116,28 @@ export class ProcessCluster {
     this.root = mkdtempSync(join(tmpdir(), 'raft-cluster-'));
   }
 
+  /**
+   * Starts every node. A port `freePort` found free can be taken by another process before the
+   * node listens on it (other tests and benchmarks share the machine); the node then exits, and
+   * the cluster is stopped and started again on other ports, up to three times. A failed start
+   * never leaves nodes running.
+   */
   static async start(options: ClusterOptions): Promise<ProcessCluster> {
-    const cluster = new ProcessCluster(options);
-    for (const id of options.ids) {
-      const raftPort = await freePort();
-      const clientPort = await freePort();
-      cluster.nodes.set(id, { id, raftPort, clientPort, dataDir: join(cluster.root, id), process: null, client: new NodeClient(clientPort) });
+    for (let attempt = 1; ; attempt += 1) {
+      const cluster = new ProcessCluster(options);
+      try {
+        for (const id of options.ids) {
+          const raftPort = await freePort();
+          const clientPort = await freePort();
+          cluster.nodes.set(id, { id, raftPort, clientPort, dataDir: join(cluster.root, id), process: null, client: new NodeClient(clientPort) });
+        }
+        await Promise.all(options.ids.map((id) => cluster.launch(id)));
+        return cluster;
+      } catch (error) {
+        await cluster.stop();
+        if (attempt === 3) throw error;
+      }
     }
-    await Promise.all(options.ids.map((id) => cluster.launch(id)));
-    return cluster;
   }
 
   /** Starts (or restarts) a node's process and waits until it listens. */
