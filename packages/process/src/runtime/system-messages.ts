@@ -34,12 +34,27 @@ export function downMessage(ref: MonitorRef, pid: Pid, reason: ExitReason): Down
   return Object.freeze(message);
 }
 
-export function isExitMessage(value: unknown): value is ExitMessage {
-  return typeof value === 'object' && value !== null && (value as { [EXIT_MARKER]?: unknown })[EXIT_MARKER] === true;
+/**
+ * Reads a marker without trusting the value: a message may be anything a sender made, a getter
+ * or a proxy whose traps throw included, and a guard that throws ends whatever handler asked.
+ */
+function hasMarker(value: unknown, marker: symbol): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  try {
+    return (value as Record<symbol, unknown>)[marker] === true;
+  } catch {
+    return false;
+  }
 }
 
+/** True for an `exit` message; false, never a throw, for anything else. */
+export function isExitMessage(value: unknown): value is ExitMessage {
+  return hasMarker(value, EXIT_MARKER);
+}
+
+/** True for a `down` message; false, never a throw, for anything else. */
 export function isDownMessage(value: unknown): value is DownMessage {
-  return typeof value === 'object' && value !== null && (value as { [DOWN_MARKER]?: unknown })[DOWN_MARKER] === true;
+  return hasMarker(value, DOWN_MARKER);
 }
 
 /** @internal An exit or a down message: what mailbox bounds never drop. */
