@@ -5,6 +5,7 @@
 import { decideExit } from '../core/exit-signal';
 import { RingQueue } from '../core/ring-queue';
 import { Pid } from '../core/pid';
+import { InvalidOptionError } from '../errors/invalid-option-error';
 import { InvalidPidError } from '../errors/invalid-pid-error';
 import { DEAD } from './lifecycle';
 import { ProcessRecord } from './process-record';
@@ -186,6 +187,8 @@ export class LinksAndMonitors {
   /** `runtime.monitor(pid, onDown)`: the system process watches, and calls `onDown` from a slice. */
   monitor(pid: Pid, onDown: (down: DownMessage) => void): MonitorRef {
     if (!Pid.is(pid)) throw new InvalidPidError('monitor needs a pid');
+    // At the call: a callback that is not one would otherwise fail only when the process exits.
+    if (typeof onDown !== 'function') throw new InvalidOptionError('onDown', `must be a function (got ${onDown === null ? 'null' : typeof onDown})`);
     const ref = this.newRef();
     this.callbacks.set(ref, onDown);
     this.addMonitor(this.runtime.system, pid, ref);

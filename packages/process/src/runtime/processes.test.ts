@@ -5,6 +5,7 @@ import { CallExitedError } from '../errors/call-exited-error';
 import { CallTimeoutError } from '../errors/call-timeout-error';
 import { PROCESS_ERROR_CODES } from '../errors/codes';
 import { InvalidNameError } from '../errors/invalid-name-error';
+import { InvalidOptionError } from '../errors/invalid-option-error';
 import { InvalidPidError } from '../errors/invalid-pid-error';
 import { NameTakenError } from '../errors/name-taken-error';
 import { NoProcessError } from '../errors/no-process-error';
@@ -671,6 +672,25 @@ describe('inspection', () => {
     runtime.exit(pid, 'shutdown');
     await settle();
     expect(downs).toEqual([]);
+    await runtime.shutdown();
+  });
+
+  it('refuses a runtime.monitor callback that is not a function, at the call, with InvalidOptionError', async () => {
+    // Review finding: any onDown was taken; the mistake showed only when the process exited, as
+    // a monitor-callback-failed event far from the call that made it.
+    const failures: unknown[] = [];
+    const runtime = createRuntime({
+      nodeId: 'node-a',
+      telemetry: { execute: (event) => void (event.join('.') === 'foundation.process.monitor-callback-failed' && failures.push(event)) },
+    });
+    const pid = runtime.spawn(() => undefined);
+    for (const notAFunction of [undefined, null, 'callback', { onDown: () => undefined }]) {
+      expect(() => runtime.monitor(pid, notAFunction as never)).toThrow(InvalidOptionError);
+    }
+    expect(runtime.processInfo(pid)?.monitoredBy).toBe(0);
+    runtime.exit(pid, 'shutdown');
+    await settle();
+    expect(failures).toEqual([]);
     await runtime.shutdown();
   });
 });
