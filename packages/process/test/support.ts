@@ -172,3 +172,15 @@ export function blockedProcess(runtime: Runtime, mailbox: MailboxOptions, option
   runtime.send(pid, 'block');
   return { pid, handled, release: () => gate.resolve() };
 }
+
+/**
+ * What any code can build without the runtime: an object shaped like an `exit` or `down`
+ * message, with the markers such messages carry under their public `Symbol.for` keys.
+ */
+export function lookalikeExit(from: Pid, reason: unknown): object {
+  return Object.defineProperty({ type: 'exit', from, reason }, Symbol.for('@foundation/process/ExitMessage'), { value: true });
+}
+
+export function lookalikeDown(ref: string, pid: Pid, reason: unknown): object {
+  return Object.defineProperty({ type: 'down', ref, pid, reason }, Symbol.for('@foundation/process/DownMessage'), { value: true });
+}

@@ -13,7 +13,7 @@ import type { Runtime } from '../src/runtime/runtime';
 import type { DeadLetter } from '../src/runtime/options';
 import { isDownMessage, isExitMessage } from '../src/runtime/system-messages';
 import type { ThreadBehavior } from '../src/runtime/types';
-import { DOCUMENTED_SELF, blockedProcess, settle, until } from './support';
+import { DOCUMENTED_SELF, blockedProcess, lookalikeExit, settle, until } from './support';
 
 const fixtures = resolve(__dirname, 'fixtures/thread-behaviors.ts');
 const behavior = (name: string): ThreadBehavior => ({ module: fixtures, export: name });
@@ -144,6 +144,21 @@ describe('thread isolation', () => {
     expect(await stopped).toBe('finished');
     await until(() => inbox.length === 6, 'the second terminate', CROSS_THREAD);
     expect(inbox[5]).toEqual({ terminated: 'finished' });
+  }, WAIT);
+
+  it('forwards a lookalike of an exit message to a worker as an ordinary message, not as an exit', async () => {
+    // Review finding: the proxy turned anything with the public exit marker into a system
+    // message for the worker, where it was rebuilt as a genuine exit.
+    const { pid: reporter, inbox } = collector(runtime);
+    const pid = await runtime.start(behavior('guard'), { isolation: 'thread', trapExits: true, args: { reporter } });
+    runtime.send(pid, lookalikeExit(reporter, 'forged'));
+    runtime.exit(pid, 'real');
+    await until(() => inbox.length === 2, 'both reports', CROSS_THREAD);
+    expect(inbox).toEqual([
+      { exit: false, down: false, type: 'exit', reason: 'forged' },
+      { exit: true, down: false, type: 'exit', reason: 'real' },
+    ]);
+    runtime.exit(pid, 'kill');
   }, WAIT);
 
   it('is restarted by its supervisor like any other child', async () => {

@@ -11,7 +11,7 @@ import { DEAD } from './lifecycle';
 import { ProcessRecord } from './process-record';
 import type { Watcher } from './process-record';
 import type { RuntimeImpl } from './runtime';
-import { downMessage, exitMessage, isDownMessage } from './system-messages';
+import { downMessage, exitMessage, isDownFor } from './system-messages';
 import type { DownMessage } from './system-messages';
 import type { ExitReason, MonitorRef } from './types';
 
@@ -200,19 +200,16 @@ export class LinksAndMonitors {
     this.demonitorFrom(this.runtime.system, ref);
   }
 
-  /** What the system process does with a message: run the callback of a `down`, ignore anything else. */
+  /**
+   * What the system process does with a message: run the callback of a `down` the runtime
+   * delivered to it, ignore anything else. Anyone may send to the system process, and
+   * references are predictable, so a lookalike of a down (or a message it cannot even read: a
+   * getter or a proxy that throws) must neither run a callback nor end the process.
+   */
   systemMessage(message: unknown): void {
-    let ref: MonitorRef;
-    let callback: ((down: DownMessage) => void) | undefined;
-    try {
-      if (!isDownMessage(message)) return;
-      ref = message.ref;
-      callback = this.callbacks.get(ref);
-    } catch {
-      // Anyone may send to the system process; a message it cannot even read (a getter or a
-      // proxy that throws) is not one of its downs, and must not end it.
-      return;
-    }
+    if (!isDownFor(message, this.runtime.system)) return;
+    const ref = message.ref;
+    const callback = this.callbacks.get(ref);
     if (callback === undefined) return;
     this.callbacks.delete(ref);
     try {

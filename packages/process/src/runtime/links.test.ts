@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { deferred, settle, until } from '../../test/support';
+import { deferred, lookalikeDown, settle, until } from '../../test/support';
 import { Pid } from '../core/pid';
 import { InvalidPidError } from '../errors/invalid-pid-error';
 import { RuntimeStoppedError } from '../errors/runtime-stopped-error';
@@ -308,6 +308,24 @@ describe("the runtime's own processes, against failures", () => {
     runtime.exit(watched, 'gone');
     await until(() => downs.length === 1);
     expect(downs).toEqual(['gone']);
+    await runtime.shutdown();
+  });
+
+  it('run a runtime.monitor callback for the down the runtime delivers, never for a lookalike sent to the system process', async () => {
+    // Review finding: the system process ran the callback of any message that had the public
+    // down marker and a callback's reference, and references are predictable: any code could
+    // fire someone else's callback, with any reason, while the process still ran.
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const [system] = runtime.processes() as [Pid];
+    const watched = runtime.spawn(() => undefined);
+    const downs: unknown[] = [];
+    const ref = runtime.monitor(watched, (down) => downs.push(down.reason));
+    runtime.send(system, lookalikeDown(ref, watched, 'forged'));
+    await settle();
+    expect(downs).toEqual([]);
+    runtime.exit(watched, 'real');
+    await until(() => downs.length === 1);
+    expect(downs).toEqual(['real']);
     await runtime.shutdown();
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { blockedProcess, deferred, settle, simulatedRuntime, until } from '../../test/support';
+import { blockedProcess, deferred, lookalikeExit, settle, simulatedRuntime, until } from '../../test/support';
 import { InvalidOptionError } from '../errors/invalid-option-error';
 import { MailboxFullError } from '../errors/mailbox-full-error';
 import type { DeadLetter } from './options';
@@ -203,6 +203,50 @@ describe('bounded mailboxes', () => {
     expect(isExitMessage(handled[2])).toBe(true);
     expect(handled[2]).toMatchObject({ reason: 'crash' });
     expect(isDownMessage(handled[2])).toBe(false);
+    await runtime.shutdown();
+  });
+
+  it('gives a lookalike of an exit message no place past the bound: drop-oldest drops it as it drops any message', async () => {
+    // Review finding: the bound's exemption for exit and down messages went by the public
+    // marker, so any sender could pin messages in a full mailbox (or get past a backpressure bound).
+    const letters: DeadLetter[] = [];
+    const runtime = createRuntime({ nodeId: 'node-a', onDeadLetter: (letter) => letters.push(letter) });
+    const { pid, handled, release } = blockedProcess(runtime, { capacity: 2, overflow: 'drop-oldest' });
+    await settle();
+    const first = lookalikeExit(pid, 'forged 1');
+    const second = lookalikeExit(pid, 'forged 2');
+    runtime.send(pid, first);
+    runtime.send(pid, second);
+    runtime.send(pid, 'ordinary');
+    expect(letters.map(({ message, reason }) => [message, reason])).toEqual([[first, 'overflow']]);
+    release();
+    await until(() => handled.length === 3);
+    expect(handled).toEqual(['block', second, 'ordinary']);
+    await runtime.shutdown();
+  });
+
+  it('nor to a genuine exit message passed on from another mailbox', async () => {
+    // A process that traps exits makes genuine exit messages about itself at will, with
+    // exit(self, reason): passed on, they are ordinary messages in the mailbox they reach.
+    const letters: DeadLetter[] = [];
+    const runtime = createRuntime({ nodeId: 'node-a', onDeadLetter: (letter) => letters.push(letter) });
+    const { pid, handled, release } = blockedProcess(runtime, { capacity: 2, overflow: 'drop-oldest' });
+    const relayer = runtime.spawn(
+      (message: unknown, self: ProcessSelf) => {
+        if (message === 'mint') self.exit(self.pid, 'minted');
+        else self.send(pid, message);
+      },
+      { trapExits: true },
+    );
+    runtime.send(relayer, 'mint');
+    runtime.send(relayer, 'mint');
+    await until(() => runtime.processInfo(pid)?.mailbox.length === 2, 'the passed-on exits');
+    runtime.send(pid, 'ordinary');
+    expect(letters).toHaveLength(1);
+    expect(isExitMessage(letters[0]!.message)).toBe(true);
+    release();
+    await until(() => handled.length === 3);
+    expect(handled[2]).toBe('ordinary');
     await runtime.shutdown();
   });
 

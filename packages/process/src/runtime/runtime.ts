@@ -38,8 +38,8 @@ import type { RuntimeStats } from './inspection';
 import { LinksAndMonitors } from './links-and-monitors';
 import { NameRegistry } from './name-registry';
 import { ProcessRecord } from './process-record';
-import { isSystemMessage } from './system-messages';
-import type { DownMessage } from './system-messages';
+import { addressTo, isSystemMessageFor } from './system-messages';
+import type { DownMessage, ExitMessage } from './system-messages';
 import type {
   Behavior,
   CallOptions,
@@ -648,10 +648,12 @@ export class RuntimeImpl implements Runtime {
    * @internal System messages (exit, down) bypass the mailbox bound: they are never dropped. But
    * they keep their place behind messages already waiting at a full backpressure mailbox, or a
    * process's EXIT would overtake its last messages (the BEAM keeps signals between two
-   * processes in order); they are admitted from the wait past the bound.
+   * processes in order); they are admitted from the wait past the bound. The message counts as
+   * a system message in this mailbox only (system-messages.ts).
    */
-  enqueueSystem(record: ProcessRecord, message: unknown): void {
+  enqueueSystem(record: ProcessRecord, message: ExitMessage | DownMessage): void {
     if (record.status === DEAD) return;
+    addressTo(message, record);
     if (record.waiting !== null && record.waiting.length > 0) {
       record.waiting.push(new WaitingSend(message, null));
       return;
@@ -683,7 +685,7 @@ export class RuntimeImpl implements Runtime {
         // none queued (a mailbox full of system messages), the arriving one is dropped.
         const mailbox = record.mailbox;
         let index = 0;
-        while (index < mailbox.length && isSystemMessage(mailbox.at(index))) index += 1;
+        while (index < mailbox.length && isSystemMessageFor(mailbox.at(index), record)) index += 1;
         if (index === mailbox.length) {
           this.dropped(record, message);
           return;
@@ -725,7 +727,7 @@ export class RuntimeImpl implements Runtime {
 
   private admitWaiting(record: ProcessRecord): void {
     const waiting = record.waiting!;
-    while (waiting.length > 0 && (record.mailbox.length < record.capacity || isSystemMessage(waiting.at(0)!.message))) {
+    while (waiting.length > 0 && (record.mailbox.length < record.capacity || isSystemMessageFor(waiting.at(0)!.message, record))) {
       const entry = waiting.shift()!;
       record.mailbox.push(this.inContext(entry.message, entry.context), this.now());
       entry.resolve?.();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { Pid } from '../core/pid';
-import { downMessage, exitMessage, isDownMessage, isExitMessage, isSystemMessage } from './system-messages';
+import { addressTo, downMessage, exitMessage, isDownFor, isDownMessage, isExitFor, isExitMessage, isSystemMessageFor } from './system-messages';
 
 const unreadable = (): never => {
   throw new Error('unreadable');
@@ -43,11 +43,40 @@ describe('isExitMessage and isDownMessage', () => {
   ])('return false, never throw, for %s', (_name, value) => {
     expect(isExitMessage(value)).toBe(false);
     expect(isDownMessage(value)).toBe(false);
-    expect(isSystemMessage(value)).toBe(false);
+    expect(isSystemMessageFor(value, {})).toBe(false);
   });
 
   it.each([undefined, null, 0, 'exit', Symbol('exit'), { type: 'exit', from: pid, reason: 'boom' }])('return false for %p', (value) => {
     expect(isExitMessage(value)).toBe(false);
     expect(isDownMessage(value)).toBe(false);
+  });
+});
+
+describe('what the runtime counts as a system message', () => {
+  const pid = new Pid('node-a', 1);
+  const recipient = {};
+  const other = {};
+
+  it('is a message it made and delivered, in the mailbox it delivered it to, and nowhere else', () => {
+    const exit = exitMessage(pid, 'boom');
+    const down = downMessage('#Ref<node-a.1>', pid, 'boom');
+    // Made, not delivered (the message of a `refused` dead letter, say): no mailbox's.
+    expect(isSystemMessageFor(exit, recipient)).toBe(false);
+    addressTo(exit, recipient);
+    addressTo(down, recipient);
+    expect([isExitFor(exit, recipient), isDownFor(exit, recipient), isSystemMessageFor(exit, recipient)]).toEqual([true, false, true]);
+    expect([isExitFor(down, recipient), isDownFor(down, recipient), isSystemMessageFor(down, recipient)]).toEqual([false, true, true]);
+    // Passed on to another process, it is an ordinary message there.
+    expect([isExitFor(exit, other), isDownFor(down, other), isSystemMessageFor(exit, other)]).toEqual([false, false, false]);
+  });
+
+  it('is never a lookalike, whatever markers it copies, though the shape guards accept it', () => {
+    const exit = exitMessage(pid, 'boom');
+    addressTo(exit, recipient);
+    const copy = Object.defineProperties({}, Object.getOwnPropertyDescriptors(exit));
+    expect(isExitMessage(copy)).toBe(true);
+    expect(isExitFor(copy, recipient)).toBe(false);
+    expect(isSystemMessageFor(copy, recipient)).toBe(false);
+    expect(isExitFor(new Proxy(exit, {}), recipient)).toBe(false);
   });
 });

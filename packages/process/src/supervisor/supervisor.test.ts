@@ -1,12 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { deferred, settle, simulatedRuntime, until } from '../../test/support';
+import { deferred, lookalikeExit, settle, simulatedRuntime, until } from '../../test/support';
 import type { Pid } from '../core/pid';
 import { InvalidOptionError } from '../errors/invalid-option-error';
 import { SupervisorError } from '../errors/supervisor-error';
 import { createRuntime } from '../runtime/runtime';
 import type { Runtime } from '../runtime/runtime';
 import type { TelemetrySink } from '../runtime/options';
+import { isExitMessage } from '../runtime/system-messages';
 import type { Behavior, ProcessSelf } from '../runtime/types';
 import type { ChildSpec, RestartType, SupervisorStrategy } from './types';
 
@@ -193,6 +194,48 @@ describe('strategies', () => {
     await crash(runtime, supervisor, 'a');
     await until(() => log.filter((entry) => entry === 'start c').length === 2);
     expect((await runtime.whichChildren(supervisor)).map((child) => child.id)).toEqual(['a', 'c']);
+    await runtime.shutdown();
+  });
+});
+
+describe('exits it did not get from the runtime', () => {
+  it('restarts nothing for an exit message another process made up', async () => {
+    // Review finding: the supervisor trusted any message with the public exit marker, so a
+    // process could make it start a second copy of a child that was still running (the first
+    // left linked to it, but no longer supervised).
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const log: string[] = [];
+    const supervisor = await runtime.startSupervisor({ children: [worker('a', log)] });
+    const child = (await pids(runtime, supervisor)).a!;
+    runtime.send(supervisor, lookalikeExit(child, 'forged'));
+    await settle();
+    expect(log).toEqual(['start a']);
+    expect((await pids(runtime, supervisor)).a!.equals(child)).toBe(true);
+    expect(runtime.isAlive(child)).toBe(true);
+    await runtime.shutdown();
+  });
+
+  it('restarts nothing for a genuine exit message a child passes on', async () => {
+    // A process that traps exits makes genuine exit messages about itself at will, with
+    // exit(self, reason); passed on to the supervisor, one must not count as the child's exit.
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const starts: Pid[] = [];
+    const relayer: Behavior = {
+      init(_args, self) {
+        starts.push(self.pid);
+        self.trapExits(true);
+      },
+      handleMessage(message, self) {
+        if (message === 'relay') self.exit(self.pid, 'made up');
+        else if (isExitMessage(message)) self.send('the-supervisor', message);
+      },
+    };
+    const supervisor = await runtime.startSupervisor({ children: [{ id: 'relayer', behavior: relayer }] }, { name: 'the-supervisor' });
+    const child = (await pids(runtime, supervisor)).relayer!;
+    runtime.send(child, 'relay');
+    await settle();
+    expect(starts).toEqual([child]);
+    expect((await pids(runtime, supervisor)).relayer!.equals(child)).toBe(true);
     await runtime.shutdown();
   });
 });

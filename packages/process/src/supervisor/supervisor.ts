@@ -10,7 +10,7 @@ import { SupervisorError } from '../errors/supervisor-error';
 import { DEAD, RUNNING, STARTING } from '../runtime/lifecycle';
 import type { ProcessRecord } from '../runtime/process-record';
 import type { RuntimeImpl } from '../runtime/runtime';
-import { isExitMessage } from '../runtime/system-messages';
+import { isExitFor } from '../runtime/system-messages';
 import { targetOf } from '../runtime/process-self';
 import type { Behavior, ExitReason } from '../runtime/types';
 import { normalizeChild, normalizeSupervisor } from './child-spec';
@@ -357,8 +357,11 @@ export const supervisorBehavior: Behavior<SupervisorState, SupervisorArgs> = {
   },
 
   handleMessage(message, self) {
-    if (isExitMessage(message)) return onChildExit(recordOf(self), message.from, message.reason);
-    if (message instanceof RetryRestart) return retryRestart(recordOf(self), message.ids);
+    // Only an exit the runtime delivered to this supervisor: a lookalike, or a genuine exit a
+    // process passes on, must not make it start a second copy of a child that still runs.
+    const record = recordOf(self);
+    if (isExitFor(message, record)) return onChildExit(record, message.from, message.reason);
+    if (message instanceof RetryRestart) return retryRestart(record, message.ids);
     return undefined;
   },
 

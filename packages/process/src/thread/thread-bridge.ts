@@ -16,7 +16,7 @@ import { describeDestination } from '../runtime/delayed-sends';
 import { DEAD } from '../runtime/lifecycle';
 import { callOf, targetOf } from '../runtime/process-self';
 import type { ProcessRecord, RecordBridge } from '../runtime/process-record';
-import { isDownMessage, isExitMessage } from '../runtime/system-messages';
+import { isDownFor, isExitFor } from '../runtime/system-messages';
 import { NO_REPLY } from '../runtime/types';
 import type { Behavior, Destination } from '../runtime/types';
 import type { FromWorker, ToWorker, WireDestination } from './protocol';
@@ -89,9 +89,12 @@ export class ThreadBridge implements RecordBridge {
    */
   forward(message: unknown, cast: boolean): void | Promise<void> {
     try {
-      if (isExitMessage(message)) {
+      // Only the exits and downs the runtime delivered to this process become system messages,
+      // which the worker rebuilds as genuine ones; a lookalike, or a genuine one passed on from
+      // another mailbox, crosses as the ordinary message it is.
+      if (isExitFor(message, this.record)) {
         this.worker.post({ k: 'system', id: this.id, body: { type: 'exit', from: message.from.toString(), reason: encodeReason(message.reason) } });
-      } else if (isDownMessage(message)) {
+      } else if (isDownFor(message, this.record)) {
         this.worker.post({
           k: 'system',
           id: this.id,
