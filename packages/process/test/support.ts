@@ -184,3 +184,33 @@ export function lookalikeExit(from: Pid, reason: unknown): object {
 export function lookalikeDown(ref: string, pid: Pid, reason: unknown): object {
   return Object.defineProperty({ type: 'down', ref, pid, reason }, Symbol.for('@foundation/process/DownMessage'), { value: true });
 }
+
+const trap = (): never => {
+  throw new Error('trap');
+};
+
+/** A proxy handler every operation of which throws. */
+export const THROWING_TRAPS: ProxyHandler<object> = {
+  get: trap,
+  set: trap,
+  has: trap,
+  ownKeys: trap,
+  getOwnPropertyDescriptor: trap,
+  defineProperty: trap,
+  deleteProperty: trap,
+  getPrototypeOf: trap,
+  setPrototypeOf: trap,
+  isExtensible: trap,
+  preventExtensions: trap,
+};
+
+/** Values that throw at the first touch: reading a property, `in`, `instanceof`, listing keys. */
+export function hostileValues(): [string, object][] {
+  const { proxy, revoke } = Proxy.revocable({}, {});
+  revoke();
+  return [
+    ['a proxy whose traps all throw', new Proxy({}, THROWING_TRAPS)],
+    ['a revoked proxy', proxy],
+    ['an object whose prototype is a proxy whose traps throw', Object.create(new Proxy({}, THROWING_TRAPS)) as object],
+  ];
+}

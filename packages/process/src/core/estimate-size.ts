@@ -1,6 +1,8 @@
 // A bounded estimate of the bytes a value holds, for memory figures in process and ecosystem
 // info. It follows plain objects, arrays, Maps and Sets up to a node budget and guesses V8's
-// layout (8-byte slots, 2-byte characters at worst); it is a gauge, not a heap snapshot.
+// layout (8-byte slots, 2-byte characters at worst); it is a gauge, not a heap snapshot. The
+// values are messages and states, which may be anything: an object that cannot be read (a
+// getter or a proxy trap that throws) counts as an empty one, and the estimate never throws.
 
 const OBJECT_HEADER = 24;
 const SLOT = 8;
@@ -29,6 +31,13 @@ export function estimateSize(value: unknown, budget = 1000): number {
     const object = current as object;
     if (seen.has(object)) return SLOT;
     seen.add(object);
+    try {
+      return visitObject(object);
+    } catch {
+      return OBJECT_HEADER;
+    }
+  };
+  const visitObject = (object: object): number => {
     if (ArrayBuffer.isView(object)) return OBJECT_HEADER + object.byteLength;
     if (object instanceof ArrayBuffer) return OBJECT_HEADER + object.byteLength;
     let total = OBJECT_HEADER;

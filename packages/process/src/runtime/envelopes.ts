@@ -1,6 +1,9 @@
 // What a mailbox holds besides plain messages: call requests (with everything needed to reply),
 // casts for behaviors that have `handleCast`, and messages with a transfer list for processes in
-// worker threads. One class each, so the dispatcher tells them apart with `instanceof`.
+// worker threads. One class each, so the dispatcher tells them apart with `instanceof`, through
+// the `is*` checks at the end: a plain message is whatever its sender passed, and `instanceof`
+// runs a proxy's getPrototypeOf trap (and throws for a revoked proxy), so a bare `instanceof`
+// would throw out of the run queue, an exit or an overflow for every process.
 import type { TransferListItem } from 'node:worker_threads';
 import type { DeadlineEntry } from '../core/deadline-queue';
 import type { Pid } from '../core/pid';
@@ -69,7 +72,42 @@ export class ContextEnvelope {
   ) {}
 }
 
+// Each check answers false where `instanceof` throws: a value whose prototype chain cannot be
+// read is no envelope (envelopes are instances of the classes above, and nothing else).
+
+export function isCallEnvelope(entry: unknown): entry is CallEnvelope {
+  try {
+    return entry instanceof CallEnvelope;
+  } catch {
+    return false;
+  }
+}
+
+export function isCastEnvelope(entry: unknown): entry is CastEnvelope {
+  try {
+    return entry instanceof CastEnvelope;
+  } catch {
+    return false;
+  }
+}
+
+export function isTransferEnvelope(entry: unknown): entry is TransferEnvelope {
+  try {
+    return entry instanceof TransferEnvelope;
+  } catch {
+    return false;
+  }
+}
+
+export function isContextEnvelope(entry: unknown): entry is ContextEnvelope {
+  try {
+    return entry instanceof ContextEnvelope;
+  } catch {
+    return false;
+  }
+}
+
 /** The entry without its context. */
 export function withoutContext(entry: unknown): unknown {
-  return entry instanceof ContextEnvelope ? entry.message : entry;
+  return isContextEnvelope(entry) ? entry.message : entry;
 }

@@ -84,7 +84,16 @@ export function runInit<Process extends LifecycleProcess<Call>, Call>(
   args: unknown,
 ): void {
   const behavior = process.behavior;
-  if (behavior === null || behavior.init === undefined) {
+  let hasInit: boolean;
+  try {
+    // A behavior may be anything with callbacks, a proxy or an object with getters included:
+    // one whose init cannot even be read fails to start, like one whose init throws.
+    hasInit = behavior !== null && behavior.init !== undefined;
+  } catch (error) {
+    host.terminate(process, error);
+    return;
+  }
+  if (!hasInit) {
     host.started(process);
     return;
   }
@@ -92,7 +101,7 @@ export function runInit<Process extends LifecycleProcess<Call>, Call>(
   let thenable: boolean;
   process.inHandler = true;
   try {
-    result = behavior.init(args, process.self);
+    result = behavior!.init!(args, process.self);
     // Inside the try: a result whose `then` getter throws is init failing, not the runtime.
     thenable = isThenable(result);
   } catch (error) {
@@ -261,11 +270,21 @@ export function runTerminate<Process extends LifecycleProcess<Call>, Call>(
   done: () => void,
 ): boolean {
   const behavior = process.behavior;
-  if (reason === 'killed' || behavior === null || behavior.terminate === undefined) return false;
+  if (reason === 'killed' || behavior === null) return false;
+  let hasTerminate: boolean;
+  try {
+    // Read inside a guard: this runs inside whoever sent the exit signal (a supervisor stopping
+    // its child, say), and a terminate that cannot be read must not fail them.
+    hasTerminate = behavior.terminate !== undefined;
+  } catch (error) {
+    host.terminateFailed(process, error);
+    return false;
+  }
+  if (!hasTerminate) return false;
   let result: unknown;
   process.inHandler = true;
   try {
-    result = behavior.terminate(reason as ExitReason, process.self);
+    result = behavior.terminate!(reason as ExitReason, process.self);
   } catch (error) {
     host.terminateFailed(process, error);
   }

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { FoundationError } from '@foundation/core';
-import { deferred, settle, simulatedRuntime, until } from '../../test/support';
+import { blockedProcess, deferred, hostileValues, settle, simulatedRuntime, until } from '../../test/support';
 import { CallExitedError } from '../errors/call-exited-error';
 import { CallTimeoutError } from '../errors/call-timeout-error';
 import { PROCESS_ERROR_CODES } from '../errors/codes';
@@ -529,6 +529,46 @@ describe('failures', () => {
     const badInit = runtime.spawn({ init: () => proxy }, { name: 'bad-init' });
     expect(runtime.isAlive(badInit)).toBe(false);
     expect(runtime.whereis('bad-init')).toBeUndefined();
+    await runtime.shutdown();
+  });
+
+  it.each([
+    ['without a context carrier', undefined],
+    ['with a context carrier', { capture: () => 'context', run: <Result>(_context: unknown, fn: () => Result): Result => fn() }],
+  ])('takes any message, a value that throws when touched included, %s: handled, inspected, dropped and left behind at exit', async (_name, context) => {
+    // Review finding: the run queue told its envelopes from messages with instanceof, which
+    // runs a proxy's getPrototypeOf trap: such a message threw out of the slice, past every
+    // process, and out of finalize when it was still queued at an exit.
+    const letters: DeadLetter[] = [];
+    const runtime = createRuntime({ nodeId: 'node-a', onDeadLetter: (letter) => letters.push(letter), ...(context === undefined ? {} : { context }) });
+    const values = hostileValues().map(([, value]) => value);
+    const seen: unknown[] = [];
+    const pid = runtime.spawn((message: unknown) => void seen.push(message));
+    for (const value of values) {
+      runtime.send(pid, value);
+      runtime.cast(pid, value);
+    }
+    await until(() => seen.length === 2 * values.length, 'every value handled');
+    // By identity: jest's own comparison would run the traps.
+    const sent = values.flatMap((value) => [value, value]);
+    expect(seen.length === sent.length && seen.every((message, index) => message === sent[index])).toBe(true);
+    // Queued: inspected, then dropped by a full drop-oldest mailbox without throwing to the sender.
+    const blocked = blockedProcess(runtime, { capacity: 1, overflow: 'drop-oldest' });
+    await settle();
+    runtime.send(blocked.pid, values[0]);
+    expect(runtime.processInfo(blocked.pid)?.mailbox.length).toBe(1);
+    runtime.send(blocked.pid, 'next');
+    expect(letters.map(({ reason }) => reason)).toEqual(['overflow']);
+    expect(letters[0]!.message === values[0]).toBe(true);
+    // Still queued when the process exits: its monitors fire all the same.
+    const queued = blockedProcess(runtime, {});
+    for (const value of values) runtime.send(queued.pid, value);
+    const exited = runtime.whenExited(queued.pid);
+    runtime.exit(queued.pid, 'kill');
+    expect(await exited).toBe('killed');
+    blocked.release();
+    await until(() => blocked.handled.length === 2, 'the blocked process to go on');
+    expect(runtime.isAlive(pid)).toBe(true);
     await runtime.shutdown();
   });
 

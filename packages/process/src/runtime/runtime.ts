@@ -28,7 +28,18 @@ import type { CpuIntensiveOptions } from './cpu-intensive';
 import { DelayedSends } from './delayed-sends';
 import { createEventLoopDriver } from './driver';
 import type { RunQueueDriver } from './driver';
-import { CALLER_REMOTE, CallEnvelope, CastEnvelope, ContextEnvelope, TransferEnvelope, WaitingSend, withoutContext } from './envelopes';
+import {
+  CALLER_REMOTE,
+  CallEnvelope,
+  CastEnvelope,
+  ContextEnvelope,
+  TransferEnvelope,
+  WaitingSend,
+  isCallEnvelope,
+  isCastEnvelope,
+  isContextEnvelope,
+  withoutContext,
+} from './envelopes';
 import type { ProcessHandle } from './process-self';
 import { nonNegativeNumber, positiveNumber, resolveMailbox, resolveScheduling } from './options';
 import type { ContextCarrier, DeadLetter, DeadLetterReason, ResolvedMailbox, ResolvedScheduling, RuntimeOptions, TelemetrySink, ThreadOptions } from './options';
@@ -473,8 +484,8 @@ export class RuntimeImpl implements Runtime {
   };
 
   private dispatchEntry(record: ProcessRecord, self: ProcessHandle, message: unknown): void {
-    if (message instanceof CallEnvelope) dispatch(this, record, self, CALL, message.request, message);
-    else if (message instanceof CastEnvelope) dispatch(this, record, self, CAST, message.message, null);
+    if (isCallEnvelope(message)) dispatch(this, record, self, CALL, message.request, message);
+    else if (isCastEnvelope(message)) dispatch(this, record, self, CAST, message.message, null);
     else dispatch(this, record, self, MESSAGE, message, null);
   }
 
@@ -515,7 +526,7 @@ export class RuntimeImpl implements Runtime {
         while (mailbox.length > 0 && record.status === RUNNING && !record.busy) {
           const message = mailbox.shift();
           if (record.waiting !== null) this.admitWaiting(record);
-          if (message instanceof ContextEnvelope) this.contextCarrier!.run(message.context, () => this.dispatchEntry(record, self, message.message));
+          if (isContextEnvelope(message)) this.contextCarrier!.run(message.context, () => this.dispatchEntry(record, self, message.message));
           else this.dispatchEntry(record, self, message);
           record.handled += 1;
           count += 1;
@@ -671,7 +682,7 @@ export class RuntimeImpl implements Runtime {
     switch (record.bounds.overflow) {
       case 'reject': {
         const error = new MailboxFullError(target, record.capacity, 'reject');
-        if (message instanceof CallEnvelope) {
+        if (isCallEnvelope(message)) {
           this.failCall(message, error);
           return;
         }
@@ -700,7 +711,7 @@ export class RuntimeImpl implements Runtime {
           // The wait is bounded too: a sender that never waits (plain `send`, another node)
           // must not grow it without end.
           const error = this.waitingFull(record);
-          if (message instanceof CallEnvelope) {
+          if (isCallEnvelope(message)) {
             this.failCall(message, error);
             return;
           }
@@ -718,11 +729,11 @@ export class RuntimeImpl implements Runtime {
 
   private dropped(record: ProcessRecord, message: unknown): void {
     record.dropped += 1;
-    if (message instanceof CallEnvelope) {
+    if (isCallEnvelope(message)) {
       this.failCall(message, new MailboxFullError(record.pid.toString(), record.capacity, record.bounds.overflow));
       return;
     }
-    this.deadLetter(record.pid.toString(), message instanceof CastEnvelope ? message.message : message, 'overflow', undefined);
+    this.deadLetter(record.pid.toString(), isCastEnvelope(message) ? message.message : message, 'overflow', undefined);
   }
 
   private admitWaiting(record: ProcessRecord): void {
@@ -847,7 +858,7 @@ export class RuntimeImpl implements Runtime {
     if (record.mailbox.length > 0) {
       for (const entry of record.mailbox.drain()) {
         const message = withoutContext(entry);
-        if (message instanceof CallEnvelope) this.failCall(message, new CallExitedError(target, reason));
+        if (isCallEnvelope(message)) this.failCall(message, new CallExitedError(target, reason));
       }
     }
     if (record.pendingReplies !== null) {
@@ -859,7 +870,7 @@ export class RuntimeImpl implements Runtime {
     }
     if (record.waiting !== null) {
       for (const entry of record.waiting.drain()) {
-        if (entry.message instanceof CallEnvelope) this.failCall(entry.message, new CallExitedError(target, reason));
+        if (isCallEnvelope(entry.message)) this.failCall(entry.message, new CallExitedError(target, reason));
         else this.deadLetter(target, entry.message, 'noproc', undefined);
         entry.resolve?.();
       }

@@ -41,7 +41,31 @@ function checkShutdown(value: unknown, fallback: ShutdownPolicy, id: string): Sh
   throw invalid(`child "${id}": shutdown must be a number of ms ≥ 0, 'brutal-kill' or 'infinity'`, id);
 }
 
+/**
+ * Runs `read` over a spec, turning whatever its getters or proxy traps throw into an
+ * `invalid-spec` error: a spec arrives from anyone who may call a supervisor, and one that
+ * cannot be read is invalid, not a reason for the supervisor to fail.
+ */
+function readSpec<Result>(read: () => Result): Result {
+  try {
+    return read();
+  } catch (error) {
+    let ours = false;
+    try {
+      ours = error instanceof SupervisorError;
+    } catch {
+      // Whatever was thrown cannot even be inspected: not one of ours.
+    }
+    if (ours) throw error;
+    throw new SupervisorError('invalid-spec', 'a spec that cannot be read', { cause: error });
+  }
+}
+
 export function normalizeChild(spec: ChildSpec): NormalizedChild {
+  return readSpec(() => readChild(spec));
+}
+
+function readChild(spec: ChildSpec): NormalizedChild {
   if (typeof spec !== 'object' || spec === null) throw invalid('a child spec must be an object');
   const { id } = spec;
   if (typeof id !== 'string' || id.length === 0 || id.length > MAX_CHILD_ID_LENGTH) {
@@ -79,6 +103,10 @@ export function normalizeChild(spec: ChildSpec): NormalizedChild {
 }
 
 export function normalizeSupervisor(spec: SupervisorSpec): NormalizedSupervisorSpec {
+  return readSpec(() => readSupervisor(spec));
+}
+
+function readSupervisor(spec: SupervisorSpec): NormalizedSupervisorSpec {
   if (typeof spec !== 'object' || spec === null) throw invalid('a supervisor spec must be an object');
   const strategy = spec.strategy ?? 'one-for-one';
   if (!STRATEGIES.includes(strategy)) throw invalid(`strategy must be one of ${STRATEGIES.join(', ')}`);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { deferred, lookalikeExit, settle, simulatedRuntime, until } from '../../test/support';
+import { deferred, hostileValues, lookalikeExit, settle, simulatedRuntime, until } from '../../test/support';
 import type { Pid } from '../core/pid';
 import { InvalidOptionError } from '../errors/invalid-option-error';
 import { SupervisorError } from '../errors/supervisor-error';
@@ -236,6 +236,69 @@ describe('exits it did not get from the runtime', () => {
     await settle();
     expect(starts).toEqual([child]);
     expect((await pids(runtime, supervisor)).relayer!.equals(child)).toBe(true);
+    await runtime.shutdown();
+  });
+});
+
+describe('values that throw when touched', () => {
+  it.each(hostileValues())('leave a supervisor and the root supervisor running: %s as a message, a cast, a call or a child spec', async (_name, value) => {
+    // Review finding: the exit check read a marker, RetryRestart used instanceof and handleCall
+    // read the request's brand, all outside any guard, so such a value ended the supervisor
+    // (the root one too, and with it the runtime); instanceof on mailbox entries in the run
+    // queue threw out of the slice itself.
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const log: string[] = [];
+    const supervisor = await runtime.startSupervisor({ children: [worker('a', log)] });
+    const before = (await pids(runtime, supervisor)).a!;
+    for (const target of [supervisor, runtime.rootSupervisor]) {
+      runtime.send(target, value);
+      runtime.cast(target, value);
+      await runtime.call(target, value).catch(() => undefined);
+      const refused = await runtime.startChild(target, value as ChildSpec).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(SupervisorError);
+      expect(refused).toMatchObject({ kind: 'invalid-spec' });
+    }
+    await settle();
+    expect(runtime.status).toBe('running');
+    expect(runtime.isAlive(supervisor) && runtime.isAlive(runtime.rootSupervisor)).toBe(true);
+    // Still supervising.
+    await crash(runtime, supervisor, 'a');
+    const after = (await pids(runtime, supervisor)).a!;
+    expect(after.equals(before)).toBe(false);
+    expect(runtime.isAlive(after)).toBe(true);
+    await runtime.shutdown();
+  });
+
+  it('leave a supervisor running when a child behavior throws as its init or terminate is read', async () => {
+    // Review finding: the lifecycle read init and terminate outside its guard. An unreadable
+    // init left a half-spawned process behind, its name taken; an unreadable terminate threw
+    // out of the exit signal into the supervisor that was stopping the child, and ended it.
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const log: string[] = [];
+    const unreadable = (): never => {
+      throw new Error('unreadable');
+    };
+    const noTerminate = Object.defineProperty({ handleMessage: () => undefined }, 'terminate', { get: unreadable }) as Behavior;
+    const supervisor = await runtime.startSupervisor({
+      strategy: 'one-for-all',
+      intensity: { maxRestarts: 10 },
+      children: [worker('a', log), { id: 'no-terminate', behavior: noTerminate }],
+    });
+    const processes = runtime.processes().length;
+    const noInit = Object.defineProperty({}, 'init', { get: unreadable }) as Behavior;
+    const failed = await runtime.startChild(supervisor, { id: 'no-init', behavior: noInit, options: { name: 'no-init' } }).catch((error: unknown) => error);
+    expect(failed).toMatchObject({ kind: 'start-failed' });
+    expect(runtime.whereis('no-init')).toBeUndefined();
+    expect(runtime.processes()).toHaveLength(processes);
+    // One-for-all: a's crash makes the supervisor stop the other child, whose terminate cannot be read.
+    const before = await pids(runtime, supervisor);
+    await crash(runtime, supervisor, 'a');
+    await until(() => log.filter((entry) => entry === 'start a').length === 2, 'the group restart');
+    expect(runtime.isAlive(supervisor)).toBe(true);
+    const after = await pids(runtime, supervisor);
+    expect(after['no-terminate']!.equals(before['no-terminate']!)).toBe(false);
+    expect(runtime.isAlive(before['no-terminate']!)).toBe(false);
+    expect(runtime.processes()).toHaveLength(processes);
     await runtime.shutdown();
   });
 });

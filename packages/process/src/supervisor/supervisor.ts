@@ -47,18 +47,39 @@ function recordOf(self: unknown): Self {
   return targetOf(self) as Self;
 }
 
-const REQUEST: unique symbol = Symbol('supervisor-request');
-
 type Request =
-  | { readonly [REQUEST]: true; readonly op: 'start-child'; readonly spec: ChildSpec }
-  | { readonly [REQUEST]: true; readonly op: 'terminate-child' | 'restart-child' | 'delete-child'; readonly id: string }
-  | { readonly [REQUEST]: true; readonly op: 'which-children' | 'count-children' };
+  | { readonly op: 'start-child'; readonly spec: ChildSpec }
+  | { readonly op: 'terminate-child' | 'restart-child' | 'delete-child'; readonly id: string }
+  | { readonly op: 'which-children' | 'count-children' };
 
 type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
 
 /** A restart that failed is retried through the mailbox, so the supervisor stays responsive. */
-class RetryRestart {
-  constructor(readonly ids: readonly string[]) {}
+interface RetryRestart {
+  readonly ids: readonly string[];
+}
+
+/**
+ * The requests the API functions below make and the retries a supervisor sends itself. Anyone
+ * may call or send to a supervisor, anything at all (a proxy whose traps throw, one that
+ * answers any property read), so a supervisor recognises its own by identity: testing
+ * membership runs no code of the value's, and nothing outside this module can add to these.
+ */
+const requests = new WeakSet<object>();
+const retries = new WeakSet<object>();
+
+function retryRestartMessage(ids: readonly string[]): RetryRestart {
+  const message: RetryRestart = { ids };
+  retries.add(message);
+  return message;
+}
+
+function isRequest(value: unknown): value is Request {
+  return typeof value === 'object' && value !== null && requests.has(value);
+}
+
+function isRetryRestart(value: unknown): value is RetryRestart {
+  return typeof value === 'object' && value !== null && retries.has(value);
 }
 
 function isSupervisorSpecNormalized(spec: SupervisorSpec | NormalizedSupervisorSpec): spec is NormalizedSupervisorSpec {
@@ -181,7 +202,7 @@ async function startInOrder(self: Self, children: readonly ChildState[]): Promis
       if (pending !== undefined) await pending;
     } catch (error) {
       runtimeOf(self).emit(['foundation', 'supervisor', 'child-start-failed'], { count: 1 }, { supervisor: self.pid, child: child.spec.id, error });
-      self.send(self.pid, new RetryRestart(children.slice(index).map((later) => later.spec.id)));
+      self.send(self.pid, retryRestartMessage(children.slice(index).map((later) => later.spec.id)));
       return;
     }
   }
@@ -361,15 +382,15 @@ export const supervisorBehavior: Behavior<SupervisorState, SupervisorArgs> = {
     // process passes on, must not make it start a second copy of a child that still runs.
     const record = recordOf(self);
     if (isExitFor(message, record)) return onChildExit(record, message.from, message.reason);
-    if (message instanceof RetryRestart) return retryRestart(record, message.ids);
+    if (isRetryRestart(message)) return retryRestart(record, message.ids);
     return undefined;
   },
 
   handleCall(request, self) {
-    if (typeof request !== 'object' || request === null || (request as Request)[REQUEST] !== true) {
+    if (!isRequest(request)) {
       return { ok: false, error: new SupervisorError('invalid-spec', 'not a supervisor request') } satisfies Outcome;
     }
-    return serve(recordOf(self), request as Request);
+    return serve(recordOf(self), request);
   },
 
   async terminate(_reason: ExitReason, self) {
@@ -395,6 +416,7 @@ function supervisorRecord(runtime: RuntimeImpl, supervisor: Pid): ProcessRecord 
 
 async function request(runtime: RuntimeImpl, supervisor: Pid, body: Request): Promise<unknown> {
   const record = supervisorRecord(runtime, supervisor);
+  requests.add(body);
   const outcome = await runtime.call<Outcome>(record.pid, body, { timeout: Number.POSITIVE_INFINITY });
   if (!outcome.ok) throw outcome.error;
   return outcome.value;
@@ -402,30 +424,30 @@ async function request(runtime: RuntimeImpl, supervisor: Pid, body: Request): Pr
 
 /** Adds a child to a running supervisor and starts it; resolves with its pid. */
 export async function startChild(runtime: RuntimeImpl, supervisor: Pid, spec: ChildSpec): Promise<Pid | undefined> {
-  return (await request(runtime, supervisor, { [REQUEST]: true, op: 'start-child', spec })) as Pid | undefined;
+  return (await request(runtime, supervisor, { op: 'start-child', spec })) as Pid | undefined;
 }
 
 /** Stops a child by its shutdown policy; its spec stays (except a temporary child's). */
 export async function terminateChild(runtime: RuntimeImpl, supervisor: Pid, id: string): Promise<void> {
-  await request(runtime, supervisor, { [REQUEST]: true, op: 'terminate-child', id });
+  await request(runtime, supervisor, { op: 'terminate-child', id });
 }
 
 /** Starts a stopped child again from its spec. */
 export async function restartChild(runtime: RuntimeImpl, supervisor: Pid, id: string): Promise<Pid | undefined> {
-  return (await request(runtime, supervisor, { [REQUEST]: true, op: 'restart-child', id })) as Pid | undefined;
+  return (await request(runtime, supervisor, { op: 'restart-child', id })) as Pid | undefined;
 }
 
 /** Removes the spec of a stopped child. */
 export async function deleteChild(runtime: RuntimeImpl, supervisor: Pid, id: string): Promise<void> {
-  await request(runtime, supervisor, { [REQUEST]: true, op: 'delete-child', id });
+  await request(runtime, supervisor, { op: 'delete-child', id });
 }
 
 export async function whichChildren(runtime: RuntimeImpl, supervisor: Pid): Promise<ChildInfo[]> {
-  return (await request(runtime, supervisor, { [REQUEST]: true, op: 'which-children' })) as ChildInfo[];
+  return (await request(runtime, supervisor, { op: 'which-children' })) as ChildInfo[];
 }
 
 export async function countChildren(runtime: RuntimeImpl, supervisor: Pid): Promise<ChildCounts> {
-  return (await request(runtime, supervisor, { [REQUEST]: true, op: 'count-children' })) as ChildCounts;
+  return (await request(runtime, supervisor, { op: 'count-children' })) as ChildCounts;
 }
 
 /** @internal The state of a live local supervisor, for synchronous inspection (ecosystems). */

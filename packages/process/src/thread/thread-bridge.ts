@@ -10,7 +10,7 @@ import { decodeBody, encodeBody } from '../core/wire-body';
 import { MailboxFullError } from '../errors/mailbox-full-error';
 import { MalformedSignalError } from '../errors/malformed-signal-error';
 import { UncloneableMessageError } from '../errors/uncloneable-message-error';
-import { TransferEnvelope } from '../runtime/envelopes';
+import { isTransferEnvelope } from '../runtime/envelopes';
 import type { CallEnvelope } from '../runtime/envelopes';
 import { describeDestination } from '../runtime/delayed-sends';
 import { DEAD } from '../runtime/lifecycle';
@@ -100,13 +100,13 @@ export class ThreadBridge implements RecordBridge {
           id: this.id,
           body: { type: 'down', ref: message.ref, pid: message.pid.toString(), reason: encodeReason(message.reason) },
         });
-      } else if (message instanceof TransferEnvelope) {
+      } else if (isTransferEnvelope(message)) {
         this.worker.post({ k: 'message', id: this.id, body: encodeBody(message.message), cast: message.cast }, message.transfer);
       } else {
         this.worker.post({ k: 'message', id: this.id, body: encodeBody(message), cast });
       }
     } catch {
-      const body = message instanceof TransferEnvelope ? message.message : message;
+      const body = isTransferEnvelope(message) ? message.message : message;
       this.record.runtime.deadLetter(this.record.pid.toString(), body, 'uncloneable', undefined);
       return undefined;
     }
