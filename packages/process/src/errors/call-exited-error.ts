@@ -1,6 +1,6 @@
 import { PROCESS_ERROR_CODES } from './codes';
 import { ProcessError } from './process-error';
-import { describeReason } from './describe-reason';
+import { describeReason, errorOf } from './describe-reason';
 
 /** The called process exited before it replied; `reason` is its exit reason. */
 export class CallExitedError extends ProcessError {
@@ -13,7 +13,7 @@ export class CallExitedError extends ProcessError {
       code: PROCESS_ERROR_CODES.callExited,
       message: `${target} exited before replying: ${describeReason(reason)}`,
       context: { target, reason: describeReason(reason) },
-      cause: reason instanceof Error ? reason : undefined,
+      cause: errorOf(reason),
     });
     this.target = target;
     this.reason = reason;

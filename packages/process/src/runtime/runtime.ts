@@ -16,6 +16,7 @@ import { checkName } from '../core/names';
 import { MAX_CREATION, Pid, isValidNodeId } from '../core/pid';
 import { RingQueue } from '../core/ring-queue';
 import { CallExitedError } from '../errors/call-exited-error';
+import { errorOf } from '../errors/describe-reason';
 import { InvalidOptionError } from '../errors/invalid-option-error';
 import { InvalidPidError } from '../errors/invalid-pid-error';
 import { MailboxFullError } from '../errors/mailbox-full-error';
@@ -335,7 +336,7 @@ export class RuntimeImpl implements Runtime {
   }
 
   private startFailure(record: ProcessRecord, reason: unknown): Error {
-    return reason instanceof Error ? reason : new CallExitedError(record.pid.toString(), reason);
+    return errorOf(reason) ?? new CallExitedError(record.pid.toString(), reason);
   }
 
   /** @internal Spawns a process; `parent` (a supervisor) is linked and may always shut it down. */

@@ -2,12 +2,14 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { deferred, hostileValues, lookalikeExit, settle, simulatedRuntime, until } from '../../test/support';
 import type { Pid } from '../core/pid';
+import { CallExitedError } from '../errors/call-exited-error';
 import { InvalidOptionError } from '../errors/invalid-option-error';
 import { SupervisorError } from '../errors/supervisor-error';
 import { createRuntime } from '../runtime/runtime';
 import type { Runtime } from '../runtime/runtime';
 import type { TelemetrySink } from '../runtime/options';
 import { isExitMessage } from '../runtime/system-messages';
+import { NO_REPLY } from '../runtime/types';
 import type { Behavior, ProcessSelf } from '../runtime/types';
 import type { ChildSpec, RestartType, SupervisorStrategy } from './types';
 
@@ -299,6 +301,43 @@ describe('values that throw when touched', () => {
     expect(after['no-terminate']!.equals(before['no-terminate']!)).toBe(false);
     expect(runtime.isAlive(before['no-terminate']!)).toBe(false);
     expect(runtime.processes()).toHaveLength(processes);
+    await runtime.shutdown();
+  });
+
+  it.each(hostileValues())('restart a child that exits with %s as its reason, and fail what waited on it', async (_name, reason) => {
+    // Found while tracing the review's proxy finding: the text of such a reason (for
+    // CallExitedError) and the check whether it is an Error (for a failed start) threw in the
+    // middle of the child's exit, so its links never fired and its supervisor never heard of it.
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    let starts = 0;
+    const thrower: Behavior = {
+      init() {
+        starts += 1;
+      },
+      handleCall: () => NO_REPLY,
+      handleMessage() {
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- the point: a reason that cannot be inspected
+        throw reason;
+      },
+    };
+    const supervisor = await runtime.startSupervisor({ children: [{ id: 'thrower', behavior: thrower }] });
+    const child = (await pids(runtime, supervisor)).thrower!;
+    const held = runtime.call(child, 'held on to').catch((error: unknown) => error);
+    await settle();
+    runtime.send(child, 'throw');
+    expect(await held).toBeInstanceOf(CallExitedError);
+    await until(() => starts === 2, 'the restart');
+    const failing: Behavior = {
+      async init() {
+        await Promise.resolve();
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- the point: a reason that cannot be inspected
+        throw reason;
+      },
+    };
+    const failed = await runtime.startChild(supervisor, { id: 'failing', behavior: failing }).catch((error: unknown) => error);
+    expect(failed).toMatchObject({ kind: 'start-failed' });
+    expect(runtime.isAlive(supervisor)).toBe(true);
+    expect((await runtime.whichChildren(supervisor)).map((entry) => entry.id)).toEqual(['thrower']);
     await runtime.shutdown();
   });
 });
