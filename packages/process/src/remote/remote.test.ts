@@ -108,6 +108,20 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
     await simulation.runForAsync(20);
   });
 
+  it('fails a call from another node to a supervisor that is not one of its requests with unsupported', async () => {
+    const { simulation, runtime } = cluster(3, ['a', 'b']);
+    let outcome: unknown;
+    runtime('a')
+      .call(runtime('b').rootSupervisor, { op: 'which-children' })
+      .then(
+        (reply) => (outcome = { reply }),
+        (error: unknown) => (outcome = error),
+      );
+    await simulation.runUntilAsync(() => outcome !== undefined);
+    expect(FoundationError.hasType(outcome, PROCESS_ERROR_CODES.unsupported)).toBe(true);
+    expect(runtime('b').isAlive(runtime('b').rootSupervisor)).toBe(true);
+  });
+
   it('keeps nothing for a remote call answered with self.reply before handleCall returns', async () => {
     // Review finding: such a call was answered, then still held as pending (only calls from this
     // node were skipped), so a server answering this way kept one entry per remote call until it

@@ -3,8 +3,10 @@ import fc from 'fast-check';
 import { deferred, hostileValues, lookalikeExit, settle, simulatedRuntime, until } from '../../test/support';
 import type { Pid } from '../core/pid';
 import { CallExitedError } from '../errors/call-exited-error';
+import { PROCESS_ERROR_CODES } from '../errors/codes';
 import { InvalidOptionError } from '../errors/invalid-option-error';
 import { SupervisorError } from '../errors/supervisor-error';
+import { UnsupportedError } from '../errors/unsupported-error';
 import { createRuntime } from '../runtime/runtime';
 import type { Runtime } from '../runtime/runtime';
 import type { TelemetrySink } from '../runtime/options';
@@ -255,7 +257,7 @@ describe('values that throw when touched', () => {
     for (const target of [supervisor, runtime.rootSupervisor]) {
       runtime.send(target, value);
       runtime.cast(target, value);
-      await runtime.call(target, value).catch(() => undefined);
+      await expect(runtime.call(target, value)).rejects.toBeInstanceOf(UnsupportedError);
       const refused = await runtime.startChild(target, value as ChildSpec).catch((error: unknown) => error);
       expect(refused).toBeInstanceOf(SupervisorError);
       expect(refused).toMatchObject({ kind: 'invalid-spec' });
@@ -338,6 +340,34 @@ describe('values that throw when touched', () => {
     expect(failed).toMatchObject({ kind: 'start-failed' });
     expect(runtime.isAlive(supervisor)).toBe(true);
     expect((await runtime.whichChildren(supervisor)).map((entry) => entry.id)).toEqual(['thrower']);
+    await runtime.shutdown();
+  });
+});
+
+describe('calls that are not supervisor requests', () => {
+  it('fail with UnsupportedError, from outside processes and from a process, and the supervisor runs on', async () => {
+    // Review finding: such a call was answered with { ok: false, error } as an ordinary reply,
+    // which a caller could not tell from a reply that happens to look like that.
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const log: string[] = [];
+    const supervisor = await runtime.startSupervisor({ children: [worker('a', log)] });
+    for (const request of ['which-children', { op: 'which-children' }, undefined]) {
+      const failure = await runtime.call(supervisor, request).then(
+        (reply: unknown) => ({ reply }),
+        (error: unknown) => error,
+      );
+      expect(failure).toBeInstanceOf(UnsupportedError);
+      expect(failure).toMatchObject({ code: PROCESS_ERROR_CODES.unsupported });
+    }
+    const results: unknown[] = [];
+    const caller = runtime.spawn(async (message: unknown, self: ProcessSelf) => {
+      results.push(await self.call(supervisor, message).catch((error: unknown) => error));
+    });
+    runtime.send(caller, 'count-children');
+    await until(() => results.length === 1, 'the call from a process');
+    expect(results[0]).toBeInstanceOf(UnsupportedError);
+    expect(runtime.isAlive(supervisor)).toBe(true);
+    expect(await runtime.countChildren(supervisor)).toMatchObject({ specs: 1, active: 1 });
     await runtime.shutdown();
   });
 });

@@ -7,11 +7,14 @@ import type { Pid } from '../core/pid';
 import { RestartIntensity } from '../core/restart-intensity';
 import { isNormalReason } from '../core/exit-signal';
 import { SupervisorError } from '../errors/supervisor-error';
+import { UnsupportedError } from '../errors/unsupported-error';
+import type { CallEnvelope } from '../runtime/envelopes';
 import { DEAD, RUNNING, STARTING } from '../runtime/lifecycle';
 import type { ProcessRecord } from '../runtime/process-record';
 import type { RuntimeImpl } from '../runtime/runtime';
 import { isExitFor } from '../runtime/system-messages';
-import { targetOf } from '../runtime/process-self';
+import { callOf, targetOf } from '../runtime/process-self';
+import { NO_REPLY } from '../runtime/types';
 import type { Behavior, ExitReason } from '../runtime/types';
 import { normalizeChild, normalizeSupervisor } from './child-spec';
 import type { NormalizedChild, NormalizedSupervisorSpec } from './child-spec';
@@ -386,11 +389,16 @@ export const supervisorBehavior: Behavior<SupervisorState, SupervisorArgs> = {
     return undefined;
   },
 
-  handleCall(request, self) {
+  handleCall(request, self, from) {
+    const record = recordOf(self);
     if (!isRequest(request)) {
-      return { ok: false, error: new SupervisorError('invalid-spec', 'not a supervisor request') } satisfies Outcome;
+      // Not one of ours (the API functions below make every request): the call fails, as a call
+      // to a process without handleCall does, with an error the caller cannot take for a reply.
+      // A gen_server would crash on an unknown call; a supervisor must outlive any caller.
+      record.runtime.failCall(callOf(from) as CallEnvelope, new UnsupportedError(`${record.pid.toString()} is a supervisor: it answers only its own requests (startChild, whichChildren, ...)`));
+      return NO_REPLY;
     }
-    return serve(recordOf(self), request);
+    return serve(record, request);
   },
 
   async terminate(_reason: ExitReason, self) {
