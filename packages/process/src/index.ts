@@ -6,6 +6,7 @@ export type {
   DeadLetter,
   DeadLetterReason,
   ContextCarrier,
+  RemoteLimits,
   RuntimeOptions,
   SchedulingOptions,
   TelemetrySink,

@@ -2,7 +2,9 @@
 // pids on other nodes into signals for the RemoteRouter, acts on signals that arrive, and turns
 // a node-down notification into `noconnection` exits, downs and call failures. Every inbound
 // signal is validated (signals.ts); one that does not validate is dropped and reported, never
-// thrown back into the transport.
+// thrown back into the transport. The links and monitors other nodes make this node hold are
+// bounded (RemoteLimits, counted in remote-holdings.ts): past a bound one is refused with
+// `system_limit`.
 import { FoundationError } from '@foundation/core';
 import { Pid, isValidNodeId } from '../core/pid';
 import { decodeSignal, encodeSignal } from '../core/signals';
@@ -10,11 +12,22 @@ import type { RemoteTarget, Signal } from '../core/signals';
 import { MalformedSignalError } from '../errors/malformed-signal-error';
 import { NoConnectionError } from '../errors/no-connection-error';
 import { NoProcessError } from '../errors/no-process-error';
+import type { ResolvedRemoteLimits } from '../runtime/options';
 import type { ProcessRecord } from '../runtime/process-record';
 import type { RuntimeImpl } from '../runtime/runtime';
 import { downMessage } from '../runtime/system-messages';
 import type { ExitReason, MonitorRef } from '../runtime/types';
+import { RemoteHoldings } from './remote-holdings';
+import type { LimitScope } from './remote-holdings';
 import type { RemoteRouter } from './router';
+
+/**
+ * The reason a link or monitor refused by a RemoteLimits bound reports, to the process that
+ * asked for it: the BEAM's reason for a system limit reached. A refused link must not look
+ * accepted (its side would count on an exit signal that never comes), so the asker hears what
+ * it would hear if the other process were gone: an exit signal, or a `down`.
+ */
+export const SYSTEM_LIMIT = 'system_limit';
 
 
 export class RemoteBridge {
@@ -27,12 +40,18 @@ export class RemoteBridge {
   private readonly watchedByNode = new Map<string, Set<ProcessRecord>>();
   /** The nodes each local process is indexed under, so its exit cleans exactly those entries. */
   private readonly nodesOf = new WeakMap<ProcessRecord, Set<string>>();
+  /** Remote links and monitors, counted against the RemoteLimits bounds. */
+  readonly holdings: RemoteHoldings;
   malformed = 0;
+  /** Links and monitors refused because a RemoteLimits bound was reached. */
+  limitRefusals = 0;
 
   constructor(
     private readonly runtime: RuntimeImpl,
     private readonly router: RemoteRouter,
+    limits: ResolvedRemoteLimits,
   ) {
+    this.holdings = new RemoteHoldings(limits);
     this.unsubscribe = router.subscribe({
       signal: (fromNode, payload) => this.receive(fromNode, payload),
       nodeDown: (node) => this.nodeDown(node),
@@ -98,21 +117,36 @@ export class RemoteBridge {
     this.post(watcher.node, { type: 'down', to: watcher, ref, pid, reason });
   }
 
+  /** Counts and reports a link or monitor refused by a RemoteLimits bound. */
+  private limitReached(kind: 'link' | 'monitor', scope: LimitScope, local: Pid, remote: Pid): void {
+    this.limitRefusals += 1;
+    this.runtime.emit(['foundation', 'process', 'remote-limit'], { count: 1 }, { kind, scope, pid: local, remote, node: remote.node });
+  }
+
   link(record: ProcessRecord, pid: Pid): void {
-    const key = pid.toString();
-    if (record.remoteLinks?.has(key) === true) return;
-    (record.remoteLinks ??= new Map()).set(key, pid);
+    const holdings = this.holdings;
+    if (holdings.hasLink(record, pid)) return;
+    // The table is one for both directions, so a local link counts and is bounded too: the
+    // process gets the exit signal a link to a process that cannot be reached would give it.
+    const scope = holdings.linkLimit(record, pid);
+    if (scope !== undefined) {
+      this.limitReached('link', scope, record.pid, pid);
+      this.runtime.links.queueExitSignal(record, pid, SYSTEM_LIMIT, true);
+      this.runtime.links.drainExitSignals();
+      return;
+    }
+    holdings.addLink(record, pid);
     this.index(this.linksByNode, pid.node, record);
     this.watch(pid.node);
     if (!this.post(pid.node, { type: 'link', from: record.pid, to: pid })) {
-      record.remoteLinks.delete(key);
+      holdings.removeLink(record, pid);
       this.runtime.links.queueExitSignal(record, pid, 'noconnection', true);
       this.runtime.links.drainExitSignals();
     }
   }
 
   unlink(record: ProcessRecord, pid: Pid): void {
-    if (record.remoteLinks?.delete(pid.toString()) !== true) return;
+    if (!this.holdings.removeLink(record, pid)) return;
     this.post(pid.node, { type: 'unlink', from: record.pid, to: pid });
   }
 
@@ -127,6 +161,11 @@ export class RemoteBridge {
 
   demonitor(watcher: ProcessRecord, pid: Pid, ref: MonitorRef): void {
     this.post(pid.node, { type: 'demonitor', from: watcher.pid, to: pid, ref });
+  }
+
+  /** A process is exiting: what it held for other nodes no longer counts (its exit sends the exits and downs). */
+  release(record: ProcessRecord): void {
+    this.holdings.release(record);
   }
 
   /** A process is gone (its exits, downs and demonitors were already sent): drop it from the indexes. */
@@ -207,17 +246,28 @@ export class RemoteBridge {
           this.post(fromNode, { type: 'exit', from: signal.to, to: signal.from, reason: 'noproc', link: true });
           return;
         }
-        (target.remoteLinks ??= new Map()).set(signal.from.toString(), signal.from);
+        if (!this.holdings.hasLink(target, signal.from)) {
+          const scope = this.holdings.linkLimit(target, signal.from);
+          if (scope !== undefined) {
+            // Refused, and said so: the linker's side breaks the link as if this process were gone.
+            this.limitReached('link', scope, target.pid, signal.from);
+            this.post(fromNode, { type: 'exit', from: signal.to, to: signal.from, reason: SYSTEM_LIMIT, link: true });
+            return;
+          }
+          this.holdings.addLink(target, signal.from);
+        }
         this.index(this.linksByNode, fromNode, target);
         return;
       }
-      case 'unlink':
-        this.local(signal.to, fromNode)?.remoteLinks?.delete(signal.from.toString());
+      case 'unlink': {
+        const target = this.local(signal.to, fromNode);
+        if (target !== undefined) this.holdings.removeLink(target, signal.from);
         return;
+      }
       case 'exit': {
         const target = this.local(signal.to, fromNode);
         if (target === undefined) return;
-        if (signal.link && target.remoteLinks?.delete(signal.from.toString()) !== true) return;
+        if (signal.link && !this.holdings.removeLink(target, signal.from)) return;
         runtime.links.queueExitSignal(target, signal.from, signal.reason, signal.link);
         runtime.links.drainExitSignals();
         return;
@@ -233,19 +283,25 @@ export class RemoteBridge {
         // worker's `a.t1` refs): a monitor may never take over a reference in use by another
         // watcher, or that watcher's `down` would go to the sender.
         const existing = target.monitorsIn?.get(signal.ref);
-        if (existing !== undefined && !(Pid.is(existing) && existing.equals(signal.from))) {
+        if (existing !== undefined) {
+          if (Pid.is(existing) && existing.equals(signal.from)) return; // the same monitor again
           throw new MalformedSignalError(fromNode, 'a monitor reference that is already in use');
         }
-        (target.monitorsIn ??= new Map()).set(signal.ref, signal.from);
+        const scope = this.holdings.monitorLimit(target, fromNode);
+        if (scope !== undefined) {
+          // Refused, and said so: the watcher gets its down at once, as for a process that is gone.
+          this.limitReached('monitor', scope, target.pid, signal.from);
+          this.post(fromNode, { type: 'down', to: signal.from, ref: signal.ref, pid: signal.to, reason: SYSTEM_LIMIT });
+          return;
+        }
+        this.holdings.addMonitor(target, signal.ref, signal.from);
         this.index(this.watchedByNode, fromNode, target);
         return;
       }
       case 'demonitor': {
         const target = this.local(signal.to, fromNode);
         const watcher = target?.monitorsIn?.get(signal.ref);
-        if (watcher !== undefined && Pid.is(watcher) && watcher.equals(signal.from)) {
-          target!.monitorsIn!.delete(signal.ref);
-        }
+        if (watcher !== undefined && Pid.is(watcher) && watcher.equals(signal.from)) this.holdings.removeMonitor(target!, signal.ref);
         return;
       }
       case 'down': {
@@ -268,9 +324,9 @@ export class RemoteBridge {
     if (linked !== undefined) {
       for (const record of linked) {
         if (record.remoteLinks === null) continue;
-        for (const [key, pid] of [...record.remoteLinks]) {
+        for (const pid of [...record.remoteLinks.values()]) {
           if (pid.node !== node) continue;
-          record.remoteLinks.delete(key);
+          this.holdings.removeLink(record, pid);
           runtime.links.queueExitSignal(record, pid, 'noconnection', true);
         }
       }
@@ -293,7 +349,7 @@ export class RemoteBridge {
       for (const target of watched) {
         if (target.monitorsIn === null) continue;
         for (const [ref, watcher] of [...target.monitorsIn]) {
-          if (Pid.is(watcher) && watcher.node === node) target.monitorsIn.delete(ref);
+          if (Pid.is(watcher) && watcher.node === node) this.holdings.removeMonitor(target, ref);
         }
       }
     }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { FoundationError } from '@foundation/core';
+import fc from 'fast-check';
 import { checkDeterminism, createSimulation } from '@foundation/testkit';
 import type { Simulation } from '@foundation/testkit';
 import { Pid } from '../core/pid';
@@ -7,9 +8,10 @@ import { PROCESS_ERROR_CODES } from '../errors/codes';
 import { CallTimeoutError } from '../errors/call-timeout-error';
 import { NoConnectionError } from '../errors/no-connection-error';
 import { createSchedulerDriver } from '../runtime/driver';
-import type { DeadLetter, RuntimeOptions } from '../runtime/options';
+import { InvalidOptionError } from '../errors/invalid-option-error';
+import type { DeadLetter, RuntimeOptions, TelemetrySink } from '../runtime/options';
 import { createRuntime } from '../runtime/runtime';
-import type { Runtime } from '../runtime/runtime';
+import type { Runtime, RuntimeImpl } from '../runtime/runtime';
 import { isDownMessage, isExitMessage } from '../runtime/system-messages';
 import { NO_REPLY } from '../runtime/types';
 import type { ProcessSelf } from '../runtime/types';
@@ -69,6 +71,38 @@ function probe(runtime: Runtime, inbox: unknown[], options: { trapExits?: boolea
     },
     { trapExits: options.trapExits === true },
   );
+}
+
+/** A trapping process that links, unlinks, monitors and demonitors on command, and records what else it gets. */
+function asker(runtime: Runtime, inbox: unknown[]): Pid {
+  const refs = new Map<string, string>();
+  return runtime.spawn(
+    (message: unknown, self: ProcessSelf) => {
+      if (typeof message === 'object' && message !== null && 'command' in message) {
+        const { command, target } = message as { command: string; target: Pid };
+        if (command === 'link') self.link(target);
+        else if (command === 'unlink') self.unlink(target);
+        else if (command === 'monitor') refs.set(target.toString(), self.monitor(target));
+        else if (command === 'demonitor') self.demonitor(refs.get(target.toString())!);
+        return;
+      }
+      inbox.push(message);
+    },
+    { trapExits: true },
+  );
+}
+
+/** Remote-limit events as `scope kind`, from a telemetry sink. */
+function limitEvents(): { events: string[]; telemetry: TelemetrySink } {
+  const events: string[] = [];
+  return {
+    events,
+    telemetry: {
+      execute(event, _measurements, metadata) {
+        if (event.join('.') === 'foundation.process.remote-limit') events.push(`${String(metadata.scope)} ${String(metadata.kind)}`);
+      },
+    },
+  };
 }
 
 describe('location transparency through a RemoteRouter (testkit network)', () => {
@@ -393,5 +427,228 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
       simulation.record('inboxes', { a: inboxes.a.length, b: inboxes.b.length });
     });
     expect(report.events).toBeGreaterThan(100);
+  });
+});
+
+describe('bounds on what other nodes make this node hold (RemoteLimits)', () => {
+  // Review finding: a link or monitor signal from a peer added an entry to the target process
+  // for any pid the peer named, without bound; a buggy peer could grow them (and the signals
+  // the process's exit sends) without end.
+
+  it('refuses links and monitors past the per-process bounds with system_limit, and keeps those it took', async () => {
+    const { events, telemetry } = limitEvents();
+    const { simulation, runtime } = cluster(11, ['a', 'b'], { remoteLimits: { maxLinksPerProcess: 2, maxMonitorsPerProcess: 2 }, telemetry });
+    const target = runtime('b').spawn(() => undefined);
+    const linkerInboxes: unknown[][] = [[], [], []];
+    const watcherInboxes: unknown[][] = [[], [], []];
+    const linkers = linkerInboxes.map((inbox) => asker(runtime('a'), inbox));
+    const watchers = watcherInboxes.map((inbox) => asker(runtime('a'), inbox));
+    for (const linker of linkers) runtime('a').send(linker, { command: 'link', target });
+    for (const watcher of watchers) runtime('a').send(watcher, { command: 'monitor', target });
+    await simulation.runForAsync(20);
+    // The third of each is refused, and its asker hears what it would hear if the target were gone.
+    expect(linkerInboxes.map((inbox) => inbox.length)).toEqual([0, 0, 1]);
+    expect(watcherInboxes.map((inbox) => inbox.length)).toEqual([0, 0, 1]);
+    const exit = linkerInboxes[2]![0];
+    const down = watcherInboxes[2]![0];
+    expect(isExitMessage(exit) && exit.from.equals(target) && exit.reason).toBe('system_limit');
+    expect(isDownMessage(down) && down.pid.equals(target) && down.reason).toBe('system_limit');
+    expect(runtime('a').processInfo(linkers[2]!)?.links).toEqual([]);
+    expect(runtime('a').processInfo(watchers[2]!)?.monitors).toEqual([]);
+    const info = runtime('b').processInfo(target)!;
+    expect(info.links.map(String).sort()).toEqual([linkers[0]!, linkers[1]!].map(String).sort());
+    expect(info.monitoredBy).toBe(2);
+    expect(runtime('b').stats().remoteLimitRefusals).toBe(2);
+    expect(events).toEqual(['process link', 'process monitor']);
+    // What was taken still works: the target's exit reaches both linkers and both watchers, once.
+    runtime('b').exit(target, 'boom');
+    await simulation.runUntilAsync(() => linkerInboxes[1]!.length === 1 && watcherInboxes[1]!.length === 1);
+    await simulation.runForAsync(20);
+    for (const inbox of [...linkerInboxes.slice(0, 2), ...watcherInboxes.slice(0, 2)]) expect(inbox).toMatchObject([{ reason: 'boom' }]);
+    expect(linkerInboxes[2]).toHaveLength(1);
+    expect(watcherInboxes[2]).toHaveLength(1);
+  });
+
+  it('frees the room of a link or monitor that ends: unlink, demonitor, an exit signal, the asker exiting', async () => {
+    const { simulation, runtime } = cluster(12, ['a', 'b'], { remoteLimits: { maxLinksPerProcess: 1, maxMonitorsPerProcess: 1 } });
+    const seen: unknown[] = [];
+    const target = asker(runtime('b'), seen);
+    const inboxes: unknown[][] = [[], [], [], [], [], []];
+    const [first, second, third, watcherOne, watcherTwo, watcherThree] = inboxes.map((inbox) => asker(runtime('a'), inbox)) as [Pid, Pid, Pid, Pid, Pid, Pid];
+    const step = async (to: Pid, command: string): Promise<void> => {
+      runtime('a').send(to, { command, target });
+      await simulation.runForAsync(20);
+    };
+    const linksOfTarget = (): string[] => runtime('b').processInfo(target)!.links.map(String);
+    await step(first, 'link');
+    await step(second, 'link');
+    expect(inboxes[1]).toMatchObject([{ type: 'exit', reason: 'system_limit' }]);
+    await step(first, 'unlink');
+    await step(second, 'link');
+    expect(linksOfTarget()).toEqual([second.toString()]);
+    // The linker exits: its exit signal ends the link on the target's side.
+    runtime('a').exit(second, 'kill');
+    await simulation.runForAsync(20);
+    expect(seen).toMatchObject([{ type: 'exit', reason: 'killed' }]);
+    await step(third, 'link');
+    expect(linksOfTarget()).toEqual([third.toString()]);
+    expect(inboxes[2]).toEqual([]);
+    await step(watcherOne, 'monitor');
+    await step(watcherTwo, 'monitor');
+    expect(inboxes[4]).toMatchObject([{ type: 'down', reason: 'system_limit' }]);
+    await step(watcherOne, 'demonitor');
+    await step(watcherTwo, 'monitor');
+    expect(runtime('b').processInfo(target)?.monitoredBy).toBe(1);
+    // The watcher exits: its monitor goes with it.
+    runtime('a').exit(watcherTwo, 'kill');
+    await simulation.runForAsync(20);
+    await step(watcherThree, 'monitor');
+    expect(inboxes[5]).toEqual([]);
+    expect(runtime('b').processInfo(target)?.monitoredBy).toBe(1);
+    expect(runtime('b').stats().remoteLimitRefusals).toBe(2);
+  });
+
+  it('bounds what one node holds across processes, apart from other nodes, and frees it when processes or the node go', async () => {
+    const { events, telemetry } = limitEvents();
+    const { simulation, runtime } = cluster(13, ['a', 'b', 'c'], { remoteLimits: { maxPerNode: 3 }, telemetry });
+    const targets = [[], [], []].map((inbox) => asker(runtime('b'), inbox)) as [Pid, Pid, Pid];
+    const ask = async (node: string, command: string, target: Pid): Promise<unknown[]> => {
+      const inbox: unknown[] = [];
+      runtime(node).send(asker(runtime(node), inbox), { command, target });
+      await simulation.runForAsync(20);
+      return inbox;
+    };
+    expect(await ask('a', 'link', targets[0])).toEqual([]);
+    expect(await ask('a', 'link', targets[1])).toEqual([]);
+    expect(await ask('a', 'monitor', targets[2])).toEqual([]);
+    expect(await ask('a', 'link', targets[2])).toMatchObject([{ type: 'exit', reason: 'system_limit' }]);
+    expect(await ask('a', 'monitor', targets[2])).toMatchObject([{ type: 'down', reason: 'system_limit' }]);
+    // Node a's bound is node a's: node c links as before.
+    expect(await ask('c', 'link', targets[2])).toEqual([]);
+    expect(events).toEqual(['node link', 'node monitor']);
+    // A target that exits takes what it held with it.
+    runtime('b').exit(targets[0], 'kill');
+    await simulation.runForAsync(20);
+    expect(await ask('a', 'link', targets[2])).toEqual([]);
+    expect(await ask('a', 'link', targets[2])).toMatchObject([{ type: 'exit', reason: 'system_limit' }]);
+    expect(events).toEqual(['node link', 'node monitor', 'node link']);
+    // A node that goes down takes everything it held; its next incarnation starts with room.
+    simulation.crash('a');
+    await simulation.runForAsync(1_000);
+    simulation.restart('a');
+    for (const target of [targets[1], targets[2], targets[2]]) expect(await ask('a', 'link', target)).toEqual([]);
+    // Links are held on both sides, and node a has the same bounds: now a refuses a fourth link
+    // to node b's processes itself, before b would.
+    expect(await ask('a', 'link', targets[1])).toMatchObject([{ type: 'exit', reason: 'system_limit' }]);
+    expect(runtime('b').stats().remoteLimitRefusals).toBe(3);
+    expect(runtime('a').stats().remoteLimitRefusals).toBe(1);
+  });
+
+  it('holds no more than its bounds under a flood of link and monitor signals from a peer', async () => {
+    const { simulation, runtime } = cluster(14, ['b', 'peer'], { remoteLimits: { maxLinksPerProcess: 100, maxMonitorsPerProcess: 100, maxPerNode: 150 } });
+    const linked = runtime('b').spawn(() => undefined);
+    const watched = runtime('b').spawn(() => undefined);
+    const peer = simulation.node('peer').transport;
+    for (let id = 1; id <= 500; id += 1) peer.send('b', 'process', { v: 1, t: 'link', from: `<peer.${id}.0>`, to: linked.toString() });
+    for (let id = 1; id <= 500; id += 1) peer.send('b', 'process', { v: 1, t: 'monitor', from: `<peer.${id}.0>`, to: watched.toString(), ref: `#Ref<peer.${id}>` });
+    await simulation.runForAsync(50);
+    expect(runtime('b').processInfo(linked)?.links).toHaveLength(100);
+    expect(runtime('b').processInfo(watched)?.monitoredBy).toBe(50);
+    expect(runtime('b').stats()).toMatchObject({ remoteLimitRefusals: 850, malformedSignals: 0 });
+  });
+
+  it('refuses a local link past the bound with system_limit, and sends nothing for it', async () => {
+    const { simulation, runtime } = cluster(15, ['a', 'b'], { remoteLimits: { maxLinksPerProcess: 2 } });
+    const inbox: unknown[] = [];
+    const linker = asker(runtime('b'), inbox);
+    const targets = [0, 1, 2].map(() => runtime('a').spawn(() => undefined));
+    for (const target of targets) runtime('b').send(linker, { command: 'link', target });
+    await simulation.runForAsync(20);
+    expect(inbox).toHaveLength(1);
+    const exit = inbox[0];
+    expect(isExitMessage(exit) && exit.from.equals(targets[2]!) && exit.reason).toBe('system_limit');
+    expect(targets.map((target) => runtime('a').processInfo(target)?.links.length)).toEqual([1, 1, 0]);
+    expect(runtime('b').stats().remoteLimitRefusals).toBe(1);
+  });
+
+  it('keeps its counts exact through any mix of links, monitors, their ends, exits and a node going down (property)', async () => {
+    // White-box: the counts the bounds go by must equal the entries the processes hold, or
+    // room leaks (the bounds tighten for good) or grows (they stop holding).
+    type Op =
+      | { readonly kind: 'link' | 'unlink' | 'exit' | 'local-link'; readonly from: number; readonly target: number }
+      | { readonly kind: 'monitor' | 'demonitor'; readonly from: number; readonly target: number; readonly ref: number }
+      | { readonly kind: 'kill'; readonly target: number }
+      | { readonly kind: 'peer-down' };
+    const peerPid = (id: number): string => `<peer.${100 + id}.0>`;
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      fc.record({ kind: fc.constantFrom('link', 'unlink', 'exit', 'local-link'), from: fc.nat(5), target: fc.nat(2) }),
+      fc.record({ kind: fc.constantFrom('monitor', 'demonitor'), from: fc.nat(5), target: fc.nat(2), ref: fc.nat(5) }),
+      fc.record({ kind: fc.constant('kill'), target: fc.nat(2) }),
+      fc.record({ kind: fc.constant('peer-down') }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { maxLength: 30 }), fc.nat(1_000), async (ops, seed) => {
+        const limits = { maxLinksPerProcess: 3, maxMonitorsPerProcess: 3, maxPerNode: 5 };
+        const { simulation, runtime } = cluster(seed, ['b', 'peer'], { remoteLimits: limits });
+        const b = runtime('b');
+        const targets = [0, 1, 2].map(() => asker(b, []));
+        const send = (signal: Record<string, unknown>): void => void simulation.node('peer').transport.send('b', 'process', { v: 1, ...signal });
+        const check = (): void => {
+          const internals = b as unknown as RuntimeImpl;
+          const held = new Map<string, number>();
+          for (const record of internals.table.values()) {
+            let watchers = 0;
+            for (const pid of record.remoteLinks?.values() ?? []) held.set(pid.node, (held.get(pid.node) ?? 0) + 1);
+            for (const watcher of record.monitorsIn?.values() ?? []) {
+              if (!Pid.is(watcher)) continue;
+              watchers += 1;
+              held.set(watcher.node, (held.get(watcher.node) ?? 0) + 1);
+            }
+            expect(internals.remote!.holdings.watchersOf(record)).toBe(watchers);
+            expect(watchers).toBeLessThanOrEqual(limits.maxMonitorsPerProcess);
+            expect(record.remoteLinks?.size ?? 0).toBeLessThanOrEqual(limits.maxLinksPerProcess);
+          }
+          expect(internals.remote!.holdings.heldFor('peer')).toBe(held.get('peer') ?? 0);
+          expect(held.get('peer') ?? 0).toBeLessThanOrEqual(limits.maxPerNode);
+        };
+        for (const step of ops) {
+          const target = 'target' in step ? targets[step.target]!.toString() : '';
+          switch (step.kind) {
+            case 'link':
+            case 'unlink':
+              send({ t: step.kind, from: peerPid(step.from), to: target });
+              break;
+            case 'exit':
+              send({ t: 'exit', from: peerPid(step.from), to: target, reason: 'normal', link: true });
+              break;
+            case 'monitor':
+            case 'demonitor':
+              send({ t: step.kind, from: peerPid(step.from), to: target, ref: `#Ref<peer.${step.ref}>` });
+              break;
+            case 'local-link':
+              b.send(targets[step.target]!, { command: 'link', target: Pid.parse(peerPid(step.from)) });
+              break;
+            case 'kill':
+              b.exit(targets[step.target]!, 'kill');
+              break;
+            case 'peer-down':
+              simulation.crash('peer');
+              await simulation.runForAsync(500);
+              simulation.restart('peer');
+              break;
+          }
+          await simulation.runForAsync(10);
+          check();
+        }
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('refuses bounds that are not positive integers or Infinity, at createRuntime', () => {
+    for (const remoteLimits of [{ maxLinksPerProcess: 0 }, { maxMonitorsPerProcess: 1.5 }, { maxPerNode: -1 }, { maxPerNode: Number.NaN }, { maxLinksPerProcess: '10' }, null]) {
+      expect(() => createRuntime({ nodeId: 'solo', remoteLimits: remoteLimits as never })).toThrow(InvalidOptionError);
+    }
+    expect(() => createRuntime({ nodeId: 'solo', remoteLimits: { maxLinksPerProcess: Number.POSITIVE_INFINITY, maxPerNode: 1 } })).not.toThrow();
   });
 });

@@ -21,6 +21,11 @@ export interface RuntimeStats {
   readonly pendingRemoteCalls: number;
   /** Signals from other nodes dropped because they did not validate. */
   readonly malformedSignals: number;
+  /**
+   * Links and monitors refused because a RemoteLimits bound was reached (the process that asked
+   * got an exit signal or a `down` with `system_limit`).
+   */
+  readonly remoteLimitRefusals: number;
   readonly threadWorkers: number;
 }
 
@@ -87,6 +92,7 @@ export function runtimeStats(runtime: RuntimeImpl): RuntimeStats {
     pendingCallDeadlines: runtime.calls.pendingDeadlines,
     pendingRemoteCalls: runtime.calls.remote.size,
     malformedSignals: runtime.remote?.malformed ?? 0,
+    remoteLimitRefusals: runtime.remote?.limitRefusals ?? 0,
     threadWorkers: runtime.threads?.workerCount() ?? 0,
   };
 }

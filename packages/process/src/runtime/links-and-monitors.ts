@@ -168,6 +168,10 @@ export class LinksAndMonitors {
       return;
     }
     (watcher.monitorsOut ??= new Map()).set(ref, pid);
+    // A worker's reference can coincide with one of a node named like the worker's namespace
+    // (`#Ref<n.t1.5>` from node `n.t1`); the remote watcher it replaces no longer counts.
+    const replaced = target.monitorsIn?.get(ref);
+    if (Pid.is(replaced)) runtime.remote?.holdings.monitorGone(target, replaced);
     (target.monitorsIn ??= new Map()).set(ref, watcher);
   }
 
@@ -237,6 +241,7 @@ export class LinksAndMonitors {
   processExited(record: ProcessRecord, reason: unknown): void {
     const runtime = this.runtime;
     const pid = record.pid;
+    runtime.remote?.release(record);
     if (record.links !== null) {
       for (const linked of record.links) {
         linked.links?.delete(record);

@@ -70,6 +70,46 @@ export interface ThreadOptions {
 }
 
 /**
+ * Bounds on what processes on other nodes can make this node hold. A link or a monitor from
+ * another node is one signal naming any pid there, and each one this node accepts is an entry
+ * it keeps (and a signal it sends when the local process exits), so a buggy peer could grow
+ * them without end. Past a bound the link or monitor is refused, never accepted without being
+ * recorded: the process that asked for it gets what it would get if the other side were gone,
+ * an exit signal (for a link) or a `down` (for a monitor), with reason `system_limit` (the
+ * BEAM's reason for a system limit reached), and the refusal is counted in
+ * `stats().remoteLimitRefusals` and reported as telemetry `remote-limit`. `Infinity` lifts a
+ * bound. The BEAM sets no such bounds; the defaults leave room for far more remote links and
+ * monitors per process than supervision trees, worker pools and registries make, while capping
+ * the entries one peer can make this node keep, and the exit signals one exit sends.
+ */
+export interface RemoteLimits {
+  /**
+   * Links one local process may have with processes on other nodes, whichever side made them
+   * (a link is one entry on each side). A local `link` past it is refused too. Default 10,000.
+   */
+  readonly maxLinksPerProcess?: number;
+  /** Monitors that processes on other nodes may have on one local process. Default 10,000. */
+  readonly maxMonitorsPerProcess?: number;
+  /**
+   * Links with, and monitors by, the processes of one other node, across all local processes.
+   * Default 100,000 (a peer that reaches it can still reach every other node's room).
+   */
+  readonly maxPerNode?: number;
+}
+
+export interface ResolvedRemoteLimits {
+  readonly maxLinksPerProcess: number;
+  readonly maxMonitorsPerProcess: number;
+  readonly maxPerNode: number;
+}
+
+export const DEFAULT_REMOTE_LIMITS: ResolvedRemoteLimits = Object.freeze({
+  maxLinksPerProcess: 10_000,
+  maxMonitorsPerProcess: 10_000,
+  maxPerNode: 100_000,
+});
+
+/**
  * Carries a request context (such as @foundation/context's) from where a message is sent to
  * where it is handled: the mailbox is a queue, so the handler otherwise runs in whatever
  * context the run queue happens to have.
@@ -95,6 +135,8 @@ export interface RuntimeOptions {
   readonly callTimeoutMs?: number;
   /** The port to other nodes. Without one, messages to remote pids are dead letters and links and monitors to them report `noconnection`. */
   readonly router?: RemoteRouter;
+  /** Bounds on the links and monitors other nodes can make this node hold (see RemoteLimits). */
+  readonly remoteLimits?: RemoteLimits;
   readonly telemetry?: TelemetrySink;
   /** Sees every message that could not be delivered: to a dead pid, dropped by a full mailbox, to an unreachable node. */
   readonly onDeadLetter?: (letter: DeadLetter) => void;
@@ -180,4 +222,18 @@ export function resolveMailbox(options: MailboxOptions | undefined): ResolvedMai
     throw new InvalidOptionError('mailbox.maxWaiting', "applies only to overflow: 'backpressure'");
   }
   return { capacity, overflow, maxWaiting };
+}
+
+function limit(option: string, value: unknown, fallback: number): number {
+  return value === Number.POSITIVE_INFINITY ? value : positiveInteger(option, value, fallback);
+}
+
+export function resolveRemoteLimits(options: RemoteLimits | undefined): ResolvedRemoteLimits {
+  if (options === undefined) return DEFAULT_REMOTE_LIMITS;
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('remoteLimits', 'must be an object');
+  return {
+    maxLinksPerProcess: limit('remoteLimits.maxLinksPerProcess', options.maxLinksPerProcess, DEFAULT_REMOTE_LIMITS.maxLinksPerProcess),
+    maxMonitorsPerProcess: limit('remoteLimits.maxMonitorsPerProcess', options.maxMonitorsPerProcess, DEFAULT_REMOTE_LIMITS.maxMonitorsPerProcess),
+    maxPerNode: limit('remoteLimits.maxPerNode', options.maxPerNode, DEFAULT_REMOTE_LIMITS.maxPerNode),
+  };
 }

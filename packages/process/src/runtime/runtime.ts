@@ -42,7 +42,7 @@ import {
   withoutContext,
 } from './envelopes';
 import type { ProcessHandle } from './process-self';
-import { nonNegativeNumber, positiveNumber, resolveMailbox, resolveScheduling } from './options';
+import { nonNegativeNumber, positiveNumber, resolveMailbox, resolveRemoteLimits, resolveScheduling } from './options';
 import type { ContextCarrier, DeadLetter, DeadLetterReason, ResolvedMailbox, ResolvedScheduling, RuntimeOptions, TelemetrySink, ThreadOptions } from './options';
 import { CALL, CAST, DEAD, EXITING, MESSAGE, NONE, RUNNING, STARTING, afterCallback, dispatch, runInit, runTerminate } from './lifecycle';
 import { describeProcess, livePids, runtimeStats } from './inspection';
@@ -262,7 +262,8 @@ export class RuntimeImpl implements Runtime {
     this.onDeadLetter = options.onDeadLetter;
     this.contextCarrier = options.context ?? null;
     this.threadOptions = options.threads;
-    this.remote = options.router === undefined ? null : new RemoteBridge(this, options.router);
+    const remoteLimits = resolveRemoteLimits(options.remoteLimits);
+    this.remote = options.router === undefined ? null : new RemoteBridge(this, options.router, remoteLimits);
 
     // The system process: the sender of exit signals from outside any process, and the watcher
     // behind `runtime.monitor` callbacks (so callbacks run in a slice, never mid-bookkeeping).

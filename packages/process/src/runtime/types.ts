@@ -6,10 +6,11 @@ import type { Pid } from '../core/pid';
 /**
  * Why a process exited. `normal` and `shutdown` are clean exits; `kill` (sent with `exit`) cannot
  * be trapped and makes the target exit with `killed`; `noproc` and `noconnection` are what links
- * and monitors report for a process that did not exist or a node that went away. Any other
+ * and monitors report for a process that did not exist or a node that went away;
+ * `system_limit` is what a link or monitor refused by a RemoteLimits bound reports. Any other
  * string, or an Error (a handler that threw), is an abnormal exit.
  */
-export type ExitReason = 'normal' | 'shutdown' | 'kill' | 'killed' | 'noproc' | 'noconnection' | (string & {}) | Error;
+export type ExitReason = 'normal' | 'shutdown' | 'kill' | 'killed' | 'noproc' | 'noconnection' | 'system_limit' | (string & {}) | Error;
 
 /** Opaque reference of a monitor, unique on its node: `#Ref<node.n>`. */
 export type MonitorRef = string;
