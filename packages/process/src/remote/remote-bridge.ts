@@ -257,6 +257,8 @@ export class RemoteBridge {
           this.holdings.addLink(target, signal.from);
         }
         this.index(this.linksByNode, fromNode, target);
+        // The link must break with `noconnection` if that node goes, whoever made it.
+        this.watch(fromNode);
         return;
       }
       case 'unlink': {
@@ -296,6 +298,8 @@ export class RemoteBridge {
         }
         this.holdings.addMonitor(target, signal.ref, signal.from);
         this.index(this.watchedByNode, fromNode, target);
+        // Its entry must go if that node goes, or it would keep its room for good.
+        this.watch(fromNode);
         return;
       }
       case 'demonitor': {

@@ -290,6 +290,28 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
     expect(runtime('a').processInfo(watcher)?.monitors).toEqual([]);
   });
 
+  it('breaks links and drops monitors that a node made here when that node goes down, though this node never sent to it', async () => {
+    // Found with the remote-limits property: only links and monitors made from this side asked
+    // the router to watch the other node, so one that only a peer made (by its signal alone)
+    // outlived the peer: the local process stayed linked to a process that no longer existed,
+    // and the entry kept its room under the bounds until the local process exited.
+    const { simulation, runtime } = cluster(16, ['b', 'peer']);
+    const inbox: unknown[] = [];
+    const linked = asker(runtime('b'), inbox);
+    const watched = runtime('b').spawn(() => undefined);
+    const peer = simulation.node('peer').transport;
+    peer.send('b', 'process', { v: 1, t: 'link', from: '<peer.100.0>', to: linked.toString() });
+    peer.send('b', 'process', { v: 1, t: 'monitor', from: '<peer.101.0>', to: watched.toString(), ref: '#Ref<peer.1>' });
+    await simulation.runForAsync(20);
+    expect(runtime('b').processInfo(linked)?.links.map(String)).toEqual(['<peer.100.0>']);
+    expect(runtime('b').processInfo(watched)?.monitoredBy).toBe(1);
+    simulation.crash('peer');
+    await simulation.runForAsync(1_000);
+    expect(inbox).toMatchObject([{ type: 'exit', reason: 'noconnection' }]);
+    expect(runtime('b').processInfo(linked)?.links).toEqual([]);
+    expect(runtime('b').processInfo(watched)?.monitoredBy).toBe(0);
+  });
+
   it('never delivers to a process of a new incarnation a message for a pid of the old one', async () => {
     const { simulation, runtime, letters } = cluster(7, ['a', 'b']);
     const old = probe(runtime('b'), []);

@@ -27,7 +27,8 @@ export interface RemoteRouter {
   subscribe(receiver: RemoteReceiver): () => void;
   /**
    * Asks the router to watch `node` for failure (connect, so a loss is reported by `nodeDown`).
-   * The runtime calls it when a process links to or monitors a process there.
+   * The runtime calls it when a process links to or monitors a process there, and when a
+   * process there links to or monitors one here.
    */
   watchNode?(node: string): void;
 }
