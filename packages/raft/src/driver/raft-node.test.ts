@@ -16,7 +16,7 @@ interface Cluster {
   readonly simulation: Simulation;
   readonly nodes: Map<string, KvNode>;
   readonly machines: Map<string, KvStateMachine>;
-  readonly sent: { from: string; to: string; type: string; index?: number | undefined }[];
+  readonly sent: { from: string; to: string; type: string; index?: number | undefined; context?: string | undefined }[];
   leader(): string | undefined;
   settle(predicate: () => boolean, maxTime?: number): Promise<void>;
   /** Runs an operation to completion in simulated time. */
@@ -31,7 +31,7 @@ function cluster(
   const simulation = createSimulation({ seed, network: { latency: { min: 0.5, max: 2 } } });
   const nodes = new Map<string, KvNode>();
   const machines = new Map<string, KvStateMachine>();
-  const sent: { from: string; to: string; type: string; index?: number | undefined }[] = [];
+  const sent: { from: string; to: string; type: string; index?: number | undefined; context?: string | undefined }[] = [];
   const add = (id: string): void => {
     simulation.addNode(id, {
       start: (context) => {
@@ -39,7 +39,8 @@ function cluster(
         machines.set(id, machine);
         const transport = {
           send: (peer: string, channel: string, payload: unknown): boolean => {
-            sent.push({ from: id, to: peer, type: (payload as { type: string }).type, index: (payload as { index?: number }).index });
+            const { type, index, context: readContext } = payload as { type: string; index?: number; context?: string | null };
+            sent.push({ from: id, to: peer, type, index, context: readContext ?? undefined });
             return context.transport.send(peer, channel, payload);
           },
           onMessage: context.transport.onMessage,
@@ -120,6 +121,18 @@ describe('createRaftNode', () => {
     await expect(c.run(() => node.propose({ op: 'cas', key: 'a', expected: 1, value: 2 }))).resolves.toEqual({ op: 'cas', ok: true, current: 2 });
     await expect(c.run(() => node.propose({ op: 'cas', key: 'a', expected: 1, value: 3 }))).resolves.toEqual({ op: 'cas', ok: false, current: 2 });
     await expect(c.run(() => node.read({ op: 'get', key: 'a' }))).resolves.toBe(2);
+  });
+
+  it('reads made in the same turn share one ReadIndex round, and each sees the writes before it', async () => {
+    const c = cluster(['n1', 'n2', 'n3']);
+    const leader = await elected(c);
+    const node = c.nodes.get(leader)!;
+    await c.run(() => node.propose({ op: 'put', key: 'k', value: 1 }));
+    const before = c.sent.length;
+    const reads = Promise.all(Array.from({ length: 5 }, () => node.read({ op: 'get', key: 'k' })));
+    await expect(c.run(() => reads)).resolves.toEqual([1, 1, 1, 1, 1]);
+    const contexts = new Set(c.sent.slice(before).filter((message) => message.from === leader && message.type === 'heartbeat' && message.context !== undefined).map((message) => message.context));
+    expect(contexts.size).toBe(1);
   });
 
   it('a follower refuses proposals with the leader hint and serves reads through the leader', async () => {

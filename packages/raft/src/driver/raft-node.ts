@@ -120,12 +120,24 @@ interface QueuedProposal<Result> {
   readonly reject: (error: unknown) => void;
 }
 
+interface QueuedRead<QueryResult> {
+  readonly query: unknown;
+  readonly timeoutMs: number;
+  readonly resolve: (value: QueryResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 interface PendingRead<QueryResult> {
   readonly query: unknown;
-  index: number;
   readonly resolve: (value: QueryResult) => void;
   readonly reject: (error: unknown) => void;
   readonly timer: Timer;
+}
+
+/** The reads of one turn, confirmed by one ReadIndex round: answered once `index` is applied. */
+interface ReadBatch<QueryResult> {
+  index: number;
+  readonly reads: Set<PendingRead<QueryResult>>;
 }
 
 interface OutgoingTransfer {
@@ -175,7 +187,9 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   private queued: QueuedProposal<Result>[] = [];
   private readonly proposals = new Map<number, Pending<Result>>();
   private readonly changes = new Map<number, Pending<Membership>>();
-  private readonly reads = new Map<string, PendingRead<QueryResult>>();
+  private queuedReads: QueuedRead<QueryResult>[] = [];
+  /** Read batches by their ReadIndex context. */
+  private readonly reads = new Map<string, ReadBatch<QueryResult>>();
   private readSequence = 0;
   /** Distinguishes this run's read contexts from a previous run's, which the leader may still hold. */
   private readonly incarnation: string;
@@ -281,7 +295,8 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   }
 
   private failAll(error: unknown): void {
-    for (const pending of [...this.proposals.values(), ...this.changes.values(), ...this.reads.values()]) {
+    const reads = [...this.reads.values()].flatMap((batch) => [...batch.reads]);
+    for (const pending of [...this.proposals.values(), ...this.changes.values(), ...reads]) {
       pending.timer.cancel();
       pending.reject(error);
     }
@@ -371,19 +386,44 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
 
   read(query: Query, options: CallOptions = {}): Promise<QueryResult> {
     return new Promise<QueryResult>((resolve, reject) => {
-      const core = this.requireCore();
-      const context = `${this.id}/${this.incarnation}/${++this.readSequence}`;
-      if (!core.readIndex(context)) {
-        reject(new NotLeaderError(this.id, null));
+      this.requireCore();
+      // Reads made in the same turn share one ReadIndex round (one heartbeat to each follower):
+      // its index is taken after all of them were made, so each sees every write acknowledged
+      // before it.
+      if (this.queuedReads.length === 0) queueMicrotask(() => this.readQueued());
+      this.queuedReads.push({ query, timeoutMs: options.timeoutMs ?? this.requestTimeoutMs, resolve, reject });
+    });
+  }
+
+  private readQueued(): void {
+    const queued = this.queuedReads;
+    this.queuedReads = [];
+    const context = `${this.id}/${this.incarnation}/${++this.readSequence}`;
+    try {
+      if (!this.requireCore().readIndex(context)) {
+        for (const read of queued) read.reject(new NotLeaderError(this.id, null));
         return;
       }
-      const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
-      const timer = this.clock.setTimer(timeoutMs, () => {
-        if (this.reads.delete(context)) reject(new RaftTimeoutError('read', timeoutMs));
-      });
-      this.reads.set(context, { query, index: -1, resolve, reject, timer });
-      this.kick();
-    });
+    } catch (error) {
+      for (const read of queued) read.reject(error);
+      return;
+    }
+    const batch: ReadBatch<QueryResult> = { index: -1, reads: new Set() };
+    for (const { query, timeoutMs, resolve, reject } of queued) {
+      const pending: PendingRead<QueryResult> = {
+        query,
+        resolve,
+        reject,
+        timer: this.clock.setTimer(timeoutMs, () => {
+          if (!batch.reads.delete(pending)) return;
+          if (batch.reads.size === 0) this.reads.delete(context);
+          reject(new RaftTimeoutError('read', timeoutMs));
+        }),
+      };
+      batch.reads.add(pending);
+    }
+    this.reads.set(context, batch);
+    this.kick();
   }
 
   addLearner(node: NodeId, options?: CallOptions): Promise<Membership> {
@@ -592,15 +632,17 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
 
   private settleReads(ready: Ready): void {
     for (const read of ready.readStates) {
-      const pending = this.reads.get(read.context);
-      if (pending !== undefined) pending.index = read.index;
+      const batch = this.reads.get(read.context);
+      if (batch !== undefined) batch.index = read.index;
     }
     for (const context of ready.droppedReads) {
-      const pending = this.reads.get(context);
-      if (pending === undefined) continue;
+      const batch = this.reads.get(context);
+      if (batch === undefined) continue;
       this.reads.delete(context);
-      pending.timer.cancel();
-      pending.reject(new DroppedError('leadership changed before the read was confirmed'));
+      for (const pending of batch.reads) {
+        pending.timer.cancel();
+        pending.reject(new DroppedError('leadership changed before the read was confirmed'));
+      }
     }
     this.releaseReads(this.appliedIndex);
   }
@@ -642,14 +684,16 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
 
   /** Answers reads whose index the state machine has reached. */
   private releaseReads(applied: number): void {
-    for (const [context, pending] of this.reads) {
-      if (pending.index < 0 || pending.index > applied) continue;
+    for (const [context, batch] of this.reads) {
+      if (batch.index < 0 || batch.index > applied) continue;
       this.reads.delete(context);
-      pending.timer.cancel();
-      try {
-        pending.resolve(this.options.stateMachine.query(pending.query as Query));
-      } catch (error) {
-        pending.reject(error);
+      for (const pending of batch.reads) {
+        pending.timer.cancel();
+        try {
+          pending.resolve(this.options.stateMachine.query(pending.query as Query));
+        } catch (error) {
+          pending.reject(error);
+        }
       }
     }
   }
