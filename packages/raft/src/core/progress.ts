@@ -33,6 +33,13 @@ export class Inflights {
     }
   }
 
+  /** Forgets the oldest message in flight (it may be lost: see the heartbeat response rule). */
+  freeFirst(): void {
+    if (this.count === 0) return;
+    this.start = (this.start + 1) % this.capacity;
+    this.count -= 1;
+  }
+
   reset(): void {
     this.start = 0;
     this.count = 0;

@@ -278,3 +278,32 @@ describe('batched proposals (ours)', () => {
     expect(follower.log.lastIndex()).toBe(last);
   });
 });
+
+describe('lost appends (ours, after etcd)', () => {
+  it('a follower whose whole window of appends was lost catches up on the next heartbeats', () => {
+    const network = new CoreNetwork(['n1', 'n2', 'n3'], { maxInflight: 4 });
+    network.elect('n1');
+    network.stabilize();
+    // Every append to n2 is lost (a cut that only drops them) while six proposals go out.
+    const keep = (message: Message): boolean => !(message.type === 'append' && message.to === 'n2');
+    for (let index = 0; index < 6; index += 1) {
+      network.propose('n1', `v${index}`);
+      for (let round = 0; round < 50; round += 1) {
+        let busy = false;
+        for (const id of ['n1', 'n2', 'n3']) busy = network.processReady(id) || busy;
+        if (network.queue.length > 0) busy = network.deliverAll(keep) >= 0;
+        if (!busy) break;
+      }
+    }
+    const leader = network.node('n1').core;
+    expect(leader.status().progress.n2).toMatchObject({ state: 'replicate', match: expect.any(Number) });
+    expect(network.node('n2').core.log.lastIndex()).toBeLessThan(leader.log.lastIndex());
+    // The loss is over; only heartbeats (and what they lead to) reach n2 now.
+    for (let round = 0; round < 5; round += 1) {
+      network.tick('n1', 2);
+      network.stabilize();
+    }
+    expect(network.node('n2').core.log.lastIndex()).toBe(leader.log.lastIndex());
+    expect(network.appliedText('n2')).toEqual(['v0', 'v1', 'v2', 'v3', 'v4', 'v5']);
+  });
+});

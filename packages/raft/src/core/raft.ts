@@ -818,6 +818,11 @@ export class RaftCore {
     if (progress === undefined) return;
     progress.recentActive = true;
     progress.probeSent = false;
+    // A full window that a live follower answers heartbeats behind: the appends in it may all
+    // have been lost (a cut, a dropped connection), and no acknowledgement or rejection will
+    // ever free it. Letting one more append out settles it: the follower acknowledges it, or
+    // rejects it for the gap, which sends this follower back to probing (etcd's rule).
+    if (progress.state === 'replicate' && progress.inflights.full()) progress.inflights.freeFirst();
     if (progress.match < this.log.lastIndex()) this.sendAppend(message.from);
     if (message.context === null || !this.voters.includes(message.from)) return;
     if (this.readMode === 'lease') this.holdLease(message.from, message.context);
