@@ -11,6 +11,9 @@ import type { Cluster } from '../test/support/cluster';
 import { createProcessTable } from '../test/support/process-table';
 import type { TestPid } from '../test/support/process-table';
 import type { RegistryCommand } from './core/global-names';
+import { compactRegistryCommands } from './core/global-names';
+import { DEFAULT_LIMITS } from './core/limits';
+import type { AppliedEntry, ConsensusLog } from './ports/consensus-log';
 import type { LocalConsensusLog } from './ports/local-consensus-log';
 import { createLocalConsensusLog } from './ports/local-consensus-log';
 
@@ -245,6 +248,144 @@ describe('registerGlobal on one node (createLocalConsensusLog)', () => {
     void log.append({ type: 'wipe-everything', namespace: 'production' } as unknown as RegistryCommand);
     expect(errors.map((error) => error.code)).toEqual([5604, 5604]);
     expect(registry.listServices()).toEqual([]);
+  });
+});
+
+/**
+ * The log as one follower sees it: the cluster commits entries (this node's appends when the
+ * test says so, and other nodes' commands), the follower applies them only when told, and it can
+ * instead restore a snapshot of everything committed, retaining what compactRegistryCommands
+ * keeps (as `foundation` retains its registry stream), with onRestore before the replay and
+ * onRestoreEnd after it.
+ */
+function createFollowerLog() {
+  const committed: AppliedEntry<RegistryCommand>[] = [];
+  const pending: { command: RegistryCommand; resolve: (index: number) => void }[] = [];
+  const appliedListeners = new Set<(entry: AppliedEntry<RegistryCommand>) => void>();
+  const restoreListeners = new Set<() => void>();
+  const endListeners = new Set<(snapshotIndex: number) => void>();
+  let applied = 0;
+  const commit = (command: RegistryCommand): number => committed.push({ index: committed.length + 1, command });
+  const log: ConsensusLog<RegistryCommand> = {
+    append: (command) => new Promise<number>((resolve) => pending.push({ command, resolve })),
+    readIndex: () => Promise.resolve(committed.length),
+    appliedIndex: () => applied,
+    onApplied(listener) {
+      appliedListeners.add(listener);
+      return () => appliedListeners.delete(listener);
+    },
+    onRestore(listener) {
+      restoreListeners.add(listener);
+      return () => restoreListeners.delete(listener);
+    },
+    onRestoreEnd(listener) {
+      endListeners.add(listener);
+      return () => endListeners.delete(listener);
+    },
+  };
+  return {
+    log,
+    committed: () => committed.map((entry) => entry.command),
+    /** Commits this node's oldest waiting append; its caller hears the index only with `answer`. */
+    commitOwn(answer: boolean): { index: number; answer: () => void } {
+      const next = pending.shift()!;
+      const index = commit(next.command);
+      if (answer) next.resolve(index);
+      return { index, answer: () => next.resolve(index) };
+    },
+    commitOther: commit,
+    catchUp(): void {
+      while (applied < committed.length) {
+        const entry = committed[applied]!;
+        applied = entry.index;
+        for (const listener of appliedListeners) listener(entry);
+      }
+    },
+    restoreSnapshot(): void {
+      const snapshotIndex = committed.length;
+      applied = snapshotIndex;
+      for (const listener of restoreListeners) listener();
+      for (const entry of compactRegistryCommands(committed, 'production', DEFAULT_LIMITS)) for (const listener of appliedListeners) listener(entry);
+      for (const listener of endListeners) listener(snapshotIndex);
+    },
+  };
+}
+
+const otherClaim = (node: string, name: string) => ({
+  type: 'registry-claim' as const,
+  namespace: 'production',
+  claim: { id: `${node}/1/g1`, name, node, incarnation: 1, target: `target-of-${node}`, capabilities: [], metadata: {}, weight: 1, registeredAt: 1 },
+});
+
+describe('registerGlobal on a follower that restores a snapshot', () => {
+  function setup(seed: number) {
+    const simulation = createSimulation({ seed });
+    const follower = createFollowerLog();
+    const processes = createProcessTable('solo', simulation.clock);
+    const registry = createRegistry<TestPid | string>({ nodeId: 'solo', clock: simulation.clock, random: simulation.random, consensusLog: follower.log, monitor: processes });
+    const released: string[] = [];
+    registry.on('global-release', ({ instance }) => released.push(instance.name));
+    return { simulation, follower, processes, registry, released };
+  }
+
+  it('lets go of a claim of its own that the snapshot holds no more (claim and release compacted away) (review finding)', async () => {
+    // Before, the claim stayed this node's, with its process monitored, and no 'global-release'.
+    const { simulation, follower, processes, registry, released } = setup(220);
+    const pid = processes.spawn();
+    const claim = registry.registerGlobal('lock', pid);
+    follower.commitOwn(true);
+    follower.catchUp();
+    const registration = await claim;
+    expect(processes.monitors()).toBe(1);
+    const release = registration.release({ timeoutMs: 1_000 }).catch((error: unknown) => error);
+    follower.commitOwn(true); // committed, but this follower falls behind before applying it
+    follower.restoreSnapshot();
+    expect(registry.find('lock')).toBeUndefined();
+    expect(released).toEqual(['lock']);
+    expect(processes.monitors()).toBe(0);
+    // Its process exiting now appends nothing: the name is not this node's any more.
+    processes.exit(pid, 'crashed');
+    await simulation.runForAsync(1_100);
+    await release;
+    expect(follower.committed().map((command) => command.type)).toEqual(['registry-claim', 'registry-release']);
+  });
+
+  it('keeps a claim whose outcome is unknown across a snapshot taken before it commits: it then holds the name, monitored', async () => {
+    // The snapshot says nothing of a claim committed after its index. Dropping the claim would
+    // leave the name, once it commits, to look like one of an earlier start, released as such.
+    const { simulation, follower, processes, registry, released } = setup(221);
+    const pid = processes.spawn();
+    const claim = failure(registry.registerGlobal('lock', pid, { timeoutMs: 100 }));
+    await simulation.runForAsync(200);
+    expect((await claim).code).toBe(4301); // timed out: the outcome is unknown
+    follower.commitOther(otherClaim('m', 'other-name'));
+    follower.restoreSnapshot();
+    follower.commitOwn(true);
+    follower.catchUp();
+    await simulation.runForAsync(2_000);
+    expect(registry.lookup('lock')).toBe(pid);
+    expect(processes.monitors()).toBe(1);
+    expect(released).toEqual([]);
+    expect(follower.committed().map((command) => command.type)).toEqual(['registry-claim', 'registry-claim']);
+  });
+
+  it('fails a waiting claim (5607) that the snapshot settled without holding it, whether its append answered before or after the restore', async () => {
+    // Before, the caller waited for an apply that never comes, and timed out; the claim stayed.
+    for (const answer of ['before', 'after'] as const) {
+      const { simulation, follower, processes, registry, released } = setup(222);
+      follower.commitOther(otherClaim('m', 'lock'));
+      const pid = processes.spawn();
+      let outcome: FoundationError | undefined;
+      void failure(registry.registerGlobal('lock', pid)).then((error) => (outcome = error));
+      const own = follower.commitOwn(answer === 'before'); // it lost to m's claim
+      await simulation.runForAsync(1);
+      follower.restoreSnapshot();
+      if (answer === 'after') own.answer();
+      await simulation.runForAsync(1); // well before the call's timeout
+      expect(outcome).toMatchObject({ code: 5607 });
+      expect(registry.find('lock')?.node).toBe('m');
+      expect([processes.monitors(), released]).toEqual([0, []]);
+    }
   });
 });
 

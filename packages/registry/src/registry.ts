@@ -352,7 +352,8 @@ class RegistryImpl<Target> implements Registry<Target> {
   private readonly routeCounters = new Map<string, number>();
   private readonly compiledByName = new Map<string, CompiledCriteria>();
   private readonly compiledByObject = new WeakMap<object, CompiledCriteria>();
-  private readonly claimWaiters = new Map<string, (outcome: { won: boolean; holder: ServiceInstance }) => void>();
+  /** Callers of `registerGlobal` waiting for their claim to be applied (undefined: see `settleRestoredClaims`). */
+  private readonly claimWaiters = new Map<string, (outcome: ClaimOutcome | undefined) => void>();
   private readonly appliedWaiters = new Set<{ index: number; resolve: () => void }>();
   /**
    * This node's claims: pending, held, or of unknown outcome (a timeout or a failed append may
@@ -367,6 +368,8 @@ class RegistryImpl<Target> implements Registry<Target> {
   private sequence = 0;
   private closed = false;
   private appliedIndex = 0;
+  /** The log index of the newest snapshot restored here: every claim up to it is settled. */
+  private restoredThrough = 0;
 
   constructor(options: RegistryOptions<Target>) {
     this.options = options;
@@ -442,6 +445,7 @@ class RegistryImpl<Target> implements Registry<Target> {
       this.appliedIndex = log.appliedIndex();
       this.unsubscribers.push(log.onApplied((entry) => this.onApplied(entry)));
       if (log.onRestore !== undefined) this.unsubscribers.push(log.onRestore(() => this.restartGlobals()));
+      if (log.onRestoreEnd !== undefined) this.unsubscribers.push(log.onRestoreEnd((index) => this.settleRestoredClaims(index)));
     }
   }
 
@@ -1080,12 +1084,53 @@ class RegistryImpl<Target> implements Registry<Target> {
    * The log's state was replaced by a snapshot, whose commands are about to be heard again from
    * the first: the global names start over, or the replay would meet the state the earlier
    * commands left (a release floor refusing the claim that won, so a refused one wins here).
-   * This node's own claims are kept: the replay links them to their names again.
+   * This node's own claims are kept: the replay links them to their names again, and those it
+   * does not are settled when it ends.
    */
   private restartGlobals(): void {
     this.globals = new GlobalNames(this.namespace, this.limits);
     for (const slot of this.globalSlots.values()) this.view.delete(slot, 'unregistered');
     this.globalSlots.clear();
+  }
+
+  /**
+   * The replay of a snapshot taken at log index `snapshotIndex` is over. A claim of this node
+   * applied at or below that index is settled in the snapshot: if the replay did not bring it
+   * back, it no longer holds its name (it lost, or it was released in commands compacted away
+   * with it), and it will never be heard again. Its monitor stops and, if it held the name here,
+   * 'global-release' is emitted, as when a release is applied.
+   *
+   * A claim whose index is not known yet (its append has not answered, or failed) is kept
+   * whatever the snapshot: it may commit after the snapshot's index and then hold the name for
+   * its target, as the README promises of a claim whose call timed out. Dropping it would make
+   * such a claim look like one of an earlier start, released as an orphan.
+   */
+  private settleRestoredClaims(snapshotIndex: number): void {
+    this.restoredThrough = Math.max(this.restoredThrough, snapshotIndex);
+    this.appliedIndex = Math.max(this.appliedIndex, snapshotIndex);
+    for (const [id, own] of [...this.ownGlobals]) this.settleIfRestoredAway(id, own);
+  }
+
+  /** Forgets `own` if its claim is settled by a restored snapshot that does not hold it. */
+  private settleIfRestoredAway(id: string, own: OwnGlobal): void {
+    if (own.index === undefined || own.index > this.restoredThrough) return;
+    if (this.globals.holder(own.record.name)?.id === id) return;
+    this.forgetOwnGlobal(id, own, own.held);
+  }
+
+  /** The claim no longer holds its name here: stop watching its target, and tell if it held it. */
+  private forgetOwnGlobal(id: string, own: OwnGlobal, released: ServiceInstance | undefined): void {
+    this.ownGlobals.delete(id);
+    if (own.monitored) {
+      own.monitored = false;
+      this.options.monitor?.demonitor(own.monitorReference);
+    }
+    if (released !== undefined) this.emit('global-release', { instance: released as ServiceInstance<Target> });
+    const waiter = this.claimWaiters.get(id);
+    if (waiter !== undefined) {
+      this.claimWaiters.delete(id);
+      waiter(undefined);
+    }
   }
 
   private onApplied(entry: AppliedEntry<RegistryCommand>): void {
@@ -1099,19 +1144,13 @@ class RegistryImpl<Target> implements Registry<Target> {
           this.view.delete(slot, 'unregistered');
         }
         const ownGlobal = this.ownGlobals.get(removed.id);
-        if (ownGlobal !== undefined) {
-          this.ownGlobals.delete(removed.id);
-          if (ownGlobal.monitored) {
-            ownGlobal.monitored = false;
-            this.options.monitor?.demonitor(ownGlobal.monitorReference);
-          }
-          this.emit('global-release', { instance: removed as ServiceInstance<Target> });
-        }
+        if (ownGlobal !== undefined) this.forgetOwnGlobal(removed.id, ownGlobal, removed);
       }
       if (outcome.added !== undefined) {
         const own = this.ownGlobals.get(outcome.added.id);
         // On this node the target is the registered value itself, as for cluster registrations.
         const shown = own !== undefined ? Object.freeze({ ...outcome.added, target: own.record.target }) : outcome.added;
+        if (own !== undefined) own.held = outcome.added;
         const slot = newSlot(shown);
         this.globalSlots.set(shown.id, slot);
         this.view.put(slot, undefined);
@@ -1119,6 +1158,8 @@ class RegistryImpl<Target> implements Registry<Target> {
         else this.releaseOrphan(outcome.added);
       }
       if (outcome.claim !== undefined) {
+        const own = this.ownGlobals.get(outcome.claim.id);
+        if (own !== undefined) own.index ??= entry.index;
         // A claim of this node that lost is forgotten, whether or not its caller still waits.
         if (!outcome.claim.won) this.ownGlobals.delete(outcome.claim.id);
         const waiter = this.claimWaiters.get(outcome.claim.id);
@@ -1241,17 +1282,23 @@ class RegistryImpl<Target> implements Registry<Target> {
       incarnation: this.replica.incarnation,
       revision: 0,
     });
-    const own: OwnGlobal = { record: Object.freeze({ ...instance, target }), monitor, monitorReference: undefined, monitored: false };
+    const own: OwnGlobal = { record: Object.freeze({ ...instance, target }), monitor, monitorReference: undefined, monitored: false, index: undefined, held: undefined };
     this.ownGlobals.set(id, own);
-    const outcome = new Promise<{ won: boolean; holder: ServiceInstance }>((resolve) => this.claimWaiters.set(id, resolve));
+    const outcome = new Promise<ClaimOutcome | undefined>((resolve) => this.claimWaiters.set(id, resolve));
     const operation = `registerGlobal("${name}")`;
-    let result: { won: boolean; holder: ServiceInstance };
+    let result: ClaimOutcome | undefined;
     try {
       // A timeout or a failed append leaves the outcome unknown: the claim stays this node's,
       // so if it commits later the name is held for `target` (and monitored) until released.
       result = await this.runWithTimeout(
         async () => {
-          await this.appendCommand({ type: 'registry-claim', namespace: this.namespace, claim: claimData(instance) }, operation);
+          const index = await this.appendCommand({ type: 'registry-claim', namespace: this.namespace, claim: claimData(instance) }, operation);
+          // Known also when the call timed out meanwhile. A snapshot restored here may already
+          // have settled the claim at that index without it being heard.
+          if (this.ownGlobals.get(id) === own) {
+            own.index = index;
+            this.settleIfRestoredAway(id, own);
+          }
           return outcome;
         },
         timeoutMs,
@@ -1259,6 +1306,9 @@ class RegistryImpl<Target> implements Registry<Target> {
       );
     } finally {
       this.claimWaiters.delete(id);
+    }
+    if (result === undefined) {
+      throw new ConsensusFailedError(operation, new Error('its log position is inside a snapshot restored here, in which it holds no name'));
     }
     if (!result.won) throw this.holderError(name, result.holder);
     // A release applied in the same batch as the claim (the node was declared gone) may have
@@ -1382,6 +1432,16 @@ interface OwnGlobal {
   readonly monitor: boolean;
   monitorReference: unknown;
   monitored: boolean;
+  /** The claim's log index, once its append answered or it was applied here. */
+  index: number | undefined;
+  /** The name as the log holds it for this claim, once applied here and won. */
+  held: ServiceInstance | undefined;
+}
+
+/** A claim as it was applied: whether it won, and who holds the name. */
+interface ClaimOutcome {
+  readonly won: boolean;
+  readonly holder: ServiceInstance;
 }
 
 /** A service registry for one node and namespace; pass the ports to make it cluster-wide. */

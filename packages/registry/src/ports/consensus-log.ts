@@ -16,6 +16,11 @@
 //   (a follower too far behind the leader): the `onApplied` listeners then hear the commands
 //   the snapshot retains again, from the first, so each must first drop what it derived from
 //   the commands before.
+// - `onRestoreEnd` (optional, with `onRestore`) listeners hear that those commands have all been
+//   heard again, with the log index the snapshot was taken at: every command up to that index is
+//   settled in it, and one the snapshot did not retain will not be heard. A log that compacts
+//   what it retains should offer it; without it the registry cannot tell that a claim of its own
+//   was compacted away with its release, and keeps it (and its monitor) until it closes.
 
 export interface AppliedEntry<Command> {
   readonly index: number;
@@ -32,4 +37,5 @@ export interface ConsensusLog<Command = unknown> {
   appliedIndex(): number;
   onApplied(listener: (entry: AppliedEntry<Command>) => void): () => void;
   onRestore?(listener: () => void): () => void;
+  onRestoreEnd?(listener: (snapshotIndex: number) => void): () => void;
 }
