@@ -18,6 +18,7 @@ export interface ConsensusLog<Command> {
   appliedIndex(): number;
   onApplied(listener: (entry: { readonly index: number; readonly command: Command }) => void): () => void;
   onRestore(listener: () => void): () => void;
+  onRestoreEnd(listener: (snapshotIndex: number) => void): () => void;
 }
 
 /** Request/reply to another node, for forwarding commands to the leader. */
@@ -176,6 +177,7 @@ export function createClusterConsensus(options: ClusterConsensusOptions): Cluste
         appliedIndex: () => stateMachine.appliedIndex(),
         onApplied: (listener) => stateMachine.onApplied(stream, listener as (entry: AppliedCommand) => void),
         onRestore: (listener) => stateMachine.onRestored(stream, listener),
+        onRestoreEnd: (listener) => stateMachine.onReplayed(stream, listener),
       };
     },
     propose,

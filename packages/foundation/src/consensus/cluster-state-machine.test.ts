@@ -30,22 +30,25 @@ describe('the cluster state machine', () => {
     expect(applied).toEqual([{ type: 'config-set', path: ['a'], value: 1 }]);
   });
 
-  it('tells a stream\'s restore listeners before replaying a snapshot to its listeners', () => {
-    // Review finding: restore replayed the registry's history onto listeners that still held
-    // what the earlier commands had built, and global names diverged on that follower.
+  it('tells a stream\'s restore listeners before replaying a snapshot to its listeners, and after it with the snapshot\'s index', () => {
+    // Review findings: restore replayed the registry's history onto listeners that still held
+    // what the earlier commands had built, and global names diverged on that follower; and
+    // nothing said when the replay was over, so a command compacted away went unnoticed.
     const leader = new ClusterStateMachine();
     const follower = new ClusterStateMachine();
     for (const machine of [leader, follower]) machine.registerStream('registry');
     const heard: string[] = [];
     follower.onRestored('registry', () => heard.push('restore'));
     follower.onApplied('registry', (entry) => heard.push(`apply ${entry.index}`));
+    follower.onReplayed('registry', (snapshotIndex) => heard.push(`replayed up to ${snapshotIndex}`));
     for (const index of [1, 2, 3]) {
       leader.apply({ stream: 'registry', command: { n: index } }, index);
       if (index < 3) follower.apply({ stream: 'registry', command: { n: index } }, index);
     }
+    leader.apply({ stream: 'kv', command: { op: 'put', key: 'k', value: 1 } }, 4);
     heard.length = 0;
     follower.restore(leader.snapshot());
-    expect(heard).toEqual(['restore', 'apply 1', 'apply 2', 'apply 3']);
+    expect(heard).toEqual(['restore', 'apply 1', 'apply 2', 'apply 3', 'replayed up to 4']);
   });
 
   it('keeps a compacted stream\'s history bounded, and a snapshot of it replays to the same names (review finding)', () => {

@@ -76,6 +76,8 @@ interface Stream {
   readonly listeners: Set<(entry: AppliedCommand) => void>;
   /** Told before a snapshot's commands are replayed to `listeners`. */
   readonly restoreListeners: Set<() => void>;
+  /** Told after that replay, with the snapshot's index. */
+  readonly replayedListeners: Set<(snapshotIndex: number) => void>;
 }
 
 const codec = new Encoder({ useRecords: false, structuredClone: false });
@@ -108,7 +110,7 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
   registerStream(name: string, options: StreamOptions = {}): void {
     if (BUILT_IN.has(name)) throw new RangeError(`stream ${name} is built in`);
     if (this.streams.has(name)) return;
-    this.streams.set(name, { retain: options.retain ?? 'all', history: [], compactAt: COMPACT_AFTER, byKey: new Map(), listeners: new Set(), restoreListeners: new Set() });
+    this.streams.set(name, { retain: options.retain ?? 'all', history: [], compactAt: COMPACT_AFTER, byKey: new Map(), listeners: new Set(), restoreListeners: new Set(), replayedListeners: new Set() });
   }
 
   onApplied(stream: string, listener: (entry: AppliedCommand) => void): () => void {
@@ -124,6 +126,18 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
     if (entry === undefined) throw new RangeError(`unknown stream ${stream}`);
     entry.restoreListeners.add(listener);
     return () => entry.restoreListeners.delete(listener);
+  }
+
+  /**
+   * `listener` hears that a snapshot's commands have all been replayed on `stream`, with the log
+   * index the snapshot was taken at: a command of the stream at or below it that was not
+   * replayed was compacted away, and will not be heard.
+   */
+  onReplayed(stream: string, listener: (snapshotIndex: number) => void): () => void {
+    const entry = this.streams.get(stream);
+    if (entry === undefined) throw new RangeError(`unknown stream ${stream}`);
+    entry.replayedListeners.add(listener);
+    return () => entry.replayedListeners.delete(listener);
   }
 
   appliedIndex(): number {
@@ -253,6 +267,13 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
         stream.history = retained as AppliedCommand[];
         stream.compactAt = Math.max(COMPACT_AFTER, 2 * stream.history.length);
         for (const entry of stream.history) for (const listener of stream.listeners) listener(entry);
+      }
+      for (const listener of stream.replayedListeners) {
+        try {
+          listener(decoded.applied);
+        } catch {
+          // A listener's failure is its own.
+        }
       }
     }
   }
