@@ -126,9 +126,7 @@ describe('a follower that installs a snapshot without its own claim and that cla
       if (command.type === 'registry-claim') heard.push(command.claim.id as string);
     });
     // The stream compacts the claim and its release away, and the leader snapshots after that.
-    // (Fewer appends than Raft's window of 256 in flight are lost to the cut: with the window
-    // full, the leader would wait for answers that never come, and send no snapshot.)
-    await churn(60, 'after');
+    await churn(300, 'after');
 
     simulation.network.heal();
     await simulation.runUntilAsync(() => follower.consensus.raft.stats().snapshotsInstalled > 0 && follower.consensus.stateMachine.appliedIndex() === leader.consensus.stateMachine.appliedIndex());
