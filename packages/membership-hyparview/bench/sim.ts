@@ -3,16 +3,18 @@
 // 1. `nodes` nodes join (one every 0.5 ms, each through a random node that joined before it)
 //    and the overlay stabilises for `stabilise` more rounds (a round is one shuffle period, 1 s).
 // 2. Overlay health and Plumtree's figures are measured on the stable overlay.
-// 3. For each failure share X, a fresh simulation resumes the stable overlay's views, X% of
-//    the nodes crash at once, and broadcasts are sent right then and after 1, 2, 5 and 10 healing
-//    rounds; each one's reliability (share of live nodes that delivered it) is taken one round
-//    after it was sent. Overlay health of the live nodes is taken after 5 and 10 rounds.
+// 3. For each failure share X, a fresh simulation resumes the stable overlay's views (taken at
+//    the end of step 1), X% of the nodes crash at once, and broadcasts are sent right then and
+//    after 1, 2, 5 and 10 healing rounds; each one's reliability (share of live nodes that
+//    delivered it) is taken one round after it was sent. Overlay health of the live nodes is
+//    taken after 5 and 10 rounds.
 //    The failure shares are independent simulations of the same stable overlay: they run in
-//    worker threads (--workers, default one per core), each seeded as before, so the report does
-//    not depend on how many there are.
+//    worker threads (--workers, default one per core; started at once, warmed up during step 1,
+//    and running beside step 2), each seeded on its own, so the report does not depend on how
+//    many there are.
 // Prints a table per phase; the last line is one JSON object.
 import { availableParallelism } from 'node:os';
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { Worker, isMainThread, parentPort } from 'node:worker_threads';
 import { createSimCluster } from '../src/internal/sim-cluster';
 import type { BroadcastRecord, SimCluster } from '../src/internal/sim-cluster';
 import type { InitialView } from '../src/core/hyparview';
@@ -106,13 +108,13 @@ interface FailureRow {
 }
 
 /** One failure share, from the stable overlay's views to its row of the report. */
-function runFailure(share: number, snapshot: ReadonlyMap<string, InitialView>): { row: FailureRow; events: number; delivered: number } {
+function runFailure(share: number, snapshot: ReadonlyMap<string, InitialView>, nodes = args.nodes, seed = args.seed * 1_000 + share): { row: FailureRow; events: number; delivered: number } {
   const scenarioStarted = performance.now();
-  const cluster = createSimCluster({ seed: args.seed * 1_000 + share, nodes: args.nodes, trace: 'off', initialViews: snapshot, network: { sizeOf: () => 64 } });
+  const cluster = createSimCluster({ seed, nodes, trace: 'off', initialViews: snapshot, network: { sizeOf: () => 64 } });
   // Every node resumes the stable overlay's views (the links are symmetric by construction) and
   // reconnects to its neighbours; then the failure strikes.
   cluster.simulation.runFor(100);
-  const victims = cluster.simulation.random.sample(cluster.ids, Math.round((args.nodes * share) / 100));
+  const victims = cluster.simulation.random.sample(cluster.ids, Math.round((nodes * share) / 100));
   cluster.crash(victims);
   const byRound = new Map<number, number[]>();
   const records = new Map<number, BroadcastRecord[]>();
@@ -158,47 +160,61 @@ function runFailure(share: number, snapshot: ReadonlyMap<string, InitialView>): 
   return { row, events: cluster.simulation.stats().events, delivered: cluster.simulation.network.stats().delivered };
 }
 
+type Outcome = ReturnType<typeof runFailure>;
+
+/** What the main thread sends a simulation thread: the stable overlay's views, then shares. */
+type ToThread = { readonly views: [string, InitialView][] } | { readonly share: number };
+
 /**
- * Runs the shares on `workers` threads, each taking the next share when it finishes one (a thread
- * stays warm across shares, and gets the overlay's views once), printing each row as it is done;
- * results in share order.
+ * Threads that run failure shares. They start at once and warm up (a small join and failure of
+ * their own, so the JIT has compiled the paths) while the main thread joins the nodes, on the
+ * core that would otherwise be idle; then each takes the next share when it finishes one.
+ * Results come back in share order, whatever order they finish in.
  */
-async function runFailures(shares: readonly number[], snapshot: ReadonlyMap<string, InitialView>, workers: number): Promise<ReturnType<typeof runFailure>[]> {
-  if (workers <= 1) {
-    return shares.map((share) => {
-      const outcome = runFailure(share, snapshot);
-      printRow(outcome.row);
-      return outcome;
-    });
+class ShareThreads {
+  private readonly threads: Worker[];
+
+  constructor(count: number) {
+    this.threads = Array.from({ length: count }, () => new Worker(new URL(import.meta.url), { argv: process.argv.slice(2) }));
   }
-  const views = [...snapshot];
-  const results = new Array<ReturnType<typeof runFailure> | undefined>(shares.length);
-  let next = 0;
-  const worker = (): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const thread = new Worker(new URL(import.meta.url), { argv: process.argv.slice(2), workerData: { views } });
-      let current = -1;
-      const assign = (): void => {
-        if (next >= shares.length) {
-          void thread.terminate().then(() => resolve());
-          return;
-        }
-        current = next++;
-        thread.postMessage(shares[current]);
-      };
-      thread.on('message', (outcome: ReturnType<typeof runFailure>) => {
-        results[current] = outcome;
-        printRow(outcome.row);
+
+  run(shares: readonly number[], snapshot: ReadonlyMap<string, InitialView>): Promise<Outcome[]> {
+    const views = [...snapshot];
+    const results = new Array<Outcome | undefined>(shares.length);
+    let next = 0;
+    const drive = (thread: Worker): Promise<void> =>
+      new Promise((resolve, reject) => {
+        let current = -1;
+        const assign = (): void => {
+          if (next >= shares.length) {
+            void thread.terminate().then(() => resolve());
+            return;
+          }
+          current = next++;
+          thread.postMessage({ share: shares[current]! } satisfies ToThread);
+        };
+        thread.on('message', (outcome: Outcome) => {
+          results[current] = outcome;
+          assign();
+        });
+        thread.once('error', reject);
+        thread.once('exit', (code) => {
+          if (next < shares.length || results[current] === undefined) reject(new Error(`a simulation thread exited with ${code} during ${shares[current]}% failures`));
+        });
+        thread.postMessage({ views } satisfies ToThread);
         assign();
       });
-      thread.once('error', reject);
-      thread.once('exit', (code) => {
-        if (next < shares.length || results[current] === undefined) reject(new Error(`a simulation thread exited with ${code} during ${shares[current]}% failures`));
-      });
-      assign();
-    });
-  await Promise.all(Array.from({ length: Math.min(workers, shares.length) }, worker));
-  return results as ReturnType<typeof runFailure>[];
+    return Promise.all(this.threads.map(drive)).then(() => results as Outcome[]);
+  }
+}
+
+/** A small join and failure, so that a thread's first share does not run cold. */
+function warmUp(): void {
+  const nodes = 300;
+  const cluster = createSimCluster({ seed: 7, nodes, joinSpacingMs: 0.5, trace: 'off', network: { sizeOf: () => 64 } });
+  cluster.simulation.runFor(nodes * 0.5 + 4 * ROUND_MS);
+  const views = new Map<string, InitialView>([...cluster.views()].map(([id, view]) => [id, { ...view, trusted: true }]));
+  runFailure(50, views, nodes, 7);
 }
 
 function printRow(row: FailureRow): void {
@@ -211,9 +227,14 @@ function printRow(row: FailureRow): void {
 const probeRounds = [0, 1, 2, 5, 10].filter((round) => round <= args.healing);
 
 if (!isMainThread) {
-  // A worker: failure shares of the stable overlay the main thread sent, one at a time.
-  const snapshot = new Map((workerData as { views: [string, InitialView][] }).views);
-  parentPort!.on('message', (share: number) => parentPort!.postMessage(runFailure(share, snapshot)));
+  // A simulation thread: warms up, then runs the failure shares of the stable overlay the main
+  // thread sends, one at a time.
+  let snapshot = new Map<string, InitialView>();
+  parentPort!.on('message', (message: ToThread) => {
+    if ('views' in message) snapshot = new Map(message.views);
+    else parentPort!.postMessage(runFailure(message.share, snapshot));
+  });
+  warmUp();
 } else {
   await main();
 }
@@ -222,6 +243,8 @@ async function main(): Promise<void> {
   // ---- 1. join and stabilise --------------------------------------------------------------------
 
   console.log(`HyParView simulation: ${args.nodes} nodes, seed ${args.seed}, round ${ROUND_MS} ms (node ${process.version})`);
+  const workers = Math.min(args.workers, args.failures.length);
+  const threads = workers > 1 ? new ShareThreads(workers) : null;
   const base = createSimCluster({ seed: args.seed, nodes: args.nodes, joinSpacingMs: 0.5, trace: 'off', network: { sizeOf: () => 64 } });
   const joinMs = args.nodes * 0.5 + 2 * ROUND_MS;
   base.simulation.runFor(joinMs);
@@ -230,11 +253,16 @@ async function main(): Promise<void> {
   simulatedRounds += args.stabilise;
   const stable = base.overlay(200);
   console.log(`joined and stabilised in ${elapsed()} (${simulatedRounds} rounds)`);
+  // The failure shares start from this overlay, the one whose health is reported below; on
+  // threads, they run while this thread measures Plumtree on it.
+  const snapshot = new Map<string, InitialView>([...base.views()].map(([id, view]) => [id, { ...view, trusted: true }]));
+  const failuresStarted = elapsed();
+  const failures = threads?.run(args.failures, snapshot);
 
   // ---- 2. the stable overlay: health and Plumtree ----------------------------------------------
 
   const sender = base.ids[0]!;
-  const warmUp = base.broadcast(sender);
+  const first = base.broadcast(sender);
   base.simulation.runFor(ROUND_MS);
   const steady: BroadcastRecord[] = [];
   for (let index = 0; index < STEADY_BROADCASTS; index += 1) {
@@ -245,7 +273,6 @@ async function main(): Promise<void> {
   const steadyReliability = mean(steady.map((record) => base.reliability(record)));
   const steadyRedundancy = mean(steady.map((record) => base.redundancy(record)));
   const steadyLastHop = Math.max(...steady.map((record) => record.lastHop));
-  const snapshot = new Map<string, InitialView>([...base.views()].map(([id, view]) => [id, { ...view, trusted: true }]));
   account(base);
 
   console.log('\nStable overlay (active views of all nodes)');
@@ -258,7 +285,7 @@ async function main(): Promise<void> {
       ['clustering coefficient', stable.clustering.toFixed(4)],
       ['mean shortest path (200 sources)', stable.meanShortestPath.toFixed(2)],
       ['largest distance seen', stable.diameterSeen],
-      ['Plumtree first broadcast: reliability, RMR, last hop', `${percent(base.reliability(warmUp))}, ${base.redundancy(warmUp).toFixed(2)}, ${warmUp.lastHop}`],
+      ['Plumtree first broadcast: reliability, RMR, last hop', `${percent(base.reliability(first))}, ${base.redundancy(first).toFixed(2)}, ${first.lastHop}`],
       [`Plumtree steady state (${STEADY_BROADCASTS} broadcasts, one sender): reliability`, percent(steadyReliability)],
       ['  relative message redundancy (mean)', steadyRedundancy.toFixed(4)],
       ['  last delivery hop (max)', steadyLastHop],
@@ -267,10 +294,11 @@ async function main(): Promise<void> {
       .join('\n'),
   );
 
-  console.log(`\nMass failure (from ${elapsed()}): reliability of broadcasts sent 0, 1, 2, 5, 10 rounds after X% of the nodes crashed at once`);
-  console.log(`  ${pad('X', 4)} ${pad('live', 6)} ${pad('first', 8)} ${pad('1 round', 8)} ${pad('2', 8)} ${pad('5', 8)} ${pad('10', 8)} ${pad('comp@5', 7)} ${pad('comp@10', 8)} ${pad('RMR@10', 7)} ${pad('LDH@10', 7)}   (wall time; ${Math.min(args.workers, args.failures.length)} worker threads)`);
-  const outcomes = await runFailures(args.failures, snapshot, args.workers);
+  const outcomes = failures === undefined ? args.failures.map((share) => runFailure(share, snapshot)) : await failures;
   const rows = outcomes.map((outcome) => outcome.row);
+  console.log(`\nMass failure (from ${failuresStarted}): reliability of broadcasts sent 0, 1, 2, 5, 10 rounds after X% of the nodes crashed at once`);
+  console.log(`  ${pad('X', 4)} ${pad('live', 6)} ${pad('first', 8)} ${pad('1 round', 8)} ${pad('2', 8)} ${pad('5', 8)} ${pad('10', 8)} ${pad('comp@5', 7)} ${pad('comp@10', 8)} ${pad('RMR@10', 7)} ${pad('LDH@10', 7)}   (wall time; ${workers > 1 ? workers : 'no'} worker threads)`);
+  for (const row of rows) printRow(row);
   for (const outcome of outcomes) {
     simulatedEvents += outcome.events;
     deliveredMessages += outcome.delivered;
