@@ -43,11 +43,18 @@ function deliverDue(runtime: RuntimeImpl, to: Destination, message: unknown, fro
   }
 }
 
-/** A destination as text, for dead letters. */
+/**
+ * A destination as text, for dead letters. Never throws: it runs where delivery already failed,
+ * on a value that may have stopped being readable since the call (a revoked proxy).
+ */
 export function describeDestination(to: Destination): string {
-  if (to instanceof Pid || Pid.is(to)) return to.toString();
-  if (typeof to === 'string') return to;
-  return typeof to === 'object' && to !== null ? `${String(to.name)}@${String(to.node)}` : String(to);
+  try {
+    if (to instanceof Pid || Pid.is(to)) return to.toString();
+    if (typeof to === 'string') return to;
+    return typeof to === 'object' && to !== null ? `${String(to.name)}@${String(to.node)}` : String(to);
+  } catch {
+    return '<unreadable destination>';
+  }
 }
 
 export class DelayedSends {

@@ -268,6 +268,19 @@ describe('messages', () => {
     expect(seen).toEqual(['in time']);
   });
 
+  it('turns a due message whose destination became unreadable into a dead letter, without throwing out of the timer', async () => {
+    // Review finding: a destination that passed the check at the call and was revoked before
+    // the timer fired threw from inside the catch that makes a dead letter, out of the timer.
+    const letters: DeadLetter[] = [];
+    const { simulation, runtime } = simulatedRuntime({ onDeadLetter: (letter) => letters.push(letter) });
+    const { proxy, revoke } = Proxy.revocable({ name: 'somewhere', node: 'other-node' }, {});
+    runtime.sendAfter(10, proxy, 'late');
+    revoke();
+    await simulation.runForAsync(10);
+    expect(letters).toEqual([{ to: '<unreadable destination>', message: 'late', reason: 'noproc', from: undefined }]);
+    await runtime.shutdown();
+  });
+
   it('turns a due message that finds a full mailbox into a dead letter, and refuses an invalid destination at the call', async () => {
     // Review finding: the timer routed the message with no try, so a full `overflow: 'reject'`
     // mailbox threw MailboxFullError out of the timer callback, which ends a Node process.

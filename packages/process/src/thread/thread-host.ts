@@ -13,6 +13,7 @@ import { UncloneableMessageError } from '../errors/uncloneable-message-error';
 import { UnsupportedError } from '../errors/unsupported-error';
 import { CALL, CAST, DEAD, EXITING, MESSAGE, NONE, RUNNING, STARTING, afterCallback, dispatch, requestStop, runInit, runTerminate } from '../runtime/lifecycle';
 import type { LifecycleHost, LifecycleProcess } from '../runtime/lifecycle';
+import { describeDestination } from '../runtime/delayed-sends';
 import { ProcessHandle, callOf } from '../runtime/process-self';
 import { downMessage, exitMessage } from '../runtime/system-messages';
 import type {
@@ -62,12 +63,6 @@ function encodeDestination(to: Destination): WireDestination {
   if (Pid.is(to)) return { pid: to.toString() };
   if (typeof to === 'string') return to;
   return { name: to.name, node: to.node };
-}
-
-function describeDestination(to: Destination): string {
-  if (Pid.is(to)) return to.toString();
-  if (typeof to === 'string') return to;
-  return `${String(to.name)}@${String(to.node)}`;
 }
 
 function encodeError(error: unknown): unknown {
