@@ -2,7 +2,8 @@
 // released in the part of the log it missed. The registry stream is compacted as startNode
 // compacts it, so the snapshot holds neither the claim nor its release: the replay never
 // mentions the name again. Found in review: the follower kept the claim as its own, kept
-// monitoring the process, and never emitted `global-release`.
+// monitoring the process, and never emitted `global-release`. And a follower whose global names
+// keep their holders through the snapshot: its watchers must hear nothing of them.
 //
 // Two cluster consensus nodes (real Raft, the real cluster state machine) on testkit's simulated
 // network and clock; a real process runtime behind the registry's monitor port. Forwarded
@@ -140,5 +141,42 @@ describe('a follower that installs a snapshot without its own claim and that cla
     follower.runtime.exit(worker, 'kill');
     await simulation.runForAsync(2_000);
     for (const member of [leader, follower]) expect(member.registry.find('lock')?.id).toBe(next.id);
+  });
+});
+
+describe('a follower that installs a snapshot in which its global names keep their holders', () => {
+  it('tells its watchers nothing of those names (review finding)', async () => {
+    // Before, the restore took every global name out of the follower's view and the replay put
+    // them back: a watcher heard each go down and come up again.
+    const simulation = createSimulation({ seed: 4_702, network: { latency: { min: 1, max: 3 } } });
+    const handlers = new Map<string, Handler>();
+    const leader = createMember(simulation.addNode('leader'), handlers);
+    const follower = createMember(simulation.addNode('follower'), handlers);
+    await settle(simulation, leader.consensus.start());
+    await simulation.runUntilAsync(() => leader.consensus.raft.status().role === 'leader');
+    await settle(simulation, follower.consensus.start());
+
+    const theirs = await settle(simulation, leader.registry.registerGlobal('theirs', 'leader'));
+    const worker = follower.runtime.spawn({ handleMessage: () => undefined });
+    const mine = await settle(simulation, follower.registry.registerGlobal('mine', worker));
+    await simulation.runUntilAsync(() => follower.registry.find('theirs') !== undefined);
+    const heard: string[] = [];
+    follower.registry.watch({ scope: 'global', health: 'any' }, (event) => {
+      if (event.instance.name === 'theirs' || event.instance.name === 'mine') heard.push(`${event.type} ${event.instance.name}`);
+    });
+
+    simulation.network.cut('leader', 'follower');
+    for (let round = 0; round < 300; round += 1) {
+      const filler = await settle(simulation, leader.registry.registerGlobal(`filler-${round}`, 'leader'));
+      await settle(simulation, filler.release());
+    }
+    simulation.network.heal();
+    await simulation.runUntilAsync(() => follower.consensus.raft.stats().snapshotsInstalled > 0 && follower.consensus.stateMachine.appliedIndex() === leader.consensus.stateMachine.appliedIndex());
+
+    expect(heard).toEqual([]);
+    expect(follower.registry.find('theirs')?.id).toBe(theirs.id);
+    expect(follower.registry.find('mine')?.id).toBe(mine.id);
+    expect(follower.runtime.processInfo(worker)?.monitoredBy).toBe(1);
+    expect(follower.releases).toEqual([]);
   });
 });

@@ -255,10 +255,10 @@ describe('registerGlobal on one node (createLocalConsensusLog)', () => {
  * The log as one follower sees it: the cluster commits entries (this node's appends when the
  * test says so, and other nodes' commands), the follower applies them only when told, and it can
  * instead restore a snapshot of everything committed, retaining what compactRegistryCommands
- * keeps (as `foundation` retains its registry stream), with onRestore before the replay and
- * onRestoreEnd after it.
+ * keeps (as `foundation` retains its registry stream once it compacts) or every command, with
+ * onRestore before the replay and onRestoreEnd after it.
  */
-function createFollowerLog() {
+function createFollowerLog(options: { readonly retainAll?: boolean } = {}) {
   const committed: AppliedEntry<RegistryCommand>[] = [];
   const pending: { command: RegistryCommand; resolve: (index: number) => void }[] = [];
   const appliedListeners = new Set<(entry: AppliedEntry<RegistryCommand>) => void>();
@@ -305,7 +305,8 @@ function createFollowerLog() {
       const snapshotIndex = committed.length;
       applied = snapshotIndex;
       for (const listener of restoreListeners) listener();
-      for (const entry of compactRegistryCommands(committed, 'production', DEFAULT_LIMITS)) for (const listener of appliedListeners) listener(entry);
+      const retained = options.retainAll === true ? committed : compactRegistryCommands(committed, 'production', DEFAULT_LIMITS);
+      for (const entry of retained) for (const listener of appliedListeners) listener(entry);
       for (const listener of endListeners) listener(snapshotIndex);
     },
   };
@@ -318,11 +319,11 @@ const otherClaim = (node: string, name: string) => ({
 });
 
 describe('registerGlobal on a follower that restores a snapshot', () => {
-  function setup(seed: number) {
+  function setup(seed: number, options: { readonly nameConflict?: 'keep'; readonly retainAll?: boolean } = {}) {
     const simulation = createSimulation({ seed });
-    const follower = createFollowerLog();
+    const follower = createFollowerLog({ retainAll: options.retainAll === true });
     const processes = createProcessTable('solo', simulation.clock);
-    const registry = createRegistry<TestPid | string>({ nodeId: 'solo', clock: simulation.clock, random: simulation.random, consensusLog: follower.log, monitor: processes });
+    const registry = createRegistry<TestPid | string>({ ...(options.nameConflict === undefined ? {} : { nameConflict: options.nameConflict }), nodeId: 'solo', clock: simulation.clock, random: simulation.random, consensusLog: follower.log, monitor: processes });
     const released: string[] = [];
     registry.on('global-release', ({ instance }) => released.push(instance.name));
     return { simulation, follower, processes, registry, released };
@@ -386,6 +387,73 @@ describe('registerGlobal on a follower that restores a snapshot', () => {
       expect(registry.find('lock')?.node).toBe('m');
       expect([processes.monitors(), released]).toEqual([0, []]);
     }
+  });
+
+  it('tells watchers only what the snapshot changed: a name held by the same claim before and after is not heard of (review finding)', async () => {
+    // Before, the restore took every global name out of the view and the replay put them back:
+    // each watcher heard every name go down and come up again, its own names included.
+    // A registration of this node that a global name hides was told so once ('name-conflict'),
+    // and is not told again.
+    const { simulation, follower, processes, registry, released } = setup(223, { nameConflict: 'keep' });
+    const heard: string[] = [];
+    registry.watch({ scope: 'global', health: 'any' }, (event) => heard.push(`${event.type} ${event.instance.name} ${event.instance.node}`));
+    const conflicts: string[] = [];
+    registry.on('name-conflict', ({ name, action }) => conflicts.push(`${name} ${action}`));
+    const local: string[] = [];
+    registry.watch('kept', (event) => local.push(`${event.type} ${event.instance.scope}`));
+    registry.register('kept', 'local-target');
+    follower.commitOther(otherClaim('m', 'kept'));
+    follower.commitOther(otherClaim('q', 'released'));
+    follower.commitOther(otherClaim('r', 'moved'));
+    const pid = processes.spawn();
+    const mine = registry.registerGlobal('mine', pid);
+    follower.commitOwn(true);
+    const gone = registry.registerGlobal('gone', 'leaving');
+    follower.commitOwn(true);
+    follower.catchUp();
+    await mine;
+    const leaving = await gone;
+    expect(heard).toEqual(['service-up kept m', 'service-up released q', 'service-up moved r', 'service-up mine solo', 'service-up gone solo']);
+    expect(conflicts).toEqual(['kept kept']);
+    expect(local).toEqual(['service-up cluster', 'service-down cluster', 'service-up global']);
+    heard.length = 0;
+    local.length = 0;
+
+    // Committed while this follower is behind; it then installs a snapshot instead.
+    follower.commitOther({ type: 'registry-release', namespace: 'production', name: 'released', id: 'q/1/g1' });
+    follower.commitOther({ type: 'registry-release', namespace: 'production', name: 'moved', id: 'r/1/g1' });
+    follower.commitOther(otherClaim('s', 'moved'));
+    const release = leaving.release({ timeoutMs: 1_000 });
+    follower.commitOwn(true);
+    follower.commitOther(otherClaim('t', 'gone'));
+    follower.restoreSnapshot();
+
+    // What a live apply of those commands would have said, removals first.
+    expect(heard).toEqual(['service-down released q', 'service-down moved r', 'service-down gone solo', 'service-up moved s', 'service-up gone t']);
+    expect(released).toEqual(['gone']);
+    expect(conflicts).toEqual(['kept kept']);
+    expect(local).toEqual([]);
+    expect(registry.lookup('mine')).toBe(pid);
+    expect(processes.monitors()).toBe(1);
+    await simulation.runForAsync(10);
+    expect(await release).toBe(true);
+  });
+
+  it('a waiting claim that the replay shows winning and then released resolves, and its caller hears global-release, with no watch event', async () => {
+    const { simulation, follower, registry, released } = setup(224, { retainAll: true });
+    const heard: string[] = [];
+    registry.watch('lock', (event) => heard.push(`${event.type} ${event.instance.name}`));
+    const claim = registry.registerGlobal('lock', 'me');
+    const own = follower.commitOwn(false); // committed; the answer comes after the restore
+    const committed = follower.committed()[0] as Extract<RegistryCommand, { type: 'registry-claim' }>;
+    follower.commitOther({ type: 'registry-release', namespace: 'production', name: 'lock', id: committed.claim.id as string });
+    follower.restoreSnapshot();
+    own.answer();
+    await simulation.runForAsync(1);
+    expect((await claim).id).toBe(committed.claim.id);
+    expect(released).toEqual(['lock']);
+    expect(heard).toEqual([]); // not shown before the snapshot, nor after it
+    expect(registry.find('lock')).toBeUndefined();
   });
 });
 

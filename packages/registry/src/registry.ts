@@ -352,7 +352,7 @@ class RegistryImpl<Target> implements Registry<Target> {
   private readonly routeCounters = new Map<string, number>();
   private readonly compiledByName = new Map<string, CompiledCriteria>();
   private readonly compiledByObject = new WeakMap<object, CompiledCriteria>();
-  /** Callers of `registerGlobal` waiting for their claim to be applied (undefined: see `settleRestoredClaims`). */
+  /** Callers of `registerGlobal` waiting for their claim to be applied (undefined: see `finishRestore`). */
   private readonly claimWaiters = new Map<string, (outcome: ClaimOutcome | undefined) => void>();
   private readonly appliedWaiters = new Set<{ index: number; resolve: () => void }>();
   /**
@@ -370,6 +370,12 @@ class RegistryImpl<Target> implements Registry<Target> {
   private appliedIndex = 0;
   /** The log index of the newest snapshot restored here: every claim up to it is settled. */
   private restoredThrough = 0;
+  /**
+   * Whether a snapshot's commands are being heard again (between `onRestore` and
+   * `onRestoreEnd`): `globals` is rebuilt from them while the view, and so every watcher, still
+   * sees the names as they were; `finishRestore` then shows only the difference.
+   */
+  private replaying = false;
 
   constructor(options: RegistryOptions<Target>) {
     this.options = options;
@@ -444,8 +450,10 @@ class RegistryImpl<Target> implements Registry<Target> {
       const log = options.consensusLog;
       this.appliedIndex = log.appliedIndex();
       this.unsubscribers.push(log.onApplied((entry) => this.onApplied(entry)));
-      if (log.onRestore !== undefined) this.unsubscribers.push(log.onRestore(() => this.restartGlobals()));
-      if (log.onRestoreEnd !== undefined) this.unsubscribers.push(log.onRestoreEnd((index) => this.settleRestoredClaims(index)));
+      // Without the end of a replay, the view cannot wait for it: it follows the replay as it goes.
+      const hearsEnd = log.onRestoreEnd !== undefined;
+      if (log.onRestore !== undefined) this.unsubscribers.push(log.onRestore(() => this.restartGlobals(hearsEnd)));
+      if (log.onRestoreEnd !== undefined) this.unsubscribers.push(log.onRestoreEnd((index) => this.finishRestore(index)));
     }
   }
 
@@ -1086,29 +1094,65 @@ class RegistryImpl<Target> implements Registry<Target> {
    * commands left (a release floor refusing the claim that won, so a refused one wins here).
    * This node's own claims are kept: the replay links them to their names again, and those it
    * does not are settled when it ends.
+   *
+   * With a log that says when the replay ends (`hearsEnd`), the view keeps the names as they
+   * were until then, so that a name the snapshot still gives to the same claim is not shown
+   * going and coming back. Otherwise the names leave the view now and the replay brings them
+   * back one by one, as it did before the log could say so.
    */
-  private restartGlobals(): void {
+  private restartGlobals(hearsEnd: boolean): void {
     this.globals = new GlobalNames(this.namespace, this.limits);
+    if (hearsEnd) {
+      this.replaying = true;
+      return;
+    }
     for (const slot of this.globalSlots.values()) this.view.delete(slot, 'unregistered');
     this.globalSlots.clear();
   }
 
   /**
-   * The replay of a snapshot taken at log index `snapshotIndex` is over. A claim of this node
-   * applied at or below that index is settled in the snapshot: if the replay did not bring it
-   * back, it no longer holds its name (it lost, or it was released in commands compacted away
-   * with it), and it will never be heard again. Its monitor stops and, if it held the name here,
-   * 'global-release' is emitted, as when a release is applied.
+   * The replay of a snapshot taken at log index `snapshotIndex` is over.
+   *
+   * The view goes from the names as they were before the snapshot to the names the replay left,
+   * with the events a live apply of the difference gives: a name whose claim went away is shown
+   * going ('service-down', reason `unregistered`), then a claim that took a name is shown coming
+   * ('service-up'). A name still held by the same claim (same id, same log index) stays as it
+   * is: its watchers hear nothing, and a registration it hides is not told of a conflict again.
+   *
+   * A claim of this node applied at or below `snapshotIndex` is settled in the snapshot: if the
+   * replay did not bring it back, it no longer holds its name (it lost, or it was released in
+   * commands compacted away with it), and it will never be heard again. Its monitor stops and,
+   * if it held the name here, 'global-release' is emitted, as when a release is applied.
    *
    * A claim whose index is not known yet (its append has not answered, or failed) is kept
    * whatever the snapshot: it may commit after the snapshot's index and then hold the name for
    * its target, as the README promises of a claim whose call timed out. Dropping it would make
    * such a claim look like one of an earlier start, released as an orphan.
    */
-  private settleRestoredClaims(snapshotIndex: number): void {
+  private finishRestore(snapshotIndex: number): void {
     this.restoredThrough = Math.max(this.restoredThrough, snapshotIndex);
     this.appliedIndex = Math.max(this.appliedIndex, snapshotIndex);
+    if (!this.replaying) {
+      for (const [id, own] of [...this.ownGlobals]) this.settleIfRestoredAway(id, own);
+      return;
+    }
+    this.replaying = false;
+    const holders = new Map<string, ServiceInstance>();
+    for (const holder of this.globals.all()) holders.set(holder.id, holder);
+    // Removals first, as a live release comes before the claim that takes the name next.
+    for (const [id, slot] of [...this.globalSlots]) {
+      if (holders.get(id)?.revision === slot.instance.revision) continue;
+      this.globalSlots.delete(id);
+      this.view.delete(slot, 'unregistered');
+    }
     for (const [id, own] of [...this.ownGlobals]) this.settleIfRestoredAway(id, own);
+    for (const holder of holders.values()) {
+      const own = this.ownGlobals.get(holder.id);
+      if (own !== undefined) own.held = holder;
+      if (!this.globalSlots.has(holder.id)) this.showGlobal(holder, own);
+      if (own !== undefined) this.monitorGlobal(own);
+      else this.releaseOrphan(holder);
+    }
   }
 
   /** Forgets `own` if its claim is settled by a restored snapshot that does not hold it. */
@@ -1133,29 +1177,37 @@ class RegistryImpl<Target> implements Registry<Target> {
     }
   }
 
+  /** Shows a name held through consensus in the view. */
+  private showGlobal(holder: ServiceInstance, own: OwnGlobal | undefined): void {
+    // On this node the target is the registered value itself, as for cluster registrations.
+    const shown = own !== undefined ? Object.freeze({ ...holder, target: own.record.target }) : holder;
+    const slot = newSlot(shown);
+    this.globalSlots.set(shown.id, slot);
+    this.view.put(slot, undefined);
+  }
+
   private onApplied(entry: AppliedEntry<RegistryCommand>): void {
     this.appliedIndex = Math.max(this.appliedIndex, entry.index);
     try {
       const outcome = this.globals.apply(entry.command, entry.index);
-      for (const removed of outcome.removed) {
-        const slot = this.globalSlots.get(removed.id);
-        if (slot !== undefined) {
-          this.globalSlots.delete(removed.id);
-          this.view.delete(slot, 'unregistered');
+      // During a replay the names change in `globals` only; `finishRestore` shows the result.
+      if (!this.replaying) {
+        for (const removed of outcome.removed) {
+          const slot = this.globalSlots.get(removed.id);
+          if (slot !== undefined) {
+            this.globalSlots.delete(removed.id);
+            this.view.delete(slot, 'unregistered');
+          }
+          const ownGlobal = this.ownGlobals.get(removed.id);
+          if (ownGlobal !== undefined) this.forgetOwnGlobal(removed.id, ownGlobal, removed);
         }
-        const ownGlobal = this.ownGlobals.get(removed.id);
-        if (ownGlobal !== undefined) this.forgetOwnGlobal(removed.id, ownGlobal, removed);
-      }
-      if (outcome.added !== undefined) {
-        const own = this.ownGlobals.get(outcome.added.id);
-        // On this node the target is the registered value itself, as for cluster registrations.
-        const shown = own !== undefined ? Object.freeze({ ...outcome.added, target: own.record.target }) : outcome.added;
-        if (own !== undefined) own.held = outcome.added;
-        const slot = newSlot(shown);
-        this.globalSlots.set(shown.id, slot);
-        this.view.put(slot, undefined);
-        if (own !== undefined) this.monitorGlobal(own);
-        else this.releaseOrphan(outcome.added);
+        if (outcome.added !== undefined) {
+          const own = this.ownGlobals.get(outcome.added.id);
+          if (own !== undefined) own.held = outcome.added;
+          this.showGlobal(outcome.added, own);
+          if (own !== undefined) this.monitorGlobal(own);
+          else this.releaseOrphan(outcome.added);
+        }
       }
       if (outcome.claim !== undefined) {
         const own = this.ownGlobals.get(outcome.claim.id);
@@ -1165,6 +1217,9 @@ class RegistryImpl<Target> implements Registry<Target> {
         const waiter = this.claimWaiters.get(outcome.claim.id);
         if (waiter !== undefined) {
           this.claimWaiters.delete(outcome.claim.id);
+          // A caller told that its claim won during a replay hears 'global-release' if the
+          // replay ends without the claim holding the name.
+          if (own !== undefined && outcome.claim.won) own.held ??= outcome.claim.holder;
           waiter({ won: outcome.claim.won, holder: outcome.claim.holder });
         }
       }

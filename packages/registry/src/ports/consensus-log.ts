@@ -20,7 +20,8 @@
 //   heard again, with the log index the snapshot was taken at: every command up to that index is
 //   settled in it, and one the snapshot did not retain will not be heard. A log that compacts
 //   what it retains should offer it; without it the registry cannot tell that a claim of its own
-//   was compacted away with its release, and keeps it (and its monitor) until it closes.
+//   was compacted away with its release, and keeps it (and its monitor) until it closes; nor
+//   can it wait for the end of the replay to show watchers only what changed.
 
 export interface AppliedEntry<Command> {
   readonly index: number;
