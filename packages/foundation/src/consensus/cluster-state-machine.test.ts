@@ -2,6 +2,7 @@
 // a malformed lock, kv or config command threw out of apply, which stops Raft on every replica,
 // and again at each restart (the entry stays in the log); a NaN lease held a lock for good.
 import { describe, expect, it } from '@jest/globals';
+import { Encoder } from 'cbor-x';
 import { DEFAULT_LIMITS, compactRegistryCommands } from '@foundation/registry';
 import { ClusterStateMachine } from './cluster-state-machine';
 
@@ -49,6 +50,62 @@ describe('the cluster state machine', () => {
     heard.length = 0;
     follower.restore(leader.snapshot());
     expect(heard).toEqual(['restore', 'apply 1', 'apply 2', 'apply 3', 'replayed up to 4']);
+  });
+
+  it('replays a snapshot to every listener of every stream when one listener throws (review finding)', () => {
+    // Before, a listener that threw during the replay ended restore there: the other listeners
+    // of its stream missed the rest, later streams kept their old history and heard nothing,
+    // and the exception reached Raft, which stops the node on a failed restore.
+    const leader = new ClusterStateMachine();
+    const follower = new ClusterStateMachine();
+    for (const machine of [leader, follower]) {
+      machine.registerStream('first');
+      machine.registerStream('second', { retain: (command: unknown) => (command as { key: string }).key });
+    }
+    const heard: string[] = [];
+    follower.onRestored('first', () => heard.push('first restore'));
+    follower.onApplied('first', (entry) => {
+      throw new Error(`cannot take ${entry.index}`);
+    });
+    follower.onApplied('first', (entry) => heard.push(`first ${entry.index}`));
+    follower.onReplayed('first', (index) => heard.push(`first replayed ${index}`));
+    follower.onRestored('second', () => heard.push('second restore'));
+    follower.onApplied('second', (entry) => heard.push(`second ${entry.index}`));
+    follower.onReplayed('second', (index) => heard.push(`second replayed ${index}`));
+    leader.apply({ stream: 'first', command: { n: 1 } }, 1);
+    leader.apply({ stream: 'second', command: { key: 'a' } }, 2);
+    leader.apply({ stream: 'first', command: { n: 3 } }, 3);
+    leader.apply({ stream: 'locks', command: { op: 'acquire', name: 'l', owner: 'o', leaseMs: 1_000, now: 0 } }, 4);
+    leader.apply({ stream: 'second', command: { key: 'b' } }, 5);
+    heard.length = 0;
+    follower.restore(leader.snapshot());
+    expect(heard).toEqual(['first restore', 'first 1', 'first 3', 'first replayed 5', 'second restore', 'second 2', 'second 5', 'second replayed 5']);
+    expect(follower.snapshot()).toEqual(leader.snapshot());
+  });
+
+  it('changes nothing, and tells no listener, when a part of the snapshot cannot be restored', () => {
+    // Before, restore replaced the applied index, the sessions and the locks, then threw on the
+    // key-value part: the node was left half on the snapshot, half on its own state.
+    const leader = new ClusterStateMachine();
+    const follower = new ClusterStateMachine();
+    for (const machine of [leader, follower]) machine.registerStream('registry');
+    const heard: string[] = [];
+    follower.onRestored('registry', () => heard.push('restore'));
+    follower.onApplied('registry', (entry) => heard.push(`apply ${entry.index}`));
+    follower.apply({ stream: 'registry', command: { mine: true } }, 1);
+    follower.apply({ stream: 'kv', command: { op: 'put', key: 'k', value: 'mine' } }, 2);
+    leader.apply({ stream: 'registry', command: { theirs: true } }, 1);
+    leader.apply({ stream: 'locks', command: { op: 'acquire', name: 'l', owner: 'o', leaseMs: 1_000, now: 0 } }, 2);
+    leader.apply({ stream: 'kv', command: { op: 'put', key: 'k', value: 'theirs' } }, 3);
+    const codec = new Encoder({ useRecords: false, structuredClone: false });
+    const whole = codec.decode(leader.snapshot()) as Record<string, unknown>;
+    const damaged = codec.encode({ ...whole, kv: codec.encode({ not: 'pairs' }) });
+    const before = follower.snapshot();
+    heard.length = 0;
+    expect(() => follower.restore(damaged)).toThrow(TypeError);
+    expect(heard).toEqual([]);
+    expect(follower.snapshot()).toEqual(before);
+    expect([follower.appliedIndex(), follower.lock('l'), follower.query({ kind: 'kv', query: { op: 'get', key: 'k' } })]).toEqual([2, null, 'mine']);
   });
 
   it('keeps a compacted stream\'s history bounded, and a snapshot of it replays to the same names (review finding)', () => {

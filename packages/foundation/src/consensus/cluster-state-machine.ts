@@ -100,8 +100,8 @@ export function sessionOf(value: unknown): ProposalSession | undefined {
 
 export class ClusterStateMachine implements StateMachine<ClusterCommand, ClusterResult, ClusterQuery, unknown> {
   private readonly streams = new Map<string, Stream>();
-  private readonly locks = new LockTable();
-  private readonly kv = createKvStateMachine();
+  private locks = new LockTable();
+  private kv = createKvStateMachine();
   /** Proposer → its proposals' results by number, from its floor up; least recently heard first. */
   private readonly sessions = new Map<string, Map<number, ClusterResult>>();
   private applied = 0;
@@ -237,6 +237,12 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
     return codec.encode({ applied: this.applied, streams, locks: this.locks.entries(), kv: this.kv.snapshot(), sessions: [...this.sessions].map(([proposer, results]) => [proposer, [...results]]) });
   }
 
+  /**
+   * Replaces the state with a snapshot's, then replays each stream's retained commands to its
+   * listeners. Every part is read before anything changes, and everything has changed before a
+   * listener hears of it: a part that cannot be restored throws with the state as it was, and no
+   * listener sees a state that is half the snapshot's.
+   */
   restore(data: Uint8Array): void {
     const decoded = codec.decode(data) as {
       applied: number;
@@ -245,35 +251,49 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
       kv: Uint8Array;
       sessions?: [string, [number, ClusterResult][]][];
     };
-    this.applied = decoded.applied;
-    this.sessions.clear();
-    for (const [proposer, results] of decoded.sessions ?? []) this.sessions.set(proposer, new Map(results));
-    this.locks.restore(decoded.locks);
-    this.kv.restore(decoded.kv);
+    const sessions = new Map<string, Map<number, ClusterResult>>();
+    for (const [proposer, results] of decoded.sessions ?? []) sessions.set(proposer, new Map(results));
+    const locks = new LockTable();
+    locks.restore(decoded.locks);
+    const kv = createKvStateMachine();
+    kv.restore(decoded.kv);
+    const restored: { stream: Stream; history: AppliedCommand[]; byKey: Map<string, AppliedCommand> }[] = [];
     for (const [name, retained] of decoded.streams) {
       const stream = this.streams.get(name);
       if (stream === undefined) continue;
-      for (const listener of stream.restoreListeners) {
-        try {
-          listener();
-        } catch {
-          // A listener's failure is its own.
-        }
-      }
-      if (typeof stream.retain === 'function') {
-        stream.byKey = new Map(retained as [string, AppliedCommand][]);
-        for (const entry of stream.byKey.values()) for (const listener of stream.listeners) listener(entry);
-      } else {
-        stream.history = retained as AppliedCommand[];
-        stream.compactAt = Math.max(COMPACT_AFTER, 2 * stream.history.length);
-        for (const entry of stream.history) for (const listener of stream.listeners) listener(entry);
-      }
-      for (const listener of stream.replayedListeners) {
-        try {
-          listener(decoded.applied);
-        } catch {
-          // A listener's failure is its own.
-        }
+      if (typeof stream.retain === 'function') restored.push({ stream, history: [], byKey: new Map(retained as [string, AppliedCommand][]) });
+      else restored.push({ stream, history: [...(retained as AppliedCommand[])], byKey: new Map() });
+    }
+
+    this.applied = decoded.applied;
+    this.sessions.clear();
+    for (const [proposer, results] of sessions) this.sessions.set(proposer, results);
+    this.locks = locks;
+    this.kv = kv;
+    for (const { stream, history, byKey } of restored) {
+      stream.history = history;
+      stream.byKey = byKey;
+      stream.compactAt = Math.max(COMPACT_AFTER, 2 * history.length);
+    }
+
+    for (const { stream, history, byKey } of restored) {
+      this.tell(stream.restoreListeners, undefined);
+      for (const entry of typeof stream.retain === 'function' ? byKey.values() : history) this.tell(stream.listeners, entry);
+      this.tell(stream.replayedListeners, decoded.applied);
+    }
+  }
+
+  /**
+   * Calls each listener with `value`. A listener's failure is its own, as when a command is
+   * applied: the others still hear it, and the restore goes on (a throw out of `restore` stops
+   * the Raft node).
+   */
+  private tell<Value>(listeners: ReadonlySet<(value: Value) => void>, value: Value): void {
+    for (const listener of listeners) {
+      try {
+        listener(value);
+      } catch {
+        // Its own.
       }
     }
   }
