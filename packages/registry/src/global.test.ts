@@ -203,6 +203,51 @@ describe('registerGlobal on one node (createLocalConsensusLog)', () => {
     expect(log.entries().map((entry) => entry.command.type)).toEqual(['registry-claim', 'registry-release']);
   });
 
+  /** A log whose claims fail (outcome unknown) without committing, until `commitLate` commits them. */
+  function inDoubtSetup(seed: number) {
+    const held: RegistryCommand[] = [];
+    const setup = hookedSetup(seed, (command) => {
+      if (command.type !== 'registry-claim') return undefined;
+      held.push(command);
+      return Promise.reject(new Error('no leader'));
+    });
+    const commitLate = (position: number): Promise<number> => setup.log.append(held[position]!);
+    return { ...setup, commitLate };
+  }
+
+  it('forgets a claim in doubt once the log has released this node\'s incarnation: it can never hold its name (review finding)', async () => {
+    // Before, a claim whose append failed stayed this node's for good when it never committed.
+    const { log, registry, processes, commitLate } = inDoubtSetup(211);
+    const pid = processes.spawn();
+    expect(await failure(registry.registerGlobal('late', pid))).toMatchObject({ code: 5607 });
+    expect(registry.stats().globalClaimsInDoubt).toBe(1);
+    await log.append({ type: 'registry-release-node', namespace: 'production', node: 'solo', incarnation: registry.incarnation });
+    expect(registry.stats().globalClaimsInDoubt).toBe(0);
+    await commitLate(0); // refused by the release, as on every replica
+    expect(registry.find('late')).toBeUndefined();
+    expect(processes.monitors()).toBe(0);
+  });
+
+  it('keeps at most 1,000 claims in doubt; an older one that commits after it was let go is released like one of an earlier start', async () => {
+    // Before, every failed claim that never committed stayed this node's: the table only grew.
+    const { simulation, log, registry, processes, commitLate } = inDoubtSetup(212);
+    const pids: TestPid[] = [];
+    for (let claim = 0; claim <= 1_000; claim += 1) {
+      const pid = processes.spawn();
+      pids.push(pid);
+      expect(await failure(registry.registerGlobal(`name-${claim}`, pid))).toMatchObject({ code: 5607 });
+    }
+    expect(registry.stats().globalClaimsInDoubt).toBe(1_000);
+    await commitLate(1_000); // the newest: still this node's, held for its target and monitored
+    expect(registry.lookup('name-1000')).toBe(pids[1_000]);
+    expect(processes.monitors()).toBe(1);
+    await commitLate(0); // the oldest, let go: nobody here holds it, so it is released by its id
+    await simulation.runForAsync(100);
+    expect(registry.find('name-0')).toBeUndefined();
+    expect(log.entries().at(-1)!.command).toMatchObject({ type: 'registry-release', name: 'name-0' });
+    expect(registry.stats().globalClaimsInDoubt).toBe(999);
+  });
+
   it('a name held by an earlier start of this node is released by its id', async () => {
     const { simulation, log, registry } = hookedSetup(210, () => undefined);
     const mine = await registry.registerGlobal('mine', 'me');

@@ -217,6 +217,8 @@ export interface RegistryStats {
   readonly tombstones: number;
   readonly departures: number;
   readonly globalNames: number;
+  /** This node's global claims whose append failed, so that whether they commit is unknown (at most 1,000 are kept). */
+  readonly globalClaimsInDoubt: number;
   readonly digest: string;
   readonly deltasPublished: number;
   readonly messagesReceived: number;
@@ -298,6 +300,11 @@ const DEFAULT_WAIT_MS = 5000;
 /** How often a wait for the log to reach an index checks the log's own applied index. */
 const APPLIED_POLL_MS = 5;
 const ROUTE_COUNTERS_KEPT = 10_000;
+/**
+ * Claims in doubt kept (see `RegistryImpl.inDoubt`); the oldest is let go first. Nothing the log
+ * says tells when a claim whose append failed can no longer commit, so the table is bounded.
+ */
+const CLAIMS_IN_DOUBT_KEPT = 1_000;
 
 function isPidLike(target: unknown): boolean {
   return typeof target === 'object' && target !== null && typeof (target as { node?: unknown }).node === 'string' && typeof (target as { id?: unknown }).id === 'number';
@@ -360,6 +367,16 @@ class RegistryImpl<Target> implements Registry<Target> {
    * still commit). One that commits holds the name for its target, monitored as asked.
    */
   private readonly ownGlobals = new Map<string, OwnGlobal>();
+  /**
+   * Those of `ownGlobals` whose append failed before their index was known, oldest first. One
+   * of them may still commit, at any later index: a log that gave up on a command does not say
+   * whether some leader still holds it. One is settled when it is applied here (or a restored
+   * snapshot holds it), and forgotten when the log has released this node's incarnation (it
+   * would be refused) or when CLAIMS_IN_DOUBT_KEPT newer ones are in doubt. One forgotten that
+   * commits after all holds its name for this node under none of this registry's claims, and
+   * `releaseOrphan` releases it as a name of an earlier start.
+   */
+  private readonly inDoubt = new Map<string, OwnGlobal>();
   /** The view's records of names held through consensus (the replica holds the others). */
   private readonly globalSlots = new Map<string, Slot>();
   /** Releases being appended (retried until they land or are no longer needed), by key. */
@@ -1127,13 +1144,15 @@ class RegistryImpl<Target> implements Registry<Target> {
    * A claim whose index is not known yet (its append has not answered, or failed) is kept
    * whatever the snapshot: it may commit after the snapshot's index and then hold the name for
    * its target, as the README promises of a claim whose call timed out. Dropping it would make
-   * such a claim look like one of an earlier start, released as an orphan.
+   * such a claim look like one of an earlier start, released as an orphan. One whose append
+   * failed stays in doubt (see `inDoubt`).
    */
   private finishRestore(snapshotIndex: number): void {
     this.restoredThrough = Math.max(this.restoredThrough, snapshotIndex);
     this.appliedIndex = Math.max(this.appliedIndex, snapshotIndex);
     if (!this.replaying) {
       for (const [id, own] of [...this.ownGlobals]) this.settleIfRestoredAway(id, own);
+      this.forgetRefusedClaims();
       return;
     }
     this.replaying = false;
@@ -1152,6 +1171,35 @@ class RegistryImpl<Target> implements Registry<Target> {
       if (!this.globalSlots.has(holder.id)) this.showGlobal(holder, own);
       if (own !== undefined) this.monitorGlobal(own);
       else this.releaseOrphan(holder);
+    }
+    this.forgetRefusedClaims();
+  }
+
+  /** Takes in a claim whose append failed before its index was known (see `inDoubt`). */
+  private doubt(id: string, own: OwnGlobal): void {
+    if (this.ownGlobals.get(id) !== own || own.index !== undefined) return;
+    this.inDoubt.set(id, own);
+    this.forgetRefusedClaims();
+    for (const [oldest] of this.inDoubt) {
+      if (this.inDoubt.size <= CLAIMS_IN_DOUBT_KEPT) break;
+      this.inDoubt.delete(oldest);
+      this.ownGlobals.delete(oldest);
+    }
+  }
+
+  /**
+   * Forgets the claims in doubt that the log would refuse wherever they commit: a release of
+   * this node's incarnation (it was declared gone) refuses every later claim of that
+   * incarnation or an earlier one (see GlobalNames).
+   */
+  private forgetRefusedClaims(): void {
+    if (this.inDoubt.size === 0) return;
+    const floor = this.globals.releasedFloor(this.nodeId);
+    if (floor === undefined) return;
+    for (const [id, own] of this.inDoubt) {
+      if (own.record.incarnation > floor) continue;
+      this.inDoubt.delete(id);
+      this.ownGlobals.delete(id);
     }
   }
 
@@ -1212,6 +1260,7 @@ class RegistryImpl<Target> implements Registry<Target> {
       if (outcome.claim !== undefined) {
         const own = this.ownGlobals.get(outcome.claim.id);
         if (own !== undefined) own.index ??= entry.index;
+        this.inDoubt.delete(outcome.claim.id);
         // A claim of this node that lost is forgotten, whether or not its caller still waits.
         if (!outcome.claim.won) this.ownGlobals.delete(outcome.claim.id);
         const waiter = this.claimWaiters.get(outcome.claim.id);
@@ -1223,6 +1272,7 @@ class RegistryImpl<Target> implements Registry<Target> {
           waiter({ won: outcome.claim.won, holder: outcome.claim.holder });
         }
       }
+      if (!this.replaying) this.forgetRefusedClaims();
     } catch (error) {
       this.emit('consensus-error', { operation: 'apply', error: FoundationError.from(error) });
     }
@@ -1347,7 +1397,13 @@ class RegistryImpl<Target> implements Registry<Target> {
       // so if it commits later the name is held for `target` (and monitored) until released.
       result = await this.runWithTimeout(
         async () => {
-          const index = await this.appendCommand({ type: 'registry-claim', namespace: this.namespace, claim: claimData(instance) }, operation);
+          let index: number;
+          try {
+            index = await this.appendCommand({ type: 'registry-claim', namespace: this.namespace, claim: claimData(instance) }, operation);
+          } catch (error) {
+            this.doubt(id, own);
+            throw error;
+          }
           // Known also when the call timed out meanwhile. A snapshot restored here may already
           // have settled the claim at that index without it being heard.
           if (this.ownGlobals.get(id) === own) {
@@ -1445,6 +1501,7 @@ class RegistryImpl<Target> implements Registry<Target> {
       tombstones: counts.tombstones,
       departures: counts.departed,
       globalNames: [...this.globals.all()].length,
+      globalClaimsInDoubt: this.inDoubt.size,
       digest: this.replica.digest(),
       deltasPublished: replication?.deltasPublished ?? 0,
       messagesReceived: replication?.messagesReceived ?? 0,
