@@ -140,8 +140,22 @@ describe('the cluster state machine', () => {
     for (let seq = 1; seq <= 1000; seq += 1) machine.apply(put('x', seq, { proposer: 'p', seq, floor: seq }), seq);
     // Only the newest result is still held: a copy of seq 1000 is answered, not applied.
     expect(machine.apply(put('x', 1000, { proposer: 'p', seq: 1000, floor: 1000 }), 1001).index).toBe(1000);
-    // Seq 1 is below the floor the proposer sent since: its result is gone, a copy would apply.
-    expect(machine.apply(put('x', 1, { proposer: 'p', seq: 1, floor: 1 }), 1002).index).toBe(1002);
+    // Seq 1 is below the floor the proposer sent since: its result is gone, and a late copy is
+    // refused rather than applied a second time over what was written since (review finding).
+    expect(machine.apply(put('x', 1, { proposer: 'p', seq: 1, floor: 1 }), 1002)).toEqual({ index: 1002, value: null });
+    expect(get(machine, 'x')).toBe(1000);
+  });
+
+  it('refuses a late copy below the floor after a snapshot is restored, too', () => {
+    const machine = new ClusterStateMachine();
+    machine.apply(put('a', 1, { proposer: 'p', seq: 1, floor: 1 }), 1);
+    machine.apply(put('a', 2, { proposer: 'p', seq: 2, floor: 2 }), 2);
+    const restored = new ClusterStateMachine();
+    restored.restore(machine.snapshot());
+    expect(restored.apply(put('a', 1, { proposer: 'p', seq: 1, floor: 1 }), 3)).toEqual({ index: 3, value: null });
+    expect(get(restored, 'a')).toBe(2);
+    // A new proposal at or above the floor applies as usual.
+    expect(restored.apply(put('a', 3, { proposer: 'p', seq: 3, floor: 2 }), 4).value).toEqual({ op: 'put', previous: 2 });
   });
 
   it('applies commands without a session, or with a malformed one, every time', () => {

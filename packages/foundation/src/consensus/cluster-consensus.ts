@@ -157,7 +157,8 @@ export function createClusterConsensus(options: ClusterConsensusOptions): Cluste
       }, local, signal);
     } finally {
       // Answered or given up: not retried again, so its result may be forgotten. (A proposal
-      // given up on may still commit; nothing waits for its result any more.)
+      // given up on may still commit, unless a later proposal carried the raised floor into the
+      // log first: the state machine then refuses it. Nothing waits for its result any more.)
       inFlight.delete(seq);
       while (floor <= proposals && !inFlight.has(floor)) floor += 1;
     }

@@ -16,7 +16,8 @@ export interface ClusterCommand {
    * Who proposed it, for de-duplication. A proposal can reach the log twice: a follower
    * forwards it, the leader appends it, and the reply is lost with the link, so the follower
    * tries again (the Raft dissertation, §6.3). The second copy is not applied: it answers with
-   * the first copy's result.
+   * the first copy's result, or, once that result is forgotten (below the proposer's floor), with
+   * a null value.
    */
   readonly session?: ProposalSession;
 }
@@ -89,6 +90,14 @@ export const MAX_RESULTS_PER_PROPOSER = 16_384;
 /** Longest proposer id accepted; a command with a longer one is applied without de-duplication. */
 export const MAX_PROPOSER_LENGTH = 64;
 
+/** What the state machine remembers of one proposer. */
+interface Session {
+  /** The highest floor it has sent: it waits for nothing below. */
+  floor: number;
+  /** Results of its proposals by number, from the floor up. */
+  readonly results: Map<number, ClusterResult>;
+}
+
 /** The session of a command, or undefined when it has none or it is not well formed. */
 export function sessionOf(value: unknown): ProposalSession | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
@@ -102,8 +111,8 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
   private readonly streams = new Map<string, Stream>();
   private locks = new LockTable();
   private kv = createKvStateMachine();
-  /** Proposer → its proposals' results by number, from its floor up; least recently heard first. */
-  private readonly sessions = new Map<string, Map<number, ClusterResult>>();
+  /** Proposer → its session, least recently heard first. */
+  private readonly sessions = new Map<string, Session>();
   private applied = 0;
 
   /** Declares a stream; its listeners hear every command applied on it, in log order. */
@@ -153,25 +162,31 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
     if (typeof command !== 'object' || command === null) return { index, value: null };
     const session = sessionOf(command.session);
     if (session === undefined) return this.applyOnce(command, index);
-    let results = this.sessions.get(session.proposer);
-    const earlier = results?.get(session.seq);
+    let known = this.sessions.get(session.proposer);
+    const earlier = known?.results.get(session.seq);
     if (earlier !== undefined) return earlier;
+    // Below the highest floor the proposer has sent, a proposal is one it no longer waits for:
+    // answered (this is a late copy whose first result was forgotten) or given up on. Applying
+    // it now would apply a command twice, or long after its caller was told its outcome is
+    // unknown, over whatever was written since.
+    if (known !== undefined && session.seq < known.floor) return { index, value: null };
     const result = this.applyOnce(command, index);
-    if (results === undefined) {
-      results = new Map();
+    if (known === undefined) {
+      known = { floor: session.floor, results: new Map() };
       if (this.sessions.size >= MAX_PROPOSERS) this.sessions.delete(this.sessions.keys().next().value!);
     } else {
       this.sessions.delete(session.proposer); // re-inserted below: most recently heard last
+      if (session.floor > known.floor) known.floor = session.floor;
       // Results arrive almost in number order: purge from the oldest and stop at the first one
       // still in flight (a straggler below the floor goes when it reaches the front, or by the cap).
-      for (const seq of results.keys()) {
-        if (seq >= session.floor) break;
-        results.delete(seq);
+      for (const seq of known.results.keys()) {
+        if (seq >= known.floor) break;
+        known.results.delete(seq);
       }
     }
-    this.sessions.set(session.proposer, results);
-    results.set(session.seq, result);
-    if (results.size > MAX_RESULTS_PER_PROPOSER) results.delete(results.keys().next().value!);
+    this.sessions.set(session.proposer, known);
+    known.results.set(session.seq, result);
+    if (known.results.size > MAX_RESULTS_PER_PROPOSER) known.results.delete(known.results.keys().next().value!);
     return result;
   }
 
@@ -234,7 +249,7 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
 
   snapshot(): Uint8Array {
     const streams = [...this.streams.entries()].map(([name, stream]) => [name, typeof stream.retain === 'function' ? [...stream.byKey.entries()] : stream.history]);
-    return codec.encode({ applied: this.applied, streams, locks: this.locks.entries(), kv: this.kv.snapshot(), sessions: [...this.sessions].map(([proposer, results]) => [proposer, [...results]]) });
+    return codec.encode({ applied: this.applied, streams, locks: this.locks.entries(), kv: this.kv.snapshot(), sessions: [...this.sessions].map(([proposer, known]) => [proposer, [...known.results], known.floor]) });
   }
 
   /**
@@ -249,10 +264,12 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
       streams: [string, AppliedCommand[] | [string, AppliedCommand][]][];
       locks: LockState[];
       kv: Uint8Array;
-      sessions?: [string, [number, ClusterResult][]][];
+      sessions?: [string, [number, ClusterResult][], number?][];
     };
-    const sessions = new Map<string, Map<number, ClusterResult>>();
-    for (const [proposer, results] of decoded.sessions ?? []) sessions.set(proposer, new Map(results));
+    const sessions = new Map<string, Session>();
+    // A snapshot written before floors were kept has none: 0 refuses nothing until the
+    // proposer's next command brings its floor.
+    for (const [proposer, results, floor] of decoded.sessions ?? []) sessions.set(proposer, { floor: Number.isSafeInteger(floor) ? floor! : 0, results: new Map(results) });
     const locks = new LockTable();
     locks.restore(decoded.locks);
     const kv = createKvStateMachine();
