@@ -170,6 +170,19 @@ describe('registerGlobal on one node (createLocalConsensusLog)', () => {
     expect(released).toEqual(['lock']);
   });
 
+  it('a claim refused because this node was declared gone fails with 5607, not as taken by itself (review finding)', async () => {
+    // Before, registerGlobal threw AlreadyRegisteredError naming the refused claim as the holder.
+    const { registry } = hookedSetup(213, (command, log) => {
+      if (command.type !== 'registry-claim') return undefined;
+      void log.append({ type: 'registry-release-node', namespace: 'production', node: 'solo', incarnation: command.claim.incarnation as number });
+      return log.append(command);
+    });
+    const error = await failure(registry.registerGlobal('lock', 'me'));
+    expect(error).toMatchObject({ code: 5607 });
+    expect((error as Error).message).toMatch(/declared gone/);
+    expect(registry.find('lock')).toBeUndefined();
+  });
+
   it('a claim whose append failed but committed holds the name for its target, and goes when its process exits (review finding)', async () => {
     // Before, the failed call forgot its claim: the name stayed held for good by a claim
     // nobody owned, and the process was never monitored.

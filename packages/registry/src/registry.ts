@@ -1421,6 +1421,12 @@ class RegistryImpl<Target> implements Registry<Target> {
     if (result === undefined) {
       throw new ConsensusFailedError(operation, new Error('its log position is inside a snapshot restored here, in which it holds no name'));
     }
+    if (!result.won && result.holder.id === id) {
+      // Refused by a release of this node's incarnation, applied before the claim: the cluster
+      // declared this node gone. Nobody holds the name because of it; a retry after the node
+      // rejoined (under a new incarnation) can take it.
+      throw new ConsensusFailedError(operation, new Error('refused: the log had released this node (it was declared gone) before the claim; retry once it has rejoined'));
+    }
     if (!result.won) throw this.holderError(name, result.holder);
     // A release applied in the same batch as the claim (the node was declared gone) may have
     // taken the name already; the caller hears it as a 'global-release' like any later one.
