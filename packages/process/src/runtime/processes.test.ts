@@ -191,6 +191,24 @@ describe('messages', () => {
     await runtime.shutdown();
   });
 
+  it('a behavior whose handleCast cannot be read fails itself on a cast, not the caster (review finding)', async () => {
+    // Before, the sender's cast read the getter and threw in the sender.
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const behavior = {
+      handleMessage: () => undefined,
+      get handleCast(): never {
+        throw new Error('unreadable handleCast');
+      },
+    };
+    const pid = runtime.spawn(behavior);
+    const exited = runtime.whenExited(pid);
+    expect(() => runtime.cast(pid, 'hello')).not.toThrow();
+    const reason = await exited;
+    expect(reason).toBeInstanceOf(Error);
+    expect((reason as Error).message).toBe('unreadable handleCast');
+    await runtime.shutdown();
+  });
+
   it('makes a send to a dead pid or an unregistered name a no-op seen by the dead-letter hook', async () => {
     const { runtime, letters } = runtimeWithLetters();
     const pid = runtime.spawn((_message: unknown, self: ProcessSelf) => self.stop());

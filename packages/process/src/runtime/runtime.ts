@@ -173,6 +173,19 @@ function isThreadBehavior(value: unknown): value is ThreadBehavior {
 }
 
 /** @internal The runtime's implementation; the package exports only the `Runtime` interface. */
+/**
+ * Whether a cast to `behavior` goes to its `handleCast`. Read in the sender's call: a behavior
+ * whose `handleCast` cannot be read is the target's fault, so the cast is delivered as one and
+ * the target fails when it reads the callback, inside its own handler (lifecycle.ts).
+ */
+function castHandled(behavior: Behavior<unknown, unknown>): boolean {
+  try {
+    return behavior.handleCast !== undefined;
+  } catch {
+    return true;
+  }
+}
+
 export class RuntimeImpl implements Runtime {
   readonly nodeId: string;
   readonly creation: number;
@@ -638,7 +651,7 @@ export class RuntimeImpl implements Runtime {
 
   private wrap(record: ProcessRecord, message: unknown, cast: boolean, transfer: readonly TransferListItem[] | undefined): unknown {
     if (transfer !== undefined && record.bridge !== null) return new TransferEnvelope(message, transfer, cast);
-    if (cast && record.behavior !== null && record.behavior.handleCast !== undefined) return new CastEnvelope(message);
+    if (cast && record.behavior !== null && castHandled(record.behavior)) return new CastEnvelope(message);
     return message;
   }
 
