@@ -284,7 +284,7 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
 
     this.applied = decoded.applied;
     this.sessions.clear();
-    for (const [proposer, results] of sessions) this.sessions.set(proposer, results);
+    for (const [proposer, known] of sessions) this.sessions.set(proposer, known);
     this.locks = locks;
     this.kv = kv;
     for (const { stream, history, byKey } of restored) {
