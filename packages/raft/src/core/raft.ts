@@ -980,14 +980,14 @@ export class RaftCore {
    * being persisted. Committed means stored durably by a quorum (this node's own entries count
    * only once persisted), so applying them need not wait for this node's disk (thesis §10.2.1).
    * Stops before a membership entry: only a Ready hands those out, as `advance` changes the
-   * configuration. Report the entries with `appliedTo` once applied.
+   * configuration; and after index `upTo`. Report the entries with `appliedTo` once applied.
    */
-  takeCommitted(): Entry[] {
+  takeCommitted(upTo = Number.POSITIVE_INFINITY): Entry[] {
     // Nor past a membership entry that the Ready in flight handed out: until `advance`, the
     // configuration is the old one, and `membershipPending` would no longer see the entry.
     if (this.membershipHandedOut) return [];
     const entries = this.log.nextCommitted(this.maxApplyBytes);
-    const end = entries.findIndex((entry) => entry.kind !== 'normal');
+    const end = entries.findIndex((entry) => entry.kind !== 'normal' || entry.index > upTo);
     const taken = end < 0 ? entries : entries.slice(0, end);
     const last = taken[taken.length - 1];
     if (last !== undefined) this.log.applying = last.index;

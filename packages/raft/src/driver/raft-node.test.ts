@@ -226,6 +226,25 @@ describe('createRaftNode', () => {
     await c.settle(() => applied);
   });
 
+  it('keeps taking snapshots under a steady stream of proposals, while it applies ahead of its own writes', async () => {
+    // Entries proposed while the leader's write is in flight can be committed by the followers
+    // and applied before they reach the leader's log storage; a snapshot must still come.
+    const c = cluster(['n1', 'n2', 'n3'], { snapshotEvery: 50 });
+    const leader = await elected(c);
+    const node = c.nodes.get(leader)!;
+    let done = 0;
+    const writer = async (id: number): Promise<void> => {
+      for (let n = 0; n < 60; n += 1) {
+        await node.propose({ op: 'put', key: `w${id}`, value: n });
+        done += 1;
+      }
+    };
+    for (let id = 0; id < 8; id += 1) void writer(id);
+    await c.settle(() => done === 480, 60_000);
+    expect(node.stats().snapshotsTaken).toBeGreaterThan(2);
+    expect(node.status().snapshotIndex).toBeGreaterThan(300);
+  });
+
   it('applies committed entries and answers without waiting for a write that only moves the commit index', async () => {
     const held: (() => void)[] = [];
     let holding = false;

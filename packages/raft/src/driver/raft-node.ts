@@ -207,6 +207,8 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   private lastSnapshotIndex = 0;
   /** The last entry the state machine applied (ahead of the core's count while a Ready is in flight). */
   private appliedIndex = 0;
+  /** The last entry the Ready in flight writes (0: none). */
+  private writing = 0;
   private snapshotting = false;
   private snapshotWrite: Promise<void> = Promise.resolve();
   /** The write of a batch that only moved the commit index, which the Ready loop does not wait for. */
@@ -563,6 +565,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
         // Not when the batch installs a snapshot: those entries follow it.
         const applyFirst = ready.snapshot === null;
         if (applyFirst) this.applyEntries(ready.committedEntries);
+        this.writing = ready.entries[ready.entries.length - 1]?.index ?? 0;
         // 1. Persist: nothing below may depend on state that is not durable yet. A batch that
         //    only moves the commit index is the exception: nothing depends on it being durable
         //    (a restarted node learns the commit index again from the leader), so it is written
@@ -623,7 +626,10 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
 
   /** Applies entries committed since the Ready in progress was taken (a leader waiting on its disk). */
   private applyCommitted(): void {
-    const entries = this.core!.takeCommitted();
+    // Only entries the Ready in flight writes (or the log storage holds): entries proposed since
+    // wait for the next one, so that when a Ready is done the storage holds everything applied,
+    // and a snapshot of the state machine can always be taken then.
+    const entries = this.core!.takeCommitted(Math.max(this.writing, this.storage!.lastIndex()));
     if (entries.length === 0) return;
     this.applyEntries(entries);
     this.core!.appliedTo(this.appliedIndex);
@@ -713,8 +719,8 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   private maybeSnapshot(): void {
     const core = this.core!;
     const applied = this.appliedIndex;
-    // Entries applied early (see kick) may not have reached the log storage yet: a snapshot
-    // must wait until the storage holds everything the state machine reflects.
+    // The storage holds everything applied once a Ready is done (see applyCommitted); the
+    // check keeps a snapshot from ever reflecting entries the storage lacks.
     if (this.snapshotting || applied - this.lastSnapshotIndex < this.snapshotEvery || applied <= this.storage!.firstIndex() - 1 || applied > this.storage!.lastIndex()) return;
     const snapshot = this.storage!.createSnapshot(applied, core.membership(), this.options.stateMachine.snapshot());
     this.lastSnapshotIndex = applied;
