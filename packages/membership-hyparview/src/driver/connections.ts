@@ -23,6 +23,11 @@ export class ConnectionManager {
   readonly connected = new Set<string>();
   private readonly dialing = new Map<string, number>();
   private readonly queues = new Map<string, Queued[]>();
+  /**
+   * When each connected peer was last used. Only connected peers have an entry (`peerUp` sets it,
+   * `peerDown` drops it): it is read for them alone, and a one-off send to a peer reached without
+   * a connection (as in the simulation) would otherwise leave one behind.
+   */
   private readonly lastUse = new Map<string, number>();
   /** Peers this side disconnected, so their `peer-down` is not taken for a failure. */
   private readonly closedByUs = new Set<string>();
@@ -39,7 +44,7 @@ export class ConnectionManager {
   /** Sends now if the transport accepts it; otherwise holds it and connects. */
   send(peer: string, channel: string, payload: unknown, options: TransportSendOptions | undefined, now: number, linked: boolean): void {
     // Links are never collected, so their use need not be tracked (it is, from the moment they end).
-    if (!linked) this.lastUse.set(peer, now);
+    if (!linked) this.touch(peer, now);
     if (this.trySend(peer, channel, payload, options)) return;
     if (this.connected.has(peer)) {
       // Connected but refused: a full queue or a stopping transport. Best effort: drop it.
@@ -71,7 +76,7 @@ export class ConnectionManager {
 
   /** Keeps a connection to a neighbour; only the side with the smaller id dials. */
   ensure(peer: string, now: number): void {
-    this.lastUse.set(peer, now);
+    this.touch(peer, now);
     if (this.connected.has(peer) || this.self > peer) return;
     this.dial(peer, now);
   }
@@ -84,7 +89,7 @@ export class ConnectionManager {
   }
 
   touch(peer: string, now: number): void {
-    if (this.lastUse.has(peer) || this.connected.has(peer)) this.lastUse.set(peer, now);
+    if (this.connected.has(peer)) this.lastUse.set(peer, now);
   }
 
   peerUp(peer: string, now: number): void {
@@ -104,6 +109,7 @@ export class ConnectionManager {
   peerDown(peer: string): boolean {
     this.connected.delete(peer);
     this.dialing.delete(peer);
+    this.lastUse.delete(peer);
     const dropped = this.queues.get(peer)?.length ?? 0;
     if (dropped > 0) this.counters.queuedDropped += dropped;
     this.queues.delete(peer);
@@ -134,9 +140,6 @@ export class ConnectionManager {
       this.dialing.delete(peer);
       this.queues.delete(peer);
       this.transport.disconnect(peer);
-    }
-    if (this.lastUse.size > 4 * (this.connected.size + 64)) {
-      for (const peer of this.lastUse.keys()) if (!this.connected.has(peer) && !this.dialing.has(peer)) this.lastUse.delete(peer);
     }
   }
 
