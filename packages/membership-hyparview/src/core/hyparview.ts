@@ -83,8 +83,8 @@ export class HyParViewCore implements PeerService {
   private readonly backoffs = new Map<string, Backoff>();
   private readonly joinLimiter: RateLimiter;
   private readonly forwardJoinLimiter: RateLimiter;
-  /** Last time a DISCONNECT answered a stray heartbeat, per peer (at most one per shuffle interval). */
-  private readonly strayAnswered = new Map<string, number>();
+  /** Last time a DISCONNECT answered a stray heartbeat, per peer (at most one per shuffle interval); made at the first. */
+  private strayAnswered: Map<string, number> | undefined;
   private readonly effects = new EffectQueue<ServiceEffect>();
   private seeds: string[] = [];
   private started = false;
@@ -454,10 +454,11 @@ export class HyParViewCore implements PeerService {
   /** A heartbeat from a peer this node does not hold as active: the link is one-sided, so end it. */
   heartbeatFrom(peer: string, now: number): void {
     if (this.stopped || this.active.has(peer) || this.pending.has(peer) || peer === this.self) return;
-    const last = this.strayAnswered.get(peer);
+    const answered = (this.strayAnswered ??= new Map<string, number>());
+    const last = answered.get(peer);
     if (last !== undefined && now - last < this.config.shuffleIntervalMs) return;
-    if (this.strayAnswered.size > 4 * this.config.passiveViewSize + 64) this.strayAnswered.clear();
-    this.strayAnswered.set(peer, now);
+    if (answered.size > 4 * this.config.passiveViewSize + 64) answered.clear();
+    answered.set(peer, now);
     this.disconnect(peer, true);
   }
 

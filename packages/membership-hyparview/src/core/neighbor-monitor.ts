@@ -23,9 +23,12 @@ export interface MonitorVerdict {
 }
 
 export class NeighborMonitor {
-  private readonly states = new Map<string, NeighborState>();
+  /** Absent without heartbeats: nothing is tracked then (see `add`). */
+  private readonly states: Map<string, NeighborState> | undefined;
 
-  constructor(private readonly config: FailureDetectionConfig) {}
+  constructor(private readonly config: FailureDetectionConfig) {
+    this.states = config.heartbeatIntervalMs > 0 ? new Map() : undefined;
+  }
 
   get enabled(): boolean {
     return this.config.heartbeatIntervalMs > 0;
@@ -34,7 +37,7 @@ export class NeighborMonitor {
   add(peer: string, now: number): void {
     // Without heartbeats there is nothing to track (φ stays 0, no round trips), and a detector's
     // history window is kilobytes per neighbour.
-    if (!this.enabled || this.states.has(peer)) return;
+    if (this.states === undefined || this.states.has(peer)) return;
     this.states.set(peer, {
       detector: new PhiAccrualDetector({
         window: this.config.phiWindow,
@@ -51,22 +54,22 @@ export class NeighborMonitor {
   }
 
   remove(peer: string): void {
-    this.states.delete(peer);
+    this.states?.delete(peer);
   }
 
   has(peer: string): boolean {
-    return this.states.has(peer);
+    return this.states?.has(peer) ?? false;
   }
 
   /** Any message from `peer` proves it alive. */
   heard(peer: string, now: number): void {
-    const state = this.states.get(peer);
+    const state = this.states?.get(peer);
     if (state !== undefined && now > state.lastHeard) state.lastHeard = now;
   }
 
   /** A heartbeat from `peer`; returns the round trip it revealed, if any. */
   heartbeat(peer: string, message: HeartbeatMessage, now: number): number | undefined {
-    const state = this.states.get(peer);
+    const state = this.states?.get(peer);
     if (state === undefined) return undefined;
     state.lastHeard = now;
     state.detector.heartbeat(now);
@@ -82,24 +85,24 @@ export class NeighborMonitor {
 
   /** The heartbeat to send to `peer` now. */
   heartbeatFor(peer: string, now: number): HeartbeatMessage {
-    const state = this.states.get(peer);
+    const state = this.states?.get(peer);
     if (state?.peerSentAt === undefined) return { type: 'heartbeat', sentAt: now };
     return { type: 'heartbeat', sentAt: now, echo: state.peerSentAt, held: now - state.receivedAt };
   }
 
   phi(peer: string, now: number): number {
-    return this.states.get(peer)?.detector.phi(now) ?? 0;
+    return this.states?.get(peer)?.detector.phi(now) ?? 0;
   }
 
   roundTrip(peer: string): number | undefined {
-    return this.states.get(peer)?.roundTripMs;
+    return this.states?.get(peer)?.roundTripMs;
   }
 
   /** Neighbours silent past the timeout, and neighbours newly suspected. */
   check(now: number): MonitorVerdict {
     const failed: string[] = [];
     const suspected: { peer: string; phi: number }[] = [];
-    if (!this.enabled) return { failed, suspected };
+    if (this.states === undefined) return { failed, suspected };
     for (const [peer, state] of this.states) {
       if (now - state.lastHeard > this.config.heartbeatTimeoutMs) {
         failed.push(peer);

@@ -74,6 +74,12 @@ interface Missing {
   timerAt: number;
 }
 
+/** Message ids (and their rounds) waiting for the next IHAVE to one lazy peer. */
+interface LazyBatch {
+  readonly ids: string[];
+  readonly rounds: number[];
+}
+
 const MAX_ANNOUNCEMENTS_PER_ID = 16;
 
 function isMembershipTopic(topic: string): boolean {
@@ -91,7 +97,8 @@ export class PlumtreeCore {
   private readonly store: MessageCache<Stored>;
   private readonly missing = new Map<string, Missing>();
   private readonly maxMissing: number;
-  private readonly lazyQueue = new Map<string, { ids: string[]; rounds: number[] }>();
+  /** IHAVE batches per lazy peer; made at the first (never without a batching interval). */
+  private lazyQueue: Map<string, LazyBatch> | undefined;
   private readonly graftLimiter: RateLimiter;
   private readonly antiEntropyTopics: ReadonlySet<string>;
   private readonly effects = new EffectQueue<PlumtreeEffect>();
@@ -346,7 +353,7 @@ export class PlumtreeCore {
   neighborDown(peer: string): void {
     this.eager.delete(peer);
     this.lazy.delete(peer);
-    this.lazyQueue.delete(peer);
+    this.lazyQueue?.delete(peer);
     for (const [id, missing] of this.missing) {
       const index = missing.announcements.findIndex((announcement) => announcement.peer === peer);
       if (index >= 0) missing.announcements.splice(index, 1);
@@ -407,6 +414,7 @@ export class PlumtreeCore {
 
   private flush(): void {
     this.nextFlushAt = Number.POSITIVE_INFINITY;
+    if (this.lazyQueue === undefined) return;
     for (const [peer, queue] of this.lazyQueue) this.sendIHave(peer, queue.ids, queue.rounds);
     this.lazyQueue.clear();
   }
@@ -470,12 +478,13 @@ export class PlumtreeCore {
       for (const peer of this.lazy) if (peer !== exclude) this.sendIHave(peer, [id], [round]);
       return;
     }
+    const queues = (this.lazyQueue ??= new Map<string, LazyBatch>());
     for (const peer of this.lazy) {
       if (peer === exclude) continue;
-      let queue = this.lazyQueue.get(peer);
+      let queue = queues.get(peer);
       if (queue === undefined) {
         queue = { ids: [], rounds: [] };
-        this.lazyQueue.set(peer, queue);
+        queues.set(peer, queue);
       }
       queue.ids.push(id);
       queue.rounds.push(round);

@@ -187,9 +187,11 @@ class MembershipDriver implements Membership {
   private readonly links = new Map<string, number>();
   private readonly linkedSince = new Map<string, number>();
   private readonly subscriptions = new Map<string, Set<(message: BroadcastMessage) => void>>();
-  private readonly listeners = new Map<string, Set<(...args: never[]) => void>>();
+  /** Made at the first `on` (simulated nodes mostly have none). */
+  private listeners: Map<string, Set<(...args: never[]) => void>> | undefined;
   private readonly unsubscribe: (() => void)[] = [];
-  private readonly staleAnswered = new Map<string, number>();
+  /** Made at the first stale message answered. */
+  private staleAnswered: Map<string, number> | undefined;
   private seeds: readonly string[] = [];
   private mode: TopologyMode;
   private epoch = 0;
@@ -363,15 +365,16 @@ class MembershipDriver implements Membership {
   }
 
   on(event: string, handler: (...args: never[]) => void): () => void {
-    let handlers = this.listeners.get(event);
+    const listeners = (this.listeners ??= new Map<string, Set<(...args: never[]) => void>>());
+    let handlers = listeners.get(event);
     if (handlers === undefined) {
       handlers = new Set();
-      this.listeners.set(event, handlers);
+      listeners.set(event, handlers);
     }
     const wrapped = (...args: never[]): void => handler(...args);
     handlers.add(wrapped);
     return () => {
-      this.listeners.get(event)?.delete(wrapped);
+      listeners.get(event)?.delete(wrapped);
     };
   }
 
@@ -616,10 +619,11 @@ class MembershipDriver implements Membership {
   private answerStale(peer: string, now: number): void {
     // Only a node that knows the decision (not merely its epoch) may vouch for it.
     if (!this.pinnedKnown) return;
-    const last = this.staleAnswered.get(peer);
+    const answered = (this.staleAnswered ??= new Map<string, number>());
+    const last = answered.get(peer);
     if (last !== undefined && now - last < 1000) return;
-    if (this.staleAnswered.size > 4096) this.staleAnswered.clear();
-    this.staleAnswered.set(peer, now);
+    if (answered.size > 4096) answered.clear();
+    answered.set(peer, now);
     this.sendMembership(peer, { type: 'topology', epoch: this.epoch, mode: this.mode, pinned: this.pinned }, now);
   }
 
@@ -805,7 +809,7 @@ class MembershipDriver implements Membership {
   }
 
   private emit(event: string, ...args: unknown[]): void {
-    const handlers = this.listeners.get(event);
+    const handlers = this.listeners?.get(event);
     if (handlers === undefined) return;
     for (const handler of handlers) {
       try {
