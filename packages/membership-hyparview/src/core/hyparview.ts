@@ -659,7 +659,7 @@ export class HyParViewCore implements PeerService {
     if (peer === this.self || this.active.has(peer) || this.passive.has(peer)) return;
     if (this.passive.capacity === 0) return;
     if (this.passive.isFull()) this.passive.delete(this.passive.random(this.random)!);
-    this.passive.add(peer);
+    this.passive.addNew(peer);
     this.wantPromotion();
   }
 

@@ -32,9 +32,14 @@ export class PeerSet {
   /** Adds `peer` if absent; the caller makes room first (the set never grows past `capacity`). */
   add(peer: string): boolean {
     if (this.items.length >= this.capacity || this.has(peer)) return false;
+    this.addNew(peer);
+    return true;
+  }
+
+  /** `add` for a peer the caller just found absent, in a set it made room in: no second scan. */
+  addNew(peer: string): void {
     this.positions?.set(peer, this.items.length);
     this.items.push(peer);
-    return true;
   }
 
   delete(peer: string): boolean {

@@ -34,7 +34,7 @@ export function integrateShuffle(received: readonly string[], sentAway: readonly
         passive.delete(victim);
       }
     }
-    passive.add(node);
+    passive.addNew(node);
     added.push(node);
   }
   return added;
