@@ -87,14 +87,29 @@ function merge(base: MembershipConfig, overrides: DeepPartial<MembershipConfig> 
   return resolveConfig(overrides, base);
 }
 
+/**
+ * `text` as V8's unique (internalized) copy, as property keys are. Node ids are compared with
+ * `===` on every message (view scans, decoding), and two different internalized strings are
+ * unequal at once, without reading their characters.
+ */
+function internalized(text: string): string {
+  return Object.keys({ [text]: 0 })[0]!;
+}
+
 export function createSimCluster(options: SimClusterOptions): SimCluster {
   const roundMs = options.roundMs ?? 1000;
   const config = merge(simulationConfig(roundMs), options.config);
   const network: NetworkOptions = { latency: { min: 2, max: 10 }, failureDetectionMs: 300, ...options.network };
   const simulation = options.simulation ?? createSimulation({ seed: options.seed, trace: options.trace ?? 'events', network });
   if (options.simulation !== undefined) simulation.network.configure(network);
-  const ids = Array.from({ length: options.nodes }, (_, index) => `n${index}`);
+  const ids = Array.from({ length: options.nodes }, (_, index) => internalized(`n${index}`));
   const indexOf = new Map(ids.map((id, index) => [id, index]));
+  // Views restored from another simulation (copied between threads) name the ids of this one.
+  const ownId = (peer: string): string => ids[indexOf.get(peer) ?? -1] ?? peer;
+  const restored = (view: InitialView | undefined): InitialView | undefined =>
+    view === undefined
+      ? undefined
+      : { ...view, ...(view.active === undefined ? {} : { active: view.active.map(ownId) }), ...(view.passive === undefined ? {} : { passive: view.passive.map(ownId) }) };
   const memberships = new Array<Membership | undefined>(options.nodes);
   const records = new Map<string, BroadcastRecord>();
   const spacing = options.joinSpacingMs ?? 5;
@@ -110,7 +125,7 @@ export function createSimCluster(options: SimClusterOptions): SimCluster {
   ids.forEach((id, index) => {
     simulation.addNode(id, {
       start: ({ clock, random, transport }) => {
-        const initialView = options.initialViews?.get(id);
+        const initialView = restored(options.initialViews?.get(id));
         // Counts payload messages per broadcast as they arrive (for redundancy), then hands them on.
         const counted = {
           ...transport,
