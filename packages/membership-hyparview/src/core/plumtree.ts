@@ -81,6 +81,8 @@ interface LazyBatch {
 }
 
 const MAX_ANNOUNCEMENTS_PER_ID = 16;
+/** The topic set of every core configured without anti-entropy topics (read only, so shared). */
+const NO_TOPICS: ReadonlySet<string> = new Set();
 
 function isMembershipTopic(topic: string): boolean {
   return topic.charCodeAt(0) === 36; // '$'
@@ -133,7 +135,8 @@ export class PlumtreeCore {
     this.store = new MessageCache(options.config.maxStoredMessages, options.config.storeTtlMs);
     this.maxMissing = Math.max(1024, options.config.maxStoredMessages);
     this.graftLimiter = new RateLimiter(options.config.graftRatePerSecond, options.config.graftBurst);
-    this.antiEntropyTopics = new Set(options.config.antiEntropyTopics);
+    const topics = options.config.antiEntropyTopics;
+    this.antiEntropyTopics = topics.length === 0 ? NO_TOPICS : new Set(topics);
   }
 
   // ---- queries ------------------------------------------------------------------------------
