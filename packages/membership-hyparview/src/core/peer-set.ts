@@ -1,4 +1,4 @@
-// A bounded set of peer ids with O(1) membership, removal and uniform random choice: the shape
+// A bounded set of peer ids with cheap membership, removal and uniform random choice: the shape
 // of HyParView's active and passive views. Removal swaps the last element into the hole, so
 // iteration order depends only on the sequence of operations (deterministic under a seed).
 // Views of up to SCAN_CAPACITY peers find a peer by scanning the array instead of keeping an
