@@ -120,15 +120,27 @@ export class ProcessCluster {
    * Starts every node. A port `freePort` found free can be taken by another process before the
    * node listens on it (other tests and benchmarks share the machine); the node then exits, and
    * the cluster is stopped and started again on other ports, up to three times. A failed start
-   * never leaves nodes running.
+   * never leaves nodes running. (A benchmark run died this way with two nodes given the same
+   * port, and left the other two running.)
    */
   static async start(options: ClusterOptions): Promise<ProcessCluster> {
     for (let attempt = 1; ; attempt += 1) {
       const cluster = new ProcessCluster(options);
       try {
+        // The system can hand the same free port out twice in a row (it was closed in between),
+        // so ports already given to a node are asked for again.
+        const taken = new Set<number>();
+        const distinctPort = async (): Promise<number> => {
+          for (;;) {
+            const port = await freePort();
+            if (taken.has(port)) continue;
+            taken.add(port);
+            return port;
+          }
+        };
         for (const id of options.ids) {
-          const raftPort = await freePort();
-          const clientPort = await freePort();
+          const raftPort = await distinctPort();
+          const clientPort = await distinctPort();
           cluster.nodes.set(id, { id, raftPort, clientPort, dataDir: join(cluster.root, id), process: null, client: new NodeClient(clientPort) });
         }
         await Promise.all(options.ids.map((id) => cluster.launch(id)));
