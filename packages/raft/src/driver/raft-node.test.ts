@@ -108,6 +108,25 @@ function interceptSave(c: Cluster, id: string, save: (update: PersistUpdate, ori
   node.options.persistence = { ...original, save: (update: PersistUpdate) => save(update, original) };
 }
 
+/**
+ * Holds every write of entries node `id` makes from now on, until `release` lets the held ones
+ * through (in order) and stops holding.
+ */
+function holdEntryWrites(c: Cluster, id: string): { readonly held: readonly unknown[]; release(): void } {
+  const held: (() => void)[] = [];
+  let holding = true;
+  interceptSave(c, id, (update, original) =>
+    holding && update.entries.length > 0 ? new Promise<void>((resolve) => held.push(() => void original.save(update).then(resolve))) : original.save(update),
+  );
+  return {
+    held,
+    release() {
+      holding = false;
+      while (held.length > 0) held.shift()!();
+    },
+  };
+}
+
 function code(error: unknown): number | undefined {
   return FoundationError.is(error) ? error.code : undefined;
 }
@@ -149,18 +168,13 @@ describe('createRaftNode', () => {
   });
 
   it('a follower acknowledges nothing until the entries it received are durable', async () => {
-    const gates: (() => void)[] = [];
-    let holding = false;
     const c = cluster(['n1', 'n2', 'n3']);
     const leader = await elected(c);
     await c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: 'warm-up', value: 0 }));
     const [follower, other] = ['n1', 'n2', 'n3'].filter((id) => id !== leader) as [string, string];
     // The other follower is cut off, so the leader needs this follower's acknowledgement.
     c.simulation.network.isolate(other);
-    interceptSave(c, follower, (update, original) =>
-      holding && update.entries.length > 0 ? new Promise<void>((resolve) => gates.push(() => void original.save(update).then(resolve))) : original.save(update),
-    );
-    holding = true;
+    const writes = holdEntryWrites(c, follower);
     const before = c.sent.length;
     let applied = false;
     const gatedIndex = c.nodes.get(leader)!.status().lastIndex + 1;
@@ -168,61 +182,48 @@ describe('createRaftNode', () => {
       applied = true;
     });
     await c.simulation.runForAsync(40);
-    expect(gates.length).toBe(1);
+    expect(writes.held.length).toBe(1);
     const acknowledgements = (): number =>
       c.sent.slice(before).filter((message) => message.from === follower && message.type === 'append-response' && (message.index ?? 0) >= gatedIndex).length;
     expect(acknowledgements()).toBe(0);
     expect(applied).toBe(false);
-    holding = false;
-    gates.shift()!();
+    writes.release();
     await c.settle(() => applied);
     expect(acknowledgements()).toBeGreaterThan(0);
   });
 
   it("a leader applies an entry both followers stored without waiting for its own write (thesis §10.2.1)", async () => {
-    const gates: (() => void)[] = [];
-    let holding = false;
     const c = cluster(['n1', 'n2', 'n3']);
     const leader = await elected(c);
     await c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: 'warm-up', value: 0 }));
-    interceptSave(c, leader, (update, original) =>
-      holding && update.entries.length > 0 ? new Promise<void>((resolve) => gates.push(() => void original.save(update).then(resolve))) : original.save(update),
-    );
-    holding = true;
+    const writes = holdEntryWrites(c, leader);
     let result: unknown;
     void c.nodes.get(leader)!.propose({ op: 'put', key: 'early', value: 1 }).then((value) => {
       result = value;
     });
     await c.settle(() => result !== undefined, 1000);
     expect(result).toEqual({ op: 'put', previous: null });
-    expect(gates.length).toBe(1); // the leader's own write of the entry is still held
+    expect(writes.held.length).toBe(1); // the leader's own write of the entry is still held
     expect(c.machines.get(leader)!.entries().get('early')).toBe(1);
-    holding = false;
-    gates.shift()!();
+    writes.release();
     await c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: 'after', value: 2 }));
   });
 
   it('with one follower cut off, a leader applies nothing until its own write is done', async () => {
-    const gates: (() => void)[] = [];
-    let holding = false;
     const c = cluster(['n1', 'n2', 'n3']);
     const leader = await elected(c);
     await c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: 'warm-up', value: 0 }));
     c.simulation.network.isolate(['n1', 'n2', 'n3'].find((id) => id !== leader)!);
-    interceptSave(c, leader, (update, original) =>
-      holding && update.entries.length > 0 ? new Promise<void>((resolve) => gates.push(() => void original.save(update).then(resolve))) : original.save(update),
-    );
-    holding = true;
+    const writes = holdEntryWrites(c, leader);
     let applied = false;
     void c.nodes.get(leader)!.propose({ op: 'put', key: 'gated', value: 1 }).then(() => {
       applied = true;
     });
     await c.simulation.runForAsync(100);
-    expect(gates.length).toBe(1);
+    expect(writes.held.length).toBe(1);
     expect(applied).toBe(false); // one follower's copy is not a quorum of three
     expect(c.machines.get(leader)!.entries().has('gated')).toBe(false);
-    holding = false;
-    gates.shift()!();
+    writes.release();
     await c.settle(() => applied);
   });
 
