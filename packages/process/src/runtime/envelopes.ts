@@ -72,40 +72,22 @@ export class ContextEnvelope {
   ) {}
 }
 
-// Each check answers false where `instanceof` throws: a value whose prototype chain cannot be
-// read is no envelope (envelopes are instances of the classes above, and nothing else).
-
-export function isCallEnvelope(entry: unknown): entry is CallEnvelope {
+/**
+ * `value instanceof type`, false where that throws: a value whose prototype chain cannot be read
+ * is no envelope (envelopes are instances of the classes above, and nothing else).
+ */
+function instanceOf<T>(value: unknown, type: abstract new (...args: never[]) => T): value is T {
   try {
-    return entry instanceof CallEnvelope;
+    return value instanceof type;
   } catch {
     return false;
   }
 }
 
-export function isCastEnvelope(entry: unknown): entry is CastEnvelope {
-  try {
-    return entry instanceof CastEnvelope;
-  } catch {
-    return false;
-  }
-}
-
-export function isTransferEnvelope(entry: unknown): entry is TransferEnvelope {
-  try {
-    return entry instanceof TransferEnvelope;
-  } catch {
-    return false;
-  }
-}
-
-export function isContextEnvelope(entry: unknown): entry is ContextEnvelope {
-  try {
-    return entry instanceof ContextEnvelope;
-  } catch {
-    return false;
-  }
-}
+export const isCallEnvelope = (entry: unknown): entry is CallEnvelope => instanceOf(entry, CallEnvelope);
+export const isCastEnvelope = (entry: unknown): entry is CastEnvelope => instanceOf(entry, CastEnvelope);
+export const isTransferEnvelope = (entry: unknown): entry is TransferEnvelope => instanceOf(entry, TransferEnvelope);
+export const isContextEnvelope = (entry: unknown): entry is ContextEnvelope => instanceOf(entry, ContextEnvelope);
 
 /** The entry without its context. */
 export function withoutContext(entry: unknown): unknown {
