@@ -83,6 +83,32 @@ describe('the cluster state machine', () => {
     expect(follower.snapshot()).toEqual(leader.snapshot());
   });
 
+  it('empties a stream the snapshot does not hold, and tells its listeners as of any restore (review finding)', () => {
+    // Before, a stream declared here but not where the snapshot was taken kept the history it
+    // had, and its listeners heard nothing: at the snapshot's index this node held commands the
+    // others did not, and a registry on it kept names the cluster no longer gives.
+    const leader = new ClusterStateMachine();
+    const follower = new ClusterStateMachine();
+    const fresh = new ClusterStateMachine();
+    leader.registerStream('config');
+    for (const machine of [follower, fresh]) {
+      machine.registerStream('config');
+      machine.registerStream('registry');
+    }
+    const heard: string[] = [];
+    follower.onRestored('registry', () => heard.push('restore'));
+    follower.onApplied('registry', (entry) => heard.push(`apply ${entry.index}`));
+    follower.onReplayed('registry', (snapshotIndex) => heard.push(`replayed up to ${snapshotIndex}`));
+    follower.apply({ stream: 'registry', command: { old: true } }, 1);
+    leader.apply({ stream: 'registry', command: { old: true } }, 1); // not declared there: not kept
+    leader.apply({ stream: 'config', command: { path: ['a'] } }, 2);
+    heard.length = 0;
+    follower.restore(leader.snapshot());
+    fresh.restore(leader.snapshot());
+    expect(heard).toEqual(['restore', 'replayed up to 2']);
+    expect(follower.snapshot()).toEqual(fresh.snapshot());
+  });
+
   it('changes nothing, and tells no listener, when a part of the snapshot cannot be restored', () => {
     // Before, restore replaced the applied index, the sessions and the locks, then threw on the
     // key-value part: the node was left half on the snapshot, half on its own state.

@@ -254,9 +254,10 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
 
   /**
    * Replaces the state with a snapshot's, then replays each stream's retained commands to its
-   * listeners. Every part is read before anything changes, and everything has changed before a
-   * listener hears of it: a part that cannot be restored throws with the state as it was, and no
-   * listener sees a state that is half the snapshot's.
+   * listeners (none to a stream the snapshot does not hold: its listeners hear the restore and
+   * its end, with nothing between). Every part is read before anything changes, and everything
+   * has changed before a listener hears of it: a part that cannot be restored throws with the
+   * state as it was, and no listener sees a state that is half the snapshot's.
    */
   restore(data: Uint8Array): void {
     const decoded = codec.decode(data) as {
@@ -274,10 +275,13 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
     locks.restore(decoded.locks);
     const kv = createKvStateMachine();
     kv.restore(decoded.kv);
+    // Every stream declared here is restored. One the snapshot does not hold was not declared
+    // where it was taken, which kept none of its commands: it starts empty here too, or this node
+    // would hold, at the snapshot's index, commands the others do not.
+    const retainedByName = new Map(decoded.streams);
     const restored: { stream: Stream; history: AppliedCommand[]; byKey: Map<string, AppliedCommand> }[] = [];
-    for (const [name, retained] of decoded.streams) {
-      const stream = this.streams.get(name);
-      if (stream === undefined) continue;
+    for (const [name, stream] of this.streams) {
+      const retained = retainedByName.get(name) ?? [];
       if (typeof stream.retain === 'function') restored.push({ stream, history: [], byKey: new Map(retained as [string, AppliedCommand][]) });
       else restored.push({ stream, history: [...(retained as AppliedCommand[])], byKey: new Map() });
     }
