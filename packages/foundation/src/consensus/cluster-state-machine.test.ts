@@ -4,6 +4,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { Encoder } from 'cbor-x';
 import { DEFAULT_LIMITS, compactRegistryCommands } from '@foundation/registry';
+import { UnreadableSnapshotError } from '../errors/unreadable-snapshot-error';
 import { ClusterStateMachine } from './cluster-state-machine';
 
 describe('the cluster state machine', () => {
@@ -107,6 +108,58 @@ describe('the cluster state machine', () => {
     fresh.restore(leader.snapshot());
     expect(heard).toEqual(['restore', 'replayed up to 2']);
     expect(follower.snapshot()).toEqual(fresh.snapshot());
+  });
+
+  it('restores a stream kept with another retention in the one declared here: its listeners hear real commands only (review finding)', () => {
+    // Before, the snapshot's part was read in the shape of the local retention: pairs of key and
+    // command reached an `all` stream's listeners as commands, and a list of commands became one
+    // key `undefined` for `undefined`. A node restoring its own snapshot after an upgrade that
+    // changed a stream's retention would meet it too.
+    const byPath = (command: unknown) => (command as { path: string }).path;
+    const commands = [{ path: 'a', value: 1 }, { path: 'b', value: 2 }, { path: 'a', value: 3 }];
+    for (const [there, here] of [['all', byPath], [byPath, 'all']] as const) {
+      const leader = new ClusterStateMachine();
+      const follower = new ClusterStateMachine();
+      const live = new ClusterStateMachine();
+      leader.registerStream('config', { retain: there });
+      for (const machine of [follower, live]) machine.registerStream('config', { retain: here });
+      commands.forEach((command, index) => {
+        leader.apply({ stream: 'config', command }, index + 1);
+        live.apply({ stream: 'config', command }, index + 1);
+      });
+      const heard: unknown[] = [];
+      follower.onApplied('config', (entry) => heard.push(entry));
+      follower.restore(leader.snapshot());
+      // What the leader kept, newest per key for either: the two retentions keep that much.
+      expect(heard).toEqual([{ index: 2, command: { path: 'b', value: 2 } }, { index: 3, command: { path: 'a', value: 3 } }]);
+      if (here === byPath) expect(follower.snapshot()).toEqual(live.snapshot());
+    }
+  });
+
+  it('refuses (6105) a snapshot whose part for a stream is not commands, changing nothing and telling no listener', () => {
+    const codec = new Encoder({ useRecords: false, structuredClone: false });
+    const leader = new ClusterStateMachine();
+    const follower = new ClusterStateMachine();
+    for (const machine of [leader, follower]) machine.registerStream('config');
+    leader.apply({ stream: 'config', command: { path: 'a' } }, 1);
+    follower.apply({ stream: 'config', command: { path: 'mine' } }, 1);
+    const heard: unknown[] = [];
+    follower.onRestored('config', () => heard.push('restore'));
+    follower.onApplied('config', (entry) => heard.push(entry));
+    const whole = codec.decode(leader.snapshot()) as Record<string, unknown>;
+    const before = follower.snapshot();
+    for (const retained of ['commands', [42], [null], [{ command: 'no index' }], [[1, { index: 1, command: {} }]]]) {
+      let thrown: unknown;
+      try {
+        follower.restore(codec.encode({ ...whole, streams: [['config', retained]] }));
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(UnreadableSnapshotError);
+      expect(thrown).toMatchObject({ code: 6105, context: { stream: 'config' } });
+    }
+    expect(heard).toEqual([]);
+    expect(follower.snapshot()).toEqual(before);
   });
 
   it('changes nothing, and tells no listener, when a part of the snapshot cannot be restored', () => {

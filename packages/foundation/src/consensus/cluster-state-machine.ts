@@ -6,6 +6,7 @@
 import { Encoder } from 'cbor-x';
 import { createKvStateMachine } from '@foundation/raft';
 import type { KvCommand, KvQuery, KvResult, StateMachine } from '@foundation/raft';
+import { UnreadableSnapshotError } from '../errors/unreadable-snapshot-error';
 import { LockTable } from './locks';
 import type { LockCommand, LockResult, LockState } from './locks';
 
@@ -96,6 +97,42 @@ interface Session {
   floor: number;
   /** Results of its proposals by number, from the floor up. */
   readonly results: Map<number, ClusterResult>;
+}
+
+/**
+ * The commands a snapshot retains of one stream, in log order, whatever retention it was taken
+ * with: a list of commands (`all`, compacted) or pairs of a key and its newest command (by key).
+ * Anything else was not written by a state machine of this kind, and is refused rather than
+ * handed to the stream's listeners as commands.
+ */
+function retainedCommands(stream: string, retained: unknown): AppliedCommand[] {
+  if (!Array.isArray(retained)) throw new UnreadableSnapshotError(stream, 'holds no list of commands');
+  return retained.map((item: unknown) => {
+    const entry: unknown = Array.isArray(item) && item.length === 2 && typeof item[0] === 'string' ? item[1] : item;
+    if (typeof entry !== 'object' || entry === null || !Number.isSafeInteger((entry as { index?: unknown }).index)) {
+      throw new UnreadableSnapshotError(stream, 'holds something other than a command with its log index');
+    }
+    return entry as AppliedCommand;
+  });
+}
+
+/**
+ * The newest command per key of `commands`, in the order applying them one by one leaves. A
+ * command whose key cannot be read is left out, as applying it refuses it.
+ */
+function byKeyOf(key: (command: unknown) => string, commands: readonly AppliedCommand[]): Map<string, AppliedCommand> {
+  const byKey = new Map<string, AppliedCommand>();
+  for (const entry of commands) {
+    let name: string;
+    try {
+      name = key(entry.command);
+    } catch {
+      continue;
+    }
+    byKey.delete(name);
+    byKey.set(name, entry);
+  }
+  return byKey;
 }
 
 /** The session of a command, or undefined when it has none or it is not well formed. */
@@ -277,13 +314,16 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
     kv.restore(decoded.kv);
     // Every stream declared here is restored. One the snapshot does not hold was not declared
     // where it was taken, which kept none of its commands: it starts empty here too, or this node
-    // would hold, at the snapshot's index, commands the others do not.
+    // would hold, at the snapshot's index, commands the others do not. The commands a stream
+    // retains are kept in the retention declared here, whatever the one they were kept with (a
+    // node of another version, or this node's own snapshot from before an upgrade): by key, the
+    // newest of each; otherwise all of them, as a later compaction would find them.
     const retainedByName = new Map(decoded.streams);
     const restored: { stream: Stream; history: AppliedCommand[]; byKey: Map<string, AppliedCommand> }[] = [];
     for (const [name, stream] of this.streams) {
-      const retained = retainedByName.get(name) ?? [];
-      if (typeof stream.retain === 'function') restored.push({ stream, history: [], byKey: new Map(retained as [string, AppliedCommand][]) });
-      else restored.push({ stream, history: [...(retained as AppliedCommand[])], byKey: new Map() });
+      const commands = retainedCommands(name, retainedByName.get(name) ?? []);
+      if (typeof stream.retain === 'function') restored.push({ stream, history: [], byKey: byKeyOf(stream.retain, commands) });
+      else restored.push({ stream, history: commands, byKey: new Map() });
     }
 
     this.applied = decoded.applied;

@@ -4,4 +4,5 @@ export const FOUNDATION_ERROR_CODES = Object.freeze({
   lockNotHeld: 6102,
   noCandidateNode: 6103,
   unknownBehavior: 6104,
+  unreadableSnapshot: 6105,
 });
