@@ -497,6 +497,35 @@ describe('registerGlobal on a follower that restores a snapshot', () => {
     expect(await release).toBe(true);
   });
 
+  it('answers lookups made during a replay from the names as they were, as watchers see them, until it ends (review finding)', async () => {
+    // Before, a lookup made while the snapshot's commands were heard again (by another consumer
+    // of the log, or a 'consensus-error' handler, both called in the middle of the replay) read
+    // the names half rebuilt: a name the same claim holds before and after looked free.
+    const { simulation, follower, registry } = setup(225, { retainAll: true });
+    follower.commitOther({ type: 'registry-claim', namespace: 'production', claim: { id: 'x', name: 'bad name', node: 'solo', incarnation: 1 } } as unknown as RegistryCommand);
+    follower.commitOther(otherClaim('m', 'kept'));
+    follower.catchUp();
+    follower.commitOther(otherClaim('n', 'new'));
+    const seen: string[] = [];
+    const look = (when: string): void => {
+      const names = registry.stats().globalNames;
+      void registry.lookupGlobal('kept').then((holder) => seen.push(`${when}: kept by ${holder?.node ?? 'nobody'}, ${names} names`));
+    };
+    registry.on('consensus-error', () => look('consensus-error'));
+    follower.log.onApplied((entry) => look(`entry ${entry.index}`));
+    follower.restoreSnapshot();
+    look('after');
+    await simulation.runForAsync(1);
+    expect(seen).toEqual([
+      'consensus-error: kept by m, 1 names', // the malformed command, replayed first
+      'entry 1: kept by m, 1 names',
+      'entry 2: kept by m, 1 names',
+      'entry 3: kept by m, 1 names',
+      'after: kept by m, 2 names',
+    ]);
+    expect((await registry.lookupGlobal('new'))?.node).toBe('n');
+  });
+
   it('a waiting claim that the replay shows winning and then released resolves, and its caller hears global-release, with no watch event', async () => {
     const { simulation, follower, registry, released } = setup(224, { retainAll: true });
     const heard: string[] = [];

@@ -393,6 +393,12 @@ class RegistryImpl<Target> implements Registry<Target> {
    * sees the names as they were; `finishRestore` then shows only the difference.
    */
   private replaying = false;
+  /**
+   * During such a replay, the global names as they were before it, as the view shows them:
+   * lookups read them until `finishRestore`, not `globals` half rebuilt (where a name the replay
+   * has not reached yet looks free, and a name it will take away still looks held).
+   */
+  private globalsBeforeReplay: GlobalNames | undefined;
 
   constructor(options: RegistryOptions<Target>) {
     this.options = options;
@@ -1118,6 +1124,7 @@ class RegistryImpl<Target> implements Registry<Target> {
    * back one by one, as it did before the log could say so.
    */
   private restartGlobals(hearsEnd: boolean): void {
+    if (hearsEnd) this.globalsBeforeReplay ??= this.globals;
     this.globals = new GlobalNames(this.namespace, this.limits);
     if (hearsEnd) {
       this.replaying = true;
@@ -1156,6 +1163,7 @@ class RegistryImpl<Target> implements Registry<Target> {
       return;
     }
     this.replaying = false;
+    this.globalsBeforeReplay = undefined;
     const holders = new Map<string, ServiceInstance>();
     for (const holder of this.globals.all()) holders.set(holder.id, holder);
     // Removals first, as a live release comes before the claim that takes the name next.
@@ -1223,6 +1231,11 @@ class RegistryImpl<Target> implements Registry<Target> {
       this.claimWaiters.delete(id);
       waiter(undefined);
     }
+  }
+
+  /** The global names lookups read: during a replay, those from before it (`globalsBeforeReplay`). */
+  private shownGlobals(): GlobalNames {
+    return this.globalsBeforeReplay ?? this.globals;
   }
 
   /** Shows a name held through consensus in the view. */
@@ -1441,7 +1454,7 @@ class RegistryImpl<Target> implements Registry<Target> {
 
   private async releaseGlobal(name: string, id: string, timeoutMs: number | undefined): Promise<boolean> {
     this.checkOpen('unregisterGlobal');
-    const holder = this.globals.holder(name);
+    const holder = this.shownGlobals().holder(name);
     if (holder === undefined || holder.id !== id) return false;
     const operation = `unregisterGlobal("${name}")`;
     const wait = timeoutMs ?? this.options.consensusTimeoutMs ?? 5000;
@@ -1454,7 +1467,7 @@ class RegistryImpl<Target> implements Registry<Target> {
     this.checkOpen('unregisterGlobal');
     this.log('unregisterGlobal');
     checkName('service name', name, this.limits.maxNameLength);
-    const holder = this.globals.holder(name);
+    const holder = this.shownGlobals().holder(name);
     if (holder === undefined || holder.node !== this.nodeId) return false;
     return this.releaseGlobal(name, holder.id, options.timeoutMs);
   }
@@ -1475,7 +1488,7 @@ class RegistryImpl<Target> implements Registry<Target> {
       }
       await this.waitApplied(index, timeoutMs, `lookupGlobal("${name}")`);
     }
-    const holder = this.globals.holder(name);
+    const holder = this.shownGlobals().holder(name);
     return holder === undefined ? undefined : ((this.globalSlots.get(holder.id)?.instance ?? holder) as ServiceInstance<Target>);
   }
 
@@ -1506,7 +1519,7 @@ class RegistryImpl<Target> implements Registry<Target> {
       nodes: counts.origins,
       tombstones: counts.tombstones,
       departures: counts.departed,
-      globalNames: [...this.globals.all()].length,
+      globalNames: [...this.shownGlobals().all()].length,
       globalClaimsInDoubt: this.inDoubt.size,
       digest: this.replica.digest(),
       deltasPublished: replication?.deltasPublished ?? 0,
