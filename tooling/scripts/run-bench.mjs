@@ -5,6 +5,7 @@
 //
 //   node tooling/scripts/run-bench.mjs bench/index.ts [args...]     (from a package directory)
 //   BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' ...          (extra flags for node)
+//   BENCH_KEEP_BUILD=1 ...      (keeps the bundle and prints its path, to read a profile's lines)
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -37,7 +38,8 @@ try {
   const result = spawnSync(process.execPath, ['--enable-source-maps', ...nodeArgs, outfile, ...args], { stdio: 'inherit' });
   status = result.status ?? 1;
 } finally {
-  rmSync(scratch, { recursive: true, force: true });
+  if (process.env.BENCH_KEEP_BUILD) console.error(`bundle kept: ${outfile}`);
+  else rmSync(scratch, { recursive: true, force: true });
 }
 process.exit(status);
 
