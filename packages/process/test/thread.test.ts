@@ -11,6 +11,7 @@ import type { Pid } from '../src/core/pid';
 import { createRuntime } from '../src/runtime/runtime';
 import type { Runtime } from '../src/runtime/runtime';
 import type { DeadLetter } from '../src/runtime/options';
+import type { RemoteReceiver, RemoteRouter } from '../src/remote/router';
 import { isDownMessage, isExitMessage } from '../src/runtime/system-messages';
 import type { ThreadBehavior } from '../src/runtime/types';
 import { DOCUMENTED_SELF, blockedProcess, lookalikeExit, settle, until } from './support';
@@ -342,5 +343,42 @@ describe('worker failures', () => {
     expect(reason).toBeInstanceOf(WorkerCrashedError);
     expect((reason as WorkerCrashedError).message).toMatch(/ERR_WORKER_OUT_OF_MEMORY/);
     await runtime.shutdown();
+  }, WAIT);
+});
+
+describe('monitor references of worker threads', () => {
+  it('never coincide with a reference of a node named like the worker (node `n.t1`)', async () => {
+    // Review finding: worker 1 of node `n` made `#Ref<n.t1.1>`, the first reference the
+    // runtime of a node named `n.t1` makes, so the two monitors on one process collided and the
+    // second was refused: its watcher never got a down.
+    const sent: { node: string; signal: unknown }[] = [];
+    let receiver: RemoteReceiver | undefined;
+    const router: RemoteRouter = {
+      send: (node, signal) => {
+        sent.push({ node, signal });
+        return true;
+      },
+      subscribe: (subscriber) => {
+        receiver = subscriber;
+        return () => undefined;
+      },
+    };
+    const runtime = createRuntime({ nodeId: 'n', threads: { size: 1 }, router });
+    try {
+      const { pid: reporter, inbox } = collector(runtime);
+      const watcher = await runtime.start(behavior('watcher'), { isolation: 'thread', args: { reporter } });
+      const watched = runtime.spawn(() => undefined);
+      runtime.send(watcher, { monitor: watched });
+      await until(() => runtime.processInfo(watched)?.monitoredBy === 1, 'the worker’s monitor', CROSS_THREAD);
+      receiver!.signal('n.t1', { v: 1, t: 'monitor', from: '<n.t1.7.0>', to: watched.toString(), ref: '#Ref<n.t1.1>' });
+      expect(runtime.processInfo(watched)?.monitoredBy).toBe(2);
+      expect(runtime.stats().malformedSignals).toBe(0);
+      runtime.exit(watched, 'gone');
+      await until(() => inbox.length === 1, 'the down seen in the worker', CROSS_THREAD);
+      expect(inbox[0]).toMatchObject({ seen: { type: 'down', reason: 'gone' } });
+      expect(sent).toContainEqual({ node: 'n.t1', signal: expect.objectContaining({ t: 'down', to: '<n.t1.7.0>', ref: '#Ref<n.t1.1>', reason: 'gone' }) });
+    } finally {
+      await runtime.shutdown();
+    }
   }, WAIT);
 });

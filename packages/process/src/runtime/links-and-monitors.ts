@@ -5,6 +5,7 @@
 import { decideExit } from '../core/exit-signal';
 import { RingQueue } from '../core/ring-queue';
 import { Pid } from '../core/pid';
+import { runtimeRef } from '../core/ref';
 import { InvalidOptionError } from '../errors/invalid-option-error';
 import { InvalidPidError } from '../errors/invalid-pid-error';
 import { DEAD } from './lifecycle';
@@ -135,10 +136,10 @@ export class LinksAndMonitors {
     target.links?.delete(record);
   }
 
-  /** A new monitor reference, unique on this node. */
+  /** A new monitor reference, unique in the cluster (ref.ts). */
   newRef(): MonitorRef {
     this.refCounter += 1;
-    return `#Ref<${this.runtime.nodeId}.${this.refCounter}>`;
+    return runtimeRef(this.runtime.nodeId, this.refCounter);
   }
 
   /** `self.monitor(pid)`. */
@@ -168,8 +169,9 @@ export class LinksAndMonitors {
       return;
     }
     (watcher.monitorsOut ??= new Map()).set(ref, pid);
-    // A worker's reference can coincide with one of a node named like the worker's namespace
-    // (`#Ref<n.t1.5>` from node `n.t1`); the remote watcher it replaces no longer counts.
+    // References of different nodes never coincide, but a node of an earlier version makes its
+    // workers' in a form (`#Ref<m.t1.5>`) that this node's own can take if it is named `m.t1`
+    // (ref.ts); the remote watcher such a reference replaces no longer counts.
     const replaced = target.monitorsIn?.get(ref);
     if (Pid.is(replaced)) runtime.remote?.holdings.monitorGone(target, replaced);
     (target.monitorsIn ??= new Map()).set(ref, watcher);

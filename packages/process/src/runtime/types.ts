@@ -12,7 +12,10 @@ import type { Pid } from '../core/pid';
  */
 export type ExitReason = 'normal' | 'shutdown' | 'kill' | 'killed' | 'noproc' | 'noconnection' | 'system_limit' | (string & {}) | Error;
 
-/** Opaque reference of a monitor, unique on its node: `#Ref<node.n>`. */
+/**
+ * Opaque reference of a monitor, unique in the cluster: `#Ref<node.n>`, or `#Ref<node.tk:n>`
+ * when a process in worker thread `k` made it. Compare references with `===`.
+ */
 export type MonitorRef = string;
 
 /** A name registered on another node, `{ name, node }` (the BEAM's `{Name, Node}`). */

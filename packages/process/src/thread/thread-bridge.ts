@@ -5,7 +5,8 @@
 import type { TransferListItem } from 'node:worker_threads';
 import { FoundationError } from '@foundation/core';
 import { Pid } from '../core/pid';
-import { decodeReason, encodeReason, isValidRef } from '../core/signals';
+import { parseRef } from '../core/ref';
+import { decodeReason, encodeReason } from '../core/signals';
 import { decodeBody, encodeBody } from '../core/wire-body';
 import { MailboxFullError } from '../errors/mailbox-full-error';
 import { MalformedSignalError } from '../errors/malformed-signal-error';
@@ -247,12 +248,14 @@ export class ThreadBridge implements RecordBridge {
       case 'unlink':
         runtime.links.unlink(record, Pid.parse(message.pid));
         return;
-      case 'monitor':
-        if (!isValidRef(message.ref) || !message.ref.startsWith(`#Ref<${record.pid.node}.t${this.worker.index}.`)) {
+      case 'monitor': {
+        const ref = parseRef(message.ref);
+        if (ref === undefined || ref.node !== record.pid.node || ref.thread !== this.worker.index) {
           throw new MalformedSignalError(`thread ${this.worker.threadId}`, 'monitor reference outside the worker namespace');
         }
         runtime.links.addMonitor(record, Pid.parse(message.pid), message.ref);
         return;
+      }
       case 'demonitor':
         runtime.links.demonitorFrom(record, message.ref);
         return;

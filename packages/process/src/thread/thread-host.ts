@@ -7,6 +7,7 @@
 import type { TransferListItem } from 'node:worker_threads';
 import { FoundationError } from '@foundation/core';
 import { Pid } from '../core/pid';
+import { workerRef } from '../core/ref';
 import { decodeReason, encodeReason } from '../core/signals';
 import { decodeBody, encodeBody } from '../core/wire-body';
 import { UncloneableMessageError } from '../errors/uncloneable-message-error';
@@ -37,7 +38,7 @@ export interface HostPort {
 
 export interface HostContext {
   readonly nodeId: string;
-  /** Unique per worker within the main runtime: refs made here are `#Ref<node.t<index>.n>`. */
+  /** Unique per worker within the main runtime: refs made here are `#Ref<node.t<index>:n>` (ref.ts). */
   readonly index: number;
 }
 
@@ -283,7 +284,7 @@ export class ThreadHost implements LifecycleHost<HostedProcess, HostedCall> {
 
   newRef(): MonitorRef {
     this.refCounter += 1;
-    return `#Ref<${this.context.nodeId}.t${this.context.index}.${this.refCounter}>`;
+    return workerRef(this.context.nodeId, this.context.index, this.refCounter);
   }
 
   call(process: HostedProcess, to: Destination, request: unknown, options: CallOptions | undefined): Promise<unknown> {

@@ -1,0 +1,76 @@
+// Monitor references, unique across the cluster. A runtime makes `#Ref<node.n>`; worker thread
+// `k` of that runtime makes `#Ref<node.tk:n>`. Node ids may contain dots and colons, so what a
+// worker appends to its node's id must give a text no runtime makes: a runtime's reference ends
+// in a dot and digits, a worker's in a colon and digits (after `.t` and the thread's digits),
+// and in each form the parts after the node id hold no dot or colon, so a reference reads back
+// into exactly one (node, thread, counter).
+//
+// Workers of earlier versions made `#Ref<node.tk.n>`, the very text the runtime of a node named
+// `node.tk` makes. Nodes of those versions still send them (in monitor and demonitor signals),
+// so `isRefOf` accepts that legacy form from the node whose workers make it; such a reference
+// can still coincide with one of node `node.tk` until that node is upgraded. Every character
+// used is one the signal decoder of earlier versions accepts, so they read these references.
+import { NODE_ID_PATTERN } from './pid';
+
+/** The longest reference: `#Ref<`, a 255-character node, `.t`, 16 digits, `:`, 16 digits, `>`. */
+export const MAX_REF_LENGTH = 300;
+const NODE = NODE_ID_PATTERN.source.slice(1, -1);
+const COUNTER = '[1-9][0-9]{0,15}';
+const RUNTIME_REF = new RegExp(`^#Ref<(${NODE})\\.(${COUNTER})>$`);
+const WORKER_REF = new RegExp(`^#Ref<(${NODE})\\.t(${COUNTER}):(${COUNTER})>$`);
+const LEGACY_THREAD = new RegExp(`^${COUNTER}$`);
+
+/** What a reference says about where it was made. */
+export interface RefParts {
+  readonly node: string;
+  /** The worker thread's index, or undefined for the runtime (main thread) itself. */
+  readonly thread: number | undefined;
+  readonly counter: number;
+}
+
+/** The reference a runtime on `node` makes for its `counter`th monitor. */
+export function runtimeRef(node: string, counter: number): string {
+  return `#Ref<${node}.${counter}>`;
+}
+
+/** The reference worker thread `thread` of the runtime on `node` makes for its `counter`th monitor. */
+export function workerRef(node: string, thread: number, counter: number): string {
+  return `#Ref<${node}.t${thread}:${counter}>`;
+}
+
+/**
+ * Reads a reference back into its parts; undefined for anything that is not one (input from
+ * the wire is hostile: the length is checked before any pattern runs, and each pattern is
+ * anchored with a single part of variable length, so matching stays linear in that bound).
+ */
+export function parseRef(value: unknown): RefParts | undefined {
+  if (typeof value !== 'string' || value.length > MAX_REF_LENGTH) return undefined;
+  let parts: RefParts;
+  const worker = WORKER_REF.exec(value);
+  if (worker !== null) {
+    parts = { node: worker[1]!, thread: Number(worker[2]), counter: Number(worker[3]) };
+  } else {
+    const runtime = RUNTIME_REF.exec(value);
+    if (runtime === null) return undefined;
+    parts = { node: runtime[1]!, thread: undefined, counter: Number(runtime[2]) };
+  }
+  if (!Number.isSafeInteger(parts.counter) || (parts.thread !== undefined && !Number.isSafeInteger(parts.thread))) return undefined;
+  return parts;
+}
+
+/** True for a monitor reference of either form. */
+export function isValidRef(value: unknown): value is string {
+  return parseRef(value) !== undefined;
+}
+
+/**
+ * True when `value` is a reference made on `node`: by its runtime, by one of its workers, or
+ * by one of its workers in the legacy form (which reads as a runtime reference of `node.tk`).
+ */
+export function isRefOf(value: unknown, node: string): value is string {
+  const parts = parseRef(value);
+  if (parts === undefined) return false;
+  if (parts.node === node) return true;
+  const prefix = `${node}.t`;
+  return parts.thread === undefined && parts.node.startsWith(prefix) && LEGACY_THREAD.test(parts.node.slice(prefix.length));
+}
