@@ -91,6 +91,19 @@ describe('signals', () => {
     malformed({ v: 1, t: 'send', to: '<b.1.0>', from: '<c.4.0>', body: 1 }, 'a');
   });
 
+  it('refuses a monitor or demonitor whose reference another node made, and accepts its own of either form', () => {
+    // Review finding: node `a` passed the check for `#Ref<a.b.1>` (it begins with `#Ref<a.`),
+    // a reference of node `a.b`, and so could take over a monitor node `a.b` was to make.
+    for (const t of ['monitor', 'demonitor']) {
+      for (const ref of ['#Ref<a.b.1>', '#Ref<ab.1>', '#Ref<c.t1:1>', '#Ref<a.t1:1>.1']) {
+        expect(malformed({ v: 1, t, from: '<a.1.0>', to: '<b.1.0>', ref }).message).toMatch(/"ref"/);
+      }
+      for (const ref of ['#Ref<a.1>', '#Ref<a.t1:1>', '#Ref<a.t1.1>']) {
+        expect(decodeSignal({ v: 1, t, from: '<a.1.0>', to: '<b.1.0>', ref }, 'a', 'b')).toMatchObject({ type: t, ref });
+      }
+    }
+  });
+
   it('never throws anything but MalformedSignalError, whatever arrives (fuzz)', () => {
     fc.assert(
       fc.property(fc.anything({ withObjectString: true, withNullPrototype: true, maxDepth: 4 }), fc.constantFrom('send', 'cast', 'call', 'reply', 'link', 'exit', 'monitor', 'down'), (junk, t) => {

@@ -2,20 +2,19 @@
 // Signals are plain data (strings, numbers, booleans, plain objects) so any transport can carry
 // them; pids travel in their text form, errors as FoundationError wire data, message bodies with
 // their pids tagged (wire-body.ts). `decodeSignal` treats its input as hostile: every field is
-// checked for type and size, a signal that claims a sender on another node than the one it
-// came from is refused, and the result never shares prototypes with the input.
+// checked for type and size, a signal that claims a sender (or a monitor reference) of another
+// node than the one it came from is refused, and the result never shares prototypes with the input.
 import { FoundationError } from '@foundation/core';
 import type { SerializedFoundationError } from '@foundation/core';
 import { MalformedSignalError } from '../errors/malformed-signal-error';
 import { MAX_NAME_LENGTH, checkName } from './names';
 import { MAX_PID_TEXT_LENGTH, Pid } from './pid';
 import { inThisRealm, isPlainRecord } from './plain-record';
+import { isRefOf, isValidRef } from './ref';
 import { decodeBody, encodeBody } from './wire-body';
 
 export const SIGNAL_VERSION = 1;
 export const MAX_REASON_LENGTH = 1024;
-export const MAX_REF_LENGTH = 300;
-const REF_PATTERN = /^#Ref<[A-Za-z0-9_.:@+/-]{1,280}>$/;
 
 /** A destination on another node: a pid, or a name registered there. */
 export type RemoteTarget = Pid | { readonly name: string; readonly node: string };
@@ -32,10 +31,6 @@ export type Signal =
 
 /** The wire form of a signal: plain data, version-tagged. */
 export type WireSignal = Readonly<Record<string, unknown>> & { readonly v: number; readonly t: string };
-
-export function isValidRef(value: unknown): value is string {
-  return typeof value === 'string' && value.length <= MAX_REF_LENGTH && REF_PATTERN.test(value);
-}
 
 /** An exit reason as wire data: well-known and other short strings as they are, errors as FoundationError data. */
 export function encodeReason(reason: unknown): string | { readonly error: SerializedFoundationError } {
@@ -137,6 +132,16 @@ class Reader {
     return value;
   }
 
+  /**
+   * A monitor reference the sending node made (ref.ts): a node that could name another node's
+   * references would take them over, and that node's watchers would never get their downs.
+   */
+  senderRef(): string {
+    const value = this.ref();
+    if (!isRefOf(value, this.fromNode)) this.fail('field "ref" is a reference of another node than the sending one');
+    return value;
+  }
+
   callRef(): number {
     const value = this.record.ref;
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) this.fail('field "ref" must be a positive integer');
@@ -196,7 +201,7 @@ export function decodeSignal(data: unknown, fromNode: string, localNode: string)
       return { type: 'exit', from: read.senderPid('from'), to: read.pid('to'), reason: read.reason('reason'), link: read.boolean('link') };
     case 'monitor':
     case 'demonitor':
-      return { type: data.t, from: read.senderPid('from'), to: read.pid('to'), ref: read.ref() };
+      return { type: data.t, from: read.senderPid('from'), to: read.pid('to'), ref: read.senderRef() };
     case 'down':
       return { type: 'down', to: read.pid('to'), ref: read.ref(), pid: read.senderPid('pid'), reason: read.reason('reason') };
     default:

@@ -275,15 +275,15 @@ export class RemoteBridge {
         return;
       }
       case 'monitor': {
-        if (!signal.ref.startsWith(`#Ref<${fromNode}.`)) throw new MalformedSignalError(fromNode, 'a monitor reference from another node');
         const target = this.local(signal.to, fromNode);
         if (target === undefined) {
           this.post(fromNode, { type: 'down', to: signal.from, ref: signal.ref, pid: signal.to, reason: 'noproc' });
           return;
         }
-        // Reference texts of different nodes can coincide (node `a` and node `a.b`, or a
-        // worker's `a.t1` refs): a monitor may never take over a reference in use by another
-        // watcher, or that watcher's `down` would go to the sender.
+        // The reference is the sender's own (decodeSignal checks), and references of different
+        // nodes never coincide, except the legacy form of a worker's that nodes of earlier
+        // versions still make (ref.ts): a monitor may never take over a reference in use by
+        // another watcher, or that watcher's `down` would go to the sender.
         const existing = target.monitorsIn?.get(signal.ref);
         if (existing !== undefined) {
           if (Pid.is(existing) && existing.equals(signal.from)) return; // the same monitor again

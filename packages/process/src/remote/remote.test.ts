@@ -414,6 +414,30 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
     expect(telemetry.filter((entry) => entry === 'a.b foundation.process.malformed-signal')).toHaveLength(1);
   });
 
+  it('refuses a monitor whose reference another node makes, so that node’s own monitor with it still works', async () => {
+    // Review finding: node `a` passed the check that a reference is its own with `#Ref<a.b.1>`
+    // (it begins with `#Ref<a.`), the first reference node `a.b` makes. Sent first, it held the
+    // reference on a process of node `c`, node `a.b`'s monitor with it was refused, and that
+    // watcher never got its down.
+    const { simulation, runtime, telemetry } = cluster(11, ['a', 'a.b', 'c']);
+    const watched = runtime('c').spawn(() => undefined);
+    simulation.node('a').transport.send('c', 'process', { v: 1, t: 'monitor', from: '<a.9.0>', to: watched.toString(), ref: '#Ref<a.b.1>' });
+    await simulation.runForAsync(10);
+    const seen: unknown[] = [];
+    let reference: unknown;
+    const watcher = runtime('a.b').spawn((message: unknown, self: ProcessSelf) => {
+      if (message === 'watch') reference = self.monitor(watched);
+      else if (isDownMessage(message)) seen.push(message.reason);
+    });
+    runtime('a.b').send(watcher, 'watch');
+    await simulation.runForAsync(10);
+    expect(reference).toBe('#Ref<a.b.1>');
+    runtime('c').exit(watched, 'boom');
+    await simulation.runForAsync(10);
+    expect(seen).toEqual(['boom']);
+    expect(telemetry.filter((entry) => entry === 'c foundation.process.malformed-signal')).toHaveLength(1);
+  });
+
   it('reports sends to an unreachable node or without a router as dead letters and links as noconnection', async () => {
     const letters: DeadLetter[] = [];
     const alone = createRuntime({ nodeId: 'solo', onDeadLetter: (letter) => letters.push(letter) });
