@@ -11,7 +11,7 @@ import { channelSetDigest, defaultChannels, layoutLanes, resolveChannels } from 
 import type { ChannelOptions, ConnectionMode } from '../src/channel-config';
 import { createCborCodec } from '../src/core/cbor';
 import { decodeChallenge, encodeAuth, encodeHello, handshakeProof } from '../src/core/handshake';
-import type { ChallengeFields } from '../src/core/handshake';
+import type { ChallengeFields, Hello } from '../src/core/handshake';
 
 export const SECRET = 'test-cluster-secret-of-enough-length';
 
@@ -229,7 +229,8 @@ export async function rawClient(url: string): Promise<RawClient> {
     frames,
     async handshake(options = {}) {
       const { digest, connections } = expectedDigest(options.channels);
-      const { frame, body } = encodeHello(codec, {
+      const secret = Buffer.from(options.secret ?? SECRET);
+      const hello: Hello = {
         cluster: options.cluster ?? 'foundation',
         nodeId: options.nodeId ?? 'raw-client',
         incarnation: 'raw-incarnation',
@@ -240,11 +241,11 @@ export async function rawClient(url: string): Promise<RawClient> {
         channelDigest: digest,
         expectedPeer: undefined,
         nonce: randomBytes(32),
-      });
+      };
+      const { frame, body } = encodeHello(codec, hello, secret);
       socket.send(frame);
-      const challenge = decodeChallenge(codec, await nextFrame());
+      const challenge = decodeChallenge(codec, await nextFrame(), secret, body);
       await options.beforeAuth?.(challenge.challenge);
-      const secret = Buffer.from(options.secret ?? SECRET);
       socket.send(encodeAuth(handshakeProof(secret, 'dialer', body, challenge.fields)));
       const ready = await nextFrame();
       if (ready.length !== 1 || ready[0] !== 0x04) throw new Error('no READY');

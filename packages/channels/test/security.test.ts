@@ -2,13 +2,16 @@
 // application message, on both sides; mutual TLS with certificates made at test time.
 import { afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { CLOSE_CODES, ConnectionRefusedError } from '../src/index';
+import { randomBytes } from 'node:crypto';
 import { connect as connectTcp } from 'node:net';
 import type { PeerCertificate } from 'node:tls';
+import { WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
 import type { ChannelEvent, ConnectionErrorEvent, ProtocolViolationError } from '../src/index';
 import { createCborCodec } from '../src/core/cbor';
 import { generateCertificates } from './certificates';
 import type { TestCertificates } from './certificates';
-import { SECRET, closeNodes, createProxy, link, nextEvent, rawClient, startNode, waitFor } from './helpers';
+import { SECRET, closeNodes, createProxy, expectedDigest, link, nextEvent, rawClient, startNode, waitFor } from './helpers';
 
 afterEach(closeNodes);
 
@@ -122,6 +125,76 @@ describe('authentication and refusals', () => {
       expect(wire.includes(Buffer.from(SECRET))).toBe(false);
     } finally {
       await proxy.close();
+    }
+  });
+});
+
+describe('session epochs before the other side has authenticated', () => {
+  // Review finding: CHALLENGE carried the acceptor's session epoch for the node id a dialer
+  // claims in the clear, so anyone who could open a connection learned, without the secret,
+  // whether this node had ever dropped what it kept for that node id (0 or not) and, by asking
+  // again, when it did so next (the value changed). HELLO did the same towards whoever answers
+  // at the address a node dials.
+  const codec = createCborCodec();
+  const channels = { rpc: {} }; // one connection per session, as the raw client makes
+
+  /** A HELLO claiming `nodeId`, built by hand: the dialer need not hold the secret to send one. */
+  function hello(nodeId: string): Buffer {
+    const { digest, connections } = expectedDigest(channels);
+    const fields = ['foundation-channels', 1, 'foundation', nodeId, 'any-incarnation', 0, randomBytes(8).toString('hex'), 0, connections, digest, null, randomBytes(32)];
+    return Buffer.concat([Buffer.of(0x01), codec.encode(fields)]);
+  }
+
+  /** The epoch field of a CHALLENGE frame as it crossed the wire. */
+  function challengeEpoch(frame: Buffer): unknown {
+    const length = frame.readUInt16BE(1);
+    return (codec.decode(frame.subarray(3, 3 + length)) as unknown[])[2];
+  }
+
+  it('CHALLENGE shows a dialer without the secret nothing of what this node keeps for the node id it claims', async () => {
+    const node = await startNode('target', { channels, timing: { peerDownGraceMs: 100 } });
+    const url = node.address()!.url;
+    const known = await rawClient(url);
+    await known.handshake({ nodeId: 'dropped-peer', channels });
+    await waitFor(() => node.peers().includes('dropped-peer'), 2_000, 'the peer to be up');
+    const down = nextEvent<string>(node, 'peer-down');
+    known.socket.terminate();
+    await down; // the node dropped what it kept for dropped-peer: a new session epoch
+    const seen = async (nodeId: string): Promise<unknown> => {
+      const client = await rawClient(url);
+      client.send(hello(nodeId));
+      await waitFor(() => client.frames.length > 0, 2_000, 'the CHALLENGE');
+      client.socket.terminate();
+      return challengeEpoch(client.frames[0]!);
+    };
+    const dropped = [await seen('dropped-peer'), await seen('dropped-peer')];
+    const neverSeen = [await seen('never-seen'), await seen('never-seen')];
+    // Whichever node id is claimed, the field changes with every handshake: nothing to tell apart.
+    expect(neverSeen).not.toContain(0);
+    expect(neverSeen[0]).not.toBe(neverSeen[1]);
+    expect(dropped[0]).not.toBe(dropped[1]);
+  });
+
+  it('HELLO shows an acceptor without the secret nothing of what the dialer keeps for the node it expects', async () => {
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+    const epochs: unknown[] = [];
+    server.on('connection', (socket: WebSocket) => {
+      socket.once('message', (frame: Buffer) => {
+        epochs.push((codec.decode(frame.subarray(1)) as unknown[])[5]);
+        socket.terminate(); // the dialer tries again
+      });
+    });
+    try {
+      const { port } = server.address() as { port: number };
+      const a = await startNode('node-a', { addresses: { 'node-b': `ws://127.0.0.1:${port}` } });
+      a.connect('node-b');
+      await waitFor(() => epochs.length >= 2, 5_000, 'two HELLOs');
+      a.disconnect('node-b');
+      expect(epochs).not.toContain(0);
+      expect(epochs[0]).not.toBe(epochs[1]);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 });

@@ -19,6 +19,18 @@
 // the session it kept did not go on, as when the incarnation changes. A dialer that does not
 // know yet whom it reaches (a URL it never connected to) sends 0; versions before session
 // epochs always send 0 and ignore the value. Both proofs cover both epochs.
+//
+// Each side sends its epoch before the other has proved anything (HELLO before the acceptor's
+// proof, CHALLENGE before the dialer's), and the epoch says whether and when this node dropped
+// what it kept for the node at the other end. So it travels masked: plus a 48-bit mask, modulo
+// 2^48, that only holders of the secret can compute and that is fresh on every connection
+//
+//   mask in HELLO     = first 6 bytes of HMAC-SHA256(secret, "foundation-channels/1 hello epoch" 0x00 dialer-nonce)
+//   mask in CHALLENGE = first 6 bytes of HMAC-SHA256(secret, "foundation-channels/1 challenge epoch" 0x00 HELLO-body acceptor-nonce)
+//
+// so that without the secret the field reads as a random number, whatever the epoch. A 0 on the
+// wire is read as epoch 0 (what versions before session epochs send); a masked epoch is 0 only
+// by chance (2^-48), and is then read as a change of epoch: a session taken for a new one.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { CborCodec } from './cbor';
 import { CLOSE_CODES } from './close-codes';
@@ -33,6 +45,10 @@ export const MAX_HANDSHAKE_FRAME_BYTES = 4096;
 
 const ACCEPTOR_LABEL = Buffer.from('foundation-channels/1 acceptor\0', 'latin1');
 const DIALER_LABEL = Buffer.from('foundation-channels/1 dialer\0', 'latin1');
+const HELLO_EPOCH_LABEL = Buffer.from('foundation-channels/1 hello epoch\0', 'latin1');
+const CHALLENGE_EPOCH_LABEL = Buffer.from('foundation-channels/1 challenge epoch\0', 'latin1');
+/** Epochs are 48-bit numbers (randomBytes(6)); masks are taken modulo this. */
+const EPOCH_RANGE = 2 ** 48;
 const ID_PATTERN = /^[\x21-\x7e]{1,200}$/;
 
 export interface Hello {
@@ -84,6 +100,23 @@ function checkNonce(value: unknown): Uint8Array {
   return value;
 }
 
+/** The mask an epoch travels under: the first 6 bytes of an HMAC over `label` and `parts`. */
+function epochMask(secret: Uint8Array, label: Uint8Array, ...parts: Uint8Array[]): number {
+  const hmac = createHmac('sha256', secret);
+  hmac.update(label);
+  for (const part of parts) hmac.update(part);
+  return hmac.digest().readUIntBE(0, 6);
+}
+
+function maskEpoch(epoch: number, mask: number): number {
+  return (epoch + mask) % EPOCH_RANGE;
+}
+
+function unmaskEpoch(value: number, mask: number): number {
+  if (value === 0) return 0;
+  return (((value - mask) % EPOCH_RANGE) + EPOCH_RANGE) % EPOCH_RANGE;
+}
+
 function frame(type: number, body: Uint8Array): Uint8Array {
   const result = new Uint8Array(1 + body.length);
   result[0] = type;
@@ -91,8 +124,8 @@ function frame(type: number, body: Uint8Array): Uint8Array {
   return result;
 }
 
-/** The HELLO frame and its body (the body is part of the transcript). */
-export function encodeHello(codec: CborCodec, hello: Hello): { frame: Uint8Array; body: Uint8Array } {
+/** The HELLO frame and its body (the body is part of the transcript); the epoch goes masked. */
+export function encodeHello(codec: CborCodec, hello: Hello, secret: Uint8Array): { frame: Uint8Array; body: Uint8Array } {
   const body = Uint8Array.from(
     codec.encode([
       PROTOCOL_MAGIC,
@@ -100,7 +133,7 @@ export function encodeHello(codec: CborCodec, hello: Hello): { frame: Uint8Array
       hello.cluster,
       hello.nodeId,
       hello.incarnation,
-      hello.epoch,
+      maskEpoch(hello.epoch, epochMask(secret, HELLO_EPOCH_LABEL, hello.nonce)),
       hello.session,
       hello.connection,
       hello.connections,
@@ -113,10 +146,11 @@ export function encodeHello(codec: CborCodec, hello: Hello): { frame: Uint8Array
 }
 
 /**
- * Reads a HELLO frame (type byte included). A wrong magic or version is a protocol mismatch;
- * any other shape problem is a malformed frame.
+ * Reads a HELLO frame (type byte included), unmasking the epoch with `secret` (a dialer with
+ * another secret is refused at its AUTH, before its epoch is used). A wrong magic or version is
+ * a protocol mismatch; any other shape problem is a malformed frame.
  */
-export function decodeHello(codec: CborCodec, bytes: Uint8Array): { hello: Hello; body: Uint8Array } {
+export function decodeHello(codec: CborCodec, bytes: Uint8Array, secret: Uint8Array): { hello: Hello; body: Uint8Array } {
   if (bytes[0] !== FRAME_TYPES.hello) malformed('expected HELLO');
   const body = bytes.subarray(1);
   let decoded: unknown;
@@ -132,17 +166,19 @@ export function decodeHello(codec: CborCodec, bytes: Uint8Array): { hello: Hello
   }
   if (decoded.length !== 12) malformed('HELLO must have 12 fields');
   const expected: unknown = decoded[10];
+  const epoch = checkCount(decoded[5], 'epoch', Number.MAX_SAFE_INTEGER);
+  const nonce = checkNonce(decoded[11]);
   const hello: Hello = {
     cluster: checkId(decoded[2], 'cluster'),
     nodeId: checkId(decoded[3], 'nodeId'),
     incarnation: checkId(decoded[4], 'incarnation'),
-    epoch: checkCount(decoded[5], 'epoch', Number.MAX_SAFE_INTEGER),
+    epoch: unmaskEpoch(epoch, epochMask(secret, HELLO_EPOCH_LABEL, nonce)),
     session: checkId(decoded[6], 'session'),
     connection: checkCount(decoded[7], 'connection', 1023),
     connections: checkCount(decoded[8], 'connections', 1024),
     channelDigest: checkId(decoded[9], 'channelDigest'),
     expectedPeer: expected === null ? undefined : checkId(expected, 'expectedPeer'),
-    nonce: checkNonce(decoded[11]),
+    nonce,
   };
   if (hello.connections === 0 || hello.connection >= hello.connections) malformed('connection index out of range');
   return { hello, body: Uint8Array.from(body) };
@@ -162,14 +198,18 @@ export function proofMatches(expected: Uint8Array, received: Uint8Array): boolea
   return received.length === expected.length && timingSafeEqual(expected, received);
 }
 
-/** The CHALLENGE frame: type, u16 fields length, CBOR fields, proof. Returns the fields for the transcript. */
+/**
+ * The CHALLENGE frame: type, u16 fields length, CBOR fields (the epoch masked), proof. Returns
+ * the fields for the transcript.
+ */
 export function encodeChallenge(
   codec: CborCodec,
   fields: ChallengeFields,
   secret: Uint8Array,
   helloBody: Uint8Array,
 ): { frame: Uint8Array; fields: Uint8Array } {
-  const encoded = Uint8Array.from(codec.encode([fields.nodeId, fields.incarnation, fields.epoch, Buffer.from(fields.nonce)]));
+  const epoch = maskEpoch(fields.epoch, epochMask(secret, CHALLENGE_EPOCH_LABEL, helloBody, fields.nonce));
+  const encoded = Uint8Array.from(codec.encode([fields.nodeId, fields.incarnation, epoch, Buffer.from(fields.nonce)]));
   if (encoded.length > 0xffff) throw new RangeError('challenge fields too long');
   const proof = handshakeProof(secret, 'acceptor', helloBody, encoded);
   const result = new Uint8Array(3 + encoded.length + PROOF_BYTES);
@@ -181,7 +221,13 @@ export function encodeChallenge(
   return { frame: result, fields: encoded };
 }
 
-export function decodeChallenge(codec: CborCodec, bytes: Uint8Array): { challenge: ChallengeFields; fields: Uint8Array; proof: Uint8Array } {
+/** Reads a CHALLENGE frame, unmasking the epoch with `secret` (the caller checks the proof before using anything). */
+export function decodeChallenge(
+  codec: CborCodec,
+  bytes: Uint8Array,
+  secret: Uint8Array,
+  helloBody: Uint8Array,
+): { challenge: ChallengeFields; fields: Uint8Array; proof: Uint8Array } {
   if (bytes[0] !== FRAME_TYPES.challenge || bytes.length < 3) malformed('expected CHALLENGE');
   const length = (bytes[1]! << 8) | bytes[2]!;
   if (bytes.length !== 3 + length + PROOF_BYTES) malformed('CHALLENGE length mismatch');
@@ -193,12 +239,14 @@ export function decodeChallenge(codec: CborCodec, bytes: Uint8Array): { challeng
     malformed('CHALLENGE is not valid CBOR');
   }
   if (!Array.isArray(decoded) || decoded.length !== 4) malformed('CHALLENGE must have 4 fields');
+  const epoch = checkCount(decoded[2], 'epoch', Number.MAX_SAFE_INTEGER);
+  const nonce = checkNonce(decoded[3]);
   return {
     challenge: {
       nodeId: checkId(decoded[0], 'nodeId'),
       incarnation: checkId(decoded[1], 'incarnation'),
-      epoch: checkCount(decoded[2], 'epoch', Number.MAX_SAFE_INTEGER),
-      nonce: checkNonce(decoded[3]),
+      epoch: unmaskEpoch(epoch, epochMask(secret, CHALLENGE_EPOCH_LABEL, helloBody, nonce)),
+      nonce,
     },
     fields,
     proof: Uint8Array.from(bytes.subarray(3 + length)),

@@ -140,7 +140,7 @@ export class Connection {
       const sendHello = (): void => {
         // Read when HELLO leaves, not when the dial starts: the epoch may change meanwhile.
         this.localEpoch = dial.expectedPeer === undefined ? 0 : identity.sessionEpoch(dial.expectedPeer);
-        const { frame, body } = encodeHello(identity.codec, {
+        const hello: Hello = {
           cluster: identity.cluster,
           nodeId: identity.nodeId,
           incarnation: identity.incarnation,
@@ -151,7 +151,8 @@ export class Connection {
           channelDigest: identity.channelDigest,
           expectedPeer: dial.expectedPeer,
           nonce: this.ownNonce,
-        });
+        };
+        const { frame, body } = encodeHello(identity.codec, hello, identity.secret);
         this.helloBody = body;
         this.expectedPeer = dial.expectedPeer;
         socket.send(frame);
@@ -299,7 +300,7 @@ export class Connection {
   private acceptorStep(data: Buffer): void {
     const identity = this.identity;
     if (this.helloBody === undefined) {
-      const { hello, body } = decodeHello(identity.codec, data);
+      const { hello, body } = decodeHello(identity.codec, data, identity.secret);
       if (hello.cluster !== identity.cluster) throw new HandshakeError(CLOSE_CODES.clusterMismatch, `cluster "${hello.cluster}" is not "${identity.cluster}"`);
       if (hello.channelDigest !== identity.channelDigest || hello.connections !== identity.connections) {
         throw new HandshakeError(CLOSE_CODES.channelSetMismatch, 'channel sets differ');
@@ -342,7 +343,7 @@ export class Connection {
     const identity = this.identity;
     if (this.helloBody === undefined) throw new HandshakeError(CLOSE_CODES.malformedFrame, 'handshake frame before HELLO was sent');
     if (this.challengeFields === undefined) {
-      const { challenge, fields, proof } = decodeChallenge(identity.codec, data);
+      const { challenge, fields, proof } = decodeChallenge(identity.codec, data, identity.secret, this.helloBody);
       const expected = handshakeProof(identity.secret, 'acceptor', this.helloBody, fields);
       if (!proofMatches(expected, proof)) throw new HandshakeError(CLOSE_CODES.authenticationFailed, 'acceptor proof does not match the cluster secret');
       if (challenge.nodeId === identity.nodeId) throw new HandshakeError(CLOSE_CODES.nodeIdConflict, 'connected to a node with this node\'s id');
