@@ -214,6 +214,42 @@ describe('peer-down on one side only', () => {
     expect(giver.stats().channels.orders!.duplicatesDropped).toBe(0);
   });
 
+  it('a request queued while the peer was away, failed when its session turns out to have ended, never reaches the peer', async () => {
+    // Review finding: the keeper failed it with RequestInterruptedError at the reconnect, then
+    // sent it all the same; the giver handled it, and its reply arrived as a late one. A caller
+    // that retried the failed request had it handled twice.
+    const b = await startNode('node-b', { channels, timing: short });
+    proxy = await createProxy(b.address()!.port);
+    const path = proxy;
+    const a = await startNode('node-a', { channels, timing: long });
+    await link(a, b, path.url);
+    const asked: unknown[] = [];
+    b.onRequest('orders', ({ payload }) => {
+      asked.push(payload);
+      return 'answer';
+    });
+    const onB = record(b);
+    path.blackhole();
+    const closedOnA = nextEvent<ChannelEvent>(a, 'channel-close');
+    const downOnB = nextEvent<string>(b, 'peer-down');
+    path.sever();
+    await closedOnA;
+    const queued = a.request('node-b', 'orders', 'queued while away', { timeout: 30_000 }).then(
+      () => undefined,
+      (error: FoundationError) => error,
+    );
+    await downOnB; // b ends the session; a, within its grace, keeps the request queued
+    const upOnA = nextEvent<string>(a, 'peer-up');
+    path.restore();
+    await upOnA;
+    expect((await queued)?.code).toBe(CHANNELS_ERROR_CODES.requestInterrupted);
+    expect(a.send('node-b', 'orders', 'after')).toBe(true);
+    await waitFor(() => onB.includes('message after'), 5_000, 'the message sent after the request');
+    expect(asked).toEqual([]);
+    expect(a.stats().channels.orders!.droppedPeerDown).toBe(1);
+    expect(a.stats().channels.orders!.lateReplies).toBe(0);
+  });
+
   it('a reconnect half set up when the grace period ends is dropped, and the next one is a new session', async () => {
     // Two lanes, two connections: the grace ends after connection 0 presented the old epoch
     // and while connection 1 waits, so that session must not come up.
@@ -292,6 +328,82 @@ describe('peer-down on one side only', () => {
     expect((await second.closed).code).toBe(CLOSE_CODES.superseded);
     const third = await rawClient(url);
     expect((await third.handshake({ nodeId: 'raw-peer', channels })).epoch).not.toBe(0);
+  });
+});
+
+describe('a peer that restarts while this node holds what it sent the old incarnation', () => {
+  // Written to the old incarnation and never acknowledged (the path is cut before the
+  // acknowledgement could come back), so still held for sending again after the reconnect.
+  const channels = { orders: { reliable: true } };
+  const holdAcks = { ackDelayMs: 60_000, peerDownGraceMs: 20_000 };
+
+  it('a request the old incarnation took is failed and not sent to the new one (review finding)', async () => {
+    const first = await startNode('node-b', { channels, timing: holdAcks });
+    const port = first.address()!.port;
+    proxy = await createProxy(port);
+    const path = proxy;
+    let askedFirst = 0;
+    first.onRequest('orders', () => {
+      askedFirst += 1;
+      return new Promise(() => undefined); // never answers
+    });
+    const a = await startNode('node-a', { channels, timing: holdAcks });
+    await link(a, first, path.url);
+    const pending = a.request('node-b', 'orders', 'question', { timeout: 30_000 }).then(
+      () => undefined,
+      (error: FoundationError) => error,
+    );
+    expect(a.send('node-b', 'orders', 'message after the request')).toBe(true);
+    await waitFor(() => askedFirst === 1 && a.stats().channels.orders!.unackedMessages === 2, 2_000, 'the request taken, unacknowledged');
+    path.blackhole();
+    path.sever();
+    await first.close();
+    const second = await startNode('node-b', { channels, timing: holdAcks, listen: { host: '127.0.0.1', port } });
+    const asked: unknown[] = [];
+    second.onRequest('orders', ({ payload }) => void asked.push(payload));
+    const received: unknown[] = [];
+    second.onMessage('orders', ({ payload }) => received.push(payload));
+    path.restore();
+    expect((await pending)?.code).toBe(CHANNELS_ERROR_CODES.requestInterrupted);
+    // What else the old incarnation did not acknowledge still goes, at least once, without a gap.
+    await waitFor(() => received.length === 1, 5_000, 'the message held for the old incarnation');
+    expect(received).toEqual(['message after the request']);
+    expect(asked).toEqual([]);
+    expect(second.stats().channels.orders!.sequenceGaps).toBe(0);
+  });
+
+  it('a reply the old incarnation did not acknowledge is dropped, and the new one sees no sequence gap (review finding)', async () => {
+    // The reply was taken out from among the messages held for the old incarnation, which went
+    // out again under their old numbers: the new incarnation counted the reply as lost.
+    const b = await startNode('node-b', { channels, timing: holdAcks });
+    proxy = await createProxy(b.address()!.port);
+    const path = proxy;
+    const first = await startNode('node-a', { channels, timing: holdAcks });
+    await link(first, b, path.url);
+    const release = { reply: (_value: string): void => undefined };
+    b.onRequest('orders', () => {
+      expect(b.send('node-a', 'orders', 'before the reply')).toBe(true);
+      return new Promise<string>((resolve) => (release.reply = resolve));
+    });
+    const receivedFirst: unknown[] = [];
+    first.onMessage('orders', ({ payload }) => receivedFirst.push(payload));
+    const answer = first.request('node-b', 'orders', 'question', { timeout: 30_000 });
+    await waitFor(() => receivedFirst.length === 1, 2_000, 'the message before the reply');
+    release.reply('the reply');
+    expect(await answer).toBe('the reply');
+    expect(b.send('node-a', 'orders', 'after the reply')).toBe(true);
+    await waitFor(() => receivedFirst.length === 2 && b.stats().channels.orders!.unackedMessages === 3, 2_000, 'three frames unacknowledged');
+    path.blackhole();
+    path.sever();
+    await first.close();
+    const second = await startNode('node-a', { channels, timing: holdAcks });
+    const received: unknown[] = [];
+    second.onMessage('orders', ({ payload }) => received.push(payload));
+    await link(second, b);
+    await waitFor(() => received.length === 2, 5_000, 'the messages held for the old incarnation');
+    expect(received).toEqual(['before the reply', 'after the reply']);
+    expect(b.stats().channels.orders!.repliesDropped).toBe(1);
+    expect(second.stats().channels.orders!.sequenceGaps).toBe(0);
   });
 });
 

@@ -26,10 +26,13 @@ export interface OutboundMessage {
   /** Partition key; on monotonic lanes a newer message with the same key replaces a queued one. */
   readonly key: string | undefined;
   /**
-   * Set on replies: the incarnation of the peer whose request this answers. Replies are counted
-   * apart (the transport bounds them per peer) and are never replaced by a newer message.
+   * Set on replies: the requester's session whose request this answers (the link counts its
+   * sessions). Replies are counted apart (the transport bounds them per peer) and are never
+   * replaced by a newer message.
    */
-  readonly replyTo?: string;
+  readonly replyTo?: number;
+  /** Set on requests, which `withdraw` can take back once they have failed on this side. */
+  readonly request?: boolean;
 }
 
 interface Entry {
@@ -37,7 +40,8 @@ interface Entry {
   raw: boolean;
   meta: Uint8Array | undefined;
   key: string | undefined;
-  replyTo: string | undefined;
+  replyTo: number | undefined;
+  request: boolean;
   /** Body size: meta + payload. */
   bytes: number;
   /** Sequence number once framed on a reliable lane; 0 before. */
@@ -104,10 +108,20 @@ export interface OutboundQueue {
   readonly replyMessages: number;
   readonly replyBytes: number;
   /**
-   * Removes the replies addressed to another incarnation than `current` (the requester
-   * restarted: nobody waits for them). Only between sessions, before `rewind`. Returns how many.
+   * Between sessions, before `rewind`, when the peer's session changed: removes what nobody
+   * waits for any more, the replies to requests of another session than `replySession` and,
+   * with `requests`, the requests (they have failed on this side). Only what was never framed,
+   * since a framed message's number is in the peer's stream and a missing one would look lost
+   * to it; with `renumber` (the peer restarted, so its stream starts afresh from whatever number
+   * comes first) what was framed too, and what is left is numbered again without a gap.
    */
-  dropStaleReplies(current: string): number;
+  withdraw(options: WithdrawOptions): { readonly replies: number; readonly requests: number };
+}
+
+export interface WithdrawOptions {
+  readonly replySession: number;
+  readonly requests: boolean;
+  readonly renumber: boolean;
 }
 
 function isLarge(entry: Entry, frameBytes: number): boolean {
@@ -230,8 +244,8 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
     let hasMeta = false;
     const limit = Math.max(maxBytes, 64);
     // A block's items carry consecutive sequence numbers from its first one. Entries resent after
-    // a reconnect keep theirs, and a gap opens among them when a stale reply is dropped, so the
-    // block ends at a gap (a new entry would get nextSeq, which follows the last one assigned).
+    // a reconnect keep theirs; `withdraw` leaves no gap among them, but should one open, the
+    // block ends there (a new entry would get nextSeq, which follows the last one assigned).
     const firstSeq = pending[head]!.seq !== 0 ? pending[head]!.seq : nextSeq;
     let unassigned = 0;
     for (let index = head; index < pending.length && count < maxBlockMessages; index += 1) {
@@ -297,7 +311,17 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
           return 'replaced';
         }
       }
-      const entry: Entry = { payload: message.payload, raw: message.raw, meta: message.meta, key: message.key, replyTo: message.replyTo, bytes, seq: 0, sent: 0 };
+      const entry: Entry = {
+        payload: message.payload,
+        raw: message.raw,
+        meta: message.meta,
+        key: message.key,
+        replyTo: message.replyTo,
+        request: message.request === true,
+        bytes,
+        seq: 0,
+        sent: 0,
+      };
       pending.push(entry);
       queuedBytes += bytes;
       tally.messages += 1;
@@ -359,39 +383,52 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
       byKey?.clear();
       return dropped;
     },
-    dropStaleReplies(current) {
-      if (replyMessages === 0) return 0;
-      const stale = (entry: Entry): boolean => entry.replyTo !== undefined && entry.replyTo !== current;
-      let dropped = 0;
-      const keptPending: Entry[] = [];
-      for (let index = head; index < pending.length; index += 1) {
-        const entry = pending[index]!;
-        if (!stale(entry)) {
-          keptPending.push(entry);
-          continue;
-        }
-        dropped += 1;
-        queuedBytes -= entry.bytes;
+    withdraw({ replySession, requests, renumber }) {
+      const stale = (entry: Entry): boolean =>
+        (entry.replyTo !== undefined && entry.replyTo !== replySession) || (requests && entry.request);
+      const removable = (entry: Entry): boolean => stale(entry) && (renumber || entry.seq === 0);
+      let replies = 0;
+      let withdrawn = 0;
+      const remove = (entry: Entry): void => {
+        if (entry.replyTo === undefined) withdrawn += 1;
+        else replies += 1;
         leave(entry);
         releaseReply(entry);
-      }
+        if (byKey !== undefined && entry.key !== undefined && byKey.get(entry.key) === entry) byKey.delete(entry.key);
+      };
+      const firstSeq = unacked[unackedHead]?.seq ?? pending[head]?.seq ?? 0;
       const keptUnacked: Entry[] = [];
       for (let index = unackedHead; index < unacked.length; index += 1) {
         const entry = unacked[index]!;
-        if (!stale(entry)) {
+        if (!removable(entry)) {
           keptUnacked.push(entry);
           continue;
         }
-        dropped += 1;
         unackedBytes -= entry.bytes;
-        leave(entry);
-        releaseReply(entry);
+        remove(entry);
       }
-      pending = keptPending;
-      head = 0;
+      const keptPending: Entry[] = [];
+      for (let index = head; index < pending.length; index += 1) {
+        const entry = pending[index]!;
+        if (!removable(entry)) {
+          keptPending.push(entry);
+          continue;
+        }
+        queuedBytes -= entry.bytes;
+        remove(entry);
+      }
       unacked = keptUnacked;
       unackedHead = 0;
-      return dropped;
+      pending = keptPending;
+      head = 0;
+      if (renumber && firstSeq !== 0) {
+        // Framed entries are the unacknowledged ones, then at most a partly sent one.
+        let seq = firstSeq;
+        for (const entry of unacked) entry.seq = seq++;
+        for (const entry of pending) if (entry.seq !== 0) entry.seq = seq++;
+        nextSeq = seq;
+      }
+      return { replies, requests: withdrawn };
     },
     get queuedMessages() {
       return pending.length - head;

@@ -98,6 +98,12 @@ export class Link {
   incarnation: string | undefined;
   /** The peer's session epoch for this node in the current (or last) session. */
   peerEpoch: number | undefined;
+  /**
+   * Counts the sessions of the peer's requests: a new one whenever either side ends a session
+   * (this side's peer-down, the peer's restart or its new epoch), after which nobody waits for
+   * the replies to the requests of the old one. Replies carry the count they answer.
+   */
+  replySession = 0;
   session: string | undefined;
   role: 'dialer' | 'acceptor' | undefined;
   connections: (Connection | undefined)[];
@@ -698,22 +704,22 @@ export class Link {
       // The same incarnation with another epoch ended the session on its side (its grace ran
       // out first, or it disconnected) and dropped what it held for this node.
       const ended = !restarted && this.peerEpoch !== undefined && this.peerEpoch !== epoch;
-      if (restarted) {
-        // The peer restarted: its old incarnation is gone, and nobody waits for the replies to
-        // its requests (its request ids start over, so one could answer a new request).
-        for (let lane = 0; lane < this.queues.length; lane += 1) {
-          const dropped = this.queues[lane]!.dropStaleReplies(incarnation);
-          if (dropped > 0) this.host.counters[this.host.layout.channelOfLane[lane]!]!.repliesDropped += dropped;
-        }
-      }
-      if ((restarted || ended) && this.peerUpEmitted) {
-        const reason = restarted ? 'peer restarted' : 'peer ended the session';
-        this.peerUpEmitted = false;
-        this.host.peerDown(this, reason);
+      if (restarted || ended) {
+        // Nobody waits for the replies to the peer's requests of the old session any more (a
+        // restarted peer's request ids start over, so one could even answer a new request).
+        this.replySession += 1;
         // Nor will the peer answer this side's requests of the old session (a restarted one
-        // forgot them; one that ended the session dropped its replies): fail them as at any
-        // peer-down (outcome unknown), instead of leaving them to time out.
-        this.requests.failAll(this.peer, reason);
+        // forgot them; one that ended the session dropped its replies): they fail as at any
+        // peer-down (outcome unknown), instead of waiting for their timeout, and those still
+        // queued here are not sent after all.
+        const interrupted = this.peerUpEmitted;
+        this.withdraw(restarted, interrupted);
+        if (interrupted) {
+          const reason = restarted ? 'peer restarted' : 'peer ended the session';
+          this.peerUpEmitted = false;
+          this.host.peerDown(this, reason);
+          this.requests.failAll(this.peer, reason);
+        }
       }
       this.incarnation = incarnation;
       this.peerEpoch = epoch;
@@ -842,6 +848,7 @@ export class Link {
    */
   private dropQueues(reason: string): void {
     this.host.renewSessionEpoch(this.peer);
+    this.replySession += 1;
     for (const channel of this.host.channels) {
       let dropped = 0;
       const offset = this.host.layout.offsets[channel.index]!;
@@ -853,6 +860,21 @@ export class Link {
       this.full[channel.index] = false;
     }
     this.requests.failAll(this.peer, reason);
+  }
+
+  /**
+   * The peer's session changed: takes out of the queues the replies to its old session's
+   * requests and, with `requests`, this side's requests (failed now). Only what never left, but
+   * everything of the kind for a restarted peer, which starts a new stream (outbound-queue.ts).
+   */
+  private withdraw(restarted: boolean, requests: boolean): void {
+    const { channels, layout, counters } = this.host;
+    for (let lane = 0; lane < this.queues.length; lane += 1) {
+      const channel = channels[layout.channelOfLane[lane]!]!;
+      const withdrawn = this.queues[lane]!.withdraw({ replySession: this.replySession, requests, renumber: restarted });
+      if (withdrawn.replies > 0) counters[channel.index]!.repliesDropped += withdrawn.replies;
+      if (withdrawn.requests > 0) this.host.dropped(this, channel, withdrawn.requests);
+    }
   }
 
   private scheduleReconnect(): void {

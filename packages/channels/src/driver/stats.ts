@@ -6,7 +6,10 @@ export interface ChannelCounters {
   messagesQueued: number;
   /** Messages refused because the queue was full. */
   rejectedFull: number;
-  /** Messages dropped because the peer went down (queued or unacknowledged). */
+  /**
+   * Messages dropped because the peer went down (queued or unacknowledged), and requests taken
+   * back before they left when a restart or a new session of the peer failed them.
+   */
   droppedPeerDown: number;
   /** Monotonic messages replaced by a newer one with the same key before being sent. */
   replaced: number;
@@ -23,8 +26,10 @@ export interface ChannelCounters {
    * Reliable messages that never arrived, counted when a later sequence number of the same
    * sender stream did (the numbers skipped). A peer that drops what it held for this node (at
    * its peer-down) starts a new session epoch, so this node reports peer-down too and starts a
-   * new stream; a gap therefore means messages lost without a peer-down here: from a peer of a
-   * version without session epochs, or replies a peer dropped because this node restarted.
+   * new stream; and what a peer takes back at a session change (replies nobody waits for, its
+   * failed requests) either never had a number or, towards a restarted node, is numbered again.
+   * A gap therefore means messages lost without a peer-down here: from a peer of a version
+   * without session epochs.
    */
   sequenceGaps: number;
   /** Messages that arrived with no handler registered for the channel. */
@@ -39,7 +44,8 @@ export interface ChannelCounters {
   repliesFailed: number;
   /**
    * Requests left unanswered: `limits.maxReplyMessages` replies were waiting for that peer
-   * (handler not called, or its reply discarded), or the requester restarted before the reply left.
+   * (handler not called, or its reply discarded), or the requester's session ended before the
+   * reply left (it restarted, or either side reported peer-down), so nobody waited for it.
    */
   repliesDropped: number;
 }

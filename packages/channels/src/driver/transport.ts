@@ -568,12 +568,13 @@ export function createTransport(options: TransportOptions): Transport {
       counter.repliesDropped += 1;
       return;
     }
-    const requester = link.incarnation ?? '';
+    const session = link.replySession;
     const handler = requestHandlers.get(channel.name);
     const reply = (kind: MetaKind, value: unknown): void => {
       if (link.isRemoved || links.get(link.peer) !== link) return;
-      if (link.incarnation !== requester) {
-        // The requester restarted meanwhile; its new incarnation reuses request ids.
+      if (link.replySession !== session) {
+        // The session ended meanwhile: the requester failed the request (and, if it restarted,
+        // its new incarnation reuses request ids).
         counter.repliesDropped += 1;
         return;
       }
@@ -598,7 +599,7 @@ export function createTransport(options: TransportOptions): Transport {
       }
       counter.messagesQueued += 1;
       // One literal (not `{ ...message, replyTo }`, which gives each reply a V8 map of its own).
-      link.enqueue(channel, lane, { payload: message.payload, raw: message.raw, meta: message.meta, key: message.key, replyTo: requester });
+      link.enqueue(channel, lane, { payload: message.payload, raw: message.raw, meta: message.meta, key: message.key, replyTo: session });
     };
     if (handler === undefined) {
       reply(META_KINDS.errorReply, new NoResponderError(nodeId, channel.name).toJSON());
@@ -709,7 +710,9 @@ export function createTransport(options: TransportOptions): Transport {
       return 'full';
     }
     const lane = link.pickLane(channel, key);
-    if (link.enqueue(channel, lane, message) === 'replaced') counter.replaced += 1;
+    // A request is marked, so that the link can take it back if it fails before it leaves.
+    const queued = kind === META_KINDS.request ? { payload: message.payload, raw: message.raw, meta: message.meta, key: message.key, request: true } : message;
+    if (link.enqueue(channel, lane, queued) === 'replaced') counter.replaced += 1;
     counter.messagesQueued += 1;
     return 'ok';
   }
