@@ -113,6 +113,12 @@ export interface LimitOptions {
    * QueueFullError reply (an empty reply queue takes one reply of any size). Default 16 MiB.
    */
   readonly maxReplyBytes?: number;
+  /**
+   * Peers whose session epoch, receive state (the sequence numbers delivered from them) and
+   * sequence floor this node keeps after their link goes, so that a peer coming back is known;
+   * past it the longest unused are forgotten. Default 10,000.
+   */
+  readonly rememberedPeers?: number;
 }
 
 export interface TelemetryEvent {
@@ -172,6 +178,7 @@ export interface ResolvedLimits {
   readonly maxPendingHandshakes: number;
   readonly maxReplyMessages: number;
   readonly maxReplyBytes: number;
+  readonly rememberedPeers: number;
 }
 
 const LAN_TIMING: ResolvedTiming = Object.freeze({
@@ -206,6 +213,7 @@ const DEFAULT_LIMITS: ResolvedLimits = Object.freeze({
   maxPendingHandshakes: 256,
   maxReplyMessages: 1_024,
   maxReplyBytes: 16 * 1024 * 1024,
+  rememberedPeers: 10_000,
 });
 
 /** Timings and limits for a LAN cluster (the defaults). */
@@ -245,6 +253,7 @@ export function resolveLimits(options: LimitOptions | undefined): ResolvedLimits
   check('limits.maxPendingHandshakes', merged.maxPendingHandshakes, { integer: true, min: 1 });
   check('limits.maxReplyMessages', merged.maxReplyMessages, { integer: true, min: 1 });
   check('limits.maxReplyBytes', merged.maxReplyBytes, { integer: true, min: 1024 });
+  check('limits.rememberedPeers', merged.rememberedPeers, { integer: true, min: 1 });
   if (merged.frameBytes > 16 * 1024 * 1024) throw new ChannelsConfigError('limits.frameBytes', 'must be at most 16 MiB');
   return merged;
 }

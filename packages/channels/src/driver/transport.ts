@@ -127,14 +127,11 @@ const SMALL_RAW_BYTES = 4096;
 const REFUSING_PER_ADDRESS = 8;
 const REFUSING_TOTAL = 64;
 const SECRET_MIN_BYTES = 16;
-/** Peers whose receive state, session epoch or sequence floor is kept after their link goes. */
-const REMEMBERED_PEERS = 10_000;
-
-/** Sets `key` as the newest entry of `map`, forgetting the oldest past REMEMBERED_PEERS. */
-function remember<Value>(map: Map<string, Value>, key: string, value: Value): void {
+/** Sets `key` as the newest entry of `map`, forgetting the oldest past `bound` (limits.rememberedPeers). */
+function remember<Value>(map: Map<string, Value>, key: string, value: Value, bound: number): void {
   map.delete(key);
   map.set(key, value);
-  if (map.size > REMEMBERED_PEERS) map.delete(map.keys().next().value!);
+  if (map.size > bound) map.delete(map.keys().next().value!);
 }
 
 /** ws's `generateMask`: leaves the key all zero. */
@@ -287,7 +284,7 @@ export function createTransport(options: TransportOptions): Transport {
       // A new incarnation, or one that dropped its queues for this node (a new session epoch):
       // it resends nothing older, so its next numbers start a new stream.
       const sequences = Array.from({ length: layout.totalLanes }, () => createReceiveSequence());
-      remember(receiveState, peer, { incarnation: peerIncarnation, epoch, sequences });
+      remember(receiveState, peer, { incarnation: peerIncarnation, epoch, sequences }, limits.rememberedPeers);
       return sequences;
     },
     renewSessionEpoch(peer) {
@@ -296,10 +293,10 @@ export function createTransport(options: TransportOptions): Transport {
       // Random rather than counted: equal only by chance (2^-48), and it tells nobody how often.
       while (epoch === 0 || epoch === previous) epoch = randomBytes(6).readUIntBE(0, 6);
       // A peer forgotten here sees epoch 0, another epoch, so a new session.
-      remember(sessionEpochs, peer, epoch);
+      remember(sessionEpochs, peer, epoch, limits.rememberedPeers);
     },
     sequenceFloor: (peer) => sequenceFloors.get(peer) ?? [],
-    saveSequenceFloor: (peer, lastSeqs) => remember(sequenceFloors, peer, lastSeqs),
+    saveSequenceFloor: (peer, lastSeqs) => remember(sequenceFloors, peer, lastSeqs, limits.rememberedPeers),
     deliver,
     violation(link, connection, code, reason) {
       reportViolation(connection, code, reason, link.peer);
