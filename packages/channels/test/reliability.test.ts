@@ -302,7 +302,7 @@ describe('peer-down on one side only', () => {
     const node = await startNode('target', { channels, timing: { peerDownGraceMs: 100 } });
     const url = node.address()!.url;
     const first = await rawClient(url);
-    expect((await first.handshake({ nodeId: 'raw-peer', channels })).epoch).toBe(0);
+    const firstEpoch = (await first.handshake({ nodeId: 'raw-peer', channels })).epoch;
     await waitFor(() => node.peers().includes('raw-peer'), 2_000, 'the raw peer to be up');
     // A second session of the same node id gets its CHALLENGE while the first is alive...
     const second = await rawClient(url);
@@ -327,7 +327,82 @@ describe('peer-down on one side only', () => {
     await expect(secondHandshake).rejects.toThrow();
     expect((await second.closed).code).toBe(CLOSE_CODES.superseded);
     const third = await rawClient(url);
-    expect((await third.handshake({ nodeId: 'raw-peer', channels })).epoch).not.toBe(0);
+    expect((await third.handshake({ nodeId: 'raw-peer', channels })).epoch).not.toBe(firstEpoch);
+  });
+});
+
+describe('past the bound on remembered peers (limits.rememberedPeers)', () => {
+  // Review finding: past the bound the oldest session epoch was forgotten, whoever it belonged
+  // to, and a peer without one was shown epoch 0: the epoch of a peer whose link was up changed
+  // under it, and a peer this node had ended a session with could be shown the very epoch it
+  // saw before that.
+  const channels = { orders: { reliable: true } };
+  const short = { peerDownGraceMs: 400 };
+  const long = { peerDownGraceMs: 20_000 };
+
+  function record(node: Transport): string[] {
+    const events: string[] = [];
+    node.on('peer-up', () => events.push('peer-up'));
+    node.on('peer-down', () => events.push('peer-down'));
+    node.onMessage('orders', ({ payload }) => events.push(`message ${String(payload)}`));
+    return events;
+  }
+
+  /** A node `id` connects to `node`, which then ends the session (and renews its epoch for it). */
+  async function dropAPeer(node: Transport, id: string): Promise<void> {
+    const other = await startNode(id, { channels });
+    await link(other, node);
+    const down = nextEvent<string>(node, 'peer-down', (peer) => peer === id);
+    node.disconnect(id);
+    await down;
+    await other.close();
+  }
+
+  it('a peer with a link keeps its epoch: a reconnect is not taken for a new session, nothing arrives twice', async () => {
+    const b = await startNode('node-b', { channels, timing: { ...long, ackDelayMs: 60_000 } });
+    proxy = await createProxy(b.address()!.port);
+    const path = proxy;
+    const a = await startNode('node-a', { channels, timing: long, limits: { rememberedPeers: 2 } });
+    await link(a, b, path.url);
+    // a ends a session with b once, so it holds an epoch for b other than the first.
+    const downOnA = nextEvent<string>(a, 'peer-down');
+    a.disconnect('node-b');
+    await downOnA;
+    await link(a, b, path.url);
+    const onB = record(b);
+    expect(a.send('node-b', 'orders', 'm1')).toBe(true);
+    await waitFor(() => onB.includes('message m1'), 2_000, 'm1'); // not acknowledged yet (ackDelayMs)
+    await dropAPeer(a, 'node-c');
+    await dropAPeer(a, 'node-d');
+    const reopened = nextEvent<ChannelEvent>(a, 'channel-open');
+    path.sever(); // both sides reconnect within their grace: the same session
+    await reopened;
+    expect(a.send('node-b', 'orders', 'm2')).toBe(true);
+    await waitFor(() => onB.includes('message m2'), 2_000, 'm2');
+    expect(onB).toEqual(['message m1', 'message m2']);
+  });
+
+  it('a peer forgotten after its session ended is shown a new epoch, not the one it saw before', async () => {
+    const a = await startNode('node-a', { channels, timing: short, limits: { rememberedPeers: 2 } });
+    proxy = await createProxy(a.address()!.port);
+    const path = proxy;
+    const b = await startNode('node-b', { channels, timing: long });
+    await link(b, a, path.url); // b dials: a keeps no link for b once it gives up
+    const onB = record(b);
+    expect(a.send('node-b', 'orders', 'm1')).toBe(true);
+    await waitFor(() => onB.includes('message m1') && a.stats().channels.orders!.unackedMessages === 0, 2_000, 'm1');
+    path.blackhole();
+    const downOnA = nextEvent<string>(a, 'peer-down');
+    path.sever();
+    await downOnA; // a ends the session; b, within its grace, keeps it
+    await dropAPeer(a, 'node-c');
+    await dropAPeer(a, 'node-d'); // a forgets what it kept for b
+    const state = (node: Transport, peer: string): string | undefined => node.stats().peers.find((item) => item.peer === peer)?.state;
+    path.restore();
+    await waitFor(() => state(a, 'node-b') === 'up' && state(b, 'node-a') === 'up', 5_000, 'both sides up');
+    expect(a.send('node-b', 'orders', 'm2')).toBe(true);
+    await waitFor(() => a.stats().channels.orders!.queuedMessages + a.stats().channels.orders!.unackedMessages === 0, 5_000, 'm2 to be acknowledged');
+    expect(onB).toEqual(['message m1', 'peer-down', 'peer-up', 'message m2']);
   });
 });
 

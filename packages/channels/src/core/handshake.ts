@@ -13,12 +13,15 @@
 // side's proof from being replayed as the other's. The secret never crosses the wire. Each
 // side checks the other's proof with a constant-time comparison before anything else happens.
 //
-// The epoch is the sender's session epoch for the node at the other end: 0 until the sender
-// drops what it kept for that node's session (its peer-down), then a fresh random value each
-// time it does. A peer that sees another epoch than last time from the same incarnation knows
+// The epoch is the sender's session epoch for the node at the other end: a random value the
+// sender adopts at its first session with that node, and a fresh one each time it drops what it
+// kept for that node's session (its peer-down). A sender that holds none for the node (it never
+// met it, or forgot it past limits.rememberedPeers) sends a fresh value, never one the node could
+// have seen before. A peer that sees another epoch than last time from the same incarnation knows
 // the session it kept did not go on, as when the incarnation changes. A dialer that does not
-// know yet whom it reaches (a URL it never connected to) sends 0; versions before session
-// epochs always send 0 and ignore the value. Both proofs cover both epochs.
+// know yet whom it reaches (a URL it never connected to) sends a fresh value, and dials again if
+// it reaches a node it holds another epoch for; versions before session epochs always send 0 and
+// ignore the value. Both proofs cover both epochs.
 //
 // Each side sends its epoch before the other has proved anything (HELLO before the acceptor's
 // proof, CHALLENGE before the dialer's), and the epoch says whether and when this node dropped

@@ -36,8 +36,11 @@ export interface LocalIdentity {
   readonly clock: Scheduler;
   /** Bytes read from one connection per event-loop turn before its socket pauses until the next turn. */
   readonly turnBytes: number;
-  /** This node's session epoch for `peer`, as the handshake presents it (see handshake.ts). */
-  sessionEpoch(peer: string): number;
+  /**
+   * This node's session epoch for `peer`, as the handshake presents it (see handshake.ts); a
+   * fresh one for a peer it holds none for, or an unknown one (`undefined`: a dial by URL).
+   */
+  sessionEpoch(peer: string | undefined): number;
 }
 
 /** The peer at the other end, once its proof checked out. */
@@ -139,7 +142,7 @@ export class Connection {
     if (role === 'dialer' && dial !== undefined) {
       const sendHello = (): void => {
         // Read when HELLO leaves, not when the dial starts: the epoch may change meanwhile.
-        this.localEpoch = dial.expectedPeer === undefined ? 0 : identity.sessionEpoch(dial.expectedPeer);
+        this.localEpoch = identity.sessionEpoch(dial.expectedPeer);
         const hello: Hello = {
           cluster: identity.cluster,
           nodeId: identity.nodeId,

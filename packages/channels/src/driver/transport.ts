@@ -127,11 +127,11 @@ const SMALL_RAW_BYTES = 4096;
 const REFUSING_PER_ADDRESS = 8;
 const REFUSING_TOTAL = 64;
 const SECRET_MIN_BYTES = 16;
-/** Sets `key` as the newest entry of `map`, forgetting the oldest past `bound` (limits.rememberedPeers). */
-function remember<Value>(map: Map<string, Value>, key: string, value: Value, bound: number): void {
-  map.delete(key);
-  map.set(key, value);
-  if (map.size > bound) map.delete(map.keys().next().value!);
+/** A session epoch: random, 48 bits, never 0 (what versions before session epochs send). */
+function randomEpoch(): number {
+  let epoch = 0;
+  while (epoch === 0) epoch = randomBytes(6).readUIntBE(0, 6);
+  return epoch;
 }
 
 /** ws's `generateMask`: leaves the key all zero. */
@@ -167,8 +167,10 @@ export function createTransport(options: TransportOptions): Transport {
   const counters: ChannelCounters[] = channels.map(() => createChannelCounters());
   const laneCounters: LaneCounters[] = Array.from({ length: layout.totalLanes }, () => createLaneCounters());
   const incarnation = randomBytes(12).toString('base64url');
-  // This node's session epoch per peer (see handshake.ts): absent (0) until this node drops what
-  // it kept for the peer, then a fresh value each time. Outlives links, like the receive state.
+  // This node's session epoch per peer (see handshake.ts): a random value adopted at the first
+  // session with the peer, and a fresh one each time this node drops what it kept for the peer.
+  // Outlives links, like the receive state. A peer without one (never met, or forgotten past
+  // limits.rememberedPeers) is shown a fresh value, never one it could have seen before.
   const sessionEpochs = new Map<string, number>();
   const identity: LocalIdentity = {
     cluster,
@@ -180,13 +182,40 @@ export function createTransport(options: TransportOptions): Transport {
     codec,
     clock,
     turnBytes: limits.turnBytes,
-    sessionEpoch: (peer) => sessionEpochs.get(peer) ?? 0,
+    sessionEpoch: (peer) => (peer === undefined ? undefined : sessionEpochs.get(peer)) ?? randomEpoch(),
   };
   const maxMessageBytes = Math.max(...channels.map((channel) => channel.maxMessageBytes));
   // Hard cap of one WebSocket message: a block frame or a chunk (a whole message without chunking).
   const maxPayload = Math.max(limits.frameBytes + 64, Math.min(limits.chunkBytes, maxMessageBytes + MAX_META_BYTES) + MAX_CHUNK_HEADER_BYTES);
 
   const links = new Map<string, Link>();
+
+  /**
+   * Sets `key` as the newest entry of `map` (session epochs, receive state, sequence floors).
+   * Past limits.rememberedPeers the oldest entry of a peer without a link is forgotten. A link
+   * relies on its peer's entries (an epoch or a receive state forgotten under it would make its
+   * next reconnect a new session for the peer, or deliver again what was delivered), so those
+   * stay, moved to the newest end: the map outgrows the bound only by the links there are.
+   */
+  const remember = <Value>(map: Map<string, Value>, key: string, value: Value): void => {
+    map.delete(key);
+    map.set(key, value);
+    for (let looked = map.size; map.size > limits.rememberedPeers && looked > 0; looked -= 1) {
+      const [oldest, kept] = map.entries().next().value!;
+      map.delete(oldest);
+      if (links.has(oldest)) map.set(oldest, kept);
+    }
+  };
+
+  /**
+   * The epoch a handshake with `peer` presented, once the peer proved itself: adopted if this
+   * node holds none for it; false if it holds another (it dropped the peer's state meanwhile).
+   */
+  const adoptEpoch = (peer: string, presented: number): boolean => {
+    const known = sessionEpochs.get(peer);
+    if (known === undefined) remember(sessionEpochs, peer, presented);
+    return known === undefined || known === presented;
+  };
   const upOrder: string[] = [];
   const connections = new Set<Connection>();
   const probes = new Map<string, { connection: Connection; target: string }>();
@@ -284,19 +313,18 @@ export function createTransport(options: TransportOptions): Transport {
       // A new incarnation, or one that dropped its queues for this node (a new session epoch):
       // it resends nothing older, so its next numbers start a new stream.
       const sequences = Array.from({ length: layout.totalLanes }, () => createReceiveSequence());
-      remember(receiveState, peer, { incarnation: peerIncarnation, epoch, sequences }, limits.rememberedPeers);
+      remember(receiveState, peer, { incarnation: peerIncarnation, epoch, sequences });
       return sequences;
     },
     renewSessionEpoch(peer) {
-      const previous = sessionEpochs.get(peer) ?? 0;
-      let epoch = 0;
+      const previous = sessionEpochs.get(peer);
       // Random rather than counted: equal only by chance (2^-48), and it tells nobody how often.
-      while (epoch === 0 || epoch === previous) epoch = randomBytes(6).readUIntBE(0, 6);
-      // A peer forgotten here sees epoch 0, another epoch, so a new session.
-      remember(sessionEpochs, peer, epoch, limits.rememberedPeers);
+      let epoch = randomEpoch();
+      while (epoch === previous) epoch = randomEpoch();
+      remember(sessionEpochs, peer, epoch);
     },
     sequenceFloor: (peer) => sequenceFloors.get(peer) ?? [],
-    saveSequenceFloor: (peer, lastSeqs) => remember(sequenceFloors, peer, lastSeqs, limits.rememberedPeers),
+    saveSequenceFloor: (peer, lastSeqs) => remember(sequenceFloors, peer, lastSeqs),
     deliver,
     violation(link, connection, code, reason) {
       reportViolation(connection, code, reason, link.peer);
@@ -388,10 +416,12 @@ export function createTransport(options: TransportOptions): Transport {
         }
         // CHALLENGE presented this node's session epoch for the peer; if this node dropped the
         // peer's state since (its grace ended meanwhile), that session would not be a new one.
-        if (connection.localEpoch !== identity.sessionEpoch(peer)) {
+        const known = sessionEpochs.get(peer);
+        if (known !== undefined && known !== connection.localEpoch) {
           return { code: CLOSE_CODES.superseded, reason: 'this node ended the session during the handshake' };
         }
         const link = existing ?? linkFor(peer);
+        adoptEpoch(peer, connection.localEpoch); // with the link first, so that it is kept
         link.acceptSession(connection);
         return undefined;
       }
@@ -400,7 +430,13 @@ export function createTransport(options: TransportOptions): Transport {
     },
     identified(connection, peer) {
       const probe = probes.get(connection.session);
-      if (probe === undefined) return undefined;
+      if (probe === undefined) {
+        // A dial by node id presented the epoch this node holds for the peer, or a fresh one.
+        if (connection.index === 0 && !adoptEpoch(peer.nodeId, connection.localEpoch)) {
+          return { code: CLOSE_CODES.superseded, reason: 'this node ended the session during the handshake' };
+        }
+        return undefined;
+      }
       probes.delete(connection.session);
       urlToNode.set(probe.target, peer.nodeId);
       const link = linkFor(peer.nodeId);
@@ -408,9 +444,9 @@ export function createTransport(options: TransportOptions): Transport {
       link.url = probe.target;
       if (link.state === 'up' || link.establishing) return { code: CLOSE_CODES.superseded, reason: 'already connected' };
       link.cancelReconnect();
-      if (connection.localEpoch !== identity.sessionEpoch(peer.nodeId)) {
-        // The probe's HELLO left before it knew whom it reached, so it carried epoch 0, and
-        // this node has ended a session with that peer before: dial again, with the epoch.
+      if (!adoptEpoch(peer.nodeId, connection.localEpoch)) {
+        // The probe's HELLO left before it knew whom it reached, so it carried a fresh epoch,
+        // and this node holds another for that peer: dial again, with that one.
         link.dial();
         return { code: CLOSE_CODES.superseded, reason: 'dialing again with the session epoch' };
       }
