@@ -331,6 +331,31 @@ describe('peer-down on one side only', () => {
   });
 });
 
+describe('two nodes that never met dial each other at once', () => {
+  // Review finding: each side showed the other a fresh epoch per handshake, one in its HELLO and
+  // another in its CHALLENGE. Whichever handshake finished first adopted its epoch, and the
+  // other's then looked like a session this node had ended meanwhile: both were refused (4016),
+  // and the link waited for a reconnect.
+  it('one session opens and neither dial is refused', async () => {
+    const urls = new Map<string, string>();
+    const resolveAddress = (peer: string): string | undefined => urls.get(peer);
+    for (let round = 0; round < 5; round += 1) {
+      const a = await startNode(`node-a${round}`, { resolveAddress });
+      const b = await startNode(`node-b${round}`, { resolveAddress });
+      urls.set(a.nodeId, a.address()!.url);
+      urls.set(b.nodeId, b.address()!.url);
+      const refusals: number[] = [];
+      for (const node of [a, b]) node.on('connection-error', (event) => refusals.push(event.error.closeCode ?? -1));
+      const up = Promise.all([nextEvent<string>(a, 'peer-up'), nextEvent<string>(b, 'peer-up')]);
+      a.connect(b.nodeId);
+      b.connect(a.nodeId);
+      await up;
+      expect(refusals).not.toContain(CLOSE_CODES.superseded);
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
+
 describe('past the bound on remembered peers (limits.rememberedPeers)', () => {
   // Review finding: past the bound the oldest session epoch was forgotten, whoever it belonged
   // to, and a peer without one was shown epoch 0: the epoch of a peer whose link was up changed

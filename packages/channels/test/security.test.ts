@@ -9,6 +9,7 @@ import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import type { ChannelEvent, ConnectionErrorEvent, ProtocolViolationError } from '../src/index';
 import { createCborCodec } from '../src/core/cbor';
+import { decodeChallenge, decodeHello } from '../src/core/handshake';
 import { generateCertificates } from './certificates';
 import type { TestCertificates } from './certificates';
 import { SECRET, closeNodes, createProxy, expectedDigest, link, nextEvent, rawClient, startNode, waitFor } from './helpers';
@@ -160,28 +161,39 @@ describe('session epochs before the other side has authenticated', () => {
     const down = nextEvent<string>(node, 'peer-down');
     known.socket.terminate();
     await down; // the node dropped what it kept for dropped-peer: a new session epoch
-    const seen = async (nodeId: string): Promise<unknown> => {
+    /** The epoch field as it crossed the wire, and as a holder of the secret reads it. */
+    const seen = async (nodeId: string): Promise<{ wire: unknown; epoch: number }> => {
       const client = await rawClient(url);
-      client.send(hello(nodeId));
+      const frame = hello(nodeId);
+      client.send(frame);
       await waitFor(() => client.frames.length > 0, 2_000, 'the CHALLENGE');
       client.socket.terminate();
-      return challengeEpoch(client.frames[0]!);
+      const challenge = client.frames[0]!;
+      return { wire: challengeEpoch(challenge), epoch: decodeChallenge(codec, challenge, Buffer.from(SECRET), frame.subarray(1)).challenge.epoch };
     };
     const dropped = [await seen('dropped-peer'), await seen('dropped-peer')];
     const neverSeen = [await seen('never-seen'), await seen('never-seen')];
-    // Whichever node id is claimed, the field changes with every handshake: nothing to tell apart.
-    expect(neverSeen).not.toContain(0);
-    expect(neverSeen[0]).not.toBe(neverSeen[1]);
-    expect(dropped[0]).not.toBe(dropped[1]);
+    // The node shows each node id one epoch across handshakes (for a node id it never met, the
+    // same fresh one until a handshake adopts it), and the one it shows the dropped peer is not
+    // the one of that peer's session...
+    expect(dropped[1]!.epoch).toBe(dropped[0]!.epoch);
+    expect(neverSeen[1]!.epoch).toBe(neverSeen[0]!.epoch);
+    expect(neverSeen[0]!.epoch).not.toBe(0);
+    // ...yet whichever node id is claimed, the field on the wire changes with every handshake.
+    expect(neverSeen.map(({ wire }) => wire)).not.toContain(0);
+    expect(neverSeen[0]!.wire).not.toBe(neverSeen[1]!.wire);
+    expect(dropped[0]!.wire).not.toBe(dropped[1]!.wire);
   });
 
   it('HELLO shows an acceptor without the secret nothing of what the dialer keeps for the node it expects', async () => {
     const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
     await new Promise<void>((resolve) => server.once('listening', () => resolve()));
     const epochs: unknown[] = [];
+    const unmasked: number[] = [];
     server.on('connection', (socket: WebSocket) => {
       socket.once('message', (frame: Buffer) => {
         epochs.push((codec.decode(frame.subarray(1)) as unknown[])[5]);
+        unmasked.push(decodeHello(codec, frame, Buffer.from(SECRET)).hello.epoch);
         socket.terminate(); // the dialer tries again
       });
     });
@@ -192,9 +204,12 @@ describe('session epochs before the other side has authenticated', () => {
       await waitFor(() => epochs.length >= 1, 5_000, 'a HELLO');
       a.disconnect('node-b'); // a drops what it kept for node-b: it holds an epoch for it now
       epochs.length = 0;
+      unmasked.length = 0;
       a.connect('node-b');
       await waitFor(() => epochs.length >= 2, 5_000, 'two more HELLOs');
       a.disconnect('node-b');
+      // The dialer presented the same epoch both times; only its masked form changed.
+      expect(unmasked[1]).toBe(unmasked[0]);
       expect(epochs).not.toContain(0);
       expect(epochs[0]).not.toBe(epochs[1]);
     } finally {

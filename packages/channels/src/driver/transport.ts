@@ -128,6 +128,9 @@ const REFUSING_PER_ADDRESS = 8;
 const REFUSING_TOTAL = 64;
 const SECRET_MIN_BYTES = 16;
 /** A session epoch: random, 48 bits, never 0 (what versions before session epochs send). */
+/** Provisional epochs kept for peers this node holds no epoch for (see provisionalEpochs). */
+const MAX_PROVISIONAL_EPOCHS = 1024;
+
 function randomEpoch(): number {
   let epoch = 0;
   while (epoch === 0) epoch = randomBytes(6).readUIntBE(0, 6);
@@ -172,6 +175,26 @@ export function createTransport(options: TransportOptions): Transport {
   // Outlives links, like the receive state. A peer without one (never met, or forgotten past
   // limits.rememberedPeers) is shown a fresh value, never one it could have seen before.
   const sessionEpochs = new Map<string, number>();
+  /**
+   * The fresh epoch shown to a peer this node holds none for, kept until one of its handshakes
+   * adopts it, so that handshakes under way with it at once (each side dialing the other, first
+   * meeting or after a restart) all present the same one: with one fresh value each, whichever
+   * finished first made the other's look like a session this node had ended. Made before the
+   * peer proved anything, so the map is only a bounded cache (MAX_PROVISIONAL_EPOCHS): a value
+   * it forgets is one more fresh epoch, which costs at most one refused handshake.
+   */
+  const provisionalEpochs = new Map<string, number>();
+  const epochFor = (peer: string): number => {
+    const known = sessionEpochs.get(peer);
+    if (known !== undefined) return known;
+    let provisional = provisionalEpochs.get(peer);
+    if (provisional === undefined) {
+      provisional = randomEpoch();
+      if (provisionalEpochs.size >= MAX_PROVISIONAL_EPOCHS) provisionalEpochs.delete(provisionalEpochs.keys().next().value!);
+      provisionalEpochs.set(peer, provisional);
+    }
+    return provisional;
+  };
   const identity: LocalIdentity = {
     cluster,
     nodeId,
@@ -182,7 +205,7 @@ export function createTransport(options: TransportOptions): Transport {
     codec,
     clock,
     turnBytes: limits.turnBytes,
-    sessionEpoch: (peer) => (peer === undefined ? undefined : sessionEpochs.get(peer)) ?? randomEpoch(),
+    sessionEpoch: (peer) => (peer === undefined ? randomEpoch() : epochFor(peer)),
   };
   const maxMessageBytes = Math.max(...channels.map((channel) => channel.maxMessageBytes));
   // Hard cap of one WebSocket message: a block frame or a chunk (a whole message without chunking).
@@ -192,15 +215,17 @@ export function createTransport(options: TransportOptions): Transport {
 
   /**
    * Sets `key` as the newest entry of `map` (session epochs, receive state, sequence floors).
-   * Past limits.rememberedPeers the oldest entry of a peer without a link is forgotten. A link
-   * relies on its peer's entries (an epoch or a receive state forgotten under it would make its
-   * next reconnect a new session for the peer, or deliver again what was delivered), so those
-   * stay, moved to the newest end: the map outgrows the bound only by the links there are.
+   * The map keeps limits.rememberedPeers entries besides those of peers with a link; past that
+   * the oldest entry of a peer without a link is forgotten. A link relies on its peer's entries
+   * (an epoch or a receive state forgotten under it would make its next reconnect a new session
+   * for the peer, or deliver again what was delivered), so those stay, moved to the newest end.
+   * At most links.size entries are a link's, so each eviction looks at no more than that many
+   * before it finds one to forget.
    */
   const remember = <Value>(map: Map<string, Value>, key: string, value: Value): void => {
     map.delete(key);
     map.set(key, value);
-    for (let looked = map.size; map.size > limits.rememberedPeers && looked > 0; looked -= 1) {
+    while (map.size > limits.rememberedPeers + links.size) {
       const [oldest, kept] = map.entries().next().value!;
       map.delete(oldest);
       if (links.has(oldest)) map.set(oldest, kept);
@@ -213,7 +238,10 @@ export function createTransport(options: TransportOptions): Transport {
    */
   const adoptEpoch = (peer: string, presented: number): boolean => {
     const known = sessionEpochs.get(peer);
-    if (known === undefined) remember(sessionEpochs, peer, presented);
+    if (known === undefined) {
+      remember(sessionEpochs, peer, presented);
+      provisionalEpochs.delete(peer);
+    }
     return known === undefined || known === presented;
   };
   const upOrder: string[] = [];
@@ -322,6 +350,7 @@ export function createTransport(options: TransportOptions): Transport {
       let epoch = randomEpoch();
       while (epoch === previous) epoch = randomEpoch();
       remember(sessionEpochs, peer, epoch);
+      provisionalEpochs.delete(peer);
     },
     sequenceFloor: (peer) => sequenceFloors.get(peer) ?? [],
     saveSequenceFloor: (peer, lastSeqs) => remember(sequenceFloors, peer, lastSeqs),
