@@ -5,11 +5,9 @@
 // and in each form the parts after the node id hold no dot or colon, so a reference reads back
 // into exactly one (node, thread, counter).
 //
-// Workers of earlier versions made `#Ref<node.tk.n>`, the very text the runtime of a node named
-// `node.tk` makes. Nodes of those versions still send them (in monitor and demonitor signals),
-// so `isRefOf` accepts that legacy form from the node whose workers make it; such a reference
-// can still coincide with one of node `node.tk` until that node is upgraded. Every character
-// used is one the signal decoder of earlier versions accepts, so they read these references.
+// Workers once made `#Ref<node.tk.n>`, the very text the runtime of a node named `node.tk`
+// makes. No release made that form, so it is refused like any reference of another node: a
+// node that sent it could take over references node `node.tk` was yet to use.
 import { NODE_ID_PATTERN } from './pid';
 
 /** The longest reference: `#Ref<`, a 255-character node, `.t`, 16 digits, `:`, 16 digits, `>`. */
@@ -18,7 +16,6 @@ const NODE = NODE_ID_PATTERN.source.slice(1, -1);
 const COUNTER = '[1-9][0-9]{0,15}';
 const RUNTIME_REF = new RegExp(`^#Ref<(${NODE})\\.(${COUNTER})>$`);
 const WORKER_REF = new RegExp(`^#Ref<(${NODE})\\.t(${COUNTER}):(${COUNTER})>$`);
-const LEGACY_THREAD = new RegExp(`^${COUNTER}$`);
 
 /** What a reference says about where it was made. */
 export interface RefParts {
@@ -63,14 +60,7 @@ export function isValidRef(value: unknown): value is string {
   return parseRef(value) !== undefined;
 }
 
-/**
- * True when `value` is a reference made on `node`: by its runtime, by one of its workers, or
- * by one of its workers in the legacy form (which reads as a runtime reference of `node.tk`).
- */
+/** True when `value` is a reference made on `node`: by its runtime or by one of its workers. */
 export function isRefOf(value: unknown, node: string): value is string {
-  const parts = parseRef(value);
-  if (parts === undefined) return false;
-  if (parts.node === node) return true;
-  const prefix = `${node}.t`;
-  return parts.thread === undefined && parts.node.startsWith(prefix) && LEGACY_THREAD.test(parts.node.slice(prefix.length));
+  return parseRef(value)?.node === node;
 }

@@ -281,9 +281,9 @@ export class RemoteBridge {
           return;
         }
         // The reference is the sender's own (decodeSignal checks), and references of different
-        // nodes never coincide, except the legacy form of a worker's that nodes of earlier
-        // versions still make (ref.ts): a monitor may never take over a reference in use by
-        // another watcher, or that watcher's `down` would go to the sender.
+        // nodes never coincide (ref.ts), so one in use is the sender's own reused: a monitor may
+        // never take over a reference in use by another watcher, or that watcher's `down` would
+        // go to the sender.
         const existing = target.monitorsIn?.get(signal.ref);
         if (existing !== undefined) {
           if (Pid.is(existing) && existing.equals(signal.from)) return; // the same monitor again
