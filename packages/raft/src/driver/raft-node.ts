@@ -714,7 +714,9 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
    * Snapshots the state machine once enough entries were applied. Writing the snapshot does not
    * hold up the Ready loop: the in-memory log is compacted at once (the snapshot can be sent to
    * followers from memory), the file is written in the background, and no second snapshot starts
-   * before it is durable.
+   * before it is durable. A state machine that serialises in pieces (`snapshotPieces`) gives one
+   * piece per turn of the event loop, so the node goes on with its other work meanwhile; the log
+   * is compacted once the last piece is in.
    */
   private maybeSnapshot(): void {
     const core = this.core!;
@@ -722,10 +724,48 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     // The storage holds everything applied once a Ready is done (see applyCommitted); the
     // check keeps a snapshot from ever reflecting entries the storage lacks.
     if (this.snapshotting || applied - this.lastSnapshotIndex < this.snapshotEvery || applied <= this.storage!.firstIndex() - 1 || applied > this.storage!.lastIndex()) return;
-    const snapshot = this.storage!.createSnapshot(applied, core.membership(), this.options.stateMachine.snapshot());
+    const stateMachine = this.options.stateMachine;
     this.lastSnapshotIndex = applied;
-    this.counters.snapshotsTaken += 1;
     this.snapshotting = true;
+    if (stateMachine.snapshotPieces === undefined) {
+      this.saveSnapshot(this.storage!.createSnapshot(applied, core.membership(), stateMachine.snapshot()));
+      return;
+    }
+    const membership = core.membership();
+    const pieces = stateMachine.snapshotPieces();
+    const parts: Uint8Array[] = [];
+    this.snapshotWrite = new Promise<void>((resolve) => {
+      // A node that stops gives up the snapshot at the next piece.
+      const step = (): void => {
+        if (this.stopped) return resolve();
+        let next: IteratorResult<Uint8Array>;
+        try {
+          next = pieces.next();
+        } catch (error) {
+          this.fail(error);
+          return resolve();
+        }
+        if (next.done !== true) {
+          parts.push(next.value);
+          // 1 ms, as a 0 ms timer is in Node; in a simulation it lets time pass between pieces.
+          this.clock.setTimer(1, step);
+          return;
+        }
+        // Entries committed after `applied` were written meanwhile, none before it can have gone
+        // (they are committed), unless a snapshot from the leader replaced the log past it.
+        if (applied <= this.storage!.firstIndex() - 1) {
+          this.snapshotting = false;
+          return resolve();
+        }
+        this.saveSnapshot(this.storage!.createSnapshot(applied, membership, Buffer.concat(parts)));
+        resolve(this.snapshotWrite);
+      };
+      step();
+    });
+  }
+
+  private saveSnapshot(snapshot: Snapshot): void {
+    this.counters.snapshotsTaken += 1;
     this.snapshotWrite = this.options.persistence.saveSnapshot(snapshot).then(
       () => {
         this.snapshotting = false;

@@ -10,6 +10,16 @@ export interface StateMachine<Command, Result, Query, QueryResult> {
   query(query: Query): QueryResult;
   /** Serialises the whole state, for snapshots. */
   snapshot(): Uint8Array;
+  /**
+   * Optional, for a state too large to serialise in one go: the node runs nothing else while
+   * `snapshot` runs (no heartbeats, no appends, no answers), and a large state can take long
+   * enough to cost a leader its leadership. Called at the snapshot's log position, it captures
+   * at once what the snapshot holds (commands applied later must not change it) and returns the
+   * serialised state in pieces: the node takes one piece per turn of its event loop, in between
+   * its other work, and joins them into the data `restore` reads. When present, the node uses
+   * it for the snapshots it takes.
+   */
+  snapshotPieces?(): Iterator<Uint8Array>;
   /** Replaces the whole state from a snapshot. */
   restore(data: Uint8Array): void;
 }

@@ -35,4 +35,26 @@ describe('createKvStateMachine', () => {
     expect(copy.entries()).toEqual(source.entries());
     expect(() => copy.restore(new Uint8Array([0xa1, 0x01, 0x02]))).toThrow(TypeError);
   });
+
+  it.each([0, 1, 23, 24, 255, 2_048, 2_049, 70_000])('snapshots %i pairs in pieces that restore the map as it was when they were asked for', (count) => {
+    const source = createKvStateMachine();
+    for (let index = 0; index < count; index += 1) source.apply({ op: 'put', key: `k${index}`, value: index % 3 === 0 ? { n: index, bytes: new Uint8Array([index & 0xff]) } : index }, index + 1);
+    const expected = new Map(source.entries());
+    const pieces = source.snapshotPieces!();
+    const parts: Uint8Array[] = [];
+    let first = true;
+    for (let next = pieces.next(); next.done !== true; next = pieces.next()) {
+      parts.push(next.value);
+      if (first) {
+        // Commands applied after the snapshot was asked for are not in it.
+        source.apply({ op: 'put', key: 'later', value: 1 }, count + 1);
+        source.apply({ op: 'delete', key: 'k0' }, count + 2);
+        first = false;
+      }
+    }
+    expect(parts.length).toBe(2 + Math.ceil(count / 2_048));
+    const copy = createKvStateMachine();
+    copy.restore(Buffer.concat(parts));
+    expect(copy.entries()).toEqual(expected);
+  });
 });
