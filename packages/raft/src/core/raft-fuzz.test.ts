@@ -123,4 +123,20 @@ describe('fuzzing the wire', () => {
     expect(() => parseWireMessage({ ...append, entries: many }, 'n2', 'n1', LIMITS)).toThrow(/at most 100/);
     expect(parseWireMessage({ ...append, entries: [] }, 'n2', 'n1', LIMITS)).toMatchObject({ type: 'append', entries: [] });
   });
+
+  it("appended entries hold their own bytes, not the buffer the message was decoded from", () => {
+    // A decoder hands byte strings out as views of its input (cbor-x does), and a transport's
+    // input is a socket read of up to 64 KiB. A follower keeps entries in its log until the next
+    // snapshot, so views would keep every such read alive with them.
+    const received = new Uint8Array(64 * 1024).fill(7);
+    const entries = [10, 0, 300].map((bytes, position) => ({ kind: 'normal', index: position + 1, term: 1, data: received.subarray(1000 + 400 * position, 1000 + 400 * position + bytes) }));
+    const parsed = parseWireMessage({ type: 'append', from: 'n2', to: 'n1', term: 1, prevIndex: 0, prevTerm: 0, commit: 0, entries }, 'n2', 'n1', LIMITS);
+    if (parsed.type !== 'append') throw new Error('not an append');
+    for (const [position, entry] of parsed.entries.entries()) {
+      if (entry.kind !== 'normal') throw new Error('not a normal entry');
+      expect(entry.data.buffer).not.toBe(received.buffer);
+      expect(entry.data.buffer.byteLength).toBeLessThanOrEqual(310);
+      expect([...entry.data]).toEqual([...entries[position]!.data]);
+    }
+  });
 });
