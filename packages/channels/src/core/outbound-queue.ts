@@ -153,6 +153,16 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
     tally.bytes -= entry.bytes;
   };
 
+  /**
+   * Lets go of the entry at `index` of `list`, which the queue has moved past (`head` or
+   * `unackedHead` is beyond it). The arrays are compacted only every 1,024 entries or so; without
+   * this, a lane that went quiet would keep its last sent messages (their payloads: raw ones are
+   * the caller's own buffers) for as long as it stayed quiet.
+   */
+  const vacate = (list: Entry[], index: number): void => {
+    (list as (Entry | undefined)[])[index] = undefined;
+  };
+
   const compact = (): void => {
     if (head > 1024 && head * 2 > pending.length) {
       pending = pending.slice(head);
@@ -177,7 +187,9 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
     replyBytes -= entry.bytes;
   };
 
+  /** `entry`, the one at `head`, has gone out whole. */
   const finish = (entry: Entry): void => {
+    vacate(pending, head);
     head += 1;
     queuedBytes -= entry.bytes;
     if (byKey !== undefined && entry.key !== undefined && byKey.get(entry.key) === entry) byKey.delete(entry.key);
@@ -349,6 +361,7 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
         unackedBytes -= unacked[unackedHead]!.bytes;
         leave(unacked[unackedHead]!);
         releaseReply(unacked[unackedHead]!);
+        vacate(unacked, unackedHead);
         unackedHead += 1;
         released += 1;
       }
