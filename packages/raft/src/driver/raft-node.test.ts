@@ -142,6 +142,37 @@ describe('createRaftNode', () => {
     await expect(c.run(() => node.read({ op: 'get', key: 'a' }))).resolves.toBe(2);
   });
 
+  it("an entry holds its own bytes when the codec's encoding is a view of a larger buffer", async () => {
+    // cbor-x, the default codec, encodes into one buffer shared by every encoder of the process
+    // (channels' messages among them) and returns a view of it. A log keeps its entries until the
+    // next snapshot: views would keep those shared buffers, mostly other encodings, alive.
+    const shared = new Uint8Array(64 * 1024);
+    let used = 0;
+    const codec = {
+      encode: (command: KvCommand): Uint8Array => {
+        const bytes = new TextEncoder().encode(JSON.stringify(command));
+        const view = shared.subarray(used, used + bytes.length);
+        view.set(bytes);
+        used += bytes.length;
+        return view;
+      },
+      decode: (data: Uint8Array): KvCommand => JSON.parse(new TextDecoder().decode(data)) as KvCommand,
+    };
+    const c = cluster(['solo'], { codec });
+    await elected(c);
+    const saved: Uint8Array[] = [];
+    interceptSave(c, 'solo', (update, original) => {
+      for (const entry of update.entries) if (entry.kind === 'normal') saved.push(entry.data);
+      return original.save(update);
+    });
+    const node = c.nodes.get('solo')!;
+    await expect(c.run(() => node.propose({ op: 'put', key: 'a', value: 1 }))).resolves.toEqual({ op: 'put', previous: null });
+    await expect(c.run(() => node.read({ op: 'get', key: 'a' }))).resolves.toBe(1);
+    expect(saved).toHaveLength(1);
+    expect(saved[0]!.buffer).not.toBe(shared.buffer);
+    expect(saved[0]!.buffer.byteLength).toBe(saved[0]!.byteLength);
+  });
+
   it('reads made in the same turn share one ReadIndex round, and each sees the writes before it', async () => {
     const c = cluster(['n1', 'n2', 'n3']);
     const leader = await elected(c);
