@@ -143,6 +143,24 @@ describe('Plumtree §3.4: repairing the tree', () => {
     expect(core.eagerPeers()).toContain('b');
   });
 
+  it('keeps payload bytes of its own, not the larger buffer they were a view of', () => {
+    // A received payload is a view of the frame it came in (a socket read of up to 64 KiB); an
+    // own one is often a view of cbor-x's buffer, shared by every encoder of the process. The
+    // store keeps payloads for a minute to answer GRAFTs: views would keep those buffers alive.
+    const core = plumtree(['a', 'b']);
+    makeLazy(core, ['b']);
+    const big = new Uint8Array(64 * 1024);
+    const own = big.subarray(100, 110).fill(1);
+    const received = big.subarray(200, 230).fill(2);
+    const ownId = core.broadcast('t', own, 10);
+    core.receive('a', { type: 'gossip', id: 'from-a', topic: 't', origin: 'a', round: 1, payload: received }, 10);
+    core.takeEffects();
+    core.receive('b', { type: 'graft', ids: [ownId, 'from-a'] }, 20);
+    const payloads = sent(core.takeEffects(), 'gossip').map(({ message }) => (message as { payload: Uint8Array }).payload);
+    expect(payloads.map((payload) => [...payload])).toEqual([[...own], [...received]]);
+    expect(payloads.map((payload) => payload.buffer.byteLength)).toEqual([10, 30]);
+  });
+
   it('GRAFTs are rate-limited per source', () => {
     const core = plumtree(['a'], { graftRatePerSecond: 1, graftBurst: 2 });
     const id = core.broadcast('t', 'x', 0);
