@@ -131,6 +131,15 @@ describe('failure detection and reconnects', () => {
   });
 });
 
+/** Peer events and messages on `orders`, in the order `node` saw them. */
+function record(node: Transport): string[] {
+  const events: string[] = [];
+  node.on('peer-up', () => events.push('peer-up'));
+  node.on('peer-down', () => events.push('peer-down'));
+  node.onMessage('orders', ({ payload }) => events.push(`message ${String(payload)}`));
+  return events;
+}
+
 describe('peer-down on one side only', () => {
   // Review finding: each side starts its grace period when it notices the loss, and the two can
   // be configured differently. The side whose grace ended first reported peer-down and dropped
@@ -140,15 +149,6 @@ describe('peer-down on one side only', () => {
   const channels = { orders: { reliable: true } };
   const short = { peerDownGraceMs: 400 };
   const long = { peerDownGraceMs: 20_000 };
-
-  /** Peer events and messages on `orders`, in the order `node` saw them. */
-  function record(node: Transport): string[] {
-    const events: string[] = [];
-    node.on('peer-up', () => events.push('peer-up'));
-    node.on('peer-down', () => events.push('peer-down'));
-    node.onMessage('orders', ({ payload }) => events.push(`message ${String(payload)}`));
-    return events;
-  }
 
   const unacked = (node: Transport): number => node.stats().channels.orders!.unackedMessages;
 
@@ -364,14 +364,6 @@ describe('past the bound on remembered peers (limits.rememberedPeers)', () => {
   const channels = { orders: { reliable: true } };
   const short = { peerDownGraceMs: 400 };
   const long = { peerDownGraceMs: 20_000 };
-
-  function record(node: Transport): string[] {
-    const events: string[] = [];
-    node.on('peer-up', () => events.push('peer-up'));
-    node.on('peer-down', () => events.push('peer-down'));
-    node.onMessage('orders', ({ payload }) => events.push(`message ${String(payload)}`));
-    return events;
-  }
 
   /** A node `id` connects to `node`, which then ends the session (and renews its epoch for it). */
   async function dropAPeer(node: Transport, id: string): Promise<void> {

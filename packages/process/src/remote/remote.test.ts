@@ -25,6 +25,17 @@ interface Cluster {
 }
 
 /** Nodes on testkit's simulated network, each with a runtime wired through a transport router. */
+/** A process on `runtime` that monitors `watched` at once and records the reasons of its downs. */
+function watchFrom(runtime: Runtime, watched: Pid): { readonly seen: unknown[]; readonly reference: unknown } {
+  const watcher = { seen: [] as unknown[], reference: undefined as unknown };
+  const pid = runtime.spawn((message: unknown, self: ProcessSelf) => {
+    if (message === 'watch') watcher.reference = self.monitor(watched);
+    else if (isDownMessage(message)) watcher.seen.push(message.reason);
+  });
+  runtime.send(pid, 'watch');
+  return watcher;
+}
+
 function cluster(seed: number, ids: readonly string[], options: Partial<RuntimeOptions> = {}, simulation?: Simulation): Cluster {
   const sim = simulation ?? createSimulation({ seed, network: { latency: { min: 1, max: 5 }, failureDetectionMs: 200 } });
   const runtimes = new Map<string, Runtime>();
@@ -398,19 +409,13 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
     // watcher never got its down (node `a` got it).
     const { simulation, runtime, telemetry } = cluster(9, ['a', 'a.b']);
     const watched = runtime('a.b').spawn(() => undefined);
-    const seen: unknown[] = [];
-    let reference: unknown;
-    const watcher = runtime('a.b').spawn((message: unknown, self: ProcessSelf) => {
-      if (message === 'watch') reference = self.monitor(watched);
-      else if (isDownMessage(message)) seen.push(message.reason);
-    });
-    runtime('a.b').send(watcher, 'watch');
+    const watcher = watchFrom(runtime('a.b'), watched);
     await simulation.runForAsync(5);
-    simulation.node('a').transport.send('a.b', 'process', { v: 1, t: 'monitor', from: '<a.9.0>', to: watched.toString(), ref: String(reference) });
+    simulation.node('a').transport.send('a.b', 'process', { v: 1, t: 'monitor', from: '<a.9.0>', to: watched.toString(), ref: String(watcher.reference) });
     await simulation.runForAsync(10);
     runtime('a.b').exit(watched, 'boom');
     await simulation.runForAsync(10);
-    expect(seen).toEqual(['boom']);
+    expect(watcher.seen).toEqual(['boom']);
     expect(telemetry.filter((entry) => entry === 'a.b foundation.process.malformed-signal')).toHaveLength(1);
   });
 
@@ -423,18 +428,12 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
     const watched = runtime('c').spawn(() => undefined);
     simulation.node('a').transport.send('c', 'process', { v: 1, t: 'monitor', from: '<a.9.0>', to: watched.toString(), ref: '#Ref<a.b.1>' });
     await simulation.runForAsync(10);
-    const seen: unknown[] = [];
-    let reference: unknown;
-    const watcher = runtime('a.b').spawn((message: unknown, self: ProcessSelf) => {
-      if (message === 'watch') reference = self.monitor(watched);
-      else if (isDownMessage(message)) seen.push(message.reason);
-    });
-    runtime('a.b').send(watcher, 'watch');
+    const watcher = watchFrom(runtime('a.b'), watched);
     await simulation.runForAsync(10);
-    expect(reference).toBe('#Ref<a.b.1>');
+    expect(watcher.reference).toBe('#Ref<a.b.1>');
     runtime('c').exit(watched, 'boom');
     await simulation.runForAsync(10);
-    expect(seen).toEqual(['boom']);
+    expect(watcher.seen).toEqual(['boom']);
     expect(telemetry.filter((entry) => entry === 'c foundation.process.malformed-signal')).toHaveLength(1);
   });
 
