@@ -92,29 +92,37 @@ async function closedLoop(cluster: ProcessCluster, clients: number, ms: number, 
 async function openLoop(cluster: ProcessCluster, rate: number, ms: number): Promise<{ latencies: number[]; lateness: number[] }> {
   const leader = await leaderOf(cluster);
   const client = cluster.nodes.get(leader)!.client;
-  const latencies: number[] = [];
-  const lateness: number[] = [];
-  const pending: Promise<void>[] = [];
+  // Figures go to arrays made once and nothing is kept per request but its promise until it is
+  // answered: an array of every request's promise, and a timer each in the client, made this
+  // process's collections take 10–20 ms at 16,000 writes/s, and each one held up every request
+  // in flight (the slowest 1% came in the windows of those collections).
+  const capacity = Math.ceil((rate * ms) / 1000) + 1;
+  const latencies = new Float64Array(capacity);
+  const lateness = new Float64Array(capacity);
+  let answered = 0;
+  let outstanding = 0;
+  let drained: (() => void) | null = null;
   const start = performance.now();
   let sent = 0;
   while (performance.now() - start < ms) {
-    const due = Math.floor(((performance.now() - start) / 1000) * rate);
+    const due = Math.min(capacity, Math.floor(((performance.now() - start) / 1000) * rate));
     for (; sent < due; sent += 1) {
       const scheduled = start + (sent / rate) * 1000;
-      lateness.push(performance.now() - scheduled);
-      pending.push(
-        client.request({ op: 'put', key: `open-${sent % 1000}`, value: sent }, 10_000).then((reply) => {
-          if (reply.ok) latencies.push(performance.now() - scheduled);
-        }),
-      );
+      lateness[sent] = performance.now() - scheduled;
+      outstanding += 1;
+      void client.request({ op: 'put', key: `open-${sent % 1000}`, value: sent }, 10_000).then((reply) => {
+        if (reply.ok) latencies[answered++] = performance.now() - scheduled;
+        outstanding -= 1;
+        if (outstanding === 0) drained?.();
+      });
     }
     // A 1 ms timer between batches, not setImmediate: spinning would keep one of this
     // machine's two cores busy in the load generator, away from the three nodes it measures.
     // Latency counts from each request's scheduled time, so a late tick is charged in full.
     await new Promise((done) => setTimeout(done, 1));
   }
-  await Promise.all(pending);
-  return { latencies: latencies.sort((a, b) => a - b), lateness: lateness.sort((a, b) => a - b) };
+  if (outstanding > 0) await new Promise<void>((done) => (drained = done));
+  return { latencies: [...latencies.subarray(0, answered)].sort((a, b) => a - b), lateness: [...lateness.subarray(0, sent)].sort((a, b) => a - b) };
 }
 
 /**

@@ -39,12 +39,17 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** How often a client fails the requests whose time ran out (one sweep, not a timer each). */
+const SWEEP_MS = 50;
+
 /** A JSON-lines client connection to one node. */
 export class NodeClient {
   private socket: Socket | null = null;
   private nextId = 1;
   private buffered = '';
-  private readonly waiting = new Map<number, (reply: Reply) => void>();
+  /** Requests waiting for a reply, in the order sent, with the time each gives up. */
+  private readonly waiting = new Map<number, { readonly resolve: (reply: Reply) => void; readonly deadline: number }>();
+  private sweeper: ReturnType<typeof setInterval> | null = null;
 
   constructor(readonly port: number) {}
 
@@ -59,12 +64,12 @@ export class NodeClient {
         const reply = JSON.parse(this.buffered.slice(0, newline)) as Reply & { id: number };
         this.buffered = this.buffered.slice(newline + 1);
         newline = this.buffered.indexOf('\n');
-        this.waiting.get(reply.id)?.(reply);
+        this.waiting.get(reply.id)?.resolve(reply);
         this.waiting.delete(reply.id);
       }
     });
     const failAll = (): void => {
-      for (const resolve of this.waiting.values()) resolve({ ok: false, code: -1, message: 'connection lost' });
+      for (const { resolve } of this.waiting.values()) resolve({ ok: false, code: -1, message: 'connection lost' });
       this.waiting.clear();
       this.buffered = '';
     };
@@ -74,16 +79,17 @@ export class NodeClient {
     return socket;
   }
 
+  /**
+   * Sends `request`; a reply that has not come after `timeoutMs` is a client timeout. Timeouts
+   * are found by one sweep every SWEEP_MS rather than a timer per request: an open-loop load of
+   * 16,000 requests a second kept as many timers (and their closures) alive, and the load
+   * generator's collections of them stalled every request in flight.
+   */
   request(request: Record<string, unknown>, timeoutMs = 5000): Promise<Reply> {
     return new Promise((resolve) => {
       const id = this.nextId++;
-      const timer = setTimeout(() => {
-        if (this.waiting.delete(id)) resolve({ ok: false, code: -2, message: 'client timeout' });
-      }, timeoutMs);
-      this.waiting.set(id, (reply) => {
-        clearTimeout(timer);
-        resolve(reply);
-      });
+      this.waiting.set(id, { resolve, deadline: performance.now() + timeoutMs });
+      this.sweeper ??= setInterval(() => this.sweep(), SWEEP_MS);
       const socket = this.connect();
       if (socket.writableCorked === 0) {
         socket.cork();
@@ -91,6 +97,19 @@ export class NodeClient {
       }
       socket.write(`${JSON.stringify(Object.assign({}, request, { id }))}\n`);
     });
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    for (const [id, { resolve, deadline }] of this.waiting) {
+      if (deadline > now) continue;
+      this.waiting.delete(id);
+      resolve({ ok: false, code: -2, message: 'client timeout' });
+    }
+    if (this.waiting.size === 0 && this.sweeper !== null) {
+      clearInterval(this.sweeper);
+      this.sweeper = null;
+    }
   }
 
   close(): void {
