@@ -94,24 +94,31 @@ async function settle<T>(simulation: Simulation, promise: Promise<T>, maxTime = 
   return observed;
 }
 
+/** A leader elected, and a second member joined to it as a learner. */
+async function leaderAndLearner(seed: number): Promise<{ simulation: Simulation; leader: Member; follower: Member }> {
+  const simulation = createSimulation({ seed, network: { latency: { min: 1, max: 3 } } });
+  const handlers = new Map<string, Handler>();
+  const leader = createMember(simulation.addNode('leader'), handlers);
+  const follower = createMember(simulation.addNode('follower'), handlers);
+  await settle(simulation, leader.consensus.start());
+  await simulation.runUntilAsync(() => leader.consensus.raft.status().role === 'leader');
+  await settle(simulation, follower.consensus.start());
+  return { simulation, leader, follower };
+}
+
+/** `rounds` global names claimed and released by `member`, one after the other. */
+async function churn(simulation: Simulation, member: Member, rounds: number, prefix: string): Promise<void> {
+  for (let round = 0; round < rounds; round += 1) {
+    const filler = await settle(simulation, member.registry.registerGlobal(`${prefix}-${round}`, 'leader'));
+    await settle(simulation, filler.release());
+  }
+}
+
 describe('a follower that installs a snapshot without its own claim and that claim\'s release', () => {
   it('lets the name go: global-release is emitted and the process is no longer monitored', async () => {
-    const simulation = createSimulation({ seed: 4_701, network: { latency: { min: 1, max: 3 } } });
-    const handlers = new Map<string, Handler>();
-    const leader = createMember(simulation.addNode('leader'), handlers);
-    const follower = createMember(simulation.addNode('follower'), handlers);
-    await settle(simulation, leader.consensus.start());
-    await simulation.runUntilAsync(() => leader.consensus.raft.status().role === 'leader');
-    await settle(simulation, follower.consensus.start()); // joins as a learner
-
+    const { simulation, leader, follower } = await leaderAndLearner(4_701);
     // Registry traffic before the claim: the stream compacts once it holds 256 commands.
-    const churn = async (rounds: number, prefix: string): Promise<void> => {
-      for (let round = 0; round < rounds; round += 1) {
-        const filler = await settle(simulation, leader.registry.registerGlobal(`${prefix}-${round}`, 'leader'));
-        await settle(simulation, filler.release());
-      }
-    };
-    await churn(100, 'before');
+    await churn(simulation, leader, 100, 'before');
 
     const worker = follower.runtime.spawn({ handleMessage: () => undefined });
     const claim = await settle(simulation, follower.registry.registerGlobal('lock', worker));
@@ -127,7 +134,7 @@ describe('a follower that installs a snapshot without its own claim and that cla
       if (command.type === 'registry-claim') heard.push(command.claim.id as string);
     });
     // The stream compacts the claim and its release away, and the leader snapshots after that.
-    await churn(300, 'after');
+    await churn(simulation, leader, 300, 'after');
 
     simulation.network.heal();
     await simulation.runUntilAsync(() => follower.consensus.raft.stats().snapshotsInstalled > 0 && follower.consensus.stateMachine.appliedIndex() === leader.consensus.stateMachine.appliedIndex());
@@ -148,13 +155,7 @@ describe('a follower that installs a snapshot in which its global names keep the
   it('tells its watchers nothing of those names (review finding)', async () => {
     // Before, the restore took every global name out of the follower's view and the replay put
     // them back: a watcher heard each go down and come up again.
-    const simulation = createSimulation({ seed: 4_702, network: { latency: { min: 1, max: 3 } } });
-    const handlers = new Map<string, Handler>();
-    const leader = createMember(simulation.addNode('leader'), handlers);
-    const follower = createMember(simulation.addNode('follower'), handlers);
-    await settle(simulation, leader.consensus.start());
-    await simulation.runUntilAsync(() => leader.consensus.raft.status().role === 'leader');
-    await settle(simulation, follower.consensus.start());
+    const { simulation, leader, follower } = await leaderAndLearner(4_702);
 
     const theirs = await settle(simulation, leader.registry.registerGlobal('theirs', 'leader'));
     const worker = follower.runtime.spawn({ handleMessage: () => undefined });
@@ -166,10 +167,7 @@ describe('a follower that installs a snapshot in which its global names keep the
     });
 
     simulation.network.cut('leader', 'follower');
-    for (let round = 0; round < 300; round += 1) {
-      const filler = await settle(simulation, leader.registry.registerGlobal(`filler-${round}`, 'leader'));
-      await settle(simulation, filler.release());
-    }
+    await churn(simulation, leader, 300, 'filler');
     simulation.network.heal();
     await simulation.runUntilAsync(() => follower.consensus.raft.stats().snapshotsInstalled > 0 && follower.consensus.stateMachine.appliedIndex() === leader.consensus.stateMachine.appliedIndex());
 

@@ -410,29 +410,28 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
         if (byKey !== undefined && entry.key !== undefined && byKey.get(entry.key) === entry) byKey.delete(entry.key);
       };
       const firstSeq = unacked[unackedHead]?.seq ?? pending[head]?.seq ?? 0;
-      const keptUnacked: Entry[] = [];
-      for (let index = unackedHead; index < unacked.length; index += 1) {
-        const entry = unacked[index]!;
-        if (!removable(entry)) {
-          keptUnacked.push(entry);
-          continue;
+      /** The entries of `list` from `from` on that stay, and the bytes of those removed. */
+      const sweep = (list: Entry[], from: number): { kept: Entry[]; bytes: number } => {
+        const kept: Entry[] = [];
+        let bytes = 0;
+        for (let index = from; index < list.length; index += 1) {
+          const entry = list[index]!;
+          if (!removable(entry)) {
+            kept.push(entry);
+            continue;
+          }
+          bytes += entry.bytes;
+          remove(entry);
         }
-        unackedBytes -= entry.bytes;
-        remove(entry);
-      }
-      const keptPending: Entry[] = [];
-      for (let index = head; index < pending.length; index += 1) {
-        const entry = pending[index]!;
-        if (!removable(entry)) {
-          keptPending.push(entry);
-          continue;
-        }
-        queuedBytes -= entry.bytes;
-        remove(entry);
-      }
-      unacked = keptUnacked;
+        return { kept, bytes };
+      };
+      const fromUnacked = sweep(unacked, unackedHead);
+      const fromPending = sweep(pending, head);
+      unacked = fromUnacked.kept;
+      unackedBytes -= fromUnacked.bytes;
       unackedHead = 0;
-      pending = keptPending;
+      pending = fromPending.kept;
+      queuedBytes -= fromPending.bytes;
       head = 0;
       if (renumber && firstSeq !== 0) {
         // Framed entries are the unacknowledged ones, then at most a partly sent one.

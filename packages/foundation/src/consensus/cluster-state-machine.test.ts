@@ -7,6 +7,15 @@ import { DEFAULT_LIMITS, compactRegistryCommands } from '@foundation/registry';
 import { UnreadableSnapshotError } from '../errors/unreadable-snapshot-error';
 import { ClusterStateMachine } from './cluster-state-machine';
 
+/** What `machine`'s registry stream tells its listeners of restores and applies, in order. */
+function hearRestores(machine: ClusterStateMachine): string[] {
+  const heard: string[] = [];
+  machine.onRestored('registry', () => heard.push('restore'));
+  machine.onApplied('registry', (entry) => heard.push(`apply ${entry.index}`));
+  machine.onReplayed('registry', (snapshotIndex) => heard.push(`replayed up to ${snapshotIndex}`));
+  return heard;
+}
+
 describe('the cluster state machine', () => {
   it('refuses malformed commands with a null result instead of throwing, and keeps working', () => {
     const machine = new ClusterStateMachine();
@@ -39,10 +48,7 @@ describe('the cluster state machine', () => {
     const leader = new ClusterStateMachine();
     const follower = new ClusterStateMachine();
     for (const machine of [leader, follower]) machine.registerStream('registry');
-    const heard: string[] = [];
-    follower.onRestored('registry', () => heard.push('restore'));
-    follower.onApplied('registry', (entry) => heard.push(`apply ${entry.index}`));
-    follower.onReplayed('registry', (snapshotIndex) => heard.push(`replayed up to ${snapshotIndex}`));
+    const heard = hearRestores(follower);
     for (const index of [1, 2, 3]) {
       leader.apply({ stream: 'registry', command: { n: index } }, index);
       if (index < 3) follower.apply({ stream: 'registry', command: { n: index } }, index);
@@ -96,10 +102,7 @@ describe('the cluster state machine', () => {
       machine.registerStream('config');
       machine.registerStream('registry');
     }
-    const heard: string[] = [];
-    follower.onRestored('registry', () => heard.push('restore'));
-    follower.onApplied('registry', (entry) => heard.push(`apply ${entry.index}`));
-    follower.onReplayed('registry', (snapshotIndex) => heard.push(`replayed up to ${snapshotIndex}`));
+    const heard = hearRestores(follower);
     follower.apply({ stream: 'registry', command: { old: true } }, 1);
     leader.apply({ stream: 'registry', command: { old: true } }, 1); // not declared there: not kept
     leader.apply({ stream: 'config', command: { path: ['a'] } }, 2);
@@ -168,9 +171,7 @@ describe('the cluster state machine', () => {
     const leader = new ClusterStateMachine();
     const follower = new ClusterStateMachine();
     for (const machine of [leader, follower]) machine.registerStream('registry');
-    const heard: string[] = [];
-    follower.onRestored('registry', () => heard.push('restore'));
-    follower.onApplied('registry', (entry) => heard.push(`apply ${entry.index}`));
+    const heard = hearRestores(follower);
     follower.apply({ stream: 'registry', command: { mine: true } }, 1);
     follower.apply({ stream: 'kv', command: { op: 'put', key: 'k', value: 'mine' } }, 2);
     leader.apply({ stream: 'registry', command: { theirs: true } }, 1);

@@ -736,43 +736,34 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     // check keeps a snapshot from ever reflecting entries the storage lacks.
     if (this.snapshotting || applied - this.lastSnapshotIndex < this.snapshotEvery || applied <= this.storage!.firstIndex() - 1 || applied > this.storage!.lastIndex()) return;
     const stateMachine = this.options.stateMachine;
+    const membership = core.membership();
     this.lastSnapshotIndex = applied;
     this.snapshotting = true;
-    if (stateMachine.snapshotPieces === undefined) {
-      this.saveSnapshot(this.storage!.createSnapshot(applied, core.membership(), stateMachine.snapshot()));
+    if (stateMachine.snapshotPieces === undefined) this.saveSnapshot(this.storage!.createSnapshot(applied, membership, stateMachine.snapshot()));
+    else this.snapshotWrite = this.snapshotInPieces(applied, membership, stateMachine.snapshotPieces());
+  }
+
+  /** Takes the pieces one per 1 ms timer (what a 0 ms timer is in Node; in a simulation it lets time pass), then saves. */
+  private async snapshotInPieces(applied: number, membership: Membership, pieces: Iterator<Uint8Array>): Promise<void> {
+    const parts: Uint8Array[] = [];
+    try {
+      for (let next = pieces.next(); next.done !== true; next = pieces.next()) {
+        parts.push(next.value);
+        await new Promise<void>((done) => this.clock.setTimer(1, done));
+        if (this.stopped) return; // a node that stops gives up the snapshot
+      }
+    } catch (error) {
+      this.fail(error);
       return;
     }
-    const membership = core.membership();
-    const pieces = stateMachine.snapshotPieces();
-    const parts: Uint8Array[] = [];
-    this.snapshotWrite = new Promise<void>((resolve) => {
-      // A node that stops gives up the snapshot at the next piece.
-      const step = (): void => {
-        if (this.stopped) return resolve();
-        let next: IteratorResult<Uint8Array>;
-        try {
-          next = pieces.next();
-        } catch (error) {
-          this.fail(error);
-          return resolve();
-        }
-        if (next.done !== true) {
-          parts.push(next.value);
-          // 1 ms, as a 0 ms timer is in Node; in a simulation it lets time pass between pieces.
-          this.clock.setTimer(1, step);
-          return;
-        }
-        // Entries committed after `applied` were written meanwhile, none before it can have gone
-        // (they are committed), unless a snapshot from the leader replaced the log past it.
-        if (applied <= this.storage!.firstIndex() - 1) {
-          this.snapshotting = false;
-          return resolve();
-        }
-        this.saveSnapshot(this.storage!.createSnapshot(applied, membership, Buffer.concat(parts)));
-        resolve(this.snapshotWrite);
-      };
-      step();
-    });
+    // Entries committed after `applied` were written meanwhile, none before it can have gone
+    // (they are committed), unless a snapshot from the leader replaced the log past it.
+    if (applied <= this.storage!.firstIndex() - 1) {
+      this.snapshotting = false;
+      return;
+    }
+    this.saveSnapshot(this.storage!.createSnapshot(applied, membership, Buffer.concat(parts)));
+    await this.snapshotWrite;
   }
 
   private saveSnapshot(snapshot: Snapshot): void {
