@@ -388,6 +388,38 @@ describe('createRaftNode', () => {
     await c.settle(() => c.machines.get(old)!.entries().get('x') === 'kept');
   });
 
+  it('each proposal and read times out at its own deadline, whatever order they were made in', async () => {
+    const c = cluster(['n1', 'n2', 'n3'], { requestTimeoutMs: 60_000 });
+    const old = await elected(c);
+    await c.run(() => c.nodes.get(old)!.propose({ op: 'put', key: 'x', value: 'kept' }));
+    c.simulation.network.isolate(old);
+    const node = c.nodes.get(old)!;
+    const start = c.simulation.now();
+    const endedAt = new Map<string, number>();
+    const watch = (name: string, call: Promise<unknown>): void => {
+      call.then(
+        () => endedAt.set(name, -1),
+        (error: unknown) => endedAt.set(name, code(error) === RAFT_ERROR_CODES.timeout ? c.simulation.now() - start : -2),
+      );
+    };
+    watch('slow', node.propose({ op: 'put', key: 'x', value: 'slow' }, { timeoutMs: 900 }));
+    watch('fast', node.propose({ op: 'put', key: 'x', value: 'fast' }, { timeoutMs: 100 }));
+    // (A read must end before the cut-off leader steps down, which drops it.)
+    watch('read', node.read({ op: 'get', key: 'x' }, { timeoutMs: 70 }));
+    await c.simulation.runForAsync(50);
+    watch('later', node.propose({ op: 'put', key: 'x', value: 'later' }, { timeoutMs: 100 }));
+    await c.settle(() => endedAt.size === 4, 2_000);
+    // Each ends within a millisecond of its deadline (the timer fires on the next millisecond).
+    expect(endedAt.get('fast')).toBeGreaterThanOrEqual(100);
+    expect(endedAt.get('fast')).toBeLessThan(102);
+    expect(endedAt.get('later')).toBeGreaterThanOrEqual(150);
+    expect(endedAt.get('later')).toBeLessThan(152);
+    expect(endedAt.get('read')).toBeGreaterThanOrEqual(70);
+    expect(endedAt.get('read')).toBeLessThan(72);
+    expect(endedAt.get('slow')).toBeGreaterThanOrEqual(900);
+    expect(endedAt.get('slow')).toBeLessThan(902);
+  });
+
   it('adds a node as learner then voter, and removes one, through the API', async () => {
     const c = cluster(['n1', 'n2', 'n3'], { peersOf: (id) => (id === 'n4' ? [] : ['n1', 'n2', 'n3']) });
     const leader = await elected(c);

@@ -109,7 +109,9 @@ interface Pending<T> {
   readonly term: number;
   readonly resolve: (value: T) => void;
   readonly reject: (error: unknown) => void;
-  readonly timer: Timer;
+  /** When it times out, on the clock's monotonic time (Infinity: never). */
+  readonly deadline: number;
+  readonly timeoutMs: number;
 }
 
 /** A proposal waiting for the end of the current turn, to go to the core with the others made in it. */
@@ -131,7 +133,8 @@ interface PendingRead<QueryResult> {
   readonly query: unknown;
   readonly resolve: (value: QueryResult) => void;
   readonly reject: (error: unknown) => void;
-  readonly timer: Timer;
+  readonly deadline: number;
+  readonly timeoutMs: number;
 }
 
 /** The reads of one turn, confirmed by one ReadIndex round: answered once `index` is applied. */
@@ -225,6 +228,13 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   /** The write of a batch that only moved the commit index, which the Ready loop does not wait for. */
   private commitWrite: Promise<void> = Promise.resolve();
   private counters = { invalidMessages: 0, proposalsCommitted: 0, snapshotsTaken: 0, snapshotsInstalled: 0 };
+  /**
+   * One timer for the deadlines of every proposal, membership change and read, set for the
+   * earliest. A timer each cost a timer object and a closure per request (and a cancel when it
+   * was answered, which most are, long before their deadline).
+   */
+  private deadlineTimer: Timer | null = null;
+  private deadlineAt = Number.POSITIVE_INFINITY;
 
   constructor(options: RaftNodeOptions<Command, Result, Query, QueryResult>) {
     this.options = options;
@@ -309,10 +319,10 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
 
   private failAll(error: unknown): void {
     const reads = [...this.reads.values()].flatMap((batch) => [...batch.reads]);
-    for (const pending of [...this.proposals.values(), ...this.changes.values(), ...reads]) {
-      pending.timer.cancel();
-      pending.reject(error);
-    }
+    this.deadlineTimer?.cancel();
+    this.deadlineTimer = null;
+    this.deadlineAt = Number.POSITIVE_INFINITY;
+    for (const pending of [...this.proposals.values(), ...this.changes.values(), ...reads]) pending.reject(error);
     this.proposals.clear();
     this.changes.clear();
     this.reads.clear();
@@ -380,20 +390,15 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
       for (const queued of batch) queued.reject(outcome.reason === 'not-leader' ? new NotLeaderError(this.id, outcome.leader) : new DroppedError(`the leader refused it (${outcome.reason})`));
       return;
     }
-    batch.forEach(({ timeoutMs, resolve, reject }, offset) => {
-      const index = outcome.index + offset;
-      const pending: Pending<Result> = {
-        term: outcome.term,
-        resolve,
-        reject,
-        timer: this.clock.setTimer(timeoutMs, () => {
-          if (this.proposals.get(index) !== pending) return;
-          this.proposals.delete(index);
-          reject(new RaftTimeoutError('proposal', timeoutMs));
-        }),
-      };
-      this.track(this.proposals, index, pending);
-    });
+    const now = this.clock.monotonic();
+    let earliest = Number.POSITIVE_INFINITY;
+    for (let offset = 0; offset < batch.length; offset += 1) {
+      const { timeoutMs, resolve, reject } = batch[offset]!;
+      const deadline = now + timeoutMs;
+      if (deadline < earliest) earliest = deadline;
+      this.track(this.proposals, outcome.index + offset, { term: outcome.term, resolve, reject, deadline, timeoutMs });
+    }
+    this.watchDeadline(earliest);
     this.kick();
   }
 
@@ -422,20 +427,15 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
       return;
     }
     const batch: ReadBatch<QueryResult> = { index: -1, reads: new Set() };
+    const now = this.clock.monotonic();
+    let earliest = Number.POSITIVE_INFINITY;
     for (const { query, timeoutMs, resolve, reject } of queued) {
-      const pending: PendingRead<QueryResult> = {
-        query,
-        resolve,
-        reject,
-        timer: this.clock.setTimer(timeoutMs, () => {
-          if (!batch.reads.delete(pending)) return;
-          if (batch.reads.size === 0) this.reads.delete(context);
-          reject(new RaftTimeoutError('read', timeoutMs));
-        }),
-      };
-      batch.reads.add(pending);
+      const deadline = now + timeoutMs;
+      if (deadline < earliest) earliest = deadline;
+      batch.reads.add({ query, resolve, reject, deadline, timeoutMs });
     }
     this.reads.set(context, batch);
+    this.watchDeadline(earliest);
     this.kick();
   }
 
@@ -463,17 +463,9 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
         return;
       }
       const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
-      const pending: Pending<Membership> = {
-        term: outcome.term,
-        resolve,
-        reject,
-        timer: this.clock.setTimer(timeoutMs, () => {
-          if (this.changes.get(outcome.index) !== pending) return;
-          this.changes.delete(outcome.index);
-          reject(new RaftTimeoutError('membership change', timeoutMs));
-        }),
-      };
-      this.track(this.changes, outcome.index, pending);
+      const deadline = this.clock.monotonic() + timeoutMs;
+      this.track(this.changes, outcome.index, { term: outcome.term, resolve, reject, deadline, timeoutMs });
+      this.watchDeadline(deadline);
       this.kick();
     });
   }
@@ -620,7 +612,6 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     // Proposals inside the snapshot: whether they are in it is unknown from here.
     for (const [index, pending] of this.proposals) {
       if (index > snapshot.meta.index) continue;
-      pending.timer.cancel();
       pending.reject(new RaftTimeoutError('proposal (its log position was replaced by a snapshot; outcome unknown)', 0));
       this.proposals.delete(index);
     }
@@ -657,7 +648,6 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
       if (batch === undefined) continue;
       this.reads.delete(context);
       for (const pending of batch.reads) {
-        pending.timer.cancel();
         pending.reject(new DroppedError('leadership changed before the read was confirmed'));
       }
     }
@@ -675,6 +665,46 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     this.settle(this.proposals, entry.index, entry.term, () => result);
   }
 
+  /** Makes sure the deadline timer fires by `deadline`. */
+  private watchDeadline(deadline: number): void {
+    if (deadline >= this.deadlineAt || this.stopped) return;
+    this.deadlineTimer?.cancel();
+    this.deadlineAt = deadline;
+    this.deadlineTimer = this.clock.setTimer(Math.max(0, deadline - this.clock.monotonic()), this.expireDue);
+  }
+
+  /** Fails what is past its deadline and sets the timer for the earliest of the rest. */
+  private readonly expireDue = (): void => {
+    this.deadlineTimer = null;
+    this.deadlineAt = Number.POSITIVE_INFINITY;
+    const now = this.clock.monotonic();
+    let next = Number.POSITIVE_INFINITY;
+    const expire = <T>(pending: Map<number, Pending<T>>, what: string): void => {
+      for (const [index, waiting] of pending) {
+        if (waiting.deadline > now) {
+          if (waiting.deadline < next) next = waiting.deadline;
+          continue;
+        }
+        pending.delete(index);
+        waiting.reject(new RaftTimeoutError(what, waiting.timeoutMs));
+      }
+    };
+    expire(this.proposals, 'proposal');
+    expire(this.changes, 'membership change');
+    for (const [context, batch] of this.reads) {
+      for (const read of batch.reads) {
+        if (read.deadline > now) {
+          if (read.deadline < next) next = read.deadline;
+          continue;
+        }
+        batch.reads.delete(read);
+        read.reject(new RaftTimeoutError('read', read.timeoutMs));
+      }
+      if (batch.reads.size === 0) this.reads.delete(context);
+    }
+    this.watchDeadline(next);
+  };
+
   /**
    * Waits on `index`. An earlier proposal at the same index belongs to an entry this node's log
    * no longer holds (a leader's shorter log replaced it before this node led again). That does
@@ -684,7 +714,6 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   private track<T>(pending: Map<number, Pending<T>>, index: number, entry: Pending<T>): void {
     const earlier = pending.get(index);
     if (earlier !== undefined) {
-      earlier.timer.cancel();
       earlier.reject(new RaftTimeoutError(`proposal (its log position ${index} was truncated on this node and reused; outcome unknown)`, 0));
     }
     pending.set(index, entry);
@@ -694,7 +723,6 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     const waiting = pending.get(index);
     if (waiting === undefined) return;
     pending.delete(index);
-    waiting.timer.cancel();
     if (waiting.term === term) waiting.resolve(value());
     else waiting.reject(new DroppedError(`another entry (term ${term}) took log position ${index}`));
   }
@@ -705,7 +733,6 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
       if (batch.index < 0 || batch.index > applied) continue;
       this.reads.delete(context);
       for (const pending of batch.reads) {
-        pending.timer.cancel();
         try {
           pending.resolve(this.options.stateMachine.query(pending.query as Query));
         } catch (error) {
