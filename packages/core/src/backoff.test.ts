@@ -34,6 +34,15 @@ describe('backoff', () => {
     expect(backoff.next()).toBe(10);
   });
 
+  it('stays a number after thousands of attempts, also when retries start at 0 ms', () => {
+    for (const initialMs of [0, 100]) {
+      const backoff = createBackoff({ initialMs, maxMs: 1000, jitter: 'none' });
+      let last = 0;
+      for (let attempt = 0; attempt < 5000; attempt += 1) last = backoff.next();
+      expect(last).toBe(initialMs === 0 ? 0 : 1000);
+    }
+  });
+
   it('refuses nonsensical options', () => {
     expect(() => createBackoff({ initialMs: -1 })).toThrow(RangeError);
     expect(() => createBackoff({ initialMs: 100, maxMs: 10 })).toThrow(RangeError);

@@ -47,7 +47,8 @@ function resolve(options: BackoffOptions): ResolvedBackoff {
 }
 
 function delayFor(attempt: number, options: ResolvedBackoff): number {
-  const ceiling = Math.min(options.maxMs, options.initialMs * options.multiplier ** Math.max(0, attempt));
+  // The growth overflows to Infinity after about a thousand attempts: 0 · Infinity would be NaN.
+  const ceiling = options.initialMs === 0 ? 0 : Math.min(options.maxMs, options.initialMs * options.multiplier ** Math.max(0, attempt));
   switch (options.jitter) {
     case 'none':
       return ceiling;
