@@ -200,3 +200,64 @@ describe('the ports other packages declare', () => {
     await Promise.resolve();
   });
 });
+
+describe('connections to failed neighbours', () => {
+  /**
+   * The transport as the membership sees it, recording which peers it was last asked to keep a
+   * connection to. `@foundation/channels` redials a peer passed to `connect` with backoff until
+   * `disconnect` is called for it, so a peer left in `wanted` is dialled for as long as the
+   * process lives.
+   */
+  function recordingTransport(transport: SimTransport): { transport: SimTransport; wanted: Set<string> } {
+    const wanted = new Set<string>();
+    return {
+      wanted,
+      transport: {
+        nodeId: transport.nodeId,
+        send: (peer, channel, payload, options) => transport.send(peer, channel, payload, options),
+        onMessage: (channel, handler) => transport.onMessage(channel, handler),
+        on: (event, handler) => transport.on(event, handler),
+        connect: (peer) => {
+          wanted.add(peer);
+          transport.connect(peer);
+        },
+        disconnect: (peer) => {
+          wanted.delete(peer);
+          transport.disconnect(peer);
+        },
+        peers: () => transport.peers(),
+      },
+    };
+  }
+
+  it(`a neighbour that failed (peer-down) is no longer dialled: the transport is told to disconnect it (seed=${seed})`, () => {
+    const simulation = createSimulation({ seed, network: { latency: { min: 1, max: 3 }, failureDetectionMs: 200 } });
+    const wanted = new Map<string, Set<string>>();
+    const memberships = new Map<string, Membership>();
+    for (let index = 0; index < 6; index += 1) {
+      const id = `n${index}`;
+      simulation.addNode(id, {
+        start: ({ clock, random, transport }) => {
+          const recording = recordingTransport(transport);
+          wanted.set(id, recording.wanted);
+          const membership = createMembership({ nodeId: id, transport: recording.transport, clock, random, seeds: index === 0 ? [] : ['n0'], topology: 'hyparview', config: simulationConfig(1_000) });
+          memberships.set(id, membership);
+          clock.setTimer(index * 5, () => {
+            membership.join().catch(() => undefined);
+          });
+        },
+      });
+    }
+    simulation.runFor(3_000);
+    // n5 has the largest id, so every neighbour of n5 dialled it.
+    const dialers = [...memberships].filter(([id, membership]) => id !== 'n5' && membership.members().includes('n5')).map(([id]) => id);
+    expect(dialers.length).toBeGreaterThan(0);
+    for (const id of dialers) expect(wanted.get(id)!.has('n5')).toBe(true);
+    simulation.crash('n5');
+    simulation.runFor(5_000);
+    for (const id of dialers) {
+      expect(memberships.get(id)!.members()).not.toContain('n5');
+      expect({ id, dialling: wanted.get(id)!.has('n5') }).toEqual({ id, dialling: false });
+    }
+  });
+});

@@ -680,7 +680,10 @@ class MembershipDriver implements Membership {
     this.peerFailed(peer, now);
   }
 
-  /** A peer is dead or unreachable: every service hears of it, and the transport stops dialling it. */
+  /**
+   * A peer is dead or unreachable: every service hears of it, and the transport stops dialling it
+   * (here when no service links to it, in `linkDown` once the last link to it ends).
+   */
   private peerFailed(peer: string, now: number): void {
     this.service?.peerDown(peer, now);
     for (const retiring of this.retiring) retiring.service.peerDown(peer, now);
@@ -777,7 +780,13 @@ class MembershipDriver implements Membership {
     this.linkedSince.delete(peer);
     this.monitor.remove(peer);
     this.plumtree.neighborDown(peer);
-    if (reason === 'failed') this.policy.recordPartitionEvent(now);
+    if (reason === 'failed') {
+      this.policy.recordPartitionEvent(now);
+      // `peerFailed` could not forget it: the link was still there until this effect. A transport
+      // keeps redialling a peer it was asked to connect to (channels does, with backoff) until
+      // told to disconnect, so a dead neighbour would be dialled for as long as this node runs.
+      if (!this.connections.connected.has(peer)) this.connections.forget(peer);
+    }
     this.connections.touch(peer, now);
     this.scheduleCollect(now);
     this.emit('member-leave', peer, reason);
