@@ -84,6 +84,33 @@ describe('createMembership', () => {
     await left;
   });
 
+  it(`join() called again while the seeds are still being resolved waits like the first call for a neighbour (seed=${seed})`, async () => {
+    const simulation = createSimulation({ seed });
+    simulation.addNode('a');
+    const { transport } = simulation.addNode('b');
+    const first = createMembership({ nodeId: 'a', transport: simulation.node('a').transport, clock: simulation.clock, random: simulation.random, topology: 'hyparview', config: simulationConfig() });
+    await first.join();
+    // A seed provider that answers late, as DNS does.
+    let answer: (seeds: string[]) => void = () => undefined;
+    const slow = { name: 'slow', resolve: () => new Promise<string[]>((resolve) => (answer = resolve)) };
+    const membership = createMembership({ nodeId: 'b', transport, clock: simulation.clock, random: simulation.random, topology: 'hyparview', config: simulationConfig(), seeds: slow });
+    const joined: string[][] = [];
+    const track = (promise: Promise<void>): void => {
+      promise.then(
+        () => joined.push(membership.members()),
+        () => undefined,
+      );
+    };
+    track(membership.join());
+    track(membership.join());
+    await simulation.runForAsync(100);
+    // Neither call may resolve as if this node were the first: it has seeds, just not yet.
+    expect(joined).toEqual([]);
+    answer(['a']);
+    await simulation.runForAsync(1_000);
+    expect(joined).toEqual([['a'], ['a']]);
+  });
+
   it('broadcast() checks topics and sizes; a stopped membership refuses (publish returns false)', async () => {
     const simulation = createSimulation({ seed });
     const { transport } = simulation.addNode('a');

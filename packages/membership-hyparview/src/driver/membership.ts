@@ -538,7 +538,9 @@ class MembershipDriver implements Membership {
   }
 
   private settleJoin(): void {
-    if (this.joinWaiters.length === 0) return;
+    // Before `start` the seeds may still be resolving: an empty list then means "not known yet",
+    // not "first node", and `start` settles the waiters once they are known.
+    if (this.joinWaiters.length === 0 || this.state !== 'running') return;
     if (this.links.size === 0 && this.seeds.length > 0) return;
     for (const waiter of this.joinWaiters) {
       waiter.timer.cancel();
