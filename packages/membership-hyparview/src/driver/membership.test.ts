@@ -194,6 +194,25 @@ describe('hostile peers through the driver', () => {
   });
 });
 
+describe('hostile broadcasts through the driver', () => {
+  it(`a GOSSIP whose payload exceeds maxPayloadBytes is dropped and counted, neither delivered, stored nor passed on (seed=${seed})`, async () => {
+    const simulation = createSimulation({ seed });
+    const { transport } = simulation.addNode('a');
+    const sender = simulation.addNode('sender').transport;
+    const membership = createMembership({ nodeId: 'a', transport, clock: simulation.clock, random: simulation.random, config: { plumtree: { maxPayloadBytes: 16 } } });
+    await membership.join();
+    const received: unknown[] = [];
+    membership.subscribe('t', ({ payload }) => received.push(payload));
+    sender.send('a', 'gossip', { type: 'gossip', id: 'big', topic: 't', origin: 'sender', round: 1, payload: new Uint8Array(1_024) });
+    sender.send('a', 'gossip', { type: 'gossip', id: 'small', topic: 't', origin: 'sender', round: 1, payload: new Uint8Array(16) });
+    simulation.runFor(100);
+    expect(received).toEqual([new Uint8Array(16)]);
+    const stats = membership.stats();
+    expect(stats.decode.malformed).toBe(1);
+    expect(stats.plumtree.storedMessages).toBe(1);
+  });
+});
+
 describe('the ports other packages declare', () => {
   it('Membership satisfies a Broadcast port (publish bytes / subscribe) and a MembershipEvents port as registry and events declare them', async () => {
     // The shapes, as a consumer package declares them in its own src/ (structural typing).

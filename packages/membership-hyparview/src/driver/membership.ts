@@ -254,6 +254,7 @@ class MembershipDriver implements Membership {
       maxServers: this.config.clientServer.maxServers,
       sizeSamples: this.config.topology.sizeEstimateSamples,
       maxIdsPerMessage: 1024,
+      maxPayloadBytes: this.config.plumtree.maxPayloadBytes,
     };
     this.connections = new ConnectionManager(this.nodeId, this.transport, this.config.connectionLingerMs, this.config.maxQueuedPerPeer, () => {
       this.counters.transportErrors += 1;
