@@ -247,7 +247,7 @@ describe('the ports other packages declare', () => {
   });
 });
 
-describe('connections to failed neighbours', () => {
+describe('connections', () => {
   /**
    * The transport as the membership sees it, recording which peers it was last asked to keep a
    * connection to. `@foundation/channels` redials a peer passed to `connect` with backoff until
@@ -275,6 +275,45 @@ describe('connections to failed neighbours', () => {
       },
     };
   }
+
+  /** A transport that, as @foundation/channels does, sends only over an established connection. */
+  function needsConnection(transport: SimTransport): SimTransport {
+    return { ...transport, nodeId: transport.nodeId, send: (peer, channel, payload, options) => transport.peers().includes(peer) && transport.send(peer, channel, payload, options) };
+  }
+
+  it(`a connection opened for a one-off exchange is closed after connectionLingerMs, even in a cluster whose links do not change (seed=${seed})`, () => {
+    const simulation = createSimulation({ seed, network: { latency: { min: 1, max: 3 } } });
+    const memberships = new Map<string, Membership>();
+    for (let index = 0; index < 3; index += 1) {
+      const id = `n${index}`;
+      simulation.addNode(id, {
+        start: ({ clock, random, transport }) => {
+          const membership = createMembership({ nodeId: id, transport: needsConnection(transport), clock, random, seeds: index === 0 ? [] : ['n0'], topology: 'hyparview', config: simulationConfig(1_000) });
+          memberships.set(id, membership);
+          clock.setTimer(index * 5, () => {
+            membership.join().catch(() => undefined);
+          });
+        },
+      });
+    }
+    const stray = simulation.addNode('stray').transport;
+    const answers: unknown[] = [];
+    stray.onMessage('coordination', ({ payload }) => answers.push(payload));
+    simulation.runFor(5_000);
+    const n0 = simulation.node('n0').transport;
+    expect([...n0.peers()].sort()).toEqual(['n1', 'n2']);
+    // A heartbeat from a node that is no neighbour is answered with DISCONNECT, over a connection
+    // n0 opens for it (the stray node sends without one: it is the simulation's raw transport).
+    stray.send('n0', 'coordination', { type: 'heartbeat', sentAt: 1 });
+    simulation.runFor(100);
+    expect(answers).toEqual([expect.objectContaining({ type: 'disconnect', alive: true })]);
+    expect(n0.peers()).toContain('stray');
+    // connectionLingerMs is 1 s in this configuration.
+    simulation.runFor(5_000);
+    expect(n0.peers()).not.toContain('stray');
+    expect(memberships.get('n0')!.stats().driver.connectionsClosed).toBe(1);
+    expect([...n0.peers()].sort()).toEqual(['n1', 'n2']);
+  });
 
   it(`a neighbour that failed (peer-down) is no longer dialled: the transport is told to disconnect it (seed=${seed})`, () => {
     const simulation = createSimulation({ seed, network: { latency: { min: 1, max: 3 }, failureDetectionMs: 200 } });

@@ -484,7 +484,7 @@ class MembershipDriver implements Membership {
     this.unsubscribe.push(
       this.transport.onMessage(this.config.membershipChannel, onMembership),
       this.transport.onMessage(this.config.broadcastChannel, onBroadcast),
-      this.transport.on('peer-up', (peer) => this.run(() => this.connections.peerUp(peer, this.now()))),
+      this.transport.on('peer-up', (peer) => this.run(() => this.onPeerUp(peer))),
       this.transport.on('peer-down', (peer) => this.run(() => this.onPeerDown(peer))),
     );
   }
@@ -674,6 +674,15 @@ class MembershipDriver implements Membership {
       if (this.monitor.enabled) this.monitor.heard(from, now);
     } else this.connections.touch(from, now);
     this.plumtree.receive(from, message, now);
+  }
+
+  private onPeerUp(peer: string): void {
+    const now = this.now();
+    this.connections.peerUp(peer, now);
+    // A connection that serves no link (a one-off exchange: a reply to a stranger, a JOIN, a
+    // probe) is closed after the linger time; collection must be running to see it, also when no
+    // link changes that would start it.
+    if (this.state === 'running' && !this.links.has(peer)) this.scheduleCollect(now);
   }
 
   private onPeerDown(peer: string): void {
