@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { createDecodeStats, decodeMembershipMessage, decodePlumtreeMessage } from './decode';
 import type { DecodeLimits } from './decode';
 
-const limits: DecodeLimits = { maxNodeIdLength: 16, maxShuffleNodes: 8, maxMeshMembers: 4, maxServers: 3, sizeSamples: 4, maxIdsPerMessage: 5 };
+const limits: DecodeLimits = { maxNodeIdLength: 16, maxShuffleNodes: 8, maxMeshMembers: 4, maxServers: 3, sizeSamples: 4, maxIdsPerMessage: 5, maxPayloadBytes: 8 };
 
 describe('decodeMembershipMessage', () => {
   it.each([
@@ -90,6 +90,8 @@ describe('decodePlumtreeMessage', () => {
     ['an id longer than 64', { type: 'gossip', id: 'x'.repeat(65), topic: 't', origin: 'o', round: 1 }],
     ['a topic longer than 200', { type: 'gossip', id: 'a', topic: 't'.repeat(201), origin: 'o', round: 1 }],
     ['a round beyond a million', { type: 'gossip', id: 'a', topic: 't', origin: 'o', round: 2_000_000 }],
+    ['a byte payload above maxPayloadBytes', { type: 'gossip', id: 'a', topic: 't', origin: 'o', round: 1, payload: new Uint8Array(9) }],
+    ['a string payload above maxPayloadBytes in UTF-8 (5 characters, 10 bytes)', { type: 'gossip', id: 'a', topic: 't', origin: 'o', round: 1, payload: 'ééééé' }],
     ['IHAVE rounds shorter than ids', { type: 'ihave', ids: ['a', 'b'], rounds: [1] }],
     ['GRAFT ids that are not strings', { type: 'graft', ids: [1, 2] }],
     ['a digest without its reply flag', { type: 'digest', ids: [] }],
@@ -97,6 +99,16 @@ describe('decodePlumtreeMessage', () => {
     const stats = createDecodeStats();
     expect(decodePlumtreeMessage(input, limits, stats)).toBeUndefined();
     expect(stats.malformed).toBe(1);
+  });
+
+  it('accepts payloads up to maxPayloadBytes (bytes and UTF-8 strings); other values are the receiver\'s to check', () => {
+    for (const payload of [new Uint8Array(8), 'abcdefgh', 'éééé', '😀😀', { big: 'x'.repeat(100) }]) {
+      const stats = createDecodeStats();
+      expect(decodePlumtreeMessage({ type: 'gossip', id: 'a', topic: 't', origin: 'o', round: 1, payload }, limits, stats)).toEqual({ type: 'gossip', id: 'a', topic: 't', origin: 'o', round: 1, payload });
+      expect(stats.malformed).toBe(0);
+    }
+    // A lone surrogate is 3 bytes (as the encoder writes U+FFFD): three of them are 9.
+    expect(decodePlumtreeMessage({ type: 'gossip', id: 'a', topic: 't', origin: 'o', round: 1, payload: '\ud800\ud800\ud800' }, limits, createDecodeStats())).toBeUndefined();
   });
 
   it('cuts IHAVE and GRAFT id lists to the per-message bound', () => {

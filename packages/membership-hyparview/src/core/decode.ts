@@ -20,6 +20,12 @@ export interface DecodeLimits {
   readonly sizeSamples: number;
   /** Ids in one IHAVE, GRAFT or DIGEST. */
   readonly maxIdsPerMessage: number;
+  /**
+   * Largest GOSSIP payload, in bytes, for byte and string payloads (`plumtree.maxPayloadBytes`,
+   * the bound `broadcast` applies to this node's own): stored for GRAFTs and passed on, a larger
+   * one would make the store's bound by count no bound on memory.
+   */
+  readonly maxPayloadBytes: number;
 }
 
 export interface DecodeStats {
@@ -109,6 +115,33 @@ function messageIds(value: unknown, cap: number, stats: DecodeStats): string[] {
     result[index] = id;
   }
   return result;
+}
+
+/** Bytes of `text` in UTF-8, counted only as far as needed to tell whether it exceeds `max`. */
+function utf8LengthAbove(text: string, max: number): boolean {
+  if (text.length > max) return true;
+  if (text.length * 3 <= max) return false;
+  let bytes = 0;
+  for (let index = 0; index < text.length; index += 1) {
+    const unit = text.charCodeAt(index);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff && index + 1 < text.length) {
+      const next = text.charCodeAt(index + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) index += 1;
+      bytes += next >= 0xdc00 && next <= 0xdfff ? 4 : 3;
+    } else bytes += 3;
+    if (bytes > max) return true;
+  }
+  return false;
+}
+
+/** A payload as received, unless it is bytes or a string above the bound. */
+function payloadWithin(value: unknown, limits: DecodeLimits): unknown {
+  if (value instanceof Uint8Array) {
+    if (value.byteLength > limits.maxPayloadBytes) fail();
+  } else if (typeof value === 'string' && utf8LengthAbove(value, limits.maxPayloadBytes)) fail();
+  return value;
 }
 
 function topologyMode(value: unknown): TopologyMode {
@@ -235,7 +268,7 @@ function plumtreeFields(input: Typed, limits: DecodeLimits, stats: DecodeStats):
       const topic = input.topic;
       if (typeof id !== 'string' || id.length === 0 || id.length > MAX_MESSAGE_ID_LENGTH) fail();
       if (typeof topic !== 'string' || topic.length === 0 || topic.length > MAX_TOPIC_LENGTH) fail();
-      return { type: 'gossip', id, topic, origin: nodeId(input.origin, limits), round: integer(input.round, MAX_ROUND), payload: input.payload };
+      return { type: 'gossip', id, topic, origin: nodeId(input.origin, limits), round: integer(input.round, MAX_ROUND), payload: payloadWithin(input.payload, limits) };
     }
     case 'ihave': {
       const ids = messageIds(input.ids, limits.maxIdsPerMessage, stats);

@@ -84,6 +84,33 @@ describe('createMembership', () => {
     await left;
   });
 
+  it(`join() called again while the seeds are still being resolved waits like the first call for a neighbour (seed=${seed})`, async () => {
+    const simulation = createSimulation({ seed });
+    simulation.addNode('a');
+    const { transport } = simulation.addNode('b');
+    const first = createMembership({ nodeId: 'a', transport: simulation.node('a').transport, clock: simulation.clock, random: simulation.random, topology: 'hyparview', config: simulationConfig() });
+    await first.join();
+    // A seed provider that answers late, as DNS does.
+    let answer: (seeds: string[]) => void = () => undefined;
+    const slow = { name: 'slow', resolve: () => new Promise<string[]>((resolve) => (answer = resolve)) };
+    const membership = createMembership({ nodeId: 'b', transport, clock: simulation.clock, random: simulation.random, topology: 'hyparview', config: simulationConfig(), seeds: slow });
+    const joined: string[][] = [];
+    const track = (promise: Promise<void>): void => {
+      promise.then(
+        () => joined.push(membership.members()),
+        () => undefined,
+      );
+    };
+    track(membership.join());
+    track(membership.join());
+    await simulation.runForAsync(100);
+    // Neither call may resolve as if this node were the first: it has seeds, just not yet.
+    expect(joined).toEqual([]);
+    answer(['a']);
+    await simulation.runForAsync(1_000);
+    expect(joined).toEqual([['a'], ['a']]);
+  });
+
   it('broadcast() checks topics and sizes; a stopped membership refuses (publish returns false)', async () => {
     const simulation = createSimulation({ seed });
     const { transport } = simulation.addNode('a');
@@ -167,6 +194,25 @@ describe('hostile peers through the driver', () => {
   });
 });
 
+describe('hostile broadcasts through the driver', () => {
+  it(`a GOSSIP whose payload exceeds maxPayloadBytes is dropped and counted, neither delivered, stored nor passed on (seed=${seed})`, async () => {
+    const simulation = createSimulation({ seed });
+    const { transport } = simulation.addNode('a');
+    const sender = simulation.addNode('sender').transport;
+    const membership = createMembership({ nodeId: 'a', transport, clock: simulation.clock, random: simulation.random, config: { plumtree: { maxPayloadBytes: 16 } } });
+    await membership.join();
+    const received: unknown[] = [];
+    membership.subscribe('t', ({ payload }) => received.push(payload));
+    sender.send('a', 'gossip', { type: 'gossip', id: 'big', topic: 't', origin: 'sender', round: 1, payload: new Uint8Array(1_024) });
+    sender.send('a', 'gossip', { type: 'gossip', id: 'small', topic: 't', origin: 'sender', round: 1, payload: new Uint8Array(16) });
+    simulation.runFor(100);
+    expect(received).toEqual([new Uint8Array(16)]);
+    const stats = membership.stats();
+    expect(stats.decode.malformed).toBe(1);
+    expect(stats.plumtree.storedMessages).toBe(1);
+  });
+});
+
 describe('the ports other packages declare', () => {
   it('Membership satisfies a Broadcast port (publish bytes / subscribe) and a MembershipEvents port as registry and events declare them', async () => {
     // The shapes, as a consumer package declares them in its own src/ (structural typing).
@@ -198,5 +244,105 @@ describe('the ports other packages declare', () => {
     expect(events.members().length).toBeGreaterThan(0);
     expect(joined).toEqual([]);
     await Promise.resolve();
+  });
+});
+
+describe('connections', () => {
+  /**
+   * The transport as the membership sees it, recording which peers it was last asked to keep a
+   * connection to. `@foundation/channels` redials a peer passed to `connect` with backoff until
+   * `disconnect` is called for it, so a peer left in `wanted` is dialled for as long as the
+   * process lives.
+   */
+  function recordingTransport(transport: SimTransport): { transport: SimTransport; wanted: Set<string> } {
+    const wanted = new Set<string>();
+    return {
+      wanted,
+      transport: {
+        nodeId: transport.nodeId,
+        send: (peer, channel, payload, options) => transport.send(peer, channel, payload, options),
+        onMessage: (channel, handler) => transport.onMessage(channel, handler),
+        on: (event, handler) => transport.on(event, handler),
+        connect: (peer) => {
+          wanted.add(peer);
+          transport.connect(peer);
+        },
+        disconnect: (peer) => {
+          wanted.delete(peer);
+          transport.disconnect(peer);
+        },
+        peers: () => transport.peers(),
+      },
+    };
+  }
+
+  /** A transport that, as @foundation/channels does, sends only over an established connection. */
+  function needsConnection(transport: SimTransport): SimTransport {
+    return { ...transport, nodeId: transport.nodeId, send: (peer, channel, payload, options) => transport.peers().includes(peer) && transport.send(peer, channel, payload, options) };
+  }
+
+  it(`a connection opened for a one-off exchange is closed after connectionLingerMs, even in a cluster whose links do not change (seed=${seed})`, () => {
+    const simulation = createSimulation({ seed, network: { latency: { min: 1, max: 3 } } });
+    const memberships = new Map<string, Membership>();
+    for (let index = 0; index < 3; index += 1) {
+      const id = `n${index}`;
+      simulation.addNode(id, {
+        start: ({ clock, random, transport }) => {
+          const membership = createMembership({ nodeId: id, transport: needsConnection(transport), clock, random, seeds: index === 0 ? [] : ['n0'], topology: 'hyparview', config: simulationConfig(1_000) });
+          memberships.set(id, membership);
+          clock.setTimer(index * 5, () => {
+            membership.join().catch(() => undefined);
+          });
+        },
+      });
+    }
+    const stray = simulation.addNode('stray').transport;
+    const answers: unknown[] = [];
+    stray.onMessage('coordination', ({ payload }) => answers.push(payload));
+    simulation.runFor(5_000);
+    const n0 = simulation.node('n0').transport;
+    expect([...n0.peers()].sort()).toEqual(['n1', 'n2']);
+    // A heartbeat from a node that is no neighbour is answered with DISCONNECT, over a connection
+    // n0 opens for it (the stray node sends without one: it is the simulation's raw transport).
+    stray.send('n0', 'coordination', { type: 'heartbeat', sentAt: 1 });
+    simulation.runFor(100);
+    expect(answers).toEqual([expect.objectContaining({ type: 'disconnect', alive: true })]);
+    expect(n0.peers()).toContain('stray');
+    // connectionLingerMs is 1 s in this configuration.
+    simulation.runFor(5_000);
+    expect(n0.peers()).not.toContain('stray');
+    expect(memberships.get('n0')!.stats().driver.connectionsClosed).toBe(1);
+    expect([...n0.peers()].sort()).toEqual(['n1', 'n2']);
+  });
+
+  it(`a neighbour that failed (peer-down) is no longer dialled: the transport is told to disconnect it (seed=${seed})`, () => {
+    const simulation = createSimulation({ seed, network: { latency: { min: 1, max: 3 }, failureDetectionMs: 200 } });
+    const wanted = new Map<string, Set<string>>();
+    const memberships = new Map<string, Membership>();
+    for (let index = 0; index < 6; index += 1) {
+      const id = `n${index}`;
+      simulation.addNode(id, {
+        start: ({ clock, random, transport }) => {
+          const recording = recordingTransport(transport);
+          wanted.set(id, recording.wanted);
+          const membership = createMembership({ nodeId: id, transport: recording.transport, clock, random, seeds: index === 0 ? [] : ['n0'], topology: 'hyparview', config: simulationConfig(1_000) });
+          memberships.set(id, membership);
+          clock.setTimer(index * 5, () => {
+            membership.join().catch(() => undefined);
+          });
+        },
+      });
+    }
+    simulation.runFor(3_000);
+    // n5 has the largest id, so every neighbour of n5 dialled it.
+    const dialers = [...memberships].filter(([id, membership]) => id !== 'n5' && membership.members().includes('n5')).map(([id]) => id);
+    expect(dialers.length).toBeGreaterThan(0);
+    for (const id of dialers) expect(wanted.get(id)!.has('n5')).toBe(true);
+    simulation.crash('n5');
+    simulation.runFor(5_000);
+    for (const id of dialers) {
+      expect(memberships.get(id)!.members()).not.toContain('n5');
+      expect({ id, dialling: wanted.get(id)!.has('n5') }).toEqual({ id, dialling: false });
+    }
   });
 });

@@ -254,6 +254,7 @@ class MembershipDriver implements Membership {
       maxServers: this.config.clientServer.maxServers,
       sizeSamples: this.config.topology.sizeEstimateSamples,
       maxIdsPerMessage: 1024,
+      maxPayloadBytes: this.config.plumtree.maxPayloadBytes,
     };
     this.connections = new ConnectionManager(this.nodeId, this.transport, this.config.connectionLingerMs, this.config.maxQueuedPerPeer, () => {
       this.counters.transportErrors += 1;
@@ -483,7 +484,7 @@ class MembershipDriver implements Membership {
     this.unsubscribe.push(
       this.transport.onMessage(this.config.membershipChannel, onMembership),
       this.transport.onMessage(this.config.broadcastChannel, onBroadcast),
-      this.transport.on('peer-up', (peer) => this.run(() => this.connections.peerUp(peer, this.now()))),
+      this.transport.on('peer-up', (peer) => this.run(() => this.onPeerUp(peer))),
       this.transport.on('peer-down', (peer) => this.run(() => this.onPeerDown(peer))),
     );
   }
@@ -538,7 +539,9 @@ class MembershipDriver implements Membership {
   }
 
   private settleJoin(): void {
-    if (this.joinWaiters.length === 0) return;
+    // Before `start` the seeds may still be resolving: an empty list then means "not known yet",
+    // not "first node", and `start` settles the waiters once they are known.
+    if (this.joinWaiters.length === 0 || this.state !== 'running') return;
     if (this.links.size === 0 && this.seeds.length > 0) return;
     for (const waiter of this.joinWaiters) {
       waiter.timer.cancel();
@@ -673,6 +676,15 @@ class MembershipDriver implements Membership {
     this.plumtree.receive(from, message, now);
   }
 
+  private onPeerUp(peer: string): void {
+    const now = this.now();
+    this.connections.peerUp(peer, now);
+    // A connection that serves no link (a one-off exchange: a reply to a stranger, a JOIN, a
+    // probe) is closed after the linger time; collection must be running to see it, also when no
+    // link changes that would start it.
+    if (this.state === 'running' && !this.links.has(peer)) this.scheduleCollect(now);
+  }
+
   private onPeerDown(peer: string): void {
     const now = this.now();
     const failure = this.connections.peerDown(peer);
@@ -680,7 +692,10 @@ class MembershipDriver implements Membership {
     this.peerFailed(peer, now);
   }
 
-  /** A peer is dead or unreachable: every service hears of it, and the transport stops dialling it. */
+  /**
+   * A peer is dead or unreachable: every service hears of it, and the transport stops dialling it
+   * (here when no service links to it, in `linkDown` once the last link to it ends).
+   */
   private peerFailed(peer: string, now: number): void {
     this.service?.peerDown(peer, now);
     for (const retiring of this.retiring) retiring.service.peerDown(peer, now);
@@ -777,7 +792,13 @@ class MembershipDriver implements Membership {
     this.linkedSince.delete(peer);
     this.monitor.remove(peer);
     this.plumtree.neighborDown(peer);
-    if (reason === 'failed') this.policy.recordPartitionEvent(now);
+    if (reason === 'failed') {
+      this.policy.recordPartitionEvent(now);
+      // `peerFailed` could not forget it: the link was still there until this effect. A transport
+      // keeps redialling a peer it was asked to connect to (channels does, with backoff) until
+      // told to disconnect, so a dead neighbour would be dialled for as long as this node runs.
+      if (!this.connections.connected.has(peer)) this.connections.forget(peer);
+    }
     this.connections.touch(peer, now);
     this.scheduleCollect(now);
     this.emit('member-leave', peer, reason);
