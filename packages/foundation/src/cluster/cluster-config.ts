@@ -107,7 +107,11 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
     log.onRestoreEnd((snapshotIndex) => {
       const commands = replayed ?? [];
       replayed = null;
-      applyRestored(commands);
+      try {
+        applyRestored(commands);
+      } catch (error) {
+        report(FoundationError.from(error)); // the state machine would drop it unseen
+      }
       release(snapshotIndex);
     }),
   ];
