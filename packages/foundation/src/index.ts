@@ -27,6 +27,7 @@ export { FOUNDATION_ERROR_CODES } from './errors/codes';
 export { InvalidOptionsError } from './errors/invalid-options-error';
 export { LockNotHeldError } from './errors/lock-not-held-error';
 export { UnreadableSnapshotError } from './errors/unreadable-snapshot-error';
+export { StreamOptionsConflictError } from './errors/stream-options-conflict-error';
 export { createRuntime, Pid } from '@foundation/process';
 export { createTransport } from '@foundation/channels';
 export { createConfig } from '@foundation/config';

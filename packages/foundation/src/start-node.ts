@@ -136,6 +136,16 @@ export interface FoundationNode {
   stop(): Promise<void>;
 }
 
+/**
+ * The telemetry event of an error that no caller receives: a cluster-wide config command this node
+ * refuses (`source: 'cluster-config'`), an event from another node that does not decode
+ * (`'cluster-events'`), a node that does not answer `getClusterMetrics` or whose metrics do not
+ * decode (`'cluster-metrics'`). Measurements `{ count: 1 }`; metadata `{ source, code, type,
+ * message, error }`. Emitted with `emitCounter`, so the node's metrics count them as
+ * `foundation.node.error`.
+ */
+const NODE_ERROR_EVENT = ['foundation', 'node', 'error'];
+
 const NODE_SERVICE = 'foundation.node';
 /** The registry's namespace on every node (its replication and its stream of the Raft log). */
 const REGISTRY_NAMESPACE = 'production';
@@ -154,14 +164,15 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   const clock: Scheduler = options.clock ?? createSystemClock({ keepAlive: false });
   const random: Random = options.random ?? createCryptoRandom();
   const startedAt = clock.monotonic();
-  const problems: FoundationError[] = [];
-  const report = (error: FoundationError): void => {
-    problems.push(error);
-    if (problems.length > 100) problems.shift();
-  };
   const { nodeId } = resolved;
 
   const telemetry = createTelemetry({ clock, node: nodeId });
+  // Errors no caller is there to receive go to telemetry, counted and with the error in the
+  // metadata for handlers; nothing keeps them here.
+  const reporter =
+    (source: 'cluster-config' | 'cluster-events' | 'cluster-metrics') =>
+    (error: FoundationError): void =>
+      telemetry.emitCounter(NODE_ERROR_EVENT, { source, code: error.code, type: error.type, message: error.message, error });
   const recorder = createFlightRecorder();
   const propagator = createPropagator({ nodeId, recorder, clock, random });
 
@@ -224,7 +235,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   // The registry's commands are kept for nodes restored from a snapshot, compacted to the names
   // held and the release floors, so the stream does not grow with every claim ever made.
   const registryLog = consensus.log<RegistryCommand>('registry', { retain: { compact: (history) => compactRegistryCommands(history, REGISTRY_NAMESPACE, DEFAULT_REGISTRY_LIMITS) } });
-  const clusterConfig = createClusterConfig(config, configLog, report);
+  const clusterConfig = createClusterConfig(config, configLog, reporter('cluster-config'));
   const registry = createRegistry<unknown>({
     nodeId,
     clock,
@@ -238,7 +249,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     consensusLog: registryLog,
     namespace: REGISTRY_NAMESPACE,
   });
-  const clusterEvents = createClusterEvents(events, membership, report);
+  const clusterEvents = createClusterEvents(events, membership, reporter('cluster-events'));
+  const reportMetrics = reporter('cluster-metrics');
   const sleepOn = (ms: number, signal?: AbortSignal): Promise<void> => sleep(clock, ms, signal);
   const locks = createDistributedLocks(consensus, { nodeId, clock, random, sleep: sleepOn });
 
@@ -338,7 +350,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
             try {
               return parseSnapshot(await eager.request(member, 'control', { kind: 'foundation/metrics' }, { timeout: metricsOptions.timeoutMs ?? 2000 }));
             } catch (error) {
-              report(FoundationError.from(error));
+              reportMetrics(FoundationError.from(error));
               return null;
             }
           }),

@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { EVENTS_TOPIC } from '@foundation/events';
 import { startNode } from '../src/index';
 import type { FoundationNode } from '../src/index';
 
@@ -29,6 +30,21 @@ describe('startNode', () => {
     await node.kv.put('greeting', 'hello');
     expect(await node.kv.get('greeting')).toBe('hello');
     expect(node.health().status).toBe('healthy');
+  });
+
+  it('reports a cluster-wide config command its config refuses as a node error in telemetry', async () => {
+    // Review finding: such errors went only to a list of the last 100 that nothing read, and
+    // whose errors kept what they referred to alive.
+    const node = await startNode({ dataDir: join(root, 'refuses'), timing: 'local', config: { defaults: { limits: { rate: 10 } }, updatablePaths: ['limits'] } });
+    nodes.push(node);
+    await until(() => node.status().raft.role === 'leader', 'the node to lead itself');
+    const heard: Record<string, unknown>[] = [];
+    node.telemetry.attach('node-errors', ['foundation', 'node', 'error'], (_event, measurements, metadata) => heard.push({ ...measurements, ...metadata }));
+    // As a node whose config allows `mode` would propose it: setClusterWide here refuses it first.
+    await node.consensus.propose('config', { type: 'config-set', path: ['mode'], value: 'fast' });
+    expect(heard).toEqual([expect.objectContaining({ count: 1, source: 'cluster-config', code: 1401, type: 'config_update_forbidden', error: expect.objectContaining({ code: 1401 }) })]);
+    expect(node.telemetry.getMetrics()['foundation.node.error']).toMatchObject({ series: [{ value: 1 }] });
+    expect(node.config.getWithDefault('mode', 'absent')).toBe('absent');
   });
 
   it('gives each start of a node a new creation, so a pid from before a restart reaches no process after it', async () => {
@@ -88,6 +104,13 @@ describe('startNode', () => {
     alpha.events.emitDistributed('order-placed', { id: 7 });
     await until(() => received.length === 1, 'the event on gamma');
     expect(received).toEqual([`${alpha.id}:7`]);
+    // An event that does not decode is a node error on the node that receives it.
+    const errors: unknown[] = [];
+    gamma.telemetry.attach('node-errors', ['foundation', 'node', 'error'], (_event, _measurements, metadata) => errors.push(metadata.source));
+    alpha.membership.publish(EVENTS_TOPIC, 'not an event');
+    await until(() => errors.length === 1, 'the undecodable event reported on gamma');
+    expect(errors).toEqual(['cluster-events']);
+    expect(received).toHaveLength(1);
 
     await until(() => alpha.registry.lookupAll('foundation.node').length === 3, 'all three nodes in the registry');
     const statuses = await alpha.clusterStatus();

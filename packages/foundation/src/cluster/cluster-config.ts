@@ -1,11 +1,16 @@
 // Cluster-wide configuration (2.0's set_cluster_wide / get_with_consensus): a value is set by
 // committing it through the cluster's Raft group, then every node applies it to its own config,
 // so subscribers everywhere hear of it. Reads with consensus wait until this node has applied
-// everything committed before the read began.
-import type { FoundationError } from '@foundation/core';
+// everything committed before the read began. A node that restores a Raft snapshot (it fell too
+// far behind, or restarts from one) ends with the config the snapshot's commands give, and its
+// subscribers hear what that changed.
+import { isDeepStrictEqual } from 'node:util';
+import { FoundationError } from '@foundation/core';
 import { parsePath } from '@foundation/config';
 import type { Config, ConfigCommand, ConfigPath } from '@foundation/config';
 import type { ConsensusLog } from '../consensus/cluster-consensus';
+import { foldConfigCommands } from './fold-config-commands';
+import type { ConfigAssignment } from './fold-config-commands';
 
 export interface ClusterConfig {
   /** Commits `value` at `path` cluster-wide; resolves once this node has applied it. */
@@ -16,6 +21,18 @@ export interface ClusterConfig {
   close(): void;
 }
 
+const keyOf = (path: readonly string[]): string => path.join('\u0000');
+
+/**
+ * Applies the config stream of `log` to `config`. Commands are applied as they commit; a
+ * restored snapshot's commands are gathered while they are heard again and applied at the end of
+ * the replay, as one change from the config this node had to the one the snapshot gives:
+ * subscribers hear each value that differs, once, and nothing of the values that stay. When the
+ * snapshot no longer sets a path this node set from the log (taken where the config stream was
+ * not declared, say), the config is reset to its layers first (subscribers hear `config-reset`,
+ * then the snapshot's values), so the value from the log is gone as on a node started from that
+ * snapshot; local updates (`update`) go with it. `report` receives every command this node refuses.
+ */
 export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<ConfigCommand>, report: (error: FoundationError) => void): ClusterConfig {
   const waiting: { index: number; resolve: () => void }[] = [];
   const release = (applied: number): void => {
@@ -23,13 +40,81 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       if (waiting[position]!.index <= applied) waiting.splice(position, 1)[0]!.resolve();
     }
   };
-  const unsubscribe = log.onApplied(({ index, command }) => {
-    if (command?.type === 'config-set') {
-      const result = config.safeUpdate(command.path, command.value);
-      if (!result.ok) report(result.error);
+  /** Every path a command from the log set here, by key, since the config was last reset for a restore. */
+  const setFromLog = new Map<string, readonly string[]>();
+  /** Between a restore and its end: the snapshot's commands, heard again in log order. */
+  let replayed: ConfigAssignment[] | null = null;
+
+  const applyLive = (command: ConfigCommand): void => {
+    const result = config.safeUpdate(command.path, command.value);
+    if (!result.ok) {
+      report(result.error);
+      return;
     }
-    release(index);
-  });
+    const path = parsePath(command.path); // accepted by safeUpdate, so a path
+    const key = keyOf(path);
+    if (!setFromLog.has(key)) setFromLog.set(key, path);
+  };
+
+  const applyRestored = (commands: readonly ConfigAssignment[]): void => {
+    const { assignments, refused } = foldConfigCommands(commands);
+    const setHere = new Set(assignments.map((assignment) => keyOf(assignment.path)));
+    const stillSet = (path: readonly string[]): boolean => {
+      for (let length = 0; length <= path.length; length += 1) if (setHere.has(keyOf(path.slice(0, length)))) return true;
+      return false;
+    };
+    if (![...setFromLog.values()].every(stillSet)) {
+      config.reset();
+      setFromLog.clear();
+    }
+    for (const { path, value } of [...assignments, ...refused]) {
+      const check = config.checkUpdate(path, value);
+      if (!check.ok) {
+        report(check.error);
+        continue;
+      }
+      if (!isDeepStrictEqual(check.value, config.getWithDefault(path, undefined))) {
+        const result = config.safeUpdate(path, value);
+        if (!result.ok) {
+          report(result.error);
+          continue;
+        }
+      }
+      setFromLog.set(keyOf(path), path);
+    }
+  };
+
+  const unsubscribers = [
+    log.onApplied(({ index, command }) => {
+      if (command?.type !== 'config-set') {
+        if (replayed === null) release(index);
+        return;
+      }
+      if (replayed === null) {
+        applyLive(command);
+        release(index);
+        return;
+      }
+      try {
+        replayed.push({ path: parsePath(command.path), value: command.value });
+      } catch (error) {
+        report(FoundationError.from(error)); // refused, as it was when applied live
+      }
+    }),
+    log.onRestore(() => {
+      replayed = [];
+    }),
+    log.onRestoreEnd((snapshotIndex) => {
+      const commands = replayed ?? [];
+      replayed = null;
+      try {
+        applyRestored(commands);
+      } catch (error) {
+        report(FoundationError.from(error)); // the state machine would drop it unseen
+      }
+      release(snapshotIndex);
+    }),
+  ];
   const appliedUpTo = (index: number): Promise<void> => {
     if (log.appliedIndex() >= index) return Promise.resolve();
     return new Promise((resolve) => waiting.push({ index, resolve }));
@@ -48,6 +133,8 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       await appliedUpTo(index);
       return config.get(path as never);
     },
-    close: unsubscribe,
+    close() {
+      for (const unsubscribe of unsubscribers) unsubscribe();
+    },
   };
 }

@@ -48,7 +48,14 @@ export interface ClusterConsensusOptions {
 export interface ClusterConsensus {
   readonly raft: ClusterRaftNode;
   readonly stateMachine: ClusterStateMachine;
-  /** A ConsensusLog over one stream; declare every stream before `start`. */
+  /**
+   * Declares `stream` and returns a ConsensusLog over it; declare every stream before `start`,
+   * with the same options on every node. Called again for a stream already declared, with the
+   * same options (`retain` left out is `'all'`; a retention function or `{ compact }` function
+   * only when it is the very same function), it returns another handle on the same stream. With
+   * other options it throws StreamOptionsConflictError (6106), naming the stream and both
+   * options, and the stream keeps the options it was first declared with.
+   */
   log<Command>(stream: string, options?: StreamOptions): ConsensusLog<Command>;
   /** Proposes on a stream through whichever node leads; resolves once applied on the leader. */
   propose(stream: string, command: unknown, signal?: AbortSignal): Promise<ClusterResult>;

@@ -6,6 +6,7 @@
 import { Encoder } from 'cbor-x';
 import { createKvStateMachine } from '@foundation/raft';
 import type { KvCommand, KvQuery, KvResult, StateMachine } from '@foundation/raft';
+import { StreamOptionsConflictError } from '../errors/stream-options-conflict-error';
 import { UnreadableSnapshotError } from '../errors/unreadable-snapshot-error';
 import { LockTable } from './locks';
 import type { LockCommand, LockResult, LockState } from './locks';
@@ -135,6 +136,19 @@ function byKeyOf(key: (command: unknown) => string, commands: readonly AppliedCo
   return byKey;
 }
 
+/** Whether two retentions keep the same commands: functions only when they are the same function. */
+function sameRetention(first: StreamRetention, second: StreamRetention): boolean {
+  if (first === second) return true;
+  return typeof first === 'object' && typeof second === 'object' && first.compact === second.compact;
+}
+
+/** A retention as text, for an error that names it. */
+function describeRetention(retain: StreamRetention): string {
+  if (retain === 'all') return "retain 'all'";
+  if (typeof retain === 'function') return `retain by key (function ${retain.name === '' ? 'without a name' : retain.name})`;
+  return `retain { compact } (function ${retain.compact.name === '' ? 'without a name' : retain.compact.name})`;
+}
+
 /** The session of a command, or undefined when it has none or it is not well formed. */
 export function sessionOf(value: unknown): ProposalSession | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
@@ -152,11 +166,24 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
   private readonly sessions = new Map<string, Session>();
   private applied = 0;
 
-  /** Declares a stream; its listeners hear every command applied on it, in log order. */
+  /**
+   * Declares a stream; its listeners hear every command applied on it, in log order. Declaring
+   * it again with the same options (`retain` left out is `'all'`; a function is the same only if
+   * it is the very same function) changes nothing. Declaring it again with other options throws
+   * StreamOptionsConflictError (6106) and changes nothing: the stream keeps the options it was
+   * first declared with, which every node must declare alike.
+   */
   registerStream(name: string, options: StreamOptions = {}): void {
     if (BUILT_IN.has(name)) throw new RangeError(`stream ${name} is built in`);
-    if (this.streams.has(name)) return;
-    this.streams.set(name, { retain: options.retain ?? 'all', history: [], compactAt: COMPACT_AFTER, byKey: new Map(), listeners: new Set(), restoreListeners: new Set(), replayedListeners: new Set() });
+    const retain = options.retain ?? 'all';
+    const existing = this.streams.get(name);
+    if (existing !== undefined) {
+      if (sameRetention(existing.retain, retain)) return;
+      const declared = describeRetention(existing.retain);
+      const requested = describeRetention(retain);
+      throw new StreamOptionsConflictError(name, declared, requested === declared ? `${requested}, another function of that name` : requested);
+    }
+    this.streams.set(name, { retain, history: [], compactAt: COMPACT_AFTER, byKey: new Map(), listeners: new Set(), restoreListeners: new Set(), replayedListeners: new Set() });
   }
 
   onApplied(stream: string, listener: (entry: AppliedCommand) => void): () => void {

@@ -5,4 +5,5 @@ export const FOUNDATION_ERROR_CODES = Object.freeze({
   noCandidateNode: 6103,
   unknownBehavior: 6104,
   unreadableSnapshot: 6105,
+  streamOptionsConflict: 6106,
 });

@@ -1,0 +1,82 @@
+// Declaring a stream of the cluster's Raft group twice through `log`. Found in review: a second
+// declaration with other options was accepted and silently kept the first one's, so a caller
+// that asked for `retain: 'all'` on a stream retained by key lost commands at every snapshot
+// without a word. The consensus is never started: streams are declared before `start`, and the
+// test applies commands and takes snapshots on its real state machine directly, as Raft would.
+import { describe, expect, it } from '@jest/globals';
+import { FoundationError } from '@foundation/core';
+import { createUnstartedConsensus } from '../../test/support/unstarted-consensus';
+import { StreamOptionsConflictError } from '../errors/stream-options-conflict-error';
+import type { ClusterConsensus } from './cluster-consensus';
+
+const keyOf = (command: unknown): string => (command as { key: string }).key;
+
+/** What a node restoring `consensus`'s latest snapshot hears replayed on `stream`. */
+function replayedFrom(consensus: ClusterConsensus, stream: string): unknown[] {
+  const restored = createUnstartedConsensus('restored');
+  const heard: unknown[] = [];
+  restored.log(stream).onApplied(({ command }) => heard.push(command));
+  restored.stateMachine.restore(consensus.stateMachine.snapshot());
+  return heard;
+}
+
+/** The error `declare` throws, or undefined. */
+function thrownBy(declare: () => unknown): unknown {
+  try {
+    declare();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
+describe('declaring a stream again', () => {
+  it('with the same options gives another handle on the same stream', () => {
+    const consensus = createUnstartedConsensus();
+    const compact = { compact: (history: readonly { index: number; command: unknown }[]) => [...history] };
+    const first = consensus.log('notes');
+    const again = consensus.log('notes', { retain: 'all' }); // left out, retain is 'all'
+    const byKey = consensus.log('settings', { retain: keyOf });
+    const byKeyAgain = consensus.log('settings', { retain: keyOf });
+    consensus.log('registry', { retain: compact });
+    consensus.log('registry', { retain: { compact: compact.compact } }); // the same function
+
+    const heard: string[] = [];
+    first.onApplied(({ index }) => heard.push(`first ${index}`));
+    again.onApplied(({ index }) => heard.push(`again ${index}`));
+    byKey.onApplied(({ index }) => heard.push(`byKey ${index}`));
+    byKeyAgain.onApplied(({ index }) => heard.push(`byKeyAgain ${index}`));
+    consensus.stateMachine.apply({ stream: 'notes', command: 'a' }, 1);
+    consensus.stateMachine.apply({ stream: 'settings', command: { key: 'k', value: 1 } }, 2);
+    expect(heard).toEqual(['first 1', 'again 1', 'byKey 2', 'byKeyAgain 2']);
+    expect(again.appliedIndex()).toBe(2);
+  });
+
+  it('with other options is refused (6106), naming the stream and both options, and the first declaration stands', () => {
+    const consensus = createUnstartedConsensus();
+    const log = consensus.log('settings', { retain: keyOf });
+    const otherKeyOf = (command: unknown): string => (command as { key: string }).key;
+    const cases: [Parameters<ClusterConsensus['log']>[1], string][] = [
+      [undefined, "retain 'all'"],
+      [{ retain: 'all' }, "retain 'all'"],
+      [{ retain: { compact: (history) => [...history] } }, 'retain { compact } (function compact)'],
+      [{ retain: otherKeyOf }, 'retain by key (function otherKeyOf)'],
+    ];
+    for (const [options, requested] of cases) {
+      const error = thrownBy(() => consensus.log('settings', options));
+      expect(error).toBeInstanceOf(StreamOptionsConflictError);
+      expect(FoundationError.hasType(error, 6106)).toBe(true);
+      expect(error).toMatchObject({ type: 'stream_options_conflict', stream: 'settings', declared: 'retain by key (function keyOf)', requested, context: { stream: 'settings', declared: 'retain by key (function keyOf)', requested } });
+      expect((error as Error).message).toBe(`stream settings is already declared with retain by key (function keyOf); declaring it again with ${requested} is refused`);
+    }
+    // A function of the same name that is not the same function is told apart in the message.
+    const keyOfAgain = { keyOf: (command: unknown): string => (command as { key: string }).key }.keyOf;
+    expect(thrownBy(() => consensus.log('settings', { retain: keyOfAgain }))).toMatchObject({ requested: 'retain by key (function keyOf), another function of that name' });
+
+    // The stream still keeps the newest command per key, as first declared.
+    consensus.stateMachine.apply({ stream: 'settings', command: { key: 'k', value: 1 } }, 1);
+    consensus.stateMachine.apply({ stream: 'settings', command: { key: 'k', value: 2 } }, 2);
+    expect(replayedFrom(consensus, 'settings')).toEqual([{ key: 'k', value: 2 }]);
+    expect(log.appliedIndex()).toBe(2);
+  });
+});

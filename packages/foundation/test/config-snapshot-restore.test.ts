@@ -1,0 +1,114 @@
+// A follower that falls behind while cluster-wide config changes, and catches up by installing a
+// Raft snapshot. Found in review: the config did not listen for restores, so the snapshot's
+// commands were set again one by one and the follower's subscribers heard every cluster-wide
+// value again, changed or not.
+//
+// Two cluster consensus nodes (real Raft, the real cluster state machine) on testkit's simulated
+// network and clock, each with a real config; the config stream is declared as startNode declares
+// it. Forwarded proposals go straight to the leader's handler.
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { createConfig } from '@foundation/config';
+import type { Config, ConfigCommand } from '@foundation/config';
+import type { FoundationError } from '@foundation/core';
+import { createMemoryPersistence } from '@foundation/raft';
+import { createSimulation } from '@foundation/testkit';
+import type { SimNode, Simulation } from '@foundation/testkit';
+import { createClusterConfig } from '../src/cluster/cluster-config';
+import type { ClusterConfig } from '../src/cluster/cluster-config';
+import { createClusterConsensus } from '../src/consensus/cluster-consensus';
+import type { ClusterConsensus, ForwardingTransport } from '../src/consensus/cluster-consensus';
+import { extend } from '../src/wiring/extend';
+
+type Handler = (message: { readonly from: string; readonly payload: unknown }) => unknown;
+
+interface Member {
+  readonly consensus: ClusterConsensus;
+  readonly config: Config<unknown> & ClusterConfig;
+  readonly heard: string[];
+  readonly refused: FoundationError[];
+}
+
+const stoppers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const stop of stoppers.splice(0)) await stop();
+});
+
+function createMember(node: SimNode, handlers: Map<string, Handler>): Member {
+  const forwarding: ForwardingTransport = {
+    async request(peer, _channel, payload) {
+      const handler = handlers.get(peer);
+      if (handler === undefined) throw new Error(`${peer} does not answer`);
+      return handler({ from: node.id, payload });
+    },
+    onRequest(_channel, handler) {
+      handlers.set(node.id, handler);
+      return () => handlers.delete(node.id);
+    },
+  };
+  const consensus = createClusterConsensus({
+    nodeId: node.id,
+    voters: ['leader'],
+    contacts: ['leader'],
+    transport: node.transport,
+    forwarding,
+    persistence: createMemoryPersistence(),
+    clock: node.clock,
+    random: node.random,
+    // Snapshots often, so that a follower cut off for a while is sent one.
+    raft: { tickMs: 10, electionTicks: 10, heartbeatTicks: 2, snapshotEvery: 50 },
+    timeoutMs: 2_000,
+  });
+  const log = consensus.log<ConfigCommand>('config', { retain: (command) => (command as ConfigCommand).path.join('\u0000') });
+  const config = createConfig<Record<string, unknown>>({ defaults: { limits: { rate: 10, burst: 5 }, feature: { on: false } }, updatablePaths: ['limits', 'feature'], clock: node.clock });
+  const refused: FoundationError[] = [];
+  const clusterConfig = createClusterConfig(config, log, (error) => refused.push(error));
+  const heard: string[] = [];
+  config.subscribe((change) => {
+    heard.push(change.type === 'config-reset' ? 'reset' : `${change.path.join('.')} ${JSON.stringify(change.previous)} -> ${JSON.stringify(change.value)}`);
+  });
+  stoppers.push(async () => {
+    clusterConfig.close();
+    await consensus.stop();
+  });
+  return { consensus, config: extend(config as Config<unknown>, clusterConfig), heard, refused };
+}
+
+/** Settles `promise` while the simulation runs; fails if it does not settle in `maxTime`. */
+async function settle<T>(simulation: Simulation, promise: Promise<T>, maxTime = 10_000): Promise<T> {
+  let done = false;
+  const observed = promise.finally(() => (done = true));
+  await simulation.runUntilAsync(() => done, { maxTime });
+  return observed;
+}
+
+describe('a follower that installs a snapshot while cluster-wide config changed', () => {
+  const seed = 4_811;
+  it(`ends with the leader's config, and its subscribers hear only what changed (seed=${seed})`, async () => {
+    const simulation = createSimulation({ seed, network: { latency: { min: 1, max: 3 } } });
+    const handlers = new Map<string, Handler>();
+    const leader = createMember(simulation.addNode('leader'), handlers);
+    const follower = createMember(simulation.addNode('follower'), handlers);
+    await settle(simulation, leader.consensus.start());
+    await simulation.runUntilAsync(() => leader.consensus.raft.status().role === 'leader');
+    await settle(simulation, follower.consensus.start());
+
+    for (const [path, value] of [['limits.rate', 20], ['limits.burst', 7], ['feature.on', true]] as const) await settle(simulation, leader.config.setClusterWide(path, value));
+    await simulation.runUntilAsync(() => follower.config.getWithDefault('feature.on', false) === true);
+    follower.heard.length = 0;
+
+    simulation.network.cut('leader', 'follower');
+    await settle(simulation, leader.config.setClusterWide('limits.rate', 30));
+    await settle(simulation, leader.config.setClusterWide('limits.burst', 7)); // the same value, newer
+    await settle(simulation, leader.config.setClusterWide('feature.on', false));
+    // Enough other commands that the leader's log no longer holds what the follower misses.
+    for (let index = 0; index < 120; index += 1) await settle(simulation, leader.consensus.propose('kv', { op: 'put', key: 'filler', value: index }));
+
+    simulation.network.heal();
+    await simulation.runUntilAsync(() => follower.consensus.raft.stats().snapshotsInstalled > 0 && follower.consensus.stateMachine.appliedIndex() === leader.consensus.stateMachine.appliedIndex());
+
+    expect(follower.config.get()).toEqual(leader.config.get());
+    expect(follower.config.get()).toEqual({ limits: { rate: 30, burst: 7 }, feature: { on: false } });
+    expect(follower.heard).toEqual(['limits.rate 20 -> 30', 'feature.on true -> false']);
+    expect([...leader.refused, ...follower.refused]).toEqual([]);
+  });
+});

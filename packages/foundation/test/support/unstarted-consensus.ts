@@ -1,0 +1,19 @@
+// A cluster consensus whose Raft node is never started: its streams (`log`) and its real state
+// machine, for tests that apply commands and restore snapshots on the state machine directly,
+// as Raft would.
+import { createMemoryPersistence } from '@foundation/raft';
+import { createClusterConsensus } from '../../src/consensus/cluster-consensus';
+import type { ClusterConsensus } from '../../src/consensus/cluster-consensus';
+
+export function createUnstartedConsensus(nodeId = 'follower'): ClusterConsensus {
+  return createClusterConsensus({
+    nodeId,
+    voters: ['leader'],
+    transport: { send: () => false, onMessage: () => () => undefined },
+    forwarding: {
+      request: () => Promise.reject(new Error('not used: Raft is not started')),
+      onRequest: () => () => undefined,
+    },
+    persistence: createMemoryPersistence(),
+  });
+}
