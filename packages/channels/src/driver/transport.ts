@@ -127,10 +127,10 @@ const SMALL_RAW_BYTES = 4096;
 const REFUSING_PER_ADDRESS = 8;
 const REFUSING_TOTAL = 64;
 const SECRET_MIN_BYTES = 16;
-/** A session epoch: random, 48 bits, never 0 (what versions before session epochs send). */
 /** Provisional epochs kept for peers this node holds no epoch for (see provisionalEpochs). */
 const MAX_PROVISIONAL_EPOCHS = 1024;
 
+/** A session epoch: random, 48 bits, never 0 (the epoch of nodes before session epochs). */
 function randomEpoch(): number {
   let epoch = 0;
   while (epoch === 0) epoch = randomBytes(6).readUIntBE(0, 6);
