@@ -48,6 +48,12 @@ export interface ChannelCounters {
    * reply left (it restarted, or either side reported peer-down), so nobody waited for it.
    */
   repliesDropped: number;
+  /**
+   * Requests that timed out while still queued on this side, nothing of them sent yet: taken out
+   * of the queue, so the peer never handles them. (One that timed out after it started to leave
+   * may still be handled there; its reply then counts under `lateReplies`.)
+   */
+  requestsTimedOutUnsent: number;
 }
 
 export function createChannelCounters(): ChannelCounters {
@@ -70,6 +76,7 @@ export function createChannelCounters(): ChannelCounters {
     unknownReplies: 0,
     repliesFailed: 0,
     repliesDropped: 0,
+    requestsTimedOutUnsent: 0,
   };
 }
 
