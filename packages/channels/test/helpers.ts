@@ -174,8 +174,8 @@ export interface RawClient {
   readonly frames: Buffer[];
   /**
    * Performs the real handshake (HELLO, CHALLENGE, AUTH, READY) as connection `index` of a
-   * session, with session epoch 0 (as a node of an earlier version); `beforeAuth` runs between
-   * CHALLENGE and AUTH. Resolves with the CHALLENGE's fields.
+   * session, with session epoch 0; `beforeAuth` runs between CHALLENGE and AUTH. Resolves with
+   * the CHALLENGE's fields.
    */
   handshake(options?: {
     nodeId?: string;
@@ -184,6 +184,8 @@ export interface RawClient {
     index?: number;
     session?: string;
     channels?: Record<string, ChannelOptions>;
+    /** The node id the client claims to expect at the other end (it never checks CHALLENGE's). */
+    expectedPeer?: string;
     beforeAuth?: (challenge: ChallengeFields) => Promise<void>;
   }): Promise<ChallengeFields>;
   send(frame: Uint8Array | string): void;
@@ -239,7 +241,7 @@ export async function rawClient(url: string): Promise<RawClient> {
         connection: options.index ?? 0,
         connections,
         channelDigest: digest,
-        expectedPeer: undefined,
+        expectedPeer: options.expectedPeer,
         nonce: randomBytes(32),
       };
       const { frame, body } = encodeHello(codec, hello, secret);

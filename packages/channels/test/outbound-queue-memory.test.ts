@@ -5,6 +5,7 @@ import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from '@jest/globals';
 import { createCborCodec } from '../src/core/cbor';
 import { createOutboundQueue } from '../src/core/outbound-queue';
+import type { QueuedRequest } from '../src/core/outbound-queue';
 
 const codec = createCborCodec();
 
@@ -32,5 +33,31 @@ describe('outbound queue memory', () => {
     await new Promise((resolve) => setImmediate(resolve));
     gc();
     expect(sent.map((reference) => reference.deref() === undefined)).toEqual([true, true, true]);
+  });
+
+  it.each([
+    ['best-effort', false],
+    ['reliable', true],
+  ])('on %s lanes, a request held for its timeout keeps nothing of its bytes once sent (or acknowledged) or cancelled', async (_kind, reliable) => {
+    // The link keeps each request's handle until the request settles, to take it back at its
+    // timeout if it is still queued; the handle must not keep the payload alive after that.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const queue = createOutboundQueue({ channel: 0, lane: 0, reliable, monotonic: false, frameBytes: 1024, chunkBytes: 1024 });
+    const held: QueuedRequest[] = [];
+    const payloads = ((): WeakRef<Uint8Array>[] => {
+      const sent = [new Uint8Array(5000).fill(1), codec.encode({ small: 1 })];
+      for (const payload of sent) held.push(queue.pushRequest({ payload, raw: payload.length > 1000, meta: undefined, key: undefined }));
+      while (queue.nextFrame(1024) !== undefined);
+      if (reliable) expect(queue.acknowledge(queue.lastSeq)).toBe(2);
+      const cancelled = new Uint8Array(5000).fill(2);
+      held.push(queue.pushRequest({ payload: cancelled, raw: true, meta: undefined, key: undefined }));
+      expect(queue.cancel(held[2]!)).toBe(true);
+      return [...sent, cancelled].map((payload) => new WeakRef(payload));
+    })();
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    expect(held).toHaveLength(3);
+    expect(payloads.map((reference) => reference.deref() === undefined)).toEqual([true, true, true]);
   });
 });

@@ -6,7 +6,7 @@ import { CHANNELS_ERROR_CODES } from '../src/index';
 import { createCborCodec } from '../src/core/cbor';
 import { writeBlockHeader } from '../src/core/frames';
 import { META_KINDS, metaToWire } from '../src/core/meta';
-import { closeNodes, link, nextEvent, rawClient, startNode, waitFor } from './helpers';
+import { closeNodes, createProxy, link, nextEvent, rawClient, startNode, waitFor } from './helpers';
 
 afterEach(closeNodes);
 
@@ -269,5 +269,50 @@ describe('requests on a monotonic channel', () => {
     const second = a.request('node-b', 'latest', 'second', { partitionKey: 'k', timeout: 5_000 });
     await expect(Promise.all([first, second])).resolves.toEqual(['first', 'second']);
     expect(a.stats().channels.latest!.replaced).toBe(0);
+  });
+});
+
+describe('a request that times out while still queued here', () => {
+  it('is never sent: the peer\'s handler never sees it, it is counted, and later requests are answered', async () => {
+    // Review finding: a request that timed out before it could leave (no credit, a full lane)
+    // stayed queued and went out once the lane moved again, so the peer handled a request whose
+    // caller had already failed it, and a caller that retried had it handled twice.
+    const channels = { rpc: { windowBytes: 1024 } };
+    const timing = { heartbeatIntervalMs: 1_000, idleTimeoutMs: 10_000 };
+    const b = await startNode('node-b', { channels, timing });
+    const proxy = await createProxy(b.address()!.port);
+    try {
+      const a = await startNode('node-a', { channels, timing });
+      await link(a, b, proxy.url);
+      const asked: unknown[] = [];
+      const told: unknown[] = [];
+      b.onRequest('rpc', ({ payload }) => {
+        asked.push(payload);
+        return 'answer';
+      });
+      b.onMessage('rpc', ({ payload }) => told.push(payload));
+      const stats = (): ReturnType<typeof a.stats>['channels'][string] => a.stats().channels.rpc!;
+      await expect(a.request('node-b', 'rpc', 'before')).resolves.toBe('answer'); // a holds b's credit
+      // Nothing reaches b now, so no credit comes back: one message larger than the window
+      // uses up the lane's credit, and what follows it waits in the queue.
+      proxy.blackhole();
+      a.send('node-b', 'rpc', 'x'.repeat(2000));
+      await waitFor(() => stats().framesSent === 2, 2_000, 'the large message to be written');
+      const late = a.request('node-b', 'rpc', 'too late', { timeout: 100 }).then(
+        () => undefined,
+        (error: FoundationError) => error,
+      );
+      expect(stats().queuedMessages).toBe(1);
+      expect((await late)?.code).toBe(CHANNELS_ERROR_CODES.requestTimeout);
+      expect(stats().queuedMessages).toBe(0);
+      expect(stats().requestsTimedOutUnsent).toBe(1);
+      proxy.restore();
+      await expect(a.request('node-b', 'rpc', 'in time')).resolves.toBe('answer');
+      expect(told).toHaveLength(1);
+      expect(asked).toEqual(['before', 'in time']);
+      expect(stats().lateReplies).toBe(0);
+    } finally {
+      await proxy.close();
+    }
   });
 });

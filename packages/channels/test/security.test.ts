@@ -9,7 +9,8 @@ import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import type { ChannelEvent, ConnectionErrorEvent, ProtocolViolationError } from '../src/index';
 import { createCborCodec } from '../src/core/cbor';
-import { decodeChallenge, decodeHello } from '../src/core/handshake';
+import { decodeChallenge, decodeHello, encodeHello } from '../src/core/handshake';
+import type { Hello } from '../src/core/handshake';
 import { generateCertificates } from './certificates';
 import type { TestCertificates } from './certificates';
 import { SECRET, closeNodes, createProxy, expectedDigest, link, nextEvent, rawClient, startNode, waitFor } from './helpers';
@@ -105,13 +106,21 @@ describe('authentication and refusals', () => {
     }
   });
 
-  it('another protocol version is refused with 4001', async () => {
+  it.each([
+    ['version 1 (node id expected and incarnation in the clear)', 1],
+    ['a later version', 3],
+  ])('another protocol version, %s, is refused with 4001 and says so', async (_name, version) => {
     const b = await startNode('node-b');
     const client = await rawClient(b.address()!.url);
     const codec = createCborCodec();
-    const body = codec.encode(['foundation-channels', 2, 'foundation', 'x', 'y', 0, 's', 0, 1, 'd', null, Buffer.alloc(32)]);
+    const { digest, connections } = expectedDigest();
+    const body = codec.encode(['foundation-channels', version, 'foundation', 'node-a', 'an-incarnation', 0, 'session', 0, connections, digest, 'node-b', randomBytes(32)]);
+    const refused = nextEvent<ProtocolViolationError>(b, 'protocol-error');
     client.send(Buffer.concat([Buffer.of(0x01), body]));
-    expect((await client.closed).code).toBe(CLOSE_CODES.protocolMismatch);
+    const closed = await client.closed;
+    expect(closed.code).toBe(CLOSE_CODES.protocolMismatch);
+    expect(closed.reason).toContain(`protocol version ${version} is not 2`);
+    expect((await refused).closeCode).toBe(CLOSE_CODES.protocolMismatch);
   });
 
   it('the cluster secret never crosses the wire', async () => {
@@ -130,6 +139,118 @@ describe('authentication and refusals', () => {
   });
 });
 
+describe('node ids and incarnations before the other side has authenticated', () => {
+  // Review finding: HELLO carried the node id the dialer expects and the dialer's incarnation in
+  // the clear, and CHALLENGE the acceptor's incarnation, each before the other side had proved
+  // it holds the secret. Whoever answered at an address a node dials learned whom it meant to
+  // reach; whoever could open a connection learned, by asking again, when a node restarted.
+  const codec = createCborCodec();
+  const secret = Buffer.from(SECRET);
+
+  it('HELLO shows neither the node id the dialer expects nor its incarnation, and the dial still reaches that node', async () => {
+    const b = await startNode('node-b');
+    const proxy = await createProxy(b.address()!.port, true);
+    try {
+      const a = await startNode('node-a', { addresses: { 'node-b': proxy.url } });
+      const up = nextEvent<string>(a, 'peer-up');
+      a.connect('node-b');
+      expect(await up).toBe('node-b');
+      // The first frame from the dialer on each connection of the session is its HELLO.
+      const hellos = proxy.fromDialer.map((chunks) => dialerFrames(Buffer.concat(chunks))[0]!.payload);
+      expect(hellos.length).toBeGreaterThan(1);
+      const incarnations = new Set<string>();
+      const onTheWire = new Set<unknown>();
+      for (const frame of hellos) {
+        expect(frame[0]).toBe(0x01);
+        const { hello } = decodeHello(codec, frame, secret); // as a holder of the secret reads it
+        expect(hello.nodeId).toBe('node-a');
+        incarnations.add(hello.incarnation);
+        onTheWire.add((codec.decode(frame.subarray(1)) as unknown[])[4]);
+        expect(frame.includes('node-b')).toBe(false);
+        expect(frame.includes(hello.incarnation)).toBe(false);
+      }
+      // One incarnation, shown differently on every connection.
+      expect(incarnations.size).toBe(1);
+      expect(onTheWire.size).toBe(hellos.length);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('CHALLENGE shows a dialer without the secret nothing of the acceptor\'s incarnation', async () => {
+    const channels = { rpc: {} };
+    const node = await startNode('target', { channels });
+    const { digest, connections } = expectedDigest(channels);
+    const challenge = async (): Promise<{ frame: Buffer; incarnation: string }> => {
+      const client = await rawClient(node.address()!.url);
+      // Masked with a key of its own: a dialer need not hold the secret to send a HELLO.
+      const hello: Hello = {
+        cluster: 'foundation',
+        nodeId: 'prober',
+        incarnation: 'any-incarnation',
+        epoch: 0,
+        session: randomBytes(8).toString('hex'),
+        connection: 0,
+        connections,
+        channelDigest: digest,
+        expectedPeer: undefined,
+        nonce: randomBytes(32),
+      };
+      const { frame, body } = encodeHello(codec, hello, randomBytes(32));
+      client.send(frame);
+      await waitFor(() => client.frames.length > 0, 2_000, 'the CHALLENGE');
+      client.socket.terminate();
+      const received = client.frames[0]!;
+      return { frame: received, incarnation: decodeChallenge(codec, received, secret, body).challenge.incarnation };
+    };
+    const first = await challenge();
+    const second = await challenge();
+    expect(second.incarnation).toBe(first.incarnation);
+    expect(first.frame.includes(first.incarnation)).toBe(false);
+    expect(second.frame.includes(second.incarnation)).toBe(false);
+  });
+
+  it('the acceptor refuses a dialer that expected another node (4013), though the dialer skipped its own check', async () => {
+    const channels = { rpc: {} }; // one connection per session, as the raw client makes
+    const b = await startNode('node-b', { channels });
+    const client = await rawClient(b.address()!.url);
+    const refused = nextEvent<ProtocolViolationError>(b, 'protocol-error');
+    await expect(client.handshake({ expectedPeer: 'node-c', channels })).rejects.toThrow();
+    expect((await client.closed).code).toBe(CLOSE_CODES.unexpectedPeer);
+    expect((await refused).closeCode).toBe(CLOSE_CODES.unexpectedPeer);
+    expect(b.stats().refusals.unexpectedPeer).toBe(1);
+    expect(b.peers()).toEqual([]);
+    // The node it did expect is let in.
+    const welcome = await rawClient(b.address()!.url);
+    await welcome.handshake({ expectedPeer: 'node-b', channels });
+    await waitFor(() => b.peers().includes('raw-client'), 2_000, 'the raw client to be up');
+  });
+
+  it.each([
+    ['an expected peer in the clear', 'an-incarnation', 'node-b'],
+    ['an expected-peer digest of the wrong size', 'an-incarnation', Buffer.alloc(31)],
+    ['an incarnation outside base64url', 'an incarnation', null],
+    ['an incarnation above 64 characters', 'i'.repeat(65), null],
+  ])('a HELLO with %s is malformed (4006)', async (_name, incarnation, expected) => {
+    const b = await startNode('node-b');
+    const client = await rawClient(b.address()!.url);
+    const { digest, connections } = expectedDigest();
+    const fields = ['foundation-channels', 2, 'foundation', 'node-a', incarnation, 0, 'session', 0, connections, digest, expected, randomBytes(32)];
+    client.send(Buffer.concat([Buffer.of(0x01), codec.encode(fields)]));
+    expect((await client.closed).code).toBe(CLOSE_CODES.malformedFrame);
+    expect(b.stats().refusals.malformedFrame).toBe(1);
+  });
+
+  it('a dial by node id with another secret is still refused as such (4003), not as the wrong node', async () => {
+    const b = await startNode('node-b');
+    const a = await startNode('node-a', { security: { secret: 'another-secret-entirely-123' }, addresses: { 'node-b': b.address()!.url } });
+    const failed = nextEvent<ConnectionErrorEvent>(a, 'connection-error');
+    a.connect('node-b');
+    expect((await failed).error.closeCode).toBe(CLOSE_CODES.authenticationFailed);
+    expect(b.peers()).toEqual([]);
+  });
+});
+
 describe('session epochs before the other side has authenticated', () => {
   // Review finding: CHALLENGE carried the acceptor's session epoch for the node id a dialer
   // claims in the clear, so anyone who could open a connection learned, without the secret,
@@ -139,11 +260,22 @@ describe('session epochs before the other side has authenticated', () => {
   const codec = createCborCodec();
   const channels = { rpc: {} }; // one connection per session, as the raw client makes
 
-  /** A HELLO claiming `nodeId`, built by hand: the dialer need not hold the secret to send one. */
+  /** A HELLO claiming `nodeId`, masked with a key of its own: the dialer need not hold the secret to send one. */
   function hello(nodeId: string): Buffer {
     const { digest, connections } = expectedDigest(channels);
-    const fields = ['foundation-channels', 1, 'foundation', nodeId, 'any-incarnation', 0, randomBytes(8).toString('hex'), 0, connections, digest, null, randomBytes(32)];
-    return Buffer.concat([Buffer.of(0x01), codec.encode(fields)]);
+    const fields: Hello = {
+      cluster: 'foundation',
+      nodeId,
+      incarnation: 'any-incarnation',
+      epoch: 0,
+      session: randomBytes(8).toString('hex'),
+      connection: 0,
+      connections,
+      channelDigest: digest,
+      expectedPeer: undefined,
+      nonce: randomBytes(32),
+    };
+    return Buffer.from(encodeHello(codec, fields, randomBytes(32)).frame);
   }
 
   /** The epoch field of a CHALLENGE frame as it crossed the wire. */
@@ -227,10 +359,10 @@ describe('session epochs before the other side has authenticated', () => {
   });
 });
 
-/** The masking key of every whole frame a dialer sent on one connection (after its upgrade request). */
-function maskingKeys(stream: Buffer): (Buffer | undefined)[] {
+/** Every whole frame a dialer sent on one connection (after its upgrade request): its masking key and its payload, unmasked. */
+function dialerFrames(stream: Buffer): { key: Buffer | undefined; payload: Buffer }[] {
   let offset = stream.indexOf('\r\n\r\n') + 4;
-  const keys: (Buffer | undefined)[] = [];
+  const frames: { key: Buffer | undefined; payload: Buffer }[] = [];
   while (offset + 2 <= stream.length) {
     const second = stream[offset + 1]!;
     let length = second & 0x7f;
@@ -245,10 +377,13 @@ function maskingKeys(stream: Buffer): (Buffer | undefined)[] {
     const masked = (second & 0x80) !== 0;
     const end = offset + header + (masked ? 4 : 0) + length;
     if (end > stream.length) break;
-    keys.push(masked ? stream.subarray(offset + header, offset + header + 4) : undefined);
+    const key = masked ? stream.subarray(offset + header, offset + header + 4) : undefined;
+    const payload = Buffer.from(stream.subarray(end - length, end));
+    if (key !== undefined) for (let index = 0; index < payload.length; index += 1) payload[index] = payload[index]! ^ key[index % 4]!;
+    frames.push({ key, payload });
     offset = end;
   }
-  return keys;
+  return frames;
 }
 
 describe('frame masking (RFC 6455 §5.3)', () => {
@@ -271,7 +406,7 @@ describe('frame masking (RFC 6455 §5.3)', () => {
       await waitFor(() => received.length === sent.length, 5_000, 'all messages');
       // `data` spreads messages without a key over several connections: order is per connection.
       expect([...received].sort((x, y) => (x as { index: number }).index - (y as { index: number }).index)).toEqual(sent);
-      const keys = proxy.fromDialer.flatMap((chunks) => maskingKeys(Buffer.concat(chunks)));
+      const keys = proxy.fromDialer.flatMap((chunks) => dialerFrames(Buffer.concat(chunks)).map((frame) => frame.key));
       expect(keys.length).toBeGreaterThan(20);
       // Every frame from a client is masked; the key is zero unless asked otherwise.
       expect(keys.every((key) => key !== undefined)).toBe(true);

@@ -1,17 +1,20 @@
 // The handshake every connection performs before any application frame:
 //
-//   dialer   → HELLO      magic, version, cluster, node id, incarnation, epoch, session, connection
-//                          index and count, channel-set digest, expected peer, nonce (32 bytes)
-//   acceptor → CHALLENGE  its node id, incarnation, epoch, nonce, and proof_a
+//   dialer   → HELLO      magic, version, cluster, node id, incarnation (masked), epoch (masked),
+//                          session, connection index and count, channel-set digest, digest of the
+//                          expected peer (or null), nonce (32 bytes)
+//   acceptor → CHALLENGE  its node id, incarnation (masked), epoch (masked), nonce, and proof_a
 //   dialer   → AUTH       proof_d
 //   acceptor → READY
 //
-// proof_a = HMAC-SHA256(secret, "foundation-channels/1 acceptor" 0x00 HELLO-body CHALLENGE-fields)
-// proof_d = HMAC-SHA256(secret, "foundation-channels/1 dialer"   0x00 HELLO-body CHALLENGE-fields)
+// proof_a = HMAC-SHA256(secret, "foundation-channels/2 acceptor" 0x00 HELLO-body CHALLENGE-fields)
+// proof_d = HMAC-SHA256(secret, "foundation-channels/2 dialer"   0x00 HELLO-body CHALLENGE-fields)
 //
 // Both nonces are fresh, so a recorded proof is useless later, and the two labels keep one
 // side's proof from being replayed as the other's. The secret never crosses the wire. Each
 // side checks the other's proof with a constant-time comparison before anything else happens.
+// The proofs cover the bytes as sent, masked fields and digest included. Every label carries the
+// protocol version, which HELLO states too, so no proof or mask of one version is one of another.
 //
 // The epoch is the sender's session epoch for the node at the other end: a random value the
 // sender adopts at its first session with that node, and a fresh one each time it drops what it
@@ -20,51 +23,89 @@
 // have seen before. A peer that sees another epoch than last time from the same incarnation knows
 // the session it kept did not go on, as when the incarnation changes. A dialer that does not
 // know yet whom it reaches (a URL it never connected to) sends a fresh value, and dials again if
-// it reaches a node it holds another epoch for; versions before session epochs always send 0 and
-// ignore the value. Both proofs cover both epochs.
+// it reaches a node it holds another epoch for. Both proofs cover both epochs.
 //
-// Each side sends its epoch before the other has proved anything (HELLO before the acceptor's
-// proof, CHALLENGE before the dialer's), and the epoch says whether and when this node dropped
-// what it kept for the node at the other end. So it travels masked: plus a 48-bit mask, modulo
-// 2^48, that only holders of the secret can compute and that is fresh on every connection
+// Each side sends its HELLO or CHALLENGE before the other has proved anything, so what those
+// frames carry is shown to whoever opens a connection or answers one. Three fields would tell
+// such a party something: the epoch (whether and when this node dropped what it kept for the
+// node at the other end), the incarnation (when a node restarted) and the node id a dialer
+// expects to reach. So none of them travels in the clear:
 //
-//   mask in HELLO     = first 6 bytes of HMAC-SHA256(secret, "foundation-channels/1 hello epoch" 0x00 dialer-nonce)
-//   mask in CHALLENGE = first 6 bytes of HMAC-SHA256(secret, "foundation-channels/1 challenge epoch" 0x00 HELLO-body acceptor-nonce)
+//   - the epoch goes plus a 48-bit mask, modulo 2^48;
+//   - the incarnation (1–64 base64url characters) goes with each character shifted, in the
+//     base64url alphabet, by one byte of a key stream (modulo 64), so that it stays a string of
+//     the same length: to anyone without the secret, that many random characters;
+//   - the expected peer goes as a digest, HMAC-SHA256(secret, "…/2 expected peer" 0x00
+//     dialer-nonce node-id), which the acceptor compares with the digest of its own id.
 //
-// so that without the secret the field reads as a random number, whatever the epoch. A 0 on the
-// wire is read as epoch 0 (what versions before session epochs send); a masked epoch is 0 only
-// by chance (2^-48), and is then read as a change of epoch: a session taken for a new one.
+// Masks and key streams are HMAC-SHA256 under the secret over a label and the connection's fresh
+// nonces, so they are new on every connection and only holders of the secret can compute them:
+//
+//   HELLO      epoch mask        = first 6 bytes of HMAC(secret, "…/2 hello epoch" 0x00 dialer-nonce)
+//              incarnation key   = HMAC(secret, "…/2 hello incarnation" 0x00 i dialer-nonce), i = 0, 1
+//   CHALLENGE  epoch mask        = first 6 bytes of HMAC(secret, "…/2 challenge epoch" 0x00 HELLO-body acceptor-nonce)
+//              incarnation key   = HMAC(secret, "…/2 challenge incarnation" 0x00 i HELLO-body acceptor-nonce)
+//
+// A party without the secret can still send a HELLO (masked under any key it likes): what the
+// acceptor unmasks from it is then noise, which nothing uses before that party's AUTH, and the
+// AUTH fails (4003). Likewise on the dialer's side for a CHALLENGE. The acceptor compares the
+// expected-peer digest with its own id once the dialer's proof holds, and refuses a mismatch
+// (4013) then: before the proof, a mismatch could as well mean another secret, which must be
+// refused as such (4003). A dialer that holds the secret notices the wrong node itself, from
+// CHALLENGE, and refuses first; the acceptor's check stops a dialer that does not.
+//
+// Version 1 sent those fields in the clear, and a version-1 node can read them no other way, so
+// a version-2 node does not speak version 1 at all: its HELLO is refused with protocolMismatch.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { CborCodec } from './cbor';
 import { CLOSE_CODES } from './close-codes';
 import { FRAME_TYPES } from './frames';
 
 export const PROTOCOL_MAGIC = 'foundation-channels';
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 export const NONCE_BYTES = 32;
 export const PROOF_BYTES = 32;
 /** Handshake frames are small; anything larger before READY is refused. */
 export const MAX_HANDSHAKE_FRAME_BYTES = 4096;
 
-const ACCEPTOR_LABEL = Buffer.from('foundation-channels/1 acceptor\0', 'latin1');
-const DIALER_LABEL = Buffer.from('foundation-channels/1 dialer\0', 'latin1');
-const HELLO_EPOCH_LABEL = Buffer.from('foundation-channels/1 hello epoch\0', 'latin1');
-const CHALLENGE_EPOCH_LABEL = Buffer.from('foundation-channels/1 challenge epoch\0', 'latin1');
+const label = (name: string): Buffer => Buffer.from(`${PROTOCOL_MAGIC}/${PROTOCOL_VERSION} ${name}\0`, 'latin1');
+const ACCEPTOR_LABEL = label('acceptor');
+const DIALER_LABEL = label('dialer');
+const HELLO_EPOCH_LABEL = label('hello epoch');
+const CHALLENGE_EPOCH_LABEL = label('challenge epoch');
+const HELLO_INCARNATION_LABEL = label('hello incarnation');
+const CHALLENGE_INCARNATION_LABEL = label('challenge incarnation');
+const EXPECTED_PEER_LABEL = label('expected peer');
 /** Epochs are 48-bit numbers (randomBytes(6)); masks are taken modulo this. */
 const EPOCH_RANGE = 2 ** 48;
 const ID_PATTERN = /^[\x21-\x7e]{1,200}$/;
+/** Incarnations are base64url (the transport makes them from 12 random bytes: 16 characters). */
+const INCARNATION_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const BASE64URL_INDEX = new Map<string, number>([...BASE64URL].map((character, index) => [character, index]));
 
+/** A HELLO as its sender fills it in (`encodeHello` masks what must not travel in the clear). */
 export interface Hello {
   readonly cluster: string;
   readonly nodeId: string;
+  /** 1–64 base64url characters. */
   readonly incarnation: string;
   readonly epoch: number;
   readonly session: string;
   readonly connection: number;
   readonly connections: number;
   readonly channelDigest: string;
+  /** The node id the dialer expects to reach (a dial by node id), or undefined (by URL). */
   readonly expectedPeer: string | undefined;
   readonly nonce: Uint8Array;
+}
+
+/**
+ * A HELLO as the acceptor reads it, unmasked with its secret: what the dialer expects to reach
+ * is only a digest, which `helloExpects` compares with a node id.
+ */
+export interface ReceivedHello extends Omit<Hello, 'expectedPeer'> {
+  readonly expectedPeer: Uint8Array | undefined;
 }
 
 export interface ChallengeFields {
@@ -103,12 +144,21 @@ function checkNonce(value: unknown): Uint8Array {
   return value;
 }
 
-/** The mask an epoch travels under: the first 6 bytes of an HMAC over `label` and `parts`. */
-function epochMask(secret: Uint8Array, label: Uint8Array, ...parts: Uint8Array[]): number {
+function checkIncarnation(value: unknown): string {
+  if (typeof value !== 'string' || !INCARNATION_PATTERN.test(value)) malformed('incarnation must be 1–64 base64url characters');
+  return value;
+}
+
+function hmacOf(secret: Uint8Array, label: Uint8Array, parts: readonly Uint8Array[]): Buffer {
   const hmac = createHmac('sha256', secret);
   hmac.update(label);
   for (const part of parts) hmac.update(part);
-  return hmac.digest().readUIntBE(0, 6);
+  return hmac.digest();
+}
+
+/** The mask an epoch travels under: the first 6 bytes of an HMAC over `label` and `parts`. */
+function epochMask(secret: Uint8Array, label: Uint8Array, ...parts: Uint8Array[]): number {
+  return hmacOf(secret, label, parts).readUIntBE(0, 6);
 }
 
 function maskEpoch(epoch: number, mask: number): number {
@@ -116,8 +166,37 @@ function maskEpoch(epoch: number, mask: number): number {
 }
 
 function unmaskEpoch(value: number, mask: number): number {
-  if (value === 0) return 0;
   return (((value - mask) % EPOCH_RANGE) + EPOCH_RANGE) % EPOCH_RANGE;
+}
+
+/**
+ * Shifts each character of a base64url `incarnation` within the alphabet by one byte of a key
+ * stream from `label` and `parts` (`direction` 1 masks, -1 unmasks). Bytes modulo 64 are uniform
+ * (256 is a multiple of 64), so a masked incarnation is as random as the key stream.
+ */
+function shiftIncarnation(incarnation: string, direction: 1 | -1, secret: Uint8Array, label: Uint8Array, parts: readonly Uint8Array[]): string {
+  const blocks = Math.ceil(incarnation.length / 32);
+  const stream = Buffer.concat(Array.from({ length: blocks }, (_, block) => hmacOf(secret, label, [Uint8Array.of(block), ...parts])));
+  let result = '';
+  for (let index = 0; index < incarnation.length; index += 1) {
+    const value = BASE64URL_INDEX.get(incarnation[index]!)!;
+    result += BASE64URL[(value + direction * (stream[index]! % 64) + 64) % 64];
+  }
+  return result;
+}
+
+/** The digest of the node id a dialer expects, for the connection whose dialer nonce is `nonce`. */
+function expectedPeerDigest(secret: Uint8Array, nonce: Uint8Array, nodeId: string): Buffer {
+  return hmacOf(secret, EXPECTED_PEER_LABEL, [nonce, Buffer.from(nodeId, 'latin1')]);
+}
+
+/**
+ * Whether the dialer of `hello` expects to reach `nodeId` (true too for a dial by URL, which
+ * expects no one in particular). Constant-time; meaningful only once the dialer's proof holds.
+ */
+export function helloExpects(secret: Uint8Array, hello: ReceivedHello, nodeId: string): boolean {
+  if (hello.expectedPeer === undefined) return true;
+  return proofMatches(expectedPeerDigest(secret, hello.nonce, nodeId), hello.expectedPeer);
 }
 
 function frame(type: number, body: Uint8Array): Uint8Array {
@@ -127,33 +206,37 @@ function frame(type: number, body: Uint8Array): Uint8Array {
   return result;
 }
 
-/** The HELLO frame and its body (the body is part of the transcript); the epoch goes masked. */
+/**
+ * The HELLO frame and its body (the body is part of the transcript); the incarnation and the
+ * epoch go masked, the expected peer as a digest.
+ */
 export function encodeHello(codec: CborCodec, hello: Hello, secret: Uint8Array): { frame: Uint8Array; body: Uint8Array } {
+  const nonce = Buffer.from(hello.nonce);
   const body = Uint8Array.from(
     codec.encode([
       PROTOCOL_MAGIC,
       PROTOCOL_VERSION,
       hello.cluster,
       hello.nodeId,
-      hello.incarnation,
-      maskEpoch(hello.epoch, epochMask(secret, HELLO_EPOCH_LABEL, hello.nonce)),
+      shiftIncarnation(checkIncarnation(hello.incarnation), 1, secret, HELLO_INCARNATION_LABEL, [nonce]),
+      maskEpoch(hello.epoch, epochMask(secret, HELLO_EPOCH_LABEL, nonce)),
       hello.session,
       hello.connection,
       hello.connections,
       hello.channelDigest,
-      hello.expectedPeer ?? null,
-      Buffer.from(hello.nonce),
+      hello.expectedPeer === undefined ? null : expectedPeerDigest(secret, nonce, hello.expectedPeer),
+      nonce,
     ]),
   );
   return { frame: frame(FRAME_TYPES.hello, body), body };
 }
 
 /**
- * Reads a HELLO frame (type byte included), unmasking the epoch with `secret` (a dialer with
- * another secret is refused at its AUTH, before its epoch is used). A wrong magic or version is
- * a protocol mismatch; any other shape problem is a malformed frame.
+ * Reads a HELLO frame (type byte included), unmasking the incarnation and the epoch with
+ * `secret` (a dialer with another secret is refused at its AUTH, before they are used). A wrong
+ * magic or version is a protocol mismatch; any other shape problem is a malformed frame.
  */
-export function decodeHello(codec: CborCodec, bytes: Uint8Array, secret: Uint8Array): { hello: Hello; body: Uint8Array } {
+export function decodeHello(codec: CborCodec, bytes: Uint8Array, secret: Uint8Array): { hello: ReceivedHello; body: Uint8Array } {
   if (bytes[0] !== FRAME_TYPES.hello) malformed('expected HELLO');
   const body = bytes.subarray(1);
   let decoded: unknown;
@@ -165,22 +248,25 @@ export function decodeHello(codec: CborCodec, bytes: Uint8Array, secret: Uint8Ar
   if (!Array.isArray(decoded) || decoded.length < 2) throw new HandshakeError(CLOSE_CODES.protocolMismatch, 'not a foundation-channels HELLO');
   if (decoded[0] !== PROTOCOL_MAGIC) throw new HandshakeError(CLOSE_CODES.protocolMismatch, 'not a foundation-channels HELLO');
   if (decoded[1] !== PROTOCOL_VERSION) {
-    throw new HandshakeError(CLOSE_CODES.protocolMismatch, `protocol version ${String(decoded[1])} is not ${PROTOCOL_VERSION}`);
+    // Typically a node of another release: the whole cluster must speak one version.
+    const version = typeof decoded[1] === 'number' ? String(decoded[1]) : 'unknown';
+    throw new HandshakeError(CLOSE_CODES.protocolMismatch, `protocol version ${version} is not ${PROTOCOL_VERSION}: run one version of @foundation/channels on every node`);
   }
   if (decoded.length !== 12) malformed('HELLO must have 12 fields');
   const expected: unknown = decoded[10];
-  const epoch = checkCount(decoded[5], 'epoch', Number.MAX_SAFE_INTEGER);
+  if (expected !== null && !(expected instanceof Uint8Array && expected.length === PROOF_BYTES)) malformed(`expected peer must be null or a ${PROOF_BYTES}-byte digest`);
+  const epoch = checkCount(decoded[5], 'epoch', EPOCH_RANGE - 1);
   const nonce = checkNonce(decoded[11]);
-  const hello: Hello = {
+  const hello: ReceivedHello = {
     cluster: checkId(decoded[2], 'cluster'),
     nodeId: checkId(decoded[3], 'nodeId'),
-    incarnation: checkId(decoded[4], 'incarnation'),
+    incarnation: shiftIncarnation(checkIncarnation(decoded[4]), -1, secret, HELLO_INCARNATION_LABEL, [nonce]),
     epoch: unmaskEpoch(epoch, epochMask(secret, HELLO_EPOCH_LABEL, nonce)),
     session: checkId(decoded[6], 'session'),
     connection: checkCount(decoded[7], 'connection', 1023),
     connections: checkCount(decoded[8], 'connections', 1024),
     channelDigest: checkId(decoded[9], 'channelDigest'),
-    expectedPeer: expected === null ? undefined : checkId(expected, 'expectedPeer'),
+    expectedPeer: expected === null ? undefined : Uint8Array.from(expected),
     nonce,
   };
   if (hello.connections === 0 || hello.connection >= hello.connections) malformed('connection index out of range');
@@ -202,8 +288,8 @@ export function proofMatches(expected: Uint8Array, received: Uint8Array): boolea
 }
 
 /**
- * The CHALLENGE frame: type, u16 fields length, CBOR fields (the epoch masked), proof. Returns
- * the fields for the transcript.
+ * The CHALLENGE frame: type, u16 fields length, CBOR fields (the incarnation and the epoch
+ * masked), proof. Returns the fields for the transcript.
  */
 export function encodeChallenge(
   codec: CborCodec,
@@ -211,8 +297,10 @@ export function encodeChallenge(
   secret: Uint8Array,
   helloBody: Uint8Array,
 ): { frame: Uint8Array; fields: Uint8Array } {
-  const epoch = maskEpoch(fields.epoch, epochMask(secret, CHALLENGE_EPOCH_LABEL, helloBody, fields.nonce));
-  const encoded = Uint8Array.from(codec.encode([fields.nodeId, fields.incarnation, epoch, Buffer.from(fields.nonce)]));
+  const nonce = Buffer.from(fields.nonce);
+  const epoch = maskEpoch(fields.epoch, epochMask(secret, CHALLENGE_EPOCH_LABEL, helloBody, nonce));
+  const incarnation = shiftIncarnation(checkIncarnation(fields.incarnation), 1, secret, CHALLENGE_INCARNATION_LABEL, [helloBody, nonce]);
+  const encoded = Uint8Array.from(codec.encode([fields.nodeId, incarnation, epoch, nonce]));
   if (encoded.length > 0xffff) throw new RangeError('challenge fields too long');
   const proof = handshakeProof(secret, 'acceptor', helloBody, encoded);
   const result = new Uint8Array(3 + encoded.length + PROOF_BYTES);
@@ -224,7 +312,7 @@ export function encodeChallenge(
   return { frame: result, fields: encoded };
 }
 
-/** Reads a CHALLENGE frame, unmasking the epoch with `secret` (the caller checks the proof before using anything). */
+/** Reads a CHALLENGE frame, unmasking the incarnation and the epoch with `secret` (the caller checks the proof before using anything). */
 export function decodeChallenge(
   codec: CborCodec,
   bytes: Uint8Array,
@@ -242,12 +330,12 @@ export function decodeChallenge(
     malformed('CHALLENGE is not valid CBOR');
   }
   if (!Array.isArray(decoded) || decoded.length !== 4) malformed('CHALLENGE must have 4 fields');
-  const epoch = checkCount(decoded[2], 'epoch', Number.MAX_SAFE_INTEGER);
+  const epoch = checkCount(decoded[2], 'epoch', EPOCH_RANGE - 1);
   const nonce = checkNonce(decoded[3]);
   return {
     challenge: {
       nodeId: checkId(decoded[0], 'nodeId'),
-      incarnation: checkId(decoded[1], 'incarnation'),
+      incarnation: shiftIncarnation(checkIncarnation(decoded[1]), -1, secret, CHALLENGE_INCARNATION_LABEL, [helloBody, nonce]),
       epoch: unmaskEpoch(epoch, epochMask(secret, CHALLENGE_EPOCH_LABEL, helloBody, nonce)),
       nonce,
     },

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { createCborCodec } from './cbor';
 import { readBlockHeader, readChunkHeader } from './frames';
 import { createOutboundQueue } from './outbound-queue';
+import type { QueuedRequest } from './outbound-queue';
 
 const codec = createCborCodec();
 const message = (payload: unknown, key?: string) => ({ payload: codec.encode(payload), raw: false, meta: undefined, key });
@@ -134,7 +135,6 @@ describe('outbound queue', () => {
   }
 
   const reply = (payload: string, session: number) => ({ ...message(payload), replyTo: session });
-  const request = (payload: string) => ({ ...message(payload), request: true });
 
   it('withdraws the replies to an earlier session and the requests that never left; what left stays in the stream', () => {
     // A framed message's number is in the peer's stream, which the peer keeps when only the
@@ -142,10 +142,10 @@ describe('outbound queue', () => {
     const queue = createOutboundQueue({ channel: 0, lane: 0, reliable: true, monotonic: false, frameBytes: 4096, chunkBytes: 4096 });
     queue.push(reply('old reply 1', 0));
     queue.push(message('message 1'));
-    queue.push(request('request 1'));
+    queue.pushRequest(message('request 1'));
     queue.nextFrame(4096); // 1 to 3, unacknowledged now
     queue.push(reply('old reply 2', 0));
-    queue.push(request('request 2'));
+    queue.pushRequest(message('request 2'));
     queue.push(reply('new reply', 1));
     queue.push(message('message 2'));
     expect(queue.withdraw({ replySession: 1, requests: true, renumber: false })).toEqual({ replies: 1, requests: 1 });
@@ -161,7 +161,7 @@ describe('outbound queue', () => {
     const queue = createOutboundQueue({ channel: 0, lane: 0, reliable: true, monotonic: false, frameBytes: 4096, chunkBytes: 4096, firstSeq: 10 });
     queue.push(message('message 1'));
     queue.push(reply('old reply', 0));
-    queue.push(request('request'));
+    queue.pushRequest(message('request'));
     queue.push(message('message 2'));
     expect(readBlockHeader(queue.nextFrame(4096)!)).toMatchObject({ firstSeq: 10, count: 4 });
     queue.push(message('message 3'));
@@ -173,9 +173,44 @@ describe('outbound queue', () => {
     expect(drain(queue)).toEqual([{ firstSeq: 13, items: ['message 4'] }]);
   });
 
+  it('cancels a request of which nothing was framed, wherever it waits; one that started to leave goes out whole', () => {
+    const queue = createOutboundQueue({ channel: 0, lane: 0, reliable: true, monotonic: false, frameBytes: 4096, chunkBytes: 4096 });
+    const first = queue.pushRequest(message('request 1'));
+    queue.push(message('message 1'));
+    const second = queue.pushRequest(message('request 2'));
+    const third = queue.pushRequest(message('request 3'));
+    queue.push(message('message 2'));
+    expect(queue.cancel(first)).toBe(true); // at the head of the queue
+    expect(queue.cancel(third)).toBe(true); // between others
+    expect(queue.cancel(first)).toBe(false); // once only
+    expect([queue.queuedMessages, queue.queuedBytes]).toEqual([3, message('message 1').payload.length * 2 + message('request 2').payload.length]);
+    // What is left goes out numbered without a gap.
+    expect(drain(queue)).toEqual([{ firstSeq: 1, items: ['message 1', 'request 2', 'message 2'] }]);
+    expect(queue.cancel(second)).toBe(false); // framed: it is in the peer's stream now
+    queue.rewind();
+    expect(drain(queue)).toEqual([{ firstSeq: 1, items: ['message 1', 'request 2', 'message 2'] }]);
+    // A chunked request whose first chunk left cannot be taken back either.
+    const chunked = createOutboundQueue({ channel: 0, lane: 0, reliable: false, monotonic: false, frameBytes: 1024, chunkBytes: 1024 });
+    const large = chunked.pushRequest({ payload: new Uint8Array(3000), raw: true, meta: undefined, key: undefined });
+    expect(readChunkHeader(chunked.nextFrame(1024)!)).toMatchObject({ first: true, last: false });
+    expect(chunked.cancel(large)).toBe(false);
+    expect(readChunkHeader(chunked.nextFrame(1024)!)).toMatchObject({ first: false, last: false });
+    expect(readChunkHeader(chunked.nextFrame(1024)!)).toMatchObject({ first: false, last: true });
+    expect(chunked.hasFrame()).toBe(false);
+  });
+
+  it('a request cancelled after a peer-down cleared the queue is not counted twice', () => {
+    const tally = { messages: 0, bytes: 0 };
+    const queue = createOutboundQueue({ channel: 0, lane: 0, reliable: false, monotonic: false, frameBytes: 4096, chunkBytes: 4096, tally });
+    const request = queue.pushRequest(message('request'));
+    expect(queue.clear()).toBe(1);
+    expect(queue.cancel(request)).toBe(false);
+    expect(tally).toEqual({ messages: 0, bytes: 0 });
+  });
+
   it('keeps requests when told to, and the replies of the current session', () => {
     const queue = createOutboundQueue({ channel: 0, lane: 0, reliable: false, monotonic: false, frameBytes: 4096, chunkBytes: 4096 });
-    queue.push(request('request'));
+    queue.pushRequest(message('request'));
     queue.push(reply('reply', 3));
     expect(queue.withdraw({ replySession: 3, requests: false, renumber: true })).toEqual({ replies: 0, requests: 0 });
     expect(drain(queue)).toEqual([{ firstSeq: 0, items: ['request', 'reply'] }]);
@@ -183,14 +218,17 @@ describe('outbound queue', () => {
 });
 
 describe('a tally shared by the lanes of a channel', () => {
-  // Any sequence of operations on two lanes leaves the tally equal to what the lanes hold.
+  // Any sequence of operations on two lanes (cancelled requests included) leaves the tally equal
+  // to what the lanes hold.
   const operation = fc.oneof(
-    fc.record({ op: fc.constant('push' as const), lane: fc.integer({ min: 0, max: 1 }), size: fc.integer({ min: 1, max: 3000 }), key: fc.option(fc.constantFrom('a', 'b', 'c'), { nil: undefined }), reply: fc.option(fc.constantFrom(0, 1), { nil: undefined }), request: fc.boolean() }),
+    fc.record({ op: fc.constant('push' as const), lane: fc.integer({ min: 0, max: 1 }), size: fc.integer({ min: 1, max: 3000 }), key: fc.option(fc.constantFrom('a', 'b', 'c'), { nil: undefined }), reply: fc.option(fc.constantFrom(0, 1), { nil: undefined }) }),
+    fc.record({ op: fc.constant('request' as const), lane: fc.integer({ min: 0, max: 1 }), size: fc.integer({ min: 1, max: 3000 }) }),
     fc.record({ op: fc.constant('frame' as const), lane: fc.integer({ min: 0, max: 1 }) }),
     fc.record({ op: fc.constant('ack' as const), lane: fc.integer({ min: 0, max: 1 }), upTo: fc.integer({ min: 0, max: 40 }) }),
     fc.record({ op: fc.constant('rewind' as const), lane: fc.integer({ min: 0, max: 1 }) }),
     fc.record({ op: fc.constant('clear' as const), lane: fc.integer({ min: 0, max: 1 }) }),
     fc.record({ op: fc.constant('withdraw' as const), lane: fc.integer({ min: 0, max: 1 }), requests: fc.boolean(), renumber: fc.boolean() }),
+    fc.record({ op: fc.constant('cancel' as const), back: fc.nat({ max: 3 }) }),
   );
 
   it.each([
@@ -198,23 +236,30 @@ describe('a tally shared by the lanes of a channel', () => {
     ['monotonic', false, true],
   ])('%s lanes', (_kind, reliable, monotonic) => {
     fc.assert(
-      fc.property(fc.array(operation, { maxLength: 80 }), (operations) => {
+      fc.property(fc.array(operation, { maxLength: 80, size: 'max' }), (operations) => {
         const tally = { messages: 0, bytes: 0 };
         const lanes = [0, 1].map((lane) => createOutboundQueue({ channel: 0, lane, reliable, monotonic, frameBytes: 1024, chunkBytes: 1024, tally }));
+        const requests: { lane: number; request: QueuedRequest }[] = [];
         for (const step of operations) {
-          const queue = lanes[step.lane]!;
-          if (step.op === 'push') {
-            queue.push({ ...message('x'.repeat(step.size), step.key), ...(step.reply === undefined ? (step.request ? { request: true } : {}) : { replyTo: step.reply }) });
+          if (step.op === 'cancel') {
+            const target = requests[Math.max(0, requests.length - 1 - step.back)]; // the latest are likelier still queued
+            if (target !== undefined) lanes[target.lane]!.cancel(target.request);
+          } else if (step.op === 'push') {
+            lanes[step.lane]!.push({ ...message('x'.repeat(step.size), step.key), ...(step.reply === undefined ? {} : { replyTo: step.reply }) });
+          } else if (step.op === 'request') {
+            requests.push({ lane: step.lane, request: lanes[step.lane]!.pushRequest(message('x'.repeat(step.size))) });
           }
-          else if (step.op === 'frame') queue.nextFrame(1024);
-          else if (step.op === 'ack') queue.acknowledge(step.upTo);
-          else if (step.op === 'rewind') queue.rewind();
-          else if (step.op === 'clear') queue.clear();
-          else queue.withdraw({ replySession: 1, requests: step.requests, renumber: step.renumber });
+          else if (step.op === 'frame') lanes[step.lane]!.nextFrame(1024);
+          else if (step.op === 'ack') lanes[step.lane]!.acknowledge(step.upTo);
+          else if (step.op === 'rewind') lanes[step.lane]!.rewind();
+          else if (step.op === 'clear') lanes[step.lane]!.clear();
+          else lanes[step.lane]!.withdraw({ replySession: 1, requests: step.requests, renumber: step.renumber });
           expect(tally).toEqual({
             messages: lanes.reduce((sum, lane) => sum + lane.queuedMessages + lane.unackedMessages, 0),
             bytes: lanes.reduce((sum, lane) => sum + lane.queuedBytes + lane.unackedBytes, 0),
           });
+          // A cancelled request never holds up the lane: there is a frame exactly when a message waits.
+          for (const lane of lanes) expect(lane.hasFrame()).toBe(lane.queuedMessages > 0);
         }
       }),
       { seed: 20261128, numRuns: 300 },

@@ -3,7 +3,8 @@
 // large ones (and raw byte payloads) go out as a sequence of CHUNK frames so that no frame
 // exceeds `chunkBytes`. Monotonic lanes replace a queued message by a newer one with the same
 // key; reliable lanes number messages when they are framed, keep them until acknowledged and
-// send the unacknowledged ones again, in order, after a reconnect.
+// send the unacknowledged ones again, in order, after a reconnect. A request that failed on this
+// side before anything of it was framed (its timeout) can be taken back (`cancel`).
 //
 // Pure: bytes in, frames out; no sockets, no timers.
 import { CBOR_NULL, CBOR_PAIR, arrayHeadLength, writeArrayHead } from './cbor-heads';
@@ -31,8 +32,12 @@ export interface OutboundMessage {
    * replaced by a newer message.
    */
   readonly replyTo?: number;
-  /** Set on requests, which `withdraw` can take back once they have failed on this side. */
-  readonly request?: boolean;
+}
+
+declare const queuedRequest: unique symbol;
+/** A request as `pushRequest` queued it, for `cancel`. */
+export interface QueuedRequest {
+  readonly [queuedRequest]: true;
 }
 
 interface Entry {
@@ -41,7 +46,12 @@ interface Entry {
   meta: Uint8Array | undefined;
   key: string | undefined;
   replyTo: number | undefined;
+  /** Pushed with `pushRequest`: `withdraw` and `cancel` may take it back. */
   request: boolean;
+  /** Queued, and nothing of it framed yet: `cancel` can still take it back. */
+  waiting: boolean;
+  /** Taken back by `cancel`; stays in `pending` (counted in `cancelled`) until `head` passes it. */
+  cancelled: boolean;
   /** Body size: meta + payload. */
   bytes: number;
   /** Sequence number once framed on a reliable lane; 0 before. */
@@ -86,6 +96,14 @@ export interface OutboundQueue {
   readonly lane: number;
   /** Appends a message (or, on a monotonic lane, replaces a queued one with the same key). */
   push(message: OutboundMessage): PushResult;
+  /** Appends a request: never replaced, and taken back by `withdraw` (with `requests`) or `cancel`. */
+  pushRequest(message: OutboundMessage): QueuedRequest;
+  /**
+   * Takes back a request that failed on this side (its caller gave up), if nothing of it has
+   * been framed yet: it is never sent, and stops counting against the bounds at once. False
+   * when it had started to leave (or was gone already): then it goes out, or went, whole.
+   */
+  cancel(request: QueuedRequest): boolean;
   /** Whether a frame can be built now. */
   hasFrame(): boolean;
   /** Builds the next frame of at most about `maxBytes` (a chunk or a single message may be the whole frame). */
@@ -124,6 +142,8 @@ export interface WithdrawOptions {
   readonly renumber: boolean;
 }
 
+const EMPTY = new Uint8Array(0);
+
 function isLarge(entry: Entry, frameBytes: number): boolean {
   // Room needed for the entry alone in a reliable block: header, array head, pair head, null meta.
   return entry.raw || entry.bytes + RELIABLE_BLOCK_HEADER_BYTES + 5 + 2 > frameBytes;
@@ -144,6 +164,8 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
   let replyMessages = 0;
   let replyBytes = 0;
   let nextSeq = options.firstSeq ?? 1;
+  /** Cancelled entries still in `pending` after `head` (never at `head`: `skipCancelled`). */
+  let cancelled = 0;
   const byKey = monotonic ? new Map<string, Entry>() : undefined;
   const tally: QueueTally = options.tally ?? { messages: 0, bytes: 0 };
   const allocateChunk = options.allocateChunk ?? ((bytes: number): Uint8Array => Buffer.allocUnsafe(bytes));
@@ -151,6 +173,9 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
   const leave = (entry: Entry): void => {
     tally.messages -= 1;
     tally.bytes -= entry.bytes;
+    // A request's entry lives on in its handle until the request settles: keep no bytes in it.
+    entry.payload = EMPTY;
+    entry.meta = undefined;
   };
 
   /**
@@ -187,10 +212,21 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
     replyBytes -= entry.bytes;
   };
 
+  /** Moves `head` past cancelled entries, so that the entry at `head` is always one to send. */
+  const skipCancelled = (): void => {
+    while (head < pending.length && pending[head]!.cancelled) {
+      vacate(pending, head);
+      head += 1;
+      cancelled -= 1;
+    }
+  };
+
   /** `entry`, the one at `head`, has gone out whole. */
   const finish = (entry: Entry): void => {
     vacate(pending, head);
     head += 1;
+    skipCancelled();
+    entry.waiting = false;
     queuedBytes -= entry.bytes;
     if (byKey !== undefined && entry.key !== undefined && byKey.get(entry.key) === entry) byKey.delete(entry.key);
     entry.sent = 0;
@@ -206,6 +242,7 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
   const chunkFrame = (entry: Entry): Uint8Array => {
     const first = entry.sent === 0;
     if (first) assignSeq(entry);
+    entry.waiting = false;
     const remaining = entry.bytes - entry.sent;
     const length = Math.min(remaining, chunkBytes);
     const last = length === remaining;
@@ -262,6 +299,7 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
     let unassigned = 0;
     for (let index = head; index < pending.length && count < maxBlockMessages; index += 1) {
       const entry = pending[index]!;
+      if (entry.cancelled) continue; // `finish` moves `head` past it below
       if (isLarge(entry, frameBytes)) break;
       if (reliable && (entry.seq !== 0 ? entry.seq : nextSeq + unassigned) !== firstSeq + count) break;
       const entryMeta = entry.meta !== undefined;
@@ -306,6 +344,33 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
     return offset === frame.length ? frame : frame.subarray(0, offset);
   };
 
+  const append = (message: OutboundMessage, bytes: number, request: boolean): Entry => {
+    const entry: Entry = {
+      payload: message.payload,
+      raw: message.raw,
+      meta: message.meta,
+      key: message.key,
+      replyTo: message.replyTo,
+      request,
+      waiting: true,
+      cancelled: false,
+      bytes,
+      seq: 0,
+      sent: 0,
+    };
+    pending.push(entry);
+    queuedBytes += bytes;
+    tally.messages += 1;
+    tally.bytes += bytes;
+    if (entry.replyTo !== undefined) {
+      replyMessages += 1;
+      replyBytes += bytes;
+    }
+    // A request is never replaced by a newer message (its caller waits for its reply).
+    if (byKey !== undefined && message.key !== undefined && !request) byKey.set(message.key, entry);
+    return entry;
+  };
+
   return {
     channel,
     lane,
@@ -323,27 +388,24 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
           return 'replaced';
         }
       }
-      const entry: Entry = {
-        payload: message.payload,
-        raw: message.raw,
-        meta: message.meta,
-        key: message.key,
-        replyTo: message.replyTo,
-        request: message.request === true,
-        bytes,
-        seq: 0,
-        sent: 0,
-      };
-      pending.push(entry);
-      queuedBytes += bytes;
-      tally.messages += 1;
-      tally.bytes += bytes;
-      if (entry.replyTo !== undefined) {
-        replyMessages += 1;
-        replyBytes += bytes;
-      }
-      if (byKey !== undefined && message.key !== undefined) byKey.set(message.key, entry);
+      append(message, bytes, false);
       return 'queued';
+    },
+    pushRequest(message) {
+      return append(message, message.payload.length + (message.meta?.length ?? 0), true) as unknown as QueuedRequest;
+    },
+    cancel(request) {
+      const entry = request as unknown as Entry;
+      if (!entry.waiting) return false;
+      entry.waiting = false;
+      entry.cancelled = true;
+      queuedBytes -= entry.bytes;
+      leave(entry);
+      releaseReply(entry);
+      if (byKey !== undefined && entry.key !== undefined && byKey.get(entry.key) === entry) byKey.delete(entry.key);
+      cancelled += 1;
+      skipCancelled();
+      return true;
     },
     hasFrame() {
       return head < pending.length;
@@ -382,7 +444,8 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
       return resend.length;
     },
     clear() {
-      const dropped = pending.length - head + (unacked.length - unackedHead);
+      for (let index = head; index < pending.length; index += 1) pending[index]!.waiting = false;
+      const dropped = pending.length - head - cancelled + (unacked.length - unackedHead);
       tally.messages -= dropped;
       tally.bytes -= queuedBytes + unackedBytes;
       pending = [];
@@ -393,6 +456,7 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
       unackedBytes = 0;
       replyMessages = 0;
       replyBytes = 0;
+      cancelled = 0;
       byKey?.clear();
       return dropped;
     },
@@ -403,6 +467,7 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
       let replies = 0;
       let withdrawn = 0;
       const remove = (entry: Entry): void => {
+        entry.waiting = false;
         if (entry.replyTo === undefined) withdrawn += 1;
         else replies += 1;
         leave(entry);
@@ -416,6 +481,7 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
         let bytes = 0;
         for (let index = from; index < list.length; index += 1) {
           const entry = list[index]!;
+          if (entry.cancelled) continue; // accounted for when it was cancelled
           if (!removable(entry)) {
             kept.push(entry);
             continue;
@@ -433,6 +499,7 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
       pending = fromPending.kept;
       queuedBytes -= fromPending.bytes;
       head = 0;
+      cancelled = 0;
       if (renumber && firstSeq !== 0) {
         // Framed entries are the unacknowledged ones, then at most a partly sent one.
         let seq = firstSeq;
@@ -443,7 +510,7 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
       return { replies, requests: withdrawn };
     },
     get queuedMessages() {
-      return pending.length - head;
+      return pending.length - head - cancelled;
     },
     get queuedBytes() {
       return queuedBytes;

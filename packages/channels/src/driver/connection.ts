@@ -19,9 +19,10 @@ import {
   encodeChallenge,
   encodeHello,
   handshakeProof,
+  helloExpects,
   proofMatches,
 } from '../core/handshake';
-import type { ChallengeFields, Hello } from '../core/handshake';
+import type { ChallengeFields, Hello, ReceivedHello } from '../core/handshake';
 import type { Link } from './link';
 
 /** Who this node is, as the handshake presents it. */
@@ -55,7 +56,7 @@ export type Refusal = { readonly code: number; readonly reason: string } | undef
 
 export interface ConnectionCallbacks {
   /** Acceptor: a HELLO proved itself (AUTH verified); return a refusal to close instead of READY. */
-  admit?(connection: Connection, hello: Hello): Refusal;
+  admit?(connection: Connection, hello: ReceivedHello): Refusal;
   /**
    * The peer claims `nodeId` (acceptor: in HELLO; dialer: in a verified CHALLENGE); return a
    * refusal when its TLS certificate may not speak for that id.
@@ -101,7 +102,7 @@ export class Connection {
   private localClose: { code: number; reason: string } | undefined;
   private readonly ownNonce = randomBytes(NONCE_BYTES);
   private expectedPeer: string | undefined;
-  private pendingHello: Hello | undefined;
+  private pendingHello: ReceivedHello | undefined;
   /** The link this connection belongs to (dialed by a link, or attached on arrival). */
   link: Link | undefined;
   /** Monotonic ms when the connection was created (handshake deadline). */
@@ -309,9 +310,6 @@ export class Connection {
         throw new HandshakeError(CLOSE_CODES.channelSetMismatch, 'channel sets differ');
       }
       if (hello.nodeId === identity.nodeId) throw new HandshakeError(CLOSE_CODES.nodeIdConflict, 'peer claims this node\'s id');
-      if (hello.expectedPeer !== undefined && hello.expectedPeer !== identity.nodeId) {
-        throw new HandshakeError(CLOSE_CODES.unexpectedPeer, `dialer expected ${hello.expectedPeer}, this is ${identity.nodeId}`);
-      }
       const mismatch = this.callbacks.verifyIdentity?.(this, hello.nodeId);
       if (mismatch !== undefined) throw new HandshakeError(mismatch.code, mismatch.reason);
       this.helloBody = body;
@@ -329,6 +327,10 @@ export class Connection {
     const received = decodeAuth(data);
     const expected = handshakeProof(identity.secret, 'dialer', this.helloBody, this.challengeFields);
     if (!proofMatches(expected, received)) throw new HandshakeError(CLOSE_CODES.authenticationFailed, 'dialer proof does not match the cluster secret');
+    // Only now that the dialer holds the secret does a digest of another id mean another node.
+    if (!helloExpects(identity.secret, hello, identity.nodeId)) {
+      throw new HandshakeError(CLOSE_CODES.unexpectedPeer, `the dialer expected another node than ${identity.nodeId}`);
+    }
     this.peer = { nodeId: hello.nodeId, incarnation: hello.incarnation, epoch: hello.epoch };
     this.session = hello.session;
     this.index = hello.connection;

@@ -232,6 +232,31 @@ export class Link {
     const global = this.host.layout.offsets[channel.index]! + lane;
     const queue = this.queues[global]!;
     const result = queue.push(message);
+    this.scheduleLane(channel, queue, global);
+    return result;
+  }
+
+  /**
+   * Queues a request. Returns what its timeout calls to take it back if nothing of it has left
+   * yet, so that the peer never handles a request its caller has already failed (true when it
+   * did; counted as `requestsTimedOutUnsent`).
+   */
+  enqueueRequest(channel: ChannelDefinition, lane: number, message: OutboundMessage): () => boolean {
+    const global = this.host.layout.offsets[channel.index]! + lane;
+    const queue = this.queues[global]!;
+    const request = queue.pushRequest(message);
+    this.scheduleLane(channel, queue, global);
+    return () => {
+      if (!queue.cancel(request)) return false;
+      if (!queue.hasFrame()) this.scheduler.deactivate(global);
+      this.host.counters[channel.index]!.requestsTimedOutUnsent += 1;
+      this.checkDrained();
+      return true;
+    };
+  }
+
+  /** A message was queued on lane `global`: its lane takes part in the next flush. */
+  private scheduleLane(channel: ChannelDefinition, queue: OutboundQueue, global: number): void {
     this.scheduler.activate(global);
     // The first few messages of a busy turn leave at once, so that the peer can start on them
     // while this side produces the rest (a batch of replies to a batch of requests, say); the
@@ -242,7 +267,6 @@ export class Link {
       this.flush();
     }
     this.scheduleFlush();
-    return result;
   }
 
   scheduleFlush(): void {

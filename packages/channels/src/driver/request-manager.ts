@@ -11,8 +11,11 @@ interface Pending {
 }
 
 export interface RequestManager {
-  /** Registers request `id`; the promise settles with the reply, a timeout or the peer going down. */
-  add(id: number, peer: string, channel: string, timeoutMs: number): Promise<unknown>;
+  /**
+   * Registers request `id`; the promise settles with the reply, a timeout or the peer going down.
+   * At the timeout, `onTimeout` runs first (it takes the request back if it is still queued).
+   */
+  add(id: number, peer: string, channel: string, timeoutMs: number, onTimeout?: () => void): Promise<unknown>;
   /** Settles request `id` with a reply; false when it is unknown (late, duplicate or forged). */
   settle(id: number, outcome: { ok: true; value: unknown } | { ok: false; error: unknown }): boolean;
   /** Fails every pending request (the peer is gone): their outcome is unknown. */
@@ -23,10 +26,11 @@ export interface RequestManager {
 export function createRequestManager(clock: Scheduler): RequestManager {
   const pending = new Map<number, Pending>();
   return {
-    add(id, peer, channel, timeoutMs) {
+    add(id, peer, channel, timeoutMs, onTimeout) {
       return new Promise<unknown>((resolve, reject) => {
         const timer = clock.setTimer(timeoutMs, () => {
           pending.delete(id);
+          onTimeout?.();
           reject(new RequestTimeoutError(peer, channel, timeoutMs));
         });
         pending.set(id, { resolve, reject, timer });

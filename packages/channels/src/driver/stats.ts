@@ -28,8 +28,8 @@ export interface ChannelCounters {
    * its peer-down) starts a new session epoch, so this node reports peer-down too and starts a
    * new stream; and what a peer takes back at a session change (replies nobody waits for, its
    * failed requests) either never had a number or, towards a restarted node, is numbered again.
-   * A gap therefore means messages lost without a peer-down here: from a peer of a version
-   * without session epochs.
+   * A gap therefore means messages lost without a peer-down here, which a peer of this protocol
+   * version does not cause (those of versions without session epochs, which could, are refused).
    */
   sequenceGaps: number;
   /** Messages that arrived with no handler registered for the channel. */
@@ -48,6 +48,12 @@ export interface ChannelCounters {
    * reply left (it restarted, or either side reported peer-down), so nobody waited for it.
    */
   repliesDropped: number;
+  /**
+   * Requests that timed out while still queued on this side, nothing of them sent yet: taken out
+   * of the queue, so the peer never handles them. (One that timed out after it started to leave
+   * may still be handled there; its reply then counts under `lateReplies`.)
+   */
+  requestsTimedOutUnsent: number;
 }
 
 export function createChannelCounters(): ChannelCounters {
@@ -70,6 +76,7 @@ export function createChannelCounters(): ChannelCounters {
     unknownReplies: 0,
     repliesFailed: 0,
     repliesDropped: 0,
+    requestsTimedOutUnsent: 0,
   };
 }
 

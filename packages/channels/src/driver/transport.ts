@@ -127,10 +127,10 @@ const SMALL_RAW_BYTES = 4096;
 const REFUSING_PER_ADDRESS = 8;
 const REFUSING_TOTAL = 64;
 const SECRET_MIN_BYTES = 16;
-/** A session epoch: random, 48 bits, never 0 (what versions before session epochs send). */
 /** Provisional epochs kept for peers this node holds no epoch for (see provisionalEpochs). */
 const MAX_PROVISIONAL_EPOCHS = 1024;
 
+/** A session epoch: random, 48 bits, never 0 (the epoch of nodes before session epochs). */
 function randomEpoch(): number {
   let epoch = 0;
   while (epoch === 0) epoch = randomBytes(6).readUIntBE(0, 6);
@@ -753,8 +753,11 @@ export function createTransport(options: TransportOptions): Transport {
     return { kind, id, headers: checked };
   }
 
-  /** Queues one message; 'ok', or why not. */
-  function enqueue(peer: string, channelName: string, payload: unknown, sendOptions: SendOptions | undefined, kind: MetaKind, id: number): 'ok' | 'unavailable' | 'full' {
+  /**
+   * Queues one message: 'ok' (for a request, the function that takes it back if it has not left
+   * when it times out), or why not.
+   */
+  function enqueue(peer: string, channelName: string, payload: unknown, sendOptions: SendOptions | undefined, kind: MetaKind, id: number): 'ok' | (() => boolean) | 'unavailable' | 'full' {
     const channel = channelNamed(channelName);
     if (closed) return 'unavailable';
     const link = links.get(peer);
@@ -772,10 +775,10 @@ export function createTransport(options: TransportOptions): Transport {
       return 'full';
     }
     const lane = link.pickLane(channel, key);
-    // A request is marked, so that the link can take it back if it fails before it leaves.
-    const queued = kind === META_KINDS.request ? { payload: message.payload, raw: message.raw, meta: message.meta, key: message.key, request: true } : message;
-    if (link.enqueue(channel, lane, queued) === 'replaced') counter.replaced += 1;
     counter.messagesQueued += 1;
+    // A request goes in as one, so that the link can take it back if it fails before it leaves.
+    if (kind === META_KINDS.request) return link.enqueueRequest(channel, lane, message);
+    if (link.enqueue(channel, lane, message) === 'replaced') counter.replaced += 1;
     return 'ok';
   }
 
@@ -967,15 +970,17 @@ export function createTransport(options: TransportOptions): Transport {
       lastRequestId += 1;
       const id = lastRequestId;
       const timeout = requestOptions?.timeout ?? timing.requestTimeoutMs;
-      let result: 'ok' | 'unavailable' | 'full';
+      let result: ReturnType<typeof enqueue>;
       try {
         result = enqueue(peer, channel.name, payload, requestOptions, META_KINDS.request, id);
       } catch (error) {
         return Promise.reject(error instanceof Error ? error : new Error(String(error)));
       }
-      if (result === 'full') return Promise.reject(new QueueFullError(peer, channel.name));
-      if (result === 'unavailable') return Promise.reject(new PeerUnavailableError(peer, 'not connected'));
-      return link.requests.add(id, peer, channel.name, timeout);
+      if (typeof result !== 'function') {
+        return Promise.reject(result === 'full' ? new QueueFullError(peer, channel.name) : new PeerUnavailableError(peer, 'not connected'));
+      }
+      // One that times out while still queued here is taken back: the peer never handles it.
+      return link.requests.add(id, peer, channel.name, timeout, result);
     },
     onMessage(channel, handler) {
       channelNamed(channel);
