@@ -179,6 +179,24 @@ describe('minimal failing sub-histories', () => {
     );
   });
 
+  it('is a well-formed history when a process went on after an info operation', () => {
+    // Process 1's write times out (info) and process 1 goes on with a read that sees it; a later
+    // read by process 2 sees the initial value again. All three operations are needed.
+    const events = history(
+      ['invoke', 1, 'write', 1],
+      ['info', 1, 'write'],
+      ['invoke', 1, 'read'],
+      ['ok', 1, 'read', 1],
+      ['invoke', 2, 'read'],
+      ['ok', 2, 'read', null],
+    );
+    const result = checkLinearizability(events, registerModel());
+    expect(result.valid).toBe(false);
+    if (result.valid !== false) return;
+    expect(result.minimal).toEqual(events);
+    expect(checkLinearizability(result.minimal, registerModel()).valid).toBe(false);
+  });
+
   it('is itself not linearizable, and no operation can soundly be dropped from it (property)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 2 ** 31 }), (seed) => {

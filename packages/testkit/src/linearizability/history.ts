@@ -99,19 +99,31 @@ export function toOperations(history: readonly HistoryEvent[]): Operation[] {
 
 /**
  * The history of a set of operations as events, invocations and completions in their original
- * order; `info` operations end with an `info` event after everything else.
+ * order. An `info` operation's completion comes just before its process's next invocation, or
+ * after everything else when the process invoked nothing more (its position does not matter to
+ * the checker, which lets an `info` operation take effect at any time after its invocation;
+ * placing it there keeps a process to one operation at a time, so the result is well formed).
  */
 export function toHistory(operations: readonly Operation[]): HistoryEvent[] {
   const points: { index: number; event: HistoryEvent }[] = [];
   const unfinished: HistoryEvent[] = [];
+  const callsByProcess = new Map<string | number, number[]>();
+  for (const operation of operations) {
+    const calls = callsByProcess.get(operation.process);
+    if (calls === undefined) callsByProcess.set(operation.process, [operation.call]);
+    else calls.push(operation.call);
+  }
   for (const operation of operations) {
     const base = { process: operation.process, f: operation.f, ...(operation.key === undefined ? {} : { key: operation.key }) };
     points.push({ index: operation.call, event: { type: 'invoke', ...base, ...(operation.input === undefined ? {} : { value: operation.input }) } });
     if (operation.status === 'ok') {
       points.push({ index: operation.ret, event: { type: 'ok', ...base, ...(operation.output === undefined ? {} : { value: operation.output }) } });
-    } else {
-      unfinished.push({ type: 'info', ...base });
+      continue;
     }
+    let nextCall = Number.POSITIVE_INFINITY;
+    for (const call of callsByProcess.get(operation.process)!) if (call > operation.call && call < nextCall) nextCall = call;
+    if (nextCall === Number.POSITIVE_INFINITY) unfinished.push({ type: 'info', ...base });
+    else points.push({ index: nextCall - 0.5, event: { type: 'info', ...base } });
   }
   points.sort((a, b) => a.index - b.index);
   return [...points.map((point) => point.event), ...unfinished];
