@@ -165,6 +165,41 @@ describe('the key-value model', () => {
   });
 });
 
+describe('values that look alike', () => {
+  /** A put then, after it, a get that returned `read`: linearizable exactly when they are the same value. */
+  function putThenGet(written: unknown, read: unknown, key: unknown = 'x', readKey: unknown = key): CheckResult['valid'] {
+    const recorder = createHistoryRecorder();
+    recorder.ok(recorder.invoke('c1', 'put', { key, value: written }));
+    recorder.ok(recorder.invoke('c2', 'get', { key: readKey }), read);
+    return checkLinearizability(recorder.events(), kvModel()).valid;
+  }
+
+  it.each<[string, unknown, unknown]>([
+    ['maps with different entries', new Map([[1, 2]]), new Map([[3, 4]])],
+    ['a map and an empty object', new Map([['a', 1]]), {}],
+    ['sets with different members', new Set([1]), new Set([2])],
+    ['dates at different times', new Date(1), new Date(2)],
+    ['different regular expressions', /a/, /b/],
+    ['maps nested in objects', { inner: new Map([['a', 1]]) }, { inner: new Map([['a', 2]]) }],
+  ])('tells apart %s', (_name, written, read) => {
+    expect(putThenGet(written, read)).toBe(false);
+  });
+
+  it.each<[string, unknown, unknown]>([
+    ['equal maps built in another order', new Map([['a', 1], ['b', 2]]), new Map([['b', 2], ['a', 1]])],
+    ['equal sets built in another order', new Set([1, 2]), new Set([2, 1])],
+    ['equal dates', new Date(5), new Date(5)],
+    ['NaN', Number.NaN, Number.NaN],
+    ['-0 and 0 (CBOR carries -0 as 0)', -0, 0],
+  ])('takes as the same value %s', (_name, written, read) => {
+    expect(putThenGet(written, read)).toBe(true);
+  });
+
+  it('keeps keys that are maps with different entries apart', () => {
+    expect(putThenGet(5, 5, new Map([[1, 1]]), new Map([[2, 2]]))).toBe(false);
+  });
+});
+
 describe('minimal failing sub-histories', () => {
   it('reduces a stale read in a long history to the writes and the read that matter', () => {
     const steps: Step[] = [];

@@ -31,23 +31,50 @@ export interface Model<State> {
   describe?(operation: Operation): string;
 }
 
-/** A canonical text for a value: objects with sorted keys, and null for "absent". */
+/**
+ * A canonical text for a value: objects with sorted keys, and null for "absent". Two values
+ * with the same text are the same value to the models (`-0` is `0`, as CBOR carries it; NaN is
+ * NaN). Maps, sets and dates are told apart by their contents, not only by their (usually
+ * empty) own keys; other class instances are compared by their own enumerable fields.
+ */
 export function canonical(value: unknown): string {
   if (value === undefined || value === null) return 'null';
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   if (typeof value === 'bigint') return `${value}n`;
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value instanceof Map) {
+    const entries = [...value].map(([key, entry]) => `${canonical(key)}=>${canonical(entry)}`).sort();
+    return `Map{${entries.join(',')}}`;
+  }
+  if (value instanceof Set) return `Set[${[...value].map(canonical).sort().join(',')}]`;
+  if (value instanceof Date) return `Date(${value.getTime()})`;
   if (typeof value === 'object') {
     const keys = Object.keys(value).sort();
+    if (keys.length === 0 && !isPlain(value)) return `${Object.prototype.toString.call(value)}(${describeOpaque(value)})`;
     return `{${keys.map((key) => `${JSON.stringify(key)}:${canonical((value as Record<string, unknown>)[key])}`).join(',')}}`;
   }
   return typeof value === 'symbol' ? value.toString() : `[${typeof value}]`;
 }
 
+/** The text of an object with no fields of its own (a regular expression, a boxed value...). */
+function describeOpaque(value: object): string {
+  try {
+    return String(value);
+  } catch {
+    return '?';
+  }
+}
+
+function isPlain(value: object): boolean {
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === null || prototype === Object.prototype;
+}
+
 function sameValue(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if ((a === undefined || a === null) && (b === undefined || b === null)) return true;
+  if (typeof a === 'number' && typeof b === 'number') return Number.isNaN(a) && Number.isNaN(b);
   if (typeof a !== 'object' || typeof b !== 'object') return false;
   return canonical(a) === canonical(b);
 }
