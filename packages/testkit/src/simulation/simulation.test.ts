@@ -381,6 +381,23 @@ describe('connections and peer events', () => {
     }
   });
 
+  it('a node that crashes after its dial was accepted, before the reply, is reported down to the acceptor', () => {
+    const simulation = createSimulation({ seed: 26, network: { latency: 5, failureDetectionMs: 100 } });
+    const log = peerLog(simulation, ['a', 'b']);
+    simulation.node('a').transport.connect('b');
+    simulation.runFor(7); // b accepted at 5; its reply reaches a at 10
+    expect(log).toEqual(['5 b#1 up a']);
+    simulation.crash('a');
+    simulation.runFor(200);
+    expect(log.slice(1)).toEqual(['107 b#1 down a']);
+    expect(simulation.node('b').transport.peers()).toEqual([]);
+    // A new incarnation's dial opens a new connection, seen as up on both sides.
+    simulation.restart('a');
+    simulation.node('a').transport.connect('b');
+    simulation.runFor(20);
+    expect(log.slice(2)).toEqual(['212 b#1 up a', '217 a#3 up b']);
+  });
+
   it('disconnect brings the peer down on both sides', () => {
     const simulation = createSimulation({ seed: 23, network: { latency: 5 } });
     const log = peerLog(simulation, ['a', 'b']);

@@ -378,7 +378,6 @@ class SimulationImpl implements Simulation {
     for (const byNode of this.channelHandlers.values()) byNode[node.index] = undefined;
     node.peerUp = [];
     node.peerDown = [];
-    node.pendingConnects.clear();
     for (const [peer, connection] of node.connections) {
       connection.open = false;
       if (peer.connections.get(node) === connection) {
@@ -386,6 +385,16 @@ class SimulationImpl implements Simulation {
         this.schedulePeerEvent(peer, node, Kind.PeerDown, this.failureDetectionMs);
       }
     }
+    // Dials the peer already accepted but whose reply has not reached this node: the peer holds
+    // the connection (and heard peer-up), this node does not, so the loop above missed them.
+    for (const peer of node.pendingConnects) {
+      const connection = peer.connections.get(node);
+      if (connection === undefined || !connection.open || connection.initiator !== node) continue;
+      connection.open = false;
+      peer.connections.delete(node);
+      this.schedulePeerEvent(peer, node, Kind.PeerDown, this.failureDetectionMs);
+    }
+    node.pendingConnects.clear();
     node.connections.clear();
     this.mixTrace(0x10, node.index, 0);
   }
