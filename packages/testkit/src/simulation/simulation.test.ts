@@ -284,6 +284,21 @@ describe('crash and restart', () => {
     expect(node.durable.get('starts')).toBe(2);
   });
 
+  it('messages in flight to a node that crashes are lost, even if it restarts before they arrive', () => {
+    const simulation = createSimulation({ seed: 19, network: { latency: 10 } });
+    const inboxes = withInboxes(simulation, ['a', 'b']);
+    simulation.node('a').transport.send('b', 'm', 'to b#1');
+    simulation.runFor(2);
+    simulation.crash('b');
+    simulation.node('a').transport.send('b', 'm', 'while b is down');
+    simulation.runFor(2);
+    simulation.restart('b');
+    simulation.node('a').transport.send('b', 'm', 'to b#3');
+    simulation.runFor(30);
+    expect(inboxes.get('b')!.map((message) => message.payload)).toEqual(['to b#3']);
+    expect(simulation.network.stats().droppedBy.nodeDown).toBe(2);
+  });
+
   it('timers set through a dead incarnation never fire', () => {
     const simulation = createSimulation({ seed: 18 });
     const node = simulation.addNode('a');

@@ -56,7 +56,10 @@ class SimEvent {
   target = -1;
   /** Index of the other end: sender of a message, peer of a connection event. */
   source = -1;
-  /** Incarnation of `node` (timers, peer events) or of `peer` (connection attempts) when scheduled. */
+  /**
+   * Incarnation of `node` (timers, peer events, and the receiver of a message) or of `peer`
+   * (connection attempts) when scheduled.
+   */
   incarnation = 0;
   callback: (() => void) | null = null;
   interval = 0;
@@ -503,6 +506,8 @@ class SimulationImpl implements Simulation {
       event.kind = Kind.Deliver;
       event.target = to;
       event.source = from;
+      // The incarnation it is sent to (0 while the node is down): a crash in between loses it.
+      event.incarnation = this.live[to]!;
       event.channel = channel;
       event.payload = payload;
       event.headers = options?.headers;
@@ -816,7 +821,8 @@ class SimulationImpl implements Simulation {
     const link = event.link;
     const to = event.target;
     const from = event.source;
-    if (this.live[to] === 0) return this.dropped(link, 'nodeDown');
+    const incarnation = this.live[to]!;
+    if (incarnation === 0 || incarnation !== event.incarnation) return this.dropped(link, 'nodeDown');
     if (this.faulty && this.blocked(this.nodeList[from]!, this.nodeList[to]!)) return this.dropped(link, 'partition');
     const handlers = this.channelHandlers.get(event.channel)?.[to];
     if (handlers === undefined) return this.dropped(link, 'noHandler');
