@@ -26,6 +26,18 @@ describe('checkDeterminism', () => {
     expect(otherSeed.hash).not.toBe(report.hash);
   });
 
+  it('the trace hash tells apart runs whose messages differ only in their headers', () => {
+    const hashWith = (traceparent: string): string => {
+      const simulation = createSimulation({ seed: 3 });
+      for (const id of ['a', 'b']) simulation.addNode(id, { start: ({ transport }) => void transport.onMessage('m', () => undefined) });
+      simulation.node('a').transport.send('b', 'm', 'same payload', { headers: { traceparent } });
+      simulation.run();
+      return simulation.traceHash();
+    };
+    expect(hashWith('00-aaaa-01')).toBe(hashWith('00-aaaa-01'));
+    expect(hashWith('00-aaaa-01')).not.toBe(hashWith('00-bbbb-01'));
+  });
+
   it('the gossip actually spreads: nearly every live node learns an old rumor', () => {
     const simulation = createSimulation({ seed: SEED });
     const gossip = installRumorGossip(simulation, { nodes: 1000 });

@@ -476,6 +476,8 @@ class SimulationImpl implements Simulation {
       size = this.sizeOf(payload);
       if (traced) payloadHash = hashValue(0, payload);
     }
+    // Headers (trace context, say) are part of what a run sends, so they enter the trace too.
+    if (traced && options?.headers !== undefined) payloadHash = hashValue(payloadHash, options.headers);
     const totals = this.totals;
     links.add(link, LINK_FIELD.SENT, 1);
     links.add(link, LINK_FIELD.BYTES, size);
