@@ -60,7 +60,7 @@ export function canonical(value: unknown): string {
 /** The text of an object with no fields of its own (a regular expression, a boxed value...). */
 function describeOpaque(value: object): string {
   try {
-    return String(value);
+    return (value as { toString(): string }).toString();
   } catch {
     return '?';
   }
