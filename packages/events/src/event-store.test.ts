@@ -1,5 +1,6 @@
 import { describe, expect, it, jest } from '@jest/globals';
 import { FoundationError, createSeededRandom, isUuid } from '@foundation/core';
+import type { Clock } from '@foundation/core';
 import { createSimulation } from '@foundation/testkit';
 import { EVENT_ERROR_CODES } from './errors/event-error-codes';
 import { EventIdsExhaustedError } from './errors/event-ids-exhausted-error';
@@ -50,6 +51,19 @@ describe('newEvent (1.x new_event)', () => {
     expect(first.correlationId[14]).toBe('4');
     expect(first.correlationId).not.toBe(second.correlationId);
     expect(Object.isFrozen(first)).toBe(true);
+  });
+
+  it('keeps timestamps strictly increasing past 2^53 ns (104 days of monotonic time), where adding 1 ns rounds away', () => {
+    // A durable store carries its timestamps on across restarts, so they reach 2^53 ns after 104
+    // days of uptime in all; past 2^54 (208 days) doubles are 4 ns apart.
+    const days = 210;
+    const clock: Clock = { now: () => 1_800_000_000_000, monotonic: () => days * 24 * 3600 * 1000 };
+    const store = createEventStore({ clock, node: 'node-a' });
+    const events = Array.from({ length: 5 }, (_, index) => store.emit('tick', index)); // all at one instant
+    expect(events[0]!.timestamp).toBeGreaterThan(2 ** 54);
+    for (let index = 1; index < events.length; index += 1) expect(events[index]!.timestamp).toBeGreaterThan(events[index - 1]!.timestamp);
+    expect(new Set(store.getByCorrelation(events[0]!.correlationId).map((event) => event.timestamp)).size).toBe(1);
+    expect(new Set(store.query().map((event) => event.timestamp)).size).toBe(5);
   });
 
   it('draws correlation ids from the injected random, so a seed replays them', () => {

@@ -106,6 +106,23 @@ export interface EventStore {
   close(): void;
 }
 
+// For nextTimestamp: the bits of a double, to step to the next one up.
+const timestampBits = new Float64Array(1);
+const timestampWord = new BigUint64Array(timestampBits.buffer);
+
+/**
+ * The least timestamp after `timestamp` (non-negative): one nanosecond later while doubles
+ * hold every integer, and past 2^53 ns (104 days of monotonic time, which a durable store
+ * reaches across restarts) the next double, where adding 1 would round back to `timestamp`.
+ */
+function nextTimestamp(timestamp: number): number {
+  const next = timestamp + 1;
+  if (next > timestamp) return next;
+  timestampBits[0] = timestamp;
+  timestampWord[0] = timestampWord[0]! + 1n;
+  return timestampBits[0];
+}
+
 function defaultReport(error: EventSubscriberError): void {
   process.emitWarning(error);
 }
@@ -176,7 +193,7 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
     const correlationId = eventOptions.correlationId === undefined ? uuidV4(random) : checkCorrelationId(eventOptions.correlationId);
     const parentId = checkParentId(eventOptions.parentId);
     const copy = copyEventData(data, maxDataBytes) as Data;
-    const timestamp = Math.max(monotonicNanoseconds() + timestampOffset, lastTimestamp + 1);
+    const timestamp = Math.max(monotonicNanoseconds() + timestampOffset, nextTimestamp(lastTimestamp));
     lastTimestamp = timestamp;
     const event: FoundationEvent<Data> = new MadeEvent(maker, nextId, type, copy, correlationId, parentId, timestamp, clock.now(), node);
     nextId += 1;
