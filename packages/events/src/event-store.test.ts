@@ -435,6 +435,25 @@ describe('live subscriptions', () => {
     expect(second).toEqual(['request', 'reaction']);
   });
 
+  it('gives a subscription made during a delivery only the events stored after it, not the rest of the batch or queue', () => {
+    // The catch-up pattern: read what is stored, then subscribe for what comes next. Done from
+    // inside a subscriber, it must not receive again what its read already returned.
+    const { store } = simulated();
+    const caughtUp: number[] = [];
+    const live: number[] = [];
+    const unsubscribe = store.subscribe({ type: 'first' }, () => {
+      store.emit('queued', null); // stored now, delivered after the current event
+      caughtUp.push(...store.query().map((event) => event.id));
+      store.subscribe('*', (event) => live.push(event.id));
+      store.emit('after', null);
+      unsubscribe();
+    });
+    store.storeBatch([store.newEvent('first', null), store.newEvent('second', null)]);
+    store.emit('later', null);
+    expect(caughtUp).toEqual([1, 2, 3]);
+    expect(live).toEqual([4, 5]);
+  });
+
   it('unsubscribes', () => {
     const { store } = simulated();
     const handler = jest.fn();
