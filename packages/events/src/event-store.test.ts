@@ -246,12 +246,29 @@ describe('store and storeBatch', () => {
 
   it('refuses everything after close with 5504', () => {
     const { store } = simulated();
-    store.emit('a', 1);
+    const event = store.emit('a', 1);
+    const bytes = store.serialize(event);
     store.close();
     store.close();
-    for (const action of [() => store.emit('a', 1), () => store.get(1), () => store.query(), () => store.stats(), () => store.subscribe('*', () => undefined)]) {
-      expect(thrown(action).code).toBe(5504);
-    }
+    const actions = [
+      () => store.newEvent('a', 1),
+      () => store.emit('a', 1),
+      () => store.store(event),
+      () => store.storeBatch([event]),
+      () => store.get(1),
+      () => store.query(),
+      () => store.getByCorrelation(event.correlationId),
+      () => store.getCorrelationChain(event.correlationId),
+      () => store.getTimeRange(0, 1),
+      () => store.getRecent(),
+      () => store.pruneBefore(0),
+      () => store.stats(),
+      () => store.subscribe('*', () => undefined),
+      () => store.serialize(event),
+      () => store.deserialize(bytes),
+      () => store.serializedSize(event),
+    ];
+    expect(actions.map((action) => thrown(action).code)).toEqual(actions.map(() => 5504));
   });
 });
 

@@ -307,9 +307,18 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
       // The filter runs inside the delivery, so a filter that throws is reported like a handler.
       return dispatcher.subscribe(({ event, position }) => (position >= from && eventMatches(normalized, event) ? handler(event) : undefined));
     },
-    serialize: (event) => serializeEvent(event),
-    deserialize: (bytes) => deserializeEvent(bytes, { maxDataBytes }),
-    serializedSize: (event) => serializedSize(event),
+    serialize(event) {
+      ensureOpen('serialize');
+      return serializeEvent(event);
+    },
+    deserialize(bytes) {
+      ensureOpen('deserialize');
+      return deserializeEvent(bytes, { maxDataBytes });
+    },
+    serializedSize(event) {
+      ensureOpen('serializedSize');
+      return serializedSize(event);
+    },
     close() {
       if (closed) return;
       closed = true;

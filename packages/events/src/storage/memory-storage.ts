@@ -258,10 +258,20 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
       for (const id of byTime.idsBefore(wallTime)) if (remove(id)) pruned += 1;
       return pruned;
     },
-    count: () => byId.size,
-    maxId: () => highestId,
-    maxTimestamp: () => highestTimestamp,
+    count() {
+      ensureOpen('count');
+      return byId.size;
+    },
+    maxId() {
+      ensureOpen('maxId');
+      return highestId;
+    },
+    maxTimestamp() {
+      ensureOpen('maxTimestamp');
+      return highestTimestamp;
+    },
     sizeBytes() {
+      ensureOpen('sizeBytes');
       const count = ids.size;
       if (count === 0) return 0;
       const samples = Math.min(SIZE_SAMPLES, count);
@@ -274,9 +284,14 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
     },
     close() {
       closed = true;
+      // Every index lets go of its events and ids: a closed storage may still be referenced.
       byId.clear();
+      ids.clear();
       byType.clear();
       byCorrelation.clear();
+      byTime.clear();
+      lastType = undefined;
+      lastTypeList = undefined;
     },
   };
 }

@@ -308,9 +308,18 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
         return pruned;
       });
     },
-    count: () => count,
-    maxId: () => highestId,
-    maxTimestamp: () => highestTimestamp,
+    count() {
+      ensureOpen('count');
+      return count;
+    },
+    maxId() {
+      ensureOpen('maxId');
+      return highestId;
+    },
+    maxTimestamp() {
+      ensureOpen('maxTimestamp');
+      return highestTimestamp;
+    },
     sizeBytes() {
       return guarded('sizeBytes', () => {
         const pages = db.pragma('page_count', { simple: true }) as number;

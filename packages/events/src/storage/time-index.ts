@@ -36,6 +36,12 @@ export class TimeIndex {
     }
   }
 
+  clear(): void {
+    this.times = [];
+    this.ids = [];
+    this.head = 0;
+  }
+
   /** The oldest entry's time, or undefined. */
   oldestTime(): number | undefined {
     return this.head < this.times.length ? this.times[this.head] : undefined;
