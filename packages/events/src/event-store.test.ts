@@ -106,6 +106,25 @@ describe('newEvent (1.x new_event)', () => {
     expect(store.stats().nextId).toBe(2); // the refused event took no id
   });
 
+  it('refuses data whose arrays hold more items than maxDataBytes before visiting them, so a sparse array cannot stall it', () => {
+    // `new Array(2 ** 32 - 1)` is one line and no memory; walking its slots took ten minutes.
+    const store = createEventStore({ node: 'node-a', maxDataBytes: 1000 });
+    const lookups = jest.spyOn(Object, 'getOwnPropertyDescriptor');
+    try {
+      for (const data of [new Array(100_000), { a: new Array(600), b: [new Array(600)] }]) {
+        lookups.mockClear();
+        const error = thrown(() => store.newEvent('sparse', data));
+        expect(error).toBeInstanceOf(EventValidationError);
+        expect((error as EventValidationError).size).toBeGreaterThan(1000);
+        expect(lookups.mock.calls.length).toBeLessThanOrEqual(1000);
+      }
+    } finally {
+      lookups.mockRestore();
+    }
+    expect(thrown(() => createEventStore({ node: 'node-a' }).newEvent('sparse', { rows: new Array(2 ** 32 - 1) })).code).toBe(3203);
+    expect(store.newEvent('dense', new Array(990).fill(0)).data).toHaveLength(990);
+  });
+
   it('refuses malformed types, options and data with 3203', () => {
     const { store } = simulated();
     class Point {
