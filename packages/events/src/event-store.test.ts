@@ -311,6 +311,23 @@ describe('bounded memory storage', () => {
     expect(store.query().map((event) => event.type)).toEqual(['b', 'c']);
   });
 
+  it('measures maxAgeMs from the newest event still stored, so one stamped by a clock that ran ahead stops counting once it is gone', () => {
+    let wallTime = 1_000_000;
+    const clock: Clock = { now: () => wallTime, monotonic: () => wallTime };
+    const store = createEventStore({ storage: createMemoryStorage({ maxEvents: 3, maxAgeMs: 1000 }), clock, node: 'n' });
+    wallTime += 86_400_000; // the clock runs a day ahead for one event, then is put right
+    store.emit('ahead', null);
+    wallTime -= 86_400_000;
+    store.emit('a', null); // older than the newest by a day: evicted at once, as documented
+    expect(store.query().map((event) => event.type)).toEqual(['ahead']);
+    expect(store.pruneBefore(Number.POSITIVE_INFINITY)).toBe(1);
+    for (const type of ['b', 'c', 'd']) {
+      wallTime += 10;
+      store.emit(type, null);
+    }
+    expect(store.query().map((event) => event.type)).toEqual(['b', 'c', 'd']);
+  });
+
   it("refuses a batch with resource_exhausted (2201) when full under whenFull: 'reject'", () => {
     const store = createEventStore({ storage: createMemoryStorage({ maxEvents: 2, whenFull: 'reject' }), node: 'n' });
     store.emit('a', 1);

@@ -70,7 +70,6 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
   let highestTimestamp = 0;
   // The highest id ever stored, even once pruned or evicted: a store's ids go on above it.
   let highestId = 0;
-  let newestWallTime = Number.NEGATIVE_INFINITY;
   let closed = false;
 
   const ensureOpen = (operation: string): void => {
@@ -143,7 +142,6 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
     byTime.insert(event.wallTime, event.id);
     if (event.timestamp > highestTimestamp) highestTimestamp = event.timestamp;
     if (event.id > highestId) highestId = event.id;
-    if (event.wallTime > newestWallTime) newestWallTime = event.wallTime;
   };
 
   const remove = (id: number): boolean => {
@@ -165,9 +163,13 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
       evicted += 1;
     }
     if (maxAgeMs !== undefined) {
-      const cutoff = newestWallTime - maxAgeMs;
+      // Relative to the newest event stored now, not the newest ever: once an event stamped by
+      // a clock that ran ahead is gone, ages are measured from the events that remain.
+      const newest = byTime.newestTime();
       const oldest = byTime.oldestTime();
-      if (oldest !== undefined && oldest < cutoff) for (const id of byTime.idsBefore(cutoff)) if (remove(id)) evicted += 1;
+      if (newest !== undefined && oldest !== undefined && oldest < newest - maxAgeMs) {
+        for (const id of byTime.idsBefore(newest - maxAgeMs)) if (remove(id)) evicted += 1;
+      }
     }
     return evicted;
   };

@@ -47,6 +47,11 @@ export class TimeIndex {
     return this.head < this.times.length ? this.times[this.head] : undefined;
   }
 
+  /** The newest entry's time, or undefined. */
+  newestTime(): number | undefined {
+    return this.head < this.times.length ? this.times[this.times.length - 1] : undefined;
+  }
+
   /** Ids whose time is within [from, to], in (time, id) order. */
   idsBetween(from: number, to: number): number[] {
     const start = this.lowerBound(from, Number.NEGATIVE_INFINITY);
