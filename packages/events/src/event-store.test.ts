@@ -1,5 +1,6 @@
 import { describe, expect, it, jest } from '@jest/globals';
 import { FoundationError, createSeededRandom, isUuid } from '@foundation/core';
+import type { Clock } from '@foundation/core';
 import { createSimulation } from '@foundation/testkit';
 import { EVENT_ERROR_CODES } from './errors/event-error-codes';
 import { EventIdsExhaustedError } from './errors/event-ids-exhausted-error';
@@ -52,6 +53,19 @@ describe('newEvent (1.x new_event)', () => {
     expect(Object.isFrozen(first)).toBe(true);
   });
 
+  it('keeps timestamps strictly increasing past 2^53 ns (104 days of monotonic time), where adding 1 ns rounds away', () => {
+    // A durable store carries its timestamps on across restarts, so they reach 2^53 ns after 104
+    // days of uptime in all; past 2^54 (208 days) doubles are 4 ns apart.
+    const days = 210;
+    const clock: Clock = { now: () => 1_800_000_000_000, monotonic: () => days * 24 * 3600 * 1000 };
+    const store = createEventStore({ clock, node: 'node-a' });
+    const events = Array.from({ length: 5 }, (_, index) => store.emit('tick', index)); // all at one instant
+    expect(events[0]!.timestamp).toBeGreaterThan(2 ** 54);
+    for (let index = 1; index < events.length; index += 1) expect(events[index]!.timestamp).toBeGreaterThan(events[index - 1]!.timestamp);
+    expect(new Set(store.getByCorrelation(events[0]!.correlationId).map((event) => event.timestamp)).size).toBe(1);
+    expect(new Set(store.query().map((event) => event.timestamp)).size).toBe(5);
+  });
+
   it('draws correlation ids from the injected random, so a seed replays them', () => {
     const a = createEventStore({ random: createSeededRandom(9), node: 'n' });
     const b = createEventStore({ random: createSeededRandom(9), node: 'n' });
@@ -90,6 +104,25 @@ describe('newEvent (1.x new_event)', () => {
     const small = createEventStore({ maxDataBytes: 100, node: 'n' });
     expect(thrown(() => small.newEvent('x', new Uint8Array(200))).code).toBe(3203);
     expect(store.stats().nextId).toBe(2); // the refused event took no id
+  });
+
+  it('refuses data whose arrays hold more items than maxDataBytes before visiting them, so a sparse array cannot stall it', () => {
+    // `new Array(2 ** 32 - 1)` is one line and no memory; walking its slots took ten minutes.
+    const store = createEventStore({ node: 'node-a', maxDataBytes: 1000 });
+    const lookups = jest.spyOn(Object, 'getOwnPropertyDescriptor');
+    try {
+      for (const data of [new Array(100_000), { a: new Array(600), b: [new Array(600)] }]) {
+        lookups.mockClear();
+        const error = thrown(() => store.newEvent('sparse', data));
+        expect(error).toBeInstanceOf(EventValidationError);
+        expect((error as EventValidationError).size).toBeGreaterThan(1000);
+        expect(lookups.mock.calls.length).toBeLessThanOrEqual(1000);
+      }
+    } finally {
+      lookups.mockRestore();
+    }
+    expect(thrown(() => createEventStore({ node: 'node-a' }).newEvent('sparse', { rows: new Array(2 ** 32 - 1) })).code).toBe(3203);
+    expect(store.newEvent('dense', new Array(990).fill(0)).data).toHaveLength(990);
   });
 
   it('refuses malformed types, options and data with 3203', () => {
@@ -232,12 +265,29 @@ describe('store and storeBatch', () => {
 
   it('refuses everything after close with 5504', () => {
     const { store } = simulated();
-    store.emit('a', 1);
+    const event = store.emit('a', 1);
+    const bytes = store.serialize(event);
     store.close();
     store.close();
-    for (const action of [() => store.emit('a', 1), () => store.get(1), () => store.query(), () => store.stats(), () => store.subscribe('*', () => undefined)]) {
-      expect(thrown(action).code).toBe(5504);
-    }
+    const actions = [
+      () => store.newEvent('a', 1),
+      () => store.emit('a', 1),
+      () => store.store(event),
+      () => store.storeBatch([event]),
+      () => store.get(1),
+      () => store.query(),
+      () => store.getByCorrelation(event.correlationId),
+      () => store.getCorrelationChain(event.correlationId),
+      () => store.getTimeRange(0, 1),
+      () => store.getRecent(),
+      () => store.pruneBefore(0),
+      () => store.stats(),
+      () => store.subscribe('*', () => undefined),
+      () => store.serialize(event),
+      () => store.deserialize(bytes),
+      () => store.serializedSize(event),
+    ];
+    expect(actions.map((action) => thrown(action).code)).toEqual(actions.map(() => 5504));
   });
 });
 
@@ -259,6 +309,23 @@ describe('bounded memory storage', () => {
     simulation.runFor(600);
     store.emit('c', 3);
     expect(store.query().map((event) => event.type)).toEqual(['b', 'c']);
+  });
+
+  it('measures maxAgeMs from the newest event still stored, so one stamped by a clock that ran ahead stops counting once it is gone', () => {
+    let wallTime = 1_000_000;
+    const clock: Clock = { now: () => wallTime, monotonic: () => wallTime };
+    const store = createEventStore({ storage: createMemoryStorage({ maxEvents: 3, maxAgeMs: 1000 }), clock, node: 'n' });
+    wallTime += 86_400_000; // the clock runs a day ahead for one event, then is put right
+    store.emit('ahead', null);
+    wallTime -= 86_400_000;
+    store.emit('a', null); // older than the newest by a day: evicted at once, as documented
+    expect(store.query().map((event) => event.type)).toEqual(['ahead']);
+    expect(store.pruneBefore(Number.POSITIVE_INFINITY)).toBe(1);
+    for (const type of ['b', 'c', 'd']) {
+      wallTime += 10;
+      store.emit(type, null);
+    }
+    expect(store.query().map((event) => event.type)).toEqual(['b', 'c', 'd']);
   });
 
   it("refuses a batch with resource_exhausted (2201) when full under whenFull: 'reject'", () => {
@@ -419,6 +486,25 @@ describe('live subscriptions', () => {
     store.emit('request', null);
     expect(first).toEqual(['request', 'reaction']);
     expect(second).toEqual(['request', 'reaction']);
+  });
+
+  it('gives a subscription made during a delivery only the events stored after it, not the rest of the batch or queue', () => {
+    // The catch-up pattern: read what is stored, then subscribe for what comes next. Done from
+    // inside a subscriber, it must not receive again what its read already returned.
+    const { store } = simulated();
+    const caughtUp: number[] = [];
+    const live: number[] = [];
+    const unsubscribe = store.subscribe({ type: 'first' }, () => {
+      store.emit('queued', null); // stored now, delivered after the current event
+      caughtUp.push(...store.query().map((event) => event.id));
+      store.subscribe('*', (event) => live.push(event.id));
+      store.emit('after', null);
+      unsubscribe();
+    });
+    store.storeBatch([store.newEvent('first', null), store.newEvent('second', null)]);
+    store.emit('later', null);
+    expect(caughtUp).toEqual([1, 2, 3]);
+    expect(live).toEqual([4, 5]);
   });
 
   it('unsubscribes', () => {

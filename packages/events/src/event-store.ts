@@ -106,6 +106,29 @@ export interface EventStore {
   close(): void;
 }
 
+// For nextTimestamp: the bits of a double, to step to the next one up.
+const timestampBits = new Float64Array(1);
+const timestampWord = new BigUint64Array(timestampBits.buffer);
+
+/**
+ * The least timestamp after `timestamp` (non-negative): one nanosecond later while doubles
+ * hold every integer, and past 2^53 ns (104 days of monotonic time, which a durable store
+ * reaches across restarts) the next double, where adding 1 would round back to `timestamp`.
+ */
+function nextTimestamp(timestamp: number): number {
+  const next = timestamp + 1;
+  if (next > timestamp) return next;
+  timestampBits[0] = timestamp;
+  timestampWord[0] = timestampWord[0]! + 1n;
+  return timestampBits[0];
+}
+
+/** An event on its way to subscribers, with its position among every event stored in this store. */
+interface Delivery {
+  readonly event: FoundationEvent;
+  readonly position: number;
+}
+
 function defaultReport(error: EventSubscriberError): void {
   process.emitWarning(error);
 }
@@ -139,9 +162,12 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
 
   // Live delivery after each store, in storage order, each subscriber isolated (core's
   // publisher). A failing onSubscriberError is dropped there, so a subscriber's failure never
-  // becomes the writer's.
-  const dispatcher = createPublisher<FoundationEvent>({
-    onError: (error, event) => {
+  // becomes the writer's. Each delivery carries the event's position among all events stored
+  // here: a subscription made during a delivery starts at the next position, so it is not given
+  // the rest of a batch, or events queued behind the current one, that were stored before it.
+  let storedPosition = 0;
+  const dispatcher = createPublisher<Delivery>({
+    onError: (error, { event }) => {
       subscriberFailures += 1;
       onSubscriberError(new EventSubscriberError(event.id, event.type, error));
     },
@@ -162,9 +188,9 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
       if (event.id >= nextId) nextId = event.id + 1;
       if (event.timestamp > lastTimestamp) lastTimestamp = event.timestamp;
     }
-    // With nobody subscribed, nothing is delivered: not even to a subscriber that arrives while
-    // an earlier event is still being delivered.
-    if (dispatcher.size() > 0) dispatcher.publishAll(events);
+    const first = storedPosition;
+    storedPosition += events.length;
+    if (dispatcher.size() > 0) dispatcher.publishAll(events.map((event, index) => ({ event, position: first + index })));
   };
 
   const newEvent = <Data>(type: string, data: Data, eventOptions: NewEventOptions = {}): FoundationEvent<Data> => {
@@ -176,7 +202,7 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
     const correlationId = eventOptions.correlationId === undefined ? uuidV4(random) : checkCorrelationId(eventOptions.correlationId);
     const parentId = checkParentId(eventOptions.parentId);
     const copy = copyEventData(data, maxDataBytes) as Data;
-    const timestamp = Math.max(monotonicNanoseconds() + timestampOffset, lastTimestamp + 1);
+    const timestamp = Math.max(monotonicNanoseconds() + timestampOffset, nextTimestamp(lastTimestamp));
     lastTimestamp = timestamp;
     const event: FoundationEvent<Data> = new MadeEvent(maker, nextId, type, copy, correlationId, parentId, timestamp, clock.now(), node);
     nextId += 1;
@@ -277,12 +303,22 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
       ensureOpen('subscribe');
       if (typeof handler !== 'function') throw new EventValidationError('handler', 'must be a function');
       const normalized = normalizeFilter(filter);
+      const from = storedPosition;
       // The filter runs inside the delivery, so a filter that throws is reported like a handler.
-      return dispatcher.subscribe((event) => (eventMatches(normalized, event) ? handler(event) : undefined));
+      return dispatcher.subscribe(({ event, position }) => (position >= from && eventMatches(normalized, event) ? handler(event) : undefined));
     },
-    serialize: (event) => serializeEvent(event),
-    deserialize: (bytes) => deserializeEvent(bytes, { maxDataBytes }),
-    serializedSize: (event) => serializedSize(event),
+    serialize(event) {
+      ensureOpen('serialize');
+      return serializeEvent(event);
+    },
+    deserialize(bytes) {
+      ensureOpen('deserialize');
+      return deserializeEvent(bytes, { maxDataBytes });
+    },
+    serializedSize(event) {
+      ensureOpen('serializedSize');
+      return serializedSize(event);
+    },
     close() {
       if (closed) return;
       closed = true;

@@ -253,9 +253,19 @@ describe.each([
   it('refuses every call after close with event_store_closed (5504)', () => {
     storage.append([event({ id: 1 })]);
     storage.close();
-    for (const call of [() => storage.append([event({ id: 2 })]), () => storage.get(1), () => storage.query(query()), () => storage.pruneBefore(0)]) {
-      expect(call).toThrow(EventStoreClosedError);
-    }
+    const calls = [
+      () => storage.append([event({ id: 2 })]),
+      () => storage.get(1),
+      () => storage.query(query()),
+      () => storage.byCorrelation('correlation-1'),
+      () => storage.recent(1),
+      () => storage.pruneBefore(0),
+      () => storage.count(),
+      () => storage.maxId(),
+      () => storage.maxTimestamp(),
+      () => storage.sizeBytes(),
+    ];
+    for (const call of calls) expect(call).toThrow(EventStoreClosedError);
     storage.close();
     storage = createMemoryStorage(); // for afterEach
   });

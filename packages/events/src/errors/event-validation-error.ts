@@ -8,7 +8,10 @@ import { EVENT_ERROR_CODES } from './event-error-codes';
 export class EventValidationError extends FoundationError {
   /** The field at fault: `type`, `data`, `correlationId`, `limit`... */
   readonly field: string;
-  /** For oversized data: its size in bytes (CBOR-encoded), and the limit. */
+  /**
+   * For oversized data: its size in bytes (CBOR-encoded), and the limit. For data whose arrays
+   * alone hold more items than the limit, a lower bound: it is refused before it is measured.
+   */
   readonly size: number | undefined;
   readonly maxBytes: number | undefined;
 

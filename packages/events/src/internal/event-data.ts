@@ -38,6 +38,11 @@ function isPlainPrototype(prototype: unknown): boolean {
  */
 export function copyEventData(data: unknown, maxBytes: number): unknown {
   let estimate = 0;
+  // The items of every array met so far. Each takes at least a byte (a hole encodes as
+  // undefined), so once they outnumber maxBytes the data is too large, and the walk stops
+  // before visiting them: a sparse array costs a loop over its length, not over its contents,
+  // and `new Array(2 ** 32 - 1)` would take ten minutes to walk.
+  let arrayItems = 0;
   const ancestors: object[] = [];
   // The keys from the root to the value being copied, kept as a stack: only errors read it.
   const stack: string[] = [];
@@ -91,6 +96,11 @@ export function copyEventData(data: unknown, maxBytes: number): unknown {
       estimate += 5;
       if (isArray) {
         const array = object as unknown[];
+        arrayItems += array.length;
+        if (arrayItems > maxBytes) {
+          const size = arrayItems + 1;
+          throw new EventValidationError('data', `its arrays hold ${arrayItems} items (the one at ${here()} ${array.length}), so it takes at least ${size} bytes, more than maxDataBytes (${maxBytes})`, { size, maxBytes });
+        }
         const result = new Array<unknown>(array.length);
         for (let index = 0; index < array.length; index += 1) {
           const descriptor = Object.getOwnPropertyDescriptor(array, index);

@@ -2,10 +2,15 @@
 // indexed by `id - base`, which is several times faster than a Map and allocates nothing per
 // event; ids that do not fit (foreign events, ids far ahead or behind) go to a Map. Removing
 // the oldest advances a head index; the array is compacted when the head passes half of it.
+// The array holds a slot for every id from its oldest event to its newest, so it is kept at
+// least a quarter full: one old event that outlives the rest (pruning by wall time spares an
+// event whose clock ran ahead) would otherwise keep a slot for every id made after it.
 import type { FoundationEvent } from '../event';
 
 /** An id further than this past the end of the dense array goes to the Map instead. */
 const MAX_GAP = 1024;
+/** The array may be sparser than a quarter full while it spans at most this many ids. */
+const MIN_SPAN = 1024;
 
 export class IdTable {
   private slots: (FoundationEvent | undefined)[] = [];
@@ -18,6 +23,16 @@ export class IdTable {
 
   get size(): number {
     return this.count;
+  }
+
+  /** Slots the dense array spans, events and holes: at most four per event beyond MIN_SPAN. */
+  get span(): number {
+    return this.slots.length - this.head;
+  }
+
+  /** Whether a dense array spanning `span` ids with `events` events in it is full enough. */
+  private static fullEnough(events: number, span: number): boolean {
+    return span <= MIN_SPAN || events * 4 >= span;
   }
 
   get(id: number): FoundationEvent | undefined {
@@ -50,7 +65,11 @@ export class IdTable {
       this.slots.push(event);
     } else if (position >= this.head && position < this.slots.length && this.slots[position] === undefined) {
       this.slots[position] = event;
-    } else if (position > this.slots.length && position - this.slots.length <= MAX_GAP) {
+    } else if (
+      position > this.slots.length &&
+      position - this.slots.length <= MAX_GAP &&
+      IdTable.fullEnough(this.count - this.sparse.size, position + 1 - this.head)
+    ) {
       for (let fill = this.slots.length; fill < position; fill += 1) this.slots.push(undefined);
       this.slots.push(event);
     } else {
@@ -70,6 +89,7 @@ export class IdTable {
         this.base += this.head;
         this.head = 0;
       }
+      if (!IdTable.fullEnough(this.count - this.sparse.size, this.slots.length - this.head)) this.spill();
       return true;
     }
     if (this.sparse.delete(id)) {
@@ -77,6 +97,16 @@ export class IdTable {
       return true;
     }
     return false;
+  }
+
+  /** Moves the events of a dense array gone sparse to the Map; the next add starts a new array. */
+  private spill(): void {
+    for (let position = this.head; position < this.slots.length; position += 1) {
+      const event = this.slots[position];
+      if (event !== undefined) this.sparse.set(event.id, event);
+    }
+    this.slots = [];
+    this.head = 0;
   }
 
   clear(): void {

@@ -100,4 +100,31 @@ describe('IdTable', () => {
     table.clear();
     expect(table.size).toBe(0);
   });
+
+  it('stays within four slots an event when one old event outlives every later one', () => {
+    // Pruning by wall time spares an event whose clock ran ahead; the store goes on making ids
+    // and pruning them a little later. The array spanned every id made since that event.
+    const table = new IdTable();
+    table.add(event(1));
+    let widest = 0;
+    for (let id = 2; id <= 200_000; id += 1) {
+      table.add(event(id));
+      if (id > 101) table.delete(id - 100);
+      widest = Math.max(widest, table.span);
+    }
+    expect(table.size).toBe(101);
+    expect(widest).toBeLessThanOrEqual(Math.max(1024, 4 * 101) + 1);
+    for (const id of [1, ...Array.from({ length: 100 }, (_, index) => 199_901 + index)]) expect(table.get(id)).toEqual(event(id));
+    expect(table.get(2)).toBeUndefined();
+    expect(table.get(199_900)).toBeUndefined();
+  });
+
+  it('stays within four slots an event when ids arrive with gaps', () => {
+    const table = new IdTable();
+    for (let id = 1; id <= 100_000; id += 1000) table.add(event(id));
+    expect(table.size).toBe(100);
+    expect(table.span).toBeLessThanOrEqual(1024);
+    for (let id = 1; id <= 100_000; id += 1000) expect(table.get(id)).toEqual(event(id));
+    expect(table.get(2)).toBeUndefined();
+  });
 });

@@ -70,7 +70,6 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
   let highestTimestamp = 0;
   // The highest id ever stored, even once pruned or evicted: a store's ids go on above it.
   let highestId = 0;
-  let newestWallTime = Number.NEGATIVE_INFINITY;
   let closed = false;
 
   const ensureOpen = (operation: string): void => {
@@ -143,7 +142,6 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
     byTime.insert(event.wallTime, event.id);
     if (event.timestamp > highestTimestamp) highestTimestamp = event.timestamp;
     if (event.id > highestId) highestId = event.id;
-    if (event.wallTime > newestWallTime) newestWallTime = event.wallTime;
   };
 
   const remove = (id: number): boolean => {
@@ -165,9 +163,13 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
       evicted += 1;
     }
     if (maxAgeMs !== undefined) {
-      const cutoff = newestWallTime - maxAgeMs;
+      // Relative to the newest event stored now, not the newest ever: once an event stamped by
+      // a clock that ran ahead is gone, ages are measured from the events that remain.
+      const newest = byTime.newestTime();
       const oldest = byTime.oldestTime();
-      if (oldest !== undefined && oldest < cutoff) for (const id of byTime.idsBefore(cutoff)) if (remove(id)) evicted += 1;
+      if (newest !== undefined && oldest !== undefined && oldest < newest - maxAgeMs) {
+        for (const id of byTime.idsBefore(newest - maxAgeMs)) if (remove(id)) evicted += 1;
+      }
     }
     return evicted;
   };
@@ -258,10 +260,20 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
       for (const id of byTime.idsBefore(wallTime)) if (remove(id)) pruned += 1;
       return pruned;
     },
-    count: () => byId.size,
-    maxId: () => highestId,
-    maxTimestamp: () => highestTimestamp,
+    count() {
+      ensureOpen('count');
+      return byId.size;
+    },
+    maxId() {
+      ensureOpen('maxId');
+      return highestId;
+    },
+    maxTimestamp() {
+      ensureOpen('maxTimestamp');
+      return highestTimestamp;
+    },
     sizeBytes() {
+      ensureOpen('sizeBytes');
       const count = ids.size;
       if (count === 0) return 0;
       const samples = Math.min(SIZE_SAMPLES, count);
@@ -274,9 +286,14 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
     },
     close() {
       closed = true;
+      // Every index lets go of its events and ids: a closed storage may still be referenced.
       byId.clear();
+      ids.clear();
       byType.clear();
       byCorrelation.clear();
+      byTime.clear();
+      lastType = undefined;
+      lastTypeList = undefined;
     },
   };
 }

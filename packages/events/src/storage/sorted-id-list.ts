@@ -55,6 +55,11 @@ export class SortedIdList {
     return this.lowerBound(id) - this.head;
   }
 
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+  }
+
   /** All ids, ascending (a copy). */
   toArray(): number[] {
     return this.items.slice(this.head);

@@ -10,6 +10,7 @@ import type { FoundationEvent } from '../event';
 import { EventDataCorruptionError } from '../errors/event-data-corruption-error';
 import { EventStorageError } from '../errors/event-storage-error';
 import { createEventStore } from '../event-store';
+import type { SqliteDatabaseConstructor } from './sqlite-driver';
 import { createSqliteStorage, openSqliteStorage } from './sqlite-storage';
 
 let directory: string;
@@ -69,6 +70,58 @@ describe('opening', () => {
     const error = await openSqliteStorage({ path: file }).catch((failure: unknown) => failure);
     expect((error as FoundationError).code).toBe(5503);
     expect((error as Error).message).toMatch(/schema version 99/);
+  });
+
+  it('leaves a file of another schema version as it found it', async () => {
+    // A later version may have renamed the table or dropped an index: an older one refusing the
+    // file must not first add its own tables and indexes to it.
+    const file = join(directory, 'later.db');
+    const raw = new Database(file);
+    raw.pragma('journal_mode = WAL');
+    raw.exec("CREATE TABLE foundation_events_meta (key TEXT PRIMARY KEY, value NOT NULL); INSERT INTO foundation_events_meta VALUES ('schema_version', 2)");
+    const before = raw.prepare('SELECT type, name FROM sqlite_master ORDER BY name').all();
+    raw.close();
+    const error = await openSqliteStorage({ path: file }).catch((failure: unknown) => failure);
+    expect((error as FoundationError).code).toBe(5503);
+    expect((error as Error).message).toMatch(/schema version 2/);
+    const inspect = new Database(file);
+    expect(inspect.prepare('SELECT type, name FROM sqlite_master ORDER BY name').all()).toEqual(before);
+    inspect.close();
+  });
+
+  it('lets two opens of a new file meet: the second waits for the first, neither fails on its half-made schema', () => {
+    // better-sqlite3 itself, with one hook: the moment the first open writes the schema version,
+    // a second storage opens the same file (as a second process starting at the same time would).
+    const file = join(directory, 'shared.db');
+    let second: unknown;
+    const interleaved = function (filename: string, options?: Database.Options): Database.Database {
+      const db = new Database(filename, options);
+      const prepare = db.prepare.bind(db);
+      db.prepare = (source: string) => {
+        if (second === undefined && source.startsWith('INSERT INTO foundation_events_meta') && source.includes('schema_version')) {
+          try {
+            second = createSqliteStorage({ path: file, driver: Database, busyTimeoutMs: 20 });
+          } catch (error) {
+            second = error;
+          }
+        }
+        return prepare(source);
+      };
+      return db;
+    };
+    const first = createSqliteStorage({ path: file, driver: interleaved as unknown as SqliteDatabaseConstructor });
+    // The second met the first's write lock, which a real second process waits out (busyTimeoutMs).
+    expect(second).toBeInstanceOf(EventStorageError);
+    expect((second as FoundationError).context.driverCode).toBe('SQLITE_BUSY');
+    first.append([event(1)]);
+    const later = createSqliteStorage({ path: file, driver: Database });
+    expect(later.get(1)).toEqual(event(1));
+    expect(later.integrityCheck()).toEqual(['ok']);
+    later.close();
+    first.close();
+    const inspect = new Database(file);
+    expect(inspect.prepare("SELECT count(*) AS versions FROM foundation_events_meta WHERE key = 'schema_version'").get()).toEqual({ versions: 1 });
+    inspect.close();
   });
 });
 

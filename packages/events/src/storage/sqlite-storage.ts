@@ -63,8 +63,8 @@ CREATE TABLE IF NOT EXISTS foundation_events (
 CREATE INDEX IF NOT EXISTS foundation_events_by_type ON foundation_events (type, id);
 CREATE INDEX IF NOT EXISTS foundation_events_by_correlation ON foundation_events (correlation_id, timestamp);
 CREATE INDEX IF NOT EXISTS foundation_events_by_wall_time ON foundation_events (wall_time);
-CREATE TABLE IF NOT EXISTS foundation_events_meta (key TEXT PRIMARY KEY, value NOT NULL);
 `;
+const META_SCHEMA = 'CREATE TABLE IF NOT EXISTS foundation_events_meta (key TEXT PRIMARY KEY, value NOT NULL)';
 
 function isConstraintError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
@@ -112,10 +112,28 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
   try {
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
-    db.exec(SCHEMA);
-    const version = db.prepare("SELECT value FROM foundation_events_meta WHERE key = 'schema_version'").raw().get() as [unknown] | undefined;
-    if (version === undefined) db.prepare("INSERT INTO foundation_events_meta (key, value) VALUES ('schema_version', ?)").run(SCHEMA_VERSION);
-    else if (version[0] !== SCHEMA_VERSION) throw new Error(`the file has event schema version ${String(version[0])}; this version reads ${SCHEMA_VERSION}`);
+    // The version is checked and the schema made in one write transaction, taken at its start
+    // (IMMEDIATE): a second open of a new file waits (busyTimeoutMs) for the first to finish
+    // instead of finding the tables made and the version not yet written, and a file of another
+    // version is refused before anything in it is created, and left as it was.
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      db.exec(META_SCHEMA);
+      const version = db.prepare("SELECT value FROM foundation_events_meta WHERE key = 'schema_version'").raw().get() as [unknown] | undefined;
+      if (version !== undefined && version[0] !== SCHEMA_VERSION) {
+        throw new Error(`the file has event schema version ${String(version[0])}; this version reads ${SCHEMA_VERSION}`);
+      }
+      db.exec(SCHEMA);
+      if (version === undefined) db.prepare("INSERT INTO foundation_events_meta (key, value) VALUES ('schema_version', ?)").run(SCHEMA_VERSION);
+      db.exec('COMMIT');
+    } catch (error) {
+      try {
+        db.exec('ROLLBACK');
+      } catch {
+        // SQLite already rolled back (it does on some errors); the first error is the one to report.
+      }
+      throw error;
+    }
     insert = db.prepare(`INSERT INTO foundation_events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
     selectById = db.prepare(`SELECT ${COLUMNS} FROM foundation_events WHERE id = ?`).raw();
     selectByCorrelation = db.prepare(`SELECT ${COLUMNS} FROM foundation_events WHERE correlation_id = ? ORDER BY timestamp, id`).raw();
@@ -290,9 +308,18 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
         return pruned;
       });
     },
-    count: () => count,
-    maxId: () => highestId,
-    maxTimestamp: () => highestTimestamp,
+    count() {
+      ensureOpen('count');
+      return count;
+    },
+    maxId() {
+      ensureOpen('maxId');
+      return highestId;
+    },
+    maxTimestamp() {
+      ensureOpen('maxTimestamp');
+      return highestTimestamp;
+    },
     sizeBytes() {
       return guarded('sizeBytes', () => {
         const pages = db.pragma('page_count', { simple: true }) as number;

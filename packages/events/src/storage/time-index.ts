@@ -36,9 +36,20 @@ export class TimeIndex {
     }
   }
 
+  clear(): void {
+    this.times = [];
+    this.ids = [];
+    this.head = 0;
+  }
+
   /** The oldest entry's time, or undefined. */
   oldestTime(): number | undefined {
     return this.head < this.times.length ? this.times[this.head] : undefined;
+  }
+
+  /** The newest entry's time, or undefined. */
+  newestTime(): number | undefined {
+    return this.head < this.times.length ? this.times[this.times.length - 1] : undefined;
   }
 
   /** Ids whose time is within [from, to], in (time, id) order. */
