@@ -58,6 +58,12 @@ export interface PlumtreeConfig {
   /** Payloads kept to answer GRAFTs and anti-entropy: at most this many, for at most `storeTtlMs`. 4,096 / 60 s. */
   readonly maxStoredMessages: number;
   readonly storeTtlMs: number;
+  /**
+   * ... and at most this many payload bytes in all (bytes and strings in UTF-8, measured as for
+   * `maxPayloadBytes`), the oldest evicted first; a payload larger than this is delivered and
+   * passed on but not kept. LAN 64 MiB, local 8 MiB.
+   */
+  readonly maxStoredBytes: number;
   /** When a neighbour comes up, recent message ids (received within this window) are announced to it, so broadcasts in flight during a topology change are not lost. 10 s. */
   readonly repairWindowMs: number;
   /** Period of anti-entropy between neighbours for the topics in `antiEntropyTopics`; 0 turns it off. LAN 10 s, local 1 s. */
@@ -197,6 +203,7 @@ const LAN: MembershipConfig = {
     seenTtlMs: 300_000,
     maxStoredMessages: 4_096,
     storeTtlMs: 60_000,
+    maxStoredBytes: 64 * 1024 * 1024,
     repairWindowMs: 10_000,
     antiEntropyIntervalMs: 10_000,
     antiEntropyTopics: [],
@@ -255,7 +262,7 @@ const LOCAL: MembershipConfig = {
     promotionBackoffMaxMs: 2_000,
     joinRetryMs: 500,
   },
-  plumtree: { ...LAN.plumtree, ihaveTimeoutMs: 60, graftTimeoutMs: 30, lazyPushIntervalMs: 10, antiEntropyIntervalMs: 1_000 },
+  plumtree: { ...LAN.plumtree, ihaveTimeoutMs: 60, graftTimeoutMs: 30, lazyPushIntervalMs: 10, antiEntropyIntervalMs: 1_000, maxStoredBytes: 8 * 1024 * 1024 },
   failureDetection: {
     ...LAN.failureDetection,
     heartbeatIntervalMs: 100,
@@ -409,6 +416,7 @@ export function resolveConfig(overrides: DeepPartial<MembershipConfig> | undefin
     ['seenTtlMs', 1, false],
     ['maxStoredMessages', 0, true],
     ['storeTtlMs', 0, false],
+    ['maxStoredBytes', 0, true],
     ['repairWindowMs', 0, false],
     ['antiEntropyIntervalMs', 0, false],
     ['maxPayloadBytes', 1, true],
