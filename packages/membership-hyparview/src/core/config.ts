@@ -162,6 +162,14 @@ export interface MembershipConfig {
   readonly joinTimeoutMs: number;
   /** Seeds are re-resolved this often (DNS seeds; a static list is re-read too). LAN 30 s, local 1 s. */
   readonly seedRefreshMs: number;
+  /**
+   * Overlays formed apart (seeds unreachable at boot, a long partition) merge through the seeds:
+   * in HyParView and client-server, the nodes of an overlay send between them about one request
+   * per interval to a seed they are not linked to (each node with probability 1 / the estimated
+   * size), and a node not known to share an overlay with any of its seeds sends one every
+   * interval. 0 turns it off. LAN 30 s, local 3 s (ours; a full mesh always contacts its seeds).
+   */
+  readonly seedRejoinIntervalMs: number;
   /** A connection opened for a one-off exchange (a shuffle reply, a refused NEIGHBOR) is closed after this long unused. LAN 10 s, local 1 s. */
   readonly connectionLingerMs: number;
   /** Messages held per peer while a connection to it is being set up. 64. */
@@ -248,6 +256,7 @@ const LAN: MembershipConfig = {
   maxNodeIdLength: 256,
   joinTimeoutMs: 30_000,
   seedRefreshMs: 30_000,
+  seedRejoinIntervalMs: 30_000,
   connectionLingerMs: 10_000,
   maxQueuedPerPeer: 64,
 };
@@ -282,6 +291,7 @@ const LOCAL: MembershipConfig = {
   },
   joinTimeoutMs: 5_000,
   seedRefreshMs: 1_000,
+  seedRejoinIntervalMs: 3_000,
   connectionLingerMs: 1_000,
 };
 
@@ -369,6 +379,7 @@ export function resolveConfig(overrides: DeepPartial<MembershipConfig> | undefin
         maxNodeIdLength: base.maxNodeIdLength,
         joinTimeoutMs: base.joinTimeoutMs,
         seedRefreshMs: base.seedRefreshMs,
+        seedRejoinIntervalMs: base.seedRejoinIntervalMs,
         connectionLingerMs: base.connectionLingerMs,
         maxQueuedPerPeer: base.maxQueuedPerPeer,
       },
@@ -477,6 +488,7 @@ export function resolveConfig(overrides: DeepPartial<MembershipConfig> | undefin
   checkNumber('maxNodeIdLength', merged.maxNodeIdLength, 1, true);
   checkNumber('joinTimeoutMs', merged.joinTimeoutMs, 1, false);
   checkNumber('seedRefreshMs', merged.seedRefreshMs, 1, false);
+  checkNumber('seedRejoinIntervalMs', merged.seedRejoinIntervalMs, 0, false);
   checkNumber('connectionLingerMs', merged.connectionLingerMs, 0, false);
   checkNumber('maxQueuedPerPeer', merged.maxQueuedPerPeer, 1, true);
   // Frozen all the way down (as its types say), so that one resolved config can serve any
