@@ -9,7 +9,7 @@ import type { ClientServerConfig } from './config';
 import type { ClientServerMessage, ServiceMessage } from './messages';
 import { PeerSet } from './peer-set';
 import { EffectQueue } from './peer-service';
-import type { PeerService, ServiceEffect } from './peer-service';
+import type { PeerService, SeedRejoinOptions, ServiceEffect } from './peer-service';
 
 export const SERVERS_TOPIC = '$servers';
 
@@ -22,6 +22,8 @@ export interface ClientServerOptions {
   readonly estimatedSize: number;
   /** An attach or hello not answered within this long is given up. */
   readonly requestTimeoutMs: number;
+  /** Servers ask the seeds for their servers now and then, so that clusters formed apart merge (see `seedRejoin`). Off when absent. */
+  readonly seedRejoin?: SeedRejoinOptions;
 }
 
 /** How many servers a cluster of `size` nodes should have: ceil(sqrt(n)) within the configured bounds. */
@@ -71,7 +73,13 @@ export class ClientServerCore implements PeerService {
   private startedAt = 0;
   private nextAnnounceAt = Number.POSITIVE_INFINITY;
   private nextHelloAt = Number.POSITIVE_INFINITY;
-  private readonly counters = { attachesAccepted: 0, attachesRefused: 0, serverFailures: 0, selfPromotions: 0, announcements: 0 };
+  private readonly seedRejoinOptions: SeedRejoinOptions | undefined;
+  /** Draws of the seed rejoin, apart from the service's own. */
+  private readonly rejoinRandom: Random;
+  private nextSeedRejoinAt = Number.POSITIVE_INFINITY;
+  /** Whether a seed has answered this node's hello (it then knows the seed's servers). */
+  private seedReached = false;
+  private readonly counters = { attachesAccepted: 0, attachesRefused: 0, serverFailures: 0, selfPromotions: 0, announcements: 0, seedRejoins: 0 };
 
   constructor(options: ClientServerOptions) {
     this.self = options.self;
@@ -84,6 +92,8 @@ export class ClientServerCore implements PeerService {
     this.clients = new PeerSet(options.config.maxClientsPerServer);
     // One more than k: a better server is attached before the worst one is let go.
     this.attached = new PeerSet(options.config.serversPerClient + 1);
+    this.seedRejoinOptions = options.seedRejoin !== undefined && options.seedRejoin.intervalMs > 0 ? options.seedRejoin : undefined;
+    this.rejoinRandom = options.random.fork('seed-rejoin');
   }
 
   get role(): 'server' | 'client' {
@@ -136,11 +146,17 @@ export class ClientServerCore implements PeerService {
     if (this.isServerRole) this.nextAnnounceAt = now;
     for (const contact of this.random.sample(this.seeds, 3)) this.hello(contact, now);
     if (!this.isServerRole) this.nextHelloAt = now + this.config.announceIntervalMs;
+    if (this.seedRejoinOptions !== undefined) this.nextSeedRejoinAt = now + this.rejoinRandom.float() * this.seedRejoinOptions.intervalMs;
     this.tick(now);
   }
 
-  updateSeeds(seeds: readonly string[], _now: number): void {
+  updateSeeds(seeds: readonly string[], now: number): void {
+    const hadSeeds = this.seeds.length > 0;
     this.seeds = seeds.filter((seed) => seed !== this.self);
+    // Started with no seed known, this node may have made a cluster of its own: its first seeds are asked at once.
+    if (!hadSeeds && this.seeds.length > 0 && this.started && !this.stopped && !this.seedReached && this.seedRejoinOptions !== undefined) {
+      this.nextSeedRejoinAt = Math.min(this.nextSeedRejoinAt, now);
+    }
   }
 
   /** A server announcement heard on the `$servers` topic. */
@@ -167,6 +183,7 @@ export class ClientServerCore implements PeerService {
     this.stopped = true;
     this.nextAnnounceAt = Number.POSITIVE_INFINITY;
     this.nextHelloAt = Number.POSITIVE_INFINITY;
+    this.nextSeedRejoinAt = Number.POSITIVE_INFINITY;
   }
 
   receive(from: string, message: ServiceMessage, now: number): void {
@@ -177,7 +194,7 @@ export class ClientServerCore implements PeerService {
         this.send(from, { type: 'cs-servers', epoch: this.epoch, servers: this.serverList() }, false);
         return;
       case 'cs-servers':
-        this.pending.delete(from);
+        if (this.pending.delete(from) && this.seeds.includes(from)) this.seedReached = true;
         for (const server of typed.servers) this.learnServer(server, now);
         this.tick(now);
         return;
@@ -256,6 +273,7 @@ export class ClientServerCore implements PeerService {
       this.servers.delete(peer);
     }
     for (const [peer, until] of this.refusedUntil) if (until <= now) this.refusedUntil.delete(peer);
+    if (now >= this.nextSeedRejoinAt) this.seedRejoin(now);
     // Servers unheard of for three announcement periods are forgotten (not the ones linked to).
     for (const [server, info] of this.servers) {
       if (now - info.lastSeen > 3 * this.config.announceIntervalMs && !this.isNeighbor(server) && !this.pending.has(server)) this.servers.delete(server);
@@ -293,10 +311,33 @@ export class ClientServerCore implements PeerService {
 
   nextTick(): number {
     if (this.stopped || !this.started) return Number.POSITIVE_INFINITY;
-    let next = Math.min(this.nextAnnounceAt, this.nextHelloAt);
+    let next = Math.min(this.nextAnnounceAt, this.nextHelloAt, this.nextSeedRejoinAt);
     for (const deadline of this.pending.values()) if (deadline < next) next = deadline;
     for (const until of this.refusedUntil.values()) if (until < next) next = until;
     return next;
+  }
+
+  /**
+   * Clusters formed apart (seeds unreachable at boot, a long partition) never learn of each
+   * other's servers: announcements travel only over the server mesh. So now and then a server
+   * says hello to a random seed it is not linked to; the answer lists the seed's servers, which
+   * this server then attaches to, and the meshes (and announcements, and broadcasts) join. Each
+   * server asks with probability 1 / the server count the size estimate calls for, so a cluster
+   * sends about one per interval; a server that no seed has answered yet asks every interval.
+   * Clients follow the servers' announcements.
+   */
+  private seedRejoin(now: number): void {
+    const options = this.seedRejoinOptions!;
+    this.nextSeedRejoinAt = now + options.intervalMs;
+    if (!this.isServerRole || this.seeds.length === 0) return;
+    if (this.seedReached) {
+      const size = options.clusterSize();
+      if (size === undefined || !Number.isFinite(size) || this.rejoinRandom.float() * targetServerCount(size, this.config) >= 1) return;
+    }
+    const candidates = this.seeds.filter((seed) => !this.isNeighbor(seed) && !this.pending.has(seed));
+    if (candidates.length === 0) return;
+    this.counters.seedRejoins += 1;
+    this.hello(this.rejoinRandom.pick(candidates), now);
   }
 
   private becomeServer(now: number): void {

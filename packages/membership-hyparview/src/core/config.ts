@@ -58,6 +58,12 @@ export interface PlumtreeConfig {
   /** Payloads kept to answer GRAFTs and anti-entropy: at most this many, for at most `storeTtlMs`. 4,096 / 60 s. */
   readonly maxStoredMessages: number;
   readonly storeTtlMs: number;
+  /**
+   * ... and at most this many payload bytes in all (bytes and strings in UTF-8, measured as for
+   * `maxPayloadBytes`), the oldest evicted first; a payload larger than this is delivered and
+   * passed on but not kept. LAN 64 MiB, local 8 MiB.
+   */
+  readonly maxStoredBytes: number;
   /** When a neighbour comes up, recent message ids (received within this window) are announced to it, so broadcasts in flight during a topology change are not lost. 10 s. */
   readonly repairWindowMs: number;
   /** Period of anti-entropy between neighbours for the topics in `antiEntropyTopics`; 0 turns it off. LAN 10 s, local 1 s. */
@@ -156,6 +162,14 @@ export interface MembershipConfig {
   readonly joinTimeoutMs: number;
   /** Seeds are re-resolved this often (DNS seeds; a static list is re-read too). LAN 30 s, local 1 s. */
   readonly seedRefreshMs: number;
+  /**
+   * Overlays formed apart (seeds unreachable at boot, a long partition) merge through the seeds:
+   * in HyParView and client-server, the nodes of an overlay send between them about one request
+   * per interval to a seed they are not linked to (each node with probability 1 / the estimated
+   * size), and a node not known to share an overlay with any of its seeds sends one every
+   * interval. 0 turns it off. LAN 30 s, local 3 s (ours; a full mesh always contacts its seeds).
+   */
+  readonly seedRejoinIntervalMs: number;
   /** A connection opened for a one-off exchange (a shuffle reply, a refused NEIGHBOR) is closed after this long unused. LAN 10 s, local 1 s. */
   readonly connectionLingerMs: number;
   /** Messages held per peer while a connection to it is being set up. 64. */
@@ -197,6 +211,7 @@ const LAN: MembershipConfig = {
     seenTtlMs: 300_000,
     maxStoredMessages: 4_096,
     storeTtlMs: 60_000,
+    maxStoredBytes: 64 * 1024 * 1024,
     repairWindowMs: 10_000,
     antiEntropyIntervalMs: 10_000,
     antiEntropyTopics: [],
@@ -241,6 +256,7 @@ const LAN: MembershipConfig = {
   maxNodeIdLength: 256,
   joinTimeoutMs: 30_000,
   seedRefreshMs: 30_000,
+  seedRejoinIntervalMs: 30_000,
   connectionLingerMs: 10_000,
   maxQueuedPerPeer: 64,
 };
@@ -255,7 +271,7 @@ const LOCAL: MembershipConfig = {
     promotionBackoffMaxMs: 2_000,
     joinRetryMs: 500,
   },
-  plumtree: { ...LAN.plumtree, ihaveTimeoutMs: 60, graftTimeoutMs: 30, lazyPushIntervalMs: 10, antiEntropyIntervalMs: 1_000 },
+  plumtree: { ...LAN.plumtree, ihaveTimeoutMs: 60, graftTimeoutMs: 30, lazyPushIntervalMs: 10, antiEntropyIntervalMs: 1_000, maxStoredBytes: 8 * 1024 * 1024 },
   failureDetection: {
     ...LAN.failureDetection,
     heartbeatIntervalMs: 100,
@@ -275,6 +291,7 @@ const LOCAL: MembershipConfig = {
   },
   joinTimeoutMs: 5_000,
   seedRefreshMs: 1_000,
+  seedRejoinIntervalMs: 3_000,
   connectionLingerMs: 1_000,
 };
 
@@ -362,6 +379,7 @@ export function resolveConfig(overrides: DeepPartial<MembershipConfig> | undefin
         maxNodeIdLength: base.maxNodeIdLength,
         joinTimeoutMs: base.joinTimeoutMs,
         seedRefreshMs: base.seedRefreshMs,
+        seedRejoinIntervalMs: base.seedRejoinIntervalMs,
         connectionLingerMs: base.connectionLingerMs,
         maxQueuedPerPeer: base.maxQueuedPerPeer,
       },
@@ -409,6 +427,7 @@ export function resolveConfig(overrides: DeepPartial<MembershipConfig> | undefin
     ['seenTtlMs', 1, false],
     ['maxStoredMessages', 0, true],
     ['storeTtlMs', 0, false],
+    ['maxStoredBytes', 0, true],
     ['repairWindowMs', 0, false],
     ['antiEntropyIntervalMs', 0, false],
     ['maxPayloadBytes', 1, true],
@@ -469,6 +488,7 @@ export function resolveConfig(overrides: DeepPartial<MembershipConfig> | undefin
   checkNumber('maxNodeIdLength', merged.maxNodeIdLength, 1, true);
   checkNumber('joinTimeoutMs', merged.joinTimeoutMs, 1, false);
   checkNumber('seedRefreshMs', merged.seedRefreshMs, 1, false);
+  checkNumber('seedRejoinIntervalMs', merged.seedRejoinIntervalMs, 0, false);
   checkNumber('connectionLingerMs', merged.connectionLingerMs, 0, false);
   checkNumber('maxQueuedPerPeer', merged.maxQueuedPerPeer, 1, true);
   // Frozen all the way down (as its types say), so that one resolved config can serve any

@@ -7,7 +7,7 @@ import type { Random } from '@foundation/core';
 import type { HyParViewConfig } from './config';
 import { PeerSet } from './peer-set';
 import { EffectQueue } from './peer-service';
-import type { LeaveReason, PeerService, ServiceEffect } from './peer-service';
+import type { LeaveReason, PeerService, SeedRejoinOptions, ServiceEffect } from './peer-service';
 import type { HyParViewMessage, ServiceMessage } from './messages';
 import { RateLimiter } from './rate-limiter';
 import { integrateShuffle } from './shuffle';
@@ -21,6 +21,8 @@ export interface HyParViewOptions {
   readonly random: Random;
   /** Topology epoch stamped on every message (0 when the topology never changes). */
   readonly epoch?: number;
+  /** Rejoining through the seeds now and then, so that overlays formed apart merge (see `seedRejoin`). Off when absent. */
+  readonly seedRejoin?: SeedRejoinOptions;
 }
 
 /** A view remembered from an earlier run (or another simulation) to start from. */
@@ -67,6 +69,7 @@ export interface HyParViewStats {
   shuffleRepliesUnsolicited: number;
   failuresDetected: number;
   rejoins: number;
+  seedRejoins: number;
   selfReferences: number;
   [counter: string]: number;
 }
@@ -100,6 +103,17 @@ export class HyParViewCore implements PeerService {
   /** The id of the last NEIGHBOR or JOIN request sent. */
   private requestIds = 0;
   private shuffleSent: { nodes: string[]; deadline: number } | undefined;
+  private readonly seedRejoinOptions: SeedRejoinOptions | undefined;
+  /** Draws of the seed rejoin, apart from the protocol's, so that turning it on or off leaves the rest of a seeded run as it was. */
+  private readonly rejoinRandom: Random;
+  private nextSeedRejoinAt = Number.POSITIVE_INFINITY;
+  /**
+   * Whether this node is known to share an overlay with one of its seeds: a seed accepted its
+   * JOIN, or a seed is among its neighbours. Until then it may have formed an overlay apart (it
+   * started with no seed, or others joined it while its seeds were unreachable), so it asks its
+   * seeds every rejoin interval rather than with the cluster-wide probability.
+   */
+  private seedReached = false;
   private readonly counters: HyParViewStats = {
     joinsAccepted: 0,
     joinsRateLimited: 0,
@@ -116,6 +130,7 @@ export class HyParViewCore implements PeerService {
     shuffleRepliesUnsolicited: 0,
     failuresDetected: 0,
     rejoins: 0,
+    seedRejoins: 0,
     selfReferences: 0,
   };
 
@@ -128,6 +143,8 @@ export class HyParViewCore implements PeerService {
     this.passive = new PeerSet(options.config.passiveViewSize);
     this.joinLimiter = new RateLimiter(options.config.joinRatePerSecond, options.config.joinBurst);
     this.forwardJoinLimiter = new RateLimiter(options.config.forwardJoinRatePerSecond, options.config.forwardJoinBurst);
+    this.seedRejoinOptions = options.seedRejoin !== undefined && options.seedRejoin.intervalMs > 0 ? options.seedRejoin : undefined;
+    this.rejoinRandom = options.random.fork('seed-rejoin');
   }
 
   // ---- views ------------------------------------------------------------------------------
@@ -187,6 +204,9 @@ export class HyParViewCore implements PeerService {
   restore(view: InitialView, contacts: readonly string[], now: number): void {
     if (this.stopped) return;
     this.updateSeeds(contacts, now);
+    // A remembered view is the cluster this node belonged to (a restart, a topology switch):
+    // rejoining through the seeds is then the cluster-wide occasional one, not a retry.
+    this.seedReached = true;
     this.start(now);
     for (const peer of view.passive ?? []) this.addPassive(peer);
     for (const peer of (view.active ?? []).slice(0, this.config.activeViewSize)) {
@@ -206,10 +226,17 @@ export class HyParViewCore implements PeerService {
     this.started = true;
     // Shuffles start at a random offset so that nodes started together do not shuffle in step.
     this.nextShuffleAt = now + this.random.float() * this.config.shuffleIntervalMs;
+    if (this.seedRejoinOptions !== undefined) this.nextSeedRejoinAt = now + this.rejoinRandom.float() * this.seedRejoinOptions.intervalMs;
   }
 
-  updateSeeds(seeds: readonly string[], _now: number): void {
+  updateSeeds(seeds: readonly string[], now: number): void {
+    const hadSeeds = this.seeds.length > 0;
     this.seeds = seeds.filter((seed) => seed !== this.self);
+    // Started with no seed (none configured yet, DNS not answering), this node took itself for
+    // the first of the cluster; others may have joined it since. Its first seeds are asked at once.
+    if (!hadSeeds && this.seeds.length > 0 && this.started && !this.stopped && !this.seedReached && this.seedRejoinOptions !== undefined) {
+      this.nextSeedRejoinAt = Math.min(this.nextSeedRejoinAt, now);
+    }
   }
 
   /** Leaving: DISCONNECT (not alive) to every active peer, so they drop this node from both views. */
@@ -227,6 +254,7 @@ export class HyParViewCore implements PeerService {
     this.stopped = true;
     this.nextShuffleAt = Number.POSITIVE_INFINITY;
     this.nextJoinAt = Number.POSITIVE_INFINITY;
+    this.nextSeedRejoinAt = Number.POSITIVE_INFINITY;
   }
 
   // ---- inputs -------------------------------------------------------------------------------
@@ -349,6 +377,7 @@ export class HyParViewCore implements PeerService {
     const waiting = this.pending.get(from);
     const pending = waiting !== undefined && (id === undefined || id === waiting.id) ? waiting : undefined;
     if (pending !== undefined) this.pending.delete(from);
+    if (accepted && pending?.kind === 'join') this.seedReached = true;
     this.wantPromotion();
     if (!accepted) {
       if (pending === undefined) return;
@@ -474,11 +503,12 @@ export class HyParViewCore implements PeerService {
       this.shuffle(now);
       this.nextShuffleAt = now + this.config.shuffleIntervalMs;
     }
+    if (now >= this.nextSeedRejoinAt) this.seedRejoin(now);
   }
 
   nextTick(): number {
     if (this.stopped || !this.started) return Number.POSITIVE_INFINITY;
-    let next = Math.min(this.nextShuffleAt, this.promotionAt);
+    let next = Math.min(this.nextShuffleAt, this.promotionAt, this.nextSeedRejoinAt);
     if (this.pending.size > 0) for (const pending of this.pending.values()) if (pending.deadline < next) next = pending.deadline;
     if (this.shuffleSent !== undefined && this.shuffleSent.deadline < next) next = this.shuffleSent.deadline;
     if (this.active.size === 0 && this.passive.size === 0 && this.seeds.length > 0 && this.nextJoinAt < next) next = this.nextJoinAt;
@@ -519,6 +549,42 @@ export class HyParViewCore implements PeerService {
     this.pending.set(contact, { kind: 'join', deadline: now + this.config.neighborRequestTimeoutMs, id });
     this.send(contact, { type: 'join', epoch: this.epoch, id }, true);
     this.nextJoinAt = now + this.config.joinRetryMs;
+  }
+
+  /**
+   * Overlays formed apart (seeds unreachable at boot, no seed known yet, a partition long enough
+   * for both sides to forget each other) never meet through the views alone: walks and shuffles
+   * stay within an overlay. So now and then a node sends JOIN to a random seed it holds in
+   * neither view; if the seed is in another overlay, the JOIN links the two and its FORWARD_JOIN
+   * walks spread this node there, which the shuffles then mix. Every interval, a node sends one
+   * with probability 1/n for an overlay of about n nodes, so an overlay sends about one per
+   * interval whatever its size (and one that merged stays at about one: the estimate follows).
+   * A node not known to share an overlay with any seed (see `seedReached`) asks every interval.
+   */
+  private seedRejoin(now: number): void {
+    const options = this.seedRejoinOptions!;
+    this.nextSeedRejoinAt = now + options.intervalMs;
+    // A node without neighbours is joining or promoting already.
+    if (this.active.size === 0 || this.seeds.length === 0) return;
+    if (!this.seedReached) {
+      for (const seed of this.seeds) {
+        if (this.active.has(seed)) {
+          this.seedReached = true;
+          break;
+        }
+      }
+    }
+    if (this.seedReached) {
+      const size = options.clusterSize();
+      if (size === undefined || !Number.isFinite(size) || this.rejoinRandom.float() * Math.max(1, size) >= 1) return;
+    }
+    const candidates = this.seeds.filter((seed) => !this.active.has(seed) && !this.passive.has(seed) && !this.pending.has(seed));
+    if (candidates.length === 0) return;
+    const contact = this.rejoinRandom.pick(candidates);
+    this.counters.seedRejoins += 1;
+    const id = this.nextRequestId();
+    this.pending.set(contact, { kind: 'join', deadline: now + this.config.neighborRequestTimeoutMs, id });
+    this.send(contact, { type: 'join', epoch: this.epoch, id }, true);
   }
 
   private pendingPromotions(): number {

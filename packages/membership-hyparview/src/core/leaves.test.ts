@@ -111,12 +111,18 @@ describe('sizeViews and the presets', () => {
     expect([hyparview.activeViewSize, hyparview.passiveViewSize, hyparview.activeRandomWalkLength, hyparview.passiveRandomWalkLength, hyparview.shuffleActiveCount, hyparview.shufflePassiveCount]).toEqual([5, 30, 6, 3, 3, 4]);
     const { topology } = defaultLanConfig();
     expect([topology.fullMeshBelow, topology.hyparviewUpTo, topology.cooldownMs]).toEqual([10, 1_000, 30_000]);
+    expect([defaultLanConfig().plumtree.maxStoredBytes, defaultLocalConfig().plumtree.maxStoredBytes]).toEqual([64 * 1024 * 1024, 8 * 1024 * 1024]);
+    expect([defaultLanConfig().seedRejoinIntervalMs, defaultLocalConfig().seedRejoinIntervalMs]).toEqual([30_000, 3_000]);
   });
 
   it('rejects unknown, mistyped and inconsistent options with MembershipConfigError (5901)', () => {
     expect(() => resolveConfig({ hyparview: { activeViewSize: 0 } })).toThrow(MembershipConfigError);
     expect(() => resolveConfig({ hyparview: { passiveRandomWalkLength: 9 } })).toThrow(/passiveRandomWalkLength/);
     expect(() => resolveConfig({ plumtree: { bogus: 1 } as never })).toThrow(/not a known option/);
+    expect(() => resolveConfig({ plumtree: { maxStoredBytes: -1 } })).toThrow(/plumtree.maxStoredBytes/);
+    expect(() => resolveConfig({ plumtree: { maxStoredBytes: 1.5 } })).toThrow(/plumtree.maxStoredBytes/);
+    expect(() => resolveConfig({ seedRejoinIntervalMs: -1 })).toThrow(/seedRejoinIntervalMs/);
+    expect(resolveConfig({ seedRejoinIntervalMs: 0 }).seedRejoinIntervalMs).toBe(0);
     expect(() => resolveConfig({ failureDetection: { heartbeatIntervalMs: 100, heartbeatTimeoutMs: 50 } })).toThrow(/heartbeatTimeoutMs/);
     expect(() => resolveConfig({ topology: { mode: 'ring' as never } })).toThrow(/topology.mode/);
     try {

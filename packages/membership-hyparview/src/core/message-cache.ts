@@ -1,4 +1,5 @@
-// A cache of entries keyed by message id, bounded by count and by age. Entries carry the time they
+// A cache of entries keyed by message id, bounded by count, by age and (optionally) by the sum of
+// a weight per entry (the payload store weighs payloads in bytes). Entries carry the time they
 // were added (`at`) and are kept in arrival order (a Map iterates in insertion order), so the
 // oldest are evicted from the head.
 
@@ -8,14 +9,28 @@ export interface Timed {
 
 export class MessageCache<V extends Timed> {
   private readonly entries = new Map<string, V>();
+  /** The sum of `weigh` over the entries held. */
+  private held = 0;
 
+  /**
+   * `maxWeight` bounds the sum of `weigh(entry)` over the entries (Infinity: no bound, and
+   * nothing is weighed). `weigh` is called once per entry added and once per entry removed, so it
+   * must give the same figure for the same entry.
+   */
   constructor(
     private readonly maxEntries: number,
     private readonly ttlMs: number,
+    private readonly maxWeight: number = Number.POSITIVE_INFINITY,
+    private readonly weigh?: (entry: V) => number,
   ) {}
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /** The sum of the entries' weights (0 without a weight bound). */
+  get weight(): number {
+    return this.held;
   }
 
   has(id: string): boolean {
@@ -26,20 +41,40 @@ export class MessageCache<V extends Timed> {
     return this.entries.get(id);
   }
 
-  /** Adds (or replaces) an entry, evicting the oldest beyond the bound. Entries must be added in time order. */
-  set(id: string, entry: V): void {
-    if (this.maxEntries === 0) return;
-    this.entries.delete(id);
+  /**
+   * Adds (or replaces) an entry, evicting the oldest beyond the bounds; false when the entry
+   * alone weighs more than the weight bound (it is then not kept, and nothing is evicted for it).
+   * Entries must be added in time order.
+   */
+  set(id: string, entry: V): boolean {
+    if (this.maxEntries === 0) return false;
+    const weight = this.weightOf(entry);
+    if (weight > this.maxWeight) {
+      this.delete(id);
+      return false;
+    }
+    this.delete(id);
     this.entries.set(id, entry);
-    while (this.entries.size > this.maxEntries) {
+    this.held += weight;
+    while (this.entries.size > this.maxEntries || this.held > this.maxWeight) {
       const oldest = this.entries.keys().next();
       if (oldest.done === true) break;
-      this.entries.delete(oldest.value);
+      this.delete(oldest.value);
     }
+    return true;
   }
 
   delete(id: string): boolean {
-    return this.entries.delete(id);
+    if (this.weigh === undefined) return this.entries.delete(id);
+    const entry = this.entries.get(id);
+    if (entry === undefined) return false;
+    this.entries.delete(id);
+    this.held -= this.weightOf(entry);
+    return true;
+  }
+
+  private weightOf(entry: V): number {
+    return this.weigh === undefined ? 0 : this.weigh(entry);
   }
 
   /** Drops entries older than the time to live; returns how many. */
@@ -48,6 +83,7 @@ export class MessageCache<V extends Timed> {
     for (const [id, entry] of this.entries) {
       if (now - entry.at < this.ttlMs) break;
       this.entries.delete(id);
+      this.held -= this.weightOf(entry);
       removed += 1;
     }
     return removed;
@@ -73,5 +109,6 @@ export class MessageCache<V extends Timed> {
 
   clear(): void {
     this.entries.clear();
+    this.held = 0;
   }
 }

@@ -51,6 +51,14 @@ export class EffectQueue<Effect> {
   }
 }
 
+/** How often a cluster asks its seeds again (the `seedRejoinIntervalMs` option and the driver's size estimate). */
+export interface SeedRejoinOptions {
+  /** The whole cluster sends about one rejoin per interval; 0 turns rejoining off. */
+  readonly intervalMs: number;
+  /** The estimated number of nodes in this node's overlay, or undefined while there is no estimate yet. */
+  readonly clusterSize: () => number | undefined;
+}
+
 export interface PeerServiceStats {
   readonly [counter: string]: number;
 }

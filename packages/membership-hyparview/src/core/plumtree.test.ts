@@ -220,6 +220,50 @@ describe('Plumtree: bounded state and anti-entropy', () => {
     expect(core.hasSeen('m0')).toBe(false);
   });
 
+  it('the payload store keeps at most maxStoredBytes of payloads: storing past it evicts the oldest first', () => {
+    const core = plumtree(['a', 'b'], { maxStoredBytes: 100 });
+    makeLazy(core, ['b']);
+    const ids = ['p0', 'p1', 'p2', 'p3', 'p4'];
+    ids.forEach((id, index) => core.receive('a', { type: 'gossip', id, topic: 't', origin: 'o', round: 1, payload: new Uint8Array(40).fill(index) }, 10 + index));
+    // 5 × 40 bytes were delivered; two fit in 100 bytes, so the three oldest went.
+    expect(delivered(core.takeEffects())).toEqual(ids);
+    expect(core.stats()).toMatchObject({ storedMessages: 2, storedBytes: 80 });
+    core.receive('b', { type: 'graft', ids }, 20);
+    const answered = sent(core.takeEffects(), 'gossip').map(({ message }) => (message as { id: string }).id);
+    expect(answered).toEqual(['p3', 'p4']);
+    // Strings count in UTF-8 (30 × "é" is 60 bytes), as maxPayloadBytes counts them: p3 goes.
+    core.receive('a', { type: 'gossip', id: 's0', topic: 't', origin: 'o', round: 1, payload: 'é'.repeat(30) }, 30);
+    expect(core.stats()).toMatchObject({ storedMessages: 2, storedBytes: 100 });
+    core.takeEffects();
+    core.receive('b', { type: 'graft', ids: ['p3', 'p4', 's0'] }, 40);
+    expect(sent(core.takeEffects(), 'gossip').map(({ message }) => (message as { id: string }).id)).toEqual(['p4', 's0']);
+  });
+
+  it('this node\'s own broadcasts count against maxStoredBytes too; a payload above the bound is sent but not kept, and evicts nothing', () => {
+    const core = plumtree(['a'], { maxStoredBytes: 100 });
+    const kept = core.broadcast('t', new Uint8Array(60), 0);
+    const big = core.broadcast('t', new Uint8Array(101), 1);
+    expect(sent(core.takeEffects(), 'gossip').map(({ message }) => (message as { id: string }).id)).toEqual([kept, big]);
+    expect(core.stats()).toMatchObject({ storedMessages: 1, storedBytes: 60 });
+    core.receive('a', { type: 'graft', ids: [kept, big] }, 2);
+    expect(sent(core.takeEffects(), 'gossip').map(({ message }) => (message as { id: string }).id)).toEqual([kept]);
+  });
+
+  it('the stored-bytes count goes back down as entries expire or are evicted by count', () => {
+    const core = plumtree(['a'], { maxStoredMessages: 3, maxStoredBytes: 1_000, storeTtlMs: 500, seenTtlMs: 10_000 });
+    for (let index = 0; index < 5; index += 1) core.receive('a', { type: 'gossip', id: `m${index}`, topic: 't', origin: 'o', round: 1, payload: new Uint8Array(10 * (index + 1)) }, index * 100);
+    // Evicted by count: m0 (10 bytes) and m1 (20) went; m2, m3, m4 hold 30 + 40 + 50.
+    expect(core.stats()).toMatchObject({ storedMessages: 3, storedBytes: 120 });
+    // m2 was stored at 200: it expires at 700, m3 at 800, m4 at 900.
+    core.tick(700);
+    expect(core.stats()).toMatchObject({ storedMessages: 2, storedBytes: 90 });
+    core.tick(900);
+    expect(core.stats()).toMatchObject({ storedMessages: 0, storedBytes: 0 });
+    // Room again for the whole bound.
+    core.receive('a', { type: 'gossip', id: 'n0', topic: 't', origin: 'o', round: 1, payload: new Uint8Array(1_000) }, 1_000);
+    expect(core.stats()).toMatchObject({ storedMessages: 1, storedBytes: 1_000 });
+  });
+
   it('seen ids expire after seenTtlMs', () => {
     const core = plumtree(['a'], { seenTtlMs: 1_000, storeTtlMs: 500 });
     core.receive('a', gossip('m1'), 0);

@@ -7,6 +7,7 @@ import type { Random } from '@foundation/core';
 import type { PlumtreeConfig } from './config';
 import { MessageCache } from './message-cache';
 import type { GossipMessage, PlumtreeMessage } from './messages';
+import { payloadBytes } from './payload-size';
 import { EffectQueue } from './peer-service';
 import { RateLimiter } from './rate-limiter';
 
@@ -74,6 +75,12 @@ interface Stored {
   /** The message as received (or as first sent, for this node's own): GRAFTs are answered with its round + 1. */
   readonly message: GossipMessage;
   readonly at: number;
+  /** The payload's size as `maxStoredBytes` counts it (0 for a payload that is neither bytes nor a string). */
+  readonly bytes: number;
+}
+
+function storedBytes(entry: Stored): number {
+  return entry.bytes;
 }
 
 interface Announcement {
@@ -144,7 +151,7 @@ export class PlumtreeCore {
     this.random = options.random;
     this.maxIds = options.maxIdsPerMessage ?? 1024;
     this.seen = new MessageCache(options.config.maxSeenIds, options.config.seenTtlMs);
-    this.store = new MessageCache(options.config.maxStoredMessages, options.config.storeTtlMs);
+    this.store = new MessageCache(options.config.maxStoredMessages, options.config.storeTtlMs, options.config.maxStoredBytes, storedBytes);
     this.maxMissing = Math.max(1024, options.config.maxStoredMessages);
     this.graftLimiter = new RateLimiter(options.config.graftRatePerSecond, options.config.graftBurst);
     const topics = options.config.antiEntropyTopics;
@@ -170,7 +177,7 @@ export class PlumtreeCore {
   }
 
   stats(): PlumtreeStats {
-    return { ...this.counters, seenIds: this.seen.size, storedMessages: this.store.size, missing: this.missing.size };
+    return { ...this.counters, seenIds: this.seen.size, storedMessages: this.store.size, storedBytes: this.store.weight, missing: this.missing.size };
   }
 
   takeEffects(): readonly PlumtreeEffect[] {
@@ -194,7 +201,7 @@ export class PlumtreeCore {
     this.counters.broadcasts += 1;
     const message: GossipMessage = { type: 'gossip', id, topic, origin: this.self, round: 1, payload };
     this.seen.set(id, { round: 0, from: null, at: now });
-    this.store.set(id, { message: { ...message, round: 0, payload: ownBytes(payload) }, at: now });
+    this.store.set(id, { message: { ...message, round: 0, payload: ownBytes(payload) }, at: now, bytes: payloadBytes(payload) ?? 0 });
     this.scheduleExpiry(now);
     this.eagerPush(message, null);
     this.lazyPush(id, 1, null, now);
@@ -249,7 +256,7 @@ export class PlumtreeCore {
     const round = message.round;
     this.seen.set(id, { round, from, at: now });
     const payload = ownBytes(message.payload);
-    this.store.set(id, { message: payload === message.payload ? message : { ...message, payload }, at: now });
+    this.store.set(id, { message: payload === message.payload ? message : { ...message, payload }, at: now, bytes: payloadBytes(payload) ?? 0 });
     this.scheduleExpiry(now);
     this.counters.delivered += 1;
     this.effects.push({ kind: 'deliver', delivery: { id, topic: message.topic, origin: message.origin, payload: message.payload, hops: round } });

@@ -16,7 +16,7 @@ import type { InitialView } from '../core/hyparview';
 import { SERVICE_OF_TYPE, isServiceMessage } from '../core/messages';
 import type { HeartbeatMessage, MembershipMessage, ServiceMessage } from '../core/messages';
 import { NeighborMonitor } from '../core/neighbor-monitor';
-import type { LeaveReason, PeerService, ServiceEffect } from '../core/peer-service';
+import type { LeaveReason, PeerService, SeedRejoinOptions, ServiceEffect } from '../core/peer-service';
 import { PlumtreeCore } from '../core/plumtree';
 import type { Delivery, PlumtreeEffect } from '../core/plumtree';
 import { SizeEstimator } from '../core/size-estimator';
@@ -213,6 +213,13 @@ class MembershipDriver implements Membership {
   private seedRefreshRunning = false;
   /** The last exact cluster size (a full mesh counts its members). */
   private countedSize = 1;
+  /**
+   * The size is estimated also while the topology is pinned, for the seed rejoin (its rate is
+   * scaled by it); without rejoining, only the topology manager needs it.
+   */
+  private readonly estimatesWhenPinned: boolean;
+  /** What HyParView and client-server read to scale their seed rejoins (made once, shared by every service). */
+  private readonly seedRejoin: SeedRejoinOptions;
   private joinWaiters: { resolve: () => void; reject: (error: unknown) => void; timer: Timer }[] = [];
   private readonly counters = {
     staleEpoch: 0,
@@ -264,6 +271,8 @@ class MembershipDriver implements Membership {
     this.policy = new TopologyPolicy(this.config.topology);
     this.estimator = new SizeEstimator(this.config.topology.sizeEstimateSamples, this.random.fork('size'));
     this.membershipSendOptions = { partitionKey: this.nodeId };
+    this.estimatesWhenPinned = this.config.seedRejoinIntervalMs > 0;
+    this.seedRejoin = { intervalMs: this.config.seedRejoinIntervalMs, clusterSize: () => this.knownSize() };
     const configured = this.config.topology.mode;
     this.pinned = configured !== 'auto';
     this.mode = configured === 'auto' ? (this.initialView === undefined ? 'full-mesh' : 'hyparview') : configured;
@@ -529,6 +538,7 @@ class MembershipDriver implements Membership {
       if (this.monitor.enabled) this.nextHeartbeatAt = now + this.random.float() * this.config.failureDetection.heartbeatIntervalMs;
       if (this.seedProvider.fixed !== true) this.nextSeedRefreshAt = now + this.config.seedRefreshMs;
       if (!this.pinned) this.startAutomaticTopology(now);
+      else if (this.estimatesWhenPinned) this.nextSizeRoundAt = now + this.random.float() * this.config.topology.sizeEstimateIntervalMs;
       this.settleJoin();
     });
   }
@@ -554,7 +564,7 @@ class MembershipDriver implements Membership {
     const random = this.random.fork(`${mode}#${epoch}`);
     switch (mode) {
       case 'hyparview':
-        return new HyParViewCore({ self: this.nodeId, config: this.config.hyparview, random, epoch });
+        return new HyParViewCore({ self: this.nodeId, config: this.config.hyparview, random, epoch, seedRejoin: this.seedRejoin });
       case 'full-mesh':
         return new FullMeshCore({ self: this.nodeId, config: this.config.fullMesh, random, epoch, contactTimeoutMs: this.config.hyparview.neighborRequestTimeoutMs });
       case 'client-server':
@@ -565,6 +575,7 @@ class MembershipDriver implements Membership {
           epoch,
           estimatedSize: this.estimatedSize(),
           requestTimeoutMs: this.config.hyparview.neighborRequestTimeoutMs,
+          seedRejoin: this.seedRejoin,
         });
     }
   }
@@ -640,7 +651,7 @@ class MembershipDriver implements Membership {
         else this.adopt(message.mode, message.epoch, message.pinned, 'remote', now);
         return;
       case 'size':
-        if (this.pinned || this.mode === 'full-mesh') return;
+        if (!this.estimating()) return;
         // Changes are passed on in batches, so minima spread in steps of the batching delay.
         if (this.estimator.merge(message.round, message.values, now) && this.nextSizeSendAt === Number.POSITIVE_INFINITY) {
           this.nextSizeSendAt = now + this.config.topology.sizeEstimateIntervalMs / 20;
@@ -954,10 +965,25 @@ class MembershipDriver implements Membership {
     return Math.max(1, Math.round(this.estimator.estimate()));
   }
 
+  /** Whether this node takes part in size estimation now (never in a full mesh, which counts its members). */
+  private estimating(): boolean {
+    return this.mode !== 'full-mesh' && (!this.pinned || this.estimatesWhenPinned);
+  }
+
+  /**
+   * The size for scaling seed rejoins: as `estimatedSize`, but undefined before there is any
+   * figure (the estimate of a first round not yet complete would read 1, and every node of a
+   * large cluster booting would rejoin at once).
+   */
+  private knownSize(): number | undefined {
+    if (this.mode === 'full-mesh' || this.estimator.round >= 1) return this.estimatedSize();
+    return this.countedSize > 1 ? this.countedSize : undefined;
+  }
+
   private sizeRound(now: number): void {
     const interval = this.config.topology.sizeEstimateIntervalMs;
     this.nextSizeRoundAt = now + interval;
-    if (this.pinned || this.mode === 'full-mesh') return;
+    if (!this.estimating()) return;
     // A round adopted from a neighbour recently counts as this node's own.
     if (now - this.estimator.roundStartedAt < interval / 2) return;
     this.estimator.startRound(this.estimator.round + 1, now);
@@ -966,7 +992,7 @@ class MembershipDriver implements Membership {
 
   private sendSize(now: number): void {
     this.nextSizeSendAt = Number.POSITIVE_INFINITY;
-    if (this.pinned || this.mode === 'full-mesh') return;
+    if (!this.estimating()) return;
     const message = { type: 'size' as const, round: this.estimator.round, values: this.estimator.values() };
     for (const peer of this.links.keys()) this.sendMembership(peer, message, now);
   }
@@ -1027,7 +1053,8 @@ class MembershipDriver implements Membership {
     if (pinned !== undefined) this.pinned = pinned;
     if (this.pinned || !this.pinnedKnown) {
       this.nextEvaluateAt = Number.POSITIVE_INFINITY;
-      this.nextSizeRoundAt = Number.POSITIVE_INFINITY;
+      if (!this.estimatesWhenPinned) this.nextSizeRoundAt = Number.POSITIVE_INFINITY;
+      else if (this.nextSizeRoundAt === Number.POSITIVE_INFINITY) this.nextSizeRoundAt = now + this.random.float() * this.config.topology.sizeEstimateIntervalMs;
     } else if (this.nextEvaluateAt === Number.POSITIVE_INFINITY) this.startAutomaticTopology(now);
   }
 

@@ -7,6 +7,7 @@ import type { DeepPartial, MembershipConfig, TopologyMode } from '../core/config
 import type { InitialView } from '../core/hyparview';
 import { createMembership } from '../driver/membership';
 import type { Membership } from '../driver/membership';
+import type { SeedProvider } from '../driver/seeds';
 import { overlayMetrics } from './overlay-metrics';
 import type { OverlayMetrics } from './overlay-metrics';
 
@@ -30,6 +31,8 @@ export interface SimClusterOptions {
   readonly simulation?: Simulation;
   /** Seeds for node i (default: one random earlier node). */
   readonly seedsFor?: (index: number, ids: readonly string[], random: () => number) => string[];
+  /** A seed provider for some nodes instead of their planned seeds (DNS that is not ready yet, say). */
+  readonly seedProviders?: ReadonlyMap<string, SeedProvider>;
 }
 
 export interface BroadcastRecord {
@@ -146,7 +149,7 @@ export function createSimCluster(options: SimClusterOptions): SimCluster {
           transport: counted,
           clock,
           random,
-          seeds: initialView === undefined ? plannedSeeds[index]! : [],
+          seeds: options.seedProviders?.get(id) ?? (initialView === undefined ? plannedSeeds[index]! : []),
           topology,
           config: nodeConfig,
           ...(initialView === undefined ? {} : { initialView }),
