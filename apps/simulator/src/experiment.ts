@@ -37,7 +37,9 @@ export const NETWORK: NetworkOptions & { readonly latency: { readonly min: numbe
  * size as §5 sizes them; ARWL 6, PRWL 3, shuffle 3 + 4 from the defaults), one shuffle per round,
  * timeouts fit for the simulated 2–10 ms links, heartbeats off (the simulated transport detects
  * failures), IHAVE sent at once and no anti-entropy, so that what is measured is the overlay's
- * own healing rather than a later repair.
+ * own healing rather than a later repair. No periodic rejoin through the seeds either (nor the
+ * cluster-size estimation that sets its rate): it serves overlays formed apart, which these runs
+ * never have, and is not part of the paper's protocols.
  */
 export function simulationConfig(nodes: number): MembershipConfig {
   const views = sizeViews(nodes);
@@ -57,6 +59,7 @@ export function simulationConfig(nodes: number): MembershipConfig {
       // The topology every node is started with, so that they can all share this config.
       topology: { mode: 'hyparview' },
       connectionLingerMs: ROUND_MS,
+      seedRejoinIntervalMs: 0,
     },
     defaultLocalConfig(),
   );
