@@ -291,7 +291,7 @@ const LOCAL: MembershipConfig = {
   },
   joinTimeoutMs: 5_000,
   seedRefreshMs: 1_000,
-  seedRejoinIntervalMs: 3_000,
+  seedRejoinIntervalMs: 10_000,
   connectionLingerMs: 1_000,
 };
 

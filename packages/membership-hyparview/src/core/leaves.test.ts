@@ -112,7 +112,7 @@ describe('sizeViews and the presets', () => {
     const { topology } = defaultLanConfig();
     expect([topology.fullMeshBelow, topology.hyparviewUpTo, topology.cooldownMs]).toEqual([10, 1_000, 30_000]);
     expect([defaultLanConfig().plumtree.maxStoredBytes, defaultLocalConfig().plumtree.maxStoredBytes]).toEqual([64 * 1024 * 1024, 8 * 1024 * 1024]);
-    expect([defaultLanConfig().seedRejoinIntervalMs, defaultLocalConfig().seedRejoinIntervalMs]).toEqual([30_000, 3_000]);
+    expect([defaultLanConfig().seedRejoinIntervalMs, defaultLocalConfig().seedRejoinIntervalMs]).toEqual([30_000, 10_000]);
   });
 
   it('rejects unknown, mistyped and inconsistent options with MembershipConfigError (5901)', () => {
