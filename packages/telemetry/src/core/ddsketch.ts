@@ -75,6 +75,8 @@ class DDSketch implements Sketch {
   readonly maxBuckets: number;
   readonly #gamma: number;
   readonly #multiplier: number;
+  /** ln(2 / (γ + 1)): the representative's factor, in log space. */
+  readonly #logScale: number;
   readonly #positive: DenseStore;
   readonly #negative: DenseStore;
   #zeroCount = 0;
@@ -88,6 +90,7 @@ class DDSketch implements Sketch {
     this.maxBuckets = maxBuckets;
     this.#gamma = (1 + relativeAccuracy) / (1 - relativeAccuracy);
     this.#multiplier = 1 / Math.log(this.#gamma);
+    this.#logScale = Math.log(2 / (this.#gamma + 1));
     this.#positive = new DenseStore(maxBuckets);
     this.#negative = new DenseStore(maxBuckets);
   }
@@ -225,9 +228,12 @@ class DDSketch implements Sketch {
     return sketch;
   }
 
-  /** The value that represents bucket `index`: 2γ^i / (γ + 1). */
+  /**
+   * The value that represents bucket `index`: 2γ^i / (γ + 1), computed as one exponential so
+   * that it stays finite wherever the result is (2γ^i overflows for values above about 9e307).
+   */
   #representative(index: number): number {
-    return (2 * Math.exp(index / this.#multiplier)) / (this.#gamma + 1);
+    return Math.exp(index / this.#multiplier + this.#logScale);
   }
 }
 
