@@ -153,6 +153,20 @@ describe('DDSketch', () => {
     }
   });
 
+  it('ignores a sample added zero times: min, max and quantiles are those of the samples it holds', () => {
+    const sketch = createSketch();
+    sketch.add(5);
+    sketch.add(1000, 0);
+    sketch.add(-1000, 0);
+    expect([sketch.count, sketch.min, sketch.max]).toEqual([1, 5, 5]);
+    expect(sketch.quantile(1)).toBe(5);
+    expect(sketch.toJSON()).toEqual(sketchFromSnapshot(sketch.toJSON()).toJSON());
+    const empty = createSketch();
+    empty.add(7, 0);
+    empty.add(3);
+    expect([empty.min, empty.max]).toEqual([3, 3]);
+  });
+
   it('round-trips through its snapshot (JSON) exactly', () => {
     const sketch: Sketch = createSketch();
     const random = createSeededRandom(5);

@@ -60,7 +60,7 @@ export interface Sketch {
   readonly min: number;
   /** Largest value added (exact); NaN when empty. */
   readonly max: number;
-  /** Adds `value` (a finite number) `count` times. */
+  /** Adds `value` (a finite number) `count` times; a count of 0 changes nothing. */
   add(value: number, count?: number): void;
   /** The q-quantile (q in [0, 1]) within the relative accuracy; NaN when empty. */
   quantile(q: number): number;
@@ -123,6 +123,8 @@ class DDSketch implements Sketch {
     if (typeof count !== 'number' || !Number.isFinite(count) || count < 0) {
       throw new InvalidMeasurementError(`a sample count must be a finite number ≥ 0 (got ${String(count)})`, { count: String(count) });
     }
+    // Zero occurrences add nothing: they must not move min and max (nor open a bucket).
+    if (count === 0) return;
     if (value > MIN_INDEXABLE) this.#positive.add(this.#bucket(value), count);
     else if (value < -MIN_INDEXABLE) this.#negative.add(this.#bucket(-value), count);
     else this.#zeroCount += count;
