@@ -179,6 +179,11 @@ export class MetricRegistry {
       return;
     }
     const value = raw * spec.scale;
+    // Scaling can overflow a finite measurement; what is stored must stay finite (snapshots are JSON).
+    if (!Number.isFinite(value)) {
+      this.drop(spec.name, 'invalid_measurement');
+      return;
+    }
     if (spec.kind === 'counter' && value < 0) {
       this.drop(spec.name, 'negative_counter');
       return;
@@ -198,12 +203,26 @@ export class MetricRegistry {
     }
     if (spec.kind === 'histogram') {
       const histogram = series as HistogramSeries;
+      // A sum past the largest finite number would make the snapshot unreadable (and unrenderable).
+      if (!Number.isFinite(histogram.sketch.sum + value)) {
+        this.drop(spec.name, 'invalid_measurement');
+        return;
+      }
       histogram.sketch.add(value);
       if (histogram.bucketCounts !== undefined) histogram.bucketCounts[bucketIndex(spec.buckets!, value)]! += 1;
     } else {
       const single = series as ValueSeries;
-      single.value = spec.kind === 'counter' ? single.value + value : value;
-      if (spec.kind === 'gauge') single.updatedAt = this.#clock.now();
+      if (spec.kind === 'counter') {
+        const total = single.value + value;
+        if (!Number.isFinite(total)) {
+          this.drop(spec.name, 'invalid_measurement');
+          return;
+        }
+        single.value = total;
+      } else {
+        single.value = value;
+        single.updatedAt = this.#clock.now();
+      }
     }
     if (this.#listeners.size > 0) {
       const kept = spec.tags.length === 0 ? tags : [...tags];

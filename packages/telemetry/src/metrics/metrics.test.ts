@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Clock } from '@foundation/core';
 import { TELEMETRY_ERROR_CODES } from '../errors/codes';
+import { renderSnapshot } from '../prometheus';
 import { createTelemetry } from '../telemetry';
 import type { MetricDefinition } from './definition';
 import { mergeSnapshots, parseSnapshot } from './snapshot';
@@ -159,6 +160,28 @@ describe('bad input to metrics: dropped with a counter, never thrown', () => {
     });
     expect(telemetry.getMetrics()['job.items']!.series).toEqual([{ tags: {}, value: 5 }]);
     expect(telemetry.stats().droppedSamples).toBe(7);
+  });
+
+  it('drops (invalid_measurement) a sample that scaling or a running sum would take past the largest finite number', () => {
+    const telemetry = createTelemetry({
+      metrics: [
+        { name: 'huge.bytes', kind: 'histogram', event: ['huge'], measurement: 'value', scale: 1e10 },
+        { name: 'huge.sum_bytes', kind: 'counter', event: ['huge'], measurement: 'value', scale: 1e10 },
+        { name: 'huge.level_bytes', kind: 'gauge', event: ['huge'], measurement: 'value', scale: 1e10 },
+      ],
+    });
+    telemetry.execute(['huge'], { value: 1e300 }); // 1e310 once scaled: not a finite number
+    telemetry.execute(['huge'], { value: 1e298 });
+    telemetry.execute(['huge'], { value: 1e298 }); // the sums would reach 2e308
+    const metrics = telemetry.getMetrics();
+    expect(metrics['huge.bytes']!.series).toEqual([{ tags: {}, count: 1, sum: 1e308, min: 1e308, max: 1e308, quantiles: { '0.5': 1e308, '0.9': 1e308, '0.99': 1e308 } }]);
+    expect(metrics['huge.sum_bytes']!.series).toEqual([{ tags: {}, value: 1e308 }]);
+    expect(metrics['huge.level_bytes']!.series).toEqual([{ tags: {}, value: 1e308 }]);
+    const snapshot = telemetry.snapshot();
+    expect(renderSnapshot(snapshot)).toContain('huge_bytes_sum 1e+308');
+    expect(parseSnapshot(JSON.parse(JSON.stringify(snapshot)))).toEqual(snapshot);
+    const dropped = Object.fromEntries(snapshot.dropped.map((entry) => [`${entry.metric}:${entry.reason}`, entry.count]));
+    expect(dropped).toEqual({ 'huge.bytes:invalid_measurement': 2, 'huge.sum_bytes:invalid_measurement': 2, 'huge.level_bytes:invalid_measurement': 1 });
   });
 
   it('reads only own properties: a tag or measurement named like an Object.prototype member is simply absent', () => {

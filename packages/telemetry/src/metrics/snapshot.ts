@@ -52,7 +52,7 @@ export interface DroppedSamples {
 
 /**
  * Why a sample was not recorded: `missing_measurement` (the event lacks it), `invalid_measurement`
- * (not a finite number), `negative_counter`, `invalid_tag` (a tag value that is not a string,
+ * (not a finite number, once scaled; or one that would overflow a sum), `negative_counter`, `invalid_tag` (a tag value that is not a string,
  * number or boolean, or longer than 256 characters), `cardinality` (a new series past
  * `maxSeries`), `error` (a measurement, tagValues or keepIf function threw), `metric_limit` (an
  * automatic metric past `maxMetrics`), `conflict` (snapshots disagree on a metric's definition).
