@@ -20,6 +20,12 @@ export const MAX_TAG_VALUE_LENGTH = 256;
 /** Families Foundation renders about itself; user metrics may not take these names. */
 export const DROPPED_SAMPLES_FAMILY = 'foundation_telemetry_dropped_samples_total';
 export const HANDLER_FAILURES_FAMILY = 'foundation_telemetry_handler_failures_total';
+/**
+ * The metric name under which `metric_limit` drops are counted once `maxMetrics` names already
+ * have their own count: the names come from events, possibly from user input, and must not grow
+ * memory without bound.
+ */
+export const OTHER_DROPPED_METRIC = '(other)';
 
 interface ValueSeries {
   value: number;
@@ -76,6 +82,8 @@ export class MetricRegistry {
   readonly #clock: Clock;
   readonly #defaultMaxSeries: number;
   readonly #maxMetrics: number;
+  /** Names that got an entry in #dropped through a metric_limit drop. */
+  #limitNames = 0;
 
   constructor(clock: Clock, defaultMaxSeries: number, maxMetrics: number) {
     this.#clock = clock;
@@ -137,8 +145,17 @@ export class MetricRegistry {
     return () => this.#listeners.delete(listener);
   }
 
-  drop(metric: string, reason: DropReason): void {
+  drop(name: string, reason: DropReason): void {
+    let metric = name;
     let reasons = this.#dropped.get(metric);
+    if (reasons === undefined && reason === 'metric_limit') {
+      // Other reasons name defined metrics (bounded by maxMetrics); metric_limit names are not.
+      if (this.#limitNames < this.#maxMetrics) this.#limitNames += 1;
+      else {
+        metric = OTHER_DROPPED_METRIC;
+        reasons = this.#dropped.get(metric);
+      }
+    }
     if (reasons === undefined) {
       reasons = new Map();
       this.#dropped.set(metric, reasons);

@@ -3,6 +3,7 @@ import type { Clock } from '@foundation/core';
 import { TELEMETRY_ERROR_CODES } from '../errors/codes';
 import { renderSnapshot } from '../prometheus';
 import { createTelemetry } from '../telemetry';
+import { OTHER_DROPPED_METRIC } from './metric-registry';
 import type { MetricDefinition } from './definition';
 import { mergeSnapshots, parseSnapshot } from './snapshot';
 import type { MetricsSnapshot } from './snapshot';
@@ -245,6 +246,20 @@ describe('bad input to metrics: dropped with a counter, never thrown', () => {
       { metric: 'auto.m4', reason: 'metric_limit', count: 1 },
     ]);
     expect(codeOf(() => telemetry.defineMetric({ name: 'x.y', kind: 'gauge' }))).toBe(TELEMETRY_ERROR_CODES.invalidMetricDefinition);
+  });
+
+  it('bounds the drop counts of automatic metrics past maxMetrics: event names from user input cannot grow memory', () => {
+    const telemetry = createTelemetry({ maxMetrics: 2 });
+    for (let index = 0; index < 5000; index += 1) telemetry.emitCounter(['user', `id-${index}`]);
+    telemetry.emitCounter(['user', 'id-2']); // already counted by name
+    const dropped = telemetry.snapshot().dropped;
+    // The first maxMetrics names past the limit keep their own entry; the rest share one.
+    expect(dropped).toEqual([
+      { metric: 'user.id-2', reason: 'metric_limit', count: 2 },
+      { metric: 'user.id-3', reason: 'metric_limit', count: 1 },
+      { metric: OTHER_DROPPED_METRIC, reason: 'metric_limit', count: 4996 },
+    ]);
+    expect(telemetry.stats().droppedSamples).toBe(4999);
   });
 });
 
