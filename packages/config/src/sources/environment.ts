@@ -113,7 +113,9 @@ function assign(variable: string, root: unknown, path: readonly string[], value:
     }
     if (node === undefined || isRecord(node)) {
       const copy: Record<string, unknown> = { ...(node ?? {}) };
-      copy[key] = write(node?.[key], depth + 1);
+      // Own properties only: `valueOf` of a plain object is Object.prototype's function, not a child.
+      const child = node === undefined ? ABSENT : childOf(node, key);
+      copy[key] = write(child === ABSENT ? undefined : child, depth + 1);
       return copy;
     }
     throw new ConfigSourceError('environment', variable, `${path.slice(0, depth).join('.')} is not an object, so ${key} cannot be set inside it`);

@@ -132,6 +132,12 @@ describe('environment variables', () => {
     });
   });
 
+  it('creates keys named like Object.prototype members, reading only own properties on the way', () => {
+    const config = createConfig({ defaults: {}, sources: { environment: { prefix: 'X', variables: { X_VALUE_OF__LIMIT: '3', X_TO_STRING: 'text' } } } });
+    expect(config.get()).toEqual({ valueOf: { limit: 3 }, toString: 'text' });
+    expect(Object.getPrototypeOf(config.get('valueOf'))).toBe(Object.prototype);
+  });
+
   it('keeps a number too large for a double as text: the config never holds Infinity', () => {
     const config = createConfig({ defaults: { port: 1 }, sources: { environment: { prefix: 'X', variables: { X_PORT: '1e999' } } } });
     expect(config.get('port')).toBe('1e999');
