@@ -11,15 +11,13 @@ import type { Measurements, Metadata } from '../handler-registry';
 import { normaliseDefinition, renderedNames } from './definition';
 import type { MetricDefinition, MetricKind, MetricSpec } from './definition';
 import { SeriesTable } from './series-table';
-import { DROP_REASONS, SNAPSHOT_FORMAT, SNAPSHOT_VERSION } from './snapshot';
+import { DROPPED_SAMPLES_FAMILY, DROP_REASONS, HANDLER_FAILURES_FAMILY, SNAPSHOT_FORMAT, SNAPSHOT_VERSION } from './snapshot';
 import type { DropReason, MetricSnapshot, MetricsSnapshot, SeriesSnapshot } from './snapshot';
 
 /** Longest tag value recorded; longer ones drop the sample (reason `invalid_tag`). */
 export const MAX_TAG_VALUE_LENGTH = 256;
 
-/** Families Foundation renders about itself; user metrics may not take these names. */
-export const DROPPED_SAMPLES_FAMILY = 'foundation_telemetry_dropped_samples_total';
-export const HANDLER_FAILURES_FAMILY = 'foundation_telemetry_handler_failures_total';
+export { DROPPED_SAMPLES_FAMILY, HANDLER_FAILURES_FAMILY } from './snapshot';
 /**
  * The metric name under which `metric_limit` drops are counted once `maxMetrics` names already
  * have their own count: the names come from events, possibly from user input, and must not grow

@@ -325,13 +325,31 @@ describe('snapshots: export per node, merge cluster-wide', () => {
     expect(merged.dropped).toEqual([{ metric: 'm.v', reason: 'conflict', count: 1 }]);
   });
 
+  it('leaves out (and counts) a metric that would render the same Prometheus names as another, so the merge stays exposable', () => {
+    const left = createTelemetry({ metrics: [{ name: 'queue.depth', kind: 'gauge', event: ['queue'], measurement: 'depth' }] });
+    const right = createTelemetry({ metrics: [{ name: 'queue_depth', kind: 'gauge', event: ['queue'], measurement: 'depth' }, { name: 'queue.depth_count', kind: 'gauge', event: ['queue'], measurement: 'depth', prometheus: false }] });
+    // As after a rename rolled out to some nodes only.
+    for (const telemetry of [left, right]) telemetry.execute(['queue'], { depth: 4 });
+    const merged = mergeSnapshots([left.snapshot(), right.snapshot()]);
+    expect(merged.metrics.map((metric) => metric.name)).toEqual(['queue.depth', 'queue.depth_count']);
+    expect(merged.dropped).toEqual([{ metric: 'queue_depth', reason: 'conflict', count: 1 }]);
+    expect(renderSnapshot(merged).match(/^# TYPE queue_depth /gm)).toHaveLength(1);
+  });
+
   it('rejects hostile snapshots with InvalidSnapshotError (5305)', () => {
-    const telemetry = createTelemetry({ metrics: [{ name: 'a.v', kind: 'histogram', tags: ['t'] }, { name: 'b.v', kind: 'counter', measurement: 'v', event: ['a'] }] });
+    const telemetry = createTelemetry({
+      metrics: [
+        { name: 'a.v', kind: 'histogram', tags: ['t'] },
+        { name: 'b.v', kind: 'counter', measurement: 'v', event: ['a'] },
+        { name: 'c.v', kind: 'histogram', event: ['a'], measurement: 'v', buckets: [10] },
+      ],
+    });
     telemetry.execute(['a'], { v: 3 }, { t: 'x' });
     const good = JSON.parse(JSON.stringify(telemetry.snapshot())) as Record<string, unknown>;
     const metrics = good.metrics as Record<string, unknown>[];
     const withMetric = (index: number, patch: Record<string, unknown>) => ({ ...good, metrics: metrics.map((metric, at) => (at === index ? { ...metric, ...patch } : metric)) });
-    expect(parseSnapshot(good).metrics).toHaveLength(2);
+    expect(parseSnapshot(good).metrics).toHaveLength(3);
+    const bucketed = (metrics[2]!.series as Record<string, unknown>[])[0]!;
     const hostile: unknown[] = [
       null,
       { ...good, format: 'other' },
@@ -349,6 +367,13 @@ describe('snapshots: export per node, merge cluster-wide', () => {
       { ...good, metrics: [metrics[0], metrics[0]] },
       { ...good, dropped: [{ metric: 'a', reason: 'because', count: 1 }] },
       { ...good, metrics: Array(11).fill(metrics[1]) },
+      // Exposition rules: one family per name, valid and distinct labels, one sample per series, buckets that add up.
+      withMetric(1, { prometheusName: 'a_v_count' }),
+      withMetric(1, { prometheusName: 'foundation_telemetry_handler_failures_total' }),
+      withMetric(0, { labelNames: ['le'] }),
+      withMetric(0, { tags: ['t', 'u'], labelNames: ['t', 't'], series: [] }),
+      withMetric(1, { series: [{ tags: [], value: 1 }, { tags: [], value: 2 }] }),
+      withMetric(2, { series: [{ ...bucketed, bucketCounts: [5, 0] }] }),
     ];
     for (const data of hostile) {
       expect(codeOf(() => parseSnapshot(data, { maxMetrics: 10, maxSeriesPerMetric: 10 }))).toBe(TELEMETRY_ERROR_CODES.invalidSnapshot);
