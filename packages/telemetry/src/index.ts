@@ -23,7 +23,7 @@ export type { EventName } from './event-name';
 export type { Handler, Measurements, Metadata } from './handler-registry';
 export { DEFAULT_MAX_SERIES, DEFAULT_QUANTILES } from './metrics/definition';
 export type { MeasurementFunction, MetricDefinition, MetricKind } from './metrics/definition';
-export { MAX_TAG_VALUE_LENGTH } from './metrics/metric-registry';
+export { MAX_TAG_VALUE_LENGTH, OTHER_DROPPED_METRIC } from './metrics/metric-registry';
 export type { MetricView, SampleListener, SeriesView } from './metrics/metric-registry';
 export type { MetricSpec } from './metrics/definition';
 export { DROP_REASONS, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, mergeSnapshots, parseSnapshot } from './metrics/snapshot';

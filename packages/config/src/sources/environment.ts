@@ -30,6 +30,11 @@ const NUMBER_PATTERN = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
 const FALSE_WORDS = new Set(['false', '0', 'no', 'off']);
 
+/** Decimal notation of a number a double can hold: `1e999` would be Infinity, which no config value may be. */
+function isFiniteNumber(text: string): boolean {
+  return NUMBER_PATTERN.test(text) && Number.isFinite(Number(text));
+}
+
 function normalizeKey(key: string): string {
   return key.toLowerCase().replace(/[_-]/g, '');
 }
@@ -50,7 +55,7 @@ function parseJson(variable: string, text: string, path: readonly string[]): unk
 }
 
 /**
- * The variable's text as the type of the value it replaces: a number for a number, a boolean
+ * The variable's text as the type of the value it replaces: a (finite) number for a number, a boolean
  * (true/false, 1/0, yes/no, on/off) for a boolean, JSON for an object or array, the text itself
  * for a string. With nothing to replace, JSON literals (true, false, null, numbers, objects,
  * arrays) are read as JSON and anything else stays text. Text that does not parse as the
@@ -59,7 +64,7 @@ function parseJson(variable: string, text: string, path: readonly string[]): unk
 export function parseVariableValue(variable: string, text: string, current: unknown, path: readonly string[]): unknown {
   const trimmed = text.trim();
   if (typeof current === 'string') return text;
-  if (typeof current === 'number') return NUMBER_PATTERN.test(trimmed) ? Number(trimmed) : text;
+  if (typeof current === 'number') return isFiniteNumber(trimmed) ? Number(trimmed) : text;
   if (typeof current === 'boolean') {
     const word = trimmed.toLowerCase();
     if (TRUE_WORDS.has(word)) return true;
@@ -72,7 +77,7 @@ export function parseVariableValue(variable: string, text: string, current: unkn
   if (trimmed === 'true') return true;
   if (trimmed === 'false') return false;
   if (trimmed === 'null') return null;
-  if (NUMBER_PATTERN.test(trimmed) && Number.isFinite(Number(trimmed))) return Number(trimmed);
+  if (isFiniteNumber(trimmed)) return Number(trimmed);
   if (trimmed.startsWith('{') || trimmed.startsWith('[')) return parseJson(variable, trimmed, path);
   return text;
 }
@@ -108,7 +113,9 @@ function assign(variable: string, root: unknown, path: readonly string[], value:
     }
     if (node === undefined || isRecord(node)) {
       const copy: Record<string, unknown> = { ...(node ?? {}) };
-      copy[key] = write(node?.[key], depth + 1);
+      // Own properties only: `valueOf` of a plain object is Object.prototype's function, not a child.
+      const child = node === undefined ? ABSENT : childOf(node, key);
+      copy[key] = write(child === ABSENT ? undefined : child, depth + 1);
       return copy;
     }
     throw new ConfigSourceError('environment', variable, `${path.slice(0, depth).join('.')} is not an object, so ${key} cannot be set inside it`);

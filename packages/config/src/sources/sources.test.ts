@@ -132,6 +132,18 @@ describe('environment variables', () => {
     });
   });
 
+  it('creates keys named like Object.prototype members, reading only own properties on the way', () => {
+    const config = createConfig({ defaults: {}, sources: { environment: { prefix: 'X', variables: { X_VALUE_OF__LIMIT: '3', X_TO_STRING: 'text' } } } });
+    expect(config.get()).toEqual({ valueOf: { limit: 3 }, toString: 'text' });
+    expect(Object.getPrototypeOf(config.get('valueOf'))).toBe(Object.prototype);
+  });
+
+  it('keeps a number too large for a double as text: the config never holds Infinity', () => {
+    const config = createConfig({ defaults: { port: 1 }, sources: { environment: { prefix: 'X', variables: { X_PORT: '1e999' } } } });
+    expect(config.get('port')).toBe('1e999');
+    expect(() => create({ FOUNDATION_SERVER__PORT: '-1e400' })).toThrow(ConfigValidationError);
+  });
+
   it('reads JSON literals for new keys and keeps other text as text', () => {
     const config = createConfig({
       defaults: {},
@@ -199,6 +211,7 @@ describe('parseVariableValue', () => {
     ['7', 1, 7],
     ['-1.5e3', 1, -1500],
     ['0x10', 1, '0x10'],
+    ['1e999', 1, '1e999'],
     ['', 1, ''],
     ['TRUE', false, true],
     ['off', true, false],

@@ -141,6 +141,32 @@ describe('DDSketch', () => {
     expect(mergeSketches([a, b]).toJSON()).toEqual(mergeSketches([b, a]).toJSON());
   });
 
+  it('keeps the bound for magnitudes near Number.MAX_VALUE, where 2γ^i would overflow', () => {
+    // Bucket i's representative is 2γ^i / (γ + 1); γ^i itself is finite up there, but 2γ^i is not.
+    for (const alpha of [0.01, 0.05]) {
+      for (const low of [1.2e308, 9e307, 1.5e308]) {
+        const sketch = createSketch({ relativeAccuracy: alpha });
+        for (const value of [low, Number.MAX_VALUE, -low, -Number.MAX_VALUE]) sketch.add(value);
+        const sorted = Float64Array.from([low, Number.MAX_VALUE, -low, -Number.MAX_VALUE]).sort();
+        for (const q of [0, 1 / 3, 2 / 3, 1]) expectWithinBound(sketch.quantile(q), exactQuantile(sorted, q), alpha, `alpha=${alpha} low=${low} q=${q}`);
+      }
+    }
+  });
+
+  it('ignores a sample added zero times: min, max and quantiles are those of the samples it holds', () => {
+    const sketch = createSketch();
+    sketch.add(5);
+    sketch.add(1000, 0);
+    sketch.add(-1000, 0);
+    expect([sketch.count, sketch.min, sketch.max]).toEqual([1, 5, 5]);
+    expect(sketch.quantile(1)).toBe(5);
+    expect(sketch.toJSON()).toEqual(sketchFromSnapshot(sketch.toJSON()).toJSON());
+    const empty = createSketch();
+    empty.add(7, 0);
+    empty.add(3);
+    expect([empty.min, empty.max]).toEqual([3, 3]);
+  });
+
   it('round-trips through its snapshot (JSON) exactly', () => {
     const sketch: Sketch = createSketch();
     const random = createSeededRandom(5);

@@ -60,7 +60,7 @@ export interface Sketch {
   readonly min: number;
   /** Largest value added (exact); NaN when empty. */
   readonly max: number;
-  /** Adds `value` (a finite number) `count` times. */
+  /** Adds `value` (a finite number) `count` times; a count of 0 changes nothing. */
   add(value: number, count?: number): void;
   /** The q-quantile (q in [0, 1]) within the relative accuracy; NaN when empty. */
   quantile(q: number): number;
@@ -75,6 +75,8 @@ class DDSketch implements Sketch {
   readonly maxBuckets: number;
   readonly #gamma: number;
   readonly #multiplier: number;
+  /** ln(2 / (γ + 1)): the representative's factor, in log space. */
+  readonly #logScale: number;
   readonly #positive: DenseStore;
   readonly #negative: DenseStore;
   #zeroCount = 0;
@@ -88,6 +90,7 @@ class DDSketch implements Sketch {
     this.maxBuckets = maxBuckets;
     this.#gamma = (1 + relativeAccuracy) / (1 - relativeAccuracy);
     this.#multiplier = 1 / Math.log(this.#gamma);
+    this.#logScale = Math.log(2 / (this.#gamma + 1));
     this.#positive = new DenseStore(maxBuckets);
     this.#negative = new DenseStore(maxBuckets);
   }
@@ -120,6 +123,8 @@ class DDSketch implements Sketch {
     if (typeof count !== 'number' || !Number.isFinite(count) || count < 0) {
       throw new InvalidMeasurementError(`a sample count must be a finite number ≥ 0 (got ${String(count)})`, { count: String(count) });
     }
+    // Zero occurrences add nothing: they must not move min and max (nor open a bucket).
+    if (count === 0) return;
     if (value > MIN_INDEXABLE) this.#positive.add(this.#bucket(value), count);
     else if (value < -MIN_INDEXABLE) this.#negative.add(this.#bucket(-value), count);
     else this.#zeroCount += count;
@@ -225,9 +230,12 @@ class DDSketch implements Sketch {
     return sketch;
   }
 
-  /** The value that represents bucket `index`: 2γ^i / (γ + 1). */
+  /**
+   * The value that represents bucket `index`: 2γ^i / (γ + 1), computed as one exponential so
+   * that it stays finite wherever the result is (2γ^i overflows for values above about 9e307).
+   */
   #representative(index: number): number {
-    return (2 * Math.exp(index / this.#multiplier)) / (this.#gamma + 1);
+    return Math.exp(index / this.#multiplier + this.#logScale);
   }
 }
 

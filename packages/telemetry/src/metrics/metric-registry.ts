@@ -11,15 +11,19 @@ import type { Measurements, Metadata } from '../handler-registry';
 import { normaliseDefinition, renderedNames } from './definition';
 import type { MetricDefinition, MetricKind, MetricSpec } from './definition';
 import { SeriesTable } from './series-table';
-import { DROP_REASONS, SNAPSHOT_FORMAT, SNAPSHOT_VERSION } from './snapshot';
+import { DROPPED_SAMPLES_FAMILY, DROP_REASONS, HANDLER_FAILURES_FAMILY, SNAPSHOT_FORMAT, SNAPSHOT_VERSION } from './snapshot';
 import type { DropReason, MetricSnapshot, MetricsSnapshot, SeriesSnapshot } from './snapshot';
 
 /** Longest tag value recorded; longer ones drop the sample (reason `invalid_tag`). */
 export const MAX_TAG_VALUE_LENGTH = 256;
 
-/** Families Foundation renders about itself; user metrics may not take these names. */
-export const DROPPED_SAMPLES_FAMILY = 'foundation_telemetry_dropped_samples_total';
-export const HANDLER_FAILURES_FAMILY = 'foundation_telemetry_handler_failures_total';
+export { DROPPED_SAMPLES_FAMILY, HANDLER_FAILURES_FAMILY } from './snapshot';
+/**
+ * The metric name under which `metric_limit` drops are counted once `maxMetrics` names already
+ * have their own count: the names come from events, possibly from user input, and must not grow
+ * memory without bound.
+ */
+export const OTHER_DROPPED_METRIC = '(other)';
 
 interface ValueSeries {
   value: number;
@@ -76,6 +80,8 @@ export class MetricRegistry {
   readonly #clock: Clock;
   readonly #defaultMaxSeries: number;
   readonly #maxMetrics: number;
+  /** Names that got an entry in #dropped through a metric_limit drop. */
+  #limitNames = 0;
 
   constructor(clock: Clock, defaultMaxSeries: number, maxMetrics: number) {
     this.#clock = clock;
@@ -137,8 +143,17 @@ export class MetricRegistry {
     return () => this.#listeners.delete(listener);
   }
 
-  drop(metric: string, reason: DropReason): void {
+  drop(name: string, reason: DropReason): void {
+    let metric = name;
     let reasons = this.#dropped.get(metric);
+    if (reasons === undefined && reason === 'metric_limit') {
+      // Other reasons name defined metrics (bounded by maxMetrics); metric_limit names are not.
+      if (this.#limitNames < this.#maxMetrics) this.#limitNames += 1;
+      else {
+        metric = OTHER_DROPPED_METRIC;
+        reasons = this.#dropped.get(metric);
+      }
+    }
     if (reasons === undefined) {
       reasons = new Map();
       this.#dropped.set(metric, reasons);
@@ -179,6 +194,11 @@ export class MetricRegistry {
       return;
     }
     const value = raw * spec.scale;
+    // Scaling can overflow a finite measurement; what is stored must stay finite (snapshots are JSON).
+    if (!Number.isFinite(value)) {
+      this.drop(spec.name, 'invalid_measurement');
+      return;
+    }
     if (spec.kind === 'counter' && value < 0) {
       this.drop(spec.name, 'negative_counter');
       return;
@@ -198,12 +218,26 @@ export class MetricRegistry {
     }
     if (spec.kind === 'histogram') {
       const histogram = series as HistogramSeries;
+      // A sum past the largest finite number would make the snapshot unreadable (and unrenderable).
+      if (!Number.isFinite(histogram.sketch.sum + value)) {
+        this.drop(spec.name, 'invalid_measurement');
+        return;
+      }
       histogram.sketch.add(value);
       if (histogram.bucketCounts !== undefined) histogram.bucketCounts[bucketIndex(spec.buckets!, value)]! += 1;
     } else {
       const single = series as ValueSeries;
-      single.value = spec.kind === 'counter' ? single.value + value : value;
-      if (spec.kind === 'gauge') single.updatedAt = this.#clock.now();
+      if (spec.kind === 'counter') {
+        const total = single.value + value;
+        if (!Number.isFinite(total)) {
+          this.drop(spec.name, 'invalid_measurement');
+          return;
+        }
+        single.value = total;
+      } else {
+        single.value = value;
+        single.updatedAt = this.#clock.now();
+      }
     }
     if (this.#listeners.size > 0) {
       const kept = spec.tags.length === 0 ? tags : [...tags];

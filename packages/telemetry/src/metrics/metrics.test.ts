@@ -1,7 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Clock } from '@foundation/core';
 import { TELEMETRY_ERROR_CODES } from '../errors/codes';
+import { renderSnapshot } from '../prometheus';
 import { createTelemetry } from '../telemetry';
+import { OTHER_DROPPED_METRIC } from './metric-registry';
 import type { MetricDefinition } from './definition';
 import { mergeSnapshots, parseSnapshot } from './snapshot';
 import type { MetricsSnapshot } from './snapshot';
@@ -161,6 +163,28 @@ describe('bad input to metrics: dropped with a counter, never thrown', () => {
     expect(telemetry.stats().droppedSamples).toBe(7);
   });
 
+  it('drops (invalid_measurement) a sample that scaling or a running sum would take past the largest finite number', () => {
+    const telemetry = createTelemetry({
+      metrics: [
+        { name: 'huge.bytes', kind: 'histogram', event: ['huge'], measurement: 'value', scale: 1e10 },
+        { name: 'huge.sum_bytes', kind: 'counter', event: ['huge'], measurement: 'value', scale: 1e10 },
+        { name: 'huge.level_bytes', kind: 'gauge', event: ['huge'], measurement: 'value', scale: 1e10 },
+      ],
+    });
+    telemetry.execute(['huge'], { value: 1e300 }); // 1e310 once scaled: not a finite number
+    telemetry.execute(['huge'], { value: 1e298 });
+    telemetry.execute(['huge'], { value: 1e298 }); // the sums would reach 2e308
+    const metrics = telemetry.getMetrics();
+    expect(metrics['huge.bytes']!.series).toEqual([{ tags: {}, count: 1, sum: 1e308, min: 1e308, max: 1e308, quantiles: { '0.5': 1e308, '0.9': 1e308, '0.99': 1e308 } }]);
+    expect(metrics['huge.sum_bytes']!.series).toEqual([{ tags: {}, value: 1e308 }]);
+    expect(metrics['huge.level_bytes']!.series).toEqual([{ tags: {}, value: 1e308 }]);
+    const snapshot = telemetry.snapshot();
+    expect(renderSnapshot(snapshot)).toContain('huge_bytes_sum 1e+308');
+    expect(parseSnapshot(JSON.parse(JSON.stringify(snapshot)))).toEqual(snapshot);
+    const dropped = Object.fromEntries(snapshot.dropped.map((entry) => [`${entry.metric}:${entry.reason}`, entry.count]));
+    expect(dropped).toEqual({ 'huge.bytes:invalid_measurement': 2, 'huge.sum_bytes:invalid_measurement': 2, 'huge.level_bytes:invalid_measurement': 1 });
+  });
+
   it('reads only own properties: a tag or measurement named like an Object.prototype member is simply absent', () => {
     const telemetry = createTelemetry({ metrics: [{ name: 'odd.count', kind: 'counter', event: ['odd'], tags: ['toString'] }, { name: 'odd.constructor_value', kind: 'gauge', event: ['odd'], measurement: 'constructor' }] });
     telemetry.execute(['odd'], {}, {});
@@ -222,6 +246,20 @@ describe('bad input to metrics: dropped with a counter, never thrown', () => {
       { metric: 'auto.m4', reason: 'metric_limit', count: 1 },
     ]);
     expect(codeOf(() => telemetry.defineMetric({ name: 'x.y', kind: 'gauge' }))).toBe(TELEMETRY_ERROR_CODES.invalidMetricDefinition);
+  });
+
+  it('bounds the drop counts of automatic metrics past maxMetrics: event names from user input cannot grow memory', () => {
+    const telemetry = createTelemetry({ maxMetrics: 2 });
+    for (let index = 0; index < 5000; index += 1) telemetry.emitCounter(['user', `id-${index}`]);
+    telemetry.emitCounter(['user', 'id-2']); // already counted by name
+    const dropped = telemetry.snapshot().dropped;
+    // The first maxMetrics names past the limit keep their own entry; the rest share one.
+    expect(dropped).toEqual([
+      { metric: 'user.id-2', reason: 'metric_limit', count: 2 },
+      { metric: 'user.id-3', reason: 'metric_limit', count: 1 },
+      { metric: OTHER_DROPPED_METRIC, reason: 'metric_limit', count: 4996 },
+    ]);
+    expect(telemetry.stats().droppedSamples).toBe(4999);
   });
 });
 
@@ -287,13 +325,31 @@ describe('snapshots: export per node, merge cluster-wide', () => {
     expect(merged.dropped).toEqual([{ metric: 'm.v', reason: 'conflict', count: 1 }]);
   });
 
+  it('leaves out (and counts) a metric that would render the same Prometheus names as another, so the merge stays exposable', () => {
+    const left = createTelemetry({ metrics: [{ name: 'queue.depth', kind: 'gauge', event: ['queue'], measurement: 'depth' }] });
+    const right = createTelemetry({ metrics: [{ name: 'queue_depth', kind: 'gauge', event: ['queue'], measurement: 'depth' }, { name: 'queue.depth_count', kind: 'gauge', event: ['queue'], measurement: 'depth', prometheus: false }] });
+    // As after a rename rolled out to some nodes only.
+    for (const telemetry of [left, right]) telemetry.execute(['queue'], { depth: 4 });
+    const merged = mergeSnapshots([left.snapshot(), right.snapshot()]);
+    expect(merged.metrics.map((metric) => metric.name)).toEqual(['queue.depth', 'queue.depth_count']);
+    expect(merged.dropped).toEqual([{ metric: 'queue_depth', reason: 'conflict', count: 1 }]);
+    expect(renderSnapshot(merged).match(/^# TYPE queue_depth /gm)).toHaveLength(1);
+  });
+
   it('rejects hostile snapshots with InvalidSnapshotError (5305)', () => {
-    const telemetry = createTelemetry({ metrics: [{ name: 'a.v', kind: 'histogram', tags: ['t'] }, { name: 'b.v', kind: 'counter', measurement: 'v', event: ['a'] }] });
+    const telemetry = createTelemetry({
+      metrics: [
+        { name: 'a.v', kind: 'histogram', tags: ['t'] },
+        { name: 'b.v', kind: 'counter', measurement: 'v', event: ['a'] },
+        { name: 'c.v', kind: 'histogram', event: ['a'], measurement: 'v', buckets: [10] },
+      ],
+    });
     telemetry.execute(['a'], { v: 3 }, { t: 'x' });
     const good = JSON.parse(JSON.stringify(telemetry.snapshot())) as Record<string, unknown>;
     const metrics = good.metrics as Record<string, unknown>[];
     const withMetric = (index: number, patch: Record<string, unknown>) => ({ ...good, metrics: metrics.map((metric, at) => (at === index ? { ...metric, ...patch } : metric)) });
-    expect(parseSnapshot(good).metrics).toHaveLength(2);
+    expect(parseSnapshot(good).metrics).toHaveLength(3);
+    const bucketed = (metrics[2]!.series as Record<string, unknown>[])[0]!;
     const hostile: unknown[] = [
       null,
       { ...good, format: 'other' },
@@ -311,6 +367,13 @@ describe('snapshots: export per node, merge cluster-wide', () => {
       { ...good, metrics: [metrics[0], metrics[0]] },
       { ...good, dropped: [{ metric: 'a', reason: 'because', count: 1 }] },
       { ...good, metrics: Array(11).fill(metrics[1]) },
+      // Exposition rules: one family per name, valid and distinct labels, one sample per series, buckets that add up.
+      withMetric(1, { prometheusName: 'a_v_count' }),
+      withMetric(1, { prometheusName: 'foundation_telemetry_handler_failures_total' }),
+      withMetric(0, { labelNames: ['le'] }),
+      withMetric(0, { tags: ['t', 'u'], labelNames: ['t', 't'], series: [] }),
+      withMetric(1, { series: [{ tags: [], value: 1 }, { tags: [], value: 2 }] }),
+      withMetric(2, { series: [{ ...bucketed, bucketCounts: [5, 0] }] }),
     ];
     for (const data of hostile) {
       expect(codeOf(() => parseSnapshot(data, { maxMetrics: 10, maxSeriesPerMetric: 10 }))).toBe(TELEMETRY_ERROR_CODES.invalidSnapshot);

@@ -7,10 +7,16 @@ import type { Sketch, SketchSnapshot } from '../core/ddsketch';
 import { InvalidOptionsError } from '../errors/invalid-options-error';
 import { InvalidSnapshotError } from '../errors/invalid-snapshot-error';
 import type { EventName } from '../event-name';
+import { labelNameProblem } from '../prometheus-names';
 import type { MetricKind } from './definition';
 
 export const SNAPSHOT_FORMAT = 'foundation-metrics';
 export const SNAPSHOT_VERSION = 1;
+
+/** Families Foundation renders about itself; user metrics may not take these names. */
+export const DROPPED_SAMPLES_FAMILY = 'foundation_telemetry_dropped_samples_total';
+export const HANDLER_FAILURES_FAMILY = 'foundation_telemetry_handler_failures_total';
+const BUILT_IN_FAMILIES: readonly string[] = [DROPPED_SAMPLES_FAMILY, HANDLER_FAILURES_FAMILY];
 
 export interface ValueSeriesSnapshot {
   /** Tag values, in the order of the metric's `tags`. */
@@ -52,7 +58,7 @@ export interface DroppedSamples {
 
 /**
  * Why a sample was not recorded: `missing_measurement` (the event lacks it), `invalid_measurement`
- * (not a finite number), `negative_counter`, `invalid_tag` (a tag value that is not a string,
+ * (not a finite number, once scaled; or one that would overflow a sum), `negative_counter`, `invalid_tag` (a tag value that is not a string,
  * number or boolean, or longer than 256 characters), `cardinality` (a new series past
  * `maxSeries`), `error` (a measurement, tagValues or keepIf function threw), `metric_limit` (an
  * automatic metric past `maxMetrics`), `conflict` (snapshots disagree on a metric's definition).
@@ -91,6 +97,14 @@ function sameDefinition(left: MetricSnapshot, right: MetricSnapshot): boolean {
   );
 }
 
+/** The sample names a metric renders in Prometheus; two metrics sharing one would break the exposition. */
+function renderedNamesOf(metric: MetricSnapshot): string[] {
+  const family = metric.prometheusName;
+  if (family === undefined) return [];
+  if (metric.kind !== 'histogram') return [family];
+  return [family, `${family}_bucket`, `${family}_sum`, `${family}_count`];
+}
+
 function seriesKey(tags: readonly string[]): string {
   return JSON.stringify(tags);
 }
@@ -100,7 +114,9 @@ function seriesKey(tags: readonly string[]): string {
  * quantiles of the result keep the error bound over all samples), bucket counts add, gauges
  * combine by `options.gauges`. A metric whose definition differs between snapshots (kind, tags,
  * buckets) keeps the first definition seen; the others' series are left out and counted as
- * dropped with reason `conflict`. Histograms of different relative accuracy conflict too.
+ * dropped with reason `conflict`. Histograms of different relative accuracy conflict too, and so
+ * does a metric that would render a Prometheus name an earlier metric renders (the exposition
+ * allows one family per name).
  */
 export function mergeSnapshots(snapshots: readonly MetricsSnapshot[], options: MergeOptions = {}): MetricsSnapshot {
   const gauges = options.gauges ?? 'sum';
@@ -110,6 +126,7 @@ export function mergeSnapshots(snapshots: readonly MetricsSnapshot[], options: M
     readonly series: Map<string, { tags: readonly string[]; values: ValueSeriesSnapshot[]; sketch?: Sketch; bucketCounts?: number[] }>;
   }
   const metrics = new Map<string, Accumulator>();
+  const rendered = new Set<string>(BUILT_IN_FAMILIES);
   const dropped = new Map<string, number>();
   const drop = (metric: string, reason: DropReason, count: number): void => {
     const key = JSON.stringify([metric, reason]);
@@ -124,6 +141,13 @@ export function mergeSnapshots(snapshots: readonly MetricsSnapshot[], options: M
     for (const metric of snapshot.metrics) {
       let accumulator = metrics.get(metric.name);
       if (accumulator === undefined) {
+        // Another metric (named differently on another node) may render the same Prometheus names.
+        const names = renderedNamesOf(metric);
+        if (names.some((name) => rendered.has(name))) {
+          drop(metric.name, 'conflict', metric.series.length);
+          continue;
+        }
+        for (const name of names) rendered.add(name);
         accumulator = { metric, series: new Map() };
         metrics.set(metric.name, accumulator);
       } else if (!sameDefinition(accumulator.metric, metric)) {
@@ -251,6 +275,7 @@ export function parseSnapshot(data: unknown, limits: SnapshotLimits = DEFAULT_LI
   const handlerFailures = finite(data.handlerFailures, 'handlerFailures');
   if (!Array.isArray(data.metrics) || data.metrics.length > limits.maxMetrics) fail(`metrics must be an array of at most ${limits.maxMetrics}`);
   const names = new Set<string>();
+  const renderedNames = new Set<string>(BUILT_IN_FAMILIES);
   const metrics = (data.metrics as unknown[]).map((raw, metricIndex): MetricSnapshot => {
     const where = `metrics[${metricIndex}]`;
     if (!isRecord(raw)) return fail(`${where} must be an object`);
@@ -271,14 +296,24 @@ export function parseSnapshot(data: unknown, limits: SnapshotLimits = DEFAULT_LI
       prometheusName = string(raw.prometheusName, `${where}.prometheusName`, 250);
       if (!/^[a-z][a-z0-9_]*$/.test(prometheusName)) fail(`${where}.prometheusName is not a valid name`);
       labelNames = strings(raw.labelNames, `${where}.labelNames`, 16);
-      if (labelNames.length !== tags.length || labelNames.some((label) => !/^[a-z][a-z0-9_]*$/.test(label))) fail(`${where}.labelNames must be valid names, one per tag`);
+      if (
+        labelNames.length !== tags.length ||
+        new Set(labelNames).size !== labelNames.length ||
+        labelNames.some((label) => !/^[a-z][a-z0-9_]*$/.test(label) || labelNameProblem(label) !== undefined)
+      ) {
+        fail(`${where}.labelNames must be valid, distinct, unreserved names, one per tag`);
+      }
     }
     if (!Array.isArray(raw.series) || raw.series.length > limits.maxSeriesPerMetric) fail(`${where}.series must be an array of at most ${limits.maxSeriesPerMetric}`);
+    const seriesKeys = new Set<string>();
     const series = (raw.series as unknown[]).map((item, seriesIndex): SeriesSnapshot => {
       const at = `${where}.series[${seriesIndex}]`;
       if (!isRecord(item)) return fail(`${at} must be an object`);
       const seriesTags = strings(item.tags, `${at}.tags`, 16);
       if (seriesTags.length !== tags.length) fail(`${at}.tags must have one value per tag`);
+      const key = seriesKey(seriesTags);
+      if (seriesKeys.has(key)) fail(`${at}.tags repeat another series' tags`);
+      seriesKeys.add(key);
       if (kind === 'histogram') {
         let sketch: SketchSnapshot;
         try {
@@ -289,6 +324,9 @@ export function parseSnapshot(data: unknown, limits: SnapshotLimits = DEFAULT_LI
         if (buckets === undefined) return { tags: seriesTags, sketch };
         const bucketCounts = numbers(item.bucketCounts, `${at}.bucketCounts`, buckets.length + 1);
         if (bucketCounts.length !== buckets.length + 1 || bucketCounts.some((count) => count < 0)) fail(`${at}.bucketCounts must hold one non-negative count per bucket and one above`);
+        // The +Inf bucket is rendered as the sketch's count: the buckets must add up to it.
+        const total = bucketCounts.reduce((a, b) => a + b, 0);
+        if (Math.abs(total - sketch.count) > 1e-9 * Math.max(1, sketch.count)) fail(`${at}.bucketCounts add up to ${total}, not the sketch's count ${sketch.count}`);
         return { tags: seriesTags, sketch, bucketCounts };
       }
       const value = finite(item.value, `${at}.value`);
@@ -308,6 +346,10 @@ export function parseSnapshot(data: unknown, limits: SnapshotLimits = DEFAULT_LI
       ...(buckets === undefined ? {} : { buckets }),
       ...(prometheusName === undefined ? {} : { prometheusName, labelNames: labelNames! }),
     };
+    for (const rendered of renderedNamesOf(metric)) {
+      if (renderedNames.has(rendered)) fail(`${where} renders "${rendered}" in Prometheus, as another metric does`);
+      renderedNames.add(rendered);
+    }
     return metric;
   });
   if (!Array.isArray(data.dropped) || data.dropped.length > limits.maxMetrics * DROP_REASONS.length) fail('dropped must be a bounded array');
