@@ -6,6 +6,7 @@ import { isPlainObject } from '@foundation/core';
 import { TOPOLOGY_MODES } from './config';
 import type { TopologyMode } from './config';
 import type { MembershipMessage, PlumtreeMessage } from './messages';
+import { utf8Length } from './payload-size';
 
 export interface DecodeLimits {
   /** Longest node id. */
@@ -117,23 +118,11 @@ function messageIds(value: unknown, cap: number, stats: DecodeStats): string[] {
   return result;
 }
 
-/** Bytes of `text` in UTF-8, counted only as far as needed to tell whether it exceeds `max`. */
+/** Whether `text` takes more than `max` bytes in UTF-8, counted only as far as needed to tell. */
 function utf8LengthAbove(text: string, max: number): boolean {
   if (text.length > max) return true;
   if (text.length * 3 <= max) return false;
-  let bytes = 0;
-  for (let index = 0; index < text.length; index += 1) {
-    const unit = text.charCodeAt(index);
-    if (unit < 0x80) bytes += 1;
-    else if (unit < 0x800) bytes += 2;
-    else if (unit >= 0xd800 && unit <= 0xdbff && index + 1 < text.length) {
-      const next = text.charCodeAt(index + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) index += 1;
-      bytes += next >= 0xdc00 && next <= 0xdfff ? 4 : 3;
-    } else bytes += 3;
-    if (bytes > max) return true;
-  }
-  return false;
+  return utf8Length(text, max) > max;
 }
 
 /** A payload as received, unless it is bytes or a string above the bound. */

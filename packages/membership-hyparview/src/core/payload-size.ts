@@ -3,10 +3,13 @@
 // for the store): bytes by their length, strings by their length in UTF-8. Other values (the
 // membership's own small `$` messages, structured values) are not measured.
 
-/** Bytes of `text` in UTF-8 (a lone surrogate counts as the 3 bytes of U+FFFD, as encoders write it). */
-export function utf8Length(text: string): number {
+/**
+ * Bytes of `text` in UTF-8 (a lone surrogate counts as the 3 bytes of U+FFFD, as encoders write it).
+ * With `stopAbove`, counting stops once the count passes it: enough to tell a string is too long.
+ */
+export function utf8Length(text: string, stopAbove = Number.POSITIVE_INFINITY): number {
   let bytes = 0;
-  for (let index = 0; index < text.length; index += 1) {
+  for (let index = 0; index < text.length && bytes <= stopAbove; index += 1) {
     const unit = text.charCodeAt(index);
     if (unit < 0x80) bytes += 1;
     else if (unit < 0x800) bytes += 2;
