@@ -10,16 +10,14 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { createConfig } from '@foundation/config';
 import type { Config, ConfigCommand } from '@foundation/config';
 import type { FoundationError } from '@foundation/core';
-import { createMemoryPersistence } from '@foundation/raft';
 import { createSimulation } from '@foundation/testkit';
-import type { SimNode, Simulation } from '@foundation/testkit';
+import type { SimNode } from '@foundation/testkit';
 import { createClusterConfig } from '../src/cluster/cluster-config';
 import type { ClusterConfig } from '../src/cluster/cluster-config';
-import { createClusterConsensus } from '../src/consensus/cluster-consensus';
-import type { ClusterConsensus, ForwardingTransport } from '../src/consensus/cluster-consensus';
+import type { ClusterConsensus } from '../src/consensus/cluster-consensus';
 import { extend } from '../src/wiring/extend';
-
-type Handler = (message: { readonly from: string; readonly payload: unknown }) => unknown;
+import { createSnapshottingConsensus, settle, startLeaderThenFollower } from './support/simulated-consensus';
+import type { ForwardHandler } from './support/simulated-consensus';
 
 interface Member {
   readonly consensus: ClusterConsensus;
@@ -33,31 +31,8 @@ afterEach(async () => {
   for (const stop of stoppers.splice(0)) await stop();
 });
 
-function createMember(node: SimNode, handlers: Map<string, Handler>): Member {
-  const forwarding: ForwardingTransport = {
-    async request(peer, _channel, payload) {
-      const handler = handlers.get(peer);
-      if (handler === undefined) throw new Error(`${peer} does not answer`);
-      return handler({ from: node.id, payload });
-    },
-    onRequest(_channel, handler) {
-      handlers.set(node.id, handler);
-      return () => handlers.delete(node.id);
-    },
-  };
-  const consensus = createClusterConsensus({
-    nodeId: node.id,
-    voters: ['leader'],
-    contacts: ['leader'],
-    transport: node.transport,
-    forwarding,
-    persistence: createMemoryPersistence(),
-    clock: node.clock,
-    random: node.random,
-    // Snapshots often, so that a follower cut off for a while is sent one.
-    raft: { tickMs: 10, electionTicks: 10, heartbeatTicks: 2, snapshotEvery: 50 },
-    timeoutMs: 2_000,
-  });
+function createMember(node: SimNode, handlers: Map<string, ForwardHandler>): Member {
+  const consensus = createSnapshottingConsensus(node, handlers);
   const log = consensus.log<ConfigCommand>('config', { retain: (command) => (command as ConfigCommand).path.join('\u0000') });
   const config = createConfig<Record<string, unknown>>({ defaults: { limits: { rate: 10, burst: 5 }, feature: { on: false } }, updatablePaths: ['limits', 'feature'], clock: node.clock });
   const refused: FoundationError[] = [];
@@ -73,24 +48,14 @@ function createMember(node: SimNode, handlers: Map<string, Handler>): Member {
   return { consensus, config: extend(config as Config<unknown>, clusterConfig), heard, refused };
 }
 
-/** Settles `promise` while the simulation runs; fails if it does not settle in `maxTime`. */
-async function settle<T>(simulation: Simulation, promise: Promise<T>, maxTime = 10_000): Promise<T> {
-  let done = false;
-  const observed = promise.finally(() => (done = true));
-  await simulation.runUntilAsync(() => done, { maxTime });
-  return observed;
-}
-
 describe('a follower that installs a snapshot while cluster-wide config changed', () => {
   const seed = 4_811;
   it(`ends with the leader's config, and its subscribers hear only what changed (seed=${seed})`, async () => {
     const simulation = createSimulation({ seed, network: { latency: { min: 1, max: 3 } } });
-    const handlers = new Map<string, Handler>();
+    const handlers = new Map<string, ForwardHandler>();
     const leader = createMember(simulation.addNode('leader'), handlers);
     const follower = createMember(simulation.addNode('follower'), handlers);
-    await settle(simulation, leader.consensus.start());
-    await simulation.runUntilAsync(() => leader.consensus.raft.status().role === 'leader');
-    await settle(simulation, follower.consensus.start());
+    await startLeaderThenFollower(simulation, leader.consensus, follower.consensus);
 
     for (const [path, value] of [['limits.rate', 20], ['limits.burst', 7], ['feature.on', true]] as const) await settle(simulation, leader.config.setClusterWide(path, value));
     await simulation.runUntilAsync(() => follower.config.getWithDefault('feature.on', false) === true);

@@ -12,16 +12,14 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { Pid, createRuntime } from '@foundation/process';
 import type { Runtime } from '@foundation/process';
-import { createMemoryPersistence } from '@foundation/raft';
 import { DEFAULT_LIMITS, compactRegistryCommands, createRegistry } from '@foundation/registry';
 import type { Registry, RegistryCommand } from '@foundation/registry';
 import { createSimulation } from '@foundation/testkit';
 import type { SimNode, Simulation } from '@foundation/testkit';
-import { createClusterConsensus } from '../src/consensus/cluster-consensus';
-import type { ClusterConsensus, ConsensusLog, ForwardingTransport } from '../src/consensus/cluster-consensus';
+import type { ClusterConsensus, ConsensusLog } from '../src/consensus/cluster-consensus';
 import { runtimeMonitor } from '../src/wiring/adapters';
-
-type Handler = (message: { readonly from: string; readonly payload: unknown }) => unknown;
+import { createSnapshottingConsensus, settle, startLeaderThenFollower } from './support/simulated-consensus';
+import type { ForwardHandler } from './support/simulated-consensus';
 
 const NAMESPACE = 'production';
 
@@ -38,31 +36,8 @@ afterEach(async () => {
   for (const stop of stoppers.splice(0)) await stop();
 });
 
-function createMember(node: SimNode, handlers: Map<string, Handler>): Member {
-  const forwarding: ForwardingTransport = {
-    async request(peer, _channel, payload) {
-      const handler = handlers.get(peer);
-      if (handler === undefined) throw new Error(`${peer} does not answer`);
-      return handler({ from: node.id, payload });
-    },
-    onRequest(_channel, handler) {
-      handlers.set(node.id, handler);
-      return () => handlers.delete(node.id);
-    },
-  };
-  const consensus = createClusterConsensus({
-    nodeId: node.id,
-    voters: ['leader'],
-    contacts: ['leader'],
-    transport: node.transport,
-    forwarding,
-    persistence: createMemoryPersistence(),
-    clock: node.clock,
-    random: node.random,
-    // Snapshots often, so that a follower cut off for a while is sent one.
-    raft: { tickMs: 10, electionTicks: 10, heartbeatTicks: 2, snapshotEvery: 50 },
-    timeoutMs: 2_000,
-  });
+function createMember(node: SimNode, handlers: Map<string, ForwardHandler>): Member {
+  const consensus = createSnapshottingConsensus(node, handlers);
   // The registry stream as startNode declares it: compacted to the names held and the floors.
   const log = consensus.log<RegistryCommand>('registry', { retain: { compact: (history) => compactRegistryCommands(history, NAMESPACE, DEFAULT_LIMITS) } });
   const runtime = createRuntime({ nodeId: node.id, clock: node.clock });
@@ -86,23 +61,13 @@ function createMember(node: SimNode, handlers: Map<string, Handler>): Member {
   return { consensus, log, registry, runtime, releases };
 }
 
-/** Settles `promise` while the simulation runs; fails if it does not settle in `maxTime`. */
-async function settle<T>(simulation: Simulation, promise: Promise<T>, maxTime = 10_000): Promise<T> {
-  let done = false;
-  const observed = promise.finally(() => (done = true));
-  await simulation.runUntilAsync(() => done, { maxTime });
-  return observed;
-}
-
 /** A leader elected, and a second member joined to it as a learner. */
 async function leaderAndLearner(seed: number): Promise<{ simulation: Simulation; leader: Member; follower: Member }> {
   const simulation = createSimulation({ seed, network: { latency: { min: 1, max: 3 } } });
-  const handlers = new Map<string, Handler>();
+  const handlers = new Map<string, ForwardHandler>();
   const leader = createMember(simulation.addNode('leader'), handlers);
   const follower = createMember(simulation.addNode('follower'), handlers);
-  await settle(simulation, leader.consensus.start());
-  await simulation.runUntilAsync(() => leader.consensus.raft.status().role === 'leader');
-  await settle(simulation, follower.consensus.start());
+  await startLeaderThenFollower(simulation, leader.consensus, follower.consensus);
   return { simulation, leader, follower };
 }
 
