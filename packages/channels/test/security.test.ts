@@ -17,6 +17,27 @@ import { SECRET, closeNodes, createProxy, expectedDigest, link, nextEvent, rawCl
 
 afterEach(closeNodes);
 
+/**
+ * A HELLO a prober without the secret sends, claiming `nodeId` for `channels`: masked with a key
+ * of its own, as a dialer need not hold the secret to send one.
+ */
+function proberHello(channels: Record<string, object>, nodeId: string): { frame: Uint8Array; body: Uint8Array } {
+  const { digest, connections } = expectedDigest(channels);
+  const fields: Hello = {
+    cluster: 'foundation',
+    nodeId,
+    incarnation: 'any-incarnation',
+    epoch: 0,
+    session: randomBytes(8).toString('hex'),
+    connection: 0,
+    connections,
+    channelDigest: digest,
+    expectedPeer: undefined,
+    nonce: randomBytes(32),
+  };
+  return encodeHello(createCborCodec(), fields, randomBytes(32));
+}
+
 async function refusedWith(options: { dialer?: Parameters<typeof startNode>[1]; acceptor?: Parameters<typeof startNode>[1] }, acceptorReports = true) {
   const b = await startNode('node-b', options.acceptor);
   const a = await startNode('node-a', options.dialer);
@@ -180,23 +201,9 @@ describe('node ids and incarnations before the other side has authenticated', ()
   it('CHALLENGE shows a dialer without the secret nothing of the acceptor\'s incarnation', async () => {
     const channels = { rpc: {} };
     const node = await startNode('target', { channels });
-    const { digest, connections } = expectedDigest(channels);
     const challenge = async (): Promise<{ frame: Buffer; incarnation: string }> => {
       const client = await rawClient(node.address()!.url);
-      // Masked with a key of its own: a dialer need not hold the secret to send a HELLO.
-      const hello: Hello = {
-        cluster: 'foundation',
-        nodeId: 'prober',
-        incarnation: 'any-incarnation',
-        epoch: 0,
-        session: randomBytes(8).toString('hex'),
-        connection: 0,
-        connections,
-        channelDigest: digest,
-        expectedPeer: undefined,
-        nonce: randomBytes(32),
-      };
-      const { frame, body } = encodeHello(codec, hello, randomBytes(32));
+      const { frame, body } = proberHello(channels, 'prober');
       client.send(frame);
       await waitFor(() => client.frames.length > 0, 2_000, 'the CHALLENGE');
       client.socket.terminate();
@@ -260,22 +267,9 @@ describe('session epochs before the other side has authenticated', () => {
   const codec = createCborCodec();
   const channels = { rpc: {} }; // one connection per session, as the raw client makes
 
-  /** A HELLO claiming `nodeId`, masked with a key of its own: the dialer need not hold the secret to send one. */
+  /** A HELLO claiming `nodeId`, from a prober without the secret. */
   function hello(nodeId: string): Buffer {
-    const { digest, connections } = expectedDigest(channels);
-    const fields: Hello = {
-      cluster: 'foundation',
-      nodeId,
-      incarnation: 'any-incarnation',
-      epoch: 0,
-      session: randomBytes(8).toString('hex'),
-      connection: 0,
-      connections,
-      channelDigest: digest,
-      expectedPeer: undefined,
-      nonce: randomBytes(32),
-    };
-    return Buffer.from(encodeHello(codec, fields, randomBytes(32)).frame);
+    return Buffer.from(proberHello(channels, nodeId).frame);
   }
 
   /** The epoch field of a CHALLENGE frame as it crossed the wire. */
