@@ -679,27 +679,20 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     this.deadlineAt = Number.POSITIVE_INFINITY;
     const now = this.clock.monotonic();
     let next = Number.POSITIVE_INFINITY;
-    const expire = <T>(pending: Map<number, Pending<T>>, what: string): void => {
-      for (const [index, waiting] of pending) {
+    const expire = <K>(entries: Iterable<[K, Pick<Pending<unknown>, 'deadline' | 'timeoutMs' | 'reject'>]>, remove: (key: K) => unknown, what: string): void => {
+      for (const [key, waiting] of entries) {
         if (waiting.deadline > now) {
           if (waiting.deadline < next) next = waiting.deadline;
           continue;
         }
-        pending.delete(index);
+        remove(key);
         waiting.reject(new RaftTimeoutError(what, waiting.timeoutMs));
       }
     };
-    expire(this.proposals, 'proposal');
-    expire(this.changes, 'membership change');
+    expire(this.proposals.entries(), (index) => this.proposals.delete(index), 'proposal');
+    expire(this.changes.entries(), (index) => this.changes.delete(index), 'membership change');
     for (const [context, batch] of this.reads) {
-      for (const read of batch.reads) {
-        if (read.deadline > now) {
-          if (read.deadline < next) next = read.deadline;
-          continue;
-        }
-        batch.reads.delete(read);
-        read.reject(new RaftTimeoutError('read', read.timeoutMs));
-      }
+      expire(batch.reads.entries(), (read) => batch.reads.delete(read), 'read');
       if (batch.reads.size === 0) this.reads.delete(context);
     }
     this.watchDeadline(next);
