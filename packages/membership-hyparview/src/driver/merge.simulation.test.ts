@@ -6,26 +6,10 @@ import { seedFromEnvironment } from '@foundation/testkit';
 import { overlayMetrics } from '../internal/overlay-metrics';
 import { createSimCluster } from '../internal/sim-cluster';
 import type { SimCluster, SimClusterOptions } from '../internal/sim-cluster';
+import { lastingOneSidedLinks } from '../../test/support/one-sided-links';
 import type { SeedProvider } from './seeds';
 
 const seed = Number(seedFromEnvironment(20270114));
-
-/** Active-view entries `a->b` whose peer does not hold `a` back. */
-function oneSidedLinks(cluster: SimCluster): Set<string> {
-  const views = cluster.activeViews();
-  const pairs = new Set<string>();
-  for (const [id, active] of views) for (const peer of active) if (!(views.get(peer) ?? []).includes(id)) pairs.add(`${id}->${peer}`);
-  return pairs;
-}
-
-/** One-sided links still one-sided 500 ms later (a handshake on the wire is one-sided for a latency or two). */
-function lastingOneSidedLinks(cluster: SimCluster): string[] {
-  const now = oneSidedLinks(cluster);
-  if (now.size === 0) return [];
-  cluster.simulation.runFor(500);
-  const later = oneSidedLinks(cluster);
-  return [...now].filter((pair) => later.has(pair));
-}
 
 function components(cluster: SimCluster): number {
   return overlayMetrics(cluster.activeViews(), 1).components;
