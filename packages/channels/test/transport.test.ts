@@ -99,12 +99,14 @@ describe('transport over loopback', () => {
     const large = new Uint8Array(3 * 1024 * 1024 + 17).map((_, index) => index & 0xff);
     a.send('node-b', 'bulk', small);
     a.send('node-b', 'bulk', large);
-    await waitFor(() => received.length === 2);
+    await waitFor(() => received.length === 2, 10_000, 'both payloads');
     expect([...received[0]!]).toEqual([1, 2, 3]);
     expect(Buffer.compare(Buffer.from(received[1]!), Buffer.from(large))).toBe(0);
     // Chunked: many frames, none above the chunk size.
     expect(b.stats().channels.bulk!.framesReceived).toBeGreaterThan(40);
-  });
+    // 3 MiB chunked over loopback: jest's 5 s default cut it short once in a
+    // clean-clone CI run.
+  }, 20_000);
 
   it('chunk buffers used again after they are written never mix one message into another', async () => {
     const a = await startNode('node-a');
@@ -119,7 +121,8 @@ describe('transport over loopback', () => {
       expect(message.length).toBe(1024 * 1024);
       expect(message.every((byte) => byte === n + 1)).toBe(true);
     });
-  });
+    // The wait above allows 10 s, past jest's 5 s default.
+  }, 20_000);
 
   it('request/reply: values, promises, remote errors rebuilt with their code, no responder, timeout', async () => {
     const a = await startNode('node-a');
