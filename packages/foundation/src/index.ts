@@ -21,6 +21,8 @@ export type { Singleton, SingletonEvent, SingletonOptions } from './coordination
 export { processContextCarrier, withContextPropagation } from './wiring/context-transport';
 export type { ContextTransportOptions } from './wiring/context-transport';
 export { withEagerConnect } from './wiring/eager-transport';
+export { shareConnections } from './wiring/shared-connections';
+export type { SharedConnections } from './wiring/shared-connections';
 export type { EagerTransport, EagerTransportOptions } from './wiring/eager-transport';
 export { channelMultiplexer, membershipEventsFor, runtimeMonitor } from './wiring/adapters';
 export { FOUNDATION_ERROR_CODES } from './errors/codes';

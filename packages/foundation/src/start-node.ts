@@ -36,6 +36,7 @@ import { resolveOptions, urlOf } from './options';
 import type { ResolvedOptions, StartNodeOptions } from './options';
 import { processContextCarrier, withContextPropagation } from './wiring/context-transport';
 import { withEagerConnect } from './wiring/eager-transport';
+import { shareConnections } from './wiring/shared-connections';
 import { createRequestRouter } from './wiring/request-router';
 import { InvalidOptionsError } from './errors/invalid-options-error';
 import { extend } from './wiring/extend';
@@ -192,12 +193,14 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   await transport.ready();
   // Raft's replication and the membership's control traffic belong to no request: left plain.
   const contextual = withContextPropagation(transport, { propagator, plainChannels: ['raft', 'membership'] });
-  const eager = withEagerConnect(contextual);
+  // Links are shared by every part below: none may close one another still needs.
+  const links = shareConnections(transport);
+  const eager = withEagerConnect(links.owner('eager', contextual));
 
   const membershipPreset = resolved.timing === 'local' ? membershipLocal() : membershipLan();
   const membership = createMembership({
     nodeId,
-    transport: contextual,
+    transport: links.membership(contextual),
     seeds: resolved.seeds,
     topology: options.topology ?? 'auto',
     clock,
@@ -317,7 +320,18 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     await transport.close();
     throw error;
   }
-  for (const voter of resolved.voters) if (voter !== nodeId) transport.connect(voter);
+  // Raft's links are Raft's own: to every voter (as configured, and as the log has them) and every
+  // learner, kept up (redialled) whatever the membership does with its links to the same nodes.
+  const raftLinks = links.owner('raft');
+  let raftPeers = new Set<string>();
+  const keepRaftLinks = (members: { readonly voters: readonly string[]; readonly learners: readonly string[] }): void => {
+    const next = new Set([...resolved.voters, ...members.voters, ...members.learners].filter((peer) => peer !== nodeId));
+    for (const peer of next) if (!raftPeers.has(peer)) raftLinks.connect(peer);
+    for (const peer of raftPeers) if (!next.has(peer)) raftLinks.disconnect(peer);
+    raftPeers = next;
+  };
+  const offRaftMembership = consensus.raft.on('membership-change', keepRaftLinks);
+  keepRaftLinks(consensus.raft.status().membership);
   registry.register(NODE_SERVICE, { id: nodeId, url: transport.address()!.url }, { capabilities: ['foundation-node'], mode: 'group' } as never);
 
   const singletons = new Set<Singleton>();
@@ -454,6 +468,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
         control.close();
         await membership.leave().catch(() => undefined);
         await runtime.shutdown({ timeoutMs: 2000 }).catch(() => undefined);
+        offRaftMembership();
         await consensus.stop();
         await transport.close();
       })();

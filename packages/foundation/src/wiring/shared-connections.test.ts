@@ -1,0 +1,130 @@
+// Shared links over two real channels transports on loopback: the membership letting a link go
+// must not close it for Raft (the demo's learners stopped hearing from the leader when it did).
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { createTransport } from '@foundation/channels';
+import type { InboundMessage, Transport } from '@foundation/channels';
+import { freePort, urlOf } from '../options';
+import { shareConnections } from './shared-connections';
+
+const SECRET = 'shared-connections-test-secret';
+const started: Transport[] = [];
+
+async function node(name: string): Promise<Transport> {
+  const port = await freePort('127.0.0.1');
+  const transport = createTransport({ nodeId: `${name}@127.0.0.1:${port}`, listen: { host: '127.0.0.1', port }, security: { secret: SECRET }, timing: { peerDownGraceMs: 200 }, resolveAddress: urlOf });
+  await transport.ready();
+  started.push(transport);
+  return transport;
+}
+
+async function until(what: string, condition: () => boolean): Promise<void> {
+  for (let waited = 0; !condition(); waited += 10) {
+    if (waited > 10_000) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Records the peer events a view reports. */
+function heard(view: Transport): string[] {
+  const events: string[] = [];
+  view.on('peer-up', (peer) => events.push(`up ${peer.split('@')[0]!}`));
+  view.on('peer-down', (peer) => events.push(`down ${peer.split('@')[0]!}`));
+  return events;
+}
+
+afterEach(async () => {
+  for (const transport of started.splice(0)) await transport.close();
+});
+
+describe('shared links', () => {
+  it('a link the membership lets go of stays up while Raft wants it; the membership sees it go and come back', async () => {
+    const [a, b] = [await node('a'), await node('b')];
+    const links = shareConnections(a);
+    const membership = links.membership();
+    const raft = links.owner('raft');
+    const membershipEvents = heard(membership);
+    const received: unknown[] = [];
+    b.onMessage('data', (message: InboundMessage) => received.push(message.payload));
+
+    membership.connect(b.nodeId);
+    raft.connect(b.nodeId);
+    await until('the link up', () => a.peers().includes(b.nodeId));
+    expect(links.wantedBy(b.nodeId)).toEqual(['membership', 'raft']);
+    expect(membershipEvents).toEqual(['up b']);
+
+    membership.disconnect(b.nodeId);
+    expect(membershipEvents).toEqual(['up b', 'down b']);
+    expect(membership.peers()).toEqual([]);
+    expect(membership.send(b.nodeId, 'data', 'from the membership')).toBe(false);
+    expect(a.peers()).toEqual([b.nodeId]);
+    expect(raft.send(b.nodeId, 'data', 'from raft')).toBe(true);
+    await until('raft message delivered', () => received.length === 1);
+    expect(received).toEqual(['from raft']);
+
+    // Connecting again finds the link up: the membership hears peer-up without a new connection.
+    const accepted = b.stats().acceptedConnections;
+    membership.connect(b.nodeId);
+    await until('the membership to hear peer-up', () => membershipEvents.length === 3);
+    expect(membershipEvents).toEqual(['up b', 'down b', 'up b']);
+    expect(membership.peers()).toEqual([b.nodeId]);
+    expect(b.stats().acceptedConnections).toBe(accepted);
+
+    // Raft lets go first: the membership still wants it. Then the membership: now it closes.
+    raft.disconnect(b.nodeId);
+    expect(a.peers()).toEqual([b.nodeId]);
+    membership.disconnect(b.nodeId);
+    expect(a.peers()).toEqual([]);
+    expect(membershipEvents).toEqual(['up b', 'down b', 'up b', 'down b']);
+    await until("b's end of the link closed", () => b.stats().openConnections === 0);
+    expect(links.wantedBy(b.nodeId)).toEqual([]);
+  });
+
+  it('a link the peer dialled is only hidden when the membership lets it go, and its real end is not reported twice', async () => {
+    const [a, b] = [await node('a'), await node('b')];
+    const links = shareConnections(a);
+    const membership = links.membership();
+    const membershipEvents = heard(membership);
+
+    b.connect(a.nodeId);
+    await until('the link up on both sides', () => a.peers().includes(b.nodeId) && b.peers().includes(a.nodeId));
+    await until('the membership to hear it', () => membershipEvents.length === 1);
+    membership.disconnect(b.nodeId);
+    expect(membershipEvents).toEqual(['up b', 'down b']);
+    expect(a.peers()).toEqual([b.nodeId]);
+    expect(b.peers()).toEqual([a.nodeId]);
+
+    b.disconnect(a.nodeId);
+    await until('a to see the link end', () => a.peers().length === 0);
+    // The peer dials again: the membership hears the new link come up.
+    b.connect(a.nodeId);
+    await until('the membership to hear the new link', () => membershipEvents.length === 3);
+    expect(membershipEvents).toEqual(['up b', 'down b', 'up b']);
+  });
+
+  it('a link only the membership wanted is closed for real when it lets it go', async () => {
+    const [a, b] = [await node('a'), await node('b')];
+    const links = shareConnections(a);
+    const membership = links.membership();
+
+    membership.connect(b.nodeId);
+    await until('the link up', () => a.peers().includes(b.nodeId) && b.peers().includes(a.nodeId));
+    membership.disconnect(b.nodeId);
+    expect(a.peers()).toEqual([]);
+    await until("b's end of the link closed", () => b.stats().openConnections === 0);
+  });
+
+  it('another part letting go of a link the membership still holds leaves it up', async () => {
+    const [a, b] = [await node('a'), await node('b')];
+    const links = shareConnections(a);
+    const membership = links.membership();
+    const eager = links.owner('eager');
+
+    eager.connect(b.nodeId);
+    membership.connect(b.nodeId);
+    await until('the link up', () => a.peers().includes(b.nodeId));
+    eager.disconnect(b.nodeId);
+    expect(a.peers()).toEqual([b.nodeId]);
+    expect(membership.peers()).toEqual([b.nodeId]);
+    expect(links.wantedBy(b.nodeId)).toEqual(['membership']);
+  });
+});
