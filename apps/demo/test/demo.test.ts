@@ -57,6 +57,28 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined>, 
   }
 }
 
+/** `expect(reply).toMatchObject(expected)`, whose failure shows the whole reply (the error a node answered with). */
+function expectReply(reply: Reply, expected: Record<string, unknown>): void {
+  try {
+    expect(reply).toMatchObject(expected);
+  } catch (error) {
+    if (error instanceof Error) error.message += `\nthe whole reply: ${JSON.stringify(reply)}`;
+    throw error;
+  }
+}
+
+/** A test body whose failure carries the demo's last output (its nodes' logs among it), for CI. */
+function withDemoOutput(body: () => Promise<void>): () => Promise<void> {
+  return async () => {
+    try {
+      await body();
+    } catch (error) {
+      if (error instanceof Error && demo !== null) error.message += `\n--- the demo's last output ---\n${demo.output().split('\n').slice(-80).join('\n')}`;
+      throw error;
+    }
+  };
+}
+
 beforeAll(async () => {
   demo = await startDemo({ appDirectory, args: ['--restart-delay', '2', '--workers', String(WORKERS_PER_NODE), '--no-traffic'], timeoutMs: 75_000 });
 }, 80_000);
@@ -68,28 +90,22 @@ afterAll(async () => {
 }, 20_000);
 
 describe('the HTTP API', () => {
-  it('puts through one node, reads through another, deletes through a third', async () => {
+  it('puts through one node, reads through another, deletes through a third', withDemoOutput(async () => {
     const value = { hello: 'cluster', n: 1 };
-    const put = await call('PUT', `${urlOf('alpha')}/api/kv/api-test`, JSON.stringify(value));
-    expect(put.status).toBe(200);
-    expect(put.body).toMatchObject({ key: 'api-test', value, replaced: false });
+    expectReply(await call('PUT', `${urlOf('alpha')}/api/kv/api-test`, JSON.stringify(value)), { status: 200, body: { key: 'api-test', value, replaced: false } });
 
     // GET is a linearizable read through Raft: it sees the write at once, from any node.
-    const read = await call('GET', `${urlOf('gamma')}/api/kv/api-test`);
-    expect(read.status).toBe(200);
-    expect(read.body).toMatchObject({ key: 'api-test', value });
+    expectReply(await call('GET', `${urlOf('gamma')}/api/kv/api-test`), { status: 200, body: { key: 'api-test', value } });
 
-    const replaced = await call('PUT', `${urlOf('delta')}/api/kv/api-test`, 'plain text');
-    expect(replaced.body).toMatchObject({ value: 'plain text', replaced: true });
-    expect((await call('GET', `${urlOf('epsilon')}/api/kv/api-test`)).body).toMatchObject({ value: 'plain text' });
+    expectReply(await call('PUT', `${urlOf('delta')}/api/kv/api-test`, 'plain text'), { status: 200, body: { value: 'plain text', replaced: true } });
+    expectReply(await call('GET', `${urlOf('epsilon')}/api/kv/api-test`), { status: 200, body: { value: 'plain text' } });
 
-    const deleted = await call('DELETE', `${urlOf('epsilon')}/api/kv/api-test`);
-    expect(deleted).toMatchObject({ status: 200, body: { deleted: true } });
-    expect(await call('GET', `${urlOf('beta')}/api/kv/api-test`)).toMatchObject({ status: 404, body: { found: false } });
-    expect(await call('DELETE', `${urlOf('beta')}/api/kv/api-test`)).toMatchObject({ status: 404, body: { deleted: false } });
-  }, 30_000);
+    expectReply(await call('DELETE', `${urlOf('epsilon')}/api/kv/api-test`), { status: 200, body: { deleted: true } });
+    expectReply(await call('GET', `${urlOf('beta')}/api/kv/api-test`), { status: 404, body: { found: false } });
+    expectReply(await call('DELETE', `${urlOf('beta')}/api/kv/api-test`), { status: 404, body: { deleted: false } });
+  }), 30_000);
 
-  it('refuses bad keys, empty bodies and null values with 400, bodies over 64 KiB with 413, and unknown routes with 404', async () => {
+  it('refuses bad keys, empty bodies and null values with 400, bodies over 64 KiB with 413, and unknown routes with 404', withDemoOutput(async () => {
     expect((await call('PUT', `${urlOf('alpha')}/api/kv/${encodeURIComponent('no spaces')}`, '1')).status).toBe(400);
     expect((await call('PUT', `${urlOf('alpha')}/api/kv/__proto__`, '1')).status).toBe(400);
     expect((await call('PUT', `${urlOf('alpha')}/api/kv/empty`, '')).status).toBe(400);
@@ -97,15 +113,15 @@ describe('the HTTP API', () => {
     expect((await call('POST', `${urlOf('alpha')}/api/kv/key`, '1')).status).toBe(405);
     expect((await call('PUT', `${urlOf('alpha')}/api/kv/huge`, 'x'.repeat(100 * 1024))).status).toBe(413);
     expect((await call('GET', `${urlOf('alpha')}/api/nowhere`)).status).toBe(404);
-  }, 30_000);
+  }), 30_000);
 
-  it('changes a config value cluster-wide: set through one node, enforced by the workers of every node', async () => {
-    // The demo itself changed kv.routing through a learner while it started.
+  it('changes a config value cluster-wide: set through one node, enforced by the workers of every node', withDemoOutput(async () => {
+    // The demo itself changed kv.routing through a learner while it started; every node applies
+    // it in log order, so a local read sees it once that node has heard of the commit.
     for (const name of ['alpha', 'beta', 'gamma', 'delta', 'epsilon']) {
-      expect((await call('GET', `${urlOf(name)}/api/config/kv.routing`)).body).toMatchObject({ value: 'least-loaded' });
+      await eventually(`${name} to apply kv.routing = least-loaded`, async () => ((await call('GET', `${urlOf(name)}/api/config/kv.routing`)).body.value === 'least-loaded' ? true : undefined), 10_000);
     }
-    const set = await call('PUT', `${urlOf('beta')}/api/config/kv.maxValueBytes`, '16');
-    expect(set).toMatchObject({ status: 200, body: { path: 'kv.maxValueBytes', value: 16 } });
+    expectReply(await call('PUT', `${urlOf('beta')}/api/config/kv.maxValueBytes`, '16'), { status: 200, body: { path: 'kv.maxValueBytes', value: 16 } });
     // A consensus read on another node sees it at once.
     expect((await call('GET', `${urlOf('epsilon')}/api/config/kv.maxValueBytes?consistent=true`)).body).toMatchObject({ value: 16, consistent: true });
     // Every node applies it in log order; its workers then refuse larger values.
@@ -114,12 +130,12 @@ describe('the HTTP API', () => {
     }
     const tooLarge = await call('PUT', `${urlOf('delta')}/api/kv/large`, JSON.stringify('x'.repeat(40)));
     expect(tooLarge.status).toBe(413);
-    expect(await call('PUT', `${urlOf('beta')}/api/config/kv.routing`, 'fastest')).toMatchObject({ status: 422 });
+    expectReply(await call('PUT', `${urlOf('beta')}/api/config/kv.routing`, 'fastest'), { status: 422 });
     expect((await call('PUT', `${urlOf('beta')}/api/config/other.thing`, '1')).status).toBe(403);
     expect((await call('PUT', `${urlOf('alpha')}/api/config/kv.maxValueBytes`, '1024')).status).toBe(200);
-  }, 30_000);
+  }), 30_000);
 
-  it('emits a kv.written event for every write, heard on every node', async () => {
+  it('emits a kv.written event for every write, heard on every node', withDemoOutput(async () => {
     expect((await call('PUT', `${urlOf('gamma')}/api/kv/evented`, '42')).status).toBe(200);
     for (const name of ['alpha', 'epsilon']) {
       const event = await eventually(`${name} to hear the kv.written event`, async () => {
@@ -128,9 +144,9 @@ describe('the HTTP API', () => {
       });
       expect(event).toMatchObject({ type: 'kv.written', data: { op: 'put', via: expect.stringContaining('gamma@') } });
     }
-  }, 30_000);
+  }), 30_000);
 
-  it('lists the supervised workers by capability, and a crashed worker is replaced by its supervisor', async () => {
+  it('lists the supervised workers by capability, and a crashed worker is replaced by its supervisor', withDemoOutput(async () => {
     type Services = { name: string; instances: { node: string; capabilities: string[]; metadata: Record<string, unknown> }[] }[];
     const services = async (): Promise<Services> => (await call('GET', `${urlOf('gamma')}/api/services`)).body as unknown as Services;
     const workers = async (): Promise<Services[number]['instances']> => (await services()).find((service) => service.name === 'kv-worker')?.instances ?? [];
@@ -149,21 +165,21 @@ describe('the HTTP API', () => {
       const http = (await services()).find((service) => service.name === 'kv-http')?.instances.find((instance) => instance.node.startsWith('beta@'));
       return Number(http?.metadata.workerRestarts ?? 0) >= 1 ? true : undefined;
     });
-  }, 30_000);
+  }), 30_000);
 });
 
 describe('the partition', () => {
-  it("cuts a node off: the others drop it from their membership, and take it back when the cut ends", async () => {
+  it("cuts a node off: the others drop it from their membership, and take it back when the cut ends", withDemoOutput(async () => {
     type Status = { membership: { members: string[] } };
     const membersOf = async (name: string): Promise<string[]> => ((await call('GET', `${urlOf(name)}/api/status`)).body as unknown as Status).membership.members.map((id) => id.split('@')[0]!);
-    expect(await call('POST', `${urlOf('alpha')}/api/nodes/gamma/partition?seconds=5`)).toMatchObject({ status: 202 });
+    expectReply(await call('POST', `${urlOf('alpha')}/api/nodes/gamma/partition?seconds=5`), { status: 202 });
     await eventually('alpha and delta to drop gamma', async () => (!(await membersOf('alpha')).includes('gamma') && !(await membersOf('delta')).includes('gamma') ? true : undefined), 10_000);
     expect(await membersOf('gamma')).not.toContain('alpha');
     // The cluster keeps serving without it (alpha and beta are a majority of the voters).
     expect((await call('PUT', `${urlOf('alpha')}/api/kv/during-partition`, '1')).status).toBe(200);
     await eventually('gamma back in alpha and delta membership', async () => ((await membersOf('alpha')).includes('gamma') && (await membersOf('delta')).includes('gamma') ? true : undefined), 20_000);
     await eventually('gamma to catch up on the write made without it', async () => ((await call('GET', `${urlOf('gamma')}/api/kv/during-partition`)).status === 200 ? true : undefined), 20_000);
-  }, 40_000);
+  }), 40_000);
 });
 
 describe('the dashboard in headless chromium', () => {
@@ -177,7 +193,7 @@ describe('the dashboard in headless chromium', () => {
     return page.locator(`#nodes tr[data-node="${name}"]`).getAttribute('data-state', { timeout: 2000 });
   }
 
-  it('loads, shows five nodes up, and shows a killed node go down and come back', async () => {
+  it('loads, shows five nodes up, and shows a killed node go down and come back', withDemoOutput(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`no chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium) or point CHROMIUM at one`);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], headless: true });
     const page = await browser.newPage();
@@ -199,11 +215,11 @@ describe('the dashboard in headless chromium', () => {
     await eventually('epsilon back up after its restart', async () => ((await stateOf(page, 'epsilon')) === 'up' ? true : undefined), 40_000);
     expect(await page.locator('#nodes tr[data-node="epsilon"]').textContent()).toContain('restarted 1×');
     expect(problems).toEqual([]);
-  }, 60_000);
+  }), 60_000);
 });
 
 describe('stopping', () => {
-  it('stops every process of the demo on Ctrl-C (SIGINT to the whole process group, as a terminal sends it)', async () => {
+  it('stops every process of the demo on Ctrl-C (SIGINT to the whole process group, as a terminal sends it)', withDemoOutput(async () => {
     const { child } = running();
     const pid = child.pid!;
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -220,5 +236,5 @@ describe('stopping', () => {
       }
     };
     await eventually('the process group to be empty', async () => (groupAlive() ? undefined : true), 5_000);
-  }, 30_000);
+  }), 30_000);
 });
