@@ -9,6 +9,11 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const repositoryRoot = path.resolve(__dirname, '../..');
+const clusterTests = require('./cluster-tests.cjs');
+
+function escapeRegExp(text) {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
 const packagesDir = path.join(repositoryRoot, 'packages');
 
 function sourceEntries() {
@@ -47,4 +52,7 @@ module.exports = {
   // Real-socket and child-process tests clean up after themselves; a leak is a bug to find,
   // so jest is not told to force-exit.
   testTimeout: 20_000,
+  // FOUNDATION_TEST_GROUP=others leaves out the cluster tests (see cluster-tests.cjs), which
+  // npm test then runs one at a time.
+  testPathIgnorePatterns: ['/node_modules/', ...(process.env.FOUNDATION_TEST_GROUP === 'others' ? clusterTests.map((file) => `^${escapeRegExp(path.join(repositoryRoot, file))}$`) : [])],
 };
