@@ -193,9 +193,11 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   await transport.ready();
   // Raft's replication and the membership's control traffic belong to no request: left plain.
   const contextual = withContextPropagation(transport, { propagator, plainChannels: ['raft', 'membership'] });
-  // Links are shared by every part below: none may close one another still needs.
+  // Links are shared by every part below: none may close one another still needs. The eager
+  // links (processes, the registry, control requests) are made on demand: one that goes down is
+  // not redialled for them, the next message to that node makes it again.
   const links = shareConnections(transport);
-  const eager = withEagerConnect(links.owner('eager', contextual));
+  const eager = withEagerConnect(links.owner('eager', contextual, { untilDown: true }));
 
   const membershipPreset = resolved.timing === 'local' ? membershipLocal() : membershipLan();
   const membership = createMembership({

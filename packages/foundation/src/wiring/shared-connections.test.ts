@@ -113,6 +113,24 @@ describe('shared links', () => {
     await until("b's end of the link closed", () => b.stats().openConnections === 0);
   });
 
+  it('a link wished for until down is not redialled after the peer went away; one wished for is', async () => {
+    const [a, b, c] = [await node('a'), await node('b'), await node('c')];
+    const links = shareConnections(a);
+    const eager = links.owner('eager', a, { untilDown: true });
+    const raft = links.owner('raft');
+
+    eager.connect(b.nodeId);
+    raft.connect(c.nodeId);
+    await until('both links up', () => a.peers().length === 2);
+    await b.close();
+    await c.close();
+    await until('both links down', () => a.peers().length === 0);
+    // b's link was on demand: forgotten, no longer dialled. c's is still wanted: redialled.
+    expect(links.wantedBy(b.nodeId)).toEqual([]);
+    expect(a.stats().peers.map((peer) => peer.peer)).toEqual([c.nodeId]);
+    expect(links.wantedBy(c.nodeId)).toEqual(['raft']);
+  });
+
   it('another part letting go of a link the membership still holds leaves it up', async () => {
     const [a, b] = [await node('a'), await node('b')];
     const links = shareConnections(a);

@@ -14,9 +14,18 @@
 // asked for (one the peer dialled) is the peer's to close: letting go of it only hides it.
 import type { Transport } from '@foundation/channels';
 
+export interface OwnerOptions {
+  /**
+   * The wish ends when the link goes down (`peer-down`), as if the part had called `disconnect`:
+   * for links made on demand, which the next message makes again. Without it, a link wished for
+   * is redialled until the part lets it go, however long the peer stays away.
+   */
+  readonly untilDown?: boolean;
+}
+
 export interface SharedConnections {
   /** A view for one part of the node: its `connect` and `disconnect` are that part's wish alone. */
-  owner(name: string, base?: Transport): Transport;
+  owner(name: string, base?: Transport, options?: OwnerOptions): Transport;
   /** The membership's view (see the file comment). One per transport. */
   membership(base?: Transport): Transport;
   /** The parts that want a link to `peer`, sorted. */
@@ -49,8 +58,13 @@ export function shareConnections(transport: Transport): SharedConnections {
     return true;
   };
 
-  const owner = (name: string, base: Transport = transport): Transport => {
+  const owner = (name: string, base: Transport = transport, options: OwnerOptions = {}): Transport => {
     if (name === MEMBERSHIP) throw new Error('the membership has its own view: use membership()');
+    if (options.untilDown === true) {
+      base.on('peer-down', (peer) => {
+        if (wishes.get(peer)?.has(name) === true && release(name, peer)) base.disconnect(peer);
+      });
+    }
     const view = Object.create(base) as Transport;
     return Object.assign(view, {
       connect(peer: string): void {
