@@ -1,6 +1,7 @@
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import type { Clock } from '@foundation/core';
 import { TELEMETRY_ERROR_CODES } from '../errors/codes';
+import { HandlerRegistry } from '../handler-registry';
 import { renderSnapshot } from '../prometheus';
 import { createTelemetry } from '../telemetry';
 import { OTHER_DROPPED_METRIC } from './metric-registry';
@@ -134,6 +135,36 @@ describe('metric definitions', () => {
     telemetry.removeMetric('e.v');
     telemetry.execute(['e'], {});
     expect(telemetry.getMetrics()).toEqual({});
+  });
+
+  it('attach under handler ids outside the process-wide symbol registry, and leave nothing behind once removed', () => {
+    // Symbol.for ids would stay in the global symbol registry for good: defining and removing
+    // metrics under ever-new names would grow memory without bound.
+    const add = jest.spyOn(HandlerRegistry.prototype, 'add');
+    try {
+      const telemetry = createTelemetry();
+      const names = Array.from({ length: 50 }, (_, index) => `churn.m${index}.count`);
+      for (const [index, name] of names.entries()) {
+        telemetry.defineMetric({ name, kind: 'counter', event: ['churn', `m${index}`] });
+        telemetry.execute(['churn', `m${index}`], {});
+      }
+      expect(Object.values(telemetry.getMetrics()).map((metric) => metric.series)).toEqual(names.map(() => [{ tags: {}, value: 1 }]));
+      expect(names.map((name) => telemetry.removeMetric(name))).toEqual(names.map(() => true));
+      const ids = add.mock.calls.map(([id]) => id);
+      expect(new Set(ids).size).toBe(names.length);
+      expect(ids.filter((id) => typeof id !== 'symbol' || Symbol.keyFor(id) !== undefined)).toEqual([]);
+      const registry = add.mock.contexts[0] as HandlerRegistry;
+      expect(add.mock.contexts.every((context) => context === registry)).toBe(true);
+      expect(ids.filter((id) => registry.has(id))).toEqual([]);
+      expect(registry.root.segments).toEqual([]); // the trie is pruned too
+      // A name removed is free again, under a fresh id.
+      telemetry.defineMetric({ name: names[0]!, kind: 'counter', event: ['churn', 'm0'] });
+      telemetry.execute(['churn', 'm0'], {});
+      expect(telemetry.getMetrics()[names[0]!]!.series).toEqual([{ tags: {}, value: 1 }]);
+      expect(ids).not.toContain(add.mock.calls.at(-1)![0]);
+    } finally {
+      add.mockRestore();
+    }
   });
 });
 
