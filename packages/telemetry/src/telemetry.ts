@@ -117,6 +117,12 @@ class TelemetryInstance implements Telemetry {
   readonly #clock: Clock;
   readonly #node: string | undefined;
   readonly #automatic = new WeakMap<EventName, Metric | null>();
+  /**
+   * The handler id of each metric, by name. A plain Symbol, never `Symbol.for`: that would
+   * register it in the process-wide symbol registry, which is never collected. The id never leaves
+   * this instance, so nothing needs to find it by its description.
+   */
+  readonly #metricHandlers = new Map<string, symbol>();
   #interceptors: readonly SpanInterceptor[] = [];
   #spanSequence = 0;
   #handlerFailures = 0;
@@ -307,7 +313,8 @@ class TelemetryInstance implements Telemetry {
 
   #attachMetric(metric: Metric): void {
     const metrics = this.#metrics;
-    const id = Symbol.for(`@foundation/telemetry/metric/${metric.spec.name}`);
+    const id = Symbol(`@foundation/telemetry/metric/${metric.spec.name}`);
+    this.#metricHandlers.set(metric.spec.name, id);
     this.#handlers.add(id, [
       {
         id,
@@ -321,7 +328,9 @@ class TelemetryInstance implements Telemetry {
 
   removeMetric(name: string): boolean {
     if (!this.#metrics.remove(name)) return false;
-    this.#handlers.remove(Symbol.for(`@foundation/telemetry/metric/${name}`));
+    const id = this.#metricHandlers.get(name);
+    if (id !== undefined) this.#handlers.remove(id);
+    this.#metricHandlers.delete(name);
     return true;
   }
 

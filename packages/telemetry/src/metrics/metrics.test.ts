@@ -1,6 +1,7 @@
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import type { Clock } from '@foundation/core';
 import { TELEMETRY_ERROR_CODES } from '../errors/codes';
+import { HandlerRegistry } from '../handler-registry';
 import { renderSnapshot } from '../prometheus';
 import { createTelemetry } from '../telemetry';
 import { OTHER_DROPPED_METRIC } from './metric-registry';
@@ -134,6 +135,36 @@ describe('metric definitions', () => {
     telemetry.removeMetric('e.v');
     telemetry.execute(['e'], {});
     expect(telemetry.getMetrics()).toEqual({});
+  });
+
+  it('attach under handler ids outside the process-wide symbol registry, and leave nothing behind once removed', () => {
+    // Symbol.for ids would stay in the global symbol registry for good: defining and removing
+    // metrics under ever-new names would grow memory without bound.
+    const add = jest.spyOn(HandlerRegistry.prototype, 'add');
+    try {
+      const telemetry = createTelemetry();
+      const names = Array.from({ length: 50 }, (_, index) => `churn.m${index}.count`);
+      for (const [index, name] of names.entries()) {
+        telemetry.defineMetric({ name, kind: 'counter', event: ['churn', `m${index}`] });
+        telemetry.execute(['churn', `m${index}`], {});
+      }
+      expect(Object.values(telemetry.getMetrics()).map((metric) => metric.series)).toEqual(names.map(() => [{ tags: {}, value: 1 }]));
+      expect(names.map((name) => telemetry.removeMetric(name))).toEqual(names.map(() => true));
+      const ids = add.mock.calls.map(([id]) => id);
+      expect(new Set(ids).size).toBe(names.length);
+      expect(ids.filter((id) => typeof id !== 'symbol' || Symbol.keyFor(id) !== undefined)).toEqual([]);
+      const registry = add.mock.contexts[0] as HandlerRegistry;
+      expect(add.mock.contexts.every((context) => context === registry)).toBe(true);
+      expect(ids.filter((id) => registry.has(id))).toEqual([]);
+      expect(registry.root.segments).toEqual([]); // the trie is pruned too
+      // A name removed is free again, under a fresh id.
+      telemetry.defineMetric({ name: names[0]!, kind: 'counter', event: ['churn', 'm0'] });
+      telemetry.execute(['churn', 'm0'], {});
+      expect(telemetry.getMetrics()[names[0]!]!.series).toEqual([{ tags: {}, value: 1 }]);
+      expect(ids).not.toContain(add.mock.calls.at(-1)![0]);
+    } finally {
+      add.mockRestore();
+    }
   });
 });
 
@@ -312,6 +343,40 @@ describe('snapshots: export per node, merge cluster-wide', () => {
       return 'sketch' in series ? series.sketch : undefined;
     };
     expect(sketchOf(merged)).toEqual(sketchOf(everything));
+  });
+
+  it('keeps merged sums finite: a series that would overflow one is left out and counted as invalid_measurement', () => {
+    const huge = (value: number): MetricsSnapshot => {
+      const telemetry = createTelemetry({
+        metrics: [
+          { name: 'big.sum_bytes', kind: 'counter', event: ['big'], measurement: 'value' },
+          { name: 'big.bytes', kind: 'histogram', event: ['big'], measurement: 'value', buckets: [1] },
+          { name: 'big.level_bytes', kind: 'gauge', event: ['big'], measurement: 'value' },
+        ],
+      });
+      telemetry.execute(['big'], { value });
+      return parseSnapshot(JSON.parse(JSON.stringify(telemetry.snapshot())));
+    };
+    // Each node's sums are finite (1e308 is below the largest finite number, about 1.8e308); two of them are not.
+    const snapshots = [huge(1e308), huge(1e308), huge(1e307)];
+    const merged = mergeSnapshots(snapshots);
+    const byName = Object.fromEntries(merged.metrics.map((metric) => [metric.name, metric]));
+    expect(byName['big.sum_bytes']!.series).toEqual([{ tags: [], value: 1e308 + 1e307 }]);
+    expect((byName['big.level_bytes']!.series[0] as { value: number }).value).toBe(1e308 + 1e307);
+    const histogram = byName['big.bytes']!.series[0]!;
+    // The second node's series is left out whole: count, sum and buckets still describe the same samples.
+    expect('sketch' in histogram && [histogram.sketch.count, histogram.sketch.sum, histogram.sketch.min, histogram.sketch.max, histogram.bucketCounts]).toEqual([2, 1e308 + 1e307, 1e307, 1e308, [0, 2]]);
+    const dropped = Object.fromEntries(merged.dropped.map((entry) => [`${entry.metric}:${entry.reason}`, entry.count]));
+    expect(dropped).toEqual({ 'big.sum_bytes:invalid_measurement': 1, 'big.bytes:invalid_measurement': 1, 'big.level_bytes:invalid_measurement': 1 });
+    // The merge is a snapshot like any other: it survives JSON, is accepted as input and renders.
+    expect(parseSnapshot(JSON.parse(JSON.stringify(merged)))).toEqual(merged);
+    expect(renderSnapshot(merged)).toContain('\nbig_sum_bytes_total 1.1e+308\n');
+    expect(renderSnapshot(merged)).not.toMatch(/ [+-]Inf$/m); // no sample is infinite
+    // An average of finite gauges is finite even when their sum is not.
+    const averaged = mergeSnapshots(snapshots, { gauges: 'average' });
+    const average = averaged.metrics.find((metric) => metric.name === 'big.level_bytes')!.series[0] as { value: number };
+    expect(average.value / 7e307).toBeCloseTo(1, 12);
+    expect(averaged.dropped.map((entry) => entry.metric)).not.toContain('big.level_bytes');
   });
 
   it('leaves out (and counts) a metric whose definition differs between nodes', () => {

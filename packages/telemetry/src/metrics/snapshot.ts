@@ -58,7 +58,8 @@ export interface DroppedSamples {
 
 /**
  * Why a sample was not recorded: `missing_measurement` (the event lacks it), `invalid_measurement`
- * (not a finite number, once scaled; or one that would overflow a sum), `negative_counter`, `invalid_tag` (a tag value that is not a string,
+ * (not a finite number, once scaled; or one that would overflow a sum, in a node or, for a whole
+ * series, in a merge), `negative_counter`, `invalid_tag` (a tag value that is not a string,
  * number or boolean, or longer than 256 characters), `cardinality` (a new series past
  * `maxSeries`), `error` (a measurement, tagValues or keepIf function threw), `metric_limit` (an
  * automatic metric past `maxMetrics`), `conflict` (snapshots disagree on a metric's definition).
@@ -116,7 +117,9 @@ function seriesKey(tags: readonly string[]): string {
  * buckets) keeps the first definition seen; the others' series are left out and counted as
  * dropped with reason `conflict`. Histograms of different relative accuracy conflict too, and so
  * does a metric that would render a Prometheus name an earlier metric renders (the exposition
- * allows one family per name).
+ * allows one family per name). Sums stay finite: a series that would take a counter's value, a
+ * summed gauge or a histogram's sum past the largest finite number is left out and counted as
+ * dropped with reason `invalid_measurement`, as one node drops such a sample.
  */
 export function mergeSnapshots(snapshots: readonly MetricsSnapshot[], options: MergeOptions = {}): MetricsSnapshot {
   const gauges = options.gauges ?? 'sum';
@@ -167,6 +170,10 @@ export function mergeSnapshots(snapshots: readonly MetricsSnapshot[], options: M
           else if (target.sketch.relativeAccuracy !== incoming.relativeAccuracy) {
             drop(metric.name, 'conflict', 1);
             continue;
+          } else if (!Number.isFinite(target.sketch.sum + incoming.sum)) {
+            // As one node drops a sample that would overflow a sum: the merge stays finite (JSON, Prometheus).
+            drop(metric.name, 'invalid_measurement', 1);
+            continue;
           } else target.sketch.merge(incoming);
           if (series.bucketCounts !== undefined) {
             target.bucketCounts ??= new Array<number>(series.bucketCounts.length).fill(0);
@@ -185,7 +192,7 @@ export function mergeSnapshots(snapshots: readonly MetricsSnapshot[], options: M
       if (target.sketch !== undefined) {
         out.push(target.bucketCounts === undefined ? { tags: target.tags, sketch: target.sketch.toJSON() } : { tags: target.tags, sketch: target.sketch.toJSON(), bucketCounts: target.bucketCounts });
       } else if (target.values.length > 0) {
-        out.push(combineValues(metric.kind, target.tags, target.values, gauges));
+        out.push(combineValues(metric.kind, target.tags, target.values, gauges, () => drop(metric.name, 'invalid_measurement', 1)));
       }
     }
     merged.push({ ...metric, series: out });
@@ -203,18 +210,35 @@ export function mergeSnapshots(snapshots: readonly MetricsSnapshot[], options: M
   };
 }
 
-function combineValues(kind: MetricKind, tags: readonly string[], values: readonly ValueSeriesSnapshot[], gauges: GaugeMerge): ValueSeriesSnapshot {
+/**
+ * Adds `numbers` in order, leaving out (and reporting to `overflow`) each one that would take the
+ * total past the largest finite number, as a node drops such a sample: the total stays finite.
+ */
+function finiteSum(numbers: readonly number[], overflow: () => void): number {
+  let total = 0;
+  for (const value of numbers) {
+    const next = total + value;
+    if (Number.isFinite(next)) total = next;
+    else overflow();
+  }
+  return total;
+}
+
+function combineValues(kind: MetricKind, tags: readonly string[], values: readonly ValueSeriesSnapshot[], gauges: GaugeMerge, overflow: () => void): ValueSeriesSnapshot {
   const numbers = values.map((series) => series.value);
   const updatedAt = Math.max(...values.map((series) => series.updatedAt ?? 0));
-  if (kind === 'counter') return { tags, value: numbers.reduce((a, b) => a + b, 0) };
+  if (kind === 'counter') return { tags, value: finiteSum(numbers, overflow) };
   let value: number;
   switch (gauges) {
     case 'sum':
-      value = numbers.reduce((a, b) => a + b, 0);
+      value = finiteSum(numbers, overflow);
       break;
-    case 'average':
-      value = numbers.reduce((a, b) => a + b, 0) / numbers.length;
+    case 'average': {
+      // The mean of finite numbers is finite even when their sum is not: divide first then.
+      const total = numbers.reduce((a, b) => a + b, 0);
+      value = Number.isFinite(total) ? total / numbers.length : numbers.reduce((a, b) => a + b / numbers.length, 0);
       break;
+    }
     case 'min':
       value = Math.min(...numbers);
       break;
