@@ -294,4 +294,61 @@ describe('measure and the emit helpers', () => {
     expect(Object.keys(telemetry.getMetricsFor(['jobs']))).toEqual(['jobs.done']);
     expect(Object.keys(telemetry.getMetricsFor('queue.'))).toEqual(['queue.depth']);
   });
+
+  it('define an automatic metric again, starting from zero, once removeMetric removed it', () => {
+    const telemetry = createTelemetry();
+    // Constant event names, as applications keep them: the same array on every call.
+    const jobsDone: EventName = ['jobs', 'done'];
+    const queueDepth: EventName = ['queue', 'depth'];
+    const jobLatency: EventName = ['job', 'latency'];
+    telemetry.emitCounter(jobsDone, {}, 3);
+    telemetry.emitGauge(queueDepth, 17);
+    telemetry.emitHistogram(jobLatency, 40);
+    expect(['jobs.done', 'queue.depth', 'job.latency'].map((name) => telemetry.removeMetric(name))).toEqual([true, true, true]);
+    expect(telemetry.getMetrics()).toEqual({});
+    telemetry.emitCounter(jobsDone, {}, 2);
+    telemetry.emitCounter(jobsDone);
+    telemetry.emitGauge(queueDepth, 5);
+    telemetry.emitHistogram(jobLatency, 7);
+    const metrics = telemetry.getMetrics();
+    expect(Object.keys(metrics)).toEqual(['jobs.done', 'queue.depth', 'job.latency']);
+    expect(metrics['jobs.done']).toMatchObject({ kind: 'counter', series: [{ tags: {}, value: 3 }] });
+    expect(metrics['queue.depth']).toMatchObject({ kind: 'gauge', series: [{ tags: {}, value: 5 }] });
+    expect(metrics['job.latency']).toMatchObject({ kind: 'histogram', series: [{ tags: {}, count: 1, sum: 7, min: 7, max: 7 }] });
+    expect(telemetry.snapshot().dropped).toEqual([]);
+  });
+
+  it('feed a metric the user defined under the automatic name, and define the automatic one once it is removed', () => {
+    const telemetry = createTelemetry({ metrics: [{ name: 'jobs.done', kind: 'counter', event: ['jobs', 'done'], tags: ['queue'] }] });
+    const jobsDone: EventName = ['jobs', 'done'];
+    telemetry.emitCounter(jobsDone, { queue: 'q1' });
+    expect(telemetry.getMetrics()['jobs.done']!.series).toEqual([{ tags: { queue: 'q1' }, value: 1 }]);
+    telemetry.removeMetric('jobs.done');
+    telemetry.emitCounter(jobsDone, { queue: 'q1' });
+    expect(telemetry.getMetrics()['jobs.done']).toMatchObject({ kind: 'counter', tags: [], series: [{ tags: {}, value: 1 }] });
+    // Removed and defined again by the user: fed as defined, not replaced.
+    telemetry.removeMetric('jobs.done');
+    telemetry.defineMetric({ name: 'jobs.done', kind: 'counter', event: ['jobs', 'done'], tags: ['queue'] });
+    telemetry.emitCounter(jobsDone, { queue: 'q2' });
+    expect(telemetry.getMetrics()['jobs.done']).toMatchObject({ tags: ['queue'], series: [{ tags: { queue: 'q2' }, value: 1 }] });
+  });
+
+  it('define an automatic metric refused at maxMetrics once removeMetric makes room', () => {
+    // One place for an automatic metric; two for drop counts of their own (see OTHER_DROPPED_METRIC).
+    const telemetry = createTelemetry({ maxMetrics: 2, metrics: [{ name: 'other.count', kind: 'counter' }] });
+    const first: EventName = ['auto', 'first'];
+    const second: EventName = ['auto', 'second'];
+    telemetry.emitCounter(first);
+    telemetry.emitCounter(second);
+    expect(telemetry.snapshot().dropped).toEqual([{ metric: 'auto.second', reason: 'metric_limit', count: 1 }]);
+    telemetry.removeMetric('auto.first');
+    telemetry.emitCounter(second);
+    telemetry.emitCounter(first); // now past the limit in turn
+    expect(Object.keys(telemetry.getMetrics())).toEqual(['other.count', 'auto.second']);
+    expect(telemetry.getMetrics()['auto.second']!.series).toEqual([{ tags: {}, value: 1 }]);
+    expect(telemetry.snapshot().dropped).toEqual([
+      { metric: 'auto.second', reason: 'metric_limit', count: 1 },
+      { metric: 'auto.first', reason: 'metric_limit', count: 1 },
+    ]);
+  });
 });

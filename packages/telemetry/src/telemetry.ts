@@ -116,7 +116,14 @@ class TelemetryInstance implements Telemetry {
   readonly #metrics: MetricRegistry;
   readonly #clock: Clock;
   readonly #node: string | undefined;
-  readonly #automatic = new WeakMap<EventName, Metric | null>();
+  /**
+   * The metric name each event-name array of the emit helpers was last found to feed, so a
+   * constant array is checked and joined once. Only the name is kept, never the metric: an entry
+   * counts only while a metric of that name is defined (`removeMetric` leaves none to find, and
+   * the next emit defines the automatic metric again), it holds nothing of a removed metric, and
+   * it goes with its array (a WeakMap), so ever-new event names cannot grow it.
+   */
+  readonly #automatic = new WeakMap<EventName, string>();
   /**
    * The handler id of each metric, by name. A plain Symbol, never `Symbol.for`: that would
    * register it in the process-wide symbol registry, which is never collected. The id never leaves
@@ -286,13 +293,14 @@ class TelemetryInstance implements Telemetry {
     this.execute(eventName, { value }, metadata);
   }
 
-  /** Defines, once per event name, the metric the emit helpers feed (as 1.x's get_metrics saw them). */
+  /** Defines, when none is defined under the event's name, the metric the emit helpers feed (as 1.x's get_metrics saw them). */
   #automaticMetric(eventName: EventName, kind: MetricKind): void {
-    if (this.#automatic.has(eventName)) return;
+    const cached = this.#automatic.get(eventName);
+    if (cached !== undefined && this.#metrics.get(cached) !== undefined) return;
     const checked = checkEventName(eventName);
     const name = checked.join('.');
     if (this.#metrics.get(name) !== undefined) {
-      this.#automatic.set(eventName, null); // defined by the user (or already automatic): it is fed as defined
+      this.#automatic.set(eventName, name); // defined by the user (or already automatic): it is fed as defined
       return;
     }
     if (this.#metrics.size >= this.#metrics.maxMetrics) {
@@ -304,7 +312,7 @@ class TelemetryInstance implements Telemetry {
       true,
     );
     this.#attachMetric(metric);
-    this.#automatic.set(eventName, metric);
+    this.#automatic.set(eventName, name);
   }
 
   defineMetric(definition: MetricDefinition): void {
