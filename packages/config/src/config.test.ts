@@ -573,6 +573,73 @@ describe('schemas', () => {
       expect(error.code).toBe(1101);
     }
   });
+
+  it('freezes the plain data it serves and never an object a transform returns', () => {
+    class Pool {
+      size = 0;
+      grow(): number {
+        return (this.size += 1);
+      }
+    }
+    const pool = new Pool();
+    const presets = { small: { workers: 2, tags: ['a'] } };
+    const transforming = z.object({
+      pool: z.literal('shared').transform(() => pool),
+      preset: z.literal('small').transform((name) => presets[name]),
+      key: z.string().transform((text) => Buffer.from(text)),
+      started: z.string().transform((text) => new Date(text)),
+      limits: z.record(z.string(), z.number()).transform((entries) => new Map(Object.entries(entries))),
+      server: z.object({ port: z.number(), hosts: z.array(z.string()) }),
+    });
+    const config = createConfig({
+      defaults: { pool: 'shared', preset: 'small', key: 'abc', started: '2020-01-01T00:00:00Z', limits: { a: 1 }, server: { port: 1, hosts: ['h'] } },
+      schema: transforming,
+      updatablePaths: ['server.port', 'key'],
+    });
+    const whole = config.get();
+    // The transform's objects are served as returned, and stay the application's to use.
+    expect(whole.pool).toBe(pool);
+    expect(Object.isFrozen(pool)).toBe(false);
+    expect(pool.grow()).toBe(1);
+    const key = whole.key as unknown as Buffer; // typed deeply read-only, as all of get()'s values
+    expect(Object.isFrozen(key)).toBe(false);
+    key[0] = 0x7a;
+    expect(config.get('key').toString()).toBe('zbc');
+    expect(Object.isFrozen(whole.started)).toBe(false);
+    expect(Object.isFrozen(whole.limits)).toBe(false);
+    expect(whole.limits.get('a')).toBe(1);
+    // A plain object a transform returns is served as a frozen copy; the application's is untouched.
+    expect(whole.preset).toEqual({ workers: 2, tags: ['a'] });
+    expect(whole.preset).not.toBe(presets.small);
+    expect(Object.isFrozen(whole.preset) && Object.isFrozen(whole.preset.tags)).toBe(true);
+    expect(Object.isFrozen(presets.small) || Object.isFrozen(presets.small.tags)).toBe(false);
+    presets.small.workers = 8;
+    expect(config.get('preset.workers')).toBe(2);
+    // Everything else is still deeply frozen.
+    expect(Object.isFrozen(whole) && Object.isFrozen(whole.server) && Object.isFrozen(whole.server.hosts)).toBe(true);
+    // The same holds after an update, and for checkUpdate and validate.
+    config.update('server.port', 2);
+    expect(config.get('pool')).toBe(pool);
+    expect(Object.isFrozen(pool) || Object.isFrozen(presets.small)).toBe(false);
+    const checked = config.checkUpdate('key', 'xyz');
+    expect(checked.ok && Buffer.isBuffer(checked.value) && !Object.isFrozen(checked.value)).toBe(true);
+    const validated = config.validate({ ...config.get(), pool: 'shared', preset: 'small', key: 'k', started: '2021-01-01T00:00:00Z', limits: {} });
+    expect(validated.ok && validated.value.pool === pool && !Object.isFrozen(pool) && Object.isFrozen(validated.value.server)).toBe(true);
+    expect(Object.isFrozen(presets.small)).toBe(false);
+  });
+
+  it('serves a plain transform output with shared parts and cycles as one frozen copy', () => {
+    const shared = { level: 1 };
+    const looped: { name: string; self?: unknown; a?: unknown; b?: unknown } = { name: 'loop', a: shared, b: shared };
+    looped.self = looped;
+    const config = createConfig({ defaults: { graph: 'x' }, schema: z.object({ graph: z.string().transform(() => looped) }) });
+    const graph = config.get('graph') as typeof looped;
+    expect(graph).not.toBe(looped);
+    expect(graph.self).toBe(graph);
+    expect(graph.a).toBe(graph.b);
+    expect(Object.isFrozen(graph) && Object.isFrozen(graph.a)).toBe(true);
+    expect(Object.isFrozen(looped) || Object.isFrozen(shared)).toBe(false);
+  });
 });
 
 describe('status', () => {

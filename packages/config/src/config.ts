@@ -11,7 +11,7 @@ import { ConfigSubscriberError } from './errors/config-subscriber-error';
 import { ConfigUpdateForbiddenError } from './errors/config-update-forbidden-error';
 import { ConfigValidationError } from './errors/config-validation-error';
 import { buildPathIndex } from './internal/path-index';
-import { deepFreeze, inspectPlainCopy, isRecord, toPlainCopy } from './internal/plain-data';
+import { deepFreeze, freezeSnapshot, inspectPlainCopy, isRecord, toPlainCopy } from './internal/plain-data';
 import { checkSchema, runSchema } from './internal/run-schema';
 import { ABSENT, deepMerge, setAt, valueAt, walk } from './internal/tree';
 import { isPrefixOf, parsePath } from './path';
@@ -44,6 +44,17 @@ interface Origin {
 
 function defaultReport(error: ConfigSubscriberError): void {
   process.emitWarning(error);
+}
+
+/**
+ * Freezes a raw tree the config built, in place, and makes the schema's output for it a frozen
+ * snapshot without freezing anything the config does not own (see freezeSnapshot). Without a
+ * schema the output is the raw tree itself, and nothing is copied.
+ */
+function freezeBoth<Raw, Output>(raw: Raw, output: Output): { raw: Raw; snapshot: Output } {
+  const built = new Set<object>();
+  deepFreeze(raw, built);
+  return { raw, snapshot: freezeSnapshot(output, built) };
 }
 
 /**
@@ -88,8 +99,7 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
       origins.set(`env:${assignment.variable}`, { path: assignment.path, label: `environment variable ${assignment.variable}` });
     }
   }
-  const baseSnapshot = deepFreeze(runSchema(schema, base, { origins }));
-  deepFreeze(base);
+  const { snapshot: baseSnapshot } = freezeBoth(base, runSchema(schema, base, { origins }));
 
   let raw: unknown = base;
   let snapshot: unknown = baseSnapshot;
@@ -138,8 +148,7 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
   };
 
   const commit = (nextRaw: unknown, nextSnapshot: unknown): void => {
-    raw = deepFreeze(nextRaw);
-    snapshot = deepFreeze(nextSnapshot);
+    ({ raw, snapshot } = freezeBoth(nextRaw, nextSnapshot));
     index = buildPathIndex(snapshot);
     lastChangeAt = clock.now();
   };
@@ -202,15 +211,15 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
     safeUpdate: (path: ConfigPath, value: unknown) => toResult(() => update(path, value)),
     checkUpdate: (path: ConfigPath, value: unknown) =>
       toResult(() => {
-        const { segments, nextSnapshot } = prepare('checkUpdate', path, value);
+        const { segments, nextRaw, nextSnapshot } = prepare('checkUpdate', path, value);
         const result = valueAt(nextSnapshot, segments);
-        return result === ABSENT ? undefined : deepFreeze(result);
+        return result === ABSENT ? undefined : freezeBoth(nextRaw, result).snapshot;
       }),
     validate: (candidate: unknown) =>
       toResult(() => {
         const copy = toPlainCopy(candidate);
         if (!isRecord(copy)) throw new ConfigStructureError('config', 'a whole config must be a plain object');
-        return deepFreeze(runSchema(schema, copy));
+        return freezeBoth(copy, runSchema(schema, copy)).snapshot;
       }),
     updatablePaths: () => allowList,
     isUpdatable: (path: ConfigPath) => isUpdatablePath(parsePath(path)),

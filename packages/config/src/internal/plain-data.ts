@@ -162,21 +162,48 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * Freezes `value` and everything reachable from it through plain objects and arrays. Other
- * objects a validator may produce (a Date from a transform) are frozen shallowly; their internal
- * slots stay mutable, which the README states.
+ * Freezes, in place, `value` and every plain object and array reachable from it through plain
+ * objects and arrays: a tree the config built (copied in from the sources or an update). Any
+ * other object is left as it is, neither frozen nor looked into. Every object frozen here is
+ * added to `built`, which `freezeSnapshot` then keeps as is.
  */
-export function deepFreeze<T>(value: T): T {
-  const seen = new Set<object>();
+export function deepFreeze<T>(value: T, built: Set<object> = new Set()): T {
   const freeze = (current: unknown): void => {
     if (current === null || typeof current !== 'object') return;
-    if (seen.has(current)) return;
-    seen.add(current);
-    if (Array.isArray(current) || isRecord(current)) {
-      for (const key of Object.keys(current)) freeze((current as Record<string, unknown>)[key]);
-    }
+    if (built.has(current)) return;
+    if (!Array.isArray(current) && !isRecord(current)) return;
+    built.add(current);
+    for (const key of Object.keys(current)) freeze((current as Record<string, unknown>)[key]);
     Object.freeze(current);
   };
   freeze(value);
   return value;
+}
+
+/**
+ * A schema's output as the config serves it: every plain object and array in it frozen, and
+ * no object the config does not own changed. Plain objects and arrays the config built (in
+ * `built`, from `deepFreeze`) are kept; any other, made by the validator or returned by a
+ * transform, which the application may still hold, is copied and the copy frozen (shared
+ * references and cycles stay shared). Other objects a transform returns (a Date, a Map, a
+ * Buffer, a class instance) are its values: kept as they are, neither frozen, copied nor looked
+ * into, the way paths stop at them.
+ */
+export function freezeSnapshot<T>(output: T, built: ReadonlySet<object>): T {
+  const copies = new Map<object, unknown>();
+  const seal = (current: unknown): unknown => {
+    if (current === null || typeof current !== 'object' || built.has(current)) return current;
+    const isArray = Array.isArray(current);
+    if (!isArray && !isRecord(current)) return current;
+    const known = copies.get(current);
+    if (known !== undefined) return known;
+    const copy: object = isArray ? new Array<unknown>((current as unknown[]).length) : (Object.create(Object.getPrototypeOf(current) as object | null) as object);
+    copies.set(current, copy);
+    for (const key of Object.keys(current)) {
+      // defineProperty, not assignment: an own "__proto__" key stays an own property.
+      Object.defineProperty(copy, key, { value: seal((current as Record<string, unknown>)[key]), enumerable: true, writable: true, configurable: true });
+    }
+    return Object.freeze(copy);
+  };
+  return seal(output) as T;
 }

@@ -486,6 +486,28 @@ describe('misuse and failures name their cause and the seed', () => {
     simulation.schedule(1, () => simulation.step());
     const error = caught(() => simulation.run());
     expect(error.message).toContain('from inside a simulated event');
+    simulation.schedule(1, () => simulation.runFor(50));
+    const nested = caught(() => simulation.runFor(10));
+    expect(nested.code).toBe(SIMULATION_ERROR_CODES.misuse);
+    expect(nested.message).toBe('runFor() called from inside a simulated event; schedule it instead (t=2ms, seed=28)');
+    expect(simulation.now()).toBe(2);
+  });
+
+  it('a refused run call stops the run even when the event catches the error', () => {
+    const simulation = createSimulation({ seed: 28 });
+    const outcomes: string[] = [];
+    simulation.schedule(1, () => {
+      try {
+        simulation.runUntil(() => true);
+      } catch (error) {
+        outcomes.push((error as Error).message);
+      }
+    });
+    simulation.schedule(5, () => outcomes.push('later event'));
+    const error = caught(() => simulation.run());
+    expect(error.message).toBe('runUntil() called from inside a simulated event; schedule it instead (t=1ms, seed=28)');
+    expect(outcomes).toEqual([error.message, 'later event']);
+    simulation.run(); // the refusal is reported once, not carried into the next run
   });
 
   it('invariants are checked after every event', () => {
@@ -527,5 +549,57 @@ describe('async drivers', () => {
     expect(results).toEqual(['ping!@2']);
     await simulation.runForAsync(10);
     expect(simulation.now()).toBe(14);
+  });
+
+  it('a run call from a promise callback that runForAsync lets settle is refused, and so is a second driver', async () => {
+    const simulation = createSimulation({ seed: 31 });
+    const log: string[] = [];
+    let refusal: unknown;
+    simulation.schedule(1, () => {
+      void Promise.resolve().then(() => {
+        try {
+          simulation.runFor(50);
+        } catch (error) {
+          refusal = error;
+        }
+      });
+    });
+    simulation.schedule(10, () => log.push(`t=${simulation.now()}`));
+    const driven: unknown = await simulation.runForAsync(20).catch((error: unknown) => error);
+    expect(driven).toBe(refusal);
+    expect(refusal).toBeInstanceOf(SimulationError);
+    expect((refusal as SimulationError).code).toBe(SIMULATION_ERROR_CODES.misuse);
+    expect((refusal as SimulationError).message).toBe(
+      'runFor() called while runForAsync() is running the simulation (from a promise callback it let settle, or a second driver); await it first, or schedule the work with schedule() (t=1ms, seed=31)',
+    );
+    // The nested run never ran: the event at 10 ms is still pending and time did not move.
+    expect(log).toEqual([]);
+    expect(simulation.now()).toBe(1);
+
+    const refused: string[] = [];
+    simulation.schedule(1, () => {
+      void Promise.resolve().then(() => {
+        for (const call of [() => simulation.step(), () => simulation.run(), () => simulation.runUntil(() => true)]) {
+          try {
+            call();
+          } catch (error) {
+            refused.push((error as Error).message.split(' called')[0]!);
+          }
+        }
+      });
+    });
+    await expect(simulation.runUntilAsync(() => log.length > 0)).rejects.toThrow('step() called while runUntilAsync() is running');
+    expect(refused).toEqual(['step()', 'run()', 'runUntil()']);
+
+    const [first, second] = await Promise.all(
+      [simulation.runForAsync(100), simulation.runForAsync(100)].map((run) => run.catch((error: unknown) => error as Error)),
+    );
+    expect(second?.message).toContain('runForAsync() called while runForAsync() is running the simulation');
+    expect(first).toBe(second);
+
+    // Once refused, the simulation runs normally again.
+    await simulation.runForAsync(20);
+    expect(log).toEqual(['t=10']);
+    expect(simulation.now()).toBe(22);
   });
 });

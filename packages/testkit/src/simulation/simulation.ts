@@ -144,6 +144,13 @@ class SimulationImpl implements Simulation {
   private time = 0;
   private events = 0;
   private running = false;
+  /** The async run in progress (`runForAsync` or `runUntilAsync`), named for error messages. */
+  private asyncRun: string | undefined;
+  /**
+   * A run call refused while a run was in progress. It is thrown at the call and again by the
+   * run in progress, so a refusal in a promise chain nobody awaits still stops the run.
+   */
+  private refused: SimulationError | undefined;
   private readonly queue = new EventQueue<SimEvent>();
   /**
    * Delivery events already dispatched, for reuse. Nothing outside the queue refers to a
@@ -692,13 +699,7 @@ class SimulationImpl implements Simulation {
   // ---- running ------------------------------------------------------------------------
 
   step(): boolean {
-    if (this.running) throw this.misuse('step/run called from inside a simulated event; schedule it instead');
-    this.running = true;
-    try {
-      return this.processNext();
-    } finally {
-      this.running = false;
-    }
+    return this.runLoop('step()', () => this.processNext());
   }
 
   private processNext(): boolean {
@@ -898,7 +899,7 @@ class SimulationImpl implements Simulation {
 
   run(options: { readonly maxEvents?: number } = {}): void {
     const budget = options.maxEvents ?? this.maxEvents;
-    this.runLoop(() => {
+    this.runLoop('run()', () => {
       let processed = 0;
       while (this.queue.size > 0) {
         if (processed >= budget) {
@@ -918,7 +919,7 @@ class SimulationImpl implements Simulation {
   runFor(durationMs: number): void {
     this.checkDelay(durationMs, 'runFor duration');
     const end = this.time + durationMs;
-    this.runLoop(() => {
+    this.runLoop('runFor()', () => {
       while (this.queue.peekTime() <= end) this.processNext();
       this.time = end;
     });
@@ -926,7 +927,7 @@ class SimulationImpl implements Simulation {
 
   runUntil(predicate: () => boolean, options: RunUntilOptions = {}): number {
     const { start, deadline } = this.untilBounds(options);
-    return this.runLoop(() => {
+    return this.runLoop('runUntil()', () => {
       if (predicate()) return 0;
       for (;;) {
         const next = this.queue.peekTime();
@@ -940,24 +941,26 @@ class SimulationImpl implements Simulation {
   async runForAsync(durationMs: number): Promise<void> {
     this.checkDelay(durationMs, 'runForAsync duration');
     const end = this.time + durationMs;
-    await flushPromises();
-    while (this.queue.peekTime() <= end) {
-      this.step();
-      await flushPromises();
-    }
-    this.time = end;
+    await this.asyncLoop('runForAsync()', async () => {
+      while (this.queue.peekTime() <= end) {
+        this.drive(() => this.processNext());
+        await this.settle();
+      }
+      this.time = end;
+    });
   }
 
   async runUntilAsync(predicate: () => boolean, options: RunUntilOptions = {}): Promise<number> {
     const { start, deadline } = this.untilBounds(options);
-    await flushPromises();
-    if (predicate()) return 0;
-    for (;;) {
-      if (this.queue.peekTime() > deadline) throw this.untilFailure(this.queue.size === 0, start, deadline);
-      this.step();
-      await flushPromises();
-      if (predicate()) return this.time - start;
-    }
+    return this.asyncLoop('runUntilAsync()', async () => {
+      if (predicate()) return 0;
+      for (;;) {
+        if (this.queue.peekTime() > deadline) throw this.untilFailure(this.queue.size === 0, start, deadline);
+        this.drive(() => this.processNext());
+        await this.settle();
+        if (predicate()) return this.time - start;
+      }
+    });
   }
 
   private untilBounds(options: RunUntilOptions): { start: number; deadline: number } {
@@ -978,14 +981,67 @@ class SimulationImpl implements Simulation {
     });
   }
 
-  private runLoop<T>(body: () => T): T {
-    if (this.running) throw this.misuse('step/run called from inside a simulated event; schedule it instead');
+  /**
+   * Refuses a run call made while a run is in progress: from inside an event, or while an async
+   * run lets promise callbacks settle. Either would drive the same queue from two loops at once,
+   * and the outer one would then set the time back to its own end.
+   */
+  private checkNotRunning(what: string): void {
+    let message: string | undefined;
+    if (this.running) message = `${what} called from inside a simulated event; schedule it instead`;
+    else if (this.asyncRun !== undefined) {
+      message = `${what} called while ${this.asyncRun} is running the simulation (from a promise callback it let settle, or a second driver); await it first, or schedule the work with schedule()`;
+    }
+    if (message === undefined) return;
+    const error = this.misuse(message);
+    this.refused ??= error;
+    throw error;
+  }
+
+  /** Throws the refusal recorded during the run, if any; a run that failed otherwise drops it. */
+  private throwRefused(): void {
+    const error = this.refused;
+    if (error === undefined) return;
+    this.refused = undefined;
+    throw error;
+  }
+
+  private runLoop<T>(what: string, body: () => T): T {
+    this.checkNotRunning(what);
+    return this.drive(body);
+  }
+
+  private drive<T>(body: () => T): T {
     this.running = true;
+    let result: T;
     try {
-      return body();
+      result = body();
+    } catch (error) {
+      this.refused = undefined;
+      throw error;
     } finally {
       this.running = false;
     }
+    this.throwRefused();
+    return result;
+  }
+
+  private async asyncLoop<T>(what: string, body: () => Promise<T>): Promise<T> {
+    this.checkNotRunning(what);
+    this.asyncRun = what;
+    try {
+      await this.settle();
+      return await body();
+    } finally {
+      this.asyncRun = undefined;
+      this.refused = undefined;
+    }
+  }
+
+  /** Lets promise callbacks settle, then throws any run call they made that was refused. */
+  private async settle(): Promise<void> {
+    await flushPromises();
+    this.throwRefused();
   }
 
   addInvariant(name: string, check: () => boolean | string | void): void {

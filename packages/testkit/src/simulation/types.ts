@@ -182,7 +182,11 @@ export interface Simulation {
   restart(id: string): void;
   /** Runs `callback` after `delayMs` of virtual time (outside any node). */
   schedule(delayMs: number, callback: () => void): Timer;
-  /** Processes the next event; false when none is left. */
+  /**
+   * Processes the next event; false when none is left. This and the other run calls are refused
+   * (SimulationError `misuse`) while a run is in progress: from inside an event, from a promise
+   * callback an async run lets settle, or beside another async run.
+   */
   step(): boolean;
   /** Runs until no event is left; throws when the event budget runs out first. */
   run(options?: { readonly maxEvents?: number }): void;
