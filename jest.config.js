@@ -17,4 +17,7 @@ for (const group of workspaceGroups) {
 module.exports = {
   projects,
   maxWorkers: 2,
+  // A global option: jest ignores it in a project's config (the preset's), so it is set here.
+  // Real-socket, child-process and simulation tests need more than jest's 5 s under load.
+  testTimeout: 20_000,
 };

@@ -51,6 +51,8 @@ module.exports = {
   setupFilesAfterEnv: [path.join(__dirname, 'fast-check-seed.cjs')],
   // Real-socket and child-process tests clean up after themselves; a leak is a bug to find,
   // so jest is not told to force-exit.
+  // Applies when a package's jest runs on its own (npm test -w NAME); the root run over every
+  // workspace reads testTimeout from the root jest.config.js only.
   testTimeout: 20_000,
   // FOUNDATION_TEST_GROUP=others leaves out the cluster tests (see cluster-tests.cjs), which
   // npm test then runs one at a time.
