@@ -6,7 +6,7 @@
 import type { Random } from '@foundation/core';
 import type { HyParViewConfig } from './config';
 import { PeerSet } from './peer-set';
-import { EffectQueue } from './peer-service';
+import { EffectQueue, SeedRejoinSchedule } from './peer-service';
 import type { LeaveReason, PeerService, SeedRejoinOptions, ServiceEffect } from './peer-service';
 import type { HyParViewMessage, ServiceMessage } from './messages';
 import { RateLimiter } from './rate-limiter';
@@ -103,17 +103,8 @@ export class HyParViewCore implements PeerService {
   /** The id of the last NEIGHBOR or JOIN request sent. */
   private requestIds = 0;
   private shuffleSent: { nodes: string[]; deadline: number } | undefined;
-  private readonly seedRejoinOptions: SeedRejoinOptions | undefined;
-  /** Draws of the seed rejoin, apart from the protocol's, so that turning it on or off leaves the rest of a seeded run as it was. */
-  private readonly rejoinRandom: Random;
-  private nextSeedRejoinAt = Number.POSITIVE_INFINITY;
-  /**
-   * Whether this node is known to share an overlay with one of its seeds: a seed accepted its
-   * JOIN, or a seed is among its neighbours. Until then it may have formed an overlay apart (it
-   * started with no seed, or others joined it while its seeds were unreachable), so it asks its
-   * seeds every rejoin interval rather than with the cluster-wide probability.
-   */
-  private seedReached = false;
+  /** Seed rejoins (see `seedRejoin`); a seed is reached when it accepts this node's JOIN or is among its neighbours. */
+  private readonly rejoinSchedule: SeedRejoinSchedule;
   private readonly counters: HyParViewStats = {
     joinsAccepted: 0,
     joinsRateLimited: 0,
@@ -143,8 +134,7 @@ export class HyParViewCore implements PeerService {
     this.passive = new PeerSet(options.config.passiveViewSize);
     this.joinLimiter = new RateLimiter(options.config.joinRatePerSecond, options.config.joinBurst);
     this.forwardJoinLimiter = new RateLimiter(options.config.forwardJoinRatePerSecond, options.config.forwardJoinBurst);
-    this.seedRejoinOptions = options.seedRejoin !== undefined && options.seedRejoin.intervalMs > 0 ? options.seedRejoin : undefined;
-    this.rejoinRandom = options.random.fork('seed-rejoin');
+    this.rejoinSchedule = new SeedRejoinSchedule(options.seedRejoin, options.random);
   }
 
   // ---- views ------------------------------------------------------------------------------
@@ -206,7 +196,7 @@ export class HyParViewCore implements PeerService {
     this.updateSeeds(contacts, now);
     // A remembered view is the cluster this node belonged to (a restart, a topology switch):
     // rejoining through the seeds is then the cluster-wide occasional one, not a retry.
-    this.seedReached = true;
+    this.rejoinSchedule.reached = true;
     this.start(now);
     for (const peer of view.passive ?? []) this.addPassive(peer);
     for (const peer of (view.active ?? []).slice(0, this.config.activeViewSize)) {
@@ -226,17 +216,13 @@ export class HyParViewCore implements PeerService {
     this.started = true;
     // Shuffles start at a random offset so that nodes started together do not shuffle in step.
     this.nextShuffleAt = now + this.random.float() * this.config.shuffleIntervalMs;
-    if (this.seedRejoinOptions !== undefined) this.nextSeedRejoinAt = now + this.rejoinRandom.float() * this.seedRejoinOptions.intervalMs;
+    this.rejoinSchedule.start(now);
   }
 
   updateSeeds(seeds: readonly string[], now: number): void {
     const hadSeeds = this.seeds.length > 0;
     this.seeds = seeds.filter((seed) => seed !== this.self);
-    // Started with no seed (none configured yet, DNS not answering), this node took itself for
-    // the first of the cluster; others may have joined it since. Its first seeds are asked at once.
-    if (!hadSeeds && this.seeds.length > 0 && this.started && !this.stopped && !this.seedReached && this.seedRejoinOptions !== undefined) {
-      this.nextSeedRejoinAt = Math.min(this.nextSeedRejoinAt, now);
-    }
+    this.rejoinSchedule.seedsChanged(hadSeeds, this.seeds.length > 0, now);
   }
 
   /** Leaving: DISCONNECT (not alive) to every active peer, so they drop this node from both views. */
@@ -254,7 +240,7 @@ export class HyParViewCore implements PeerService {
     this.stopped = true;
     this.nextShuffleAt = Number.POSITIVE_INFINITY;
     this.nextJoinAt = Number.POSITIVE_INFINITY;
-    this.nextSeedRejoinAt = Number.POSITIVE_INFINITY;
+    this.rejoinSchedule.stop();
   }
 
   // ---- inputs -------------------------------------------------------------------------------
@@ -377,7 +363,7 @@ export class HyParViewCore implements PeerService {
     const waiting = this.pending.get(from);
     const pending = waiting !== undefined && (id === undefined || id === waiting.id) ? waiting : undefined;
     if (pending !== undefined) this.pending.delete(from);
-    if (accepted && pending?.kind === 'join') this.seedReached = true;
+    if (accepted && pending?.kind === 'join') this.rejoinSchedule.reached = true;
     this.wantPromotion();
     if (!accepted) {
       if (pending === undefined) return;
@@ -503,12 +489,12 @@ export class HyParViewCore implements PeerService {
       this.shuffle(now);
       this.nextShuffleAt = now + this.config.shuffleIntervalMs;
     }
-    if (now >= this.nextSeedRejoinAt) this.seedRejoin(now);
+    if (this.rejoinSchedule.due(now)) this.seedRejoin(now);
   }
 
   nextTick(): number {
     if (this.stopped || !this.started) return Number.POSITIVE_INFINITY;
-    let next = Math.min(this.nextShuffleAt, this.promotionAt, this.nextSeedRejoinAt);
+    let next = Math.min(this.nextShuffleAt, this.promotionAt, this.rejoinSchedule.nextAt);
     if (this.pending.size > 0) for (const pending of this.pending.values()) if (pending.deadline < next) next = pending.deadline;
     if (this.shuffleSent !== undefined && this.shuffleSent.deadline < next) next = this.shuffleSent.deadline;
     if (this.active.size === 0 && this.passive.size === 0 && this.seeds.length > 0 && this.nextJoinAt < next) next = this.nextJoinAt;
@@ -559,28 +545,25 @@ export class HyParViewCore implements PeerService {
    * walks spread this node there, which the shuffles then mix. Every interval, a node sends one
    * with probability 1/n for an overlay of about n nodes, so an overlay sends about one per
    * interval whatever its size (and one that merged stays at about one: the estimate follows).
-   * A node not known to share an overlay with any seed (see `seedReached`) asks every interval.
+   * A node not known to share an overlay with any seed (see `SeedRejoinSchedule.reached`) asks
+   * every interval. Called when the schedule says a rejoin is due.
    */
   private seedRejoin(now: number): void {
-    const options = this.seedRejoinOptions!;
-    this.nextSeedRejoinAt = now + options.intervalMs;
+    const schedule = this.rejoinSchedule;
     // A node without neighbours is joining or promoting already.
     if (this.active.size === 0 || this.seeds.length === 0) return;
-    if (!this.seedReached) {
+    if (!schedule.reached) {
       for (const seed of this.seeds) {
         if (this.active.has(seed)) {
-          this.seedReached = true;
+          schedule.reached = true;
           break;
         }
       }
     }
-    if (this.seedReached) {
-      const size = options.clusterSize();
-      if (size === undefined || !Number.isFinite(size) || this.rejoinRandom.float() * Math.max(1, size) >= 1) return;
-    }
+    if (!schedule.chance((size) => Math.max(1, size))) return;
     const candidates = this.seeds.filter((seed) => !this.active.has(seed) && !this.passive.has(seed) && !this.pending.has(seed));
     if (candidates.length === 0) return;
-    const contact = this.rejoinRandom.pick(candidates);
+    const contact = schedule.pick(candidates);
     this.counters.seedRejoins += 1;
     const id = this.nextRequestId();
     this.pending.set(contact, { kind: 'join', deadline: now + this.config.neighborRequestTimeoutMs, id });
