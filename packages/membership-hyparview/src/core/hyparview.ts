@@ -102,7 +102,10 @@ export class HyParViewCore implements PeerService {
   private starvedRefusals = 0;
   /** The id of the last NEIGHBOR or JOIN request sent. */
   private requestIds = 0;
-  private shuffleSent: { nodes: string[]; deadline: number } | undefined;
+  /** The outstanding shuffle: what it sent away, until when a reply is taken, and the id the reply must echo. */
+  private shuffleSent: { nodes: string[]; deadline: number; id: number } | undefined;
+  /** Shuffle ids, apart from the protocol's draws (a seeded run's other draws stay as they were); unguessable with crypto randomness. */
+  private readonly shuffleIds: Random;
   /** Seed rejoins (see `seedRejoin`); a seed is reached when it accepts this node's JOIN or is among its neighbours. */
   private readonly rejoinSchedule: SeedRejoinSchedule;
   private readonly counters: HyParViewStats = {
@@ -135,6 +138,7 @@ export class HyParViewCore implements PeerService {
     this.joinLimiter = new RateLimiter(options.config.joinRatePerSecond, options.config.joinBurst);
     this.forwardJoinLimiter = new RateLimiter(options.config.forwardJoinRatePerSecond, options.config.forwardJoinBurst);
     this.rejoinSchedule = new SeedRejoinSchedule(options.seedRejoin, options.random);
+    this.shuffleIds = options.random.fork('shuffle-id');
   }
 
   // ---- views ------------------------------------------------------------------------------
@@ -269,10 +273,10 @@ export class HyParViewCore implements PeerService {
         this.onDisconnect(from, typed.alive);
         return;
       case 'shuffle':
-        this.onShuffle(from, typed.origin, typed.ttl, typed.nodes);
+        this.onShuffle(from, typed.origin, typed.ttl, typed.nodes, typed.id);
         return;
       case 'shuffle-reply':
-        this.onShuffleReply(typed.nodes, now);
+        this.onShuffleReply(typed.nodes, typed.id, now);
         return;
       default:
         return;
@@ -407,9 +411,10 @@ export class HyParViewCore implements PeerService {
   /**
    * §4.5 SHUFFLE: a walk of at most `shuffleRandomWalkLength` hops; the node where it ends (time
    * to live spent, or no other neighbour) answers the origin with as many passive entries and
-   * both integrate what they received.
+   * both integrate what they received. The shuffle's id (absent from an earlier version's) goes
+   * along the walk and back with the reply.
    */
-  private onShuffle(from: string, origin: string, ttl: number, nodes: readonly string[]): void {
+  private onShuffle(from: string, origin: string, ttl: number, nodes: readonly string[], id: number | undefined): void {
     if (origin === this.self) {
       this.counters.selfReferences += 1;
       return;
@@ -418,19 +423,26 @@ export class HyParViewCore implements PeerService {
     if (remaining > 0 && this.active.size > 1) {
       const next = this.active.random(this.random, from, origin);
       if (next !== undefined) {
-        this.send(next, { type: 'shuffle', epoch: this.epoch, origin, ttl: remaining, nodes }, false);
+        this.send(next, id === undefined ? { type: 'shuffle', epoch: this.epoch, origin, ttl: remaining, nodes } : { type: 'shuffle', epoch: this.epoch, origin, ttl: remaining, nodes, id }, false);
         return;
       }
     }
     this.counters.shufflesAccepted += 1;
     const reply = this.passive.sample(this.random, nodes.length, origin);
-    this.send(origin, { type: 'shuffle-reply', epoch: this.epoch, nodes: reply }, false);
+    this.send(origin, id === undefined ? { type: 'shuffle-reply', epoch: this.epoch, nodes: reply } : { type: 'shuffle-reply', epoch: this.epoch, nodes: reply, id }, false);
     this.integrate(nodes, reply);
   }
 
-  private onShuffleReply(nodes: readonly string[], now: number): void {
+  /**
+   * Only the answer to the outstanding shuffle is integrated: one that echoes its id, before its
+   * deadline, once. The walk's end is any node along it, so the sender cannot be checked; the id
+   * is what only the walk's nodes know. Anything else (no shuffle out, a late answer, no id or
+   * another one: a forgery, or a node of an earlier version that dropped the id) leaves the
+   * views alone and keeps the shuffle waiting for its real answer.
+   */
+  private onShuffleReply(nodes: readonly string[], id: number | undefined, now: number): void {
     const sent = this.shuffleSent;
-    if (sent === undefined || sent.deadline < now) {
+    if (sent === undefined || sent.deadline < now || id !== sent.id) {
       this.counters.shuffleRepliesUnsolicited += 1;
       return;
     }
@@ -662,8 +674,9 @@ export class HyParViewCore implements PeerService {
       ...this.passive.sample(this.random, this.config.shufflePassiveCount),
     ];
     this.counters.shufflesSent += 1;
-    this.shuffleSent = { nodes: nodes.slice(1), deadline: now + this.config.shuffleIntervalMs };
-    this.send(target, { type: 'shuffle', epoch: this.epoch, origin: this.self, ttl: this.config.shuffleRandomWalkLength, nodes }, false);
+    const id = this.shuffleIds.uint32();
+    this.shuffleSent = { nodes: nodes.slice(1), deadline: now + this.config.shuffleIntervalMs, id };
+    this.send(target, { type: 'shuffle', epoch: this.epoch, origin: this.self, ttl: this.config.shuffleRandomWalkLength, nodes, id }, false);
   }
 
   // ---- view changes -------------------------------------------------------------------------
