@@ -8,7 +8,7 @@ import type { Random } from '@foundation/core';
 import type { ClientServerConfig } from './config';
 import type { ClientServerMessage, ServiceMessage } from './messages';
 import { PeerSet } from './peer-set';
-import { EffectQueue } from './peer-service';
+import { EffectQueue, SeedRejoinSchedule } from './peer-service';
 import type { PeerService, SeedRejoinOptions, ServiceEffect } from './peer-service';
 
 export const SERVERS_TOPIC = '$servers';
@@ -73,12 +73,8 @@ export class ClientServerCore implements PeerService {
   private startedAt = 0;
   private nextAnnounceAt = Number.POSITIVE_INFINITY;
   private nextHelloAt = Number.POSITIVE_INFINITY;
-  private readonly seedRejoinOptions: SeedRejoinOptions | undefined;
-  /** Draws of the seed rejoin, apart from the service's own. */
-  private readonly rejoinRandom: Random;
-  private nextSeedRejoinAt = Number.POSITIVE_INFINITY;
-  /** Whether a seed has answered this node's hello (it then knows the seed's servers). */
-  private seedReached = false;
+  /** Seed rejoins (see `seedRejoin`); a seed is reached when it answers this node's hello (it then knows the seed's servers). */
+  private readonly rejoinSchedule: SeedRejoinSchedule;
   private readonly counters = { attachesAccepted: 0, attachesRefused: 0, serverFailures: 0, selfPromotions: 0, announcements: 0, seedRejoins: 0 };
 
   constructor(options: ClientServerOptions) {
@@ -92,8 +88,7 @@ export class ClientServerCore implements PeerService {
     this.clients = new PeerSet(options.config.maxClientsPerServer);
     // One more than k: a better server is attached before the worst one is let go.
     this.attached = new PeerSet(options.config.serversPerClient + 1);
-    this.seedRejoinOptions = options.seedRejoin !== undefined && options.seedRejoin.intervalMs > 0 ? options.seedRejoin : undefined;
-    this.rejoinRandom = options.random.fork('seed-rejoin');
+    this.rejoinSchedule = new SeedRejoinSchedule(options.seedRejoin, options.random);
   }
 
   get role(): 'server' | 'client' {
@@ -146,7 +141,7 @@ export class ClientServerCore implements PeerService {
     if (this.isServerRole) this.nextAnnounceAt = now;
     for (const contact of this.random.sample(this.seeds, 3)) this.hello(contact, now);
     if (!this.isServerRole) this.nextHelloAt = now + this.config.announceIntervalMs;
-    if (this.seedRejoinOptions !== undefined) this.nextSeedRejoinAt = now + this.rejoinRandom.float() * this.seedRejoinOptions.intervalMs;
+    this.rejoinSchedule.start(now);
     this.tick(now);
   }
 
@@ -154,9 +149,7 @@ export class ClientServerCore implements PeerService {
     const hadSeeds = this.seeds.length > 0;
     this.seeds = seeds.filter((seed) => seed !== this.self);
     // Started with no seed known, this node may have made a cluster of its own: its first seeds are asked at once.
-    if (!hadSeeds && this.seeds.length > 0 && this.started && !this.stopped && !this.seedReached && this.seedRejoinOptions !== undefined) {
-      this.nextSeedRejoinAt = Math.min(this.nextSeedRejoinAt, now);
-    }
+    this.rejoinSchedule.seedsChanged(hadSeeds, this.seeds.length > 0, now);
   }
 
   /** A server announcement heard on the `$servers` topic. */
@@ -183,7 +176,7 @@ export class ClientServerCore implements PeerService {
     this.stopped = true;
     this.nextAnnounceAt = Number.POSITIVE_INFINITY;
     this.nextHelloAt = Number.POSITIVE_INFINITY;
-    this.nextSeedRejoinAt = Number.POSITIVE_INFINITY;
+    this.rejoinSchedule.stop();
   }
 
   receive(from: string, message: ServiceMessage, now: number): void {
@@ -194,7 +187,7 @@ export class ClientServerCore implements PeerService {
         this.send(from, { type: 'cs-servers', epoch: this.epoch, servers: this.serverList() }, false);
         return;
       case 'cs-servers':
-        if (this.pending.delete(from) && this.seeds.includes(from)) this.seedReached = true;
+        if (this.pending.delete(from) && this.seeds.includes(from)) this.rejoinSchedule.reached = true;
         for (const server of typed.servers) this.learnServer(server, now);
         this.tick(now);
         return;
@@ -273,7 +266,7 @@ export class ClientServerCore implements PeerService {
       this.servers.delete(peer);
     }
     for (const [peer, until] of this.refusedUntil) if (until <= now) this.refusedUntil.delete(peer);
-    if (now >= this.nextSeedRejoinAt) this.seedRejoin(now);
+    if (this.rejoinSchedule.due(now)) this.seedRejoin(now);
     // Servers unheard of for three announcement periods are forgotten (not the ones linked to).
     for (const [server, info] of this.servers) {
       if (now - info.lastSeen > 3 * this.config.announceIntervalMs && !this.isNeighbor(server) && !this.pending.has(server)) this.servers.delete(server);
@@ -311,7 +304,7 @@ export class ClientServerCore implements PeerService {
 
   nextTick(): number {
     if (this.stopped || !this.started) return Number.POSITIVE_INFINITY;
-    let next = Math.min(this.nextAnnounceAt, this.nextHelloAt, this.nextSeedRejoinAt);
+    let next = Math.min(this.nextAnnounceAt, this.nextHelloAt, this.rejoinSchedule.nextAt);
     for (const deadline of this.pending.values()) if (deadline < next) next = deadline;
     for (const until of this.refusedUntil.values()) if (until < next) next = until;
     return next;
@@ -324,20 +317,15 @@ export class ClientServerCore implements PeerService {
    * this server then attaches to, and the meshes (and announcements, and broadcasts) join. Each
    * server asks with probability 1 / the server count the size estimate calls for, so a cluster
    * sends about one per interval; a server that no seed has answered yet asks every interval.
-   * Clients follow the servers' announcements.
+   * Clients follow the servers' announcements. Called when the schedule says a rejoin is due.
    */
   private seedRejoin(now: number): void {
-    const options = this.seedRejoinOptions!;
-    this.nextSeedRejoinAt = now + options.intervalMs;
     if (!this.isServerRole || this.seeds.length === 0) return;
-    if (this.seedReached) {
-      const size = options.clusterSize();
-      if (size === undefined || !Number.isFinite(size) || this.rejoinRandom.float() * targetServerCount(size, this.config) >= 1) return;
-    }
+    if (!this.rejoinSchedule.chance((size) => targetServerCount(size, this.config))) return;
     const candidates = this.seeds.filter((seed) => !this.isNeighbor(seed) && !this.pending.has(seed));
     if (candidates.length === 0) return;
     this.counters.seedRejoins += 1;
-    this.hello(this.rejoinRandom.pick(candidates), now);
+    this.hello(this.rejoinSchedule.pick(candidates), now);
   }
 
   private becomeServer(now: number): void {

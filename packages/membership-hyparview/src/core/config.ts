@@ -75,6 +75,20 @@ export interface PlumtreeConfig {
   /** GRAFT requests accepted per source per second, and the burst. Ours: 200/s, burst 400. */
   readonly graftRatePerSecond: number;
   readonly graftBurst: number;
+  /**
+   * A stored message is sent to the same peer in answer to GRAFTs at most once per this long: a
+   * repeat (the same id twice in one GRAFT included) is refused. Forgotten for a peer when its
+   * link goes down (answers in flight may have been lost). 0 turns the check off. Ours: LAN 5 s,
+   * local 1 s (at most the anti-entropy interval, whose digests may lead to a second GRAFT).
+   */
+  readonly graftRepeatMs: number;
+  /**
+   * Stored messages sent in answer to GRAFTs per peer per second, and the burst: what one peer can
+   * make this node send, however many GRAFTs and ids it sends. The burst should hold a GRAFT's
+   * 1,024 ids, so a new neighbour's repair is served at once. Ours: 1,000/s, burst 2,048.
+   */
+  readonly graftPayloadRatePerSecond: number;
+  readonly graftPayloadBurst: number;
 }
 
 export interface FailureDetectionConfig {
@@ -218,6 +232,9 @@ const LAN: MembershipConfig = {
     maxPayloadBytes: 1024 * 1024,
     graftRatePerSecond: 200,
     graftBurst: 400,
+    graftRepeatMs: 5_000,
+    graftPayloadRatePerSecond: 1_000,
+    graftPayloadBurst: 2_048,
   },
   failureDetection: {
     heartbeatIntervalMs: 1_000,
@@ -271,7 +288,7 @@ const LOCAL: MembershipConfig = {
     promotionBackoffMaxMs: 2_000,
     joinRetryMs: 500,
   },
-  plumtree: { ...LAN.plumtree, ihaveTimeoutMs: 60, graftTimeoutMs: 30, lazyPushIntervalMs: 10, antiEntropyIntervalMs: 1_000, maxStoredBytes: 8 * 1024 * 1024 },
+  plumtree: { ...LAN.plumtree, ihaveTimeoutMs: 60, graftTimeoutMs: 30, lazyPushIntervalMs: 10, antiEntropyIntervalMs: 1_000, maxStoredBytes: 8 * 1024 * 1024, graftRepeatMs: 1_000 },
   failureDetection: {
     ...LAN.failureDetection,
     heartbeatIntervalMs: 100,
@@ -433,6 +450,9 @@ export function resolveConfig(overrides: DeepPartial<MembershipConfig> | undefin
     ['maxPayloadBytes', 1, true],
     ['graftRatePerSecond', 0, false],
     ['graftBurst', 1, false],
+    ['graftRepeatMs', 0, false],
+    ['graftPayloadRatePerSecond', 0, false],
+    ['graftPayloadBurst', 1, false],
   ]);
   if (!Array.isArray(p.antiEntropyTopics) || p.antiEntropyTopics.some((topic) => typeof topic !== 'string')) {
     throw new MembershipConfigError('plumtree.antiEntropyTopics', 'must be an array of topic names');

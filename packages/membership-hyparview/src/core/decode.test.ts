@@ -42,7 +42,12 @@ describe('decodeMembershipMessage', () => {
     expect(decodeMembershipMessage({ type: 'neighbor', epoch: 0, priority: 'low', id: 4_294_967_295 }, limits, stats)).toEqual({ type: 'neighbor', epoch: 0, priority: 'low', id: 4_294_967_295 });
     expect(decodeMembershipMessage({ type: 'neighbor-reply', epoch: 1, accepted: false }, limits, stats)).toStrictEqual({ type: 'neighbor-reply', epoch: 1, accepted: false });
     expect(decodeMembershipMessage({ type: 'join', epoch: 0, id: 3 }, limits, stats)).toEqual({ type: 'join', epoch: 0, id: 3 });
+    expect(decodeMembershipMessage({ type: 'shuffle', epoch: 0, origin: 'o', ttl: 2, nodes: ['o'], id: 9 }, limits, stats)).toEqual({ type: 'shuffle', epoch: 0, origin: 'o', ttl: 2, nodes: ['o'], id: 9 });
+    expect(decodeMembershipMessage({ type: 'shuffle-reply', epoch: 0, nodes: ['a'], id: 9 }, limits, stats)).toEqual({ type: 'shuffle-reply', epoch: 0, nodes: ['a'], id: 9 });
+    expect(decodeMembershipMessage({ type: 'shuffle-reply', epoch: 0, nodes: ['a'] }, limits, stats)).toStrictEqual({ type: 'shuffle-reply', epoch: 0, nodes: ['a'] });
     expect(stats.malformed).toBe(0);
+    expect(decodeMembershipMessage({ type: 'shuffle-reply', epoch: 0, nodes: ['a'], id: 'guess' }, limits, stats)).toBeUndefined();
+    expect(stats.malformed).toBe(1);
   });
 
   it('cuts shuffle lists to ka + kp + 1 entries and drops duplicates', () => {

@@ -196,16 +196,20 @@ function membershipFields(input: Typed, limits: DecodeLimits, stats: DecodeStats
     }
     case 'disconnect':
       return { type: 'disconnect', epoch: integer(input.epoch, MAX_EPOCH), alive: boolean(input.alive) };
-    case 'shuffle':
-      return {
-        type: 'shuffle',
-        epoch: integer(input.epoch, MAX_EPOCH),
-        origin: nodeId(input.origin, limits),
-        ttl: integer(input.ttl, MAX_TTL),
-        nodes: nodeList(input.nodes, limits.maxShuffleNodes, limits, stats),
-      };
-    case 'shuffle-reply':
-      return { type: 'shuffle-reply', epoch: integer(input.epoch, MAX_EPOCH), nodes: nodeList(input.nodes, limits.maxShuffleNodes, limits, stats) };
+    case 'shuffle': {
+      const epoch = integer(input.epoch, MAX_EPOCH);
+      const origin = nodeId(input.origin, limits);
+      const ttl = integer(input.ttl, MAX_TTL);
+      const nodes = nodeList(input.nodes, limits.maxShuffleNodes, limits, stats);
+      const id = requestId(input.id);
+      return id === undefined ? { type: 'shuffle', epoch, origin, ttl, nodes } : { type: 'shuffle', epoch, origin, ttl, nodes, id };
+    }
+    case 'shuffle-reply': {
+      const epoch = integer(input.epoch, MAX_EPOCH);
+      const nodes = nodeList(input.nodes, limits.maxShuffleNodes, limits, stats);
+      const id = requestId(input.id);
+      return id === undefined ? { type: 'shuffle-reply', epoch, nodes } : { type: 'shuffle-reply', epoch, nodes, id };
+    }
     case 'mesh-join':
       return { type: 'mesh-join', epoch: integer(input.epoch, MAX_EPOCH) };
     case 'mesh-members':

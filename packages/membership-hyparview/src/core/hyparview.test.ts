@@ -452,7 +452,7 @@ describe('HyParView §4.5: shuffle', () => {
     node.tick(200);
     const shuffle = sentOfType(node.takeEffects(), 'shuffle')[0]!;
     const sentPassive = shuffle.message.nodes.filter((peer) => peer.startsWith('p'));
-    node.receive('far', { type: 'shuffle-reply', epoch: 0, nodes: ['n1', 'n2'] }, 250);
+    node.receive('far', { type: 'shuffle-reply', epoch: 0, nodes: ['n1', 'n2'], id: shuffle.message.id! }, 250);
     expect(node.passiveView()).toHaveLength(4);
     expect(node.passiveView()).toEqual(expect.arrayContaining(['n1', 'n2']));
     const evicted = ['p1', 'p2', 'p3', 'p4'].filter((peer) => !node.passiveView().includes(peer));
@@ -465,6 +465,39 @@ describe('HyParView §4.5: shuffle', () => {
     node.receive('evil', { type: 'shuffle-reply', epoch: 0, nodes: ['e1', 'e2', 'e3'] }, 1);
     expect(node.passiveView()).toEqual([]);
     expect(node.stats().shuffleRepliesUnsolicited).toBe(1);
+  });
+
+  it('a SHUFFLE_REPLY that does not echo the outstanding shuffle\'s id is ignored, and leaves the shuffle waiting for its answer', () => {
+    const node = withPassive(core({ shuffleIntervalMs: 1_000 }), ['p1', 'p2']);
+    withActive(node, ['a']);
+    node.tick(2_000);
+    const shuffle = sentOfType(node.takeEffects(), 'shuffle')[0]!.message;
+    const before = node.passiveView();
+    // While the shuffle is outstanding, a peer that saw nothing of its walk answers first: with
+    // no id (an earlier version's reply, or a forgery), and with a guessed one.
+    node.receive('evil', { type: 'shuffle-reply', epoch: 0, nodes: ['e1', 'e2', 'e3'] }, 2_001);
+    node.receive('evil', { type: 'shuffle-reply', epoch: 0, nodes: ['e4', 'e5'], id: (shuffle.id! + 1) >>> 0 }, 2_002);
+    expect(node.passiveView()).toEqual(before);
+    expect(node.stats().shuffleRepliesUnsolicited).toBe(2);
+    expect(shuffle.id).toEqual(expect.any(Number));
+    // The node where the walk ended answers with the id: integrated, and only once.
+    node.receive('far', { type: 'shuffle-reply', epoch: 0, nodes: ['n1'], id: shuffle.id! }, 2_050);
+    expect(node.passiveView()).toContain('n1');
+    node.receive('far', { type: 'shuffle-reply', epoch: 0, nodes: ['n2'], id: shuffle.id! }, 2_060);
+    expect(node.passiveView()).not.toContain('n2');
+    expect(node.stats().shuffleRepliesUnsolicited).toBe(3);
+  });
+
+  it('the shuffle id travels with the walk and the node where it ends echoes it', () => {
+    const forwarder = withActive(core(), ['a', 'b', 'c']);
+    forwarder.receive('a', { type: 'shuffle', epoch: 0, origin: 'o', ttl: 4, nodes: ['o', 'x'], id: 77 }, 1);
+    expect(sentOfType(forwarder.takeEffects(), 'shuffle')[0]!.message.id).toBe(77);
+    const end = withActive(core(), ['a']);
+    end.receive('a', { type: 'shuffle', epoch: 0, origin: 'o', ttl: 1, nodes: ['o', 'x'], id: 77 }, 1);
+    expect(sentOfType(end.takeEffects(), 'shuffle-reply')[0]!.message).toMatchObject({ id: 77 });
+    // A walk from an earlier version has no id, and neither has its answer.
+    end.receive('a', { type: 'shuffle', epoch: 0, origin: 'o2', ttl: 1, nodes: ['o2'] }, 2);
+    expect(sentOfType(end.takeEffects(), 'shuffle-reply')[0]!.message).not.toHaveProperty('id');
   });
 });
 

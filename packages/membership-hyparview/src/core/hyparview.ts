@@ -6,7 +6,7 @@
 import type { Random } from '@foundation/core';
 import type { HyParViewConfig } from './config';
 import { PeerSet } from './peer-set';
-import { EffectQueue } from './peer-service';
+import { EffectQueue, SeedRejoinSchedule } from './peer-service';
 import type { LeaveReason, PeerService, SeedRejoinOptions, ServiceEffect } from './peer-service';
 import type { HyParViewMessage, ServiceMessage } from './messages';
 import { RateLimiter } from './rate-limiter';
@@ -102,18 +102,12 @@ export class HyParViewCore implements PeerService {
   private starvedRefusals = 0;
   /** The id of the last NEIGHBOR or JOIN request sent. */
   private requestIds = 0;
-  private shuffleSent: { nodes: string[]; deadline: number } | undefined;
-  private readonly seedRejoinOptions: SeedRejoinOptions | undefined;
-  /** Draws of the seed rejoin, apart from the protocol's, so that turning it on or off leaves the rest of a seeded run as it was. */
-  private readonly rejoinRandom: Random;
-  private nextSeedRejoinAt = Number.POSITIVE_INFINITY;
-  /**
-   * Whether this node is known to share an overlay with one of its seeds: a seed accepted its
-   * JOIN, or a seed is among its neighbours. Until then it may have formed an overlay apart (it
-   * started with no seed, or others joined it while its seeds were unreachable), so it asks its
-   * seeds every rejoin interval rather than with the cluster-wide probability.
-   */
-  private seedReached = false;
+  /** The outstanding shuffle: what it sent away, until when a reply is taken, and the id the reply must echo. */
+  private shuffleSent: { nodes: string[]; deadline: number; id: number } | undefined;
+  /** Shuffle ids, apart from the protocol's draws (a seeded run's other draws stay as they were); unguessable with crypto randomness. */
+  private readonly shuffleIds: Random;
+  /** Seed rejoins (see `seedRejoin`); a seed is reached when it accepts this node's JOIN or is among its neighbours. */
+  private readonly rejoinSchedule: SeedRejoinSchedule;
   private readonly counters: HyParViewStats = {
     joinsAccepted: 0,
     joinsRateLimited: 0,
@@ -143,8 +137,8 @@ export class HyParViewCore implements PeerService {
     this.passive = new PeerSet(options.config.passiveViewSize);
     this.joinLimiter = new RateLimiter(options.config.joinRatePerSecond, options.config.joinBurst);
     this.forwardJoinLimiter = new RateLimiter(options.config.forwardJoinRatePerSecond, options.config.forwardJoinBurst);
-    this.seedRejoinOptions = options.seedRejoin !== undefined && options.seedRejoin.intervalMs > 0 ? options.seedRejoin : undefined;
-    this.rejoinRandom = options.random.fork('seed-rejoin');
+    this.rejoinSchedule = new SeedRejoinSchedule(options.seedRejoin, options.random);
+    this.shuffleIds = options.random.fork('shuffle-id');
   }
 
   // ---- views ------------------------------------------------------------------------------
@@ -206,7 +200,7 @@ export class HyParViewCore implements PeerService {
     this.updateSeeds(contacts, now);
     // A remembered view is the cluster this node belonged to (a restart, a topology switch):
     // rejoining through the seeds is then the cluster-wide occasional one, not a retry.
-    this.seedReached = true;
+    this.rejoinSchedule.reached = true;
     this.start(now);
     for (const peer of view.passive ?? []) this.addPassive(peer);
     for (const peer of (view.active ?? []).slice(0, this.config.activeViewSize)) {
@@ -226,17 +220,13 @@ export class HyParViewCore implements PeerService {
     this.started = true;
     // Shuffles start at a random offset so that nodes started together do not shuffle in step.
     this.nextShuffleAt = now + this.random.float() * this.config.shuffleIntervalMs;
-    if (this.seedRejoinOptions !== undefined) this.nextSeedRejoinAt = now + this.rejoinRandom.float() * this.seedRejoinOptions.intervalMs;
+    this.rejoinSchedule.start(now);
   }
 
   updateSeeds(seeds: readonly string[], now: number): void {
     const hadSeeds = this.seeds.length > 0;
     this.seeds = seeds.filter((seed) => seed !== this.self);
-    // Started with no seed (none configured yet, DNS not answering), this node took itself for
-    // the first of the cluster; others may have joined it since. Its first seeds are asked at once.
-    if (!hadSeeds && this.seeds.length > 0 && this.started && !this.stopped && !this.seedReached && this.seedRejoinOptions !== undefined) {
-      this.nextSeedRejoinAt = Math.min(this.nextSeedRejoinAt, now);
-    }
+    this.rejoinSchedule.seedsChanged(hadSeeds, this.seeds.length > 0, now);
   }
 
   /** Leaving: DISCONNECT (not alive) to every active peer, so they drop this node from both views. */
@@ -254,7 +244,7 @@ export class HyParViewCore implements PeerService {
     this.stopped = true;
     this.nextShuffleAt = Number.POSITIVE_INFINITY;
     this.nextJoinAt = Number.POSITIVE_INFINITY;
-    this.nextSeedRejoinAt = Number.POSITIVE_INFINITY;
+    this.rejoinSchedule.stop();
   }
 
   // ---- inputs -------------------------------------------------------------------------------
@@ -283,10 +273,10 @@ export class HyParViewCore implements PeerService {
         this.onDisconnect(from, typed.alive);
         return;
       case 'shuffle':
-        this.onShuffle(from, typed.origin, typed.ttl, typed.nodes);
+        this.onShuffle(from, typed.origin, typed.ttl, typed.nodes, typed.id);
         return;
       case 'shuffle-reply':
-        this.onShuffleReply(typed.nodes, now);
+        this.onShuffleReply(typed.nodes, typed.id, now);
         return;
       default:
         return;
@@ -377,7 +367,7 @@ export class HyParViewCore implements PeerService {
     const waiting = this.pending.get(from);
     const pending = waiting !== undefined && (id === undefined || id === waiting.id) ? waiting : undefined;
     if (pending !== undefined) this.pending.delete(from);
-    if (accepted && pending?.kind === 'join') this.seedReached = true;
+    if (accepted && pending?.kind === 'join') this.rejoinSchedule.reached = true;
     this.wantPromotion();
     if (!accepted) {
       if (pending === undefined) return;
@@ -421,9 +411,10 @@ export class HyParViewCore implements PeerService {
   /**
    * §4.5 SHUFFLE: a walk of at most `shuffleRandomWalkLength` hops; the node where it ends (time
    * to live spent, or no other neighbour) answers the origin with as many passive entries and
-   * both integrate what they received.
+   * both integrate what they received. The shuffle's id (absent from an earlier version's) goes
+   * along the walk and back with the reply.
    */
-  private onShuffle(from: string, origin: string, ttl: number, nodes: readonly string[]): void {
+  private onShuffle(from: string, origin: string, ttl: number, nodes: readonly string[], id: number | undefined): void {
     if (origin === this.self) {
       this.counters.selfReferences += 1;
       return;
@@ -432,19 +423,26 @@ export class HyParViewCore implements PeerService {
     if (remaining > 0 && this.active.size > 1) {
       const next = this.active.random(this.random, from, origin);
       if (next !== undefined) {
-        this.send(next, { type: 'shuffle', epoch: this.epoch, origin, ttl: remaining, nodes }, false);
+        this.send(next, id === undefined ? { type: 'shuffle', epoch: this.epoch, origin, ttl: remaining, nodes } : { type: 'shuffle', epoch: this.epoch, origin, ttl: remaining, nodes, id }, false);
         return;
       }
     }
     this.counters.shufflesAccepted += 1;
     const reply = this.passive.sample(this.random, nodes.length, origin);
-    this.send(origin, { type: 'shuffle-reply', epoch: this.epoch, nodes: reply }, false);
+    this.send(origin, id === undefined ? { type: 'shuffle-reply', epoch: this.epoch, nodes: reply } : { type: 'shuffle-reply', epoch: this.epoch, nodes: reply, id }, false);
     this.integrate(nodes, reply);
   }
 
-  private onShuffleReply(nodes: readonly string[], now: number): void {
+  /**
+   * Only the answer to the outstanding shuffle is integrated: one that echoes its id, before its
+   * deadline, once. The walk's end is any node along it, so the sender cannot be checked; the id
+   * is what only the walk's nodes know. Anything else (no shuffle out, a late answer, no id or
+   * another one: a forgery, or a node of an earlier version that dropped the id) leaves the
+   * views alone and keeps the shuffle waiting for its real answer.
+   */
+  private onShuffleReply(nodes: readonly string[], id: number | undefined, now: number): void {
     const sent = this.shuffleSent;
-    if (sent === undefined || sent.deadline < now) {
+    if (sent === undefined || sent.deadline < now || id !== sent.id) {
       this.counters.shuffleRepliesUnsolicited += 1;
       return;
     }
@@ -503,12 +501,12 @@ export class HyParViewCore implements PeerService {
       this.shuffle(now);
       this.nextShuffleAt = now + this.config.shuffleIntervalMs;
     }
-    if (now >= this.nextSeedRejoinAt) this.seedRejoin(now);
+    if (this.rejoinSchedule.due(now)) this.seedRejoin(now);
   }
 
   nextTick(): number {
     if (this.stopped || !this.started) return Number.POSITIVE_INFINITY;
-    let next = Math.min(this.nextShuffleAt, this.promotionAt, this.nextSeedRejoinAt);
+    let next = Math.min(this.nextShuffleAt, this.promotionAt, this.rejoinSchedule.nextAt);
     if (this.pending.size > 0) for (const pending of this.pending.values()) if (pending.deadline < next) next = pending.deadline;
     if (this.shuffleSent !== undefined && this.shuffleSent.deadline < next) next = this.shuffleSent.deadline;
     if (this.active.size === 0 && this.passive.size === 0 && this.seeds.length > 0 && this.nextJoinAt < next) next = this.nextJoinAt;
@@ -559,28 +557,25 @@ export class HyParViewCore implements PeerService {
    * walks spread this node there, which the shuffles then mix. Every interval, a node sends one
    * with probability 1/n for an overlay of about n nodes, so an overlay sends about one per
    * interval whatever its size (and one that merged stays at about one: the estimate follows).
-   * A node not known to share an overlay with any seed (see `seedReached`) asks every interval.
+   * A node not known to share an overlay with any seed (see `SeedRejoinSchedule.reached`) asks
+   * every interval. Called when the schedule says a rejoin is due.
    */
   private seedRejoin(now: number): void {
-    const options = this.seedRejoinOptions!;
-    this.nextSeedRejoinAt = now + options.intervalMs;
+    const schedule = this.rejoinSchedule;
     // A node without neighbours is joining or promoting already.
     if (this.active.size === 0 || this.seeds.length === 0) return;
-    if (!this.seedReached) {
+    if (!schedule.reached) {
       for (const seed of this.seeds) {
         if (this.active.has(seed)) {
-          this.seedReached = true;
+          schedule.reached = true;
           break;
         }
       }
     }
-    if (this.seedReached) {
-      const size = options.clusterSize();
-      if (size === undefined || !Number.isFinite(size) || this.rejoinRandom.float() * Math.max(1, size) >= 1) return;
-    }
+    if (!schedule.chance((size) => Math.max(1, size))) return;
     const candidates = this.seeds.filter((seed) => !this.active.has(seed) && !this.passive.has(seed) && !this.pending.has(seed));
     if (candidates.length === 0) return;
-    const contact = this.rejoinRandom.pick(candidates);
+    const contact = schedule.pick(candidates);
     this.counters.seedRejoins += 1;
     const id = this.nextRequestId();
     this.pending.set(contact, { kind: 'join', deadline: now + this.config.neighborRequestTimeoutMs, id });
@@ -679,8 +674,9 @@ export class HyParViewCore implements PeerService {
       ...this.passive.sample(this.random, this.config.shufflePassiveCount),
     ];
     this.counters.shufflesSent += 1;
-    this.shuffleSent = { nodes: nodes.slice(1), deadline: now + this.config.shuffleIntervalMs };
-    this.send(target, { type: 'shuffle', epoch: this.epoch, origin: this.self, ttl: this.config.shuffleRandomWalkLength, nodes }, false);
+    const id = this.shuffleIds.uint32();
+    this.shuffleSent = { nodes: nodes.slice(1), deadline: now + this.config.shuffleIntervalMs, id };
+    this.send(target, { type: 'shuffle', epoch: this.epoch, origin: this.self, ttl: this.config.shuffleRandomWalkLength, nodes, id }, false);
   }
 
   // ---- view changes -------------------------------------------------------------------------

@@ -113,6 +113,12 @@ describe('sizeViews and the presets', () => {
     expect([topology.fullMeshBelow, topology.hyparviewUpTo, topology.cooldownMs]).toEqual([10, 1_000, 30_000]);
     expect([defaultLanConfig().plumtree.maxStoredBytes, defaultLocalConfig().plumtree.maxStoredBytes]).toEqual([64 * 1024 * 1024, 8 * 1024 * 1024]);
     expect([defaultLanConfig().seedRejoinIntervalMs, defaultLocalConfig().seedRejoinIntervalMs]).toEqual([30_000, 10_000]);
+    // A peer gets a stored message at most once per graftRepeatMs, at most the anti-entropy interval (whose digests may lead to a second GRAFT).
+    for (const { plumtree } of [defaultLanConfig(), defaultLocalConfig()]) {
+      expect(plumtree.graftRepeatMs).toBeLessThanOrEqual(plumtree.antiEntropyIntervalMs);
+      expect([plumtree.graftPayloadRatePerSecond, plumtree.graftPayloadBurst]).toEqual([1_000, 2_048]);
+    }
+    expect([defaultLanConfig().plumtree.graftRepeatMs, defaultLocalConfig().plumtree.graftRepeatMs]).toEqual([5_000, 1_000]);
   });
 
   it('rejects unknown, mistyped and inconsistent options with MembershipConfigError (5901)', () => {
@@ -125,6 +131,9 @@ describe('sizeViews and the presets', () => {
     expect(resolveConfig({ seedRejoinIntervalMs: 0 }).seedRejoinIntervalMs).toBe(0);
     expect(() => resolveConfig({ failureDetection: { heartbeatIntervalMs: 100, heartbeatTimeoutMs: 50 } })).toThrow(/heartbeatTimeoutMs/);
     expect(() => resolveConfig({ topology: { mode: 'ring' as never } })).toThrow(/topology.mode/);
+    expect(() => resolveConfig({ plumtree: { graftRepeatMs: -1 } })).toThrow(/plumtree.graftRepeatMs/);
+    expect(() => resolveConfig({ plumtree: { graftPayloadBurst: 0 } })).toThrow(/plumtree.graftPayloadBurst/);
+    expect(() => resolveConfig({ plumtree: { graftPayloadRatePerSecond: Number.NaN } })).toThrow(/plumtree.graftPayloadRatePerSecond/);
     try {
       resolveConfig({ joinTimeoutMs: -1 });
     } catch (error) {

@@ -55,6 +55,12 @@ export interface ShuffleMessage {
   readonly origin: string;
   readonly ttl: number;
   readonly nodes: readonly string[];
+  /**
+   * A random id the origin draws for this shuffle (an addition to the paper), passed on along the
+   * walk and echoed by the reply: the origin integrates only a reply that carries it, so a node
+   * that saw nothing of the walk cannot feed it entries. Nodes of an earlier version send none.
+   */
+  readonly id?: number;
 }
 
 /** The node where a shuffle walk ended answers the origin with as many passive-view entries. */
@@ -62,6 +68,8 @@ export interface ShuffleReplyMessage {
   readonly type: 'shuffle-reply';
   readonly epoch: number;
   readonly nodes: readonly string[];
+  /** The id of the shuffle this answers, when it had one. */
+  readonly id?: number;
 }
 
 // ---- full mesh ----------------------------------------------------------------------------

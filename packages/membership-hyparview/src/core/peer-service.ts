@@ -1,6 +1,7 @@
 // What every peer service (HyParView, full mesh, client-server) looks like to the driver and to
 // Plumtree: a synchronous state machine fed with messages, peer failures and ticks, which
 // queues effects (messages to send, neighbours gained and lost) for the driver to carry out.
+import type { Random } from '@foundation/core';
 import type { TopologyMode } from './config';
 import type { ServiceMessage } from './messages';
 
@@ -57,6 +58,82 @@ export interface SeedRejoinOptions {
   readonly intervalMs: number;
   /** The estimated number of nodes in this node's overlay, or undefined while there is no estimate yet. */
   readonly clusterSize: () => number | undefined;
+}
+
+/**
+ * The schedule of a service's seed rejoins (HyParView's JOIN, client-server's hello to a seed),
+ * so that overlays formed apart merge: the first at a random offset into the interval after
+ * `start`, then one every interval, at once when the first seeds of a node that never reached
+ * one arrive. A node known to share an overlay with a seed (`reached`) asks only with the
+ * probability `chance` draws from the size estimate, so an overlay asks about once per interval
+ * whatever its size. Its draws come from a generator of their own (forked by label, so taking
+ * nothing from the service's stream): turning rejoins on or off leaves the rest of a seeded run
+ * as it was. What a rejoin sends, and to which candidates, is the service's.
+ */
+export class SeedRejoinSchedule {
+  /** Undefined when rejoining is off (no options, or an interval of 0). */
+  private readonly options: SeedRejoinOptions | undefined;
+  private readonly random: Random;
+  private running = false;
+  private next = Number.POSITIVE_INFINITY;
+  /**
+   * Whether this node is known to share an overlay with one of its seeds (a seed answered it,
+   * or is its neighbour). Until then it may have formed an overlay apart, so it asks every
+   * interval rather than with the cluster-wide probability.
+   */
+  reached = false;
+
+  constructor(options: SeedRejoinOptions | undefined, random: Random) {
+    this.options = options !== undefined && options.intervalMs > 0 ? options : undefined;
+    this.random = random.fork('seed-rejoin');
+  }
+
+  /** When the next rejoin is due (absolute ms; Infinity when off or stopped). */
+  get nextAt(): number {
+    return this.next;
+  }
+
+  /** The service started: the first rejoin comes at a random point of the first interval. */
+  start(now: number): void {
+    this.running = true;
+    if (this.options !== undefined) this.next = now + this.random.float() * this.options.intervalMs;
+  }
+
+  stop(): void {
+    this.running = false;
+    this.next = Number.POSITIVE_INFINITY;
+  }
+
+  /**
+   * The seeds changed from `hadSeeds` to `hasSeeds`. A node that started with no seed (none
+   * configured yet, DNS not answering) took itself for the first of the cluster, and others may
+   * have joined it since: its first seeds are asked at once.
+   */
+  seedsChanged(hadSeeds: boolean, hasSeeds: boolean, now: number): void {
+    if (!hadSeeds && hasSeeds && this.running && !this.reached && this.options !== undefined) this.next = Math.min(this.next, now);
+  }
+
+  /** Whether a rejoin is due at `now`; when it is, the next one is scheduled an interval later. */
+  due(now: number): boolean {
+    if (now < this.next) return false;
+    this.next = now + this.options!.intervalMs;
+    return true;
+  }
+
+  /**
+   * Whether to ask a seed this time: always until a seed is reached; then with probability
+   * 1 / `share(n)` for an estimated n nodes, and never while there is no estimate.
+   */
+  chance(share: (size: number) => number): boolean {
+    if (!this.reached) return true;
+    const size = this.options!.clusterSize();
+    return size !== undefined && Number.isFinite(size) && this.random.float() * share(size) < 1;
+  }
+
+  /** The seed to ask, among the candidates (non-empty). */
+  pick(candidates: readonly string[]): string {
+    return this.random.pick(candidates);
+  }
 }
 
 export interface PeerServiceStats {

@@ -2,7 +2,7 @@
 // 2007): each test quotes the rule it checks, in our words, with the section of the paper.
 import { describe, expect, it } from '@jest/globals';
 import { createSeededRandom } from '@foundation/core';
-import { defaultLocalConfig } from './config';
+import { defaultLanConfig, defaultLocalConfig } from './config';
 import type { PlumtreeConfig } from './config';
 import type { PlumtreeMessage } from './messages';
 import { PlumtreeCore } from './plumtree';
@@ -163,9 +163,9 @@ describe('Plumtree §3.4: repairing the tree', () => {
 
   it('GRAFTs are rate-limited per source', () => {
     const core = plumtree(['a'], { graftRatePerSecond: 1, graftBurst: 2 });
-    const id = core.broadcast('t', 'x', 0);
+    const ids = Array.from({ length: 5 }, (_, index) => core.broadcast('t', `x${index}`, 0));
     core.takeEffects();
-    for (let index = 0; index < 5; index += 1) core.receive('a', { type: 'graft', ids: [id] }, 1);
+    for (const id of ids) core.receive('a', { type: 'graft', ids: [id] }, 1);
     expect(sent(core.takeEffects(), 'gossip')).toHaveLength(2);
     expect(core.stats().graftsRateLimited).toBe(3);
   });
@@ -181,6 +181,79 @@ describe('Plumtree §3.4: repairing the tree', () => {
     expect(sent(effects, 'prune')).toEqual([{ to: 'a', message: { type: 'prune' } }]);
     expect(core.eagerPeers()).toEqual(['seed', 'b'].filter((peer) => core.eagerPeers().includes(peer)));
     expect(core.lazyPeers()).toContain('a');
+  });
+});
+
+describe('Plumtree: GRAFT amplification', () => {
+  function ids(effects: readonly PlumtreeEffect[], to?: string): string[] {
+    return sent(effects, 'gossip').flatMap(({ to: peer, message }) => (to === undefined || peer === to ? [(message as { id: string }).id] : []));
+  }
+
+  it('one GRAFT naming every stored message a thousand times over, four hundred times at once, gets each message sent once (defaults)', () => {
+    const core = new PlumtreeCore({ self: 'me', config: defaultLanConfig().plumtree, random: createSeededRandom(9) });
+    core.neighborUp('evil', 0);
+    const stored = Array.from({ length: 16 }, (_, index) => core.broadcast('t', new Uint8Array(64 * 1024).fill(index), 1));
+    core.takeEffects();
+    // 1,024 ids per GRAFT (the decoder's cap), the 16 stored ids over and over; the GRAFT burst is 400.
+    const graft: PlumtreeMessage = { type: 'graft', ids: Array.from({ length: 1_024 }, (_, index) => stored[index % stored.length]!) };
+    for (let index = 0; index < 400; index += 1) core.receive('evil', graft, 10);
+    expect(ids(core.takeEffects()).sort()).toEqual([...stored].sort());
+    expect(core.stats()).toMatchObject({ graftsReceived: 400, graftsRateLimited: 400, graftIdsRefused: 400 * 1_024 - 16 });
+    // Still refused until graftRepeatMs has passed, then answered again, once.
+    core.receive('evil', graft, 4_999);
+    expect(ids(core.takeEffects())).toEqual([]);
+    core.receive('evil', graft, 5_010);
+    core.receive('evil', graft, 5_011);
+    expect(ids(core.takeEffects()).sort()).toEqual([...stored].sort());
+  });
+
+  it('a message is sent to a peer once per graftRepeatMs, to each peer on its own; a link that went down forgets it', () => {
+    const core = plumtree(['a', 'b'], { graftRepeatMs: 1_000 });
+    const id = core.broadcast('t', 'x', 0);
+    core.takeEffects();
+    core.receive('a', { type: 'graft', ids: [id, id, id] }, 10);
+    core.receive('a', { type: 'graft', ids: [id] }, 20);
+    core.receive('b', { type: 'graft', ids: [id] }, 20);
+    expect(sent(core.takeEffects(), 'gossip').map((entry) => entry.to)).toEqual(['a', 'b']);
+    expect(core.stats()).toMatchObject({ graftsRateLimited: 2, graftIdsRefused: 3 });
+    // The link to a went down and came back: what was sent over it may be lost, so a's repair is answered.
+    core.neighborDown('a');
+    core.neighborUp('a', 100);
+    core.takeEffects();
+    core.receive('a', { type: 'graft', ids: [id] }, 110);
+    core.receive('b', { type: 'graft', ids: [id] }, 110);
+    expect(sent(core.takeEffects(), 'gossip').map((entry) => entry.to)).toEqual(['a']);
+    core.receive('b', { type: 'graft', ids: [id] }, 1_020);
+    expect(sent(core.takeEffects(), 'gossip').map((entry) => entry.to)).toEqual(['b']);
+  });
+
+  it('a peer is sent at most graftPayloadBurst messages at once and graftPayloadRatePerSecond after, however many it names; other peers are served', () => {
+    const core = plumtree(['a', 'b'], { graftPayloadBurst: 3, graftPayloadRatePerSecond: 10 });
+    const stored = Array.from({ length: 10 }, (_, index) => core.broadcast('t', `m${index}`, 0));
+    core.takeEffects();
+    core.receive('a', { type: 'graft', ids: stored }, 1);
+    expect(ids(core.takeEffects())).toEqual(stored.slice(0, 3));
+    // 100 ms later: one more token (10 per second).
+    core.receive('a', { type: 'graft', ids: stored.slice(3) }, 101);
+    expect(ids(core.takeEffects())).toEqual(stored.slice(3, 4));
+    core.receive('b', { type: 'graft', ids: stored.slice(0, 3) }, 101);
+    expect(ids(core.takeEffects(), 'b')).toEqual(stored.slice(0, 3));
+    expect(core.stats()).toMatchObject({ graftsRateLimited: 2, graftIdsRefused: 7 + 6 });
+    // An id refused for the budget was not sent, so it is not a repeat: answered once tokens are back.
+    core.receive('a', { type: 'graft', ids: [stored[9]!] }, 301);
+    expect(ids(core.takeEffects())).toEqual([stored[9]]);
+  });
+
+  it('a new neighbour\'s repair GRAFT of 1,024 ids is served whole (defaults)', () => {
+    const core = new PlumtreeCore({ self: 'me', config: defaultLocalConfig().plumtree, random: createSeededRandom(9) });
+    const stored = Array.from({ length: 1_024 }, (_, index) => core.broadcast('t', `m${index}`, index));
+    core.takeEffects();
+    core.neighborUp('late', 2_000);
+    const announced = sent(core.takeEffects(), 'ihave').flatMap(({ message }) => (message as { ids: readonly string[] }).ids);
+    expect(announced).toHaveLength(1_024);
+    core.receive('late', { type: 'graft', ids: announced }, 2_100);
+    expect(ids(core.takeEffects()).sort()).toEqual([...stored].sort());
+    expect(core.stats().graftIdsRefused).toBe(0);
   });
 });
 
@@ -235,7 +308,7 @@ describe('Plumtree: bounded state and anti-entropy', () => {
     core.receive('a', { type: 'gossip', id: 's0', topic: 't', origin: 'o', round: 1, payload: 'é'.repeat(30) }, 30);
     expect(core.stats()).toMatchObject({ storedMessages: 2, storedBytes: 100 });
     core.takeEffects();
-    core.receive('b', { type: 'graft', ids: ['p3', 'p4', 's0'] }, 40);
+    core.receive('a', { type: 'graft', ids: ['p3', 'p4', 's0'] }, 40);
     expect(sent(core.takeEffects(), 'gossip').map(({ message }) => (message as { id: string }).id)).toEqual(['p4', 's0']);
   });
 

@@ -43,7 +43,10 @@ export interface PlumtreeStats {
   ihaveIdsSent: number;
   graftsSent: number;
   graftsReceived: number;
+  /** GRAFTs refused in whole (per-source GRAFT rate) or in part (an id refused: see `graftIdsRefused`). */
   graftsRateLimited: number;
+  /** Stored messages a GRAFT asked for and was not sent: a repeat within `graftRepeatMs`, or beyond the peer's payload budget. */
+  graftIdsRefused: number;
   prunesSent: number;
   prunesReceived: number;
   optimizations: number;
@@ -103,6 +106,11 @@ const MAX_ANNOUNCEMENTS_PER_ID = 16;
 /** The topic set of every core configured without anti-entropy topics (read only, so shared). */
 const NO_TOPICS: ReadonlySet<string> = new Set();
 
+/** The key of a (peer, message id) pair: the peer's length first, so no two pairs share a key. */
+function answerKey(peer: string, id: string): string {
+  return `${peer.length}:${peer}${id}`;
+}
+
 function isMembershipTopic(topic: string): boolean {
   return topic.charCodeAt(0) === 36; // '$'
 }
@@ -121,6 +129,14 @@ export class PlumtreeCore {
   /** IHAVE batches per lazy peer; made at the first (never without a batching interval). */
   private lazyQueue: Map<string, LazyBatch> | undefined;
   private readonly graftLimiter: RateLimiter;
+  /** Stored messages sent in answer to GRAFTs, per peer (`graftPayloadRatePerSecond`). */
+  private readonly graftPayloadLimiter: RateLimiter;
+  /**
+   * When each (peer, message) pair was last sent in answer to a GRAFT, oldest first, for
+   * `graftRepeatMs` (keys from `answerKey`); made at the first answer.
+   */
+  private graftAnswers: Map<string, number> | undefined;
+  private readonly maxGraftAnswers: number;
   private readonly antiEntropyTopics: ReadonlySet<string>;
   private readonly effects = new EffectQueue<PlumtreeEffect>();
   private nextFlushAt = Number.POSITIVE_INFINITY;
@@ -138,6 +154,7 @@ export class PlumtreeCore {
     graftsSent: 0,
     graftsReceived: 0,
     graftsRateLimited: 0,
+    graftIdsRefused: 0,
     prunesSent: 0,
     prunesReceived: 0,
     optimizations: 0,
@@ -154,6 +171,8 @@ export class PlumtreeCore {
     this.store = new MessageCache(options.config.maxStoredMessages, options.config.storeTtlMs, options.config.maxStoredBytes, storedBytes);
     this.maxMissing = Math.max(1024, options.config.maxStoredMessages);
     this.graftLimiter = new RateLimiter(options.config.graftRatePerSecond, options.config.graftBurst);
+    this.graftPayloadLimiter = new RateLimiter(options.config.graftPayloadRatePerSecond, options.config.graftPayloadBurst);
+    this.maxGraftAnswers = 4 * Math.max(options.config.maxStoredMessages, this.maxIds);
     const topics = options.config.antiEntropyTopics;
     this.antiEntropyTopics = topics.length === 0 ? NO_TOPICS : new Set(topics);
   }
@@ -323,7 +342,15 @@ export class PlumtreeCore {
     missing.announcements.push({ peer, round });
   }
 
-  /** §3.4 GRAFT: the sender becomes an eager link and gets the messages it asks for. */
+  /**
+   * §3.4 GRAFT: the sender becomes an eager link and gets the messages it asks for. A GRAFT of a
+   * few bytes names up to 1,024 stored payloads (of up to `maxPayloadBytes` each), so a hostile
+   * peer could make this node send far more than it sent: each message goes to a peer at most
+   * once per `graftRepeatMs`, and at most `graftPayloadRatePerSecond` of them (burst
+   * `graftPayloadBurst`) whatever it asks. An honest peer grafts an id from a node once, unless
+   * the answer was lost with the link (then forgotten, see `neighborDown`); refused ids are
+   * grafted from the next announcer, as when the answer is late.
+   */
   private onGraft(from: string, ids: readonly string[], now: number): void {
     this.counters.graftsReceived += 1;
     if (!this.graftLimiter.allow(from, now)) {
@@ -334,11 +361,44 @@ export class PlumtreeCore {
       this.lazy.delete(from);
       this.eager.add(from);
     }
+    this.expireGraftAnswers(now);
+    let refused = 0;
     for (const id of ids) {
       const stored = this.store.get(id)?.message;
       if (stored === undefined) continue;
+      if (!this.mayAnswer(from, id, now)) {
+        refused += 1;
+        continue;
+      }
       this.counters.gossipSent += 1;
       this.send(from, { type: 'gossip', id, topic: stored.topic, origin: stored.origin, round: stored.round + 1, payload: stored.payload });
+    }
+    if (refused > 0) {
+      this.counters.graftsRateLimited += 1;
+      this.counters.graftIdsRefused += refused;
+    }
+  }
+
+  /** Whether stored message `id` may be sent to `peer` in answer to a GRAFT now (and if so, records it). */
+  private mayAnswer(peer: string, id: string, now: number): boolean {
+    if (this.config.graftRepeatMs <= 0) return this.graftPayloadLimiter.allow(peer, now);
+    const answers = (this.graftAnswers ??= new Map<string, number>());
+    const key = answerKey(peer, id);
+    if (answers.has(key) || !this.graftPayloadLimiter.allow(peer, now)) return false;
+    answers.set(key, now);
+    // Past the bound (a flood from many peers), the oldest record goes: that pair may be answered
+    // again early, within its peer's payload budget still.
+    if (answers.size > this.maxGraftAnswers) answers.delete(answers.keys().next().value!);
+    return true;
+  }
+
+  /** Forgets the answers older than `graftRepeatMs` (the map is in time order). */
+  private expireGraftAnswers(now: number): void {
+    const answers = this.graftAnswers;
+    if (answers === undefined || answers.size === 0) return;
+    for (const [key, at] of answers) {
+      if (now - at < this.config.graftRepeatMs) return;
+      answers.delete(key);
     }
   }
 
@@ -372,11 +432,18 @@ export class PlumtreeCore {
     this.sendIHave(peer, queue.ids, queue.rounds);
   }
 
-  /** §3.6: a lost neighbour leaves both peer sets and its announcements are forgotten. */
+  /**
+   * §3.6: a lost neighbour leaves both peer sets and its announcements are forgotten, and so is
+   * what was sent to it in answer to GRAFTs (the link may have lost it: it may graft it again).
+   */
   neighborDown(peer: string): void {
     this.eager.delete(peer);
     this.lazy.delete(peer);
     this.lazyQueue?.delete(peer);
+    if (this.graftAnswers !== undefined && this.graftAnswers.size > 0) {
+      const prefix = answerKey(peer, '');
+      for (const key of this.graftAnswers.keys()) if (key.startsWith(prefix)) this.graftAnswers.delete(key);
+    }
     for (const [id, missing] of this.missing) {
       const index = missing.announcements.findIndex((announcement) => announcement.peer === peer);
       if (index >= 0) missing.announcements.splice(index, 1);
