@@ -30,4 +30,5 @@ export type { Backoff, BackoffOptions, Jitter } from './backoff';
 export { createConnectWait } from './connect-wait';
 export type { ConnectWait, ConnectWaitOptions } from './connect-wait';
 export { createPublisher } from './publisher';
+export { utf8Length } from './utf8';
 export type { Publisher, PublisherOptions } from './publisher';

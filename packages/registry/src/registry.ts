@@ -3,7 +3,7 @@
 // replication and consensus-held names. Time comes from the injected Scheduler and randomness
 // from the injected Random, so a registry runs the same in the simulator as on a real node.
 import type { Random, Scheduler, Timer } from '@foundation/core';
-import { FoundationError, backoffDelay, createCryptoRandom, createSystemClock } from '@foundation/core';
+import { FoundationError, backoffDelay, createCryptoRandom, createSystemClock, utf8Length } from '@foundation/core';
 import type { DiscoveryCriteria, CompiledCriteria } from './core/criteria';
 import { compileCriteria, withHealth } from './core/criteria';
 import type { RegistryCommand } from './core/global-names';
@@ -13,7 +13,7 @@ import type { HealthPolicy } from './core/health-tracker';
 import type { RegistryLimits } from './core/limits';
 import { DEFAULT_LIMITS, MAX_INCARNATION, MAX_NAMESPACE_LENGTH } from './core/limits';
 import { nameProblem, nodeIdProblem } from './core/names';
-import { PlainJsonProblem, copyPlainJson, utf8Length } from './core/plain-json';
+import { PlainJsonProblem, copyPlainJson } from './core/plain-json';
 import type { DepartureRecord, OwnEntryFields, ReplicaChange, Slot } from './core/replica';
 import { Replica, newSlot } from './core/replica';
 import type { RoutingStrategy } from './core/routing';

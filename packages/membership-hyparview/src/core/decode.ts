@@ -2,11 +2,10 @@
 // and well-formed fields pass; ids and lists are bounded; lists longer than their cap are cut to
 // it; anything else is dropped and counted. Fields are read by name and never copied by key, so
 // decoded data cannot reach a prototype.
-import { isPlainObject } from '@foundation/core';
+import { isPlainObject, utf8Length } from '@foundation/core';
 import { TOPOLOGY_MODES } from './config';
 import type { TopologyMode } from './config';
 import type { MembershipMessage, PlumtreeMessage } from './messages';
-import { utf8Length } from './payload-size';
 
 export interface DecodeLimits {
   /** Longest node id. */

@@ -16,24 +16,6 @@ export class PlainJsonProblem extends Error {
   }
 }
 
-/** Bytes of `text` as UTF-8, without allocating. */
-export function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let index = 0; index < text.length; index += 1) {
-    const code = text.charCodeAt(index);
-    if (code < 0x80) bytes += 1;
-    else if (code < 0x800) bytes += 2;
-    else if (code >= 0xd800 && code <= 0xdbff && index + 1 < text.length) {
-      const next = text.charCodeAt(index + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        bytes += 4;
-        index += 1;
-      } else bytes += 3;
-    } else bytes += 3;
-  }
-  return bytes;
-}
-
 /**
  * A deep, frozen copy of `value` if it is plain JSON data (null, booleans, finite numbers,
  * strings, arrays, objects with an Object or null prototype) within `MAX_DEPTH` levels and

@@ -7,6 +7,7 @@
 //   { v: 1, t: 'delta',   ns, origins: [OriginDelta...], departed: [DepartureRecord...] }
 //   { v: 1, t: 'digest',  ns, hash }                              anti-entropy, step 1
 //   { v: 1, t: 'summary', ns, origins: [OriginSummary...], departed, reply }   step 2 (and 3)
+import { utf8Length } from '@foundation/core';
 import { InvalidPeerMessageError } from '../errors/invalid-peer-message-error';
 import { PeerDecodeError } from '../errors/peer-decode-error';
 import { isValidVersion } from '../semver/version';
@@ -14,7 +15,7 @@ import type { Interval } from './causal-context';
 import type { RegistryLimits } from './limits';
 import { MAX_CLOUD_INTERVALS, MAX_INCARNATION, MAX_PENDING_TOMBSTONES } from './limits';
 import { nameProblem, nodeIdProblem } from './names';
-import { PlainJsonProblem, copyPlainJson, utf8Length } from './plain-json';
+import { PlainJsonProblem, copyPlainJson } from './plain-json';
 import type { DepartureRecord, KeyRevision, OriginDelta, OriginSummary, Tombstone } from './replica';
 import type { HealthStatus, RegistrationMode, ServiceInstance } from './types';
 
