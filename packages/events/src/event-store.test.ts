@@ -215,6 +215,42 @@ describe('store and storeBatch', () => {
     expect(ids).toEqual([2 ** 52 + 1, 2 ** 52 + 2]);
   });
 
+  it('refuses foreign timestamps above 2^62 ns, so no foreign event can drag this store\'s timestamps to Infinity and NaN', () => {
+    const { store } = simulated();
+    const foreign = { id: 1, type: 'imported', data: null, correlationId: 'c', parentId: null, timestamp: 10, wallTime: 1_700_000_000_000, node: 'node-b' };
+    // A peer with a broken or hostile clock: every finite non-negative number passed the field check.
+    for (const timestamp of [Number.MAX_VALUE, 1e300, 2 ** 63]) {
+      const error = thrown(() => store.store({ ...foreign, timestamp }));
+      expect(error).toBeInstanceOf(EventValidationError);
+      expect(error.code).toBe(3203);
+      expect(error.message).toMatch(/above 2\^62 ns \(MAX_FOREIGN_EVENT_TIMESTAMP/);
+      expect(thrown(() => store.storeBatch([{ ...foreign, id: 2 }, { ...foreign, timestamp }])).code).toBe(3203);
+    }
+    expect(store.stats().currentCount).toBe(0);
+    const local = [store.emit('local', 1), store.emit('local', 2), store.emit('local', 3)];
+    for (const event of local) expect(event.timestamp).toBeLessThan(2 ** 62);
+    // Up to 2^62 is accepted; the store's own timestamps go on above it, finite, strictly
+    // increasing, and readable by every other node.
+    expect(store.store({ ...foreign, id: 10, timestamp: 2 ** 62 })).toBe(10);
+    const after = [store.emit('local', 4), store.emit('local', 5), store.emit('local', 6)];
+    expect(after[0]!.timestamp).toBeGreaterThan(2 ** 62);
+    for (let index = 1; index < after.length; index += 1) expect(after[index]!.timestamp).toBeGreaterThan(after[index - 1]!.timestamp);
+    const other = createEventStore({ node: 'node-c' });
+    for (const event of after) expect(other.deserialize(store.serialize(event))).toEqual({ ...event });
+  });
+
+  it('counts the clock\'s nanoseconds past a foreign timestamp ahead of its own, as a reopen would, not one apiece', () => {
+    const { simulation, store } = simulated();
+    // Imported from a store with 52 days of uptime behind it (below 2^53, so every ns is exact).
+    const ahead = 2 ** 52;
+    store.store({ id: 1, type: 'imported', data: null, correlationId: 'c', parentId: null, timestamp: ahead, wallTime: 1_700_000_000_000, node: 'node-b' });
+    const first = store.emit('local', 1);
+    simulation.runFor(1.5);
+    const second = store.emit('local', 2);
+    expect(first.timestamp).toBeGreaterThan(ahead);
+    expect(second.timestamp - first.timestamp).toBe(1_500_000);
+  });
+
   it('refuses newEvent with resource_exhausted (2201) once no safe integer id is left, never repeating one', () => {
     const storage = createMemoryStorage();
     // A file written before foreign ids were bounded may already hold ids near 2^53.

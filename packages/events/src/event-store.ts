@@ -150,9 +150,13 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
   // them (they are bounded by MAX_FOREIGN_EVENT_ID, so they cannot use up the ids).
   let nextId = storage.maxId() + 1;
   // Timestamps: the clock's monotonic nanoseconds, shifted past everything the storage holds (so
-  // they keep increasing across a reopen), and strictly increasing.
+  // they keep increasing across a reopen), and strictly increasing. A foreign event stored with a
+  // timestamp ahead of them shifts them past it the same way, at once rather than at the next
+  // reopen, so they go on counting the clock's nanoseconds from there instead of one apiece.
+  // Foreign timestamps are bounded by MAX_FOREIGN_EVENT_TIMESTAMP, so no event from elsewhere
+  // can move them beyond any store's lifetime.
   const monotonicNanoseconds = (): number => Math.round(clock.monotonic() * 1e6);
-  const timestampOffset = Math.max(0, storage.maxTimestamp() + 1 - monotonicNanoseconds());
+  let timestampOffset = Math.max(0, storage.maxTimestamp() + 1 - monotonicNanoseconds());
   let lastTimestamp = storage.maxTimestamp();
   const startedAt = clock.monotonic();
   let totalStored = 0;
@@ -184,10 +188,16 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
   const afterStore = (events: readonly FoundationEvent[], evicted: number): void => {
     totalStored += events.length;
     totalPruned += evicted;
+    // newEvent moved lastTimestamp past each event it made, so an event beyond it is foreign.
+    let aheadOfLast = false;
     for (const event of events) {
       if (event.id >= nextId) nextId = event.id + 1;
-      if (event.timestamp > lastTimestamp) lastTimestamp = event.timestamp;
+      if (event.timestamp > lastTimestamp) {
+        lastTimestamp = event.timestamp;
+        aheadOfLast = true;
+      }
     }
+    if (aheadOfLast) timestampOffset = Math.max(timestampOffset, lastTimestamp + 1 - monotonicNanoseconds());
     const first = storedPosition;
     storedPosition += events.length;
     if (dispatcher.size() > 0) dispatcher.publishAll(events.map((event, index) => ({ event, position: first + index })));

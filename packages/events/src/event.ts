@@ -53,5 +53,14 @@ export const MAX_BIGINT_BYTES = 64;
  * elsewhere can use up a store's ids.
  */
 export const MAX_FOREIGN_EVENT_ID = 2 ** 52;
+/**
+ * The highest timestamp a store accepts in an event it did not make: 2^62 ns, 146 years of
+ * monotonic time. A store's own timestamps go on above every timestamp it holds, so a foreign
+ * timestamp beyond any store's lifetime (a broken or hostile clock, up to Number.MAX_VALUE)
+ * would move them there for good: to where doubles are far apart, or to Infinity and NaN,
+ * which no other node's `deserialize` accepts. Below it a store's timestamps stay finite and
+ * strictly increasing forever.
+ */
+export const MAX_FOREIGN_EVENT_TIMESTAMP = 2 ** 62;
 /** 1.x capped event data at 1,000,000 bytes. */
 export const DEFAULT_MAX_DATA_BYTES = 1_000_000;

@@ -328,6 +328,29 @@ describe.each([
       expect(after.timestamp).toBeGreaterThan(before.timestamp);
       expect(second.get(1)).toEqual(before);
     });
+
+    it('refuses foreign timestamps beyond any store\'s lifetime, so its own stay finite and increasing, also after reopening', async () => {
+      const simulation = createSimulation({ seed: 2 });
+      const first = createEventStore({ storage, clock: simulation.clock, node: 'node-a' });
+      const hostile = { ...event({ id: 1 }), node: 'node-b' };
+      for (const timestamp of [Number.MAX_VALUE, Number.MAX_SAFE_INTEGER * 2 ** 20]) {
+        expect(() => first.store({ ...hostile, timestamp })).toThrow(/MAX_FOREIGN_EVENT_TIMESTAMP/);
+      }
+      // A far-ahead one within the bound moves them past it (the promise: past everything stored).
+      first.store({ ...hostile, timestamp: 2 ** 60 });
+      const made = [first.emit('a', {}), first.emit('b', {})];
+      if (harness.reopen !== undefined) storage = await harness.reopen(storage);
+      const second = createEventStore({ storage, clock: createSimulation({ seed: 3 }).clock, node: 'node-a' });
+      made.push(second.emit('c', {}), second.emit('d', {}));
+      const reader = createEventStore({ node: 'node-c' });
+      expect(made[0]!.timestamp).toBeGreaterThan(2 ** 60);
+      for (let index = 0; index < made.length; index += 1) {
+        expect(made[index]!.timestamp).toBeLessThan(2 ** 61);
+        if (index > 0) expect(made[index]!.timestamp).toBeGreaterThan(made[index - 1]!.timestamp);
+        expect(reader.deserialize(second.serialize(made[index]!))).toEqual({ ...made[index]! });
+      }
+      expect(ids(second.query({ orderBy: 'timestamp' }))).toEqual([1, 2, 3, 4, 5]);
+    });
   });
 
   describe('against the reference model', () => {

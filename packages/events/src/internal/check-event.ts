@@ -2,7 +2,7 @@
 // decoded from elsewhere): every field is checked, and the stored event is a new frozen object
 // with a frozen copy of the data, so the caller's object is never kept.
 import type { FoundationEvent } from '../event';
-import { MAX_CORRELATION_ID_LENGTH, MAX_FOREIGN_EVENT_ID, MAX_NODE_LENGTH, MAX_TYPE_LENGTH } from '../event';
+import { MAX_CORRELATION_ID_LENGTH, MAX_FOREIGN_EVENT_ID, MAX_FOREIGN_EVENT_TIMESTAMP, MAX_NODE_LENGTH, MAX_TYPE_LENGTH } from '../event';
 import { EventValidationError } from '../errors/event-validation-error';
 import { copyEventData } from './event-data';
 
@@ -42,8 +42,9 @@ export function checkNode(node: unknown): string {
 
 /**
  * A checked, frozen copy of an event that did not come from this store's `newEvent`. With
- * `bounded`, an id above MAX_FOREIGN_EVENT_ID is refused (a store storing it); without, any
- * positive safe integer is an id (serializing it).
+ * `bounded`, an id above MAX_FOREIGN_EVENT_ID and a timestamp above MAX_FOREIGN_EVENT_TIMESTAMP
+ * are refused (a store storing it); without, any positive safe integer is an id and any
+ * non-negative finite number a timestamp (serializing it).
  */
 export function checkForeignEvent(event: unknown, maxDataBytes: number, bounded = false): FoundationEvent {
   if (event === null || typeof event !== 'object') throw new EventValidationError('event', 'must be an object');
@@ -58,6 +59,12 @@ export function checkForeignEvent(event: unknown, maxDataBytes: number, bounded 
   const timestamp = candidate.timestamp;
   if (typeof timestamp !== 'number' || !Number.isFinite(timestamp) || timestamp < 0) {
     throw new EventValidationError('timestamp', 'must be a non-negative finite number of nanoseconds');
+  }
+  if (bounded && timestamp > MAX_FOREIGN_EVENT_TIMESTAMP) {
+    throw new EventValidationError(
+      'timestamp',
+      `${timestamp} ns is above 2^62 ns (MAX_FOREIGN_EVENT_TIMESTAMP, 146 years of monotonic time): this store's own timestamps go on above every timestamp it holds, and would be moved there for good`,
+    );
   }
   const wallTime = candidate.wallTime;
   if (typeof wallTime !== 'number' || !Number.isFinite(wallTime)) throw new EventValidationError('wallTime', 'must be a finite number of milliseconds');
