@@ -211,7 +211,7 @@ function defaultDescription(kind: MetricKind, event: EventName, measurement: str
 }
 
 /** The sample names a metric renders in Prometheus (to keep them unique across metrics). */
-export function renderedNames(spec: MetricSpec): string[] {
+export function renderedNames(spec: { readonly kind: MetricKind; readonly prometheusName?: string | undefined }): string[] {
   const family = spec.prometheusName;
   if (family === undefined) return [];
   if (spec.kind !== 'histogram') return [family];

@@ -8,6 +8,7 @@ import { InvalidOptionsError } from '../errors/invalid-options-error';
 import { InvalidSnapshotError } from '../errors/invalid-snapshot-error';
 import type { EventName } from '../event-name';
 import { labelNameProblem } from '../prometheus-names';
+import { renderedNames } from './definition';
 import type { MetricKind } from './definition';
 
 export const SNAPSHOT_FORMAT = 'foundation-metrics';
@@ -98,14 +99,6 @@ function sameDefinition(left: MetricSnapshot, right: MetricSnapshot): boolean {
   );
 }
 
-/** The sample names a metric renders in Prometheus; two metrics sharing one would break the exposition. */
-function renderedNamesOf(metric: MetricSnapshot): string[] {
-  const family = metric.prometheusName;
-  if (family === undefined) return [];
-  if (metric.kind !== 'histogram') return [family];
-  return [family, `${family}_bucket`, `${family}_sum`, `${family}_count`];
-}
-
 function seriesKey(tags: readonly string[]): string {
   return JSON.stringify(tags);
 }
@@ -145,7 +138,7 @@ export function mergeSnapshots(snapshots: readonly MetricsSnapshot[], options: M
       let accumulator = metrics.get(metric.name);
       if (accumulator === undefined) {
         // Another metric (named differently on another node) may render the same Prometheus names.
-        const names = renderedNamesOf(metric);
+        const names = renderedNames(metric);
         if (names.some((name) => rendered.has(name))) {
           drop(metric.name, 'conflict', metric.series.length);
           continue;
@@ -299,7 +292,7 @@ export function parseSnapshot(data: unknown, limits: SnapshotLimits = DEFAULT_LI
   const handlerFailures = finite(data.handlerFailures, 'handlerFailures');
   if (!Array.isArray(data.metrics) || data.metrics.length > limits.maxMetrics) fail(`metrics must be an array of at most ${limits.maxMetrics}`);
   const names = new Set<string>();
-  const renderedNames = new Set<string>(BUILT_IN_FAMILIES);
+  const rendered = new Set<string>(BUILT_IN_FAMILIES);
   const metrics = (data.metrics as unknown[]).map((raw, metricIndex): MetricSnapshot => {
     const where = `metrics[${metricIndex}]`;
     if (!isRecord(raw)) return fail(`${where} must be an object`);
@@ -370,9 +363,9 @@ export function parseSnapshot(data: unknown, limits: SnapshotLimits = DEFAULT_LI
       ...(buckets === undefined ? {} : { buckets }),
       ...(prometheusName === undefined ? {} : { prometheusName, labelNames: labelNames! }),
     };
-    for (const rendered of renderedNamesOf(metric)) {
-      if (renderedNames.has(rendered)) fail(`${where} renders "${rendered}" in Prometheus, as another metric does`);
-      renderedNames.add(rendered);
+    for (const name of renderedNames(metric)) {
+      if (rendered.has(name)) fail(`${where} renders "${name}" in Prometheus, as another metric does`);
+      rendered.add(name);
     }
     return metric;
   });
