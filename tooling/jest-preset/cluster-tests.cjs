@@ -4,10 +4,12 @@
 // machine, with a simulation on the other worker, starve each other's nodes of CPU for longer
 // than the 'local' timing's 600 ms idle timeout, and links flap (seen in CI: a demo write not
 // committed within 5 s while the chaos suite's and the cluster test's nodes ran beside it).
-// Paths are relative to the repository root.
+// `files` are relative to the repository root; `patterns` match exactly those files.
 'use strict';
 
-module.exports = [
+const path = require('node:path');
+
+const files = [
   'apps/chaos/test/chaos.test.ts',
   'apps/demo/test/demo.test.ts',
   'packages/foundation/test/cli.test.ts',
@@ -16,3 +18,11 @@ module.exports = [
   'packages/raft/test/maelstrom.test.ts',
   'packages/raft/test/processes.test.ts',
 ];
+
+const repositoryRoot = path.resolve(__dirname, '../..');
+const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Jest path patterns matching exactly these files (for testPathIgnorePatterns and the command line). */
+const patterns = files.map((file) => `^${escapeRegExp(path.join(repositoryRoot, file))}$`);
+
+module.exports = { files, patterns };

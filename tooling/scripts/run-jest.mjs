@@ -18,8 +18,6 @@ const jest = require.resolve('jest/bin/jest', { paths: [root] });
 const clusterTests = require(join(root, 'tooling', 'jest-preset', 'cluster-tests.cjs'));
 const extra = process.argv.slice(2);
 
-const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
 function run(name, label, args, env) {
   const output = join(root, `.jest-results.${name}.json`);
   rmSync(output, { force: true });
@@ -31,7 +29,7 @@ function run(name, label, args, env) {
 }
 
 const others = run('others', 'every file but the cluster tests', [], { FOUNDATION_TEST_GROUP: 'others' });
-const clusters = run('clusters', 'the cluster tests, one at a time', ['--runInBand', ...clusterTests.map((file) => `^${escape(join(root, file))}$`)], {});
+const clusters = run('clusters', 'the cluster tests, one at a time', ['--runInBand', ...clusterTests.patterns], {});
 
 const parts = [others.results, clusters.results].filter((results) => results !== null);
 const sum = (key) => parts.reduce((total, results) => total + (results[key] ?? 0), 0);
