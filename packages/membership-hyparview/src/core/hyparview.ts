@@ -591,14 +591,16 @@ export class HyParViewCore implements PeerService {
   /**
    * §4.4: while the active view has free slots, ask passive peers (at random, skipping those
    * backing off) to become neighbours: with high priority when the active view is empty, low
-   * otherwise.
+   * otherwise. Up to `maxPendingPromotions` requests are out at once, or one per free slot for a
+   * starved node: after a mass failure most of its passive view is dead, each dead candidate
+   * costs a timeout, and two at a time left survivors cut off for several rounds.
    */
   private promote(now: number): void {
     if (now < this.promotionAt) return;
     this.promotionAt = Number.POSITIVE_INFINITY;
     const free = this.config.activeViewSize - this.active.size;
     let outstanding = this.pendingPromotions();
-    const allowed = Math.min(this.config.maxPendingPromotions, free);
+    const allowed = this.starved() ? free : Math.min(this.config.maxPendingPromotions, free);
     // Full, or as many requests out as allowed (an answer or a timeout calls again), or nothing to ask.
     if (outstanding >= allowed || this.passive.size === 0) return;
     const candidates: string[] = [];
