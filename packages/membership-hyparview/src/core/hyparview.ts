@@ -582,9 +582,9 @@ export class HyParViewCore implements PeerService {
     this.send(contact, { type: 'join', epoch: this.epoch, id }, true);
   }
 
-  private pendingPromotions(): number {
+  private pendingPromotions(kind?: 'high'): number {
     let count = 0;
-    if (this.pending.size > 0) for (const pending of this.pending.values()) if (pending.kind !== 'join') count += 1;
+    if (this.pending.size > 0) for (const pending of this.pending.values()) if (kind === undefined ? pending.kind !== 'join' : pending.kind === kind) count += 1;
     return count;
   }
 
@@ -611,8 +611,13 @@ export class HyParViewCore implements PeerService {
       if (backoff === undefined || backoff.until <= now) candidates.push(peer);
       else if (backoff.until < earliestBackoff) earliestBackoff = backoff.until;
     }
+    // At most maxPendingPromotions of them ask with high priority: each one accepted by a full
+    // node makes it drop a neighbour, and the rest can be filled by nodes with a free slot.
+    let urgent = this.pendingPromotions('high');
     for (const peer of this.random.sample(candidates, allowed - outstanding)) {
-      this.request(peer, this.promotionPriority(), now);
+      const priority = urgent < this.config.maxPendingPromotions ? this.promotionPriority() : 'low';
+      if (priority === 'high') urgent += 1;
+      this.request(peer, priority, now);
       outstanding += 1;
     }
     if (outstanding < allowed) this.promotionAt = earliestBackoff;
