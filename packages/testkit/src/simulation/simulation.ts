@@ -8,6 +8,7 @@ import { EventQueue } from './event-queue';
 import { latencySampler } from './latency';
 import type { LatencySampler } from './latency';
 import { LINK_FIELD, LinkTable } from './link-table';
+import { RouteCache } from './route-cache';
 import type {
   InboundMessage,
   NetworkOptions,
@@ -194,6 +195,8 @@ class SimulationImpl implements Simulation {
   /** Whether any cut, isolation or partition is in force; while not, nothing is blocked. */
   private faulty = false;
   private readonly links = new LinkTable(MAX_NODES);
+  /** (sender, peer id) → peer index and link id, for sends: one probe instead of two lookups. */
+  private readonly routes = new RouteCache();
   /**
    * Message handlers by channel, then by node index: a delivery finds its handlers with one
    * lookup among the few channels and one array index, rather than through a map per node.
@@ -428,7 +431,7 @@ class SimulationImpl implements Simulation {
       nodeId: node.id,
       send: (peer, channel, payload, options) => {
         if (this.live[index] !== incarnation) return false;
-        this.send(index, this.indexOf(peer), channel, payload, options);
+        this.send(index, peer, channel, payload, options);
         return true;
       },
       onMessage: (channel, handler) => {
@@ -468,10 +471,22 @@ class SimulationImpl implements Simulation {
     };
   }
 
-  private send(from: number, to: number, channel: string, payload: unknown, options: SendOptions | undefined): void {
-    if (typeof channel !== 'string') throw this.misuse('a channel name is a string');
+  private send(from: number, peer: string, channel: string, payload: unknown, options: SendOptions | undefined): void {
     const links = this.links;
-    const link = links.id(from, to);
+    const routes = this.routes;
+    let to: number;
+    let link = -1;
+    if (typeof peer === 'string' && routes.lookup(from, peer, this.nodeIds)) {
+      to = routes.to;
+      link = routes.link;
+    } else {
+      to = this.indexOf(peer);
+    }
+    if (typeof channel !== 'string') throw this.misuse('a channel name is a string');
+    if (link < 0) {
+      link = links.id(from, to);
+      routes.add(from, peer, to, link);
+    }
     const traced = this.traceMode === 'full';
     let size: number;
     let payloadHash = 0;
