@@ -476,7 +476,8 @@ class SimulationImpl implements Simulation {
     const routes = this.routes;
     let to: number;
     let link = -1;
-    if (typeof peer === 'string' && routes.lookup(from, peer, this.nodeIds)) {
+    let route = typeof peer === 'string' ? routes.lookup(from, peer, this.nodeIds) : -1;
+    if (route >= 0) {
       to = routes.to;
       link = routes.link;
     } else {
@@ -485,8 +486,9 @@ class SimulationImpl implements Simulation {
     if (typeof channel !== 'string') throw this.misuse('a channel name is a string');
     if (link < 0) {
       link = links.id(from, to);
-      routes.add(from, peer, to, link);
+      route = routes.add(from, peer, to, link);
     }
+    const generation = routes.generation;
     const traced = this.traceMode === 'full';
     let size: number;
     let payloadHash = 0;
@@ -501,8 +503,7 @@ class SimulationImpl implements Simulation {
     // Headers (trace context, say) are part of what a run sends, so they enter the trace too.
     if (traced && options?.headers !== undefined) payloadHash = hashValue(payloadHash, options.headers);
     const totals = this.totals;
-    links.add(link, LINK_FIELD.SENT, 1);
-    links.add(link, LINK_FIELD.BYTES, size);
+    links.countSend(link, size);
     totals.sent += 1;
     totals.bytes += size;
     if (size > this.maxFrameBytes) return this.dropped(link, 'oversize');
@@ -522,9 +523,11 @@ class SimulationImpl implements Simulation {
         arrival += random.float() * this.reorderWindowMs;
         totals.reordered += 1;
       } else {
-        const earliest = links.get(link, LINK_FIELD.LAST_ARRIVAL);
+        // A latency function that sends (and so moves the routes) invalidates the entry found.
+        if (routes.generation !== generation) route = routes.lookup(from, peer, this.nodeIds);
+        const earliest = routes.lastArrival(route);
         if (arrival < earliest) arrival = earliest;
-        links.set(link, LINK_FIELD.LAST_ARRIVAL, arrival);
+        routes.setLastArrival(route, arrival);
       }
       const event = this.spareDeliveries.pop() ?? new SimEvent();
       event.kind = Kind.Deliver;
