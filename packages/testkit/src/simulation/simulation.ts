@@ -93,6 +93,12 @@ type MessageHandler = (message: InboundMessage) => void;
 type HandlerEntry = MessageHandler | readonly MessageHandler[];
 type PeerHandler = (peer: string) => void;
 
+/** A channel's message handlers by node index, and its name's hash for the trace. */
+class Channel {
+  readonly byNode: (HandlerEntry | undefined)[] = [];
+  constructor(readonly hash: number) {}
+}
+
 class NodeState {
   up = true;
   incarnation = 1;
@@ -179,7 +185,6 @@ class SimulationImpl implements Simulation {
   private hashA = 0x2545_f491;
   private hashB = 0x9e37_79b9 | 0;
   private readonly checkpoints: TraceCheckpoint[] = [];
-  private readonly channelHashes = new Map<string, number>();
 
   // network state
   private latency: LatencySampler;
@@ -198,10 +203,10 @@ class SimulationImpl implements Simulation {
   /** (sender, peer id) → peer index and link id, for sends: one probe instead of two lookups. */
   private readonly routes = new RouteCache();
   /**
-   * Message handlers by channel, then by node index: a delivery finds its handlers with one
-   * lookup among the few channels and one array index, rather than through a map per node.
+   * Message handlers by channel, then by node index: a delivery finds its handlers, and the
+   * channel's hash for the trace, with one lookup among the few channels and one array index.
    */
-  private readonly channelHandlers = new Map<string, (HandlerEntry | undefined)[]>();
+  private readonly channels = new Map<string, Channel>();
   /** Per-link overrides, by link id; rare, so kept apart from the hot columns. */
   private readonly linkDropRates = new Map<number, number>();
   private readonly linkLatencies = new Map<number, LatencySampler>();
@@ -388,7 +393,7 @@ class SimulationImpl implements Simulation {
     node.up = false;
     node.incarnation += 1;
     this.live[node.index] = 0;
-    for (const byNode of this.channelHandlers.values()) byNode[node.index] = undefined;
+    for (const channel of this.channels.values()) channel.byNode[node.index] = undefined;
     node.peerUp = [];
     node.peerDown = [];
     for (const [peer, connection] of node.connections) {
@@ -437,12 +442,12 @@ class SimulationImpl implements Simulation {
       onMessage: (channel, handler) => {
         if (!live()) return () => undefined;
         if (typeof channel !== 'string') throw this.misuse('a channel name is a string');
-        let byNode = this.channelHandlers.get(channel);
-        if (byNode === undefined) {
-          byNode = [];
-          this.channelHandlers.set(channel, byNode);
+        let known = this.channels.get(channel);
+        if (known === undefined) {
+          known = new Channel(hashString(0, channel));
+          this.channels.set(channel, known);
         }
-        const registry = byNode;
+        const registry = known.byNode;
         const current = registry[index];
         registry[index] = current === undefined ? handler : typeof current === 'function' ? [current, handler] : [...current, handler];
         return () => {
@@ -845,17 +850,13 @@ class SimulationImpl implements Simulation {
     const incarnation = this.live[to]!;
     if (incarnation === 0 || incarnation !== event.incarnation) return this.dropped(link, 'nodeDown');
     if (this.faulty && this.blocked(this.nodeList[from]!, this.nodeList[to]!)) return this.dropped(link, 'partition');
-    const handlers = this.channelHandlers.get(event.channel)?.[to];
+    const channel = this.channels.get(event.channel);
+    const handlers = channel === undefined ? undefined : channel.byNode[to];
     if (handlers === undefined) return this.dropped(link, 'noHandler');
     this.links.countDelivery(link);
     this.totals.delivered += 1;
     if (this.traceMode !== 'off') {
-      let channelHash = this.channelHashes.get(event.channel);
-      if (channelHash === undefined) {
-        channelHash = hashString(0, event.channel);
-        this.channelHashes.set(event.channel, channelHash);
-      }
-      this.mixTrace(Kind.Deliver, to, from ^ channelHash);
+      this.mixTrace(Kind.Deliver, to, from ^ channel!.hash);
       if (this.traceMode === 'full') this.hashB = mixInto(this.hashB, event.payloadHash);
     }
     const message: InboundMessage = { from: this.nodeIds[from]!, to: this.nodeIds[to]!, channel: event.channel, payload: event.payload, headers: event.headers };
