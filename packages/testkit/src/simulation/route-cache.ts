@@ -1,7 +1,7 @@
 // The send path's lookup from (sender index, peer id) to the peer's index and the link's id.
 // Without it a send resolves the id in a Map of every node (the id's string, a bucket and an
-// entry: three cache misses at 10,000 nodes) and then probes the link table (a fourth). Here
-// one probe of a 16-byte entry, keyed by the sender and a hash of the id's characters (which
+// entry: up to three cache misses at 10,000 nodes) and then probes the link table (another).
+// Here one probe of a 32-byte entry, keyed by the sender and a hash of the id's characters (which
 // sit next to the string's header, so reading them costs what reading V8's cached hash would),
 // yields both. An entry is confirmed by comparing the id with the node's own: equal hashes of
 // different ids cost another probe, never a wrong answer. The entry also holds the link's latest
