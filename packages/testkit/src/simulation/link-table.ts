@@ -6,17 +6,16 @@
 import { mix32 } from '@foundation/core';
 import type { LinkStats } from './types';
 
-const FIELDS = 6;
+const FIELDS = 5;
 const SENT = 0;
 const DELIVERED = 1;
 const DROPPED = 2;
 const DUPLICATED = 3;
 const BYTES = 4;
-const LAST_ARRIVAL = 5;
 
-export const LINK_FIELD = Object.freeze({ SENT, DELIVERED, DROPPED, DUPLICATED, BYTES, LAST_ARRIVAL });
+export const LINK_FIELD = Object.freeze({ SENT, DELIVERED, DROPPED, DUPLICATED, BYTES });
 
-/** Deliveries counted per flush of the log (32 KiB of link ids). */
+/** Deliveries (and sends) counted per flush of their log (32 KiB of link ids). */
 const LOG_SIZE = 8192;
 
 export class LinkTable {
@@ -34,6 +33,10 @@ export class LinkTable {
    */
   private readonly deliveredLog = new Int32Array(LOG_SIZE);
   private logged = 0;
+  /** Likewise the sends not yet added to SENT and BYTES: their links and sizes. */
+  private readonly sentLog = new Int32Array(LOG_SIZE);
+  private readonly sentSizes = new Float64Array(LOG_SIZE);
+  private sentLogged = 0;
 
   /** @param maxNodes bound on node indexes; keys are from · maxNodes + to and must stay below 2^31. */
   constructor(maxNodes: number) {
@@ -83,11 +86,27 @@ export class LinkTable {
     if (this.logged === LOG_SIZE) this.flush();
   }
 
+  /** Counts one send of `size` bytes on link `id`, as countDelivery does. */
+  countSend(id: number, size: number): void {
+    const at = this.sentLogged++;
+    this.sentLog[at] = id;
+    this.sentSizes[at] = size;
+    if (this.sentLogged === LOG_SIZE) this.flush();
+  }
+
   private flush(): void {
     const log = this.deliveredLog;
     const data = this.data;
     for (let index = 0; index < this.logged; index += 1) data[log[index]! * FIELDS + DELIVERED]! += 1;
     this.logged = 0;
+    const sent = this.sentLog;
+    const sizes = this.sentSizes;
+    for (let index = 0; index < this.sentLogged; index += 1) {
+      const base = sent[index]! * FIELDS;
+      data[base + SENT]! += 1;
+      data[base + BYTES]! += sizes[index]!;
+    }
+    this.sentLogged = 0;
   }
 
   add(id: number, field: number, amount: number): void {
@@ -95,7 +114,7 @@ export class LinkTable {
   }
 
   get(id: number, field: number): number {
-    if (field === DELIVERED) this.flush();
+    if (field === DELIVERED || field === SENT || field === BYTES) this.flush();
     return this.data[id * FIELDS + field]!;
   }
 

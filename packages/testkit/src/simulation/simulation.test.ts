@@ -183,6 +183,42 @@ describe('faults', () => {
     expect([...reordered].sort((x, y) => x - y)).toEqual(fifo);
   });
 
+  it('keeps links FIFO when a latency function itself sends on thousands of new links', () => {
+    // 200 nodes, and pairs of them, in order: every pair is a new link.
+    const ids = Array.from({ length: 200 }, (_, index) => `p${index}`);
+    const pairs = ids.flatMap((from) => ids.filter((to) => to !== from).map((to) => [from, to] as const));
+    let next = 0;
+    const bursts = [2100, 2100, 4200, 8400, 16_800];
+    let sending = false;
+    let calls = 0;
+    const simulation: Simulation = createSimulation({
+      seed: 14,
+      network: {
+        // The first send on each of the five test links sends a burst on new links, so the
+        // send in progress sees the simulation's tables grow. Latencies fall with every call:
+        // only the FIFO bound keeps each test link in order.
+        latency: (from) => {
+          calls += 1;
+          if (!sending && from.startsWith('x') && bursts.length > 0 && !started.has(from)) {
+            started.add(from);
+            sending = true;
+            const end = next + bursts.shift()!;
+            for (; next < end; next += 1) simulation.node(pairs[next]![0]).transport.send(pairs[next]![1], 'm', 'noise');
+            sending = false;
+          }
+          return 100 - calls / 100_000;
+        },
+      },
+    });
+    const started = new Set<string>();
+    const tests = [0, 1, 2, 3, 4].map((index) => [`x${index}`, `y${index}`] as const);
+    const inboxes = withInboxes(simulation, [...tests.flat(), ...ids]);
+    for (const [from, to] of tests) sendAll(simulation, from, to, 5);
+    simulation.run();
+    for (const [, to] of tests) expect(inboxes.get(to)!.map((message) => message.payload)).toEqual([0, 1, 2, 3, 4]);
+    expect(simulation.network.stats().delivered).toBe(25 + 33_600);
+  });
+
   it('configure changes network-wide conditions mid-run', () => {
     const simulation = createSimulation({ seed: 12 });
     const inboxes = withInboxes(simulation, ['a', 'b']);

@@ -8,6 +8,7 @@ import { EventQueue } from './event-queue';
 import { latencySampler } from './latency';
 import type { LatencySampler } from './latency';
 import { LINK_FIELD, LinkTable } from './link-table';
+import { RouteCache } from './route-cache';
 import type {
   InboundMessage,
   NetworkOptions,
@@ -91,6 +92,12 @@ type MessageHandler = (message: InboundMessage) => void;
  */
 type HandlerEntry = MessageHandler | readonly MessageHandler[];
 type PeerHandler = (peer: string) => void;
+
+/** A channel's message handlers by node index, and its name's hash for the trace. */
+class Channel {
+  readonly byNode: (HandlerEntry | undefined)[] = [];
+  constructor(readonly hash: number) {}
+}
 
 class NodeState {
   up = true;
@@ -178,7 +185,6 @@ class SimulationImpl implements Simulation {
   private hashA = 0x2545_f491;
   private hashB = 0x9e37_79b9 | 0;
   private readonly checkpoints: TraceCheckpoint[] = [];
-  private readonly channelHashes = new Map<string, number>();
 
   // network state
   private latency: LatencySampler;
@@ -194,11 +200,13 @@ class SimulationImpl implements Simulation {
   /** Whether any cut, isolation or partition is in force; while not, nothing is blocked. */
   private faulty = false;
   private readonly links = new LinkTable(MAX_NODES);
+  /** (sender, peer id) → peer index and link id, for sends: one probe instead of two lookups. */
+  private readonly routes = new RouteCache();
   /**
-   * Message handlers by channel, then by node index: a delivery finds its handlers with one
-   * lookup among the few channels and one array index, rather than through a map per node.
+   * Message handlers by channel, then by node index: a delivery finds its handlers, and the
+   * channel's hash for the trace, with one lookup among the few channels and one array index.
    */
-  private readonly channelHandlers = new Map<string, (HandlerEntry | undefined)[]>();
+  private readonly channels = new Map<string, Channel>();
   /** Per-link overrides, by link id; rare, so kept apart from the hot columns. */
   private readonly linkDropRates = new Map<number, number>();
   private readonly linkLatencies = new Map<number, LatencySampler>();
@@ -385,7 +393,7 @@ class SimulationImpl implements Simulation {
     node.up = false;
     node.incarnation += 1;
     this.live[node.index] = 0;
-    for (const byNode of this.channelHandlers.values()) byNode[node.index] = undefined;
+    for (const channel of this.channels.values()) channel.byNode[node.index] = undefined;
     node.peerUp = [];
     node.peerDown = [];
     for (const [peer, connection] of node.connections) {
@@ -428,18 +436,18 @@ class SimulationImpl implements Simulation {
       nodeId: node.id,
       send: (peer, channel, payload, options) => {
         if (this.live[index] !== incarnation) return false;
-        this.send(index, this.indexOf(peer), channel, payload, options);
+        this.send(index, peer, channel, payload, options);
         return true;
       },
       onMessage: (channel, handler) => {
         if (!live()) return () => undefined;
         if (typeof channel !== 'string') throw this.misuse('a channel name is a string');
-        let byNode = this.channelHandlers.get(channel);
-        if (byNode === undefined) {
-          byNode = [];
-          this.channelHandlers.set(channel, byNode);
+        let known = this.channels.get(channel);
+        if (known === undefined) {
+          known = new Channel(hashString(0, channel));
+          this.channels.set(channel, known);
         }
-        const registry = byNode;
+        const registry = known.byNode;
         const current = registry[index];
         registry[index] = current === undefined ? handler : typeof current === 'function' ? [current, handler] : [...current, handler];
         return () => {
@@ -468,10 +476,24 @@ class SimulationImpl implements Simulation {
     };
   }
 
-  private send(from: number, to: number, channel: string, payload: unknown, options: SendOptions | undefined): void {
-    if (typeof channel !== 'string') throw this.misuse('a channel name is a string');
+  private send(from: number, peer: string, channel: string, payload: unknown, options: SendOptions | undefined): void {
     const links = this.links;
-    const link = links.id(from, to);
+    const routes = this.routes;
+    let to: number;
+    let link = -1;
+    let route = typeof peer === 'string' ? routes.lookup(from, peer, this.nodeIds) : -1;
+    if (route >= 0) {
+      to = routes.to;
+      link = routes.link;
+    } else {
+      to = this.indexOf(peer);
+    }
+    if (typeof channel !== 'string') throw this.misuse('a channel name is a string');
+    if (link < 0) {
+      link = links.id(from, to);
+      route = routes.add(from, peer, to, link);
+    }
+    const generation = routes.generation;
     const traced = this.traceMode === 'full';
     let size: number;
     let payloadHash = 0;
@@ -486,8 +508,7 @@ class SimulationImpl implements Simulation {
     // Headers (trace context, say) are part of what a run sends, so they enter the trace too.
     if (traced && options?.headers !== undefined) payloadHash = hashValue(payloadHash, options.headers);
     const totals = this.totals;
-    links.add(link, LINK_FIELD.SENT, 1);
-    links.add(link, LINK_FIELD.BYTES, size);
+    links.countSend(link, size);
     totals.sent += 1;
     totals.bytes += size;
     if (size > this.maxFrameBytes) return this.dropped(link, 'oversize');
@@ -507,9 +528,11 @@ class SimulationImpl implements Simulation {
         arrival += random.float() * this.reorderWindowMs;
         totals.reordered += 1;
       } else {
-        const earliest = links.get(link, LINK_FIELD.LAST_ARRIVAL);
+        // A latency function that sends (and so moves the routes) invalidates the entry found.
+        if (routes.generation !== generation) route = routes.lookup(from, peer, this.nodeIds);
+        const earliest = routes.lastArrival(route);
         if (arrival < earliest) arrival = earliest;
-        links.set(link, LINK_FIELD.LAST_ARRIVAL, arrival);
+        routes.setLastArrival(route, arrival);
       }
       const event = this.spareDeliveries.pop() ?? new SimEvent();
       event.kind = Kind.Deliver;
@@ -827,17 +850,13 @@ class SimulationImpl implements Simulation {
     const incarnation = this.live[to]!;
     if (incarnation === 0 || incarnation !== event.incarnation) return this.dropped(link, 'nodeDown');
     if (this.faulty && this.blocked(this.nodeList[from]!, this.nodeList[to]!)) return this.dropped(link, 'partition');
-    const handlers = this.channelHandlers.get(event.channel)?.[to];
+    const channel = this.channels.get(event.channel);
+    const handlers = channel === undefined ? undefined : channel.byNode[to];
     if (handlers === undefined) return this.dropped(link, 'noHandler');
     this.links.countDelivery(link);
     this.totals.delivered += 1;
     if (this.traceMode !== 'off') {
-      let channelHash = this.channelHashes.get(event.channel);
-      if (channelHash === undefined) {
-        channelHash = hashString(0, event.channel);
-        this.channelHashes.set(event.channel, channelHash);
-      }
-      this.mixTrace(Kind.Deliver, to, from ^ channelHash);
+      this.mixTrace(Kind.Deliver, to, from ^ channel!.hash);
       if (this.traceMode === 'full') this.hashB = mixInto(this.hashB, event.payloadHash);
     }
     const message: InboundMessage = { from: this.nodeIds[from]!, to: this.nodeIds[to]!, channel: event.channel, payload: event.payload, headers: event.headers };
