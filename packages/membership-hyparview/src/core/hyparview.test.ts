@@ -177,7 +177,7 @@ describe('HyParView §4.4: NEIGHBOR, DISCONNECT and failures', () => {
     expect(node.takeEffects()).toContainEqual({ kind: 'neighbor-down', peer: 'b', reason: 'left' });
   });
 
-  it('"a failed active peer is removed (not kept as a backup) and a passive peer is promoted, with high priority when the active view is empty"', () => {
+  it('"a failed active peer is removed (not kept as a backup) and a passive peer is promoted, with high priority when the active view is empty" (up to maxPendingPromotions of them)', () => {
     const node = withPassive(withActive(core(), []), ['p1', 'p2', 'p3']);
     withActive(node, ['a']);
     node.peerDown('a', 10);
@@ -196,7 +196,7 @@ describe('HyParView §4.4: NEIGHBOR, DISCONNECT and failures', () => {
     expect(node.passiveView()).not.toContain(urgent[0]!.to);
   });
 
-  it('promotions use low priority while the active view is not empty, and at most maxPendingPromotions are out at once', () => {
+  it('promotions use low priority while the active view is not empty, and a node that is not starved has at most maxPendingPromotions out at once', () => {
     const node = withPassive(core({ maxPendingPromotions: 2 }), ['p1', 'p2', 'p3', 'p4']);
     withActive(node, ['a', 'b']);
     node.tick(1);
@@ -258,7 +258,7 @@ describe('HyParView §4.4: NEIGHBOR, DISCONNECT and failures', () => {
     expect(priorities).toEqual(['low', 'low', 'low', 'low', 'low']);
   });
 
-  it('with an empty active view, promotion asks with high priority and moves on at once when a candidate is gone', () => {
+  it('with an empty active view, promotion asks with high priority (up to maxPendingPromotions) and moves on at once when a candidate is gone', () => {
     const passive = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6'];
     const node = withPassive(core({ maxPendingPromotions: 1 }), passive);
     node.tick(0);
@@ -280,10 +280,26 @@ describe('HyParView §4.4: NEIGHBOR, DISCONNECT and failures', () => {
     const passive = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6'];
     const starved = withActive(withPassive(core({ maxPendingPromotions: 2 }), passive), ['a']);
     starved.tick(0);
-    expect(sentOfType(starved.takeEffects(), 'neighbor')).toHaveLength(4);
+    // Not empty and not yet refused: all of them low priority.
+    expect(sentOfType(starved.takeEffects(), 'neighbor').map((sent) => sent.message.priority)).toEqual(['low', 'low', 'low', 'low']);
     const fed = withActive(withPassive(core({ maxPendingPromotions: 2 }), passive), ['a', 'b']);
     fed.tick(0);
     expect(sentOfType(fed.takeEffects(), 'neighbor')).toHaveLength(2);
+  });
+
+  it('high-priority requests still pending count toward the cap: a starved node asks the next one with low priority', () => {
+    const passive = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7'];
+    const node = withPassive(core({ maxPendingPromotions: 2 }), passive);
+    node.tick(0);
+    const first = sentOfType(node.takeEffects(), 'neighbor');
+    expect(first.map((sent) => sent.message.priority).sort()).toEqual(['high', 'high', 'low', 'low', 'low']);
+    // A low one is refused; both high ones are still out, so its replacement asks low.
+    const refused = first.find((sent) => sent.message.priority === 'low')!;
+    node.receive(refused.to, { type: 'neighbor-reply', epoch: 0, accepted: false, id: refused.message.id }, 5);
+    node.tick(5);
+    const next = sentOfType(node.takeEffects(), 'neighbor');
+    expect(next).toHaveLength(1);
+    expect(next[0]!.message.priority).toBe('low');
   });
 
   it('an unanswered NEIGHBOR request counts as a failure: the candidate leaves the passive view', () => {

@@ -590,10 +590,12 @@ export class HyParViewCore implements PeerService {
 
   /**
    * §4.4: while the active view has free slots, ask passive peers (at random, skipping those
-   * backing off) to become neighbours: with high priority when the active view is empty, low
-   * otherwise. Up to `maxPendingPromotions` requests are out at once, or one per free slot for a
-   * starved node: after a mass failure most of its passive view is dead, each dead candidate
-   * costs a timeout, and two at a time left survivors cut off for several rounds.
+   * backing off) to become neighbours: with high priority when the active view is empty (or a
+   * starved node was refused twice; see `promotionPriority`), low otherwise. Up to
+   * `maxPendingPromotions` requests are out at once, or one per free slot for a starved node:
+   * after a mass failure most of its passive view is dead, each dead candidate costs a timeout,
+   * and two at a time left survivors cut off for several rounds. Either way at most
+   * `maxPendingPromotions` of them ask with high priority.
    */
   private promote(now: number): void {
     if (now < this.promotionAt) return;
