@@ -31,7 +31,7 @@ export interface HyParViewConfig {
   /** Back-off after a refused (low-priority) NEIGHBOR request before asking that peer again: initial, doubled per refusal up to the max. */
   readonly promotionBackoffInitialMs: number;
   readonly promotionBackoffMaxMs: number;
-  /** Promotion attempts a node may have outstanding at once (never more than its free active slots; a starved node, with a quarter of its active view or less (one neighbour always counts), asks for every free slot, at most this many with high priority). Ours: 2. */
+  /** Promotion attempts a node may have outstanding at once (never more than its free active slots; a starved node, with a quarter of its active view or less (one neighbour always counts), asks for every free slot). Ours: 2. */
   readonly maxPendingPromotions: number;
   /** A joining node retries another seed after this long without a neighbour. LAN 2 s, local 500 ms. */
   readonly joinRetryMs: number;

@@ -582,9 +582,9 @@ export class HyParViewCore implements PeerService {
     this.send(contact, { type: 'join', epoch: this.epoch, id }, true);
   }
 
-  private pendingPromotions(kind?: 'high'): number {
+  private pendingPromotions(): number {
     let count = 0;
-    if (this.pending.size > 0) for (const pending of this.pending.values()) if (kind === undefined ? pending.kind !== 'join' : pending.kind === kind) count += 1;
+    if (this.pending.size > 0) for (const pending of this.pending.values()) if (pending.kind !== 'join') count += 1;
     return count;
   }
 
@@ -594,8 +594,10 @@ export class HyParViewCore implements PeerService {
    * starved node was refused twice; see `promotionPriority`), low otherwise. Up to
    * `maxPendingPromotions` requests are out at once, or one per free slot for a starved node:
    * after a mass failure most of its passive view is dead, each dead candidate costs a timeout,
-   * and two at a time left survivors cut off for several rounds. Either way at most
-   * `maxPendingPromotions` of them ask with high priority.
+   * and two at a time left survivors cut off for several rounds. (Capping an empty node's
+   * high-priority requests at `maxPendingPromotions`, the rest low, was tried: full peers refused
+   * the low ones in the instant before they noticed the failure, and backing off from those live
+   * peers left the node alone for seconds.)
    */
   private promote(now: number): void {
     if (now < this.promotionAt) return;
@@ -613,13 +615,8 @@ export class HyParViewCore implements PeerService {
       if (backoff === undefined || backoff.until <= now) candidates.push(peer);
       else if (backoff.until < earliestBackoff) earliestBackoff = backoff.until;
     }
-    // At most maxPendingPromotions of them ask with high priority: each one accepted by a full
-    // node makes it drop a neighbour, and the rest can be filled by nodes with a free slot.
-    let urgent = this.pendingPromotions('high');
     for (const peer of this.random.sample(candidates, allowed - outstanding)) {
-      const priority = urgent < this.config.maxPendingPromotions ? this.promotionPriority() : 'low';
-      if (priority === 'high') urgent += 1;
-      this.request(peer, priority, now);
+      this.request(peer, this.promotionPriority(), now);
       outstanding += 1;
     }
     if (outstanding < allowed) this.promotionAt = earliestBackoff;
