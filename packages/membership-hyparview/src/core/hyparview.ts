@@ -594,10 +594,8 @@ export class HyParViewCore implements PeerService {
    * starved node was refused twice; see `promotionPriority`), low otherwise. Up to
    * `maxPendingPromotions` requests are out at once, or one per free slot for a starved node:
    * after a mass failure most of its passive view is dead, each dead candidate costs a timeout,
-   * and two at a time left survivors cut off for several rounds. (Capping an empty node's
-   * high-priority requests at `maxPendingPromotions`, the rest low, was tried: full peers refused
-   * the low ones in the instant before they noticed the failure, and backing off from those live
-   * peers left the node alone for seconds.)
+   * and two at a time left survivors cut off for several rounds (docs/decisions/membership-hyparview.md,
+   * also for why an empty node's requests are not capped at `maxPendingPromotions`).
    */
   private promote(now: number): void {
     if (now < this.promotionAt) return;

@@ -34,6 +34,19 @@ function expectHealthyOverlay(cluster: SimCluster, seed: number | string, strand
   }
 }
 
+/** Survivors (not in `crashed`) whose views and seeds name only nodes in `crashed`: taken before the crash. */
+function strandedBy(cluster: SimCluster, crashed: ReadonlySet<string>, seedsOf: (id: string) => readonly string[] = () => []): Set<string> {
+  return new Set(
+    cluster
+      .live()
+      .filter((id) => !crashed.has(id))
+      .filter((id) => {
+        const membership = cluster.membership(id);
+        return [...membership.activeView(), ...membership.passiveView(), ...seedsOf(id)].every((known) => crashed.has(known));
+      }),
+  );
+}
+
 const seed = Number(seedFromEnvironment(20261128));
 
 describe('HyParView over the simulated network', () => {
@@ -101,11 +114,7 @@ describe('HyParView over the simulated network', () => {
       const cluster = createSimCluster({ seed: runSeed, nodes: 500, joinSpacingMs: 1, config: { seedRejoinIntervalMs: 0 } });
       cluster.simulation.runFor(500 + 5_000);
       const crashed = new Set(cluster.simulation.random.sample(cluster.ids, 400));
-      const stranded = new Set(
-        cluster.ids
-          .filter((id) => !crashed.has(id))
-          .filter((id) => [...cluster.membership(id).activeView(), ...cluster.membership(id).passiveView()].every((known) => crashed.has(known))),
-      );
+      const stranded = strandedBy(cluster, crashed);
       cluster.crash([...crashed]);
       cluster.simulation.runFor(3 * 1_000);
       expectHealthyOverlay(cluster, runSeed, stranded);
@@ -144,15 +153,7 @@ describe('HyParView properties over random clusters', () => {
         const crashed = new Set(cluster.simulation.random.sample(cluster.ids, Math.floor(nodes * crashShare)));
         // A node that joined a second ago may know only its seed and its first neighbours (its
         // passive view fills from shuffles and disconnects); if all of them crash, it is stranded.
-        const stranded = new Set(
-          cluster
-            .live()
-            .filter((id) => !crashed.has(id))
-            .filter((id) => {
-              const membership = cluster.membership(id);
-              return [...membership.activeView(), ...membership.passiveView(), ...(seeds.get(id) ?? [])].every((known) => crashed.has(known));
-            }),
-        );
+        const stranded = strandedBy(cluster, crashed, (id) => seeds.get(id) ?? []);
         cluster.crash([...crashed]);
         cluster.simulation.runFor(6_000);
         expectHealthyOverlay(cluster, runSeed, stranded);

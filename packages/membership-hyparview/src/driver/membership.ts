@@ -16,6 +16,7 @@ import type { InitialView } from '../core/hyparview';
 import { SERVICE_OF_TYPE, isServiceMessage } from '../core/messages';
 import type { HeartbeatMessage, MembershipMessage, ServiceMessage } from '../core/messages';
 import { NeighborMonitor } from '../core/neighbor-monitor';
+import { payloadBytes } from '../core/payload-size';
 import type { LeaveReason, PeerService, SeedRejoinOptions, ServiceEffect } from '../core/peer-service';
 import { PlumtreeCore } from '../core/plumtree';
 import type { Delivery, PlumtreeEffect } from '../core/plumtree';
@@ -156,12 +157,6 @@ const RANK: Readonly<Record<TopologyMode, number>> = { 'full-mesh': 0, hyparview
 function checkTopic(topic: unknown): asserts topic is string {
   if (typeof topic !== 'string' || topic.length === 0 || topic.length > MAX_TOPIC_LENGTH) throw new InvalidTopicError(topic, `must be a string of 1–${MAX_TOPIC_LENGTH} characters`);
   if (topic.startsWith('$')) throw new InvalidTopicError(topic, 'topics starting with "$" are reserved for the membership');
-}
-
-function payloadBytes(payload: unknown): number | undefined {
-  if (payload instanceof Uint8Array) return payload.byteLength;
-  if (typeof payload === 'string') return Buffer.byteLength(payload, 'utf8');
-  return undefined;
 }
 
 class MembershipDriver implements Membership {
