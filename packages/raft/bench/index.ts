@@ -105,7 +105,9 @@ async function openLoop(cluster: ProcessCluster, rate: number, ms: number): Prom
   const start = performance.now();
   let sent = 0;
   while (performance.now() - start < ms) {
-    const due = Math.min(capacity, Math.floor(((performance.now() - start) / 1000) * rate));
+    // Request k is due at start + k/rate: every request whose time has come leaves now (the
+    // count of those is one more than the whole periods elapsed, request 0 being due at once).
+    const due = Math.min(capacity, Math.floor(((performance.now() - start) / 1000) * rate) + 1);
     for (; sent < due; sent += 1) {
       const scheduled = start + (sent / rate) * 1000;
       lateness[sent] = performance.now() - scheduled;
