@@ -321,6 +321,97 @@ describe('reset', () => {
   });
 });
 
+describe('revert', () => {
+  it('takes one path back to the layers and keeps every other runtime update', () => {
+    const config = createConfig({
+      defaults,
+      schema,
+      updatablePaths: ['dev', 'telemetry', 'server.hosts'],
+      sources: { environment: { prefix: 'APP', variables: { APP_TELEMETRY__SAMPLING_RATE: '0.5' } } },
+    });
+    const notifications: ConfigNotification<Settings>[] = [];
+    config.subscribe((notification) => notifications.push(notification));
+    config.update('dev.debugMode', true);
+    config.update('telemetry.samplingRate', 0.1);
+    config.update('server.hosts', ['c.example']);
+
+    expect(config.revert('telemetry.samplingRate')).toBe(0.5); // the environment's value, not the default
+    expect(config.get()).toEqual({ dev: { debugMode: true, verboseLogging: false }, telemetry: { samplingRate: 0.5 }, server: { port: 4000, hosts: ['c.example'] } });
+    expect(notifications.at(-1)).toEqual({ type: 'config-updated', path: ['telemetry', 'samplingRate'], value: 0.5, previous: 0.1, config: config.get() });
+    expect(config.status()).toMatchObject({ updateCount: 4, resetCount: 0 });
+    expect(Object.isFrozen(config.get('telemetry'))).toBe(true);
+  });
+
+  it('removes a key the layers do not have, and a whole object set over theirs goes back to theirs', () => {
+    const config = createConfig({ defaults: { limits: { rate: 10 } }, updatablePaths: [[]] });
+    config.update('limits', { rate: 20, burst: 5 });
+    config.update('feature', { on: true });
+
+    expect(config.revert('feature')).toBeUndefined();
+    expect(config.get()).toEqual({ limits: { rate: 20, burst: 5 } });
+    expect(config.revert('limits')).toEqual({ rate: 10 });
+    expect(config.get()).toEqual({ limits: { rate: 10 } });
+  });
+
+  it('changes and tells nothing when the path holds the layers\' value or nothing already', () => {
+    const config = makeConfig();
+    const before = config.get();
+    const notifications: ConfigNotification<Settings>[] = [];
+    config.subscribe((notification) => notifications.push(notification));
+
+    expect(config.revert('dev.debugMode')).toBe(false);
+    expect(config.revert(['telemetry', 'exportUrl'])).toBeUndefined();
+    config.update('dev.debugMode', true);
+    expect(config.revert('dev.debugMode')).toBe(false);
+    expect(config.revert('dev.debugMode')).toBe(false);
+
+    expect(config.get()).toEqual(before);
+    expect(notifications.map((notification) => (notification.type === 'config-updated' ? notification.value : notification.type))).toEqual([true, false]);
+    expect(config.status().updateCount).toBe(2);
+  });
+
+  it('is checked like update: allow-list (1401), unsafe paths, the schema, and array elements it cannot remove (1301)', () => {
+    const config = makeConfig();
+    expect(thrown(() => config.revert('server.port')).code).toBe(CONFIG_ERROR_CODES.updateForbidden);
+    expect(thrown(() => config.revert('__proto__.polluted')).code).toBe(CONFIG_ERROR_CODES.securityViolation);
+    config.update('server.hosts', ['a.example', 'b.example', 'c.example']);
+    const removeElement = thrown(() => config.revert('server.hosts.2'));
+    expect(removeElement).toBeInstanceOf(ConfigPathNotFoundError);
+    expect(removeElement.message).toMatch(/cannot be removed/);
+    expect(config.get('server.hosts')).toEqual(['a.example', 'b.example', 'c.example']);
+
+    // A schema that needs the runtime value: taking it away is refused whole.
+    const strict = createConfig({
+      defaults: { mode: 'plain' },
+      schema: z.object({ mode: z.enum(['plain', 'tls']), cert: z.string().optional() }).refine((value) => value.mode !== 'tls' || value.cert !== undefined),
+      updatablePaths: [[]],
+    });
+    strict.update([], { mode: 'tls', cert: 'pem' });
+    expect(thrown(() => strict.revert('cert')).code).toBe(CONFIG_ERROR_CODES.invalidValue);
+    expect(strict.safeRevert('cert')).toMatchObject({ ok: false });
+    expect(strict.get()).toEqual({ mode: 'tls', cert: 'pem' });
+    expect(strict.safeRevert([])).toEqual({ ok: true, value: { mode: 'plain' } });
+  });
+
+  it('refuses to run from inside the schema\'s validation (5405)', () => {
+    const holder: { config?: Config<unknown> } = {};
+    let inner: unknown;
+    const reentrant: StandardSchemaV1<unknown, unknown> = {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: (value) => {
+          if (holder.config !== undefined) inner = holder.config.safeRevert('a');
+          return { value };
+        },
+      },
+    };
+    holder.config = createConfig({ defaults: { a: 1 }, schema: reentrant, updatablePaths: [[]] });
+    holder.config.update('a', 2);
+    expect((inner as { ok: false; error: FoundationError }).error).toBeInstanceOf(ConfigReentrantUpdateError);
+  });
+});
+
 describe('subscriptions', () => {
   it('notifies config-updated with the path, the value and the previous value', () => {
     const config = makeConfig();

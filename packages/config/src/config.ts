@@ -13,7 +13,7 @@ import { ConfigValidationError } from './errors/config-validation-error';
 import { buildPathIndex } from './internal/path-index';
 import { deepFreeze, freezeSnapshot, inspectPlainCopy, isRecord, toPlainCopy } from './internal/plain-data';
 import { checkSchema, runSchema } from './internal/run-schema';
-import { ABSENT, deepMerge, setAt, valueAt, walk } from './internal/tree';
+import { ABSENT, deepMerge, removeAt, setAt, valueAt, walk } from './internal/tree';
 import { isPrefixOf, parsePath } from './path';
 import type { ConfigPath } from './path';
 import { applyEnvironment } from './sources/environment';
@@ -134,17 +134,20 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
     if (validating) throw new ConfigReentrantUpdateError(operation);
     const nextRaw = setAt(raw, segments, copy);
     if (problem !== undefined) throw problem;
+    return { segments, nextRaw, nextSnapshot: validateChange(segments, nextRaw) };
+  };
+
+  /** The schema's output for `nextRaw`, a change at `segments`; throws what validation finds. */
+  const validateChange = (segments: readonly string[], nextRaw: unknown): unknown => {
     if (!isRecord(nextRaw)) {
       throw new ConfigValidationError({ path: segments, issues: [{ path: segments, message: 'the whole config must be a plain object' }] });
     }
     validating = true;
-    let output: unknown;
     try {
-      output = runSchema(schema, nextRaw, { path: segments });
+      return runSchema(schema, nextRaw, { path: segments });
     } finally {
       validating = false;
     }
-    return { segments, nextRaw, nextSnapshot: output };
   };
 
   const commit = (nextRaw: unknown, nextSnapshot: unknown): void => {
@@ -169,8 +172,8 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
     return value;
   };
 
-  const update = (path: ConfigPath, value: unknown): unknown => {
-    const { segments, nextRaw, nextSnapshot } = prepare('update', path, value);
+  /** Makes a checked change current, counts it and tells subscribers; the value now at `segments`. */
+  const change = (segments: readonly string[], nextRaw: unknown, nextSnapshot: unknown): unknown => {
     const previous = valueAt(snapshot, segments);
     commit(nextRaw, nextSnapshot);
     updateCount += 1;
@@ -183,6 +186,30 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
       config: snapshot as object,
     });
     return current === ABSENT ? undefined : current;
+  };
+
+  const update = (path: ConfigPath, value: unknown): unknown => {
+    const { segments, nextRaw, nextSnapshot } = prepare('update', path, value);
+    return change(segments, nextRaw, nextSnapshot);
+  };
+
+  /**
+   * `path` back to what the layers below runtime updates give it: their value there, or none.
+   * Other runtime updates stay. Checked like `update` (path security, allow-list, parents, the
+   * schema); notifies `config-updated` when the value at `path` changes.
+   */
+  const revert = (path: ConfigPath): unknown => {
+    const segments = parsePath(path);
+    if (!isUpdatablePath(segments)) throw new ConfigUpdateForbiddenError(segments, allowList);
+    if (validating) throw new ConfigReentrantUpdateError('revert');
+    const layered = valueAt(base, segments);
+    const nextRaw = layered === ABSENT ? removeAt(raw, segments) : valueAt(raw, segments) === layered ? raw : setAt(raw, segments, layered);
+    if (nextRaw === raw) {
+      // Nothing to take back: never updated, or reverted already.
+      const current = valueAt(snapshot, segments);
+      return current === ABSENT ? undefined : current;
+    }
+    return change(segments, nextRaw, validateChange(segments, nextRaw));
   };
 
   const toResult = <Value>(action: () => Value): ConfigResult<Value> => {
@@ -223,6 +250,8 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
       }),
     updatablePaths: () => allowList,
     isUpdatable: (path: ConfigPath) => isUpdatablePath(parsePath(path)),
+    revert,
+    safeRevert: (path: ConfigPath) => toResult(() => revert(path)),
     reset(): unknown {
       if (validating) throw new ConfigReentrantUpdateError('reset');
       raw = base;

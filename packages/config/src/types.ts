@@ -129,6 +129,16 @@ export interface Config<T> {
   updatablePaths(): readonly (readonly string[])[];
   /** Whether `update(path, ...)` passes the allow-list. */
   isUpdatable(path: ConfigPath): boolean;
+  /**
+   * Takes `path` back to what defaults < file < environment give it (their value there, or no
+   * value when they have none) and keeps every other runtime update. Checked like `update`
+   * (path security, allow-list, parents, the schema); an array element the layers do not have
+   * cannot be removed (ConfigPathNotFoundError, 1301). Notifies `config-updated` at `path` when
+   * something changed; returns the value now there (undefined when none).
+   */
+  revert(path: ConfigPath): unknown;
+  /** `revert` that returns `{ ok: true, value }` or `{ ok: false, error }` instead of throwing. */
+  safeRevert(path: ConfigPath): ConfigResult<unknown>;
   /** Drops every runtime update: back to defaults < file < environment. Notifies `config-reset`. */
   reset(): DeepReadonly<T>;
   /** Receives every later change, in order; returns the function that unsubscribes. */

@@ -7,7 +7,7 @@
 // had not changed, and old values for a moment), and a value the snapshot no longer held stayed.
 import { describe, expect, it } from '@jest/globals';
 import { createConfig } from '@foundation/config';
-import type { ConfigCommand, ConfigNotification } from '@foundation/config';
+import type { ConfigCommand, ConfigNotification, StandardSchemaV1 } from '@foundation/config';
 import type { FoundationError } from '@foundation/core';
 import { createUnstartedConsensus } from '../../test/support/unstarted-consensus';
 import { ClusterStateMachine } from '../consensus/cluster-state-machine';
@@ -72,9 +72,8 @@ describe('cluster-wide config restored from a snapshot', () => {
     fresh.stateMachine.restore(snapshot);
     expect(node.config.get()).toEqual({ limits: { rate: 30, burst: 7 }, feature: { on: false } });
     expect(node.config.get()).toEqual(fresh.config.get());
-    // The config has no removal of its own: a reset to its layers takes `feature.on` back to its
-    // default, and the snapshot's values go on top of them.
-    expect(node.heard).toEqual(['reset', 'limits.rate 10 -> 30', 'limits.burst 5 -> 7']);
+    // `feature.on` goes back to its default on its own; `limits.burst` stays as it was.
+    expect(node.heard).toEqual(['feature.on true -> false', 'limits.rate 20 -> 30']);
     expect(node.stateMachine.appliedIndex()).toBe(3);
 
     // What follows the snapshot applies as usual, and a later restore that changes nothing is silent.
@@ -84,4 +83,50 @@ describe('cluster-wide config restored from a snapshot', () => {
     expect(node.heard).toEqual(['feature.on false -> true']);
   });
 
+  it('keeps this node\'s local updates of other paths when the snapshot drops a value the log had set', () => {
+    const node = createNode();
+    node.apply([set('feature.on', true)]);
+    node.config.update('limits.burst', 9); // a local update, never in the log
+    node.heard.length = 0;
+
+    node.stateMachine.restore(snapshotOf([set('limits.rate', 30)]));
+
+    expect(node.config.get()).toEqual({ limits: { rate: 30, burst: 9 }, feature: { on: false } });
+    expect(node.heard).toEqual(['feature.on true -> false', 'limits.rate 10 -> 30']);
+    expect(node.refused).toEqual([]);
+  });
+
+  it('goes back to the layers whole, and reports why, when the schema needs a value the snapshot dropped', () => {
+    // A schema that needs `feature.level` whenever `feature.on` is true.
+    const schema: StandardSchemaV1<unknown, unknown> = {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: (value) => {
+          const feature = (value as { feature?: { on?: boolean; level?: number } }).feature;
+          return feature?.on === true && feature.level === undefined ? { issues: [{ message: 'feature.on needs feature.level', path: ['feature', 'level'] }] } : { value };
+        },
+      },
+    };
+    const consensus = createUnstartedConsensus();
+    const config = createConfig({ defaults, schema, updatablePaths: ['limits', 'feature'] });
+    const refused: FoundationError[] = [];
+    createClusterConfig(config, consensus.log<ConfigCommand>('config', { retain: byPath }), (error) => refused.push(error));
+    const apply = (command: ConfigCommand): void => {
+      consensus.stateMachine.apply({ stream: 'config', command }, consensus.stateMachine.appliedIndex() + 1);
+    };
+    apply(set('feature.level', 3));
+    apply(set('feature.on', true));
+    config.update('limits.burst', 9);
+    const kinds: string[] = [];
+    config.subscribe((change: ConfigNotification<unknown>) => kinds.push(change.type));
+
+    // The snapshot keeps `feature.on` but not `feature.level`: taking the level away alone is
+    // refused by the schema, so the config is reset, and `feature.on` alone is refused again.
+    consensus.stateMachine.restore(snapshotOf([set('feature.on', true)]));
+
+    expect(config.get()).toEqual(defaults);
+    expect(kinds).toEqual(['config-reset']);
+    expect(refused.map((error) => error.code)).toEqual([1201, 1201]);
+  });
 });

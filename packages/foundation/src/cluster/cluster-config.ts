@@ -29,9 +29,9 @@ const keyOf = (path: readonly string[]): string => path.join('\u0000');
  * the replay, as one change from the config this node had to the one the snapshot gives:
  * subscribers hear each value that differs, once, and nothing of the values that stay. When the
  * snapshot no longer sets a path this node set from the log (taken where the config stream was
- * not declared, say), the config is reset to its layers first (subscribers hear `config-reset`,
- * then the snapshot's values), so the value from the log is gone as on a node started from that
- * snapshot; local updates (`update`) go with it. `report` receives every command this node refuses.
+ * not declared, say), that path goes back to the config's layers first (`revert`), so the value
+ * from the log is gone as on a node started from that snapshot, and local updates (`update`) of
+ * other paths stay. `report` receives every command this node refuses.
  */
 export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<ConfigCommand>, report: (error: FoundationError) => void): ClusterConfig {
   const waiting: { index: number; resolve: () => void }[] = [];
@@ -63,9 +63,20 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       for (let length = 0; length <= path.length; length += 1) if (setHere.has(keyOf(path.slice(0, length)))) return true;
       return false;
     };
-    if (![...setFromLog.values()].every(stillSet)) {
-      config.reset();
-      setFromLog.clear();
+    // What the log set here and the snapshot no longer sets goes back to the layers, path by
+    // path, so local updates elsewhere stay. Should the schema refuse that (it needed one of
+    // those values), the whole config goes back to its layers, as on a node started from the
+    // snapshot.
+    for (const [key, path] of setFromLog) {
+      if (stillSet(path)) continue;
+      const reverted = config.safeRevert(path);
+      if (!reverted.ok) {
+        report(reverted.error);
+        config.reset();
+        setFromLog.clear();
+        break;
+      }
+      setFromLog.delete(key);
     }
     for (const { path, value } of [...assignments, ...refused]) {
       const check = config.checkUpdate(path, value);
