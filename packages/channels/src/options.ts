@@ -41,8 +41,9 @@ export interface TlsOptions {
 
 export interface SecurityOptions {
   /**
-   * The cluster secret for HMAC-SHA256 challenge-response (at least 16 bytes). It never
-   * crosses the wire. Required.
+   * The cluster secret for HMAC-SHA256 challenge-response (at least 16 bytes; a random one).
+   * It never crosses the wire: the proofs use a key derived from it and the cluster name with
+   * scrypt, once per transport (about 0.1 s). Required.
    */
   readonly secret: string | Uint8Array;
   /** Listen with `wss` (and dial `wss://` URLs) with these certificates. */

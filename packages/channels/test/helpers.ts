@@ -10,10 +10,22 @@ import type { Transport, TransportOptions } from '../src/index';
 import { channelSetDigest, defaultChannels, layoutLanes, resolveChannels } from '../src/channel-config';
 import type { ChannelOptions, ConnectionMode } from '../src/channel-config';
 import { createCborCodec } from '../src/core/cbor';
-import { decodeChallenge, encodeAuth, encodeHello, handshakeProof } from '../src/core/handshake';
+import { decodeChallenge, deriveClusterKey, encodeAuth, encodeHello, handshakeProof } from '../src/core/handshake';
 import type { ChallengeFields, Hello } from '../src/core/handshake';
 
 export const SECRET = 'test-cluster-secret-of-enough-length';
+
+const keys = new Map<string, Buffer>();
+/** The HMAC key nodes derive from `secret` (scrypt: slow, so each is derived once here). */
+export function keyOf(secret: string, cluster: string): Buffer {
+  const name = `${cluster}\0${secret}`;
+  let key = keys.get(name);
+  if (key === undefined) {
+    key = deriveClusterKey(Buffer.from(secret), cluster);
+    keys.set(name, key);
+  }
+  return key;
+}
 
 const open: Transport[] = [];
 
@@ -231,7 +243,7 @@ export async function rawClient(url: string): Promise<RawClient> {
     frames,
     async handshake(options = {}) {
       const { digest, connections } = expectedDigest(options.channels);
-      const secret = Buffer.from(options.secret ?? SECRET);
+      const secret = keyOf(options.secret ?? SECRET, options.cluster ?? 'foundation');
       const hello: Hello = {
         cluster: options.cluster ?? 'foundation',
         nodeId: options.nodeId ?? 'raw-client',

@@ -9,11 +9,11 @@ import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import type { ChannelEvent, ConnectionErrorEvent, ProtocolViolationError } from '../src/index';
 import { createCborCodec } from '../src/core/cbor';
-import { decodeChallenge, decodeHello, encodeHello } from '../src/core/handshake';
+import { PROTOCOL_VERSION, decodeChallenge, decodeHello, deriveClusterKey, encodeHello, handshakeProof } from '../src/core/handshake';
 import type { Hello } from '../src/core/handshake';
 import { generateCertificates } from './certificates';
 import type { TestCertificates } from './certificates';
-import { SECRET, closeNodes, createProxy, expectedDigest, link, nextEvent, rawClient, startNode, waitFor } from './helpers';
+import { SECRET, closeNodes, keyOf, createProxy, expectedDigest, link, nextEvent, rawClient, startNode, waitFor } from './helpers';
 
 afterEach(closeNodes);
 
@@ -129,7 +129,8 @@ describe('authentication and refusals', () => {
 
   it.each([
     ['version 1 (node id expected and incarnation in the clear)', 1],
-    ['a later version', 3],
+    ['version 2 (the secret itself as the HMAC key)', 2],
+    ['a later version', 4],
   ])('another protocol version, %s, is refused with 4001 and says so', async (_name, version) => {
     const b = await startNode('node-b');
     const client = await rawClient(b.address()!.url);
@@ -140,7 +141,7 @@ describe('authentication and refusals', () => {
     client.send(Buffer.concat([Buffer.of(0x01), body]));
     const closed = await client.closed;
     expect(closed.code).toBe(CLOSE_CODES.protocolMismatch);
-    expect(closed.reason).toContain(`protocol version ${version} is not 2`);
+    expect(closed.reason).toContain(`protocol version ${version} is not 3`);
     expect((await refused).closeCode).toBe(CLOSE_CODES.protocolMismatch);
   });
 
@@ -154,6 +155,7 @@ describe('authentication and refusals', () => {
       const wire = Buffer.concat(proxy.captured);
       expect(wire.length).toBeGreaterThan(1000);
       expect(wire.includes(Buffer.from(SECRET))).toBe(false);
+      expect(wire.includes(keyOf(SECRET, 'foundation'))).toBe(false);
     } finally {
       await proxy.close();
     }
@@ -166,7 +168,7 @@ describe('node ids and incarnations before the other side has authenticated', ()
   // it holds the secret. Whoever answered at an address a node dials learned whom it meant to
   // reach; whoever could open a connection learned, by asking again, when a node restarted.
   const codec = createCborCodec();
-  const secret = Buffer.from(SECRET);
+  const secret = keyOf(SECRET, 'foundation'); // the HMAC key every node derives from the secret
 
   it('HELLO shows neither the node id the dialer expects nor its incarnation, and the dial still reaches that node', async () => {
     const b = await startNode('node-b');
@@ -217,6 +219,23 @@ describe('node ids and incarnations before the other side has authenticated', ()
     expect(second.frame.includes(second.incarnation)).toBe(false);
   });
 
+  it('a CHALLENGE lets a prober test a guess of the secret only through scrypt, salted with the cluster name', async () => {
+    const channels = { rpc: {} };
+    const node = await startNode('target', { channels });
+    const client = await rawClient(node.address()!.url);
+    const { frame, body } = proberHello(channels, 'prober');
+    client.send(frame);
+    await waitFor(() => client.frames.length > 0, 2_000, 'the CHALLENGE');
+    client.socket.terminate();
+    // What anyone who opens a connection holds: its HELLO, the CHALLENGE's fields and proof.
+    const { fields, proof } = decodeChallenge(codec, client.frames[0]!, secret, body);
+    const guess = (key: Uint8Array): boolean => Buffer.from(handshakeProof(key, 'acceptor', body, fields)).equals(Buffer.from(proof));
+    expect(guess(keyOf(SECRET, 'foundation'))).toBe(true);
+    expect(guess(Buffer.from(SECRET))).toBe(false); // the secret itself is no HMAC key here (it was in version 2)
+    expect(guess(deriveClusterKey(Buffer.from(SECRET), 'another-cluster'))).toBe(false);
+    expect(guess(deriveClusterKey(Buffer.from(`${SECRET}x`), 'foundation'))).toBe(false);
+  });
+
   it('the acceptor refuses a dialer that expected another node (4013), though the dialer skipped its own check', async () => {
     const channels = { rpc: {} }; // one connection per session, as the raw client makes
     const b = await startNode('node-b', { channels });
@@ -242,7 +261,7 @@ describe('node ids and incarnations before the other side has authenticated', ()
     const b = await startNode('node-b');
     const client = await rawClient(b.address()!.url);
     const { digest, connections } = expectedDigest();
-    const fields = ['foundation-channels', 2, 'foundation', 'node-a', incarnation, 0, 'session', 0, connections, digest, expected, randomBytes(32)];
+    const fields = ['foundation-channels', PROTOCOL_VERSION, 'foundation', 'node-a', incarnation, 0, 'session', 0, connections, digest, expected, randomBytes(32)];
     client.send(Buffer.concat([Buffer.of(0x01), codec.encode(fields)]));
     expect((await client.closed).code).toBe(CLOSE_CODES.malformedFrame);
     expect(b.stats().refusals.malformedFrame).toBe(1);
@@ -295,7 +314,7 @@ describe('session epochs before the other side has authenticated', () => {
       await waitFor(() => client.frames.length > 0, 2_000, 'the CHALLENGE');
       client.socket.terminate();
       const challenge = client.frames[0]!;
-      return { wire: challengeEpoch(challenge), epoch: decodeChallenge(codec, challenge, Buffer.from(SECRET), frame.subarray(1)).challenge.epoch };
+      return { wire: challengeEpoch(challenge), epoch: decodeChallenge(codec, challenge, keyOf(SECRET, 'foundation'), frame.subarray(1)).challenge.epoch };
     };
     const dropped = [await seen('dropped-peer'), await seen('dropped-peer')];
     const neverSeen = [await seen('never-seen'), await seen('never-seen')];
@@ -319,7 +338,7 @@ describe('session epochs before the other side has authenticated', () => {
     server.on('connection', (socket: WebSocket) => {
       socket.once('message', (frame: Buffer) => {
         epochs.push((codec.decode(frame.subarray(1)) as unknown[])[5]);
-        unmasked.push(decodeHello(codec, frame, Buffer.from(SECRET)).hello.epoch);
+        unmasked.push(decodeHello(codec, frame, keyOf(SECRET, 'foundation')).hello.epoch);
         socket.terminate(); // the dialer tries again
       });
     });

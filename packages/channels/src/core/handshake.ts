@@ -7,8 +7,17 @@
 //   dialer   → AUTH       proof_d
 //   acceptor → READY
 //
-// proof_a = HMAC-SHA256(secret, "foundation-channels/2 acceptor" 0x00 HELLO-body CHALLENGE-fields)
-// proof_d = HMAC-SHA256(secret, "foundation-channels/2 dialer"   0x00 HELLO-body CHALLENGE-fields)
+// proof_a = HMAC-SHA256(key, "foundation-channels/3 acceptor" 0x00 HELLO-body CHALLENGE-fields)
+// proof_d = HMAC-SHA256(key, "foundation-channels/3 dialer"   0x00 HELLO-body CHALLENGE-fields)
+//
+// The key is not the secret itself but scrypt(secret, "foundation-channels/3 cluster key" 0x00
+// cluster, N = 2^15, r = 8, p = 1), derived once per transport (`deriveClusterKey`). Whoever
+// opens a connection receives a CHALLENGE, and with it a proof over bytes it knows: with the
+// secret as the HMAC key, it could test guesses of the secret offline at HMAC speed, millions a
+// second; now each guess costs one scrypt (about 0.1 s and 32 MiB on one core here), and the
+// cluster name in the salt keeps one table of guesses from serving every cluster. A secret of
+// enough entropy still matters: the derivation slows guessing, it does not stop it. Below, the
+// "secret" every function takes is that key.
 //
 // Both nonces are fresh, so a recorded proof is useless later, and the two labels keep one
 // side's proof from being replayed as the other's. The secret never crosses the wire. Each
@@ -55,14 +64,15 @@
 // CHALLENGE, and refuses first; the acceptor's check stops a dialer that does not.
 //
 // Version 1 sent those fields in the clear, and a version-1 node can read them no other way, so
-// a version-2 node does not speak version 1 at all: its HELLO is refused with protocolMismatch.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+// later versions do not speak version 1 at all: its HELLO is refused with protocolMismatch.
+// Version 2 used the secret itself as the HMAC key; version 3 derives the key (above).
+import { createHmac, scryptSync, timingSafeEqual } from 'node:crypto';
 import type { CborCodec } from './cbor';
 import { CLOSE_CODES } from './close-codes';
 import { FRAME_TYPES } from './frames';
 
 export const PROTOCOL_MAGIC = 'foundation-channels';
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 export const NONCE_BYTES = 32;
 export const PROOF_BYTES = 32;
 /** Handshake frames are small; anything larger before READY is refused. */
@@ -76,6 +86,7 @@ const CHALLENGE_EPOCH_LABEL = label('challenge epoch');
 const HELLO_INCARNATION_LABEL = label('hello incarnation');
 const CHALLENGE_INCARNATION_LABEL = label('challenge incarnation');
 const EXPECTED_PEER_LABEL = label('expected peer');
+const CLUSTER_KEY_LABEL = label('cluster key');
 /** Epochs are 48-bit numbers (randomBytes(6)); masks are taken modulo this. */
 const EPOCH_RANGE = 2 ** 48;
 const ID_PATTERN = /^[\x21-\x7e]{1,200}$/;
@@ -147,6 +158,17 @@ function checkNonce(value: unknown): Uint8Array {
 function checkIncarnation(value: unknown): string {
   if (typeof value !== 'string' || !INCARNATION_PATTERN.test(value)) malformed('incarnation must be 1–64 base64url characters');
   return value;
+}
+
+/** scrypt's cost: 2^15 × 8 × 128 bytes = 32 MiB of memory per derivation. */
+const KEY_SCRYPT = { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const;
+
+/**
+ * The HMAC key of a cluster: scrypt of the secret, salted with the protocol and the cluster name.
+ * Deliberately slow (about 0.1 s): derive it once, not per connection.
+ */
+export function deriveClusterKey(secret: Uint8Array, cluster: string): Buffer {
+  return scryptSync(secret, Buffer.concat([CLUSTER_KEY_LABEL, Buffer.from(cluster, 'latin1')]), 32, KEY_SCRYPT);
 }
 
 function hmacOf(secret: Uint8Array, label: Uint8Array, parts: readonly Uint8Array[]): Buffer {

@@ -1,7 +1,7 @@
 // createTransport: the node-to-node transport over WebSocket and CBOR. It implements the
 // transport port of docs/architecture.md (send, onMessage, peer-up/peer-down, connect,
 // disconnect, peers) plus request/reply, channel events, backpressure and statistics.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { FoundationError, createCryptoRandom, createSystemClock } from '@foundation/core';
 import type { Random, Scheduler, Timer } from '@foundation/core';
 import type { TLSSocket } from 'node:tls';
@@ -11,6 +11,7 @@ import type { ChannelDefinition } from '../channel-config';
 import { createCborCodec } from '../core/cbor';
 import { CLOSE_CODES, closeCodeName } from '../core/close-codes';
 import { MAX_META_BYTES, MAX_CHUNK_HEADER_BYTES } from '../core/frames';
+import { deriveClusterKey } from '../core/handshake';
 import { META_KINDS, checkHeaders, metaToWire, MetaFormatError } from '../core/meta';
 import type { MessageMeta, MetaKind } from '../core/meta';
 import { createChunkPool } from '../core/chunk-pool';
@@ -142,6 +143,25 @@ const zeroMask = (mask: Buffer): void => {
   mask.fill(0);
 };
 
+/**
+ * Cluster keys derived in this process, by a digest of (secret, cluster), so that transports
+ * created with the same ones (several nodes in one process, tests) pay for the slow derivation
+ * once. Bounded; the oldest goes first.
+ */
+const derivedKeys = new Map<string, Buffer>();
+const MAX_DERIVED_KEYS = 16;
+
+function clusterKey(secret: Buffer, cluster: string): Buffer {
+  const digest = createHash('sha256').update(secret).update('\0').update(cluster).digest('hex');
+  let key = derivedKeys.get(digest);
+  if (key === undefined) {
+    key = deriveClusterKey(secret, cluster);
+    if (derivedKeys.size >= MAX_DERIVED_KEYS) derivedKeys.delete(derivedKeys.keys().next().value!);
+    derivedKeys.set(digest, key);
+  }
+  return key;
+}
+
 export function createTransport(options: TransportOptions): Transport {
   const nodeId = options.nodeId;
   if (typeof nodeId !== 'string' || !/^[\x21-\x7e]{1,200}$/.test(nodeId)) throw new ChannelsConfigError('nodeId', 'must be 1–200 printable ASCII characters');
@@ -151,6 +171,7 @@ export function createTransport(options: TransportOptions): Transport {
   if (secretInput === undefined) throw new ChannelsConfigError('security.secret', 'a cluster secret is required');
   const secret = typeof secretInput === 'string' ? Buffer.from(secretInput, 'utf8') : Buffer.from(secretInput);
   if (secret.length < SECRET_MIN_BYTES) throw new ChannelsConfigError('security.secret', `must be at least ${SECRET_MIN_BYTES} bytes`);
+  const key = clusterKey(secret, cluster);
   const tls = options.security.tls;
   const maskFrames = options.security.maskFrames ?? false;
   if (typeof maskFrames !== 'boolean') throw new ChannelsConfigError('security.maskFrames', 'must be a boolean');
@@ -201,7 +222,7 @@ export function createTransport(options: TransportOptions): Transport {
     incarnation,
     channelDigest: channelSetDigest(channels, layout),
     connections: layout.connections,
-    secret,
+    secret: key,
     codec,
     clock,
     turnBytes: limits.turnBytes,
