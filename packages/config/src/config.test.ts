@@ -353,7 +353,7 @@ describe('revert', () => {
     expect(config.get()).toEqual({ limits: { rate: 10 } });
   });
 
-  it('changes and tells nothing when the path holds the layers\' value or nothing already', () => {
+  it('changes and tells nothing when the path holds the layers\' value, or nothing in either', () => {
     const config = makeConfig();
     const before = config.get();
     const notifications: ConfigNotification<Settings>[] = [];
@@ -370,15 +370,46 @@ describe('revert', () => {
     expect(config.status().updateCount).toBe(2);
   });
 
-  it('is checked like update: allow-list (1401), unsafe paths, the schema, and array elements it cannot remove (1301)', () => {
+  it('takes a path into an array back with its whole array, as arrays are whole values in the layering', () => {
+    const config = makeConfig();
+    const notifications: ConfigNotification<Settings>[] = [];
+    config.subscribe((notification) => notifications.push(notification));
+    config.update('server.hosts', ['x.example']);
+    config.update('server.hosts.1', 'y.example');
+
+    // Element 1 alone would give ['x.example', 'b.example'], an array no layer or update ever had.
+    expect(config.revert('server.hosts.1')).toBe('b.example');
+    expect(config.get('server.hosts')).toEqual(['a.example', 'b.example']);
+    expect(notifications.at(-1)).toMatchObject({ type: 'config-updated', path: ['server', 'hosts'], value: ['a.example', 'b.example'], previous: ['x.example', 'y.example'] });
+    config.update('server.hosts.2', 'c.example');
+    expect(config.revert('server.hosts.2')).toBeUndefined();
+    expect(config.get('server.hosts')).toEqual(['a.example', 'b.example']);
+
+    // The array must be updatable itself: here only one element of it is.
+    const narrow = makeConfig({ updatablePaths: ['server.hosts.0'] });
+    narrow.update('server.hosts.0', 'z.example');
+    expect(thrown(() => narrow.revert('server.hosts.0')).code).toBe(CONFIG_ERROR_CODES.updateForbidden);
+  });
+
+  it('takes the root path back with a reset', () => {
+    const config = createConfig({ defaults: { a: 1 }, updatablePaths: [[]] });
+    const kinds: string[] = [];
+    config.subscribe((notification) => kinds.push(notification.type));
+    config.update('a', 2);
+    expect(config.revert([])).toEqual({ a: 1 });
+    expect(kinds).toEqual(['config-updated', 'config-reset']);
+    expect(config.status()).toMatchObject({ updateCount: 1, resetCount: 1 });
+  });
+
+  it('is checked like update: allow-list (1401), unsafe paths, missing parents (1301), the schema', () => {
     const config = makeConfig();
     expect(thrown(() => config.revert('server.port')).code).toBe(CONFIG_ERROR_CODES.updateForbidden);
     expect(thrown(() => config.revert('__proto__.polluted')).code).toBe(CONFIG_ERROR_CODES.securityViolation);
-    config.update('server.hosts', ['a.example', 'b.example', 'c.example']);
-    const removeElement = thrown(() => config.revert('server.hosts.2'));
-    expect(removeElement).toBeInstanceOf(ConfigPathNotFoundError);
-    expect(removeElement.message).toMatch(/cannot be removed/);
-    expect(config.get('server.hosts')).toEqual(['a.example', 'b.example', 'c.example']);
+    // The layers have `telemetry.samplingRate`; an update replaced `telemetry` by an object without it.
+    const open = createConfig({ defaults: { telemetry: { sampling: { rate: 1 } } }, updatablePaths: [[]] });
+    open.update('telemetry', {});
+    expect(thrown(() => open.revert('telemetry.sampling.rate'))).toBeInstanceOf(ConfigPathNotFoundError);
+    expect(open.get()).toEqual({ telemetry: {} });
 
     // A schema that needs the runtime value: taking it away is refused whole.
     const strict = createConfig({

@@ -193,23 +193,45 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
     return change(segments, nextRaw, nextSnapshot);
   };
 
+  /** Drops every runtime update. */
+  const reset = (): unknown => {
+    if (validating) throw new ConfigReentrantUpdateError('reset');
+    raw = base;
+    snapshot = baseSnapshot;
+    index = buildPathIndex(snapshot);
+    lastChangeAt = clock.now();
+    resetCount += 1;
+    notifier.publish({ type: 'config-reset', config: snapshot as object });
+    return snapshot;
+  };
+
   /**
    * `path` back to what the layers below runtime updates give it: their value there, or none.
-   * Other runtime updates stay. Checked like `update` (path security, allow-list, parents, the
-   * schema); notifies `config-updated` when the value at `path` changes.
+   * Other runtime updates stay. A path into an array reverts the whole (outermost) array, as
+   * arrays are whole values in the layering; the root path is `reset`. Checked like `update`
+   * (path security, allow-list, parents, the schema); notifies `config-updated` at the reverted
+   * path when the runtime tree changed. Returns the value now at `path`.
    */
   const revert = (path: ConfigPath): unknown => {
-    const segments = parsePath(path);
-    if (!isUpdatablePath(segments)) throw new ConfigUpdateForbiddenError(segments, allowList);
+    const requested = parsePath(path);
+    if (!isUpdatablePath(requested)) throw new ConfigUpdateForbiddenError(requested, allowList);
     if (validating) throw new ConfigReentrantUpdateError('revert');
+    if (requested.length === 0) return reset();
+    let segments = requested;
+    for (let length = 1; length < requested.length; length += 1) {
+      const prefix = requested.slice(0, length);
+      if (Array.isArray(valueAt(raw, prefix)) || Array.isArray(valueAt(base, prefix))) {
+        segments = prefix;
+        break;
+      }
+    }
+    if (!isUpdatablePath(segments)) throw new ConfigUpdateForbiddenError(segments, allowList);
     const layered = valueAt(base, segments);
     const nextRaw = layered === ABSENT ? removeAt(raw, segments) : valueAt(raw, segments) === layered ? raw : setAt(raw, segments, layered);
-    if (nextRaw === raw) {
-      // Nothing to take back: never updated, or reverted already.
-      const current = valueAt(snapshot, segments);
-      return current === ABSENT ? undefined : current;
-    }
-    return change(segments, nextRaw, validateChange(segments, nextRaw));
+    // Unchanged: never updated, reverted already, or nothing there in either.
+    if (nextRaw !== raw) change(segments, nextRaw, validateChange(segments, nextRaw));
+    const current = valueAt(snapshot, requested);
+    return current === ABSENT ? undefined : current;
   };
 
   const toResult = <Value>(action: () => Value): ConfigResult<Value> => {
@@ -252,16 +274,7 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
     isUpdatable: (path: ConfigPath) => isUpdatablePath(parsePath(path)),
     revert,
     safeRevert: (path: ConfigPath) => toResult(() => revert(path)),
-    reset(): unknown {
-      if (validating) throw new ConfigReentrantUpdateError('reset');
-      raw = base;
-      snapshot = baseSnapshot;
-      index = buildPathIndex(snapshot);
-      lastChangeAt = clock.now();
-      resetCount += 1;
-      notifier.publish({ type: 'config-reset', config: snapshot as object });
-      return snapshot;
-    },
+    reset,
     subscribe(listener: (notification: ConfigNotification<unknown>) => unknown): () => void {
       if (typeof listener !== 'function') throw new TypeError('subscribe needs a function');
       return notifier.subscribe(listener);

@@ -131,10 +131,11 @@ export interface Config<T> {
   isUpdatable(path: ConfigPath): boolean;
   /**
    * Takes `path` back to what defaults < file < environment give it (their value there, or no
-   * value when they have none) and keeps every other runtime update. Checked like `update`
-   * (path security, allow-list, parents, the schema); an array element the layers do not have
-   * cannot be removed (ConfigPathNotFoundError, 1301). Notifies `config-updated` at `path` when
-   * something changed; returns the value now there (undefined when none).
+   * value when they have none) and keeps every other runtime update. A path into an array takes
+   * the whole (outermost) array back, as arrays are whole values in the layering; the root path
+   * is `reset()`. Checked like `update` (path security, allow-list, parents, the schema); a path
+   * with nothing there in either is left alone. Notifies `config-updated` at the path taken back
+   * when the runtime tree changed; returns the value now at `path` (undefined when none).
    */
   revert(path: ConfigPath): unknown;
   /** `revert` that returns `{ ok: true, value }` or `{ ok: false, error }` instead of throwing. */

@@ -44,16 +44,17 @@
 //   - the incarnation (1–64 base64url characters) goes with each character shifted, in the
 //     base64url alphabet, by one byte of a key stream (modulo 64), so that it stays a string of
 //     the same length: to anyone without the secret, that many random characters;
-//   - the expected peer goes as a digest, HMAC-SHA256(secret, "…/2 expected peer" 0x00
+//   - the expected peer goes as a digest, HMAC-SHA256(key, "…/3 expected peer" 0x00
 //     dialer-nonce node-id), which the acceptor compares with the digest of its own id.
 //
-// Masks and key streams are HMAC-SHA256 under the secret over a label and the connection's fresh
-// nonces, so they are new on every connection and only holders of the secret can compute them:
+// Masks and key streams are HMAC-SHA256 under the key (derived from the secret) over a label and
+// the connection's fresh nonces, so they are new on every connection and only holders of the
+// secret can compute them:
 //
-//   HELLO      epoch mask        = first 6 bytes of HMAC(secret, "…/2 hello epoch" 0x00 dialer-nonce)
-//              incarnation key   = HMAC(secret, "…/2 hello incarnation" 0x00 i dialer-nonce), i = 0, 1
-//   CHALLENGE  epoch mask        = first 6 bytes of HMAC(secret, "…/2 challenge epoch" 0x00 HELLO-body acceptor-nonce)
-//              incarnation key   = HMAC(secret, "…/2 challenge incarnation" 0x00 i HELLO-body acceptor-nonce)
+//   HELLO      epoch mask        = first 6 bytes of HMAC(key, "…/3 hello epoch" 0x00 dialer-nonce)
+//              incarnation key   = HMAC(key, "…/3 hello incarnation" 0x00 i dialer-nonce), i = 0, 1
+//   CHALLENGE  epoch mask        = first 6 bytes of HMAC(key, "…/3 challenge epoch" 0x00 HELLO-body acceptor-nonce)
+//              incarnation key   = HMAC(key, "…/3 challenge incarnation" 0x00 i HELLO-body acceptor-nonce)
 //
 // A party without the secret can still send a HELLO (masked under any key it likes): what the
 // acceptor unmasks from it is then noise, which nothing uses before that party's AUTH, and the

@@ -1,7 +1,7 @@
 // createTransport: the node-to-node transport over WebSocket and CBOR. It implements the
 // transport port of docs/architecture.md (send, onMessage, peer-up/peer-down, connect,
 // disconnect, peers) plus request/reply, channel events, backpressure and statistics.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { FoundationError, createCryptoRandom, createSystemClock } from '@foundation/core';
 import type { Random, Scheduler, Timer } from '@foundation/core';
 import type { TLSSocket } from 'node:tls';
@@ -144,15 +144,17 @@ const zeroMask = (mask: Buffer): void => {
 };
 
 /**
- * Cluster keys derived in this process, by a digest of (secret, cluster), so that transports
- * created with the same ones (several nodes in one process, tests) pay for the slow derivation
- * once. Bounded; the oldest goes first.
+ * Cluster keys derived in this process, so that transports created with the same secret and
+ * cluster (several nodes in one process, tests) pay for the slow derivation once. Looked up by an
+ * HMAC of (secret, cluster) under a random key of this process, so that what the map holds is no
+ * faster way to test guesses of the secret than the derivation. Bounded; the oldest goes first.
  */
 const derivedKeys = new Map<string, Buffer>();
 const MAX_DERIVED_KEYS = 16;
+const cacheKey = randomBytes(32);
 
 function clusterKey(secret: Buffer, cluster: string): Buffer {
-  const digest = createHash('sha256').update(secret).update('\0').update(cluster).digest('hex');
+  const digest = createHmac('sha256', cacheKey).update(secret).update('\0').update(cluster).digest('hex');
   let key = derivedKeys.get(digest);
   if (key === undefined) {
     key = deriveClusterKey(secret, cluster);

@@ -95,7 +95,7 @@ export function setAt(root: unknown, path: readonly string[], value: unknown): u
 /**
  * A new tree equal to `root` without the key at `path` (a plain object's own key). `root` itself
  * when there is nothing there. An array element cannot be removed (the elements after it would
- * change places): ConfigPathNotFoundError, as for a parent that is not an object.
+ * change places): ConfigPathNotFoundError.
  */
 export function removeAt(root: unknown, path: readonly string[]): unknown {
   if (path.length === 0 || valueAt(root, path) === ABSENT) return root;

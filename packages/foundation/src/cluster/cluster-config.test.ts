@@ -96,8 +96,8 @@ describe('cluster-wide config restored from a snapshot', () => {
     expect(node.refused).toEqual([]);
   });
 
-  it('goes back to the layers whole, and reports why, when the schema needs a value the snapshot dropped', () => {
-    // A schema that needs `feature.level` whenever `feature.on` is true.
+  /** A node whose schema needs `feature.level` whenever `feature.on` is true. */
+  function createStrictNode() {
     const schema: StandardSchemaV1<unknown, unknown> = {
       '~standard': {
         version: 1,
@@ -115,18 +115,53 @@ describe('cluster-wide config restored from a snapshot', () => {
     const apply = (command: ConfigCommand): void => {
       consensus.stateMachine.apply({ stream: 'config', command }, consensus.stateMachine.appliedIndex() + 1);
     };
-    apply(set('feature.level', 3));
-    apply(set('feature.on', true));
-    config.update('limits.burst', 9);
     const kinds: string[] = [];
     config.subscribe((change: ConfigNotification<unknown>) => kinds.push(change.type));
+    return { stateMachine: consensus.stateMachine, config, refused, apply, kinds };
+  }
 
-    // The snapshot keeps `feature.on` but not `feature.level`: taking the level away alone is
-    // refused by the schema, so the config is reset, and `feature.on` alone is refused again.
-    consensus.stateMachine.restore(snapshotOf([set('feature.on', true)]));
+  it.each([
+    ['the snapshot drops both', [] as ConfigCommand[], { on: false }],
+    ['the snapshot turns the feature off and drops its level', [set('feature.on', false)], { on: false }],
+  ])('takes back dropped values the schema needs together in any order: %s', (_name, kept, feature) => {
+    const node = createStrictNode();
+    node.apply(set('feature.level', 3)); // taken back first, it is refused while `on` is still true
+    node.apply(set('feature.on', true));
+    node.config.update('limits.burst', 9);
 
-    expect(config.get()).toEqual(defaults);
-    expect(kinds).toEqual(['config-reset']);
-    expect(refused.map((error) => error.code)).toEqual([1201, 1201]);
+    node.stateMachine.restore(snapshotOf(kept));
+
+    expect(node.config.get()).toEqual({ limits: { rate: 10, burst: 9 }, feature });
+    expect(node.kinds).not.toContain('config-reset');
+    expect(node.refused).toEqual([]);
+  });
+
+  it('goes back to the layers whole, and reports why, when the schema needs a value the snapshot dropped', () => {
+    const node = createStrictNode();
+    node.apply(set('feature.level', 3));
+    node.apply(set('feature.on', true));
+    node.config.update('limits.burst', 9);
+    node.kinds.length = 0;
+
+    // The snapshot keeps `feature.on` but not `feature.level`: the level cannot go back alone,
+    // before or after the snapshot's values, so the config is reset, and `feature.on` alone is
+    // refused again.
+    node.stateMachine.restore(snapshotOf([set('feature.on', true)]));
+
+    expect(node.config.get()).toEqual(defaults);
+    expect(node.kinds).toEqual(['config-reset']);
+    expect(node.refused.map((error) => error.code)).toEqual([1201, 1201]);
+  });
+
+  it('takes back a value the log put into an array with the whole array', () => {
+    const consensus = createUnstartedConsensus();
+    const config = createConfig({ defaults: { hosts: ['a', 'b'], limits: { rate: 10 } }, updatablePaths: ['hosts', 'limits'] });
+    createClusterConfig(config, consensus.log<ConfigCommand>('config', { retain: byPath }), () => undefined);
+    consensus.stateMachine.apply({ stream: 'config', command: set('hosts.2', 'c') }, 1);
+    config.update('limits.rate', 20);
+
+    consensus.stateMachine.restore(snapshotOf([]));
+
+    expect(config.get()).toEqual({ hosts: ['a', 'b'], limits: { rate: 20 } });
   });
 });

@@ -29,9 +29,11 @@ const keyOf = (path: readonly string[]): string => path.join('\u0000');
  * the replay, as one change from the config this node had to the one the snapshot gives:
  * subscribers hear each value that differs, once, and nothing of the values that stay. When the
  * snapshot no longer sets a path this node set from the log (taken where the config stream was
- * not declared, say), that path goes back to the config's layers first (`revert`), so the value
- * from the log is gone as on a node started from that snapshot, and local updates (`update`) of
- * other paths stay. `report` receives every command this node refuses.
+ * not declared, say), that path goes back to the config's layers (`revert`; subscribers hear
+ * that as a change of its own), so the value from the log is gone as on a node started from
+ * that snapshot, and local updates (`update`) outside that path stay. Only when it cannot go
+ * back, even with the snapshot's values in, is the whole config reset to its layers. `report`
+ * receives every command this node refuses, and the refusal that forced a reset.
  */
 export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<ConfigCommand>, report: (error: FoundationError) => void): ClusterConfig {
   const waiting: { index: number; resolve: () => void }[] = [];
@@ -63,36 +65,50 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       for (let length = 0; length <= path.length; length += 1) if (setHere.has(keyOf(path.slice(0, length)))) return true;
       return false;
     };
-    // What the log set here and the snapshot no longer sets goes back to the layers, path by
-    // path, so local updates elsewhere stay. Should the schema refuse that (it needed one of
-    // those values), the whole config goes back to its layers, as on a node started from the
-    // snapshot.
-    for (const [key, path] of setFromLog) {
-      if (stillSet(path)) continue;
-      const reverted = config.safeRevert(path);
-      if (!reverted.ok) {
-        report(reverted.error);
-        config.reset();
-        setFromLog.clear();
-        break;
-      }
-      setFromLog.delete(key);
-    }
-    for (const { path, value } of [...assignments, ...refused]) {
-      const check = config.checkUpdate(path, value);
-      if (!check.ok) {
-        report(check.error);
-        continue;
-      }
-      if (!isDeepStrictEqual(check.value, config.getWithDefault(path, undefined))) {
-        const result = config.safeUpdate(path, value);
-        if (!result.ok) {
-          report(result.error);
+    const assign = (reportRefusals: boolean): void => {
+      for (const { path, value } of [...assignments, ...refused]) {
+        const check = config.checkUpdate(path, value);
+        if (!check.ok) {
+          if (reportRefusals) report(check.error);
           continue;
         }
+        if (!isDeepStrictEqual(check.value, config.getWithDefault(path, undefined))) {
+          const result = config.safeUpdate(path, value);
+          if (!result.ok) {
+            if (reportRefusals) report(result.error);
+            continue;
+          }
+        }
+        setFromLog.set(keyOf(path), path);
       }
-      setFromLog.set(keyOf(path), path);
+    };
+    /** Takes back what the log set here and the snapshot no longer sets; the last refusal, if any. */
+    const revertDropped = (): FoundationError | undefined => {
+      let refusal: FoundationError | undefined;
+      for (const [key, path] of [...setFromLog]) {
+        if (stillSet(path)) continue;
+        const reverted = config.safeRevert(path);
+        if (reverted.ok) setFromLog.delete(key);
+        else refusal = reverted.error;
+      }
+      return refusal;
+    };
+    // Dropped paths go back to the layers one by one (`revert`), so local updates elsewhere stay.
+    // One the schema refuses on the way (it needs a value the snapshot changes) is tried again
+    // once the snapshot's values are in. One that still cannot go back resets the config to its
+    // layers, as on a node started from the snapshot, and the snapshot's values go on top.
+    const firstRefusal = revertDropped();
+    assign(true);
+    if (firstRefusal === undefined) return;
+    const refusal = revertDropped();
+    if (refusal === undefined) {
+      assign(false); // a path taken back may have held some of them
+      return;
     }
+    report(refusal);
+    config.reset();
+    setFromLog.clear();
+    assign(true);
   };
 
   const unsubscribers = [
