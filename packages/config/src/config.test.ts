@@ -443,6 +443,89 @@ describe('revert', () => {
   });
 });
 
+describe('updateMany', () => {
+  /** `mode: tls` needs a `cert`: neither order of two single updates gets there from plain. */
+  function makeStrict() {
+    return createConfig({
+      defaults: { mode: 'plain', cert: 'none', limits: { rate: 10, burst: 5 } },
+      schema: z
+        .object({ mode: z.enum(['plain', 'tls']), cert: z.string(), limits: z.object({ rate: z.number(), burst: z.number() }) })
+        .refine((value) => (value.mode === 'tls') === (value.cert !== 'none'), { message: 'tls needs a cert, and only tls has one' }),
+      updatablePaths: [[]],
+    });
+  }
+
+  it('changes values that are only valid together, validating the end result once', () => {
+    const config = makeStrict();
+    expect(config.safeUpdate('mode', 'tls')).toMatchObject({ ok: false });
+    expect(config.safeUpdate('cert', 'pem')).toMatchObject({ ok: false });
+    const notifications: ConfigNotification<unknown>[] = [];
+    config.subscribe((notification) => notifications.push(notification));
+
+    const after = config.updateMany([
+      { path: 'mode', value: 'tls' },
+      { path: 'cert', value: 'pem' },
+    ]);
+
+    expect(after).toBe(config.get());
+    expect(config.get()).toEqual({ mode: 'tls', cert: 'pem', limits: { rate: 10, burst: 5 } });
+    expect(notifications).toEqual([
+      { type: 'config-updated', path: ['mode'], value: 'tls', previous: 'plain', config: after },
+      { type: 'config-updated', path: ['cert'], value: 'pem', previous: 'none', config: after },
+    ]);
+    expect(config.status().updateCount).toBe(2);
+  });
+
+  it('mixes reverts and values; each change is heard once, with its value before and after the whole batch', () => {
+    const config = makeStrict();
+    config.update('limits', { rate: 1, burst: 2 });
+    const heard: string[] = [];
+    config.subscribe((notification) => {
+      if (notification.type === 'config-updated') heard.push(`${notification.path.join('.')} ${JSON.stringify(notification.previous)} -> ${JSON.stringify(notification.value)}`);
+    });
+
+    // `limits` back to the layers, then its rate set: nobody hears the rate at 10 on the way.
+    config.updateMany([{ path: 'limits', revert: true }, { path: 'limits.rate', value: 30 }]);
+
+    expect(config.get('limits')).toEqual({ rate: 30, burst: 5 });
+    expect(heard).toEqual(['limits {"rate":1,"burst":2} -> {"rate":30,"burst":5}', 'limits.rate 1 -> 30']);
+  });
+
+  it('is all or nothing: one refused change leaves the config as it was and tells nobody', () => {
+    const config = makeStrict();
+    const before = config.get();
+    const notifications: ConfigNotification<unknown>[] = [];
+    config.subscribe((notification) => notifications.push(notification));
+
+    const unsafe = config.safeUpdateMany([{ path: 'limits.rate', value: 20 }, { path: '__proto__.x', value: 1 }]);
+    const invalid = config.safeUpdateMany([{ path: 'limits.rate', value: 20 }, { path: 'mode', value: 'tls' }]);
+    const missingParent = config.safeUpdateMany([{ path: 'limits.rate', value: 20 }, { path: 'nowhere.deep', value: 1 }]);
+
+    expect(unsafe).toMatchObject({ ok: false, error: { code: CONFIG_ERROR_CODES.securityViolation } });
+    expect(invalid).toMatchObject({ ok: false, error: { code: CONFIG_ERROR_CODES.invalidValue } });
+    expect(missingParent).toMatchObject({ ok: false, error: { code: CONFIG_ERROR_CODES.pathNotFound } });
+    expect(config.get()).toBe(before);
+    expect(notifications).toEqual([]);
+    expect(config.status().updateCount).toBe(0);
+    expect(thrown(() => makeConfig().updateMany([{ path: 'server.port', value: 1 }])).code).toBe(CONFIG_ERROR_CODES.updateForbidden);
+    expect(() => config.updateMany('mode' as never)).toThrow(TypeError);
+  });
+
+  it('tells nobody of an empty batch, reverts of what was never updated, or values set to what they were', () => {
+    const config = makeStrict();
+    const before = config.get();
+    const notifications: ConfigNotification<unknown>[] = [];
+    config.subscribe((notification) => notifications.push(notification));
+    expect(config.updateMany([])).toBe(before);
+    expect(config.updateMany([{ path: 'limits', revert: true }])).toBe(before);
+    // A value set to what it already is changes the tree but nothing anyone reads.
+    config.updateMany([{ path: 'limits.rate', value: 10 }, { path: 'limits', value: { rate: 10, burst: 5 } }]);
+    expect(config.get()).toEqual(before);
+    expect(notifications).toEqual([]);
+    expect(config.status().updateCount).toBe(0);
+  });
+});
+
 describe('subscriptions', () => {
   it('notifies config-updated with the path, the value and the previous value', () => {
     const config = makeConfig();

@@ -2,6 +2,7 @@
 // updates) are merged once at creation; runtime updates are applied copy-on-write to the merged
 // tree, the whole candidate is validated, and only then is it swapped in, so every change is
 // atomic. Reads are served from a frozen snapshot and a flat index of its dotted paths.
+import { isDeepStrictEqual } from 'node:util';
 import { FoundationError, createPublisher, systemClock } from '@foundation/core';
 import type { Clock } from '@foundation/core';
 import { ConfigPathNotFoundError } from './errors/config-path-not-found-error';
@@ -19,7 +20,7 @@ import type { ConfigPath } from './path';
 import { applyEnvironment } from './sources/environment';
 import { readJsonFile } from './sources/json-file';
 import type { InferSchemaInput, InferSchemaOutput, StandardSchemaV1 } from './standard-schema';
-import type { Config, ConfigNotification, ConfigOptionsBase, ConfigResult, ConfigStatus, DeepPartial } from './types';
+import type { Config, ConfigChange, ConfigNotification, ConfigOptionsBase, ConfigResult, ConfigStatus, DeepPartial } from './types';
 
 /** Options with a schema: the config's type is the schema's output. */
 export interface ConfigOptionsWithSchema<Schema extends StandardSchemaV1> extends ConfigOptionsBase {
@@ -123,18 +124,47 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
   const isUpdatablePath = (segments: readonly string[]): boolean => allowList.some((allowed) => isPrefixOf(allowed, segments));
 
   /**
-   * Everything `update` checks, without changing anything: the new raw tree and snapshot. In the
+   * `tree` with `value` at `path`, after every check of `update` but the schema's. In the
    * README's order: security (the path, then the whole value), the allow-list, the parent, the
-   * plain-data rules, the schema.
+   * plain-data rules.
    */
-  const prepare = (operation: string, path: ConfigPath, value: unknown): { segments: readonly string[]; nextRaw: unknown; nextSnapshot: unknown } => {
+  const withValue = (operation: string, tree: unknown, path: ConfigPath, value: unknown): { segments: readonly string[]; next: unknown } => {
     const segments = parsePath(path);
     const { copy, problem } = inspectPlainCopy(value, segments);
     if (!isUpdatablePath(segments)) throw new ConfigUpdateForbiddenError(segments, allowList);
     if (validating) throw new ConfigReentrantUpdateError(operation);
-    const nextRaw = setAt(raw, segments, copy);
+    const next = setAt(tree, segments, copy);
     if (problem !== undefined) throw problem;
-    return { segments, nextRaw, nextSnapshot: validateChange(segments, nextRaw) };
+    return { segments, next };
+  };
+
+  /**
+   * `tree` with `path` taken back to the layers (see `revert`), after every check but the
+   * schema's; `segments` is the path taken back (a whole array for a path into one). `next` is
+   * `tree` itself when there was nothing to take back.
+   */
+  const withoutUpdate = (operation: string, tree: unknown, path: ConfigPath): { segments: readonly string[]; next: unknown } => {
+    const requested = parsePath(path);
+    if (!isUpdatablePath(requested)) throw new ConfigUpdateForbiddenError(requested, allowList);
+    if (validating) throw new ConfigReentrantUpdateError(operation);
+    let segments = requested;
+    for (let length = 1; length < requested.length; length += 1) {
+      const prefix = requested.slice(0, length);
+      if (Array.isArray(valueAt(tree, prefix)) || Array.isArray(valueAt(base, prefix))) {
+        segments = prefix;
+        break;
+      }
+    }
+    if (!isUpdatablePath(segments)) throw new ConfigUpdateForbiddenError(segments, allowList);
+    const layered = valueAt(base, segments);
+    const next = layered === ABSENT ? removeAt(tree, segments) : valueAt(tree, segments) === layered ? tree : setAt(tree, segments, layered);
+    return { segments, next };
+  };
+
+  /** Everything `update` checks, without changing anything: the new raw tree and snapshot. */
+  const prepare = (operation: string, path: ConfigPath, value: unknown): { segments: readonly string[]; nextRaw: unknown; nextSnapshot: unknown } => {
+    const { segments, next } = withValue(operation, raw, path, value);
+    return { segments, nextRaw: next, nextSnapshot: validateChange(segments, next) };
   };
 
   /** The schema's output for `nextRaw`, a change at `segments`; throws what validation finds. */
@@ -172,25 +202,39 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
     return value;
   };
 
-  /** Makes a checked change current, counts it and tells subscribers; the value now at `segments`. */
-  const change = (segments: readonly string[], nextRaw: unknown, nextSnapshot: unknown): unknown => {
-    const previous = valueAt(snapshot, segments);
+  /**
+   * Makes a checked tree current, counts the changes and tells subscribers of each, in order,
+   * with the value at its path before and after. With `onlyDifferent`, a change whose value
+   * ends deeply equal to what it was is neither counted nor told.
+   */
+  const commitChanges = (changed: readonly (readonly string[])[], nextRaw: unknown, nextSnapshot: unknown, onlyDifferent = false): void => {
+    const previous = changed.map((segments) => valueAt(snapshot, segments));
     commit(nextRaw, nextSnapshot);
-    updateCount += 1;
-    const current = valueAt(snapshot, segments);
-    notifier.publish({
-      type: 'config-updated',
-      path: segments,
-      value: current === ABSENT ? undefined : current,
-      previous: previous === ABSENT ? undefined : previous,
-      config: snapshot as object,
+    changed.forEach((segments, position) => {
+      const before = previous[position];
+      const current = valueAt(snapshot, segments);
+      if (onlyDifferent && isDeepStrictEqual(before, current)) return;
+      updateCount += 1;
+      notifier.publish({
+        type: 'config-updated',
+        path: segments,
+        value: current === ABSENT ? undefined : current,
+        previous: before === ABSENT ? undefined : before,
+        config: snapshot as object,
+      });
     });
+  };
+
+  /** The value now at `segments`, or undefined. */
+  const valueNow = (segments: readonly string[]): unknown => {
+    const current = valueAt(snapshot, segments);
     return current === ABSENT ? undefined : current;
   };
 
   const update = (path: ConfigPath, value: unknown): unknown => {
     const { segments, nextRaw, nextSnapshot } = prepare('update', path, value);
-    return change(segments, nextRaw, nextSnapshot);
+    commitChanges([segments], nextRaw, nextSnapshot);
+    return valueNow(segments);
   };
 
   /** Drops every runtime update. */
@@ -213,25 +257,32 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
    * path when the runtime tree changed. Returns the value now at `path`.
    */
   const revert = (path: ConfigPath): unknown => {
-    const requested = parsePath(path);
-    if (!isUpdatablePath(requested)) throw new ConfigUpdateForbiddenError(requested, allowList);
-    if (validating) throw new ConfigReentrantUpdateError('revert');
-    if (requested.length === 0) return reset();
-    let segments = requested;
-    for (let length = 1; length < requested.length; length += 1) {
-      const prefix = requested.slice(0, length);
-      if (Array.isArray(valueAt(raw, prefix)) || Array.isArray(valueAt(base, prefix))) {
-        segments = prefix;
-        break;
-      }
-    }
-    if (!isUpdatablePath(segments)) throw new ConfigUpdateForbiddenError(segments, allowList);
-    const layered = valueAt(base, segments);
-    const nextRaw = layered === ABSENT ? removeAt(raw, segments) : valueAt(raw, segments) === layered ? raw : setAt(raw, segments, layered);
+    if (parsePath(path).length === 0 && isUpdatablePath([])) return reset();
+    const { segments, next } = withoutUpdate('revert', raw, path);
     // Unchanged: never updated, reverted already, or nothing there in either.
-    if (nextRaw !== raw) change(segments, nextRaw, validateChange(segments, nextRaw));
-    const current = valueAt(snapshot, requested);
-    return current === ABSENT ? undefined : current;
+    if (next !== raw) commitChanges([segments], next, validateChange(segments, next));
+    return valueNow(parsePath(path));
+  };
+
+  /**
+   * Several updates and reverts as one change: each is checked as `update` or `revert` checks
+   * it, on the tree the ones before it made, and the schema validates the end result once.
+   * Subscribers hear each change whose value the batch changed, in order, with its value before
+   * and after the whole batch.
+   */
+  const updateMany = (changes: readonly ConfigChange[]): unknown => {
+    if (!Array.isArray(changes)) throw new TypeError('updateMany needs an array of changes');
+    let tree = raw;
+    const changed: (readonly string[])[] = [];
+    for (const change of changes as readonly unknown[]) {
+      if (typeof change !== 'object' || change === null) throw new TypeError('each change is { path, value } or { path, revert: true }');
+      const { path, value, revert: back } = change as { path: ConfigPath; value?: unknown; revert?: unknown };
+      const step = back === true ? withoutUpdate('updateMany', tree, path) : withValue('updateMany', tree, path, value);
+      if (step.next !== tree) changed.push(step.segments);
+      tree = step.next;
+    }
+    if (tree !== raw) commitChanges(changed, tree, validateChange([], tree), true);
+    return snapshot;
   };
 
   const toResult = <Value>(action: () => Value): ConfigResult<Value> => {
@@ -274,6 +325,8 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
     isUpdatable: (path: ConfigPath) => isUpdatablePath(parsePath(path)),
     revert,
     safeRevert: (path: ConfigPath) => toResult(() => revert(path)),
+    updateMany,
+    safeUpdateMany: (changes: readonly ConfigChange[]) => toResult(() => updateMany(changes)),
     reset,
     subscribe(listener: (notification: ConfigNotification<unknown>) => unknown): () => void {
       if (typeof listener !== 'function') throw new TypeError('subscribe needs a function');

@@ -3,6 +3,7 @@ export { createConfig } from './config';
 export type { ConfigOptions, ConfigOptionsWithSchema, ConfigOptionsWithoutSchema } from './config';
 export type {
   Config,
+  ConfigChange,
   ConfigListener,
   ConfigNotification,
   ConfigOptionsBase,

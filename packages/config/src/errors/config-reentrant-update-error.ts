@@ -2,9 +2,9 @@ import { FoundationError } from '@foundation/core';
 import { CONFIG_ERROR_CODES } from './config-error-codes';
 
 /**
- * `update`, `revert` or `reset` (or their safe forms) called while the schema was validating a new config (5405).
- * Updates from subscribers are fine (they are queued in order); only the validator may not
- * change the config it is validating.
+ * `update`, `updateMany`, `revert` or `reset` (or their safe forms) called while the schema was
+ * validating a new config (5405). Updates from subscribers are fine (they are queued in
+ * order); only the validator may not change the config it is validating.
  */
 export class ConfigReentrantUpdateError extends FoundationError {
   constructor(operation: string) {

@@ -83,6 +83,20 @@ describe('cluster-wide config restored from a snapshot', () => {
     expect(node.heard).toEqual(['feature.on false -> true']);
   });
 
+  it('takes a dropped path back and sets the snapshot\'s values in one change: nobody hears a value on the way', () => {
+    const node = createNode();
+    node.apply([set('limits', { rate: 1, burst: 2 }), set('limits.rate', 20)]);
+    node.heard.length = 0;
+
+    // The snapshot keeps only `limits.rate`: `limits` goes back to the layers (burst 5), and the
+    // rate goes to 30 without passing through the default of 10.
+    node.stateMachine.restore(snapshotOf([set('limits.rate', 30)]));
+
+    expect(node.config.get()).toEqual({ limits: { rate: 30, burst: 5 }, feature: { on: false } });
+    expect(node.heard).toEqual(['limits {"rate":20,"burst":2} -> {"rate":30,"burst":5}', 'limits.rate 20 -> 30']);
+    expect(node.refused).toEqual([]);
+  });
+
   it('keeps this node\'s local updates of other paths when the snapshot drops a value the log had set', () => {
     const node = createNode();
     node.apply([set('feature.on', true)]);

@@ -29,11 +29,12 @@ const keyOf = (path: readonly string[]): string => path.join('\u0000');
  * the replay, as one change from the config this node had to the one the snapshot gives:
  * subscribers hear each value that differs, once, and nothing of the values that stay. When the
  * snapshot no longer sets a path this node set from the log (taken where the config stream was
- * not declared, say), that path goes back to the config's layers (`revert`; subscribers hear
- * that as a change of its own), so the value from the log is gone as on a node started from
- * that snapshot, and local updates (`update`) outside that path stay. Only when it cannot go
- * back, even with the snapshot's values in, is the whole config reset to its layers. `report`
- * receives every command this node refuses, and the refusal that forced a reset.
+ * not declared, say), that path goes back to the config's layers, so the value from the log is
+ * gone as on a node started from that snapshot, and local updates (`update`) outside that path
+ * stay. Reverts and the snapshot's values go in as one `updateMany` when the config takes them
+ * together; otherwise one by one, and only a path that cannot go back even with the snapshot's
+ * values in resets the whole config to its layers. `report` receives every command this node
+ * refuses, and the refusal that forced a reset.
  */
 export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<ConfigCommand>, report: (error: FoundationError) => void): ClusterConfig {
   const waiting: { index: number; resolve: () => void }[] = [];
@@ -93,10 +94,26 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       }
       return refusal;
     };
-    // Dropped paths go back to the layers one by one (`revert`), so local updates elsewhere stay.
-    // One the schema refuses on the way (it needs a value the snapshot changes) is tried again
-    // once the snapshot's values are in. One that still cannot go back resets the config to its
-    // layers, as on a node started from the snapshot, and the snapshot's values go on top.
+    // Dropped paths go back to the layers (`revert`), so local updates elsewhere stay. One the
+    // schema refuses on the way (it needs a value the snapshot changes) is tried again once the
+    // snapshot's values are in. One that still cannot go back resets the config to its layers,
+    // as on a node started from the snapshot, and the snapshot's values go on top.
+    // In one batch, the usual case: subscribers hear each value that changed once, with its
+    // final value, and the schema sees only the end result.
+    const dropped = [...setFromLog].filter(([, path]) => !stillSet(path));
+    const batch = config.safeUpdateMany([...dropped.map(([, path]) => ({ path, revert: true as const })), ...assignments.map(({ path, value }) => ({ path, value }))]);
+    if (batch.ok) {
+      for (const [key] of dropped) setFromLog.delete(key);
+      for (const { path } of assignments) setFromLog.set(keyOf(path), path);
+      for (const { path, value } of refused) {
+        const result = config.safeUpdate(path, value);
+        if (result.ok) setFromLog.set(keyOf(path), path);
+        else report(result.error);
+      }
+      return;
+    }
+    // Something in it is refused: one by one, so that each refusal is reported and the rest
+    // still applies.
     const firstRefusal = revertDropped();
     assign(true);
     if (firstRefusal === undefined) return;
