@@ -511,6 +511,31 @@ describe('updateMany', () => {
     expect(() => config.updateMany('mode' as never)).toThrow(TypeError);
   });
 
+  it('tells each path once with the batch\'s own values, even when a subscriber changes the config meanwhile', () => {
+    const config = createConfig({ defaults: { a: 0, b: 0 }, updatablePaths: [[]] });
+    const heard: string[] = [];
+    config.subscribe((notification) => {
+      if (notification.type !== 'config-updated') return;
+      heard.push(`${notification.path.join('.')} ${String(notification.previous)} -> ${String(notification.value)}`);
+      if (notification.path[0] === 'a') config.update('b', 99);
+    });
+
+    config.updateMany([{ path: 'a', value: 1 }, { path: 'b', value: 2 }, { path: 'b', value: 3 }, { path: 'a', revert: true }, { path: 'a', value: 1 }]);
+
+    expect(heard).toEqual(['a 0 -> 1', 'b 0 -> 3', 'b 3 -> 99']);
+    expect(config.get()).toEqual({ a: 1, b: 99 });
+    expect(config.status().updateCount).toBe(3);
+  });
+
+  it('refuses shapes that are neither { path, value } nor { path, revert: true }, and a root revert', () => {
+    const config = makeStrict();
+    for (const change of [{ path: 'mode', value: 'tls', revert: true }, { path: 'mode' }, { path: 'mode', revert: false }, { path: 'mode', revert: 'yes' }, null]) {
+      expect(() => config.updateMany([change as never])).toThrow(TypeError);
+    }
+    expect(() => config.updateMany([{ path: [], revert: true }])).toThrow(/reset/);
+    expect(config.status().updateCount).toBe(0);
+  });
+
   it('tells nobody of an empty batch, reverts of what was never updated, or values set to what they were', () => {
     const config = makeStrict();
     const before = config.get();
@@ -518,11 +543,40 @@ describe('updateMany', () => {
     config.subscribe((notification) => notifications.push(notification));
     expect(config.updateMany([])).toBe(before);
     expect(config.updateMany([{ path: 'limits', revert: true }])).toBe(before);
-    // A value set to what it already is changes the tree but nothing anyone reads.
+    // A value set to what it already is changes nothing anyone reads: the snapshot stays the same object.
     config.updateMany([{ path: 'limits.rate', value: 10 }, { path: 'limits', value: { rate: 10, burst: 5 } }]);
-    expect(config.get()).toEqual(before);
+    expect(config.get()).toBe(before);
     expect(notifications).toEqual([]);
     expect(config.status().updateCount).toBe(0);
+  });
+});
+
+describe('what update and updateMany answer while subscribers change the config', () => {
+  it('update returns the value it set, not what a subscriber set after it', () => {
+    const config = createConfig({ defaults: { rate: 1 }, updatablePaths: [[]] });
+    config.subscribe((notification) => {
+      if (notification.type === 'config-updated' && (notification.value as number) > 100) config.update('rate', 100);
+    });
+    expect(config.update('rate', 1000)).toBe(1000);
+    expect(config.get('rate')).toBe(100);
+  });
+
+  it('updateMany refuses to run from inside the schema\'s validation, even empty (5405)', () => {
+    const holder: { config?: Config<unknown> } = {};
+    const inner: unknown[] = [];
+    const reentrant: StandardSchemaV1<unknown, unknown> = {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: (value) => {
+          if (holder.config !== undefined) inner.push(holder.config.safeUpdateMany([]), holder.config.safeUpdateMany([{ path: 'a', value: 3 }]));
+          return { value };
+        },
+      },
+    };
+    holder.config = createConfig({ defaults: { a: 1 }, schema: reentrant, updatablePaths: [[]] });
+    holder.config.update('a', 2);
+    expect(inner.map((result) => (result as { ok: false; error: FoundationError }).error)).toEqual([expect.any(ConfigReentrantUpdateError), expect.any(ConfigReentrantUpdateError)]);
   });
 });
 

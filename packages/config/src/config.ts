@@ -58,6 +58,16 @@ function freezeBoth<Raw, Output>(raw: Raw, output: Output): { raw: Raw; snapshot
   return { raw, snapshot: freezeSnapshot(output, built) };
 }
 
+/** A change of `updateMany`, checked: `{ path, value }` or `{ path, revert: true }`, nothing else. */
+function shapeOf(change: unknown): { path: ConfigPath; revert: boolean } {
+  const shape = 'each change is { path, value } or { path, revert: true }';
+  if (typeof change !== 'object' || change === null) throw new TypeError(shape);
+  const { revert: back } = change as { revert?: unknown };
+  const hasValue = Object.prototype.hasOwnProperty.call(change, 'value');
+  if (back === true ? hasValue : back !== undefined || !hasValue) throw new TypeError(shape);
+  return { path: (change as { path: ConfigPath }).path, revert: back === true };
+}
+
 /**
  * Creates a config: defaults < JSON file < environment variables < runtime updates, validated
  * as a whole by the schema at creation and on every change.
@@ -168,9 +178,9 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
   };
 
   /** The schema's output for `nextRaw`, a change at `segments`; throws what validation finds. */
-  const validateChange = (segments: readonly string[], nextRaw: unknown): unknown => {
+  const validateChange = (segments: readonly string[] | undefined, nextRaw: unknown): unknown => {
     if (!isRecord(nextRaw)) {
-      throw new ConfigValidationError({ path: segments, issues: [{ path: segments, message: 'the whole config must be a plain object' }] });
+      throw new ConfigValidationError({ path: segments, issues: [{ path: segments ?? [], message: 'the whole config must be a plain object' }] });
     }
     validating = true;
     try {
@@ -202,20 +212,32 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
     return value;
   };
 
+  /** The value now at `segments`, or undefined. */
+  const valueNow = (segments: readonly string[]): unknown => {
+    const current = valueAt(snapshot, segments);
+    return current === ABSENT ? undefined : current;
+  };
+
   /**
    * Makes a checked tree current, counts the changes and tells subscribers of each, in order,
-   * with the value at its path before and after. With `onlyDifferent`, a change whose value
-   * ends deeply equal to what it was is neither counted nor told.
+   * with the value at its path before and after: every notification is made from this change's
+   * snapshot before any is delivered, so a subscriber that changes the config meanwhile does not
+   * show through them. With `onlyDifferent`, a change whose value ends deeply equal to what it
+   * was is neither counted nor told, and when none is left nothing is committed. Returns the
+   * value at `read` (default: the first path) right after this change, undefined when none.
    */
-  const commitChanges = (changed: readonly (readonly string[])[], nextRaw: unknown, nextSnapshot: unknown, onlyDifferent = false): void => {
+  const commitChanges = (changed: readonly (readonly string[])[], nextRaw: unknown, nextSnapshot: unknown, onlyDifferent = false, read = changed[0]!): unknown => {
     const previous = changed.map((segments) => valueAt(snapshot, segments));
+    const after = changed.map((segments) => valueAt(nextSnapshot, segments));
+    const kept = changed.map((_, position) => !onlyDifferent || !isDeepStrictEqual(previous[position], after[position]));
+    if (!kept.includes(true)) return valueNow(read);
     commit(nextRaw, nextSnapshot);
+    const messages: ConfigNotification<unknown>[] = [];
     changed.forEach((segments, position) => {
+      if (!kept[position]) return;
       const before = previous[position];
       const current = valueAt(snapshot, segments);
-      if (onlyDifferent && isDeepStrictEqual(before, current)) return;
-      updateCount += 1;
-      notifier.publish({
+      messages.push({
         type: 'config-updated',
         path: segments,
         value: current === ABSENT ? undefined : current,
@@ -223,18 +245,15 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
         config: snapshot as object,
       });
     });
-  };
-
-  /** The value now at `segments`, or undefined. */
-  const valueNow = (segments: readonly string[]): unknown => {
-    const current = valueAt(snapshot, segments);
-    return current === ABSENT ? undefined : current;
+    updateCount += messages.length;
+    const result = valueNow(read);
+    notifier.publishAll(messages);
+    return result;
   };
 
   const update = (path: ConfigPath, value: unknown): unknown => {
     const { segments, nextRaw, nextSnapshot } = prepare('update', path, value);
-    commitChanges([segments], nextRaw, nextSnapshot);
-    return valueNow(segments);
+    return commitChanges([segments], nextRaw, nextSnapshot);
   };
 
   /** Drops every runtime update. */
@@ -258,10 +277,11 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
    */
   const revert = (path: ConfigPath): unknown => {
     if (parsePath(path).length === 0 && isUpdatablePath([])) return reset();
-    const { segments, next } = withoutUpdate('revert', raw, path);
+    const requested = parsePath(path);
+    const { segments, next } = withoutUpdate('revert', raw, requested);
     // Unchanged: never updated, reverted already, or nothing there in either.
-    if (next !== raw) commitChanges([segments], next, validateChange(segments, next));
-    return valueNow(parsePath(path));
+    if (next === raw) return valueNow(requested);
+    return commitChanges([segments], next, validateChange(segments, next), false, requested);
   };
 
   /**
@@ -272,16 +292,20 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
    */
   const updateMany = (changes: readonly ConfigChange[]): unknown => {
     if (!Array.isArray(changes)) throw new TypeError('updateMany needs an array of changes');
+    if (validating) throw new ConfigReentrantUpdateError('updateMany');
     let tree = raw;
-    const changed: (readonly string[])[] = [];
+    const changed = new Map<string, readonly string[]>(); // each path once, where it first changed
     for (const change of changes as readonly unknown[]) {
-      if (typeof change !== 'object' || change === null) throw new TypeError('each change is { path, value } or { path, revert: true }');
-      const { path, value, revert: back } = change as { path: ConfigPath; value?: unknown; revert?: unknown };
-      const step = back === true ? withoutUpdate('updateMany', tree, path) : withValue('updateMany', tree, path, value);
-      if (step.next !== tree) changed.push(step.segments);
+      const { path, revert: back } = shapeOf(change);
+      if (back && parsePath(path).length === 0) throw new TypeError('updateMany cannot take the root path back: that is reset()');
+      const step = back ? withoutUpdate('updateMany', tree, path) : withValue('updateMany', tree, path, (change as { value: unknown }).value);
+      if (step.next !== tree && !changed.has(step.segments.join('\u0000'))) changed.set(step.segments.join('\u0000'), step.segments);
       tree = step.next;
     }
-    if (tree !== raw) commitChanges(changed, tree, validateChange([], tree), true);
+    if (tree !== raw) {
+      const paths = [...changed.values()];
+      commitChanges(paths, tree, validateChange(paths.length === 1 ? paths[0] : undefined, tree), true);
+    }
     return snapshot;
   };
 

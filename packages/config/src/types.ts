@@ -57,10 +57,10 @@ export type ConfigNotification<T> =
 
 export type ConfigListener<T> = (notification: ConfigNotification<T>) => unknown;
 
-/** 1.x `{:ok, value} | {:error, %Error{}}`, for the calls that return instead of throwing. */
 /** One change of `updateMany`: a value to set, or a path to take back to the layers. */
-export type ConfigChange = { readonly path: ConfigPath; readonly value: unknown; readonly revert?: undefined } | { readonly path: ConfigPath; readonly revert: true };
+export type ConfigChange = { readonly path: ConfigPath; readonly value: unknown; readonly revert?: undefined } | { readonly path: ConfigPath; readonly revert: true; readonly value?: undefined };
 
+/** 1.x `{:ok, value} | {:error, %Error{}}`, for the calls that return instead of throwing. */
 export type ConfigResult<Value> = { readonly ok: true; readonly value: Value } | { readonly ok: false; readonly error: FoundationError };
 
 export interface ConfigStatus {
@@ -147,8 +147,9 @@ export interface Config<T> {
    * Several updates and reverts as one change: each is checked as `update` or `revert` checks
    * it (on the tree the changes before it made), then the schema validates the end result once,
    * so values that are only valid together can change together. All or nothing. Subscribers hear
-   * `config-updated` for each change whose value the batch changed, in order, with its value
-   * before and after the whole batch. Returns the whole config.
+   * `config-updated` once for each path whose value the batch changed, in order, with its value
+   * before and after the whole batch; a batch that changes no value changes nothing. The root
+   * path cannot be taken back in a batch (TypeError: that is `reset()`). Returns the whole config.
    */
   updateMany(changes: readonly ConfigChange[]): DeepReadonly<T>;
   /** `updateMany` that returns `{ ok: true, value }` or `{ ok: false, error }` instead of throwing. */
