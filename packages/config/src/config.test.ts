@@ -520,8 +520,9 @@ describe('updateMany', () => {
       if (notification.path[0] === 'a') config.update('b', 99);
     });
 
-    config.updateMany([{ path: 'a', value: 1 }, { path: 'b', value: 2 }, { path: 'b', value: 3 }, { path: 'a', revert: true }, { path: 'a', value: 1 }]);
+    const returned = config.updateMany([{ path: 'a', value: 1 }, { path: 'b', value: 2 }, { path: 'b', value: 3 }, { path: 'a', revert: true }, { path: 'a', value: 1 }]);
 
+    expect(returned).toEqual({ a: 1, b: 3 }); // as the batch left it
     expect(heard).toEqual(['a 0 -> 1', 'b 0 -> 3', 'b 3 -> 99']);
     expect(config.get()).toEqual({ a: 1, b: 99 });
     expect(config.status().updateCount).toBe(3);

@@ -276,8 +276,8 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
    * path when the runtime tree changed. Returns the value now at `path`.
    */
   const revert = (path: ConfigPath): unknown => {
-    if (parsePath(path).length === 0 && isUpdatablePath([])) return reset();
     const requested = parsePath(path);
+    if (requested.length === 0 && isUpdatablePath([])) return reset();
     const { segments, next } = withoutUpdate('revert', raw, requested);
     // Unchanged: never updated, reverted already, or nothing there in either.
     if (next === raw) return valueNow(requested);
@@ -287,8 +287,8 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
   /**
    * Several updates and reverts as one change: each is checked as `update` or `revert` checks
    * it, on the tree the ones before it made, and the schema validates the end result once.
-   * Subscribers hear each change whose value the batch changed, in order, with its value before
-   * and after the whole batch.
+   * Subscribers hear each path whose value the batch changed, once, in order, with its value
+   * before and after the whole batch.
    */
   const updateMany = (changes: readonly ConfigChange[]): unknown => {
     if (!Array.isArray(changes)) throw new TypeError('updateMany needs an array of changes');
@@ -302,11 +302,10 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
       if (step.next !== tree && !changed.has(step.segments.join('\u0000'))) changed.set(step.segments.join('\u0000'), step.segments);
       tree = step.next;
     }
-    if (tree !== raw) {
-      const paths = [...changed.values()];
-      commitChanges(paths, tree, validateChange(paths.length === 1 ? paths[0] : undefined, tree), true);
-    }
-    return snapshot;
+    if (tree === raw) return snapshot;
+    const paths = [...changed.values()];
+    // The whole config as this batch left it, not as a subscriber changed it after.
+    return commitChanges(paths, tree, validateChange(paths.length === 1 ? paths[0] : undefined, tree), true, []);
   };
 
   const toResult = <Value>(action: () => Value): ConfigResult<Value> => {
