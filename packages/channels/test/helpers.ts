@@ -10,21 +10,15 @@ import type { Transport, TransportOptions } from '../src/index';
 import { channelSetDigest, defaultChannels, layoutLanes, resolveChannels } from '../src/channel-config';
 import type { ChannelOptions, ConnectionMode } from '../src/channel-config';
 import { createCborCodec } from '../src/core/cbor';
-import { decodeChallenge, deriveClusterKey, encodeAuth, encodeHello, handshakeProof } from '../src/core/handshake';
+import { decodeChallenge, encodeAuth, encodeHello, handshakeProof } from '../src/core/handshake';
+import { clusterKey } from '../src/driver/cluster-key';
 import type { ChallengeFields, Hello } from '../src/core/handshake';
 
 export const SECRET = 'test-cluster-secret-of-enough-length';
 
-const keys = new Map<string, Buffer>();
-/** The HMAC key nodes derive from `secret` (scrypt: slow, so each is derived once here). */
+/** The HMAC key nodes derive from `secret`, from the transport's own per-process cache. */
 export function keyOf(secret: string, cluster: string): Buffer {
-  const name = `${cluster}\0${secret}`;
-  let key = keys.get(name);
-  if (key === undefined) {
-    key = deriveClusterKey(Buffer.from(secret), cluster);
-    keys.set(name, key);
-  }
-  return key;
+  return clusterKey(Buffer.from(secret), cluster);
 }
 
 const open: Transport[] = [];

@@ -151,10 +151,11 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
   /**
    * `tree` with `path` taken back to the layers (see `revert`), after every check but the
    * schema's; `segments` is the path taken back (a whole array for a path into one). `next` is
-   * `tree` itself when there was nothing to take back.
+   * `tree` itself when there was nothing to take back. Not the root path: that is `reset`.
    */
   const withoutUpdate = (operation: string, tree: unknown, path: ConfigPath): { segments: readonly string[]; next: unknown } => {
     const requested = parsePath(path);
+    if (requested.length === 0) throw new TypeError(`${operation} cannot take the root path back: that is reset()`);
     if (!isUpdatablePath(requested)) throw new ConfigUpdateForbiddenError(requested, allowList);
     if (validating) throw new ConfigReentrantUpdateError(operation);
     let segments = requested;
@@ -297,7 +298,6 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
     const changed = new Map<string, readonly string[]>(); // each path once, where it first changed
     for (const change of changes as readonly unknown[]) {
       const { path, revert: back } = shapeOf(change);
-      if (back && parsePath(path).length === 0) throw new TypeError('updateMany cannot take the root path back: that is reset()');
       const step = back ? withoutUpdate('updateMany', tree, path) : withValue('updateMany', tree, path, (change as { value: unknown }).value);
       if (step.next !== tree && !changed.has(step.segments.join('\u0000'))) changed.set(step.segments.join('\u0000'), step.segments);
       tree = step.next;

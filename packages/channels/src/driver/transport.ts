@@ -1,7 +1,7 @@
 // createTransport: the node-to-node transport over WebSocket and CBOR. It implements the
 // transport port of docs/architecture.md (send, onMessage, peer-up/peer-down, connect,
 // disconnect, peers) plus request/reply, channel events, backpressure and statistics.
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { FoundationError, createCryptoRandom, createSystemClock } from '@foundation/core';
 import type { Random, Scheduler, Timer } from '@foundation/core';
 import type { TLSSocket } from 'node:tls';
@@ -11,7 +11,6 @@ import type { ChannelDefinition } from '../channel-config';
 import { createCborCodec } from '../core/cbor';
 import { CLOSE_CODES, closeCodeName } from '../core/close-codes';
 import { MAX_META_BYTES, MAX_CHUNK_HEADER_BYTES } from '../core/frames';
-import { deriveClusterKey } from '../core/handshake';
 import { META_KINDS, checkHeaders, metaToWire, MetaFormatError } from '../core/meta';
 import type { MessageMeta, MetaKind } from '../core/meta';
 import { createChunkPool } from '../core/chunk-pool';
@@ -31,6 +30,7 @@ import { UnknownChannelError } from '../errors/unknown-channel-error';
 import { resolveLimits, resolveTiming } from '../options';
 import type { TransportOptions } from '../options';
 import { certificateNamesNode } from './certificate-identity';
+import { clusterKey } from './cluster-key';
 import type { NodeIdBinding } from './certificate-identity';
 import { Connection } from './connection';
 import type { ConnectionCallbacks, LocalIdentity, Refusal } from './connection';
@@ -142,27 +142,6 @@ function randomEpoch(): number {
 const zeroMask = (mask: Buffer): void => {
   mask.fill(0);
 };
-
-/**
- * Cluster keys derived in this process, so that transports created with the same secret and
- * cluster (several nodes in one process, tests) pay for the slow derivation once. Looked up by an
- * HMAC of (secret, cluster) under a random key of this process, so that what the map holds is no
- * faster way to test guesses of the secret than the derivation. Bounded; the oldest goes first.
- */
-const derivedKeys = new Map<string, Buffer>();
-const MAX_DERIVED_KEYS = 16;
-const cacheKey = randomBytes(32);
-
-function clusterKey(secret: Buffer, cluster: string): Buffer {
-  const digest = createHmac('sha256', cacheKey).update(secret).update('\0').update(cluster).digest('hex');
-  let key = derivedKeys.get(digest);
-  if (key === undefined) {
-    key = deriveClusterKey(secret, cluster);
-    if (derivedKeys.size >= MAX_DERIVED_KEYS) derivedKeys.delete(derivedKeys.keys().next().value!);
-    derivedKeys.set(digest, key);
-  }
-  return key;
-}
 
 export function createTransport(options: TransportOptions): Transport {
   const nodeId = options.nodeId;

@@ -93,27 +93,21 @@ export function setAt(root: unknown, path: readonly string[], value: unknown): u
 }
 
 /**
- * A new tree equal to `root` without the key at `path` (a plain object's own key). `root` itself
- * when there is nothing there. An array element cannot be removed (the elements after it would
- * change places): ConfigPathNotFoundError.
+ * A new tree equal to `root` without the key at `path`, or `root` itself when there is nothing
+ * there. Every ancestor on the path is a plain object: the only caller takes a path into an
+ * array back with the whole array, so no element is ever removed (the ones after it would change
+ * places).
  */
 export function removeAt(root: unknown, path: readonly string[]): unknown {
   if (path.length === 0 || valueAt(root, path) === ABSENT) return root;
-  const remove = (node: unknown, depth: number): unknown => {
+  const remove = (node: Record<string, unknown>, depth: number): Record<string, unknown> => {
     const key = path[depth]!;
-    if (Array.isArray(node)) {
-      if (depth === path.length - 1) throw new ConfigPathNotFoundError(path, `an element of the array at ${path.slice(0, depth).join('.') || '(root)'} cannot be removed`);
-      const copy = node.slice();
-      copy[Number(key)] = remove(node[Number(key)], depth + 1);
-      return copy;
-    }
-    const record = node as Record<string, unknown>; // valueAt found the path: a plain object here
-    const copy: Record<string, unknown> = { ...record };
+    const copy: Record<string, unknown> = { ...node };
     if (depth === path.length - 1) delete copy[key];
-    else copy[key] = remove(record[key], depth + 1);
+    else copy[key] = remove(node[key] as Record<string, unknown>, depth + 1);
     return copy;
   };
-  return remove(root, 0);
+  return remove(root as Record<string, unknown>, 0);
 }
 
 /**

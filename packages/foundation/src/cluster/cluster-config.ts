@@ -66,8 +66,9 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       for (let length = 0; length <= path.length; length += 1) if (setHere.has(keyOf(path.slice(0, length)))) return true;
       return false;
     };
-    const assign = (reportRefusals: boolean): void => {
-      for (const { path, value } of [...assignments, ...refused]) {
+    /** Sets each value that differs from what the config holds, reporting refusals if asked. */
+    const assign = (values: readonly ConfigAssignment[], reportRefusals: boolean): void => {
+      for (const { path, value } of values) {
         const check = config.checkUpdate(path, value);
         if (!check.ok) {
           if (reportRefusals) report(check.error);
@@ -83,49 +84,47 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
         setFromLog.set(keyOf(path), path);
       }
     };
-    /** Takes back what the log set here and the snapshot no longer sets; the last refusal, if any. */
+    /** What the log set here and the snapshot no longer sets. */
+    const dropped = (): [string, readonly string[]][] => [...setFromLog].filter(([, path]) => !stillSet(path));
+    /** Takes back each dropped path one by one; the last refusal, if any. */
     const revertDropped = (): FoundationError | undefined => {
       let refusal: FoundationError | undefined;
-      for (const [key, path] of [...setFromLog]) {
-        if (stillSet(path)) continue;
+      for (const [key, path] of dropped()) {
         const reverted = config.safeRevert(path);
         if (reverted.ok) setFromLog.delete(key);
         else refusal = reverted.error;
       }
       return refusal;
     };
-    // Dropped paths go back to the layers (`revert`), so local updates elsewhere stay. One the
-    // schema refuses on the way (it needs a value the snapshot changes) is tried again once the
-    // snapshot's values are in. One that still cannot go back resets the config to its layers,
-    // as on a node started from the snapshot, and the snapshot's values go on top.
-    // In one batch, the usual case: subscribers hear each value that changed once, with its
-    // final value, and the schema sees only the end result.
-    const dropped = [...setFromLog].filter(([, path]) => !stillSet(path));
-    const batch = config.safeUpdateMany([...dropped.map(([, path]) => ({ path, revert: true as const })), ...assignments.map(({ path, value }) => ({ path, value }))]);
+    // Dropped paths go back to the layers (`revert`), so local updates elsewhere stay. The usual
+    // case is one batch with the snapshot's values: subscribers hear each value that changed
+    // once, with its final value, and the schema sees only the end result.
+    const droppedNow = dropped();
+    const batch = config.safeUpdateMany([...droppedNow.map(([, path]) => ({ path, revert: true as const })), ...assignments.map(({ path, value }) => ({ path, value }))]);
     if (batch.ok) {
-      for (const [key] of dropped) setFromLog.delete(key);
+      for (const [key] of droppedNow) setFromLog.delete(key);
       for (const { path } of assignments) setFromLog.set(keyOf(path), path);
-      for (const { path, value } of refused) {
-        const result = config.safeUpdate(path, value);
-        if (result.ok) setFromLog.set(keyOf(path), path);
-        else report(result.error);
-      }
+      assign(refused, true);
       return;
     }
-    // Something in it is refused: one by one, so that each refusal is reported and the rest
-    // still applies.
+    // Something in the batch is refused: one by one, so that each refusal is reported and the
+    // rest still applies. A revert the schema refuses on the way (it needs a value the snapshot
+    // changes) is tried again once the snapshot's values are in. One that still cannot go back
+    // resets the config to its layers, as on a node started from the snapshot, and the
+    // snapshot's values go on top.
+    const everything = [...assignments, ...refused];
     const firstRefusal = revertDropped();
-    assign(true);
+    assign(everything, true);
     if (firstRefusal === undefined) return;
     const refusal = revertDropped();
     if (refusal === undefined) {
-      assign(false); // a path taken back may have held some of them
+      assign(everything, false); // a path taken back may have held some of them
       return;
     }
     report(refusal);
     config.reset();
     setFromLog.clear();
-    assign(true);
+    assign(everything, true);
   };
 
   const unsubscribers = [
