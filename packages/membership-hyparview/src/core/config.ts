@@ -41,6 +41,16 @@ export interface HyParViewConfig {
   /** FORWARD_JOIN messages accepted per source per second, and the burst. Ours: 20/s, burst 40. */
   readonly forwardJoinRatePerSecond: number;
   readonly forwardJoinBurst: number;
+  /**
+   * NEIGHBOR requests taken per source per second from a peer not already in the active view,
+   * and the burst. A high-priority request always gets a slot, evicting a neighbour when the view
+   * is full, so without a bound one peer could churn a node's whole view. Ours: 5/s, burst 10.
+   */
+  readonly neighborRatePerSecond: number;
+  readonly neighborBurst: number;
+  /** SHUFFLE messages taken per sending neighbour per second (each one is forwarded or answered), and the burst. Ours: 20/s, burst 40. */
+  readonly shuffleRatePerSecond: number;
+  readonly shuffleBurst: number;
 }
 
 export interface PlumtreeConfig {
@@ -205,6 +215,10 @@ const PAPER_HYPARVIEW = {
   joinBurst: 3,
   forwardJoinRatePerSecond: 20,
   forwardJoinBurst: 40,
+  neighborRatePerSecond: 5,
+  neighborBurst: 10,
+  shuffleRatePerSecond: 20,
+  shuffleBurst: 40,
 } as const;
 
 const LAN: MembershipConfig = {
@@ -431,6 +445,10 @@ export function resolveConfig(overrides: DeepPartial<MembershipConfig> | undefin
     ['joinBurst', 1, false],
     ['forwardJoinRatePerSecond', 0, false],
     ['forwardJoinBurst', 1, false],
+    ['neighborRatePerSecond', 0, false],
+    ['neighborBurst', 1, false],
+    ['shuffleRatePerSecond', 0, false],
+    ['shuffleBurst', 1, false],
   ]);
   if (h.passiveRandomWalkLength > h.activeRandomWalkLength) throw new MembershipConfigError('hyparview.passiveRandomWalkLength', 'must not exceed activeRandomWalkLength');
   if (h.promotionBackoffMaxMs < h.promotionBackoffInitialMs) throw new MembershipConfigError('hyparview.promotionBackoffMaxMs', 'must be ≥ promotionBackoffInitialMs');

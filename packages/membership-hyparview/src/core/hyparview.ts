@@ -60,12 +60,16 @@ export interface HyParViewStats {
   forwardJoinsAccepted: number;
   neighborRequestsAccepted: number;
   neighborRequestsRejected: number;
+  neighborRequestsRateLimited: number;
+  /** Answers to a NEIGHBOR or JOIN request that came while a later request to the same peer waited (ignored). */
+  neighborRepliesSuperseded: number;
   promotionsSent: number;
   promotionsRefused: number;
   promotionsTimedOut: number;
   disconnectsSent: number;
   shufflesSent: number;
   shufflesAccepted: number;
+  shufflesRateLimited: number;
   shuffleRepliesUnsolicited: number;
   failuresDetected: number;
   rejoins: number;
@@ -86,6 +90,10 @@ export class HyParViewCore implements PeerService {
   private readonly backoffs = new Map<string, Backoff>();
   private readonly joinLimiter: RateLimiter;
   private readonly forwardJoinLimiter: RateLimiter;
+  private readonly neighborLimiter: RateLimiter;
+  private readonly shuffleLimiter: RateLimiter;
+  /** Nodes whose JOIN came while this node had no other neighbour: their walks wait for one (see onJoin); made at the first. */
+  private deferredWalks: string[] | undefined;
   /** Last time a DISCONNECT answered a stray heartbeat, per peer (at most one per shuffle interval); made at the first. */
   private strayAnswered: Map<string, number> | undefined;
   private readonly effects = new EffectQueue<ServiceEffect>();
@@ -115,12 +123,15 @@ export class HyParViewCore implements PeerService {
     forwardJoinsAccepted: 0,
     neighborRequestsAccepted: 0,
     neighborRequestsRejected: 0,
+    neighborRequestsRateLimited: 0,
+    neighborRepliesSuperseded: 0,
     promotionsSent: 0,
     promotionsRefused: 0,
     promotionsTimedOut: 0,
     disconnectsSent: 0,
     shufflesSent: 0,
     shufflesAccepted: 0,
+    shufflesRateLimited: 0,
     shuffleRepliesUnsolicited: 0,
     failuresDetected: 0,
     rejoins: 0,
@@ -137,6 +148,8 @@ export class HyParViewCore implements PeerService {
     this.passive = new PeerSet(options.config.passiveViewSize);
     this.joinLimiter = new RateLimiter(options.config.joinRatePerSecond, options.config.joinBurst);
     this.forwardJoinLimiter = new RateLimiter(options.config.forwardJoinRatePerSecond, options.config.forwardJoinBurst);
+    this.neighborLimiter = new RateLimiter(options.config.neighborRatePerSecond, options.config.neighborBurst);
+    this.shuffleLimiter = new RateLimiter(options.config.shuffleRatePerSecond, options.config.shuffleBurst);
     this.rejoinSchedule = new SeedRejoinSchedule(options.seedRejoin, options.random);
     this.shuffleIds = options.random.fork('shuffle-id');
   }
@@ -273,7 +286,7 @@ export class HyParViewCore implements PeerService {
         this.onDisconnect(from, typed.alive);
         return;
       case 'shuffle':
-        this.onShuffle(from, typed.origin, typed.ttl, typed.nodes, typed.id);
+        this.onShuffle(from, typed.origin, typed.ttl, typed.nodes, typed.id, now);
         return;
       case 'shuffle-reply':
         this.onShuffleReply(typed.nodes, typed.id, now);
@@ -294,8 +307,22 @@ export class HyParViewCore implements PeerService {
     this.addActive(from);
     this.send(from, this.reply(true, id), false);
     if (wasActive) return;
+    if (this.active.size > 1) {
+      this.sendWalks(from);
+      return;
+    }
+    // No other neighbour to send walks to: this node is joining itself, or the first. Linked to
+    // this node alone, the new node would know no one else, and nodes that join through either
+    // would form an island; so its walks leave once this node has another neighbour.
+    this.deferredWalks ??= [];
+    if (this.deferredWalks.length >= this.config.activeViewSize) this.deferredWalks.shift();
+    this.deferredWalks.push(from);
+  }
+
+  /** FORWARD_JOIN walks of ARWL hops for `node`, one to each active peer other than it. */
+  private sendWalks(node: string): void {
     for (const peer of this.active.values()) {
-      if (peer !== from) this.send(peer, { type: 'forward-join', epoch: this.epoch, node: from, ttl: this.config.activeRandomWalkLength }, false);
+      if (peer !== node) this.send(peer, { type: 'forward-join', epoch: this.epoch, node, ttl: this.config.activeRandomWalkLength }, false);
     }
   }
 
@@ -338,10 +365,15 @@ export class HyParViewCore implements PeerService {
   }
 
   /** §4.4 NEIGHBOR: high priority is always accepted; low priority only with a free slot. */
-  private onNeighbor(from: string, priority: 'high' | 'low', id: number | undefined, _now: number): void {
+  private onNeighbor(from: string, priority: 'high' | 'low', id: number | undefined, now: number): void {
     if (this.active.has(from)) {
       this.pending.delete(from);
       this.send(from, this.reply(true, id), false);
+      return;
+    }
+    // Unanswered: the requester's timeout treats it as a dead candidate and backs off.
+    if (!this.neighborLimiter.allow(from, now)) {
+      this.counters.neighborRequestsRateLimited += 1;
       return;
     }
     const crossing = this.pending.has(from);
@@ -365,7 +397,16 @@ export class HyParViewCore implements PeerService {
     // The answer to the request pending now, or to an earlier one still on the wire (its id
     // differs). A peer that sends no id (an earlier version) answers the pending request.
     const waiting = this.pending.get(from);
-    const pending = waiting !== undefined && (id === undefined || id === waiting.id) ? waiting : undefined;
+    // The answer to an earlier request while a later one to the same peer waits: the later
+    // answer settles the link, since the peer reads the later request (and any DISCONNECT sent
+    // between the two) after the earlier one, so this one says nothing the next will not. Acting
+    // on it would undo the link and drop the waiting request, and the promotion that follows
+    // would ask the same peer again: each answer arriving behind a newer request, for good.
+    if (waiting !== undefined && id !== undefined && id !== waiting.id) {
+      this.counters.neighborRepliesSuperseded += 1;
+      return;
+    }
+    const pending = waiting;
     if (pending !== undefined) this.pending.delete(from);
     if (accepted && pending?.kind === 'join') this.rejoinSchedule.reached = true;
     this.wantPromotion();
@@ -386,9 +427,9 @@ export class HyParViewCore implements PeerService {
       return;
     }
     // Undo the link on the other side: there is no slot for a low-priority acceptance, or this
-    // node no longer waits for the answer. It stopped waiting when the request timed out, when
+    // node no longer waits for the answer. It stopped waiting when the request timed out, or when
     // it dropped `from` with a DISCONNECT that is still on its way there (the acceptance crossed
-    // it), or when it has asked again since. Linking on such an acceptance would leave `from`
+    // it). Linking on such an acceptance would leave `from`
     // without the link once that DISCONNECT arrives, and nothing would ever tell this node.
     this.disconnect(from, true);
     this.addPassive(from);
@@ -414,7 +455,12 @@ export class HyParViewCore implements PeerService {
    * both integrate what they received. The shuffle's id (absent from an earlier version's) goes
    * along the walk and back with the reply.
    */
-  private onShuffle(from: string, origin: string, ttl: number, nodes: readonly string[], id: number | undefined): void {
+  private onShuffle(from: string, origin: string, ttl: number, nodes: readonly string[], id: number | undefined, now: number): void {
+    // Each SHUFFLE costs a forward or a reply to its claimed origin, and fills the passive view.
+    if (!this.shuffleLimiter.allow(from, now)) {
+      this.counters.shufflesRateLimited += 1;
+      return;
+    }
     if (origin === this.self) {
       this.counters.selfReferences += 1;
       return;
@@ -700,6 +746,11 @@ export class HyParViewCore implements PeerService {
     this.backoffs.delete(peer);
     this.active.add(peer);
     this.effects.push({ kind: 'neighbor-up', peer });
+    if (this.deferredWalks !== undefined && this.active.size > 1) {
+      const joiners = this.deferredWalks;
+      this.deferredWalks = undefined;
+      for (const joiner of joiners) this.sendWalks(joiner);
+    }
     return true;
   }
 
