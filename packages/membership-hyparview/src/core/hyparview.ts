@@ -395,13 +395,12 @@ export class HyParViewCore implements PeerService {
 
   private onNeighborReply(from: string, accepted: boolean, id: number | undefined, now: number): void {
     // The answer to the request pending now, or to an earlier one still on the wire (its id
-    // differs). A peer that sends no id (an earlier version) answers the pending request.
+    // differs). A peer that sends no id (an earlier version) answers the pending request. An
+    // earlier answer is ignored while the later request waits: the peer reads the later request
+    // (and any DISCONNECT sent between the two) after the earlier one, so the later answer
+    // settles the link. Undoing the link here would drop the waiting request, and the promotion
+    // that follows would ask the same peer again: each answer behind a newer request, for good.
     const waiting = this.pending.get(from);
-    // The answer to an earlier request while a later one to the same peer waits: the later
-    // answer settles the link, since the peer reads the later request (and any DISCONNECT sent
-    // between the two) after the earlier one, so this one says nothing the next will not. Acting
-    // on it would undo the link and drop the waiting request, and the promotion that follows
-    // would ask the same peer again: each answer arriving behind a newer request, for good.
     if (waiting !== undefined && id !== undefined && id !== waiting.id) {
       this.counters.neighborRepliesSuperseded += 1;
       return;
@@ -429,8 +428,8 @@ export class HyParViewCore implements PeerService {
     // Undo the link on the other side: there is no slot for a low-priority acceptance, or this
     // node no longer waits for the answer. It stopped waiting when the request timed out, or when
     // it dropped `from` with a DISCONNECT that is still on its way there (the acceptance crossed
-    // it). Linking on such an acceptance would leave `from`
-    // without the link once that DISCONNECT arrives, and nothing would ever tell this node.
+    // it). Linking on such an acceptance would leave `from` without the link once that DISCONNECT
+    // arrives, and nothing would ever tell this node.
     this.disconnect(from, true);
     this.addPassive(from);
   }
