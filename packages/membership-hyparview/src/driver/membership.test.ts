@@ -315,6 +315,42 @@ describe('connections', () => {
     expect([...n0.peers()].sort()).toEqual(['n1', 'n2']);
   });
 
+  it(`a pinned topology estimates the size once per seed-rejoin interval, not per sizeEstimateIntervalMs (seed=${seed})`, () => {
+    const simulation = createSimulation({ seed, network: { latency: { min: 1, max: 3 } } });
+    const config = simulationConfig(1_000);
+    expect([config.topology.sizeEstimateIntervalMs, config.seedRejoinIntervalMs]).toEqual([2_000, 10_000]);
+    const rounds = new Set<number>();
+    let sizeMessages = 0;
+    for (let index = 0; index < 12; index += 1) {
+      const id = `n${index}`;
+      simulation.addNode(id, {
+        start: ({ clock, random, transport }) => {
+          const counting: typeof transport = {
+            ...transport,
+            send: (to, channel, payload, options) => {
+              const message = payload as { type?: unknown; round?: unknown };
+              if (message.type === 'size' && clock.now() >= 10_000) {
+                sizeMessages += 1;
+                rounds.add(message.round as number);
+              }
+              return transport.send(to, channel, payload, options);
+            },
+          };
+          const membership = createMembership({ nodeId: id, transport: counting, clock, random, seeds: index === 0 ? [] : ['n0'], topology: 'hyparview', config });
+          clock.setTimer(index * 5, () => {
+            membership.join().catch(() => undefined);
+          });
+        },
+      });
+    }
+    simulation.runFor(50_000);
+    // 40 s: a round every 5-10 s (a node starts one unless one began within half an interval),
+    // so eight here; with rounds every sizeEstimateIntervalMs it was 38. But rounds all the same.
+    expect(rounds.size).toBeGreaterThanOrEqual(2);
+    expect(rounds.size).toBeLessThanOrEqual(10);
+    expect(sizeMessages).toBeGreaterThan(0);
+  });
+
   it(`a neighbour that failed (peer-down) is no longer dialled: the transport is told to disconnect it (seed=${seed})`, () => {
     const simulation = createSimulation({ seed, network: { latency: { min: 1, max: 3 }, failureDetectionMs: 200 } });
     const wanted = new Map<string, Set<string>>();
