@@ -43,7 +43,7 @@ export interface SecurityOptions {
   /**
    * The cluster secret for HMAC-SHA256 challenge-response (at least 16 bytes; a random one).
    * It never crosses the wire: the proofs use a key derived from it and the cluster name with
-   * scrypt, once per transport (about 0.1 s). Required.
+   * scrypt (about 0.1 s), once per process for each secret and cluster. Required.
    */
   readonly secret: string | Uint8Array;
   /** Listen with `wss` (and dial `wss://` URLs) with these certificates. */

@@ -11,13 +11,13 @@
 // proof_d = HMAC-SHA256(key, "foundation-channels/3 dialer"   0x00 HELLO-body CHALLENGE-fields)
 //
 // The key is not the secret itself but scrypt(secret, "foundation-channels/3 cluster key" 0x00
-// cluster, N = 2^15, r = 8, p = 1), derived once per transport (`deriveClusterKey`). Whoever
-// opens a connection receives a CHALLENGE, and with it a proof over bytes it knows: with the
-// secret as the HMAC key, it could test guesses of the secret offline at HMAC speed, millions a
-// second; now each guess costs one scrypt (about 0.1 s and 32 MiB on one core here), and the
-// cluster name in the salt keeps one table of guesses from serving every cluster. A secret of
-// enough entropy still matters: the derivation slows guessing, it does not stop it. Below, the
-// "secret" every function takes is that key.
+// cluster, N = 2^15, r = 8, p = 1) (`deriveClusterKey`), derived once per process for each secret
+// and cluster (driver/cluster-key.ts). Whoever opens a connection receives a CHALLENGE, and with it
+// a proof over bytes it knows: with the secret as the HMAC key, it could test guesses of the secret
+// offline at HMAC speed, millions a second; now each guess costs one scrypt (about 0.1 s and 32 MiB
+// on one core here), and the cluster name in the salt keeps one table of guesses from serving every
+// cluster. A secret of enough entropy still matters: the derivation slows guessing, it does not
+// stop it. Below, the "secret" every function takes is that key.
 //
 // Both nonces are fresh, so a recorded proof is useless later, and the two labels keep one
 // side's proof from being replayed as the other's. The secret never crosses the wire. Each

@@ -16,8 +16,11 @@ interface Node {
   transport: SimTransport;
 }
 
-/** A small cluster with heartbeats on (the transport's own failure detection is slowed down to 20 s). */
-function cluster(simulation: Simulation, count: number, overrides: Partial<MembershipOptions> = {}): Node[] {
+/**
+ * A small cluster with heartbeats on (the transport's own failure detection is slowed down to
+ * 20 s). `wrap` gives each membership its transport through a wrapper (to watch what it sends).
+ */
+function cluster(simulation: Simulation, count: number, overrides: Partial<MembershipOptions> = {}, wrap = (transport: SimTransport): SimTransport => transport): Node[] {
   const nodes: Node[] = [];
   for (let index = 0; index < count; index += 1) {
     const id = `n${index}`;
@@ -25,7 +28,7 @@ function cluster(simulation: Simulation, count: number, overrides: Partial<Membe
       start: ({ clock, random, transport }) => {
         const membership = createMembership({
           nodeId: id,
-          transport,
+          transport: wrap(transport),
           clock,
           random,
           seeds: index === 0 ? [] : ['n0'],
@@ -321,28 +324,17 @@ describe('connections', () => {
     expect([config.topology.sizeEstimateIntervalMs, config.seedRejoinIntervalMs]).toEqual([2_000, 10_000]);
     const rounds = new Set<number>();
     let sizeMessages = 0;
-    for (let index = 0; index < 12; index += 1) {
-      const id = `n${index}`;
-      simulation.addNode(id, {
-        start: ({ clock, random, transport }) => {
-          const counting: typeof transport = {
-            ...transport,
-            send: (to, channel, payload, options) => {
-              const message = payload as { type?: unknown; round?: unknown };
-              if (message.type === 'size' && clock.now() >= 10_000) {
-                sizeMessages += 1;
-                rounds.add(message.round as number);
-              }
-              return transport.send(to, channel, payload, options);
-            },
-          };
-          const membership = createMembership({ nodeId: id, transport: counting, clock, random, seeds: index === 0 ? [] : ['n0'], topology: 'hyparview', config });
-          clock.setTimer(index * 5, () => {
-            membership.join().catch(() => undefined);
-          });
-        },
-      });
-    }
+    cluster(simulation, 12, { config }, (transport) => ({
+      ...transport,
+      send: (to, channel, payload, options) => {
+        const message = payload as { type?: unknown; round?: unknown };
+        if (message.type === 'size' && simulation.now() >= 10_000) {
+          sizeMessages += 1;
+          rounds.add(message.round as number);
+        }
+        return transport.send(to, channel, payload, options);
+      },
+    }));
     simulation.runFor(50_000);
     // 40 s: a round every 5-10 s (a node starts one unless one began within half an interval),
     // so eight here; with rounds every sizeEstimateIntervalMs it was 38. But rounds all the same.
