@@ -28,13 +28,28 @@ export interface HyParViewConfig {
   readonly shuffleIntervalMs: number;
   /** A NEIGHBOR request not answered in this time counts as failed (the node is assumed dead). LAN 2 s, local 500 ms. */
   readonly neighborRequestTimeoutMs: number;
+  /**
+   * How long a request may wait for the transport to set up a connection to its target before
+   * `neighborRequestTimeoutMs` starts to count: the driver holds messages to a peer it is still
+   * connecting to, and a loaded peer that takes longer to accept is slow, not dead. The
+   * transport's own handshake timeout ends a dial that fails. Ours: the handshake timeouts of
+   * @foundation/channels, LAN 5 s, local 2 s.
+   */
+  readonly connectTimeoutMs: number;
   /** Back-off after a refused (low-priority) NEIGHBOR request before asking that peer again: initial, doubled per refusal up to the max. */
   readonly promotionBackoffInitialMs: number;
   readonly promotionBackoffMaxMs: number;
   /** Promotion attempts a node may have outstanding at once (never more than its free active slots; a starved node, with a quarter of its active view or less (one neighbour always counts), asks for every free slot). Ours: 2. */
   readonly maxPendingPromotions: number;
-  /** A joining node retries another seed after this long without a neighbour. LAN 2 s, local 500 ms. */
+  /**
+   * A joining node retries another seed after this long without a neighbour. Each further
+   * retry waits twice as long (a random time between half that and all of it), up to
+   * `joinRetryMaxMs`, so that a seed many nodes join through at once is not kept overloaded by
+   * the retries themselves; the wait starts again from `joinRetryMs` once the node has a
+   * neighbour. LAN 2 s and 30 s, local 500 ms and 5 s.
+   */
   readonly joinRetryMs: number;
+  readonly joinRetryMaxMs: number;
   /** JOIN messages accepted per source per second (token bucket), and the burst. Ours: 1/s, burst 3. */
   readonly joinRatePerSecond: number;
   readonly joinBurst: number;
@@ -226,9 +241,11 @@ const LAN: MembershipConfig = {
     ...PAPER_HYPARVIEW,
     shuffleIntervalMs: 10_000,
     neighborRequestTimeoutMs: 2_000,
+    connectTimeoutMs: 5_000,
     promotionBackoffInitialMs: 1_000,
     promotionBackoffMaxMs: 30_000,
     joinRetryMs: 2_000,
+    joinRetryMaxMs: 30_000,
   },
   plumtree: {
     ihaveTimeoutMs: 300,
@@ -298,9 +315,11 @@ const LOCAL: MembershipConfig = {
     ...LAN.hyparview,
     shuffleIntervalMs: 1_000,
     neighborRequestTimeoutMs: 500,
+    connectTimeoutMs: 2_000,
     promotionBackoffInitialMs: 100,
     promotionBackoffMaxMs: 2_000,
     joinRetryMs: 500,
+    joinRetryMaxMs: 5_000,
   },
   plumtree: { ...LAN.plumtree, ihaveTimeoutMs: 60, graftTimeoutMs: 30, lazyPushIntervalMs: 10, antiEntropyIntervalMs: 1_000, maxStoredBytes: 8 * 1024 * 1024, graftRepeatMs: 1_000 },
   failureDetection: {
@@ -437,10 +456,12 @@ export function resolveConfig(overrides: DeepPartial<MembershipConfig> | undefin
     ['shuffleRandomWalkLength', 0, true],
     ['shuffleIntervalMs', 1, false],
     ['neighborRequestTimeoutMs', 1, false],
+    ['connectTimeoutMs', 0, false],
     ['promotionBackoffInitialMs', 0, false],
     ['promotionBackoffMaxMs', 0, false],
     ['maxPendingPromotions', 1, true],
     ['joinRetryMs', 1, false],
+    ['joinRetryMaxMs', 1, false],
     ['joinRatePerSecond', 0, false],
     ['joinBurst', 1, false],
     ['forwardJoinRatePerSecond', 0, false],
@@ -452,6 +473,7 @@ export function resolveConfig(overrides: DeepPartial<MembershipConfig> | undefin
   ]);
   if (h.passiveRandomWalkLength > h.activeRandomWalkLength) throw new MembershipConfigError('hyparview.passiveRandomWalkLength', 'must not exceed activeRandomWalkLength');
   if (h.promotionBackoffMaxMs < h.promotionBackoffInitialMs) throw new MembershipConfigError('hyparview.promotionBackoffMaxMs', 'must be ≥ promotionBackoffInitialMs');
+  if (h.joinRetryMaxMs < h.joinRetryMs) throw new MembershipConfigError('hyparview.joinRetryMaxMs', 'must be ≥ joinRetryMs');
   const p = merged.plumtree;
   checkSection('plumtree', p as unknown as Record<string, unknown>, [
     ['ihaveTimeoutMs', 1, false],

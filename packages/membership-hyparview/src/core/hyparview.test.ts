@@ -71,6 +71,59 @@ describe('HyParView §4.2–4.3: join', () => {
     expect(first).not.toBe(undefined);
   });
 
+  it('JOIN retries wait longer each time (up to joinRetryMaxMs), and start over once the node has a neighbour', () => {
+    const node = new HyParViewCore({ self: 'new', config: config({ neighborRequestTimeoutMs: 100, joinRetryMs: 500, joinRetryMaxMs: 4_000 }), random: createSeededRandom(4) });
+    node.join(['seed'], 0);
+    const joinsUntil = (start: number, end: number): number[] => {
+      const times: number[] = [];
+      for (let now = start; now <= end; now = node.nextTick()) {
+        node.tick(now);
+        if (sentOfType(node.takeEffects(), 'join').length > 0) times.push(now);
+      }
+      return times;
+    };
+    const times = joinsUntil(0, 30_000);
+    const waits = times.slice(1).map((time, index) => time - times[index]!);
+    // First retry after joinRetryMs; then between half and all of 1, 2, 4, 4, 4 … s.
+    expect(waits[0]).toBe(500);
+    const ceilings = waits.slice(1).map((_, index) => Math.min(4_000, 500 * 2 ** (index + 1)));
+    waits.slice(1).forEach((wait, index) => {
+      expect([wait >= ceilings[index]! / 2, wait <= ceilings[index]!]).toEqual([true, true]);
+    });
+    // A fixed 500 ms retry would have sent 61 JOINs in these 30 s.
+    expect(times.length).toBeLessThanOrEqual(16);
+    expect(node.stats().rejoins).toBe(times.length - 1);
+
+    // The seed answers the next JOIN; when the view empties again, retries start from joinRetryMs.
+    const last = times[times.length - 1]!;
+    const at = node.nextTick();
+    node.tick(at);
+    const join = sentOfType(node.takeEffects(), 'join')[0]!;
+    node.receive('seed', { type: 'neighbor-reply', epoch: 0, accepted: true, id: join.message.id! }, at + 10);
+    expect(node.activeView()).toEqual(['seed']);
+    expect(last).toBeLessThan(at);
+    node.receive('seed', { type: 'disconnect', epoch: 0, alive: false }, at + 20);
+    node.takeEffects();
+    expect(joinsUntil(node.nextTick(), at + 1_000)).toEqual([at + 500, at + 1_000]);
+  });
+
+  it('a JOIN whose only seed fails is retried when the back-off says, another seed at once', () => {
+    const alone = new HyParViewCore({ self: 'new', config: config({ joinRetryMs: 500 }), random: createSeededRandom(5) });
+    alone.join(['seed'], 0);
+    alone.takeEffects();
+    alone.peerDown('seed', 50);
+    alone.tick(50);
+    expect(sentOfType(alone.takeEffects(), 'join')).toEqual([]);
+    expect(alone.nextTick()).toBe(500);
+
+    const two = new HyParViewCore({ self: 'new', config: config({ joinRetryMs: 500 }), random: createSeededRandom(5) });
+    two.join(['a', 'b'], 0);
+    const first = sentOfType(two.takeEffects(), 'join')[0]!.to;
+    two.peerDown(first, 50);
+    two.tick(50);
+    expect(sentOfType(two.takeEffects(), 'join').map((sent) => sent.to)).toEqual([first === 'a' ? 'b' : 'a']);
+  });
+
   it('"the contact adds the new node to its active view and sends FORWARD_JOIN(new, ARWL) to every other active peer"', () => {
     const node = withActive(core(), ['a', 'b', 'c']);
     node.receive('new', { type: 'join', epoch: 0 }, 10);
@@ -350,6 +403,33 @@ describe('HyParView §4.4: NEIGHBOR, DISCONNECT and failures', () => {
     node.tick(101);
     expect(node.passiveView()).toEqual([]);
     expect(node.stats().promotionsTimedOut).toBe(1);
+  });
+
+  it('a request held for a connection times out only after connectTimeoutMs more; once the connection is up, its own timeout counts from then', () => {
+    const node = withPassive(core({ maxPendingPromotions: 1, neighborRequestTimeoutMs: 100, connectTimeoutMs: 1_000 }), ['p1']);
+    withActive(node, ['a']);
+    node.tick(0);
+    expect(sentOfType(node.takeEffects(), 'neighbor').map((sent) => sent.to)).toEqual(['p1']);
+    node.peerConnecting('p1', 0);
+    node.tick(101);
+    expect([node.passiveView(), node.stats().promotionsTimedOut]).toEqual([['p1'], 0]);
+    node.peerUp('p1', 700);
+    expect(node.nextTick()).toBe(800);
+    node.tick(799);
+    expect(node.stats().promotionsTimedOut).toBe(0);
+    node.tick(801);
+    expect([node.passiveView(), node.stats().promotionsTimedOut]).toEqual([[], 1]);
+
+    // Without the connection ever coming up: failed after both allowances.
+    const slow = withPassive(core({ maxPendingPromotions: 1, neighborRequestTimeoutMs: 100, connectTimeoutMs: 1_000 }), ['p1']);
+    withActive(slow, ['a']);
+    slow.tick(0);
+    slow.takeEffects();
+    slow.peerConnecting('p1', 0);
+    slow.tick(1_099);
+    expect(slow.stats().promotionsTimedOut).toBe(0);
+    slow.tick(1_101);
+    expect(slow.stats().promotionsTimedOut).toBe(1);
   });
 
   it('an acceptance that arrives when no slot is free (or was not asked for) is undone with DISCONNECT', () => {

@@ -43,7 +43,8 @@ type PendingKind = 'join' | 'high' | 'low';
 
 interface Pending {
   readonly kind: PendingKind;
-  readonly deadline: number;
+  /** When the request counts as failed: moved by `peerConnecting` and `peerUp`. */
+  deadline: number;
   /** Sent with the request and echoed by the reply. */
   readonly id: number;
 }
@@ -101,6 +102,9 @@ export class HyParViewCore implements PeerService {
   private started = false;
   /** Whether a JOIN was ever sent (later ones are rejoins). */
   private joinedOnce = false;
+  /** JOINs sent since this node last had a neighbour: each retry waits longer (see `joinRetryDelay`). */
+  private joinAttempts = 0;
+  private lastJoinAt = Number.NEGATIVE_INFINITY;
   private stopped = false;
   private nextShuffleAt = Number.POSITIVE_INFINITY;
   private nextJoinAt = Number.POSITIVE_INFINITY;
@@ -518,9 +522,29 @@ export class HyParViewCore implements PeerService {
     if (pending !== undefined) {
       this.pending.delete(peer);
       this.passive.delete(peer);
-      if (pending.kind === 'join') this.nextJoinAt = Math.min(this.nextJoinAt, now);
-      else this.counters.promotionsTimedOut += 1;
+      // Another seed may answer: try it now. With this seed the only one, wait as scheduled.
+      if (pending.kind === 'join') {
+        if (this.seeds.some((seed) => seed !== peer)) this.nextJoinAt = Math.min(this.nextJoinAt, now);
+      } else this.counters.promotionsTimedOut += 1;
     }
+  }
+
+  /**
+   * The driver holds messages to `peer` until a connection to it is set up: a request waiting on
+   * that connection gets `connectTimeoutMs` more before it counts as failed (a dial that fails
+   * ends it sooner, through `peerDown`).
+   */
+  peerConnecting(peer: string, now: number): void {
+    const pending = this.pending.get(peer);
+    if (pending === undefined) return;
+    pending.deadline = Math.max(pending.deadline, now + this.config.connectTimeoutMs + this.config.neighborRequestTimeoutMs);
+  }
+
+  /** A connection to `peer` came up, and the messages held for it left: a request to it is answered within its timeout from now. */
+  peerUp(peer: string, now: number): void {
+    const pending = this.pending.get(peer);
+    if (pending === undefined) return;
+    pending.deadline = now + this.config.neighborRequestTimeoutMs;
   }
 
   /** A heartbeat from a peer this node does not hold as active: the link is one-sided, so end it. */
@@ -588,10 +612,26 @@ export class HyParViewCore implements PeerService {
     const contact = this.random.pick(candidates);
     if (this.joinedOnce) this.counters.rejoins += 1;
     this.joinedOnce = true;
+    this.joinAttempts += 1;
+    this.lastJoinAt = now;
     const id = this.nextRequestId();
     this.pending.set(contact, { kind: 'join', deadline: now + this.config.neighborRequestTimeoutMs, id });
     this.send(contact, { type: 'join', epoch: this.epoch, id }, true);
-    this.nextJoinAt = now + this.config.joinRetryMs;
+    this.nextJoinAt = now + this.joinRetryDelay();
+  }
+
+  /**
+   * The wait before the next JOIN: `joinRetryMs` after the first, then doubled per attempt up
+   * to `joinRetryMaxMs`, a random time between half of that and all of it. Without the growth,
+   * a cluster booting through one seed retried twice a second per node for as long as the seed
+   * was too loaded to answer in time, and those retries were most of its load: 200 nodes on
+   * two cores did not converge within 60 s (the socket benchmark, 2026-11-29).
+   */
+  private joinRetryDelay(): number {
+    const { joinRetryMs, joinRetryMaxMs } = this.config;
+    if (this.joinAttempts <= 1) return joinRetryMs;
+    const ceiling = Math.min(joinRetryMaxMs, joinRetryMs * 2 ** Math.min(30, this.joinAttempts - 1));
+    return ceiling / 2 + this.random.float() * (ceiling / 2);
   }
 
   /**
@@ -744,6 +784,11 @@ export class HyParViewCore implements PeerService {
     this.passive.delete(peer);
     this.backoffs.delete(peer);
     this.active.add(peer);
+    if (this.joinAttempts > 0) {
+      // Joined: should the view empty again, retries start over from joinRetryMs.
+      this.joinAttempts = 0;
+      this.nextJoinAt = Math.min(this.nextJoinAt, this.lastJoinAt + this.config.joinRetryMs);
+    }
     this.effects.push({ kind: 'neighbor-up', peer });
     if (this.deferredWalks !== undefined && this.active.size > 1) {
       const joiners = this.deferredWalks;

@@ -156,6 +156,13 @@ export interface PeerService {
   receive(from: string, message: ServiceMessage, now: number): void;
   /** The transport (or the failure detector) reports `peer` dead or unreachable. */
   peerDown(peer: string, now: number): void;
+  /**
+   * Messages to `peer` are held until the transport connects to it (none are, in a transport
+   * that needs no connection): a service that times out requests allows for the connection.
+   */
+  peerConnecting?(peer: string, now: number): void;
+  /** A connection to `peer` came up, and what was held for it has left. */
+  peerUp?(peer: string, now: number): void;
   /** A heartbeat arrived from `peer`; a service that does not count it as a neighbour may answer. */
   heartbeatFrom(peer: string, now: number): void;
   /** Fresh seeds (re-resolved): kept as contacts for rejoining, or, in a full mesh, as members. */

@@ -41,15 +41,15 @@ export class ConnectionManager {
     private readonly onSendError: (error: unknown, peer: string, channel: string) => void,
   ) {}
 
-  /** Sends now if the transport accepts it; otherwise holds it and connects. */
-  send(peer: string, channel: string, payload: unknown, options: TransportSendOptions | undefined, now: number, linked: boolean): void {
+  /** Sends now if the transport accepts it; otherwise holds it and connects. True when it is held for a connection. */
+  send(peer: string, channel: string, payload: unknown, options: TransportSendOptions | undefined, now: number, linked: boolean): boolean {
     // Links are never collected, so their use need not be tracked (it is, from the moment they end).
     if (!linked) this.touch(peer, now);
-    if (this.trySend(peer, channel, payload, options)) return;
+    if (this.trySend(peer, channel, payload, options)) return false;
     if (this.connected.has(peer)) {
       // Connected but refused: a full queue or a stopping transport. Best effort: drop it.
       this.counters.sendRefused += 1;
-      return;
+      return false;
     }
     let queue = this.queues.get(peer);
     if (queue === undefined) {
@@ -58,10 +58,11 @@ export class ConnectionManager {
     }
     if (queue.length >= this.maxQueuedPerPeer) {
       this.counters.queuedDropped += 1;
-      return;
+      return false;
     }
     queue.push({ channel, payload, options });
     this.dial(peer, now);
+    return true;
   }
 
   private trySend(peer: string, channel: string, payload: unknown, options: TransportSendOptions | undefined): boolean {

@@ -685,6 +685,7 @@ class MembershipDriver implements Membership {
   private onPeerUp(peer: string): void {
     const now = this.now();
     this.connections.peerUp(peer, now);
+    if (this.state === 'running') this.eachService((service) => service.peerUp?.(peer, now));
     // A connection that serves no link (a one-off exchange: a reply to a stranger, a JOIN, a
     // probe) is closed after the linger time; collection must be running to see it, also when no
     // link changes that would start it.
@@ -746,7 +747,7 @@ class MembershipDriver implements Membership {
       switch (effect.kind) {
         case 'send':
           if (effect.watch) this.connections.ensure(effect.to, now);
-          this.sendMembership(effect.to, effect.message, now);
+          if (this.sendMembership(effect.to, effect.message, now)) this.eachService((service) => service.peerConnecting?.(effect.to, now));
           break;
         case 'neighbor-up':
           this.linkUp(effect.peer, now);
@@ -770,8 +771,15 @@ class MembershipDriver implements Membership {
     }
   }
 
-  private sendMembership(to: string, message: MembershipMessage, now: number): void {
-    this.connections.send(to, this.config.membershipChannel, message, this.membershipSendOptions, now, this.links.has(to));
+  /** True when the message is held until a connection to `to` is set up. */
+  private sendMembership(to: string, message: MembershipMessage, now: number): boolean {
+    return this.connections.send(to, this.config.membershipChannel, message, this.membershipSendOptions, now, this.links.has(to));
+  }
+
+  /** The current service and those retiring after a topology switch. */
+  private eachService(visit: (service: PeerService) => void): void {
+    if (this.service !== undefined) visit(this.service);
+    for (const retiring of this.retiring) visit(retiring.service);
   }
 
   private linkUp(peer: string, now: number): void {
@@ -914,7 +922,8 @@ class MembershipDriver implements Membership {
     const needed = (peer: string): boolean => this.links.has(peer);
     this.connections.collect(now, needed);
     let pending = false;
-    const grace = 2 * this.config.hyparview.neighborRequestTimeoutMs;
+    // The other side dials: allow it the time a request allows for a connection, and an answer.
+    const grace = this.config.hyparview.connectTimeoutMs + 2 * this.config.hyparview.neighborRequestTimeoutMs;
     for (const [peer, since] of this.linkedSince) {
       if (this.connections.connected.has(peer)) continue;
       if (now - since >= grace) this.peerFailed(peer, now);
