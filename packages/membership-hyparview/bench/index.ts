@@ -32,7 +32,7 @@ function sum(statuses: Map<string, NodeStatus>, field: 'sentMessages' | 'sentByt
   return total;
 }
 
-async function timeToConverge(cluster: SocketCluster, live: Set<string>, timeoutMs: number): Promise<{ ms: number; converged: boolean }> {
+async function timeToConverge(cluster: SocketCluster, live: Set<string>, timeoutMs: number): Promise<{ ms: number; converged: boolean; components: number; emptyViews: number }> {
   const started = performance.now();
   const overlay = await eventually(
     async () => liveOverlay(await cluster.status(), live),
@@ -41,7 +41,7 @@ async function timeToConverge(cluster: SocketCluster, live: Set<string>, timeout
     200,
   );
   const converged = overlay.components === 1 && overlay.symmetry === 1 && overlay.deadReferences === 0 && overlay.emptyViews === 0;
-  return { ms: performance.now() - started, converged };
+  return { ms: performance.now() - started, converged, components: overlay.components, emptyViews: overlay.emptyViews };
 }
 
 async function broadcastReach(cluster: SocketCluster, from: string, live: Set<string>, timeoutMs: number): Promise<{ ms: number; reached: number }> {
@@ -116,7 +116,7 @@ try {
   // Every node joins through the first node, all at once.
   cluster.start((_id, index) => (index === 0 ? [] : [ids[0]!]));
   const formed = await timeToConverge(cluster, all, 60_000);
-  console.log(`converged: ${formed.converged} after ${formed.ms.toFixed(0)} ms`);
+  console.log(`converged: ${formed.converged} after ${formed.ms.toFixed(0)} ms (${formed.components} components, ${formed.emptyViews} nodes without a neighbour)`);
 
   await new Promise((resolve) => setTimeout(resolve, 3_000));
   const before = await cluster.status();
@@ -157,6 +157,8 @@ try {
         nodes: NODES,
         converge_ms: Math.round(formed.ms),
         converged: formed.converged ? 1 : 0,
+        converge_components: formed.components,
+        converge_empty_views: formed.emptyViews,
         messages_per_node_per_s: Number(messagesPerNodePerS.toFixed(2)),
         bytes_per_node_per_s: Math.round(bytesPerNodePerS),
         broadcast_all_max_ms: Math.round(Math.max(...reaches.map((reach) => reach.ms))),
