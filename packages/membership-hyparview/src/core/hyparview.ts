@@ -105,6 +105,8 @@ export class HyParViewCore implements PeerService {
   /** JOINs sent since this node last had a neighbour: each retry waits longer (see `joinRetryDelay`). */
   private joinAttempts = 0;
   private lastJoinAt = Number.NEGATIVE_INFINITY;
+  /** The seed whose JOIN failed last (its connection went down): the next JOIN goes to another, if there is one. */
+  private failedSeed: string | undefined;
   private stopped = false;
   private nextShuffleAt = Number.POSITIVE_INFINITY;
   private nextJoinAt = Number.POSITIVE_INFINITY;
@@ -524,6 +526,7 @@ export class HyParViewCore implements PeerService {
       this.passive.delete(peer);
       // Another seed may answer: try it now. With this seed the only one, wait as scheduled.
       if (pending.kind === 'join') {
+        this.failedSeed = peer;
         if (this.seeds.some((seed) => seed !== peer)) this.nextJoinAt = Math.min(this.nextJoinAt, now);
       } else this.counters.promotionsTimedOut += 1;
     }
@@ -607,7 +610,8 @@ export class HyParViewCore implements PeerService {
   /** Joins (or rejoins, when every view emptied) through a seed. */
   private maybeJoin(now: number): void {
     if (now < this.nextJoinAt || this.active.size > 0 || this.passive.size > 0 || this.seeds.length === 0 || this.hasPendingJoin()) return;
-    const candidates = this.seeds.filter((seed) => !this.pending.has(seed));
+    let candidates = this.seeds.filter((seed) => !this.pending.has(seed));
+    if (this.failedSeed !== undefined && candidates.length > 1) candidates = candidates.filter((seed) => seed !== this.failedSeed);
     if (candidates.length === 0) return;
     const contact = this.random.pick(candidates);
     if (this.joinedOnce) this.counters.rejoins += 1;
@@ -787,6 +791,7 @@ export class HyParViewCore implements PeerService {
     if (this.joinAttempts > 0) {
       // Joined: should the view empty again, retries start over from joinRetryMs.
       this.joinAttempts = 0;
+      this.failedSeed = undefined;
       this.nextJoinAt = Math.min(this.nextJoinAt, this.lastJoinAt + this.config.joinRetryMs);
     }
     this.effects.push({ kind: 'neighbor-up', peer });
