@@ -303,8 +303,7 @@ class MembershipDriver implements Membership {
     if (this.state === 'stopped') return;
     const now = this.now();
     this.run(() => {
-      this.service?.leave(now);
-      for (const retiring of this.retiring) retiring.service.leave(now);
+      this.eachService((service) => service.leave(now));
     });
     this.state = 'stopped';
     this.timer?.cancel();
@@ -704,8 +703,7 @@ class MembershipDriver implements Membership {
    * (here when no service links to it, in `linkDown` once the last link to it ends).
    */
   private peerFailed(peer: string, now: number): void {
-    this.service?.peerDown(peer, now);
-    for (const retiring of this.retiring) retiring.service.peerDown(peer, now);
+    this.eachService((service) => service.peerDown(peer, now));
     if (!this.links.has(peer)) this.connections.forget(peer);
   }
 
