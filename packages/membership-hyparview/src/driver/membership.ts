@@ -997,8 +997,10 @@ class MembershipDriver implements Membership {
     const interval = this.sizeRoundInterval();
     this.nextSizeRoundAt = now + interval;
     if (!this.estimating()) return;
-    // A round adopted from a neighbour recently counts as this node's own.
-    if (now - this.estimator.roundStartedAt < interval / 2) return;
+    // A round begun (here or by a neighbour) within the interval counts as this node's own; the
+    // tenth of an interval spared covers the time a round takes to spread. With half an interval
+    // here, as before, rounds came about twice per interval.
+    if (now - this.estimator.roundStartedAt < interval * 0.9) return;
     this.estimator.startRound(this.estimator.round + 1, now);
     this.sendSize(now);
   }
