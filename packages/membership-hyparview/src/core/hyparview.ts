@@ -3,6 +3,7 @@
 // the paper. A small active view of symmetric links carries broadcasts; a larger passive view
 // of backups refills it when active peers fail; random walks (FORWARD_JOIN, SHUFFLE) mix the
 // views. Time arrives as `now` (ms) with every input; randomness from the injected Random.
+import { backoffDelay } from '@foundation/core';
 import type { Random } from '@foundation/core';
 import type { HyParViewConfig } from './config';
 import { PeerSet } from './peer-set';
@@ -406,12 +407,11 @@ export class HyParViewCore implements PeerService {
     // (and any DISCONNECT sent between the two) after the earlier one, so the later answer
     // settles the link. Undoing the link here would drop the waiting request, and the promotion
     // that follows would ask the same peer again: each answer behind a newer request, for good.
-    const waiting = this.pending.get(from);
-    if (waiting !== undefined && id !== undefined && id !== waiting.id) {
+    const pending = this.pending.get(from);
+    if (pending !== undefined && id !== undefined && id !== pending.id) {
       this.counters.neighborRepliesSuperseded += 1;
       return;
     }
-    const pending = waiting;
     if (pending !== undefined) this.pending.delete(from);
     if (accepted && pending?.kind === 'join') this.rejoinSchedule.reached = true;
     this.wantPromotion();
@@ -634,8 +634,7 @@ export class HyParViewCore implements PeerService {
   private joinRetryDelay(): number {
     const { joinRetryMs, joinRetryMaxMs } = this.config;
     if (this.joinAttempts <= 1) return joinRetryMs;
-    const ceiling = Math.min(joinRetryMaxMs, joinRetryMs * 2 ** Math.min(30, this.joinAttempts - 1));
-    return ceiling / 2 + this.random.float() * (ceiling / 2);
+    return backoffDelay(this.joinAttempts - 1, { initialMs: joinRetryMs, maxMs: joinRetryMaxMs, jitter: 'equal', random: this.random });
   }
 
   /**
