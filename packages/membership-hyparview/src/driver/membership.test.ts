@@ -320,27 +320,17 @@ describe('connections', () => {
 
   it(`a JOIN waits for a slow connection to its seed (up to connectTimeoutMs) instead of timing out and being sent again (seed=${seed})`, () => {
     const simulation = createSimulation({ seed, network: { latency: { min: 1, max: 3 } } });
-    const memberships = new Map<string, Membership>();
     const config = simulationConfig(1_000);
     expect([config.hyparview.neighborRequestTimeoutMs, config.hyparview.joinRetryMs, config.hyparview.connectTimeoutMs]).toEqual([400, 400, 2_000]);
-    for (const id of ['n0', 'n1']) {
-      simulation.addNode(id, {
-        start: ({ clock, random, transport }) => {
-          // Connections take 1.5 s to come up (a loaded seed), and nothing is sent without one.
-          const slow: SimTransport = {
-            ...needsConnection(transport),
-            nodeId: transport.nodeId,
-            connect: (peer) => {
-              clock.setTimer(1_500, () => transport.connect(peer));
-            },
-          };
-          const membership = createMembership({ nodeId: id, transport: slow, clock, random, seeds: id === 'n0' ? [] : ['n0'], topology: 'hyparview', config });
-          memberships.set(id, membership);
-          membership.join().catch(() => undefined);
-        },
-      });
-    }
-    const joiner = memberships.get('n1')!;
+    // Connections take 1.5 s to come up (a loaded seed), and nothing is sent without one.
+    const nodes = cluster(simulation, 2, { config }, (transport) => ({
+      ...needsConnection(transport),
+      nodeId: transport.nodeId,
+      connect: (peer) => {
+        simulation.schedule(1_500, () => transport.connect(peer));
+      },
+    }));
+    const joiner = nodes[1]!.membership;
     simulation.runFor(1_400);
     expect(joiner.activeView()).toEqual([]);
     simulation.runFor(600);
