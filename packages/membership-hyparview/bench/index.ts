@@ -1,6 +1,7 @@
-// npm run bench -w @foundation/membership-hyparview [-- --nodes 200 --processes 10]
+// npm run bench -w @foundation/membership-hyparview [-- --nodes 200 --processes 10 --shuffle-ms 10000]
 // 200 HyParView nodes in 10 processes on loopback over @foundation/channels (real WebSocket
-// connections, heartbeats every second): time to converge to one component of symmetric views,
+// connections, heartbeats every second, a shuffle every 10 s as in the `lan` preset):
+// time to converge to one component of symmetric views,
 // messages and bytes per node per second in steady state, broadcast delivery, then SIGKILL of
 // 20% of the nodes (two processes) and the time to re-converge. The in-run baselines are the same
 // 200 nodes and timings in @foundation/testkit's simulation, with HyParView and with a full mesh
@@ -19,10 +20,15 @@ const option = (name: string, fallback: number): number => {
 };
 const NODES = option('nodes', 200);
 const PROCESSES = option('processes', 10);
-const STEADY_MS = option('steady-ms', 10_000);
 const HEARTBEAT_MS = 1_000;
 const HEARTBEAT_TIMEOUT_MS = 5_000;
-const SHUFFLE_MS = 1_000;
+// The `lan` preset's shuffle period. Every shuffle's reply goes to its origin, mostly over a
+// connection set up for it (about 4.4 ms of CPU for both ends here); with a shuffle every second,
+// the 200 nodes set up about 250 such connections a second, which alone takes more than half
+// of the machine's two cores, and joining then competes with it (see the README).
+const SHUFFLE_MS = option('shuffle-ms', 10_000);
+/** The steady-state window: two shuffle periods, at least 10 s. */
+const STEADY_MS = option('steady-ms', Math.max(10_000, 2 * SHUFFLE_MS));
 // `npm run bench -w …` runs in the package directory.
 const packageDir = process.cwd();
 
@@ -101,7 +107,7 @@ const simFullMesh = simulated('full-mesh');
 const bundle = await bundleEntry(join(packageDir, 'test', 'support', 'socket-node.ts'), packageDir);
 let cluster: SocketCluster | undefined;
 try {
-  console.log(`HyParView over @foundation/channels: ${NODES} nodes in ${PROCESSES} processes on loopback (node ${process.version})`);
+  console.log(`HyParView over @foundation/channels: ${NODES} nodes in ${PROCESSES} processes on loopback, a shuffle every ${SHUFFLE_MS} ms (node ${process.version})`);
   cluster = await startSocketCluster({
     processes: PROCESSES,
     nodesPerProcess: Math.ceil(NODES / PROCESSES),
@@ -155,6 +161,7 @@ try {
       node: process.version,
       metrics: {
         nodes: NODES,
+        shuffle_interval_ms: SHUFFLE_MS,
         converge_ms: Math.round(formed.ms),
         converged: formed.converged ? 1 : 0,
         converge_components: formed.components,
