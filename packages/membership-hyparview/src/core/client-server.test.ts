@@ -10,7 +10,7 @@ import type { ServiceEffect } from './peer-service';
 const base = defaultLocalConfig().clientServer;
 
 function node(self: string, role: ClientServerConfig['role'], overrides: Partial<ClientServerConfig> = {}): ClientServerCore {
-  return new ClientServerCore({ self, config: { ...base, role, ...overrides }, random: createSeededRandom(3), estimatedSize: 100, requestTimeoutMs: 200 });
+  return new ClientServerCore({ self, config: { ...base, role, ...overrides }, random: createSeededRandom(3), estimatedSize: 100, requestTimeoutMs: 200, connectTimeoutMs: 1_000 });
 }
 
 function sends(effects: readonly ServiceEffect[]): [string, ClientServerMessage][] {
@@ -71,6 +71,35 @@ describe('client-server', () => {
     expect(client.members()).toEqual([second]);
     client.peerDown(second, 4);
     expect(client.takeEffects()).toContainEqual({ kind: 'neighbor-down', peer: second, reason: 'failed' });
+  });
+
+  it('an attachment held for a connection is given up only after connectTimeoutMs more; once the connection is up, the request timeout counts from then', () => {
+    const attaching = (): ClientServerCore => {
+      const client = node('c1', 'client', { serversPerClient: 1 });
+      client.join([], 0);
+      client.serverAnnounced('s1', 0);
+      expect(sends(client.takeEffects())).toContainEqual(['s1', { type: 'cs-attach', epoch: 0, server: false }]);
+      return client;
+    };
+    // Unanswered within the request timeout (200 ms): the server is forgotten.
+    const quick = attaching();
+    quick.tick(201);
+    expect(quick.knownServers()).toEqual([]);
+
+    const held = attaching();
+    held.peerConnecting('s1', 0);
+    held.tick(1_199);
+    expect(held.knownServers()).toEqual(['s1']);
+    held.tick(1_201);
+    expect(held.knownServers()).toEqual([]);
+
+    const connected = attaching();
+    connected.peerConnecting('s1', 0);
+    connected.peerUp('s1', 500);
+    connected.tick(699);
+    expect(connected.knownServers()).toEqual(['s1']);
+    connected.receive('s1', { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: [] }, 699);
+    expect(connected.members()).toEqual(['s1']);
   });
 
   it('a server accepts clients up to maxClientsPerServer and meshes with the servers it hears of', () => {

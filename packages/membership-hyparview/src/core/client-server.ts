@@ -22,6 +22,8 @@ export interface ClientServerOptions {
   readonly estimatedSize: number;
   /** An attach or hello not answered within this long is given up. */
   readonly requestTimeoutMs: number;
+  /** How much longer a request waits while its connection is being set up (see `peerConnecting`). */
+  readonly connectTimeoutMs: number;
   /** Servers ask the seeds for their servers now and then, so that clusters formed apart merge (see `seedRejoin`). Off when absent. */
   readonly seedRejoin?: SeedRejoinOptions;
 }
@@ -54,6 +56,7 @@ export class ClientServerCore implements PeerService {
   private readonly config: ClientServerConfig;
   private readonly random: Random;
   private readonly requestTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
   private isServerRole: boolean;
   private readonly servers = new Map<string, ServerInfo>();
   /** Server side: meshed servers. */
@@ -83,6 +86,7 @@ export class ClientServerCore implements PeerService {
     this.random = options.random;
     this.epoch = options.epoch ?? 0;
     this.requestTimeoutMs = options.requestTimeoutMs;
+    this.connectTimeoutMs = options.connectTimeoutMs;
     this.isServerRole = isElectedServer(options.self, options.estimatedSize, options.config);
     this.serverPeers = new PeerSet(options.config.maxServers * 2);
     this.clients = new PeerSet(options.config.maxClientsPerServer);
@@ -251,6 +255,21 @@ export class ClientServerCore implements PeerService {
     const wasServer = this.servers.delete(peer);
     if (this.drop(peer, 'failed') && wasServer) this.counters.serverFailures += 1;
     if (wasPending || wasServer) this.tick(now);
+  }
+
+  /**
+   * The driver holds the attach or hello to `peer` until a connection to it is set up: the
+   * request gets `connectTimeoutMs` more before it is given up, so a server slow to accept is
+   * not forgotten for it (a dial that fails ends the request sooner, through `peerDown`).
+   */
+  peerConnecting(peer: string, now: number): void {
+    const deadline = this.pending.get(peer);
+    if (deadline !== undefined) this.pending.set(peer, Math.max(deadline, now + this.connectTimeoutMs + this.requestTimeoutMs));
+  }
+
+  /** The connection to `peer` came up and the held request left: its answer is due within the request timeout from now. */
+  peerUp(peer: string, now: number): void {
+    if (this.pending.has(peer)) this.pending.set(peer, now + this.requestTimeoutMs);
   }
 
   heartbeatFrom(peer: string, _now: number): void {

@@ -7,7 +7,7 @@ import type { FullMeshMessage } from './messages';
 import type { ServiceEffect } from './peer-service';
 
 function mesh(self = 'me'): FullMeshCore {
-  return new FullMeshCore({ self, config: { ...defaultLocalConfig().fullMesh, maxMembers: 4, tombstoneMs: 1_000 }, random: createSeededRandom(1), contactTimeoutMs: 100 });
+  return new FullMeshCore({ self, config: { ...defaultLocalConfig().fullMesh, maxMembers: 4, tombstoneMs: 1_000 }, random: createSeededRandom(1), contactTimeoutMs: 100, connectTimeoutMs: 1_000 });
 }
 
 function sends(effects: readonly ServiceEffect[]): [string, FullMeshMessage][] {
@@ -26,6 +26,34 @@ describe('full mesh', () => {
     node.receive('a', { type: 'mesh-members', epoch: 0, nodes: ['a', 'c'] }, 10);
     expect(node.members()).toEqual(['a']);
     expect(sends(node.takeEffects())).toContainEqual(['c', { type: 'mesh-join', epoch: 0 }]);
+  });
+
+  it('a contact held for a connection times out only after connectTimeoutMs more; once the connection is up, the contact timeout counts from then', () => {
+    const quick = mesh();
+    quick.join(['a'], 0);
+    quick.tick(101);
+    expect(quick.stats().contactsTimedOut).toBe(1);
+
+    const held = mesh();
+    held.join(['a'], 0);
+    held.peerConnecting('a', 0);
+    held.tick(1_099);
+    expect(held.stats().contactsTimedOut).toBe(0);
+    held.tick(1_101);
+    expect(held.stats().contactsTimedOut).toBe(1);
+
+    const connected = mesh();
+    connected.join(['a'], 0);
+    connected.peerConnecting('a', 0);
+    connected.peerUp('a', 600);
+    connected.tick(699);
+    expect(connected.stats().contactsTimedOut).toBe(0);
+    connected.tick(701);
+    expect(connected.stats().contactsTimedOut).toBe(1);
+    // A peer that was not being contacted is left alone.
+    connected.peerConnecting('b', 800);
+    connected.peerUp('b', 800);
+    expect(connected.stats().contacting).toBe(0);
   });
 
   it('keeps calling seeds that are not up yet every contact timeout until one answers', () => {

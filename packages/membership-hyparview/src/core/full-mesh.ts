@@ -20,6 +20,8 @@ export interface FullMeshOptions {
   readonly epoch?: number;
   /** A contact that does not answer within this long is given up (and tombstoned). */
   readonly contactTimeoutMs: number;
+  /** How much longer a contact waits while its connection is being set up (see `peerConnecting`). */
+  readonly connectTimeoutMs: number;
 }
 
 export class FullMeshCore implements PeerService {
@@ -29,6 +31,7 @@ export class FullMeshCore implements PeerService {
   private readonly config: FullMeshConfig;
   private readonly random: Random;
   private readonly contactTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
   private readonly memberSet: PeerSet;
   /** Nodes contacted with mesh-join and not yet heard from: id → deadline. */
   private readonly contacting = new Map<string, number>();
@@ -51,6 +54,7 @@ export class FullMeshCore implements PeerService {
     this.random = options.random;
     this.epoch = options.epoch ?? 0;
     this.contactTimeoutMs = options.contactTimeoutMs;
+    this.connectTimeoutMs = options.connectTimeoutMs;
     this.memberSet = new PeerSet(options.config.maxMembers);
     this.probeIntervalMs = Math.max(options.contactTimeoutMs, options.config.gossipIntervalMs);
   }
@@ -157,6 +161,21 @@ export class FullMeshCore implements PeerService {
   heartbeatFrom(peer: string, now: number): void {
     if (this.stopped || this.memberSet.has(peer)) return;
     this.addMember(peer, now);
+  }
+
+  /**
+   * The driver holds the mesh-join to `peer` until a connection to it is set up: the contact
+   * gets `connectTimeoutMs` more before it counts as failed, so a slow dial to a loaded node
+   * does not tombstone it (a dial that fails ends the contact sooner, through `peerDown`).
+   */
+  peerConnecting(peer: string, now: number): void {
+    const deadline = this.contacting.get(peer);
+    if (deadline !== undefined) this.contacting.set(peer, Math.max(deadline, now + this.connectTimeoutMs + this.contactTimeoutMs));
+  }
+
+  /** The connection to `peer` came up and the held mesh-join left: the answer is due within the contact timeout from now. */
+  peerUp(peer: string, now: number): void {
+    if (this.contacting.has(peer)) this.contacting.set(peer, now + this.contactTimeoutMs);
   }
 
   tick(now: number): void {

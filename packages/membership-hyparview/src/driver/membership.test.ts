@@ -340,6 +340,31 @@ describe('connections', () => {
     expect([joiner.stats().service.rejoins, joiner.stats().service.promotionsTimedOut]).toEqual([0, 0]);
   });
 
+  it(`a full mesh's contact waits for a slow connection too, instead of timing out, tombstoning the seed and calling it again (seed=${seed})`, () => {
+    const simulation = createSimulation({ seed, network: { latency: { min: 1, max: 3 } } });
+    const config = simulationConfig(1_000);
+    expect([config.hyparview.neighborRequestTimeoutMs, config.hyparview.connectTimeoutMs]).toEqual([400, 2_000]);
+    let meshJoins = 0;
+    const nodes = cluster(simulation, 2, { config, topology: 'full-mesh' }, (transport) => ({
+      ...needsConnection(transport),
+      nodeId: transport.nodeId,
+      send: (peer, channel, payload, options) => {
+        if (!transport.peers().includes(peer)) return false;
+        if ((payload as { type?: unknown }).type === 'mesh-join' && transport.nodeId === 'n1') meshJoins += 1;
+        return transport.send(peer, channel, payload, options);
+      },
+      connect: (peer) => {
+        simulation.schedule(1_500, () => transport.connect(peer));
+      },
+    }));
+    const joiner = nodes[1]!.membership;
+    simulation.runFor(2_000);
+    expect(joiner.members()).toEqual(['n0']);
+    // Before, the contact timed out after 400 ms, tombstoning n0, and a node with no member
+    // called its seeds again every 400 ms: more mesh-joins queued behind the same dial.
+    expect([joiner.stats().service.contactsTimedOut, meshJoins]).toEqual([0, 1]);
+  });
+
   it(`a pinned topology estimates the size once per seed-rejoin interval, not per sizeEstimateIntervalMs (seed=${seed})`, () => {
     const simulation = createSimulation({ seed, network: { latency: { min: 1, max: 3 } } });
     const config = simulationConfig(1_000);

@@ -560,7 +560,7 @@ class MembershipDriver implements Membership {
       case 'hyparview':
         return new HyParViewCore({ self: this.nodeId, config: this.config.hyparview, random, epoch, seedRejoin: this.seedRejoin });
       case 'full-mesh':
-        return new FullMeshCore({ self: this.nodeId, config: this.config.fullMesh, random, epoch, contactTimeoutMs: this.config.hyparview.neighborRequestTimeoutMs });
+        return new FullMeshCore({ self: this.nodeId, config: this.config.fullMesh, random, epoch, contactTimeoutMs: this.config.hyparview.neighborRequestTimeoutMs, connectTimeoutMs: this.config.hyparview.connectTimeoutMs });
       case 'client-server':
         return new ClientServerCore({
           self: this.nodeId,
@@ -569,6 +569,7 @@ class MembershipDriver implements Membership {
           epoch,
           estimatedSize: this.estimatedSize(),
           requestTimeoutMs: this.config.hyparview.neighborRequestTimeoutMs,
+          connectTimeoutMs: this.config.hyparview.connectTimeoutMs,
           seedRejoin: this.seedRejoin,
         });
     }
