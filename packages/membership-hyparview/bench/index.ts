@@ -2,7 +2,7 @@
 // 200 HyParView nodes in 10 processes on loopback over @foundation/channels (real WebSocket
 // connections, heartbeats every second, a shuffle every 10 s as in the `lan` preset):
 // time to converge to one component of symmetric views,
-// messages and bytes per node per second in steady state, broadcast delivery, then SIGKILL of
+// messages, bytes and CPU per node per second in steady state, broadcast delivery, then SIGKILL of
 // 20% of the nodes (two processes) and the time to re-converge. The in-run baselines are the same
 // 200 nodes and timings in @foundation/testkit's simulation, with HyParView and with a full mesh
 // (what connecting every node to every other costs). Last line: one JSON object.
@@ -126,12 +126,17 @@ try {
 
   await new Promise((resolve) => setTimeout(resolve, 3_000));
   const before = await cluster.status();
+  const cpuBefore = await cluster.cpuMicros();
   const windowStarted = performance.now();
   await new Promise((resolve) => setTimeout(resolve, STEADY_MS));
+  const cpuAfter = await cluster.cpuMicros();
   const after = await cluster.status();
   const seconds = (performance.now() - windowStarted) / 1000;
   const messagesPerNodePerS = (sum(after, 'sentMessages') - sum(before, 'sentMessages')) / NODES / seconds;
   const bytesPerNodePerS = (sum(after, 'sentBytes') - sum(before, 'sentBytes')) / NODES / seconds;
+  // What the overlay costs to keep up: CPU of the node processes (membership, transport, sockets,
+  // and the benchmark's own status requests twice in the window), per node and second.
+  const cpuMsPerNodePerS = (cpuAfter - cpuBefore) / 1000 / NODES / seconds;
 
   const reaches: { ms: number; reached: number }[] = [];
   for (let index = 0; index < 5; index += 1) reaches.push(await broadcastReach(cluster, ids[(index * 37) % ids.length]!, all, 10_000));
@@ -148,6 +153,7 @@ try {
     ['measure', 'real sockets (HyParView)', 'simulation: HyParView | full mesh'],
     ['time to converge, all joining at once', `${formed.ms.toFixed(0)} ms`, `${simHyParView.convergeMs.toFixed(0)} ms | ${simFullMesh.convergeMs.toFixed(0)} ms (virtual, to 50 ms)`],
     ['messages sent per node per second, steady state', messagesPerNodePerS.toFixed(1), `${simHyParView.messagesPerNodePerS.toFixed(1)} | ${simFullMesh.messagesPerNodePerS.toFixed(1)}`],
+    ['CPU per node, steady state (all node processes)', `${cpuMsPerNodePerS.toFixed(2)} ms/s`, ''],
     ['bytes sent per node per second, steady state', bytesPerNodePerS.toFixed(0), `${simHyParView.bytesPerNodePerS.toFixed(0)} | ${simFullMesh.bytesPerNodePerS.toFixed(0)} (estimated sizes)`],
     ['broadcast to all nodes, max of 5', `${Math.max(...reaches.map((reach) => reach.ms)).toFixed(0)} ms, reached ${(Math.min(...reaches.map((reach) => reach.reached)) * 100).toFixed(0)}%`, ''],
     [`re-converge after SIGKILL of ${all.size - live.size} nodes`, `${healed.ms.toFixed(0)} ms`, ''],
@@ -168,6 +174,7 @@ try {
         converge_empty_views: formed.emptyViews,
         messages_per_node_per_s: Number(messagesPerNodePerS.toFixed(2)),
         bytes_per_node_per_s: Math.round(bytesPerNodePerS),
+        cpu_ms_per_node_per_s: Number(cpuMsPerNodePerS.toFixed(3)),
         broadcast_all_max_ms: Math.round(Math.max(...reaches.map((reach) => reach.ms))),
         broadcast_reach_min: Math.min(...reaches.map((reach) => reach.reached)),
         reconverge_after_kill_ms: Math.round(healed.ms),

@@ -33,6 +33,8 @@ export interface SocketCluster {
   /** Starts every membership; node i joins through `seedsFor(i)`. */
   start(seedsFor: (id: string, index: number) => string[]): void;
   status(): Promise<Map<string, NodeStatus>>;
+  /** CPU time the live node processes have used so far (user and system), in microseconds. */
+  cpuMicros(): Promise<number>;
   broadcast(from: string, size?: number): Promise<string>;
   /** SIGKILLs one child process, by pid. */
   kill(processIndex: number): void;
@@ -137,6 +139,12 @@ export async function startSocketCluster(options: SocketClusterOptions): Promise
       const reports = await Promise.all(children.filter((child) => child.alive).map((child) => ask(child, (id) => ({ type: 'status', request: id }))));
       for (const report of reports) if (report.type === 'status') for (const [id, status] of Object.entries(report.nodes)) result.set(id, status);
       return result;
+    },
+    async cpuMicros() {
+      const reports = await Promise.all(children.filter((child) => child.alive).map((child) => ask(child, (id) => ({ type: 'usage', request: id }))));
+      let total = 0;
+      for (const report of reports) if (report.type === 'usage') total += report.cpuMicros;
+      return total;
     },
     async broadcast(from, size = 64) {
       const report = await ask(childOf(from), (id) => ({ type: 'broadcast', request: id, from, size }));

@@ -19,6 +19,7 @@ export type ParentCommand =
   | { readonly type: 'book'; readonly addresses: Record<string, string> }
   | { readonly type: 'start'; readonly seeds: Record<string, string[]> }
   | { readonly type: 'status'; readonly request: number }
+  | { readonly type: 'usage'; readonly request: number }
   | { readonly type: 'broadcast'; readonly request: number; readonly from: string; readonly size: number }
   | { readonly type: 'stop'; readonly request: number };
 
@@ -35,6 +36,8 @@ export interface NodeStatus {
 export type ChildReport =
   | { readonly type: 'ready'; readonly addresses: Record<string, string> }
   | { readonly type: 'status'; readonly request: number; readonly nodes: Record<string, NodeStatus> }
+  /** CPU time this process has used since it started (user and system), in microseconds. */
+  | { readonly type: 'usage'; readonly request: number; readonly cpuMicros: number }
   | { readonly type: 'broadcast'; readonly request: number; readonly id: string }
   | { readonly type: 'stopped'; readonly request: number };
 
@@ -128,6 +131,11 @@ process.on('message', (command: ParentCommand) => {
     case 'status':
       send({ type: 'status', request: command.request, nodes: status() });
       return;
+    case 'usage': {
+      const { user, system } = process.cpuUsage();
+      send({ type: 'usage', request: command.request, cpuMicros: user + system });
+      return;
+    }
     case 'broadcast': {
       const membership = memberships.get(command.from)!;
       const id = membership.broadcast('probe', new Uint8Array(command.size));
