@@ -58,9 +58,13 @@ export interface SecurityOptions {
 }
 
 export interface TimingOptions {
-  /** A ping on every connection this often. LAN 1,000 ms; local 100 ms. */
+  /**
+   * The heartbeat period: a connection this side sent nothing on during the last period is
+   * pinged (every connection, every period, when `idleTimeoutMs` is under three periods), and a
+   * busy one every ten periods for a round-trip sample. LAN 1,000 ms; local 100 ms.
+   */
   readonly heartbeatIntervalMs?: number;
-  /** Nothing received (frames or pongs) for this long: the connection is half-open and is closed. LAN 5,000 ms; local 600 ms. */
+  /** Nothing received (frames, pings or pongs) for this long: the connection is half-open and is closed. LAN 5,000 ms; local 600 ms. */
   readonly idleTimeoutMs?: number;
   /**
    * The whole handshake must finish within this, counted from the inbound TCP connection (TLS,

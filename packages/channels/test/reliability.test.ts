@@ -34,6 +34,31 @@ describe('failure detection and reconnects', () => {
     expect(a.peers()).toEqual([]);
   });
 
+  it('pings only a connection this side sent nothing on: a one-way stream keeps both sides up, and only the quiet side pings', async () => {
+    // Four intervals of idle timeout: pings go only where nothing else went. The stream's side
+    // hears the quiet side's pings (and sends no ping of its own but the round-trip sample every
+    // ten intervals); the quiet side hears the stream.
+    const timing = { heartbeatIntervalMs: 50, idleTimeoutMs: 200, peerDownGraceMs: 5_000 };
+    const b = await startNode('node-b', { timing, connectionMode: 'single' });
+    const a = await startNode('node-a', { timing, connectionMode: 'single' });
+    await link(a, b);
+    const closed: string[] = [];
+    a.on('channel-close', (event) => closed.push(`a: ${event.channel}`));
+    b.on('channel-close', (event) => closed.push(`b: ${event.channel}`));
+    let received = 0;
+    b.onMessage('gossip', () => (received += 1));
+    const pingsBefore = { a: a.stats().pingsSent, b: b.stats().pingsSent };
+    const stream = setInterval(() => a.send('node-b', 'gossip', { at: received }), 10);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    clearInterval(stream);
+    const pings = { a: a.stats().pingsSent - pingsBefore.a, b: b.stats().pingsSent - pingsBefore.b };
+    expect(closed).toEqual([]);
+    expect(received).toBeGreaterThan(50);
+    // 1.5 s is 30 intervals: the quiet side pinged in most of them, the stream's side in few.
+    expect(pings.b).toBeGreaterThanOrEqual(15);
+    expect(pings.a * 3).toBeLessThan(pings.b);
+  });
+
   it('reconnects with backoff after the connections are reset, without peer-down inside the grace period', async () => {
     const b = await startNode('node-b');
     proxy = await createProxy(b.address()!.port);

@@ -93,8 +93,12 @@ export class Connection {
   /** Session and connection index (dialer: chosen; acceptor: from HELLO). */
   session: string;
   index: number;
-  /** Monotonic ms of the last ping sent, for round-trip samples. */
+  /** Monotonic ms of the last ping sent, for round-trip samples (0 once its pong came). */
   pingSentAt = 0;
+  /** Monotonic ms of the last ping sent, kept after its pong (how long since a round-trip sample). */
+  lastPingAt = 0;
+  /** Monotonic ms of the last frame or ping this side sent (see the transport's heartbeat). */
+  lastSent = 0;
   /** The session epoch this side presented (HELLO or CHALLENGE), once sent. */
   localEpoch = 0;
   private helloBody: Uint8Array | undefined;
@@ -122,11 +126,16 @@ export class Connection {
     dial?: { session: string; index: number; expectedPeer: string | undefined },
   ) {
     this.lastReceived = now;
+    this.lastSent = now;
     this.createdAt = now;
     this.session = dial?.session ?? '';
     this.index = dial?.index ?? 0;
     socket.binaryType = 'nodebuffer';
     socket.on('message', (data: Buffer, isBinary: boolean) => this.receive(data, isBinary));
+    // A ping is a frame from a live peer too: a peer that has nothing else to send pings.
+    socket.on('ping', () => {
+      this.lastReceived = identity.clock.monotonic();
+    });
     socket.on('pong', () => {
       const now = identity.clock.monotonic();
       this.lastReceived = now;
@@ -177,6 +186,7 @@ export class Connection {
   /** Sends one frame; false when the connection is not writable. `onWritten` runs once ws has written it (or failed to). */
   send(frame: Uint8Array, onWritten?: () => void): boolean {
     if (!this.writable) return false;
+    this.lastSent = this.identity.clock.monotonic();
     if (onWritten === undefined) this.socket.send(frame);
     else this.socket.send(frame, onWritten);
     return true;
@@ -203,6 +213,8 @@ export class Connection {
   ping(now: number): void {
     if (this.socket.readyState !== this.socket.OPEN) return;
     this.pingSentAt = now;
+    this.lastPingAt = now;
+    this.lastSent = now;
     this.socket.ping();
   }
 

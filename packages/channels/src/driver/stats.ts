@@ -130,6 +130,12 @@ export interface TransportStats {
    * in that turn reached `limits.turnBytes` (so one busy connection cannot hold the loop).
    */
   readonly readPauses: number;
+  /**
+   * Heartbeat pings sent. A connection is pinged only when this side sent nothing on it during
+   * the last heartbeat interval (and once every ten intervals for a round-trip sample), unless
+   * the idle timeout is under three intervals.
+   */
+  readonly pingsSent: number;
   /** Inbound connections from their TCP accept (before TLS and the upgrade) until the handshake finishes, plus dials not yet open. */
   readonly handshakesInProgress: number;
   readonly openConnections: number;

@@ -143,6 +143,9 @@ const zeroMask = (mask: Buffer): void => {
   mask.fill(0);
 };
 
+/** A connection busy with frames is still pinged once per this many heartbeat intervals, for round-trip samples. */
+const RTT_SAMPLE_INTERVALS = 10;
+
 export function createTransport(options: TransportOptions): Transport {
   const nodeId = options.nodeId;
   if (typeof nodeId !== 'string' || !/^[\x21-\x7e]{1,200}$/.test(nodeId)) throw new ChannelsConfigError('nodeId', 'must be 1–200 printable ASCII characters');
@@ -267,6 +270,7 @@ export function createTransport(options: TransportOptions): Transport {
   let lastRequestId = 0;
   let acceptedConnections = 0;
   let readPauses = 0;
+  let pingsSent = 0;
   let pendingHandshakes = 0;
   let closed = false;
   let boundAddress: { host: string; port: number; url: string } | undefined;
@@ -435,11 +439,12 @@ export function createTransport(options: TransportOptions): Transport {
         }
         // Who may replace a live session: a peer whose certificate is bound to the node id
         // (it holds that node's key), or anyone holding the secret once the live session has
-        // been silent for two heartbeat intervals (so a restarted peer behind a dead path does
-        // not wait for the idle timeout). The secret alone never displaces a session that answers.
+        // been silent for three heartbeat intervals (so a restarted peer behind a dead path does
+        // not wait for the idle timeout; a live peer sends at least every two, see the
+        // heartbeat). The secret alone never displaces a session that answers.
         if (existing !== undefined && existing.state === 'up' && !connection.identityBound) {
           const silentMs = clock.monotonic() - existing.lastHeard();
-          if (silentMs < 2 * timing.heartbeatIntervalMs) {
+          if (silentMs < 3 * timing.heartbeatIntervalMs) {
             const reason = `node ${peer} has a live session (heard ${Math.round(silentMs)} ms ago)`;
             reportViolation(connection, CLOSE_CODES.duplicateSession, reason, peer);
             return { code: CLOSE_CODES.duplicateSession, reason };
@@ -812,8 +817,18 @@ export function createTransport(options: TransportOptions): Transport {
 
   // ---- heartbeats ----------------------------------------------------------------------------
 
+  // A connection is pinged only when this side sent nothing on it since the previous heartbeat
+  // (as Erlang's distribution ticks only an idle connection): a live peer then sends something at
+  // least every two intervals, its frames or its pings, and the idle timeout still finds a
+  // half-open connection. That needs an idle timeout of three intervals or more (both presets
+  // have five or six); with a shorter one, every connection is pinged every interval. Every
+  // RTT_SAMPLE_INTERVALS intervals a busy connection is pinged all the same, for round-trip samples.
+  const pingWhenQuietOnly = timing.idleTimeoutMs >= 3 * timing.heartbeatIntervalMs;
+  let previousHeartbeat = clock.monotonic();
   const heartbeat = clock.setRepeatingTimer(timing.heartbeatIntervalMs, () => {
     const now = clock.monotonic();
+    const since = previousHeartbeat;
+    previousHeartbeat = now;
     for (const connection of [...connections]) {
       if (connection.state === 'handshake') {
         if (now - connection.createdAt > timing.handshakeTimeoutMs) {
@@ -827,7 +842,8 @@ export function createTransport(options: TransportOptions): Transport {
       if (now - connection.lastReceived > timing.idleTimeoutMs) {
         telemetry(['channels', 'connection', 'idle'], { idleMs: now - connection.lastReceived }, { peer: connection.peer?.nodeId });
         connection.terminate(CLOSE_CODES.idleTimeout, 'no frame or pong within the idle timeout');
-      } else {
+      } else if (!pingWhenQuietOnly || connection.lastSent <= since || now - connection.lastPingAt >= RTT_SAMPLE_INTERVALS * timing.heartbeatIntervalMs) {
+        pingsSent += 1;
         connection.ping(now);
       }
     }
@@ -1058,6 +1074,7 @@ export function createTransport(options: TransportOptions): Transport {
         refusals: { ...refusals },
         acceptedConnections,
         readPauses,
+        pingsSent,
         handshakesInProgress: handshaking,
         openConnections: open,
       };
