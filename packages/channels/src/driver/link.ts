@@ -962,7 +962,7 @@ export class Link {
     return this.removed;
   }
 
-  /** Monotonic ms of the last frame or pong received on any connection of the session. */
+  /** Monotonic ms of the last frame, ping or pong received on any connection of the session. */
   lastHeard(): number {
     let latest = 0;
     for (const connection of this.connections) {

@@ -841,7 +841,7 @@ export function createTransport(options: TransportOptions): Transport {
       if (connection.state !== 'open') continue;
       if (now - connection.lastReceived > timing.idleTimeoutMs) {
         telemetry(['channels', 'connection', 'idle'], { idleMs: now - connection.lastReceived }, { peer: connection.peer?.nodeId });
-        connection.terminate(CLOSE_CODES.idleTimeout, 'no frame or pong within the idle timeout');
+        connection.terminate(CLOSE_CODES.idleTimeout, 'no frame, ping or pong within the idle timeout');
       } else if (!pingWhenQuietOnly || connection.lastSent <= since || now - connection.lastPingAt >= RTT_SAMPLE_INTERVALS * timing.heartbeatIntervalMs) {
         pingsSent += 1;
         connection.ping(now);
