@@ -23,7 +23,7 @@ const PROCESSES = option('processes', 10);
 const HEARTBEAT_MS = 1_000;
 const HEARTBEAT_TIMEOUT_MS = 5_000;
 // The `lan` preset's shuffle period. Every shuffle's reply goes to its origin, mostly over a
-// connection set up for it (about 4.4 ms of CPU for both ends here); with a shuffle every second,
+// connection set up for it (3.6 to 4.9 ms of CPU for both ends here); with a shuffle every second,
 // the 200 nodes set up about 250 such connections a second, which alone takes more than half
 // of the machine's two cores, and joining then competes with it (see the README).
 const SHUFFLE_MS = option('shuffle-ms', 10_000);
