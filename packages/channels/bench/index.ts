@@ -4,7 +4,8 @@
 // Each figure is measured in the default mode (a connection per channel lane, 64 KiB chunks)
 // and in single-connection mode (every channel on one connection, no chunking) as the in-run
 // baseline. A bare ws echo between the same two processes gives the floor under the round
-// trips. Options: --quick (shorter runs), --only throughput|rtt|hol.
+// trips and under the cost of a one-off connection. Options: --quick (shorter runs),
+// --only throughput|rtt|hol|connect.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -125,11 +126,88 @@ async function headOfLine(transport: Transport, durationMs: number): Promise<{ r
   return { rtts: rtts.sort((a, b) => a - b), bulkMbPerS: (endBytes - startBytes) / elapsed / 1e6 };
 }
 
+/**
+ * A one-off exchange, as a membership's shuffle reply or a JOIN to a stranger makes: a second
+ * transport of this process dials the peer by URL, sends one request and gets its reply, and
+ * disconnects; then the same with a bare ws connection to the peer's echo server. CPU of both
+ * processes (user and system) and wall time per round, the two alternating in rounds.
+ */
+async function oneOffConnections(mode: string, url: string, echoUrl: string, rounds: number): Promise<{ cpuMs: number; wallMs: number; echoCpuMs: number; echoWallMs: number }> {
+  const dialer = createTransport({ nodeId: 'bench-dialer', security: { secret: BENCH_SECRET }, channels: benchChannels(), ...modeOptions(mode) });
+  const peerCpu = async (): Promise<number> => (await dialer.request('bench-peer', 'coordination', { op: 'cpu' })) as number;
+  const open = async (): Promise<void> => {
+    const up = new Promise<void>((resolve) => {
+      const off = dialer.on('peer-up', () => {
+        off();
+        resolve();
+      });
+    });
+    dialer.connect(url);
+    await up;
+  };
+  const transportRound = async (): Promise<void> => {
+    await open();
+    await dialer.request('bench-peer', 'coordination', { op: 'ping' });
+    dialer.disconnect('bench-peer');
+  };
+  const echoRound = async (): Promise<void> => {
+    const socket = new WebSocket(echoUrl, { perMessageDeflate: false });
+    await new Promise((resolve, reject) => {
+      socket.once('open', resolve);
+      socket.once('error', reject);
+    });
+    await new Promise<void>((resolve) => {
+      socket.once('message', () => resolve());
+      socket.send(Buffer.alloc(32, 1));
+    });
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    socket.close();
+    await closed;
+  };
+  // Measures `count` rounds of `run`. The peer's CPU is read over a session of its own before and
+  // after them, so the peer's figure includes one session more than the rounds (under 1% here).
+  const timed = async (run: () => Promise<void>, count: number): Promise<{ cpuMicros: number; wallMs: number }> => {
+    await open();
+    const peerBefore = await peerCpu();
+    dialer.disconnect('bench-peer');
+    const before = process.cpuUsage();
+    const started = performance.now();
+    for (let index = 0; index < count; index += 1) await run();
+    const wallMs = performance.now() - started;
+    const own = process.cpuUsage(before);
+    await open();
+    const peerAfter = await peerCpu();
+    dialer.disconnect('bench-peer');
+    return { cpuMicros: own.user + own.system + (peerAfter - peerBefore), wallMs };
+  };
+  for (let index = 0; index < Math.min(100, rounds); index += 1) {
+    await transportRound();
+    await echoRound();
+  }
+  let cpu = 0;
+  let wall = 0;
+  let echoCpu = 0;
+  let echoWall = 0;
+  const perRound = Math.ceil(rounds / 5);
+  for (let round = 0; round < 5; round += 1) {
+    const ours = await timed(transportRound, perRound);
+    const bare = await timed(echoRound, perRound);
+    cpu += ours.cpuMicros;
+    wall += ours.wallMs;
+    echoCpu += bare.cpuMicros;
+    echoWall += bare.wallMs;
+  }
+  await dialer.close();
+  const count = perRound * 5;
+  return { cpuMs: cpu / 1000 / count, wallMs: wall / count, echoCpuMs: echoCpu / 1000 / count, echoWallMs: echoWall / count };
+}
+
 interface ModeResult {
   throughputPerS: number;
   rtt: number[];
   echoRtt: number[];
   hol: { rtts: number[]; bulkMbPerS: number };
+  oneOff: { cpuMs: number; wallMs: number; echoCpuMs: number; echoWallMs: number };
 }
 
 async function measure(mode: string): Promise<ModeResult> {
@@ -160,8 +238,9 @@ async function measure(mode: string): Promise<ModeResult> {
       echoRtt.sort((a, b) => a - b);
     }
     const hol = only === undefined || only === 'hol' ? await headOfLine(transport, quick ? 2_000 : 5_000) : { rtts: [], bulkMbPerS: Number.NaN };
+    const oneOff = only === undefined || only === 'connect' ? await oneOffConnections(mode, url, echoUrl, quick ? 250 : 1_000) : { cpuMs: Number.NaN, wallMs: Number.NaN, echoCpuMs: Number.NaN, echoWallMs: Number.NaN };
     await transport.close();
-    return { throughputPerS, rtt, echoRtt, hol };
+    return { throughputPerS, rtt, echoRtt, hol, oneOff };
   } finally {
     // SIGTERM first, so that a peer run with BENCH_NODE_ARGS (--cpu-prof) writes its profile.
     if (child.pid !== undefined && child.exitCode === null) {
@@ -194,6 +273,9 @@ async function main(): Promise<void> {
     { name: 'hol coordination rtt p99 (single)', value: percentile(single.hol.rtts, 0.99), unit: 'µs' },
     { name: 'hol coordination rtt max (single)', value: percentile(single.hol.rtts, 1), unit: 'µs', note: `${single.hol.rtts.length} samples` },
     { name: 'hol bulk goodput (single)', value: single.hol.bulkMbPerS, unit: 'MB/s' },
+    { name: 'one-off connection, CPU of both ends (channels)', value: channels.oneOff.cpuMs * 1000, unit: 'µs', note: `${(channels.oneOff.wallMs * 1000).toFixed(0)} µs wall; a session of ${Object.values(benchChannels()).reduce((total, channel) => total + (channel.parallelism ?? 1), 0)} connections` },
+    { name: 'one-off connection, CPU of both ends (single)', value: single.oneOff.cpuMs * 1000, unit: 'µs', note: `${(single.oneOff.wallMs * 1000).toFixed(0)} µs wall` },
+    { name: 'one-off connection, CPU of both ends (bare ws)', value: channels.oneOff.echoCpuMs * 1000, unit: 'µs', note: `${(channels.oneOff.echoWallMs * 1000).toFixed(0)} µs wall` },
   ];
   const round = (value: number): number => Math.round(value * 10) / 10;
   report('channels', rows, {
@@ -214,6 +296,9 @@ async function main(): Promise<void> {
     hol_single_rtt_p99_us: round(percentile(single.hol.rtts, 0.99)),
     hol_single_rtt_max_us: round(percentile(single.hol.rtts, 1)),
     hol_single_bulk_mb_per_s: round(single.hol.bulkMbPerS),
+    connect_cpu_us: round(channels.oneOff.cpuMs * 1000),
+    connect_single_cpu_us: round(single.oneOff.cpuMs * 1000),
+    connect_echo_cpu_us: round(channels.oneOff.echoCpuMs * 1000),
   });
 }
 

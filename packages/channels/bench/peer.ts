@@ -39,6 +39,10 @@ export async function runPeer(mode: string): Promise<void> {
     const request = payload as { op: string; target?: number };
     if (request.op === 'ping') return 'pong';
     if (request.op === 'bulk-bytes') return bulkBytes;
+    if (request.op === 'cpu') {
+      const { user, system } = process.cpuUsage();
+      return user + system;
+    }
     if (request.op === 'reset') {
       dataCount = 0;
       return 0;
