@@ -8,6 +8,7 @@ import type { Random } from '@foundation/core';
 import type { ClientServerConfig } from './config';
 import type { ClientServerMessage, ServiceMessage } from './messages';
 import { PeerSet } from './peer-set';
+import { RequestDeadlines } from './request-deadlines';
 import { EffectQueue, SeedRejoinSchedule } from './peer-service';
 import type { PeerService, SeedRejoinOptions, ServiceEffect } from './peer-service';
 
@@ -55,8 +56,6 @@ export class ClientServerCore implements PeerService {
   epoch: number;
   private readonly config: ClientServerConfig;
   private readonly random: Random;
-  private readonly requestTimeoutMs: number;
-  private readonly connectTimeoutMs: number;
   private isServerRole: boolean;
   private readonly servers = new Map<string, ServerInfo>();
   /** Server side: meshed servers. */
@@ -66,7 +65,7 @@ export class ClientServerCore implements PeerService {
   /** Client side: the servers attached to. */
   private readonly attached: PeerSet;
   /** Attach or hello requests awaiting an answer: peer → deadline. */
-  private readonly pending = new Map<string, number>();
+  private readonly pending: RequestDeadlines;
   private readonly refusedUntil = new Map<string, number>();
   private neighborCache: string[] | undefined;
   private readonly effects = new EffectQueue<ServiceEffect>();
@@ -85,8 +84,7 @@ export class ClientServerCore implements PeerService {
     this.config = options.config;
     this.random = options.random;
     this.epoch = options.epoch ?? 0;
-    this.requestTimeoutMs = options.requestTimeoutMs;
-    this.connectTimeoutMs = options.connectTimeoutMs;
+    this.pending = new RequestDeadlines(options.requestTimeoutMs, options.connectTimeoutMs);
     this.isServerRole = isElectedServer(options.self, options.estimatedSize, options.config);
     this.serverPeers = new PeerSet(options.config.maxServers * 2);
     this.clients = new PeerSet(options.config.maxClientsPerServer);
@@ -263,13 +261,12 @@ export class ClientServerCore implements PeerService {
    * not forgotten for it (a dial that fails ends the request sooner, through `peerDown`).
    */
   peerConnecting(peer: string, now: number): void {
-    const deadline = this.pending.get(peer);
-    if (deadline !== undefined) this.pending.set(peer, Math.max(deadline, now + this.connectTimeoutMs + this.requestTimeoutMs));
+    this.pending.connecting(peer, now);
   }
 
   /** The connection to `peer` came up and the held request left: its answer is due within the request timeout from now. */
   peerUp(peer: string, now: number): void {
-    if (this.pending.has(peer)) this.pending.set(peer, now + this.requestTimeoutMs);
+    this.pending.connected(peer, now);
   }
 
   heartbeatFrom(peer: string, _now: number): void {
@@ -404,12 +401,12 @@ export class ClientServerCore implements PeerService {
   }
 
   private attach(server: string, asServer: boolean, now: number): void {
-    this.pending.set(server, now + this.requestTimeoutMs);
+    this.pending.start(server, now);
     this.send(server, { type: 'cs-attach', epoch: this.epoch, server: asServer }, true);
   }
 
   private hello(peer: string, now: number): void {
-    this.pending.set(peer, now + this.requestTimeoutMs);
+    this.pending.start(peer, now);
     this.send(peer, { type: 'cs-hello', epoch: this.epoch }, true);
   }
 

@@ -10,6 +10,7 @@ import type { Random } from '@foundation/core';
 import type { FullMeshConfig } from './config';
 import type { FullMeshMessage, ServiceMessage } from './messages';
 import { PeerSet } from './peer-set';
+import { RequestDeadlines } from './request-deadlines';
 import { EffectQueue } from './peer-service';
 import type { PeerService, ServiceEffect } from './peer-service';
 
@@ -31,10 +32,9 @@ export class FullMeshCore implements PeerService {
   private readonly config: FullMeshConfig;
   private readonly random: Random;
   private readonly contactTimeoutMs: number;
-  private readonly connectTimeoutMs: number;
   private readonly memberSet: PeerSet;
   /** Nodes contacted with mesh-join and not yet heard from: id → deadline. */
-  private readonly contacting = new Map<string, number>();
+  private readonly contacting: RequestDeadlines;
   private readonly tombstones = new Map<string, number>();
   /** Failed (not departed) tombstoned nodes: when a third party's list may next make us probe it. */
   private readonly probeAt = new Map<string, number>();
@@ -54,7 +54,7 @@ export class FullMeshCore implements PeerService {
     this.random = options.random;
     this.epoch = options.epoch ?? 0;
     this.contactTimeoutMs = options.contactTimeoutMs;
-    this.connectTimeoutMs = options.connectTimeoutMs;
+    this.contacting = new RequestDeadlines(options.contactTimeoutMs, options.connectTimeoutMs);
     this.memberSet = new PeerSet(options.config.maxMembers);
     this.probeIntervalMs = Math.max(options.contactTimeoutMs, options.config.gossipIntervalMs);
   }
@@ -169,13 +169,12 @@ export class FullMeshCore implements PeerService {
    * does not tombstone it (a dial that fails ends the contact sooner, through `peerDown`).
    */
   peerConnecting(peer: string, now: number): void {
-    const deadline = this.contacting.get(peer);
-    if (deadline !== undefined) this.contacting.set(peer, Math.max(deadline, now + this.connectTimeoutMs + this.contactTimeoutMs));
+    this.contacting.connecting(peer, now);
   }
 
   /** The connection to `peer` came up and the held mesh-join left: the answer is due within the contact timeout from now. */
   peerUp(peer: string, now: number): void {
-    if (this.contacting.has(peer)) this.contacting.set(peer, now + this.contactTimeoutMs);
+    this.contacting.connected(peer, now);
   }
 
   tick(now: number): void {
@@ -249,7 +248,7 @@ export class FullMeshCore implements PeerService {
       this.counters.ignoredFull += 1;
       return;
     }
-    this.contacting.set(peer, now + this.contactTimeoutMs);
+    this.contacting.start(peer, now);
     this.send(peer, { type: 'mesh-join', epoch: this.epoch }, true);
   }
 

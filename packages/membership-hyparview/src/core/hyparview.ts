@@ -7,6 +7,7 @@ import { backoffDelay } from '@foundation/core';
 import type { Random } from '@foundation/core';
 import type { HyParViewConfig } from './config';
 import { PeerSet } from './peer-set';
+import { heldRequestDeadline } from './request-deadlines';
 import { EffectQueue, SeedRejoinSchedule } from './peer-service';
 import type { LeaveReason, PeerService, SeedRejoinOptions, ServiceEffect } from './peer-service';
 import type { HyParViewMessage, ServiceMessage } from './messages';
@@ -540,7 +541,7 @@ export class HyParViewCore implements PeerService {
   peerConnecting(peer: string, now: number): void {
     const pending = this.pending.get(peer);
     if (pending === undefined) return;
-    pending.deadline = Math.max(pending.deadline, now + this.config.connectTimeoutMs + this.config.neighborRequestTimeoutMs);
+    pending.deadline = heldRequestDeadline(pending.deadline, now, this.config.neighborRequestTimeoutMs, this.config.connectTimeoutMs);
   }
 
   /** A connection to `peer` came up, and the messages held for it left: a request to it is answered within its timeout from now. */
