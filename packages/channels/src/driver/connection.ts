@@ -97,8 +97,8 @@ export class Connection {
   pingSentAt = 0;
   /** Monotonic ms of the last ping sent, kept after its pong (how long since a round-trip sample). */
   lastPingAt = 0;
-  /** Monotonic ms of the last frame or ping this side sent (see the transport's heartbeat). */
-  lastSent = 0;
+  /** A frame left on this connection since the transport's last heartbeat (which clears it; see there). */
+  sentSinceHeartbeat = true;
   /** The session epoch this side presented (HELLO or CHALLENGE), once sent. */
   localEpoch = 0;
   private helloBody: Uint8Array | undefined;
@@ -126,7 +126,6 @@ export class Connection {
     dial?: { session: string; index: number; expectedPeer: string | undefined },
   ) {
     this.lastReceived = now;
-    this.lastSent = now;
     this.createdAt = now;
     this.session = dial?.session ?? '';
     this.index = dial?.index ?? 0;
@@ -186,7 +185,7 @@ export class Connection {
   /** Sends one frame; false when the connection is not writable. `onWritten` runs once ws has written it (or failed to). */
   send(frame: Uint8Array, onWritten?: () => void): boolean {
     if (!this.writable) return false;
-    this.lastSent = this.identity.clock.monotonic();
+    this.sentSinceHeartbeat = true;
     if (onWritten === undefined) this.socket.send(frame);
     else this.socket.send(frame, onWritten);
     return true;
@@ -214,7 +213,6 @@ export class Connection {
     if (this.socket.readyState !== this.socket.OPEN) return;
     this.pingSentAt = now;
     this.lastPingAt = now;
-    this.lastSent = now;
     this.socket.ping();
   }
 

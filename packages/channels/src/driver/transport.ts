@@ -824,11 +824,8 @@ export function createTransport(options: TransportOptions): Transport {
   // have five or six); with a shorter one, every connection is pinged every interval. Every
   // RTT_SAMPLE_INTERVALS intervals a busy connection is pinged all the same, for round-trip samples.
   const pingWhenQuietOnly = timing.idleTimeoutMs >= 3 * timing.heartbeatIntervalMs;
-  let previousHeartbeat = clock.monotonic();
   const heartbeat = clock.setRepeatingTimer(timing.heartbeatIntervalMs, () => {
     const now = clock.monotonic();
-    const since = previousHeartbeat;
-    previousHeartbeat = now;
     for (const connection of [...connections]) {
       if (connection.state === 'handshake') {
         if (now - connection.createdAt > timing.handshakeTimeoutMs) {
@@ -842,7 +839,11 @@ export function createTransport(options: TransportOptions): Transport {
       if (now - connection.lastReceived > timing.idleTimeoutMs) {
         telemetry(['channels', 'connection', 'idle'], { idleMs: now - connection.lastReceived }, { peer: connection.peer?.nodeId });
         connection.terminate(CLOSE_CODES.idleTimeout, 'no frame, ping or pong within the idle timeout');
-      } else if (!pingWhenQuietOnly || connection.lastSent <= since || now - connection.lastPingAt >= RTT_SAMPLE_INTERVALS * timing.heartbeatIntervalMs) {
+        continue;
+      }
+      const quiet = !connection.sentSinceHeartbeat;
+      connection.sentSinceHeartbeat = false;
+      if (!pingWhenQuietOnly || quiet || now - connection.lastPingAt >= RTT_SAMPLE_INTERVALS * timing.heartbeatIntervalMs) {
         pingsSent += 1;
         connection.ping(now);
       }
