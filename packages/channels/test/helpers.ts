@@ -77,8 +77,6 @@ export interface Proxy {
   blackhole(): void;
   /** Forwards again (what was held back is delivered). */
   restore(): void;
-  /** Forwards again on the connections held now; connections that arrive later stay held. */
-  releaseHeld(): void;
   /** Proxied connections open now. */
   readonly connections: number;
   /** Resets every proxied connection (RST), as a crash of the path would; `connections` drops to 0 at once. */
@@ -142,12 +140,6 @@ export async function createProxy(targetPort: number, capture = false): Promise<
     },
     restore() {
       holding = false;
-      for (const [client, upstream] of pairs) {
-        client.resume();
-        upstream.resume();
-      }
-    },
-    releaseHeld() {
       for (const [client, upstream] of pairs) {
         client.resume();
         upstream.resume();

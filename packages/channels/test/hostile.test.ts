@@ -3,12 +3,13 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { connect as connectTcp } from 'node:net';
 import type { Socket } from 'node:net';
-import { WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { CLOSE_CODES } from '../src/index';
 import type { Transport } from '../src/index';
 import { createCborCodec } from '../src/core/cbor';
-import { encodeLaneAmounts, writeBlockHeader, writeChunkHeader } from '../src/core/frames';
-import { closeNodes, link, rawClient, startNode, waitFor } from './helpers';
+import { encodeLaneAmounts, encodeOpen, writeBlockHeader, writeChunkHeader } from '../src/core/frames';
+import { READY_FRAME, decodeHello, encodeChallenge } from '../src/core/handshake';
+import { SECRET, closeNodes, keyOf, link, nextEvent, rawClient, startNode, waitFor } from './helpers';
 
 afterEach(closeNodes);
 
@@ -102,6 +103,7 @@ describe('hostile input', () => {
       [block(1, 0, codec.encode(['x'])), CLOSE_CODES.unknownChannel], // channel 1 lane 0 is another connection
       [block(0, 0, Buffer.concat([Buffer.of(0x59, 0x00, 0x00), Buffer.alloc(70_000)])), CLOSE_CODES.wsMessageTooBig],
       [Buffer.of(0x7f, 1, 2, 3), CLOSE_CODES.malformedFrame],
+      [Buffer.from(encodeOpen([1])), CLOSE_CODES.malformedFrame], // OPEN is the acceptor's to send
     ];
     for (const [frame, code] of cases) {
       const client = await rawClient(node.address()!.url);
@@ -109,7 +111,7 @@ describe('hostile input', () => {
       client.send(frame);
       expect((await client.closed).code).toBe(code);
     }
-    expect(node.stats().refusals.malformedFrame).toBe(4);
+    expect(node.stats().refusals.malformedFrame).toBe(5);
     expect(node.stats().refusals.unknownChannel).toBe(3);
     await stillServes(node);
   });
@@ -195,6 +197,37 @@ describe('hostile input', () => {
     welcome.socket.terminate();
   });
 
+  it('OPEN from an acceptor: honoured for a connection of the session, refused off connection 0 (4006) or out of range (4008)', async () => {
+    const server = await rawAcceptor('raw-server');
+    try {
+      const node = await startNode('node-a', { addresses: { 'raw-server': server.url } });
+      const up = nextEvent<string>(node, 'peer-up');
+      node.connect('raw-server');
+      await up;
+      const first = server.connections[0]!;
+      expect(first.index).toBe(0);
+      // Asked for connection 3 of the session, the dialer dials it.
+      first.socket.send(encodeOpen([3]));
+      await waitFor(() => server.connections.length === 2, 5_000, 'the dial of connection 3');
+      const third = server.connections[1]!;
+      expect([third.index, third.session]).toEqual([3, first.session]);
+      await waitFor(() => node.stats().peers[0]?.openConnections === 2, 5_000, 'connection 3 to open');
+      // OPEN on a lane connection: the session ends with that connection.
+      third.socket.send(encodeOpen([4]));
+      expect((await third.closed).code).toBe(CLOSE_CODES.malformedFrame);
+      await waitFor(() => node.peers().length === 1 && server.connections.length >= 3, 5_000, 'the next session');
+      // A connection the session does not have.
+      const next = server.connections[server.connections.length - 1]!;
+      expect(next.index).toBe(0);
+      next.socket.send(encodeOpen([200]));
+      expect((await next.closed).code).toBe(CLOSE_CODES.unknownChannel);
+      expect(node.stats().refusals).toMatchObject({ malformedFrame: 1, unknownChannel: 1 });
+      await node.close();
+    } finally {
+      await server.close();
+    }
+  });
+
   it('a handshake that never finishes is closed at the deadline (4004)', async () => {
     const node = await startNode('target', { timing: { handshakeTimeoutMs: 100, heartbeatIntervalMs: 20, idleTimeoutMs: 200 } });
     const client = await rawClient(node.address()!.url);
@@ -211,3 +244,43 @@ describe('hostile input', () => {
     socket.terminate();
   });
 });
+
+interface AcceptedConnection {
+  readonly socket: WebSocket;
+  readonly session: string;
+  readonly index: number;
+  readonly closed: Promise<{ code: number }>;
+}
+
+/**
+ * An acceptor written by hand: answers every HELLO with a CHALLENGE as `nodeId` and READY after
+ * AUTH (without checking it), then lets the test send what it likes on each connection.
+ */
+async function rawAcceptor(nodeId: string): Promise<{ url: string; connections: AcceptedConnection[]; close(): Promise<void> }> {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  const secret = keyOf(SECRET, 'foundation');
+  const connections: AcceptedConnection[] = [];
+  server.on('connection', (socket: WebSocket) => {
+    socket.on('error', () => undefined);
+    const closed = new Promise<{ code: number }>((resolve) => socket.once('close', (code) => resolve({ code })));
+    socket.once('message', (frame: Buffer) => {
+      const { hello, body } = decodeHello(codec, frame, secret);
+      const challenge = encodeChallenge(codec, { nodeId, incarnation: 'raw-server-incarnation', epoch: 1, nonce: Buffer.alloc(32, 7) }, secret, body);
+      socket.send(challenge.frame);
+      socket.once('message', () => {
+        socket.send(READY_FRAME);
+        connections.push({ socket, session: hello.session, index: hello.connection, closed });
+      });
+    });
+  });
+  const { port } = server.address() as { port: number };
+  return {
+    url: `ws://127.0.0.1:${port}`,
+    connections,
+    async close() {
+      for (const client of server.clients) client.terminate();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

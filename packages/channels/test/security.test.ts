@@ -130,7 +130,8 @@ describe('authentication and refusals', () => {
   it.each([
     ['version 1 (node id expected and incarnation in the clear)', 1],
     ['version 2 (the secret itself as the HMAC key)', 2],
-    ['a later version', 4],
+    ['version 3 (every connection of a session opened at once)', 3],
+    ['a later version', PROTOCOL_VERSION + 1],
   ])('another protocol version, %s, is refused with 4001 and says so', async (_name, version) => {
     const b = await startNode('node-b');
     const client = await rawClient(b.address()!.url);
@@ -141,7 +142,7 @@ describe('authentication and refusals', () => {
     client.send(Buffer.concat([Buffer.of(0x01), body]));
     const closed = await client.closed;
     expect(closed.code).toBe(CLOSE_CODES.protocolMismatch);
-    expect(closed.reason).toContain(`protocol version ${version} is not 3`);
+    expect(closed.reason).toContain(`protocol version ${version} is not ${PROTOCOL_VERSION}`);
     expect((await refused).closeCode).toBe(CLOSE_CODES.protocolMismatch);
   });
 
@@ -178,6 +179,9 @@ describe('node ids and incarnations before the other side has authenticated', ()
       const up = nextEvent<string>(a, 'peer-up');
       a.connect('node-b');
       expect(await up).toBe('node-b');
+      // A second connection of the session: the bulk lane's, opened by its first message.
+      expect(a.send('node-b', 'bulk', 'opens the bulk connection')).toBe(true);
+      await waitFor(() => proxy.fromDialer.length > 1 && a.stats().peers[0]!.openConnections === 2, 5_000, 'the bulk connection');
       // The first frame from the dialer on each connection of the session is its HELLO.
       const hellos = proxy.fromDialer.map((chunks) => dialerFrames(Buffer.concat(chunks))[0]!.payload);
       expect(hellos.length).toBeGreaterThan(1);

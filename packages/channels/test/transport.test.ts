@@ -27,8 +27,36 @@ describe('transport over loopback', () => {
     expect(b.peers()).toEqual(['node-a']);
     await waitFor(() => opened.length === Object.keys(defaultChannels()).length);
     expect(opened.map((event) => event.channel).sort()).toEqual(Object.keys(defaultChannels()).sort());
-    // 3 + 5 + 1 + 2 + 1 lanes, one connection each.
-    expect(a.stats().peers[0]).toMatchObject({ peer: 'node-b', state: 'up', openConnections: 12 });
+    // 3 + 5 + 1 + 2 + 1 lanes, one connection each; only connection 0 is opened up front.
+    expect(a.stats().peers[0]).toMatchObject({ peer: 'node-b', state: 'up', openConnections: 1 });
+  });
+
+  it('opens a lane\'s connection when the lane first has something to send, on either side, in order', async () => {
+    const a = await startNode('node-a');
+    const b = await startNode('node-b');
+    await link(a, b); // a dials, b accepts
+    const open = (node: typeof a): number => node.stats().peers[0]!.openConnections;
+    expect([open(a), open(b)]).toEqual([1, 1]);
+    const onA: unknown[] = [];
+    const onB: unknown[] = [];
+    a.onMessage('events', ({ payload }) => onA.push(payload));
+    b.onMessage('bulk', ({ payload }) => onB.push(payload));
+    // The dialer dials the lane's connection itself.
+    expect(a.send('node-b', 'bulk', 'from the dialer')).toBe(true);
+    await waitFor(() => onB.length === 1, 5_000, 'the bulk message');
+    expect([open(a), open(b)]).toEqual([2, 2]);
+    // The acceptor asks the dialer to (OPEN on connection 0); what it queued meanwhile arrives in order.
+    const sent = Array.from({ length: 50 }, (_, index) => index);
+    for (const value of sent) expect(b.send('node-a', 'events', value, { partitionKey: 'one key' })).toBe(true);
+    await waitFor(() => onA.length === sent.length, 5_000, 'the events');
+    expect(onA).toEqual(sent);
+    expect([open(a), open(b)]).toEqual([3, 3]);
+    // Lanes already open take no further connection.
+    expect(b.send('node-a', 'events', 'again', { partitionKey: 'one key' })).toBe(true);
+    await waitFor(() => onA.length === sent.length + 1, 5_000, 'the last event');
+    expect([open(a), open(b)]).toEqual([3, 3]);
+    expect(a.stats().refusals).toEqual({});
+    expect(b.stats().refusals).toEqual({});
   });
 
   it('connects by node id through the address book', async () => {

@@ -4,7 +4,9 @@ import {
   FrameFormatError,
   MAX_SEQUENCE,
   decodeLaneAmounts,
+  decodeOpen,
   encodeLaneAmounts,
+  encodeOpen,
   readBlockHeader,
   readChunkHeader,
   readUint48,
@@ -93,5 +95,14 @@ describe('frame headers', () => {
     const frame = encodeLaneAmounts('credit', entries);
     expect(() => decodeLaneAmounts('credit', frame.subarray(0, frame.length - 1))).toThrow(FrameFormatError);
     expect(() => decodeLaneAmounts('ack', Uint8Array.of(0x21, 0))).toThrow(FrameFormatError);
+  });
+
+  it('open frames round-trip and reject length mismatches', () => {
+    expect(decodeOpen(encodeOpen([3, 1, 254]))).toEqual([3, 1, 254]);
+    const frame = encodeOpen([5, 6]);
+    expect(() => decodeOpen(frame.subarray(0, 3))).toThrow(FrameFormatError);
+    expect(() => decodeOpen(Uint8Array.of(0x22, 0))).toThrow(FrameFormatError);
+    expect(() => decodeOpen(Uint8Array.of(0x22))).toThrow(FrameFormatError);
+    expect(() => encodeOpen([])).toThrow(RangeError);
   });
 });

@@ -9,6 +9,8 @@
 //           (meta CBOR followed by the payload: CBOR, or raw bytes if RAW)
 //   CREDIT  type u8 | count u8 | count × (channel u8 | lane u8 | bytes u32)
 //   ACK     type u8 | count u8 | count × (channel u8 | lane u8 | seq u48)
+//   OPEN    type u8 | count u8 | count × connection u8   (acceptor → dialer, on connection 0:
+//           open these connections of the session; see link.ts)
 
 export const FRAME_TYPES = Object.freeze({
   hello: 0x01,
@@ -19,6 +21,7 @@ export const FRAME_TYPES = Object.freeze({
   chunk: 0x11,
   credit: 0x20,
   ack: 0x21,
+  open: 0x22,
 });
 
 export const FLAGS = Object.freeze({
@@ -274,4 +277,22 @@ export function decodeLaneAmounts(kind: 'credit' | 'ack', frame: Uint8Array): La
     offset += entryBytes;
   }
   return entries;
+}
+
+/** Encodes an OPEN frame: the connections of the session the acceptor asks the dialer to open. */
+export function encodeOpen(connections: readonly number[]): Uint8Array {
+  if (connections.length === 0 || connections.length > 255) throw new RangeError(`open frame needs 1–255 entries (got ${connections.length})`);
+  const frame = new Uint8Array(2 + connections.length);
+  frame[0] = FRAME_TYPES.open;
+  frame[1] = connections.length;
+  frame.set(connections, 2);
+  return frame;
+}
+
+/** Decodes an OPEN frame; throws FrameFormatError when its length does not match its count. */
+export function decodeOpen(frame: Uint8Array): number[] {
+  if (frame.length < 2) fail('open frame shorter than its header');
+  const count = frame[1]!;
+  if (count === 0 || frame.length !== 2 + count) fail(`open frame length does not match its ${count} entries`);
+  return Array.from(frame.subarray(2));
 }

@@ -67,13 +67,16 @@
 // Version 1 sent those fields in the clear, and a version-1 node can read them no other way, so
 // later versions do not speak version 1 at all: its HELLO is refused with protocolMismatch.
 // Version 2 used the secret itself as the HMAC key; version 3 derives the key (above).
+// Version 4 opens a session's lane connections on demand (the OPEN frame, see link.ts): a
+// version-3 dialer opens them all at once and takes OPEN for a malformed frame, and a
+// version-3 acceptor waits for all of them, so the two do not mix either.
 import { createHmac, scryptSync, timingSafeEqual } from 'node:crypto';
 import type { CborCodec } from './cbor';
 import { CLOSE_CODES } from './close-codes';
 import { FRAME_TYPES } from './frames';
 
 export const PROTOCOL_MAGIC = 'foundation-channels';
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 export const NONCE_BYTES = 32;
 export const PROOF_BYTES = 32;
 /** Handshake frames are small; anything larger before READY is refused. */

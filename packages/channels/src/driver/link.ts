@@ -2,6 +2,12 @@
 // outbound queue of every channel lane, the fair scheduler that picks which lane writes next,
 // credits in both directions, reassembly and de-duplication of what comes in, and the state
 // that decides peer-up, peer-down and reconnects.
+//
+// A session is up once its connection 0 is open; the other connections (one per lane in the
+// per-channel mode) open when a lane of theirs first has something to send: the dialer dials
+// it, the acceptor asks the dialer to with an OPEN frame on connection 0. A lane's frames wait
+// in its queue until then, so order per lane holds. With the default channel set that makes a
+// one-off exchange (a shuffle reply to a stranger, say) one or two connections instead of twelve.
 import { createBackoff } from '@foundation/core';
 import type { Backoff, Random, Scheduler, Timer } from '@foundation/core';
 import type { ChannelDefinition, LaneLayout } from '../channel-config';
@@ -16,7 +22,9 @@ import {
   MAX_META_BYTES,
   RELIABLE_BLOCK_HEADER_BYTES,
   decodeLaneAmounts,
+  decodeOpen,
   encodeLaneAmounts,
+  encodeOpen,
   readBlockHeader,
   readChunkHeader,
 } from '../core/frames';
@@ -130,6 +138,9 @@ export class Link {
   /** Sends the acknowledgements that found no frame to ride along with (timing.ackDelayMs). */
   private ackTimer: Timer | undefined;
   private sequences: ReceiveSequence[] = [];
+  /** Acceptor: connections of this session it asked the dialer to open; and those not yet sent. */
+  private openAsked: boolean[];
+  private openPending: number[] = [];
   private readonly roundRobin: number[];
   private readonly full: boolean[];
   private readonly backoff: Backoff;
@@ -151,6 +162,7 @@ export class Link {
   ) {
     const { layout, channels, limits } = host;
     this.connections = new Array<Connection | undefined>(layout.connections).fill(undefined);
+    this.openAsked = new Array<boolean>(layout.connections).fill(false);
     this.scheduler = createFairScheduler();
     const floor = host.sequenceFloor(peer);
     this.queues = [];
@@ -258,6 +270,7 @@ export class Link {
   /** A message was queued on lane `global`: its lane takes part in the next flush. */
   private scheduleLane(channel: ChannelDefinition, queue: OutboundQueue, global: number): void {
     this.scheduler.activate(global);
+    this.ensureConnection(this.host.layout.connectionOfLane[global]!);
     // The first few messages of a busy turn leave at once, so that the peer can start on them
     // while this side produces the rest (a batch of replies to a batch of requests, say); the
     // rest of the turn is coalesced as usual. Not on monotonic lanes: there a message still
@@ -384,6 +397,9 @@ export class Link {
           return;
         case FRAME_TYPES.ack:
           this.receiveAck(connection, frame);
+          return;
+        case FRAME_TYPES.open:
+          this.receiveOpen(connection, frame);
           return;
         default:
           this.host.violation(this, connection, CLOSE_CODES.malformedFrame, `unexpected frame type 0x${frame[0]!.toString(16)}`);
@@ -542,6 +558,47 @@ export class Link {
     }
     this.checkDrained();
   }
+
+  /** Dialer: the acceptor has something to send on lanes of connections not open yet. */
+  private receiveOpen(connection: Connection, frame: Buffer): void {
+    if (this.role !== 'dialer' || connection.index !== 0) {
+      this.host.violation(this, connection, CLOSE_CODES.malformedFrame, 'OPEN comes from the acceptor, on connection 0');
+      return;
+    }
+    for (const index of decodeOpen(frame)) {
+      if (index === 0 || index >= this.host.layout.connections) {
+        this.host.violation(this, connection, CLOSE_CODES.unknownChannel, `OPEN of connection ${index} of ${this.host.layout.connections}`);
+        return;
+      }
+      this.ensureConnection(index);
+    }
+  }
+
+  /**
+   * A lane of connection `index` has something to send: the dialer dials the connection unless
+   * it is open or being opened, the acceptor asks the dialer to (once per session; a connection
+   * of a session that fails ends the session, so it is never asked for twice). Before the
+   * session is up nothing is opened here: `becomeUp` looks at every lane.
+   */
+  private ensureConnection(index: number): void {
+    if (this.state !== 'up' || this.connections[index] !== undefined) return;
+    if (this.role === 'dialer') {
+      if (this.url !== undefined && this.session !== undefined) this.connections[index] = this.host.dial(this, this.url, this.session, index);
+      return;
+    }
+    if (this.openAsked[index]) return;
+    this.openAsked[index] = true;
+    this.openPending.push(index);
+    // One OPEN frame for a turn's requests.
+    if (this.openPending.length === 1) queueMicrotask(this.sendOpen);
+  }
+
+  private readonly sendOpen = (): void => {
+    const pending = this.openPending;
+    if (pending.length === 0) return;
+    this.openPending = [];
+    if (this.state === 'up') this.connections[0]?.send(encodeOpen(pending));
+  };
 
   /** Credits and acknowledgements go out once per event-loop turn, after the turn's frames. */
   private scheduleControl(): void {
@@ -712,10 +769,12 @@ export class Link {
     this.unackedBytes.fill(0);
     this.cancelAckTimer();
     for (const reassembly of this.reassembly) reassembly.reset();
+    this.openAsked.fill(false);
+    this.openPending = [];
     this.sessionTimer?.cancel();
     this.sessionTimer = this.host.clock.setTimer(this.host.timing.handshakeTimeoutMs * 2, () => {
       this.sessionTimer = undefined;
-      if (this.session === session && this.state !== 'up') this.abortSession(CLOSE_CODES.handshakeTimeout, 'session did not open all its connections in time');
+      if (this.session === session && this.state !== 'up') this.abortSession(CLOSE_CODES.handshakeTimeout, 'session did not open its first connection in time');
     });
   }
 
@@ -759,12 +818,9 @@ export class Link {
       grants.push({ channel: channel.index, lane: lane - layout.offsets[channel.index]!, amount: channel.windowBytes });
     }
     connection.send(encodeLaneAmounts('credit', grants));
-    if (this.role === 'dialer' && connection.index === 0) {
-      for (let index = 1; index < layout.connections; index += 1) {
-        this.connections[index] = this.host.dial(this, this.url!, this.session, index);
-      }
-    }
-    if (this.connections.every((item) => item?.state === 'open')) this.becomeUp();
+    // The other connections open when their lanes need them (see the top of this file); what
+    // waits on one leaves once the peer's credit for it arrives.
+    if (connection.index === 0) this.becomeUp();
   }
 
   private becomeUp(): void {
@@ -778,7 +834,9 @@ export class Link {
     for (let lane = 0; lane < this.queues.length; lane += 1) {
       const queue = this.queues[lane]!;
       this.host.counters[this.host.layout.channelOfLane[lane]!]!.retransmitted += queue.rewind();
-      if (queue.hasFrame()) this.scheduler.activate(lane);
+      if (!queue.hasFrame()) continue;
+      this.scheduler.activate(lane);
+      this.ensureConnection(this.host.layout.connectionOfLane[lane]!);
     }
     this.host.channelEvent(this, 'channel-open');
     if (!this.peerUpEmitted) {
