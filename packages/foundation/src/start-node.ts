@@ -48,9 +48,12 @@ export const VERSION = '0.1.0';
 export function foundationChannels(): Record<string, ChannelOptions> {
   const MIB = 1024 * 1024;
   return {
+    // First, because a session's connection 0 carries the first channel's lane and the others open
+    // only when their lanes are used: a one-off exchange of the membership (a shuffle reply or a
+    // JOIN to a stranger) then opens one connection.
+    membership: { priority: 8, parallelism: 1, maxMessageBytes: 256 * 1024, maxQueueMessages: 2_000, maxQueueBytes: 4 * MIB },
     ...defaultChannels(),
     raft: { priority: 8, parallelism: 1, maxMessageBytes: 4 * MIB, maxQueueMessages: 20_000, maxQueueBytes: 64 * MIB, windowBytes: 4 * MIB },
-    membership: { priority: 8, parallelism: 1, maxMessageBytes: 256 * 1024, maxQueueMessages: 2_000, maxQueueBytes: 4 * MIB },
     broadcast: { priority: 2, parallelism: 1, maxMessageBytes: 4 * MIB, maxQueueMessages: 10_000, maxQueueBytes: 32 * MIB },
     // One lane: the runtime needs its signals to a node delivered in the order they were sent
     // (BEAM's ordering), and lanes are separate connections with no order between them.
