@@ -154,7 +154,7 @@ describe('authentication and refusals', () => {
       await link(a, b, proxy.url);
       await a.request('node-b', 'coordination', 1).catch(() => undefined);
       const wire = Buffer.concat(proxy.captured);
-      expect(wire.length).toBeGreaterThan(1000);
+      expect(wire.length).toBeGreaterThan(500); // the handshake, a request and its reply
       expect(wire.includes(Buffer.from(SECRET))).toBe(false);
       expect(wire.includes(keyOf(SECRET, 'foundation'))).toBe(false);
     } finally {

@@ -37,6 +37,10 @@ describe('transport over loopback', () => {
     await link(a, b); // a dials, b accepts
     const open = (node: typeof a): number => node.stats().peers[0]!.openConnections;
     expect([open(a), open(b)]).toEqual([1, 1]);
+    // A link's first keyless message on a channel of several lanes takes lane 0, connection 0's.
+    b.onRequest('coordination', ({ payload }) => payload);
+    await expect(a.request('node-b', 'coordination', 'keyless')).resolves.toBe('keyless');
+    expect([open(a), open(b)]).toEqual([1, 1]);
     const onA: unknown[] = [];
     const onB: unknown[] = [];
     a.onMessage('events', ({ payload }) => onA.push(payload));

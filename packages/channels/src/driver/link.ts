@@ -141,7 +141,9 @@ export class Link {
   /** Acceptor: connections of this session it asked the dialer to open; and those not yet sent. */
   private openAsked: boolean[];
   private openPending: number[] = [];
-  private readonly roundRobin: number[];
+  /** Per channel, the lane of this turn's keyless messages (-1: none yet), and the next turn's. */
+  private readonly turnLane: number[];
+  private readonly nextLane: number[];
   private readonly full: boolean[];
   private readonly backoff: Backoff;
   private flushScheduled = false;
@@ -196,7 +198,8 @@ export class Link {
     for (let lane = 0; lane < lanes; lane += 1) {
       this.reassembly.push(createReassembly(channels[layout.channelOfLane[lane]!]!.maxMessageBytes, this.budget));
     }
-    this.roundRobin = new Array<number>(channels.length).fill(0);
+    this.turnLane = new Array<number>(channels.length).fill(-1);
+    this.nextLane = new Array<number>(channels.length).fill(0);
     this.full = new Array<boolean>(channels.length).fill(false);
     this.backoff = createBackoff({ initialMs: host.timing.reconnectInitialMs, maxMs: host.timing.reconnectMaxMs, random: host.random });
     this.requests = createRequestManager(host.clock);
@@ -209,8 +212,16 @@ export class Link {
     const lanes = this.host.layout.lanes[channel.index]!;
     if (lanes === 1) return 0;
     if (key !== undefined) return hashKey(key) % lanes;
-    // Round robin per turn, not per message, so that one turn's burst is coalesced on one lane.
-    return this.roundRobin[channel.index]! % lanes;
+    // Round robin per turn, not per message, so that one turn's burst is coalesced on one lane;
+    // counting only turns that send on the channel, so that a link's first keyless messages take
+    // lane 0, and a one-off exchange opens no connection for lane 1 (lanes open on demand).
+    let lane = this.turnLane[channel.index]!;
+    if (lane < 0) {
+      lane = this.nextLane[channel.index]! % lanes;
+      this.turnLane[channel.index] = lane;
+      this.nextLane[channel.index] = lane + 1;
+    }
+    return lane;
   }
 
   /** Messages and bytes queued or awaiting acknowledgement on a channel (kept by its queues). */
@@ -303,7 +314,7 @@ export class Link {
   private readonly flush = (): void => {
     this.flushScheduled = false;
     this.continuation = undefined;
-    for (let index = 0; index < this.roundRobin.length; index += 1) this.roundRobin[index] = this.roundRobin[index]! + 1;
+    this.turnLane.fill(-1);
     if (this.state !== 'up') return;
     const { layout, limits, counters } = this.host;
     let budget = limits.turnBytes;
