@@ -273,7 +273,7 @@ async function main(): Promise<void> {
     { name: 'hol coordination rtt p99 (single)', value: percentile(single.hol.rtts, 0.99), unit: 'µs' },
     { name: 'hol coordination rtt max (single)', value: percentile(single.hol.rtts, 1), unit: 'µs', note: `${single.hol.rtts.length} samples` },
     { name: 'hol bulk goodput (single)', value: single.hol.bulkMbPerS, unit: 'MB/s' },
-    { name: 'one-off connection, CPU of both ends (channels)', value: channels.oneOff.cpuMs * 1000, unit: 'µs', note: `${(channels.oneOff.wallMs * 1000).toFixed(0)} µs wall; a session of ${Object.values(benchChannels()).reduce((total, channel) => total + (channel.parallelism ?? 1), 0)} connections` },
+    { name: 'one-off connection, CPU of both ends (channels)', value: channels.oneOff.cpuMs * 1000, unit: 'µs', note: `${(channels.oneOff.wallMs * 1000).toFixed(0)} µs wall; ${Object.values(benchChannels()).reduce((total, channel) => total + (channel.parallelism ?? 1), 0)} lanes, their connections opened on demand` },
     { name: 'one-off connection, CPU of both ends (single)', value: single.oneOff.cpuMs * 1000, unit: 'µs', note: `${(single.oneOff.wallMs * 1000).toFixed(0)} µs wall` },
     { name: 'one-off connection, CPU of both ends (bare ws)', value: channels.oneOff.echoCpuMs * 1000, unit: 'µs', note: `${(channels.oneOff.echoWallMs * 1000).toFixed(0)} µs wall` },
   ];
