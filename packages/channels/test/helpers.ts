@@ -182,6 +182,7 @@ export interface RawClient {
     index?: number;
     session?: string;
     channels?: Record<string, ChannelOptions>;
+    incarnation?: string;
     /** The node id the client claims to expect at the other end (it never checks CHALLENGE's). */
     expectedPeer?: string;
     beforeAuth?: (challenge: ChallengeFields) => Promise<void>;
@@ -233,7 +234,7 @@ export async function rawClient(url: string): Promise<RawClient> {
       const hello: Hello = {
         cluster: options.cluster ?? 'foundation',
         nodeId: options.nodeId ?? 'raw-client',
-        incarnation: 'raw-incarnation',
+        incarnation: options.incarnation ?? 'raw-incarnation',
         epoch: 0,
         session: options.session ?? randomBytes(8).toString('hex'),
         connection: options.index ?? 0,

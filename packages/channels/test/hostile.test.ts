@@ -228,6 +228,22 @@ describe('hostile input', () => {
     }
   });
 
+  it('a further connection of a session from another incarnation than its connection 0 is refused (4019)', async () => {
+    const node = await startNode('target');
+    const url = node.address()!.url;
+    const first = await rawClient(url);
+    await first.handshake({ nodeId: 'raw-peer', session: 'one-session' });
+    await waitFor(() => node.peers().includes('raw-peer'), 2_000, 'the raw peer to be up');
+    const squatter = await rawClient(url);
+    await expect(squatter.handshake({ nodeId: 'raw-peer', session: 'one-session', index: 1, incarnation: 'another-incarnation' })).rejects.toThrow(
+      `closed with ${CLOSE_CODES.unknownSession}`,
+    );
+    const honest = await rawClient(url);
+    await honest.handshake({ nodeId: 'raw-peer', session: 'one-session', index: 1 });
+    await waitFor(() => node.stats().peers[0]?.openConnections === 2, 2_000, 'the honest connection to attach');
+    expect(node.peers()).toEqual(['raw-peer']);
+  });
+
   it('a handshake that never finishes is closed at the deadline (4004)', async () => {
     const node = await startNode('target', { timing: { handshakeTimeoutMs: 100, heartbeatIntervalMs: 20, idleTimeoutMs: 200 } });
     const client = await rawClient(node.address()!.url);

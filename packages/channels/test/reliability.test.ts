@@ -1,10 +1,11 @@
 // Failures of the path between two nodes, made real with a TCP proxy on loopback: silence
 // (half-open), resets mid-stream, reconnects, and a receiver that stops reading.
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { connect as connectTcp } from 'node:net';
 import { createSeededRandom } from '@foundation/core';
 import type { FoundationError } from '@foundation/core';
 import { CHANNELS_ERROR_CODES, CLOSE_CODES, PeerUnavailableError } from '../src/index';
-import type { ChannelEvent, Transport } from '../src/index';
+import type { ChannelEvent, ConnectionErrorEvent, Transport } from '../src/index';
 import { createCborCodec } from '../src/core/cbor';
 import { writeBlockHeader, writeChunkHeader } from '../src/core/frames';
 import { closeNodes, createProxy, link, nextEvent, rawClient, startNode, waitFor } from './helpers';
@@ -164,6 +165,86 @@ function record(node: Transport): string[] {
   node.onMessage('orders', ({ payload }) => events.push(`message ${String(payload)}`));
   return events;
 }
+
+describe('lane connections opened on demand', () => {
+  it('a lane whose connection is refused brings peer-down after the grace period, not a session that comes and goes for ever', async () => {
+    // One connection per address: connection 0 fits, the bulk lane's is refused (4010) each time.
+    const timing = { peerDownGraceMs: 600, reconnectInitialMs: 20, reconnectMaxMs: 2_000 };
+    const b = await startNode('node-b', { timing, limits: { maxConnectionsPerAddress: 1 } });
+    const a = await startNode('node-a', { timing });
+    await link(a, b);
+    const events: string[] = [];
+    const errors: number[] = [];
+    a.on('channel-close', (event) => {
+      if (event.channel === 'bulk') events.push('channel-close');
+    });
+    a.on('peer-down', () => events.push('peer-down'));
+    a.on('peer-up', () => events.push('peer-up'));
+    a.on('connection-error', (event: ConnectionErrorEvent) => errors.push(event.error.closeCode));
+    const down = nextEvent<string>(a, 'peer-down');
+    expect(a.send('node-b', 'bulk', 'needs a second connection')).toBe(true);
+    expect(await down).toBe('node-b');
+    // Every refusal was reported, and the backoff grew: a few sessions within the grace period.
+    expect(errors).toContain(CLOSE_CODES.tooManyConnections);
+    const sessionsLost = events.indexOf('peer-down');
+    expect(sessionsLost).toBeGreaterThan(0);
+    expect(sessionsLost).toBeLessThan(15);
+    expect(events.slice(0, sessionsLost).every((event) => event === 'channel-close')).toBe(true);
+    expect(a.stats().channels.bulk!.droppedPeerDown).toBe(1);
+    // The link comes back without the message that needed the lane, and stays up.
+    await waitFor(() => a.peers().includes('node-b'), 5_000, 'the link to come back');
+    b.onRequest('coordination', () => 'still here');
+    await expect(a.request('node-b', 'coordination', 'anyone?')).resolves.toBe('still here');
+    await new Promise((resolve) => setTimeout(resolve, 700)); // past another grace period
+    expect(a.peers()).toEqual(['node-b']);
+    expect(events.filter((event) => event === 'peer-down')).toHaveLength(1);
+  });
+
+  it('a lane whose connection is refused for a while gets it with a later session; the link stays up past the grace period', async () => {
+    // Two connections per address, and a silent socket holding one of them until the handshake
+    // deadline closes it: until then the bulk lane's connection is refused (4010).
+    const timing = { peerDownGraceMs: 1_000, reconnectInitialMs: 20, handshakeTimeoutMs: 300 };
+    const b = await startNode('node-b', { timing, limits: { maxConnectionsPerAddress: 2 } });
+    const a = await startNode('node-a', { timing });
+    await link(a, b);
+    const squatter = connectTcp(b.address()!.port, '127.0.0.1');
+    squatter.on('error', () => undefined);
+    const squatterClosed = new Promise((resolve) => squatter.once('close', resolve));
+    await new Promise((resolve) => squatter.once('connect', resolve));
+    const onB: unknown[] = [];
+    b.onMessage('bulk', ({ payload }) => onB.push(payload));
+    const errors: number[] = [];
+    a.on('connection-error', (event: ConnectionErrorEvent) => errors.push(event.error.closeCode));
+    let down = 0;
+    a.on('peer-down', () => (down += 1));
+    expect(a.send('node-b', 'bulk', 'needs a second connection')).toBe(true);
+    await squatterClosed;
+    await waitFor(() => onB.length === 1, 5_000, 'the bulk message');
+    expect(errors).toContain(CLOSE_CODES.tooManyConnections);
+    // Its connection opened: the grace period the refusals started is over, not running out.
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    expect(down).toBe(0);
+    expect(a.peers()).toEqual(['node-b']);
+    expect(a.stats().peers[0]!.openConnections).toBe(2);
+  });
+
+  it('a dialer that never opens a connection it was asked for: the acceptor ends the session, then goes down after the grace period', async () => {
+    const node = await startNode('node-b', { timing: { handshakeTimeoutMs: 200, peerDownGraceMs: 300 } });
+    const client = await rawClient(node.address()!.url);
+    await client.handshake({ nodeId: 'silent-dialer' });
+    await waitFor(() => node.peers().includes('silent-dialer'), 2_000, 'the raw dialer to be up');
+    const errors: ConnectionErrorEvent[] = [];
+    node.on('connection-error', (event) => errors.push(event));
+    const down = nextEvent<string>(node, 'peer-down');
+    for (let index = 0; index < 5; index += 1) expect(node.send('silent-dialer', 'events', index, { partitionKey: 'k' })).toBe(true);
+    // The node asks for the lane's connection (OPEN); the raw dialer ignores it.
+    await waitFor(() => client.frames.some((frame) => frame[0] === 0x22), 2_000, 'the OPEN');
+    expect((await client.closed).code).toBe(CLOSE_CODES.normal);
+    expect(errors.map((event) => event.error.closeCode)).toEqual([CLOSE_CODES.handshakeTimeout]);
+    expect(await down).toBe('silent-dialer');
+    expect(node.stats().channels.events!.droppedPeerDown).toBe(5);
+  });
+});
 
 describe('peer-down on one side only', () => {
   // Review finding: each side starts its grace period when it notices the loss, and the two can

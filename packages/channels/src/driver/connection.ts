@@ -97,6 +97,8 @@ export class Connection {
   pingSentAt = 0;
   /** Monotonic ms of the last ping sent, kept after its pong (how long since a round-trip sample). */
   lastPingAt = 0;
+  /** The handshake finished (the connection may have closed since). */
+  everOpen = false;
   /** A frame left on this connection since the transport's last heartbeat (which clears it; see there). */
   sentSinceHeartbeat = true;
   /** The session epoch this side presented (HELLO or CHALLENGE), once sent. */
@@ -351,6 +353,7 @@ export class Connection {
     }
     this.socket.send(READY_FRAME);
     this.state = 'open';
+    this.everOpen = true;
     this.callbacks.opened(this);
   }
 
@@ -379,6 +382,7 @@ export class Connection {
     }
     if (data.length !== 1 || data[0] !== FRAME_TYPES.ready) throw new HandshakeError(CLOSE_CODES.malformedFrame, 'expected READY');
     this.state = 'open';
+    this.everOpen = true;
     this.callbacks.opened(this);
   }
 }

@@ -141,6 +141,16 @@ export class Link {
   /** Acceptor: connections of this session it asked the dialer to open; and those not yet sent. */
   private openAsked: boolean[];
   private openPending: number[] = [];
+  /** Acceptor: deadlines of this session's OPEN requests. */
+  private openTimers: Timer[] = [];
+  /**
+   * Connections that failed to open while their session was up (refused, timed out, or not
+   * dialed when asked), until one of theirs opens or nothing waits for them any more. While any
+   * is listed, a session coming up does not end the grace period or reset the backoff: a lane
+   * that cannot get its connection makes the link go down after the grace period, rather than
+   * bring its session down and up again for ever.
+   */
+  private readonly failedOpens = new Set<number>();
   /** Per channel, the lane of this turn's keyless messages (-1: none yet), and the next turn's. */
   private readonly turnLane: number[];
   private readonly nextLane: number[];
@@ -608,8 +618,30 @@ export class Link {
     const pending = this.openPending;
     if (pending.length === 0) return;
     this.openPending = [];
-    if (this.state === 'up') this.connections[0]?.send(encodeOpen(pending));
+    if (this.state !== 'up' || this.connections[0]?.send(encodeOpen(pending)) !== true) return;
+    // A dialer that holds the secret dials at once, and its own handshake deadline ends the
+    // session if that dial goes nowhere; one that ignores the OPEN would stall the lanes for ever.
+    const session = this.session;
+    this.openTimers.push(
+      this.host.clock.setTimer(this.host.timing.handshakeTimeoutMs * 2, () => {
+        if (this.session !== session || this.state !== 'up') return;
+        const missing = pending.find((index) => this.connections[index]?.state !== 'open');
+        if (missing === undefined) return;
+        this.laneFailed(missing, CLOSE_CODES.handshakeTimeout, `the peer did not open connection ${missing} when asked`);
+      }),
+    );
   };
+
+  /**
+   * Connection `index` of the up session could not be opened: reported as a failed connection,
+   * and the session ends (a link is all or nothing), for good on a permanent refusal.
+   */
+  private laneFailed(index: number, code: number, reason: string): void {
+    this.failedOpens.add(index);
+    this.host.connectionFailed(this, code, reason);
+    if (PERMANENT_REFUSALS.has(code)) this.goDown(reason);
+    else this.loseSession(CLOSE_CODES.normal, `connection ${index} did not open: ${reason || code}`);
+  }
 
   /** Credits and acknowledgements go out once per event-loop turn, after the turn's frames. */
   private scheduleControl(): void {
@@ -764,6 +796,10 @@ export class Link {
   /** Acceptor: a further connection of the current session; false when it does not belong. */
   attach(connection: Connection): boolean {
     if (this.role !== 'acceptor' || connection.session !== this.session || this.connections[connection.index] !== undefined) return false;
+    // The same peer as on connection 0: an honest dialer presents one incarnation and epoch for
+    // the whole session (a new epoch ends the session first).
+    const peer = connection.peer;
+    if (peer === undefined || peer.incarnation !== this.incarnation || peer.epoch !== this.peerEpoch) return false;
     this.connections[connection.index] = connection;
     connection.link = this;
     return true;
@@ -832,16 +868,21 @@ export class Link {
     // The other connections open when their lanes need them (see the top of this file); what
     // waits on one leaves once the peer's credit for it arrives.
     if (connection.index === 0) this.becomeUp();
+    else if (this.failedOpens.delete(connection.index) && this.failedOpens.size === 0) this.settle();
+  }
+
+  /** The session has every connection it needed: the grace period and the backoff start over. */
+  private settle(): void {
+    this.graceTimer?.cancel();
+    this.graceTimer = undefined;
+    this.backoff.reset();
   }
 
   private becomeUp(): void {
     this.sessionTimer?.cancel();
     this.sessionTimer = undefined;
-    this.graceTimer?.cancel();
-    this.graceTimer = undefined;
     this.state = 'up';
     this.everUp = true;
-    this.backoff.reset();
     for (let lane = 0; lane < this.queues.length; lane += 1) {
       const queue = this.queues[lane]!;
       this.host.counters[this.host.layout.channelOfLane[lane]!]!.retransmitted += queue.rewind();
@@ -849,6 +890,11 @@ export class Link {
       this.scheduler.activate(lane);
       this.ensureConnection(this.host.layout.connectionOfLane[lane]!);
     }
+    // A connection that failed to open before counts until it opens, unless nothing waits for it now.
+    for (const index of this.failedOpens) {
+      if (this.connections[index] === undefined && !this.openAsked[index]) this.failedOpens.delete(index);
+    }
+    if (this.failedOpens.size === 0) this.settle();
     this.host.channelEvent(this, 'channel-open');
     if (!this.peerUpEmitted) {
       this.peerUpEmitted = true;
@@ -860,6 +906,10 @@ export class Link {
   /** A connection of this link closed. */
   closed(connection: Connection, code: number, reason: string, local: boolean): void {
     if (connection.session !== this.session || this.connections[connection.index] !== connection) return;
+    if (this.state === 'up' && !connection.everOpen) {
+      this.laneFailed(connection.index, code, reason || `closed with ${code}`);
+      return;
+    }
     if (this.state === 'up') {
       this.loseSession(CLOSE_CODES.normal, `connection ${connection.index} closed: ${reason || code}`);
       return;
@@ -892,6 +942,8 @@ export class Link {
   private endSession(code: number, reason: string): void {
     this.sessionTimer?.cancel();
     this.sessionTimer = undefined;
+    for (const timer of this.openTimers) timer.cancel();
+    this.openTimers = [];
     if (this.continuation !== undefined) clearImmediate(this.continuation);
     this.continuation = undefined;
     this.flushScheduled = false;
@@ -907,7 +959,8 @@ export class Link {
     if (this.graceTimer !== undefined || this.state === 'down') return;
     this.graceTimer = this.host.clock.setTimer(this.host.timing.peerDownGraceMs, () => {
       this.graceTimer = undefined;
-      if (this.state !== 'up') this.goDown(reason);
+      // Up again, but on a session still missing a connection that failed to open: down all the same.
+      if (this.state !== 'up' || this.failedOpens.size > 0) this.goDown(reason);
     });
   }
 
@@ -924,6 +977,7 @@ export class Link {
       this.endSession(CLOSE_CODES.normal, reason);
     }
     this.state = 'down';
+    this.failedOpens.clear();
     this.dropQueues(reason);
     if (this.peerUpEmitted || !this.everUp) {
       this.peerUpEmitted = false;
@@ -1003,6 +1057,7 @@ export class Link {
       this.endSession(code, reason);
     }
     this.state = 'down';
+    this.failedOpens.clear();
     this.dropQueues(reason);
     if (this.peerUpEmitted) {
       this.peerUpEmitted = false;
@@ -1035,7 +1090,8 @@ export class Link {
   lastHeard(): number {
     let latest = 0;
     for (const connection of this.connections) {
-      if (connection !== undefined && connection.lastReceived > latest) latest = connection.lastReceived;
+      // Not a connection still in its handshake: its clock started when it was dialed.
+      if (connection?.state === 'open' && connection.lastReceived > latest) latest = connection.lastReceived;
     }
     return latest;
   }
