@@ -47,17 +47,18 @@ function world() {
   let index = 0;
   const cutOff = new Set<string>();
   const running = new Set<string>();
+  // As core's sleep: the listener goes when the timer fires, or a long-lived signal collects them.
   const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     new Promise<void>((resolve, reject) => {
-      const timer = clock.setTimer(ms, resolve);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          timer.cancel();
-          reject(new Error('aborted'));
-        },
-        { once: true },
-      );
+      const onAbort = (): void => {
+        timer.cancel();
+        reject(new Error('aborted'));
+      };
+      const timer = clock.setTimer(ms, () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      });
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   const node = (id: string, spawnFails = false) => {
     let spawned = 0;
