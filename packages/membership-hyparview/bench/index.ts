@@ -1,4 +1,4 @@
-// npm run bench -w @foundation/membership-hyparview [-- --nodes 200 --processes 10 --shuffle-ms 10000]
+// npm run bench -w @foundation/membership-hyparview [-- --nodes 200 --processes 10 --shuffle-ms 10000 --shuffle-reply walk|direct]
 // 200 HyParView nodes in 10 processes on loopback over @foundation/channels (real WebSocket
 // connections, heartbeats every second, a shuffle every 10 s as in the `lan` preset):
 // time to converge to one component of symmetric views,
@@ -22,17 +22,21 @@ const NODES = option('nodes', 200);
 const PROCESSES = option('processes', 10);
 const HEARTBEAT_MS = 1_000;
 const HEARTBEAT_TIMEOUT_MS = 5_000;
-// The `lan` preset's shuffle period. Every shuffle's reply goes to its origin, mostly over a
-// connection set up for it (3.6 to 4.9 ms of CPU for both ends here); with a shuffle every second,
-// the 200 nodes set up about 250 such connections a second, which alone takes more than half
-// of the machine's two cores, and joining then competes with it (see the README).
+// The `lan` preset's shuffle period. With `--shuffle-reply direct` (the paper's way) every shuffle's
+// reply goes to its origin, mostly over a connection set up for it (3.6 to 4.9 ms of CPU for both
+// ends here); with a shuffle every second, the 200 nodes set up about 250 such connections a
+// second, which alone takes more than half of the machine's two cores, and joining then competes
+// with it (see the README). `walk`, the presets' choice and the default here, sends replies back
+// along the walk over connections that are open anyway.
 const SHUFFLE_MS = option('shuffle-ms', 10_000);
+const replyIndex = argv.indexOf('--shuffle-reply');
+const SHUFFLE_REPLY: 'direct' | 'walk' = replyIndex >= 0 && argv[replyIndex + 1] === 'direct' ? 'direct' : 'walk';
 /** The steady-state window: two shuffle periods, at least 10 s. */
 const STEADY_MS = option('steady-ms', Math.max(10_000, 2 * SHUFFLE_MS));
 // `npm run bench -w …` runs in the package directory.
 const packageDir = process.cwd();
 
-function sum(statuses: Map<string, NodeStatus>, field: 'sentMessages' | 'sentBytes'): number {
+function sum(statuses: Map<string, NodeStatus>, field: 'sentMessages' | 'sentBytes' | 'acceptedConnections'): number {
   let total = 0;
   for (const status of statuses.values()) total += status[field];
   return total;
@@ -72,7 +76,7 @@ function simulated(topology: 'hyparview' | 'full-mesh'): { convergeMs: number; m
     topology,
     seedsFor: (index, ids) => (index === 0 ? [] : [ids[0]!]),
     config: {
-      hyparview: { shuffleIntervalMs: SHUFFLE_MS },
+      hyparview: { shuffleIntervalMs: SHUFFLE_MS, shuffleReplyRoute: SHUFFLE_REPLY },
       failureDetection: { heartbeatIntervalMs: HEARTBEAT_MS, heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS },
       fullMesh: { maxMembers: NODES },
     },
@@ -107,7 +111,7 @@ const simFullMesh = simulated('full-mesh');
 const bundle = await bundleEntry(join(packageDir, 'test', 'support', 'socket-node.ts'), packageDir);
 let cluster: SocketCluster | undefined;
 try {
-  console.log(`HyParView over @foundation/channels: ${NODES} nodes in ${PROCESSES} processes on loopback, a shuffle every ${SHUFFLE_MS} ms (node ${process.version})`);
+  console.log(`HyParView over @foundation/channels: ${NODES} nodes in ${PROCESSES} processes on loopback, a shuffle every ${SHUFFLE_MS} ms, replies ${SHUFFLE_REPLY === 'walk' ? 'back along the walk' : 'straight to the origin'} (node ${process.version})`);
   cluster = await startSocketCluster({
     processes: PROCESSES,
     nodesPerProcess: Math.ceil(NODES / PROCESSES),
@@ -116,6 +120,7 @@ try {
     heartbeatIntervalMs: HEARTBEAT_MS,
     heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS,
     shuffleIntervalMs: SHUFFLE_MS,
+    shuffleReplyRoute: SHUFFLE_REPLY,
   });
   const ids = cluster.ids;
   const all = new Set(ids);
@@ -137,6 +142,9 @@ try {
   // What the overlay costs to keep up: CPU of the node processes (membership, transport, sockets,
   // and the benchmark's own status requests twice in the window), per node and second.
   const cpuMsPerNodePerS = (cpuAfter - cpuBefore) / 1000 / NODES / seconds;
+  // Connections set up in the window, mostly for one message (a shuffle reply sent straight to
+  // its origin, a NEIGHBOR request to a passive peer), over the whole cluster.
+  const connectionsPerS = (sum(after, 'acceptedConnections') - sum(before, 'acceptedConnections')) / seconds;
 
   const reaches: { ms: number; reached: number }[] = [];
   for (let index = 0; index < 5; index += 1) reaches.push(await broadcastReach(cluster, ids[(index * 37) % ids.length]!, all, 10_000));
@@ -154,6 +162,7 @@ try {
     ['time to converge, all joining at once', `${formed.ms.toFixed(0)} ms`, `${simHyParView.convergeMs.toFixed(0)} ms | ${simFullMesh.convergeMs.toFixed(0)} ms (virtual, to 50 ms)`],
     ['messages sent per node per second, steady state', messagesPerNodePerS.toFixed(1), `${simHyParView.messagesPerNodePerS.toFixed(1)} | ${simFullMesh.messagesPerNodePerS.toFixed(1)}`],
     ['CPU per node, steady state (all node processes)', `${cpuMsPerNodePerS.toFixed(2)} ms/s`, ''],
+    ['connections set up per second, steady state, whole cluster', connectionsPerS.toFixed(1), ''],
     ['bytes sent per node per second, steady state', bytesPerNodePerS.toFixed(0), `${simHyParView.bytesPerNodePerS.toFixed(0)} | ${simFullMesh.bytesPerNodePerS.toFixed(0)} (estimated sizes)`],
     ['broadcast to all nodes, max of 5', `${Math.max(...reaches.map((reach) => reach.ms)).toFixed(0)} ms, reached ${(Math.min(...reaches.map((reach) => reach.reached)) * 100).toFixed(0)}%`, ''],
     [`re-converge after SIGKILL of ${all.size - live.size} nodes`, `${healed.ms.toFixed(0)} ms`, ''],
@@ -168,6 +177,7 @@ try {
       metrics: {
         nodes: NODES,
         shuffle_interval_ms: SHUFFLE_MS,
+        shuffle_reply_walk: SHUFFLE_REPLY === 'walk' ? 1 : 0,
         converge_ms: Math.round(formed.ms),
         converged: formed.converged ? 1 : 0,
         converge_components: formed.components,
@@ -175,6 +185,7 @@ try {
         messages_per_node_per_s: Number(messagesPerNodePerS.toFixed(2)),
         bytes_per_node_per_s: Math.round(bytesPerNodePerS),
         cpu_ms_per_node_per_s: Number(cpuMsPerNodePerS.toFixed(3)),
+        connections_per_s: Number(connectionsPerS.toFixed(1)),
         broadcast_all_max_ms: Math.round(Math.max(...reaches.map((reach) => reach.ms))),
         broadcast_reach_min: Math.min(...reaches.map((reach) => reach.reached)),
         reconverge_after_kill_ms: Math.round(healed.ms),

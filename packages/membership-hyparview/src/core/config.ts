@@ -26,6 +26,17 @@ export interface HyParViewConfig {
   readonly shuffleRandomWalkLength: number;
   /** Period of the shuffle (the paper's "cycle"; not fixed there). LAN 10 s, local 1 s. */
   readonly shuffleIntervalMs: number;
+  /**
+   * How this node's shuffles are answered. `direct` (paper §4.4): the node where the walk ends
+   * sends SHUFFLE_REPLY straight to the origin, which is rarely its neighbour, so over a
+   * connection opened for that one message. `walk` (ours, both presets): the reply goes back the
+   * way the walk came, hop by hop over the walk's own links (a hop that is no longer a neighbour
+   * is dialed all the same). Over real sockets a connection for one message costs milliseconds of
+   * CPU at both ends and leaves a socket in TIME_WAIT; a hop over an open connection costs tens of
+   * microseconds. The simulation report keeps `direct`, the paper's. Nodes of earlier versions
+   * answer every shuffle directly.
+   */
+  readonly shuffleReplyRoute: 'direct' | 'walk';
   /** A NEIGHBOR request not answered in this time counts as failed (the node is assumed dead). LAN 2 s, local 500 ms. */
   readonly neighborRequestTimeoutMs: number;
   /**
@@ -240,6 +251,7 @@ const LAN: MembershipConfig = {
   hyparview: {
     ...PAPER_HYPARVIEW,
     shuffleIntervalMs: 10_000,
+    shuffleReplyRoute: 'walk',
     neighborRequestTimeoutMs: 2_000,
     connectTimeoutMs: 5_000,
     promotionBackoffInitialMs: 1_000,
@@ -471,6 +483,7 @@ export function resolveConfig(overrides: DeepPartial<MembershipConfig> | undefin
     ['shuffleRatePerSecond', 0, false],
     ['shuffleBurst', 1, false],
   ]);
+  if (h.shuffleReplyRoute !== 'direct' && h.shuffleReplyRoute !== 'walk') throw new MembershipConfigError('hyparview.shuffleReplyRoute', 'must be "direct" or "walk"');
   if (h.passiveRandomWalkLength > h.activeRandomWalkLength) throw new MembershipConfigError('hyparview.passiveRandomWalkLength', 'must not exceed activeRandomWalkLength');
   if (h.promotionBackoffMaxMs < h.promotionBackoffInitialMs) throw new MembershipConfigError('hyparview.promotionBackoffMaxMs', 'must be ≥ promotionBackoffInitialMs');
   if (h.joinRetryMaxMs < h.joinRetryMs) throw new MembershipConfigError('hyparview.joinRetryMaxMs', 'must be ≥ joinRetryMs');

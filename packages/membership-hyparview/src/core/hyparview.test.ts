@@ -682,6 +682,79 @@ describe('HyParView §4.5: shuffle', () => {
   });
 });
 
+describe('HyParView: shuffle replies back along the walk (shuffleReplyRoute "walk", ours)', () => {
+  function named(self: string, active: readonly string[], overrides: Partial<HyParViewConfig> = {}): HyParViewCore {
+    const node = new HyParViewCore({ self, config: config({ shuffleReplyRoute: 'walk', ...overrides }), random: createSeededRandom(self.length) });
+    node.join([], 0);
+    node.takeEffects();
+    return withActive(node, active);
+  }
+
+  it('each forwarder adds itself to the way back; the end answers the hop it came from; the hops pass it on to the origin, which integrates it', () => {
+    const origin = withPassive(named('o', [], { shuffleIntervalMs: 1_000 }), ['p1', 'p2']);
+    withActive(origin, ['f1']);
+    const f1 = named('f1', ['o', 'f2']);
+    const f2 = named('f2', ['f1', 'e']);
+    const end = withPassive(named('e', []), ['q1', 'q2', 'q3']);
+    withActive(end, ['f2']);
+    origin.tick(2_000);
+    const walk0 = sentOfType(origin.takeEffects(), 'shuffle')[0]!;
+    expect(walk0).toMatchObject({ to: 'f1', message: { origin: 'o', hops: [] } });
+    f1.receive('o', walk0.message, 2_001);
+    const walk1 = sentOfType(f1.takeEffects(), 'shuffle')[0]!;
+    expect(walk1).toMatchObject({ to: 'f2', message: { hops: ['f1'], id: walk0.message.id } });
+    f2.receive('f1', walk1.message, 2_002);
+    const walk2 = sentOfType(f2.takeEffects(), 'shuffle')[0]!;
+    expect(walk2).toMatchObject({ to: 'e', message: { hops: ['f1', 'f2'] } });
+    end.receive('f2', walk2.message, 2_003);
+    const back0 = sentOfType(end.takeEffects(), 'shuffle-reply')[0]!;
+    // Not to the origin, a stranger: to the neighbour the walk came from, with the rest of the way.
+    expect(back0).toMatchObject({ to: 'f2', message: { origin: 'o', route: ['f1'], id: walk0.message.id } });
+    expect(back0.message.nodes).toHaveLength(3);
+    f2.receive('e', back0.message, 2_004);
+    const back1 = sentOfType(f2.takeEffects(), 'shuffle-reply')[0]!;
+    expect(back1).toMatchObject({ to: 'f1', message: { origin: 'o', route: [] } });
+    f1.receive('f2', back1.message, 2_005);
+    const back2 = sentOfType(f1.takeEffects(), 'shuffle-reply')[0]!;
+    expect(back2).toMatchObject({ to: 'o', message: { origin: 'o', route: [], nodes: back0.message.nodes } });
+    origin.receive('f1', back2.message, 2_006);
+    expect(origin.passiveView()).toEqual(expect.arrayContaining(back0.message.nodes.filter((peer) => peer !== 'f1')));
+    expect(origin.stats().shuffleRepliesUnsolicited).toBe(0);
+    expect([f1.stats().shuffleRepliesForwarded, f2.stats().shuffleRepliesForwarded]).toEqual([1, 1]);
+    // Nothing was integrated by the hops on the way.
+    expect(f1.passiveView()).toEqual([]);
+  });
+
+  it('"direct" (the paper): the SHUFFLE carries no way back and the reply goes to the origin', () => {
+    const origin = named('o', ['f1'], { shuffleReplyRoute: 'direct', shuffleIntervalMs: 1_000 });
+    origin.tick(2_000);
+    expect(sentOfType(origin.takeEffects(), 'shuffle')[0]!.message).not.toHaveProperty('hops');
+    const end = named('e', ['f2']);
+    end.receive('f2', { type: 'shuffle', epoch: 0, origin: 'o', ttl: 1, nodes: ['o'], id: 5 }, 1);
+    expect(sentOfType(end.takeEffects(), 'shuffle-reply')[0]).toMatchObject({ to: 'o', message: { id: 5 } });
+  });
+
+  it('a walk that ends at its first hop answers the origin, its neighbour, with nothing left to route', () => {
+    const end = named('e', ['o']);
+    end.receive('o', { type: 'shuffle', epoch: 0, origin: 'o', ttl: 1, nodes: ['o'], id: 9, hops: [] }, 1);
+    expect(sentOfType(end.takeEffects(), 'shuffle-reply')[0]).toMatchObject({ to: 'o', message: { origin: 'o', route: [], id: 9 } });
+  });
+
+  it('hostile input: a forged long way back is cut to the walk length, replies passed on are rate limited, and one routed to the node itself is dropped', () => {
+    const forwarder = named('f', ['a', 'b'], { shuffleRandomWalkLength: 3 });
+    forwarder.receive('a', { type: 'shuffle', epoch: 0, origin: 'o', ttl: 3, nodes: ['o'], hops: ['h1', 'h2', 'h3', 'h4', 'h5'] }, 1);
+    expect(sentOfType(forwarder.takeEffects(), 'shuffle')[0]!.message.hops).toEqual(['h4', 'h5', 'f']);
+    const relay = named('r', ['a'], { shuffleRatePerSecond: 1, shuffleBurst: 2 });
+    for (let index = 0; index < 5; index += 1) relay.receive('a', { type: 'shuffle-reply', epoch: 0, nodes: ['n'], id: index, origin: 'o', route: ['x'] }, 10);
+    expect(sentOfType(relay.takeEffects(), 'shuffle-reply').map((sent) => sent.to)).toEqual(['x', 'x']);
+    expect(relay.stats().shufflesRateLimited).toBe(3);
+    relay.receive('b', { type: 'shuffle-reply', epoch: 0, nodes: ['n'], origin: 'o', route: ['r'] }, 10);
+    expect(sentOfType(relay.takeEffects(), 'shuffle-reply')).toEqual([]);
+    expect(relay.stats().selfReferences).toBe(1);
+    expect(relay.passiveView()).toEqual([]);
+  });
+});
+
 describe('HyParView: a node never adds itself', () => {
   it('ignores itself in FORWARD_JOIN, SHUFFLE origins, NEIGHBOR senders and shuffle lists', () => {
     const node = withActive(core(), ['a', 'b']);

@@ -10,7 +10,7 @@ import { PeerSet } from './peer-set';
 import { heldRequestDeadline } from './request-deadlines';
 import { EffectQueue, SeedRejoinSchedule } from './peer-service';
 import type { LeaveReason, PeerService, SeedRejoinOptions, ServiceEffect } from './peer-service';
-import type { HyParViewMessage, ServiceMessage } from './messages';
+import type { HyParViewMessage, ServiceMessage, ShuffleMessage, ShuffleReplyMessage } from './messages';
 import { RateLimiter } from './rate-limiter';
 import { integrateShuffle } from './shuffle';
 
@@ -74,6 +74,8 @@ export interface HyParViewStats {
   shufflesAccepted: number;
   shufflesRateLimited: number;
   shuffleRepliesUnsolicited: number;
+  /** Replies this node passed on towards their origin, back along a walk. */
+  shuffleRepliesForwarded: number;
   failuresDetected: number;
   rejoins: number;
   seedRejoins: number;
@@ -141,6 +143,7 @@ export class HyParViewCore implements PeerService {
     shufflesAccepted: 0,
     shufflesRateLimited: 0,
     shuffleRepliesUnsolicited: 0,
+    shuffleRepliesForwarded: 0,
     failuresDetected: 0,
     rejoins: 0,
     seedRejoins: 0,
@@ -294,10 +297,11 @@ export class HyParViewCore implements PeerService {
         this.onDisconnect(from, typed.alive);
         return;
       case 'shuffle':
-        this.onShuffle(from, typed.origin, typed.ttl, typed.nodes, typed.id, now);
+        this.onShuffle(from, typed, now);
         return;
       case 'shuffle-reply':
-        this.onShuffleReply(typed.nodes, typed.id, now);
+        if (typed.origin === undefined || typed.origin === this.self) this.onShuffleReply(typed.nodes, typed.id, now);
+        else this.passOnShuffleReply(from, typed, now);
         return;
       default:
         return;
@@ -461,7 +465,8 @@ export class HyParViewCore implements PeerService {
    * both integrate what they received. The shuffle's id (absent from an earlier version's) goes
    * along the walk and back with the reply.
    */
-  private onShuffle(from: string, origin: string, ttl: number, nodes: readonly string[], id: number | undefined, now: number): void {
+  private onShuffle(from: string, message: ShuffleMessage, now: number): void {
+    const { origin, ttl, nodes, id, hops } = message;
     // Each SHUFFLE costs a forward or a reply to its claimed origin, and fills the passive view.
     if (!this.shuffleLimiter.allow(from, now)) {
       this.counters.shufflesRateLimited += 1;
@@ -475,14 +480,56 @@ export class HyParViewCore implements PeerService {
     if (remaining > 0 && this.active.size > 1) {
       const next = this.active.random(this.random, from, origin);
       if (next !== undefined) {
-        this.send(next, id === undefined ? { type: 'shuffle', epoch: this.epoch, origin, ttl: remaining, nodes } : { type: 'shuffle', epoch: this.epoch, origin, ttl: remaining, nodes, id }, false);
+        const epoch = this.epoch;
+        if (hops === undefined) {
+          this.send(next, id === undefined ? { type: 'shuffle', epoch, origin, ttl: remaining, nodes } : { type: 'shuffle', epoch, origin, ttl: remaining, nodes, id }, false);
+          return;
+        }
+        // The way back: the hops so far, then this node. A real walk lists fewer hops than its
+        // length at every step; a longer list (forged) is cut to fit the bound decoders keep.
+        const bound = this.config.shuffleRandomWalkLength - 1;
+        const back = [...(hops.length > bound ? hops.slice(hops.length - bound) : hops), this.self];
+        this.send(next, id === undefined ? { type: 'shuffle', epoch, origin, ttl: remaining, nodes, hops: back } : { type: 'shuffle', epoch, origin, ttl: remaining, nodes, id, hops: back }, false);
         return;
       }
     }
     this.counters.shufflesAccepted += 1;
     const reply = this.passive.sample(this.random, nodes.length, origin);
-    this.send(origin, id === undefined ? { type: 'shuffle-reply', epoch: this.epoch, nodes: reply } : { type: 'shuffle-reply', epoch: this.epoch, nodes: reply, id }, false);
+    if (hops === undefined) {
+      this.send(origin, id === undefined ? { type: 'shuffle-reply', epoch: this.epoch, nodes: reply } : { type: 'shuffle-reply', epoch: this.epoch, nodes: reply, id }, false);
+    } else {
+      // Back along the walk: first to the neighbour it came from (the origin itself after one hop).
+      const route = hops.length > 0 && hops[hops.length - 1] === from ? hops.slice(0, -1) : hops;
+      this.send(from, id === undefined ? { type: 'shuffle-reply', epoch: this.epoch, nodes: reply, origin, route } : { type: 'shuffle-reply', epoch: this.epoch, nodes: reply, id, origin, route }, false);
+    }
     this.integrate(nodes, reply);
+  }
+
+  /**
+   * A reply on its way back along a walk this node was part of: to the next hop of its route (the
+   * last one listed), or to the origin once the route is spent. Rate limited per sender like
+   * SHUFFLE, since each one costs a send; a forged one reaches an origin that drops it (its id).
+   */
+  private passOnShuffleReply(from: string, message: ShuffleReplyMessage, now: number): void {
+    if (!this.shuffleLimiter.allow(from, now)) {
+      this.counters.shufflesRateLimited += 1;
+      return;
+    }
+    const route = message.route ?? [];
+    const next = route.length > 0 ? route[route.length - 1]! : message.origin!;
+    if (next === this.self) {
+      this.counters.selfReferences += 1;
+      return;
+    }
+    this.counters.shuffleRepliesForwarded += 1;
+    const rest = route.slice(0, -1);
+    this.send(
+      next,
+      message.id === undefined
+        ? { type: 'shuffle-reply', epoch: this.epoch, nodes: message.nodes, origin: message.origin!, route: rest }
+        : { type: 'shuffle-reply', epoch: this.epoch, nodes: message.nodes, id: message.id, origin: message.origin!, route: rest },
+      false,
+    );
   }
 
   /**
@@ -769,7 +816,9 @@ export class HyParViewCore implements PeerService {
     this.counters.shufflesSent += 1;
     const id = this.shuffleIds.uint32();
     this.shuffleSent = { nodes: nodes.slice(1), deadline: now + this.config.shuffleIntervalMs, id };
-    this.send(target, { type: 'shuffle', epoch: this.epoch, origin: this.self, ttl: this.config.shuffleRandomWalkLength, nodes, id }, false);
+    const ttl = this.config.shuffleRandomWalkLength;
+    if (this.config.shuffleReplyRoute === 'walk') this.send(target, { type: 'shuffle', epoch: this.epoch, origin: this.self, ttl, nodes, id, hops: [] }, false);
+    else this.send(target, { type: 'shuffle', epoch: this.epoch, origin: this.self, ttl, nodes, id }, false);
   }
 
   // ---- view changes -------------------------------------------------------------------------

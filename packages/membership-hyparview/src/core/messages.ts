@@ -61,6 +61,12 @@ export interface ShuffleMessage {
    * that saw nothing of the walk cannot feed it entries. Nodes of an earlier version send none.
    */
   readonly id?: number;
+  /**
+   * Present when the origin wants the reply back along the walk (`shuffleReplyRoute: 'walk'`,
+   * an addition to the paper): the nodes the walk passed through after the origin, before the
+   * recipient, each appended by the node that forwards. Nodes of an earlier version drop it.
+   */
+  readonly hops?: readonly string[];
 }
 
 /** The node where a shuffle walk ended answers the origin with as many passive-view entries. */
@@ -70,6 +76,12 @@ export interface ShuffleReplyMessage {
   readonly nodes: readonly string[];
   /** The id of the shuffle this answers, when it had one. */
   readonly id?: number;
+  /**
+   * A reply travelling back along the walk: the shuffle's origin, and the hops still to go before
+   * it (the last one next). Absent on a reply sent straight to the origin.
+   */
+  readonly origin?: string;
+  readonly route?: readonly string[];
 }
 
 // ---- full mesh ----------------------------------------------------------------------------

@@ -106,6 +106,31 @@ describe('HyParView over the simulated network', () => {
     }
   });
 
+  it(`with shuffle replies back along the walk (the presets' choice): half of 200 nodes crash, the rest heal within 5 rounds, replies are passed on and integrated (seed=${seed})`, () => {
+    const cluster = createSimCluster({ seed: seed + 3, nodes: 200, joinSpacingMs: 5, config: { hyparview: { shuffleReplyRoute: 'walk' } } });
+    cluster.simulation.runFor(200 * 5 + 5_000);
+    expectHealthyOverlay(cluster, seed + 3);
+    const victims = new Set(cluster.simulation.random.sample(cluster.ids, 100));
+    const stranded = strandedBy(cluster, victims);
+    cluster.crash([...victims]);
+    cluster.simulation.runFor(5 * 1_000);
+    expectHealthyOverlay(cluster, seed + 3, stranded);
+    const live = cluster.live();
+    for (let index = 0; index < 3; index += 1) {
+      const record = cluster.broadcast(live[index * 11]!);
+      cluster.simulation.runFor(1_000);
+      expect({ seed: seed + 3, reliability: cluster.reliability(record) }).toEqual({ seed: seed + 3, reliability: 1 });
+    }
+    const total = (counter: string): number => live.reduce((sum, id) => sum + (cluster.membership(id).stats().service[counter] ?? 0), 0);
+    // Every shuffle that was answered came back hop by hop: replies passed on at least once per
+    // answered walk of more than one hop, and hardly any arriving unasked for.
+    expect({ seed: seed + 3, forwarded: total('shuffleRepliesForwarded') > total('shufflesAccepted') / 2 }).toEqual({ seed: seed + 3, forwarded: true });
+    expect(total('shuffleRepliesUnsolicited')).toBeLessThan(total('shufflesAccepted') / 10);
+    // Passive views filled through the shuffles as they do with direct replies.
+    const passive = live.map((id) => cluster.membership(id).passiveView().length).sort((a, b) => a - b);
+    expect({ seed: seed + 3, medianPassive: passive[Math.floor(passive.length / 2)]! >= cluster.config.hyparview.passiveViewSize / 2 }).toEqual({ seed: seed + 3, medianPassive: true });
+  });
+
   // The 10,000-node report's 80% share left survivors cut off for 5 rounds while they asked their
   // mostly dead passive views two at a time. With a request per free slot, a survivor that still
   // knows one live node finds it within 3 rounds (30 passive entries, 5 at a time, each dead one

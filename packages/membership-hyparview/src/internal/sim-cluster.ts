@@ -76,7 +76,8 @@ export function simulationConfig(roundMs = 1000): MembershipConfig {
   const local = defaultLocalConfig();
   return resolveConfig(
     {
-      hyparview: { shuffleIntervalMs: roundMs, neighborRequestTimeoutMs: 400, joinRetryMs: 400, promotionBackoffInitialMs: 200, promotionBackoffMaxMs: 2_000 },
+      // Shuffle replies go straight to the origin, as in the paper this reproduces.
+      hyparview: { shuffleIntervalMs: roundMs, shuffleReplyRoute: 'direct', neighborRequestTimeoutMs: 400, joinRetryMs: 400, promotionBackoffInitialMs: 200, promotionBackoffMaxMs: 2_000 },
       // IHAVE goes out at once (no batching timer): broadcasts in these runs are far apart.
       plumtree: { ihaveTimeoutMs: 80, graftTimeoutMs: 40, lazyPushIntervalMs: 0, antiEntropyIntervalMs: 0 },
       failureDetection: { heartbeatIntervalMs: 0 },

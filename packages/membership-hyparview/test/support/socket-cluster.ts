@@ -16,6 +16,7 @@ export interface SocketClusterOptions {
   readonly heartbeatIntervalMs?: number;
   readonly heartbeatTimeoutMs?: number;
   readonly shuffleIntervalMs?: number;
+  readonly shuffleReplyRoute?: 'direct' | 'walk';
 }
 
 interface Child {
@@ -72,6 +73,7 @@ export async function startSocketCluster(options: SocketClusterOptions): Promise
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? 200,
       heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 2_000,
       shuffleIntervalMs: options.shuffleIntervalMs ?? 1_000,
+      ...(options.shuffleReplyRoute === undefined ? {} : { shuffleReplyRoute: options.shuffleReplyRoute }),
     };
     const child = spawn(process.execPath, [...options.entry, JSON.stringify(config)], { cwd: options.cwd, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

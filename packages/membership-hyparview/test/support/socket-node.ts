@@ -13,6 +13,8 @@ export interface NodeProcessConfig {
   readonly heartbeatIntervalMs: number;
   readonly heartbeatTimeoutMs: number;
   readonly shuffleIntervalMs: number;
+  /** How shuffles are answered (the preset's choice when absent). */
+  readonly shuffleReplyRoute?: 'direct' | 'walk';
 }
 
 export type ParentCommand =
@@ -31,6 +33,8 @@ export interface NodeStatus {
   readonly sentBytes: number;
   readonly receivedMessages: number;
   readonly receivedBytes: number;
+  /** Connections the node's transport accepted since it started. */
+  readonly acceptedConnections: number;
 }
 
 export type ChildReport =
@@ -80,7 +84,8 @@ function status(): Record<string, NodeStatus> {
     let sentBytes = 0;
     let receivedMessages = 0;
     let receivedBytes = 0;
-    for (const counters of Object.values(transport.stats().channels)) {
+    const stats = transport.stats();
+    for (const counters of Object.values(stats.channels)) {
       sentMessages += counters.messagesQueued;
       sentBytes += counters.bytesSent;
       receivedMessages += counters.messagesReceived;
@@ -94,6 +99,7 @@ function status(): Record<string, NodeStatus> {
       sentBytes,
       receivedMessages,
       receivedBytes,
+      acceptedConnections: stats.acceptedConnections,
     };
   }
   return nodes;
@@ -116,7 +122,7 @@ process.on('message', (command: ParentCommand) => {
           topology: 'hyparview',
           config: {
             ...base,
-            hyparview: { ...base.hyparview, shuffleIntervalMs: config.shuffleIntervalMs },
+            hyparview: { ...base.hyparview, shuffleIntervalMs: config.shuffleIntervalMs, shuffleReplyRoute: config.shuffleReplyRoute ?? base.hyparview.shuffleReplyRoute },
             failureDetection: { ...base.failureDetection, heartbeatIntervalMs: config.heartbeatIntervalMs, heartbeatTimeoutMs: config.heartbeatTimeoutMs },
             joinTimeoutMs: 60_000,
           },
