@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { createDecodeStats, decodeMembershipMessage, decodePlumtreeMessage } from './decode';
 import type { DecodeLimits } from './decode';
 
-const limits: DecodeLimits = { maxNodeIdLength: 16, maxShuffleNodes: 8, maxWalkHops: 3, maxMeshMembers: 4, maxServers: 3, sizeSamples: 4, maxIdsPerMessage: 5, maxPayloadBytes: 8 };
+const limits: DecodeLimits = { maxNodeIdLength: 16, maxShuffleNodes: 8, maxMeshMembers: 4, maxServers: 3, sizeSamples: 4, maxIdsPerMessage: 5, maxPayloadBytes: 8 };
 
 describe('decodeMembershipMessage', () => {
   it.each([
@@ -31,12 +31,9 @@ describe('decodeMembershipMessage', () => {
     ['a negative size sample', { type: 'size', round: 1, values: [1, 2, -3, 4] }, 'malformed'],
     ['an infinite heartbeat time', { type: 'heartbeat', sentAt: Infinity }, 'malformed'],
     ['an unknown topology', { type: 'topology', epoch: 2, mode: 'ring', pinned: false }, 'malformed'],
-    ['a walk longer than the walk length', { type: 'shuffle', epoch: 0, origin: 'o', ttl: 2, nodes: ['o'], hops: ['a', 'b', 'c', 'd'] }, 'malformed'],
-    ['a walk with a bad hop', { type: 'shuffle', epoch: 0, origin: 'o', ttl: 2, nodes: ['o'], hops: ['a', ''] }, 'malformed'],
-    ['a way back that is not an array', { type: 'shuffle-reply', epoch: 0, nodes: [], origin: 'o', route: 'a' }, 'malformed'],
-    ['a way back longer than the walk length', { type: 'shuffle-reply', epoch: 0, nodes: [], origin: 'o', route: ['a', 'b', 'c', 'd'] }, 'malformed'],
-    ['a way back without its origin', { type: 'shuffle-reply', epoch: 0, nodes: [], route: [] }, 'malformed'],
-    ['an origin without its way back', { type: 'shuffle-reply', epoch: 0, nodes: [], origin: 'o' }, 'malformed'],
+    ['a way back asked for with something else than true', { type: 'shuffle', epoch: 0, origin: 'o', ttl: 2, nodes: ['o'], id: 1, back: 'yes' }, 'malformed'],
+    ['a reply on its way back without the id it is found by', { type: 'shuffle-reply', epoch: 0, nodes: [], origin: 'o' }, 'malformed'],
+    ['a reply on its way back with a bad origin', { type: 'shuffle-reply', epoch: 0, nodes: [], id: 1, origin: 7 }, 'malformed'],
   ])('drops %s', (_what, input, counter) => {
     const stats = createDecodeStats();
     expect(decodeMembershipMessage(input, limits, stats)).toBeUndefined();
@@ -56,24 +53,19 @@ describe('decodeMembershipMessage', () => {
     expect(stats.malformed).toBe(1);
   });
 
-  it('keeps a walk\'s hops and a reply\'s way back in order, a hop listed twice included', () => {
+  it('keeps a walk\'s request for the way back (with its id) and a reply\'s origin; a walk without an id gets a direct answer', () => {
     const stats = createDecodeStats();
-    expect(decodeMembershipMessage({ type: 'shuffle', epoch: 0, origin: 'o', ttl: 2, nodes: ['o'], id: 3, hops: ['a', 'b', 'a'] }, limits, stats)).toEqual({
+    expect(decodeMembershipMessage({ type: 'shuffle', epoch: 0, origin: 'o', ttl: 2, nodes: ['o'], id: 3, back: true }, limits, stats)).toEqual({
       type: 'shuffle',
       epoch: 0,
       origin: 'o',
       ttl: 2,
       nodes: ['o'],
       id: 3,
-      hops: ['a', 'b', 'a'],
+      back: true,
     });
-    expect(decodeMembershipMessage({ type: 'shuffle-reply', epoch: 0, nodes: ['n'], origin: 'o', route: ['b', 'a'] }, limits, stats)).toEqual({
-      type: 'shuffle-reply',
-      epoch: 0,
-      nodes: ['n'],
-      origin: 'o',
-      route: ['b', 'a'],
-    });
+    expect(decodeMembershipMessage({ type: 'shuffle', epoch: 0, origin: 'o', ttl: 2, nodes: ['o'], back: true }, limits, stats)).toEqual({ type: 'shuffle', epoch: 0, origin: 'o', ttl: 2, nodes: ['o'] });
+    expect(decodeMembershipMessage({ type: 'shuffle-reply', epoch: 0, nodes: ['n'], id: 4, origin: 'o' }, limits, stats)).toEqual({ type: 'shuffle-reply', epoch: 0, nodes: ['n'], id: 4, origin: 'o' });
     expect(stats.malformed).toBe(0);
   });
 

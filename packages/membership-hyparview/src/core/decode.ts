@@ -12,8 +12,6 @@ export interface DecodeLimits {
   readonly maxNodeIdLength: number;
   /** Entries of a SHUFFLE or SHUFFLE_REPLY: ka + kp + 1. */
   readonly maxShuffleNodes: number;
-  /** Hops a SHUFFLE's walk or a SHUFFLE_REPLY's way back may list: the walk's length. */
-  readonly maxWalkHops: number;
   /** Entries of a full-mesh member list. */
   readonly maxMeshMembers: number;
   /** Entries of a server list. */
@@ -104,13 +102,6 @@ function nodeList(value: unknown, cap: number, limits: DecodeLimits, stats: Deco
     if (!result.includes(id)) result.push(id);
   }
   return result;
-}
-
-/** A walk's hops in order (a walk may pass a node twice): at most `cap`, every one a node id. */
-function hopList(value: unknown, cap: number, limits: DecodeLimits): readonly string[] {
-  if (!Array.isArray(value) || value.length > cap) fail();
-  for (const hop of value) nodeId(hop, limits);
-  return value as string[];
 }
 
 function messageIds(value: unknown, cap: number, stats: DecodeStats): string[] {
@@ -211,18 +202,19 @@ function membershipFields(input: Typed, limits: DecodeLimits, stats: DecodeStats
       const nodes = nodeList(input.nodes, limits.maxShuffleNodes, limits, stats);
       const id = requestId(input.id);
       // Literals of fixed shapes (a spread would give each message a hidden class of its own).
-      if (input.hops === undefined) return id === undefined ? { type: 'shuffle', epoch, origin, ttl, nodes } : { type: 'shuffle', epoch, origin, ttl, nodes, id };
-      const hops = hopList(input.hops, limits.maxWalkHops, limits);
-      return id === undefined ? { type: 'shuffle', epoch, origin, ttl, nodes, hops } : { type: 'shuffle', epoch, origin, ttl, nodes, id, hops };
+      // The way back needs the id: without one the walk's end answers the origin directly.
+      if (input.back === undefined || id === undefined) return id === undefined ? { type: 'shuffle', epoch, origin, ttl, nodes } : { type: 'shuffle', epoch, origin, ttl, nodes, id };
+      if (input.back !== true) fail();
+      return { type: 'shuffle', epoch, origin, ttl, nodes, id, back: true };
     }
     case 'shuffle-reply': {
       const epoch = integer(input.epoch, MAX_EPOCH);
       const nodes = nodeList(input.nodes, limits.maxShuffleNodes, limits, stats);
       const id = requestId(input.id);
-      if (input.origin === undefined && input.route === undefined) return id === undefined ? { type: 'shuffle-reply', epoch, nodes } : { type: 'shuffle-reply', epoch, nodes, id };
-      const origin = nodeId(input.origin, limits);
-      const route = hopList(input.route, limits.maxWalkHops, limits);
-      return id === undefined ? { type: 'shuffle-reply', epoch, nodes, origin, route } : { type: 'shuffle-reply', epoch, nodes, id, origin, route };
+      if (input.origin === undefined) return id === undefined ? { type: 'shuffle-reply', epoch, nodes } : { type: 'shuffle-reply', epoch, nodes, id };
+      // A reply on its way back is found by origin and id: one without an id goes nowhere.
+      if (id === undefined) fail();
+      return { type: 'shuffle-reply', epoch, nodes, id, origin: nodeId(input.origin, limits) };
     }
     case 'mesh-join':
       return { type: 'mesh-join', epoch: integer(input.epoch, MAX_EPOCH) };

@@ -690,7 +690,7 @@ describe('HyParView: shuffle replies back along the walk (shuffleReplyRoute "wal
     return withActive(node, active);
   }
 
-  it('each forwarder adds itself to the way back; the end answers the hop it came from; the hops pass it on to the origin, which integrates it', () => {
+  it('each forwarder remembers where the walk came from; the end answers that neighbour; the reply retraces the walk to the origin, which integrates it', () => {
     const origin = withPassive(named('o', [], { shuffleIntervalMs: 1_000 }), ['p1', 'p2']);
     withActive(origin, ['f1']);
     const f1 = named('f1', ['o', 'f2']);
@@ -699,59 +699,86 @@ describe('HyParView: shuffle replies back along the walk (shuffleReplyRoute "wal
     withActive(end, ['f2']);
     origin.tick(2_000);
     const walk0 = sentOfType(origin.takeEffects(), 'shuffle')[0]!;
-    expect(walk0).toMatchObject({ to: 'f1', message: { origin: 'o', hops: [] } });
+    expect(walk0).toMatchObject({ to: 'f1', message: { origin: 'o', back: true } });
     f1.receive('o', walk0.message, 2_001);
     const walk1 = sentOfType(f1.takeEffects(), 'shuffle')[0]!;
-    expect(walk1).toMatchObject({ to: 'f2', message: { hops: ['f1'], id: walk0.message.id } });
+    expect(walk1).toMatchObject({ to: 'f2', message: { back: true, id: walk0.message.id } });
     f2.receive('f1', walk1.message, 2_002);
     const walk2 = sentOfType(f2.takeEffects(), 'shuffle')[0]!;
-    expect(walk2).toMatchObject({ to: 'e', message: { hops: ['f1', 'f2'] } });
+    expect(walk2.to).toBe('e');
     end.receive('f2', walk2.message, 2_003);
     const back0 = sentOfType(end.takeEffects(), 'shuffle-reply')[0]!;
-    // Not to the origin, a stranger: to the neighbour the walk came from, with the rest of the way.
-    expect(back0).toMatchObject({ to: 'f2', message: { origin: 'o', route: ['f1'], id: walk0.message.id } });
+    // Not to the origin, a stranger: to the neighbour the walk came from.
+    expect(back0).toMatchObject({ to: 'f2', message: { origin: 'o', id: walk0.message.id } });
     expect(back0.message.nodes).toHaveLength(3);
     f2.receive('e', back0.message, 2_004);
     const back1 = sentOfType(f2.takeEffects(), 'shuffle-reply')[0]!;
-    expect(back1).toMatchObject({ to: 'f1', message: { origin: 'o', route: [] } });
+    expect(back1).toMatchObject({ to: 'f1', message: { origin: 'o' } });
     f1.receive('f2', back1.message, 2_005);
     const back2 = sentOfType(f1.takeEffects(), 'shuffle-reply')[0]!;
-    expect(back2).toMatchObject({ to: 'o', message: { origin: 'o', route: [], nodes: back0.message.nodes } });
+    // The last hop sends it as a plain reply: the origin is its neighbour.
+    expect(back2).toEqual({ to: 'o', message: { type: 'shuffle-reply', epoch: 0, nodes: back0.message.nodes, id: walk0.message.id }, watch: false });
     origin.receive('f1', back2.message, 2_006);
     expect(origin.passiveView()).toEqual(expect.arrayContaining(back0.message.nodes.filter((peer) => peer !== 'f1')));
-    expect(origin.stats().shuffleRepliesUnsolicited).toBe(0);
+    expect(origin.stats()).toMatchObject({ shuffleRepliesIntegrated: 1, shuffleRepliesUnsolicited: 0 });
     expect([f1.stats().shuffleRepliesForwarded, f2.stats().shuffleRepliesForwarded]).toEqual([1, 1]);
-    // Nothing was integrated by the hops on the way.
+    // Nothing was integrated by the hops on the way, and each took the reply once.
     expect(f1.passiveView()).toEqual([]);
+    f1.receive('f2', back1.message, 2_007);
+    expect(sentOfType(f1.takeEffects(), 'shuffle-reply')).toEqual([]);
+    expect(f1.stats().shuffleRepliesUnrouted).toBe(1);
   });
 
-  it('"direct" (the paper): the SHUFFLE carries no way back and the reply goes to the origin', () => {
+  it('a hop that has the origin as a neighbour, or a walk that ends next to it, sends the reply straight there', () => {
+    const hop = named('h', ['a', 'b', 'o']);
+    hop.receive('a', { type: 'shuffle', epoch: 0, origin: 'o', ttl: 3, nodes: ['o'], id: 4, back: true }, 1);
+    const forward = sentOfType(hop.takeEffects(), 'shuffle')[0]!;
+    expect(forward.to).toBe('b'); // neither the sender nor the origin
+    hop.receive('b', { type: 'shuffle-reply', epoch: 0, nodes: ['n'], id: 4, origin: 'o' }, 2);
+    expect(sentOfType(hop.takeEffects(), 'shuffle-reply')).toEqual([{ to: 'o', message: { type: 'shuffle-reply', epoch: 0, nodes: ['n'], id: 4 }, watch: false }]);
+    const end = named('e', ['x', 'o']);
+    end.receive('x', { type: 'shuffle', epoch: 0, origin: 'o', ttl: 1, nodes: ['o'], id: 5, back: true }, 1);
+    expect(sentOfType(end.takeEffects(), 'shuffle-reply')[0]).toMatchObject({ to: 'o', message: { id: 5 } });
+  });
+
+  it('"direct" (the paper): the SHUFFLE asks for no way back and the reply goes to the origin', () => {
     const origin = named('o', ['f1'], { shuffleReplyRoute: 'direct', shuffleIntervalMs: 1_000 });
     origin.tick(2_000);
-    expect(sentOfType(origin.takeEffects(), 'shuffle')[0]!.message).not.toHaveProperty('hops');
+    expect(sentOfType(origin.takeEffects(), 'shuffle')[0]!.message).not.toHaveProperty('back');
     const end = named('e', ['f2']);
     end.receive('f2', { type: 'shuffle', epoch: 0, origin: 'o', ttl: 1, nodes: ['o'], id: 5 }, 1);
     expect(sentOfType(end.takeEffects(), 'shuffle-reply')[0]).toMatchObject({ to: 'o', message: { id: 5 } });
   });
 
-  it('a walk that ends at its first hop answers the origin, its neighbour, with nothing left to route', () => {
-    const end = named('e', ['o']);
-    end.receive('o', { type: 'shuffle', epoch: 0, origin: 'o', ttl: 1, nodes: ['o'], id: 9, hops: [] }, 1);
-    expect(sentOfType(end.takeEffects(), 'shuffle-reply')[0]).toMatchObject({ to: 'o', message: { origin: 'o', route: [], id: 9 } });
+  it('hostile input: a reply that matches no walk, comes from elsewhere than where the walk went, or comes too late goes nowhere', () => {
+    const hop = named('h', ['a', 'b', 'm'], { shuffleIntervalMs: 1_000 });
+    hop.receive('a', { type: 'shuffle', epoch: 0, origin: 'o', ttl: 3, nodes: ['o'], id: 7, back: true }, 10);
+    const next = sentOfType(hop.takeEffects(), 'shuffle')[0]!.to;
+    const other = next === 'b' ? 'm' : 'b';
+    // A forgery naming a walk that never passed here, with any target: dropped.
+    hop.receive('m', { type: 'shuffle-reply', epoch: 0, nodes: ['e1'], id: 99, origin: 'victim' }, 11);
+    // The right walk, but from a neighbour the walk did not go to: dropped.
+    hop.receive(other, { type: 'shuffle-reply', epoch: 0, nodes: ['e2'], id: 7, origin: 'o' }, 12);
+    expect(sentOfType(hop.takeEffects(), 'shuffle-reply')).toEqual([]);
+    expect(hop.stats().shuffleRepliesUnrouted).toBe(2);
+    // After the shuffle interval the walk is forgotten.
+    hop.tick(1_011);
+    hop.receive(next, { type: 'shuffle-reply', epoch: 0, nodes: ['e3'], id: 7, origin: 'o' }, 1_012);
+    expect(sentOfType(hop.takeEffects(), 'shuffle-reply')).toEqual([]);
+    expect(hop.stats()).toMatchObject({ shuffleRepliesUnrouted: 3, shuffleRepliesForwarded: 0 });
+    expect(hop.passiveView()).toEqual([]);
   });
 
-  it('hostile input: a forged long way back is cut to the walk length, replies passed on are rate limited, and one routed to the node itself is dropped', () => {
-    const forwarder = named('f', ['a', 'b'], { shuffleRandomWalkLength: 3 });
-    forwarder.receive('a', { type: 'shuffle', epoch: 0, origin: 'o', ttl: 3, nodes: ['o'], hops: ['h1', 'h2', 'h3', 'h4', 'h5'] }, 1);
-    expect(sentOfType(forwarder.takeEffects(), 'shuffle')[0]!.message.hops).toEqual(['h4', 'h5', 'f']);
-    const relay = named('r', ['a'], { shuffleRatePerSecond: 1, shuffleBurst: 2 });
-    for (let index = 0; index < 5; index += 1) relay.receive('a', { type: 'shuffle-reply', epoch: 0, nodes: ['n'], id: index, origin: 'o', route: ['x'] }, 10);
-    expect(sentOfType(relay.takeEffects(), 'shuffle-reply').map((sent) => sent.to)).toEqual(['x', 'x']);
-    expect(relay.stats().shufflesRateLimited).toBe(3);
-    relay.receive('b', { type: 'shuffle-reply', epoch: 0, nodes: ['n'], origin: 'o', route: ['r'] }, 10);
-    expect(sentOfType(relay.takeEffects(), 'shuffle-reply')).toEqual([]);
-    expect(relay.stats().selfReferences).toBe(1);
-    expect(relay.passiveView()).toEqual([]);
+  it('a walk that passes a node twice: the reply leaves by the first way in (the shortcut)', () => {
+    const hop = named('h', ['a', 'b', 'c']);
+    hop.receive('a', { type: 'shuffle', epoch: 0, origin: 'o', ttl: 5, nodes: ['o'], id: 3, back: true }, 1);
+    const first = sentOfType(hop.takeEffects(), 'shuffle')[0]!.to;
+    const again = first === 'b' ? 'c' : 'b';
+    // The walk comes back from the node it went to... (or any other) and leaves again.
+    hop.receive(again, { type: 'shuffle', epoch: 0, origin: 'o', ttl: 3, nodes: ['o'], id: 3, back: true }, 2);
+    const second = sentOfType(hop.takeEffects(), 'shuffle')[0]!.to;
+    hop.receive(second, { type: 'shuffle-reply', epoch: 0, nodes: ['n'], id: 3, origin: 'o' }, 3);
+    expect(sentOfType(hop.takeEffects(), 'shuffle-reply')).toEqual([{ to: 'a', message: { type: 'shuffle-reply', epoch: 0, nodes: ['n'], id: 3, origin: 'o' }, watch: false }]);
   });
 });
 

@@ -16,6 +16,13 @@ import { integrateShuffle } from './shuffle';
 
 /** Refusals in a row after which a starved node asks with high priority (see `promotionPriority`). */
 const STARVED_REFUSALS = 2;
+/**
+ * Walks a node remembers for their replies (shuffleReplyRoute 'walk'), each for a shuffle
+ * interval. A node forwards about as many walks per interval as a walk has hops (6), and each
+ * neighbour may send it `shuffleBurst` (40) beyond its rate; past this bound the oldest walk is
+ * forgotten, and its reply, should it come, dropped.
+ */
+const MAX_WALKS_BACK = 1024;
 
 export interface HyParViewOptions {
   readonly self: string;
@@ -76,6 +83,10 @@ export interface HyParViewStats {
   shuffleRepliesUnsolicited: number;
   /** Replies this node passed on towards their origin, back along a walk. */
   shuffleRepliesForwarded: number;
+  /** Replies on their way back that matched no walk this node forwarded (or not from where it went): dropped. */
+  shuffleRepliesUnrouted: number;
+  /** Replies to this node's own shuffles that it integrated. */
+  shuffleRepliesIntegrated: number;
   failuresDetected: number;
   rejoins: number;
   seedRejoins: number;
@@ -120,6 +131,12 @@ export class HyParViewCore implements PeerService {
   private starvedRefusals = 0;
   /** The id of the last NEIGHBOR or JOIN request sent. */
   private requestIds = 0;
+  /**
+   * Walks this node forwarded that want their reply back along the walk, by origin and id: the
+   * node the walk came from, the one it went to (only that one may send the reply back), and
+   * until when. Bounded: the oldest go first.
+   */
+  private readonly walksBack = new Map<string, { readonly previous: string; next: string; readonly deadline: number }>();
   /** The outstanding shuffle: what it sent away, until when a reply is taken, and the id the reply must echo. */
   private shuffleSent: { nodes: string[]; deadline: number; id: number } | undefined;
   /** Shuffle ids, apart from the protocol's draws (a seeded run's other draws stay as they were); unguessable with crypto randomness. */
@@ -144,6 +161,8 @@ export class HyParViewCore implements PeerService {
     shufflesRateLimited: 0,
     shuffleRepliesUnsolicited: 0,
     shuffleRepliesForwarded: 0,
+    shuffleRepliesUnrouted: 0,
+    shuffleRepliesIntegrated: 0,
     failuresDetected: 0,
     rejoins: 0,
     seedRejoins: 0,
@@ -466,7 +485,8 @@ export class HyParViewCore implements PeerService {
    * along the walk and back with the reply.
    */
   private onShuffle(from: string, message: ShuffleMessage, now: number): void {
-    const { origin, ttl, nodes, id, hops } = message;
+    const { origin, ttl, nodes, id } = message;
+    const back = message.back === true && id !== undefined;
     // Each SHUFFLE costs a forward or a reply to its claimed origin, and fills the passive view.
     if (!this.shuffleLimiter.allow(from, now)) {
       this.counters.shufflesRateLimited += 1;
@@ -481,55 +501,67 @@ export class HyParViewCore implements PeerService {
       const next = this.active.random(this.random, from, origin);
       if (next !== undefined) {
         const epoch = this.epoch;
-        if (hops === undefined) {
+        if (!back) {
           this.send(next, id === undefined ? { type: 'shuffle', epoch, origin, ttl: remaining, nodes } : { type: 'shuffle', epoch, origin, ttl: remaining, nodes, id }, false);
           return;
         }
-        // The way back: the hops so far, then this node. A real walk lists fewer hops than its
-        // length at every step; a longer list (forged) is cut to fit the bound decoders keep.
-        const bound = this.config.shuffleRandomWalkLength - 1;
-        const back = [...(hops.length > bound ? hops.slice(hops.length - bound) : hops), this.self];
-        this.send(next, id === undefined ? { type: 'shuffle', epoch, origin, ttl: remaining, nodes, hops: back } : { type: 'shuffle', epoch, origin, ttl: remaining, nodes, id, hops: back }, false);
+        this.rememberWalk(`${origin}\u0000${id}`, from, next, now);
+        this.send(next, { type: 'shuffle', epoch, origin, ttl: remaining, nodes, id, back: true }, false);
         return;
       }
     }
     this.counters.shufflesAccepted += 1;
     const reply = this.passive.sample(this.random, nodes.length, origin);
-    if (hops === undefined) {
+    if (!back || from === origin || this.active.has(origin)) {
+      // Straight to the origin: the paper's way, or a neighbour anyway.
       this.send(origin, id === undefined ? { type: 'shuffle-reply', epoch: this.epoch, nodes: reply } : { type: 'shuffle-reply', epoch: this.epoch, nodes: reply, id }, false);
     } else {
-      // Back along the walk: first to the neighbour it came from (the origin itself after one hop).
-      const route = hops.length > 0 && hops[hops.length - 1] === from ? hops.slice(0, -1) : hops;
-      this.send(from, id === undefined ? { type: 'shuffle-reply', epoch: this.epoch, nodes: reply, origin, route } : { type: 'shuffle-reply', epoch: this.epoch, nodes: reply, id, origin, route }, false);
+      // Back along the walk, to the neighbour it came from.
+      this.send(from, { type: 'shuffle-reply', epoch: this.epoch, nodes: reply, id, origin }, false);
     }
     this.integrate(nodes, reply);
   }
 
+  private rememberWalk(key: string, previous: string, next: string, now: number): void {
+    const known = this.walksBack.get(key);
+    if (known !== undefined) {
+      // The walk came by again: the reply may take the shortcut (the first way in, the last way out).
+      known.next = next;
+      return;
+    }
+    if (this.walksBack.size >= MAX_WALKS_BACK) this.walksBack.delete(this.walksBack.keys().next().value!);
+    this.walksBack.set(key, { previous, next, deadline: now + this.config.shuffleIntervalMs });
+  }
+
   /**
-   * A reply on its way back along a walk this node was part of: to the next hop of its route (the
-   * last one listed), or to the origin once the route is spent. Rate limited per sender like
-   * SHUFFLE, since each one costs a send; a forged one reaches an origin that drops it (its id).
+   * A reply on its way back along a walk this node forwarded: taken only from the node the walk
+   * went to, once, before the walk is forgotten, and sent to the node it came from (or to the
+   * origin at once when that is a neighbour). Anything else is dropped: a reply that matches no
+   * walk here cannot be steered anywhere.
    */
   private passOnShuffleReply(from: string, message: ShuffleReplyMessage, now: number): void {
-    if (!this.shuffleLimiter.allow(from, now)) {
-      this.counters.shufflesRateLimited += 1;
+    const origin = message.origin!;
+    const key = `${origin}\u0000${message.id}`;
+    const walk = this.walksBack.get(key);
+    if (walk === undefined || walk.next !== from || walk.deadline < now) {
+      this.counters.shuffleRepliesUnrouted += 1;
       return;
     }
-    const route = message.route ?? [];
-    const next = route.length > 0 ? route[route.length - 1]! : message.origin!;
-    if (next === this.self) {
-      this.counters.selfReferences += 1;
-      return;
-    }
+    this.walksBack.delete(key);
     this.counters.shuffleRepliesForwarded += 1;
-    const rest = route.slice(0, -1);
-    this.send(
-      next,
-      message.id === undefined
-        ? { type: 'shuffle-reply', epoch: this.epoch, nodes: message.nodes, origin: message.origin!, route: rest }
-        : { type: 'shuffle-reply', epoch: this.epoch, nodes: message.nodes, id: message.id, origin: message.origin!, route: rest },
-      false,
-    );
+    if (walk.previous === origin || this.active.has(origin)) {
+      this.send(origin, { type: 'shuffle-reply', epoch: this.epoch, nodes: message.nodes, id: message.id! }, false);
+    } else {
+      this.send(walk.previous, { type: 'shuffle-reply', epoch: this.epoch, nodes: message.nodes, id: message.id!, origin }, false);
+    }
+  }
+
+  /** Forgets walks whose replies are overdue (they were taken in order, so the oldest come first). */
+  private expireWalks(now: number): void {
+    for (const [key, walk] of this.walksBack) {
+      if (walk.deadline >= now) return;
+      this.walksBack.delete(key);
+    }
   }
 
   /**
@@ -546,6 +578,7 @@ export class HyParViewCore implements PeerService {
       return;
     }
     this.shuffleSent = undefined;
+    this.counters.shuffleRepliesIntegrated += 1;
     this.integrate(nodes, sent.nodes);
   }
 
@@ -615,6 +648,7 @@ export class HyParViewCore implements PeerService {
     if (this.stopped || !this.started) return;
     this.expirePending(now);
     if (this.shuffleSent !== undefined && this.shuffleSent.deadline < now) this.shuffleSent = undefined;
+    this.expireWalks(now);
     this.maybeJoin(now);
     this.promote(now);
     if (now >= this.nextShuffleAt) {
@@ -817,7 +851,7 @@ export class HyParViewCore implements PeerService {
     const id = this.shuffleIds.uint32();
     this.shuffleSent = { nodes: nodes.slice(1), deadline: now + this.config.shuffleIntervalMs, id };
     const ttl = this.config.shuffleRandomWalkLength;
-    if (this.config.shuffleReplyRoute === 'walk') this.send(target, { type: 'shuffle', epoch: this.epoch, origin: this.self, ttl, nodes, id, hops: [] }, false);
+    if (this.config.shuffleReplyRoute === 'walk') this.send(target, { type: 'shuffle', epoch: this.epoch, origin: this.self, ttl, nodes, id, back: true }, false);
     else this.send(target, { type: 'shuffle', epoch: this.epoch, origin: this.self, ttl, nodes, id }, false);
   }
 

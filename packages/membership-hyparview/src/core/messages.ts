@@ -62,11 +62,12 @@ export interface ShuffleMessage {
    */
   readonly id?: number;
   /**
-   * Present when the origin wants the reply back along the walk (`shuffleReplyRoute: 'walk'`,
-   * an addition to the paper): the nodes the walk passed through after the origin, before the
-   * recipient, each appended by the node that forwards. Nodes of an earlier version drop it.
+   * The origin wants the reply back along the walk (`shuffleReplyRoute: 'walk'`, an addition to
+   * the paper): each node that forwards the walk remembers, by origin and id, whom it came from
+   * and whom it went to. Nodes of an earlier version drop it, and the walk's end then answers
+   * the origin directly.
    */
-  readonly hops?: readonly string[];
+  readonly back?: true;
 }
 
 /** The node where a shuffle walk ended answers the origin with as many passive-view entries. */
@@ -77,11 +78,10 @@ export interface ShuffleReplyMessage {
   /** The id of the shuffle this answers, when it had one. */
   readonly id?: number;
   /**
-   * A reply travelling back along the walk: the shuffle's origin, and the hops still to go before
-   * it (the last one next). Absent on a reply sent straight to the origin.
+   * The shuffle's origin, on a reply travelling back along the walk: each node it passes finds
+   * the previous hop in what it remembered of the walk. Absent on a reply sent to the origin.
    */
   readonly origin?: string;
-  readonly route?: readonly string[];
 }
 
 // ---- full mesh ----------------------------------------------------------------------------

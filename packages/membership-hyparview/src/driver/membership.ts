@@ -252,7 +252,6 @@ class MembershipDriver implements Membership {
     this.limits = {
       maxNodeIdLength: this.config.maxNodeIdLength,
       maxShuffleNodes: hyparview.shuffleActiveCount + hyparview.shufflePassiveCount + 1,
-      maxWalkHops: hyparview.shuffleRandomWalkLength,
       maxMeshMembers: this.config.fullMesh.maxMembers,
       maxServers: this.config.clientServer.maxServers,
       sizeSamples: this.config.topology.sizeEstimateSamples,
