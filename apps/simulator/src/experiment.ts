@@ -49,6 +49,8 @@ export function simulationConfig(nodes: number): MembershipConfig {
         activeViewSize: views.activeViewSize,
         passiveViewSize: views.passiveViewSize,
         shuffleIntervalMs: ROUND_MS,
+        // The paper's shuffle replies, straight to the origin (the presets send them back along the walk).
+        shuffleReplyRoute: 'direct',
         neighborRequestTimeoutMs: 400,
         joinRetryMs: 400,
         promotionBackoffInitialMs: 200,
