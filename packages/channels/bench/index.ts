@@ -34,11 +34,21 @@ async function startPeer(mode: string): Promise<{ child: ChildProcess; url: stri
   return { child, url, echoUrl };
 }
 
-async function connect(mode: string, url: string): Promise<Transport> {
-  const transport = createTransport({ nodeId: 'bench-driver', security: { secret: BENCH_SECRET }, channels: benchChannels(), ...modeOptions(mode) });
-  const up = new Promise<void>((resolve) => transport.on('peer-up', () => resolve()));
+/** Dials `url` and waits for the peer to come up. */
+async function dialAndWait(transport: Transport, url: string): Promise<void> {
+  const up = new Promise<void>((resolve) => {
+    const off = transport.on('peer-up', () => {
+      off();
+      resolve();
+    });
+  });
   transport.connect(url);
   await up;
+}
+
+async function connect(mode: string, url: string): Promise<Transport> {
+  const transport = createTransport({ nodeId: 'bench-driver', security: { secret: BENCH_SECRET }, channels: benchChannels(), ...modeOptions(mode) });
+  await dialAndWait(transport, url);
   return transport;
 }
 
@@ -135,16 +145,7 @@ async function headOfLine(transport: Transport, durationMs: number): Promise<{ r
 async function oneOffConnections(mode: string, url: string, echoUrl: string, rounds: number): Promise<{ cpuMs: number; wallMs: number; echoCpuMs: number; echoWallMs: number }> {
   const dialer = createTransport({ nodeId: 'bench-dialer', security: { secret: BENCH_SECRET }, channels: benchChannels(), ...modeOptions(mode) });
   const peerCpu = async (): Promise<number> => (await dialer.request('bench-peer', 'coordination', { op: 'cpu' })) as number;
-  const open = async (): Promise<void> => {
-    const up = new Promise<void>((resolve) => {
-      const off = dialer.on('peer-up', () => {
-        off();
-        resolve();
-      });
-    });
-    dialer.connect(url);
-    await up;
-  };
+  const open = (): Promise<void> => dialAndWait(dialer, url);
   const transportRound = async (): Promise<void> => {
     await open();
     await dialer.request('bench-peer', 'coordination', { op: 'ping' });

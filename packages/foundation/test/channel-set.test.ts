@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { createTransport } from '@foundation/channels';
 import type { InboundMessage, Transport } from '@foundation/channels';
 import { foundationChannels } from '../src/index';
+import { eventually } from './support/child-cluster';
 
 const started: Transport[] = [];
 
@@ -15,12 +16,10 @@ async function node(name: string): Promise<Transport> {
   return transport;
 }
 
-async function until(what: string, condition: () => boolean): Promise<void> {
-  for (let waited = 0; !condition(); waited += 5) {
-    if (waited > 10_000) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+/** Waits for `condition`, polling with the cluster tests' helper. */
+const until = async (what: string, condition: () => boolean): Promise<void> => {
+  await eventually(() => Promise.resolve(condition()), Boolean, what, 10_000);
+};
 
 afterEach(async () => {
   for (const transport of started.splice(0)) await transport.close();

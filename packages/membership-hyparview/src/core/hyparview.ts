@@ -512,14 +512,19 @@ export class HyParViewCore implements PeerService {
     }
     this.counters.shufflesAccepted += 1;
     const reply = this.passive.sample(this.random, nodes.length, origin);
-    if (!back || from === origin || this.active.has(origin)) {
-      // Straight to the origin: the paper's way, or a neighbour anyway.
-      this.send(origin, id === undefined ? { type: 'shuffle-reply', epoch: this.epoch, nodes: reply } : { type: 'shuffle-reply', epoch: this.epoch, nodes: reply, id }, false);
-    } else {
-      // Back along the walk, to the neighbour it came from.
-      this.send(from, { type: 'shuffle-reply', epoch: this.epoch, nodes: reply, id, origin }, false);
-    }
+    // The paper's way: straight to the origin.
+    if (!back) this.send(origin, id === undefined ? { type: 'shuffle-reply', epoch: this.epoch, nodes: reply } : { type: 'shuffle-reply', epoch: this.epoch, nodes: reply, id }, false);
+    else this.replyBack(from, origin, reply, id);
     this.integrate(nodes, reply);
+  }
+
+  /**
+   * Sends a reply on its way back along a walk from a node the walk reached through `via`: to
+   * `via`, or straight to the origin when that is `via` or a neighbour anyway.
+   */
+  private replyBack(via: string, origin: string, nodes: readonly string[], id: number): void {
+    if (via === origin || this.active.has(origin)) this.send(origin, { type: 'shuffle-reply', epoch: this.epoch, nodes, id }, false);
+    else this.send(via, { type: 'shuffle-reply', epoch: this.epoch, nodes, id, origin }, false);
   }
 
   private rememberWalk(key: string, previous: string, next: string, now: number): void {
@@ -549,11 +554,7 @@ export class HyParViewCore implements PeerService {
     }
     this.walksBack.delete(key);
     this.counters.shuffleRepliesForwarded += 1;
-    if (walk.previous === origin || this.active.has(origin)) {
-      this.send(origin, { type: 'shuffle-reply', epoch: this.epoch, nodes: message.nodes, id: message.id! }, false);
-    } else {
-      this.send(walk.previous, { type: 'shuffle-reply', epoch: this.epoch, nodes: message.nodes, id: message.id!, origin }, false);
-    }
+    this.replyBack(walk.previous, origin, message.nodes, message.id!);
   }
 
   /** Forgets walks whose replies are overdue (they were taken in order, so the oldest come first). */
