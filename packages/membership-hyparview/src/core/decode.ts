@@ -191,6 +191,8 @@ function membershipFields(input: Typed, limits: DecodeLimits, stats: DecodeStats
       const epoch = integer(input.epoch, MAX_EPOCH);
       const accepted = boolean(input.accepted);
       const id = requestId(input.id);
+      // A node named in a refusal is asked next; only an answer to an identified request names one.
+      if (input.vacant !== undefined && id !== undefined) return { type: 'neighbor-reply', epoch, accepted, id, vacant: nodeId(input.vacant, limits) };
       return id === undefined ? { type: 'neighbor-reply', epoch, accepted } : { type: 'neighbor-reply', epoch, accepted, id };
     }
     case 'disconnect':

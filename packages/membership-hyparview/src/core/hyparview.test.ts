@@ -339,6 +339,67 @@ describe('HyParView §4.4: NEIGHBOR, DISCONNECT and failures', () => {
     expect(node.stats().promotionsRefused).toBe(2);
   });
 
+  it('a node that is not starved, refused twice in a row, waits before it asks anyone: promotionBackoffInitialMs, doubling with each further refusal', () => {
+    const node = withPassive(core({ maxPendingPromotions: 1, promotionBackoffInitialMs: 1_000, promotionBackoffMaxMs: 4_000 }), ['p1', 'p2', 'p3', 'p4', 'p5', 'p6']);
+    withActive(node, ['a', 'b']);
+    const askedAt: number[] = [];
+    let now = 0;
+    for (let round = 0; round < 5; round += 1) {
+      node.tick(now);
+      const requests = sentOfType(node.takeEffects(), 'neighbor');
+      expect(requests).toHaveLength(1);
+      askedAt.push(now);
+      now += 10;
+      node.receive(requests[0]!.to, { type: 'neighbor-reply', epoch: 0, accepted: false, id: requests[0]!.message.id! }, now);
+      node.tick(now);
+      if (round === 0) continue; // After the first refusal the next request leaves in this tick (§4.4).
+      expect(sentOfType(node.takeEffects(), 'neighbor')).toEqual([]);
+      now = node.nextTick();
+    }
+    const waits = askedAt.slice(2).map((at, index) => at - askedAt[index + 1]! - 10);
+    // 1,000, 2,000, then the cap of 4,000 ms, each plus up to half again as jitter.
+    [1_000, 2_000, 4_000].forEach((base, index) => {
+      expect(waits[index]).toBeGreaterThanOrEqual(base);
+      expect(waits[index]).toBeLessThanOrEqual(base * 1.5);
+    });
+    expect(askedAt[1]).toBe(10);
+    expect(node.stats().promotionsRefused).toBe(5);
+  });
+
+  it('a neighbour that fails or leaves ends that wait: the node asks again at once', () => {
+    for (const loss of ['failed', 'left'] as const) {
+      const node = withPassive(core({ maxPendingPromotions: 1, promotionBackoffInitialMs: 1_000 }), ['p1', 'p2', 'p3']);
+      withActive(node, ['a', 'b', 'c']);
+      for (let round = 0; round < 2; round += 1) {
+        node.tick(round * 10);
+        const request = sentOfType(node.takeEffects(), 'neighbor')[0]!;
+        node.receive(request.to, { type: 'neighbor-reply', epoch: 0, accepted: false, id: request.message.id! }, round * 10 + 5);
+      }
+      node.tick(30);
+      expect(sentOfType(node.takeEffects(), 'neighbor')).toEqual([]);
+      if (loss === 'failed') node.peerDown('a', 40);
+      else node.receive('a', { type: 'disconnect', epoch: 0, alive: true }, 40);
+      node.tick(40);
+      // The one peer of the three not backing off after its own refusal.
+      expect(sentOfType(node.takeEffects(), 'neighbor')).toHaveLength(1);
+    }
+  });
+
+  it('a starved node does not wait after refusals', () => {
+    const node = withPassive(core({ activeViewSize: 4, maxPendingPromotions: 1, promotionBackoffInitialMs: 1_000, promotionBackoffMaxMs: 1_000 }), ['p1', 'p2', 'p3', 'p4', 'p5']);
+    withActive(node, ['a']);
+    node.tick(0);
+    let requests = sentOfType(node.takeEffects(), 'neighbor');
+    // Starved (one neighbour of four): one request per free slot.
+    expect(requests).toHaveLength(3);
+    for (const request of requests) node.receive(request.to, { type: 'neighbor-reply', epoch: 0, accepted: false, id: request.message.id! }, 5);
+    node.tick(5);
+    const first = requests.map((request) => request.to);
+    requests = sentOfType(node.takeEffects(), 'neighbor');
+    // The two peers not asked yet, in the same tick.
+    expect(requests.map((request) => request.to).sort()).toEqual(['p1', 'p2', 'p3', 'p4', 'p5'].filter((peer) => !first.includes(peer)));
+  });
+
   // Found with FOUNDATION_SEED=34 (run seed 999983, 38 nodes): two nodes holding only each other,
   // whose passive views named one node with a full active view, were refused for good.
   it('a starved node (at most a quarter of its active view) asks with high priority after two refusals in a row', () => {
@@ -792,5 +853,63 @@ describe('HyParView: a node never adds itself', () => {
     expect(node.activeView()).not.toContain('me');
     expect(node.passiveView()).not.toContain('me');
     expect(node.stats().selfReferences).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('HyParView: pairing nodes that have free slots (ours)', () => {
+  const low = (id: number) => ({ type: 'neighbor' as const, epoch: 0, priority: 'low' as const, id });
+
+  it('a full node names the node it refused last to the next one it refuses, each node once and only while recent', () => {
+    const maxMs = defaultLocalConfig().hyparview.promotionBackoffMaxMs;
+    const node = withActive(core(), ['a', 'b', 'c', 'd', 'e']);
+    expect(node.activeView()).toHaveLength(5);
+    const refusal = (from: string, id: number, at: number) => {
+      node.receive(from, low(id), at);
+      return sentOfType(node.takeEffects(), 'neighbor-reply').map((sent) => sent.message);
+    };
+    expect(refusal('x', 1, 10)).toEqual([{ type: 'neighbor-reply', epoch: 0, accepted: false, id: 1 }]);
+    expect(refusal('y', 2, 20)).toEqual([{ type: 'neighbor-reply', epoch: 0, accepted: false, id: 2, vacant: 'x' }]);
+    // x was named once; y was named nothing and is not remembered (it learned of x).
+    expect(refusal('z', 3, 30)).toEqual([{ type: 'neighbor-reply', epoch: 0, accepted: false, id: 3 }]);
+    // Not a node's own name back to it.
+    expect(refusal('z', 4, 40)).toEqual([{ type: 'neighbor-reply', epoch: 0, accepted: false, id: 4 }]);
+    // z asked at 40: too long ago for w.
+    expect(refusal('w', 5, 40 + 4 * maxMs + 1)).toEqual([{ type: 'neighbor-reply', epoch: 0, accepted: false, id: 5 }]);
+    // A request without an id (a node of an earlier version) is named nothing.
+    node.receive('v', { type: 'neighbor', epoch: 0, priority: 'low' }, 40 + 4 * maxMs + 2);
+    expect(sentOfType(node.takeEffects(), 'neighbor-reply').map((sent) => sent.message)).toEqual([{ type: 'neighbor-reply', epoch: 0, accepted: false }]);
+    expect(node.stats().vacanciesShared).toBe(1);
+  });
+
+  it('a refused node asks the node named at once, past its back-off, and links when it accepts', () => {
+    const node = withPassive(core({ maxPendingPromotions: 1, promotionBackoffInitialMs: 1_000 }), ['p1', 'p2']);
+    withActive(node, ['a', 'b']);
+    node.tick(0);
+    const first = sentOfType(node.takeEffects(), 'neighbor')[0]!;
+    node.receive(first.to, { type: 'neighbor-reply', epoch: 0, accepted: false, id: first.message.id! }, 5);
+    node.tick(5);
+    const second = sentOfType(node.takeEffects(), 'neighbor')[0]!;
+    expect(second.to).not.toBe(first.to);
+    // The second refusal in a row starts the node's back-off, and names v.
+    node.receive(second.to, { type: 'neighbor-reply', epoch: 0, accepted: false, id: second.message.id!, vacant: 'v' }, 10);
+    const asked = sentOfType(node.takeEffects(), 'neighbor');
+    expect(asked.map((sent) => [sent.to, sent.message.priority])).toEqual([['v', 'low']]);
+    node.receive('v', { type: 'neighbor-reply', epoch: 0, accepted: true, id: asked[0]!.message.id! }, 15);
+    expect(node.activeView().sort()).toEqual(['a', 'b', 'v']);
+    expect(node.stats().vacanciesAsked).toBe(1);
+  });
+
+  it('a node named that is this node, a neighbour already, or asked already is not asked', () => {
+    for (const named of ['me', 'a', 'p1']) {
+      const node = withPassive(core({ maxPendingPromotions: 2 }), ['p1', 'p2']);
+      withActive(node, ['a', 'b']);
+      node.tick(0);
+      const requests = sentOfType(node.takeEffects(), 'neighbor');
+      expect(requests.map((sent) => sent.to).sort()).toEqual(['p1', 'p2']);
+      const p2 = requests.find((sent) => sent.to === 'p2')!;
+      node.receive('p2', { type: 'neighbor-reply', epoch: 0, accepted: false, id: p2.message.id!, vacant: named }, 5);
+      expect(sentOfType(node.takeEffects(), 'neighbor')).toEqual([]);
+      expect(node.stats().vacanciesAsked).toBe(0);
+    }
   });
 });

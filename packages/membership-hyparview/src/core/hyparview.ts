@@ -87,6 +87,10 @@ export interface HyParViewStats {
   shuffleRepliesUnrouted: number;
   /** Replies to this node's own shuffles that it integrated. */
   shuffleRepliesIntegrated: number;
+  /** Refusals that named another node refused shortly before (see `onNeighbor`). */
+  vacanciesShared: number;
+  /** Requests this node sent to a node a refusal named. */
+  vacanciesAsked: number;
   failuresDetected: number;
   rejoins: number;
   seedRejoins: number;
@@ -129,6 +133,14 @@ export class HyParViewCore implements PeerService {
   private promotionAt = Number.POSITIVE_INFINITY;
   /** Low-priority promotions refused in a row while this node was starved (see `starved`). */
   private starvedRefusals = 0;
+  /**
+   * Low-priority promotions refused in a row while this node was not starved, and the time before
+   * which such a node sends no other (see `promote`).
+   */
+  private settledRefusals = 0;
+  private settledPromotionAt = Number.NEGATIVE_INFINITY;
+  /** The last node whose low-priority request this node refused, not yet named to another (see `onNeighbor`). */
+  private lastRefused: { peer: string; at: number } | undefined;
   /** The id of the last NEIGHBOR or JOIN request sent. */
   private requestIds = 0;
   /**
@@ -163,6 +175,8 @@ export class HyParViewCore implements PeerService {
     shuffleRepliesForwarded: 0,
     shuffleRepliesUnrouted: 0,
     shuffleRepliesIntegrated: 0,
+    vacanciesShared: 0,
+    vacanciesAsked: 0,
     failuresDetected: 0,
     rejoins: 0,
     seedRejoins: 0,
@@ -310,7 +324,7 @@ export class HyParViewCore implements PeerService {
         this.onNeighbor(from, typed.priority, typed.id, now);
         return;
       case 'neighbor-reply':
-        this.onNeighborReply(from, typed.accepted, typed.id, now);
+        this.onNeighborReply(from, typed.accepted, typed.id, typed.vacant, now);
         return;
       case 'disconnect':
         this.onDisconnect(from, typed.alive);
@@ -417,14 +431,36 @@ export class HyParViewCore implements PeerService {
     }
     this.counters.neighborRequestsRejected += 1;
     this.addPassive(from);
-    this.send(from, this.reply(false, id), false);
+    // Requesters of an earlier version send no id, and ignore a node named in the reply.
+    const vacant = id === undefined ? undefined : this.matchVacancy(from, now);
+    if (vacant === undefined || id === undefined) this.send(from, this.reply(false, id), false);
+    else {
+      this.counters.vacanciesShared += 1;
+      this.send(from, { type: 'neighbor-reply', epoch: this.epoch, accepted: false, id, vacant }, false);
+    }
+  }
+
+  /**
+   * A low-priority request comes from a node with a free slot. Nodes with free slots in a cluster
+   * whose views are mostly full find each other slowly by asking at random, so a full node pairs
+   * them: it names the node it refused last (within `4 × promotionBackoffMaxMs`) to the one it
+   * refuses now, which asks that node next. Each refused node is named once.
+   */
+  private matchVacancy(from: string, now: number): string | undefined {
+    const last = this.lastRefused;
+    if (last === undefined || last.peer === from || now - last.at > 4 * this.config.promotionBackoffMaxMs || this.active.has(last.peer)) {
+      this.lastRefused = { peer: from, at: now };
+      return undefined;
+    }
+    this.lastRefused = undefined;
+    return last.peer;
   }
 
   private reply(accepted: boolean, id: number | undefined): HyParViewMessage {
     return id === undefined ? { type: 'neighbor-reply', epoch: this.epoch, accepted } : { type: 'neighbor-reply', epoch: this.epoch, accepted, id };
   }
 
-  private onNeighborReply(from: string, accepted: boolean, id: number | undefined, now: number): void {
+  private onNeighborReply(from: string, accepted: boolean, id: number | undefined, vacant: string | undefined, now: number): void {
     // The answer to the request pending now, or to an earlier one still on the wire (its id
     // differs). A peer that sends no id (an earlier version) answers the pending request. An
     // earlier answer is ignored while the later request waits: the peer reads the later request
@@ -444,12 +480,17 @@ export class HyParViewCore implements PeerService {
       // §4.4: a refused promotion; try another passive peer, and this one again only after a back-off.
       this.counters.promotionsRefused += 1;
       if (this.starved()) this.starvedRefusals += 1;
+      else this.settledBackOff(now);
       this.addPassive(from);
       this.backOff(from, now);
+      if (vacant !== undefined) this.askVacancy(vacant, now);
       return;
     }
     this.backoffs.delete(from);
-    if (pending !== undefined) this.starvedRefusals = 0;
+    if (pending !== undefined) {
+      this.starvedRefusals = 0;
+      this.endSettledBackOff();
+    }
     if (this.active.has(from)) return;
     if (pending !== undefined && (pending.kind !== 'low' || !this.active.isFull())) {
       this.addActive(from);
@@ -469,6 +510,7 @@ export class HyParViewCore implements PeerService {
     this.pending.delete(from);
     this.wantPromotion();
     if (this.active.delete(from)) {
+      this.endSettledBackOff();
       this.effects.push({ kind: 'neighbor-down', peer: from, reason: alive ? 'disconnected' : 'left' });
     }
     if (alive) this.addPassive(from);
@@ -599,6 +641,7 @@ export class HyParViewCore implements PeerService {
     this.wantPromotion();
     const pending = this.pending.get(peer);
     if (this.active.delete(peer)) {
+      this.endSettledBackOff();
       this.counters.failuresDetected += 1;
       this.effects.push({ kind: 'neighbor-down', peer, reason: 'failed' });
       this.passive.delete(peer);
@@ -776,6 +819,10 @@ export class HyParViewCore implements PeerService {
     const allowed = this.starved() ? free : Math.min(this.config.maxPendingPromotions, free);
     // Full, or as many requests out as allowed (an answer or a timeout calls again), or nothing to ask.
     if (outstanding >= allowed || this.passive.size === 0) return;
+    if (!this.starved() && now < this.settledPromotionAt) {
+      this.promotionAt = this.settledPromotionAt;
+      return;
+    }
     const candidates: string[] = [];
     let earliestBackoff = Number.POSITIVE_INFINITY;
     for (const peer of this.passive.values()) {
@@ -809,6 +856,17 @@ export class HyParViewCore implements PeerService {
     return 'low';
   }
 
+  /** A refusal named a node that had a free slot: ask it now, past any back-off. */
+  private askVacancy(peer: string, now: number): void {
+    if (peer === this.self || this.active.isFull() || this.active.has(peer) || this.pending.has(peer)) return;
+    const free = this.config.activeViewSize - this.active.size;
+    if (this.pendingPromotions() >= (this.starved() ? free : Math.min(this.config.maxPendingPromotions, free))) return;
+    this.addPassive(peer);
+    this.backoffs.delete(peer);
+    this.counters.vacanciesAsked += 1;
+    this.request(peer, this.active.size === 0 ? 'high' : 'low', now);
+  }
+
   private starved(): boolean {
     return this.active.size <= Math.max(1, Math.floor(this.config.activeViewSize / 4));
   }
@@ -825,6 +883,31 @@ export class HyParViewCore implements PeerService {
   private nextRequestId(): number {
     this.requestIds = (this.requestIds + 1) >>> 0;
     return this.requestIds;
+  }
+
+  /**
+   * A node that is not starved asks another passive peer at once after a refusal, as §4.4 says,
+   * but after a second refusal in a row it waits before it asks anyone: `promotionBackoffInitialMs`,
+   * doubling with each further refusal up to `promotionBackoffMaxMs`. The per-peer back-off alone
+   * let a node with one free slot ask its whole passive view every `promotionBackoffMaxMs`, and
+   * each request to a peer it holds no link with takes a connection of its own. Such a node is
+   * connected; the peers it asks are full because most of the cluster is
+   * (docs/decisions/membership-hyparview.md).
+   */
+  private settledBackOff(now: number): void {
+    this.settledRefusals += 1;
+    if (this.settledRefusals < 2) return;
+    const delay = Math.min(this.config.promotionBackoffMaxMs, this.config.promotionBackoffInitialMs * 2 ** (this.settledRefusals - 2));
+    this.settledPromotionAt = now + delay * (1 + this.random.float() / 2);
+  }
+
+  /**
+   * After an acceptance, or when a neighbour leaves or fails (slots are free now at the peers it
+   * left as well), a node that was backing off after refusals asks again at once.
+   */
+  private endSettledBackOff(): void {
+    this.settledRefusals = 0;
+    this.settledPromotionAt = Number.NEGATIVE_INFINITY;
   }
 
   private backOff(peer: string, now: number): void {

@@ -39,6 +39,12 @@ export interface NeighborReplyMessage {
   readonly accepted: boolean;
   /** The id of the request this answers, when it had one. */
   readonly id?: number;
+  /**
+   * On a refusal: another node whose low-priority request the sender refused recently, so it had a
+   * free slot then. The two can fill each other's (see `HyParViewCore.onNeighbor`). Nodes of an
+   * earlier version send none and ignore it.
+   */
+  readonly vacant?: string;
 }
 
 /** The sender dropped the receiver from its active view; `alive: false` when it is leaving the cluster. */
