@@ -436,6 +436,54 @@ describe('peer-down on one side only', () => {
   });
 });
 
+describe('a listener that disconnects the peer from inside a peer event', () => {
+  // Found in the 200-node membership benchmark: a membership forgets a failed peer from its
+  // peer-down listener, which disconnects it. When that peer-down came from a handshake that
+  // showed the peer had ended the session, the link was removed inside the listener, and the
+  // handshake then went on to bring the session up on the removed link: peer-up, no link, and
+  // no peer-down ever after. The node took the peer for connected and its sends for refusals.
+  const timing = { peerDownGraceMs: 5_000, reconnectInitialMs: 20, reconnectMaxMs: 200 };
+  const channels = { orders: { reliable: true } };
+
+  const balanced = (node: Transport, events: string[], peer: string): void => {
+    const ups = events.filter((event) => event === 'peer-up').length;
+    const downs = events.filter((event) => event === 'peer-down').length;
+    expect(ups - downs).toBe(node.peers().includes(peer) ? 1 : 0);
+  };
+
+  it('on peer-down at a handshake that finds the session ended: no peer-up follows, and the peer is not listed', async () => {
+    const b = await startNode('node-b', { timing, channels });
+    const a = await startNode('node-a', { timing, channels });
+    await link(a, b);
+    const events = record(a);
+    a.on('peer-down', (peer) => a.disconnect(peer));
+    // b ends the session; a, still wanting b, reconnects within its grace period and learns in
+    // the handshake that the session it held is over.
+    const down = nextEvent<string>(a, 'peer-down');
+    b.disconnect(a.nodeId);
+    await down;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Without the fix: ['peer-down', 'peer-up'], with no link behind the peer-up.
+    expect(events).toEqual(['peer-down']);
+    expect(a.peers()).not.toContain(b.nodeId);
+    // The link is gone for good: a send is refused rather than queued for a session that never comes.
+    expect(a.send(b.nodeId, 'orders', 'after')).toBe(false);
+  });
+
+  it('on channel-open: the session that was disconnected reports no peer-up', async () => {
+    const b = await startNode('node-b', { timing, channels });
+    const a = await startNode('node-a', { timing, channels });
+    const events = record(a);
+    a.on('channel-open', ({ peer }) => a.disconnect(peer));
+    const bSawA = nextEvent<string>(b, 'peer-up');
+    a.connect(b.address()!.url);
+    await bSawA;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(a.peers()).not.toContain(b.nodeId);
+    balanced(a, events, b.nodeId);
+  });
+});
+
 describe('two nodes that never met dial each other at once', () => {
   // Review finding: each side showed the other a fresh epoch per handshake, one in its HELLO and
   // another in its CHALLENGE. Whichever handshake finished first adopted its epoch, and the

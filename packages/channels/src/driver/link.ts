@@ -849,6 +849,10 @@ export class Link {
           this.peerUpEmitted = false;
           this.host.peerDown(this, reason);
           this.requests.failAll(this.peer, reason);
+          // A peer-down listener may have disconnected the peer (a membership forgets a failed
+          // one): the link is gone, and the session must not come up on it (review of a node
+          // left with a peer-up and no link, found in the 200-node membership benchmark).
+          if (this.removed || connection.session !== this.session) return;
         }
       }
       this.incarnation = incarnation;
@@ -879,6 +883,7 @@ export class Link {
   }
 
   private becomeUp(): void {
+    if (this.removed) return;
     this.sessionTimer?.cancel();
     this.sessionTimer = undefined;
     this.state = 'up';
@@ -896,6 +901,8 @@ export class Link {
     }
     if (this.failedOpens.size === 0) this.settle();
     this.host.channelEvent(this, 'channel-open');
+    // A channel-open listener may have disconnected the peer: no peer-up for a link that is gone.
+    if (this.removed || this.state !== 'up') return;
     if (!this.peerUpEmitted) {
       this.peerUpEmitted = true;
       this.host.peerUp(this);
