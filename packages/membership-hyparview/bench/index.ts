@@ -54,6 +54,18 @@ async function timeToConverge(cluster: SocketCluster, live: Set<string>, timeout
   return { ms: performance.now() - started, converged, components: overlay.components, emptyViews: overlay.emptyViews };
 }
 
+/** Prints, for a cluster that did not converge, the state of each node without a neighbour. */
+async function describeStragglers(cluster: SocketCluster, live: Set<string>): Promise<void> {
+  const statuses = await cluster.status();
+  for (const node of live) {
+    const status = statuses.get(node);
+    if (status === undefined || status.active.length > 0) continue;
+    const interesting = Object.entries(status.counters).filter(([, value]) => value !== 0);
+    console.log(`  ${node}: no neighbour; passive ${JSON.stringify(status.passive)}; ${interesting.map(([key, value]) => `${key} ${value}`).join(', ')}`);
+    console.log(`    transport: ${JSON.stringify(status.transport)}`);
+  }
+}
+
 async function broadcastReach(cluster: SocketCluster, from: string, live: Set<string>, timeoutMs: number): Promise<{ ms: number; reached: number }> {
   const started = performance.now();
   const id = await cluster.broadcast(from, 256);
@@ -128,6 +140,7 @@ try {
   cluster.start((_id, index) => (index === 0 ? [] : [ids[0]!]));
   const formed = await timeToConverge(cluster, all, 60_000);
   console.log(`converged: ${formed.converged} after ${formed.ms.toFixed(0)} ms (${formed.components} components, ${formed.emptyViews} nodes without a neighbour)`);
+  if (!formed.converged) await describeStragglers(cluster, all);
 
   await new Promise((resolve) => setTimeout(resolve, 3_000));
   const before = await cluster.status();
@@ -154,6 +167,7 @@ try {
   const live = new Set(cluster.liveIds());
   const healed = await timeToConverge(cluster, live, 60_000);
   console.log(`after SIGKILL of ${all.size - live.size} nodes: converged ${healed.converged} after ${healed.ms.toFixed(0)} ms`);
+  if (!healed.converged) await describeStragglers(cluster, live);
   const afterKill: { ms: number; reached: number }[] = [];
   for (let index = 0; index < 3; index += 1) afterKill.push(await broadcastReach(cluster, [...live][(index * 41) % live.size]!, live, 10_000));
 

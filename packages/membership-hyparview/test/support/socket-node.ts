@@ -25,6 +25,12 @@ export type ParentCommand =
   | { readonly type: 'broadcast'; readonly request: number; readonly from: string; readonly size: number }
   | { readonly type: 'stop'; readonly request: number };
 
+function numbers(record: Record<string, unknown>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries(record)) if (typeof value === 'number') out[key] = value;
+  return out;
+}
+
 export interface NodeStatus {
   readonly active: string[];
   readonly passive: string[];
@@ -35,6 +41,10 @@ export interface NodeStatus {
   readonly receivedBytes: number;
   /** Connections the node's transport accepted since it started. */
   readonly acceptedConnections: number;
+  /** The membership's own counters (`stats().service` and `stats().driver`), to tell why a node is cut off. */
+  readonly counters: Record<string, number>;
+  /** For a node without a neighbour: its transport's peers (`state/open connections`) and refusals. */
+  readonly transport?: { readonly peers: Record<string, string>; readonly refusals: Record<string, number>; readonly toldUp: string[]; readonly recent: string[] };
 }
 
 export type ChildReport =
@@ -71,6 +81,26 @@ const transports: Transport[] = config.ids.map((nodeId) =>
   }),
 );
 await Promise.all(transports.map((transport) => transport.ready()));
+// Each transport's peer-up and peer-down events as the membership heard them: the peers it was
+// told are up, and the latest events, to compare with the transport's own peers when a node is cut off.
+const told = new Map<string, { up: Set<string>; recent: string[] }>();
+for (const transport of transports) {
+  const record = { up: new Set<string>(), recent: [] as string[] };
+  told.set(transport.nodeId, record);
+  const note = (event: string, peer: string): void => {
+    record.recent.push(`${Math.round(performance.now())} ${event} ${peer}`);
+    if (record.recent.length > 16) record.recent.shift();
+  };
+  transport.on('peer-up', (peer) => {
+    record.up.add(peer);
+    note('up', peer);
+  });
+  transport.on('peer-down', (peer) => {
+    record.up.delete(peer);
+    note('down', peer);
+  });
+  transport.on('connection-error', (event) => note(`connection-error ${event.error.message}`, event.target));
+}
 send({ type: 'ready', addresses: Object.fromEntries(transports.map((transport) => [transport.nodeId, transport.address()!.url])) });
 
 const memberships = new Map<string, Membership>();
@@ -100,6 +130,17 @@ function status(): Record<string, NodeStatus> {
       receivedMessages,
       receivedBytes,
       acceptedConnections: stats.acceptedConnections,
+      counters: membership === undefined ? {} : numbers({ ...membership.stats().service, ...membership.stats().driver }),
+      ...(membership !== undefined && membership.activeView().length === 0
+        ? {
+            transport: {
+              peers: Object.fromEntries(stats.peers.map((peer) => [peer.peer, `${peer.state}/${peer.openConnections}`])),
+              refusals: numbers(stats.refusals),
+              toldUp: [...(told.get(transport.nodeId)?.up ?? [])],
+              recent: told.get(transport.nodeId)?.recent ?? [],
+            },
+          }
+        : {}),
     };
   }
   return nodes;
