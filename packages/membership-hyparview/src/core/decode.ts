@@ -56,8 +56,12 @@ function fail(): never {
   throw MALFORMED;
 }
 
+function validNodeId(value: unknown, limits: DecodeLimits): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= limits.maxNodeIdLength;
+}
+
 function nodeId(value: unknown, limits: DecodeLimits): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > limits.maxNodeIdLength) fail();
+  if (!validNodeId(value, limits)) fail();
   return value;
 }
 
@@ -192,7 +196,9 @@ function membershipFields(input: Typed, limits: DecodeLimits, stats: DecodeStats
       const accepted = boolean(input.accepted);
       const id = requestId(input.id);
       // A node named in a refusal is asked next; only an answer to an identified request names one.
-      if (input.vacant !== undefined && id !== undefined) return { type: 'neighbor-reply', epoch, accepted, id, vacant: nodeId(input.vacant, limits) };
+      // A name that is not a valid node id is left out, not the reply: the reply still settles the
+      // request (a malformed reply would leave it to time out, and the refuser taken for dead).
+      if (input.vacant !== undefined && id !== undefined && validNodeId(input.vacant, limits)) return { type: 'neighbor-reply', epoch, accepted, id, vacant: input.vacant };
       return id === undefined ? { type: 'neighbor-reply', epoch, accepted } : { type: 'neighbor-reply', epoch, accepted, id };
     }
     case 'disconnect':

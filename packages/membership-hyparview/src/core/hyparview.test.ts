@@ -366,8 +366,8 @@ describe('HyParView §4.4: NEIGHBOR, DISCONNECT and failures', () => {
     expect(node.stats().promotionsRefused).toBe(5);
   });
 
-  it('a neighbour that fails or leaves ends that wait: the node asks again at once', () => {
-    for (const loss of ['failed', 'left'] as const) {
+  it('a neighbour that fails, drops this node or leaves ends that wait: the node asks again at once', () => {
+    for (const loss of ['failed', 'dropped', 'left'] as const) {
       const node = withPassive(core({ maxPendingPromotions: 1, promotionBackoffInitialMs: 1_000 }), ['p1', 'p2', 'p3']);
       withActive(node, ['a', 'b', 'c']);
       for (let round = 0; round < 2; round += 1) {
@@ -378,11 +378,32 @@ describe('HyParView §4.4: NEIGHBOR, DISCONNECT and failures', () => {
       node.tick(30);
       expect(sentOfType(node.takeEffects(), 'neighbor')).toEqual([]);
       if (loss === 'failed') node.peerDown('a', 40);
-      else node.receive('a', { type: 'disconnect', epoch: 0, alive: true }, 40);
+      else node.receive('a', { type: 'disconnect', epoch: 0, alive: loss === 'dropped' }, 40);
       node.tick(40);
       // The one peer of the three not backing off after its own refusal.
       expect(sentOfType(node.takeEffects(), 'neighbor')).toHaveLength(1);
     }
+  });
+
+  it('an acceptance ends that wait', () => {
+    const node = withPassive(core({ maxPendingPromotions: 2, promotionBackoffInitialMs: 1_000 }), ['p1', 'p2', 'p3', 'p4', 'p5']);
+    withActive(node, ['a', 'b']);
+    node.tick(0);
+    const [first, second] = sentOfType(node.takeEffects(), 'neighbor');
+    node.receive(first!.to, { type: 'neighbor-reply', epoch: 0, accepted: false, id: first!.message.id! }, 5);
+    node.tick(5);
+    const third = sentOfType(node.takeEffects(), 'neighbor');
+    expect(third).toHaveLength(1);
+    // The second refusal in a row: the node waits.
+    node.receive(second!.to, { type: 'neighbor-reply', epoch: 0, accepted: false, id: second!.message.id! }, 6);
+    node.tick(6);
+    expect(sentOfType(node.takeEffects(), 'neighbor')).toEqual([]);
+    node.receive(third[0]!.to, { type: 'neighbor-reply', epoch: 0, accepted: true, id: third[0]!.message.id! }, 7);
+    expect(node.activeView()).toHaveLength(3);
+    node.tick(7);
+    // Two free slots, two requests allowed, the two peers not asked yet.
+    const asked = [first!.to, second!.to, third[0]!.to];
+    expect(sentOfType(node.takeEffects(), 'neighbor').map((sent) => sent.to).sort()).toEqual(['p1', 'p2', 'p3', 'p4', 'p5'].filter((peer) => !asked.includes(peer)));
   });
 
   it('a starved node does not wait after refusals', () => {
@@ -897,6 +918,65 @@ describe('HyParView: pairing nodes that have free slots (ours)', () => {
     node.receive('v', { type: 'neighbor-reply', epoch: 0, accepted: true, id: asked[0]!.message.id! }, 15);
     expect(node.activeView().sort()).toEqual(['a', 'b', 'v']);
     expect(node.stats().vacanciesAsked).toBe(1);
+  });
+
+  it('a full node does not name a node that became its neighbour since', () => {
+    const node = withActive(core(), ['a', 'b', 'c', 'd', 'e']);
+    node.receive('x', { type: 'neighbor', epoch: 0, priority: 'low', id: 1 }, 10);
+    node.receive('x', { type: 'neighbor', epoch: 0, priority: 'high', id: 2 }, 11);
+    expect(node.activeView()).toContain('x');
+    node.takeEffects();
+    node.receive('y', { type: 'neighbor', epoch: 0, priority: 'low', id: 3 }, 12);
+    expect(sentOfType(node.takeEffects(), 'neighbor-reply').map((sent) => sent.message)).toEqual([{ type: 'neighbor-reply', epoch: 0, accepted: false, id: 3 }]);
+  });
+
+  it('a node named is asked even while it backs off after refusing this node itself', () => {
+    const node = withPassive(core({ maxPendingPromotions: 1, promotionBackoffInitialMs: 1_000 }), ['v']);
+    withActive(node, ['a', 'b']);
+    node.tick(0);
+    const toV = sentOfType(node.takeEffects(), 'neighbor')[0]!;
+    expect(toV.to).toBe('v');
+    node.receive('v', { type: 'neighbor-reply', epoch: 0, accepted: false, id: toV.message.id! }, 5);
+    withPassive(node, ['p1']);
+    node.tick(6);
+    const toP1 = sentOfType(node.takeEffects(), 'neighbor')[0]!;
+    expect(toP1.to).toBe('p1');
+    node.receive('p1', { type: 'neighbor-reply', epoch: 0, accepted: false, id: toP1.message.id!, vacant: 'v' }, 10);
+    expect(sentOfType(node.takeEffects(), 'neighbor').map((sent) => sent.to)).toEqual(['v']);
+  });
+
+  it('a name is followed one step: a refusal from the node named, or a peer naming itself, leads nowhere, and the node named enters no view', () => {
+    const node = withPassive(core({ maxPendingPromotions: 1, passiveViewSize: 2 }), ['p1', 'p2']);
+    withActive(node, ['a', 'b']);
+    node.tick(0);
+    const first = sentOfType(node.takeEffects(), 'neighbor')[0]!;
+    // Naming itself: not followed.
+    node.receive(first.to, { type: 'neighbor-reply', epoch: 0, accepted: false, id: first.message.id!, vacant: first.to }, 5);
+    expect(sentOfType(node.takeEffects(), 'neighbor').map((sent) => sent.to)).not.toContain(first.to);
+    node.tick(5);
+    const second = sentOfType(node.takeEffects(), 'neighbor')[0]!;
+    node.receive(second.to, { type: 'neighbor-reply', epoch: 0, accepted: false, id: second.message.id!, vacant: 'v' }, 10);
+    const toV = sentOfType(node.takeEffects(), 'neighbor');
+    expect(toV.map((sent) => sent.to)).toEqual(['v']);
+    // v refuses and names w: w is not asked, and v takes no passive entry.
+    node.receive('v', { type: 'neighbor-reply', epoch: 0, accepted: false, id: toV[0]!.message.id!, vacant: 'w' }, 15);
+    expect(sentOfType(node.takeEffects(), 'neighbor')).toEqual([]);
+    expect(node.passiveView().sort()).toEqual(['p1', 'p2']);
+    expect(node.stats().vacanciesAsked).toBe(1);
+  });
+
+  it('a node named is not asked once the requests out reach what the free slots allow', () => {
+    const node = withPassive(core({ maxPendingPromotions: 2 }), ['p1', 'p2']);
+    withActive(node, ['a', 'b', 'c']);
+    node.tick(0);
+    const requests = sentOfType(node.takeEffects(), 'neighbor');
+    expect(requests).toHaveLength(2);
+    // A fourth neighbour arrives: one free slot, one request allowed, one still out after the refusal.
+    node.receive('d', { type: 'neighbor', epoch: 0, priority: 'high' }, 1);
+    node.takeEffects();
+    node.receive(requests[0]!.to, { type: 'neighbor-reply', epoch: 0, accepted: false, id: requests[0]!.message.id!, vacant: 'v' }, 5);
+    expect(sentOfType(node.takeEffects(), 'neighbor')).toEqual([]);
+    expect(node.stats().vacanciesAsked).toBe(0);
   });
 
   it('a node named that is this node, a neighbour already, or asked already is not asked', () => {

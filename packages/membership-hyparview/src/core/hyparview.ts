@@ -56,6 +56,8 @@ interface Pending {
   deadline: number;
   /** Sent with the request and echoed by the reply. */
   readonly id: number;
+  /** Sent because a refusal named the peer (see `askVacancy`): its own refusal names no one further. */
+  readonly named: boolean;
 }
 
 interface Backoff {
@@ -481,9 +483,13 @@ export class HyParViewCore implements PeerService {
       this.counters.promotionsRefused += 1;
       if (this.starved()) this.starvedRefusals += 1;
       else this.settledBackOff(now);
-      this.addPassive(from);
       this.backOff(from, now);
-      if (vacant !== undefined) this.askVacancy(vacant, now);
+      // A node asked because a refusal named it enters no view by being refused, and its own
+      // refusal names no one further: a name is followed one step, so peers naming each other
+      // (or themselves) get one request per request this node chose, and no place in its views.
+      if (pending.named) return;
+      this.addPassive(from);
+      if (vacant !== undefined && vacant !== from) this.askVacancy(vacant, now);
       return;
     }
     this.backoffs.delete(from);
@@ -745,7 +751,7 @@ export class HyParViewCore implements PeerService {
     this.joinAttempts += 1;
     this.lastJoinAt = now;
     const id = this.nextRequestId();
-    this.pending.set(contact, { kind: 'join', deadline: now + this.config.neighborRequestTimeoutMs, id });
+    this.pending.set(contact, { kind: 'join', deadline: now + this.config.neighborRequestTimeoutMs, id, named: false });
     this.send(contact, { type: 'join', epoch: this.epoch, id }, true);
     this.nextJoinAt = now + this.joinRetryDelay();
   }
@@ -792,7 +798,7 @@ export class HyParViewCore implements PeerService {
     const contact = schedule.pick(candidates);
     this.counters.seedRejoins += 1;
     const id = this.nextRequestId();
-    this.pending.set(contact, { kind: 'join', deadline: now + this.config.neighborRequestTimeoutMs, id });
+    this.pending.set(contact, { kind: 'join', deadline: now + this.config.neighborRequestTimeoutMs, id, named: false });
     this.send(contact, { type: 'join', epoch: this.epoch, id }, true);
   }
 
@@ -856,25 +862,28 @@ export class HyParViewCore implements PeerService {
     return 'low';
   }
 
-  /** A refusal named a node that had a free slot: ask it now, past any back-off. */
+  /**
+   * A refusal named a node that had a free slot: ask it now, whatever its back-off says (the
+   * name is newer news than the refusal the back-off remembers). It joins the active view if it
+   * accepts, and no view otherwise: a name comes from one peer's word, and must not displace the
+   * passive view's entries.
+   */
   private askVacancy(peer: string, now: number): void {
     if (peer === this.self || this.active.isFull() || this.active.has(peer) || this.pending.has(peer)) return;
     const free = this.config.activeViewSize - this.active.size;
     if (this.pendingPromotions() >= (this.starved() ? free : Math.min(this.config.maxPendingPromotions, free))) return;
-    this.addPassive(peer);
-    this.backoffs.delete(peer);
     this.counters.vacanciesAsked += 1;
-    this.request(peer, this.active.size === 0 ? 'high' : 'low', now);
+    this.request(peer, this.active.size === 0 ? 'high' : 'low', now, true);
   }
 
   private starved(): boolean {
     return this.active.size <= Math.max(1, Math.floor(this.config.activeViewSize / 4));
   }
 
-  private request(peer: string, priority: 'high' | 'low', now: number): void {
+  private request(peer: string, priority: 'high' | 'low', now: number, named = false): void {
     this.counters.promotionsSent += 1;
     const id = this.nextRequestId();
-    this.pending.set(peer, { kind: priority, deadline: now + this.config.neighborRequestTimeoutMs, id });
+    this.pending.set(peer, { kind: priority, deadline: now + this.config.neighborRequestTimeoutMs, id, named });
     // An urgent (high-priority) request watches the candidate's connection, to learn fast if it is
     // dead; a low-priority one relies on its timeout.
     this.send(peer, { type: 'neighbor', epoch: this.epoch, priority, id }, priority === 'high');
