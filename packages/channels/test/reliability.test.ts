@@ -470,6 +470,24 @@ describe('a listener that disconnects the peer from inside a peer event', () => 
     expect(a.send(b.nodeId, 'orders', 'after')).toBe(false);
   });
 
+  it('on channel-close: each channel closes once, and peer-down comes once', async () => {
+    const b = await startNode('node-b', { timing, channels });
+    const a = await startNode('node-a', { timing, channels });
+    await link(a, b);
+    const events = record(a);
+    const closed: string[] = [];
+    a.on('channel-close', ({ peer, channel }) => {
+      closed.push(channel);
+      a.disconnect(peer);
+    });
+    a.disconnect(b.nodeId);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Without the fix, the listener's disconnect closed every channel a second time.
+    expect(closed.sort()).toEqual([...new Set(closed)].sort());
+    expect(closed).toContain('orders');
+    expect(events).toEqual(['peer-down']);
+  });
+
   it('on channel-open: the session that was disconnected reports no peer-up', async () => {
     const b = await startNode('node-b', { timing, channels });
     const a = await startNode('node-a', { timing, channels });

@@ -977,6 +977,8 @@ export class Link {
     this.graceTimer = undefined;
     if (this.state === 'up') {
       this.endSession(CLOSE_CODES.normal, reason);
+      // Down before listeners hear of it: one that disconnects the peer then finds nothing to close again.
+      this.state = 'down';
       this.host.channelEvent(this, 'channel-close');
     } else if (this.session !== undefined) {
       // A session being set up presented the epoch about to be dropped: the peer would take it
@@ -1059,6 +1061,7 @@ export class Link {
       this.cancelAckTimer();
       this.sendDelayedAcks();
       this.endSession(code, reason);
+      this.state = 'down';
       this.host.channelEvent(this, 'channel-close');
     } else if (this.session !== undefined) {
       this.endSession(code, reason);
