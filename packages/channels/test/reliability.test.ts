@@ -200,6 +200,29 @@ describe('lane connections opened on demand', () => {
     expect(events.filter((event) => event === 'peer-down')).toHaveLength(1);
   });
 
+  it('a connection-error listener that disconnects the peer when a lane is refused: each channel closes once, then peer-down', async () => {
+    const timing = { peerDownGraceMs: 600, reconnectInitialMs: 20, reconnectMaxMs: 2_000 };
+    const b = await startNode('node-b', { timing, limits: { maxConnectionsPerAddress: 1 } });
+    const a = await startNode('node-a', { timing });
+    await link(a, b);
+    const events: string[] = [];
+    a.on('channel-close', (event) => events.push(`close ${event.channel}`));
+    a.on('peer-down', () => events.push('peer-down'));
+    a.on('peer-up', () => events.push('peer-up'));
+    a.on('connection-error', (event: ConnectionErrorEvent) => a.disconnect(event.target));
+    const down = nextEvent<string>(a, 'peer-down');
+    expect(a.send('node-b', 'bulk', 'needs a second connection')).toBe(true);
+    await down;
+    await new Promise((resolve) => setTimeout(resolve, 800)); // past the grace period a stray timer would end
+    const closes = events.filter((event) => event.startsWith('close '));
+    // Without the check, the refused lane then ended a session already shut down: every channel
+    // closed a second time.
+    expect(closes).toEqual([...new Set(closes)]);
+    expect(events.filter((event) => event === 'peer-down')).toHaveLength(1);
+    expect(events).not.toContain('peer-up');
+    expect(a.peers()).toEqual([]);
+  });
+
   it('a lane whose connection is refused for a while gets it with a later session; the link stays up past the grace period', async () => {
     // Two connections per address, and a silent socket holding one of them until the handshake
     // deadline closes it: until then the bulk lane's connection is refused (4010).

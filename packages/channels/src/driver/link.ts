@@ -639,6 +639,8 @@ export class Link {
   private laneFailed(index: number, code: number, reason: string): void {
     this.failedOpens.add(index);
     this.host.connectionFailed(this, code, reason);
+    // A connection-error listener may have disconnected the peer: the session is over already.
+    if (this.removed) return;
     if (PERMANENT_REFUSALS.has(code)) this.goDown(reason);
     else this.loseSession(CLOSE_CODES.normal, `connection ${index} did not open: ${reason || code}`);
   }
