@@ -167,12 +167,17 @@ function record(node: Transport): string[] {
 }
 
 describe('lane connections opened on demand', () => {
-  it('a lane whose connection is refused brings peer-down after the grace period, not a session that comes and goes for ever', async () => {
-    // One connection per address: connection 0 fits, the bulk lane's is refused (4010) each time.
+  /** a linked to b, which takes one connection per address: connection 0 fits, the bulk lane's is refused (4010) each time. */
+  async function oneConnectionPerAddress(): Promise<{ a: Transport; b: Transport }> {
     const timing = { peerDownGraceMs: 600, reconnectInitialMs: 20, reconnectMaxMs: 2_000 };
     const b = await startNode('node-b', { timing, limits: { maxConnectionsPerAddress: 1 } });
     const a = await startNode('node-a', { timing });
     await link(a, b);
+    return { a, b };
+  }
+
+  it('a lane whose connection is refused brings peer-down after the grace period, not a session that comes and goes for ever', async () => {
+    const { a, b } = await oneConnectionPerAddress();
     const events: string[] = [];
     const errors: number[] = [];
     a.on('channel-close', (event) => {
@@ -201,10 +206,7 @@ describe('lane connections opened on demand', () => {
   });
 
   it('a connection-error listener that disconnects the peer when a lane is refused: each channel closes once, then peer-down', async () => {
-    const timing = { peerDownGraceMs: 600, reconnectInitialMs: 20, reconnectMaxMs: 2_000 };
-    const b = await startNode('node-b', { timing, limits: { maxConnectionsPerAddress: 1 } });
-    const a = await startNode('node-a', { timing });
-    await link(a, b);
+    const { a } = await oneConnectionPerAddress();
     const events: string[] = [];
     a.on('channel-close', (event) => events.push(`close ${event.channel}`));
     a.on('peer-down', () => events.push('peer-down'));

@@ -54,15 +54,15 @@ async function timeToConverge(cluster: SocketCluster, live: Set<string>, timeout
   return { ms: performance.now() - started, converged, components: overlay.components, emptyViews: overlay.emptyViews };
 }
 
-/** Prints, for a cluster that did not converge, the state of each node without a neighbour. */
+/** Prints, for a cluster that did not converge, what each node without a neighbour knows. */
 async function describeStragglers(cluster: SocketCluster, live: Set<string>): Promise<void> {
   const statuses = await cluster.status();
   for (const node of live) {
     const status = statuses.get(node);
-    if (status === undefined || status.active.length > 0) continue;
-    const interesting = Object.entries(status.counters).filter(([, value]) => value !== 0);
-    console.log(`  ${node}: no neighbour; passive ${JSON.stringify(status.passive)}; ${interesting.map(([key, value]) => `${key} ${value}`).join(', ')}`);
-    console.log(`    transport: ${JSON.stringify(status.transport)}`);
+    if (status?.cutOff === undefined) continue;
+    const { counters, ...transport } = status.cutOff;
+    console.log(`  ${node}: no neighbour; passive ${JSON.stringify(status.passive)}; ${Object.entries(counters).map(([key, value]) => `${key} ${value}`).join(', ')}`);
+    console.log(`    transport: ${JSON.stringify(transport)}`);
   }
 }
 

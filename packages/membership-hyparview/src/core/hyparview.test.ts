@@ -29,6 +29,12 @@ function sentOfType<T extends HyParViewMessage['type']>(effects: readonly Servic
   return sends(effects).filter((sent) => sent.message.type === type) as (Sent & { message: Extract<HyParViewMessage, { type: T }> })[];
 }
 
+/** `request`'s peer refuses it at `at`, naming `vacant` if given. */
+function refuse(node: HyParViewCore, request: Sent & { message: { id?: number } }, at: number, vacant?: string): void {
+  const reply = { type: 'neighbor-reply' as const, epoch: 0, accepted: false, id: request.message.id! };
+  node.receive(request.to, vacant === undefined ? reply : { ...reply, vacant }, at);
+}
+
 /** Fills the active view through high-priority NEIGHBOR requests (always accepted). */
 function withActive(node: HyParViewCore, peers: readonly string[]): HyParViewCore {
   for (const peer of peers) node.receive(peer, { type: 'neighbor', epoch: 0, priority: 'high' }, 0);
@@ -350,7 +356,7 @@ describe('HyParView §4.4: NEIGHBOR, DISCONNECT and failures', () => {
       expect(requests).toHaveLength(1);
       askedAt.push(now);
       now += 10;
-      node.receive(requests[0]!.to, { type: 'neighbor-reply', epoch: 0, accepted: false, id: requests[0]!.message.id! }, now);
+      refuse(node, requests[0]!, now);
       node.tick(now);
       if (round === 0) continue; // After the first refusal the next request leaves in this tick (§4.4).
       expect(sentOfType(node.takeEffects(), 'neighbor')).toEqual([]);
@@ -373,7 +379,7 @@ describe('HyParView §4.4: NEIGHBOR, DISCONNECT and failures', () => {
       for (let round = 0; round < 2; round += 1) {
         node.tick(round * 10);
         const request = sentOfType(node.takeEffects(), 'neighbor')[0]!;
-        node.receive(request.to, { type: 'neighbor-reply', epoch: 0, accepted: false, id: request.message.id! }, round * 10 + 5);
+        refuse(node, request, round * 10 + 5);
       }
       node.tick(30);
       expect(sentOfType(node.takeEffects(), 'neighbor')).toEqual([]);
@@ -390,12 +396,12 @@ describe('HyParView §4.4: NEIGHBOR, DISCONNECT and failures', () => {
     withActive(node, ['a', 'b']);
     node.tick(0);
     const [first, second] = sentOfType(node.takeEffects(), 'neighbor');
-    node.receive(first!.to, { type: 'neighbor-reply', epoch: 0, accepted: false, id: first!.message.id! }, 5);
+    refuse(node, first!, 5);
     node.tick(5);
     const third = sentOfType(node.takeEffects(), 'neighbor');
     expect(third).toHaveLength(1);
     // The second refusal in a row: the node waits.
-    node.receive(second!.to, { type: 'neighbor-reply', epoch: 0, accepted: false, id: second!.message.id! }, 6);
+    refuse(node, second!, 6);
     node.tick(6);
     expect(sentOfType(node.takeEffects(), 'neighbor')).toEqual([]);
     node.receive(third[0]!.to, { type: 'neighbor-reply', epoch: 0, accepted: true, id: third[0]!.message.id! }, 7);
@@ -413,7 +419,7 @@ describe('HyParView §4.4: NEIGHBOR, DISCONNECT and failures', () => {
     let requests = sentOfType(node.takeEffects(), 'neighbor');
     // Starved (one neighbour of four): one request per free slot.
     expect(requests).toHaveLength(3);
-    for (const request of requests) node.receive(request.to, { type: 'neighbor-reply', epoch: 0, accepted: false, id: request.message.id! }, 5);
+    for (const request of requests) refuse(node, request, 5);
     node.tick(5);
     const first = requests.map((request) => request.to);
     requests = sentOfType(node.takeEffects(), 'neighbor');
@@ -907,12 +913,12 @@ describe('HyParView: pairing nodes that have free slots (ours)', () => {
     withActive(node, ['a', 'b']);
     node.tick(0);
     const first = sentOfType(node.takeEffects(), 'neighbor')[0]!;
-    node.receive(first.to, { type: 'neighbor-reply', epoch: 0, accepted: false, id: first.message.id! }, 5);
+    refuse(node, first, 5);
     node.tick(5);
     const second = sentOfType(node.takeEffects(), 'neighbor')[0]!;
     expect(second.to).not.toBe(first.to);
     // The second refusal in a row starts the node's back-off, and names v.
-    node.receive(second.to, { type: 'neighbor-reply', epoch: 0, accepted: false, id: second.message.id!, vacant: 'v' }, 10);
+    refuse(node, second, 10, 'v');
     const asked = sentOfType(node.takeEffects(), 'neighbor');
     expect(asked.map((sent) => [sent.to, sent.message.priority])).toEqual([['v', 'low']]);
     node.receive('v', { type: 'neighbor-reply', epoch: 0, accepted: true, id: asked[0]!.message.id! }, 15);
@@ -936,12 +942,12 @@ describe('HyParView: pairing nodes that have free slots (ours)', () => {
     node.tick(0);
     const toV = sentOfType(node.takeEffects(), 'neighbor')[0]!;
     expect(toV.to).toBe('v');
-    node.receive('v', { type: 'neighbor-reply', epoch: 0, accepted: false, id: toV.message.id! }, 5);
+    refuse(node, toV, 5);
     withPassive(node, ['p1']);
     node.tick(6);
     const toP1 = sentOfType(node.takeEffects(), 'neighbor')[0]!;
     expect(toP1.to).toBe('p1');
-    node.receive('p1', { type: 'neighbor-reply', epoch: 0, accepted: false, id: toP1.message.id!, vacant: 'v' }, 10);
+    refuse(node, toP1, 10, 'v');
     expect(sentOfType(node.takeEffects(), 'neighbor').map((sent) => sent.to)).toEqual(['v']);
   });
 
@@ -951,15 +957,15 @@ describe('HyParView: pairing nodes that have free slots (ours)', () => {
     node.tick(0);
     const first = sentOfType(node.takeEffects(), 'neighbor')[0]!;
     // Naming itself: not followed.
-    node.receive(first.to, { type: 'neighbor-reply', epoch: 0, accepted: false, id: first.message.id!, vacant: first.to }, 5);
+    refuse(node, first, 5, first.to);
     expect(sentOfType(node.takeEffects(), 'neighbor').map((sent) => sent.to)).not.toContain(first.to);
     node.tick(5);
     const second = sentOfType(node.takeEffects(), 'neighbor')[0]!;
-    node.receive(second.to, { type: 'neighbor-reply', epoch: 0, accepted: false, id: second.message.id!, vacant: 'v' }, 10);
+    refuse(node, second, 10, 'v');
     const toV = sentOfType(node.takeEffects(), 'neighbor');
     expect(toV.map((sent) => sent.to)).toEqual(['v']);
     // v refuses and names w: w is not asked, and v takes no passive entry.
-    node.receive('v', { type: 'neighbor-reply', epoch: 0, accepted: false, id: toV[0]!.message.id!, vacant: 'w' }, 15);
+    refuse(node, toV[0]!, 15, 'w');
     expect(sentOfType(node.takeEffects(), 'neighbor')).toEqual([]);
     expect(node.passiveView().sort()).toEqual(['p1', 'p2']);
     expect(node.stats().vacanciesAsked).toBe(1);
@@ -974,7 +980,7 @@ describe('HyParView: pairing nodes that have free slots (ours)', () => {
     // A fourth neighbour arrives: one free slot, one request allowed, one still out after the refusal.
     node.receive('d', { type: 'neighbor', epoch: 0, priority: 'high' }, 1);
     node.takeEffects();
-    node.receive(requests[0]!.to, { type: 'neighbor-reply', epoch: 0, accepted: false, id: requests[0]!.message.id!, vacant: 'v' }, 5);
+    refuse(node, requests[0]!, 5, 'v');
     expect(sentOfType(node.takeEffects(), 'neighbor')).toEqual([]);
     expect(node.stats().vacanciesAsked).toBe(0);
   });
@@ -987,7 +993,7 @@ describe('HyParView: pairing nodes that have free slots (ours)', () => {
       const requests = sentOfType(node.takeEffects(), 'neighbor');
       expect(requests.map((sent) => sent.to).sort()).toEqual(['p1', 'p2']);
       const p2 = requests.find((sent) => sent.to === 'p2')!;
-      node.receive('p2', { type: 'neighbor-reply', epoch: 0, accepted: false, id: p2.message.id!, vacant: named }, 5);
+      refuse(node, p2, 5, named);
       expect(sentOfType(node.takeEffects(), 'neighbor')).toEqual([]);
       expect(node.stats().vacanciesAsked).toBe(0);
     }

@@ -435,11 +435,8 @@ export class HyParViewCore implements PeerService {
     this.addPassive(from);
     // Requesters of an earlier version send no id, and ignore a node named in the reply.
     const vacant = id === undefined ? undefined : this.matchVacancy(from, now);
-    if (vacant === undefined || id === undefined) this.send(from, this.reply(false, id), false);
-    else {
-      this.counters.vacanciesShared += 1;
-      this.send(from, { type: 'neighbor-reply', epoch: this.epoch, accepted: false, id, vacant }, false);
-    }
+    if (vacant !== undefined) this.counters.vacanciesShared += 1;
+    this.send(from, this.reply(false, id, vacant), false);
   }
 
   /**
@@ -458,8 +455,10 @@ export class HyParViewCore implements PeerService {
     return last.peer;
   }
 
-  private reply(accepted: boolean, id: number | undefined): HyParViewMessage {
-    return id === undefined ? { type: 'neighbor-reply', epoch: this.epoch, accepted } : { type: 'neighbor-reply', epoch: this.epoch, accepted, id };
+  /** A NEIGHBOR reply; `vacant` (see `matchVacancy`) only beside the id of the request it answers. */
+  private reply(accepted: boolean, id: number | undefined, vacant?: string): HyParViewMessage {
+    if (id === undefined) return { type: 'neighbor-reply', epoch: this.epoch, accepted };
+    return vacant === undefined ? { type: 'neighbor-reply', epoch: this.epoch, accepted, id } : { type: 'neighbor-reply', epoch: this.epoch, accepted, id, vacant };
   }
 
   private onNeighborReply(from: string, accepted: boolean, id: number | undefined, vacant: string | undefined, now: number): void {
@@ -820,9 +819,8 @@ export class HyParViewCore implements PeerService {
   private promote(now: number): void {
     if (now < this.promotionAt) return;
     this.promotionAt = Number.POSITIVE_INFINITY;
-    const free = this.config.activeViewSize - this.active.size;
     let outstanding = this.pendingPromotions();
-    const allowed = this.starved() ? free : Math.min(this.config.maxPendingPromotions, free);
+    const allowed = this.promotionsAllowed();
     // Full, or as many requests out as allowed (an answer or a timeout calls again), or nothing to ask.
     if (outstanding >= allowed || this.passive.size === 0) return;
     if (!this.starved() && now < this.settledPromotionAt) {
@@ -870,10 +868,15 @@ export class HyParViewCore implements PeerService {
    */
   private askVacancy(peer: string, now: number): void {
     if (peer === this.self || this.active.isFull() || this.active.has(peer) || this.pending.has(peer)) return;
-    const free = this.config.activeViewSize - this.active.size;
-    if (this.pendingPromotions() >= (this.starved() ? free : Math.min(this.config.maxPendingPromotions, free))) return;
+    if (this.pendingPromotions() >= this.promotionsAllowed()) return;
     this.counters.vacanciesAsked += 1;
     this.request(peer, this.active.size === 0 ? 'high' : 'low', now, true);
+  }
+
+  /** Promotions that may be out at once: one per free slot for a starved node, else up to `maxPendingPromotions`. */
+  private promotionsAllowed(): number {
+    const free = this.config.activeViewSize - this.active.size;
+    return this.starved() ? free : Math.min(this.config.maxPendingPromotions, free);
   }
 
   private starved(): boolean {
@@ -905,9 +908,7 @@ export class HyParViewCore implements PeerService {
    */
   private settledBackOff(now: number): void {
     this.settledRefusals += 1;
-    if (this.settledRefusals < 2) return;
-    const delay = Math.min(this.config.promotionBackoffMaxMs, this.config.promotionBackoffInitialMs * 2 ** (this.settledRefusals - 2));
-    this.settledPromotionAt = now + delay * (1 + this.random.float() / 2);
+    if (this.settledRefusals >= 2) this.settledPromotionAt = now + this.promotionDelay(this.settledRefusals - 1);
   }
 
   /**
@@ -919,12 +920,20 @@ export class HyParViewCore implements PeerService {
     this.settledPromotionAt = Number.NEGATIVE_INFINITY;
   }
 
+  /**
+   * The wait after the `step`th refusal: `promotionBackoffInitialMs`, doubled per step up to
+   * `promotionBackoffMaxMs`, and up to half again as jitter, which keeps nodes refused together
+   * from asking again together.
+   */
+  private promotionDelay(step: number): number {
+    const delay = Math.min(this.config.promotionBackoffMaxMs, this.config.promotionBackoffInitialMs * 2 ** (step - 1));
+    return delay * (1 + this.random.float() / 2);
+  }
+
   private backOff(peer: string, now: number): void {
     const backoff = this.backoffs.get(peer) ?? { attempts: 0, until: now };
     backoff.attempts += 1;
-    const delay = Math.min(this.config.promotionBackoffMaxMs, this.config.promotionBackoffInitialMs * 2 ** (backoff.attempts - 1));
-    // Jitter (up to half again) keeps nodes that were refused together from asking again together.
-    backoff.until = now + delay * (1 + this.random.float() / 2);
+    backoff.until = now + this.promotionDelay(backoff.attempts);
     this.backoffs.set(peer, backoff);
     if (this.backoffs.size > 2 * this.config.passiveViewSize) {
       for (const key of this.backoffs.keys()) if (!this.passive.has(key)) this.backoffs.delete(key);

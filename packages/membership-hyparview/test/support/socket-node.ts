@@ -25,9 +25,10 @@ export type ParentCommand =
   | { readonly type: 'broadcast'; readonly request: number; readonly from: string; readonly size: number }
   | { readonly type: 'stop'; readonly request: number };
 
-function numbers(record: Record<string, unknown>): Record<string, number> {
+/** The fields of `record` that are numbers other than zero. */
+function nonZero(record: Record<string, unknown>): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [key, value] of Object.entries(record)) if (typeof value === 'number') out[key] = value;
+  for (const [key, value] of Object.entries(record)) if (typeof value === 'number' && value !== 0) out[key] = value;
   return out;
 }
 
@@ -41,10 +42,19 @@ export interface NodeStatus {
   readonly receivedBytes: number;
   /** Connections the node's transport accepted since it started. */
   readonly acceptedConnections: number;
-  /** The membership's own counters (`stats().service` and `stats().driver`), to tell why a node is cut off. */
+  /** Only for a node without a neighbour: what it knows, to tell why it is cut off. */
+  readonly cutOff?: CutOffState;
+}
+
+export interface CutOffState {
+  /** The membership's own counters (`stats().service` and `stats().driver`), those not zero. */
   readonly counters: Record<string, number>;
-  /** For a node without a neighbour: its transport's peers (`state/open connections`) and refusals. */
-  readonly transport?: { readonly peers: Record<string, string>; readonly refusals: Record<string, number>; readonly toldUp: string[]; readonly recent: string[] };
+  /** The transport's links (`state/open connections`) and refusals. */
+  readonly links: Record<string, string>;
+  readonly refusals: Record<string, number>;
+  /** The peers the transport reported up (its `peers()`), and its latest peer events. */
+  readonly peersUp: string[];
+  readonly recentEvents: string[];
 }
 
 export type ChildReport =
@@ -81,24 +91,17 @@ const transports: Transport[] = config.ids.map((nodeId) =>
   }),
 );
 await Promise.all(transports.map((transport) => transport.ready()));
-// Each transport's peer-up and peer-down events as the membership heard them: the peers it was
-// told are up, and the latest events, to compare with the transport's own peers when a node is cut off.
-const told = new Map<string, { up: Set<string>; recent: string[] }>();
+// Each transport's latest peer events, as the membership heard them, for a node that ends up cut off.
+const recentEvents = new Map<string, string[]>();
 for (const transport of transports) {
-  const record = { up: new Set<string>(), recent: [] as string[] };
-  told.set(transport.nodeId, record);
+  const recent: string[] = [];
+  recentEvents.set(transport.nodeId, recent);
   const note = (event: string, peer: string): void => {
-    record.recent.push(`${Math.round(performance.now())} ${event} ${peer}`);
-    if (record.recent.length > 16) record.recent.shift();
+    recent.push(`${Math.round(performance.now())} ${event} ${peer}`);
+    if (recent.length > 16) recent.shift();
   };
-  transport.on('peer-up', (peer) => {
-    record.up.add(peer);
-    note('up', peer);
-  });
-  transport.on('peer-down', (peer) => {
-    record.up.delete(peer);
-    note('down', peer);
-  });
+  transport.on('peer-up', (peer) => note('up', peer));
+  transport.on('peer-down', (peer) => note('down', peer));
   transport.on('connection-error', (event) => note(`connection-error ${event.error.message}`, event.target));
 }
 send({ type: 'ready', addresses: Object.fromEntries(transports.map((transport) => [transport.nodeId, transport.address()!.url])) });
@@ -130,14 +133,16 @@ function status(): Record<string, NodeStatus> {
       receivedMessages,
       receivedBytes,
       acceptedConnections: stats.acceptedConnections,
-      counters: membership === undefined ? {} : numbers({ ...membership.stats().service, ...membership.stats().driver }),
+      // Gathered only for a node without a neighbour: status is polled for every node while the
+      // benchmark waits for convergence, inside the window whose CPU it measures.
       ...(membership !== undefined && membership.activeView().length === 0
         ? {
-            transport: {
-              peers: Object.fromEntries(stats.peers.map((peer) => [peer.peer, `${peer.state}/${peer.openConnections}`])),
-              refusals: numbers(stats.refusals),
-              toldUp: [...(told.get(transport.nodeId)?.up ?? [])],
-              recent: told.get(transport.nodeId)?.recent ?? [],
+            cutOff: {
+              counters: nonZero({ ...membership.stats().service, ...membership.stats().driver }),
+              links: Object.fromEntries(stats.peers.map((peer) => [peer.peer, `${peer.state}/${peer.openConnections}`])),
+              refusals: nonZero(stats.refusals),
+              peersUp: transport.peers(),
+              recentEvents: recentEvents.get(transport.nodeId) ?? [],
             },
           }
         : {}),
