@@ -385,13 +385,11 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
     await simulation.runForAsync(20);
     expect(b.isAlive(system) && b.isAlive(root) && b.isAlive(worker!)).toBe(true);
     const refused = letters.filter((letter) => letter.reason === 'refused');
-    expect(refused.map(({ to, from }) => [to, from?.node])).toEqual([
-      [system.toString(), 'a'],
-      [root.toString(), 'a'],
-      [root.toString(), 'a'],
-      [system.toString(), 'evil'],
-      [root.toString(), 'evil'],
-    ]);
+    // In the order each node sent them; the two nodes' signals interleave as the network delays them.
+    const refusedFrom = (node: string): unknown[] => refused.filter(({ from }) => from?.node === node).map(({ to }) => to);
+    expect(refused).toHaveLength(5);
+    expect(refusedFrom('a')).toEqual([system.toString(), root.toString(), root.toString()]);
+    expect(refusedFrom('evil')).toEqual([system.toString(), root.toString()]);
     expect(b.stats().malformedSignals).toBe(0);
     // Node b still serves: a remote call by name, a new supervisor under the root.
     let reply: unknown;
