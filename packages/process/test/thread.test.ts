@@ -7,6 +7,7 @@ import { FoundationError } from '@foundation/core';
 import { PROCESS_ERROR_CODES } from '../src/errors/codes';
 import { WorkerCrashedError } from '../src/errors/worker-crashed-error';
 import { InvalidOptionError } from '../src/errors/invalid-option-error';
+import { InvalidPidError } from '../src/errors/invalid-pid-error';
 import type { Pid } from '../src/core/pid';
 import { createRuntime } from '../src/runtime/runtime';
 import type { Runtime } from '../src/runtime/runtime';
@@ -331,6 +332,16 @@ describe('worker failures', () => {
     expect(runtime.isAlive(linker)).toBe(true);
     const replacement = await runtime.start(behavior('counter'), { isolation: 'thread' });
     expect(await runtime.call(replacement, 'thread')).toEqual(expect.any(Number));
+    await runtime.shutdown();
+  }, WAIT);
+
+  it('leaves no dedicated worker behind a spawn refused for its link option (review finding)', async () => {
+    // The bridge was attached (and the worker referenced) before the link option was checked.
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    expect(() =>
+      runtime.spawn(behavior('counter'), { isolation: 'thread', link: 'not-a-pid' as never, thread: { resourceLimits: { maxOldGenerationSizeMb: 64 } } }),
+    ).toThrow(InvalidPidError);
+    expect(runtime.stats().threadWorkers).toBe(0);
     await runtime.shutdown();
   }, WAIT);
 

@@ -19,6 +19,11 @@ export class DeadlineQueue<T extends DeadlineEntry> {
     return this.entries.length;
   }
 
+  /** Entries not cancelled. */
+  get live(): number {
+    return this.entries.length - this.cancelledCount;
+  }
+
   push(deadline: number, entry: T): void {
     this.deadlines.push(deadline);
     this.sequence.push(this.counter++);

@@ -32,7 +32,7 @@ export class CallTable {
 
   /** Calls with a deadline, waiting for a reply. */
   get pendingDeadlines(): number {
-    return this.deadlines.size;
+    return this.deadlines.live;
   }
 
   /** A call from `caller` (undefined outside processes). */
@@ -124,6 +124,9 @@ export class CallTable {
     if (call.inDeadlines) {
       call.inDeadlines = false;
       this.deadlines.cancel(call);
+      // The last call with a deadline is answered: its timer goes too, or it would keep Node
+      // running for the rest of the timeout (the default is seconds, a caller's may be hours).
+      if (this.deadlines.live === 0) this.disarmDeadline();
     } else {
       call.cancelled = true;
     }
@@ -157,6 +160,12 @@ export class CallTable {
     if (deadline < this.armedDeadline) this.armDeadline(deadline);
   }
 
+  private disarmDeadline(): void {
+    this.deadlineTimer?.cancel();
+    this.deadlineTimer = null;
+    this.armedDeadline = Number.POSITIVE_INFINITY;
+  }
+
   private armDeadline(deadline: number): void {
     const clock = this.runtime.clock;
     this.deadlineTimer?.cancel();
@@ -179,8 +188,7 @@ export class CallTable {
 
   /** Shutdown: stops the deadline timer and fails every call still waiting for a reply. */
   failAll(): void {
-    this.deadlineTimer?.cancel();
-    this.deadlineTimer = null;
+    this.disarmDeadline();
     const nodeId = this.runtime.nodeId;
     for (const call of [...this.remote.values()]) this.fail(call, new RuntimeStoppedError(nodeId, 'wait for a reply'));
     for (const call of this.deadlines.popExpired(Number.POSITIVE_INFINITY)) {

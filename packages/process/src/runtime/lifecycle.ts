@@ -282,17 +282,22 @@ export function runTerminate<Process extends LifecycleProcess<Call>, Call>(
   }
   if (!hasTerminate) return false;
   let result: unknown;
+  let thenable = false;
   process.inHandler = true;
   try {
     result = behavior.terminate!(reason as ExitReason, process.self);
+    // Inside the try: a result whose `then` getter throws is terminate failing; thrown out of
+    // here, it would reach whoever sent the exit and leave the process exiting for ever.
+    thenable = isThenable(result);
   } catch (error) {
     host.terminateFailed(process, error);
   }
   process.inHandler = false;
   process.pendingExit = NONE;
-  if (!isThenable(result)) return false;
+  if (!thenable) return false;
   process.busy = true;
-  result.then(done, (error: unknown) => {
+  // Promise.resolve turns a thenable whose `then` throws into a rejection.
+  Promise.resolve(result).then(done, (error: unknown) => {
     host.terminateFailed(process, error);
     done();
   });

@@ -336,6 +336,32 @@ describe('messages', () => {
   });
 });
 
+describe('shutdown', () => {
+  it('stops every process, and refuses a spawn from a callback that runs while it stops', async () => {
+    // Review finding: processes were stopped from a list taken once, so one spawned by a
+    // terminate callback (or a timer, or an I/O callback) then outlived the stopped runtime.
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const refused: unknown[] = [];
+    let late: Pid | undefined;
+    runtime.spawn({
+      handleMessage: () => undefined,
+      terminate: (_reason: unknown, self: ProcessSelf) => {
+        try {
+          late = self.spawn({ handleMessage: () => undefined });
+        } catch (error) {
+          refused.push(error);
+        }
+      },
+    });
+    await runtime.shutdown({ timeoutMs: 50 });
+    expect(runtime.status).toBe('stopped');
+    expect(late).toBeUndefined();
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toBeInstanceOf(RuntimeStoppedError);
+    expect(runtime.processes().filter((pid) => runtime.isAlive(pid))).toEqual([]);
+  });
+});
+
 describe('a spawn that fails', () => {
   it('leaves no process and no name behind when its link option is not a pid', async () => {
     // Review finding: the record and its name were in place before the link threw, leaving a
@@ -400,6 +426,41 @@ describe('calls', () => {
     expect(await reply).toBe('answered');
     await runtime.shutdown();
     expect(letters).toMatchObject([{ message: 'a month later', reason: 'shutdown' }]);
+  });
+
+  it('leaves no deadline timer to keep Node alive once every call is answered', async () => {
+    // Review finding: an answered call only marked its deadline cancelled, and the armed timer
+    // kept Node running for the rest of the timeout (a script exited 4 s after its reply).
+    const timeouts = (): number => process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
+    const before = timeouts();
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const held: ReplyTo[] = [];
+    const pid = runtime.spawn({
+      handleCall: (request: unknown, _self: ProcessSelf, from: ReplyTo) => {
+        if (request === 'hold') {
+          held.push(from);
+          return NO_REPLY;
+        }
+        return request;
+      },
+    });
+    expect(await runtime.call(pid, 'quick', { timeout: 60 * 60 * 1000 })).toBe('quick');
+    expect(runtime.stats().pendingCallDeadlines).toBe(0);
+    expect(timeouts()).toBe(before);
+    // Two calls waiting: answering the one whose deadline is armed leaves the other's.
+    const first = runtime.call(pid, 'hold', { timeout: 60_000 });
+    const second = runtime.call(pid, 'hold', { timeout: 120_000 });
+    await until(() => held.length === 2, 'both calls held');
+    expect(runtime.stats().pendingCallDeadlines).toBe(2);
+    runtime.reply(held[0]!, 'one');
+    expect(await first).toBe('one');
+    expect(runtime.stats().pendingCallDeadlines).toBe(1);
+    expect(timeouts()).toBe(before + 1);
+    runtime.reply(held[1]!, 'two');
+    expect(await second).toBe('two');
+    expect(runtime.stats().pendingCallDeadlines).toBe(0);
+    expect(timeouts()).toBe(before);
+    await runtime.shutdown();
   });
 
   it('replies later when handleCall returns NO_REPLY, and drops a second reply', async () => {
@@ -560,6 +621,25 @@ describe('failures', () => {
     const badInit = runtime.spawn({ init: () => proxy }, { name: 'bad-init' });
     expect(runtime.isAlive(badInit)).toBe(false);
     expect(runtime.whereis('bad-init')).toBeUndefined();
+    await runtime.shutdown();
+  });
+
+  it('finishes the exit of a process whose terminate returns a value whose then getter throws', async () => {
+    // Review finding: terminate's thenable check ran outside its try, so the getter's error went
+    // to whoever sent the exit, and the process stayed exiting: name held, links not told.
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const victim = runtime.spawn({ handleMessage: () => undefined, terminate: () => proxy as never }, { name: 'victim' });
+    const exited = runtime.whenExited(victim);
+    const inbox: unknown[] = [];
+    const linked = runtime.spawn((message: unknown) => void inbox.push(message), { link: victim, trapExits: true });
+    expect(() => runtime.exit(victim, 'boom')).not.toThrow();
+    expect(await exited).toBe('boom');
+    expect(runtime.processInfo(victim)).toBeUndefined();
+    expect(runtime.whereis('victim')).toBeUndefined();
+    await until(() => inbox.length === 1, 'the exit signal');
+    expect(runtime.isAlive(linked)).toBe(true);
     await runtime.shutdown();
   });
 

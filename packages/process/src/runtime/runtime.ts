@@ -241,6 +241,8 @@ export class RuntimeImpl implements Runtime {
   messagesHandled = 0;
   deadLetters = 0;
   status: RuntimeStatus = 'running';
+  /** Set once shutdown starts stopping the processes outside the supervision tree: no spawn after it. */
+  spawnsClosed = false;
   private shutdownPromise: Promise<void> | null = null;
 
   /** @internal The sender of exit signals from outside processes, and the watcher behind `monitor` callbacks. */
@@ -355,7 +357,7 @@ export class RuntimeImpl implements Runtime {
 
   /** @internal Spawns a process; `parent` (a supervisor) is linked and may always shut it down. */
   spawnProcess(behavior: unknown, options: SpawnOptions<unknown>, parent: ProcessRecord | null): ProcessRecord {
-    if (this.status === 'stopped') throw new RuntimeStoppedError(this.nodeId, 'spawn');
+    if (this.status === 'stopped' || this.spawnsClosed) throw new RuntimeStoppedError(this.nodeId, 'spawn');
     const mailbox = resolveMailbox(options.mailbox);
     if (options.name !== undefined) this.names.checkFree(checkName(options.name));
     if (options.isolation === 'thread') {

@@ -17,6 +17,9 @@ export async function stopRuntime(runtime: RuntimeImpl, timeoutMs: number): Prom
   }
   // 2. Every other process, newest first: ended with `shutdown` (as a parent would end it, so
   //    trapping exits does not keep it alive), then killed if it has not exited by the timeout.
+  //    From here on a spawn fails (RuntimeStoppedError): a process started by a terminate
+  //    callback, a timer or an I/O callback now would be in no list and outlive the runtime.
+  runtime.spawnsClosed = true;
   const others = [...runtime.table.values()].filter((record) => record !== system && record.status !== DEAD).reverse();
   if (others.length > 0) {
     const exited = Promise.all(others.map((record) => runtime.whenExited(record.pid)));

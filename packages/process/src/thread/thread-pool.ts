@@ -257,7 +257,14 @@ class ThreadPoolImpl implements ThreadPool {
     );
     record.bridge = bridge;
     worker.attach(bridge);
-    return runtime.installProcess(record, options, mailbox, parent, () => runtime.startRecord(record, undefined));
+    try {
+      return runtime.installProcess(record, options, mailbox, parent, () => runtime.startRecord(record, undefined));
+    } catch (error) {
+      // Refused before it started (a link option that is not a pid, a name taken meanwhile):
+      // the bridge goes, or it would keep the worker referenced and counted for ever.
+      worker.detach(bridge);
+      throw error;
+    }
   }
 
   /** The least loaded pool worker, starting one while the pool is below its size. */
