@@ -343,6 +343,25 @@ describe('waitFor (1.x wait_for_service)', () => {
     await expect(aborted).rejects.toThrow('caller gave up');
   });
 
+  it('forgets a name once its last waiter times out or is aborted (review finding)', async () => {
+    // The emptied set of waiters stayed mapped under its name: a leak per name ever waited for.
+    const { simulation, registry } = setup(24);
+    const held = (): number => (registry as unknown as { waiters: Map<string, Set<unknown>> }).waiters.size;
+    const outcomes: Promise<unknown>[] = [];
+    for (let index = 0; index < 100; index += 1) outcomes.push(registry.waitFor(`name-${index}`, { timeout: 10 }).catch(() => 'timed out'));
+    const controller = new AbortController();
+    outcomes.push(registry.waitFor('aborted', { signal: controller.signal }).catch(() => 'aborted'));
+    const kept = registry.waitFor('name-0', { timeout: 1_000 });
+    expect(held()).toBe(101);
+    controller.abort();
+    await simulation.runForAsync(20);
+    await Promise.all(outcomes);
+    expect(held()).toBe(1);
+    registry.register('name-0', 'late');
+    await expect(kept).resolves.toMatchObject({ target: 'late' });
+    expect(held()).toBe(0);
+  });
+
   it('rejects waiters when the registry closes, and refuses calls afterwards (5605)', async () => {
     const { registry } = setup(22);
     const waiting = registry.waitFor('never');
@@ -354,6 +373,23 @@ describe('waitFor (1.x wait_for_service)', () => {
 });
 
 describe('watch', () => {
+  it('tells a watcher once the view is updated: lookup and find agree with the event (review finding)', () => {
+    // Events went out halfway through the update: inside service-up lookup still threw, and
+    // inside service-down both lookup and find still returned the removed instance.
+    const { registry } = setup(26);
+    const seen: string[] = [];
+    const looked = (): string => {
+      try {
+        return String(registry.lookup('db'));
+      } catch (error) {
+        return `throws ${(error as FoundationError).code}`;
+      }
+    };
+    registry.watch('db', (event) => seen.push(`${event.type} ${looked()} ${String(registry.find('db')?.target)}`));
+    registry.register('db', 'tcp://db').unregister();
+    expect(seen).toEqual(['service-up tcp://db tcp://db', 'service-down throws 3401 undefined']);
+  });
+
   it('reports up, change and down for the criteria, with the reason', () => {
     const { registry } = setup(23);
     const events: string[] = [];

@@ -1049,13 +1049,18 @@ class RegistryImpl<Target> implements Registry<Target> {
         this.waiters.set(name, set);
       }
       const waiters = set;
+      // The name's entry goes with its last waiter, or every name ever waited for stays mapped.
+      const forget = (): void => {
+        waiters.delete(waiter);
+        if (waiters.size === 0 && this.waiters.get(name) === waiters) this.waiters.delete(name);
+      };
       const onAbort = (): void => {
         waiter.cleanup();
-        waiters.delete(waiter);
+        forget();
         reject(abortReason(signal!));
       };
       const timer = this.clock.setTimer(timeout, () => {
-        waiters.delete(waiter);
+        forget();
         waiter.cleanup();
         reject(new RegistryTimeoutError(`waitFor("${name}")`, timeout));
       });

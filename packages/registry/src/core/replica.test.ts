@@ -203,6 +203,25 @@ describe('merging deltas', () => {
     expect([...stale.entries()]).toEqual([]);
   });
 
+  it('keeps its own tombstones until a delta has carried them, whatever the cap (review finding)', () => {
+    // Collected (past maxStableTombstones) before the publish, the removals were covered by the
+    // next delta without being named in it, and peers kept the entries with equal digests.
+    const origin = replica('a', { maxStableTombstones: 2 });
+    const peer = replica('p');
+    const ids = [1, 2, 3, 4, 5].map((index) => `a/1/${index}`);
+    for (const id of ids) origin.putOwn(fields(id, `svc-${id}`));
+    peer.applyDelta(origin.takeOwnDelta()!, 0, 'a');
+    for (const id of ids) origin.removeOwn(id, 0);
+    expect(origin.collectGarbage(0).tombstones).toBe(0);
+    const removal = origin.takeOwnDelta()!;
+    expect(removal.removed.map((tombstone) => tombstone.id)).toEqual(ids);
+    peer.applyDelta(removal, 0, 'a');
+    expect([...peer.entries()]).toEqual([]);
+    // Published, they are collected down to the cap as before.
+    expect(origin.collectGarbage(0).tombstones).toBe(3);
+    expect(origin.counts().tombstones).toBe(2);
+  });
+
   it('a peer further behind than the kept tombstones gets the key list and drops what was removed', () => {
     const origin = replica('a');
     const behind = replica('b');

@@ -622,10 +622,14 @@ export class Replica {
   collectGarbage(now: number): { tombstones: number; departures: number } {
     let tombstones = 0;
     for (const state of this.origins.values()) {
+      // This node's own removals are stable at once, but until the next own delta carries them
+      // the tombstone is the only record of them: collected before that, the delta would cover
+      // their revisions without naming them, and peers would keep the entries for good.
+      const unpublishedAbove = state === this.own ? this.published : Number.POSITIVE_INFINITY;
       let stable = 0;
       for (const tombstone of state.tombstones.values()) if (tombstone.coveredAt !== Number.POSITIVE_INFINITY) stable += 1;
       for (const [id, tombstone] of state.tombstones) {
-        if (tombstone.coveredAt === Number.POSITIVE_INFINITY) continue;
+        if (tombstone.coveredAt === Number.POSITIVE_INFINITY || tombstone.revision > unpublishedAbove) continue;
         if (now - tombstone.coveredAt < this.options.tombstoneRetentionMs && stable <= this.options.maxStableTombstones) continue;
         state.tombstones.delete(id);
         state.tombstoneFloor = Math.max(state.tombstoneFloor, tombstone.revision);

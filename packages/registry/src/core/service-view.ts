@@ -102,12 +102,44 @@ export class ServiceView {
   private readonly byType = new Map<string, Set<Slot>>();
   private visibleCount = 0;
 
+  /**
+   * What the change in progress has to tell, in order. It is told once the view is consistent
+   * again (names, targets and indexes all updated), so that a watcher or a conflict handler
+   * that reads the view, or changes it, sees the state its event describes.
+   */
+  private readonly pending: (ViewEvent | { readonly conflict: Conflict })[] = [];
+  private telling = false;
+
   constructor(
     private readonly nodeId: string,
     private readonly source: SlotSource,
-    private readonly emit: (event: ViewEvent) => void,
-    private readonly onConflict: (conflict: Conflict) => void,
+    private readonly tellEvent: (event: ViewEvent) => void,
+    private readonly tellConflict: (conflict: Conflict) => void,
   ) {}
+
+  private emit(event: ViewEvent): void {
+    this.pending.push(event);
+  }
+
+  private onConflict(conflict: Conflict): void {
+    this.pending.push({ conflict });
+  }
+
+  /** Tells what is pending; a change made by a listener meanwhile queues behind and is told by this loop. */
+  private tell(): void {
+    if (this.telling) return;
+    this.telling = true;
+    try {
+      for (let index = 0; index < this.pending.length; index += 1) {
+        const next = this.pending[index]!;
+        if ('conflict' in next) this.tellConflict(next.conflict);
+        else this.tellEvent(next);
+      }
+    } finally {
+      this.pending.length = 0;
+      this.telling = false;
+    }
+  }
 
   /** Visible instances. */
   get size(): number {
@@ -122,6 +154,7 @@ export class ServiceView {
     this.putSlot(slot, previous);
     this.syncTarget(slot.instance.name);
     if (previous !== undefined && previous.name !== slot.instance.name) this.syncTarget(previous.name);
+    this.tell();
   }
 
   private putSlot(slot: Slot, previous: ServiceInstance | undefined): void {
@@ -177,6 +210,7 @@ export class ServiceView {
     if (!slot.held) return;
     this.remove(slot, reason, false);
     this.syncTarget(slot.instance.name);
+    this.tell();
   }
 
   private syncTarget(name: string): void {

@@ -215,6 +215,23 @@ describe('hostile input, fuzzed (properties, seeded)', () => {
     );
   });
 
+  it.each([
+    ['v', (deep: string) => `{"v":${deep}}`],
+    ['ns', (deep: string) => `{"v":1,"ns":${deep}}`],
+    ['t', (deep: string) => `{"v":1,"ns":"ns","t":${deep}}`],
+  ])('refuses a deeply nested %s with a decode error, not a RangeError (review finding)', (_field, message) => {
+    // Parsed fine, but the error message serialised the value and overflowed the stack.
+    const deep = '['.repeat(200_000) + ']'.repeat(200_000);
+    let thrown: unknown;
+    try {
+      decodeMessage(new TextEncoder().encode(message(deep)), 'p', 'ns', DEFAULT_LIMITS);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(FoundationError.is(thrown) && (thrown.code === 3102 || thrown.code === 5604)).toBe(true);
+    expect((thrown as Error).message).toMatch(/an array/);
+  });
+
   it('random bytes never throw anything but 3102/5604', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {

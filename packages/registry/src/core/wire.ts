@@ -7,7 +7,7 @@
 //   { v: 1, t: 'delta',   ns, origins: [OriginDelta...], departed: [DepartureRecord...] }
 //   { v: 1, t: 'digest',  ns, hash }                              anti-entropy, step 1
 //   { v: 1, t: 'summary', ns, origins: [OriginSummary...], departed, reply }   step 2 (and 3)
-import { utf8Length } from '@foundation/core';
+import { FoundationError, utf8Length } from '@foundation/core';
 import { InvalidPeerMessageError } from '../errors/invalid-peer-message-error';
 import { PeerDecodeError } from '../errors/peer-decode-error';
 import { isValidVersion } from '../semver/version';
@@ -424,9 +424,28 @@ export function decodeMessage(payload: unknown, peer: string, namespace: string,
   if (payload.byteLength > limits.maxMessageBytes) throw new PeerDecodeError(peer, `${payload.byteLength} bytes, more than maxMessageBytes (${limits.maxMessageBytes})`);
   const cached = decoded.get(payload);
   if (cached !== undefined && cached.namespace === namespace && cached.length === payload.byteLength && sameLimits(cached.limits, limits)) return cached.message;
-  const message = decodeFresh(payload, peer, namespace, limits);
+  let message: RegistryMessage;
+  try {
+    message = decodeFresh(payload, peer, namespace, limits);
+  } catch (error) {
+    if (FoundationError.is(error)) throw error;
+    // A peer's bytes must not make the receiver throw anything but a refusal (a value nested
+    // deep enough to exhaust the stack somewhere, say).
+    throw new PeerDecodeError(peer, `undecodable (${error instanceof Error ? `${error.name}: ${error.message.slice(0, 80)}` : 'non-error thrown'})`);
+  }
   if (message.type !== 'delta' || message.rejected.length === 0) decoded.set(payload, { namespace, limits, length: payload.byteLength, message });
   return message;
+}
+
+/**
+ * A peer's value for an error message: a string quoted and cut, a number or boolean as is,
+ * anything else by its kind. Never serialised whole: a deeply nested value overflows
+ * `JSON.stringify`'s stack (a `RangeError`, not a refusal).
+ */
+function shown(value: unknown, max: number): string {
+  if (typeof value === 'string') return JSON.stringify(value.slice(0, max));
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value);
+  return Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : typeof value;
 }
 
 function decodeFresh(payload: Uint8Array, peer: string, namespace: string, limits: RegistryLimits): RegistryMessage {
@@ -439,8 +458,8 @@ function decodeFresh(payload: Uint8Array, peer: string, namespace: string, limit
   const reader: Reader = new Reader(peer, limits);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new PeerDecodeError(peer, 'not a JSON object');
   const message = parsed as Record<string, unknown>;
-  if (message.v !== WIRE_VERSION) throw new PeerDecodeError(peer, `unsupported protocol version ${JSON.stringify(message.v)?.slice(0, 20)}`);
-  if (message.ns !== namespace) reader.fail('ns', `namespace ${JSON.stringify(message.ns)?.slice(0, 140)} is not "${namespace}"`);
+  if (message.v !== WIRE_VERSION) throw new PeerDecodeError(peer, `unsupported protocol version ${shown(message.v, 20)}`);
+  if (message.ns !== namespace) reader.fail('ns', `namespace ${shown(message.ns, 140)} is not "${namespace}"`);
   switch (message.t) {
     case 'delta': {
       // Each origin's delta stands alone: one that breaks the protocol is refused, the others
@@ -473,6 +492,6 @@ function decodeFresh(payload: Uint8Array, peer: string, namespace: string, limit
       return { type: 'summary', origins, departed: reader.departed(message.departed, 'departed'), reply: message.reply };
     }
     default:
-      throw new PeerDecodeError(peer, `unknown message type ${JSON.stringify(message.t)?.slice(0, 40)}`);
+      throw new PeerDecodeError(peer, `unknown message type ${shown(message.t, 40)}`);
   }
 }
