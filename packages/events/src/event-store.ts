@@ -211,10 +211,11 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
     if (eventOptions === null || typeof eventOptions !== 'object') throw new EventValidationError('options', 'must be an object');
     const correlationId = eventOptions.correlationId === undefined ? uuidV4(random) : checkCorrelationId(eventOptions.correlationId);
     const parentId = checkParentId(eventOptions.parentId);
-    const copy = copyEventData(data, maxDataBytes) as Data;
+    const found = { bytes: false };
+    const copy = copyEventData(data, maxDataBytes, found) as Data;
     const timestamp = Math.max(monotonicNanoseconds() + timestampOffset, nextTimestamp(lastTimestamp));
     lastTimestamp = timestamp;
-    const event: FoundationEvent<Data> = new MadeEvent(maker, nextId, type, copy, correlationId, parentId, timestamp, clock.now(), node);
+    const event: FoundationEvent<Data> = new MadeEvent(maker, nextId, type, copy, correlationId, parentId, timestamp, clock.now(), node, found.bytes);
     nextId += 1;
     return event;
   };

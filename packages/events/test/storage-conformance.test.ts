@@ -12,6 +12,7 @@ import {
   EventDuplicateError,
   EventNotFoundError,
   EventStoreClosedError,
+  EventValidationError,
   createEventStore,
   createMemoryStorage,
   openSqliteStorage,
@@ -299,6 +300,45 @@ describe.each([
       expect(ids(store.getTimeRange(root.wallTime, root.wallTime))).toEqual([1]);
       expect(store.pruneBefore(root.wallTime + 1)).toBe(1);
       expect(store.stats()).toMatchObject({ currentCount: 3, totalStored: 4, totalPruned: 1, nextId: 5, storage: storage.kind });
+    });
+
+    it('refuses strings that are not well-formed Unicode, so every stored event reads back as written (review finding)', async () => {
+      // A lone surrogate was accepted; SQLite then held bytes that are not UTF-8, and the event
+      // read back as corrupt (or with U+FFFD in place of the surrogate), after reopening too.
+      const store = createEventStore({ storage, node: 'node-a' });
+      const lone = '😀'.slice(0, 1);
+      const good = store.emit('t', { s: 'fine', long: `${'x'.repeat(40)}😀` });
+      const attempts: (() => unknown)[] = [
+        () => store.emit('t', { s: lone }),
+        () => store.emit('t', { s: `${'x'.repeat(40)}${lone}` }),
+        () => store.emit('t', { [`key${lone}`]: 1 }),
+        () => store.emit('t', [[{ deep: lone }]]),
+        () => store.emit(`t${lone}`, {}),
+        () => store.emit('t', {}, { correlationId: `c${lone}` }),
+        () => createEventStore({ storage, node: `node${lone}` }),
+      ];
+      for (const attempt of attempts) expect(attempt).toThrow(EventValidationError);
+      expect(store.getRecent(10)).toEqual([good]);
+      if (harness.reopen !== undefined) {
+        storage = await harness.reopen(storage);
+        expect(createEventStore({ storage, node: 'node-a' }).getRecent(10)).toEqual([good]);
+      }
+    });
+
+    it('hands out events whose byte arrays a reader cannot change for later readers (review finding)', () => {
+      // The memory storage kept one copy of a byte array and gave that same array to every reader.
+      const store = createEventStore({ storage, node: 'node-a' });
+      const emitted = store.emit('t', { bytes: new Uint8Array([1, 2, 3]), nested: [{ more: new Uint8Array([4]) }] });
+      (emitted.data as { bytes: Uint8Array }).bytes[0] = 99;
+      const read = store.get(emitted.id);
+      (read.data as { bytes: Uint8Array }).bytes[1] = 98;
+      (store.getRecent(1)[0]!.data as { nested: { more: Uint8Array }[] }).nested[0]!.more[0] = 97;
+      (store.query({ types: ['t'] })[0]!.data as { bytes: Uint8Array }).bytes[2] = 96;
+      (store.getByCorrelation(emitted.correlationId)[0]!.data as { bytes: Uint8Array }).bytes[2] = 95;
+      const again = store.get(emitted.id).data as { bytes: Uint8Array; nested: { more: Uint8Array }[] };
+      expect([...again.bytes]).toEqual([1, 2, 3]);
+      expect([...again.nested[0]!.more]).toEqual([4]);
+      expect(Object.isFrozen(again) && Object.isFrozen(again.nested[0])).toBe(true);
     });
 
     it('never hands out an id twice, even after pruning everything and reopening', async () => {

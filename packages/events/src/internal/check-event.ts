@@ -5,17 +5,18 @@ import type { FoundationEvent } from '../event';
 import { MAX_CORRELATION_ID_LENGTH, MAX_FOREIGN_EVENT_ID, MAX_FOREIGN_EVENT_TIMESTAMP, MAX_NODE_LENGTH, MAX_TYPE_LENGTH } from '../event';
 import { EventValidationError } from '../errors/event-validation-error';
 import { copyEventData } from './event-data';
+import { isWellFormed } from './well-formed';
 
 export function checkType(type: unknown): string {
-  if (typeof type !== 'string' || type.length === 0 || type.length > MAX_TYPE_LENGTH) {
-    throw new EventValidationError('type', `must be a string of 1 to ${MAX_TYPE_LENGTH} characters`);
+  if (typeof type !== 'string' || type.length === 0 || type.length > MAX_TYPE_LENGTH || !isWellFormed(type)) {
+    throw new EventValidationError('type', `must be a well-formed string of 1 to ${MAX_TYPE_LENGTH} characters`);
   }
   return type;
 }
 
 export function checkCorrelationId(correlationId: unknown): string {
-  if (typeof correlationId !== 'string' || correlationId.length === 0 || correlationId.length > MAX_CORRELATION_ID_LENGTH) {
-    throw new EventValidationError('correlationId', `must be a string of 1 to ${MAX_CORRELATION_ID_LENGTH} characters`);
+  if (typeof correlationId !== 'string' || correlationId.length === 0 || correlationId.length > MAX_CORRELATION_ID_LENGTH || !isWellFormed(correlationId)) {
+    throw new EventValidationError('correlationId', `must be a well-formed string of 1 to ${MAX_CORRELATION_ID_LENGTH} characters`);
   }
   return correlationId;
 }
@@ -34,8 +35,8 @@ export function checkId(id: unknown): number {
 }
 
 export function checkNode(node: unknown): string {
-  if (typeof node !== 'string' || node.length === 0 || node.length > MAX_NODE_LENGTH) {
-    throw new EventValidationError('node', `must be a string of 1 to ${MAX_NODE_LENGTH} characters`);
+  if (typeof node !== 'string' || node.length === 0 || node.length > MAX_NODE_LENGTH || !isWellFormed(node)) {
+    throw new EventValidationError('node', `must be a well-formed string of 1 to ${MAX_NODE_LENGTH} characters`);
   }
   return node;
 }

@@ -14,6 +14,7 @@ import { MAX_BIGINT_BYTES } from '../event';
 import { EventSecurityError } from '../errors/event-security-error';
 import { EventValidationError } from '../errors/event-validation-error';
 import { encodedSize } from '../serialization/cbor-codec';
+import { isWellFormed } from './well-formed';
 
 const MAX_DEPTH = 64;
 /** Big integers from -BIGINT_BOUND to BIGINT_BOUND - 1 encode in at most MAX_BIGINT_BYTES. */
@@ -34,9 +35,9 @@ function isPlainPrototype(prototype: unknown): boolean {
  * A frozen copy of `data`, or a throw: EventSecurityError for keys that could reach a prototype
  * and for values that run code when read (accessors, proxies); EventValidationError for
  * anything else that is not plain data, for cycles, for bigints over MAX_BIGINT_BYTES, and for
- * data over `maxBytes` (naming its size).
+ * data over `maxBytes` (naming its size). `found.bytes` is set when the data holds a byte array.
  */
-export function copyEventData(data: unknown, maxBytes: number): unknown {
+export function copyEventData(data: unknown, maxBytes: number, found?: { bytes: boolean }): unknown {
   let estimate = 0;
   // The items of every array met so far. Each takes at least a byte (a hole encodes as
   // undefined), so once they outnumber maxBytes the data is too large, and the walk stops
@@ -52,6 +53,7 @@ export function copyEventData(data: unknown, maxBytes: number): unknown {
   const copy = (value: unknown): unknown => {
     switch (typeof value) {
       case 'string':
+        if (!isWellFormed(value)) throw new EventValidationError('data', `the string at ${here()} is not well-formed Unicode (it holds a lone surrogate)`);
         estimate += 5 + value.length * 3;
         return value;
       case 'number':
@@ -81,6 +83,7 @@ export function copyEventData(data: unknown, maxBytes: number): unknown {
     const object = value as object;
     if (types.isProxy(object)) throw new EventSecurityError(pathTo(), 'a proxy runs code when read; it is not plain data');
     if (object instanceof Uint8Array && (Object.getPrototypeOf(object) === Uint8Array.prototype || Buffer.isBuffer(object))) {
+      if (found !== undefined) found.bytes = true;
       estimate += 5 + object.byteLength;
       return new Uint8Array(object);
     }
@@ -116,6 +119,7 @@ export function copyEventData(data: unknown, maxBytes: number): unknown {
       const result: Record<string, unknown> = {};
       for (const key of Object.keys(object)) {
         if (isUnsafeKey(key)) throw new EventSecurityError(pathTo(key), `key "${key}" could reach a prototype`);
+        if (!isWellFormed(key)) throw new EventValidationError('data', `a key at ${here()} is not well-formed Unicode (it holds a lone surrogate)`);
         const descriptor = Object.getOwnPropertyDescriptor(object, key)!;
         if (descriptor.get !== undefined || descriptor.set !== undefined) {
           throw new EventSecurityError(pathTo(key), 'an accessor runs code when read; it is not plain data');
@@ -139,4 +143,33 @@ export function copyEventData(data: unknown, maxBytes: number): unknown {
     }
   }
   return result;
+}
+
+/** Whether plain event data holds a byte array anywhere: the one part of it that cannot be frozen. */
+export function holdsBytes(data: unknown): boolean {
+  if (data === null || typeof data !== 'object') return false;
+  if (data instanceof Uint8Array) return true;
+  if (Array.isArray(data)) {
+    for (let index = 0; index < data.length; index += 1) if (holdsBytes(data[index])) return true;
+    return false;
+  }
+  // for-in, not Object.keys: no array to allocate on the path of every append.
+  for (const key in data) if (holdsBytes((data as Record<string, unknown>)[key])) return true;
+  return false;
+}
+
+/**
+ * Plain event data with fresh copies of its byte arrays, frozen like the original (whose other
+ * values are immutable already). A store that keeps events in memory hands these out, so that a
+ * reader who writes into a byte array does not change the stored event for every later reader.
+ */
+export function copyBytes(data: unknown): unknown {
+  if (data instanceof Uint8Array) return new Uint8Array(data);
+  if (data === null || typeof data !== 'object') return data;
+  if (Array.isArray(data)) return Object.freeze(data.map(copyBytes));
+  const result: Record<string, unknown> = {};
+  for (const key of Object.keys(data)) {
+    Object.defineProperty(result, key, { value: copyBytes((data as Record<string, unknown>)[key]), enumerable: true, writable: true, configurable: true });
+  }
+  return Object.freeze(result);
 }

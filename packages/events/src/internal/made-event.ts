@@ -14,6 +14,8 @@ export const MadeEvent = class FoundationEvent<Data> {
   readonly wallTime: number;
   readonly node: string;
   readonly #maker: object;
+  /** Whether the data holds a byte array (the one part of it freezing does not protect). */
+  readonly #bytes: boolean;
 
   constructor(
     maker: object,
@@ -25,6 +27,7 @@ export const MadeEvent = class FoundationEvent<Data> {
     timestamp: number,
     wallTime: number,
     node: string,
+    bytes: boolean,
   ) {
     this.id = id;
     this.type = type;
@@ -35,12 +38,18 @@ export const MadeEvent = class FoundationEvent<Data> {
     this.wallTime = wallTime;
     this.node = node;
     this.#maker = maker;
+    this.#bytes = bytes;
     Object.freeze(this);
   }
 
   /** True when `value` was made (and so checked) by some store of this package. */
   static isMade(value: unknown): boolean {
     return typeof value === 'object' && value !== null && #maker in value;
+  }
+
+  /** For an event some store made, whether its data holds a byte array; undefined for any other value. */
+  static holdsBytes(value: unknown): boolean | undefined {
+    return typeof value === 'object' && value !== null && #bytes in value ? value.#bytes : undefined;
   }
 
   /** True when `value` was made by the store whose token is `maker`. */

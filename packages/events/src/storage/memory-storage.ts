@@ -5,6 +5,8 @@ import type { FoundationEvent } from '../event';
 import { EventDuplicateError } from '../errors/event-duplicate-error';
 import { EventStorageFullError } from '../errors/event-storage-full-error';
 import { EventStoreClosedError } from '../errors/event-store-closed-error';
+import { copyBytes, holdsBytes } from '../internal/event-data';
+import { MadeEvent } from '../internal/made-event';
 import type { NormalizedEventQuery } from '../query';
 import { encodedSize } from '../serialization/cbor-codec';
 import type { EventStorage } from './event-storage';
@@ -128,6 +130,19 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
   let lastType: string | undefined;
   let lastTypeList: SortedIdList | undefined;
 
+  // Events whose data holds byte arrays, which freezing does not protect: the storage keeps its
+  // own copy of them and hands out copies (as a durable storage decodes a fresh one per read).
+  const withBytes = new WeakSet<FoundationEvent>();
+  const shielded = (event: FoundationEvent): FoundationEvent => Object.freeze({ ...event, data: copyBytes(event.data) });
+  const kept = (event: FoundationEvent): FoundationEvent => {
+    // A store's own events know it (no walk); foreign ones, and events given to the port directly, are walked.
+    if (!(MadeEvent.holdsBytes(event) ?? holdsBytes(event.data))) return event;
+    const copy = shielded(event);
+    withBytes.add(copy);
+    return copy;
+  };
+  const out = (event: FoundationEvent): FoundationEvent => (withBytes.has(event) ? shielded(event) : event);
+
   const add = (event: FoundationEvent): void => {
     byId.add(event);
     ids.insert(event.id);
@@ -208,12 +223,13 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
       if (whenFull === 'reject' ? byId.size + events.length > maxEvents : events.length > maxEvents) {
         throw new EventStorageFullError(maxEvents, events.length);
       }
-      for (const event of events) add(event);
+      for (const event of events) add(kept(event));
       return evict();
     },
     get(id) {
       ensureOpen('get');
-      return byId.get(id);
+      const event = byId.get(id);
+      return event === undefined ? undefined : out(event);
     },
     query(query) {
       ensureOpen('query');
@@ -227,7 +243,7 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
         }
         found.sort(byTimestamp);
         if (query.order === 'desc') found.reverse();
-        return found.slice(query.offset, query.limit === Number.POSITIVE_INFINITY ? undefined : query.offset + query.limit);
+        return found.slice(query.offset, query.limit === Number.POSITIVE_INFINITY ? undefined : query.offset + query.limit).map(out);
       }
       const result: FoundationEvent[] = [];
       let skipped = 0;
@@ -236,7 +252,7 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
         const event = byId.get(source.at(ascending ? step : source.length - 1 - step))!;
         if (!matches(query, event)) continue;
         if (skipped < query.offset) skipped += 1;
-        else result.push(event);
+        else result.push(out(event));
       }
       return result;
     },
@@ -244,14 +260,14 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
       ensureOpen('byCorrelation');
       const group = correlationIds(correlationId);
       const result = new Array<FoundationEvent>(group.length);
-      for (let position = 0; position < group.length; position += 1) result[position] = byId.get(group.at(position))!;
+      for (let position = 0; position < group.length; position += 1) result[position] = out(byId.get(group.at(position))!);
       return result.sort(byTimestamp);
     },
     recent(limit) {
       ensureOpen('recent');
       const count = Math.min(limit, ids.size);
       const result = new Array<FoundationEvent>(count);
-      for (let step = 0; step < count; step += 1) result[step] = byId.get(ids.at(ids.size - 1 - step))!;
+      for (let step = 0; step < count; step += 1) result[step] = out(byId.get(ids.at(ids.size - 1 - step))!);
       return result;
     },
     pruneBefore(wallTime) {
