@@ -125,6 +125,21 @@ describe('opening', () => {
   });
 });
 
+describe('limits', () => {
+  it('refuses data larger than it reads back (maxRowDataBytes) instead of storing an unreadable row (review finding)', async () => {
+    // A store's maxDataBytes may be set above the storage's maxRowDataBytes; such an event was
+    // acknowledged, then every read of it reported data_corruption.
+    const storage = await openSqliteStorage({ path: join(directory, 'limits.db'), maxRowDataBytes: 1_000 });
+    const store = createEventStore({ storage, node: 'n', maxDataBytes: 100_000 });
+    const kept = store.emit('t', { text: 'x'.repeat(900) });
+    const error = thrown(() => store.storeBatch([store.newEvent('t', { text: 'small' }), store.newEvent('t', { text: 'x'.repeat(2_000) })]));
+    expect(error.code).toBe(3203);
+    expect(error.message).toMatch(/maxRowDataBytes/);
+    expect(store.getRecent(10)).toEqual([kept]);
+    storage.close();
+  });
+});
+
 describe('damaged files', () => {
   it('reports rows whose data no longer decodes as data_corruption (3301), and keeps serving the others', async () => {
     const file = join(directory, 'corrupt.db');

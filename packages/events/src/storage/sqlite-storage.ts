@@ -17,6 +17,7 @@ import { EventDataCorruptionError } from '../errors/event-data-corruption-error'
 import { EventDuplicateError } from '../errors/event-duplicate-error';
 import { EventStorageError } from '../errors/event-storage-error';
 import { EventStoreClosedError } from '../errors/event-store-closed-error';
+import { EventValidationError } from '../errors/event-validation-error';
 import type { NormalizedEventQuery } from '../query';
 import { encodeValue } from '../serialization/cbor-codec';
 import { decodeData } from '../serialization/event-codec';
@@ -101,7 +102,7 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
   let selectExists: SqliteStatement;
   let countRows: SqliteStatement;
   let writeMeta: SqliteStatement;
-  let appendBatch: (events: readonly FoundationEvent[]) => void;
+  let appendBatch: (events: readonly FoundationEvent[], encoded: readonly Uint8Array[]) => void;
   let pruneRows: (wallTime: number) => void;
   let pruned = 0;
   let count = 0;
@@ -155,10 +156,11 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     const remembered = db.prepare("SELECT value FROM foundation_events_meta WHERE key = 'max_timestamp'").raw().get() as [number] | undefined;
     const scanned = db.prepare('SELECT coalesce(max(timestamp), 0) FROM foundation_events').raw().get() as [number];
     highestTimestamp = Math.max(Number(remembered?.[0] ?? 0), Number(scanned[0]));
-    appendBatch = db.transaction((events: readonly FoundationEvent[]) => {
+    appendBatch = db.transaction((events: readonly FoundationEvent[], encoded: readonly Uint8Array[]) => {
       let batchHighest = highestTimestamp;
-      for (const event of events) {
-        insert.run(event.id, event.type, event.correlationId, event.parentId, event.timestamp, event.wallTime, event.node, encodeValue(event.data));
+      for (let index = 0; index < events.length; index += 1) {
+        const event = events[index]!;
+        insert.run(event.id, event.type, event.correlationId, event.parentId, event.timestamp, event.wallTime, event.node, encoded[index]!);
         if (event.timestamp > batchHighest) batchHighest = event.timestamp;
       }
       if (batchHighest > highestTimestamp) writeMeta.run('max_timestamp', batchHighest);
@@ -262,8 +264,19 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
           seen.add(event.id);
         }
       }
+      // Encoded before the transaction, so that data this storage could not read back (over
+      // maxRowDataBytes, which a store's maxDataBytes may exceed) is refused, not acknowledged.
+      const encoded = events.map((event) => encodeValue(event.data));
+      for (const bytes of encoded) {
+        if (bytes.length > maxRowDataBytes) {
+          throw new EventValidationError('data', `${bytes.length} bytes is more than this SQLite storage reads back (maxRowDataBytes, ${maxRowDataBytes})`, {
+            size: bytes.length,
+            maxBytes: maxRowDataBytes,
+          });
+        }
+      }
       try {
-        appendBatch(events);
+        appendBatch(events, encoded);
       } catch (error) {
         if (isConstraintError(error)) {
           // The transaction rolled back; name the id that was already there.
