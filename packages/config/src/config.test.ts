@@ -285,6 +285,25 @@ describe('updating', () => {
     expect(config.update('name', '  BETA')).toBe('beta');
   });
 
+  it('applies a change whole when a transform returns a sparse array (review finding)', () => {
+    // The path index read the holes and threw after the new tree was in place: get() and
+    // get('list') disagreed, and nobody was told.
+    const sparse = (count: number): number[] => {
+      const list: number[] = [];
+      if (count > 0) list[2] = count;
+      return list;
+    };
+    const schema = z.object({ n: z.number(), list: z.number().transform(sparse) });
+    const config = createConfig({ defaults: { n: 0, list: 5 }, schema, updatablePaths: ['list'] });
+    expect(config.get('list.2')).toBe(5);
+    const heard: unknown[] = [];
+    config.subscribe((event) => heard.push(event.type));
+    config.update('list', 7);
+    expect(config.get('list')).toBe(config.get(['list']));
+    expect(config.get('list.2')).toBe(7);
+    expect(heard).toEqual(['config-updated']);
+  });
+
   it('validate(candidate) checks a whole config without applying it (1.x validate/1)', () => {
     const config = makeConfig();
     const good = config.validate({ ...defaults, server: { port: 1, hosts: [] } });

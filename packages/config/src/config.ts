@@ -192,8 +192,11 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
   };
 
   const commit = (nextRaw: unknown, nextSnapshot: unknown): void => {
-    ({ raw, snapshot } = freezeBoth(nextRaw, nextSnapshot));
-    index = buildPathIndex(snapshot);
+    // Everything that can throw comes before the first assignment: a change applies whole or not at all.
+    const frozen = freezeBoth(nextRaw, nextSnapshot);
+    const nextIndex = buildPathIndex(frozen.snapshot);
+    ({ raw, snapshot } = frozen);
+    index = nextIndex;
     lastChangeAt = clock.now();
   };
 

@@ -146,6 +146,14 @@ describe('values that are not plain data', () => {
     expect(config.get()).toBe(before);
   });
 
+  it('refuses an array of holes after at most the value budget, whatever its length (review finding)', () => {
+    // Holes did not count against the budget: new Array(2 ** 32 - 1) walked four billion indexes.
+    const config = makeConfig();
+    const result = config.safeUpdate('feature', { enabled: true, list: new Array(2 ** 32 - 1) });
+    expect(result.ok).toBe(false);
+    expect(result.ok ? '' : result.error.message).toMatch(/holes/);
+  });
+
   it('does not run a getter while refusing it', () => {
     let ran = false;
     const config = makeConfig();

@@ -6,12 +6,15 @@ import { isRecord } from './plain-data';
 /** Paths beyond this many are left out; lookups that miss the index walk the tree instead. */
 const MAX_INDEXED_PATHS = 100_000;
 const MAX_INDEXED_DEPTH = 32;
+const ARRAY_INDEX = /^(0|[1-9][0-9]*)$/;
 
 export function buildPathIndex(root: unknown): Map<string, unknown> {
   const index = new Map<string, unknown>();
   const visit = (node: unknown, prefix: string, depth: number): void => {
     if (depth >= MAX_INDEXED_DEPTH) return;
-    const keys = Array.isArray(node) ? node.map((_item, position) => String(position)) : isRecord(node) ? Object.keys(node) : undefined;
+    // An array's own index keys: a schema's transform may return a sparse one, whose holes
+    // have no key (and whose length may be far larger than what it holds).
+    const keys = Array.isArray(node) ? Object.keys(node).filter((key) => ARRAY_INDEX.test(key)) : isRecord(node) ? Object.keys(node) : undefined;
     if (keys === undefined) return;
     for (const key of keys) {
       if (index.size >= MAX_INDEXED_PATHS) return;

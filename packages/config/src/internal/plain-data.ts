@@ -111,6 +111,8 @@ export function inspectPlainCopy(value: unknown, at: readonly string[] = [], ori
           const elementPath = [...path, String(index)];
           if (descriptor === undefined) {
             note(elementPath, 'arrays may not have holes');
+            // A hole counts against the budget like a value: `new Array(2 ** 32 - 1)` is all holes.
+            budget -= 1;
             continue;
           }
           if (descriptor.get !== undefined || descriptor.set !== undefined) {

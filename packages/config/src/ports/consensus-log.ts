@@ -7,7 +7,9 @@
 //     config.checkUpdate(path, value)                 refuse locally what every replica would refuse
 //     index = await log.append({ type: 'config-set', path, value })
 //     await applied(index)                            so the caller reads its own write
-//   every replica, for each applied entry:           log.onApplied(({ command }) => config.safeUpdate(command.path, command.value))
+//     throw the refusal at `index`, if any            a write committed just before may make it invalid
+//   every replica, for each applied entry:           log.onApplied(({ index, command }) => config.safeUpdate(command.path, command.value)),
+//                                                    keeping the refusal by index for the writer
 //   getWithConsensus(path):
 //     index = await log.readIndex()                   a linearizable point (Raft's ReadIndex)
 //     await applied(index)

@@ -128,6 +128,21 @@ function assign(variable: string, root: unknown, path: readonly string[], value:
  * changed). Shallower paths apply before deeper ones, then by name, so the result does not
  * depend on the environment's order.
  */
+
+const INDEX = /^(0|[1-9][0-9]*)$/;
+
+/** Orders two variables' key paths segment by segment: numerically where both are indexes, else by text. */
+function compareSegments(left: readonly string[], right: readonly string[]): number {
+  for (let index = 0; index < Math.min(left.length, right.length); index += 1) {
+    const a = left[index]!;
+    const b = right[index]!;
+    if (a === b) continue;
+    if (INDEX.test(a) && INDEX.test(b)) return Number(a) - Number(b);
+    return a < b ? -1 : 1;
+  }
+  return left.length - right.length;
+}
+
 export function applyEnvironment(
   base: Record<string, unknown>,
   options: EnvironmentSourceOptions,
@@ -155,7 +170,9 @@ export function applyEnvironment(
     if (segments.some((segment) => segment === '')) throw new ConfigSourceError('environment', variable, `has an empty key between "${separator}" separators`);
     candidates.push({ variable, text, segments });
   }
-  candidates.sort((a, b) => a.segments.length - b.segments.length || (a.variable < b.variable ? -1 : a.variable > b.variable ? 1 : 0));
+  // Shallow paths first; then key by key, indexes by number, so that HOSTS__2 comes before
+  // HOSTS__10 and an array grows one element at a time.
+  candidates.sort((a, b) => a.segments.length - b.segments.length || compareSegments(a.segments, b.segments) || (a.variable < b.variable ? -1 : a.variable > b.variable ? 1 : 0));
 
   let config: unknown = base;
   const assignments: EnvironmentAssignment[] = [];

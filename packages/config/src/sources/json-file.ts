@@ -28,17 +28,21 @@ function readBounded(path: string, maxBytes: number): string | undefined {
   try {
     const size = fstatSync(descriptor).size;
     if (size > maxBytes) throw new ConfigSourceError('file', path, `is ${size} bytes, more than the ${maxBytes} allowed`);
-    // Read up to one byte past the limit, so a file that grows after fstat is still caught.
-    const buffer = Buffer.alloc(Math.min(size, maxBytes) + 1);
+    // The size is only a first guess: a FIFO or /dev/fd/N (a shell's process substitution)
+    // reports 0, some virtual files less than they hold, and a file may grow after fstat. So
+    // read to the end, growing the buffer, up to one byte past the limit.
+    let buffer = Buffer.alloc(Math.min(Math.max(size, 4096), maxBytes) + 1);
     let length = 0;
     for (;;) {
+      if (length === buffer.length) {
+        if (length > maxBytes) throw new ConfigSourceError('file', path, `is more than the ${maxBytes} bytes allowed`);
+        const grown = Buffer.alloc(Math.min(buffer.length * 2, maxBytes + 1));
+        buffer.copy(grown, 0, 0, length);
+        buffer = grown;
+      }
       const read = readSync(descriptor, buffer, length, buffer.length - length, null);
       if (read === 0) break;
       length += read;
-      if (length === buffer.length) {
-        if (length > maxBytes) throw new ConfigSourceError('file', path, `is more than the ${maxBytes} bytes allowed`);
-        break;
-      }
     }
     return buffer.subarray(0, length).toString('utf8');
   } catch (error) {

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,6 +91,20 @@ describe('the JSON file', () => {
     expect(error.message).toMatch(/more than the 1000/);
   });
 
+  it('reads a file whose size says nothing of its contents, such as a FIFO (review finding)', () => {
+    // fstat gives a FIFO (or /dev/fd/N from a shell's process substitution) size 0; the reader
+    // filled a one-byte buffer and stopped, so valid JSON read as "not valid JSON".
+    const fifo = join(directory, 'config.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const writer = spawn('sh', ['-c', `printf '%s' '{"server": {"port": 5050, "host": "fifo"}}' > "${fifo}"`], { stdio: 'ignore' });
+    try {
+      const config = createConfig({ defaults, sources: { file: { path: fifo, maxBytes: 10_000 } } });
+      expect(config.get('server')).toEqual({ port: 5050, host: 'fifo', tags: ['a'] });
+    } finally {
+      writer.kill();
+    }
+  });
+
   it('refuses a directory with a read error (5402)', () => {
     const error = thrown(() => createConfig({ defaults, sources: { file: directory } }));
     expect(error.code).toBe(5402);
@@ -175,6 +190,9 @@ describe('environment variables', () => {
 
   it('indexes arrays with numbers', () => {
     expect(create({ FOUNDATION_SERVER__TAGS__0: 'first', FOUNDATION_SERVER__TAGS__1: 'second' }).get('server.tags')).toEqual(['first', 'second']);
+    // In numeric order, not text order (review finding: __10 came before __2 and was past the end).
+    const eleven = Object.fromEntries(Array.from({ length: 11 }, (_, index) => [`FOUNDATION_SERVER__TAGS__${index}`, `t${index}`]));
+    expect(create(eleven).get('server.tags')).toEqual(Array.from({ length: 11 }, (_, index) => `t${index}`));
     expect(thrown(() => create({ FOUNDATION_SERVER__TAGS__NAME: 'x' })).code).toBe(5402);
     expect(thrown(() => create({ FOUNDATION_SERVER__TAGS__5: 'x' })).code).toBe(5402);
   });

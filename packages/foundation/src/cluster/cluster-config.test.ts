@@ -11,6 +11,7 @@ import type { ConfigCommand, ConfigNotification, StandardSchemaV1 } from '@found
 import type { FoundationError } from '@foundation/core';
 import { createUnstartedConsensus } from '../../test/support/unstarted-consensus';
 import { ClusterStateMachine } from '../consensus/cluster-state-machine';
+import type { ConsensusLog } from '../consensus/cluster-consensus';
 import { createClusterConfig } from './cluster-config';
 
 const byPath = (command: unknown): string => (command as ConfigCommand).path.join('\u0000');
@@ -179,3 +180,55 @@ describe('cluster-wide config restored from a snapshot', () => {
     expect(config.get()).toEqual({ hosts: ['a', 'b'], limits: { rate: 20 } });
   });
 });
+
+describe('setClusterWide', () => {
+  it('rejects with the refusal when the committed value is refused where it is applied (review finding)', async () => {
+    // Two writers under a rule across fields (a <= b), each checked against a config where it
+    // is valid: the second one committed is refused on every replica, and its writer was told
+    // it had succeeded.
+    const schema: StandardSchemaV1<unknown, unknown> = {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: (value) => {
+          const { a, b } = value as { a: number; b: number };
+          return a <= b ? { value } : { issues: [{ message: 'a must not exceed b', path: ['a'] }] };
+        },
+      },
+    };
+    const config = createConfig({ defaults: { a: 0, b: 10 }, schema, updatablePaths: ['a', 'b'] });
+    const listeners = new Set<(entry: { readonly index: number; readonly command: ConfigCommand }) => void>();
+    const pending: ConfigCommand[] = [];
+    let applied = 0;
+    const log: ConsensusLog<ConfigCommand> = {
+      append: (command) => {
+        pending.push(command);
+        return Promise.resolve(applied + pending.length);
+      },
+      readIndex: () => Promise.resolve(applied),
+      appliedIndex: () => applied,
+      onApplied: (listener) => {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+      onRestore: () => () => undefined,
+      onRestoreEnd: () => () => undefined,
+    };
+    const refused: FoundationError[] = [];
+    const cluster = createClusterConfig(config, log, (error) => refused.push(error));
+    const first = cluster.setClusterWide('a', 8);
+    const second = cluster.setClusterWide('b', 5);
+    await Promise.resolve();
+    for (const command of pending.splice(0)) {
+      applied += 1;
+      for (const listener of listeners) listener({ index: applied, command });
+    }
+    const outcomes = await Promise.allSettled([first, second]);
+    expect(outcomes[0].status).toBe('fulfilled');
+    expect(outcomes[1].status).toBe('rejected');
+    expect((outcomes[1] as PromiseRejectedResult).reason).toBe(refused[0]);
+    expect(config.get()).toEqual({ a: 8, b: 10 });
+    cluster.close();
+  });
+});
+

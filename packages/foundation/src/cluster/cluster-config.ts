@@ -13,7 +13,11 @@ import { foldConfigCommands } from './fold-config-commands';
 import type { ConfigAssignment } from './fold-config-commands';
 
 export interface ClusterConfig {
-  /** Commits `value` at `path` cluster-wide; resolves once this node has applied it. */
+  /**
+   * Commits `value` at `path` cluster-wide; resolves once this node has applied it, and rejects
+   * with the config's error when the committed value was refused where it was applied (another
+   * write committed just before it made it invalid): then no node holds it.
+   */
   setClusterWide(path: ConfigPath, value: unknown, options?: { readonly signal?: AbortSignal }): Promise<void>;
   /** The value at `path`, reflecting every cluster-wide set that completed before the call. */
   getWithConsensus(path: ConfigPath, options?: { readonly signal?: AbortSignal }): Promise<unknown>;
@@ -22,6 +26,7 @@ export interface ClusterConfig {
 }
 
 const keyOf = (path: readonly string[]): string => path.join('\u0000');
+const MAX_REMEMBERED_REFUSALS = 1_024;
 
 /**
  * Applies the config stream of `log` to `config`. Commands are applied as they commit; a
@@ -48,10 +53,18 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
   /** Between a restore and its end: the snapshot's commands, heard again in log order. */
   let replayed: ConfigAssignment[] | null = null;
 
-  const applyLive = (command: ConfigCommand): void => {
+  /**
+   * Why this node refused the command applied at an index, for the writer waiting on it: every
+   * replica applies the same commands through the same checks, so a refusal here is the
+   * cluster's. Kept for the most recent refusals only (the writer looks as soon as it is told).
+   */
+  const refusals = new Map<number, FoundationError>();
+  const applyLive = (command: ConfigCommand, index: number): void => {
     const result = config.safeUpdate(command.path, command.value);
     if (!result.ok) {
       report(result.error);
+      refusals.set(index, result.error);
+      if (refusals.size > MAX_REMEMBERED_REFUSALS) refusals.delete(refusals.keys().next().value!);
       return;
     }
     const path = parsePath(command.path); // accepted by safeUpdate, so a path
@@ -134,7 +147,7 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
         return;
       }
       if (replayed === null) {
-        applyLive(command);
+        applyLive(command, index);
         release(index);
         return;
       }
@@ -170,6 +183,13 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       if (!check.ok) throw check.error;
       const index = await log.append({ type: 'config-set', path: segments, value }, options);
       await appliedUpTo(index);
+      // Checked here before it went out, the value can still be refused where it is applied: a
+      // write committed just before it (by another node, say) changed what it is checked against.
+      const refusal = refusals.get(index);
+      if (refusal !== undefined) {
+        refusals.delete(index);
+        throw refusal;
+      }
     },
     async getWithConsensus(path, options) {
       const index = await log.readIndex(options);
