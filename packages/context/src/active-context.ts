@@ -14,6 +14,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { ROOT_CONTEXT, createContextKey as createOpenTelemetryKey, context as openTelemetryContext, trace as openTelemetryTrace } from '@opentelemetry/api';
 import type { Context as OpenTelemetryContext } from '@opentelemetry/api';
 import { EMPTY_CONTEXT, isContext } from './context';
+import { writableSpanContext } from './core/trace-context';
 import type { Context, ContextKey, ContextValues, WellKnownKey } from './context';
 
 /** Where the Foundation context rides inside an OpenTelemetry context (Symbol.for, so shared by copies). */
@@ -46,8 +47,12 @@ function storedIn(active: OpenTelemetryContext): Context {
 
 /** `stored` with the active OpenTelemetry span as its trace position. */
 function attachActiveSpan(stored: Context, active: OpenTelemetryContext): Context {
-  const spanContext = openTelemetryTrace.getSpanContext(active);
-  if (spanContext === undefined || spanContext === stored.trace || !openTelemetryTrace.isSpanContextValid(spanContext)) return stored;
+  const activeSpan = openTelemetryTrace.getSpanContext(active);
+  if (activeSpan === undefined || activeSpan === stored.trace || !openTelemetryTrace.isSpanContextValid(activeSpan)) return stored;
+  // A span OpenTelemetry accepts but traceparent cannot carry as is (uppercase hex, flags over
+  // a byte) is written lowercased, or left out: reading the context must not throw.
+  const spanContext = writableSpanContext(activeSpan);
+  if (spanContext === undefined) return stored;
   if (active.getValue(FOUNDATION_CONTEXT_KEY) !== stored) return stored.withTrace(spanContext);
   let cached = withSpanCache.get(active);
   if (cached === undefined) {

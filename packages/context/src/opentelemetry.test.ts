@@ -120,6 +120,27 @@ describe('with the OpenTelemetry SDK registered', () => {
     propagation.disable();
   });
 
+  it('reads and injects a span context OpenTelemetry accepts with uppercase hex, and leaves out one traceparent cannot hold (review finding)', () => {
+    // OpenTelemetry's isSpanContextValid accepts A-F; withTrace did not, so currentContext(),
+    // withContext() and inject threw (an instrumented HTTP call failed).
+    const upper = { traceId: '4BF92F3577B34DA6A3CE929D0E0E4736', spanId: '00F067AA0BA902B7', traceFlags: 1 };
+    const wide = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: 256 };
+    propagation.setGlobalPropagator(createOpenTelemetryPropagator(createPropagator({ nodeId: 'node-a' })));
+    const carrier: HeaderMap = {};
+    otelContext.with(trace.setSpanContext(ROOT_CONTEXT, upper), () => {
+      expect(currentContext().trace).toMatchObject({ traceId: upper.traceId.toLowerCase(), spanId: upper.spanId.toLowerCase(), traceFlags: 1 });
+      withContext({ correlationId: 'upper' }, () => propagation.inject(otelContext.active(), carrier));
+    });
+    expect(carrier.traceparent).toBe('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01');
+    const wideCarrier: HeaderMap = {};
+    otelContext.with(trace.setSpanContext(ROOT_CONTEXT, wide), () => {
+      expect(currentContext().trace).toBeUndefined();
+      propagation.inject(otelContext.active(), wideCarrier);
+    });
+    expect(wideCarrier.traceparent).toBeUndefined();
+    propagation.disable();
+  });
+
   it('works alone again once the context manager is disabled', async () => {
     otelContext.disable();
     try {

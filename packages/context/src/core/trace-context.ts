@@ -201,3 +201,16 @@ export function trimOptionalWhitespace(text: string): string {
   const end = trimWhitespaceEnd(text, start, text.length);
   return start === 0 && end === text.length ? text : text.slice(start, end);
 }
+
+/**
+ * A span context from OpenTelemetry as a `traceparent` can carry it. OpenTelemetry's
+ * `isSpanContextValid` accepts uppercase hex, which W3C trace context does not: such ids are
+ * lowercased (the same ids). Undefined when it cannot be written at all (flags beyond a byte).
+ */
+export function writableSpanContext<Span extends { readonly traceId: string; readonly spanId: string; readonly traceFlags: number }>(span: Span): Span | undefined {
+  if (isWritableTraceParent(span.traceId, span.spanId, span.traceFlags)) return span;
+  if (typeof span.traceId !== 'string' || typeof span.spanId !== 'string') return undefined;
+  const traceId = span.traceId.toLowerCase();
+  const spanId = span.spanId.toLowerCase();
+  return isWritableTraceParent(traceId, spanId, span.traceFlags) ? { ...span, traceId, spanId } : undefined;
+}

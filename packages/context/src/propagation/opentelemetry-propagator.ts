@@ -5,6 +5,7 @@ import { trace } from '@opentelemetry/api';
 import type { Context as OpenTelemetryContext, TextMapGetter, TextMapPropagator, TextMapSetter } from '@opentelemetry/api';
 import { FOUNDATION_CONTEXT_KEY } from '../active-context';
 import { EMPTY_CONTEXT } from '../context';
+import { writableSpanContext } from '../core/trace-context';
 import type { Context } from '../context';
 import { defaultPropagator } from './default-propagator';
 import type { Propagator } from './propagator';
@@ -23,7 +24,9 @@ export function createOpenTelemetryPropagator(propagator?: Propagator): TextMapP
       let foundation = (otelContext.getValue(FOUNDATION_CONTEXT_KEY) as Context | undefined) ?? EMPTY_CONTEXT;
       const spanContext = trace.getSpanContext(otelContext);
       if (spanContext !== undefined && trace.isSpanContextValid(spanContext) && spanContext !== foundation.trace) {
-        foundation = foundation.withTrace(spanContext);
+        // Lowercased if OpenTelemetry's ids are uppercase hex; left out if they cannot be written.
+        const writable = writableSpanContext(spanContext);
+        if (writable !== undefined) foundation = foundation.withTrace(writable);
       }
       resolve().inject(foundation, carrier, setter);
     },
