@@ -92,10 +92,14 @@ export class HandlerRegistry {
     }
   }
 
-  /** Removes every entry of `id`; false when it was not attached. */
-  remove(id: string | symbol): boolean {
+  /**
+   * Removes every entry of `id`; false when it was not attached. With `only`, removes them only
+   * if `only` is one of them: a handler that fails late (a promise that rejects) must not take
+   * away another handler attached since under the same id.
+   */
+  remove(id: string | symbol, only?: AttachedHandler): boolean {
     const entries = this.#byId.get(id);
-    if (entries === undefined) return false;
+    if (entries === undefined || (only !== undefined && !entries.includes(only))) return false;
     this.#byId.delete(id);
     for (const entry of entries) this.#removeEntry(this.root, entry, 0);
     return true;

@@ -3,7 +3,7 @@ import { createSeededRandom } from '@foundation/core';
 import type { Clock } from '@foundation/core';
 import { spawnSync } from 'node:child_process';
 import { renderPrometheus } from './default-telemetry';
-import { mergeSnapshots } from './metrics/snapshot';
+import { mergeSnapshots, parseSnapshot } from './metrics/snapshot';
 import { renderSnapshot } from './prometheus';
 import { createTelemetry } from './telemetry';
 
@@ -86,6 +86,20 @@ describe('renderPrometheus', () => {
     const text = renderSnapshot(merged);
     expect(text).toContain('http_request_count_total{method="GET",route="/users"} 20\n');
     expect(promtoolCheck(text)).toEqual({ status: 0, output: '' });
+  });
+
+  it('refuses remote names promtool lint rejects, and renders a blank description with help text (review finding)', () => {
+    // A remote snapshot's prometheusName was only checked against the name grammar, and a blank
+    // description rendered HELP without text: promtool lint failed on the exposition.
+    const snapshot = JSON.parse(JSON.stringify(populated().snapshot())) as { metrics: Record<string, unknown>[] };
+    const counter = snapshot.metrics.find((metric) => metric.kind === 'counter')!;
+    const gauge = snapshot.metrics.find((metric) => metric.kind === 'gauge')!;
+    const renamed = (metric: Record<string, unknown>, prometheusName: string) => ({ ...snapshot, metrics: snapshot.metrics.map((other) => (other === metric ? { ...metric, prometheusName } : other)) });
+    expect(() => parseSnapshot(renamed(gauge, 'queue_depth_total'))).toThrow(/_total/);
+    expect(() => parseSnapshot(renamed(counter, 'request_latency_milliseconds_total'))).toThrow(/base unit/);
+    expect(() => parseSnapshot(renamed(counter, 'jobs_failed'))).toThrow(/must end in _total/);
+    const blank = parseSnapshot({ ...snapshot, metrics: snapshot.metrics.map((metric) => ({ ...metric, description: ' ' })) });
+    expect(promtoolCheck(renderSnapshot(blank))).toEqual({ status: 0, output: '' });
   });
 
   it('stays valid for random metric names, tags and values (seeded)', () => {

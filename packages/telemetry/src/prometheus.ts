@@ -37,7 +37,9 @@ function renderMetric(metric: MetricSnapshot, lines: string[]): void {
   if (family === undefined || metric.series.length === 0) return;
   const labelNames = metric.labelNames ?? [];
   const type = metric.kind === 'histogram' ? (metric.buckets === undefined ? 'summary' : 'histogram') : metric.kind;
-  lines.push(`# HELP ${family} ${escapeHelp(metric.description)}`, `# TYPE ${family} ${type}`);
+  // A blank description (a definition's, or a remote snapshot's) would be HELP without text, which promtool rejects.
+  const help = metric.description.trim() === '' ? `Foundation ${metric.kind} ${metric.name}` : metric.description;
+  lines.push(`# HELP ${family} ${escapeHelp(help)}`, `# TYPE ${family} ${type}`);
   for (const series of metric.series) {
     if (metric.kind !== 'histogram') {
       lines.push(`${family}${labels(labelNames, series.tags)} ${formatValue((series as ValueSeriesSnapshot).value)}`);

@@ -154,6 +154,24 @@ describe('handler isolation', () => {
     expect(telemetry.listHandlers(['tick'])).toEqual([]);
   });
 
+  it('leaves alone a handler attached since under the same id when an old one rejects late (review finding)', async () => {
+    // The late rejection removed whatever held the id by then: the new handler, reported as failed.
+    const telemetry = createTelemetry();
+    const failures = recorder();
+    telemetry.attach('watcher', HANDLER_FAILURE_EVENT, failures.handler);
+    let reject: (reason: unknown) => void = () => undefined;
+    telemetry.attach('h', ['tick'], () => new Promise<void>((_resolve, fail) => (reject = fail)));
+    telemetry.execute(['tick'], {});
+    telemetry.detach('h');
+    const calls: number[] = [];
+    telemetry.attach('h', ['tick'], () => void calls.push(1));
+    reject(new Error('late'));
+    await new Promise((resolve) => setImmediate(resolve));
+    telemetry.execute(['tick'], {});
+    expect(calls).toEqual([1]);
+    expect(failures.received).toEqual([]);
+  });
+
   it('detaches a failing failure handler without looping', () => {
     const telemetry = createTelemetry();
     telemetry.attach('bad-watcher', HANDLER_FAILURE_EVENT, () => {

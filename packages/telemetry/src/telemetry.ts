@@ -175,7 +175,7 @@ class TelemetryInstance implements Telemetry {
   #handlerFailed(entry: AttachedHandler, eventName: EventName, reason: unknown, kind: 'error' | 'rejection'): void {
     if (entry.internal || typeof entry.id !== 'string') return; // metrics catch their own errors
     // The handler may have failed before (another event, an earlier rejection): report once.
-    if (!this.#handlers.remove(entry.id)) return;
+    if (!this.#handlers.remove(entry.id, entry)) return;
     this.#handlerFailures += 1;
     this.execute(
       HANDLER_FAILURE_EVENT,

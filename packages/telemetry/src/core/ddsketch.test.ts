@@ -202,6 +202,8 @@ describe('DDSketch', () => {
       { ...good, positive: { offset: 0, counts: Array(3000).fill(0) } },
       { ...good, positive: { offset: 0, counts: [-1] } },
       { ...good, negative: null },
+      // Review finding: an empty sketch's extremes were kept, and stood as min and max once values arrived.
+      { ...createSketch().toJSON(), min: -100, max: 100 },
     ];
     for (const data of hostile) expect(() => sketchFromSnapshot(data)).toThrow(expect.objectContaining({ code: TELEMETRY_ERROR_CODES.invalidSnapshot }));
   });

@@ -293,7 +293,11 @@ export function sketchFromSnapshot(data: unknown): Sketch {
   const zeroCount = finite('zeroCount', true);
   const extreme = (key: string): number | null => {
     const value = data[key];
-    if (value === null && count === 0) return null;
+    if (count === 0) {
+      // An empty sketch has no extremes: kept, they would stand as min and max once values arrive.
+      if (value !== null) throw fail(`"${key}" must be null when "count" is 0`);
+      return null;
+    }
     if (typeof value !== 'number' || !Number.isFinite(value)) throw fail(`"${key}" must be a finite number (null only when empty)`);
     return value;
   };

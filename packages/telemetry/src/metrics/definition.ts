@@ -141,6 +141,10 @@ export function normaliseDefinition(definition: MetricDefinition, defaultMaxSeri
   if (!isList(quantiles) || quantiles.length > 32 || quantiles.some((q) => typeof q !== 'number' || !(q >= 0 && q <= 1))) {
     fail(name, '"quantiles" must be at most 32 numbers in [0, 1]');
   }
+  // Each quantile is one series in Prometheus, and -0 renders as "0".
+  if (new Set(quantiles.map((q) => q + 0)).size !== quantiles.length) {
+    fail(name, '"quantiles" must not repeat');
+  }
   let buckets: number[] | undefined;
   if (definition.buckets !== undefined) {
     if (kind !== 'histogram') fail(name, '"buckets" only applies to histograms');

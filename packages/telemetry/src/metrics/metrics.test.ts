@@ -82,6 +82,7 @@ describe('metric definitions', () => {
     ['buckets on a counter', { name: 'app.value', kind: 'counter', buckets: [1] }, 'only applies to histograms'],
     ['unordered buckets', { name: 'app.value', kind: 'histogram', buckets: [2, 1] }, 'strictly increasing'],
     ['a quantile above 1', { name: 'app.value', kind: 'histogram', quantiles: [1.5] }, '"quantiles"'],
+    ['a repeated quantile (-0 is 0 in Prometheus)', { name: 'app.value', kind: 'histogram', quantiles: [0.5, 0, -0] }, 'must not repeat'],
     ['a zero scale', { name: 'app.value', kind: 'gauge', scale: 0 }, '"scale"'],
     ['a reserved name', { name: '__proto__', kind: 'gauge', event: ['x'] }, 'reserved'],
     ['a non-base unit', { name: 'http.request.duration_milliseconds', kind: 'histogram', event: ['x'] }, 'base unit "seconds"'],
@@ -343,6 +344,29 @@ describe('snapshots: export per node, merge cluster-wide', () => {
       return 'sketch' in series ? series.sketch : undefined;
     };
     expect(sketchOf(merged)).toEqual(sketchOf(everything));
+  });
+
+  it('keeps merged counts finite, and refuses repeated quantiles or dropped-sample series in a snapshot (review finding)', () => {
+    const telemetry = createTelemetry({ metrics: [{ name: 'op.duration_seconds', kind: 'histogram', event: ['op'], measurement: 'value' }] });
+    telemetry.execute(['op'], { value: 1 });
+    const base = JSON.parse(JSON.stringify(telemetry.snapshot())) as Record<string, unknown> & { metrics: Record<string, unknown>[] };
+    // Two valid sketches whose counts add up past the largest double: the merge stays finite.
+    const withCount = (count: number): MetricsSnapshot => {
+      const copy = JSON.parse(JSON.stringify(base)) as typeof base;
+      const sketch = ((copy.metrics[0]!.series as Record<string, unknown>[])[0]!.sketch as Record<string, unknown>);
+      sketch.count = count;
+      (sketch.positive as { counts: number[] }).counts = (sketch.positive as { counts: number[] }).counts.map((bucket) => (bucket > 0 ? count : 0));
+      return parseSnapshot(copy);
+    };
+    const merged = mergeSnapshots([withCount(1.5e308), withCount(1.5e308)]);
+    expect(parseSnapshot(JSON.parse(JSON.stringify(merged)))).toEqual(merged);
+    expect(merged.dropped).toEqual([{ metric: 'op.duration_seconds', reason: 'invalid_measurement', count: 1 }]);
+    // Quantiles and dropped-sample series each render as one series: a repeat is refused.
+    const repeated = JSON.parse(JSON.stringify(base)) as typeof base;
+    repeated.metrics[0]!.quantiles = [0.5, 0.5];
+    expect(() => parseSnapshot(repeated)).toThrow(/must not repeat/);
+    const twice = { ...base, dropped: [{ metric: 'a', reason: 'error', count: 1 }, { metric: 'a', reason: 'error', count: 2 }] };
+    expect(() => parseSnapshot(twice)).toThrow(/repeats metric "a"/);
   });
 
   it('keeps merged sums finite: a series that would overflow one is left out and counted as invalid_measurement', () => {

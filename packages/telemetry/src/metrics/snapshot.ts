@@ -7,7 +7,7 @@ import type { Sketch, SketchSnapshot } from '../core/ddsketch';
 import { InvalidOptionsError } from '../errors/invalid-options-error';
 import { InvalidSnapshotError } from '../errors/invalid-snapshot-error';
 import type { EventName } from '../event-name';
-import { labelNameProblem } from '../prometheus-names';
+import { labelNameProblem, prometheusNameProblems } from '../prometheus-names';
 import { renderedNames } from './definition';
 import type { MetricKind } from './definition';
 
@@ -163,8 +163,9 @@ export function mergeSnapshots(snapshots: readonly MetricsSnapshot[], options: M
           else if (target.sketch.relativeAccuracy !== incoming.relativeAccuracy) {
             drop(metric.name, 'conflict', 1);
             continue;
-          } else if (!Number.isFinite(target.sketch.sum + incoming.sum)) {
-            // As one node drops a sample that would overflow a sum: the merge stays finite (JSON, Prometheus).
+          } else if (!Number.isFinite(target.sketch.sum + incoming.sum) || !Number.isFinite(target.sketch.count + incoming.count)) {
+            // As one node drops a sample that would overflow a sum: the merge stays finite (JSON,
+            // Prometheus), its count as well as its sum.
             drop(metric.name, 'invalid_measurement', 1);
             continue;
           } else target.sketch.merge(incoming);
@@ -305,6 +306,8 @@ export function parseSnapshot(data: unknown, limits: SnapshotLimits = DEFAULT_LI
     const event = strings(raw.event, `${where}.event`, 32);
     const quantiles = numbers(raw.quantiles, `${where}.quantiles`, 32);
     if (quantiles.some((q) => q < 0 || q > 1)) fail(`${where}.quantiles must be in [0, 1]`);
+    // -0 renders as "0": each quantile is one series, so none may repeat, whatever its sign.
+    if (new Set(quantiles.map((q) => q + 0)).size !== quantiles.length) fail(`${where}.quantiles must not repeat`);
     const buckets = raw.buckets === undefined ? undefined : numbers(raw.buckets, `${where}.buckets`, 128);
     if (buckets?.some((bound, index) => index > 0 && bound <= buckets[index - 1]!)) fail(`${where}.buckets must increase`);
     let prometheusName: string | undefined;
@@ -312,6 +315,10 @@ export function parseSnapshot(data: unknown, limits: SnapshotLimits = DEFAULT_LI
     if (raw.prometheusName !== undefined) {
       prometheusName = string(raw.prometheusName, `${where}.prometheusName`, 250);
       if (!/^[a-z][a-z0-9_]*$/.test(prometheusName)) fail(`${where}.prometheusName is not a valid name`);
+      // As a local definition is held to them: what `promtool check metrics` would object to.
+      if (kind === 'counter' && !prometheusName.endsWith('_total')) fail(`${where}.prometheusName of a counter must end in _total`);
+      const problems = prometheusNameProblems(prometheusName, kind === 'counter');
+      if (problems.length > 0) fail(`${where}.prometheusName ${problems.join('; ')}`);
       labelNames = strings(raw.labelNames, `${where}.labelNames`, 16);
       if (
         labelNames.length !== tags.length ||
@@ -370,13 +377,19 @@ export function parseSnapshot(data: unknown, limits: SnapshotLimits = DEFAULT_LI
     return metric;
   });
   if (!Array.isArray(data.dropped) || data.dropped.length > limits.maxMetrics * DROP_REASONS.length) fail('dropped must be a bounded array');
+  const droppedKeys = new Set<string>();
   const dropped = (data.dropped as unknown[]).map((raw, index): DroppedSamples => {
     if (!isRecord(raw)) return fail(`dropped[${index}] must be an object`);
     const reason = raw.reason;
     if (!DROP_REASONS.includes(reason as DropReason)) fail(`dropped[${index}].reason is unknown`);
     const count = finite(raw.count, `dropped[${index}].count`);
     if (count < 0) fail(`dropped[${index}].count must not be negative`);
-    return { metric: string(raw.metric, `dropped[${index}].metric`, 200), reason: reason as DropReason, count };
+    const metric = string(raw.metric, `dropped[${index}].metric`, 200);
+    // Each (metric, reason) is one series of the dropped-samples counter.
+    const key = `${metric}\u0000${reason as string}`;
+    if (droppedKeys.has(key)) fail(`dropped[${index}] repeats metric "${metric}" with reason "${reason as string}"`);
+    droppedKeys.add(key);
+    return { metric, reason: reason as DropReason, count };
   });
   const node = data.node === undefined ? undefined : string(data.node, 'node', 256);
   return {
