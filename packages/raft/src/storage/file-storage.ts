@@ -62,6 +62,21 @@ function snapshotName(index: number, term: number): string {
   return `snapshot-${String(index).padStart(16, '0')}-${String(term).padStart(16, '0')}.snap`;
 }
 
+/**
+ * Writes all of `data` at `position`. A write may take fewer bytes than asked without an error
+ * (a full disk, a file-size limit): counted as written, the batch would be acknowledged and then
+ * cut off as a torn tail on restart. The rest is written again, and a write that takes nothing
+ * is an error.
+ */
+async function writeAll(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
+  let offset = 0;
+  while (offset < data.byteLength) {
+    const { bytesWritten } = await handle.write(data, offset, data.byteLength - offset, position + offset);
+    if (bytesWritten <= 0) throw new Error(`write of ${data.byteLength - offset} bytes at offset ${position + offset} wrote nothing`);
+    offset += bytesWritten;
+  }
+}
+
 async function syncDirectory(path: string): Promise<void> {
   const handle = await open(path, 'r');
   try {
@@ -120,6 +135,14 @@ class FileStorage implements RaftPersistence {
     const { entries, hardState } = await this.replay(snapshot);
     this.hardState = hardState;
     await this.openActive();
+    // What was read back is trusted from here on, but a process killed before its own syncs
+    // (a segment created just before the crash, whose directory entry was never synced; a
+    // batch written without fdatasync) left it in the page cache only: make it durable now.
+    if (this.sync) {
+      await this.active!.datasync();
+      await syncDirectory(this.walDirectory);
+      await syncDirectory(this.snapshotDirectory);
+    }
     return { hardState, snapshot, entries };
   }
 
@@ -295,7 +318,7 @@ class FileStorage implements RaftPersistence {
   /** The current hard state opens every segment, so older segments can be deleted freely. */
   private async writeOpening(handle: FileHandle, segment: Segment): Promise<void> {
     const opening = Buffer.concat([encodeRecord({ type: 'hard-state', hardState: this.hardState }), encodeRecord({ type: 'commit', batch: ++this.batch, synced: this.sync })]);
-    await handle.write(opening, 0, opening.length, segment.size);
+    await writeAll(handle, opening, segment.size);
     segment.size += opening.length;
     if (this.sync) await handle.datasync();
   }
@@ -327,7 +350,7 @@ class FileStorage implements RaftPersistence {
     parts.push(encodeRecord({ type: 'commit', batch: ++this.batch, synced: sync }));
     const buffer = Buffer.concat(parts);
     const segment = this.segments[this.segments.length - 1]!;
-    await this.active.write(buffer, 0, buffer.length, segment.size);
+    await writeAll(this.active, buffer, segment.size);
     if (sync) await this.active.datasync();
     segment.size += buffer.length;
     segment.lastIndex = Math.max(segment.lastIndex, lastIndex);
@@ -351,9 +374,9 @@ class FileStorage implements RaftPersistence {
     const { header, metaBytes } = encodeSnapshotHeader(snapshot.meta, snapshot.data);
     const handle = await open(temporary, 'w');
     try {
-      await handle.write(header, 0, header.length, 0);
-      await handle.write(metaBytes, 0, metaBytes.length, header.length);
-      await handle.write(snapshot.data, 0, snapshot.data.byteLength, header.length + metaBytes.length);
+      await writeAll(handle, header, 0);
+      await writeAll(handle, metaBytes, header.length);
+      await writeAll(handle, snapshot.data, header.length + metaBytes.length);
       if (this.sync) await handle.sync();
     } finally {
       await handle.close();
