@@ -1,4 +1,4 @@
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import {
   attach,
   configureTelemetry,
@@ -16,6 +16,7 @@ import {
   metricsSnapshot,
   span,
 } from './default-telemetry';
+import type * as DefaultTelemetryModule from './default-telemetry';
 
 describe('the process-wide instance', () => {
   it('backs the free functions, as :telemetry has one registry per VM', async () => {
@@ -45,5 +46,27 @@ describe('the process-wide instance', () => {
     expect(defaultTelemetry()).toBe(replaced);
     expect((globalThis as Record<symbol, unknown>)[key]).toBe(replaced);
     expect(metricsSnapshot()).toMatchObject({ node: 'node-7', metrics: [] });
+  });
+
+  it('stays shared when another copy of the package replaces it (review finding)', () => {
+    // Each copy cached the instance it had seen first: after one copy's configureTelemetry, the
+    // other went on emitting into the old one, and handlers attached through the first never ran.
+    type Copy = typeof DefaultTelemetryModule;
+    let first: Copy | undefined;
+    let second: Copy | undefined;
+    jest.isolateModules(() => {
+      first = jest.requireActual<Copy>('./default-telemetry');
+    });
+    jest.isolateModules(() => {
+      second = jest.requireActual<Copy>('./default-telemetry');
+    });
+    first!.defaultTelemetry();
+    second!.configureTelemetry({ node: 'node-8' });
+    const seen: unknown[] = [];
+    second!.attach('copy-test', ['lib', 'event'], (_name, measurements) => seen.push(measurements));
+    first!.execute(['lib', 'event'], { n: 1 });
+    expect(seen).toEqual([{ n: 1 }]);
+    expect(first!.defaultTelemetry()).toBe(second!.defaultTelemetry());
+    second!.detach('copy-test');
   });
 });

@@ -14,14 +14,15 @@ const GLOBAL_KEY = Symbol.for('@foundation/telemetry/default@1');
 
 type GlobalSlot = { [GLOBAL_KEY]?: Telemetry };
 
-let cached: Telemetry | undefined;
+const slot = globalThis as GlobalSlot;
 
-/** The process-wide instance (created with defaults on first use). */
+/**
+ * The process-wide instance (created with defaults on first use). Read from the global slot on
+ * every call, not cached here: another copy of this package may have replaced it
+ * (`configureTelemetry`), and both copies must go on sharing one instance.
+ */
 export function defaultTelemetry(): Telemetry {
-  if (cached !== undefined) return cached;
-  const slot = globalThis as GlobalSlot;
-  cached = slot[GLOBAL_KEY] ??= createTelemetry();
-  return cached;
+  return (slot[GLOBAL_KEY] ??= createTelemetry());
 }
 
 /**
@@ -30,14 +31,13 @@ export function defaultTelemetry(): Telemetry {
  */
 export function configureTelemetry(options: TelemetryOptions = {}): Telemetry {
   const instance = createTelemetry(options);
-  (globalThis as GlobalSlot)[GLOBAL_KEY] = instance;
-  cached = instance;
+  slot[GLOBAL_KEY] = instance;
   return instance;
 }
 
 /** `execute` on the process-wide instance (see `Telemetry.execute`). */
 export function execute(eventName: EventName, measurements: Measurements, metadata?: Metadata): void {
-  (cached ?? defaultTelemetry()).execute(eventName, measurements, metadata);
+  defaultTelemetry().execute(eventName, measurements, metadata);
 }
 
 export function attach<Config>(handlerId: string, eventNames: EventName | readonly EventName[], handler: Handler<Config>, config?: Config): void {
