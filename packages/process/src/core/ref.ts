@@ -64,3 +64,15 @@ export function isValidRef(value: unknown): value is string {
 export function isRefOf(value: unknown, node: string): value is string {
   return parseRef(value)?.node === node;
 }
+
+/**
+ * Where an incarnation's call references and monitor counters start: a runtime restarted under
+ * another creation numbers from elsewhere, so a reply to a call of the old incarnation (held by
+ * a server that had not seen it go) never settles a call of the new one, and a monitor of the
+ * new one never meets a reference the old one left behind. 2^20 apart: creations are random
+ * (`foundation` draws one per start) or counted up, and a single incarnation makes a million
+ * before two ranges could meet; the largest (creation 2^32 - 1) stays a safe integer.
+ */
+export function incarnationBase(creation: number): number {
+  return creation * 2 ** 20;
+}

@@ -101,6 +101,9 @@ export class RemoteBridge {
   }
 
   sendCall(node: string, to: RemoteTarget, ref: number, body: unknown): boolean {
+    // As a link or a monitor does (and gen:call monitors its callee): the node's going down
+    // must reach the router, or a call without a timeout to a node that dies never settles.
+    this.watch(node);
     return this.post(node, { type: 'call', to, ref, body });
   }
 

@@ -14,7 +14,7 @@ import { createRuntime } from '../runtime/runtime';
 import type { Runtime, RuntimeImpl } from '../runtime/runtime';
 import { isDownMessage, isExitMessage } from '../runtime/system-messages';
 import { NO_REPLY } from '../runtime/types';
-import type { ProcessSelf } from '../runtime/types';
+import type { ProcessSelf, ReplyTo } from '../runtime/types';
 import { createTransportRouter } from './router';
 
 interface Cluster {
@@ -217,8 +217,9 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
     const onB = probe(runtime('b'), []);
     simulation.network.cut('a', 'b');
     const outcome: unknown[] = [];
-    runtime('a').call(onB, 'lost', { timeout: 300 }).catch((error: unknown) => outcome.push(error));
-    await simulation.runForAsync(299);
+    // Shorter than the network's failure detection (200 ms): past it, the call fails as the node going down.
+    runtime('a').call(onB, 'lost', { timeout: 150 }).catch((error: unknown) => outcome.push(error));
+    await simulation.runForAsync(149);
     expect(outcome).toEqual([]);
     await simulation.runForAsync(1);
     expect(outcome[0]).toBeInstanceOf(CallTimeoutError);
@@ -323,6 +324,74 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
     expect(runtime('b').processInfo(watched)?.monitoredBy).toBe(0);
   });
 
+  it('never settles a call of a restarted node with the reply to a call of its earlier incarnation (review finding)', async () => {
+    // Call references restarted at 1 in each incarnation: the server answered the old call after
+    // the restart, and that settled the new call with the same reference.
+    const { simulation, runtime } = cluster(31, ['a', 'b']);
+    const held: ReplyTo[] = [];
+    runtime('a').spawn(
+      {
+        handleCall: (_request: unknown, _self: ProcessSelf, from: ReplyTo) => {
+          held.push(from);
+          return NO_REPLY;
+        },
+      },
+      { name: 'server' },
+    );
+    await simulation.runForAsync(5);
+    void runtime('b').call({ name: 'server', node: 'a' }, 'first', { timeout: Number.POSITIVE_INFINITY }).catch(() => undefined);
+    await simulation.runUntilAsync(() => held.length === 1);
+    simulation.crash('b');
+    simulation.restart('b');
+    let outcome: unknown = 'pending';
+    void runtime('b').call({ name: 'server', node: 'a' }, 'second', { timeout: 60_000 }).then(
+      (value) => (outcome = value),
+      (error: unknown) => (outcome = error),
+    );
+    await simulation.runUntilAsync(() => held.length === 2);
+    await simulation.runForAsync(1_000);
+    runtime('a').reply(held[0]!, 'the answer to the first');
+    await simulation.runForAsync(50);
+    expect(outcome).toBe('pending');
+    runtime('a').reply(held[1]!, 'the answer to the second');
+    await simulation.runForAsync(50);
+    expect(outcome).toBe('the answer to the second');
+  });
+
+  it('accepts a monitor from a node restarted before its going down was seen (review finding)', async () => {
+    // Monitor references restarted at #Ref<b.1> too, and the node still held the old one: the
+    // new monitor was refused as a malformed signal and its watcher would never hear a down.
+    const { simulation, runtime, telemetry } = cluster(32, ['a', 'b']);
+    const target = runtime('a').spawn(() => undefined);
+    await simulation.runForAsync(5);
+    watchFrom(runtime('b'), target);
+    await simulation.runForAsync(20);
+    expect(runtime('a').processInfo(target)?.monitoredBy).toBe(1);
+    simulation.crash('b');
+    simulation.restart('b');
+    watchFrom(runtime('b'), target);
+    await simulation.runForAsync(20);
+    expect(telemetry.filter((event) => event.includes('malformed'))).toEqual([]);
+    expect(runtime('a').processInfo(target)?.monitoredBy).toBe(2);
+  });
+
+  it('fails a call without a timeout when the node it went to goes down (review finding)', async () => {
+    // Links and monitors watched their node; calls did not, so a call with an infinite timeout
+    // to a node that died and was never otherwise watched stayed pending for ever.
+    const { simulation, runtime } = cluster(33, ['a', 'b']);
+    runtime('b').spawn({ handleCall: () => NO_REPLY }, { name: 'silent' });
+    await simulation.runForAsync(5);
+    let outcome: unknown = 'pending';
+    void runtime('a').call({ name: 'silent', node: 'b' }, 'hello', { timeout: Number.POSITIVE_INFINITY }).then(
+      (value) => (outcome = value),
+      (error: unknown) => (outcome = error),
+    );
+    await simulation.runForAsync(20);
+    simulation.crash('b');
+    await simulation.runForAsync(1_000);
+    expect(outcome).toBeInstanceOf(NoConnectionError);
+  });
+
   it('never delivers to a process of a new incarnation a message for a pid of the old one', async () => {
     const { simulation, runtime, letters } = cluster(7, ['a', 'b']);
     const old = probe(runtime('b'), []);
@@ -424,11 +493,13 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
     // watcher never got its down.
     const { simulation, runtime, telemetry } = cluster(11, ['a', 'a.b', 'c']);
     const watched = runtime('c').spawn(() => undefined);
-    simulation.node('a').transport.send('c', 'process', { v: 1, t: 'monitor', from: '<a.9.0>', to: watched.toString(), ref: '#Ref<a.b.1>' });
+    // The first reference node `a.b` makes (its creation, 1, sets where its counter starts).
+    const first = `#Ref<a.b.${2 ** 20 + 1}>`;
+    simulation.node('a').transport.send('c', 'process', { v: 1, t: 'monitor', from: '<a.9.0>', to: watched.toString(), ref: first });
     await simulation.runForAsync(10);
     const watcher = watchFrom(runtime('a.b'), watched);
     await simulation.runForAsync(10);
-    expect(watcher.reference).toBe('#Ref<a.b.1>');
+    expect(watcher.reference).toBe(first);
     runtime('c').exit(watched, 'boom');
     await simulation.runForAsync(10);
     expect(watcher.seen).toEqual(['boom']);

@@ -3,6 +3,7 @@
 // answers. A call is answered once: a second answer, or one after its timeout, is dropped.
 import type { Timer } from '@foundation/core';
 import { DeadlineQueue } from '../core/deadline-queue';
+import { incarnationBase } from '../core/ref';
 import { Pid } from '../core/pid';
 import { CallTimeoutError } from '../errors/call-timeout-error';
 import { InvalidOptionError } from '../errors/invalid-option-error';
@@ -94,7 +95,7 @@ export class CallTable {
       this.fail(call, new NoConnectionError(node, 'no RemoteRouter is configured'));
       return;
     }
-    const ref = this.nextRef++;
+    const ref = incarnationBase(this.runtime.creation) + this.nextRef++;
     call.remoteNode = node;
     call.replyRef = ref;
     this.remote.set(ref, call);

@@ -5,7 +5,7 @@
 import { decideExit } from '../core/exit-signal';
 import { RingQueue } from '../core/ring-queue';
 import { Pid } from '../core/pid';
-import { runtimeRef } from '../core/ref';
+import { incarnationBase, runtimeRef } from '../core/ref';
 import { InvalidOptionError } from '../errors/invalid-option-error';
 import { InvalidPidError } from '../errors/invalid-pid-error';
 import { DEAD } from './lifecycle';
@@ -139,7 +139,7 @@ export class LinksAndMonitors {
   /** A new monitor reference, unique in the cluster (ref.ts). */
   newRef(): MonitorRef {
     this.refCounter += 1;
-    return runtimeRef(this.runtime.nodeId, this.refCounter);
+    return runtimeRef(this.runtime.nodeId, incarnationBase(this.runtime.creation) + this.refCounter);
   }
 
   /** `self.monitor(pid)`. */

@@ -307,6 +307,26 @@ describe('departures', () => {
     expect([...receiver.entries()].map((entry) => `${entry.id}#${entry.incarnation}@${entry.revision}`)).toEqual(['a/1/1#2@1']);
   });
 
+  it('lets a listener remove an own entry while a refute re-issues them: it stays removed (review finding)', () => {
+    // The refute re-issued entries one by one, telling each as it went: a watcher that
+    // unregistered an entry not re-issued yet found nothing to remove, and the loop then put it
+    // back, with no owner record behind it.
+    let removed: boolean | undefined;
+    const origin: Replica = replica('a', {
+      onChange: (change) => {
+        if (change.type === 'put' && change.instance.id === 'a/1/1' && change.instance.incarnation === 2) removed = origin.removeOwn('a/1/3', 0);
+      },
+    });
+    for (const index of [1, 2, 3]) origin.putOwn(fields(`a/1/${index}`, `svc-${index}`));
+    origin.takeOwnDelta();
+    origin.refute(2, 'test');
+    expect(removed).toBe(true);
+    expect([...origin.entries()].map((instance) => instance.id).sort()).toEqual(['a/1/1', 'a/1/2']);
+    const delta = origin.takeOwnDelta()!;
+    expect(delta.entries.map((instance) => instance.id).sort()).toEqual(['a/1/1', 'a/1/2']);
+    expect(origin.removeOwn('a/1/3', 0)).toBe(false);
+  });
+
   it('a node that restarted with a reused incarnation moves past the history peers hold', () => {
     const first = replica('a');
     first.putOwn(fields('a/1/1', 'db'));

@@ -312,6 +312,7 @@ export class Replica {
     this.own = fresh;
     this.published = 0;
     this.dirty.clear();
+    const changes: { readonly slot: Slot; readonly instance: ServiceInstance; readonly previous: ServiceInstance }[] = [];
     for (const slot of previous.entries.values()) {
       const revision = fresh.context.prefix + 1;
       const before = slot.instance;
@@ -320,10 +321,16 @@ export class Replica {
       fresh.entries.set(next.id, slot);
       fresh.context.add(revision, revision);
       this.dirty.add(next.id);
-      this.options.onChange({ type: 'put', slot, instance: next, previous: before });
+      changes.push({ slot, instance: next, previous: before });
     }
     this.unhash(previous);
     this.rehash(fresh);
+    // Told once every entry is in the new state: a listener that removes or changes an own
+    // entry (a watcher that unregisters) finds it there, and what it did is not undone here.
+    for (const change of changes) {
+      if (fresh.entries.get(change.instance.id) !== change.slot || change.slot.instance !== change.instance) continue;
+      this.options.onChange({ type: 'put', ...change });
+    }
     this.options.onRefute?.(incarnation, reason);
   }
 

@@ -418,3 +418,54 @@ describe('determinism', () => {
     });
   });
 });
+
+describe('closing', () => {
+  it('cancels every timer it set, the exchange after a member join included (review finding)', () => {
+    // The exchange with a newcomer was scheduled on an untracked timer that outlived close().
+    const simulation = createSimulation({ seed: 119 });
+    const live = new Set<{ cancel(): void }>();
+    const clock = {
+      now: () => simulation.clock.now(),
+      monotonic: () => simulation.clock.monotonic(),
+      setTimer(delayMs: number, callback: () => void) {
+        const timer = simulation.clock.setTimer(delayMs, () => {
+          live.delete(handle);
+          callback();
+        });
+        const handle = {
+          cancel: () => {
+            live.delete(handle);
+            timer.cancel();
+          },
+        };
+        live.add(handle);
+        return handle;
+      },
+      setRepeatingTimer(intervalMs: number, callback: () => void) {
+        const timer = simulation.clock.setRepeatingTimer(intervalMs, callback);
+        const handle = {
+          cancel: () => {
+            live.delete(handle);
+            timer.cancel();
+          },
+        };
+        live.add(handle);
+        return handle;
+      },
+    };
+    const joins: ((node: string) => void)[] = [];
+    const membership: MembershipEvents = {
+      members: () => ['n1'],
+      on: (event, handler) => {
+        if (event === 'member-join') joins.push(handler);
+        return () => undefined;
+      },
+    };
+    const transport = { send: () => true, onMessage: () => () => undefined, request: () => Promise.reject(new Error('unused')), onRequest: () => () => undefined };
+    const registry = createRegistry<unknown>({ nodeId: 'n0', clock, random: simulation.random.fork('registry'), timings: defaultLocalTimings(), membership, transport });
+    for (const join of joins) join('n1');
+    registry.close();
+    expect(live.size).toBe(0);
+  });
+});
+

@@ -62,6 +62,8 @@ export class Replication {
   private readonly unsubscribers: (() => void)[] = [];
   private publishTimer: Timer | undefined;
   private roundTimer: Timer | undefined;
+  /** Exchanges with newcomers, a little after each joins (cancelled at close). */
+  private readonly joinTimers = new Set<Timer>();
   private closed = false;
   private announce = false;
   /** Departures this node declared, published with the next delta. */
@@ -172,7 +174,11 @@ export class Replication {
     // starts at once, every node sees joins while its first deltas are still being broadcast,
     // and exchanging at once would ship half-built state back and forth.
     const { clock, random, antiEntropyIntervalMs } = this.options;
-    clock.setTimer(random.float() * (antiEntropyIntervalMs / 4), () => this.syncWith(node));
+    const timer = clock.setTimer(random.float() * (antiEntropyIntervalMs / 4), () => {
+      this.joinTimers.delete(timer);
+      this.syncWith(node);
+    });
+    this.joinTimers.add(timer);
   }
 
   private memberLeft(node: string, reason: LeaveReason | undefined): void {
@@ -270,6 +276,8 @@ export class Replication {
     this.pendingDepartures = [];
     this.publishTimer?.cancel();
     this.roundTimer?.cancel();
+    for (const timer of this.joinTimers) timer.cancel();
+    this.joinTimers.clear();
     for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe();
   }
 }
