@@ -316,3 +316,26 @@ describe('a request that times out while still queued here', () => {
     }
   });
 });
+
+describe('a request with a timeout that cannot be timed', () => {
+  it('is refused before it is sent (review finding)', async () => {
+    // The timer was armed after the request was queued: a NaN or negative timeout threw a
+    // RangeError to the caller, while the request went out and the peer handled it.
+    const b = await startNode('node-b');
+    const a = await startNode('node-a');
+    await link(a, b);
+    const asked: unknown[] = [];
+    b.onRequest('coordination', ({ payload }) => {
+      asked.push(payload);
+      return 'answer';
+    });
+    for (const timeout of [-1, Number.NaN]) {
+      const error = (await a.request('node-b', 'coordination', 'bad', { timeout }).catch((caught: unknown) => caught)) as FoundationError;
+      expect(error.code).toBe(CHANNELS_ERROR_CODES.invalidConfig);
+    }
+    await expect(a.request('node-b', 'coordination', 'good')).resolves.toBe('answer');
+    expect(asked).toEqual(['good']);
+    expect(a.stats().channels.coordination!.lateReplies).toBe(0);
+  });
+});
+

@@ -12,6 +12,7 @@ import {
   defaultChannels,
 } from '../src/index';
 import type { ChannelEvent, InboundMessage } from '../src/index';
+import { createServer } from 'node:net';
 import { closeNodes, link, nextEvent, startNode, waitFor } from './helpers';
 
 afterEach(closeNodes);
@@ -271,3 +272,73 @@ describe('transport over loopback', () => {
     expect(a.send('node-c', 'data', 1)).toBe(false);
   });
 });
+
+describe('sendAsync waiting for room', () => {
+  it('wakes up and fails when the peer it waits for is disconnected before it ever came up (review finding)', async () => {
+    // Queues of a peer still connecting take sends; a full one made sendAsync wait for drained
+    // or peer-down, and disconnecting a peer that never came up emitted neither.
+    const silent = createServer(() => undefined); // accepts, never answers the upgrade
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (silent.address() as { port: number }).port;
+      const a = await startNode('node-a', { channels: { stream: { maxQueueMessages: 2 } }, addresses: { 'node-b': `ws://127.0.0.1:${port}` } });
+      a.connect('node-b');
+      expect(a.send('node-b', 'stream', 1)).toBe(true);
+      expect(a.send('node-b', 'stream', 2)).toBe(true);
+      expect(a.send('node-b', 'stream', 3)).toBe(false);
+      const waiting = a.sendAsync('node-b', 'stream', 4).then(
+        () => 'sent',
+        (error: unknown) => (FoundationError.is(error) ? error.code : String(error)),
+      );
+      a.disconnect('node-b');
+      await expect(waiting).resolves.toBe(CHANNELS_ERROR_CODES.peerUnavailable);
+    } finally {
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+});
+
+describe('keyless messages on a channel of several lanes', () => {
+  it('keep one turn\'s order past an early flush (review finding)', async () => {
+    // The early flush (16 messages queued) also ended the turn's lane choice, so the rest of
+    // the turn went to the other lane and overtook what was still queued on the first.
+    const channels = { ev: { parallelism: 2, maxMessageBytes: 8 * 1024 * 1024, maxQueueBytes: 32 * 1024 * 1024 } };
+    const a = await startNode('node-a', { channels });
+    const b = await startNode('node-b', { channels });
+    await link(a, b);
+    const got: unknown[] = [];
+    b.onMessage('ev', ({ payload }) => got.push(payload instanceof Uint8Array ? 'big' : payload));
+    // One message in each of two turns first, so that both lanes are open.
+    a.send('node-b', 'ev', 'warm-1');
+    await new Promise((resolve) => setImmediate(resolve));
+    a.send('node-b', 'ev', 'warm-2');
+    await waitFor(() => got.length === 2, 5_000, 'the warm-up messages');
+    got.length = 0;
+    const numbers = Array.from({ length: 40 }, (_, index) => index + 1);
+    a.send('node-b', 'ev', new Uint8Array(4 * 1024 * 1024));
+    for (const n of numbers) a.send('node-b', 'ev', n);
+    await waitFor(() => got.length === 41, 10_000, 'every message');
+    expect(got).toEqual(['big', ...numbers]);
+  }, 20_000);
+});
+
+describe('disconnect of a URL being dialled', () => {
+  it('stops the dial in its handshake: no session comes up and nothing dials again (review finding)', async () => {
+    // The dial in flight was left alone; when the peer answered, it was adopted as a wanted
+    // link, came up, and reconnected by itself after the peer dropped it.
+    const a = await startNode('node-a');
+    const b = await startNode('node-b');
+    const ups: string[] = [];
+    a.on('peer-up', (peer) => ups.push(peer));
+    a.connect(b.address()!.url);
+    a.disconnect(b.address()!.url);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(ups).toEqual([]);
+    expect(a.peers()).toEqual([]);
+    expect(b.peers()).toEqual([]);
+    // Connecting again afterwards works as usual.
+    await link(a, b);
+    expect(a.peers()).toEqual(['node-b']);
+  });
+});
+

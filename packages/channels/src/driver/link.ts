@@ -309,9 +309,16 @@ export class Link {
     queueMicrotask(this.flushTurn);
   }
 
-  /** The end-of-turn flush; the next turn may flush early again. */
+  /** The end-of-turn flush; the next turn may flush early again, and picks its lanes anew. */
   private readonly flushTurn = (): void => {
     this.flushedEarly = false;
+    this.flush();
+    this.turnLane.fill(-1);
+  };
+
+  /** A flush continued on a later turn (the byte budget ran out): that turn picks its lanes anew. */
+  private readonly flushLater = (): void => {
+    this.turnLane.fill(-1);
     this.flush();
   };
 
@@ -324,7 +331,8 @@ export class Link {
   private readonly flush = (): void => {
     this.flushScheduled = false;
     this.continuation = undefined;
-    this.turnLane.fill(-1);
+    // Not here: an early flush comes in the middle of a turn, and the rest of that turn's keyless
+    // messages must go on the lane its first ones took, or they overtake them on another lane.
     if (this.state !== 'up') return;
     const { layout, limits, counters } = this.host;
     let budget = limits.turnBytes;
@@ -358,7 +366,7 @@ export class Link {
           // Yield to I/O (incoming frames, credits, other links) before writing more.
           if (this.scheduler.pick(this.isReady) >= 0) {
             this.flushScheduled = true;
-            this.continuation = setImmediate(this.flush);
+            this.continuation = setImmediate(this.flushLater);
           }
           break;
         }
@@ -1015,7 +1023,13 @@ export class Link {
         this.scheduler.deactivate(lane);
       }
       if (dropped > 0) this.host.dropped(this, channel, dropped);
-      this.full[channel.index] = false;
+      // A sender waiting for room (sendAsync) hears of it: it tries again and learns the peer
+      // is gone. Without it, one waiting on a peer that never came up (no peer-down) waited
+      // until close(). Told once this state change is over, as a listener may call the transport.
+      if (this.full[channel.index]) {
+        this.full[channel.index] = false;
+        queueMicrotask(() => this.host.drained(this, channel));
+      }
     }
     this.requests.failAll(this.peer, reason);
   }

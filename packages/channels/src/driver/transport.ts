@@ -474,6 +474,8 @@ export function createTransport(options: TransportOptions): Transport {
         return undefined;
       }
       probes.delete(connection.session);
+      // Disconnected while this dial was in its handshake: it brings up no session.
+      if (!wantedProbes.has(probe.target)) return { code: CLOSE_CODES.normal, reason: 'disconnected during the handshake' };
       urlToNode.set(probe.target, peer.nodeId);
       const link = linkFor(peer.nodeId);
       link.wanted = true;
@@ -967,6 +969,12 @@ export function createTransport(options: TransportOptions): Transport {
         }
       }
       wantedProbes.delete(peer);
+      // A dial by that URL still in its handshake stops too.
+      for (const [session, probe] of probes) {
+        if (probe.target !== peer && urlToNode.get(probe.target) !== peer) continue;
+        probes.delete(session);
+        probe.connection.close(CLOSE_CODES.normal, 'disconnected');
+      }
       links.get(urlToNode.get(peer) ?? peer)?.shutdown(CLOSE_CODES.normal, 'disconnected');
     },
     send(peer, channel, payload, sendOptions) {
@@ -986,9 +994,13 @@ export function createTransport(options: TransportOptions): Transport {
       if (closed) return Promise.reject(new TransportClosedError(nodeId));
       const link = links.get(peer);
       if (link === undefined || link.state === 'down') return Promise.reject(new PeerUnavailableError(peer, 'not connected'));
+      const timeout = requestOptions?.timeout ?? timing.requestTimeoutMs;
+      // Checked before anything is queued: a request that cannot be timed must not go out.
+      if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) {
+        return Promise.reject(new ChannelsConfigError('timeout', `must be a number of ms, 0 or more (got ${String(timeout)})`));
+      }
       lastRequestId += 1;
       const id = lastRequestId;
-      const timeout = requestOptions?.timeout ?? timing.requestTimeoutMs;
       let result: ReturnType<typeof enqueue>;
       try {
         result = enqueue(peer, channel.name, payload, requestOptions, META_KINDS.request, id);
