@@ -240,6 +240,52 @@ describe('createRaftNode', () => {
     await c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: 'after', value: 2 }));
   });
 
+  it('stops a leader whose state machine throws while it applies ahead of its own write (review finding)', async () => {
+    // Applied from kick() while the leader waited on its disk, the throw escaped into whoever
+    // kicked (a message handler): the rest of the batch was never applied, no error was told,
+    // and the node went on leading with a state its followers did not have.
+    const c = cluster(['n1', 'n2', 'n3']);
+    const leader = await elected(c);
+    const node = c.nodes.get(leader)!;
+    await c.run(() => node.propose({ op: 'put', key: 'warm-up', value: 0 }));
+    const machine = c.machines.get(leader)!;
+    const apply = machine.apply.bind(machine);
+    machine.apply = (command, index) => {
+      if (command.op === 'put' && command.key === 'boom') throw new Error('apply failed');
+      return apply(command, index);
+    };
+    const errors: unknown[] = [];
+    node.on('error', (error) => errors.push(error));
+    const writes = holdEntryWrites(c, leader);
+    const outcomes: unknown[] = [];
+    for (const key of ['boom', 'after']) {
+      void node.propose({ op: 'put', key, value: 1 }).then(
+        (value) => outcomes.push(value),
+        (error: unknown) => outcomes.push(code(error)),
+      );
+    }
+    await c.settle(() => errors.length > 0 && outcomes.length === 2, 3_000);
+    expect(outcomes.every((outcome) => typeof outcome === 'number')).toBe(true); // both failed, neither timed out silently applied
+    expect(c.machines.get(leader)!.entries().has('after')).toBe(false);
+    writes.release();
+  });
+
+  it('refuses a command that encodes to no bytes or to more than followers accept (review finding)', async () => {
+    // An empty entry is a leader's no-op, so an empty command was never applied; one over
+    // maxEntryBytes was refused by every follower and wedged replication behind it.
+    const c = cluster(['n1', 'n2', 'n3'], { limits: { maxEntryBytes: 1024 } });
+    const leader = await elected(c);
+    const node = c.nodes.get(leader)!;
+    const big = await node.propose({ op: 'put', key: 'big', value: 'x'.repeat(2_000) }).catch((error: unknown) => code(error));
+    expect(big).toBe(RAFT_ERROR_CODES.dropped);
+    await expect(c.run(() => node.propose({ op: 'put', key: 'small', value: 1 }))).resolves.toEqual({ op: 'put', previous: null });
+    const codec = { encode: (command: unknown) => command as Uint8Array, decode: (bytes: Uint8Array) => bytes };
+    const bytes = cluster(['m1'], { codec: codec as never });
+    const single = await elected(bytes);
+    const empty = await bytes.nodes.get(single)!.propose(new Uint8Array(0) as never).catch((error: unknown) => code(error));
+    expect(empty).toBe(RAFT_ERROR_CODES.dropped);
+  });
+
   it('with one follower cut off, a leader applies nothing until its own write is done', async () => {
     const c = cluster(['n1', 'n2', 'n3']);
     const leader = await elected(c);
@@ -471,6 +517,33 @@ describe('createRaftNode', () => {
     const chunks = c.sent.filter((message) => message.to === lagging && message.type === 'snapshot-chunk').length;
     expect(chunks).toBeGreaterThan(10);
     expect(c.sent.filter((message) => message.from === lagging && message.type === 'snapshot-chunk-ack').length).toBe(chunks);
+  });
+
+  it('settles a cut-off leader\'s membership change when a snapshot replaces its log, and tells the snapshot\'s membership (review finding)', async () => {
+    // A snapshot install failed the proposals it covered but not membership changes (one
+    // without a deadline never settled), and the membership it brought was never told: the
+    // core took it while the snapshot was stepped, before the Ready the change was looked for.
+    const c = cluster(['n1', 'n2', 'n3'], { snapshotEvery: 20, requestTimeoutMs: 60_000 });
+    const old = await elected(c);
+    const told: unknown[] = [];
+    c.nodes.get(old)!.on('membership-change', (membership) => told.push(membership));
+    for (const learner of ['x1', 'x2']) c.simulation.addNode(learner); // reachable, never started
+    await c.run(() => c.nodes.get(old)!.propose({ op: 'put', key: 'warm-up', value: 0 })); // its own term's entry first
+    c.simulation.network.isolate(old);
+    let change: unknown;
+    void c.nodes.get(old)!.addLearner('x1', { timeoutMs: Number.POSITIVE_INFINITY }).then(
+      () => (change = 'applied'),
+      (error: unknown) => (change = code(error)),
+    );
+    await c.settle(() => c.leader() !== undefined && c.leader() !== old);
+    const next = c.leader()!;
+    await c.run(() => c.nodes.get(next)!.propose({ op: 'put', key: 'first', value: 0 })); // its own term's entry first
+    await c.run(() => c.nodes.get(next)!.addLearner('x2'));
+    for (let index = 0; index < 40; index += 1) await c.run(() => c.nodes.get(next)!.propose({ op: 'put', key: `key-${index}`, value: index }));
+    c.simulation.network.heal();
+    await c.settle(() => c.nodes.get(old)!.stats().snapshotsInstalled === 1 && change !== undefined);
+    expect(change).toBe(RAFT_ERROR_CODES.timeout); // its outcome is unknown from the old node
+    expect(told.at(-1)).toEqual({ voters: ['n1', 'n2', 'n3'], learners: ['x2'] });
   });
 
   it('drops and counts malformed messages without disturbing the cluster', async () => {

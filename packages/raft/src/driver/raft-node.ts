@@ -198,6 +198,8 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   private stopped = false;
   private started = false;
   private failed: FoundationError | null = null;
+  /** The membership the last `membership-change` told (or the one the node started with), as JSON. */
+  private toldMembership = '';
   private queued: QueuedProposal<Result>[] = [];
   private readonly proposals = new Map<number, Pending<Result>>();
   private readonly changes = new Map<number, Pending<Membership>>();
@@ -287,6 +289,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
       ...(this.options.maxInflight === undefined ? {} : { maxInflight: this.options.maxInflight }),
       ...(this.options.maxBytesPerMessage === undefined ? {} : { maxBytesPerMessage: this.options.maxBytesPerMessage }),
     });
+    this.toldMembership = JSON.stringify(this.core.membership());
     if (this.stopped) return;
     this.unsubscribe = this.options.transport.onMessage(this.channel, ({ from, payload }) => this.receive(from, payload));
     this.ticker = this.clock.setRepeatingTimer(this.options.tickMs ?? 20, () => this.tick());
@@ -368,6 +371,16 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     return new Promise<Result>((resolve, reject) => {
       this.requireCore();
       const data = ownBytes(this.codec.encode(command));
+      // An empty entry is the leader's no-op (applyCommand), and followers refuse entries over
+      // maxEntryBytes: such a command would be skipped, or wedge replication behind it.
+      if (data.byteLength === 0) {
+        reject(new DroppedError('the command encodes to no bytes: an empty entry is a leader\'s no-op'));
+        return;
+      }
+      if (data.byteLength > this.limits.maxEntryBytes) {
+        reject(new DroppedError(`the command encodes to ${data.byteLength} bytes, more than limits.maxEntryBytes (${this.limits.maxEntryBytes}) that followers accept`));
+        return;
+      }
       // Proposals made in the same turn of the event loop reach the core as one batch, which
       // goes to each follower as one append message (and comes back as one acknowledgement)
       // instead of one per proposal.
@@ -522,9 +535,16 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
       // The loop is waiting on the disk: a leader's replication traffic need not wait with it,
       // unless the term it carries is not durable yet (see processLoop).
       if (this.core.term === this.storage!.hardState.term) {
-        for (const message of this.core.takeLeaderMessages()) this.send(message);
-        // Nor does applying what followers' acknowledgements have committed meanwhile.
-        if (this.core.role === 'leader') this.applyCommitted();
+        try {
+          for (const message of this.core.takeLeaderMessages()) this.send(message);
+          // Nor does applying what followers' acknowledgements have committed meanwhile.
+          if (this.core.role === 'leader') this.applyCommitted();
+        } catch (error) {
+          // As in the Ready loop: a state machine that throws stops the node. Caught nowhere,
+          // it skipped the rest of the batch (already taken from the core) and the leader went
+          // on serving a state its followers do not have.
+          this.fail(error);
+        }
       }
       return;
     }
@@ -592,9 +612,8 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
         if (!applyFirst) this.applyEntries(ready.committedEntries);
         this.settleReads(ready);
         // 4. Advance, then report.
-        const before = core.membership();
         core.advance(ready);
-        this.afterAdvance(ready, before);
+        this.afterAdvance(ready);
         this.maybeSnapshot();
       }
     } catch (error) {
@@ -609,19 +628,32 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     this.lastSnapshotIndex = snapshot.meta.index;
     this.appliedIndex = snapshot.meta.index;
     this.counters.snapshotsInstalled += 1;
-    // Proposals inside the snapshot: whether they are in it is unknown from here.
+    // Proposals and membership changes inside the snapshot: whether they are in it is unknown
+    // from here. (Changes too: left waiting, one without a deadline never settled.)
     for (const [index, pending] of this.proposals) {
       if (index > snapshot.meta.index) continue;
       pending.reject(new RaftTimeoutError('proposal (its log position was replaced by a snapshot; outcome unknown)', 0));
       this.proposals.delete(index);
+    }
+    for (const [index, pending] of this.changes) {
+      if (index > snapshot.meta.index) continue;
+      pending.reject(new RaftTimeoutError('membership change (its log position was replaced by a snapshot; outcome unknown)', 0));
+      this.changes.delete(index);
     }
     this.releaseReads(snapshot.meta.index);
   }
 
   private applyEntries(entries: readonly Entry[]): void {
     for (const entry of entries) {
-      if (entry.kind === 'normal') this.applyCommand(entry);
-      else this.settle(this.changes, entry.index, entry.term, () => entry.membership);
+      if (entry.kind === 'normal') {
+        this.applyCommand(entry);
+        // A membership change waiting on this position lost it to a command of a new leader.
+        this.dropAt(this.changes, entry.index, entry.term);
+      } else {
+        this.settle(this.changes, entry.index, entry.term, () => entry.membership);
+        // And a proposal waiting on it lost it to a membership entry.
+        this.dropAt(this.proposals, entry.index, entry.term);
+      }
       this.appliedIndex = entry.index;
     }
   }
@@ -720,6 +752,14 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     else waiting.reject(new DroppedError(`another entry (term ${term}) took log position ${index}`));
   }
 
+  /** What waits on log position `index` for an entry of the other kind: another entry took it. */
+  private dropAt<T>(pending: Map<number, Pending<T>>, index: number, term: number): void {
+    const waiting = pending.get(index);
+    if (waiting === undefined) return;
+    pending.delete(index);
+    waiting.reject(new DroppedError(`another entry (term ${term}) took log position ${index}`));
+  }
+
   /** Answers reads whose index the state machine has reached. */
   private releaseReads(applied: number): void {
     for (const [context, batch] of this.reads) {
@@ -735,10 +775,15 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     }
   }
 
-  private afterAdvance(ready: Ready, before: Membership): void {
+  private afterAdvance(ready: Ready): void {
     if (ready.softState !== null) this.emit('leader-change', { leader: ready.softState.leader, term: ready.softState.term, role: ready.softState.role });
+    // Against the membership last told, not the one before this Ready: a snapshot from the
+    // leader changes it while it is stepped, before any Ready is taken.
     const after = this.core!.membership();
-    if (JSON.stringify(before) !== JSON.stringify(after)) this.emit('membership-change', after);
+    const text = JSON.stringify(after);
+    if (text === this.toldMembership) return;
+    this.toldMembership = text;
+    this.emit('membership-change', after);
   }
 
   /**

@@ -25,6 +25,14 @@ describe('createKvStateMachine', () => {
   it('refuses unknown commands the same way everywhere instead of throwing', () => {
     const kv = createKvStateMachine();
     expect(kv.apply({ op: 'explode', key: 'a' } as never, 1)).toEqual({ op: 'cas', ok: false, current: null });
+    // Review finding: a null command threw on every replica, and a key that is not a string was
+    // stored and then made every snapshot of the map unreadable.
+    for (const malformed of [null, 'put', { op: 'put', key: 7, value: 1 }, { op: 'delete' }]) {
+      expect(kv.apply(malformed as never, 2)).toEqual({ op: 'cas', ok: false, current: null });
+    }
+    const restored = createKvStateMachine();
+    restored.restore(kv.snapshot());
+    expect(restored.entries().size).toBe(0);
   });
 
   it('snapshots and restores the whole map', () => {

@@ -61,6 +61,10 @@ export function createKvStateMachine(): KvStateMachine {
   let map = new Map<string, unknown>();
   return {
     apply(command) {
+      // A command that is not an object with a string key (from an untyped caller, or an older
+      // client) is refused as an unknown one is, the same way on every node: applied, a null
+      // command threw on every replica, and a non-string key made every snapshot unreadable.
+      if (command === null || typeof command !== 'object' || typeof (command as { key?: unknown }).key !== 'string') return { op: 'cas', ok: false, current: null };
       switch (command.op) {
         case 'put': {
           const previous = map.get(command.key) ?? null;
