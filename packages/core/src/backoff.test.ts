@@ -43,6 +43,14 @@ describe('backoff', () => {
     }
   });
 
+  it('gives a number for a NaN, negative or infinite attempt, and a multiplier of 1 (review finding)', () => {
+    // Math.max(0, NaN) is NaN, and 1 ** Infinity is NaN in JavaScript.
+    expect(backoffDelay(Number.NaN, { jitter: 'none' })).toBe(100);
+    expect(backoffDelay(-3, { jitter: 'none' })).toBe(100);
+    expect(backoffDelay(Number.POSITIVE_INFINITY, { jitter: 'none', multiplier: 1 })).toBe(100);
+    expect(backoffDelay(Number.POSITIVE_INFINITY, { jitter: 'none' })).toBe(30_000);
+  });
+
   it('refuses nonsensical options', () => {
     expect(() => createBackoff({ initialMs: -1 })).toThrow(RangeError);
     expect(() => createBackoff({ initialMs: 100, maxMs: 10 })).toThrow(RangeError);

@@ -47,14 +47,19 @@ function resolve(options: BackoffOptions): ResolvedBackoff {
 }
 
 function delayFor(attempt: number, options: ResolvedBackoff): number {
-  // The growth overflows to Infinity after about a thousand attempts: 0 · Infinity would be NaN.
-  const ceiling = options.initialMs === 0 ? 0 : Math.min(options.maxMs, options.initialMs * options.multiplier ** Math.max(0, attempt));
+  // A NaN or negative attempt counts as the first (Math.max(0, NaN) is NaN), and a multiplier of
+  // 1 is not raised to the power (1 ** Infinity is NaN in JavaScript). The growth overflows to
+  // Infinity after about a thousand attempts: 0 · Infinity would be NaN, hence the 0 case.
+  const n = attempt > 0 ? attempt : 0;
+  const growth = options.multiplier === 1 ? 1 : options.multiplier ** n;
+  const ceiling = options.initialMs === 0 ? 0 : Math.min(options.maxMs, options.initialMs * growth);
   switch (options.jitter) {
     case 'none':
       return ceiling;
     case 'equal':
       return ceiling / 2 + options.random.float() * (ceiling / 2);
-    case 'full':
+    default:
+      // 'full', and anything else a caller without types passed.
       return options.random.float() * ceiling;
   }
 }

@@ -123,6 +123,17 @@ describe('FoundationError', () => {
     expect(FoundationError.hasType(error, 'timeout')).toBe(false);
   });
 
+  it('round-trips errors whose message, name or cause message it had to shorten (review finding)', () => {
+    // The ellipsis went one character past the limit fromJSON holds the fields to.
+    const cause = new Error('c'.repeat(20_000));
+    const error = new FoundationError({ type: 'timeout', message: 'x'.repeat(20_000), cause });
+    Object.defineProperty(error, 'name', { value: 'N'.repeat(500) });
+    const back = FoundationError.fromJSON(JSON.parse(JSON.stringify(error)));
+    expect(back.type).toBe('timeout');
+    expect(back.message.endsWith('…')).toBe(true);
+    expect(back.name.endsWith('…')).toBe(true);
+  });
+
   it('recognises errors from another copy of the package by the marker symbol', () => {
     let OtherCopy: typeof FoundationError | undefined;
     jest.isolateModules(() => {

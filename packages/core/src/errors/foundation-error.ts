@@ -176,8 +176,9 @@ function describe(value: unknown): string {
   }
 }
 
+/** `text` in at most `max` characters, the ellipsis included (fromJSON refuses longer ones). */
 function truncate(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max)}…` : text;
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
 function encode(error: FoundationError, depth: number): SerializedFoundationError {

@@ -60,6 +60,22 @@ describe('SeededRandom', () => {
     expect(() => random.int(0, 1.5)).toThrow(RangeError);
   });
 
+  it('stays unbiased for ranges above 2^32, and refuses bounds that are not safe integers (review finding)', () => {
+    // Scaling 53 random bits by a range of 3 · 2^51 made multiples of 3 half of the results
+    // below 2^51 (a third is fair); bounds past 2^53 let results reach max.
+    const random = createSeededRandom(12);
+    let below = 0;
+    let multiples = 0;
+    for (let index = 0; index < 30_000; index += 1) {
+      const value = random.int(0, 3 * 2 ** 51);
+      if (value >= 2 ** 51) continue;
+      below += 1;
+      if (value % 3 === 0) multiples += 1;
+    }
+    expect(Math.abs(multiples / below - 1 / 3)).toBeLessThan(0.03);
+    expect(() => random.int(2 ** 60, 2 ** 60 + 1024)).toThrow(RangeError);
+  });
+
   it('shuffles into a permutation and samples distinct elements', () => {
     const random = createSeededRandom(3);
     const items = Array.from({ length: 50 }, (_, index) => index);

@@ -24,6 +24,7 @@ export interface Random {
 }
 
 const TWO_POW_32 = 4_294_967_296;
+const TWO_POW_53 = 2 ** 53;
 
 /** The methods every generator shares, on top of its own `uint32`. */
 export abstract class BaseRandom implements Random {
@@ -35,8 +36,9 @@ export abstract class BaseRandom implements Random {
   }
 
   int(min: number, max: number): number {
-    if (!Number.isInteger(min) || !Number.isInteger(max) || max <= min) {
-      throw new RangeError(`int(min, max) needs integers with max > min (got ${min}, ${max})`);
+    // Safe integers: beyond 2^53, min + offset rounds, and a result could reach max or beyond.
+    if (!Number.isSafeInteger(min) || !Number.isSafeInteger(max) || max <= min) {
+      throw new RangeError(`int(min, max) needs safe integers with max > min (got ${min}, ${max})`);
     }
     const range = max - min;
     if (range <= TWO_POW_32) {
@@ -47,9 +49,15 @@ export abstract class BaseRandom implements Random {
       return min + (value % range);
     }
     if (range > Number.MAX_SAFE_INTEGER) throw new RangeError('int(min, max) range exceeds 2^53');
-    const high = this.uint32() >>> 11; // 21 bits
-    const value = high * TWO_POW_32 + this.uint32(); // 53 bits
-    return min + Math.floor((value / 2 ** 53) * range);
+    // Rejection sampling on 53 bits too: scaling them (floor(value / 2^53 · range)) favours some
+    // results when range does not divide 2^53. Every quantity here is an exact integer double.
+    const limit = TWO_POW_53 - (TWO_POW_53 % range);
+    let value: number;
+    do {
+      const high = this.uint32() >>> 11; // 21 bits
+      value = high * TWO_POW_32 + this.uint32(); // 53 bits
+    } while (value >= limit);
+    return min + (value % range);
   }
 
   bool(probability = 0.5): boolean {
