@@ -151,6 +151,15 @@ describe('the key-value model', () => {
     expect(result.partition).toBe('x');
     expect(result.explanation).toContain('for key "x"');
     expect(result.minimal.every((event) => event.key === 'x')).toBe(true);
+    // Review finding: the explanation serialised the key with JSON, which throws for a bigint.
+    const bigints = createHistoryRecorder();
+    const write = bigints.invoke('c1', 'put', { key: 1n, value: 1 });
+    bigints.ok(write);
+    const read = bigints.invoke('c2', 'get', { key: 1n });
+    bigints.ok(read, 2);
+    const verdict = checkLinearizability(bigints.events(), kvModel());
+    expect(verdict.valid).toBe(false);
+    if (verdict.valid === false) expect(verdict.explanation).toContain('for key 1n');
   });
 
   it('supports delete and cas', () => {

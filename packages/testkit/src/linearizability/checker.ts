@@ -7,7 +7,7 @@
 import { mix32 } from '@foundation/core';
 import { toHistory, toOperations } from './history';
 import type { HistoryEvent, Operation } from './history';
-import { INCONSISTENT } from './models';
+import { INCONSISTENT, canonical } from './models';
 import type { Model } from './models';
 
 export interface CheckOptions {
@@ -327,7 +327,7 @@ export function checkLinearizability<State>(history: readonly HistoryEvent[], mo
         minimal: toHistory(minimal),
         explanation:
           `linearized at most ${outcome.longest.length} of ${operations.length} operations` +
-          (model.partition === undefined ? '' : ` for key ${JSON.stringify(partition) ?? String(partition)}`) +
+          (model.partition === undefined ? '' : ` for key ${canonical(partition)}`) +
           `; none of these could come next: ${stuck}`,
       };
     }

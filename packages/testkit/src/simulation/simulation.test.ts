@@ -416,6 +416,69 @@ describe('connections and peer events', () => {
     expect(log.slice(4)).toEqual(['725 b#3 up a', '730 a#1 up b']);
   });
 
+  it('tells the old connection\'s peer-down before the new one\'s peer-up when a crashed peer reconnects within failure detection (review finding)', () => {
+    // The crash's peer-down waited out failure detection and came after the new connection's
+    // peer-up: the node then took a connected peer for down, with no further peer-up coming.
+    const simulation = createSimulation({ seed: 25, network: { latency: 2, failureDetectionMs: 500 } });
+    const log = peerLog(simulation, ['a', 'b']);
+    simulation.node('a').transport.connect('b');
+    simulation.runFor(50);
+    simulation.crash('b');
+    simulation.runFor(10);
+    simulation.restart('b');
+    simulation.node('b').transport.connect('a');
+    simulation.runFor(1_000);
+    expect(log.filter((line) => line.includes(' a#1 '))).toEqual(['4 a#1 up b', '62 a#1 down b', '62 a#1 up b']);
+    expect(simulation.node('a').transport.peers()).toEqual(['b']);
+  });
+
+  it('an unsubscribe from an earlier incarnation leaves the new incarnation\'s peer handlers alone (review finding)', () => {
+    const simulation = createSimulation({ seed: 26, network: { latency: 2 } });
+    const seen: string[] = [];
+    const offs: (() => void)[] = [];
+    const handler = (peer: string): void => void seen.push(peer); // one handler, shared by both incarnations
+    simulation.addNode('a');
+    simulation.addNode('b', { start: ({ transport }) => void offs.push(transport.on('peer-up', handler)) });
+    simulation.crash('b');
+    simulation.restart('b');
+    offs[0]!();
+    simulation.node('a').transport.connect('b');
+    simulation.runFor(20);
+    expect(seen).toEqual(['a']);
+  });
+
+  it('a timer set for Infinity never fires, as the Scheduler contract says (review finding)', () => {
+    const simulation = createSimulation({ seed: 27 });
+    simulation.addNode('a');
+    const fired: string[] = [];
+    const clock = simulation.node('a').clock;
+    const never = clock.setTimer(Number.POSITIVE_INFINITY, () => fired.push('one-shot'));
+    clock.setRepeatingTimer(Number.POSITIVE_INFINITY, () => fired.push('repeating'));
+    never.cancel();
+    clock.setTimer(10, () => fired.push('ten'));
+    simulation.runFor(1_000);
+    expect(fired).toEqual(['ten']);
+  });
+
+  it('a timer on a drifting clock never fires before that clock reaches its due time (review finding)', () => {
+    // delay / rate put some timers a rounding error early by the node's own monotonic().
+    const simulation = createSimulation({ seed: 28 });
+    simulation.addNode('a', { driftPpm: 100 });
+    const clock = simulation.node('a').clock;
+    let early = 0;
+    let fired = 0;
+    clock.setRepeatingTimer(7, () => {
+      const due = clock.monotonic() + 3;
+      clock.setTimer(3, () => {
+        fired += 1;
+        if (clock.monotonic() < due) early += 1;
+      });
+    });
+    simulation.runFor(10_000);
+    expect(fired).toBeGreaterThan(1_000);
+    expect(early).toBe(0);
+  });
+
   it('two nodes that dial each other at once share one connection: a crash of either is reported to the other', () => {
     for (const crashed of ['a', 'b']) {
       const simulation = createSimulation({ seed: 25, network: { latency: 5, failureDetectionMs: 100 } });

@@ -29,6 +29,9 @@ import type {
 } from './types';
 import { PayloadMeter, hashString, hashValue, mixInto } from './value-hash';
 
+/** A timer that never fires (set for Infinity). */
+const NEVER_FIRES: Timer = Object.freeze({ cancel: () => undefined });
+
 const DEFAULT_START_TIME = Date.UTC(2026, 0, 1);
 const DEFAULT_MAX_EVENTS = 50_000_000;
 const DEFAULT_MAX_TIME = 60_000;
@@ -108,6 +111,8 @@ class NodeState {
   peerDown: PeerHandler[] = [];
   readonly connections = new Map<NodeState, Connection>();
   readonly pendingConnects = new Set<NodeState>();
+  /** peer-down events scheduled for this node and not yet delivered, by peer. */
+  readonly pendingDowns = new Map<NodeState, SimEvent>();
   readonly durable = new Map<string, unknown>();
   context!: NodeContext;
   handle!: SimNode;
@@ -287,6 +292,19 @@ class SimulationImpl implements Simulation {
   }
 
   /**
+   * The simulated delay after which a timer of `delayMs` on a clock running at `rate` fires: not
+   * before the clock's own monotonic() reaches the due time. delayMs / rate alone can fire it a
+   * rounding error early on a drifting clock, and code that checks `elapsed >= timeout` then fails.
+   */
+  private driftedDelay(delayMs: number, rate: number): number {
+    if (rate === 1) return delayMs;
+    const due = this.time * rate + delayMs;
+    let delay = delayMs / rate;
+    while ((this.time + delay) * rate < due) delay += Math.max(Number.MIN_VALUE, (this.time + delay) * Number.EPSILON);
+    return delay;
+  }
+
+  /**
    * A clock for one node incarnation (or, with node null, for the simulation itself). Timers
    * set through a dead incarnation's clock are queued but never fire, as a dead process's
    * timers would not.
@@ -296,10 +314,13 @@ class SimulationImpl implements Simulation {
       now: () => this.startTime + skewMs + this.time * rate,
       monotonic: () => this.time * rate,
       setTimer: (delayMs, callback) => {
+        // The Scheduler contract (and the system clock): a timer set for Infinity never fires.
+        if (delayMs === Number.POSITIVE_INFINITY) return NEVER_FIRES;
         this.checkDelay(delayMs, 'timer delay');
-        return this.scheduleTimer(node, incarnation, delayMs / rate, callback, 0);
+        return this.scheduleTimer(node, incarnation, this.driftedDelay(delayMs, rate), callback, 0);
       },
       setRepeatingTimer: (intervalMs, callback) => {
+        if (intervalMs === Number.POSITIVE_INFINITY) return NEVER_FIRES;
         this.checkDelay(intervalMs, 'timer interval');
         return this.scheduleTimer(node, incarnation, intervalMs / rate, callback, intervalMs / rate);
       },
@@ -413,6 +434,7 @@ class SimulationImpl implements Simulation {
       this.schedulePeerEvent(peer, node, Kind.PeerDown, this.failureDetectionMs);
     }
     node.pendingConnects.clear();
+    node.pendingDowns.clear();
     node.connections.clear();
     this.mixTrace(0x10, node.index, 0);
   }
@@ -463,6 +485,8 @@ class SimulationImpl implements Simulation {
         const key = event === 'peer-up' ? 'peerUp' : 'peerDown';
         node[key] = [...node[key], handler];
         return () => {
+          // As for onMessage: an earlier incarnation's handle leaves this incarnation's handlers alone.
+          if (node.incarnation !== incarnation) return;
           node[key] = node[key].filter((candidate) => candidate !== handler);
         };
       },
@@ -620,7 +644,23 @@ class SimulationImpl implements Simulation {
     event.target = node.index;
     event.source = peer.index;
     event.incarnation = node.incarnation;
+    if (kind === Kind.PeerDown) node.pendingDowns.set(peer, event);
     this.enqueue(event, this.time + delayMs);
+  }
+
+  /**
+   * A new connection with `peer` proves the old one is gone: a peer-down still waiting for its
+   * failure-detection delay is told now, before the new connection's peer-up, as a real
+   * transport tells them (a late one would leave the node taking a connected peer for down).
+   */
+  private deliverPendingDown(node: NodeState, peer: NodeState): void {
+    const pending = node.pendingDowns.get(peer);
+    if (pending === undefined) return;
+    node.pendingDowns.delete(peer);
+    pending.cancelled = true;
+    if (!node.up || node.incarnation !== pending.incarnation) return;
+    this.mixTrace(Kind.PeerDown, node.index, peer.index);
+    for (const handler of node.peerDown) this.guard(node, 'peer-down handler', () => handler(peer.id));
   }
 
   /** After a fault, connections whose path is now blocked break once failure detection runs out. */
@@ -774,6 +814,7 @@ class SimulationImpl implements Simulation {
     switch (kind) {
       case Kind.PeerUp:
       case Kind.PeerDown: {
+        if (event.kind === Kind.PeerDown && node.pendingDowns.get(peer) === event) node.pendingDowns.delete(peer);
         if (!node.up || node.incarnation !== event.incarnation) return;
         this.mixTrace(event.kind, node.index, peer.index);
         const handlers = event.kind === Kind.PeerUp ? node.peerUp : node.peerDown;
@@ -797,6 +838,7 @@ class SimulationImpl implements Simulation {
           const theirs = initiator.connections.get(node);
           connection = theirs?.open === true ? theirs : new Connection(initiator, node);
           node.connections.set(initiator, connection);
+          this.deliverPendingDown(node, initiator);
           this.schedulePeerEvent(node, initiator, Kind.PeerUp, 0);
         }
         const reply = new SimEvent();
@@ -820,6 +862,7 @@ class SimulationImpl implements Simulation {
         this.mixTrace(Kind.ConnectReply, node.index, acceptor.index);
         if (!node.connections.has(acceptor)) {
           node.connections.set(acceptor, connection);
+          this.deliverPendingDown(node, acceptor);
           this.schedulePeerEvent(node, acceptor, Kind.PeerUp, 0);
         }
         return;
