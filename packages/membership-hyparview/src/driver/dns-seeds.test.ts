@@ -17,6 +17,8 @@ beforeAll(async () => {
   server = await startDnsServer();
   server.records.set('nodes.cluster.test', { A: ['10.0.0.1', '10.0.0.2'], AAAA: ['fd00::7'] });
   server.records.set('only-v4.cluster.test', { A: ['10.0.0.9'] });
+  // RFC 2782: a target of "." says the service is not available at this name.
+  server.records.set('_none._tcp.cluster.test', { SRV: [{ priority: 0, weight: 0, port: 0, target: '.' }] });
   server.records.set('_foundation._tcp.cluster.test', {
     SRV: [
       { priority: 20, weight: 1, port: 7002, target: 'b.cluster.test' },
@@ -51,6 +53,12 @@ describe('createDnsSeeds', () => {
   it('SRV records give host and port, lower priority first and heavier weight first within one', async () => {
     const seeds = createDnsSeeds({ name: '_foundation._tcp.cluster.test', type: 'SRV', servers: [server.address] });
     expect(await seeds.resolve()).toEqual(['c.cluster.test:7003', 'a.cluster.test:7001', 'b.cluster.test:7002']);
+  });
+
+  it('an SRV answer whose only target is "." (service not available) gives no seed (review finding)', async () => {
+    // It became the seed ":0" (an empty host).
+    const seeds = createDnsSeeds({ name: '_none._tcp.cluster.test', type: 'SRV', servers: [server.address] });
+    await expect(seeds.resolve()).rejects.toMatchObject({ code: 5904 });
   });
 
   it('a custom mapping turns addresses into node ids (and may skip some)', async () => {

@@ -78,7 +78,8 @@ export function createDnsSeeds(options: DnsSeedsOptions): SeedProvider {
         const records = await source.resolveSrv(name);
         // Lower priority first, then heavier weight, as SRV clients prefer them.
         records.sort((a, b) => a.priority - b.priority || b.weight - a.weight);
-        return { addresses: records.map((record) => ({ host: record.name, port: record.port, type: 'SRV' as const })) };
+        // A target of "." means the service is not available there (RFC 2782): no address.
+        return { addresses: records.filter((record) => record.name !== '.' && record.name !== '').map((record) => ({ host: record.name, port: record.port, type: 'SRV' as const })) };
       } catch (error) {
         return { failure: error };
       }

@@ -421,4 +421,76 @@ describe('connections', () => {
       expect({ id, dialling: wanted.get(id)!.has('n5') }).toEqual({ id, dialling: false });
     }
   });
+
+  it('leave() stops the transport dialling a neighbour that failed while the goodbyes went out (review finding)', async () => {
+    // A peer-down during leave's wait found the node stopped and returned before forgetting the
+    // peer; closeAll then missed it (neither connected nor dialling), and the transport kept it.
+    const simulation = createSimulation({ seed, network: { latency: { min: 1, max: 3 }, failureDetectionMs: 50 } });
+    const wanted = new Map<string, Set<string>>();
+    const memberships = new Map<string, Membership>();
+    for (const id of ['a', 'b']) {
+      simulation.addNode(id, {
+        start: ({ clock, random, transport }) => {
+          const recording = recordingTransport(transport);
+          wanted.set(id, recording.wanted);
+          const membership = createMembership({ nodeId: id, transport: recording.transport, clock, random, seeds: id === 'a' ? [] : ['a'], topology: 'hyparview', config: simulationConfig(1_000) });
+          memberships.set(id, membership);
+          clock.setTimer(id === 'a' ? 0 : 5, () => void membership.join().catch(() => undefined));
+        },
+      });
+    }
+    await simulation.runForAsync(1_000);
+    expect(memberships.get('a')!.members()).toEqual(['b']);
+    expect(wanted.get('a')!.has('b') || wanted.get('b')!.has('a')).toBe(true);
+    const dialler = wanted.get('a')!.has('b') ? 'a' : 'b';
+    const other = dialler === 'a' ? 'b' : 'a';
+    const leaving = memberships.get(dialler)!.leave();
+    simulation.crash(other);
+    await simulation.runForAsync(1_000);
+    await leaving;
+    expect(wanted.get(dialler)!.has(other)).toBe(false);
+  });
+
+  it('broadcast() from inside a handler returns the id of what it sends, and a second leave() waits like the first (review finding)', async () => {
+    const simulation = createSimulation({ seed, network: { latency: { min: 1, max: 3 } } });
+    const nodes = cluster(simulation, 2);
+    await simulation.runForAsync(1_000);
+    const [a, b] = nodes as [Node, Node];
+    const ids: string[] = [];
+    const pongs: string[] = [];
+    b.membership.subscribe('ping', () => ids.push(b.membership.broadcast('pong', 'pong')));
+    a.membership.subscribe('pong', (message) => pongs.push(message.id));
+    a.membership.broadcast('ping', 'ping');
+    await simulation.runForAsync(100);
+    expect(ids).toHaveLength(1);
+    expect(ids[0]).not.toBe('');
+    expect(pongs).toEqual(ids);
+    let first = false;
+    void a.membership.leave().then(() => (first = true));
+    let second = false;
+    void a.membership.leave().then(() => (second = true));
+    await simulation.runForAsync(0);
+    expect(second).toBe(first);
+    await simulation.runForAsync(1_000);
+    expect(first && second).toBe(true);
+  });
+
+  it('sets no timer before the node runs, whatever was broadcast before join (review finding)', () => {
+    // A broadcast before join stored a message whose expiry asked for a tick; tick() did nothing
+    // before start, and the driver set a 1 ms timer again and again until the node started.
+    const simulation = createSimulation({ seed, network: { latency: { min: 1, max: 3 } } });
+    let fired = 0;
+    simulation.addNode('a', {
+      start: ({ clock, random, transport }) => {
+        const counting = { ...clock, setTimer: (delayMs: number, callback: () => void) => clock.setTimer(delayMs, () => {
+          fired += 1;
+          callback();
+        }) };
+        const membership = createMembership({ nodeId: 'a', transport, clock: counting, random, seeds: [], topology: 'hyparview', config: simulationConfig(1_000) });
+        membership.publish('topic', new Uint8Array([1]));
+      },
+    });
+    simulation.runFor(60_000);
+    expect(fired).toBe(0);
+  });
 });

@@ -195,6 +195,7 @@ class MembershipDriver implements Membership {
   private pinnedKnown = true;
   private lastSwitchAt: number | undefined;
   private state: 'new' | 'joining' | 'running' | 'stopped' = 'new';
+  private leaving: Promise<void> | undefined;
   private timer: Timer | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
   private busy = false;
@@ -299,7 +300,13 @@ class MembershipDriver implements Membership {
     return promise;
   }
 
-  async leave(): Promise<void> {
+  leave(): Promise<void> {
+    // A second call, also while the first waits for its goodbyes to go out, gets the same promise.
+    this.leaving ??= this.stop();
+    return this.leaving;
+  }
+
+  private async stop(): Promise<void> {
     if (this.state === 'stopped') return;
     const now = this.now();
     this.run(() => {
@@ -339,9 +346,11 @@ class MembershipDriver implements Membership {
     if (this.state === 'stopped') throw new MembershipStoppedError(this.nodeId, 'broadcast');
     const bytes = payloadBytes(payload);
     if (bytes !== undefined && bytes > this.config.plumtree.maxPayloadBytes) throw new PayloadTooLargeError(topic, bytes, this.config.plumtree.maxPayloadBytes);
-    let id = '';
+    // The id is drawn now (as broadcast would draw it first): called from a handler, the driver
+    // is busy and runs the broadcast after it, and the caller still gets the message's id.
+    const id = this.plumtree.newId();
     this.run(() => {
-      id = this.plumtree.broadcast(topic, payload, this.now());
+      this.plumtree.broadcast(topic, payload, this.now(), id);
     });
     return id;
   }
@@ -501,8 +510,20 @@ class MembershipDriver implements Membership {
       return this.seeds;
     }
     if (Array.isArray(answer)) return this.acceptSeeds(answer);
+    if (typeof (answer as { then?: unknown } | null)?.then !== 'function') {
+      this.seedError(new SeedResolutionError(this.seedProvider.name, 'the seed provider returned neither a list nor a promise', answer));
+      return this.seeds;
+    }
+    // Never rejects: a refresh left waiting on a rejection would stop re-resolving for good.
     return (answer as Promise<readonly string[]>).then(
-      (list) => this.acceptSeeds(list),
+      (list) => {
+        try {
+          return this.acceptSeeds(list);
+        } catch (error) {
+          this.seedError(error);
+          return undefined;
+        }
+      },
       (error: unknown) => {
         this.seedError(error);
         return undefined;
@@ -511,11 +532,15 @@ class MembershipDriver implements Membership {
   }
 
   private acceptSeeds(list: readonly string[]): readonly string[] {
+    // A provider that breaks its contract (not an array) counts as one that failed.
+    if (!Array.isArray(list)) throw new SeedResolutionError(this.seedProvider.name, 'the seed provider did not return a list', list);
     this.seeds = list.filter((seed) => typeof seed === 'string' && seed.length > 0 && seed.length <= this.config.maxNodeIdLength && seed !== this.nodeId);
     return this.seeds;
   }
 
   private seedError(error: unknown): void {
+    // A resolution that began before leave() and failed after it is nobody's concern any more.
+    if (this.state === 'stopped') return;
     const failure = FoundationError.is(error) && error.code === 5904 ? (error as SeedResolutionError) : new SeedResolutionError(this.seedProvider.name, error instanceof Error ? error.message : 'failed', error);
     this.emit('seed-error', failure);
   }
@@ -695,6 +720,12 @@ class MembershipDriver implements Membership {
   private onPeerDown(peer: string): void {
     const now = this.now();
     const failure = this.connections.peerDown(peer);
+    // Leaving (the goodbyes' wait): no service hears of it, but the transport must stop
+    // dialling the peer, which closeAll, taking only connected and dialling peers, would miss.
+    if (this.state === 'stopped') {
+      if (failure) this.connections.forget(peer);
+      return;
+    }
     if (this.state !== 'running' || !failure) return;
     this.peerFailed(peer, now);
   }
@@ -858,6 +889,10 @@ class MembershipDriver implements Membership {
   // ---- time -----------------------------------------------------------------------------------
 
   private schedule(): void {
+    // tick() does nothing until the node runs: a timer set before then (a broadcast before
+    // join, a message cached with an expiry) fired every millisecond until it started.
+    // start() schedules through run() once the state is 'running'.
+    if (this.state !== 'running') return;
     let next = Math.min(this.plumtree.nextTick(), this.nextHeartbeatAt, this.nextEvaluateAt, this.nextSizeRoundAt, this.nextSizeSendAt, this.nextSeedRefreshAt, this.nextCollectAt);
     if (this.service !== undefined) next = Math.min(next, this.service.nextTick());
     const retiring = this.retiring;
