@@ -5,6 +5,9 @@ import { checkHistoryLinearizable } from '../src/checks/linearizability';
 import { checkNoLostWrites } from '../src/checks/lost-writes';
 import { FAULT_KINDS } from '../src/faults/schedule';
 import { checkTable, faultTable, formatTable, replayCommand } from '../src/report/report';
+import { createSeededRandom } from '@foundation/core';
+import { RemoteError } from '../src/cluster/node-process';
+import { FOUNDATION_RETRY_WINDOW_MS, startWorkload } from '../src/workload/workload';
 import type { TimedEvent } from '../src/workload/workload';
 
 type Step = [type: TimedEvent['type'], process: string | number, f: string, key: string, value?: unknown];
@@ -110,5 +113,25 @@ describe('report tables', () => {
     expect(replayCommand({ seed: 7, settings: { ...settings, faultWindowMs: 300_000, nodes: 7, errorsAsInfo: true } })).toBe('npm run chaos -- --seed 7 --duration 300 --nodes 7 --errors-as-info');
     expect(replayCommand({ seed: 7, settings: { ...settings, faultKinds: ['kill', 'pause'], timing: 'lan', convergenceBoundMs: 90_000 } })).toBe('npm run chaos -- --seed 7 --faults kill,pause --timing lan');
     expect(replayCommand({ seed: 7, settings: { ...settings, convergenceBoundMs: 45_000 } })).toBe('npm run chaos -- --seed 7 --converge 45');
+  });
+});
+
+describe('recording a write the node refused', () => {
+  it('trusts a "not applied" code only when it came within foundation\'s retry window (review finding)', async () => {
+    // Foundation retries 6010/6011/5810 until its consensus timeout; one that surfaces after it
+    // describes the last attempt only, and an earlier attempt may have applied.
+    let now = 0;
+    const workload = startWorkload({ cluster: { nodes: [] } as never, keys: ['k'], clients: 0, random: createSeededRandom(1), opTimeoutMs: 20_000, now: () => now });
+    const refusingAfter = (ms: number) =>
+      ({
+        name: 'n1',
+        call: async () => {
+          now += ms;
+          throw new RemoteError('n1', 'not leader', 6010, 'not_leader');
+        },
+      }) as never;
+    expect((await workload.perform(0, refusingAfter(10), 'put', 'k', 1)).type).toBe('fail');
+    expect((await workload.perform(1, refusingAfter(FOUNDATION_RETRY_WINDOW_MS), 'put', 'k', 2)).type).toBe('info');
+    await workload.stop();
   });
 });

@@ -8,6 +8,7 @@
 // the group, and the demo also stops itself when this process goes away (IPC disconnect).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
@@ -39,6 +40,19 @@ interface Reply {
 async function call(method: string, url: string, body?: string): Promise<Reply> {
   const response = await fetch(url, { method, ...(body === undefined ? {} : { body }), signal: AbortSignal.timeout(15_000) });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+/** The status of a GET whose request target is sent exactly as given (fetch would normalise it). */
+function rawStatus(base: string, target: string): Promise<number> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const request = httpRequest({ host: hostname, port: Number(port), path: target, method: 'GET' }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.on('error', reject);
+    request.end();
+  });
 }
 
 /** Polls `probe` until it returns a value (not undefined); fails with `what` and the last value seen. */
@@ -113,6 +127,11 @@ describe('the HTTP API', () => {
     expect((await call('POST', `${urlOf('alpha')}/api/kv/key`, '1')).status).toBe(405);
     expect((await call('PUT', `${urlOf('alpha')}/api/kv/huge`, 'x'.repeat(100 * 1024))).status).toBe(413);
     expect((await call('GET', `${urlOf('alpha')}/api/nowhere`)).status).toBe(404);
+    // Review findings: nesting JSON.parse takes but serialising cannot was a 503 (retry me), and a
+    // request target that is not a URL path was a 500.
+    const deep = '['.repeat(30_000) + ']'.repeat(30_000);
+    expect((await call('PUT', `${urlOf('alpha')}/api/kv/deep`, deep)).status).toBe(400);
+    expect(await rawStatus(urlOf('alpha'), '//[')).toBe(400);
   }), 30_000);
 
   it('changes a config value cluster-wide: set through one node, enforced by the workers of every node', withDemoOutput(async () => {

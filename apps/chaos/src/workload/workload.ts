@@ -52,6 +52,14 @@ interface KvAnswer {
  */
 export const NOT_APPLIED_CODES: ReadonlySet<number> = new Set([6010, 6011, 5810]);
 
+/**
+ * Foundation retries those codes too, until its consensus timeout (5 s by default): one that
+ * surfaces after that long describes the last attempt only, and an earlier one may have been
+ * applied (committed, then the answer lost with a connection). Only a refusal that came sooner
+ * is trusted.
+ */
+export const FOUNDATION_RETRY_WINDOW_MS = 5_000;
+
 export interface WorkloadOptions {
   readonly cluster: Cluster;
   readonly keys: readonly string[];
@@ -93,8 +101,9 @@ export function startWorkload(options: WorkloadOptions): Workload {
       else completion = { type: result === true ? 'ok' : 'fail', ...base, time: options.now(), raft, ...(result === true ? {} : { error: 'compare failed' }) };
     } catch (error) {
       const code = error instanceof RemoteError ? error.code : undefined;
+      const quickRefusal = options.now() - invoke.time < FOUNDATION_RETRY_WINDOW_MS;
       const certain =
-        operation === 'get' || error instanceof NotSentError || (options.errorsAsInfo !== true && code !== undefined && NOT_APPLIED_CODES.has(code));
+        operation === 'get' || error instanceof NotSentError || (options.errorsAsInfo !== true && quickRefusal && code !== undefined && NOT_APPLIED_CODES.has(code));
       completion = { type: certain ? 'fail' : 'info', ...base, time: options.now(), error: (error as Error).message, ...(code === undefined ? {} : { code }) };
     }
     history.push(completion);

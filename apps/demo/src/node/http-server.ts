@@ -65,11 +65,37 @@ function readBody(request: IncomingMessage): Promise<string> {
 /** The body is the value: JSON when it parses as JSON, the text itself otherwise. */
 function bodyValue(text: string): unknown {
   if (text.length === 0) throw new HttpError(400, 'the body is the value, and it is empty');
+  let value: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    value = JSON.parse(text) as unknown;
   } catch {
     return text;
   }
+  // JSON.parse takes nesting that serialising it again cannot (the store would fail with a 503
+  // that invites a retry): refused here as the client's mistake.
+  if (nestingDepth(text) > MAX_VALUE_DEPTH) throw new HttpError(400, `the value is nested deeper than ${MAX_VALUE_DEPTH} levels`);
+  return value;
+}
+
+const MAX_VALUE_DEPTH = 64;
+
+/** The deepest nesting of brackets in JSON text, strings skipped. */
+function nestingDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let index = 0; index < text.length; index += 1) {
+    const char = text.charCodeAt(index);
+    if (inString) {
+      if (char === 0x5c) index += 1; // backslash: skip the escaped character
+      else if (char === 0x22) inString = false;
+    } else if (char === 0x22) inString = true;
+    else if (char === 0x5b || char === 0x7b) {
+      depth += 1;
+      if (depth > deepest) deepest = depth;
+    } else if (char === 0x5d || char === 0x7d) depth -= 1;
+  }
+  return deepest;
 }
 
 /** Config errors by their 1.x codes. */
@@ -138,7 +164,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Serve
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const method = request.method ?? 'GET';
-    const url = new URL(request.url ?? '/', `http://${HOST}:${port}`);
+    let url: URL;
+    try {
+      url = new URL(request.url ?? '/', `http://${HOST}:${port}`);
+    } catch {
+      // A request target that is not a URL path (`//[`): the client's mistake, not the server's.
+      throw new HttpError(400, 'the request target is not a valid path');
+    }
     const path = url.pathname;
     if (method === 'GET' && (path === '/' || path === '/index.html')) {
       response.writeHead(200, {

@@ -56,14 +56,16 @@ function quiesce(): Promise<void> {
 
 function stop(): Promise<void> {
   stopping ??= (async () => {
-    const guard = setTimeout(() => process.exit(1), 15_000);
-    guard.unref();
+    // Its own name: as `guard` it shadowed the partition guard, so `guard?.close()` below
+    // cancelled this deadline and left the partition guard open.
+    const exitDeadline = setTimeout(() => process.exit(1), 15_000);
+    exitDeadline.unref();
     server?.close();
     server?.closeAllConnections();
     feed?.close();
     guard?.close();
     await node?.stop();
-    clearTimeout(guard);
+    clearTimeout(exitDeadline);
     process.exit(0);
   })();
   return stopping;
