@@ -157,35 +157,46 @@ export async function freePort(host: string): Promise<number> {
   });
 }
 
-function text(option: string, value: unknown, pattern?: RegExp): string | undefined {
+function text(option: string, value: unknown, pattern?: RegExp, secret = false): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || (pattern !== undefined && !pattern.test(value))) {
-    throw new InvalidOptionsError(option, `must be a string${pattern === undefined ? '' : ` matching ${String(pattern)}`} (got ${JSON.stringify(value)})`);
+    // A secret is never echoed: a Buffer from readFileSync without an encoding printed its bytes.
+    const got = secret ? (value instanceof Uint8Array ? 'bytes' : typeof value) : JSON.stringify(value);
+    throw new InvalidOptionsError(option, `must be a string${pattern === undefined ? '' : ` matching ${String(pattern)}`} (got ${got})`);
   }
   return value;
 }
 
 export async function resolveOptions(options: StartNodeOptions, environment: NodeJS.ProcessEnv = process.env): Promise<ResolvedOptions> {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionsError('options', 'must be an object');
-  const host = text('host', options.host) ?? '127.0.0.1';
   const givenName = text('name', options.name);
   const parsedName = givenName === undefined ? null : parseNodeId(givenName);
+  // A node id names where peers reach this node: listen there unless told otherwise (`host`
+  // 0.0.0.0 behind NAT, say). It listened on 127.0.0.1 whatever the id said.
+  const host = text('host', options.host) ?? parsedName?.host.replace(/^\[(.*)\]$/, '$1') ?? '127.0.0.1';
   if (givenName !== undefined && parsedName === null && !NAME.test(givenName)) {
     throw new InvalidOptionsError('name', 'must be 1–63 characters of letters, digits, ".", "_" and "-", or a node id name@host:port');
   }
   if (options.port !== undefined && (!Number.isInteger(options.port) || options.port < 0 || options.port > 65_535)) {
     throw new InvalidOptionsError('port', `must be an integer in 0..65535 (got ${String(options.port)})`);
   }
+  if (parsedName !== null && options.port !== undefined && options.port !== 0 && options.port !== parsedName.port) {
+    throw new InvalidOptionsError('port', `is ${options.port}, but the node id ${givenName!} says ${parsedName.port}`);
+  }
   const port = parsedName?.port ?? (options.port === undefined || options.port === 0 ? await freePort(host) : options.port);
   const name = parsedName?.name ?? givenName ?? `node-${randomBytes(3).toString('hex')}`;
   const nodeId = `${name}@${parsedName?.host ?? host}:${port}`;
+  // Checked before anything binds a port (the membership would throw later, with the port held).
+  if (options.topology !== undefined && !(['auto', 'full-mesh', 'hyparview', 'client-server'] as unknown[]).includes(options.topology)) {
+    throw new InvalidOptionsError('topology', `must be auto, full-mesh, hyparview or client-server (got ${JSON.stringify(options.topology)})`);
+  }
   const seeds = options.seeds ?? [];
   if (!Array.isArray(seeds)) throw new InvalidOptionsError('seeds', 'must be an array of node ids');
   for (const seed of seeds) {
     if (typeof seed !== 'string' || parseNodeId(seed) === null) throw new InvalidOptionsError('seeds', `holds ${JSON.stringify(seed)}, not a node id name@host:port`);
   }
   const cluster = text('cluster', options.cluster, /^[\x21-\x7e]{1,200}$/) ?? 'foundation';
-  let secret = text('secret', options.secret) ?? environment.FOUNDATION_SECRET;
+  let secret = text('secret', options.secret, undefined, true) ?? environment.FOUNDATION_SECRET;
   if (secret === undefined) {
     if (seeds.length > 0) throw new InvalidOptionsError('secret', 'is needed to join a cluster: pass secret or set FOUNDATION_SECRET');
     secret = randomBytes(24).toString('base64');

@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { FoundationError, createCryptoRandom, createSystemClock, sleep } from '@foundation/core';
 import type { Random, Scheduler } from '@foundation/core';
-import { createTransport, defaultChannels, defaultLanConfig as channelsLan, defaultLocalConfig as channelsLocal } from '@foundation/channels';
+import { NoResponderError, createTransport, defaultChannels, defaultLanConfig as channelsLan, defaultLocalConfig as channelsLocal } from '@foundation/channels';
 import type { ChannelOptions, Transport } from '@foundation/channels';
 import { createFlightRecorder, createPropagator } from '@foundation/context';
 import type { FlightRecorder, Propagator } from '@foundation/context';
@@ -180,6 +180,11 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   const recorder = createFlightRecorder();
   const propagator = createPropagator({ nodeId, recorder, clock, random });
 
+  // Made before the transport binds its port: they check what the caller gave them (config
+  // defaults, event storage) and may throw, which must not leave the port bound.
+  const config = createConfig<object>({ ...(options.config ?? { defaults: {} }), clock } as never);
+  const events = createEventStore({ node: nodeId, clock, random, ...(options.eventStorage === undefined ? {} : { storage: options.eventStorage }) });
+
   const channelsPreset = resolved.timing === 'local' ? channelsLocal() : channelsLan();
   const transport = createTransport({
     nodeId,
@@ -219,8 +224,6 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   // new process got its id. With it, such a pid is `noproc`.
   const creation = random.uint32();
   const runtime = createRuntime({ nodeId, clock, creation, router: createTransportRouter(eager, { channel: 'process' }), telemetry, context: processContextCarrier() });
-  const config = createConfig<object>({ ...(options.config ?? { defaults: {} }), clock } as never);
-  const events = createEventStore({ node: nodeId, clock, random, ...(options.eventStorage === undefined ? {} : { storage: options.eventStorage }) });
 
   const control = createRequestRouter(contextual, 'control');
   const raftTiming = timings(resolved);
@@ -264,17 +267,25 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
 
   // Control requests other nodes make of this one: metrics for a cluster view, remote spawns.
   const behaviors = new Map<string, Behavior>();
+  // Requests can arrive while the node is still joining, before `node` exists: answered as
+  // "no responder" (which callers retry) until then, not with a ReferenceError.
+  let started = false;
+  const once = <T>(answer: () => T): T => {
+    if (!started) throw new NoResponderError(nodeId, 'control');
+    return answer();
+  };
   control.handle('foundation/metrics', () => telemetry.snapshot());
-  control.handle('foundation/status', () => node.status());
+  control.handle('foundation/status', () => once(() => node.status()));
   // What the command line asks a node (src/cli): requests like any other node's, so the CLI
   // needs the cluster's secret and nothing else to reach a node.
-  control.handle('foundation/cluster-status', () => node.clusterStatus());
+  control.handle('foundation/cluster-status', () => once(() => node.clusterStatus()));
   control.handle('foundation/services', () =>
     registry.listServices().flatMap((name) =>
       registry.lookupAll(name).map((instance) => ({ name, node: instance.node, health: instance.health, capabilities: instance.capabilities, mode: instance.mode, scope: instance.scope })),
     ),
   );
   control.handle('foundation/config/', async ({ payload }) => {
+    once(() => undefined);
     const request = payload as { kind: string; path?: unknown; value?: unknown };
     const path = typeof request.path === 'string' && request.path.length > 0 ? request.path : undefined;
     switch (request.kind) {
@@ -480,5 +491,6 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
       return stopping;
     },
   };
+  started = true;
   return node;
 }

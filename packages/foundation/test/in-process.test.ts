@@ -1,6 +1,8 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { EVENTS_TOPIC } from '@foundation/events';
 import { startNode } from '../src/index';
@@ -12,6 +14,25 @@ afterAll(async () => {
   for (const node of nodes.reverse()) await node.stop().catch(() => undefined);
   rmSync(root, { recursive: true, force: true });
 });
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
 
 async function until(predicate: () => boolean | Promise<boolean>, what: string): Promise<void> {
   for (let attempt = 0; attempt < 500; attempt += 1) {
@@ -30,6 +51,26 @@ describe('startNode', () => {
     await node.kv.put('greeting', 'hello');
     expect(await node.kv.get('greeting')).toBe('hello');
     expect(node.health().status).toBe('healthy');
+  });
+
+  it('leaves no port bound when its options are refused, never echoes a secret, and listens where its id says (review findings)', async () => {
+    const port = await freePort();
+    // A bad topology or config defaults threw after the transport had bound the port.
+    for (const bad of [{ topology: 'ring' as never }, { config: { defaults: 5 } as never }]) {
+      await expect(startNode({ name: `bad@127.0.0.1:${port}`, dataDir: join(root, 'bad'), timing: 'local', ...bad })).rejects.toThrow();
+      expect(await canListen(port)).toBe(true);
+    }
+    // A secret given as bytes (readFileSync without an encoding) was printed in the error.
+    const secret = Buffer.from('a-secret-that-must-not-be-printed');
+    const refusal = (await startNode({ secret: secret as never, dataDir: join(root, 'secret') }).catch((error: unknown) => error)) as Error;
+    expect(refusal.message).not.toContain('115');
+    expect(refusal.message).toContain('bytes');
+    // The id's host is where it listens (it listened on 127.0.0.1 whatever the id said).
+    const far = await startNode({ name: `far@127.0.0.2:${port}`, dataDir: join(root, 'far'), timing: 'local' });
+    nodes.push(far);
+    expect(far.url).toBe(`ws://127.0.0.2:${port}`);
+    // A singleton lease with no usable time in it is refused instead of churning the log.
+    expect(() => far.singleton({ name: 'spin', behavior: () => undefined, leaseMs: 1000, safetyMarginMs: 1000 } as never)).toThrow(/safetyMarginMs/);
   });
 
   it('reports a cluster-wide config command its config refuses as a node error in telemetry', async () => {

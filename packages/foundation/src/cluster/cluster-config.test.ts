@@ -230,5 +230,29 @@ describe('setClusterWide', () => {
     expect(config.get()).toEqual({ a: 8, b: 10 });
     cluster.close();
   });
+
+  it('rejects a write still waiting to be applied here when the node closes its cluster config (review finding)', async () => {
+    // Only applied entries released writers; close() removed the listener and left a learner's
+    // setClusterWide (committed by the leader, not applied here yet) pending for ever.
+    const config = createConfig({ defaults: { a: 0 }, updatablePaths: ['a'] });
+    const log: ConsensusLog<ConfigCommand> = {
+      append: () => Promise.resolve(1),
+      readIndex: () => Promise.resolve(0),
+      appliedIndex: () => 0,
+      onApplied: () => () => undefined,
+      onRestore: () => () => undefined,
+      onRestoreEnd: () => () => undefined,
+    };
+    const cluster = createClusterConfig(config, log, () => undefined);
+    const writing = cluster.setClusterWide('a', 1).then(
+      () => 'resolved',
+      (error: unknown) => (error as FoundationError).code,
+    );
+    await Promise.resolve();
+    await Promise.resolve();
+    cluster.close();
+    expect(await writing).toBe(6013);
+    await expect(cluster.setClusterWide('a', 2)).rejects.toMatchObject({ code: 6013 });
+  });
 });
 

@@ -6,6 +6,7 @@
 // subscribers hear what that changed.
 import { isDeepStrictEqual } from 'node:util';
 import { FoundationError } from '@foundation/core';
+import { StoppedError } from '@foundation/raft';
 import { parsePath } from '@foundation/config';
 import type { Config, ConfigCommand, ConfigPath } from '@foundation/config';
 import type { ConsensusLog } from '../consensus/cluster-consensus';
@@ -42,7 +43,8 @@ const MAX_REMEMBERED_REFUSALS = 1_024;
  * refuses, and the refusal that forced a reset.
  */
 export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<ConfigCommand>, report: (error: FoundationError) => void): ClusterConfig {
-  const waiting: { index: number; resolve: () => void }[] = [];
+  const waiting: { index: number; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  let closed = false;
   const release = (applied: number): void => {
     for (let position = waiting.length - 1; position >= 0; position -= 1) {
       if (waiting[position]!.index <= applied) waiting.splice(position, 1)[0]!.resolve();
@@ -173,7 +175,8 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
   ];
   const appliedUpTo = (index: number): Promise<void> => {
     if (log.appliedIndex() >= index) return Promise.resolve();
-    return new Promise((resolve) => waiting.push({ index, resolve }));
+    if (closed) return Promise.reject(new StoppedError('this node'));
+    return new Promise((resolve, reject) => waiting.push({ index, resolve, reject }));
   };
   return {
     async setClusterWide(path, value, options) {
@@ -197,7 +200,11 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       return config.get(path as never);
     },
     close() {
+      closed = true;
       for (const unsubscribe of unsubscribers) unsubscribe();
+      // Only the applied entries released them: waiting on after close, they would never settle
+      // (a learner's setClusterWide while its node stops, say).
+      for (const waiter of waiting.splice(0)) waiter.reject(new StoppedError('this node'));
     },
   };
 }

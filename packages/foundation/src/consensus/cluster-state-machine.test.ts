@@ -31,7 +31,9 @@ describe('the cluster state machine', () => {
       { stream: 'locks', command: { op: 'acquire', name: 'l', owner: 'o', leaseMs: '1000', now: 0 } },
     ];
     hostile.forEach((command, index) => {
-      expect(machine.apply(command as never, index + 1)).toEqual({ index: index + 1, value: null });
+      // The key-value machine refuses a malformed command itself, as it does an unknown one.
+      const refusal = command?.stream === 'kv' ? { op: 'cas', ok: false, current: null } : null;
+      expect(machine.apply(command as never, index + 1)).toEqual({ index: index + 1, value: refusal });
     });
     expect(machine.lock('l')).toBeNull();
     const next = hostile.length + 1;

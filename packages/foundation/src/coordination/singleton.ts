@@ -12,6 +12,7 @@
 // process's side effects refuse the older instance.
 import type { Scheduler } from '@foundation/core';
 import type { Behavior, Pid, Runtime } from '@foundation/process';
+import { InvalidOptionsError } from '../errors/invalid-options-error';
 import { LockNotHeldError } from '../errors/lock-not-held-error';
 import type { DistributedLocks, LockLease } from './distributed-lock';
 
@@ -51,6 +52,12 @@ export function startSingleton(
   const leaseMs = options.leaseMs ?? 3000;
   const renewEveryMs = options.renewEveryMs ?? leaseMs / 3;
   const margin = options.safetyMarginMs ?? leaseMs / 5;
+  // A lease with no usable time in it (the margin eats it all, or it is not positive) was
+  // acquired, found unusable, released and acquired again at once: thousands of log entries a
+  // second and no instance. Refused here instead.
+  if (!(leaseMs > 0) || !(margin >= 0) || !(margin < leaseMs) || !(renewEveryMs > 0) || !(renewEveryMs < leaseMs - margin)) {
+    throw new InvalidOptionsError('singleton', `needs 0 < renewEveryMs < leaseMs - safetyMarginMs and 0 ≤ safetyMarginMs < leaseMs (got leaseMs ${String(leaseMs)}, renewEveryMs ${String(renewEveryMs)}, safetyMarginMs ${String(margin)})`);
+  }
   const lockName = `singleton/${options.name}`;
   const listeners = new Map<SingletonEvent, Set<(pid: Pid) => void>>();
   const controller = new AbortController();
