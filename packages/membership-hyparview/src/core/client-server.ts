@@ -11,6 +11,7 @@ import { PeerSet } from './peer-set';
 import { RequestDeadlines } from './request-deadlines';
 import { EffectQueue, SeedRejoinSchedule } from './peer-service';
 import type { PeerService, SeedRejoinOptions, ServiceEffect } from './peer-service';
+import { serialAfter } from './serial';
 
 export const SERVERS_TOPIC = '$servers';
 
@@ -128,7 +129,7 @@ export class ClientServerCore implements PeerService {
   }
 
   setEpoch(epoch: number): void {
-    if (epoch > this.epoch) this.epoch = epoch;
+    if (serialAfter(epoch, this.epoch)) this.epoch = epoch;
   }
 
   takeEffects(): readonly ServiceEffect[] {

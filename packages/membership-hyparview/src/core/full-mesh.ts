@@ -13,6 +13,7 @@ import { PeerSet } from './peer-set';
 import { RequestDeadlines } from './request-deadlines';
 import { EffectQueue } from './peer-service';
 import type { PeerService, ServiceEffect } from './peer-service';
+import { serialAfter } from './serial';
 
 export interface FullMeshOptions {
   readonly self: string;
@@ -76,7 +77,7 @@ export class FullMeshCore implements PeerService {
   }
 
   setEpoch(epoch: number): void {
-    if (epoch > this.epoch) this.epoch = epoch;
+    if (serialAfter(epoch, this.epoch)) this.epoch = epoch;
   }
 
   takeEffects(): readonly ServiceEffect[] {

@@ -13,6 +13,7 @@ import type { LeaveReason, PeerService, SeedRejoinOptions, ServiceEffect } from 
 import type { HyParViewMessage, ServiceMessage, ShuffleMessage, ShuffleReplyMessage } from './messages';
 import { RateLimiter } from './rate-limiter';
 import { integrateShuffle } from './shuffle';
+import { serialAfter } from './serial';
 
 /** Refusals in a row after which a starved node asks with high priority (see `promotionPriority`). */
 const STARVED_REFUSALS = 2;
@@ -232,7 +233,7 @@ export class HyParViewCore implements PeerService {
   }
 
   setEpoch(epoch: number): void {
-    if (epoch > this.epoch) this.epoch = epoch;
+    if (serialAfter(epoch, this.epoch)) this.epoch = epoch;
   }
 
   takeEffects(): readonly ServiceEffect[] {

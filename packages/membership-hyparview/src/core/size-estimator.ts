@@ -4,8 +4,10 @@
 // of n such values is exponential with rate n, so (K − 1) / Σ minima estimates n without bias,
 // with a relative standard error of about 1 / sqrt(K − 2). Minima converge in as many exchange
 // steps as the overlay's diameter and messages carry K numbers whatever the cluster size.
-// Departures are forgotten by starting a new round (a higher round number wins everywhere).
+// Departures are forgotten by starting a new round (a later round number wins everywhere;
+// rounds are serial numbers, serial.ts).
 import type { Random } from '@foundation/core';
+import { serialAfter } from './serial';
 
 export class SizeEstimator {
   private minima: Float64Array;
@@ -31,7 +33,7 @@ export class SizeEstimator {
 
   /** Starts round `round` (greater than the current one): the last round's figure becomes the estimate. */
   startRound(round: number, now: number): void {
-    if (round <= this.currentRound) return;
+    if (!this.isAfterCurrent(round)) return;
     if (this.currentRound >= 0) this.lastEstimate = this.current();
     this.currentRound = round;
     this.startedAt = now;
@@ -40,8 +42,11 @@ export class SizeEstimator {
 
   /** Merges a neighbour's minima; true when this node's minima changed (and should be passed on). */
   merge(round: number, values: readonly number[], now: number): boolean {
-    if (values.length !== this.samples || round < this.currentRound) return false;
-    if (round > this.currentRound) this.startRound(round, now);
+    if (values.length !== this.samples) return false;
+    if (round !== this.currentRound) {
+      if (!this.isAfterCurrent(round)) return false;
+      this.startRound(round, now);
+    }
     let changed = false;
     for (let index = 0; index < this.samples; index += 1) {
       const value = values[index]!;
@@ -51,6 +56,11 @@ export class SizeEstimator {
       }
     }
     return changed;
+  }
+
+  /** Rounds are serial numbers (serial.ts); before the first round, any round comes after. */
+  private isAfterCurrent(round: number): boolean {
+    return this.currentRound < 0 || serialAfter(round, this.currentRound);
   }
 
   values(): number[] {

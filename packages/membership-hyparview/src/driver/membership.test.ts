@@ -391,6 +391,28 @@ describe('connections', () => {
     expect(sizeMessages).toBeGreaterThan(0);
   });
 
+  it(`a size round or topology epoch at the top of the range does not wedge the cluster (review finding, seed=${seed})`, () => {
+    // Compared as plain integers, 2^31 - 1 (the decoder's largest) was adopted everywhere and the
+    // next round or epoch, above the range, refused everywhere: estimates collapsed to 1, and the
+    // node that proposed the next switch cut itself off. They are serial numbers now.
+    const simulation = createSimulation({ seed, network: { latency: { min: 1, max: 3 } } });
+    const config = simulationConfig(1_000);
+    const nodes = cluster(simulation, 6, { config });
+    simulation.addNode('evil');
+    simulation.runFor(20_000);
+    const evil = simulation.node('evil').transport;
+    evil.send('n0', config.membershipChannel, { type: 'size', round: 2 ** 31 - 1, values: Array.from({ length: config.topology.sizeEstimateSamples }, () => 1e-9) });
+    evil.send('n0', config.membershipChannel, { type: 'topology', epoch: 2 ** 31 - 1, mode: 'hyparview', pinned: true });
+    simulation.runFor(30_000);
+    for (const node of nodes) expect(node.membership.topology().estimatedSize).toBeGreaterThanOrEqual(3);
+    nodes[1]!.membership.setTopology('full-mesh');
+    simulation.runFor(10_000);
+    for (const node of nodes) {
+      expect(node.membership.topology().mode).toBe('full-mesh');
+      expect(node.membership.members()).toHaveLength(5);
+    }
+  });
+
   it(`a neighbour that failed (peer-down) is no longer dialled: the transport is told to disconnect it (seed=${seed})`, () => {
     const simulation = createSimulation({ seed, network: { latency: { min: 1, max: 3 }, failureDetectionMs: 200 } });
     const wanted = new Map<string, Set<string>>();

@@ -33,6 +33,7 @@ import { ConnectionManager } from './connections';
 import { isSeedProvider, staticSeeds } from './seeds';
 import type { SeedProvider } from './seeds';
 import type { InboundMessage, PeerTransport, TransportSendOptions } from './transport';
+import { serialAfter, serialNext } from '../core/serial';
 
 export const TOPOLOGY_TOPIC = '$topology';
 
@@ -628,7 +629,7 @@ class MembershipDriver implements Membership {
       current.receive(from, message, now);
       return;
     }
-    if (message.epoch > this.epoch) {
+    if (serialAfter(message.epoch, this.epoch)) {
       // A newer topology decision reached us through a message of its service: adopt it, and
       // ask the sender for the decision itself (whether it is pinned): sending it our older
       // epoch makes it answer with its own.
@@ -667,7 +668,7 @@ class MembershipDriver implements Membership {
         this.onHeartbeat(from, message, now);
         return;
       case 'topology':
-        if (message.epoch < this.epoch) this.answerStale(from, now);
+        if (serialAfter(this.epoch, message.epoch)) this.answerStale(from, now);
         else this.adopt(message.mode, message.epoch, message.pinned, 'remote', now);
         return;
       case 'size':
@@ -1037,7 +1038,7 @@ class MembershipDriver implements Membership {
     // tenth of an interval spared covers the time a round takes to spread. With half an interval
     // here, as before, rounds came about twice per interval.
     if (now - this.estimator.roundStartedAt < interval * 0.9) return;
-    this.estimator.startRound(this.estimator.round + 1, now);
+    this.estimator.startRound(serialNext(this.estimator.round), now);
     this.sendSize(now);
   }
 
@@ -1062,7 +1063,7 @@ class MembershipDriver implements Membership {
 
   /** Decides a switch for the cluster: adopt it here and broadcast it (one message id per decision, so identical decisions merge). */
   private propose(mode: TopologyMode, pinned: boolean, reason: SwitchReason, now: number): void {
-    const epoch = this.epoch + 1;
+    const epoch = serialNext(this.epoch);
     this.adopt(mode, epoch, pinned, reason, now);
     this.plumtree.broadcast(TOPOLOGY_TOPIC, { mode, epoch, pinned }, now, `topology:${epoch}:${mode}:${pinned ? 1 : 0}`);
   }
@@ -1082,7 +1083,7 @@ class MembershipDriver implements Membership {
    */
   private adopt(mode: TopologyMode, epoch: number, pinned: boolean | undefined, reason: SwitchReason | 'remote', now: number): void {
     if (this.state !== 'running') return;
-    if (epoch < this.epoch) return;
+    if (serialAfter(this.epoch, epoch)) return;
     if (epoch === this.epoch && mode === this.mode) {
       if (pinned !== undefined && !this.pinnedKnown) this.setPinned(pinned, now);
       return;
