@@ -1,7 +1,10 @@
 // Rules from Ongaro's thesis beyond the paper: learners, pre-vote, check-quorum's lease, lease
 // reads, and the refusal of a second membership change while one is pending.
 import { describe, expect, it } from '@jest/globals';
+import { createSeededRandom } from '@foundation/core';
 import { CoreNetwork } from '../internal/core-network';
+import { MemoryStorage } from './log-storage';
+import { RaftCore } from './raft';
 import type { Message } from './types';
 
 describe('learners (thesis §4.2.1)', () => {
@@ -157,6 +160,39 @@ describe('reads', () => {
     expect(network.node('n1').readStates).toEqual([{ index: network.node('n1').core.log.committed, context: 'lease-read' }]);
   });
 
+  it('a lease counts from the first send of a read\'s heartbeat round, however often it is sent again (review finding)', () => {
+    // The round's send time moved forward with each resend of a pending read's context: a slow
+    // answer to the first send then gave a lease as if the voter had heard the last one.
+    const network = new CoreNetwork(['n1', 'n2', 'n3'], { readMode: 'lease', checkQuorum: true, electionTicks: 10, heartbeatTicks: 2 });
+    network.elect('n1');
+    network.stabilize();
+    const leader = network.node('n1');
+    leader.core.readIndex('r1');
+    network.processReady('n1');
+    const toN2 = network.queue.find((message) => message.type === 'heartbeat' && message.to === 'n2')!;
+    network.queue.length = 0;
+    network.node('n2').core.step(toN2);
+    network.processReady('n2');
+    const lateAnswer = network.queue.find((message) => message.to === 'n1')!;
+    network.queue.length = 0;
+    // Eight ticks: the round goes out again every heartbeat, and nobody hears it.
+    for (let tick = 0; tick < 8; tick += 1) {
+      network.tick('n1');
+      network.queue.length = 0;
+    }
+    leader.core.step(lateAnswer);
+    network.processReady('n1');
+    network.queue.length = 0;
+    network.tick('n1');
+    network.queue.length = 0;
+    // The voter answered the first send, 9 ticks ago: its promise (10 ticks, less the margin of
+    // 2) has run out, so this read needs a round of its own.
+    const before = leader.readStates.length;
+    leader.core.readIndex('probe');
+    network.processReady('n1');
+    expect(leader.readStates.slice(before).map((state) => state.context)).not.toContain('probe');
+  });
+
   it('a partitioned leader stops answering lease reads before another leader can commit anything', () => {
     const network = new CoreNetwork(['n1', 'n2', 'n3'], { readMode: 'lease', checkQuorum: true, electionTicks: 10 });
     network.elect('n1');
@@ -307,3 +343,22 @@ describe('lost appends (ours, after etcd)', () => {
     expect(network.appliedText('n2')).toEqual(['v0', 'v1', 'v2', 'v3', 'v4', 'v5']);
   });
 });
+
+describe('a snapshot stepped between ready() and advance() (review finding)', () => {
+  it('keeps the snapshot\'s newer membership: advance does not put back an older entry\'s', () => {
+    // advance applied every membership entry of the Ready it was given, also those a snapshot
+    // stepped meanwhile covered: the older configuration replaced the snapshot's.
+    const storage = new MemoryStorage({ voters: ['n1', 'n2', 'n3'], learners: [] });
+    const raft = new RaftCore({ id: 'n2', storage, hardState: { term: 1, vote: null, commit: 0 }, membership: storage.snapshotMembership(), random: createSeededRandom('n2') });
+    const addN4 = { voters: ['n1', 'n2', 'n3'], learners: ['n4'] };
+    raft.step({ type: 'append', from: 'n1', to: 'n2', term: 1, prevIndex: 0, prevTerm: 0, entries: [{ kind: 'normal', index: 1, term: 1, data: new Uint8Array() }, { kind: 'membership', index: 2, term: 1, change: { type: 'add-learner', node: 'n4' }, membership: addN4 }], commit: 2 });
+    const first = raft.ready();
+    expect(first.committedEntries.map((entry) => entry.index)).toEqual([1, 2]);
+    const newer = { voters: ['n1', 'n2', 'n3'], learners: ['n4', 'n5'] };
+    raft.step({ type: 'snapshot', from: 'n1', to: 'n2', term: 1, snapshot: { meta: { index: 10, term: 1, membership: newer }, data: new Uint8Array() } });
+    raft.advance(first);
+    if (raft.hasReady()) raft.advance(raft.ready());
+    expect(raft.membership()).toEqual(newer);
+  });
+});
+

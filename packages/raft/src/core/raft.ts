@@ -854,7 +854,10 @@ export class RaftCore {
     let context = requested;
     if (this.readMode === 'lease') {
       context ??= `lease/${this.term}/${++this.leaseRound}`;
-      this.leaseRounds.set(context, { sentAt: this.leaderTicks, acks: new Set([this.id]) });
+      // A read's context is sent again each tick until the read is confirmed: the round keeps
+      // its first send. Moved forward, a slow answer to the first send counted as one to the
+      // last, and the lease outlived what that voter had promised.
+      if (!this.leaseRounds.has(context)) this.leaseRounds.set(context, { sentAt: this.leaderTicks, acks: new Set([this.id]) });
       if (this.leaseRounds.size > 16) this.leaseRounds.delete(this.leaseRounds.keys().next().value!);
     }
     for (const [node, progress] of this.progress) {
@@ -1036,7 +1039,9 @@ export class RaftCore {
     if (ready.snapshot !== null) this.log.stableSnapshotTo(ready.snapshot.meta.index);
     for (const entry of ready.committedEntries) {
       this.log.appliedTo(entry.index);
-      if (entry.kind === 'membership') this.applyMembership(entry.membership);
+      // A snapshot stepped since this Ready was taken covers the entry, and brought a newer
+      // configuration than the one the entry holds: applied, the older one replaced it.
+      if (entry.kind === 'membership' && entry.index >= this.log.firstIndex()) this.applyMembership(entry.membership);
     }
     // Entries still in the log as persisted (same index and term) are durable, and by the Log
     // Matching Property so is everything before them: they count toward the leader's quorum.
