@@ -91,6 +91,41 @@ describe('fair scheduler (start-time fair queuing)', () => {
     expect(scheduler.isActive(2)).toBe(false);
   });
 
+  it('a queue that was active but could not send gets its share once it can, not a burst (review finding)', () => {
+    // It kept its old pass while the other queue went on: once ready, it won every pick until
+    // it caught up, 16 bulk frames in a row ahead of a data lane backlogged all along.
+    const scheduler = createFairScheduler();
+    scheduler.add(0, 4); // data
+    scheduler.add(1, 1); // bulk, waiting for credit
+    scheduler.activate(0);
+    scheduler.activate(1);
+    let bulkReady = false;
+    for (let frame = 0; frame < 64; frame += 1) scheduler.charge(scheduler.pick((queue) => queue === 0 || bulkReady), 65_536);
+    bulkReady = true;
+    const next = Array.from({ length: 20 }, () => {
+      const queue = scheduler.pick(() => true);
+      scheduler.charge(queue, 65_536);
+      return queue;
+    });
+    // Weights 4 : 1: about one bulk frame in five, never two in a row.
+    expect(next.filter((queue) => queue === 1).length).toBeLessThanOrEqual(5);
+    expect(next.join('')).not.toContain('11');
+  });
+
+  it('starts every queue level again once none is active, so passes never grow without bound', () => {
+    const scheduler = createFairScheduler();
+    scheduler.add(0, 8);
+    scheduler.add(1, 1);
+    scheduler.activate(0);
+    for (let frame = 0; frame < 1_000; frame += 1) scheduler.charge(0, 1 << 20);
+    scheduler.deactivate(0);
+    expect(scheduler.virtualTime).toBe(0);
+    scheduler.activate(1);
+    scheduler.activate(0);
+    // Both level: the tie goes to the higher weight, then they alternate by weight again.
+    expect(scheduler.pick(() => true)).toBe(0);
+  });
+
   it('ties go to the higher weight, then to the lower queue number', () => {
     const scheduler = createFairScheduler();
     scheduler.add(0, 1);

@@ -7,7 +7,8 @@
 // active high-weight queue (coordination) is served before the next frame of a backlogged
 // low-weight one (bulk): a small message waits behind at most the one frame being written.
 // Over any backlogged interval, bytes sent by two queues differ from their weight ratio by at
-// most one frame.
+// most one frame; a queue that is active but cannot send (no credit, no connection yet) is
+// treated as idle for this, so it cannot bank credit either.
 //
 // Pure and synchronous: the driver says which queues are ready (data, credit, open connection)
 // and reports the bytes it sent.
@@ -71,19 +72,38 @@ export function createFairScheduler(): FairScheduler {
     },
     deactivate(queue) {
       state(queue).active = false;
+      // Nothing active: every queue starts level again, and passes (which only grow) stay far
+      // from the range where adding a small frame's bytes / weight no longer changes them.
+      for (const other of queues) if (other !== undefined && other.active) return;
+      for (const other of queues) if (other !== undefined) other.pass = 0;
+      virtualTime = 0;
     },
     pick(isReady) {
       let best = -1;
       let bestPass = Number.POSITIVE_INFINITY;
       let bestWeight = 0;
+      let blocked: number[] | undefined;
       for (let index = 0; index < queues.length; index += 1) {
         const current = queues[index];
         if (current === undefined || !current.active) continue;
         if (current.pass > bestPass || (current.pass === bestPass && current.weight <= bestWeight)) continue;
-        if (!isReady(index)) continue;
+        if (!isReady(index)) {
+          (blocked ??= []).push(index);
+          continue;
+        }
         best = index;
         bestPass = current.pass;
         bestWeight = current.weight;
+      }
+      // Active queues passed over because they cannot send (no credit, a connection still
+      // opening) are brought level with the one chosen, as an idle queue is when it becomes
+      // active: waiting must not save them an advantage that they would spend in one burst
+      // ahead of a queue that kept sending.
+      if (best >= 0 && blocked !== undefined) {
+        for (const index of blocked) {
+          const waiting = queues[index]!;
+          if (waiting.pass < bestPass) waiting.pass = bestPass;
+        }
       }
       return best;
     },
