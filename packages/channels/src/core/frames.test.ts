@@ -70,8 +70,16 @@ describe('frame headers', () => {
     ['a block with unknown flags', Uint8Array.of(0x10, 0, 0, 0x80, 0, 0, 0, 1)],
     ['an empty block', Uint8Array.of(0x10, 0, 0, 0, 0, 0, 0, 0)],
     ['a reliable block without its sequence number', Uint8Array.of(0x10, 0, 0, 0x02, 0, 0, 0, 1)],
+    // Review finding: 0 means "nothing delivered yet" to the receiver, which then took every 0 as new.
+    ['a reliable block numbered 0', Uint8Array.of(0x10, 0, 0, 0x02, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0)],
   ])('rejects %s', (_name, frame) => {
     expect(() => readBlockHeader(frame)).toThrow(FrameFormatError);
+  });
+
+  it('rejects a reliable first chunk numbered 0 (review finding)', () => {
+    const frame = new Uint8Array(32);
+    const length = writeChunkHeader(frame, { channel: 3, lane: 1, hasMeta: false, reliable: true, first: true, last: true, raw: false, seq: 0, total: 10, metaLength: 0 });
+    expect(() => readChunkHeader(frame.subarray(0, length))).toThrow(FrameFormatError);
   });
 
   it.each([

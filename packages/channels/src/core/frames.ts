@@ -186,6 +186,9 @@ export function readBlockHeader(frame: Uint8Array): BlockHeader {
   if (reliable && frame.length < RELIABLE_BLOCK_HEADER_BYTES) fail('reliable block frame shorter than its header');
   const count = readUint32(frame, 4);
   if (count === 0) fail('empty block');
+  // Reliable numbering starts at 1; 0 means "nothing yet" to the receiver, which could never
+  // recognise it as a duplicate.
+  if (reliable && readUint48(frame, 8) === 0) fail('reliable sequence numbers start at 1');
   return {
     type: 'block',
     channel: frame[1]!,
@@ -214,6 +217,7 @@ export function readChunkHeader(frame: Uint8Array): ChunkHeader {
   if (first) {
     if (reliable) {
       seq = readUint48(frame, offset);
+      if (seq === 0) fail('reliable sequence numbers start at 1');
       offset += 6;
     }
     total = readUint32(frame, offset);

@@ -270,6 +270,24 @@ describe('createRaftNode', () => {
     writes.release();
   });
 
+  it('a second stop() resolves only once the first has closed the storage (review finding)', async () => {
+    // It returned at once, while the first still waited for the disk: a caller that then
+    // reopened the files raced the close.
+    const c = cluster(['n1']);
+    const leader = await elected(c);
+    const node = c.nodes.get(leader)! as unknown as { options: { persistence: RaftPersistence } } & KvNode;
+    const original = node.options.persistence;
+    let closed = false;
+    node.options.persistence = { ...original, close: () => original.close().then(() => void (closed = true)) };
+    const first = node.stop();
+    let secondDone = false;
+    const second = node.stop().then(() => (secondDone = true));
+    await Promise.resolve();
+    expect(secondDone).toBe(false);
+    await c.run(() => Promise.all([first, second]));
+    expect(closed).toBe(true);
+  });
+
   it('refuses a command that encodes to no bytes or to more than followers accept (review finding)', async () => {
     // An empty entry is a leader's no-op, so an empty command was never applied; one over
     // maxEntryBytes was refused by every follower and wedged replication behind it.

@@ -198,6 +198,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   private stopped = false;
   private started = false;
   private failed: FoundationError | null = null;
+  private stopping: Promise<void> | undefined;
   /** The membership the last `membership-change` told (or the one the node started with), as JSON. */
   private toldMembership = '';
   private queued: QueuedProposal<Result>[] = [];
@@ -296,7 +297,14 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     this.kick();
   }
 
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    // A second call, also one made while the first waits for the disk, gets the first's promise:
+    // it resolves only once the storage is closed (a caller may reopen the files then).
+    this.stopping ??= this.shutDown();
+    return this.stopping;
+  }
+
+  private async shutDown(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.ticker?.cancel();
