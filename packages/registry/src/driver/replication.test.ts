@@ -424,34 +424,29 @@ describe('closing', () => {
     // The exchange with a newcomer was scheduled on an untracked timer that outlived close().
     const simulation = createSimulation({ seed: 119 });
     const live = new Set<{ cancel(): void }>();
+    /** A handle counted as live until it is cancelled (or, for a one-shot timer, fires). */
+    const tracked = (set: (done: () => void) => { cancel(): void }): { cancel(): void } => {
+      const handle = {
+        cancel: () => {
+          live.delete(handle);
+          timer.cancel();
+        },
+      };
+      const timer = set(() => live.delete(handle));
+      live.add(handle);
+      return handle;
+    };
     const clock = {
       now: () => simulation.clock.now(),
       monotonic: () => simulation.clock.monotonic(),
-      setTimer(delayMs: number, callback: () => void) {
-        const timer = simulation.clock.setTimer(delayMs, () => {
-          live.delete(handle);
-          callback();
-        });
-        const handle = {
-          cancel: () => {
-            live.delete(handle);
-            timer.cancel();
-          },
-        };
-        live.add(handle);
-        return handle;
-      },
-      setRepeatingTimer(intervalMs: number, callback: () => void) {
-        const timer = simulation.clock.setRepeatingTimer(intervalMs, callback);
-        const handle = {
-          cancel: () => {
-            live.delete(handle);
-            timer.cancel();
-          },
-        };
-        live.add(handle);
-        return handle;
-      },
+      setTimer: (delayMs: number, callback: () => void) =>
+        tracked((done) =>
+          simulation.clock.setTimer(delayMs, () => {
+            done();
+            callback();
+          }),
+        ),
+      setRepeatingTimer: (intervalMs: number, callback: () => void) => tracked(() => simulation.clock.setRepeatingTimer(intervalMs, callback)),
     };
     const joins: ((node: string) => void)[] = [];
     const membership: MembershipEvents = {
