@@ -40,10 +40,22 @@ export function createClusterEvents(store: EventStore, broadcast: Broadcast, rep
           context = currentContext().with({ correlationId: event.correlationId });
         } catch {
           // A correlation id the context refuses (not visible ASCII): the handler runs without it.
-          handler(event);
+          context = undefined;
+        }
+        // As for local events: a handler that throws or rejects is reported, never left to
+        // become an unhandled rejection (which ends the process) or lost in the broadcast's own
+        // error event.
+        const run = (): unknown => (handler)(event);
+        let result: unknown;
+        try {
+          result = context === undefined ? run() : withContext(context, run);
+        } catch (error) {
+          report(FoundationError.from(error));
           return;
         }
-        withContext(context, () => handler(event));
+        if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+          (result as Promise<unknown>).then(undefined, (error: unknown) => report(FoundationError.from(error)));
+        }
       });
       return () => {
         local();
