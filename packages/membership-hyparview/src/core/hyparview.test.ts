@@ -293,6 +293,21 @@ describe('HyParView §4.4: NEIGHBOR, DISCONNECT and failures', () => {
     expect(node.takeEffects()).toContainEqual({ kind: 'neighbor-down', peer: 'b', reason: 'left' });
   });
 
+  it.each(['failed', 'left'] as const)('a full active view that loses a neighbour (%s) asks a passive peer at once (review finding)', (loss) => {
+    // The promotion was wanted before the slot was freed: with the view full it did nothing, and
+    // the neighbour was replaced only once a shuffle or a NEIGHBOR happened to ask again.
+    const node = withPassive(withActive(core(), []), ['p1', 'p2', 'p3']);
+    withActive(node, ['a', 'b', 'c', 'd', 'e']);
+    node.tick(5);
+    node.takeEffects();
+    if (loss === 'failed') node.peerDown('a', 10);
+    else node.receive('a', { type: 'disconnect', epoch: 0, alive: false }, 10);
+    node.takeEffects();
+    expect(node.nextTick()).toBeLessThanOrEqual(10);
+    node.tick(10);
+    expect(sentOfType(node.takeEffects(), 'neighbor').map((request) => request.to)).toHaveLength(1);
+  });
+
   it('"a failed active peer is removed (not kept as a backup) and a passive peer is promoted, with high priority when the active view is empty"', () => {
     const node = withPassive(withActive(core(), []), ['p1', 'p2', 'p3']);
     withActive(node, ['a']);

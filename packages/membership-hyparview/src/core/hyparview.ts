@@ -514,7 +514,6 @@ export class HyParViewCore implements PeerService {
   /** §4.2: a DISCONNECT moves the sender to the passive view (or forgets it when it is leaving). */
   private onDisconnect(from: string, alive: boolean): void {
     this.pending.delete(from);
-    this.wantPromotion();
     if (this.active.delete(from)) {
       this.endSettledBackOff();
       this.effects.push({ kind: 'neighbor-down', peer: from, reason: alive ? 'disconnected' : 'left' });
@@ -524,6 +523,8 @@ export class HyParViewCore implements PeerService {
       this.passive.delete(from);
       this.backoffs.delete(from);
     }
+    // After the slot is free: with a full view, wanting a promotion before did nothing.
+    this.wantPromotion();
   }
 
   /**
@@ -644,7 +645,6 @@ export class HyParViewCore implements PeerService {
   /** §4.4: a failed active peer leaves the active view (not into the passive view); the tick promotes a replacement. */
   peerDown(peer: string, now: number): void {
     if (this.stopped) return;
-    this.wantPromotion();
     const pending = this.pending.get(peer);
     if (this.active.delete(peer)) {
       this.endSettledBackOff();
@@ -661,6 +661,9 @@ export class HyParViewCore implements PeerService {
         if (this.seeds.some((seed) => seed !== peer)) this.nextJoinAt = Math.min(this.nextJoinAt, now);
       } else this.counters.promotionsTimedOut += 1;
     }
+    // After the slot is free: with a full view, wanting a promotion before did nothing, and the
+    // failed neighbour was replaced only once a shuffle or a NEIGHBOR happened to ask again.
+    this.wantPromotion();
   }
 
   /**

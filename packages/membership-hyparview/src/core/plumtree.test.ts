@@ -182,6 +182,33 @@ describe('Plumtree §3.4: repairing the tree', () => {
     expect(core.eagerPeers()).toEqual(['seed', 'b'].filter((peer) => core.eagerPeers().includes(peer)));
     expect(core.lazyPeers()).toContain('a');
   });
+
+  it('§3.8 optimisation on a GOSSIP keeps the peer it pruned lazy and sends the grafted one no copy (review finding)', () => {
+    // Done before the pushes, the optimisation was undone: the sender it pruned was made eager
+    // again, and the neighbour it grafted was sent the message it had announced (and pruned back),
+    // so neither pushed to this node any more.
+    const core = plumtree(['a', 'b'], { optimizationThreshold: 3 });
+    makeLazy(core, ['b']);
+    core.receive('b', { type: 'ihave', ids: ['m1'], rounds: [1] }, 100);
+    core.takeEffects();
+    core.receive('a', gossip('m1', 8), 101);
+    const effects = core.takeEffects();
+    expect(sent(effects, 'graft')).toEqual([{ to: 'b', message: { type: 'graft', ids: [] } }]);
+    expect(sent(effects, 'prune')).toEqual([{ to: 'a', message: { type: 'prune' } }]);
+    expect(sent(effects, 'gossip').map(({ to }) => to)).not.toContain('b');
+    expect(core.lazyPeers()).toContain('a');
+    expect(core.eagerPeers()).toContain('b');
+  });
+
+  it('does not GRAFT from its announcers a message it broadcast itself under an announced id (review finding)', () => {
+    const core = plumtree(['a']);
+    makeLazy(core, ['a']);
+    core.receive('a', { type: 'ihave', ids: ['topology:5:hyparview:0'], rounds: [1] }, 0);
+    core.broadcast('topology', { mode: 'hyparview' }, 1, 'topology:5:hyparview:0');
+    core.takeEffects();
+    core.tick(10_000);
+    expect(sent(core.takeEffects(), 'graft')).toEqual([]);
+  });
 });
 
 describe('Plumtree: GRAFT amplification', () => {

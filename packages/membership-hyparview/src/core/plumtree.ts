@@ -217,6 +217,9 @@ export class PlumtreeCore {
    */
   broadcast(topic: string, payload: unknown, now: number, id: string = this.newId()): string {
     if (this.seen.has(id)) return id;
+    // Announced already (shared ids, as topology decisions use): this node has it now, and must
+    // not GRAFT it from the announcers.
+    this.missing.delete(id);
     this.counters.broadcasts += 1;
     const message: GossipMessage = { type: 'gossip', id, topic, origin: this.self, round: 1, payload };
     this.seen.set(id, { round: 0, from: null, at: now });
@@ -280,16 +283,17 @@ export class PlumtreeCore {
     this.counters.delivered += 1;
     this.effects.push({ kind: 'deliver', delivery: { id, topic: message.topic, origin: message.origin, payload: message.payload, hops: round } });
     const missing = this.missing.get(id);
-    if (missing !== undefined) {
-      this.missing.delete(id);
-      // §3.8 optimisation: an announcement that came by a much shorter path means the tree
-      // is worse than the overlay: graft the lazy link, prune the eager one.
-      this.optimize(from, round, missing.announcements);
-    }
+    if (missing !== undefined) this.missing.delete(id);
     const forward: GossipMessage = { type: 'gossip', id, topic: message.topic, origin: message.origin, round: round + 1, payload: message.payload };
     this.eagerPush(forward, from);
     this.lazyPush(id, round + 1, from, now);
     if (this.lazy.delete(from)) this.eager.add(from);
+    // §3.8 optimisation, after the pushes and the sender's move to eager, as the paper orders
+    // them: an announcement that came by a much shorter path means the tree is worse than the
+    // overlay: graft the lazy link, prune the eager one. Done first, the sender pruned here was
+    // made eager again, and the neighbour grafted was also sent the message it already had (it
+    // pruned back): neither pushed to this node any more.
+    if (missing !== undefined) this.optimize(from, round, missing.announcements);
     this.scheduleAntiEntropy(message.topic, now);
   }
 
