@@ -19,6 +19,8 @@ import { createLocalConsensusLog } from './ports/local-consensus-log';
 
 type LocalLog = LocalConsensusLog<RegistryCommand>;
 import { createRegistry } from './registry';
+import { Replica } from './core/replica';
+import { encodeDeltas } from './core/wire';
 
 async function failure(promise: Promise<unknown>): Promise<FoundationError> {
   try {
@@ -612,3 +614,47 @@ describe('registerGlobal across a cluster (sequencer log over the simulated netw
     await expect(retake).resolves.toMatchObject({ instance: expect.objectContaining({ node: 'n3' }) as unknown });
   });
 });
+
+describe('a departed node\'s claim that commits after its departure was seen (review finding)', () => {
+  it('is refused by the release this node appends, though the node held nothing here yet', async () => {
+    // The release was appended only when the departed node held names at that moment; its claim
+    // still on its way committed afterwards and nothing ever released that name.
+    const simulation = createSimulation({ seed: 230 });
+    const log: LocalLog = createLocalConsensusLog<RegistryCommand>();
+    const subscribers: ((message: { from: string; payload: unknown }) => void)[] = [];
+    const leaves: ((node: string, reason?: 'failed' | 'left' | 'disconnected') => void)[] = [];
+    const registry = createRegistry<string>({
+      nodeId: 'a',
+      clock: simulation.clock,
+      random: simulation.random,
+      consensusLog: log,
+      broadcast: {
+        publish: () => true,
+        subscribe: (_topic, handler) => {
+          subscribers.push(handler);
+          return () => undefined;
+        },
+      },
+      membership: {
+        members: () => ['m'],
+        on: (event, handler) => {
+          if (event === 'member-leave') leaves.push(handler);
+          return () => undefined;
+        },
+      },
+    });
+    // Node m (incarnation 1) is known here from one replicated registration.
+    const m = new Replica({ nodeId: 'm', incarnation: 1, maxNodes: 100, maxServicesPerNode: 100, tombstoneRetentionMs: 1_000, maxStableTombstones: 100, departureRetentionMs: 60_000, maxRememberedDepartures: 100, onChange: () => undefined });
+    m.putOwn({ id: 'm/1/1', name: 'plain', mode: 'group', scope: 'cluster', target: 't', capabilities: [], metadata: {}, version: undefined, serviceType: undefined, zone: undefined, weight: 1, health: 'healthy', load: 0, registeredAt: 0 });
+    for (const payload of encodeDeltas('production', [m.takeOwnDelta()!], [], 1_000)) for (const handler of subscribers) handler({ from: 'm', payload });
+    expect(registry.find('plain')?.node).toBe('m');
+    for (const leave of leaves) leave('m', 'failed');
+    await simulation.runForAsync(2_000);
+    // m's claim, sent before it failed, commits now.
+    await log.append(otherClaim('m', 'singleton'));
+    await simulation.runForAsync(1_000);
+    expect(registry.find('singleton')).toBeUndefined();
+    await expect(registry.registerGlobal('singleton', 'mine')).resolves.toBeDefined();
+  });
+});
+

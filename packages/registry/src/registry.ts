@@ -921,13 +921,24 @@ class RegistryImpl<Target> implements Registry<Target> {
     this.emit('node-purge', { node, incarnation: record?.incarnation });
     if (this.options.consensusLog === undefined) return;
     const held = [...this.globals.all()].filter((holder) => holder.node === node);
-    if (held.length === 0) return;
-    const incarnation = Math.max(...held.map((holder) => holder.incarnation));
+    // The incarnation declared gone when there is a departure record: a later one (a quick
+    // restart whose registrations have not reached this node yet) is alive, and releasing up
+    // to it left that node unable to claim a name until it restarted again.
+    const incarnation = record?.incarnation ?? (held.length === 0 ? undefined : Math.max(...held.map((holder) => holder.incarnation)));
+    if (incarnation === undefined) return;
+    // Released even when the node holds nothing here yet: a claim of it still on its way would
+    // commit afterwards, and only the release floor refuses it then; nothing else would ever
+    // release that name. Until the floor covers the incarnation (or, for names held, until
+    // none of that incarnation's is left).
+    const needed =
+      held.length === 0
+        ? () => (this.globals.releasedFloor(node) ?? -1) < incarnation
+        : () => [...this.globals.all()].some((holder) => holder.node === node && holder.incarnation <= incarnation);
     this.releaseUntilDone(
       `node ${node}#${incarnation}`,
       { type: 'registry-release-node', namespace: this.namespace, node, incarnation },
       'release a departed node',
-      () => [...this.globals.all()].some((holder) => holder.node === node && holder.incarnation <= incarnation),
+      needed,
       this.random.float() * (this.options.releaseJitterMs ?? 1000),
     );
   }
