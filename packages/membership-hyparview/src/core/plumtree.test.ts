@@ -200,6 +200,21 @@ describe('Plumtree §3.4: repairing the tree', () => {
     expect(core.eagerPeers()).toContain('b');
   });
 
+  it('grafts every overdue id, in GRAFTs of at most 1,024 ids (review finding)', () => {
+    // Past the first 1,024 overdue ids of one announcer, ids were dropped with their
+    // announcement spent: with no other announcer, those messages were never delivered.
+    const core = plumtree(['a']);
+    makeLazy(core, ['a']);
+    const ids = Array.from({ length: 1_025 }, (_, index) => `m${index}`);
+    core.receive('a', { type: 'ihave', ids: ids.slice(0, 1_024), rounds: ids.slice(0, 1_024).map(() => 1) }, 0);
+    core.receive('a', { type: 'ihave', ids: ids.slice(1_024), rounds: [1] }, 0);
+    core.takeEffects();
+    core.tick(10_000);
+    const grafts = sent(core.takeEffects(), 'graft').map(({ message }) => (message as { ids: string[] }).ids);
+    expect(grafts.every((batch) => batch.length <= 1_024)).toBe(true);
+    expect(grafts.flat().sort()).toEqual([...ids].sort());
+  });
+
   it('does not GRAFT from its announcers a message it broadcast itself under an announced id (review finding)', () => {
     const core = plumtree(['a']);
     makeLazy(core, ['a']);

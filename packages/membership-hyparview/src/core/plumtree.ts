@@ -493,7 +493,7 @@ export class PlumtreeCore {
         ids = [];
         grafts.set(announcement.peer, ids);
       }
-      if (ids.length < this.maxIds) ids.push(id);
+      ids.push(id);
     }
     this.nextMissingAt = next;
     for (const [peer, ids] of grafts) {
@@ -501,8 +501,13 @@ export class PlumtreeCore {
         this.lazy.delete(peer);
         this.eager.add(peer);
       }
-      this.counters.graftsSent += 1;
-      this.send(peer, { type: 'graft', ids });
+      // In GRAFTs of at most maxIds each (what a receiver decodes): ids past the first maxIds
+      // were dropped, their announcement already used, and with no other announcer the
+      // message was never delivered.
+      for (let start = 0; start < ids.length; start += this.maxIds) {
+        this.counters.graftsSent += 1;
+        this.send(peer, { type: 'graft', ids: ids.slice(start, start + this.maxIds) });
+      }
     }
   }
 
