@@ -210,7 +210,7 @@ describe('Plumtree §3.4: repairing the tree', () => {
     core.receive('a', { type: 'ihave', ids: ids.slice(1_024), rounds: [1] }, 0);
     core.takeEffects();
     core.tick(10_000);
-    const grafts = sent(core.takeEffects(), 'graft').map(({ message }) => (message as { ids: string[] }).ids);
+    const grafts = sent(core.takeEffects(), 'graft').map(({ message }) => (message as unknown as { ids: string[] }).ids);
     expect(grafts.every((batch) => batch.length <= 1_024)).toBe(true);
     expect(grafts.flat().sort()).toEqual([...ids].sort());
   });
