@@ -507,6 +507,10 @@ export function resolveConfig(overrides: DeepPartial<MembershipConfig> | undefin
     ['graftPayloadRatePerSecond', 0, false],
     ['graftPayloadBurst', 1, false],
   ]);
+  // A stored message can still be announced (repair, digests) until it leaves the store: its id
+  // must be remembered at least as long and as many, or it is delivered a second time.
+  if (p.seenTtlMs < p.storeTtlMs) throw new MembershipConfigError('plumtree.seenTtlMs', 'must be ≥ storeTtlMs (ids of stored messages must stay remembered)');
+  if (p.maxSeenIds < p.maxStoredMessages) throw new MembershipConfigError('plumtree.maxSeenIds', 'must be ≥ maxStoredMessages');
   if (!Array.isArray(p.antiEntropyTopics) || p.antiEntropyTopics.some((topic) => typeof topic !== 'string')) {
     throw new MembershipConfigError('plumtree.antiEntropyTopics', 'must be an array of topic names');
   }

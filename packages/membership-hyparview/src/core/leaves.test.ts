@@ -125,6 +125,9 @@ describe('sizeViews and the presets', () => {
     expect(() => resolveConfig({ hyparview: { activeViewSize: 0 } })).toThrow(MembershipConfigError);
     expect(() => resolveConfig({ hyparview: { passiveRandomWalkLength: 9 } })).toThrow(/passiveRandomWalkLength/);
     expect(() => resolveConfig({ hyparview: { joinRetryMs: 40_000 } })).toThrow(/hyparview.joinRetryMaxMs/);
+    // Review finding: ids forgotten before their stored message were delivered a second time.
+    expect(() => resolveConfig({ plumtree: { seenTtlMs: 1_000, storeTtlMs: 60_000 } })).toThrow(/plumtree.seenTtlMs/);
+    expect(() => resolveConfig({ plumtree: { maxSeenIds: 100, maxStoredMessages: 4_096 } })).toThrow(/plumtree.maxSeenIds/);
     expect(() => resolveConfig({ hyparview: { connectTimeoutMs: -1 } })).toThrow(/hyparview.connectTimeoutMs/);
     expect(() => resolveConfig({ plumtree: { bogus: 1 } as never })).toThrow(/not a known option/);
     expect(() => resolveConfig({ plumtree: { maxStoredBytes: -1 } })).toThrow(/plumtree.maxStoredBytes/);
