@@ -155,6 +155,9 @@ process.on('SIGINT', () => {
   void shutdown('Ctrl-C', 0);
 });
 process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
+// Closing the terminal: the same graceful stop (without a handler the demo died at once and left
+// its data directory behind).
+process.on('SIGHUP', () => void shutdown('terminal closed', 0));
 // Started by a test or a script through IPC: when that parent goes away, so does the demo.
 process.on('disconnect', () => void shutdown('parent gone', 0));
 // Whatever happens, no node process outlives the orchestrator.
