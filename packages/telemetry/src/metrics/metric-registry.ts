@@ -203,7 +203,15 @@ export class MetricRegistry {
       this.drop(spec.name, 'negative_counter');
       return;
     }
-    const tags = spec.tags.length === 0 ? metric.tagBuffer : tagValues(spec, tagSource, metric.tagBuffer);
+    let tags: ReturnType<typeof tagValues>;
+    try {
+      tags = spec.tags.length === 0 ? metric.tagBuffer : tagValues(spec, tagSource, metric.tagBuffer);
+    } catch {
+      // A metadata value whose getter throws: the sample is dropped and counted, like a throwing
+      // measurement function (it escaped uncounted).
+      this.drop(spec.name, 'error');
+      return;
+    }
     if (tags === undefined) {
       this.drop(spec.name, 'invalid_tag');
       return;

@@ -251,6 +251,19 @@ describe('bad input to metrics: dropped with a counter, never thrown', () => {
     expect(telemetry.stats().handlerFailures).toBe(0);
   });
 
+  it('counts a sample whose metadata getter throws while its tags are read as dropped (review finding)', () => {
+    // The getter's error escaped record(), and the sample was lost without a count.
+    const telemetry = createTelemetry({ metrics: [{ name: 'tagged.value', kind: 'gauge', event: ['tagged'], measurement: 'value', tags: ['route'] }] });
+    const metadata = Object.defineProperty({}, 'route', {
+      enumerable: true,
+      get: () => {
+        throw new Error('getter bug');
+      },
+    });
+    telemetry.execute(['tagged'], { value: 1 }, metadata);
+    expect(telemetry.snapshot().dropped).toEqual([{ metric: 'tagged.value', reason: 'error', count: 1 }]);
+  });
+
   it('keeps at most 10,000 series per metric by default: user-controlled tags cannot grow memory without bound', () => {
     const telemetry = createTelemetry({ metrics: [{ name: 'http.request.count', kind: 'counter', event: ['http', 'request'], tags: ['user'] }] });
     for (let user = 0; user < 12_000; user += 1) telemetry.execute(['http', 'request'], {}, { user: `user-${user}` });
