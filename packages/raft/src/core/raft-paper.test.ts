@@ -456,3 +456,14 @@ describe('§8 client interaction: read-only operations', () => {
     expect((first as Extract<Entry, { kind: 'normal' }>).data.byteLength).toBe(0);
   });
 });
+
+describe('reads forwarded from an older term (review finding)', () => {
+  it('are refused at once with this term, so the requester fails fast instead of at its timeout', () => {
+    // A read-index below this node's term was ignored like any stale message: the follower that
+    // forwarded it waited for its driver's timeout.
+    const raft = core('n1', [], 2);
+    raft.step({ type: 'read-index', from: 'n2', to: 'n1', term: 1, context: 'r1' });
+    expect(sent(raft)).toContainEqual({ type: 'read-index-response', to: 'n2', from: 'n1', term: 2, context: 'r1', index: -1 });
+  });
+});
+

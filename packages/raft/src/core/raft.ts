@@ -358,6 +358,10 @@ export class RaftCore {
       this.send({ type: 'append-response', to: message.from, term: this.term, success: false, index: 0, hintIndex: 0, hintTerm: 0 });
     } else if (message.type === 'vote') {
       this.send({ type: 'vote-response', to: message.from, term: this.term, granted: false, preVote: message.preVote });
+    } else if (message.type === 'read-index') {
+      // A read forwarded by a node still in an older term: refused at once (with this term, which
+      // the requester then learns), not left to its driver's timeout.
+      this.send({ type: 'read-index-response', to: message.from, term: this.term, context: message.context, index: -1 });
     }
   }
 
