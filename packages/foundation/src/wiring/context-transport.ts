@@ -34,7 +34,9 @@ export function withContextPropagation(transport: Transport, options: ContextTra
     return headers === undefined ? sendOptions : Object.assign({}, sendOptions, { headers });
   };
   const inside = <R>(message: InboundMessage, run: () => R): R => {
-    if (plain.has(message.channel) || message.headers === undefined) return run();
+    // No context arrived: the handler runs in none, not in whatever is active where the socket
+    // reads (for a link this node dialled, the request that happened to open it).
+    if (plain.has(message.channel) || message.headers === undefined) return withContext(EMPTY_CONTEXT, run);
     const context = propagator.extract(message.headers, undefined, { peer: message.from });
     return withContext(context, run);
   };
