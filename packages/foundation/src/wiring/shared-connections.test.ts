@@ -101,6 +101,20 @@ describe('shared links', () => {
     expect(membershipEvents).toEqual(['up b', 'down b', 'up b']);
   });
 
+  it('a part letting go of a link it never wished for leaves it up', async () => {
+    const [a, b] = [await node('a'), await node('b')];
+    const links = shareConnections(a);
+    const membership = links.membership();
+    const raft = links.owner('raft');
+
+    b.connect(a.nodeId);
+    await until('the link up on both sides', () => a.peers().includes(b.nodeId) && b.peers().includes(a.nodeId));
+    raft.disconnect(b.nodeId);
+    expect(a.peers()).toEqual([b.nodeId]);
+    expect(membership.peers()).toEqual([b.nodeId]);
+    expect(links.wantedBy(b.nodeId)).toEqual([]);
+  });
+
   it('a link only the membership wanted is closed for real when it lets it go', async () => {
     const [a, b] = [await node('a'), await node('b')];
     const links = shareConnections(a);

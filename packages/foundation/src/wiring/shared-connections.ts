@@ -72,7 +72,10 @@ export function shareConnections(transport: Transport): SharedConnections {
         base.connect(peer);
       },
       disconnect(peer: string): void {
-        if (release(name, peer)) base.disconnect(peer);
+        // A part that never wished for the link lets go of nothing: the link may be one the peer
+        // dialled, which the membership uses without a wish.
+        const held = wishes.get(peer)?.has(name) ?? false;
+        if (release(name, peer) && held) base.disconnect(peer);
       },
     });
   };
