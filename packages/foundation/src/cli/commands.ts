@@ -79,10 +79,14 @@ function secretFrom(values: { 'secret-file'?: string | undefined }, env: NodeJS.
   return env.FOUNDATION_SECRET;
 }
 
-function integer(option: string, value: string | undefined): number | undefined {
+/** The longest timer Node keeps: a longer delay fires after 1 ms. */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
+function integer(option: string, value: string | undefined, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (value === undefined) return undefined;
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0) throw new UsageError(`--${option} must be a non-negative integer (got ${value})`);
+  // Number('') and Number(' ') are 0: `--timeout=` is no value, not zero.
+  const parsed = value.trim() === '' ? Number.NaN : Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > max) throw new UsageError(`--${option} must be an integer from 0 to ${max} (got ${JSON.stringify(value)})`);
   return parsed;
 }
 
@@ -148,6 +152,7 @@ async function ask(command: 'status' | 'members' | 'services' | 'config', args: 
   if (target === undefined) throw new UsageError('which node? pass --node name@host:port or set FOUNDATION_NODE');
   const secret = secretFrom(values, io.env);
   if (secret === undefined) throw new UsageError("the cluster's secret is needed: set FOUNDATION_SECRET or pass --secret-file");
+  const timeoutMs = integer('timeout', values.timeout, MAX_TIMEOUT_MS);
   let request: (remote: RemoteNode) => Promise<{ json: unknown; text: string }>;
   switch (command) {
     case 'status':
@@ -173,7 +178,7 @@ async function ask(command: 'status' | 'members' | 'services' | 'config', args: 
       break;
   }
   const tls = resolveTls(undefined, io.env);
-  const remote = await connectToNode({ node: target, secret, ...(tls === undefined ? {} : { tls }), ...(values.cluster === undefined ? {} : { cluster: values.cluster }), ...(values.timeout === undefined ? {} : { timeoutMs: integer('timeout', values.timeout)! }) });
+  const remote = await connectToNode({ node: target, secret, ...(tls === undefined ? {} : { tls }), ...(values.cluster === undefined ? {} : { cluster: values.cluster }), ...(timeoutMs === undefined ? {} : { timeoutMs }) });
   try {
     const { json, text } = await request(remote);
     io.out(values.json === true ? `${JSON.stringify(json, null, 2)}\n` : text);

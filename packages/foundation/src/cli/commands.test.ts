@@ -1,0 +1,27 @@
+// The command line's handling of its arguments: bad usage exits 2 before anything is dialled.
+import { describe, expect, it } from '@jest/globals';
+import { runCli } from './commands';
+
+const SECRET = 'commands-test-secret-0123456789';
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli(argv, {
+    out: (text) => (out += text),
+    err: (text) => (err += text),
+    env: { FOUNDATION_SECRET: SECRET },
+    stopSignal: () => new Promise(() => undefined),
+  });
+  return { code, out, err };
+}
+
+describe('foundation arguments', () => {
+  it('a --timeout that is blank, or longer than a timer can wait, is bad usage', async () => {
+    for (const timeout of ['--timeout=', '--timeout= ', '--timeout=10000000000', '--timeout=2147483648']) {
+      const { code, err } = await cli('status', '--node', 'ghost@127.0.0.1:1', timeout);
+      expect({ timeout, code }).toEqual({ timeout, code: 2 });
+      expect(err).toContain('--timeout must be an integer from 0 to 2147483647');
+    }
+  });
+});
