@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { FoundationError } from '@foundation/core';
 import { startNode } from '../start-node';
 import type { ClusterNodeStatus, NodeStatus } from '../start-node';
-import { resolveTls } from '../options';
+import { NAME, parseNodeId, resolveTls } from '../options';
 import { connectToNode } from './remote';
 import type { RemoteNode } from './remote';
 import { formatDuration, renderTable } from './table';
@@ -122,13 +122,23 @@ async function start(args: readonly string[], io: CliIo): Promise<number> {
     return 0;
   }
   if (values.timing !== undefined && values.timing !== 'local' && values.timing !== 'lan') throw new UsageError('--timing must be local or lan');
+  // Checked here rather than left to startNode, whose refusal would exit 1 as a failed request.
+  if (values.name !== undefined && parseNodeId(values.name) === null && !NAME.test(values.name)) {
+    throw new UsageError(`--name must be 1–63 letters, digits, ".", "_" and "-", or a node id name@host:port (got ${JSON.stringify(values.name)})`);
+  }
+  const port = integer('port', values.port, 65_535);
+  const seeds = list(values.seeds);
+  const voters = list(values.voters);
+  for (const [option, ids] of [['seeds', seeds], ['voters', voters]] as const) {
+    for (const id of ids ?? []) if (parseNodeId(id) === null) throw new UsageError(`--${option} holds ${JSON.stringify(id)}, not a node id name@host:port`);
+  }
   const secret = secretFrom(values, io.env);
   const node = await startNode({
     ...(values.name === undefined ? {} : { name: values.name }),
     ...(values.host === undefined ? {} : { host: values.host }),
-    ...(values.port === undefined ? {} : { port: integer('port', values.port)! }),
-    ...(values.seeds === undefined ? {} : { seeds: list(values.seeds)! }),
-    ...(values.voters === undefined ? {} : { voters: list(values.voters)! }),
+    ...(port === undefined ? {} : { port }),
+    ...(seeds === undefined ? {} : { seeds }),
+    ...(voters === undefined ? {} : { voters }),
     ...(values['data-dir'] === undefined ? {} : { dataDir: values['data-dir'] }),
     ...(values.timing === undefined ? {} : { timing: values.timing }),
     ...(values.cluster === undefined ? {} : { cluster: values.cluster }),
@@ -150,6 +160,7 @@ async function ask(command: 'status' | 'members' | 'services' | 'config', args: 
   }
   const target = values.node ?? io.env.FOUNDATION_NODE;
   if (target === undefined) throw new UsageError('which node? pass --node name@host:port or set FOUNDATION_NODE');
+  if (parseNodeId(target) === null) throw new UsageError(`${values.node === undefined ? 'FOUNDATION_NODE' : '--node'} must be a node id name@host:port (got ${JSON.stringify(target)})`);
   const secret = secretFrom(values, io.env);
   if (secret === undefined) throw new UsageError("the cluster's secret is needed: set FOUNDATION_SECRET or pass --secret-file");
   const timeoutMs = integer('timeout', values.timeout, MAX_TIMEOUT_MS);
