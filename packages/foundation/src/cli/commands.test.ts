@@ -1,8 +1,30 @@
-// The command line's handling of its arguments: bad usage exits 2 before anything is dialled.
-import { describe, expect, it } from '@jest/globals';
+// The command line's handling of its arguments: bad usage exits 2 before anything is dialled,
+// and what is asked reaches the node as given (a stand-in node on loopback answers).
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createTransport } from '@foundation/channels';
+import type { Transport } from '@foundation/channels';
+import { freePort, urlOf } from '../options';
+import { foundationChannels } from '../start-node';
 import { runCli } from './commands';
 
 const SECRET = 'commands-test-secret-0123456789';
+let node: Transport;
+/** The control requests the stand-in node received; it answers each with its `value`. */
+const asked: unknown[] = [];
+
+beforeAll(async () => {
+  const port = await freePort('127.0.0.1');
+  node = createTransport({ nodeId: `stand-in@127.0.0.1:${port}`, listen: { host: '127.0.0.1', port }, security: { secret: SECRET }, channels: foundationChannels(), resolveAddress: urlOf });
+  node.onRequest('control', (message) => {
+    asked.push(message.payload);
+    return (message.payload as { value?: unknown }).value ?? null;
+  });
+  await node.ready();
+});
+
+afterAll(async () => {
+  await node.close();
+});
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -39,5 +61,19 @@ describe('foundation arguments', () => {
       expect({ timeout, code }).toEqual({ timeout, code: 2 });
       expect(err).toContain('--timeout must be an integer from 0 to 2147483647');
     }
+  });
+
+  it('a negative number is a value, not an option', async () => {
+    asked.length = 0;
+    expect(await cli('config', 'set', 'limits.rate', '-5', '--node', node.nodeId)).toMatchObject({ code: 0, out: '-5\n' });
+    expect(await cli('config', '--node', node.nodeId, 'set', 'limits.ratio', '-0.5')).toMatchObject({ code: 0, out: '-0.5\n' });
+    expect(asked).toEqual([
+      { kind: 'foundation/config/set', path: 'limits.rate', value: -5 },
+      { kind: 'foundation/config/set', path: 'limits.ratio', value: -0.5 },
+    ]);
+    // As an option's value it is read as given, and refused as such.
+    const { code, err } = await cli('status', '--node', node.nodeId, '--timeout', '-5');
+    expect(code).toBe(2);
+    expect(err).toContain('--timeout must be an integer from 0 to 2147483647 (got "-5")');
   });
 });

@@ -152,8 +152,23 @@ async function start(args: readonly string[], io: CliIo): Promise<number> {
   return 0;
 }
 
+/** An argument like -5 or -0.5: a value (config set limits.rate -5), not an option. */
+const NEGATIVE_NUMBER = /^-\d/;
+
 async function ask(command: 'status' | 'members' | 'services' | 'config', args: readonly string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({ args: [...args], options: ASK_OPTIONS, strict: true, allowPositionals: true });
+  // parseArgs would refuse a negative number as an unknown option: it goes through under a
+  // stand-in no argument can be (argv holds no NUL) and is put back after.
+  const negatives = new Map<string, string>();
+  const standIn = (arg: string): string => {
+    if (!NEGATIVE_NUMBER.test(arg)) return arg;
+    const key = `\0${negatives.size}`;
+    negatives.set(key, arg);
+    return key;
+  };
+  const parsed = parseArgs({ args: args.map(standIn), options: ASK_OPTIONS, strict: true, allowPositionals: true });
+  const restore = <T>(arg: T): T => (typeof arg === 'string' ? ((negatives.get(arg) as T | undefined) ?? arg) : arg);
+  const values = Object.fromEntries(Object.entries(parsed.values).map(([option, value]) => [option, restore(value)])) as typeof parsed.values;
+  const positionals = parsed.positionals.map(restore);
   if (values.help === true) {
     io.out(HELP);
     return 0;
