@@ -253,6 +253,73 @@ describe('thread isolation', () => {
     expect(handled).toEqual(['block', 'first']);
   }, WAIT);
 
+  it('turns a worker’s due sendAfter it cannot copy into a dead letter; the worker and its other processes live on (review finding)', async () => {
+    // Review finding: the timer sent with no try, so the UncloneableMessageError escaped it and
+    // ended the worker, and with it every process the worker hosted.
+    const { pid: reporter, inbox } = collector(runtime);
+    const pid = await runtime.start(behavior('delayedSender'), { isolation: 'thread', args: { reporter } });
+    const bystander = await runtime.start(behavior('counter'), { isolation: 'thread' });
+    expect(await runtime.call(bystander, 'thread')).toEqual(expect.any(Number));
+    letters.length = 0;
+    runtime.send(pid, { delayMs: 5, to: reporter, message: 'a function' });
+    await until(() => letters.length === 1 || !runtime.isAlive(bystander), 'the dead letter', CROSS_THREAD);
+    expect(runtime.isAlive(bystander)).toBe(true);
+    // The message itself never left the worker: the letter says where it was going, and from whom.
+    expect(letters).toEqual([{ to: reporter.toString(), message: undefined, reason: 'uncloneable', from: pid }]);
+    expect(await runtime.call(bystander, 'thread')).toEqual(expect.any(Number));
+    // The sender goes on too, and its next delayed message arrives.
+    runtime.send(pid, { delayMs: 5, to: reporter, message: 'later' });
+    await until(() => inbox.length === 3, 'the delayed message', CROSS_THREAD);
+    expect(inbox).toEqual([{ armed: 'a function' }, { armed: 'later' }, 'later']);
+  }, WAIT);
+
+  it('refuses an invalid delay or destination at a worker’s sendAfter call, with the main thread’s errors (review finding)', async () => {
+    // Review finding: nothing was checked at the call, and a null destination threw from the
+    // timer, ending the worker with every process on it.
+    const { pid: reporter, inbox } = collector(runtime);
+    const pid = await runtime.start(behavior('delayedSender'), { isolation: 'thread', args: { reporter } });
+    const refused = [
+      { delayMs: 5, to: null, code: PROCESS_ERROR_CODES.invalidPid },
+      { delayMs: 5, to: '', code: PROCESS_ERROR_CODES.invalidName },
+      { delayMs: 5, to: { name: 'somewhere', node: 'not a node id' }, code: PROCESS_ERROR_CODES.invalidPid },
+      { delayMs: 5, to: { name: '', node: 'node-b' }, code: PROCESS_ERROR_CODES.invalidName },
+      { delayMs: -1, to: reporter, code: PROCESS_ERROR_CODES.invalidOption },
+      { delayMs: Number.NaN, to: reporter, code: PROCESS_ERROR_CODES.invalidOption },
+    ];
+    for (const { delayMs, to, code } of refused) {
+      runtime.send(pid, { delayMs, to, message: 'never sent' });
+      // The main thread's sendAfter throws the same error for the same arguments.
+      const error = ((): unknown => {
+        try {
+          runtime.sendAfter(delayMs, to as never, 'never sent');
+        } catch (thrown) {
+          return thrown;
+        }
+        return undefined;
+      })();
+      expect(error).toMatchObject({ code });
+    }
+    // A valid one sent after them arrives, from a process and a worker that are still there.
+    runtime.send(pid, { delayMs: 5, to: reporter, message: 'valid' });
+    await until(() => inbox.length === refused.length + 2 || !runtime.isAlive(pid), 'the refusals and the valid message', CROSS_THREAD);
+    expect(inbox).toEqual([...refused.map(({ code }) => ({ refused: code })), { armed: 'valid' }, 'valid']);
+    expect(runtime.isAlive(pid)).toBe(true);
+  }, WAIT);
+
+  it('waits out a worker’s sendAfter longer than Node’s timer limit instead of firing it at once', async () => {
+    // Node fires a setTimeout longer than 2^31 − 1 ms after 1 ms; the worker's timers are now on
+    // the system clock, which chains such delays, as the main thread's are.
+    const { pid: reporter, inbox } = collector(runtime);
+    const pid = await runtime.start(behavior('delayedSender'), { isolation: 'thread', args: { reporter } });
+    runtime.send(pid, { delayMs: 30 * 24 * 60 * 60 * 1000, to: reporter, message: 'a month later' });
+    // A short timer in the same worker: once it has fired, the month-long one fired early if it was going to.
+    runtime.send(pid, { delayMs: 30, to: reporter, message: 'sentinel' });
+    await until(() => inbox.includes('sentinel'), 'the sentinel', CROSS_THREAD);
+    await settle();
+    expect(inbox).toEqual([{ armed: 'a month later' }, { armed: 'sentinel' }, 'sentinel']);
+    runtime.exit(pid, 'kill');
+  }, WAIT);
+
   it('drops a message it cannot copy to the worker as a dead letter and fails such a call; the receiver lives on', async () => {
     const pid = await runtime.start(behavior('counter'), { isolation: 'thread', args: 0 });
     const uncloneable = { callback: () => 'a function cannot be copied to another thread' };

@@ -1,5 +1,7 @@
 // Registered names: what is accepted locally and from the wire.
 import { InvalidNameError } from '../errors/invalid-name-error';
+import { InvalidPidError } from '../errors/invalid-pid-error';
+import { isValidNodeId } from './pid';
 
 export const MAX_NAME_LENGTH = 255;
 // Printable characters only: names end up in logs, pid listings and wire frames.
@@ -13,4 +15,12 @@ export function checkName(name: unknown): string {
   if (name.length > MAX_NAME_LENGTH) throw new InvalidNameError(`longer than ${MAX_NAME_LENGTH} characters`);
   if (CONTROL_CHARACTERS.test(name)) throw new InvalidNameError('contains control characters');
   return name;
+}
+
+/** A `{ name, node }` destination, validated: throws InvalidPidError or InvalidNameError. */
+export function checkRemoteName(to: unknown): { name: string; node: string } {
+  if (typeof to !== 'object' || to === null) throw new InvalidPidError(`not a destination: ${to === null ? 'null' : typeof to}`);
+  const { name, node } = to as { name?: unknown; node?: unknown };
+  if (!isValidNodeId(node)) throw new InvalidPidError('a remote name needs a valid node id');
+  return { name: checkName(name), node };
 }

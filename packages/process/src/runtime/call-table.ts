@@ -3,6 +3,7 @@
 // answers. A call is answered once: a second answer, or one after its timeout, is dropped.
 import type { Timer } from '@foundation/core';
 import { DeadlineQueue } from '../core/deadline-queue';
+import { checkRemoteName } from '../core/names';
 import { incarnationBase } from '../core/ref';
 import { Pid } from '../core/pid';
 import { CallTimeoutError } from '../errors/call-timeout-error';
@@ -56,7 +57,7 @@ export class CallTable {
         label = to;
         record = runtime.names.get(to);
       } else {
-        const target = runtime.checkRemoteName(to);
+        const target = checkRemoteName(to);
         label = `${target.name}@${target.node}`;
         if (target.node === runtime.nodeId) record = runtime.names.get(target.name);
         else remote = { node: target.node, target };

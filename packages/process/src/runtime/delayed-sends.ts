@@ -4,7 +4,7 @@
 // messages as dead letters.
 import type { Timer } from '@foundation/core';
 import { Pid } from '../core/pid';
-import { checkName } from '../core/names';
+import { checkName, checkRemoteName } from '../core/names';
 import { MailboxFullError } from '../errors/mailbox-full-error';
 import { DEAD } from './lifecycle';
 import { nonNegativeNumber } from './options';
@@ -23,11 +23,15 @@ class PendingSend {
 
 const INERT_TIMER: Timer = Object.freeze({ cancel: () => undefined });
 
-/** Throws now, at the call, for a destination that could never be routed (as `send` would). */
-function checkDestination(runtime: RuntimeImpl, to: Destination): void {
-  if (to instanceof Pid || Pid.is(to)) return;
-  if (typeof to === 'string') checkName(to);
-  else runtime.checkRemoteName(to);
+/**
+ * Throws now, at the call, for a destination that could never be routed (as `send` would);
+ * returns it, a remote name as a copy of what was checked. Thread-isolated processes check
+ * their `sendAfter` with it too.
+ */
+export function checkDestination(to: Destination): Destination {
+  if (to instanceof Pid || Pid.is(to)) return to;
+  if (typeof to === 'string') return checkName(to);
+  return checkRemoteName(to);
 }
 
 /**
@@ -71,7 +75,7 @@ export class DelayedSends {
       runtime.deadLetter(describeDestination(to), message, 'shutdown', undefined);
       return INERT_TIMER;
     }
-    checkDestination(runtime, to);
+    checkDestination(to);
     const entry = new PendingSend(to, message);
     entry.timer = runtime.clock.setTimer(delayMs, () => {
       this.pending.delete(entry);
@@ -88,7 +92,7 @@ export class DelayedSends {
   /** `self.sendAfter`: the timer dies with the process. */
   sendAfterFrom(record: ProcessRecord, delayMs: number, to: Destination, message: unknown): Timer {
     nonNegativeNumber('delayMs', delayMs, 0);
-    checkDestination(this.runtime, to);
+    checkDestination(to);
     if (record.status === DEAD) return { cancel: () => undefined };
     const timers = (record.timers ??= new Set());
     const timer = this.runtime.clock.setTimer(delayMs, () => {

@@ -14,10 +14,11 @@ export interface TelemetrySink {
 /**
  * Why a message was not delivered: no such process, dropped by a full mailbox, its node is
  * unreachable, the behavior has no handler for it, the runtime stopped first (a `sendAfter`
- * that had not fired), it could not be copied to a thread-isolated process, or it was an exit
- * signal to one of the runtime's own processes (`refused`: the system process and the root
- * supervisor end only with the runtime's shutdown; the letter's message is the signal as an
- * `exit` message).
+ * that had not fired), it could not be copied to a thread-isolated process (or from one, when a
+ * worker's `sendAfter` fell due: the letter's message is then undefined, as it never left the
+ * worker), or it was an exit signal to one of the runtime's own processes (`refused`: the system
+ * process and the root supervisor end only with the runtime's shutdown; the letter's message is
+ * the signal as an `exit` message).
  */
 export type DeadLetterReason = 'noproc' | 'overflow' | 'noconnection' | 'unhandled' | 'shutdown' | 'uncloneable' | 'refused';
 

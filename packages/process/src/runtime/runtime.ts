@@ -12,7 +12,7 @@ import type { TransferListItem } from 'node:worker_threads';
 import { systemClock } from '@foundation/core';
 import type { Scheduler, Timer } from '@foundation/core';
 import { isNormalReason } from '../core/exit-signal';
-import { checkName } from '../core/names';
+import { checkName, checkRemoteName } from '../core/names';
 import { MAX_CREATION, Pid, isValidNodeId } from '../core/pid';
 import { RingQueue } from '../core/ring-queue';
 import { CallExitedError } from '../errors/call-exited-error';
@@ -611,7 +611,7 @@ export class RuntimeImpl implements Runtime {
       else this.deliver(record, this.wrap(record, message, cast, transfer));
       return;
     }
-    const target = this.checkRemoteName(to);
+    const target = checkRemoteName(to);
     if (target.node === this.nodeId) {
       this.route(target.name, message, from, cast, transfer);
       return;
@@ -641,14 +641,6 @@ export class RuntimeImpl implements Runtime {
     return new Promise<void>((resolve) => {
       (target.waiting ??= new RingQueue<WaitingSend>()).push(new WaitingSend(wrapped, resolve, this.contextCarrier?.capture()));
     });
-  }
-
-  /** @internal A `{ name, node }` destination, validated. */
-  checkRemoteName(to: unknown): { name: string; node: string } {
-    if (typeof to !== 'object' || to === null) throw new InvalidPidError(`not a destination: ${to === null ? 'null' : typeof to}`);
-    const { name, node } = to as { name?: unknown; node?: unknown };
-    if (!isValidNodeId(node)) throw new InvalidPidError('a remote name needs a valid node id');
-    return { name: checkName(name), node };
   }
 
   private wrap(record: ProcessRecord, message: unknown, cast: boolean, transfer: readonly TransferListItem[] | undefined): unknown {

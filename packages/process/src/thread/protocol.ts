@@ -40,6 +40,8 @@ export type FromWorker =
   | { readonly k: 'exited'; readonly id: number; readonly reason: unknown }
   | { readonly k: 'ack'; readonly id: number; readonly count: number }
   | { readonly k: 'send'; readonly id: number; readonly to: WireDestination; readonly body: unknown; readonly cast: boolean }
+  /** A due `sendAfter` whose message structured clone could not copy: the message stays in the worker. */
+  | { readonly k: 'dead-letter'; readonly id: number; readonly to: WireDestination; readonly reason: 'uncloneable' }
   | { readonly k: 'call'; readonly id: number; readonly to: WireDestination; readonly ref: number; readonly body: unknown; readonly timeout: number }
   | { readonly k: 'reply'; readonly ref: number; readonly ok: boolean; readonly body: unknown }
   | { readonly k: 'link' | 'unlink'; readonly id: number; readonly pid: string }
@@ -56,6 +58,7 @@ const FROM_WORKER_KINDS = new Set([
   'exited',
   'ack',
   'send',
+  'dead-letter',
   'call',
   'reply',
   'link',
@@ -88,6 +91,8 @@ export function readFromWorker(data: unknown): FromWorker | undefined {
       return isId(message.count) ? (message as FromWorker) : undefined;
     case 'send':
       return typeof message.cast === 'boolean' ? (message as FromWorker) : undefined;
+    case 'dead-letter':
+      return message.reason === 'uncloneable' ? (message as FromWorker) : undefined;
     case 'call':
       return isId(message.ref) && typeof message.timeout === 'number' ? (message as FromWorker) : undefined;
     case 'link':

@@ -13,7 +13,7 @@ import { MalformedSignalError } from '../errors/malformed-signal-error';
 import { UncloneableMessageError } from '../errors/uncloneable-message-error';
 import { isTransferEnvelope } from '../runtime/envelopes';
 import type { CallEnvelope } from '../runtime/envelopes';
-import { describeDestination } from '../runtime/delayed-sends';
+import { checkDestination, describeDestination } from '../runtime/delayed-sends';
 import { DEAD } from '../runtime/lifecycle';
 import { callOf, targetOf } from '../runtime/process-self';
 import type { ProcessRecord, RecordBridge } from '../runtime/process-record';
@@ -226,6 +226,11 @@ export class ThreadBridge implements RecordBridge {
         }
         return;
       }
+      case 'dead-letter':
+        // The worker's timer could not copy the message; checked here like any destination from
+        // the worker, which would throw (a malformed message) rather than name garbage in the letter.
+        runtime.deadLetter(describeDestination(checkDestination(this.destination(message.to))), undefined, message.reason, record.pid);
+        return;
       case 'call': {
         const ref = message.ref;
         let reply: Promise<unknown>;

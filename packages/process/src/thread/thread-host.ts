@@ -5,7 +5,8 @@
 // behalf. The main thread sends messages with a credit window; the host acknowledges what it
 // handled so the main thread's mailbox is where messages wait.
 import type { TransferListItem } from 'node:worker_threads';
-import { FoundationError } from '@foundation/core';
+import { FoundationError, systemClock } from '@foundation/core';
+import type { Timer } from '@foundation/core';
 import { Pid } from '../core/pid';
 import { workerRef } from '../core/ref';
 import { decodeReason, encodeReason } from '../core/signals';
@@ -14,7 +15,8 @@ import { UncloneableMessageError } from '../errors/uncloneable-message-error';
 import { UnsupportedError } from '../errors/unsupported-error';
 import { CALL, CAST, DEAD, EXITING, MESSAGE, NONE, RUNNING, STARTING, afterCallback, dispatch, requestStop, runInit, runTerminate } from '../runtime/lifecycle';
 import type { LifecycleHost, LifecycleProcess } from '../runtime/lifecycle';
-import { describeDestination } from '../runtime/delayed-sends';
+import { checkDestination, describeDestination } from '../runtime/delayed-sends';
+import { nonNegativeNumber } from '../runtime/options';
 import { ProcessHandle, callOf } from '../runtime/process-self';
 import { downMessage, exitMessage } from '../runtime/system-messages';
 import type {
@@ -86,7 +88,7 @@ class HostedProcess implements ProcessSelf, LifecycleProcess<HostedCall> {
   private readonly queue: QueueItem[] = [];
   private head = 0;
   private controller: AbortController | null = null;
-  private timers: Set<ReturnType<typeof setTimeout>> | null = null;
+  private timers: Set<Timer> | null = null;
   private trapping: boolean;
   /** What the behavior's callbacks receive as `self`. */
   readonly self: ProcessHandle = new ProcessHandle(this);
@@ -183,17 +185,25 @@ class HostedProcess implements ProcessSelf, LifecycleProcess<HostedCall> {
     if (this.status !== DEAD) this.host.post({ k: 'unregister', id: this.id });
   }
 
+  /**
+   * As on the main thread: the delay and the destination are checked at the call, which throws
+   * what the main thread's would; the timer (on the system clock, which chains delays past
+   * Node's 2^31 − 1 ms limit) dies with the process. The destination crosses as it was checked.
+   */
   sendAfter(delayMs: number, to: Destination, message: unknown): { cancel(): void } {
+    nonNegativeNumber('delayMs', delayMs, 0);
+    const destination = encodeDestination(checkDestination(to));
+    if (this.status === DEAD) return { cancel: () => undefined };
     const timers = (this.timers ??= new Set());
-    const timer = setTimeout(() => {
+    const timer = systemClock.setTimer(delayMs, () => {
       timers.delete(timer);
-      this.send(to, message);
-    }, delayMs);
+      if (this.status !== DEAD) this.host.postDelayedSend(this.id, destination, message);
+    });
     timers.add(timer);
     return {
       cancel: () => {
         timers.delete(timer);
-        clearTimeout(timer);
+        timer.cancel();
       },
     };
   }
@@ -234,7 +244,7 @@ class HostedProcess implements ProcessSelf, LifecycleProcess<HostedCall> {
   dispose(reason: unknown): void {
     this.status = DEAD;
     this.controller?.abort(reason);
-    if (this.timers !== null) for (const timer of this.timers) clearTimeout(timer);
+    if (this.timers !== null) for (const timer of this.timers) timer.cancel();
     this.timers = null;
     this.queue.length = 0;
     this.head = 0;
@@ -267,6 +277,20 @@ export class ThreadHost implements LifecycleHost<HostedProcess, HostedCall> {
       this.post({ k: 'send', id, to: encodeDestination(to), body: encodeBody(message), cast }, transfer);
     } catch (error) {
       throw new UncloneableMessageError(describeDestination(to), 'message', error);
+    }
+  }
+
+  /**
+   * Sends a due `sendAfter` message. Nobody waits on the timer to learn that it failed, and an
+   * exception here would escape the timer and end the worker with every process on it, so a
+   * message structured clone cannot copy becomes a dead letter (`uncloneable`) on the main
+   * thread, as a failed delayed delivery does there; the letter cannot carry the message.
+   */
+  postDelayedSend(id: number, to: WireDestination, message: unknown): void {
+    try {
+      this.post({ k: 'send', id, to, body: encodeBody(message), cast: false });
+    } catch {
+      this.post({ k: 'dead-letter', id, to, reason: 'uncloneable' });
     }
   }
 
