@@ -375,6 +375,29 @@ describe('thread isolation', () => {
     expect(() => runtime.spawn(behavior('counter'))).toThrow(InvalidOptionError);
     await expect(runtime.start(behavior('missingExport'), { isolation: 'thread' })).rejects.toThrow(/not a behavior/);
   }, WAIT);
+
+  it('sends the worker no kill for a thread process that exited before its spawn was sent (review finding)', async () => {
+    // Review finding: a spawn linked to a dead process exits with `noproc` before its proxy asks
+    // the worker to start it, yet the proxy's exit posted a kill; the worker kept that id among
+    // the processes "killed while loading", for a spawn that never comes, for good.
+    const dead = runtime.spawn(() => undefined);
+    runtime.exit(dead, 'kill');
+    await runtime.start(behavior('counter'), { isolation: 'thread' });
+    const worker = (runtime as unknown as { threads: { workers: { post(message: { k: string; id?: number }): void }[] } }).threads.workers[0]!;
+    const posted: { k: string; id?: number }[] = [];
+    const post = worker.post.bind(worker);
+    worker.post = (message) => {
+      posted.push(message);
+      post(message);
+    };
+    try {
+      const pid = runtime.spawn(behavior('counter'), { isolation: 'thread', link: dead });
+      expect(await runtime.whenExited(pid)).toBe('noproc');
+      expect(posted.filter((message) => message.id === pid.id)).toEqual([]);
+    } finally {
+      delete (worker as { post?: unknown }).post;
+    }
+  }, WAIT);
 });
 
 describe('worker failures', () => {

@@ -46,6 +46,11 @@ export class ThreadBridge implements RecordBridge {
   private waitingForCredit: (() => void) | null = null;
   /** The worker ended the process itself (crash, stop, init failure): no `exit` or `kill` to send. */
   exitedInWorker = false;
+  /**
+   * The spawn was posted. A proxy can exit before (linked to a dead process at its spawn); a
+   * kill then would stay in the worker for good, remembered for a spawn that never comes.
+   */
+  private spawned = false;
   private stopping: (() => void) | null = null;
   private starting: { resolve: (state: unknown) => void; reject: (reason: unknown) => void } | null = null;
   private readonly calls = new Set<number>();
@@ -78,6 +83,7 @@ export class ThreadBridge implements RecordBridge {
       this.exitedInWorker = true;
       throw new UncloneableMessageError(this.record.pid.toString(), 'spawn-args', error);
     }
+    this.spawned = true;
     return new Promise((resolve, reject) => {
       this.starting = { resolve, reject };
     });
@@ -191,7 +197,7 @@ export class ThreadBridge implements RecordBridge {
 
   /** RecordBridge: the proxy is dead. */
   onExit(): void {
-    if (!this.exitedInWorker) this.worker.post({ k: 'kill', id: this.id });
+    if (this.spawned && !this.exitedInWorker) this.worker.post({ k: 'kill', id: this.id });
     for (const ref of this.calls) this.worker.forgetCall(ref);
     this.calls.clear();
     this.waitingForCredit = null;
