@@ -17,7 +17,8 @@ beforeAll(async () => {
   node = createTransport({ nodeId: `stand-in@127.0.0.1:${port}`, listen: { host: '127.0.0.1', port }, security: { secret: SECRET }, channels: foundationChannels(), resolveAddress: urlOf });
   node.onRequest('control', (message) => {
     asked.push(message.payload);
-    return (message.payload as { value?: unknown }).value ?? null;
+    const { path, value } = message.payload as { path?: unknown; value?: unknown };
+    return path === 'never.answered' ? new Promise(() => undefined) : (value ?? null);
   });
   await node.ready();
 });
@@ -61,6 +62,12 @@ describe('foundation arguments', () => {
       expect({ timeout, code }).toEqual({ timeout, code: 2 });
       expect(err).toContain('--timeout must be an integer from 0 to 2147483647');
     }
+  });
+
+  it('config set waits as long as --timeout says, not its own 10 s', async () => {
+    const { code, err } = await cli('config', 'set', 'never.answered', '1', '--node', node.nodeId, '--timeout', '2000');
+    expect(code).toBe(1);
+    expect(err).toContain(`no reply from ${node.nodeId} on "control" within 2000 ms`);
   });
 
   it('a negative number is a value, not an option', async () => {

@@ -34,7 +34,7 @@ Usage:
 Options for the commands that ask a node:
   --node ID        the node to ask, name@host:port (default $FOUNDATION_NODE)
   --json           print JSON instead of a table
-  --timeout MS     how long to wait for the node (default 5000)
+  --timeout MS     how long to wait for the node (default 5000; 10000 for config set)
   --cluster NAME   the cluster's name (default foundation)
 
 The cluster's secret comes from $FOUNDATION_SECRET, or from the file named by --secret-file.
@@ -200,7 +200,7 @@ async function ask(command: 'status' | 'members' | 'services' | 'config', args: 
       };
       break;
     case 'config':
-      request = configRequest(positionals, values.consensus === true);
+      request = configRequest(positionals, values.consensus === true, timeoutMs);
       break;
   }
   const tls = resolveTls(undefined, io.env);
@@ -223,7 +223,7 @@ interface ServiceRow {
   readonly scope: string;
 }
 
-function configRequest(positionals: readonly string[], consensus: boolean): (remote: RemoteNode) => Promise<{ json: unknown; text: string }> {
+function configRequest(positionals: readonly string[], consensus: boolean, timeoutMs: number | undefined): (remote: RemoteNode) => Promise<{ json: unknown; text: string }> {
   const [action, path, value, ...extra] = positionals;
   if (extra.length > 0) throw new UsageError(`unexpected ${JSON.stringify(extra[0])}`);
   const show = (result: unknown): { json: unknown; text: string } => ({ json: result, text: `${typeof result === 'string' ? result : JSON.stringify(result, null, 2)}\n` });
@@ -240,7 +240,8 @@ function configRequest(positionals: readonly string[], consensus: boolean): (rem
     } catch {
       parsed = value;
     }
-    return async (remote) => show(await remote.ask('foundation/config/set', { path, value: parsed }, 10_000));
+    // A write goes through Raft: it gets longer than a read unless --timeout says otherwise.
+    return async (remote) => show(await remote.ask('foundation/config/set', { path, value: parsed }, timeoutMs ?? 10_000));
   }
   throw new UsageError('config needs get or set');
 }
