@@ -585,6 +585,42 @@ describe('createRaftNode', () => {
     await expect(c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: 'still', value: 'fine' }))).resolves.toMatchObject({ op: 'put' });
   });
 
+  it('holds no more for a snapshot being received than what has arrived, whatever size its first chunk claims (review finding)', async () => {
+    // The receive buffer was allocated at the size the first chunk claims (up to
+    // limits.maxSnapshotBytes, 1 GiB by default) before anything arrived: one chunk of one byte
+    // with a higher term, from anyone that can reach the node, was enough.
+    const c = cluster(['n1', 'n2', 'n3']);
+    const leader = await elected(c);
+    const follower = ['n1', 'n2', 'n3'].find((id) => id !== leader)!;
+    const term = c.nodes.get(follower)!.status().term;
+    c.simulation.addNode('intruder');
+    const intruder = c.simulation.node('intruder').transport;
+    const held = (): number => {
+      const incoming = (c.nodes.get(follower)! as unknown as { incoming: Map<string, { buffer: Uint8Array }> }).incoming;
+      return [...incoming.values()].reduce((sum, transfer) => sum + transfer.buffer.byteLength, 0);
+    };
+    const chunk = (offset: number, size: number): unknown => ({
+      type: 'snapshot-chunk',
+      from: 'intruder',
+      to: follower,
+      term: term + 1,
+      id: 'forged',
+      meta: { index: 1_000_000, term: term + 1, membership: { voters: ['intruder'], learners: [] } },
+      offset,
+      total: 1024 * 1024 * 1024,
+      data: new Uint8Array(size),
+    });
+    intruder.send(follower, 'raft', chunk(0, 1));
+    await c.simulation.runForAsync(50);
+    expect(held()).toBeLessThanOrEqual(1);
+    for (let offset = 1; offset < 3001; offset += 1000) intruder.send(follower, 'raft', chunk(offset, 1000));
+    await c.simulation.runForAsync(50);
+    expect(held()).toBeLessThanOrEqual(2 * 3001);
+    expect(c.nodes.get(follower)!.stats().invalidMessages).toBe(0);
+    expect(c.nodes.get(follower)!.status().term).toBe(term); // an unfinished snapshot is not stepped
+    await expect(c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: 'still', value: 'fine' }))).resolves.toMatchObject({ op: 'put' });
+  });
+
   it('stops loudly when the disk fails, and rejects what was pending', async () => {
     const c = cluster(['solo']);
     const leader = await elected(c);

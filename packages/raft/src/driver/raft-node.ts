@@ -156,7 +156,9 @@ interface IncomingTransfer {
   readonly id: string;
   readonly meta: SnapshotChunk['meta'];
   readonly term: number;
-  readonly buffer: Uint8Array;
+  /** The size the sender announced; `buffer` grows towards it as chunks arrive. */
+  readonly total: number;
+  buffer: Uint8Array;
   received: number;
 }
 
@@ -923,22 +925,31 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
 
   private receiveChunk(chunk: SnapshotChunk): void {
     const core = this.core!;
-    // Only the leader of the current (or a newer) term may make this node allocate a snapshot,
-    // and only one transfer is assembled at a time.
+    // Only the leader of the current term, or a sender of a newer one, may send this node a
+    // snapshot, and only one transfer is assembled at a time.
     if (chunk.term < core.term || (core.leader !== null && core.leader !== chunk.from && chunk.term === core.term)) return;
     let transfer = this.incoming.get(chunk.from);
     if (transfer === undefined || transfer.id !== chunk.id) {
       if (chunk.offset !== 0) return;
       this.incoming.clear();
-      transfer = { id: chunk.id, meta: chunk.meta, term: chunk.term, buffer: new Uint8Array(chunk.total), received: 0 };
+      transfer = { id: chunk.id, meta: chunk.meta, term: chunk.term, total: chunk.total, buffer: new Uint8Array(0), received: 0 };
       this.incoming.set(chunk.from, transfer);
     }
-    if (chunk.offset !== transfer.received || chunk.total !== transfer.buffer.byteLength) return;
+    if (chunk.offset !== transfer.received || chunk.total !== transfer.total) return;
+    const end = transfer.received + chunk.data.byteLength;
+    if (end > transfer.buffer.byteLength) {
+      // The buffer grows with what arrives (doubling, up to the announced total), never to the
+      // total a chunk merely claims: a sender with a higher term, which anyone can claim, would
+      // otherwise make this node allocate up to limits.maxSnapshotBytes with one small chunk.
+      const grown = new Uint8Array(Math.min(transfer.total, Math.max(end, 2 * transfer.buffer.byteLength)));
+      grown.set(transfer.buffer.subarray(0, transfer.received));
+      transfer.buffer = grown;
+    }
     transfer.buffer.set(chunk.data, chunk.offset);
-    transfer.received += chunk.data.byteLength;
+    transfer.received = end;
     const ack: SnapshotChunkAck = { type: 'snapshot-chunk-ack', from: this.id, to: chunk.from, id: chunk.id, received: transfer.received };
     this.options.transport.send(chunk.from, this.channel, ack);
-    if (transfer.received < transfer.buffer.byteLength) return;
+    if (transfer.received < transfer.total) return;
     this.incoming.delete(chunk.from);
     const snapshot: Extract<Message, { type: 'snapshot' }> = { type: 'snapshot', from: chunk.from, to: this.id, term: transfer.term, snapshot: { meta: transfer.meta, data: transfer.buffer } };
     if (this.processing !== null) this.heldSnapshot = snapshot; // stepped by kick() once the loop is done
