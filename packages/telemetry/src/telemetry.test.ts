@@ -154,6 +154,31 @@ describe('handler isolation', () => {
     expect(telemetry.listHandlers(['tick'])).toEqual([]);
   });
 
+  it('reports the event a handler failed on, though the caller reuses its event-name array (review finding)', async () => {
+    // The failure event carried the caller's array: by the time a rejection arrived, the caller had
+    // written the next event into it, and the report named that event instead.
+    const telemetry = createTelemetry();
+    const failures = recorder();
+    telemetry.attach('watcher', HANDLER_FAILURE_EVENT, failures.handler);
+    telemetry.attach('async', ['queue', 'a'], async () => {
+      await Promise.resolve();
+      throw new Error('later');
+    });
+    telemetry.attach('sync', ['queue', 'b'], () => {
+      throw new Error('now');
+    });
+    const eventName = ['queue', 'a'];
+    telemetry.execute(eventName, {});
+    eventName[1] = 'b';
+    telemetry.execute(eventName, {});
+    eventName[1] = 'c';
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(failures.received.map((event) => [event.metadata.handlerId, event.metadata.eventName])).toEqual([
+      ['sync', ['queue', 'b']],
+      ['async', ['queue', 'a']],
+    ]);
+  });
+
   it('leaves alone a handler attached since under the same id when an old one rejects late (review finding)', async () => {
     // The late rejection removed whatever held the id by then: the new handler, reported as failed.
     const telemetry = createTelemetry();
@@ -349,6 +374,26 @@ describe('measure and the emit helpers', () => {
     telemetry.defineMetric({ name: 'jobs.done', kind: 'counter', event: ['jobs', 'done'], tags: ['queue'] });
     telemetry.emitCounter(jobsDone, { queue: 'q2' });
     expect(telemetry.getMetrics()['jobs.done']).toMatchObject({ tags: ['queue'], series: [{ tags: { queue: 'q2' }, value: 1 }] });
+  });
+
+  it('feed the metric of the name an event-name array holds now, though it held another before (review finding)', () => {
+    // The emit helpers remembered the metric per array: once the caller wrote another name into
+    // it, they took the old name's metric for defined and the new name's samples went nowhere.
+    const telemetry = createTelemetry();
+    const eventName = ['jobs', 'done'];
+    telemetry.emitCounter(eventName);
+    eventName[1] = 'failed';
+    telemetry.emitCounter(eventName, {}, 2);
+    eventName.push('late');
+    telemetry.emitGauge(eventName, 7);
+    eventName.length = 2;
+    eventName[1] = 'done';
+    telemetry.emitCounter(eventName);
+    const metrics = telemetry.getMetrics();
+    expect(Object.keys(metrics)).toEqual(['jobs.done', 'jobs.failed', 'jobs.failed.late']);
+    expect(metrics['jobs.done']).toMatchObject({ kind: 'counter', event: ['jobs', 'done'], series: [{ tags: {}, value: 2 }] });
+    expect(metrics['jobs.failed']).toMatchObject({ kind: 'counter', event: ['jobs', 'failed'], series: [{ tags: {}, value: 2 }] });
+    expect(metrics['jobs.failed.late']).toMatchObject({ kind: 'gauge', series: [{ tags: {}, value: 7 }] });
   });
 
   it('define an automatic metric refused at maxMetrics once removeMetric makes room', () => {

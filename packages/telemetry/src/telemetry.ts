@@ -107,6 +107,23 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
+/** What the emit helpers remember of an event-name array: the segments it held and the metric name they make. */
+interface AutomaticEntry {
+  readonly eventName: EventName;
+  readonly name: string;
+}
+
+function frozenCopy(eventName: EventName): EventName {
+  return Object.freeze([...eventName]);
+}
+
+/** True when `current` (not validated) holds exactly the segments of `kept`. */
+function sameSegments(kept: EventName, current: EventName): boolean {
+  if (current.length !== kept.length) return false;
+  for (let index = 0; index < kept.length; index += 1) if (current[index] !== kept[index]) return false;
+  return true;
+}
+
 function isEventNameList(names: EventName | readonly EventName[]): names is readonly EventName[] {
   return Array.isArray(names) && names.length > 0 && names.every((name) => Array.isArray(name));
 }
@@ -121,9 +138,11 @@ class TelemetryInstance implements Telemetry {
    * constant array is checked and joined once. Only the name is kept, never the metric: an entry
    * counts only while a metric of that name is defined (`removeMetric` leaves none to find, and
    * the next emit defines the automatic metric again), it holds nothing of a removed metric, and
-   * it goes with its array (a WeakMap), so ever-new event names cannot grow it.
+   * it goes with its array (a WeakMap), so ever-new event names cannot grow it. With the name, a
+   * copy of the segments it was joined from: the entry counts only while the array still holds
+   * them, since a caller may write another name into the same array.
    */
-  readonly #automatic = new WeakMap<EventName, string>();
+  readonly #automatic = new WeakMap<EventName, AutomaticEntry>();
   /**
    * The handler id of each metric, by name. A plain Symbol, never `Symbol.for`: that would
    * register it in the process-wide symbol registry, which is never collected. The id never leaves
@@ -165,7 +184,11 @@ class TelemetryInstance implements Telemetry {
       const entry = handlers[index]!;
       try {
         const result: unknown = (entry.handler as Handler)(eventName, measurements, metadata, entry.config);
-        if (result !== undefined && isThenable(result)) result.then(undefined, (reason: unknown) => this.#handlerFailed(entry, eventName, reason, 'rejection'));
+        if (result !== undefined && isThenable(result)) {
+          // The caller may write another name into its array before the promise settles.
+          const name = frozenCopy(eventName);
+          result.then(undefined, (reason: unknown) => this.#handlerFailed(entry, name, reason, 'rejection'));
+        }
       } catch (error) {
         this.#handlerFailed(entry, eventName, error, 'error');
       }
@@ -181,7 +204,8 @@ class TelemetryInstance implements Telemetry {
       HANDLER_FAILURE_EVENT,
       { monotonicTime: this.#clock.monotonic(), systemTime: this.#clock.now() },
       {
-        eventName,
+        // A copy: the caller's array is the caller's to reuse once `execute` returns.
+        eventName: Object.isFrozen(eventName) ? eventName : frozenCopy(eventName),
         handlerId: entry.id,
         handlerConfig: entry.config,
         kind,
@@ -296,11 +320,11 @@ class TelemetryInstance implements Telemetry {
   /** Defines, when none is defined under the event's name, the metric the emit helpers feed (as 1.x's get_metrics saw them). */
   #automaticMetric(eventName: EventName, kind: MetricKind): void {
     const cached = this.#automatic.get(eventName);
-    if (cached !== undefined && this.#metrics.get(cached) !== undefined) return;
+    if (cached !== undefined && sameSegments(cached.eventName, eventName) && this.#metrics.get(cached.name) !== undefined) return;
     const checked = checkEventName(eventName);
     const name = checked.join('.');
     if (this.#metrics.get(name) !== undefined) {
-      this.#automatic.set(eventName, name); // defined by the user (or already automatic): it is fed as defined
+      this.#automatic.set(eventName, { eventName: checked, name }); // defined by the user (or already automatic): it is fed as defined
       return;
     }
     if (this.#metrics.size >= this.#metrics.maxMetrics) {
@@ -312,7 +336,7 @@ class TelemetryInstance implements Telemetry {
       true,
     );
     this.#attachMetric(metric);
-    this.#automatic.set(eventName, name);
+    this.#automatic.set(eventName, { eventName: checked, name });
   }
 
   defineMetric(definition: MetricDefinition): void {
