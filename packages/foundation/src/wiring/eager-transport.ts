@@ -42,8 +42,14 @@ export function withEagerConnect(transport: Transport, options: EagerTransportOp
       return waiting.send(peer, { channel, payload, options: sendOptions });
     },
     async request(peer: string, channel: string, payload: unknown, requestOptions?: RequestOptions): Promise<unknown> {
-      if (!linked(peer)) await linkUp(peer, requestOptions?.timeout ?? 5000);
-      return transport.request(peer, channel, payload, requestOptions);
+      if (linked(peer)) return transport.request(peer, channel, payload, requestOptions);
+      const timeoutMs = requestOptions?.timeout ?? 5000;
+      const waitedFrom = performance.now();
+      await linkUp(peer, timeoutMs);
+      // One timeout for the whole request: what the link took is not there again for the reply.
+      // One the transport refuses (negative, NaN) goes on as given, to be refused.
+      const left = timeoutMs >= 0 ? Math.max(0, Math.floor(timeoutMs - (performance.now() - waitedFrom))) : timeoutMs;
+      return transport.request(peer, channel, payload, Object.assign({}, requestOptions, { timeout: left }));
     },
     droppedWhileConnecting: () => waiting.dropped(),
   });
