@@ -147,6 +147,52 @@ describe('check-quorum lease (thesis §4.2.3)', () => {
   });
 });
 
+describe('check-quorum (thesis §6.2) during a leadership transfer (§3.10) (review finding)', () => {
+  // Starting a transfer reset the election timer that check-quorum runs on: each new transfer
+  // put the leader's next quorum check off by up to an election timeout.
+  const electionTicks = 10;
+
+  it('"a leader steps down if an election timeout elapses without a successful round of heartbeats to a majority": a transfer started just before the check does not put it off', () => {
+    const network = new CoreNetwork(['n1', 'n2', 'n3'], { preVote: true, checkQuorum: true, electionTicks });
+    network.elect('n1');
+    network.isolate('n1');
+    network.tick('n1', electionTicks - 1);
+    expect(network.node('n1').core.transferLeadership('n2')).toBe(true);
+    network.processReady('n1');
+    // The first check still counts the answers from before the cut; the second finds none.
+    network.tick('n1', electionTicks + 1);
+    expect(network.node('n1').core.role).toBe('follower');
+  });
+
+  it('a cut-off leader asked to transfer at every tick still steps down within two election timeouts', () => {
+    const network = new CoreNetwork(['n1', 'n2', 'n3'], { preVote: true, checkQuorum: true, electionTicks });
+    network.elect('n1');
+    network.isolate('n1');
+    for (let tick = 0; tick < 2 * electionTicks && network.node('n1').core.role === 'leader'; tick += 1) {
+      network.node('n1').core.transferLeadership(tick % 2 === 0 ? 'n2' : 'n3');
+      network.tick('n1');
+      network.processReady('n1');
+    }
+    expect(network.node('n1').core.role).toBe('follower');
+  });
+
+  it('"if the transfer does not complete after about an election timeout, the prior leader aborts the transfer", counted from when it started', () => {
+    const network = new CoreNetwork(['n1', 'n2', 'n3'], { preVote: true, checkQuorum: true, electionTicks });
+    network.elect('n1');
+    network.isolate('n3');
+    network.tick('n1', electionTicks - 1);
+    network.stabilize();
+    expect(network.node('n1').core.transferLeadership('n3')).toBe(true);
+    network.tick('n1', electionTicks - 1);
+    network.stabilize();
+    expect(network.node('n1').core.status().transferee).toBe('n3');
+    network.tick('n1');
+    network.stabilize();
+    expect(network.node('n1').core.status().transferee).toBeNull();
+    expect(network.node('n1').core.role).toBe('leader');
+  });
+});
+
 describe('reads', () => {
   it('lease reads are answered at once while the lease holds, without a heartbeat round', () => {
     const network = new CoreNetwork(['n1', 'n2', 'n3'], { readMode: 'lease', checkQuorum: true });

@@ -189,6 +189,12 @@ export class RaftCore {
   /** Index of the newest membership entry not yet applied; no second change until it is. */
   private pendingMembershipIndex = 0;
   private transferee: NodeId | null = null;
+  /**
+   * Ticks since the transfer to `transferee` started. A timer of its own: check-quorum's
+   * election timer must not restart with each transfer, or asking for transfers would keep a
+   * cut-off leader from stepping down.
+   */
+  private transferElapsed = 0;
   /** Ticks while leader; the lease is measured in them. */
   private leaderTicks = 0;
   private leaseUntil = 0;
@@ -267,9 +273,9 @@ export class RaftCore {
         return;
       }
       for (const [id, progress] of this.progress) if (id !== this.id) progress.recentActive = false;
-      // A transfer that did not finish within an election timeout is abandoned.
-      this.transferee = null;
     }
+    // §3.10: a transfer that did not finish within an election timeout is abandoned.
+    if (this.transferee !== null && ++this.transferElapsed >= this.electionTicks) this.transferee = null;
     if (this.heartbeatElapsed >= this.heartbeatTicks) {
       this.heartbeatElapsed = 0;
       this.broadcastHeartbeat(this.reads.last());
@@ -474,9 +480,9 @@ export class RaftCore {
     if (progress === undefined) return false;
     if (this.transferee !== target) {
       // The transfer gets one election timeout from when it starts; asking again for the same
-      // target does not extend it (nor postpone check-quorum).
+      // target does not extend it. Its timer is not check-quorum's (see transferElapsed).
       this.transferee = target;
-      this.electionElapsed = 0;
+      this.transferElapsed = 0;
     }
     if (progress.match === this.log.lastIndex()) this.sendTimeoutNow(target);
     else this.sendAppend(target);
