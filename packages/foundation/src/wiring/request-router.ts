@@ -26,8 +26,13 @@ export function createRequestRouter(transport: Transport, channel: string): Requ
   });
   return {
     handle(prefix, handler) {
-      handlers.set(prefix, handler);
-      return () => handlers.delete(prefix);
+      // A function of this call's own, so that its removal removes only what it registered: not
+      // a later registration of the prefix (were it even of the same handler).
+      const registered: RequestKindHandler = (message) => handler(message);
+      handlers.set(prefix, registered);
+      return () => {
+        if (handlers.get(prefix) === registered) handlers.delete(prefix);
+      };
     },
     close: off,
   };
