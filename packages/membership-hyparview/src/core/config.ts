@@ -174,7 +174,11 @@ export interface TopologyConfig {
   readonly fullMeshBelow: number;
   /** HyParView up to this many nodes, client-server beyond. 1,000 — Foundation 2.0 design. */
   readonly hyparviewUpTo: number;
-  /** Going back down needs the size to fall this fraction below a threshold. Ours: 0.1. */
+  /**
+   * Going back down needs the size to fall this fraction below a threshold; and once latency or
+   * bandwidth use has been above its threshold, no size moves to a denser topology until that
+   * signal has stayed this fraction below the threshold for `healthWindowMs`. Ours: 0.1.
+   */
   readonly hysteresis: number;
   /** Least time between two automatic switches. 30 s — Foundation 2.0 design. */
   readonly cooldownMs: number;

@@ -6,6 +6,22 @@
 // window means links keep breaking, so it leaves client-server (whose servers concentrate the
 // risk) for HyParView, which is built to heal after mass failures. The cooldown between switches
 // is the caller's (it also applies to switches other nodes proposed).
+//
+// Health has hysteresis too, and it outlives a switch. A signal turns *degraded* as soon as its
+// windowed median is above its threshold, and is healthy again only after its median has stayed at
+// or below a lower mark (the threshold less the `hysteresis` fraction, as for size) for a whole window; while
+// any signal is degraded, size may not move to a denser topology. Without this the manager flapped
+// on a network that is merely slow: a switch resets the samples (what the old links measured does
+// not apply to the new ones), so after the cooldown the high latency was not yet "sustained" again
+// and the size rule undid the step, only for latency to redo it a window later: a full overlay
+// rebuild per cooldown, for as long as the network stayed slow. Switching does not make a slow
+// network fast, so the verdict, unlike the samples, is kept across a switch, and it is reached on
+// any evaluation (a node that adopted another's decision before its own signal was sustained
+// holds as well). Stepping sparser still needs the condition sustained in the current topology
+// for a whole window, and a partition still leaves client-server at once. Other damping was
+// considered: a cooldown that grows after each reversed switch still flaps, only slower, and
+// delays every legitimate return as well; holding on the measured cause stops the flap and lets
+// the cluster return once the network has been healthy for a whole window.
 import type { TopologyConfig, TopologyMode } from './config';
 
 export type SwitchReason = 'size' | 'latency' | 'bandwidth' | 'partitions' | 'manual';
@@ -37,13 +53,29 @@ interface Sample {
   readonly value: number;
 }
 
-/** Tracks a signal and how long its windowed median has stayed above a threshold. */
+/** What an evaluation of a signal concluded. */
+interface SignalState {
+  /** The windowed median has been above the threshold for a whole window (in this topology). */
+  readonly sustained: boolean;
+  /** Above the threshold lately, and not yet at or below the recovery mark for a whole window. */
+  readonly degraded: boolean;
+}
+
+/**
+ * Tracks a signal, how long its windowed median has stayed above a threshold, and whether it is
+ * degraded: set when the median goes above the threshold, cleared only once the median (or an
+ * empty window: nothing measured, nothing unhealthy) has stayed at or below `recoverAt` for a
+ * whole window. `reset` drops the samples but keeps that verdict.
+ */
 class SustainedSignal {
   private samples: Sample[] = [];
   private highSince: number | undefined;
+  private lowSince: number | undefined;
+  private degraded = false;
 
   constructor(
     private readonly threshold: number,
+    private readonly recoverAt: number,
     private readonly windowMs: number,
   ) {}
 
@@ -53,21 +85,18 @@ class SustainedSignal {
     if (this.samples.length > 4096) this.samples.splice(0, this.samples.length - 4096);
   }
 
-  /** True when the windowed median has been above the threshold for a whole window. */
-  sustained(now: number): boolean {
+  /** Updates the state from the windowed median at `now` (one call per evaluation). */
+  evaluate(now: number): SignalState {
     this.samples = this.samples.filter((sample) => now - sample.at <= this.windowMs);
-    if (this.samples.length === 0) {
-      this.highSince = undefined;
-      return false;
-    }
-    const sorted = this.samples.map((sample) => sample.value).sort((a, b) => a - b);
-    const median = sorted[Math.floor(sorted.length / 2)]!;
-    if (median <= this.threshold) {
-      this.highSince = undefined;
-      return false;
-    }
-    this.highSince ??= now;
-    return now - this.highSince >= this.windowMs;
+    const median = this.median(now);
+    if (median !== undefined && median > this.threshold) {
+      this.highSince ??= now;
+      this.degraded = true;
+    } else this.highSince = undefined;
+    if (median === undefined || median <= this.recoverAt) this.lowSince ??= now;
+    else this.lowSince = undefined;
+    if (this.lowSince !== undefined && now - this.lowSince >= this.windowMs) this.degraded = false;
+    return { sustained: this.highSince !== undefined && now - this.highSince >= this.windowMs, degraded: this.degraded };
   }
 
   median(now: number): number | undefined {
@@ -77,9 +106,11 @@ class SustainedSignal {
     return recent[Math.floor(recent.length / 2)];
   }
 
+  /** Drops the samples and the timing of both thresholds; the degraded verdict stands. */
   reset(): void {
     this.samples = [];
     this.highSince = undefined;
+    this.lowSince = undefined;
   }
 }
 
@@ -98,8 +129,9 @@ export class TopologyPolicy {
   private partitions: number[] = [];
 
   constructor(private readonly config: TopologyConfig) {
-    this.latency = new SustainedSignal(config.latencyThresholdMs, config.healthWindowMs);
-    this.bandwidth = new SustainedSignal(config.bandwidthThreshold, config.healthWindowMs);
+    const keep = 1 - config.hysteresis;
+    this.latency = new SustainedSignal(config.latencyThresholdMs, config.latencyThresholdMs * keep, config.healthWindowMs);
+    this.bandwidth = new SustainedSignal(config.bandwidthThreshold, config.bandwidthThreshold * keep, config.healthWindowMs);
   }
 
   recordLatency(roundTripMs: number, now: number): void {
@@ -116,7 +148,10 @@ export class TopologyPolicy {
     if (this.partitions.length > 10_000) this.partitions.splice(0, this.partitions.length - 10_000);
   }
 
-  /** Starts observing afresh (after a switch, what was measured on the old links no longer applies). */
+  /**
+   * Starts observing afresh (after a switch, what was measured on the old links no longer
+   * applies), but remembers a degraded signal: the network is no faster for the switch.
+   */
   reset(): void {
     this.latency.reset();
     this.bandwidth.reset();
@@ -131,10 +166,16 @@ export class TopologyPolicy {
   /** The topology to switch to, or undefined to stay. */
   decide(current: TopologyMode, size: number, now: number): TopologyDecision | undefined {
     const partitions = this.health(now).partitionEvents;
+    const latency = this.latency.evaluate(now);
+    const bandwidth = this.bandwidth.evaluate(now);
     let decision: TopologyDecision;
-    if (this.latency.sustained(now)) decision = { mode: sparser(current), reason: 'latency' };
-    else if (this.bandwidth.sustained(now)) decision = { mode: sparser(current), reason: 'bandwidth' };
-    else decision = { mode: modeForSize(size, current, this.config), reason: 'size' };
+    if (latency.sustained) decision = { mode: sparser(current), reason: 'latency' };
+    else if (bandwidth.sustained) decision = { mode: sparser(current), reason: 'bandwidth' };
+    else {
+      decision = { mode: modeForSize(size, current, this.config), reason: 'size' };
+      // Health hysteresis: no denser topology (more links per node) while a signal is degraded.
+      if (ORDER.indexOf(decision.mode) < ORDER.indexOf(current) && (latency.degraded || bandwidth.degraded)) decision = { mode: current, reason: 'size' };
+    }
     if (partitions > this.config.partitionEventsThreshold && decision.mode === 'client-server') decision = { mode: 'hyparview', reason: 'partitions' };
     return decision.mode === current ? undefined : decision;
   }

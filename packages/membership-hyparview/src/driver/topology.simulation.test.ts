@@ -1,5 +1,6 @@
 // Topology management through the real driver in simulation: automatic switches by size, the
-// manual switch, the cooldown, and no broadcast lost while a switch is in progress.
+// manual switch, the cooldown, no broadcast lost while a switch is in progress, and no flapping
+// on a network that is slow everywhere.
 import { describe, expect, it } from '@jest/globals';
 import { seedFromEnvironment } from '@foundation/testkit';
 import { createSimCluster } from '../internal/sim-cluster';
@@ -114,5 +115,44 @@ describe('topology switching', () => {
     expect(Object.keys(after)).toHaveLength(1);
     expect(Object.keys(after)[0]).toMatch(/^hyparview@/);
     for (const id of cluster.ids) expect(cluster.membership(id).topology().pinned).toBe(false);
+  });
+
+  it(`on a network slow on every link (80 ms each way, not a partition) the cluster settles instead of switching back every cooldown (seed=${seed})`, () => {
+    const cluster = createSimCluster({
+      seed: seed + 3,
+      nodes: 6,
+      joinSpacingMs: 10,
+      topology: 'auto',
+      network: { latency: 80 },
+      // Heartbeats on (the simulation config turns them off): their round trips are the latency signal.
+      config: {
+        failureDetection: { heartbeatIntervalMs: 200, heartbeatTimeoutMs: 3_000 },
+        topology: { cooldownMs: 3_000, healthWindowMs: 2_000, evaluateIntervalMs: 500 },
+      },
+    });
+    const changes = new Map<string, { at: number; change: TopologyChange }[]>();
+    cluster.simulation.runFor(1);
+    for (const id of cluster.ids) {
+      changes.set(id, []);
+      cluster.membership(id).on('topology-change', (change) => changes.get(id)!.push({ at: cluster.simulation.now(), change }));
+    }
+    cluster.simulation.runFor(60_000);
+    const history = Object.fromEntries(cluster.ids.map((id) => [id, changes.get(id)!.map(({ change }) => `${change.from}→${change.to}`)]));
+    // Each step sparser at most once, then no more switches; before, every node went full mesh ↔
+    // HyParView every 3–5 s (a 3 s cooldown, a 2 s window), 15 overlay rebuilds in the minute.
+    for (const id of cluster.ids) {
+      const last = changes.get(id)!.at(-1);
+      expect({ seed: seed + 3, id, history: history[id], settled: history[id]!.length <= 2 && (last === undefined || last.at < 30_000) }).toEqual({
+        seed: seed + 3,
+        id,
+        history: history[id],
+        settled: true,
+      });
+    }
+    expect(Object.keys(modes(cluster, cluster.ids))).toHaveLength(1);
+    expect(cluster.membership('n0').health().latencyMs).toBeGreaterThan(100);
+    const record = cluster.broadcast('n2');
+    cluster.simulation.runFor(3_000);
+    expect(cluster.reliability(record)).toBe(1);
   });
 });
