@@ -14,7 +14,8 @@ import { ConfigValidationError } from './errors/config-validation-error';
 import { buildPathIndex } from './internal/path-index';
 import { deepFreeze, freezeSnapshot, inspectPlainCopy, isRecord, toPlainCopy } from './internal/plain-data';
 import { checkSchema, runSchema } from './internal/run-schema';
-import { ABSENT, deepMerge, removeAt, setAt, valueAt, walk } from './internal/tree';
+import type { ValueOrigin } from './internal/run-schema';
+import { ABSENT, deepMerge, removeAt, replacedPaths, setAt, valueAt, walk } from './internal/tree';
 import { isPrefixOf, parsePath } from './path';
 import type { ConfigPath } from './path';
 import { applyEnvironment } from './sources/environment';
@@ -37,11 +38,6 @@ export interface ConfigOptionsWithoutSchema<T extends object> extends ConfigOpti
 }
 
 export type ConfigOptions<T extends object = Record<string, unknown>> = ConfigOptionsWithoutSchema<T> | ConfigOptionsWithSchema<StandardSchemaV1<unknown, T>>;
-
-interface Origin {
-  readonly path: readonly string[];
-  readonly label: string;
-}
 
 function defaultReport(error: ConfigSubscriberError): void {
   process.emitWarning(error);
@@ -92,23 +88,23 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
   // The layers below runtime updates, merged.
   if (!isRecord(options.defaults)) throw new ConfigStructureError('config defaults', 'the defaults must be a plain object');
   let base = toPlainCopy(options.defaults, [], 'the defaults') as Record<string, unknown>;
-  const origins = new Map<string, Origin>();
+  // What each source set, in order, to name it when a value it gave fails validation: the file
+  // only where its values replace the defaults' (not everywhere: the rest is the defaults').
+  const origins: ValueOrigin[] = [];
   const fileSource = options.sources?.file;
   if (fileSource !== undefined) {
     const fromFile = readJsonFile(fileSource);
     if (fromFile !== undefined) {
-      base = deepMerge(base, fromFile) as Record<string, unknown>;
       const label = `config file ${typeof fileSource === 'string' ? fileSource : fileSource.path}`;
-      origins.set('file', { path: [], label });
+      for (const path of replacedPaths(base, fromFile)) origins.push({ path, label });
+      base = deepMerge(base, fromFile) as Record<string, unknown>;
     }
   }
   const environmentSource = options.sources?.environment;
   if (environmentSource !== undefined) {
     const { config, assignments } = applyEnvironment(base, environmentSource);
     base = config;
-    for (const assignment of assignments) {
-      origins.set(`env:${assignment.variable}`, { path: assignment.path, label: `environment variable ${assignment.variable}` });
-    }
+    for (const assignment of assignments) origins.push({ path: assignment.path, label: `environment variable ${assignment.variable}` });
   }
   const { snapshot: baseSnapshot } = freezeBoth(base, runSchema(schema, base, { origins }));
 

@@ -62,23 +62,56 @@ function issuePath(issue: StandardSchemaIssue): string[] {
   });
 }
 
+/** A source that set the value at `path` (all of it: a later one replaces it at and below its own path). */
+export interface ValueOrigin {
+  readonly path: readonly string[];
+  readonly label: string;
+}
+
 export interface SchemaRunContext {
   /** The path being updated, if any. */
   readonly path?: readonly string[] | undefined;
-  /** Where values at a path came from, for messages: path prefix → label. */
-  readonly origins?: ReadonlyMap<string, { readonly path: readonly string[]; readonly label: string }> | undefined;
+  /** Where values came from, for messages, in the order the sources set them. */
+  readonly origins?: readonly ValueOrigin[] | undefined;
 }
 
+const keyOf = (path: readonly string[], length = path.length): string => path.slice(0, length).join('\u0000');
+
+/**
+ * The labels of the sources that gave the values the issues are about. The value at an issue's
+ * path came from the last source that set it or a path above it (none: the defaults); values
+ * below it from the sources that set paths below it. A source whose value a later one replaced
+ * whole (at its path or above) gave nothing that is left.
+ */
 function originsFor(issues: readonly ConfigIssue[], context: SchemaRunContext): string[] {
-  if (context.origins === undefined) return [];
+  if (context.origins === undefined || context.origins.length === 0) return [];
+  const setBy = new Map<string, string>(); // path → the label of the source whose value is there
+  const below = new Map<string, Set<string>>(); // path → labels of the sources whose values are beneath it
+  const replaced = new Set<string>();
+  for (let position = context.origins.length - 1; position >= 0; position -= 1) {
+    const { path, label } = context.origins[position]!;
+    let gone = false;
+    for (let length = 0; length <= path.length && !gone; length += 1) gone = replaced.has(keyOf(path, length));
+    replaced.add(keyOf(path));
+    if (gone) continue;
+    setBy.set(keyOf(path), label);
+    for (let length = 0; length < path.length; length += 1) {
+      const key = keyOf(path, length);
+      let labels = below.get(key);
+      if (labels === undefined) below.set(key, (labels = new Set()));
+      labels.add(label);
+    }
+  }
   const labels = new Set<string>();
   for (const issue of issues) {
-    for (const { path, label } of context.origins.values()) {
-      const shared = Math.min(path.length, issue.path.length);
-      let prefix = true;
-      for (let index = 0; index < shared; index += 1) if (path[index] !== issue.path[index]) prefix = false;
-      if (prefix) labels.add(label);
+    for (let length = issue.path.length; length >= 0; length -= 1) {
+      const label = setBy.get(keyOf(issue.path, length));
+      if (label !== undefined) {
+        labels.add(label);
+        break;
+      }
     }
+    for (const label of below.get(keyOf(issue.path)) ?? []) labels.add(label);
   }
   return [...labels];
 }

@@ -122,3 +122,20 @@ export function deepMerge(base: unknown, overlay: unknown): unknown {
   }
   return result;
 }
+
+/**
+ * The paths at which `deepMerge(base, overlay)` takes `overlay`'s value whole: where it is not a
+ * plain object merged into a plain object. What a layer set, for naming it in errors.
+ */
+export function replacedPaths(base: unknown, overlay: unknown): string[][] {
+  const paths: string[][] = [];
+  const visit = (under: unknown, over: unknown, path: string[]): void => {
+    if (!isRecord(under) || !isRecord(over)) {
+      paths.push(path);
+      return;
+    }
+    for (const key of Object.keys(over)) visit(hasOwn(under, key) ? under[key] : undefined, over[key], [...path, key]);
+  };
+  visit(base, overlay, []);
+  return paths;
+}

@@ -117,6 +117,29 @@ describe('the JSON file', () => {
     expect(error.message).toContain('server.port');
     expect(error.message).toContain(file);
   });
+
+  it('names the file only for values it set and nothing set over it (review finding)', () => {
+    // The file was taken to have set the whole config: every invalid value was blamed on it,
+    // a bad default it never touched and a value a variable set over it included.
+    const file = writeJson('partial.json', { dev: { logLevel: 'warn' }, server: { port: 0, tags: ['b'] } });
+    const badDefault = thrown(() => createConfig({ defaults: { ...defaults, dev: { ...defaults.dev, logLevel: 'verbose' as 'info' } }, schema, sources: { file: writeJson('fine.json', { server: { port: 5000 } }) } }));
+    expect(badDefault.message).toContain('dev.logLevel');
+    expect(badDefault.message).not.toContain('[from');
+    const overridden = thrown(() => createConfig({ defaults, schema, sources: { file, environment: { prefix: 'F', variables: { F_SERVER__PORT: '70000' } } } }));
+    expect(overridden.code).toBe(1203);
+    expect(overridden.message).toMatch(/\[from environment variable F_SERVER__PORT\]$/);
+    expect(overridden.context).toMatchObject({ origins: ['environment variable F_SERVER__PORT'] });
+    // A variable that replaced the object holding what the file set.
+    const replaced = thrown(() => createConfig({ defaults, schema, sources: { file, environment: { prefix: 'F', variables: { F_SERVER: '{"port": 1, "host": "h", "tags": 3}' } } } }));
+    expect(replaced.message).toMatch(/\[from environment variable F_SERVER\]$/);
+    // An array the file set and an element a variable set in it: both had a hand in the array.
+    const tagged = schema.refine((value) => value.server.tags.length > 2, { path: ['server', 'tags'] });
+    const both = thrown(() => createConfig({ defaults, schema: tagged, sources: { file, environment: { prefix: 'F', variables: { F_SERVER__PORT: '1', F_SERVER__TAGS__1: 'c' } } } }));
+    expect(both.context).toMatchObject({ origins: [`config file ${file}`, 'environment variable F_SERVER__TAGS__1'] });
+    // A variable under another variable: the deeper one set the value.
+    const deeper = thrown(() => createConfig({ defaults, schema, sources: { environment: { prefix: 'F', variables: { F_SERVER: '{"port": 1, "host": "h", "tags": []}', F_SERVER__PORT: '0' } } } }));
+    expect(deeper.context).toMatchObject({ origins: ['environment variable F_SERVER__PORT'] });
+  });
 });
 
 describe('environment variables', () => {
