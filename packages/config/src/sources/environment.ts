@@ -99,7 +99,11 @@ function resolveKey(variable: string, node: unknown, segment: string, path: read
   return key;
 }
 
-/** Writes `value` at `path` in a copy of `root`, creating missing objects on the way. */
+/**
+ * Writes `value` at `path` in a copy of `root`, creating missing objects on the way. A null
+ * counts as missing: it is how a config says "no value" (undefined is not one), so a default of
+ * null takes keys as a missing one does.
+ */
 function assign(variable: string, root: unknown, path: readonly string[], value: unknown): unknown {
   const write = (node: unknown, depth: number): unknown => {
     if (depth === path.length) return value;
@@ -111,10 +115,10 @@ function assign(variable: string, root: unknown, path: readonly string[], value:
       copy[index] = write(node[index], depth + 1);
       return copy;
     }
-    if (node === undefined || isRecord(node)) {
+    if (node === undefined || node === null || isRecord(node)) {
       const copy: Record<string, unknown> = { ...(node ?? {}) };
       // Own properties only: `valueOf` of a plain object is Object.prototype's function, not a child.
-      const child = node === undefined ? ABSENT : childOf(node, key);
+      const child = node === undefined || node === null ? ABSENT : childOf(node, key);
       copy[key] = write(child === ABSENT ? undefined : child, depth + 1);
       return copy;
     }

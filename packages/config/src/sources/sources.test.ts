@@ -220,6 +220,19 @@ describe('environment variables', () => {
     expect(thrown(() => create({ FOUNDATION_SERVER__TAGS__5: 'x' })).code).toBe(5402);
   });
 
+  it('sets keys under a null default as under a missing one (review finding)', () => {
+    // null, the config's "no value", was taken for a scalar to set keys inside (5402), where the
+    // same variables over a missing key made the object.
+    const tls = z.object({ tls: z.object({ cert: z.string(), key: z.string() }).nullable(), hosts: z.record(z.string(), z.string()).nullable() });
+    const variables = { F_TLS__CERT: 'c.pem', F_TLS__KEY: 'k.pem', F_HOSTS__0: 'a' };
+    const expected = { tls: { cert: 'c.pem', key: 'k.pem' }, hosts: { '0': 'a' } };
+    expect(createConfig({ defaults: {}, schema: tls.partial(), sources: { environment: { prefix: 'F', variables } } }).get()).toEqual(expected);
+    expect(createConfig({ defaults: { tls: null, hosts: null }, schema: tls, sources: { environment: { prefix: 'F', variables } } }).get()).toEqual(expected);
+    const file = writeJson('null.json', { tls: null });
+    expect(createConfig({ defaults: { tls: { cert: 'x', key: 'y' }, hosts: null }, schema: tls, sources: { file, environment: { prefix: 'F', variables: { F_TLS__CERT: 'c.pem', F_TLS__KEY: 'k.pem' } } } }).get('tls')).toEqual(expected.tls);
+    expect(createConfig({ defaults: { tls: null, hosts: null }, schema: tls }).get()).toEqual({ tls: null, hosts: null });
+  });
+
   it('refuses ambiguous keys, empty segments, bad JSON and setting inside a scalar (5402)', () => {
     const ambiguous = thrown(() =>
       createConfig({ defaults: { log_level: 1, logLevel: 2 }, sources: { environment: { prefix: 'A', variables: { A_LOG_LEVEL: '3' } } } }),
