@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { isObject } from './protocol';
-import type { FromNode, Lifecycle, NodeLaunch, Probe, RosterEntry, ToNode } from './protocol';
+import type { ActionResult, FromNode, Lifecycle, NodeLaunch, Probe, RosterEntry, ToNode } from './protocol';
 import { HOST } from './ports';
 
 const NODE_ENTRY = fileURLToPath(new URL('./node/node-main.ts', import.meta.url));
@@ -16,6 +16,10 @@ const STOP_TIMEOUT_MS = 12_000;
 const PROBE_TIMEOUT_MS = 2_000;
 const QUIESCE_TIMEOUT_MS = 5_000;
 const CONFIG_TIMEOUT_MS = 15_000;
+/** How long a kill asked over the API waits to see the process exit before it answers anyway. */
+const KILL_EXIT_WAIT_MS = 3_000;
+/** A node that asked for its own kill gets its answer first; the signal follows this long after. */
+const OWN_KILL_DELAY_MS = 300;
 
 export interface NodePlan {
   readonly name: string;
@@ -138,10 +142,10 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
           quiescing.get(message.requestId)?.();
         } else if (message.type === 'probe-result') {
           probes.get(message.requestId)?.(message.probe);
-        } else if (message.type === 'kill-request' && typeof message.name === 'string') {
-          if (kill(message.name)) options.log(`✗ ${message.name} killed with SIGKILL (asked from the dashboard via ${node.entry.name}); back in ${(options.restartDelayMs / 1000).toFixed(0)} s`);
-        } else if (message.type === 'partition-request' && typeof message.name === 'string' && typeof message.seconds === 'number') {
-          if (partition(message.name, message.seconds * 1000)) options.log(`✗ ${message.name} cut off from the other nodes for ${message.seconds} s (asked from the dashboard via ${node.entry.name})`);
+        } else if (message.type === 'kill-request' && typeof message.requestId === 'number' && typeof message.name === 'string') {
+          void answerKill(node, child, message.requestId, message.name);
+        } else if (message.type === 'partition-request' && typeof message.requestId === 'number' && typeof message.name === 'string' && typeof message.seconds === 'number') {
+          answerPartition(node, child, message.requestId, message.name, message.seconds);
         }
       });
       child.on('exit', (code, signal) => {
@@ -167,18 +171,95 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
     return ready;
   }
 
+  /** Why `node` cannot be killed now, or null when it can. */
+  function killRefusal(node: Managed): string | null {
+    const name = node.entry.name;
+    if (stopping) return 'the demo is stopping';
+    if (node.killRequested) return `${name} is being killed already`;
+    if (node.child === null || node.lifecycle.state !== 'running') {
+      const back = node.lifecycle.restartAt === null ? '' : `, back in ${Math.max(0, Math.ceil((node.lifecycle.restartAt - Date.now()) / 1000))} s`;
+      return `${name} is not running (${node.lifecycle.state}${back}): there is nothing to kill`;
+    }
+    return null;
+  }
+
+  /** Why `node` cannot be cut off for `ms` now, or null when it can. */
+  function partitionRefusal(node: Managed, ms: number): string | null {
+    const name = node.entry.name;
+    if (stopping) return 'the demo is stopping';
+    if (!Number.isFinite(ms) || ms <= 0) return 'the duration must be positive';
+    if (node.lifecycle.state !== 'running') return `${name} is not running (${node.lifecycle.state})`;
+    if (node.lifecycle.partitionedUntil !== null) return `${name} is cut off already, for ${Math.max(0, Math.ceil((node.lifecycle.partitionedUntil - Date.now()) / 1000))} s more`;
+    return null;
+  }
+
   function kill(name: string): boolean {
     const node = managed.get(name);
-    if (node === undefined || stopping || node.child === null || node.lifecycle.state !== 'running') return false;
+    if (node === undefined || killRefusal(node) !== null) return false;
     node.killRequested = true;
-    node.child.kill('SIGKILL');
+    node.child!.kill('SIGKILL');
     return true;
+  }
+
+  /** Answers the node (its process `via`) that relayed a request from the API. */
+  function answer(via: ChildProcess, requestId: number, result: ActionResult, then?: () => void): void {
+    const message: ToNode = { type: 'action-result', requestId, result };
+    if (!via.connected) {
+      then?.();
+      return;
+    }
+    via.send(message, () => then?.());
+  }
+
+  /**
+   * A kill asked over the API (the dashboard's button): answered with what happened. Another
+   * node's kill is answered once its process has exited; a node's own kill is answered first
+   * (it could not answer after it) and signalled a moment later.
+   */
+  async function answerKill(requester: Managed, via: ChildProcess, requestId: number, name: string): Promise<void> {
+    const target = managed.get(name);
+    if (target === undefined) return answer(via, requestId, { outcome: 'refused', reason: `no node named ${name} in this demo`, process: null });
+    const refused = killRefusal(target);
+    if (refused !== null) return answer(via, requestId, { outcome: 'refused', reason: refused, process: target.lifecycle });
+    const child = target.child!;
+    const pid = child.pid ?? null;
+    const back = `back in ${(options.restartDelayMs / 1000).toFixed(0)} s`;
+    if (target === requester) {
+      target.killRequested = true;
+      answer(via, requestId, { outcome: 'accepted', pid, process: target.lifecycle }, () => {
+        setTimeout(() => {
+          if (target.child === child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        }, OWN_KILL_DELAY_MS);
+      });
+      options.log(`✗ ${name} killed with SIGKILL (asked from the dashboard via itself); ${back}`);
+      return;
+    }
+    const exited = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), KILL_EXIT_WAIT_MS);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    kill(name);
+    options.log(`✗ ${name} killed with SIGKILL (asked from the dashboard via ${requester.entry.name}); ${back}`);
+    answer(via, requestId, { outcome: (await exited) ? 'done' : 'accepted', pid, process: target.lifecycle });
+  }
+
+  /** A partition asked over the API: accepted (every node cuts its links as it hears), or refused with the reason. */
+  function answerPartition(requester: Managed, via: ChildProcess, requestId: number, name: string, seconds: number): void {
+    const target = managed.get(name);
+    if (target === undefined) return answer(via, requestId, { outcome: 'refused', reason: `no node named ${name} in this demo`, process: null });
+    const refused = partitionRefusal(target, seconds * 1000);
+    if (refused !== null) return answer(via, requestId, { outcome: 'refused', reason: refused, process: target.lifecycle });
+    partition(name, seconds * 1000);
+    options.log(`✗ ${name} cut off from the other nodes for ${seconds} s (asked from the dashboard via ${requester.entry.name})`);
+    answer(via, requestId, { outcome: 'accepted', pid: target.child?.pid ?? null, process: target.lifecycle });
   }
 
   function partition(name: string, ms: number): boolean {
     const node = managed.get(name);
-    if (node === undefined || stopping || node.lifecycle.state !== 'running' || !Number.isFinite(ms) || ms <= 0) return false;
-    if (node.lifecycle.partitionedUntil !== null) return false;
+    if (node === undefined || partitionRefusal(node, ms) !== null) return false;
     update(node, { partitionedUntil: Date.now() + ms });
     node.partitionTimer = setTimeout(() => {
       node.partitionTimer = null;

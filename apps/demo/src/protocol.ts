@@ -58,15 +58,30 @@ export type ToNode =
   /** Sets a config value cluster-wide through this node (`config.setClusterWide`). */
   | { readonly type: 'set-config'; readonly requestId: number; readonly path: string; readonly value: unknown }
   | { readonly type: 'probe'; readonly requestId: number }
-  | { readonly type: 'lifecycle'; readonly nodes: readonly Lifecycle[] };
+  | { readonly type: 'lifecycle'; readonly nodes: readonly Lifecycle[] }
+  /** The orchestrator's answer to a `kill-request` or `partition-request` from this node. */
+  | { readonly type: 'action-result'; readonly requestId: number; readonly result: ActionResult };
+
+/**
+ * What the orchestrator made of a kill or partition request, so that the HTTP API can answer
+ * with what happened rather than with "asked":
+ * - `done`: applied; for a kill, the process has exited (`pid` was its process id);
+ * - `accepted`: taken, and applied after this answer: a partition (every node closes its links
+ *   as it hears of it), or a node's own kill (it could not answer after it);
+ * - `refused`: nothing was done, and `reason` says why (not running, already cut off, stopping).
+ * `process` is the node's lifecycle after the decision.
+ */
+export type ActionResult =
+  | { readonly outcome: 'done' | 'accepted'; readonly pid: number | null; readonly process: Lifecycle }
+  | { readonly outcome: 'refused'; readonly reason: string; readonly process: Lifecycle | null };
 
 export type FromNode =
   | { readonly type: 'ready'; readonly id: string }
   | { readonly type: 'probe-result'; readonly requestId: number; readonly probe: Probe }
   | { readonly type: 'quiesced'; readonly requestId: number }
   | { readonly type: 'config-set'; readonly requestId: number; readonly error: string | null }
-  | { readonly type: 'kill-request'; readonly name: string }
-  | { readonly type: 'partition-request'; readonly name: string; readonly seconds: number }
+  | { readonly type: 'kill-request'; readonly requestId: number; readonly name: string }
+  | { readonly type: 'partition-request'; readonly requestId: number; readonly name: string; readonly seconds: number }
   | { readonly type: 'fatal'; readonly message: string };
 
 /** What the orchestrator reports to its own parent (a test, the screenshot script), when it has one. */

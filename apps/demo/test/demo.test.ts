@@ -35,11 +35,13 @@ function urlOf(name: string): string {
 interface Reply {
   readonly status: number;
   readonly body: Record<string, unknown>;
+  /** The Location header: where a 202 says to look for the outcome. */
+  readonly location: string | null;
 }
 
 async function call(method: string, url: string, body?: string): Promise<Reply> {
   const response = await fetch(url, { method, ...(body === undefined ? {} : { body }), signal: AbortSignal.timeout(15_000) });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  return { status: response.status, body: (await response.json()) as Record<string, unknown>, location: response.headers.get('location') };
 }
 
 /** The status of a GET whose request target is sent exactly as given (fetch would normalise it). */
@@ -174,7 +176,8 @@ describe('the HTTP API', () => {
     expect(all.every((instance) => instance.capabilities.includes('kv'))).toBe(true);
 
     const crash = await call('POST', `${urlOf('beta')}/api/workers/crash`);
-    expect(crash.status).toBe(202);
+    // 202: the worker throws when it takes the message; Location is where its replacement shows.
+    expectReply(crash, { status: 202, location: `${urlOf('beta')}/api/services` });
     const crashed = String(crash.body.crashed);
     await eventually('the crashed worker to be replaced', async () => {
       const now = await workers();
@@ -191,7 +194,12 @@ describe('the partition', () => {
   it("cuts a node off: the others drop it from their membership, and take it back when the cut ends", withDemoOutput(async () => {
     type Status = { membership: { members: string[] } };
     const membersOf = async (name: string): Promise<string[]> => ((await call('GET', `${urlOf(name)}/api/status`)).body as unknown as Status).membership.members.map((id) => id.split('@')[0]!);
-    expectReply(await call('POST', `${urlOf('alpha')}/api/nodes/gamma/partition?seconds=5`), { status: 202 });
+    // 202: the orchestrator took it, and every node closes its links as it hears; Location says where to follow it.
+    const cut = await call('POST', `${urlOf('alpha')}/api/nodes/gamma/partition?seconds=5`);
+    expectReply(cut, { status: 202, body: { partitioning: 'gamma', seconds: 5 }, location: `${urlOf('alpha')}/api/nodes/gamma` });
+    expect((await call('GET', cut.location!)).body).toMatchObject({ name: 'gamma', process: { state: 'running', partitionedUntil: expect.any(Number) } });
+    // Review finding: a second cut while the first runs did nothing, and was answered 202 all the same.
+    expectReply(await call('POST', `${urlOf('beta')}/api/nodes/gamma/partition?seconds=30`), { status: 409, body: { process: { name: 'gamma' } } });
     await eventually('alpha and delta to drop gamma', async () => (!(await membersOf('alpha')).includes('gamma') && !(await membersOf('delta')).includes('gamma') ? true : undefined), 10_000);
     expect(await membersOf('gamma')).not.toContain('alpha');
     // The cluster keeps serving without it (alpha and beta are a majority of the voters).
@@ -199,6 +207,38 @@ describe('the partition', () => {
     await eventually('gamma back in alpha and delta membership', async () => ((await membersOf('alpha')).includes('gamma') && (await membersOf('delta')).includes('gamma') ? true : undefined), 20_000);
     await eventually('gamma to catch up on the write made without it', async () => ((await call('GET', `${urlOf('gamma')}/api/kv/during-partition`)).status === 200 ? true : undefined), 20_000);
   }), 40_000);
+});
+
+describe('kill through the API', () => {
+  type Process = { state: string; pid: number | null; restarts: number };
+  const processOf = async (url: string): Promise<Process> => ((await call('GET', url)).body as { process: Process }).process;
+
+  // Review finding: a kill was answered 202 whatever the orchestrator made of it, even when
+  // there was nothing to kill (the node already down), with no way to learn what happened.
+  it('answers 200 once the process is gone, 409 when there is nothing to kill, and 202 with where to look when a node is asked to kill itself', withDemoOutput(async () => {
+    // delta cannot report its own death: 202, and Location is another node's view of it.
+    const own = await call('POST', `${urlOf('delta')}/api/nodes/delta/kill`);
+    expectReply(own, { status: 202, body: { killing: 'delta' } });
+    expect(own.location).toMatch(/\/api\/nodes\/delta$/);
+    expect(own.location!.startsWith(urlOf('delta'))).toBe(false);
+    // Going or gone: nothing to kill, and the reply says so.
+    expectReply(await call('POST', `${urlOf('beta')}/api/nodes/delta/kill`), { status: 409 });
+    await eventually('delta back after its own kill', async () => {
+      const seen = await processOf(own.location!);
+      return seen.state === 'running' && seen.restarts === 1 ? true : undefined;
+    }, 40_000);
+
+    // Asked of another node: answered once the orchestrator saw the process exit.
+    const before = await processOf(`${urlOf('beta')}/api/nodes/delta`);
+    const killed = await call('POST', `${urlOf('beta')}/api/nodes/delta/kill`);
+    expectReply(killed, { status: 200, body: { killed: 'delta', pid: before.pid, signal: 'SIGKILL', process: { state: 'killed', pid: null, restartAt: expect.any(Number) } } });
+    expectReply(await call('POST', `${urlOf('alpha')}/api/nodes/delta/kill`), { status: 409, body: { process: { state: 'killed' } } });
+    expectReply(await call('POST', `${urlOf('alpha')}/api/nodes/nobody/kill`), { status: 404 });
+    await eventually('delta back after the second kill', async () => {
+      const seen = await processOf(`${urlOf('alpha')}/api/nodes/delta`);
+      return seen.state === 'running' && seen.restarts === 2 ? true : undefined;
+    }, 40_000);
+  }), 90_000);
 });
 
 describe('the dashboard in headless chromium', () => {

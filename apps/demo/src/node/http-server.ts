@@ -8,7 +8,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { FoundationError } from 'foundation';
 import type { FoundationNode } from 'foundation';
-import type { NodeLaunch } from '../protocol';
+import type { ActionResult, Lifecycle, NodeLaunch } from '../protocol';
 import { HOST } from '../ports';
 import type { Routing } from './app-config';
 import type { DashboardFeed } from './dashboard-feed';
@@ -19,15 +19,20 @@ const MAX_BODY_BYTES = 64 * 1024;
 const DEFAULT_PARTITION_S = 15;
 const CONFIG_PATH = /^[A-Za-z][A-Za-z0-9]{0,63}(\.[A-Za-z][A-Za-z0-9]{0,63}){0,3}$/;
 
+/** What became of a kill or partition relayed to the orchestrator: its answer, or why there is none. */
+export type ActionAnswer = ActionResult | { readonly outcome: 'no-orchestrator' } | { readonly outcome: 'no-answer'; readonly waitedMs: number };
+
 export interface HttpServerOptions {
   readonly node: FoundationNode;
   readonly launch: NodeLaunch;
   readonly feed: DashboardFeed;
   readonly dashboardHtml: string;
-  /** Asks the orchestrator to kill a node; false when there is no orchestrator to ask. */
-  readonly requestKill: (name: string) => boolean;
-  /** Asks the orchestrator to cut a node off from the others for a while; false without an orchestrator. */
-  readonly requestPartition: (name: string, seconds: number) => boolean;
+  /** The orchestrator's latest word on every node's process (empty without an orchestrator). */
+  readonly lifecycle: () => readonly Lifecycle[];
+  /** Asks the orchestrator to kill a node, and resolves with what it did. */
+  readonly requestKill: (name: string) => Promise<ActionAnswer>;
+  /** Asks the orchestrator to cut a node off from the others for a while, and resolves with what it did. */
+  readonly requestPartition: (name: string, seconds: number) => Promise<ActionAnswer>;
   /** Crashes one of this node's kv workers; resolves with its pid, or null when none runs. */
   readonly crashWorker: () => Promise<string | null>;
 }
@@ -116,10 +121,25 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Serve
   const allowedOrigins = new Set(launch.roster.flatMap((entry) => [entry.httpUrl, entry.httpUrl.replace(HOST, 'localhost')]));
   const routing = (): Routing => node.config.getWithDefault('kv.routing', 'round-robin') as Routing;
 
-  const send = (response: ServerResponse, status: number, body: unknown): void => {
+  const selfUrl = launch.roster.find((entry) => entry.id === node.id)?.httpUrl ?? `http://${HOST}:${port}`;
+  const send = (response: ServerResponse, status: number, body: unknown, location?: string): void => {
     const text = JSON.stringify(body, null, 2);
-    response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+    response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text), ...(location === undefined ? {} : { location }) });
     response.end(text);
+  };
+  const processOf = (name: string): Lifecycle | null => options.lifecycle().find((entry) => entry.name === name) ?? null;
+  /** Where to follow a node's process: this node's view of it, or another running node's when this one is going away. */
+  const followUrl = (name: string, avoidSelf: boolean): string => {
+    const running = new Set(options.lifecycle().filter((entry) => entry.state === 'running').map((entry) => entry.name));
+    const others = launch.roster.filter((entry) => entry.httpUrl !== selfUrl && entry.name !== name);
+    const base = avoidSelf ? (others.find((entry) => running.has(entry.name)) ?? others[0])?.httpUrl ?? selfUrl : selfUrl;
+    return `${base}/api/nodes/${encodeURIComponent(name)}`;
+  };
+  /** What the orchestrator did not do (a refusal, no answer, no orchestrator) as an HTTP error; null when it acted. */
+  const notActed = (answer: ActionAnswer, what: string, name: string): HttpError | null => {
+    if (answer.outcome === 'no-orchestrator') return new HttpError(503, 'no orchestrator to ask: this node was not started by the demo');
+    if (answer.outcome === 'no-answer') return new HttpError(504, `the orchestrator did not answer within ${answer.waitedMs / 1000} s: the ${what} may or may not happen; GET ${followUrl(name, false)} shows ${name}'s process`);
+    return null;
   };
 
   async function kv(method: string, key: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -197,7 +217,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Serve
           'GET|PUT|DELETE /api/kv/:key   (PUT body: the value, JSON or text)',
           'GET /api/config   GET /api/config/:path[?consistent=true]   PUT /api/config/:path (body: the value)',
           'GET /api/status   GET /api/health   GET /api/cluster   GET /api/services   GET /api/events',
-          'GET /api/dashboard   POST /api/nodes/:name/kill   POST /api/nodes/:name/partition?seconds=15   POST /api/workers/crash',
+          'GET /api/dashboard   GET /api/nodes   GET /api/nodes/:name   POST /api/nodes/:name/kill   POST /api/nodes/:name/partition?seconds=15   POST /api/workers/crash',
         ],
       });
     }
@@ -218,8 +238,16 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Serve
           return send(response, 200, feed.events());
         case '/dashboard':
           return send(response, 200, await feed.snapshot());
-        default:
+        case '/nodes':
+          return send(response, 200, { nodes: options.lifecycle(), answeredBy: node.id });
+        default: {
+          const named = /^\/nodes\/([A-Za-z0-9_-]{1,63})$/.exec(rest);
+          const entry = named === null ? undefined : launch.roster.find((candidate) => candidate.name === named[1]);
+          if (named !== null && entry === undefined) throw new HttpError(404, `no node named ${named[1]!} in this demo`);
+          // The orchestrator's word on the node's process, as this node last heard it (null without an orchestrator).
+          if (entry !== undefined) return send(response, 200, { ...entry, process: processOf(entry.name), answeredBy: node.id });
           throw new HttpError(404, `nothing at GET ${path}`);
+        }
       }
     }
     if (method === 'POST') {
@@ -227,8 +255,18 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Serve
       if (kill !== null) {
         const name = kill[1]!;
         if (!launch.roster.some((entry) => entry.name === name)) throw new HttpError(404, `no node named ${name} in this demo`);
-        if (!options.requestKill(name)) throw new HttpError(503, 'no orchestrator to ask: this node was not started by the demo');
-        return send(response, 202, { killing: name, askedVia: node.id, note: 'SIGKILL now; the orchestrator starts it again a few seconds later' });
+        const answer = await options.requestKill(name);
+        const failed = notActed(answer, 'kill', name);
+        if (failed !== null) throw failed;
+        const result = answer as ActionResult;
+        if (result.outcome === 'refused') return send(response, 409, { error: result.reason, process: result.process });
+        if (result.outcome === 'done') {
+          return send(response, 200, { killed: name, pid: result.pid, signal: 'SIGKILL', askedVia: node.id, process: result.process, note: 'its process has exited; the orchestrator starts it again at process.restartAt' });
+        }
+        // Not applied yet: this node's own kill (signalled once this answer is out), or an exit
+        // not seen in time. Location is a node that will still be there to say what happened.
+        const location = followUrl(name, name === launch.name);
+        return send(response, 202, { killing: name, pid: result.pid, askedVia: node.id, status: location, note: 'SIGKILL follows this answer; GET status shows the process go and come back' }, location);
       }
       const partition = /^\/nodes\/([A-Za-z0-9_-]{1,63})\/partition$/.exec(rest);
       if (partition !== null) {
@@ -236,13 +274,21 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Serve
         if (!launch.roster.some((entry) => entry.name === name)) throw new HttpError(404, `no node named ${name} in this demo`);
         const seconds = Number(url.searchParams.get('seconds') ?? DEFAULT_PARTITION_S);
         if (!Number.isInteger(seconds) || seconds < 1 || seconds > 120) throw new HttpError(400, 'seconds must be an integer from 1 to 120');
-        if (!options.requestPartition(name, seconds)) throw new HttpError(503, 'no orchestrator to ask: this node was not started by the demo');
-        return send(response, 202, { partitioning: name, seconds, askedVia: node.id, note: 'every node closes the cluster links that cross the cut, and closes them again whenever they come back, until it ends' });
+        const answer = await options.requestPartition(name, seconds);
+        const failed = notActed(answer, 'partition', name);
+        if (failed !== null) throw failed;
+        const result = answer as ActionResult;
+        if (result.outcome === 'refused') return send(response, 409, { error: result.reason, process: result.process });
+        // Accepted, not yet applied: every node closes its links across the cut as it hears of it.
+        const location = followUrl(name, false);
+        return send(response, 202, { partitioning: name, seconds, until: result.process.partitionedUntil, askedVia: node.id, status: location, note: 'every node closes the cluster links that cross the cut, and closes them again whenever they come back, until it ends' }, location);
       }
       if (rest === '/workers/crash') {
         const pid = await options.crashWorker();
         if (pid === null) throw new HttpError(503, 'no kv worker runs on this node right now');
-        return send(response, 202, { crashed: pid, node: node.id, note: 'its supervisor starts a new one' });
+        // Sent, not yet applied: the worker throws when it takes the message. The registry shows it go and its replacement come.
+        const location = `${selfUrl}/api/services`;
+        return send(response, 202, { crashed: pid, node: node.id, status: location, note: 'its supervisor starts a new one' }, location);
       }
     }
     throw new HttpError(404, `nothing at ${method} ${path}`);

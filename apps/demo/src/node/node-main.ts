@@ -9,11 +9,12 @@ import type { Server } from 'node:http';
 import { Pid, startNode } from 'foundation';
 import type { FoundationNode, Singleton } from 'foundation';
 import { isObject } from '../protocol';
-import type { FromNode, Lifecycle, NodeLaunch, Probe, ToNode } from '../protocol';
+import type { ActionResult, FromNode, Lifecycle, NodeLaunch, Probe, ToNode } from '../protocol';
 import { demoConfigSchema, demoDefaults } from './app-config';
 import { createDashboardFeed } from './dashboard-feed';
 import type { DashboardFeed } from './dashboard-feed';
 import { loadDashboardHtml, startHttpServer } from './http-server';
+import type { ActionAnswer } from './http-server';
 import { createKvWorkers, WORKER_SERVICE } from './kv-worker';
 import { trafficBehavior } from './traffic';
 import { createPartitionGuard } from './partition';
@@ -41,6 +42,29 @@ let guard: PartitionGuard | null = null;
 /** The orchestrator's latest word on every node (it may come before this node has started). */
 let lifecycle: readonly Lifecycle[] = [];
 let stopping: Promise<void> | null = null;
+
+/** Kill and partition requests relayed to the orchestrator, waiting for its answer. */
+const ACTION_TIMEOUT_MS = 5000;
+const actions = new Map<number, (result: ActionResult) => void>();
+let nextAction = 1;
+
+/** Relays a kill or partition request to the orchestrator and waits (a while) for what it made of it. */
+function askOrchestrator(request: (requestId: number) => FromNode): Promise<ActionAnswer> {
+  if (!process.connected) return Promise.resolve({ outcome: 'no-orchestrator' });
+  const requestId = nextAction++;
+  return new Promise<ActionAnswer>((resolve) => {
+    const timer = setTimeout(() => {
+      actions.delete(requestId);
+      resolve({ outcome: 'no-answer', waitedMs: ACTION_TIMEOUT_MS });
+    }, ACTION_TIMEOUT_MS);
+    actions.set(requestId, (result) => {
+      clearTimeout(timer);
+      actions.delete(requestId);
+      resolve(result);
+    });
+    send(request(requestId));
+  });
+}
 
 let traffic: Singleton | null = null;
 let quiescing: Promise<void> | null = null;
@@ -84,6 +108,9 @@ process.on('message', (raw: unknown) => {
   } else if (message.type === 'quiesce' && typeof message.requestId === 'number') {
     const requestId = message.requestId;
     void quiesce().then(() => send({ type: 'quiesced', requestId }));
+  }
+  else if (message.type === 'action-result' && typeof message.requestId === 'number' && isObject(message.result)) {
+    actions.get(message.requestId)?.(message.result);
   }
   else if (message.type === 'lifecycle' && Array.isArray(message.nodes)) {
     lifecycle = message.nodes as Lifecycle[];
@@ -145,16 +172,9 @@ try {
     launch,
     feed,
     dashboardHtml: loadDashboardHtml(),
-    requestKill: (name) => {
-      if (!process.connected) return false;
-      send({ type: 'kill-request', name });
-      return true;
-    },
-    requestPartition: (name, seconds) => {
-      if (!process.connected) return false;
-      send({ type: 'partition-request', name, seconds });
-      return true;
-    },
+    lifecycle: () => lifecycle,
+    requestKill: (name) => askOrchestrator((requestId) => ({ type: 'kill-request', requestId, name })),
+    requestPartition: (name, seconds) => askOrchestrator((requestId) => ({ type: 'partition-request', requestId, name, seconds })),
     crashWorker: async () => {
       const children = await running.runtime.whichChildren(supervisor);
       const alive = children.filter((child) => child.pid !== undefined);
