@@ -512,6 +512,33 @@ describe('connections and peer events', () => {
     expect(log.slice(2)).toEqual(['212 b#1 up a', '217 a#3 up b']);
   });
 
+  it('a dial that failed brings no peer-down once the node has connected to that peer since (review finding)', () => {
+    // The failure of a's dial was scheduled failure detection later and told as peer-down when it
+    // came, though b had restarted and connected to a meanwhile: a took a connected peer for down.
+    const simulation = createSimulation({ seed: 29, network: { latency: 5, failureDetectionMs: 100 } });
+    const log = peerLog(simulation, ['a', 'b', 'c']);
+    simulation.crash('b');
+    simulation.node('a').transport.connect('b'); // reaches b, down, at 5: fails at 105
+    simulation.runFor(10);
+    simulation.restart('b');
+    simulation.node('b').transport.connect('a');
+    // The same with a dial that a fault refused, healed before failure detection ran out.
+    simulation.network.isolate('c');
+    simulation.node('a').transport.connect('c'); // fails at 110
+    simulation.network.heal();
+    simulation.node('c').transport.connect('a');
+    simulation.runFor(20);
+    expect(log).toEqual(['15 a#1 up b', '15 a#1 up c', '20 b#3 up a', '20 c#1 up a']);
+    // A later dial is an attempt of its own: the old failure, still to come, does not stand for it.
+    simulation.node('b').transport.disconnect('a');
+    simulation.runFor(10);
+    simulation.network.isolate('b');
+    simulation.node('a').transport.connect('b'); // fails at 140
+    simulation.runFor(500);
+    expect(log.slice(4)).toEqual(['30 b#3 down a', '35 a#1 down b', '140 a#1 down b']);
+    expect(simulation.node('a').transport.peers()).toEqual(['c']);
+  });
+
   it('disconnect brings the peer down on both sides', () => {
     const simulation = createSimulation({ seed: 23, network: { latency: 5 } });
     const log = peerLog(simulation, ['a', 'b']);

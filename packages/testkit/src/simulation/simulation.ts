@@ -76,6 +76,8 @@ class SimEvent {
   connection: Connection | null = null;
   /** The link a message travels on, so delivery need not look it up again. */
   link = -1;
+  /** The dial a connection event belongs to (see NodeState.pendingConnects). */
+  attempt = 0;
 }
 
 class Connection {
@@ -110,7 +112,13 @@ class NodeState {
   peerUp: PeerHandler[] = [];
   peerDown: PeerHandler[] = [];
   readonly connections = new Map<NodeState, Connection>();
-  readonly pendingConnects = new Set<NodeState>();
+  /**
+   * Dials of this node still waiting for an answer, by peer: the number of each attempt, which
+   * its connection events carry. A connection with the peer, whoever dialled, ends the wait, so
+   * the answer of an attempt no longer waited for (a failure scheduled failure detection later)
+   * is stale and tells nothing.
+   */
+  readonly pendingConnects = new Map<NodeState, number>();
   /** peer-down events scheduled for this node and not yet delivered, by peer. */
   readonly pendingDowns = new Map<NodeState, SimEvent>();
   readonly durable = new Map<string, unknown>();
@@ -199,6 +207,8 @@ class SimulationImpl implements Simulation {
   private reorderWindowMs = 10;
   private maxFrameBytes = 64 * 1024 * 1024;
   private failureDetectionMs = 500;
+  /** Numbers the dials (`connect`), so the answer to an earlier one is told from the current one's. */
+  private connectAttempts = 0;
   private sizeOf: ((payload: unknown) => number) | undefined;
   private readonly meter = new PayloadMeter();
   private partitions: Partition[] = [];
@@ -426,7 +436,7 @@ class SimulationImpl implements Simulation {
     }
     // Dials the peer already accepted but whose reply has not reached this node: the peer holds
     // the connection (and heard peer-up), this node does not, so the loop above missed them.
-    for (const peer of node.pendingConnects) {
+    for (const peer of node.pendingConnects.keys()) {
       const connection = peer.connections.get(node);
       if (connection === undefined || !connection.open || connection.initiator !== node) continue;
       connection.open = false;
@@ -596,11 +606,13 @@ class SimulationImpl implements Simulation {
   private connect(from: NodeState, to: NodeState): void {
     if (from === to) throw this.misuse(`node "${from.id}" cannot connect to itself`);
     if (from.connections.has(to) || from.pendingConnects.has(to)) return;
-    from.pendingConnects.add(to);
+    const attempt = ++this.connectAttempts;
+    from.pendingConnects.set(to, attempt);
     const event = new SimEvent();
     event.target = to.index;
     event.source = from.index;
     event.incarnation = from.incarnation;
+    event.attempt = attempt;
     if (this.blocked(from, to)) {
       event.kind = Kind.ConnectFail;
       event.target = from.index;
@@ -826,7 +838,7 @@ class SimulationImpl implements Simulation {
         const initiator = peer;
         if (!initiator.up || initiator.incarnation !== event.incarnation) return;
         if (!node.up || this.blocked(initiator, node) || this.blocked(node, initiator)) {
-          this.failConnect(initiator, node, event.incarnation, this.failureDetectionMs);
+          this.failConnect(initiator, node, event.incarnation, event.attempt, this.failureDetectionMs);
           return;
         }
         this.mixTrace(Kind.ConnectArrive, node.index, initiator.index);
@@ -838,6 +850,8 @@ class SimulationImpl implements Simulation {
           const theirs = initiator.connections.get(node);
           connection = theirs?.open === true ? theirs : new Connection(initiator, node);
           node.connections.set(initiator, connection);
+          // Connected: this node's own dial of the initiator, if any, is answered.
+          node.pendingConnects.delete(initiator);
           this.deliverPendingDown(node, initiator);
           this.schedulePeerEvent(node, initiator, Kind.PeerUp, 0);
         }
@@ -846,6 +860,7 @@ class SimulationImpl implements Simulation {
         reply.target = initiator.index;
         reply.source = node.index;
         reply.incarnation = event.incarnation;
+        reply.attempt = event.attempt;
         reply.connection = connection;
         this.enqueue(reply, this.time + this.latencyOf(node, initiator));
         return;
@@ -853,12 +868,12 @@ class SimulationImpl implements Simulation {
       case Kind.ConnectReply: {
         const acceptor = peer;
         if (!node.up || node.incarnation !== event.incarnation) return;
-        node.pendingConnects.delete(acceptor);
         const connection = event.connection!;
         if (!connection.open) {
-          this.failConnect(node, acceptor, event.incarnation, 0);
+          this.failConnect(node, acceptor, event.incarnation, event.attempt, 0);
           return;
         }
+        if (node.pendingConnects.get(acceptor) === event.attempt) node.pendingConnects.delete(acceptor);
         this.mixTrace(Kind.ConnectReply, node.index, acceptor.index);
         if (!node.connections.has(acceptor)) {
           node.connections.set(acceptor, connection);
@@ -869,6 +884,8 @@ class SimulationImpl implements Simulation {
       }
       case Kind.ConnectFail: {
         if (!node.up || node.incarnation !== event.incarnation) return;
+        // Stale when the node connected to the peer since (or dialled again after that).
+        if (node.pendingConnects.get(peer) !== event.attempt) return;
         node.pendingConnects.delete(peer);
         this.mixTrace(Kind.ConnectFail, node.index, peer.index);
         for (const handler of node.peerDown) this.guard(node, 'peer-down handler', () => handler(peer.id));
@@ -877,12 +894,13 @@ class SimulationImpl implements Simulation {
     }
   }
 
-  private failConnect(initiator: NodeState, target: NodeState, incarnation: number, delayMs: number): void {
+  private failConnect(initiator: NodeState, target: NodeState, incarnation: number, attempt: number, delayMs: number): void {
     const event = new SimEvent();
     event.kind = Kind.ConnectFail;
     event.target = initiator.index;
     event.source = target.index;
     event.incarnation = incarnation;
+    event.attempt = attempt;
     this.enqueue(event, this.time + delayMs);
   }
 
