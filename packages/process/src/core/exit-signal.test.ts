@@ -7,8 +7,8 @@ const exit2 = { fromLink: false, fromSelf: false, fromParent: false };
 describe('exit signals (the BEAM rules)', () => {
   it.each([
     // "If Reason is the atom kill, that is, if exit(Pid, kill) is called, an untrappable exit signal is sent"
-    ['exit(pid, kill), not trapping', { ...exit2, reason: 'kill' }, false, { action: 'terminate', reason: 'killed' }],
-    ['exit(pid, kill), trapping', { ...exit2, reason: 'kill' }, true, { action: 'terminate', reason: 'killed' }],
+    ['exit(pid, kill), not trapping', { ...exit2, reason: 'kill' }, false, { action: 'terminate', reason: 'killed', untrappable: true }],
+    ['exit(pid, kill), trapping', { ...exit2, reason: 'kill' }, true, { action: 'terminate', reason: 'killed', untrappable: true }],
     // A process killed propagates `killed` through its links: an ordinary, trappable reason.
     ['link broke with killed, not trapping', { ...link, reason: 'killed' }, false, { action: 'terminate', reason: 'killed' }],
     ['link broke with killed, trapping', { ...link, reason: 'killed' }, true, { action: 'message' }],
@@ -26,6 +26,11 @@ describe('exit signals (the BEAM rules)', () => {
     ['normal from the parent, trapping', { ...link, fromParent: true, reason: 'normal' }, true, { action: 'message' }],
   ])('%s', (_label, signal, trapping, expected) => {
     expect(decideExit(signal, trapping)).toMatchObject(expected);
+  });
+
+  it('marks only exit(pid, kill) untrappable: a killed from a link ends a process as any other reason does', () => {
+    expect(decideExit({ ...link, reason: 'killed' }, false)).not.toHaveProperty('untrappable');
+    expect(decideExit({ ...link, fromParent: true, reason: 'killed' }, true)).not.toHaveProperty('untrappable');
   });
 
   it('treats normal and shutdown as clean exits and nothing else', () => {

@@ -9,7 +9,11 @@
 export type ExitAction =
   | { readonly action: 'ignore' }
   | { readonly action: 'message' }
-  | { readonly action: 'terminate'; readonly reason: unknown };
+  /**
+   * `untrappable` marks the end exit(pid, 'kill') brings: at once, without `terminate`. A
+   * `killed` that arrives through a link is an ordinary reason and is not marked.
+   */
+  | { readonly action: 'terminate'; readonly reason: unknown; readonly untrappable?: true };
 
 export interface ExitSignal {
   readonly reason: unknown;
@@ -26,7 +30,7 @@ const MESSAGE: ExitAction = Object.freeze({ action: 'message' });
 
 export function decideExit(signal: ExitSignal, trapping: boolean): ExitAction {
   const { reason } = signal;
-  if (reason === 'kill' && !signal.fromLink) return { action: 'terminate', reason: 'killed' };
+  if (reason === 'kill' && !signal.fromLink) return { action: 'terminate', reason: 'killed', untrappable: true };
   if (trapping) {
     if (signal.fromParent && reason !== 'normal') return { action: 'terminate', reason };
     return MESSAGE;

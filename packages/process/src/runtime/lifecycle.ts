@@ -259,9 +259,10 @@ export function requestStop<Process extends LifecycleProcess<Call>, Call>(
 }
 
 /**
- * Runs `terminate` for a process that had started and was not killed. Returns true when it is
- * async: `done` then runs once it settles (a rejection is reported first); otherwise the caller
- * goes on at once and `done` is not called.
+ * Runs `terminate` for a process that had started and was not killed (the caller decides: a
+ * `killed` from a link is an ordinary reason, and terminate runs for it). Returns true when it
+ * is async: `done` then runs once it settles (a rejection is reported first); otherwise the
+ * caller goes on at once and `done` is not called.
  */
 export function runTerminate<Process extends LifecycleProcess<Call>, Call>(
   host: LifecycleHost<Process, Call>,
@@ -270,7 +271,7 @@ export function runTerminate<Process extends LifecycleProcess<Call>, Call>(
   done: () => void,
 ): boolean {
   const behavior = process.behavior;
-  if (reason === 'killed' || behavior === null) return false;
+  if (behavior === null) return false;
   let hasTerminate: boolean;
   try {
     // Read inside a guard: this runs inside whoever sent the exit signal (a supervisor stopping

@@ -74,7 +74,8 @@ export class LinksAndMonitors {
           target.trapping,
         );
         if (decision.action === 'message') this.runtime.enqueueSystem(target, exitMessage(signal.from, signal.reason as ExitReason));
-        else if (decision.action === 'terminate') this.runtime.terminate(target, decision.reason);
+        // `kill` is how runtime.terminate is told of the untrappable end (it exits with `killed`).
+        else if (decision.action === 'terminate') this.runtime.terminate(target, decision.untrappable === true ? 'kill' : decision.reason);
       }
     } finally {
       this.draining = false;

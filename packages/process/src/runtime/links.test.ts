@@ -221,6 +221,41 @@ describe('exit signals', () => {
     await runtime.shutdown();
   });
 
+  it('killed arriving through a link is an ordinary reason: terminate runs, and an async terminate is not cut short', async () => {
+    // Review finding: the runtime took every `killed` for the untrappable kill, so a process
+    // whose link partner was killed skipped its terminate (a trapping child of a killed
+    // supervisor, as OTP's generic servers do, runs terminate(killed)), and one already in an
+    // async terminate was cut short by it. Only exit(pid, 'kill') is untrappable.
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const log: string[] = [];
+    const victim = runtime.spawn(() => undefined);
+    const plain = runtime.spawn({ terminate: (reason: ExitReason) => void log.push(`plain ${String(reason)}`) }, { link: victim });
+    const killed = runtime.spawn({ terminate: (reason: ExitReason) => void log.push(`killed ${String(reason)}`) }, { trapExits: true });
+    const finishing = deferred();
+    const slow = runtime.spawn(
+      {
+        terminate: (reason: ExitReason) => {
+          log.push(`slow ${String(reason)}`);
+          return finishing.promise;
+        },
+      },
+      { link: victim },
+    );
+    const exits = [plain, killed, slow].map((pid) => runtime.whenExited(pid));
+    runtime.exit(slow, 'shutdown');
+    runtime.exit(killed, 'kill');
+    expect(await exits[1]).toBe('killed'); // the untrappable kill: no terminate
+    expect(runtime.processInfo(slow)?.status).toBe('exiting');
+    runtime.exit(victim, 'kill');
+    expect(await exits[0]).toBe('killed');
+    await settle();
+    expect(runtime.isAlive(slow)).toBe(true);
+    finishing.resolve();
+    expect(await exits[2]).toBe('shutdown');
+    expect(log).toEqual(['slow shutdown', 'plain killed']);
+    await runtime.shutdown();
+  });
+
   it('a process killed while an async handler is pending exits at once; the handler result is ignored', async () => {
     const runtime = createRuntime({ nodeId: 'node-a' });
     const gate = deferred();

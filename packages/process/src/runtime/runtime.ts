@@ -823,30 +823,32 @@ export class RuntimeImpl implements Runtime {
   // ---- the end of a process -----------------------------------------------------------------
 
   /**
-   * @internal Ends a process with `reason`: runs `terminate` (unless killed), then `finalize`.
-   * A process whose callback is on the stack exits as soon as the callback returns.
+   * @internal Ends a process with `reason`: runs `terminate`, then `finalize`. A process whose
+   * callback is on the stack exits as soon as the callback returns. `kill` is the untrappable
+   * end: the process exits with `killed` at once, without `terminate`. A `killed` passed here
+   * (one that came through a link) is an ordinary reason, as on the BEAM.
    */
   terminate(record: ProcessRecord, reason: unknown): void {
     if (record.status === DEAD) return;
-    if (reason === 'kill') reason = 'killed';
+    const killing = reason === 'kill';
     if (record.status === EXITING) {
       // Only `kill` cuts an async terminate short.
-      if (reason === 'killed' && record.busy && !record.inHandler) {
+      if (killing && record.busy && !record.inHandler) {
         record.exitReason = 'killed';
         this.finalize(record);
       }
       return;
     }
     if (record.inHandler) {
-      if (record.pendingExit === NONE || reason === 'killed') record.pendingExit = reason;
+      if (record.pendingExit === NONE || killing) record.pendingExit = reason;
       return;
     }
     const initialized = record.status === RUNNING;
     record.status = EXITING;
-    record.exitReason = reason;
+    record.exitReason = killing ? 'killed' : reason;
     record.busy = false;
     record.current = null;
-    if (initialized && runTerminate(this, record, reason, () => record.status === EXITING && this.finalize(record))) return;
+    if (initialized && !killing && runTerminate(this, record, reason, () => record.status === EXITING && this.finalize(record))) return;
     this.finalize(record);
   }
 

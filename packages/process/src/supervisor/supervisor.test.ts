@@ -713,6 +713,22 @@ describe('shutdown', () => {
     await runtime.shutdown();
   });
 
+  it('a trapping child runs terminate with killed when its supervisor is killed, as a generic server does', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const log: string[] = [];
+    const trapping: Behavior = {
+      init: (_args, self) => self.trapExits(true),
+      terminate: (reason) => void log.push(`terminate ${String(reason)}`),
+    };
+    const supervisor = await runtime.startSupervisor({ children: [{ id: 'trapper', behavior: trapping }] });
+    const child = (await pids(runtime, supervisor)).trapper!;
+    const childExit = runtime.whenExited(child);
+    runtime.exit(supervisor, 'kill');
+    expect(await childExit).toBe('killed');
+    expect(log).toEqual(['terminate killed']);
+    await runtime.shutdown();
+  });
+
   it('handles requests from inside processes too', async () => {
     const runtime = createRuntime({ nodeId: 'node-a' });
     const supervisor = await runtime.startSupervisor({});
