@@ -56,6 +56,8 @@ export function defaultChannels(): Record<string, ChannelOptions> {
 const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 export const MAX_CHANNELS = 64;
 export const MAX_PARALLELISM = 16;
+/** Largest `maxMessageBytes`: the body of a chunked message (meta included) is counted in 32 bits. */
+export const MAX_MESSAGE_BYTES = 2 ** 32 - 1 - 16 * 1024;
 
 function positive(field: string, value: number | undefined, fallback: number, options: { integer?: boolean; max?: number } = {}): number {
   const resolved = value ?? fallback;
@@ -79,7 +81,7 @@ export function resolveChannels(channels: Readonly<Record<string, ChannelOptions
       index,
       priority: positive(field('priority'), options.priority, 1, { max: 1_000_000 }),
       parallelism: positive(field('parallelism'), options.parallelism, 1, { integer: true, max: MAX_PARALLELISM }),
-      maxMessageBytes: positive(field('maxMessageBytes'), options.maxMessageBytes, MIB, { integer: true, max: 2 ** 32 - 1 - 16 * 1024 }),
+      maxMessageBytes: positive(field('maxMessageBytes'), options.maxMessageBytes, MIB, { integer: true, max: MAX_MESSAGE_BYTES }),
       monotonic: options.monotonic ?? false,
       reliable: options.reliable ?? false,
       maxQueueMessages: positive(field('maxQueueMessages'), options.maxQueueMessages, 10_000, { integer: true }),

@@ -6,13 +6,15 @@ import type { Server, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { WebSocket } from 'ws';
 import { createTransport, defaultLocalConfig } from '../src/index';
-import type { Transport, TransportOptions } from '../src/index';
+import type { LimitOptions, Transport, TransportOptions } from '../src/index';
+import { resolveLimits } from '../src/options';
 import { channelSetDigest, defaultChannels, layoutLanes, resolveChannels } from '../src/channel-config';
 import type { ChannelOptions, ConnectionMode } from '../src/channel-config';
 import { createCborCodec } from '../src/core/cbor';
 import { decodeChallenge, encodeAuth, encodeHello, handshakeProof } from '../src/core/handshake';
 import { clusterKey } from '../src/driver/cluster-key';
 import type { ChallengeFields, Hello } from '../src/core/handshake';
+import type { WireLimits } from '../src/core/wire-limits';
 
 export const SECRET = 'test-cluster-secret-of-enough-length';
 
@@ -185,6 +187,8 @@ export interface RawClient {
     incarnation?: string;
     /** The node id the client claims to expect at the other end (it never checks CHALLENGE's). */
     expectedPeer?: string;
+    /** The sizes the client states in HELLO; default: those of a node with `channels` and default limits. */
+    limits?: WireLimits;
     beforeAuth?: (challenge: ChallengeFields) => Promise<void>;
   }): Promise<ChallengeFields>;
   send(frame: Uint8Array | string): void;
@@ -196,6 +200,12 @@ export function expectedDigest(channels: Record<string, ChannelOptions> = defaul
   const resolved = resolveChannels(channels);
   const layout = layoutLanes(resolved, mode);
   return { digest: channelSetDigest(resolved, layout), connections: layout.connections };
+}
+
+/** The sizes a node with `channels` and `limits` states in the handshake (core/wire-limits.ts). */
+export function wireLimitsOf(channels: Record<string, ChannelOptions> = defaultChannels(), limits: LimitOptions = {}): WireLimits {
+  const { frameBytes, chunkBytes } = resolveLimits(limits);
+  return { frameBytes, chunkBytes, maxMessageBytes: resolveChannels(channels).map((channel) => channel.maxMessageBytes) };
 }
 
 /** A WebSocket client that speaks the protocol by hand, to send hostile input. */
@@ -242,6 +252,7 @@ export async function rawClient(url: string): Promise<RawClient> {
         channelDigest: digest,
         expectedPeer: options.expectedPeer,
         nonce: randomBytes(32),
+        limits: options.limits ?? wireLimitsOf(options.channels),
       };
       const { frame, body } = encodeHello(codec, hello, secret);
       socket.send(frame);

@@ -282,7 +282,7 @@ async function rawAcceptor(nodeId: string): Promise<{ url: string; connections: 
     const closed = new Promise<{ code: number }>((resolve) => socket.once('close', (code) => resolve({ code })));
     socket.once('message', (frame: Buffer) => {
       const { hello, body } = decodeHello(codec, frame, secret);
-      const challenge = encodeChallenge(codec, { nodeId, incarnation: 'raw-server-incarnation', epoch: 1, nonce: Buffer.alloc(32, 7) }, secret, body);
+      const challenge = encodeChallenge(codec, { nodeId, incarnation: 'raw-server-incarnation', epoch: 1, nonce: Buffer.alloc(32, 7), limits: hello.limits }, secret, body);
       socket.send(challenge.frame);
       socket.once('message', () => {
         socket.send(READY_FRAME);

@@ -13,7 +13,7 @@ import { PROTOCOL_VERSION, decodeChallenge, decodeHello, deriveClusterKey, encod
 import type { Hello } from '../src/core/handshake';
 import { generateCertificates } from './certificates';
 import type { TestCertificates } from './certificates';
-import { SECRET, closeNodes, keyOf, createProxy, expectedDigest, link, nextEvent, rawClient, startNode, waitFor } from './helpers';
+import { SECRET, closeNodes, keyOf, createProxy, expectedDigest, link, nextEvent, rawClient, startNode, waitFor, wireLimitsOf } from './helpers';
 
 afterEach(closeNodes);
 
@@ -34,6 +34,7 @@ function proberHello(channels: Record<string, object>, nodeId: string): { frame:
     channelDigest: digest,
     expectedPeer: undefined,
     nonce: randomBytes(32),
+    limits: wireLimitsOf(channels),
   };
   return encodeHello(createCborCodec(), fields, randomBytes(32));
 }
@@ -131,6 +132,7 @@ describe('authentication and refusals', () => {
     ['version 1 (node id expected and incarnation in the clear)', 1],
     ['version 2 (the secret itself as the HMAC key)', 2],
     ['version 3 (every connection of a session opened at once)', 3],
+    ['version 4 (no frame, chunk or message sizes in the handshake)', 4],
     ['a later version', PROTOCOL_VERSION + 1],
   ])('another protocol version, %s, is refused with 4001 and says so', async (_name, version) => {
     const b = await startNode('node-b');
@@ -265,7 +267,9 @@ describe('node ids and incarnations before the other side has authenticated', ()
     const b = await startNode('node-b');
     const client = await rawClient(b.address()!.url);
     const { digest, connections } = expectedDigest();
-    const fields = ['foundation-channels', PROTOCOL_VERSION, 'foundation', 'node-a', incarnation, 0, 'session', 0, connections, digest, expected, randomBytes(32)];
+    const { frameBytes, chunkBytes, maxMessageBytes } = wireLimitsOf();
+    const limits = [frameBytes, chunkBytes, maxMessageBytes];
+    const fields = ['foundation-channels', PROTOCOL_VERSION, 'foundation', 'node-a', incarnation, 0, 'session', 0, connections, digest, expected, randomBytes(32), limits];
     client.send(Buffer.concat([Buffer.of(0x01), codec.encode(fields)]));
     expect((await client.closed).code).toBe(CLOSE_CODES.malformedFrame);
     expect(b.stats().refusals.malformedFrame).toBe(1);

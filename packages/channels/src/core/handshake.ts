@@ -2,8 +2,9 @@
 //
 //   dialer   → HELLO      magic, version, cluster, node id, incarnation (masked), epoch (masked),
 //                          session, connection index and count, channel-set digest, digest of the
-//                          expected peer (or null), nonce (32 bytes)
-//   acceptor → CHALLENGE  its node id, incarnation (masked), epoch (masked), nonce, and proof_a
+//                          expected peer (or null), nonce (32 bytes), wire limits
+//   acceptor → CHALLENGE  its node id, incarnation (masked), epoch (masked), nonce, wire limits,
+//                          and proof_a
 //   dialer   → AUTH       proof_d
 //   acceptor → READY
 //
@@ -70,13 +71,24 @@
 // Version 4 opens a session's lane connections on demand (the OPEN frame, see link.ts): a
 // version-3 dialer opens them all at once and takes OPEN for a malformed frame, and a
 // version-3 acceptor waits for all of them, so the two do not mix either.
+//
+// Version 5 adds the wire limits, [frameBytes, chunkBytes (null: Infinity), [maxMessageBytes of
+// each channel]], to HELLO and CHALLENGE (wire-limits.ts: each side sends by the smaller of its
+// own value and the other's). A version-4 node has no way to state them, nor to skip them: under
+// its own version number it would refuse a HELLO of 13 fields and a CHALLENGE of 5 as malformed.
+// Taking one of its HELLOs without them (guessing its values) would connect only when the old
+// node is the one dialing, and then on values it never stated. So a version-4 peer is refused
+// like any other version, with 4001 and a message saying why, on both sides. The proofs cover
+// the limits, as every field.
 import { createHmac, scryptSync, timingSafeEqual } from 'node:crypto';
+import { MAX_CHANNELS, MAX_MESSAGE_BYTES } from '../channel-config';
 import type { CborCodec } from './cbor';
 import { CLOSE_CODES } from './close-codes';
 import { FRAME_TYPES } from './frames';
+import type { WireLimits } from './wire-limits';
 
 export const PROTOCOL_MAGIC = 'foundation-channels';
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 export const NONCE_BYTES = 32;
 export const PROOF_BYTES = 32;
 /** Handshake frames are small; anything larger before READY is refused. */
@@ -113,6 +125,8 @@ export interface Hello {
   /** The node id the dialer expects to reach (a dial by node id), or undefined (by URL). */
   readonly expectedPeer: string | undefined;
   readonly nonce: Uint8Array;
+  /** The dialer's frame, chunk and message sizes (wire-limits.ts). */
+  readonly limits: WireLimits;
 }
 
 /**
@@ -128,6 +142,8 @@ export interface ChallengeFields {
   readonly incarnation: string;
   readonly epoch: number;
   readonly nonce: Uint8Array;
+  /** The acceptor's frame, chunk and message sizes (wire-limits.ts). */
+  readonly limits: WireLimits;
 }
 
 /** A handshake frame broke the rules; the connection closes with `closeCode`. */
@@ -162,6 +178,30 @@ function checkNonce(value: unknown): Uint8Array {
 function checkIncarnation(value: unknown): string {
   if (typeof value !== 'string' || !INCARNATION_PATTERN.test(value)) malformed('incarnation must be 1–64 base64url characters');
   return value;
+}
+
+function checkSize(value: unknown, field: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) malformed(`${field} must be an integer in ${min}..${max}`);
+  return value;
+}
+
+/** The wire form of a node's limits: [frameBytes, chunkBytes (null: Infinity), [maxMessageBytes…]]. */
+function limitsToWire(limits: WireLimits): unknown[] {
+  return [limits.frameBytes, Number.isFinite(limits.chunkBytes) ? limits.chunkBytes : null, [...limits.maxMessageBytes]];
+}
+
+/** Reads limits in their wire form, within the ranges a node's own options may take (options.ts). */
+function limitsFromWire(value: unknown): WireLimits {
+  if (!Array.isArray(value) || value.length !== 3) malformed('limits must be [frameBytes, chunkBytes, maxMessageBytes]');
+  const [frameBytes, chunkBytes, maxMessageBytes] = value as unknown[];
+  if (!Array.isArray(maxMessageBytes) || maxMessageBytes.length === 0 || maxMessageBytes.length > MAX_CHANNELS) {
+    malformed(`limits.maxMessageBytes must list 1–${MAX_CHANNELS} channels`);
+  }
+  return {
+    frameBytes: checkSize(frameBytes, 'limits.frameBytes', 1024, 16 * 1024 * 1024),
+    chunkBytes: chunkBytes === null ? Infinity : checkSize(chunkBytes, 'limits.chunkBytes', 1024, Number.MAX_SAFE_INTEGER),
+    maxMessageBytes: (maxMessageBytes as unknown[]).map((bytes) => checkSize(bytes, 'limits.maxMessageBytes', 1, MAX_MESSAGE_BYTES)),
+  };
 }
 
 /** scrypt's cost: 2^15 × 8 × 128 bytes = 32 MiB of memory per derivation. */
@@ -252,6 +292,7 @@ export function encodeHello(codec: CborCodec, hello: Hello, secret: Uint8Array):
       hello.channelDigest,
       hello.expectedPeer === undefined ? null : expectedPeerDigest(secret, nonce, hello.expectedPeer),
       nonce,
+      limitsToWire(hello.limits),
     ]),
   );
   return { frame: frame(FRAME_TYPES.hello, body), body };
@@ -278,7 +319,7 @@ export function decodeHello(codec: CborCodec, bytes: Uint8Array, secret: Uint8Ar
     const version = typeof decoded[1] === 'number' ? String(decoded[1]) : 'unknown';
     throw new HandshakeError(CLOSE_CODES.protocolMismatch, `protocol version ${version} is not ${PROTOCOL_VERSION}: run one version of @foundation/channels on every node`);
   }
-  if (decoded.length !== 12) malformed('HELLO must have 12 fields');
+  if (decoded.length !== 13) malformed('HELLO must have 13 fields');
   const expected: unknown = decoded[10];
   if (expected !== null && !(expected instanceof Uint8Array && expected.length === PROOF_BYTES)) malformed(`expected peer must be null or a ${PROOF_BYTES}-byte digest`);
   const epoch = checkCount(decoded[5], 'epoch', EPOCH_RANGE - 1);
@@ -294,6 +335,7 @@ export function decodeHello(codec: CborCodec, bytes: Uint8Array, secret: Uint8Ar
     channelDigest: checkId(decoded[9], 'channelDigest'),
     expectedPeer: expected === null ? undefined : Uint8Array.from(expected),
     nonce,
+    limits: limitsFromWire(decoded[12]),
   };
   if (hello.connections === 0 || hello.connection >= hello.connections) malformed('connection index out of range');
   return { hello, body: Uint8Array.from(body) };
@@ -326,7 +368,7 @@ export function encodeChallenge(
   const nonce = Buffer.from(fields.nonce);
   const epoch = maskEpoch(fields.epoch, epochMask(secret, CHALLENGE_EPOCH_LABEL, helloBody, nonce));
   const incarnation = shiftIncarnation(checkIncarnation(fields.incarnation), 1, secret, CHALLENGE_INCARNATION_LABEL, [helloBody, nonce]);
-  const encoded = Uint8Array.from(codec.encode([fields.nodeId, incarnation, epoch, nonce]));
+  const encoded = Uint8Array.from(codec.encode([fields.nodeId, incarnation, epoch, nonce, limitsToWire(fields.limits)]));
   if (encoded.length > 0xffff) throw new RangeError('challenge fields too long');
   const proof = handshakeProof(secret, 'acceptor', helloBody, encoded);
   const result = new Uint8Array(3 + encoded.length + PROOF_BYTES);
@@ -355,7 +397,7 @@ export function decodeChallenge(
   } catch {
     malformed('CHALLENGE is not valid CBOR');
   }
-  if (!Array.isArray(decoded) || decoded.length !== 4) malformed('CHALLENGE must have 4 fields');
+  if (!Array.isArray(decoded) || decoded.length !== 5) malformed('CHALLENGE must have 5 fields');
   const epoch = checkCount(decoded[2], 'epoch', EPOCH_RANGE - 1);
   const nonce = checkNonce(decoded[3]);
   return {
@@ -364,6 +406,7 @@ export function decodeChallenge(
       incarnation: shiftIncarnation(checkIncarnation(decoded[1]), -1, secret, CHALLENGE_INCARNATION_LABEL, [helloBody, nonce]),
       epoch: unmaskEpoch(epoch, epochMask(secret, CHALLENGE_EPOCH_LABEL, helloBody, nonce)),
       nonce,
+      limits: limitsFromWire(decoded[4]),
     },
     fields,
     proof: Uint8Array.from(bytes.subarray(3 + length)),

@@ -148,7 +148,7 @@ describe('outbound queue', () => {
     queue.pushRequest(message('request 2'));
     queue.push(reply('new reply', 1));
     queue.push(message('message 2'));
-    expect(queue.withdraw({ replySession: 1, requests: true, renumber: false })).toEqual({ replies: 1, requests: 1 });
+    expect(queue.withdraw({ replySession: 1, requests: true, renumber: false })).toEqual({ replies: 1, requests: 1, tooLarge: 0, tooLargeRequests: [] });
     expect([queue.replyMessages, queue.unackedMessages, queue.queuedMessages]).toEqual([2, 3, 2]);
     queue.rewind();
     expect(drain(queue)).toEqual([{ firstSeq: 1, items: ['old reply 1', 'message 1', 'request 1', 'new reply', 'message 2'] }]);
@@ -165,7 +165,7 @@ describe('outbound queue', () => {
     queue.push(message('message 2'));
     expect(readBlockHeader(queue.nextFrame(4096)!)).toMatchObject({ firstSeq: 10, count: 4 });
     queue.push(message('message 3'));
-    expect(queue.withdraw({ replySession: 1, requests: true, renumber: true })).toEqual({ replies: 1, requests: 1 });
+    expect(queue.withdraw({ replySession: 1, requests: true, renumber: true })).toEqual({ replies: 1, requests: 1, tooLarge: 0, tooLargeRequests: [] });
     queue.rewind();
     expect(drain(queue)).toEqual([{ firstSeq: 10, items: ['message 1', 'message 2', 'message 3'] }]);
     expect(queue.lastSeq).toBe(12);
@@ -212,8 +212,52 @@ describe('outbound queue', () => {
     const queue = createOutboundQueue({ channel: 0, lane: 0, reliable: false, monotonic: false, frameBytes: 4096, chunkBytes: 4096 });
     queue.pushRequest(message('request'));
     queue.push(reply('reply', 3));
-    expect(queue.withdraw({ replySession: 3, requests: false, renumber: true })).toEqual({ replies: 0, requests: 0 });
+    expect(queue.withdraw({ replySession: 3, requests: false, renumber: true })).toEqual({ replies: 0, requests: 0, tooLarge: 0, tooLargeRequests: [] });
     expect(drain(queue)).toEqual([{ firstSeq: 0, items: ['request', 'reply'] }]);
+  });
+
+  it('withdraws what is larger than the peer takes (maxPayloadBytes): never framed, or anything for a restarted peer, numbered again without a gap', () => {
+    const big = 'b'.repeat(300);
+    const bigRequest = { ...message(big), meta: codec.encode([1, 7, null]) };
+    const queue = createOutboundQueue({ channel: 0, lane: 0, reliable: true, monotonic: false, frameBytes: 4096, chunkBytes: 4096, firstSeq: 5 });
+    queue.push(message('small 1'));
+    queue.push(message(big)); // framed below: in the peer's stream
+    queue.nextFrame(4096); // 5 and 6
+    queue.push(message(big));
+    queue.pushRequest(bigRequest);
+    queue.push(message('small 2'));
+    expect(queue.withdraw({ replySession: 0, requests: false, renumber: false, maxPayloadBytes: 100 })).toEqual({
+      replies: 0,
+      requests: 0,
+      tooLarge: 2,
+      tooLargeRequests: [{ meta: bigRequest.meta, bytes: bigRequest.payload.length }],
+    });
+    queue.rewind();
+    expect(drain(queue)).toEqual([{ firstSeq: 5, items: ['small 1', big, 'small 2'] }]);
+    // The peer restarted: its stream starts afresh, so the framed one goes too, and 'small 2' follows 'small 1'.
+    expect(queue.withdraw({ replySession: 0, requests: false, renumber: true, maxPayloadBytes: 100 })).toMatchObject({ tooLarge: 1 });
+    queue.rewind();
+    expect(drain(queue)).toEqual([{ firstSeq: 5, items: ['small 1', 'small 2'] }]);
+    expect(queue.lastSeq).toBe(6);
+  });
+
+  it('frames by the sizes set for the next session: a partly sent message starts over at the rewind, cut anew', () => {
+    const queue = createOutboundQueue({ channel: 0, lane: 0, reliable: true, monotonic: false, frameBytes: 4096, chunkBytes: 4096 });
+    queue.push({ payload: new Uint8Array(10_000).fill(1), raw: true, meta: undefined, key: undefined });
+    queue.push(message('m'.repeat(2000)));
+    expect(queue.nextFrame(4096)!.length).toBe(4 + 6 + 8 + 4096); // the first chunk, then the session breaks
+    queue.setFraming(1024, 1024);
+    queue.rewind();
+    const frames: Uint8Array[] = [];
+    while (queue.hasFrame()) frames.push(queue.nextFrame(1024)!);
+    const chunks = frames.map((frame) => readChunkHeader(frame));
+    // 10,000 bytes in ten chunks, then the 2 KB message, no longer a block at 1 KiB frames, in two.
+    expect(chunks.map((chunk) => [chunk.first, chunk.last])).toEqual([
+      [true, false], ...Array.from({ length: 8 }, () => [false, false]), [false, true],
+      [true, false], [false, true],
+    ]);
+    for (const frame of frames) expect(frame.length).toBeLessThanOrEqual(1024 + 4 + 6 + 8);
+    expect(() => queue.setFraming(32, 1024)).toThrow(RangeError);
   });
 });
 
@@ -227,7 +271,13 @@ describe('a tally shared by the lanes of a channel', () => {
     fc.record({ op: fc.constant('ack' as const), lane: fc.integer({ min: 0, max: 1 }), upTo: fc.integer({ min: 0, max: 40 }) }),
     fc.record({ op: fc.constant('rewind' as const), lane: fc.integer({ min: 0, max: 1 }) }),
     fc.record({ op: fc.constant('clear' as const), lane: fc.integer({ min: 0, max: 1 }) }),
-    fc.record({ op: fc.constant('withdraw' as const), lane: fc.integer({ min: 0, max: 1 }), requests: fc.boolean(), renumber: fc.boolean() }),
+    fc.record({
+      op: fc.constant('withdraw' as const),
+      lane: fc.integer({ min: 0, max: 1 }),
+      requests: fc.boolean(),
+      renumber: fc.boolean(),
+      maxPayloadBytes: fc.option(fc.integer({ min: 1, max: 3000 }), { nil: undefined }),
+    }),
     fc.record({ op: fc.constant('cancel' as const), back: fc.nat({ max: 3 }) }),
   );
 
@@ -253,7 +303,10 @@ describe('a tally shared by the lanes of a channel', () => {
           else if (step.op === 'ack') lanes[step.lane]!.acknowledge(step.upTo);
           else if (step.op === 'rewind') lanes[step.lane]!.rewind();
           else if (step.op === 'clear') lanes[step.lane]!.clear();
-          else lanes[step.lane]!.withdraw({ replySession: 1, requests: step.requests, renumber: step.renumber });
+          else {
+            const { requests: withdrawRequests, renumber, maxPayloadBytes } = step;
+            lanes[step.lane]!.withdraw({ replySession: 1, requests: withdrawRequests, renumber, ...(maxPayloadBytes === undefined ? {} : { maxPayloadBytes }) });
+          }
           expect(tally).toEqual({
             messages: lanes.reduce((sum, lane) => sum + lane.queuedMessages + lane.unackedMessages, 0),
             bytes: lanes.reduce((sum, lane) => sum + lane.queuedBytes + lane.unackedBytes, 0),

@@ -112,6 +112,12 @@ export interface OutboundQueue {
   acknowledge(seq: number): number;
   /** After a reconnect: unacknowledged messages, then a partly sent one, go out again first; returns how many are resent. */
   rewind(): number;
+  /**
+   * Between sessions, before `rewind`: the frame and chunk sizes for the next session (the peer
+   * may take smaller ones than this node's own, see wire-limits.ts). A partly sent message starts
+   * over at `rewind`, cut to the new size.
+   */
+  setFraming(frameBytes: number, chunkBytes: number): void;
   /** Empties the queue (peer down); returns how many messages were dropped. */
   clear(): number;
   /** Messages waiting to be framed (a partly sent chunked one counts). */
@@ -133,13 +139,29 @@ export interface OutboundQueue {
    * to it; with `renumber` (the peer restarted, so its stream starts afresh from whatever number
    * comes first) what was framed too, and what is left is numbered again without a gap.
    */
-  withdraw(options: WithdrawOptions): { readonly replies: number; readonly requests: number };
+  withdraw(options: WithdrawOptions): WithdrawResult;
 }
 
 export interface WithdrawOptions {
   readonly replySession: number;
   readonly requests: boolean;
   readonly renumber: boolean;
+  /**
+   * Removes too what the peer would refuse, a payload larger than this (under the same rule:
+   * only what was never framed, unless `renumber`).
+   */
+  readonly maxPayloadBytes?: number;
+}
+
+export interface WithdrawResult {
+  /** Replies removed (stale or too large). */
+  readonly replies: number;
+  /** Requests removed as stale (`requests`). */
+  readonly requests: number;
+  /** Messages other than replies removed for their size. */
+  readonly tooLarge: number;
+  /** The requests among them: their meta (to find whom to fail) and payload size. */
+  readonly tooLargeRequests: readonly { readonly meta: Uint8Array | undefined; readonly bytes: number }[];
 }
 
 const EMPTY = new Uint8Array(0);
@@ -150,10 +172,14 @@ function isLarge(entry: Entry, frameBytes: number): boolean {
 }
 
 export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueue {
-  const { channel, lane, reliable, monotonic, frameBytes, chunkBytes } = options;
+  const { channel, lane, reliable, monotonic } = options;
+  let { frameBytes, chunkBytes } = options;
   const maxBlockMessages = options.maxBlockMessages ?? 4096;
-  if (!(frameBytes >= 64)) throw new RangeError('outbound queue: frameBytes must be at least 64');
-  if (!(chunkBytes >= 1)) throw new RangeError('outbound queue: chunkBytes must be positive');
+  const checkFraming = (frame: number, chunk: number): void => {
+    if (!(frame >= 64)) throw new RangeError('outbound queue: frameBytes must be at least 64');
+    if (!(chunk >= 1)) throw new RangeError('outbound queue: chunkBytes must be positive');
+  };
+  checkFraming(frameBytes, chunkBytes);
 
   let pending: Entry[] = [];
   let head = 0;
@@ -443,6 +469,11 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
       head = 0;
       return resend.length;
     },
+    setFraming(frame, chunk) {
+      checkFraming(frame, chunk);
+      frameBytes = frame;
+      chunkBytes = chunk;
+    },
     clear() {
       for (let index = head; index < pending.length; index += 1) pending[index]!.waiting = false;
       const dropped = pending.length - head - cancelled + (unacked.length - unackedHead);
@@ -460,16 +491,25 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
       byKey?.clear();
       return dropped;
     },
-    withdraw({ replySession, requests, renumber }) {
+    withdraw({ replySession, requests, renumber, maxPayloadBytes = Infinity }) {
       const stale = (entry: Entry): boolean =>
         (entry.replyTo !== undefined && entry.replyTo !== replySession) || (requests && entry.request);
-      const removable = (entry: Entry): boolean => stale(entry) && (renumber || entry.seq === 0);
+      const tooLarge = (entry: Entry): boolean => entry.payload.length > maxPayloadBytes;
+      const removable = (entry: Entry): boolean => (stale(entry) || tooLarge(entry)) && (renumber || entry.seq === 0);
       let replies = 0;
       let withdrawn = 0;
+      let oversized = 0;
+      const oversizedRequests: { meta: Uint8Array | undefined; bytes: number }[] = [];
       const remove = (entry: Entry): void => {
         entry.waiting = false;
-        if (entry.replyTo === undefined) withdrawn += 1;
-        else replies += 1;
+        if (entry.replyTo !== undefined) {
+          replies += 1;
+        } else if (stale(entry)) {
+          withdrawn += 1;
+        } else {
+          oversized += 1;
+          if (entry.request) oversizedRequests.push({ meta: entry.meta, bytes: entry.payload.length });
+        }
         leave(entry);
         releaseReply(entry);
         if (byKey !== undefined && entry.key !== undefined && byKey.get(entry.key) === entry) byKey.delete(entry.key);
@@ -507,7 +547,7 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
         for (const entry of pending) if (entry.seq !== 0) entry.seq = seq++;
         nextSeq = seq;
       }
-      return { replies, requests: withdrawn };
+      return { replies, requests: withdrawn, tooLarge: oversized, tooLargeRequests: oversizedRequests };
     },
     get queuedMessages() {
       return pending.length - head - cancelled;

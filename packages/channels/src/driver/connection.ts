@@ -23,6 +23,7 @@ import {
   proofMatches,
 } from '../core/handshake';
 import type { ChallengeFields, Hello, ReceivedHello } from '../core/handshake';
+import type { WireLimits } from '../core/wire-limits';
 import type { Link } from './link';
 
 /** Who this node is, as the handshake presents it. */
@@ -32,6 +33,8 @@ export interface LocalIdentity {
   readonly incarnation: string;
   readonly channelDigest: string;
   readonly connections: number;
+  /** This node's frame, chunk and message sizes, stated in HELLO and CHALLENGE (wire-limits.ts). */
+  readonly limits: WireLimits;
   readonly secret: Uint8Array;
   readonly codec: CborCodec;
   readonly clock: Scheduler;
@@ -50,6 +53,8 @@ export interface PeerIdentity {
   readonly incarnation: string;
   /** The peer's session epoch for this node. */
   readonly epoch: number;
+  /** The peer's frame, chunk and message sizes (wire-limits.ts). */
+  readonly limits: WireLimits;
 }
 
 export type Refusal = { readonly code: number; readonly reason: string } | undefined;
@@ -165,6 +170,7 @@ export class Connection {
           channelDigest: identity.channelDigest,
           expectedPeer: dial.expectedPeer,
           nonce: this.ownNonce,
+          limits: identity.limits,
         };
         const { frame, body } = encodeHello(identity.codec, hello, identity.secret);
         this.helloBody = body;
@@ -321,13 +327,21 @@ export class Connection {
       if (hello.channelDigest !== identity.channelDigest || hello.connections !== identity.connections) {
         throw new HandshakeError(CLOSE_CODES.channelSetMismatch, 'channel sets differ');
       }
+      // One size per channel: the digests matched, so a count that differs is not an honest HELLO.
+      checkLimitsCount(hello.limits, identity.limits);
       if (hello.nodeId === identity.nodeId) throw new HandshakeError(CLOSE_CODES.nodeIdConflict, 'peer claims this node\'s id');
       const mismatch = this.callbacks.verifyIdentity?.(this, hello.nodeId);
       if (mismatch !== undefined) throw new HandshakeError(mismatch.code, mismatch.reason);
       this.helloBody = body;
       this.pendingHello = hello;
       this.localEpoch = identity.sessionEpoch(hello.nodeId);
-      const challenge: ChallengeFields = { nodeId: identity.nodeId, incarnation: identity.incarnation, epoch: this.localEpoch, nonce: this.ownNonce };
+      const challenge: ChallengeFields = {
+        nodeId: identity.nodeId,
+        incarnation: identity.incarnation,
+        epoch: this.localEpoch,
+        nonce: this.ownNonce,
+        limits: identity.limits,
+      };
       const { frame, fields } = encodeChallenge(identity.codec, challenge, identity.secret, body);
       this.challengeFields = fields;
       this.socket.send(frame);
@@ -343,7 +357,7 @@ export class Connection {
     if (!helloExpects(identity.secret, hello, identity.nodeId)) {
       throw new HandshakeError(CLOSE_CODES.unexpectedPeer, `the dialer expected another node than ${identity.nodeId}`);
     }
-    this.peer = { nodeId: hello.nodeId, incarnation: hello.incarnation, epoch: hello.epoch };
+    this.peer = { nodeId: hello.nodeId, incarnation: hello.incarnation, epoch: hello.epoch, limits: hello.limits };
     this.session = hello.session;
     this.index = hello.connection;
     const refusal = this.callbacks.admit?.(this, hello);
@@ -364,6 +378,7 @@ export class Connection {
       const { challenge, fields, proof } = decodeChallenge(identity.codec, data, identity.secret, this.helloBody);
       const expected = handshakeProof(identity.secret, 'acceptor', this.helloBody, fields);
       if (!proofMatches(expected, proof)) throw new HandshakeError(CLOSE_CODES.authenticationFailed, 'acceptor proof does not match the cluster secret');
+      checkLimitsCount(challenge.limits, identity.limits);
       if (challenge.nodeId === identity.nodeId) throw new HandshakeError(CLOSE_CODES.nodeIdConflict, 'connected to a node with this node\'s id');
       if (this.expectedPeer !== undefined && challenge.nodeId !== this.expectedPeer) {
         throw new HandshakeError(CLOSE_CODES.unexpectedPeer, `expected ${this.expectedPeer}, found ${challenge.nodeId}`);
@@ -371,7 +386,7 @@ export class Connection {
       const mismatch = this.callbacks.verifyIdentity?.(this, challenge.nodeId);
       if (mismatch !== undefined) throw new HandshakeError(mismatch.code, mismatch.reason);
       this.challengeFields = fields;
-      this.peer = { nodeId: challenge.nodeId, incarnation: challenge.incarnation, epoch: challenge.epoch };
+      this.peer = { nodeId: challenge.nodeId, incarnation: challenge.incarnation, epoch: challenge.epoch, limits: challenge.limits };
       const refusal = this.callbacks.identified?.(this, this.peer);
       if (refusal !== undefined) {
         this.close(refusal.code, refusal.reason);
@@ -384,5 +399,12 @@ export class Connection {
     this.state = 'open';
     this.everOpen = true;
     this.callbacks.opened(this);
+  }
+}
+
+/** The peer states one `maxMessageBytes` per channel of the (agreed) channel set. */
+function checkLimitsCount(peer: WireLimits, own: WireLimits): void {
+  if (peer.maxMessageBytes.length !== own.maxMessageBytes.length) {
+    throw new HandshakeError(CLOSE_CODES.malformedFrame, `limits name ${peer.maxMessageBytes.length} channels, not ${own.maxMessageBytes.length}`);
   }
 }

@@ -37,6 +37,9 @@ import type { OutboundMessage, OutboundQueue, PushResult, QueueTally } from '../
 import { ReassemblyError, createReassembly } from '../core/reassembly';
 import type { Reassembly, ReassemblyBudget } from '../core/reassembly';
 import type { ReceiveSequence } from '../core/receive-sequence';
+import { agreedLimits } from '../core/wire-limits';
+import type { WireLimits } from '../core/wire-limits';
+import { MessageTooLargeError } from '../errors/message-too-large-error';
 import type { ResolvedLimits, ResolvedTiming } from '../options';
 import type { Connection } from './connection';
 import { createRequestManager } from './request-manager';
@@ -51,6 +54,8 @@ export interface LinkHost {
   readonly channels: readonly ChannelDefinition[];
   readonly layout: LaneLayout;
   readonly limits: ResolvedLimits;
+  /** This node's frame, chunk and message sizes, as the handshake states them. */
+  readonly wireLimits: WireLimits;
   readonly timing: ResolvedTiming;
   readonly codec: CborCodec;
   readonly clock: Scheduler;
@@ -120,6 +125,12 @@ export class Link {
   rttAverageMs = 0;
   readonly requests: RequestManager;
   readonly queues: OutboundQueue[];
+  /**
+   * The sizes this side keeps to towards the peer: the smaller of its own and the peer's, from
+   * the handshake of the current (or last) session (wire-limits.ts); its own before the first.
+   */
+  private agreed: WireLimits;
+  private limitsKnown = false;
   /** Per channel, what its lanes hold (queued or unacknowledged). */
   private readonly tallies: QueueTally[];
   private readonly scheduler: FairScheduler;
@@ -173,6 +184,7 @@ export class Link {
     private readonly host: LinkHost,
   ) {
     const { layout, channels, limits } = host;
+    this.agreed = host.wireLimits;
     this.connections = new Array<Connection | undefined>(layout.connections).fill(undefined);
     this.openAsked = new Array<boolean>(layout.connections).fill(false);
     this.scheduler = createFairScheduler();
@@ -232,6 +244,14 @@ export class Link {
       this.nextLane[channel.index] = lane + 1;
     }
     return lane;
+  }
+
+  /**
+   * The largest payload the peer takes on `channel`: the smaller of the two nodes'
+   * `maxMessageBytes`, once a handshake stated the peer's (this node's own until then).
+   */
+  maxMessageBytes(channel: ChannelDefinition): number {
+    return this.agreed.maxMessageBytes[channel.index]!;
   }
 
   /** Messages and bytes queued or awaiting acknowledgement on a channel (kept by its queues). */
@@ -346,7 +366,7 @@ export class Link {
         const queue = this.queues[lane]!;
         const queuedBefore = queue.queuedMessages;
         // A block never exceeds the lane's remaining credit (it always carries one message).
-        const frame = queue.nextFrame(Math.min(limits.frameBytes, this.credit[lane]!))!;
+        const frame = queue.nextFrame(Math.min(this.agreed.frameBytes, this.credit[lane]!))!;
         const connection = this.corkedConnection(layout.connectionOfLane[lane]!)!;
         if (this.host.chunkPool.owns(frame)) connection.send(frame, () => this.host.chunkPool.give(frame));
         else connection.send(frame);
@@ -405,6 +425,7 @@ export class Link {
     return layout.connectionOfLane[global] === connection.index ? global : -1;
   }
 
+  /** This node's own caps: the peer keeps to the smaller of its sizes and these (wire-limits.ts). */
   private frameCap(lane: number, chunk: boolean): number {
     const { limits, channels, layout } = this.host;
     if (!chunk) return limits.frameBytes;
@@ -840,6 +861,14 @@ export class Link {
     if (connection.session !== this.session || this.connections[connection.index] !== connection) return;
     if (connection.index === 0 && connection.peer !== undefined) {
       const { incarnation, epoch } = connection.peer;
+      // The peer's sizes, from this session's handshake: frames go out cut to the smaller of both
+      // nodes' sizes from now on (a partly sent message starts over at the rewind, cut anew). They
+      // change only with the peer's incarnation (a node's options are fixed), so what was queued
+      // under other sizes is looked at only before the first session, or after a restart.
+      const firstLimits = !this.limitsKnown;
+      this.agreed = agreedLimits(this.host.wireLimits, connection.peer.limits);
+      this.limitsKnown = true;
+      for (const queue of this.queues) queue.setFraming(this.agreed.frameBytes, this.agreed.chunkBytes);
       const restarted = this.incarnation !== undefined && this.incarnation !== incarnation;
       // The same incarnation with another epoch ended the session on its side (its grace ran
       // out first, or it disconnected) and dropped what it held for this node.
@@ -864,6 +893,9 @@ export class Link {
           // left with a peer-up and no link, found in the 200-node membership benchmark).
           if (this.removed || connection.session !== this.session) return;
         }
+      } else if (firstLimits) {
+        // Queued before the peer's sizes were known: what it would refuse does not go.
+        this.withdraw(false, false);
       }
       this.incarnation = incarnation;
       this.peerEpoch = epoch;
@@ -1036,16 +1068,25 @@ export class Link {
 
   /**
    * The peer's session changed: takes out of the queues the replies to its old session's
-   * requests and, with `requests`, this side's requests (failed now). Only what never left, but
-   * everything of the kind for a restarted peer, which starts a new stream (outbound-queue.ts).
+   * requests and, with `requests`, this side's requests (failed now), and what is larger than the
+   * peer's `maxMessageBytes` (its requests fail with MessageTooLargeError). Only what never left,
+   * but everything of the kind for a restarted peer, which starts a new stream (outbound-queue.ts).
    */
   private withdraw(restarted: boolean, requests: boolean): void {
     const { channels, layout, counters } = this.host;
     for (let lane = 0; lane < this.queues.length; lane += 1) {
       const channel = channels[layout.channelOfLane[lane]!]!;
-      const withdrawn = this.queues[lane]!.withdraw({ replySession: this.replySession, requests, renumber: restarted });
+      const maxPayloadBytes = this.maxMessageBytes(channel);
+      const withdrawn = this.queues[lane]!.withdraw({ replySession: this.replySession, requests, renumber: restarted, maxPayloadBytes });
       if (withdrawn.replies > 0) counters[channel.index]!.repliesDropped += withdrawn.replies;
       if (withdrawn.requests > 0) this.host.dropped(this, channel, withdrawn.requests);
+      counters[channel.index]!.droppedTooLarge += withdrawn.tooLarge;
+      for (const { meta, bytes } of withdrawn.tooLargeRequests) {
+        const id = meta === undefined ? undefined : requestId(this.host.codec, meta);
+        if (id === undefined) continue;
+        const error = new MessageTooLargeError(channel.name, bytes, maxPayloadBytes, { nodeId: this.peer, ownMaxBytes: channel.maxMessageBytes });
+        this.requests.settle(id, { ok: false, error });
+      }
     }
   }
 
@@ -1130,6 +1171,15 @@ export class Link {
   recordRtt(rttMs: number): void {
     this.rttMs = rttMs;
     this.rttAverageMs = this.rttAverageMs === 0 ? rttMs : this.rttAverageMs * 0.8 + rttMs * 0.2;
+  }
+}
+
+/** The request id in a queued request's meta (this node encoded it), or undefined. */
+function requestId(codec: CborCodec, meta: Uint8Array): number | undefined {
+  try {
+    return metaFromWire(codec.decode(meta))?.id;
+  } catch {
+    return undefined;
   }
 }
 

@@ -11,6 +11,13 @@ export interface ChannelCounters {
    * back before they left when a restart or a new session of the peer failed them.
    */
   droppedPeerDown: number;
+  /**
+   * Messages queued for a peer before its limits were known (before its first session, or while
+   * it restarted with other ones) and larger than its `maxMessageBytes` for the channel, which it
+   * stated in the handshake: dropped when the session opens, unsent (a request among them fails
+   * with MessageTooLargeError). Once the limits are known, `send` throws instead.
+   */
+  droppedTooLarge: number;
   /** Monotonic messages replaced by a newer one with the same key before being sent. */
   replaced: number;
   framesSent: number;
@@ -61,6 +68,7 @@ export function createChannelCounters(): ChannelCounters {
     messagesQueued: 0,
     rejectedFull: 0,
     droppedPeerDown: 0,
+    droppedTooLarge: 0,
     replaced: 0,
     framesSent: 0,
     bytesSent: 0,

@@ -15,6 +15,7 @@ import { META_KINDS, checkHeaders, metaToWire, MetaFormatError } from '../core/m
 import type { MessageMeta, MetaKind } from '../core/meta';
 import { createChunkPool } from '../core/chunk-pool';
 import type { OutboundMessage } from '../core/outbound-queue';
+import type { WireLimits } from '../core/wire-limits';
 import { createReceiveSequence } from '../core/receive-sequence';
 import type { ReceiveSequence } from '../core/receive-sequence';
 import { ChannelsConfigError } from '../errors/channels-config-error';
@@ -200,12 +201,20 @@ export function createTransport(options: TransportOptions): Transport {
     }
     return provisional;
   };
+  // Stated in the handshake; towards each peer this node keeps to the smaller of these and the
+  // peer's (core/wire-limits.ts), and its own caps on what it receives stay these.
+  const wireLimits: WireLimits = {
+    frameBytes: limits.frameBytes,
+    chunkBytes: limits.chunkBytes,
+    maxMessageBytes: channels.map((channel) => channel.maxMessageBytes),
+  };
   const identity: LocalIdentity = {
     cluster,
     nodeId,
     incarnation,
     channelDigest: channelSetDigest(channels, layout),
     connections: layout.connections,
+    limits: wireLimits,
     secret: key,
     codec,
     clock,
@@ -331,6 +340,7 @@ export function createTransport(options: TransportOptions): Transport {
     channels,
     layout,
     limits,
+    wireLimits,
     timing,
     codec,
     clock,
@@ -651,11 +661,11 @@ export function createTransport(options: TransportOptions): Transport {
       }
       let message: OutboundMessage;
       try {
-        message = encodeMessage(channel, value, { kind, id: meta.id, headers: undefined }, undefined);
+        message = encodeMessage(channel, value, { kind, id: meta.id, headers: undefined }, undefined, link);
       } catch (error) {
         // An error reply that does not fit goes out shortened; a reply that does not encode
-        // or fit becomes an error reply saying why.
-        message = errorReply(channel, kind === META_KINDS.errorReply ? FoundationError.fromJSON(value) : FoundationError.from(error), meta.id);
+        // or fit (this node's maxMessageBytes or the requester's) becomes an error reply saying why.
+        message = errorReply(channel, kind === META_KINDS.errorReply ? FoundationError.fromJSON(value) : FoundationError.from(error), meta.id, link);
       }
       const usage = link.replyUsage();
       if (usage.messages >= limits.maxReplyMessages) {
@@ -665,7 +675,7 @@ export function createTransport(options: TransportOptions): Transport {
       // Over the byte bound the reply becomes a small QueueFullError reply, so the requester
       // learns at once instead of at its timeout (like channel queues, an empty one takes any size).
       if (usage.messages > 0 && usage.bytes + message.payload.length + (message.meta?.length ?? 0) > limits.maxReplyBytes) {
-        message = errorReply(channel, new QueueFullError(link.peer, channel.name, 'replies'), meta.id);
+        message = errorReply(channel, new QueueFullError(link.peer, channel.name, 'replies'), meta.id, link);
         counter.repliesFailed += 1;
       }
       counter.messagesQueued += 1;
@@ -704,14 +714,15 @@ export function createTransport(options: TransportOptions): Transport {
 
   /**
    * An error reply that always encodes, so that a requester learns of a failure now rather than
-   * at its timeout: the error as it is, or, when that is over the channel's `maxMessageBytes`,
-   * its code, type and the start of its message. On a channel too small even for that, the
-   * short form goes anyway (a few hundred bytes; the receiver bounds frames, not replies).
+   * at its timeout: the error as it is, or, when that is over the channel's `maxMessageBytes`
+   * (this node's or the requester's), its code, type and the start of its message. On a channel
+   * too small even for that, the short form goes anyway (a few hundred bytes, in a block: the
+   * receiver bounds frames, and only chunked messages by their size).
    */
-  function errorReply(channel: ChannelDefinition, error: FoundationError, id: number): OutboundMessage {
+  function errorReply(channel: ChannelDefinition, error: FoundationError, id: number, link: Link): OutboundMessage {
     const meta: MessageMeta = { kind: META_KINDS.errorReply, id, headers: undefined };
     try {
-      return encodeMessage(channel, error.toJSON(), meta, undefined);
+      return encodeMessage(channel, error.toJSON(), meta, undefined, link);
     } catch {
       // Too large for the channel: shortened below.
     }
@@ -724,13 +735,14 @@ export function createTransport(options: TransportOptions): Transport {
       retryStrategy: error.retryStrategy,
     }).toJSON();
     try {
-      return encodeMessage(channel, brief, meta, undefined);
+      return encodeMessage(channel, brief, meta, undefined, link);
     } catch {
       return { payload: codec.encode(brief), raw: false, meta: codec.encode(metaToWire(meta)), key: undefined };
     }
   }
 
-  function encodeMessage(channel: ChannelDefinition, payload: unknown, meta: MessageMeta | undefined, key: string | undefined): OutboundMessage {
+  /** Encodes a message for `link`'s peer, within the smaller of both nodes' `maxMessageBytes` for the channel. */
+  function encodeMessage(channel: ChannelDefinition, payload: unknown, meta: MessageMeta | undefined, key: string | undefined, link: Link): OutboundMessage {
     let encodedMeta: Uint8Array | undefined;
     let bytes: Uint8Array;
     let raw = false;
@@ -746,7 +758,12 @@ export function createTransport(options: TransportOptions): Transport {
       throw new PayloadEncodingError(channel.name, error);
     }
     if (encodedMeta !== undefined && encodedMeta.length > MAX_META_BYTES) throw new PayloadEncodingError(channel.name, new Error('headers too large'));
-    if (bytes.length > channel.maxMessageBytes) throw new MessageTooLargeError(channel.name, bytes.length, channel.maxMessageBytes);
+    const maxBytes = link.maxMessageBytes(channel);
+    if (bytes.length > maxBytes) {
+      // Over the peer's smaller limit: say so, with both values (see core/wire-limits.ts).
+      const peer = maxBytes < channel.maxMessageBytes ? { nodeId: link.peer, ownMaxBytes: channel.maxMessageBytes } : undefined;
+      throw new MessageTooLargeError(channel.name, bytes.length, maxBytes, peer);
+    }
     return { payload: bytes, raw, meta: encodedMeta, key };
   }
 
@@ -775,7 +792,7 @@ export function createTransport(options: TransportOptions): Transport {
     // On a monotonic channel the key also lets a newer message replace a queued one; a request
     // must not be replaced (its caller would wait for a reply to its timeout), so only plain
     // messages carry it into the queue. The lane is picked by the key either way.
-    const message = encodeMessage(channel, payload, headerMeta(sendOptions, kind, id), kind === META_KINDS.message ? key : undefined);
+    const message = encodeMessage(channel, payload, headerMeta(sendOptions, kind, id), kind === META_KINDS.message ? key : undefined, link);
     const counter = counters[channel.index]!;
     const bytes = message.payload.length + (message.meta?.length ?? 0);
     if (!link.hasRoom(channel, bytes)) {
