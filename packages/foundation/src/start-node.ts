@@ -2,7 +2,7 @@
 // that knows how the packages fit: each port another package declares is satisfied here.
 import { join } from 'node:path';
 import { FoundationError, createCryptoRandom, createSystemClock, sleep } from '@foundation/core';
-import type { Random, Scheduler } from '@foundation/core';
+import type { Random, Scheduler, Timer } from '@foundation/core';
 import { NoResponderError, createTransport, defaultChannels, defaultLanConfig as channelsLan, defaultLocalConfig as channelsLocal } from '@foundation/channels';
 import type { ChannelOptions, Transport } from '@foundation/channels';
 import { createFlightRecorder, createPropagator } from '@foundation/context';
@@ -11,7 +11,7 @@ import { createConfig } from '@foundation/config';
 import type { Config, ConfigCommand } from '@foundation/config';
 import { createEventStore } from '@foundation/events';
 import type { EventStore } from '@foundation/events';
-import { MEMBERSHIP_ERROR_CODES, createMembership, defaultLanConfig as membershipLan, defaultLocalConfig as membershipLocal } from '@foundation/membership-hyparview';
+import { JoinTimeoutError, MEMBERSHIP_ERROR_CODES, createMembership, defaultLanConfig as membershipLan, defaultLocalConfig as membershipLocal } from '@foundation/membership-hyparview';
 import type { Membership } from '@foundation/membership-hyparview';
 import { Pid, createRuntime, createTransportRouter } from '@foundation/process';
 import type { Behavior, Runtime } from '@foundation/process';
@@ -208,6 +208,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   const eager = withEagerConnect(links.owner('eager', contextual, { untilDown: true }));
 
   const membershipPreset = resolved.timing === 'local' ? membershipLocal() : membershipLan();
+  // One attempt never outlasts the node's own joinTimeoutMs (startNode retries attempts until it).
+  const membershipJoinMs = Math.min(membershipPreset.joinTimeoutMs, resolved.joinTimeoutMs);
   const membership = createMembership({
     nodeId,
     transport: links.membership(contextual),
@@ -215,8 +217,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     topology: options.topology ?? 'auto',
     clock,
     random,
-    // One attempt never outlasts the node's own joinTimeoutMs (startNode retries attempts until it).
-    config: { ...membershipPreset, joinTimeoutMs: Math.min(membershipPreset.joinTimeoutMs, resolved.joinTimeoutMs), membershipChannel: 'membership', broadcastChannel: 'broadcast' },
+    config: { ...membershipPreset, joinTimeoutMs: membershipJoinMs, membershipChannel: 'membership', broadcastChannel: 'broadcast' },
   });
 
   // Node ids are addresses and stay the same across restarts, and local ids start over at 1:
@@ -264,6 +265,25 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   const reportMetrics = reporter('cluster-metrics');
   const sleepOn = (ms: number, signal?: AbortSignal): Promise<void> => sleep(clock, ms, signal);
   const locks = createDistributedLocks(consensus, { nodeId, clock, random, sleep: sleepOn });
+
+  /**
+   * A membership join attempt (which lasts up to the membership's own joinTimeoutMs), rejected
+   * with JoinTimeoutError once `deadline` passes, so the last attempt does not outlast the node's.
+   */
+  const joinedBy = async (attempt: Promise<void>, deadline: number): Promise<void> => {
+    const leftMs = deadline - clock.monotonic();
+    if (leftMs >= membershipJoinMs) return attempt;
+    let timer: Timer | undefined;
+    const late = new Promise<never>((_resolve, reject) => {
+      timer = clock.setTimer(Math.max(0, leftMs), () => reject(new JoinTimeoutError(nodeId, resolved.joinTimeoutMs, resolved.seeds)));
+    });
+    try {
+      // The race handles the attempt's rejection also when it comes after the deadline.
+      await Promise.race([attempt, late]);
+    } finally {
+      timer?.cancel();
+    }
+  };
 
   // Control requests other nodes make of this one: metrics for a cluster view, remote spawns.
   const behaviors = new Map<string, Behavior>();
@@ -314,18 +334,19 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   // With no seeds the membership starts alone (and others join it); with seeds it waits for a
   // neighbour. It starts before consensus, whose learner join needs a route to a voter. Nodes
   // of a cluster often start together, so a seed may not listen yet: keep at it until
-  // joinTimeoutMs. A node that cannot join leaves nothing running behind it.
+  // joinTimeoutMs. Both joins share that deadline: the membership's last attempt ends by it,
+  // and Raft's join gets what is left. A node that cannot join leaves nothing running behind it.
   try {
     const joinBy = clock.monotonic() + resolved.joinTimeoutMs;
     for (;;) {
       try {
-        await membership.join();
+        await joinedBy(membership.join(), joinBy);
         break;
       } catch (error) {
         if (!FoundationError.is(error) || error.code !== MEMBERSHIP_ERROR_CODES.joinTimeout || clock.monotonic() >= joinBy) throw error;
       }
     }
-    await consensus.start();
+    await consensus.start({ joinTimeoutMs: Math.max(0, joinBy - clock.monotonic()) });
   } catch (error) {
     registry.close({ announce: false });
     clusterConfig.close();

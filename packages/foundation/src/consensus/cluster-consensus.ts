@@ -61,9 +61,13 @@ export interface ClusterConsensus {
   propose(stream: string, command: unknown, signal?: AbortSignal): Promise<ClusterResult>;
   /** A linearizable read of the replicated state. */
   read(query: ClusterQuery, signal?: AbortSignal): Promise<unknown>;
-  /** Asks the leader to add this node (a learner first), when it is not a voter of the bootstrap list. */
-  join(): Promise<Membership>;
-  start(): Promise<void>;
+  /**
+   * Asks the leader to add this node (a learner first), when it is not a voter of the bootstrap
+   * list; keeps trying for `timeoutMs` (default the `joinTimeoutMs` option).
+   */
+  join(options?: { readonly timeoutMs?: number }): Promise<Membership>;
+  /** Starts Raft; a node not among the voters then joins, within `joinTimeoutMs` (default the option's). */
+  start(options?: { readonly joinTimeoutMs?: number }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -190,22 +194,25 @@ export function createClusterConsensus(options: ClusterConsensusOptions): Cluste
     },
     propose,
     read,
-    async join() {
+    async join(joinOptions = {}) {
       // The leader adds this node as a learner: it receives and applies everything, without a
       // vote. Promoting it to voter is an operator's decision (raft.addVoter on the leader).
       const others = [...new Set(options.contacts ?? options.voters)].filter((contact) => contact !== options.nodeId);
+      const withinMs = Math.max(0, joinOptions.timeoutMs ?? options.joinTimeoutMs ?? 30_000);
+      const joinBy = clock.monotonic() + withinMs;
       return withLeader(
+        // No attempt waits past the join's deadline (but each gets at least a millisecond).
         async (target) =>
-          (await options.forwarding.request(target ?? others[0]!, FORWARD_CHANNEL, { kind: `${FORWARD_KIND}/join`, node: options.nodeId }, { timeout: timeoutMs })) as Membership,
+          (await options.forwarding.request(target ?? others[0]!, FORWARD_CHANNEL, { kind: `${FORWARD_KIND}/join`, node: options.nodeId }, { timeout: Math.max(1, Math.min(timeoutMs, joinBy - clock.monotonic())) })) as Membership,
         (round) => others[round % others.length] ?? null,
         undefined,
         // Learners joining together queue behind each other's membership changes.
         (error) => FoundationError.is(error) && error.code === RAFT_ERROR_CODES.membershipChange && (error.context as { pending?: unknown }).pending === true,
         // A cluster starting all at once may still be electing its first leader.
-        options.joinTimeoutMs ?? 30_000,
+        withinMs,
       );
     },
-    async start() {
+    async start(startOptions = {}) {
       // Raft first: a forwarded request must never find it unstarted.
       await raft.start();
       unsubscribe = options.forwarding.onRequest(FORWARD_CHANNEL, ({ payload }) => {
@@ -221,7 +228,7 @@ export function createClusterConsensus(options: ClusterConsensusOptions): Cluste
         }
         throw new FoundationError({ type: 'invalid_input', message: `unknown consensus request ${String(request.kind)}` });
       });
-      if (!options.voters.includes(options.nodeId)) await this.join();
+      if (!options.voters.includes(options.nodeId)) await this.join(startOptions.joinTimeoutMs === undefined ? {} : { timeoutMs: startOptions.joinTimeoutMs });
     },
     async stop() {
       unsubscribe?.();
