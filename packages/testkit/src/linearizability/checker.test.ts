@@ -347,6 +347,9 @@ describe('bad input and limits', () => {
     ['a completion of another operation', history(['invoke', 1, 'read'], ['ok', 1, 'write'])],
     ['an unknown event type', [{ type: 'done', process: 1, f: 'read' }]],
     ['a process that is not a string or number', [{ type: 'invoke', process: {}, f: 'read' }]],
+    // These two were TypeErrors from the model (review finding).
+    ['an operation the model does not know', history(['invoke', 1, 'increment', 1], ['ok', 1, 'increment'])],
+    ['a cas without [expected, new]', history(['invoke', 1, 'cas', 5], ['ok', 1, 'cas'])],
   ])('throws a malformed-history error for %s', (_name, events) => {
     const error = ((): unknown => {
       try {

@@ -36,7 +36,8 @@ export interface Operation {
   readonly ret: number;
 }
 
-function malformed(message: string, index: number): SimulationError {
+/** The error for a history the checker cannot read: `index` is the event's position, -1 for the whole. */
+export function malformed(message: string, index: number): SimulationError {
   return new SimulationError({ kind: 'malformedHistory', message: `history event ${index}: ${message}`, context: { index } });
 }
 

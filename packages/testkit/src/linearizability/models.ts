@@ -1,5 +1,6 @@
 // Sequential specifications for the checker: a register and a key-value map. A model says how
 // an operation changes the state and whether its observed result is possible from a state.
+import { malformed } from './history';
 import type { Operation } from './history';
 
 /** Returned by `step` when an operation's observed result is impossible from a state. */
@@ -85,7 +86,7 @@ const WRITE = new Set(['write', 'put']);
 function casArguments(operation: Operation): [unknown, unknown] {
   const input = operation.input;
   if (!Array.isArray(input) || input.length !== 2) {
-    throw new TypeError(`cas needs [expected, new] as its value (got ${canonical(input)})`);
+    throw malformed(`cas needs [expected, new] as its value (got ${canonical(input)})`, operation.call);
   }
   return [input[0], input[1]];
 }
@@ -100,7 +101,7 @@ function stepValue(state: unknown, operation: Operation): unknown {
     const [expected, next] = casArguments(operation);
     return sameValue(state, expected) ? (next ?? null) : INCONSISTENT;
   }
-  throw new TypeError(`unknown operation "${f}" (known: read, get, write, put, delete, cas)`);
+  throw malformed(`unknown operation "${f}" (known: read, get, write, put, delete, cas)`, operation.call);
 }
 
 function describeOperation(operation: Operation): string {

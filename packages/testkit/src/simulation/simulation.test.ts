@@ -228,7 +228,7 @@ describe('faults', () => {
     sendAll(simulation, 'a', 'b', 10);
     simulation.run();
     expect(inboxes.get('b')).toHaveLength(10);
-    expect(() => simulation.network.configure({ dropRate: 2 })).toThrow(RangeError);
+    expect(caught(() => simulation.network.configure({ dropRate: 2 })).code).toBe(SIMULATION_ERROR_CODES.misuse);
   });
 
   it('applies per-link latency', () => {
@@ -566,7 +566,36 @@ describe('misuse and failures name their cause and the seed', () => {
     expect(caught(() => simulation.runFor(-5)).message).toContain('non-negative');
     expect(caught(() => simulation.node('a').transport.connect('a')).message).toContain('itself');
     expect(caught(() => createSimulation(undefined as never)).message).toContain('needs a seed');
-    expect(() => createSimulation({ seed: 1, network: { latency: { min: 5, max: 1 } } })).toThrow(RangeError);
+    expect(caught(() => createSimulation({ seed: 1, network: { latency: { min: 5, max: 1 } } })).message).toContain('below min');
+  });
+
+  it('bad probabilities and latencies are misuse (5101) naming the seed, as every other error (review finding)', () => {
+    // They were RangeErrors: no code, no seed, unlike what the README promises of every error.
+    const simulation = createSimulation({ seed: 30 });
+    simulation.addNode('a');
+    simulation.addNode('b');
+    const misuses = [
+      caught(() => createSimulation({ seed: 30, network: { dropRate: 1.5 } })),
+      caught(() => createSimulation({ seed: 30, network: { latency: -1 } })),
+      caught(() => simulation.network.configure({ duplicateRate: Number.NaN })),
+      caught(() => simulation.network.configure({ reorderRate: -0.1 })),
+      caught(() => simulation.network.configure({ latency: { mean: Number.POSITIVE_INFINITY } })),
+      caught(() => simulation.network.drop('a', 'b', 2)),
+      caught(() => simulation.network.setLatency('a', 'b', { min: 3, max: 2 })),
+    ];
+    simulation.network.setLatency('a', 'b', () => Number.NaN);
+    misuses.push(caught(() => simulation.node('a').transport.send('b', 'm', 1)));
+    for (const error of misuses) expect(error.code).toBe(SIMULATION_ERROR_CODES.misuse);
+    expect(misuses.map((error) => error.message)).toEqual([
+      'dropRate must be a probability in [0, 1] (got 1.5) (t=0ms, seed=30)',
+      'latency must be a finite, non-negative number of milliseconds (got -1) (t=0ms, seed=30)',
+      'duplicateRate must be a probability in [0, 1] (got NaN) (t=0ms, seed=30)',
+      'reorderRate must be a probability in [0, 1] (got -0.1) (t=0ms, seed=30)',
+      'latency mean must be a finite, non-negative number of milliseconds (got Infinity) (t=0ms, seed=30)',
+      'drop probability must be a probability in [0, 1] (got 2) (t=0ms, seed=30)',
+      'latency max (2) is below min (3) (t=0ms, seed=30)',
+      'latency returned for a→b must be a finite, non-negative number of milliseconds (got NaN) (t=0ms, seed=30)',
+    ]);
   });
 
   it('runUntil past maxTime reports the seed and leaves time at the deadline', () => {

@@ -6,7 +6,7 @@ import type { Random, Scheduler, Seed, Timer } from '@foundation/core';
 import { SimulationError } from '../errors/simulation-error';
 import { EventQueue } from './event-queue';
 import { latencySampler } from './latency';
-import type { LatencySampler } from './latency';
+import type { LatencyModel, LatencySampler } from './latency';
 import { LINK_FIELD, LinkTable } from './link-table';
 import { RouteCache } from './route-cache';
 import type {
@@ -143,14 +143,6 @@ function lowestBit(mask: number): number {
   return 31 - Math.clz32(mask & -mask);
 }
 
-function checkProbability(value: number | undefined, what: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !(value >= 0 && value <= 1)) {
-    throw new RangeError(`${what} must be a probability in [0, 1] (got ${String(value)})`);
-  }
-  return value;
-}
-
 function flushPromises(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
@@ -246,7 +238,7 @@ class SimulationImpl implements Simulation {
     this.startTime = options.startTime ?? DEFAULT_START_TIME;
     this.traceMode = options.trace ?? 'full';
     this.maxEvents = options.maxEvents ?? DEFAULT_MAX_EVENTS;
-    this.latency = latencySampler({ min: 1, max: 5 });
+    this.latency = this.latencySampler({ min: 1, max: 5 });
     this.configureNetwork(options.network ?? {});
     this.clock = this.createClock(null, 0, 1, 0);
     this.network = this.createNetworkFacade();
@@ -256,6 +248,19 @@ class SimulationImpl implements Simulation {
 
   private misuse(message: string): SimulationError {
     return new SimulationError({ kind: 'misuse', message, seed: this.seed, time: this.time });
+  }
+
+  private checkProbability(value: number | undefined, what: string): number | undefined {
+    if (value === undefined) return undefined;
+    if (typeof value !== 'number' || !(value >= 0 && value <= 1)) {
+      throw this.misuse(`${what} must be a probability in [0, 1] (got ${String(value)})`);
+    }
+    return value;
+  }
+
+  /** A sampler for `model` whose errors, at once or when it samples, are this simulation's misuse. */
+  private latencySampler(model: LatencyModel): LatencySampler {
+    return latencySampler(model, (message) => this.misuse(message));
   }
 
   private checkDelay(delayMs: number, what: string): void {
@@ -693,10 +698,10 @@ class SimulationImpl implements Simulation {
   // ---- the network facade -------------------------------------------------------------
 
   private configureNetwork(options: NetworkOptions): void {
-    if (options.latency !== undefined) this.latency = latencySampler(options.latency);
-    this.dropRate = checkProbability(options.dropRate, 'dropRate') ?? this.dropRate;
-    this.duplicateRate = checkProbability(options.duplicateRate, 'duplicateRate') ?? this.duplicateRate;
-    this.reorderRate = checkProbability(options.reorderRate, 'reorderRate') ?? this.reorderRate;
+    if (options.latency !== undefined) this.latency = this.latencySampler(options.latency);
+    this.dropRate = this.checkProbability(options.dropRate, 'dropRate') ?? this.dropRate;
+    this.duplicateRate = this.checkProbability(options.duplicateRate, 'duplicateRate') ?? this.duplicateRate;
+    this.reorderRate = this.checkProbability(options.reorderRate, 'reorderRate') ?? this.reorderRate;
     if (options.reorderWindowMs !== undefined) {
       this.checkDelay(options.reorderWindowMs, 'reorderWindowMs');
       this.reorderWindowMs = options.reorderWindowMs;
@@ -721,11 +726,11 @@ class SimulationImpl implements Simulation {
     return {
       configure: (options) => this.configureNetwork(options),
       setLatency: (from, to, model) => {
-        this.linkLatencies.set(this.links.id(this.indexOf(from), this.indexOf(to)), latencySampler(model));
+        this.linkLatencies.set(this.links.id(this.indexOf(from), this.indexOf(to)), this.latencySampler(model));
       },
       drop: (from, to, probability) => {
         const link = this.links.id(this.indexOf(from), this.indexOf(to));
-        const rate = checkProbability(probability, 'drop probability') ?? 0;
+        const rate = this.checkProbability(probability, 'drop probability') ?? 0;
         if (rate > 0) this.linkDropRates.set(link, rate);
         else this.linkDropRates.delete(link);
       },
