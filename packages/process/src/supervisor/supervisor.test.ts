@@ -624,6 +624,76 @@ describe('dynamic children', () => {
   });
 });
 
+describe('terminating a child whose restart failed', () => {
+  it('cancels the retry: terminateChild leaves the child stopped until restartChild', async () => {
+    // Review finding: a restart that failed is retried through the mailbox, and the retry
+    // started the child again after terminateChild had answered that it was stopped. OTP's
+    // terminate_child of a restarting child leaves it stopped (its try_again_restart finds it so).
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    let starts = 0;
+    const refuse = deferred();
+    const flaky: Behavior = {
+      async init() {
+        starts += 1;
+        if (starts === 2) {
+          await refuse.promise;
+          throw new Error('cannot come back yet');
+        }
+      },
+      handleMessage() {
+        throw new Error('crash');
+      },
+    };
+    const supervisor = await runtime.startSupervisor({ intensity: { maxRestarts: 10 }, children: [{ id: 'flaky', behavior: flaky }] });
+    runtime.send((await pids(runtime, supervisor)).flaky!, 'go');
+    await until(() => starts === 2, 'the restart');
+    const terminated = runtime.terminateChild(supervisor, 'flaky'); // handled after the restart
+    await settle();
+    refuse.resolve(); // the restart fails: a retry is queued behind the request
+    await terminated;
+    await settle();
+    expect(starts).toBe(2);
+    expect(await runtime.countChildren(supervisor)).toEqual({ specs: 1, active: 0, supervisors: 0, workers: 1 });
+    const again = await runtime.restartChild(supervisor, 'flaky');
+    expect(runtime.isAlive(again!)).toBe(true);
+    expect(starts).toBe(3);
+    await runtime.shutdown();
+  });
+
+  it('still retries the children after a failed child that was started meanwhile (rest-for-one)', async () => {
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const log: string[] = [];
+    let starts = 0;
+    const refuse = deferred();
+    const flaky: Behavior = {
+      async init() {
+        starts += 1;
+        if (starts === 2) {
+          await refuse.promise;
+          throw new Error('cannot come back yet');
+        }
+      },
+      handleMessage() {
+        throw new Error('crash');
+      },
+    };
+    const supervisor = await runtime.startSupervisor({
+      strategy: 'rest-for-one',
+      intensity: { maxRestarts: 10 },
+      children: [{ id: 'flaky', behavior: flaky }, worker('after', log)],
+    });
+    runtime.send((await pids(runtime, supervisor)).flaky!, 'go');
+    await until(() => starts === 2, 'the restart');
+    const restarted = runtime.restartChild(supervisor, 'flaky'); // handled after the restart
+    await settle();
+    refuse.resolve();
+    await restarted;
+    await until(async () => (await runtime.countChildren(supervisor)).active === 2, 'the retry to start the rest');
+    expect(log).toEqual(['start after', 'stop after', 'start after']);
+    await runtime.shutdown();
+  });
+});
+
 describe('shutdown', () => {
   it('stops the whole tree in reverse start order, children before their supervisor', async () => {
     const runtime = createRuntime({ nodeId: 'node-a' });

@@ -31,6 +31,11 @@ export interface ChildState {
   spec: NormalizedChild;
   pid: Pid | undefined;
   record: ProcessRecord | undefined;
+  /**
+   * Its restart failed and a retry waits in the mailbox (OTP's `{restarting, Pid}`): cleared
+   * when it starts, and by terminateChild, which cancels the retry.
+   */
+  restarting?: boolean;
 }
 
 /** @internal A supervisor's state. */
@@ -133,6 +138,7 @@ function startOne(self: Self, child: ChildState): void | Promise<void> {
   if (record.status === DEAD) throw startFailed(child.spec, record.exitReason);
   child.pid = record.pid;
   child.record = record;
+  child.restarting = false;
   if (record.status === STARTING) {
     return runtime.whenStarted(record).then(undefined, (reason: unknown) => {
       if (child.record === record) {
@@ -205,6 +211,7 @@ async function startInOrder(self: Self, children: readonly ChildState[]): Promis
       if (pending !== undefined) await pending;
     } catch (error) {
       runtimeOf(self).emit(['foundation', 'supervisor', 'child-start-failed'], { count: 1 }, { supervisor: self.pid, child: child.spec.id, error });
+      child.restarting = true;
       self.send(self.pid, retryRestartMessage(children.slice(index).map((later) => later.spec.id)));
       return;
     }
@@ -272,8 +279,16 @@ function onChildExit(self: Self, pid: Pid, reason: unknown): void | Promise<void
   return restartAfterExit(self, child, reason);
 }
 
+/**
+ * A retry of a restart that failed, for the child that failed (`ids[0]`) and those after it in
+ * the group. A failed child that terminateChild stopped (or deleteChild removed) meanwhile
+ * cancels it, as in OTP; one that restartChild or another restart started does not.
+ */
 async function retryRestart(self: Self, ids: readonly string[]): Promise<void> {
   const state = self.state;
+  const failed = findById(state, ids[0]!);
+  if (failed === undefined || (failed.restarting !== true && !isRunning(failed))) return;
+  failed.restarting = false;
   const children = ids.map((id) => findById(state, id)).filter((child): child is ChildState => child !== undefined && !isRunning(child));
   if (children.length === 0 || state.givingUp) return;
   if (!state.intensity.record(runtimeOf(self).clock.monotonic())) {
@@ -328,6 +343,7 @@ async function serve(self: Self, request: Request): Promise<Outcome> {
       case 'terminate-child': {
         const child = findById(state, request.id);
         if (child === undefined) throw new SupervisorError('unknown-child', `no child "${request.id}"`, { childId: request.id });
+        child.restarting = false;
         await stopOne(self, child);
         if (child.spec.restart === 'temporary') state.children.splice(state.children.indexOf(child), 1);
         return { ok: true, value: undefined };
