@@ -132,9 +132,9 @@ export class ChaosNode {
   /** Starts the process and resolves once the node reports ready (it has joined the cluster). */
   async start(timeoutMs = 60_000): Promise<void> {
     if (this.child !== null) throw new Error(`${this.name} is already running`);
+    const log = openSync(this.spec.logFile, 'a');
     this.incarnation += 1;
     this.currentState = 'starting';
-    const log = openSync(this.spec.logFile, 'a');
     const child = spawn(
       'ip',
       ['netns', 'exec', this.spec.namespace, process.execPath, '--import', 'tsx', this.entry, JSON.stringify(this.spec.startOptions)],
@@ -229,30 +229,43 @@ export class ChaosNode {
     });
   }
 
-  private signal(signal: NodeJS.Signals): void {
-    if (this.nodePid === null) throw new Error(`${this.name} is not running`);
-    process.kill(this.nodePid, signal);
-  }
-
-  /** SIGKILL: no goodbye. Resolves once the process is gone. */
-  async kill(): Promise<void> {
-    if (this.child === null) return;
+  /**
+   * Sends `signal` to this node's current process, only while it has not exited: once Node has
+   * reaped it (its `exit`), its pid may belong to another process, so it is never signalled
+   * again. False when there was no such process to signal (never started, exited, ESRCH).
+   */
+  private signal(signal: NodeJS.Signals): boolean {
+    const child = this.child;
+    if (child === null || child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return false;
     try {
-      this.signal('SIGKILL');
-    } catch {
-      // It exited on its own meanwhile.
+      process.kill(child.pid, signal);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
+      throw error;
     }
+  }
+
+  /** SIGKILL: no goodbye. Resolves once the process is gone; false when there was none to kill. */
+  async kill(): Promise<boolean> {
+    if (this.child === null) return false;
+    const sent = this.signal('SIGKILL');
     await this.exited;
+    return sent;
   }
 
-  pause(): void {
-    this.signal('SIGSTOP');
+  /** SIGSTOP, to a node that is up; false (nothing done) when it is not running or not up. */
+  pause(): boolean {
+    if (this.currentState !== 'up' || !this.signal('SIGSTOP')) return false;
     this.currentState = 'paused';
+    return true;
   }
 
-  resume(): void {
-    this.signal('SIGCONT');
+  /** SIGCONT, to a paused node; false when it is not paused (or its process is gone). */
+  resume(): boolean {
+    if (this.currentState !== 'paused') return false;
     this.currentState = 'up';
+    return this.signal('SIGCONT');
   }
 
   /** A graceful stop (the node leaves the cluster); SIGKILL if it takes longer than `timeoutMs`. */

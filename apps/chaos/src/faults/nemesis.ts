@@ -23,6 +23,8 @@ export interface InjectedFault {
   /** How long the fault was in force, ms (until healed, continued or restarted). */
   readonly durationMs: number;
   readonly note: string;
+  /** Why the fault was not injected (its node was not running); absent when it was. */
+  readonly skipped?: string;
 }
 
 export interface RaftView {
@@ -91,11 +93,12 @@ async function applyPartition(lab: NetworkLab, sides: readonly [readonly string[
   await Promise.all(updates);
 }
 
-/** Lifts every drop rule, continues every paused node and restarts every stopped one. */
+/** Continues every paused node, lifts every drop rule and restarts every stopped node. */
 export async function healEverything(lab: NetworkLab, cluster: Cluster, log: (line: string) => void): Promise<string[]> {
   const problems: string[] = [];
-  await lab.healAll();
+  // First, and whatever fails after: a node left stopped would be dead to the checks and the clients.
   for (const node of cluster.nodes) if (node.state === 'paused') node.resume();
+  await lab.healAll();
   for (const node of cluster.nodes) {
     if (node.state !== 'stopped') continue;
     log(`restarting ${node.name}, found stopped at the end of the faults`);
@@ -139,6 +142,14 @@ export async function runNemesis(options: NemesisOptions): Promise<InjectedFault
     let target = planned;
     let note = '';
     let endMs = startMs;
+    // Set by skip(), which control flow does not follow: hence the cast, so that it is not narrowed to null.
+    let skipped = null as string | null;
+    const skip = (reason: string): void => {
+      skipped = reason;
+      note = `not injected: ${reason}`;
+      log(`fault ${index + 1}: ${fault.kind} ${target} skipped: ${reason}`);
+    };
+    const notRunning = (node: ChaosNode): string => `${node.name} was not running (${node.state})`;
     switch (fault.kind) {
       case 'partition':
       case 'partition-one-way': {
@@ -176,8 +187,17 @@ export async function runNemesis(options: NemesisOptions): Promise<InjectedFault
         const { node, note: who } = await resolveNode(fault.target);
         target = node.name;
         const pid = node.pid;
+        // A node already down (a restart that failed, a crash) is not killed and "restarted":
+        // that fault would not have happened. It is restarted with the others at the end.
+        if (node.state !== 'up') {
+          skip(notRunning(node));
+          break;
+        }
         log(`fault ${index + 1}: SIGKILL ${node.name} (pid ${String(pid)}), restart after ${fault.durationMs} ms`);
-        await node.kill();
+        if (!(await node.kill())) {
+          skip(`${node.name}'s process (pid ${String(pid)}) exited before the signal`);
+          break;
+        }
         await sleep(Math.max(0, startMs + fault.durationMs - options.now()), undefined, { signal });
         const restartAt = options.now();
         const left = directorySize(node.spec.dataDir);
@@ -199,19 +219,26 @@ export async function runNemesis(options: NemesisOptions): Promise<InjectedFault
       case 'pause': {
         const { node, note: who } = await resolveNode(fault.target);
         target = node.name;
-        log(`fault ${index + 1}: SIGSTOP ${node.name} (pid ${String(node.pid)}) for ${fault.durationMs} ms`);
-        node.pause();
+        const pid = node.pid;
+        // Only a node that is up is paused: pause() signals nothing otherwise.
+        if (!node.pause()) {
+          skip(node.state === 'up' ? `${node.name}'s process (pid ${String(pid)}) exited before the signal` : notRunning(node));
+          break;
+        }
+        log(`fault ${index + 1}: SIGSTOP ${node.name} (pid ${String(pid)}) for ${fault.durationMs} ms`);
+        let continued: boolean;
         try {
           await sleep(Math.max(0, startMs + fault.durationMs - options.now()), undefined, { signal });
         } finally {
-          if (node.state === 'paused') node.resume();
+          // No SIGCONT to a process that died while stopped (its exit noticed, the node 'stopped'): false then.
+          continued = node.resume();
         }
         endMs = options.now();
-        note = [who, `pid ${String(node.pid)} stopped, then continued`].filter(Boolean).join('; ');
+        note = [who, continued ? `pid ${String(pid)} stopped, then continued` : `pid ${String(pid)} stopped; it exited during the pause (restarted at the end of the faults)`].filter(Boolean).join('; ');
         break;
       }
     }
-    injected.push({ index: index + 1, kind: fault.kind, planned, target, startMs: Math.round(startMs), durationMs: Math.round(endMs - startMs), note });
+    injected.push({ index: index + 1, kind: fault.kind, planned, target, startMs: Math.round(startMs), durationMs: Math.round(endMs - startMs), note, ...(skipped === null ? {} : { skipped }) });
   }
   return injected;
 }

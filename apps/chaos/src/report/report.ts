@@ -87,7 +87,7 @@ export function faultTable(faults: readonly InjectedFault[]): string {
   if (faults.length === 0) return '(no faults injected)';
   return formatTable(
     ['#', 'kind', 'target', 'start', 'duration', 'note'],
-    faults.map((fault) => [String(fault.index), fault.kind, fault.target, seconds(fault.startMs), seconds(fault.durationMs), fault.note]),
+    faults.map((fault) => [String(fault.index), fault.kind, fault.target, seconds(fault.startMs), fault.skipped === undefined ? seconds(fault.durationMs) : '—', fault.note]),
   );
 }
 
