@@ -111,7 +111,9 @@ export function scanCbor(bytes: Uint8Array, limits: CborScanLimits): CborScanRes
         const size = readArgument(bytes[content]! & 0x1f, content);
         if (size > limits.maxBigIntBytes) fail(`a big integer of ${size} bytes is longer than the ${limits.maxBigIntBytes} accepted`, content);
         offset = content;
-        scanItem(depth + 1, false);
+        // At the tag's own depth: a big integer is one value (as newEvent counts it), not a
+        // container around its byte string, so one at the deepest level still decodes.
+        scanItem(depth, false);
         return;
       }
       default: {

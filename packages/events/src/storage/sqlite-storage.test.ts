@@ -138,6 +138,27 @@ describe('limits', () => {
     expect(store.getRecent(10)).toEqual([kept]);
     storage.close();
   });
+
+  it('reads back data as deep as newEvent accepts, a big integer at the bottom included, after a reopen (review finding)', async () => {
+    // newEvent accepts 64 levels of arrays and objects; the decode guard counted the byte string
+    // inside a big integer's tag as a 65th level, so such an event was acknowledged and then
+    // every read of it reported data_corruption.
+    const path = join(directory, 'deep.db');
+    const nest = (leaf: unknown, depth: number, key?: string): unknown => {
+      let data = leaf;
+      for (let level = 0; level < depth; level += 1) data = key === undefined ? [data] : { [key]: data };
+      return data;
+    };
+    const first = createEventStore({ storage: await openSqliteStorage({ path }), node: 'n' });
+    const stored = [nest(2n ** 70n, 64), nest(-(2n ** 511n), 64, 'k'), nest(1, 64)].map((data) => first.emit('deep', data));
+    first.close();
+    const second = createEventStore({ storage: await openSqliteStorage({ path }), node: 'n' });
+    try {
+      for (const event of stored) expect(second.get(event.id)).toEqual({ ...event });
+    } finally {
+      second.close();
+    }
+  });
 });
 
 describe('damaged files', () => {
