@@ -49,10 +49,12 @@ function settle(value: unknown): unknown {
 
 /**
  * Decodes CBOR bytes that passed the guard. Throws EventDeserializationError (3102) for anything
- * malformed and EventSecurityError (5501) for map keys that could reach a prototype.
+ * malformed and EventSecurityError (5501) for map keys that could reach a prototype. `wrapping`
+ * is how many levels of containers the caller puts around data (the event envelope is one):
+ * they do not count against the data's MAX_DECODE_DEPTH.
  */
-export function decodeValue(bytes: Uint8Array): { readonly value: unknown; readonly scan: CborScanResult } {
-  const scan = scanCbor(bytes, { maxDepth: MAX_DECODE_DEPTH, maxBigIntBytes: MAX_BIGINT_BYTES });
+export function decodeValue(bytes: Uint8Array, wrapping = 0): { readonly value: unknown; readonly scan: CborScanResult } {
+  const scan = scanCbor(bytes, { maxDepth: MAX_DECODE_DEPTH + wrapping, maxBigIntBytes: MAX_BIGINT_BYTES });
   let value: unknown;
   try {
     value = decoder.decode(bytes);

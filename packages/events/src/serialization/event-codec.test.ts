@@ -84,6 +84,24 @@ describe('round trip', () => {
     expect(Object.is((deserializeEvent(serializeEvent({ ...sample, data: { zero: -0 } })).data as { zero: number }).zero, 0)).toBe(true);
   });
 
+  it('round-trips data as deep as a store accepts it, and no deeper (review finding)', () => {
+    // Data may nest 64 levels of arrays and objects (newEvent's bound); the envelope around it
+    // is one more level, which the decode bound counted against the data, so other nodes
+    // refused every event with data 64 levels deep (63 with a big integer at the bottom).
+    const nest = (leaf: unknown, depth: number, key?: string): unknown => {
+      let data = leaf;
+      for (let level = 0; level < depth; level += 1) data = key === undefined ? [data] : { [key]: data };
+      return data;
+    };
+    for (const data of [nest(1, 64), nest('leaf', 64, 'k'), nest(2n ** 70n, 64), nest(new Uint8Array([1]), 64, 'k'), nest(null, 63)]) {
+      const event = { ...sample, data };
+      expect(deserializeEvent(serializeEvent(event))).toEqual(event);
+    }
+    expect(thrown(() => serializeEvent({ ...sample, data: nest(1, 65) })).code).toBe(3203);
+    expect(deserializeEvent(envelopeAround(`${'81'.repeat(64)}01`)).data).toEqual(nest(1, 64));
+    expect(failure(envelopeAround(`${'81'.repeat(65)}01`))).toBeInstanceOf(EventDeserializationError);
+  });
+
   // -0 is left out: it arrives as 0 (the test above).
   it('round-trips random plain data (seed=7)', () => {
     const data = fc.letrec((tie) => ({

@@ -77,7 +77,8 @@ export function deserializeEvent(bytes: Uint8Array, options: DeserializeOptions 
   if (!(bytes instanceof Uint8Array)) throw new EventDeserializationError('expected a Uint8Array');
   const maxBytes = maxDataBytes + ENVELOPE_BYTES;
   if (bytes.length > maxBytes) throw new EventDeserializationError(`${bytes.length} bytes is more than the ${maxBytes} an event may take`);
-  const { value, scan } = decodeValue(bytes);
+  // The envelope array is a level around the data, which may itself nest as deep as newEvent allows.
+  const { value, scan } = decodeValue(bytes, 1);
   if (!Array.isArray(value) || value.length !== 9) throw new EventDeserializationError('expected an array of 9 fields');
   const fields = value as unknown[];
   if (fields[0] !== FORMAT_VERSION) throw new EventDeserializationError(`unsupported format version ${String(fields[0])}`);
