@@ -843,7 +843,9 @@ export class RuntimeImpl implements Runtime {
       if (record.pendingExit === NONE || killing) record.pendingExit = reason;
       return;
     }
-    const initialized = record.status === RUNNING;
+    // A supervisor stopped while its init is still starting children has children to stop, in
+    // reverse order and by their shutdown policies: its terminate runs once init has set its state.
+    const initialized = record.status === RUNNING || (record.behavior === supervisorBehavior && record.state !== undefined);
     record.status = EXITING;
     record.exitReason = killing ? 'killed' : reason;
     record.busy = false;

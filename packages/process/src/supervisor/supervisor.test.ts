@@ -715,6 +715,56 @@ describe('shutdown', () => {
     expect(runtime.status).toBe('stopped');
   });
 
+  it('stops the children it started in reverse order, one at a time, when stopped before its init has started them all', async () => {
+    // Review finding: a supervisor stopped during its init ran no terminate, so the children it
+    // had started heard only the broken link: all at once, in start order, and its parent took
+    // the subtree for stopped before they were. OTP's supervisor finishes init, then stops them
+    // in reverse start order.
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const log: string[] = [];
+    const slowStop = deferred();
+    const neverStarts = deferred();
+    const starting = runtime
+      .startSupervisor({
+        children: [
+          worker('a', log),
+          {
+            id: 'b',
+            behavior: {
+              init: () => void log.push('start b'),
+              terminate: async () => {
+                log.push('stopping b');
+                await slowStop.promise;
+                log.push('stop b');
+              },
+            },
+          },
+          {
+            id: 'c',
+            behavior: {
+              init: () => {
+                log.push('start c');
+                return neverStarts.promise;
+              },
+            },
+          },
+        ],
+      })
+      .then(
+        () => 'started',
+        () => 'failed',
+      );
+    await until(() => log.includes('start c'), 'the third child to begin its init');
+    const stopping = runtime.shutdown();
+    await settle();
+    expect(log).toEqual(['start a', 'start b', 'start c', 'stopping b']);
+    slowStop.resolve();
+    await stopping;
+    expect(log).toEqual(['start a', 'start b', 'start c', 'stopping b', 'stop b', 'stop a']);
+    expect(await starting).toBe('failed');
+    expect(runtime.processes()).toEqual([]);
+  });
+
   it('kills a child that outlives its shutdown timeout; brutal-kill skips terminate; infinity waits', async () => {
     const { simulation, runtime } = simulatedRuntime();
     const log: string[] = [];

@@ -381,15 +381,20 @@ export const supervisorBehavior: Behavior<SupervisorState, SupervisorArgs> = {
       onGiveUp: args.onGiveUp,
       givingUp: false,
     };
+    // Set before any child starts: a supervisor stopped from here on runs its terminate, which
+    // stops the children started so far (the runtime's terminate looks for this state).
     self.state = state;
     const record = recordOf(self);
     for (const child of state.children) {
+      // Stopped meanwhile (its terminate is stopping what started): start nothing more.
+      if (!supervising(record)) throw new SupervisorError('start-failed', 'the supervisor was stopped while starting its children');
       try {
         const pending = startOne(record, child);
         if (pending !== undefined) await pending;
       } catch (error) {
-        // A child that cannot start makes the supervisor fail to start: stop what started, in reverse.
-        await stopInReverse(record, state.children);
+        // A child that cannot start makes the supervisor fail to start: stop what started, in
+        // reverse (unless the supervisor was stopped, and its terminate does that already).
+        if (supervising(record)) await stopInReverse(record, state.children);
         throw error;
       }
     }
