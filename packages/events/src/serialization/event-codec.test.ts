@@ -291,6 +291,18 @@ describe('hostile input', () => {
     }
   });
 
+  it('refuses a version field that cannot be shown as text with a typed error, and names it briefly (review finding)', () => {
+    // The message about an unknown version printed the field with String(): a map with keys
+    // toString and valueOf made that throw a bare TypeError, without a code, out of deserialize.
+    const encoder = new Encoder({ useRecords: false, tagUint8Array: false });
+    const rest = [42, 'type', 'corr', null, 1, 1, 'node', null];
+    for (const version of [{ toString: 1, valueOf: 1 }, [{ toString: null }], 'v'.repeat(100_000), 2n ** 70n]) {
+      const error = failure(encoder.encode([version, ...rest]));
+      expect(error).toBeInstanceOf(EventDeserializationError);
+      expect(error.message.length).toBeLessThan(200);
+    }
+  });
+
   it('refuses data over maxDataBytes (3203) and inputs over the total bound (3102) before decoding', () => {
     const oversized = failure(serializeEvent({ ...sample, data: 'x'.repeat(10_000) }), 1000);
     expect(oversized).toBeInstanceOf(EventDeserializationError); // beyond 1,000 + the envelope allowance: not even scanned

@@ -52,6 +52,17 @@ function boundedString(value: unknown, field: string, max: number): string {
   return value;
 }
 
+/**
+ * The version field, for an error message: a number as it is, anything else by its kind. The
+ * field is hostile input: String() of a decoded map with keys toString and valueOf throws, and a
+ * string may be a megabyte long.
+ */
+function describeVersion(value: unknown): string {
+  if (typeof value === 'number') return String(value);
+  if (value === null) return 'null';
+  return `(of type ${Array.isArray(value) ? 'array' : typeof value})`;
+}
+
 function positiveInteger(value: unknown, field: string): number {
   const number = typeof value === 'bigint' && value > 0n && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
   if (typeof number !== 'number' || !Number.isSafeInteger(number) || number < 1) {
@@ -81,7 +92,7 @@ export function deserializeEvent(bytes: Uint8Array, options: DeserializeOptions 
   const { value, scan } = decodeValue(bytes, 1);
   if (!Array.isArray(value) || value.length !== 9) throw new EventDeserializationError('expected an array of 9 fields');
   const fields = value as unknown[];
-  if (fields[0] !== FORMAT_VERSION) throw new EventDeserializationError(`unsupported format version ${String(fields[0])}`);
+  if (fields[0] !== FORMAT_VERSION) throw new EventDeserializationError(`unsupported format version ${describeVersion(fields[0])}`);
   const dataSize = scan.topLevelEnds[8]! - scan.topLevelEnds[7]!;
   if (dataSize > maxDataBytes) {
     throw new EventValidationError('data', `${dataSize} bytes is more than maxDataBytes (${maxDataBytes})`, { size: dataSize, maxBytes: maxDataBytes });
