@@ -466,6 +466,8 @@ class RegistryImpl<Target> implements Registry<Target> {
         publishDelayMs: this.timings.publishDelayMs,
         onReject: (peer, error) => this.emit('message-reject', { peer, error }),
         onMemberLeave: (node, record) => this.memberLeft(node, record),
+        // Not a departure, so no global name is released: the node lives on, under a new incarnation.
+        onRetire: (record) => this.emit('node-purge', { node: record.node, incarnation: record.incarnation }),
       });
       this.replication.start();
     }

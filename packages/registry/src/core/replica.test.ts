@@ -338,6 +338,71 @@ describe('departures', () => {
     expect(restarted.incarnation).toBe(2);
   });
 
+  it('a restart that reused the incarnation and is as far along as peers is retired, not merged (review finding)', () => {
+    // The summary cannot tell (the peer holds no revision the new life has not used): the new
+    // life's changes at revisions the peer covers were taken for the old life's, and the peer
+    // kept 'db' under a/1/1 beside the new life's 'web'.
+    const first = replica('a');
+    first.putOwn(fields('a/1/1', 'db', { registeredAt: 10 }));
+    const peer = replica('p');
+    peer.applyDelta(first.takeOwnDelta()!, 0, 'a');
+    const restarted = replica('a');
+    restarted.putOwn(fields('a/1/1', 'cache', { registeredAt: 20 }));
+    restarted.putOwn(fields('a/1/2', 'web', { registeredAt: 21 }));
+    expect(restarted.checkOwnIn(peer.summary())).toBe(false);
+    const result = peer.applyDelta(restarted.takeOwnDelta()!, 100, 'a');
+    expect(result.retired).toEqual({ node: 'a', incarnation: 1, at: 100 });
+    expect([...peer.entries()].filter((entry) => entry.node === 'a')).toEqual([]);
+    expect(peer.changes.map((change) => `${change.type}:${change.instance.name}${change.type === 'delete' ? `:${change.reason}` : ''}`)).toEqual(['put:db', 'delete:db:restarted']);
+    // The record reaches the node, which moves past the incarnation; its entries come back.
+    restarted.applyDeparture(result.retired!, 100);
+    expect(restarted.incarnation).toBe(2);
+    peer.applyDelta(restarted.takeOwnDelta()!, 100, 'a');
+    expect([...peer.entries()].map((entry) => `${entry.id}#${entry.incarnation}:${entry.name}`).sort()).toEqual(['a/1/1#2:cache', 'a/1/2#2:web']);
+    // A late message of either life at the retired incarnation is refused.
+    expect(peer.applyDelta({ node: 'a', incarnation: 1, covers: [{ low: 1, high: 1 }], entries: [first.ownEntry('a/1/1')!], removed: [], keys: undefined }, 200, 'x').stale).toMatchObject({ node: 'a', incarnation: 1 });
+  });
+
+  it('tells a second life by a removal where a registration was, or another id at a revision held', () => {
+    const life = (build: (origin: Replica) => void): OriginDelta => {
+      const origin = replica('a');
+      build(origin);
+      return origin.takeOwnDelta()!;
+    };
+    const old = life((origin) => {
+      origin.putOwn(fields('a/1/1', 'db'));
+      origin.putOwn(fields('a/1/2', 'cache'));
+      origin.removeOwn('a/1/1', 0);
+    });
+    const holder = () => {
+      const peer = replica('p');
+      peer.applyDelta(old, 0, 'a');
+      return peer;
+    };
+    // Revision 3 removed a/1/1 here; the new life registered a/1/3 with it.
+    const registeredWhereRemoved = life((origin) => {
+      origin.putOwn(fields('a/1/1', 'db'));
+      origin.putOwn(fields('a/1/2', 'cache'));
+      origin.putOwn(fields('a/1/3', 'web'));
+    });
+    expect(holder().applyDelta(registeredWhereRemoved, 0, 'a').retired).toMatchObject({ node: 'a', incarnation: 1 });
+    // Revision 2 registered a/1/2 here; the new life removed a/1/1 with it.
+    const registered = replica('p');
+    registered.applyDelta(life((origin) => {
+      origin.putOwn(fields('a/1/1', 'db'));
+      origin.putOwn(fields('a/1/2', 'cache'));
+    }), 0, 'a');
+    const removedWhereRegistered = life((origin) => {
+      origin.putOwn(fields('a/1/1', 'db'));
+      origin.removeOwn('a/1/1', 0);
+    });
+    expect(registered.applyDelta(removedWhereRegistered, 0, 'a').retired).toMatchObject({ node: 'a', incarnation: 1 });
+    // The same life delivered again, whole or in pieces and out of order, is no second life.
+    const peer = holder();
+    for (const piece of [...pieces(old, 1)].reverse()) expect(peer.applyDelta(piece, 0, 'a').retired).toBeUndefined();
+    expect(peer.applyDelta(old, 0, 'a').retired).toBeUndefined();
+  });
+
   it('does not follow a peer to the largest incarnation, past which no peer would hear it (review finding)', () => {
     const own = replica('a', { incarnation: 5 });
     own.putOwn(fields('a/1', 'db'));

@@ -11,7 +11,9 @@
 //   - a higher incarnation replaces a lower one entirely (the node restarted or refuted);
 //   - at equal incarnations an entry survives unless the other side has covered its revision
 //     without keeping it (then it was removed or superseded), or holds a newer revision of it,
-//     or a tombstone at or above it; contexts are united.
+//     or a tombstone at or above it; contexts are united;
+//   - unless one side names another change at a revision both have: that is a second life of
+//     the incarnation (a restart that reused it), retired as departed (see `applyDelta`).
 // Departure records (node, incarnation) join by maximum and empty the origin's state for every
 // incarnation at or below them.
 //
@@ -35,6 +37,7 @@ import type { Interval } from './causal-context';
 import { MAX_CLOUD_INTERVALS, MAX_INCARNATION, MAX_PENDING_TOMBSTONES } from './limits';
 import type { DownReason } from './service-view';
 import type { ServiceInstance } from './types';
+import { sameEntry } from './wire';
 
 /** A removal: registration `id` of the origin was removed by its change number `revision`. */
 export interface Tombstone {
@@ -171,14 +174,19 @@ class OriginState {
   ) {}
 }
 
-/** What `applyDelta` did. `stale` names a departure floor the sender should learn. */
+/**
+ * What `applyDelta` did. `stale` names a departure floor the sender should learn; `retired`, a
+ * departure record this replica made because the delta came from a second life of an
+ * incarnation it holds (see `applyDelta`), to be broadcast.
+ */
 export interface ApplyResult {
   readonly changed: boolean;
   readonly stale: DepartureRecord | undefined;
+  readonly retired: DepartureRecord | undefined;
 }
 
-const UNCHANGED: ApplyResult = Object.freeze({ changed: false, stale: undefined });
-const CHANGED: ApplyResult = Object.freeze({ changed: true, stale: undefined });
+const UNCHANGED: ApplyResult = Object.freeze({ changed: false, stale: undefined, retired: undefined });
+const CHANGED: ApplyResult = Object.freeze({ changed: true, stale: undefined, retired: undefined });
 
 function itemHash(text: string): [number, number] {
   return [hashString32(text), hashString32(text, 0x9e37_79b9)];
@@ -340,6 +348,15 @@ export class Replica {
    * Merges a delta from a peer (already checked for shape and bounds by the wire decoder).
    * Throws InvalidPeerMessageError when it would exceed the per-node or node-count limits;
    * nothing is merged then.
+   *
+   * A delta that changes, at a revision, something other than what that revision changed here
+   * comes from another life of the same incarnation: the node restarted and reused it (a fixed
+   * or persisted incarnation lost with its state, a clock that went back). The two lives number
+   * their changes alike, so merging them would keep one life's entries under the other's
+   * revisions, for good and with equal digests. Neither side can tell which life is the newer
+   * one, so the incarnation is retired: this replica declares it departed, as a failure detector
+   * would, and the record purges it everywhere and makes the node, if it lives, move past it and
+   * re-issue its entries (see `contradicts` for what is detected).
    */
   applyDelta(delta: OriginDelta, now: number, peer: string): ApplyResult {
     if (delta.node === this.nodeId) {
@@ -347,11 +364,16 @@ export class Replica {
     }
     const floor = this.floorOf(delta.node);
     if (delta.incarnation <= floor) {
-      return { changed: false, stale: { node: delta.node, incarnation: floor, at: 0 } };
+      return { changed: false, stale: { node: delta.node, incarnation: floor, at: 0 }, retired: undefined };
     }
     let state = this.origins.get(delta.node);
     if (state !== undefined && state.incarnation > delta.incarnation) return UNCHANGED;
     const fresh = state === undefined || state.incarnation < delta.incarnation;
+    if (!fresh && contradicts(state!, delta)) {
+      const retired: DepartureRecord = { node: delta.node, incarnation: delta.incarnation, at: now };
+      this.applyDeparture(retired, now, 'restarted');
+      return { changed: true, stale: undefined, retired };
+    }
     const base = fresh ? new OriginState(delta.node, delta.incarnation) : state!;
     this.checkLimits(base, delta, peer, state === undefined);
     if (fresh) {
@@ -508,7 +530,7 @@ export class Replica {
    * refute (move to a higher incarnation and re-issue its entries). Records older than the
    * retention purge but are not kept (`at` 0 is a floor notice).
    */
-  applyDeparture(record: DepartureRecord, now: number): boolean {
+  applyDeparture(record: DepartureRecord, now: number, reason: RemovalReason = 'departed'): boolean {
     let changed = false;
     if (record.node === this.nodeId) {
       if (record.incarnation >= this.own.incarnation && record.incarnation < MAX_INCARNATION) {
@@ -541,7 +563,7 @@ export class Replica {
     }
     const state = record.node === this.nodeId ? undefined : this.origins.get(record.node);
     if (state !== undefined && state.incarnation <= record.incarnation) {
-      this.dropOrigin(state, 'departed');
+      this.dropOrigin(state, reason);
       this.origins.delete(record.node);
       changed = true;
     }
@@ -723,6 +745,60 @@ function highestCovered(intervals: readonly Interval[]): number {
   let highest = 0;
   for (const interval of intervals) if (interval.high > highest) highest = interval.high;
   return highest;
+}
+
+/**
+ * True when `delta` (of the incarnation `state` holds) names a change at a revision this
+ * replica has incorporated that is not the change it holds for that revision: the same id with
+ * other content, a registration where a removal was or the reverse, or another id. One
+ * revision names one change of one life, whoever relays it, so this is a second life of the
+ * incarnation.
+ *
+ * Only what is held can be compared: a revision whose change was superseded and whose tombstone
+ * is collected tells nothing. A node that restarts under its incarnation and registers its
+ * services again is caught by the first revision a peer still holds (the same ids come back, as
+ * its sequence starts over, with other registration times); a history longer than the node's
+ * own is caught by the node itself (`checkOwn`). A change that its own id explains here (the id
+ * held at a later revision, or removed at or after it) is not looked further into, which keeps
+ * duplicates cheap; an id held at an earlier revision is no contradiction either, as a piece of
+ * a delta can cover a revision whose change travels in a later piece.
+ */
+function contradicts(state: OriginState, delta: OriginDelta): boolean {
+  const context = state.context;
+  /** Revision → id of what is held, built at most once, and only when needed. */
+  let byRevision: Map<number, string> | undefined;
+  const heldOtherwise = (id: string, revision: number): boolean => {
+    if (byRevision === undefined) {
+      byRevision = new Map();
+      for (const [held, slot] of state.entries) byRevision.set(slot.instance.revision, held);
+      for (const [removed, tombstone] of state.tombstones) byRevision.set(tombstone.revision, removed);
+    }
+    const known = byRevision.get(revision);
+    return known !== undefined && known !== id;
+  };
+  for (const removal of delta.removed) {
+    if (!context.covers(removal.revision)) continue;
+    const held = state.entries.get(removal.id)?.instance.revision;
+    if (held === removal.revision) return true;
+    if (held !== undefined && held > removal.revision) continue;
+    const removed = state.tombstones.get(removal.id)?.revision;
+    if (removed !== undefined && removed >= removal.revision) continue;
+    if (heldOtherwise(removal.id, removal.revision)) return true;
+  }
+  for (const instance of delta.entries) {
+    if (!context.covers(instance.revision)) continue;
+    const held = state.entries.get(instance.id)?.instance;
+    if (held !== undefined && held.revision === instance.revision) {
+      if (sameEntry(held, instance)) continue;
+      return true;
+    }
+    if (held !== undefined && held.revision > instance.revision) continue;
+    const removed = state.tombstones.get(instance.id)?.revision;
+    if (removed === instance.revision) return true;
+    if (removed !== undefined && removed > instance.revision) continue;
+    if (heldOtherwise(instance.id, instance.revision)) return true;
+  }
+  return false;
 }
 
 function coveredBy(intervals: readonly Interval[], revision: number): boolean {

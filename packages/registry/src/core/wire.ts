@@ -73,6 +73,11 @@ function encodeEntry(instance: ServiceInstance): string {
   return text;
 }
 
+/** True when two entries carry the same change: what the wire says of them is the same text. */
+export function sameEntry(left: ServiceInstance, right: ServiceInstance): boolean {
+  return left === right || encodeEntry(left) === encodeEntry(right);
+}
+
 function encodeDelta(delta: OriginDelta): string {
   const head = JSON.stringify({
     node: delta.node,

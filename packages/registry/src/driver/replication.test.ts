@@ -166,6 +166,54 @@ describe('flush and syncWith', () => {
   });
 });
 
+describe('a restart under the same incarnation (review finding)', () => {
+  it('is a new life: peers drop the old life\'s entries instead of keeping them under the new life\'s revisions (seed=120)', () => {
+    // With an incarnation that repeats (a fixed one, a persisted one lost with the node's state,
+    // a clock that went back), the new life's changes took the revisions of the old life's, which
+    // peers already covered: they kept the old life's entries (here all of them, with equal
+    // digests, so anti-entropy never repaired it) and showed the new life's only above them.
+    // No failure detector notices the restart here, as none would if it was quick enough.
+    const simulation = createSimulation({ seed: 120, network: { latency: { min: 1, max: 5 } } });
+    const registries = new Map<string, Registry>();
+    let starts = 0;
+    for (const id of ['a', 'b']) {
+      simulation.addNode(id, {
+        start: ({ transport, clock, random }) => {
+          const peers = () => ['a', 'b'].filter((peer) => peer !== id);
+          const membership: MembershipEvents = { members: peers, on: () => () => undefined };
+          const broadcast = {
+            publish: (topic: string, payload: Uint8Array) => peers().every((peer) => transport.send(peer, `broadcast:${topic}`, payload)),
+            subscribe: (topic: string, handler: (message: { from: string; payload: Uint8Array }) => void) =>
+              transport.onMessage(`broadcast:${topic}`, (message) => handler({ from: message.from, payload: message.payload as Uint8Array })),
+          };
+          const registry = createRegistry({ nodeId: id, clock, random, broadcast, transport, membership, incarnation: 7, timings: defaultLocalTimings() });
+          registries.set(id, registry);
+          if (id !== 'b') return;
+          starts += 1;
+          registry.register('boot', `start-${starts}`);
+          registry.register(`only-start-${starts}`, starts);
+        },
+      });
+    }
+    simulation.runFor(500);
+    const a = registries.get('a')!;
+    expect(a.lookup('boot')).toBe('start-1');
+    const purges: unknown[] = [];
+    a.on('node-purge', (event) => purges.push(event));
+    simulation.crash('b');
+    simulation.restart('b');
+    simulation.runFor(2000);
+    const b = registries.get('b')!;
+    expect(a.listServices()).toEqual(['boot', 'only-start-2']);
+    expect(a.lookup('boot')).toBe('start-2');
+    expect(a.digest()).toBe(b.digest());
+    // a retired incarnation 7 when b's new life contradicted what it held; b moved past it.
+    expect(purges).toEqual([{ node: 'b', incarnation: 7 }]);
+    expect(b.incarnation).toBe(8);
+    expect(a.lookupAll('boot').map((instance) => instance.incarnation)).toEqual([8]);
+  });
+});
+
 describe('membership reasons', () => {
   it('a dropped overlay link (disconnected) purges nothing; failed and left do (seed=116)', () => {
     const simulation = createSimulation({ seed: 116 });

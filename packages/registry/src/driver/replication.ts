@@ -36,6 +36,8 @@ export interface ReplicationOptions {
   readonly onReject: (peer: string, error: FoundationError) => void;
   /** This node saw a member leave and purged it. */
   readonly onMemberLeave: (node: string, record: DepartureRecord | undefined) => void;
+  /** This node retired an incarnation of another that a second life of it reused (see Replica.applyDelta). */
+  readonly onRetire?: (record: DepartureRecord) => void;
 }
 
 export interface ReplicationStats {
@@ -224,12 +226,17 @@ export class Replication {
         const notices: DepartureRecord[] = [];
         for (const record of message.departed) replica.applyDeparture(record, now);
         let ownChanged = false;
+        const retired: DepartureRecord[] = [];
         for (const delta of accepted) {
           const before = replica.incarnation;
           const result = replica.applyDelta(delta, now, peer);
           if (result.stale !== undefined && !notices.some((notice) => notice.node === result.stale!.node)) notices.push(result.stale);
+          if (result.retired !== undefined) retired.push(result.retired);
           if (replica.incarnation !== before) ownChanged = true;
         }
+        // Every holder of the reused incarnation purges it, and the node moves past it.
+        this.publishDepartures(retired);
+        for (const record of retired) this.options.onRetire?.(record);
         if (message.departed.some((record) => record.node === replica.nodeId)) ownChanged = true;
         if (ownChanged) this.changed();
         // Whoever still spreads a departed incarnation learns the floor (not kept, not replicated).
