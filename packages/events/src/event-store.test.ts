@@ -510,6 +510,32 @@ describe('live subscriptions', () => {
     expect(store.stats().subscriberFailures).toBe(3);
   });
 
+  it('reports a subscriber that throws or rejects with a value that cannot be shown as text (review finding)', async () => {
+    // The report's message was built with String(cause): for these values that threw, inside
+    // the publisher's error path, which drops what its reporter throws. The failure was counted
+    // and never reported.
+    const { store, reported } = simulated();
+    const revocable = Proxy.revocable({}, {});
+    revocable.revoke();
+    const lying = new Error('hidden');
+    Object.defineProperty(lying, 'message', { get: () => { throw new Error('no message'); } });
+    const values: unknown[] = [Object.create(null), { toString: null }, revocable.proxy, lying];
+    for (const value of values) {
+      store.subscribe('*', () => {
+        throw value;
+      });
+    }
+    const rejection: unknown = Object.create(null);
+    store.subscribe('*', async () => {
+      await Promise.resolve();
+      throw rejection;
+    });
+    store.emit('a', 1);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(store.stats().subscriberFailures).toBe(5);
+    expect(reported.map((error) => [error.code, error.eventId])).toEqual(Array.from({ length: 5 }, () => [5505, 1]));
+  });
+
   it('delivers events stored from inside a subscriber after the current one, to everyone in the same order', () => {
     const { store } = simulated();
     const first: string[] = [];
