@@ -378,6 +378,31 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
     expect(after.seen).toEqual(['boom']);
   });
 
+  it('a restarted node\'s old life going down ends only what that life held, not a monitor of its new life (review finding)', async () => {
+    // A pid of b's new life reached a (datagram-style, before b reconnected) ahead of the old
+    // life's peer-down, and the peer-down, carrying only a node id, then fired a noconnection
+    // DOWN for the new, alive process. The transport port orders them: a peer-down that ends one
+    // life of a node comes before any message from a later life.
+    const { simulation, runtime } = cluster(5, ['a', 'b']);
+    const downs: { pid: Pid; reason: unknown }[] = [];
+    runtime('a').spawn(
+      (message: unknown, self: ProcessSelf) => {
+        if (isDownMessage(message)) downs.push({ pid: message.pid, reason: message.reason });
+        else if (typeof message === 'object' && message !== null && 'monitor' in message) self.monitor((message as { monitor: Pid }).monitor);
+      },
+      { name: 'w' },
+    );
+    const old = runtime('b').spawn(() => undefined);
+    runtime('a').send({ name: 'w', node: 'a' }, { monitor: old });
+    await simulation.runForAsync(50);
+    simulation.crash('b');
+    simulation.restart('b');
+    const fresh = runtime('b').spawn(() => undefined);
+    runtime('b').send({ name: 'w', node: 'a' }, { monitor: fresh });
+    await simulation.runForAsync(1_000);
+    expect(downs.map(({ pid, reason }) => `${pid.toString()} ${String(reason)}`)).toEqual([`${old.toString()} noconnection`]);
+  });
+
   it('fails a call without a timeout when the node it went to goes down (review finding)', async () => {
     // Links and monitors watched their node; calls did not, so a call with an infinite timeout
     // to a node that died and was never otherwise watched stayed pending for ever.

@@ -12,6 +12,8 @@ export interface RemoteReceiver {
   /**
    * `node` is unreachable: links to its processes break with `noconnection`, monitors fire
    * `down` with `noconnection`, calls to it fail. A later signal from the node is accepted again.
+   * The `nodeDown` that ends one life (incarnation or session) of a node must come before any
+   * signal from a later life: it ends everything held for the node, a later life's too.
    */
   nodeDown(node: string): void;
 }
@@ -39,7 +41,11 @@ export interface TransportInboundMessage {
   readonly payload: unknown;
 }
 
-/** The part of the transport port (docs/architecture.md) a router needs. */
+/**
+ * The part of the transport port (docs/architecture.md) a router needs. As the port requires, a
+ * `peer-down` that ends one life (incarnation or session) of a node is reported before any
+ * message from a later life of that node is delivered; the router passes it on as `nodeDown`.
+ */
 export interface PeerTransport {
   readonly nodeId: string;
   send(peer: string, channel: string, payload: unknown): boolean;

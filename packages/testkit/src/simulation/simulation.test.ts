@@ -432,6 +432,56 @@ describe('connections and peer events', () => {
     expect(simulation.node('a').transport.peers()).toEqual(['b']);
   });
 
+  /** Nodes that log peer events and the messages they receive on channel `m`. */
+  function eventLog(simulation: Simulation, ids: string[]): string[] {
+    const log: string[] = [];
+    for (const id of ids) {
+      simulation.addNode(id, {
+        start: ({ transport, incarnation }) => {
+          const prefix = (): string => `${simulation.now()} ${id}#${incarnation}`;
+          transport.on('peer-up', (peer) => log.push(`${prefix()} up ${peer}`));
+          transport.on('peer-down', (peer) => log.push(`${prefix()} down ${peer}`));
+          transport.onMessage('m', (message) => log.push(`${prefix()} got ${String(message.payload)} from ${message.from}`));
+        },
+      });
+    }
+    return log;
+  }
+
+  it('tells a restarted peer\'s old peer-down before any message of its new life, which needs no connection (review finding)', () => {
+    // The new life's message arrived while the old life's peer-down still waited out failure
+    // detection: the node took it for one of the life it then heard go down (a runtime ended
+    // the monitors a message of the new life had just made). A real transport orders them: the
+    // new life can only reach the node over a new session, which ends the old one first.
+    const simulation = createSimulation({ seed: 29, network: { latency: 2, failureDetectionMs: 500 } });
+    const log = eventLog(simulation, ['a', 'b']);
+    simulation.node('a').transport.connect('b');
+    simulation.runFor(50);
+    simulation.node('b').transport.send('a', 'm', 'last words');
+    simulation.crash('b');
+    simulation.restart('b');
+    simulation.node('b').transport.send('a', 'm', 'hello');
+    simulation.runFor(1_000);
+    // The old life's message in flight is its own, and still comes before its peer-down.
+    expect(log.filter((line) => line.includes(' a#1 '))).toEqual(['4 a#1 up b', '52 a#1 got last words from b', '52 a#1 down b', '52 a#1 got hello from b']);
+  });
+
+  it('leaves a peer-down within one life where failure detection puts it, messages of that life before it', () => {
+    // Only a later life's message proves the connection gone: a peer still in the life whose
+    // connection broke may well have sent it before the break.
+    let latency = 5;
+    const simulation = createSimulation({ seed: 30, network: { latency: () => latency } });
+    const log = eventLog(simulation, ['a', 'b']);
+    simulation.node('a').transport.connect('b');
+    simulation.runFor(50);
+    latency = 30;
+    simulation.node('b').transport.disconnect('a');
+    latency = 1;
+    simulation.node('b').transport.send('a', 'm', 'after the disconnect');
+    simulation.runFor(100);
+    expect(log.filter((line) => line.includes(' a#1 '))).toEqual(['10 a#1 up b', '51 a#1 got after the disconnect from b', '80 a#1 down b']);
+  });
+
   it('an unsubscribe from an earlier incarnation leaves the new incarnation\'s peer handlers alone (review finding)', () => {
     const simulation = createSimulation({ seed: 26, network: { latency: 2 } });
     const seen: string[] = [];

@@ -65,6 +65,11 @@ class SimEvent {
    * (connection attempts) when scheduled.
    */
   incarnation = 0;
+  /**
+   * Incarnation of `source`: the sender's when it sent a message; for a peer-down, that of the
+   * peer's life whose connection it ends (see deliverEarlierLifeDown).
+   */
+  sourceIncarnation = 0;
   callback: (() => void) | null = null;
   interval = 0;
   cancelled = false;
@@ -119,7 +124,10 @@ class NodeState {
    * is stale and tells nothing.
    */
   readonly pendingConnects = new Map<NodeState, number>();
-  /** peer-down events scheduled for this node and not yet delivered, by peer. */
+  /**
+   * peer-down events scheduled for this node and not yet delivered, by peer. Their number is
+   * mirrored in SimulationImpl.pendingDownCounts (syncPendingDowns after each change).
+   */
   readonly pendingDowns = new Map<NodeState, SimEvent>();
   readonly durable = new Map<string, unknown>();
   context!: NodeContext;
@@ -181,6 +189,11 @@ class SimulationImpl implements Simulation {
    * liveness in a small dense column instead of loading a node object.
    */
   private live = new Int32Array(64);
+  /**
+   * By node index: how many peer-downs wait to be told to the node (NodeState.pendingDowns.size),
+   * so that a delivery looks for one of its sender's only when there is any.
+   */
+  private pendingDownCounts = new Int32Array(64);
   private readonly rootRandom: Random;
   private readonly networkRandom: Random;
   private readonly startTime: number;
@@ -368,6 +381,9 @@ class SimulationImpl implements Simulation {
       const live = new Int32Array(2 * this.live.length);
       live.set(this.live);
       this.live = live;
+      const counts = new Int32Array(2 * this.pendingDownCounts.length);
+      counts.set(this.pendingDownCounts);
+      this.pendingDownCounts = counts;
     }
     this.live[node.index] = node.incarnation;
     node.handle = this.createHandle(node);
@@ -427,6 +443,8 @@ class SimulationImpl implements Simulation {
     const node = this.state(id);
     if (!node.up) throw this.misuse(`node "${id}" is already down`);
     node.up = false;
+    // The life that ends, which the peer-downs its peers will hear belong to.
+    const ended = node.incarnation;
     node.incarnation += 1;
     this.live[node.index] = 0;
     for (const channel of this.channels.values()) channel.byNode[node.index] = undefined;
@@ -436,7 +454,7 @@ class SimulationImpl implements Simulation {
       connection.open = false;
       if (peer.connections.get(node) === connection) {
         peer.connections.delete(node);
-        this.schedulePeerEvent(peer, node, Kind.PeerDown, this.failureDetectionMs);
+        this.schedulePeerEvent(peer, node, Kind.PeerDown, this.failureDetectionMs, ended);
       }
     }
     // Dials the peer already accepted but whose reply has not reached this node: the peer holds
@@ -446,10 +464,11 @@ class SimulationImpl implements Simulation {
       if (connection === undefined || !connection.open || connection.initiator !== node) continue;
       connection.open = false;
       peer.connections.delete(node);
-      this.schedulePeerEvent(peer, node, Kind.PeerDown, this.failureDetectionMs);
+      this.schedulePeerEvent(peer, node, Kind.PeerDown, this.failureDetectionMs, ended);
     }
     node.pendingConnects.clear();
     node.pendingDowns.clear();
+    this.syncPendingDowns(node);
     node.connections.clear();
     this.mixTrace(0x10, node.index, 0);
   }
@@ -579,6 +598,7 @@ class SimulationImpl implements Simulation {
       event.source = from;
       // The incarnation it is sent to (0 while the node is down): a crash in between loses it.
       event.incarnation = this.live[to]!;
+      event.sourceIncarnation = this.live[from]!;
       event.channel = channel;
       event.payload = payload;
       event.headers = options?.headers;
@@ -651,18 +671,27 @@ class SimulationImpl implements Simulation {
     for (const [side, other] of ends) {
       if (side.connections.get(other) !== connection) continue;
       side.connections.delete(other);
-      this.schedulePeerEvent(side, other, Kind.PeerDown, side === closer ? delayInitiatorSide : delayOtherSide);
+      this.schedulePeerEvent(side, other, Kind.PeerDown, side === closer ? delayInitiatorSide : delayOtherSide, other.incarnation);
     }
   }
 
-  private schedulePeerEvent(node: NodeState, peer: NodeState, kind: Kind, delayMs: number): void {
+  /** `peerIncarnation`: for a peer-down, the peer's life whose connection it ends. */
+  private schedulePeerEvent(node: NodeState, peer: NodeState, kind: Kind, delayMs: number, peerIncarnation = peer.incarnation): void {
     const event = new SimEvent();
     event.kind = kind;
     event.target = node.index;
     event.source = peer.index;
     event.incarnation = node.incarnation;
-    if (kind === Kind.PeerDown) node.pendingDowns.set(peer, event);
+    event.sourceIncarnation = peerIncarnation;
+    if (kind === Kind.PeerDown) {
+      node.pendingDowns.set(peer, event);
+      this.syncPendingDowns(node);
+    }
     this.enqueue(event, this.time + delayMs);
+  }
+
+  private syncPendingDowns(node: NodeState): void {
+    this.pendingDownCounts[node.index] = node.pendingDowns.size;
   }
 
   /**
@@ -674,10 +703,25 @@ class SimulationImpl implements Simulation {
     const pending = node.pendingDowns.get(peer);
     if (pending === undefined) return;
     node.pendingDowns.delete(peer);
+    this.syncPendingDowns(node);
     pending.cancelled = true;
     if (!node.up || node.incarnation !== pending.incarnation) return;
     this.mixTrace(Kind.PeerDown, node.index, peer.index);
     for (const handler of node.peerDown) this.guard(node, 'peer-down handler', () => handler(peer.id));
+  }
+
+  /**
+   * A message from a later life of `peer` than the one a pending peer-down ends proves that
+   * life gone too: the peer-down is told now, before the message, as a real transport orders them
+   * (the new life reaches the node only over a new session, and the old session ends first). A
+   * node that heard the message first would take it for one of the life it then hears go down.
+   * A message of the same life leaves the peer-down where failure detection put it.
+   */
+  private deliverEarlierLifeDown(to: number, from: number, senderIncarnation: number): void {
+    const node = this.nodeList[to]!;
+    const peer = this.nodeList[from]!;
+    const pending = node.pendingDowns.get(peer);
+    if (pending !== undefined && pending.sourceIncarnation < senderIncarnation) this.deliverPendingDown(node, peer);
   }
 
   /** After a fault, connections whose path is now blocked break once failure detection runs out. */
@@ -831,7 +875,10 @@ class SimulationImpl implements Simulation {
     switch (kind) {
       case Kind.PeerUp:
       case Kind.PeerDown: {
-        if (event.kind === Kind.PeerDown && node.pendingDowns.get(peer) === event) node.pendingDowns.delete(peer);
+        if (event.kind === Kind.PeerDown && node.pendingDowns.get(peer) === event) {
+          node.pendingDowns.delete(peer);
+          this.syncPendingDowns(node);
+        }
         if (!node.up || node.incarnation !== event.incarnation) return;
         this.mixTrace(event.kind, node.index, peer.index);
         const handlers = event.kind === Kind.PeerUp ? node.peerUp : node.peerDown;
@@ -916,6 +963,11 @@ class SimulationImpl implements Simulation {
     const incarnation = this.live[to]!;
     if (incarnation === 0 || incarnation !== event.incarnation) return this.dropped(link, 'nodeDown');
     if (this.faulty && this.blocked(this.nodeList[from]!, this.nodeList[to]!)) return this.dropped(link, 'partition');
+    if (this.pendingDownCounts[to] !== 0) {
+      this.deliverEarlierLifeDown(to, from, event.sourceIncarnation);
+      // A peer-down handler may have crashed the node.
+      if (this.live[to] !== incarnation) return this.dropped(link, 'nodeDown');
+    }
     const channel = this.channels.get(event.channel);
     const handlers = channel === undefined ? undefined : channel.byNode[to];
     if (handlers === undefined) return this.dropped(link, 'noHandler');
