@@ -536,6 +536,31 @@ describe('live subscriptions', () => {
     expect(reported.map((error) => [error.code, error.eventId])).toEqual(Array.from({ length: 5 }, () => [5505, 1]));
   });
 
+  it('gives each subscriber byte arrays of its own, so one that writes into them changes nothing for the others (review finding)', () => {
+    // Subscribers were handed the very event emit returns: a subscriber that zeroed a key after
+    // using it zeroed it for the subscribers after it, for the emitter, and for what the
+    // emitter then serialized and broadcast (the stored copy kept the original).
+    const { store } = simulated();
+    const seen: number[][] = [];
+    const wipe = (event: FoundationEvent): void => {
+      (event.data as { key: Uint8Array }).key.fill(0);
+    };
+    store.subscribe({ where: (event) => (wipe(event), true) }, wipe);
+    store.subscribe('*', (event) => {
+      seen.push([...(event.data as { key: Uint8Array }).key]);
+      wipe(event);
+    });
+    const emitted = store.emit('secret', { key: new Uint8Array([7, 7]) });
+    const foreign = { ...emitted, id: 1000, data: { key: new Uint8Array([8, 8]) } };
+    store.store(foreign);
+    store.storeBatch([store.newEvent('secret', { key: new Uint8Array([9, 9]) })]);
+    expect(seen).toEqual([[7, 7], [8, 8], [9, 9]]);
+    expect([...(emitted.data as { key: Uint8Array }).key]).toEqual([7, 7]);
+    expect([...(store.deserialize(store.serialize(emitted)).data as { key: Uint8Array }).key]).toEqual([7, 7]);
+    expect([...(foreign.data.key)]).toEqual([8, 8]);
+    expect(store.query().map((event) => [...(event.data as { key: Uint8Array }).key])).toEqual([[7, 7], [8, 8], [9, 9]]);
+  });
+
   it('delivers events stored from inside a subscriber after the current one, to everyone in the same order', () => {
     const { store } = simulated();
     const first: string[] = [];

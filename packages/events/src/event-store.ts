@@ -15,7 +15,7 @@ import { EventValidationError } from './errors/event-validation-error';
 import type { EventFilter } from './filter';
 import { eventMatches, normalizeFilter } from './filter';
 import { checkCorrelationId, checkForeignEvent, checkId, checkNode, checkParentId, checkType } from './internal/check-event';
-import { copyEventData } from './internal/event-data';
+import { copyEventData, holdsBytes, withOwnBytes } from './internal/event-data';
 import { MadeEvent } from './internal/made-event';
 import type { EventQuery } from './query';
 import { normalizeQuery } from './query';
@@ -127,6 +127,8 @@ function nextTimestamp(timestamp: number): number {
 interface Delivery {
   readonly event: FoundationEvent;
   readonly position: number;
+  /** Whether its data holds byte arrays: each subscriber is then handed copies of its own. */
+  readonly bytes: boolean;
 }
 
 function defaultReport(error: EventSubscriberError): void {
@@ -200,7 +202,10 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
     if (aheadOfLast) timestampOffset = Math.max(timestampOffset, lastTimestamp + 1 - monotonicNanoseconds());
     const first = storedPosition;
     storedPosition += events.length;
-    if (dispatcher.size() > 0) dispatcher.publishAll(events.map((event, index) => ({ event, position: first + index })));
+    if (dispatcher.size() > 0) {
+      // A store's own events know whether they hold byte arrays; others are walked.
+      dispatcher.publishAll(events.map((event, index) => ({ event, position: first + index, bytes: MadeEvent.holdsBytes(event) ?? holdsBytes(event.data) })));
+    }
   };
 
   const newEvent = <Data>(type: string, data: Data, eventOptions: NewEventOptions = {}): FoundationEvent<Data> => {
@@ -313,10 +318,17 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
     subscribe(filter, handler) {
       ensureOpen('subscribe');
       if (typeof handler !== 'function') throw new EventValidationError('handler', 'must be a function');
-      const normalized = normalizeFilter(filter);
+      const { where, ...fields } = normalizeFilter(filter);
       const from = storedPosition;
       // The filter runs inside the delivery, so a filter that throws is reported like a handler.
-      return dispatcher.subscribe(({ event, position }) => (position >= from && eventMatches(normalized, event) ? handler(event) : undefined));
+      // Byte arrays cannot be frozen: every subscriber (and its `where`) is handed copies of its
+      // own, so that one writing into them changes neither what the others receive nor the event
+      // the writer holds (which `emit` returned, and a composition may serialize and broadcast).
+      return dispatcher.subscribe(({ event, position, bytes }) => {
+        if (position < from || !eventMatches(fields, event)) return undefined;
+        const given = bytes ? withOwnBytes(event) : event;
+        return where === undefined || where(given) ? handler(given) : undefined;
+      });
     },
     serialize(event) {
       ensureOpen('serialize');

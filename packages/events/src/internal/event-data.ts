@@ -10,6 +10,7 @@
 // freeze as they copy, are bounded by encoded size, and call those validation errors.
 import { types } from 'node:util';
 import { isUnsafeKey } from '@foundation/core';
+import type { FoundationEvent } from '../event';
 import { MAX_BIGINT_BYTES } from '../event';
 import { EventSecurityError } from '../errors/event-security-error';
 import { EventValidationError } from '../errors/event-validation-error';
@@ -156,6 +157,14 @@ export function holdsBytes(data: unknown): boolean {
   // for-in, not Object.keys: no array to allocate on the path of every append.
   for (const key in data) if (holdsBytes((data as Record<string, unknown>)[key])) return true;
   return false;
+}
+
+/**
+ * The event with fresh copies of the byte arrays in its data (a plain frozen object): what a
+ * reader is handed when the event it reads, or is delivered, holds byte arrays that others see.
+ */
+export function withOwnBytes(event: FoundationEvent): FoundationEvent {
+  return Object.freeze({ ...event, data: copyBytes(event.data) });
 }
 
 /**

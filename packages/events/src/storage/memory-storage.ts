@@ -5,7 +5,7 @@ import type { FoundationEvent } from '../event';
 import { EventDuplicateError } from '../errors/event-duplicate-error';
 import { EventStorageFullError } from '../errors/event-storage-full-error';
 import { EventStoreClosedError } from '../errors/event-store-closed-error';
-import { copyBytes, holdsBytes } from '../internal/event-data';
+import { holdsBytes, withOwnBytes } from '../internal/event-data';
 import { MadeEvent } from '../internal/made-event';
 import type { NormalizedEventQuery } from '../query';
 import { encodedSize } from '../serialization/cbor-codec';
@@ -133,15 +133,14 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
   // Events whose data holds byte arrays, which freezing does not protect: the storage keeps its
   // own copy of them and hands out copies (as a durable storage decodes a fresh one per read).
   const withBytes = new WeakSet<FoundationEvent>();
-  const shielded = (event: FoundationEvent): FoundationEvent => Object.freeze({ ...event, data: copyBytes(event.data) });
   const kept = (event: FoundationEvent): FoundationEvent => {
     // A store's own events know it (no walk); foreign ones, and events given to the port directly, are walked.
     if (!(MadeEvent.holdsBytes(event) ?? holdsBytes(event.data))) return event;
-    const copy = shielded(event);
+    const copy = withOwnBytes(event);
     withBytes.add(copy);
     return copy;
   };
-  const out = (event: FoundationEvent): FoundationEvent => (withBytes.has(event) ? shielded(event) : event);
+  const out = (event: FoundationEvent): FoundationEvent => (withBytes.has(event) ? withOwnBytes(event) : event);
 
   const add = (event: FoundationEvent): void => {
     byId.add(event);
