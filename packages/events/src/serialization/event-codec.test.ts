@@ -303,6 +303,16 @@ describe('hostile input', () => {
     }
   });
 
+  it('refuses a maxDataBytes that is not a positive integer instead of decoding without a bound (review finding)', () => {
+    // NaN compared false with every size, so deserializeEvent(bytes, { maxDataBytes: NaN }) (a
+    // bound read from a missing setting, say) decoded inputs of any size.
+    const bytes = serializeEvent({ ...sample, data: 'x'.repeat(2_000_000) });
+    for (const maxDataBytes of [Number.NaN, 0, -1, 1.5, Number.POSITIVE_INFINITY, '1000' as unknown as number]) {
+      expect(() => deserializeEvent(bytes, { maxDataBytes })).toThrow(RangeError);
+    }
+    expect(deserializeEvent(bytes, { maxDataBytes: 3_000_000 }).data).toHaveLength(2_000_000);
+  });
+
   it('refuses data over maxDataBytes (3203) and inputs over the total bound (3102) before decoding', () => {
     const oversized = failure(serializeEvent({ ...sample, data: 'x'.repeat(10_000) }), 1000);
     expect(oversized).toBeInstanceOf(EventDeserializationError); // beyond 1,000 + the envelope allowance: not even scanned

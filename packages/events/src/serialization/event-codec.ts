@@ -85,6 +85,8 @@ function finiteNumber(value: unknown, field: string): number {
  */
 export function deserializeEvent(bytes: Uint8Array, options: DeserializeOptions = {}): FoundationEvent {
   const maxDataBytes = options.maxDataBytes ?? DEFAULT_MAX_DATA_BYTES;
+  // NaN would compare false with every size below, and leave hostile input unbounded.
+  if (!Number.isSafeInteger(maxDataBytes) || maxDataBytes < 1) throw new RangeError('maxDataBytes must be a positive integer');
   if (!(bytes instanceof Uint8Array)) throw new EventDeserializationError('expected a Uint8Array');
   const maxBytes = maxDataBytes + ENVELOPE_BYTES;
   if (bytes.length > maxBytes) throw new EventDeserializationError(`${bytes.length} bytes is more than the ${maxBytes} an event may take`);

@@ -139,6 +139,14 @@ describe('limits', () => {
     storage.close();
   });
 
+  it('refuses a maxRowDataBytes that is not a positive integer instead of storing and decoding without a bound (review finding)', async () => {
+    // NaN compared false with every size: rows of any size were stored and decoded.
+    for (const maxRowDataBytes of [Number.NaN, 0, -1, 1.5, Number.POSITIVE_INFINITY]) {
+      await expect(openSqliteStorage({ path: join(directory, 'bound.db'), maxRowDataBytes })).rejects.toThrow(RangeError);
+      expect(() => createSqliteStorage({ path: join(directory, 'bound.db'), maxRowDataBytes, driver: Database })).toThrow(RangeError);
+    }
+  });
+
   it('reads back data as deep as newEvent accepts, a big integer at the bottom included, after a reopen (review finding)', async () => {
     // newEvent accepts 64 levels of arrays and objects; the decode guard counted the byte string
     // inside a big integer's tag as a 65th level, so such an event was acknowledged and then

@@ -86,6 +86,8 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
   if (synchronous !== 'full' && synchronous !== 'normal') throw new RangeError("synchronous must be 'full' or 'normal'");
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
   const maxRowDataBytes = options.maxRowDataBytes ?? DEFAULT_MAX_ROW_DATA_BYTES;
+  // NaN would compare false with every size, and store and decode rows of any size.
+  if (!Number.isSafeInteger(maxRowDataBytes) || maxRowDataBytes < 1) throw new RangeError('maxRowDataBytes must be a positive integer');
 
   let db: SqliteDatabase;
   try {
