@@ -1,15 +1,19 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { Encoder } from 'cbor-x';
 import { FoundationError } from '@foundation/core';
 import { RAFT_ERROR_CODES } from '../errors/codes';
 import { CorruptLogError } from '../errors/corrupt-log-error';
 import type { Entry, Snapshot } from '../core/types';
 import { createFileStorage } from './file-storage';
 import type { RaftPersistence } from './persistence';
+import { BLOCK_BYTES, HEADER_BYTES, decodeRecord, encodeRecord, frame, readFrame, sealSeed } from './records';
+import type { WalRecord } from './records';
 
 const directories: string[] = [];
 function directory(): string {
@@ -33,6 +37,44 @@ async function reopen(path: string, options = {}): Promise<{ storage: RaftPersis
 
 function segments(path: string): string[] {
   return readdirSync(join(path, 'wal')).sort();
+}
+
+/** The records of an intact segment file, in order, with where each starts and ends. */
+function records(content: Buffer): { at: number; next: number; record: WalRecord }[] {
+  const found: { at: number; next: number; record: WalRecord }[] = [];
+  for (let at = 0; ; ) {
+    const result = readFrame(content, at);
+    if (result.kind !== 'record') return found;
+    found.push({ at, next: result.next, record: decodeRecord(result.body) });
+    at = result.next;
+  }
+}
+
+/** Whether a 512-byte aligned block lies wholly inside [from, to) and reads as zeros. */
+function holdsZeroBlock(content: Buffer, from: number, to: number): boolean {
+  for (let block = Math.ceil(from / BLOCK_BYTES) * BLOCK_BYTES; block + BLOCK_BYTES <= to; block += BLOCK_BYTES) {
+    if (content.subarray(block, block + BLOCK_BYTES).every((byte) => byte === 0)) return true;
+  }
+  return false;
+}
+
+/** Entry data of `size` bytes of 'a', with zeros over [zerosFrom, zerosTo). */
+function withZeros(size: number, zerosFrom: number, zerosTo: number): Uint8Array {
+  const data = new Uint8Array(size).fill(0x61);
+  data.fill(0, zerosFrom, zerosTo);
+  return data;
+}
+
+const cbor = new Encoder({ useRecords: false, structuredClone: false });
+
+/** A record framed as the log frames them, with any body: for markers no writer would write. */
+const frameOf = (body: Record<string, unknown>): Buffer => frame(cbor.encode(body));
+
+async function loadFailure(path: string): Promise<unknown> {
+  return createFileStorage(path).load().then(
+    () => null,
+    (error: unknown) => error,
+  );
 }
 
 describe('the file write-ahead log', () => {
@@ -382,5 +424,270 @@ describe('the file write-ahead log', () => {
     expect(state.snapshot?.meta).toEqual(received.meta);
     expect(texts(state.entries)).toEqual(['51/3:e51']);
     await again.close();
+  });
+
+  describe('batches sealed in their commit markers', () => {
+    it('seals every batch: its offset, length, seeded CRC and zero blocks, and the segment salt in its first marker', async () => {
+      const path = directory();
+      const { storage } = await reopen(path);
+      await storage.save({ hardState: { term: 1, vote: 'n1', commit: 0 }, entries: [{ kind: 'normal', index: 1, term: 1, data: withZeros(3000, 600, 2200) }] });
+      await storage.save({ hardState: { term: 1, vote: 'n1', commit: 1 }, entries: [] });
+      await storage.close();
+      const content = readFileSync(join(path, 'wal', segments(path)[0]!));
+      const markers = records(content).filter(({ record }) => record.type === 'commit');
+      expect(markers).toHaveLength(3);
+      let start = 0;
+      const salt = markers[0]!.record.type === 'commit' ? markers[0]!.record.salt : undefined;
+      expect(typeof salt).toBe('number');
+      for (const [position, { at, next, record }] of markers.entries()) {
+        if (record.type !== 'commit') throw new Error('not a marker');
+        // The CRC of the batch's frame headers, seeded with the segment (1), the offset and the salt.
+        let crc = sealSeed(1, start, salt!);
+        for (const found of records(content).filter((each) => each.at >= start && each.at < at)) crc = crc32(content.subarray(found.at, found.at + HEADER_BYTES), crc);
+        expect(record.seal).toEqual({ offset: start, length: at - start, crc, zeroBlocks: expect.any(Array) as unknown });
+        expect(record.salt).toBe(position === 0 ? salt : undefined);
+        const zeros = [];
+        for (let block = Math.ceil(start / BLOCK_BYTES); (block + 1) * BLOCK_BYTES <= at; block += 1) {
+          if (content.subarray(block * BLOCK_BYTES, (block + 1) * BLOCK_BYTES).every((byte) => byte === 0)) zeros.push(block);
+        }
+        expect(record.seal!.zeroBlocks).toEqual(zeros);
+        expect(record.synced).toBe(position !== 2);
+        start = next;
+      }
+      expect(markers[1]!.record.type === 'commit' && markers[1]!.record.seal!.zeroBlocks.length).toBeGreaterThanOrEqual(2);
+    });
+
+    it('refuses a final synced batch that held a zero-filled block of its own and then rotted: it was acknowledged', async () => {
+      // Before seals, the zero block read as a block the crash left unwritten: the batch was
+      // truncated as a torn tail, and its acknowledged entry lost on this replica.
+      const path = directory();
+      const { storage } = await reopen(path);
+      await storage.save({ entries: [entry(1, 1, 'acknowledged')] });
+      const segment = join(path, 'wal', segments(path)[0]!);
+      const start = statSync(segment).size;
+      await storage.save({ entries: [{ kind: 'normal', index: 2, term: 1, data: withZeros(3000, 600, 2200) }] });
+      await storage.close();
+      const content = readFileSync(segment);
+      const marker = records(content).at(-1)!;
+      expect(holdsZeroBlock(content, start, marker.at)).toBe(true);
+      // One byte rots, away from the zeros.
+      const rotted = content.lastIndexOf(Buffer.from('aaaaaaaa')) + 4;
+      expect(rotted).toBeGreaterThan(start + 2200);
+      content[rotted]! ^= 0x10;
+      writeFileSync(segment, content);
+      const failure = await loadFailure(path);
+      expect(failure).toBeInstanceOf(CorruptLogError);
+      expect((failure as CorruptLogError).file).toBe(segment);
+      expect((failure as CorruptLogError).offset).toBe(start);
+      expect(statSync(segment).size).toBe(content.length);
+    });
+
+    it('truncates a torn final batch whose entry holds a copy of WAL frames, a synced marker and later records among them', async () => {
+      // The payload's copied frames are intact frames past the damage. Before seals, a copied
+      // synced marker followed by more copied frames read as a later batch: the node refused to
+      // start. A copy's seal does not hold where it lies.
+      const path = directory();
+      const { storage } = await reopen(path);
+      await storage.save({ hardState: { term: 1, vote: 'n1', commit: 0 }, entries: [entry(1, 1), entry(2, 1)] });
+      await storage.save({ entries: [entry(3, 1, 'three')] });
+      const segment = join(path, 'wal', segments(path)[0]!);
+      const copy = readFileSync(segment);
+      expect(records(copy).filter(({ record }) => record.type === 'commit' && record.synced).length).toBeGreaterThanOrEqual(2);
+      const acknowledged = copy.length;
+      await storage.save({ entries: [{ kind: 'normal', index: 4, term: 1, data: Buffer.concat([copy, Buffer.alloc(700, 0x70)]) }] });
+      await storage.close();
+      // The crash cut the batch after the copy, before the end of its entry and its marker.
+      const full = readFileSync(segment);
+      writeFileSync(segment, full.subarray(0, full.length - 400));
+      const { storage: recovered, state } = await reopen(path);
+      expect(texts(state.entries)).toEqual(['1/1:e1', '2/1:e2', '3/1:three']);
+      expect(statSync(segment).size).toBe(acknowledged);
+      await recovered.save({ entries: [entry(4, 1, 'after')] });
+      await recovered.close();
+      const { storage: last, state: after } = await reopen(path);
+      expect(texts(after.entries)).toEqual(['1/1:e1', '2/1:e2', '3/1:three', '4/1:after']);
+      await last.close();
+    });
+
+    it('truncates a torn final batch with copied frames in its payload whose marker was written but a block left unwritten', async () => {
+      const path = directory();
+      const { storage } = await reopen(path);
+      await storage.save({ hardState: { term: 1, vote: 'n1', commit: 0 }, entries: [entry(1, 1), entry(2, 1)] });
+      await storage.save({ entries: [entry(3, 1, 'three')] });
+      const segment = join(path, 'wal', segments(path)[0]!);
+      const copy = readFileSync(segment);
+      const acknowledged = copy.length;
+      await storage.save({ entries: [{ kind: 'normal', index: 4, term: 1, data: Buffer.concat([Buffer.alloc(1500, 0x68), copy]) }] });
+      await storage.close();
+      // Writeback persisted the batch's end (its marker) but not a block before the copy.
+      const content = readFileSync(segment);
+      const hole = Math.ceil((acknowledged + 100) / BLOCK_BYTES) * BLOCK_BYTES;
+      content.fill(0, hole, hole + BLOCK_BYTES);
+      writeFileSync(segment, content);
+      const { storage: recovered, state } = await reopen(path);
+      expect(texts(state.entries)).toEqual(['1/1:e1', '2/1:e2', '3/1:three']);
+      expect(statSync(segment).size).toBe(acknowledged);
+      await recovered.close();
+    });
+
+    it('truncates a torn final batch that holds zero blocks of its own when another block or its first bytes were left unwritten', async () => {
+      for (const hole of ['inner block', 'first bytes'] as const) {
+        const path = directory();
+        const { storage } = await reopen(path);
+        await storage.save({ entries: [entry(1, 1, 'acknowledged')] });
+        const segment = join(path, 'wal', segments(path)[0]!);
+        const start = statSync(segment).size;
+        expect(start % BLOCK_BYTES).not.toBe(0);
+        await storage.save({ entries: [{ kind: 'normal', index: 2, term: 1, data: withZeros(4000, 1500, 3000) }] });
+        await storage.close();
+        const content = readFileSync(segment);
+        if (hole === 'inner block') {
+          const block = Math.ceil((start + 400) / BLOCK_BYTES) * BLOCK_BYTES;
+          expect(content.subarray(block, block + BLOCK_BYTES).every((byte) => byte === 0x61)).toBe(true);
+          content.fill(0, block, block + BLOCK_BYTES);
+        } else {
+          content.fill(0, start, Math.ceil(start / BLOCK_BYTES) * BLOCK_BYTES);
+        }
+        writeFileSync(segment, content);
+        const { storage: recovered, state } = await reopen(path);
+        expect(texts(state.entries)).toEqual(['1/1:acknowledged']);
+        expect(statSync(segment).size).toBe(start);
+        await recovered.close();
+      }
+    });
+
+    it('refuses damage in two batches before a last one whose seal holds, though the first holds zero blocks and lost its marker', async () => {
+      // The last batch's seal holds and it starts right where the second batch's (intact, synced)
+      // marker ends: that marker is the log's own, so the last batch was written after its
+      // fdatasync returned and everything before it is acknowledged.
+      const path = directory();
+      const { storage } = await reopen(path);
+      await storage.save({ entries: [entry(1, 1, 'first')] });
+      const segment = join(path, 'wal', segments(path)[0]!);
+      const start = statSync(segment).size;
+      await storage.save({ entries: [{ kind: 'normal', index: 2, term: 1, data: withZeros(3000, 600, 2200) }] });
+      await storage.save({ entries: [entry(3, 1, 'third')] });
+      await storage.save({ entries: [entry(4, 1, 'fourth')] });
+      await storage.close();
+      const content = readFileSync(segment);
+      const found = records(content);
+      const [, secondMarker, third] = found.filter(({ at }) => at >= start);
+      expect(secondMarker!.record.type).toBe('commit');
+      content[content.lastIndexOf(Buffer.from('aaaaaaaa')) + 4]! ^= 0x10; // the second batch's data
+      content[secondMarker!.next - 1]! ^= 0x10; // and its marker
+      content[content.indexOf(Buffer.from('third'))]! ^= 0x10; // and the third batch's entry
+      expect(third!.record.type).toBe('entry');
+      writeFileSync(segment, content);
+      const failure = await loadFailure(path);
+      expect(failure).toBeInstanceOf(CorruptLogError);
+      expect((failure as CorruptLogError).offset).toBe(start);
+    });
+
+    it('refuses damage in a segment whose opening batch is damaged, seal salt unreadable, when later batches follow', async () => {
+      const path = directory();
+      const { storage } = await reopen(path);
+      await storage.save({ entries: [entry(1, 1)] });
+      await storage.save({ entries: [entry(2, 1)] });
+      await storage.close();
+      const segment = join(path, 'wal', segments(path)[0]!);
+      const content = readFileSync(segment);
+      const [hardState, opening] = records(content);
+      expect(opening!.record.type === 'commit' && opening!.record.salt !== undefined).toBe(true);
+      content[hardState!.at + HEADER_BYTES]! ^= 1; // the hard state
+      content[opening!.next - 1]! ^= 1; // and the marker with the salt
+      writeFileSync(segment, content);
+      const failure = await loadFailure(path);
+      expect(failure).toBeInstanceOf(CorruptLogError);
+      expect((failure as CorruptLogError).offset).toBe(0);
+    });
+
+    it('reads a malformed seal as damage of its marker', async () => {
+      const path = directory();
+      const { storage } = await reopen(path);
+      await storage.save({ entries: [entry(1, 1, 'x'.repeat(300))] });
+      await storage.save({ entries: [entry(2, 1, 'y'.repeat(300))] });
+      await storage.close();
+      const segment = join(path, 'wal', segments(path)[0]!);
+      const content = readFileSync(segment);
+      const markers = records(content).filter(({ record }) => record.type === 'commit');
+      // The same size as the marker it replaces (padded with an unknown field), so that what
+      // follows stays where its seals say.
+      const replace = (at: number, next: number, body: Record<string, unknown>): Buffer => {
+        for (let pad = -1; pad < next - at; pad += 1) {
+          const framed = frameOf(pad < 0 ? body : { ...body, p: 'p'.repeat(pad) });
+          if (framed.length === next - at) return Buffer.concat([content.subarray(0, at), framed, content.subarray(next)]);
+        }
+        throw new Error('no padding fits');
+      };
+      // Mid-log: a later batch follows, so it is corruption.
+      const middle = markers[1]!;
+      writeFileSync(segment, replace(middle.at, middle.next, { t: 'c', b: 2, o: -1, n: 1, x: Buffer.alloc(4) }));
+      const failure = await loadFailure(path);
+      expect(failure).toBeInstanceOf(CorruptLogError);
+      expect((failure as CorruptLogError).offset).toBe(middle.at);
+      expect((failure as CorruptLogError).message).toContain('batch offset');
+      // The final marker: a zero block list longer than its batch can hold reads as a marker never
+      // written: torn, cut there.
+      const last = markers.at(-1)!;
+      writeFileSync(segment, replace(last.at, last.next, { t: 'c', b: 3, o: 0, n: 10, x: Buffer.alloc(4), z: [0] }));
+      const { storage: recovered } = await reopen(path);
+      expect(statSync(segment).size).toBe(last.at);
+      await recovered.close();
+    });
+  });
+
+  describe('logs written before seals', () => {
+    // A segment as the previous version wrote it: markers without seals, no salt.
+    const oldBatch = (batch: number, ...records: WalRecord[]): Buffer => Buffer.concat([...records.map((record) => encodeRecord(record)), encodeRecord({ type: 'commit', batch, synced: true })]);
+    function oldLog(path: string, finalData: Uint8Array): { segment: string; finalStart: number } {
+      mkdirSync(join(path, 'wal'), { recursive: true });
+      const head = Buffer.concat([
+        oldBatch(1, { type: 'hard-state', hardState: { term: 1, vote: 'n1', commit: 0 } }),
+        oldBatch(2, { type: 'entry', entry: entry(1, 1, 'first') }),
+        oldBatch(3, { type: 'entry', entry: entry(2, 1, 'second') }),
+      ]);
+      const segment = join(path, 'wal', 'wal-0000000000000001.log');
+      writeFileSync(segment, Buffer.concat([head, oldBatch(4, { type: 'entry', entry: { kind: 'normal', index: 3, term: 1, data: finalData } })]));
+      return { segment, finalStart: head.length };
+    }
+
+    it('recovers them and keeps their rules: damage before a later batch is refused, a final batch rotted next to zeros is taken for torn', async () => {
+      const path = directory();
+      const { segment, finalStart } = oldLog(path, withZeros(3000, 600, 2200));
+      const { storage, state } = await reopen(path);
+      expect(texts(state.entries)).toEqual(['1/1:first', '2/1:second', `3/1:${new TextDecoder().decode(withZeros(3000, 600, 2200))}`]);
+      await storage.close();
+      const intact = readFileSync(segment);
+      const content = Buffer.from(intact);
+      content[content.indexOf(Buffer.from('second'))]! ^= 1;
+      writeFileSync(segment, content);
+      expect(await loadFailure(path)).toBeInstanceOf(CorruptLogError);
+      // Without a seal there is no telling the batch's zeros from a block left unwritten.
+      const rotted = Buffer.from(intact);
+      rotted[rotted.lastIndexOf(Buffer.from('aaaaaaaa')) + 4]! ^= 0x10;
+      writeFileSync(segment, rotted);
+      const { storage: again, state: after } = await reopen(path);
+      expect(texts(after.entries)).toEqual(['1/1:first', '2/1:second']);
+      expect(statSync(segment).size).toBe(finalStart);
+      await again.close();
+    });
+
+    it('appends sealed batches to a segment begun without seals, and refuses them rotted although they hold zero blocks', async () => {
+      const path = directory();
+      const { segment } = oldLog(path, bytes('third'));
+      const { storage } = await reopen(path);
+      const start = statSync(segment).size;
+      await storage.save({ entries: [{ kind: 'normal', index: 4, term: 1, data: withZeros(3000, 600, 2200) }] });
+      await storage.close();
+      const content = readFileSync(segment);
+      const marker = records(content).at(-1)!.record;
+      expect(marker.type === 'commit' && marker.seal?.offset === start && marker.salt === undefined).toBe(true);
+      const { storage: again, state } = await reopen(path);
+      expect(state.entries.map((e) => e.index)).toEqual([1, 2, 3, 4]);
+      await again.close();
+      content[content.lastIndexOf(Buffer.from('aaaaaaaa')) + 4]! ^= 0x10;
+      writeFileSync(segment, content);
+      expect(await loadFailure(path)).toBeInstanceOf(CorruptLogError);
+    });
   });
 });

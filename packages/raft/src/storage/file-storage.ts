@@ -6,13 +6,18 @@
 //   persistence.ts says which); the next synced batch makes it durable with everything before it.
 // - Segments rotate past `segmentBytes`; each new segment starts with the current hard state, so
 //   deleting old segments never loses it.
-// - Recovery replays every segment. Damage in the last segment with no intact commit marker after
-//   it is a torn tail from a crash mid-write: it is truncated (nothing there was acknowledged).
-//   Damage anywhere else is corruption: the node refuses to start (CorruptLogError with file and
-//   offset) rather than silently lose acknowledged entries.
+// - Every commit marker seals its batch: where it starts, its length, a CRC of its frames'
+//   headers seeded with the segment, the offset and a random salt of the segment, and which of its
+//   512-byte blocks were zeros. Recovery uses the seal to tell a batch's own bytes from a copy of
+//   them, and a block the crash left unwritten from one the batch really held as zeros.
+// - Recovery replays every segment. Damage in the last segment that nothing proves acknowledged is
+//   a torn tail from a crash mid-write: it is truncated. Damage anywhere else is corruption: the
+//   node refuses to start (CorruptLogError with file and offset) rather than silently lose
+//   acknowledged entries. `damageIsCorruption` has the rules.
 // - Snapshots go to a temporary file, fsync, rename, fsync of the directory. The two newest are
 //   kept; the log is compacted up to the older of them, so a damaged newest snapshot still leaves
 //   a complete older snapshot plus log to recover from.
+import { randomInt } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, truncate } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -21,6 +26,7 @@ import type { Entry, HardState, Snapshot } from '../core/types';
 import { mustSync } from './persistence';
 import type { PersistUpdate, PersistedState, RaftPersistence } from './persistence';
 import {
+  BLOCK_BYTES,
   HEADER_BYTES,
   decodeRecord,
   decodeSnapshot,
@@ -28,8 +34,12 @@ import {
   encodeSnapshotHeader,
   intactFramesAfter,
   isRecordFormatError,
+  isZeroBlock,
   readFrame,
+  sealBatch,
+  sealHolds,
 } from './records';
+import type { BatchSeal, WalRecord } from './records';
 
 export interface FileStorageOptions {
   /** Rotate to a new segment once the current one passes this size. Default 64 MiB. */
@@ -47,10 +57,16 @@ interface Segment {
   /** Highest entry index written to the segment (0 if none). */
   lastIndex: number;
   size: number;
+  /**
+   * The salt that seeds the seals of the segment: the `salt` of its first commit marker, null if
+   * that marker carries none (begun by a version without seals). Undefined until a marker is
+   * written or read: the next one written then carries a new salt.
+   */
+  salt?: number | null;
 }
 
 /** The unit a crash can leave unwritten. */
-const SECTOR = 512;
+const SECTOR = BLOCK_BYTES;
 const SEGMENT_PATTERN = /^wal-(\d{16})\.log$/;
 const SNAPSHOT_PATTERN = /^snapshot-(\d{16})-(\d{16})\.snap$/;
 
@@ -84,6 +100,44 @@ async function syncDirectory(path: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+type CommitMarker = Extract<WalRecord, { type: 'commit' }>;
+
+/** An intact frame found past damage: where it starts and ends, and the marker it is, if one. */
+interface Seen {
+  readonly at: number;
+  readonly end: number;
+  readonly marker: CommitMarker | null;
+}
+
+/**
+ * Whether a sealed batch that is damaged shows a block never written: its first bytes, to the end
+ * of their block, read as zeros (a batch starts with a record's magic, never a zero), or a block
+ * wholly inside it reads as zeros although the seal does not list it as written so.
+ */
+function sealedBatchLooksUnwritten(buffer: Buffer, seal: BatchSeal, markerAt: number): boolean {
+  const head = buffer.subarray(seal.offset, Math.min((Math.floor(seal.offset / SECTOR) + 1) * SECTOR, markerAt));
+  if (head.every((byte) => byte === 0)) return true;
+  const written = new Set(seal.zeroBlocks);
+  for (let block = Math.ceil(seal.offset / SECTOR); (block + 1) * SECTOR <= markerAt; block += 1) {
+    if (!written.has(block) && isZeroBlock(buffer, block * SECTOR)) return true;
+  }
+  return false;
+}
+
+/**
+ * Without a seal: whether the damaged range holds a whole zero-filled block, or reads as zeros
+ * from the damaged record's start to the end of its block (zeros there, its header at least, are
+ * that block never having been written after the earlier, synced bytes in it).
+ */
+function damageLooksUnwritten(buffer: Buffer, offset: number, end: number): boolean {
+  const head = buffer.subarray(offset, Math.min(Math.ceil(offset / SECTOR) * SECTOR, end));
+  if (head.length >= HEADER_BYTES && head.every((byte) => byte === 0)) return true;
+  for (let block = Math.ceil(offset / SECTOR) * SECTOR; block + SECTOR <= end; block += SECTOR) {
+    if (isZeroBlock(buffer, block)) return true;
+  }
+  return false;
 }
 
 export function createFileStorage(directory: string, options: FileStorageOptions = {}): RaftPersistence {
@@ -178,6 +232,10 @@ class FileStorage implements RaftPersistence {
       const isLast = position === names.length - 1;
       const segment: Segment = { name, sequence: Number(SEGMENT_PATTERN.exec(name)![1]), lastIndex: 0, size: 0 };
       let offset = 0;
+      // Where each record since the last commit marker starts, the next one's included: the
+      // batch the next marker ends began at one of them (a torn tail is cut at its damaged
+      // record, and the records before that stay, followed by the next batch written).
+      let boundaries: number[] = [0];
       for (;;) {
         const result = readFrame(buffer, offset);
         if (result.kind === 'end') break;
@@ -193,7 +251,7 @@ class FileStorage implements RaftPersistence {
           }
         }
         if (damage !== null || record === undefined) {
-          if (!isLast || this.damageIsCorruption(buffer, offset)) throw new CorruptLogError(path, offset, damage ?? 'unreadable record');
+          if (!isLast || this.damageIsCorruption(buffer, offset, segment, boundaries)) throw new CorruptLogError(path, offset, damage ?? 'unreadable record');
           // A torn tail: the crash interrupted this batch before its commit marker was written.
           await truncate(path, offset);
           if (this.sync) {
@@ -204,6 +262,8 @@ class FileStorage implements RaftPersistence {
           break;
         }
         offset = (result as { next: number }).next;
+        if (record.type === 'commit') boundaries = [offset];
+        else boundaries.push(offset);
         switch (record.type) {
           case 'hard-state':
             hardState = record.hardState;
@@ -232,6 +292,7 @@ class FileStorage implements RaftPersistence {
           }
           case 'commit':
             this.batch = Math.max(this.batch, record.batch);
+            if (segment.salt === undefined) segment.salt = record.salt ?? null;
             break;
         }
       }
@@ -248,43 +309,68 @@ class FileStorage implements RaftPersistence {
 
   /**
    * Damage in the last segment is a torn tail — a batch whose fsync never returned, so nothing in
-   * it was acknowledged — unless something proves otherwise:
-   * - an intact record after the first intact marker of a synced batch past the damage: a later
-   *   batch was written, which happens only after that one's fdatasync returned, and that
-   *   flushed everything before it: corruption. (Markers of unsynced batches prove nothing: a
-   *   power loss can keep a later batch's blocks and lose theirs.)
-   * - no intact synced marker past the damage: the batch never finished: torn;
-   * - only the damaged batch's own marker follows: torn if the damaged range holds a whole
-   *   zero-filled 512-byte block, or reads as zeros from the damaged record's start to the end
-   *   of its block (writeback left a block of the batch unwritten), otherwise it may be a synced
-   *   batch that rotted: corruption. (A batch whose own data holds such zeros and then rots
-   *   would be mistaken for torn: a known, narrow limit.)
+   * it was acknowledged — unless something proves otherwise. Frames past the damage are read by
+   * their magic, so they may be the log's own or copies of log bytes inside an entry's payload;
+   * a marker's seal tells them apart:
+   * - the damaged batch's own marker: sealed, it says the batch starts where one of the records
+   *   read since the last marker starts and ends where it stands. Frames before it are the
+   *   batch's own records (copies in its payload included) and prove nothing.
+   * - a later batch: its seal holds (it starts past the damage and past the own marker, intact
+   *   frames run from there to its marker, and their headers' CRC, seeded with the segment, the
+   *   offset and the segment's salt, matches). A sealed marker whose seal does not hold is a
+   *   copy: no proof. Unsealed markers (logs written before seals) count as they always did.
+   * With those: an intact record after the first counting marker of a synced batch means a later
+   * batch was written, which happens only after that one's fdatasync returned, and that flushed
+   * everything before it: corruption. So does a batch whose seal holds right after a synced
+   * marker past the damage (that marker is then the log's own, though its batch is damaged). (Markers of unsynced batches prove nothing: a power loss
+   * can keep a later batch's blocks and lose theirs.) No counting synced marker: the batch never
+   * finished: torn. Only a synced marker with nothing after it:
+   * - the damaged batch's own sealed marker: torn if the batch's first bytes (to the end of their
+   *   block) read as zeros, or a 512-byte block wholly inside it reads as zeros that the seal does
+   *   not list as written so (writeback left them unwritten); otherwise a synced batch rotted:
+   *   corruption.
+   * - any other marker: torn if the damaged range holds a whole zero-filled 512-byte block, or
+   *   reads as zeros from the damaged record's start to the end of its block; otherwise
+   *   corruption. (Without the batch's seal, a batch whose own data holds such zeros and then
+   *   rots is mistaken for torn: the limit of logs written before seals.)
    */
-  private damageIsCorruption(buffer: Buffer, offset: number): boolean {
-    let firstCommit: number | null = null;
-    let firstIntact: number | null = null;
+  private damageIsCorruption(buffer: Buffer, offset: number, segment: Segment, boundaries: readonly number[]): boolean {
+    const frames: Seen[] = [];
     for (const { offset: at, body } of intactFramesAfter(buffer, offset)) {
-      firstIntact ??= at;
-      let isCommit = false;
+      let marker: CommitMarker | null = null;
       try {
         const record = decodeRecord(body);
-        isCommit = record.type === 'commit' && record.synced;
+        if (record.type === 'commit') marker = record;
       } catch (error) {
         if (!isRecordFormatError(error)) throw error;
       }
-      if (firstCommit !== null) return true;
-      if (isCommit) firstCommit = at;
+      frames.push({ at, end: at + HEADER_BYTES + body.length, marker });
     }
-    if (firstCommit === null) return false;
-    const end = firstIntact ?? buffer.length;
-    // The block the damage starts in, from the damaged record on: zeros there (its header at
-    // least) are that block never having been written after the earlier, synced bytes in it.
-    const head = buffer.subarray(offset, Math.min(Math.ceil(offset / SECTOR) * SECTOR, end));
-    if (head.length >= HEADER_BYTES && head.every((byte) => byte === 0)) return false;
-    for (let block = Math.ceil(offset / SECTOR) * SECTOR; block + SECTOR <= end; block += SECTOR) {
-      if (buffer.subarray(block, block + SECTOR).every((byte) => byte === 0)) return false;
+    const starts = new Set(boundaries);
+    const own = frames.find(({ at, marker }) => marker?.seal !== undefined && starts.has(marker.seal.offset) && marker.seal.offset + marker.seal.length === at);
+    // The salt is the segment's first marker's. Damage before any marker is in the segment's
+    // first batch: its own marker carries the salt. Without that either, the salt is unknown and
+    // a later seal is checked for its place and frames only.
+    const salt = segment.salt !== undefined ? segment.salt : own !== undefined ? (own.marker!.salt ?? null) : undefined;
+    const holds = (at: number, seal: BatchSeal): boolean => seal.offset > offset && seal.offset >= (own?.end ?? 0) && sealHolds(buffer, seal, at, segment.sequence, salt);
+    let proof: Seen | null = null;
+    const syncedEnds = new Set<number>();
+    for (const frame of own === undefined ? frames : frames.slice(frames.indexOf(own))) {
+      if (proof !== null) return true;
+      const { at, end, marker } = frame;
+      if (marker === null) continue;
+      const sealed = marker.seal !== undefined && frame !== own && holds(at, marker.seal);
+      // A batch whose seal holds starts where the log's marker before it ends: a synced marker
+      // ending there is that one, whatever its own batch's damage, and this batch was written
+      // after its fdatasync returned.
+      if (sealed && syncedEnds.has(marker.seal.offset)) return true;
+      if (!marker.synced) continue;
+      syncedEnds.add(end);
+      if (marker.seal === undefined || frame === own || sealed) proof = frame;
     }
-    return true;
+    if (proof === null) return false;
+    if (proof === own) return !sealedBatchLooksUnwritten(buffer, own.marker!.seal!, own.at);
+    return !damageLooksUnwritten(buffer, offset, frames[0]?.at ?? buffer.length);
   }
 
   private async openActive(): Promise<void> {
@@ -317,10 +403,24 @@ class FileStorage implements RaftPersistence {
 
   /** The current hard state opens every segment, so older segments can be deleted freely. */
   private async writeOpening(handle: FileHandle, segment: Segment): Promise<void> {
-    const opening = Buffer.concat([encodeRecord({ type: 'hard-state', hardState: this.hardState }), encodeRecord({ type: 'commit', batch: ++this.batch, synced: this.sync })]);
-    await writeAll(handle, opening, segment.size);
-    segment.size += opening.length;
+    const { batch, salt } = this.sealed(segment, [encodeRecord({ type: 'hard-state', hardState: this.hardState })], this.sync);
+    await writeAll(handle, batch, segment.size);
+    segment.size += batch.length;
+    if (segment.salt === undefined) segment.salt = salt;
     if (this.sync) await handle.datasync();
+  }
+
+  /**
+   * A batch of `parts` to be written at the end of `segment`, ended by its commit marker, which
+   * seals it. The segment's first marker carries a new salt; the caller records it in the segment
+   * once the batch is written.
+   */
+  private sealed(segment: Segment, parts: readonly Buffer[], synced: boolean): { batch: Buffer; salt: number | null } {
+    const fresh = segment.salt === undefined ? randomInt(2 ** 32) : undefined;
+    const salt = fresh ?? segment.salt ?? null;
+    const seal = sealBatch(parts, segment.size, segment.sequence, salt);
+    const marker = encodeRecord({ type: 'commit', batch: ++this.batch, synced, seal, ...(fresh === undefined ? {} : { salt: fresh }) });
+    return { batch: Buffer.concat([...parts, marker]), salt };
   }
 
   save(update: PersistUpdate): Promise<void> {
@@ -347,12 +447,13 @@ class FileStorage implements RaftPersistence {
       this.hardState = update.hardState;
     }
     if (parts.length === 0) return;
-    parts.push(encodeRecord({ type: 'commit', batch: ++this.batch, synced: sync }));
-    const buffer = Buffer.concat(parts);
     const segment = this.segments[this.segments.length - 1]!;
+    const { batch: buffer, salt } = this.sealed(segment, parts, sync);
     await writeAll(this.active, buffer, segment.size);
     if (sync) await this.active.datasync();
+    // Counted as written only now: a batch that failed is written over, its salt with it.
     segment.size += buffer.length;
+    if (segment.salt === undefined) segment.salt = salt;
     segment.lastIndex = Math.max(segment.lastIndex, lastIndex);
     if (segment.size >= this.segmentBytes) await this.startSegment(segment.sequence + 1);
   }

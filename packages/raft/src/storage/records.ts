@@ -21,8 +21,104 @@ export type WalRecord =
   /**
    * Ends a batch. `synced`: the batch was fdatasynced before anything after it was written (so
    * intact data after it proves it durable); false for batches that only move the commit index.
+   * `seal`: where the batch lies and its seeded CRC (absent in logs written before seals).
+   * `salt`: carried by the first marker of a segment; it seeds the seals of that segment.
    */
-  | { readonly type: 'commit'; readonly batch: number; readonly synced: boolean };
+  | { readonly type: 'commit'; readonly batch: number; readonly synced: boolean; readonly seal?: BatchSeal; readonly salt?: number };
+
+/**
+ * What a commit marker says about its own batch, so that recovery can tell the batch's bytes from
+ * a copy of them elsewhere (inside an entry's payload, say) and a block the batch really held as
+ * zeros from one a crash left unwritten.
+ */
+export interface BatchSeal {
+  /** Where the batch starts in its segment. */
+  readonly offset: number;
+  /** The batch's length in bytes, up to the marker's frame. */
+  readonly length: number;
+  /**
+   * CRC-32, seeded by `sealSeed` (the segment, the offset and the salt), of the headers of the
+   * batch's frames, end to end. Each header holds its body's length and CRC-32, so this covers
+   * every byte of the batch without a second pass over them; `sealHolds` checks both.
+   */
+  readonly crc: number;
+  /** 512-byte blocks (file offset / 512) lying wholly inside the batch that were all zeros. */
+  readonly zeroBlocks: readonly number[];
+}
+
+/** The unit a crash can leave unwritten; `BatchSeal.zeroBlocks` counts in it. */
+export const BLOCK_BYTES = 512;
+const ZERO_BLOCK = Buffer.alloc(BLOCK_BYTES);
+/** Runs of zero blocks are compared this many at a time. */
+const ZERO_RUN_BLOCKS = 128;
+const ZERO_RUN = Buffer.alloc(ZERO_RUN_BLOCKS * BLOCK_BYTES);
+
+/**
+ * The CRC seed of a batch's seal: the same bytes elsewhere (another offset, another segment, a
+ * segment with another salt) give another CRC. A `null` salt is a segment whose first marker
+ * carries none (it was begun by a version without seals).
+ */
+export function sealSeed(sequence: number, offset: number, salt: number | null): number {
+  const where = Buffer.alloc(salt === null ? 16 : 20);
+  where.writeUInt32BE(Math.floor(sequence / 2 ** 32), 0);
+  where.writeUInt32BE(sequence % 2 ** 32, 4);
+  where.writeUInt32BE(Math.floor(offset / 2 ** 32), 8);
+  where.writeUInt32BE(offset % 2 ** 32, 12);
+  if (salt !== null) where.writeUInt32BE(salt, 16);
+  return crc32(where);
+}
+
+/** Whether the 512-byte block at `at` in `buffer` holds only zeros. */
+export function isZeroBlock(buffer: Buffer, at: number): boolean {
+  return buffer[at] === 0 && buffer.compare(ZERO_BLOCK, 0, BLOCK_BYTES, at, at + BLOCK_BYTES) === 0;
+}
+
+/**
+ * Seals a batch of `frames` (whole frames, as `frame` makes them) to be written at `offset` of the
+ * segment. A zero block never spans two frames (the second starts with its magic, never a zero),
+ * so each frame is scanned on its own: the batch needs no copy to be sealed.
+ */
+export function sealBatch(frames: readonly Buffer[], offset: number, sequence: number, salt: number | null): BatchSeal {
+  let crc = sealSeed(sequence, offset, salt);
+  const zeroBlocks: number[] = [];
+  let at = offset;
+  for (const part of frames) {
+    crc = crc32(part.subarray(0, HEADER_BYTES), crc);
+    const end = at + part.length;
+    for (let block = Math.ceil(at / BLOCK_BYTES); (block + 1) * BLOCK_BYTES <= end; ) {
+      const start = block * BLOCK_BYTES - at;
+      // Most blocks are told apart by their first byte; a run of zeros is compared in long steps.
+      const run = Math.min(ZERO_RUN_BLOCKS, Math.floor((end - block * BLOCK_BYTES) / BLOCK_BYTES));
+      if (part[start] === 0 && run > 1 && part.compare(ZERO_RUN, 0, run * BLOCK_BYTES, start, start + run * BLOCK_BYTES) === 0) {
+        for (let next = 0; next < run; next += 1) zeroBlocks.push(block + next);
+        block += run;
+        continue;
+      }
+      if (isZeroBlock(part, start)) zeroBlocks.push(block);
+      block += 1;
+    }
+    at = end;
+  }
+  return { offset, length: at - offset, crc, zeroBlocks };
+}
+
+/**
+ * Whether `seal`, read in a marker at `markerAt`, is the seal of the bytes before it: intact
+ * frames end to end from its offset to the marker, whose headers give its CRC. An undefined salt
+ * is unknown: the frames are checked, the CRC is not.
+ */
+export function sealHolds(buffer: Buffer, seal: BatchSeal, markerAt: number, sequence: number, salt: number | null | undefined): boolean {
+  if (seal.length === 0 || seal.offset + seal.length !== markerAt) return false;
+  const batch = buffer.subarray(0, markerAt);
+  let crc = salt === undefined ? 0 : sealSeed(sequence, seal.offset, salt);
+  for (let at = seal.offset; at < markerAt; ) {
+    const result = readFrame(batch, at);
+    if (result.kind !== 'record') return false;
+    if (salt !== undefined) crc = crc32(batch.subarray(at, at + HEADER_BYTES), crc);
+    at = result.next;
+  }
+  return salt === undefined || crc === seal.crc;
+}
 
 export function frame(body: Uint8Array): Buffer {
   const header = Buffer.allocUnsafe(HEADER_BYTES);
@@ -46,9 +142,21 @@ export function encodeRecord(record: WalRecord): Buffer {
     }
     case 'snapshot':
       return frame(codec.encode({ t: 's', i: record.index, term: record.term }));
-    case 'commit':
+    case 'commit': {
       // `u` marks an unsynced batch; logs written before the flag existed synced every batch.
-      return frame(codec.encode(record.synced ? { t: 'c', b: record.batch } : { t: 'c', b: record.batch, u: 1 }));
+      // Readers before seals ignore `o`, `n`, `x`, `z` and `s`. The CRC and the salt are written as
+      // 4 bytes, so that a marker's size does not depend on their values.
+      const body: Record<string, unknown> = { t: 'c', b: record.batch };
+      if (!record.synced) body.u = 1;
+      if (record.seal !== undefined) {
+        body.o = record.seal.offset;
+        body.n = record.seal.length;
+        body.x = u32Bytes(record.seal.crc);
+        if (record.seal.zeroBlocks.length > 0) body.z = record.seal.zeroBlocks;
+      }
+      if (record.salt !== undefined) body.s = u32Bytes(record.salt);
+      return frame(codec.encode(body));
+    }
   }
 }
 
@@ -118,6 +226,39 @@ export function readChange(value: unknown): MembershipChange {
   return { type, node: nodeId(value.node, 'membership change node') };
 }
 
+function u32Bytes(value: number): Buffer {
+  const bytes = Buffer.allocUnsafe(4);
+  bytes.writeUInt32BE(value, 0);
+  return bytes;
+}
+
+function u32(value: unknown, what: string): number {
+  if (!(value instanceof Uint8Array) || value.byteLength !== 4) throw new RecordFormatError(`${what} is not 4 bytes`);
+  return Buffer.from(value.buffer, value.byteOffset, 4).readUInt32BE(0);
+}
+
+/** A marker's seal, checked against itself: the zero blocks must lie, in order, inside the batch. */
+function readSeal(value: Record<string, unknown>): BatchSeal {
+  const offset = integer(value.o, 'batch offset');
+  const length = integer(value.n, 'batch length');
+  const crc = u32(value.x, 'batch CRC');
+  if (!Number.isSafeInteger(offset + length)) throw new RecordFormatError('batch end is out of range');
+  if (value.z === undefined) return { offset, length, crc, zeroBlocks: [] };
+  const first = Math.ceil(offset / BLOCK_BYTES);
+  const end = Math.floor((offset + length) / BLOCK_BYTES);
+  // Bounded by what the batch can hold before a single element is looked at.
+  if (!Array.isArray(value.z) || value.z.length === 0 || value.z.length > Math.max(0, end - first)) throw new RecordFormatError('zero block list is malformed');
+  const zeroBlocks: number[] = [];
+  for (const item of value.z as unknown[]) {
+    const block = integer(item, 'zero block');
+    if (block < first || block >= end || (zeroBlocks.length > 0 && block <= zeroBlocks[zeroBlocks.length - 1]!)) {
+      throw new RecordFormatError('zero block lies outside its batch or out of order');
+    }
+    zeroBlocks.push(block);
+  }
+  return { offset, length, crc, zeroBlocks };
+}
+
 /** Decodes a record body; throws on anything that is not a well-formed record. */
 export function decodeRecord(body: Uint8Array): WalRecord {
   let value: unknown;
@@ -151,9 +292,13 @@ export function decodeRecord(body: Uint8Array): WalRecord {
     }
     case 's':
       return { type: 'snapshot', index: integer(value.i, 'snapshot index'), term: integer(value.term, 'snapshot term') };
-    case 'c':
+    case 'c': {
       if (value.u !== undefined && value.u !== 1) throw new RecordFormatError('commit marker flag is not 1');
-      return { type: 'commit', batch: integer(value.b, 'batch'), synced: value.u === undefined };
+      const marker = { type: 'commit' as const, batch: integer(value.b, 'batch'), synced: value.u === undefined };
+      if (value.o === undefined && value.n === undefined && value.x === undefined && value.z === undefined && value.s === undefined) return marker;
+      const seal = readSeal(value);
+      return value.s === undefined ? { ...marker, seal } : { ...marker, seal, salt: u32(value.s, 'segment salt') };
+    }
     default:
       throw new RecordFormatError('record type is unknown');
   }
