@@ -40,6 +40,7 @@ import { shareConnections } from './wiring/shared-connections';
 import { createRequestRouter } from './wiring/request-router';
 import { InvalidOptionsError } from './errors/invalid-options-error';
 import { extend } from './wiring/extend';
+import { keepLearnersToLiveNodes } from './wiring/learner-upkeep';
 import { channelMultiplexer, membershipEventsFor, runtimeMonitor } from './wiring/adapters';
 
 export const VERSION = '0.1.0';
@@ -370,6 +371,15 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   const offRaftMembership = consensus.raft.on('membership-change', keepRaftLinks);
   keepRaftLinks(consensus.raft.status().membership);
   registry.register(NODE_SERVICE, { id: nodeId, url: transport.address()!.url }, { capabilities: ['foundation-node'], mode: 'group' } as never);
+  // Learners that left the cluster (the registry no longer lists them) leave the Raft group too,
+  // and a live node the group lost is added back (src/wiring/learner-upkeep.ts).
+  const stopLearnerUpkeep = keepLearnersToLiveNodes({
+    nodeId,
+    raft: consensus.raft,
+    liveNodes: () => registry.lookupAll(NODE_SERVICE).map((instance) => instance.node),
+    clock,
+    ...(resolved.timing === 'local' ? { graceMs: 2_000, intervalMs: 250 } : { graceMs: 15_000, intervalMs: 1_000 }),
+  });
 
   const singletons = new Set<Singleton>();
   let stopping: Promise<void> | null = null;
@@ -505,6 +515,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
         control.close();
         await membership.leave().catch(() => undefined);
         await runtime.shutdown({ timeoutMs: 2000 }).catch(() => undefined);
+        stopLearnerUpkeep();
         offRaftMembership();
         await consensus.stop();
         await transport.close();

@@ -1,0 +1,56 @@
+// Learners that leave the cluster leave the Raft group too. Review finding: a node added as a
+// learner stayed in the Raft configuration after it stopped or failed, so the leader kept
+// replicating to it (and redialling it) and the configuration grew with every learner that ever
+// joined. Nodes in this process: one voter and three learners.
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startNode } from '../src/index';
+import type { FoundationNode } from '../src/index';
+import { freePort } from '../src/options';
+
+const root = mkdtempSync(join(tmpdir(), 'foundation-learners-'));
+const nodes: FoundationNode[] = [];
+afterAll(async () => {
+  for (const node of nodes.reverse()) await node.stop().catch(() => undefined);
+  rmSync(root, { recursive: true, force: true });
+});
+
+async function until(predicate: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const giveUpAt = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > giveUpAt) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('learners', () => {
+  it('leave the Raft group once they stopped or failed; one removed while alive is added back', async () => {
+    const secret = 'a-test-secret-of-enough-bytes';
+    const names = ['voter', 'stays', 'stops', 'fails'];
+    const ids = await Promise.all(names.map(async (name) => `${name}@127.0.0.1:${await freePort('127.0.0.1')}`));
+    const start = (index: number): Promise<FoundationNode> =>
+      startNode({ name: ids[index]!, secret, voters: [ids[0]!], seeds: index === 0 ? [] : [ids[0]!], timing: 'local', dataDir: join(root, names[index]!) });
+    const voter = await start(0);
+    nodes.push(voter);
+    const [stays, stops, fails] = await Promise.all([start(1), start(2), start(3)]);
+    nodes.push(stays, stops, fails);
+    const learners = (): string[] => [...voter.status().raft.learners].sort();
+    expect(learners()).toEqual(ids.slice(1).sort());
+
+    // One leaves gracefully; the other's connections all drop at once, as in a crash, and the
+    // membership declares it failed.
+    await Promise.all([stops.stop(), fails.transport.close()]);
+    await until(() => learners().length === 1, 'the departed learners to leave the Raft group');
+    expect(learners()).toEqual([stays.id]);
+    expect(voter.status().raft.voters).toEqual([voter.id]);
+
+    // A learner removed while alive (as a partition longer than the grace would have it) is
+    // still in the registry, and is added back.
+    await voter.consensus.raft.removeMember(stays.id);
+    await until(() => learners().length === 1, 'the live learner to be added back');
+    await stays.kv.put('after', 1);
+    expect(await stays.kv.get('after')).toBe(1);
+  }, 60_000);
+});
