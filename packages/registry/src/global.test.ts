@@ -615,21 +615,21 @@ describe('registerGlobal across a cluster (sequencer log over the simulated netw
   });
 });
 
-describe('a departed node\'s claim that commits after its departure was seen (review finding)', () => {
-  it('is refused by the release this node appends, though the node held nothing here yet', async () => {
-    // The release was appended only when the departed node held names at that moment; its claim
-    // still on its way committed afterwards and nothing ever released that name.
-    const simulation = createSimulation({ seed: 230 });
+describe('a departed node\'s claim or registration that arrives after its departure was seen (review findings)', () => {
+  function setup(seed: number) {
+    const simulation = createSimulation({ seed });
     const log: LocalLog = createLocalConsensusLog<RegistryCommand>();
     const subscribers: ((message: { from: string; payload: unknown }) => void)[] = [];
     const leaves: ((node: string, reason?: 'failed' | 'left' | 'disconnected') => void)[] = [];
+    const joins: ((node: string) => void)[] = [];
+    const published: Uint8Array[] = [];
     const registry = createRegistry<string>({
       nodeId: 'a',
       clock: simulation.clock,
       random: simulation.random,
       consensusLog: log,
       broadcast: {
-        publish: () => true,
+        publish: (_topic, payload) => published.push(payload) > 0,
         subscribe: (_topic, handler) => {
           subscribers.push(handler);
           return () => undefined;
@@ -639,16 +639,37 @@ describe('a departed node\'s claim that commits after its departure was seen (re
         members: () => ['m'],
         on: (event, handler) => {
           if (event === 'member-leave') leaves.push(handler);
+          else joins.push(handler);
           return () => undefined;
         },
       },
     });
-    // Node m (incarnation 1) is known here from one replicated registration.
     const m = new Replica({ nodeId: 'm', incarnation: 1, maxNodes: 100, maxServicesPerNode: 100, tombstoneRetentionMs: 1_000, maxStableTombstones: 100, departureRetentionMs: 60_000, maxRememberedDepartures: 100, onChange: () => undefined });
-    m.putOwn({ id: 'm/1/1', name: 'plain', mode: 'group', scope: 'cluster', target: 't', capabilities: [], metadata: {}, version: undefined, serviceType: undefined, zone: undefined, weight: 1, health: 'healthy', load: 0, registeredAt: 0 });
-    for (const payload of encodeDeltas('production', [m.takeOwnDelta()!], [], 1_000)) for (const handler of subscribers) handler({ from: 'm', payload });
+    /** m registers `name` and the delta reaches this node (by the broadcast, maybe relayed late). */
+    const delivered = (name: string): void => {
+      m.putOwn({ id: `m/1/${name}`, name, mode: 'group', scope: 'cluster', target: 't', capabilities: [], metadata: {}, version: undefined, serviceType: undefined, zone: undefined, weight: 1, health: 'healthy', load: 0, registeredAt: 0 });
+      for (const payload of encodeDeltas('production', [m.takeOwnDelta()!], [], 1_000)) for (const handler of subscribers) handler({ from: 'm', payload });
+    };
+    const leave = (): void => {
+      for (const handler of leaves) handler('m', 'failed');
+    };
+    const join = (): void => {
+      for (const handler of joins) handler('m');
+    };
+    /** The departure records this node broadcast. */
+    const departures = (): string[] =>
+      published.flatMap((payload) => (JSON.parse(new TextDecoder().decode(payload)) as { departed: [string, number, number][] }).departed.map(([node, incarnation]) => `${node}#${incarnation}`));
+    return { simulation, log, registry, delivered, leave, join, departures };
+  }
+
+  it('is refused by the release this node appends, though the node held nothing here yet', async () => {
+    // The release was appended only when the departed node held names at that moment; its claim
+    // still on its way committed afterwards and nothing ever released that name.
+    const { simulation, log, registry, delivered, leave } = setup(230);
+    // Node m (incarnation 1) is known here from one replicated registration.
+    delivered('plain');
     expect(registry.find('plain')?.node).toBe('m');
-    for (const leave of leaves) leave('m', 'failed');
+    leave();
     await simulation.runForAsync(2_000);
     // m's claim, sent before it failed, commits now.
     await log.append(otherClaim('m', 'singleton'));
@@ -656,5 +677,57 @@ describe('a departed node\'s claim that commits after its departure was seen (re
     expect(registry.find('singleton')).toBeUndefined();
     await expect(registry.registerGlobal('singleton', 'mine')).resolves.toBeDefined();
   });
-});
 
+  it('is released when nothing of the node was heard here before it left: the claim names the incarnation (seed=231)', async () => {
+    // Review finding: without a departure record (the node was unknown here, its first delta
+    // still on its way) the departure was forgotten, and the claim that committed afterwards held
+    // the name for a node that is gone, for good.
+    const { simulation, log, registry, leave, departures } = setup(231);
+    leave();
+    await simulation.runForAsync(2_000);
+    await log.append(otherClaim('m', 'singleton'));
+    await simulation.runForAsync(1_000);
+    expect(registry.find('singleton')).toBeUndefined();
+    expect(log.entries().map((entry) => entry.command.type)).toEqual(['registry-claim', 'registry-release-node']);
+    // Declared departed as well, so that the node, were it alive after all, moves past it.
+    expect(departures()).toEqual(['m#1']);
+    await expect(registry.registerGlobal('singleton', 'mine')).resolves.toBeDefined();
+  });
+
+  it('purges a registration of the node that arrives after it left, though nothing of it was heard before (seed=232)', async () => {
+    // Review finding, in the replicated state: the late delta of a node unknown when it left
+    // was merged as any other, and its entries stayed, as nothing would purge them again.
+    const { simulation, log, registry, delivered, leave, departures } = setup(232);
+    const purges: unknown[] = [];
+    registry.on('node-purge', (event) => purges.push(event));
+    leave();
+    delivered('late');
+    expect(registry.find('late')).toBeUndefined();
+    expect(purges).toEqual([
+      { node: 'm', incarnation: undefined },
+      { node: 'm', incarnation: 1 },
+    ]);
+    await simulation.runForAsync(2_000);
+    expect(departures()).toEqual(['m#1']);
+    // Its claim, should one commit, is refused by the release appended meanwhile.
+    expect(log.entries().map((entry) => entry.command.type)).toEqual(['registry-release-node']);
+    await log.append(otherClaim('m', 'singleton'));
+    expect(registry.find('singleton')).toBeUndefined();
+  });
+
+  it('takes the node in again once it rejoined, and forgets the departure after departureRetentionMs (seed=233)', async () => {
+    const rejoined = setup(233);
+    rejoined.leave();
+    rejoined.join();
+    rejoined.delivered('back');
+    expect(rejoined.registry.find('back')?.node).toBe('m');
+    await rejoined.log.append(otherClaim('m', 'singleton'));
+    expect(rejoined.registry.find('singleton')?.node).toBe('m');
+    const forgotten = setup(234);
+    forgotten.leave();
+    await forgotten.simulation.runForAsync(3_600_000 + 5_000);
+    forgotten.delivered('much-later');
+    expect(forgotten.registry.find('much-later')?.node).toBe('m');
+    expect(forgotten.departures()).toEqual([]);
+  });
+});

@@ -946,6 +946,19 @@ class RegistryImpl<Target> implements Registry<Target> {
   }
 
   /**
+   * A claim that holds a name for a node seen to leave before anything of it was heard here
+   * names the incarnation that left (see Replica.identifyDeparture): it is declared departed and
+   * released as if it had been known then. Sent before the node left, the claim would otherwise
+   * hold the name for a node that is gone, for good.
+   */
+  private claimOfUnheard(holder: ServiceInstance): void {
+    const record = this.replica.identifyDeparture(holder.node, holder.incarnation, this.clock.now());
+    if (record === undefined) return;
+    this.replication?.publishDepartures([record]);
+    this.memberLeft(record.node, record);
+  }
+
+  /**
    * Appends a release after `delayMs`, and again with backoff while appends fail, until it lands
    * or `needed` says it no longer matters. A release lost to a moment without a leader would
    * leave the name held by a process or node that is gone, for good.
@@ -1288,6 +1301,7 @@ class RegistryImpl<Target> implements Registry<Target> {
           else this.releaseOrphan(outcome.added);
         }
       }
+      if (outcome.added !== undefined) this.claimOfUnheard(outcome.added);
       if (outcome.claim !== undefined) {
         const own = this.ownGlobals.get(outcome.claim.id);
         if (own !== undefined) own.index ??= entry.index;

@@ -415,6 +415,38 @@ describe('departures', () => {
     expect(own.incarnation).toBe(MAX_INCARNATION);
   });
 
+  it('a node seen to leave before anything of it was heard is declared departed by the first incarnation heard of (review finding)', () => {
+    // Its late delta used to be merged as any other, and its entries kept for good.
+    const receiver = replica('r', { maxRememberedDepartures: 2 });
+    expect(receiver.declareDeparted('a', 100)).toBeUndefined();
+    const origin = replica('a', { incarnation: 4 });
+    origin.putOwn(fields('a/4/1', 'db'));
+    const late = origin.takeOwnDelta()!;
+    const result = receiver.applyDelta(late, 200, 'x');
+    expect(result.departed).toEqual({ node: 'a', incarnation: 4, at: 100 });
+    expect([...receiver.entries()]).toEqual([]);
+    expect(receiver.summary().departed).toEqual([{ node: 'a', incarnation: 4, at: 100 }]);
+    // Once: the node's next start is taken in.
+    const next = replica('a', { incarnation: 5 });
+    next.putOwn(fields('a/5/1', 'db'));
+    expect(receiver.applyDelta(next.takeOwnDelta()!, 300, 'a').departed).toBeUndefined();
+    expect([...receiver.entries()].map((entry) => entry.id)).toEqual(['a/5/1']);
+    // Bounded in number (the oldest go first) and in time; forgotten on a rejoin, or when a
+    // peer's record says which incarnation left.
+    for (const node of ['b', 'c', 'd', 'e']) receiver.declareDeparted(node, 1000);
+    expect(receiver.identifyDeparture('b', 1, 1000)).toBeUndefined();
+    expect(receiver.identifyDeparture('c', 1, 1000)).toBeUndefined();
+    receiver.rejoined('d');
+    expect(receiver.identifyDeparture('d', 1, 1000)).toBeUndefined();
+    receiver.applyDeparture({ node: 'e', incarnation: 1, at: 1000 }, 1000);
+    expect(receiver.identifyDeparture('e', 2, 1000)).toBeUndefined();
+    receiver.declareDeparted('f', 2000);
+    receiver.collectGarbage(2000 + 60_001);
+    expect(receiver.identifyDeparture('f', 1, 2000 + 60_001)).toBeUndefined();
+    receiver.declareDeparted('g', 2000);
+    expect(receiver.identifyDeparture('g', 1, 2000 + 60_001)).toBeUndefined();
+  });
+
   it('expired records purge but are not kept, and expire from the digest', () => {
     const receiver = replica('r');
     const origin = replica('a');

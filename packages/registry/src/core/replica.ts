@@ -131,7 +131,10 @@ export interface ReplicaOptions {
   readonly maxStableTombstones: number;
   /** How long a departure record is replicated. */
   readonly departureRetentionMs: number;
-  /** Departed (node, incarnation) floors remembered after their records expire. */
+  /**
+   * Departed (node, incarnation) floors remembered after their records expire; also departures
+   * seen of nodes nothing was heard of (see `declareDeparted`).
+   */
   readonly maxRememberedDepartures: number;
   readonly onChange: (change: ReplicaChange) => void;
   /**
@@ -175,18 +178,21 @@ class OriginState {
 }
 
 /**
- * What `applyDelta` did. `stale` names a departure floor the sender should learn; `retired`, a
- * departure record this replica made because the delta came from a second life of an
- * incarnation it holds (see `applyDelta`), to be broadcast.
+ * What `applyDelta` did. `stale` names a departure floor the sender should learn. The others are
+ * departure records this replica made, applied here and to be broadcast: `retired`, because the
+ * delta came from a second life of an incarnation it holds (see `applyDelta`); `departed`,
+ * because it came from a node seen to leave before anything of it was heard here (see
+ * `identifyDeparture`).
  */
 export interface ApplyResult {
   readonly changed: boolean;
   readonly stale: DepartureRecord | undefined;
   readonly retired: DepartureRecord | undefined;
+  readonly departed: DepartureRecord | undefined;
 }
 
-const UNCHANGED: ApplyResult = Object.freeze({ changed: false, stale: undefined, retired: undefined });
-const CHANGED: ApplyResult = Object.freeze({ changed: true, stale: undefined, retired: undefined });
+const UNCHANGED: ApplyResult = Object.freeze({ changed: false, stale: undefined, retired: undefined, departed: undefined });
+const CHANGED: ApplyResult = Object.freeze({ changed: true, stale: undefined, retired: undefined, departed: undefined });
 
 function itemHash(text: string): [number, number] {
   return [hashString32(text), hashString32(text, 0x9e37_79b9)];
@@ -203,6 +209,11 @@ export class Replica {
   private readonly departed = new Map<string, DepartureRecord>();
   /** node → highest departed incarnation; outlives the records, oldest first. */
   private readonly floors = new Map<string, number>();
+  /**
+   * node → local time it was seen to leave while nothing of it was heard here (its incarnation
+   * unknown), oldest first; at most `maxRememberedDepartures`, for `departureRetentionMs`.
+   */
+  private readonly unheard = new Map<string, number>();
   private own: OriginState;
   /** Own revision up to which deltas have been taken for broadcast. */
   private published = 0;
@@ -364,15 +375,19 @@ export class Replica {
     }
     const floor = this.floorOf(delta.node);
     if (delta.incarnation <= floor) {
-      return { changed: false, stale: { node: delta.node, incarnation: floor, at: 0 }, retired: undefined };
+      return { changed: false, stale: { node: delta.node, incarnation: floor, at: 0 }, retired: undefined, departed: undefined };
     }
     let state = this.origins.get(delta.node);
+    if (state === undefined) {
+      const departed = this.identifyDeparture(delta.node, delta.incarnation, now);
+      if (departed !== undefined) return { changed: true, stale: undefined, retired: undefined, departed };
+    }
     if (state !== undefined && state.incarnation > delta.incarnation) return UNCHANGED;
     const fresh = state === undefined || state.incarnation < delta.incarnation;
     if (!fresh && contradicts(state!, delta)) {
       const retired: DepartureRecord = { node: delta.node, incarnation: delta.incarnation, at: now };
       this.applyDeparture(retired, now, 'restarted');
-      return { changed: true, stale: undefined, retired };
+      return { changed: true, stale: undefined, retired, departed: undefined };
     }
     const base = fresh ? new OriginState(delta.node, delta.incarnation) : state!;
     this.checkLimits(base, delta, peer, state === undefined);
@@ -519,10 +534,47 @@ export class Replica {
   declareDeparted(node: string, now: number): DepartureRecord | undefined {
     if (node === this.nodeId) return undefined;
     const state = this.origins.get(node);
-    if (state === undefined) return undefined;
+    if (state === undefined) {
+      // Nothing of it heard here: which incarnation left is not known yet, but what it sent
+      // before it left may still arrive, relayed late, or a claim of it commit in the log.
+      // Remembered, bounded in number and in time, until then. Not when a departure record of it
+      // is held: it was purged already, and this is that departure again (a detector that keeps
+      // reporting a node it cannot reach), whose record says which incarnation left.
+      if (!this.departed.has(node)) {
+        this.unheard.delete(node);
+        this.unheard.set(node, now);
+        while (this.unheard.size > this.options.maxRememberedDepartures) this.unheard.delete(this.unheard.keys().next().value!);
+      }
+      return undefined;
+    }
     const record: DepartureRecord = { node, incarnation: state.incarnation, at: now };
     this.applyDeparture(record, now);
     return record;
+  }
+
+  /**
+   * `node` is heard of as `incarnation` (a delta, a claim in the consensus log) after it was seen
+   * to leave with nothing of it heard here (see `declareDeparted`): that is the incarnation that
+   * left, and its record is made, applied and returned (to be broadcast) as if it had been known
+   * then. Undefined when no such departure is remembered, or it is older than
+   * `departureRetentionMs`. It serves once: a later incarnation is the node's next start.
+   *
+   * A node that was alive after all (its failure detector was wrong and its first delta late)
+   * hears the record and moves to a new incarnation, as with any mistaken departure.
+   */
+  identifyDeparture(node: string, incarnation: number, now: number): DepartureRecord | undefined {
+    const at = this.unheard.get(node);
+    if (at === undefined) return undefined;
+    this.unheard.delete(node);
+    if (now - at > this.options.departureRetentionMs || incarnation <= this.floorOf(node)) return undefined;
+    const record: DepartureRecord = { node, incarnation, at: Math.min(at, now) };
+    this.applyDeparture(record, now);
+    return record;
+  }
+
+  /** `node` joined again: a departure of it seen before anything of it was heard no longer stands. */
+  rejoined(node: string): void {
+    this.unheard.delete(node);
   }
 
   /**
@@ -538,6 +590,9 @@ export class Replica {
         changed = true;
       }
     } else if (record.incarnation > this.floorOf(record.node)) {
+      // Whoever declared it knew which incarnation left: a departure of it seen here with
+      // nothing heard of it is that one (a later incarnation would be its next start).
+      this.unheard.delete(record.node);
       this.floors.delete(record.node);
       this.floors.set(record.node, record.incarnation);
       while (this.floors.size > this.options.maxRememberedDepartures) this.floors.delete(this.floors.keys().next().value!);
@@ -673,6 +728,10 @@ export class Replica {
         this.departed.delete(node);
         departures += 1;
       }
+    }
+    for (const [node, at] of this.unheard) {
+      if (now - at <= this.options.departureRetentionMs) break;
+      this.unheard.delete(node);
     }
     return { tombstones, departures };
   }

@@ -34,7 +34,10 @@ export interface ReplicationOptions {
   readonly publishDelayMs: number;
   /** A message from a peer was refused. */
   readonly onReject: (peer: string, error: FoundationError) => void;
-  /** This node saw a member leave and purged it. */
+  /**
+   * This node saw a member leave and purged it; or, with a record, learned which incarnation of
+   * a member it saw leave with nothing heard of it (see Replica.identifyDeparture).
+   */
   readonly onMemberLeave: (node: string, record: DepartureRecord | undefined) => void;
   /** This node retired an incarnation of another that a second life of it reused (see Replica.applyDelta). */
   readonly onRetire?: (record: DepartureRecord) => void;
@@ -172,6 +175,7 @@ export class Replication {
 
   private memberJoined(node: string): void {
     if (node === this.replica.nodeId || this.closed) return;
+    this.replica.rejoined(node);
     // Exchange with the newcomer soon, after a random fraction of a round: when a whole cluster
     // starts at once, every node sees joins while its first deltas are still being broadcast,
     // and exchanging at once would ship half-built state back and forth.
@@ -227,16 +231,21 @@ export class Replication {
         for (const record of message.departed) replica.applyDeparture(record, now);
         let ownChanged = false;
         const retired: DepartureRecord[] = [];
+        const departed: DepartureRecord[] = [];
         for (const delta of accepted) {
           const before = replica.incarnation;
           const result = replica.applyDelta(delta, now, peer);
           if (result.stale !== undefined && !notices.some((notice) => notice.node === result.stale!.node)) notices.push(result.stale);
           if (result.retired !== undefined) retired.push(result.retired);
+          if (result.departed !== undefined) departed.push(result.departed);
           if (replica.incarnation !== before) ownChanged = true;
         }
         // Every holder of the reused incarnation purges it, and the node moves past it.
         this.publishDepartures(retired);
         for (const record of retired) this.options.onRetire?.(record);
+        // A departure seen before anything of the node was heard, now that its incarnation is.
+        this.publishDepartures(departed);
+        for (const record of departed) this.options.onMemberLeave(record.node, record);
         if (message.departed.some((record) => record.node === replica.nodeId)) ownChanged = true;
         if (ownChanged) this.changed();
         // Whoever still spreads a departed incarnation learns the floor (not kept, not replicated).
