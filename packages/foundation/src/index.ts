@@ -13,7 +13,7 @@ export type { LockCommand, LockResult, LockState } from './consensus/locks';
 export { createClusterConfig } from './cluster/cluster-config';
 export type { ClusterConfig } from './cluster/cluster-config';
 export { createClusterEvents } from './cluster/cluster-events';
-export type { ClusterEvents } from './cluster/cluster-events';
+export type { ClusterEvents, ClusterEventsOptions } from './cluster/cluster-events';
 export { createDistributedLocks } from './coordination/distributed-lock';
 export type { AcquireOptions, DistributedLocks, LockBackend, LockLease } from './coordination/distributed-lock';
 export { startSingleton } from './coordination/singleton';

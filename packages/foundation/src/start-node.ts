@@ -262,7 +262,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     consensusLog: registryLog,
     namespace: REGISTRY_NAMESPACE,
   });
-  const clusterEvents = createClusterEvents(events, membership, reporter('cluster-events'));
+  const clusterEvents = createClusterEvents(events, membership, reporter('cluster-events'), { clock });
   const reportMetrics = reporter('cluster-metrics');
   const sleepOn = (ms: number, signal?: AbortSignal): Promise<void> => sleep(clock, ms, signal);
   const locks = createDistributedLocks(consensus, { nodeId, clock, random, sleep: sleepOn });
