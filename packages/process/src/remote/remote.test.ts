@@ -420,6 +420,61 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
     expect(outcome).toBeInstanceOf(NoConnectionError);
   });
 
+  it('sends nothing to a node it is not connected to: a monitor, link or call made while it was unreachable is not lost when that node dials back (review finding)', async () => {
+    // Over testkit's network a send needs no connection, so the router sent these at once and the
+    // partition lost them; this node's own dial then failed, but the other node dialled in first,
+    // which made that failure stale, so no peer-down came either: the monitor never fired, the
+    // link held on one side only and the call waited for ever. Seed 41.
+    const { simulation, runtime } = cluster(41, ['a', 'b']);
+    const target = asker(runtime('b'), []);
+    const server = runtime('b').spawn({ handleCall: (request: unknown) => ({ echo: request }) });
+    const onA = runtime('a').spawn(() => undefined);
+    simulation.network.partition([['a'], ['b']]);
+    const inbox: unknown[] = [];
+    const watcher = asker(runtime('a'), inbox);
+    runtime('a').send(watcher, { command: 'monitor', target });
+    runtime('a').send(watcher, { command: 'link', target });
+    let outcome: unknown = 'pending';
+    void runtime('a').call(server, 'hello', { timeout: Number.POSITIVE_INFINITY }).then(
+      (value) => (outcome = value),
+      (error: unknown) => (outcome = error),
+    );
+    await simulation.runForAsync(50);
+    simulation.network.heal();
+    // Node b dials node a for a link of its own before node a's dial is given up.
+    runtime('b').send(asker(runtime('b'), []), { command: 'link', target: onA });
+    await simulation.runForAsync(500);
+    expect(outcome).toEqual({ echo: 'hello' });
+    expect(runtime('b').processInfo(target)?.links.map(String)).toEqual([watcher.toString()]);
+    runtime('b').exit(target, 'kill');
+    await simulation.runForAsync(500);
+    expect(inbox).toMatchObject([
+      { type: 'exit', reason: 'killed' },
+      { type: 'down', reason: 'killed' },
+    ]);
+  });
+
+  it('links both sides or neither with a restarted node whose old life this node has not yet seen go down (review finding)', async () => {
+    // The broken connection left `peers()` at once, its peer-down came after failure detection;
+    // a link sent in between reached the new life, which took it and dialled back, and that
+    // delivered the old life's peer-down here: this side's link broke with noconnection, the new
+    // life's stayed. Seed 42.
+    const { simulation, runtime } = cluster(42, ['a', 'b']);
+    const inbox: unknown[] = [];
+    const linker = asker(runtime('a'), inbox);
+    runtime('a').send(linker, { command: 'monitor', target: runtime('b').spawn(() => undefined) });
+    await simulation.runForAsync(50);
+    simulation.crash('b');
+    simulation.restart('b');
+    const fresh = runtime('b').spawn(() => undefined);
+    runtime('a').send(linker, { command: 'link', target: fresh });
+    await simulation.runForAsync(1_000);
+    const here = runtime('a').processInfo(linker)!.links.map(String);
+    const there = runtime('b').processInfo(fresh)!.links.map(String);
+    expect(there).toEqual(here.length === 0 ? [] : [linker.toString()]);
+    expect(inbox.filter(isExitMessage).length).toBe(here.length === 0 ? 1 : 0);
+  });
+
   it('never delivers to a process of a new incarnation a message for a pid of the old one', async () => {
     const { simulation, runtime, letters } = cluster(7, ['a', 'b']);
     const old = probe(runtime('b'), []);

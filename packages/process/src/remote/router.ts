@@ -69,18 +69,29 @@ export interface TransportRouterOptions {
 /**
  * A RemoteRouter over a transport: signals go on one channel, `peer-down` becomes `nodeDown`,
  * and watching a node connects to it so that its loss is detected. As on the BEAM, a node need
- * not be connected first: a signal the transport refuses for want of a connection is held (in
- * order, up to a bound), the node is connected, and the held signals go out when it comes up;
- * if it goes down instead, they are dropped and the runtime hears `nodeDown`.
+ * not be connected first: a signal for a node that is not connected is held (in order, up to a
+ * bound), the node is connected, and the held signals go out when it comes up; if it goes down
+ * instead, they are dropped and the runtime hears `nodeDown`.
+ *
+ * Signals go out only over a connection, also on a transport that would take them without one
+ * (testkit's network delivers datagram-style): a signal sent without one is covered by no
+ * `peer-down`. Sent while the node was unreachable, it was lost, and if the node then dialled
+ * this one, no `peer-down` came either: a monitor or link made then never fired, and a call
+ * waited for ever.
  */
 export function createTransportRouter(transport: PeerTransport, options: TransportRouterOptions = {}): RemoteRouter {
   const channel = options.channel ?? 'process';
   /** Nodes we connected to (or saw come up) and have not seen go down since. */
   const watched = new Set<string>();
+  // Asked of the transport at each signal, not kept from peer events: a connection that broke is
+  // gone from `peers()` at once, its `peer-down` only after failure detection, and a signal sent
+  // in between could reach a restarted node's new life and make there a link or monitor that
+  // the old life's `peer-down` then ends on this side only.
+  const connected = (node: string): boolean => node === transport.nodeId || transport.peers().includes(node);
   const waiting = createConnectWait<unknown>({
-    deliver: (node, signal) => transport.send(node, channel, signal),
+    deliver: (node, signal) => connected(node) && transport.send(node, channel, signal),
     // Connected (or this node) and still refused: a full queue or a closing transport.
-    reachable: (node) => node === transport.nodeId || transport.peers().includes(node),
+    reachable: connected,
     connect: (node) => {
       watched.add(node);
       transport.connect(node);
