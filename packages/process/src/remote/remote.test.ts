@@ -16,6 +16,7 @@ import { isDownMessage, isExitMessage } from '../runtime/system-messages';
 import { NO_REPLY } from '../runtime/types';
 import type { ProcessSelf, ReplyTo } from '../runtime/types';
 import { createTransportRouter } from './router';
+import type { PeerTransport } from './router';
 
 interface Cluster {
   readonly simulation: Simulation;
@@ -36,7 +37,13 @@ function watchFrom(runtime: Runtime, watched: Pid): { readonly seen: unknown[]; 
   return watcher;
 }
 
-function cluster(seed: number, ids: readonly string[], options: Partial<RuntimeOptions> = {}, simulation?: Simulation): Cluster {
+function cluster(
+  seed: number,
+  ids: readonly string[],
+  options: Partial<RuntimeOptions> = {},
+  simulation?: Simulation,
+  wrap: (transport: PeerTransport) => PeerTransport = (transport) => transport,
+): Cluster {
   const sim = simulation ?? createSimulation({ seed, network: { latency: { min: 1, max: 5 }, failureDetectionMs: 200 } });
   const runtimes = new Map<string, Runtime>();
   const letters: DeadLetter[] = [];
@@ -51,7 +58,7 @@ function cluster(seed: number, ids: readonly string[], options: Partial<RuntimeO
             creation: incarnation,
             clock,
             driver: createSchedulerDriver(clock),
-            router: createTransportRouter(transport),
+            router: createTransportRouter(wrap(transport)),
             onDeadLetter: (letter) => letters.push(letter),
             telemetry: { execute: (event) => void telemetry.push(`${id} ${event.join('.')}`) },
             ...options,
@@ -473,6 +480,45 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
     const there = runtime('b').processInfo(fresh)!.links.map(String);
     expect(there).toEqual(here.length === 0 ? [] : [linker.toString()]);
     expect(inbox.filter(isExitMessage).length).toBe(here.length === 0 ? 1 : 0);
+  });
+
+  it('sends the signals held for a node after one the transport throws on, when the node comes up (review finding)', async () => {
+    // A transport throws for a payload it cannot carry (channels: PayloadEncodingError,
+    // MessageTooLargeError). Sent over a connection, the bridge catches it and reports a dead
+    // letter. Held for a node not yet connected, it threw out of the flush on peer-up instead:
+    // every signal held after it was lost, with no peer-down to say so (a link on one side only,
+    // a monitor that never fired). Seed 43.
+    const simulation = createSimulation({ seed: 43, network: { latency: { min: 1, max: 5 }, failureDetectionMs: 200 } });
+    const { runtime, letters } = cluster(43, ['a', 'b'], {}, simulation, (transport) => ({
+      nodeId: transport.nodeId,
+      send: (peer, channel, payload) => {
+        if ((payload as { body?: unknown }).body === 'cannot be encoded') throw new Error('PayloadEncodingError');
+        return transport.send(peer, channel, payload);
+      },
+      onMessage: (channel, handler) => transport.onMessage(channel, handler),
+      on: (event, handler) => transport.on(event, handler),
+      connect: (peer) => transport.connect(peer),
+      peers: () => transport.peers(),
+    }));
+    const target = asker(runtime('b'), []);
+    const inbox: unknown[] = [];
+    const linker = asker(runtime('a'), inbox);
+    runtime('a').send(target, 'cannot be encoded');
+    runtime('a').send(linker, { command: 'link', target });
+    runtime('a').send(linker, { command: 'monitor', target });
+    await simulation.runForAsync(100);
+    expect(runtime('b').processInfo(target)?.links.map(String)).toEqual([linker.toString()]);
+    runtime('b').exit(target, 'kill');
+    await simulation.runForAsync(100);
+    expect(inbox).toMatchObject([
+      { type: 'exit', reason: 'killed' },
+      { type: 'down', reason: 'killed' },
+    ]);
+    // Over the connection, the bridge hears the throw: a dead letter, and the rest goes on.
+    runtime('a').send(linker, { command: 'monitor', target: asker(runtime('b'), []) });
+    runtime('a').send(target, 'cannot be encoded');
+    await simulation.runForAsync(100);
+    expect(letters.map(({ message, reason }) => [message, reason])).toEqual([['cannot be encoded', 'noconnection']]);
   });
 
   it('never delivers to a process of a new incarnation a message for a pid of the old one', async () => {

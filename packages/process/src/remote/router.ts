@@ -88,8 +88,23 @@ export function createTransportRouter(transport: PeerTransport, options: Transpo
   // in between could reach a restarted node's new life and make there a link or monitor that
   // the old life's `peer-down` then ends on this side only.
   const connected = (node: string): boolean => node === transport.nodeId || transport.peers().includes(node);
+  /**
+   * What the transport threw for the signal being sent (one it cannot carry: channels' payload
+   * encoding and size errors). `send` throws it on to the runtime, which reports that signal; in
+   * the flush of held signals on `peer-up` nobody could hear it, and it must not cut the flush
+   * short, or every signal held after it would be lost with no `peer-down` to say so.
+   */
+  let thrown: { readonly error: unknown } | undefined;
   const waiting = createConnectWait<unknown>({
-    deliver: (node, signal) => connected(node) && transport.send(node, channel, signal),
+    deliver: (node, signal) => {
+      if (!connected(node)) return false;
+      try {
+        return transport.send(node, channel, signal);
+      } catch (error) {
+        thrown = { error };
+        return true;
+      }
+    },
     // Connected (or this node) and still refused: a full queue or a closing transport.
     reachable: connected,
     connect: (node) => {
@@ -107,7 +122,15 @@ export function createTransportRouter(transport: PeerTransport, options: Transpo
     waiting.down(peer);
   });
   return {
-    send: (node, signal) => waiting.send(node, signal),
+    send(node, signal) {
+      thrown = undefined;
+      const accepted = waiting.send(node, signal);
+      // `deliver` may have set it (the compiler does not see the callback do so).
+      const failure = thrown as { readonly error: unknown } | undefined;
+      if (failure === undefined) return accepted;
+      thrown = undefined;
+      throw failure.error instanceof Error ? failure.error : new Error('the transport threw a non-error', { cause: failure.error });
+    },
     subscribe(receiver) {
       const offMessage = transport.onMessage(channel, (message) => receiver.signal(message.from, message.payload));
       const offDown = transport.on('peer-down', (peer) => receiver.nodeDown(peer));
