@@ -1,5 +1,6 @@
 // Shared links over two real channels transports on loopback: the membership letting a link go
-// must not close it for Raft (the demo's learners stopped hearing from the leader when it did).
+// must not close it for Raft (the demo's learners stopped hearing from the leader when it did),
+// nor Raft letting one go close it for the membership.
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { createTransport } from '@foundation/channels';
 import type { InboundMessage, Transport } from '@foundation/channels';
@@ -113,6 +114,77 @@ describe('shared links', () => {
     expect(a.peers()).toEqual([b.nodeId]);
     expect(membership.peers()).toEqual([b.nodeId]);
     expect(links.wantedBy(b.nodeId)).toEqual([]);
+  });
+
+  it('a part letting go of a link the peer dialled leaves it up for the membership, which hears nothing, and stops wanting it', async () => {
+    // Review finding: Raft connecting to a link the peer dialled and then letting it go (a leader
+    // removing a learner) closed the link, which the membership used as a neighbour's without a
+    // wish of its own: it took the peer for failed.
+    const [a, b] = [await node('a'), await node('b')];
+    const links = shareConnections(a);
+    const membership = links.membership();
+    const raft = links.owner('raft');
+    const membershipEvents = heard(membership);
+
+    b.connect(a.nodeId);
+    await until('the link up on both sides', () => a.peers().includes(b.nodeId) && b.peers().includes(a.nodeId));
+    await until('the membership to hear it', () => membershipEvents.length === 1);
+    raft.connect(b.nodeId);
+    expect(links.wantedBy(b.nodeId)).toEqual(['raft']);
+    raft.disconnect(b.nodeId);
+    expect(links.wantedBy(b.nodeId)).toEqual([]);
+    expect(a.peers()).toEqual([b.nodeId]);
+    // Longer than the grace period: a link closed at either end would have been reported down.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(a.peers()).toEqual([b.nodeId]);
+    expect(b.peers()).toEqual([a.nodeId]);
+    expect(membership.peers()).toEqual([b.nodeId]);
+    expect(membershipEvents).toEqual(['up b']);
+
+    // Nothing here wants it any more: when the peer closes it, this side does not dial it again.
+    const accepted = b.stats().acceptedConnections;
+    b.disconnect(a.nodeId);
+    await until('a to see the link end', () => a.peers().length === 0);
+    expect(membershipEvents).toEqual(['up b', 'down b']);
+    expect(a.stats().peers.map((peer) => peer.peer)).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(b.stats().acceptedConnections).toBe(accepted);
+  });
+
+  it('a link this side dialled for a part stays up while the membership uses it, and closes when the membership lets go too', async () => {
+    const [a, b] = [await node('a'), await node('b')];
+    const links = shareConnections(a);
+    const membership = links.membership();
+    const raft = links.owner('raft');
+    const membershipEvents = heard(membership);
+
+    raft.connect(b.nodeId);
+    await until('the membership to hear the link up', () => membershipEvents.length === 1);
+    raft.disconnect(b.nodeId);
+    expect(a.peers()).toEqual([b.nodeId]);
+    expect(membershipEvents).toEqual(['up b']);
+
+    membership.disconnect(b.nodeId);
+    expect(a.peers()).toEqual([]);
+    expect(membershipEvents).toEqual(['up b', 'down b']);
+    await until("b's end of the link closed", () => b.stats().openConnections === 0);
+  });
+
+  it('a part wishing for a link the peer dialled dials it once the peer closes it', async () => {
+    const [a, b] = [await node('a'), await node('b')];
+    const links = shareConnections(a);
+    const raft = links.owner('raft');
+
+    b.connect(a.nodeId);
+    await until('the link up on both sides', () => a.peers().includes(b.nodeId) && b.peers().includes(a.nodeId));
+    raft.connect(b.nodeId);
+    const events = heard(a);
+    const accepted = b.stats().acceptedConnections;
+    b.disconnect(a.nodeId);
+    await until('a to dial it again', () => events.length === 2 && b.peers().includes(a.nodeId));
+    expect(events).toEqual(['down b', 'up b']);
+    expect(b.stats().acceptedConnections).toBeGreaterThan(accepted);
+    expect(links.wantedBy(b.nodeId)).toEqual(['raft']);
   });
 
   it('a link only the membership wanted is closed for real when it lets it go', async () => {

@@ -7,18 +7,29 @@
 // neighbour, and nothing would dial it again until the membership wanted that peer back.
 //
 // Each part gets a view of the transport whose connect and disconnect only state its own wish.
-// A link is really closed when the last part that wished for it lets it go. The membership's view
-// also hides from the membership a link it let go that another part still holds: the membership
-// sees it go down (and come up again when it connects later), so its own bookkeeping of idle
-// links stays exact while the link itself stays up for the others. A link the membership never
-// asked for (one the peer dialled) is the peer's to close: letting go of it only hides it.
+// A part letting go closes a link only when no other part uses it. The membership uses every link
+// it has heard come up and not let go of, whoever dialled it: it keeps neighbours on links the
+// peer dialled without ever calling connect, so its wishes alone do not say what it uses. The
+// membership's view also hides from the membership a link it let go that another part still
+// holds: the membership sees it go down (and come up again when it connects later), so its own
+// bookkeeping of idle links stays exact while the link itself stays up for the others.
+//
+// A link the peer dialled is the peer's to close. The transport is asked to connect (and so to
+// redial) only for links this side dials: a part wishing for a link the peer dialled and that is
+// up asks nothing of it, since the transport's `disconnect`, the only way to withdraw that, would
+// close the peer's link. Should the peer's link go down while a part still wishes for it, this
+// side dials it then. So when the last part lets go of a link the peer dialled, nothing here
+// redials it and the link stays up until the peer closes it. Which side dialled is told by
+// whether this side had asked the transport for the link: when both dialled at once, or the peer
+// dialled while this side waited to redial, this side counts the link as its own.
 import type { Transport } from '@foundation/channels';
 
 export interface OwnerOptions {
   /**
    * The wish ends when the link goes down (`peer-down`), as if the part had called `disconnect`:
    * for links made on demand, which the next message makes again. Without it, a link wished for
-   * is redialled until the part lets it go, however long the peer stays away.
+   * is redialled until the part lets it go, however long the peer stays away (one the peer
+   * dialled is dialled from this side once it goes down).
    */
   readonly untilDown?: boolean;
 }
@@ -26,9 +37,12 @@ export interface OwnerOptions {
 export interface SharedConnections {
   /** A view for one part of the node: its `connect` and `disconnect` are that part's wish alone. */
   owner(name: string, base?: Transport, options?: OwnerOptions): Transport;
-  /** The membership's view (see the file comment). One per transport. */
+  /**
+   * The membership's view (see the file comment). One per transport. The membership uses every
+   * link it heard come up and has not let go of, whether or not it asked for it.
+   */
   membership(base?: Transport): Transport;
-  /** The parts that want a link to `peer`, sorted. */
+  /** The parts that asked for a link to `peer` (`connect`) and have not let it go, sorted. */
   wantedBy(peer: string): string[];
 }
 
@@ -40,42 +54,72 @@ const MEMBERSHIP = 'membership';
  */
 export function shareConnections(transport: Transport): SharedConnections {
   const wishes = new Map<string, Set<string>>();
+  /** Peers this side asked the transport to connect (and redial), and has not disconnected since. */
+  const asked = new Set<string>();
+  /** Parts whose wish ends when the link goes down. */
+  const untilDown = new Set<string>();
+  /** Whether the membership uses its link to a peer (set by `membership()`). */
+  let membershipUses = (_peer: string): boolean => false;
 
-  const wish = (owner: string, peer: string): void => {
+  const wanted = (peer: string): boolean => (wishes.get(peer)?.size ?? 0) > 0;
+  const wish = (owner: string, peer: string, base: Transport): void => {
     let owners = wishes.get(peer);
     if (owners === undefined) {
       owners = new Set();
       wishes.set(peer, owners);
     }
     owners.add(owner);
+    // Up and never asked for: the peer dialled it. It is not asked for until it goes down.
+    if (!asked.has(peer) && transport.peers().includes(peer)) return;
+    asked.add(peer);
+    base.connect(peer);
   };
-  /** Drops `owner`'s wish; true when nobody wants the link any more. */
-  const release = (owner: string, peer: string): boolean => {
+  const release = (owner: string, peer: string): void => {
     const owners = wishes.get(peer);
     owners?.delete(owner);
-    if (owners !== undefined && owners.size > 0) return false;
-    wishes.delete(peer);
+    if (owners?.size === 0) wishes.delete(peer);
+  };
+  /**
+   * After a part let go: when no part uses the link any more and this side asked for it, it is
+   * closed (or, down, no longer dialled). A link the peer dialled is left to the peer.
+   */
+  const settle = (peer: string, base: Transport): boolean => {
+    if (wanted(peer) || membershipUses(peer) || !asked.delete(peer)) return false;
+    base.disconnect(peer);
     return true;
   };
 
+  transport.on('peer-down', (peer) => {
+    for (const name of untilDown) if (wishes.get(peer)?.has(name) === true) release(name, peer);
+    if (wanted(peer)) {
+      // The peer's link went down while a part here still wishes for it: this side dials it, once
+      // the transport is done with the old link.
+      if (asked.has(peer)) return;
+      queueMicrotask(() => {
+        if (!wanted(peer) || asked.has(peer) || transport.peers().includes(peer)) return;
+        asked.add(peer);
+        transport.connect(peer);
+      });
+    } else if (asked.delete(peer)) {
+      // Nobody wishes for it: not redialled. (The membership's use ended with the link.)
+      transport.disconnect(peer);
+    }
+  });
+
   const owner = (name: string, base: Transport = transport, options: OwnerOptions = {}): Transport => {
     if (name === MEMBERSHIP) throw new Error('the membership has its own view: use membership()');
-    if (options.untilDown === true) {
-      base.on('peer-down', (peer) => {
-        if (wishes.get(peer)?.has(name) === true && release(name, peer)) base.disconnect(peer);
-      });
-    }
+    if (options.untilDown === true) untilDown.add(name);
     const view = Object.create(base) as Transport;
     return Object.assign(view, {
       connect(peer: string): void {
-        wish(name, peer);
-        base.connect(peer);
+        wish(name, peer, base);
       },
       disconnect(peer: string): void {
         // A part that never wished for the link lets go of nothing: the link may be one the peer
         // dialled, which the membership uses without a wish.
-        const held = wishes.get(peer)?.has(name) ?? false;
-        if (release(name, peer) && held) base.disconnect(peer);
+        if (wishes.get(peer)?.has(name) !== true) return;
+        release(name, peer);
+        settle(peer, base);
       },
     });
   };
@@ -87,8 +131,12 @@ export function shareConnections(transport: Transport): SharedConnections {
     const hidden = new Set<string>();
     const upHandlers = new Set<(peer: string) => void>();
     const downHandlers = new Set<(peer: string) => void>();
-    /** Every peer-up the membership hears is followed by one peer-down before the next peer-up. */
+    /**
+     * Every peer-up the membership hears is followed by one peer-down before the next peer-up.
+     * The links it uses: heard up, and neither down nor let go since.
+     */
     const shown = new Set<string>(base.peers());
+    membershipUses = (peer) => shown.has(peer);
     const showUp = (peer: string): void => {
       if (shown.has(peer)) return;
       shown.add(peer);
@@ -110,8 +158,7 @@ export function shareConnections(transport: Transport): SharedConnections {
     const view = Object.create(base) as Transport;
     membershipView = Object.assign(view, {
       connect(peer: string): void {
-        wish(MEMBERSHIP, peer);
-        base.connect(peer);
+        wish(MEMBERSHIP, peer, base);
         if (!hidden.delete(peer)) return;
         // Up all along: the membership hears so the way it would from the transport, later.
         queueMicrotask(() => {
@@ -119,15 +166,16 @@ export function shareConnections(transport: Transport): SharedConnections {
         });
       },
       disconnect(peer: string): void {
-        const asked = wishes.get(peer)?.has(MEMBERSHIP) ?? false;
-        if (release(MEMBERSHIP, peer) && asked) {
-          base.disconnect(peer);
-          return;
-        }
-        // Another part holds the link, or the peer dialled it: the link stays, the membership lets go.
-        if (!base.peers().includes(peer)) return;
-        hidden.add(peer);
+        const asking = wishes.get(peer)?.has(MEMBERSHIP) ?? false;
+        if (!asking && !shown.has(peer)) return;
+        release(MEMBERSHIP, peer);
+        const up = base.peers().includes(peer);
+        // Hidden before it may close: the membership hears one peer-down either way.
+        if (up) hidden.add(peer);
         showDown(peer);
+        // Closed when nobody else uses it and this side dialled it; otherwise it stays up,
+        // hidden: another part holds it, or the peer dialled it.
+        if (settle(peer, base) && !base.peers().includes(peer)) hidden.delete(peer);
       },
       send: (peer: string, channel: string, payload: unknown, options?: Parameters<Transport['send']>[3]): boolean => (hidden.has(peer) ? false : base.send(peer, channel, payload, options)),
       peers: (): string[] => base.peers().filter((peer) => !hidden.has(peer)),
