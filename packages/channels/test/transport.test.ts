@@ -342,3 +342,15 @@ describe('disconnect of a URL being dialled', () => {
   });
 });
 
+
+describe('a reassembly budget below the largest message (review finding)', () => {
+  it('is refused when the transport is created, not found later as a message refused on every reconnect', async () => {
+    // The default channels allow 256 MiB on bulk: a budget of 128 MiB could never take such a message.
+    await expect(startNode('node-a', { limits: { maxReassemblyBytes: 128 * 1024 * 1024 } })).rejects.toThrow(/limits\.maxReassemblyBytes.*at least/);
+    // Channels whose largest message fits the budget, headers included, are fine.
+    const small = { data: { maxMessageBytes: 1024 * 1024 } };
+    await expect(startNode('node-b', { channels: small, limits: { maxReassemblyBytes: 1024 * 1024 } })).rejects.toThrow(/limits\.maxReassemblyBytes/);
+    const node = await startNode('node-c', { channels: small, limits: { maxReassemblyBytes: 2 * 1024 * 1024 } });
+    expect(node.nodeId).toBe('node-c');
+  });
+});

@@ -222,6 +222,15 @@ export function createTransport(options: TransportOptions): Transport {
     sessionEpoch: (peer) => (peer === undefined ? randomEpoch() : epochFor(peer)),
   };
   const maxMessageBytes = Math.max(...channels.map((channel) => channel.maxMessageBytes));
+  // A chunked message is reassembled whole, headers included. A budget below the largest message
+  // a channel allows would refuse such a message with 4009 on every reconnect, and the sender,
+  // which stated that size in the handshake, would send it again forever: refused here instead.
+  if (limits.maxReassemblyBytes < maxMessageBytes + MAX_META_BYTES) {
+    throw new ChannelsConfigError(
+      'limits.maxReassemblyBytes',
+      `must be at least the largest channel maxMessageBytes plus ${MAX_META_BYTES} bytes of headers (${maxMessageBytes + MAX_META_BYTES})`,
+    );
+  }
   // Hard cap of one WebSocket message: a block frame or a chunk (a whole message without chunking).
   const maxPayload = Math.max(limits.frameBytes + 64, Math.min(limits.chunkBytes, maxMessageBytes + MAX_META_BYTES) + MAX_CHUNK_HEADER_BYTES);
 
