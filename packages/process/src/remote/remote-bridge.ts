@@ -78,11 +78,20 @@ export class RemoteBridge {
   }
 
   private post(node: string, signal: Signal): boolean {
+    return this.offer(node, signal) === true;
+  }
+
+  /**
+   * Hands a signal to the router: true when it is accepted, false when it is refused (the node
+   * is down, a queue is full), and what was thrown when the router or the transport threw (a
+   * signal it cannot carry: a payload it cannot encode, or one too large).
+   */
+  private offer(node: string, signal: Signal): boolean | { readonly thrown: unknown } {
     try {
       return this.router.send(node, encodeSignal(signal));
     } catch (error) {
       this.runtime.emit(['foundation', 'process', 'router-send-failed'], { count: 1 }, { node, error });
-      return false;
+      return { thrown: error };
     }
   }
 
@@ -108,8 +117,15 @@ export class RemoteBridge {
   }
 
   sendReply(node: string, ref: number, ok: boolean, value: unknown): void {
-    if (ok) this.post(node, { type: 'reply', ref, ok: true, body: value });
-    else this.post(node, { type: 'reply', ref, ok: false, error: FoundationError.from(value) });
+    if (ok) {
+      const outcome = this.offer(node, { type: 'reply', ref, ok: true, body: value });
+      if (outcome === true || outcome === false) return;
+      // A reply the transport cannot carry fails the call with the transport's error (as one that
+      // cannot be copied to a worker thread does), or its caller would wait for its timeout, or
+      // for ever without one.
+      value = outcome.thrown;
+    }
+    this.post(node, { type: 'reply', ref, ok: false, error: FoundationError.from(value) });
   }
 
   sendExit(from: Pid, to: Pid, reason: unknown, link: boolean): void {

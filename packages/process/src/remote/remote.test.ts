@@ -521,6 +521,40 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
     expect(letters.map(({ message, reason }) => [message, reason])).toEqual([['cannot be encoded', 'noconnection']]);
   });
 
+  it('fails a remote call whose reply the transport cannot carry, instead of leaving it to wait (review finding)', async () => {
+    // The transport threw for the reply (channels: PayloadEncodingError, MessageTooLargeError);
+    // the bridge caught it and sent nothing else, so the caller waited for its timeout, or for
+    // ever without one. Seed 44.
+    const carriesReply = (transport: PeerTransport): PeerTransport => ({
+      nodeId: transport.nodeId,
+      send: (peer, channel, payload) => {
+        const signal = payload as { t?: unknown; body?: unknown };
+        if (signal.t === 'reply' && signal.body === 'cannot be encoded') {
+          throw new FoundationError({ code: 5899, type: 'payload_encoding', message: 'the reply cannot be encoded' });
+        }
+        return transport.send(peer, channel, payload);
+      },
+      onMessage: (channel, handler) => transport.onMessage(channel, handler),
+      on: (event, handler) => transport.on(event, handler),
+      connect: (peer) => transport.connect(peer),
+      peers: () => transport.peers(),
+    });
+    const { simulation, runtime } = cluster(44, ['a', 'b'], {}, undefined, carriesReply);
+    const server = runtime('b').spawn({ handleCall: (request: unknown) => request });
+    const outcomes: unknown[] = [];
+    for (const request of ['cannot be encoded', 'fine']) {
+      void runtime('a').call(server, request, { timeout: Number.POSITIVE_INFINITY }).then(
+        (value) => outcomes.push(value),
+        (error: unknown) => outcomes.push(error),
+      );
+    }
+    await simulation.runForAsync(100);
+    expect(outcomes).toHaveLength(2);
+    expect(FoundationError.hasType(outcomes[0], 5899)).toBe(true);
+    expect(outcomes[1]).toBe('fine');
+    expect(runtime('a').stats().pendingRemoteCalls).toBe(0);
+  });
+
   it('never delivers to a process of a new incarnation a message for a pid of the old one', async () => {
     const { simulation, runtime, letters } = cluster(7, ['a', 'b']);
     const old = probe(runtime('b'), []);
