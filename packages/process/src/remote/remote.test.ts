@@ -555,6 +555,27 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
     expect(runtime('a').stats().pendingRemoteCalls).toBe(0);
   });
 
+  it('answers monitors, links and calls to a node the transport cannot dial with noconnection, every time', async () => {
+    // Testkit's network throws for a node it does not know. Since signals wait for a connection,
+    // the first one for such a node was held before the dial threw, and no peer-up or peer-down
+    // ever came for it: every later monitor, link and call to the node was held behind it and
+    // never answered. Seed 46.
+    const { simulation, runtime } = cluster(46, ['a', 'b']);
+    const inbox: unknown[] = [];
+    const asking = asker(runtime('a'), inbox);
+    const outcomes: unknown[] = [];
+    void runtime('a').call(new Pid('nowhere', 1), 'first', { timeout: Number.POSITIVE_INFINITY }).catch((error: unknown) => outcomes.push(error));
+    runtime('a').send(asking, { command: 'monitor', target: new Pid('nowhere', 2) });
+    runtime('a').send(asking, { command: 'link', target: new Pid('nowhere', 3) });
+    void runtime('a').call(new Pid('nowhere', 4), 'second', { timeout: Number.POSITIVE_INFINITY }).catch((error: unknown) => outcomes.push(error));
+    await simulation.runForAsync(100);
+    expect(outcomes.map((error) => error instanceof NoConnectionError)).toEqual([true, true]);
+    expect(inbox).toMatchObject([
+      { type: 'down', reason: 'noconnection' },
+      { type: 'exit', reason: 'noconnection' },
+    ]);
+  });
+
   it('never delivers to a process of a new incarnation a message for a pid of the old one', async () => {
     const { simulation, runtime, letters } = cluster(7, ['a', 'b']);
     const old = probe(runtime('b'), []);

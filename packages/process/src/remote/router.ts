@@ -109,7 +109,16 @@ export function createTransportRouter(transport: PeerTransport, options: Transpo
     reachable: connected,
     connect: (node) => {
       watched.add(node);
-      transport.connect(node);
+      try {
+        transport.connect(node);
+      } catch (error) {
+        // A node it cannot even dial (testkit's network throws for one it does not know): no
+        // peer-up or peer-down will come to flush or drop what would be held for it, so nothing
+        // is; the throw reaches the runtime, which takes the signal as refused.
+        watched.delete(node);
+        waiting.down(node);
+        throw error;
+      }
     },
     maxHeldPerPeer: options.maxHeldPerNode ?? 1024,
   });
