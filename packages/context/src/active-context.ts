@@ -95,8 +95,13 @@ export function withContext<T>(values: Context | ContextValues, fn: () => T): T 
     const next = isContext(values) ? values : attachActiveSpan(storedIn(active), active).with(values);
     let nextActive = active.setValue(FOUNDATION_CONTEXT_KEY, next);
     const trace = next.trace;
-    if (trace !== undefined && trace !== openTelemetryTrace.getSpanContext(active)) {
-      nextActive = openTelemetryTrace.setSpanContext(nextActive, trace);
+    if (trace !== undefined) {
+      if (trace !== openTelemetryTrace.getSpanContext(active)) nextActive = openTelemetryTrace.setSpanContext(nextActive, trace);
+    } else if (isContext(values) && openTelemetryTrace.getSpan(active) !== undefined) {
+      // A whole Context takes the place of the current one, trace position included: one without
+      // any (a message that arrived without traceparent, EMPTY_CONTEXT) must not run in the span
+      // active here, or its spans and the traceparent it sends would join an unrelated trace.
+      nextActive = openTelemetryTrace.deleteSpan(nextActive);
     }
     return openTelemetryContext.with(nextActive, fn);
   }

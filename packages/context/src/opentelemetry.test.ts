@@ -141,6 +141,40 @@ describe('with the OpenTelemetry SDK registered', () => {
     propagation.disable();
   });
 
+  it('runs a whole Context without a trace position outside the span active where withContext is called (review finding)', () => {
+    // withContext kept the active span when the given Context had no trace: inside it,
+    // currentContext().trace was that span, inject wrote its traceparent and new spans became its
+    // children. A message that arrived without traceparent (or foundation's EMPTY_CONTEXT for one
+    // without headers) was handled in the trace of whatever span was active where the socket read.
+    const node = createPropagator({ nodeId: 'node-a' });
+    const sent: HeaderMap[] = [];
+    tracer().startActiveSpan('socket-read', (span) => {
+      withContext({ correlationId: 'request-X' }, () => {
+        withContext(EMPTY_CONTEXT, () => {
+          expect(currentContext()).toBe(EMPTY_CONTEXT);
+          expect(trace.getActiveSpan()).toBeUndefined();
+          const headers: HeaderMap = {};
+          node.inject(currentContext(), headers);
+          sent.push(headers);
+          tracer().startSpan('handle-plain').end();
+        });
+        const received = node.extract({ 'foundation-correlation-id': 'gossip-1' });
+        withContext(received, () => {
+          expect(currentContext().trace).toBeUndefined();
+          expect(getValue('correlationId')).toBe('gossip-1');
+          tracer().startSpan('handle-untraced').end();
+        });
+        // A Context that has a trace position keeps it, and one taken inside the span keeps the span.
+        withContext(currentContext(), () => expect(currentContext().trace?.spanId).toBe(span.spanContext().spanId));
+      });
+      span.end();
+    });
+    expect(sent[0]!.traceparent).toBeUndefined();
+    expect(finished('handle-plain').parentSpanContext).toBeUndefined();
+    expect(finished('handle-untraced').parentSpanContext).toBeUndefined();
+    expect(finished('handle-untraced').spanContext().traceId).not.toBe(finished('socket-read').spanContext().traceId);
+  });
+
   it('works alone again once the context manager is disabled', async () => {
     otelContext.disable();
     try {
