@@ -31,8 +31,14 @@ export function deadlineSignal(context: Context = currentContext(), scheduler: S
     controller.abort(new DeadlineExceededError(-remaining, context.correlationId));
     return { signal: controller.signal, dispose: () => undefined };
   }
-  const timer = scheduler.setTimer(remaining, () => {
-    controller.abort(new DeadlineExceededError(scheduler.monotonic() - deadline, context.correlationId));
-  });
+  // Node's timers count whole milliseconds, so one can fire up to a millisecond before the
+  // fractional deadline: then it is armed again for what is left, and the signal never aborts
+  // while the context is not yet expired.
+  const fire = (): void => {
+    const overdue = scheduler.monotonic() - deadline;
+    if (overdue < 0) timer = scheduler.setTimer(-overdue, fire);
+    else controller.abort(new DeadlineExceededError(overdue, context.correlationId));
+  };
+  let timer = scheduler.setTimer(remaining, fire);
   return { signal: controller.signal, dispose: () => timer.cancel() };
 }
