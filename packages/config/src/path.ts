@@ -8,8 +8,10 @@ import { ConfigSecurityError } from './errors/config-security-error';
 /** An array of keys (numbers index arrays) or a dotted string. `[]` is the whole config. */
 export type ConfigPath = string | readonly (string | number)[];
 
-const MAX_SEGMENTS = 64;
-const MAX_SEGMENT_LENGTH = 1024;
+/** The most keys a path may have. */
+export const MAX_SEGMENTS = 64;
+/** The longest a key in a path may be. */
+export const MAX_SEGMENT_LENGTH = 1024;
 const MAX_DOTTED_LENGTH = 8192;
 const CACHE_LIMIT = 4096;
 

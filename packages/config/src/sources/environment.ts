@@ -8,6 +8,7 @@ import { ConfigSecurityError } from '../errors/config-security-error';
 import { ConfigSourceError } from '../errors/config-source-error';
 import { isRecord, toPlainCopy } from '../internal/plain-data';
 import { ABSENT, childOf } from '../internal/tree';
+import { MAX_SEGMENTS, MAX_SEGMENT_LENGTH } from '../path';
 
 export interface EnvironmentSourceOptions {
   /** Variables whose name starts with this (case-insensitively) are read, e.g. `FOUNDATION`. */
@@ -172,6 +173,11 @@ export function applyEnvironment(
     }
     const segments = rest.split(separator);
     if (segments.some((segment) => segment === '')) throw new ConfigSourceError('environment', variable, `has an empty key between "${separator}" separators`);
+    // A path no config path could name: unreadable, and (thousands of keys deep) past the stack.
+    if (segments.length > MAX_SEGMENTS) throw new ConfigSourceError('environment', variable, `names ${segments.length} nested keys, more than the ${MAX_SEGMENTS} a config path may have`);
+    if (segments.some((segment) => segment.length > MAX_SEGMENT_LENGTH)) {
+      throw new ConfigSourceError('environment', variable, `has a key longer than the ${MAX_SEGMENT_LENGTH} characters a config path allows`);
+    }
     candidates.push({ variable, text, segments });
   }
   // Shallow paths first; then key by key, indexes by number, so that HOSTS__2 comes before

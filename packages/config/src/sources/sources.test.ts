@@ -233,6 +233,23 @@ describe('environment variables', () => {
     expect(createConfig({ defaults: { tls: null, hosts: null }, schema: tls }).get()).toEqual({ tls: null, hosts: null });
   });
 
+  it('refuses a variable naming a path longer than a config path may be (5402), however long (review finding)', () => {
+    // The name's keys were neither counted nor bounded: 200 of them made a config 200 levels deep
+    // (files and JSON values stop at 64), and a name as long as Linux lets one be (128 KiB, some
+    // 43,000 keys) overflowed the stack with a RangeError instead of a config error.
+    const named = (keys: number) => `F_${Array.from({ length: keys }, () => 'A').join('__')}`;
+    expect(createConfig({ defaults: {}, sources: { environment: { prefix: 'F', variables: { [named(64)]: '1' } } } }).get(Array.from({ length: 64 }, () => 'a'))).toBe(1);
+    for (const keys of [65, 200, 43_000]) {
+      const error = thrown(() => createConfig({ defaults: {}, sources: { environment: { prefix: 'F', variables: { [named(keys)]: '1' } } } }));
+      expect(error).toBeInstanceOf(ConfigSourceError);
+      expect(error.code).toBe(5402);
+      expect(error.message).toContain('F_A__A__A');
+    }
+    // A key longer than a path segment may be could never be read back.
+    const long = thrown(() => createConfig({ defaults: {}, sources: { environment: { prefix: 'F', variables: { [`F_${'K'.repeat(1025)}`]: '1' } } } }));
+    expect(long.code).toBe(5402);
+  });
+
   it('refuses ambiguous keys, empty segments, bad JSON and setting inside a scalar (5402)', () => {
     const ambiguous = thrown(() =>
       createConfig({ defaults: { log_level: 1, logLevel: 2 }, sources: { environment: { prefix: 'A', variables: { A_LOG_LEVEL: '3' } } } }),
