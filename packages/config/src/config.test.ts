@@ -420,6 +420,18 @@ describe('revert', () => {
     expect(config.status()).toMatchObject({ updateCount: 1, resetCount: 1 });
   });
 
+  it('refuses the root path with 1401 when the root is not updatable, as update does (review finding)', () => {
+    // It fell through to updateMany's refusal of a root revert: a TypeError, internal_error (2401) from safeRevert.
+    const config = createConfig({ defaults: { a: 1 }, updatablePaths: ['a'] });
+    config.update('a', 2);
+    const error = thrown(() => config.revert([]));
+    expect(error).toBeInstanceOf(ConfigUpdateForbiddenError);
+    expect(error.code).toBe(CONFIG_ERROR_CODES.updateForbidden);
+    expect(config.safeRevert([])).toMatchObject({ ok: false, error: { code: CONFIG_ERROR_CODES.updateForbidden } });
+    expect(config.get()).toEqual({ a: 2 });
+    expect(config.status().resetCount).toBe(0);
+  });
+
   it('is checked like update: allow-list (1401), unsafe paths, missing parents (1301), the schema', () => {
     const config = makeConfig();
     expect(thrown(() => config.revert('server.port')).code).toBe(CONFIG_ERROR_CODES.updateForbidden);

@@ -277,7 +277,11 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
    */
   const revert = (path: ConfigPath): unknown => {
     const requested = parsePath(path);
-    if (requested.length === 0 && isUpdatablePath([])) return reset();
+    if (requested.length === 0) {
+      // `reset()`, checked like an update of the root: only where the whole config is updatable.
+      if (!isUpdatablePath(requested)) throw new ConfigUpdateForbiddenError(requested, allowList);
+      return reset();
+    }
     const { segments, next } = withoutUpdate('revert', raw, requested);
     // Unchanged: never updated, reverted already, or nothing there in either.
     if (next === raw) return valueNow(requested);
