@@ -536,6 +536,50 @@ describe('automatic removal when the registered process exits (Monitor port)', (
     const { registry } = setup(41);
     expect(thrown(() => registry.register('x', 'y', { monitor: true })).code).toBe(3203);
   });
+
+  it('a registration refused for its monitor is not registered at all (review finding)', () => {
+    // The monitor was asked for only once the registration was in place: `register` threw, yet
+    // the name stayed taken (for good, with no handle to release it) and watchers saw it come up.
+    const { simulation, registry } = setup(43);
+    const seen: string[] = [];
+    registry.watch({ health: 'any' }, (event) => seen.push(`${event.type} ${event.instance.name}`));
+    expect(thrown(() => registry.register('x', 'y', { monitor: true })).code).toBe(3203);
+    expect(registry.listServices()).toEqual([]);
+    expect(registry.register('x', 'z').name).toBe('x');
+    // A Monitor that refuses the target (the process runtime throws for a value that is not a Pid).
+    const refusing = createRegistry<unknown>({
+      nodeId: 'node-b',
+      clock: simulation.clock,
+      random: simulation.random,
+      monitor: {
+        monitor: () => {
+          throw new Error('not a pid');
+        },
+        demonitor: () => undefined,
+      },
+    });
+    refusing.watch({ health: 'any' }, (event) => seen.push(`${event.type} ${event.instance.name}`));
+    expect(() => refusing.register('worker', { node: 'node-b', id: 1 })).toThrow('not a pid');
+    expect(refusing.listServices()).toEqual([]);
+    expect(refusing.stats().localServices).toBe(0);
+    expect(seen).toEqual(['service-up x']);
+  });
+
+  it('a target the monitor reports gone at once is registered and removed, as after any exit', () => {
+    const simulation = createSimulation({ seed: 44 });
+    const registry = createRegistry<unknown>({
+      nodeId: 'node-a',
+      clock: simulation.clock,
+      random: simulation.random,
+      monitor: { monitor: (_target, onDown) => onDown({ reason: 'noproc' }), demonitor: () => undefined },
+    });
+    const seen: string[] = [];
+    registry.watch('ghost', (event) => seen.push(event.type === 'service-down' ? `down ${event.reason}` : event.type));
+    const registration = registry.register('ghost', { node: 'node-a', id: 9 });
+    expect(registration.instance()).toBeUndefined();
+    expect(registry.find('ghost')).toBeUndefined();
+    expect(seen).toEqual(['service-up', 'down process-exit']);
+  });
 });
 
 describe('stats and digest', () => {

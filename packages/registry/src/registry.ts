@@ -277,6 +277,8 @@ interface OwnRecord<Target> {
   readonly checkTimeoutMs: number;
   monitorReference: unknown;
   monitored: boolean;
+  /** The monitor reported the target gone before the registration was in place. */
+  exitedEarly: boolean;
   checkTimer: Timer | undefined;
   ttlTimer: Timer | undefined;
   checkInFlight: boolean;
@@ -615,6 +617,7 @@ class RegistryImpl<Target> implements Registry<Target> {
     const fields = this.fieldsFor(options);
     const targetJson = this.encodeTarget(target);
     const policy = this.healthPolicy(options.health);
+    const monitor = this.shouldMonitor(target, options.monitor);
     const holder = this.view.lookup(name);
     if (holder !== undefined) {
       const visible = this.view.lookupAll(name);
@@ -638,10 +641,15 @@ class RegistryImpl<Target> implements Registry<Target> {
       checkTimeoutMs: policy.timeoutMs,
       monitorReference: undefined,
       monitored: false,
+      exitedEarly: false,
       checkTimer: undefined,
       ttlTimer: undefined,
       checkInFlight: false,
     };
+    // The target is watched before anything is registered: a Monitor that refuses it (the
+    // process runtime throws for a value that is not a Pid) refuses the registration, which
+    // then has changed nothing. Asked afterwards, it left the name taken with no handle.
+    if (monitor) this.startMonitor(record);
     this.own.set(id, record);
     let byName = this.ownByName.get(name);
     if (byName === undefined) {
@@ -651,8 +659,9 @@ class RegistryImpl<Target> implements Registry<Target> {
     byName.add(record);
     this.replica.putOwn({ ...fields, id, name, target, scope: 'cluster', registeredAt: this.clock.now(), health: policy.tracker.status });
     this.startHealth(record);
-    this.startMonitor(record, options.monitor);
     this.replication?.changed();
+    // A target already gone when the monitor was asked goes now, as after any exit.
+    if (record.exitedEarly) this.removeOwn(record.id, 'process-exit');
     return this.handle(record);
   }
 
@@ -743,15 +752,22 @@ class RegistryImpl<Target> implements Registry<Target> {
     return (this.options.monitorTargets ?? isPidLike)(target);
   }
 
-  private startMonitor(record: OwnRecord<Target>, explicit: boolean | undefined): void {
-    if (!this.shouldMonitor(record.target, explicit)) return;
+  /** Watches a registration's target, before it is registered (see `register`). */
+  private startMonitor(record: OwnRecord<Target>): void {
     record.monitored = true;
-    // The callback may run at once (a target that is already gone): the registration goes then.
-    record.monitorReference = this.options.monitor!.monitor(record.target, () => {
-      if (!record.monitored) return;
+    try {
+      record.monitorReference = this.options.monitor!.monitor(record.target, () => {
+        if (!record.monitored) return;
+        record.monitored = false;
+        // The callback may run at once (a target that is already gone), before the registration
+        // is in place: `register` removes it then.
+        if (this.own.has(record.id)) this.removeOwn(record.id, 'process-exit');
+        else record.exitedEarly = true;
+      });
+    } catch (error) {
       record.monitored = false;
-      this.removeOwn(record.id, 'process-exit');
-    });
+      throw error;
+    }
   }
 
   // ---- health ----------------------------------------------------------------------------------
