@@ -197,6 +197,54 @@ describe('handler isolation', () => {
     expect(failures.received).toEqual([]);
   });
 
+  it('isolates a handler that throws or rejects with a value whose type or stack cannot be read (review finding)', async () => {
+    // The failure report read `reason instanceof Error` and `reason.stack`: for a revoked proxy, or
+    // an Error whose stack getter throws, that threw out of execute (the handlers after it never
+    // ran, and no failure was reported), or, for a rejection, became an unhandled rejection.
+    const telemetry = createTelemetry();
+    const failures = recorder();
+    telemetry.attach('watcher', HANDLER_FAILURE_EVENT, failures.handler);
+    const revocable = Proxy.revocable({}, {});
+    revocable.revoke();
+    const revoked: unknown = revocable.proxy;
+    const hidden = new Error('hidden');
+    Object.defineProperty(hidden, 'stack', {
+      get: () => {
+        throw new Error('no stack');
+      },
+    });
+    telemetry.attach('revoked', ['work'], () => {
+      throw revoked;
+    });
+    telemetry.attach('hidden', ['work'], () => {
+      throw hidden;
+    });
+    telemetry.attach('rejects', ['work'], async () => {
+      await Promise.resolve();
+      throw revoked;
+    });
+    const healthy = recorder();
+    telemetry.attach('healthy', ['work'], healthy.handler);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      expect(() => telemetry.execute(['work'], {})).not.toThrow();
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+    expect(healthy.received).toHaveLength(1);
+    expect(failures.received.map((failure) => [failure.metadata.handlerId, failure.metadata.kind, failure.metadata.stacktrace])).toEqual([
+      ['revoked', 'error', undefined],
+      ['hidden', 'error', undefined],
+      ['rejects', 'rejection', undefined],
+    ]);
+    expect(failures.received[1]!.metadata.reason).toBe(hidden);
+    expect(telemetry.listHandlers().map((handler) => handler.id)).toEqual(['watcher', 'healthy']);
+  });
+
   it('detaches a failing failure handler without looping', () => {
     const telemetry = createTelemetry();
     telemetry.attach('bad-watcher', HANDLER_FAILURE_EVENT, () => {
@@ -291,6 +339,47 @@ describe('span', () => {
     expect(ids[0]).toBe(ids[1]);
     expect(ids[2]).toBe(ids[3]);
     expect(ids[0]).not.toBe(ids[2]);
+  });
+
+  it('rethrows, and reports as exception, a value whose type or stack cannot be read (review finding)', async () => {
+    // The exception event read `error instanceof Error` and `error.stack`: for these values that
+    // threw, so the caller got a TypeError (or the getter's error) instead of what fn threw, and
+    // no exception event was emitted.
+    const telemetry = createTelemetry();
+    const { received, handler } = recorder();
+    telemetry.attach('spans', [['job', 'exception']], handler);
+    const revocable = Proxy.revocable({}, {});
+    revocable.revoke();
+    const revoked: unknown = revocable.proxy;
+    const hidden = new Error('hidden');
+    Object.defineProperty(hidden, 'stack', {
+      get: () => {
+        throw new Error('no stack');
+      },
+    });
+    for (const value of [revoked, hidden]) {
+      let thrown: unknown;
+      try {
+        telemetry.span(['job'], {}, () => {
+          throw value;
+        });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBe(value);
+      await expect(
+        telemetry.span(['job'], {}, async () => {
+          await Promise.resolve();
+          throw value;
+        }),
+      ).rejects.toBe(value);
+    }
+    expect(received.map((event) => [event.metadata.reason === revoked || event.metadata.reason === hidden, event.metadata.stacktrace])).toEqual([
+      [true, undefined],
+      [true, undefined],
+      [true, undefined],
+      [true, undefined],
+    ]);
   });
 
   it('keeps the span working when a handler of its events throws', () => {

@@ -113,6 +113,22 @@ interface AutomaticEntry {
   readonly name: string;
 }
 
+/**
+ * The stack of a thrown value, if it is an Error that has one. Anything can be thrown: for a
+ * revoked proxy `instanceof` throws, and an Error's `stack` may be a getter that throws; the
+ * report must not, or the handler's failure would reach the caller of `execute` (or become an
+ * unhandled rejection) and a span would rethrow that instead of the function's own error.
+ */
+function stackOf(reason: unknown): string | undefined {
+  try {
+    if (!(reason instanceof Error)) return undefined;
+    const stack: unknown = reason.stack;
+    return typeof stack === 'string' ? stack : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function frozenCopy(eventName: EventName): EventName {
   return Object.freeze([...eventName]);
 }
@@ -210,7 +226,7 @@ class TelemetryInstance implements Telemetry {
         handlerConfig: entry.config,
         kind,
         reason,
-        stacktrace: reason instanceof Error ? reason.stack : undefined,
+        stacktrace: stackOf(reason),
       },
     );
   }
@@ -261,7 +277,7 @@ class TelemetryInstance implements Telemetry {
       this.execute(
         [...checked, 'exception'],
         { duration: end - start, monotonicTime: end },
-        { ...startMetadata, ...extra, kind: 'error', reason: error, stacktrace: error instanceof Error ? error.stack : undefined },
+        { ...startMetadata, ...extra, kind: 'error', reason: error, stacktrace: stackOf(error) },
       );
       throw error;
     };
