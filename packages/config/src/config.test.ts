@@ -919,6 +919,30 @@ describe('schemas', () => {
     expect(Object.isFrozen(presets.small)).toBe(false);
   });
 
+  it('stops every path at an object a transform returns, array paths as dotted ones (review finding)', () => {
+    // An array path walked into such an object's own properties (a class instance's fields, a
+    // Buffer's bytes) where the dotted path stopped: get(['pool', 'size']) answered and
+    // get('pool.size') threw 1301, and getWithDefault answered differently for the two.
+    class Pool {
+      size = 3;
+    }
+    const config = createConfig({
+      defaults: { pool: 'shared', key: 'abc' },
+      schema: z.object({ pool: z.literal('shared').transform(() => new Pool()), key: z.string().transform((text) => Buffer.from(text)) }),
+    });
+    for (const [dotted, array] of [
+      ['pool.size', ['pool', 'size']],
+      ['key.0', ['key', 0]],
+      ['key.0', ['key', '0']],
+    ] as const) {
+      expect(thrown(() => config.get(dotted))).toBeInstanceOf(ConfigPathNotFoundError);
+      expect(thrown(() => config.get(array))).toBeInstanceOf(ConfigPathNotFoundError);
+      expect(config.getWithDefault(dotted, 'none')).toBe('none');
+      expect(config.getWithDefault(array, 'none')).toBe('none');
+    }
+    expect(config.get(['pool'])).toBeInstanceOf(Pool);
+  });
+
   it('serves a plain transform output with shared parts and cycles as one frozen copy', () => {
     const shared = { level: 1 };
     const looped: { name: string; self?: unknown; a?: unknown; b?: unknown } = { name: 'loop', a: shared, b: shared };

@@ -32,15 +32,16 @@ export function valueAt(root: unknown, path: readonly string[]): unknown {
 
 /**
  * The fast read of an array path: own properties only, array indexes only (never `length`),
- * and ABSENT for anything unusual (a missing key, an unsafe or malformed segment, a long path),
- * which the caller then parses for the precise error.
+ * into plain objects and arrays only (as `childOf`: a Date, Buffer or class instance a
+ * transform returns ends a path), and ABSENT for anything unusual (a missing key, an unsafe or
+ * malformed segment, a long path), which the caller then parses for the precise error.
  */
 export function walk(root: unknown, path: readonly unknown[]): unknown {
   if (path.length > 64) return ABSENT;
   let node = root;
   for (let position = 0; position < path.length; position += 1) {
     const segment = path[position];
-    if (typeof node !== 'object' || node === null) return ABSENT;
+    if (!Array.isArray(node) && !isRecord(node)) return ABSENT;
     if (typeof segment === 'string') {
       if (segment === '__proto__' || segment === 'constructor' || segment === 'prototype') return ABSENT;
       if (Array.isArray(node)) {
@@ -50,11 +51,13 @@ export function walk(root: unknown, path: readonly unknown[]): unknown {
       }
       node = (node as Record<string, unknown>)[segment];
     } else if (typeof segment === 'number') {
-      if (!Array.isArray(node) || !Number.isSafeInteger(segment) || segment < 0 || segment >= node.length) {
-        if (Array.isArray(node) || !Number.isSafeInteger(segment) || segment < 0 || !hasOwn(node, String(segment))) return ABSENT;
-        node = (node as Record<string, unknown>)[String(segment)];
-      } else {
+      if (!Number.isSafeInteger(segment) || segment < 0) return ABSENT;
+      if (Array.isArray(node)) {
+        if (segment >= node.length) return ABSENT;
         node = node[segment] as unknown;
+      } else {
+        if (!hasOwn(node, String(segment))) return ABSENT;
+        node = node[String(segment)];
       }
     } else {
       return ABSENT;
