@@ -148,4 +148,46 @@ describe('with the OpenTelemetry SDK registered', () => {
     expect(spans.get('checkout.sync')!.status.code).toBe(2);
     bridge.close();
   });
+
+  it('ends the span and rethrows what the function threw, whatever it is (review finding)', async () => {
+    // The status message was String(error): for a null-prototype object or { toString: null }
+    // that threw a TypeError inside the bridge, so the OpenTelemetry span never ended and the
+    // caller (and the exception event) got the TypeError instead of what the function threw.
+    spanExporter.reset();
+    const telemetry = createTelemetry();
+    const bridge = createOpenTelemetryBridge({ telemetry, metrics: false });
+    const reasons: unknown[] = [];
+    telemetry.attach('exceptions', ['odd', 'exception'], (_name, _measurements, metadata) => void reasons.push(metadata.reason));
+    const bare: unknown = Object.create(null);
+    const unprintable: unknown = { toString: null };
+    const hidden = new Error('hidden');
+    Object.defineProperty(hidden, 'message', {
+      get: () => {
+        throw new Error('no message');
+      },
+    });
+    const thrown: unknown[] = [];
+    for (const value of [bare, unprintable, hidden]) {
+      try {
+        telemetry.span(['odd'], {}, () => {
+          throw value;
+        });
+      } catch (error) {
+        thrown.push(error);
+      }
+    }
+    await telemetry
+      .span(['odd'], {}, async () => {
+        await Promise.resolve();
+        throw bare;
+      })
+      .catch((error: unknown) => thrown.push(error));
+    // Compared by identity: printing these values is what fails.
+    const expected = [bare, unprintable, hidden, bare];
+    expect(thrown.map((error, index) => error === expected[index])).toEqual([true, true, true, true]);
+    expect(reasons.map((reason, index) => reason === expected[index])).toEqual([true, true, true, true]);
+    const finishedSpans = spanExporter.getFinishedSpans().filter((span) => span.name === 'odd');
+    expect(finishedSpans.map((span) => span.status.code)).toEqual([2, 2, 2, 2]);
+    bridge.close();
+  });
 });

@@ -52,6 +52,15 @@ function spanAttributes(metadata: Metadata): Attributes {
   return attributes;
 }
 
+/** A thrown value as a status message; never throws, whatever the value is. */
+function describeError(error: unknown): string {
+  try {
+    return error instanceof Error ? String(error.message) : String(error);
+  } catch {
+    return 'a value that cannot be shown as text';
+  }
+}
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
@@ -104,8 +113,15 @@ export function createOpenTelemetryBridge(options: OpenTelemetryBridgeOptions): 
         return tracer().startActiveSpan(prefix.join('.'), { attributes: spanAttributes(metadata) }, (span: Span): T => {
           ran = true;
           const fail = (error: unknown): void => {
-            if (error instanceof Error) span.recordException(error);
-            span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+            // Anything can be thrown, and reading it can throw too (String of a null-prototype
+            // object, an Error whose message getter throws): the span still ends with ERROR, and
+            // the caller gets back what the function threw, never an error made here.
+            try {
+              if (error instanceof Error) span.recordException(error);
+            } catch {
+              // An exception whose fields cannot be read is not recorded; the status still says ERROR.
+            }
+            span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
             span.end();
           };
           let result: T;
