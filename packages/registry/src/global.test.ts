@@ -146,6 +146,49 @@ describe('registerGlobal on one node (createLocalConsensusLog)', () => {
     expect(await registry.registerGlobal('c', 'z')).toMatchObject({ name: 'c' });
   });
 
+  it('a Monitor that throws is reported as handler-error and does not break applying the log (review finding)', async () => {
+    // The Monitor was called in the middle of applying a claim: when it threw (the process
+    // runtime does for a value that is not a Pid), the rest of the apply was skipped, so the
+    // caller of registerGlobal timed out while the name was held for it; and a demonitor that
+    // threw on release kept 'global-release' from being heard.
+    const simulation = createSimulation({ seed: 208 });
+    const log = createLocalConsensusLog<RegistryCommand>();
+    let refuse = true;
+    const registry = createRegistry<unknown>({
+      nodeId: 'solo',
+      clock: simulation.clock,
+      random: simulation.random,
+      consensusLog: log,
+      consensusTimeoutMs: 1000,
+      monitor: {
+        monitor: () => {
+          if (refuse) throw new Error('not a pid');
+          return 'ref';
+        },
+        demonitor: () => {
+          throw new Error('demonitor failed');
+        },
+      },
+    });
+    const reported: string[] = [];
+    registry.on('handler-error', ({ source, error }) => reported.push(`${source}: ${(error as Error).message}`));
+    registry.on('consensus-error', ({ error }) => reported.push(`consensus-error: ${error.message}`));
+    registry.on('global-release', ({ instance }) => reported.push(`released ${instance.name}`));
+    let outcome: unknown;
+    void registry.registerGlobal('leader', { node: 'solo', id: 1 }).then(
+      (registration) => (outcome = registration.instance.name),
+      (error: FoundationError) => (outcome = error.code),
+    );
+    await simulation.runForAsync(10);
+    expect(outcome).toBe('leader');
+    expect(reported).toEqual(['monitor.monitor: not a pid']);
+    refuse = false;
+    await registry.registerGlobal('worker', { node: 'solo', id: 2 });
+    expect(await registry.unregisterGlobal('worker')).toBe(true);
+    expect(reported).toEqual(['monitor.monitor: not a pid', 'monitor.demonitor: demonitor failed', 'released worker']);
+    registry.close();
+  });
+
   /** The package's local log, with a hook that runs after each append (and may fail it). */
   function hookedSetup(seed: number, after: (command: RegistryCommand, log: LocalLog) => Promise<number> | undefined) {
     const simulation = createSimulation({ seed });

@@ -721,11 +721,16 @@ class RegistryImpl<Target> implements Registry<Target> {
     record.ttlTimer = undefined;
     if (record.monitored) {
       record.monitored = false;
-      try {
-        this.options.monitor?.demonitor(record.monitorReference);
-      } catch (error) {
-        this.emit('handler-error', { source: 'monitor.demonitor', error });
-      }
+      this.demonitor(record.monitorReference);
+    }
+  }
+
+  /** Stops a monitor; a Monitor that throws is reported, never thrown into the registry's bookkeeping. */
+  private demonitor(reference: unknown): void {
+    try {
+      this.options.monitor?.demonitor(reference);
+    } catch (error) {
+      this.emit('handler-error', { source: 'monitor.demonitor', error });
     }
   }
 
@@ -1270,7 +1275,7 @@ class RegistryImpl<Target> implements Registry<Target> {
     this.ownGlobals.delete(id);
     if (own.monitored) {
       own.monitored = false;
-      this.options.monitor?.demonitor(own.monitorReference);
+      this.demonitor(own.monitorReference);
     }
     if (released !== undefined) this.emit('global-release', { instance: released as ServiceInstance<Target> });
     const waiter = this.claimWaiters.get(id);
@@ -1368,18 +1373,25 @@ class RegistryImpl<Target> implements Registry<Target> {
     if (!own.monitor || own.monitored || this.options.monitor === undefined) return;
     const { id, name, target } = own.record;
     own.monitored = true;
-    // The callback may run at once (a target that is already gone).
-    own.monitorReference = this.options.monitor.monitor(target as Target, () => {
-      if (!own.monitored) return;
+    try {
+      // The callback may run at once (a target that is already gone).
+      own.monitorReference = this.options.monitor.monitor(target as Target, () => {
+        if (!own.monitored) return;
+        own.monitored = false;
+        this.releaseUntilDone(
+          id,
+          { type: 'registry-release', namespace: this.namespace, name, id },
+          `release "${name}" after its process exited`,
+          () => this.globals.holder(name)?.id === id,
+          0,
+        );
+      });
+    } catch (error) {
+      // Called while the log's entry is applied: thrown, it cut the apply short and left the
+      // claim's caller unanswered while the name was held for it. The name is held, unwatched.
       own.monitored = false;
-      this.releaseUntilDone(
-        id,
-        { type: 'registry-release', namespace: this.namespace, name, id },
-        `release "${name}" after its process exited`,
-        () => this.globals.holder(name)?.id === id,
-        0,
-      );
-    });
+      this.emit('handler-error', { source: 'monitor.monitor', error });
+    }
   }
 
   private async appendCommand(command: RegistryCommand, operation: string): Promise<number> {
@@ -1588,7 +1600,7 @@ class RegistryImpl<Target> implements Registry<Target> {
     for (const own of this.ownGlobals.values()) {
       if (own.monitored) {
         own.monitored = false;
-        this.options.monitor?.demonitor(own.monitorReference);
+        this.demonitor(own.monitorReference);
       }
     }
     for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe();
