@@ -28,6 +28,8 @@ export interface EnvironmentAssignment {
 
 const MAX_VARIABLE_BYTES = 1024 * 1024;
 const NUMBER_PATTERN = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+/** A JSON number: no sign but `-`, no leading zeros, digits on both sides of a point. */
+const JSON_NUMBER_PATTERN = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
 const FALSE_WORDS = new Set(['false', '0', 'no', 'off']);
 
@@ -78,7 +80,8 @@ export function parseVariableValue(variable: string, text: string, current: unkn
   if (trimmed === 'true') return true;
   if (trimmed === 'false') return false;
   if (trimmed === 'null') return null;
-  if (isFiniteNumber(trimmed)) return Number(trimmed);
+  // JSON numbers only: `0755` or `+5` is text that merely looks numeric (a mode, a code).
+  if (JSON_NUMBER_PATTERN.test(trimmed) && isFiniteNumber(trimmed)) return Number(trimmed);
   if (trimmed.startsWith('{') || trimmed.startsWith('[')) return parseJson(variable, trimmed, path);
   return text;
 }

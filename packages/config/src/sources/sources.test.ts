@@ -277,6 +277,25 @@ describe('environment variables', () => {
   });
 });
 
+describe('new keys take only JSON literals (review finding)', () => {
+  // Any decimal numeral became a number over a missing (or null) key, though only JSON literals
+  // are documented to: "0755" or "007" for an optional string became 755 or 7, which a string
+  // schema then refused, so no variable could set that key to that text.
+  const schema = z.object({ mode: z.string().optional(), code: z.string().nullable() });
+  it.each(['0755', '007', '00', '+5', '.5', '5.'])('%j stays text', (text) => {
+    const config = createConfig({ defaults: { code: null }, schema, sources: { environment: { prefix: 'F', variables: { F_MODE: text, F_CODE: text } } } });
+    expect(config.get()).toEqual({ mode: text, code: text });
+  });
+  it.each([
+    ['0', 0],
+    ['-0.5', -0.5],
+    ['1E3', 1000],
+    [' 7 ', 7],
+  ])('%j is the number %j', (text, expected) => {
+    expect(createConfig({ defaults: {}, sources: { environment: { prefix: 'F', variables: { F_N: text } } } }).get('n')).toBe(expected);
+  });
+});
+
 describe('parseVariableValue', () => {
   it.each([
     ['7', 1, 7],
