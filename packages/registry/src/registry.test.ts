@@ -483,6 +483,30 @@ describe('health', () => {
     expect(registry.find('worker')!.health).toBe('degraded');
   });
 
+  it('an initial status holds until the first heartbeat or check says otherwise (review finding)', async () => {
+    // The initial status was the check's: with no check it held for good, so a service
+    // registered as not ready (`initial: 'unhealthy'`) never became healthy however it beat.
+    const { simulation, registry } = setup(35);
+    const passive = registry.register('worker', 'w', { health: { initial: 'unhealthy', ttlMs: 1000 } });
+    const bare = registry.register('batch', 'b', { health: { initial: 'degraded' } });
+    const checked = registry.register('db', 'd', { health: { initial: 'unhealthy', check: () => true, intervalMs: 1000 } });
+    expect([registry.find('worker')!.health, registry.find('batch')!.health, registry.find('db')!.health]).toEqual(['unhealthy', 'degraded', 'unhealthy']);
+    await simulation.runForAsync(500);
+    expect(passive.heartbeat()).toBe(true);
+    expect(bare.heartbeat()).toBe(true);
+    expect(registry.find('worker')!.health).toBe('healthy');
+    expect(registry.find('batch')!.health).toBe('healthy');
+    expect(registry.find('db')!.health).toBe('unhealthy');
+    await simulation.runForAsync(500);
+    expect(registry.find('db')!.health).toBe('healthy');
+    expect(checked.instance()!.health).toBe('healthy');
+    // After the first word, the TTL rules as before.
+    await simulation.runForAsync(1000);
+    expect(registry.find('worker')!.health).toBe('degraded');
+    passive.heartbeat();
+    expect(registry.find('worker')!.health).toBe('healthy');
+  });
+
   it('the worst source wins: a manual status holds while heartbeats arrive', () => {
     const { registry } = setup(33);
     const registration = registry.register('worker', 'w', { health: { ttlMs: 1000 } });

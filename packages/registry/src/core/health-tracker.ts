@@ -5,6 +5,7 @@
 //   - passive TTL heartbeats: no heartbeat for `ttlMs` makes it `degraded`, for `ttlMs +
 //     graceMs` `unhealthy`; the next heartbeat makes it `healthy`;
 //   - a status set by hand.
+// Until the first check or heartbeat answers, the check's status is the policy's `initial`.
 // Pure: the driver runs the checks and timers and passes time in.
 import type { HealthStatus } from './types';
 
@@ -31,6 +32,12 @@ export class HealthTracker {
   private manualStatus: HealthStatus = 'healthy';
   private failures = 0;
   private successes = 0;
+  /**
+   * Whether a check or a heartbeat has answered yet: until then `checkStatus` is the policy's
+   * `initial` status, which the first heartbeat ends too (else, with no active check, an
+   * initial `unhealthy` or `degraded` held for good).
+   */
+  private answered = false;
   /** Time of the last heartbeat (or of registration). */
   lastHeartbeat: number;
 
@@ -48,6 +55,7 @@ export class HealthTracker {
 
   /** The outcome of one active check: true/`healthy` passes, false/`unhealthy` (or a timeout, or a throw) fails. */
   recordCheck(result: boolean | HealthStatus): HealthStatus {
+    this.answered = true;
     if (result === true || result === 'healthy') {
       this.failures = 0;
       this.successes += 1;
@@ -67,6 +75,10 @@ export class HealthTracker {
   heartbeat(now: number): HealthStatus {
     this.lastHeartbeat = now;
     this.ttlStatus = 'healthy';
+    if (!this.answered) {
+      this.answered = true;
+      this.checkStatus = 'healthy';
+    }
     return this.status;
   }
 
