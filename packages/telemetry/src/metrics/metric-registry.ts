@@ -135,7 +135,27 @@ export class MetricRegistry {
     if (metric === undefined) return false;
     this.#metrics.delete(name);
     for (const rendered of renderedNames(metric.spec)) this.#renderedNames.delete(rendered);
+    this.#foldDropped(name);
     return true;
+  }
+
+  /**
+   * Moves the drop counts of a removed metric to the shared entry: kept under its name, they
+   * would make an entry per name for good, and metrics defined and removed under ever-new names
+   * would grow memory without bound. The totals stay as they were.
+   */
+  #foldDropped(name: string): void {
+    const reasons = this.#dropped.get(name);
+    if (reasons === undefined || name === OTHER_DROPPED_METRIC) return;
+    this.#dropped.delete(name);
+    // Only names that got their entry through a metric_limit drop are counted in #limitNames.
+    if (reasons.has('metric_limit')) this.#limitNames -= 1;
+    let other = this.#dropped.get(OTHER_DROPPED_METRIC);
+    if (other === undefined) {
+      other = new Map();
+      this.#dropped.set(OTHER_DROPPED_METRIC, other);
+    }
+    for (const [reason, count] of reasons) other.set(reason, (other.get(reason) ?? 0) + count);
   }
 
   addListener(listener: SampleListener): () => void {

@@ -308,6 +308,40 @@ describe('bad input to metrics: dropped with a counter, never thrown', () => {
   });
 });
 
+describe('drop counts of removed metrics', () => {
+  it('move to the shared entry: defining and removing metrics under ever-new names keeps no entry per name (review finding)', () => {
+    // removeMetric left the metric's drop counts under its name for good, so churning metrics
+    // whose samples were ever dropped grew the drop table by one entry per name, without bound.
+    const telemetry = createTelemetry({ maxMetrics: 2 });
+    for (let index = 0; index < 1000; index += 1) {
+      telemetry.emitCounter(['user', `id-${index}`], {}, -1); // defines the metric; the sample is dropped
+      expect(telemetry.removeMetric(`user.id-${index}`)).toBe(true);
+    }
+    expect(telemetry.snapshot().dropped).toEqual([{ metric: OTHER_DROPPED_METRIC, reason: 'negative_counter', count: 1000 }]);
+    expect(telemetry.stats().droppedSamples).toBe(1000); // nothing lost from the totals
+    // A name past maxMetrics keeps its own metric_limit count while undefined; defined, then
+    // removed, its counts move too, and it no longer takes one of the maxMetrics own entries.
+    telemetry.emitCounter(['a']);
+    telemetry.emitCounter(['b']);
+    telemetry.emitCounter(['c']); // metric_limit, its own entry
+    telemetry.emitCounter(['d']); // metric_limit, its own entry (maxMetrics: 2 names)
+    telemetry.removeMetric('a');
+    telemetry.emitCounter(['c']);
+    expect(telemetry.getMetrics().c!.series).toEqual([{ tags: {}, value: 1 }]);
+    telemetry.removeMetric('c');
+    telemetry.emitCounter(['a']);
+    telemetry.emitCounter(['e']); // metric_limit: 'c' left room for an entry of its own
+    const snapshot = telemetry.snapshot();
+    expect(snapshot.dropped).toEqual([
+      { metric: OTHER_DROPPED_METRIC, reason: 'negative_counter', count: 1000 },
+      { metric: OTHER_DROPPED_METRIC, reason: 'metric_limit', count: 1 },
+      { metric: 'd', reason: 'metric_limit', count: 1 },
+      { metric: 'e', reason: 'metric_limit', count: 1 },
+    ]);
+    expect(parseSnapshot(JSON.parse(JSON.stringify(snapshot)))).toEqual(snapshot);
+  });
+});
+
 describe('snapshots: export per node, merge cluster-wide', () => {
   function node(name: string, clock: Clock, latencies: number[], depth: number, requests: number): MetricsSnapshot {
     const telemetry = createTelemetry({
