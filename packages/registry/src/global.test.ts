@@ -327,6 +327,14 @@ describe('registerGlobal on one node (createLocalConsensusLog)', () => {
     expect((await failure(registry.registerGlobal('no good', 'a'))).code).toBe(3204);
     registry.register('taken', 'b');
     expect(await failure(registry.registerGlobal('taken', 'c'))).toMatchObject({ code: 5601, scope: 'local' });
+    // Timeouts are checked like registerGlobal's (before, the clock's RangeError came back).
+    const held = await registry.registerGlobal('held', 'd');
+    for (const timeoutMs of [-1, Number.NaN, '5' as unknown as number]) {
+      expect((await failure(registry.lookupGlobal('held', { consistent: true, timeoutMs }))).code).toBe(3203);
+      expect((await failure(registry.unregisterGlobal('held', { timeoutMs }))).code).toBe(3203);
+      expect((await failure(held.release({ timeoutMs }))).code).toBe(3203);
+    }
+    expect(registry.find('held')).toBeDefined();
   });
 
   it('a failing log is reported as consensus_failed (5607), outcome unknown', async () => {

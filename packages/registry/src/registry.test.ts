@@ -362,6 +362,28 @@ describe('waitFor (1.x wait_for_service)', () => {
     expect(held()).toBe(0);
   });
 
+  it('refuses a timeout or a signal that is not one with validation_failed (3203), leaving nothing behind (review finding)', async () => {
+    // A bad timeout was handed to the clock, whose RangeError came back instead of a registry
+    // error, after the name's set of waiters was mapped (and never unmapped); a signal that is
+    // not an AbortSignal failed with a TypeError after the timer was armed, and that timer then
+    // threw when it fired (an uncaught exception, on the system clock).
+    const { simulation, registry } = setup(25);
+    const held = (): number => (registry as unknown as { waiters: Map<string, Set<unknown>> }).waiters.size;
+    for (const options of [{ timeout: -1 }, { timeout: Number.NaN }, { timeout: '5' }, { signal: {} }, { signal: 'abort' }, null]) {
+      const error = await rejected(registry.waitFor('x', options as never));
+      expect(error).toMatchObject({ code: 3203, type: 'validation_failed' });
+    }
+    expect(held()).toBe(0);
+    await simulation.runForAsync(10_000);
+    // Zero and Infinity are timeouts: at once, and never.
+    const now = rejected(registry.waitFor('x', { timeout: 0 }));
+    const never = registry.waitFor('x', { timeout: Number.POSITIVE_INFINITY });
+    await simulation.runForAsync(1);
+    expect((await now).code).toBe(4301);
+    registry.register('x', 1);
+    await expect(never).resolves.toMatchObject({ target: 1 });
+  });
+
   it('rejects waiters when the registry closes, and refuses calls afterwards (5605)', async () => {
     const { registry } = setup(22);
     const waiting = registry.waitFor('never');

@@ -324,6 +324,18 @@ function nonNegative(value: unknown, field: string, allowZero = true): number {
   return value;
 }
 
+/** A timeout in ms: a number ≥ 0, Infinity for none. */
+function timeoutOrInfinity(value: unknown, field: string): number {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) throw new RegistryValidationError(field, 'expected a number of milliseconds ≥ 0');
+  return value;
+}
+
+function isAbortSignal(value: unknown): value is AbortSignal {
+  if (typeof value !== 'object' || value === null) return false;
+  const signal = value as Partial<AbortSignal>;
+  return typeof signal.aborted === 'boolean' && typeof signal.addEventListener === 'function' && typeof signal.removeEventListener === 'function';
+}
+
 function checkName(kind: NameKind, value: unknown, maxLength: number): string {
   const problem = nameProblem(value, maxLength);
   if (problem !== undefined) throw new InvalidNameError(kind, value, problem);
@@ -1078,16 +1090,22 @@ class RegistryImpl<Target> implements Registry<Target> {
   }
 
   waitFor(name: string, options: WaitForOptions = {}): Promise<ServiceInstance<Target>> {
+    let timeout: number;
+    let signal: AbortSignal | undefined;
     try {
       this.checkOpen('waitFor');
       checkName('service name', name, this.limits.maxNameLength);
+      // Checked before anything is set up: the clock refused a bad timeout only once the name's
+      // waiters were mapped, and a signal that is not one failed once the timer was armed.
+      if (typeof options !== 'object' || options === null) throw new RegistryValidationError('options', 'expected an object');
+      timeout = options.timeout === undefined ? DEFAULT_WAIT_MS : timeoutOrInfinity(options.timeout, 'timeout');
+      signal = options.signal;
+      if (signal !== undefined && !isAbortSignal(signal)) throw new RegistryValidationError('signal', 'expected an AbortSignal');
     } catch (error) {
       return Promise.reject(asError(error));
     }
     const found = this.find(name);
     if (found !== undefined) return Promise.resolve(found);
-    const timeout = options.timeout ?? DEFAULT_WAIT_MS;
-    const signal = options.signal;
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     return new Promise<ServiceInstance<Target>>((resolve, reject) => {
       let set = this.waiters.get(name);
@@ -1512,12 +1530,17 @@ class RegistryImpl<Target> implements Registry<Target> {
     };
   }
 
+  /** A call's `timeoutMs` for the log, checked as registerGlobal's is, or the configured default. */
+  private consensusTimeout(timeoutMs: number | undefined): number {
+    return timeoutMs === undefined ? (this.options.consensusTimeoutMs ?? 5000) : nonNegative(timeoutMs, 'timeoutMs', false);
+  }
+
   private async releaseGlobal(name: string, id: string, timeoutMs: number | undefined): Promise<boolean> {
     this.checkOpen('unregisterGlobal');
+    const wait = this.consensusTimeout(timeoutMs);
     const holder = this.shownGlobals().holder(name);
     if (holder === undefined || holder.id !== id) return false;
     const operation = `unregisterGlobal("${name}")`;
-    const wait = timeoutMs ?? this.options.consensusTimeoutMs ?? 5000;
     const index = await this.runWithTimeout(() => this.appendCommand({ type: 'registry-release', namespace: this.namespace, name, id }, operation), wait, operation);
     await this.waitApplied(index, wait, operation);
     return this.globals.holder(name)?.id !== id;
@@ -1527,6 +1550,7 @@ class RegistryImpl<Target> implements Registry<Target> {
     this.checkOpen('unregisterGlobal');
     this.log('unregisterGlobal');
     checkName('service name', name, this.limits.maxNameLength);
+    this.consensusTimeout(options.timeoutMs);
     const holder = this.shownGlobals().holder(name);
     if (holder === undefined || holder.node !== this.nodeId) return false;
     return this.releaseGlobal(name, holder.id, options.timeoutMs);
@@ -1537,7 +1561,7 @@ class RegistryImpl<Target> implements Registry<Target> {
     const log = this.log('lookupGlobal');
     checkName('service name', name, this.limits.maxNameLength);
     if (options.consistent === true) {
-      const timeoutMs = options.timeoutMs ?? this.options.consensusTimeoutMs ?? 5000;
+      const timeoutMs = this.consensusTimeout(options.timeoutMs);
       const operation = `lookupGlobal("${name}")`;
       let index: number;
       try {
