@@ -1,6 +1,7 @@
 // The local API, one node, on testkit's simulated clock.
 import { describe, expect, it } from '@jest/globals';
 import { FoundationError } from '@foundation/core';
+import type { Scheduler, Timer } from '@foundation/core';
 import { createSimulation } from '@foundation/testkit';
 import type { Simulation } from '@foundation/testkit';
 import { createProcessTable } from '../test/support/process-table';
@@ -527,6 +528,48 @@ describe('health', () => {
     expect(registry.find('worker')!.health).toBe('degraded');
     passive.heartbeat();
     expect(registry.find('worker')!.health).toBe('healthy');
+  });
+
+  it('a handle changes nothing once the registry is closed, and arms no timer again (review finding)', async () => {
+    // heartbeat() answered true after close() and armed the TTL timer again, which then ran on.
+    const simulation = createSimulation({ seed: 36 });
+    let live = 0;
+    const counted = (timer: Timer): Timer => {
+      live += 1;
+      let done = false;
+      return {
+        cancel: () => {
+          if (!done) live -= 1;
+          done = true;
+          timer.cancel();
+        },
+      };
+    };
+    const clock: Scheduler = {
+      now: () => simulation.clock.now(),
+      monotonic: () => simulation.clock.monotonic(),
+      setTimer: (delayMs, callback) => {
+        let handle: Timer | undefined = undefined;
+        const timer = simulation.clock.setTimer(delayMs, () => {
+          handle?.cancel();
+          callback();
+        });
+        handle = counted(timer);
+        return handle;
+      },
+      setRepeatingTimer: (intervalMs, callback) => counted(simulation.clock.setRepeatingTimer(intervalMs, callback)),
+    };
+    const registry = createRegistry<unknown>({ nodeId: 'node-a', clock, random: simulation.random, incarnation: 1 });
+    const registration = registry.register('worker', 'w', { health: { ttlMs: 1000, check: () => true, intervalMs: 500 } });
+    expect(live).toBe(2);
+    registry.close();
+    expect(live).toBe(0);
+    expect(registration.heartbeat()).toBe(false);
+    expect(registration.setHealth('degraded')).toBe(false);
+    expect(registration.reportLoad(3)).toBe(false);
+    expect(live).toBe(0);
+    await simulation.runForAsync(5000);
+    expect(registration.instance()).toMatchObject({ health: 'healthy', load: 0 });
   });
 
   it('the worst source wins: a manual status holds while heartbeats arrive', () => {

@@ -141,7 +141,7 @@ export interface Registration<Target = unknown> {
   readonly name: string;
   /** The registration as it is now; undefined once it is gone. */
   instance(): ServiceInstance<Target> | undefined;
-  /** A passive health heartbeat. False when the registration is gone. */
+  /** A passive health heartbeat. False when the registration is gone or the registry closed. */
   heartbeat(): boolean;
   reportLoad(load: number): boolean;
   setHealth(status: HealthStatus): boolean;
@@ -682,8 +682,9 @@ class RegistryImpl<Target> implements Registry<Target> {
       id: record.id,
       name: record.name,
       instance: () => this.replica.ownEntry(record.id) as ServiceInstance<Target> | undefined,
+      // Nothing once closed: close() stopped the timers, which a heartbeat would arm again.
       heartbeat: () => {
-        if (!this.own.has(record.id)) return false;
+        if (this.closed || !this.own.has(record.id)) return false;
         this.applyHealth(record, record.tracker.heartbeat(this.clock.now()));
         this.scheduleTtl(record);
         return true;
@@ -694,7 +695,7 @@ class RegistryImpl<Target> implements Registry<Target> {
       },
       setHealth: (status) => {
         if (!HEALTH_STATUSES.includes(status)) throw new RegistryValidationError('health', `unknown status ${JSON.stringify(status)}`);
-        if (!this.own.has(record.id)) return false;
+        if (this.closed || !this.own.has(record.id)) return false;
         this.applyHealth(record, record.tracker.setManual(status));
         return true;
       },
