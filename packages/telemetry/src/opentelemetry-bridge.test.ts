@@ -4,6 +4,8 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { AggregationTemporality, DataPointType, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { MetricData } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { createOpenTelemetryBridge } from './opentelemetry-bridge';
 import { createTelemetry } from './telemetry';
 
@@ -22,6 +24,34 @@ describe('without an OpenTelemetry SDK', () => {
     telemetry.execute(['http', 'request'], { duration: 3 }, { route: '/a' });
     expect(await telemetry.span(['job'], {}, async () => 'done')).toBe('done');
     expect(telemetry.getMetrics()['http.request.count']!.series).toEqual([{ tags: { route: '/a' }, value: 1 }]);
+    bridge.close();
+  });
+});
+
+describe('metrics defined and removed while the bridge forwards', () => {
+  it('leaves nothing of a removed metric in the bridge (review finding)', async () => {
+    // The bridge kept an instrument per metric definition in a Map for as long as the provider
+    // stayed the same: an automatic metric removed and defined again under one name, or metrics
+    // churned under ever-new names, grew it by one definition (and its functions) each time.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const telemetry = createTelemetry();
+    const bridge = createOpenTelemetryBridge({ telemetry, spans: false });
+    const specs: WeakRef<object>[] = [];
+    const stop = telemetry.onSample((spec) => void specs.push(new WeakRef(spec)));
+    for (let index = 0; index < 20; index += 1) {
+      telemetry.emitCounter(['churn', 'same']);
+      telemetry.removeMetric('churn.same');
+      telemetry.defineMetric({ name: `churn.m${index}.size`, kind: 'gauge', tagValues: () => ({}) });
+      telemetry.execute(['churn', `m${index}`], { size: index });
+      telemetry.removeMetric(`churn.m${index}.size`);
+    }
+    stop();
+    expect(specs).toHaveLength(40);
+    // A WeakRef keeps its target alive until the end of the job that made it.
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    expect(specs.filter((spec) => spec.deref() !== undefined)).toHaveLength(0);
     bridge.close();
   });
 });

@@ -73,13 +73,16 @@ export function createOpenTelemetryBridge(options: OpenTelemetryBridgeOptions): 
   if (options.metrics !== false) {
     let provider: MeterProvider | undefined;
     let meter: Meter | undefined;
-    let instruments = new Map<MetricSpec, Instrument>();
+    // Weak: a removed metric's definition (and the functions it holds) must not stay here; one
+    // defined again under the same name is a new definition, whose instrument the SDK backs
+    // with the storage it already keeps for that name.
+    let instruments = new WeakMap<MetricSpec, Instrument>();
     const instrumentFor = (spec: MetricSpec): Instrument => {
       const current = options.meterProvider ?? otelMetrics.getMeterProvider();
       if (current !== provider || meter === undefined) {
         provider = current;
         meter = current.getMeter(scope);
-        instruments = new Map();
+        instruments = new WeakMap();
       }
       let instrument = instruments.get(spec);
       if (instrument === undefined) {
