@@ -430,6 +430,30 @@ describe('watch', () => {
     expect(events).toEqual(['service-up:payments', 'service-change:payments', 'service-down:payments:health', 'service-up:payments', 'service-down:payments:unregistered']);
   });
 
+  it('a watcher or handler stopped during another one\'s callback hears nothing more, not even that event (review finding)', () => {
+    // Each event went to a copy of the watchers taken before the first ran, so one stopped by
+    // an earlier watcher of the same event was still called, after its stop() had returned.
+    const { registry } = setup(27);
+    const seen: string[] = [];
+    let stopSecond = (): void => undefined;
+    registry.watch({ capabilities: ['x'] }, (event) => {
+      seen.push(`first ${event.type}`);
+      stopSecond();
+    });
+    stopSecond = registry.watch({ capabilities: ['x'] }, (event) => seen.push(`second ${event.type}`));
+    let stopNamed = (): void => undefined;
+    registry.watch('s', () => stopNamed());
+    stopNamed = registry.watch('s', (event) => seen.push(`named ${event.type}`));
+    let offSecond = (): void => undefined;
+    registry.on('health-change', () => {
+      seen.push('first health-change');
+      offSecond();
+    });
+    offSecond = registry.on('health-change', () => seen.push('second health-change'));
+    registry.register('s', 1, { capabilities: ['x'] }).setHealth('degraded');
+    expect(seen).toEqual(['first service-up', 'first health-change', 'first service-down']);
+  });
+
   it('delivers the current matches first with initial, and isolates a handler that throws', () => {
     const { registry } = setup(24);
     registry.register('a', 1, { capabilities: ['x'] });

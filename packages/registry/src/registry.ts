@@ -287,6 +287,8 @@ interface OwnRecord<Target> {
 interface Watcher<Target> {
   readonly criteria: CompiledCriteria;
   readonly handler: (event: WatchEvent<Target>) => void;
+  /** Set by its stop function: events go to a copy of the watchers, which may still hold it. */
+  stopped: boolean;
 }
 
 interface Waiter<Target> {
@@ -516,6 +518,8 @@ class RegistryImpl<Target> implements Registry<Target> {
     const set = this.handlers.get(event);
     if (set === undefined) return;
     for (const handler of [...set]) {
+      // One removed by an earlier handler of this event hears nothing more.
+      if (!set.has(handler)) continue;
       try {
         (handler as (value: RegistryEventMap<Target>[Event]) => void)(payload);
       } catch (error) {
@@ -917,6 +921,7 @@ class RegistryImpl<Target> implements Registry<Target> {
   }
 
   private notify(watcher: Watcher<Target>, event: ViewEvent): void {
+    if (watcher.stopped) return;
     let delivered: WatchEvent<Target> | undefined;
     const instance = event.instance as ServiceInstance<Target>;
     if (event.type === 'up') {
@@ -1147,7 +1152,7 @@ class RegistryImpl<Target> implements Registry<Target> {
     this.checkOpen('watch');
     if (typeof handler !== 'function') throw new RegistryValidationError('handler', 'expected a function');
     const compiled = typeof criteria === 'string' ? compileCriteria({ name: criteria, health: 'any' }, this.limits) : compileCriteria(criteria, this.limits);
-    const watcher: Watcher<Target> = { criteria: compiled, handler };
+    const watcher: Watcher<Target> = { criteria: compiled, handler, stopped: false };
     if (compiled.name !== undefined) {
       let set = this.watchersByName.get(compiled.name);
       if (set === undefined) {
@@ -1166,6 +1171,7 @@ class RegistryImpl<Target> implements Registry<Target> {
       }
     }
     return () => {
+      watcher.stopped = true;
       if (compiled.name !== undefined) {
         const set = this.watchersByName.get(compiled.name);
         set?.delete(watcher);
