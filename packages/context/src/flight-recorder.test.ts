@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
+import { deserialize, serialize } from 'node:v8';
 import { CONTEXT_ERROR_CODES } from './errors/codes';
 import { createFlightRecorder } from './flight-recorder';
 import type { HopRecord } from './flight-recorder';
@@ -102,5 +103,20 @@ describe('reconstructing a path across nodes', () => {
       expect(() => parseHopRecords(data, 10)).toThrow(expect.objectContaining({ code: CONTEXT_ERROR_CODES.invalidHopRecords }));
     }
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('rejects an array with holes, as structured clone and v8.deserialize deliver them (review finding)', () => {
+    // Array.prototype.map skips holes: a record missing from the middle of the array came back as
+    // a hole in the result instead of an error, and code reading the records met undefined.
+    const good = { correlationId: 'c', node: 'n', process: 'p', direction: 'in', hops: 0, time: 1 };
+    const sparse: unknown[] = [good];
+    sparse.length = 3;
+    for (const data of [structuredClone(sparse), deserialize(serialize(sparse)) as unknown[]]) {
+      expect(data).toHaveLength(3);
+      expect(1 in data).toBe(false);
+      data[0] = good; // the clone's objects come from the realm outside jest's sandbox
+      expect(() => parseHopRecords(data)).toThrow(expect.objectContaining({ code: CONTEXT_ERROR_CODES.invalidHopRecords, message: 'hop record 1: expected an object' }));
+    }
+    expect(() => parseHopRecords(new Array(2))).toThrow(expect.objectContaining({ code: CONTEXT_ERROR_CODES.invalidHopRecords }));
   });
 });

@@ -31,7 +31,11 @@ const HEX_16 = /^[0-9a-f]{16}$/;
 export function parseHopRecords(data: unknown, maxRecords = 10_000): HopRecord[] {
   if (!Array.isArray(data)) throw new InvalidHopRecordsError('expected an array');
   if (data.length > maxRecords) throw new InvalidHopRecordsError(`more than ${maxRecords} records`);
-  return data.map((item: unknown, index) => parseOne(item, index));
+  // An index loop, not map: map skips the holes of a sparse array (structured clone and
+  // v8.deserialize deliver them), which would come back as holes instead of an error.
+  const records: HopRecord[] = [];
+  for (let index = 0; index < data.length; index += 1) records.push(parseOne(data[index], index));
+  return records;
 }
 
 function parseOne(item: unknown, index: number): HopRecord {
