@@ -454,6 +454,37 @@ describe('watch', () => {
     expect(seen).toEqual(['first service-up', 'first health-change', 'first service-down']);
   });
 
+  it('with initial, tells the current matches before any change, and no change twice (review finding)', () => {
+    // The current matches were told from a list taken first while changes went out at once: a
+    // handler that unregistered a service still to be told heard it go down, then come up (its
+    // last word: up, for a service gone). And a watch begun inside a handler heard the changes
+    // already made but not yet told, after the initial list that held them: up twice.
+    const { registry } = setup(28);
+    registry.register('a', 1, { capabilities: ['x'] });
+    const b = registry.register('b', 2, { capabilities: ['x'] });
+    const seen: string[] = [];
+    registry.watch(
+      { capabilities: ['x'] },
+      (event) => {
+        seen.push(`${event.type} ${event.instance.name}`);
+        if (event.instance.name === 'a' && event.type === 'service-up') b.unregister();
+      },
+      { initial: true },
+    );
+    expect(seen).toEqual(['service-up a', 'service-up b', 'service-down b']);
+    const inner: string[] = [];
+    let started = false;
+    registry.watch('trigger', () => {
+      if (started) return;
+      started = true;
+      registry.register('c', 3, { capabilities: ['y'] });
+      registry.watch({ capabilities: ['y'] }, (event) => inner.push(`${event.type} ${event.instance.name}`), { initial: true });
+      registry.register('d', 4, { capabilities: ['y'] });
+    });
+    registry.register('trigger', 0);
+    expect(inner).toEqual(['service-up c', 'service-up d']);
+  });
+
   it('delivers the current matches first with initial, and isolates a handler that throws', () => {
     const { registry } = setup(24);
     registry.register('a', 1, { capabilities: ['x'] });

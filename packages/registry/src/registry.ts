@@ -289,6 +289,10 @@ interface Watcher<Target> {
   readonly handler: (event: WatchEvent<Target>) => void;
   /** Set by its stop function: events go to a copy of the watchers, which may still hold it. */
   stopped: boolean;
+  /** The view's first event after the watch began: earlier ones, told late, it has seen already. */
+  readonly since: number;
+  /** While its initial matches are told: what it is to hear, in order (later changes queue behind). */
+  backlog: WatchEvent<Target>[] | undefined;
 }
 
 interface Waiter<Target> {
@@ -451,7 +455,7 @@ class RegistryImpl<Target> implements Registry<Target> {
         },
         countOfNode: (node) => replicaRef().countOf(node) + globalSlots.size,
       },
-      (event) => this.onViewEvent(event),
+      (event, sequence) => this.onViewEvent(event, sequence),
       (conflict) => this.onConflict(conflict),
     );
     this.replica = new Replica({
@@ -901,7 +905,7 @@ class RegistryImpl<Target> implements Registry<Target> {
     }
   }
 
-  private onViewEvent(event: ViewEvent): void {
+  private onViewEvent(event: ViewEvent, sequence: number): void {
     if (event.type === 'change' && event.previous.health !== event.instance.health) {
       this.emit('health-change', { instance: event.instance as ServiceInstance<Target>, previous: event.previous.health });
     }
@@ -916,12 +920,12 @@ class RegistryImpl<Target> implements Registry<Target> {
       }
     }
     const named = this.watchersByName.get(event.instance.name);
-    if (named !== undefined) for (const watcher of [...named]) this.notify(watcher, event);
-    for (const watcher of [...this.watchersOther]) this.notify(watcher, event);
+    if (named !== undefined) for (const watcher of [...named]) this.notify(watcher, event, sequence);
+    for (const watcher of [...this.watchersOther]) this.notify(watcher, event, sequence);
   }
 
-  private notify(watcher: Watcher<Target>, event: ViewEvent): void {
-    if (watcher.stopped) return;
+  private notify(watcher: Watcher<Target>, event: ViewEvent, sequence: number): void {
+    if (watcher.stopped || sequence < watcher.since) return;
     let delivered: WatchEvent<Target> | undefined;
     const instance = event.instance as ServiceInstance<Target>;
     if (event.type === 'up') {
@@ -937,8 +941,13 @@ class RegistryImpl<Target> implements Registry<Target> {
       else if (before) delivered = { type: 'service-down', instance, reason: previous.health !== instance.health ? 'health' : 'changed' };
     }
     if (delivered === undefined) return;
+    if (watcher.backlog !== undefined) watcher.backlog.push(delivered);
+    else this.deliver(watcher, delivered);
+  }
+
+  private deliver(watcher: Watcher<Target>, event: WatchEvent<Target>): void {
     try {
-      watcher.handler(delivered);
+      watcher.handler(event);
     } catch (error) {
       this.emit('handler-error', { source: 'watch', error });
     }
@@ -1152,7 +1161,7 @@ class RegistryImpl<Target> implements Registry<Target> {
     this.checkOpen('watch');
     if (typeof handler !== 'function') throw new RegistryValidationError('handler', 'expected a function');
     const compiled = typeof criteria === 'string' ? compileCriteria({ name: criteria, health: 'any' }, this.limits) : compileCriteria(criteria, this.limits);
-    const watcher: Watcher<Target> = { criteria: compiled, handler, stopped: false };
+    const watcher: Watcher<Target> = { criteria: compiled, handler, stopped: false, since: this.view.nextSequence, backlog: undefined };
     if (compiled.name !== undefined) {
       let set = this.watchersByName.get(compiled.name);
       if (set === undefined) {
@@ -1162,13 +1171,12 @@ class RegistryImpl<Target> implements Registry<Target> {
       set.add(watcher);
     } else this.watchersOther.add(watcher);
     if (options.initial === true) {
-      for (const instance of this.view.discover(compiled)) {
-        try {
-          handler({ type: 'service-up', instance: instance as ServiceInstance<Target> });
-        } catch (error) {
-          this.emit('handler-error', { source: 'watch', error });
-        }
-      }
+      // The current matches first; a change a handler makes meanwhile is told after them, in
+      // order (told at once, a service unregistered before its turn went down, then came up).
+      const backlog: WatchEvent<Target>[] = this.view.discover(compiled).map((instance) => ({ type: 'service-up', instance: instance as ServiceInstance<Target> }));
+      watcher.backlog = backlog;
+      for (let index = 0; index < backlog.length; index += 1) this.deliver(watcher, backlog[index]!);
+      watcher.backlog = undefined;
     }
     return () => {
       watcher.stopped = true;

@@ -107,18 +107,30 @@ export class ServiceView {
    * again (names, targets and indexes all updated), so that a watcher or a conflict handler
    * that reads the view, or changes it, sees the state its event describes.
    */
-  private readonly pending: (ViewEvent | { readonly conflict: Conflict })[] = [];
+  private readonly pending: ({ readonly event: ViewEvent; readonly sequence: number } | { readonly conflict: Conflict })[] = [];
   private telling = false;
+  /** Events emitted so far, told or pending; each event's sequence number is its place in them. */
+  private emitted = 0;
 
   constructor(
     private readonly nodeId: string,
     private readonly source: SlotSource,
-    private readonly tellEvent: (event: ViewEvent) => void,
+    private readonly tellEvent: (event: ViewEvent, sequence: number) => void,
     private readonly tellConflict: (conflict: Conflict) => void,
   ) {}
 
   private emit(event: ViewEvent): void {
-    this.pending.push(event);
+    this.pending.push({ event, sequence: this.emitted });
+    this.emitted += 1;
+  }
+
+  /**
+   * The sequence number the next event will have. The view already shows every event below it,
+   * told or not: a listener that starts from the view as it is now (a watch with `initial`, from
+   * inside a handler while events are pending) skips the events numbered below.
+   */
+  get nextSequence(): number {
+    return this.emitted;
   }
 
   private onConflict(conflict: Conflict): void {
@@ -133,7 +145,7 @@ export class ServiceView {
       for (let index = 0; index < this.pending.length; index += 1) {
         const next = this.pending[index]!;
         if ('conflict' in next) this.tellConflict(next.conflict);
-        else this.tellEvent(next);
+        else this.tellEvent(next.event, next.sequence);
       }
     } finally {
       this.pending.length = 0;
