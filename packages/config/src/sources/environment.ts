@@ -86,14 +86,16 @@ export function parseVariableValue(variable: string, text: string, current: unkn
   return text;
 }
 
+/** The keys of a plain object by their normalized form, to find the one a segment names. */
+type KeysByName = Map<string, string[]>;
+
 /** The key under `node` that a variable's segment names. */
-function resolveKey(variable: string, node: unknown, segment: string, path: readonly string[]): string {
+function resolveKey(variable: string, node: unknown, segment: string, path: readonly string[], keysOf: (node: Record<string, unknown>) => KeysByName): string {
   if (Array.isArray(node)) {
     if (!/^(0|[1-9][0-9]*)$/.test(segment)) throw new ConfigSourceError('environment', variable, `"${segment}" indexes an array, so it must be a number`);
     return segment;
   }
-  const wanted = normalizeKey(segment);
-  const matches = isRecord(node) ? Object.keys(node).filter((key) => normalizeKey(key) === wanted) : [];
+  const matches = isRecord(node) ? (keysOf(node).get(normalizeKey(segment)) ?? []) : [];
   if (matches.length > 1) {
     throw new ConfigSourceError('environment', variable, `"${segment}" matches several keys (${matches.join(', ')}); rename one of them`);
   }
@@ -104,31 +106,90 @@ function resolveKey(variable: string, node: unknown, segment: string, path: read
 }
 
 /**
- * Writes `value` at `path` in a copy of `root`, creating missing objects on the way. A null
- * counts as missing: it is how a config says "no value" (undefined is not one), so a default of
- * null takes keys as a missing one does.
+ * A working copy of a config that variables are written into: each object or array is copied
+ * the first time a variable writes into it (never changing the tree it started from) and
+ * changed in place after that, and each object's keys are indexed by their normalized form.
+ * So n variables cost about n steps, not n² (each copying, and comparing its name with every
+ * key of, the object it lands in).
  */
-function assign(variable: string, root: unknown, path: readonly string[], value: unknown): unknown {
-  const write = (node: unknown, depth: number): unknown => {
-    if (depth === path.length) return value;
-    const key = path[depth]!;
-    if (Array.isArray(node)) {
-      const index = Number(key);
-      if (index > node.length) throw new ConfigSourceError('environment', variable, `index ${key} is past the end of the array at ${path.slice(0, depth).join('.')}`);
-      const copy = node.slice();
-      copy[index] = write(node[index], depth + 1);
-      return copy;
+function createWorkingCopy(base: Record<string, unknown>) {
+  const owned = new WeakSet<object>();
+  const keyIndexes = new WeakMap<object, KeysByName>();
+  const root: Record<string, unknown> = { ...base };
+  owned.add(root);
+
+  const keysOf = (node: Record<string, unknown>): KeysByName => {
+    let keys = keyIndexes.get(node);
+    if (keys === undefined) {
+      keys = new Map();
+      for (const key of Object.keys(node)) {
+        const name = normalizeKey(key);
+        const same = keys.get(name);
+        if (same === undefined) keys.set(name, [key]);
+        else same.push(key);
+      }
+      keyIndexes.set(node, keys);
     }
-    if (node === undefined || node === null || isRecord(node)) {
-      const copy: Record<string, unknown> = { ...(node ?? {}) };
-      // Own properties only: `valueOf` of a plain object is Object.prototype's function, not a child.
-      const child = node === undefined || node === null ? ABSENT : childOf(node, key);
-      copy[key] = write(child === ABSENT ? undefined : child, depth + 1);
-      return copy;
-    }
-    throw new ConfigSourceError('environment', variable, `${path.slice(0, depth).join('.')} is not an object, so ${key} cannot be set inside it`);
+    return keys;
   };
-  return write(root, 0);
+
+  const setKey = (node: Record<string, unknown>, key: string, value: unknown): void => {
+    if (!Object.prototype.hasOwnProperty.call(node, key)) {
+      const keys = keyIndexes.get(node);
+      if (keys !== undefined) {
+        const name = normalizeKey(key);
+        const same = keys.get(name);
+        if (same === undefined) keys.set(name, [key]);
+        else same.push(key);
+      }
+    }
+    node[key] = value;
+  };
+
+  /**
+   * The child to write beneath, owned: a copy of an object or array met for the first time, a
+   * new object for a missing key or a null (a config's "no value", which takes keys as a missing
+   * one does), else an error naming the scalar in the way.
+   */
+  const ownChild = (variable: string, path: readonly string[], depth: number, child: unknown): unknown[] | Record<string, unknown> => {
+    if (child === undefined || child === null) {
+      const created: Record<string, unknown> = {};
+      owned.add(created);
+      return created;
+    }
+    if (Array.isArray(child) || isRecord(child)) {
+      if (owned.has(child)) return child;
+      const copy = Array.isArray(child) ? child.slice() : { ...child };
+      owned.add(copy);
+      return copy;
+    }
+    throw new ConfigSourceError('environment', variable, `${path.slice(0, depth).join('.')} is not an object, so ${path[depth]!} cannot be set inside it`);
+  };
+
+  /** Writes `value` at `path`, creating missing objects on the way. */
+  const assign = (variable: string, path: readonly string[], value: unknown): void => {
+    let node: unknown[] | Record<string, unknown> = root;
+    for (let depth = 0; depth < path.length; depth += 1) {
+      const key = path[depth]!;
+      const last = depth === path.length - 1;
+      if (Array.isArray(node)) {
+        const index = Number(key);
+        if (index > node.length) throw new ConfigSourceError('environment', variable, `index ${key} is past the end of the array at ${path.slice(0, depth).join('.')}`);
+        if (last) node[index] = value;
+        else node = node[index] = ownChild(variable, path, depth + 1, node[index]);
+      } else if (last) {
+        setKey(node, key, value);
+      } else {
+        // Own properties only: `valueOf` of a plain object is Object.prototype's function, not a child.
+        const child = childOf(node, key);
+        const next = ownChild(variable, path, depth + 1, child === ABSENT ? undefined : child);
+        setKey(node, key, next);
+        node = next;
+      }
+    }
+  };
+
+  return { root, keysOf, assign };
 }
 
 /**
@@ -187,20 +248,20 @@ export function applyEnvironment(
   // HOSTS__10 and an array grows one element at a time.
   candidates.sort((a, b) => a.segments.length - b.segments.length || compareSegments(a.segments, b.segments) || (a.variable < b.variable ? -1 : a.variable > b.variable ? 1 : 0));
 
-  let config: unknown = base;
+  const working = createWorkingCopy(base);
   const assignments: EnvironmentAssignment[] = [];
   for (const { variable, text, segments } of candidates) {
     const path: string[] = [];
-    let node: unknown = config;
+    let node: unknown = working.root;
     for (const segment of segments) {
-      const key = resolveKey(variable, node, segment, path);
+      const key = resolveKey(variable, node, segment, path, working.keysOf);
       path.push(key);
       node = childOf(node, key);
       if (node === ABSENT) node = undefined;
     }
     const value = parseVariableValue(variable, text, node, path);
-    config = assign(variable, config, path, value);
+    working.assign(variable, path, value);
     assignments.push({ variable, path, value });
   }
-  return { config: config as Record<string, unknown>, assignments };
+  return { config: working.root, assignments };
 }
