@@ -646,6 +646,16 @@ describe('health', () => {
     expect((await slow).code).toBe(4301);
     expect((await rejected(registry.healthCheck('missing', () => true))).code).toBe(3401);
   });
+  it('healthCheck refuses a check that is not a function (3203) and leaves the health alone (review finding)', async () => {
+    // It was called anyway: its TypeError counted as a failed check and degraded the service.
+    const { registry } = setup(37);
+    registry.register('db', 'd');
+    for (const check of [undefined, 5, 'true']) {
+      const error = await rejected(registry.healthCheck('db', check as never));
+      expect(error).toMatchObject({ code: 3203, field: 'check' });
+    }
+    expect(registry.find('db')!.health).toBe('healthy');
+  });
 });
 
 describe('automatic removal when the registered process exits (Monitor port)', () => {

@@ -871,6 +871,8 @@ class RegistryImpl<Target> implements Registry<Target> {
     options: { readonly timeout?: number } = {},
   ): Promise<HealthStatus> {
     this.checkOpen('healthCheck');
+    // Called anyway, a check that is not a function threw a TypeError that counted as a failure.
+    if (typeof check !== 'function') throw new RegistryValidationError('check', 'expected a function');
     const instance = this.find(name);
     if (instance === undefined) throw new ServiceNotFoundError(name, this.namespace);
     const timeout = options.timeout === undefined ? 2_000 : nonNegative(options.timeout, 'timeout', false);
