@@ -166,6 +166,11 @@ describe('with the OpenTelemetry SDK registered', () => {
         });
         // A Context that has a trace position keeps it, and one taken inside the span keeps the span.
         withContext(currentContext(), () => expect(currentContext().trace?.spanId).toBe(span.spanContext().spanId));
+        // The README's way to keep the active span as the parent of an untraced message's work.
+        withContext(received.withTrace(currentContext().trace), () => {
+          expect(trace.getActiveSpan()).toBe(span);
+          tracer().startSpan('handle-under-server-span').end();
+        });
       });
       span.end();
     });
@@ -173,6 +178,7 @@ describe('with the OpenTelemetry SDK registered', () => {
     expect(finished('handle-plain').parentSpanContext).toBeUndefined();
     expect(finished('handle-untraced').parentSpanContext).toBeUndefined();
     expect(finished('handle-untraced').spanContext().traceId).not.toBe(finished('socket-read').spanContext().traceId);
+    expect(finished('handle-under-server-span').parentSpanContext?.spanId).toBe(finished('socket-read').spanContext().spanId);
   });
 
   it('works alone again once the context manager is disabled', async () => {
