@@ -220,6 +220,24 @@ describe('discover', () => {
     expect(names(criteria)).toEqual(expected);
   });
 
+  it('reuses the compiled form of frozen criteria only when nothing inside them can change (review finding)', () => {
+    // A frozen criteria object was compiled once and reused, but freezing is shallow: a
+    // capability list or metadata inside it changed afterwards was not seen.
+    const { registry: local } = setup(9);
+    local.register('a', 1, { capabilities: ['x'], metadata: { region: 'eu' } });
+    const capabilities = ['x'];
+    const byCapabilities = Object.freeze({ capabilities });
+    expect(local.discover(byCapabilities)).toHaveLength(1);
+    capabilities.push('y');
+    expect(local.discover(byCapabilities)).toHaveLength(0);
+    const metadata: Record<string, unknown> = { region: 'eu' };
+    const byMetadata = Object.freeze({ metadata });
+    expect(local.discover(byMetadata)).toHaveLength(1);
+    metadata.region = 'us';
+    expect(local.discover(byMetadata)).toHaveLength(0);
+    expect(thrown(() => local.route(byMetadata)).code).toBe(3401);
+  });
+
   it('honours a limit', () => {
     expect(registry.discover({ capabilities: ['orders'] }, { limit: 2 })).toHaveLength(2);
     expect(registry.discover({}, { limit: 0 })).toEqual([]);

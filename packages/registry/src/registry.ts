@@ -336,6 +336,16 @@ function timeoutOrInfinity(value: unknown, field: string): number {
   return value;
 }
 
+/** Whether nothing reachable from `value` can change: frozen objects of data properties, all the way down (criteria nest a few levels). */
+function frozenThrough(value: unknown, depth: number): boolean {
+  if (typeof value !== 'object' || value === null) return true;
+  if (depth > 10 || !Object.isFrozen(value)) return false;
+  for (const descriptor of Object.values(Object.getOwnPropertyDescriptors(value))) {
+    if (!('value' in descriptor) || !frozenThrough(descriptor.value, depth + 1)) return false;
+  }
+  return true;
+}
+
 function isAbortSignal(value: unknown): value is AbortSignal {
   if (typeof value !== 'object' || value === null) return false;
   const signal = value as Partial<AbortSignal>;
@@ -1066,13 +1076,13 @@ class RegistryImpl<Target> implements Registry<Target> {
     }
     if (criteria === undefined) return compileCriteria(undefined, this.limits);
     if (typeof criteria !== 'object' || criteria === null) throw new RegistryValidationError('criteria', 'expected a name or an object');
-    // Frozen criteria cannot change, so they are compiled once; others on every call.
-    if (!Object.isFrozen(criteria)) return compileCriteria(criteria, this.limits);
+    // Criteria frozen through and through cannot change, so they are compiled once; others on
+    // every call. Freezing is shallow: a frozen object's capability list or metadata may change.
     let compiled = this.compiledByObject.get(criteria);
-    if (compiled === undefined) {
-      compiled = compileCriteria(criteria, this.limits);
-      this.compiledByObject.set(criteria, compiled);
-    }
+    if (compiled !== undefined) return compiled;
+    compiled = compileCriteria(criteria, this.limits);
+    // Once frozen through, always: what is in the cache was, and stays so.
+    if (Object.isFrozen(criteria) && frozenThrough(criteria, 0)) this.compiledByObject.set(criteria, compiled);
     return compiled;
   }
 
