@@ -559,6 +559,23 @@ describe('updateMany', () => {
     expect(config.status().updateCount).toBe(3);
   });
 
+  it('tells apart paths whose keys join alike, such as a key holding a NUL (review finding)', () => {
+    // Paths were told apart by their keys joined with NUL, so ['a\u0000b'] and ['a', 'b'] were
+    // one path: the second change of the batch was applied but nobody heard of it.
+    const config = createConfig({ defaults: { a: { b: 0 }, 'a\u0000b': 0 }, updatablePaths: [[]] });
+    const heard: string[] = [];
+    config.subscribe((notification) => {
+      if (notification.type === 'config-updated') heard.push(`${JSON.stringify(notification.path)} ${String(notification.value)}`);
+    });
+    config.updateMany([
+      { path: ['a\u0000b'], value: 1 },
+      { path: ['a', 'b'], value: 2 },
+    ]);
+    expect(config.get()).toEqual({ a: { b: 2 }, 'a\u0000b': 1 });
+    expect(heard).toEqual(['["a\\u0000b"] 1', '["a","b"] 2']);
+    expect(config.status().updateCount).toBe(2);
+  });
+
   it('refuses shapes that are neither { path, value } nor { path, revert: true }, and a root revert', () => {
     const config = makeStrict();
     for (const change of [{ path: 'mode', value: 'tls', revert: true }, { path: 'mode' }, { path: 'mode', revert: false }, { path: 'mode', revert: 'yes' }, null]) {

@@ -302,7 +302,9 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
     for (const change of changes as readonly unknown[]) {
       const { path, revert: back } = shapeOf(change);
       const step = back ? withoutUpdate('updateMany', tree, path) : withValue('updateMany', tree, path, (change as { value: unknown }).value);
-      if (step.next !== tree && !changed.has(step.segments.join('\u0000'))) changed.set(step.segments.join('\u0000'), step.segments);
+      // JSON, not the keys joined: a key may hold any character, the joiner included.
+      const key = JSON.stringify(step.segments);
+      if (step.next !== tree && !changed.has(key)) changed.set(key, step.segments);
       tree = step.next;
     }
     if (tree === raw) return snapshot;
