@@ -88,6 +88,17 @@ describe('register, lookup, unregister (1.x semantics)', () => {
     expect(thrown(() => registry.register('workers', 'w1', { mode: 'group' })).code).toBe(5601);
   });
 
+  it('orders instances registered in the same millisecond by registration, past the ninth (review finding)', () => {
+    // Ties on registeredAt went to the id as text, where `node-a/1/10` sorts before `node-a/1/2`:
+    // lookupAll put the tenth worker second, and find preferred it to the second.
+    const { registry } = setup(18);
+    const workers = Array.from({ length: 12 }, (_, index) => registry.register('workers', `w${index + 1}`, { mode: 'group' }));
+    expect(registry.lookupAll('workers').map((instance) => instance.target)).toEqual(workers.map((_, index) => `w${index + 1}`));
+    workers[0]!.unregister();
+    expect(registry.find('workers')!.target).toBe('w2');
+    expect(registry.lookup('workers')).toBe('w2');
+  });
+
   it('unregisters by name, by name and target, and through the handle; lookup then fails with service_not_found (3401)', () => {
     const { registry } = setup(4);
     registry.register('workers', 'w1', { mode: 'group' });

@@ -2,9 +2,9 @@
 // registrations), indexed so that queries do not scan. A name resolves by these rules:
 //
 //   - a `global` registration (through consensus) holds its name alone;
-//   - otherwise instances are ordered by (registeredAt, node, id), the same order on every
-//     node; if the first is `unique` it holds the name alone, and if it is a `group` member,
-//     every group member is visible and unique registrations of the name are not;
+//   - otherwise instances are ordered by (registeredAt, node, registration order), the same
+//     order on every node; if the first is `unique` it holds the name alone, and if it is a
+//     `group` member, every group member is visible and unique registrations of the name are not;
 //   - hidden instances are conflict losers: their own node hears `name-conflict`.
 //
 // Indexes (capability, service type → instances) hold visible instances only; discovery starts
@@ -62,6 +62,10 @@ function precedes(left: ServiceInstance, right: ServiceInstance): boolean {
   if ((left.scope === 'global') !== (right.scope === 'global')) return left.scope === 'global';
   if (left.registeredAt !== right.registeredAt) return left.registeredAt < right.registeredAt;
   if (left.node !== right.node) return left.node < right.node;
+  if (left.incarnation !== right.incarnation) return left.incarnation < right.incarnation;
+  // A node's ids in one incarnation end in a growing sequence number, so the shorter id is the
+  // older: as text alone, `…/10` came before `…/2` (registrations in one millisecond are common).
+  if (left.id.length !== right.id.length) return left.id.length < right.id.length;
   return left.id < right.id;
 }
 
