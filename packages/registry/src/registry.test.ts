@@ -1,6 +1,6 @@
 // The local API, one node, on testkit's simulated clock.
 import { describe, expect, it } from '@jest/globals';
-import { FoundationError } from '@foundation/core';
+import { FoundationError, hashString32 } from '@foundation/core';
 import type { Scheduler, Timer } from '@foundation/core';
 import { createSimulation } from '@foundation/testkit';
 import type { Simulation } from '@foundation/testkit';
@@ -320,6 +320,46 @@ describe('route', () => {
       if (before.get(key) !== 's2') expect(after).toBe(before.get(key));
       else expect(after).not.toBe('s2');
     }
+  });
+
+  it('consistent-hash reads a long key once, not once per instance, and still picks by hash(key, instance id) (review finding)', () => {
+    // Each instance's score hashed the whole `${key}\0${id}`: a route with a 1 MB key over 100
+    // instances took most of a second (minutes under test instrumentation), the key being
+    // whatever a request carried. The key's hash state is now carried into each instance's id.
+    const { registry } = setup(19);
+    const instances = Array.from({ length: 50 }, (_, index) => registry.register('shards', `s${index}`, { mode: 'group' }).instance()!);
+    const reference = (key: string): string => {
+      let best = instances[0]!;
+      let bestScore = [-1, -1];
+      for (const instance of instances) {
+        const text = `${key}\u0000${instance.id}`;
+        const score = [hashString32(text), hashString32(text, 0x9e37_79b9)];
+        if (score[0]! > bestScore[0]! || (score[0] === bestScore[0] && score[1]! > bestScore[1]!)) {
+          best = instance;
+          bestScore = score;
+        }
+      }
+      return best.id;
+    };
+    for (let index = 0; index < 200; index += 1) {
+      const key = `customer-${index}`;
+      expect(registry.route('shards', { strategy: 'consistent-hash', key }).id).toBe(reference(key));
+    }
+    const key = 'k'.repeat(10_000);
+    const charCodeAt = String.prototype.charCodeAt;
+    let reads = 0;
+    String.prototype.charCodeAt = function (this: string, position: number): number {
+      reads += 1;
+      return charCodeAt.call(this, position);
+    };
+    let chosen: string;
+    try {
+      chosen = registry.route('shards', { strategy: 'consistent-hash', key }).id;
+    } finally {
+      String.prototype.charCodeAt = charCodeAt;
+    }
+    expect(chosen).toBe(reference(key));
+    expect(reads).toBeLessThan(4 * key.length);
   });
 
   it('local-first prefers this node, then the lowest load', () => {

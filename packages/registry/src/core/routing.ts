@@ -2,7 +2,7 @@
 // caller passes the candidates (sorted by id, so that positions mean the same on every call),
 // its Random, and the per-route state it keeps (a round-robin counter).
 import type { Random } from '@foundation/core';
-import { hashString32 } from '@foundation/core';
+import { mix32 } from '@foundation/core';
 import type { ServiceInstance } from './types';
 
 export type RoutingStrategy = 'round-robin' | 'random' | 'least-loaded' | 'weighted' | 'local-first' | 'consistent-hash';
@@ -35,20 +35,39 @@ function pickMinimum(candidates: readonly ServiceInstance[], score: (instance: S
   return ties.length === 1 ? ties[0]! : random.pick(ties);
 }
 
+/** FNV-1a over `text` from state `state`: core's `hashString32(text, seed)` is `mix32(fnv(seed, text))`. */
+function fnv(state: number, text: string): number {
+  let h = state;
+  for (let index = 0; index < text.length; index += 1) {
+    h ^= text.charCodeAt(index);
+    h = Math.imul(h, 0x0100_0193);
+  }
+  return h;
+}
+
+/** hashString32's default seed (FNV's offset basis) and the second seed of the pair. */
+const FNV_OFFSET = 0x811c_9dc5;
+const SECOND_SEED = 0x9e37_79b9;
+
 /**
  * Rendezvous (highest random weight) hashing, Thaler and Ravishankar 1998: every instance gets
  * a score from hash(key, instance id) and the highest wins. The same key goes to the same
  * instance on every node that sees the same candidates, and when one instance leaves only the
  * keys it held move.
+ *
+ * The score is `hashString32` of `${key}\0${id}` with two seeds. FNV reads its input in order,
+ * so the key's part is hashed once and its state carried into each id: a long key (whatever a
+ * request carries) costs its length once, not once per instance, for the same scores.
  */
 export function rendezvous(candidates: readonly ServiceInstance[], key: string): ServiceInstance {
   let best: ServiceInstance | undefined;
   let bestHigh = -1;
   let bestLow = -1;
+  const keyHigh = fnv(FNV_OFFSET, key + '\u0000');
+  const keyLow = fnv(SECOND_SEED, key + '\u0000');
   for (const instance of candidates) {
-    const text = `${key}\u0000${instance.id}`;
-    const high = hashString32(text);
-    const low = hashString32(text, 0x9e37_79b9);
+    const high = mix32(fnv(keyHigh, instance.id));
+    const low = mix32(fnv(keyLow, instance.id));
     if (high > bestHigh || (high === bestHigh && low > bestLow)) {
       best = instance;
       bestHigh = high;
