@@ -311,6 +311,19 @@ describe('Plumtree §3.6: neighbours change', () => {
     expect(sent(core.takeEffects(), 'graft')).toEqual([]);
   });
 
+  it('a neighbour whose link is dropped alive (HyParView making room, a topology switch) stays an announcer: the message is grafted from it', () => {
+    const core = plumtree(['a', 'b']);
+    makeLazy(core, ['b']);
+    core.receive('b', { type: 'ihave', ids: ['m9'], rounds: [2] }, 100);
+    core.neighborDown('b', true);
+    expect(core.lazyPeers()).toEqual([]);
+    expect(core.missingIds()).toEqual(['m9']);
+    core.tick(500);
+    expect(sent(core.takeEffects(), 'graft')).toEqual([{ to: 'b', message: { type: 'graft', ids: ['m9'] } }]);
+    // Not a neighbour again for it.
+    expect(core.eagerPeers()).toEqual(['a']);
+  });
+
   it('a new neighbour starts eager and is told of recent messages, so broadcasts in flight during a change are not lost', () => {
     const core = plumtree(['a']);
     const id = core.broadcast('t', 'x', 0);

@@ -437,10 +437,16 @@ export class PlumtreeCore {
   }
 
   /**
-   * §3.6: a lost neighbour leaves both peer sets and its announcements are forgotten, and so is
-   * what was sent to it in answer to GRAFTs (the link may have lost it: it may graft it again).
+   * §3.6: a lost neighbour leaves both peer sets, and what was sent to it in answer to GRAFTs is
+   * forgotten (the link may have lost it: it may graft it again). Its announcements are forgotten
+   * too when it failed or left; a neighbour that is `alive` (one side dropped the link: HyParView
+   * making room, a topology switch retiring a service) still holds what it announced and answers
+   * a GRAFT from a node that is not its neighbour, so it stays an announcer. A switch drops most
+   * links at once: forgetting their announcements lost every message in flight whose announcers
+   * were all on the old service's links (at most MAX_ANNOUNCEMENTS_PER_ID are kept, so in a full
+   * mesh the later announcements of the neighbours that stay linked had not been kept).
    */
-  neighborDown(peer: string): void {
+  neighborDown(peer: string, alive = false): void {
     this.eager.delete(peer);
     this.lazy.delete(peer);
     this.lazyQueue?.delete(peer);
@@ -448,6 +454,7 @@ export class PlumtreeCore {
       const prefix = answerKey(peer, '');
       for (const key of this.graftAnswers.keys()) if (key.startsWith(prefix)) this.graftAnswers.delete(key);
     }
+    if (alive) return;
     for (const [id, missing] of this.missing) {
       const index = missing.announcements.findIndex((announcement) => announcement.peer === peer);
       if (index >= 0) missing.announcements.splice(index, 1);

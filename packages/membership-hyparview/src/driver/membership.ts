@@ -836,7 +836,7 @@ class MembershipDriver implements Membership {
     this.links.delete(peer);
     this.linkedSince.delete(peer);
     this.monitor.remove(peer);
-    this.plumtree.neighborDown(peer);
+    this.plumtree.neighborDown(peer, reason === 'disconnected');
     if (reason === 'failed') {
       this.policy.recordPartitionEvent(now);
       // `peerFailed` could not forget it: the link was still there until this effect. A transport

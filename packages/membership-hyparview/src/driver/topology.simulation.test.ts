@@ -94,6 +94,41 @@ describe('topology switching', () => {
     }
   });
 
+  it(`broadcasts sent just before, during and right after each switch of full mesh → client-server → HyParView → full mesh reach every node exactly once (seed=${seed})`, () => {
+    // 30 nodes: a full mesh's node hears more announcements of a message than Plumtree keeps (16).
+    const nodes = 30;
+    const cluster = createSimCluster({ seed: seed + 4, nodes, joinSpacingMs: 10, topology: 'full-mesh', config: { clientServer: { maxServers: 6 }, plumtree: { ihaveTimeoutMs: 300, graftTimeoutMs: 150 } } });
+    const deliveries = cluster.ids.map(() => new Map<string, number>());
+    cluster.ids.forEach((id, index) => cluster.membership(id).subscribe('probe', (message) => deliveries[index]!.set(message.id, (deliveries[index]!.get(message.id) ?? 0) + 1)));
+    cluster.simulation.runFor(8_000);
+    const records: BroadcastRecord[] = [];
+    const broadcasts = (count: number, spacingMs: number): void => {
+      for (let index = 0; index < count; index += 1) {
+        records.push(cluster.broadcast(cluster.ids[(index * 11 + 3) % nodes]!));
+        cluster.simulation.runFor(spacingMs);
+      }
+    };
+    for (const [step, mode] of (['client-server', 'hyparview', 'full-mesh'] as const).entries()) {
+      broadcasts(30, 50);
+      broadcasts(5, 3);
+      cluster.membership(cluster.ids[4 + step]!).setTopology(mode);
+      // Through the transition (1 s), densely towards its end, and after it.
+      broadcasts(36, 25);
+      broadcasts(40, 4);
+      broadcasts(20, 25);
+      cluster.simulation.runFor(8_000);
+      expect({ seed: seed + 4, modes: modes(cluster, cluster.ids) }).toEqual({ seed: seed + 4, modes: { [`${mode}@${step + 1}`]: nodes } });
+    }
+    const wrong: string[] = [];
+    for (const record of records) {
+      cluster.ids.forEach((id, index) => {
+        const count = deliveries[index]!.get(record.id) ?? 0;
+        if (id !== record.origin && count !== 1) wrong.push(`${id} delivered ${record.id} (sent at ${Math.round(record.sentAt)} by ${record.origin}) ${count} times`);
+      });
+    }
+    expect({ seed: seed + 4, wrong }).toEqual({ seed: seed + 4, wrong: [] });
+  });
+
   it(`a manual switch pins the topology cluster-wide, ignoring size and cooldown; "auto" releases it (seed=${seed})`, () => {
     const cluster = createSimCluster({ seed: seed + 2, nodes: 16, joinSpacingMs: 10, topology: 'auto', config: { topology: { cooldownMs: 2_000 } } });
     cluster.simulation.runFor(16 * 10 + 6_000);
