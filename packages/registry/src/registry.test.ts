@@ -6,7 +6,9 @@ import { createSimulation } from '@foundation/testkit';
 import type { Simulation } from '@foundation/testkit';
 import { createProcessTable } from '../test/support/process-table';
 import type { TestPid } from '../test/support/process-table';
+import type { RegistryCommand } from './core/global-names';
 import type { HealthStatus } from './core/types';
+import { createLocalConsensusLog } from './ports/local-consensus-log';
 import type { Registry, RegistryOptions, WatchEvent } from './registry';
 import { createRegistry } from './registry';
 
@@ -156,6 +158,41 @@ describe('hostile or careless input gets clear errors with codes', () => {
     const error = thrown(action);
     expect(error.code).toBe(code);
     expect(error.message).toMatch(message);
+  });
+
+  it('refuses options that are not an object, and a limit that is not a whole number, with 3203 (review finding)', async () => {
+    // They failed with a TypeError from reading a property of null (and a limit of 1.5 let two
+    // results through).
+    const simulation = createSimulation({ seed: 6 });
+    const log = createLocalConsensusLog<RegistryCommand>();
+    const checked = createRegistry<unknown>({ nodeId: 'node-a', clock: simulation.clock, random: simulation.random, consensusLog: log });
+    checked.register('svc', 1, { mode: 'group' });
+    checked.register('svc', 2, { mode: 'group' });
+    const calls: (() => unknown)[] = [
+      () => checked.discover({}, null as never),
+      () => checked.discover({}, { limit: 1.5 }),
+      () => checked.discover({}, { limit: -1 }),
+      () => checked.route('svc', null as never),
+      () => checked.watch('svc', () => undefined, null as never),
+      () => checked.healthCheck('svc', () => true, null as never),
+      () => checked.registerGlobal('global', 1, null as never),
+      () => checked.unregisterGlobal('global', null as never),
+      () => checked.lookupGlobal('global', null as never),
+      () => checked.close(null as never),
+    ];
+    for (const call of calls) {
+      let error: unknown;
+      try {
+        await call();
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toMatchObject({ code: 3203, field: expect.stringMatching(/^(options|limit)$/) });
+    }
+    expect(checked.discover({}, { limit: 1 })).toHaveLength(1);
+    expect(checked.discover({}, { limit: Number.POSITIVE_INFINITY })).toHaveLength(2);
+    expect(checked.stats().globalNames).toBe(0);
+    expect(checked.register('after', 3).name).toBe('after');
   });
 
   it('nothing was registered by the refused calls, and prototypes are untouched', () => {

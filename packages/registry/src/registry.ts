@@ -330,6 +330,19 @@ function nonNegative(value: unknown, field: string, allowZero = true): number {
   return value;
 }
 
+/** A call's options object (the default `{}` covers only undefined; null and others failed with a TypeError). */
+function checkOptions(options: unknown): void {
+  if (typeof options !== 'object' || options === null) throw new RegistryValidationError('options', 'expected an object');
+}
+
+/** A limit on results: a whole number ≥ 0, or Infinity. */
+function resultLimit(value: unknown): number {
+  if (typeof value !== 'number' || value < 0 || !(Number.isInteger(value) || value === Number.POSITIVE_INFINITY)) {
+    throw new RegistryValidationError('limit', 'expected a whole number ≥ 0');
+  }
+  return value;
+}
+
 /** A timeout in ms: a number ≥ 0, Infinity for none. */
 function timeoutOrInfinity(value: unknown, field: string): number {
   if (typeof value !== 'number' || Number.isNaN(value) || value < 0) throw new RegistryValidationError(field, 'expected a number of milliseconds ≥ 0');
@@ -883,6 +896,7 @@ class RegistryImpl<Target> implements Registry<Target> {
     this.checkOpen('healthCheck');
     // Called anyway, a check that is not a function threw a TypeError that counted as a failure.
     if (typeof check !== 'function') throw new RegistryValidationError('check', 'expected a function');
+    checkOptions(options);
     const instance = this.find(name);
     if (instance === undefined) throw new ServiceNotFoundError(name, this.namespace);
     const timeout = options.timeout === undefined ? 2_000 : nonNegative(options.timeout, 'timeout', false);
@@ -1087,11 +1101,13 @@ class RegistryImpl<Target> implements Registry<Target> {
   }
 
   discover(criteria?: DiscoveryCriteria, options: { readonly limit?: number } = {}): ServiceInstance<Target>[] {
-    const limit = options.limit === undefined ? Number.POSITIVE_INFINITY : nonNegative(options.limit, 'limit');
+    checkOptions(options);
+    const limit = options.limit === undefined ? Number.POSITIVE_INFINITY : resultLimit(options.limit);
     return this.view.discover(this.compile(criteria), limit) as ServiceInstance<Target>[];
   }
 
   route(nameOrCriteria: string | DiscoveryCriteria, options: RouteOptions = {}): ServiceInstance<Target> {
+    checkOptions(options);
     const strategy = options.strategy ?? 'round-robin';
     if (!ROUTING_STRATEGIES.includes(strategy)) throw new RegistryValidationError('strategy', `expected one of ${ROUTING_STRATEGIES.join(', ')}`);
     if (strategy === 'consistent-hash' && typeof options.key !== 'string') throw new RegistryValidationError('key', 'consistent-hash routing needs a string key');
@@ -1172,6 +1188,7 @@ class RegistryImpl<Target> implements Registry<Target> {
   watch(criteria: string | DiscoveryCriteria, handler: (event: WatchEvent<Target>) => void, options: WatchOptions = {}): () => void {
     this.checkOpen('watch');
     if (typeof handler !== 'function') throw new RegistryValidationError('handler', 'expected a function');
+    checkOptions(options);
     const compiled = typeof criteria === 'string' ? compileCriteria({ name: criteria, health: 'any' }, this.limits) : compileCriteria(criteria, this.limits);
     const watcher: Watcher<Target> = { criteria: compiled, handler, stopped: false, since: this.view.nextSequence, backlog: undefined };
     if (compiled.name !== undefined) {
@@ -1485,6 +1502,7 @@ class RegistryImpl<Target> implements Registry<Target> {
     this.checkOpen('registerGlobal');
     this.log('registerGlobal');
     checkName('service name', name, this.limits.maxNameLength);
+    checkOptions(options);
     const fields = this.fieldsFor({ ...options, mode: 'unique' });
     this.encodeTarget(target);
     const timeoutMs = options.timeoutMs === undefined ? (this.options.consensusTimeoutMs ?? 5000) : nonNegative(options.timeoutMs, 'timeoutMs', false);
@@ -1577,6 +1595,7 @@ class RegistryImpl<Target> implements Registry<Target> {
     this.checkOpen('unregisterGlobal');
     this.log('unregisterGlobal');
     checkName('service name', name, this.limits.maxNameLength);
+    checkOptions(options);
     this.consensusTimeout(options.timeoutMs);
     const holder = this.shownGlobals().holder(name);
     if (holder === undefined || holder.node !== this.nodeId) return false;
@@ -1587,6 +1606,7 @@ class RegistryImpl<Target> implements Registry<Target> {
     this.checkOpen('lookupGlobal');
     const log = this.log('lookupGlobal');
     checkName('service name', name, this.limits.maxNameLength);
+    checkOptions(options);
     if (options.consistent === true) {
       const timeoutMs = this.consensusTimeout(options.timeoutMs);
       const operation = `lookupGlobal("${name}")`;
@@ -1641,6 +1661,7 @@ class RegistryImpl<Target> implements Registry<Target> {
   }
 
   close(options: { readonly announce?: boolean } = {}): void {
+    checkOptions(options);
     if (this.closed) return;
     if (options.announce !== false) {
       this.replication?.publishDepartures([{ node: this.nodeId, incarnation: this.replica.incarnation, at: this.clock.now() }], true);
