@@ -337,6 +337,20 @@ describe('registerGlobal on one node (createLocalConsensusLog)', () => {
     expect(registry.find('held')).toBeDefined();
   });
 
+  it('counts global names against maxLocalServices, as registrations this node holds (review finding)', async () => {
+    // registerGlobal took no account of the limit: a node could hold any number of names.
+    const simulation = createSimulation({ seed: 206 });
+    const log = createLocalConsensusLog<RegistryCommand>();
+    const registry = createRegistry<string>({ nodeId: 'solo', clock: simulation.clock, random: simulation.random, consensusLog: log, limits: { maxLocalServices: 2 } });
+    registry.register('cluster', 'a');
+    await registry.registerGlobal('first', 'b');
+    expect((await failure(registry.registerGlobal('second', 'c'))).code).toBe(2201);
+    expect(() => registry.register('third', 'd')).toThrow(expect.objectContaining({ code: 2201 }));
+    expect(log.entries()).toHaveLength(1);
+    expect(await registry.unregisterGlobal('first')).toBe(true);
+    await registry.registerGlobal('second', 'c');
+  });
+
   it('a failing log is reported as consensus_failed (5607), outcome unknown', async () => {
     const simulation = createSimulation({ seed: 205 });
     const log = createLocalConsensusLog<RegistryCommand>();

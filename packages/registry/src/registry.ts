@@ -649,6 +649,14 @@ class RegistryImpl<Target> implements Registry<Target> {
     return { tracker, check: options.check, intervalMs, timeoutMs };
   }
 
+  /**
+   * Refuses one more registration past `maxLocalServices`: this node's cluster registrations
+   * and its global claims (held, pending or in doubt) together, as both are held here.
+   */
+  private checkRoom(): void {
+    if (this.own.size + this.ownGlobals.size >= this.limits.maxLocalServices) throw new RegistryFullError(this.limits.maxLocalServices);
+  }
+
   private holderError(name: string, holder: ServiceInstance): AlreadyRegisteredError {
     const scope = holder.scope === 'global' ? 'global' : holder.node === this.nodeId ? 'local' : 'cluster';
     return new AlreadyRegisteredError(name, holder.target, holder.node, scope);
@@ -670,7 +678,7 @@ class RegistryImpl<Target> implements Registry<Target> {
         if (record.targetJson === targetJson) throw new AlreadyRegisteredError(name, record.target, this.nodeId, 'local');
       }
     }
-    if (this.own.size >= this.limits.maxLocalServices) throw new RegistryFullError(this.limits.maxLocalServices);
+    this.checkRoom();
     this.sequence += 1;
     const id = `${this.nodeId}/${this.replica.incarnation}/${this.sequence}`;
     const record: OwnRecord<Target> = {
@@ -1509,6 +1517,7 @@ class RegistryImpl<Target> implements Registry<Target> {
     const monitor = this.shouldMonitor(target, options.monitor);
     const holder = this.view.lookup(name);
     if (holder !== undefined) throw this.holderError(name, holder);
+    this.checkRoom();
     this.sequence += 1;
     const id = `${this.nodeId}/${this.replica.incarnation}/g${this.sequence}`;
     const plainTarget = JSON.parse(JSON.stringify(target)) as unknown;

@@ -12,7 +12,7 @@ export interface RegistryLimits {
   readonly maxMetadataBytes: number;
   /** A target, as UTF-8 JSON. Default 1,024 bytes. */
   readonly maxTargetBytes: number;
-  /** Registrations this node may hold. Default 100,000. */
+  /** Registrations this node may hold: its cluster registrations and global claims together. Default 100,000. */
   readonly maxLocalServices: number;
   /** Registrations accepted from one other node. Default 100,000. */
   readonly maxServicesPerNode: number;
