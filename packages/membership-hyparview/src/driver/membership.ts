@@ -220,6 +220,8 @@ class MembershipDriver implements Membership {
   private joinWaiters: { resolve: () => void; reject: (error: unknown) => void; timer: Timer }[] = [];
   private readonly counters = {
     staleEpoch: 0,
+    /** Service messages of another mode at this node's epoch: two decisions for one epoch (the sparser wins). */
+    epochConflicts: 0,
     topologySwitches: 0,
     heartbeatTimeouts: 0,
     suspicions: 0,
@@ -625,7 +627,7 @@ class MembershipDriver implements Membership {
 
   private onServiceMessage(from: string, message: ServiceMessage, now: number): void {
     const current = this.service!;
-    if (message.epoch === this.epoch) {
+    if (message.epoch === this.epoch && SERVICE_OF_TYPE[message.type] === this.mode) {
       current.receive(from, message, now);
       return;
     }
@@ -645,12 +647,21 @@ class MembershipDriver implements Membership {
       retiring.service.receive(from, message, now);
       return;
     }
+    if (message.epoch === this.epoch) {
+      // Another decision for this epoch (made concurrently, or on the other side of a partition):
+      // this node sends its own, and whichever of the two is outranked adopts the other (see the
+      // `topology` message). Dropped, as they were, the two sides of a healed partition never
+      // linked again: each side's service ignored the other's messages.
+      this.counters.epochConflicts += 1;
+      this.answerStale(from, now);
+      return;
+    }
     this.counters.staleEpoch += 1;
     if (mode === this.mode) current.receive(from, message, now);
     this.answerStale(from, now);
   }
 
-  /** The sender has not heard of the latest decision: tell it (at most once a second per peer). */
+  /** The sender has not heard of the latest decision, or runs one this node's outranks: tell it (at most once a second per peer). */
   private answerStale(peer: string, now: number): void {
     // Only a node that knows the decision (not merely its epoch) may vouch for it.
     if (!this.pinnedKnown) return;
@@ -668,8 +679,10 @@ class MembershipDriver implements Membership {
         this.onHeartbeat(from, message, now);
         return;
       case 'topology':
-        if (serialAfter(this.epoch, message.epoch)) this.answerStale(from, now);
-        else this.adopt(message.mode, message.epoch, message.pinned, 'remote', now);
+        // An older decision, or one this node's decision for the same epoch outranks: the sender adopts ours.
+        if (serialAfter(this.epoch, message.epoch) || (message.epoch === this.epoch && this.outranks(this.mode, message.mode))) {
+          this.answerStale(from, now);
+        } else this.adopt(message.mode, message.epoch, message.pinned, 'remote', now);
         return;
       case 'size':
         if (!this.estimating()) return;
@@ -1077,9 +1090,19 @@ class MembershipDriver implements Membership {
   }
 
   /**
-   * Switches to `mode` for `epoch` when that is newer than what this node runs (ties: the sparser
-   * mode wins). `pinned` is undefined when the decision was inferred from a service message:
-   * automatic switching then waits until the decision itself arrives.
+   * Whether a decision for `a` wins over one for `b` made for the same epoch (two nodes decided at
+   * once, or on both sides of a partition): the sparser mode does, so every node settles on the
+   * same decision whatever order they arrive in.
+   */
+  private outranks(a: TopologyMode, b: TopologyMode): boolean {
+    return RANK[a] > RANK[b];
+  }
+
+  /**
+   * Switches to `mode` for `epoch` when that is newer than what this node runs, or the same epoch
+   * and it outranks this node's mode (`outranks`). `pinned` is undefined when the decision was
+   * inferred from a service message (only ever for a newer epoch): automatic switching then waits
+   * until the decision itself arrives.
    */
   private adopt(mode: TopologyMode, epoch: number, pinned: boolean | undefined, reason: SwitchReason | 'remote', now: number): void {
     if (this.state !== 'running') return;
@@ -1088,7 +1111,7 @@ class MembershipDriver implements Membership {
       if (pinned !== undefined && !this.pinnedKnown) this.setPinned(pinned, now);
       return;
     }
-    if (epoch === this.epoch && RANK[mode] < RANK[this.mode]) return;
+    if (epoch === this.epoch && !this.outranks(mode, this.mode)) return;
     const from = this.mode;
     this.epoch = epoch;
     this.setPinned(pinned, now);

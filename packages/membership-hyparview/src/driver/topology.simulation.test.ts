@@ -152,6 +152,28 @@ describe('topology switching', () => {
     for (const id of cluster.ids) expect(cluster.membership(id).topology().pinned).toBe(false);
   });
 
+  it(`two decisions for one epoch, made on both sides of a partition: once it heals every node runs the one that outranks (the sparser) (seed=${seed})`, () => {
+    const cases = [{ offset: 7, a: 'client-server', b: 'full-mesh', winner: 'client-server@1', pinned: true }] as const;
+    for (const { offset, a, b, winner, pinned } of cases) {
+      const cluster = createSimCluster({ seed: seed + offset, nodes: 16, joinSpacingMs: 10, topology: 'hyparview' });
+      cluster.simulation.runFor(6_000);
+      const left = cluster.ids.slice(0, 8);
+      const right = cluster.ids.slice(8);
+      cluster.simulation.network.partition([left, right]);
+      cluster.simulation.runFor(5_000);
+      cluster.membership(left[3]!).setTopology(a);
+      cluster.membership(right[1]!).setTopology(b);
+      cluster.simulation.runFor(5_000);
+      const context = { seed: seed + offset, a, b };
+      expect({ ...context, apart: Object.keys(modes(cluster, cluster.ids)).length }).toEqual({ ...context, apart: 2 });
+      cluster.simulation.network.heal();
+      // Service messages cross (the full mesh calls its seeds, HyParView and client-server rejoin through theirs).
+      cluster.simulation.runFor(20_000);
+      const pins = new Set(cluster.ids.map((id) => cluster.membership(id).topology().pinned));
+      expect({ ...context, modes: modes(cluster, cluster.ids), pins: [...pins] }).toEqual({ ...context, modes: { [winner]: 16 }, pins: [pinned] });
+    }
+  });
+
   it(`on a network slow on every link (80 ms each way, not a partition) the cluster settles instead of switching back every cooldown (seed=${seed})`, () => {
     const cluster = createSimCluster({
       seed: seed + 3,
