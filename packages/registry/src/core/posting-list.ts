@@ -4,14 +4,28 @@
 // against a large one, binary searches), which touches contiguous memory instead of chasing
 // every candidate's record — on a registry of 100,000 services, ten times faster than probing
 // hash sets (the inverted-index technique of search engines, Zobel and Moffat 2006).
+//
+// Deleting marks the entry (its record becomes undefined) instead of splicing it out: a splice
+// moves every later entry, so removing the services of a popular capability one by one (a mass
+// unregistration, a departed node's purge) cost the square of their number — seconds at the
+// 100,000 services a node may hold. The marked entries are compacted away, in one pass, once
+// they are as many as the live ones: every operation stays O(log n) amortized, and every reader
+// skips the marks.
 import type { Slot } from './replica';
 
-export class PostingList {
-  readonly ordinals: number[] = [];
-  readonly slots: Slot[] = [];
+/** Marked entries kept at least before a compaction (small lists are not compacted eagerly). */
+const MIN_COMPACTION = 16;
 
+export class PostingList {
+  /** Ascending. A deleted entry keeps its ordinal until the next compaction. */
+  readonly ordinals: number[] = [];
+  /** The records beside `ordinals`; undefined for a deleted entry. */
+  readonly slots: (Slot | undefined)[] = [];
+  private deleted = 0;
+
+  /** Live entries. */
   get size(): number {
-    return this.ordinals.length;
+    return this.ordinals.length - this.deleted;
   }
 
   /** Position of `ordinal`, or -(insertion point) - 1 when absent. */
@@ -37,7 +51,13 @@ export class PostingList {
       return;
     }
     const position = this.find(ordinal);
-    if (position >= 0) return;
+    if (position >= 0) {
+      if (this.slots[position] === undefined) {
+        this.slots[position] = slot;
+        this.deleted -= 1;
+      }
+      return;
+    }
     const at = -position - 1;
     ordinals.splice(at, 0, ordinal);
     this.slots.splice(at, 0, slot);
@@ -45,14 +65,38 @@ export class PostingList {
 
   delete(ordinal: number): boolean {
     const position = this.find(ordinal);
-    if (position < 0) return false;
-    this.ordinals.splice(position, 1);
-    this.slots.splice(position, 1);
+    if (position < 0 || this.slots[position] === undefined) return false;
+    this.slots[position] = undefined;
+    this.deleted += 1;
+    if (this.deleted >= MIN_COMPACTION && this.deleted * 2 >= this.ordinals.length) this.compact();
     return true;
   }
 
   has(ordinal: number): boolean {
-    return this.find(ordinal) >= 0;
+    const position = this.find(ordinal);
+    return position >= 0 && this.slots[position] !== undefined;
+  }
+
+  /** The live records, in ordinal order. */
+  *values(): IterableIterator<Slot> {
+    for (const slot of this.slots) if (slot !== undefined) yield slot;
+  }
+
+  /** Drops the deleted entries in one pass. */
+  private compact(): void {
+    const ordinals = this.ordinals;
+    const slots = this.slots;
+    let kept = 0;
+    for (let index = 0; index < ordinals.length; index += 1) {
+      const slot = slots[index];
+      if (slot === undefined) continue;
+      ordinals[kept] = ordinals[index]!;
+      slots[kept] = slot;
+      kept += 1;
+    }
+    ordinals.length = kept;
+    slots.length = kept;
+    this.deleted = 0;
   }
 }
 
@@ -86,7 +130,8 @@ function merge(first: PostingList, second: PostingList): Slot[] {
     if (a < b) i += 1;
     else if (a > b) j += 1;
     else {
-      result.push(first.slots[i]!);
+      const slot = first.slots[i];
+      if (slot !== undefined && second.slots[j] !== undefined) result.push(slot);
       i += 1;
       j += 1;
     }
@@ -109,18 +154,21 @@ export function intersect(lists: readonly PostingList[]): Slot[] {
   const result: Slot[] = [];
   const ordinals = first.ordinals;
   outer: for (let index = 0; index < ordinals.length; index += 1) {
+    const slot = first.slots[index];
+    if (slot === undefined) continue;
     const ordinal = ordinals[index]!;
     for (let other = 0; other < others.length; other += 1) {
-      const list = others[other]!.ordinals;
-      const position = gallop(list, ordinal, cursors[other]!);
+      const list = others[other]!;
+      const position = gallop(list.ordinals, ordinal, cursors[other]!);
       if (position < 0) {
         cursors[other] = -position - 1;
-        if (cursors[other]! >= list.length) break outer;
+        if (cursors[other]! >= list.ordinals.length) break outer;
         continue outer;
       }
       cursors[other] = position + 1;
+      if (list.slots[position] === undefined) continue outer;
     }
-    result.push(first.slots[index]!);
+    result.push(slot);
   }
   return result;
 }

@@ -427,7 +427,10 @@ export class ServiceView {
       candidates = intersect(lists);
     } else if (criteria.anyCapabilities.length > 0) {
       const union = new Set<Slot>();
-      for (const capability of criteria.anyCapabilities) for (const slot of this.byCapability.get(capability)?.slots ?? []) union.add(slot);
+      for (const capability of criteria.anyCapabilities) {
+        const list = this.byCapability.get(capability);
+        if (list !== undefined) for (const slot of list.values()) union.add(slot);
+      }
       candidates = union;
     } else candidates = this.source.all();
     const needsVersion = criteria.range !== undefined;
