@@ -138,6 +138,27 @@ describe('hostile input', () => {
     expect((await client.closed).code).toBe(CLOSE_CODES.creditExceeded);
   });
 
+  it('a refusal whose reason quotes the sender\'s text in several-byte characters still closes with its code, and the process keeps running', async () => {
+    // Review finding: the reason of an undecodable frame quotes the decoder's error, which can
+    // carry the sender's text (CBOR tag 27 builds a RegExp from it). Cut to 120 characters, it
+    // could still be over the 123 bytes a close frame carries, and ws threw from inside the
+    // socket's data handler: one frame from a peer, or injected into a session without TLS,
+    // brought down the process.
+    const node = await startNode('target');
+    const client = await rawClient(node.address()!.url);
+    await client.handshake();
+    const refused = nextEvent<{ closeCode: number; reason: string }>(node, 'protocol-error');
+    const pattern = `${'€'.repeat(100)}(`; // an unterminated group: RegExp throws, quoting it
+    client.send(block(0, 0, Buffer.concat([Buffer.of(0xd8, 27), codec.encode(['RegExp', pattern, ''])])));
+    const closed = await client.closed;
+    expect(closed.code).toBe(CLOSE_CODES.malformedFrame);
+    expect(closed.reason).toMatch(/^undecodable CBOR: .*€/);
+    expect(Buffer.byteLength(closed.reason)).toBeLessThanOrEqual(123);
+    expect((await refused).closeCode).toBe(CLOSE_CODES.malformedFrame);
+    expect(node.stats().refusals.malformedFrame).toBe(1);
+    await stillServes(node);
+  });
+
   it('credits and acks for lanes that do not exist are refused (4008)', async () => {
     const node = await startNode('target');
     const client = await rawClient(node.address()!.url);

@@ -59,6 +59,26 @@ export interface PeerIdentity {
 
 export type Refusal = { readonly code: number; readonly reason: string } | undefined;
 
+/** A close frame carries at most 125 bytes, 2 of them the code (RFC 6455 §5.5); ws throws above that. */
+const MAX_CLOSE_REASON_BYTES = 123;
+
+/**
+ * `reason` cut to fit a close frame: at most 123 bytes of UTF-8, never in the middle of a
+ * character. Reasons may quote what a peer sent (a decoder's error), so characters may take
+ * several bytes each, and a cut by characters is not enough: ws would throw from `close`.
+ */
+export function closeReason(reason: string): string {
+  if (Buffer.byteLength(reason) <= MAX_CLOSE_REASON_BYTES) return reason;
+  let bytes = 0;
+  let end = 0;
+  for (const character of reason) {
+    bytes += Buffer.byteLength(character);
+    if (bytes > MAX_CLOSE_REASON_BYTES) break;
+    end += character.length;
+  }
+  return reason.slice(0, end);
+}
+
 export interface ConnectionCallbacks {
   /** Acceptor: a HELLO proved itself (AUTH verified); return a refusal to close instead of READY. */
   admit?(connection: Connection, hello: ReceivedHello): Refusal;
@@ -234,7 +254,7 @@ export class Connection {
       return;
     }
     if (readyState !== this.socket.OPEN) return;
-    this.socket.close(code, reason.slice(0, 120));
+    this.socket.close(code, closeReason(reason));
     // Do not wait on a peer that never answers the close handshake.
     this.identity.clock.setTimer(1_000, () => this.socket.terminate());
   }
