@@ -522,6 +522,28 @@ describe('createRaftNode', () => {
     await c.settle(() => c.machines.get('n4')!.entries().get('after') === 2);
   });
 
+  it.each([1, 2, 3])('seed=%d: a follower does not hint at a leader it applied the removal of (review finding)', async (seed) => {
+    // After the leader removed itself, each follower went on naming it in NotLeaderError until
+    // its own election timeout ran out (100–200 ms here): clients were sent to a node that is
+    // no longer a member and knows of no leader.
+    const c = cluster(['n1', 'n2', 'n3'], {}, seed);
+    const leader = await elected(c);
+    const node = c.nodes.get(leader)!;
+    await c.run(() => node.propose({ op: 'put', key: 'k', value: 1 }));
+    await c.run(() => node.removeMember(leader));
+    const followers = ['n1', 'n2', 'n3'].filter((id) => id !== leader);
+    await c.settle(() => followers.every((id) => !c.nodes.get(id)!.status().membership.voters.includes(leader)), 1_000);
+    let refusals = 0;
+    for (const id of followers) {
+      const refusal = await c.nodes.get(id)!.propose({ op: 'put', key: 'k', value: 2 }).catch((error: unknown) => error);
+      if (code(refusal) !== RAFT_ERROR_CODES.notLeader) continue; // it already leads
+      refusals += 1;
+      expect((refusal as FoundationError).context).toMatchObject({ nodeId: id });
+      expect((refusal as FoundationError).context['leaderHint']).not.toBe(leader);
+    }
+    expect(refusals).toBeGreaterThan(0);
+  });
+
   it('catches a lagging follower up with a snapshot sent in acknowledged chunks', async () => {
     const c = cluster(['n1', 'n2', 'n3'], { snapshotEvery: 20, snapshotChunkBytes: 64 });
     const leader = await elected(c);

@@ -410,7 +410,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
       return;
     }
     if (!outcome.ok) {
-      for (const queued of batch) queued.reject(outcome.reason === 'not-leader' ? new NotLeaderError(this.id, outcome.leader) : new DroppedError(`the leader refused it (${outcome.reason})`));
+      for (const queued of batch) queued.reject(outcome.reason === 'not-leader' ? this.notLeader(outcome.leader) : new DroppedError(`the leader refused it (${outcome.reason})`));
       return;
     }
     const now = this.clock.monotonic();
@@ -442,7 +442,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     const context = `${this.id}/${this.incarnation}/${++this.readSequence}`;
     try {
       if (!this.requireCore().readIndex(context)) {
-        for (const read of queued) read.reject(new NotLeaderError(this.id, null));
+        for (const read of queued) read.reject(this.notLeader(null));
         return;
       }
     } catch (error) {
@@ -479,7 +479,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
       const core = this.requireCore();
       const outcome = core.proposeMembershipChange(change);
       if (!outcome.ok) {
-        if (outcome.reason === 'not-leader') reject(new NotLeaderError(this.id, outcome.leader));
+        if (outcome.reason === 'not-leader') reject(this.notLeader(outcome.leader));
         else if (outcome.reason === 'transferring') reject(new DroppedError('a leadership transfer is in progress'));
         else if (outcome.reason === 'membership-pending') reject(new MembershipChangeError('another membership change is still pending', true));
         else reject(new MembershipChangeError(`${change.type} ${change.node} does not apply to ${JSON.stringify(core.membership())}`));
@@ -491,6 +491,16 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
       this.watchDeadline(deadline);
       this.kick();
     });
+  }
+
+  /**
+   * The refusal of a node that does not lead. The core keeps following a leader until it hears
+   * of another or its election timer runs out, also one whose removal it has applied (a leader
+   * that removed itself): that node is no member and knows of no leader, so it is no hint.
+   */
+  private notLeader(leader: NodeId | null): NotLeaderError {
+    const hint = leader !== null && leader !== this.id && this.core !== null && this.core.membership().voters.includes(leader) ? leader : null;
+    return new NotLeaderError(this.id, hint);
   }
 
   transferLeadership(node: NodeId): boolean {
