@@ -199,7 +199,12 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     clock,
     random,
   });
-  await transport.ready();
+  // A port in use, say: the transport does not close itself, and its heartbeat timer would run
+  // for as long as the process lives.
+  await transport.ready().catch(async (error: unknown) => {
+    await transport.close();
+    throw error;
+  });
   // Raft's replication and the membership's control traffic belong to no request: left plain.
   const contextual = withContextPropagation(transport, { propagator, plainChannels: ['raft', 'membership'] });
   // Links are shared by every part below: none may close one another still needs. The eager
