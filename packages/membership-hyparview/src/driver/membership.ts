@@ -220,7 +220,7 @@ class MembershipDriver implements Membership {
   private joinWaiters: { resolve: () => void; reject: (error: unknown) => void; timer: Timer }[] = [];
   private readonly counters = {
     staleEpoch: 0,
-    /** Service messages of another mode at this node's epoch: two decisions for one epoch (the sparser wins). */
+    /** Service messages of another mode at this node's epoch: two decisions for one epoch (settled by `outranks`). */
     epochConflicts: 0,
     topologySwitches: 0,
     heartbeatTimeouts: 0,
@@ -680,7 +680,7 @@ class MembershipDriver implements Membership {
         return;
       case 'topology':
         // An older decision, or one this node's decision for the same epoch outranks: the sender adopts ours.
-        if (serialAfter(this.epoch, message.epoch) || (message.epoch === this.epoch && this.outranks(this.mode, message.mode))) {
+        if (serialAfter(this.epoch, message.epoch) || (message.epoch === this.epoch && this.outranks(this.mode, this.pinned && this.pinnedKnown, message.mode, message.pinned))) {
           this.answerStale(from, now);
         } else this.adopt(message.mode, message.epoch, message.pinned, 'remote', now);
         return;
@@ -1090,28 +1090,38 @@ class MembershipDriver implements Membership {
   }
 
   /**
-   * Whether a decision for `a` wins over one for `b` made for the same epoch (two nodes decided at
-   * once, or on both sides of a partition): the sparser mode does, so every node settles on the
-   * same decision whatever order they arrive in.
+   * Whether decision `a` wins over decision `b` made for the same epoch (two nodes decided at
+   * once, or on both sides of a partition): a manual (pinned) one over an automatic one, then the
+   * sparser mode. A total order, so every node settles on the same decision whatever order they
+   * arrive in. With the mode alone, a manual switch made while another node decided one by size
+   * was lost to a sparser automatic one, and one to the same mode left the nodes that heard the
+   * automatic decision first unpinned (they went on switching by size).
    */
-  private outranks(a: TopologyMode, b: TopologyMode): boolean {
-    return RANK[a] > RANK[b];
+  private outranks(aMode: TopologyMode, aPinned: boolean, bMode: TopologyMode, bPinned: boolean): boolean {
+    if (aPinned !== bPinned) return aPinned;
+    return RANK[aMode] > RANK[bMode];
   }
 
   /**
    * Switches to `mode` for `epoch` when that is newer than what this node runs, or the same epoch
-   * and it outranks this node's mode (`outranks`). `pinned` is undefined when the decision was
+   * and it outranks this node's decision (`outranks`). `pinned` is undefined when the decision was
    * inferred from a service message (only ever for a newer epoch): automatic switching then waits
    * until the decision itself arrives.
    */
   private adopt(mode: TopologyMode, epoch: number, pinned: boolean | undefined, reason: SwitchReason | 'remote', now: number): void {
     if (this.state !== 'running') return;
     if (serialAfter(this.epoch, epoch)) return;
-    if (epoch === this.epoch && mode === this.mode) {
-      if (pinned !== undefined && !this.pinnedKnown) this.setPinned(pinned, now);
-      return;
+    if (epoch === this.epoch) {
+      if (pinned === undefined) return;
+      // A decision this node knows only by its epoch and mode counts as automatic until it is known.
+      const current = this.pinned && this.pinnedKnown;
+      if (mode === this.mode) {
+        // The same mode: the decision is known now, or a manual one outranks the automatic one this node runs.
+        if (!this.pinnedKnown || (pinned && !current)) this.setPinned(pinned || current, now);
+        return;
+      }
+      if (!this.outranks(mode, pinned, this.mode, current)) return;
     }
-    if (epoch === this.epoch && !this.outranks(mode, this.mode)) return;
     const from = this.mode;
     this.epoch = epoch;
     this.setPinned(pinned, now);

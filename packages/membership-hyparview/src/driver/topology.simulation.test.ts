@@ -152,8 +152,39 @@ describe('topology switching', () => {
     for (const id of cluster.ids) expect(cluster.membership(id).topology().pinned).toBe(false);
   });
 
-  it(`two decisions for one epoch, made on both sides of a partition: once it heals every node runs the one that outranks (the sparser) (seed=${seed})`, () => {
-    const cases = [{ offset: 7, a: 'client-server', b: 'full-mesh', winner: 'client-server@1', pinned: true }] as const;
+  it(`a manual switch made at the moment another node decides one by size wins on every node, pin included (seed=${seed})`, () => {
+    for (const [offset, manual] of [[5, 'hyparview'], [6, 'client-server']] as const) {
+      // 16 nodes with HyParView only up to 12: about half a second in, a node of the full mesh decides client-server by size.
+      const cluster = createSimCluster({ seed: seed + offset, nodes: 16, joinSpacingMs: 10, topology: 'auto', config: { topology: { hyparviewUpTo: 12, cooldownMs: 3_000 } } });
+      cluster.simulation.runFor(1);
+      let automatic: TopologyChange | undefined;
+      for (const id of cluster.ids) {
+        cluster.membership(id).on('topology-change', (change) => {
+          if (automatic !== undefined || change.reason !== 'size') return;
+          automatic = change;
+          cluster.membership(id === 'n5' ? 'n6' : 'n5').setTopology(manual);
+        });
+      }
+      cluster.simulation.runFor(20_000);
+      const context = { seed: seed + offset, manual, automatic };
+      const pins = Object.fromEntries(cluster.ids.map((id) => [id, cluster.membership(id).topology().pinned]));
+      expect({ ...context, modes: modes(cluster, cluster.ids), pins }).toEqual({
+        ...context,
+        modes: { [`${manual}@${automatic?.epoch}`]: 16 },
+        pins: Object.fromEntries(cluster.ids.map((id) => [id, true])),
+      });
+      const record = cluster.broadcast('n2');
+      cluster.simulation.runFor(2_000);
+      expect({ ...context, reliability: cluster.reliability(record) }).toEqual({ ...context, reliability: 1 });
+    }
+  });
+
+  it(`two decisions for one epoch, made on both sides of a partition: once it heals every node runs the one that outranks (pinned, then sparser) (seed=${seed})`, () => {
+    const cases = [
+      { offset: 7, a: 'client-server', b: 'full-mesh', winner: 'client-server@1', pinned: true },
+      // 'auto' keeps the mode (HyParView) unpinned: the pinned full mesh outranks it though it is denser.
+      { offset: 8, a: 'auto', b: 'full-mesh', winner: 'full-mesh@1', pinned: true },
+    ] as const;
     for (const { offset, a, b, winner, pinned } of cases) {
       const cluster = createSimCluster({ seed: seed + offset, nodes: 16, joinSpacingMs: 10, topology: 'hyparview' });
       cluster.simulation.runFor(6_000);
