@@ -288,6 +288,59 @@ describe('createRaftNode', () => {
     expect(closed).toBe(true);
   });
 
+  it.each([1, 2])('seed=%d: start() after stop() touches no storage, and stop() during start() closes it only once loaded (review finding)', async (seed) => {
+    // start() after stop() loaded the closed storage (a file storage opens, truncates and syncs
+    // its log then) and resolved, leaving it open for good; stop() while start() was loading
+    // closed the storage first, and the load then reopened it.
+    const c = cluster(['n1'], {}, seed);
+    await elected(c);
+    const calls: string[] = [];
+    const persistence = (name: string, loadMs: number): RaftPersistence => ({
+      load: () => {
+        calls.push(`${name} load`);
+        return new Promise((resolve) =>
+          c.simulation.clock.setTimer(loadMs, () => {
+            calls.push(`${name} loaded`);
+            resolve({ hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [] });
+          }),
+        );
+      },
+      save: () => {
+        calls.push(`${name} save`);
+        return Promise.resolve();
+      },
+      saveSnapshot: () => {
+        calls.push(`${name} saveSnapshot`);
+        return Promise.resolve();
+      },
+      close: () => {
+        calls.push(`${name} close`);
+        return Promise.resolve();
+      },
+    });
+    const make = (id: string, loadMs: number): KvNode =>
+      createRaftNode({
+        id,
+        peers: [id],
+        persistence: persistence(id, loadMs),
+        transport: c.simulation.node('n1').transport,
+        stateMachine: createKvStateMachine(),
+        clock: c.simulation.clock,
+        random: c.simulation.random,
+      });
+    const early = make('early', 0);
+    await c.run(() => early.stop());
+    const started = await c.run(() => early.start()).catch((error: unknown) => error);
+    expect(code(started)).toBe(RAFT_ERROR_CODES.stopped);
+    expect(calls).toEqual(['early close']);
+    calls.length = 0;
+    const during = make('during', 50);
+    const starting = during.start();
+    await c.simulation.runForAsync(10);
+    await c.run(() => Promise.all([during.stop(), starting]));
+    expect(calls).toEqual(['during load', 'during loaded', 'during close']);
+  });
+
   it('refuses a command that encodes to no bytes or to more than followers accept (review finding)', async () => {
     // An empty entry is a leader's no-op, so an empty command was never applied; one over
     // maxEntryBytes was refused by every follower and wedged replication behind it.

@@ -83,7 +83,7 @@ export interface RaftNodeStats {
 
 export interface RaftNode<Command, Result, Query, QueryResult> {
   readonly id: NodeId;
-  /** Loads durable state and joins the cluster. */
+  /** Loads durable state and joins the cluster. Fails with StoppedError once `stop()` was called. */
   start(): Promise<void>;
   /** Replicates `command`; resolves with the state machine's result once it is applied here. */
   propose(command: Command, options?: CallOptions): Promise<Result>;
@@ -201,6 +201,8 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   private started = false;
   private failed: FoundationError | null = null;
   private stopping: Promise<void> | undefined;
+  /** The persistence's load in flight (settled, never rejected): the storage closes only after it. */
+  private loading: Promise<unknown> = Promise.resolve();
   /** The membership the last `membership-change` told (or the one the node started with), as JSON. */
   private toldMembership = '';
   private queued: QueuedProposal<Result>[] = [];
@@ -264,8 +266,13 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
 
   async start(): Promise<void> {
     if (this.started) throw new Error(`raft node ${this.id} was already started`);
+    // Stopped before it started: the storage is closed (or closing), and loading it now would
+    // open it again (a file storage opens, truncates and syncs its log) with nothing to close it.
+    if (this.stopped) throw new StoppedError(this.id);
     this.started = true;
-    const state = await this.options.persistence.load();
+    const load = this.options.persistence.load();
+    this.loading = load.catch(() => undefined);
+    const state = await load;
     const initialMembership: Membership = { voters: [...this.options.peers], learners: [] };
     const storage = new MemoryStorage(state.snapshot?.meta.membership ?? initialMembership);
     if (state.snapshot !== null) {
@@ -311,6 +318,8 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     this.stopped = true;
     this.ticker?.cancel();
     this.unsubscribe?.();
+    // A stop() while start() loads: the load opens the storage, so it closes after that.
+    await this.loading;
     await this.processing;
     await this.snapshotWrite;
     await this.commitWrite;
