@@ -68,7 +68,7 @@ describe('hostile input', () => {
     await stillServes(node);
   });
 
-  it('frames are capped before decoding: above the hard cap ws closes with 1009; above the handshake cap 4007', async () => {
+  it('frames are capped before buffering: above the hard cap ws closes with 1009, and before READY the hard cap is the handshake\'s 4 KiB', async () => {
     const node = await startNode('target', { limits: { frameBytes: 4096, chunkBytes: 4096 } });
     const huge = await rawClient(node.address()!.url);
     huge.send(Buffer.alloc(1024 * 1024, 1));
@@ -76,9 +76,54 @@ describe('hostile input', () => {
     const roomy = await startNode('roomy');
     const big = await rawClient(roomy.address()!.url);
     big.send(Buffer.concat([Buffer.of(0x01), Buffer.alloc(5000)]));
-    expect((await big.closed).code).toBe(CLOSE_CODES.frameTooLarge);
+    expect((await big.closed).code).toBe(CLOSE_CODES.wsMessageTooBig);
     expect(node.stats().refusals.wsMessageTooBig).toBe(1);
-    expect(roomy.stats().refusals.frameTooLarge).toBe(1);
+    expect(roomy.stats().refusals.wsMessageTooBig).toBe(1);
+  });
+
+  it('before the handshake, a message above 4 KiB is refused on its header, not buffered up to the frame sizes (1009); after it, those sizes apply again', async () => {
+    // Review finding: until READY the only cap on one WebSocket message was the one for
+    // application frames (with chunkBytes: Infinity, the largest maxMessageBytes: 256 MiB by
+    // default), and the 4 KiB handshake cap was checked once ws had buffered the whole message.
+    // Anyone who could open a connection, secret or not, made the node hold that much for each
+    // handshake slot (32 per address, 256 in all) until the deadline.
+    const node = await startNode('target', { limits: { chunkBytes: Infinity }, timing: { handshakeTimeoutMs: 5_000 } });
+    const client = await rawClient(node.address()!.url);
+    const started = Date.now();
+    client.socket.send(Buffer.alloc(64 * 1024, 1), { fin: false }); // the first part of a larger message
+    expect((await client.closed).code).toBe(CLOSE_CODES.wsMessageTooBig);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(node.stats().refusals.wsMessageTooBig).toBe(1);
+    // Frames of the session's own sizes pass both ways once the handshake is over.
+    const friend = await startNode('friend');
+    await link(friend, node);
+    node.onRequest('data', ({ payload }) => payload);
+    const large = 'L'.repeat(200 * 1024);
+    await expect(friend.request('target', 'data', large)).resolves.toBe(large);
+  });
+
+  it('a dialer refuses a message above 4 KiB before CHALLENGE on its header, from an acceptor it has not authenticated (1009)', async () => {
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+    const closed = new Promise<number>((resolve) => {
+      server.on('connection', (socket: WebSocket) => {
+        socket.on('error', () => undefined);
+        socket.once('close', (code) => resolve(code));
+        socket.once('message', () => socket.send(Buffer.alloc(64 * 1024, 2), { fin: false }));
+      });
+    });
+    try {
+      const node = await startNode('node-a', { limits: { chunkBytes: Infinity }, timing: { handshakeTimeoutMs: 5_000 } });
+      const started = Date.now();
+      node.connect(`ws://127.0.0.1:${(server.address() as { port: number }).port}`);
+      expect(await closed).toBe(CLOSE_CODES.wsMessageTooBig);
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(node.stats().refusals.wsMessageTooBig).toBe(1);
+      await node.close();
+    } finally {
+      for (const client of server.clients) client.terminate();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it('a chunk larger than its channel allows is refused on its length, before it is read (4007)', async () => {

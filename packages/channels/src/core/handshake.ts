@@ -91,7 +91,10 @@ export const PROTOCOL_MAGIC = 'foundation-channels';
 export const PROTOCOL_VERSION = 5;
 export const NONCE_BYTES = 32;
 export const PROOF_BYTES = 32;
-/** Handshake frames are small; anything larger before READY is refused. */
+/**
+ * Handshake frames are small; anything larger before READY is refused, on its WebSocket header
+ * (the connection lowers ws's cap on one message to this until the handshake finishes).
+ */
 export const MAX_HANDSHAKE_FRAME_BYTES = 4096;
 
 const label = (name: string): Buffer => Buffer.from(`${PROTOCOL_MAGIC}/${PROTOCOL_VERSION} ${name}\0`, 'latin1');

@@ -79,6 +79,32 @@ export function closeReason(reason: string): string {
   return reason.slice(0, end);
 }
 
+/** ws's parser of incoming frames, whose cap on one message (its `maxPayload` option) is not public API. */
+interface MessageCap {
+  _maxPayload: number;
+}
+
+function messageCapOf(socket: WebSocket): MessageCap | undefined {
+  const receiver = (socket as unknown as { _receiver?: Partial<MessageCap> | null })._receiver;
+  return typeof receiver?._maxPayload === 'number' ? (receiver as MessageCap) : undefined;
+}
+
+/**
+ * Lowers the cap ws puts on one incoming message to MAX_HANDSHAKE_FRAME_BYTES, and returns the
+ * cap it replaced. ws checks it on each frame's header, before buffering the payload; the
+ * handshake's own cap is checked on a whole message, once ws has buffered it. Without this, a
+ * party that has proved nothing (whoever opens a connection, or answers one) could make this
+ * node buffer a message as large as its application frames allow (with `chunkBytes: Infinity`,
+ * the largest `maxMessageBytes`) on every connection still in its handshake.
+ */
+export function capToHandshakeFrames(socket: WebSocket): number | undefined {
+  const cap = messageCapOf(socket);
+  if (cap === undefined) return undefined;
+  const previous = cap._maxPayload;
+  cap._maxPayload = MAX_HANDSHAKE_FRAME_BYTES;
+  return previous;
+}
+
 export interface ConnectionCallbacks {
   /** Acceptor: a HELLO proved itself (AUTH verified); return a refusal to close instead of READY. */
   admit?(connection: Connection, hello: ReceivedHello): Refusal;
@@ -134,6 +160,8 @@ export class Connection {
   private readonly ownNonce = randomBytes(NONCE_BYTES);
   private expectedPeer: string | undefined;
   private pendingHello: ReceivedHello | undefined;
+  /** ws's cap on one incoming message, restored when the handshake finishes (see capToHandshakeFrames). */
+  private messageCap: number | undefined;
   /** The link this connection belongs to (dialed by a link, or attached on arrival). */
   link: Link | undefined;
   /** Monotonic ms when the connection was created (handshake deadline). */
@@ -175,8 +203,12 @@ export class Connection {
       const code = error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? CLOSE_CODES.wsMessageTooBig : CLOSE_CODES.malformedFrame;
       if (error.code !== undefined && error.code.startsWith('WS_ERR_')) this.callbacks.violation(this, code, error.message);
     });
+    // Until the handshake finishes, no message may be larger than a handshake frame.
+    if (role === 'acceptor') this.messageCap = capToHandshakeFrames(socket);
     if (role === 'dialer' && dial !== undefined) {
       const sendHello = (): void => {
+        // ws parses frames once the socket is open; nothing has arrived yet.
+        this.messageCap = capToHandshakeFrames(socket);
         // Read when HELLO leaves, not when the dial starts: the epoch may change meanwhile.
         this.localEpoch = identity.sessionEpoch(dial.expectedPeer);
         const hello: Hello = {
@@ -386,9 +418,7 @@ export class Connection {
       return;
     }
     this.socket.send(READY_FRAME);
-    this.state = 'open';
-    this.everOpen = true;
-    this.callbacks.opened(this);
+    this.open();
   }
 
   private dialerStep(data: Buffer): void {
@@ -416,6 +446,16 @@ export class Connection {
       return;
     }
     if (data.length !== 1 || data[0] !== FRAME_TYPES.ready) throw new HandshakeError(CLOSE_CODES.malformedFrame, 'expected READY');
+    this.open();
+  }
+
+  /**
+   * The handshake finished: messages may be as large as the frames this node takes again (ws
+   * reads the cap at each frame's header, so it applies from the frame after READY or AUTH).
+   */
+  private open(): void {
+    const cap = messageCapOf(this.socket);
+    if (cap !== undefined && this.messageCap !== undefined) cap._maxPayload = this.messageCap;
     this.state = 'open';
     this.everOpen = true;
     this.callbacks.opened(this);

@@ -33,7 +33,7 @@ import type { TransportOptions } from '../options';
 import { certificateNamesNode } from './certificate-identity';
 import { clusterKey } from './cluster-key';
 import type { NodeIdBinding } from './certificate-identity';
-import { Connection, closeReason } from './connection';
+import { Connection, capToHandshakeFrames, closeReason } from './connection';
 import type { ConnectionCallbacks, LocalIdentity, Refusal } from './connection';
 import { Link } from './link';
 import type { LinkHost } from './link';
@@ -941,6 +941,8 @@ export function createTransport(options: TransportOptions): Transport {
       },
       refused(socket, remoteAddress, refusal) {
         reportRefusal(remoteAddress, refusal);
+        // Nothing it sends is read, and until its close it may not make this node buffer more.
+        capToHandshakeFrames(socket);
         socket.on('error', () => undefined);
         socket.close(refusal.code, closeReason(refusal.reason));
         clock.setTimer(1_000, () => socket.terminate());
