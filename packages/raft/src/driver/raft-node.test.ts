@@ -703,10 +703,36 @@ describe('createRaftNode', () => {
     c.nodes.get(leader)!.on('error', (error) => errors.push(error));
     interceptSave(c, leader, () => Promise.reject(new Error('EIO: the disk is gone')));
     const failure = await c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: 'k', value: 1 })).catch((error: unknown) => error);
-    expect(failure).toBeDefined();
     expect(errors).toHaveLength(1);
     expect(errors[0]!.message).toContain('failed');
+    // The proposal was in the log: stopped, outcome unknown, the failure as the cause.
+    expect(code(failure)).toBe(RAFT_ERROR_CODES.stopped);
+    expect((failure as FoundationError).context).toMatchObject({ outcomeUnknown: true });
+    expect((failure as FoundationError).cause).toBe(errors[0]);
     await expect(c.nodes.get(leader)!.propose({ op: 'put', key: 'k', value: 2 })).rejects.toBeDefined();
+  });
+
+  it.each([1, 2, 3])('seed=%d: a proposal in its log when the node stops fails saying its outcome is unknown, and it may apply (review finding)', async (seed) => {
+    // It failed with a bare StoppedError, while the followers already held the entry and the
+    // next leader committed it: a caller could not tell it from a call that never reached the log.
+    const c = cluster(['n1', 'n2', 'n3'], {}, seed);
+    const leader = await elected(c);
+    const node = c.nodes.get(leader)!;
+    await c.run(() => node.propose({ op: 'put', key: 'warm-up', value: 0 }));
+    let inFlight: unknown;
+    void node.propose({ op: 'put', key: 'k', value: 'in flight' }).catch((error: unknown) => (inFlight = error));
+    await Promise.resolve(); // proposed: in the log, its appends on their way
+    let queued: unknown;
+    void node.propose({ op: 'put', key: 'k', value: 'queued' }).catch((error: unknown) => (queued = error));
+    await c.run(() => node.stop());
+    expect(code(inFlight)).toBe(RAFT_ERROR_CODES.stopped);
+    expect((inFlight as FoundationError).context).toMatchObject({ outcomeUnknown: true });
+    expect((inFlight as FoundationError).message).toContain('outcome is unknown');
+    // Refused before it reached the log: certainly not applied.
+    expect(code(queued)).toBe(RAFT_ERROR_CODES.stopped);
+    expect((queued as FoundationError).context).toMatchObject({ outcomeUnknown: false });
+    const others = ['n1', 'n2', 'n3'].filter((id) => id !== leader);
+    await c.settle(() => others.every((id) => c.machines.get(id)!.entries().get('k') === 'in flight'), 5_000);
   });
 
   it('stop() ends pending calls with StoppedError', async () => {

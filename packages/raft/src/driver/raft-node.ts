@@ -323,7 +323,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     await this.processing;
     await this.snapshotWrite;
     await this.commitWrite;
-    this.failAll(new StoppedError(this.id));
+    this.failAll(null);
     await this.options.persistence.close();
   }
 
@@ -339,12 +339,22 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     void this.options.persistence.close().catch(() => undefined);
   }
 
-  private failAll(error: unknown): void {
+  /**
+   * Ends every pending call as the node stops (`failure` null) or fails. Proposals and membership
+   * changes waiting here are in the log: the rest of the cluster may still commit them, so they
+   * end with an outcome unknown, never as if they had no effect. Reads had none.
+   */
+  private failAll(failure: FoundationError | null): void {
     const reads = [...this.reads.values()].flatMap((batch) => [...batch.reads]);
     this.deadlineTimer?.cancel();
     this.deadlineTimer = null;
     this.deadlineAt = Number.POSITIVE_INFINITY;
-    for (const pending of [...this.proposals.values(), ...this.changes.values(), ...reads]) pending.reject(error);
+    const proposal = new StoppedError(this.id, 'proposal', failure ?? undefined);
+    for (const pending of this.proposals.values()) pending.reject(proposal);
+    const change = new StoppedError(this.id, 'membership change', failure ?? undefined);
+    for (const pending of this.changes.values()) pending.reject(change);
+    const read = failure ?? new StoppedError(this.id);
+    for (const pending of reads) pending.reject(read);
     this.proposals.clear();
     this.changes.clear();
     this.reads.clear();

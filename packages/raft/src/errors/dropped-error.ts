@@ -3,8 +3,9 @@ import { RAFT_ERROR_CODES } from './codes';
 
 /**
  * The proposal certainly did not and will not take effect: the leader lost its term before the
- * entry committed and another entry took its place, or the leader refused it (transfer in
- * progress, a membership change already pending, the node stopping).
+ * entry committed and another entry took its place, or it never reached the log (a leadership
+ * transfer in progress, a command that encodes to no bytes or to too many). A node that stops
+ * ends its calls with StoppedError instead, which says whether the outcome is unknown.
  */
 export class DroppedError extends FoundationError {
   constructor(reason: string) {
