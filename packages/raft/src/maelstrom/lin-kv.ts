@@ -29,12 +29,14 @@ interface Envelope {
 }
 
 /** Maelstrom's error codes. */
-const ERRORS = { timeout: 0, temporarilyUnavailable: 11, malformed: 12, keyDoesNotExist: 20, preconditionFailed: 22 } as const;
+const ERRORS = { timeout: 0, notSupported: 10, temporarilyUnavailable: 11, malformed: 12, crash: 13, keyDoesNotExist: 20, preconditionFailed: 22 } as const;
 
 const codec = new Encoder({ useRecords: false, structuredClone: false });
 let self = '';
 let nextId = 1;
 let node: RaftNode<KvCommand, KvResult, KvQuery, KvQueryResult> | null = null;
+/** Set once `node.start()` resolved: before that the node has no status to route by. */
+let started = false;
 let raftHandler: ((message: { from: string; payload: unknown }) => void) | null = null;
 const forwarded = new Map<number, { client: string; msgId: number | undefined }>();
 
@@ -46,6 +48,11 @@ function reply(request: Envelope, body: Record<string, unknown>): void {
   emit(request.src, Object.assign({}, body, { in_reply_to: request.body.msg_id }));
 }
 
+/** Whether `body` asks for an answer: it has an id and is no answer itself (answering answers can loop between nodes). */
+function expectsReply(body: Body): boolean {
+  return body.msg_id !== undefined && body.in_reply_to === undefined && body.type !== 'error';
+}
+
 function errorBody(error: unknown): Record<string, unknown> {
   if (FoundationError.is(error)) {
     if (error.code === RAFT_ERROR_CODES.notLeader || error.code === RAFT_ERROR_CODES.dropped) return { type: 'error', code: ERRORS.temporarilyUnavailable, text: error.message };
@@ -54,9 +61,23 @@ function errorBody(error: unknown): Record<string, unknown> {
   return { type: 'error', code: ERRORS.timeout, text: String(error) };
 }
 
-/** Executes a client operation on this node (which should be the leader). */
+/** Why a client request cannot be executed as it is (Maelstrom's malformed-request), or null. */
+function malformed(body: unknown): string | null {
+  if (typeof body !== 'object' || body === null) return 'the request is not an object';
+  const fields: Record<string, readonly string[]> = { read: ['key'], write: ['key', 'value'], cas: ['key', 'from', 'to'] };
+  const type = (body as { type?: unknown }).type;
+  const required = typeof type === 'string' ? fields[type] : undefined;
+  if (required === undefined) return null; // answered as an unknown request
+  const missing = required.filter((field) => !(field in body));
+  return missing.length === 0 ? null : `${String(type)} needs ${missing.join(', ')}`;
+}
+
+/** Executes a client operation on this node (which should be the leader). Never rejects. */
 async function execute(body: Body): Promise<Record<string, unknown>> {
-  const raft = node!;
+  const problem = malformed(body);
+  if (problem !== null) return { type: 'error', code: ERRORS.malformed, text: problem };
+  const raft = node;
+  if (raft === null || !started) return { type: 'error', code: ERRORS.temporarilyUnavailable, text: 'not initialised' };
   const key = String(body.key);
   try {
     switch (body.type) {
@@ -83,7 +104,12 @@ async function execute(body: Body): Promise<Record<string, unknown>> {
 
 function handleClient(request: Envelope): void {
   const raft = node;
-  if (raft === null) {
+  const problem = malformed(request.body);
+  if (problem !== null) {
+    reply(request, { type: 'error', code: ERRORS.malformed, text: problem });
+    return;
+  }
+  if (raft === null || !started) {
     reply(request, { type: 'error', code: ERRORS.temporarilyUnavailable, text: 'not initialised' });
     return;
   }
@@ -105,8 +131,16 @@ function handle(envelope: Envelope): void {
   const { body } = envelope;
   switch (body.type) {
     case 'init': {
-      self = String(body.node_id);
-      const ids = (body.node_ids as unknown[]).map(String);
+      if (node !== null) {
+        reply(envelope, { type: 'error', code: ERRORS.malformed, text: `already initialised as ${self}` });
+        return;
+      }
+      const ids = body.node_ids;
+      if (typeof body.node_id !== 'string' || !Array.isArray(ids) || !ids.every((id) => typeof id === 'string') || !ids.includes(body.node_id)) {
+        reply(envelope, { type: 'error', code: ERRORS.malformed, text: 'init needs node_id and node_ids, a list of strings that holds it' });
+        return;
+      }
+      self = body.node_id;
       node = createRaftNode({
         id: self,
         peers: ids,
@@ -127,7 +161,13 @@ function handle(envelope: Envelope): void {
         tickMs: 50,
         requestTimeoutMs: 1000,
       });
-      void node.start().then(() => reply(envelope, { type: 'init_ok' }));
+      node.start().then(
+        () => {
+          started = true;
+          reply(envelope, { type: 'init_ok' });
+        },
+        (error: unknown) => reply(envelope, { type: 'error', code: ERRORS.crash, text: `start failed: ${String(error)}` }),
+      );
       return;
     }
     case 'raft': {
@@ -141,15 +181,21 @@ function handle(envelope: Envelope): void {
       return;
     }
     case 'forward': {
-      const request = body.request as Body;
-      void execute(request).then((result) => emit(envelope.src, { type: 'forward_ok', in_reply_to: body.msg_id, result }));
+      const request = body.request;
+      if (typeof request !== 'object' || request === null || typeof (request as Body).type !== 'string') {
+        reply(envelope, { type: 'error', code: ERRORS.malformed, text: 'forward needs a request' });
+        return;
+      }
+      void execute(request as Body).then((result) => emit(envelope.src, { type: 'forward_ok', in_reply_to: body.msg_id, result }));
       return;
     }
     case 'forward_ok': {
       const origin = forwarded.get(body.in_reply_to ?? -1);
       if (origin === undefined) return;
       forwarded.delete(body.in_reply_to!);
-      emit(origin.client, { ...(body.result as Record<string, unknown>), in_reply_to: origin.msgId });
+      const result = body.result;
+      const answer = typeof result === 'object' && result !== null && typeof (result as Body).type === 'string' ? (result as Record<string, unknown>) : { type: 'error', code: ERRORS.crash, text: 'the leader sent no result' };
+      emit(origin.client, { ...answer, in_reply_to: origin.msgId });
       return;
     }
     case 'read':
@@ -158,7 +204,7 @@ function handle(envelope: Envelope): void {
       handleClient(envelope);
       return;
     default:
-      if (body.msg_id !== undefined) reply(envelope, { type: 'error', code: 10, text: `unsupported: ${body.type}` });
+      if (expectsReply(body)) reply(envelope, { type: 'error', code: ERRORS.notSupported, text: `unsupported: ${String(body.type)}` });
   }
 }
 
@@ -171,8 +217,17 @@ lines.on('line', (line) => {
     process.stderr.write(`unparseable line: ${line.slice(0, 200)}\n`);
     return;
   }
-  if (typeof envelope !== 'object' || envelope === null || typeof envelope.body !== 'object' || envelope.body === null) return;
-  handle(envelope);
+  if (typeof envelope !== 'object' || envelope === null || typeof envelope.src !== 'string' || typeof envelope.body !== 'object' || envelope.body === null) {
+    process.stderr.write(`not a Maelstrom message: ${line.slice(0, 200)}\n`);
+    return;
+  }
+  try {
+    handle(envelope);
+  } catch (error) {
+    // A message this node failed on is answered (when it can be), never the end of the process.
+    process.stderr.write(`failed on ${line.slice(0, 200)}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    if (expectsReply(envelope.body)) reply(envelope, { type: 'error', code: ERRORS.crash, text: String(error) });
+  }
 });
 lines.on('close', () => {
   void node?.stop().then(() => process.exit(0));

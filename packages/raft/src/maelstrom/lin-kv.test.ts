@@ -1,0 +1,95 @@
+// The lin-kv binary against input Maelstrom (or anything else on its stdin) may send: lines that
+// are not JSON, messages of unknown types, and known types with fields missing. Each line that
+// can be answered gets an error body of the Maelstrom protocol; none may stop the process.
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+interface Body {
+  readonly type: string;
+  readonly msg_id?: number;
+  readonly in_reply_to?: number;
+  readonly code?: number;
+  readonly [key: string]: unknown;
+}
+
+let child: ChildProcess | null = null;
+
+afterEach(() => {
+  child?.kill('SIGKILL');
+  child = null;
+});
+
+function start(): { replies: Map<number, Body>; exited: () => number | null; send(lines: string[]): void; reply(msgId: number): Promise<Body> } {
+  const process_ = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'lin-kv.ts')], { stdio: ['pipe', 'pipe', 'ignore'] });
+  child = process_;
+  const replies = new Map<number, Body>();
+  let exitCode: number | null = null;
+  process_.on('exit', (code) => {
+    exitCode = code ?? -1;
+  });
+  createInterface({ input: process_.stdout }).on('line', (line) => {
+    const { body } = JSON.parse(line) as { body: Body };
+    if (body.in_reply_to !== undefined) replies.set(body.in_reply_to, body);
+  });
+  return {
+    replies,
+    exited: () => exitCode,
+    // All in one write, as a burst arrives in one read of stdin.
+    send: (lines) => void process_.stdin.write(lines.map((line) => `${line}\n`).join('')),
+    reply: async (msgId) => {
+      for (let attempt = 0; attempt < 500; attempt += 1) {
+        const body = replies.get(msgId);
+        if (body !== undefined) return body;
+        if (exitCode !== null) throw new Error(`the node exited (${exitCode}) before answering ${msgId}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      throw new Error(`no reply to ${msgId}`);
+    },
+  };
+}
+
+const message = (body: Record<string, unknown>): string => JSON.stringify({ src: 'c1', dest: 'n1', body });
+
+describe('the lin-kv binary with malformed input', () => {
+  it('answers malformed and unknown messages with Maelstrom errors and keeps serving (review finding)', async () => {
+    // An init without node_ids threw in the line handler, a forward without a request rejected
+    // unhandled, and a read in the same burst as the init found the node not started yet: each
+    // one killed the process.
+    const node = start();
+    node.send([
+      'not json',
+      'null',
+      '[1, 2]',
+      message({ type: 'init', msg_id: 1, node_id: 'n1' }),
+      message({ type: 'forward', msg_id: 2 }),
+      message({ type: 'frobnicate', msg_id: 3 }),
+      message({ type: 'error', msg_id: 30, in_reply_to: 1, code: 10 }), // an answer: not answered
+      message({ type: 'write', msg_id: 4, key: 1, value: 1 }),
+    ]);
+    expect(await node.reply(1)).toMatchObject({ type: 'error', code: 12 });
+    expect(await node.reply(2)).toMatchObject({ type: 'error', code: 12 });
+    expect(await node.reply(3)).toMatchObject({ type: 'error', code: 10 });
+    expect(await node.reply(4)).toMatchObject({ type: 'error', code: 11 }); // not initialised
+    node.send([message({ type: 'init', msg_id: 5, node_id: 'n1', node_ids: ['n1'] }), message({ type: 'read', msg_id: 6, key: 1 })]);
+    expect(await node.reply(5)).toMatchObject({ type: 'init_ok' });
+    expect((await node.reply(6)).type).toBe('error'); // not started yet, or no such key
+    node.send([message({ type: 'init', msg_id: 7, node_id: 'n1', node_ids: ['n1'] }), message({ type: 'write', msg_id: 8, value: 1 }), message({ type: 'cas', msg_id: 9, key: 1 })]);
+    expect(await node.reply(7)).toMatchObject({ type: 'error', code: 12 }); // initialised already
+    expect(await node.reply(8)).toMatchObject({ type: 'error', code: 12 }); // no key
+    expect(await node.reply(9)).toMatchObject({ type: 'error', code: 12 }); // no from, no to
+    let written: Body | undefined;
+    for (let attempt = 0; attempt < 50 && written?.type !== 'write_ok'; attempt += 1) {
+      node.send([message({ type: 'write', msg_id: 100 + attempt, key: 1, value: 10 })]);
+      written = await node.reply(100 + attempt);
+      if (written.type !== 'write_ok') await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(written).toMatchObject({ type: 'write_ok' });
+    node.send([message({ type: 'read', msg_id: 200, key: 1 })]);
+    expect(await node.reply(200)).toMatchObject({ type: 'read_ok', value: 10 });
+    expect(node.replies.has(30)).toBe(false);
+    expect(node.exited()).toBeNull();
+  }, 30_000);
+});
