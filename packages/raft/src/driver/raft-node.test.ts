@@ -505,6 +505,31 @@ describe('createRaftNode', () => {
     await c.settle(() => c.machines.get(old)!.entries().get('x') === 'kept');
   });
 
+  it.each([1, 2, 3])('seed=%d: a read forwarded to a leader that lost its term fails once the follower is in a newer term (review finding)', async (seed) => {
+    // The answer to a read forwarded in an older term is stale to the follower and ignored (or
+    // never comes: the leader crashed), yet the read waited for its whole timeout: 5 s by
+    // default for every read made on a follower just before a failover of about 100 ms.
+    const c = cluster(['n1', 'n2', 'n3'], { requestTimeoutMs: 60_000 }, seed);
+    const leader = await elected(c);
+    await c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: 'k', value: 1 }));
+    const follower = ['n1', 'n2', 'n3'].find((id) => id !== leader)!;
+    await c.settle(() => c.nodes.get(follower)!.status().leader === leader);
+    const term = c.nodes.get(follower)!.status().term;
+    let outcome: unknown;
+    void c.nodes.get(follower)!.read({ op: 'get', key: 'k' }).then(
+      (value) => (outcome = value),
+      (error: unknown) => (outcome = error),
+    );
+    await Promise.resolve(); // forwarded
+    c.simulation.crash(leader);
+    await c.settle(() => c.nodes.get(follower)!.status().term > term, 5_000);
+    await c.settle(() => outcome !== undefined, 1_000);
+    expect(code(outcome)).toBe(RAFT_ERROR_CODES.dropped);
+    // And the next read is served by the new leader.
+    await c.settle(() => c.leader() !== undefined);
+    await expect(c.run(() => c.nodes.get(follower)!.read({ op: 'get', key: 'k' }))).resolves.toBe(1);
+  });
+
   it('each proposal and read times out at its own deadline, whatever order they were made in', async () => {
     const c = cluster(['n1', 'n2', 'n3'], { requestTimeoutMs: 60_000 });
     const old = await elected(c);

@@ -141,6 +141,8 @@ interface PendingRead<QueryResult> {
 interface ReadBatch<QueryResult> {
   index: number;
   readonly reads: Set<PendingRead<QueryResult>>;
+  /** The term this node was in when it forwarded the round to the leader; null when it led. */
+  readonly forwardedIn: number | null;
 }
 
 interface OutgoingTransfer {
@@ -468,7 +470,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
       for (const read of queued) read.reject(error);
       return;
     }
-    const batch: ReadBatch<QueryResult> = { index: -1, reads: new Set() };
+    const batch: ReadBatch<QueryResult> = { index: -1, reads: new Set(), forwardedIn: this.core!.role === 'leader' ? null : this.core!.term };
     const now = this.clock.monotonic();
     let earliest = Number.POSITIVE_INFINITY;
     for (const { query, timeoutMs, resolve, reject } of queued) {
@@ -720,6 +722,17 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
       this.reads.delete(context);
       for (const pending of batch.reads) {
         pending.reject(new DroppedError('leadership changed before the read was confirmed'));
+      }
+    }
+    // A round forwarded in an older term waits for an answer that cannot count any more: the
+    // core ignores one from an older term as stale, and the leader may be gone. (A leader's own
+    // rounds are dropped by the core when it loses its term.)
+    const term = this.core!.term;
+    for (const [context, batch] of this.reads) {
+      if (batch.forwardedIn === null || batch.forwardedIn === term || batch.index >= 0) continue;
+      this.reads.delete(context);
+      for (const pending of batch.reads) {
+        pending.reject(new DroppedError('a new term began before the leader it was forwarded to confirmed the read'));
       }
     }
     this.releaseReads(this.appliedIndex);
