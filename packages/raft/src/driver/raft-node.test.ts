@@ -622,6 +622,27 @@ describe('createRaftNode', () => {
     expect(refusals).toBeGreaterThan(0);
   });
 
+  it.each([1, 2])('seed=%d: a membership change is refused with the true reason, on a new leader and beside a pending change (review finding)', async (seed) => {
+    // A leader that had not applied the first entry of its term refused a change saying "another
+    // membership change is still pending", when there was none to wait for.
+    const c = cluster(['n1', 'n2', 'n3'], {}, seed);
+    for (const learner of ['x1', 'x2']) c.simulation.addNode(learner); // reachable, never started
+    const leader = await elected(c);
+    const node = c.nodes.get(leader)!;
+    const early = await node.addLearner('x1').catch((error: unknown) => error);
+    expect(code(early)).toBe(RAFT_ERROR_CODES.membershipChange);
+    expect((early as FoundationError).context).toMatchObject({ pending: true });
+    expect((early as FoundationError).message).not.toContain('another membership change');
+    expect((early as FoundationError).message).toContain('first entry of its term');
+    await c.run(() => node.propose({ op: 'put', key: 'k', value: 1 })); // its term's entries are applied now
+    const first = node.addLearner('x1');
+    const second = await node.addLearner('x2').catch((error: unknown) => error);
+    expect(code(second)).toBe(RAFT_ERROR_CODES.membershipChange);
+    expect((second as FoundationError).context).toMatchObject({ pending: true });
+    expect((second as FoundationError).message).toContain('another membership change is still pending');
+    await expect(c.run(() => first)).resolves.toEqual({ voters: ['n1', 'n2', 'n3'], learners: ['x1'] });
+  });
+
   it('catches a lagging follower up with a snapshot sent in acknowledged chunks', async () => {
     const c = cluster(['n1', 'n2', 'n3'], { snapshotEvery: 20, snapshotChunkBytes: 64 });
     const leader = await elected(c);

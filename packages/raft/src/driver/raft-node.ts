@@ -502,7 +502,13 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
       if (!outcome.ok) {
         if (outcome.reason === 'not-leader') reject(this.notLeader(outcome.leader));
         else if (outcome.reason === 'transferring') reject(new DroppedError('a leadership transfer is in progress'));
-        else if (outcome.reason === 'membership-pending') reject(new MembershipChangeError('another membership change is still pending', true));
+        else if (outcome.reason === 'membership-pending') {
+          // The core refuses a change until the previous one is applied, and on a new leader until
+          // the first entry of its term is (the rule that keeps single-server changes safe across
+          // leader changes): everything it applied before then is of earlier terms.
+          const fresh = core.log.term(core.log.applied) !== core.term;
+          reject(new MembershipChangeError(fresh ? 'this leader has not applied the first entry of its term yet, and takes no membership change before it' : 'another membership change is still pending', true));
+        }
         else reject(new MembershipChangeError(`${change.type} ${change.node} does not apply to ${JSON.stringify(core.membership())}`));
         return;
       }

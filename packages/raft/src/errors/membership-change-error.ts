@@ -1,9 +1,12 @@
 import { FoundationError } from '@foundation/core';
 import { RAFT_ERROR_CODES } from './codes';
 
-/** A membership change was refused (one is pending, or it makes no sense for this membership). */
+/**
+ * A membership change was refused: another is pending, the leader is new (it takes none before
+ * the first entry of its term is applied), or it makes no sense for this membership.
+ */
 export class MembershipChangeError extends FoundationError {
-  /** `pending`: refused only because an earlier change is not applied yet; trying later may work. */
+  /** `pending`: refused only because an earlier change, or the leader's first entry, is not applied yet; trying later may work. */
   constructor(reason: string, pending = false) {
     super({
       type: 'raft_membership_change',
