@@ -394,7 +394,8 @@ class RegistryImpl<Target> implements Registry<Target> {
   private readonly replication: Replication | undefined;
   private globals: GlobalNames;
   private readonly own = new Map<string, OwnRecord<Target>>();
-  private readonly ownByName = new Map<string, Set<OwnRecord<Target>>>();
+  /** name → target JSON → this node's registration (a name's own targets are distinct: see `register`). */
+  private readonly ownByName = new Map<string, Map<string, OwnRecord<Target>>>();
   private readonly watchersByName = new Map<string, Set<Watcher<Target>>>();
   private readonly watchersOther = new Set<Watcher<Target>>();
   private readonly waiters = new Map<string, Set<Waiter<Target>>>();
@@ -669,15 +670,13 @@ class RegistryImpl<Target> implements Registry<Target> {
     const targetJson = this.encodeTarget(target);
     const policy = this.healthPolicy(options.health);
     const monitor = this.shouldMonitor(target, options.monitor);
+    // Without a scan of the name's instances (a member of a group of n cost O(n) to register):
+    // a unique or global holder is the only visible instance; otherwise every visible one is a
+    // group member, and this node's registrations of the name are indexed by target.
     const holder = this.view.lookup(name);
-    if (holder !== undefined) {
-      const visible = this.view.lookupAll(name);
-      const exclusive = visible.some((instance) => instance.mode === 'unique' || instance.scope === 'global');
-      if (fields.mode === 'unique' || exclusive) throw this.holderError(name, exclusive ? visible[0]! : holder);
-      for (const record of this.ownByName.get(name) ?? []) {
-        if (record.targetJson === targetJson) throw new AlreadyRegisteredError(name, record.target, this.nodeId, 'local');
-      }
-    }
+    if (holder !== undefined && (fields.mode === 'unique' || holder.mode === 'unique' || holder.scope === 'global')) throw this.holderError(name, holder);
+    const same = this.ownByName.get(name)?.get(targetJson);
+    if (same !== undefined) throw new AlreadyRegisteredError(name, same.target, this.nodeId, 'local');
     this.checkRoom();
     this.sequence += 1;
     const id = `${this.nodeId}/${this.replica.incarnation}/${this.sequence}`;
@@ -704,10 +703,10 @@ class RegistryImpl<Target> implements Registry<Target> {
     this.own.set(id, record);
     let byName = this.ownByName.get(name);
     if (byName === undefined) {
-      byName = new Set();
+      byName = new Map();
       this.ownByName.set(name, byName);
     }
-    byName.add(record);
+    byName.set(targetJson, record);
     this.replica.putOwn({ ...fields, id, name, target, scope: 'cluster', registeredAt: this.clock.now(), health: policy.tracker.status });
     this.startHealth(record);
     this.replication?.changed();
@@ -757,9 +756,7 @@ class RegistryImpl<Target> implements Registry<Target> {
     const record = this.own.get(id);
     if (record === undefined) return false;
     this.own.delete(id);
-    const byName = this.ownByName.get(record.name)!;
-    byName.delete(record);
-    if (byName.size === 0) this.ownByName.delete(record.name);
+    this.forgetOwnByName(record);
     this.stopRecord(record);
     const removed = this.replica.removeOwn(id, this.clock.now(), reason);
     this.replication?.changed();
@@ -790,12 +787,19 @@ class RegistryImpl<Target> implements Registry<Target> {
     this.checkOpen('unregister');
     checkName('service name', name, this.limits.maxNameLength);
     const targetJson = target === undefined ? undefined : this.encodeTarget(target);
+    const byName = this.ownByName.get(name);
+    if (byName === undefined) return 0;
+    const records = targetJson === undefined ? [...byName.values()] : [byName.get(targetJson)];
     let count = 0;
-    for (const record of [...(this.ownByName.get(name) ?? [])]) {
-      if (targetJson !== undefined && record.targetJson !== targetJson) continue;
-      if (this.removeOwn(record.id, 'unregistered')) count += 1;
-    }
+    for (const record of records) if (record !== undefined && this.removeOwn(record.id, 'unregistered')) count += 1;
     return count;
+  }
+
+  private forgetOwnByName(record: OwnRecord<Target>): void {
+    const byName = this.ownByName.get(record.name);
+    if (byName?.get(record.targetJson) !== record) return;
+    byName.delete(record.targetJson);
+    if (byName.size === 0) this.ownByName.delete(record.name);
   }
 
   // ---- monitors --------------------------------------------------------------------------------
@@ -931,8 +935,7 @@ class RegistryImpl<Target> implements Registry<Target> {
         const record = this.own.get(change.instance.id);
         if (record !== undefined) {
           this.own.delete(record.id);
-          this.ownByName.get(record.name)?.delete(record);
-          if (this.ownByName.get(record.name)?.size === 0) this.ownByName.delete(record.name);
+          this.forgetOwnByName(record);
           this.stopRecord(record);
         }
       }
