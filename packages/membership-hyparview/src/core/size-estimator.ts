@@ -14,6 +14,9 @@ export class SizeEstimator {
   private currentRound = -1;
   private startedAt = Number.NEGATIVE_INFINITY;
   private lastEstimate: number | undefined;
+  /** When the round `lastEstimate` comes from started and ended (by this node's clock). */
+  private lastStartedAt = Number.NEGATIVE_INFINITY;
+  private lastEndedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly samples: number,
@@ -31,10 +34,23 @@ export class SizeEstimator {
     return this.startedAt;
   }
 
+  /**
+   * When the last completed round (the one `estimate()` reports) started and ended, by this
+   * node's clock; undefined before one completed. A round ended by a neighbour's later round soon
+   * after it began holds little more than this node's own values, and estimates too small.
+   */
+  lastRound(): { readonly startedAt: number; readonly endedAt: number } | undefined {
+    return this.lastEstimate === undefined ? undefined : { startedAt: this.lastStartedAt, endedAt: this.lastEndedAt };
+  }
+
   /** Starts round `round` (greater than the current one): the last round's figure becomes the estimate. */
   startRound(round: number, now: number): void {
     if (!this.isAfterCurrent(round)) return;
-    if (this.currentRound >= 0) this.lastEstimate = this.current();
+    if (this.currentRound >= 0) {
+      this.lastEstimate = this.current();
+      this.lastStartedAt = this.startedAt;
+      this.lastEndedAt = now;
+    }
     this.currentRound = round;
     this.startedAt = now;
     for (let index = 0; index < this.samples; index += 1) this.minima[index] = -Math.log(1 - this.random.float());

@@ -195,6 +195,8 @@ class MembershipDriver implements Membership {
   /** False while the current epoch was only inferred from a service message (its pin is unknown). */
   private pinnedKnown = true;
   private lastSwitchAt: number | undefined;
+  /** Since when this node has had at least one link without a break (undefined while it has none). */
+  private linkedAt: number | undefined;
   private state: 'new' | 'joining' | 'running' | 'stopped' = 'new';
   private leaving: Promise<void> | undefined;
   private timer: Timer | undefined;
@@ -830,6 +832,7 @@ class MembershipDriver implements Membership {
     const count = this.links.get(peer) ?? 0;
     this.links.set(peer, count + 1);
     if (count > 0) return;
+    if (this.links.size === 1) this.linkedAt = now;
     this.linkedSince.set(peer, now);
     this.connections.ensure(peer, now);
     if (!this.connections.connected.has(peer)) this.scheduleCollect(now);
@@ -847,6 +850,7 @@ class MembershipDriver implements Membership {
       return;
     }
     this.links.delete(peer);
+    if (this.links.size === 0) this.linkedAt = undefined;
     this.linkedSince.delete(peer);
     this.monitor.remove(peer);
     this.plumtree.neighborDown(peer, reason === 'disconnected');
@@ -1069,9 +1073,26 @@ class MembershipDriver implements Membership {
     if (typeof use === 'number') this.policy.recordBandwidth(use, now);
     // The estimate is meaningful once a whole estimation round has run.
     if (this.mode !== 'full-mesh' && this.estimator.round < 1) return;
+    if (!this.measuredLinked(now)) return;
     if (this.lastSwitchAt !== undefined && now - this.lastSwitchAt < this.config.topology.cooldownMs) return;
     const decision = this.policy.decide(this.mode, this.estimatedSize(), now);
     if (decision !== undefined) this.propose(decision.mode, false, decision.reason, now);
+  }
+
+  /**
+   * Whether what this node measures is the cluster's: it has a link, and (but in a full mesh,
+   * which counts its members) the size estimate comes from a whole round run since it has had
+   * one. A node cut off measures only itself: its estimate falls towards 1 (a round begun alone,
+   * or ended by the cluster's next round moments after it was back), and a switch it decided on
+   * that (to a full mesh, say) reached the whole cluster with its next message once it was back,
+   * as a newer epoch: one client cut off for 1.5 s switched 60 nodes to a full mesh and back.
+   */
+  private measuredLinked(now: number): boolean {
+    if (this.linkedAt === undefined) return false;
+    if (this.mode === 'full-mesh') return true;
+    const round = this.estimator.lastRound();
+    if (round === undefined) return now - this.estimator.roundStartedAt >= this.sizeRoundInterval() / 2 && this.estimator.roundStartedAt >= this.linkedAt;
+    return round.startedAt >= this.linkedAt && round.endedAt - round.startedAt >= this.sizeRoundInterval() / 2;
   }
 
   /** Decides a switch for the cluster: adopt it here and broadcast it (one message id per decision, so identical decisions merge). */

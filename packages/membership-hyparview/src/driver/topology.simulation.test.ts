@@ -205,6 +205,34 @@ describe('topology switching', () => {
     }
   });
 
+  it(`a node cut off for a while does not switch the whole cluster on what it measured alone (seed=${seed})`, () => {
+    for (const [offset, mode, isolatedMs] of [
+      [9, 'client-server', 1_500],
+      [10, 'client-server', 6_000],
+      [11, 'hyparview', 6_000],
+    ] as const) {
+      const cluster = createSimCluster({
+        seed: seed + offset,
+        nodes: 40,
+        joinSpacingMs: 20,
+        topology: 'auto',
+        config: { topology: { hyparviewUpTo: mode === 'hyparview' ? 100 : 20, fullMeshBelow: 5, cooldownMs: 5_000 } },
+      });
+      cluster.simulation.runFor(40 * 20 + 12_000);
+      const before = modes(cluster, cluster.ids);
+      const context = { seed: seed + offset, mode, isolatedMs };
+      expect({ ...context, settled: Object.keys(before).length === 1 && Object.keys(before)[0]!.startsWith(mode) }).toEqual({ ...context, settled: true });
+      const cutOff = cluster.ids.find((id) => cluster.membership(id).topology().role !== 'server')!;
+      const decisions: string[] = [];
+      for (const id of cluster.ids) cluster.membership(id).on('topology-change', (change) => decisions.push(`${id}: ${change.from} → ${change.to} (${change.reason})`));
+      cluster.simulation.network.isolate(cutOff);
+      cluster.simulation.runFor(isolatedMs);
+      cluster.simulation.network.heal();
+      cluster.simulation.runFor(10_000);
+      expect({ ...context, cutOff, decisions, modes: modes(cluster, cluster.ids) }).toEqual({ ...context, cutOff, decisions: [], modes: before });
+    }
+  });
+
   it(`on a network slow on every link (80 ms each way, not a partition) the cluster settles instead of switching back every cooldown (seed=${seed})`, () => {
     const cluster = createSimCluster({
       seed: seed + 3,
