@@ -526,7 +526,7 @@ describe('createRaftNode', () => {
     await c.settle(() => outcome !== undefined, 1_000);
     expect(code(outcome)).toBe(RAFT_ERROR_CODES.dropped);
     // And the next read is served by the new leader.
-    await c.settle(() => c.leader() !== undefined);
+    await c.settle(() => c.leader() !== undefined && c.nodes.get(follower)!.status().leader === c.leader());
     await expect(c.run(() => c.nodes.get(follower)!.read({ op: 'get', key: 'k' }))).resolves.toBe(1);
   });
 
@@ -641,6 +641,30 @@ describe('createRaftNode', () => {
     expect((second as FoundationError).context).toMatchObject({ pending: true });
     expect((second as FoundationError).message).toContain('another membership change is still pending');
     await expect(c.run(() => first)).resolves.toEqual({ voters: ['n1', 'n2', 'n3'], learners: ['x1'] });
+  });
+
+  it.each([1, 2, 3])('seed=%d: a node restarted with other peers before its first snapshot keeps the membership it started with (review finding)', async (seed) => {
+    // `peers` is documented as ignored once the node has state on disk, but only a snapshot
+    // carried the membership: before the first one (10,000 entries by default), a restart with
+    // peers ['n1'] made n1 a cluster of one, which elected itself and acknowledged writes alone
+    // while n2 led the same term.
+    let restartPeers: string[] | null = null;
+    const c = cluster(['n1', 'n2', 'n3'], { peersOf: (id) => (id === 'n1' && restartPeers !== null ? restartPeers : ['n1', 'n2', 'n3']) }, seed);
+    const leader = await elected(c);
+    for (let value = 0; value < 5; value += 1) await c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: 'k', value }));
+    c.simulation.crash('n1');
+    restartPeers = ['n1'];
+    c.simulation.restart('n1');
+    c.simulation.network.isolate('n1');
+    await c.simulation.runForAsync(1_000);
+    const restarted = c.nodes.get('n1')!;
+    expect(restarted.status().membership).toEqual({ voters: ['n1', 'n2', 'n3'], learners: [] });
+    expect(restarted.status().role).not.toBe('leader');
+    const refusal = await c.run(() => restarted.propose({ op: 'put', key: 'k', value: 'alone' })).catch((error: unknown) => error);
+    expect(code(refusal)).toBe(RAFT_ERROR_CODES.notLeader);
+    c.simulation.network.heal();
+    await c.settle(() => c.machines.get('n1')!.entries().get('k') === 4);
+    expect(restarted.stats().snapshotsTaken).toBe(0); // the bootstrap record is no snapshot of the state
   });
 
   it('catches a lagging follower up with a snapshot sent in acknowledged chunks', async () => {

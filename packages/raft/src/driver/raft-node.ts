@@ -13,7 +13,7 @@ import { NotLeaderError } from '../errors/not-leader-error';
 import { RaftTimeoutError } from '../errors/raft-timeout-error';
 import { StoppedError } from '../errors/stopped-error';
 import { mustSync } from '../storage/persistence';
-import type { PersistUpdate, RaftPersistence } from '../storage/persistence';
+import type { PersistedState, PersistUpdate, RaftPersistence } from '../storage/persistence';
 import { cborCodec } from './cbor-codec';
 import type { CommandCodec, StateMachine } from './state-machine';
 import { parseWireMessage } from './wire';
@@ -30,7 +30,7 @@ export interface RaftNodeOptions<Command, Result, Query, QueryResult> {
   /**
    * The voters of a new cluster, this node included, identical on every initial member. A node
    * joining an existing cluster passes `[]` and is then added by the leader (`addLearner`).
-   * Ignored once the node has state on disk.
+   * Ignored once the node has state on disk: its first start records this membership there.
    */
   readonly peers: readonly NodeId[];
   readonly persistence: RaftPersistence;
@@ -272,10 +272,10 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     // open it again (a file storage opens, truncates and syncs its log) with nothing to close it.
     if (this.stopped) throw new StoppedError(this.id);
     this.started = true;
-    const load = this.options.persistence.load();
+    const initialMembership: Membership = { voters: [...this.options.peers], learners: [] };
+    const load = this.load(initialMembership);
     this.loading = load.catch(() => undefined);
     const state = await load;
-    const initialMembership: Membership = { voters: [...this.options.peers], learners: [] };
     const storage = new MemoryStorage(state.snapshot?.meta.membership ?? initialMembership);
     if (state.snapshot !== null) {
       storage.applySnapshot(state.snapshot);
@@ -306,6 +306,25 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     this.unsubscribe = this.options.transport.onMessage(this.channel, ({ from, payload }) => this.receive(from, payload));
     this.ticker = this.clock.setRepeatingTimer(this.options.tickMs ?? 20, () => this.tick());
     this.kick();
+  }
+
+  /**
+   * Loads the durable state; a node that has never run first records the membership it starts
+   * with. `peers` is ignored once a node has state on disk, but only a snapshot carries a
+   * membership: before its first one (every 10,000 entries by default), a restart took `peers`
+   * again, and given others (only itself, say) the node counted other voters than the cluster,
+   * and could elect itself and lead a term beside the real leader. So the membership goes to
+   * disk as a snapshot of the state at index 0, before any entry (a node that started under an
+   * earlier version without one still takes `peers` until its first snapshot).
+   */
+  private async load(initialMembership: Membership): Promise<PersistedState> {
+    const state = await this.options.persistence.load();
+    const { hardState } = state;
+    const blank = state.snapshot === null && state.entries.length === 0 && hardState.term === 0 && hardState.vote === null && hardState.commit === 0;
+    if (blank && !this.stopped) {
+      await this.options.persistence.saveSnapshot({ meta: { index: 0, term: 0, membership: initialMembership }, data: this.options.stateMachine.snapshot() });
+    }
+    return state;
   }
 
   stop(): Promise<void> {
