@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { FoundationError } from '@foundation/core';
 import { createKvStateMachine } from './kv-state-machine';
 
 describe('createKvStateMachine', () => {
@@ -41,7 +42,37 @@ describe('createKvStateMachine', () => {
     const copy = createKvStateMachine();
     copy.restore(source.snapshot());
     expect(copy.entries()).toEqual(source.entries());
-    expect(() => copy.restore(new Uint8Array([0xa1, 0x01, 0x02]))).toThrow(TypeError);
+    expect(() => copy.restore(new Uint8Array([0xa1, 0x01, 0x02]))).toThrow(FoundationError);
+  });
+
+  it('refuses hostile snapshot bytes quickly, with a coded error, and keeps its map (review finding)', () => {
+    // They threw whatever the decoder or the shape check threw (TypeError, Error, RangeError),
+    // which reached start() as they were: nothing said what had failed, with no code.
+    const kv = createKvStateMachine();
+    kv.apply({ op: 'put', key: 'kept', value: 1 }, 1);
+    const hostile: Record<string, Uint8Array> = {
+      empty: new Uint8Array(0),
+      'not CBOR': new TextEncoder().encode('not a snapshot'),
+      'a map, not pairs': new Uint8Array([0xa1, 0x01, 0x02]),
+      'an array claiming 2^32 - 1 pairs': new Uint8Array([0x9b, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]),
+      'an array claiming 100,000,000 pairs': new Uint8Array([0x9a, 0x05, 0xf5, 0xe1, 0x00, 0x80]),
+      'a string claiming 2 GiB': new Uint8Array([0x81, 0x82, 0x7a, 0x7f, 0xff, 0xff, 0xff, 0x61]),
+      'a pair with a number key': new Uint8Array([0x81, 0x82, 0x01, 0x02]),
+      'arrays nested 200,000 deep': new Uint8Array(200_000).fill(0x81),
+      'pairs and then garbage': Buffer.concat([Buffer.from(kv.snapshot()), Buffer.from([0xff, 0xff])]),
+    };
+    for (const [name, bytes] of Object.entries(hostile)) {
+      const started = performance.now();
+      let thrown: unknown;
+      try {
+        kv.restore(bytes);
+      } catch (error) {
+        thrown = error;
+      }
+      expect([name, FoundationError.is(thrown) ? thrown.code : thrown]).toEqual([name, 3102]);
+      expect(performance.now() - started).toBeLessThan(1_000);
+      expect(kv.entries()).toEqual(new Map([['kept', 1]]));
+    }
   });
 
   it.each([0, 1, 23, 24, 255, 2_048, 2_049, 70_000])('snapshots %i pairs in pieces that restore the map as it was when they were asked for', (count) => {

@@ -1,5 +1,6 @@
 // A replicated key-value map, usable directly and used by the tests as the model: put, delete
 // and compare-and-set as commands (through the log), get as a linearizable query.
+import { FoundationError } from '@foundation/core';
 import { Encoder } from 'cbor-x';
 import type { StateMachine } from '../driver/state-machine';
 
@@ -92,11 +93,26 @@ export function createKvStateMachine(): KvStateMachine {
     // Copying the pairs is the only work done at once; values are never changed in place.
     snapshotPieces: () => pairPieces([...map.entries()]),
     restore(data) {
-      const decoded: unknown = encoder.decode(data);
-      if (!Array.isArray(decoded)) throw new TypeError('a key-value snapshot is an array of [key, value] pairs');
+      // Whatever is wrong with the bytes (not CBOR, cut short, too deeply nested, not pairs), the
+      // map stays as it was and the error says so with a code (it reaches `start()` as it is).
+      const refuse = (reason: string, cause?: unknown): never => {
+        throw new FoundationError({
+          type: 'deserialization_failed',
+          message: `not a key-value snapshot (${data.byteLength} bytes): ${reason}`,
+          context: { bytes: data.byteLength, reason },
+          ...(cause === undefined ? {} : { cause }),
+        });
+      };
+      let decoded: unknown;
+      try {
+        decoded = encoder.decode(data);
+      } catch (error) {
+        refuse(error instanceof Error ? error.message : String(error), error);
+      }
+      if (!Array.isArray(decoded)) return refuse('not an array of [key, value] pairs');
       const next = new Map<string, unknown>();
-      for (const pair of decoded) {
-        if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string') throw new TypeError('malformed key-value snapshot pair');
+      for (const pair of decoded as unknown[]) {
+        if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string') return refuse('a pair is not [string key, value]');
         next.set(pair[0], pair[1]);
       }
       map = next;
