@@ -184,7 +184,7 @@ describe('the cluster state machine', () => {
     const damaged = codec.encode({ ...whole, kv: codec.encode({ not: 'pairs' }) });
     const before = follower.snapshot();
     heard.length = 0;
-    expect(() => follower.restore(damaged)).toThrow(TypeError);
+    expect(() => follower.restore(damaged)).toThrow(expect.objectContaining({ type: 'deserialization_failed' }));
     expect(heard).toEqual([]);
     expect(follower.snapshot()).toEqual(before);
     expect([follower.appliedIndex(), follower.lock('l'), follower.query({ kind: 'kv', query: { op: 'get', key: 'k' } })]).toEqual([2, null, 'mine']);
