@@ -8,6 +8,7 @@ import type { PeerCertificate } from 'node:tls';
 import { certificateNamesNode } from '@foundation/channels';
 import type { TlsOptions } from '@foundation/channels';
 import type { Random, Scheduler } from '@foundation/core';
+import { isValidNodeId } from '@foundation/process';
 import type { ConfigOptions } from '@foundation/config';
 import type { EventStorage } from '@foundation/events';
 import { InvalidOptionsError } from './errors/invalid-options-error';
@@ -186,6 +187,11 @@ export async function resolveOptions(options: StartNodeOptions, environment: Nod
   const port = parsedName?.port ?? (options.port === undefined || options.port === 0 ? await freePort(host) : options.port);
   const name = parsedName?.name ?? givenName ?? `node-${randomBytes(3).toString('hex')}`;
   const nodeId = `${name}@${parsedName?.host ?? host}:${port}`;
+  // The process runtime refuses other node ids after the transport has bound its port; they are
+  // refused here, before it. An IPv6 address goes in without brackets: name@::1:4000.
+  if (!isValidNodeId(nodeId)) {
+    throw new InvalidOptionsError('name', `makes the node id ${JSON.stringify(nodeId.slice(0, 300))}, which is not 1–255 characters of letters, digits and _.:@+/- (write an IPv6 host without brackets)`);
+  }
   // Checked before anything binds a port (the membership would throw later, with the port held).
   if (options.topology !== undefined && !(['auto', 'full-mesh', 'hyparview', 'client-server'] as unknown[]).includes(options.topology)) {
     throw new InvalidOptionsError('topology', `must be auto, full-mesh, hyparview or client-server (got ${JSON.stringify(options.topology)})`);

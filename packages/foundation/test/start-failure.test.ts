@@ -1,7 +1,7 @@
 // A startNode that fails part-way lets go of everything it had started: the port, and the timers
 // of every part (read on an injected clock that counts the repeating timers still running).
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -39,6 +39,13 @@ function countingClock(): { clock: Scheduler; repeating: () => number } {
   };
 }
 
+function canListen(port: number): Promise<boolean> {
+  return listenOn(port).then(
+    (server) => new Promise((resolve) => server.close(() => resolve(true))),
+    () => false,
+  );
+}
+
 function listenOn(port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -59,6 +66,29 @@ describe('startNode failing part-way', () => {
       expect(repeating()).toBe(0);
     } finally {
       await new Promise((resolve) => taken.close(resolve));
+    }
+  });
+
+  it('at any later step: rejects, with the port free again and no timer running', async () => {
+    const port = await freePort('127.0.0.1');
+    const deadSeed = `dead@127.0.0.1:${await freePort('127.0.0.1')}`;
+    const raftIsAFile = join(root, 'file');
+    mkdirSync(raftIsAFile, { recursive: true });
+    writeFileSync(join(raftIsAFile, 'raft'), 'not a directory');
+    const stages = [
+      // A node id the runtime refuses (a host in brackets) passed startNode's check, and the
+      // runtime refused it after the transport listened: the port stayed bound and the process
+      // could not exit. It is refused before anything binds.
+      { options: { name: `bracketed@[127.0.0.1]:${port}` }, expected: { code: 6101, context: { option: 'name' } } },
+      { options: { name: `lonely@127.0.0.1:${port}`, seeds: [deadSeed], secret: 'a-test-secret-of-enough-bytes', joinTimeoutMs: 300 }, expected: { code: 5903 } },
+      { options: { name: `unwritable@127.0.0.1:${port}`, dataDir: raftIsAFile }, expected: { code: 'EEXIST' } },
+    ];
+    for (const { options, expected } of stages) {
+      const { clock, repeating } = countingClock();
+      const outcome = await startNode({ timing: 'local', clock, dataDir: join(root, 'stage'), ...options }).catch((error: unknown) => error);
+      expect(outcome).toMatchObject(expected);
+      expect(await canListen(port)).toBe(true);
+      expect(repeating()).toBe(0);
     }
   });
 });

@@ -40,7 +40,7 @@ export type {
 } from './runtime/types';
 export { isDownMessage, isExitMessage } from './runtime/system-messages';
 export type { DownMessage, ExitMessage } from './runtime/system-messages';
-export { Pid, comparePids } from './core/pid';
+export { Pid, comparePids, isValidNodeId } from './core/pid';
 export { createTransportRouter } from './remote/router';
 export type { PeerTransport, RemoteReceiver, RemoteRouter, TransportInboundMessage, TransportRouterOptions } from './remote/router';
 export { decodeSignal, encodeSignal } from './core/signals';

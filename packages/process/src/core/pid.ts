@@ -13,6 +13,7 @@ export const MAX_CREATION = 0xffff_ffff;
 /** The longest valid text form, to reject oversized input before matching. */
 export const MAX_PID_TEXT_LENGTH = 1 + 255 + 1 + 16 + 1 + 10 + 1;
 
+/** Whether `value` is a node id a runtime accepts: 1–255 characters of [A-Za-z0-9_.:@+/-]. */
 export function isValidNodeId(value: unknown): value is string {
   return typeof value === 'string' && NODE_ID_PATTERN.test(value);
 }
