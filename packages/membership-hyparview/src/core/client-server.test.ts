@@ -117,6 +117,34 @@ describe('client-server', () => {
     expect(sends(server.takeEffects())).toContainEqual(['s2', { type: 'cs-attach', epoch: 0, server: true }]);
   });
 
+  it('a client that loses its servers asks its seeds, and becomes a server only after three periods with none in sight, not at once', () => {
+    const id = Array.from({ length: 100 }, (_, index) => `c${index}`).find((candidate) => !isElectedServer(candidate, 100, base))!;
+    const client = node(id, 'auto');
+    const interval = base.announceIntervalMs;
+    client.join(['seed'], 0);
+    client.receive('seed', { type: 'cs-servers', epoch: 0, servers: ['s1'] }, 1);
+    client.receive('s1', { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: [] }, 2);
+    client.takeEffects();
+    expect(client.members()).toEqual(['s1']);
+    // Long after it started, its only server fails (its link broke: cut off for a moment, say).
+    const failedAt = 100 * interval;
+    client.peerDown('s1', failedAt);
+    const hellos: number[] = [];
+    for (let now = failedAt; now < failedAt + 3 * interval; now += interval / 10) {
+      client.tick(now);
+      for (const [to, message] of sends(client.takeEffects())) if (to === 'seed' && message.type === 'cs-hello') hellos.push(now);
+      expect({ now, role: client.role }).toEqual({ now, role: 'client' });
+    }
+    expect(hellos.length).toBeGreaterThanOrEqual(2);
+    // A seed answers: it attaches again.
+    client.receive('seed', { type: 'cs-servers', epoch: 0, servers: ['s2'] }, failedAt + 3 * interval);
+    expect(sends(client.takeEffects())).toContainEqual(['s2', { type: 'cs-attach', epoch: 0, server: false }]);
+    // No answer ever comes, no server is in sight for three periods: then it becomes one.
+    client.peerDown('s2', failedAt + 3 * interval);
+    for (let now = failedAt + 3 * interval; now <= failedAt + 7 * interval; now += interval / 10) client.tick(now);
+    expect(client.role).toBe('server');
+  });
+
   it('a client with no server in sight for three periods becomes one (auto role)', () => {
     const client = node('lonely', 'auto', { role: 'auto' });
     client.join([], 0);

@@ -73,7 +73,8 @@ export class ClientServerCore implements PeerService {
   private seeds: string[] = [];
   private started = false;
   private stopped = false;
-  private startedAt = 0;
+  /** When this client last had a server attached or known (its start, before any). */
+  private serverSeenAt = 0;
   private nextAnnounceAt = Number.POSITIVE_INFINITY;
   private nextHelloAt = Number.POSITIVE_INFINITY;
   /** Seed rejoins (see `seedRejoin`); a seed is reached when it answers this node's hello (it then knows the seed's servers). */
@@ -139,7 +140,7 @@ export class ClientServerCore implements PeerService {
   join(contacts: readonly string[], now: number): void {
     if (this.stopped) return;
     this.started = true;
-    this.startedAt = now;
+    this.serverSeenAt = now;
     this.updateSeeds(contacts, now);
     if (this.isServerRole) this.nextAnnounceAt = now;
     for (const contact of this.random.sample(this.seeds, 3)) this.hello(contact, now);
@@ -184,6 +185,7 @@ export class ClientServerCore implements PeerService {
 
   receive(from: string, message: ServiceMessage, now: number): void {
     if (this.stopped || from === this.self) return;
+    this.noteServers(now);
     const typed = message as ClientServerMessage;
     switch (typed.type) {
       case 'cs-hello':
@@ -250,6 +252,7 @@ export class ClientServerCore implements PeerService {
 
   peerDown(peer: string, now: number): void {
     if (this.stopped) return;
+    this.noteServers(now);
     const wasPending = this.pending.delete(peer);
     const wasServer = this.servers.delete(peer);
     if (this.drop(peer, 'failed') && wasServer) this.counters.serverFailures += 1;
@@ -301,14 +304,18 @@ export class ClientServerCore implements PeerService {
       }
       return;
     }
+    this.noteServers(now);
     this.attachClient(now);
     if (now >= this.nextHelloAt) {
       this.nextHelloAt = now + this.config.announceIntervalMs;
       this.rebalance(now);
       if (this.attached.size === 0) {
         const known = this.servers.size;
-        // No server anywhere in sight for three periods: become one (auto role only).
-        if (known === 0 && this.config.role === 'auto' && now - this.startedAt >= 3 * this.config.announceIntervalMs) {
+        // No server anywhere in sight for three periods: become one (auto role only). Counted from
+        // when one was last in sight, not from the start: a client whose servers all failed
+        // (cut off for a moment, its attempts at the servers it knew failing too) became one at
+        // its next period, without asking its seeds, and then a server cut off from the others.
+        if (known === 0 && this.config.role === 'auto' && now - this.serverSeenAt >= 3 * this.config.announceIntervalMs) {
           this.counters.selfPromotions += 1;
           this.becomeServer(now);
           return;
@@ -343,6 +350,11 @@ export class ClientServerCore implements PeerService {
     if (candidates.length === 0) return;
     this.counters.seedRejoins += 1;
     this.hello(this.rejoinSchedule.pick(candidates), now);
+  }
+
+  /** A server is in sight until now (called before an input may take the last one away). */
+  private noteServers(now: number): void {
+    if (this.attached.size > 0 || this.servers.size > 0) this.serverSeenAt = now;
   }
 
   private becomeServer(now: number): void {

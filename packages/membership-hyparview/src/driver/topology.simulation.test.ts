@@ -230,6 +230,11 @@ describe('topology switching', () => {
       cluster.simulation.network.heal();
       cluster.simulation.runFor(10_000);
       expect({ ...context, cutOff, decisions, modes: modes(cluster, cluster.ids) }).toEqual({ ...context, cutOff, decisions: [], modes: before });
+      const record = cluster.broadcast(cutOff);
+      cluster.simulation.runFor(2_000);
+      // A client cut off for less than three announcement periods after its servers went out of sight stays one.
+      const role = cluster.membership(cutOff).topology().role;
+      expect({ ...context, role, reliability: cluster.reliability(record) }).toEqual({ ...context, role: isolatedMs <= 1_500 ? 'client' : role, reliability: 1 });
     }
   });
 
