@@ -33,11 +33,28 @@ export interface Conflict {
   readonly winner: ServiceInstance;
 }
 
+/**
+ * A slot as it ranked when it went into a group's heap: the entry stands for the slot while the
+ * slot is a visible member of the group and still ranks so (see `sameRank`).
+ */
+interface Ranked {
+  readonly slot: Slot;
+  readonly instance: ServiceInstance;
+}
+
 /** A name held by more than one instance. A name with one instance maps to its Slot directly (most names). */
 class NameGroup {
   /** Unique or global slots in the group; 0 means every slot is a visible group member. */
   exclusive: number;
   preferred: Slot | undefined;
+  /**
+   * While `exclusive` is 0: a binary heap of the members by lookup preference (`better`), so
+   * that the next preferred one is found without comparing every member when the preferred
+   * one leaves or gets worse. Entries that no longer stand for their slot are dropped as they
+   * reach the top, and the heap is rebuilt once they make up half of it. Undefined until
+   * needed, and while a unique or global slot is in the group (then `prefer` scans).
+   */
+  heap: Ranked[] | undefined = undefined;
 
   constructor(
     /** In arrival order; a Set, so that one leaving a large group costs O(1). */
@@ -180,9 +197,10 @@ export class ServiceView {
         const entry = this.names.get(instance.name)!;
         if (isGroup(entry)) {
           if (previous.registeredAt !== instance.registeredAt && entry.exclusive > 0) this.resolve(entry);
-          if (previous.health !== instance.health || previous.registeredAt !== instance.registeredAt) {
+          if (rankChanged(previous, instance)) {
+            // Offered first: the heap then holds the slot as it ranks now.
+            this.offer(entry, slot);
             if (entry.preferred === slot) this.prefer(entry);
-            else this.offer(entry, slot);
           }
         }
         if (slot.visible && previous !== instance) this.emit({ type: 'change', instance, previous });
@@ -288,19 +306,71 @@ export class ServiceView {
     }
   }
 
-  /** Makes `slot` the preferred one if it beats the current choice. */
+  /** Makes `slot` the preferred one if it beats the current choice; a new or changed member goes into the heap. */
   private offer(group: NameGroup, slot: Slot): void {
     if (!slot.visible) return;
+    if (group.heap !== undefined && group.exclusive === 0) {
+      if (group.heap.length >= 2 * group.slots.size + 16) this.rebuildHeap(group);
+      else this.pushRanked(group.heap, { slot, instance: slot.instance });
+    }
     if (group.preferred === undefined || !group.preferred.visible || this.better(slot.instance, group.preferred.instance)) group.preferred = slot;
   }
 
+  /** Finds the preferred slot again (the preferred one left, or got worse). */
   private prefer(group: NameGroup): void {
-    let best: Slot | undefined;
-    for (const slot of group.slots) {
-      if (!slot.visible) continue;
-      if (best === undefined || this.better(slot.instance, best.instance)) best = slot;
+    if (group.exclusive > 0) {
+      // Rare (a conflict): a scan, and the heap is rebuilt when the group is all members again.
+      group.heap = undefined;
+      let best: Slot | undefined;
+      for (const slot of group.slots) {
+        if (!slot.visible) continue;
+        if (best === undefined || this.better(slot.instance, best.instance)) best = slot;
+      }
+      group.preferred = best;
+      return;
     }
-    group.preferred = best;
+    if (group.heap === undefined || group.heap.length >= 2 * group.slots.size + 16) this.rebuildHeap(group);
+    const heap = group.heap!;
+    while (heap.length > 0 && !standsFor(group, heap[0]!)) this.popRanked(heap);
+    group.preferred = heap[0]?.slot;
+  }
+
+  private rebuildHeap(group: NameGroup): void {
+    const heap: Ranked[] = [];
+    for (const slot of group.slots) if (slot.visible) heap.push({ slot, instance: slot.instance });
+    for (let index = (heap.length >>> 1) - 1; index >= 0; index -= 1) this.siftDown(heap, index);
+    group.heap = heap;
+  }
+
+  private pushRanked(heap: Ranked[], entry: Ranked): void {
+    heap.push(entry);
+    let index = heap.length - 1;
+    while (index > 0) {
+      const parent = (index - 1) >>> 1;
+      if (!this.better(heap[index]!.instance, heap[parent]!.instance)) break;
+      [heap[index], heap[parent]] = [heap[parent]!, heap[index]!];
+      index = parent;
+    }
+  }
+
+  private popRanked(heap: Ranked[]): void {
+    const last = heap.pop()!;
+    if (heap.length === 0) return;
+    heap[0] = last;
+    this.siftDown(heap, 0);
+  }
+
+  private siftDown(heap: Ranked[], start: number): void {
+    let index = start;
+    for (;;) {
+      const left = 2 * index + 1;
+      if (left >= heap.length) return;
+      const right = left + 1;
+      const child = right < heap.length && this.better(heap[right]!.instance, heap[left]!.instance) ? right : left;
+      if (!this.better(heap[child]!.instance, heap[index]!.instance)) return;
+      [heap[index], heap[child]] = [heap[child]!, heap[index]!];
+      index = child;
+    }
   }
 
   /** Lookup preference: healthier first, then this node's, then the oldest, then by id. */
@@ -458,6 +528,17 @@ export class ServiceView {
   matches(criteria: CompiledCriteria, instance: ServiceInstance): boolean {
     return matches(criteria, instance, criteria.range === undefined ? null : parseOptionalVersion(instance.version));
   }
+}
+
+/** Whether a change of an instance can change its lookup preference (see `better` and `precedes`). */
+function rankChanged(previous: ServiceInstance, instance: ServiceInstance): boolean {
+  return previous.health !== instance.health || previous.registeredAt !== instance.registeredAt || previous.incarnation !== instance.incarnation;
+}
+
+/** Whether a heap entry still stands for its slot: a visible member of the group, ranking as it did. */
+function standsFor(group: NameGroup, entry: Ranked): boolean {
+  const slot = entry.slot;
+  return slot.visible && group.slots.has(slot) && !rankChanged(entry.instance, slot.instance);
 }
 
 function isExclusive(instance: ServiceInstance): boolean {
