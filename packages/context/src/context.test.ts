@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { FoundationError } from '@foundation/core';
 import type { Clock } from '@foundation/core';
 import { TraceFlags, createTraceState } from '@opentelemetry/api';
+import { currentContext, withContext } from './active-context';
 import { Context, EMPTY_CONTEXT, createContext, createContextKey, isContext } from './context';
 import { CONTEXT_ERROR_CODES } from './errors/codes';
 import { DeadlineExceededError } from './errors/deadline-exceeded-error';
@@ -128,6 +129,23 @@ describe('deadlines', () => {
     expect(caller.withTimeout(500, clock).deadline).toBe(1100);
     expect(caller.withTimeout(50, clock).deadline).toBe(1050);
     expect(caller.withDeadline(2000)).toBe(caller);
+  });
+
+  it('can only be shortened through `with`, `setValue` and `withContext` too (review finding)', () => {
+    // A child scope given a later deadline, or none, keeps its parent's earlier one, as Go's
+    // context.WithDeadline does: `with({ deadline })` used to put the later deadline in place.
+    const caller = createContext({ deadline: 1100 });
+    expect(caller.with({ deadline: 5000 }).deadline).toBe(1100);
+    expect(caller.with({ deadline: undefined }).deadline).toBe(1100);
+    expect(caller.setValue('deadline', 5000).deadline).toBe(1100);
+    expect(caller.deleteValue('deadline').deadline).toBe(1100);
+    expect(caller.with({ deadline: 1050 }).deadline).toBe(1050);
+    expect(createContext({ deadline: 5000 }).deadline).toBe(5000);
+    withContext(caller, () => {
+      withContext({ deadline: 5000 }, () => {
+        expect(currentContext().deadline).toBe(1100);
+      });
+    });
   });
 
   it('reports remaining time, expiry, and throws DeadlineExceededError (5202) once passed', () => {

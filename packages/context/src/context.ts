@@ -21,7 +21,8 @@ export function createContextKey<T>(description: string): ContextKey<T> {
 
 /**
  * Values accepted by `withContext` and `Context.with`: the well-known fields by name, and any
- * other string key as a local value. `undefined` removes a key.
+ * other string key as a local value. `undefined` removes a key, except `deadline`, which can
+ * only be shortened: a later deadline, or `undefined`, leaves the current one in place.
  */
 export interface ContextValues {
   readonly correlationId?: string | undefined;
@@ -332,7 +333,9 @@ function assignWellKnown(state: { -readonly [K in keyof ContextState]: ContextSt
       if (value !== undefined && (typeof value !== 'number' || Number.isNaN(value))) {
         throw new InvalidContextValueError(key, 'must be a number of monotonic milliseconds', value);
       }
-      state.deadline = value;
+      // Deadlines only shrink going down, as with `withDeadline`: a callee that sets a later
+      // deadline, or removes it, keeps its caller's, so it cannot work on after the caller gave up.
+      if (value !== undefined && (state.deadline === undefined || value < state.deadline)) state.deadline = value;
       return true;
     default:
       return false;
