@@ -220,4 +220,32 @@ describe('with the OpenTelemetry SDK registered', () => {
     expect(finishedSpans.map((span) => span.status.code)).toEqual([2, 2, 2, 2]);
     bridge.close();
   });
+
+  it('ends the span with ERROR for a returned thenable whose then throws or cannot be read (review finding)', () => {
+    // The bridge followed the result through `then`: a getter or a call that threw left the
+    // OpenTelemetry span open for good.
+    spanExporter.reset();
+    const telemetry = createTelemetry();
+    const bridge = createOpenTelemetryBridge({ telemetry, metrics: false });
+    const failure = new Error('then failed');
+    const throwingThen = {
+      then() {
+        throw failure;
+      },
+    };
+    const unreadableThen = Object.defineProperty({}, 'then', {
+      get() {
+        throw failure;
+      },
+    });
+    for (const result of [throwingThen, unreadableThen]) {
+      expect(() => telemetry.span(['thenable'], {}, () => result)).toThrow(failure);
+    }
+    const finishedSpans = spanExporter.getFinishedSpans().filter((span) => span.name === 'thenable');
+    expect(finishedSpans.map((span) => span.status)).toEqual([
+      { code: 2, message: 'then failed' },
+      { code: 2, message: 'then failed' },
+    ]);
+    bridge.close();
+  });
 });

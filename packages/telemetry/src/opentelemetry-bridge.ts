@@ -7,6 +7,7 @@ import { isUnsafeKey } from '@foundation/core';
 import { SpanStatusCode, metrics as otelMetrics, trace as otelTrace } from '@opentelemetry/api';
 import type { Attributes, Counter, Gauge, Histogram, Meter, MeterProvider, Span, TracerProvider } from '@opentelemetry/api';
 import type { EventName } from './event-name';
+import { followResult } from './follow-result';
 import type { Metadata } from './handler-registry';
 import type { MetricSpec } from './metrics/definition';
 import type { Telemetry } from './telemetry';
@@ -59,10 +60,6 @@ function describeError(error: unknown): string {
   } catch {
     return 'a value that cannot be shown as text';
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 export function createOpenTelemetryBridge(options: OpenTelemetryBridgeOptions): OpenTelemetryBridge {
@@ -134,20 +131,7 @@ export function createOpenTelemetryBridge(options: OpenTelemetryBridgeOptions): 
             fail(error);
             throw error;
           }
-          if (isThenable(result)) {
-            return result.then(
-              (value) => {
-                span.end();
-                return value;
-              },
-              (error: unknown) => {
-                fail(error);
-                throw error;
-              },
-            ) as T;
-          }
-          span.end();
-          return result;
+          return followResult(result, () => span.end(), fail);
         });
       } catch (error) {
         // An OpenTelemetry SDK that fails before running the function must not stop it running.

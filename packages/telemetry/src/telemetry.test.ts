@@ -382,6 +382,58 @@ describe('span', () => {
     ]);
   });
 
+  it('emits exception, and rethrows, for a returned thenable whose then throws or cannot be read (review finding)', () => {
+    // span read `then` to follow the result: a getter that threw, or a then that threw when
+    // called, went straight to the caller, past the exception event, so the span started and
+    // never ended.
+    const clock = manualClock();
+    const telemetry = createTelemetry({ clock });
+    const { received, handler } = recorder();
+    telemetry.attach('spans', [['job', 'start'], ['job', 'stop'], ['job', 'exception']], handler);
+    const failure = new Error('then failed');
+    const throwingThen = {
+      then() {
+        throw failure;
+      },
+    };
+    const unreadableThen = Object.defineProperty({}, 'then', {
+      get() {
+        throw failure;
+      },
+    });
+    for (const result of [throwingThen, unreadableThen]) {
+      expect(() =>
+        telemetry.span(['job'], {}, () => {
+          clock.advance(4);
+          return result;
+        }),
+      ).toThrow(failure);
+    }
+    expect(received.map((event) => `${event.eventName.join('.')}:${String((event.measurements.duration as number | undefined) ?? '-')}`)).toEqual([
+      'job.start:-',
+      'job.exception:4',
+      'job.start:-',
+      'job.exception:4',
+    ]);
+    expect(received[1]!.metadata).toMatchObject({ kind: 'error', reason: failure });
+    expect(received[1]!.metadata.telemetrySpanContext).toBe(received[0]!.metadata.telemetrySpanContext);
+  });
+
+  it('ends a span once when a thenable settles synchronously and then throws', () => {
+    const telemetry = createTelemetry();
+    const { received, handler } = recorder();
+    telemetry.attach('spans', [['job', 'start'], ['job', 'stop'], ['job', 'exception']], handler);
+    const failure = new Error('after resolving');
+    const result = {
+      then(resolve: (value: string) => void) {
+        resolve('done');
+        throw failure;
+      },
+    };
+    expect(() => telemetry.span(['job'], {}, () => result)).toThrow(failure);
+    expect(received.map((event) => event.eventName.join('.'))).toEqual(['job.start', 'job.stop']);
+  });
+
   it('keeps the span working when a handler of its events throws', () => {
     const telemetry = createTelemetry();
     telemetry.attach('bad', ['s', 'start'], () => {

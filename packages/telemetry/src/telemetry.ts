@@ -9,6 +9,7 @@ import { InvalidMeasurementError } from './errors/invalid-measurement-error';
 import { InvalidOptionsError } from './errors/invalid-options-error';
 import { checkEventName, hasPrefix, invalidEventName } from './event-name';
 import type { EventName } from './event-name';
+import { followResult } from './follow-result';
 import { HandlerRegistry, childOf } from './handler-registry';
 import type { AttachedHandler, Handler, Measurements, Metadata, TrieNode } from './handler-registry';
 import { DEFAULT_MAX_SERIES } from './metrics/definition';
@@ -272,14 +273,13 @@ class TelemetryInstance implements Telemetry {
       const end = this.#clock.monotonic();
       this.execute([...checked, 'stop'], { duration: end - start, monotonicTime: end }, extra === undefined ? startMetadata : { ...startMetadata, ...extra });
     };
-    const exception = (error: unknown): never => {
+    const exception = (error: unknown): void => {
       const end = this.#clock.monotonic();
       this.execute(
         [...checked, 'exception'],
         { duration: end - start, monotonicTime: end },
         { ...startMetadata, ...extra, kind: 'error', reason: error, stacktrace: stackOf(error) },
       );
-      throw error;
     };
     let run = (): T => fn(scope);
     for (let index = this.#interceptors.length - 1; index >= 0; index -= 1) {
@@ -291,16 +291,10 @@ class TelemetryInstance implements Telemetry {
     try {
       result = run();
     } catch (error) {
-      return exception(error);
+      exception(error);
+      throw error;
     }
-    if (isThenable(result)) {
-      return result.then((value) => {
-        stop();
-        return value;
-      }, exception) as T;
-    }
-    stop();
-    return result;
+    return followResult(result, stop, exception);
   }
 
   measure<T>(eventName: EventName, metadata: Metadata, fn: () => T): T {
