@@ -106,6 +106,12 @@ export interface EventStore {
   close(): void;
 }
 
+/**
+ * How many ids a store reserves in its storage at once: one durable write per this many events
+ * made, and at most this many ids skipped when a store is reopened.
+ */
+const ID_RESERVATION_BLOCK = 1024;
+
 // For nextTimestamp: the bits of a double, to step to the next one up.
 const timestampBits = new Float64Array(1);
 const timestampWord = new BigUint64Array(timestampBits.buffer);
@@ -151,6 +157,11 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
   // reopening), so no id is handed out twice. Foreign events keep their ids and move nextId past
   // them (they are bounded by MAX_FOREIGN_EVENT_ID, so they cannot use up the ids).
   let nextId = storage.maxId() + 1;
+  // Ids are reserved in the storage before they are handed out (an event made by newEvent may
+  // never be stored: its append fails, or the process stops first, while the caller has kept or
+  // sent its id), a block at a time so that a durable storage writes once per block, not once
+  // per event. A reopened store starts above the block, leaving its unused ids as a gap.
+  let reservedThrough = nextId - 1;
   // Timestamps: the clock's monotonic nanoseconds, shifted past everything the storage holds (so
   // they keep increasing across a reopen), and strictly increasing. A foreign event stored with a
   // timestamp ahead of them shifts them past it the same way, at once rather than at the next
@@ -218,6 +229,11 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
     const parentId = checkParentId(eventOptions.parentId);
     const found = { bytes: false };
     const copy = copyEventData(data, maxDataBytes, found) as Data;
+    if (nextId > reservedThrough && storage.reserveIds !== undefined) {
+      const through = Math.min(nextId + ID_RESERVATION_BLOCK - 1, Number.MAX_SAFE_INTEGER);
+      storage.reserveIds(through);
+      reservedThrough = through;
+    }
     const timestamp = Math.max(monotonicNanoseconds() + timestampOffset, nextTimestamp(lastTimestamp));
     lastTimestamp = timestamp;
     const event: FoundationEvent<Data> = new MadeEvent(maker, nextId, type, copy, correlationId, parentId, timestamp, clock.now(), node, found.bytes);

@@ -26,10 +26,19 @@ export interface EventStorage {
   pruneBefore(wallTime: number): number;
   count(): number;
   /**
-   * The highest id ever stored here, even if since pruned or evicted (durable storages remember
-   * it across reopening), 0 when none: a store hands out ids above it, so never one twice.
+   * The highest id ever stored or reserved here, even if since pruned or evicted (durable
+   * storages remember it across reopening), 0 when none: a store hands out ids above it, so
+   * never one twice.
    */
   maxId(): number;
+  /**
+   * Records that the ids up to `through` are taken (handed out by a store, whether or not their
+   * events are ever stored): `maxId()` reports at least `through` from then on. A durable storage
+   * records it durably before returning, so ids handed out before a failed append or a crash are
+   * not handed out again after reopening. Storages that keep nothing across reopening (memory)
+   * need not implement it.
+   */
+  reserveIds?(through: number): void;
   /** The highest timestamp ever stored here (durable storages remember it across reopening), 0 when empty. */
   maxTimestamp(): number;
   /** An estimate of the memory (or disk) the events take, in bytes. */

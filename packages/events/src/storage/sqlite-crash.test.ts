@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
+import { createEventStore } from '../event-store';
 import { openSqliteStorage } from './sqlite-storage';
 
 const packageDirectory = resolve(__dirname, '../..');
@@ -155,4 +156,48 @@ describe('SQLite storage under SIGKILL', () => {
       // past jest's 5 s default once when the machine ran four other CPU-bound processes).
     }, 30_000);
   }
+});
+
+describe('ids handed out before SIGKILL', () => {
+  it('are never handed out again once the file is reopened, though their events were never stored (review finding)', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'foundation-handout-'));
+    const file = join(directory, 'events.db');
+    try {
+      // The child stores one event, hands out ids for three more it never stores, says so, and
+      // is killed as soon as it has.
+      const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/handout-child.ts', file, '3'], {
+        cwd: packageDirectory,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const handed: number[] = [];
+      let stderr = '';
+      let output = '';
+      await new Promise<void>((resolveRun, rejectRun) => {
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        child.stdout.on('data', (chunk: Buffer) => {
+          output += chunk.toString();
+          if (output.includes('done\n') && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        });
+        child.on('error', rejectRun);
+        child.on('close', (code, signal) => {
+          if (signal === 'SIGKILL') resolveRun();
+          else rejectRun(new Error(`the child exited by itself (code ${String(code)}): ${stderr}`));
+        });
+      });
+      for (const match of output.matchAll(/^(?:stored|handed) (\d+)$/gm)) handed.push(Number(match[1]));
+      expect(handed).toHaveLength(4);
+
+      const store = createEventStore({ storage: await openSqliteStorage({ path: file }), node: 'after-restart' });
+      try {
+        expect(store.query().map((event) => event.id)).toEqual([handed[0]]);
+        const next = store.emit('after-restart', {});
+        expect(handed).not.toContain(next.id);
+        expect(next.id).toBeGreaterThan(Math.max(...handed));
+      } finally {
+        store.close();
+      }
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  }, 30_000);
 });

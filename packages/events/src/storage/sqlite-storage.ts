@@ -109,7 +109,7 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
   let pruned = 0;
   let count = 0;
   let highestId = 0;
-  /** The `max_id` meta row as last written. */
+  /** The `max_id` meta row as last written (by pruning or by reserveIds). */
   let rememberedId = 0;
   let highestTimestamp = 0;
   try {
@@ -149,7 +149,8 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     const [rows, maxId] = countRows.get() as [number, number];
     count = rows;
     // The highest id is max(id) while its row exists; pruning records it in the meta table before
-    // deleting rows, so ids are never handed out twice after pruning and reopening.
+    // deleting rows, and reserveIds records the ids a store hands out before it hands them out,
+    // so ids are never handed out twice after pruning, a failed append or a crash, and reopening.
     const rememberedRow = db.prepare("SELECT value FROM foundation_events_meta WHERE key = 'max_id'").raw().get() as [number] | undefined;
     rememberedId = Number(rememberedRow?.[0] ?? 0);
     highestId = Math.max(rememberedId, maxId);
@@ -330,6 +331,17 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     maxId() {
       ensureOpen('maxId');
       return highestId;
+    },
+    reserveIds(through) {
+      guarded('reserveIds', () => {
+        if (through <= highestId) return;
+        // A commit of its own, before the ids are handed out: with synchronous FULL it is on
+        // disk when this returns; with NORMAL a power loss may roll it back, but then it rolls
+        // back every later commit too, the events stored under these ids among them.
+        writeMeta.run('max_id', through);
+        rememberedId = through;
+        highestId = through;
+      });
     },
     maxTimestamp() {
       ensureOpen('maxTimestamp');
