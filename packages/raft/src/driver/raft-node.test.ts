@@ -741,8 +741,8 @@ describe('createRaftNode', () => {
     c.simulation.addNode('intruder');
     const intruder = c.simulation.node('intruder').transport;
     const held = (): number => {
-      const incoming = (c.nodes.get(follower)! as unknown as { incoming: Map<string, { buffer: Uint8Array }> }).incoming;
-      return [...incoming.values()].reduce((sum, transfer) => sum + transfer.buffer.byteLength, 0);
+      const incoming = (c.nodes.get(follower)! as unknown as { incoming: { buffer: Uint8Array } | null }).incoming;
+      return incoming?.buffer.byteLength ?? 0;
     };
     const chunk = (offset: number, size: number): unknown => ({
       type: 'snapshot-chunk',
@@ -764,6 +764,45 @@ describe('createRaftNode', () => {
     expect(c.nodes.get(follower)!.stats().invalidMessages).toBe(0);
     expect(c.nodes.get(follower)!.status().term).toBe(term); // an unfinished snapshot is not stepped
     await expect(c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: 'still', value: 'fine' }))).resolves.toMatchObject({ op: 'put' });
+  });
+
+  it("a lower term's chunk never displaces the transfer of a newer leader being received (review finding)", async () => {
+    // A chunk's term was checked against the follower's own, which learns a new leader's term
+    // only when something other than a chunk arrives from it: until then the deposed leader's
+    // first chunk of a transfer displaced the new leader's, and the new leader's next chunks were
+    // dropped, until its transfer stalled and started over.
+    const c = cluster(['n1', 'n2', 'n3']);
+    const leader = await elected(c);
+    const follower = ['n1', 'n2', 'n3'].find((id) => id !== leader)!;
+    await c.settle(() => c.nodes.get(follower)!.status().commit >= 1);
+    const term = c.nodes.get(follower)!.status().term;
+    c.simulation.addNode('successor');
+    const successor = c.simulation.node('successor').transport;
+    const acknowledged: string[] = [];
+    successor.onMessage('raft', ({ payload }) => {
+      const ack = payload as { type: string; id: string; received: number };
+      if (ack.type === 'snapshot-chunk-ack') acknowledged.push(`${ack.id}@${ack.received}`);
+    });
+    // A snapshot the follower already holds (index 1): stepping it only moves its term.
+    const chunk = (from: string, chunkTerm: number, id: string, offset: number): unknown => ({
+      type: 'snapshot-chunk',
+      from,
+      to: follower,
+      term: chunkTerm,
+      id,
+      meta: { index: 1, term: 1, membership: { voters: ['n1', 'n2', 'n3'], learners: [] } },
+      offset,
+      total: 4,
+      data: new Uint8Array(2),
+    });
+    successor.send(follower, 'raft', chunk('successor', term + 1, 'newer', 0));
+    await c.simulation.runForAsync(20);
+    c.simulation.node(leader).transport.send(follower, 'raft', chunk(leader, term, 'older', 0));
+    await c.simulation.runForAsync(20);
+    successor.send(follower, 'raft', chunk('successor', term + 1, 'newer', 2));
+    await c.simulation.runForAsync(20);
+    expect(acknowledged).toEqual(['newer@2', 'newer@4']);
+    expect(c.nodes.get(follower)!.status().term).toBe(term + 1); // the finished snapshot was stepped
   });
 
   it('stops loudly when the disk fails, and rejects what was pending', async () => {

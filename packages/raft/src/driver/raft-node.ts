@@ -155,6 +155,7 @@ interface OutgoingTransfer {
 }
 
 interface IncomingTransfer {
+  readonly from: NodeId;
   readonly id: string;
   readonly meta: SnapshotChunk['meta'];
   readonly term: number;
@@ -218,7 +219,8 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   private readonly incarnation: string;
   private transferSequence = 0;
   private readonly outgoing = new Map<NodeId, OutgoingTransfer>();
-  private readonly incoming = new Map<NodeId, IncomingTransfer>();
+  /** The one snapshot transfer being assembled, if any. */
+  private incoming: IncomingTransfer | null = null;
   /**
    * A snapshot fully received while the Ready loop was waiting on the disk. Stepping it then
    * would restore the core's log under the Ready in progress (its committed entries, reads and
@@ -995,12 +997,15 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     // Only the leader of the current term, or a sender of a newer one, may send this node a
     // snapshot, and only one transfer is assembled at a time.
     if (chunk.term < core.term || (core.leader !== null && core.leader !== chunk.from && chunk.term === core.term)) return;
-    let transfer = this.incoming.get(chunk.from);
-    if (transfer === undefined || transfer.id !== chunk.id) {
+    let transfer = this.incoming;
+    // The core learns a newer leader's term from its other messages, not from its chunks (it
+    // steps a snapshot only once whole): until then the term of the transfer being assembled is
+    // the newest this node knows, and a deposed leader's chunk must not displace it.
+    if (transfer !== null && chunk.term < transfer.term) return;
+    if (transfer === null || transfer.from !== chunk.from || transfer.id !== chunk.id) {
       if (chunk.offset !== 0) return;
-      this.incoming.clear();
-      transfer = { id: chunk.id, meta: chunk.meta, term: chunk.term, total: chunk.total, buffer: new Uint8Array(0), received: 0 };
-      this.incoming.set(chunk.from, transfer);
+      transfer = { from: chunk.from, id: chunk.id, meta: chunk.meta, term: chunk.term, total: chunk.total, buffer: new Uint8Array(0), received: 0 };
+      this.incoming = transfer;
     }
     if (chunk.offset !== transfer.received || chunk.total !== transfer.total) return;
     const end = transfer.received + chunk.data.byteLength;
@@ -1017,7 +1022,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     const ack: SnapshotChunkAck = { type: 'snapshot-chunk-ack', from: this.id, to: chunk.from, id: chunk.id, received: transfer.received };
     this.options.transport.send(chunk.from, this.channel, ack);
     if (transfer.received < transfer.total) return;
-    this.incoming.delete(chunk.from);
+    this.incoming = null;
     const snapshot: Extract<Message, { type: 'snapshot' }> = { type: 'snapshot', from: chunk.from, to: this.id, term: transfer.term, snapshot: { meta: transfer.meta, data: transfer.buffer } };
     if (this.processing !== null) this.heldSnapshot = snapshot; // stepped by kick() once the loop is done
     else this.core!.step(snapshot);
