@@ -427,6 +427,31 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
     expect(outcome).toBeInstanceOf(NoConnectionError);
   });
 
+  it('forgets the remote calls of a caller that exits before the reply (review finding)', async () => {
+    // The entry stayed until the reply or the node's going down, and a call with a deadline kept
+    // its deadline too: under many callers that die waiting on a silent server, one entry each.
+    const { simulation, runtime } = cluster(34, ['a', 'b']);
+    const silent = runtime('b').spawn({ handleCall: () => NO_REPLY });
+    const callers: Pid[] = [];
+    for (let index = 0; index < 20; index += 1) {
+      callers.push(
+        runtime('a').spawn((message: unknown, self: ProcessSelf) => {
+          void self.call(silent, message, { timeout: index % 2 === 0 ? Number.POSITIVE_INFINITY : 3_600_000 });
+        }),
+      );
+    }
+    for (const caller of callers) runtime('a').send(caller, 'hello');
+    await simulation.runForAsync(20);
+    expect(runtime('a').stats()).toMatchObject({ pendingRemoteCalls: 20, pendingCallDeadlines: 10 });
+    for (const caller of callers) runtime('a').exit(caller, 'kill');
+    await simulation.runForAsync(20);
+    expect(runtime('a').stats()).toMatchObject({ pendingRemoteCalls: 0, pendingCallDeadlines: 0 });
+    // A call from outside any process has no caller to exit: it still waits for its reply.
+    void runtime('a').call(silent, 'from outside', { timeout: Number.POSITIVE_INFINITY }).catch(() => undefined);
+    await simulation.runForAsync(20);
+    expect(runtime('a').stats().pendingRemoteCalls).toBe(1);
+  });
+
   it('sends nothing to a node it is not connected to: a monitor, link or call made while it was unreachable is not lost when that node dials back (review finding)', async () => {
     // Over testkit's network a send needs no connection, so the router sent these at once and the
     // partition lost them; this node's own dial then failed, but the other node dialled in first,

@@ -100,6 +100,11 @@ export class CallTable {
     call.remoteNode = node;
     call.replyRef = ref;
     this.remote.set(ref, call);
+    const caller = call.caller === undefined ? undefined : this.runtime.lookupLocal(call.caller);
+    if (caller !== undefined) {
+      call.callerRecord = caller;
+      (caller.remoteCalls ??= new Set()).add(call);
+    }
     if (!bridge.sendCall(node, target, ref, request)) {
       this.fail(call, new NoConnectionError(node, 'the router did not accept the call'));
     }
@@ -137,7 +142,28 @@ export class CallTable {
       call.holder = null;
     }
     if (call.remoteNode !== null) this.remote.delete(call.replyRef);
+    if (call.callerRecord !== null) {
+      (call.callerRecord as ProcessRecord).remoteCalls?.delete(call);
+      call.callerRecord = null;
+    }
     return true;
+  }
+
+  /**
+   * `record` has exited: the calls it made to other nodes go, with their deadlines, rather than
+   * wait for a reply or the node's going down (for ever, for a call without a timeout to a node
+   * that stays up). As on the BEAM, where a reply to a process that is gone is dropped, nobody is
+   * told: the caller runs no more code, so its promise is left unsettled and goes with the entry.
+   * A reply that comes later finds no entry and is dropped as a late one.
+   */
+  callerExited(record: ProcessRecord): void {
+    const calls = record.remoteCalls;
+    if (calls === null) return;
+    record.remoteCalls = null;
+    for (const call of calls) {
+      call.callerRecord = null;
+      this.release(call);
+    }
   }
 
   /** Answers a call; a second answer, or one after the timeout, is dropped. */

@@ -25,6 +25,8 @@ export class CallEnvelope implements DeadlineEntry {
   replyRef = 0;
   /** For a call to another node: the node it went to (so node-down can fail it). */
   remoteNode: string | null = null;
+  /** For a call a local process made to another node: that process, which drops the call if it exits first. */
+  callerRecord: object | null = null;
   /** Set while the callee holds the call (async handler or deferred reply). */
   holder: object | null = null;
   transfer: readonly TransferListItem[] | undefined = undefined;

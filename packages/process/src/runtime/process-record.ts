@@ -61,6 +61,8 @@ export class ProcessRecord implements ProcessSelf, LifecycleProcess<CallEnvelope
   monitorsIn: Map<MonitorRef, Watcher> | null = null;
   /** Calls taken from the mailbox and not yet answered (async or deferred replies). */
   pendingReplies: Set<CallEnvelope> | null = null;
+  /** Calls this process made to other nodes that wait for their reply. */
+  remoteCalls: Set<CallEnvelope> | null = null;
   /** The call an async handleCall is working on. */
   current: CallEnvelope | null = null;
   parent: ProcessRecord | null = null;

@@ -881,6 +881,7 @@ export class RuntimeImpl implements Runtime {
       }
       record.pendingReplies = null;
     }
+    this.calls.callerExited(record);
     if (record.waiting !== null) {
       for (const entry of record.waiting.drain()) {
         if (isCallEnvelope(entry.message)) this.failCall(entry.message, new CallExitedError(target, reason));
