@@ -648,6 +648,25 @@ describe('subscriptions', () => {
     expect(config.status().subscriberCount).toBe(0);
   });
 
+  it('tells nobody of a value set to what it already is, through update, updateMany or revert alike (review finding)', () => {
+    // update notified (and counted) a change to the same value, while updateMany told nobody of
+    // it: a subscriber reacting to config-updated (a reconnect, a cache flush) ran for nothing.
+    const config = createConfig({ defaults: { rate: 1, limits: { rate: 10, burst: 5 } }, updatablePaths: [[]] });
+    const before = config.get();
+    const heard: string[] = [];
+    config.subscribe((notification) => void heard.push(notification.type === 'config-updated' ? `${notification.path.join('.')} ${JSON.stringify(notification.value)}` : notification.type));
+    expect(config.update('rate', 1)).toBe(1);
+    expect(config.update('limits', { rate: 10, burst: 5 })).toEqual({ rate: 10, burst: 5 });
+    config.updateMany([{ path: 'rate', value: 1 }, { path: 'limits.burst', value: 5 }]);
+    expect(config.get()).toBe(before);
+    // Set away and back: the tree now holds a copy equal to the layers', which revert takes back unheard.
+    config.update('limits.rate', 20);
+    config.update('limits.rate', 10);
+    expect(config.revert('limits')).toEqual({ rate: 10, burst: 5 });
+    expect(heard).toEqual(['limits.rate 20', 'limits.rate 10']);
+    expect(config.status().updateCount).toBe(2);
+  });
+
   it('sends nothing for a refused update', () => {
     const config = makeConfig();
     const listener = jest.fn();

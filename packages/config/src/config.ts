@@ -222,14 +222,16 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
    * Makes a checked tree current, counts the changes and tells subscribers of each, in order,
    * with the value at its path before and after: every notification is made from this change's
    * snapshot before any is delivered, so a subscriber that changes the config meanwhile does not
-   * show through them. With `onlyDifferent`, a change whose value ends deeply equal to what it
-   * was is neither counted nor told, and when none is left nothing is committed. Returns the
-   * value at `read` (default: the first path) right after this change, undefined when none.
+   * show through them. A change whose value ends deeply equal to what it was is neither counted
+   * nor told, whether it came from `update`, `updateMany` or `revert`, and when none is left
+   * nothing is committed: subscribers react to changes (a reconnect, a cache flush), not to
+   * writes. Returns the value at `read` (default: the first path) right after this change,
+   * undefined when none.
    */
-  const commitChanges = (changed: readonly (readonly string[])[], nextRaw: unknown, nextSnapshot: unknown, onlyDifferent = false, read = changed[0]!): unknown => {
+  const commitChanges = (changed: readonly (readonly string[])[], nextRaw: unknown, nextSnapshot: unknown, read = changed[0]!): unknown => {
     const previous = changed.map((segments) => valueAt(snapshot, segments));
     const after = changed.map((segments) => valueAt(nextSnapshot, segments));
-    const kept = changed.map((_, position) => !onlyDifferent || !isDeepStrictEqual(previous[position], after[position]));
+    const kept = changed.map((_, position) => !isDeepStrictEqual(previous[position], after[position]));
     if (!kept.includes(true)) return valueNow(read);
     commit(nextRaw, nextSnapshot);
     const messages: ConfigNotification<unknown>[] = [];
@@ -285,7 +287,7 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
     const { segments, next } = withoutUpdate('revert', raw, requested);
     // Unchanged: never updated, reverted already, or nothing there in either.
     if (next === raw) return valueNow(requested);
-    return commitChanges([segments], next, validateChange(segments, next), false, requested);
+    return commitChanges([segments], next, validateChange(segments, next), requested);
   };
 
   /**
@@ -310,7 +312,7 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
     if (tree === raw) return snapshot;
     const paths = [...changed.values()];
     // The whole config as this batch left it, not as a subscriber changed it after.
-    return commitChanges(paths, tree, validateChange(paths.length === 1 ? paths[0] : undefined, tree), true, []);
+    return commitChanges(paths, tree, validateChange(paths.length === 1 ? paths[0] : undefined, tree), []);
   };
 
   const toResult = <Value>(action: () => Value): ConfigResult<Value> => {
