@@ -189,8 +189,9 @@ export async function resolveOptions(options: StartNodeOptions, environment: Nod
   const nodeId = `${name}@${parsedName?.host ?? host}:${port}`;
   // The process runtime refuses other node ids after the transport has bound its port; they are
   // refused here, before it. An IPv6 address goes in without brackets: name@::1:4000.
+  const shownId = JSON.stringify(nodeId.slice(0, 300));
   if (!isValidNodeId(nodeId)) {
-    throw new InvalidOptionsError('name', `makes the node id ${JSON.stringify(nodeId.slice(0, 300))}, which is not 1–255 characters of letters, digits and _.:@+/- (write an IPv6 host without brackets)`);
+    throw new InvalidOptionsError('name', `makes the node id ${shownId}, which is not 1–255 characters of letters, digits and _.:@+/- (write an IPv6 host without brackets)`);
   }
   // Checked before anything binds a port (the membership would throw later, with the port held).
   if (options.topology !== undefined && !(['auto', 'full-mesh', 'hyparview', 'client-server'] as unknown[]).includes(options.topology)) {
