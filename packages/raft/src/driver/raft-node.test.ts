@@ -805,6 +805,40 @@ describe('createRaftNode', () => {
     expect(c.nodes.get(follower)!.status().term).toBe(term + 1); // the finished snapshot was stepped
   });
 
+  it('a late copy of the first chunk of a transfer already replaced or finished is not assembled again (review finding)', async () => {
+    // Any first chunk with another id restarted assembly: a duplicated or reordered copy of an
+    // earlier transfer's first chunk displaced the leader's current transfer, whose next chunks
+    // were then dropped until it stalled and started over (and a finished one was taken again).
+    const c = cluster(['n1', 'n2', 'n3']);
+    const leader = await elected(c);
+    const follower = ['n1', 'n2', 'n3'].find((id) => id !== leader)!;
+    await c.settle(() => c.nodes.get(follower)!.status().commit >= 1);
+    const term = c.nodes.get(follower)!.status().term;
+    const sender = c.simulation.node(leader).transport;
+    const acknowledged: string[] = [];
+    sender.onMessage('raft', ({ payload }) => {
+      const ack = payload as { type: string; id: string; received: number };
+      if (ack.type === 'snapshot-chunk-ack') acknowledged.push(`${ack.id}@${ack.received}`);
+    });
+    const chunk = (id: string, offset: number): unknown => ({
+      type: 'snapshot-chunk',
+      from: leader,
+      to: follower,
+      term,
+      id,
+      meta: { index: 1, term: 1, membership: { voters: ['n1', 'n2', 'n3'], learners: [] } },
+      offset,
+      total: 4,
+      data: new Uint8Array(2),
+    });
+    for (const [id, offset] of [['first', 0], ['second', 0], ['first', 0], ['second', 2], ['second', 0], ['first', 0]] as const) {
+      sender.send(follower, 'raft', chunk(id, offset));
+      await c.simulation.runForAsync(20);
+    }
+    expect(acknowledged).toEqual(['first@2', 'second@2', 'second@4']);
+    expect(c.leader()).toBe(leader);
+  });
+
   it('stops loudly when the disk fails, and rejects what was pending', async () => {
     const c = cluster(['solo']);
     const leader = await elected(c);

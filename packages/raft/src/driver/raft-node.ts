@@ -166,6 +166,12 @@ interface IncomingTransfer {
 }
 
 const TRANSFER_WINDOW = 4;
+/**
+ * Transfers a follower remembers having finished or given up for a newer one. A sender never
+ * starts a transfer over under the same id, so a first chunk with one of these ids is a late
+ * copy (duplicated or reordered) and must not displace the transfer being assembled.
+ */
+const RETIRED_TRANSFERS = 16;
 
 export function createRaftNode<Command, Result, Query, QueryResult>(
   options: RaftNodeOptions<Command, Result, Query, QueryResult>,
@@ -221,6 +227,8 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   private readonly outgoing = new Map<NodeId, OutgoingTransfer>();
   /** The one snapshot transfer being assembled, if any. */
   private incoming: IncomingTransfer | null = null;
+  /** The latest RETIRED_TRANSFERS transfers finished or replaced, oldest first. */
+  private readonly retired: { readonly from: NodeId; readonly id: string }[] = [];
   /**
    * A snapshot fully received while the Ready loop was waiting on the disk. Stepping it then
    * would restore the core's log under the Ready in progress (its committed entries, reads and
@@ -1003,7 +1011,8 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     // the newest this node knows, and a deposed leader's chunk must not displace it.
     if (transfer !== null && chunk.term < transfer.term) return;
     if (transfer === null || transfer.from !== chunk.from || transfer.id !== chunk.id) {
-      if (chunk.offset !== 0) return;
+      if (chunk.offset !== 0 || this.retired.some(({ from, id }) => from === chunk.from && id === chunk.id)) return;
+      if (transfer !== null) this.retire(transfer);
       transfer = { from: chunk.from, id: chunk.id, meta: chunk.meta, term: chunk.term, total: chunk.total, buffer: new Uint8Array(0), received: 0 };
       this.incoming = transfer;
     }
@@ -1022,9 +1031,15 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     const ack: SnapshotChunkAck = { type: 'snapshot-chunk-ack', from: this.id, to: chunk.from, id: chunk.id, received: transfer.received };
     this.options.transport.send(chunk.from, this.channel, ack);
     if (transfer.received < transfer.total) return;
+    this.retire(transfer);
     this.incoming = null;
     const snapshot: Extract<Message, { type: 'snapshot' }> = { type: 'snapshot', from: chunk.from, to: this.id, term: transfer.term, snapshot: { meta: transfer.meta, data: transfer.buffer } };
     if (this.processing !== null) this.heldSnapshot = snapshot; // stepped by kick() once the loop is done
     else this.core!.step(snapshot);
+  }
+
+  private retire(transfer: IncomingTransfer): void {
+    this.retired.push({ from: transfer.from, id: transfer.id });
+    if (this.retired.length > RETIRED_TRANSFERS) this.retired.shift();
   }
 }
