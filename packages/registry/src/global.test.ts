@@ -318,6 +318,52 @@ describe('registerGlobal on one node (createLocalConsensusLog)', () => {
     expect(log.entries().at(-1)!.command).toEqual({ type: 'registry-release', namespace: 'production', name: 'old', id: 'solo/1/g1' });
   });
 
+  describe('a restart that reuses its incarnation (a clock that repeats, a counter restored from an old copy) (review finding)', () => {
+    // Claim ids were `node/incarnation/gN`, N counted from 1 in each start: a start under the
+    // incarnation of an earlier one made the same ids, so commands about the earlier start's
+    // claims (still in the log, or committing late) acted on the new start's claims.
+    async function restartedUnderSameIncarnation(seed: number) {
+      const simulation = createSimulation({ seed });
+      const before = createLocalConsensusLog<RegistryCommand>();
+      const first = createRegistry<string>({ nodeId: 'solo', incarnation: 5, clock: simulation.clock, random: simulation.random.fork('first start'), consensusLog: before });
+      const earlier = await first.registerGlobal('lock', 'earlier');
+      first.close({ announce: false }); // the process is killed; its claim stays in the log
+      // The node starts again under incarnation 5; the log applies its history to the new start.
+      const log = createLocalConsensusLog<RegistryCommand>();
+      const second = createRegistry<string>({ nodeId: 'solo', incarnation: 5, clock: simulation.clock, random: simulation.random.fork('second start'), consensusLog: log, releaseJitterMs: 10 });
+      for (const entry of before.entries()) await log.append(entry.command);
+      return { simulation, log, earlier, second };
+    }
+
+    it('a release of the earlier start\'s claim, committing late, leaves the new start\'s claim of the name held', async () => {
+      const { simulation, log, earlier, second } = await restartedUnderSameIncarnation(240);
+      await simulation.runForAsync(100); // the new start releases the name the earlier one held
+      expect(second.find('lock')).toBeUndefined();
+      const released: string[] = [];
+      second.on('global-release', ({ instance }) => released.push(instance.name));
+      const claim = await second.registerGlobal('lock', 'later');
+      expect(claim.id).not.toBe(earlier.id);
+      // The earlier start had appended a release of its claim just before it was killed; the
+      // log commits it only now.
+      await log.append({ type: 'registry-release', namespace: 'production', name: 'lock', id: earlier.id });
+      expect(second.lookup('lock')).toBe('later');
+      expect(await second.lookupGlobal('lock', { consistent: true })).toMatchObject({ id: claim.id, target: 'later' });
+      expect(released).toEqual([]);
+      second.close();
+    });
+
+    it('the name the earlier start held is released though the new start claimed another meanwhile', async () => {
+      const { simulation, earlier, second } = await restartedUnderSameIncarnation(241);
+      const claim = await second.registerGlobal('other', 'later'); // before the release of 'lock'
+      expect(claim.id).not.toBe(earlier.id);
+      await simulation.runForAsync(1_000);
+      expect(second.find('lock')).toBeUndefined();
+      expect(second.lookup('other')).toBe('later');
+      expect([...second.discover({ scope: 'global' })].map((instance) => instance.name)).toEqual(['other']);
+      second.close();
+    });
+  });
+
   it('needs a consensus log (5606) and validates like register', async () => {
     const simulation = createSimulation({ seed: 203 });
     const plain = createRegistry({ nodeId: 'p', clock: simulation.clock, random: simulation.random });

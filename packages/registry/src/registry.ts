@@ -427,6 +427,15 @@ class RegistryImpl<Target> implements Registry<Target> {
   private readonly releasing = new Set<string>();
   private readonly unsubscribers: (() => void)[] = [];
   private sequence = 0;
+  /**
+   * This start's part of its global claim ids, drawn at its first claim. Claims live in the log
+   * beyond the process that made them, and a node may start again under an incarnation it had
+   * before (a clock that repeats, a counter restored from an old copy): without it, a new start
+   * would number its claims as the earlier one did, and a command about an earlier claim (its
+   * release committing late, the release of it as a name of an earlier start) would act on the
+   * new one that has its id, or be skipped as this start's own.
+   */
+  private claimStart: string | undefined;
   private closed = false;
   private appliedIndex = 0;
   /** The log index of the newest snapshot restored here: every claim up to it is settled. */
@@ -1522,7 +1531,8 @@ class RegistryImpl<Target> implements Registry<Target> {
     if (holder !== undefined) throw this.holderError(name, holder);
     this.checkRoom();
     this.sequence += 1;
-    const id = `${this.nodeId}/${this.replica.incarnation}/g${this.sequence}`;
+    this.claimStart ??= [this.random.uint32(), this.random.uint32()].map((word) => word.toString(16).padStart(8, '0')).join('');
+    const id = `${this.nodeId}/${this.replica.incarnation}/${this.claimStart}/g${this.sequence}`;
     const plainTarget = JSON.parse(JSON.stringify(target)) as unknown;
     const instance: ServiceInstance = Object.freeze({
       ...fields,
