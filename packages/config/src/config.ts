@@ -104,7 +104,9 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
   if (environmentSource !== undefined) {
     const { config, assignments } = applyEnvironment(base, environmentSource);
     base = config;
-    for (const assignment of assignments) origins.push({ path: assignment.path, label: `environment variable ${assignment.variable}` });
+    for (const assignment of assignments) {
+      for (const path of assignment.setPaths) origins.push({ path, label: `environment variable ${assignment.variable}` });
+    }
   }
   const { snapshot: baseSnapshot } = freezeBoth(base, runSchema(schema, base, { origins }));
 

@@ -2,12 +2,13 @@
 // FOUNDATION_DEV__DEBUG_MODE=true with prefix "FOUNDATION" sets dev.debugMode. Keys match the
 // config's existing keys case-insensitively and ignoring "_" and "-" (DEBUG_MODE finds debugMode
 // or debug_mode); a key that matches nothing becomes camelCase (debugMode). Values are parsed
-// by the type of the value they replace, then validated with the rest of the config.
+// by the type of the value they replace, then validated with the rest of the config; a JSON
+// object merges into the object below it, as the layers merge.
 import { isUnsafeKey } from '@foundation/core';
 import { ConfigSecurityError } from '../errors/config-security-error';
 import { ConfigSourceError } from '../errors/config-source-error';
 import { isRecord, toPlainCopy } from '../internal/plain-data';
-import { ABSENT, childOf } from '../internal/tree';
+import { ABSENT, childOf, deepMerge, replacedPaths } from '../internal/tree';
 import { MAX_SEGMENTS, MAX_SEGMENT_LENGTH } from '../path';
 
 export interface EnvironmentSourceOptions {
@@ -19,11 +20,16 @@ export interface EnvironmentSourceOptions {
   readonly variables?: Readonly<Record<string, string | undefined>> | undefined;
 }
 
-/** One variable's contribution: where it lands and what it says. */
+/** One variable's contribution: where it lands, what it says, and the paths whose values it gave. */
 export interface EnvironmentAssignment {
   readonly variable: string;
   readonly path: readonly string[];
   readonly value: unknown;
+  /**
+   * The paths at which the variable's value stands whole: its own path, or, for a JSON object
+   * merged into an object, the paths inside it that it set. What to name it for in errors.
+   */
+  readonly setPaths: readonly (readonly string[])[];
 }
 
 const MAX_VARIABLE_BYTES = 1024 * 1024;
@@ -260,8 +266,12 @@ export function applyEnvironment(
       if (node === ABSENT) node = undefined;
     }
     const value = parseVariableValue(variable, text, node, path);
-    working.assign(variable, path, value);
-    assignments.push({ variable, path, value });
+    // A JSON object over an object merges key by key, as every layer does ("plain objects merge
+    // key by key"): FOUNDATION_SERVER='{"port": 6000}' changes the port and keeps the host the
+    // file gave. Arrays and scalars inside it replace, as they do between layers.
+    working.assign(variable, path, isRecord(value) && isRecord(node) ? deepMerge(node, value) : value);
+    const setPaths = replacedPaths(node, value).map((inside) => [...path, ...inside]);
+    assignments.push({ variable, path, value, setPaths });
   }
   return { config: working.root, assignments };
 }

@@ -55,6 +55,29 @@ describe('layering: defaults < JSON file < environment < runtime updates', () =>
     config.reset();
     expect(config.get('server.port')).toBe(6000);
   });
+
+  it('merges a variable holding a JSON object key by key with the layers below, as the file merges (review finding)', () => {
+    // "Plain objects merge key by key (defaults < file < environment)": a variable whose value
+    // was a JSON object replaced the whole object at its path, so FOUNDATION_SERVER='{"port":
+    // 6000}' took away the host the defaults gave and the tags the file gave.
+    const file = writeJson('merge.json', { dev: { logLevel: 'warn' }, server: { port: 5000, tags: ['b', 'c'] } });
+    const config = createConfig({
+      defaults,
+      schema,
+      sources: { file, environment: { prefix: 'FOUNDATION', variables: { FOUNDATION_SERVER: '{"port": 6000}', FOUNDATION_DEV: '{"debugMode": true}' } } },
+    });
+    expect(config.get()).toEqual({ dev: { debugMode: true, logLevel: 'warn' }, server: { port: 6000, host: 'localhost', tags: ['b', 'c'] } });
+    // Arrays inside the object still replace, and a deeper variable still goes over it.
+    const deeper = createConfig({
+      defaults,
+      schema,
+      sources: { file, environment: { prefix: 'F', variables: { F_SERVER: '{"tags": ["x"], "host": "h"}', F_SERVER__HOST: 'deep' } } },
+    });
+    expect(deeper.get('server')).toEqual({ port: 5000, host: 'deep', tags: ['x'] });
+    // A value a variable's object left alone is not blamed on it.
+    const blamed = thrown(() => createConfig({ defaults, schema, sources: { file: writeJson('bad-port.json', { server: { port: 0 } }), environment: { prefix: 'F', variables: { F_SERVER: '{"host": "h"}' } } } }));
+    expect(blamed.context).toMatchObject({ origins: [expect.stringContaining('bad-port.json')] });
+  });
 });
 
 describe('the JSON file', () => {
@@ -129,7 +152,7 @@ describe('the JSON file', () => {
     expect(overridden.code).toBe(1203);
     expect(overridden.message).toMatch(/\[from environment variable F_SERVER__PORT\]$/);
     expect(overridden.context).toMatchObject({ origins: ['environment variable F_SERVER__PORT'] });
-    // A variable that replaced the object holding what the file set.
+    // A variable whose JSON object set, over the file's, the value refused.
     const replaced = thrown(() => createConfig({ defaults, schema, sources: { file, environment: { prefix: 'F', variables: { F_SERVER: '{"port": 1, "host": "h", "tags": 3}' } } } }));
     expect(replaced.message).toMatch(/\[from environment variable F_SERVER\]$/);
     // An array the file set and an element a variable set in it: both had a hand in the array.
