@@ -28,7 +28,7 @@ export const PROCESS_ERROR_CODES = Object.freeze({
   unsupported: 5713,
   /** A remote node cannot be reached, or no router is configured for it. */
   noConnection: 5714,
-  /** A message, call, reply or spawn argument for another thread that structured clone cannot copy (a function, a symbol, a class with private state). */
+  /** A message, call, reply or spawn argument for another thread that structured clone cannot copy (a function, a symbol, a class with private state), or a call for another node that the transport cannot encode. */
   uncloneableMessage: 5715,
 });
 

@@ -5,7 +5,7 @@ import { ProcessError } from './process-error';
 export class NoConnectionError extends ProcessError {
   readonly node: string;
 
-  constructor(node: string, detail = 'the node is unreachable') {
+  constructor(node: string, detail = 'the node is unreachable', cause?: unknown) {
     super({
       type: 'noconnection',
       code: PROCESS_ERROR_CODES.noConnection,
@@ -13,6 +13,7 @@ export class NoConnectionError extends ProcessError {
       category: 'external',
       retryStrategy: 'exponential_backoff',
       context: { node, detail },
+      cause,
     });
     this.node = node;
   }

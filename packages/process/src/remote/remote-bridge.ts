@@ -7,6 +7,7 @@
 // `system_limit`.
 import { FoundationError } from '@foundation/core';
 import { Pid, isValidNodeId } from '../core/pid';
+import { isPlainRecord } from '../core/plain-record';
 import { decodeSignal, encodeSignal } from '../core/signals';
 import type { RemoteTarget, Signal } from '../core/signals';
 import { MalformedSignalError } from '../errors/malformed-signal-error';
@@ -17,6 +18,7 @@ import type { ProcessRecord } from '../runtime/process-record';
 import type { RuntimeImpl } from '../runtime/runtime';
 import { downMessage } from '../runtime/system-messages';
 import type { ExitReason, MonitorRef } from '../runtime/types';
+import { callNotSent } from './call-not-sent';
 import { RemoteHoldings } from './remote-holdings';
 import type { LimitScope } from './remote-holdings';
 import type { RemoteRouter } from './router';
@@ -55,6 +57,7 @@ export class RemoteBridge {
     this.unsubscribe = router.subscribe({
       signal: (fromNode, payload) => this.receive(fromNode, payload),
       nodeDown: (node) => this.nodeDown(node),
+      unsent: (node, signal, error) => this.unsent(node, signal, error),
     });
   }
 
@@ -109,11 +112,15 @@ export class RemoteBridge {
     return this.post(node, { type: 'send', to, from, body, cast });
   }
 
-  sendCall(node: string, to: RemoteTarget, ref: number, body: unknown): boolean {
+  /**
+   * Sends a call request: true when the router accepted it, false when it refused it, and what
+   * was thrown when the router or the transport threw (a request it cannot encode, say).
+   */
+  sendCall(node: string, to: RemoteTarget, ref: number, body: unknown): boolean | { readonly thrown: unknown } {
     // As a link or a monitor does (and gen:call monitors its callee): the node's going down
     // must reach the router, or a call without a timeout to a node that dies never settles.
     this.watch(node);
-    return this.post(node, { type: 'call', to, ref, body });
+    return this.offer(node, { type: 'call', to, ref, body });
   }
 
   sendReply(node: string, ref: number, ok: boolean, value: unknown): void {
@@ -199,6 +206,19 @@ export class RemoteBridge {
         set.delete(record);
         if (set.size === 0) index.delete(node);
       }
+    }
+  }
+
+  /**
+   * The transport threw on a signal the router had held for `node` while the connection came up
+   * (it accepted it, so the runtime took it as sent): answered here as a throw from `send` is.
+   */
+  private unsent(node: string, signal: unknown, error: unknown): void {
+    this.runtime.emit(['foundation', 'process', 'router-send-failed'], { count: 1 }, { node, error });
+    if (!isPlainRecord(signal)) return;
+    if (signal['t'] === 'call' && typeof signal['ref'] === 'number') {
+      const call = this.runtime.calls.remote.get(signal['ref']);
+      if (call !== undefined && call.remoteNode === node) this.runtime.failCall(call, callNotSent(call, node, error));
     }
   }
 

@@ -7,6 +7,7 @@ import { Pid } from '../core/pid';
 import { PROCESS_ERROR_CODES } from '../errors/codes';
 import { CallTimeoutError } from '../errors/call-timeout-error';
 import { NoConnectionError } from '../errors/no-connection-error';
+import { UncloneableMessageError } from '../errors/uncloneable-message-error';
 import { createSchedulerDriver } from '../runtime/driver';
 import { InvalidOptionError } from '../errors/invalid-option-error';
 import type { DeadLetter, RuntimeOptions, TelemetrySink } from '../runtime/options';
@@ -577,6 +578,50 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
     expect(outcomes).toHaveLength(2);
     expect(FoundationError.hasType(outcomes[0], 5899)).toBe(true);
     expect(outcomes[1]).toBe('fine');
+    expect(runtime('a').stats().pendingRemoteCalls).toBe(0);
+  });
+
+  it('fails a remote call whose request the transport cannot encode with UncloneableMessageError, not noconnection (review finding)', async () => {
+    // Channels throws PayloadEncodingError for a payload CBOR cannot hold (a function, a symbol);
+    // the bridge took the throw for a refusal and failed the call with NoConnectionError, which
+    // sends the caller looking for a network fault. Seed 45.
+    const holds = (value: unknown): boolean =>
+      typeof value === 'function' || typeof value === 'symbol' || (typeof value === 'object' && value !== null && Object.values(value).some(holds));
+    const encodesLikeChannels = (transport: PeerTransport): PeerTransport => ({
+      nodeId: transport.nodeId,
+      send: (peer, channel, payload) => {
+        if (holds(payload)) throw new FoundationError({ code: 5898, type: 'payload_encoding', message: 'the payload is not CBOR-encodable' });
+        return transport.send(peer, channel, payload);
+      },
+      onMessage: (channel, handler) => transport.onMessage(channel, handler),
+      on: (event, handler) => transport.on(event, handler),
+      connect: (peer) => transport.connect(peer),
+      peers: () => transport.peers(),
+    });
+    const { simulation, runtime } = cluster(45, ['a', 'b'], {}, undefined, encodesLikeChannels);
+    const server = runtime('b').spawn({ handleCall: (request: unknown) => request });
+    const outcomes: unknown[] = [];
+    const callAll = (requests: readonly unknown[]): void => {
+      for (const request of requests) {
+        void runtime('a').call(server, request).then(
+          (value) => outcomes.push(value),
+          (error: unknown) => outcomes.push(error),
+        );
+      }
+    };
+    // Held while the connection comes up, then over the connection.
+    callAll([{ callback: () => 1 }, 'fine']);
+    await simulation.runForAsync(100);
+    callAll([[Symbol('tag')], 'fine again']);
+    await simulation.runForAsync(100);
+    expect(outcomes).toHaveLength(4);
+    expect([outcomes[1], outcomes[3]]).toEqual(['fine', 'fine again']);
+    for (const error of [outcomes[0], outcomes[2]]) {
+      expect(error).toBeInstanceOf(UncloneableMessageError);
+      expect(error).toMatchObject({ code: PROCESS_ERROR_CODES.uncloneableMessage, kind: 'call', target: server.toString() });
+      expect((error as Error).message).toContain('cannot be encoded for node b');
+      expect(FoundationError.hasType((error as Error).cause, 5898)).toBe(true);
+    }
     expect(runtime('a').stats().pendingRemoteCalls).toBe(0);
   });
 

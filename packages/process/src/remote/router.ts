@@ -4,6 +4,7 @@
 // @foundation/channels satisfies it through the meta-package; `createTransportRouter` builds one
 // over any transport with the shape of the transport port (testkit's simulated network too).
 import { createConnectWait } from '@foundation/core';
+import { NoConnectionError } from '../errors/no-connection-error';
 
 /** What the runtime gives a router: the two things that arrive from other nodes. */
 export interface RemoteReceiver {
@@ -16,6 +17,12 @@ export interface RemoteReceiver {
    * signal from a later life: it ends everything held for the node, a later life's too.
    */
   nodeDown(node: string): void;
+  /**
+   * A signal `send` accepted for `node` (held while the connection to it came up) that the
+   * transport then threw on (a payload it cannot encode, one too large): the runtime answers for
+   * it as it would have had `send` thrown it, so that a call fails rather than waits.
+   */
+  unsent?(node: string, signal: unknown, error: unknown): void;
 }
 
 export interface RemoteRouter {
@@ -88,11 +95,15 @@ export function createTransportRouter(transport: PeerTransport, options: Transpo
   // in between could reach a restarted node's new life and make there a link or monitor that
   // the old life's `peer-down` then ends on this side only.
   const connected = (node: string): boolean => node === transport.nodeId || transport.peers().includes(node);
+  let receiver: RemoteReceiver | undefined;
+  /** True while `send` runs: a throw of the transport then goes back to the runtime through it. */
+  let sending = false;
   /**
    * What the transport threw for the signal being sent (one it cannot carry: channels' payload
    * encoding and size errors). `send` throws it on to the runtime, which reports that signal; in
-   * the flush of held signals on `peer-up` nobody could hear it, and it must not cut the flush
-   * short, or every signal held after it would be lost with no `peer-down` to say so.
+   * the flush of held signals on `peer-up` the runtime hears of it through `unsent` instead, and
+   * it must not cut the flush short, or every signal held after it would be lost with no
+   * `peer-down` to say so.
    */
   let thrown: { readonly error: unknown } | undefined;
   const waiting = createConnectWait<unknown>({
@@ -101,7 +112,8 @@ export function createTransportRouter(transport: PeerTransport, options: Transpo
       try {
         return transport.send(node, channel, signal);
       } catch (error) {
-        thrown = { error };
+        if (sending) thrown = { error };
+        else receiver?.unsent?.(node, signal, error);
         return true;
       }
     },
@@ -117,7 +129,7 @@ export function createTransportRouter(transport: PeerTransport, options: Transpo
         // is; the throw reaches the runtime, which takes the signal as refused.
         watched.delete(node);
         waiting.down(node);
-        throw error;
+        throw new NoConnectionError(node, 'the transport cannot connect to it', error);
       }
     },
     maxHeldPerPeer: options.maxHeldPerNode ?? 1024,
@@ -133,17 +145,25 @@ export function createTransportRouter(transport: PeerTransport, options: Transpo
   return {
     send(node, signal) {
       thrown = undefined;
-      const accepted = waiting.send(node, signal);
+      sending = true;
+      let accepted: boolean;
+      try {
+        accepted = waiting.send(node, signal);
+      } finally {
+        sending = false;
+      }
       // `deliver` may have set it (the compiler does not see the callback do so).
       const failure = thrown as { readonly error: unknown } | undefined;
       if (failure === undefined) return accepted;
       thrown = undefined;
       throw failure.error instanceof Error ? failure.error : new Error('the transport threw a non-error', { cause: failure.error });
     },
-    subscribe(receiver) {
-      const offMessage = transport.onMessage(channel, (message) => receiver.signal(message.from, message.payload));
-      const offDown = transport.on('peer-down', (peer) => receiver.nodeDown(peer));
+    subscribe(subscriber) {
+      receiver = subscriber;
+      const offMessage = transport.onMessage(channel, (message) => subscriber.signal(message.from, message.payload));
+      const offDown = transport.on('peer-down', (peer) => subscriber.nodeDown(peer));
       return () => {
+        if (receiver === subscriber) receiver = undefined;
         offMessage();
         offDown();
         offUp();

@@ -11,6 +11,7 @@ import { InvalidOptionError } from '../errors/invalid-option-error';
 import { NoConnectionError } from '../errors/no-connection-error';
 import { NoProcessError } from '../errors/no-process-error';
 import { RuntimeStoppedError } from '../errors/runtime-stopped-error';
+import { callNotSent } from '../remote/call-not-sent';
 import { CALLER_LOCAL, CALLER_REMOTE, CallEnvelope } from './envelopes';
 import type { ProcessRecord } from './process-record';
 import { callOf } from './process-self';
@@ -105,9 +106,9 @@ export class CallTable {
       call.callerRecord = caller;
       (caller.remoteCalls ??= new Set()).add(call);
     }
-    if (!bridge.sendCall(node, target, ref, request)) {
-      this.fail(call, new NoConnectionError(node, 'the router did not accept the call'));
-    }
+    const outcome = bridge.sendCall(node, target, ref, request);
+    if (outcome === true) return;
+    this.fail(call, outcome === false ? new NoConnectionError(node, 'the router did not accept the call') : callNotSent(call, node, outcome.thrown));
   }
 
   /** `reply(from, value)`: only a `from` the runtime handed to handleCall is accepted. */
