@@ -6,6 +6,7 @@ function fixture(maxHeldPerPeer = 3) {
   const connected = new Set<string>(['self']);
   const delivered: [string, number][] = [];
   const connects: string[] = [];
+  const lost: [string, number[]][] = [];
   let refuse = (_item: number): boolean => false;
   const wait = createConnectWait<number>({
     deliver: (peer, item) => {
@@ -15,9 +16,10 @@ function fixture(maxHeldPerPeer = 3) {
     },
     reachable: (peer) => connected.has(peer),
     connect: (peer) => connects.push(peer),
+    lost: (peer, items) => lost.push([peer, [...items]]),
     maxHeldPerPeer,
   });
-  return { wait, connected, delivered, connects, setRefuse: (rule: (item: number) => boolean) => (refuse = rule) };
+  return { wait, connected, delivered, connects, lost, setRefuse: (rule: (item: number) => boolean) => (refuse = rule) };
 }
 
 describe('createConnectWait', () => {
@@ -45,14 +47,28 @@ describe('createConnectWait', () => {
     expect(wait.dropped()).toBe(1);
   });
 
-  it('stops at the first refusal when the peer comes up, so the peer sees no gap', () => {
-    const { wait, connected, delivered, setRefuse } = fixture();
+  it('stops at the first refusal when the peer comes up, and says which items it accepted were lost (review finding)', () => {
+    // The items held were accepted (`send` returned true), so their loss must reach the user:
+    // dropped in silence, nobody could tell the senders, and the next send went out over the same
+    // connection, so the peer received 1 then 4, a gap, which stopping at the refusal was to avoid.
+    const { wait, connected, delivered, lost, setRefuse } = fixture();
     for (const item of [1, 2, 3]) wait.send('b', item);
     connected.add('b');
     setRefuse((item) => item === 2);
     wait.up('b');
     expect(delivered).toEqual([['b', 1]]);
     expect(wait.dropped()).toBe(2);
+    expect(lost).toEqual([['b', [2, 3]]]);
+  });
+
+  it('reports nothing lost when every held item goes out, or when the peer goes down instead', () => {
+    const { wait, connected, lost } = fixture();
+    wait.send('b', 1);
+    connected.add('b');
+    wait.up('b');
+    wait.send('c', 2);
+    wait.down('c');
+    expect(lost).toEqual([]);
   });
 
   it('drops what it held when the peer goes down instead, and starts over on the next send', () => {

@@ -10,6 +10,14 @@ export interface ConnectWaitOptions<Item> {
   readonly reachable: (peer: string) => boolean;
   /** Opens a connection to `peer`; `up` or `down` must follow. */
   readonly connect: (peer: string) => void;
+  /**
+   * Items `send` accepted (held) that `up` then dropped, in order, after `deliver` refused the
+   * first of them. Their senders were told they went, and items sent from now on go out over the
+   * same connection, after the gap: a user for whom that matters ends the connection here, so
+   * that the peer sees the sequence end rather than skip (process's router does; the BEAM never
+   * loses a signal on a connection that stays up).
+   */
+  readonly lost?: (peer: string, items: readonly Item[]) => void;
   /** Items held per peer while its connection comes up; more are refused. */
   readonly maxHeldPerPeer: number;
 }
@@ -19,7 +27,7 @@ export interface ConnectWait<Item> {
   send(peer: string, item: Item): boolean;
   /**
    * The peer came up: its held items go out in order. After a refusal none of the later ones go
-   * either, so that the peer never receives a sequence with a gap in it.
+   * either, so that none of them reaches the peer after a gap; `lost` hears of them all.
    */
   up(peer: string): void;
   /** The peer went down (or could not be reached): its held items are dropped. */
@@ -29,7 +37,7 @@ export interface ConnectWait<Item> {
 }
 
 export function createConnectWait<Item>(options: ConnectWaitOptions<Item>): ConnectWait<Item> {
-  const { deliver, reachable, connect, maxHeldPerPeer } = options;
+  const { deliver, reachable, connect, lost, maxHeldPerPeer } = options;
   /** Items waiting for their peer, in the order they were sent. */
   const held = new Map<string, Item[]>();
   let dropped = 0;
@@ -57,6 +65,7 @@ export function createConnectWait<Item>(options: ConnectWaitOptions<Item>): Conn
       for (let index = 0; index < queue.length; index += 1) {
         if (deliver(peer, queue[index]!)) continue;
         dropped += queue.length - index;
+        lost?.(peer, queue.slice(index));
         return;
       }
     },
