@@ -14,8 +14,22 @@ export const MAX_SEGMENTS = 64;
 export const MAX_SEGMENT_LENGTH = 1024;
 const MAX_DOTTED_LENGTH = 8192;
 const CACHE_LIMIT = 4096;
+/**
+ * Longer dotted paths are parsed every time, never cached: with paths of up to 8,192 characters,
+ * 4,096 entries could keep some 32 million characters alive (misses of ever-new paths from a
+ * peer's requests, say). Real paths are a few dozen characters; this bounds the cache to about
+ * a million.
+ */
+const MAX_CACHED_LENGTH = 256;
 
 const dottedCache = new Map<string, readonly string[]>();
+
+/** The characters of the dotted paths the cache holds, for tests: what it keeps alive. */
+export function cachedPathCharacters(): number {
+  let characters = 0;
+  for (const path of dottedCache.keys()) characters += path.length;
+  return characters;
+}
 
 function checkSegments(segments: readonly string[], received: unknown): void {
   if (segments.length > MAX_SEGMENTS) throw new ConfigPathError(`more than ${MAX_SEGMENTS} segments`, describe(received));
@@ -46,6 +60,7 @@ function parseDotted(path: string): readonly string[] {
   if (segments.some((segment) => segment.length === 0)) throw new ConfigPathError(`empty segment in "${describe(path)}"`, describe(path));
   checkSegments(segments, path);
   const frozen = Object.freeze(segments);
+  if (path.length > MAX_CACHED_LENGTH) return frozen;
   if (dottedCache.size >= CACHE_LIMIT) dottedCache.clear();
   dottedCache.set(path, frozen);
   return frozen;
