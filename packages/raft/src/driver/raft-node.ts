@@ -152,6 +152,8 @@ interface OutgoingTransfer {
   sent: number;
   acked: number;
   lastProgress: number;
+  /** When the unacknowledged chunks were last sent again (see checkTransfers). */
+  resentAt: number;
 }
 
 interface IncomingTransfer {
@@ -168,8 +170,8 @@ interface IncomingTransfer {
 const TRANSFER_WINDOW = 4;
 /**
  * Transfers a follower remembers having finished or given up for a newer one. A sender never
- * starts a transfer over under the same id, so a first chunk with one of these ids is a late
- * copy (duplicated or reordered) and must not displace the transfer being assembled.
+ * starts a transfer over under the same id, so a chunk with one of these ids is a late copy
+ * (duplicated, reordered or sent again) and must not displace the transfer being assembled.
  */
 const RETIRED_TRANSFERS = 16;
 
@@ -228,7 +230,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   /** The one snapshot transfer being assembled, if any. */
   private incoming: IncomingTransfer | null = null;
   /** The latest RETIRED_TRANSFERS transfers finished or replaced, oldest first. */
-  private readonly retired: { readonly from: NodeId; readonly id: string }[] = [];
+  private readonly retired: { readonly from: NodeId; readonly id: string; readonly received: number }[] = [];
   /**
    * A snapshot fully received while the Ready loop was waiting on the disk. Stepping it then
    * would restore the core's log under the Ready in progress (its committed entries, reads and
@@ -947,6 +949,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
       sent: 0,
       acked: 0,
       lastProgress: this.clock.monotonic(),
+      resentAt: this.clock.monotonic(),
     };
     this.outgoing.set(message.to, transfer);
     this.pumpTransfer(transfer);
@@ -979,24 +982,43 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   private receiveAck(ack: SnapshotChunkAck): void {
     const transfer = this.outgoing.get(ack.from);
     if (transfer === undefined || transfer.id !== ack.id) return;
-    transfer.acked = Math.max(transfer.acked, ack.received);
-    transfer.lastProgress = this.clock.monotonic();
+    // An acknowledgement of nothing new (a copy, or the answer to a chunk sent again) is no
+    // progress: only progress keeps a transfer from being sent again, then abandoned.
+    const progressed = ack.received > transfer.acked;
+    if (progressed) {
+      transfer.acked = ack.received;
+      transfer.sent = Math.max(transfer.sent, transfer.acked);
+      transfer.lastProgress = this.clock.monotonic();
+    }
     if (transfer.acked >= transfer.message.snapshot.data.byteLength) {
       this.outgoing.delete(ack.from);
       this.core!.reportSnapshot(ack.from, true);
       return;
     }
-    this.pumpTransfer(transfer);
+    if (progressed) this.pumpTransfer(transfer);
   }
 
-  /** Abandons transfers that stopped making progress; the leader retries later. */
+  /**
+   * Sends again what a follower has not acknowledged, and abandons transfers that stopped making
+   * progress (the leader retries later). A follower takes chunks in order only, so one lost or
+   * overtaken by the next leaves those after it dropped and unacknowledged: without going back
+   * to the last acknowledged offset the transfer could only stall and start over, which on a
+   * network that reorders often it did every time.
+   */
   private checkTransfers(): void {
-    const stall = 20 * (this.options.tickMs ?? 20) * (this.options.electionTicks ?? 10);
+    const electionTimeout = (this.options.tickMs ?? 20) * (this.options.electionTicks ?? 10);
+    const stall = 20 * electionTimeout;
     const now = this.clock.monotonic();
     for (const [peer, transfer] of this.outgoing) {
-      if (now - transfer.lastProgress < stall) continue;
-      this.outgoing.delete(peer);
-      this.core!.reportSnapshot(peer, false);
+      if (now - transfer.lastProgress >= stall) {
+        this.outgoing.delete(peer);
+        this.core!.reportSnapshot(peer, false);
+      } else if (now - Math.max(transfer.lastProgress, transfer.resentAt) >= electionTimeout) {
+        transfer.sent = transfer.acked;
+        transfer.started = transfer.acked > 0;
+        transfer.resentAt = now;
+        this.pumpTransfer(transfer);
+      }
     }
   }
 
@@ -1011,12 +1033,25 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     // the newest this node knows, and a deposed leader's chunk must not displace it.
     if (transfer !== null && chunk.term < transfer.term) return;
     if (transfer === null || transfer.from !== chunk.from || transfer.id !== chunk.id) {
-      if (chunk.offset !== 0 || this.retired.some(({ from, id }) => from === chunk.from && id === chunk.id)) return;
+      const retired = this.retired.find(({ from, id }) => from === chunk.from && id === chunk.id);
+      if (retired !== undefined) {
+        // Answered with what arrived of it: a sender that lost the last acknowledgement and
+        // went back to send the end again learns that it is done.
+        this.acknowledge(chunk, retired.received);
+        return;
+      }
+      if (chunk.offset !== 0) return;
       if (transfer !== null) this.retire(transfer);
       transfer = { from: chunk.from, id: chunk.id, meta: chunk.meta, term: chunk.term, total: chunk.total, buffer: new Uint8Array(0), received: 0 };
       this.incoming = transfer;
     }
-    if (chunk.offset !== transfer.received || chunk.total !== transfer.total) return;
+    if (chunk.total !== transfer.total) return;
+    if (chunk.offset !== transfer.received) {
+      // A copy, or a chunk that overtook one lost or late: say what is here, so that a sender
+      // that went back to send again continues from it (see checkTransfers).
+      this.acknowledge(chunk, transfer.received);
+      return;
+    }
     const end = transfer.received + chunk.data.byteLength;
     if (end > transfer.buffer.byteLength) {
       // The buffer grows with what arrives (doubling, up to the announced total), never to the
@@ -1028,8 +1063,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     }
     transfer.buffer.set(chunk.data, chunk.offset);
     transfer.received = end;
-    const ack: SnapshotChunkAck = { type: 'snapshot-chunk-ack', from: this.id, to: chunk.from, id: chunk.id, received: transfer.received };
-    this.options.transport.send(chunk.from, this.channel, ack);
+    this.acknowledge(chunk, transfer.received);
     if (transfer.received < transfer.total) return;
     this.retire(transfer);
     this.incoming = null;
@@ -1038,8 +1072,13 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     else this.core!.step(snapshot);
   }
 
+  private acknowledge(chunk: SnapshotChunk, received: number): void {
+    const ack: SnapshotChunkAck = { type: 'snapshot-chunk-ack', from: this.id, to: chunk.from, id: chunk.id, received };
+    this.options.transport.send(chunk.from, this.channel, ack);
+  }
+
   private retire(transfer: IncomingTransfer): void {
-    this.retired.push({ from: transfer.from, id: transfer.id });
+    this.retired.push({ from: transfer.from, id: transfer.id, received: transfer.received });
     if (this.retired.length > RETIRED_TRANSFERS) this.retired.shift();
   }
 }
