@@ -698,6 +698,24 @@ describe('createRaftNode', () => {
     expect(c.nodes.get(lagging)!.stats().snapshotsInstalled).toBe(1);
   });
 
+  it('a leader that steps down stops sending the snapshot it was sending', async () => {
+    const c = cluster(['n1', 'n2', 'n3'], { snapshotEvery: 20, snapshotChunkBytes: 64 });
+    const leader = await elected(c);
+    const [lagging, successor] = ['n1', 'n2', 'n3'].filter((id) => id !== leader) as [string, string];
+    c.simulation.network.isolate(lagging);
+    for (let index = 0; index < 60; index += 1) await c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: `key-${index}`, value: 'x'.repeat(20) }));
+    const chunks = (): number => c.sent.filter((message) => message.from === leader && message.to === lagging && message.type === 'snapshot-chunk').length;
+    c.simulation.network.heal();
+    await c.settle(() => chunks() > 0);
+    c.simulation.network.isolate(lagging); // the transfer starts, then hears nothing back
+    expect(c.nodes.get(leader)!.transferLeadership(successor)).toBe(true);
+    await c.settle(() => c.leader() === successor);
+    const sentWhileLeading = chunks();
+    await c.simulation.runForAsync(5000);
+    expect(c.nodes.get(leader)!.status().role).toBe('follower');
+    expect(chunks()).toBe(sentWhileLeading);
+  });
+
   it('settles a cut-off leader\'s membership change when a snapshot replaces its log, and tells the snapshot\'s membership (review finding)', async () => {
     // A snapshot install failed the proposals it covered but not membership changes (one
     // without a deadline never settled), and the membership it brought was never told: the

@@ -1009,8 +1009,13 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     const electionTimeout = (this.options.tickMs ?? 20) * (this.options.electionTicks ?? 10);
     const stall = 20 * electionTimeout;
     const now = this.clock.monotonic();
+    const core = this.core!;
     for (const [peer, transfer] of this.outgoing) {
-      if (now - transfer.lastProgress >= stall) {
+      if (core.role !== 'leader' || core.term !== transfer.message.term) {
+        // Sent in a term this node no longer leads: followers drop its chunks, and the core
+        // has no use for the outcome.
+        this.outgoing.delete(peer);
+      } else if (now - transfer.lastProgress >= stall) {
         this.outgoing.delete(peer);
         this.core!.reportSnapshot(peer, false);
       } else if (now - Math.max(transfer.lastProgress, transfer.resentAt) >= electionTimeout) {
