@@ -5,6 +5,21 @@
 // thrown back into the transport. The links and monitors other nodes make this node hold are
 // bounded (RemoteLimits, counted in remote-holdings.ts): past a bound one is refused with
 // `system_limit`.
+//
+// Distributed Erlang delivers every signal on a connection, or breaks the connection (and then
+// both nodes see `noconnection` for all they shared); a signal is never lost while it stays up.
+// A transport can refuse one (a full queue) or throw on it (one too large) and stay up, so the
+// signals whose loss nothing else would reveal (an exit, a `down`, a call's reply: the process
+// on the other node would stay linked to a process that is gone, keep a monitor that never
+// fires, wait for ever for its reply) break the connection when they are lost, as do signals
+// dropped while the connection came up. Retrying until delivered was the other way: it would
+// have to hold back every later signal to that node behind the refused one (signals to a node
+// arrive in order), without bound and without a signal that there is room again, and a throw
+// would never go. From the loss until the node's `nodeDown`, every signal for it is refused,
+// as it would be for a node that is down, so none arrives after the gap. (A router without
+// `disconnect` cannot break a connection: the loss is only reported.) Other refusals stay
+// where the runtime already reports them: a message as a dead letter, a link or a monitor as
+// `noconnection` to its asker, a call as failed.
 import { FoundationError } from '@foundation/core';
 import { Pid, isValidNodeId } from '../core/pid';
 import { isPlainRecord } from '../core/plain-record';
@@ -47,6 +62,8 @@ export class RemoteBridge {
   malformed = 0;
   /** Links and monitors refused because a RemoteLimits bound was reached. */
   limitRefusals = 0;
+  /** Nodes whose connection is being broken after a lost signal, until their `nodeDown`. */
+  private readonly breaking = new Set<string>();
 
   constructor(
     private readonly runtime: RuntimeImpl,
@@ -58,6 +75,7 @@ export class RemoteBridge {
       signal: (fromNode, payload) => this.receive(fromNode, payload),
       nodeDown: (node) => this.nodeDown(node),
       unsent: (node, signal, error) => this.unsent(node, signal, error),
+      lost: (node, signals) => this.lose(node, signals.length, 'refused as the connection came up'),
     });
   }
 
@@ -90,12 +108,41 @@ export class RemoteBridge {
    * signal it cannot carry: a payload it cannot encode, or one too large).
    */
   private offer(node: string, signal: Signal): boolean | { readonly thrown: unknown } {
+    if (this.breaking.has(node)) return false;
     try {
       return this.router.send(node, encodeSignal(signal));
     } catch (error) {
       this.runtime.emit(['foundation', 'process', 'router-send-failed'], { count: 1 }, { node, error });
       return { thrown: error };
     }
+  }
+
+  /** Hands the router a signal whose loss nothing else would reveal; lost, it breaks the connection. */
+  private postOrBreak(node: string, signal: Signal): void {
+    const outcome = this.offer(node, signal);
+    if (outcome === true) return;
+    this.lose(node, 1, outcome === false ? 'refused' : outcome.thrown);
+  }
+
+  /**
+   * `count` signals for `node` were lost on a connection that stays up: reported, and the
+   * connection is broken so that both nodes hear `nodeDown` (see the head of this file). Done
+   * once the work under way is over, not from inside it: a transport may report `peer-down` at
+   * once, and a `nodeDown` in the middle of an exit would end what the exit is still sending.
+   */
+  private lose(node: string, count: number, cause: unknown): void {
+    this.runtime.emit(['foundation', 'process', 'signal-lost'], { count }, { node, cause });
+    if (this.router.disconnect === undefined || this.breaking.has(node)) return;
+    this.breaking.add(node);
+    this.runtime.soon(() => {
+      if (!this.breaking.has(node)) return;
+      try {
+        this.router.disconnect?.(node);
+      } catch (error) {
+        this.runtime.emit(['foundation', 'process', 'router-disconnect-failed'], { count: 1 }, { node, error });
+        this.nodeDown(node);
+      }
+    });
   }
 
   private watch(node: string): void {
@@ -126,21 +173,25 @@ export class RemoteBridge {
   sendReply(node: string, ref: number, ok: boolean, value: unknown): void {
     if (ok) {
       const outcome = this.offer(node, { type: 'reply', ref, ok: true, body: value });
-      if (outcome === true || outcome === false) return;
+      if (outcome === true) return;
+      if (outcome === false) {
+        this.lose(node, 1, 'refused');
+        return;
+      }
       // A reply the transport cannot carry fails the call with the transport's error (as one that
       // cannot be copied to a worker thread does), or its caller would wait for its timeout, or
       // for ever without one.
       value = outcome.thrown;
     }
-    this.post(node, { type: 'reply', ref, ok: false, error: FoundationError.from(value) });
+    this.postOrBreak(node, { type: 'reply', ref, ok: false, error: FoundationError.from(value) });
   }
 
   sendExit(from: Pid, to: Pid, reason: unknown, link: boolean): void {
-    this.post(to.node, { type: 'exit', from, to, reason, link });
+    this.postOrBreak(to.node, { type: 'exit', from, to, reason, link });
   }
 
   sendDown(watcher: Pid, ref: MonitorRef, pid: Pid, reason: unknown): void {
-    this.post(watcher.node, { type: 'down', to: watcher, ref, pid, reason });
+    this.postOrBreak(watcher.node, { type: 'down', to: watcher, ref, pid, reason });
   }
 
   /** Counts and reports a link or monitor refused by a RemoteLimits bound. */
@@ -216,9 +267,14 @@ export class RemoteBridge {
   private unsent(node: string, signal: unknown, error: unknown): void {
     this.runtime.emit(['foundation', 'process', 'router-send-failed'], { count: 1 }, { node, error });
     if (!isPlainRecord(signal)) return;
-    if (signal['t'] === 'call' && typeof signal['ref'] === 'number') {
+    const type = signal['t'];
+    if (type === 'call' && typeof signal['ref'] === 'number') {
       const call = this.runtime.calls.remote.get(signal['ref']);
       if (call !== undefined && call.remoteNode === node) this.runtime.failCall(call, callNotSent(call, node, error));
+    } else if (type !== 'send' && type !== 'cast') {
+      // A link, monitor or their ends taken as made, or an exit, down or reply: only breaking
+      // the connection tells the other node.
+      this.lose(node, 1, error);
     }
   }
 
@@ -282,7 +338,7 @@ export class RemoteBridge {
       case 'link': {
         const target = this.local(signal.to, fromNode);
         if (target === undefined) {
-          this.post(fromNode, { type: 'exit', from: signal.to, to: signal.from, reason: 'noproc', link: true });
+          this.postOrBreak(fromNode, { type: 'exit', from: signal.to, to: signal.from, reason: 'noproc', link: true });
           return;
         }
         if (!this.holdings.hasLink(target, signal.from)) {
@@ -290,7 +346,7 @@ export class RemoteBridge {
           if (scope !== undefined) {
             // Refused, and said so: the linker's side breaks the link as if this process were gone.
             this.limitReached('link', scope, target.pid, signal.from);
-            this.post(fromNode, { type: 'exit', from: signal.to, to: signal.from, reason: SYSTEM_LIMIT, link: true });
+            this.postOrBreak(fromNode, { type: 'exit', from: signal.to, to: signal.from, reason: SYSTEM_LIMIT, link: true });
             return;
           }
           this.holdings.addLink(target, signal.from);
@@ -316,7 +372,7 @@ export class RemoteBridge {
       case 'monitor': {
         const target = this.local(signal.to, fromNode);
         if (target === undefined) {
-          this.post(fromNode, { type: 'down', to: signal.from, ref: signal.ref, pid: signal.to, reason: 'noproc' });
+          this.postOrBreak(fromNode, { type: 'down', to: signal.from, ref: signal.ref, pid: signal.to, reason: 'noproc' });
           return;
         }
         // The reference is the sender's own (decodeSignal checks), and references of different
@@ -332,7 +388,7 @@ export class RemoteBridge {
         if (scope !== undefined) {
           // Refused, and said so: the watcher gets its down at once, as for a process that is gone.
           this.limitReached('monitor', scope, target.pid, signal.from);
-          this.post(fromNode, { type: 'down', to: signal.from, ref: signal.ref, pid: signal.to, reason: SYSTEM_LIMIT });
+          this.postOrBreak(fromNode, { type: 'down', to: signal.from, ref: signal.ref, pid: signal.to, reason: SYSTEM_LIMIT });
           return;
         }
         this.holdings.addMonitor(target, signal.ref, signal.from);
@@ -361,6 +417,7 @@ export class RemoteBridge {
   /** `node` is gone: links break with `noconnection`, monitors fire, calls to it fail. */
   nodeDown(node: string): void {
     if (typeof node !== 'string' || node === this.runtime.nodeId) return;
+    this.breaking.delete(node);
     const runtime = this.runtime;
     const linked = this.linksByNode.get(node);
     this.linksByNode.delete(node);

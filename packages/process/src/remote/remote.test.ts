@@ -124,6 +124,26 @@ function limitEvents(): { events: string[]; telemetry: TelemetrySink } {
   };
 }
 
+/**
+ * A transport whose `send` runs `rule` first on each payload: `refuse` makes it return false (a
+ * full queue on a connection that stays up), `throw` makes it throw (a payload it cannot carry).
+ */
+function refusing(rule: (payload: { readonly t?: unknown }) => 'send' | 'refuse' | 'throw'): (transport: PeerTransport) => PeerTransport {
+  return (transport) => ({
+    nodeId: transport.nodeId,
+    send: (peer, channel, payload) => {
+      const verdict = rule(payload as { t?: unknown });
+      if (verdict === 'throw') throw new FoundationError({ code: 5897, type: 'payload_encoding', message: 'the payload cannot be carried' });
+      return verdict === 'send' && transport.send(peer, channel, payload);
+    },
+    onMessage: (channel, handler) => transport.onMessage(channel, handler),
+    on: (event, handler) => transport.on(event, handler),
+    connect: (peer) => transport.connect(peer),
+    disconnect: (peer) => transport.disconnect(peer),
+    peers: () => transport.peers(),
+  });
+}
+
 describe('location transparency through a RemoteRouter (testkit network)', () => {
   it('sends to a pid on another node, pids in the body arrive as pids, and replies come back', async () => {
     const { simulation, runtime } = cluster(1, ['a', 'b']);
@@ -524,6 +544,7 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
       onMessage: (channel, handler) => transport.onMessage(channel, handler),
       on: (event, handler) => transport.on(event, handler),
       connect: (peer) => transport.connect(peer),
+      disconnect: (peer) => transport.disconnect(peer),
       peers: () => transport.peers(),
     }));
     const target = asker(runtime('b'), []);
@@ -563,6 +584,7 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
       onMessage: (channel, handler) => transport.onMessage(channel, handler),
       on: (event, handler) => transport.on(event, handler),
       connect: (peer) => transport.connect(peer),
+      disconnect: (peer) => transport.disconnect(peer),
       peers: () => transport.peers(),
     });
     const { simulation, runtime } = cluster(44, ['a', 'b'], {}, undefined, carriesReply);
@@ -596,6 +618,7 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
       onMessage: (channel, handler) => transport.onMessage(channel, handler),
       on: (event, handler) => transport.on(event, handler),
       connect: (peer) => transport.connect(peer),
+      disconnect: (peer) => transport.disconnect(peer),
       peers: () => transport.peers(),
     });
     const { simulation, runtime } = cluster(45, ['a', 'b'], {}, undefined, encodesLikeChannels);
@@ -644,6 +667,55 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
       { type: 'down', reason: 'noconnection' },
       { type: 'exit', reason: 'noconnection' },
     ]);
+  });
+
+  it('breaks the connection when the transport refuses an exit or a down on it, so the other side hears noconnection (review finding)', async () => {
+    // A full queue refused the down of a process that died, and the transport threw on its exit
+    // (one too large, say); the connection stayed up, so nothing told the process on the other
+    // node: it stayed linked to, and kept monitoring, a process that was gone. Distributed
+    // Erlang delivers every signal on a connection or breaks it. Seed 47.
+    let refuse = false;
+    const verdicts = { exit: 'throw', down: 'refuse' } as const;
+    const { simulation, runtime, telemetry } = cluster(
+      47,
+      ['a', 'b'],
+      {},
+      undefined,
+      refusing((payload) => (refuse && (payload.t === 'exit' || payload.t === 'down') ? verdicts[payload.t] : 'send')),
+    );
+    const dying = runtime('a').spawn(() => undefined);
+    const inbox: unknown[] = [];
+    const remote = asker(runtime('b'), inbox);
+    runtime('b').send(remote, { command: 'link', target: dying });
+    runtime('b').send(remote, { command: 'monitor', target: dying });
+    await simulation.runForAsync(50);
+    expect(runtime('a').processInfo(dying)?.monitoredBy).toBe(1);
+    refuse = true;
+    runtime('a').exit(dying, 'kill');
+    await simulation.runForAsync(1_000);
+    expect(inbox.map((message) => `${(message as { type: string }).type} ${String((message as { reason: unknown }).reason)}`).sort()).toEqual([
+      'down noconnection',
+      'exit noconnection',
+    ]);
+    expect(runtime('b').processInfo(remote)?.links).toEqual([]);
+    expect(telemetry.filter((entry) => entry === 'a foundation.process.signal-lost')).toHaveLength(2);
+  });
+
+  it('breaks the connection when the transport refuses a signal held for it as it comes up (review finding)', async () => {
+    // The link was held while the connection came up and refused in the flush; the linker took
+    // it as made, the other node never heard of it, and the link's exit never came. Seed 49.
+    let refuse = true;
+    const { simulation, runtime } = cluster(49, ['a', 'b'], {}, undefined, refusing((payload) => (refuse && payload.t === 'link' ? 'refuse' : 'send')));
+    const target = asker(runtime('b'), []);
+    const inbox: unknown[] = [];
+    const linker = asker(runtime('a'), inbox);
+    runtime('a').send(linker, { command: 'link', target });
+    await simulation.runForAsync(1_000);
+    refuse = false;
+    runtime('b').exit(target, 'kill');
+    await simulation.runForAsync(1_000);
+    expect(inbox).toMatchObject([{ type: 'exit', reason: 'noconnection' }]);
+    expect(runtime('a').processInfo(linker)?.links).toEqual([]);
   });
 
   it('never delivers to a process of a new incarnation a message for a pid of the old one', async () => {

@@ -23,6 +23,12 @@ export interface RemoteReceiver {
    * it as it would have had `send` thrown it, so that a call fails rather than waits.
    */
   unsent?(node: string, signal: unknown, error: unknown): void;
+  /**
+   * Signals `send` accepted for `node` (held while the connection to it came up) were dropped
+   * unsent: the transport refused the first of them (a full queue), and those after it go too,
+   * so that none arrives after a gap. The runtime breaks the connection (`disconnect`).
+   */
+  lost?(node: string, signals: readonly unknown[]): void;
 }
 
 export interface RemoteRouter {
@@ -40,6 +46,13 @@ export interface RemoteRouter {
    * process there links to or monitors one here.
    */
   watchNode?(node: string): void;
+  /**
+   * Breaks the connection to `node`, so that both nodes hear `nodeDown` for each other. The
+   * runtime asks for it when a signal was lost on a connection that stays up (see RemoteBridge);
+   * a router that has it must make a `nodeDown` follow, now or when the connection closes. A
+   * runtime over a router without it can only report such a loss.
+   */
+  disconnect?(node: string): void;
 }
 
 /** A message as the transport port delivers it. */
@@ -59,6 +72,8 @@ export interface PeerTransport {
   onMessage(channel: string, handler: (message: TransportInboundMessage) => void): () => void;
   on(event: 'peer-up' | 'peer-down', handler: (peer: string) => void): () => void;
   connect(peer: string): void;
+  /** Closes the connection to `peer`; both sides hear `peer-down`. */
+  disconnect(peer: string): void;
   peers(): string[];
 }
 
@@ -119,6 +134,7 @@ export function createTransportRouter(transport: PeerTransport, options: Transpo
     },
     // Connected (or this node) and still refused: a full queue or a closing transport.
     reachable: connected,
+    lost: (node, signals) => receiver?.lost?.(node, signals),
     connect: (node) => {
       watched.add(node);
       try {
@@ -174,6 +190,20 @@ export function createTransportRouter(transport: PeerTransport, options: Transpo
       if (node === transport.nodeId || watched.has(node)) return;
       watched.add(node);
       transport.connect(node);
+    },
+    disconnect(node) {
+      if (node === transport.nodeId) return;
+      // Up: closing it brings `peer-down` to both sides, and so `nodeDown`.
+      if (connected(node)) {
+        transport.disconnect(node);
+        return;
+      }
+      // Not up: whatever broke the last connection brings (or brought) its own `peer-down`; what
+      // is held for the node never went out and goes now, and the runtime hears `nodeDown` at
+      // once, as it would if the connection under way failed, so that nothing it took as sent
+      // outlives that loss. A connection still under way comes up to a clean slate on both sides.
+      waiting.down(node);
+      receiver?.nodeDown(node);
     },
   };
 }

@@ -768,6 +768,11 @@ export class RuntimeImpl implements Runtime {
     if (this.telemetry !== undefined) this.emit(['foundation', 'process', 'dead-letter'], { count: 1 }, { to, reason });
   }
 
+  /** @internal Runs `callback` once the work under way is done, through the run-queue driver (the simulated clock in tests). */
+  soon(callback: () => void): void {
+    this.driver.soon(callback);
+  }
+
   /** @internal Emits a telemetry event; a failing sink is ignored. */
   emit(event: readonly string[], measurements: Record<string, number>, metadata: Record<string, unknown>): void {
     if (this.telemetry === undefined) return;
