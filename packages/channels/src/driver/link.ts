@@ -41,7 +41,7 @@ import { agreedLimits } from '../core/wire-limits';
 import type { WireLimits } from '../core/wire-limits';
 import { MessageTooLargeError } from '../errors/message-too-large-error';
 import type { ResolvedLimits, ResolvedTiming } from '../options';
-import type { Connection } from './connection';
+import type { Connection, PeerIdentity } from './connection';
 import { createRequestManager } from './request-manager';
 import type { RequestManager } from './request-manager';
 import type { ChannelCounters, LaneCounters } from './stats';
@@ -822,6 +822,30 @@ export class Link {
   cancelReconnect(): void {
     this.reconnectTimer?.cancel();
     this.reconnectTimer = undefined;
+  }
+
+  /**
+   * Dialer: a further connection of the current session reached `peer` (its CHALLENGE proved
+   * it). False, and the session is over, when that is another incarnation or session epoch than
+   * connection 0 reached: the peer restarted, or ended the session, while connection 0 still
+   * reaches what it left (a half-open connection, or a new process at the address the lanes now
+   * dial). Its lanes must not join this link, whose order and de-duplication state belong to
+   * connection 0's peer; the connection closes before this side proves itself on it, and a new
+   * session starts, on whose connection 0 the restart (or the new epoch) shows as one.
+   */
+  laneReached(connection: Connection, peer: PeerIdentity): boolean {
+    if (connection.session !== this.session || this.connections[connection.index] !== connection) return true;
+    if (peer.incarnation === this.incarnation && peer.epoch === this.peerEpoch) return true;
+    const reason = `connection ${connection.index} reached another ${peer.incarnation === this.incarnation ? 'session epoch' : 'incarnation'} of the peer than connection 0`;
+    connection.close(CLOSE_CODES.unknownSession, reason);
+    // Counted as a connection that failed to open (not reported: a restart is no failure), so
+    // that a peer whose lanes keep reaching another process goes down after the grace period
+    // instead of bringing sessions up and down for ever; the lane opening on the next session
+    // (the restarted peer's) clears it.
+    this.failedOpens.add(connection.index);
+    // Lanes are dialed only once the session is up (ensureConnection).
+    if (this.state === 'up') this.loseSession(CLOSE_CODES.normal, reason);
+    return false;
   }
 
   /** Acceptor: a further connection of the current session; false when it does not belong. */

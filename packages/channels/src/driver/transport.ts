@@ -490,6 +490,11 @@ export function createTransport(options: TransportOptions): Transport {
         if (connection.index === 0 && !adoptEpoch(peer.nodeId, connection.localEpoch)) {
           return { code: CLOSE_CODES.superseded, reason: 'this node ended the session during the handshake' };
         }
+        // A lane joins its session only if it reached the incarnation and epoch connection 0 did
+        // (the acceptor checks the same of the dialer, in attach).
+        if (connection.index > 0 && connection.link !== undefined && !connection.link.laneReached(connection, peer)) {
+          return { code: CLOSE_CODES.unknownSession, reason: 'another incarnation or session epoch than connection 0' };
+        }
         return undefined;
       }
       probes.delete(connection.session);

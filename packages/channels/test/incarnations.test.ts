@@ -1,0 +1,106 @@
+// A peer's incarnation (random per process start) and session epoch, as the handshake presents
+// them on each connection of a session: every connection of one session must reach the same
+// incarnation and epoch, and a node id seen with two incarnations at once (two live processes
+// configured with one id) is reported rather than left to flap in silence.
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
+import { WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
+import { CLOSE_CODES } from '../src/index';
+import type { ConnectionErrorEvent } from '../src/index';
+import { createCborCodec } from '../src/core/cbor';
+import { READY_FRAME, decodeHello, encodeChallenge } from '../src/core/handshake';
+import { SECRET, closeNodes, keyOf, startNode, waitFor } from './helpers';
+
+afterEach(closeNodes);
+
+const codec = createCborCodec();
+/** Connection 0 carries `control`, connection 1 the one lane of `orders`. */
+const channels = { control: { reliable: true }, orders: { reliable: true } };
+
+describe('a lane that reaches another incarnation or epoch of the peer than connection 0', () => {
+  /**
+   * An acceptor that holds the secret and answers every handshake, presenting on each one the
+   * incarnation and epoch `present` picks for that connection index (an honest node presents
+   * one of each per process and per session). Records what happened to each connection.
+   */
+  async function scriptedAcceptor(present: (index: number) => { incarnation: string; epoch: number }) {
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+    const secret = keyOf(SECRET, 'foundation');
+    const events: string[] = [];
+    server.on('connection', (socket: WebSocket) => {
+      socket.on('error', () => undefined);
+      socket.once('message', (frame: Buffer) => {
+        const { hello, body } = decodeHello(codec, frame, secret);
+        const index = hello.connection;
+        events.push(`hello ${index}`);
+        socket.on('close', (code) => events.push(`closed ${index} ${code}`));
+        const { incarnation, epoch } = present(index);
+        const challenge = encodeChallenge(codec, { nodeId: 'node-p', incarnation, epoch, nonce: randomBytes(32), limits: hello.limits }, secret, body);
+        socket.send(challenge.frame);
+        socket.once('message', () => {
+          events.push(`auth ${index}`);
+          socket.send(READY_FRAME);
+        });
+      });
+    });
+    const { port } = server.address() as { port: number };
+    return {
+      url: `ws://127.0.0.1:${port}`,
+      events,
+      async close() {
+        for (const client of server.clients) client.terminate();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      },
+    };
+  }
+
+  it.each([
+    ['incarnation', (index: number) => ({ incarnation: index === 0 ? 'first-process' : 'second-process', epoch: 7 })],
+    ['session epoch', (index: number) => ({ incarnation: 'one-process', epoch: index === 0 ? 7 : 8 })],
+  ])('another %s: the dialer refuses the lane before AUTH (4019) and starts the session over', async (_name, present) => {
+    const acceptor = await scriptedAcceptor(present);
+    try {
+      const a = await startNode('node-a', { channels, addresses: { 'node-p': acceptor.url } });
+      const failures: number[] = [];
+      a.on('connection-error', (event: ConnectionErrorEvent) => failures.push(event.error.closeCode));
+      a.connect('node-p');
+      await waitFor(() => a.peers().includes('node-p'), 5_000, 'connection 0 up');
+      expect(a.send('node-p', 'orders', 'for the process of connection 0')).toBe(true);
+      await waitFor(() => acceptor.events.includes(`closed 1 ${CLOSE_CODES.unknownSession}`), 5_000, 'the lane refused');
+      // The dialer never proved itself on the lane, so nothing of the link went to that process,
+      // and a new session (a new connection 0) follows, on which a restart shows as one.
+      await waitFor(() => acceptor.events.filter((event) => event === 'hello 0').length >= 2, 5_000, 'a new session');
+      expect(acceptor.events).not.toContain('auth 1');
+      expect(acceptor.events).toContain(`closed 0 ${CLOSE_CODES.normal}`);
+      expect(failures).toEqual([]);
+    } finally {
+      await acceptor.close();
+    }
+  });
+
+  it('a peer restarted at a new address while connection 0 still reaches the old process: the message goes to the new one, after a peer-down, with no connection error', async () => {
+    const first = await startNode('node-p', { channels });
+    let address = first.address()!.url;
+    const a = await startNode('node-a', { channels, resolveAddress: () => address });
+    const seen: string[] = [];
+    a.on('peer-up', (peer) => seen.push(`up ${peer}`));
+    a.on('peer-down', (peer) => seen.push(`down ${peer}`));
+    a.on('connection-error', (event: ConnectionErrorEvent) => seen.push(`error ${event.error.closeCode}`));
+    a.connect('node-p');
+    await waitFor(() => a.peers().includes('node-p'), 5_000, 'node-p up');
+    // The old process is not told anything: its connection 0 stays open, as a half-open one
+    // would until the idle timeout.
+    const second = await startNode('node-p', { channels });
+    const delivered: string[] = [];
+    first.onMessage('orders', ({ payload }) => delivered.push(`first: ${String(payload)}`));
+    second.onMessage('orders', ({ payload }) => delivered.push(`second: ${String(payload)}`));
+    address = second.address()!.url;
+    a.connect('node-p'); // learns the new address; the lane of `orders` is dialed there
+    expect(a.send('node-p', 'orders', 'm1')).toBe(true);
+    await waitFor(() => delivered.length === 1 && a.peers().includes('node-p'), 5_000, 'the message');
+    expect(delivered).toEqual(['second: m1']);
+    expect(seen).toEqual(['up node-p', 'down node-p', 'up node-p']);
+  });
+});
