@@ -35,6 +35,7 @@ export { CHANNELS_ERROR_CODES } from './errors/codes';
 export type { ChannelsErrorKind } from './errors/codes';
 export { ChannelsConfigError } from './errors/channels-config-error';
 export { ConnectionRefusedError } from './errors/connection-refused-error';
+export { DuplicateNodeIdError } from './errors/duplicate-node-id-error';
 export { MessageTooLargeError } from './errors/message-too-large-error';
 export { NoResponderError } from './errors/no-responder-error';
 export { PayloadEncodingError } from './errors/payload-encoding-error';

@@ -2,15 +2,17 @@
 // them on each connection of a session: every connection of one session must reach the same
 // incarnation and epoch, and a node id seen with two incarnations at once (two live processes
 // configured with one id) is reported rather than left to flap in silence.
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
-import { CLOSE_CODES } from '../src/index';
-import type { ConnectionErrorEvent } from '../src/index';
+import { CHANNELS_ERROR_CODES, CLOSE_CODES, DuplicateNodeIdError } from '../src/index';
+import type { ConnectionErrorEvent, Transport, TransportOptions } from '../src/index';
 import { createCborCodec } from '../src/core/cbor';
 import { READY_FRAME, decodeHello, encodeChallenge } from '../src/core/handshake';
-import { SECRET, closeNodes, keyOf, startNode, waitFor } from './helpers';
+import { generateCertificates } from './certificates';
+import type { TestCertificates } from './certificates';
+import { SECRET, closeNodes, createProxy, keyOf, link, nextEvent, startNode, waitFor } from './helpers';
 
 afterEach(closeNodes);
 
@@ -102,5 +104,85 @@ describe('a lane that reaches another incarnation or epoch of the peer than conn
     await waitFor(() => delivered.length === 1 && a.peers().includes('node-p'), 5_000, 'the message');
     expect(delivered).toEqual(['second: m1']);
     expect(seen).toEqual(['up node-p', 'down node-p', 'up node-p']);
+  });
+});
+
+describe('two live processes started with one node id, both connecting to a third node', () => {
+  let certificates: TestCertificates;
+  beforeAll(() => {
+    certificates = generateCertificates();
+  });
+  const tlsOf = (pem: { cert: string; key: string }): Partial<TransportOptions> => ({ channels, security: { secret: SECRET, tls: { ...pem, ca: certificates.ca } } });
+
+  function identityErrorsOn(node: Transport): DuplicateNodeIdError[] {
+    const seen: DuplicateNodeIdError[] = [];
+    node.on('identity-error', (error) => seen.push(error));
+    return seen;
+  }
+
+  it('with certificates that name the id, they replace each other\'s session over and over: the third node reports it, once a minute', async () => {
+    const third = await startNode('node-b', tlsOf(certificates.nodeB));
+    const reported = identityErrorsOn(third);
+    const one = await startNode('node-a', tlsOf(certificates.nodeA));
+    const other = await startNode('node-a', tlsOf(certificates.nodeA));
+    await link(one, third);
+    other.connect(third.address()!.url);
+    await waitFor(() => third.stats().duplicateNodeIds >= 3, 10_000, 'the session taken back three times');
+    expect(reported).toHaveLength(1);
+    expect(reported[0]).toBeInstanceOf(DuplicateNodeIdError);
+    expect(reported[0]!.code).toBe(CHANNELS_ERROR_CODES.duplicateNodeId);
+    expect(reported[0]!.nodeId).toBe('node-a');
+    expect(reported[0]!.message).toContain('node id node-a is used by two live processes');
+  });
+
+  it('without such certificates, the second is refused (4022) while the first answers, and messages go to the first only; the third node reports it', async () => {
+    const third = await startNode('node-c', { channels });
+    const reported = identityErrorsOn(third);
+    const one = await startNode('node-p', { channels });
+    const other = await startNode('node-p', { channels });
+    const delivered: string[] = [];
+    one.onMessage('orders', ({ payload }) => delivered.push(`one: ${String(payload)}`));
+    other.onMessage('orders', ({ payload }) => delivered.push(`other: ${String(payload)}`));
+    await link(one, third);
+    const refused = nextEvent<ConnectionErrorEvent>(other, 'connection-error');
+    other.connect(third.address()!.url);
+    expect((await refused).error.closeCode).toBe(CLOSE_CODES.duplicateSession);
+    await waitFor(() => reported.length === 1, 10_000, 'the report');
+    expect(reported[0]!.nodeId).toBe('node-p');
+    expect(third.send('node-p', 'orders', 'm1')).toBe(true);
+    await waitFor(() => delivered.length === 1, 5_000, 'the message');
+    expect(delivered).toEqual(['one: m1']);
+    expect(other.peers()).toEqual([]);
+  });
+
+  it('a restart is not reported: neither a node whose certificate lets it replace its live session at once, nor one refused (4022) until its old session went silent', async () => {
+    const third = await startNode('node-b', tlsOf(certificates.nodeB));
+    const reported = identityErrorsOn(third);
+    const before = await startNode('node-a', tlsOf(certificates.nodeA));
+    await link(before, third);
+    const superseded = nextEvent(before, 'channel-close');
+    const after = await startNode('node-a', tlsOf(certificates.nodeA));
+    await link(after, third);
+    await superseded;
+    await before.close();
+
+    const timing = { heartbeatIntervalMs: 30, idleTimeoutMs: 10_000, peerDownGraceMs: 10_000 };
+    const plain = await startNode('node-c', { channels, timing });
+    const plainReported = identityErrorsOn(plain);
+    const proxy = await createProxy(plain.address()!.port);
+    try {
+      const old = await startNode('node-p', { channels, timing });
+      await link(old, plain, proxy.url);
+      proxy.blackhole(); // the old process is gone: nothing more is heard from it
+      const restarted = await startNode('node-p', { channels, timing });
+      const refusals: number[] = [];
+      restarted.on('connection-error', (event: ConnectionErrorEvent) => refusals.push(event.error.closeCode));
+      await link(restarted, plain);
+      expect(refusals.length === 0 || refusals.every((code) => code === CLOSE_CODES.duplicateSession)).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+    expect([...reported, ...plainReported]).toEqual([]);
+    expect(third.stats().duplicateNodeIds + plain.stats().duplicateNodeIds).toBe(0);
   });
 });

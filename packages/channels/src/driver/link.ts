@@ -72,6 +72,12 @@ export interface LinkHost {
   newSession(): string;
   /** Receive-side de-duplication state that outlives links, per peer incarnation and session epoch. */
   receiveSequences(peer: string, incarnation: string, epoch: number): ReceiveSequence[];
+  /**
+   * Connection 0 of a session of `link` opened, with the peer's incarnation in `connection.peer`
+   * (before the link compares it with the last one): the transport watches for two processes
+   * presenting one node id.
+   */
+  sessionIncarnation(link: Link, connection: Connection): void;
   /** This node dropped what it kept for `peer`: the next session must be a new one on both sides. */
   renewSessionEpoch(peer: string): void;
   /** First sequence numbers for a new link's reliable lanes (they never go backwards for a peer). */
@@ -885,6 +891,7 @@ export class Link {
     if (connection.session !== this.session || this.connections[connection.index] !== connection) return;
     if (connection.index === 0 && connection.peer !== undefined) {
       const { incarnation, epoch } = connection.peer;
+      this.host.sessionIncarnation(this, connection);
       // The peer's sizes, from this session's handshake: frames go out cut to the smaller of both
       // nodes' sizes from now on (a partly sent message starts over at the rewind, cut anew). They
       // change only with the peer's incarnation (a node's options are fixed), so what was queued

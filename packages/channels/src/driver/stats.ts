@@ -144,6 +144,12 @@ export interface TransportStats {
    * the idle timeout is under three intervals.
    */
   readonly pingsSent: number;
+  /**
+   * Times this node saw two live processes present one node id (an incarnation heard from after
+   * another replaced it, or the live session answering while another process keeps asking for
+   * it); each is reported on `identity-error`, at most once a minute per node id.
+   */
+  readonly duplicateNodeIds: number;
   /** Inbound connections from their TCP accept (before TLS and the upgrade) until the handshake finishes, plus dials not yet open. */
   readonly handshakesInProgress: number;
   readonly openConnections: number;

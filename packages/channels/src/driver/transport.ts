@@ -20,6 +20,7 @@ import { createReceiveSequence } from '../core/receive-sequence';
 import type { ReceiveSequence } from '../core/receive-sequence';
 import { ChannelsConfigError } from '../errors/channels-config-error';
 import { ConnectionRefusedError } from '../errors/connection-refused-error';
+import { DuplicateNodeIdError } from '../errors/duplicate-node-id-error';
 import { MessageTooLargeError } from '../errors/message-too-large-error';
 import { NoResponderError } from '../errors/no-responder-error';
 import { PayloadEncodingError } from '../errors/payload-encoding-error';
@@ -114,6 +115,8 @@ export interface Transport {
   on(event: 'connection-error', handler: (event: ConnectionErrorEvent) => void): () => void;
   on(event: 'protocol-error', handler: (error: ProtocolViolationError) => void): () => void;
   on(event: 'handler-error', handler: (event: HandlerErrorEvent) => void): () => void;
+  /** Two live processes present one node id (DuplicateNodeIdError); at most once a minute per node id. */
+  on(event: 'identity-error', handler: (error: DuplicateNodeIdError) => void): () => void;
   /** Peers that are up (peer-up reported, peer-down not yet), in the order they came up. */
   peers(): string[];
   /** Counters, queue depths and round trips. */
@@ -129,6 +132,10 @@ const SMALL_RAW_BYTES = 4096;
 const REFUSING_PER_ADDRESS = 8;
 const REFUSING_TOTAL = 64;
 const SECRET_MIN_BYTES = 16;
+/** Incarnations of a peer remembered as replaced by a newer one (see incarnationHistory). */
+const REPLACED_INCARNATIONS = 4;
+/** An `identity-error` is emitted at most once per this many ms for one node id (each sighting is counted). */
+const DUPLICATE_REPORT_INTERVAL_MS = 60_000;
 /** Provisional epochs kept for peers this node holds no epoch for (see provisionalEpochs). */
 const MAX_PROVISIONAL_EPOCHS = 1024;
 
@@ -289,6 +296,7 @@ export function createTransport(options: TransportOptions): Transport {
   let acceptedConnections = 0;
   let readPauses = 0;
   let pingsSent = 0;
+  let duplicateNodeIds = 0;
   let pendingHandshakes = 0;
   let closed = false;
   let boundAddress: { host: string; port: number; url: string } | undefined;
@@ -340,6 +348,67 @@ export function createTransport(options: TransportOptions): Transport {
     else map.set(key, value);
   };
 
+  // ---- two processes with one node id -------------------------------------------------------
+
+  /**
+   * Per peer, what tells two live processes with one node id (a configuration mistake) from a
+   * restart: each process start draws a new incarnation, and a restarted node's old one is
+   * never heard from again. So this node has seen two processes at once when an incarnation
+   * that a newer one replaced opens or asks for a session again (with certificates that name
+   * the id, the two replace each other's session over and over: each one's reconnect is that),
+   * or when the live session is heard from after another incarnation was refused as a duplicate
+   * (4022) and that one asks again (without such certificates, the second process is refused
+   * for as long as the first answers). Only peers that proved they hold the secret get here;
+   * `remember` bounds the map.
+   */
+  const incarnationHistory = new Map<
+    string,
+    { current: string; address: string; replaced: string[]; refused: { incarnation: string; address: string; at: number } | undefined }
+  >();
+  /** Monotonic ms of the last `identity-error` per node id. */
+  const duplicateReported = new Map<string, number>();
+
+  const reportDuplicate = (peer: string, addresses: readonly string[], detail: string): void => {
+    duplicateNodeIds += 1;
+    telemetry(['channels', 'node', 'duplicate'], {}, { peer, remoteAddresses: addresses, detail });
+    const now = clock.monotonic();
+    const last = duplicateReported.get(peer);
+    if (last !== undefined && now - last < DUPLICATE_REPORT_INTERVAL_MS) return;
+    remember(duplicateReported, peer, now);
+    emit('identity-error', new DuplicateNodeIdError(peer, addresses, detail));
+  };
+
+  /** Connection 0 of a new session of `peer` opened with the incarnation it presented. */
+  const sessionIncarnation = (peer: string, connection: Connection): void => {
+    const incarnation = connection.peer!.incarnation;
+    const history = incarnationHistory.get(peer);
+    if (history === undefined) {
+      remember(incarnationHistory, peer, { current: incarnation, address: connection.remoteAddress, replaced: [], refused: undefined });
+      return;
+    }
+    if (incarnation !== history.current) {
+      if (history.replaced.includes(incarnation)) {
+        reportDuplicate(peer, [history.address, connection.remoteAddress], 'a process it had replaced took the session back');
+      }
+      history.replaced = [...history.replaced.filter((item) => item !== incarnation), history.current].slice(-REPLACED_INCARNATIONS);
+      history.current = incarnation;
+    }
+    history.address = connection.remoteAddress;
+    if (history.refused?.incarnation === incarnation) history.refused = undefined;
+  };
+
+  /** A new session of `peer` from `incarnation` is refused (4022): `link`'s session is alive. */
+  const duplicateRefused = (peer: string, incarnation: string, link: Link, connection: Connection): void => {
+    const history = incarnationHistory.get(peer);
+    if (history === undefined || incarnation === history.current) return;
+    if (history.replaced.includes(incarnation)) {
+      reportDuplicate(peer, [history.address, connection.remoteAddress], 'a process another one had replaced asks for the session again');
+    } else if (history.refused?.incarnation === incarnation && link.lastHeard() > history.refused.at) {
+      reportDuplicate(peer, [history.address, connection.remoteAddress], 'the live session kept answering after another process asked for it, which asked again');
+    }
+    if (history.refused?.incarnation !== incarnation) history.refused = { incarnation, address: connection.remoteAddress, at: clock.monotonic() };
+  };
+
   // ---- links ---------------------------------------------------------------------------------
 
   // Up to 4 MiB of chunk frames kept for reuse (see chunk-pool.ts).
@@ -360,6 +429,7 @@ export function createTransport(options: TransportOptions): Transport {
     isClosed: () => closed,
     newSession: () => randomBytes(12).toString('base64url'),
     dial: (link, url, session, index) => openDial(url, session, index, link.peer, link),
+    sessionIncarnation: (link, connection) => sessionIncarnation(link.peer, connection),
     receiveSequences(peer, peerIncarnation, epoch) {
       const known = receiveState.get(peer);
       if (known !== undefined && known.incarnation === peerIncarnation && known.epoch === epoch) return known.sequences;
@@ -465,6 +535,7 @@ export function createTransport(options: TransportOptions): Transport {
           const silentMs = clock.monotonic() - existing.lastHeard();
           if (silentMs < 3 * timing.heartbeatIntervalMs) {
             const reason = `node ${peer} has a live session (heard ${Math.round(silentMs)} ms ago)`;
+            duplicateRefused(peer, hello.incarnation, existing, connection);
             reportViolation(connection, CLOSE_CODES.duplicateSession, reason, peer);
             return { code: CLOSE_CODES.duplicateSession, reason };
           }
@@ -1121,6 +1192,7 @@ export function createTransport(options: TransportOptions): Transport {
         acceptedConnections,
         readPauses,
         pingsSent,
+        duplicateNodeIds,
         handshakesInProgress: handshaking,
         openConnections: open,
       };

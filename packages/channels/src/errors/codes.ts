@@ -27,6 +27,11 @@ export const CHANNELS_ERROR_CODES = Object.freeze({
    * and its reply will not come (RequestInterruptedError). Unlike 5804, the outcome is unknown.
    */
   requestInterrupted: 5812,
+  /**
+   * Two live processes present one node id (a configuration mistake): this node saw both of
+   * their incarnations at once (DuplicateNodeIdError, on the `identity-error` event).
+   */
+  duplicateNodeId: 5813,
 });
 
 export type ChannelsErrorKind = keyof typeof CHANNELS_ERROR_CODES;
