@@ -36,6 +36,7 @@ import { resolveOptions, urlOf } from './options';
 import type { ResolvedOptions, StartNodeOptions } from './options';
 import { processContextCarrier, withContextPropagation } from './wiring/context-transport';
 import { withEagerConnect } from './wiring/eager-transport';
+import type { EagerTransport } from './wiring/eager-transport';
 import { shareConnections } from './wiring/shared-connections';
 import { createRequestRouter } from './wiring/request-router';
 import { InvalidOptionsError } from './errors/invalid-options-error';
@@ -230,7 +231,12 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   // without a new creation per start, a pid kept from before a restart would reach whichever
   // new process got its id. With it, such a pid is `noproc`.
   const creation = random.uint32();
-  const runtime = createRuntime({ nodeId, clock, creation, router: createTransportRouter(eager, { channel: 'process' }), telemetry, context: processContextCarrier() });
+  // The runtime disconnects a node to break the link after a signal was lost on it (an exit, a
+  // down or a reply the transport refused), so that both nodes hear noconnection: that ends the
+  // shared link for every part. The eager view's own disconnect would only let go of the
+  // processes' wish, leaving the link up for Raft and the runtime waiting for a nodeDown.
+  const processTransport = Object.assign(Object.create(eager) as EagerTransport, { disconnect: (peer: string) => links.breakLink(peer) });
+  const runtime = createRuntime({ nodeId, clock, creation, router: createTransportRouter(processTransport, { channel: 'process' }), telemetry, context: processContextCarrier() });
 
   const control = createRequestRouter(contextual, 'control');
   const raftTiming = timings(resolved);

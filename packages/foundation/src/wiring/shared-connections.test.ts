@@ -231,4 +231,38 @@ describe('shared links', () => {
     expect(membership.peers()).toEqual([b.nodeId]);
     expect(links.wantedBy(b.nodeId)).toEqual(['membership']);
   });
+
+  it.each([
+    ['this side dialled', false],
+    ['the peer dialled', true],
+  ])('breaking a link (%s) ends it for every part and on both sides, and the parts that still wish for it get it back', async (_case, peerDials) => {
+    // The process runtime breaks a link after a signal was lost on it, so that both nodes hear
+    // noconnection. Released by the processes' part alone, the link stayed up for Raft's and the
+    // membership's sake, nobody heard it go, and the runtime refused every later signal to that
+    // node while it waited for a nodeDown that never came.
+    const [a, b] = [await node('a'), await node('b')];
+    const links = shareConnections(a);
+    const membership = links.membership();
+    const membershipEvents = heard(membership);
+    const raft = links.owner('raft');
+    const eager = links.owner('eager', a, { untilDown: true });
+    const fromB = heard(b);
+    if (peerDials) b.connect(a.nodeId);
+    else raft.connect(b.nodeId);
+    await until('the link up', () => a.peers().includes(b.nodeId) && b.peers().includes(a.nodeId));
+    if (peerDials) raft.connect(b.nodeId);
+    eager.connect(b.nodeId);
+    membership.connect(b.nodeId);
+
+    links.breakLink(b.nodeId);
+    expect(a.peers()).toEqual([]);
+    expect(links.wantedBy(b.nodeId)).toEqual(['membership', 'raft']);
+    await until('b to hear it go', () => fromB.includes('down a'));
+    // Wanted still by Raft and the membership: dialled again from this side.
+    await until('the link back', () => a.peers().includes(b.nodeId) && b.peers().includes(a.nodeId));
+    expect(fromB.slice(0, 3)).toEqual(['up a', 'down a', 'up a']);
+    expect(membershipEvents).toEqual(['up b', 'down b', 'up b']);
+    expect(links.wantedBy(b.nodeId)).toEqual(['membership', 'raft']);
+    expect(a.send(b.nodeId, 'data', 'again')).toBe(true);
+  });
 });

@@ -44,6 +44,13 @@ export interface SharedConnections {
   membership(base?: Transport): Transport;
   /** The parts that asked for a link to `peer` (`connect`) and have not let it go, sorted. */
   wantedBy(peer: string): string[];
+  /**
+   * Ends the link to `peer` for every part at once, whoever dialled it, as a link that failed
+   * would end: the process runtime does so when a signal it sent was lost on a link that stays
+   * up, so that both nodes hear `noconnection` (Distributed Erlang's connection, too, carries all
+   * of a node pair's traffic). Parts that still wish for the link get it dialled again.
+   */
+  breakLink(peer: string): void;
 }
 
 const MEMBERSHIP = 'membership';
@@ -89,17 +96,20 @@ export function shareConnections(transport: Transport): SharedConnections {
     return true;
   };
 
+  /** Dials a link that is down, not asked for, and that a part wishes for. */
+  const redialIfWanted = (peer: string): void => {
+    if (!wanted(peer) || asked.has(peer) || transport.peers().includes(peer)) return;
+    asked.add(peer);
+    transport.connect(peer);
+  };
+
   transport.on('peer-down', (peer) => {
     for (const name of untilDown) if (wishes.get(peer)?.has(name) === true) release(name, peer);
     if (wanted(peer)) {
       // The peer's link went down while a part here still wishes for it: this side dials it, once
       // the transport is done with the old link.
       if (asked.has(peer)) return;
-      queueMicrotask(() => {
-        if (!wanted(peer) || asked.has(peer) || transport.peers().includes(peer)) return;
-        asked.add(peer);
-        transport.connect(peer);
-      });
+      queueMicrotask(() => redialIfWanted(peer));
     } else if (asked.delete(peer)) {
       // Nobody wishes for it: not redialled. (The membership's use ended with the link.)
       transport.disconnect(peer);
@@ -194,5 +204,14 @@ export function shareConnections(transport: Transport): SharedConnections {
     owner,
     membership,
     wantedBy: (peer) => [...(wishes.get(peer) ?? [])].sort(),
+    breakLink(peer: string): void {
+      const up = transport.peers().includes(peer);
+      // No longer asked for: the transport's disconnect also stops its redialling, so the
+      // `peer-down` that follows has this side dial again for the parts that still wish for it.
+      asked.delete(peer);
+      transport.disconnect(peer);
+      // A link still being dialled ends with no `peer-down`.
+      if (!up) queueMicrotask(() => redialIfWanted(peer));
+    },
   };
 }
