@@ -28,12 +28,12 @@ import type { RemoteTarget, Signal } from '../core/signals';
 import { MalformedSignalError } from '../errors/malformed-signal-error';
 import { NoConnectionError } from '../errors/no-connection-error';
 import { NoProcessError } from '../errors/no-process-error';
-import type { ResolvedRemoteLimits } from '../runtime/options';
+import type { DeadLetterReason, ResolvedRemoteLimits } from '../runtime/options';
 import type { ProcessRecord } from '../runtime/process-record';
 import type { RuntimeImpl } from '../runtime/runtime';
 import { downMessage } from '../runtime/system-messages';
 import type { ExitReason, MonitorRef } from '../runtime/types';
-import { callNotSent } from './call-not-sent';
+import { callNotSent, messageNotSent } from './call-not-sent';
 import { RemoteHoldings } from './remote-holdings';
 import type { LimitScope } from './remote-holdings';
 import type { RemoteRouter } from './router';
@@ -155,8 +155,14 @@ export class RemoteBridge {
 
   // ---- outbound -----------------------------------------------------------------------------
 
-  sendMessage(node: string, to: RemoteTarget, body: unknown, from: Pid | undefined, cast: boolean): boolean {
-    return this.post(node, { type: 'send', to, from, body, cast });
+  /**
+   * Sends a message: undefined when the router accepted it, otherwise the reason its dead letter
+   * gives (`noconnection` when refused, `uncloneable` for one the transport cannot encode).
+   */
+  sendMessage(node: string, to: RemoteTarget, body: unknown, from: Pid | undefined, cast: boolean): DeadLetterReason | undefined {
+    const outcome = this.offer(node, { type: 'send', to, from, body, cast });
+    if (outcome === true) return undefined;
+    return outcome === false ? 'noconnection' : messageNotSent(outcome.thrown);
   }
 
   /**
@@ -271,10 +277,34 @@ export class RemoteBridge {
     if (type === 'call' && typeof signal['ref'] === 'number') {
       const call = this.runtime.calls.remote.get(signal['ref']);
       if (call !== undefined && call.remoteNode === node) this.runtime.failCall(call, callNotSent(call, node, error));
-    } else if (type !== 'send' && type !== 'cast') {
+    } else if (type === 'send' || type === 'cast') {
+      this.unsentMessage(node, signal, error);
+    } else {
       // A link, monitor or their ends taken as made, or an exit, down or reply: only breaking
       // the connection tells the other node.
       this.lose(node, 1, error);
+    }
+  }
+
+  /** A message held for `node` that the transport threw on: a dead letter, as had `send` thrown it. */
+  private unsentMessage(node: string, signal: Record<string, unknown>, error: unknown): void {
+    const reason = messageNotSent(error);
+    let decoded: Signal | undefined;
+    try {
+      // The bridge encoded it, as this node to `node`: decoding it so gives back the message.
+      decoded = decodeSignal(signal, this.runtime.nodeId, node);
+    } catch {
+      decoded = undefined;
+    }
+    if (decoded?.type === 'send') {
+      const label = 'name' in decoded.to ? `${decoded.to.name}@${node}` : decoded.to.toString();
+      this.runtime.deadLetter(label, decoded.body, reason, decoded.from);
+    } else {
+      // A body holding what reads as a malformed pid tag (`{ $pid: 'x' }`) is sent as it is but
+      // does not decode: reported as the router held it.
+      const to = signal['to'];
+      const label = isPlainRecord(to) ? `${String(to['name'])}@${node}` : String(to);
+      this.runtime.deadLetter(label, signal['body'], reason, undefined);
     }
   }
 

@@ -561,11 +561,15 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
       { type: 'exit', reason: 'killed' },
       { type: 'down', reason: 'killed' },
     ]);
-    // Over the connection, the bridge hears the throw: a dead letter, and the rest goes on.
+    // Over the connection, the bridge hears the throw: a dead letter, and the rest goes on. Held
+    // or not, a message the transport cannot encode is a dead letter, uncloneable.
     runtime('a').send(linker, { command: 'monitor', target: asker(runtime('b'), []) });
     runtime('a').send(target, 'cannot be encoded');
     await simulation.runForAsync(100);
-    expect(letters.map(({ message, reason }) => [message, reason])).toEqual([['cannot be encoded', 'noconnection']]);
+    expect(letters.map(({ message, reason }) => [message, reason])).toEqual([
+      ['cannot be encoded', 'uncloneable'],
+      ['cannot be encoded', 'uncloneable'],
+    ]);
   });
 
   it('fails a remote call whose reply the transport cannot carry, instead of leaving it to wait (review finding)', async () => {
@@ -646,6 +650,45 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
       expect(FoundationError.hasType((error as Error).cause, 5898)).toBe(true);
     }
     expect(runtime('a').stats().pendingRemoteCalls).toBe(0);
+  });
+
+  it('reports a message to another node that the transport cannot encode as a dead letter, uncloneable, sent at once or held for the connection (review finding)', async () => {
+    // The bridge took the transport's throw for a refusal, and the message became a dead letter
+    // with reason noconnection, which sends its sender looking for a network fault; held while the
+    // connection came up, it vanished with no dead letter at all. A message a worker thread cannot
+    // copy is a dead letter, uncloneable, and so is one a node cannot encode. Seed 48.
+    const holds = (value: unknown): boolean =>
+      typeof value === 'function' || typeof value === 'symbol' || (typeof value === 'object' && value !== null && Object.values(value).some(holds));
+    const { simulation, runtime, letters } = cluster(48, ['a', 'b'], {}, undefined, (transport) => ({
+      nodeId: transport.nodeId,
+      send: (peer, channel, payload) => {
+        if (holds(payload)) throw new FoundationError({ code: 5898, type: 'payload_encoding', message: 'the payload is not CBOR-encodable' });
+        return transport.send(peer, channel, payload);
+      },
+      onMessage: (channel, handler) => transport.onMessage(channel, handler),
+      on: (event, handler) => transport.on(event, handler),
+      connect: (peer) => transport.connect(peer),
+      disconnect: (peer) => transport.disconnect(peer),
+      peers: () => transport.peers(),
+    }));
+    const inbox: unknown[] = [];
+    const target = probe(runtime('b'), inbox);
+    runtime('b').register('named', target);
+    const sender = runtime('a').spawn((message: unknown, self: ProcessSelf) => self.send(target, message));
+    const held = { callback: (): number => 1 };
+    const sent = [Symbol('tag')];
+    // Held while the connection comes up, then over the connection, to a pid and to a name.
+    runtime('a').send(sender, held);
+    runtime('a').send(target, 'fine');
+    await simulation.runForAsync(100);
+    runtime('a').cast({ name: 'named', node: 'b' }, sent);
+    runtime('a').send(target, 'fine again');
+    await simulation.runForAsync(100);
+    expect(inbox).toEqual(['fine', 'fine again']);
+    expect(letters.map(({ to, message, reason, from }) => [to, message, reason, from?.toString()])).toEqual([
+      [target.toString(), held, 'uncloneable', sender.toString()],
+      ['named@b', sent, 'uncloneable', undefined],
+    ]);
   });
 
   it('answers monitors, links and calls to a node the transport cannot dial with noconnection, every time', async () => {

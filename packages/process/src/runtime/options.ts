@@ -16,7 +16,7 @@ export interface TelemetrySink {
  * unreachable, the behavior has no handler for it, the runtime stopped first (a `sendAfter`
  * that had not fired), it could not be copied to a thread-isolated process (or from one, when a
  * worker's `sendAfter` fell due: the letter's message is then undefined, as it never left the
- * worker), or it was an exit signal to one of the runtime's own processes (`refused`: the system
+ * worker) or encoded for another node by its transport (`uncloneable` both), or it was an exit signal to one of the runtime's own processes (`refused`: the system
  * process and the root supervisor end only with the runtime's shutdown; the letter's message is
  * the signal as an `exit` message).
  */

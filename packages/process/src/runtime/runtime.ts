@@ -933,7 +933,8 @@ export class RuntimeImpl implements Runtime {
       this.deadLetter(label, message, 'noconnection', from);
       return;
     }
-    if (!this.remote.sendMessage(node, to, message, from, cast)) this.deadLetter(label, message, 'noconnection', from);
+    const unsent = this.remote.sendMessage(node, to, message, from, cast);
+    if (unsent !== undefined) this.deadLetter(label, message, unsent, from);
   }
 
   /** @internal The local process for a pid or name arriving from the wire, if alive. */
