@@ -1,19 +1,33 @@
 // Sending before a link is up, over two real channels transports on loopback.
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { RequestTimeoutError, createTransport } from '@foundation/channels';
-import type { Transport } from '@foundation/channels';
+import type { Transport, TransportOptions } from '@foundation/channels';
 import { freePort, urlOf } from '../options';
 import { withEagerConnect } from './eager-transport';
 
 const SECRET = 'eager-transport-test-secret';
 const started: Transport[] = [];
 
-async function node(name: string): Promise<Transport> {
+async function node(name: string, channels?: TransportOptions['channels']): Promise<Transport> {
   const port = await freePort('127.0.0.1');
-  const transport = createTransport({ nodeId: `${name}@127.0.0.1:${port}`, listen: { host: '127.0.0.1', port }, security: { secret: SECRET }, resolveAddress: urlOf });
+  const transport = createTransport({
+    nodeId: `${name}@127.0.0.1:${port}`,
+    listen: { host: '127.0.0.1', port },
+    security: { secret: SECRET },
+    resolveAddress: urlOf,
+    ...(channels === undefined ? {} : { channels }),
+  });
   await transport.ready();
   started.push(transport);
   return transport;
+}
+
+/** Waits on a condition over real sockets, never on a fixed delay. */
+async function until(what: string, condition: () => boolean): Promise<void> {
+  for (let waited = 0; !condition(); waited += 10) {
+    if (waited > 10_000) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 afterEach(async () => {
@@ -32,5 +46,23 @@ describe('eager connect', () => {
     const { timeoutMs } = failure as RequestTimeoutError;
     expect(timeoutMs).toBeGreaterThan(0);
     expect(timeoutMs).toBeLessThan(3000);
+  });
+
+  it('tells the caller which held messages it dropped after the transport refused one as the link came up, and counts them', async () => {
+    // The held messages go out in order when the link comes up; a full channel queue refused one,
+    // and it and those after it were dropped while the link stayed up, so messages sent from then
+    // on reached the peer after a gap. Nothing said which, or that there was a gap at all, so a
+    // caller for whom a gap matters could not end the link.
+    const channels = { data: { maxQueueMessages: 2 } };
+    const [a, b] = [await node('a', channels), await node('b', channels)];
+    const received: unknown[] = [];
+    b.onMessage('data', (message) => received.push(message.payload));
+    const lost: [string, unknown[]][] = [];
+    const eager = withEagerConnect(a, { lost: (peer, messages) => lost.push([peer, messages.map((message) => message.payload)]) });
+    for (let index = 0; index < 5; index += 1) expect(eager.send(b.nodeId, 'data', index)).toBe(true);
+    await until('the accepted ones to arrive', () => received.length === 2);
+    expect(received).toEqual([0, 1]);
+    expect(lost).toEqual([[b.nodeId, [2, 3, 4]]]);
+    expect(eager.droppedWhileConnecting()).toBe(3);
   });
 });

@@ -2,16 +2,33 @@
 // it has no link to; this wrapper opens the link and holds the message (up to a bound per peer)
 // until the peer comes up, then sends in order (core's createConnectWait, which process's
 // transport router uses too). If the link cannot be made, held messages are dropped and counted —
-// as a real network would lose them; after a refusal on the way out, so are the ones after it, so
-// that the peer never receives a sequence with a gap. Remote process messages need this:
-// the first message to a pid on a node this one never talked to must not vanish. A request to
-// such a peer waits for its link (within the request's timeout) before it is sent.
+// as a real network would lose them. If the transport refuses one as they go out (a full channel
+// queue), it and the ones after it are dropped and counted too, so that none of them arrives after
+// a gap; but the link stays up, and messages sent from then on reach the peer after that gap.
+// `lost` says which were dropped so, for a caller to whom a gap matters (it can end the link).
+// Remote process messages need the holding: the first message to a pid on a node this one never
+// talked to must not vanish. A request to such a peer waits for its link (within the request's
+// timeout) before it is sent.
 import type { RequestOptions, SendOptions, Transport } from '@foundation/channels';
 import { createConnectWait } from '@foundation/core';
+
+/** A message held for a peer while its link came up. */
+export interface HeldMessage {
+  readonly channel: string;
+  readonly payload: unknown;
+  readonly options: SendOptions | undefined;
+}
 
 export interface EagerTransportOptions {
   /** Messages held per peer while its link comes up. Default 1,024. */
   readonly maxHeldPerPeer?: number;
+  /**
+   * Held messages (`send` returned true for them) dropped, in order, after the transport refused
+   * the first of them as the link came up. The link stays up and later messages go out after the
+   * gap: a caller that must not skip ends the link here (`disconnect`, or whatever ends it for
+   * every part). They are counted in `droppedWhileConnecting` either way.
+   */
+  readonly lost?: (peer: string, messages: readonly HeldMessage[]) => void;
 }
 
 export interface EagerTransport extends Transport {
@@ -19,19 +36,14 @@ export interface EagerTransport extends Transport {
   droppedWhileConnecting(): number;
 }
 
-interface Held {
-  readonly channel: string;
-  readonly payload: unknown;
-  readonly options: SendOptions | undefined;
-}
-
 export function withEagerConnect(transport: Transport, options: EagerTransportOptions = {}): EagerTransport {
   /** This node, or a peer whose link is up: nothing to wait for. */
   const linked = (peer: string): boolean => peer === transport.nodeId || transport.peers().includes(peer);
-  const waiting = createConnectWait<Held>({
+  const waiting = createConnectWait<HeldMessage>({
     deliver: (peer, message) => transport.send(peer, message.channel, message.payload, message.options),
     reachable: linked,
     connect: (peer) => transport.connect(peer),
+    ...(options.lost === undefined ? {} : { lost: options.lost }),
     maxHeldPerPeer: options.maxHeldPerPeer ?? 1024,
   });
   transport.on('peer-up', (peer) => waiting.up(peer));
