@@ -4,7 +4,7 @@
 import { FoundationError, createBackoff, createCryptoRandom, sleep, systemClock, uuidV4 } from '@foundation/core';
 import type { Random, Scheduler } from '@foundation/core';
 import { CHANNELS_ERROR_CODES } from '@foundation/channels';
-import { RAFT_ERROR_CODES, createRaftNode } from '@foundation/raft';
+import { RAFT_ERROR_CODES, RaftTimeoutError, createRaftNode } from '@foundation/raft';
 import type { Membership, RaftNode, RaftNodeOptions, RaftPersistence, RaftTransport } from '@foundation/raft';
 import { ClusterStateMachine, sessionOf } from './cluster-state-machine';
 import type { AppliedCommand, ClusterCommand, ClusterQuery, ClusterResult, StreamOptions } from './cluster-state-machine';
@@ -63,7 +63,9 @@ export interface ClusterConsensus {
   read(query: ClusterQuery, signal?: AbortSignal): Promise<unknown>;
   /**
    * Asks the leader to add this node (a learner first), when it is not a voter of the bootstrap
-   * list; keeps trying for `timeoutMs` (default the `joinTimeoutMs` option).
+   * list; keeps trying for `timeoutMs` (default the `joinTimeoutMs` option). Resolves with this
+   * node's own view of the membership, once that lists the node: once it has caught up with
+   * the log up to its addition.
    */
   join(options?: { readonly timeoutMs?: number }): Promise<Membership>;
   /** Starts Raft; a node not among the voters then joins, within `joinTimeoutMs` (default the option's). */
@@ -155,6 +157,28 @@ export function createClusterConsensus(options: ClusterConsensusOptions): Cluste
   };
   const local = (): null => null;
 
+  /**
+   * This node's own view of the membership, once it lists the node; rejects with
+   * RaftTimeoutError if that takes longer than `withinMs`.
+   */
+  const countedIn = (withinMs: number): Promise<Membership> => {
+    const counted = (membership: Membership): boolean => membership.voters.includes(options.nodeId) || membership.learners.includes(options.nodeId);
+    const current = raft.status().membership;
+    if (counted(current)) return Promise.resolve(current);
+    return new Promise((resolve, reject) => {
+      const timer = clock.setTimer(withinMs, () => {
+        stopListening();
+        reject(new RaftTimeoutError(`joining as a learner (${options.nodeId} was added, but has not caught up with its addition)`, withinMs));
+      });
+      const stopListening = raft.on('membership-change', (membership) => {
+        if (!counted(membership)) return;
+        stopListening();
+        timer.cancel();
+        resolve(membership);
+      });
+    });
+  };
+
   const propose = async (stream: string, command: unknown, signal?: AbortSignal): Promise<ClusterResult> => {
     proposals += 1;
     const seq = proposals;
@@ -200,7 +224,7 @@ export function createClusterConsensus(options: ClusterConsensusOptions): Cluste
       const others = [...new Set(options.contacts ?? options.voters)].filter((contact) => contact !== options.nodeId);
       const withinMs = Math.max(0, joinOptions.timeoutMs ?? options.joinTimeoutMs ?? 30_000);
       const joinBy = clock.monotonic() + withinMs;
-      return withLeader(
+      await withLeader(
         // No attempt waits past the join's deadline (but each gets at least a millisecond).
         async (target) =>
           (await options.forwarding.request(target ?? others[0]!, FORWARD_CHANNEL, { kind: `${FORWARD_KIND}/join`, node: options.nodeId }, { timeout: Math.max(1, Math.min(timeoutMs, joinBy - clock.monotonic())) })) as Membership,
@@ -211,6 +235,12 @@ export function createClusterConsensus(options: ClusterConsensusOptions): Cluste
         // A cluster starting all at once may still be electing its first leader.
         withinMs,
       );
+      // The leader answers once it has committed the addition, but this node hears of it only
+      // with the leader's next appends (a probe, then the log from the start, then a write to
+      // disk). Until it has applied the addition its own view is the one it started with: no
+      // term, no leader, not a member, none of the cluster's state. A node started then would
+      // show all that in its status, so the join ends when the node counts itself in.
+      return countedIn(Math.max(1, joinBy - clock.monotonic()));
     },
     async start(startOptions = {}) {
       // Raft first: a forwarded request must never find it unstarted.
