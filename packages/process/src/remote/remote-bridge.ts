@@ -9,10 +9,11 @@
 // Distributed Erlang delivers every signal on a connection, or breaks the connection (and then
 // both nodes see `noconnection` for all they shared); a signal is never lost while it stays up.
 // A transport can refuse one (a full queue) or throw on it (one too large) and stay up, so the
-// signals whose loss nothing else would reveal (an exit, a `down`, a call's reply: the process
-// on the other node would stay linked to a process that is gone, keep a monitor that never
-// fires, wait for ever for its reply) break the connection when they are lost, as do signals
-// dropped while the connection came up. Retrying until delivered was the other way: it would
+// signals whose loss nothing else would reveal (an exit, a `down`, a call's reply, an unlink, a
+// demonitor: the process on the other node would stay linked to a process that is gone or that
+// let go of the link, keep a monitor that never fires or one nobody holds, wait for ever for its
+// reply) break the connection when they are lost, as do signals dropped while the connection
+// came up. Retrying until delivered was the other way: it would
 // have to hold back every later signal to that node behind the refused one (signals to a node
 // arrive in order), without bound and without a signal that there is room again, and a throw
 // would never go. From the loss until the node's `nodeDown`, every signal for it is refused,
@@ -230,7 +231,7 @@ export class RemoteBridge {
 
   unlink(record: ProcessRecord, pid: Pid): void {
     if (!this.holdings.removeLink(record, pid)) return;
-    this.post(pid.node, { type: 'unlink', from: record.pid, to: pid });
+    this.postOrBreak(pid.node, { type: 'unlink', from: record.pid, to: pid });
   }
 
   monitor(watcher: ProcessRecord, pid: Pid, ref: MonitorRef): void {
@@ -243,7 +244,7 @@ export class RemoteBridge {
   }
 
   demonitor(watcher: ProcessRecord, pid: Pid, ref: MonitorRef): void {
-    this.post(pid.node, { type: 'demonitor', from: watcher.pid, to: pid, ref });
+    this.postOrBreak(pid.node, { type: 'demonitor', from: watcher.pid, to: pid, ref });
   }
 
   /** A process is exiting: what it held for other nodes no longer counts (its exit sends the exits and downs). */

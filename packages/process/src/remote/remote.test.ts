@@ -744,6 +744,39 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
     expect(telemetry.filter((entry) => entry === 'a foundation.process.signal-lost')).toHaveLength(2);
   });
 
+  it('breaks the connection when the transport refuses or throws on an unlink or a demonitor, as it does for one held for the connection (review finding)', async () => {
+    // Lost on the way out, an unlink left the other node's process linked to this one, waiting
+    // for an exit this node, no longer linked, would never send; a demonitor left its monitor
+    // holding room there. Held for the connection and lost, the same signals broke it; sent at
+    // once, they were dropped in silence. Seed 50.
+    let refuse = false;
+    const verdicts = { unlink: 'refuse', demonitor: 'throw' } as const;
+    const { simulation, runtime, telemetry } = cluster(
+      50,
+      ['a', 'b'],
+      {},
+      undefined,
+      refusing((payload) => (refuse && (payload.t === 'unlink' || payload.t === 'demonitor') ? verdicts[payload.t] : 'send')),
+    );
+    const fromA: unknown[] = [];
+    const asking = asker(runtime('a'), fromA);
+    const fromB: unknown[] = [];
+    const target = asker(runtime('b'), fromB);
+    runtime('a').send(asking, { command: 'link', target });
+    runtime('a').send(asking, { command: 'monitor', target });
+    await simulation.runForAsync(50);
+    expect(runtime('b').processInfo(target)).toMatchObject({ links: [asking], monitoredBy: 1 });
+    refuse = true;
+    runtime('a').send(asking, { command: 'unlink', target });
+    runtime('a').send(asking, { command: 'demonitor', target });
+    await simulation.runForAsync(1_000);
+    expect(runtime('b').processInfo(target)).toMatchObject({ links: [], monitoredBy: 0 });
+    // The link held on b's side breaks as any does when the connection goes; a asked for neither.
+    expect(fromB).toMatchObject([{ type: 'exit', reason: 'noconnection' }]);
+    expect(fromA).toEqual([]);
+    expect(telemetry.filter((entry) => entry === 'a foundation.process.signal-lost')).toHaveLength(2);
+  });
+
   it('breaks the connection when the transport refuses a signal held for it as it comes up (review finding)', async () => {
     // The link was held while the connection came up and refused in the flush; the linker took
     // it as made, the other node never heard of it, and the link's exit never came. Seed 49.
