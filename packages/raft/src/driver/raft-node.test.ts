@@ -127,6 +127,34 @@ function holdEntryWrites(c: Cluster, id: string): { readonly held: readonly unkn
   };
 }
 
+/**
+ * Makes the snapshot chunks node `from` sends to `to` cross a link of limited bandwidth: one at a
+ * time, in order, each taking `chunkMs`, at most `queueLimit` waiting (beyond that the transport
+ * refuses them, as the channels transport does with a full queue). Other messages go as before.
+ */
+function slowChunkLink(c: Cluster, from: string, to: string, chunkMs: number, queueLimit: number): void {
+  type Transport = { send(peer: string, channel: string, payload: unknown): boolean };
+  const node = c.nodes.get(from)! as unknown as { options: { transport: Transport }; clock: { monotonic(): number; setTimer(ms: number, run: () => void): unknown } };
+  const original = node.options.transport;
+  let busyUntil = 0;
+  let waiting = 0;
+  node.options.transport = {
+    ...original,
+    send(peer, channel, payload) {
+      if (peer !== to || (payload as { type: string }).type !== 'snapshot-chunk') return original.send(peer, channel, payload);
+      if (waiting >= queueLimit) return false;
+      const now = node.clock.monotonic();
+      busyUntil = Math.max(now, busyUntil) + chunkMs;
+      waiting += 1;
+      node.clock.setTimer(busyUntil - now, () => {
+        waiting -= 1;
+        original.send(peer, channel, payload);
+      });
+      return true;
+    },
+  };
+}
+
 function code(error: unknown): number | undefined {
   return FoundationError.is(error) ? error.code : undefined;
 }
@@ -696,6 +724,31 @@ describe('createRaftNode', () => {
     c.simulation.network.heal();
     await c.settle(() => c.machines.get(lagging)!.entries().size === 60, 20_000);
     expect(c.nodes.get(lagging)!.stats().snapshotsInstalled).toBe(1);
+  });
+
+  it.each([
+    [1, Number.POSITIVE_INFINITY],
+    [2, Number.POSITIVE_INFINITY],
+    [1, 16],
+  ])('seed=%d, queue limit %d: a snapshot reaches a follower whose link takes longer than an election timeout per chunk at the pace of the link (review finding)', async (seed, queueLimit) => {
+    // Chunks were sent again after an election timeout without progress, however slowly the
+    // follower was progressing: on a link where one chunk takes longer than that, every chunk
+    // came with another window of copies, which queued ahead of the chunks the follower needed
+    // (behind a queue without a limit, forever; behind a full one, the transfer stalled and
+    // started over) and the snapshot never arrived. It arrived in 3.5 s before the resends.
+    const c = cluster(['n1', 'n2', 'n3'], { snapshotEvery: 20, snapshotChunkBytes: 64 }, seed);
+    const leader = await elected(c);
+    const lagging = ['n1', 'n2', 'n3'].find((id) => id !== leader)!;
+    c.simulation.network.isolate(lagging);
+    for (let index = 0; index < 60; index += 1) await c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: `key-${index}`, value: 'x'.repeat(20) }));
+    slowChunkLink(c, leader, lagging, 130, queueLimit); // the election timeout is 10 ticks of 10 ms
+    c.simulation.network.heal();
+    await c.settle(() => c.machines.get(lagging)!.entries().size === 60, 20_000);
+    expect(c.nodes.get(lagging)!.stats().snapshotsInstalled).toBe(1);
+    const snapshot = (c.nodes.get(leader)! as unknown as { storage: { snapshot(): { data: Uint8Array } } }).storage.snapshot();
+    const chunks = c.sent.filter((message) => message.from === leader && message.to === lagging && message.type === 'snapshot-chunk').length;
+    // The snapshot's chunks, and at most two windows (of four) again.
+    expect(chunks).toBeLessThanOrEqual(Math.ceil(snapshot.data.byteLength / 64) + 2 * 4);
   });
 
   it('a leader that steps down stops sending the snapshot it was sending', async () => {

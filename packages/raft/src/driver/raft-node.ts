@@ -154,6 +154,12 @@ interface OutgoingTransfer {
   lastProgress: number;
   /** When the unacknowledged chunks were last sent again (see checkTransfers). */
   resentAt: number;
+  /** When the follower last answered a chunk, whether or not the answer was progress. */
+  lastAnswer: number;
+  /** The longest the follower took to answer again while nothing was sent again (see receiveAck). */
+  slowestAnswer: number;
+  /** Times sent again since the follower last answered twice in a row without a resend between. */
+  unansweredResends: number;
 }
 
 interface IncomingTransfer {
@@ -950,6 +956,9 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
       acked: 0,
       lastProgress: this.clock.monotonic(),
       resentAt: this.clock.monotonic(),
+      lastAnswer: this.clock.monotonic(),
+      slowestAnswer: 0,
+      unansweredResends: 0,
     };
     this.outgoing.set(message.to, transfer);
     this.pumpTransfer(transfer);
@@ -982,13 +991,24 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   private receiveAck(ack: SnapshotChunkAck): void {
     const transfer = this.outgoing.get(ack.from);
     if (transfer === undefined || transfer.id !== ack.id) return;
+    // How long the follower takes to answer the next chunk: on a link slower than an election
+    // timeout per chunk, this is what a silence must outlast before what it has not acknowledged
+    // counts as lost (see checkTransfers). An answer that follows a resend is not measured (it
+    // may answer the first copy or the second), as TCP measures its round trips (Karn).
+    const now = this.clock.monotonic();
+    if (transfer.resentAt <= transfer.lastAnswer) {
+      transfer.slowestAnswer = Math.max(transfer.slowestAnswer, now - transfer.lastAnswer);
+      transfer.unansweredResends = 0;
+    }
+    transfer.lastAnswer = now;
     // An acknowledgement of nothing new (a copy, or the answer to a chunk sent again) is no
-    // progress: only progress keeps a transfer from being sent again, then abandoned.
+    // progress: it holds off sending again, but only progress keeps a transfer from being
+    // abandoned.
     const progressed = ack.received > transfer.acked;
     if (progressed) {
       transfer.acked = ack.received;
       transfer.sent = Math.max(transfer.sent, transfer.acked);
-      transfer.lastProgress = this.clock.monotonic();
+      transfer.lastProgress = now;
     }
     if (transfer.acked >= transfer.message.snapshot.data.byteLength) {
       this.outgoing.delete(ack.from);
@@ -1003,7 +1023,13 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
    * progress (the leader retries later). A follower takes chunks in order only, so one lost or
    * overtaken by the next leaves those after it dropped and unacknowledged: without going back
    * to the last acknowledged offset the transfer could only stall and start over, which on a
-   * network that reorders often it did every time.
+   * network that reorders often it did every time. Only after a silence, though: any answer,
+   * progress or not, shows the follower is still receiving what was sent, and the silence must
+   * outlast an election timeout and twice the longest the follower took to answer again, and
+   * twice that again for each resend not yet followed by a measured answer. A follower
+   * progressing slowly (a chunk taking longer than an election timeout to cross its link) was
+   * otherwise sent a window of copies with every chunk, and the copies, queued ahead of what it
+   * needed, kept it from ever receiving the snapshot.
    */
   private checkTransfers(): void {
     const electionTimeout = (this.options.tickMs ?? 20) * (this.options.electionTicks ?? 10);
@@ -1018,7 +1044,8 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
       } else if (now - transfer.lastProgress >= stall) {
         this.outgoing.delete(peer);
         this.core!.reportSnapshot(peer, false);
-      } else if (now - Math.max(transfer.lastProgress, transfer.resentAt) >= electionTimeout) {
+      } else if (now - Math.max(transfer.lastAnswer, transfer.resentAt) >= Math.max(electionTimeout, 2 * transfer.slowestAnswer) * 2 ** transfer.unansweredResends) {
+        transfer.unansweredResends += 1;
         transfer.sent = transfer.acked;
         transfer.started = transfer.acked > 0;
         transfer.resentAt = now;
