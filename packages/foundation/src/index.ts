@@ -23,7 +23,7 @@ export type { ContextTransportOptions } from './wiring/context-transport';
 export { withEagerConnect } from './wiring/eager-transport';
 export { shareConnections } from './wiring/shared-connections';
 export type { SharedConnections } from './wiring/shared-connections';
-export type { EagerTransport, EagerTransportOptions } from './wiring/eager-transport';
+export type { EagerTransport, EagerTransportOptions, HeldMessage } from './wiring/eager-transport';
 export { channelMultiplexer, membershipEventsFor, runtimeMonitor } from './wiring/adapters';
 export { FOUNDATION_ERROR_CODES } from './errors/codes';
 export { InvalidOptionsError } from './errors/invalid-options-error';
