@@ -667,6 +667,32 @@ describe('subscriptions', () => {
     expect(config.status().updateCount).toBe(2);
   });
 
+  it('keeps an update or a revert that changes no value read now but changes what the schema derives from (review finding)', () => {
+    // The schema fills a missing timeout from the default one, and caps it there. An update to the
+    // value the schema already derived, or a revert whose layer value it derived the same, was
+    // dropped as "no change": a later change of the default then showed through it.
+    const derived = z
+      .object({ defaultTimeoutMs: z.number(), timeoutMs: z.number().optional() })
+      .transform((settings) => ({ ...settings, timeoutMs: Math.min(settings.timeoutMs ?? settings.defaultTimeoutMs, settings.defaultTimeoutMs) }));
+    const pinned = createConfig({ defaults: { defaultTimeoutMs: 1000 }, schema: derived, updatablePaths: [[]] });
+    const heard: string[] = [];
+    pinned.subscribe((notification) => void heard.push(notification.type === 'config-updated' ? `${notification.path.join('.')} ${JSON.stringify(notification.value)}` : notification.type));
+    // Pinned at what it reads now: nothing to tell, but the pin holds.
+    expect(pinned.update('timeoutMs', 1000)).toBe(1000);
+    expect(heard).toEqual([]);
+    pinned.update('defaultTimeoutMs', 2000);
+    expect(pinned.get('timeoutMs')).toBe(1000);
+
+    const reverted = createConfig({ defaults: { defaultTimeoutMs: 1000, timeoutMs: 500 }, schema: derived, updatablePaths: [[]] });
+    reverted.update('timeoutMs', 2000);
+    reverted.update('defaultTimeoutMs', 400);
+    expect(reverted.get('timeoutMs')).toBe(400);
+    // Back to the layers' 500, which reads 400 under the lower default as 2000 did.
+    expect(reverted.revert('timeoutMs')).toBe(400);
+    reverted.update('defaultTimeoutMs', 1000);
+    expect(reverted.get('timeoutMs')).toBe(500);
+  });
+
   it('sends nothing for a refused update', () => {
     const config = makeConfig();
     const listener = jest.fn();

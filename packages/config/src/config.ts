@@ -225,16 +225,22 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
    * with the value at its path before and after: every notification is made from this change's
    * snapshot before any is delivered, so a subscriber that changes the config meanwhile does not
    * show through them. A change whose value ends deeply equal to what it was is neither counted
-   * nor told, whether it came from `update`, `updateMany` or `revert`, and when none is left
-   * nothing is committed: subscribers react to changes (a reconnect, a cache flush), not to
-   * writes. Returns the value at `read` (default: the first path) right after this change,
-   * undefined when none.
+   * nor told, whether it came from `update`, `updateMany` or `revert`: subscribers react to
+   * changes (a reconnect, a cache flush), not to writes. When none is left, the change is still
+   * committed if it changed the runtime tree at one of its paths: a value the schema derives the
+   * same now (from another key, which a transform may read) is what the caller set, and must
+   * hold once that other key changes; a write of the value already there commits nothing.
+   * Returns the value at `read` (default: the first path) right after this change, undefined
+   * when none.
    */
   const commitChanges = (changed: readonly (readonly string[])[], nextRaw: unknown, nextSnapshot: unknown, read = changed[0]!): unknown => {
     const previous = changed.map((segments) => valueAt(snapshot, segments));
     const after = changed.map((segments) => valueAt(nextSnapshot, segments));
     const kept = changed.map((_, position) => !isDeepStrictEqual(previous[position], after[position]));
-    if (!kept.includes(true)) return valueNow(read);
+    if (!kept.includes(true)) {
+      if (changed.some((segments) => !isDeepStrictEqual(valueAt(raw, segments), valueAt(nextRaw, segments)))) commit(nextRaw, nextSnapshot);
+      return valueNow(read);
+    }
     commit(nextRaw, nextSnapshot);
     const messages: ConfigNotification<unknown>[] = [];
     changed.forEach((segments, position) => {
