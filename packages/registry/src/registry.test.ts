@@ -1,4 +1,6 @@
 // The local API, one node, on testkit's simulated clock.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it, jest } from '@jest/globals';
 import fc from 'fast-check';
 import { FoundationError, hashString32 } from '@foundation/core';
@@ -142,6 +144,34 @@ describe('register, lookup, unregister (1.x semantics)', () => {
     } finally {
       better.mockRestore();
     }
+  });
+
+  it('keeps nothing of the members that left a large group while its preferred member stayed (review finding)', async () => {
+    // The heap of a group kept an entry, holding the instance and its target, for every member
+    // that left without being the preferred one: a group that shrank from thousands of members
+    // to a few kept all the others' targets until its preferred member next changed.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const { registry } = setup(40);
+    const left = ((): WeakRef<object>[] => {
+      const targets = Array.from({ length: 120 }, (_, index) => ({ worker: index }));
+      const members = targets.map((target) => registry.register('workers', target, { mode: 'group' }));
+      // The preferred member gets worse: the next is taken from the heap, which now exists.
+      members[0]!.setHealth('degraded');
+      expect(registry.lookup('workers')).toBe(targets[1]);
+      for (const registration of members.slice(20)) registration.unregister();
+      expect(registry.lookup('workers')).toBe(targets[1]);
+      return targets.slice(20).map((target) => new WeakRef(target));
+    })();
+    // A WeakRef keeps its target alive until the end of the job that made it.
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    expect(left.filter((reference) => reference.deref() !== undefined)).toHaveLength(0);
+    // The group still resolves as a scan would, after more changes.
+    const remaining = registry.lookupAll('workers');
+    expect(remaining).toHaveLength(20);
+    registry.unregister('workers', registry.lookup('workers'));
+    expect(registry.find('workers')?.target).toEqual({ worker: 2 });
   });
 
   it('a group name resolves to its healthiest, then oldest, member through any changes (property)', async () => {

@@ -35,7 +35,7 @@ export interface Conflict {
 
 /**
  * A slot as it ranked when it went into a group's heap: the entry stands for the slot while the
- * slot is a visible member of the group and still ranks so (see `sameRank`).
+ * slot is a visible member of the group and still ranks so (see `standsFor`).
  */
 interface Ranked {
   readonly slot: Slot;
@@ -51,8 +51,9 @@ class NameGroup {
    * While `exclusive` is 0: a binary heap of the members by lookup preference (`better`), so
    * that the next preferred one is found without comparing every member when the preferred
    * one leaves or gets worse. Entries that no longer stand for their slot are dropped as they
-   * reach the top, and the heap is rebuilt once they make up half of it. Undefined until
-   * needed, and while a unique or global slot is in the group (then `prefer` scans).
+   * reach the top, and the heap is rebuilt (or, as a member leaves, dropped) once they may make
+   * up half of it, so it never holds more than twice the members. Undefined until needed, and
+   * while a unique or global slot is in the group (then `prefer` scans).
    */
   heap: Ranked[] | undefined = undefined;
 
@@ -267,6 +268,10 @@ export class ServiceView {
       return;
     }
     entry.slots.delete(slot);
+    // The heap's entries of members that left hold their instances (targets, metadata): once
+    // they may make up half of it, it goes, and the next `prefer` builds it from the members.
+    // Otherwise a group that shrank while its preferred member stayed would keep them all.
+    if (entry.heap !== undefined && entry.heap.length >= 2 * entry.slots.size + 16) entry.heap = undefined;
     if (isExclusive(instance)) entry.exclusive -= 1;
     if (entry.exclusive > 0 || isExclusive(instance)) this.resolve(entry);
     if (entry.slots.size === 1) {
