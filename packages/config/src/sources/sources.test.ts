@@ -74,6 +74,9 @@ describe('layering: defaults < JSON file < environment < runtime updates', () =>
       sources: { file, environment: { prefix: 'F', variables: { F_SERVER: '{"tags": ["x"], "host": "h"}', F_SERVER__HOST: 'deep' } } },
     });
     expect(deeper.get('server')).toEqual({ port: 5000, host: 'deep', tags: ['x'] });
+    // So a variable cannot take keys away: an empty object leaves the object below it whole.
+    const emptied = createConfig({ defaults, schema, sources: { file, environment: { prefix: 'F', variables: { F_SERVER: '{}' } } } });
+    expect(emptied.get('server')).toEqual({ port: 5000, host: 'localhost', tags: ['b', 'c'] });
     // A value a variable's object left alone is not blamed on it.
     const blamed = thrown(() => createConfig({ defaults, schema, sources: { file: writeJson('bad-port.json', { server: { port: 0 } }), environment: { prefix: 'F', variables: { F_SERVER: '{"host": "h"}' } } } }));
     expect(blamed.context).toMatchObject({ origins: [expect.stringContaining('bad-port.json')] });
