@@ -157,6 +157,20 @@ describe('transport over loopback', () => {
     // The wait above allows 10 s, past jest's 5 s default.
   }, 20_000);
 
+  it('a finite chunkBytes far above any message (one chunk per message, as with Infinity) sends, instead of throwing from the flush', async () => {
+    // The chunk pool allocated buffers of chunkBytes: 1 TiB here, a RangeError thrown from the
+    // flush, uncaught, at the first chunk frame.
+    const a = await startNode('node-a', { limits: { chunkBytes: 2 ** 40 } });
+    const b = await startNode('node-b');
+    await link(a, b);
+    const received: Uint8Array[] = [];
+    b.onMessage('bulk', ({ payload }) => received.push(payload as Uint8Array));
+    const payload = new Uint8Array(100 * 1024).map((_, index) => index & 0xff);
+    a.send('node-b', 'bulk', payload);
+    await waitFor(() => received.length === 1, 5_000, 'the message');
+    expect(Buffer.compare(Buffer.from(received[0]!), Buffer.from(payload))).toBe(0);
+  });
+
   it('request/reply: values, promises, remote errors rebuilt with their code, no responder, timeout', async () => {
     const a = await startNode('node-a');
     const b = await startNode('node-b');

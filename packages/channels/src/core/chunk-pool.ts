@@ -2,6 +2,7 @@
 // transfer otherwise allocates a fresh 64 KiB buffer per chunk, and V8 starts a full collection
 // every 64 MB of such allocations: pauses of several milliseconds, during which no heartbeat or
 // request is read. The pool is bounded; a frame that is never given back is simply collected.
+// Only frames of more than half a buffer come from it, so that none holds much more than its size.
 
 export interface ChunkPool {
   /** A buffer of `bytes` bytes, from the pool when it fits a pooled buffer. Not zero-filled. */
@@ -16,11 +17,14 @@ export interface ChunkPool {
 export function createChunkPool(bufferBytes: number, maxBuffers: number): ChunkPool {
   const free: ArrayBuffer[] = [];
   const owned = new WeakSet<ArrayBuffer>();
-  /** Largest request served from the pool (none when the buffer size is not a finite number). */
-  const largest = Number.isFinite(bufferBytes) ? bufferBytes : -1;
+  /** Largest request served from the pool (none when the buffer size is not a finite number, or none is kept). */
+  const largest = Number.isFinite(bufferBytes) && maxBuffers > 0 ? bufferBytes : -1;
   return {
     take(bytes) {
-      if (bytes > largest) return Buffer.allocUnsafe(bytes);
+      // A frame of half a buffer or less gets a buffer of its own size. Frames are cut to a peer's
+      // chunk size when it is smaller than this node's (and the last chunk of a message is
+      // short): a pooled buffer each would hold up to chunkBytes for every such frame in flight.
+      if (bytes > largest || bytes * 2 <= largest) return Buffer.allocUnsafe(bytes);
       let buffer = free.pop();
       if (buffer === undefined) {
         buffer = new ArrayBuffer(bufferBytes);

@@ -411,8 +411,10 @@ export function createTransport(options: TransportOptions): Transport {
 
   // ---- links ---------------------------------------------------------------------------------
 
-  // Up to 4 MiB of chunk frames kept for reuse (see chunk-pool.ts).
-  const chunkPool = createChunkPool(limits.chunkBytes + MAX_CHUNK_HEADER_BYTES, 64);
+  // Up to 4 MiB of chunk frames kept for reuse (see chunk-pool.ts): 64 of the default 64 KiB, fewer
+  // of larger chunks, none of chunks above 4 MiB (or Infinity), whose allocations are few
+  // for the bytes they carry, and which the pool would keep by the gigabyte.
+  const chunkPool = createChunkPool(limits.chunkBytes + MAX_CHUNK_HEADER_BYTES, Math.min(64, Math.floor((4 * 1024 * 1024) / limits.chunkBytes)));
   const host: LinkHost = {
     nodeId,
     channels,
