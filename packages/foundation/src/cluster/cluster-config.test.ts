@@ -168,6 +168,37 @@ describe('cluster-wide config restored from a snapshot', () => {
     expect(node.refused.map((error) => error.code)).toEqual([1201, 1201]);
   });
 
+  it('keeps a snapshot value the schema already derived, when the values go in one by one (review finding)', () => {
+    // `limits.burst` follows `limits.rate` unless set. Restoring one by one, a value that read
+    // the same as what the config held was skipped, not stored: the cluster's burst of 10 then
+    // followed a later local change of the rate.
+    const schema: StandardSchemaV1<unknown, unknown> = {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: (value) => {
+          const { limits, feature } = value as { limits: { rate: number; burst?: number }; feature: { on?: boolean; level?: number } };
+          if (feature.on === true && feature.level === undefined) return { issues: [{ message: 'feature.on needs feature.level', path: ['feature', 'level'] }] };
+          return { value: { ...(value as object), limits: { ...limits, burst: limits.burst ?? limits.rate } } };
+        },
+      },
+    };
+    const consensus = createUnstartedConsensus();
+    const config = createConfig({ defaults: { limits: { rate: 10 }, feature: { on: false } }, schema, updatablePaths: ['limits', 'feature'] });
+    createClusterConfig(config, consensus.log<ConfigCommand>('config', { retain: byPath }), () => undefined);
+    const apply = (command: ConfigCommand): void => {
+      consensus.stateMachine.apply({ stream: 'config', command }, consensus.stateMachine.appliedIndex() + 1);
+    };
+    apply(set('feature.level', 3));
+    apply(set('feature.on', true));
+
+    // The snapshot keeps `feature.on` without `feature.level`: the values go in one by one.
+    consensus.stateMachine.restore(snapshotOf([set('feature.on', true), set('limits.burst', 10)]));
+    config.update('limits.rate', 20);
+
+    expect(config.get('limits.burst' as never)).toBe(10);
+  });
+
   it('takes back a value the log put into an array with the whole array', () => {
     const consensus = createUnstartedConsensus();
     const config = createConfig({ defaults: { hosts: ['a', 'b'], limits: { rate: 10 } }, updatablePaths: ['hosts', 'limits'] });

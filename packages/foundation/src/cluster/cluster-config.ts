@@ -4,7 +4,6 @@
 // everything committed before the read began. A node that restores a Raft snapshot (it fell too
 // far behind, or restarts from one) ends with the config the snapshot's commands give, and its
 // subscribers hear what that changed.
-import { isDeepStrictEqual } from 'node:util';
 import { FoundationError } from '@foundation/core';
 import { StoppedError } from '@foundation/raft';
 import { parsePath } from '@foundation/config';
@@ -81,20 +80,17 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       for (let length = 0; length <= path.length; length += 1) if (setHere.has(keyOf(path.slice(0, length)))) return true;
       return false;
     };
-    /** Sets each value that differs from what the config holds, reporting refusals if asked. */
+    /**
+     * Sets each value, reporting refusals if asked. Also one that reads the same already: the
+     * config stores it without telling anyone, and it must be stored (a value the schema derived
+     * from another path would otherwise follow that path from now on).
+     */
     const assign = (values: readonly ConfigAssignment[], reportRefusals: boolean): void => {
       for (const { path, value } of values) {
-        const check = config.checkUpdate(path, value);
-        if (!check.ok) {
-          if (reportRefusals) report(check.error);
+        const result = config.safeUpdate(path, value);
+        if (!result.ok) {
+          if (reportRefusals) report(result.error);
           continue;
-        }
-        if (!isDeepStrictEqual(check.value, config.getWithDefault(path, undefined))) {
-          const result = config.safeUpdate(path, value);
-          if (!result.ok) {
-            if (reportRefusals) report(result.error);
-            continue;
-          }
         }
         setFromLog.set(keyOf(path), path);
       }
