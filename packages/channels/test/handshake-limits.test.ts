@@ -64,6 +64,24 @@ describe('frame and chunk sizes: each side sends by the smaller of both', () => 
     expect(violations).toEqual([]);
   });
 
+  it('a chunkBytes above 2 ** 53 (an integer the options take) is stated as no cut, and the peer connects', async () => {
+    // Stated as is, the peer read it as out of range and refused every handshake as malformed (4006).
+    const a = await startNode('node-a', { limits: { chunkBytes: 2 ** 60 } });
+    const b = await startNode('node-b', { limits: { chunkBytes: 16 * KIB } });
+    const violations = violationsOn(a, b);
+    const errors: unknown[] = [];
+    a.on('connection-error', (event) => errors.push(event));
+    await link(a, b);
+    const onA: InboundMessage[] = [];
+    a.onMessage('data', (message) => onA.push(message));
+    const payload = new Uint8Array(100 * KIB).fill(3);
+    expect(b.send('node-a', 'data', payload)).toBe(true);
+    await waitFor(() => onA.length === 1, 5_000, 'the message');
+    expect(Buffer.compare(onA[0]!.payload as Uint8Array, payload)).toBe(0);
+    expect(violations).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+
   it('on the wire: the frames a node sends keep to the sizes its peer stated in HELLO', async () => {
     const channels = { rpc: {} }; // one connection per session, as the raw client makes
     const b = await startNode('node-b', { channels });

@@ -188,9 +188,14 @@ function checkSize(value: unknown, field: string, min: number, max: number): num
   return value;
 }
 
-/** The wire form of a node's limits: [frameBytes, chunkBytes (null: Infinity), [maxMessageBytes…]]. */
+/**
+ * The wire form of a node's limits: [frameBytes, chunkBytes (null: Infinity), [maxMessageBytes…]].
+ * A chunkBytes above what a peer reads (MAX_SAFE_INTEGER; the options take any integer) goes as
+ * null: a chunk never exceeds its message (below 2^32 bytes), so it cuts nothing, as Infinity.
+ */
 function limitsToWire(limits: WireLimits): unknown[] {
-  return [limits.frameBytes, Number.isFinite(limits.chunkBytes) ? limits.chunkBytes : null, [...limits.maxMessageBytes]];
+  const chunkBytes = limits.chunkBytes <= Number.MAX_SAFE_INTEGER ? limits.chunkBytes : null;
+  return [limits.frameBytes, chunkBytes, [...limits.maxMessageBytes]];
 }
 
 /** Reads limits in their wire form, within the ranges a node's own options may take (options.ts). */
