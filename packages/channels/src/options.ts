@@ -100,7 +100,11 @@ export interface LimitOptions {
    * per turn before its reads pause until the next turn. Default 256 KiB.
    */
   readonly turnBytes?: number;
-  /** Bytes all in-progress chunked messages from one peer may hold. Default 512 MiB. */
+  /**
+   * Bytes all in-progress chunked messages from one peer may hold. At least a largest message on
+   * every lane at once: the sum over channels of (maxMessageBytes + 16 KiB of headers) × lanes.
+   * Default 512 MiB.
+   */
   readonly maxReassemblyBytes?: number;
   /** Inbound TCP connections (from their arrival, before TLS and the upgrade) from one remote address. Default 256. */
   readonly maxConnectionsPerAddress?: number;

@@ -367,4 +367,30 @@ describe('a reassembly budget below the largest message (review finding)', () =>
     const node = await startNode('node-c', { channels: small, limits: { maxReassemblyBytes: 2 * 1024 * 1024 } });
     expect(node.nodeId).toBe('node-c');
   });
+
+  it('must hold a largest message on every lane at once: a sender has one in progress per lane, and an honest one was refused with 4009', async () => {
+    const MIB = 1024 * 1024;
+    const HEADERS = 16 * 1024;
+    const orders = { orders: { reliable: true, parallelism: 2, maxMessageBytes: MIB } };
+    await expect(startNode('node-a', { channels: orders, limits: { maxReassemblyBytes: MIB + HEADERS } })).rejects.toThrow(/limits\.maxReassemblyBytes.*at least.*every lane/);
+    await expect(startNode('node-a', { channels: orders, limits: { maxReassemblyBytes: 2 * (MIB + HEADERS) - 1 } })).rejects.toThrow(/limits\.maxReassemblyBytes/);
+    // In the single mode a channel has one lane.
+    const single = await startNode('node-s', { channels: orders, connectionMode: 'single', limits: { maxReassemblyBytes: MIB + HEADERS } });
+    expect(single.nodeId).toBe('node-s');
+    // The smallest budget taken: two largest messages, in progress at once on the two lanes, pass.
+    const receiver = await startNode('receiver', { channels: orders, limits: { maxReassemblyBytes: 2 * (MIB + HEADERS) } });
+    const sender = await startNode('sender', { channels: orders });
+    const refusals: unknown[] = [];
+    receiver.on('protocol-error', (error) => refusals.push(error));
+    await link(sender, receiver);
+    let received = 0;
+    receiver.onMessage('orders', () => (received += 1));
+    // Both lanes' connections open first, so that the two large messages travel side by side.
+    for (const key of ['k0', 'k1']) sender.send('receiver', 'orders', 'open', { partitionKey: key });
+    await waitFor(() => received === 2, 5_000, 'both lanes open');
+    for (const key of ['k0', 'k1']) sender.send('receiver', 'orders', new Uint8Array(MIB), { partitionKey: key });
+    await waitFor(() => received === 4, 5_000, 'both large messages');
+    expect(refusals).toEqual([]);
+    expect(sender.stats().channels.orders!.retransmitted).toBe(0);
+  });
 });

@@ -229,13 +229,16 @@ export function createTransport(options: TransportOptions): Transport {
     sessionEpoch: (peer) => (peer === undefined ? randomEpoch() : epochFor(peer)),
   };
   const maxMessageBytes = Math.max(...channels.map((channel) => channel.maxMessageBytes));
-  // A chunked message is reassembled whole, headers included. A budget below the largest message
-  // a channel allows would refuse such a message with 4009 on every reconnect, and the sender,
-  // which stated that size in the handshake, would send it again forever: refused here instead.
-  if (limits.maxReassemblyBytes < maxMessageBytes + MAX_META_BYTES) {
+  // A chunked message is reassembled whole, headers included, and a sender has at most one in
+  // progress on each lane, all lanes at once (its scheduler interleaves their chunks). A budget
+  // below that refuses an honest peer with 4009, which then sends the same messages again after
+  // the reconnect, side by side again; below the largest single message, on every reconnect.
+  // The sender keeps to sizes it stated in the handshake, not to this budget: refused here instead.
+  const reassemblyBytes = channels.reduce((total, channel) => total + layout.lanes[channel.index]! * (channel.maxMessageBytes + MAX_META_BYTES), 0);
+  if (limits.maxReassemblyBytes < reassemblyBytes) {
     throw new ChannelsConfigError(
       'limits.maxReassemblyBytes',
-      `must be at least the largest channel maxMessageBytes plus ${MAX_META_BYTES} bytes of headers (${maxMessageBytes + MAX_META_BYTES})`,
+      `must be at least the largest message of every lane at once, each channel's maxMessageBytes plus ${MAX_META_BYTES} bytes of headers times its lanes (${reassemblyBytes})`,
     );
   }
   // Hard cap of one WebSocket message: a block frame or a chunk (a whole message without chunking).
