@@ -280,6 +280,25 @@ describe('the file write-ahead log', () => {
     await expect(createFileStorage(path, { segmentBytes: 200 }).load()).rejects.toBeInstanceOf(CorruptLogError);
   });
 
+  it('refuses a log with entries missing between segments, naming the offset where the entry after the gap starts (review finding)', async () => {
+    // The offset named was the end of that entry's record, the start of the next one: an operator
+    // looking there found an intact record, not the one that does not follow.
+    const path = directory();
+    const { storage } = await reopen(path, { segmentBytes: 200 });
+    for (let index = 1; index <= 20; index += 1) await storage.save({ entries: [entry(index, 1, 'y'.repeat(50))] });
+    await storage.close();
+    const names = segments(path);
+    expect(names.length).toBeGreaterThan(3);
+    rmSync(join(path, 'wal', names[1]!));
+    const after = join(path, 'wal', names[2]!);
+    const first = records(readFileSync(after)).find(({ record }) => record.type === 'entry')!;
+    const failure = await loadFailure(path);
+    expect(failure).toBeInstanceOf(CorruptLogError);
+    expect((failure as CorruptLogError).file).toBe(after);
+    expect((failure as CorruptLogError).message).toContain('entries are missing');
+    expect((failure as CorruptLogError).offset).toBe(first.at);
+  });
+
   it('fails a save whose write the disk cut short, so no entry it acknowledged is lost on restart (review finding)', () => {
     // A write may take fewer bytes than asked without an error (a full disk, a file-size
     // limit). The save counted them all, fdatasynced and resolved; on restart the entry was a

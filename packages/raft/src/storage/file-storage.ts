@@ -261,6 +261,8 @@ class FileStorage implements RaftPersistence {
           }
           break;
         }
+        // Where the record starts: a record that does not fit the log is named by it.
+        const at = offset;
         offset = (result as { next: number }).next;
         if (record.type === 'commit') boundaries = [offset];
         else boundaries.push(offset);
@@ -285,7 +287,7 @@ class FileStorage implements RaftPersistence {
               break;
             }
             const expected = base + entries.length + 1;
-            if (entry.index > expected) throw new CorruptLogError(path, offset, `entry ${entry.index} follows ${expected - 1}: entries are missing`);
+            if (entry.index > expected) throw new CorruptLogError(path, at, `entry ${entry.index} follows ${expected - 1}: entries are missing`);
             entries.length = entry.index - base - 1;
             entries.push(entry);
             break;
