@@ -967,6 +967,34 @@ describe('createRaftNode', () => {
     await c.settle(() => others.every((id) => c.machines.get(id)!.entries().get('k') === 'in flight'), 5_000);
   });
 
+  it.each([1, 2])('seed=%d: stop() after the node failed resolves only once its storage is closed (review finding)', async (seed) => {
+    // A failure closes the storage in the background and marks the node stopped; stop() then
+    // resolved at once, while the close (and the writes queued before it) were still running, so a
+    // caller that reopened the same files on stop() could have both writing one log.
+    const c = cluster(['n1', 'n2', 'n3'], {}, seed);
+    const leader = await elected(c);
+    const node = c.nodes.get(leader)!;
+    const inner = node as unknown as { options: { persistence: RaftPersistence } };
+    const original = inner.options.persistence;
+    let closed = false;
+    inner.options.persistence = {
+      ...original,
+      save: (update) => (update.entries.length > 0 ? Promise.reject(new Error('EIO: the disk is gone')) : original.save(update)),
+      close: () => new Promise<void>((resolve) => c.simulation.clock.setTimer(50, resolve)).then(() => original.close()).then(() => void (closed = true)),
+    };
+    node.on('error', () => undefined);
+    let closedWhenStopped: boolean | undefined;
+    const failure = await c.run(() =>
+      node.propose({ op: 'put', key: 'k', value: 1 }).catch(async (error: unknown) => {
+        await node.stop();
+        closedWhenStopped = closed;
+        return error;
+      }),
+    );
+    expect(code(failure)).toBe(RAFT_ERROR_CODES.stopped);
+    expect(closedWhenStopped).toBe(true);
+  });
+
   it('stop() ends pending calls with StoppedError', async () => {
     const c = cluster(['n1', 'n2', 'n3']);
     const leader = await elected(c);

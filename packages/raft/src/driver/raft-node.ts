@@ -220,6 +220,8 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   private stopping: Promise<void> | undefined;
   /** The persistence's load in flight (settled, never rejected): the storage closes only after it. */
   private loading: Promise<unknown> = Promise.resolve();
+  /** The persistence's close, once begun by stop() or by a failure: stop() resolves only after it. */
+  private closing: Promise<void> | null = null;
   /** The membership the last `membership-change` told (or the one the node started with), as JSON. */
   private toldMembership = '';
   private queued: QueuedProposal<Result>[] = [];
@@ -353,7 +355,9 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   }
 
   private async shutDown(): Promise<void> {
-    if (this.stopped) return;
+    // A node that failed stopped itself and is closing its storage: the caller may reopen the
+    // files once stop() resolves, so not before that close (and the writes it waits for) is done.
+    if (this.stopped) return this.closing?.catch(() => undefined);
     this.stopped = true;
     this.ticker?.cancel();
     this.unsubscribe?.();
@@ -363,7 +367,12 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     await this.snapshotWrite;
     await this.commitWrite;
     this.failAll(null);
-    await this.options.persistence.close();
+    await this.closePersistence();
+  }
+
+  private closePersistence(): Promise<void> {
+    this.closing ??= this.options.persistence.close();
+    return this.closing;
   }
 
   private fail(error: unknown): void {
@@ -375,7 +384,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     this.failAll(failure);
     this.emit('error', failure);
     // Let go of the files; the node cannot continue on this storage anyway.
-    void this.options.persistence.close().catch(() => undefined);
+    void this.closePersistence().catch(() => undefined);
   }
 
   /**
