@@ -145,6 +145,28 @@ describe('client-server', () => {
     expect(client.role).toBe('server');
   });
 
+  it('a server that lost sight of every other server asks a former server every period (it has no seeds), and meshes again once answered', () => {
+    const server = node('s1', 'server');
+    const interval = base.announceIntervalMs;
+    server.join([], 0);
+    server.serverAnnounced('s2', 1);
+    server.receive('s2', { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: ['s2'] }, 2);
+    expect(server.members()).toEqual(['s2']);
+    // Cut off: the link to its only server peer breaks.
+    server.peerDown('s2', 10 * interval);
+    server.takeEffects();
+    const hellos: number[] = [];
+    for (let now = 10 * interval; now <= 14 * interval; now += interval / 10) {
+      server.tick(now);
+      for (const [to, message] of sends(server.takeEffects())) if (to === 's2' && message.type === 'cs-hello') hellos.push(now);
+    }
+    // One a period (an unanswered hello is given up after the request timeout).
+    expect(hellos.length).toBeGreaterThanOrEqual(3);
+    server.receive('s2', { type: 'cs-servers', epoch: 0, servers: ['s2', 's3'] }, 14 * interval);
+    const attaches = sends(server.takeEffects()).filter(([, message]) => message.type === 'cs-attach');
+    expect(attaches.map(([to]) => to).sort()).toEqual(['s2', 's3']);
+  });
+
   it('a client with no server in sight for three periods becomes one (auto role)', () => {
     const client = node('lonely', 'auto', { role: 'auto' });
     client.join([], 0);

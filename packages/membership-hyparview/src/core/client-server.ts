@@ -71,6 +71,13 @@ export class ClientServerCore implements PeerService {
   private neighborCache: string[] | undefined;
   private readonly effects = new EffectQueue<ServiceEffect>();
   private seeds: string[] = [];
+  /**
+   * Servers this node was linked to or knew of when they failed, newest last (at most
+   * `maxServers`): contacts, besides the seeds, for a node that has lost sight of every server.
+   * They may have failed only as seen from here (this node was cut off), and the first node of a
+   * cluster has no seeds at all.
+   */
+  private readonly formerServers = new Set<string>();
   private started = false;
   private stopped = false;
   /** When this client last had a server attached or known (its start, before any). */
@@ -144,7 +151,7 @@ export class ClientServerCore implements PeerService {
     this.updateSeeds(contacts, now);
     if (this.isServerRole) this.nextAnnounceAt = now;
     for (const contact of this.random.sample(this.seeds, 3)) this.hello(contact, now);
-    if (!this.isServerRole) this.nextHelloAt = now + this.config.announceIntervalMs;
+    this.nextHelloAt = now + this.config.announceIntervalMs;
     this.rejoinSchedule.start(now);
     this.tick(now);
   }
@@ -254,7 +261,9 @@ export class ClientServerCore implements PeerService {
     if (this.stopped) return;
     this.noteServers(now);
     const wasPending = this.pending.delete(peer);
+    const linkedServer = this.serverPeers.has(peer) || this.attached.has(peer);
     const wasServer = this.servers.delete(peer);
+    if (wasServer || linkedServer) this.rememberServer(peer);
     if (this.drop(peer, 'failed') && wasServer) this.counters.serverFailures += 1;
     if (wasPending || wasServer) this.tick(now);
   }
@@ -302,6 +311,16 @@ export class ClientServerCore implements PeerService {
         if (this.serverPeers.size + this.pending.size >= this.serverPeers.capacity) break;
         this.attach(server, true, now);
       }
+      if (now >= this.nextHelloAt) {
+        this.nextHelloAt = now + this.config.announceIntervalMs;
+        // A server that knows of no other server (cut off until every link failed, or a client
+        // that became a server so) asks a seed or a former server every period, as a client
+        // without servers does. Its announcements travel only over its links, so nobody else
+        // would learn of it; left to the seed rejoins (an interval apart, and then only with a
+        // chance of one in the server count) it stayed a server on its own, hearing no
+        // broadcast, for up to a minute after the cut healed, and for good without seeds.
+        if (this.serverPeers.size === 0 && this.servers.size === 0) this.helloContact(now);
+      }
       return;
     }
     this.noteServers(now);
@@ -320,8 +339,7 @@ export class ClientServerCore implements PeerService {
           this.becomeServer(now);
           return;
         }
-        const contacts = this.seeds.filter((seed) => !this.pending.has(seed));
-        if (contacts.length > 0) this.hello(this.random.pick(contacts), now);
+        this.helloContact(now);
       }
     }
   }
@@ -352,6 +370,18 @@ export class ClientServerCore implements PeerService {
     this.hello(this.rejoinSchedule.pick(candidates), now);
   }
 
+  /** Says hello to one seed or former server not asked already (its answer lists its servers). */
+  private helloContact(now: number): void {
+    const contacts = [...new Set([...this.seeds, ...this.formerServers])].filter((contact) => contact !== this.self && !this.pending.has(contact));
+    if (contacts.length > 0) this.hello(this.random.pick(contacts), now);
+  }
+
+  private rememberServer(server: string): void {
+    this.formerServers.delete(server);
+    this.formerServers.add(server);
+    if (this.formerServers.size > this.config.maxServers) this.formerServers.delete(this.formerServers.values().next().value!);
+  }
+
   /** A server is in sight until now (called before an input may take the last one away). */
   private noteServers(now: number): void {
     if (this.attached.size > 0 || this.servers.size > 0) this.serverSeenAt = now;
@@ -362,7 +392,8 @@ export class ClientServerCore implements PeerService {
     this.isServerRole = true;
     this.neighborCache = undefined;
     this.nextAnnounceAt = now;
-    this.nextHelloAt = Number.POSITIVE_INFINITY;
+    // No server in sight: it asks its contacts at once (see `tick`).
+    this.nextHelloAt = now;
     this.tick(now);
   }
 

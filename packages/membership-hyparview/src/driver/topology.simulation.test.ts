@@ -238,6 +238,34 @@ describe('topology switching', () => {
     }
   });
 
+  it(`in client-server, a node cut off until it lost every link (a server, a client that became one, a client with no seeds) is linked again within a few periods of the heal (seed=${seed})`, () => {
+    // A server that lost every link knew of no server any more, and nothing told the cluster of it:
+    // its announcements travel over its links only, and it asked a seed only at its seed rejoins
+    // (every 10 s, with a chance of one in the server count), so it stayed a server on its own,
+    // hearing no broadcast, for 1.5–60 s after the heal; without seeds (the first node), for good.
+    const cluster = createSimCluster({
+      seed: seed + 12,
+      nodes: 40,
+      joinSpacingMs: 20,
+      topology: 'auto',
+      config: { topology: { hyparviewUpTo: 20, fullMeshBelow: 5, cooldownMs: 5_000 } },
+    });
+    cluster.simulation.runFor(40 * 20 + 12_000);
+    const role = (id: string): string | undefined => cluster.membership(id).topology().role;
+    const clients = cluster.ids.filter((id) => role(id) === 'client');
+    // n0, the first node, has no seeds.
+    const cutOff = [...new Set([cluster.ids.find((id) => id !== 'n0' && role(id) === 'server')!, 'n0', clients.find((id) => id !== 'n0')!])];
+    const context = { seed: seed + 12, cutOff, roles: cutOff.map(role) };
+    for (const id of cutOff) cluster.simulation.network.isolate(id);
+    cluster.simulation.runFor(6_000);
+    cluster.simulation.network.heal();
+    // Six announcement periods (500 ms in these timings).
+    cluster.simulation.runFor(3_000);
+    const records = cutOff.map((id) => cluster.broadcast(id));
+    cluster.simulation.runFor(1_000);
+    expect({ ...context, reliability: records.map((record) => cluster.reliability(record)) }).toEqual({ ...context, reliability: cutOff.map(() => 1) });
+  });
+
   it(`on a network slow on every link (80 ms each way, not a partition) the cluster settles instead of switching back every cooldown (seed=${seed})`, () => {
     const cluster = createSimCluster({
       seed: seed + 3,
