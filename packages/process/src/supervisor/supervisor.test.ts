@@ -692,6 +692,38 @@ describe('terminating a child whose restart failed', () => {
     expect(log).toEqual(['start after', 'stop after', 'start after']);
     await runtime.shutdown();
   });
+
+  it('keeps the retry when a restartChild of the restarting child fails too', async () => {
+    // Review finding: the failed restartChild cleared the mark that the retry waits for, so the
+    // retry found the child neither restarting nor running and gave up: a permanent child stayed
+    // down for good, though no one had told the supervisor to stop it.
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    let starts = 0;
+    const refuse = deferred();
+    const flaky: Behavior = {
+      async init() {
+        starts += 1;
+        if (starts === 2) {
+          await refuse.promise;
+          throw new Error('cannot come back yet');
+        }
+        if (starts === 3) throw new Error('still cannot come back');
+      },
+      handleMessage() {
+        throw new Error('crash');
+      },
+    };
+    const supervisor = await runtime.startSupervisor({ intensity: { maxRestarts: 10 }, children: [{ id: 'flaky', behavior: flaky }] });
+    runtime.send((await pids(runtime, supervisor)).flaky!, 'go');
+    await until(() => starts === 2, 'the restart');
+    const restarted = runtime.restartChild(supervisor, 'flaky'); // handled after the restart
+    await settle();
+    refuse.resolve(); // the restart fails: a retry is queued behind the request, which fails too
+    await expect(restarted).rejects.toBeInstanceOf(SupervisorError);
+    await until(async () => (await runtime.countChildren(supervisor)).active === 1, 'the retry to start the child');
+    expect(starts).toBe(4);
+    await runtime.shutdown();
+  });
 });
 
 describe('shutdown', () => {

@@ -352,8 +352,16 @@ async function serve(self: Self, request: Request): Promise<Outcome> {
         const child = findById(state, request.id);
         if (child === undefined) throw new SupervisorError('unknown-child', `no child "${request.id}"`, { childId: request.id });
         if (isRunning(child)) throw new SupervisorError('child-running', `child "${request.id}" is running`, { childId: request.id });
-        const pending = startOne(self, child);
-        if (pending !== undefined) await pending;
+        // A child whose restart failed keeps its retry if this start fails too: the caller hears
+        // of the failure, but nobody asked for the child to stay down.
+        const restarting = child.restarting === true;
+        try {
+          const pending = startOne(self, child);
+          if (pending !== undefined) await pending;
+        } catch (error) {
+          if (restarting && !isRunning(child)) child.restarting = true;
+          throw error;
+        }
         return { ok: true, value: child.pid };
       }
       case 'delete-child': {
