@@ -388,6 +388,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     nodeId,
     raft: consensus.raft,
     liveNodes: () => registry.lookupAll(NODE_SERVICE).map((instance) => instance.node),
+    // A learner still joining registers only once it has caught up: its membership link says it is alive.
+    linkedNodes: () => membership.members(),
     clock,
     ...(resolved.timing === 'local' ? { graceMs: 2_000, intervalMs: 250 } : { graceMs: 15_000, intervalMs: 1_000 }),
   });

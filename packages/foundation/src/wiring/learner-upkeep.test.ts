@@ -57,4 +57,23 @@ describe('keepLearnersToLiveNodes', () => {
     expect(group.changes).toHaveLength(2);
     stop();
   });
+
+  it('keeps a learner the leader is linked to though the registry does not list it: one still catching up before it registers', async () => {
+    // A joining learner registers once its own Raft view lists it, which takes as long as it
+    // takes to catch up with the log (a snapshot, on a LAN, can take longer than the grace).
+    const simulation = createSimulation({ seed: 7 });
+    const group = standIn(['a'], ['c', 'joining']);
+    let linked = ['c', 'joining'];
+    const stop = keepLearnersToLiveNodes({ nodeId: 'a', raft: group.raft, liveNodes: () => ['a', 'c'], linkedNodes: () => linked, clock: simulation.clock, graceMs: 1_000, intervalMs: 100 });
+    await simulation.runForAsync(5_000);
+    expect(group.changes).toEqual([]);
+
+    // Once its link is gone too (it stopped while joining, or failed), it is removed after the grace.
+    linked = ['c'];
+    await simulation.runForAsync(900);
+    expect(group.changes).toEqual([]);
+    await simulation.runForAsync(300);
+    expect(group.changes).toEqual(['remove joining']);
+    stop();
+  });
 });

@@ -10,6 +10,10 @@
 // reach the leader, and for a new leader's view to fill in), and adds back a node the registry
 // lists but the group does not hold: the registry re-announces a node that was purged while alive
 // (a partition longer than the grace), and that node must not stay cut off from the log.
+// A node the leader is linked to (its membership neighbours) is alive too, though the registry
+// may not list it yet: a joining learner registers only once it has caught up with the log up to
+// its addition, which can take longer than the grace (a large snapshot), and a learner restarted
+// under the same id is listed again only after its start. Such a learner is not removed.
 // Voters are never touched: changing who votes is an operator's call.
 import type { Scheduler } from '@foundation/core';
 import type { ClusterRaftNode } from '../consensus/cluster-consensus';
@@ -19,6 +23,11 @@ export interface LearnerUpkeepOptions {
   readonly raft: Pick<ClusterRaftNode, 'status' | 'addLearner' | 'removeMember'>;
   /** The nodes the cluster knows as alive (this one included or not). */
   readonly liveNodes: () => Iterable<string>;
+  /**
+   * The nodes this one is linked to now: alive, listed in the registry or not. A learner among
+   * them is kept; only the registry's nodes are added back. Default none.
+   */
+  readonly linkedNodes?: () => Iterable<string>;
   readonly clock: Scheduler;
   /** How long a learner must be missing from `liveNodes` before it is removed. */
   readonly graceMs: number;
@@ -43,11 +52,12 @@ export function keepLearnersToLiveNodes(options: LearnerUpkeepOptions): () => vo
     }
     const now = clock.monotonic();
     const live = new Set(options.liveNodes());
+    const alive = new Set([...live, ...(options.linkedNodes?.() ?? [])]);
     const { voters, learners } = status.membership;
-    for (const node of missingSince.keys()) if (!learners.includes(node) || live.has(node)) missingSince.delete(node);
+    for (const node of missingSince.keys()) if (!learners.includes(node) || alive.has(node)) missingSince.delete(node);
     let change: (() => Promise<unknown>) | undefined;
     for (const learner of learners) {
-      if (live.has(learner)) continue;
+      if (alive.has(learner)) continue;
       const since = missingSince.get(learner) ?? now;
       missingSince.set(learner, since);
       if (change === undefined && now - since >= graceMs) change = () => raft.removeMember(learner);
