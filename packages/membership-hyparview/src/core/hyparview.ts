@@ -775,8 +775,8 @@ export class HyParViewCore implements PeerService {
   /**
    * Overlays formed apart (seeds unreachable at boot, no seed known yet, a partition long enough
    * for both sides to forget each other) never meet through the views alone: walks and shuffles
-   * stay within an overlay. So now and then a node sends JOIN to a random seed it holds in
-   * neither view; if the seed is in another overlay, the JOIN links the two and its FORWARD_JOIN
+   * stay within an overlay. So now and then a node sends JOIN to a random seed not in its active
+   * view; if the seed is in another overlay, the JOIN links the two and its FORWARD_JOIN
    * walks spread this node there, which the shuffles then mix. Every interval, a node sends one
    * with probability 1/n for an overlay of about n nodes, so an overlay sends about one per
    * interval whatever its size (and one that merged stays at about one: the estimate follows).
@@ -796,7 +796,11 @@ export class HyParViewCore implements PeerService {
       }
     }
     if (!schedule.chance((size) => Math.max(1, size))) return;
-    const candidates = this.seeds.filter((seed) => !this.active.has(seed) && !this.passive.has(seed) && !this.pending.has(seed));
+    // A seed in the passive view may be asked too: that entry says the seed was in this overlay
+    // once, not that it is now. After a partition each half keeps the other's nodes there (in a
+    // small cluster the passive view holds every node, and shuffles never displace them), and
+    // with those seeds left out no node of either half had one to ask: they stayed apart for good.
+    const candidates = this.seeds.filter((seed) => !this.active.has(seed) && !this.pending.has(seed));
     if (candidates.length === 0) return;
     const contact = schedule.pick(candidates);
     this.counters.seedRejoins += 1;

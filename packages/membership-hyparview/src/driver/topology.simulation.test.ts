@@ -184,6 +184,10 @@ describe('topology switching', () => {
       { offset: 7, a: 'client-server', b: 'full-mesh', winner: 'client-server@1', pinned: true },
       // 'auto' keeps the mode (HyParView) unpinned: the pinned full mesh outranks it though it is denser.
       { offset: 8, a: 'auto', b: 'full-mesh', winner: 'full-mesh@1', pinned: true },
+      // No service message of the other mode crosses unless a seed rejoin does: HyParView's
+      // went only to seeds in neither view, and after a partition each half still held the
+      // other's nodes in its passive view.
+      { offset: 13, a: 'client-server', b: 'hyparview', winner: 'client-server@1', pinned: true },
     ] as const;
     for (const { offset, a, b, winner, pinned } of cases) {
       const cluster = createSimCluster({ seed: seed + offset, nodes: 16, joinSpacingMs: 10, topology: 'hyparview' });
