@@ -120,19 +120,75 @@ describe('two live processes started with one node id, both connecting to a thir
     return seen;
   }
 
-  it('with certificates that name the id, they replace each other\'s session over and over: the third node reports it, once a minute', async () => {
+  it('with certificates that name the id, the newest process keeps the session and the older one is refused (4022) whenever it asks again: the third node reports it, once a minute', async () => {
     const third = await startNode('node-b', tlsOf(certificates.nodeB));
     const reported = identityErrorsOn(third);
+    const peerEvents: string[] = [];
+    third.on('peer-up', (peer) => peerEvents.push(`up ${peer}`));
+    third.on('peer-down', (peer) => peerEvents.push(`down ${peer}`));
     const one = await startNode('node-a', tlsOf(certificates.nodeA));
     const other = await startNode('node-a', tlsOf(certificates.nodeA));
+    const delivered: string[] = [];
+    one.onMessage('orders', ({ payload }) => delivered.push(`one: ${String(payload)}`));
+    other.onMessage('orders', ({ payload }) => delivered.push(`other: ${String(payload)}`));
+    const refusedOne: ConnectionErrorEvent[] = [];
+    one.on('connection-error', (event: ConnectionErrorEvent) => refusedOne.push(event));
+    let refusedWhenOneGaveUp: number | undefined;
+    one.on('peer-down', () => {
+      refusedWhenOneGaveUp ??= refusedOne.length;
+    });
     await link(one, third);
     other.connect(third.address()!.url);
-    await waitFor(() => third.stats().duplicateNodeIds >= 3, 10_000, 'the session taken back three times');
+    await waitFor(() => third.stats().duplicateNodeIds >= 3, 10_000, 'three sightings of the two processes');
+    // The newer process replaced the older one's session once; the older one's reconnects are
+    // refused instead of taking the session back (before, the two did so about 95 times a second).
+    expect(peerEvents).toEqual(['up node-a', 'down node-a', 'up node-a']);
+    expect(third.peers()).toEqual(['node-a']);
     expect(reported).toHaveLength(1);
     expect(reported[0]).toBeInstanceOf(DuplicateNodeIdError);
     expect(reported[0]!.code).toBe(CHANNELS_ERROR_CODES.duplicateNodeId);
     expect(reported[0]!.nodeId).toBe('node-a');
     expect(reported[0]!.message).toContain('node id node-a is used by two live processes');
+    for (const message of ['m1', 'm2', 'm3']) expect(third.send('node-a', 'orders', message)).toBe(true);
+    await waitFor(() => delivered.length === 3, 5_000, 'the messages');
+    expect(delivered).toEqual(['other: m1', 'other: m2', 'other: m3']);
+    // The older process sees why on its own side: each reconnect fails with 4022 and a reason
+    // naming the node id, and once its grace period ends it gives the peer up (peer-down).
+    await waitFor(() => refusedWhenOneGaveUp !== undefined, 10_000, 'the older process giving the third node up');
+    expect(refusedOne.length).toBeGreaterThan(0);
+    expect(refusedOne.every(({ error }) => error.closeCode === CLOSE_CODES.duplicateSession)).toBe(true);
+    expect(refusedOne[0]!.error.message).toContain('node id node-a is used by two live processes');
+    expect(one.peers()).toEqual([]);
+    // Its reconnects back off: a retry loop would have asked hundreds of times within the grace
+    // period (a second here); growing delays of up to reconnectMaxMs ask about ten times.
+    expect(refusedWhenOneGaveUp).toBeLessThan(40);
+    expect(peerEvents).toEqual(['up node-a', 'down node-a', 'up node-a']);
+  });
+
+  it('with certificates that name the id, a restart of the newest process is accepted while the older one stays refused', async () => {
+    const third = await startNode('node-b', tlsOf(certificates.nodeB));
+    const one = await startNode('node-a', tlsOf(certificates.nodeA));
+    const other = await startNode('node-a', tlsOf(certificates.nodeA));
+    let oneUps = 0;
+    one.on('peer-up', () => {
+      oneUps += 1;
+    });
+    await link(one, third);
+    other.connect(third.address()!.url);
+    await waitFor(() => third.stats().duplicateNodeIds >= 1, 10_000, 'the older process refused');
+    await other.close();
+    const restarted = await startNode('node-a', tlsOf(certificates.nodeA));
+    const delivered: string[] = [];
+    one.onMessage('orders', ({ payload }) => delivered.push(`one: ${String(payload)}`));
+    restarted.onMessage('orders', ({ payload }) => delivered.push(`restarted: ${String(payload)}`));
+    restarted.connect(third.address()!.url);
+    await waitFor(() => restarted.peers().includes('node-b'), 10_000, 'the restarted process up');
+    const sightings = third.stats().duplicateNodeIds;
+    await waitFor(() => third.stats().duplicateNodeIds > sightings, 10_000, 'the older process refused again');
+    expect(third.send('node-a', 'orders', 'm1')).toBe(true);
+    await waitFor(() => delivered.length === 1, 5_000, 'the message');
+    expect(delivered).toEqual(['restarted: m1']);
+    expect(oneUps).toBe(1);
   });
 
   it('without such certificates, the second is refused (4022) while the first answers, and messages go to the first only; the third node reports it', async () => {
@@ -153,6 +209,37 @@ describe('two live processes started with one node id, both connecting to a thir
     await waitFor(() => delivered.length === 1, 5_000, 'the message');
     expect(delivered).toEqual(['one: m1']);
     expect(other.peers()).toEqual([]);
+  });
+
+  it('without such certificates, an older process that a newer one replaced (its session had gone silent) is refused (4022) when it asks again, even while the newer one is silent', async () => {
+    const timing = { heartbeatIntervalMs: 30, idleTimeoutMs: 10_000, peerDownGraceMs: 10_000 };
+    const third = await startNode('node-c', { channels, timing });
+    const peerEvents: string[] = [];
+    third.on('peer-up', (peer) => peerEvents.push(`up ${peer}`));
+    third.on('peer-down', (peer) => peerEvents.push(`down ${peer}`));
+    const throughOne = await createProxy(third.address()!.port);
+    const throughOther = await createProxy(third.address()!.port);
+    try {
+      const one = await startNode('node-p', { channels, timing });
+      const other = await startNode('node-p', { channels, timing });
+      const refusedOne: ConnectionErrorEvent[] = [];
+      one.on('connection-error', (event: ConnectionErrorEvent) => refusedOne.push(event));
+      await link(one, third, throughOne.url);
+      throughOne.blackhole(); // the older process's session goes silent, and the newer one takes it
+      other.connect(throughOther.url);
+      await waitFor(() => peerEvents.length === 3, 10_000, 'the newer process taking the session');
+      throughOther.blackhole(); // now the newer one is silent: only what this node remembers stops the older one
+      throughOne.restore(); // the older one hears its session was replaced, and asks again
+      // Eight refusals with backoff take far longer than the three silent heartbeat intervals
+      // after which the secret alone would let the older process take the session back.
+      await waitFor(() => refusedOne.length >= 8 || peerEvents.length > 3, 10_000, 'the older process asking again');
+      expect(peerEvents).toEqual(['up node-p', 'down node-p', 'up node-p']);
+      expect(refusedOne.every(({ error }) => error.closeCode === CLOSE_CODES.duplicateSession)).toBe(true);
+      expect(refusedOne[0]!.error.message).toContain('node id node-p is used by two live processes');
+      expect(third.stats().duplicateNodeIds).toBeGreaterThanOrEqual(3);
+    } finally {
+      await Promise.all([throughOne.close(), throughOther.close()]);
+    }
   });
 
   it('a restart is not reported: neither a node whose certificate lets it replace its live session at once, nor one refused (4022) until its old session went silent', async () => {

@@ -48,7 +48,9 @@ export const CLOSE_CODES = Object.freeze({
   certificateMismatch: 4021,
   /**
    * A new session claims a node id whose session is alive (heard from within two heartbeat
-   * intervals), and no certificate binds the claim; the dialer retries with backoff.
+   * intervals), and no certificate binds the claim; or it comes from an incarnation of that id
+   * that a newer one replaced (a second live process with the id, certificate or not). The
+   * dialer retries with backoff.
    */
   duplicateSession: 4022,
 });

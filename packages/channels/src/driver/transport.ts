@@ -357,11 +357,11 @@ export function createTransport(options: TransportOptions): Transport {
    * Per peer, what tells two live processes with one node id (a configuration mistake) from a
    * restart: each process start draws a new incarnation, and a restarted node's old one is
    * never heard from again. So this node has seen two processes at once when an incarnation
-   * that a newer one replaced opens or asks for a session again (with certificates that name
-   * the id, the two replace each other's session over and over: each one's reconnect is that),
-   * or when the live session is heard from after another incarnation was refused as a duplicate
-   * (4022) and that one asks again (without such certificates, the second process is refused
-   * for as long as the first answers). Only peers that proved they hold the secret get here;
+   * that a newer one replaced asks for a session again (refused, see refusedAsReplaced) or
+   * opens one again (a dial of this node that reached the older process), or when the live
+   * session is heard from after another incarnation was refused as a duplicate (4022) and that
+   * one asks again (without certificates that name the id, the second process is refused for as
+   * long as the first answers). Only peers that proved they hold the secret get here;
    * `remember` bounds the map.
    */
   const incarnationHistory = new Map<
@@ -400,13 +400,30 @@ export function createTransport(options: TransportOptions): Transport {
     if (history.refused?.incarnation === incarnation) history.refused = undefined;
   };
 
-  /** A new session of `peer` from `incarnation` is refused (4022): `link`'s session is alive. */
+  /**
+   * Whether a new session of `peer` from `incarnation` is refused (4022) because a newer
+   * incarnation replaced that one, which this node still remembers; the sighting is reported.
+   * A restarted process never presents its old incarnation again, so one that asks for a
+   * session after that can only be a second live process with the same node id. Refusing it,
+   * as Distributed Erlang refuses a node whose name is already connected, leaves the session to
+   * the newest process, whatever the state of that session and whatever the certificate proves:
+   * with certificates that name the id the two would otherwise take it from each other for as
+   * long as both run. A restart of the newest process presents a new incarnation, so it is let
+   * in. Only as long as the history holds: after REPLACED_INCARNATIONS later incarnations, or
+   * once `remember` forgot the peer, the old process may get in again.
+   */
+  const refusedAsReplaced = (peer: string, incarnation: string, connection: Connection): boolean => {
+    const history = incarnationHistory.get(peer);
+    if (history === undefined || !history.replaced.includes(incarnation)) return false;
+    reportDuplicate(peer, [history.address, connection.remoteAddress], 'a process another one had replaced asks for the session again');
+    return true;
+  };
+
+  /** A new session of `peer` from `incarnation` (not one that was replaced) is refused (4022): `link`'s session is alive. */
   const duplicateRefused = (peer: string, incarnation: string, link: Link, connection: Connection): void => {
     const history = incarnationHistory.get(peer);
     if (history === undefined || incarnation === history.current) return;
-    if (history.replaced.includes(incarnation)) {
-      reportDuplicate(peer, [history.address, connection.remoteAddress], 'a process another one had replaced asks for the session again');
-    } else if (history.refused?.incarnation === incarnation && link.lastHeard() > history.refused.at) {
+    if (history.refused?.incarnation === incarnation && link.lastHeard() > history.refused.at) {
       reportDuplicate(peer, [history.address, connection.remoteAddress], 'the live session kept answering after another process asked for it, which asked again');
     }
     if (history.refused?.incarnation !== incarnation) history.refused = { incarnation, address: connection.remoteAddress, at: clock.monotonic() };
@@ -526,6 +543,13 @@ export function createTransport(options: TransportOptions): Transport {
       const peer = hello.nodeId;
       const existing = links.get(peer);
       if (hello.connection === 0) {
+        // First, whatever the state of the session and whatever the certificate proves: a
+        // process that a newer one replaced does not take the session back (refusedAsReplaced).
+        if (refusedAsReplaced(peer, hello.incarnation, connection)) {
+          const reason = `node id ${peer} is used by two live processes: a newer one replaced this one (give each its own id)`;
+          reportViolation(connection, CLOSE_CODES.duplicateSession, reason, peer);
+          return { code: CLOSE_CODES.duplicateSession, reason };
+        }
         if (existing !== undefined && existing.role === 'dialer' && existing.establishing) {
           // Both sides dialed at once: the dial of the smaller node id wins.
           if (nodeId < peer) return { code: CLOSE_CODES.superseded, reason: 'simultaneous dial: keeping mine' };

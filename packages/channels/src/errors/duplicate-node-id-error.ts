@@ -4,9 +4,10 @@ import { CHANNELS_ERROR_CODES } from './codes';
 /**
  * Two live processes present the same node id to this node: it heard from one incarnation of
  * `nodeId` after another had appeared, which a restart never does (each process start draws a
- * new incarnation, and the old one is never seen again). Messages for that id go to whichever
- * process holds the session at the moment, and with certificates that name the id the two
- * replace each other's session over and over. Give each process its own node id.
+ * new incarnation, and the old one is never seen again). Messages for that id go to the process
+ * that holds the session: the first one without certificates that name the id (the second is
+ * refused while the first answers), and in any case not one that a newer one replaced (refused
+ * with 4022 when it asks again). Give each process its own node id.
  */
 export class DuplicateNodeIdError extends FoundationError {
   readonly nodeId: string;
