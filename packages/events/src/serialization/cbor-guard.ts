@@ -5,11 +5,13 @@
 // in O(bytes), and accepts only what event serialization produces:
 //   - definite lengths only, each no longer than the bytes that remain;
 //   - nesting at most `maxDepth` deep;
+//   - text strings that are valid UTF-8 (RFC 8949 section 3.1), whatever their length;
 //   - map keys that are text strings, none of them `__proto__`, `constructor` or `prototype`;
 //   - tags 2 and 3 (big integers) around a byte string of at most `maxBigIntBytes`, and no
 //     other tag: cbor-x builds a big integer in time quadratic in its length;
 //   - simple values false, true, null, undefined; half, single and double floats;
 //   - exactly one top-level item, with no trailing bytes.
+import { isUtf8 } from 'node:buffer';
 import { isUnsafeKey } from '@foundation/core';
 import { EventDeserializationError } from '../errors/event-deserialization-error';
 import { EventSecurityError } from '../errors/event-security-error';
@@ -72,14 +74,19 @@ export function scanCbor(bytes: Uint8Array, limits: CborScanLimits): CborScanRes
         // text string
         const size = readArgument(info, start);
         if (size > length - offset) fail(`a string declares ${size} bytes but only ${length - offset} remain`, start);
-        if (major === 3 && (asKey || size <= 16)) {
+        if (asKey) {
           let text: string;
           try {
             text = textDecoder.decode(bytes.subarray(offset, offset + size));
           } catch (error) {
             return fail('a text string is not valid UTF-8', start);
           }
-          if (asKey && isUnsafeKey(text)) throw new EventSecurityError([text], `map key "${text}" could reach a prototype`);
+          if (isUnsafeKey(text)) throw new EventSecurityError([text], `map key "${text}" could reach a prototype`);
+        } else if (major === 3 && !isUtf8(bytes.subarray(offset, offset + size))) {
+          // Every text string, whatever its length: the decoder puts U+FFFD in place of bytes
+          // that are not UTF-8 (or, in short strings, lone surrogates), so a damaged or forged
+          // payload would otherwise decode as a different event instead of being refused.
+          fail('a text string is not valid UTF-8', start);
         }
         offset += size;
         return;

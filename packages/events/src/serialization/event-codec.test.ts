@@ -12,7 +12,7 @@ import { EventSerializationError } from '../errors/event-serialization-error';
 import { EventSecurityError } from '../errors/event-security-error';
 import { EventValidationError } from '../errors/event-validation-error';
 import { encodedSize } from './cbor-codec';
-import { deserializeEvent, serializeEvent, serializedSize } from './event-codec';
+import { decodeData, deserializeEvent, serializeEvent, serializedSize } from './event-codec';
 
 const sample: FoundationEvent = Object.freeze({
   id: 42,
@@ -289,6 +289,31 @@ describe('hostile input', () => {
       const error = failure(encoder.encode(variant));
       expect(error).toBeInstanceOf(EventDeserializationError);
     }
+  });
+
+  it('refuses text strings that are not UTF-8 whatever their length, not only short ones (review finding)', () => {
+    // Only text of up to 16 bytes (and map keys) was checked: longer text with bytes that are
+    // not UTF-8 (an encoded surrogate, a stray continuation byte, an overlong form) decoded with
+    // U+FFFD in their place, so a damaged or forged payload was accepted as a changed event.
+    const text = (bytes: number[], length: number): string => {
+      const body = Buffer.alloc(length, 'Q');
+      body.set(bytes, 2);
+      const header = length < 24 ? (0x60 + length).toString(16) : length < 256 ? `78${length.toString(16).padStart(2, '0')}` : `79${length.toString(16).padStart(4, '0')}`;
+      return header + body.toString('hex');
+    };
+    for (const bytes of [[0xed, 0xa0, 0x80], [0xff, 0xfe, 0x80], [0xc0, 0xaf]]) {
+      for (const length of [10, 17, 100, 2000]) {
+        expect(failure(envelopeAround(text(bytes, length))).code).toBe(3102);
+        expect(thrown(() => decodeData(hex(text(bytes, length)), 10_000)).code).toBe(3102);
+      }
+    }
+    // The type field, as a long string that is not UTF-8.
+    const head = Buffer.from(serializeEvent({ ...sample, type: 'T'.repeat(40), data: null })).toString('hex');
+    const forged = head.replace('T'.repeat(40).split('').map(() => '54').join(''), text([0xed, 0xa0, 0x80], 40).slice(4));
+    expect(forged).not.toBe(head);
+    expect(failure(hex(forged)).code).toBe(3102);
+    // Text that is UTF-8 still decodes, at every length.
+    for (const value of ['é', 'ü'.repeat(9), '😀'.repeat(30), 'x'.repeat(3000)]) expect(deserializeEvent(serializeEvent({ ...sample, data: value })).data).toBe(value);
   });
 
   it('refuses a version field that cannot be shown as text with a typed error, and names it briefly (review finding)', () => {
