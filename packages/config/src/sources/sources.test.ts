@@ -237,6 +237,16 @@ describe('environment variables', () => {
     expect(config.get('server')).toEqual({ port: 9000, host: 'h', tags: [] });
   });
 
+  it('orders variables of one depth key by key, as the README says, and the last one for a key wins (review finding)', () => {
+    // The README said "then by name"; the order is by the keys after the prefix (indexes by
+    // number), then by the whole name, which differs from the name's order where the prefix's
+    // case differs or a key is another with a "-" added.
+    expect(create({ Foundation_SERVER__PORT: '1', FOUNDATION_server__port: '2' }).get('server.port')).toBe(2);
+    expect(create({ FOUNDATION_SERVER__PORT: '1', 'FOUNDATION_SERVER__PORT-': '2' }).get('server.port')).toBe(2);
+    expect(create({ FOUNDATION_SERVER__PORT: '1', foundation_server__port: '2' }).get('server.port')).toBe(2);
+    expect(create({ FOUNDATION_DEV__DEBUG_MODE: 'true', FOUNDATION_DEV__DEBUGMODE: 'false' }).get('dev.debugMode')).toBe(true);
+  });
+
   it('indexes arrays with numbers', () => {
     expect(create({ FOUNDATION_SERVER__TAGS__0: 'first', FOUNDATION_SERVER__TAGS__1: 'second' }).get('server.tags')).toEqual(['first', 'second']);
     // In numeric order, not text order (review finding: __10 came before __2 and was past the end).
