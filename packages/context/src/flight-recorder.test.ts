@@ -105,6 +105,19 @@ describe('reconstructing a path across nodes', () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
+  it('refuses a maxRecords that is not a non-negative integer instead of reading without a bound (review finding)', () => {
+    // NaN compared false with every length, so parseHopRecords(data, NaN) (a bound read from a
+    // missing setting through Number(), say) decoded arrays of any length.
+    const good = { correlationId: 'c', node: 'n', process: 'p', direction: 'in', hops: 0, time: 1 };
+    const many = Array.from({ length: 20_000 }, () => good);
+    for (const maxRecords of [Number.NaN, -1, 1.5, Number.POSITIVE_INFINITY, '100' as unknown as number]) {
+      expect(() => parseHopRecords(many, maxRecords)).toThrow(expect.objectContaining({ code: CONTEXT_ERROR_CODES.invalidOptions }));
+    }
+    expect(parseHopRecords(many.slice(0, 5), 5)).toHaveLength(5);
+    expect(parseHopRecords([], 0)).toEqual([]);
+    expect(() => parseHopRecords([good], 0)).toThrow(expect.objectContaining({ code: CONTEXT_ERROR_CODES.invalidHopRecords }));
+  });
+
   it('rejects an array with holes, as structured clone and v8.deserialize deliver them (review finding)', () => {
     // Array.prototype.map skips holes: a record missing from the middle of the array came back as
     // a hole in the result instead of an error, and code reading the records met undefined.

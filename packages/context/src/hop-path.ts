@@ -2,6 +2,7 @@
 // and decoding hop records that arrive from another node.
 import { isPlainObject } from '@foundation/core';
 import { MAX_COUNTER_VALUE, MAX_IDENTIFIER_LENGTH, isCounter, isIdentifier } from './core/fields';
+import { ContextOptionsError } from './errors/context-options-error';
 import { InvalidHopRecordsError } from './errors/invalid-hop-records-error';
 import type { HopRecord } from './flight-recorder';
 
@@ -26,9 +27,12 @@ const HEX_16 = /^[0-9a-f]{16}$/;
  * Decodes hop records received from elsewhere (another node's `query` result sent as JSON or
  * CBOR). Input is hostile: at most `maxRecords` records; each field checked for type and size;
  * unknown fields ignored; the result holds fresh objects only. Throws InvalidHopRecordsError
- * (code 5204) naming the first bad record.
+ * (code 5204) naming the first bad record, and ContextOptionsError (5203) for a `maxRecords`
+ * that is not a non-negative integer.
  */
 export function parseHopRecords(data: unknown, maxRecords = 10_000): HopRecord[] {
+  // NaN would compare false with every length below, and leave hostile input unbounded.
+  if (!Number.isSafeInteger(maxRecords) || maxRecords < 0) throw new ContextOptionsError('maxRecords', `must be a non-negative integer (got ${String(maxRecords)})`);
   if (!Array.isArray(data)) throw new InvalidHopRecordsError('expected an array');
   if (data.length > maxRecords) throw new InvalidHopRecordsError(`more than ${maxRecords} records`);
   // An index loop, not map: map skips the holes of a sparse array (structured clone and

@@ -1,7 +1,7 @@
 import { FoundationError } from '@foundation/core';
 import { CONTEXT_ERROR_CODES } from './codes';
 
-/** Options given to `createPropagator`, `configurePropagation` or `createFlightRecorder` are invalid. */
+/** Options given to `createPropagator`, `configurePropagation`, `createFlightRecorder` or `parseHopRecords` are invalid. */
 export class ContextOptionsError extends FoundationError {
   readonly option: string;
 
