@@ -297,17 +297,17 @@ describe('environment variables', () => {
     expect(thrown(() => create({ FOUNDATION_SERVER__PORT__X: '1' })).code).toBe(5402);
   });
 
-  it('applies many variables in time linear in their number (review finding)', () => {
+  it('applies 20,000 variables into one section and one array (review finding)', () => {
     // Each variable copied the object it landed in and compared its name with every key there,
-    // so n variables in one section cost n² (8,000 took 16 s, 20,000 several minutes).
+    // so n variables in one section cost n² (8,000 took 16 s, 20,000 several minutes, past the
+    // test's timeout). No clock is read here: a review measured 2,000 against 8,000 variables
+    // at 2.9–4.5 times the work across seven layouts.
     const variables: Record<string, string> = {};
     for (let index = 0; index < 20_000; index += 1) {
       variables[`F_SECTION__KEY_${index}`] = String(index);
       variables[`F_LIST__${index}`] = 'x';
     }
-    const started = performance.now();
     const config = createConfig({ defaults: { section: { key_0: -1 }, list: [] }, sources: { environment: { prefix: 'F', variables } } });
-    expect(performance.now() - started).toBeLessThan(5_000);
     expect(config.get('section.key_0')).toBe(0);
     expect(config.get(['section', 'key19999'])).toBe(19_999);
     expect((config.get(['list']) as unknown[]).length).toBe(20_000);
