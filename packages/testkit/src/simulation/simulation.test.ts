@@ -589,6 +589,40 @@ describe('connections and peer events', () => {
     expect(simulation.node('a').transport.peers()).toEqual(['c']);
   });
 
+  it('tells a failed dial\'s peer-down before any message of the peer\'s later life, which needs no connection (review finding)', () => {
+    // A dial that reached the peer while it was down (or was refused by a fault in that life)
+    // failed at once but is told failure detection later: a restarted peer's first message came
+    // before it, and the node then heard the peer go down after hearing from its new life. As
+    // with the peer-down of a broken connection, a later life's message tells it first.
+    const simulation = createSimulation({ seed: 31, network: { latency: 5, failureDetectionMs: 100 } });
+    const log = eventLog(simulation, ['a', 'b', 'c']);
+    simulation.crash('b');
+    simulation.node('a').transport.connect('b'); // reaches b, down, at 5: fails at 105
+    simulation.runFor(10);
+    simulation.restart('b');
+    simulation.node('b').transport.send('a', 'm', 'hello');
+    // A dial refused by a fault within one life stays where failure detection puts it, after
+    // that life's messages; a later life's message tells it first.
+    simulation.network.isolate('c');
+    simulation.node('a').transport.connect('c'); // refused at once: fails at 110
+    simulation.network.heal();
+    simulation.node('c').transport.send('a', 'm', 'same life');
+    simulation.runFor(20);
+    simulation.crash('c');
+    simulation.restart('c');
+    simulation.node('c').transport.send('a', 'm', 'new life');
+    simulation.runFor(500);
+    expect(log.filter((line) => line.includes(' a#1 '))).toEqual([
+      '15 a#1 down b',
+      '15 a#1 got hello from b',
+      '15 a#1 got same life from c',
+      '35 a#1 down c',
+      '35 a#1 got new life from c',
+    ]);
+    // The failures told early are not told again.
+    expect(log.filter((line) => line.includes(' a#1 down '))).toHaveLength(2);
+  });
+
   it('disconnect brings the peer down on both sides', () => {
     const simulation = createSimulation({ seed: 23, network: { latency: 5 } });
     const log = peerLog(simulation, ['a', 'b']);

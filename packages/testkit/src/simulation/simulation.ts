@@ -67,7 +67,8 @@ class SimEvent {
   incarnation = 0;
   /**
    * Incarnation of `source`: the sender's when it sent a message; for a peer-down, that of the
-   * peer's life whose connection it ends (see deliverEarlierLifeDown).
+   * peer's life whose connection it ends; for a dial's failure, the peer's when it failed (see
+   * deliverEarlierLifeDown).
    */
   sourceIncarnation = 0;
   callback: (() => void) | null = null;
@@ -129,6 +130,12 @@ class NodeState {
    * mirrored in SimulationImpl.pendingDownCounts (syncPendingDowns after each change).
    */
   readonly pendingDowns = new Map<NodeState, SimEvent>();
+  /**
+   * Failures of this node's dials, decided and waiting out failure detection before they are
+   * told as peer-down, by peer. Each carries the peer's incarnation when its dial failed (see
+   * deliverEarlierLifeDown); counted in SimulationImpl.pendingDownCounts with pendingDowns.
+   */
+  readonly failingDials = new Map<NodeState, SimEvent>();
   readonly durable = new Map<string, unknown>();
   context!: NodeContext;
   handle!: SimNode;
@@ -468,6 +475,7 @@ class SimulationImpl implements Simulation {
     }
     node.pendingConnects.clear();
     node.pendingDowns.clear();
+    node.failingDials.clear();
     this.syncPendingDowns(node);
     node.connections.clear();
     this.mixTrace(0x10, node.index, 0);
@@ -639,10 +647,7 @@ class SimulationImpl implements Simulation {
     event.incarnation = from.incarnation;
     event.attempt = attempt;
     if (this.blocked(from, to)) {
-      event.kind = Kind.ConnectFail;
-      event.target = from.index;
-      event.source = to.index;
-      this.enqueue(event, this.time + this.failureDetectionMs);
+      this.failConnect(from, to, from.incarnation, attempt, this.failureDetectionMs);
       return;
     }
     event.kind = Kind.ConnectArrive;
@@ -691,7 +696,7 @@ class SimulationImpl implements Simulation {
   }
 
   private syncPendingDowns(node: NodeState): void {
-    this.pendingDownCounts[node.index] = node.pendingDowns.size;
+    this.pendingDownCounts[node.index] = node.pendingDowns.size + node.failingDials.size;
   }
 
   /**
@@ -722,6 +727,21 @@ class SimulationImpl implements Simulation {
     const peer = this.nodeList[from]!;
     const pending = node.pendingDowns.get(peer);
     if (pending !== undefined && pending.sourceIncarnation < senderIncarnation) this.deliverPendingDown(node, peer);
+    // So does a dial that failed against an earlier life (or while the peer was down): its
+    // failure, waiting out failure detection, would otherwise be heard after the message.
+    const dial = node.failingDials.get(peer);
+    if (dial !== undefined && dial.sourceIncarnation < senderIncarnation) this.deliverDialFailure(node, peer, dial);
+  }
+
+  /** Tells the failure of a dial now rather than when failure detection runs out (see deliverEarlierLifeDown). */
+  private deliverDialFailure(node: NodeState, peer: NodeState, failure: SimEvent): void {
+    node.failingDials.delete(peer);
+    this.syncPendingDowns(node);
+    failure.cancelled = true;
+    if (!node.up || node.incarnation !== failure.incarnation || node.pendingConnects.get(peer) !== failure.attempt) return;
+    node.pendingConnects.delete(peer);
+    this.mixTrace(Kind.ConnectFail, node.index, peer.index);
+    for (const handler of node.peerDown) this.guard(node, 'peer-down handler', () => handler(peer.id));
   }
 
   /** After a fault, connections whose path is now blocked break once failure detection runs out. */
@@ -935,6 +955,10 @@ class SimulationImpl implements Simulation {
         return;
       }
       case Kind.ConnectFail: {
+        if (node.failingDials.get(peer) === event) {
+          node.failingDials.delete(peer);
+          this.syncPendingDowns(node);
+        }
         if (!node.up || node.incarnation !== event.incarnation) return;
         // Stale when the node connected to the peer since (or dialled again after that).
         if (node.pendingConnects.get(peer) !== event.attempt) return;
@@ -952,7 +976,14 @@ class SimulationImpl implements Simulation {
     event.target = initiator.index;
     event.source = target.index;
     event.incarnation = incarnation;
+    // The life the dial failed against (while the target is down, the number its next life
+    // exceeds): a message of a later life tells the failure first.
+    event.sourceIncarnation = target.incarnation;
     event.attempt = attempt;
+    if (initiator.up && initiator.incarnation === incarnation) {
+      initiator.failingDials.set(target, event);
+      this.syncPendingDowns(initiator);
+    }
     this.enqueue(event, this.time + delayMs);
   }
 
