@@ -155,6 +155,11 @@ interface Retiring {
 
 const RANK: Readonly<Record<TopologyMode, number>> = { 'full-mesh': 0, hyparview: 1, 'client-server': 2 };
 
+/** The broadcast id of a topology decision: every node proposing or passing on the same decision uses it, so copies merge. */
+function topologyMessageId(epoch: number, mode: TopologyMode, pinned: boolean): string {
+  return `topology:${epoch}:${mode}:${pinned ? 1 : 0}`;
+}
+
 function checkTopic(topic: unknown): asserts topic is string {
   if (typeof topic !== 'string' || topic.length === 0 || topic.length > MAX_TOPIC_LENGTH) throw new InvalidTopicError(topic, `must be a string of 1–${MAX_TOPIC_LENGTH} characters`);
   if (topic.startsWith('$')) throw new InvalidTopicError(topic, 'topics starting with "$" are reserved for the membership');
@@ -838,6 +843,12 @@ class MembershipDriver implements Membership {
     if (!this.connections.connected.has(peer)) this.scheduleCollect(now);
     this.monitor.add(peer, now);
     this.plumtree.neighborUp(peer, now);
+    // A manual switch is told to each new neighbour. Its service messages carry the epoch and
+    // the mode but not the pin, so a neighbour that runs the same mode at the same epoch
+    // unpinned (the other half of a partition made an automatic or 'auto' decision for that
+    // epoch) could not tell that this decision outranks its own, and went on switching by size.
+    // Epoch 0 is the configured topology, the same on every node.
+    if (this.pinned && this.pinnedKnown && this.epoch !== 0) this.sendMembership(peer, { type: 'topology', epoch: this.epoch, mode: this.mode, pinned: true }, now);
     this.emit('member-join', peer);
     this.settleJoin();
   }
@@ -1099,7 +1110,7 @@ class MembershipDriver implements Membership {
   private propose(mode: TopologyMode, pinned: boolean, reason: SwitchReason, now: number): void {
     const epoch = serialNext(this.epoch);
     this.adopt(mode, epoch, pinned, reason, now);
-    this.plumtree.broadcast(TOPOLOGY_TOPIC, { mode, epoch, pinned }, now, `topology:${epoch}:${mode}:${pinned ? 1 : 0}`);
+    this.plumtree.broadcast(TOPOLOGY_TOPIC, { mode, epoch, pinned }, now, topologyMessageId(epoch, mode, pinned));
   }
 
   private onTopologyAnnouncement(payload: unknown, now: number): void {
@@ -1139,6 +1150,9 @@ class MembershipDriver implements Membership {
       if (mode === this.mode) {
         // The same mode: the decision is known now, or a manual one outranks the automatic one this node runs.
         if (!this.pinnedKnown || (pinned && !current)) this.setPinned(pinned || current, now);
+        // A manual decision heard from one node (see `linkUp`) goes on to the nodes that ran the
+        // automatic one with this node; heard as a broadcast, it has been seen and this does nothing.
+        if (pinned && !current) this.plumtree.broadcast(TOPOLOGY_TOPIC, { mode, epoch, pinned }, now, topologyMessageId(epoch, mode, pinned));
         return;
       }
       if (!this.outranks(mode, pinned, this.mode, current)) return;
