@@ -491,9 +491,13 @@ class RegistryImpl<Target> implements Registry<Target> {
       (event, sequence) => this.onViewEvent(event, sequence),
       (conflict) => this.onConflict(conflict),
     );
+    // Drawn at every start, so that peers tell this start from an earlier one under the same
+    // incarnation (see ReplicaOptions.life): 53 random bits in base 36.
+    const life = ((this.random.uint32() % 2 ** 21) * 2 ** 32 + this.random.uint32()).toString(36);
     this.replica = new Replica({
       nodeId: this.nodeId,
       incarnation,
+      life,
       maxNodes: this.limits.maxNodes,
       maxServicesPerNode: this.limits.maxServicesPerNode,
       tombstoneRetentionMs: this.timings.tombstoneRetentionMs,

@@ -41,6 +41,8 @@ export const DEFAULT_LIMITS: RegistryLimits = Object.freeze({
 export const MAX_CLOUD_INTERVALS = 64;
 /** Cap on tombstones held above an origin's contiguous prefix (out-of-order removals). */
 export const MAX_PENDING_TOMBSTONES = 10_000;
+/** Longest life id (the id a node draws at each start; this version's take 11 characters). */
+export const MAX_LIFE_LENGTH = 32;
 /** Largest incarnation (2^48): a node moving past one stays within the safe integers. */
 export const MAX_INCARNATION = 2 ** 48;
 /** Longest namespace. */

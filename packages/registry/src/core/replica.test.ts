@@ -403,6 +403,65 @@ describe('departures', () => {
     expect(peer.applyDelta(old, 0, 'a').retired).toBeUndefined();
   });
 
+  it('tells a second life by its life id when no change it names is one the peer holds (review finding)', () => {
+    // The new life's first changes were superseded before it published: its delta covers 1-3
+    // and names only 'web' at 3, where the peer holds nothing; revision 2, where the peer holds
+    // 'db', is covered without being named. Only the life ids tell the two starts apart.
+    const first = replica('a', { life: 'one' });
+    first.putOwn(fields('a/1/1', 'cache'));
+    first.putOwn(fields('a/1/2', 'db'));
+    const peer = replica('p');
+    peer.applyDelta(first.takeOwnDelta()!, 0, 'a');
+    const restarted = replica('a', { life: 'two' });
+    restarted.putOwn(fields('a/1/1', 'web'));
+    restarted.putOwn(fields('a/1/1', 'web', { load: 1 }));
+    restarted.putOwn(fields('a/1/1', 'web', { load: 2 }));
+    const delta = restarted.takeOwnDelta()!;
+    expect(delta).toMatchObject({ covers: [{ low: 1, high: 3 }], life: 'two' });
+    // Without the life ids, nothing contradicts what the peer holds: 'db' stays under the new life.
+    const blind = replica('p');
+    blind.applyDelta({ ...first.deltasFor(blind.summary()).deltas[0]!, life: undefined }, 0, 'a');
+    expect(blind.applyDelta({ ...delta, life: undefined }, 0, 'a').retired).toBeUndefined();
+    expect([...blind.entries()].map((entry) => entry.name).sort()).toEqual(['db', 'web']);
+    // With them, the peer retires the incarnation.
+    expect(peer.applyDelta(delta, 100, 'a').retired).toEqual({ node: 'a', incarnation: 1, at: 100 });
+    expect([...peer.entries()].filter((entry) => entry.node === 'a')).toEqual([]);
+    // A peer that holds the first life tells the new one too, by its summary, and moves it on.
+    const holder = replica('q');
+    holder.applyDelta(first.deltasFor(holder.summary()).deltas[0]!, 0, 'a');
+    expect(restarted.checkOwnIn(holder.summary())).toBe(true);
+    expect(restarted.incarnation).toBe(2);
+    expect(restarted.life).toBe('two');
+  });
+
+  it('life ids: taken when none is held, part of the digest, and a peer under another one is sent the whole state', () => {
+    const origin = replica('a', { life: 'one' });
+    origin.putOwn(fields('a/1/1', 'db'));
+    const delta = origin.takeOwnDelta()!;
+    // Heard first from a peer that sends none, then with it: taken, and the digests then agree.
+    const peer = replica('p');
+    peer.applyDelta({ ...delta, life: undefined }, 0, 'x');
+    const informed = replica('p');
+    informed.applyDelta(delta, 0, 'a');
+    expect(peer.digest()).not.toBe(informed.digest());
+    expect(informed.lacksFrom(peer.summary())).toBe(false);
+    expect(peer.lacksFrom(informed.summary())).toBe(true);
+    const sent = informed.deltasFor(peer.summary()).deltas.find((each) => each.node === 'a');
+    expect(sent).toMatchObject({ life: 'one', entries: [] });
+    expect(peer.applyDelta(sent!, 0, 'p').changed).toBe(true);
+    expect(peer.digest()).toBe(informed.digest());
+    expect(informed.deltasFor(peer.summary()).deltas.filter((each) => each.node === 'a')).toEqual([]);
+    // A peer holding the same incarnation and context under another life is sent everything.
+    const other = replica('q');
+    other.applyDelta({ ...delta, life: 'two' }, 0, 'a');
+    expect(other.digest()).not.toBe(informed.digest());
+    expect(informed.lacksFrom(other.summary())).toBe(true);
+    const whole = informed.deltasFor(other.summary()).deltas.find((each) => each.node === 'a')!;
+    expect(whole).toMatchObject({ life: 'one', covers: [{ low: 1, high: 1 }] });
+    expect(whole.entries.map((entry) => entry.id)).toEqual(['a/1/1']);
+    expect(other.applyDelta(whole, 0, 'p').retired).toMatchObject({ node: 'a', incarnation: 1 });
+  });
+
   it('does not follow a peer to the largest incarnation, past which no peer would hear it (review finding)', () => {
     const own = replica('a', { incarnation: 5 });
     own.putOwn(fields('a/1', 'db'));

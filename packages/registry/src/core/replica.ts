@@ -12,8 +12,9 @@
 //   - at equal incarnations an entry survives unless the other side has covered its revision
 //     without keeping it (then it was removed or superseded), or holds a newer revision of it,
 //     or a tombstone at or above it; contexts are united;
-//   - unless one side names another change at a revision both have: that is a second life of
-//     the incarnation (a restart that reused it), retired as departed (see `applyDelta`).
+//   - unless the two sides hold the incarnation under different life ids (drawn at each start),
+//     or one names another change at a revision both have: that is a second life of the
+//     incarnation (a restart that reused it), retired as departed (see `applyDelta`).
 // Departure records (node, incarnation) join by maximum and empty the origin's state for every
 // incarnation at or below them.
 //
@@ -67,6 +68,8 @@ export interface OriginDelta {
   readonly removed: readonly Tombstone[];
   /** When present: every live entry of the origin at the sender, for the covered revisions. */
   readonly keys: readonly KeyRevision[] | undefined;
+  /** The origin's life id for this incarnation (see `ReplicaOptions.life`), when the sender knows it. */
+  readonly life?: string | undefined;
 }
 
 /** What a replica has of one origin, as exchanged in anti-entropy. */
@@ -75,6 +78,8 @@ export interface OriginSummary {
   readonly incarnation: number;
   readonly prefix: number;
   readonly cloud: readonly Interval[];
+  /** The origin's life id for this incarnation, when known. */
+  readonly life?: string | undefined;
 }
 
 /** The node left (or was declared failed) as incarnation `incarnation`, declared at wall time `at`. */
@@ -121,6 +126,14 @@ export type OwnEntryFields = Omit<ServiceInstance, 'incarnation' | 'revision' | 
 export interface ReplicaOptions {
   readonly nodeId: string;
   readonly incarnation: number;
+  /**
+   * An id drawn at random at each start, sent with the incarnation. A start that reuses an
+   * incarnation numbers its changes as the earlier one did, and a delta may cover a revision
+   * without naming its change (superseded before it was published, a piece of a large delta,
+   * anti-entropy), so what a peer holds cannot always tell the two starts apart; their life ids
+   * do. Undefined: none is sent, and starts are told apart by their changes alone.
+   */
+  readonly life?: string | undefined;
   /** Other nodes whose state is held. */
   readonly maxNodes: number;
   /** Entries held for one other node. */
@@ -174,6 +187,8 @@ class OriginState {
   constructor(
     readonly node: string,
     public incarnation: number,
+    /** The life id of the start that holds this incarnation, once heard (see `ReplicaOptions.life`). */
+    public life: string | undefined,
   ) {}
 }
 
@@ -225,13 +240,18 @@ export class Replica {
   constructor(options: ReplicaOptions) {
     this.options = options;
     this.nodeId = options.nodeId;
-    this.own = new OriginState(options.nodeId, options.incarnation);
+    this.own = new OriginState(options.nodeId, options.incarnation, options.life);
     this.origins.set(options.nodeId, this.own);
     this.rehash(this.own);
   }
 
   get incarnation(): number {
     return this.own.incarnation;
+  }
+
+  /** This start's life id (see `ReplicaOptions.life`). */
+  get life(): string | undefined {
+    return this.own.life;
   }
 
   /** The own origin's latest revision. */
@@ -316,7 +336,7 @@ export class Replica {
     }
     this.dirty.clear();
     this.published = to;
-    return { node: this.nodeId, incarnation: own.incarnation, covers: [{ low: from + 1, high: to }], entries, removed, keys: undefined };
+    return { node: this.nodeId, incarnation: own.incarnation, covers: [{ low: from + 1, high: to }], entries, removed, keys: undefined, life: own.life };
   }
 
   /**
@@ -326,7 +346,8 @@ export class Replica {
   refute(incarnation: number, reason: string): void {
     if (incarnation <= this.own.incarnation) return;
     const previous = this.own;
-    const fresh = new OriginState(this.nodeId, incarnation);
+    // The same start under a new incarnation: the life id goes with it.
+    const fresh = new OriginState(this.nodeId, incarnation, previous.life);
     this.origins.set(this.nodeId, fresh);
     this.own = fresh;
     this.published = 0;
@@ -367,11 +388,12 @@ export class Replica {
    * revisions, for good and with equal digests. Neither side can tell which life is the newer
    * one, so the incarnation is retired: this replica declares it departed, as a failure detector
    * would, and the record purges it everywhere and makes the node, if it lives, move past it and
-   * re-issue its entries (see `contradicts` for what is detected).
+   * re-issue its entries. A delta that carries another life id than the one held is told at
+   * once; one without (from a peer that sends none) by its changes (see `contradicts`).
    */
   applyDelta(delta: OriginDelta, now: number, peer: string): ApplyResult {
     if (delta.node === this.nodeId) {
-      return this.checkOwn(delta.incarnation, highestCovered(delta.covers)) ? CHANGED : UNCHANGED;
+      return this.checkOwn(delta.incarnation, highestCovered(delta.covers), delta.life) ? CHANGED : UNCHANGED;
     }
     const floor = this.floorOf(delta.node);
     if (delta.incarnation <= floor) {
@@ -384,12 +406,12 @@ export class Replica {
     }
     if (state !== undefined && state.incarnation > delta.incarnation) return UNCHANGED;
     const fresh = state === undefined || state.incarnation < delta.incarnation;
-    if (!fresh && contradicts(state!, delta)) {
+    if (!fresh && (otherLife(state!.life, delta.life) || contradicts(state!, delta))) {
       const retired: DepartureRecord = { node: delta.node, incarnation: delta.incarnation, at: now };
       this.applyDeparture(retired, now, 'restarted');
       return { changed: true, stale: undefined, retired, departed: undefined };
     }
-    const base = fresh ? new OriginState(delta.node, delta.incarnation) : state!;
+    const base = fresh ? new OriginState(delta.node, delta.incarnation, delta.life) : state!;
     this.checkLimits(base, delta, peer, state === undefined);
     if (fresh) {
       if (state !== undefined) this.dropOrigin(state, 'restarted');
@@ -398,6 +420,11 @@ export class Replica {
     }
     const target = state!;
     let changed = fresh;
+    // Held from a peer that sends no life id: the first one heard is taken.
+    if (target.life === undefined && delta.life !== undefined) {
+      target.life = delta.life;
+      changed = true;
+    }
     const context = target.context;
     for (const tombstone of delta.removed) {
       if (context.covers(tombstone.revision)) continue;
@@ -473,7 +500,7 @@ export class Replica {
     const state = this.origins.get(delta.node);
     if (state !== undefined && state.incarnation > delta.incarnation) return;
     const fresh = state === undefined || state.incarnation < delta.incarnation;
-    this.checkLimits(fresh ? new OriginState(delta.node, delta.incarnation) : state, delta, peer, state === undefined);
+    this.checkLimits(fresh ? new OriginState(delta.node, delta.incarnation, delta.life) : state, delta, peer, state === undefined);
   }
 
   private checkLimits(state: OriginState, delta: OriginDelta, peer: string, newOrigin: boolean): void {
@@ -496,20 +523,25 @@ export class Replica {
   }
 
   /**
-   * A peer holds `incarnation` of this node with revisions up to `highest`. If that is newer than
-   * what this node is (a restart that reused an incarnation, a clock that went back), this node
-   * moves past it, or its new changes would be taken for old ones. True when it refuted.
+   * A peer holds `incarnation` of this node with revisions up to `highest`, under life id `life`
+   * when it knows one. If that is newer than what this node is, or of another start under this
+   * incarnation (a restart that reused an incarnation, a clock that went back), this node moves
+   * past it, or its new changes would be taken for old ones. True when it refuted.
    *
    * Not past MAX_INCARNATION, though: peers refuse anything above it, so a node that moved
    * there would never be heard again. No honest node comes near (incarnations start at the
    * clock's milliseconds and grow by one per refute), so a claim of it is a hostile peer's,
    * and is ignored; so is a departure record of this node at it.
    */
-  checkOwn(incarnation: number, highest: number): boolean {
+  checkOwn(incarnation: number, highest: number, life?: string): boolean {
     const own = this.own;
     if (incarnation >= MAX_INCARNATION) return false;
     if (incarnation > own.incarnation || (incarnation === own.incarnation && highest > own.context.prefix)) {
       this.refute(incarnation + 1, 'a peer holds a newer history of this node');
+      return true;
+    }
+    if (incarnation === own.incarnation && otherLife(own.life, life)) {
+      this.refute(incarnation + 1, 'a peer holds an earlier start of this node under its incarnation');
       return true;
     }
     return false;
@@ -520,7 +552,7 @@ export class Replica {
     for (const origin of summary.origins) {
       if (origin.node !== this.nodeId) continue;
       const highest = origin.cloud.length === 0 ? origin.prefix : origin.cloud[origin.cloud.length - 1]!.high;
-      return this.checkOwn(origin.incarnation, highest);
+      return this.checkOwn(origin.incarnation, highest, origin.life);
     }
     return false;
   }
@@ -640,7 +672,7 @@ export class Replica {
   summary(): ReplicaSummary {
     const origins: OriginSummary[] = [];
     for (const state of this.origins.values()) {
-      origins.push({ node: state.node, incarnation: state.incarnation, prefix: state.context.prefix, cloud: state.context.cloud.slice() });
+      origins.push({ node: state.node, incarnation: state.incarnation, prefix: state.context.prefix, cloud: state.context.cloud.slice(), life: state.life });
     }
     return { origins, departed: [...this.departed.values()] };
   }
@@ -653,9 +685,14 @@ export class Replica {
     for (const state of this.origins.values()) {
       const peer = theirs.get(state.node);
       if (peer !== undefined && peer.incarnation > state.incarnation) continue;
+      // A peer holding the incarnation under another life id holds another start's history:
+      // nothing of it counts, and the whole state goes, with the life id that makes it retire.
+      const same = peer !== undefined && peer.incarnation === state.incarnation && !otherLife(peer.life, state.life);
       const peerContext = new CausalContext();
-      if (peer !== undefined && peer.incarnation === state.incarnation) peerContext.join(peer.prefix, peer.cloud);
-      if (peer !== undefined && peer.incarnation === state.incarnation && containsContext(peerContext, state.context)) continue;
+      if (same) peerContext.join(peer.prefix, peer.cloud);
+      // One that holds everything but no life id (it heard the origin from a peer that sends
+      // none) still learns it, so that their digests agree.
+      if (same && containsContext(peerContext, state.context) && (peer.life !== undefined || state.life === undefined)) continue;
       const entries: ServiceInstance[] = [];
       for (const { instance } of state.entries.values()) if (!peerContext.covers(instance.revision)) entries.push(instance);
       const removed: Tombstone[] = [];
@@ -666,7 +703,7 @@ export class Replica {
       const covers: Interval[] = [];
       if (state.context.prefix > 0) covers.push({ low: 1, high: state.context.prefix });
       covers.push(...state.context.cloud);
-      deltas.push({ node: state.node, incarnation: state.incarnation, covers, entries, removed, keys });
+      deltas.push({ node: state.node, incarnation: state.incarnation, covers, entries, removed, keys, life: state.life });
     }
     const theirDepartures = new Map<string, number>();
     for (const record of summary.departed) theirDepartures.set(record.node, record.incarnation);
@@ -689,6 +726,7 @@ export class Replica {
       const state = this.origins.get(origin.node);
       if (state === undefined || state.incarnation < origin.incarnation) return true;
       if (state.incarnation > origin.incarnation) continue;
+      if (otherLife(state.life, origin.life) || (state.life === undefined && origin.life !== undefined)) return true;
       const theirs = new CausalContext();
       theirs.join(origin.prefix, origin.cloud);
       if (!containsContext(state.context, theirs)) return true;
@@ -738,7 +776,7 @@ export class Replica {
 
   // ---- digests ------------------------------------------------------------------------------
 
-  /** 64-bit digest of the summary (every origin's incarnation and context, every departure record), as 16 hex digits. */
+  /** 64-bit digest of the summary (every origin's incarnation, life id and context, every departure record), as 16 hex digits. */
   digest(): string {
     return toHex(this.hashLow) + toHex(this.hashHigh);
   }
@@ -772,7 +810,10 @@ export class Replica {
   private rehash(state: OriginState): void {
     this.hashLow ^= state.hashLow;
     this.hashHigh ^= state.hashHigh;
-    const [low, high] = itemHash(`o\u0000${state.node}\u0000${state.incarnation}\u0000${state.context.describe()}`);
+    // The life id is part of it, so that two replicas holding different starts under one
+    // incarnation never look converged (none held: the text is as before life ids).
+    const life = state.life === undefined ? '' : `\u0000${state.life}`;
+    const [low, high] = itemHash(`o\u0000${state.node}\u0000${state.incarnation}\u0000${state.context.describe()}${life}`);
     state.hashLow = low;
     state.hashHigh = high;
     this.hashLow ^= low;
@@ -804,6 +845,11 @@ function highestCovered(intervals: readonly Interval[]): number {
   let highest = 0;
   for (const interval of intervals) if (interval.high > highest) highest = interval.high;
   return highest;
+}
+
+/** True when both life ids are known and differ: two starts under one incarnation. */
+function otherLife(held: string | undefined, heard: string | undefined): boolean {
+  return held !== undefined && heard !== undefined && held !== heard;
 }
 
 /**

@@ -120,7 +120,41 @@ describe('wire', () => {
     expect(summary).toEqual({ type: 'summary', origins: [{ node: 'a', incarnation: 2, prefix: 7, cloud: [{ low: 9, high: 9 }] }], departed: [], reply: true });
   });
 
+  it('carries life ids in deltas, their pieces and summaries; a message without them reads as before', () => {
+    const delta: OriginDelta = { node: 'a', incarnation: 2, covers: [{ low: 1, high: 3 }], entries: [], removed: [{ id: 'a/1', revision: 2 }, { id: 'a/2', revision: 3 }], keys: undefined, life: 'k3x9q' };
+    const origins = encodeDeltas('ns', [delta], [], 1).flatMap((payload) => {
+      const message = decodeMessage(payload, 'p', 'ns', DEFAULT_LIMITS);
+      return message.type === 'delta' ? message.origins : [];
+    });
+    expect(origins).toHaveLength(2);
+    for (const origin of origins) expect(origin.life).toBe('k3x9q');
+    const summary = decodeMessage(encodeSummary('ns', [{ node: 'a', incarnation: 2, prefix: 7, cloud: [], life: 'k3x9q' }, { node: 'b', incarnation: 1, prefix: 0, cloud: [] }], [], false), 'p', 'ns', DEFAULT_LIMITS);
+    expect(summary).toEqual({ type: 'summary', origins: [{ node: 'a', incarnation: 2, prefix: 7, cloud: [], life: 'k3x9q' }, { node: 'b', incarnation: 1, prefix: 0, cloud: [] }], departed: [], reply: false });
+    const bare = decodeMessage(new TextEncoder().encode(JSON.stringify({ v: 1, t: 'delta', ns: 'ns', origins: [{ node: 'a', incarnation: 2, covers: [], removed: [], entries: [] }], departed: [] })), 'p', 'ns', DEFAULT_LIMITS);
+    expect(bare.type === 'delta' && bare.origins[0]!.life).toBeUndefined();
+  });
+
+  it.each<[string, unknown]>([
+    ['a number', 12],
+    ['an empty string', ''],
+    ['a string too long', 'x'.repeat(33)],
+    ['a separator', 'a\u0000b'],
+  ])('refuses a delta whose life id is %s, alone', (_, life) => {
+    const message = decodeMessage(new TextEncoder().encode(JSON.stringify({ v: 1, t: 'delta', ns: 'ns', origins: [{ node: 'a', incarnation: 2, covers: [], removed: [], entries: [], life }, { node: 'b', incarnation: 1, covers: [], removed: [], entries: [] }], departed: [] })), 'p', 'ns', DEFAULT_LIMITS);
+    if (message.type !== 'delta') throw new Error('expected a delta');
+    expect(message.origins.map((origin) => origin.node)).toEqual(['b']);
+    expect(message.rejected).toHaveLength(1);
+    expect(FoundationError.hasType(message.rejected[0], 5604)).toBe(true);
+    expect(message.rejected[0]!.message).toMatch(/origins\[0\]\.life: expected a life id/);
+  });
+
   it.each<[string, unknown, number, RegExp]>([
+    ['life ids that are not an array', { v: 1, t: 'summary', ns: 'ns', origins: [['a', 1, 0, []]], departed: [], reply: true, lives: 'k3' }, 5604, /lives: expected an array/],
+    ['more life ids than origins', { v: 1, t: 'summary', ns: 'ns', origins: [['a', 1, 0, []]], departed: [], reply: true, lives: ['k3', 'k4'] }, 5604, /lives: more than 1 items/],
+    ['fewer life ids than origins', { v: 1, t: 'summary', ns: 'ns', origins: [['a', 1, 0, []], ['b', 1, 0, []]], departed: [], reply: true, lives: ['k3'] }, 5604, /lives: expected one per origin/],
+    ['a life id of the wrong type', { v: 1, t: 'summary', ns: 'ns', origins: [['a', 1, 0, []]], departed: [], reply: true, lives: [7] }, 5604, /lives\[0\]: expected a life id/],
+    ['a life id too long', { v: 1, t: 'summary', ns: 'ns', origins: [['a', 1, 0, []]], departed: [], reply: true, lives: ['x'.repeat(33)] }, 5604, /lives\[0\]: expected a life id/],
+
     ['an interval that ends before it starts', { v: 1, t: 'summary', ns: 'ns', origins: [['a', 1, 0, [[5, 2]]]], departed: [], reply: true }, 5604, /ends before it starts/],
     ['a fractional incarnation', { v: 1, t: 'summary', ns: 'ns', origins: [['a', 1.5, 0, []]], departed: [], reply: true }, 5604, /integer/],
     ['a bad node id', { v: 1, t: 'summary', ns: 'ns', origins: [['a b', 1, 0, []]], departed: [], reply: true }, 5604, /origins\[0\]\[0\]: expected 1–255/],

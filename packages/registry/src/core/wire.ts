@@ -6,14 +6,19 @@
 //
 //   { v: 1, t: 'delta',   ns, origins: [OriginDelta...], departed: [DepartureRecord...] }
 //   { v: 1, t: 'digest',  ns, hash }                              anti-entropy, step 1
-//   { v: 1, t: 'summary', ns, origins: [OriginSummary...], departed, reply }   step 2 (and 3)
+//   { v: 1, t: 'summary', ns, origins: [OriginSummary...], departed, reply, lives }   step 2 (and 3)
+//
+// Life ids (see ReplicaOptions.life) came after the first release: a delta carries its origin's
+// as `life`, a summary carries them as `lives`, one per origin in order (null where none is
+// known), beside the origins rather than in their tuples, which earlier decoders bound to four
+// items. A message without them is read as before, and earlier decoders ignore them.
 import { FoundationError, utf8Length } from '@foundation/core';
 import { InvalidPeerMessageError } from '../errors/invalid-peer-message-error';
 import { PeerDecodeError } from '../errors/peer-decode-error';
 import { isValidVersion } from '../semver/version';
 import type { Interval } from './causal-context';
 import type { RegistryLimits } from './limits';
-import { MAX_CLOUD_INTERVALS, MAX_INCARNATION, MAX_PENDING_TOMBSTONES } from './limits';
+import { MAX_CLOUD_INTERVALS, MAX_INCARNATION, MAX_LIFE_LENGTH, MAX_PENDING_TOMBSTONES } from './limits';
 import { nameProblem, nodeIdProblem } from './names';
 import { PlainJsonProblem, copyPlainJson } from './plain-json';
 import type { DepartureRecord, KeyRevision, OriginDelta, OriginSummary, Tombstone } from './replica';
@@ -40,6 +45,7 @@ const MAX_WEIGHT = 1_000_000;
 const MAX_LOAD = 1e12;
 const HEALTH: readonly HealthStatus[] = ['healthy', 'degraded', 'unhealthy'];
 const MODES: readonly RegistrationMode[] = ['unique', 'group'];
+const LIFE = new RegExp(`^[0-9A-Za-z_-]{1,${MAX_LIFE_LENGTH}}$`);
 
 // ---- encoding ---------------------------------------------------------------------------------
 
@@ -85,6 +91,7 @@ function encodeDelta(delta: OriginDelta): string {
     covers: delta.covers.map((interval) => [interval.low, interval.high]),
     removed: delta.removed.map((tombstone) => [tombstone.id, tombstone.revision]),
     ...(delta.keys === undefined ? {} : { keys: delta.keys.map((key) => [key.id, key.revision]) }),
+    ...(delta.life === undefined ? {} : { life: delta.life }),
   });
   // The entries go in as cached text: `{...head, "entries":[...]}`.
   return `${head.slice(0, -1)},"entries":[${delta.entries.map(encodeEntry).join(',')}]}`;
@@ -107,6 +114,7 @@ export function encodeSummary(namespace: string, origins: readonly OriginSummary
     origins: origins.map((origin) => [origin.node, origin.incarnation, origin.prefix, origin.cloud.map((interval) => [interval.low, interval.high])]),
     departed: encodeDeparted(departed),
     reply,
+    ...(origins.some((origin) => origin.life !== undefined) ? { lives: origins.map((origin) => origin.life ?? null) } : {}),
   });
 }
 
@@ -279,6 +287,12 @@ export class Reader {
     return value as string;
   }
 
+  /** A life id: a short string of letters, digits, `-` and `_` (this version draws base-36 digits). */
+  life(value: unknown, path: string): string {
+    if (typeof value !== 'string' || !LIFE.test(value)) this.fail(path, `expected a life id (1 to ${MAX_LIFE_LENGTH} letters, digits, "-" or "_")`);
+    return value;
+  }
+
   optionalName(value: unknown, path: string, maxLength: number): string | undefined {
     return value === undefined ? undefined : this.name(value, path, maxLength);
   }
@@ -391,7 +405,8 @@ export class Reader {
         return { id, revision: this.integer(pair[1], `${path}.keys[${index}][1]`, 1) };
       });
     }
-    return { node, incarnation, covers, entries, removed, keys };
+    const life = record.life === undefined ? undefined : this.life(record.life, `${path}.life`);
+    return { node, incarnation, covers, entries, removed, keys, life };
   }
 
   summaryOrigin(value: unknown, path: string): OriginSummary {
@@ -494,6 +509,13 @@ function decodeFresh(payload: Uint8Array, peer: string, namespace: string, limit
         seen.add(origin.node);
       }
       if (typeof message.reply !== 'boolean') reader.fail('reply', 'expected a boolean');
+      if (message.lives !== undefined) {
+        const lives = reader.array(message.lives, 'lives', origins.length);
+        if (lives.length !== origins.length) reader.fail('lives', `expected one per origin (${origins.length})`);
+        for (const [index, life] of lives.entries()) {
+          if (life !== null) origins[index] = { ...origins[index]!, life: reader.life(life, `lives[${index}]`) };
+        }
+      }
       return { type: 'summary', origins, departed: reader.departed(message.departed, 'departed'), reply: message.reply };
     }
     default:

@@ -212,6 +212,64 @@ describe('a restart under the same incarnation (review finding)', () => {
     expect(b.incarnation).toBe(8);
     expect(a.lookupAll('boot').map((instance) => instance.incarnation)).toEqual([8]);
   });
+
+  it('is told from the earlier start even when no change it publishes names a revision a peer holds (seed=121) (review finding)', () => {
+    // The second start's first changes are superseded before it publishes: its one delta covers
+    // revisions 1-4 and names only 'new' at 4. Revision 2, where a holds 'old', is covered
+    // without being named, so nothing in the delta contradicts what a holds; a kept 'old' for
+    // good, with the same digest as b and c, which never had it. Each start draws a life id of
+    // its own, and a peer holding the incarnation under another life retires it.
+    const simulation = createSimulation({ seed: 121, network: { latency: { min: 1, max: 5 } } });
+    const registries = new Map<string, Registry>();
+    let starts = 0;
+    for (const id of ['a', 'b', 'c']) {
+      simulation.addNode(id, {
+        start: ({ transport, clock, random }) => {
+          const peers = () => ['a', 'b', 'c'].filter((peer) => peer !== id);
+          const membership: MembershipEvents = { members: peers, on: () => () => undefined };
+          const broadcast = {
+            publish: (topic: string, payload: Uint8Array) => peers().every((peer) => transport.send(peer, `broadcast:${topic}`, payload)),
+            subscribe: (topic: string, handler: (message: { from: string; payload: Uint8Array }) => void) =>
+              transport.onMessage(`broadcast:${topic}`, (message) => handler({ from: message.from, payload: message.payload as Uint8Array })),
+          };
+          const registry = createRegistry({ nodeId: id, clock, random, broadcast, transport, membership, incarnation: 7, timings: defaultLocalTimings() });
+          registries.set(id, registry);
+          if (id !== 'b') return;
+          starts += 1;
+          if (starts === 1) {
+            const x = registry.register('x', 'start-1');
+            registry.register('old', 'start-1');
+            clock.setTimer(100, () => x.reportLoad(1));
+          } else {
+            const registration = registry.register('new', 'start-2');
+            registration.reportLoad(1);
+            registration.reportLoad(2);
+            registration.reportLoad(3);
+          }
+        },
+      });
+    }
+    simulation.runFor(500);
+    expect(registries.get('a')!.lookup('old')).toBe('start-1');
+    const purges: unknown[] = [];
+    registries.get('a')!.on('node-purge', (event) => purges.push(event));
+    // c restarts too, so that it never heard of the first start.
+    simulation.crash('c');
+    simulation.crash('b');
+    simulation.restart('b');
+    simulation.restart('c');
+    simulation.runFor(5000);
+    const [a, b, c] = ['a', 'b', 'c'].map((id) => registries.get(id)!);
+    expect(b!.listServices()).toEqual(['new']);
+    expect(a!.listServices()).toEqual(['new']);
+    expect(c!.listServices()).toEqual(['new']);
+    expect(a!.digest()).toBe(b!.digest());
+    expect(c!.digest()).toBe(b!.digest());
+    // c's restart reused incarnation 7 too, and is retired like b's; both moved past it.
+    expect(purges).toEqual(expect.arrayContaining([{ node: 'b', incarnation: 7 }, { node: 'c', incarnation: 7 }]));
+    expect(purges).toHaveLength(2);
+    expect([b!.incarnation, c!.incarnation]).toEqual([8, 8]);
+  });
 });
 
 describe('membership reasons', () => {

@@ -119,7 +119,7 @@ export class Replication {
     const departed = this.pendingDepartures;
     this.pendingDepartures = [];
     if (delta !== undefined) this.publish([delta], departed);
-    else if (this.announce) this.publish([{ node: this.replica.nodeId, incarnation: this.replica.incarnation, covers: [], entries: [], removed: [], keys: undefined }], departed);
+    else if (this.announce) this.publish([{ node: this.replica.nodeId, incarnation: this.replica.incarnation, covers: [], entries: [], removed: [], keys: undefined, life: this.replica.life }], departed);
     else if (departed.length > 0) this.publish([], departed);
     this.announce = false;
   }
