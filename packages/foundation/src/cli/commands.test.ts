@@ -1,6 +1,8 @@
 // The command line's handling of its arguments: bad usage exits 2 before anything is dialled,
 // and what is asked reaches the node as given (a stand-in node on loopback answers).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { connect, createServer } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { createTransport } from '@foundation/channels';
 import type { Transport } from '@foundation/channels';
 import { freePort, urlOf } from '../options';
@@ -9,6 +11,13 @@ import { runCli } from './commands';
 
 const SECRET = 'commands-test-secret-0123456789';
 let node: Transport;
+/** A stand-in reached through `proxy`, which holds the first connection (the link's connection 0) back for CONNECT_DELAY_MS. */
+let slow: Transport;
+let proxy: Server;
+const proxied = new Set<Socket>();
+const CONNECT_DELAY_MS = 600;
+/** How long `slow` takes to answer: less than the --timeout below, more than what connecting leaves of it. */
+const ANSWER_DELAY_MS = 1200;
 /** The control requests the stand-in node received; it answers each with its `value`. */
 const asked: unknown[] = [];
 
@@ -21,10 +30,38 @@ beforeAll(async () => {
     return path === 'never.answered' ? new Promise(() => undefined) : (value ?? null);
   });
   await node.ready();
+
+  // The node id names the proxy's port; the stand-in listens on another behind it.
+  const [proxyPort, slowPort] = [await freePort('127.0.0.1'), await freePort('127.0.0.1')];
+  slow = createTransport({ nodeId: `slow@127.0.0.1:${proxyPort}`, listen: { host: '127.0.0.1', port: slowPort }, security: { secret: SECRET }, channels: foundationChannels(), resolveAddress: urlOf });
+  slow.onRequest('control', () => new Promise((resolve) => setTimeout(() => resolve('late'), ANSWER_DELAY_MS)));
+  await slow.ready();
+  proxy = createServer((client) => {
+    proxied.add(client);
+    client.pause();
+    // Only connecting is slow: the connection the control lane opens later goes straight through.
+    const delay = proxied.size === 1 ? CONNECT_DELAY_MS : 0;
+    setTimeout(() => {
+      const upstream = connect(slowPort, '127.0.0.1', () => {
+        client.pipe(upstream).pipe(client);
+        client.resume();
+      });
+      proxied.add(upstream);
+      const end = (): void => {
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('close', end).on('error', end);
+      upstream.on('close', end).on('error', end);
+    }, delay);
+  });
+  await new Promise<void>((resolve) => proxy.listen(proxyPort, '127.0.0.1', resolve));
 });
 
 afterAll(async () => {
-  await node.close();
+  for (const socket of proxied) socket.destroy();
+  await new Promise((resolve) => proxy.close(resolve));
+  await Promise.all([node.close(), slow.close()]);
 });
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -68,6 +105,14 @@ describe('foundation arguments', () => {
     const { code, err } = await cli('config', 'set', 'never.answered', '1', '--node', node.nodeId, '--timeout', '2000');
     expect(code).toBe(1);
     expect(err).toContain(`no reply from ${node.nodeId} on "control" within 2000 ms`);
+  });
+
+  it('--timeout is one budget for the whole command: what connecting took is not there again for the reply', async () => {
+    // Connecting takes CONNECT_DELAY_MS of the 1500; the answer, after 1200 more, comes too late.
+    // (Connecting and then asking with the whole 1500 again took the answer.)
+    const { code, out, err } = await cli('config', 'get', 'anything', '--node', slow.nodeId, '--timeout', '1500');
+    expect({ code, out }).toEqual({ code: 1, out: '' });
+    expect(err).toContain(`no reply from ${slow.nodeId} on "control" within 1500 ms`);
   });
 
   it('a negative number is a value, not an option', async () => {

@@ -34,7 +34,8 @@ Usage:
 Options for the commands that ask a node:
   --node ID        the node to ask, name@host:port (default $FOUNDATION_NODE)
   --json           print JSON instead of a table
-  --timeout MS     how long to wait for the node (default 5000; 10000 for config set)
+  --timeout MS     how long the whole command may take, connecting included
+                   (default 5000; 10000 for config set)
   --cluster NAME   the cluster's name (default foundation)
 
 The cluster's secret comes from $FOUNDATION_SECRET, or from the file named by --secret-file.
@@ -179,6 +180,8 @@ async function ask(command: 'status' | 'members' | 'services' | 'config', args: 
   const secret = secretFrom(values, io.env);
   if (secret === undefined) throw new UsageError("the cluster's secret is needed: set FOUNDATION_SECRET or pass --secret-file");
   const timeoutMs = integer('timeout', values.timeout, MAX_TIMEOUT_MS);
+  // A write goes through Raft: it gets longer than a read unless --timeout says otherwise.
+  const budgetMs = timeoutMs ?? (command === 'config' && positionals[0] === 'set' ? 10_000 : 5000);
   let request: (remote: RemoteNode) => Promise<{ json: unknown; text: string }>;
   switch (command) {
     case 'status':
@@ -200,11 +203,11 @@ async function ask(command: 'status' | 'members' | 'services' | 'config', args: 
       };
       break;
     case 'config':
-      request = configRequest(positionals, values.consensus === true, timeoutMs);
+      request = configRequest(positionals, values.consensus === true);
       break;
   }
   const tls = resolveTls(undefined, io.env);
-  const remote = await connectToNode({ node: target, secret, ...(tls === undefined ? {} : { tls }), ...(values.cluster === undefined ? {} : { cluster: values.cluster }), ...(timeoutMs === undefined ? {} : { timeoutMs }) });
+  const remote = await connectToNode({ node: target, secret, ...(tls === undefined ? {} : { tls }), ...(values.cluster === undefined ? {} : { cluster: values.cluster }), timeoutMs: budgetMs });
   try {
     const { json, text } = await request(remote);
     io.out(values.json === true ? `${JSON.stringify(json, null, 2)}\n` : text);
@@ -223,7 +226,7 @@ interface ServiceRow {
   readonly scope: string;
 }
 
-function configRequest(positionals: readonly string[], consensus: boolean, timeoutMs: number | undefined): (remote: RemoteNode) => Promise<{ json: unknown; text: string }> {
+function configRequest(positionals: readonly string[], consensus: boolean): (remote: RemoteNode) => Promise<{ json: unknown; text: string }> {
   const [action, path, value, ...extra] = positionals;
   if (extra.length > 0) throw new UsageError(`unexpected ${JSON.stringify(extra[0])}`);
   const show = (result: unknown): { json: unknown; text: string } => ({ json: result, text: `${typeof result === 'string' ? result : JSON.stringify(result, null, 2)}\n` });
@@ -240,8 +243,7 @@ function configRequest(positionals: readonly string[], consensus: boolean, timeo
     } catch {
       parsed = value;
     }
-    // A write goes through Raft: it gets longer than a read unless --timeout says otherwise.
-    return async (remote) => show(await remote.ask('foundation/config/set', { path, value: parsed }, timeoutMs ?? 10_000));
+    return async (remote) => show(await remote.ask('foundation/config/set', { path, value: parsed }));
   }
   throw new UsageError('config needs get or set');
 }

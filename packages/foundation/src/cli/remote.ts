@@ -3,7 +3,7 @@
 // membership, no Raft): it connects, asks, and leaves.
 import { X509Certificate, randomBytes } from 'node:crypto';
 import { FoundationError } from '@foundation/core';
-import { createTransport, defaultLocalConfig } from '@foundation/channels';
+import { RequestTimeoutError, createTransport, defaultLocalConfig } from '@foundation/channels';
 import type { TlsOptions, Transport } from '@foundation/channels';
 import { foundationChannels } from '../start-node';
 import { InvalidOptionsError } from '../errors/invalid-options-error';
@@ -11,7 +11,10 @@ import { NAME, parseNodeId, urlOf } from '../options';
 
 export interface RemoteNode {
   readonly node: string;
-  ask<Reply>(kind: string, fields?: Record<string, unknown>, timeoutMs?: number): Promise<Reply>;
+  /** Asks the node; waits for the reply as long as is left of the command's `timeoutMs`. */
+  ask<Reply>(kind: string, fields?: Record<string, unknown>): Promise<Reply>;
+  /** What is left of the command's `timeoutMs`, in whole ms (0 once spent). */
+  leftMs(): number;
   close(): Promise<void>;
 }
 
@@ -21,7 +24,10 @@ export interface ConnectOptions {
   readonly cluster?: string;
   /** For a cluster with TLS: a certificate from the cluster CA; its subject CN names this peer. */
   readonly tls?: TlsOptions;
-  /** How long to wait for the connection. Default 5,000 ms. */
+  /**
+   * How long the whole command may take: connecting, then every reply. Default 5,000 ms. What
+   * connecting took is not there again for a reply, so the command waits `timeoutMs` at most.
+   */
   readonly timeoutMs?: number;
 }
 
@@ -38,6 +44,8 @@ function certificateName(tls: TlsOptions): string {
 export async function connectToNode(options: ConnectOptions): Promise<RemoteNode> {
   if (parseNodeId(options.node) === null) throw new InvalidOptionsError('node', `${JSON.stringify(options.node)} is not a node id name@host:port`);
   const timeoutMs = options.timeoutMs ?? 5000;
+  const startedAt = performance.now();
+  const leftMs = (): number => Math.max(0, Math.floor(timeoutMs - (performance.now() - startedAt)));
   const tls = options.tls;
   const transport: Transport = createTransport({
     nodeId: `${tls === undefined ? `cli-${randomBytes(4).toString('hex')}` : certificateName(tls)}@127.0.0.1:1`,
@@ -74,8 +82,16 @@ export async function connectToNode(options: ConnectOptions): Promise<RemoteNode
   }
   return {
     node: options.node,
-    ask: async <Reply>(kind: string, fields: Record<string, unknown> = {}, askTimeoutMs = timeoutMs) =>
-      (await transport.request(options.node, 'control', { ...fields, kind }, { timeout: askTimeoutMs })) as Reply,
+    ask: async <Reply>(kind: string, fields: Record<string, unknown> = {}) => {
+      try {
+        return (await transport.request(options.node, 'control', { ...fields, kind }, { timeout: leftMs() })) as Reply;
+      } catch (error) {
+        // The request had only what was left; the user gave the whole, which is what ran out.
+        if (error instanceof RequestTimeoutError) throw new RequestTimeoutError(options.node, 'control', timeoutMs);
+        throw error;
+      }
+    },
+    leftMs,
     close: () => transport.close(),
   };
 }
