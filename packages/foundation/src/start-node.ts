@@ -160,6 +160,22 @@ function timings(options: ResolvedOptions): { tickMs: number; electionTicks: num
   return options.timing === 'local' ? { tickMs: 10, electionTicks: 15, heartbeatTicks: 2 } : { tickMs: 50, electionTicks: 10, heartbeatTicks: 2 };
 }
 
+/** The longest a control request may ask this node to wait on its peers: a peer's request holds no timer longer. */
+const MAX_ASKED_TIMEOUT_MS = 60_000;
+
+/**
+ * The `timeoutMs` a control request carries (any peer with the secret may send anything): none
+ * for the default, a whole number of ms from 0 bounded to MAX_ASKED_TIMEOUT_MS, else refused.
+ */
+function askedTimeoutMs(payload: unknown): number | undefined {
+  const value = (payload as { timeoutMs?: unknown } | null)?.timeoutMs;
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw new InvalidOptionsError('timeoutMs', `must be a whole number of ms, 0 or more (got ${typeof value === 'number' ? String(value) : typeof value})`);
+  }
+  return Math.min(value, MAX_ASKED_TIMEOUT_MS);
+}
+
 /**
  * Starts a node. With no options it runs alone on this machine (a loopback address, an
  * ephemeral port, in-memory events, Raft's log under `.foundation/`); with `seeds` it joins
@@ -310,7 +326,12 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   control.handle('foundation/status', () => once(() => node.status()));
   // What the command line asks a node (src/cli): requests like any other node's, so the CLI
   // needs the cluster's secret and nothing else to reach a node.
-  control.handle('foundation/cluster-status', () => once(() => node.clusterStatus()));
+  // The asker says how long it will wait (the CLI: what is left of its --timeout); the peers not
+  // heard from by then are listed with their error, so the answer comes while it still waits.
+  control.handle('foundation/cluster-status', ({ payload }) => {
+    const timeoutMs = askedTimeoutMs(payload);
+    return once(() => node.clusterStatus(timeoutMs === undefined ? {} : { timeoutMs }));
+  });
   control.handle('foundation/services', () =>
     registry.listServices().flatMap((name) =>
       registry.lookupAll(name).map((instance) => ({ name, node: instance.node, health: instance.health, capabilities: instance.capabilities, mode: instance.mode, scope: instance.scope })),

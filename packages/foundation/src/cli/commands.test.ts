@@ -26,7 +26,8 @@ beforeAll(async () => {
   node = createTransport({ nodeId: `stand-in@127.0.0.1:${port}`, listen: { host: '127.0.0.1', port }, security: { secret: SECRET }, channels: foundationChannels(), resolveAddress: urlOf });
   node.onRequest('control', (message) => {
     asked.push(message.payload);
-    const { path, value } = message.payload as { path?: unknown; value?: unknown };
+    const { kind, path, value } = message.payload as { kind?: unknown; path?: unknown; value?: unknown };
+    if (kind === 'foundation/cluster-status') return [];
     return path === 'never.answered' ? new Promise(() => undefined) : (value ?? null);
   });
   await node.ready();
@@ -113,6 +114,14 @@ describe('foundation arguments', () => {
     const { code, out, err } = await cli('config', 'get', 'anything', '--node', slow.nodeId, '--timeout', '1500');
     expect({ code, out }).toEqual({ code: 1, out: '' });
     expect(err).toContain(`no reply from ${slow.nodeId} on "control" within 1500 ms`);
+  });
+
+  it('status tells the node what is left of --timeout, less room for the reply, to wait for its peers', async () => {
+    asked.length = 0;
+    expect(await cli('status', '--node', node.nodeId, '--timeout', '1000')).toMatchObject({ code: 0 });
+    expect(asked).toEqual([{ kind: 'foundation/cluster-status', timeoutMs: expect.any(Number) }]);
+    const { timeoutMs } = asked[0] as { timeoutMs: number };
+    expect(Number.isInteger(timeoutMs) && timeoutMs > 0 && timeoutMs < 1000).toBe(true);
   });
 
   it('a negative number is a value, not an option', async () => {

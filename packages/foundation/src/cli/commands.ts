@@ -91,6 +91,15 @@ function integer(option: string, value: string | undefined, max = Number.MAX_SAF
   return parsed;
 }
 
+/**
+ * How long the node asked for `status` may wait on its peers, out of the `leftMs` this command
+ * still waits: less a fifth (at most 500 ms) for the node to answer and the answer to arrive, so
+ * that a peer that does not answer shows as unreachable rather than leave no reply at all.
+ */
+function peerBudgetMs(leftMs: number): number {
+  return leftMs - Math.min(500, Math.ceil(leftMs / 5));
+}
+
 /** Runs one command line; resolves with the exit code. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
@@ -186,7 +195,7 @@ async function ask(command: 'status' | 'members' | 'services' | 'config', args: 
   switch (command) {
     case 'status':
       request = async (remote) => {
-        const statuses = await remote.ask<ClusterNodeStatus[]>('foundation/cluster-status');
+        const statuses = await remote.ask<ClusterNodeStatus[]>('foundation/cluster-status', { timeoutMs: peerBudgetMs(remote.leftMs()) });
         return { json: statuses, text: statusTable(statuses) };
       };
       break;
