@@ -1,33 +1,11 @@
 // Context across two real channels transports on loopback: a handler runs in the context its
 // message brought, and in none when the message brought none.
-import { afterEach, describe, expect, it } from '@jest/globals';
-import { createTransport } from '@foundation/channels';
-import type { Transport } from '@foundation/channels';
+import { describe, expect, it } from '@jest/globals';
 import { createPropagator, currentContext, withContext } from '@foundation/context';
-import { freePort, urlOf } from '../options';
+import { loopbackTransports, until } from '../../test/support/loopback';
 import { withContextPropagation } from './context-transport';
 
-const SECRET = 'context-transport-test-secret';
-const started: Transport[] = [];
-
-async function node(name: string): Promise<Transport> {
-  const port = await freePort('127.0.0.1');
-  const transport = createTransport({ nodeId: `${name}@127.0.0.1:${port}`, listen: { host: '127.0.0.1', port }, security: { secret: SECRET }, resolveAddress: urlOf });
-  await transport.ready();
-  started.push(transport);
-  return transport;
-}
-
-async function until(what: string, condition: () => boolean): Promise<void> {
-  for (let waited = 0; !condition(); waited += 10) {
-    if (waited > 10_000) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-afterEach(async () => {
-  for (const transport of started.splice(0)) await transport.close();
-});
+const node = loopbackTransports('context-transport-test-secret');
 
 describe('context propagation', () => {
   it('a message on a plain channel, or one without headers, is handled in no context, not the one its link was dialled in', async () => {

@@ -1,38 +1,12 @@
 // Sending before a link is up, over two real channels transports on loopback.
-import { afterEach, describe, expect, it } from '@jest/globals';
-import { RequestTimeoutError, createTransport } from '@foundation/channels';
+import { describe, expect, it } from '@jest/globals';
+import { RequestTimeoutError } from '@foundation/channels';
 import type { Transport, TransportOptions } from '@foundation/channels';
-import { freePort, urlOf } from '../options';
+import { loopbackTransports, until } from '../../test/support/loopback';
 import { withEagerConnect } from './eager-transport';
 
-const SECRET = 'eager-transport-test-secret';
-const started: Transport[] = [];
-
-async function node(name: string, channels?: TransportOptions['channels']): Promise<Transport> {
-  const port = await freePort('127.0.0.1');
-  const transport = createTransport({
-    nodeId: `${name}@127.0.0.1:${port}`,
-    listen: { host: '127.0.0.1', port },
-    security: { secret: SECRET },
-    resolveAddress: urlOf,
-    ...(channels === undefined ? {} : { channels }),
-  });
-  await transport.ready();
-  started.push(transport);
-  return transport;
-}
-
-/** Waits on a condition over real sockets, never on a fixed delay. */
-async function until(what: string, condition: () => boolean): Promise<void> {
-  for (let waited = 0; !condition(); waited += 10) {
-    if (waited > 10_000) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-afterEach(async () => {
-  for (const transport of started.splice(0)) await transport.close();
-});
+const start = loopbackTransports('eager-transport-test-secret');
+const node = (name: string, channels?: TransportOptions['channels']): Promise<Transport> => start(name, channels === undefined ? {} : { channels });
 
 describe('eager connect', () => {
   it('a request to a peer whose link is not up gets what is left of its timeout once the link is, not all of it again', async () => {

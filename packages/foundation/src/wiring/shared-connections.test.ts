@@ -1,29 +1,14 @@
 // Shared links over two real channels transports on loopback: the membership letting a link go
 // must not close it for Raft (the demo's learners stopped hearing from the leader when it did),
 // nor Raft letting one go close it for the membership.
-import { afterEach, describe, expect, it } from '@jest/globals';
-import { createTransport } from '@foundation/channels';
+import { describe, expect, it } from '@jest/globals';
 import type { InboundMessage, Transport } from '@foundation/channels';
-import { freePort, urlOf } from '../options';
+import { loopbackTransports, until } from '../../test/support/loopback';
 import { shareConnections } from './shared-connections';
 
-const SECRET = 'shared-connections-test-secret';
-const started: Transport[] = [];
-
-async function node(name: string): Promise<Transport> {
-  const port = await freePort('127.0.0.1');
-  const transport = createTransport({ nodeId: `${name}@127.0.0.1:${port}`, listen: { host: '127.0.0.1', port }, security: { secret: SECRET }, timing: { peerDownGraceMs: 200 }, resolveAddress: urlOf });
-  await transport.ready();
-  started.push(transport);
-  return transport;
-}
-
-async function until(what: string, condition: () => boolean): Promise<void> {
-  for (let waited = 0; !condition(); waited += 10) {
-    if (waited > 10_000) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+// peer-down 200 ms after a link breaks, not the default grace.
+const transportFor = loopbackTransports('shared-connections-test-secret');
+const node = (name: string): Promise<Transport> => transportFor(name, { timing: { peerDownGraceMs: 200 } });
 
 /** Records the peer events a view reports. */
 function heard(view: Transport): string[] {
@@ -32,10 +17,6 @@ function heard(view: Transport): string[] {
   view.on('peer-down', (peer) => events.push(`down ${peer.split('@')[0]!}`));
   return events;
 }
-
-afterEach(async () => {
-  for (const transport of started.splice(0)) await transport.close();
-});
 
 describe('shared links', () => {
   it('a link the membership lets go of stays up while Raft wants it; the membership sees it go and come back', async () => {

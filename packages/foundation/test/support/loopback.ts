@@ -1,0 +1,29 @@
+// Real channels transports on loopback for the wiring tests, each closed after its test, and a
+// wait on a condition over real sockets (never a fixed delay).
+import { afterEach } from '@jest/globals';
+import { createTransport } from '@foundation/channels';
+import type { Transport, TransportOptions } from '@foundation/channels';
+import { freePort, urlOf } from '../../src/options';
+
+/** Starts transports named `name@127.0.0.1:port` on free ports with `secret`; each is closed after the test that started it. */
+export function loopbackTransports(secret: string): (name: string, options?: Partial<TransportOptions>) => Promise<Transport> {
+  const started: Transport[] = [];
+  afterEach(async () => {
+    for (const transport of started.splice(0)) await transport.close();
+  });
+  return async (name, options = {}) => {
+    const port = await freePort('127.0.0.1');
+    const transport = createTransport({ nodeId: `${name}@127.0.0.1:${port}`, listen: { host: '127.0.0.1', port }, security: { secret }, resolveAddress: urlOf, ...options });
+    await transport.ready();
+    started.push(transport);
+    return transport;
+  };
+}
+
+/** Resolves once `condition` holds; throws after 10 s naming `what`. */
+export async function until(what: string, condition: () => boolean): Promise<void> {
+  for (let waited = 0; !condition(); waited += 10) {
+    if (waited > 10_000) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
