@@ -4,7 +4,7 @@ import { FoundationError } from '@foundation/core';
 import type { DepartureRecord, OriginDelta, OwnEntryFields, ReplicaChange, ReplicaOptions } from './replica';
 import { Replica } from './replica';
 import { DEFAULT_LIMITS, MAX_INCARNATION } from './limits';
-import { decodeMessage, encodeDeltas } from './wire';
+import { decodeMessage, encodeDeltas, encodeSummaries } from './wire';
 
 function fields(id: string, name: string, extra: Partial<OwnEntryFields> = {}): OwnEntryFields {
   return {
@@ -521,6 +521,41 @@ describe('departures', () => {
     expect(other.collectGarbage(1000 + 60_001).departures).toBe(1);
     expect(other.digest()).not.toBe(withRecord);
     expect(empty).toMatch(/^[0-9a-f]{16}$/);
+  });
+});
+
+describe('anti-entropy summaries in parts', () => {
+  it('a part speaks for its range alone: what lies outside it is not sent, what lies inside and is missing is', () => {
+    const left = replica('left');
+    const right = replica('right');
+    for (let index = 0; index < 80; index += 1) {
+      const origin = replica(`origin-${String(index).padStart(2, '0')}`);
+      origin.putOwn(fields(`${origin.nodeId}/1/1`, `svc-${index}`));
+      const delta = origin.takeOwnDelta()!;
+      left.applyDelta(delta, 0, origin.nodeId);
+      right.applyDelta(delta, 0, origin.nodeId);
+      if (index === 42) {
+        // A change of one origin and a departure of another that only `left` has heard of.
+        origin.putOwn(fields(`${origin.nodeId}/1/1`, `svc-${index}`, { health: 'degraded' }));
+        left.applyDelta(origin.takeOwnDelta()!, 0, origin.nodeId);
+        left.declareDeparted('origin-61', 10);
+      }
+    }
+    const parts = encodeSummaries('ns', right.summary(), true, 1024).map((payload) => decodeMessage(payload, 'right', 'ns', DEFAULT_LIMITS));
+    expect(parts.length).toBeGreaterThan(2);
+    const sent: string[] = [];
+    for (const part of parts) {
+      if (part.type !== 'summary') throw new Error('expected a summary');
+      const { deltas, departed } = left.deltasFor(part);
+      sent.push(...deltas.map((delta) => `delta ${delta.node}`), ...departed.map((record) => `departure ${record.node}`));
+      for (const delta of deltas) right.applyDelta(delta, 0, 'left');
+      for (const record of departed) right.applyDeparture(record, 10);
+    }
+    expect(sent.sort()).toEqual(['delta left', 'delta origin-42', 'departure origin-61']);
+    expect(right.lacksFrom(left.summary())).toBe(false);
+    // The two now hold the same of every origin but each other (which hold nothing).
+    const others = (target: Replica) => view(target).replace(/"(left|right)#1:0\+",/g, '');
+    expect(others(right)).toBe(others(left));
   });
 });
 

@@ -37,6 +37,8 @@ import { CausalContext } from './causal-context';
 import type { Interval } from './causal-context';
 import { MAX_CLOUD_INTERVALS, MAX_INCARNATION, MAX_PENDING_TOMBSTONES } from './limits';
 import type { DownReason } from './service-view';
+import { inRange } from './summary-range';
+import type { SummaryRange } from './summary-range';
 import type { ServiceInstance } from './types';
 import { sameEntry } from './wire';
 
@@ -92,6 +94,8 @@ export interface DepartureRecord {
 export interface ReplicaSummary {
   readonly origins: readonly OriginSummary[];
   readonly departed: readonly DepartureRecord[];
+  /** Undefined: the summary speaks for every node id. */
+  readonly range?: SummaryRange | undefined;
 }
 
 export type RemovalReason = DownReason;
@@ -669,20 +673,28 @@ export class Replica {
 
   // ---- anti-entropy -------------------------------------------------------------------------
 
-  summary(): ReplicaSummary {
+  /** What this replica holds, of every node or of the node ids in `range` only. */
+  summary(range?: SummaryRange): ReplicaSummary {
     const origins: OriginSummary[] = [];
     for (const state of this.origins.values()) {
+      if (!inRange(state.node, range)) continue;
       origins.push({ node: state.node, incarnation: state.incarnation, prefix: state.context.prefix, cloud: state.context.cloud.slice(), life: state.life });
     }
-    return { origins, departed: [...this.departed.values()] };
+    const departed = [...this.departed.values()].filter((record) => inRange(record.node, range));
+    return range === undefined ? { origins, departed } : { origins, departed, range };
   }
 
-  /** What a peer with `summary` lacks of this replica, as deltas and departure records. */
+  /**
+   * What a peer with `summary` lacks of this replica, as deltas and departure records. A part of
+   * a summary (one with a range) speaks only for the node ids in its range: an origin outside it
+   * is not one the peer lacks, but one another part tells of.
+   */
   deltasFor(summary: ReplicaSummary): { deltas: OriginDelta[]; departed: DepartureRecord[] } {
     const theirs = new Map<string, OriginSummary>();
     for (const origin of summary.origins) theirs.set(origin.node, origin);
     const deltas: OriginDelta[] = [];
     for (const state of this.origins.values()) {
+      if (!inRange(state.node, summary.range)) continue;
       const peer = theirs.get(state.node);
       if (peer !== undefined && peer.incarnation > state.incarnation) continue;
       // A peer holding the incarnation under another life id holds another start's history:
@@ -709,6 +721,7 @@ export class Replica {
     for (const record of summary.departed) theirDepartures.set(record.node, record.incarnation);
     const departed: DepartureRecord[] = [];
     for (const record of this.departed.values()) {
+      if (!inRange(record.node, summary.range)) continue;
       const known = theirDepartures.get(record.node);
       if (known === undefined || known < record.incarnation) departed.push(record);
     }

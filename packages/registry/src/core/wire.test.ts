@@ -5,7 +5,7 @@ import { DEFAULT_LIMITS } from './limits';
 import type { OriginDelta } from './replica';
 import { Replica } from './replica';
 import type { ServiceInstance } from './types';
-import { decodeMessage, encodeDeltas, encodeDigest, encodeSummary } from './wire';
+import { decodeMessage, encodeDeltas, encodeDigest, encodeSummaries, encodeSummary } from './wire';
 
 function instance(index: number, extra: Partial<ServiceInstance> = {}): ServiceInstance {
   return Object.freeze({
@@ -120,6 +120,38 @@ describe('wire', () => {
     expect(summary).toEqual({ type: 'summary', origins: [{ node: 'a', incarnation: 2, prefix: 7, cloud: [{ low: 9, high: 9 }] }], departed: [], reply: true });
   });
 
+  it('splits a summary past half of maxMessageBytes into parts whose ranges follow each other and hold every origin once', () => {
+    const origins = Array.from({ length: 300 }, (_, index) => ({ node: `node-${String(index).padStart(3, '0')}`, incarnation: 1_700_000_000_000, prefix: index, cloud: [{ low: index + 2, high: index + 3 }], life: 'k3x9q' }));
+    const departed = [{ node: 'node-150', incarnation: 1_600_000_000_000, at: 5 }, { node: 'zz-gone', incarnation: 3, at: 7 }];
+    const limits = { ...DEFAULT_LIMITS, maxMessageBytes: 4096 };
+    expect(encodeSummary('ns', origins, departed, true).byteLength).toBeGreaterThan(limits.maxMessageBytes);
+    const payloads = encodeSummaries('ns', { origins, departed }, true, limits.maxMessageBytes);
+    expect(payloads.length).toBeGreaterThan(2);
+    const parts = payloads.map((payload) => {
+      expect(payload.byteLength).toBeLessThanOrEqual(limits.maxMessageBytes);
+      const message = decodeMessage(payload, 'p', 'ns', limits);
+      if (message.type !== 'summary') throw new Error('expected a summary');
+      expect(message.reply).toBe(true);
+      return message;
+    });
+    // Each part begins where the previous one ended; the first and the last are open.
+    expect(parts[0]!.range!.after).toBeUndefined();
+    expect(parts[parts.length - 1]!.range!.through).toBeUndefined();
+    for (let index = 1; index < parts.length; index += 1) expect(parts[index]!.range!.after).toBe(parts[index - 1]!.range!.through);
+    expect(parts.flatMap((part) => part.origins)).toEqual(origins);
+    expect(parts.flatMap((part) => part.departed)).toEqual(departed);
+    // A summary that fits is one message without a range, as before.
+    const [whole, ...rest] = encodeSummaries('ns', { origins: origins.slice(0, 3), departed }, false, limits.maxMessageBytes);
+    expect(rest).toEqual([]);
+    expect(decodeMessage(whole!, 'p', 'ns', limits)).toEqual({ type: 'summary', origins: origins.slice(0, 3), departed, reply: false });
+    // A summary of a range keeps its ends, in one part or in several.
+    const range = { after: 'node-099', through: 'node-199' };
+    const ranged = encodeSummaries('ns', { origins: origins.slice(100, 200), departed: [], range }, false, limits.maxMessageBytes).map((payload) => decodeMessage(payload, 'p', 'ns', limits));
+    expect(ranged.length).toBeGreaterThan(1);
+    expect(ranged[0]).toMatchObject({ range: { after: 'node-099' } });
+    expect(ranged[ranged.length - 1]).toMatchObject({ range: { through: 'node-199' } });
+  });
+
   it('carries life ids in deltas, their pieces and summaries; a message without them reads as before', () => {
     const delta: OriginDelta = { node: 'a', incarnation: 2, covers: [{ low: 1, high: 3 }], entries: [], removed: [{ id: 'a/1', revision: 2 }, { id: 'a/2', revision: 3 }], keys: undefined, life: 'k3x9q' };
     const origins = encodeDeltas('ns', [delta], [], 1).flatMap((payload) => {
@@ -161,6 +193,11 @@ describe('wire', () => {
     ['too many origins', { v: 1, t: 'summary', ns: 'ns', origins: Array.from({ length: 5 }, (_, index) => [`n${index}`, 1, 0, []]), departed: [], reply: true }, 5604, /more than 4 items/],
     ['a negative departure time', { v: 1, t: 'delta', ns: 'ns', origins: [], departed: [['a', 1, -5]] }, 5604, /departed\[0\]\[2\]/],
     ['an incarnation too large', { v: 1, t: 'summary', ns: 'ns', origins: [['a', 2 ** 50, 0, []]], departed: [], reply: true }, 5604, /incarnation above/],
+    ['a summary range that is not a pair', { v: 1, t: 'summary', ns: 'ns', origins: [], departed: [], reply: true, range: ['a'] }, 5604, /range: expected \[after, through\]/],
+    ['a summary range that ends before it starts', { v: 1, t: 'summary', ns: 'ns', origins: [], departed: [], reply: true, range: ['m', 'c'] }, 5604, /range: a range that ends before it starts/],
+    ['a summary range with a bad node id', { v: 1, t: 'summary', ns: 'ns', origins: [], departed: [], reply: true, range: [null, 'a b'] }, 5604, /range\[1\]/],
+    ['an origin outside its summary part', { v: 1, t: 'summary', ns: 'ns', origins: [['b', 1, 0, []], ['z', 1, 0, []]], departed: [], reply: true, range: ['a', 'm'] }, 5604, /origins\[1\]\[0\]: a node outside the range/],
+    ['a departure outside its summary part', { v: 1, t: 'summary', ns: 'ns', origins: [], departed: [['a', 1, 5]], reply: true, range: ['a', null] }, 5604, /departed\[0\]\[0\]: a node outside the range/],
     ['a bad digest', { v: 1, t: 'digest', ns: 'ns', hash: 'xyz' }, 5604, /16 hex digits/],
     ['an array at the top', [1, 2], 3102, /not a JSON object/],
   ])('refuses %s', (_, value, code, message) => {

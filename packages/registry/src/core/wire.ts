@@ -6,12 +6,18 @@
 //
 //   { v: 1, t: 'delta',   ns, origins: [OriginDelta...], departed: [DepartureRecord...] }
 //   { v: 1, t: 'digest',  ns, hash }                              anti-entropy, step 1
-//   { v: 1, t: 'summary', ns, origins: [OriginSummary...], departed, reply, lives }   step 2 (and 3)
+//   { v: 1, t: 'summary', ns, origins: [OriginSummary...], departed, reply, lives, range }   step 2 (and 3)
 //
 // Life ids (see ReplicaOptions.life) came after the first release: a delta carries its origin's
 // as `life`, a summary carries them as `lives`, one per origin in order (null where none is
 // known), beside the origins rather than in their tuples, which earlier decoders bound to four
 // items. A message without them is read as before, and earlier decoders ignore them.
+//
+// A summary larger than a message may be goes out in parts (see `encodeSummaries`), each with
+// the range of node ids it speaks for as `range: [after, through]` (null for an open end). A
+// summary without one speaks for every node, as before; an earlier decoder reads a part as a
+// whole summary and sends more than the peer lacks, which costs traffic but merges to the same
+// state.
 import { FoundationError, utf8Length } from '@foundation/core';
 import { InvalidPeerMessageError } from '../errors/invalid-peer-message-error';
 import { PeerDecodeError } from '../errors/peer-decode-error';
@@ -21,7 +27,9 @@ import type { RegistryLimits } from './limits';
 import { MAX_CLOUD_INTERVALS, MAX_INCARNATION, MAX_LIFE_LENGTH, MAX_PENDING_TOMBSTONES } from './limits';
 import { nameProblem, nodeIdProblem } from './names';
 import { PlainJsonProblem, copyPlainJson } from './plain-json';
-import type { DepartureRecord, KeyRevision, OriginDelta, OriginSummary, Tombstone } from './replica';
+import type { DepartureRecord, KeyRevision, OriginDelta, OriginSummary, ReplicaSummary, Tombstone } from './replica';
+import { inRange } from './summary-range';
+import type { SummaryRange } from './summary-range';
 import type { HealthStatus, RegistrationMode, ServiceInstance } from './types';
 
 export const WIRE_VERSION = 1;
@@ -35,7 +43,14 @@ export type RegistryMessage =
       readonly rejected: readonly InvalidPeerMessageError[];
     }
   | { readonly type: 'digest'; readonly hash: string }
-  | { readonly type: 'summary'; readonly origins: readonly OriginSummary[]; readonly departed: readonly DepartureRecord[]; readonly reply: boolean };
+  | {
+      readonly type: 'summary';
+      readonly origins: readonly OriginSummary[];
+      readonly departed: readonly DepartureRecord[];
+      readonly reply: boolean;
+      /** A part of a larger summary: the node ids it speaks for. */
+      readonly range?: SummaryRange;
+    };
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -109,13 +124,73 @@ export function encodeDigest(namespace: string, hash: string): Uint8Array {
   return bytes(namespace, 'digest', { hash });
 }
 
-export function encodeSummary(namespace: string, origins: readonly OriginSummary[], departed: readonly DepartureRecord[], reply: boolean): Uint8Array {
+function summaryTuple(origin: OriginSummary): unknown[] {
+  return [origin.node, origin.incarnation, origin.prefix, origin.cloud.map((interval) => [interval.low, interval.high])];
+}
+
+export function encodeSummary(namespace: string, origins: readonly OriginSummary[], departed: readonly DepartureRecord[], reply: boolean, range?: SummaryRange): Uint8Array {
   return bytes(namespace, 'summary', {
-    origins: origins.map((origin) => [origin.node, origin.incarnation, origin.prefix, origin.cloud.map((interval) => [interval.low, interval.high])]),
+    origins: origins.map(summaryTuple),
     departed: encodeDeparted(departed),
     reply,
     ...(origins.some((origin) => origin.life !== undefined) ? { lives: origins.map((origin) => origin.life ?? null) } : {}),
+    ...(range === undefined ? {} : { range: [range.after ?? null, range.through ?? null] }),
   });
+}
+
+/**
+ * Summary messages for `summary`, split so that the origins and departure records of each take
+ * at most half of `maxMessageBytes` (as `encodeDeltas` leaves the rest for the message head).
+ * A summary lists every origin a node holds, each with up to MAX_CLOUD_INTERVALS intervals, so
+ * with enough origins one message would be past what peers accept, refused on every round, and
+ * anti-entropy would stop between two such nodes.
+ *
+ * Parts split the node ids in order: each part carries a range (the ids above the previous
+ * part's last one, through its own last one; the last part through the summary's own end), and
+ * lists everything of the ids in it. A receiver compares each part with what it holds in that
+ * range only, so an origin missing from one part is not taken as one the sender lacks. A summary
+ * that fits goes out as one message, with its own range if it has one (none: as before).
+ */
+export function encodeSummaries(namespace: string, summary: ReplicaSummary, reply: boolean, maxMessageBytes = Number.POSITIVE_INFINITY): Uint8Array[] {
+  const byteBudget = maxMessageBytes / 2;
+  const sizes = new Map<string, number>();
+  const grow = (node: string, size: number): void => {
+    sizes.set(node, (sizes.get(node) ?? 0) + size);
+  };
+  // Each origin's tuple and life id, each departure record, with their commas.
+  for (const origin of summary.origins) grow(origin.node, utf8Length(JSON.stringify(summaryTuple(origin))) + utf8Length(JSON.stringify(origin.life ?? null)) + 2);
+  for (const record of summary.departed) grow(record.node, utf8Length(JSON.stringify(encodeDeparted([record]))));
+  let total = 0;
+  for (const size of sizes.values()) total += size;
+  if (total <= byteBudget) return [encodeSummary(namespace, summary.origins, summary.departed, reply, summary.range)];
+  const nodes = [...sizes.keys()].sort(compareIds);
+  // The last id of each part, the last part's through the summary's own end.
+  const ends: (string | undefined)[] = [];
+  let partBytes = 0;
+  for (const [index, node] of nodes.entries()) {
+    const size = sizes.get(node)!;
+    if (partBytes > 0 && partBytes + size > byteBudget) {
+      ends.push(nodes[index - 1]);
+      partBytes = 0;
+    }
+    partBytes += size;
+  }
+  ends.push(summary.range?.through);
+  const messages: Uint8Array[] = [];
+  let after = summary.range?.after;
+  for (const through of ends) {
+    const range: SummaryRange = { after, through };
+    const origins = summary.origins.filter((origin) => inRange(origin.node, range));
+    const departed = summary.departed.filter((record) => inRange(record.node, range));
+    messages.push(encodeSummary(namespace, origins, departed, reply, range));
+    after = through;
+  }
+  return messages;
+}
+
+/** Node ids in the order ranges use (`<` on strings). */
+function compareIds(left: string, right: string): number {
+  return left < right ? -1 : left > right ? 1 : 0;
 }
 
 /**
@@ -409,6 +484,16 @@ export class Reader {
     return { node, incarnation, covers, entries, removed, keys, life };
   }
 
+  /** A summary part's range: `[after, through]`, each a node id or null (an open end), after below through. */
+  range(value: unknown, path: string): SummaryRange {
+    const pair = this.array(value, path, 2);
+    if (pair.length !== 2) this.fail(path, 'expected [after, through]');
+    const after = pair[0] === null ? undefined : this.nodeId(pair[0], `${path}[0]`);
+    const through = pair[1] === null ? undefined : this.nodeId(pair[1], `${path}[1]`);
+    if (after !== undefined && through !== undefined && !(after < through)) this.fail(path, 'a range that ends before it starts');
+    return { after, through };
+  }
+
   summaryOrigin(value: unknown, path: string): OriginSummary {
     const tuple = this.array(value, path, 4);
     return {
@@ -516,7 +601,12 @@ function decodeFresh(payload: Uint8Array, peer: string, namespace: string, limit
           if (life !== null) origins[index] = { ...origins[index]!, life: reader.life(life, `lives[${index}]`) };
         }
       }
-      return { type: 'summary', origins, departed: reader.departed(message.departed, 'departed'), reply: message.reply };
+      const departed = reader.departed(message.departed, 'departed');
+      if (message.range === undefined) return { type: 'summary', origins, departed, reply: message.reply };
+      const range = reader.range(message.range, 'range');
+      for (const [index, origin] of origins.entries()) if (!inRange(origin.node, range)) reader.fail(`origins[${index}][0]`, 'a node outside the range of the summary');
+      for (const [index, record] of departed.entries()) if (!inRange(record.node, range)) reader.fail(`departed[${index}][0]`, 'a node outside the range of the summary');
+      return { type: 'summary', origins, departed, reply: message.reply, range };
     }
     default:
       throw new PeerDecodeError(peer, `unknown message type ${shown(message.t, 40)}`);

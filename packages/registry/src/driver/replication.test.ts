@@ -272,6 +272,58 @@ describe('a restart under the same incarnation (review finding)', () => {
   });
 });
 
+describe('anti-entropy with many origins', () => {
+  // A summary lists every origin a node holds, so with enough of them it outgrows
+  // maxMessageBytes: it must go out in parts, each within the bound, or peers refuse it and
+  // anti-entropy stops for good between nodes whose summaries are both that large.
+  it('summaries larger than maxMessageBytes go in parts, and two such nodes still converge (seed=122)', () => {
+    const maxMessageBytes = 4096;
+    const { simulation, cluster } = start(122, 2, { broadcast: false, registry: { limits: { maxMessageBytes } } });
+    simulation.runFor(200);
+    const rejected: FoundationError[] = [];
+    for (const member of cluster.values()) member.registry.on('message-reject', ({ error }) => rejected.push(error));
+    // Both nodes hold the same 400 origins (relayed to them earlier): their summaries are about
+    // 400 × 25 bytes, more than twice the bound.
+    const origins = Array.from({ length: 400 }, (_, index) => {
+      const origin = `relayed-${index}`;
+      const entry = Object.freeze({
+        id: `${origin}/1/1`,
+        name: `svc-${index}`,
+        node: origin,
+        mode: 'group' as const,
+        scope: 'cluster' as const,
+        target: index,
+        capabilities: [],
+        metadata: {},
+        version: undefined,
+        serviceType: undefined,
+        zone: undefined,
+        weight: 1,
+        health: 'healthy' as const,
+        load: 0,
+        registeredAt: 0,
+        incarnation: 1,
+        revision: 1,
+      });
+      return { node: origin, incarnation: 1, covers: [{ low: 1, high: 1 }], entries: [entry], removed: [], keys: undefined };
+    });
+    for (const [from, to] of [['n0', 'n1'], ['n1', 'n0']] as const) {
+      for (const payload of encodeDeltas('test', origins, [], 1000, maxMessageBytes)) simulation.node(from).transport.send(to, 'foundation.registry/test', payload);
+    }
+    simulation.runFor(200);
+    for (const member of cluster.values()) expect(member.registry.listServices()).toHaveLength(400);
+    // Then each node registers something the other can learn only by anti-entropy.
+    node(cluster, 'n0').registry.register('only-on-n0', 0);
+    node(cluster, 'n1').registry.register('only-on-n1', 1);
+    simulation.runFor(2000); // twenty rounds each
+    expect(rejected.map((error) => error.message)).toEqual([]);
+    expect(node(cluster, 'n0').registry.lookup('only-on-n1')).toBe(1);
+    expect(node(cluster, 'n1').registry.lookup('only-on-n0')).toBe(0);
+    expect(converged(simulation, cluster)).toBe(true);
+    expect(contents(node(cluster, 'n0').registry)).toBe(contents(node(cluster, 'n1').registry));
+  });
+});
+
 describe('membership reasons', () => {
   it('a dropped overlay link (disconnected) purges nothing; failed and left do (seed=116)', () => {
     const simulation = createSimulation({ seed: 116 });

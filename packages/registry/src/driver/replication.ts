@@ -11,12 +11,15 @@
 //   A → B  delta   ...                           what B lacks of A
 //   A → B  summary { ..., reply: false }         only if B holds something A lacks
 //   B → A  delta   ...                           what A lacks of B
+// A summary larger than half of maxMessageBytes goes in parts, each for a range of node ids;
+// the steps after it run per part, on that range alone.
 import type { Random, Scheduler, Timer } from '@foundation/core';
 import { FoundationError } from '@foundation/core';
 import type { RegistryLimits } from '../core/limits';
 import type { DepartureRecord, Replica } from '../core/replica';
+import type { SummaryRange } from '../core/summary-range';
 import type { RegistryMessage } from '../core/wire';
-import { decodeMessage, encodeDeltas, encodeDigest, encodeSummary } from '../core/wire';
+import { decodeMessage, encodeDeltas, encodeDigest, encodeSummaries } from '../core/wire';
 import type { Broadcast, BroadcastMessage } from '../ports/broadcast';
 import type { LeaveReason, MembershipEvents } from '../ports/membership-events';
 import type { PeerMessage, PeerTransport } from '../ports/peer-transport';
@@ -268,7 +271,8 @@ export class Replication {
             this.stats.deltaMessagesSent += 1;
           }
         }
-        if (message.reply && replica.lacksFrom(message)) this.sendSummary(peer, false);
+        // To a part, the answer is this node's summary of the same range.
+        if (message.reply && replica.lacksFrom(message)) this.sendSummary(peer, false, message.range);
         return;
       }
     }
@@ -279,10 +283,11 @@ export class Replication {
     this.options.onReject(peer, error);
   }
 
-  private sendSummary(peer: string, reply: boolean): void {
-    const summary = this.replica.summary();
-    this.options.transport!.send(peer, this.topic, encodeSummary(this.options.namespace, summary.origins, summary.departed, reply));
-    this.stats.summariesSent += 1;
+  private sendSummary(peer: string, reply: boolean, range?: SummaryRange): void {
+    for (const payload of encodeSummaries(this.options.namespace, this.replica.summary(range), reply, this.options.limits.maxMessageBytes)) {
+      this.options.transport!.send(peer, this.topic, payload);
+      this.stats.summariesSent += 1;
+    }
   }
 
   close(): void {
