@@ -66,7 +66,10 @@ export interface StartNodeOptions {
   readonly timing?: 'local' | 'lan';
   /** Application configuration (`@foundation/config`); cluster-wide updates go through Raft. */
   readonly config?: Omit<ConfigOptions<Record<string, unknown>>, 'clock'>;
-  /** Event storage. Default in memory. */
+  /**
+   * Event storage. Default in memory. One passed in stays the caller's: `stop()` closes the
+   * node's event store but leaves this storage open.
+   */
   readonly eventStorage?: EventStorage;
   /** Membership topology. Default `auto`. */
   readonly topology?: 'auto' | 'full-mesh' | 'hyparview' | 'client-server';

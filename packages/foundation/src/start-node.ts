@@ -10,7 +10,7 @@ import type { FlightRecorder, Propagator } from '@foundation/context';
 import { createConfig } from '@foundation/config';
 import type { Config, ConfigCommand } from '@foundation/config';
 import { createEventStore } from '@foundation/events';
-import type { EventStore } from '@foundation/events';
+import type { EventStorage, EventStore } from '@foundation/events';
 import { JoinTimeoutError, MEMBERSHIP_ERROR_CODES, createMembership, defaultLanConfig as membershipLan, defaultLocalConfig as membershipLocal } from '@foundation/membership-hyparview';
 import type { Membership } from '@foundation/membership-hyparview';
 import { Pid, createRuntime, createTransportRouter } from '@foundation/process';
@@ -161,6 +161,25 @@ function timings(options: ResolvedOptions): { tickMs: number; electionTicks: num
 }
 
 /** The longest a control request may ask this node to wait on its peers: a peer's request holds no timer longer. */
+/** `storage` with a close that does nothing, each call made on `storage` itself. */
+function keptOpen(storage: EventStorage): EventStorage {
+  return {
+    kind: storage.kind,
+    append: (events) => storage.append(events),
+    get: (id) => storage.get(id),
+    query: (query) => storage.query(query),
+    byCorrelation: (correlationId) => storage.byCorrelation(correlationId),
+    recent: (limit) => storage.recent(limit),
+    pruneBefore: (wallTime) => storage.pruneBefore(wallTime),
+    count: () => storage.count(),
+    maxId: () => storage.maxId(),
+    ...(storage.reserveIds === undefined ? {} : { reserveIds: (through: number) => storage.reserveIds!(through) }),
+    maxTimestamp: () => storage.maxTimestamp(),
+    sizeBytes: () => storage.sizeBytes(),
+    close: () => undefined,
+  };
+}
+
 const MAX_ASKED_TIMEOUT_MS = 60_000;
 
 /**
@@ -201,7 +220,10 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   // Made before the transport binds its port: they check what the caller gave them (config
   // defaults, event storage) and may throw, which must not leave the port bound.
   const config = createConfig<object>({ ...(options.config ?? { defaults: {} }), clock } as never);
-  const events = createEventStore({ node: nodeId, clock, random, ...(options.eventStorage === undefined ? {} : { storage: options.eventStorage }) });
+  // The store is startNode's, and stop() closes it; a storage the caller passed in is theirs and
+  // stays open (to read, to give to the next node, to close), so the store is given a view of
+  // it whose close does nothing.
+  const events = createEventStore({ node: nodeId, clock, random, ...(options.eventStorage === undefined ? {} : { storage: keptOpen(options.eventStorage) }) });
 
   const channelsPreset = resolved.timing === 'local' ? channelsLocal() : channelsLan();
   const transport = createTransport({
@@ -220,6 +242,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   // for as long as the process lives.
   await transport.ready().catch(async (error: unknown) => {
     await transport.close();
+    events.close();
     throw error;
   });
   // Raft's replication and the membership's control traffic belong to no request: left plain.
@@ -388,6 +411,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     await runtime.shutdown({ timeoutMs: 1000 }).catch(() => undefined);
     await consensus.stop().catch(() => undefined);
     await transport.close();
+    events.close();
     throw error;
   }
   // Raft's links are Raft's own: to every voter (as configured, and as the log has them) and every
@@ -553,6 +577,9 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
         offRaftMembership();
         await consensus.stop();
         await transport.close();
+        // Last: nothing that stores or reads events (cluster-wide events arriving over the
+        // transport) runs any more.
+        events.close();
       })();
       return stopping;
     },
