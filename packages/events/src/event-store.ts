@@ -230,6 +230,10 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
     const found = { bytes: false };
     const copy = copyEventData(data, maxDataBytes, found) as Data;
     if (nextId > reservedThrough && storage.reserveIds !== undefined) {
+      // Another store on the same storage may have reserved or stored ids since this one last
+      // looked: the new block starts above them, so the two never hand out the same id.
+      nextId = Math.max(nextId, storage.maxId() + 1);
+      if (nextId > Number.MAX_SAFE_INTEGER) throw new EventIdsExhaustedError(Number.MAX_SAFE_INTEGER);
       const through = Math.min(nextId + ID_RESERVATION_BLOCK - 1, Number.MAX_SAFE_INTEGER);
       storage.reserveIds(through);
       reservedThrough = through;

@@ -319,6 +319,26 @@ describe.each([
       expect(store.stats()).toMatchObject({ currentCount: 3, totalStored: 4, totalPruned: 1, nextId: 5, storage: storage.kind });
     });
 
+    it('gives stores that share the storage ids of their own, whichever makes its events first', () => {
+      // A store reserves its ids in the storage 1,024 at a time. The memory storage took no
+      // reservations, so a store made after another had handed out ids started at 1 again; and a
+      // store made before the other's reservation (either storage) reserved the same block.
+      const first = createEventStore({ storage, node: 'node-a' });
+      const second = createEventStore({ storage, node: 'node-b' });
+      const made = new Map<typeof first, FoundationEvent[]>([
+        [first, [first.newEvent('t', {})]],
+        [second, [second.newEvent('t', {})]],
+      ]);
+      const third = createEventStore({ storage, node: 'node-c' });
+      made.set(third, [third.newEvent('t', {})]);
+      // Past each store's first block, taking turns.
+      for (let round = 0; round < 1_100; round += 1) for (const [store, events] of made) events.push(store.newEvent('t', { round }));
+      const all = [...made.values()].flat();
+      expect(new Set(ids(all)).size).toBe(all.length);
+      for (const [store, events] of made) store.storeBatch(events);
+      expect(storage.count()).toBe(all.length);
+    });
+
     it('refuses strings that are not well-formed Unicode, so every stored event reads back as written (review finding)', async () => {
       // A lone surrogate was accepted; SQLite then held bytes that are not UTF-8, and the event
       // read back as corrupt (or with U+FFFD in place of the surrogate), after reopening too.

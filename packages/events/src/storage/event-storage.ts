@@ -35,8 +35,9 @@ export interface EventStorage {
    * Records that the ids up to `through` are taken (handed out by a store, whether or not their
    * events are ever stored): `maxId()` reports at least `through` from then on. A durable storage
    * records it durably before returning, so ids handed out before a failed append or a crash are
-   * not handed out again after reopening. Storages that keep nothing across reopening (memory)
-   * need not implement it.
+   * not handed out again after reopening. Stores that share one storage go on above each other's
+   * reservations, so without it they can hand out the same ids: implement it even when nothing
+   * is kept across reopening (the memory storage does).
    */
   reserveIds?(through: number): void;
   /** The highest timestamp ever stored here (durable storages remember it across reopening), 0 when empty. */

@@ -283,6 +283,12 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
       ensureOpen('maxId');
       return highestId;
     },
+    // Nothing outlives the process here, but stores sharing this storage each reserve their
+    // blocks in it, so that one never hands out ids another already has.
+    reserveIds(through) {
+      ensureOpen('reserveIds');
+      if (through > highestId) highestId = through;
+    },
     maxTimestamp() {
       ensureOpen('maxTimestamp');
       return highestTimestamp;
