@@ -1010,13 +1010,16 @@ export class Link {
   private abortSession(code: number, reason: string, local = true): void {
     const wasDialer = this.role === 'dialer';
     this.endSession(code === CLOSE_CODES.superseded ? CLOSE_CODES.superseded : CLOSE_CODES.normal, reason);
+    // The next attempt waits for its backoff before anyone hears of this failure: a
+    // connection-error listener that calls connect() again (a common pattern) then joins that
+    // attempt instead of dialing at once, which skipped the backoff and hammered the address.
+    this.scheduleReconnect();
     if (wasDialer && !(local && code === CLOSE_CODES.superseded)) this.host.connectionFailed(this, code, reason);
     if (PERMANENT_REFUSALS.has(code)) {
       this.goDown(reason);
     } else if (this.state === 'connecting' || this.state === 'reconnecting') {
       this.startGrace(reason);
     }
-    this.scheduleReconnect();
   }
 
   private endSession(code: number, reason: string): void {

@@ -93,7 +93,11 @@ export interface Transport {
   ready(): Promise<void>;
   /** Where this node listens, once ready. */
   address(): { readonly host: string; readonly port: number; readonly url: string } | undefined;
-  /** Keeps a link to `peer` (a node id with a known address, or a ws:// / wss:// URL) up, reconnecting as needed. */
+  /**
+   * Keeps a link to `peer` (a node id with a known address, or a ws:// / wss:// URL) up,
+   * reconnecting with backoff as needed. Again while `peer` is being dialed or waits out a
+   * backoff delay (a connection-error listener included), it joins that attempt: no sooner dial.
+   */
   connect(peer: string): void;
   /** Closes the link to `peer` and stops reconnecting to it. */
   disconnect(peer: string): void;
