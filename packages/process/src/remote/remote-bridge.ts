@@ -76,7 +76,11 @@ export class RemoteBridge {
       signal: (fromNode, payload) => this.receive(fromNode, payload),
       nodeDown: (node) => this.nodeDown(node),
       unsent: (node, signal, error) => this.unsent(node, signal, error),
-      lost: (node, signals) => this.lose(node, signals.length, 'refused as the connection came up'),
+      lost: (node, signals) => {
+        this.droppedMessages(node, signals);
+        this.lose(node, signals.length, 'refused as the connection came up');
+      },
+      dropped: (node, signals) => this.droppedMessages(node, signals),
     });
   }
 
@@ -279,7 +283,7 @@ export class RemoteBridge {
       const call = this.runtime.calls.remote.get(signal['ref']);
       if (call !== undefined && call.remoteNode === node) this.runtime.failCall(call, callNotSent(call, node, error));
     } else if (type === 'send' || type === 'cast') {
-      this.unsentMessage(node, signal, error);
+      this.heldMessageDropped(node, signal, messageNotSent(error));
     } else {
       // A link, monitor or their ends taken as made, or an exit, down or reply: only breaking
       // the connection tells the other node.
@@ -287,9 +291,20 @@ export class RemoteBridge {
     }
   }
 
-  /** A message held for `node` that the transport threw on: a dead letter, as had `send` thrown it. */
-  private unsentMessage(node: string, signal: Record<string, unknown>, error: unknown): void {
-    const reason = messageNotSent(error);
+  /**
+   * Signals held for `node` that the router dropped unsent (the transport refused them as the
+   * connection came up, or the node went down first): the messages among them are dead letters,
+   * `noconnection`, as they would have been had `send` refused them. The rest are answered by
+   * the broken connection or `nodeDown`: calls fail, links break, monitors fire.
+   */
+  private droppedMessages(node: string, signals: readonly unknown[]): void {
+    for (const signal of signals) {
+      if (isPlainRecord(signal) && (signal['t'] === 'send' || signal['t'] === 'cast')) this.heldMessageDropped(node, signal, 'noconnection');
+    }
+  }
+
+  /** A message held for `node` that never went out: a dead letter, as had `send` refused or thrown it. */
+  private heldMessageDropped(node: string, signal: Record<string, unknown>, reason: DeadLetterReason): void {
     let decoded: Signal | undefined;
     try {
       // The bridge encoded it, as this node to `node`: decoding it so gives back the message.

@@ -794,6 +794,38 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
     expect(runtime('a').processInfo(linker)?.links).toEqual([]);
   });
 
+  it('reports messages held for a node and dropped unsent, because it went down or the transport refused them as it came up, as dead letters, noconnection', async () => {
+    // Held while the connection came up, then dropped by the router, a message vanished: no dead
+    // letter, where the same message sent a moment later (refused at once) was one, as was one the
+    // transport threw on in the same flush. Calls, links and monitors held with it were answered
+    // (noconnection); only plain messages went unreported. Seeds 51 and 52.
+    const refusedInFlush = cluster(51, ['a', 'b'], {}, undefined, refusing((payload) => ((payload as { body?: unknown }).body === 'held, then refused' ? 'refuse' : 'send')));
+    const inbox: unknown[] = [];
+    const target = probe(refusedInFlush.runtime('b'), inbox);
+    const sender = refusedInFlush.runtime('a').spawn((message: unknown, self: ProcessSelf) => self.send(target, message));
+    for (const message of ['held, then sent', 'held, then refused', 'held behind the refused one']) refusedInFlush.runtime('a').send(sender, message);
+    await refusedInFlush.simulation.runForAsync(1_000);
+    expect(inbox).toEqual(['held, then sent']);
+    expect(refusedInFlush.letters.map(({ to, message, reason, from }) => [to, message, reason, from?.toString()])).toEqual([
+      [target.toString(), 'held, then refused', 'noconnection', sender.toString()],
+      [target.toString(), 'held behind the refused one', 'noconnection', sender.toString()],
+    ]);
+    // The connection is still broken for the gap, as for any signal lost as it came up.
+    expect(refusedInFlush.telemetry.filter((entry) => entry === 'a foundation.process.signal-lost')).toHaveLength(1);
+
+    const wentDown = cluster(52, ['a', 'b']);
+    const unreachable = probe(wentDown.runtime('b'), []);
+    wentDown.runtime('b').register('named', unreachable);
+    wentDown.simulation.network.cut('a', 'b');
+    wentDown.runtime('a').send(unreachable, 'never went out');
+    wentDown.runtime('a').send({ name: 'named', node: 'b' }, 'nor did this');
+    await wentDown.simulation.runForAsync(1_000);
+    expect(wentDown.letters.map(({ to, message, reason }) => [to, message, reason])).toEqual([
+      [unreachable.toString(), 'never went out', 'noconnection'],
+      ['named@b', 'nor did this', 'noconnection'],
+    ]);
+  });
+
   it('never delivers to a process of a new incarnation a message for a pid of the old one', async () => {
     const { simulation, runtime, letters } = cluster(7, ['a', 'b']);
     const old = probe(runtime('b'), []);

@@ -29,6 +29,13 @@ export interface RemoteReceiver {
    * so that none arrives after a gap. The runtime breaks the connection (`disconnect`).
    */
   lost?(node: string, signals: readonly unknown[]): void;
+  /**
+   * Signals `send` accepted for `node` (held while the connection to it came up) were dropped
+   * unsent because the node went down, or could not be reached, first; `nodeDown` follows. The
+   * runtime reports the messages among them as dead letters (calls, links and monitors are
+   * answered by `nodeDown`).
+   */
+  dropped?(node: string, signals: readonly unknown[]): void;
 }
 
 export interface RemoteRouter {
@@ -93,7 +100,7 @@ export interface TransportRouterOptions {
  * and watching a node connects to it so that its loss is detected. As on the BEAM, a node need
  * not be connected first: a signal for a node that is not connected is held (in order, up to a
  * bound), the node is connected, and the held signals go out when it comes up; if it goes down
- * instead, they are dropped and the runtime hears `nodeDown`.
+ * instead, they are dropped, the runtime hears which (`dropped`), and then `nodeDown`.
  *
  * Signals go out only over a connection, also on a transport that would take them without one
  * (testkit's network delivers datagram-style): a signal sent without one is covered by no
@@ -121,9 +128,11 @@ export function createTransportRouter(transport: PeerTransport, options: Transpo
    * `peer-down` to say so.
    */
   let thrown: { readonly error: unknown } | undefined;
+  /** The node whose held signals are being let go (see `drop`): `deliver` refuses them all. */
+  let dropping: string | undefined;
   const waiting = createConnectWait<unknown>({
     deliver: (node, signal) => {
-      if (!connected(node)) return false;
+      if (node === dropping || !connected(node)) return false;
       try {
         return transport.send(node, channel, signal);
       } catch (error) {
@@ -134,7 +143,7 @@ export function createTransportRouter(transport: PeerTransport, options: Transpo
     },
     // Connected (or this node) and still refused: a full queue or a closing transport.
     reachable: connected,
-    lost: (node, signals) => receiver?.lost?.(node, signals),
+    lost: (node, signals) => (node === dropping ? receiver?.dropped?.(node, signals) : receiver?.lost?.(node, signals)),
     connect: (node) => {
       watched.add(node);
       try {
@@ -150,13 +159,27 @@ export function createTransportRouter(transport: PeerTransport, options: Transpo
     },
     maxHeldPerPeer: options.maxHeldPerNode ?? 1024,
   });
+  /**
+   * `node` went down, or will not be reached: what is held for it never goes out, and the runtime
+   * hears which signals those were (the messages among them are dead letters), before `nodeDown`.
+   * The connect wait's `down` lets them go unseen; its `up` hands every held signal from the
+   * first refusal on to `lost`, so an `up` whose `deliver` refuses them all hands over them all.
+   */
+  const drop = (node: string): void => {
+    dropping = node;
+    try {
+      waiting.up(node);
+    } finally {
+      dropping = undefined;
+    }
+  };
   const offUp = transport.on('peer-up', (peer) => {
     watched.add(peer);
     waiting.up(peer);
   });
   const offDownWatch = transport.on('peer-down', (peer) => {
     watched.delete(peer);
-    waiting.down(peer);
+    drop(peer);
   });
   return {
     send(node, signal) {
@@ -202,7 +225,7 @@ export function createTransportRouter(transport: PeerTransport, options: Transpo
       // is held for the node never went out and goes now, and the runtime hears `nodeDown` at
       // once, as it would if the connection under way failed, so that nothing it took as sent
       // outlives that loss. A connection still under way comes up to a clean slate on both sides.
-      waiting.down(node);
+      drop(node);
       receiver?.nodeDown(node);
     },
   };
