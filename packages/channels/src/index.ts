@@ -11,6 +11,7 @@ export type {
   PeerEventName,
   RequestHandler,
   RequestOptions,
+  SendErrorEvent,
   SendOptions,
   Transport,
 } from './driver/transport';

@@ -6,8 +6,8 @@
 // partly sent chunked message), sent it again after every reconnect, for ever. The handshake
 // now states them, and each side keeps to the smaller of its own and the peer's.
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { CLOSE_CODES, MessageTooLargeError, defaultChannels } from '../src/index';
-import type { InboundMessage, ProtocolViolationError, Transport } from '../src/index';
+import { CHANNELS_ERROR_CODES, CLOSE_CODES, MessageTooLargeError, defaultChannels } from '../src/index';
+import type { InboundMessage, ProtocolViolationError, SendErrorEvent, Transport } from '../src/index';
 import { FRAME_TYPES, MAX_CHUNK_HEADER_BYTES, encodeLaneAmounts } from '../src/core/frames';
 import { closeNodes, link, nextEvent, rawClient, startNode, waitFor, wireLimitsOf } from './helpers';
 
@@ -184,6 +184,53 @@ describe('maxMessageBytes: a peer that takes less is sent no more', () => {
     // Numbered again without the one dropped: no gap on the receiving side.
     expect(again.stats().channels.events!.sequenceGaps).toBe(0);
     expect(violations).toEqual([]);
+  });
+});
+
+describe('what send accepted and the peer\'s sizes then refused is reported', () => {
+  // Review finding: such a message was only counted (droppedTooLarge) although send had
+  // returned true, so nobody learned that a message on a reliable channel would never arrive.
+  it('each message queued before the peer stated its limits and dropped for them is reported on send-error; a request among them fails at once with 5808', async () => {
+    const b = await startNode('node-b', { channels: { ...withMaxMessage('events', MIB), data: { ...defaultChannels().data, maxMessageBytes: MIB } } });
+    const a = await startNode('node-a', { addresses: { 'node-b': b.address()!.url } });
+    const reported: SendErrorEvent[] = [];
+    a.on('send-error', (event) => reported.push(event));
+    const peerUp = nextEvent<string>(a, 'peer-up');
+    a.connect('node-b'); // the link exists at once: sends are queued until the session opens
+    expect(a.send('node-b', 'events', new Uint8Array(2 * MIB))).toBe(true); // reliable
+    expect(a.send('node-b', 'events', 'fits')).toBe(true);
+    expect(a.send('node-b', 'data', new Uint8Array(3 * MIB))).toBe(true); // best effort
+    const tooLarge = a.request('node-b', 'events', new Uint8Array(2 * MIB), { timeout: 60_000 }).catch((error: unknown) => error);
+    await peerUp;
+    expect(await tooLarge).toMatchObject({ code: CHANNELS_ERROR_CODES.messageTooLarge, maxBytes: MIB, peer: 'node-b' });
+    await waitFor(() => reported.length === 2, 5_000, 'the dropped messages to be reported');
+    // No order across channels.
+    const byChannel = [...reported].sort((one, other) => one.channel.localeCompare(other.channel));
+    expect(byChannel.map(({ peer, channel, error }) => ({ peer, channel, error }))).toEqual([
+      { peer: 'node-b', channel: 'data', error: expect.any(MessageTooLargeError) },
+      { peer: 'node-b', channel: 'events', error: expect.any(MessageTooLargeError) },
+    ]);
+    expect(byChannel[0]!.error).toMatchObject({ channel: 'data', bytes: 3 * MIB, maxBytes: MIB, ownMaxBytes: 16 * MIB });
+    expect(byChannel[1]!.error).toMatchObject({ code: CHANNELS_ERROR_CODES.messageTooLarge, channel: 'events', bytes: 2 * MIB, maxBytes: MIB, peer: 'node-b', ownMaxBytes: 4 * MIB });
+    expect(a.stats().channels.events!.droppedTooLarge).toBe(2);
+    expect(a.stats().channels.data!.droppedTooLarge).toBe(1);
+  });
+
+  it('a message that waited for a peer that restarted with a smaller maxMessageBytes is reported on send-error', async () => {
+    const timing = { peerDownGraceMs: 5_000 };
+    const first = await startNode('node-b', { timing });
+    const port = first.address()!.port;
+    const a = await startNode('node-a', { timing });
+    await link(a, first);
+    await first.close();
+    await waitFor(() => a.stats().peers[0]?.state === 'reconnecting', 5_000, 'the link to go down');
+    const reported: SendErrorEvent[] = [];
+    a.on('send-error', (event) => reported.push(event));
+    expect(a.send('node-b', 'events', new Uint8Array(2 * MIB))).toBe(true);
+    await startNode('node-b', { timing, listen: { host: '127.0.0.1', port }, channels: withMaxMessage('events', MIB) });
+    await waitFor(() => reported.length === 1, 5_000, 'the dropped message to be reported');
+    expect(reported[0]).toMatchObject({ peer: 'node-b', channel: 'events', error: { bytes: 2 * MIB, maxBytes: MIB, peer: 'node-b' } });
+    expect(reported[0]!.error).toBeInstanceOf(MessageTooLargeError);
   });
 });
 

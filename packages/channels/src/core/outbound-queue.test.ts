@@ -148,7 +148,7 @@ describe('outbound queue', () => {
     queue.pushRequest(message('request 2'));
     queue.push(reply('new reply', 1));
     queue.push(message('message 2'));
-    expect(queue.withdraw({ replySession: 1, requests: true, renumber: false })).toEqual({ replies: 1, requests: 1, tooLarge: 0, tooLargeRequests: [] });
+    expect(queue.withdraw({ replySession: 1, requests: true, renumber: false })).toEqual({ replies: 1, requests: 1, tooLarge: 0, tooLargeRequests: [], tooLargeMessages: [] });
     expect([queue.replyMessages, queue.unackedMessages, queue.queuedMessages]).toEqual([2, 3, 2]);
     queue.rewind();
     expect(drain(queue)).toEqual([{ firstSeq: 1, items: ['old reply 1', 'message 1', 'request 1', 'new reply', 'message 2'] }]);
@@ -165,7 +165,7 @@ describe('outbound queue', () => {
     queue.push(message('message 2'));
     expect(readBlockHeader(queue.nextFrame(4096)!)).toMatchObject({ firstSeq: 10, count: 4 });
     queue.push(message('message 3'));
-    expect(queue.withdraw({ replySession: 1, requests: true, renumber: true })).toEqual({ replies: 1, requests: 1, tooLarge: 0, tooLargeRequests: [] });
+    expect(queue.withdraw({ replySession: 1, requests: true, renumber: true })).toEqual({ replies: 1, requests: 1, tooLarge: 0, tooLargeRequests: [], tooLargeMessages: [] });
     queue.rewind();
     expect(drain(queue)).toEqual([{ firstSeq: 10, items: ['message 1', 'message 2', 'message 3'] }]);
     expect(queue.lastSeq).toBe(12);
@@ -212,7 +212,7 @@ describe('outbound queue', () => {
     const queue = createOutboundQueue({ channel: 0, lane: 0, reliable: false, monotonic: false, frameBytes: 4096, chunkBytes: 4096 });
     queue.pushRequest(message('request'));
     queue.push(reply('reply', 3));
-    expect(queue.withdraw({ replySession: 3, requests: false, renumber: true })).toEqual({ replies: 0, requests: 0, tooLarge: 0, tooLargeRequests: [] });
+    expect(queue.withdraw({ replySession: 3, requests: false, renumber: true })).toEqual({ replies: 0, requests: 0, tooLarge: 0, tooLargeRequests: [], tooLargeMessages: [] });
     expect(drain(queue)).toEqual([{ firstSeq: 0, items: ['request', 'reply'] }]);
   });
 
@@ -231,11 +231,12 @@ describe('outbound queue', () => {
       requests: 0,
       tooLarge: 2,
       tooLargeRequests: [{ meta: bigRequest.meta, bytes: bigRequest.payload.length }],
+      tooLargeMessages: [message(big).payload.length],
     });
     queue.rewind();
     expect(drain(queue)).toEqual([{ firstSeq: 5, items: ['small 1', big, 'small 2'] }]);
     // The peer restarted: its stream starts afresh, so the framed one goes too, and 'small 2' follows 'small 1'.
-    expect(queue.withdraw({ replySession: 0, requests: false, renumber: true, maxPayloadBytes: 100 })).toMatchObject({ tooLarge: 1 });
+    expect(queue.withdraw({ replySession: 0, requests: false, renumber: true, maxPayloadBytes: 100 })).toMatchObject({ tooLarge: 1, tooLargeMessages: [message(big).payload.length] });
     queue.rewind();
     expect(drain(queue)).toEqual([{ firstSeq: 5, items: ['small 1', 'small 2'] }]);
     expect(queue.lastSeq).toBe(6);

@@ -162,6 +162,8 @@ export interface WithdrawResult {
   readonly tooLarge: number;
   /** The requests among them: their meta (to find whom to fail) and payload size. */
   readonly tooLargeRequests: readonly { readonly meta: Uint8Array | undefined; readonly bytes: number }[];
+  /** The payload size of each of the others (plain messages, which `send` accepted), in queue order. */
+  readonly tooLargeMessages: readonly number[];
 }
 
 const EMPTY = new Uint8Array(0);
@@ -500,6 +502,7 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
       let withdrawn = 0;
       let oversized = 0;
       const oversizedRequests: { meta: Uint8Array | undefined; bytes: number }[] = [];
+      const oversizedMessages: number[] = [];
       const remove = (entry: Entry): void => {
         entry.waiting = false;
         if (entry.replyTo !== undefined) {
@@ -509,6 +512,7 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
         } else {
           oversized += 1;
           if (entry.request) oversizedRequests.push({ meta: entry.meta, bytes: entry.payload.length });
+          else oversizedMessages.push(entry.payload.length);
         }
         leave(entry);
         releaseReply(entry);
@@ -547,7 +551,7 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
         for (const entry of pending) if (entry.seq !== 0) entry.seq = seq++;
         nextSeq = seq;
       }
-      return { replies, requests: withdrawn, tooLarge: oversized, tooLargeRequests: oversizedRequests };
+      return { replies, requests: withdrawn, tooLarge: oversized, tooLargeRequests: oversizedRequests, tooLargeMessages: oversizedMessages };
     },
     get queuedMessages() {
       return pending.length - head - cancelled;

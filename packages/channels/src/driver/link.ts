@@ -90,6 +90,8 @@ export interface LinkHost {
   channelEvent(link: Link, event: 'channel-open' | 'channel-close'): void;
   drained(link: Link, channel: ChannelDefinition): void;
   dropped(link: Link, channel: ChannelDefinition, count: number): void;
+  /** A message `send` accepted was dropped unsent: the peer's sizes refuse it (send-error). */
+  sendFailed(link: Link, channel: ChannelDefinition, error: MessageTooLargeError): void;
   removeLink(link: Link): void;
   connectionFailed(link: Link, code: number, reason: string): void;
 }
@@ -1115,11 +1117,21 @@ export class Link {
       if (withdrawn.replies > 0) counters[channel.index]!.repliesDropped += withdrawn.replies;
       if (withdrawn.requests > 0) this.host.dropped(this, channel, withdrawn.requests);
       counters[channel.index]!.droppedTooLarge += withdrawn.tooLarge;
+      const tooLarge = (bytes: number): MessageTooLargeError =>
+        new MessageTooLargeError(channel.name, bytes, maxPayloadBytes, { nodeId: this.peer, ownMaxBytes: channel.maxMessageBytes });
       for (const { meta, bytes } of withdrawn.tooLargeRequests) {
         const id = meta === undefined ? undefined : requestId(this.host.codec, meta);
         if (id === undefined) continue;
-        const error = new MessageTooLargeError(channel.name, bytes, maxPayloadBytes, { nodeId: this.peer, ownMaxBytes: channel.maxMessageBytes });
-        this.requests.settle(id, { ok: false, error });
+        this.requests.settle(id, { ok: false, error: tooLarge(bytes) });
+      }
+      // `send` returned true for these, and they will never arrive (on a reliable channel too):
+      // the sender hears of each, as it would have at send had the peer's sizes been known.
+      // Told once this state change is over, as a listener may call the transport.
+      if (withdrawn.tooLargeMessages.length > 0) {
+        const errors = withdrawn.tooLargeMessages.map(tooLarge);
+        queueMicrotask(() => {
+          for (const error of errors) this.host.sendFailed(this, channel, error);
+        });
       }
     }
   }

@@ -15,7 +15,8 @@ export interface ChannelCounters {
    * Messages queued for a peer before its limits were known (before its first session, or while
    * it restarted with other ones) and larger than its `maxMessageBytes` for the channel, which it
    * stated in the handshake: dropped when the session opens, unsent (a request among them fails
-   * with MessageTooLargeError). Once the limits are known, `send` throws instead.
+   * with MessageTooLargeError, each other one is reported on `send-error`). Once the limits are
+   * known, `send` throws instead.
    */
   droppedTooLarge: number;
   /** Monotonic messages replaced by a newer one with the same key before being sent. */

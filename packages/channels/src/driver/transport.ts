@@ -82,6 +82,17 @@ export interface HandlerErrorEvent {
   readonly error: unknown;
 }
 
+/** A message `send` accepted (returned true) that is dropped unsent, with why. */
+export interface SendErrorEvent {
+  readonly peer: string;
+  readonly channel: string;
+  /**
+   * Above the peer's `maxMessageBytes` for the channel, learned in the handshake after the
+   * message was queued (before the peer's first session, or after it restarted with smaller sizes).
+   */
+  readonly error: MessageTooLargeError;
+}
+
 export type PeerEventName = 'peer-up' | 'peer-down';
 export type ChannelEventName = 'channel-open' | 'channel-close' | 'drained';
 
@@ -119,6 +130,8 @@ export interface Transport {
   on(event: 'connection-error', handler: (event: ConnectionErrorEvent) => void): () => void;
   on(event: 'protocol-error', handler: (error: ProtocolViolationError) => void): () => void;
   on(event: 'handler-error', handler: (event: HandlerErrorEvent) => void): () => void;
+  /** A message `send` accepted is dropped unsent, as the peer's sizes (learned later) refuse it. */
+  on(event: 'send-error', handler: (event: SendErrorEvent) => void): () => void;
   /** Two live processes present one node id (DuplicateNodeIdError); at most once a minute per node id. */
   on(event: 'identity-error', handler: (error: DuplicateNodeIdError) => void): () => void;
   /** Peers that are up (peer-up reported, peer-down not yet), in the order they came up. */
@@ -498,6 +511,9 @@ export function createTransport(options: TransportOptions): Transport {
     },
     dropped(_link, channel, count) {
       counters[channel.index]!.droppedPeerDown += count;
+    },
+    sendFailed(link, channel, error) {
+      emit('send-error', { peer: link.peer, channel: channel.name, error });
     },
     removeLink(link) {
       if (links.get(link.peer) === link) links.delete(link.peer);
