@@ -1,7 +1,7 @@
 // The client-server peer service: election, announcements, attachment by rendezvous hashing.
 import { describe, expect, it } from '@jest/globals';
 import { createSeededRandom } from '@foundation/core';
-import { ClientServerCore, isElectedServer, rendezvousScore, targetServerCount } from './client-server';
+import { ClientServerCore, electedShare, electionPoint, isElectedServer, rendezvousScore, targetServerCount } from './client-server';
 import { defaultLocalConfig } from './config';
 import type { ClientServerConfig } from './config';
 import type { ClientServerMessage } from './messages';
@@ -174,5 +174,183 @@ describe('client-server', () => {
     for (let now = 0; now <= 4 * base.announceIntervalMs; now += base.announceIntervalMs) client.tick(now);
     expect(client.role).toBe('server');
     expect(client.stats().selfPromotions).toBe(1);
+  });
+});
+
+describe('client-server election by the size estimate', () => {
+  const ids = Array.from({ length: 2_000 }, (_, index) => `n${index}`);
+  const withoutEstimate = (self: string): ClientServerCore =>
+    new ClientServerCore({ self, config: { ...base, role: 'auto' }, random: createSeededRandom(3), estimatedSize: undefined, requestTimeoutMs: 200, connectTimeoutMs: 1_000 });
+  const withEstimate = (self: string, size: number): ClientServerCore =>
+    new ClientServerCore({ self, config: { ...base, role: 'auto' }, random: createSeededRandom(3), estimatedSize: size, requestTimeoutMs: 200, connectTimeoutMs: 1_000 });
+
+  it('without an estimate, a node with seeds starts as a client and the first node (no seeds) as a server, not every node a server', () => {
+    const clients = ids.slice(1, 51).map((id) => {
+      const core = withoutEstimate(id);
+      core.join(['n0'], 0);
+      return core.role;
+    });
+    expect(new Set(clients)).toEqual(new Set(['client']));
+    const first = withoutEstimate('n0');
+    first.join([], 0);
+    expect(first.role).toBe('server');
+  });
+
+  it('a server elected away by a larger estimate lets its clients and mesh go, with a detach each, and attaches as a client', () => {
+    // Elected among 10 nodes, well past the line among 400.
+    const id = ids.find((candidate) => isElectedServer(candidate, 10, base) && electionPoint(candidate) >= 1.3 * electedShare(400, base))!;
+    const server = withEstimate(id, 10);
+    server.join([], 0);
+    for (const peer of ['s1', 's2', 's3']) {
+      server.serverAnnounced(peer, 1);
+      server.receive(peer, { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: [peer] }, 2);
+    }
+    server.receive('c1', { type: 'cs-attach', epoch: 0, server: false }, 3);
+    server.takeEffects();
+    expect(server.members().sort()).toEqual(['c1', 's1', 's2', 's3']);
+    server.sizeEstimated(400, 10);
+    const effects = server.takeEffects();
+    expect(server.role).toBe('client');
+    expect(server.stats().demotions).toBe(1);
+    for (const peer of ['c1', 's1', 's2', 's3']) {
+      expect(effects).toContainEqual({ kind: 'neighbor-down', peer, reason: 'disconnected' });
+      expect(sends(effects)).toContainEqual([peer, { type: 'cs-detach', epoch: 0, alive: true }]);
+    }
+    const attaches = sends(effects).filter(([, message]) => message.type === 'cs-attach');
+    expect(attaches.map(([, message]) => message)).toEqual([
+      { type: 'cs-attach', epoch: 0, server: false },
+      { type: 'cs-attach', epoch: 0, server: false },
+    ]);
+    // It no longer announces itself.
+    for (const [to] of attaches) server.receive(to, { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: [to] }, 11);
+    server.tick(10 * base.announceIntervalMs);
+    expect(server.takeEffects().filter((effect) => effect.kind === 'publish')).toEqual([]);
+  });
+
+  it('a server stays one while it knows of fewer than minServers others, and within the margin of a noisy estimate', () => {
+    const id = ids.find((candidate) => isElectedServer(candidate, 10, base) && electionPoint(candidate) >= 1.3 * electedShare(400, base))!;
+    const alone = withEstimate(id, 10);
+    alone.join([], 0);
+    alone.serverAnnounced('s1', 1);
+    alone.sizeEstimated(400, 2);
+    expect(alone.role).toBe('server');
+    // Just past the line (elected at the size before, not at the new one, but within 25%): it stays.
+    const near = ids.find((candidate) => {
+      const point = electionPoint(candidate);
+      return point >= electedShare(400, base) && point < 1.2 * electedShare(400, base);
+    })!;
+    const server = withEstimate(near, 10);
+    server.join([], 0);
+    for (const peer of ['s1', 's2', 's3']) server.serverAnnounced(peer, 1);
+    server.sizeEstimated(400, 2);
+    expect(server.role).toBe('server');
+  });
+
+  it('a client elected by a smaller estimate becomes a server and keeps its servers as peers of the mesh, on the same links', () => {
+    const id = ids.find((candidate) => !isElectedServer(candidate, 400, base) && electionPoint(candidate) < 0.7 * electedShare(100, base))!;
+    const client = withEstimate(id, 400);
+    client.join([], 0);
+    client.serverAnnounced('s1', 1);
+    client.serverAnnounced('s2', 1);
+    for (const [to, message] of sends(client.takeEffects())) if (message.type === 'cs-attach') client.receive(to, { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: [to] }, 2);
+    client.takeEffects();
+    expect(client.members().sort()).toEqual(['s1', 's2']);
+    client.sizeEstimated(100, 3);
+    const effects = client.takeEffects();
+    expect(client.role).toBe('server');
+    expect(client.stats().promotions).toBe(1);
+    expect(effects.filter((effect) => effect.kind === 'neighbor-down')).toEqual([]);
+    expect(client.members().sort()).toEqual(['s1', 's2']);
+    expect(sends(effects)).toContainEqual(['s1', { type: 'cs-attach', epoch: 0, server: true }]);
+    expect(effects).toContainEqual({ kind: 'publish', topic: '$servers', payload: { server: id } });
+  });
+
+  it('a server asked to mesh by one of its clients moves it into the mesh, one neighbour throughout', () => {
+    const server = withEstimate('s1', 1);
+    server.join([], 0);
+    server.receive('c1', { type: 'cs-attach', epoch: 0, server: false }, 1);
+    server.takeEffects();
+    server.receive('c1', { type: 'cs-attach', epoch: 0, server: true }, 2);
+    const effects = server.takeEffects();
+    expect(effects.filter((effect) => effect.kind === 'neighbor-down' || effect.kind === 'neighbor-up')).toEqual([]);
+    expect(sends(effects)).toContainEqual(['c1', { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: expect.arrayContaining(['s1', 'c1']) as unknown as string[] }]);
+    expect(server.stats()).toMatchObject({ serverPeers: 1, clients: 0 });
+    server.peerDown('c1', 3);
+    expect(server.members()).toEqual([]);
+  });
+
+  it('a refusal that does not list its sender among the servers means it is a server no more: it is forgotten', () => {
+    const client = withEstimate('c1', 10_000);
+    client.join([], 0);
+    client.serverAnnounced('s1', 1);
+    client.receive('s1', { type: 'cs-attach-reply', epoch: 0, accepted: false, servers: ['s2'] }, 2);
+    expect(client.knownServers()).toEqual(['s2']);
+    // A full server lists itself: it stays known.
+    client.receive('s2', { type: 'cs-attach-reply', epoch: 0, accepted: false, servers: ['s2', 's3'] }, 3);
+    expect(client.knownServers().sort()).toEqual(['s2', 's3']);
+  });
+
+  it('before any estimate, a client with no server in sight asked by another that has none becomes one if its point comes first', () => {
+    const [low, high] = [...ids.slice(0, 20)].sort((a, b) => electionPoint(a) - electionPoint(b));
+    const asked = withoutEstimate(low!);
+    asked.join(['elsewhere'], 0);
+    asked.receive('elsewhere', { type: 'cs-servers', epoch: 0, servers: [] }, 1);
+    asked.takeEffects();
+    asked.receive(high!, { type: 'cs-hello', epoch: 0 }, 2);
+    expect(asked.role).toBe('server');
+    expect(sends(asked.takeEffects())).toContainEqual([high, { type: 'cs-servers', epoch: 0, servers: [low] }]);
+    // The other way round, or once an estimate has elected the role, the asked node stays a client.
+    const later = withoutEstimate(high!);
+    later.join(['elsewhere'], 0);
+    later.receive('elsewhere', { type: 'cs-servers', epoch: 0, servers: [] }, 1);
+    later.receive(low!, { type: 'cs-hello', epoch: 0 }, 2);
+    expect(later.role).toBe('client');
+  });
+
+  it('a server that made itself one asks a contact for servers every period for four periods, also while it knows some, so that its mesh joins one it had not heard of', () => {
+    const [low, high] = [...ids.slice(0, 20)].sort((a, b) => electionPoint(a) - electionPoint(b));
+    const server = withoutEstimate(low!);
+    server.join(['seed'], 0);
+    server.receive('seed', { type: 'cs-servers', epoch: 0, servers: [] }, 1);
+    server.receive(high!, { type: 'cs-hello', epoch: 0 }, 2);
+    expect(server.role).toBe('server');
+    server.serverAnnounced('other', 3);
+    server.receive('other', { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: ['other'] }, 4);
+    server.takeEffects();
+    const hellos: number[] = [];
+    for (let now = 5; now <= 8 * base.announceIntervalMs; now += base.announceIntervalMs / 5) {
+      server.tick(now);
+      for (const [to, message] of sends(server.takeEffects())) if (message.type === 'cs-hello') {
+        hellos.push(now);
+        server.receive(to, { type: 'cs-servers', epoch: 0, servers: [] }, now);
+      }
+    }
+    expect(hellos.length).toBeGreaterThanOrEqual(3);
+    expect(hellos.every((at) => at <= 2 + 4 * base.announceIntervalMs)).toBe(true);
+  });
+
+  it('a client with no link left keeps the servers it knows while it tries them, however long the failed tries take (none comes to refresh them)', () => {
+    const client = withEstimate('c1', 10_000);
+    client.join([], 0);
+    const known = Array.from({ length: 24 }, (_, index) => `s${index}`);
+    for (const server of known) client.serverAnnounced(server, 0);
+    // The two it attaches to fail, and so does every other but the two it would try last.
+    const byScore = [...known].sort((a, b) => rendezvousScore('c1', b) - rendezvousScore('c1', a));
+    const live = new Set(byScore.slice(-2));
+    let now = 0;
+    const answer = (): void => {
+      for (const [to, message] of sends(client.takeEffects())) {
+        if (message.type !== 'cs-attach') continue;
+        if (live.has(to)) client.receive(to, { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: [to] }, now);
+      }
+    };
+    answer();
+    for (const server of client.members()) client.peerDown(server, 1);
+    while (now < 20 * base.announceIntervalMs && client.members().length < 2) {
+      now = Math.max(now + 1, client.nextTick());
+      client.tick(now);
+      answer();
+    }
+    expect({ role: client.role, members: client.members().sort() }).toEqual({ role: 'client', members: [...live].sort() });
   });
 });

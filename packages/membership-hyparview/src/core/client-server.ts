@@ -20,8 +20,11 @@ export interface ClientServerOptions {
   readonly config: ClientServerConfig;
   readonly random: Random;
   readonly epoch?: number;
-  /** The cluster size the election assumes (the topology manager's estimate). */
-  readonly estimatedSize: number;
+  /**
+   * The cluster size the election assumes (the topology manager's estimate); undefined when there
+   * is none yet, and the node then starts as a server only if it has no seeds (see `join`).
+   */
+  readonly estimatedSize: number | undefined;
   /** An attach or hello not answered within this long is given up. */
   readonly requestTimeoutMs: number;
   /** How much longer a request waits while its connection is being set up (see `peerConnecting`). */
@@ -38,8 +41,26 @@ export function targetServerCount(size: number, config: ClientServerConfig): num
 /** Whether `node` is a server in a cluster of `size`: its id hashes below the target share. */
 export function isElectedServer(node: string, size: number, config: ClientServerConfig): boolean {
   if (config.role !== 'auto') return config.role === 'server';
-  const share = targetServerCount(size, config) / Math.max(1, size);
-  return hashString32(node, 0x5e57_e125) / 4_294_967_296 < share;
+  return electionPoint(node) < electedShare(size, config);
+}
+
+export function electedShare(size: number, config: ClientServerConfig): number {
+  return targetServerCount(size, config) / Math.max(1, size);
+}
+
+/**
+ * How far past the line a node's hash must be before a new size estimate changes its role: a
+ * server steps down only when its hash is 25% above the elected share, a client steps up only
+ * when it is 20% below. Estimates of one cluster vary by some 15% from round to round (32
+ * samples), the share by half of that; without the margin the nodes near the line changed role
+ * at every round.
+ */
+const DEMOTE_MARGIN = 1.25;
+const PROMOTE_MARGIN = 0.8;
+
+/** Where `node` falls in [0, 1) for the election (the same hash as `isElectedServer`). */
+export function electionPoint(node: string): number {
+  return hashString32(node, 0x5e57_e125) / 4_294_967_296;
 }
 
 /** Rendezvous (highest random weight) score of `server` for `client`. */
@@ -58,6 +79,10 @@ export class ClientServerCore implements PeerService {
   private readonly config: ClientServerConfig;
   private readonly random: Random;
   private isServerRole: boolean;
+  /** Whether the role waits for `join` to be decided (no size estimate at construction). */
+  private roleUndecided: boolean;
+  /** Whether an estimate of the cluster's size has elected this node's role (at construction or by `sizeEstimated`). */
+  private sizeKnown: boolean;
   private readonly servers = new Map<string, ServerInfo>();
   /** Server side: meshed servers. */
   private readonly serverPeers: PeerSet;
@@ -84,9 +109,11 @@ export class ClientServerCore implements PeerService {
   private serverSeenAt = 0;
   private nextAnnounceAt = Number.POSITIVE_INFINITY;
   private nextHelloAt = Number.POSITIVE_INFINITY;
+  /** Until when a server that made itself one asks its contacts for servers every period (see `promoteAlone`). */
+  private askContactsUntil = Number.NEGATIVE_INFINITY;
   /** Seed rejoins (see `seedRejoin`); a seed is reached when it answers this node's hello (it then knows the seed's servers). */
   private readonly rejoinSchedule: SeedRejoinSchedule;
-  private readonly counters = { attachesAccepted: 0, attachesRefused: 0, serverFailures: 0, selfPromotions: 0, announcements: 0, seedRejoins: 0 };
+  private readonly counters = { attachesAccepted: 0, attachesRefused: 0, serverFailures: 0, selfPromotions: 0, announcements: 0, seedRejoins: 0, promotions: 0, demotions: 0 };
 
   constructor(options: ClientServerOptions) {
     this.self = options.self;
@@ -94,7 +121,9 @@ export class ClientServerCore implements PeerService {
     this.random = options.random;
     this.epoch = options.epoch ?? 0;
     this.pending = new RequestDeadlines(options.requestTimeoutMs, options.connectTimeoutMs);
-    this.isServerRole = isElectedServer(options.self, options.estimatedSize, options.config);
+    this.roleUndecided = options.estimatedSize === undefined && options.config.role === 'auto';
+    this.sizeKnown = options.estimatedSize !== undefined;
+    this.isServerRole = isElectedServer(options.self, options.estimatedSize ?? 1, options.config);
     this.serverPeers = new PeerSet(options.config.maxServers * 2);
     this.clients = new PeerSet(options.config.maxClientsPerServer);
     // One more than k: a better server is attached before the worst one is let go.
@@ -149,6 +178,15 @@ export class ClientServerCore implements PeerService {
     this.started = true;
     this.serverSeenAt = now;
     this.updateSeeds(contacts, now);
+    if (this.roleUndecided) {
+      // With no estimate of the cluster's size every node would count itself alone and elect
+      // itself: a cluster started in client-server was all servers, each announcing itself to
+      // every other (128,000 messages a second among 40 nodes). A node that has seeds starts as
+      // a client of their servers instead, and the size estimates elect the servers
+      // (`sizeEstimated`); the first node of a cluster, with no seeds, is its first server.
+      this.roleUndecided = false;
+      this.isServerRole = this.seeds.length === 0;
+    }
     if (this.isServerRole) this.nextAnnounceAt = now;
     for (const contact of this.random.sample(this.seeds, 3)) this.hello(contact, now);
     this.nextHelloAt = now + this.config.announceIntervalMs;
@@ -161,6 +199,53 @@ export class ClientServerCore implements PeerService {
     this.seeds = seeds.filter((seed) => seed !== this.self);
     // Started with no seed known, this node may have made a cluster of its own: its first seeds are asked at once.
     this.rejoinSchedule.seedsChanged(hadSeeds, this.seeds.length > 0, now);
+  }
+
+  /**
+   * A new estimate of the cluster's size: with the `auto` role, the node runs the election again,
+   * so that the servers stay about the square root of the size as the cluster grows and shrinks
+   * (before, the role was fixed when the service started). The margins keep a noisy estimate from
+   * changing roles back and forth, and a server steps down only while it knows of `minServers`
+   * others, so the cluster never elects its servers away.
+   */
+  sizeEstimated(size: number, now: number): void {
+    if (this.stopped || !this.started || this.config.role !== 'auto') return;
+    this.sizeKnown = true;
+    const point = electionPoint(this.self);
+    const share = electedShare(size, this.config);
+    if (this.isServerRole) {
+      if (point >= share * DEMOTE_MARGIN && this.otherServers() >= this.config.minServers) this.becomeClient(now);
+    } else if (point < share * PROMOTE_MARGIN) {
+      this.counters.promotions += 1;
+      this.becomeServer(now);
+    }
+  }
+
+  /**
+   * Before any size estimate, nodes with seeds start as clients (see `join`), and in a cluster
+   * where every node has seeds (a static list shared by all) none would be a server until each
+   * gave up after three periods and elected itself: all at once, and then every node a server. So
+   * a client that knows no server, asked for servers by a node that knows none either, takes the
+   * role when its point in the election comes before the asker's. The seeds, asked by many, are
+   * the first servers, and the estimates then elect the rest.
+   */
+  private helloWithoutServers(from: string, now: number): void {
+    if (this.sizeKnown || this.isServerRole || this.config.role !== 'auto' || this.attached.size > 0 || this.servers.size > 0 || this.pending.size > 0) return;
+    if (electionPoint(this.self) >= electionPoint(from)) return;
+    this.promoteAlone(now);
+  }
+
+  /**
+   * Becomes a server with no server in sight. Others may be servers already, unknown to this
+   * node and to the node that asked it: for its first four periods it asks a contact for servers
+   * every period, and its mesh joins theirs through the answer (with seeds shared by a chain, a
+   * node asked before it had heard of the first server made a second cluster that only the seed
+   * rejoins, ten seconds apart, joined in the end).
+   */
+  private promoteAlone(now: number): void {
+    this.counters.selfPromotions += 1;
+    this.askContactsUntil = now + 4 * this.config.announceIntervalMs;
+    this.becomeServer(now);
   }
 
   /** A server announcement heard on the `$servers` topic. */
@@ -196,6 +281,7 @@ export class ClientServerCore implements PeerService {
     const typed = message as ClientServerMessage;
     switch (typed.type) {
       case 'cs-hello':
+        this.helloWithoutServers(from, now);
         this.send(from, { type: 'cs-servers', epoch: this.epoch, servers: this.serverList() }, false);
         return;
       case 'cs-servers':
@@ -226,6 +312,12 @@ export class ClientServerCore implements PeerService {
     }
     if (fromServer) {
       this.learnServer(from, now);
+      // A client of this server that was elected one: the same link, now in the mesh.
+      if (this.clients.has(from) && !this.serverPeers.isFull()) {
+        this.clients.delete(from);
+        this.serverPeers.add(from);
+        this.neighborCache = undefined;
+      }
       if (!this.serverPeers.has(from) && !this.serverPeers.isFull()) this.addNeighbor(this.serverPeers, from);
       this.send(from, { type: 'cs-attach-reply', epoch: this.epoch, accepted: this.serverPeers.has(from), servers: this.serverList() }, false);
       return;
@@ -240,6 +332,15 @@ export class ClientServerCore implements PeerService {
     const wasPending = this.pending.delete(from);
     for (const server of servers) this.learnServer(server, now);
     if (!accepted) {
+      // A server lists itself first in its answers: one that does not is a client now (it was
+      // elected away), and is no longer a server to attach to.
+      if (!servers.includes(from)) this.servers.delete(from);
+      // A server this node stepped up beside, whose mesh is full: it keeps this node as a client,
+      // so the link is not one of the mesh.
+      if (this.isServerRole && this.serverPeers.has(from)) {
+        this.drop(from, 'disconnected');
+        this.send(from, { type: 'cs-detach', epoch: this.epoch, alive: true }, false);
+      }
       this.refusedUntil.set(from, now + this.config.announceIntervalMs);
       this.tick(now);
       return;
@@ -297,8 +398,14 @@ export class ClientServerCore implements PeerService {
     for (const [peer, until] of this.refusedUntil) if (until <= now) this.refusedUntil.delete(peer);
     if (this.rejoinSchedule.due(now)) this.seedRejoin(now);
     // Servers unheard of for three announcement periods are forgotten (not the ones linked to).
-    for (const [server, info] of this.servers) {
-      if (now - info.lastSeen > 3 * this.config.announceIntervalMs && !this.isNeighbor(server) && !this.pending.has(server)) this.servers.delete(server);
+    // Announcements come over this node's links only: with none left, what it knows cannot be
+    // refreshed and is kept until tried (a failed try forgets a server). Aged out, the live
+    // servers a client had not reached yet while it tried failed ones were forgotten, and it
+    // made itself a server alone, one no broadcast reached.
+    if (this.neighbors().length > 0) {
+      for (const [server, info] of this.servers) {
+        if (now - info.lastSeen > 3 * this.config.announceIntervalMs && !this.isNeighbor(server) && !this.pending.has(server)) this.servers.delete(server);
+      }
     }
     if (this.isServerRole) {
       if (now >= this.nextAnnounceAt) {
@@ -319,7 +426,8 @@ export class ClientServerCore implements PeerService {
         // would learn of it; left to the seed rejoins (an interval apart, and then only with a
         // chance of one in the server count) it stayed a server on its own, hearing no
         // broadcast, for up to a minute after the cut healed, and for good without seeds.
-        if (this.serverPeers.size === 0 && this.servers.size === 0) this.helloContact(now);
+        // A server that made itself one asks also while it knows some (see `promoteAlone`).
+        if ((this.serverPeers.size === 0 && this.servers.size === 0) || now < this.askContactsUntil) this.helloContact(now);
       }
       return;
     }
@@ -335,8 +443,7 @@ export class ClientServerCore implements PeerService {
         // (cut off for a moment, its attempts at the servers it knew failing too) became one at
         // its next period, without asking its seeds, and then a server cut off from the others.
         if (known === 0 && this.config.role === 'auto' && now - this.serverSeenAt >= 3 * this.config.announceIntervalMs) {
-          this.counters.selfPromotions += 1;
-          this.becomeServer(now);
+          this.promoteAlone(now);
           return;
         }
         this.helloContact(now);
@@ -388,13 +495,40 @@ export class ClientServerCore implements PeerService {
   }
 
   private becomeServer(now: number): void {
-    for (const server of this.attached.toArray()) this.drop(server, 'disconnected');
+    const servers = this.attached.toArray();
+    this.attached.clear();
     this.isServerRole = true;
+    // The servers it was a client of become its first peers in the mesh, on the same links.
+    for (const server of servers) {
+      this.serverPeers.add(server);
+      this.attach(server, true, now);
+    }
     this.neighborCache = undefined;
     this.nextAnnounceAt = now;
     // No server in sight: it asks its contacts at once (see `tick`).
     this.nextHelloAt = now;
     this.tick(now);
+  }
+
+  /** Elected away: lets its clients and the mesh go (they attach elsewhere) and attaches as a client. */
+  private becomeClient(now: number): void {
+    this.counters.demotions += 1;
+    for (const peer of this.neighbors()) {
+      this.drop(peer, 'disconnected');
+      this.send(peer, { type: 'cs-detach', epoch: this.epoch, alive: true }, false);
+    }
+    this.isServerRole = false;
+    this.neighborCache = undefined;
+    this.nextAnnounceAt = Number.POSITIVE_INFINITY;
+    this.serverSeenAt = now;
+    this.tick(now);
+  }
+
+  /** Servers known besides this node. */
+  private otherServers(): number {
+    let count = this.servers.size;
+    for (const peer of this.serverPeers.values()) if (!this.servers.has(peer)) count += 1;
+    return count;
   }
 
   /** A client keeps `serversPerClient` servers: the best-scoring known ones that did not refuse it. */

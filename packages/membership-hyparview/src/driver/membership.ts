@@ -217,6 +217,8 @@ class MembershipDriver implements Membership {
   private seedRefreshRunning = false;
   /** The last exact cluster size (a full mesh counts its members). */
   private countedSize = 1;
+  /** The estimation round client-server's election last read (see `reelect`). */
+  private electionRound = -1;
   /**
    * The size is estimated also while the topology is pinned, for the seed rejoin (its rate is
    * scaled by it); without rejoining, only the topology manager needs it.
@@ -602,7 +604,7 @@ class MembershipDriver implements Membership {
           config: this.config.clientServer,
           random,
           epoch,
-          estimatedSize: this.estimatedSize(),
+          estimatedSize: this.knownSize(),
           requestTimeoutMs: this.config.hyparview.neighborRequestTimeoutMs,
           connectTimeoutMs: this.config.hyparview.connectTimeoutMs,
           seedRejoin: this.seedRejoin,
@@ -957,6 +959,7 @@ class MembershipDriver implements Membership {
     if (now >= this.nextCollectAt) this.collect(now);
     if (now >= this.nextSizeRoundAt) this.sizeRound(now);
     if (now >= this.nextSizeSendAt) this.sendSize(now);
+    if (this.estimator.round !== this.electionRound) this.reelect(now);
     if (now >= this.nextEvaluateAt) this.evaluate(now);
     if (now >= this.nextSeedRefreshAt) this.refreshSeeds(now);
   }
@@ -1034,7 +1037,7 @@ class MembershipDriver implements Membership {
 
   /** Whether this node takes part in size estimation now (never in a full mesh, which counts its members). */
   private estimating(): boolean {
-    return this.mode !== 'full-mesh' && (!this.pinned || this.estimatesWhenPinned);
+    return this.mode !== 'full-mesh' && (!this.pinned || this.estimatesWhenPinned || (this.mode === 'client-server' && this.config.clientServer.role === 'auto'));
   }
 
   /**
@@ -1068,6 +1071,17 @@ class MembershipDriver implements Membership {
     if (now - this.estimator.roundStartedAt < interval * 0.9) return;
     this.estimator.startRound(serialNext(this.estimator.round), now);
     this.sendSize(now);
+  }
+
+  /**
+   * Hands a new size estimate to client-server, whose `auto` role is elected by it: once per
+   * round, and only an estimate measured while linked (a node cut off counts itself alone, and
+   * would elect itself a server on that).
+   */
+  private reelect(now: number): void {
+    if (!(this.service instanceof ClientServerCore) || this.estimator.lastRound() === undefined || !this.measuredLinked(now)) return;
+    this.electionRound = this.estimator.round;
+    this.service.sizeEstimated(this.estimatedSize(), now);
   }
 
   private sendSize(now: number): void {
@@ -1173,7 +1187,8 @@ class MembershipDriver implements Membership {
     if (pinned !== undefined) this.pinned = pinned;
     if (this.pinned || !this.pinnedKnown) {
       this.nextEvaluateAt = Number.POSITIVE_INFINITY;
-      if (!this.estimatesWhenPinned) this.nextSizeRoundAt = Number.POSITIVE_INFINITY;
+      // Client-server's `auto` role is elected by the estimate (`reelect`): rounds stay scheduled for it, and run in that mode only (`estimating`).
+      if (!this.estimatesWhenPinned && this.config.clientServer.role !== 'auto') this.nextSizeRoundAt = Number.POSITIVE_INFINITY;
       else if (this.nextSizeRoundAt === Number.POSITIVE_INFINITY) this.nextSizeRoundAt = now + this.random.float() * this.sizeRoundInterval();
     } else if (this.nextEvaluateAt === Number.POSITIVE_INFINITY) this.startAutomaticTopology(now);
   }

@@ -149,7 +149,8 @@ describe('overlays formed apart merge through the seeds', () => {
   });
 
   it(`client-server: two groups formed apart under a partition merge their server meshes once it heals (seed=${seed + 2})`, () => {
-    // Pinned before any size estimate, every node is elected a server: two server meshes.
+    // Pinned before any size estimate: in each group the seeds first asked become its servers, and
+    // the others their clients, so two overlays.
     const { cluster, a, b } = twoGroups(12, { seed: seed + 2, topology: 'client-server' });
     cluster.simulation.runFor(12 * 5 + 4_000);
     const context = `seed=${seed + 2}`;
