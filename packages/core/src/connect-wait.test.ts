@@ -71,6 +71,20 @@ describe('createConnectWait', () => {
     expect(lost).toEqual([]);
   });
 
+  it('hands back, in order, the accepted items it drops when the peer goes down instead, so a user can report them', () => {
+    // Each of them was accepted (`send` returned true), so its sender took it as sent: dropped
+    // unseen, a user could not tell which never went out (process's router must report its
+    // messages as dead letters) without making `up` refuse them all to reach them through `lost`.
+    const { wait, lost } = fixture();
+    for (const item of [1, 2, 3]) wait.send('b', item);
+    expect(wait.send('b', 4)).toBe(false); // refused, so not the caller's to report as dropped
+    expect(wait.down('b')).toEqual([1, 2, 3]);
+    expect(wait.dropped()).toBe(4);
+    expect(wait.down('b')).toEqual([]); // nothing held any more
+    expect(wait.down('c')).toEqual([]); // nothing ever held
+    expect(lost).toEqual([]);
+  });
+
   it('drops what it held when the peer goes down instead, and starts over on the next send', () => {
     const { wait, delivered, connects } = fixture();
     wait.send('b', 1);

@@ -30,8 +30,13 @@ export interface ConnectWait<Item> {
    * either, so that none of them reaches the peer after a gap; `lost` hears of them all.
    */
   up(peer: string): void;
-  /** The peer went down (or could not be reached): its held items are dropped. */
-  down(peer: string): void;
+  /**
+   * The peer went down (or could not be reached): its held items are dropped, and returned in
+   * order (none when nothing was held). `send` accepted each of them, so its sender took it as
+   * sent: a user for whom that matters reports them (process's router makes its messages dead
+   * letters).
+   */
+  down(peer: string): readonly Item[];
   /** Items dropped so far: held ones that never went out, and ones refused for a full hold. */
   dropped(): number;
 }
@@ -71,9 +76,10 @@ export function createConnectWait<Item>(options: ConnectWaitOptions<Item>): Conn
     },
     down(peer) {
       const queue = held.get(peer);
-      if (queue === undefined) return;
+      if (queue === undefined) return [];
       held.delete(peer);
       dropped += queue.length;
+      return queue;
     },
     dropped: () => dropped,
   };
