@@ -128,11 +128,9 @@ export function createTransportRouter(transport: PeerTransport, options: Transpo
    * `peer-down` to say so.
    */
   let thrown: { readonly error: unknown } | undefined;
-  /** The node whose held signals are being let go (see `drop`): `deliver` refuses them all. */
-  let dropping: string | undefined;
   const waiting = createConnectWait<unknown>({
     deliver: (node, signal) => {
-      if (node === dropping || !connected(node)) return false;
+      if (!connected(node)) return false;
       try {
         return transport.send(node, channel, signal);
       } catch (error) {
@@ -143,7 +141,7 @@ export function createTransportRouter(transport: PeerTransport, options: Transpo
     },
     // Connected (or this node) and still refused: a full queue or a closing transport.
     reachable: connected,
-    lost: (node, signals) => (node === dropping ? receiver?.dropped?.(node, signals) : receiver?.lost?.(node, signals)),
+    lost: (node, signals) => receiver?.lost?.(node, signals),
     connect: (node) => {
       watched.add(node);
       try {
@@ -162,16 +160,10 @@ export function createTransportRouter(transport: PeerTransport, options: Transpo
   /**
    * `node` went down, or will not be reached: what is held for it never goes out, and the runtime
    * hears which signals those were (the messages among them are dead letters), before `nodeDown`.
-   * The connect wait's `down` lets them go unseen; its `up` hands every held signal from the
-   * first refusal on to `lost`, so an `up` whose `deliver` refuses them all hands over them all.
    */
   const drop = (node: string): void => {
-    dropping = node;
-    try {
-      waiting.up(node);
-    } finally {
-      dropping = undefined;
-    }
+    const signals = waiting.down(node);
+    if (signals.length > 0) receiver?.dropped?.(node, signals);
   };
   const offUp = transport.on('peer-up', (peer) => {
     watched.add(peer);
