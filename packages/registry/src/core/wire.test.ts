@@ -114,6 +114,24 @@ describe('wire', () => {
     expect(origins.flatMap((origin) => origin.keys!)).toEqual(keys);
   });
 
+  it('splits departure records by bytes too: as many as a node holds (maxNodes), with the longest ids, go in messages a peer accepts', () => {
+    // Review finding: every departure record went into the first message unmeasured; a node
+    // holding maxNodes of them with 255-character ids sent about 9.4 MB, refused by every peer
+    // on every round, so a node that lacked them never learnt them.
+    const limits = DEFAULT_LIMITS;
+    const departed = Array.from({ length: limits.maxNodes }, (_, index) => ({ node: `${String(index).padStart(5, '0')}-${'d'.repeat(249)}`, incarnation: 1_700_000_000_000 + index, at: 1_700_000_100_000 + index }));
+    const delta: OriginDelta = { node: 'a', incarnation: 1, covers: [{ low: 1, high: 2 }], entries: [instance(1), instance(2)], removed: [], keys: undefined };
+    const payloads = encodeDeltas('ns', [delta], departed, limits.maxEntriesPerMessage, limits.maxMessageBytes);
+    const messages = payloads.map((payload) => {
+      expect(payload.byteLength).toBeLessThanOrEqual(limits.maxMessageBytes);
+      return decodeMessage(payload, 'p', 'ns', limits);
+    });
+    expect(payloads.length).toBeGreaterThan(2);
+    // Every record once, in order, and the delta whole.
+    expect(messages.flatMap((message) => (message.type === 'delta' ? message.departed : []))).toEqual(departed);
+    expect(messages.flatMap((message) => (message.type === 'delta' ? message.origins : []))).toEqual([delta]);
+  });
+
   it('digests and summaries round-trip', () => {
     expect(decodeMessage(encodeDigest('ns', '0123456789abcdef'), 'p', 'ns', DEFAULT_LIMITS)).toEqual({ type: 'digest', hash: '0123456789abcdef' });
     const summary = decodeMessage(encodeSummary('ns', [{ node: 'a', incarnation: 2, prefix: 7, cloud: [{ low: 9, high: 9 }] }], [], true), 'p', 'ns', DEFAULT_LIMITS);

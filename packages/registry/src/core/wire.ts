@@ -196,7 +196,8 @@ function compareIds(left: string, right: string): number {
 /**
  * Delta messages for `deltas` and `departed`, split so that no message carries more than
  * `maxEntriesPerMessage` entries and removals, nor more than half of `maxMessageBytes` of
- * entries, removals and keys.
+ * entries, removals, keys and departure records. Departure records go first, as many to a
+ * message as fit.
  *
  * An origin's delta that is too large goes out in pieces by revision: each piece carries the
  * changes (and, with a key list, the keys) in one range of revisions, and covers exactly that
@@ -209,29 +210,41 @@ function compareIds(left: string, right: string): number {
 export function encodeDeltas(namespace: string, deltas: readonly OriginDelta[], departed: readonly DepartureRecord[], maxEntriesPerMessage: number, maxMessageBytes = Number.POSITIVE_INFINITY): Uint8Array[] {
   // Entries and removals are also bounded by bytes: a thousand entries with metadata near its
   // limit encode to several megabytes, past what a receiver accepts (`maxMessageBytes`), and
-  // such a delta would be refused on every round. Half the bound goes to them and the keys; the
-  // rest is for the message head, covers and departures.
+  // such a delta would be refused on every round. So are departure records: a node holds up to
+  // maxNodes of them, which with long node ids come to several megabytes. Half the bound goes to
+  // entries, removals, keys and departure records; the rest is for the message head and covers.
   const byteBudget = maxMessageBytes / 2;
   const messages: Uint8Array[] = [];
   let batch: OriginDelta[] = [];
+  let batchDeparted: DepartureRecord[] = [];
   let batchSize = 0;
   let batchBytes = 0;
-  let pendingDeparted = departed;
   const flush = (): void => {
-    if (batch.length === 0 && pendingDeparted.length === 0) return;
-    const head = JSON.stringify({ v: WIRE_VERSION, t: 'delta', ns: namespace, departed: encodeDeparted(pendingDeparted) });
+    if (batch.length === 0 && batchDeparted.length === 0) return;
+    const head = JSON.stringify({ v: WIRE_VERSION, t: 'delta', ns: namespace, departed: encodeDeparted(batchDeparted) });
     messages.push(encoder.encode(`${head.slice(0, -1)},"origins":[${batch.map(encodeDelta).join(',')}]}`));
     batch = [];
+    batchDeparted = [];
     batchSize = 0;
     batchBytes = 0;
-    pendingDeparted = [];
   };
+  // True when the message being built holds something and `size` and `bytes` more would pass a bound.
+  const full = (size: number, bytes: number): boolean =>
+    (batch.length > 0 || batchDeparted.length > 0) && (batchSize + size > maxEntriesPerMessage || batchBytes + bytes > byteBudget);
   const add = (delta: OriginDelta, size: number, bytes: number): void => {
-    if (batch.length > 0 && (batchSize + size > maxEntriesPerMessage || batchBytes + bytes > byteBudget)) flush();
+    if (full(size, bytes)) flush();
     batch.push(delta);
     batchSize += size;
     batchBytes += bytes;
   };
+  // Departure records first, as before: a receiver that takes the messages in order purges a
+  // departed incarnation before it reads the deltas that follow.
+  for (const record of departed) {
+    const bytes = departureBytes(record);
+    if (full(0, bytes)) flush();
+    batchDeparted.push(record);
+    batchBytes += bytes;
+  }
   for (const delta of deltas) {
     const size = delta.entries.length + delta.removed.length;
     let bytes = 0;
@@ -293,6 +306,8 @@ type DeltaItem =
 
 /** Encoded size of an entry (its cached text and a comma). */
 const entryBytes = (entry: ServiceInstance): number => utf8Length(encodeEntry(entry)) + 1;
+/** Encoded size of a departure record (its tuple and a comma). */
+const departureBytes = (record: DepartureRecord): number => utf8Length(JSON.stringify(encodeDeparted([record])));
 /** Encoded size, at most, of an `[id, revision]` pair (a removal or a key). */
 const idBytes = (id: string): number => utf8Length(id) + 24;
 

@@ -322,6 +322,32 @@ describe('anti-entropy with many origins', () => {
     expect(converged(simulation, cluster)).toBe(true);
     expect(contents(node(cluster, 'n0').registry)).toBe(contents(node(cluster, 'n1').registry));
   });
+
+  // What anti-entropy sends back is measured whole: departure records were not, so a reply with
+  // many of them came out larger than maxMessageBytes and was refused. Each node here holds its
+  // own half of the records, with ids above all of the other's: whichever node starts an
+  // exchange, the other answers the last part of its summary (or its whole summary) with all of
+  // its half at once.
+  it('departure records past maxMessageBytes reach a peer that lacks them, in messages within the bound (seed=123)', () => {
+    const maxMessageBytes = 4096;
+    const { simulation, cluster } = start(123, 2, { broadcast: false, registry: { limits: { maxMessageBytes } } });
+    simulation.runFor(200);
+    const rejected: FoundationError[] = [];
+    for (const member of cluster.values()) member.registry.on('message-reject', ({ error }) => rejected.push(error));
+    // Each hears of 60 departures of nodes with long ids, about 60 × 240 bytes: more than three
+    // times the bound. One message each, as they may have come.
+    const now = simulation.clock.now();
+    for (const [from, to] of [['n1', 'n0'], ['n0', 'n1']] as const) {
+      for (let index = 0; index < 60; index += 1) {
+        const record = { node: `gone-from-${to}-${String(index).padStart(2, '0')}-${'d'.repeat(200)}`, incarnation: 1_700_000_000_000 + index, at: now };
+        for (const payload of encodeDeltas('test', [], [record], 1000, maxMessageBytes)) simulation.node(from).transport.send(to, 'foundation.registry/test', payload);
+      }
+    }
+    simulation.runFor(2000); // twenty rounds each
+    expect(rejected.map((error) => error.message)).toEqual([]);
+    for (const member of cluster.values()) expect(member.registry.stats().departures).toBe(120);
+    expect(converged(simulation, cluster)).toBe(true);
+  });
 });
 
 describe('membership reasons', () => {
