@@ -9,6 +9,7 @@ import type { FoundationEvent, NewEventOptions } from './event';
 import { DEFAULT_MAX_DATA_BYTES } from './event';
 import { EventIdsExhaustedError } from './errors/event-ids-exhausted-error';
 import { EventNotFoundError } from './errors/event-not-found-error';
+import { EventStorageError } from './errors/event-storage-error';
 import { EventStoreClosedError } from './errors/event-store-closed-error';
 import { EventSubscriberError } from './errors/event-subscriber-error';
 import { EventValidationError } from './errors/event-validation-error';
@@ -230,13 +231,18 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
     const found = { bytes: false };
     const copy = copyEventData(data, maxDataBytes, found) as Data;
     if (nextId > reservedThrough && storage.reserveIds !== undefined) {
-      // Another store on the same storage may have reserved or stored ids since this one last
-      // looked: the new block starts above them, so the two never hand out the same id.
-      nextId = Math.max(nextId, storage.maxId() + 1);
-      if (nextId > Number.MAX_SAFE_INTEGER) throw new EventIdsExhaustedError(Number.MAX_SAFE_INTEGER);
-      const through = Math.min(nextId + ID_RESERVATION_BLOCK - 1, Number.MAX_SAFE_INTEGER);
-      storage.reserveIds(through);
-      reservedThrough = through;
+      // The storage picks the block, above every id stored or reserved in it by anyone (other
+      // stores on it, other connections to its file, other processes), in one atomic step: a
+      // store that read the highest id and then reserved above it could take the block another
+      // store took in between.
+      const first = storage.reserveIds(ID_RESERVATION_BLOCK);
+      if (!Number.isInteger(first) || first < nextId) {
+        // Below nextId would be ids this store stored or handed out already.
+        throw new EventStorageError('reserveIds', new RangeError(`the storage reserved ids from ${String(first)}, not above the ${nextId - 1} it holds`));
+      }
+      if (first > Number.MAX_SAFE_INTEGER) throw new EventIdsExhaustedError(Number.MAX_SAFE_INTEGER);
+      nextId = first;
+      reservedThrough = Math.min(first + ID_RESERVATION_BLOCK - 1, Number.MAX_SAFE_INTEGER);
     }
     const timestamp = Math.max(monotonicNanoseconds() + timestampOffset, nextTimestamp(lastTimestamp));
     lastTimestamp = timestamp;

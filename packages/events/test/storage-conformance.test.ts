@@ -244,21 +244,35 @@ describe.each([
     }
   });
 
-  it('reports reserved ids in maxId, across reopening, when it takes reservations (durable storages)', async () => {
+  it('reserves blocks of ids above everything stored or reserved, reported in maxId, across reopening', async () => {
     if (storage.reserveIds === undefined) return;
     storage.append([event({ id: 3 })]);
-    storage.reserveIds(20);
+    expect(storage.reserveIds(17)).toBe(4); // ids 4 to 20
     expect(storage.maxId()).toBe(20);
-    storage.reserveIds(10); // never lowers it
-    expect(storage.maxId()).toBe(20);
+    expect(storage.reserveIds(10)).toBe(21); // the next block starts after the last
+    expect(storage.maxId()).toBe(30);
+    storage.append([event({ id: 40 })]); // stored from elsewhere, above every block
+    expect(storage.reserveIds(1)).toBe(41);
+    for (const count of [0, -1, 1.5, Number.NaN]) expect(() => storage.reserveIds!(count)).toThrow(RangeError);
+    expect(storage.maxId()).toBe(41);
     if (harness.reopen !== undefined) {
       storage = await harness.reopen(storage);
-      expect(storage.maxId()).toBe(20);
-      expect(ids(storage.query(query()))).toEqual([3]);
+      expect(storage.maxId()).toBe(41);
+      expect(ids(storage.query(query()))).toEqual([3, 40]);
       storage.pruneBefore(Number.POSITIVE_INFINITY);
       storage = await harness.reopen(storage);
-      expect(storage.maxId()).toBe(20);
+      expect(storage.maxId()).toBe(41);
+      expect(storage.reserveIds?.(5)).toBe(42);
     }
+  });
+
+  it('ends a block at the last safe integer, and then reserves nothing', () => {
+    if (storage.reserveIds === undefined) return;
+    storage.append([event({ id: Number.MAX_SAFE_INTEGER - 2 })]);
+    expect(storage.reserveIds(1_024)).toBe(Number.MAX_SAFE_INTEGER - 1);
+    expect(storage.maxId()).toBe(Number.MAX_SAFE_INTEGER);
+    expect(storage.reserveIds(1_024)).toBe(Number.MAX_SAFE_INTEGER + 1);
+    expect(storage.maxId()).toBe(Number.MAX_SAFE_INTEGER);
   });
 
   it('estimates its size', () => {
@@ -280,6 +294,7 @@ describe.each([
       () => storage.pruneBefore(0),
       () => storage.count(),
       () => storage.maxId(),
+      () => storage.reserveIds?.(1),
       () => storage.maxTimestamp(),
       () => storage.sizeBytes(),
     ];

@@ -27,22 +27,35 @@ export interface EventStorage {
   count(): number;
   /**
    * The highest id ever stored or reserved here, even if since pruned or evicted (durable
-   * storages remember it across reopening), 0 when none: a store hands out ids above it, so
-   * never one twice.
+   * storages remember it across reopening, and count what other connections to the same
+   * medium stored or reserved), 0 when none. A store starts above it; it takes its ids from
+   * `reserveIds` when the storage has it.
    */
   maxId(): number;
   /**
-   * Records that the ids up to `through` are taken (handed out by a store, whether or not their
-   * events are ever stored): `maxId()` reports at least `through` from then on. A durable storage
-   * records it durably before returning, so ids handed out before a failed append or a crash are
-   * not handed out again after reopening. Stores that share one storage go on above each other's
-   * reservations, so without it they can hand out the same ids: implement it even when nothing
-   * is kept across reopening (the memory storage does).
+   * Reserves the next `count` ids (a positive integer) for the caller and returns the first:
+   * the block starts above every id stored or reserved here, by any caller, and `maxId()`
+   * reports at least its last id from then on. A store hands out only ids of blocks it reserved,
+   * so stores that share the storage never hand out the same id, nor does a store reopened
+   * after handing out ids whose events were never stored.
+   *
+   * The reservation is one atomic step: reading the highest id and recording the new one apart
+   * would let two callers (two stores on one storage, two connections to one file, two
+   * processes) read the same highest id and take the same block. A durable storage records the
+   * block durably, in one transaction with that read, before returning. The block ends at
+   * Number.MAX_SAFE_INTEGER at the latest; when no safe id is left it returns
+   * MAX_SAFE_INTEGER + 1 and records nothing. Storages that keep nothing across reopening
+   * (memory) implement it too: without it, stores sharing them can hand out the same ids.
    */
-  reserveIds?(through: number): void;
+  reserveIds?(count: number): number;
   /** The highest timestamp ever stored here (durable storages remember it across reopening), 0 when empty. */
   maxTimestamp(): number;
   /** An estimate of the memory (or disk) the events take, in bytes. */
   sizeBytes(): number;
   close(): void;
+}
+
+/** Refuses a `reserveIds` count that is not a positive integer, which would reserve nothing or go back. */
+export function checkReserveCount(count: number): void {
+  if (!Number.isSafeInteger(count) || count < 1) throw new RangeError('reserveIds takes a positive integer count');
 }

@@ -10,6 +10,7 @@ import { MadeEvent } from '../internal/made-event';
 import type { NormalizedEventQuery } from '../query';
 import { encodedSize } from '../serialization/cbor-codec';
 import type { EventStorage } from './event-storage';
+import { checkReserveCount } from './event-storage';
 import { IdTable } from './id-table';
 import { SortedIdList } from './sorted-id-list';
 import { TimeIndex } from './time-index';
@@ -284,10 +285,15 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
       return highestId;
     },
     // Nothing outlives the process here, but stores sharing this storage each reserve their
-    // blocks in it, so that one never hands out ids another already has.
-    reserveIds(through) {
+    // blocks in it, so that one never hands out ids another already has. (Calls are synchronous,
+    // so reading and advancing the highest id is one step here.)
+    reserveIds(count) {
       ensureOpen('reserveIds');
-      if (through > highestId) highestId = through;
+      checkReserveCount(count);
+      const first = highestId + 1;
+      if (first > Number.MAX_SAFE_INTEGER) return first;
+      highestId = Math.min(first + count - 1, Number.MAX_SAFE_INTEGER);
+      return first;
     },
     maxTimestamp() {
       ensureOpen('maxTimestamp');

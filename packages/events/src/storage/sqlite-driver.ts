@@ -15,12 +15,19 @@ export interface SqliteStatement {
   raw(toggle?: boolean): this;
 }
 
+/** A function that runs its body in a transaction (BEGIN, or BEGIN IMMEDIATE through `immediate`). */
+export interface SqliteTransaction<Arguments extends unknown[], Result> {
+  (...parameters: Arguments): Result;
+  /** Takes the write lock at BEGIN, so nothing another connection writes comes between what the body reads and writes. */
+  immediate(...parameters: Arguments): Result;
+}
+
 export interface SqliteDatabase {
   readonly open: boolean;
   prepare(source: string): SqliteStatement;
   exec(source: string): unknown;
   pragma(source: string, options?: { readonly simple?: boolean }): unknown;
-  transaction<Arguments extends unknown[]>(body: (...parameters: Arguments) => void): (...parameters: Arguments) => void;
+  transaction<Arguments extends unknown[], Result = void>(body: (...parameters: Arguments) => Result): SqliteTransaction<Arguments, Result>;
   close(): unknown;
 }
 

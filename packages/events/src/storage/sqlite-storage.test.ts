@@ -252,3 +252,58 @@ describe('through the store', () => {
     store.close();
   });
 });
+
+describe('two storages open on one file', () => {
+  it('never give two stores on them the same id, whichever reserves first', async () => {
+    // Each storage kept its own copy of the highest id: both were opened while the file was
+    // empty, so both stores reserved ids 1 to 1,024 and the second append of id 1 was refused.
+    const file = join(directory, 'shared.db');
+    const first = createEventStore({ storage: await openSqliteStorage({ path: file }), node: 'first' });
+    const second = createEventStore({ storage: await openSqliteStorage({ path: file }), node: 'second' });
+    const made: FoundationEvent[] = [];
+    // Past the first block of each, taking turns, so each reserves after the other has.
+    for (let round = 0; round < 1_100; round += 1) made.push(first.newEvent('t', { round }), second.newEvent('t', { round }));
+    expect(new Set(made.map((each) => each.id)).size).toBe(made.length);
+    first.storeBatch(made.filter((each) => each.node === 'first'));
+    second.storeBatch(made.filter((each) => each.node === 'second'));
+    first.close();
+    second.close();
+
+    const reopened = createEventStore({ storage: await openSqliteStorage({ path: file }), node: 'later' });
+    expect(reopened.query({ limit: Number.POSITIVE_INFINITY })).toHaveLength(made.length);
+    // Above both stores' reservations, so above every id either handed out.
+    expect(reopened.emit('t', {}).id).toBeGreaterThan(Math.max(...made.map((each) => each.id)));
+    reopened.close();
+  });
+
+  it('never lower the remembered highest timestamp another storage recorded', async () => {
+    // Each wrote its own highest timestamp over the other's, so after pruning everything a
+    // reopened file could report an earlier one, and a store's timestamps went back.
+    const file = join(directory, 'shared.db');
+    const first = await openSqliteStorage({ path: file });
+    const second = await openSqliteStorage({ path: file });
+    first.append([Object.freeze({ ...event(1), timestamp: 9_000 })]);
+    second.append([Object.freeze({ ...event(2), timestamp: 5_000 })]);
+    expect(second.pruneBefore(Number.POSITIVE_INFINITY)).toBe(2);
+    second.close();
+    first.close();
+    const reopened = await openSqliteStorage({ path: file });
+    expect(reopened.maxTimestamp()).toBe(9_000);
+    reopened.close();
+  });
+
+  it('never lower the remembered highest id another storage recorded, when pruning', async () => {
+    const file = join(directory, 'shared.db');
+    const first = await openSqliteStorage({ path: file });
+    const second = await openSqliteStorage({ path: file });
+    first.append([event(5)]);
+    expect(second.reserveIds(10)).toBe(6); // ids 6 to 15 are the second's
+    // The first prunes, recording the highest id it knows of (5): the second's reservation stays.
+    expect(first.pruneBefore(Number.POSITIVE_INFINITY)).toBe(1);
+    second.close();
+    first.close();
+    const reopened = await openSqliteStorage({ path: file });
+    expect(reopened.maxId()).toBe(15);
+    reopened.close();
+  });
+});

@@ -22,8 +22,9 @@ import type { NormalizedEventQuery } from '../query';
 import { encodeValue } from '../serialization/cbor-codec';
 import { decodeData } from '../serialization/event-codec';
 import type { EventStorage } from './event-storage';
+import { checkReserveCount } from './event-storage';
 import { loadBetterSqlite3 } from './sqlite-driver';
-import type { SqliteDatabase, SqliteDatabaseConstructor, SqliteStatement } from './sqlite-driver';
+import type { SqliteDatabase, SqliteDatabaseConstructor, SqliteStatement, SqliteTransaction } from './sqlite-driver';
 
 export interface SqliteStorageOptions {
   /** The database file; created if missing. `:memory:` works for tests (without durability). */
@@ -44,6 +45,8 @@ export interface SqliteEventStorage extends EventStorage {
   readonly synchronous: 'full' | 'normal';
   /** SQLite's own check of the file (`PRAGMA integrity_check`): `['ok']` when sound. */
   integrityCheck(): string[];
+  /** Always present here: the reservation is one write transaction on the file. */
+  reserveIds(count: number): number;
 }
 
 const SCHEMA_VERSION = 1;
@@ -104,12 +107,16 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
   let selectExists: SqliteStatement;
   let countRows: SqliteStatement;
   let writeMeta: SqliteStatement;
+  let selectHighestId: SqliteStatement;
   let appendBatch: (events: readonly FoundationEvent[], encoded: readonly Uint8Array[]) => void;
-  let pruneRows: (wallTime: number) => void;
+  let pruneRows: SqliteTransaction<[wallTime: number], void>;
+  let reserveBlock: SqliteTransaction<[size: number], number>;
   let pruned = 0;
   let count = 0;
+  // What this connection last saw of the highest id. Other connections to the file (in this
+  // process or another) store and reserve ids too: whatever must be above theirs reads the file.
   let highestId = 0;
-  /** The `max_id` meta row as last written (by pruning or by reserveIds). */
+  /** The `max_id` meta row as this connection last wrote or read it. */
   let rememberedId = 0;
   let highestTimestamp = 0;
   try {
@@ -145,7 +152,15 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     deleteBefore = db.prepare('DELETE FROM foundation_events WHERE wall_time < ?');
     selectExists = db.prepare('SELECT 1 FROM foundation_events WHERE id = ?').raw();
     countRows = db.prepare('SELECT count(*), coalesce(max(id), 0) FROM foundation_events').raw();
-    writeMeta = db.prepare('INSERT INTO foundation_events_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
+    // Both values written here (max_id, max_timestamp) only ever go up. Another connection may
+    // have raised one since this one last read it: the larger stays, so a connection that knew
+    // less never lowers what another recorded (and reserved ids are never handed out again).
+    writeMeta = db.prepare('INSERT INTO foundation_events_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)');
+    // The highest id ever stored or reserved in the file, by any connection: the remembered
+    // one, or the highest row (a primary key lookup) when rows above it were stored since.
+    selectHighestId = db
+      .prepare("SELECT max(coalesce((SELECT value FROM foundation_events_meta WHERE key = 'max_id'), 0), coalesce((SELECT max(id) FROM foundation_events), 0))")
+      .raw();
     const [rows, maxId] = countRows.get() as [number, number];
     count = rows;
     // The highest id is max(id) while its row exists; pruning records it in the meta table before
@@ -171,8 +186,23 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     // Rows are deleted here only; the highest id is recorded in the same transaction. (Recording
     // it here rather than at every append keeps the append path at one meta write.)
     pruneRows = db.transaction((wallTime: number) => {
+      // The highest row may be another connection's, above what this one has seen.
+      const [highest] = selectHighestId.get() as [number];
+      highestId = Math.max(highestId, Number(highest));
       if (highestId > rememberedId) writeMeta.run('max_id', highestId);
       pruned = deleteBefore.run(wallTime).changes;
+    });
+    // Reads the highest id and records the block above it in one write transaction, taken at
+    // BEGIN (immediate): a second connection reserving at the same moment waits for this commit
+    // (busyTimeoutMs), then reads this block's end and starts above it. Read outside the
+    // transaction, or from this connection's memory, both would take the same block.
+    reserveBlock = db.transaction((size: number): number => {
+      const [highest] = selectHighestId.get() as [number];
+      const first = Math.max(highestId, Number(highest)) + 1;
+      if (first > Number.MAX_SAFE_INTEGER) return first;
+      const through = Math.min(first + size - 1, Number.MAX_SAFE_INTEGER);
+      writeMeta.run('max_id', through);
+      return first;
     });
   } catch (error) {
     db.close();
@@ -318,8 +348,10 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
       return guarded('pruneBefore', () => {
         const [prunable] = selectPrunable.get(wallTime) as [number];
         if (prunable === 0) return 0;
-        pruneRows(wallTime);
-        rememberedId = Math.max(rememberedId, highestId);
+        // Immediate: it reads before it writes, and a read transaction that another connection's
+        // commit overtakes cannot then write (SQLITE_BUSY, not waited out).
+        pruneRows.immediate(wallTime);
+        rememberedId = highestId;
         [count] = countRows.get() as [number, number];
         return pruned;
       });
@@ -329,18 +361,25 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
       return count;
     },
     maxId() {
-      ensureOpen('maxId');
-      return highestId;
+      return guarded('maxId', () => {
+        const [highest] = selectHighestId.get() as [number];
+        highestId = Math.max(highestId, Number(highest));
+        return highestId;
+      });
     },
-    reserveIds(through) {
-      guarded('reserveIds', () => {
-        if (through <= highestId) return;
+    reserveIds(count) {
+      ensureOpen('reserveIds');
+      checkReserveCount(count);
+      return guarded('reserveIds', () => {
         // A commit of its own, before the ids are handed out: with synchronous FULL it is on
         // disk when this returns; with NORMAL a power loss may roll it back, but then it rolls
         // back every later commit too, the events stored under these ids among them.
-        writeMeta.run('max_id', through);
-        rememberedId = through;
-        highestId = through;
+        const first = reserveBlock.immediate(count);
+        if (first <= Number.MAX_SAFE_INTEGER) {
+          highestId = Math.min(first + count - 1, Number.MAX_SAFE_INTEGER);
+          rememberedId = highestId;
+        }
+        return first;
       });
     },
     maxTimestamp() {

@@ -1,0 +1,92 @@
+// Two real processes writing one SQLite file at the same time. Each storage connection kept its
+// own copy of the highest id, so both processes reserved the same block of ids and the second to
+// store an id was refused (EventDuplicateError); the reservation is now one write transaction
+// that reads and advances the highest id recorded in the file.
+import { describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createEventStore } from '../event-store';
+import { openSqliteStorage } from './sqlite-storage';
+
+const packageDirectory = resolve(__dirname, '../..');
+
+interface Writer {
+  readonly name: string;
+  /** Resolves once the child has opened the file and made its store. */
+  readonly ready: Promise<void>;
+  /** Resolves with the ids the child stored, in order, once it has exited of its own accord. */
+  readonly finished: Promise<number[]>;
+  go(): void;
+  kill(): void;
+}
+
+function startWriter(file: string, name: string, count: number, batch: number): Writer {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/append-child.ts', file, name, String(count), String(batch)], {
+    cwd: packageDirectory,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let output = '';
+  let stderr = '';
+  let markReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolveReady) => (markReady = resolveReady));
+  const finished = new Promise<number[]>((resolveRun, rejectRun) => {
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.startsWith('ready\n')) markReady();
+    });
+    child.on('error', rejectRun);
+    // 'close': every line the child wrote has been read.
+    child.on('close', (code, signal) => {
+      if (code === 0 && output.endsWith('done\n')) {
+        resolveRun([...output.matchAll(/^stored ([\d ]+)$/gm)].flatMap((match) => match[1]!.split(' ').map(Number)));
+      } else {
+        rejectRun(new Error(`${name} failed (code ${String(code)}, signal ${String(signal)}): ${stderr}`));
+      }
+    });
+  });
+  // A child that fails before it is ready is reported through `finished`.
+  finished.catch(() => markReady());
+  return { name, ready, finished, go: () => child.stdin.end('go\n'), kill: () => child.kill('SIGKILL') };
+}
+
+describe('two processes storing into one SQLite file at the same time', () => {
+  it('hand out ids of their own: none repeats, none is refused, every event is stored', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'foundation-shared-'));
+    const file = join(directory, 'events.db');
+    // Several blocks of 1,024 ids each, in small batches, so that the two reserve in turn.
+    const count = 3_000;
+    const writers = [startWriter(file, 'writer-a', count, 5), startWriter(file, 'writer-b', count, 5)];
+    try {
+      // Both have the file open before either makes an event.
+      await Promise.all(writers.map((writer) => writer.ready));
+      for (const writer of writers) writer.go();
+      const [storedByA, storedByB] = await Promise.all(writers.map((writer) => writer.finished));
+      expect(storedByA).toHaveLength(count);
+      expect(storedByB).toHaveLength(count);
+      const all = [...storedByA!, ...storedByB!];
+      expect(new Set(all).size).toBe(2 * count);
+
+      const store = createEventStore({ storage: await openSqliteStorage({ path: file }), node: 'reader' });
+      try {
+        const events = store.query({ limit: Number.POSITIVE_INFINITY, order: 'asc' });
+        expect(events).toHaveLength(2 * count);
+        // Each event under the id its writer was told, and each writer's events all there.
+        for (const [writer, stored] of [['writer-a', storedByA!], ['writer-b', storedByB!]] as const) {
+          const own = events.filter((event) => event.node === writer);
+          expect(own.map((event) => event.id)).toEqual([...stored].sort((a, b) => a - b));
+          expect(own.map((event) => (event.data as { index: number }).index).sort((a, b) => a - b)).toEqual(Array.from({ length: count }, (_, index) => index));
+        }
+        expect(store.emit('after', {}).id).toBeGreaterThan(Math.max(...all));
+      } finally {
+        store.close();
+      }
+    } finally {
+      for (const writer of writers) writer.kill();
+      rmSync(directory, { recursive: true, force: true });
+    }
+    // Two child processes start and store 6,000 events: seconds on a loaded machine.
+  }, 60_000);
+});
