@@ -173,7 +173,7 @@ function keptOpen(storage: EventStorage): EventStorage {
     pruneBefore: (wallTime) => storage.pruneBefore(wallTime),
     count: () => storage.count(),
     maxId: () => storage.maxId(),
-    ...(storage.reserveIds === undefined ? {} : { reserveIds: (through: number) => storage.reserveIds!(through) }),
+    ...(storage.reserveIds === undefined ? {} : { reserveIds: (count: number) => storage.reserveIds!(count) }),
     maxTimestamp: () => storage.maxTimestamp(),
     sizeBytes: () => storage.sizeBytes(),
     close: () => undefined,
