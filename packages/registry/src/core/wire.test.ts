@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { FoundationError } from '@foundation/core';
-import { DEFAULT_LIMITS } from './limits';
+import { DEFAULT_LIMITS, MAX_CLOUD_INTERVALS, MAX_LIFE_LENGTH } from './limits';
 import type { OriginDelta } from './replica';
 import { Replica } from './replica';
 import type { ServiceInstance } from './types';
@@ -130,6 +130,60 @@ describe('wire', () => {
     // Every record once, in order, and the delta whole.
     expect(messages.flatMap((message) => (message.type === 'delta' ? message.departed : []))).toEqual(departed);
     expect(messages.flatMap((message) => (message.type === 'delta' ? message.origins : []))).toEqual([delta]);
+  });
+
+  it('counts what covers take towards the size too: a full batch of origins with long ids and full clouds, or the pieces of one large delta, stay within maxMessageBytes', () => {
+    // Review finding: only entries, removals and keys were measured. A batch holds up to
+    // maxEntriesPerMessage origin deltas; with 255-character node ids and MAX_CLOUD_INTERVALS + 1
+    // intervals of large revisions each, their covers alone came to about 2.7 MB, on top of the
+    // 2 MiB given to entries: one 4.8 MB message, refused.
+    const limits = DEFAULT_LIMITS;
+    const covers = Array.from({ length: MAX_CLOUD_INTERVALS + 1 }, (_, index) => ({ low: 2 ** 52 + 2 * index, high: 2 ** 52 + 2 * index }));
+    const large = (node: string): ServiceInstance =>
+      instance(2 ** 52, {
+        id: `${node}/1/1`,
+        node,
+        incarnation: 1_700_000_000_000,
+        name: 'n'.repeat(limits.maxNameLength),
+        capabilities: Array.from({ length: limits.maxCapabilities }, (_, index) => `${index}`.padEnd(limits.maxCapabilityLength, 'c')),
+        metadata: { blob: 'm'.repeat(limits.maxMetadataBytes - 20) },
+        target: { blob: 't'.repeat(limits.maxTargetBytes - 20) },
+      });
+    // Origins with nothing but covers first, then enough with a large entry to fill the share
+    // for entries: one batch of maxEntriesPerMessage origins before this change.
+    const deltas: OriginDelta[] = Array.from({ length: limits.maxEntriesPerMessage }, (_, index) => {
+      const node = `${String(index).padStart(4, '0')}-${'o'.repeat(250)}`;
+      return { node, incarnation: 1_700_000_000_000, covers, entries: index < 780 ? [] : [large(node)], removed: [], keys: undefined, life: 'k'.repeat(MAX_LIFE_LENGTH) };
+    });
+    const payloads = encodeDeltas('ns', deltas, [], limits.maxEntriesPerMessage, limits.maxMessageBytes);
+    const messages = payloads.map((payload) => {
+      expect(payload.byteLength).toBeLessThanOrEqual(limits.maxMessageBytes);
+      return decodeMessage(payload, 'p', 'ns', limits);
+    });
+    expect(messages.flatMap((message) => (message.type === 'delta' ? message.origins : []))).toEqual(deltas);
+    expect(messages.flatMap((message) => (message.type === 'delta' ? message.rejected : []))).toEqual([]);
+    // A delta too large for one message goes in pieces, the last of which covers every interval
+    // above the changes: its covers count there as well.
+    const node = 'p'.repeat(255);
+    const entries = Array.from({ length: 39 }, (_, index) => instance(index + 1, { id: `${node}/1/${index + 1}`, node }));
+    const cloud = Array.from({ length: MAX_CLOUD_INTERVALS }, (_, index) => ({ low: 2 ** 52 + 2 * index, high: 2 ** 52 + 2 * index }));
+    const split: OriginDelta = { node, incarnation: 1, covers: [{ low: 1, high: 39 }, ...cloud], entries, removed: [], keys: undefined };
+    const small = { ...limits, maxMessageBytes: 4096 };
+    const pieces = encodeDeltas('ns', [split], [], small.maxEntriesPerMessage, small.maxMessageBytes).flatMap((payload) => {
+      expect(payload.byteLength).toBeLessThanOrEqual(small.maxMessageBytes);
+      const message = decodeMessage(payload, 'p', 'ns', small);
+      return message.type === 'delta' ? message.origins : [];
+    });
+    expect(pieces.length).toBeGreaterThan(2);
+    expect(pieces.flatMap((piece) => piece.entries)).toEqual(entries);
+    // Together the pieces cover what the delta covers, each revision once.
+    const covered: { low: number; high: number }[] = [];
+    for (const interval of pieces.flatMap((piece) => piece.covers)) {
+      const last = covered.at(-1);
+      if (last !== undefined && last.high + 1 === interval.low) covered[covered.length - 1] = { low: last.low, high: interval.high };
+      else covered.push(interval);
+    }
+    expect(covered).toEqual(split.covers);
   });
 
   it('digests and summaries round-trip', () => {

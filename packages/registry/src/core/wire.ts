@@ -195,9 +195,9 @@ function compareIds(left: string, right: string): number {
 
 /**
  * Delta messages for `deltas` and `departed`, split so that no message carries more than
- * `maxEntriesPerMessage` entries and removals, nor more than half of `maxMessageBytes` of
- * entries, removals, keys and departure records. Departure records go first, as many to a
- * message as fit.
+ * `maxEntriesPerMessage` entries and removals, nor more than half of `maxMessageBytes` in
+ * all: entries, removals, keys, departure records and each delta's node id, covers and life id.
+ * Departure records go first, as many to a message as fit.
  *
  * An origin's delta that is too large goes out in pieces by revision: each piece carries the
  * changes (and, with a key list, the keys) in one range of revisions, and covers exactly that
@@ -211,8 +211,10 @@ export function encodeDeltas(namespace: string, deltas: readonly OriginDelta[], 
   // Entries and removals are also bounded by bytes: a thousand entries with metadata near its
   // limit encode to several megabytes, past what a receiver accepts (`maxMessageBytes`), and
   // such a delta would be refused on every round. So are departure records: a node holds up to
-  // maxNodes of them, which with long node ids come to several megabytes. Half the bound goes to
-  // entries, removals, keys and departure records; the rest is for the message head and covers.
+  // maxNodes of them, which with long node ids come to several megabytes. So is what each delta
+  // says besides its changes: a message holds up to maxEntriesPerMessage deltas, and with long
+  // node ids and MAX_CLOUD_INTERVALS + 1 intervals of covers each they alone come to about 2.7 MB.
+  // Half the bound goes to all of these; the rest is margin for the message head.
   const byteBudget = maxMessageBytes / 2;
   const messages: Uint8Array[] = [];
   let batch: OriginDelta[] = [];
@@ -247,7 +249,7 @@ export function encodeDeltas(namespace: string, deltas: readonly OriginDelta[], 
   }
   for (const delta of deltas) {
     const size = delta.entries.length + delta.removed.length;
-    let bytes = 0;
+    let bytes = deltaHeadBytes(delta);
     for (const entry of delta.entries) bytes += entryBytes(entry);
     for (const removal of delta.removed) bytes += idBytes(removal.id);
     for (const key of delta.keys ?? []) bytes += idBytes(key.id);
@@ -256,6 +258,10 @@ export function encodeDeltas(namespace: string, deltas: readonly OriginDelta[], 
       continue;
     }
     const items = deltaItems(delta);
+    // A piece covers a slice of the delta's covers: no more intervals, and no number above an
+    // interval's highest revision, so the head with every interval at its highest revision is
+    // at least as long as any piece's. The changes of a piece get what that leaves.
+    const pieceBudget = byteBudget - deltaHeadBytes(delta, delta.covers.map((interval) => ({ low: interval.high, high: interval.high })));
     // Pieces of whole revisions (an entry and its key share one), each within both bounds and
     // holding at least one revision.
     let low = Number.NEGATIVE_INFINITY;
@@ -278,7 +284,7 @@ export function encodeDeltas(namespace: string, deltas: readonly OriginDelta[], 
           groupBytes += item.bytes;
           end += 1;
         }
-        if (high > low && (pieceSize + groupSize > maxEntriesPerMessage || pieceBytes + groupBytes > byteBudget)) break;
+        if (high > low && (pieceSize + groupSize > maxEntriesPerMessage || pieceBytes + groupBytes > pieceBudget)) break;
         for (; index < end; index += 1) {
           const item = items[index]!;
           if (item.kind === 'entry') entries.push(item.entry);
@@ -291,7 +297,8 @@ export function encodeDeltas(namespace: string, deltas: readonly OriginDelta[], 
       }
       // The last piece also covers whatever lies above the last change.
       if (index === items.length) high = Number.POSITIVE_INFINITY;
-      add({ ...delta, covers: sliceIntervals(delta.covers, low, high), entries, removed, keys: delta.keys === undefined ? undefined : keys }, Math.max(1, pieceSize), pieceBytes);
+      const piece: OriginDelta = { ...delta, covers: sliceIntervals(delta.covers, low, high), entries, removed, keys: delta.keys === undefined ? undefined : keys };
+      add(piece, Math.max(1, pieceSize), deltaHeadBytes(piece) + pieceBytes);
       low = high;
     }
   }
@@ -306,6 +313,9 @@ type DeltaItem =
 
 /** Encoded size of an entry (its cached text and a comma). */
 const entryBytes = (entry: ServiceInstance): number => utf8Length(encodeEntry(entry)) + 1;
+/** Encoded size of a delta without its changes (its node id, incarnation, `covers` and life id), and a comma. */
+const deltaHeadBytes = (delta: OriginDelta, covers = delta.covers): number =>
+  utf8Length(encodeDelta({ ...delta, covers, entries: [], removed: [], keys: delta.keys === undefined ? undefined : [] })) + 1;
 /** Encoded size of a departure record (its tuple and a comma). */
 const departureBytes = (record: DepartureRecord): number => utf8Length(JSON.stringify(encodeDeparted([record])));
 /** Encoded size, at most, of an `[id, revision]` pair (a removal or a key). */

@@ -323,11 +323,11 @@ describe('anti-entropy with many origins', () => {
     expect(contents(node(cluster, 'n0').registry)).toBe(contents(node(cluster, 'n1').registry));
   });
 
-  // What anti-entropy sends back is measured whole: departure records were not, so a reply with
-  // many of them came out larger than maxMessageBytes and was refused. Each node here holds its
-  // own half of the records, with ids above all of the other's: whichever node starts an
-  // exchange, the other answers the last part of its summary (or its whole summary) with all of
-  // its half at once.
+  // What anti-entropy sends back is measured whole: departure records and covers were not, so
+  // a reply with many of either came out larger than maxMessageBytes and was refused. Each node
+  // here holds its own half of the state, with ids above all of the other's: whichever node
+  // starts an exchange, the other answers the last part of its summary (or its whole summary)
+  // with all of its half at once.
   it('departure records past maxMessageBytes reach a peer that lacks them, in messages within the bound (seed=123)', () => {
     const maxMessageBytes = 4096;
     const { simulation, cluster } = start(123, 2, { broadcast: false, registry: { limits: { maxMessageBytes } } });
@@ -347,6 +347,52 @@ describe('anti-entropy with many origins', () => {
     expect(rejected.map((error) => error.message)).toEqual([]);
     for (const member of cluster.values()) expect(member.registry.stats().departures).toBe(120);
     expect(converged(simulation, cluster)).toBe(true);
+  });
+
+  it('origins whose covers are long reach a peer that lacks them, in messages within the bound (seed=124)', () => {
+    const maxMessageBytes = 4096;
+    const { simulation, cluster } = start(124, 2, { broadcast: false, registry: { limits: { maxMessageBytes } } });
+    simulation.runFor(200);
+    const rejected: FoundationError[] = [];
+    for (const member of cluster.values()) member.registry.on('message-reject', ({ error }) => rejected.push(error));
+    // Each holds 30 origins with long ids, each with one entry and a context of 60 intervals
+    // (later revisions seen, their changes since overwritten): about 30 × 1,400 bytes of ids and
+    // covers, while the entries alone fit in a few messages.
+    const origins = (holder: string) =>
+      Array.from({ length: 30 }, (_, index) => {
+        const origin = `relayed-to-${holder}-${String(index).padStart(2, '0')}-${'o'.repeat(200)}`;
+        const entry = Object.freeze({
+          id: `${origin}/1/1`,
+          name: `svc-${holder}-${index}`,
+          node: origin,
+          mode: 'group' as const,
+          scope: 'cluster' as const,
+          target: index,
+          capabilities: [],
+          metadata: {},
+          version: undefined,
+          serviceType: undefined,
+          zone: undefined,
+          weight: 1,
+          health: 'healthy' as const,
+          load: 0,
+          registeredAt: 0,
+          incarnation: 1,
+          revision: 1,
+        });
+        const covers = [{ low: 1, high: 1 }, ...Array.from({ length: 59 }, (_, interval) => ({ low: 1_000_000 + 2 * interval, high: 1_000_000 + 2 * interval }))];
+        return { node: origin, incarnation: 1, covers, entries: [entry], removed: [], keys: undefined };
+      });
+    for (const [from, to] of [['n1', 'n0'], ['n0', 'n1']] as const) {
+      for (const origin of origins(to)) {
+        for (const payload of encodeDeltas('test', [origin], [], 1000, maxMessageBytes)) simulation.node(from).transport.send(to, 'foundation.registry/test', payload);
+      }
+    }
+    simulation.runFor(2000); // twenty rounds each
+    expect(rejected.map((error) => error.message)).toEqual([]);
+    for (const member of cluster.values()) expect(member.registry.listServices()).toHaveLength(60);
+    expect(converged(simulation, cluster)).toBe(true);
+    expect(contents(node(cluster, 'n1').registry)).toBe(contents(node(cluster, 'n0').registry));
   });
 });
 
