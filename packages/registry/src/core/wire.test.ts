@@ -114,6 +114,24 @@ describe('wire', () => {
     expect(origins.flatMap((origin) => origin.keys!)).toEqual(keys);
   });
 
+  it('measures removal and key ids as encoded, so ids with characters JSON escapes stay within the bound too', () => {
+    // Ids from peers are checked for their origin and length only, so a relayed id may hold
+    // control characters, each six bytes once encoded (\u0001): counted as one byte each, key
+    // lists and removals of such ids came out several times larger than measured.
+    const id = (index: number) => `a/${'\u0001'.repeat(100)}/${index}`;
+    const keys = Array.from({ length: 3_000 }, (_, index) => ({ id: id(index), revision: index + 1 }));
+    const removed = Array.from({ length: 500 }, (_, index) => ({ id: id(10_000 + index), revision: 3_001 + index }));
+    const limits = { ...DEFAULT_LIMITS, maxMessageBytes: 64 * 1024 };
+    const payloads = encodeDeltas('ns', [{ node: 'a', incarnation: 1, covers: [{ low: 1, high: 3_500 }], entries: [], removed, keys }], [], 1_000, limits.maxMessageBytes);
+    const origins = payloads.flatMap((payload) => {
+      expect(payload.byteLength).toBeLessThanOrEqual(limits.maxMessageBytes);
+      const message = decodeMessage(payload, 'a', 'ns', limits);
+      return message.type === 'delta' ? message.origins : [];
+    });
+    expect(origins.flatMap((origin) => origin.keys!)).toEqual(keys);
+    expect(origins.flatMap((origin) => origin.removed)).toEqual(removed);
+  });
+
   it('splits departure records by bytes too: as many as a node holds (maxNodes), with the longest ids, go in messages a peer accepts', () => {
     // Review finding: every departure record went into the first message unmeasured; a node
     // holding maxNodes of them with 255-character ids sent about 9.4 MB, refused by every peer

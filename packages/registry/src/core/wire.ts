@@ -318,8 +318,12 @@ const deltaHeadBytes = (delta: OriginDelta, covers = delta.covers): number =>
   utf8Length(encodeDelta({ ...delta, covers, entries: [], removed: [], keys: delta.keys === undefined ? undefined : [] })) + 1;
 /** Encoded size of a departure record (its tuple and a comma). */
 const departureBytes = (record: DepartureRecord): number => utf8Length(JSON.stringify(encodeDeparted([record])));
-/** Encoded size, at most, of an `[id, revision]` pair (a removal or a key). */
-const idBytes = (id: string): number => utf8Length(id) + 24;
+/**
+ * Encoded size, at most, of an `[id, revision]` pair (a removal or a key) and a comma. The id is
+ * measured as JSON writes it: ids from peers are checked for origin and length only, and a
+ * control character in one takes six bytes.
+ */
+const idBytes = (id: string): number => utf8Length(JSON.stringify(id)) + 20;
 
 /** A delta's entries, removals and keys in revision order, each with its encoded size (for splitting). */
 function deltaItems(delta: OriginDelta): DeltaItem[] {
