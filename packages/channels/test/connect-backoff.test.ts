@@ -7,8 +7,10 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { createServer } from 'node:net';
 import type { Socket } from 'node:net';
-import type { Scheduler, Timer } from '@foundation/core';
-import { defaultLocalConfig } from '../src/index';
+import { BaseRandom } from '@foundation/core';
+import type { Random, Scheduler, Timer } from '@foundation/core';
+import { ConnectionRefusedError, defaultLocalConfig } from '../src/index';
+import type { Transport } from '../src/index';
 import { closeNodes, link, startNode, waitFor } from './helpers';
 
 afterEach(closeNodes);
@@ -145,5 +147,134 @@ describe('connect() joins a dial under way or a reconnect waiting for its backof
     } finally {
       await server.close();
     }
+  });
+});
+
+/** Draws 0.5 every time: each full-jitter delay is half its ceiling, so the schedule is known. */
+class HalfRandom extends BaseRandom {
+  uint32(): number {
+    return 2 ** 31;
+  }
+
+  fork(): Random {
+    return this;
+  }
+}
+
+/**
+ * When the attempts of a link that starts at time 0 fall due under HalfRandom: the first at once,
+ * then one at the end of each backoff delay (full jitter of min(max, initial · 2^n)).
+ */
+function attemptTimes(until: number): number[] {
+  const times = [0];
+  for (let attempt = 0; ; attempt += 1) {
+    const delay = 0.5 * Math.min(timing.reconnectMaxMs, timing.reconnectInitialMs * 2 ** attempt);
+    const next = times[times.length - 1]! + delay;
+    if (next > until) return times;
+    times.push(next);
+  }
+}
+
+/** A node's connection-error events and the number of its handler-error events. */
+function watch(node: Transport): { errors: { target: string; error: Error }[]; handlerErrors: () => number } {
+  const errors: { target: string; error: Error }[] = [];
+  let handlerErrors = 0;
+  node.on('handler-error', () => (handlerErrors += 1));
+  node.on('connection-error', (event) => errors.push(event));
+  return { errors, handlerErrors: () => handlerErrors };
+}
+
+/**
+ * Far more events than any test here expects: past it a listener stops calling the transport, so
+ * that a connect() that reports from within itself fails the test by its count instead of
+ * recursing until the stack overflows.
+ */
+const EVENT_CAP = 1_000;
+
+// Review finding: connect(nodeId) for a node whose address nobody knows reported
+// connection-error from inside connect and forgot the peer, so a listener that called connect
+// again on every connection-error recursed until the stack overflowed (about 2,200 events from
+// one call, which emit then turned into a handler-error). Now the link stays wanted, and the
+// lookup is an attempt like a dial: tried again on the backoff schedule, reported once per
+// attempt after the next one is timed, dialed as soon as it finds an address.
+describe('connect(nodeId) with no address known looks it up again on the backoff schedule', () => {
+  // What a connection-error listener does; how many connect() calls that is; whether it starts
+  // the backoff over (a disconnect() forgets the link, and its next attempt is the first of a new one).
+  const variants: [string, (node: Transport) => void, number, boolean][] = [
+    ['calls connect() again', (node) => node.connect('node-b'), 1, false],
+    [
+      'calls connect() three times',
+      (node) => {
+        for (let call = 0; call < 3; call += 1) node.connect('node-b');
+      },
+      3,
+      false,
+    ],
+    [
+      'disconnects and connects again',
+      (node) => {
+        node.disconnect('node-b');
+        node.connect('node-b');
+      },
+      1,
+      true,
+    ],
+  ];
+
+  it.each(variants)('a connection-error listener that %s: one error per attempt, none sooner than the backoff, no recursion', async (_name, onError, connects, startsOver) => {
+    const clock = manualScheduler();
+    let lookups = 0;
+    const a = await startNode('node-a', {
+      clock,
+      random: new HalfRandom(),
+      timing: graceTiming,
+      resolveAddress: () => {
+        lookups += 1;
+        return undefined;
+      },
+    });
+    const { errors, handlerErrors } = watch(a);
+    a.on('connection-error', () => {
+      if (errors.length < EVENT_CAP) onError(a);
+    });
+    a.connect('node-b');
+    expect(errors.length).toBe(1);
+    expect(errors[0]!.target).toBe('node-b');
+    expect(errors[0]!.error).toBeInstanceOf(ConnectionRefusedError);
+    expect(errors[0]!.error.message).toContain('no address known');
+    for (let now = 1; now <= 2_000; now += 1) {
+      clock.advance(1);
+      const expected = startsOver ? 1 + Math.floor(now / (0.5 * timing.reconnectInitialMs)) : attemptTimes(now).length;
+      expect([now, errors.length]).toEqual([now, expected]);
+    }
+    // The attempt's own lookup, and one for each connect() of the listener's.
+    expect(lookups).toBe(errors.length * (1 + connects));
+    expect(handlerErrors()).toBe(0);
+  });
+
+  it('dials as soon as an attempt finds the address, and a connect() before then joins the wait', async () => {
+    const clock = manualScheduler();
+    const b = await startNode('node-b');
+    // The table behind resolveAddress, as a membership or gossip would fill it.
+    const addresses = new Map<string, string>();
+    const a = await startNode('node-a', { clock, random: new HalfRandom(), timing: graceTiming, resolveAddress: (peer) => addresses.get(peer) });
+    const { errors, handlerErrors } = watch(a);
+    a.on('connection-error', () => {
+      if (errors.length < EVENT_CAP) a.connect('node-b');
+    });
+    a.connect('node-b');
+    clock.advance(timing.reconnectInitialMs * 2);
+    const failed = errors.length;
+    expect(failed).toBe(attemptTimes(timing.reconnectInitialMs * 2).length);
+    // The address becomes known: connect() joins the backoff delay under way instead of dialing
+    // at once, and the attempt that ends it dials.
+    addresses.set('node-b', b.address()!.url);
+    a.connect('node-b');
+    expect(a.stats().handshakesInProgress).toBe(0);
+    expect(b.stats().acceptedConnections).toBe(0);
+    clock.advance(timing.reconnectMaxMs);
+    await waitFor(() => a.peers().includes('node-b') && b.peers().includes('node-a'), 5_000, 'the link to come up');
+    expect(errors.length).toBe(failed);
+    expect(handlerErrors()).toBe(0);
   });
 });

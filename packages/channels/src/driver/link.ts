@@ -70,6 +70,8 @@ export interface LinkHost {
   dial(link: Link, url: string, session: string, index: number): Connection;
   /** A fresh session id. */
   newSession(): string;
+  /** The peer's address from wherever the transport learns addresses, or undefined if none is known. */
+  lookUpAddress(peer: string): string | undefined;
   /** Receive-side de-duplication state that outlives links, per peer incarnation and session epoch. */
   receiveSequences(peer: string, incarnation: string, epoch: number): ReceiveSequence[];
   /**
@@ -1141,15 +1143,39 @@ export class Link {
     const delay = this.backoff.next();
     this.reconnectTimer = this.host.clock.setTimer(delay, () => {
       this.reconnectTimer = undefined;
-      if (this.wanted && this.state !== 'up' && this.session === undefined && !this.host.isClosed() && !this.removed) this.dial();
+      if (!this.wanted || this.state === 'up' || this.session !== undefined || this.host.isClosed() || this.removed) return;
+      // A peer whose address nobody knew yet is looked up again on each attempt: the table or
+      // gossip behind the lookup may have learned it since.
+      this.url ??= this.host.lookUpAddress(this.peer);
+      if (this.url === undefined) this.addressUnknown();
+      else this.dial();
     });
   }
 
-  /** Called by connect(): keep this link up from this side. */
-  want(url: string | undefined): void {
+  /**
+   * An attempt found no address for the peer: a failed attempt like a refused dial, so the next
+   * one waits for its backoff, and is timed before anyone hears of this one: a connection-error
+   * listener that calls connect() again then joins that wait. Reported from within connect()
+   * itself, this once recursed until the stack overflowed.
+   */
+  private addressUnknown(): void {
+    this.scheduleReconnect();
+    this.host.connectionFailed(this, CLOSE_CODES.normal, 'no address known for this node');
+    if (this.state === 'connecting' || this.state === 'reconnecting') this.startGrace('no address known');
+  }
+
+  /**
+   * Called by connect(): keep this link up from this side. `url` is the address the caller just
+   * looked up, if it found one. Unless `attemptNow` is false, an attempt starts at once when
+   * none is under way or timed; otherwise the first waits out a backoff delay.
+   */
+  want(url: string | undefined, attemptNow = true): void {
     this.wanted = true;
     if (url !== undefined) this.url = url;
-    if (this.state !== 'up' && this.session === undefined && this.reconnectTimer === undefined) this.dial();
+    if (this.state === 'up' || this.session !== undefined || this.reconnectTimer !== undefined) return;
+    if (!attemptNow) this.scheduleReconnect();
+    else if (this.url === undefined) this.addressUnknown();
+    else this.dial();
   }
 
   /** disconnect() or close(): end the session and forget the peer. */

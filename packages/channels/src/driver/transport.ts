@@ -108,6 +108,8 @@ export interface Transport {
    * Keeps a link to `peer` (a node id with a known address, or a ws:// / wss:// URL) up,
    * reconnecting with backoff as needed. Again while `peer` is being dialed or waits out a
    * backoff delay (a connection-error listener included), it joins that attempt: no sooner dial.
+   * A node id with no address known is kept too: each attempt looks it up again, one that finds
+   * none is reported as a connection-error, and the first that finds one dials.
    */
   connect(peer: string): void;
   /** Closes the link to `peer` and stops reconnecting to it. */
@@ -521,9 +523,33 @@ export function createTransport(options: TransportOptions): Transport {
     connectionFailed(link, code, reason) {
       const error = new ConnectionRefusedError(link.url ?? link.peer, code, reason);
       telemetry(['channels', 'connection', 'failed'], { closeCode: code }, { peer: link.peer, reason });
-      emit('connection-error', { target: link.peer, error });
+      reportingFailure.add(link.peer);
+      try {
+        emit('connection-error', { target: link.peer, error });
+      } finally {
+        reportingFailure.delete(link.peer);
+      }
+    },
+    lookUpAddress(peer) {
+      try {
+        return lookUpAddress(peer);
+      } catch {
+        // Called from a timer, where a throw would go nowhere useful: a lookup that fails finds
+        // no address, and the attempt is reported as one that found none.
+        return undefined;
+      }
     },
   };
+
+  /** The address `addresses` or `resolveAddress` give for a node id (which may throw). */
+  const lookUpAddress = (peer: string): string | undefined => options.addresses?.[peer] ?? options.resolveAddress?.(peer);
+  /**
+   * Peers whose connection-error is being emitted. A connect() from that listener after a
+   * disconnect() finds no link to join: its first attempt waits out a backoff delay all the
+   * same, or a peer with no address known would be reported from within connect() again, and
+   * the listener recurse.
+   */
+  const reportingFailure = new Set<string>();
 
   const linkFor = (peer: string): Link => {
     let link = links.get(peer);
@@ -1100,18 +1126,10 @@ export function createTransport(options: TransportOptions): Transport {
         dialProbe(peer);
         return;
       }
-      const url = options.addresses?.[peer] ?? options.resolveAddress?.(peer) ?? links.get(peer)?.url;
-      const link = linkFor(peer);
-      if (url === undefined) {
-        if (link.state === 'up') {
-          link.wanted = true;
-          return;
-        }
-        emit('connection-error', { target: peer, error: new ConnectionRefusedError(peer, CLOSE_CODES.normal, 'no address known for this node') });
-        link.goDown('no address known');
-        return;
-      }
-      link.want(url);
+      // Without an address (here or learned before) the link is kept wanted all the same: its
+      // attempts look the address up again on the backoff schedule, each one that finds none
+      // reported as a connection-error, and the first that finds one dials.
+      linkFor(peer).want(lookUpAddress(peer), !reportingFailure.has(peer));
     },
     disconnect(peer) {
       for (const [url, node] of urlToNode) {
