@@ -35,7 +35,7 @@ describe('client-server', () => {
   it('a server announces itself on $servers at once and then every announce interval', () => {
     const server = node('s1', 'server');
     server.join([], 0);
-    expect(server.takeEffects()).toContainEqual({ kind: 'publish', topic: '$servers', payload: { server: 's1' } });
+    expect(server.takeEffects()).toContainEqual({ kind: 'publish', topic: '$servers', payload: { server: 's1', servers: ['s1'] } });
     expect(server.nextTick()).toBe(base.announceIntervalMs);
   });
 
@@ -262,7 +262,7 @@ describe('client-server election by the size estimate', () => {
     expect(effects.filter((effect) => effect.kind === 'neighbor-down')).toEqual([]);
     expect(client.members().sort()).toEqual(['s1', 's2']);
     expect(sends(effects)).toContainEqual(['s1', { type: 'cs-attach', epoch: 0, server: true }]);
-    expect(effects).toContainEqual({ kind: 'publish', topic: '$servers', payload: { server: id } });
+    expect(effects).toContainEqual({ kind: 'publish', topic: '$servers', payload: { server: id, servers: [id, 's1', 's2'] } });
   });
 
   it('a server asked to mesh by one of its clients moves it into the mesh, one neighbour throughout', () => {
@@ -352,5 +352,44 @@ describe('client-server election by the size estimate', () => {
       answer();
     }
     expect({ role: client.role, members: client.members().sort() }).toEqual({ role: 'client', members: [...live].sort() });
+  });
+
+  it('one server a period announces the mesh: the one whose election point comes first among it and its linked servers; when it fails the next takes over', () => {
+    const ranked = [...ids.slice(0, 20)].sort((a, b) => electionPoint(a) - electionPoint(b)).slice(0, 3);
+    const servers = ranked.map((id) => withEstimate(id, 1));
+    const interval = base.announceIntervalMs;
+    servers.forEach((server) => server.join([], 0));
+    // Each meshes with the other two.
+    for (const server of servers) {
+      for (const other of ranked) if (other !== server.self) server.receive(other, { type: 'cs-attach', epoch: 0, server: true }, 1);
+      server.takeEffects();
+    }
+    const announcers = (now: number): string[] =>
+      servers.flatMap((server) => {
+        server.tick(now);
+        return server.takeEffects().flatMap((effect) => (effect.kind === 'publish' ? [server.self] : []));
+      });
+    expect(announcers(interval)).toEqual([ranked[0]]);
+    expect(announcers(2 * interval)).toEqual([ranked[0]]);
+    // The first fails: the next announces from its next period.
+    servers[1]!.peerDown(ranked[0]!, 2 * interval + 1);
+    servers[2]!.peerDown(ranked[0]!, 2 * interval + 1);
+    expect(announcers(3 * interval).filter((id) => id !== ranked[0])).toEqual([ranked[1]]);
+  });
+
+  it('an announcement names the mesh, and a client learns every server it names', () => {
+    const [first, ...others] = [...ids.slice(0, 20)].sort((a, b) => electionPoint(a) - electionPoint(b)).slice(0, 3);
+    const server = withEstimate(first!, 1);
+    server.join([], 0);
+    for (const peer of others) server.receive(peer, { type: 'cs-attach', epoch: 0, server: true }, 1);
+    server.takeEffects();
+    server.tick(base.announceIntervalMs);
+    const published = server.takeEffects().find((effect) => effect.kind === 'publish');
+    const named = published?.kind === 'publish' ? (published.payload as { servers: string[] }).servers : [];
+    expect([...named].sort()).toEqual([first, ...others].sort());
+    const client = withEstimate('c1', 10_000);
+    client.join([], 0);
+    client.serverAnnounced(named, 2);
+    expect(client.knownServers().sort()).toEqual([first, ...others].sort());
   });
 });

@@ -248,11 +248,26 @@ export class ClientServerCore implements PeerService {
     this.becomeServer(now);
   }
 
-  /** A server announcement heard on the `$servers` topic. */
-  serverAnnounced(server: string, now: number): void {
-    if (this.stopped || server === this.self) return;
-    this.learnServer(server, now);
+  /** A server announcement heard on the `$servers` topic: the servers it names (its sender and the sender's mesh). */
+  serverAnnounced(servers: string | readonly string[], now: number): void {
+    if (this.stopped) return;
+    for (const server of typeof servers === 'string' ? [servers] : servers) this.learnServer(server, now);
     this.tick(now);
+  }
+
+  /**
+   * Whether this server announces the mesh this period: the one with the first election point
+   * among itself and the servers it is linked to. Every server announced itself every period, to
+   * every node: with √n servers that is n·√n messages a period, and in a 200-node cluster nine
+   * tenths of all traffic (17 servers, 29,000 of 33,000 messages a simulated second). One
+   * announcement naming the mesh refreshes the same servers at every node. A mesh not yet joined
+   * up has an announcer per part; when the announcer fails, the next server takes over at its
+   * next period, and announcements from servers of an older version, one each, still count.
+   */
+  private announcesForMesh(): boolean {
+    const own = electionPoint(this.self);
+    for (const peer of this.serverPeers.values()) if (electionPoint(peer) < own) return false;
+    return true;
   }
 
   leave(now: number): void {
@@ -410,8 +425,10 @@ export class ClientServerCore implements PeerService {
     if (this.isServerRole) {
       if (now >= this.nextAnnounceAt) {
         this.nextAnnounceAt = now + this.config.announceIntervalMs;
-        this.counters.announcements += 1;
-        this.effects.push({ kind: 'publish', topic: SERVERS_TOPIC, payload: { server: this.self } });
+        if (this.announcesForMesh()) {
+          this.counters.announcements += 1;
+          this.effects.push({ kind: 'publish', topic: SERVERS_TOPIC, payload: { server: this.self, servers: [this.self, ...this.serverPeers.values()] } });
+        }
       }
       for (const server of this.servers.keys()) {
         if (server === this.self || this.serverPeers.has(server) || this.pending.has(server) || this.refusedUntil.has(server)) continue;

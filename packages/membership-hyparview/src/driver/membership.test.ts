@@ -216,6 +216,33 @@ describe('hostile broadcasts through the driver', () => {
   });
 });
 
+describe('hostile server announcements', () => {
+  it(`a $servers announcement counts for the servers it names only when it names its origin first, and a list longer than a mesh, or one with anything but node ids, counts for the origin alone (seed=${seed})`, async () => {
+    const simulation = createSimulation({ seed });
+    const { transport } = simulation.addNode('a');
+    const sender = simulation.addNode('sender').transport;
+    // Named servers exist but never answer, so an attachment to one waits out its timeout.
+    for (const id of ['s2', 's3', 's4']) simulation.addNode(id);
+    const membership = createMembership({ nodeId: 'a', transport, clock: simulation.clock, random: simulation.random, topology: 'client-server', config: { clientServer: { role: 'client' } } });
+    await membership.join();
+    const known = (): number => membership.stats().service.knownServers ?? 0;
+    let round = 0;
+    const announce = (payload: unknown): number => {
+      round += 1;
+      sender.send('a', 'gossip', { type: 'gossip', id: `announce-${round}`, topic: '$servers', origin: 'sender', round: 1, payload });
+      simulation.runFor(20);
+      return known();
+    };
+    // Someone else's announcement, relayed under another origin: nothing.
+    expect(announce({ server: 's2', servers: ['s2'] })).toBe(0);
+    // Too long for any mesh (2 × maxServers + 1), or not all ids: the origin only.
+    expect(announce({ server: 'sender', servers: ['sender', ...Array.from({ length: 200 }, (_, index) => `fake${index}`)] })).toBe(1);
+    expect(announce({ server: 'sender', servers: ['sender', 's2', 42] })).toBe(1);
+    // The origin and its mesh.
+    expect(announce({ server: 'sender', servers: ['sender', 's2', 's3', 's4'] })).toBe(4);
+  });
+});
+
 describe('the ports other packages declare', () => {
   it('Membership satisfies a Broadcast port (publish bytes / subscribe) and a MembershipEvents port as registry and events declare them', async () => {
     // The shapes, as a consumer package declares them in its own src/ (structural typing).

@@ -885,9 +885,9 @@ class MembershipDriver implements Membership {
       return;
     }
     if (delivery.topic === SERVERS_TOPIC) {
-      const server = (delivery.payload as { server?: unknown } | null)?.server;
-      if (typeof server === 'string' && server.length > 0 && server.length <= this.config.maxNodeIdLength && server === delivery.origin) {
-        for (const service of [this.service, ...this.retiring.map((entry) => entry.service)]) if (service instanceof ClientServerCore) service.serverAnnounced(server, now);
+      const servers = this.announcedServers(delivery.payload, delivery.origin);
+      if (servers !== undefined) {
+        for (const service of [this.service, ...this.retiring.map((entry) => entry.service)]) if (service instanceof ClientServerCore) service.serverAnnounced(servers, now);
       }
       return;
     }
@@ -1021,6 +1021,24 @@ class MembershipDriver implements Membership {
       this.seedRefreshRunning = false;
       this.run(() => apply(seeds));
     });
+  }
+
+  /**
+   * The servers a `$servers` announcement names: its origin (`server`, which must be the origin)
+   * and the origin's mesh (`servers`, which older versions do not send). A list longer than a mesh
+   * can be, or an entry that is not a node id, makes the whole list void (the origin still
+   * counts); undefined when the announcement is not one.
+   */
+  private announcedServers(payload: unknown, origin: string): string[] | undefined {
+    const { server, servers } = (payload ?? {}) as { server?: unknown; servers?: unknown };
+    if (typeof server !== 'string' || server !== origin || !this.isNodeId(server)) return undefined;
+    if (!Array.isArray(servers) || servers.length > 2 * this.config.clientServer.maxServers + 1) return [server];
+    if (!servers.every((entry) => typeof entry === 'string' && this.isNodeId(entry))) return [server];
+    return [...new Set([server, ...(servers as string[])])].filter((entry) => entry !== this.nodeId);
+  }
+
+  private isNodeId(text: string): boolean {
+    return text.length > 0 && text.length <= this.config.maxNodeIdLength;
   }
 
   // ---- topology -------------------------------------------------------------------------------

@@ -320,7 +320,9 @@ describe('topology switching', () => {
   it(`pinned to client-server from the start, a cluster elects about √n servers by its size estimates instead of every node, and is one overlay again after half its nodes crash (seed=${seed})`, () => {
     // Every node counted itself alone before its first estimate and elected itself: 40 servers,
     // each announcing itself to the others every period, 128,000 messages a simulated second
-    // (3,200 a node), for good, since the role was never elected again.
+    // (3,200 a node), for good, since the role was never elected again. With the servers elected
+    // but each still announcing itself, 58 a node; with one announcement of the mesh a period, 11.
+    // The bound of 30 holds at 500 ms announcements (the local preset these simulations use).
     const shared = (index: number, all: readonly string[]): string[] => all.slice(0, 3).filter((_, position) => position !== index);
     for (const [offset, seedsFor] of [[21, undefined], [22, shared]] as const) {
       const context = { seed: seed + offset, seeds: seedsFor === undefined ? 'chain' : 'shared' };
@@ -331,7 +333,7 @@ describe('topology switching', () => {
       cluster.simulation.runFor(5_000);
       const perNodeSecond = (cluster.simulation.network.stats().delivered - before) / 40 / 5;
       // ceil(√40) = 7 servers elected, with the election's margins and hash spread: 3 to 13.
-      expect({ ...context, servers: servers() >= 3 && servers() <= 13, quiet: perNodeSecond < 200 }).toEqual({ ...context, servers: true, quiet: true });
+      expect({ ...context, servers: servers() >= 3 && servers() <= 13, quiet: perNodeSecond < 30 }).toEqual({ ...context, servers: true, quiet: true });
       const first = cluster.broadcast('n7');
       cluster.simulation.runFor(1_000);
       expect({ ...context, reliability: cluster.reliability(first) }).toEqual({ ...context, reliability: 1 });
