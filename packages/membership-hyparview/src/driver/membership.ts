@@ -569,7 +569,7 @@ class MembershipDriver implements Membership {
       if (this.monitor.enabled) this.nextHeartbeatAt = now + this.random.float() * this.config.failureDetection.heartbeatIntervalMs;
       if (this.seedProvider.fixed !== true) this.nextSeedRefreshAt = now + this.config.seedRefreshMs;
       if (!this.pinned) this.startAutomaticTopology(now);
-      else if (this.estimatesWhenPinned) this.nextSizeRoundAt = now + this.random.float() * this.sizeRoundInterval();
+      else if (this.estimatesPinnedIn(this.mode)) this.nextSizeRoundAt = now + this.random.float() * this.sizeRoundInterval();
       this.settleJoin();
     });
   }
@@ -1055,7 +1055,12 @@ class MembershipDriver implements Membership {
 
   /** Whether this node takes part in size estimation now (never in a full mesh, which counts its members). */
   private estimating(): boolean {
-    return this.mode !== 'full-mesh' && (!this.pinned || this.estimatesWhenPinned || (this.mode === 'client-server' && this.config.clientServer.role === 'auto'));
+    return this.mode !== 'full-mesh' && (!this.pinned || this.estimatesPinnedIn(this.mode));
+  }
+
+  /** Whether a topology pinned to `mode` still estimates the size: for the seed rejoins, and for client-server's `auto` role, which the estimate elects (`reelect`). */
+  private estimatesPinnedIn(mode: TopologyMode): boolean {
+    return this.estimatesWhenPinned || (mode === 'client-server' && this.config.clientServer.role === 'auto');
   }
 
   /**
@@ -1191,7 +1196,7 @@ class MembershipDriver implements Membership {
     }
     const from = this.mode;
     this.epoch = epoch;
-    this.setPinned(pinned, now);
+    this.setPinned(pinned, now, mode);
     this.lastSwitchAt = now;
     this.policy.reset();
     if (mode !== from) this.switchService(mode, now);
@@ -1200,13 +1205,13 @@ class MembershipDriver implements Membership {
     this.emit('topology-change', { from, to: mode, epoch, reason } satisfies TopologyChange);
   }
 
-  private setPinned(pinned: boolean | undefined, now: number): void {
+  /** `mode`: the mode this node runs from now (a switch sets the pin before the service). */
+  private setPinned(pinned: boolean | undefined, now: number, mode: TopologyMode = this.mode): void {
     this.pinnedKnown = pinned !== undefined;
     if (pinned !== undefined) this.pinned = pinned;
     if (this.pinned || !this.pinnedKnown) {
       this.nextEvaluateAt = Number.POSITIVE_INFINITY;
-      // Client-server's `auto` role is elected by the estimate (`reelect`): rounds stay scheduled for it, and run in that mode only (`estimating`).
-      if (!this.estimatesWhenPinned && this.config.clientServer.role !== 'auto') this.nextSizeRoundAt = Number.POSITIVE_INFINITY;
+      if (!this.estimatesPinnedIn(mode)) this.nextSizeRoundAt = Number.POSITIVE_INFINITY;
       else if (this.nextSizeRoundAt === Number.POSITIVE_INFINITY) this.nextSizeRoundAt = now + this.random.float() * this.sizeRoundInterval();
     } else if (this.nextEvaluateAt === Number.POSITIVE_INFINITY) this.startAutomaticTopology(now);
   }
