@@ -15,6 +15,7 @@ const files = [
   'packages/foundation/test/cli-status-deadline.test.ts',
   'packages/foundation/test/cli.test.ts',
   'packages/foundation/test/cluster.test.ts',
+  'packages/foundation/test/learner-pause.test.ts',
   'packages/membership-hyparview/test/real-sockets.test.ts',
   'packages/raft/test/maelstrom.test.ts',
   'packages/raft/test/processes.test.ts',
