@@ -24,6 +24,10 @@ export interface EventStorage {
   recent(limit: number): FoundationEvent[];
   /** Deletes the events whose `wallTime` is before `wallTime`; returns how many. */
   pruneBefore(wallTime: number): number;
+  /**
+   * How many events are stored here now. A durable storage counts what its medium holds, so
+   * connections to one file all report the same, whichever of them stored or pruned.
+   */
   count(): number;
   /**
    * The highest id ever stored or reserved here, even if since pruned or evicted (durable

@@ -62,12 +62,16 @@ describe('two processes storing into one SQLite file at the same time', () => {
     try {
       // Both have the file open before either makes an event.
       await Promise.all(writers.map((writer) => writer.ready));
+      // A third connection, open while they store: it counts their events, not its own none.
+      const watcher = await openSqliteStorage({ path: file });
       for (const writer of writers) writer.go();
       const [storedByA, storedByB] = await Promise.all(writers.map((writer) => writer.finished));
       expect(storedByA).toHaveLength(count);
       expect(storedByB).toHaveLength(count);
       const all = [...storedByA!, ...storedByB!];
       expect(new Set(all).size).toBe(2 * count);
+      expect(watcher.count()).toBe(2 * count);
+      watcher.close();
 
       const store = createEventStore({ storage: await openSqliteStorage({ path: file }), node: 'reader' });
       try {

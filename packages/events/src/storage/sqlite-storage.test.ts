@@ -276,6 +276,60 @@ describe('two storages open on one file', () => {
     reopened.close();
   });
 
+  it('count what every connection stored and pruned, in count() and a store on either', async () => {
+    // Each connection kept its own count, taken when it opened and moved by its own appends and
+    // prunes only: the second reported 0 events while it could read the first's.
+    const file = join(directory, 'shared.db');
+    const first = await openSqliteStorage({ path: file });
+    const second = await openSqliteStorage({ path: file });
+    first.append([event(1), event(2), event(3)]);
+    expect(second.get(1)).toEqual(event(1));
+    expect(second.count()).toBe(3);
+    second.append([event(4), event(5)]);
+    expect(first.count()).toBe(5);
+    expect(second.count()).toBe(5);
+    // Each prunes what the other stored, too.
+    expect(first.pruneBefore(5)).toBe(4);
+    expect(second.count()).toBe(1);
+    expect(first.count()).toBe(1);
+    const store = createEventStore({ storage: second, node: 'second' });
+    first.append([event(6), event(7)]);
+    expect(store.stats().currentCount).toBe(3);
+    // A batch refused (a duplicate) leaves the count as it was, on both.
+    expect(() => second.append([event(8), event(6)])).toThrow();
+    expect(first.count()).toBe(3);
+    expect(second.count()).toBe(3);
+    store.close();
+    first.close();
+    const reopened = await openSqliteStorage({ path: file });
+    expect(reopened.count()).toBe(3);
+    reopened.close();
+  });
+
+  it('count rows a writer that keeps no count stored (an older version), from the next open on', async () => {
+    // The count is kept in the meta table by this version's appends and prunes; a file from
+    // before it, or rows an older version stored since, are counted afresh when a storage opens.
+    const file = join(directory, 'older.db');
+    const storage = await openSqliteStorage({ path: file });
+    storage.append([event(1), event(2)]);
+    storage.close();
+    const before = new Database(file);
+    before.prepare("DELETE FROM foundation_events_meta WHERE key = 'event_count'").run();
+    before.close();
+    let reopened = await openSqliteStorage({ path: file });
+    expect(reopened.count()).toBe(2);
+    reopened.close();
+    const older = new Database(file);
+    older.prepare(`INSERT INTO foundation_events SELECT id + 10, type, correlation_id, parent_id, timestamp, wall_time, node, data FROM foundation_events`).run();
+    older.close();
+    reopened = await openSqliteStorage({ path: file });
+    expect(reopened.count()).toBe(4);
+    reopened.append([event(20)]);
+    expect(reopened.pruneBefore(2)).toBe(2); // ids 1 and 11 (wall time 1)
+    expect(reopened.count()).toBe(3);
+    reopened.close();
+  });
+
   it('never lower the remembered highest timestamp another storage recorded', async () => {
     // Each wrote its own highest timestamp over the other's, so after pruning everything a
     // reopened file could report an earlier one, and a store's timestamps went back.

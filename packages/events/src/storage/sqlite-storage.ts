@@ -105,14 +105,15 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
   let selectPrunable: SqliteStatement;
   let deleteBefore: SqliteStatement;
   let selectExists: SqliteStatement;
-  let countRows: SqliteStatement;
+  let selectMaxRowId: SqliteStatement;
+  let selectCount: SqliteStatement;
+  let adjustCount: SqliteStatement;
   let writeMeta: SqliteStatement;
   let selectHighestId: SqliteStatement;
   let appendBatch: (events: readonly FoundationEvent[], encoded: readonly Uint8Array[]) => void;
   let pruneRows: SqliteTransaction<[wallTime: number], void>;
   let reserveBlock: SqliteTransaction<[size: number], number>;
   let pruned = 0;
-  let count = 0;
   // What this connection last saw of the highest id. Other connections to the file (in this
   // process or another) store and reserve ids too: whatever must be above theirs reads the file.
   let highestId = 0;
@@ -135,6 +136,16 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
       }
       db.exec(SCHEMA);
       if (version === undefined) db.prepare("INSERT INTO foundation_events_meta (key, value) VALUES ('schema_version', ?)").run(SCHEMA_VERSION);
+      // The number of rows is kept in the meta table, moved in the transaction of every append
+      // and prune, so that count() reads the file's count (whichever connection or process
+      // stored or pruned) with one row lookup rather than counting every row. It is counted
+      // afresh here, inside the write lock, so that a file from before the row existed, or one
+      // written by an older version of this package since (which moves no count), is right
+      // again from this open on; it is written only when it differs.
+      const [rows] = db.prepare('SELECT count(*) FROM foundation_events').raw().get() as [number];
+      db.prepare(
+        "INSERT INTO foundation_events_meta (key, value) VALUES ('event_count', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE value IS NOT excluded.value",
+      ).run(rows);
       db.exec('COMMIT');
     } catch (error) {
       try {
@@ -151,7 +162,9 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     selectPrunable = db.prepare('SELECT count(*) FROM foundation_events WHERE wall_time < ?').raw();
     deleteBefore = db.prepare('DELETE FROM foundation_events WHERE wall_time < ?');
     selectExists = db.prepare('SELECT 1 FROM foundation_events WHERE id = ?').raw();
-    countRows = db.prepare('SELECT count(*), coalesce(max(id), 0) FROM foundation_events').raw();
+    selectMaxRowId = db.prepare('SELECT coalesce(max(id), 0) FROM foundation_events').raw();
+    selectCount = db.prepare("SELECT value FROM foundation_events_meta WHERE key = 'event_count'").raw();
+    adjustCount = db.prepare("UPDATE foundation_events_meta SET value = value + ? WHERE key = 'event_count'");
     // Both values written here (max_id, max_timestamp) only ever go up. Another connection may
     // have raised one since this one last read it: the larger stays, so a connection that knew
     // less never lowers what another recorded (and reserved ids are never handed out again).
@@ -161,8 +174,7 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     selectHighestId = db
       .prepare("SELECT max(coalesce((SELECT value FROM foundation_events_meta WHERE key = 'max_id'), 0), coalesce((SELECT max(id) FROM foundation_events), 0))")
       .raw();
-    const [rows, maxId] = countRows.get() as [number, number];
-    count = rows;
+    const [maxId] = selectMaxRowId.get() as [number];
     // The highest id is max(id) while its row exists; pruning records it in the meta table before
     // deleting rows, and reserveIds records the ids a store hands out before it hands them out,
     // so ids are never handed out twice after pruning, a failed append or a crash, and reopening.
@@ -182,15 +194,18 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
         if (event.timestamp > batchHighest) batchHighest = event.timestamp;
       }
       if (batchHighest > highestTimestamp) writeMeta.run('max_timestamp', batchHighest);
+      adjustCount.run(events.length);
     });
-    // Rows are deleted here only; the highest id is recorded in the same transaction. (Recording
-    // it here rather than at every append keeps the append path at one meta write.)
+    // Rows are deleted here only; the highest id is recorded, and the count lowered, in the same
+    // transaction. (Recording the highest id here rather than at every append keeps it off the
+    // append path, which writes only the count and the highest timestamp.)
     pruneRows = db.transaction((wallTime: number) => {
       // The highest row may be another connection's, above what this one has seen.
       const [highest] = selectHighestId.get() as [number];
       highestId = Math.max(highestId, Number(highest));
       if (highestId > rememberedId) writeMeta.run('max_id', highestId);
       pruned = deleteBefore.run(wallTime).changes;
+      if (pruned > 0) adjustCount.run(-pruned);
     });
     // Reads the highest id and records the block above it in one write transaction, taken at
     // BEGIN (immediate): a second connection reserving at the same moment waits for this commit
@@ -318,7 +333,6 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
         }
         throw new EventStorageError('append', error);
       }
-      count += events.length;
       for (const event of events) {
         if (event.id > highestId) highestId = event.id;
         if (event.timestamp > highestTimestamp) highestTimestamp = event.timestamp;
@@ -352,13 +366,16 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
         // commit overtakes cannot then write (SQLITE_BUSY, not waited out).
         pruneRows.immediate(wallTime);
         rememberedId = highestId;
-        [count] = countRows.get() as [number, number];
         return pruned;
       });
     },
+    // The file's count, not this connection's: other connections and processes store into the
+    // same file and prune it.
     count() {
-      ensureOpen('count');
-      return count;
+      return guarded('count', () => {
+        const [rows] = selectCount.get() as [number];
+        return Number(rows);
+      });
     },
     maxId() {
       return guarded('maxId', () => {
