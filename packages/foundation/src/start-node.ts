@@ -251,7 +251,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   // links (processes, the registry, control requests) are made on demand: one that goes down is
   // not redialled for them, the next message to that node makes it again.
   const links = shareConnections(transport);
-  const eager = withEagerConnect(links.owner('eager', contextual, { untilDown: true }));
+  const eager = withEagerConnect(links.owner('eager', contextual, { untilDown: true }), { clock });
 
   const membershipPreset = resolved.timing === 'local' ? membershipLocal() : membershipLan();
   // One attempt never outlasts the node's own joinTimeoutMs (startNode retries attempts until it).

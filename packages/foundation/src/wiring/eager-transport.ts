@@ -10,7 +10,8 @@
 // talked to must not vanish. A request to such a peer waits for its link (within the request's
 // timeout) before it is sent.
 import type { RequestOptions, SendOptions, Transport } from '@foundation/channels';
-import { createConnectWait } from '@foundation/core';
+import { createConnectWait, createSystemClock } from '@foundation/core';
+import type { Scheduler } from '@foundation/core';
 
 /** A message held for a peer while its link came up. */
 export interface HeldMessage {
@@ -29,6 +30,12 @@ export interface EagerTransportOptions {
    * every part). They are counted in `droppedWhileConnecting` either way.
    */
   readonly lost?: (peer: string, messages: readonly HeldMessage[]) => void;
+  /**
+   * The clock a request's wait for its link is timed on, and what that wait took measured with:
+   * the node's own, so that under a virtual clock the wait ends on virtual time. Default: the
+   * real clock, whose timers do not keep the process alive.
+   */
+  readonly clock?: Scheduler;
 }
 
 export interface EagerTransport extends Transport {
@@ -38,6 +45,7 @@ export interface EagerTransport extends Transport {
 
 export function withEagerConnect(transport: Transport, options: EagerTransportOptions = {}): EagerTransport {
   /** This node, or a peer whose link is up: nothing to wait for. */
+  const clock = options.clock ?? createSystemClock({ keepAlive: false });
   const linked = (peer: string): boolean => peer === transport.nodeId || transport.peers().includes(peer);
   const waiting = createConnectWait<HeldMessage>({
     deliver: (peer, message) => transport.send(peer, message.channel, message.payload, message.options),
@@ -56,11 +64,11 @@ export function withEagerConnect(transport: Transport, options: EagerTransportOp
     async request(peer: string, channel: string, payload: unknown, requestOptions?: RequestOptions): Promise<unknown> {
       if (linked(peer)) return transport.request(peer, channel, payload, requestOptions);
       const timeoutMs = requestOptions?.timeout ?? 5000;
-      const waitedFrom = performance.now();
+      const waitedFrom = clock.monotonic();
       await linkUp(peer, timeoutMs);
       // One timeout for the whole request: what the link took is not there again for the reply.
       // One the transport refuses (negative, NaN) goes on as given, to be refused.
-      const left = timeoutMs >= 0 ? Math.max(0, Math.floor(timeoutMs - (performance.now() - waitedFrom))) : timeoutMs;
+      const left = timeoutMs >= 0 ? Math.max(0, Math.floor(timeoutMs - (clock.monotonic() - waitedFrom))) : timeoutMs;
       return transport.request(peer, channel, payload, Object.assign({}, requestOptions, { timeout: left }));
     },
     droppedWhileConnecting: () => waiting.dropped(),
@@ -69,8 +77,8 @@ export function withEagerConnect(transport: Transport, options: EagerTransportOp
   /** Connects to `peer` and resolves once it is up (or after `timeoutMs`; the request then fails as it would). */
   function linkUp(peer: string, timeoutMs: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, timeoutMs);
-      timer.unref();
+      // A timeout the transport refuses (negative, NaN) ends the wait at once: the request then fails as it would.
+      const timer = clock.setTimer(timeoutMs >= 0 ? timeoutMs : 0, done);
       const offUp = transport.on('peer-up', (up) => {
         if (up === peer) done();
       });
@@ -78,7 +86,7 @@ export function withEagerConnect(transport: Transport, options: EagerTransportOp
         if (down === peer) done();
       });
       function done(): void {
-        clearTimeout(timer);
+        timer.cancel();
         offUp();
         offDown();
         resolve();
