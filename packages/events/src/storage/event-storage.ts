@@ -52,7 +52,10 @@ export interface EventStorage {
    * (memory) implement it too: without it, stores sharing them can hand out the same ids.
    */
   reserveIds?(count: number): number;
-  /** The highest timestamp ever stored here (durable storages remember it across reopening), 0 when empty. */
+  /**
+   * The highest timestamp ever stored here, 0 when empty. Durable storages remember it across
+   * reopening, and count what other connections to the same medium stored.
+   */
   maxTimestamp(): number;
   /** An estimate of the memory (or disk) the events take, in bytes. */
   sizeBytes(): number;

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { FoundationError } from '@foundation/core';
+import type { Clock } from '@foundation/core';
 import type { FoundationEvent } from '../event';
 import { EventDataCorruptionError } from '../errors/event-data-corruption-error';
 import { EventStorageError } from '../errors/event-storage-error';
@@ -344,6 +345,22 @@ describe('two storages open on one file', () => {
     const reopened = await openSqliteStorage({ path: file });
     expect(reopened.maxTimestamp()).toBe(9_000);
     reopened.close();
+  });
+
+  it('report the highest timestamp another storage stored since they opened, so a store made later stamps above it', async () => {
+    // Each connection read the highest timestamp once, when it opened: a store made on the
+    // second after the first had stored (another process, whose monotonic clock counts from its
+    // own start) stamped its events below the ones already in the file.
+    const file = join(directory, 'shared.db');
+    const first = await openSqliteStorage({ path: file });
+    const second = await openSqliteStorage({ path: file });
+    first.append([Object.freeze({ ...event(1), timestamp: 9_000 })]);
+    expect(second.maxTimestamp()).toBe(9_000);
+    const clock: Clock = { now: () => 1_800_000_000_000, monotonic: () => 0 };
+    const store = createEventStore({ storage: second, node: 'second', clock });
+    expect(store.emit('t', {}).timestamp).toBeGreaterThan(9_000);
+    store.close();
+    first.close();
   });
 
   it('never lower the remembered highest id another storage recorded, when pruning', async () => {

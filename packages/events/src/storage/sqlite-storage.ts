@@ -110,6 +110,7 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
   let adjustCount: SqliteStatement;
   let writeMeta: SqliteStatement;
   let selectHighestId: SqliteStatement;
+  let selectRememberedTimestamp: SqliteStatement;
   let appendBatch: (events: readonly FoundationEvent[], encoded: readonly Uint8Array[]) => void;
   let pruneRows: SqliteTransaction<[wallTime: number], void>;
   let reserveBlock: SqliteTransaction<[size: number], number>;
@@ -119,6 +120,7 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
   let highestId = 0;
   /** The `max_id` meta row as this connection last wrote or read it. */
   let rememberedId = 0;
+  // What this connection last saw of the highest timestamp; maxTimestamp() reads the file's.
   let highestTimestamp = 0;
   try {
     db.pragma('journal_mode = WAL');
@@ -183,7 +185,8 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     highestId = Math.max(rememberedId, maxId);
     // The highest timestamp is remembered in the meta table, so timestamps keep increasing after
     // pruning and reopening; max() covers files written before the key existed.
-    const remembered = db.prepare("SELECT value FROM foundation_events_meta WHERE key = 'max_timestamp'").raw().get() as [number] | undefined;
+    selectRememberedTimestamp = db.prepare("SELECT value FROM foundation_events_meta WHERE key = 'max_timestamp'").raw();
+    const remembered = selectRememberedTimestamp.get() as [number] | undefined;
     const scanned = db.prepare('SELECT coalesce(max(timestamp), 0) FROM foundation_events').raw().get() as [number];
     highestTimestamp = Math.max(Number(remembered?.[0] ?? 0), Number(scanned[0]));
     appendBatch = db.transaction((events: readonly FoundationEvent[], encoded: readonly Uint8Array[]) => {
@@ -399,9 +402,16 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
         return first;
       });
     },
+    // Other connections may have stored later timestamps since this one opened: each append
+    // that raises the highest records it in the meta table (never lowering it), so the file's
+    // highest is the larger of that row and what this connection knew (which covers a file from
+    // before the row existed: its rows were scanned when this connection opened).
     maxTimestamp() {
-      ensureOpen('maxTimestamp');
-      return highestTimestamp;
+      return guarded('maxTimestamp', () => {
+        const remembered = selectRememberedTimestamp.get() as [number] | undefined;
+        highestTimestamp = Math.max(highestTimestamp, Number(remembered?.[0] ?? 0));
+        return highestTimestamp;
+      });
     },
     sizeBytes() {
       return guarded('sizeBytes', () => {
