@@ -452,6 +452,17 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   };
   const kvPropose = async (command: unknown): Promise<KvResult> => (await consensus.propose('kv', command)).value as KvResult;
 
+  /**
+   * The other nodes a cluster-wide request (status, metrics) asks: those in the registry, and
+   * those the membership links that are not in it yet (a learner still joining registers only once
+   * it has caught up), so that every such request counts the same nodes.
+   */
+  const otherNodes = (): string[] => {
+    const others = new Set([...registry.lookupAll(NODE_SERVICE).map((instance) => instance.node), ...membership.members()]);
+    others.delete(nodeId);
+    return [...others].sort();
+  };
+
   const node: FoundationNode = {
     id: nodeId,
     url: transport.address()!.url,
@@ -463,9 +474,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     events: extend(events, clusterEvents),
     telemetry: extend(telemetry, {
       async getClusterMetrics(metricsOptions: { aggregation?: 'sum' | 'average' | 'min' | 'max' | 'last'; timeoutMs?: number } = {}) {
-        const others = [...new Set(registry.lookupAll(NODE_SERVICE).map((instance) => instance.node))].filter((member) => member !== nodeId);
         const snapshots = await Promise.all(
-          others.map(async (member) => {
+          otherNodes().map(async (member) => {
             try {
               return parseSnapshot(await eager.request(member, 'control', { kind: 'foundation/metrics' }, { timeout: metricsOptions.timeoutMs ?? 2000 }));
             } catch (error) {
@@ -536,10 +546,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
       };
     },
     async clusterStatus(statusOptions = {}) {
-      const others = new Set([...registry.lookupAll(NODE_SERVICE).map((instance) => instance.node), ...membership.members()]);
-      others.delete(nodeId);
       const remote = await Promise.all(
-        [...others].sort().map(async (member): Promise<ClusterNodeStatus> => {
+        otherNodes().map(async (member): Promise<ClusterNodeStatus> => {
           try {
             return { node: member, status: (await eager.request(member, 'control', { kind: 'foundation/status' }, { timeout: statusOptions.timeoutMs ?? 2000 })) as NodeStatus };
           } catch (error) {
