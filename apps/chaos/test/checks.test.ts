@@ -1,6 +1,8 @@
 // The checks on hand-written histories: each must pass a correct history and catch the fault it
 // is for.
 import { describe, expect, it } from '@jest/globals';
+import { membershipConverged } from '../src/checks/convergence';
+import type { MembershipView } from '../src/checks/convergence';
 import { checkHistoryLinearizable } from '../src/checks/linearizability';
 import { checkNoLostWrites } from '../src/checks/lost-writes';
 import { FAULT_KINDS } from '../src/faults/schedule';
@@ -133,5 +135,39 @@ describe('recording a write the node refused', () => {
     expect((await workload.perform(0, refusingAfter(10), 'put', 'k', 1)).type).toBe('fail');
     expect((await workload.perform(1, refusingAfter(FOUNDATION_RETRY_WINDOW_MS), 'put', 'k', 2)).type).toBe('info');
     await workload.stop();
+  });
+});
+
+describe('membership re-converged', () => {
+  const live = Array.from({ length: 12 }, (_, index) => ({ name: `n${index + 1}`, id: `node${index + 1}@127.0.0.1:${4000 + index}` }));
+  const ids = live.map((node) => node.id);
+  const views = (mode: string, membersOf: (index: number) => string[]): Map<string, MembershipView> => new Map(live.map((node, index) => [node.name, { mode, members: membersOf(index) }]));
+  // A ring with chords: symmetric, one component, 4 neighbours each.
+  const ring = (index: number): string[] => [1, 2, 10, 11].map((step) => ids[(index + step) % 12]!);
+
+  it('in a full mesh, passes only when every live node sees every other', () => {
+    expect(membershipConverged(views('full-mesh', (index) => ids.filter((_, other) => other !== index)), live)).toBe(true);
+    expect(membershipConverged(views('full-mesh', ring), live)).toBe(false);
+  });
+
+  it('in HyParView, passes for partial views that are symmetric and join every live node into one overlay', () => {
+    expect(membershipConverged(views('hyparview', ring), live)).toBe(true);
+  });
+
+  it('in HyParView, fails for two overlays, a one-sided link, a dead node in a view, or nodes in different modes', () => {
+    // Two rings of six.
+    const halves = (index: number): string[] => {
+      const base = index < 6 ? 0 : 6;
+      return [1, 5].map((step) => ids[base + ((index - base + step) % 6)]!);
+    };
+    expect(membershipConverged(views('hyparview', halves), live)).toBe(false);
+    expect(membershipConverged(views('hyparview', (index) => (index === 0 ? [...ring(index), ids[5]!] : ring(index))), live)).toBe(false);
+    expect(membershipConverged(views('hyparview', (index) => (index === 0 ? [...ring(index), 'dead@127.0.0.1:1'] : ring(index))), live)).toBe(false);
+    const mixed = views('hyparview', ring);
+    mixed.set('n3', { mode: 'full-mesh', members: ring(2) });
+    expect(membershipConverged(mixed, live)).toBe(false);
+    const failed = views('hyparview', ring);
+    failed.set('n4', { mode: 'hyparview', members: new Error('timeout') });
+    expect(membershipConverged(failed, live)).toBe(false);
   });
 });

@@ -1,5 +1,7 @@
-// After the faults: every live node's membership sees every other live node, and every node's
-// registry holds the same state (equal digests), each within a bound.
+// After the faults: the live nodes' memberships agree on the topology and link them all again
+// (in a full mesh every node sees every other; in HyParView or client-server, whose views are
+// partial by design, the views are symmetric, name only live nodes and join them into one
+// overlay), and every node's registry holds the same state (equal digests), each within a bound.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Cluster } from '../cluster/cluster';
 import type { CheckOutcome } from './outcome';
@@ -39,27 +41,75 @@ function shortName(cluster: Cluster, id: string): string {
   return cluster.nodes.find((node) => node.id === id)?.name ?? id;
 }
 
+/** What one live node reported: its topology mode and its membership's members (node ids), or the error asking it. */
+export interface MembershipView {
+  readonly mode: string | Error;
+  readonly members: readonly string[] | Error;
+}
+
+/**
+ * Whether the views of the live nodes (name → view; `live`: every live node's name and id) show a
+ * converged membership: every live node answered and all run one mode; in a full mesh each sees
+ * every other live node; otherwise the views name live nodes only, are symmetric (a sees b when b
+ * sees a) and join every live node into one overlay. A cluster of 10 nodes or more runs HyParView,
+ * whose active view holds 5: the full-mesh rule failed there with every overlay healthy.
+ */
+export function membershipConverged(views: ReadonlyMap<string, MembershipView>, live: readonly { readonly name: string; readonly id: string }[]): boolean {
+  if (live.length === 0) return true;
+  const byId = new Map<string, readonly string[]>();
+  const modes = new Set<string>();
+  for (const node of live) {
+    const view = views.get(node.name);
+    if (view === undefined || view.mode instanceof Error || view.members instanceof Error) return false;
+    modes.add(view.mode);
+    byId.set(node.id, view.members);
+  }
+  if (modes.size !== 1) return false;
+  if (modes.has('full-mesh')) {
+    return live.every((node) => {
+      const expected = live.filter((other) => other.id !== node.id).map((other) => other.id).sort();
+      return JSON.stringify([...byId.get(node.id)!].sort()) === JSON.stringify(expected);
+    });
+  }
+  for (const [id, members] of byId) {
+    for (const member of members) {
+      const back = byId.get(member);
+      if (back === undefined || member === id || !back.includes(id)) return false;
+    }
+  }
+  const reached = new Set([live[0]!.id]);
+  const queue = [live[0]!.id];
+  while (queue.length > 0) {
+    for (const member of byId.get(queue.pop()!)!) {
+      if (reached.has(member)) continue;
+      reached.add(member);
+      queue.push(member);
+    }
+  }
+  return reached.size === live.length;
+}
+
 export async function checkMembership(cluster: Cluster, faultsEndedAt: number, boundMs: number, signal: AbortSignal): Promise<CheckOutcome> {
   const name = 'membership re-converged';
-  const expected = (self: string): string[] =>
-    cluster
-      .live()
-      .filter((node) => node.name !== self)
-      .map((node) => node.id)
-      .sort();
+  const probe = async (): Promise<Map<string, MembershipView>> => {
+    const [modes, members] = await Promise.all([ask<string>(cluster, 'topology'), ask<string[]>(cluster, 'members')]);
+    return new Map([...members].map(([node, view]) => [node, { mode: modes.get(node) ?? new Error('no answer'), members: view }]));
+  };
   const poll = await pollUntil(
-    () => ask<string[]>(cluster, 'members'),
-    (views) =>
-      views.size === cluster.nodes.length &&
-      [...views].every(([node, view]) => !(view instanceof Error) && JSON.stringify([...view].sort()) === JSON.stringify(expected(node))),
+    probe,
+    (views) => views.size === cluster.nodes.length && membershipConverged(views, cluster.live().map((node) => ({ name: node.name, id: node.id }))),
     faultsEndedAt,
     boundMs,
     signal,
   );
-  const details = [...poll.last].map(([node, view]) => `${node} sees ${view instanceof Error ? `(error: ${view.message})` : view.map((id) => shortName(cluster, id)).sort().join(',')}`);
+  const describe = ({ mode, members }: MembershipView): string =>
+    `${mode instanceof Error ? `(error: ${mode.message})` : mode} sees ${members instanceof Error ? `(error: ${members.message})` : members.map((id) => shortName(cluster, id)).sort().join(',')}`;
+  const details = [...poll.last].map(([node, view]) => `${node} ${describe(view)}`);
   if (cluster.live().length !== cluster.nodes.length) details.unshift(`only ${cluster.live().map((node) => node.name).join(',')} are live`);
+  const mode = [...poll.last.values()][0]?.mode;
+  const shape = mode === 'full-mesh' ? 'see each other' : `form one overlay (${mode instanceof Error ? 'unknown topology' : String(mode)}: symmetric views, one component)`;
   return poll.converged
-    ? { name, status: 'pass', summary: `all ${poll.last.size} live nodes see each other; seen ${Math.round(poll.afterMs)} ms after the faults stopped (bound ${boundMs} ms)`, details }
+    ? { name, status: 'pass', summary: `all ${poll.last.size} live nodes ${shape}; seen ${Math.round(poll.afterMs)} ms after the faults stopped (bound ${boundMs} ms)`, details }
     : { name, status: 'fail', summary: `not converged ${Math.round(poll.afterMs)} ms after the faults stopped (bound ${boundMs} ms)`, details };
 }
 

@@ -71,6 +71,8 @@ async function handle(command: Command): Promise<unknown> {
       return node.transport.peers();
     case 'members':
       return node.membership.members();
+    case 'topology':
+      return node.membership.topology().mode;
     case 'digest':
       return node.registry.digest();
     case 'raft': {
