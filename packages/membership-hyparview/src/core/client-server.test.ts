@@ -393,3 +393,62 @@ describe('client-server election by the size estimate', () => {
     expect(client.knownServers().sort()).toEqual([first, ...others].sort());
   });
 });
+
+describe('client-server role changes with requests in flight', () => {
+  const ids = Array.from({ length: 2_000 }, (_, index) => `n${index}`);
+  const withEstimate = (self: string, size: number): ClientServerCore =>
+    new ClientServerCore({ self, config: { ...base, role: 'auto' }, random: createSeededRandom(3), estimatedSize: size, requestTimeoutMs: 200, connectTimeoutMs: 1_000 });
+
+  /** Delivers the messages the cores send each other, in order, until none is left; counts each core's neighbour-ups less its neighbour-downs, by peer. */
+  function network(cores: readonly ClientServerCore[]): { deliver: (now: number) => void; links: Map<string, Map<string, number>> } {
+    const bySelf = new Map(cores.map((core) => [core.self, core]));
+    const links = new Map(cores.map((core) => [core.self, new Map<string, number>()]));
+    const deliver = (now: number): void => {
+      for (let pass = 0; pass < 50; pass += 1) {
+        let sent = false;
+        for (const core of cores) {
+          for (const effect of core.takeEffects()) {
+            const count = links.get(core.self)!;
+            if (effect.kind === 'neighbor-up') count.set(effect.peer, (count.get(effect.peer) ?? 0) + 1);
+            if (effect.kind === 'neighbor-down') count.set(effect.peer, (count.get(effect.peer) ?? 0) - 1);
+            if (effect.kind !== 'send') continue;
+            const to = bySelf.get(effect.to);
+            if (to === undefined) continue;
+            sent = true;
+            to.receive(core.self, effect.message, now);
+          }
+        }
+        if (!sent) return;
+      }
+    };
+    return { deliver, links };
+  }
+
+  it('a client elected a server while its attach to a server is unanswered meshes with it on both sides: one set each, one neighbour-up each', () => {
+    const id = ids.find((candidate) => !isElectedServer(candidate, 400, base) && electionPoint(candidate) < 0.7 * electedShare(100, base))!;
+    const client = withEstimate(id, 400);
+    const server = withEstimate('s1', 1);
+    client.join([], 0);
+    server.join([], 0);
+    const { deliver, links } = network([client, server]);
+    deliver(0);
+    // The client asks s1 to take it as a client, and is elected a server before the answer comes.
+    client.serverAnnounced('s1', 1);
+    const attach = sends(client.takeEffects()).find(([, message]) => message.type === 'cs-attach');
+    expect(attach).toEqual(['s1', { type: 'cs-attach', epoch: 0, server: false }]);
+    client.sizeEstimated(100, 2);
+    expect(client.role).toBe('server');
+    server.receive(id, attach![1], 3);
+    deliver(3);
+    // s1 hears of the new server (an announcement) and asks it to mesh.
+    server.serverAnnounced(id, 4);
+    deliver(4);
+    const view = (core: ClientServerCore): Record<string, number> => ({ serverPeers: core.stats().serverPeers!, clients: core.stats().clients!, attached: core.stats().attached! });
+    expect({ server: view(server), client: view(client) }).toEqual({ server: { serverPeers: 1, clients: 0, attached: 0 }, client: { serverPeers: 1, clients: 0, attached: 0 } });
+    expect({ server: links.get('s1')!.get(id), client: links.get(id)!.get('s1') }).toEqual({ server: 1, client: 1 });
+    // When it fails, s1 lets it go once, and has no neighbour left.
+    server.peerDown(id, 5);
+    deliver(5);
+    expect({ members: server.members(), links: links.get('s1')!.get(id) }).toEqual({ members: [], links: 0 });
+  });
+});

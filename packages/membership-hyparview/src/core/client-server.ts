@@ -92,6 +92,11 @@ export class ClientServerCore implements PeerService {
   private readonly attached: PeerSet;
   /** Attach or hello requests awaiting an answer: peer → deadline. */
   private readonly pending: RequestDeadlines;
+  /**
+   * Servers asked to take this node as a client, not answered yet: the answer may come after this
+   * node became a server itself, and the server then holds it as a client (see `onAttachReply`).
+   */
+  private readonly clientAttaches = new Set<string>();
   private readonly refusedUntil = new Map<string, number>();
   private neighborCache: string[] | undefined;
   private readonly effects = new EffectQueue<ServiceEffect>();
@@ -283,6 +288,7 @@ export class ClientServerCore implements PeerService {
     this.clients.clear();
     this.attached.clear();
     this.pending.clear();
+    this.clientAttaches.clear();
     this.neighborCache = undefined;
     this.stopped = true;
     this.nextAnnounceAt = Number.POSITIVE_INFINITY;
@@ -328,11 +334,7 @@ export class ClientServerCore implements PeerService {
     if (fromServer) {
       this.learnServer(from, now);
       // A client of this server that was elected one: the same link, now in the mesh.
-      if (this.clients.has(from) && !this.serverPeers.isFull()) {
-        this.clients.delete(from);
-        this.serverPeers.add(from);
-        this.neighborCache = undefined;
-      }
+      if (this.clients.has(from) && !this.serverPeers.isFull()) this.moveIntoMesh(from);
       if (!this.serverPeers.has(from) && !this.serverPeers.isFull()) this.addNeighbor(this.serverPeers, from);
       this.send(from, { type: 'cs-attach-reply', epoch: this.epoch, accepted: this.serverPeers.has(from), servers: this.serverList() }, false);
       return;
@@ -345,6 +347,7 @@ export class ClientServerCore implements PeerService {
 
   private onAttachReply(from: string, accepted: boolean, servers: readonly string[], now: number): void {
     const wasPending = this.pending.delete(from);
+    const asClient = this.clientAttaches.delete(from);
     for (const server of servers) this.learnServer(server, now);
     if (!accepted) {
       // A server lists itself first in its answers: one that does not is a client now (it was
@@ -362,7 +365,21 @@ export class ClientServerCore implements PeerService {
     }
     this.learnServer(from, now);
     if (this.isServerRole) {
-      if (!this.serverPeers.has(from) && !this.serverPeers.isFull()) this.addNeighbor(this.serverPeers, from);
+      if (this.clients.has(from)) {
+        // A client of this node that became a server and took it into its mesh, its own request
+        // to mesh still on the way: the same link, now in the mesh. Added to the mesh as well, it
+        // was in two sets with two neighbour-ups, and its failure took only one of them away.
+        if (!this.serverPeers.isFull()) this.moveIntoMesh(from);
+      } else if (!this.serverPeers.has(from) && !this.serverPeers.isFull()) {
+        this.addNeighbor(this.serverPeers, from);
+        // Asked as a client before this node became a server: the server holds it as a client,
+        // and is asked again, to mesh (see `onAttach`), or the two would disagree on the link.
+        if (asClient) this.attach(from, true, now);
+      }
+    } else if (!asClient && !this.attached.has(from)) {
+      // Asked to mesh before this node was elected away: the server holds it in its mesh (and
+      // would announce it as a server). It lets it go, and attaches as a client in its turn.
+      this.send(from, { type: 'cs-detach', epoch: this.epoch, alive: true }, false);
     } else if (!this.attached.has(from)) {
       // An answer to a request given up on, or one too many: undo the attachment on the server.
       if (wasPending && !this.attached.isFull()) {
@@ -377,6 +394,7 @@ export class ClientServerCore implements PeerService {
     if (this.stopped) return;
     this.noteServers(now);
     const wasPending = this.pending.delete(peer);
+    this.clientAttaches.delete(peer);
     const linkedServer = this.serverPeers.has(peer) || this.attached.has(peer);
     const wasServer = this.servers.delete(peer);
     if (wasServer || linkedServer) this.rememberServer(peer);
@@ -408,6 +426,7 @@ export class ClientServerCore implements PeerService {
     for (const [peer, deadline] of this.pending) {
       if (deadline > now) continue;
       this.pending.delete(peer);
+      this.clientAttaches.delete(peer);
       this.servers.delete(peer);
     }
     for (const [peer, until] of this.refusedUntil) if (until <= now) this.refusedUntil.delete(peer);
@@ -597,6 +616,8 @@ export class ClientServerCore implements PeerService {
 
   private attach(server: string, asServer: boolean, now: number): void {
     this.pending.start(server, now);
+    if (asServer) this.clientAttaches.delete(server);
+    else this.clientAttaches.add(server);
     this.send(server, { type: 'cs-attach', epoch: this.epoch, server: asServer }, true);
   }
 
@@ -619,6 +640,13 @@ export class ClientServerCore implements PeerService {
   private serverList(): string[] {
     const list = [...this.servers.keys()].slice(0, this.config.maxServers - 1);
     return this.isServerRole ? [this.self, ...list] : list;
+  }
+
+  /** A client's link becomes one of the mesh: the same neighbour, so no neighbour-down or -up. */
+  private moveIntoMesh(peer: string): void {
+    this.clients.delete(peer);
+    this.serverPeers.add(peer);
+    this.neighborCache = undefined;
   }
 
   private addNeighbor(set: PeerSet, peer: string): boolean {
