@@ -3,8 +3,8 @@
 // twice overwrote later acknowledged writes, and a compareAndSet that took effect reported
 // false). Two Raft nodes in this process, over an in-memory transport.
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { PeerUnavailableError, RequestInterruptedError } from '@foundation/channels';
-import { createMemoryPersistence } from '@foundation/raft';
+import { PeerUnavailableError, RequestInterruptedError, RequestTimeoutError } from '@foundation/channels';
+import { RaftTimeoutError, createMemoryPersistence } from '@foundation/raft';
 import type { KvResult, RaftTransport } from '@foundation/raft';
 import { createClusterConsensus } from '../src/consensus/cluster-consensus';
 import type { ClusterConsensus, ForwardingTransport } from '../src/consensus/cluster-consensus';
@@ -18,6 +18,8 @@ function createLoopback() {
   const requestHandlers = new Map<string, Handler>();
   /** Requests to deliver and then fail as if the link dropped before the reply. */
   let loseReplies = 0;
+  /** Errors the next join requests fail with, as a leader too busy to answer in time would cause. */
+  const joinFailures: Error[] = [];
   const raftTransport = (self: string): RaftTransport => ({
     send(peer, _channel, payload) {
       const handler = raftHandlers.get(peer);
@@ -34,6 +36,8 @@ function createLoopback() {
     async request(peer, _channel, payload) {
       const handler = requestHandlers.get(peer);
       if (handler === undefined) throw new PeerUnavailableError(peer, 'not connected');
+      const failure = (payload as { kind?: unknown }).kind === 'foundation/consensus/join' ? joinFailures.shift() : undefined;
+      if (failure !== undefined) throw failure;
       const reply = await handler({ from: self, payload });
       if (loseReplies > 0) {
         loseReplies -= 1;
@@ -51,6 +55,9 @@ function createLoopback() {
     forwarding,
     loseNextReplies(count: number) {
       loseReplies = count;
+    },
+    failNextJoins(...errors: Error[]) {
+      joinFailures.push(...errors);
     },
   };
 }
@@ -174,5 +181,34 @@ describe('the cluster state machine', () => {
     // 'oldest' was evicted: its copy is applied again; the newest proposer's is still answered.
     expect(machine.apply(put('k', 0, { proposer: 'oldest', seq: 1, floor: 1 }), MAX_PROPOSERS + 10).index).toBe(MAX_PROPOSERS + 10);
     expect(machine.apply(put('k', 5, { proposer: `p${MAX_PROPOSERS - 1}`, seq: 1, floor: 1 }), MAX_PROPOSERS + 11).index).toBe(MAX_PROPOSERS + 1);
+  });
+});
+
+describe('a learner joining through a leader too busy to answer in time', () => {
+  it('asks again within its join deadline when a join request times out, here or on the leader (a join is idempotent)', async () => {
+    // Found by apps/chaos with 20 nodes starting at once on two cores: one join request went
+    // unanswered for 5 s and the node failed to start, with 25 s of its 30 s join deadline left.
+    const loopback = createLoopback();
+    const make = (id: string): ClusterConsensus =>
+      createClusterConsensus({
+        nodeId: id,
+        voters: ['leader'],
+        contacts: ['leader'],
+        transport: loopback.raftTransport(id),
+        forwarding: loopback.forwarding(id),
+        persistence: createMemoryPersistence(),
+        raft: { tickMs: 5, electionTicks: 10, heartbeatTicks: 2 },
+        timeoutMs: 3000,
+        joinTimeoutMs: 20_000,
+      });
+    const leader = make('leader');
+    await leader.start();
+    started.push(leader);
+    for (let attempt = 0; attempt < 400 && leader.raft.status().role !== 'leader'; attempt += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+    loopback.failNextJoins(new RequestTimeoutError('leader', 'control', 3000), new RaftTimeoutError('adding learner learner', 3000));
+    const learner = make('learner');
+    await learner.start();
+    started.push(learner);
+    expect(learner.raft.status().membership.learners).toContain('learner');
   });
 });

@@ -230,8 +230,16 @@ export function createClusterConsensus(options: ClusterConsensusOptions): Cluste
           (await options.forwarding.request(target ?? others[0]!, FORWARD_CHANNEL, { kind: `${FORWARD_KIND}/join`, node: options.nodeId }, { timeout: Math.max(1, Math.min(timeoutMs, joinBy - clock.monotonic())) })) as Membership,
         (round) => others[round % others.length] ?? null,
         undefined,
-        // Learners joining together queue behind each other's membership changes.
-        (error) => FoundationError.is(error) && error.code === RAFT_ERROR_CODES.membershipChange && (error.context as { pending?: unknown }).pending === true,
+        // Learners joining together queue behind each other's membership changes. A join is
+        // idempotent (a node already in the group is answered with the membership), so a request
+        // that timed out, here or on a leader too busy to commit the addition in time, is asked
+        // again while the join's deadline lasts: one unanswered request failed the whole start
+        // of a node with most of its deadline left (20 nodes starting at once on two cores).
+        (error) =>
+          FoundationError.is(error) &&
+          ((error.code === RAFT_ERROR_CODES.membershipChange && (error.context as { pending?: unknown }).pending === true) ||
+            error.code === CHANNELS_ERROR_CODES.requestTimeout ||
+            error.code === RAFT_ERROR_CODES.timeout),
         // A cluster starting all at once may still be electing its first leader.
         withinMs,
       );
