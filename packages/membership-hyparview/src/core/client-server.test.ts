@@ -279,13 +279,14 @@ describe('client-server election by the size estimate', () => {
     expect(server.members()).toEqual([]);
   });
 
-  it('a refusal that does not list its sender among the servers means it is a server no more: it is forgotten', () => {
+  it('a refusal that does not list its sender among the servers means it is a server no more: it is forgotten, and so is what it lists', () => {
     const client = withEstimate('c1', 10_000);
     client.join([], 0);
     client.serverAnnounced('s1', 1);
     client.receive('s1', { type: 'cs-attach-reply', epoch: 0, accepted: false, servers: ['s2'] }, 2);
-    expect(client.knownServers()).toEqual(['s2']);
-    // A full server lists itself: it stays known.
+    expect(client.knownServers()).toEqual([]);
+    // A full server lists itself: it stays known, and what it lists is learnt.
+    client.serverAnnounced('s2', 3);
     client.receive('s2', { type: 'cs-attach-reply', epoch: 0, accepted: false, servers: ['s2', 's3'] }, 3);
     expect(client.knownServers().sort()).toEqual(['s2', 's3']);
   });
@@ -450,5 +451,58 @@ describe('client-server role changes with requests in flight', () => {
     server.peerDown(id, 5);
     deliver(5);
     expect({ members: server.members(), links: links.get('s1')!.get(id) }).toEqual({ members: [], links: 0 });
+  });
+});
+
+describe('client-server after servers were elected away', () => {
+  const config = { ...base, role: 'auto' as const };
+  const core = (self: string, size: number): ClientServerCore =>
+    new ClientServerCore({ self, config, random: createSeededRandom(5), estimatedSize: size, requestTimeoutMs: 200, connectTimeoutMs: 1_000 });
+
+  it('clients stop asking nodes elected away once refused, although each still names the others among the servers it knew', () => {
+    // s0 the one server left; x0..x9 were servers, elected away, and still know one another as
+    // servers, as do the clients c0..c9.
+    const server = core('s0', 1);
+    const formerIds = Array.from({ length: 10 }, (_, index) => `x${index}`);
+    const former = formerIds.map((id) => core(id, 1_000_000));
+    const clients = Array.from({ length: 10 }, (_, index) => core(`c${index}`, 1_000_000));
+    const client = clients[0]!;
+    const all = [server, ...former, ...clients];
+    const bySelf = new Map(all.map((node) => [node.self, node]));
+    for (const node of all) node.join([], 0);
+    for (const node of [...former, ...clients]) node.serverAnnounced(['s0', ...formerIds], 0);
+    let attachesByClient = 0;
+    const deliver = (now: number): void => {
+      for (let pass = 0; pass < 50; pass += 1) {
+        let sent = false;
+        for (const node of all) {
+          for (const [to, message] of sends(node.takeEffects())) {
+            if (node === client && message.type === 'cs-attach') attachesByClient += 1;
+            sent = true;
+            bySelf.get(to)?.receive(node.self, message, now);
+          }
+        }
+        if (!sent) return;
+      }
+    };
+    let now = 0;
+    deliver(now);
+    for (let period = 0; period < 20; period += 1) {
+      now += base.announceIntervalMs / 2;
+      for (const node of all) node.tick(now);
+      deliver(now);
+      // The server's announcement of its mesh (itself): what every node hears.
+      if (period % 2 === 0) for (const node of [...former, ...clients]) node.serverAnnounced(['s0'], now);
+      deliver(now);
+    }
+    const before = attachesByClient;
+    for (let period = 0; period < 10; period += 1) {
+      now += base.announceIntervalMs / 2;
+      for (const node of all) node.tick(now);
+      deliver(now);
+      if (period % 2 === 0) for (const node of [...former, ...clients]) node.serverAnnounced(['s0'], now);
+      deliver(now);
+    }
+    expect({ known: client.knownServers(), members: client.members(), attachesLastFivePeriods: attachesByClient - before }).toEqual({ known: ['s0'], members: ['s0'], attachesLastFivePeriods: 0 });
   });
 });

@@ -348,11 +348,15 @@ export class ClientServerCore implements PeerService {
   private onAttachReply(from: string, accepted: boolean, servers: readonly string[], now: number): void {
     const wasPending = this.pending.delete(from);
     const asClient = this.clientAttaches.delete(from);
-    for (const server of servers) this.learnServer(server, now);
+    // A server lists itself first in its answers: one that does not is a client now (it was
+    // elected away), and is no longer a server to attach to. What it lists is what it knew as a
+    // client, unchecked, and names those elected away with it: learnt, they were asked in turn,
+    // and their refusals named it again, so that the clients of a cluster whose servers had
+    // stepped down together kept asking them all, every period, for good.
+    const fromServer = accepted || servers.includes(from);
+    if (fromServer) for (const server of servers) this.learnServer(server, now);
     if (!accepted) {
-      // A server lists itself first in its answers: one that does not is a client now (it was
-      // elected away), and is no longer a server to attach to.
-      if (!servers.includes(from)) this.servers.delete(from);
+      if (!fromServer) this.servers.delete(from);
       // A server this node stepped up beside, whose mesh is full: it keeps this node as a client,
       // so the link is not one of the mesh.
       if (this.isServerRole && this.serverPeers.has(from)) {
