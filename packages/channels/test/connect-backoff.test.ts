@@ -278,3 +278,82 @@ describe('connect(nodeId) with no address known looks it up again on the backoff
     expect(handlerErrors()).toBe(0);
   });
 });
+
+// Review finding: connect(url) of an address never reached reported connection-error before it
+// timed its next attempt, so a listener that called disconnect(url) and then connect(url) found
+// nothing to join and dialed at once, on every failure: the backoff was skipped, the address
+// hammered, and peer-down was reported for the URL again at each failure. Now the next attempt
+// is timed first, and a connect() from the listener after a disconnect() starts a new backoff
+// whose first attempt waits out its first delay, as for a node id.
+describe('connect(url) of an address never reached, from a connection-error listener', () => {
+  // What the listener does, and whether it starts the backoff over (see the node id variants).
+  const variants: [string, (node: Transport, url: string) => void, boolean][] = [
+    ['calls connect() again', (node, url) => node.connect(url), false],
+    [
+      'disconnects and connects again',
+      (node, url) => {
+        node.disconnect(url);
+        node.connect(url);
+      },
+      true,
+    ],
+  ];
+
+  it.each(variants)('a listener that %s: one dial per backoff delay, none at once, one peer-down', async (_name, onError, startsOver) => {
+    const server = await refusingServer();
+    try {
+      const clock = manualScheduler();
+      const a = await startNode('node-a', { clock, random: new HalfRandom() });
+      const downs: string[] = [];
+      a.on('peer-down', (peer) => downs.push(peer));
+      // What the listener's calls started at once: a dial shows as a handshake in progress.
+      const dialsFromListener: number[] = [];
+      a.on('connection-error', () => {
+        if (dialsFromListener.length < EVENT_CAP) onError(a, server.url);
+        dialsFromListener.push(a.stats().handshakesInProgress);
+      });
+      a.connect(server.url);
+      for (let round = 1; round <= 4; round += 1) {
+        await waitFor(() => dialsFromListener.length >= round, 5_000, `connection-error ${round}`);
+        expect([round, server.connections(), a.stats().handshakesInProgress]).toEqual([round, round, 0]);
+        // Under HalfRandom the retry after failure n waits half of min(max, initial · 2^n); a
+        // backoff started over waits its first delay again each time.
+        const delay = 0.5 * Math.min(timing.reconnectMaxMs, timing.reconnectInitialMs * 2 ** (startsOver ? 1 : round));
+        clock.advance(delay - 1);
+        expect([round, a.stats().handshakesInProgress]).toEqual([round, 0]);
+        clock.advance(1);
+        expect([round, a.stats().handshakesInProgress]).toEqual([round, 1]);
+      }
+      await waitFor(() => dialsFromListener.length >= 5, 5_000, 'connection-error 5');
+      expect(dialsFromListener).toEqual([0, 0, 0, 0, 0]);
+      expect(server.connections()).toBe(5);
+      // The address was reported down once, at its first failure: nothing came up in between.
+      expect(downs).toEqual([server.url]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a connect() after a disconnect() dials once: the retry the earlier failure timed dials no more', async () => {
+    // disconnect() of a URL that never reached a node left its retry timed, and the retry
+    // dialed beside the attempt of the next connect(): two schedules for one address from then on.
+    const server = await refusingServer();
+    try {
+      const clock = manualScheduler();
+      const a = await startNode('node-a', { clock, random: new HalfRandom() });
+      const { errors } = watch(a);
+      a.connect(server.url);
+      await waitFor(() => errors.length >= 1, 5_000, 'connection-error 1');
+      a.disconnect(server.url);
+      a.connect(server.url);
+      // The new connect() dials at once, and nothing else does while that dial is under way.
+      expect(a.stats().handshakesInProgress).toBe(1);
+      clock.advance(timing.reconnectMaxMs);
+      expect(a.stats().handshakesInProgress).toBe(1);
+      await waitFor(() => errors.length >= 2, 5_000, 'connection-error 2');
+      expect(server.connections()).toBe(2);
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -544,10 +544,11 @@ export function createTransport(options: TransportOptions): Transport {
   /** The address `addresses` or `resolveAddress` give for a node id (which may throw). */
   const lookUpAddress = (peer: string): string | undefined => options.addresses?.[peer] ?? options.resolveAddress?.(peer);
   /**
-   * Peers whose connection-error is being emitted. A connect() from that listener after a
-   * disconnect() finds no link to join: its first attempt waits out a backoff delay all the
-   * same, or a peer with no address known would be reported from within connect() again, and
-   * the listener recurse.
+   * Peers (node ids, or URLs not yet known to reach a node) whose connection-error is being
+   * emitted. A connect() from that listener after a disconnect() finds no link or retry to join:
+   * its first attempt waits out a backoff delay all the same, or it would dial at once on every
+   * failure, and a peer with no address known would be reported from within connect() again,
+   * and the listener recurse.
    */
   const reportingFailure = new Set<string>();
 
@@ -679,9 +680,7 @@ export function createTransport(options: TransportOptions): Transport {
       const probe = probes.get(connection.session);
       if (probe !== undefined && probe.connection === connection) {
         probes.delete(connection.session);
-        const error = new ConnectionRefusedError(probe.target, code, reason);
-        emit('connection-error', { target: probe.target, error });
-        scheduleProbeRetry(probe.target);
+        probeFailed(probe.target, new ConnectionRefusedError(probe.target, code, reason));
         return;
       }
       const link = connection.peer === undefined ? connection.link : links.get(connection.peer.nodeId);
@@ -750,16 +749,37 @@ export function createTransport(options: TransportOptions): Transport {
     probes.set(session, { connection, target });
   }
 
+  /**
+   * A dial by URL that never reached a node failed. The next attempt is timed before anyone
+   * hears of this one, as for a link (see Link.abortSession): a connection-error listener that
+   * calls connect() again joins that wait, and one that calls disconnect() and then connect()
+   * starts a new backoff whose first attempt waits out its first delay. Reported first, the
+   * failure left such a listener nothing to join, and it dialed at once on every failure.
+   */
+  function probeFailed(target: string, error: ConnectionRefusedError): void {
+    const firstFailure = !probeRetries.has(target);
+    scheduleProbeRetry(target);
+    reportingFailure.add(target);
+    try {
+      emit('connection-error', { target, error });
+      // The address is reported down once, at the first failure since connect(): a connect()
+      // from the listener above goes on from this failure, so its own failures are no news.
+      if (firstFailure && wantedProbes.has(target)) emit('peer-down', target);
+    } finally {
+      reportingFailure.delete(target);
+    }
+  }
+
   function scheduleProbeRetry(target: string): void {
     if (closed || !wantedProbes.has(target)) return;
     const previous = probeRetries.get(target);
+    previous?.timer.cancel();
     const attempts = (previous?.attempts ?? 0) + 1;
     const ceiling = Math.min(timing.reconnectMaxMs, timing.reconnectInitialMs * 2 ** Math.min(attempts, 30));
     const timer = clock.setTimer(random.float() * ceiling, () => {
       if (wantedProbes.has(target) && !urlToNode.has(target)) dialProbe(target);
     });
     probeRetries.set(target, { timer, attempts });
-    if (attempts === 1) emit('peer-down', target);
   }
   const wantedProbes = new Set<string>();
 
@@ -1123,7 +1143,10 @@ export function createTransport(options: TransportOptions): Transport {
         }
         if (wantedProbes.has(peer)) return;
         wantedProbes.add(peer);
-        dialProbe(peer);
+        // From a listener of this address's failure, after a disconnect(): a new backoff, whose
+        // first attempt waits out its first delay (the failure's own retry was cancelled).
+        if (reportingFailure.has(peer)) scheduleProbeRetry(peer);
+        else dialProbe(peer);
         return;
       }
       // Without an address (here or learned before) the link is kept wanted all the same: its
@@ -1140,6 +1163,10 @@ export function createTransport(options: TransportOptions): Transport {
         }
       }
       wantedProbes.delete(peer);
+      // And the retry of a URL that never reached a node (none in urlToNode): left timed, it
+      // dialed alongside the attempt of a later connect(), and its backoff went on from there.
+      probeRetries.get(peer)?.timer.cancel();
+      probeRetries.delete(peer);
       // A dial by that URL still in its handshake stops too.
       for (const [session, probe] of probes) {
         if (probe.target !== peer && urlToNode.get(probe.target) !== peer) continue;
