@@ -357,3 +357,42 @@ describe('connect(url) of an address never reached, from a connection-error list
     }
   });
 });
+
+// Review finding: for a URL that had reached a node, connect(url) goes to that node's link, and
+// from a connection-error listener after disconnect(url) it dialed at once (the link is new, and
+// nothing told it that it came from the failure being reported): the backoff was skipped again.
+describe('connect(url) of a peer that was up, from a connection-error listener after disconnect(url)', () => {
+  it('starts a new backoff: one dial per first delay, none at once, one peer-down', async () => {
+    const clock = manualScheduler();
+    const a = await startNode('node-a', { clock, random: new HalfRandom(), timing: graceTiming });
+    const b = await startNode('node-b');
+    const url = b.address()!.url;
+    await link(a, b, url);
+    const downs: string[] = [];
+    a.on('peer-down', (peer) => downs.push(peer));
+    const dialsFromListener: number[] = [];
+    a.on('connection-error', () => {
+      if (dialsFromListener.length < EVENT_CAP) {
+        a.disconnect(url);
+        a.connect(url);
+      }
+      dialsFromListener.push(a.stats().handshakesInProgress);
+    });
+    await b.close();
+    await waitFor(() => a.stats().peers[0]?.state === 'reconnecting', 5_000, 'the link to go down');
+    clock.advance(timing.reconnectMaxMs);
+    for (let round = 1; round <= 4; round += 1) {
+      await waitFor(() => dialsFromListener.length >= round, 5_000, `connection-error ${round}`);
+      expect([round, a.stats().handshakesInProgress]).toEqual([round, 0]);
+      // Under HalfRandom a link's first backoff delay is half of reconnectInitialMs.
+      clock.advance(0.5 * timing.reconnectInitialMs - 1);
+      expect([round, a.stats().handshakesInProgress]).toEqual([round, 0]);
+      clock.advance(1);
+      expect([round, a.stats().handshakesInProgress]).toEqual([round, 1]);
+    }
+    await waitFor(() => dialsFromListener.length >= 5, 5_000, 'connection-error 5');
+    expect(dialsFromListener).toEqual([0, 0, 0, 0, 0]);
+    // The disconnect() of the session that was up, and nothing after it: no session came up since.
+    expect(downs).toEqual(['node-b']);
+  });
+});

@@ -1138,7 +1138,9 @@ export function createTransport(options: TransportOptions): Transport {
       if (/^wss?:\/\//i.test(peer)) {
         const known = urlToNode.get(peer);
         if (known !== undefined) {
-          linkFor(known).want(peer);
+          // The node's link, which waits out a backoff delay first when this comes from a
+          // listener of its failure after a disconnect(), as connect(nodeId) does below.
+          linkFor(known).want(peer, !reportingFailure.has(known));
           return;
         }
         if (wantedProbes.has(peer)) return;
