@@ -199,20 +199,22 @@ describe('client-server election by the size estimate', () => {
   it('a server elected away by a larger estimate lets its clients and mesh go, with a detach each, and attaches as a client', () => {
     // Elected among 10 nodes, well past the line among 400.
     const id = ids.find((candidate) => isElectedServer(candidate, 10, base) && electionPoint(candidate) >= 1.3 * electedShare(400, base))!;
+    // Three servers of its mesh come before it in the election: they stay servers whatever it does.
+    const before = ids.filter((candidate) => electionPoint(candidate) < electionPoint(id)).slice(0, 3);
     const server = withEstimate(id, 10);
     server.join([], 0);
-    for (const peer of ['s1', 's2', 's3']) {
+    for (const peer of before) {
       server.serverAnnounced(peer, 1);
       server.receive(peer, { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: [peer] }, 2);
     }
     server.receive('c1', { type: 'cs-attach', epoch: 0, server: false }, 3);
     server.takeEffects();
-    expect(server.members().sort()).toEqual(['c1', 's1', 's2', 's3']);
+    expect(server.members().sort()).toEqual(['c1', ...before].sort());
     server.sizeEstimated(400, 10);
     const effects = server.takeEffects();
     expect(server.role).toBe('client');
     expect(server.stats().demotions).toBe(1);
-    for (const peer of ['c1', 's1', 's2', 's3']) {
+    for (const peer of ['c1', ...before]) {
       expect(effects).toContainEqual({ kind: 'neighbor-down', peer, reason: 'disconnected' });
       expect(sends(effects)).toContainEqual([peer, { type: 'cs-detach', epoch: 0, alive: true }]);
     }
@@ -227,13 +229,22 @@ describe('client-server election by the size estimate', () => {
     expect(server.takeEffects().filter((effect) => effect.kind === 'publish')).toEqual([]);
   });
 
-  it('a server stays one while it knows of fewer than minServers others, and within the margin of a noisy estimate', () => {
+  it('a server stays one while fewer than minServers servers of its mesh come before it in the election, and within the margin of a noisy estimate', () => {
     const id = ids.find((candidate) => isElectedServer(candidate, 10, base) && electionPoint(candidate) >= 1.3 * electedShare(400, base))!;
     const alone = withEstimate(id, 10);
     alone.join([], 0);
     alone.serverAnnounced('s1', 1);
     alone.sizeEstimated(400, 2);
     expect(alone.role).toBe('server');
+    // Meshed with three servers that come after it, and knowing of more: it stays too.
+    const after = ids.filter((candidate) => electionPoint(candidate) > electionPoint(id)).slice(0, 5);
+    const meshed = withEstimate(id, 10);
+    meshed.join([], 0);
+    meshed.serverAnnounced(after, 1);
+    for (const peer of after.slice(0, 3)) meshed.receive(peer, { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: [peer] }, 2);
+    expect(meshed.stats().serverPeers).toBe(3);
+    meshed.sizeEstimated(400, 3);
+    expect(meshed.role).toBe('server');
     // Just past the line (elected at the size before, not at the new one, but within 25%): it stays.
     const near = ids.find((candidate) => {
       const point = electionPoint(candidate);
@@ -504,5 +515,43 @@ describe('client-server after servers were elected away', () => {
       deliver(now);
     }
     expect({ known: client.knownServers(), members: client.members(), attachesLastFivePeriods: attachesByClient - before }).toEqual({ known: ['s0'], members: ['s0'], attachesLastFivePeriods: 0 });
+  });
+});
+
+describe('client-server servers stepping down together', () => {
+  const ids = Array.from({ length: 2_000 }, (_, index) => `n${index}`);
+  const withEstimate = (self: string, size: number): ClientServerCore =>
+    new ClientServerCore({ self, config: { ...base, role: 'auto' }, random: createSeededRandom(3), estimatedSize: size, requestTimeoutMs: 200, connectTimeoutMs: 1_000 });
+
+  it('servers all elected away by one estimate keep minServers of them, whatever order they hear it in', () => {
+    // Five servers among 10 nodes, all well past the line among 400.
+    const chosen = ids.filter((candidate) => isElectedServer(candidate, 10, base) && electionPoint(candidate) >= 1.3 * electedShare(400, base)).slice(0, 5);
+    expect(chosen).toHaveLength(5);
+    for (const order of [chosen, [...chosen].reverse()]) {
+      const servers = order.map((id) => withEstimate(id, 10));
+      const bySelf = new Map(servers.map((server) => [server.self, server]));
+      const deliver = (now: number): void => {
+        for (let pass = 0; pass < 50; pass += 1) {
+          let sent = false;
+          for (const server of servers) {
+            for (const [to, message] of sends(server.takeEffects())) {
+              sent = true;
+              bySelf.get(to)?.receive(server.self, message, now);
+            }
+          }
+          if (!sent) return;
+        }
+      };
+      for (const server of servers) server.join([], 0);
+      for (const server of servers) server.serverAnnounced(chosen, 1);
+      deliver(1);
+      expect(servers.map((server) => server.stats().serverPeers)).toEqual([4, 4, 4, 4, 4]);
+      // Each hears the estimate in turn, the detaches of those before it delivered.
+      for (const server of servers) {
+        server.sizeEstimated(400, 2);
+        deliver(2);
+      }
+      expect({ order, servers: servers.filter((server) => server.role === 'server').length }).toEqual({ order, servers: base.minServers });
+    }
   });
 });

@@ -210,8 +210,11 @@ export class ClientServerCore implements PeerService {
    * A new estimate of the cluster's size: with the `auto` role, the node runs the election again,
    * so that the servers stay about the square root of the size as the cluster grows and shrinks
    * (before, the role was fixed when the service started). The margins keep a noisy estimate from
-   * changing roles back and forth, and a server steps down only while it knows of `minServers`
-   * others, so the cluster never elects its servers away.
+   * changing roles back and forth, and a server steps down only while `minServers` servers of
+   * its mesh come before it in the election, so the cluster never elects its servers away: those
+   * first in the election stay whatever the others do. Counting every server it knew of, servers
+   * elected away by the same estimate counted one another (a detach does not say the sender
+   * stepped down) and all stepped down, leaving none.
    */
   sizeEstimated(size: number, now: number): void {
     if (this.stopped || !this.started || this.config.role !== 'auto') return;
@@ -219,7 +222,7 @@ export class ClientServerCore implements PeerService {
     const point = electionPoint(this.self);
     const share = electedShare(size, this.config);
     if (this.isServerRole) {
-      if (point >= share * DEMOTE_MARGIN && this.otherServers() >= this.config.minServers) this.becomeClient(now);
+      if (point >= share * DEMOTE_MARGIN && this.meshPeersBefore(point) >= this.config.minServers) this.becomeClient(now);
     } else if (point < share * PROMOTE_MARGIN) {
       this.counters.promotions += 1;
       this.becomeServer(now);
@@ -564,10 +567,10 @@ export class ClientServerCore implements PeerService {
     this.tick(now);
   }
 
-  /** Servers known besides this node. */
-  private otherServers(): number {
-    let count = this.servers.size;
-    for (const peer of this.serverPeers.values()) if (!this.servers.has(peer)) count += 1;
+  /** Servers of this node's mesh whose election point comes before `point`. */
+  private meshPeersBefore(point: number): number {
+    let count = 0;
+    for (const peer of this.serverPeers.values()) if (electionPoint(peer) < point) count += 1;
     return count;
   }
 
