@@ -463,6 +463,32 @@ describe('client-server role changes with requests in flight', () => {
     deliver(5);
     expect({ members: server.members(), links: links.get('s1')!.get(id) }).toEqual({ members: [], links: 0 });
   });
+
+  it('a server elected away while its request to mesh is unanswered does not stay in that server\'s mesh', () => {
+    const id = ids.find((candidate) => isElectedServer(candidate, 10, base) && electionPoint(candidate) >= 1.3 * electedShare(400, base))!;
+    const before = ids.filter((candidate) => electionPoint(candidate) < electionPoint(id)).slice(0, 3);
+    const leaving = withEstimate(id, 10);
+    const other = withEstimate('s1', 1);
+    leaving.join([], 0);
+    other.join([], 0);
+    const { deliver, links } = network([leaving, other]);
+    // Meshed with three servers before it by hash (which never answer here), it asks s1 to mesh.
+    for (const peer of before) leaving.receive(peer, { type: 'cs-attach', epoch: 0, server: true }, 1);
+    leaving.serverAnnounced('s1', 1);
+    const attach = sends(leaving.takeEffects()).find(([to, message]) => to === 's1' && message.type === 'cs-attach');
+    expect(attach).toEqual(['s1', { type: 'cs-attach', epoch: 0, server: true }]);
+    leaving.sizeEstimated(400, 2);
+    expect(leaving.role).toBe('client');
+    deliver(2);
+    other.receive(id, attach![1], 3);
+    deliver(3);
+    // s1 does not count it in its mesh (nor announce it as a server); it may hold it as a client.
+    expect({ mesh: other.stats().serverPeers, links: links.get('s1')!.get(id) ?? 0, linked: leaving.members().includes('s1') }).toEqual({
+      mesh: 0,
+      links: other.stats().clients,
+      linked: other.stats().clients === 1,
+    });
+  });
 });
 
 describe('client-server after servers were elected away', () => {
