@@ -396,3 +396,27 @@ describe('connect(url) of a peer that was up, from a connection-error listener a
     expect(downs).toEqual(['node-b']);
   });
 });
+
+// Review finding: close() left the dials by URL still in their handshake listed as such, so
+// each, ended by close() itself, was reported as a connection-error of a closed transport, and
+// went past what close() waits for: close() finished only when its 500 ms timer ran out, on the
+// transport's clock (here one that never moves, so never).
+describe('close() while a dial by URL is in its handshake', () => {
+  it('finishes once that dial is closed, and reports no connection-error for it', async () => {
+    const silent = createServer(() => undefined); // accepts, never answers the upgrade
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const clock = manualScheduler();
+      const a = await startNode('node-a', { clock });
+      const { errors } = watch(a);
+      a.connect(`ws://127.0.0.1:${(silent.address() as { port: number }).port}`);
+      expect(a.stats().handshakesInProgress).toBe(1);
+      let finished = false;
+      void a.close().then(() => (finished = true));
+      await waitFor(() => finished, 5_000, 'close() to finish');
+      expect(errors).toEqual([]);
+    } finally {
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+});

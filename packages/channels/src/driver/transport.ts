@@ -1300,6 +1300,9 @@ export function createTransport(options: TransportOptions): Transport {
       for (const retry of probeRetries.values()) retry.timer.cancel();
       probeRetries.clear();
       wantedProbes.clear();
+      // Dials by URL still in their handshake are closed below like any connection: not failures
+      // to report, and each one's close tells the wait below (a probe's failure would not).
+      probes.clear();
       for (const reject of [...closeRejecters]) reject();
       for (const link of [...links.values()]) link.shutdown(CLOSE_CODES.goingAway, 'transport closed');
       for (const connection of connections) connection.close(CLOSE_CODES.goingAway, 'transport closed');
