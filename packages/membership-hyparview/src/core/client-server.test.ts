@@ -581,3 +581,30 @@ describe('client-server servers stepping down together', () => {
     }
   });
 });
+
+describe('client-server announcements beside servers of an older version', () => {
+  const ids = Array.from({ length: 2_000 }, (_, index) => `n${index}`);
+  const withEstimate = (self: string, size: number): ClientServerCore =>
+    new ClientServerCore({ self, config: { ...base, role: 'auto' }, random: createSeededRandom(3), estimatedSize: size, requestTimeoutMs: 200, connectTimeoutMs: 1_000 });
+
+  it('a server whose mesh peer before it announces only itself (an older version) announces the mesh itself', () => {
+    const [older, newer, third] = [...ids.slice(0, 20)].sort((a, b) => electionPoint(a) - electionPoint(b));
+    const server = withEstimate(newer!, 1);
+    server.join([], 0);
+    for (const peer of [older!, third!]) server.receive(peer, { type: 'cs-attach', epoch: 0, server: true }, 1);
+    server.takeEffects();
+    const publishes = (now: number): unknown[] => {
+      server.tick(now);
+      return server.takeEffects().flatMap((effect) => (effect.kind === 'publish' ? [effect.payload] : []));
+    };
+    // The peer before it announces the mesh: this server does not.
+    server.serverAnnounced([older!, newer!, third!], 2, true);
+    expect(publishes(base.announceIntervalMs)).toEqual([]);
+    // It announces only itself, as servers did before one announced the mesh: nobody else would name this mesh.
+    server.serverAnnounced([older!], base.announceIntervalMs + 1, false);
+    expect(publishes(2 * base.announceIntervalMs)).toEqual([{ server: newer, servers: [newer, older, third] }]);
+    // Upgraded, it names the mesh again.
+    server.serverAnnounced([older!, newer!, third!], 2 * base.announceIntervalMs + 1, true);
+    expect(publishes(3 * base.announceIntervalMs)).toEqual([]);
+  });
+});

@@ -116,6 +116,13 @@ export class ClientServerCore implements PeerService {
   private nextHelloAt = Number.POSITIVE_INFINITY;
   /** Until when a server that made itself one asks its contacts for servers every period (see `promoteAlone`). */
   private askContactsUntil = Number.NEGATIVE_INFINITY;
+  /**
+   * Servers last heard announcing only themselves, as servers of an older version do: they do not
+   * announce the mesh, so this server does not leave it to them (see `announcesForMesh`). Before,
+   * a mixed cluster whose first server by hash was of the older version named no other server,
+   * and clients forgot every server but those they were attached to.
+   */
+  private readonly announcingOnlyThemselves = new Set<string>();
   /** Seed rejoins (see `seedRejoin`); a seed is reached when it answers this node's hello (it then knows the seed's servers). */
   private readonly rejoinSchedule: SeedRejoinSchedule;
   private readonly counters = { attachesAccepted: 0, attachesRefused: 0, serverFailures: 0, selfPromotions: 0, announcements: 0, seedRejoins: 0, promotions: 0, demotions: 0 };
@@ -256,10 +263,20 @@ export class ClientServerCore implements PeerService {
     this.becomeServer(now);
   }
 
-  /** A server announcement heard on the `$servers` topic: the servers it names (its sender and the sender's mesh). */
-  serverAnnounced(servers: string | readonly string[], now: number): void {
+  /**
+   * A server announcement heard on the `$servers` topic: the servers it names, its sender first and
+   * then the sender's mesh. `namesMesh` is false for an announcement of a server of an older
+   * version, which names only itself (see `announcesForMesh`).
+   */
+  serverAnnounced(servers: string | readonly string[], now: number, namesMesh = true): void {
     if (this.stopped) return;
-    for (const server of typeof servers === 'string' ? [servers] : servers) this.learnServer(server, now);
+    const named = typeof servers === 'string' ? [servers] : servers;
+    const sender = named[0];
+    if (sender !== undefined) {
+      if (namesMesh) this.announcingOnlyThemselves.delete(sender);
+      else if (this.announcingOnlyThemselves.size < this.config.maxServers * 2 || this.announcingOnlyThemselves.has(sender)) this.announcingOnlyThemselves.add(sender);
+    }
+    for (const server of named) this.learnServer(server, now);
     this.tick(now);
   }
 
@@ -274,7 +291,8 @@ export class ClientServerCore implements PeerService {
    */
   private announcesForMesh(): boolean {
     const own = electionPoint(this.self);
-    for (const peer of this.serverPeers.values()) if (electionPoint(peer) < own) return false;
+    // A peer of an older version announces only itself, and this mesh would go unnamed.
+    for (const peer of this.serverPeers.values()) if (electionPoint(peer) < own && !this.announcingOnlyThemselves.has(peer)) return false;
     return true;
   }
 

@@ -887,7 +887,9 @@ class MembershipDriver implements Membership {
     if (delivery.topic === SERVERS_TOPIC) {
       const servers = this.announcedServers(delivery.payload, delivery.origin);
       if (servers !== undefined) {
-        for (const service of [this.service, ...this.retiring.map((entry) => entry.service)]) if (service instanceof ClientServerCore) service.serverAnnounced(servers, now);
+        // Servers of an older version announce `{server}` alone, never naming their mesh.
+        const namesMesh = Array.isArray((delivery.payload as { servers?: unknown }).servers);
+        for (const service of [this.service, ...this.retiring.map((entry) => entry.service)]) if (service instanceof ClientServerCore) service.serverAnnounced(servers, now, namesMesh);
       }
       return;
     }
@@ -1031,7 +1033,8 @@ class MembershipDriver implements Membership {
    */
   private announcedServers(payload: unknown, origin: string): string[] | undefined {
     const { server, servers } = (payload ?? {}) as { server?: unknown; servers?: unknown };
-    if (typeof server !== 'string' || server !== origin || !this.isNodeId(server)) return undefined;
+    // Its sender comes first in the list the service reads (see `serverAnnounced`): never this node.
+    if (typeof server !== 'string' || server !== origin || server === this.nodeId || !this.isNodeId(server)) return undefined;
     if (!Array.isArray(servers) || servers.length > 2 * this.config.clientServer.maxServers + 1) return [server];
     if (!servers.every((entry) => typeof entry === 'string' && this.isNodeId(entry))) return [server];
     return [...new Set([server, ...(servers as string[])])].filter((entry) => entry !== this.nodeId);
