@@ -606,5 +606,12 @@ describe('client-server announcements beside servers of an older version', () =>
     // Upgraded, it names the mesh again.
     server.serverAnnounced([older!, newer!, third!], 2 * base.announceIntervalMs + 1, true);
     expect(publishes(3 * base.announceIntervalMs)).toEqual([]);
+    // Heard as an older version once more, then restarted (its link failed, and it meshes again):
+    // it is left to announce, as a newer version would.
+    server.serverAnnounced([older!], 3 * base.announceIntervalMs + 1, false);
+    server.peerDown(older!, 3 * base.announceIntervalMs + 2);
+    server.receive(older!, { type: 'cs-attach', epoch: 0, server: true }, 3 * base.announceIntervalMs + 3);
+    server.takeEffects();
+    expect(publishes(4 * base.announceIntervalMs)).toEqual([]);
   });
 });

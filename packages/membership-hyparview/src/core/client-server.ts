@@ -420,6 +420,8 @@ export class ClientServerCore implements PeerService {
     this.noteServers(now);
     const wasPending = this.pending.delete(peer);
     this.clientAttaches.delete(peer);
+    // Restarted, it may run a newer version: it is heard again before it counts as an older one.
+    this.announcingOnlyThemselves.delete(peer);
     const linkedServer = this.serverPeers.has(peer) || this.attached.has(peer);
     const wasServer = this.servers.delete(peer);
     if (wasServer || linkedServer) this.rememberServer(peer);
