@@ -211,4 +211,17 @@ describe('SizeEstimator (extrema propagation)', () => {
     expect(estimator.merge(6, [0.001, 0.001, 0.001, 0.001], 1)).toBe(true);
     expect(estimator.round).toBe(6);
   });
+
+  it.each([
+    ['an earlier round', 4, [9, 9, 9, 9], true],
+    ['a later round', 6, [9, 9, 9, 9], false],
+    ['the same round, one minimum larger', 5, [0, 0, 0, 9], true],
+    ['the same round, every minimum as small or smaller', 5, [0, 0, 0, 0], false],
+    ['the wrong number of values', 4, [9], false],
+  ] as const)('tells whether a figure lacks what it holds: %s', (_name, round, values, lacks) => {
+    const estimator = new SizeEstimator(4, createSeededRandom(1));
+    expect(estimator.lacks(5, [9, 9, 9, 9])).toBe(false);
+    estimator.startRound(5, 0);
+    expect(estimator.lacks(round, values)).toBe(lacks);
+  });
 });

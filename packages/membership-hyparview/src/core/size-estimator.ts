@@ -74,6 +74,17 @@ export class SizeEstimator {
     return changed;
   }
 
+  /**
+   * Whether a neighbour's figure (its round and minima) lacks what this node holds: an earlier
+   * round than this node's, or in the same round a minimum larger than this node's.
+   */
+  lacks(round: number, values: readonly number[]): boolean {
+    if (this.currentRound < 0 || values.length !== this.samples) return false;
+    if (round !== this.currentRound) return serialAfter(this.currentRound, round);
+    for (let index = 0; index < this.samples; index += 1) if (values[index]! > this.minima[index]!) return true;
+    return false;
+  }
+
   /** Rounds are serial numbers (serial.ts); before the first round, any round comes after. */
   private isAfterCurrent(round: number): boolean {
     return this.currentRound < 0 || serialAfter(round, this.currentRound);

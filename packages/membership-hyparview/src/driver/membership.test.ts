@@ -418,6 +418,34 @@ describe('connections', () => {
     expect(sizeMessages).toBeGreaterThan(0);
   });
 
+  it(`a neighbour whose figure for the size round lacks this node's minima is sent them, though they did not change (seed=${seed})`, () => {
+    // Minima went out only when they changed, so a node that began on its own the round number
+    // its neighbours had already spread (back from being cut off) kept a figure of about 1, and
+    // decided a switch for the whole cluster on it.
+    const simulation = createSimulation({ seed, network: { latency: { min: 1, max: 3 } } });
+    const config = simulationConfig(1_000);
+    const sent: { from: string; to: string; at: number; round: number; values: readonly number[] }[] = [];
+    const nodes = cluster(simulation, 8, { config }, (transport) => ({
+      ...transport,
+      send: (to, channel, payload, options) => {
+        const message = payload as { type?: unknown; round?: unknown; values?: unknown };
+        if (message.type === 'size') sent.push({ from: transport.nodeId, to, at: simulation.now(), round: message.round as number, values: message.values as number[] });
+        return transport.send(to, channel, payload, options);
+      },
+    }));
+    simulation.runFor(12_000);
+    while (!sent.some((message) => message.from === 'n0')) simulation.runFor(100);
+    // The round has spread; the next begins no sooner than 9 s after it.
+    simulation.runFor(1_000);
+    const round = sent.filter((message) => message.from === 'n0').at(-1)!.round;
+    const neighbour = nodes.find((node) => node.id !== 'n0' && nodes[0]!.membership.activeView().includes(node.id))!;
+    const injectedAt = simulation.now();
+    neighbour.transport.send('n0', config.membershipChannel, { type: 'size', round, values: Array.from({ length: config.topology.sizeEstimateSamples }, () => 1e9) });
+    simulation.runFor(100);
+    const answers = sent.filter((message) => message.from === 'n0' && message.to === neighbour.id && message.at >= injectedAt);
+    expect(answers.map((answer) => ({ round: answer.round, lacking: answer.values.filter((value) => value >= 1e9).length }))).toEqual([{ round, lacking: 0 }]);
+  });
+
   it(`a size round or topology epoch at the top of the range does not wedge the cluster (review finding, seed=${seed})`, () => {
     // Compared as plain integers, 2^31 - 1 (the decoder's largest) was adopted everywhere and the
     // next round or epoch, above the range, refused everywhere: estimates collapsed to 1, and the

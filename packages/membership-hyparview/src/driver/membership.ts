@@ -699,6 +699,14 @@ class MembershipDriver implements Membership {
         if (this.estimator.merge(message.round, message.values, now) && this.nextSizeSendAt === Number.POSITIVE_INFINITY) {
           this.nextSizeSendAt = now + this.sizeRoundInterval() / 20;
         }
+        // Minima are passed on only when they change, so a neighbour whose round lacks ours (it
+        // began the round number ours has on its own, as a node back from being cut off does)
+        // heard nothing more of the round: its figure stayed its own, about 1, and passed
+        // measuredLinked, since that round began after it was linked again. It is answered here,
+        // unless the batch due goes to it anyway.
+        if (this.nextSizeSendAt === Number.POSITIVE_INFINITY && this.links.has(from) && this.estimator.lacks(message.round, message.values)) {
+          this.sendMembership(from, { type: 'size', round: this.estimator.round, values: this.estimator.values() }, now);
+        }
         return;
       default:
         return;
