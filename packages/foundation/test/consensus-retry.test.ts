@@ -67,25 +67,35 @@ afterEach(async () => {
   for (const consensus of started.splice(0)) await consensus.stop();
 });
 
-async function twoNodes(): Promise<{ leader: ClusterConsensus; follower: ClusterConsensus; loseNextReplies: (count: number) => void }> {
-  const loopback = createLoopback();
-  const make = (id: string): ClusterConsensus =>
-    createClusterConsensus({
-      nodeId: id,
-      voters: ['leader'],
-      contacts: ['leader'],
-      transport: loopback.raftTransport(id),
-      forwarding: loopback.forwarding(id),
-      persistence: createMemoryPersistence(),
-      raft: { tickMs: 5, electionTicks: 10, heartbeatTicks: 2 },
-      timeoutMs: 3000,
-    });
-  const leader = make('leader');
+/** A node of a cluster whose one voter is 'leader'; any other id joins as a learner through it. */
+function makeNode(loopback: ReturnType<typeof createLoopback>, id: string, joinTimeoutMs?: number): ClusterConsensus {
+  return createClusterConsensus({
+    nodeId: id,
+    voters: ['leader'],
+    contacts: ['leader'],
+    transport: loopback.raftTransport(id),
+    forwarding: loopback.forwarding(id),
+    persistence: createMemoryPersistence(),
+    raft: { tickMs: 5, electionTicks: 10, heartbeatTicks: 2 },
+    timeoutMs: 3000,
+    ...(joinTimeoutMs === undefined ? {} : { joinTimeoutMs }),
+  });
+}
+
+/** Starts the voter and waits until it leads. */
+async function startLeader(loopback: ReturnType<typeof createLoopback>): Promise<ClusterConsensus> {
+  const leader = makeNode(loopback, 'leader');
   await leader.start();
   started.push(leader);
   for (let attempt = 0; attempt < 400 && leader.raft.status().role !== 'leader'; attempt += 1) await new Promise((resolve) => setTimeout(resolve, 5));
   expect(leader.raft.status().role).toBe('leader');
-  const follower = make('follower'); // not a voter: joins as a learner through the leader
+  return leader;
+}
+
+async function twoNodes(): Promise<{ leader: ClusterConsensus; follower: ClusterConsensus; loseNextReplies: (count: number) => void }> {
+  const loopback = createLoopback();
+  const leader = await startLeader(loopback);
+  const follower = makeNode(loopback, 'follower'); // not a voter: joins as a learner through the leader
   await follower.start();
   started.push(follower);
   return { leader, follower, loseNextReplies: loopback.loseNextReplies };
@@ -189,24 +199,9 @@ describe('a learner joining through a leader too busy to answer in time', () => 
     // Found by apps/chaos with 20 nodes starting at once on two cores: one join request went
     // unanswered for 5 s and the node failed to start, with 25 s of its 30 s join deadline left.
     const loopback = createLoopback();
-    const make = (id: string): ClusterConsensus =>
-      createClusterConsensus({
-        nodeId: id,
-        voters: ['leader'],
-        contacts: ['leader'],
-        transport: loopback.raftTransport(id),
-        forwarding: loopback.forwarding(id),
-        persistence: createMemoryPersistence(),
-        raft: { tickMs: 5, electionTicks: 10, heartbeatTicks: 2 },
-        timeoutMs: 3000,
-        joinTimeoutMs: 20_000,
-      });
-    const leader = make('leader');
-    await leader.start();
-    started.push(leader);
-    for (let attempt = 0; attempt < 400 && leader.raft.status().role !== 'leader'; attempt += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+    await startLeader(loopback);
     loopback.failNextJoins(new RequestTimeoutError('leader', 'control', 3000), new RaftTimeoutError('adding learner learner', 3000));
-    const learner = make('learner');
+    const learner = makeNode(loopback, 'learner', 20_000);
     await learner.start();
     started.push(learner);
     expect(learner.raft.status().membership.learners).toContain('learner');
