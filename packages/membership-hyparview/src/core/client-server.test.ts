@@ -44,7 +44,7 @@ describe('client-server', () => {
     client.join([], 0);
     const servers = ['s1', 's2', 's3', 's4', 's5', 's6'];
     const expected = [...servers].sort((a, b) => rendezvousScore('c1', b) - rendezvousScore('c1', a)).slice(0, 2).sort();
-    for (const server of servers) client.serverAnnounced(server, 1);
+    for (const server of servers) client.serverAnnounced([server], 1);
     let now = 1;
     for (let period = 0; period < 8; period += 1) {
       for (const [to, message] of sends(client.takeEffects())) {
@@ -61,8 +61,8 @@ describe('client-server', () => {
   it('a refused attachment is retried elsewhere; a failed server is replaced', () => {
     const client = node('c1', 'client', { serversPerClient: 1 });
     client.join([], 0);
-    client.serverAnnounced('s1', 1);
-    client.serverAnnounced('s2', 1);
+    client.serverAnnounced(['s1'], 1);
+    client.serverAnnounced(['s2'], 1);
     const first = sends(client.takeEffects()).find(([, message]) => message.type === 'cs-attach')![0];
     client.receive(first, { type: 'cs-attach-reply', epoch: 0, accepted: false, servers: [] }, 2);
     const second = sends(client.takeEffects()).find(([, message]) => message.type === 'cs-attach')![0];
@@ -77,7 +77,7 @@ describe('client-server', () => {
     const attaching = (): ClientServerCore => {
       const client = node('c1', 'client', { serversPerClient: 1 });
       client.join([], 0);
-      client.serverAnnounced('s1', 0);
+      client.serverAnnounced(['s1'], 0);
       expect(sends(client.takeEffects())).toContainEqual(['s1', { type: 'cs-attach', epoch: 0, server: false }]);
       return client;
     };
@@ -113,7 +113,7 @@ describe('client-server', () => {
       ['c2', true],
       ['c3', false],
     ]);
-    server.serverAnnounced('s2', 2);
+    server.serverAnnounced(['s2'], 2);
     expect(sends(server.takeEffects())).toContainEqual(['s2', { type: 'cs-attach', epoch: 0, server: true }]);
   });
 
@@ -149,7 +149,7 @@ describe('client-server', () => {
     const server = node('s1', 'server');
     const interval = base.announceIntervalMs;
     server.join([], 0);
-    server.serverAnnounced('s2', 1);
+    server.serverAnnounced(['s2'], 1);
     server.receive('s2', { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: ['s2'] }, 2);
     expect(server.members()).toEqual(['s2']);
     // Cut off: the link to its only server peer breaks.
@@ -204,7 +204,7 @@ describe('client-server election by the size estimate', () => {
     const server = withEstimate(id, 10);
     server.join([], 0);
     for (const peer of before) {
-      server.serverAnnounced(peer, 1);
+      server.serverAnnounced([peer], 1);
       server.receive(peer, { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: [peer] }, 2);
     }
     server.receive('c1', { type: 'cs-attach', epoch: 0, server: false }, 3);
@@ -233,7 +233,7 @@ describe('client-server election by the size estimate', () => {
     const id = ids.find((candidate) => isElectedServer(candidate, 10, base) && electionPoint(candidate) >= 1.3 * electedShare(400, base))!;
     const alone = withEstimate(id, 10);
     alone.join([], 0);
-    alone.serverAnnounced('s1', 1);
+    alone.serverAnnounced(['s1'], 1);
     alone.sizeEstimated(400, 2);
     expect(alone.role).toBe('server');
     // Meshed with three servers that come after it, and knowing of more: it stays too.
@@ -252,7 +252,7 @@ describe('client-server election by the size estimate', () => {
     })!;
     const server = withEstimate(near, 10);
     server.join([], 0);
-    for (const peer of ['s1', 's2', 's3']) server.serverAnnounced(peer, 1);
+    for (const peer of ['s1', 's2', 's3']) server.serverAnnounced([peer], 1);
     server.sizeEstimated(400, 2);
     expect(server.role).toBe('server');
   });
@@ -261,8 +261,8 @@ describe('client-server election by the size estimate', () => {
     const id = ids.find((candidate) => !isElectedServer(candidate, 400, base) && electionPoint(candidate) < 0.7 * electedShare(100, base))!;
     const client = withEstimate(id, 400);
     client.join([], 0);
-    client.serverAnnounced('s1', 1);
-    client.serverAnnounced('s2', 1);
+    client.serverAnnounced(['s1'], 1);
+    client.serverAnnounced(['s2'], 1);
     for (const [to, message] of sends(client.takeEffects())) if (message.type === 'cs-attach') client.receive(to, { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: [to] }, 2);
     client.takeEffects();
     expect(client.members().sort()).toEqual(['s1', 's2']);
@@ -293,11 +293,11 @@ describe('client-server election by the size estimate', () => {
   it('a refusal that does not list its sender among the servers means it is a server no more: it is forgotten, and so is what it lists', () => {
     const client = withEstimate('c1', 10_000);
     client.join([], 0);
-    client.serverAnnounced('s1', 1);
+    client.serverAnnounced(['s1'], 1);
     client.receive('s1', { type: 'cs-attach-reply', epoch: 0, accepted: false, servers: ['s2'] }, 2);
     expect(client.knownServers()).toEqual([]);
     // A full server lists itself: it stays known, and what it lists is learnt.
-    client.serverAnnounced('s2', 3);
+    client.serverAnnounced(['s2'], 3);
     client.receive('s2', { type: 'cs-attach-reply', epoch: 0, accepted: false, servers: ['s2', 's3'] }, 3);
     expect(client.knownServers().sort()).toEqual(['s2', 's3']);
   });
@@ -326,7 +326,7 @@ describe('client-server election by the size estimate', () => {
     server.receive('seed', { type: 'cs-servers', epoch: 0, servers: [] }, 1);
     server.receive(high!, { type: 'cs-hello', epoch: 0 }, 2);
     expect(server.role).toBe('server');
-    server.serverAnnounced('other', 3);
+    server.serverAnnounced(['other'], 3);
     server.receive('other', { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: ['other'] }, 4);
     server.takeEffects();
     const hellos: number[] = [];
@@ -345,7 +345,7 @@ describe('client-server election by the size estimate', () => {
     const client = withEstimate('c1', 10_000);
     client.join([], 0);
     const known = Array.from({ length: 24 }, (_, index) => `s${index}`);
-    for (const server of known) client.serverAnnounced(server, 0);
+    for (const server of known) client.serverAnnounced([server], 0);
     // The two it attaches to fail, and so does every other but the two it would try last.
     const byScore = [...known].sort((a, b) => rendezvousScore('c1', b) - rendezvousScore('c1', a));
     const live = new Set(byScore.slice(-2));
@@ -445,7 +445,7 @@ describe('client-server role changes with requests in flight', () => {
     const { deliver, links } = network([client, server]);
     deliver(0);
     // The client asks s1 to take it as a client, and is elected a server before the answer comes.
-    client.serverAnnounced('s1', 1);
+    client.serverAnnounced(['s1'], 1);
     const attach = sends(client.takeEffects()).find(([, message]) => message.type === 'cs-attach');
     expect(attach).toEqual(['s1', { type: 'cs-attach', epoch: 0, server: false }]);
     client.sizeEstimated(100, 2);
@@ -453,7 +453,7 @@ describe('client-server role changes with requests in flight', () => {
     server.receive(id, attach![1], 3);
     deliver(3);
     // s1 hears of the new server (an announcement) and asks it to mesh.
-    server.serverAnnounced(id, 4);
+    server.serverAnnounced([id], 4);
     deliver(4);
     const view = (core: ClientServerCore): Record<string, number> => ({ serverPeers: core.stats().serverPeers!, clients: core.stats().clients!, attached: core.stats().attached! });
     expect({ server: view(server), client: view(client) }).toEqual({ server: { serverPeers: 1, clients: 0, attached: 0 }, client: { serverPeers: 1, clients: 0, attached: 0 } });
@@ -474,7 +474,7 @@ describe('client-server role changes with requests in flight', () => {
     const { deliver, links } = network([leaving, other]);
     // Meshed with three servers before it by hash (which never answer here), it asks s1 to mesh.
     for (const peer of before) leaving.receive(peer, { type: 'cs-attach', epoch: 0, server: true }, 1);
-    leaving.serverAnnounced('s1', 1);
+    leaving.serverAnnounced(['s1'], 1);
     const attach = sends(leaving.takeEffects()).find(([to, message]) => to === 's1' && message.type === 'cs-attach');
     expect(attach).toEqual(['s1', { type: 'cs-attach', epoch: 0, server: true }]);
     leaving.sizeEstimated(400, 2);

@@ -79,8 +79,8 @@ export class ClientServerCore implements PeerService {
   private readonly config: ClientServerConfig;
   private readonly random: Random;
   private isServerRole: boolean;
-  /** Whether the role waits for `join` to be decided (no size estimate at construction). */
-  private roleUndecided: boolean;
+  /** This node's place in the election (`electionPoint`). */
+  private readonly point: number;
   /** Whether an estimate of the cluster's size has elected this node's role (at construction or by `sizeEstimated`). */
   private sizeKnown: boolean;
   private readonly servers = new Map<string, ServerInfo>();
@@ -133,7 +133,7 @@ export class ClientServerCore implements PeerService {
     this.random = options.random;
     this.epoch = options.epoch ?? 0;
     this.pending = new RequestDeadlines(options.requestTimeoutMs, options.connectTimeoutMs);
-    this.roleUndecided = options.estimatedSize === undefined && options.config.role === 'auto';
+    this.point = electionPoint(options.self);
     this.sizeKnown = options.estimatedSize !== undefined;
     this.isServerRole = isElectedServer(options.self, options.estimatedSize ?? 1, options.config);
     this.serverPeers = new PeerSet(options.config.maxServers * 2);
@@ -187,16 +187,16 @@ export class ClientServerCore implements PeerService {
 
   join(contacts: readonly string[], now: number): void {
     if (this.stopped) return;
+    const first = !this.started;
     this.started = true;
     this.serverSeenAt = now;
     this.updateSeeds(contacts, now);
-    if (this.roleUndecided) {
+    if (first && !this.sizeKnown && this.config.role === 'auto') {
       // With no estimate of the cluster's size every node would count itself alone and elect
       // itself: a cluster started in client-server was all servers, each announcing itself to
       // every other (128,000 messages a second among 40 nodes). A node that has seeds starts as
       // a client of their servers instead, and the size estimates elect the servers
       // (`sizeEstimated`); the first node of a cluster, with no seeds, is its first server.
-      this.roleUndecided = false;
       this.isServerRole = this.seeds.length === 0;
     }
     if (this.isServerRole) this.nextAnnounceAt = now;
@@ -226,11 +226,10 @@ export class ClientServerCore implements PeerService {
   sizeEstimated(size: number, now: number): void {
     if (this.stopped || !this.started || this.config.role !== 'auto') return;
     this.sizeKnown = true;
-    const point = electionPoint(this.self);
     const share = electedShare(size, this.config);
     if (this.isServerRole) {
-      if (point >= share * DEMOTE_MARGIN && this.meshPeersBefore(point) >= this.config.minServers) this.becomeClient(now);
-    } else if (point < share * PROMOTE_MARGIN) {
+      if (this.point >= share * DEMOTE_MARGIN && this.meshPeersBefore() >= this.config.minServers) this.becomeClient(now);
+    } else if (this.point < share * PROMOTE_MARGIN) {
       this.counters.promotions += 1;
       this.becomeServer(now);
     }
@@ -246,7 +245,7 @@ export class ClientServerCore implements PeerService {
    */
   private helloWithoutServers(from: string, now: number): void {
     if (this.sizeKnown || this.isServerRole || this.config.role !== 'auto' || this.attached.size > 0 || this.servers.size > 0 || this.pending.size > 0) return;
-    if (electionPoint(this.self) >= electionPoint(from)) return;
+    if (this.point >= electionPoint(from)) return;
     this.promoteAlone(now);
   }
 
@@ -268,9 +267,8 @@ export class ClientServerCore implements PeerService {
    * then the sender's mesh. `namesMesh` is false for an announcement of a server of an older
    * version, which names only itself (see `announcesForMesh`).
    */
-  serverAnnounced(servers: string | readonly string[], now: number, namesMesh = true): void {
+  serverAnnounced(named: readonly string[], now: number, namesMesh = true): void {
     if (this.stopped) return;
-    const named = typeof servers === 'string' ? [servers] : servers;
     const sender = named[0];
     if (sender !== undefined) {
       if (namesMesh) this.announcingOnlyThemselves.delete(sender);
@@ -290,9 +288,8 @@ export class ClientServerCore implements PeerService {
    * next period, and announcements from servers of an older version, one each, still count.
    */
   private announcesForMesh(): boolean {
-    const own = electionPoint(this.self);
     // A peer of an older version announces only itself, and this mesh would go unnamed.
-    for (const peer of this.serverPeers.values()) if (electionPoint(peer) < own && !this.announcingOnlyThemselves.has(peer)) return false;
+    for (const peer of this.serverPeers.values()) if (electionPoint(peer) < this.point && !this.announcingOnlyThemselves.has(peer)) return false;
     return true;
   }
 
@@ -380,10 +377,7 @@ export class ClientServerCore implements PeerService {
       if (!fromServer) this.servers.delete(from);
       // A server this node stepped up beside, whose mesh is full: it keeps this node as a client,
       // so the link is not one of the mesh.
-      if (this.isServerRole && this.serverPeers.has(from)) {
-        this.drop(from, 'disconnected');
-        this.send(from, { type: 'cs-detach', epoch: this.epoch, alive: true }, false);
-      }
+      if (this.isServerRole && this.serverPeers.has(from)) this.detach(from);
       this.refusedUntil.set(from, now + this.config.announceIntervalMs);
       this.tick(now);
       return;
@@ -404,13 +398,13 @@ export class ClientServerCore implements PeerService {
     } else if (!asClient && !this.attached.has(from)) {
       // Asked to mesh before this node was elected away: the server holds it in its mesh (and
       // would announce it as a server). It lets it go, and attaches as a client in its turn.
-      this.send(from, { type: 'cs-detach', epoch: this.epoch, alive: true }, false);
+      this.detach(from);
     } else if (!this.attached.has(from)) {
       // An answer to a request given up on, or one too many: undo the attachment on the server.
       if (wasPending && !this.attached.isFull()) {
         this.addNeighbor(this.attached, from);
         this.shedWorst();
-      } else this.send(from, { type: 'cs-detach', epoch: this.epoch, alive: true }, false);
+      } else this.detach(from);
     }
     this.tick(now);
   }
@@ -445,7 +439,7 @@ export class ClientServerCore implements PeerService {
 
   heartbeatFrom(peer: string, _now: number): void {
     if (this.stopped || this.isNeighbor(peer) || this.pending.has(peer)) return;
-    this.send(peer, { type: 'cs-detach', epoch: this.epoch, alive: true }, false);
+    this.detach(peer);
   }
 
   tick(now: number): void {
@@ -576,10 +570,7 @@ export class ClientServerCore implements PeerService {
   /** Elected away: lets its clients and the mesh go (they attach elsewhere) and attaches as a client. */
   private becomeClient(now: number): void {
     this.counters.demotions += 1;
-    for (const peer of this.neighbors()) {
-      this.drop(peer, 'disconnected');
-      this.send(peer, { type: 'cs-detach', epoch: this.epoch, alive: true }, false);
-    }
+    for (const peer of this.neighbors()) this.detach(peer);
     this.isServerRole = false;
     this.neighborCache = undefined;
     this.nextAnnounceAt = Number.POSITIVE_INFINITY;
@@ -587,10 +578,10 @@ export class ClientServerCore implements PeerService {
     this.tick(now);
   }
 
-  /** Servers of this node's mesh whose election point comes before `point`. */
-  private meshPeersBefore(point: number): number {
+  /** Servers of this node's mesh whose election point comes before this node's. */
+  private meshPeersBefore(): number {
     let count = 0;
-    for (const peer of this.serverPeers.values()) if (electionPoint(peer) < point) count += 1;
+    for (const peer of this.serverPeers.values()) if (electionPoint(peer) < this.point) count += 1;
     return count;
   }
 
@@ -630,8 +621,7 @@ export class ClientServerCore implements PeerService {
   private shedWorst(): void {
     while (this.attached.size > this.config.serversPerClient) {
       const worst = this.worstAttached()!;
-      this.drop(worst, 'disconnected');
-      this.send(worst, { type: 'cs-detach', epoch: this.epoch, alive: true }, false);
+      this.detach(worst);
     }
   }
 
@@ -689,6 +679,12 @@ export class ClientServerCore implements PeerService {
     this.neighborCache = undefined;
     this.effects.push({ kind: 'neighbor-down', peer, reason });
     return true;
+  }
+
+  /** Tells `peer` this node does not count it as linked (dropping it if it did): it lets the link go on its side too. */
+  private detach(peer: string): void {
+    this.drop(peer, 'disconnected');
+    this.send(peer, { type: 'cs-detach', epoch: this.epoch, alive: true }, false);
   }
 
   private send(to: string, message: ClientServerMessage, watch: boolean): void {

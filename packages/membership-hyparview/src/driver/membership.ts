@@ -705,7 +705,7 @@ class MembershipDriver implements Membership {
         // measuredLinked, since that round began after it was linked again. It is answered here,
         // unless the batch due goes to it anyway.
         if (this.nextSizeSendAt === Number.POSITIVE_INFINITY && this.links.has(from) && this.estimator.lacks(message.round, message.values)) {
-          this.sendMembership(from, { type: 'size', round: this.estimator.round, values: this.estimator.values() }, now);
+          this.sendMembership(from, this.sizeMessage(), now);
         }
         return;
       default:
@@ -893,11 +893,9 @@ class MembershipDriver implements Membership {
       return;
     }
     if (delivery.topic === SERVERS_TOPIC) {
-      const servers = this.announcedServers(delivery.payload, delivery.origin);
-      if (servers !== undefined) {
-        // Servers of an older version announce `{server}` alone, never naming their mesh.
-        const namesMesh = Array.isArray((delivery.payload as { servers?: unknown }).servers);
-        for (const service of [this.service, ...this.retiring.map((entry) => entry.service)]) if (service instanceof ClientServerCore) service.serverAnnounced(servers, now, namesMesh);
+      const announced = this.announcedServers(delivery.payload, delivery.origin);
+      if (announced !== undefined) {
+        for (const service of [this.service, ...this.retiring.map((entry) => entry.service)]) if (service instanceof ClientServerCore) service.serverAnnounced(announced.servers, now, announced.namesMesh);
       }
       return;
     }
@@ -1037,15 +1035,16 @@ class MembershipDriver implements Membership {
    * The servers a `$servers` announcement names: its origin (`server`, which must be the origin)
    * and the origin's mesh (`servers`, which older versions do not send). A list longer than a mesh
    * can be, or an entry that is not a node id, makes the whole list void (the origin still
-   * counts); undefined when the announcement is not one.
+   * counts); undefined when the announcement is not one. `namesMesh` is false for a server of an
+   * older version, which announces `{server}` alone.
    */
-  private announcedServers(payload: unknown, origin: string): string[] | undefined {
+  private announcedServers(payload: unknown, origin: string): { servers: string[]; namesMesh: boolean } | undefined {
     const { server, servers } = (payload ?? {}) as { server?: unknown; servers?: unknown };
     // Its sender comes first in the list the service reads (see `serverAnnounced`): never this node.
     if (typeof server !== 'string' || server !== origin || server === this.nodeId || !this.isNodeId(server)) return undefined;
-    if (!Array.isArray(servers) || servers.length > 2 * this.config.clientServer.maxServers + 1) return [server];
-    if (!servers.every((entry) => typeof entry === 'string' && this.isNodeId(entry))) return [server];
-    return [...new Set([server, ...(servers as string[])])].filter((entry) => entry !== this.nodeId);
+    if (!Array.isArray(servers)) return { servers: [server], namesMesh: false };
+    if (servers.length > 2 * this.config.clientServer.maxServers + 1 || !servers.every((entry) => typeof entry === 'string' && this.isNodeId(entry))) return { servers: [server], namesMesh: true };
+    return { servers: [...new Set([server, ...(servers as string[])])].filter((entry) => entry !== this.nodeId), namesMesh: true };
   }
 
   private isNodeId(text: string): boolean {
@@ -1121,8 +1120,13 @@ class MembershipDriver implements Membership {
   private sendSize(now: number): void {
     this.nextSizeSendAt = Number.POSITIVE_INFINITY;
     if (!this.estimating()) return;
-    const message = { type: 'size' as const, round: this.estimator.round, values: this.estimator.values() };
+    const message = this.sizeMessage();
     for (const peer of this.links.keys()) this.sendMembership(peer, message, now);
+  }
+
+  /** This node's figure for the current estimation round. */
+  private sizeMessage(): { readonly type: 'size'; readonly round: number; readonly values: number[] } {
+    return { type: 'size', round: this.estimator.round, values: this.estimator.values() };
   }
 
   private evaluate(now: number): void {
