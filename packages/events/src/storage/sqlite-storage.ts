@@ -105,7 +105,6 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
   let selectPrunable: SqliteStatement;
   let deleteBefore: SqliteStatement;
   let selectExists: SqliteStatement;
-  let selectMaxRowId: SqliteStatement;
   let selectCount: SqliteStatement;
   let adjustCount: SqliteStatement;
   let writeMeta: SqliteStatement;
@@ -164,7 +163,6 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     selectPrunable = db.prepare('SELECT count(*) FROM foundation_events WHERE wall_time < ?').raw();
     deleteBefore = db.prepare('DELETE FROM foundation_events WHERE wall_time < ?');
     selectExists = db.prepare('SELECT 1 FROM foundation_events WHERE id = ?').raw();
-    selectMaxRowId = db.prepare('SELECT coalesce(max(id), 0) FROM foundation_events').raw();
     selectCount = db.prepare("SELECT value FROM foundation_events_meta WHERE key = 'event_count'").raw();
     adjustCount = db.prepare("UPDATE foundation_events_meta SET value = value + ? WHERE key = 'event_count'");
     // Both values written here (max_id, max_timestamp) only ever go up. Another connection may
@@ -176,13 +174,13 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     selectHighestId = db
       .prepare("SELECT max(coalesce((SELECT value FROM foundation_events_meta WHERE key = 'max_id'), 0), coalesce((SELECT max(id) FROM foundation_events), 0))")
       .raw();
-    const [maxId] = selectMaxRowId.get() as [number];
     // The highest id is max(id) while its row exists; pruning records it in the meta table before
     // deleting rows, and reserveIds records the ids a store hands out before it hands them out,
     // so ids are never handed out twice after pruning, a failed append or a crash, and reopening.
     const rememberedRow = db.prepare("SELECT value FROM foundation_events_meta WHERE key = 'max_id'").raw().get() as [number] | undefined;
     rememberedId = Number(rememberedRow?.[0] ?? 0);
-    highestId = Math.max(rememberedId, maxId);
+    const [highest] = selectHighestId.get() as [number];
+    highestId = Number(highest);
     // The highest timestamp is remembered in the meta table, so timestamps keep increasing after
     // pruning and reopening; max() covers files written before the key existed.
     selectRememberedTimestamp = db.prepare("SELECT value FROM foundation_events_meta WHERE key = 'max_timestamp'").raw();
