@@ -159,7 +159,7 @@ export function encodeSummaries(namespace: string, summary: ReplicaSummary, repl
   };
   // Each origin's tuple and life id, each departure record, with their commas.
   for (const origin of summary.origins) grow(origin.node, utf8Length(JSON.stringify(summaryTuple(origin))) + utf8Length(JSON.stringify(origin.life ?? null)) + 2);
-  for (const record of summary.departed) grow(record.node, utf8Length(JSON.stringify(encodeDeparted([record]))));
+  for (const record of summary.departed) grow(record.node, departureBytes(record));
   let total = 0;
   for (const size of sizes.values()) total += size;
   if (total <= byteBudget) return [encodeSummary(namespace, summary.origins, summary.departed, reply, summary.range)];
