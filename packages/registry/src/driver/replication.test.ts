@@ -24,6 +24,29 @@ function start(seed: number, count: number, options: ClusterOptions = {}): { sim
 
 const node = (cluster: Cluster, id: string) => cluster.get(id)!;
 
+/** A healthy group entry of `origin` as its node would publish it, for deltas written by hand. */
+function entryOf(origin: string, name: string, target: number, revision = 1) {
+  return Object.freeze({
+    id: `${origin}/1/${revision}`,
+    name,
+    node: origin,
+    mode: 'group' as const,
+    scope: 'cluster' as const,
+    target,
+    capabilities: [],
+    metadata: {},
+    version: undefined,
+    serviceType: undefined,
+    zone: undefined,
+    weight: 1,
+    health: 'healthy' as const,
+    load: 0,
+    registeredAt: 0,
+    incarnation: 1,
+    revision,
+  });
+}
+
 describe('replication', () => {
   it('a registration reaches every node through the broadcast; changes and removal follow (seed=101)', () => {
     const { simulation, cluster } = start(101, 6);
@@ -286,25 +309,7 @@ describe('anti-entropy with many origins', () => {
     // 400 × 25 bytes, more than twice the bound.
     const origins = Array.from({ length: 400 }, (_, index) => {
       const origin = `relayed-${index}`;
-      const entry = Object.freeze({
-        id: `${origin}/1/1`,
-        name: `svc-${index}`,
-        node: origin,
-        mode: 'group' as const,
-        scope: 'cluster' as const,
-        target: index,
-        capabilities: [],
-        metadata: {},
-        version: undefined,
-        serviceType: undefined,
-        zone: undefined,
-        weight: 1,
-        health: 'healthy' as const,
-        load: 0,
-        registeredAt: 0,
-        incarnation: 1,
-        revision: 1,
-      });
+      const entry = entryOf(origin, `svc-${index}`, index);
       return { node: origin, incarnation: 1, covers: [{ low: 1, high: 1 }], entries: [entry], removed: [], keys: undefined };
     });
     for (const [from, to] of [['n0', 'n1'], ['n1', 'n0']] as const) {
@@ -361,25 +366,7 @@ describe('anti-entropy with many origins', () => {
     const origins = (holder: string) =>
       Array.from({ length: 30 }, (_, index) => {
         const origin = `relayed-to-${holder}-${String(index).padStart(2, '0')}-${'o'.repeat(200)}`;
-        const entry = Object.freeze({
-          id: `${origin}/1/1`,
-          name: `svc-${holder}-${index}`,
-          node: origin,
-          mode: 'group' as const,
-          scope: 'cluster' as const,
-          target: index,
-          capabilities: [],
-          metadata: {},
-          version: undefined,
-          serviceType: undefined,
-          zone: undefined,
-          weight: 1,
-          health: 'healthy' as const,
-          load: 0,
-          registeredAt: 0,
-          incarnation: 1,
-          revision: 1,
-        });
+        const entry = entryOf(origin, `svc-${holder}-${index}`, index);
         const covers = [{ low: 1, high: 1 }, ...Array.from({ length: 59 }, (_, interval) => ({ low: 1_000_000 + 2 * interval, high: 1_000_000 + 2 * interval }))];
         return { node: origin, incarnation: 1, covers, entries: [entry], removed: [], keys: undefined };
       });
@@ -577,25 +564,7 @@ describe('hostile peers', () => {
     const rejected: FoundationError[] = [];
     node(cluster, 'n1').registry.on('message-reject', ({ error }) => rejected.push(error));
     const entries = Array.from({ length: 6 }, (_, index) =>
-      Object.freeze({
-        id: `n9/1/${index + 1}`,
-        name: `flood-${index}`,
-        node: 'n9',
-        mode: 'group' as const,
-        scope: 'cluster' as const,
-        target: index,
-        capabilities: [],
-        metadata: {},
-        version: undefined,
-        serviceType: undefined,
-        zone: undefined,
-        weight: 1,
-        health: 'healthy' as const,
-        load: 0,
-        registeredAt: 0,
-        incarnation: 1,
-        revision: index + 1,
-      }),
+      entryOf('n9', `flood-${index}`, index, index + 1),
     );
     const [payload] = encodeDeltas('test', [{ node: 'n9', incarnation: 1, covers: [{ low: 1, high: 6 }], entries, removed: [], keys: undefined }], [], 100);
     simulation.node('n0').transport.send('n1', 'foundation.registry/test', payload);
