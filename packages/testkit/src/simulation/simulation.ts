@@ -735,10 +735,19 @@ class SimulationImpl implements Simulation {
 
   /** Tells the failure of a dial now rather than when failure detection runs out (see deliverEarlierLifeDown). */
   private deliverDialFailure(node: NodeState, peer: NodeState, failure: SimEvent): void {
-    node.failingDials.delete(peer);
-    this.syncPendingDowns(node);
     failure.cancelled = true;
-    if (!node.up || node.incarnation !== failure.incarnation || node.pendingConnects.get(peer) !== failure.attempt) return;
+    this.tellDialFailure(node, peer, failure);
+  }
+
+  /** Tells `node` that its dial of `peer` failed, unless the node restarted or dialled (or connected) again since. */
+  private tellDialFailure(node: NodeState, peer: NodeState, failure: SimEvent): void {
+    if (node.failingDials.get(peer) === failure) {
+      node.failingDials.delete(peer);
+      this.syncPendingDowns(node);
+    }
+    if (!node.up || node.incarnation !== failure.incarnation) return;
+    // Stale when the node connected to the peer since (or dialled again after that).
+    if (node.pendingConnects.get(peer) !== failure.attempt) return;
     node.pendingConnects.delete(peer);
     this.mixTrace(Kind.ConnectFail, node.index, peer.index);
     for (const handler of node.peerDown) this.guard(node, 'peer-down handler', () => handler(peer.id));
@@ -955,16 +964,7 @@ class SimulationImpl implements Simulation {
         return;
       }
       case Kind.ConnectFail: {
-        if (node.failingDials.get(peer) === event) {
-          node.failingDials.delete(peer);
-          this.syncPendingDowns(node);
-        }
-        if (!node.up || node.incarnation !== event.incarnation) return;
-        // Stale when the node connected to the peer since (or dialled again after that).
-        if (node.pendingConnects.get(peer) !== event.attempt) return;
-        node.pendingConnects.delete(peer);
-        this.mixTrace(Kind.ConnectFail, node.index, peer.index);
-        for (const handler of node.peerDown) this.guard(node, 'peer-down handler', () => handler(peer.id));
+        this.tellDialFailure(node, peer, event);
         return;
       }
     }
