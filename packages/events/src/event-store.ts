@@ -170,8 +170,8 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
   // Foreign timestamps are bounded by MAX_FOREIGN_EVENT_TIMESTAMP, so no event from elsewhere
   // can move them beyond any store's lifetime.
   const monotonicNanoseconds = (): number => Math.round(clock.monotonic() * 1e6);
-  let timestampOffset = Math.max(0, storage.maxTimestamp() + 1 - monotonicNanoseconds());
   let lastTimestamp = storage.maxTimestamp();
+  let timestampOffset = Math.max(0, lastTimestamp + 1 - monotonicNanoseconds());
   const startedAt = clock.monotonic();
   let totalStored = 0;
   let totalPruned = 0;
