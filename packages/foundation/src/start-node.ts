@@ -160,7 +160,6 @@ function timings(options: ResolvedOptions): { tickMs: number; electionTicks: num
   return options.timing === 'local' ? { tickMs: 10, electionTicks: 15, heartbeatTicks: 2 } : { tickMs: 50, electionTicks: 10, heartbeatTicks: 2 };
 }
 
-/** The longest a control request may ask this node to wait on its peers: a peer's request holds no timer longer. */
 /** `storage` with a close that does nothing, each call made on `storage` itself. */
 function keptOpen(storage: EventStorage): EventStorage {
   return {
@@ -180,6 +179,7 @@ function keptOpen(storage: EventStorage): EventStorage {
   };
 }
 
+/** The longest a control request may ask this node to wait on its peers: a peer's request holds no timer longer. */
 const MAX_ASKED_TIMEOUT_MS = 60_000;
 
 /**

@@ -44,8 +44,8 @@ export interface EagerTransport extends Transport {
 }
 
 export function withEagerConnect(transport: Transport, options: EagerTransportOptions = {}): EagerTransport {
-  /** This node, or a peer whose link is up: nothing to wait for. */
   const clock = options.clock ?? createSystemClock({ keepAlive: false });
+  /** This node, or a peer whose link is up: nothing to wait for. */
   const linked = (peer: string): boolean => peer === transport.nodeId || transport.peers().includes(peer);
   const waiting = createConnectWait<HeldMessage>({
     deliver: (peer, message) => transport.send(peer, message.channel, message.payload, message.options),
