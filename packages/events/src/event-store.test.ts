@@ -299,6 +299,21 @@ describe('store and storeBatch', () => {
     expect(thrown(() => store.get(-1)).code).toBe(3203);
   });
 
+  it('closes its storage, unless told the caller keeps it (closesStorage: false)', () => {
+    const closed = createMemoryStorage();
+    createEventStore({ storage: closed }).close();
+    expect(() => closed.count()).toThrow();
+    const kept = createMemoryStorage();
+    const first = createEventStore({ storage: kept, closesStorage: false });
+    first.emit('a', 1);
+    first.close();
+    expect(kept.count()).toBe(1);
+    const second = createEventStore({ storage: kept });
+    // It goes on from the storage, above the block the first store reserved.
+    expect(second.emit('b', 2).id).toBeGreaterThan(1);
+    expect(kept.count()).toBe(2);
+  });
+
   it('refuses everything after close with 5504', () => {
     const { store } = simulated();
     const event = store.emit('a', 1);

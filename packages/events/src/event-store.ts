@@ -30,6 +30,11 @@ export type EventHandler = (event: FoundationEvent) => unknown;
 export interface EventStoreOptions {
   /** Where events live. Default `createMemoryStorage()` (bounded at 100,000 events). */
   readonly storage?: EventStorage | undefined;
+  /**
+   * Whether `close()` closes the storage too. Default true; pass false for a storage the caller
+   * goes on using (to read, to give to the next store, to close itself).
+   */
+  readonly closesStorage?: boolean | undefined;
   /** Data larger than this (CBOR-encoded) is refused. Default 1,000,000 bytes, as in 1.x. */
   readonly maxDataBytes?: number | undefined;
   /** This node's name, recorded in every event. Default the host name. */
@@ -372,6 +377,7 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
       if (closed) return;
       closed = true;
       dispatcher.clear();
+      if (options.closesStorage === false) return;
       try {
         storage.close();
       } catch (error) {

@@ -10,7 +10,7 @@ import type { FlightRecorder, Propagator } from '@foundation/context';
 import { createConfig } from '@foundation/config';
 import type { Config, ConfigCommand } from '@foundation/config';
 import { createEventStore } from '@foundation/events';
-import type { EventStorage, EventStore } from '@foundation/events';
+import type { EventStore } from '@foundation/events';
 import { JoinTimeoutError, MEMBERSHIP_ERROR_CODES, createMembership, defaultLanConfig as membershipLan, defaultLocalConfig as membershipLocal } from '@foundation/membership-hyparview';
 import type { Membership } from '@foundation/membership-hyparview';
 import { Pid, createRuntime, createTransportRouter } from '@foundation/process';
@@ -160,25 +160,6 @@ function timings(options: ResolvedOptions): { tickMs: number; electionTicks: num
   return options.timing === 'local' ? { tickMs: 10, electionTicks: 15, heartbeatTicks: 2 } : { tickMs: 50, electionTicks: 10, heartbeatTicks: 2 };
 }
 
-/** `storage` with a close that does nothing, each call made on `storage` itself. */
-function keptOpen(storage: EventStorage): EventStorage {
-  return {
-    kind: storage.kind,
-    append: (events) => storage.append(events),
-    get: (id) => storage.get(id),
-    query: (query) => storage.query(query),
-    byCorrelation: (correlationId) => storage.byCorrelation(correlationId),
-    recent: (limit) => storage.recent(limit),
-    pruneBefore: (wallTime) => storage.pruneBefore(wallTime),
-    count: () => storage.count(),
-    maxId: () => storage.maxId(),
-    ...(storage.reserveIds === undefined ? {} : { reserveIds: (count: number) => storage.reserveIds!(count) }),
-    maxTimestamp: () => storage.maxTimestamp(),
-    sizeBytes: () => storage.sizeBytes(),
-    close: () => undefined,
-  };
-}
-
 /** The longest a control request may ask this node to wait on its peers: a peer's request holds no timer longer. */
 const MAX_ASKED_TIMEOUT_MS = 60_000;
 
@@ -221,9 +202,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   // defaults, event storage) and may throw, which must not leave the port bound.
   const config = createConfig<object>({ ...(options.config ?? { defaults: {} }), clock } as never);
   // The store is startNode's, and stop() closes it; a storage the caller passed in is theirs and
-  // stays open (to read, to give to the next node, to close), so the store is given a view of
-  // it whose close does nothing.
-  const events = createEventStore({ node: nodeId, clock, random, ...(options.eventStorage === undefined ? {} : { storage: keptOpen(options.eventStorage) }) });
+  // stays open (to read, to give to the next node, to close).
+  const events = createEventStore({ node: nodeId, clock, random, ...(options.eventStorage === undefined ? {} : { storage: options.eventStorage, closesStorage: false }) });
 
   const channelsPreset = resolved.timing === 'local' ? channelsLocal() : channelsLan();
   const transport = createTransport({
