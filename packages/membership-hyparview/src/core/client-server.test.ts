@@ -177,6 +177,107 @@ describe('client-server', () => {
   });
 });
 
+describe('client-server when every server is gone', () => {
+  const interval = base.announceIntervalMs;
+  /** Ids not elected at 100 nodes, in the order of their election points. */
+  const clientIds = Array.from({ length: 200 }, (_, index) => `c${index}`)
+    .filter((id) => !isElectedServer(id, 100, base))
+    .sort((a, b) => electionPoint(a) - electionPoint(b));
+  const hellosTo = (effects: readonly ServiceEffect[]): string[] => sends(effects).flatMap(([to, message]) => (message.type === 'cs-hello' ? [to] : []));
+
+  /** A client attached to s1 alone, which named `peers` among its clients when it accepted. */
+  function attachedClient(id: string, peers: string[]): ClientServerCore {
+    const client = node(id, 'auto');
+    client.join(['seed'], 0);
+    client.receive('seed', { type: 'cs-servers', epoch: 0, servers: ['s1'] }, 1);
+    client.receive('s1', { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: ['s1'], peers }, 2);
+    client.takeEffects();
+    return client;
+  }
+
+  it('a server names some of its clients in its answers (never the asker), and a node that knows no server says it is seeking one unless pinned a client', () => {
+    const server = node('s1', 'server');
+    server.join([], 0);
+    for (const client of ['c1', 'c2', 'c3']) server.receive(client, { type: 'cs-attach', epoch: 0, server: false }, 1);
+    server.takeEffects();
+    server.receive('c1', { type: 'cs-hello', epoch: 0 }, 2);
+    const [answer] = sends(server.takeEffects());
+    expect(answer).toEqual(['c1', { type: 'cs-servers', epoch: 0, servers: ['s1'], peers: expect.arrayContaining(['c2', 'c3']) as unknown as string[] }]);
+    expect((answer![1] as { peers: readonly string[] }).peers).toHaveLength(2);
+    for (const [role, seeking] of [['auto', true], ['client', undefined]] as const) {
+      const lost = node(clientIds[0]!, role);
+      lost.join([], 0);
+      lost.receive('other', { type: 'cs-hello', epoch: 0 }, 1);
+      const reply = sends(lost.takeEffects()).find(([to]) => to === 'other')![1] as { seeking?: true; servers: readonly string[] };
+      expect({ role, servers: reply.servers, seeking: reply.seeking }).toEqual({ role, servers: [], seeking });
+    }
+  });
+
+  it('a client whose servers and seed all failed asks the live nodes its server named, not only its dead contacts', () => {
+    const client = attachedClient(clientIds[5]!, ['c7', 'c8']);
+    const failedAt = 100 * interval;
+    client.peerDown('s1', failedAt);
+    client.peerDown('seed', failedAt);
+    const asked = new Set<string>();
+    for (let now = failedAt; now < failedAt + 3 * interval; now += interval / 10) {
+      client.tick(now);
+      for (const to of hellosTo(client.takeEffects())) asked.add(to);
+    }
+    expect([...asked].filter((to) => to === 'c7' || to === 'c8')).not.toEqual([]);
+    // c7 answers with a server it knows: the client attaches to it.
+    client.receive('c7', { type: 'cs-servers', epoch: 0, servers: ['s2'] }, failedAt + 3 * interval);
+    expect(sends(client.takeEffects())).toContainEqual(['s2', { type: 'cs-attach', epoch: 0, server: false }]);
+  });
+
+  it('a client with no server leaves the election to a seeking node before it, asks it every period, and attaches once it names a server; it steps up itself once that node is gone', () => {
+    const [low, high] = [clientIds[0]!, clientIds[1]!];
+    const client = attachedClient(high, [low]);
+    const failedAt = 100 * interval;
+    client.peerDown('s1', failedAt);
+    client.peerDown('seed', failedAt);
+    client.receive(low, { type: 'cs-servers', epoch: 0, servers: [], seeking: true }, failedAt + 1);
+    const askedLow: number[] = [];
+    for (let now = failedAt; now < failedAt + 8 * interval; now += interval / 10) {
+      client.tick(now);
+      if (hellosTo(client.takeEffects()).includes(low)) {
+        askedLow.push(now);
+        client.receive(low, { type: 'cs-servers', epoch: 0, servers: [], seeking: true }, now + 1);
+      }
+      expect({ now, role: client.role }).toEqual({ now, role: 'client' });
+    }
+    expect(askedLow.length).toBeGreaterThanOrEqual(6);
+    // `low` made itself a server and says so: the client attaches to it.
+    client.receive(low, { type: 'cs-servers', epoch: 0, servers: [low], peers: [] }, failedAt + 8 * interval);
+    expect(sends(client.takeEffects())).toContainEqual([low, { type: 'cs-attach', epoch: 0, server: false }]);
+    // It fails before answering; no other seeker comes first: the client steps up within a period.
+    client.peerDown(low, failedAt + 8 * interval + 1);
+    for (let now = failedAt + 8 * interval; now <= failedAt + 12 * interval; now += interval / 10) client.tick(now);
+    expect(client.role).toBe('server');
+    // A seeker after it in the election does not hold it back.
+    const first = attachedClient(low, [high]);
+    first.peerDown('s1', failedAt);
+    first.peerDown('seed', failedAt);
+    for (let now = failedAt; now <= failedAt + 4 * interval; now += interval / 10) {
+      first.tick(now);
+      first.receive(high, { type: 'cs-servers', epoch: 0, servers: [], seeking: true }, now);
+    }
+    expect(first.role).toBe('server');
+  });
+
+  it('a server that failed here is not learnt again from another node\'s list for three periods, only from itself', () => {
+    const client = attachedClient(clientIds[3]!, []);
+    client.peerDown('s1', 10 * interval);
+    client.receive('c9', { type: 'cs-servers', epoch: 0, servers: ['s1'] }, 10 * interval + 1);
+    expect(client.knownServers()).toEqual([]);
+    client.receive('s1', { type: 'cs-servers', epoch: 0, servers: ['s1'] }, 10 * interval + 2);
+    expect(client.knownServers()).toEqual(['s1']);
+    client.peerDown('s1', 20 * interval);
+    client.tick(23 * interval + 1);
+    client.receive('c9', { type: 'cs-servers', epoch: 0, servers: ['s1'] }, 23 * interval + 2);
+    expect(client.knownServers()).toEqual(['s1']);
+  });
+});
+
 describe('client-server election by the size estimate', () => {
   const ids = Array.from({ length: 2_000 }, (_, index) => `n${index}`);
   const withoutEstimate = (self: string): ClientServerCore =>
@@ -284,7 +385,7 @@ describe('client-server election by the size estimate', () => {
     server.receive('c1', { type: 'cs-attach', epoch: 0, server: true }, 2);
     const effects = server.takeEffects();
     expect(effects.filter((effect) => effect.kind === 'neighbor-down' || effect.kind === 'neighbor-up')).toEqual([]);
-    expect(sends(effects)).toContainEqual(['c1', { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: expect.arrayContaining(['s1', 'c1']) as unknown as string[] }]);
+    expect(sends(effects)).toContainEqual(['c1', expect.objectContaining({ type: 'cs-attach-reply', epoch: 0, accepted: true, servers: expect.arrayContaining(['s1', 'c1']) as unknown as string[] })]);
     expect(server.stats()).toMatchObject({ serverPeers: 1, clients: 0 });
     server.peerDown('c1', 3);
     expect(server.members()).toEqual([]);
@@ -310,7 +411,7 @@ describe('client-server election by the size estimate', () => {
     asked.takeEffects();
     asked.receive(high!, { type: 'cs-hello', epoch: 0 }, 2);
     expect(asked.role).toBe('server');
-    expect(sends(asked.takeEffects())).toContainEqual([high, { type: 'cs-servers', epoch: 0, servers: [low] }]);
+    expect(sends(asked.takeEffects())).toContainEqual([high, expect.objectContaining({ type: 'cs-servers', epoch: 0, servers: [low] })]);
     // The other way round, or once an estimate has elected the role, the asked node stays a client.
     const later = withoutEstimate(high!);
     later.join(['elsewhere'], 0);

@@ -6,6 +6,7 @@
 import { hashString32 } from '@foundation/core';
 import type { Random } from '@foundation/core';
 import type { ClientServerConfig } from './config';
+import { MAX_PEER_SAMPLE } from './messages';
 import type { ClientServerMessage, ServiceMessage } from './messages';
 import { PeerSet } from './peer-set';
 import { RequestDeadlines } from './request-deadlines';
@@ -58,6 +59,17 @@ export function electedShare(size: number, config: ClientServerConfig): number {
 const DEMOTE_MARGIN = 1.25;
 const PROMOTE_MARGIN = 0.8;
 
+/**
+ * Live nodes, clients included, a node keeps as contacts for when every server it knew is gone
+ * (HyParView's passive view plays this part there). Before, its only contacts were its seeds and
+ * the servers it had known: when every server crashed, a client whose seed was one of them had
+ * no live contact at all, made itself a server alone, and stayed so. Seed 26 of a 40-node
+ * cluster with chained seeds ended in 10 components, 30 s after its 9 servers crashed.
+ */
+const CONTACTS = 16;
+/** A client asks one of its servers for fresh contacts about every this many periods. */
+const CONTACT_REFRESH_PERIODS = 6;
+
 /** Where `node` falls in [0, 1) for the election (the same hash as `isElectedServer`). */
 export function electionPoint(node: string): number {
   return hashString32(node, 0x5e57_e125) / 4_294_967_296;
@@ -108,6 +120,23 @@ export class ClientServerCore implements PeerService {
    * cluster has no seeds at all.
    */
   private readonly formerServers = new Set<string>();
+  /** Live nodes heard of, clients included: contacts when no server is left (see CONTACTS). */
+  private readonly contacts = new PeerSet(CONTACTS);
+  /**
+   * Nodes that answered this node's hello knowing no server either, and ready to elect
+   * themselves (`seeking`), with when they answered: this node leaves the election to those
+   * among them that come before it (see `defersPromotion`).
+   */
+  private readonly seekers = new Map<string, number>();
+  private nextContactRefreshAt = Number.POSITIVE_INFINITY;
+  /**
+   * Servers whose link or request failed here, with when: for three periods a list from another
+   * node does not teach them again (see `learnServer`). When every server crashed, the clients
+   * that had not tried them all yet still named them in their answers, and each node that learnt
+   * them again counted a server in sight, which put off its election for as long as the dead
+   * servers went round.
+   */
+  private readonly failedServers = new Map<string, number>();
   private started = false;
   private stopped = false;
   /** When this client last had a server attached or known (its start, before any). */
@@ -202,6 +231,7 @@ export class ClientServerCore implements PeerService {
     if (this.isServerRole) this.nextAnnounceAt = now;
     for (const contact of this.random.sample(this.seeds, 3)) this.hello(contact, now);
     this.nextHelloAt = now + this.config.announceIntervalMs;
+    this.nextContactRefreshAt = now + this.contactRefreshDelay();
     this.rejoinSchedule.start(now);
     this.tick(now);
   }
@@ -274,7 +304,7 @@ export class ClientServerCore implements PeerService {
       if (namesMesh) this.announcingOnlyThemselves.delete(sender);
       else if (this.announcingOnlyThemselves.size < this.config.maxServers * 2 || this.announcingOnlyThemselves.has(sender)) this.announcingOnlyThemselves.add(sender);
     }
-    for (const server of named) this.learnServer(server, now);
+    for (const server of named) this.learnServer(server, now, sender);
     this.tick(now);
   }
 
@@ -311,6 +341,7 @@ export class ClientServerCore implements PeerService {
     this.stopped = true;
     this.nextAnnounceAt = Number.POSITIVE_INFINITY;
     this.nextHelloAt = Number.POSITIVE_INFINITY;
+    this.nextContactRefreshAt = Number.POSITIVE_INFINITY;
     this.rejoinSchedule.stop();
   }
 
@@ -319,20 +350,31 @@ export class ClientServerCore implements PeerService {
     this.noteServers(now);
     const typed = message as ClientServerMessage;
     switch (typed.type) {
-      case 'cs-hello':
+      case 'cs-hello': {
         this.helloWithoutServers(from, now);
-        this.send(from, { type: 'cs-servers', epoch: this.epoch, servers: this.serverList() }, false);
+        const servers = this.serverList();
+        const peers = this.peerSample(from);
+        // A node that knows no server says whether it will elect itself (see `defersPromotion`).
+        if (servers.length === 0 && this.config.role === 'auto') this.send(from, { type: 'cs-servers', epoch: this.epoch, servers, peers, seeking: true }, false);
+        else this.send(from, { type: 'cs-servers', epoch: this.epoch, servers, peers }, false);
+        this.learnContact(from);
         return;
+      }
       case 'cs-servers':
         if (this.pending.delete(from) && this.seeds.includes(from)) this.rejoinSchedule.reached = true;
-        for (const server of typed.servers) this.learnServer(server, now);
+        for (const server of typed.servers) this.learnServer(server, now, from);
+        if (typed.servers.length === 0 && typed.seeking === true) {
+          if (this.seekers.has(from) || this.seekers.size < CONTACTS) this.seekers.set(from, now);
+        } else this.seekers.delete(from);
+        this.learnContact(from);
+        for (const peer of typed.peers ?? []) this.learnContact(peer);
         this.tick(now);
         return;
       case 'cs-attach':
         this.onAttach(from, typed.server, now);
         return;
       case 'cs-attach-reply':
-        this.onAttachReply(from, typed.accepted, typed.servers, now);
+        this.onAttachReply(from, typed.accepted, typed.servers, typed.peers ?? [], now);
         return;
       case 'cs-detach':
         this.drop(from, typed.alive ? 'disconnected' : 'left');
@@ -346,7 +388,7 @@ export class ClientServerCore implements PeerService {
   private onAttach(from: string, fromServer: boolean, now: number): void {
     if (!this.isServerRole) {
       this.counters.attachesRefused += 1;
-      this.send(from, { type: 'cs-attach-reply', epoch: this.epoch, accepted: false, servers: this.serverList() }, false);
+      this.send(from, { type: 'cs-attach-reply', epoch: this.epoch, accepted: false, servers: this.serverList(), peers: this.peerSample(from) }, false);
       return;
     }
     if (fromServer) {
@@ -354,16 +396,18 @@ export class ClientServerCore implements PeerService {
       // A client of this server that was elected one: the same link, now in the mesh.
       if (this.clients.has(from) && !this.serverPeers.isFull()) this.moveIntoMesh(from);
       if (!this.serverPeers.has(from) && !this.serverPeers.isFull()) this.addNeighbor(this.serverPeers, from);
-      this.send(from, { type: 'cs-attach-reply', epoch: this.epoch, accepted: this.serverPeers.has(from), servers: this.serverList() }, false);
+      this.send(from, { type: 'cs-attach-reply', epoch: this.epoch, accepted: this.serverPeers.has(from), servers: this.serverList(), peers: this.peerSample(from) }, false);
       return;
     }
+    this.learnContact(from);
     const accepted = this.clients.has(from) || (!this.clients.isFull() && this.addNeighbor(this.clients, from));
     if (accepted) this.counters.attachesAccepted += 1;
     else this.counters.attachesRefused += 1;
-    this.send(from, { type: 'cs-attach-reply', epoch: this.epoch, accepted, servers: this.serverList() }, false);
+    this.send(from, { type: 'cs-attach-reply', epoch: this.epoch, accepted, servers: this.serverList(), peers: this.peerSample(from) }, false);
   }
 
-  private onAttachReply(from: string, accepted: boolean, servers: readonly string[], now: number): void {
+  private onAttachReply(from: string, accepted: boolean, servers: readonly string[], peers: readonly string[], now: number): void {
+    for (const peer of peers) this.learnContact(peer);
     const wasPending = this.pending.delete(from);
     const asClient = this.clientAttaches.delete(from);
     // A server lists itself first in its answers: one that does not is a client now (it was
@@ -372,7 +416,7 @@ export class ClientServerCore implements PeerService {
     // and their refusals named it again, so that the clients of a cluster whose servers had
     // stepped down together kept asking them all, every period, for good.
     const fromServer = accepted || servers.includes(from);
-    if (fromServer) for (const server of servers) this.learnServer(server, now);
+    if (fromServer) for (const server of servers) this.learnServer(server, now, from);
     if (!accepted) {
       if (!fromServer) this.servers.delete(from);
       // A server this node stepped up beside, whose mesh is full: it keeps this node as a client,
@@ -416,9 +460,14 @@ export class ClientServerCore implements PeerService {
     this.clientAttaches.delete(peer);
     // Restarted, it may run a newer version: it is heard again before it counts as an older one.
     this.announcingOnlyThemselves.delete(peer);
+    this.contacts.delete(peer);
+    this.seekers.delete(peer);
     const linkedServer = this.serverPeers.has(peer) || this.attached.has(peer);
     const wasServer = this.servers.delete(peer);
-    if (wasServer || linkedServer) this.rememberServer(peer);
+    if (wasServer || linkedServer) {
+      this.rememberServer(peer);
+      if (this.failedServers.has(peer) || this.failedServers.size < this.config.maxServers * 4) this.failedServers.set(peer, now);
+    }
     if (this.drop(peer, 'failed') && wasServer) this.counters.serverFailures += 1;
     if (wasPending || wasServer) this.tick(now);
   }
@@ -451,6 +500,8 @@ export class ClientServerCore implements PeerService {
       this.servers.delete(peer);
     }
     for (const [peer, until] of this.refusedUntil) if (until <= now) this.refusedUntil.delete(peer);
+    for (const [peer, heardAt] of this.seekers) if (now - heardAt > 3 * this.config.announceIntervalMs) this.seekers.delete(peer);
+    for (const [server, failedAt] of this.failedServers) if (now - failedAt > 3 * this.config.announceIntervalMs) this.failedServers.delete(server);
     if (this.rejoinSchedule.due(now)) this.seedRejoin(now);
     // Servers unheard of for three announcement periods are forgotten (not the ones linked to).
     // Announcements come over this node's links only: with none left, what it knows cannot be
@@ -490,6 +541,12 @@ export class ClientServerCore implements PeerService {
     }
     this.noteServers(now);
     this.attachClient(now);
+    if (now >= this.nextContactRefreshAt) {
+      this.nextContactRefreshAt = now + this.contactRefreshDelay();
+      // Not a request: a lost answer only leaves the contacts as they were until the next one.
+      const server = this.attached.random(this.random);
+      if (server !== undefined) this.send(server, { type: 'cs-hello', epoch: this.epoch }, false);
+    }
     if (now >= this.nextHelloAt) {
       this.nextHelloAt = now + this.config.announceIntervalMs;
       this.rebalance(now);
@@ -499,7 +556,7 @@ export class ClientServerCore implements PeerService {
         // when one was last in sight, not from the start: a client whose servers all failed
         // (cut off for a moment, its attempts at the servers it knew failing too) became one at
         // its next period, without asking its seeds, and then a server cut off from the others.
-        if (known === 0 && this.config.role === 'auto' && now - this.serverSeenAt >= 3 * this.config.announceIntervalMs) {
+        if (known === 0 && this.config.role === 'auto' && now - this.serverSeenAt >= 3 * this.config.announceIntervalMs && !this.defersPromotion()) {
           this.promoteAlone(now);
           return;
         }
@@ -510,7 +567,7 @@ export class ClientServerCore implements PeerService {
 
   nextTick(): number {
     if (this.stopped || !this.started) return Number.POSITIVE_INFINITY;
-    let next = Math.min(this.nextAnnounceAt, this.nextHelloAt, this.rejoinSchedule.nextAt);
+    let next = Math.min(this.nextAnnounceAt, this.nextHelloAt, this.rejoinSchedule.nextAt, this.isServerRole ? Number.POSITIVE_INFINITY : this.nextContactRefreshAt);
     for (const deadline of this.pending.values()) if (deadline < next) next = deadline;
     for (const until of this.refusedUntil.values()) if (until < next) next = until;
     return next;
@@ -534,10 +591,62 @@ export class ClientServerCore implements PeerService {
     this.hello(this.rejoinSchedule.pick(candidates), now);
   }
 
-  /** Says hello to one seed or former server not asked already (its answer lists its servers). */
+  /**
+   * Says hello to one contact (a seed, a former server or a live node heard of) not asked
+   * already: its answer lists its servers. A client also asks again the first node before it in
+   * the election that knows no server either: that node is the one to elect itself, and names
+   * itself (or the server it found) in its next answer.
+   */
   private helloContact(now: number): void {
-    const contacts = [...new Set([...this.seeds, ...this.formerServers])].filter((contact) => contact !== this.self && !this.pending.has(contact));
-    if (contacts.length > 0) this.hello(this.random.pick(contacts), now);
+    const contacts = [...new Set([...this.seeds, ...this.formerServers, ...this.contacts.values()])].filter((contact) => contact !== this.self && !this.pending.has(contact));
+    for (const contact of this.random.sample(contacts, this.isServerRole ? 1 : 2)) this.hello(contact, now);
+    if (this.isServerRole) return;
+    const first = this.firstSeeker();
+    if (first !== undefined && !this.pending.has(first)) this.hello(first, now);
+  }
+
+  /**
+   * Whether a client that has had no server in sight for three periods leaves the election to
+   * another: a node that answered it within three periods, knowing no server either, and whose
+   * election point comes first. When every server crashed, every client made itself one after
+   * three periods (85 to 93 of 100), and the size estimates took some 15 s to elect most of them
+   * away. Now only the nodes first among those they heard from step up, and those that deferred
+   * learn of them by asking again (see `helloContact`).
+   */
+  private defersPromotion(): boolean {
+    return this.firstSeeker() !== undefined;
+  }
+
+  /** The node with the first election point among the seekers, if it comes before this node. */
+  private firstSeeker(): string | undefined {
+    let first: string | undefined;
+    let firstPoint = this.point;
+    for (const peer of this.seekers.keys()) {
+      const point = electionPoint(peer);
+      if (point < firstPoint) {
+        first = peer;
+        firstPoint = point;
+      }
+    }
+    return first;
+  }
+
+  /** Keeps `peer`, a node heard of as live, among the contacts, in place of a random one when they are full. */
+  private learnContact(peer: string): void {
+    if (peer === this.self || this.contacts.has(peer)) return;
+    if (this.contacts.isFull()) this.contacts.delete(this.contacts.random(this.random)!);
+    this.contacts.addNew(peer);
+  }
+
+  /** Contacts to pass on to `asker`: some of a server's clients, or of the contacts a client keeps. */
+  private peerSample(asker: string): string[] {
+    const source = this.isServerRole && this.clients.size > 0 ? this.clients : this.contacts;
+    return source.sample(this.random, MAX_PEER_SAMPLE, asker);
+  }
+
+  /** About CONTACT_REFRESH_PERIODS periods, spread so that the clients of a server do not ask together. */
+  private contactRefreshDelay(): number {
+    return this.config.announceIntervalMs * CONTACT_REFRESH_PERIODS * (0.5 + this.random.float());
   }
 
   private rememberServer(server: string): void {
@@ -643,8 +752,10 @@ export class ClientServerCore implements PeerService {
     this.send(peer, { type: 'cs-hello', epoch: this.epoch }, true);
   }
 
-  private learnServer(server: string, now: number): void {
+  /** Learns of, or refreshes, `server`; `via`, the node whose list named it (undefined: the server itself). */
+  private learnServer(server: string, now: number, via?: string): void {
     if (server === this.self) return;
+    if (via !== undefined && via !== server && this.failedServers.has(server)) return;
     const info = this.servers.get(server);
     if (info !== undefined) {
       info.lastSeen = now;

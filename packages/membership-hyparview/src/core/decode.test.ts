@@ -51,6 +51,24 @@ describe('decodeMembershipMessage', () => {
     expect(stats.malformed).toBe(0);
   });
 
+  it('keeps the contacts of a client-server answer up to eight, and leaves out a malformed list or entry rather than the answer', () => {
+    const stats = createDecodeStats();
+    const peers = Array.from({ length: 10 }, (_, index) => `p${index}`);
+    expect(decodeMembershipMessage({ type: 'cs-servers', epoch: 0, servers: ['s'], peers }, limits, stats)).toStrictEqual({ type: 'cs-servers', epoch: 0, servers: ['s'], peers: peers.slice(0, 8) });
+    expect(stats.truncated).toBe(1);
+    expect(decodeMembershipMessage({ type: 'cs-attach-reply', epoch: 0, accepted: true, servers: [], peers: ['a', 7, 'x'.repeat(17), 'a', 'b'] }, limits, stats)).toStrictEqual({
+      type: 'cs-attach-reply',
+      epoch: 0,
+      accepted: true,
+      servers: [],
+      peers: ['a', 'b'],
+    });
+    expect(decodeMembershipMessage({ type: 'cs-servers', epoch: 0, servers: [], peers: 'a,b', seeking: true }, limits, stats)).toStrictEqual({ type: 'cs-servers', epoch: 0, servers: [], seeking: true });
+    // Only `true` says the sender is seeking; anything else counts as absent (an older sender's answer).
+    expect(decodeMembershipMessage({ type: 'cs-servers', epoch: 0, servers: [], seeking: 'yes' }, limits, stats)).toStrictEqual({ type: 'cs-servers', epoch: 0, servers: [] });
+    expect(stats.malformed).toBe(0);
+  });
+
   it('keeps a request id when there is one, and leaves it out when there is none', () => {
     const stats = createDecodeStats();
     expect(decodeMembershipMessage({ type: 'neighbor', epoch: 0, priority: 'low', id: 4_294_967_295 }, limits, stats)).toEqual({ type: 'neighbor', epoch: 0, priority: 'low', id: 4_294_967_295 });

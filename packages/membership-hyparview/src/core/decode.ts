@@ -5,6 +5,7 @@
 import { isPlainObject, utf8Length } from '@foundation/core';
 import { TOPOLOGY_MODES } from './config';
 import type { TopologyMode } from './config';
+import { MAX_PEER_SAMPLE } from './messages';
 import type { MembershipMessage, PlumtreeMessage } from './messages';
 
 export interface DecodeLimits {
@@ -104,6 +105,22 @@ function nodeList(value: unknown, cap: number, limits: DecodeLimits, stats: Deco
   for (let index = 0; index < end; index += 1) {
     const id = value[index] as string;
     if (!result.includes(id)) result.push(id);
+  }
+  return result;
+}
+
+/**
+ * The `peers` of a client-server answer: contacts that matter only once every server is gone. A
+ * malformed list is left out, not the answer, which settles a request (as `vacant` in
+ * neighbor-reply); invalid and repeated ids are skipped, and the list is cut at `cap`.
+ */
+function peerList(value: unknown, cap: number, limits: DecodeLimits, stats: DecodeStats): readonly string[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  if (value.length > cap) stats.truncated += 1;
+  const result: string[] = [];
+  for (let index = 0; index < value.length && result.length < cap; index += 1) {
+    const id: unknown = value[index];
+    if (validNodeId(id, limits) && !result.includes(id)) result.push(id);
   }
   return result;
 }
@@ -234,17 +251,22 @@ function membershipFields(input: Typed, limits: DecodeLimits, stats: DecodeStats
       return { type: 'cs-hello', epoch: integer(input.epoch, MAX_EPOCH) };
     case 'cs-attach':
       return { type: 'cs-attach', epoch: integer(input.epoch, MAX_EPOCH), server: boolean(input.server) };
-    case 'cs-attach-reply':
-      return {
-        type: 'cs-attach-reply',
-        epoch: integer(input.epoch, MAX_EPOCH),
-        accepted: boolean(input.accepted),
-        servers: nodeList(input.servers, limits.maxServers, limits, stats),
-      };
+    case 'cs-attach-reply': {
+      const epoch = integer(input.epoch, MAX_EPOCH);
+      const accepted = boolean(input.accepted);
+      const servers = nodeList(input.servers, limits.maxServers, limits, stats);
+      const peers = peerList(input.peers, MAX_PEER_SAMPLE, limits, stats);
+      return peers === undefined ? { type: 'cs-attach-reply', epoch, accepted, servers } : { type: 'cs-attach-reply', epoch, accepted, servers, peers };
+    }
     case 'cs-detach':
       return { type: 'cs-detach', epoch: integer(input.epoch, MAX_EPOCH), alive: boolean(input.alive) };
-    case 'cs-servers':
-      return { type: 'cs-servers', epoch: integer(input.epoch, MAX_EPOCH), servers: nodeList(input.servers, limits.maxServers, limits, stats) };
+    case 'cs-servers': {
+      const epoch = integer(input.epoch, MAX_EPOCH);
+      const servers = nodeList(input.servers, limits.maxServers, limits, stats);
+      const peers = peerList(input.peers, MAX_PEER_SAMPLE, limits, stats);
+      if (input.seeking === true) return peers === undefined ? { type: 'cs-servers', epoch, servers, seeking: true } : { type: 'cs-servers', epoch, servers, peers, seeking: true };
+      return peers === undefined ? { type: 'cs-servers', epoch, servers } : { type: 'cs-servers', epoch, servers, peers };
+    }
     case 'heartbeat': {
       const sentAt = finite(input.sentAt);
       if (input.echo === undefined) return { type: 'heartbeat', sentAt };

@@ -110,6 +110,9 @@ export interface MeshLeaveMessage {
 
 // ---- client-server ------------------------------------------------------------------------
 
+/** Most ids in the `peers` of a cs-servers or cs-attach-reply (more are cut off when decoded). */
+export const MAX_PEER_SAMPLE = 8;
+
 /** Any node asks any other for the servers it knows (how a client finds servers). */
 export interface ServerHelloMessage {
   readonly type: 'cs-hello';
@@ -128,6 +131,8 @@ export interface AttachReplyMessage {
   readonly epoch: number;
   readonly accepted: boolean;
   readonly servers: readonly string[];
+  /** A few other nodes the sender knows to be live (a server: some of its clients): contacts for when every server is gone. Absent from older versions. */
+  readonly peers?: readonly string[];
 }
 
 export interface DetachMessage {
@@ -136,11 +141,19 @@ export interface DetachMessage {
   readonly alive: boolean;
 }
 
-/** Servers known to the sender (an answer to cs-hello, and periodic updates to clients). */
+/** Servers known to the sender (the answer to cs-hello). */
 export interface ServersMessage {
   readonly type: 'cs-servers';
   readonly epoch: number;
   readonly servers: readonly string[];
+  /** As in cs-attach-reply. Absent from older versions. */
+  readonly peers?: readonly string[];
+  /**
+   * The sender knows no server and will elect itself unless a node before it in the election
+   * does (see ClientServerCore's `defersPromotion`). Absent from older versions and from nodes
+   * that cannot become servers.
+   */
+  readonly seeking?: true;
 }
 
 // ---- shared by every peer service -----------------------------------------------------------
