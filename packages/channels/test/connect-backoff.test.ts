@@ -316,9 +316,11 @@ describe('connect(url) of an address never reached, from a connection-error list
       for (let round = 1; round <= 4; round += 1) {
         await waitFor(() => dialsFromListener.length >= round, 5_000, `connection-error ${round}`);
         expect([round, server.connections(), a.stats().handshakesInProgress]).toEqual([round, round, 0]);
-        // Under HalfRandom the retry after failure n waits half of min(max, initial · 2^n); a
-        // backoff started over waits its first delay again each time.
-        const delay = 0.5 * Math.min(timing.reconnectMaxMs, timing.reconnectInitialMs * 2 ** (startsOver ? 1 : round));
+        // Under HalfRandom the retry after failure n waits half of min(max, initial · 2^(n − 1)),
+        // the schedule of a node id's link; a backoff started over waits its first delay again
+        // each time. Review finding: a URL's retries ran one doubling ahead, from twice
+        // reconnectInitialMs.
+        const delay = 0.5 * Math.min(timing.reconnectMaxMs, timing.reconnectInitialMs * 2 ** (startsOver ? 0 : round - 1));
         clock.advance(delay - 1);
         expect([round, a.stats().handshakesInProgress]).toEqual([round, 0]);
         clock.advance(1);

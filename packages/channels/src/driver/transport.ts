@@ -2,7 +2,7 @@
 // transport port of docs/architecture.md (send, onMessage, peer-up/peer-down, connect,
 // disconnect, peers) plus request/reply, channel events, backpressure and statistics.
 import { randomBytes } from 'node:crypto';
-import { FoundationError, createCryptoRandom, createSystemClock } from '@foundation/core';
+import { FoundationError, backoffDelay, createCryptoRandom, createSystemClock } from '@foundation/core';
 import type { Random, Scheduler, Timer } from '@foundation/core';
 import type { TLSSocket } from 'node:tls';
 import { WebSocket } from 'ws';
@@ -774,12 +774,13 @@ export function createTransport(options: TransportOptions): Transport {
     if (closed || !wantedProbes.has(target)) return;
     const previous = probeRetries.get(target);
     previous?.timer.cancel();
-    const attempts = (previous?.attempts ?? 0) + 1;
-    const ceiling = Math.min(timing.reconnectMaxMs, timing.reconnectInitialMs * 2 ** Math.min(attempts, 30));
-    const timer = clock.setTimer(random.float() * ceiling, () => {
+    // The schedule of a node id's link (Link's backoff): the first retry within reconnectInitialMs.
+    const attempt = previous?.attempts ?? 0;
+    const delay = backoffDelay(attempt, { initialMs: timing.reconnectInitialMs, maxMs: timing.reconnectMaxMs, random });
+    const timer = clock.setTimer(delay, () => {
       if (wantedProbes.has(target) && !urlToNode.has(target)) dialProbe(target);
     });
-    probeRetries.set(target, { timer, attempts });
+    probeRetries.set(target, { timer, attempts: attempt + 1 });
   }
   const wantedProbes = new Set<string>();
 
