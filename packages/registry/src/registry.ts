@@ -22,6 +22,7 @@ import type { Conflict, DownReason, ViewEvent } from './core/service-view';
 import { ServiceView } from './core/service-view';
 import type { HealthStatus, RegistrationMode, ServiceInstance } from './core/types';
 import { HEALTH_STATUSES } from './core/types';
+import { entryBytes, entryRoom } from './core/wire';
 import { Replication } from './driver/replication';
 import { AlreadyRegisteredError } from './errors/already-registered-error';
 import { ConsensusFailedError } from './errors/consensus-failed-error';
@@ -365,6 +366,12 @@ function isAbortSignal(value: unknown): value is AbortSignal {
   return typeof signal.aborted === 'boolean' && typeof signal.addEventListener === 'function' && typeof signal.removeEventListener === 'function';
 }
 
+/**
+ * A load with the longest JSON text `checkLoad` lets through, 24 characters: 17 significant
+ * digits after "0.00000" (smaller numbers are written with an exponent, larger ones need fewer zeros).
+ */
+const LONGEST_LOAD = 0.000_001_234_567_890_123_456_7;
+
 function checkName(kind: NameKind, value: unknown, maxLength: number): string {
   const problem = nameProblem(value, maxLength);
   if (problem !== undefined) throw new InvalidNameError(kind, value, problem);
@@ -637,6 +644,27 @@ class RegistryImpl<Target> implements Registry<Target> {
     return copy as Readonly<Record<string, unknown>>;
   }
 
+  /**
+   * Refuses, when this registry replicates, an entry too large to go out in one message of
+   * `maxMessageBytes`: sent anyway, every peer would refuse it on every round and it would never
+   * replicate. Each field is within its own limit, but those limits together (names,
+   * capabilities, metadata, target) can pass a `maxMessageBytes` set low. Measured with the
+   * fields that change later (health, load, revision) at their longest, so that no heartbeat or
+   * load report takes it past the bound afterwards.
+   */
+  private checkWireSize(fields: Omit<OwnEntryFields, 'health' | 'load'>): void {
+    if (this.replication === undefined) return;
+    const widest: ServiceInstance = { ...fields, health: 'unhealthy', load: LONGEST_LOAD, node: this.nodeId, incarnation: MAX_INCARNATION, revision: Number.MAX_SAFE_INTEGER };
+    const size = entryBytes(widest);
+    const room = Math.floor(entryRoom(this.nodeId, fields.id, this.limits.maxMessageBytes));
+    if (size > room) {
+      throw new RegistryValidationError('registration', `${size} bytes on the wire, more than the ${room} that fit in one message of maxMessageBytes (${this.limits.maxMessageBytes})`, {
+        limit: room,
+        actual: size,
+      });
+    }
+  }
+
   private checkLoad(load: unknown): number {
     const value = nonNegative(load, 'load');
     if (value > 1e12) throw new RegistryValidationError('load', 'at most 1e12', { limit: 1e12, actual: value });
@@ -691,8 +719,10 @@ class RegistryImpl<Target> implements Registry<Target> {
     const same = this.ownByName.get(name)?.get(targetJson);
     if (same !== undefined) throw new AlreadyRegisteredError(name, same.target, this.nodeId, 'local');
     this.checkRoom();
+    const id = `${this.nodeId}/${this.replica.incarnation}/${this.sequence + 1}`;
+    const registeredAt = this.clock.now();
+    this.checkWireSize({ ...fields, id, name, target, scope: 'cluster', registeredAt });
     this.sequence += 1;
-    const id = `${this.nodeId}/${this.replica.incarnation}/${this.sequence}`;
     const record: OwnRecord<Target> = {
       id,
       name,
@@ -720,7 +750,7 @@ class RegistryImpl<Target> implements Registry<Target> {
       this.ownByName.set(name, byName);
     }
     byName.set(targetJson, record);
-    this.replica.putOwn({ ...fields, id, name, target, scope: 'cluster', registeredAt: this.clock.now(), health: policy.tracker.status });
+    this.replica.putOwn({ ...fields, id, name, target, scope: 'cluster', registeredAt, health: policy.tracker.status });
     this.startHealth(record);
     this.replication?.changed();
     // A target already gone when the monitor was asked goes now, as after any exit.
@@ -750,7 +780,12 @@ class RegistryImpl<Target> implements Registry<Target> {
         this.applyHealth(record, record.tracker.setManual(status));
         return true;
       },
-      updateMetadata: (metadata) => this.updateOwn(record.id, { metadata: this.checkMetadata(metadata) }),
+      updateMetadata: (metadata) => {
+        const checked = this.checkMetadata(metadata);
+        const current = this.replica.ownEntry(record.id);
+        if (current !== undefined) this.checkWireSize({ ...current, metadata: checked });
+        return this.updateOwn(record.id, { metadata: checked });
+      },
       unregister: () => this.removeOwn(record.id, 'unregistered'),
     };
   }

@@ -311,8 +311,29 @@ type DeltaItem =
   | { readonly kind: 'removal'; readonly revision: number; readonly bytes: number; readonly removal: Tombstone }
   | { readonly kind: 'key'; readonly revision: number; readonly bytes: number; readonly key: KeyRevision };
 
-/** Encoded size of an entry (its cached text and a comma). */
-const entryBytes = (entry: ServiceInstance): number => utf8Length(encodeEntry(entry)) + 1;
+/**
+ * The most bytes an entry that `node` registers, with id `id`, may take on the wire for the
+ * node's own delta piece holding it to fit in a message of `maxMessageBytes` (see
+ * `encodeDeltas`): half the bound, less the head of such a piece at its largest numbers (its
+ * covers are one interval: a node's own revisions follow one another) and the entry's key. A
+ * piece holds at least one revision, so an entry past this would go out in a message every
+ * receiver refuses, on every round.
+ */
+export function entryRoom(node: string, id: string, maxMessageBytes: number): number {
+  const head: OriginDelta = {
+    node,
+    incarnation: MAX_INCARNATION,
+    covers: [{ low: Number.MAX_SAFE_INTEGER, high: Number.MAX_SAFE_INTEGER }],
+    entries: [],
+    removed: [],
+    keys: [],
+    life: 'x'.repeat(MAX_LIFE_LENGTH),
+  };
+  return maxMessageBytes / 2 - deltaHeadBytes(head) - idBytes(id);
+}
+
+/** Encoded size of an entry (its cached text and a comma): what it takes in a delta (see `entryRoom`). */
+export const entryBytes = (entry: ServiceInstance): number => utf8Length(encodeEntry(entry)) + 1;
 /** Encoded size of a delta without its changes (its node id, incarnation, `covers` and life id), and a comma. */
 const deltaHeadBytes = (delta: OriginDelta, covers = delta.covers): number =>
   utf8Length(encodeDelta({ ...delta, covers, entries: [], removed: [], keys: delta.keys === undefined ? undefined : [] })) + 1;

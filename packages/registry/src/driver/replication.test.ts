@@ -295,6 +295,37 @@ describe('a restart under the same incarnation (review finding)', () => {
   });
 });
 
+describe('registrations and maxMessageBytes', () => {
+  // Each field within its own limit, a registration could still be larger than half of a
+  // maxMessageBytes set low: its delta piece (which holds at least one revision) went out whole,
+  // every peer refused it (message-reject) on every round, and it never replicated.
+  it('a registration too large for one message is refused when made; one that fits reaches the peer (seed=125)', () => {
+    const maxMessageBytes = 4096;
+    const { simulation, cluster } = start(125, 2, { broadcast: false, registry: { limits: { maxMessageBytes } } });
+    simulation.runFor(200);
+    const rejected: FoundationError[] = [];
+    for (const member of cluster.values()) member.registry.on('message-reject', ({ error }) => rejected.push(error));
+    const n0 = node(cluster, 'n0').registry;
+    const metadata = (bytes: number) => ({ note: 'm'.repeat(bytes) });
+    let thrown: unknown;
+    try {
+      n0.register('too-large', 0, { metadata: metadata(2_500) });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toMatchObject({ name: 'RegistryValidationError', context: { field: 'registration' } });
+    expect(n0.discover({ name: 'too-large' })).toEqual([]);
+    const fits = n0.register('fits', 0, { metadata: metadata(1_000) });
+    // Metadata grown past the bound afterwards is refused the same way, and the entry kept as it was.
+    expect(() => fits.updateMetadata(metadata(2_500))).toThrow(expect.objectContaining({ name: 'RegistryValidationError' }));
+    simulation.runFor(2000);
+    expect(rejected.map((error) => error.message)).toEqual([]);
+    expect(node(cluster, 'n1').registry.lookup('fits')).toBe(0);
+    expect(node(cluster, 'n1').registry.discover({ name: 'fits' })[0]?.metadata).toEqual(metadata(1_000));
+    expect(converged(simulation, cluster)).toBe(true);
+  });
+});
+
 describe('anti-entropy with many origins', () => {
   // A summary lists every origin a node holds, so with enough of them it outgrows
   // maxMessageBytes: it must go out in parts, each within the bound, or peers refuse it and
