@@ -276,6 +276,42 @@ describe('client-server when every server is gone', () => {
     client.receive('c9', { type: 'cs-servers', epoch: 0, servers: ['s1'] }, 23 * interval + 2);
     expect(client.knownServers()).toEqual(['s1']);
   });
+
+  it('a server whose attach went unanswered, or that refused as a client (it stepped down), is not learnt again from another node\'s list, only from itself', () => {
+    // Seed 28 of the 100-node crash simulation: the dials to crashed servers that ran out and the
+    // servers elected away before the crash went round the clients' lists, each node that learnt
+    // one again counted a server in sight, and no node elected itself for good (92 components).
+    const client = node(clientIds[4]!, 'auto');
+    client.join(['seed'], 0);
+    client.receive('seed', { type: 'cs-servers', epoch: 0, servers: ['s1', 's2'] }, 1);
+    expect(sends(client.takeEffects()).filter(([, message]) => message.type === 'cs-attach').map(([to]) => to).sort()).toEqual(['s1', 's2']);
+    client.receive('s2', { type: 'cs-attach-reply', epoch: 0, accepted: false, servers: ['s3'] }, 2);
+    client.tick(interval / 2);
+    expect(client.knownServers()).toEqual([]);
+    client.takeEffects();
+    client.receive('c9', { type: 'cs-servers', epoch: 0, servers: ['s1', 's2'] }, interval / 2 + 1);
+    expect(client.knownServers()).toEqual([]);
+    expect(hellosTo(client.takeEffects()).sort()).toEqual(['s1', 's2']);
+    // s2 is a server again and says so itself; s1 does not answer, and stays unlearnt.
+    client.receive('s2', { type: 'cs-servers', epoch: 0, servers: ['s2'] }, interval / 2 + 2);
+    client.tick(interval);
+    client.receive('c9', { type: 'cs-servers', epoch: 0, servers: ['s1', 's2'] }, interval + 1);
+    expect(client.knownServers()).toEqual(['s2']);
+  });
+
+  it('a server whose link failed here, named by another node, is asked itself, and learnt again from its answer at once', () => {
+    // Seed 4 of the partition merge simulation: a client lost the link to the only server of its
+    // side, learnt of it from no one for three periods, and made itself a server alone.
+    const client = attachedClient(clientIds[6]!, []);
+    client.tick(10 * interval - 1);
+    client.peerDown('s1', 10 * interval);
+    client.takeEffects();
+    client.receive('c9', { type: 'cs-servers', epoch: 0, servers: ['s1'] }, 10 * interval + 1);
+    expect(client.knownServers()).toEqual([]);
+    expect(hellosTo(client.takeEffects())).toEqual(['s1']);
+    client.receive('s1', { type: 'cs-servers', epoch: 0, servers: ['s1'] }, 10 * interval + 2);
+    expect(sends(client.takeEffects())).toContainEqual(['s1', { type: 'cs-attach', epoch: 0, server: false }]);
+  });
 });
 
 describe('client-server election by the size estimate', () => {
