@@ -17,6 +17,7 @@ export interface SocketClusterOptions {
   readonly heartbeatTimeoutMs?: number;
   readonly shuffleIntervalMs?: number;
   readonly shuffleReplyRoute?: 'direct' | 'walk';
+  readonly topology?: 'hyparview' | 'client-server';
 }
 
 interface Child {
@@ -74,6 +75,7 @@ export async function startSocketCluster(options: SocketClusterOptions): Promise
       heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 2_000,
       shuffleIntervalMs: options.shuffleIntervalMs ?? 1_000,
       ...(options.shuffleReplyRoute === undefined ? {} : { shuffleReplyRoute: options.shuffleReplyRoute }),
+      ...(options.topology === undefined ? {} : { topology: options.topology }),
     };
     const child = spawn(process.execPath, [...options.entry, JSON.stringify(config)], { cwd: options.cwd, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

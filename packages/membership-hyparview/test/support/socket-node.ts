@@ -15,6 +15,8 @@ export interface NodeProcessConfig {
   readonly shuffleIntervalMs: number;
   /** How shuffles are answered (the preset's choice when absent). */
   readonly shuffleReplyRoute?: 'direct' | 'walk';
+  /** The topology every node is pinned to (HyParView when absent). */
+  readonly topology?: 'hyparview' | 'client-server';
 }
 
 export type ParentCommand =
@@ -35,6 +37,8 @@ function nonZero(record: Record<string, unknown>): Record<string, number> {
 export interface NodeStatus {
   readonly active: string[];
   readonly passive: string[];
+  /** In client-server, whether the node is a server or a client. */
+  readonly role?: 'server' | 'client';
   readonly delivered: string[];
   readonly sentMessages: number;
   readonly sentBytes: number;
@@ -109,6 +113,12 @@ send({ type: 'ready', addresses: Object.fromEntries(transports.map((transport) =
 const memberships = new Map<string, Membership>();
 const delivered = new Map<string, string[]>();
 
+/** `{ role }` of a node in client-server, nothing otherwise. */
+function roleOf(membership: Membership | undefined): { role?: 'server' | 'client' } {
+  const role = membership?.topology().role;
+  return role === undefined ? {} : { role };
+}
+
 function status(): Record<string, NodeStatus> {
   const nodes: Record<string, NodeStatus> = {};
   for (const transport of transports) {
@@ -127,6 +137,7 @@ function status(): Record<string, NodeStatus> {
     nodes[transport.nodeId] = {
       active: membership?.activeView() ?? [],
       passive: membership?.passiveView() ?? [],
+      ...roleOf(membership),
       delivered: delivered.get(transport.nodeId) ?? [],
       sentMessages,
       sentBytes,
@@ -165,7 +176,7 @@ process.on('message', (command: ParentCommand) => {
           nodeId: transport.nodeId,
           transport: port,
           seeds: command.seeds[transport.nodeId] ?? [],
-          topology: 'hyparview',
+          topology: config.topology ?? 'hyparview',
           config: {
             ...base,
             hyparview: { ...base.hyparview, shuffleIntervalMs: config.shuffleIntervalMs, shuffleReplyRoute: config.shuffleReplyRoute ?? base.hyparview.shuffleReplyRoute },
