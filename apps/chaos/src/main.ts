@@ -6,7 +6,8 @@ import { parseArgs } from 'node:util';
 import { FAULT_KINDS } from './faults/schedule';
 import type { FaultKind } from './faults/schedule';
 import { LabUnavailableError } from './lab/network-lab';
-import { formatReport } from './report/report';
+import { CHAOS_TOPOLOGIES, formatReport } from './report/report';
+import type { ChaosTopology } from './report/report';
 import { runChaos } from './run';
 import { runReplyLostScenario } from './scenarios/reply-lost';
 
@@ -28,6 +29,8 @@ Needs root, iproute2 and nftables.
   --clients N     concurrent clients (default 4)
   --timeout MS    client timeout per operation (default 3000)
   --timing T      local | lan node timings (default local)
+  --topology T    auto | full-mesh | hyparview | client-server: the membership topology every
+                  node is pinned to (default auto: a full mesh below 10 nodes, HyParView above)
   --converge S    seconds membership and registry get to converge after the faults
                   (default 30; 20 bounded; 90 with --timing lan)
   --errors-as-info  trust no "certainly not applied" error code: every failed write is indeterminate
@@ -71,6 +74,7 @@ async function main(): Promise<number> {
         clients: { type: 'string' },
         timeout: { type: 'string' },
         timing: { type: 'string' },
+        topology: { type: 'string' },
         converge: { type: 'string' },
         'errors-as-info': { type: 'boolean' },
         keep: { type: 'boolean' },
@@ -106,6 +110,8 @@ async function main(): Promise<number> {
   try {
     const timing = parsed.timing ?? 'local';
     if (timing !== 'local' && timing !== 'lan') throw new RangeError(`--timing is local or lan (got ${timing})`);
+    const topology = parsed.topology ?? 'auto';
+    if (!(CHAOS_TOPOLOGIES as readonly string[]).includes(topology)) throw new RangeError(`--topology is ${CHAOS_TOPOLOGIES.join(', ')} (got ${topology})`);
     const nodes = integer('nodes', parsed.nodes, 5, 3, 20);
     options = {
       seed: integer('seed', parsed.seed, Math.floor(Math.random() * 2 ** 31), 0, Number.MAX_SAFE_INTEGER),
@@ -117,6 +123,7 @@ async function main(): Promise<number> {
       clients: integer('clients', parsed.clients, 4, 1, 64),
       opTimeoutMs: integer('timeout', parsed.timeout, 3000, 100, 120_000),
       timing,
+      topology: topology as ChaosTopology,
       ...(parsed.converge === undefined ? {} : { convergenceBoundMs: integer('converge', parsed.converge, 30, 1, 3600) * 1000 }),
       ...(parsed.faults === undefined ? {} : { faultKinds: faultKinds(parsed.faults) }),
       errorsAsInfo: parsed['errors-as-info'] === true,

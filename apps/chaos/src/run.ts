@@ -21,7 +21,7 @@ import type { FaultKind, PlannedFault } from './faults/schedule';
 import { checkLabPrerequisites, createNetworkLab, sweepLeftoverLabs } from './lab/network-lab';
 import type { NetworkLab } from './lab/network-lab';
 import { defaultConvergenceBoundMs } from './report/report';
-import type { ChaosReport, WorkloadSummary } from './report/report';
+import type { ChaosReport, ChaosTopology, WorkloadSummary } from './report/report';
 import { startWorkload } from './workload/workload';
 import type { TimedEvent, Workload } from './workload/workload';
 
@@ -49,6 +49,8 @@ export interface ChaosOptions {
   readonly recoveryMs?: number;
   /** Node timing preset. Default `local` (10 ms Raft ticks). */
   readonly timing?: 'local' | 'lan';
+  /** Membership topology of every node. Default `auto` (a full mesh below 10 nodes, HyParView above). */
+  readonly topology?: ChaosTopology;
   readonly port?: number;
   /** Count every write error as an unknown outcome, trusting no "certainly not applied" code. */
   readonly errorsAsInfo?: boolean;
@@ -118,6 +120,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   if (!Number.isInteger(voterCount) || voterCount < 1 || voterCount > nodeCount) throw new RangeError(`voters: 1 to ${nodeCount}`);
   const bounded = options.bounded ?? false;
   const timing = options.timing ?? 'local';
+  const topology = options.topology ?? 'auto';
   const opTimeoutMs = options.opTimeoutMs ?? 3_000;
   const convergenceBoundMs = options.convergenceBoundMs ?? defaultConvergenceBoundMs(bounded, timing);
   const recoveryMs = options.recoveryMs ?? (bounded ? 2_000 : 3_000);
@@ -150,7 +153,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   try {
     lab = await createNetworkLab({ hosts: names });
     log(`lab ${lab.prefix}: ${lab.hosts.map((host) => `${host.name} ${host.address}`).join(', ')} on a bridge in ${lab.hub}`);
-    cluster = createCluster({ lab, voters: voterCount, port: options.port ?? 7000, timing, secret: `chaos-${lab.prefix}-shared-secret`, runDirectory });
+    cluster = createCluster({ lab, voters: voterCount, port: options.port ?? 7000, timing, topology, secret: `chaos-${lab.prefix}-shared-secret`, runDirectory });
     await cluster.start();
     log(`${nodeCount} nodes up (${voterCount} voters) after ${Math.round(performance.now() - started)} ms; logs in ${runDirectory}`);
 
@@ -196,7 +199,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       seed: options.seed,
       startedAt,
       workloadStartedAt,
-      settings: { faultKinds: options.faultKinds ?? FAULT_KINDS, nodes: nodeCount, voters: voterCount, faultWindowMs, timing, keys: keys.length, clients, opTimeoutMs, convergenceBoundMs, errorsAsInfo: options.errorsAsInfo ?? false, bounded },
+      settings: { faultKinds: options.faultKinds ?? FAULT_KINDS, nodes: nodeCount, voters: voterCount, faultWindowMs, timing, topology, keys: keys.length, clients, opTimeoutMs, convergenceBoundMs, errorsAsInfo: options.errorsAsInfo ?? false, bounded },
       lab: { prefix: lab.prefix, hosts: lab.hosts.map((host, index) => ({ ...host, id: cluster!.nodes[index]!.id })) },
       schedule,
       faults,

@@ -11,6 +11,7 @@ export interface ClusterOptions {
   readonly voters: number;
   readonly port: number;
   readonly timing: 'local' | 'lan';
+  readonly topology: 'auto' | 'full-mesh' | 'hyparview' | 'client-server';
   readonly secret: string;
   /** Data directories and logs go under it. */
   readonly runDirectory: string;
@@ -52,6 +53,7 @@ export function createCluster(options: ClusterOptions): Cluster {
           voters,
           seeds: ids.filter((id) => id !== ids[index]),
           timing: options.timing,
+          topology: options.topology,
           dataDir,
           joinTimeoutMs: 60_000,
         },

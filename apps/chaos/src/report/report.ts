@@ -13,6 +13,9 @@ export interface WorkloadSummary {
   readonly lateReplies: number;
 }
 
+export const CHAOS_TOPOLOGIES = ['auto', 'full-mesh', 'hyparview', 'client-server'] as const;
+export type ChaosTopology = (typeof CHAOS_TOPOLOGIES)[number];
+
 export interface ChaosReport {
   readonly seed: number | string;
   readonly startedAt: string;
@@ -25,6 +28,8 @@ export interface ChaosReport {
     readonly voters: number;
     readonly faultWindowMs: number;
     readonly timing: 'local' | 'lan';
+    /** The membership topology the nodes run (`auto` picks by size). */
+    readonly topology: ChaosTopology;
     readonly keys: number;
     readonly clients: number;
     readonly opTimeoutMs: number;
@@ -78,6 +83,7 @@ export function replayCommand(report: Pick<ChaosReport, 'seed' | 'settings'>): s
   if (settings.clients !== 4) parts.push(`--clients ${settings.clients}`);
   if (settings.opTimeoutMs !== 3_000) parts.push(`--timeout ${settings.opTimeoutMs}`);
   if (settings.timing !== 'local') parts.push(`--timing ${settings.timing}`);
+  if (settings.topology !== 'auto') parts.push(`--topology ${settings.topology}`);
   if (settings.convergenceBoundMs !== defaultConvergenceBoundMs(settings.bounded, settings.timing)) parts.push(`--converge ${Math.round(settings.convergenceBoundMs / 1000)}`);
   if (settings.errorsAsInfo) parts.push('--errors-as-info');
   return parts.join(' ');
@@ -109,7 +115,7 @@ export function workloadTable(workload: WorkloadSummary): string {
 export function formatReport(report: ChaosReport): string {
   const lines = [
     `chaos run, seed ${String(report.seed)} (replay: ${replayCommand(report)})`,
-    `${report.settings.nodes} nodes (${report.settings.voters} Raft voters), timing ${report.settings.timing}, ${report.settings.clients} clients on ${report.settings.keys} keys, lab ${report.lab.prefix}`,
+    `${report.settings.nodes} nodes (${report.settings.voters} Raft voters), timing ${report.settings.timing}, topology ${report.settings.topology}, ${report.settings.clients} clients on ${report.settings.keys} keys, lab ${report.lab.prefix}`,
     '',
     'faults injected',
     faultTable(report.faults),

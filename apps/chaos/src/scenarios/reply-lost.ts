@@ -61,7 +61,7 @@ export async function runReplyLostScenario(options: { readonly log?: (line: stri
   let verdict: ScenarioOutcome['verdict'] = 'inconclusive';
   try {
     lab = await createNetworkLab({ hosts: ['n1', 'n2', 'n3', 'n4', 'n5'] });
-    cluster = createCluster({ lab, voters: 3, port: 7000, timing: 'local', secret: `chaos-${lab.prefix}-shared-secret`, runDirectory });
+    cluster = createCluster({ lab, voters: 3, port: 7000, timing: 'local', topology: 'auto', secret: `chaos-${lab.prefix}-shared-secret`, runDirectory });
     await cluster.start();
     const leader = await waitFor(() => findLeader(cluster!), 15_000);
     if (leader === null) {
