@@ -49,6 +49,35 @@ function cluster(simulation: Simulation, count: number, overrides: Partial<Membe
   return nodes;
 }
 
+describe('connections made before join()', () => {
+  // Found by seed 20 of the client-server merge test: a peer connected to this node's transport
+  // before its membership joined (the transport runs from the start; the membership subscribes
+  // to its events at join). The driver never heard that peer-up, counted the peer unconnected,
+  // and gave up the link the peer then made over that connection as one-sided, 2.8 s later: the
+  // node was cut off until it linked again.
+  it('a peer already connected when the membership joins counts as connected: its link is kept', () => {
+    const simulation = createSimulation({ seed });
+    const left: string[] = [];
+    const nodes: Membership[] = [];
+    for (const [index, id] of ['a', 'b'].entries()) {
+      simulation.addNode(id, {
+        start: ({ clock, random, transport }) => {
+          const membership = createMembership({ nodeId: id, transport, clock, random, seeds: index === 0 ? [] : ['a'], topology: 'hyparview', config: simulationConfig(1_000) });
+          nodes[index] = membership;
+          membership.on('member-leave', (peer, reason) => left.push(`${id} lost ${peer} (${String(reason)})`));
+          // `b`'s transport connects to `a` before `a` joins.
+          if (index === 1) transport.connect('a');
+          clock.setTimer(index === 0 ? 100 : 200, () => {
+            membership.join().catch(() => undefined);
+          });
+        },
+      });
+    }
+    simulation.runFor(10_000);
+    expect({ left, a: nodes[0]!.activeView(), b: nodes[1]!.activeView() }).toEqual({ left: [], a: ['b'], b: ['a'] });
+  });
+});
+
 describe('createMembership', () => {
   it('rejects a node id that differs from the transport\'s, unknown options and bad seeds', () => {
     const simulation = createSimulation({ seed });

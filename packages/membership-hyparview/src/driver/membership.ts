@@ -511,6 +511,11 @@ class MembershipDriver implements Membership {
       this.transport.on('peer-up', (peer) => this.run(() => this.onPeerUp(peer))),
       this.transport.on('peer-down', (peer) => this.run(() => this.onPeerDown(peer))),
     );
+    // Peers whose connection came up before this (the transport runs before the membership
+    // joins): their peer-up was missed, and a link made over such a connection counted as never
+    // connected and was given up as one-sided after the grace period.
+    const now = this.now();
+    for (const peer of this.transport.peers()) this.connections.peerUp(peer, now);
   }
 
   private resolveSeeds(): readonly string[] | Promise<readonly string[] | undefined> {
