@@ -129,6 +129,8 @@ export class ClientServerCore implements PeerService {
    */
   private readonly seekers = new Map<string, number>();
   private nextContactRefreshAt = Number.POSITIVE_INFINITY;
+  /** Clients this server asked to become servers (see `topUpServers`), with when. */
+  private readonly promotionsAsked = new Map<string, number>();
   /**
    * Servers whose link or request failed here (a request that ran out included), or that refused
    * this node saying they are servers no more, with when: for three periods a list from another
@@ -356,8 +358,10 @@ export class ClientServerCore implements PeerService {
         const servers = this.serverList();
         const peers = this.peerSample(from);
         // A node that knows no server says whether it will elect itself (see `defersPromotion`).
-        if (servers.length === 0 && this.config.role === 'auto') this.send(from, { type: 'cs-servers', epoch: this.epoch, servers, peers, seeking: true }, false);
-        else this.send(from, { type: 'cs-servers', epoch: this.epoch, servers, peers }, false);
+        if (servers.length === 0 && this.config.role === 'auto') {
+          const lowest = this.firstSeeker();
+          this.send(from, { type: 'cs-servers', epoch: this.epoch, servers, peers, seeking: true, ...(lowest === undefined || lowest === from ? {} : { lowest }) }, false);
+        } else this.send(from, { type: 'cs-servers', epoch: this.epoch, servers, peers }, false);
         this.learnContact(from);
         return;
       }
@@ -366,6 +370,11 @@ export class ClientServerCore implements PeerService {
         for (const server of typed.servers) this.learnServer(server, now, from);
         if (typed.servers.length === 0 && typed.seeking === true) {
           if (this.seekers.has(from) || this.seekers.size < CONTACTS) this.seekers.set(from, now);
+          // Named by another, not heard from: kept no longer than three periods from now unless it
+          // answers itself (this node asks it, see `helloContact`), so a name passed round is no
+          // way to keep a dead node deferred to.
+          const lowest = typed.lowest;
+          if (lowest !== undefined && lowest !== this.self && !this.seekers.has(lowest) && this.seekers.size < CONTACTS) this.seekers.set(lowest, now);
         } else this.seekers.delete(from);
         this.learnContact(from);
         for (const peer of typed.peers ?? []) this.learnContact(peer);
@@ -376,6 +385,11 @@ export class ClientServerCore implements PeerService {
         return;
       case 'cs-attach-reply':
         this.onAttachReply(from, typed.accepted, typed.servers, typed.peers ?? [], now);
+        return;
+      case 'cs-promote':
+        if (this.isServerRole || this.config.role !== 'auto' || !this.attached.has(from)) return;
+        this.counters.promotions += 1;
+        this.becomeServer(now);
         return;
       case 'cs-detach':
         this.drop(from, typed.alive ? 'disconnected' : 'left');
@@ -519,6 +533,7 @@ export class ClientServerCore implements PeerService {
         if (this.announcesForMesh()) {
           this.counters.announcements += 1;
           this.effects.push({ kind: 'publish', topic: SERVERS_TOPIC, payload: { server: this.self, servers: [this.self, ...this.serverPeers.values()] } });
+          this.topUpServers(now);
         }
       }
       for (const server of this.servers.keys()) {
@@ -598,9 +613,24 @@ export class ClientServerCore implements PeerService {
    * itself (or the server it found) in its next answer.
    */
   private helloContact(now: number): void {
-    const contacts = [...new Set([...this.seeds, ...this.formerServers, ...this.contacts.values()])].filter((contact) => contact !== this.self && !this.pending.has(contact));
-    for (const contact of this.random.sample(contacts, this.isServerRole ? 1 : 2)) this.hello(contact, now);
-    if (this.isServerRole) return;
+    const askable = (contact: string): boolean => contact !== this.self && !this.pending.has(contact);
+    if (this.isServerRole) {
+      // A server asks its seeds and former servers, which may name another mesh; its live
+      // contacts (mostly its own clients) only when none of those is left to ask. Drawn from all
+      // of them, a server that had made itself one at boot asked its own clients most periods,
+      // and its mesh and the one its seeds belonged to never heard of each other.
+      const distant = [...new Set([...this.seeds, ...this.formerServers])].filter(askable);
+      if (distant.length > 0) this.hello(this.random.pick(distant), now);
+      // Knowing no server at all, it asks a live contact as well: when every server crashed, its
+      // seeds and former servers may all be gone.
+      if (this.serverPeers.size === 0 && this.servers.size === 0) {
+        const live = this.contacts.random(this.random, this.self);
+        if (live !== undefined && askable(live)) this.hello(live, now);
+      }
+      return;
+    }
+    const contacts = [...new Set([...this.seeds, ...this.formerServers, ...this.contacts.values()])].filter(askable);
+    for (const contact of this.random.sample(contacts, 2)) this.hello(contact, now);
     const first = this.firstSeeker();
     if (first !== undefined && !this.pending.has(first)) this.hello(first, now);
   }
@@ -695,6 +725,33 @@ export class ClientServerCore implements PeerService {
     this.nextAnnounceAt = Number.POSITIVE_INFINITY;
     this.serverSeenAt = now;
     this.tick(now);
+  }
+
+  /**
+   * The announcer of a mesh with fewer than `minServers` servers asks its client first in the
+   * election to become one, one client a period. The election by hash elects the nodes whose
+   * point is below the share, and when those are gone (every server crashed, say, and a few
+   * clients stepped up in their place) no estimate elects any other: the cluster ran on one or
+   * two servers for good. One announcer per mesh and one client a period, so no herd; a server
+   * made so has fewer than `minServers` mesh peers before it and is not elected away again. Only
+   * once an estimate has elected the roles: before, at boot, the estimates to come elect the
+   * servers, and meshes topped up apart in one partition stayed apart until a seed rejoin.
+   */
+  private topUpServers(now: number): void {
+    for (const [client, askedAt] of this.promotionsAsked) if (now - askedAt > 3 * this.config.announceIntervalMs) this.promotionsAsked.delete(client);
+    if (!this.sizeKnown || 1 + this.serverPeers.size >= this.config.minServers) return;
+    let first: string | undefined;
+    let firstPoint = Number.POSITIVE_INFINITY;
+    for (const client of this.clients.values()) {
+      const point = electionPoint(client);
+      if (point < firstPoint && !this.promotionsAsked.has(client)) {
+        first = client;
+        firstPoint = point;
+      }
+    }
+    if (first === undefined) return;
+    this.promotionsAsked.set(first, now);
+    this.send(first, { type: 'cs-promote', epoch: this.epoch }, false);
   }
 
   /** Servers of this node's mesh whose election point comes before this node's. */

@@ -66,6 +66,11 @@ describe('decodeMembershipMessage', () => {
     expect(decodeMembershipMessage({ type: 'cs-servers', epoch: 0, servers: [], peers: 'a,b', seeking: true }, limits, stats)).toStrictEqual({ type: 'cs-servers', epoch: 0, servers: [], seeking: true });
     // Only `true` says the sender is seeking; anything else counts as absent (an older sender's answer).
     expect(decodeMembershipMessage({ type: 'cs-servers', epoch: 0, servers: [], seeking: 'yes' }, limits, stats)).toStrictEqual({ type: 'cs-servers', epoch: 0, servers: [] });
+    // The first seeker named: kept beside `seeking` only, and left out when it is no node id.
+    expect(decodeMembershipMessage({ type: 'cs-servers', epoch: 0, servers: [], seeking: true, lowest: 'l' }, limits, stats)).toStrictEqual({ type: 'cs-servers', epoch: 0, servers: [], seeking: true, lowest: 'l' });
+    expect(decodeMembershipMessage({ type: 'cs-servers', epoch: 0, servers: [], lowest: 'l' }, limits, stats)).toStrictEqual({ type: 'cs-servers', epoch: 0, servers: [] });
+    expect(decodeMembershipMessage({ type: 'cs-servers', epoch: 0, servers: [], seeking: true, lowest: 'x'.repeat(17) }, limits, stats)).toStrictEqual({ type: 'cs-servers', epoch: 0, servers: [], seeking: true });
+    expect(decodeMembershipMessage({ type: 'cs-promote', epoch: 3, extra: 1 }, limits, stats)).toStrictEqual({ type: 'cs-promote', epoch: 3 });
     expect(stats.malformed).toBe(0);
   });
 

@@ -258,14 +258,25 @@ function membershipFields(input: Typed, limits: DecodeLimits, stats: DecodeStats
       const peers = peerList(input.peers, MAX_PEER_SAMPLE, limits, stats);
       return peers === undefined ? { type: 'cs-attach-reply', epoch, accepted, servers } : { type: 'cs-attach-reply', epoch, accepted, servers, peers };
     }
+    case 'cs-promote':
+      return { type: 'cs-promote', epoch: integer(input.epoch, MAX_EPOCH) };
     case 'cs-detach':
       return { type: 'cs-detach', epoch: integer(input.epoch, MAX_EPOCH), alive: boolean(input.alive) };
     case 'cs-servers': {
       const epoch = integer(input.epoch, MAX_EPOCH);
       const servers = nodeList(input.servers, limits.maxServers, limits, stats);
       const peers = peerList(input.peers, MAX_PEER_SAMPLE, limits, stats);
-      if (input.seeking === true) return peers === undefined ? { type: 'cs-servers', epoch, servers, seeking: true } : { type: 'cs-servers', epoch, servers, peers, seeking: true };
-      return peers === undefined ? { type: 'cs-servers', epoch, servers } : { type: 'cs-servers', epoch, servers, peers };
+      const seeking = input.seeking === true;
+      // As `peers`: a malformed name is left out, not the answer.
+      const lowest = seeking && validNodeId(input.lowest, limits) ? input.lowest : undefined;
+      return {
+        type: 'cs-servers',
+        epoch,
+        servers,
+        ...(peers === undefined ? {} : { peers }),
+        ...(seeking ? { seeking: true as const } : {}),
+        ...(lowest === undefined ? {} : { lowest }),
+      };
     }
     case 'heartbeat': {
       const sentAt = finite(input.sentAt);

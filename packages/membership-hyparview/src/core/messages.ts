@@ -135,6 +135,16 @@ export interface AttachReplyMessage {
   readonly peers?: readonly string[];
 }
 
+/**
+ * A server asks one of its clients to become a server too: the mesh has fewer than `minServers`
+ * servers, and the election by hash elects no more (those first by hash are gone). Older versions
+ * drop it as an unknown type.
+ */
+export interface PromoteMessage {
+  readonly type: 'cs-promote';
+  readonly epoch: number;
+}
+
 export interface DetachMessage {
   readonly type: 'cs-detach';
   readonly epoch: number;
@@ -154,6 +164,12 @@ export interface ServersMessage {
    * that cannot become servers.
    */
   readonly seeking?: true;
+  /**
+   * With `seeking`: the seeking node first in the election that the sender has heard from, when
+   * it comes before the sender. The asker defers to it too, so that the first node spreads like
+   * a minimum and few nodes step up at once.
+   */
+  readonly lowest?: string;
 }
 
 // ---- shared by every peer service -----------------------------------------------------------
@@ -195,7 +211,7 @@ export type HyParViewMessage =
 
 export type FullMeshMessage = MeshJoinMessage | MeshMembersMessage | MeshLeaveMessage;
 
-export type ClientServerMessage = ServerHelloMessage | AttachMessage | AttachReplyMessage | DetachMessage | ServersMessage;
+export type ClientServerMessage = ServerHelloMessage | AttachMessage | AttachReplyMessage | DetachMessage | ServersMessage | PromoteMessage;
 
 /** Messages that belong to one peer service (they carry the topology epoch they were sent in). */
 export type ServiceMessage = HyParViewMessage | FullMeshMessage | ClientServerMessage;
@@ -257,6 +273,7 @@ export const SERVICE_OF_TYPE: Readonly<Record<ServiceMessage['type'], TopologyMo
   'cs-attach-reply': 'client-server',
   'cs-detach': 'client-server',
   'cs-servers': 'client-server',
+  'cs-promote': 'client-server',
 });
 
 export function isServiceMessage(message: MembershipMessage): message is ServiceMessage {
