@@ -463,9 +463,16 @@ describe('connections', () => {
       },
     }));
     simulation.runFor(12_000);
-    while (!sent.some((message) => message.from === 'n0')) simulation.runFor(100);
-    // The round has spread; the next begins no sooner than 9 s after it.
-    simulation.runFor(1_000);
+    // Until n0 has passed on the newest round any node sent and then sent nothing for a second
+    // (a batch goes out every twentieth of the interval while minima change). Waiting a fixed
+    // second after n0's first message, the test injected just after a neighbour's new round had
+    // reached n0 (seed 5), and n0's answer was the batch already due for it, past the window below.
+    const settled = (): boolean => {
+      const fromN0 = sent.filter((message) => message.from === 'n0');
+      const newest = Math.max(...sent.map((message) => message.round));
+      return fromN0.length > 0 && fromN0.at(-1)!.round === newest && simulation.now() - fromN0.at(-1)!.at >= 1_000;
+    };
+    while (!settled()) simulation.runFor(100);
     const round = sent.filter((message) => message.from === 'n0').at(-1)!.round;
     const neighbour = nodes.find((node) => node.id !== 'n0' && nodes[0]!.membership.activeView().includes(node.id))!;
     const injectedAt = simulation.now();
