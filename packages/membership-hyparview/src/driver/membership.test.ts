@@ -76,6 +76,66 @@ describe('connections made before join()', () => {
     simulation.runFor(10_000);
     expect({ left, a: nodes[0]!.activeView(), b: nodes[1]!.activeView() }).toEqual({ left: [], a: ['b'], b: ['a'] });
   });
+
+  it('a connection made before join() that serves no link is closed after the linger time, as a one-off one is', () => {
+    // `c`'s transport connects to `a` (its seed) and `x` (a node that runs no membership) before
+    // `c` joins. Its join goes over the connection it has, so no connection comes up later that
+    // would start the collection, and the one to `x` stayed open for good.
+    const simulation = createSimulation({ seed });
+    const transports = new Map<string, SimTransport>();
+    for (const id of ['x', 'a', 'c']) {
+      simulation.addNode(id, {
+        start: ({ clock, random, transport }) => {
+          transports.set(id, transport);
+          if (id === 'x') return;
+          const membership = createMembership({ nodeId: id, transport, clock, random, seeds: id === 'a' ? [] : ['a'], topology: 'hyparview', config: simulationConfig(1_000) });
+          if (id === 'c') {
+            transport.connect('a');
+            transport.connect('x');
+          }
+          clock.setTimer(id === 'a' ? 0 : 200, () => {
+            membership.join().catch(() => undefined);
+          });
+        },
+      });
+    }
+    simulation.runFor(1_000);
+    expect(transports.get('c')!.peers().sort()).toEqual(['a', 'x']);
+    simulation.runFor(30_000);
+    expect(transports.get('c')!.peers()).toEqual(['a']);
+  });
+
+  it('a connection that came up while the seeds were resolving and serves no link is closed after the linger time', async () => {
+    // As above, but `c`'s connections come up after join(), while its seed provider has not
+    // answered yet: their peer-ups arrive before the node runs. The provider answers in a
+    // promise, whose callbacks run once the simulation hands back control.
+    const simulation = createSimulation({ seed });
+    const transports = new Map<string, SimTransport>();
+    for (const id of ['x', 'a', 'c']) {
+      simulation.addNode(id, {
+        start: ({ clock, random, transport }) => {
+          transports.set(id, transport);
+          if (id === 'x') return;
+          const seeds = id === 'a' ? [] : { name: 'slow', resolve: () => new Promise<readonly string[]>((resolve) => clock.setTimer(300, () => resolve(['a']))) };
+          const membership = createMembership({ nodeId: id, transport, clock, random, seeds, topology: 'hyparview', config: simulationConfig(1_000) });
+          clock.setTimer(id === 'a' ? 0 : 200, () => {
+            membership.join().catch(() => undefined);
+            if (id === 'c') {
+              clock.setTimer(50, () => {
+                transport.connect('a');
+                transport.connect('x');
+              });
+            }
+          });
+        },
+      });
+    }
+    simulation.runFor(1_000);
+    expect(transports.get('c')!.peers().sort()).toEqual(['a', 'x']);
+    for (let turn = 0; turn < 5; turn += 1) await Promise.resolve();
+    simulation.runFor(30_000);
+    expect(transports.get('c')!.peers()).toEqual(['a']);
+  });
 });
 
 describe('createMembership', () => {

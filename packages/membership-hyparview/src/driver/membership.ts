@@ -513,9 +513,14 @@ class MembershipDriver implements Membership {
     );
     // Peers whose connection came up before this (the transport runs before the membership
     // joins): their peer-up was missed, and a link made over such a connection counted as never
-    // connected and was given up as one-sided after the grace period.
+    // connected and was given up as one-sided after the grace period. Those that never become a
+    // link are closed after the linger time like any one-off connection, so collection starts
+    // here: nothing else need start it (a join over a connection already up brings no peer-up),
+    // and such a connection stayed open for good.
     const now = this.now();
-    for (const peer of this.transport.peers()) this.connections.peerUp(peer, now);
+    const peers = this.transport.peers();
+    for (const peer of peers) this.connections.peerUp(peer, now);
+    if (peers.length > 0) this.scheduleCollect(now);
   }
 
   private resolveSeeds(): readonly string[] | Promise<readonly string[] | undefined> {
@@ -749,8 +754,9 @@ class MembershipDriver implements Membership {
     if (this.state === 'running') this.eachService((service) => service.peerUp?.(peer, now));
     // A connection that serves no link (a one-off exchange: a reply to a stranger, a JOIN, a
     // probe) is closed after the linger time; collection must be running to see it, also when no
-    // link changes that would start it.
-    if (this.state === 'running' && !this.links.has(peer)) this.scheduleCollect(now);
+    // link changes that would start it. One that came up while the seeds were still resolving
+    // ('joining') too: nothing later would start collection for it.
+    if ((this.state === 'running' || this.state === 'joining') && !this.links.has(peer)) this.scheduleCollect(now);
   }
 
   private onPeerDown(peer: string): void {
