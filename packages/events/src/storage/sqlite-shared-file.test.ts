@@ -93,4 +93,47 @@ describe('two processes storing into one SQLite file at the same time', () => {
     }
     // Two child processes start and store 6,000 events: seconds on a loaded machine.
   }, 60_000);
+
+  // Found by a CI run: two processes opening one new file at the same moment. Switching a new
+  // file to WAL needs an exclusive lock, and when both connections hold a shared one and ask for
+  // it, SQLite refuses one of them at once (SQLITE_BUSY) instead of waiting (a wait could
+  // deadlock), so busyTimeoutMs never applied and the open failed: "database is locked". Five
+  // processes opening the same 120 new files met it one to three times a run.
+  it('several processes opening the same new files at once all open them', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'foundation-shared-open-'));
+    const files = 120;
+    const children = Array.from({ length: 5 }, () =>
+      spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/open-child.ts', directory, String(files)], { cwd: packageDirectory, stdio: ['pipe', 'pipe', 'pipe'] }),
+    );
+    try {
+      const outputs = children.map(() => ({ stdout: '', stderr: '' }));
+      const closed = children.map(
+        (child, index) =>
+          new Promise<number | null>((resolveClose) => {
+            child.stdout.on('data', (chunk: Buffer) => (outputs[index]!.stdout += chunk.toString()));
+            child.stderr.on('data', (chunk: Buffer) => (outputs[index]!.stderr += chunk.toString()));
+            child.on('close', (code) => resolveClose(code));
+          }),
+      );
+      await Promise.all(
+        children.map(
+          (child, index) =>
+            new Promise<void>((resolveReady, rejectReady) => {
+              const check = (): void => {
+                if (outputs[index]!.stdout.startsWith('ready\n')) resolveReady();
+              };
+              child.stdout.on('data', check);
+              child.on('close', () => rejectReady(new Error(`child ${index} exited before it was ready: ${outputs[index]!.stderr}`)));
+            }),
+        ),
+      );
+      for (const child of children) child.stdin.end('go\n');
+      const codes = await Promise.all(closed);
+      const failures = outputs.flatMap((output) => output.stdout.split('\n').filter((line) => line.startsWith('failed')));
+      expect({ codes, failures, done: outputs.every((output) => output.stdout.endsWith('done\n')) }).toEqual({ codes: children.map(() => 0), failures: [], done: true });
+    } finally {
+      for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+      rmSync(directory, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

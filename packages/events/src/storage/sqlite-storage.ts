@@ -82,6 +82,28 @@ export async function openSqliteStorage(options: SqliteStorageOptions): Promise<
 }
 
 /** The synchronous form of `openSqliteStorage`, for callers that pass better-sqlite3's class themselves. */
+/**
+ * Switches the connection to WAL, waiting up to `busyTimeoutMs` for the lock it needs. Switching
+ * a new file needs an exclusive lock; when two connections (two processes opening the file at
+ * once) both hold a shared one and ask for it, SQLite refuses one at once with SQLITE_BUSY rather
+ * than call the busy handler (waiting could deadlock), so the connection's timeout never applied
+ * and the open failed with "database is locked". The refused one retries after a few ms, by then
+ * the other has switched the file, and the switch is a no-op.
+ */
+function walMode(db: SqliteDatabase, busyTimeoutMs: number): void {
+  const deadline = performance.now() + busyTimeoutMs;
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'SQLITE_BUSY' || performance.now() >= deadline) throw error;
+      // A synchronous wait: the open is synchronous, as SQLite's own busy waits are.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.min(2 ** attempt, 50));
+    }
+  }
+}
+
 export function createSqliteStorage(options: SqliteStorageOptions & { readonly driver: SqliteDatabaseConstructor }): SqliteEventStorage {
   const { path, driver } = options;
   if (typeof path !== 'string' || path === '') throw new TypeError('the SQLite storage needs a file path');
@@ -122,7 +144,7 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
   // What this connection last saw of the highest timestamp; maxTimestamp() reads the file's.
   let highestTimestamp = 0;
   try {
-    db.pragma('journal_mode = WAL');
+    walMode(db, busyTimeoutMs);
     db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     // The version is checked and the schema made in one write transaction, taken at its start
     // (IMMEDIATE): a second open of a new file waits (busyTimeoutMs) for the first to finish
