@@ -291,6 +291,25 @@ describe('client-server when every server is gone', () => {
     expect(client.role).toBe('server');
   });
 
+  it('a client defers to a seeking node before it for at most nine periods with no server in sight, even if that node answers for ever and never steps up', () => {
+    const [low, high] = [clientIds[0]!, clientIds[1]!];
+    const client = attachedClient(high, [low]);
+    const failedAt = 100 * interval;
+    client.peerDown('s1', failedAt);
+    client.peerDown('seed', failedAt);
+    let steppedUpAt: number | undefined;
+    for (let now = failedAt; now <= failedAt + 12 * interval && steppedUpAt === undefined; now += interval / 10) {
+      // `low` answers every hello, seeking, and never becomes a server (a hostile node would).
+      client.receive(low, { type: 'cs-servers', epoch: 0, servers: [], seeking: true }, now);
+      client.tick(now);
+      client.takeEffects();
+      if (client.role === 'server') steppedUpAt = now;
+    }
+    expect(steppedUpAt).toBeDefined();
+    expect(steppedUpAt! - failedAt).toBeGreaterThanOrEqual(9 * interval);
+    expect(steppedUpAt! - failedAt).toBeLessThanOrEqual(10 * interval);
+  });
+
   it('the announcer of a mesh with fewer than minServers servers asks its client first in the election to become one, a client a period, and a client of it does', () => {
     const server = node('s1', 'server');
     server.join([], 0);

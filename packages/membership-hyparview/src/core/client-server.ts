@@ -67,6 +67,12 @@ const PROMOTE_MARGIN = 0.8;
  * cluster with chained seeds ended in 10 components, 30 s after its 9 servers crashed.
  */
 const CONTACTS = 16;
+/**
+ * Periods with no server in sight after which a client steps up whatever seeking node comes
+ * before it (see `defersPromotion`): three times the wait of the node first by hash, which
+ * others hear of within a period or two of its stepping up.
+ */
+const MAX_DEFERRAL_PERIODS = 9;
 /** A client asks one of its servers for fresh contacts about every this many periods. */
 const CONTACT_REFRESH_PERIODS = 6;
 
@@ -571,7 +577,7 @@ export class ClientServerCore implements PeerService {
         // when one was last in sight, not from the start: a client whose servers all failed
         // (cut off for a moment, its attempts at the servers it knew failing too) became one at
         // its next period, without asking its seeds, and then a server cut off from the others.
-        if (known === 0 && this.config.role === 'auto' && now - this.serverSeenAt >= 3 * this.config.announceIntervalMs && !this.defersPromotion()) {
+        if (known === 0 && this.config.role === 'auto' && now - this.serverSeenAt >= 3 * this.config.announceIntervalMs && !this.defersPromotion(now)) {
           this.promoteAlone(now);
           return;
         }
@@ -641,10 +647,13 @@ export class ClientServerCore implements PeerService {
    * election point comes first. When every server crashed, every client made itself one after
    * three periods (85 to 93 of 100), and the size estimates took some 15 s to elect most of them
    * away. Now only the nodes first among those they heard from step up, and those that deferred
-   * learn of them by asking again (see `helloContact`).
+   * learn of them by asking again (see `helloContact`). It defers for at most
+   * MAX_DEFERRAL_PERIODS with no server in sight: a node that answers `seeking` and never steps
+   * up (a hostile one, whose hash comes first) held back every node that heard it for as long
+   * as it answered.
    */
-  private defersPromotion(): boolean {
-    return this.firstSeeker() !== undefined;
+  private defersPromotion(now: number): boolean {
+    return now - this.serverSeenAt < MAX_DEFERRAL_PERIODS * this.config.announceIntervalMs && this.firstSeeker() !== undefined;
   }
 
   /** The node with the first election point among the seekers, if it comes before this node. */
