@@ -310,6 +310,33 @@ describe('client-server when every server is gone', () => {
     expect(steppedUpAt! - failedAt).toBeLessThanOrEqual(10 * interval);
   });
 
+  it('a client that made itself a server on its own asks a live contact too in its first periods, though it has meshed with a server since', () => {
+    const client = attachedClient(clientIds[6]!, ['c7']);
+    const failedAt = 100 * interval;
+    client.peerDown('s1', failedAt);
+    client.peerDown('seed', failedAt);
+    let now = failedAt;
+    for (; client.role === 'client' && now <= failedAt + 12 * interval; now += interval / 10) {
+      client.tick(now);
+      client.takeEffects();
+    }
+    expect(client.role).toBe('server');
+    // It hears of a server at once (an announcement), and meshes with it.
+    client.serverAnnounced(['s9'], now);
+    client.receive('s9', { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: ['s9'] }, now);
+    client.takeEffects();
+    expect(client.members()).toEqual(['s9']);
+    const asked: string[] = [];
+    for (const end = now + 3 * interval; now <= end; now += interval / 10) {
+      client.tick(now);
+      asked.push(...hellosTo(client.takeEffects()));
+    }
+    // The seed and s1 are its seed and former server; c7 is the live contact its server named.
+    // Meshes formed apart by nodes stepping up at once found each other only through seed
+    // rejoins when a server in this state asked its seeds and former servers alone.
+    expect(asked).toContain('c7');
+  });
+
   it('the announcer of a mesh with fewer than minServers servers asks its client first in the election to become one, a client a period, and a client of it does', () => {
     const server = node('s1', 'server');
     server.join([], 0);
