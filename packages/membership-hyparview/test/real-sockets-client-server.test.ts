@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
 import { bundleEntry } from './support/bundle';
 import type { Bundle } from './support/bundle';
-import { eventually, liveOverlay, startSocketCluster } from './support/socket-cluster';
+import { eventually, everyoneDelivers, liveOverlay, startSocketCluster } from './support/socket-cluster';
 import type { SocketCluster } from './support/socket-cluster';
 import type { NodeStatus } from './support/socket-node';
 
@@ -54,16 +54,6 @@ async function converged(live: Set<string>, timeoutMs: number): Promise<Map<stri
   return eventually(() => cluster!.status(), (statuses) => elected(statuses, live), timeoutMs);
 }
 
-async function everyoneDelivers(ids: readonly string[], live: Set<string>, timeoutMs: number): Promise<string[]> {
-  const sent = await Promise.all(ids.map((id) => cluster!.broadcast(id, 256)));
-  const statuses = await eventually(
-    () => cluster!.status(),
-    (status) => [...live].every((id) => sent.every((message) => status.get(id)?.delivered.includes(message) === true)),
-    timeoutMs,
-  );
-  return [...live].filter((id) => !sent.every((message) => statuses.get(id)?.delivered.includes(message) === true));
-}
-
 describe('24 nodes pinned to client-server over real sockets in 3 processes', () => {
   it('elect a few servers that every client attaches to; after SIGKILL of the process with the most servers the rest re-converge and broadcasts reach every live node', async () => {
     const all = new Set(cluster!.ids);
@@ -73,7 +63,7 @@ describe('24 nodes pinned to client-server over real sockets in 3 processes', ()
     const formed = await converged(all, 60_000);
     const serving = servers(formed);
     expect({ elected: elected(formed, all), servers: serving, overlay: liveOverlay(formed, all) }).toMatchObject({ elected: true, overlay: { nodes: 24, components: 1 } });
-    expect(await everyoneDelivers([first, 'p2-n5'], all, 10_000)).toEqual([]);
+    expect(await everyoneDelivers(cluster!, [first, 'p2-n5'], all, 10_000)).toEqual([]);
 
     const perProcess = Array.from({ length: PROCESSES }, (_, index) => serving.filter((id) => id.startsWith(`p${index}-`)).length);
     const victim = perProcess.indexOf(Math.max(...perProcess));
@@ -88,6 +78,6 @@ describe('24 nodes pinned to client-server over real sockets in 3 processes', ()
       overlay: { nodes: 16, components: 1 },
     });
     const senders = [...live].filter((_, index) => index % 5 === 0);
-    expect(await everyoneDelivers(senders, live, 10_000)).toEqual([]);
+    expect(await everyoneDelivers(cluster!, senders, live, 10_000)).toEqual([]);
   }, 150_000);
 });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
 import { bundleEntry } from './support/bundle';
 import type { Bundle } from './support/bundle';
-import { eventually, liveOverlay, startSocketCluster } from './support/socket-cluster';
+import { eventually, everyoneDelivers, liveOverlay, startSocketCluster } from './support/socket-cluster';
 import type { SocketCluster } from './support/socket-cluster';
 
 const PROCESSES = 5;
@@ -42,16 +42,6 @@ async function converged(live: Set<string>, timeoutMs: number): Promise<ReturnTy
   );
 }
 
-async function everyoneDelivers(ids: readonly string[], live: Set<string>, timeoutMs: number): Promise<string[]> {
-  const sent = await Promise.all(ids.map((id) => cluster!.broadcast(id, 256)));
-  const statuses = await eventually(
-    () => cluster!.status(),
-    (status) => [...live].every((id) => sent.every((message) => status.get(id)?.delivered.includes(message) === true)),
-    timeoutMs,
-  );
-  return [...live].filter((id) => !sent.every((message) => statuses.get(id)?.delivered.includes(message) === true));
-}
-
 describe('50 nodes over real sockets in 5 processes', () => {
   it('form one component with symmetric active views; after SIGKILL of 20% the rest re-converge and broadcasts reach every live node', async () => {
     const all = new Set(cluster!.ids);
@@ -59,13 +49,13 @@ describe('50 nodes over real sockets in 5 processes', () => {
     cluster!.start((id, index) => (index === 0 ? [] : [cluster!.ids[Math.min(index - 1, 2)]!, first]));
     const formed = await converged(all, 30_000);
     expect(formed).toMatchObject({ nodes: 50, components: 1, symmetry: 1, deadReferences: 0, emptyViews: 0 });
-    expect(await everyoneDelivers([first, 'p3-n5'], all, 10_000)).toEqual([]);
+    expect(await everyoneDelivers(cluster!, [first, 'p3-n5'], all, 10_000)).toEqual([]);
 
     cluster!.kill(PROCESSES - 1);
     const live = new Set(cluster!.liveIds());
     expect(live.size).toBe(40);
     const healed = await converged(live, 30_000);
     expect(healed).toMatchObject({ nodes: 40, components: 1, symmetry: 1, deadReferences: 0, emptyViews: 0 });
-    expect(await everyoneDelivers(['p0-n1', 'p2-n7', 'p3-n9'], live, 10_000)).toEqual([]);
+    expect(await everyoneDelivers(cluster!, ['p0-n1', 'p2-n7', 'p3-n9'], live, 10_000)).toEqual([]);
   }, 90_000);
 });

@@ -81,6 +81,25 @@ export function electionPoint(node: string): number {
   return hashString32(node, 0x5e57_e125) / 4_294_967_296;
 }
 
+/** Of `nodes`, the one whose election point comes first, if it comes before `before`. */
+function firstInElection(nodes: Iterable<string>, before: number): string | undefined {
+  let first: string | undefined;
+  let firstPoint = before;
+  for (const node of nodes) {
+    const point = electionPoint(node);
+    if (point < firstPoint) {
+      first = node;
+      firstPoint = point;
+    }
+  }
+  return first;
+}
+
+/** Drops the entries of `stamped` (node → when) stamped before `time`. */
+function forgetBefore(stamped: Map<string, number>, time: number): void {
+  for (const [node, at] of stamped) if (at < time) stamped.delete(node);
+}
+
 /** Rendezvous (highest random weight) score of `server` for `client`. */
 export function rendezvousScore(client: string, server: string): number {
   return hashString32(`${client}\u0000${server}`);
@@ -520,8 +539,10 @@ export class ClientServerCore implements PeerService {
       if (this.servers.delete(peer) || this.failedServers.has(peer)) this.noteFailedServer(peer, now);
     }
     for (const [peer, until] of this.refusedUntil) if (until <= now) this.refusedUntil.delete(peer);
-    for (const [peer, heardAt] of this.seekers) if (now - heardAt > 3 * this.config.announceIntervalMs) this.seekers.delete(peer);
-    for (const [server, failedAt] of this.failedServers) if (now - failedAt > 3 * this.config.announceIntervalMs) this.failedServers.delete(server);
+    const threePeriodsAgo = now - 3 * this.config.announceIntervalMs;
+    forgetBefore(this.seekers, threePeriodsAgo);
+    forgetBefore(this.failedServers, threePeriodsAgo);
+    forgetBefore(this.promotionsAsked, threePeriodsAgo);
     if (this.rejoinSchedule.due(now)) this.seedRejoin(now);
     // Servers unheard of for three announcement periods are forgotten (not the ones linked to).
     // Announcements come over this node's links only: with none left, what it knows cannot be
@@ -660,16 +681,7 @@ export class ClientServerCore implements PeerService {
 
   /** The node with the first election point among the seekers, if it comes before this node. */
   private firstSeeker(): string | undefined {
-    let first: string | undefined;
-    let firstPoint = this.point;
-    for (const peer of this.seekers.keys()) {
-      const point = electionPoint(peer);
-      if (point < firstPoint) {
-        first = peer;
-        firstPoint = point;
-      }
-    }
-    return first;
+    return firstInElection(this.seekers.keys(), this.point);
   }
 
   /** Keeps `peer`, a node heard of as live, among the contacts, in place of a random one when they are full. */
@@ -749,17 +761,11 @@ export class ClientServerCore implements PeerService {
    * servers, and meshes topped up apart in one partition stayed apart until a seed rejoin.
    */
   private topUpServers(now: number): void {
-    for (const [client, askedAt] of this.promotionsAsked) if (now - askedAt > 3 * this.config.announceIntervalMs) this.promotionsAsked.delete(client);
     if (!this.sizeKnown || 1 + this.serverPeers.size >= this.config.minServers) return;
-    let first: string | undefined;
-    let firstPoint = Number.POSITIVE_INFINITY;
-    for (const client of this.clients.values()) {
-      const point = electionPoint(client);
-      if (point < firstPoint && !this.promotionsAsked.has(client)) {
-        first = client;
-        firstPoint = point;
-      }
-    }
+    const first = firstInElection(
+      this.clients.values().filter((client) => !this.promotionsAsked.has(client)),
+      Number.POSITIVE_INFINITY,
+    );
     if (first === undefined) return;
     this.promotionsAsked.set(first, now);
     this.send(first, { type: 'cs-promote', epoch: this.epoch }, false);

@@ -189,3 +189,14 @@ export async function eventually<T>(probe: () => Promise<T>, condition: (value: 
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }
+
+/**
+ * Broadcasts 256 bytes from each of `ids` and waits (up to `timeoutMs`) until every node of
+ * `live` delivered all of them; the live nodes that had not, by then.
+ */
+export async function everyoneDelivers(cluster: SocketCluster, ids: readonly string[], live: ReadonlySet<string>, timeoutMs: number): Promise<string[]> {
+  const sent = await Promise.all(ids.map((id) => cluster.broadcast(id, 256)));
+  const deliveredAll = (status: Map<string, NodeStatus>, id: string): boolean => sent.every((message) => status.get(id)?.delivered.includes(message) === true);
+  const statuses = await eventually(() => cluster.status(), (status) => [...live].every((id) => deliveredAll(status, id)), timeoutMs);
+  return [...live].filter((id) => !deliveredAll(statuses, id));
+}
