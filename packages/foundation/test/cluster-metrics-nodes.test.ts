@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { startNode } from '../src/index';
 import type { FoundationNode } from '../src/index';
 import { freePort } from '../src/options';
+import { until } from './support/loopback';
 
 const root = mkdtempSync(join(tmpdir(), 'foundation-cluster-metrics-'));
 const nodes: FoundationNode[] = [];
@@ -17,14 +18,6 @@ afterAll(async () => {
   for (const node of nodes.reverse()) await node.stop().catch(() => undefined);
   rmSync(root, { recursive: true, force: true });
 });
-
-async function until(predicate: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const giveUpAt = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > giveUpAt) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('cluster metrics', () => {
   it('ask a node the membership links but the registry does not list, as the cluster status does', async () => {
@@ -40,7 +33,7 @@ describe('cluster metrics', () => {
 
     learner.registry.unregister('foundation.node');
     const registered = (): string[] => voter.registry.lookupAll('foundation.node').map((instance) => instance.node);
-    await until(() => !registered().includes(learner.id) && voter.membership.members().includes(learner.id), 'the learner linked but not registered');
+    await until('the learner linked but not registered', () => !registered().includes(learner.id) && voter.membership.members().includes(learner.id), 15_000);
 
     const statuses = await voter.clusterStatus();
     expect(statuses.map((entry) => entry.node).sort()).toEqual([...ids].sort());

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { startNode } from '../src/index';
 import type { FoundationNode } from '../src/index';
 import { freePort } from '../src/options';
+import { until } from './support/loopback';
 
 const root = mkdtempSync(join(tmpdir(), 'foundation-learners-'));
 const nodes: FoundationNode[] = [];
@@ -16,14 +17,6 @@ afterAll(async () => {
   for (const node of nodes.reverse()) await node.stop().catch(() => undefined);
   rmSync(root, { recursive: true, force: true });
 });
-
-async function until(predicate: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const giveUpAt = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > giveUpAt) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('learners', () => {
   it('leave the Raft group once they stopped or failed; one removed while alive is added back', async () => {
@@ -42,7 +35,7 @@ describe('learners', () => {
     // One leaves gracefully; the other's connections all drop at once, as in a crash, and the
     // membership declares it failed.
     await Promise.all([stops.stop(), fails.transport.close()]);
-    await until(() => learners().length === 1, 'the departed learners to leave the Raft group');
+    await until('the departed learners to leave the Raft group', () => learners().length === 1, 15_000);
     expect(learners()).toEqual([stays.id]);
     expect(voter.status().raft.voters).toEqual([voter.id]);
 
@@ -56,7 +49,7 @@ describe('learners', () => {
     });
     await voter.consensus.raft.removeMember(stays.id);
     const removedAt = Date.now();
-    await until(() => learners().length === 1, 'the live learner to be added back');
+    await until('the live learner to be added back', () => learners().length === 1, 15_000);
     const addedBackAfterMs = Date.now() - removedAt;
     await stays.kv.put('after', 1);
     expect(await stays.kv.get('after')).toBe(1);

@@ -20,10 +20,10 @@ export function loopbackTransports(secret: string): (name: string, options?: Par
   };
 }
 
-/** Resolves once `condition` holds; throws after 10 s naming `what`. */
-export async function until(what: string, condition: () => boolean): Promise<void> {
+/** Resolves once `condition` holds; throws after `timeoutMs` (10 s) naming `what`. */
+export async function until(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {
   for (let waited = 0; !condition(); waited += 10) {
-    if (waited > 10_000) throw new Error(`gave up waiting for ${what}`);
+    if (waited > timeoutMs) throw new Error(`gave up waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
