@@ -3,6 +3,8 @@ import type { Clock } from '@foundation/core';
 import { TELEMETRY_ERROR_CODES } from './errors/codes';
 import type { EventName } from './event-name';
 import type { Measurements, Metadata } from './handler-registry';
+import { OTHER_DROPPED_METRIC } from './metrics/metric-registry';
+import { parseSnapshot } from './metrics/snapshot';
 import { HANDLER_FAILURE_EVENT, createTelemetry } from './telemetry';
 
 interface Received {
@@ -554,5 +556,26 @@ describe('measure and the emit helpers', () => {
       { metric: 'auto.second', reason: 'metric_limit', count: 1 },
       { metric: 'auto.first', reason: 'metric_limit', count: 1 },
     ]);
+  });
+
+  it('still dispatch an event whose joined name cannot name a metric, and count the sample under the shared entry', () => {
+    // A valid event name (execute takes it) whose joined name is longer than a metric name may
+    // be, or reserved, made the emit helpers throw InvalidMetricDefinitionError: the handlers
+    // attached to the event never saw it. At maxMetrics, the long name became a drop entry that
+    // parseSnapshot on every other node refused.
+    const long: EventName = ['x'.repeat(150), 'y'.repeat(100)];
+    const reserved: EventName = ['constructor'];
+    for (const maxMetrics of [10, 1]) {
+      const telemetry = createTelemetry({ maxMetrics, metrics: [{ name: 'other.count', kind: 'counter' }] });
+      const { received, handler } = recorder();
+      telemetry.attach('h', [long, reserved], handler);
+      telemetry.emitCounter(long);
+      telemetry.emitGauge(long, 3);
+      telemetry.emitHistogram(reserved, 4);
+      expect(received.map((event) => event.eventName)).toEqual([long, long, reserved]);
+      expect(Object.keys(telemetry.getMetrics())).toEqual(['other.count']);
+      expect(telemetry.snapshot().dropped).toEqual([{ metric: OTHER_DROPPED_METRIC, reason: 'metric_limit', count: 3 }]);
+      expect(() => parseSnapshot(JSON.parse(JSON.stringify(telemetry.snapshot())))).not.toThrow();
+    }
   });
 });

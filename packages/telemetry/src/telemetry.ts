@@ -12,9 +12,9 @@ import type { EventName } from './event-name';
 import { followResult } from './follow-result';
 import { HandlerRegistry, childOf } from './handler-registry';
 import type { AttachedHandler, Handler, Measurements, Metadata, TrieNode } from './handler-registry';
-import { DEFAULT_MAX_SERIES } from './metrics/definition';
+import { DEFAULT_MAX_SERIES, isMetricName } from './metrics/definition';
 import type { MetricDefinition, MetricKind } from './metrics/definition';
-import { MetricRegistry, viewOf } from './metrics/metric-registry';
+import { MetricRegistry, OTHER_DROPPED_METRIC, viewOf } from './metrics/metric-registry';
 import type { Metric, MetricView, SampleListener } from './metrics/metric-registry';
 import type { MetricsSnapshot } from './metrics/snapshot';
 import { renderSnapshot } from './prometheus';
@@ -335,6 +335,13 @@ class TelemetryInstance implements Telemetry {
     const name = checked.join('.');
     if (this.#metrics.get(name) !== undefined) {
       this.#automatic.set(eventName, { eventName: checked, name }); // defined by the user (or already automatic): it is fed as defined
+      return;
+    }
+    if (!isMetricName(name)) {
+      // A valid event name can join into a name no metric may have (too long, or reserved). The
+      // event still reaches its handlers; the sample is counted under the shared entry, since a
+      // drop entry under that name would make the snapshot one that parseSnapshot refuses.
+      this.#metrics.drop(OTHER_DROPPED_METRIC, 'metric_limit');
       return;
     }
     if (this.#metrics.size >= this.#metrics.maxMetrics) {

@@ -78,7 +78,7 @@ export interface MetricSpec {
 
 export const DEFAULT_QUANTILES: readonly number[] = Object.freeze([0.5, 0.9, 0.99]);
 export const DEFAULT_MAX_SERIES = 10_000;
-const MAX_NAME_LENGTH = 200;
+export const MAX_NAME_LENGTH = 200;
 const MAX_TAGS = 16;
 const MAX_BUCKET_BOUNDS = 128;
 const KINDS: readonly MetricKind[] = ['counter', 'gauge', 'histogram'];
@@ -92,12 +92,17 @@ function fail(name: unknown, reason: string): never {
   throw new InvalidMetricDefinitionError(`metric ${JSON.stringify(String(name))}: ${reason}`, { metric: String(name), reason });
 }
 
+/** True when `name` can name a metric: 1–200 characters, and not a key reserved by objects (`__proto__`, `constructor`...). */
+export function isMetricName(name: string): boolean {
+  return name.length > 0 && name.length <= MAX_NAME_LENGTH && !isUnsafeKey(name);
+}
+
 /** Checks and completes a definition. `requirePrometheusName` false: an unusable name keeps the metric out of the exposition instead of failing. */
 export function normaliseDefinition(definition: MetricDefinition, defaultMaxSeries: number, requirePrometheusName = true): MetricSpec {
   if (typeof definition !== 'object' || definition === null) fail(definition, 'a definition must be an object');
   const { name, kind } = definition;
   if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME_LENGTH) fail(name, `the name must be 1–${MAX_NAME_LENGTH} characters`);
-  if (isUnsafeKey(name)) fail(name, 'the name is reserved');
+  if (!isMetricName(name)) fail(name, 'the name is reserved');
   if (!KINDS.includes(kind)) fail(name, `kind must be one of ${KINDS.join(', ')}`);
   const segments = name.split('.');
   let event: EventName;

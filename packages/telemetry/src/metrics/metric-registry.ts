@@ -166,7 +166,7 @@ export class MetricRegistry {
   drop(name: string, reason: DropReason): void {
     let metric = name;
     let reasons = this.#dropped.get(metric);
-    if (reasons === undefined && reason === 'metric_limit') {
+    if (reasons === undefined && reason === 'metric_limit' && metric !== OTHER_DROPPED_METRIC) {
       // Other reasons name defined metrics (bounded by maxMetrics); metric_limit names are not.
       if (this.#limitNames < this.#maxMetrics) this.#limitNames += 1;
       else {

@@ -63,7 +63,7 @@ export interface DroppedSamples {
  * series, in a merge), `negative_counter`, `invalid_tag` (a tag value that is not a string,
  * number or boolean, or longer than 256 characters), `cardinality` (a new series past
  * `maxSeries`), `error` (a measurement, tagValues or keepIf function threw), `metric_limit` (an
- * automatic metric past `maxMetrics`), `conflict` (snapshots disagree on a metric's definition).
+ * automatic metric past `maxMetrics`, or one the event's joined name cannot name), `conflict` (snapshots disagree on a metric's definition).
  */
 export type DropReason = 'missing_measurement' | 'invalid_measurement' | 'negative_counter' | 'invalid_tag' | 'cardinality' | 'error' | 'metric_limit' | 'conflict';
 
