@@ -693,6 +693,38 @@ describe('subscriptions', () => {
     expect(reverted.get('timeoutMs')).toBe(500);
   });
 
+  it('tells subscribers when a transform\'s class instance changes, though its state is private (review finding)', () => {
+    // A secret wrapper keeps its value in a private field, so that logging it shows nothing. Two
+    // such wrappers look alike to a deep comparison, and rotating the password at runtime was
+    // kept but told to nobody (and not counted): a subscriber that reconnects never did.
+    class Secret {
+      readonly #value: string;
+      constructor(value: string) {
+        this.#value = value;
+      }
+      reveal(): string {
+        return this.#value;
+      }
+    }
+    const secrets = z.object({ database: z.object({ password: z.string().transform((text) => new Secret(text)) }) });
+    const config = createConfig({ defaults: { database: { password: 'first' } }, schema: secrets, updatablePaths: ['database'] });
+    const heard: string[] = [];
+    config.subscribe((notification) => {
+      if (notification.type === 'config-updated') heard.push(`${notification.path.join('.')} ${(notification.previous as Secret).reveal()} -> ${(notification.value as Secret).reveal()}`);
+    });
+    config.update('database.password', 'second');
+    config.updateMany([{ path: 'database.password', value: 'third' }]);
+    config.revert('database.password');
+    expect(heard).toEqual(['database.password first -> second', 'database.password second -> third', 'database.password third -> first']);
+    expect(config.status().updateCount).toBe(3);
+    // The value already there, written again, is still no change, though the schema builds a new wrapper.
+    const served = config.get('database.password');
+    config.update('database.password', 'first');
+    config.update('database', { password: 'first' });
+    expect(heard).toHaveLength(3);
+    expect(config.get('database.password')).toBe(served);
+  });
+
   it('sends nothing for a refused update', () => {
     const config = makeConfig();
     const listener = jest.fn();

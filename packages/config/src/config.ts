@@ -14,6 +14,7 @@ import { ConfigValidationError } from './errors/config-validation-error';
 import { buildPathIndex } from './internal/path-index';
 import { deepFreeze, freezeSnapshot, inspectPlainCopy, isRecord, toPlainCopy } from './internal/plain-data';
 import { checkSchema, runSchema } from './internal/run-schema';
+import { isSameServedValue } from './internal/same-served-value';
 import type { ValueOrigin } from './internal/run-schema';
 import { ABSENT, deepMerge, removeAt, replacedPaths, setAt, valueAt, walk } from './internal/tree';
 import { isPrefixOf, parsePath } from './path';
@@ -224,8 +225,8 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
    * Makes a checked tree current, counts the changes and tells subscribers of each, in order,
    * with the value at its path before and after: every notification is made from this change's
    * snapshot before any is delivered, so a subscriber that changes the config meanwhile does not
-   * show through them. A change whose value ends deeply equal to what it was is neither counted
-   * nor told, whether it came from `update`, `updateMany` or `revert`: subscribers react to
+   * show through them. A change whose value ends the same as it was (deeply equal plain data; an
+   * object a transform returns, the same object) is neither counted nor told, whether it came from `update`, `updateMany` or `revert`: subscribers react to
    * changes (a reconnect, a cache flush), not to writes. When none is left, the change is still
    * committed if it changed the runtime tree at one of its paths: a value the schema derives the
    * same now (from another key, which a transform may read) is what the caller set, and must
@@ -236,9 +237,18 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
   const commitChanges = (changed: readonly (readonly string[])[], nextRaw: unknown, nextSnapshot: unknown, read = changed[0]!): unknown => {
     const previous = changed.map((segments) => valueAt(snapshot, segments));
     const after = changed.map((segments) => valueAt(nextSnapshot, segments));
-    const kept = changed.map((_, position) => !isDeepStrictEqual(previous[position], after[position]));
+    // The runtime tree is plain data, compared by its contents: unchanged at a path, it is a
+    // write of what was already there.
+    const written = changed.map((segments) => !isDeepStrictEqual(valueAt(raw, segments), valueAt(nextRaw, segments)));
+    // Where it changed, an object a transform returns is the same only when it is the very same
+    // one: its state may be private (a secret wrapper's), and a deep comparison would call two
+    // different secrets equal. Where it did not, only a value derived anew from another key can
+    // differ, and a fresh object equal to the old one is no change.
+    const kept = changed.map((_, position) =>
+      written[position] ? !isSameServedValue(previous[position], after[position]) : !isDeepStrictEqual(previous[position], after[position]),
+    );
     if (!kept.includes(true)) {
-      if (changed.some((segments) => !isDeepStrictEqual(valueAt(raw, segments), valueAt(nextRaw, segments)))) commit(nextRaw, nextSnapshot);
+      if (written.includes(true)) commit(nextRaw, nextSnapshot);
       return valueNow(read);
     }
     commit(nextRaw, nextSnapshot);
