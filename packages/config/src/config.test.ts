@@ -771,6 +771,36 @@ describe('subscriptions', () => {
     expect(reported.map((error) => (error.cause as Error).message)).toEqual(['async bug']);
   });
 
+  it('reports a subscriber that throws a value that cannot be turned into text (review finding)', () => {
+    // Describing such a value threw inside the reporting, which dropped the report: the failure
+    // was counted in status() but onSubscriberError never heard of it.
+    const reported: ConfigSubscriberError[] = [];
+    const config = makeConfig({ onSubscriberError: (error) => reported.push(error) });
+    const bare: unknown = Object.create(null);
+    const unprintable = {
+      toString(): string {
+        throw new Error('no text');
+      },
+    };
+    const hiddenMessage = new Error('hidden');
+    Object.defineProperty(hiddenMessage, 'message', {
+      get(): string {
+        throw new Error('no message');
+      },
+    });
+    const thrownValues = [bare, unprintable, hiddenMessage];
+    for (const value of thrownValues) {
+      config.subscribe(() => {
+        throw value;
+      });
+    }
+    config.update('dev.debugMode', true);
+    expect(config.status().subscriberFailures).toBe(3);
+    expect(reported.map((error) => error.code)).toEqual([5404, 5404, 5404]);
+    // Compared by identity: the values themselves refuse to be printed.
+    expect(reported.every((error, position) => error.cause === thrownValues[position])).toBe(true);
+  });
+
   it('reports through process.emitWarning by default, and survives a reporter that throws', () => {
     const warnings: unknown[] = [];
     const spy = jest.spyOn(process, 'emitWarning').mockImplementation((warning) => void warnings.push(warning));

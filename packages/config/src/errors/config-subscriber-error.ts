@@ -2,6 +2,18 @@ import { FoundationError } from '@foundation/core';
 import { CONFIG_ERROR_CODES } from './config-error-codes';
 
 /**
+ * What a subscriber threw, as text. It may be anything, and turning it into text may itself throw
+ * (an object without a prototype, a throwing toString or message): that must not stop the report.
+ */
+function describeCause(cause: unknown): string {
+  try {
+    return cause instanceof Error ? String(cause.message) : String(cause);
+  } catch {
+    return 'a thrown value that cannot be shown as text';
+  }
+}
+
+/**
  * A subscriber threw, or the promise it returned rejected (5404). The error is reported to
  * `onSubscriberError`; the update that triggered it has already happened and other subscribers
  * still receive the notification.
@@ -16,7 +28,7 @@ export class ConfigSubscriberError extends FoundationError {
       code: CONFIG_ERROR_CODES.subscriberFailed,
       category: 'config',
       subcategory: 'runtime',
-      message: `a config subscriber failed on ${notification}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      message: `a config subscriber failed on ${notification}: ${describeCause(cause)}`,
       context: { notification },
       cause,
     });
