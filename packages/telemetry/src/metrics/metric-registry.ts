@@ -237,6 +237,9 @@ export class MetricRegistry {
       return;
     }
     let series = metric.table.get(tags);
+    // Only on a miss: a tag value with a lone surrogate is looked up (and kept) as the text
+    // UTF-8 can carry, so the hot path of an existing series pays nothing for it.
+    if (series === undefined && makeWellFormed(tags)) series = metric.table.get(tags);
     if (series === undefined) {
       series = this.#newSeries(spec);
       if (!metric.table.add(tags, series)) {
@@ -351,6 +354,29 @@ function tagValues(spec: MetricSpec, source: Readonly<Record<string, unknown>>, 
     buffer[index] = text;
   }
   return buffer;
+}
+
+/** A surrogate that is not half of a pair. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const ANY_SURROGATE = /[\uD800-\uDFFF]/;
+
+/**
+ * Replaces lone surrogates in `tags` with U+FFFD, in place, as UTF-8 encoding does (Prometheus
+ * text, CBOR): two values that differ only there (strings cut inside an emoji) would otherwise be
+ * two series that reach the wire as one. True when anything changed.
+ */
+function makeWellFormed(tags: string[]): boolean {
+  let changed = false;
+  for (let index = 0; index < tags.length; index += 1) {
+    const value = tags[index]!;
+    if (!ANY_SURROGATE.test(value)) continue;
+    const wellFormed = value.replace(LONE_SURROGATE, '\uFFFD');
+    if (wellFormed !== value) {
+      tags[index] = wellFormed;
+      changed = true;
+    }
+  }
+  return changed;
 }
 
 /** Index of the bucket whose upper bound is the first ≥ value (the last index for values above all bounds). */

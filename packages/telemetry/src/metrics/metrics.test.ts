@@ -264,6 +264,22 @@ describe('bad input to metrics: dropped with a counter, never thrown', () => {
     expect(telemetry.snapshot().dropped).toEqual([{ metric: 'tagged.value', reason: 'error', count: 1 }]);
   });
 
+  it('records a tag value cut inside a surrogate pair as the UTF-8 text it becomes, so series stay distinct on the wire', () => {
+    // Tag values cut with slice() inside an emoji ('hello😀' and 'hello🤖' cut at 6) differ
+    // only in a lone surrogate, which UTF-8 (Prometheus text, CBOR) can only write as U+FFFD:
+    // they were two series that rendered as one label set twice, and a receiving node's
+    // parseSnapshot refused the whole snapshot for its repeated tags once it came through CBOR.
+    const telemetry = createTelemetry({ metrics: [{ name: 'greeting.count', kind: 'counter', event: ['greeting'], tags: ['text'] }] });
+    for (const text of ['hello😀', 'hello🤖', 'hello😀']) telemetry.execute(['greeting'], {}, { text: text.slice(0, 6) });
+    telemetry.execute(['greeting'], {}, { text: '\uDC00lone low, then a pair 😀' });
+    expect(telemetry.snapshot().metrics[0]!.series).toEqual([
+      { tags: ['hello\uFFFD'], value: 3 },
+      { tags: ['\uFFFDlone low, then a pair 😀'], value: 1 },
+    ]);
+    const lines = telemetry.renderPrometheus().split('\n').filter((line) => line.startsWith('greeting_count_total{'));
+    expect(lines).toEqual(['greeting_count_total{text="hello\uFFFD"} 3', 'greeting_count_total{text="\uFFFDlone low, then a pair 😀"} 1']);
+  });
+
   it('keeps at most 10,000 series per metric by default: user-controlled tags cannot grow memory without bound', () => {
     const telemetry = createTelemetry({ metrics: [{ name: 'http.request.count', kind: 'counter', event: ['http', 'request'], tags: ['user'] }] });
     for (let user = 0; user < 12_000; user += 1) telemetry.execute(['http', 'request'], {}, { user: `user-${user}` });
