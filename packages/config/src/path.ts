@@ -42,10 +42,19 @@ function checkSegments(segments: readonly string[], received: unknown): void {
   }
 }
 
+/** The most keys of an array path, and characters of a key, that a message shows. */
+const DESCRIBED_SEGMENTS = 8;
+const DESCRIBED_LENGTH = 200;
+
 function describe(received: unknown): string {
   try {
-    const text = typeof received === 'string' ? received : JSON.stringify(received, (_key, value: unknown) => (typeof value === 'symbol' ? value.toString() : value));
-    return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+    // Only what is shown is read: a refused path may hold millions of keys, or one huge key.
+    const shown = Array.isArray(received)
+      ? received.slice(0, DESCRIBED_SEGMENTS).map((segment: unknown) => (typeof segment === 'string' && segment.length > DESCRIBED_LENGTH ? `${segment.slice(0, DESCRIBED_LENGTH)}…` : segment))
+      : received;
+    const text = typeof shown === 'string' ? shown : JSON.stringify(shown, (_key, value: unknown) => (typeof value === 'symbol' ? value.toString() : value));
+    const more = Array.isArray(received) && received.length > DESCRIBED_SEGMENTS ? ` (${received.length} keys)` : '';
+    return text.length > DESCRIBED_LENGTH ? `${text.slice(0, DESCRIBED_LENGTH)}…${more}` : `${text}${more}`;
   } catch {
     return typeof received;
   }
@@ -73,6 +82,8 @@ function parseDotted(path: string): readonly string[] {
 export function parsePath(path: unknown): readonly string[] {
   if (typeof path === 'string') return parseDotted(path);
   if (!Array.isArray(path)) throw new ConfigPathError('expected an array of keys or a dotted string', describe(path));
+  // Before looking at any key: an over-long path is refused at the cost of a short one.
+  if (path.length > MAX_SEGMENTS) throw new ConfigPathError(`more than ${MAX_SEGMENTS} segments`, describe(path));
   const segments: string[] = [];
   for (const segment of path as unknown[]) {
     if (typeof segment === 'string') segments.push(segment);
