@@ -17,6 +17,7 @@ import { checkSchema, runSchema } from './internal/run-schema';
 import { isSameServedValue } from './internal/same-served-value';
 import type { ValueOrigin } from './internal/run-schema';
 import { ABSENT, deepMerge, removeAt, replacedPaths, setAt, valueAt, walk } from './internal/tree';
+import type { OwnedNodes } from './internal/tree';
 import { isPrefixOf, parsePath } from './path';
 import type { ConfigPath } from './path';
 import { applyEnvironment } from './sources/environment';
@@ -39,6 +40,13 @@ export interface ConfigOptionsWithoutSchema<T extends object> extends ConfigOpti
 }
 
 export type ConfigOptions<T extends object = Record<string, unknown>> = ConfigOptionsWithoutSchema<T> | ConfigOptionsWithSchema<StandardSchemaV1<unknown, T>>;
+
+/** A path changed in a working tree: the tree after it, and whether it changed anything. */
+interface TreeChange {
+  readonly segments: readonly string[];
+  readonly next: unknown;
+  readonly changed: boolean;
+}
 
 function defaultReport(error: ConfigSubscriberError): void {
   process.emitWarning(error);
@@ -135,24 +143,25 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
   /**
    * `tree` with `value` at `path`, after every check of `update` but the schema's. In the
    * README's order: security (the path, then the whole value), the allow-list, the parent, the
-   * plain-data rules.
+   * plain-data rules. `owned`: the nodes a batch made, written in place (see setAt).
    */
-  const withValue = (operation: string, tree: unknown, path: ConfigPath, value: unknown): { segments: readonly string[]; next: unknown } => {
+  const withValue = (operation: string, tree: unknown, path: ConfigPath, value: unknown, owned?: OwnedNodes): TreeChange => {
     const segments = parsePath(path);
     const { copy, problem } = inspectPlainCopy(value, segments);
     if (!isUpdatablePath(segments)) throw new ConfigUpdateForbiddenError(segments, allowList);
     if (validating) throw new ConfigReentrantUpdateError(operation);
-    const next = setAt(tree, segments, copy);
+    const next = setAt(tree, segments, copy, owned);
     if (problem !== undefined) throw problem;
-    return { segments, next };
+    return { segments, next, changed: true };
   };
 
   /**
    * `tree` with `path` taken back to the layers (see `revert`), after every check but the
-   * schema's; `segments` is the path taken back (a whole array for a path into one). `next` is
-   * `tree` itself when there was nothing to take back. Not the root path: that is `reset`.
+   * schema's; `segments` is the path taken back (a whole array for a path into one). `changed`
+   * is false, and `next` is `tree` itself, when there was nothing to take back. Not the root
+   * path: that is `reset`. `owned` as for `withValue`.
    */
-  const withoutUpdate = (operation: string, tree: unknown, path: ConfigPath): { segments: readonly string[]; next: unknown } => {
+  const withoutUpdate = (operation: string, tree: unknown, path: ConfigPath, owned?: OwnedNodes): TreeChange => {
     const requested = parsePath(path);
     if (requested.length === 0) throw new TypeError(`${operation} cannot take the root path back: that is reset()`);
     if (!isUpdatablePath(requested)) throw new ConfigUpdateForbiddenError(requested, allowList);
@@ -167,8 +176,9 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
     }
     if (!isUpdatablePath(segments)) throw new ConfigUpdateForbiddenError(segments, allowList);
     const layered = valueAt(base, segments);
-    const next = layered === ABSENT ? removeAt(tree, segments) : valueAt(tree, segments) === layered ? tree : setAt(tree, segments, layered);
-    return { segments, next };
+    if (valueAt(tree, segments) === layered) return { segments, next: tree, changed: false };
+    const next = layered === ABSENT ? removeAt(tree, segments, owned) : setAt(tree, segments, layered, owned);
+    return { segments, next, changed: true };
   };
 
   /** Everything `update` checks, without changing anything: the new raw tree and snapshot. */
@@ -302,9 +312,9 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
       if (!isUpdatablePath(requested)) throw new ConfigUpdateForbiddenError(requested, allowList);
       return reset();
     }
-    const { segments, next } = withoutUpdate('revert', raw, requested);
+    const { segments, next, changed } = withoutUpdate('revert', raw, requested);
     // Unchanged: never updated, reverted already, or nothing there in either.
-    if (next === raw) return valueNow(requested);
+    if (!changed) return valueNow(requested);
     return commitChanges([segments], next, validateChange(segments, next), requested);
   };
 
@@ -318,16 +328,18 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
     if (!Array.isArray(changes)) throw new TypeError('updateMany needs an array of changes');
     if (validating) throw new ConfigReentrantUpdateError('updateMany');
     let tree = raw;
+    // What this batch copied: changed in place by its later changes (raw is frozen, never in it).
+    const owned: OwnedNodes = new WeakSet();
     const changed = new Map<string, readonly string[]>(); // each path once, where it first changed
     for (const change of changes as readonly unknown[]) {
       const { path, revert: back } = shapeOf(change);
-      const step = back ? withoutUpdate('updateMany', tree, path) : withValue('updateMany', tree, path, (change as { value: unknown }).value);
+      const step = back ? withoutUpdate('updateMany', tree, path, owned) : withValue('updateMany', tree, path, (change as { value: unknown }).value, owned);
       // JSON, not the keys joined: a key may hold any character, the joiner included.
       const key = JSON.stringify(step.segments);
-      if (step.next !== tree && !changed.has(key)) changed.set(key, step.segments);
+      if (step.changed && !changed.has(key)) changed.set(key, step.segments);
       tree = step.next;
     }
-    if (tree === raw) return snapshot;
+    if (changed.size === 0) return snapshot;
     const paths = [...changed.values()];
     // The whole config as this batch left it, not as a subscriber changed it after.
     return commitChanges(paths, tree, validateChange(paths.length === 1 ? paths[0] : undefined, tree), []);

@@ -11,6 +11,26 @@ function isArrayIndex(key: string, length: number, allowAppend: boolean): boolea
   return allowAppend ? index <= length : index < length;
 }
 
+/**
+ * Entries (keys or array items) copied by setAt and removeAt since the process started, for
+ * tests: what a batch of changes costs, counted rather than timed.
+ */
+let copiedEntries = 0;
+export function copiedEntryCount(): number {
+  return copiedEntries;
+}
+
+function copyArray(node: readonly unknown[]): unknown[] {
+  copiedEntries += node.length;
+  return node.slice();
+}
+
+function copyRecord(node: Record<string, unknown>): Record<string, unknown> {
+  const copy = { ...node };
+  copiedEntries += Object.keys(copy).length;
+  return copy;
+}
+
 /** The own child of a plain object or array under `key`, or `absent`. */
 export const ABSENT: unique symbol = Symbol('absent');
 
@@ -67,11 +87,19 @@ export function walk(root: unknown, path: readonly unknown[]): unknown {
 }
 
 /**
+ * Nodes a batch of changes made itself, which nothing else holds yet: its later changes write
+ * into them in place instead of copying them again, so n changes in one object copy it once,
+ * not n times.
+ */
+export type OwnedNodes = WeakSet<object>;
+
+/**
  * A new tree equal to `root` with `value` at `path`. Every ancestor of the path must exist as a
  * plain object or array (the last key may be new; an array index may append), else
- * ConfigPathNotFoundError names the first missing ancestor.
+ * ConfigPathNotFoundError names the first missing ancestor. With `owned`, nodes in it are
+ * changed in place and the copies made join it (the root returned may then be `root` itself).
  */
-export function setAt(root: unknown, path: readonly string[], value: unknown): unknown {
+export function setAt(root: unknown, path: readonly string[], value: unknown, owned?: OwnedNodes): unknown {
   if (path.length === 0) return value;
   const write = (node: unknown, depth: number): unknown => {
     const key = path[depth]!;
@@ -80,13 +108,15 @@ export function setAt(root: unknown, path: readonly string[], value: unknown): u
       if (!isArrayIndex(key, node.length, last)) {
         throw new ConfigPathNotFoundError(path.slice(0, depth + 1), `index ${key} is outside the array of ${node.length} items at ${path.slice(0, depth).join('.') || '(root)'}`);
       }
-      const copy = node.slice();
+      const copy = owned?.has(node) === true ? node : copyArray(node);
+      owned?.add(copy);
       copy[Number(key)] = last ? value : write(node[Number(key)], depth + 1);
       return copy;
     }
     if (isRecord(node)) {
       if (!last && !hasOwn(node, key)) throw new ConfigPathNotFoundError(path.slice(0, depth + 1), 'a parent of the updated key does not exist');
-      const copy: Record<string, unknown> = { ...node };
+      const copy = owned?.has(node) === true ? node : copyRecord(node);
+      owned?.add(copy);
       copy[key] = last ? value : write(node[key], depth + 1);
       return copy;
     }
@@ -99,13 +129,14 @@ export function setAt(root: unknown, path: readonly string[], value: unknown): u
  * A new tree equal to `root` without the key at `path`, or `root` itself when there is nothing
  * there. Every ancestor on the path is a plain object: the only caller takes a path into an
  * array back with the whole array, so no element is ever removed (the ones after it would change
- * places).
+ * places). `owned` as for setAt.
  */
-export function removeAt(root: unknown, path: readonly string[]): unknown {
+export function removeAt(root: unknown, path: readonly string[], owned?: OwnedNodes): unknown {
   if (path.length === 0 || valueAt(root, path) === ABSENT) return root;
   const remove = (node: Record<string, unknown>, depth: number): Record<string, unknown> => {
     const key = path[depth]!;
-    const copy: Record<string, unknown> = { ...node };
+    const copy = owned?.has(node) === true ? node : copyRecord(node);
+    owned?.add(copy);
     if (depth === path.length - 1) delete copy[key];
     else copy[key] = remove(node[key] as Record<string, unknown>, depth + 1);
     return copy;
