@@ -759,6 +759,43 @@ describe('subscriptions', () => {
     expect(config.get('database.password')).toBe(served);
   });
 
+  it('tells subscribers of a change beneath an object the schema transforms, where no path is served (review finding)', () => {
+    // Paths stop at an object a transform returns, and a reshaping transform serves other keys
+    // than the ones written: the value at the updated path was "nothing" before and after, so the
+    // change was applied but told to nobody, though the object served above it had changed.
+    class Endpoint {
+      constructor(
+        readonly host: string,
+        readonly port: number,
+      ) {}
+    }
+    const shaped = z.object({
+      endpoint: z.object({ host: z.string(), port: z.number() }).transform((endpoint) => new Endpoint(endpoint.host, endpoint.port)),
+      server: z.object({ port: z.number() }).transform((server) => ({ listenPort: server.port })),
+      limits: z.object({ rate: z.number() }),
+    });
+    const config = createConfig({
+      defaults: { endpoint: { host: 'a.example', port: 80 }, server: { port: 1 }, limits: { rate: 1 } },
+      schema: shaped,
+      updatablePaths: [[]],
+    });
+    const heard: unknown[] = [];
+    config.subscribe((notification) => void heard.push(notification.type === 'config-updated' ? [notification.path.join('.'), notification.previous, notification.value] : notification.type));
+    config.update('endpoint.port', 81);
+    config.updateMany([{ path: 'server.port', value: 2 }]);
+    config.revert('endpoint.port');
+    expect(heard).toEqual([
+      ['endpoint.port', undefined, undefined],
+      ['server.port', undefined, undefined],
+      ['endpoint.port', undefined, undefined],
+    ]);
+    expect(config.get('server')).toEqual({ listenPort: 2 });
+    expect(config.status().updateCount).toBe(3);
+    // A key the schema drops changes nothing served: it is kept and told to nobody.
+    config.update('limits.burst', 5);
+    expect(heard).toHaveLength(3);
+  });
+
   it('sends nothing for a refused update', () => {
     const config = makeConfig();
     const listener = jest.fn();

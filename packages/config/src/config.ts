@@ -254,9 +254,19 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
     // one: its state may be private (a secret wrapper's), and a deep comparison would call two
     // different secrets equal. Where it did not, only a value derived anew from another key can
     // differ, and a fresh object equal to the old one is no change.
-    const kept = changed.map((_, position) =>
-      written[position] ? !isSameServedValue(previous[position], after[position]) : !isDeepStrictEqual(previous[position], after[position]),
-    );
+    const kept = changed.map((segments, position) => {
+      if (!written[position]) return !isDeepStrictEqual(previous[position], after[position]);
+      if (previous[position] !== ABSENT || after[position] !== ABSENT) return !isSameServedValue(previous[position], after[position]);
+      // Nothing is served at the path, before or after: it lies beneath an object the schema
+      // transformed (into a class instance, or into other keys). The change shows, if at all,
+      // in the closest ancestor served on both sides.
+      for (let length = segments.length - 1; length >= 0; length -= 1) {
+        const before = valueAt(snapshot, segments.slice(0, length));
+        const now = valueAt(nextSnapshot, segments.slice(0, length));
+        if (before !== ABSENT && now !== ABSENT) return !isSameServedValue(before, now);
+      }
+      return false;
+    });
     if (!kept.includes(true)) {
       if (written.includes(true)) commit(nextRaw, nextSnapshot);
       return valueNow(read);

@@ -42,7 +42,10 @@ export type ConfigNotification<T> =
       readonly type: 'config-updated';
       /** The updated path, as an array of keys. */
       readonly path: readonly string[];
-      /** The value now at `path` (after the validator's transforms, if any). */
+      /**
+       * The value now at `path` (after the validator's transforms, if any); undefined when nothing
+       * is served there, as beneath an object a transform returns.
+       */
       readonly value: unknown;
       /** The value that was at `path` before, or undefined if the key is new. */
       readonly previous: unknown;
