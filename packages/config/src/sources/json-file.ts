@@ -9,7 +9,7 @@ import { isRecord, toPlainCopy } from '../internal/plain-data';
 export interface FileSourceOptions {
   /** Path of a JSON file whose root is an object. */
   readonly path: string;
-  /** When true, a missing file is the same as an empty one. Default false: it is an error. */
+  /** When true, a missing file is skipped (an empty one is still not JSON, and refused). Default false: it is an error. */
   readonly optional?: boolean | undefined;
   /** Larger files are refused. Default 16 MiB. */
   readonly maxBytes?: number | undefined;
