@@ -7,6 +7,7 @@
 import { isUnsafeKey } from '@foundation/core';
 import { ConfigSecurityError } from '../errors/config-security-error';
 import { ConfigSourceError } from '../errors/config-source-error';
+import { describeJsonSyntaxProblem } from '../internal/json-syntax';
 import { isRecord, toPlainCopy } from '../internal/plain-data';
 import { ABSENT, childOf, deepMerge, replacedPaths } from '../internal/tree';
 import { MAX_SEGMENTS, MAX_SEGMENT_LENGTH } from '../path';
@@ -53,12 +54,19 @@ function camelCase(segment: string): string {
   return words.map((word, index) => (index === 0 ? word : `${word[0]!.toUpperCase()}${word.slice(1)}`)).join('');
 }
 
+/**
+ * The variable's text as JSON. A failure says where and why but quotes none of the text, and
+ * keeps no parser error as its cause: the parser's message quotes the text near the mistake, and
+ * a variable may hold a secret while the error goes to a log.
+ */
 function parseJson(variable: string, text: string, path: readonly string[]): unknown {
+  const trimmed = text.trim();
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new ConfigSourceError('environment', variable, `is not valid JSON (${(error as Error).message})`, error);
+    parsed = JSON.parse(trimmed);
+  } catch {
+    // Positions count from the text as written, leading spaces included.
+    throw new ConfigSourceError('environment', variable, describeJsonSyntaxProblem(text, text.length - text.trimStart().length));
   }
   return toPlainCopy(parsed, path, `environment variable ${variable}`);
 }
@@ -81,14 +89,14 @@ export function parseVariableValue(variable: string, text: string, current: unkn
     return text;
   }
   if (Array.isArray(current) || isRecord(current)) {
-    return trimmed.startsWith('{') || trimmed.startsWith('[') ? parseJson(variable, trimmed, path) : text;
+    return trimmed.startsWith('{') || trimmed.startsWith('[') ? parseJson(variable, text, path) : text;
   }
   if (trimmed === 'true') return true;
   if (trimmed === 'false') return false;
   if (trimmed === 'null') return null;
   // JSON numbers only: `0755` or `+5` is text that merely looks numeric (a mode, a code).
   if (JSON_NUMBER_PATTERN.test(trimmed) && isFiniteNumber(trimmed)) return Number(trimmed);
-  if (trimmed.startsWith('{') || trimmed.startsWith('[')) return parseJson(variable, trimmed, path);
+  if (trimmed.startsWith('{') || trimmed.startsWith('[')) return parseJson(variable, text, path);
   return text;
 }
 

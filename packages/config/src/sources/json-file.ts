@@ -4,6 +4,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { ConfigSourceError } from '../errors/config-source-error';
 import { ConfigStructureError } from '../errors/config-structure-error';
+import { describeJsonSyntaxProblem } from '../internal/json-syntax';
 import { isRecord, toPlainCopy } from '../internal/plain-data';
 
 export interface FileSourceOptions {
@@ -62,12 +63,15 @@ export function readJsonFile(options: string | FileSourceOptions): Record<string
     if (optional) return undefined;
     throw new ConfigSourceError('file', path, 'does not exist (pass { path, optional: true } if it may be absent)');
   }
+  // A byte-order mark is not JSON, but editors write one; drop it.
+  const json = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   let parsed: unknown;
   try {
-    // A byte-order mark is not JSON, but editors write one; drop it.
-    parsed = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-  } catch (error) {
-    throw new ConfigSourceError('file', path, `is not valid JSON (${(error as Error).message})`, error);
+    parsed = JSON.parse(json);
+  } catch {
+    // Where and why, but none of the text, and not the parser's error as the cause: its message
+    // quotes the text near the mistake, a config file holds secrets, and errors go to logs.
+    throw new ConfigSourceError('file', path, describeJsonSyntaxProblem(json));
   }
   if (!isRecord(parsed)) throw new ConfigStructureError(`config file ${path}`, 'the root of the JSON must be an object');
   // JSON.parse makes "__proto__" an own key rather than a prototype; the copy refuses it.

@@ -98,11 +98,11 @@ describe('the JSON file', () => {
     expect(createConfig({ defaults, sources: { file: { path: missing, optional: true } } }).get()).toEqual(defaults);
   });
 
-  it('refuses malformed JSON (5402) with the parser message, and a root that is not an object (1101)', () => {
+  it('refuses malformed JSON (5402) saying where, and a root that is not an object (1101)', () => {
     const malformed = writeJson('bad.json', '{"server": ');
     const error = thrown(() => createConfig({ defaults, sources: { file: malformed } }));
     expect(error.code).toBe(5402);
-    expect(error.message).toMatch(/not valid JSON/);
+    expect(error.message).toMatch(/not valid JSON at line 1, column 12: the text ends before the JSON value is complete$/);
     for (const root of ['[1, 2]', '"text"', 'null', '3']) {
       const structure = thrown(() => createConfig({ defaults, sources: { file: writeJson('root.json', root) } }));
       expect(structure).toBeInstanceOf(ConfigStructureError);
@@ -365,5 +365,54 @@ describe('parseVariableValue', () => {
     ['1e999', undefined, '1e999'],
   ])('%j over %j is %j', (text, current, expected) => {
     expect(parseVariableValue('V', text, current, [])).toEqual(expected);
+  });
+});
+
+describe('malformed JSON is reported without the text around the mistake (review finding)', () => {
+  // The parser's own message quotes the input near the mistake ("...\"assword\": s3cr3tPass\"...
+  // is not valid JSON"), and the error put it in its message and kept the parser's error as its
+  // cause: config values are where secrets live, and errors go to logs.
+  const secret = 's3cr3tPassw0rd';
+  /** Every way the error reaches a log: message, cause, wire form, text, stack. */
+  function everyText(error: FoundationError): string {
+    return [error.message, String(error), String(error.stack), JSON.stringify(error.toJSON()), String(error.cause), JSON.stringify(error.context)].join('\n');
+  }
+
+  it.each([
+    ['a bare word where a value belongs', `{"password": ${secret}}`, 1, 14, /expected a value/],
+    ['a trailing comma', `{"password": "${secret}",}`, 1, 31, /property name/],
+    ['an unterminated string', `{"password": "${secret}`, 1, 14, /never closed/],
+    ['a bad escape', `{"password": "${secret}\\q"}`, 1, 29, /escape/],
+    ['a missing colon', `{"${secret}" 1}`, 1, 19, /':'/],
+    ['text after the value', `{"a": 1} ${secret}`, 1, 10, /after the JSON value/],
+  ])('an environment variable with %s says where and why, never what', (_label, text, line, column, why) => {
+    const error = thrown(() => createConfig({ defaults: {}, sources: { environment: { prefix: 'APP', variables: { APP_EXTRA: text } } } }));
+    expect(error).toBeInstanceOf(ConfigSourceError);
+    expect(error.code).toBe(5402);
+    expect(error.message).toContain('APP_EXTRA');
+    expect(error.message).toContain(`line ${line}, column ${column}`);
+    expect(error.message).toMatch(why);
+    expect(everyText(error)).not.toContain(secret.slice(0, 4));
+    expect(error.cause).toBeUndefined();
+  });
+
+  it('counts columns in the variable as written, leading spaces included', () => {
+    const error = thrown(() => createConfig({ defaults: {}, sources: { environment: { prefix: 'APP', variables: { APP_EXTRA: `  [1, ${secret}]` } } } }));
+    expect(error.message).toContain('line 1, column 7');
+    expect(everyText(error)).not.toContain(secret.slice(0, 4));
+  });
+
+  it('a file gives its path, line and column, and none of its text', () => {
+    const file = writeJson('secret.json', `{\n  "database": {\n    "password": ${secret}\n  }\n}\n`);
+    const error = thrown(() => createConfig({ defaults, sources: { file } }));
+    expect(error).toBeInstanceOf(ConfigSourceError);
+    expect(error.code).toBe(5402);
+    expect(error.message).toContain(file);
+    expect(error.message).toContain('line 3, column 17');
+    expect(error.message).toMatch(/expected a value/);
+    expect(everyText(error)).not.toContain(secret.slice(0, 4));
+    const truncated = thrown(() => createConfig({ defaults, sources: { file: writeJson('cut.json', `{"password": "${secret}", "port": `) } }));
+    expect(truncated.message).toMatch(/ends before the JSON value is complete/);
+    expect(everyText(truncated)).not.toContain(secret.slice(0, 4));
   });
 });
