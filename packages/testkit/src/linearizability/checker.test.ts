@@ -363,6 +363,16 @@ describe('bad input and limits', () => {
     expect((error as SimulationError).code).toBe(SIMULATION_ERROR_CODES.malformedHistory);
   });
 
+  it('explains a failure early in a part of 200,000 operations instead of overflowing the stack', () => {
+    // The explanation took the earliest return among the operations left with Math.min(...all),
+    // which throws RangeError once there are more arguments than the stack holds.
+    const events: HistoryEvent[] = [{ type: 'invoke', process: 'r', f: 'read' }, { type: 'ok', process: 'r', f: 'read', value: 'never written' }];
+    for (let value = 0; value < 200_000; value += 1) events.push({ type: 'invoke', process: 'w', f: 'write', value }, { type: 'ok', process: 'w', f: 'write' });
+    const result = checkLinearizability(events, registerModel(), { minimize: false });
+    expect(result.valid).toBe(false);
+    expect(result.valid === false && result.explanation).toContain('read → "never written"');
+  });
+
   it('answers unknown when the search budget runs out', () => {
     const events = atomicHistory(createSeededRandom(3), { operations: 200, processes: 10 });
     const result = checkLinearizability(events, registerModel(), { maxSteps: 10 });

@@ -186,7 +186,9 @@ export function searchLinearization<State>(operations: readonly Operation[], mod
 function stuckAfter(longest: readonly number[], operations: readonly Operation[]): Operation[] {
   const placed = new Set(longest);
   const remaining = operations.filter((operation) => !placed.has(operation.id));
-  const firstReturn = Math.min(...remaining.filter((operation) => operation.status === 'ok').map((operation) => operation.ret));
+  // A loop, not Math.min(...returns): a part can hold more operations than a call has room for arguments.
+  let firstReturn = Number.POSITIVE_INFINITY;
+  for (const operation of remaining) if (operation.status === 'ok' && operation.ret < firstReturn) firstReturn = operation.ret;
   return remaining.filter((operation) => operation.call < firstReturn && operation.status === 'ok');
 }
 
