@@ -7,6 +7,7 @@
 import { isUnsafeKey } from '@foundation/core';
 import { ConfigSecurityError } from '../errors/config-security-error';
 import { ConfigSourceError } from '../errors/config-source-error';
+import { describeKind } from '../internal/describe-kind';
 import { describeJsonSyntaxProblem } from '../internal/json-syntax';
 import { isRecord, toPlainCopy } from '../internal/plain-data';
 import { ABSENT, childOf, deepMerge, replacedPaths } from '../internal/tree';
@@ -206,12 +207,6 @@ function createWorkingCopy(base: Record<string, unknown>) {
   return { root, keysOf, assign };
 }
 
-/**
- * Reads the variables under `options.prefix` and applies them over `base` (which is not
- * changed). Shallower paths apply before deeper ones, then by name, so the result does not
- * depend on the environment's order.
- */
-
 const INDEX = /^(0|[1-9][0-9]*)$/;
 
 /** Orders two variables' key paths segment by segment: numerically where both are indexes, else by text. */
@@ -226,19 +221,40 @@ function compareSegments(left: readonly string[], right: readonly string[]): num
   return left.length - right.length;
 }
 
+/** An object whose own keys are variable names, as process.env is: not an array or a Map, whose entries are not keys. */
+function isVariableTable(value: unknown): value is Readonly<Record<string, unknown>> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Map);
+}
+
+/**
+ * Reads the variables under `options.prefix` and applies them over `base` (which is not
+ * changed). Shallower paths apply before deeper ones, then by name, so the result does not
+ * depend on the environment's order.
+ */
 export function applyEnvironment(
   base: Record<string, unknown>,
   options: EnvironmentSourceOptions,
 ): { readonly config: Record<string, unknown>; readonly assignments: readonly EnvironmentAssignment[] } {
+  // The options come from JavaScript callers too, so their types are checked before anything is
+  // read: a wrong one would otherwise surface as a TypeError from deep inside, or be misread.
+  if (typeof options !== 'object' || options === null) {
+    throw new ConfigSourceError('environment', '*', `the environment source must be an object such as { prefix: 'FOUNDATION' }, not ${describeKind(options)}`);
+  }
   const { prefix, separator = '__' } = options;
   if (typeof prefix !== 'string' || prefix === '') throw new ConfigSourceError('environment', String(prefix), 'the prefix must be a non-empty string');
   if (typeof separator !== 'string' || separator === '') throw new ConfigSourceError('environment', prefix, 'the separator must be a non-empty string');
-  const variables = options.variables ?? process.env;
+  if (options.variables !== undefined && !isVariableTable(options.variables)) {
+    throw new ConfigSourceError('environment', `${prefix}*`, `variables must be an object of names to strings, as process.env is, not ${describeKind(options.variables)}`);
+  }
+  const variables: Readonly<Record<string, unknown>> = options.variables ?? process.env;
   const upperPrefix = prefix.toUpperCase();
   const candidates: { variable: string; text: string; segments: string[] }[] = [];
   for (const variable of Object.keys(variables)) {
     const text = variables[variable];
     if (text === undefined || !variable.toUpperCase().startsWith(upperPrefix)) continue;
+    // Only variables under the prefix are read, so only they must be text (the value itself is
+    // not shown: it may be a secret).
+    if (typeof text !== 'string') throw new ConfigSourceError('environment', variable, `must be a string (or undefined), not ${describeKind(text)}`);
     // FOUNDATION_DEV matches the prefix FOUNDATION or FOUNDATION_; FOUNDATIONS_DEV matches neither.
     let rest = variable.slice(prefix.length);
     if (!prefix.endsWith('_')) {

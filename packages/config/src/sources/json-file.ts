@@ -4,6 +4,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { ConfigSourceError } from '../errors/config-source-error';
 import { ConfigStructureError } from '../errors/config-structure-error';
+import { describeKind } from '../internal/describe-kind';
 import { describeJsonSyntaxProblem } from '../internal/json-syntax';
 import { isRecord, toPlainCopy } from '../internal/plain-data';
 
@@ -56,8 +57,19 @@ function readBounded(path: string, maxBytes: number): string | undefined {
 
 /** The file's contents as plain config data, or undefined for a missing optional file. */
 export function readJsonFile(options: string | FileSourceOptions): Record<string, unknown> | undefined {
+  // The options come from JavaScript callers too, so their types are checked before anything is
+  // read: null failed as a TypeError, and a maxBytes of NaN, -1 or "1000" was misread.
+  if (typeof options !== 'string' && (typeof options !== 'object' || options === null)) {
+    throw new ConfigSourceError('file', String(options), `the file source must be a path or { path, optional, maxBytes }, not ${describeKind(options)}`);
+  }
   const { path, optional = false, maxBytes = DEFAULT_FILE_MAX_BYTES } = typeof options === 'string' ? { path: options } : options;
   if (typeof path !== 'string' || path === '') throw new ConfigSourceError('file', String(path), 'the file path must be a non-empty string');
+  if (typeof optional !== 'boolean') throw new ConfigSourceError('file', path, `optional must be true or false, not ${describeKind(optional)}`);
+  // Infinity is no limit but the memory's; anything else must be a count of bytes, one at least.
+  if (typeof maxBytes !== 'number' || !(maxBytes >= 1) || !(Number.isInteger(maxBytes) || maxBytes === Number.POSITIVE_INFINITY)) {
+    const given = typeof maxBytes === 'number' ? String(maxBytes) : describeKind(maxBytes);
+    throw new ConfigSourceError('file', path, `maxBytes must be a positive whole number of bytes (or Infinity), not ${given}`);
+  }
   const text = readBounded(path, maxBytes);
   if (text === undefined) {
     if (optional) return undefined;

@@ -416,3 +416,63 @@ describe('malformed JSON is reported without the text around the mistake (review
     expect(everyText(truncated)).not.toContain(secret.slice(0, 4));
   });
 });
+
+describe('source options are checked before anything is read (review finding)', () => {
+  // A variable that was not a string reached Buffer.byteLength, which threw a plain TypeError;
+  // a maxBytes of NaN failed as "cannot be read (The value of "size" is out of range...)", a
+  // negative one as "is 8 bytes, more than the -1 allowed", and a string was compared as text.
+  function refused(sources: Record<string, unknown>): FoundationError {
+    const error = thrown(() => createConfig({ defaults: {}, sources }));
+    expect(error).toBeInstanceOf(ConfigSourceError);
+    expect(error.code).toBe(5402);
+    return error;
+  }
+
+  it.each([
+    ['a number', 5, /APP_PORT: must be a string \(or undefined\), not a number/],
+    ['an object', {}, /APP_PORT: must be a string \(or undefined\), not an object/],
+    ['null', null, /APP_PORT: must be a string \(or undefined\), not null/],
+  ])('a variable holding %s', (_label, value, message) => {
+    expect(refused({ environment: { prefix: 'APP', variables: { APP_PORT: value } } }).message).toMatch(message);
+    // Variables outside the prefix are never read, so they are not looked at either.
+    expect(createConfig({ defaults: {}, sources: { environment: { prefix: 'APP', variables: { OTHER: value } as never } } }).get()).toEqual({});
+  });
+
+  it.each([
+    ['a string', 'APP_X=1'],
+    ['a Map', new Map([['APP_X', '1']])],
+    ['an array', ['APP_X']],
+    ['null', null],
+  ])('variables given as %s', (_label, variables) => {
+    expect(refused({ environment: { prefix: 'APP', variables } }).message).toMatch(/variables must be an object of names to strings/);
+  });
+
+  it.each([
+    ['null', null],
+    ['a string', 'APP'],
+  ])('an environment source given as %s', (_label, environment) => {
+    expect(refused({ environment }).message).toMatch(/the environment source must be an object such as \{ prefix: 'FOUNDATION' \}/);
+  });
+
+  it.each([
+    ['NaN', Number.NaN, /maxBytes must be a positive whole number of bytes \(or Infinity\), not NaN/],
+    ['negative', -1, /not -1/],
+    ['zero', 0, /not 0/],
+    ['a fraction', 1.5, /not 1.5/],
+    ['a string', '1000', /not a string/],
+  ])('a maxBytes that is %s', (_label, maxBytes, message) => {
+    const file = writeJson('small.json', { a: 1 });
+    expect(refused({ file: { path: file, maxBytes } }).message).toMatch(message);
+  });
+
+  it('a file source that is neither a path nor an object, and an optional that is not a boolean', () => {
+    expect(refused({ file: null }).message).toMatch(/the file source must be a path or \{ path, optional, maxBytes \}/);
+    expect(refused({ file: { path: join(directory, 'missing.json'), optional: 'no' } }).message).toMatch(/optional must be true or false, not a string/);
+  });
+
+  it('still takes a huge or infinite maxBytes as no practical limit', () => {
+    const file = writeJson('small.json', { a: 1 });
+    expect(createConfig({ defaults: {}, sources: { file: { path: file, maxBytes: Number.POSITIVE_INFINITY } } }).get()).toEqual({ a: 1 });
+    expect(createConfig({ defaults: {}, sources: { file: { path: file, maxBytes: 2 ** 40 } } }).get()).toEqual({ a: 1 });
+  });
+});
