@@ -218,22 +218,26 @@ function cutAt<State>(operations: readonly Operation[], cut: number, model: Mode
 }
 
 /**
- * Whether removing `operation` keeps "the reduced history is not linearizable" a proof that
- * the original is not. Reads can always go. A write can go when no operation left observes its
- * value: in any linearization it is then directly followed by another write (or nothing), so
- * dropping it changes no result.
+ * The operations of `operations` whose removal keeps "the reduced history is not linearizable"
+ * a proof that the original is not. Reads can always go. A write can go when no other operation
+ * observes its value: in any linearization it is then directly followed by another write (or
+ * nothing), so dropping it changes no result. Removing operations only takes observers away, so
+ * any subset of these can go at once (one sound removal after another).
  */
-function soundlyRemovable<State>(operation: Operation, others: readonly Operation[], model: Model<State>): boolean {
-  if (model.readOnly?.(operation) === true) return true;
-  if (model.writes === undefined || model.observes === undefined) return false;
-  const written = model.writes(operation);
-  if (written === undefined) return false;
-  const writtenKey = model.key(written.value as State);
-  for (const other of others) {
-    if (other === operation) continue;
-    for (const observed of model.observes(other)) if (model.key(observed as State) === writtenKey) return false;
-  }
-  return true;
+function soundlyRemovable<State>(operations: readonly Operation[], model: Model<State>): Operation[] {
+  if (model.observes === undefined || model.writes === undefined) return operations.filter((operation) => model.readOnly?.(operation) === true);
+  // How many operations observe each value, so that each write is judged without a pass over all the others.
+  const observers = new Map<string, number>();
+  const observedBy = operations.map((operation) => model.observes!(operation).map((value) => model.key(value as State)));
+  for (const keys of observedBy) for (const key of new Set(keys)) observers.set(key, (observers.get(key) ?? 0) + 1);
+  return operations.filter((operation, index) => {
+    if (model.readOnly?.(operation) === true) return true;
+    const written = model.writes!(operation);
+    if (written === undefined) return false;
+    const writtenKey = model.key(written.value as State);
+    const own = observedBy[index]!.includes(writtenKey) ? 1 : 0;
+    return (observers.get(writtenKey) ?? 0) - own === 0;
+  });
 }
 
 /** Shrinks a non-linearizable part to a 1-minimal non-linearizable sub-history. */
@@ -253,17 +257,26 @@ function minimize<State>(operations: readonly Operation[], model: Model<State>, 
       low = middle + 1;
     }
   }
-  // 2. Drop operations one at a time while the rest still fails, until nothing more can go.
+  // 2. Drop removable operations while the rest still fails, in groups that halve down to one
+  // operation (as delta debugging does): trying them one at a time, each with a search of the
+  // whole rest, costs the square of the history's length, minutes for a few thousand operations.
+  // A round that drops nothing ends with every removable operation tried alone, so the result
+  // is 1-minimal; dropping operations can make more writes removable, hence the rounds.
   let changed = true;
   while (changed) {
     changed = false;
-    for (let index = current.length - 1; index >= 0; index -= 1) {
-      const operation = current[index]!;
-      if (!soundlyRemovable(operation, current, model)) continue;
-      const without = current.filter((_, at) => at !== index);
-      if (isLinearizable(without, model, maxSteps) === false) {
-        current = without;
-        changed = true;
+    const removable = soundlyRemovable(current, model);
+    const gone = new Set<Operation>();
+    for (let size = Math.ceil(removable.length / 2); size >= 1; size = size === 1 ? 0 : Math.ceil(size / 2)) {
+      for (let end = removable.length; end > 0; end -= size) {
+        const group = new Set(removable.slice(Math.max(0, end - size), end).filter((operation) => !gone.has(operation)));
+        if (group.size === 0) continue;
+        const without = current.filter((operation) => !group.has(operation));
+        if (isLinearizable(without, model, maxSteps) === false) {
+          current = without;
+          for (const operation of group) gone.add(operation);
+          changed = true;
+        }
       }
     }
   }
