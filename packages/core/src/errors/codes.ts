@@ -102,7 +102,8 @@ export function inferRetryStrategy(code: number, severity: Severity): RetryStrat
 export function retryDelayFor(strategy: RetryStrategy, attempt: number): number {
   switch (strategy) {
     case 'exponential_backoff': {
-      const safeAttempt = Number.isFinite(attempt) && attempt > 0 ? Math.floor(attempt) : 0;
+      // NaN and attempts below 0 count as the first; Infinity, like every large attempt, as the cap.
+      const safeAttempt = attempt > 0 ? Math.floor(attempt) : 0;
       // 2^5 · 1000 already exceeds the cap; clamping the exponent avoids overflow to Infinity.
       return Math.min(1000 * 2 ** Math.min(safeAttempt, 16), 30_000);
     }

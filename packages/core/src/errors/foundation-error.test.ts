@@ -112,6 +112,17 @@ describe('FoundationError', () => {
     expect(retryDelay(exponential, Number.NaN)).toBe(1000);
   });
 
+  it('gives the longest delay, not the shortest, for an infinite attempt (review finding)', () => {
+    // An attempt that is not a finite number counted as the first, so Infinity, the largest
+    // attempt there is, waited 1000 ms where attempt 5 already waits the 30,000 ms cap.
+    const exponential = new FoundationError({ type: 'timeout', message: 'm' });
+    expect(exponential.retryDelay(Number.POSITIVE_INFINITY)).toBe(30_000);
+    expect(retryDelay(exponential, Number.POSITIVE_INFINITY)).toBe(30_000);
+    expect(exponential.retryDelay(Number.MAX_VALUE)).toBe(30_000);
+    expect(exponential.retryDelay(Number.NEGATIVE_INFINITY)).toBe(1000);
+    expect(exponential.retryDelay(-1)).toBe(1000);
+  });
+
   it('keeps the subclass name and fields', () => {
     const error = new NotLeaderError('node-3');
     expect(error.name).toBe('NotLeaderError');
