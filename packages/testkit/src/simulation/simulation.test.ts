@@ -529,6 +529,26 @@ describe('connections and peer events', () => {
     expect(early).toBe(0);
   });
 
+  it('a repeating timer on a drifting clock fires its n-th time no earlier than n intervals by that clock', () => {
+    // The interval / rate added up in simulated time put most firings a rounding error early by
+    // the node's own monotonic(), so `elapsed >= interval` failed in code driven by the timer.
+    for (const driftPpm of [1, 100, -37, 333]) {
+      const simulation = createSimulation({ seed: 29 });
+      simulation.addNode('a', { driftPpm });
+      const clock = simulation.node('a').clock;
+      const start = clock.monotonic();
+      const early: number[] = [];
+      let fired = 0;
+      clock.setRepeatingTimer(7, () => {
+        fired += 1;
+        if (clock.monotonic() - start < 7 * fired) early.push(fired);
+      });
+      simulation.runFor(10_000);
+      expect({ driftPpm, fired }).toEqual({ driftPpm, fired: Math.floor((10_000 * (1 + driftPpm / 1_000_000)) / 7) });
+      expect({ driftPpm, early: early.slice(0, 5) }).toEqual({ driftPpm, early: [] });
+    }
+  });
+
   it('two nodes that dial each other at once share one connection: a crash of either is reported to the other', () => {
     for (const crashed of ['a', 'b']) {
       const simulation = createSimulation({ seed: 25, network: { latency: 5, failureDetectionMs: 100 } });
