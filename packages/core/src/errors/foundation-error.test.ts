@@ -2,6 +2,7 @@ import { describe, expect, it, jest } from '@jest/globals';
 import fc from 'fast-check';
 import { ERROR_CODES, errorTypeForCode, lookupErrorType } from './codes';
 import { FoundationError, SERIALIZED_ERROR_TAG, isRetryable, retryDelay } from './foundation-error';
+import { toPlainData } from './plain-data';
 
 class NotLeaderError extends FoundationError {
   readonly leaderHint: string | undefined;
@@ -232,6 +233,27 @@ describe('the wire form', () => {
       nan: 'NaN',
     });
     expect(() => JSON.stringify(wire)).not.toThrow();
+  });
+
+  it('builds the wire form of values that throw when read, instead of throwing (review finding)', () => {
+    // toPlainData promised that building an error report never throws, but read properties
+    // and asked Array.isArray of what it was given: a getter that throws, or a revoked proxy,
+    // anywhere in the context (or as the cause) made toJSON and FoundationError.from throw.
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    const throwing = Object.defineProperty({ kept: 1 }, 'secret', { get: () => { throw new Error('getter'); }, enumerable: true });
+    const namedBadly = Object.defineProperty(new Error('cause message'), 'name', { get: () => { throw new Error('name'); } });
+    const error = new FoundationError({ type: 'internal_error', message: 'm', context: { throwing, proxy: revoked.proxy }, cause: namedBadly });
+    const wire = error.toJSON();
+    expect(wire.context).toEqual({ throwing: { kept: 1, secret: '[unreadable]' }, proxy: '[unreadable]' });
+    expect(wire.cause).toEqual({ name: '[unreadable]', message: 'cause message' });
+    expect(FoundationError.fromJSON(JSON.parse(JSON.stringify(wire))).type).toBe('internal_error');
+    expect(toPlainData(revoked.proxy)).toBe('[unreadable]');
+    const wrapped = FoundationError.from(revoked.proxy);
+    expect(wrapped.type).toBe('internal_error');
+    expect(wrapped.message).toBe('non-error value thrown: "[unreadable]"');
+    expect(wrapped.toJSON().cause).toEqual({ name: 'thrown', message: '"[unreadable]"' });
+    expect(FoundationError.is(revoked.proxy)).toBe(false);
   });
 
   it.each([

@@ -110,11 +110,13 @@ export class FoundationError extends Error {
 
   /** True for any FoundationError, including one from another copy of this package. */
   static is(value: unknown): value is FoundationError {
-    return (
-      typeof value === 'object' &&
-      value !== null &&
-      (value as { [FOUNDATION_ERROR_MARKER]?: unknown })[FOUNDATION_ERROR_MARKER] === true
-    );
+    if (typeof value !== 'object' || value === null) return false;
+    try {
+      return (value as { [FOUNDATION_ERROR_MARKER]?: unknown })[FOUNDATION_ERROR_MARKER] === true;
+    } catch {
+      // A proxy (a revoked one, or one whose trap throws) is anything but a FoundationError.
+      return false;
+    }
   }
 
   /** True when `value` is a FoundationError of the given type (or code). */
@@ -129,8 +131,7 @@ export class FoundationError extends Error {
    */
   static from(value: unknown, fallback?: Partial<FoundationErrorOptions>): FoundationError {
     if (FoundationError.is(value)) return value;
-    const message =
-      fallback?.message ?? (value instanceof Error ? value.message : `non-error value thrown: ${describe(value)}`);
+    const message = fallback?.message ?? (isError(value) ? causeText(() => value.message, describe) : `non-error value thrown: ${describe(value)}`);
     return new FoundationError({ ...fallback, type: fallback?.type ?? 'internal_error', message, cause: value });
   }
 
@@ -167,6 +168,29 @@ export class FoundationError extends Error {
   }
 }
 
+/** `instanceof Error`, which throws for a revoked proxy, as a plain yes or no. */
+function isError(value: unknown): value is Error {
+  try {
+    return value instanceof Error;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A property of an Error that is not ours (its name or message) as text: it may hold anything,
+ * and reading it may throw (a getter). What is not a string is described.
+ */
+function causeText(read: () => unknown, otherwise: (value: unknown) => string): string {
+  let value: unknown;
+  try {
+    value = read();
+  } catch {
+    return '[unreadable]';
+  }
+  return typeof value === 'string' ? value : otherwise(value);
+}
+
 function describe(value: unknown): string {
   try {
     const text = typeof value === 'string' ? value : JSON.stringify(toPlainData(value));
@@ -185,7 +209,13 @@ function encode(error: FoundationError, depth: number): SerializedFoundationErro
   let cause: SerializedFoundationError | SerializedPlainCause | undefined;
   if (error.cause !== undefined && depth < MAX_CAUSE_DEPTH) {
     if (FoundationError.is(error.cause)) cause = encode(error.cause, depth + 1);
-    else if (error.cause instanceof Error) cause = { name: error.cause.name, message: truncate(error.cause.message, MAX_MESSAGE_LENGTH) };
+    else if (isError(error.cause)) {
+      const plain = error.cause;
+      cause = {
+        name: truncate(causeText(() => plain.name, () => 'Error'), MAX_NAME_LENGTH),
+        message: truncate(causeText(() => plain.message, describe), MAX_MESSAGE_LENGTH),
+      };
+    }
     else cause = { name: 'thrown', message: describe(error.cause) };
   }
   return {

@@ -16,6 +16,9 @@ export const DEFAULT_PLAIN_DATA_LIMITS: PlainDataLimits = Object.freeze({
   maxKeys: 200,
 });
 
+/** What stands for a value that throws when it is looked at. */
+const UNREADABLE = '[unreadable]';
+
 const UNSAFE_KEYS = new Set(['__proto__', 'prototype', 'constructor']);
 
 export function isUnsafeKey(key: string): boolean {
@@ -31,13 +34,34 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 /**
  * Copies `value` into plain JSON-like data within `limits`. Values that are not JSON-like
  * (functions, symbols, class instances) become a short descriptive string rather than an
- * error, so that building an error report never throws. Errors become `{ name, message }`.
+ * error, and a value that throws when looked at (a getter, a revoked proxy) becomes
+ * `[unreadable]`, so that building an error report never throws. Errors become `{ name, message }`.
  */
 export function toPlainData(value: unknown, limits: PlainDataLimits = DEFAULT_PLAIN_DATA_LIMITS): unknown {
   let budget = limits.maxNodes;
   const seen = new Set<object>();
 
+  // Looking at a value may run code that throws: a getter, a proxy's trap, a revoked proxy
+  // (even Array.isArray throws for one). What cannot be read is described as such, so that the
+  // rest of the report is still built.
   const copy = (current: unknown, depth: number): unknown => {
+    try {
+      return copyReadable(current, depth);
+    } catch {
+      return UNREADABLE;
+    }
+  };
+
+  /** A property of an object being copied; one that throws when read stands for itself only. */
+  const property = (object: object, key: string | number): unknown => {
+    try {
+      return (object as Record<string | number, unknown>)[key];
+    } catch {
+      return UNREADABLE;
+    }
+  };
+
+  const copyReadable = (current: unknown, depth: number): unknown => {
     budget -= 1;
     if (budget < 0) return '[truncated]';
     switch (typeof current) {
@@ -67,7 +91,7 @@ export function toPlainData(value: unknown, limits: PlainDataLimits = DEFAULT_PL
       if (Array.isArray(object)) {
         const length = Math.min(object.length, limits.maxKeys);
         const result: unknown[] = [];
-        for (let index = 0; index < length; index += 1) result.push(copy(object[index], depth + 1));
+        for (let index = 0; index < length; index += 1) result.push(copy(property(object, index), depth + 1));
         return result;
       }
       if (object instanceof Error) return { name: object.name, message: object.message };
@@ -82,7 +106,7 @@ export function toPlainData(value: unknown, limits: PlainDataLimits = DEFAULT_PL
         if (isUnsafeKey(key)) continue;
         keys += 1;
         if (keys > limits.maxKeys) break;
-        result[key] = copy(object[key], depth + 1);
+        result[key] = copy(property(object, key), depth + 1);
       }
       return result;
     } finally {
