@@ -146,6 +146,27 @@ describe('FoundationError', () => {
     expect(back.name.endsWith('…')).toBe(true);
   });
 
+  it('holds every text field to the bounds fromJSON reads it with, so its own wire form reads back (review finding)', () => {
+    // The wire form is "bounded in size", but recovery actions went out whole (a megabyte in, a
+    // megabyte out), and a correlation id or subcategory over 200 characters went out whole for
+    // fromJSON to refuse, so the error arrived as deserialization_failed.
+    const error = new FoundationError({
+      type: 'timeout',
+      message: 'm',
+      subcategory: 's'.repeat(300),
+      correlationId: 'c'.repeat(300),
+      recoveryActions: ['r'.repeat(1_000_000), 'short'],
+    });
+    const wire = error.toJSON();
+    expect(JSON.stringify(wire).length).toBeLessThan(2_000);
+    const back = FoundationError.fromJSON(JSON.parse(JSON.stringify(wire)));
+    expect(back.type).toBe('timeout');
+    expect(back.subcategory).toHaveLength(200);
+    expect(back.correlationId).toHaveLength(200);
+    expect(back.correlationId!.startsWith('c'.repeat(199))).toBe(true);
+    expect(back.recoveryActions).toEqual([`${'r'.repeat(199)}…`, 'short']);
+  });
+
   it('recognises errors from another copy of the package by the marker symbol', () => {
     let OtherCopy: typeof FoundationError | undefined;
     jest.isolateModules(() => {

@@ -226,11 +226,15 @@ function encode(error: FoundationError, depth: number): SerializedFoundationErro
     message: truncate(error.message, MAX_MESSAGE_LENGTH),
     severity: error.severity,
     category: error.category,
-    ...(error.subcategory === undefined ? {} : { subcategory: error.subcategory }),
+    // Each text held to the bound fromJSON reads it with, so that the wire form stays bounded and
+    // reads back whatever the error was built with.
+    ...(error.subcategory === undefined ? {} : { subcategory: truncate(error.subcategory, MAX_NAME_LENGTH) }),
     retryStrategy: error.retryStrategy,
     context: toPlainData(error.context) as Record<string, unknown>,
-    ...(error.correlationId === undefined ? {} : { correlationId: error.correlationId }),
-    ...(error.recoveryActions.length === 0 ? {} : { recoveryActions: error.recoveryActions.slice(0, MAX_RECOVERY_ACTIONS) }),
+    ...(error.correlationId === undefined ? {} : { correlationId: truncate(error.correlationId, MAX_NAME_LENGTH) }),
+    ...(error.recoveryActions.length === 0
+      ? {}
+      : { recoveryActions: error.recoveryActions.slice(0, MAX_RECOVERY_ACTIONS).map((action) => truncate(action, MAX_NAME_LENGTH)) }),
     timestamp: error.timestamp,
     ...(cause === undefined ? {} : { cause }),
   };
