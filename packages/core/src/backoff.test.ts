@@ -51,6 +51,20 @@ describe('backoff', () => {
     expect(backoffDelay(Number.POSITIVE_INFINITY, { jitter: 'none' })).toBe(30_000);
   });
 
+  it('refuses an infinite or non-numeric delay option, which gave delays of Infinity or NaN (review finding)', () => {
+    // maxMs: Infinity passed the check (Infinity ≥ initialMs), and after a thousand attempts the
+    // ceiling was Infinity: full jitter gave Infinity, or NaN when the draw was 0 (0 · Infinity),
+    // and setTimeout takes either as 1 ms, a busy retry loop.
+    const zero = createSeededRandom(1);
+    zero.float = () => 0;
+    expect(() => createBackoff({ maxMs: Number.POSITIVE_INFINITY, random: zero })).toThrow(RangeError);
+    expect(() => backoffDelay(2000, { maxMs: Number.POSITIVE_INFINITY, random: zero })).toThrow(/finite/);
+    expect(() => backoffDelay(0, { initialMs: Number.POSITIVE_INFINITY, maxMs: Number.POSITIVE_INFINITY })).toThrow(RangeError);
+    expect(() => backoffDelay(0, { initialMs: '100' as unknown as number })).toThrow(RangeError);
+    expect(() => backoffDelay(0, { multiplier: '2' as unknown as number })).toThrow(RangeError);
+    expect(backoffDelay(2000, { maxMs: Number.MAX_SAFE_INTEGER, jitter: 'none' })).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
   it('refuses nonsensical options', () => {
     expect(() => createBackoff({ initialMs: -1 })).toThrow(RangeError);
     expect(() => createBackoff({ initialMs: 100, maxMs: 10 })).toThrow(RangeError);

@@ -40,8 +40,14 @@ function resolve(options: BackoffOptions): ResolvedBackoff {
   const initialMs = options.initialMs ?? 100;
   const maxMs = options.maxMs ?? 30_000;
   const multiplier = options.multiplier ?? 2;
-  if (!(initialMs >= 0) || !(maxMs >= initialMs) || !(multiplier >= 1)) {
-    throw new RangeError('backoff needs 0 ≤ initialMs ≤ maxMs and multiplier ≥ 1');
+  // Numbers, not text that compares like one; and a finite maxMs: with an infinite one the
+  // ceiling grows to Infinity, and full jitter gives Infinity or NaN (a draw of 0 · Infinity),
+  // which setTimeout takes as 1 ms.
+  if (typeof initialMs !== 'number' || typeof maxMs !== 'number' || typeof multiplier !== 'number') {
+    throw new RangeError('backoff needs initialMs, maxMs and multiplier to be numbers');
+  }
+  if (!(initialMs >= 0) || !(maxMs >= initialMs) || !Number.isFinite(maxMs) || !(multiplier >= 1)) {
+    throw new RangeError('backoff needs 0 ≤ initialMs ≤ maxMs, maxMs finite, and multiplier ≥ 1');
   }
   return { initialMs, maxMs, multiplier, jitter: options.jitter ?? 'full', random: options.random ?? createCryptoRandom() };
 }
