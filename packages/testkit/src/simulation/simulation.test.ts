@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { FoundationError } from '@foundation/core';
 import { SIMULATION_ERROR_CODES, SimulationError } from '../errors/simulation-error';
 import { createSimulation } from './simulation';
+import { estimateSize } from './value-hash';
 import type { InboundMessage, Simulation } from './types';
 
 /** Adds nodes that record every message they receive on channel "m". */
@@ -68,6 +69,53 @@ describe('delivery', () => {
     simulation.run();
     expect(inboxes.get('b')!.map((message) => message.payload)).toEqual(['small']);
     expect(simulation.network.stats().droppedBy.oversize).toBe(1);
+  });
+});
+
+describe('frame sizes', () => {
+  const numbers = (count: number): number[] => Array.from({ length: count }, (_, index) => index);
+  // Each several hundred kilobytes encoded; the size walk is bounded, and reading only its first
+  // values estimated them at a few kilobytes at most, so they passed a 10,000-byte frame limit.
+  const large: [string, () => unknown][] = [
+    ['an array of 100,000 numbers', () => numbers(100_000)],
+    ['an object holding 100,000 small objects', () => ({ list: numbers(100_000).map((index) => ({ index })) })],
+    ['a map of 100,000 entries', () => new Map(numbers(100_000).map((index) => [index, index]))],
+    ['a set of 100,000 strings', () => new Set(numbers(100_000).map((index) => `member-${index}`))],
+    ['an object of 100,000 fields', () => Object.fromEntries(numbers(100_000).map((index) => [`field-${index}`, index]))],
+    ['an ArrayBuffer of 100,000 bytes', () => new ArrayBuffer(100_000)],
+  ];
+
+  it.each(['full', 'events', 'off'] as const)('drops large arrays, maps, sets, objects and buffers above maxFrameBytes (trace %s)', (trace) => {
+    const simulation = createSimulation({ seed: 30, trace, network: { maxFrameBytes: 10_000 } });
+    const inboxes = withInboxes(simulation, ['a', 'b']);
+    for (const [, payload] of large) simulation.node('a').transport.send('b', 'm', payload());
+    simulation.node('a').transport.send('b', 'm', numbers(100));
+    simulation.run();
+    expect(inboxes.get('b')!.map((message) => message.payload)).toEqual([numbers(100)]);
+    expect(simulation.network.stats().droppedBy.oversize).toBe(large.length);
+  });
+
+  it('counts the same bytes whatever the trace mode', () => {
+    const payloads: unknown[] = [
+      numbers(600),
+      { nested: new Map([['key', numbers(300)]]), buffer: new Uint8Array(40) },
+      [new Set(['x', 'y']), new ArrayBuffer(64)],
+      JSON.parse(`${'{"a":'.repeat(14)}1${'}'.repeat(14)}`),
+      ...large.map(([, payload]) => payload()),
+    ];
+    const bytes = (['full', 'events', 'off'] as const).map((trace) => {
+      const simulation = createSimulation({ seed: 31, trace });
+      withInboxes(simulation, ['a', 'b']);
+      return payloads.map((payload) => {
+        simulation.node('a').transport.send('b', 'm', payload);
+        return simulation.network.stats().bytes;
+      });
+    });
+    expect(bytes[0]).toEqual(bytes[2]);
+    expect(bytes[1]).toEqual(bytes[2]);
+    // The bytes of each payload, as the exported estimate gives them.
+    let total = 0;
+    expect(bytes[2]).toEqual(payloads.map((payload) => (total += estimateSize(payload))));
   });
 });
 

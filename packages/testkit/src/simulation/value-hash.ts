@@ -1,6 +1,8 @@
 // Structural hashing and size estimates of message payloads, for the trace hash and the
 // per-link byte counters. Both walks are bounded (depth, number of values, string and buffer
-// lengths) so a huge or cyclic payload costs a bounded amount.
+// lengths) so a huge or cyclic payload costs a bounded amount. Where the size walk stops early,
+// it counts the rest of an array, map, set or object as that many more entries of the average
+// size of those it read, so a large payload is not taken for a small one (the frame limit).
 
 const MAX_DEPTH = 12;
 const MAX_VALUES = 256;
@@ -104,11 +106,18 @@ let sizeBudget = 0;
 
 /**
  * An estimate of the encoded size of `value` in bytes (close to CBOR for small values), used
- * for byte counters and the frame size limit. Buffers count exactly; the walk is bounded.
+ * for byte counters and the frame size limit. Buffers count exactly; the walk is bounded, and
+ * what it leaves unread of a collection counts at the average size of what it read.
  */
 export function estimateSize(value: unknown): number {
   sizeBudget = MAX_VALUES * 4;
   return sizeWalk(value, 0);
+}
+
+/** `read` entries took `total` bytes; the collection has `count`: the estimate for all of them. */
+function extrapolate(total: number, read: number, count: number): number {
+  if (read >= count) return total;
+  return total + (count - read) * Math.max(1, read === 0 ? 1 : total / read);
 }
 
 function sizeWalk(item: unknown, depth: number): number {
@@ -134,24 +143,43 @@ function sizeWalk(item: unknown, depth: number): number {
   if (ArrayBuffer.isView(item)) return item.byteLength + 5;
   if (item instanceof ArrayBuffer) return item.byteLength + 5;
   if (depth >= MAX_DEPTH) return 1;
-  let total = 3;
   if (Array.isArray(item)) {
-    for (let index = 0; index < item.length && sizeBudget > 0; index += 1) total += sizeWalk(item[index], depth + 1);
-    return total;
+    let entries = 0;
+    let index = 0;
+    for (; index < item.length && sizeBudget > 0; index += 1) entries += sizeWalk(item[index], depth + 1);
+    return 3 + extrapolate(entries, index, item.length);
   }
   if (item instanceof Map) {
-    for (const [key, entry] of item) total += sizeWalk(key, depth + 1) + sizeWalk(entry, depth + 1);
-    return total;
+    let entries = 0;
+    let read = 0;
+    for (const [key, entry] of item) {
+      if (sizeBudget <= 0) break;
+      entries += sizeWalk(key, depth + 1) + sizeWalk(entry, depth + 1);
+      read += 1;
+    }
+    return 3 + extrapolate(entries, read, item.size);
   }
   if (item instanceof Set) {
-    for (const entry of item) total += sizeWalk(entry, depth + 1);
-    return total;
+    let entries = 0;
+    let read = 0;
+    for (const entry of item) {
+      if (sizeBudget <= 0) break;
+      entries += sizeWalk(entry, depth + 1);
+      read += 1;
+    }
+    return 3 + extrapolate(entries, read, item.size);
   }
+  let fields = 0;
+  let read = 0;
+  let count = 0;
   for (const key in item as Record<string, unknown>) {
-    if (sizeBudget <= 0) break;
-    total += key.length + 2 + sizeWalk((item as Record<string, unknown>)[key], depth + 1);
+    count += 1;
+    // Past the budget the keys are only counted (cheaper than building the object was).
+    if (sizeBudget <= 0) continue;
+    fields += key.length + 2 + sizeWalk((item as Record<string, unknown>)[key], depth + 1);
+    read += 1;
   }
-  return total;
+  return 3 + extrapolate(fields, read, count);
 }
 
 /**
@@ -163,11 +191,19 @@ export class PayloadMeter {
   hash = 0;
   private budget = 0;
 
+  /** Whether this walk met a shape it does not size itself, or ran out of budget. */
+  private irregular = false;
+
   measure(value: unknown, withHash: boolean): void {
     this.budget = MAX_VALUES;
     if (withHash) {
       this.hash = 0;
+      this.irregular = false;
       this.size = this.walk(value, 0);
+      // The walk sizes small payloads of plain values, arrays and objects exactly as
+      // estimateSize does; anything else is sized by estimateSize itself, so that the byte
+      // counters and the frame limit do not depend on the trace mode.
+      if (this.irregular || this.budget <= 0) this.size = estimateSize(value);
     } else {
       this.size = estimateSize(value);
     }
@@ -199,10 +235,11 @@ export class PayloadMeter {
       this.hash = mixInto(this.hash, 8);
       return 1;
     }
-    if (typeof item !== 'object' || depth >= MAX_DEPTH || item instanceof Map || item instanceof Set || ArrayBuffer.isView(item)) {
+    if (typeof item !== 'object' || depth >= MAX_DEPTH || item instanceof Map || item instanceof Set || ArrayBuffer.isView(item) || item instanceof ArrayBuffer) {
       // Rare shapes: the separate walks handle them.
       this.hash = hashValue(this.hash, item);
-      return estimateSize(item);
+      this.irregular = true;
+      return 0;
     }
     let total = 3;
     if (Array.isArray(item)) {
