@@ -91,6 +91,17 @@ describe('SeededRandom', () => {
     expect(items).toContain(random.pick(items));
   });
 
+  it('sample refuses a count that is not a number, with its own message (review finding)', () => {
+    // A NaN count went through Math.min and Math.max as NaN and reached pool.length = NaN:
+    // "RangeError: Invalid array length", from inside, naming nothing the caller passed.
+    const random = createSeededRandom(4);
+    expect(() => random.sample([1, 2, 3], Number.NaN)).toThrow(/sample\(\) needs a count/);
+    expect(() => random.sample([1, 2, 3], '2' as unknown as number)).toThrow(/sample\(\) needs a count/);
+    expect(random.sample([1, 2, 3], Number.POSITIVE_INFINITY)).toHaveLength(3);
+    expect(random.sample([], 5)).toEqual([]);
+    expect(random.shuffle([])).toEqual([]);
+  });
+
   it('bool honours its probability and its edges', () => {
     const random = createSeededRandom(5);
     let heads = 0;

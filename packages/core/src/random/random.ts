@@ -83,6 +83,8 @@ export abstract class BaseRandom implements Random {
   }
 
   sample<T>(items: readonly T[], count: number): T[] {
+    // NaN would pass through Math.min and Math.max and fail as "Invalid array length" below.
+    if (typeof count !== 'number' || Number.isNaN(count)) throw new RangeError(`sample() needs a count that is a number (got ${String(count)})`);
     const wanted = Math.max(0, Math.min(Math.floor(count), items.length));
     if (wanted === 0) return [];
     // Partial Fisher–Yates: only the first `wanted` positions are drawn.
