@@ -397,6 +397,35 @@ describe('crash and restart', () => {
     expect(fired).toBe(false);
   });
 
+  it('a node that crashes in one of its handlers runs none of the others for that message or peer event', () => {
+    // The other handlers of the event were called from the list taken before the crash: a dead
+    // incarnation went on handling the message, or a restarted one saw an event of the old life.
+    const simulation = createSimulation({ seed: 32, network: { latency: 5 } });
+    const log: string[] = [];
+    simulation.addNode('a');
+    simulation.addNode('b', {
+      start: ({ transport, incarnation }) => {
+        transport.onMessage('m', () => {
+          log.push(`b#${incarnation} first handler`);
+          simulation.crash('b');
+        });
+        transport.onMessage('m', () => log.push(`b#${incarnation} second handler`));
+        transport.on('peer-up', () => {
+          log.push(`b#${incarnation} first peer-up handler`);
+          simulation.crash('b');
+          simulation.restart('b');
+        });
+        transport.on('peer-up', () => log.push(`b#${incarnation} second peer-up handler`));
+      },
+    });
+    simulation.node('a').transport.send('b', 'm', 'crash on receipt');
+    simulation.run();
+    simulation.restart('b');
+    simulation.node('a').transport.connect('b');
+    simulation.run();
+    expect(log).toEqual(['b#1 first handler', 'b#3 first peer-up handler']);
+  });
+
   it('refuses to crash a down node or restart a running one', () => {
     const simulation = createSimulation({ seed: 19 });
     const node = simulation.addNode('a');

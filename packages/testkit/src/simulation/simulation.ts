@@ -735,7 +735,11 @@ class SimulationImpl implements Simulation {
     pending.cancelled = true;
     if (!node.up || node.incarnation !== pending.incarnation) return;
     this.mixTrace(Kind.PeerDown, node.index, peer.index);
-    for (const handler of node.peerDown) this.guard(node, 'peer-down handler', () => handler(peer.id));
+    for (const handler of node.peerDown) {
+      // A handler that crashed the node ends the event for it: the rest belong to a dead life.
+      if (this.live[node.index] !== pending.incarnation) return;
+      this.guard(node, 'peer-down handler', () => handler(peer.id));
+    }
   }
 
   /**
@@ -773,7 +777,10 @@ class SimulationImpl implements Simulation {
     if (node.pendingConnects.get(peer) !== failure.attempt) return;
     node.pendingConnects.delete(peer);
     this.mixTrace(Kind.ConnectFail, node.index, peer.index);
-    for (const handler of node.peerDown) this.guard(node, 'peer-down handler', () => handler(peer.id));
+    for (const handler of node.peerDown) {
+      if (this.live[node.index] !== failure.incarnation) return;
+      this.guard(node, 'peer-down handler', () => handler(peer.id));
+    }
   }
 
   /** After a fault, connections whose path is now blocked break once failure detection runs out. */
@@ -941,7 +948,10 @@ class SimulationImpl implements Simulation {
         this.mixTrace(event.kind, node.index, peer.index);
         const handlers = event.kind === Kind.PeerUp ? node.peerUp : node.peerDown;
         const peerId = peer.id;
-        for (const handler of handlers) this.guard(node, event.kind === Kind.PeerUp ? 'peer-up handler' : 'peer-down handler', () => handler(peerId));
+        for (const handler of handlers) {
+          if (this.live[node.index] !== event.incarnation) return;
+          this.guard(node, event.kind === Kind.PeerUp ? 'peer-up handler' : 'peer-down handler', () => handler(peerId));
+        }
         return;
       }
       case Kind.ConnectArrive: {
@@ -1040,7 +1050,14 @@ class SimulationImpl implements Simulation {
     const message: InboundMessage = { from: this.nodeIds[from]!, to: this.nodeIds[to]!, channel: event.channel, payload: event.payload, headers: event.headers };
     try {
       if (typeof handlers === 'function') handlers(message);
-      else for (const handler of handlers) handler(message);
+      else {
+        for (const handler of handlers) {
+          // A handler that crashed the node (a fault injected on receipt) ends the delivery:
+          // the other handlers belong to the dead incarnation, or a restart replaced them.
+          if (this.live[to] !== incarnation) break;
+          handler(message);
+        }
+      }
     } catch (error) {
       throw this.handlerFailure(this.nodeList[to]!, `message handler for channel "${event.channel}"`, error);
     }
