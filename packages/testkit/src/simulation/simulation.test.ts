@@ -139,6 +139,27 @@ describe('faults', () => {
     expect(simulation.network.stats().droppedBy.partition).toBe(10);
   });
 
+  it('checks faults at send and at arrival: in flight when a fault begins is lost, blocked only meanwhile is delivered', () => {
+    const simulation = createSimulation({ seed: 33, network: { latency: 10 } });
+    const inboxes = withInboxes(simulation, ['a', 'b']);
+    const send = (payload: string): boolean => simulation.node('a').transport.send('b', 'm', payload);
+    send('partitioned while in flight, healed before arrival');
+    simulation.runFor(4);
+    simulation.network.partition([['a'], ['b']]);
+    simulation.runFor(2);
+    simulation.network.heal();
+    simulation.run();
+    send('in flight when b is isolated');
+    simulation.runFor(5);
+    simulation.network.isolate('b');
+    simulation.run();
+    send('sent while cut, healed before arrival');
+    simulation.network.heal();
+    simulation.run();
+    expect(inboxes.get('b')!.map((message) => message.payload)).toEqual(['partitioned while in flight, healed before arrival']);
+    expect(simulation.network.stats().droppedBy.partition).toBe(2);
+  });
+
   it('an asymmetric partition drops one direction only', () => {
     const simulation = createSimulation({ seed: 5 });
     const inboxes = withInboxes(simulation, ['a', 'b', 'c']);
