@@ -1,7 +1,7 @@
 // The client-server peer service: election, announcements, attachment by rendezvous hashing.
 import { describe, expect, it } from '@jest/globals';
 import { createSeededRandom } from '@foundation/core';
-import { ClientServerCore, electedShare, electionPoint, isElectedServer, rendezvousScore, targetServerCount } from './client-server';
+import { ClientServerCore, electedShare, electionPoint, isElectedServer, rendezvousScore, serversKept, targetServerCount } from './client-server';
 import { defaultLocalConfig } from './config';
 import type { ClientServerConfig } from './config';
 import type { ClientServerMessage } from './messages';
@@ -337,26 +337,38 @@ describe('client-server when every server is gone', () => {
     expect(asked).toContain('c7');
   });
 
-  it('the announcer of a mesh with fewer than minServers servers asks its client first in the election to become one, a client a period, and a client of it does', () => {
+  it('the announcer of a mesh with fewer servers than the target asks its clients first in the election to become ones, four a period, and a client of it does', () => {
+    // An estimate of 100 nodes: a target of 10 servers.
     const server = node('s1', 'server');
     server.join([], 0);
-    const clients = clientIds.slice(0, 5);
+    // Clients after it in the election too, so that it still announces for the mesh when they join it.
+    const clients = clientIds.filter((client) => electionPoint(client) > electionPoint('s1')).slice(0, 6).sort((a, b) => electionPoint(a) - electionPoint(b));
     for (const client of [...clients].reverse()) server.receive(client, { type: 'cs-attach', epoch: 0, server: false }, 1);
+    // Servers after it in the election, so that it announces for the mesh (the first one by hash does).
+    const peers = Array.from({ length: 100 }, (_, index) => `s${index + 2}`).filter((peer) => electionPoint(peer) > electionPoint('s1'));
+    // Three servers in its mesh, as many as minServers: short of the target all the same.
+    for (const peer of peers.slice(0, 3)) server.receive(peer, { type: 'cs-attach', epoch: 0, server: true }, 1);
     server.takeEffects();
+    const promotions = (): string[] => sends(server.takeEffects()).flatMap(([to, message]) => (message.type === 'cs-promote' ? [to] : []));
     const promoted: string[][] = [];
     for (let period = 1; period <= 3; period += 1) {
       server.tick(period * interval);
-      promoted.push(sends(server.takeEffects()).flatMap(([to, message]) => (message.type === 'cs-promote' ? [to] : [])));
+      promoted.push(promotions());
     }
-    // One a period, first in the election first (none of them answers here).
-    expect(promoted).toEqual([[clients[0]], [clients[1]], [clients[2]]]);
-    // Two servers more in its mesh: no more asked.
-    for (const peer of ['s2', 's3']) {
-      server.receive(peer, { type: 'cs-attach', epoch: 0, server: true }, 4 * interval);
-    }
-    server.takeEffects();
+    // First in the election first, four a period; none answers here, and each is asked once in
+    // three periods.
+    expect(promoted).toEqual([clients.slice(0, 4), clients.slice(4, 6), []]);
+    // Two of the first four stepped up and meshed: with 6 servers, 4 are missing, and the two
+    // asked in the last period are on their way, so two more are asked once the first asks lapse.
+    for (const peer of clients.slice(0, 2)) server.receive(peer, { type: 'cs-attach', epoch: 0, server: true }, 4 * interval);
+    server.tick(4 * interval);
+    expect(promotions()).toEqual([]);
     server.tick(5 * interval);
-    expect(sends(server.takeEffects()).filter(([, message]) => message.type === 'cs-promote')).toEqual([]);
+    expect(promotions()).toEqual(clients.slice(2, 4));
+    // Ten servers in its mesh: no more asked.
+    for (const peer of peers.slice(3, 7)) server.receive(peer, { type: 'cs-attach', epoch: 0, server: true }, 6 * interval);
+    server.tick(9 * interval);
+    expect({ mesh: server.stats().serverPeers, promotions: promotions() }).toEqual({ mesh: 9, promotions: [] });
     // A client asked by one of its servers steps up, keeping that server as a peer of the mesh;
     // asked by a node it is not attached to, or pinned a client, it does not.
     const client = attachedClient(clients[3]!, []);
@@ -369,6 +381,45 @@ describe('client-server when every server is gone', () => {
     pinned.receive('s1', { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: ['s1'] }, 2);
     pinned.receive('s1', { type: 'cs-promote', epoch: 0 }, 3);
     expect(pinned.role).toBe('client');
+  });
+
+  it('a mesh tops up only once it has joined every server it knows of, and not while a server that made itself one alone looks for the others', () => {
+    const later = (count: number, after: string): string[] =>
+      Array.from({ length: 400 }, (_, index) => `p${index}`).filter((peer) => electionPoint(peer) > electionPoint(after)).slice(0, count);
+    // Requests that run out after ten periods: the unanswered one below is still pending.
+    const server = new ClientServerCore({ self: 's1', config: { ...base, role: 'server' }, random: createSeededRandom(3), estimatedSize: 100, requestTimeoutMs: 10 * interval, connectTimeoutMs: 1_000 });
+    server.join([], 0);
+    for (const client of later(3, 's1')) server.receive(client, { type: 'cs-attach', epoch: 0, server: false }, 1);
+    // It knows of another server (after it by hash), asked to mesh and not answered yet.
+    const [other] = later(4, 's1').slice(3);
+    server.serverAnnounced([other!], 1);
+    expect(sends(server.takeEffects())).toContainEqual([other, { type: 'cs-attach', epoch: 0, server: true }]);
+    const promotions = (): string[] => sends(server.takeEffects()).flatMap(([to, message]) => (message.type === 'cs-promote' ? [to] : []));
+    server.tick(interval);
+    expect(promotions()).toEqual([]);
+    server.receive(other!, { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: [other!] }, interval + 1);
+    server.tick(2 * interval);
+    expect(promotions()).toHaveLength(3);
+
+    // A client with no server in sight for three periods makes itself a server: for its first
+    // four periods it asks contacts for the other servers, and asks no client to step up.
+    const id = Array.from({ length: 400 }, (_, index) => `q${index}`).find((candidate) => electionPoint(candidate) > 0.5)!;
+    const alone = new ClientServerCore({ self: id, config: { ...base, role: 'auto' }, random: createSeededRandom(3), estimatedSize: 100, requestTimeoutMs: 200, connectTimeoutMs: 1_000 });
+    alone.join(['seed'], 0);
+    let now = 0;
+    while (alone.role === 'client' && now < 10 * interval) {
+      now += interval;
+      alone.tick(now);
+    }
+    expect({ role: alone.role, selfPromotions: alone.stats().selfPromotions }).toEqual({ role: 'server', selfPromotions: 1 });
+    for (const client of later(3, id)) alone.receive(client, { type: 'cs-attach', epoch: 0, server: false }, now + 1);
+    alone.takeEffects();
+    const asked: number[] = [];
+    for (let period = 1; period <= 5; period += 1) {
+      alone.tick(now + period * interval);
+      asked.push(sends(alone.takeEffects()).filter(([, message]) => message.type === 'cs-promote').length);
+    }
+    expect(asked).toEqual([0, 0, 0, 3, 0]);
   });
 
   it('a server that failed here is not learnt again from another node\'s list for three periods, only from itself', () => {
@@ -443,8 +494,9 @@ describe('client-server election by the size estimate', () => {
   it('a server elected away by a larger estimate lets its clients and mesh go, with a detach each, and attaches as a client', () => {
     // Elected among 10 nodes, well past the line among 400.
     const id = ids.find((candidate) => isElectedServer(candidate, 10, base) && electionPoint(candidate) >= 1.3 * electedShare(400, base))!;
-    // Three servers of its mesh come before it in the election: they stay servers whatever it does.
-    const before = ids.filter((candidate) => electionPoint(candidate) < electionPoint(id)).slice(0, 3);
+    // `serversKept` servers of its mesh come before it in the election: they stay servers whatever it does.
+    const before = ids.filter((candidate) => electionPoint(candidate) < electionPoint(id)).slice(0, serversKept(400, base));
+    expect(before).toHaveLength(25);
     const server = withEstimate(id, 10);
     server.join([], 0);
     for (const peer of before) {
@@ -473,7 +525,7 @@ describe('client-server election by the size estimate', () => {
     expect(server.takeEffects().filter((effect) => effect.kind === 'publish')).toEqual([]);
   });
 
-  it('a server stays one while fewer than minServers servers of its mesh come before it in the election, and within the margin of a noisy estimate', () => {
+  it('a server stays one while fewer than serversKept servers of its mesh come before it in the election, and within the margin of a noisy estimate', () => {
     const id = ids.find((candidate) => isElectedServer(candidate, 10, base) && electionPoint(candidate) >= 1.3 * electedShare(400, base))!;
     const alone = withEstimate(id, 10);
     alone.join([], 0);
@@ -489,6 +541,16 @@ describe('client-server election by the size estimate', () => {
     expect(meshed.stats().serverPeers).toBe(3);
     meshed.sizeEstimated(400, 3);
     expect(meshed.role).toBe('server');
+    // Meshed with one server fewer than `serversKept` before it (more than the target of 20 for
+    // 400 nodes, as after a top-up): it stays, so a top-up is not elected away.
+    const before = ids.filter((candidate) => electionPoint(candidate) < electionPoint(id)).slice(0, serversKept(400, base) - 1);
+    expect(before.length).toBeGreaterThan(targetServerCount(400, base));
+    const toppedUp = withEstimate(id, 10);
+    toppedUp.join([], 0);
+    for (const peer of before) toppedUp.receive(peer, { type: 'cs-attach', epoch: 0, server: true }, 1);
+    expect(toppedUp.stats().serverPeers).toBe(before.length);
+    toppedUp.sizeEstimated(400, 2);
+    expect(toppedUp.role).toBe('server');
     // Just past the line (elected at the size before, not at the new one, but within 25%): it stays.
     const near = ids.find((candidate) => {
       const point = electionPoint(candidate);
@@ -710,13 +772,13 @@ describe('client-server role changes with requests in flight', () => {
 
   it('a server elected away while its request to mesh is unanswered does not stay in that server\'s mesh', () => {
     const id = ids.find((candidate) => isElectedServer(candidate, 10, base) && electionPoint(candidate) >= 1.3 * electedShare(400, base))!;
-    const before = ids.filter((candidate) => electionPoint(candidate) < electionPoint(id)).slice(0, 3);
+    const before = ids.filter((candidate) => electionPoint(candidate) < electionPoint(id)).slice(0, serversKept(400, base));
     const leaving = withEstimate(id, 10);
     const other = withEstimate('s1', 1);
     leaving.join([], 0);
     other.join([], 0);
     const { deliver, links } = network([leaving, other]);
-    // Meshed with three servers before it by hash (which never answer here), it asks s1 to mesh.
+    // Meshed with `serversKept` servers before it by hash (which never answer here), it asks s1 to mesh.
     for (const peer of before) leaving.receive(peer, { type: 'cs-attach', epoch: 0, server: true }, 1);
     leaving.serverAnnounced(['s1'], 1);
     const attach = sends(leaving.takeEffects()).find(([to, message]) => to === 's1' && message.type === 'cs-attach');
@@ -795,10 +857,10 @@ describe('client-server servers stepping down together', () => {
   const withEstimate = (self: string, size: number): ClientServerCore =>
     new ClientServerCore({ self, config: { ...base, role: 'auto' }, random: createSeededRandom(3), estimatedSize: size, requestTimeoutMs: 200, connectTimeoutMs: 1_000 });
 
-  it('servers all elected away by one estimate keep minServers of them, whatever order they hear it in', () => {
-    // Five servers among 10 nodes, all well past the line among 400.
-    const chosen = ids.filter((candidate) => isElectedServer(candidate, 10, base) && electionPoint(candidate) >= 1.3 * electedShare(400, base)).slice(0, 5);
-    expect(chosen).toHaveLength(5);
+  it('servers all elected away by one estimate keep serversKept of them, whatever order they hear it in', () => {
+    // Thirty servers among 10 nodes, all well past the line among 400 (where 25 are kept).
+    const chosen = ids.filter((candidate) => isElectedServer(candidate, 10, base) && electionPoint(candidate) >= 1.3 * electedShare(400, base)).slice(0, 30);
+    expect(chosen).toHaveLength(30);
     for (const order of [chosen, [...chosen].reverse()]) {
       const servers = order.map((id) => withEstimate(id, 10));
       const bySelf = new Map(servers.map((server) => [server.self, server]));
@@ -817,13 +879,13 @@ describe('client-server servers stepping down together', () => {
       for (const server of servers) server.join([], 0);
       for (const server of servers) server.serverAnnounced(chosen, 1);
       deliver(1);
-      expect(servers.map((server) => server.stats().serverPeers)).toEqual([4, 4, 4, 4, 4]);
+      expect(new Set(servers.map((server) => server.stats().serverPeers))).toEqual(new Set([29]));
       // Each hears the estimate in turn, the detaches of those before it delivered.
       for (const server of servers) {
         server.sizeEstimated(400, 2);
         deliver(2);
       }
-      expect({ order, servers: servers.filter((server) => server.role === 'server').length }).toEqual({ order, servers: base.minServers });
+      expect({ order, servers: servers.filter((server) => server.role === 'server').length }).toEqual({ order, servers: serversKept(400, base) });
     }
   });
 });

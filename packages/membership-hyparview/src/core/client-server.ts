@@ -60,6 +60,19 @@ const DEMOTE_MARGIN = 1.25;
 const PROMOTE_MARGIN = 0.8;
 
 /**
+ * How many servers of its mesh must come before a server in the election for it to step down: a
+ * quarter more than the target, the same margin as the hash's. Servers the mesh topped up (see
+ * `topUpServers`) have points past the line, and with the target itself here an estimate 15% low
+ * elected away those that one 15% high had just asked for.
+ */
+export function serversKept(size: number, config: ClientServerConfig): number {
+  return Math.ceil(targetServerCount(size, config) * DEMOTE_MARGIN);
+}
+
+/** Clients a mesh's announcer asks to become servers at most each period (see `topUpServers`). */
+const PROMOTIONS_PER_PERIOD = 4;
+
+/**
  * Live nodes, clients included, a node keeps as contacts for when every server it knew is gone
  * (HyParView's passive view plays this part there). Before, its only contacts were its seeds and
  * the servers it had known: when every server crashed, a client whose seed was one of them had
@@ -118,8 +131,8 @@ export class ClientServerCore implements PeerService {
   private isServerRole: boolean;
   /** This node's place in the election (`electionPoint`). */
   private readonly point: number;
-  /** Whether an estimate of the cluster's size has elected this node's role (at construction or by `sizeEstimated`). */
-  private sizeKnown: boolean;
+  /** The latest estimate of the cluster's size (at construction or by `sizeEstimated`); undefined until one has elected this node's role. */
+  private estimatedSize: number | undefined;
   private readonly servers = new Map<string, ServerInfo>();
   /** Server side: meshed servers. */
   private readonly serverPeers: PeerSet;
@@ -191,7 +204,7 @@ export class ClientServerCore implements PeerService {
     this.epoch = options.epoch ?? 0;
     this.pending = new RequestDeadlines(options.requestTimeoutMs, options.connectTimeoutMs);
     this.point = electionPoint(options.self);
-    this.sizeKnown = options.estimatedSize !== undefined;
+    this.estimatedSize = options.estimatedSize;
     this.isServerRole = isElectedServer(options.self, options.estimatedSize ?? 1, options.config);
     this.serverPeers = new PeerSet(options.config.maxServers * 2);
     this.clients = new PeerSet(options.config.maxClientsPerServer);
@@ -248,7 +261,7 @@ export class ClientServerCore implements PeerService {
     this.started = true;
     this.serverSeenAt = now;
     this.updateSeeds(contacts, now);
-    if (first && !this.sizeKnown && this.config.role === 'auto') {
+    if (first && this.estimatedSize === undefined && this.config.role === 'auto') {
       // With no estimate of the cluster's size every node would count itself alone and elect
       // itself: a cluster started in client-server was all servers, each announcing itself to
       // every other (128,000 messages a second among 40 nodes). A node that has seeds starts as
@@ -275,7 +288,7 @@ export class ClientServerCore implements PeerService {
    * A new estimate of the cluster's size: with the `auto` role, the node runs the election again,
    * so that the servers stay about the square root of the size as the cluster grows and shrinks
    * (before, the role was fixed when the service started). The margins keep a noisy estimate from
-   * changing roles back and forth, and a server steps down only while `minServers` servers of
+   * changing roles back and forth, and a server steps down only while `serversKept` servers of
    * its mesh come before it in the election, so the cluster never elects its servers away: those
    * first in the election stay whatever the others do. Counting every server it knew of, servers
    * elected away by the same estimate counted one another (a detach does not say the sender
@@ -283,10 +296,10 @@ export class ClientServerCore implements PeerService {
    */
   sizeEstimated(size: number, now: number): void {
     if (this.stopped || !this.started || this.config.role !== 'auto') return;
-    this.sizeKnown = true;
+    this.estimatedSize = size;
     const share = electedShare(size, this.config);
     if (this.isServerRole) {
-      if (this.point >= share * DEMOTE_MARGIN && this.meshPeersBefore() >= this.config.minServers) this.becomeClient(now);
+      if (this.point >= share * DEMOTE_MARGIN && this.meshPeersBefore() >= serversKept(size, this.config)) this.becomeClient(now);
     } else if (this.point < share * PROMOTE_MARGIN) {
       this.counters.promotions += 1;
       this.becomeServer(now);
@@ -302,7 +315,7 @@ export class ClientServerCore implements PeerService {
    * the first servers, and the estimates then elect the rest.
    */
   private helloWithoutServers(from: string, now: number): void {
-    if (this.sizeKnown || this.isServerRole || this.config.role !== 'auto' || this.attached.size > 0 || this.servers.size > 0 || this.pending.size > 0) return;
+    if (this.estimatedSize !== undefined || this.isServerRole || this.config.role !== 'auto' || this.attached.size > 0 || this.servers.size > 0 || this.pending.size > 0) return;
     if (this.point >= electionPoint(from)) return;
     this.promoteAlone(now);
   }
@@ -751,24 +764,38 @@ export class ClientServerCore implements PeerService {
   }
 
   /**
-   * The announcer of a mesh with fewer than `minServers` servers asks its client first in the
-   * election to become one, one client a period. The election by hash elects the nodes whose
-   * point is below the share, and when those are gone (every server crashed, say, and a few
-   * clients stepped up in their place) no estimate elects any other: the cluster ran on one or
-   * two servers for good. One announcer per mesh and one client a period, so no herd; a server
-   * made so has fewer than `minServers` mesh peers before it and is not elected away again. Only
-   * once an estimate has elected the roles: before, at boot, the estimates to come elect the
-   * servers, and meshes topped up apart in one partition stayed apart until a seed rejoin.
+   * The announcer of a mesh with fewer servers than the estimate's target asks its clients first
+   * in the election to become servers, at most `PROMOTIONS_PER_PERIOD` a period. The election by
+   * hash elects the nodes whose point is below the share, and when those are gone (every server
+   * crashed, say, and a few clients stepped up in their place) no estimate elects any other.
+   * Topping up to `minServers` only, a 100-node cluster ran on 3 servers (target 10) after every
+   * server crashed, and a 1,000-node one on the 11 the estimates had not elected away (target
+   * 32), each server with three times the clients it was sized for. A server made so stays: a server steps down
+   * only with `serversKept` (a quarter more than the target) servers of its mesh before it, so a
+   * noisy estimate neither tops the mesh up nor elects it down back and forth. One announcer per
+   * mesh and a few clients a period, so no herd; a client asked in the last period that is not
+   * in the mesh yet counts as on its way. Only once an estimate has elected the roles: before, at
+   * boot, the estimates to come elect the servers, and meshes topped up apart in one partition
+   * stayed apart until a seed rejoin.
    */
   private topUpServers(now: number): void {
-    if (!this.sizeKnown || 1 + this.serverPeers.size >= this.config.minServers) return;
-    const first = firstInElection(
-      this.clients.values().filter((client) => !this.promotionsAsked.has(client)),
-      Number.POSITIVE_INFINITY,
-    );
-    if (first === undefined) return;
-    this.promotionsAsked.set(first, now);
-    this.send(first, { type: 'cs-promote', epoch: this.epoch }, false);
+    if (this.estimatedSize === undefined || now < this.askContactsUntil) return;
+    // A mesh still joining servers it knows of waits: after every server of a 1,000-node cluster
+    // crashed, some hundred nodes made themselves servers alone, each the announcer of a mesh of
+    // one that asked four clients a period, and the cluster had 112 to 177 servers (target 32)
+    // before the merged meshes elected them down.
+    for (const server of this.servers.keys()) if (server !== this.self && !this.serverPeers.has(server)) return;
+    const onTheirWay = [...this.promotionsAsked].filter(([client, at]) => at >= now - this.config.announceIntervalMs && !this.serverPeers.has(client)).length;
+    const missing = targetServerCount(this.estimatedSize, this.config) - 1 - this.serverPeers.size - onTheirWay;
+    for (let asked = 0; asked < Math.min(missing, PROMOTIONS_PER_PERIOD); asked += 1) {
+      const first = firstInElection(
+        this.clients.values().filter((client) => !this.promotionsAsked.has(client)),
+        Number.POSITIVE_INFINITY,
+      );
+      if (first === undefined) return;
+      this.promotionsAsked.set(first, now);
+      this.send(first, { type: 'cs-promote', epoch: this.epoch }, false);
+    }
   }
 
   /** Servers of this node's mesh whose election point comes before this node's. */
