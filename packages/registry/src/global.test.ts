@@ -190,12 +190,12 @@ describe('registerGlobal on one node (createLocalConsensusLog)', () => {
   });
 
   /** The package's local log, with a hook that runs after each append (and may fail it). */
-  function hookedSetup(seed: number, after: (command: RegistryCommand, log: LocalLog) => Promise<number> | undefined) {
+  function hookedSetup(seed: number, after: (command: RegistryCommand, log: LocalLog) => Promise<number> | undefined, options: { consensusTimeoutMs?: number } = {}) {
     const simulation = createSimulation({ seed });
     const inner = createLocalConsensusLog<RegistryCommand>();
     const log: LocalLog = { ...inner, append: (command) => (after(command, inner) ?? inner.append(command)) };
     const processes = createProcessTable('solo', simulation.clock);
-    const registry = createRegistry<TestPid | string>({ nodeId: 'solo', clock: simulation.clock, random: simulation.random, consensusLog: log, monitor: processes, releaseJitterMs: 10 });
+    const registry = createRegistry<TestPid | string>({ nodeId: 'solo', clock: simulation.clock, random: simulation.random, consensusLog: log, monitor: processes, releaseJitterMs: 10, ...options });
     const released: string[] = [];
     registry.on('global-release', ({ instance }) => released.push(instance.name));
     return { simulation, log: inner, processes, registry, released };
@@ -259,6 +259,44 @@ describe('registerGlobal on one node (createLocalConsensusLog)', () => {
     await simulation.runForAsync(6_000);
     expect(registry.find('lock')).toBeUndefined();
     expect(log.entries().map((entry) => entry.command.type)).toEqual(['registry-claim', 'registry-release']);
+  });
+
+  it('a release that cannot be appended is retried with a consensusTimeoutMs shorter than the retry\'s first delay', async () => {
+    // The retry's delay grew from 100 ms up to consensusTimeoutMs: below 100 ms the backoff
+    // refused its options, the throw rejected a promise nobody handled, and the release was never
+    // tried again, the name held for good by a dead process.
+    let down = false;
+    const { simulation, log, registry, processes } = hookedSetup(214, () => (down ? Promise.reject(new Error('no leader')) : undefined), { consensusTimeoutMs: 50 });
+    const pid = processes.spawn();
+    await registry.registerGlobal('lock', pid);
+    down = true;
+    processes.exit(pid, 'crashed');
+    await simulation.runForAsync(500);
+    down = false;
+    await simulation.runForAsync(2_000);
+    expect(registry.find('lock')).toBeUndefined();
+    expect(log.entries().map((entry) => entry.command.type)).toEqual(['registry-claim', 'registry-release']);
+  });
+
+  it('refuses a consensusTimeoutMs or releaseJitterMs that is not a finite number (3203)', () => {
+    const simulation = createSimulation({ seed: 215 });
+    const thrown = (action: () => unknown): unknown => {
+      try {
+        action();
+      } catch (error) {
+        return error;
+      }
+      return 'nothing thrown';
+    };
+    const make = (options: Record<string, unknown>) => () =>
+      createRegistry<string>({ nodeId: 'solo', clock: simulation.clock, random: simulation.random, consensusLog: createLocalConsensusLog<RegistryCommand>(), ...options });
+    for (const consensusTimeoutMs of [Number.POSITIVE_INFINITY, Number.NaN, 0, -1, '5000']) {
+      expect(thrown(make({ consensusTimeoutMs }))).toMatchObject({ code: 3203, field: 'consensusTimeoutMs' });
+    }
+    for (const releaseJitterMs of [Number.POSITIVE_INFINITY, Number.NaN, -1, '10']) {
+      expect(thrown(make({ releaseJitterMs }))).toMatchObject({ code: 3203, field: 'releaseJitterMs' });
+    }
+    expect(make({ consensusTimeoutMs: 1, releaseJitterMs: 0 })).not.toThrow();
   });
 
   /** A log whose claims fail (outcome unknown) without committing, until `commitLate` commits them. */

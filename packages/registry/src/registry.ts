@@ -471,6 +471,10 @@ class RegistryImpl<Target> implements Registry<Target> {
     this.timings = Object.freeze({ ...defaultLanTimings(), ...options.timings });
     for (const [key, value] of Object.entries(this.timings)) nonNegative(value, `timings.${key}`);
     this.zone = options.zone === undefined ? undefined : checkName('zone', options.zone, this.limits.maxNameLength);
+    // Checked here, not where used: both are read in timers and promise handlers, where a bad
+    // value threw into a rejection nobody handled.
+    if (options.consensusTimeoutMs !== undefined) nonNegative(options.consensusTimeoutMs, 'consensusTimeoutMs', false);
+    if (options.releaseJitterMs !== undefined) nonNegative(options.releaseJitterMs, 'releaseJitterMs');
     if (options.nameConflict !== undefined && options.nameConflict !== 'unregister' && options.nameConflict !== 'keep') {
       throw new RegistryValidationError('nameConflict', 'expected "unregister" or "keep"');
     }
@@ -1107,7 +1111,9 @@ class RegistryImpl<Target> implements Registry<Target> {
         }
         this.appendCommand(command, operation).then(
           () => this.releasing.delete(key),
-          () => attempt(count + 1, backoffDelay(count, { initialMs: 100, maxMs: this.options.consensusTimeoutMs ?? 5000, random: this.random })),
+          // At least the first delay: backoff refuses a ceiling below it, and a throw here would
+          // reject a promise nobody handles and end the retries.
+          () => attempt(count + 1, backoffDelay(count, { initialMs: 100, maxMs: Math.max(100, this.options.consensusTimeoutMs ?? 5000), random: this.random })),
         );
       });
     };
