@@ -8,7 +8,7 @@ import { Pid } from '../core/pid';
 import { incarnationBase, runtimeRef } from '../core/ref';
 import { InvalidOptionError } from '../errors/invalid-option-error';
 import { InvalidPidError } from '../errors/invalid-pid-error';
-import { DEAD } from './lifecycle';
+import { DEAD, EXITING, NONE } from './lifecycle';
 import { ProcessRecord } from './process-record';
 import type { Watcher } from './process-record';
 import type { RuntimeImpl } from './runtime';
@@ -74,8 +74,11 @@ export class LinksAndMonitors {
           target.trapping,
         );
         if (decision.action === 'message') this.runtime.enqueueSystem(target, exitMessage(signal.from, signal.reason as ExitReason));
-        // `kill` is how runtime.terminate is told of the untrappable end (it exits with `killed`).
-        else if (decision.action === 'terminate') this.runtime.terminate(target, decision.untrappable === true ? 'kill' : decision.reason);
+        else if (decision.action === 'terminate') {
+          if (signal.fromLink && target.inHandler && target.status !== EXITING) this.holdLinkExit(target, signal.from, decision.reason);
+          // `kill` is how runtime.terminate is told of the untrappable end (it exits with `killed`).
+          else this.runtime.terminate(target, decision.untrappable === true ? 'kill' : decision.reason);
+        }
       }
     } finally {
       this.draining = false;
@@ -91,6 +94,34 @@ export class LinksAndMonitors {
    */
   private refuse(target: ProcessRecord, from: Pid, reason: unknown): void {
     this.runtime.deadLetter(target.pid.toString(), exitMessage(from, reason as ExitReason), 'refused', from);
+  }
+
+  /**
+   * An exit signal from a link that reached a process in a synchronous callback: it ends the
+   * process when the callback returns (as runtime.terminate would have it), unless the callback
+   * unlinks `from` first (`dropHeldLinkExits`).
+   */
+  private holdLinkExit(target: ProcessRecord, from: Pid, reason: unknown): void {
+    const held = (target.heldLinkExits ??= { exits: [], pendingFromLink: false });
+    held.exits.push({ from, reason });
+    if (target.pendingExit === NONE) {
+      target.pendingExit = reason;
+      held.pendingFromLink = true;
+    }
+  }
+
+  /**
+   * `record` unlinks `pid` during a callback: an exit signal from that link still waiting for the
+   * callback to return has had no effect yet, and now has none. If it was the exit the process
+   * was to end with, the next held one from another link takes its place.
+   */
+  private dropHeldLinkExits(record: ProcessRecord, pid: Pid): void {
+    const held = record.heldLinkExits;
+    if (held === null || record.status === EXITING || record.status === DEAD) return;
+    const remaining = held.exits.filter((exit) => !exit.from.equals(pid));
+    if (remaining.length === held.exits.length) return;
+    if (held.pendingFromLink) record.pendingExit = remaining.length === 0 ? NONE : remaining[0]!.reason;
+    record.heldLinkExits = remaining.length === 0 ? null : { exits: remaining, pendingFromLink: held.pendingFromLink };
   }
 
   /** Links two local processes. */
@@ -126,6 +157,7 @@ export class LinksAndMonitors {
   unlink(record: ProcessRecord, pid: Pid): void {
     const runtime = this.runtime;
     if (!Pid.is(pid)) throw new InvalidPidError('unlink needs a pid');
+    this.dropHeldLinkExits(record, pid);
     if (pid.node !== runtime.nodeId) {
       runtime.remote?.unlink(record, pid);
       return;

@@ -98,6 +98,37 @@ describe('links', () => {
     await runtime.shutdown();
   });
 
+  it('have no effect after unlink, also when the linked process exited while the handler that unlinks it was running', async () => {
+    // OTP's unlink/1: "Once unlink(Id) has returned, it is guaranteed that the link between the
+    // caller and the entity referred to by Id has no effect on the caller in the future." An exit
+    // signal from the link that arrived during the handler and still waits for it to return has
+    // had no effect yet; an exit from another link still ends the process.
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const b = runtime.spawn(() => undefined);
+    const c = runtime.spawn(() => undefined);
+    const d = runtime.spawn(() => undefined);
+    const unlinker = runtime.spawn((message: unknown, self: ProcessSelf) => {
+      self.link(b);
+      self.exit(b, 'b failed');
+      if (message === 'both') {
+        self.link(c);
+        self.exit(c, 'c failed');
+        self.link(d);
+        self.exit(d, 'd failed');
+        self.unlink(c);
+      }
+      self.unlink(b);
+    });
+    runtime.send(unlinker, 'one');
+    await settle();
+    expect(runtime.isAlive(b)).toBe(false);
+    expect(runtime.isAlive(unlinker)).toBe(true);
+    const unlinkerExit = runtime.whenExited(unlinker);
+    runtime.send(unlinker, 'both');
+    expect(await unlinkerExit).toBe('d failed');
+    await runtime.shutdown();
+  });
+
   it('survive an unlink of a pid from an earlier incarnation with the same local id', async () => {
     // Review finding: unlink looked the pid up by local id alone, so it broke the link to the live
     // process that has that id in this incarnation.

@@ -28,6 +28,13 @@ import type {
 } from './types';
 
 
+/** Exit signals from links waiting for a callback to return, in arrival order. */
+export interface HeldLinkExits {
+  readonly exits: { readonly from: Pid; readonly reason: unknown }[];
+  /** `pendingExit` is the first of `exits` (not an exit/2 or `kill` that came first), so an unlink may take it back. */
+  pendingFromLink: boolean;
+}
+
 /** Who watches a monitored process: a local process, or (by pid) a process on another node. */
 export type Watcher = ProcessRecord | Pid;
 
@@ -67,6 +74,12 @@ export class ProcessRecord implements ProcessSelf, LifecycleProcess<CallEnvelope
   current: CallEnvelope | null = null;
   parent: ProcessRecord | null = null;
   pendingExit: unknown = NONE;
+  /**
+   * Exit signals from links that arrived during a synchronous callback and wait for it to
+   * return (null when none): an unlink before then takes its link's signal back, since OTP's
+   * unlink guarantees the link has no effect after it. One field, so an idle process costs no more.
+   */
+  heldLinkExits: HeldLinkExits | null = null;
   stopReason: unknown = NONE;
   exitReason: unknown = undefined;
   controller: AbortController | null = null;

@@ -845,9 +845,14 @@ export class RuntimeImpl implements Runtime {
       return;
     }
     if (record.inHandler) {
-      if (record.pendingExit === NONE || killing) record.pendingExit = reason;
+      if (record.pendingExit === NONE || killing) {
+        record.pendingExit = reason;
+        // Not from a link: no unlink takes it back.
+        if (record.heldLinkExits !== null) record.heldLinkExits.pendingFromLink = false;
+      }
       return;
     }
+    record.heldLinkExits = null;
     // A supervisor stopped while its init is still starting children has children to stop, in
     // reverse order and by their shutdown policies: its terminate runs once init has set its state.
     const initialized = record.status === RUNNING || (record.behavior === supervisorBehavior && record.state !== undefined);
