@@ -797,6 +797,44 @@ describe('shutdown', () => {
     expect(runtime.processes()).toEqual([]);
   });
 
+  it('exits only after a child it was stopping for a restart has exited, when stopped during that restart', async () => {
+    // A supervisor is stopped while a one-for-all restart waits for a slow sibling to stop. In
+    // OTP the supervisor handles its parent's exit after the restart, so its exit always means its
+    // children are gone; here the child being stopped had left the list its terminate stops.
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const log: string[] = [];
+    const slowStop = deferred();
+    const supervisor = await runtime.startSupervisor({
+      strategy: 'one-for-all',
+      children: [
+        {
+          id: 'slow',
+          shutdown: 'infinity',
+          behavior: {
+            terminate: async () => {
+              log.push('stopping slow');
+              await slowStop.promise;
+              log.push('stop slow');
+            },
+          },
+        },
+        worker('b', log),
+      ],
+    });
+    log.length = 0;
+    await crash(runtime, supervisor, 'b');
+    expect(log).toEqual(['stop b', 'stopping slow']);
+    void runtime.whenExited(supervisor).then(() => log.push('supervisor exited'));
+    const stopping = runtime.terminateChild(runtime.rootSupervisor, (await runtime.whichChildren(runtime.rootSupervisor))[0]!.id);
+    await settle();
+    slowStop.resolve();
+    await stopping;
+    await settle();
+    expect(log).toEqual(['stop b', 'stopping slow', 'stop slow', 'supervisor exited']);
+    expect(runtime.processes()).toHaveLength(2);
+    await runtime.shutdown();
+  });
+
   it('kills a child that outlives its shutdown timeout; brutal-kill skips terminate; infinity waits', async () => {
     const { simulation, runtime } = simulatedRuntime();
     const log: string[] = [];

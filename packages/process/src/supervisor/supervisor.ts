@@ -18,7 +18,7 @@ import { NO_REPLY } from '../runtime/types';
 import type { Behavior, ExitReason } from '../runtime/types';
 import { normalizeChild, normalizeSupervisor } from './child-spec';
 import type { NormalizedChild, NormalizedSupervisorSpec } from './child-spec';
-import type { ChildCounts, ChildInfo, ChildSpec, SupervisorSpec } from './types';
+import type { ChildCounts, ChildInfo, ChildSpec, ShutdownPolicy, SupervisorSpec } from './types';
 
 export interface SupervisorArgs {
   readonly spec: SupervisorSpec | NormalizedSupervisorSpec;
@@ -36,6 +36,12 @@ export interface ChildState {
    * when it starts, and by terminateChild, which cancels the retry.
    */
   restarting?: boolean;
+  /**
+   * It is being stopped (by a restart or terminateChild), with `pid` and `record` already
+   * cleared: a supervisor stopped meanwhile waits for it too, so that its exit still means its
+   * children are gone.
+   */
+  stopping?: Promise<void> | undefined;
 }
 
 /** @internal A supervisor's state. */
@@ -158,9 +164,16 @@ async function stopOne(self: Self, child: ChildState): Promise<void> {
   child.pid = undefined;
   child.record = undefined;
   if (record === undefined || pid === undefined || record.status === DEAD) return;
+  const stopping = stopProcess(self, child.spec.shutdown, record, pid);
+  child.stopping = stopping;
+  await stopping;
+  if (child.stopping === stopping) child.stopping = undefined;
+}
+
+/** Sends the exit signals of a shutdown policy to a child; settles (never rejects) once it has exited. */
+async function stopProcess(self: Self, shutdown: ShutdownPolicy, record: ProcessRecord, pid: Pid): Promise<void> {
   const runtime = runtimeOf(self);
   const exited = runtime.whenExited(pid);
-  const { shutdown } = child.spec;
   if (shutdown === 'brutal-kill') {
     runtime.links.sendExit(self.pid, pid, 'kill');
     await exited;
@@ -181,6 +194,8 @@ async function stopInReverse(self: Self, children: readonly ChildState[]): Promi
   for (let index = children.length - 1; index >= 0; index -= 1) {
     const child = children[index]!;
     if (child.record !== undefined) await stopOne(self, child);
+    // Already being stopped by a restart this stop interrupted: wait for it all the same.
+    else if (child.stopping !== undefined) await child.stopping;
   }
 }
 
