@@ -50,6 +50,31 @@ describe('cluster-wide events', () => {
   });
 });
 
+describe('a remote event with byte arrays in its data', () => {
+  it('is handed to each subscriber with byte arrays of its own, as a local event is', () => {
+    // One decoded event went to every subscriber: a subscriber that wrote into a byte array of
+    // the data changed what the next one received, which local delivery never allows.
+    const endpoint = hub();
+    const a = createClusterEvents(createEventStore({ node: 'a' }), endpoint('a'), () => undefined);
+    const b = createClusterEvents(createEventStore({ node: 'b' }), endpoint('b'), () => undefined);
+    const seen: number[][] = [];
+    for (let subscriber = 0; subscriber < 3; subscriber += 1) {
+      b.subscribeClusterWide({ type: 'blob' }, (event) => {
+        const bytes = (event.data as { readonly body: Uint8Array; readonly parts: readonly Uint8Array[] });
+        seen.push([...bytes.body, ...bytes.parts[0]!]);
+        bytes.body.fill(9);
+        bytes.parts[0]!.fill(9);
+      });
+    }
+    a.emitDistributed('blob', { body: new Uint8Array([1, 2]), parts: [new Uint8Array([3])] });
+    expect(seen).toEqual([
+      [1, 2, 3],
+      [1, 2, 3],
+      [1, 2, 3],
+    ]);
+  });
+});
+
 describe('a remote event that arrives twice', () => {
   it('is handed to each subscriber once, though Plumtree delivers it again once its id is forgotten (review finding)', async () => {
     // Plumtree's duplicate check remembers a bounded number of message ids for a bounded time
