@@ -63,7 +63,11 @@ export interface EventStoreStats {
   readonly uptimeMs: number;
   readonly subscriberCount: number;
   readonly subscriberFailures: number;
-  /** The id the next `newEvent` will take. */
+  /**
+   * The id the next `newEvent` will take while this store's reserved block of ids lasts; on a
+   * storage shared with other stores (the same SQLite file), once the block is used up the next
+   * id comes from a new block, which may be far higher.
+   */
   readonly nextId: number;
 }
 
