@@ -110,6 +110,20 @@ describe('inject → extract', () => {
     expect(propagator.fields()).toEqual(Object.values(HEADER_NAMES));
   });
 
+  it('writes into and reads from fetch Headers with the default setter and getter', () => {
+    // A Headers keeps its entries behind get and set: the plain-map defaults wrote properties
+    // onto the object, which fetch never sends, and read none back, with nothing said.
+    const propagator = createPropagator({ nodeId: 'n' });
+    const headers = new Headers({ accept: 'text/plain' });
+    propagator.inject(createContext({ correlationId: 'via-fetch', hops: 2 }).withTrace(TRACE), headers);
+    expect(headers.get('foundation-correlation-id')).toBe('via-fetch');
+    expect(headers.get('traceparent')).toBe('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01');
+    expect(Object.keys(headers)).toEqual([]);
+    const received = propagator.extract(new Headers([...headers]));
+    expect({ correlationId: received.correlationId, hops: received.hops, traceId: received.trace?.traceId }).toEqual({ correlationId: 'via-fetch', hops: 3, traceId: TRACE.traceId });
+    expect(propagator.stats().dropped).toEqual(createPropagator({ nodeId: 'n' }).stats().dropped);
+  });
+
   it('joins repeated list headers and accepts a single-element array for single fields', () => {
     const propagator = createPropagator({ nodeId: 'n' });
     const context = propagator.extract({

@@ -24,7 +24,7 @@ import { W3CTraceState } from '../core/trace-state';
 import { ContextOptionsError } from '../errors/context-options-error';
 import { columnWriterOf } from '../flight-recorder';
 import type { FlightRecorder, HopRecord, RecordHop } from '../flight-recorder';
-import { headerMapGetter, headerMapSetter } from './carrier';
+import { fetchHeadersGetter, fetchHeadersSetter, headerMapGetter, headerMapSetter, isFetchHeaders } from './carrier';
 import type { HeaderMap } from './carrier';
 import { HEADER_NAMES, PROPAGATED_FIELDS } from './headers';
 import type { DropReason, PropagatedField } from './headers';
@@ -153,7 +153,9 @@ function readWithGetter<C>(carrier: C, getter: TextMapGetter<C>): RawHeaders {
 function readHeaderMap(carrier: HeaderMap): RawHeaders {
   if (typeof carrier !== 'object' || carrier === null) return readWithGetter(carrier, headerMapGetter);
   const prototype: unknown = Object.getPrototypeOf(carrier);
-  if (prototype !== Object.prototype && prototype !== null) return readWithGetter(carrier, headerMapGetter);
+  if (prototype !== Object.prototype && prototype !== null) {
+    return isFetchHeaders(carrier) ? readWithGetter(carrier, fetchHeadersGetter) : readWithGetter(carrier, headerMapGetter);
+  }
   try {
     return readNamed(carrier);
   } catch {
@@ -339,7 +341,7 @@ export function createPropagator(options: PropagatorOptions = {}): Propagator {
       const requestId = context.requestId;
       const originNode = context.originNode ?? nodeId;
       const hops = String(context.hops);
-      if (setter === headerMapSetter && typeof carrier === 'object' && carrier !== null) {
+      if (setter === headerMapSetter && typeof carrier === 'object' && carrier !== null && !isFetchHeaders(carrier)) {
         // Named stores in a fixed order: carriers share one hidden class, and no setter call
         // with a computed key per field.
         const headers = carrier as HeaderMap;
@@ -352,7 +354,9 @@ export function createPropagator(options: PropagatorOptions = {}): Propagator {
         headers['foundation-hops'] = hops;
         if (deadline !== undefined) headers['foundation-deadline-ms'] = deadline;
       } else {
-        writeWithSetter(carrier, setter, { traceparent, tracestate, baggage, correlationId, requestId, originNode, hops, deadline });
+        const values = { traceparent, tracestate, baggage, correlationId, requestId, originNode, hops, deadline };
+        if (setter === headerMapSetter && isFetchHeaders(carrier)) writeWithSetter(carrier, fetchHeadersSetter, values);
+        else writeWithSetter(carrier, setter, values);
       }
       injected += 1;
       record(context, 'out', injectOptions?.peer);
