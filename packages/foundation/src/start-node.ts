@@ -146,7 +146,8 @@ export interface FoundationNode {
  * The telemetry event of an error that no caller receives: a cluster-wide config command this node
  * refuses (`source: 'cluster-config'`), an event from another node that does not decode
  * (`'cluster-events'`), a node that does not answer `getClusterMetrics` or whose metrics do not
- * decode (`'cluster-metrics'`). Measurements `{ count: 1 }`; metadata `{ source, code, type,
+ * decode (`'cluster-metrics'`), an error of the Raft node, such as the storage failure that stops
+ * it (`'raft'`). Measurements `{ count: 1 }`; metadata `{ source, code, type,
  * message, error }`. Emitted with `emitCounter`, so the node's metrics count them as
  * `foundation.node.error`.
  */
@@ -158,6 +159,20 @@ const REGISTRY_NAMESPACE = 'production';
 
 function timings(options: ResolvedOptions): { tickMs: number; electionTicks: number; heartbeatTicks: number } {
   return options.timing === 'local' ? { tickMs: 10, electionTicks: 15, heartbeatTicks: 2 } : { tickMs: 50, electionTicks: 10, heartbeatTicks: 2 };
+}
+
+/**
+ * Whether a Raft node that reported an error has stopped (it failed) rather than carried on: a
+ * stopped node refuses every call, and a leadership transfer to itself is a call that otherwise
+ * does nothing.
+ */
+function refusesCalls(raft: ClusterConsensus['raft'], nodeId: string): boolean {
+  try {
+    raft.transferLeadership(nodeId);
+    return false;
+  } catch {
+    return true;
+  }
 }
 
 /** The longest a control request may ask this node to wait on its peers: a peer's request holds no timer longer. */
@@ -192,7 +207,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   // Errors no caller is there to receive go to telemetry, counted and with the error in the
   // metadata for handlers; nothing keeps them here.
   const reporter =
-    (source: 'cluster-config' | 'cluster-events' | 'cluster-metrics') =>
+    (source: 'cluster-config' | 'cluster-events' | 'cluster-metrics' | 'raft') =>
     (error: FoundationError): void =>
       telemetry.emitCounter(NODE_ERROR_EVENT, { source, code: error.code, type: error.type, message: error.message, error });
   const recorder = createFlightRecorder();
@@ -277,6 +292,15 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   const configLog = consensus.log<ConfigCommand>('config', { retain: (command) => (command as ConfigCommand).path.join('\u0000') });
   // The registry's commands are kept for nodes restored from a snapshot, compacted to the names
   // held and the release floors, so the stream does not grow with every claim ever made.
+  // Raft stops by itself when it cannot go on (a write to its storage failed, say): only the
+  // callers waiting on it then hear of it, so the node reports it, and health() shows consensus
+  // down from then on rather than a healthy leader that can no longer write.
+  let raftFailed = false;
+  const reportRaft = reporter('raft');
+  consensus.raft.on('error', (error) => {
+    reportRaft(error);
+    raftFailed ||= refusesCalls(consensus.raft, nodeId);
+  });
   const registryLog = consensus.log<RegistryCommand>('registry', { retain: { compact: (history) => compactRegistryCommands(history, REGISTRY_NAMESPACE, DEFAULT_REGISTRY_LIMITS) } });
   const clusterConfig = createClusterConfig(config, configLog, reporter('cluster-config'));
   const registry = createRegistry<unknown>({
@@ -542,7 +566,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
       const services: Record<string, 'up' | 'degraded' | 'down'> = {
         transport: 'up',
         membership: resolved.seeds.length === 0 || membership.members().length > 0 ? 'up' : 'degraded',
-        consensus: raft.leader === null ? 'degraded' : 'up',
+        consensus: raftFailed ? 'down' : raft.leader === null ? 'degraded' : 'up',
         runtime: 'up',
         registry: 'up',
         config: 'up',
