@@ -12,7 +12,7 @@ import { HealthTracker } from './core/health-tracker';
 import type { HealthPolicy } from './core/health-tracker';
 import type { RegistryLimits } from './core/limits';
 import { DEFAULT_LIMITS, MAX_INCARNATION, MAX_NAMESPACE_LENGTH } from './core/limits';
-import { nameProblem, nodeIdProblem } from './core/names';
+import { checkName, nodeIdProblem } from './core/names';
 import { PlainJsonProblem, copyPlainJson } from './core/plain-json';
 import type { DepartureRecord, OwnEntryFields, ReplicaChange, Slot } from './core/replica';
 import { Replica, newSlot } from './core/replica';
@@ -27,7 +27,6 @@ import { Replication } from './driver/replication';
 import { AlreadyRegisteredError } from './errors/already-registered-error';
 import { ConsensusFailedError } from './errors/consensus-failed-error';
 import { ConsensusNotConfiguredError } from './errors/consensus-not-configured-error';
-import type { NameKind } from './errors/invalid-name-error';
 import { InvalidNameError } from './errors/invalid-name-error';
 import { RegistryClosedError } from './errors/registry-closed-error';
 import { RegistryFullError } from './errors/registry-full-error';
@@ -371,12 +370,6 @@ function isAbortSignal(value: unknown): value is AbortSignal {
  * digits after "0.00000" (smaller numbers are written with an exponent, larger ones need fewer zeros).
  */
 const LONGEST_LOAD = 0.000_001_234_567_890_123_456_7;
-
-function checkName(kind: NameKind, value: unknown, maxLength: number): string {
-  const problem = nameProblem(value, maxLength);
-  if (problem !== undefined) throw new InvalidNameError(kind, value, problem);
-  return value as string;
-}
 
 function asError(thrown: unknown): Error {
   return thrown instanceof Error ? thrown : new Error(String(thrown), { cause: thrown });

@@ -7,7 +7,7 @@ import { parseRange } from '../semver/range';
 import type { SemVer } from '../semver/version';
 import type { RegistryLimits } from './limits';
 import type { NameKind } from '../errors/invalid-name-error';
-import { nameProblem, nodeIdProblem } from './names';
+import { checkName, nodeIdProblem } from './names';
 import { PlainJsonProblem, copyPlainJson } from './plain-json';
 import type { HealthStatus, RegistrationScope, ServiceInstance } from './types';
 import { HEALTH_STATUSES } from './types';
@@ -112,12 +112,6 @@ function cachedRange(text: string): VersionRange {
     rangeCache.set(text, range);
   }
   return range;
-}
-
-function checkName(kind: NameKind, value: unknown, maxLength: number): string {
-  const problem = nameProblem(value, maxLength);
-  if (problem !== undefined) throw new InvalidNameError(kind, value, problem);
-  return value as string;
 }
 
 const NONE: readonly string[] = Object.freeze([]);

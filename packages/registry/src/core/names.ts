@@ -1,5 +1,7 @@
 // Naming rules, shared by local calls and by the decoder of peer messages. Names travel in
 // logs, metrics labels and URLs, so they are kept to a conservative character set.
+import { InvalidNameError } from '../errors/invalid-name-error';
+import type { NameKind } from '../errors/invalid-name-error';
 
 /** Service names, capabilities, service types, zones and namespaces: a letter, digit or `_`, then also `. : @ / + -`. */
 export const NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.:@/+-]*$/;
@@ -20,4 +22,11 @@ export function nodeIdProblem(value: unknown): string | undefined {
   if (typeof value !== 'string') return `expected a string, got ${value === null ? 'null' : typeof value}`;
   if (!NODE_ID_PATTERN.test(value)) return 'expected 1–255 characters of [A-Za-z0-9_.:@+/-]';
   return undefined;
+}
+
+/** `value` as a name of this kind, or InvalidNameError saying what is wrong with it. */
+export function checkName(kind: NameKind, value: unknown, maxLength: number): string {
+  const problem = nameProblem(value, maxLength);
+  if (problem !== undefined) throw new InvalidNameError(kind, value, problem);
+  return value as string;
 }
