@@ -2,8 +2,9 @@
 // one machine, and the checks that turn a mistake into a clear error.
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { X509Certificate, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import type { PeerCertificate } from 'node:tls';
 import { certificateNamesNode } from '@foundation/channels';
 import type { TlsOptions } from '@foundation/channels';
@@ -145,8 +146,29 @@ export function resolveTls(tls: TlsOptions | undefined, environment: NodeJS.Proc
   const pem = (value: unknown): boolean => typeof value === 'string' || Buffer.isBuffer(value);
   if (!pem(given.cert) || !pem(given.key)) throw new InvalidOptionsError('tls', 'needs cert and key (PEM strings or Buffers)');
   if (!pem(given.ca) && !(Array.isArray(given.ca) && given.ca.length > 0 && given.ca.every(pem))) throw new InvalidOptionsError('tls', 'needs ca, the cluster CA (PEM)');
+  checkCertificates(given);
   if (given.bindNodeId !== undefined || given.mutual === false) return given;
   return { ...given, bindNodeId: certificateNamesNodeOrName };
+}
+
+/**
+ * Refuses TLS files that cannot work, naming which: left to the transport, a certificate or key
+ * that is not PEM, or a key of another certificate, failed with a bare OpenSSL error, and a CA
+ * that is not PEM failed nothing at all (every handshake did, and a node "could not reach" any).
+ */
+function checkCertificates(tls: TlsOptions): void {
+  try {
+    createSecureContext({ ...tls.extra, cert: tls.cert, key: tls.key });
+  } catch (error) {
+    throw new InvalidOptionsError('tls', `cert and key are not a certificate and its private key: ${(error as Error).message}`, error);
+  }
+  for (const ca of [tls.ca].flat()) {
+    try {
+      new X509Certificate(ca);
+    } catch (error) {
+      throw new InvalidOptionsError('tls', `ca is not a PEM certificate: ${(error as Error).message}`, error);
+    }
+  }
 }
 
 export async function freePort(host: string): Promise<number> {

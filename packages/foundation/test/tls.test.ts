@@ -91,8 +91,31 @@ describe('TLS options', () => {
     await expect(resolveOptions({ secret: SECRET }, { FOUNDATION_TLS_CERT: '/missing.crt', FOUNDATION_TLS_KEY: '/missing.key', FOUNDATION_TLS_CA: '/missing.ca' })).rejects.toThrow(/cannot read FOUNDATION_TLS_CERT/);
     await expect(resolveOptions({ secret: SECRET, tls: { cert: 'x', ca: 'y' } as never }, {})).rejects.toBeInstanceOf(InvalidOptionsError);
     await expect(resolveOptions({ secret: SECRET, maskFrames: 1 as never }, {})).rejects.toThrow(/maskFrames/);
-    const resolved = await resolveOptions({ secret: SECRET, tls: { cert: 'c', key: 'k', ca: 'a' } }, {});
+    const resolved = await resolveOptions({ secret: SECRET, tls: { ...certificates.nodeA, ca: certificates.ca } }, {});
     expect(typeof resolved.tls?.bindNodeId).toBe('function');
     expect((await resolveOptions({ secret: SECRET }, {})).tls).toBeUndefined();
+  });
+
+  it('that are not a certificate, its key and a CA are refused by name', async () => {
+    const port = await freePort('127.0.0.1');
+    const cases: [string, Partial<{ cert: string; key: string; ca: string }>, RegExp][] = [
+      ['a cert that is not PEM', { cert: 'not a certificate' }, /tls cert and key are not a certificate and its private key/],
+      ['the key of another certificate', { key: certificates.nodeB.key }, /tls cert and key are not a certificate and its private key: .*key values mismatch/],
+      ['a ca that is not PEM', { ca: 'not a certificate' }, /tls ca is not a PEM certificate/],
+    ];
+    for (const [what, change, message] of cases) {
+      const tls = { ...certificates.nodeA, ca: certificates.ca, ...change };
+      // An OpenSSL error from inside the transport, naming no option (and, for the CA, no error
+      // at all: every connection then failed its handshake).
+      const outcome = await startNode({ name: `node-a@127.0.0.1:${port}`, secret: SECRET, timing: 'local', dataDir: join(root, 'bad-tls'), tls }).then(
+        async (node) => {
+          await node.stop();
+          return 'started';
+        },
+        (error: unknown) => error,
+      );
+      expect({ what, outcome }).toEqual({ what, outcome: expect.objectContaining({ code: 6101, option: 'tls' }) });
+      expect((outcome as Error).message).toMatch(message);
+    }
   });
 });

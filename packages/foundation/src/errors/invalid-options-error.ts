@@ -6,8 +6,10 @@ export class InvalidOptionsError extends FoundationError {
   constructor(
     readonly option: string,
     reason: string,
+    cause?: unknown,
   ) {
     super({
+      ...(cause === undefined ? {} : { cause }),
       type: 'invalid_config_value',
       code: FOUNDATION_ERROR_CODES.invalidOptions,
       category: 'config',
