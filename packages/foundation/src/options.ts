@@ -76,6 +76,12 @@ export interface StartNodeOptions {
   readonly topology?: 'auto' | 'full-mesh' | 'hyparview' | 'client-server';
   readonly clock?: Scheduler;
   readonly random?: Random;
+  /**
+   * Stops the start: aborted before `startNode` resolves (a node still joining, say), it rejects
+   * with the signal's reason once what it had started is stopped. Aborted later, it does nothing:
+   * the node's `stop()` stops it.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface ResolvedOptions {
@@ -195,6 +201,8 @@ function text(option: string, value: unknown, pattern?: RegExp, secret = false):
 
 export async function resolveOptions(options: StartNodeOptions, environment: NodeJS.ProcessEnv = process.env): Promise<ResolvedOptions> {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionsError('options', 'must be an object');
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new InvalidOptionsError('signal', 'must be an AbortSignal');
+  options.signal?.throwIfAborted();
   const givenName = text('name', options.name);
   const parsedName = givenName === undefined ? null : parseNodeId(givenName);
   // A node id names where peers reach this node: listen there unless told otherwise (`host`

@@ -202,6 +202,22 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   const random: Random = options.random ?? createCryptoRandom();
   const startedAt = clock.monotonic();
   const { nodeId } = resolved;
+  const { signal } = options;
+  /**
+   * `step`, or the signal's reason once the caller aborts the start (`options.signal`): the steps
+   * that wait (listening, joining) end at once, and what they had started is stopped by their
+   * catch, as when they fail. The step itself is still handled when it settles later.
+   */
+  const unlessAborted = <T>(step: Promise<T>): Promise<T> => {
+    if (signal === undefined) return step;
+    return new Promise<T>((resolve, reject) => {
+      // The reason as given, as fetch rejects: an AbortError unless the caller gave another.
+      const abort = (): void => reject(signal.reason as Error);
+      if (signal.aborted) abort();
+      else signal.addEventListener('abort', abort, { once: true });
+      step.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
+    });
+  };
 
   const telemetry = createTelemetry({ clock, node: nodeId });
   // Errors no caller is there to receive go to telemetry, counted and with the error in the
@@ -235,7 +251,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   });
   // A port in use, say: the transport does not close itself, and its heartbeat timer would run
   // for as long as the process lives.
-  await transport.ready().catch(async (error: unknown) => {
+  await unlessAborted(transport.ready()).catch(async (error: unknown) => {
     await transport.close();
     events.close();
     throw error;
@@ -400,13 +416,13 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     const joinBy = clock.monotonic() + resolved.joinTimeoutMs;
     for (;;) {
       try {
-        await joinedBy(membership.join(), joinBy);
+        await unlessAborted(joinedBy(membership.join(), joinBy));
         break;
       } catch (error) {
-        if (!FoundationError.is(error) || error.code !== MEMBERSHIP_ERROR_CODES.joinTimeout || clock.monotonic() >= joinBy) throw error;
+        if (signal?.aborted === true || !FoundationError.is(error) || error.code !== MEMBERSHIP_ERROR_CODES.joinTimeout || clock.monotonic() >= joinBy) throw error;
       }
     }
-    await consensus.start({ joinTimeoutMs: Math.max(0, joinBy - clock.monotonic()) });
+    await unlessAborted(consensus.start({ joinTimeoutMs: Math.max(0, joinBy - clock.monotonic()) }));
   } catch (error) {
     registry.close({ announce: false });
     clusterConfig.close();

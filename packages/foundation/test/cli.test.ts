@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../src/cli/commands';
@@ -135,4 +136,42 @@ describe('foundation (a real process)', () => {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
   }, 60_000);
+
+  it.each(['SIGTERM', 'SIGINT'] as const)('start stops on %s while it is still joining, with exit code 0', async (signal) => {
+    const port = await freePort('127.0.0.1');
+    const id = `delta@127.0.0.1:${port}`;
+    const deadSeed = `dead@127.0.0.1:${await freePort('127.0.0.1')}`;
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'start', '--name', id, '--seeds', deadSeed, '--timing', 'local', '--data-dir', join(root, `delta-${signal}`)], {
+      env: { ...process.env, FOUNDATION_SECRET: SECRET, TSX_TSCONFIG_PATH: TSCONFIG },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, by) => resolve({ code, signal: by })));
+    try {
+      // Listening means it is joining: it tries the dead seed until its 30 s joinTimeoutMs.
+      for (let attempt = 0; attempt < 600 && (await listening(port)) === false; attempt += 1) await new Promise((resolve) => setTimeout(resolve, 50));
+      child.kill(signal);
+      // The signal's default action ended the process (code null), with nothing said.
+      expect(await exited).toEqual({ code: 0, signal: null });
+      expect(out).toContain(`stopped ${id} before it joined`);
+      expect(err).toBe('');
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  }, 60_000);
 });
+
+/** Whether something accepts connections on 127.0.0.1:`port`. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}

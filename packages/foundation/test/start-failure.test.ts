@@ -2,7 +2,7 @@
 // of every part (read on an injected clock that counts the repeating timers still running).
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +44,18 @@ function canListen(port: number): Promise<boolean> {
     (server) => new Promise((resolve) => server.close(() => resolve(true))),
     () => false,
   );
+}
+
+/** Whether something accepts connections on 127.0.0.1:`port` (a probe that, unlike listening, takes nothing from it). */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }
 
 function listenOn(port: number): Promise<Server> {
@@ -90,5 +102,26 @@ describe('startNode failing part-way', () => {
       expect(await canListen(port)).toBe(true);
       expect(repeating()).toBe(0);
     }
+  });
+
+  it('stopped through its signal while joining: rejects with the reason, with the port free again and no timer running', async () => {
+    const port = await freePort('127.0.0.1');
+    const deadSeed = `dead@127.0.0.1:${await freePort('127.0.0.1')}`;
+    const { clock, repeating } = countingClock();
+    const stop = new AbortController();
+    const starting = startNode({ name: `waiting@127.0.0.1:${port}`, seeds: [deadSeed], secret: 'a-test-secret-of-enough-bytes', timing: 'local', clock, dataDir: join(root, 'aborted'), signal: stop.signal });
+    // Listening means it is joining: it tries the dead seed until its 30 s joinTimeoutMs.
+    while (!(await accepts(port))) await new Promise((resolve) => setTimeout(resolve, 10));
+    const reason = new Error('stop asked');
+    stop.abort(reason);
+    expect(await starting.catch((error: unknown) => error)).toBe(reason);
+    expect(await canListen(port)).toBe(true);
+    expect(repeating()).toBe(0);
+  });
+
+  it('given a signal already aborted: rejects with its reason before anything listens', async () => {
+    const reason = new Error('stopped already');
+    const outcome = await startNode({ timing: 'local', dataDir: join(root, 'never'), signal: AbortSignal.abort(reason) }).catch((error: unknown) => error);
+    expect(outcome).toBe(reason);
   });
 });

@@ -143,7 +143,11 @@ async function start(args: readonly string[], io: CliIo): Promise<number> {
     for (const id of ids ?? []) if (parseNodeId(id) === null) throw new UsageError(`--${option} holds ${JSON.stringify(id)}, not a node id name@host:port`);
   }
   const secret = secretFrom(values, io.env);
-  const node = await startNode({
+  // Heard from now on: a node still joining (for up to 30 s) stops on Ctrl-C or SIGTERM as one
+  // that is up does, and exits 0, rather than be ended by the signal with nothing said.
+  const stop = new AbortController();
+  const stopAsked = io.stopSignal().then(() => stop.abort());
+  const starting = startNode({
     ...(values.name === undefined ? {} : { name: values.name }),
     ...(values.host === undefined ? {} : { host: values.host }),
     ...(port === undefined ? {} : { port }),
@@ -153,10 +157,19 @@ async function start(args: readonly string[], io: CliIo): Promise<number> {
     ...(values.timing === undefined ? {} : { timing: values.timing }),
     ...(values.cluster === undefined ? {} : { cluster: values.cluster }),
     ...(secret === undefined ? {} : { secret }),
+    signal: stop.signal,
   });
+  const node = await starting.catch((error: unknown) => {
+    if (stop.signal.aborted) return null;
+    throw error;
+  });
+  if (node === null) {
+    io.out(`stopped ${values.name ?? 'the node'} before it joined\n`);
+    return 0;
+  }
   io.out(`node ${node.id} is up at ${node.url}\n`);
   io.out(`ask it: FOUNDATION_NODE=${node.id} foundation status   (Ctrl-C stops it)\n`);
-  await io.stopSignal();
+  await stopAsked;
   io.out(`stopping ${node.id}\n`);
   await node.stop();
   return 0;
