@@ -588,6 +588,9 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
         config: 'up',
         events: 'up',
       };
+      // From stop() on, every service is shutting down or shut: a health check that went on
+      // hearing "healthy" kept sending work to a node that had closed its port.
+      if (stopping !== null) for (const service of Object.keys(services)) services[service] = 'down';
       const status = Object.values(services).every((state) => state === 'up') ? 'healthy' : 'degraded';
       return { status, services, versions: { foundation: VERSION } };
     },
