@@ -60,6 +60,16 @@ describe('deadlines of the current context', () => {
     expect(scheduler.pending()).toBe(0);
   });
 
+  it('does not keep the process alive with the default scheduler, as AbortSignal.timeout does not', () => {
+    // A signal never disposed (a CLI that forgot, an error path) held the process open until
+    // the deadline: a minute here.
+    const keepingAlive = (): number => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+    const before = keepingAlive();
+    const { signal, dispose } = deadlineSignal(createContext().withTimeout(60_000));
+    expect({ aborted: signal.aborted, timersKeepingAlive: keepingAlive() - before }).toEqual({ aborted: false, timersKeepingAlive: 0 });
+    dispose();
+  });
+
   it('does not abort before the deadline when the timer fires early (review finding)', () => {
     // Node's timers count whole milliseconds against a fractional monotonic deadline, and fired
     // up to about 1.6 ms early in 37 of 40 tries of withTimeout(5.9): the signal aborted with a

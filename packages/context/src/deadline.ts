@@ -1,6 +1,6 @@
 // Deadlines of the current context: how long is left, and a signal that aborts when it passes,
 // so work whose caller has given up stops.
-import { systemClock } from '@foundation/core';
+import { createSystemClock, systemClock } from '@foundation/core';
 import type { Clock, Scheduler } from '@foundation/core';
 import { currentContext } from './active-context';
 import type { Context } from './context';
@@ -17,12 +17,20 @@ export function throwIfDeadlinePassed(clock: Clock = systemClock): void {
 }
 
 /**
+ * The default scheduler of `deadlineSignal`: its timers do not keep the process alive, as
+ * `AbortSignal.timeout`'s do not. With the system clock's, a signal never disposed held a
+ * process that had nothing else to do open until the deadline.
+ */
+const unrefScheduler = createSystemClock({ keepAlive: false });
+
+/**
  * An AbortSignal that aborts, with a DeadlineExceededError as its reason, when the deadline of
  * `context` passes on `scheduler` (immediately if it already has). Without a deadline it never
  * aborts. Pass it to fetch, streams or your own loops. `dispose()` cancels the timer once the
- * work is done, so nothing is left scheduled.
+ * work is done, so nothing is left scheduled. The default scheduler's timer does not keep the
+ * process alive.
  */
-export function deadlineSignal(context: Context = currentContext(), scheduler: Scheduler = systemClock): { signal: AbortSignal; dispose(): void } {
+export function deadlineSignal(context: Context = currentContext(), scheduler: Scheduler = unrefScheduler): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
   const deadline = context.deadline;
   if (deadline === undefined) return { signal: controller.signal, dispose: () => undefined };
