@@ -30,6 +30,7 @@ export { InvalidOptionsError } from './errors/invalid-options-error';
 export { LockNotHeldError } from './errors/lock-not-held-error';
 export { UnreadableSnapshotError } from './errors/unreadable-snapshot-error';
 export { StreamOptionsConflictError } from './errors/stream-options-conflict-error';
+export { DataDirInUseError } from './errors/data-dir-in-use-error';
 export { createRuntime, Pid } from '@foundation/process';
 export { createTransport } from '@foundation/channels';
 export { createConfig } from '@foundation/config';

@@ -43,6 +43,7 @@ import { InvalidOptionsError } from './errors/invalid-options-error';
 import { extend } from './wiring/extend';
 import { keepLearnersToLiveNodes } from './wiring/learner-upkeep';
 import { channelMultiplexer, membershipEventsFor, runtimeMonitor } from './wiring/adapters';
+import { lockDataDir } from './wiring/data-dir-lock';
 
 export const VERSION = '0.1.0';
 
@@ -236,24 +237,41 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   // stays open (to read, to give to the next node, to close).
   const events = createEventStore({ node: nodeId, clock, random, ...(options.eventStorage === undefined ? {} : { storage: options.eventStorage, closesStorage: false }) });
 
-  const channelsPreset = resolved.timing === 'local' ? channelsLocal() : channelsLan();
-  const transport = createTransport({
-    nodeId,
-    cluster: resolved.cluster,
-    listen: { host: resolved.host, port: resolved.port },
-    security: { secret: resolved.secret, maskFrames: resolved.maskFrames, ...(resolved.tls === undefined ? {} : { tls: resolved.tls }) },
-    channels: foundationChannels(),
-    timing: channelsPreset.timing,
-    limits: channelsPreset.limits,
-    resolveAddress: (id) => urlOf(id, resolved.tls !== undefined),
-    clock,
-    random,
+  // Before anything reads or writes Raft's files, and let go of last: a live node's directory
+  // is refused to any other (src/wiring/data-dir-lock.ts).
+  const dataDirLock = await lockDataDir(resolved.dataDir).catch((error: unknown) => {
+    events.close();
+    throw error;
   });
+  const released = (): Promise<void> => {
+    events.close();
+    return dataDirLock.release();
+  };
+
+  const channelsPreset = resolved.timing === 'local' ? channelsLocal() : channelsLan();
+  let transport: Transport;
+  try {
+    transport = createTransport({
+      nodeId,
+      cluster: resolved.cluster,
+      listen: { host: resolved.host, port: resolved.port },
+      security: { secret: resolved.secret, maskFrames: resolved.maskFrames, ...(resolved.tls === undefined ? {} : { tls: resolved.tls }) },
+      channels: foundationChannels(),
+      timing: channelsPreset.timing,
+      limits: channelsPreset.limits,
+      resolveAddress: (id) => urlOf(id, resolved.tls !== undefined),
+      clock,
+      random,
+    });
+  } catch (error) {
+    await released();
+    throw error;
+  }
   // A port in use, say: the transport does not close itself, and its heartbeat timer would run
   // for as long as the process lives.
   await unlessAborted(transport.ready()).catch(async (error: unknown) => {
     await transport.close();
-    events.close();
+    await released();
     throw error;
   });
   // Raft's replication and the membership's control traffic belong to no request: left plain.
@@ -431,7 +449,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     await runtime.shutdown({ timeoutMs: 1000 }).catch(() => undefined);
     await consensus.stop().catch(() => undefined);
     await transport.close();
-    events.close();
+    await released();
     throw error;
   }
   // Raft's links are Raft's own: to every voter (as configured, and as the log has them) and every
@@ -609,8 +627,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
         await consensus.stop();
         await transport.close();
         // Last: nothing that stores or reads events (cluster-wide events arriving over the
-        // transport) runs any more.
-        events.close();
+        // transport) runs any more, and Raft's files are closed.
+        await released();
       })();
       return stopping;
     },

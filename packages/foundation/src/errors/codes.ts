@@ -6,4 +6,5 @@ export const FOUNDATION_ERROR_CODES = Object.freeze({
   unknownBehavior: 6104,
   unreadableSnapshot: 6105,
   streamOptionsConflict: 6106,
+  dataDirInUse: 6107,
 });
