@@ -1130,6 +1130,38 @@ export function createTransport(options: TransportOptions): Transport {
 
   // ---- the API -------------------------------------------------------------------------------
 
+  let closing: Promise<void> | undefined;
+  const closeOnce = async (): Promise<void> => {
+    closed = true;
+    heartbeat.cancel();
+    for (const retry of probeRetries.values()) retry.timer.cancel();
+    probeRetries.clear();
+    wantedProbes.clear();
+    // Dials by URL still in their handshake are closed below like any connection: not failures
+    // to report, and each one's close tells the wait below (a probe's failure would not).
+    probes.clear();
+    for (const reject of [...closeRejecters]) reject();
+    for (const link of [...links.values()]) link.shutdown(CLOSE_CODES.goingAway, 'transport closed');
+    for (const connection of connections) connection.close(CLOSE_CODES.goingAway, 'transport closed');
+    // Give close frames a moment to go out, then drop whatever is left.
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        if (connections.size > 0) return;
+        closeWaiters.delete(done);
+        timer.cancel();
+        resolve();
+      };
+      const timer = clock.setTimer(500, () => {
+        closeWaiters.delete(done);
+        for (const connection of [...connections]) connection.terminate(CLOSE_CODES.goingAway, 'transport closed');
+        resolve();
+      });
+      closeWaiters.add(done);
+      done();
+    });
+    await listener?.close();
+  };
+
   const api: Transport = {
     nodeId,
     ready: () => readyPromise,
@@ -1294,36 +1326,11 @@ export function createTransport(options: TransportOptions): Transport {
         openConnections: open,
       };
     },
-    async close() {
-      if (closed) return;
-      closed = true;
-      heartbeat.cancel();
-      for (const retry of probeRetries.values()) retry.timer.cancel();
-      probeRetries.clear();
-      wantedProbes.clear();
-      // Dials by URL still in their handshake are closed below like any connection: not failures
-      // to report, and each one's close tells the wait below (a probe's failure would not).
-      probes.clear();
-      for (const reject of [...closeRejecters]) reject();
-      for (const link of [...links.values()]) link.shutdown(CLOSE_CODES.goingAway, 'transport closed');
-      for (const connection of connections) connection.close(CLOSE_CODES.goingAway, 'transport closed');
-      // Give close frames a moment to go out, then drop whatever is left.
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          if (connections.size > 0) return;
-          closeWaiters.delete(done);
-          timer.cancel();
-          resolve();
-        };
-        const timer = clock.setTimer(500, () => {
-          closeWaiters.delete(done);
-          for (const connection of [...connections]) connection.terminate(CLOSE_CODES.goingAway, 'transport closed');
-          resolve();
-        });
-        closeWaiters.add(done);
-        done();
-      });
-      await listener?.close();
+    close() {
+      // A second call (a shutdown hook beside the owner, say) waits for the same close: it
+      // resolved at once, telling its caller the port was free while it was still bound.
+      closing ??= closeOnce();
+      return closing;
     },
   };
   return api;
