@@ -2,7 +2,7 @@
 // and out. Liveness (lastReceived) is tracked here and checked by the link's heartbeat.
 import { randomBytes } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
-import type { Scheduler } from '@foundation/core';
+import type { Scheduler, Timer } from '@foundation/core';
 import type { WebSocket } from 'ws';
 import type { CborCodec } from '../core/cbor';
 import { CLOSE_CODES } from '../core/close-codes';
@@ -157,6 +157,8 @@ export class Connection {
   private helloBody: Uint8Array | undefined;
   private challengeFields: Uint8Array | undefined;
   private localClose: { code: number; reason: string } | undefined;
+  /** Destroys the socket if the peer does not answer this side's close in time. */
+  private closeDeadline: Timer | undefined;
   private readonly ownNonce = randomBytes(NONCE_BYTES);
   private expectedPeer: string | undefined;
   private pendingHello: ReceivedHello | undefined;
@@ -288,7 +290,7 @@ export class Connection {
     if (readyState !== this.socket.OPEN) return;
     this.socket.close(code, closeReason(reason));
     // Do not wait on a peer that never answers the close handshake.
-    this.identity.clock.setTimer(1_000, () => this.socket.terminate());
+    this.closeDeadline = this.identity.clock.setTimer(1_000, () => this.socket.terminate());
   }
 
   /** Drops the socket at once (half-open connections, shutdown). */
@@ -299,6 +301,10 @@ export class Connection {
   }
 
   private onSocketClose(code: number, reason: string): void {
+    // Answered (or dropped) in time: the deadline, kept, held the connection for the rest of it,
+    // and the process too when the clock keeps it alive.
+    this.closeDeadline?.cancel();
+    this.closeDeadline = undefined;
     if (this.state === 'closed') return;
     this.state = 'closed';
     const local = this.localClose;
