@@ -10,6 +10,8 @@ import { runCli } from '../src/cli/commands';
 import { startNode } from '../src/index';
 import type { FoundationNode } from '../src/index';
 import { freePort } from '../src/options';
+import { fillDiskUnder } from './support/full-disk';
+import { until } from './support/loopback';
 
 const SECRET = 'cli-test-secret-0123456789';
 const root = mkdtempSync(join(tmpdir(), 'foundation-cli-'));
@@ -108,6 +110,35 @@ describe('foundation (in process)', () => {
     expect(code).toBe(1);
     expect(err).toContain('could not reach');
   });
+});
+
+describe('foundation start (in process)', () => {
+  it('says on stderr what goes wrong with the node after it started: a Raft storage failure', async () => {
+    const dataDir = join(root, 'epsilon');
+    const port = await freePort('127.0.0.1');
+    const id = `epsilon@127.0.0.1:${port}`;
+    let out = '';
+    let err = '';
+    let stop = (): void => undefined;
+    const running = runCli(['start', '--name', id, '--seeds', alpha.id, '--timing', 'local', '--data-dir', dataDir], {
+      out: (text) => (out += text),
+      err: (text) => (err += text),
+      env: { FOUNDATION_SECRET: SECRET },
+      stopSignal: () => new Promise<void>((resolve) => (stop = resolve)),
+    });
+    try {
+      await until('the node to start', () => out.includes('is up at'), 30_000);
+      fillDiskUnder(dataDir);
+      // The learner's next append, of this write, fails on its full disk.
+      await alpha.kv.put('for-epsilon', 1);
+      // Nothing was said: the node went on running with Raft stopped.
+      await until('the failure to be said', () => err.includes(id));
+      expect(err).toMatch(new RegExp(`^foundation: ${id.replace(/\./g, '\\.')}: raft error: .*failed \\(code 2401\\)\n`));
+    } finally {
+      stop();
+      expect(await running).toBe(0);
+    }
+  }, 60_000);
 });
 
 describe('foundation (a real process)', () => {

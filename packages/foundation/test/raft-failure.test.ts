@@ -1,37 +1,15 @@
 // Raft stops by itself when its storage fails (a full disk): the node says so, as a node error
 // and in health(), rather than carry on reporting a healthy leader that can no longer write.
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { closeSync, mkdtempSync, openSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNode } from '../src/index';
+import { fillDiskUnder } from './support/full-disk';
 import { until } from './support/loopback';
 
 const root = mkdtempSync(join(tmpdir(), 'foundation-raft-failure-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-/**
- * Puts /dev/full where the open write-ahead log segment under `dataDir` was: the same descriptor
- * number, so that the log's next write fails with ENOSPC, as on a full disk.
- */
-function fillDiskUnder(dataDir: string): void {
-  const wal = join(dataDir, 'raft', 'wal');
-  const target = readdirSync('/proc/self/fd')
-    .map(Number)
-    .find((fd) => {
-      try {
-        return readlinkSync(`/proc/self/fd/${fd}`).startsWith(wal);
-      } catch {
-        return false;
-      }
-    });
-  if (target === undefined) throw new Error(`no open segment under ${wal}`);
-  closeSync(target);
-  // open() takes the lowest free descriptor: fill the lower ones until it is the segment's.
-  const lower: number[] = [];
-  for (let fd = openSync('/dev/full', 'r+'); fd !== target; fd = openSync('/dev/full', 'r+')) lower.push(fd);
-  for (const fd of lower) closeSync(fd);
-}
 
 describe('a Raft storage failure after start', () => {
   it('is a node error with source raft, and health() shows consensus down', async () => {

@@ -167,6 +167,12 @@ async function start(args: readonly string[], io: CliIo): Promise<number> {
     io.out(`stopped ${values.name ?? 'the node'} before it joined\n`);
     return 0;
   }
+  // Errors no caller receives (Raft stopped by a failed write to its storage, an event from
+  // another node that does not decode) are node errors, in telemetry: said here as they come,
+  // or a node started from the command line failed in silence.
+  node.telemetry.attach('foundation-cli-node-errors', ['foundation', 'node', 'error'], (_event, _measurements, { source, code, message }) => {
+    io.err(`foundation: ${node.id}: ${String(source)} error: ${String(message)}${typeof code === 'number' || typeof code === 'string' ? ` (code ${code})` : ''}\n`);
+  });
   io.out(`node ${node.id} is up at ${node.url}\n`);
   io.out(`ask it: FOUNDATION_NODE=${node.id} foundation status   (Ctrl-C stops it)\n`);
   await stopAsked;
