@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { createSystemClock } from '@foundation/core';
 import type { Scheduler } from '@foundation/core';
-import { createTransport, defaultLocalConfig } from '../src/index';
+import { CHANNELS_ERROR_CODES, createTransport, defaultLocalConfig } from '../src/index';
 import { SECRET, closeNodes, link, startNode, waitFor } from './helpers';
 
 afterEach(closeNodes);
@@ -79,5 +79,26 @@ describe('close()', () => {
     await waitFor(() => a.stats().openConnections === 2, 5_000, 'the bulk lane to open');
     await a.close();
     expect(counting.pending).toBe(0);
+  });
+});
+
+describe('a peer that closes its transport', () => {
+  it('fails the requests pending to it at once, not at its peer-down or their timeout: it dropped their replies', async () => {
+    const timing = { peerDownGraceMs: 30_000 };
+    const a = await startNode('node-a', { timing });
+    const b = await startNode('node-b', { timing });
+    await link(a, b);
+    let handled = 0;
+    b.onRequest('coordination', () => {
+      handled += 1;
+      return new Promise(() => undefined); // answered by nobody: b closes first
+    });
+    const pending = a.request('node-b', 'coordination', 'work', { timeout: 30_000 }).catch((error: unknown) => error);
+    await waitFor(() => handled === 1, 5_000, 'b to take the request');
+    await b.close();
+    expect(await pending).toMatchObject({ name: 'RequestInterruptedError', code: CHANNELS_ERROR_CODES.requestInterrupted });
+    // Still within a's grace period: b is not reported down yet.
+    expect(a.peers()).toEqual(['node-b']);
+    expect(a.stats().peers[0]).toMatchObject({ peer: 'node-b', state: 'reconnecting', pendingRequests: 0 });
   });
 });

@@ -996,6 +996,10 @@ export class Link {
     }
     if (this.state === 'up') {
       this.loseSession(CLOSE_CODES.normal, `connection ${connection.index} closed: ${reason || code}`);
+      // 1001 comes from the peer's close(), which dropped what it held for this node, the replies
+      // to these requests included: nothing will answer them, so they fail now rather than at
+      // the peer-down or their timeout (both 5 s by default). The rest waits for the grace as usual.
+      if (!local && code === CLOSE_CODES.goingAway) this.requests.failAll(this.peer, 'the peer closed its transport');
       return;
     }
     this.abortSession(code, reason, local);
