@@ -2,10 +2,11 @@
 // given a directory a live node uses is refused before it touches Raft's files, since two nodes
 // writing one log corrupt it. A node that stops, or a process that dies, lets go of it.
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNode } from '../src/index';
+import { lockDataDir } from '../src/wiring/data-dir-lock';
 import { startChildCluster } from './support/child-cluster';
 
 const root = mkdtempSync(join(tmpdir(), 'foundation-data-dir-lock-'));
@@ -36,6 +37,31 @@ describe('a data directory', () => {
       await next.stop();
     } finally {
       if (!stopped) await first.stop();
+    }
+  });
+
+  it('is the directory itself, not its path: renamed while held it is still refused, and a new directory at the old path is free', async () => {
+    // Keyed by path, a held directory moved elsewhere was free under its new name, and two
+    // containers sharing a network namespace (a pod, host networking) refused each other's
+    // separate volumes mounted at the same path.
+    const before = join(root, 'before-rename');
+    const after = join(root, 'after-rename');
+    const held = await lockDataDir(before);
+    try {
+      renameSync(before, after);
+      mkdirSync(before);
+      const refused = await lockDataDir(after).then(
+        async (lock) => {
+          await lock.release();
+          return 'taken';
+        },
+        (error: unknown) => error,
+      );
+      expect(refused).toMatchObject({ code: 6107 });
+      const fresh = await lockDataDir(before);
+      await fresh.release();
+    } finally {
+      await held.release();
     }
   });
 

@@ -2,14 +2,14 @@
 // second node started on a directory in use (the same --data-dir twice, a restart while the old
 // process still runs) loaded the first one's membership and waited for a leader forever.
 //
-// The lock is a listening local socket named by the directory, so that the kernel, not a file
+// The lock is a listening local socket named by the directory's device and inode, so that the kernel, not a file
 // of ours, says whether its holder lives: it goes with the process however that ends, and a
 // pid written to a file could name an unrelated process after a crash (pids are reused, and a
 // container's node is pid 1 every time). On Linux the socket is in the abstract namespace (no
 // file at all); on Windows it is a named pipe; elsewhere a socket file under the temporary
 // directory, which a crashed holder leaves behind: nothing answers on it, so it is taken over.
 import { createHash } from 'node:crypto';
-import { mkdirSync, realpathSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,8 +21,16 @@ export interface DataDirLock {
   release(): Promise<void>;
 }
 
+/**
+ * The socket's name, from the directory's device and inode: the directory itself, whatever path
+ * leads to it (relative, through a symbolic link, renamed while held, or a volume mounted at
+ * another path in another container). Named by its path, two containers sharing a network
+ * namespace (a pod, host networking) refused each other's separate volumes mounted at the same
+ * path, and a held directory moved elsewhere was free under its new name.
+ */
 function socketPath(directory: string): string {
-  const name = `foundation-data-dir-${createHash('sha256').update(directory).digest('hex').slice(0, 32)}`;
+  const { dev, ino } = statSync(directory, { bigint: true });
+  const name = `foundation-data-dir-${createHash('sha256').update(`${dev}:${ino}`).digest('hex').slice(0, 32)}`;
   if (process.platform === 'linux') return `\0${name}`;
   if (process.platform === 'win32') return `\\\\.\\pipe\\${name}`;
   return join(tmpdir(), `${name}.sock`);
@@ -58,8 +66,7 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
   // Synchronous: two calls on one directory, once per start, that leave no turn of the event
   // loop in which the start's clock (a test's virtual one too) runs on before the node joins.
   mkdirSync(dataDir, { recursive: true });
-  // The same directory under another name (a relative path, a symbolic link) is the same lock.
-  const path = socketPath(realpathSync(dataDir));
+  const path = socketPath(dataDir);
   let server: Server;
   try {
     server = await listen(path);
