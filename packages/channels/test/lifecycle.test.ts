@@ -3,8 +3,9 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { createSystemClock } from '@foundation/core';
 import type { Scheduler } from '@foundation/core';
-import { CHANNELS_ERROR_CODES, createTransport, defaultLocalConfig } from '../src/index';
-import { SECRET, closeNodes, link, startNode, waitFor } from './helpers';
+import { CHANNELS_ERROR_CODES, CLOSE_CODES, createTransport, defaultLocalConfig } from '../src/index';
+import type { ConnectionErrorEvent } from '../src/index';
+import { SECRET, closeNodes, link, nextEvent, startNode, waitFor } from './helpers';
 
 afterEach(closeNodes);
 
@@ -100,5 +101,26 @@ describe('a peer that closes its transport', () => {
     // Still within a's grace period: b is not reported down yet.
     expect(a.peers()).toEqual(['node-b']);
     expect(a.stats().peers[0]).toMatchObject({ peer: 'node-b', state: 'reconnecting', pendingRequests: 0 });
+  });
+});
+
+describe('an address that another node id takes over', () => {
+  it('disconnect(url) forgets which node the URL reached: connect(url) then reaches the node there now', async () => {
+    const a = await startNode('node-a');
+    const b = await startNode('node-b');
+    const { port, url } = b.address()!;
+    await link(a, b);
+    await b.close();
+    // Another node is started on the freed port.
+    const c = await startNode('node-c', { listen: { host: '127.0.0.1', port } });
+    const refusals: number[] = [];
+    a.on('connection-error', (event: ConnectionErrorEvent) => refusals.push(event.error.closeCode));
+    a.disconnect(url);
+    const upOnA = nextEvent<string>(a, 'peer-up');
+    a.connect(url);
+    // It dialed node-b at that URL for ever, refused by node-c as unexpected (4013).
+    expect(await upOnA).toBe('node-c');
+    expect(c.peers()).toEqual(['node-a']);
+    expect(refusals).not.toContain(CLOSE_CODES.unexpectedPeer);
   });
 });

@@ -523,11 +523,16 @@ export function createTransport(options: TransportOptions): Transport {
     connectionFailed(link, code, reason) {
       const error = new ConnectionRefusedError(link.url ?? link.peer, code, reason);
       telemetry(['channels', 'connection', 'failed'], { closeCode: code }, { peer: link.peer, reason });
+      // By its URL too: a disconnect(url) from the listener forgets which node the URL reached,
+      // and the connect(url) after it must still wait out a backoff delay.
+      const url = link.url;
       reportingFailure.add(link.peer);
+      if (url !== undefined) reportingFailure.add(url);
       try {
         emit('connection-error', { target: link.peer, error });
       } finally {
         reportingFailure.delete(link.peer);
+        if (url !== undefined) reportingFailure.delete(url);
       }
     },
     lookUpAddress(peer) {
@@ -1190,11 +1195,16 @@ export function createTransport(options: TransportOptions): Transport {
       linkFor(peer).want(lookUpAddress(peer), !reportingFailure.has(peer));
     },
     disconnect(peer) {
-      for (const [url, node] of urlToNode) {
-        if (node === peer || url === peer) {
+      const node = urlToNode.get(peer) ?? peer;
+      for (const [url, reached] of urlToNode) {
+        if (reached === peer || url === peer) {
           wantedProbes.delete(url);
           probeRetries.get(url)?.timer.cancel();
           probeRetries.delete(url);
+          // Forgotten, so that a later connect(url) reaches whichever node listens there then:
+          // kept, it dialed the node it had reached before, which another one that took the
+          // address over refused (4013) for ever. It also kept every URL ever reached.
+          urlToNode.delete(url);
         }
       }
       wantedProbes.delete(peer);
@@ -1208,7 +1218,7 @@ export function createTransport(options: TransportOptions): Transport {
         probes.delete(session);
         probe.connection.close(CLOSE_CODES.normal, 'disconnected');
       }
-      links.get(urlToNode.get(peer) ?? peer)?.shutdown(CLOSE_CODES.normal, 'disconnected');
+      links.get(node)?.shutdown(CLOSE_CODES.normal, 'disconnected');
     },
     send(peer, channel, payload, sendOptions) {
       return enqueue(peer, channel, payload, sendOptions, META_KINDS.message, 0) === 'ok';
