@@ -123,4 +123,16 @@ describe('an address that another node id takes over', () => {
     expect(c.peers()).toEqual(['node-a']);
     expect(refusals).not.toContain(CLOSE_CODES.unexpectedPeer);
   });
+
+  it('connect(nodeId) to an address where another node listens reports peer-down once, however often the refusal (4013) repeats', async () => {
+    const c = await startNode('node-c');
+    const a = await startNode('node-a', { addresses: { 'node-b': c.address()!.url } });
+    const events: string[] = [];
+    a.on('peer-down', (peer: string) => events.push(`down ${peer}`));
+    a.on('connection-error', (event: ConnectionErrorEvent) => events.push(`error ${event.error.closeCode}`));
+    a.connect('node-b');
+    await waitFor(() => events.filter((event) => event === `error ${CLOSE_CODES.unexpectedPeer}`).length >= 4, 5_000, 'four refusals');
+    // peer-up and peer-down alternate: it was reported down after every refused attempt.
+    expect(events.filter((event) => event === 'down node-b')).toHaveLength(1);
+  });
 });

@@ -187,6 +187,8 @@ export class Link {
   private sessionTimer: Timer | undefined;
   private peerUpEmitted = false;
   private everUp = false;
+  /** A link that never came up was reported down: once, as peer-up and peer-down alternate. */
+  private downReported = false;
   private removed = false;
 
   constructor(
@@ -1072,8 +1074,11 @@ export class Link {
     this.state = 'down';
     this.failedOpens.clear();
     this.dropQueues(reason);
-    if (this.peerUpEmitted || !this.everUp) {
+    // A link that never came up is reported down once: a refusal that repeats on every attempt
+    // (4013 from a node that took the address over) reported it down again each time.
+    if (this.peerUpEmitted || (!this.everUp && !this.downReported)) {
       this.peerUpEmitted = false;
+      this.downReported = true;
       this.host.peerDown(this, reason);
     }
     if (!this.wanted) this.remove();
