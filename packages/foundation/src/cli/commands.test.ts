@@ -1,7 +1,10 @@
 // The command line's handling of its arguments: bad usage exits 2 before anything is dialled,
 // and what is asked reaches the node as given (a stand-in node on loopback answers).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Server, Socket } from 'node:net';
 import { createTransport } from '@foundation/channels';
 import type { Transport } from '@foundation/channels';
@@ -91,6 +94,24 @@ describe('foundation arguments', () => {
       expect({ argv, code }).toEqual({ argv, code: 2 });
       expect(err).toContain(message);
       expect(err).not.toContain('startNode:');
+    }
+  });
+
+  it('a --secret-file that cannot be read, or holds nothing, is bad usage naming the file', async () => {
+    // It failed with exit code 1 and the raw ENOENT of readFileSync, as if a node had answered.
+    const empty = join(tmpdir(), `foundation-empty-secret-${process.pid}`);
+    writeFileSync(empty, '\n');
+    try {
+      for (const [file, reason] of [
+        ['/nonexistent/secret', 'cannot be read'],
+        [empty, 'is empty'],
+      ] as const) {
+        const { code, err } = await cli('status', '--node', 'ghost@127.0.0.1:1', '--secret-file', file);
+        expect({ file, code }).toEqual({ file, code: 2 });
+        expect(err).toContain(`--secret-file ${JSON.stringify(file)} ${reason}`);
+      }
+    } finally {
+      rmSync(empty, { force: true });
     }
   });
 

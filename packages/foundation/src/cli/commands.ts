@@ -76,8 +76,17 @@ function list(value: string | undefined): string[] | undefined {
 }
 
 function secretFrom(values: { 'secret-file'?: string | undefined }, env: NodeJS.ProcessEnv): string | undefined {
-  if (values['secret-file'] !== undefined) return readFileSync(values['secret-file'], 'utf8').trim();
-  return env.FOUNDATION_SECRET;
+  const file = values['secret-file'];
+  if (file === undefined) return env.FOUNDATION_SECRET;
+  // Bad usage, said with the file's name: the raw ENOENT exited 1, as if a node had answered.
+  let secret: string;
+  try {
+    secret = readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw new UsageError(`--secret-file ${JSON.stringify(file)} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (secret === '') throw new UsageError(`--secret-file ${JSON.stringify(file)} is empty`);
+  return secret;
 }
 
 /** The longest timer Node keeps: a longer delay fires after 1 ms. */
