@@ -162,20 +162,6 @@ function timings(options: ResolvedOptions): { tickMs: number; electionTicks: num
   return options.timing === 'local' ? { tickMs: 10, electionTicks: 15, heartbeatTicks: 2 } : { tickMs: 50, electionTicks: 10, heartbeatTicks: 2 };
 }
 
-/**
- * Whether a Raft node that reported an error has stopped (it failed) rather than carried on: a
- * stopped node refuses every call, and a leadership transfer to itself is a call that otherwise
- * does nothing.
- */
-function refusesCalls(raft: ClusterConsensus['raft'], nodeId: string): boolean {
-  try {
-    raft.transferLeadership(nodeId);
-    return false;
-  } catch {
-    return true;
-  }
-}
-
 /** The longest a control request may ask this node to wait on its peers: a peer's request holds no timer longer. */
 const MAX_ASKED_TIMEOUT_MS = 60_000;
 
@@ -333,7 +319,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   const reportRaft = reporter('raft');
   consensus.raft.on('error', (error) => {
     reportRaft(error);
-    raftFailed ||= refusesCalls(consensus.raft, nodeId);
+    raftFailed ||= consensus.raft.failure() !== null;
   });
   const registryLog = consensus.log<RegistryCommand>('registry', { retain: { compact: (history) => compactRegistryCommands(history, REGISTRY_NAMESPACE, DEFAULT_REGISTRY_LIMITS) } });
   const clusterConfig = createClusterConfig(config, configLog, reporter('cluster-config'));

@@ -942,6 +942,17 @@ describe('createRaftNode', () => {
     expect((failure as FoundationError).context).toMatchObject({ outcomeUnknown: true });
     expect((failure as FoundationError).cause).toBe(errors[0]);
     await expect(c.nodes.get(leader)!.propose({ op: 'put', key: 'k', value: 2 })).rejects.toBeDefined();
+    // Asked afterwards, the node says it stopped and why; a node that is only stopped says nothing.
+    expect(c.nodes.get(leader)!.failure()).toBe(errors[0]);
+  });
+
+  it('has no failure while it runs, nor after a plain stop()', async () => {
+    const c = cluster(['solo']);
+    const leader = await elected(c);
+    const node = c.nodes.get(leader)!;
+    expect(node.failure()).toBeNull();
+    await c.run(() => node.stop());
+    expect(node.failure()).toBeNull();
   });
 
   it.each([1, 2, 3])('seed=%d: a proposal in its log when the node stops fails saying its outcome is unknown, and it may apply (review finding)', async (seed) => {

@@ -101,6 +101,12 @@ export interface RaftNode<Command, Result, Query, QueryResult> {
   on(event: 'leader-change', listener: (change: LeaderChange) => void): () => void;
   on(event: 'membership-change', listener: (membership: Membership) => void): () => void;
   on(event: 'error', listener: (error: FoundationError) => void): () => void;
+  /**
+   * The error this node stopped on by itself (a write to its storage failed, say), after which it
+   * refuses every call and `error` has been emitted with it; null while it runs and after a plain
+   * `stop()`. An `error` listener can tell from it whether the node carries on.
+   */
+  failure(): FoundationError | null;
   /** Stops ticking and listening; pending calls fail with StoppedError. */
   stop(): Promise<void>;
 }
@@ -594,6 +600,10 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
 
   stats(): RaftNodeStats {
     return { ...this.counters };
+  }
+
+  failure(): FoundationError | null {
+    return this.failed;
   }
 
   on(event: RaftNodeEvent, listener: (value: never) => void): () => void {
