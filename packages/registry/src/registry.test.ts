@@ -4,9 +4,9 @@ import { runInNewContext } from 'node:vm';
 import { describe, expect, it, jest } from '@jest/globals';
 import fc from 'fast-check';
 import { FoundationError, hashString32 } from '@foundation/core';
-import type { Scheduler, Timer } from '@foundation/core';
 import { createSimulation } from '@foundation/testkit';
 import type { Simulation } from '@foundation/testkit';
+import { createCountingClock } from '../test/support/counting-clock';
 import { createProcessTable } from '../test/support/process-table';
 import type { TestPid } from '../test/support/process-table';
 import type { RegistryCommand } from './core/global-names';
@@ -814,43 +814,43 @@ describe('health', () => {
   it('a handle changes nothing once the registry is closed, and arms no timer again (review finding)', async () => {
     // heartbeat() answered true after close() and armed the TTL timer again, which then ran on.
     const simulation = createSimulation({ seed: 36 });
-    let live = 0;
-    const counted = (timer: Timer): Timer => {
-      live += 1;
-      let done = false;
-      return {
-        cancel: () => {
-          if (!done) live -= 1;
-          done = true;
-          timer.cancel();
-        },
-      };
-    };
-    const clock: Scheduler = {
-      now: () => simulation.clock.now(),
-      monotonic: () => simulation.clock.monotonic(),
-      setTimer: (delayMs, callback) => {
-        let handle: Timer | undefined = undefined;
-        const timer = simulation.clock.setTimer(delayMs, () => {
-          handle?.cancel();
-          callback();
-        });
-        handle = counted(timer);
-        return handle;
-      },
-      setRepeatingTimer: (intervalMs, callback) => counted(simulation.clock.setRepeatingTimer(intervalMs, callback)),
-    };
+    const { clock, pending } = createCountingClock(simulation);
     const registry = createRegistry<unknown>({ nodeId: 'node-a', clock, random: simulation.random, incarnation: 1 });
     const registration = registry.register('worker', 'w', { health: { ttlMs: 1000, check: () => true, intervalMs: 500 } });
-    expect(live).toBe(2);
+    expect(pending()).toBe(2);
     registry.close();
-    expect(live).toBe(0);
+    expect(pending()).toBe(0);
     expect(registration.heartbeat()).toBe(false);
     expect(registration.setHealth('degraded')).toBe(false);
     expect(registration.reportLoad(3)).toBe(false);
-    expect(live).toBe(0);
+    expect(pending()).toBe(0);
     await simulation.runForAsync(5000);
     expect(registration.instance()).toMatchObject({ health: 'healthy', load: 0 });
+  });
+
+  it('a check that hangs counts as failed at its timeout, its late answer is ignored, and unregister or close leaves no timer of it', async () => {
+    // The timeout of a check still in flight stayed armed after unregister() and close().
+    const simulation = createSimulation({ seed: 37 });
+    const { clock, pending } = createCountingClock(simulation);
+    const registry = createRegistry<unknown>({ nodeId: 'node-a', clock, random: simulation.random, incarnation: 1 });
+    const answers: ((healthy: boolean) => void)[] = [];
+    const hanging = { check: () => new Promise<boolean>((resolve) => answers.push(resolve)), intervalMs: 100, timeoutMs: 50, failureThreshold: 1 };
+    const first = registry.register('first', 'f', { health: hanging });
+    const second = registry.register('second', 's', { health: hanging });
+    await simulation.runForAsync(160);
+    expect(first.instance()!.health).toBe('unhealthy');
+    answers[0]!(true);
+    await simulation.runForAsync(1);
+    expect(first.instance()!.health).toBe('unhealthy');
+    // Both checks are in flight again (started at 200), each with its timeout armed.
+    await simulation.runForAsync(45);
+    expect(answers).toHaveLength(4);
+    expect(pending()).toBe(4);
+    first.unregister();
+    expect(pending()).toBe(2);
+    registry.close();
+    expect(pending()).toBe(0);
+    expect(second.instance()!.health).toBe('unhealthy');
   });
 
   it('the worst source wins: a manual status holds while heartbeats arrive', () => {

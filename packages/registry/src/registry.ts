@@ -282,6 +282,8 @@ interface OwnRecord<Target> {
   checkTimer: Timer | undefined;
   ttlTimer: Timer | undefined;
   checkInFlight: boolean;
+  /** Gives up the check in flight, and its timeout timer, once the registration is gone. */
+  abandonCheck: (() => void) | undefined;
 }
 
 interface Watcher<Target> {
@@ -735,6 +737,7 @@ class RegistryImpl<Target> implements Registry<Target> {
       checkTimer: undefined,
       ttlTimer: undefined,
       checkInFlight: false,
+      abandonCheck: undefined,
     };
     // The target is watched before anything is registered: a Monitor that refuses it (the
     // process runtime throws for a value that is not a Pid) refuses the registration, which
@@ -813,6 +816,8 @@ class RegistryImpl<Target> implements Registry<Target> {
     record.ttlTimer?.cancel();
     record.checkTimer = undefined;
     record.ttlTimer = undefined;
+    // A check still in flight answers nobody now; its timeout would stay armed until it fired.
+    record.abandonCheck?.();
     if (record.monitored) {
       record.monitored = false;
       this.demonitor(record.monitorReference);
@@ -906,7 +911,10 @@ class RegistryImpl<Target> implements Registry<Target> {
   private runCheck(record: OwnRecord<Target>): void {
     if (record.checkInFlight || !this.own.has(record.id)) return;
     record.checkInFlight = true;
-    void this.runWithTimeout(() => record.check!(record.target), record.checkTimeoutMs, `health check of "${record.name}"`).then(
+    const operation = `health check of "${record.name}"`;
+    void this.runWithTimeout(() => record.check!(record.target), record.checkTimeoutMs, operation, (abandon) => {
+      record.abandonCheck = () => abandon(new RegistryClosedError(operation));
+    }).then(
       (result) => this.finishCheck(record, result),
       () => this.finishCheck(record, false),
     );
@@ -914,13 +922,22 @@ class RegistryImpl<Target> implements Registry<Target> {
 
   private finishCheck(record: OwnRecord<Target>, result: boolean | HealthStatus): void {
     record.checkInFlight = false;
+    record.abandonCheck = undefined;
     if (!this.own.has(record.id)) return;
     const verdict = result === true || result === false || HEALTH_STATUSES.includes(result) ? result : false;
     this.applyHealth(record, record.tracker.recordCheck(verdict));
   }
 
-  /** Runs `work`, settling with its result or a RegistryTimeoutError after `timeoutMs`. */
-  private runWithTimeout<Result>(work: () => Result | Promise<Result>, timeoutMs: number, operation: string): Promise<Result> {
+  /**
+   * Runs `work`, settling with its result or a RegistryTimeoutError after `timeoutMs`.
+   * `onStart` receives a function that settles it at once with an error, timer cancelled.
+   */
+  private runWithTimeout<Result>(
+    work: () => Result | Promise<Result>,
+    timeoutMs: number,
+    operation: string,
+    onStart?: (abandon: (error: Error) => void) => void,
+  ): Promise<Result> {
     return new Promise<Result>((resolve, reject) => {
       let settled = false;
       const timer = this.clock.setTimer(timeoutMs, () => {
@@ -934,6 +951,7 @@ class RegistryImpl<Target> implements Registry<Target> {
         timer.cancel();
         outcome();
       };
+      onStart?.((error) => finish(() => reject(error)));
       try {
         Promise.resolve(work()).then(
           (value) => finish(() => resolve(value)),
