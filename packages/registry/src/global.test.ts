@@ -7,6 +7,7 @@ import { FoundationError } from '@foundation/core';
 import { createSimulation } from '@foundation/testkit';
 import type { Simulation } from '@foundation/testkit';
 import { createCluster } from '../test/support/cluster';
+import { createCountingClock } from '../test/support/counting-clock';
 import type { Cluster } from '../test/support/cluster';
 import { createProcessTable } from '../test/support/process-table';
 import type { TestPid } from '../test/support/process-table';
@@ -187,6 +188,58 @@ describe('registerGlobal on one node (createLocalConsensusLog)', () => {
     expect(await registry.unregisterGlobal('worker')).toBe(true);
     expect(reported).toEqual(['monitor.monitor: not a pid', 'monitor.demonitor: demonitor failed', 'released worker']);
     registry.close();
+  });
+
+  it('close() fails the calls still waiting on the log with registry_closed (5605) at once, and leaves no timer', async () => {
+    // A pending registerGlobal or consistent lookupGlobal ran on until its timeout (4301), and a
+    // consistent lookup or release already waiting for the log to apply answered as if it had.
+    const simulation = createSimulation({ seed: 209 });
+    const { clock, pending } = createCountingClock(simulation);
+    const listeners = new Set<(entry: AppliedEntry<RegistryCommand>) => void>();
+    const appends: { command: RegistryCommand; resolve: (index: number) => void }[] = [];
+    const reads: ((index: number) => void)[] = [];
+    let index = 0;
+    const log: ConsensusLog<RegistryCommand> = {
+      append: (command) => new Promise<number>((resolve) => appends.push({ command, resolve })),
+      readIndex: () => new Promise<number>((resolve) => reads.push(resolve)),
+      appliedIndex: () => index,
+      onApplied: (listener) => {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    };
+    /** Commits the oldest append: its caller hears the index, then the registry applies it. */
+    const commit = (): void => {
+      const next = appends.shift()!;
+      index += 1;
+      next.resolve(index);
+      for (const listener of listeners) listener({ index, command: next.command });
+    };
+    const registry = createRegistry<string>({ nodeId: 'solo', clock, random: simulation.random, consensusLog: log });
+    const outcomes = new Map<string, unknown>();
+    const track = (label: string, promise: Promise<unknown>): void => {
+      promise.then(
+        (value) => outcomes.set(label, value),
+        (error: FoundationError) => outcomes.set(label, error.code),
+      );
+    };
+    const held = registry.registerGlobal('held', 'me');
+    await simulation.runForAsync(1);
+    commit();
+    await held;
+    track('registerGlobal', registry.registerGlobal('pending', 'x'));
+    track('lookupGlobal, reading', registry.lookupGlobal('held', { consistent: true }));
+    track('lookupGlobal, applying', registry.lookupGlobal('held', { consistent: true }));
+    reads.pop()!(5);
+    track('unregisterGlobal', registry.unregisterGlobal('held'));
+    await simulation.runForAsync(1);
+    appends.pop()!.resolve(6); // the release is committed, not applied here yet
+    await simulation.runForAsync(10);
+    expect(outcomes.size).toBe(0);
+    registry.close();
+    await simulation.runForAsync(1);
+    expect(Object.fromEntries(outcomes)).toEqual({ registerGlobal: 5605, 'lookupGlobal, reading': 5605, 'lookupGlobal, applying': 5605, unregisterGlobal: 5605 });
+    expect(pending()).toBe(0);
   });
 
   /** The package's local log, with a hook that runs after each append (and may fail it). */

@@ -407,7 +407,9 @@ class RegistryImpl<Target> implements Registry<Target> {
   private readonly compiledByObject = new WeakMap<object, CompiledCriteria>();
   /** Callers of `registerGlobal` waiting for their claim to be applied (undefined: see `finishRestore`). */
   private readonly claimWaiters = new Map<string, (outcome: ClaimOutcome | undefined) => void>();
-  private readonly appliedWaiters = new Set<{ index: number; resolve: () => void }>();
+  private readonly appliedWaiters = new Set<{ index: number; resolve: () => void; reject: (error: Error) => void; operation: string }>();
+  /** Calls under a timeout still running (a health check, a wait on the log), each with its way to give up. */
+  private readonly running = new Set<{ operation: string; abandon: (error: Error) => void }>();
   /**
    * This node's claims: pending, held, or of unknown outcome (a timeout or a failed append may
    * still commit). One that commits holds the name for its target, monitored as asked.
@@ -943,15 +945,21 @@ class RegistryImpl<Target> implements Registry<Target> {
       const timer = this.clock.setTimer(timeoutMs, () => {
         if (settled) return;
         settled = true;
+        this.running.delete(run);
         reject(new RegistryTimeoutError(operation, timeoutMs));
       });
       const finish = (outcome: () => void): void => {
         if (settled) return;
         settled = true;
         timer.cancel();
+        this.running.delete(run);
         outcome();
       };
-      onStart?.((error) => finish(() => reject(error)));
+      // close() gives up every call still running: it would otherwise answer only at its
+      // timeout, with a RegistryTimeoutError, and keep its timer until then.
+      const run = { operation, abandon: (error: Error) => finish(() => reject(error)) };
+      this.running.add(run);
+      onStart?.(run.abandon);
       try {
         Promise.resolve(work()).then(
           (value) => finish(() => resolve(value)),
@@ -1552,6 +1560,8 @@ class RegistryImpl<Target> implements Registry<Target> {
     const log = this.options.consensusLog;
     const reached = (): boolean => this.appliedIndex >= index || (log !== undefined && log.appliedIndex() >= index);
     if (reached()) return Promise.resolve();
+    // Closed meanwhile (between the append's answer and this wait): the log is no longer heard.
+    if (this.closed) return Promise.reject(new RegistryClosedError(operation));
     return new Promise<void>((resolve, reject) => {
       const poll = this.clock.setRepeatingTimer(APPLIED_POLL_MS, () => {
         if (reached()) waiter.resolve();
@@ -1561,14 +1571,17 @@ class RegistryImpl<Target> implements Registry<Target> {
         this.appliedWaiters.delete(waiter);
         reject(new RegistryTimeoutError(operation, timeoutMs, `log index ${index} not applied`));
       });
+      const settle = (outcome: () => void): void => {
+        timer.cancel();
+        poll.cancel();
+        this.appliedWaiters.delete(waiter);
+        outcome();
+      };
       const waiter = {
         index,
-        resolve: () => {
-          timer.cancel();
-          poll.cancel();
-          this.appliedWaiters.delete(waiter);
-          resolve();
-        },
+        operation,
+        resolve: () => settle(resolve),
+        reject: (error: Error) => settle(() => reject(error)),
       };
       this.appliedWaiters.add(waiter);
     });
@@ -1692,7 +1705,7 @@ class RegistryImpl<Target> implements Registry<Target> {
       try {
         index = await this.runWithTimeout(() => log.readIndex(), timeoutMs, operation);
       } catch (error) {
-        if (error instanceof RegistryTimeoutError) throw error;
+        if (error instanceof RegistryTimeoutError || error instanceof RegistryClosedError) throw error;
         throw new ConsensusFailedError(operation, error);
       }
       await this.waitApplied(index, timeoutMs, `lookupGlobal("${name}")`);
@@ -1761,8 +1774,10 @@ class RegistryImpl<Target> implements Registry<Target> {
       }
     }
     this.waiters.clear();
-    for (const waiter of this.appliedWaiters) waiter.resolve();
-    this.appliedWaiters.clear();
+    // Nothing applied will be heard now: a wait for the log fails rather than answer from a
+    // state that stopped changing (a consistent lookup, a release told it did not happen).
+    for (const waiter of [...this.appliedWaiters]) waiter.reject(new RegistryClosedError(waiter.operation));
+    for (const run of [...this.running]) run.abandon(new RegistryClosedError(run.operation));
   }
 }
 
