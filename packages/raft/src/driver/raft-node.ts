@@ -15,6 +15,7 @@ import { StoppedError } from '../errors/stopped-error';
 import { mustSync } from '../storage/persistence';
 import type { PersistedState, PersistUpdate, RaftPersistence } from '../storage/persistence';
 import { cborCodec } from './cbor-codec';
+import { checkMilliseconds, checkNodeOptions } from './node-options';
 import type { CommandCodec, StateMachine } from './state-machine';
 import { parseWireMessage } from './wire';
 import type { SnapshotChunk, SnapshotChunkAck, WireLimits } from './wire';
@@ -190,6 +191,7 @@ const RETIRED_TRANSFERS = 16;
 export function createRaftNode<Command, Result, Query, QueryResult>(
   options: RaftNodeOptions<Command, Result, Query, QueryResult>,
 ): RaftNode<Command, Result, Query, QueryResult> {
+  checkNodeOptions(options);
   return new RaftNodeImpl(options);
 }
 
@@ -453,6 +455,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   propose(command: Command, options: CallOptions = {}): Promise<Result> {
     return new Promise<Result>((resolve, reject) => {
       this.requireCore();
+      checkMilliseconds('timeoutMs', options.timeoutMs, true);
       const data = ownBytes(this.codec.encode(command));
       // An empty entry is the leader's no-op (applyCommand), and followers refuse entries over
       // maxEntryBytes: such a command would be skipped, or wedge replication behind it.
@@ -501,6 +504,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   read(query: Query, options: CallOptions = {}): Promise<QueryResult> {
     return new Promise<QueryResult>((resolve, reject) => {
       this.requireCore();
+      checkMilliseconds('timeoutMs', options.timeoutMs, true);
       // Reads made in the same turn share one ReadIndex round (one heartbeat to each follower):
       // its index is taken after all of them were made, so each sees every write acknowledged
       // before it.
@@ -550,6 +554,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   private changeMembership(change: MembershipChange, options: CallOptions = {}): Promise<Membership> {
     return new Promise<Membership>((resolve, reject) => {
       const core = this.requireCore();
+      checkMilliseconds('timeoutMs', options.timeoutMs, true);
       const outcome = core.proposeMembershipChange(change);
       if (!outcome.ok) {
         if (outcome.reason === 'not-leader') reject(this.notLeader(outcome.leader));

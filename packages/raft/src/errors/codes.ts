@@ -8,4 +8,5 @@ export const RAFT_ERROR_CODES = Object.freeze({
   corruptLog: 6020,
   invalidMessage: 6030,
   membershipChange: 6040,
+  invalidOptions: 6050,
 });
