@@ -811,18 +811,24 @@ describe('health', () => {
     expect(registry.find('worker')!.health).toBe('healthy');
   });
 
-  it('a handle changes nothing once the registry is closed, and arms no timer again (review finding)', async () => {
+  it('a handle changes nothing once the registry is closed, unregister included, and arms no timer again (review finding)', async () => {
     // heartbeat() answered true after close() and armed the TTL timer again, which then ran on.
     const simulation = createSimulation({ seed: 36 });
     const { clock, pending } = createCountingClock(simulation);
     const registry = createRegistry<unknown>({ nodeId: 'node-a', clock, random: simulation.random, incarnation: 1 });
     const registration = registry.register('worker', 'w', { health: { ttlMs: 1000, check: () => true, intervalMs: 500 } });
+    const seen: string[] = [];
+    registry.watch('worker', (event) => seen.push(event.type));
     expect(pending()).toBe(2);
     registry.close();
     expect(pending()).toBe(0);
     expect(registration.heartbeat()).toBe(false);
     expect(registration.setHealth('degraded')).toBe(false);
     expect(registration.reportLoad(3)).toBe(false);
+    // unregister() too: it removed the entry and told watchers of it after close().
+    expect(registration.unregister()).toBe(false);
+    expect(registry.find('worker')?.id).toBe(registration.id);
+    expect(seen).toEqual([]);
     expect(pending()).toBe(0);
     await simulation.runForAsync(5000);
     expect(registration.instance()).toMatchObject({ health: 'healthy', load: 0 });

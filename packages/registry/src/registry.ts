@@ -146,7 +146,7 @@ export interface Registration<Target = unknown> {
   reportLoad(load: number): boolean;
   setHealth(status: HealthStatus): boolean;
   updateMetadata(metadata: Readonly<Record<string, unknown>>): boolean;
-  /** False when it was already gone. */
+  /** False when it was already gone, or the registry closed. */
   unregister(): boolean;
 }
 
@@ -788,7 +788,8 @@ class RegistryImpl<Target> implements Registry<Target> {
         if (current !== undefined) this.checkWireSize({ ...current, metadata: checked });
         return this.updateOwn(record.id, { metadata: checked });
       },
-      unregister: () => this.removeOwn(record.id, 'unregistered'),
+      // As registry.unregister, which refuses once closed: the state is frozen then.
+      unregister: () => !this.closed && this.removeOwn(record.id, 'unregistered'),
     };
   }
 
