@@ -48,6 +48,7 @@ export { DroppedError } from './errors/dropped-error';
 export { InvalidMessageError } from './errors/invalid-message-error';
 export { MembershipChangeError } from './errors/membership-change-error';
 export { NotLeaderError } from './errors/not-leader-error';
+export { NotStartedError } from './errors/not-started-error';
 export { RaftOptionsError } from './errors/raft-options-error';
 export { RaftTimeoutError } from './errors/raft-timeout-error';
 export { StoppedError } from './errors/stopped-error';

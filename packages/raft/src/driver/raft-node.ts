@@ -10,6 +10,7 @@ import type { Entry, Membership, MembershipChange, Message, NodeId, Snapshot } f
 import { DroppedError } from '../errors/dropped-error';
 import { MembershipChangeError } from '../errors/membership-change-error';
 import { NotLeaderError } from '../errors/not-leader-error';
+import { NotStartedError } from '../errors/not-started-error';
 import { RaftTimeoutError } from '../errors/raft-timeout-error';
 import { StoppedError } from '../errors/stopped-error';
 import { mustSync } from '../storage/persistence';
@@ -84,7 +85,10 @@ export interface RaftNodeStats {
 
 export interface RaftNode<Command, Result, Query, QueryResult> {
   readonly id: NodeId;
-  /** Loads durable state and joins the cluster. Fails with StoppedError once `stop()` was called. */
+  /**
+   * Loads durable state and joins the cluster. A second call gets the first's promise. Fails with
+   * StoppedError once `stop()` was called; until it resolves, calls fail with NotStartedError.
+   */
   start(): Promise<void>;
   /** Replicates `command`; resolves with the state machine's result once it is applied here. */
   propose(command: Command, options?: CallOptions): Promise<Result>;
@@ -223,7 +227,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   private unsubscribe: (() => void) | null = null;
   private processing: Promise<void> | null = null;
   private stopped = false;
-  private started = false;
+  private starting: Promise<void> | undefined;
   private failed: FoundationError | null = null;
   private stopping: Promise<void> | undefined;
   /** The persistence's load in flight (settled, never rejected): the storage closes only after it. */
@@ -294,12 +298,17 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
 
   // ---- lifecycle --------------------------------------------------------------------------
 
-  async start(): Promise<void> {
-    if (this.started) throw new Error(`raft node ${this.id} was already started`);
+  start(): Promise<void> {
+    // A second call gets the first's promise, as stop() does: loading the storage twice would
+    // open it twice.
+    this.starting ??= this.startUp();
+    return this.starting;
+  }
+
+  private async startUp(): Promise<void> {
     // Stopped before it started: the storage is closed (or closing), and loading it now would
     // open it again (a file storage opens, truncates and syncs its log) with nothing to close it.
     if (this.stopped) throw new StoppedError(this.id);
-    this.started = true;
     const initialMembership: Membership = { voters: [...this.options.peers], learners: [] };
     const load = this.load(initialMembership);
     this.loading = load.catch(() => undefined);
@@ -419,7 +428,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   private requireCore(): RaftCore {
     if (this.failed !== null) throw this.failed;
     if (this.stopped) throw new StoppedError(this.id);
-    if (this.core === null) throw new Error(`raft node ${this.id} is not started`);
+    if (this.core === null) throw new NotStartedError(this.id);
     return this.core;
   }
 
@@ -599,7 +608,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   }
 
   status(): RaftStatus {
-    if (this.core === null) throw new Error(`raft node ${this.id} is not started`);
+    if (this.core === null) throw new NotStartedError(this.id);
     return this.core.status();
   }
 

@@ -5,6 +5,7 @@ export const RAFT_ERROR_CODES = Object.freeze({
   dropped: 6011,
   timeout: 6012,
   stopped: 6013,
+  notStarted: 6014,
   corruptLog: 6020,
   invalidMessage: 6030,
   membershipChange: 6040,
