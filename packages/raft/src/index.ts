@@ -52,3 +52,4 @@ export { NotStartedError } from './errors/not-started-error';
 export { RaftOptionsError } from './errors/raft-options-error';
 export { RaftTimeoutError } from './errors/raft-timeout-error';
 export { StoppedError } from './errors/stopped-error';
+export { StorageInUseError } from './errors/storage-in-use-error';

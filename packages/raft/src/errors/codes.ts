@@ -7,6 +7,7 @@ export const RAFT_ERROR_CODES = Object.freeze({
   stopped: 6013,
   notStarted: 6014,
   corruptLog: 6020,
+  storageInUse: 6021,
   invalidMessage: 6030,
   membershipChange: 6040,
   invalidOptions: 6050,

@@ -277,12 +277,13 @@ describe('a crash that left a hole in a batch (its blocks written out of order)'
         const durable = batches.slice(position, -1).filter((batch) => batch.synced);
         const mustRefuse = durable.some((batch) => batch.start !== start || to <= markerAt);
         const mustStart = durable.length === 0;
-        const outcome = await createFileStorage(path, { sync: false })
-          .load()
-          .then(
-            (state) => ({ state, error: null }),
-            (error: unknown) => ({ state: null, error })
-          );
+        const recovered = createFileStorage(path, { sync: false });
+        const outcome = await recovered.load().then(
+          (state) => ({ state, error: null }),
+          (error: unknown) => ({ state: null, error })
+        );
+        // Let go of the directory (a storage holds it until closed) before the next crash is made in it.
+        await recovered.close();
         if (outcome.error !== null) {
           refusals += 1;
           const error = outcome.error as CorruptLogError;

@@ -18,10 +18,11 @@
 //   kept; the log is compacted up to the older of them, so a damaged newest snapshot still leaves
 //   a complete older snapshot plus log to recover from.
 import { randomInt } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, truncate } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, truncate } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { CorruptLogError } from '../errors/corrupt-log-error';
+import { StorageInUseError } from '../errors/storage-in-use-error';
 import type { Entry, HardState, Snapshot } from '../core/types';
 import { mustSync } from './persistence';
 import type { PersistUpdate, PersistedState, RaftPersistence } from './persistence';
@@ -140,6 +141,15 @@ function damageLooksUnwritten(buffer: Buffer, offset: number, end: number): bool
   return false;
 }
 
+/**
+ * The directories the file storages of this process hold, by device and inode (the directory
+ * itself, whatever path leads to it), from load until close. Two storages on one directory
+ * appended to the same segment each at its own offset: the second wrote over what the first had
+ * acknowledged, its votes among it. (Another process is not seen here: the meta-package locks its
+ * data directory for that.)
+ */
+const held = new Set<string>();
+
 export function createFileStorage(directory: string, options: FileStorageOptions = {}): RaftPersistence {
   return new FileStorage(directory, options);
 }
@@ -154,6 +164,9 @@ class FileStorage implements RaftPersistence {
   private hardState: HardState = { term: 0, vote: null, commit: 0 };
   private batch = 0;
   private loaded = false;
+  private closed = false;
+  /** The key of the directory in `held`, from load until close. */
+  private holding: string | null = null;
   private writing: Promise<void> = Promise.resolve();
 
   constructor(
@@ -167,9 +180,24 @@ class FileStorage implements RaftPersistence {
   }
 
   async load(): Promise<PersistedState> {
+    if (this.closed) throw new Error('file storage is closed: create a new one to open its directory again');
     if (this.loaded) throw new Error('file storage was already loaded');
     this.loaded = true;
     const created = await mkdir(this.directory, { recursive: true });
+    const { dev, ino } = await stat(this.directory, { bigint: true });
+    const key = `${dev}:${ino}`;
+    if (held.has(key)) throw new StorageInUseError(this.directory);
+    held.add(key);
+    this.holding = key;
+    try {
+      return await this.open(created);
+    } catch (error) {
+      await this.release();
+      throw error;
+    }
+  }
+
+  private async open(created: string | undefined): Promise<PersistedState> {
     await mkdir(this.walDirectory, { recursive: true });
     await mkdir(this.snapshotDirectory, { recursive: true });
     // New directories are durable only once their parent's entry is: the data directory's own
@@ -465,6 +493,9 @@ class FileStorage implements RaftPersistence {
    * log in turn with them.
    */
   async saveSnapshot(snapshot: Snapshot): Promise<void> {
+    // Not once closed (or before loading): the directory may be another storage's by now, and
+    // compacting would remove segments by this one's stale list of them.
+    if (this.active === null) throw new Error('file storage is not loaded or is closed');
     await this.writeSnapshotFile(snapshot);
     const run = this.writing.then(() => this.compact());
     this.writing = run.catch(() => undefined);
@@ -508,8 +539,17 @@ class FileStorage implements RaftPersistence {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.writing;
-    await this.active?.close();
+    await this.release();
+  }
+
+  /** Closes the log and lets go of the directory. */
+  private async release(): Promise<void> {
+    const active = this.active;
     this.active = null;
+    await active?.close();
+    if (this.holding !== null) held.delete(this.holding);
+    this.holding = null;
   }
 }

@@ -1,0 +1,80 @@
+// A file storage's directory belongs to one storage at a time, and a storage that was closed
+// touches it no more. Two storages loaded on one directory in one process (two nodes given the
+// same path, a restart while the old node still runs) both appended to the same segment at their
+// own offsets: the second overwrote what the first had acknowledged as durable, its vote among it.
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RAFT_ERROR_CODES } from '../errors/codes';
+import type { Entry, Snapshot } from '../core/types';
+import { createFileStorage } from './file-storage';
+
+const directories: string[] = [];
+function directory(): string {
+  const path = mkdtempSync(join(tmpdir(), 'raft-lifecycle-'));
+  directories.push(path);
+  return path;
+}
+afterEach(() => {
+  for (const path of directories.splice(0)) rmSync(path, { recursive: true, force: true });
+});
+
+const entry = (index: number): Entry => ({ kind: 'normal', index, term: 1, data: new Uint8Array([index]) });
+const snapshot = (index: number): Snapshot => ({ meta: { index, term: 1, membership: { voters: ['a'], learners: [] } }, data: new Uint8Array([1, 2, 3]) });
+
+describe('file storage ownership of its directory (review finding)', () => {
+  it('a second storage on a directory another storage of this process holds is refused, and writes nothing', async () => {
+    const path = directory();
+    const first = createFileStorage(path, { sync: false });
+    await first.load();
+    await first.save({ entries: [entry(1), entry(2)], hardState: { term: 1, vote: 'a', commit: 0 } });
+    // Also by another path to the same directory.
+    const link = join(directory(), 'link');
+    symlinkSync(path, link);
+    for (const other of [path, link]) {
+      const second = createFileStorage(other, { sync: false });
+      await expect(second.load()).rejects.toMatchObject({ code: RAFT_ERROR_CODES.storageInUse, context: { directory: other } });
+      await expect(second.save({ entries: [entry(1)], hardState: { term: 1, vote: 'b', commit: 0 } })).rejects.toThrow();
+      await second.close();
+    }
+    await first.close();
+    const reopened = createFileStorage(path, { sync: false });
+    const state = await reopened.load();
+    expect(state.entries.map((each) => each.index)).toEqual([1, 2]);
+    expect(state.hardState.vote).toBe('a');
+    await reopened.close();
+  });
+
+  it('the directory is free again once the holder is closed, or once its load failed', async () => {
+    const path = directory();
+    const first = createFileStorage(path, { sync: false });
+    await first.load();
+    await first.close();
+    const second = createFileStorage(path, { sync: false });
+    await second.load();
+    await second.close();
+    // A load that fails (here: a segment directory that is a file) lets go of the directory.
+    const broken = directory();
+    writeFileSync(join(broken, 'wal'), 'not a directory');
+    await expect(createFileStorage(broken, { sync: false }).load()).rejects.toThrow();
+    rmSync(join(broken, 'wal'));
+    const fixed = createFileStorage(broken, { sync: false });
+    await fixed.load();
+    await fixed.close();
+  });
+
+  it('a closed storage refuses to load again and to save or snapshot, and leaves the directory alone', async () => {
+    const path = directory();
+    const storage = createFileStorage(path, { sync: false });
+    await storage.load();
+    await storage.close();
+    const next = createFileStorage(path, { sync: false });
+    await next.load();
+    await expect(storage.load()).rejects.toThrow(/closed/);
+    await expect(storage.save({ entries: [entry(1)] })).rejects.toThrow(/closed/);
+    await expect(storage.saveSnapshot(snapshot(5))).rejects.toThrow(/closed/);
+    expect(readdirSync(join(path, 'snapshots'))).toEqual([]);
+    await next.close();
+  });
+});
