@@ -314,6 +314,32 @@ describe('registerGlobal on one node (createLocalConsensusLog)', () => {
     expect(log.entries().map((entry) => entry.command.type)).toEqual(['registry-claim', 'registry-release']);
   });
 
+  it('close() cancels a release still waiting for its jitter or its next retry', async () => {
+    // The release's timer outlived close(): it found the registry closed when it fired and did
+    // nothing, but a closed registry held a timer for up to consensusTimeoutMs.
+    const simulation = createSimulation({ seed: 216 });
+    const { clock, pending } = createCountingClock(simulation);
+    const inner = createLocalConsensusLog<RegistryCommand>();
+    let down = false;
+    const log: LocalLog = { ...inner, append: (command) => (down ? Promise.reject(new Error('no leader')) : inner.append(command)) };
+    const processes = createProcessTable('solo', simulation.clock);
+    for (const stage of ['jitter', 'retry'] as const) {
+      down = false;
+      const registry = createRegistry<TestPid | string>({ nodeId: 'solo', clock, random: simulation.random, consensusLog: log, monitor: processes, releaseJitterMs: 10 });
+      const pid = processes.spawn();
+      const claim = registry.registerGlobal(`lock-${stage}`, pid);
+      await simulation.runForAsync(1);
+      await claim;
+      down = true;
+      const before = pending();
+      processes.exit(pid, 'crashed');
+      if (stage === 'retry') await simulation.runForAsync(50); // the jitter has run out and the append failed
+      expect({ stage, waiting: pending() > before }).toEqual({ stage, waiting: true });
+      registry.close();
+      expect({ stage, pending: pending() }).toEqual({ stage, pending: 0 });
+    }
+  });
+
   it('a release that cannot be appended is retried with a consensusTimeoutMs shorter than the retry\'s first delay', async () => {
     // The retry's delay grew from 100 ms up to consensusTimeoutMs: below 100 ms the backoff
     // refused its options, the throw rejected a promise nobody handled, and the release was never

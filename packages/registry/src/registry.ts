@@ -429,6 +429,8 @@ class RegistryImpl<Target> implements Registry<Target> {
   private readonly globalSlots = new Map<string, Slot>();
   /** Releases being appended (retried until they land or are no longer needed), by key. */
   private readonly releasing = new Set<string>();
+  /** The timer of each release waiting for its jitter or its next try (see `releaseUntilDone`), cancelled by close(). */
+  private readonly releaseTimers = new Map<string, Timer>();
   private readonly unsubscribers: (() => void)[] = [];
   private sequence = 0;
   /**
@@ -1124,7 +1126,9 @@ class RegistryImpl<Target> implements Registry<Target> {
     if (this.releasing.has(key)) return;
     this.releasing.add(key);
     const attempt = (count: number, delay: number): void => {
-      this.clock.setTimer(delay, () => {
+      if (this.closed) return;
+      const timer = this.clock.setTimer(delay, () => {
+        this.releaseTimers.delete(key);
         if (this.closed || !needed()) {
           this.releasing.delete(key);
           return;
@@ -1136,6 +1140,7 @@ class RegistryImpl<Target> implements Registry<Target> {
           () => attempt(count + 1, backoffDelay(count, { initialMs: 100, maxMs: Math.max(100, this.options.consensusTimeoutMs ?? 5000), random: this.random })),
         );
       });
+      this.releaseTimers.set(key, timer);
     };
     attempt(0, delayMs);
   }
@@ -1761,6 +1766,8 @@ class RegistryImpl<Target> implements Registry<Target> {
     this.replication?.close();
     this.closed = true;
     for (const record of this.own.values()) this.stopRecord(record);
+    for (const timer of this.releaseTimers.values()) timer.cancel();
+    this.releaseTimers.clear();
     for (const own of this.ownGlobals.values()) {
       if (own.monitored) {
         own.monitored = false;
