@@ -167,6 +167,22 @@ describe('FoundationError', () => {
     expect(back.recoveryActions).toEqual([`${'r'.repeat(199)}…`, 'short']);
   });
 
+  it('writes a type, code and timestamp the constructor took but fromJSON refuses as the nearest values it reads back', () => {
+    // A type with a space, a code past 99999 or a timestamp of NaN went out as given, and the
+    // other side got deserialization_failed instead of the error.
+    const error = new FoundationError({ type: 'not found: user #7', code: 123_456, message: 'no such user', timestamp: Number.NaN, context: { id: 7 } });
+    const back = FoundationError.fromJSON(JSON.parse(JSON.stringify(error)));
+    expect({ type: back.type, code: back.code, message: back.message, timestamp: back.timestamp, context: back.context }).toEqual({
+      type: 'not_found:_user__7',
+      code: 9999,
+      message: 'no such user',
+      timestamp: 0,
+      context: { id: 7 },
+    });
+    expect(FoundationError.fromJSON(new FoundationError({ type: '', message: 'm' }).toJSON()).type).toBe('unknown');
+    expect(FoundationError.fromJSON(new FoundationError({ type: 'é'.repeat(300), message: 'm' }).toJSON()).type).toBe('_'.repeat(200));
+  });
+
   it('recognises errors from another copy of the package by the marker symbol', () => {
     let OtherCopy: typeof FoundationError | undefined;
     jest.isolateModules(() => {

@@ -205,6 +205,16 @@ function truncate(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
+/**
+ * The type as fromJSON reads it: characters outside [A-Za-z0-9_.:/-] become `_`, at most 200 of
+ * them, `unknown` for none. The constructor takes any text, and such a type went out as given
+ * for the other side to refuse the whole error as deserialization_failed.
+ */
+function wireType(type: string): string {
+  const text = type.replace(/[^A-Za-z0-9_.:/-]/g, '_').slice(0, MAX_NAME_LENGTH);
+  return text === '' ? 'unknown' : text;
+}
+
 function encode(error: FoundationError, depth: number): SerializedFoundationError {
   let cause: SerializedFoundationError | SerializedPlainCause | undefined;
   if (error.cause !== undefined && depth < MAX_CAUSE_DEPTH) {
@@ -221,8 +231,9 @@ function encode(error: FoundationError, depth: number): SerializedFoundationErro
   return {
     [SERIALIZED_ERROR_TAG]: SERIALIZED_ERROR_VERSION,
     name: truncate(error.name, MAX_NAME_LENGTH),
-    code: error.code,
-    type: error.type,
+    // A code or timestamp fromJSON would refuse goes out as the unknown code and time 0.
+    code: Number.isInteger(error.code) && error.code >= 0 && error.code <= 99_999 ? error.code : UNKNOWN_ERROR_CODE,
+    type: wireType(error.type),
     message: truncate(error.message, MAX_MESSAGE_LENGTH),
     severity: error.severity,
     category: error.category,
@@ -235,7 +246,7 @@ function encode(error: FoundationError, depth: number): SerializedFoundationErro
     ...(error.recoveryActions.length === 0
       ? {}
       : { recoveryActions: error.recoveryActions.slice(0, MAX_RECOVERY_ACTIONS).map((action) => truncate(action, MAX_NAME_LENGTH)) }),
-    timestamp: error.timestamp,
+    timestamp: Number.isFinite(error.timestamp) ? error.timestamp : 0,
     ...(cause === undefined ? {} : { cause }),
   };
 }
