@@ -366,6 +366,44 @@ describe('the ports other packages declare', () => {
   });
 });
 
+describe('handlers changed during delivery', () => {
+  // A subscriber or listener that unsubscribes and subscribes itself again while it is called
+  // (to move to another handler, or to renew itself) was called again for the same message,
+  // and again, for ever: the driver looped over a Set that the handler kept adding to. Each is
+  // capped here at 10 calls so that the test fails instead of hanging.
+  it(`a subscriber or listener that resubscribes itself during delivery is called once per message, and one added during delivery not for that message (seed=${seed})`, () => {
+    const simulation = createSimulation({ seed });
+    const nodes = cluster(simulation, 2);
+    const [a, b] = nodes.map((node) => node.membership) as [Membership, Membership];
+    let deliveries = 0;
+    let stopDelivery = (): void => undefined;
+    const renewing = (): void => {
+      deliveries += 1;
+      if (deliveries > 10) return;
+      stopDelivery();
+      stopDelivery = b.subscribe('orders', renewing);
+    };
+    stopDelivery = b.subscribe('orders', renewing);
+    // Another subscriber keeps the topic's set alive while the first one leaves it.
+    const other: string[] = [];
+    b.subscribe('orders', (message) => other.push(String(message.payload)));
+    let joins = 0;
+    let stopListening = (): void => undefined;
+    const listening = (): void => {
+      joins += 1;
+      if (joins > 10) return;
+      stopListening();
+      stopListening = b.on('member-join', listening);
+    };
+    stopListening = b.on('member-join', listening);
+    simulation.runFor(2_000);
+    expect(joins).toBe(1);
+    a.broadcast('orders', 'first');
+    simulation.runFor(500);
+    expect({ deliveries, other }).toEqual({ deliveries: 1, other: ['first'] });
+  });
+});
+
 describe('connections', () => {
   /**
    * The transport as the membership sees it, recording which peers it was last asked to keep a

@@ -913,7 +913,10 @@ class MembershipDriver implements Membership {
     const handlers = this.subscriptions.get(delivery.topic);
     if (handlers === undefined) return;
     const message: BroadcastMessage = { from: delivery.origin, payload: delivery.payload, topic: delivery.topic, id: delivery.id, hops: delivery.hops };
-    for (const handler of handlers) {
+    // Over a copy (see `emit`): a subscriber added meanwhile waits for the next message, one
+    // removed by an earlier one is skipped.
+    for (const handler of [...handlers]) {
+      if (!handlers.has(handler)) continue;
       try {
         handler(message);
       } catch (error) {
@@ -926,7 +929,12 @@ class MembershipDriver implements Membership {
   private emit(event: string, ...args: unknown[]): void {
     const handlers = this.listeners?.get(event);
     if (handlers === undefined) return;
-    for (const handler of handlers) {
+    // Over a copy: a Set's iteration visits what is added during it, so a handler that
+    // unsubscribed and subscribed itself again (or added another) was called again for the
+    // same event, and one that renewed itself so looped for ever. One removed by an earlier
+    // handler is skipped.
+    for (const handler of [...handlers]) {
+      if (!handlers.has(handler)) continue;
       try {
         (handler as (...values: unknown[]) => void)(...args);
       } catch (error) {
