@@ -203,6 +203,69 @@ describe('createMembership', () => {
     expect(joined).toEqual([['a'], ['a']]);
   });
 
+  it(`a seed provider that never answers counts as failed after a while: the node starts, reports it and resolves again; leave() leaves no timer (seed=${seed})`, async () => {
+    // A provider whose promise never settled (a fetch without a timeout, a custom resolver that
+    // hangs) held the node in 'joining' for good: join() timed out, the node never started and
+    // never asked the provider again. A refresh that hung likewise stopped every later one.
+    const simulation = createSimulation({ seed });
+    const first = createMembership({ nodeId: 'a', transport: simulation.addNode('a').transport, clock: simulation.clock, random: simulation.random.fork('a'), topology: 'hyparview', config: simulationConfig() });
+    await first.join();
+    let calls = 0;
+    const flaky = {
+      name: 'flaky',
+      // The first and the third answer never come.
+      resolve: (): Promise<string[]> => {
+        calls += 1;
+        return calls === 1 || calls === 3 ? new Promise<string[]>(() => undefined) : Promise.resolve(['a']);
+      },
+    };
+    let pending = 0;
+    const clock = {
+      ...simulation.clock,
+      monotonic: () => simulation.clock.monotonic(),
+      now: () => simulation.clock.now(),
+      setTimer: (delayMs: number, callback: () => void) => {
+        pending += 1;
+        let done = false;
+        const timer = simulation.clock.setTimer(delayMs, () => {
+          if (!done) pending -= 1;
+          done = true;
+          callback();
+        });
+        return {
+          cancel: () => {
+            if (!done) pending -= 1;
+            done = true;
+            timer.cancel();
+          },
+        };
+      },
+    };
+    const membership = createMembership({ nodeId: 'b', transport: simulation.addNode('b').transport, clock, random: simulation.random.fork('b'), topology: 'hyparview', config: simulationConfig(), seeds: flaky });
+    const errors: unknown[] = [];
+    membership.on('seed-error', (error) => errors.push(error));
+    const joined = membership.join().then(
+      () => 'joined',
+      (error: unknown) => error,
+    );
+    await simulation.runForAsync(10_000);
+    expect(await joined).toBe('joined');
+    expect(membership.members()).toEqual(['a']);
+    expect(errors.length).toBeGreaterThanOrEqual(2);
+    expect(errors.every((error) => FoundationError.hasType(error, 5904))).toBe(true);
+    expect(calls).toBeGreaterThan(5);
+    // Left while a resolution hangs: its timeout is cancelled with the rest.
+    calls = 2;
+    await simulation.runForAsync(1_000);
+    expect(calls).toBe(3);
+    const left = membership.leave();
+    // Only the wait for the goodbyes.
+    expect(pending).toBe(1);
+    await simulation.runForAsync(1_000);
+    await left;
+    expect(pending).toBe(0);
+  });
+
   it('broadcast() checks topics and sizes; a stopped membership refuses (publish returns false)', async () => {
     const simulation = createSimulation({ seed });
     const { transport } = simulation.addNode('a');

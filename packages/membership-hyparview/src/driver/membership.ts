@@ -226,6 +226,8 @@ class MembershipDriver implements Membership {
   private readonly estimatesWhenPinned: boolean;
   /** What HyParView and client-server read to scale their seed rejoins (made once, shared by every service). */
   private readonly seedRejoin: SeedRejoinOptions;
+  /** The timeouts of seed resolutions still waiting for their provider (see `resolveSeeds`). */
+  private readonly seedTimers = new Set<Timer>();
   private joinWaiters: { resolve: () => void; reject: (error: unknown) => void; timer: Timer }[] = [];
   private readonly counters = {
     staleEpoch: 0,
@@ -332,6 +334,8 @@ class MembershipDriver implements Membership {
       waiter.reject(new MembershipStoppedError(this.nodeId, 'join'));
     }
     this.joinWaiters = [];
+    for (const timer of this.seedTimers) timer.cancel();
+    this.seedTimers.clear();
     // Goodbyes go out before the connections close.
     await new Promise<void>((resolve) => this.clock.setTimer(Math.min(200, this.config.connectionLingerMs), resolve));
     for (const off of this.unsubscribe.splice(0)) off();
@@ -536,21 +540,42 @@ class MembershipDriver implements Membership {
       this.seedError(new SeedResolutionError(this.seedProvider.name, 'the seed provider returned neither a list nor a promise', answer));
       return this.seeds;
     }
-    // Never rejects: a refresh left waiting on a rejection would stop re-resolving for good.
-    return (answer as Promise<readonly string[]>).then(
-      (list) => {
-        try {
-          return this.acceptSeeds(list);
-        } catch (error) {
-          this.seedError(error);
-          return undefined;
-        }
-      },
-      (error: unknown) => {
-        this.seedError(error);
-        return undefined;
-      },
-    );
+    // Never rejects, and settles within a bound: a refresh left waiting on a rejection, or on a
+    // provider that never answers (a fetch without a timeout), would stop re-resolving for good,
+    // and a join left waiting never started the node. An answer must come before the next
+    // refresh is due, and before join() would give up, so that the node starts (as the first
+    // one, the failure reported) while its join() still waits; a late answer is ignored.
+    const timeoutMs = Math.min(this.config.seedRefreshMs, this.config.joinTimeoutMs / 2);
+    return new Promise<readonly string[] | undefined>((resolve) => {
+      const timer = this.clock.setTimer(timeoutMs, () => {
+        this.seedTimers.delete(timer);
+        this.seedError(new SeedResolutionError(this.seedProvider.name, `no answer within ${timeoutMs} ms`));
+        resolve(undefined);
+      });
+      this.seedTimers.add(timer);
+      const settle = (outcome: () => readonly string[] | undefined): void => {
+        // Timed out (the timer is gone) or left (leave() cancelled it): nobody waits any more.
+        if (!this.seedTimers.delete(timer)) return;
+        timer.cancel();
+        resolve(outcome());
+      };
+      (answer as Promise<readonly string[]>).then(
+        (list) =>
+          settle(() => {
+            try {
+              return this.acceptSeeds(list);
+            } catch (error) {
+              this.seedError(error);
+              return undefined;
+            }
+          }),
+        (error: unknown) =>
+          settle(() => {
+            this.seedError(error);
+            return undefined;
+          }),
+      );
+    });
   }
 
   private acceptSeeds(list: readonly string[]): readonly string[] {
