@@ -732,6 +732,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
         core.advance(ready);
         this.afterAdvance(ready);
         this.maybeSnapshot();
+        this.cancelDeadlineIfIdle();
       }
     } catch (error) {
       // A storage failure leaves the node unable to keep its promises: stop, loudly.
@@ -785,6 +786,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     this.applyEntries(entries);
     this.core!.appliedTo(this.appliedIndex);
     this.releaseReads(this.appliedIndex);
+    this.cancelDeadlineIfIdle();
   }
 
   private settleReads(ready: Ready): void {
@@ -831,6 +833,18 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     this.deadlineTimer?.cancel();
     this.deadlineAt = deadline;
     this.deadlineTimer = this.clock.setTimer(Math.max(0, deadline - this.clock.monotonic()), this.expireDue);
+  }
+
+  /**
+   * Cancels the deadline timer once no call waits. Left to fire at the deadline of a call long
+   * answered, it outlived every call by up to their timeout (5 s by default, as long as a caller
+   * asked for otherwise), an hour's timer for nothing after an hour's timeout.
+   */
+  private cancelDeadlineIfIdle(): void {
+    if (this.deadlineTimer === null || this.proposals.size > 0 || this.changes.size > 0 || this.reads.size > 0) return;
+    this.deadlineTimer.cancel();
+    this.deadlineTimer = null;
+    this.deadlineAt = Number.POSITIVE_INFINITY;
   }
 
   /** Fails what is past its deadline and sets the timer for the earliest of the rest. */
