@@ -82,7 +82,33 @@ describe('createDnsSeeds', () => {
     expect((failure as SeedResolutionError).message).toMatch(/missing\.cluster\.test.*ENOTFOUND/);
   });
 
+  it('a resolver that throws instead of rejecting fails with SeedResolutionError too, for every record type', async () => {
+    // A resolver of one's own (the `resolver` option) that throws synchronously: the provider
+    // rejected with that error as it was for A and AAAA, not with the documented 5904.
+    const throwing = {
+      resolve4: (): Promise<string[]> => {
+        throw new TypeError('broken resolver');
+      },
+      resolve6: (): Promise<string[]> => {
+        throw new TypeError('broken resolver');
+      },
+      resolveSrv: (): Promise<{ name: string; port: number; priority: number; weight: number }[]> => {
+        throw new TypeError('broken resolver');
+      },
+    };
+    for (const type of ['A', 'AAAA', 'A+AAAA', 'SRV'] as const) {
+      const failure = await Promise.resolve(createDnsSeeds({ name: 'nodes.cluster.test', type, port: 4000, resolver: throwing }).resolve()).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect([type, FoundationError.hasType(failure, 5904), (failure as Error).message]).toEqual([type, true, expect.stringMatching(/broken resolver/)]);
+    }
+  });
+
   it('rejects invalid options', () => {
+    // maxSeeds NaN bounded nothing, and 0 still gave one seed.
+    expect(() => createDnsSeeds({ name: 'x', maxSeeds: Number.NaN })).toThrow(/seeds.maxSeeds/);
+    expect(() => createDnsSeeds({ name: 'x', maxSeeds: 0 })).toThrow(/seeds.maxSeeds/);
     expect(() => createDnsSeeds({ name: '' })).toThrow(/seeds.name/);
     expect(() => createDnsSeeds({ name: 'x', port: 70_000 })).toThrow(/seeds.port/);
     expect(() => createDnsSeeds({ name: 'x', type: 'MX' as never })).toThrow(/seeds.type/);

@@ -61,6 +61,8 @@ export function createDnsSeeds(options: DnsSeedsOptions): SeedProvider {
     throw new MembershipConfigError('seeds.port', 'must be a port number');
   }
   const maxSeeds = options.maxSeeds ?? 256;
+  // The bound is checked after a seed is taken: NaN would bound nothing, and 0 still gave one.
+  if (!Number.isInteger(maxSeeds) || maxSeeds < 1) throw new MembershipConfigError('seeds.maxSeeds', 'must be a positive integer');
   const toNodeId = options.toNodeId ?? defaultNodeId;
   let resolver = options.resolver;
   if (resolver === undefined) {
@@ -84,9 +86,11 @@ export function createDnsSeeds(options: DnsSeedsOptions): SeedProvider {
         return { failure: error };
       }
     }
+    // Each query from within a promise chain: a resolver of one's own that throws rather than
+    // rejects fails like one that rejects (SeedResolutionError), not with its error as it was.
     const queries: Promise<DnsAddress[]>[] = [];
-    if (type !== 'AAAA') queries.push(source.resolve4(name).then((hosts) => hosts.map((host) => ({ host, port: options.port, type: 'A' as const }))));
-    if (type !== 'A') queries.push(source.resolve6(name).then((hosts) => hosts.map((host) => ({ host, port: options.port, type: 'AAAA' as const }))));
+    if (type !== 'AAAA') queries.push(Promise.resolve().then(async () => (await source.resolve4(name)).map((host) => ({ host, port: options.port, type: 'A' as const }))));
+    if (type !== 'A') queries.push(Promise.resolve().then(async () => (await source.resolve6(name)).map((host) => ({ host, port: options.port, type: 'AAAA' as const }))));
     const settled = await Promise.allSettled(queries);
     const addresses: DnsAddress[] = [];
     let failure: unknown;
