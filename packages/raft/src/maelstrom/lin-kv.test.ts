@@ -92,4 +92,23 @@ describe('the lin-kv binary with malformed input', () => {
     expect(node.replies.has(30)).toBe(false);
     expect(node.exited()).toBeNull();
   }, 30_000);
+
+  it('answers a forwarded request whose type names a property every object has, and keeps serving (review finding)', async () => {
+    // The table of required fields was a plain object: a forwarded request of type `constructor`
+    // (or `toString`, ...) found Object's own function there, and the rejection it threw in the
+    // forward handler killed the process.
+    const node = start();
+    node.send([message({ type: 'init', msg_id: 1, node_id: 'n1', node_ids: ['n1'] })]);
+    expect(await node.reply(1)).toMatchObject({ type: 'init_ok' });
+    node.send([
+      message({ type: 'forward', msg_id: 2, request: { type: 'constructor' } }),
+      message({ type: 'forward', msg_id: 3, request: { type: 'toString', key: 1 } }),
+      message({ type: 'forward', msg_id: 4, request: { type: '__proto__' } }),
+      message({ type: 'frobnicate', msg_id: 5 }),
+    ]);
+    expect(await node.reply(5)).toMatchObject({ type: 'error', code: 10 });
+    expect(node.exited()).toBeNull();
+    for (const forward of [2, 3, 4]) expect(await node.reply(forward)).toMatchObject({ type: 'forward_ok', result: { type: 'error', code: 10 } });
+    expect(node.exited()).toBeNull();
+  }, 30_000);
 });

@@ -66,7 +66,8 @@ function malformed(body: unknown): string | null {
   if (typeof body !== 'object' || body === null) return 'the request is not an object';
   const fields: Record<string, readonly string[]> = { read: ['key'], write: ['key', 'value'], cas: ['key', 'from', 'to'] };
   const type = (body as { type?: unknown }).type;
-  const required = typeof type === 'string' ? fields[type] : undefined;
+  // Own properties only: `constructor`, `toString` and the like are found on every object.
+  const required = typeof type === 'string' && Object.hasOwn(fields, type) ? fields[type] : undefined;
   if (required === undefined) return null; // answered as an unknown request
   const missing = required.filter((field) => !(field in body));
   return missing.length === 0 ? null : `${String(type)} needs ${missing.join(', ')}`;
@@ -95,7 +96,7 @@ async function execute(body: Body): Promise<Record<string, unknown>> {
         return { type: 'error', code: ERRORS.preconditionFailed, text: `expected ${JSON.stringify(body.from)}` };
       }
       default:
-        return { type: 'error', code: ERRORS.malformed, text: `unknown request ${body.type}` };
+        return { type: 'error', code: ERRORS.notSupported, text: `unknown request ${String(body.type)}` };
     }
   } catch (error) {
     return errorBody(error);
