@@ -749,6 +749,36 @@ describe('connections', () => {
     expect(first && second).toBe(true);
   });
 
+  it(`leave() called by a listener while the node leaves gets the same promise and stops nothing twice (seed=${seed})`, async () => {
+    // The goodbyes end the links, whose member-leave listeners ran before leave() had kept its
+    // promise: a listener calling leave() (a common "shut down when alone" reaction) started a
+    // second stop, which disconnected every peer again, and got a promise of its own.
+    const simulation = createSimulation({ seed, network: { latency: { min: 1, max: 3 } } });
+    const disconnects: string[] = [];
+    const nodes = cluster(simulation, 4, {}, (transport) => {
+      if (transport.nodeId !== 'n1') return transport;
+      const original = transport.disconnect.bind(transport);
+      return Object.assign(Object.create(transport) as SimTransport, {
+        disconnect: (peer: string) => {
+          disconnects.push(peer);
+          original(peer);
+        },
+      });
+    });
+    await simulation.runForAsync(3_000);
+    const node = nodes[1]!.membership;
+    const before = disconnects.length;
+    const fromListeners: Promise<void>[] = [];
+    node.on('member-leave', () => fromListeners.push(node.leave()));
+    const leaving = node.leave();
+    await simulation.runForAsync(1_000);
+    await leaving;
+    expect(fromListeners.length).toBeGreaterThan(0);
+    expect(fromListeners.every((promise) => promise === leaving)).toBe(true);
+    const after = disconnects.slice(before);
+    expect(after).toEqual([...new Set(after)]);
+  });
+
   it('sets no timer before the node runs, whatever was broadcast before join (review finding)', () => {
     // A broadcast before join stored a message whose expiry asked for a tick; tick() did nothing
     // before start, and the driver set a 1 ms timer again and again until the node started.

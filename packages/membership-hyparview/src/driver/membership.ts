@@ -316,7 +316,18 @@ class MembershipDriver implements Membership {
 
   leave(): Promise<void> {
     // A second call, also while the first waits for its goodbyes to go out, gets the same promise.
-    this.leaving ??= this.stop();
+    // It is kept before stopping begins: the goodbyes end the links, and a member-leave listener
+    // that calls leave() then started a second stop (every peer disconnected again) and got a
+    // promise of its own.
+    if (this.leaving === undefined) {
+      let stopped!: () => void;
+      let failed!: (error: unknown) => void;
+      this.leaving = new Promise<void>((resolve, reject) => {
+        stopped = resolve;
+        failed = reject;
+      });
+      this.stop().then(stopped, failed);
+    }
     return this.leaving;
   }
 
