@@ -93,4 +93,32 @@ describe('raft node lifecycle (review finding)', () => {
     await expect(node.propose(put)).rejects.toMatchObject({ code: RAFT_ERROR_CODES.stopped });
     expect(outcomes).toEqual([RAFT_ERROR_CODES.stopped]);
   });
+
+  it('stop() called by an error listener resolves only once the storage is closed', async () => {
+    // The node emitted `error` before it began to close its storage, so a stop() from the
+    // listener found no close to wait for and resolved at once: a caller that then opened the
+    // directory again did so under the old storage.
+    const memory = createMemoryPersistence();
+    let failing = false;
+    let closed = false;
+    const persistence: RaftPersistence = {
+      ...memory,
+      save: (update) => (failing ? Promise.reject(new Error('disk gone')) : memory.save(update)),
+      close: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        closed = true;
+      },
+    };
+    const node = singleNode(persistence);
+    const stopped = new Promise<boolean>((resolve) => {
+      node.on('error', () => {
+        void node.stop().then(() => resolve(closed));
+      });
+    });
+    await node.start();
+    while (node.status().role !== 'leader') await new Promise((resolve) => setTimeout(resolve, 2));
+    failing = true;
+    await expect(node.propose(put)).rejects.toMatchObject({ code: RAFT_ERROR_CODES.stopped });
+    expect(await stopped).toBe(true);
+  });
 });

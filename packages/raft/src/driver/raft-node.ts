@@ -399,9 +399,10 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     this.ticker?.cancel();
     this.unsubscribe?.();
     this.failAll(failure);
-    this.emit('error', failure);
-    // Let go of the files; the node cannot continue on this storage anyway.
+    // Let go of the files; the node cannot continue on this storage anyway. Before the `error`
+    // event: a listener that calls stop() waits for this close (and may reopen the files after).
     void this.closePersistence().catch(() => undefined);
+    this.emit('error', failure);
   }
 
   /**
