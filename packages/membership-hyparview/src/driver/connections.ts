@@ -151,8 +151,12 @@ export class ConnectionManager {
     this.transport.disconnect(peer);
   }
 
+  /** Closes every connection for good (leave): their peer-downs are no longer listened to, so nothing stays counted. */
   closeAll(): void {
     for (const peer of [...this.connected, ...this.dialing.keys()]) this.close(peer);
+    this.connected.clear();
+    this.dialing.clear();
+    this.closedByUs.clear();
     this.queues.clear();
   }
 

@@ -779,6 +779,20 @@ describe('connections', () => {
     expect(after).toEqual([...new Set(after)]);
   });
 
+  it(`after leave() stats() counts no connection, as the transport has none (seed=${seed})`, async () => {
+    // The connections were closed, but the membership had stopped listening for their
+    // peer-down first, and went on counting them as connected.
+    const simulation = createSimulation({ seed, network: { latency: { min: 1, max: 3 } } });
+    const nodes = cluster(simulation, 3);
+    await simulation.runForAsync(3_000);
+    const node = nodes[1]!;
+    expect(node.membership.stats().driver['connected']).toBeGreaterThan(0);
+    const leaving = node.membership.leave();
+    await simulation.runForAsync(1_000);
+    await leaving;
+    expect({ transport: node.transport.peers(), counted: node.membership.stats().driver['connected'] }).toEqual({ transport: [], counted: 0 });
+  });
+
   it('sets no timer before the node runs, whatever was broadcast before join (review finding)', () => {
     // A broadcast before join stored a message whose expiry asked for a tick; tick() did nothing
     // before start, and the driver set a 1 ms timer again and again until the node started.
