@@ -77,4 +77,15 @@ describe('file storage ownership of its directory (review finding)', () => {
     expect(readdirSync(join(path, 'snapshots'))).toEqual([]);
     await next.close();
   });
+  it('a storage closed while it loads lets go of the directory once the load is over', async () => {
+    const path = directory();
+    const first = createFileStorage(path, { sync: false });
+    const loading = first.load().catch((error: unknown) => error);
+    await first.close();
+    await loading;
+    // The load finished after close() was called: it held the directory for good before.
+    const next = createFileStorage(path, { sync: false });
+    await expect(next.load()).resolves.toBeDefined();
+    await next.close();
+  });
 });

@@ -167,6 +167,8 @@ class FileStorage implements RaftPersistence {
   private closed = false;
   /** The key of the directory in `held`, from load until close. */
   private holding: string | null = null;
+  /** The load in flight or done (settled, never rejected): close() waits for it. */
+  private loading: Promise<unknown> = Promise.resolve();
   private writing: Promise<void> = Promise.resolve();
 
   constructor(
@@ -179,7 +181,13 @@ class FileStorage implements RaftPersistence {
     this.sync = options.sync ?? true;
   }
 
-  async load(): Promise<PersistedState> {
+  load(): Promise<PersistedState> {
+    const load = this.loadOnce();
+    this.loading = load.catch(() => undefined);
+    return load;
+  }
+
+  private async loadOnce(): Promise<PersistedState> {
     if (this.closed) throw new Error('file storage is closed: create a new one to open its directory again');
     if (this.loaded) throw new Error('file storage was already loaded');
     this.loaded = true;
@@ -540,6 +548,9 @@ class FileStorage implements RaftPersistence {
 
   async close(): Promise<void> {
     this.closed = true;
+    // A load still under way takes the directory and opens the log after this call: let go of
+    // them once it is over, or the directory stayed held (refused to every storage) for good.
+    await this.loading;
     await this.writing;
     await this.release();
   }
