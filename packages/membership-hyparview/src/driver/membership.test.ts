@@ -266,6 +266,35 @@ describe('createMembership', () => {
     expect(pending).toBe(0);
   });
 
+  it(`a seed provider slower than its bound but healthy is still heard: join() waits for its late answer and the node joins the cluster (seed=${seed})`, async () => {
+    // The bound on a resolution (seedRefreshMs, 1 s with the local preset) is shorter than a DNS
+    // query retried after a lost packet (2 s). Its late answer was ignored, every one: join()
+    // resolved at the bound as if the node were the first, and it ran alone for good.
+    const simulation = createSimulation({ seed });
+    const first = createMembership({ nodeId: 'a', transport: simulation.addNode('a').transport, clock: simulation.clock, random: simulation.random.fork('a'), topology: 'hyparview', config: simulationConfig() });
+    await first.join();
+    const slow = {
+      name: 'slow',
+      resolve: (): Promise<string[]> => new Promise<string[]>((resolve) => simulation.clock.setTimer(1_500, () => resolve(['a']))),
+    };
+    const membership = createMembership({ nodeId: 'b', transport: simulation.addNode('b').transport, clock: simulation.clock, random: simulation.random.fork('b'), topology: 'hyparview', config: simulationConfig(), seeds: slow });
+    const errors: unknown[] = [];
+    membership.on('seed-error', (error) => errors.push(error));
+    let joinedAt: number | undefined;
+    const joined = membership.join().then(() => {
+      joinedAt = simulation.clock.monotonic();
+    });
+    await simulation.runForAsync(10_000);
+    await joined;
+    expect(joinedAt).toBeGreaterThanOrEqual(1_500);
+    expect(membership.members()).toEqual(['a']);
+    expect(first.members()).toEqual(['b']);
+    expect(errors.every((error) => FoundationError.hasType(error, 5904))).toBe(true);
+    const left = Promise.all([membership.leave(), first.leave()]);
+    await simulation.runForAsync(1_000);
+    await left;
+  });
+
   it('broadcast() checks topics and sizes; a stopped membership refuses (publish returns false)', async () => {
     const simulation = createSimulation({ seed });
     const { transport } = simulation.addNode('a');

@@ -194,6 +194,11 @@ class MembershipDriver implements Membership {
   /** Made at the first stale message answered. */
   private staleAnswered: Map<string, number> | undefined;
   private seeds: readonly string[] = [];
+  /** Seed resolutions begun (by a promise), and the latest of them whose answer is in use. */
+  private seedResolutions = 0;
+  private seedsAnsweredBy = 0;
+  /** The provider has not answered yet, in time or late: join() does not take the node for the first. */
+  private seedsUnknown = false;
   private mode: TopologyMode;
   private epoch = 0;
   private pinned: boolean;
@@ -543,36 +548,64 @@ class MembershipDriver implements Membership {
     try {
       answer = this.seedProvider.resolve();
     } catch (error) {
+      this.answeredAtOnce();
       this.seedError(error);
       return this.seeds;
     }
-    if (Array.isArray(answer)) return this.acceptSeeds(answer);
+    if (Array.isArray(answer)) {
+      this.answeredAtOnce();
+      return this.acceptSeeds(answer);
+    }
     if (typeof (answer as { then?: unknown } | null)?.then !== 'function') {
+      this.answeredAtOnce();
       this.seedError(new SeedResolutionError(this.seedProvider.name, 'the seed provider returned neither a list nor a promise', answer));
       return this.seeds;
     }
     // Never rejects, and settles within a bound: a refresh left waiting on a rejection, or on a
     // provider that never answers (a fetch without a timeout), would stop re-resolving for good,
     // and a join left waiting never started the node. An answer must come before the next
-    // refresh is due, and before join() would give up, so that the node starts (as the first
-    // one, the failure reported) while its join() still waits; a late answer is ignored.
+    // refresh is due, and before join() would give up, so that the node starts while its join()
+    // still waits. A late answer is still used: a provider slower than that bound but healthy (a
+    // DNS query retried after its first packet was lost takes 2 s, the local preset's bound is
+    // 1 s) was otherwise never heard, and every node using it ran alone as its own cluster.
     const timeoutMs = Math.min(this.config.seedRefreshMs, this.config.joinTimeoutMs / 2);
+    this.seedResolutions += 1;
+    const resolution = this.seedResolutions;
     return new Promise<readonly string[] | undefined>((resolve) => {
+      let timedOut = false;
       const timer = this.clock.setTimer(timeoutMs, () => {
         this.seedTimers.delete(timer);
+        timedOut = true;
+        // Not known yet is not "first node": join() waits for the late answer (or its timeout).
+        if (this.seedsAnsweredBy === 0) this.seedsUnknown = true;
         this.seedError(new SeedResolutionError(this.seedProvider.name, `no answer within ${timeoutMs} ms`));
         resolve(undefined);
       });
       this.seedTimers.add(timer);
-      const settle = (outcome: () => readonly string[] | undefined): void => {
-        // Timed out (the timer is gone) or left (leave() cancelled it): nobody waits any more.
-        if (!this.seedTimers.delete(timer)) return;
-        timer.cancel();
-        resolve(outcome());
+      const answered = (outcome: () => readonly string[] | undefined): void => {
+        if (this.state === 'stopped') return;
+        if (!timedOut) {
+          this.seedTimers.delete(timer);
+          timer.cancel();
+          this.seedsAnsweredBy = Math.max(this.seedsAnsweredBy, resolution);
+          this.seedsUnknown = false;
+          resolve(outcome());
+          return;
+        }
+        // Late, and a later resolution has answered since: what it said is newer.
+        if (resolution < this.seedsAnsweredBy) return;
+        this.seedsAnsweredBy = resolution;
+        this.seedsUnknown = false;
+        this.run(() => {
+          const seeds = outcome();
+          if (this.state !== 'running') return;
+          if (seeds !== undefined) this.service?.updateSeeds(seeds, this.now());
+          this.settleJoin();
+        });
       };
       (answer as Promise<readonly string[]>).then(
         (list) =>
-          settle(() => {
+          answered(() => {
             try {
               return this.acceptSeeds(list);
             } catch (error) {
@@ -581,12 +614,19 @@ class MembershipDriver implements Membership {
             }
           }),
         (error: unknown) =>
-          settle(() => {
+          answered(() => {
             this.seedError(error);
             return undefined;
           }),
       );
     });
+  }
+
+  /** The provider answered without a promise: that answer is the newest, whatever one still pending says. */
+  private answeredAtOnce(): void {
+    this.seedResolutions += 1;
+    this.seedsAnsweredBy = this.seedResolutions;
+    this.seedsUnknown = false;
   }
 
   private acceptSeeds(list: readonly string[]): readonly string[] {
@@ -629,7 +669,7 @@ class MembershipDriver implements Membership {
     // Before `start` the seeds may still be resolving: an empty list then means "not known yet",
     // not "first node", and `start` settles the waiters once they are known.
     if (this.joinWaiters.length === 0 || this.state !== 'running') return;
-    if (this.links.size === 0 && this.seeds.length > 0) return;
+    if (this.links.size === 0 && (this.seeds.length > 0 || this.seedsUnknown)) return;
     for (const waiter of this.joinWaiters) {
       waiter.timer.cancel();
       waiter.resolve();
