@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNode } from '../src/index';
-import { lockDataDir } from '../src/wiring/data-dir-lock';
+import { lockDataDir, lockSocketPath } from '../src/wiring/data-dir-lock';
 import { startChildCluster } from './support/child-cluster';
 
 const root = mkdtempSync(join(tmpdir(), 'foundation-data-dir-lock-'));
@@ -82,4 +82,25 @@ describe('a data directory', () => {
     const after = await startNode({ dataDir: join(root, 'holder'), timing: 'local', voters: [holder!.id], name: holder!.id });
     await after.stop();
   }, 60_000);
+  it('is locked through a socket file whose path the kernel keeps whole, however long the temporary directory', () => {
+    // macOS keeps 103 bytes of a socket's path and its $TMPDIR is /var/folders/xx/<30>/T/: the
+    // path ran to 106, Node cut it short, and the file a crashed holder left was never found to
+    // be removed (the directory stayed refused for good), or newer Node refused to listen at all.
+    const directory = join(root, 'socket-path');
+    mkdirSync(directory);
+    const macTemporary = '/var/folders/7g/mbft3r4s4w7chvl_ys3f5p8r0000gn/T/';
+    const long = `/${'t'.repeat(120)}`;
+    for (const [platform, temporary, under] of [
+      ['darwin', macTemporary, macTemporary],
+      ['freebsd', '/tmp', '/tmp/'],
+      ['darwin', long, '/tmp/'],
+    ] as const) {
+      const path = lockSocketPath(directory, platform, temporary);
+      expect(Buffer.byteLength(path)).toBeLessThanOrEqual(103);
+      expect(path.startsWith(under)).toBe(true);
+    }
+    // The same directory is the same socket, and another directory another.
+    expect(lockSocketPath(directory, 'darwin', macTemporary)).toBe(lockSocketPath(join(directory, '.'), 'darwin', macTemporary));
+    expect(lockSocketPath(root, 'darwin', macTemporary)).not.toBe(lockSocketPath(directory, 'darwin', macTemporary));
+  });
 });

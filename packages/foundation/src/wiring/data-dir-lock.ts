@@ -22,18 +22,33 @@ export interface DataDirLock {
 }
 
 /**
+ * The longest socket path the kernel keeps whole (sockaddr_un's sun_path less its NUL): 103 bytes
+ * on macOS and the BSDs, 107 on Linux. Node 20 cuts a longer one short, and newer Node refuses it.
+ */
+const MAX_SOCKET_PATH_BYTES = 103;
+
+/**
  * The socket's name, from the directory's device and inode: the directory itself, whatever path
  * leads to it (relative, through a symbolic link, renamed while held, or a volume mounted at
  * another path in another container). Named by its path, two containers sharing a network
  * namespace (a pod, host networking) refused each other's separate volumes mounted at the same
  * path, and a held directory moved elsewhere was free under its new name.
+ *
+ * A socket file's path must fit MAX_SOCKET_PATH_BYTES: macOS's temporary directory
+ * (/var/folders/xx/<30 characters>/T/) and a 32-digit name made 106 bytes, cut short on bind,
+ * so the file a crashed holder left was never the one removed and the directory stayed refused
+ * for good. The file's name is shorter, and a temporary directory too long for it gives way to
+ * /tmp.
  */
-function socketPath(directory: string): string {
+export function lockSocketPath(directory: string, platform: NodeJS.Platform = process.platform, temporary: string = tmpdir()): string {
   const { dev, ino } = statSync(directory, { bigint: true });
-  const name = `foundation-data-dir-${createHash('sha256').update(`${dev}:${ino}`).digest('hex').slice(0, 32)}`;
-  if (process.platform === 'linux') return `\0${name}`;
-  if (process.platform === 'win32') return `\\\\.\\pipe\\${name}`;
-  return join(tmpdir(), `${name}.sock`);
+  const digest = createHash('sha256').update(`${dev}:${ino}`).digest('hex');
+  const name = `foundation-data-dir-${digest.slice(0, 32)}`;
+  if (platform === 'linux') return `\0${name}`;
+  if (platform === 'win32') return `\\\\.\\pipe\\${name}`;
+  const file = `foundation-data-dir-${digest.slice(0, 24)}.sock`;
+  const path = join(temporary, file);
+  return Buffer.byteLength(path) <= MAX_SOCKET_PATH_BYTES ? path : join('/tmp', file);
 }
 
 function listen(path: string): Promise<Server> {
@@ -66,7 +81,7 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
   // Synchronous: two calls on one directory, once per start, that leave no turn of the event
   // loop in which the start's clock (a test's virtual one too) runs on before the node joins.
   mkdirSync(dataDir, { recursive: true });
-  const path = socketPath(dataDir);
+  const path = lockSocketPath(dataDir);
   let server: Server;
   try {
     server = await listen(path);
