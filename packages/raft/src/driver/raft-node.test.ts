@@ -946,6 +946,31 @@ describe('createRaftNode', () => {
     expect(c.nodes.get(leader)!.failure()).toBe(errors[0]);
   });
 
+  it('emits error once when a write of the commit index and the next write of entries both fail, as on a full disk', async () => {
+    // Each failed write called the failure path: the background write of a commit index failed,
+    // then the next batch, which waits for it, wrote its entries, failed too, and the node
+    // emitted error a second time for one failure.
+    const c = cluster(['n1', 'n2', 'n3']);
+    const leader = await elected(c);
+    const node = c.nodes.get(leader)!;
+    const errors: FoundationError[] = [];
+    node.on('error', (error) => errors.push(error));
+    const clock = c.simulation.node(leader).clock;
+    let full = false;
+    interceptSave(c, leader, (update, original) => {
+      // The entries go to disk; from the first write of a commit index alone, the disk is full.
+      if (!full && update.entries.length > 0) return original.save(update);
+      full = true;
+      return new Promise<void>((_, reject) => void clock.setTimer(5, () => reject(new Error('ENOSPC: no space left on device'))));
+    });
+    await c.run(() => node.propose({ op: 'put', key: 'a', value: 1 }));
+    const second = node.propose({ op: 'put', key: 'b', value: 2 }).catch(() => undefined);
+    await c.run(() => second);
+    await c.simulation.runForAsync(100);
+    expect({ full, errors: errors.length }).toEqual({ full: true, errors: 1 });
+    expect(node.failure()).toBe(errors[0]);
+  });
+
   it('has no failure while it runs, nor after a plain stop()', async () => {
     const c = cluster(['solo']);
     const leader = await elected(c);

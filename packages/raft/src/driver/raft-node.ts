@@ -393,6 +393,9 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   }
 
   private fail(error: unknown): void {
+    // Once: the writes in flight when the disk went (a commit index written in the background,
+    // the batch waiting on it) each fail in turn, and each emitted error for the one failure.
+    if (this.failed !== null) return;
     const failure = FoundationError.from(error, { type: 'internal_error', message: `raft node ${this.id} failed` });
     this.failed = failure;
     this.stopped = true;
