@@ -549,7 +549,17 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
         version: VERSION,
         membership: { members: membership.members(), activeView: membership.activeView(), passiveView: membership.passiveView(), topology: topology.mode },
         // A learner follows without a vote: shown as what it is.
-        raft: { role: raft.role === 'follower' && raft.membership.learners.includes(nodeId) ? 'learner' : raft.role, term: raft.term, leader: raft.leader, commit: raft.commit, applied: raft.applied, voters: raft.membership.voters, learners: raft.membership.learners },
+        // A Raft node that stopped on a failure keeps the role and leader it last had: it is
+        // neither, and health() says consensus is down.
+        raft: {
+          role: consensus.raft.failure() !== null ? 'failed' : raft.role === 'follower' && raft.membership.learners.includes(nodeId) ? 'learner' : raft.role,
+          term: raft.term,
+          leader: consensus.raft.failure() !== null ? null : raft.leader,
+          commit: raft.commit,
+          applied: raft.applied,
+          voters: raft.membership.voters,
+          learners: raft.membership.learners,
+        },
         processes: runtime.processes().length,
         services: registry.listServices().length,
         peers: transport.peers(),

@@ -12,7 +12,7 @@ const root = mkdtempSync(join(tmpdir(), 'foundation-raft-failure-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('a Raft storage failure after start', () => {
-  it('is a node error with source raft, and health() shows consensus down', async () => {
+  it('is a node error with source raft, health() shows consensus down and status() Raft failed', async () => {
     const dataDir = join(root, 'full');
     const node = await startNode({ dataDir, timing: 'local' });
     try {
@@ -28,6 +28,8 @@ describe('a Raft storage failure after start', () => {
       await until('the failure to be reported', () => reported.length > 0);
       expect(reported).toEqual([{ source: 'raft', code: 2401 }]);
       expect(node.health()).toMatchObject({ status: 'degraded', services: { consensus: 'down' } });
+      // status() went on naming this node the leader of a term it can no longer write in.
+      expect(node.status().raft).toMatchObject({ role: 'failed', leader: null });
     } finally {
       await node.stop();
     }
