@@ -2,53 +2,12 @@
 // close() releases and when its promise says so, and what a peer's own close() tells this node.
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { createSystemClock } from '@foundation/core';
-import type { Scheduler } from '@foundation/core';
+import { countTimers } from '@foundation/testkit';
 import { CHANNELS_ERROR_CODES, CLOSE_CODES, createTransport, defaultLocalConfig } from '../src/index';
 import type { ConnectionErrorEvent } from '../src/index';
 import { SECRET, closeNodes, link, nextEvent, startNode, waitFor } from './helpers';
 
 afterEach(closeNodes);
-
-/** The system clock, counting the timers set and neither fired nor cancelled yet. */
-function countingClock(): { clock: Scheduler; readonly pending: number } {
-  const inner = createSystemClock({ keepAlive: false });
-  const live = new Set<object>();
-  const clock: Scheduler = {
-    now: inner.now,
-    monotonic: inner.monotonic,
-    setTimer(delayMs, callback) {
-      const token = {};
-      live.add(token);
-      const timer = inner.setTimer(delayMs, () => {
-        live.delete(token);
-        callback();
-      });
-      return {
-        cancel: () => {
-          live.delete(token);
-          timer.cancel();
-        },
-      };
-    },
-    setRepeatingTimer(intervalMs, callback) {
-      const token = {};
-      live.add(token);
-      const timer = inner.setRepeatingTimer(intervalMs, callback);
-      return {
-        cancel: () => {
-          live.delete(token);
-          timer.cancel();
-        },
-      };
-    },
-  };
-  return {
-    clock,
-    get pending() {
-      return live.size;
-    },
-  };
-}
 
 describe('close()', () => {
   it('called twice, both promises settle only once the listening port is free: a new transport can listen on it', async () => {
@@ -72,14 +31,14 @@ describe('close()', () => {
     // Each connection closed by this side armed a 1 s deadline for the peer's answer and kept
     // it after the answer came: a clock that keeps the process alive held it open a second
     // longer per close, and each such timer held its closed connection.
-    const counting = countingClock();
+    const counting = countTimers(createSystemClock({ keepAlive: false }));
     const a = await startNode('node-a', { clock: counting.clock });
     const b = await startNode('node-b');
     await link(a, b);
     expect(a.send('node-b', 'bulk', new Uint8Array(100_000))).toBe(true); // a second connection
     await waitFor(() => a.stats().openConnections === 2, 5_000, 'the bulk lane to open');
     await a.close();
-    expect(counting.pending).toBe(0);
+    expect(counting.pending()).toBe(0);
   });
 });
 

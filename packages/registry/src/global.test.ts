@@ -4,10 +4,9 @@
 // take a name at all rather than take one someone else holds.
 import { describe, expect, it } from '@jest/globals';
 import { FoundationError } from '@foundation/core';
-import { createSimulation } from '@foundation/testkit';
+import { countTimers, createSimulation } from '@foundation/testkit';
 import type { Simulation } from '@foundation/testkit';
 import { createCluster } from '../test/support/cluster';
-import { createCountingClock } from '../test/support/counting-clock';
 import type { Cluster } from '../test/support/cluster';
 import { createProcessTable } from '../test/support/process-table';
 import type { TestPid } from '../test/support/process-table';
@@ -194,7 +193,7 @@ describe('registerGlobal on one node (createLocalConsensusLog)', () => {
     // A pending registerGlobal or consistent lookupGlobal ran on until its timeout (4301), and a
     // consistent lookup or release already waiting for the log to apply answered as if it had.
     const simulation = createSimulation({ seed: 209 });
-    const { clock, pending } = createCountingClock(simulation);
+    const { clock, pending } = countTimers(simulation.clock);
     const listeners = new Set<(entry: AppliedEntry<RegistryCommand>) => void>();
     const appends: { command: RegistryCommand; resolve: (index: number) => void }[] = [];
     const reads: ((index: number) => void)[] = [];
@@ -318,7 +317,7 @@ describe('registerGlobal on one node (createLocalConsensusLog)', () => {
     // The release's timer outlived close(): it found the registry closed when it fired and did
     // nothing, but a closed registry held a timer for up to consensusTimeoutMs.
     const simulation = createSimulation({ seed: 216 });
-    const { clock, pending } = createCountingClock(simulation);
+    const { clock, pending } = countTimers(simulation.clock);
     const inner = createLocalConsensusLog<RegistryCommand>();
     let down = false;
     const log: LocalLog = { ...inner, append: (command) => (down ? Promise.reject(new Error('no leader')) : inner.append(command)) };

@@ -4,9 +4,8 @@ import { runInNewContext } from 'node:vm';
 import { describe, expect, it, jest } from '@jest/globals';
 import fc from 'fast-check';
 import { FoundationError, hashString32 } from '@foundation/core';
-import { createSimulation } from '@foundation/testkit';
+import { countTimers, createSimulation } from '@foundation/testkit';
 import type { Simulation } from '@foundation/testkit';
-import { createCountingClock } from '../test/support/counting-clock';
 import { createProcessTable } from '../test/support/process-table';
 import type { TestPid } from '../test/support/process-table';
 import type { RegistryCommand } from './core/global-names';
@@ -814,7 +813,7 @@ describe('health', () => {
   it('a handle changes nothing once the registry is closed, unregister included, and arms no timer again (review finding)', async () => {
     // heartbeat() answered true after close() and armed the TTL timer again, which then ran on.
     const simulation = createSimulation({ seed: 36 });
-    const { clock, pending } = createCountingClock(simulation);
+    const { clock, pending } = countTimers(simulation.clock);
     const registry = createRegistry<unknown>({ nodeId: 'node-a', clock, random: simulation.random, incarnation: 1 });
     const registration = registry.register('worker', 'w', { health: { ttlMs: 1000, check: () => true, intervalMs: 500 } });
     const seen: string[] = [];
@@ -837,7 +836,7 @@ describe('health', () => {
   it('a check that hangs counts as failed at its timeout, its late answer is ignored, and unregister or close leaves no timer of it', async () => {
     // The timeout of a check still in flight stayed armed after unregister() and close().
     const simulation = createSimulation({ seed: 37 });
-    const { clock, pending } = createCountingClock(simulation);
+    const { clock, pending } = countTimers(simulation.clock);
     const registry = createRegistry<unknown>({ nodeId: 'node-a', clock, random: simulation.random, incarnation: 1 });
     const answers: ((healthy: boolean) => void)[] = [];
     const hanging = { check: () => new Promise<boolean>((resolve) => answers.push(resolve)), intervalMs: 100, timeoutMs: 50, failureThreshold: 1 };

@@ -7,6 +7,8 @@ export type { DeterminismReport, Scenario } from './simulation/determinism';
 export { latencySampler } from './simulation/latency';
 export type { LatencyModel, LatencySampler } from './simulation/latency';
 export { estimateSize } from './simulation/value-hash';
+export { countTimers } from './timer-count';
+export type { TimerCount } from './timer-count';
 export type {
   InboundMessage,
   LinkStats,

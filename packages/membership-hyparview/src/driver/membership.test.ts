@@ -2,7 +2,7 @@
 // testkit's simulated network and clock.
 import { describe, expect, it } from '@jest/globals';
 import { FoundationError } from '@foundation/core';
-import { createSimulation, seedFromEnvironment } from '@foundation/testkit';
+import { countTimers, createSimulation, seedFromEnvironment } from '@foundation/testkit';
 import type { SimTransport, Simulation } from '@foundation/testkit';
 import { simulationConfig } from '../internal/sim-cluster';
 import { createMembership } from './membership';
@@ -219,28 +219,7 @@ describe('createMembership', () => {
         return calls === 1 || calls === 3 ? new Promise<string[]>(() => undefined) : Promise.resolve(['a']);
       },
     };
-    let pending = 0;
-    const clock = {
-      ...simulation.clock,
-      monotonic: () => simulation.clock.monotonic(),
-      now: () => simulation.clock.now(),
-      setTimer: (delayMs: number, callback: () => void) => {
-        pending += 1;
-        let done = false;
-        const timer = simulation.clock.setTimer(delayMs, () => {
-          if (!done) pending -= 1;
-          done = true;
-          callback();
-        });
-        return {
-          cancel: () => {
-            if (!done) pending -= 1;
-            done = true;
-            timer.cancel();
-          },
-        };
-      },
-    };
+    const { clock, pending } = countTimers(simulation.clock);
     const membership = createMembership({ nodeId: 'b', transport: simulation.addNode('b').transport, clock, random: simulation.random.fork('b'), topology: 'hyparview', config: simulationConfig(), seeds: flaky });
     const errors: unknown[] = [];
     membership.on('seed-error', (error) => errors.push(error));
@@ -260,10 +239,10 @@ describe('createMembership', () => {
     expect(calls).toBe(3);
     const left = membership.leave();
     // Only the wait for the goodbyes.
-    expect(pending).toBe(1);
+    expect(pending('one-shot')).toBe(1);
     await simulation.runForAsync(1_000);
     await left;
-    expect(pending).toBe(0);
+    expect(pending('one-shot')).toBe(0);
   });
 
   it(`a seed provider slower than its bound but healthy is still heard: join() waits for its late answer and the node joins the cluster (seed=${seed})`, async () => {

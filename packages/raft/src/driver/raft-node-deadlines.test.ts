@@ -4,7 +4,7 @@
 // time out leave nothing behind either.
 import { describe, expect, it } from '@jest/globals';
 import { systemClock } from '@foundation/core';
-import type { Scheduler, Timer } from '@foundation/core';
+import { countTimers } from '@foundation/testkit';
 import { RAFT_ERROR_CODES } from '../errors/codes';
 import { createKvStateMachine } from '../kv/kv-state-machine';
 import type { KvCommand, KvQuery } from '../kv/kv-state-machine';
@@ -12,37 +12,12 @@ import { createMemoryPersistence } from '../storage/persistence';
 import type { PersistUpdate, RaftPersistence } from '../storage/persistence';
 import { createRaftNode } from './raft-node';
 
-/** The real clock, counting the one-shot timers set and neither fired nor cancelled yet. */
-function countingClock(): { clock: Scheduler; pending: () => number } {
-  const live = new Set<object>();
-  const clock: Scheduler = {
-    now: () => systemClock.now(),
-    monotonic: () => systemClock.monotonic(),
-    setRepeatingTimer: (intervalMs, callback) => systemClock.setRepeatingTimer(intervalMs, callback),
-    setTimer(delayMs, callback): Timer {
-      const token = {};
-      live.add(token);
-      const timer = systemClock.setTimer(delayMs, () => {
-        live.delete(token);
-        callback();
-      });
-      return {
-        cancel: () => {
-          live.delete(token);
-          timer.cancel();
-        },
-      };
-    },
-  };
-  return { clock, pending: () => live.size };
-}
-
 const put = (key: string): KvCommand => ({ op: 'put', key, value: 1 }) as unknown as KvCommand;
 const get = (key: string): KvQuery => ({ op: 'get', key }) as unknown as KvQuery;
 
 describe('raft node call deadlines (review finding)', () => {
   it('cancels the deadline timer once the last waiting call is answered', async () => {
-    const { clock, pending } = countingClock();
+    const { clock, pending } = countTimers(systemClock);
     const node = createRaftNode({
       id: 'a',
       peers: ['a'],
@@ -57,12 +32,12 @@ describe('raft node call deadlines (review finding)', () => {
     await node.start();
     while (node.status().role !== 'leader') await new Promise((resolve) => setTimeout(resolve, 2));
     await Promise.all([node.propose(put('k'), { timeoutMs: 3_600_000 }), node.read(get('k'), { timeoutMs: 3_600_000 })]);
-    expect(pending()).toBe(0);
+    expect(pending('one-shot')).toBe(0);
     await node.stop();
   });
 
   it('thousands of proposals that time out leave no timer and nothing waiting', async () => {
-    const { clock, pending } = countingClock();
+    const { clock, pending } = countTimers(systemClock);
     const memory = createMemoryPersistence();
     let diskStuck = false;
     const stuck: (() => void)[] = [];
@@ -88,7 +63,7 @@ describe('raft node call deadlines (review finding)', () => {
       Array.from({ length: 5000 }, (_, index) => node.propose(put(`k${index}`), { timeoutMs: 5 + (index % 20) }).then(() => 'applied', (error: unknown) => (error as { code?: number }).code)),
     );
     expect(new Set(codes)).toEqual(new Set([RAFT_ERROR_CODES.timeout]));
-    expect(pending()).toBe(0);
+    expect(pending('one-shot')).toBe(0);
     // The disk answers again, so that stop() (which waits for the write in progress) can end.
     diskStuck = false;
     for (const resolve of stuck.splice(0)) resolve();
