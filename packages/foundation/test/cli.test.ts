@@ -3,7 +3,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../src/cli/commands';
@@ -11,7 +10,7 @@ import { startNode } from '../src/index';
 import type { FoundationNode } from '../src/index';
 import { freePort } from '../src/options';
 import { fillDiskUnder } from './support/full-disk';
-import { until } from './support/loopback';
+import { accepts, until } from './support/loopback';
 
 const SECRET = 'cli-test-secret-0123456789';
 const root = mkdtempSync(join(tmpdir(), 'foundation-cli-'));
@@ -183,7 +182,7 @@ describe('foundation (a real process)', () => {
     const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, by) => resolve({ code, signal: by })));
     try {
       // Listening means it is joining: it tries the dead seed until its 30 s joinTimeoutMs.
-      for (let attempt = 0; attempt < 600 && (await listening(port)) === false; attempt += 1) await new Promise((resolve) => setTimeout(resolve, 50));
+      for (let attempt = 0; attempt < 600 && (await accepts(port)) === false; attempt += 1) await new Promise((resolve) => setTimeout(resolve, 50));
       child.kill(signal);
       // The signal's default action ended the process (code null), with nothing said.
       expect(await exited).toEqual({ code: 0, signal: null });
@@ -195,14 +194,3 @@ describe('foundation (a real process)', () => {
   }, 60_000);
 });
 
-/** Whether something accepts connections on 127.0.0.1:`port`. */
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}

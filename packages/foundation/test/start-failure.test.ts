@@ -2,42 +2,18 @@
 // of every part (read on an injected clock that counts the repeating timers still running).
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSystemClock } from '@foundation/core';
-import type { Scheduler, Timer } from '@foundation/core';
+import { countTimers } from '@foundation/testkit';
 import { startNode } from '../src/index';
 import { freePort } from '../src/options';
+import { accepts } from './support/loopback';
 
 const root = mkdtempSync(join(tmpdir(), 'foundation-start-failure-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-/** The system clock, counting the repeating timers set and not cancelled. */
-function countingClock(): { clock: Scheduler; repeating: () => number } {
-  const system = createSystemClock({ keepAlive: false });
-  const running = new Set<Timer>();
-  return {
-    clock: {
-      now: () => system.now(),
-      monotonic: () => system.monotonic(),
-      setTimer: (delayMs, callback) => system.setTimer(delayMs, callback),
-      setRepeatingTimer(intervalMs, callback) {
-        const timer = system.setRepeatingTimer(intervalMs, callback);
-        const counted: Timer = {
-          cancel() {
-            running.delete(counted);
-            timer.cancel();
-          },
-        };
-        running.add(counted);
-        return counted;
-      },
-    },
-    repeating: () => running.size,
-  };
-}
 
 function canListen(port: number): Promise<boolean> {
   return listenOn(port).then(
@@ -46,17 +22,6 @@ function canListen(port: number): Promise<boolean> {
   );
 }
 
-/** Whether something accepts connections on 127.0.0.1:`port` (a probe that, unlike listening, takes nothing from it). */
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 function listenOn(port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
@@ -71,11 +36,11 @@ describe('startNode failing part-way', () => {
     const port = await freePort('127.0.0.1');
     const taken = await listenOn(port);
     try {
-      const { clock, repeating } = countingClock();
+      const { clock, pending } = countTimers(createSystemClock({ keepAlive: false }));
       const outcome = await startNode({ name: `busy@127.0.0.1:${port}`, timing: 'local', clock, dataDir: join(root, 'busy') }).catch((error: unknown) => error);
       expect(outcome).toMatchObject({ code: 'EADDRINUSE' });
       // The transport's heartbeat ran on, every 100 ms, for as long as the process lived.
-      expect(repeating()).toBe(0);
+      expect(pending('repeating')).toBe(0);
     } finally {
       await new Promise((resolve) => taken.close(resolve));
     }
@@ -96,18 +61,18 @@ describe('startNode failing part-way', () => {
       { options: { name: `unwritable@127.0.0.1:${port}`, dataDir: raftIsAFile }, expected: { code: 'EEXIST' } },
     ];
     for (const { options, expected } of stages) {
-      const { clock, repeating } = countingClock();
+      const { clock, pending } = countTimers(createSystemClock({ keepAlive: false }));
       const outcome = await startNode({ timing: 'local', clock, dataDir: join(root, 'stage'), ...options }).catch((error: unknown) => error);
       expect(outcome).toMatchObject(expected);
       expect(await canListen(port)).toBe(true);
-      expect(repeating()).toBe(0);
+      expect(pending('repeating')).toBe(0);
     }
   });
 
   it('stopped through its signal while joining: rejects with the reason, with the port free again and no timer running', async () => {
     const port = await freePort('127.0.0.1');
     const deadSeed = `dead@127.0.0.1:${await freePort('127.0.0.1')}`;
-    const { clock, repeating } = countingClock();
+    const { clock, pending } = countTimers(createSystemClock({ keepAlive: false }));
     const stop = new AbortController();
     const starting = startNode({ name: `waiting@127.0.0.1:${port}`, seeds: [deadSeed], secret: 'a-test-secret-of-enough-bytes', timing: 'local', clock, dataDir: join(root, 'aborted'), signal: stop.signal });
     // Listening means it is joining: it tries the dead seed until its 30 s joinTimeoutMs.
@@ -116,7 +81,7 @@ describe('startNode failing part-way', () => {
     stop.abort(reason);
     expect(await starting.catch((error: unknown) => error)).toBe(reason);
     expect(await canListen(port)).toBe(true);
-    expect(repeating()).toBe(0);
+    expect(pending('repeating')).toBe(0);
   });
 
   it('given a signal already aborted: rejects with its reason before anything listens', async () => {

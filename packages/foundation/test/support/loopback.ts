@@ -3,6 +3,7 @@
 import { afterEach } from '@jest/globals';
 import { createTransport } from '@foundation/channels';
 import type { Transport, TransportOptions } from '@foundation/channels';
+import { connect } from 'node:net';
 import { freePort, urlOf } from '../../src/options';
 
 /** Starts transports named `name@127.0.0.1:port` on free ports with `secret`; each is closed after the test that started it. */
@@ -26,4 +27,16 @@ export async function until(what: string, condition: () => boolean, timeoutMs = 
     if (waited > timeoutMs) throw new Error(`gave up waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/** Whether something accepts connections on 127.0.0.1:`port` (the probe's connection is closed at once). */
+export function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }
