@@ -8,6 +8,7 @@ export type { EventQuery, NormalizedEventQuery } from './query';
 export { eventMatches } from './filter';
 export type { EventFilter } from './filter';
 export { causalOrder } from './correlation-chain';
+export { holdsBytes as dataHoldsBytes, withOwnBytes } from './internal/event-data';
 export { DEFAULT_TRUNCATE_BYTES, truncateIfLarge } from './truncate';
 export type { TruncatedData } from './truncate';
 export { deserializeEvent, serializeEvent, serializedSize } from './serialization/event-codec';

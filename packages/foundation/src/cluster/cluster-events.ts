@@ -11,7 +11,7 @@
 import { currentContext, withContext } from '@foundation/context';
 import { FoundationError, systemClock } from '@foundation/core';
 import type { Clock } from '@foundation/core';
-import { EVENTS_TOPIC, eventMatches } from '@foundation/events';
+import { EVENTS_TOPIC, dataHoldsBytes, eventMatches, withOwnBytes } from '@foundation/events';
 import type { Broadcast, EventFilter, EventStore, FoundationEvent, NewEventOptions } from '@foundation/events';
 
 export interface ClusterEvents {
@@ -110,9 +110,9 @@ export function createClusterEvents(store: EventStore, broadcast: Broadcast, rep
       return;
     }
     if (event.node === store.node || delivered.check(identity(event))) return;
-    // Byte arrays cannot be frozen: with any in its data, each handler gets a decode of its own,
-    // as local subscribers get copies of their own, and the filters read the event as it came.
-    const ownCopies = holdsByteArrays(event.data);
+    // Byte arrays cannot be frozen: with any in its data, each handler gets copies of its own,
+    // as local subscribers do, and the filters read the event as it came.
+    const ownCopies = dataHoldsBytes(event.data);
     for (const subscriber of [...subscribers]) {
       // One subscriber's filter that throws (a `where`) is reported; the others still hear it.
       let matches: boolean;
@@ -122,7 +122,7 @@ export function createClusterEvents(store: EventStore, broadcast: Broadcast, rep
         report(FoundationError.from(error));
         continue;
       }
-      if (matches) deliver(subscriber.handler, ownCopies ? store.deserialize(payload as Uint8Array) : event);
+      if (matches) deliver(subscriber.handler, ownCopies ? withOwnBytes(event) : event);
     }
   };
 
@@ -147,12 +147,4 @@ export function createClusterEvents(store: EventStore, broadcast: Broadcast, rep
       };
     },
   };
-}
-
-/** Whether event data (plain decoded values) holds a byte array anywhere. */
-function holdsByteArrays(value: unknown): boolean {
-  if (value instanceof Uint8Array) return true;
-  if (value === null || typeof value !== 'object') return false;
-  if (Array.isArray(value)) return value.some(holdsByteArrays);
-  return Object.values(value).some(holdsByteArrays);
 }
