@@ -427,10 +427,12 @@ class RegistryImpl<Target> implements Registry<Target> {
   private readonly inDoubt = new Map<string, OwnGlobal>();
   /** The view's records of names held through consensus (the replica holds the others). */
   private readonly globalSlots = new Map<string, Slot>();
-  /** Releases being appended (retried until they land or are no longer needed), by key. */
-  private readonly releasing = new Set<string>();
-  /** The timer of each release waiting for its jitter or its next try (see `releaseUntilDone`), cancelled by close(). */
-  private readonly releaseTimers = new Map<string, Timer>();
+  /**
+   * Releases under way (retried until they land or are no longer needed), by key: the timer of
+   * one waiting for its jitter or its next try, null while it is being appended. close() cancels
+   * the timers.
+   */
+  private readonly releasing = new Map<string, Timer | null>();
   private readonly unsubscribers: (() => void)[] = [];
   private sequence = 0;
   /**
@@ -1124,11 +1126,10 @@ class RegistryImpl<Target> implements Registry<Target> {
    */
   private releaseUntilDone(key: string, command: RegistryCommand, operation: string, needed: () => boolean, delayMs: number): void {
     if (this.releasing.has(key)) return;
-    this.releasing.add(key);
     const attempt = (count: number, delay: number): void => {
       if (this.closed) return;
       const timer = this.clock.setTimer(delay, () => {
-        this.releaseTimers.delete(key);
+        this.releasing.set(key, null);
         if (this.closed || !needed()) {
           this.releasing.delete(key);
           return;
@@ -1140,7 +1141,7 @@ class RegistryImpl<Target> implements Registry<Target> {
           () => attempt(count + 1, backoffDelay(count, { initialMs: 100, maxMs: Math.max(100, this.options.consensusTimeoutMs ?? 5000), random: this.random })),
         );
       });
-      this.releaseTimers.set(key, timer);
+      this.releasing.set(key, timer);
     };
     attempt(0, delayMs);
   }
@@ -1766,8 +1767,8 @@ class RegistryImpl<Target> implements Registry<Target> {
     this.replication?.close();
     this.closed = true;
     for (const record of this.own.values()) this.stopRecord(record);
-    for (const timer of this.releaseTimers.values()) timer.cancel();
-    this.releaseTimers.clear();
+    for (const timer of this.releasing.values()) timer?.cancel();
+    this.releasing.clear();
     for (const own of this.ownGlobals.values()) {
       if (own.monitored) {
         own.monitored = false;
