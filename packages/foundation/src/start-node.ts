@@ -313,14 +313,9 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   // The registry's commands are kept for nodes restored from a snapshot, compacted to the names
   // held and the release floors, so the stream does not grow with every claim ever made.
   // Raft stops by itself when it cannot go on (a write to its storage failed, say): only the
-  // callers waiting on it then hear of it, so the node reports it, and health() shows consensus
-  // down from then on rather than a healthy leader that can no longer write.
-  let raftFailed = false;
-  const reportRaft = reporter('raft');
-  consensus.raft.on('error', (error) => {
-    reportRaft(error);
-    raftFailed ||= consensus.raft.failure() !== null;
-  });
+  // callers waiting on it then hear of it, so the node reports it, and health() and status()
+  // show it failed (raft.failure()) rather than a healthy leader that can no longer write.
+  consensus.raft.on('error', reporter('raft'));
   const registryLog = consensus.log<RegistryCommand>('registry', { retain: { compact: (history) => compactRegistryCommands(history, REGISTRY_NAMESPACE, DEFAULT_REGISTRY_LIMITS) } });
   const clusterConfig = createClusterConfig(config, configLog, reporter('cluster-config'));
   const registry = createRegistry<unknown>({
@@ -540,6 +535,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     },
     status() {
       const raft = consensus.raft.status();
+      const raftFailed = consensus.raft.failure() !== null;
       const stats = transport.stats();
       const topology = membership.topology();
       return {
@@ -548,13 +544,12 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
         uptimeMs: clock.monotonic() - startedAt,
         version: VERSION,
         membership: { members: membership.members(), activeView: membership.activeView(), passiveView: membership.passiveView(), topology: topology.mode },
-        // A learner follows without a vote: shown as what it is.
-        // A Raft node that stopped on a failure keeps the role and leader it last had: it is
-        // neither, and health() says consensus is down.
+        // A learner follows without a vote: shown as what it is. A Raft node that stopped on a
+        // failure keeps the role and leader it last had: it is neither.
         raft: {
-          role: consensus.raft.failure() !== null ? 'failed' : raft.role === 'follower' && raft.membership.learners.includes(nodeId) ? 'learner' : raft.role,
+          role: raftFailed ? 'failed' : raft.role === 'follower' && raft.membership.learners.includes(nodeId) ? 'learner' : raft.role,
           term: raft.term,
-          leader: consensus.raft.failure() !== null ? null : raft.leader,
+          leader: raftFailed ? null : raft.leader,
           commit: raft.commit,
           applied: raft.applied,
           voters: raft.membership.voters,
@@ -596,7 +591,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
       const services: Record<string, 'up' | 'degraded' | 'down'> = {
         transport: 'up',
         membership: resolved.seeds.length === 0 || membership.members().length > 0 ? 'up' : 'degraded',
-        consensus: raftFailed ? 'down' : raft.leader === null ? 'degraded' : 'up',
+        consensus: consensus.raft.failure() !== null ? 'down' : raft.leader === null ? 'degraded' : 'up',
         runtime: 'up',
         registry: 'up',
         config: 'up',
