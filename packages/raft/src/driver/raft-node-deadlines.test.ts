@@ -4,6 +4,7 @@
 // time out leave nothing behind either.
 import { describe, expect, it } from '@jest/globals';
 import { systemClock } from '@foundation/core';
+import type { Scheduler } from '@foundation/core';
 import { countTimers } from '@foundation/testkit';
 import { RAFT_ERROR_CODES } from '../errors/codes';
 import { createKvStateMachine } from '../kv/kv-state-machine';
@@ -15,22 +16,28 @@ import { createRaftNode } from './raft-node';
 const put = (key: string): KvCommand => ({ op: 'put', key, value: 1 }) as unknown as KvCommand;
 const get = (key: string): KvQuery => ({ op: 'get', key }) as unknown as KvQuery;
 
+/** A one-node cluster on `clock` and `persistence`, once it leads. */
+async function soloLeader(clock: Scheduler, persistence: RaftPersistence) {
+  const node = createRaftNode({
+    id: 'a',
+    peers: ['a'],
+    persistence,
+    transport: { send: () => true, onMessage: () => () => undefined },
+    stateMachine: createKvStateMachine(),
+    clock,
+    tickMs: 2,
+    electionTicks: 4,
+    heartbeatTicks: 1,
+  });
+  await node.start();
+  while (node.status().role !== 'leader') await new Promise((resolve) => setTimeout(resolve, 2));
+  return node;
+}
+
 describe('raft node call deadlines (review finding)', () => {
   it('cancels the deadline timer once the last waiting call is answered', async () => {
     const { clock, pending } = countTimers(systemClock);
-    const node = createRaftNode({
-      id: 'a',
-      peers: ['a'],
-      persistence: createMemoryPersistence(),
-      transport: { send: () => true, onMessage: () => () => undefined },
-      stateMachine: createKvStateMachine(),
-      clock,
-      tickMs: 2,
-      electionTicks: 4,
-      heartbeatTicks: 1,
-    });
-    await node.start();
-    while (node.status().role !== 'leader') await new Promise((resolve) => setTimeout(resolve, 2));
+    const node = await soloLeader(clock, createMemoryPersistence());
     await Promise.all([node.propose(put('k'), { timeoutMs: 3_600_000 }), node.read(get('k'), { timeoutMs: 3_600_000 })]);
     expect(pending('one-shot')).toBe(0);
     await node.stop();
@@ -45,19 +52,7 @@ describe('raft node call deadlines (review finding)', () => {
       ...memory,
       save: (update: PersistUpdate) => (diskStuck ? new Promise<void>((resolve) => stuck.push(resolve)).then(() => memory.save(update)) : memory.save(update)),
     };
-    const node = createRaftNode({
-      id: 'a',
-      peers: ['a'],
-      persistence,
-      transport: { send: () => true, onMessage: () => () => undefined },
-      stateMachine: createKvStateMachine(),
-      clock,
-      tickMs: 2,
-      electionTicks: 4,
-      heartbeatTicks: 1,
-    });
-    await node.start();
-    while (node.status().role !== 'leader') await new Promise((resolve) => setTimeout(resolve, 2));
+    const node = await soloLeader(clock, persistence);
     diskStuck = true; // nothing commits from here on
     const codes = await Promise.all(
       Array.from({ length: 5000 }, (_, index) => node.propose(put(`k${index}`), { timeoutMs: 5 + (index % 20) }).then(() => 'applied', (error: unknown) => (error as { code?: number }).code)),
