@@ -162,6 +162,19 @@ describe('the key-value model', () => {
     if (verdict.valid === false) expect(verdict.explanation).toContain('for key 1n');
   });
 
+  it('refuses an operation without a key, and checks a null key like any other', () => {
+    // Review finding: operations without a key shared the group of null, and each one started
+    // that group afresh, so all but the last went unchecked and this history passed.
+    const keyless = createHistoryRecorder();
+    keyless.ok(keyless.invoke('c1', 'put', { value: 1 }));
+    keyless.ok(keyless.invoke('c2', 'get', {}), 2);
+    expect(() => checkLinearizability(keyless.events(), kvModel())).toThrow(/needs a key/);
+    const nullKey = createHistoryRecorder();
+    nullKey.ok(nullKey.invoke('c1', 'put', { key: null, value: 1 }));
+    nullKey.ok(nullKey.invoke('c2', 'get', { key: null }), 2);
+    expect(checkLinearizability(nullKey.events(), kvModel()).valid).toBe(false);
+  });
+
   it('supports delete and cas', () => {
     const recorder = createHistoryRecorder();
     recorder.ok(recorder.invoke(1, 'put', { key: 'k', value: 'a' }));

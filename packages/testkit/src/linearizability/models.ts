@@ -143,7 +143,8 @@ export function registerModel(initial: unknown = null): Model<unknown> {
 
 /**
  * A key-value map: `get` (result: the value, null when absent), `put`, `delete`, `cas` on
- * [expected, new], each with a `key`. Keys are independent, so the checker splits the history
+ * [expected, new], each with a `key` (an operation without one is a malformed history; `null`
+ * is a key like any other). Keys are independent, so the checker splits the history
  * by key and checks each alone.
  */
 export function kvModel(): Model<unknown> {
@@ -154,16 +155,18 @@ export function kvModel(): Model<unknown> {
     key: canonical,
     partition(operations) {
       const groups = new Map<unknown, Operation[]>();
-      const byCanonicalKey = new Map<string, unknown>();
+      const byCanonicalKey = new Map<string, Operation[]>();
       for (const operation of operations) {
+        // Without a key the operation would fall in with null's; null itself is a key.
+        if (operation.key === undefined) throw malformed(`a key-value operation needs a key (${operation.f} has none)`, operation.call);
         const text = canonical(operation.key);
-        let key = byCanonicalKey.get(text);
-        if (key === undefined) {
-          key = operation.key;
-          byCanonicalKey.set(text, key);
-          groups.set(key, []);
+        let group = byCanonicalKey.get(text);
+        if (group === undefined) {
+          group = [];
+          byCanonicalKey.set(text, group);
+          groups.set(operation.key, group);
         }
-        groups.get(key)!.push(operation);
+        group.push(operation);
       }
       return groups;
     },
