@@ -114,6 +114,9 @@ export function toHistory(operations: readonly Operation[]): HistoryEvent[] {
     if (calls === undefined) callsByProcess.set(operation.process, [operation.call]);
     else calls.push(operation.call);
   }
+  // Sorted, so that an info operation finds its process's next invocation by binary search
+  // (scanning them all made a process with many info operations quadratic).
+  for (const calls of callsByProcess.values()) calls.sort((a, b) => a - b);
   for (const operation of operations) {
     const base = { process: operation.process, f: operation.f, ...(operation.key === undefined ? {} : { key: operation.key }) };
     points.push({ index: operation.call, event: { type: 'invoke', ...base, ...(operation.input === undefined ? {} : { value: operation.input }) } });
@@ -121,13 +124,24 @@ export function toHistory(operations: readonly Operation[]): HistoryEvent[] {
       points.push({ index: operation.ret, event: { type: 'ok', ...base, ...(operation.output === undefined ? {} : { value: operation.output }) } });
       continue;
     }
-    let nextCall = Number.POSITIVE_INFINITY;
-    for (const call of callsByProcess.get(operation.process)!) if (call > operation.call && call < nextCall) nextCall = call;
+    const nextCall = firstAfter(callsByProcess.get(operation.process)!, operation.call);
     if (nextCall === Number.POSITIVE_INFINITY) unfinished.push({ type: 'info', ...base });
     else points.push({ index: nextCall - 0.5, event: { type: 'info', ...base } });
   }
   points.sort((a, b) => a.index - b.index);
   return [...points.map((point) => point.event), ...unfinished];
+}
+
+/** The first of the ascending `values` greater than `value`; Infinity when none is. */
+function firstAfter(values: readonly number[], value: number): number {
+  let low = 0;
+  let high = values.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (values[middle]! > value) high = middle;
+    else low = middle + 1;
+  }
+  return low < values.length ? values[low]! : Number.POSITIVE_INFINITY;
 }
 
 export interface PendingOperation {
