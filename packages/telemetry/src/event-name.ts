@@ -1,5 +1,6 @@
 // Event names in the :telemetry model: an array of strings, e.g. ['foundation', 'raft', 'commit'].
 import { InvalidEventNameError } from './errors/invalid-event-name-error';
+import { wellFormed } from './well-formed';
 
 export type EventName = readonly string[];
 
@@ -29,6 +30,11 @@ export function checkEventName(name: unknown): EventName {
   }
   for (const segment of name as unknown[]) {
     if (typeof segment !== 'string' || segment.length === 0) throw invalidEventName(name);
+    // Kept names reach other nodes and logs as UTF-8, where two that differ only in a lone
+    // surrogate would be one.
+    if (wellFormed(segment) !== segment) {
+      throw new InvalidEventNameError('an event name segment has a lone surrogate (half of a UTF-16 pair), which UTF-8 cannot carry', { name: describe(name) });
+    }
     if (segment.length > MAX_EVENT_SEGMENT_LENGTH) {
       throw new InvalidEventNameError(`an event name segment has at most ${MAX_EVENT_SEGMENT_LENGTH} characters`, { name: describe(name) });
     }

@@ -105,6 +105,13 @@ describe('execute, attach, detach', () => {
     expect(codeOf(() => telemetry.execute(name as unknown as EventName, {}))).toBe(TELEMETRY_ERROR_CODES.invalidEventName);
   });
 
+  it('refuses to keep an event name with a lone surrogate, which UTF-8 (CBOR, JSON logs) cannot carry apart from U+FFFD', () => {
+    const telemetry = createTelemetry();
+    expect(codeOf(() => telemetry.attach('h', ['shop', 'cut \uD83D'], () => undefined))).toBe(TELEMETRY_ERROR_CODES.invalidEventName);
+    expect(codeOf(() => createTelemetry({ metrics: [{ name: 'shop.count', kind: 'counter', event: ['shop', '\uDC00'] }] }))).toBe(TELEMETRY_ERROR_CODES.invalidMetricDefinition);
+    telemetry.attach('pair', ['shop', 'emoji 😀'], () => undefined); // a whole pair is fine
+  });
+
   it('rejects measurements that are not an object (InvalidMeasurementError, 5302)', () => {
     const telemetry = createTelemetry();
     expect(codeOf(() => telemetry.execute(['a'], 5 as unknown as Measurements))).toBe(TELEMETRY_ERROR_CODES.invalidMeasurement);

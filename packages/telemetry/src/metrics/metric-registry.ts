@@ -13,6 +13,7 @@ import type { MetricDefinition, MetricKind, MetricSpec } from './definition';
 import { SeriesTable } from './series-table';
 import { DROPPED_SAMPLES_FAMILY, DROP_REASONS, HANDLER_FAILURES_FAMILY, SNAPSHOT_FORMAT, SNAPSHOT_VERSION } from './snapshot';
 import type { DropReason, MetricSnapshot, MetricsSnapshot, SeriesSnapshot } from './snapshot';
+import { wellFormed } from '../well-formed';
 
 /** Longest tag value recorded; longer ones drop the sample (reason `invalid_tag`). */
 export const MAX_TAG_VALUE_LENGTH = 256;
@@ -356,10 +357,6 @@ function tagValues(spec: MetricSpec, source: Readonly<Record<string, unknown>>, 
   return buffer;
 }
 
-/** A surrogate that is not half of a pair. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-const ANY_SURROGATE = /[\uD800-\uDFFF]/;
-
 /**
  * Replaces lone surrogates in `tags` with U+FFFD, in place, as UTF-8 encoding does (Prometheus
  * text, CBOR): two values that differ only there (strings cut inside an emoji) would otherwise be
@@ -369,10 +366,9 @@ function makeWellFormed(tags: string[]): boolean {
   let changed = false;
   for (let index = 0; index < tags.length; index += 1) {
     const value = tags[index]!;
-    if (!ANY_SURROGATE.test(value)) continue;
-    const wellFormed = value.replace(LONE_SURROGATE, '\uFFFD');
-    if (wellFormed !== value) {
-      tags[index] = wellFormed;
+    const carried = wellFormed(value);
+    if (carried !== value) {
+      tags[index] = carried;
       changed = true;
     }
   }

@@ -280,6 +280,24 @@ describe('bad input to metrics: dropped with a counter, never thrown', () => {
     expect(lines).toEqual(['greeting_count_total{text="hello\uFFFD"} 3', 'greeting_count_total{text="\uFFFDlone low, then a pair 😀"} 1']);
   });
 
+  it('reads a snapshot from another node with its lone surrogates as the UTF-8 text they become', () => {
+    // Review finding: a JSON snapshot (from an older node, or a hostile one) could still carry
+    // tag values and names that differ only in a lone surrogate; they rendered as one label set
+    // twice. They are now read as UTF-8 carries them, so the repeat is refused as any other.
+    const telemetry = createTelemetry({ metrics: [{ name: 'greeting.count', kind: 'counter', event: ['greeting'], tags: ['text'] }] });
+    telemetry.execute(['greeting'], {}, { text: 'plain' });
+    const snapshot = telemetry.snapshot();
+    const withSeries = (...tags: string[]): unknown => ({
+      ...snapshot,
+      metrics: [{ ...snapshot.metrics[0]!, series: tags.map((text) => ({ tags: [text], value: 1 })) }],
+    });
+    const read = parseSnapshot(JSON.parse(JSON.stringify(withSeries('cut \uD83D'))));
+    expect(read.metrics[0]!.series).toEqual([{ tags: ['cut \uFFFD'], value: 1 }]);
+    expect(codeOf(() => parseSnapshot(withSeries('cut \uD83D', 'cut \uD83E')))).toBe(TELEMETRY_ERROR_CODES.invalidSnapshot);
+    const names = { ...snapshot, metrics: ['a\uDC00', 'a\uDC01'].map((name) => ({ ...snapshot.metrics[0]!, name, prometheusName: undefined, labelNames: undefined })) };
+    expect(codeOf(() => parseSnapshot(JSON.parse(JSON.stringify(names))))).toBe(TELEMETRY_ERROR_CODES.invalidSnapshot);
+  });
+
   it('keeps at most 10,000 series per metric by default: user-controlled tags cannot grow memory without bound', () => {
     const telemetry = createTelemetry({ metrics: [{ name: 'http.request.count', kind: 'counter', event: ['http', 'request'], tags: ['user'] }] });
     for (let user = 0; user < 12_000; user += 1) telemetry.execute(['http', 'request'], {}, { user: `user-${user}` });

@@ -10,6 +10,7 @@ import type { EventName } from '../event-name';
 import { labelNameProblem, prometheusNameProblems } from '../prometheus-names';
 import { renderedNames } from './definition';
 import type { MetricKind } from './definition';
+import { wellFormed } from '../well-formed';
 
 export const SNAPSHOT_FORMAT = 'foundation-metrics';
 export const SNAPSHOT_VERSION = 1;
@@ -271,9 +272,11 @@ export function parseSnapshot(data: unknown, limits: SnapshotLimits = DEFAULT_LI
   const fail = (message: string): never => {
     throw new InvalidSnapshotError(`metrics snapshot: ${message}`);
   };
+  // Read as UTF-8 carries it, so that names and tags that differ only in a lone surrogate (from
+  // an older node, or a hostile one) count as the repeat they become when rendered.
   const string = (value: unknown, what: string, max = MAX_STRING): string => {
     if (typeof value !== 'string' || value.length > max) fail(`${what} must be a string of at most ${max} characters`);
-    return value as string;
+    return wellFormed(value as string);
   };
   const finite = (value: unknown, what: string): number => {
     if (typeof value !== 'number' || !Number.isFinite(value)) fail(`${what} must be a finite number`);
