@@ -460,6 +460,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
 
   const singletons = new Set<Singleton>();
   let stopping: Promise<void> | null = null;
+  let registryClosed = false;
   const spawnOn = async (node: string, behavior: string, args?: unknown): Promise<Pid> => {
     if (node === nodeId) {
       const local = behaviors.get(behavior);
@@ -556,7 +557,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
           learners: raft.membership.learners,
         },
         processes: runtime.processes().length,
-        services: registry.listServices().length,
+        // The registry refuses queries once stop() has closed it: a stopped node offers none.
+        services: registryClosed ? 0 : registry.listServices().length,
         peers: transport.peers(),
         channels: Object.fromEntries(
           Object.entries(stats.channels).map(([name, channel]) => [
@@ -608,12 +610,15 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     stop() {
       stopping ??= (async () => {
         for (const singleton of singletons) await singleton.stop();
+        // Before the registry closes: the upkeep asks it which nodes are live, and a closed
+        // registry refuses that question (RegistryClosedError from a timer).
+        stopLearnerUpkeep();
         registry.close({ announce: true });
+        registryClosed = true;
         clusterConfig.close();
         control.close();
         await membership.leave().catch(() => undefined);
         await runtime.shutdown({ timeoutMs: 2000 }).catch(() => undefined);
-        stopLearnerUpkeep();
         offRaftMembership();
         await consensus.stop();
         await transport.close();

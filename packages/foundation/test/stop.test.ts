@@ -22,4 +22,12 @@ describe('a node that stops', () => {
     // It went on saying healthy, every service up, after its port and Raft were closed.
     expect(node.health()).toMatchObject(down);
   });
+
+  it('still answers status() once stopped, with no services: its registry is closed and refuses queries', async () => {
+    const node = await startNode({ dataDir: join(root, 'status'), timing: 'local' });
+    expect(node.status().services).toBe(1);
+    await node.stop();
+    expect(() => node.registry.listServices()).toThrow(expect.objectContaining({ code: 5605 }));
+    expect(node.status()).toMatchObject({ id: node.id, services: 0 });
+  });
 });

@@ -618,6 +618,28 @@ describe('waitFor (1.x wait_for_service)', () => {
     expect(thrown(() => registry.register('x', 1)).code).toBe(5605);
     expect((await rejected(registry.waitFor('x'))).code).toBe(5605);
   });
+
+  it('refuses the queries after close too (5605): they answered from a state that no longer changes', () => {
+    // lookup, find, lookupAll, listServices, discover and route went on answering after close(),
+    // from a view that no peer, monitor or health check updates any more, while every other call
+    // threw RegistryClosedError: a stopped node's registry told callers of services long gone.
+    const { registry } = setup(23);
+    registry.register('x', 1, { capabilities: ['work'] });
+    expect(registry.lookup('x')).toBe(1);
+    registry.close();
+    const queries: Record<string, () => unknown> = {
+      lookup: () => registry.lookup('x'),
+      find: () => registry.find('x'),
+      lookupAll: () => registry.lookupAll('x'),
+      listServices: () => registry.listServices(),
+      discover: () => registry.discover({ capabilities: ['work'] }),
+      route: () => registry.route('x'),
+    };
+    for (const [operation, query] of Object.entries(queries)) {
+      expect({ operation, error: thrown(query) }).toMatchObject({ operation, error: { code: 5605, type: 'registry_closed' } });
+      expect(thrown(query).message).toContain(operation);
+    }
+  });
 });
 
 describe('watch', () => {
@@ -826,7 +848,7 @@ describe('health', () => {
     expect(registration.reportLoad(3)).toBe(false);
     // unregister() too: it removed the entry and told watchers of it after close().
     expect(registration.unregister()).toBe(false);
-    expect(registry.find('worker')?.id).toBe(registration.id);
+    expect(registration.instance()?.id).toBe(registration.id);
     expect(seen).toEqual([]);
     expect(pending()).toBe(0);
     await simulation.runForAsync(5000);

@@ -260,7 +260,11 @@ export interface Registry<Target = unknown> {
   /** A 64-bit digest of the replicated state (16 hex digits): equal digests, equal state. */
   digest(): string;
   stats(): RegistryStats;
-  /** Stops timers, monitors and subscriptions; with `announce` (default true) peers purge this node at once. */
+  /**
+   * Stops timers, monitors and subscriptions; with `announce` (default true) peers purge this node
+   * at once. Calls made afterwards, queries included, throw RegistryClosedError (5605); `digest()`
+   * and `stats()` still describe the state as it was left.
+   */
   close(options?: { readonly announce?: boolean }): void;
 }
 
@@ -1147,8 +1151,11 @@ class RegistryImpl<Target> implements Registry<Target> {
   }
 
   // ---- queries ------------------------------------------------------------------------------------
+  // Refused once closed, as every other call is: nothing updates the view then (no peer, monitor
+  // or health check), so an answer would name services that may be long gone.
 
   lookup(name: string): Target {
+    this.checkOpen('lookup');
     const target = this.view.target(name);
     if (target === undefined) {
       if (typeof name !== 'string') checkName('service name', name, this.limits.maxNameLength);
@@ -1158,14 +1165,17 @@ class RegistryImpl<Target> implements Registry<Target> {
   }
 
   find(name: string): ServiceInstance<Target> | undefined {
+    this.checkOpen('find');
     return this.view.lookup(name) as ServiceInstance<Target> | undefined;
   }
 
   lookupAll(name: string): ServiceInstance<Target>[] {
+    this.checkOpen('lookupAll');
     return this.view.lookupAll(name) as ServiceInstance<Target>[];
   }
 
   listServices(): string[] {
+    this.checkOpen('listServices');
     return this.view.nameList();
   }
 
@@ -1192,12 +1202,14 @@ class RegistryImpl<Target> implements Registry<Target> {
   }
 
   discover(criteria?: DiscoveryCriteria, options: { readonly limit?: number } = {}): ServiceInstance<Target>[] {
+    this.checkOpen('discover');
     checkOptions(options);
     const limit = options.limit === undefined ? Number.POSITIVE_INFINITY : resultLimit(options.limit);
     return this.view.discover(this.compile(criteria), limit) as ServiceInstance<Target>[];
   }
 
   route(nameOrCriteria: string | DiscoveryCriteria, options: RouteOptions = {}): ServiceInstance<Target> {
+    this.checkOpen('route');
     checkOptions(options);
     const strategy = options.strategy ?? 'round-robin';
     if (!ROUTING_STRATEGIES.includes(strategy)) throw new RegistryValidationError('strategy', `expected one of ${ROUTING_STRATEGIES.join(', ')}`);

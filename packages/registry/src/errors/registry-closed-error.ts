@@ -1,7 +1,7 @@
 import { FoundationError } from '@foundation/core';
 import { REGISTRY_ERROR_CODES } from './registry-error-codes';
 
-/** Code 5605: the registry was closed; it takes no registrations and answers no waits. */
+/** Code 5605: the registry was closed; it takes no registrations, answers no waits and no queries. */
 export class RegistryClosedError extends FoundationError {
   constructor(operation: string) {
     super({
