@@ -63,6 +63,29 @@ describe('a peer that closes its transport', () => {
   });
 });
 
+describe('a peer that leaves on purpose', () => {
+  it('disconnect(): the requests pending to it fail at once (5812), not at the end of the grace period: it dropped their replies', async () => {
+    // b dials a, so a does not reconnect: only the grace period (or the timeout) ended them,
+    // though b said it was leaving when it closed the connection.
+    const timing = { peerDownGraceMs: 30_000 };
+    const a = await startNode('node-a', { timing });
+    const b = await startNode('node-b', { timing });
+    await link(b, a);
+    let handled = 0;
+    b.onRequest('coordination', () => {
+      handled += 1;
+      return new Promise(() => undefined); // b leaves before it answers
+    });
+    const pending = a.request('node-b', 'coordination', 'work', { timeout: 30_000 }).catch((error: unknown) => error);
+    await waitFor(() => handled === 1, 5_000, 'b to take the request');
+    b.disconnect('node-a');
+    expect(await pending).toMatchObject({ name: 'RequestInterruptedError', code: CHANNELS_ERROR_CODES.requestInterrupted });
+    // Still within a's grace period, as after any loss: what a queued for b waits for it.
+    expect(a.peers()).toEqual(['node-b']);
+    expect(a.stats().peers[0]).toMatchObject({ peer: 'node-b', state: 'reconnecting', pendingRequests: 0 });
+  });
+});
+
 describe('an address that another node id takes over', () => {
   it('disconnect(url) forgets which node the URL reached: connect(url) then reaches the node there now', async () => {
     const a = await startNode('node-a');

@@ -55,6 +55,29 @@ export const CLOSE_CODES = Object.freeze({
   duplicateSession: 4022,
 });
 
+/**
+ * How a node that leaves a session on purpose (`disconnect()`, `close()`) starts the reason of
+ * its close frames: the goodbye. The code alone cannot say it: an intermediary (a proxy, a load
+ * balancer) closes with 1000 or 1001 too while the node behind it lives, and a node closes the
+ * rest of a session with 1000 when one of its connections broke. So a close counts as a leave
+ * only with this reason, which nothing but a leaving node writes; any other close is a lost
+ * connection. A node of a release before the goodbye never writes it: its closes are taken for
+ * lost connections, as they were. It rides in the close frame, which every release already
+ * sends, rather than in a frame of its own, which a node of an earlier release (of the same
+ * protocol version) would refuse as malformed (4006).
+ */
+const GOODBYE_PREFIX = 'goodbye: ';
+
+/** The close reason of a deliberate leave: the goodbye, then why. */
+export function goodbyeReason(reason: string): string {
+  return `${GOODBYE_PREFIX}${reason}`;
+}
+
+/** Whether a close reason a peer sent is its goodbye (see goodbyeReason). */
+export function isGoodbye(reason: string): boolean {
+  return reason.startsWith(GOODBYE_PREFIX);
+}
+
 export type CloseCodeName = keyof typeof CLOSE_CODES;
 
 const NAMES = new Map<number, CloseCodeName>(Object.entries(CLOSE_CODES).map(([name, code]) => [code, name as CloseCodeName]));

@@ -12,7 +12,7 @@ import { createBackoff } from '@foundation/core';
 import type { Backoff, Random, Scheduler, Timer } from '@foundation/core';
 import type { ChannelDefinition, LaneLayout } from '../channel-config';
 import type { CborCodec } from '../core/cbor';
-import { CLOSE_CODES } from '../core/close-codes';
+import { CLOSE_CODES, goodbyeReason, isGoodbye } from '../core/close-codes';
 import { createFairScheduler } from '../core/fair-scheduler';
 import type { FairScheduler } from '../core/fair-scheduler';
 import {
@@ -998,10 +998,12 @@ export class Link {
     }
     if (this.state === 'up') {
       this.loseSession(CLOSE_CODES.normal, `connection ${connection.index} closed: ${reason || code}`);
-      // 1001 comes from the peer's close(), which dropped what it held for this node, the replies
-      // to these requests included: nothing will answer them, so they fail now rather than at
-      // the peer-down or their timeout (both 5 s by default). The rest waits for the grace as usual.
-      if (!local && code === CLOSE_CODES.goingAway) this.requests.failAll(this.peer, 'the peer closed its transport');
+      // The peer's goodbye: it disconnected this node or closed its transport, and dropped what
+      // it held for this node, the replies to these requests included. Nothing will answer them,
+      // so they fail now rather than at the peer-down or their timeout (both 5 s by default).
+      // The rest waits for the grace as after any loss: a restarted peer that comes back within
+      // it still receives what was queued for it. (1001, which close() sends, is taken for one too.)
+      if (!local && (isGoodbye(reason) || code === CLOSE_CODES.goingAway)) this.requests.failAll(this.peer, code === CLOSE_CODES.goingAway ? 'the peer closed its transport' : 'the peer disconnected');
       return;
     }
     this.abortSession(code, reason, local);
@@ -1198,7 +1200,8 @@ export class Link {
       if (this.controlScheduled !== undefined) clearImmediate(this.controlScheduled);
       this.cancelAckTimer();
       this.sendDelayedAcks();
-      this.endSession(code, reason);
+      // With the goodbye, which tells the peer that this is a leave, not a lost connection.
+      this.endSession(code, goodbyeReason(reason));
       this.state = 'down';
       this.host.channelEvent(this, 'channel-close');
     } else if (this.session !== undefined) {
