@@ -28,6 +28,8 @@ export type { Sequence } from './ids';
 export { backoffDelay, createBackoff } from './backoff';
 export type { Backoff, BackoffOptions, Jitter } from './backoff';
 export { createConnectWait } from './connect-wait';
+export { lockDirectory } from './directory-lock';
+export type { DirectoryLock } from './directory-lock';
 export type { ConnectWait, ConnectWaitOptions } from './connect-wait';
 export { createPublisher } from './publisher';
 export { utf8Length } from './utf8';

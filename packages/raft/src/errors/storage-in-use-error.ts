@@ -2,9 +2,10 @@ import { FoundationError } from '@foundation/core';
 import { RAFT_ERROR_CODES } from './codes';
 
 /**
- * Another file storage of this process holds the directory (it was loaded and not closed). Two
- * storages writing one log overwrite each other's acknowledged entries and votes, so the second
- * is refused; close the first, or give each node its own directory.
+ * Another file storage, of this process or of another live process on this machine, holds the
+ * directory (it was loaded and not closed). Two storages writing one log overwrite each other's
+ * acknowledged entries and votes, so the second is refused; close the first, or give each node
+ * its own directory.
  */
 export class StorageInUseError extends FoundationError {
   constructor(readonly directory: string) {
@@ -14,7 +15,7 @@ export class StorageInUseError extends FoundationError {
       category: 'config',
       severity: 'high',
       retryStrategy: 'no_retry',
-      message: `raft storage directory ${directory} is held by another storage of this process; close it first, or give each node its own directory`,
+      message: `raft storage directory ${directory} is held by another storage (of this process or another running one); close it first, or give each node its own directory`,
       context: { directory },
     });
   }

@@ -3,6 +3,7 @@
 // same path, a restart while the old node still runs) both appended to the same segment at their
 // own offsets: the second overwrote what the first had acknowledged as durable, its vote among it.
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,4 +89,36 @@ describe('file storage ownership of its directory (review finding)', () => {
     await expect(next.load()).resolves.toBeDefined();
     await next.close();
   });
+
+  it('a directory a storage of another process holds is refused, and free again once that process is killed (review finding)', async () => {
+    // The refusal was only a set kept in this process: a second process opening the same
+    // directory appended to the same segment as the first and corrupted the log.
+    const path = directory();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/hold-storage-child.ts', path], {
+      cwd: join(__dirname, '..', '..'),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let output = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          output += chunk.toString('utf8');
+          if (output.includes('ready\n')) resolve();
+        });
+        child.once('exit', (code, signal) => reject(new Error(`holder exited (${code ?? signal}) before it was ready`)));
+      });
+      const second = createFileStorage(path, { sync: false });
+      await expect(second.load()).rejects.toMatchObject({ code: RAFT_ERROR_CODES.storageInUse, context: { directory: path } });
+      await second.close();
+    } finally {
+      // Killed outright: no close, no exit handler; the kernel alone lets go of what it held.
+      process.kill(child.pid!, 'SIGKILL');
+      await exited;
+    }
+    const next = createFileStorage(path, { sync: false });
+    const state = await next.load();
+    expect(state.hardState.vote).toBe('child');
+    await next.close();
+  }, 60_000);
 });

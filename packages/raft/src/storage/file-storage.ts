@@ -18,6 +18,8 @@
 //   kept; the log is compacted up to the older of them, so a damaged newest snapshot still leaves
 //   a complete older snapshot plus log to recover from.
 import { randomInt } from 'node:crypto';
+import { lockDirectory } from '@foundation/core';
+import type { DirectoryLock } from '@foundation/core';
 import { mkdir, open, readdir, readFile, rename, rm, stat, truncate } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -145,8 +147,9 @@ function damageLooksUnwritten(buffer: Buffer, offset: number, end: number): bool
  * The directories the file storages of this process hold, by device and inode (the directory
  * itself, whatever path leads to it), from load until close. Two storages on one directory
  * appended to the same segment each at its own offset: the second wrote over what the first had
- * acknowledged, its votes among it. (Another process is not seen here: the meta-package locks its
- * data directory for that.)
+ * acknowledged, its votes among it. Another process is seen through the directory lock each
+ * storage also takes (core's `lockDirectory`); this set refuses a second storage of this process
+ * before it waits for anything, also while the first is still taking that lock.
  */
 const held = new Set<string>();
 
@@ -167,6 +170,8 @@ class FileStorage implements RaftPersistence {
   private closed = false;
   /** The key of the directory in `held`, from load until close. */
   private holding: string | null = null;
+  /** The directory's lock against other processes, from load until close. */
+  private lock: DirectoryLock | null = null;
   /** The load in flight or done (settled, never rejected): close() waits for it. */
   private loading: Promise<unknown> = Promise.resolve();
   private writing: Promise<void> = Promise.resolve();
@@ -198,6 +203,7 @@ class FileStorage implements RaftPersistence {
     held.add(key);
     this.holding = key;
     try {
+      this.lock = await lockDirectory(this.directory, () => new StorageInUseError(this.directory));
       return await this.open(created);
     } catch (error) {
       await this.release();
@@ -560,6 +566,11 @@ class FileStorage implements RaftPersistence {
     const active = this.active;
     this.active = null;
     await active?.close();
+    // The other processes' lock goes first: another storage of this process that finds the
+    // directory gone from `held` then finds it free to lock as well.
+    const lock = this.lock;
+    this.lock = null;
+    await lock?.release();
     if (this.holding !== null) held.delete(this.holding);
     this.holding = null;
   }
