@@ -4,7 +4,7 @@
 import { createServer, connect as connectTcp } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { createTransport, defaultLocalConfig } from '../src/index';
 import type { LimitOptions, Transport, TransportOptions } from '../src/index';
 import { resolveLimits } from '../src/options';
@@ -161,6 +161,70 @@ export async function createProxy(targetPort: number, capture = false): Promise<
       for (const [client, upstream] of pairs) {
         client.destroy();
         upstream.destroy();
+      }
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export interface WebSocketRelay {
+  readonly url: string;
+  /** Closes both sides of every relayed connection with 1001, as a proxy that restarts does. */
+  goAway(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * An intermediary that ends WebSockets on both sides (as a WebSocket-aware proxy or load
+ * balancer does): it relays each message to a connection of its own to `targetUrl`, and a close
+ * of one side with the other's code and reason.
+ */
+export async function createWebSocketRelay(targetUrl: string): Promise<WebSocketRelay> {
+  const pairs = new Set<[WebSocket, WebSocket]>();
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+  const closeWith = (socket: WebSocket, code: number, reason: Buffer): void => {
+    // 1005 and 1006 say that no close frame came: they may not be sent in one.
+    if (code === 1005 || code === 1006) socket.terminate();
+    else socket.close(code, reason);
+  };
+  server.on('connection', (downstream) => {
+    const upstream = new WebSocket(targetUrl, { perMessageDeflate: false });
+    const pair: [WebSocket, WebSocket] = [downstream, upstream];
+    pairs.add(pair);
+    const waiting: { data: Buffer; isBinary: boolean }[] = [];
+    downstream.on('error', () => undefined);
+    upstream.on('error', () => undefined);
+    downstream.on('message', (data: Buffer, isBinary: boolean) => {
+      if (upstream.readyState === upstream.OPEN) upstream.send(data, { binary: isBinary });
+      else waiting.push({ data, isBinary });
+    });
+    upstream.on('open', () => {
+      for (const { data, isBinary } of waiting.splice(0)) upstream.send(data, { binary: isBinary });
+    });
+    upstream.on('message', (data: Buffer, isBinary: boolean) => downstream.send(data, { binary: isBinary }));
+    downstream.on('close', (code: number, reason: Buffer) => {
+      pairs.delete(pair);
+      closeWith(upstream, code, reason);
+    });
+    upstream.on('close', (code: number, reason: Buffer) => {
+      pairs.delete(pair);
+      closeWith(downstream, code, reason);
+    });
+  });
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `ws://127.0.0.1:${port}`,
+    goAway() {
+      for (const pair of [...pairs]) {
+        pairs.delete(pair);
+        for (const socket of pair) socket.close(1001, 'proxy restarting');
+      }
+    },
+    async close() {
+      for (const [downstream, upstream] of pairs) {
+        downstream.terminate();
+        upstream.terminate();
       }
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -5,9 +5,16 @@ import { createSystemClock } from '@foundation/core';
 import { countTimers } from '@foundation/testkit';
 import { CHANNELS_ERROR_CODES, CLOSE_CODES, createTransport, defaultLocalConfig } from '../src/index';
 import type { ConnectionErrorEvent } from '../src/index';
-import { SECRET, closeNodes, link, nextEvent, startNode, waitFor } from './helpers';
+import { SECRET, closeNodes, createWebSocketRelay, link, nextEvent, startNode, waitFor } from './helpers';
+import type { WebSocketRelay } from './helpers';
 
-afterEach(closeNodes);
+let relay: WebSocketRelay | undefined;
+
+afterEach(async () => {
+  await closeNodes();
+  await relay?.close();
+  relay = undefined;
+});
 
 describe('close()', () => {
   it('called twice, both promises settle only once the listening port is free: a new transport can listen on it', async () => {
@@ -83,6 +90,51 @@ describe('a peer that leaves on purpose', () => {
     // Still within a's grace period, as after any loss: what a queued for b waits for it.
     expect(a.peers()).toEqual(['node-b']);
     expect(a.stats().peers[0]).toMatchObject({ peer: 'node-b', state: 'reconnecting', pendingRequests: 0 });
+  });
+});
+
+describe('an intermediary that closes the connection while the peer lives', () => {
+  it('with 1001, as a proxy that restarts does: the pending requests wait for the reconnect and get their replies', async () => {
+    // Close codes cannot tell a peer that left from a proxy between the two that went away:
+    // the requests failed at once (5812) on a 1001, though the peer answered them after the reconnect.
+    const timing = { peerDownGraceMs: 30_000 };
+    const b = await startNode('node-b', { timing });
+    relay = await createWebSocketRelay(b.address()!.url);
+    const a = await startNode('node-a', { timing });
+    await link(a, b, relay.url);
+    let answer: (value: string) => void = () => undefined;
+    const answered = new Promise<string>((resolve) => (answer = resolve));
+    let handled = 0;
+    b.onRequest('coordination', () => {
+      handled += 1;
+      return answered;
+    });
+    const pending = a.request('node-b', 'coordination', 'work', { timeout: 30_000 }).catch((error: unknown) => error);
+    await waitFor(() => handled === 1, 5_000, 'b to take the request');
+    const reopened = nextEvent(a, 'channel-open');
+    relay.goAway();
+    await reopened;
+    answer('done');
+    expect(await pending).toBe('done');
+    expect(handled).toBe(1);
+  });
+
+  it('that relays the close of a peer that leaves: the goodbye in it still fails the pending requests at once', async () => {
+    const timing = { peerDownGraceMs: 30_000 };
+    const b = await startNode('node-b', { timing });
+    relay = await createWebSocketRelay(b.address()!.url);
+    const a = await startNode('node-a', { timing });
+    await link(a, b, relay.url);
+    let handled = 0;
+    b.onRequest('coordination', () => {
+      handled += 1;
+      return new Promise(() => undefined); // b leaves before it answers
+    });
+    const pending = a.request('node-b', 'coordination', 'work', { timeout: 30_000 }).catch((error: unknown) => error);
+    await waitFor(() => handled === 1, 5_000, 'b to take the request');
+    await b.close();
+    expect(await pending).toMatchObject({ name: 'RequestInterruptedError', code: CHANNELS_ERROR_CODES.requestInterrupted });
+    expect(a.peers()).toEqual(['node-b']); // within the grace period
   });
 });
 

@@ -1002,8 +1002,9 @@ export class Link {
       // it held for this node, the replies to these requests included. Nothing will answer them,
       // so they fail now rather than at the peer-down or their timeout (both 5 s by default).
       // The rest waits for the grace as after any loss: a restarted peer that comes back within
-      // it still receives what was queued for it. (1001, which close() sends, is taken for one too.)
-      if (!local && (isGoodbye(reason) || code === CLOSE_CODES.goingAway)) this.requests.failAll(this.peer, code === CLOSE_CODES.goingAway ? 'the peer closed its transport' : 'the peer disconnected');
+      // it still receives what was queued for it. Not on a close code alone: a proxy between the
+      // two closes with 1001 too, and the peer behind it answers after the reconnect.
+      if (!local && isGoodbye(reason)) this.requests.failAll(this.peer, code === CLOSE_CODES.goingAway ? 'the peer closed its transport' : 'the peer disconnected');
       return;
     }
     this.abortSession(code, reason, local);
