@@ -58,7 +58,7 @@ describe('startNode failing part-way', () => {
       // could not exit. It is refused before anything binds.
       { options: { name: `bracketed@[127.0.0.1]:${port}` }, expected: { code: 6101, context: { option: 'name' } } },
       { options: { name: `lonely@127.0.0.1:${port}`, seeds: [deadSeed], secret: 'a-test-secret-of-enough-bytes', joinTimeoutMs: 300 }, expected: { code: 5903 } },
-      { options: { name: `unwritable@127.0.0.1:${port}`, dataDir: raftIsAFile }, expected: { code: 'EEXIST' } },
+      { options: { name: `unwritable@127.0.0.1:${port}`, dataDir: raftIsAFile }, expected: { code: 6022, context: { path: join(raftIsAFile, 'raft') } } },
     ];
     for (const { options, expected } of stages) {
       const { clock, pending } = countTimers(createSystemClock({ keepAlive: false }));

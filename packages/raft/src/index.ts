@@ -53,3 +53,4 @@ export { RaftOptionsError } from './errors/raft-options-error';
 export { RaftTimeoutError } from './errors/raft-timeout-error';
 export { StoppedError } from './errors/stopped-error';
 export { StorageInUseError } from './errors/storage-in-use-error';
+export { UnusableStorageError } from './errors/unusable-storage-error';

@@ -7,4 +7,5 @@ export const FOUNDATION_ERROR_CODES = Object.freeze({
   unreadableSnapshot: 6105,
   streamOptionsConflict: 6106,
   dataDirInUse: 6107,
+  dataDirUnusable: 6108,
 });

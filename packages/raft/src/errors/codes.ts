@@ -8,6 +8,7 @@ export const RAFT_ERROR_CODES = Object.freeze({
   notStarted: 6014,
   corruptLog: 6020,
   storageInUse: 6021,
+  unusableStorage: 6022,
   invalidMessage: 6030,
   membershipChange: 6040,
   invalidOptions: 6050,

@@ -121,4 +121,24 @@ describe('file storage ownership of its directory (review finding)', () => {
     expect(state.hardState.vote).toBe('child');
     await next.close();
   }, 60_000);
+
+  it('a directory path that is a regular file, or lies under one, fails with a coded error naming it and the fs error as cause (review finding)', async () => {
+    // Node's own EEXIST or ENOTDIR came out uncoded, naming no storage.
+    const parent = directory();
+    const file = join(parent, 'file');
+    writeFileSync(file, 'not a directory');
+    const walIsAFile = directory();
+    writeFileSync(join(walIsAFile, 'wal'), 'not a directory');
+    for (const [path, named, cause] of [
+      [file, file, 'EEXIST'],
+      [join(file, 'raft'), join(file, 'raft'), 'ENOTDIR'],
+      [walIsAFile, join(walIsAFile, 'wal'), 'EEXIST'],
+    ] as const) {
+      const storage = createFileStorage(path, { sync: false });
+      const failure = await storage.load().catch((error: unknown) => error);
+      expect(failure).toMatchObject({ code: RAFT_ERROR_CODES.unusableStorage, context: { path: named }, cause: { code: cause } });
+      expect((failure as Error).message).toContain(named);
+      await storage.close();
+    }
+  });
 });

@@ -25,6 +25,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { CorruptLogError } from '../errors/corrupt-log-error';
 import { StorageInUseError } from '../errors/storage-in-use-error';
+import { UnusableStorageError } from '../errors/unusable-storage-error';
 import type { Entry, HardState, Snapshot } from '../core/types';
 import { mustSync } from './persistence';
 import type { PersistUpdate, PersistedState, RaftPersistence } from './persistence';
@@ -93,6 +94,19 @@ async function writeAll(handle: FileHandle, data: Uint8Array, position: number):
     const { bytesWritten } = await handle.write(data, offset, data.byteLength - offset, position + offset);
     if (bytesWritten <= 0) throw new Error(`write of ${data.byteLength - offset} bytes at offset ${position + offset} wrote nothing`);
     offset += bytesWritten;
+  }
+}
+
+/**
+ * Makes `path` a directory, with its parents, and returns the first directory it made (as
+ * `mkdir` does). A path that is a regular file or lies under one (EEXIST, ENOTDIR), or that may
+ * not be written, fails with UnusableStorageError naming it rather than Node's uncoded error.
+ */
+async function makeDirectory(path: string): Promise<string | undefined> {
+  try {
+    return await mkdir(path, { recursive: true });
+  } catch (error) {
+    throw new UnusableStorageError(path, error);
   }
 }
 
@@ -196,7 +210,7 @@ class FileStorage implements RaftPersistence {
     if (this.closed) throw new Error('file storage is closed: create a new one to open its directory again');
     if (this.loaded) throw new Error('file storage was already loaded');
     this.loaded = true;
-    const created = await mkdir(this.directory, { recursive: true });
+    const created = await makeDirectory(this.directory);
     const { dev, ino } = await stat(this.directory, { bigint: true });
     const key = `${dev}:${ino}`;
     if (held.has(key)) throw new StorageInUseError(this.directory);
@@ -212,8 +226,8 @@ class FileStorage implements RaftPersistence {
   }
 
   private async open(created: string | undefined): Promise<PersistedState> {
-    await mkdir(this.walDirectory, { recursive: true });
-    await mkdir(this.snapshotDirectory, { recursive: true });
+    await makeDirectory(this.walDirectory);
+    await makeDirectory(this.snapshotDirectory);
     // New directories are durable only once their parent's entry is: the data directory's own
     // entries, and, when this call created the data directory (and perhaps parents of it), the
     // entries of each directory it made, up to the one that already existed.
