@@ -158,6 +158,62 @@ describe('an address that another node id takes over', () => {
     expect(refusals).not.toContain(CLOSE_CODES.unexpectedPeer);
   });
 
+  it('connect(url) follows the node that answers there now: peer-down of the old one at its grace, peer-up of the new one, and nothing meant for the old one reaches it', async () => {
+    // A pod restarted with a new node id behind the same address: the link made for the URL
+    // dialed the old node id for ever, refused by the new node as unexpected (4013).
+    const channels = { orders: { reliable: true }, rpc: {} };
+    const timing = { peerDownGraceMs: 3_000 };
+    const a = await startNode('node-a', { channels, timing });
+    const b = await startNode('node-b', { channels, timing });
+    const { port, url } = b.address()!;
+    await link(a, b);
+    const events: string[] = [];
+    a.on('peer-up', (peer: string) => events.push(`up ${peer}`));
+    a.on('peer-down', (peer: string) => events.push(`down ${peer}`));
+    await b.close();
+    // Meant for node-b, queued while its link waits for it within the grace period.
+    expect(a.send('node-b', 'orders', 'for node-b')).toBe(true);
+    const forB = a.request('node-b', 'rpc', 'ask node-b', { timeout: 30_000 }).catch((error: unknown) => error);
+    const c = await startNode('node-c', { channels, timing, listen: { host: '127.0.0.1', port } });
+    const onC: unknown[] = [];
+    c.onMessage('orders', ({ payload }) => onC.push(payload));
+    c.onRequest('rpc', ({ payload }) => {
+      onC.push(payload);
+      return 'from node-c';
+    });
+    await waitFor(() => events.includes('up node-c') && events.includes('down node-b'), 10_000, 'peer-up of node-c and peer-down of node-b');
+    expect(await forB).toMatchObject({ name: 'RequestInterruptedError', code: CHANNELS_ERROR_CODES.requestInterrupted });
+    expect(a.peers()).toEqual(['node-c']);
+    expect(c.peers()).toEqual(['node-a']);
+    expect(await a.request('node-c', 'rpc', 'ask node-c', { timeout: 5_000 })).toBe('from node-c');
+    expect(a.send('node-c', 'orders', 'for node-c')).toBe(true);
+    await waitFor(() => onC.includes('for node-c'), 5_000, 'the message to node-c');
+    expect(onC).toEqual(['ask node-c', 'for node-c']);
+    // The URL is not reported down on its own: the node it reached is.
+    expect(events.filter((event) => event.startsWith('down'))).toEqual(['down node-b']);
+    // The link stays with the URL: disconnect(url) ends it.
+    const downOnA = nextEvent<string>(a, 'peer-down');
+    a.disconnect(url);
+    expect(await downOnA).toBe('node-c');
+  });
+
+  it('disconnect(url) after another node took the address over ends the link of the old node too, within its grace period', async () => {
+    const timing = { peerDownGraceMs: 30_000 };
+    const a = await startNode('node-a', { timing });
+    const b = await startNode('node-b', { timing });
+    const { port, url } = b.address()!;
+    await link(a, b);
+    await b.close();
+    const upOnA = nextEvent<string>(a, 'peer-up');
+    await startNode('node-c', { timing, listen: { host: '127.0.0.1', port } });
+    expect(await upOnA).toBe('node-c');
+    const down: string[] = [];
+    a.on('peer-down', (peer: string) => down.push(peer));
+    a.disconnect(url);
+    expect(down.sort()).toEqual(['node-b', 'node-c']);
+    expect(a.stats().peers).toEqual([]);
+  });
+
   it('connect(nodeId) to an address where another node listens reports peer-down once, however often the refusal (4013) repeats', async () => {
     const c = await startNode('node-c');
     const a = await startNode('node-a', { addresses: { 'node-b': c.address()!.url } });

@@ -96,6 +96,12 @@ export interface LinkHost {
   sendFailed(link: Link, channel: ChannelDefinition, error: MessageTooLargeError): void;
   removeLink(link: Link): void;
   connectionFailed(link: Link, code: number, reason: string): void;
+  /**
+   * Another node than the peer answers at the link's URL (4013). True when a connect(url) made
+   * the link for that URL: the URL then follows the node that answers there (a new dial by URL),
+   * and the link keeps it no more.
+   */
+  urlTakenOver(link: Link): boolean;
 }
 
 /** Messages queued on a lane in one turn after which the turn's first frame leaves at once. */
@@ -116,6 +122,8 @@ export class Link {
   state: LinkState = 'connecting';
   /** connect() was called: this side keeps the link up (reconnects). */
   wanted = false;
+  /** connect() was called with the node id (not only a URL that reached the node). */
+  wantedById = false;
   url: string | undefined;
   /** The peer's incarnation in the current (or last) session. */
   incarnation: string | undefined;
@@ -1023,11 +1031,28 @@ export class Link {
   private abortSession(code: number, reason: string, local = true): void {
     const wasDialer = this.role === 'dialer';
     this.endSession(code === CLOSE_CODES.superseded ? CLOSE_CODES.superseded : CLOSE_CODES.normal, reason);
+    // Another node took over the address a connect(url) made this link for (a pod restarted with
+    // a new node id, say): the URL follows it, and this link, unless connect(nodeId) wants it too,
+    // dials no more and ends as after any loss, at the end of its grace period. Nothing queued
+    // for this peer goes to the other node, which gets a link of its own. Only when this side saw
+    // it, from a CHALLENGE whose proof held: a close with 4013 alone may come from anyone.
+    const released = local && code === CLOSE_CODES.unexpectedPeer && this.host.urlTakenOver(this) && !this.wantedById;
+    if (released) {
+      this.wanted = false;
+      this.cancelReconnect();
+    }
     // The next attempt waits for its backoff before anyone hears of this failure: a
     // connection-error listener that calls connect() again (a common pattern) then joins that
     // attempt instead of dialing at once, which skipped the backoff and hammered the address.
     this.scheduleReconnect();
     if (wasDialer && !(local && code === CLOSE_CODES.superseded)) this.host.connectionFailed(this, code, reason);
+    if (released) {
+      // A connection-error listener may have disconnected the peer, or wanted it again.
+      if (this.removed || this.wanted) return;
+      if (this.state === 'down') this.remove();
+      else this.startGrace(reason);
+      return;
+    }
     if (PERMANENT_REFUSALS.has(code)) {
       this.goDown(reason);
     } else if (this.state === 'connecting' || this.state === 'reconnecting') {

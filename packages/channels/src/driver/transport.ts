@@ -535,6 +535,20 @@ export function createTransport(options: TransportOptions): Transport {
         if (url !== undefined) reportingFailure.delete(url);
       }
     },
+    urlTakenOver(link) {
+      const url = link.url;
+      if (closed || url === undefined || urlToNode.get(url) !== link.peer) return false;
+      // The URL is one not known to reach a node again, and dialed by URL on a backoff of its own,
+      // whose first attempt comes within reconnectInitialMs. The node that answers there gets a
+      // link of its own (and peer-up); the old one's peer-down comes from its link, so the URL
+      // itself is not reported down at its first failure, as a URL never reached is.
+      urlToNode.delete(url);
+      wantedProbes.add(url);
+      probeRetries.get(url)?.timer.cancel();
+      probeRetries.delete(url);
+      scheduleProbeRetry(url);
+      return true;
+    },
     lookUpAddress(peer) {
       try {
         return lookUpAddress(peer);
@@ -1192,7 +1206,9 @@ export function createTransport(options: TransportOptions): Transport {
       // Without an address (here or learned before) the link is kept wanted all the same: its
       // attempts look the address up again on the backoff schedule, each one that finds none
       // reported as a connection-error, and the first that finds one dials.
-      linkFor(peer).want(lookUpAddress(peer), !reportingFailure.has(peer));
+      const link = linkFor(peer);
+      link.wantedById = true;
+      link.want(lookUpAddress(peer), !reportingFailure.has(peer));
     },
     disconnect(peer) {
       const node = urlToNode.get(peer) ?? peer;
@@ -1219,6 +1235,11 @@ export function createTransport(options: TransportOptions): Transport {
         probe.connection.close(CLOSE_CODES.normal, 'disconnected');
       }
       links.get(node)?.shutdown(CLOSE_CODES.normal, 'disconnected');
+      // A node this URL reached before another took the address over, waiting out its grace
+      // period: it too was there only for the URL.
+      for (const link of [...links.values()]) {
+        if (link.url === peer && !link.wanted) link.shutdown(CLOSE_CODES.normal, 'disconnected');
+      }
     },
     send(peer, channel, payload, sendOptions) {
       return enqueue(peer, channel, payload, sendOptions, META_KINDS.message, 0) === 'ok';
