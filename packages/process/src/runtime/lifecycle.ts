@@ -20,6 +20,13 @@ export const DEAD = 3;
 /** Marks "no value" for fields where undefined is a legitimate value. */
 export const NONE: unique symbol = Symbol('none');
 
+/**
+ * The untrappable end that exit(pid, 'kill') brings, as runtime.terminate is told of it: apart
+ * from the reason `kill`, which a process may stop itself with (OTP's exit(kill)) and which then
+ * is an ordinary reason, as it is when it comes through a link.
+ */
+export const UNTRAPPABLE_KILL: unique symbol = Symbol('untrappable-kill');
+
 /** Which callback a message is for. */
 export const MESSAGE = 0;
 export const CAST = 1;

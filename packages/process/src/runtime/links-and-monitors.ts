@@ -8,7 +8,7 @@ import { Pid } from '../core/pid';
 import { incarnationBase, runtimeRef } from '../core/ref';
 import { InvalidOptionError } from '../errors/invalid-option-error';
 import { InvalidPidError } from '../errors/invalid-pid-error';
-import { DEAD, EXITING, NONE } from './lifecycle';
+import { DEAD, EXITING, NONE, UNTRAPPABLE_KILL } from './lifecycle';
 import { ProcessRecord } from './process-record';
 import type { Watcher } from './process-record';
 import type { RuntimeImpl } from './runtime';
@@ -76,8 +76,8 @@ export class LinksAndMonitors {
         if (decision.action === 'message') this.runtime.enqueueSystem(target, exitMessage(signal.from, signal.reason as ExitReason));
         else if (decision.action === 'terminate') {
           if (signal.fromLink && target.inHandler && target.status !== EXITING) this.holdLinkExit(target, signal.from, decision.reason);
-          // `kill` is how runtime.terminate is told of the untrappable end (it exits with `killed`).
-          else this.runtime.terminate(target, decision.untrappable === true ? 'kill' : decision.reason);
+          // The untrappable end exits with `killed`, without terminate.
+          else this.runtime.terminate(target, decision.untrappable === true ? UNTRAPPABLE_KILL : decision.reason);
         }
       }
     } finally {

@@ -287,6 +287,36 @@ describe('exit signals', () => {
     await runtime.shutdown();
   });
 
+  it('a process that stops itself with kill exits with kill after its terminate, and its links may trap that kill', async () => {
+    // OTP's erlang:exit/1: "If a process calls exit(kill) and does not catch the exception, it
+    // will terminate with exit reason kill and also emit exit signals with exit reason kill (not
+    // killed) to all linked processes. Such exit signals with exit reason kill can be trapped by
+    // the linked processes." A generic server doing so runs terminate(kill). Only
+    // exit(pid, 'kill') sent to a process is the untrappable end that becomes `killed`.
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const log: string[] = [];
+    const stopper = runtime.spawn({
+      handleMessage: (_message: unknown, self: ProcessSelf) => self.stop('kill'),
+      terminate: (reason: ExitReason) => void log.push(`stopper ${String(reason)}`),
+    });
+    const trapping = probe(runtime, { trapExits: true });
+    command(runtime, trapping.pid, { command: 'link', target: stopper });
+    const plain = runtime.spawn({ terminate: (reason: ExitReason) => void log.push(`plain ${String(reason)}`) }, { link: stopper });
+    const downs: unknown[] = [];
+    runtime.monitor(stopper, (down) => downs.push(down.reason));
+    const exits = [stopper, plain].map((pid) => runtime.whenExited(pid));
+    await settle();
+    runtime.send(stopper, 'go');
+    expect(await exits[0]).toBe('kill');
+    expect(await exits[1]).toBe('kill');
+    await until(() => trapping.inbox.length === 1);
+    expect(trapping.inbox[0]).toMatchObject({ type: 'exit', reason: 'kill' });
+    expect(runtime.isAlive(trapping.pid)).toBe(true);
+    expect(downs).toEqual(['kill']);
+    expect(log).toEqual(['stopper kill', 'plain kill']);
+    await runtime.shutdown();
+  });
+
   it('a process killed while an async handler is pending exits at once; the handler result is ignored', async () => {
     const runtime = createRuntime({ nodeId: 'node-a' });
     const gate = deferred();

@@ -44,7 +44,7 @@ import {
 import type { ProcessHandle } from './process-self';
 import { nonNegativeNumber, positiveNumber, resolveMailbox, resolveRemoteLimits, resolveScheduling } from './options';
 import type { ContextCarrier, DeadLetter, DeadLetterReason, ResolvedMailbox, ResolvedScheduling, RuntimeOptions, TelemetrySink, ThreadOptions } from './options';
-import { CALL, CAST, DEAD, EXITING, MESSAGE, NONE, RUNNING, STARTING, afterCallback, dispatch, runInit, runTerminate } from './lifecycle';
+import { CALL, CAST, DEAD, EXITING, MESSAGE, NONE, RUNNING, STARTING, UNTRAPPABLE_KILL, afterCallback, dispatch, runInit, runTerminate } from './lifecycle';
 import { describeProcess, livePids, runtimeStats } from './inspection';
 import type { RuntimeStats } from './inspection';
 import { LinksAndMonitors } from './links-and-monitors';
@@ -829,15 +829,16 @@ export class RuntimeImpl implements Runtime {
 
   /**
    * @internal Ends a process with `reason`: runs `terminate`, then `finalize`. A process whose
-   * callback is on the stack exits as soon as the callback returns. `kill` is the untrappable
-   * end: the process exits with `killed` at once, without `terminate`. A `killed` passed here
-   * (one that came through a link) is an ordinary reason, as on the BEAM.
+   * callback is on the stack exits as soon as the callback returns. UNTRAPPABLE_KILL is the
+   * end exit(pid, 'kill') brings: the process exits with `killed` at once, without `terminate`.
+   * A `kill` passed here (a process stopping itself with it, or one that came through a link) and
+   * a `killed` (from a link) are ordinary reasons, as on the BEAM.
    */
   terminate(record: ProcessRecord, reason: unknown): void {
     if (record.status === DEAD) return;
-    const killing = reason === 'kill';
+    const killing = reason === UNTRAPPABLE_KILL;
     if (record.status === EXITING) {
-      // Only `kill` cuts an async terminate short.
+      // Only the untrappable kill cuts an async terminate short.
       if (killing && record.busy && !record.inHandler) {
         record.exitReason = 'killed';
         this.finalize(record);

@@ -5,7 +5,8 @@ import type { Pid } from '../core/pid';
 
 /**
  * Why a process exited. `normal` and `shutdown` are clean exits; `kill` (sent with `exit`) cannot
- * be trapped and makes the target exit with `killed`; `noproc` and `noconnection` are what links
+ * be trapped and makes the target exit with `killed`, while a process that stops itself with
+ * `kill` exits with `kill`, an ordinary reason to its links; `noproc` and `noconnection` are what links
  * and monitors report for a process that did not exist or a node that went away;
  * `system_limit` is what a link or monitor refused by a RemoteLimits bound reports. Any other
  * string, or an Error (a handler that threw), is an abnormal exit.
