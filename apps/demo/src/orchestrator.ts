@@ -231,7 +231,7 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
           if (target.child === child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
         }, OWN_KILL_DELAY_MS);
       });
-      options.log(`✗ ${name} killed with SIGKILL (asked from the dashboard via itself); ${back}`);
+      options.log(`✗ ${name} killed with SIGKILL (asked over its own API); ${back}`);
       return;
     }
     const exited = new Promise<boolean>((resolve) => {
@@ -242,7 +242,7 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
       });
     });
     kill(name);
-    options.log(`✗ ${name} killed with SIGKILL (asked from the dashboard via ${requester.entry.name}); ${back}`);
+    options.log(`✗ ${name} killed with SIGKILL (asked over the API of ${requester.entry.name}); ${back}`);
     answer(via, requestId, { outcome: (await exited) ? 'done' : 'accepted', pid, process: target.lifecycle });
   }
 
@@ -253,7 +253,7 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
     const refused = partitionRefusal(target, seconds * 1000);
     if (refused !== null) return answer(via, requestId, { outcome: 'refused', reason: refused, process: target.lifecycle });
     partition(name, seconds * 1000);
-    options.log(`✗ ${name} cut off from the other nodes for ${seconds} s (asked from the dashboard via ${requester.entry.name})`);
+    options.log(`✗ ${name} cut off from the other nodes for ${seconds} s (asked over the API of ${requester.entry.name})`);
     answer(via, requestId, { outcome: 'accepted', pid: target.child?.pid ?? null, process: target.lifecycle });
   }
 

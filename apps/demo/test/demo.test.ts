@@ -44,11 +44,11 @@ async function call(method: string, url: string, body?: string): Promise<Reply> 
   return { status: response.status, body: (await response.json()) as Record<string, unknown>, location: response.headers.get('location') };
 }
 
-/** The status of a GET whose request target is sent exactly as given (fetch would normalise it). */
-function rawStatus(base: string, target: string): Promise<number> {
+/** The status of a request whose target is sent exactly as given (fetch would normalise it). */
+function rawStatus(base: string, target: string, method = 'GET'): Promise<number> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
-    const request = httpRequest({ host: hostname, port: Number(port), path: target, method: 'GET' }, (response) => {
+    const request = httpRequest({ host: hostname, port: Number(port), path: target, method }, (response) => {
       response.resume();
       resolve(response.statusCode ?? 0);
     });
@@ -134,6 +134,8 @@ describe('the HTTP API', () => {
     const deep = '['.repeat(30_000) + ']'.repeat(30_000);
     expect((await call('PUT', `${urlOf('alpha')}/api/kv/deep`, deep)).status).toBe(400);
     expect(await rawStatus(urlOf('alpha'), '//[')).toBe(400);
+    // Review finding: HEAD of the dashboard (what uptime checks send) was a 404.
+    expect(await rawStatus(urlOf('alpha'), '/', 'HEAD')).toBe(200);
   }), 30_000);
 
   it('changes a config value cluster-wide: set through one node, enforced by the workers of every node', withDemoOutput(async () => {

@@ -192,7 +192,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Serve
       throw new HttpError(400, 'the request target is not a valid path');
     }
     const path = url.pathname;
-    if (method === 'GET' && (path === '/' || path === '/index.html')) {
+    // HEAD as GET (Node leaves the body out): uptime checks and `curl -I` ask with HEAD.
+    if ((method === 'GET' || method === 'HEAD') && (path === '/' || path === '/index.html')) {
       response.writeHead(200, {
         'content-type': 'text/html; charset=utf-8',
         'cache-control': 'no-store',
