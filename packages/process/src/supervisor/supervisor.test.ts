@@ -622,6 +622,38 @@ describe('dynamic children', () => {
     expect(starts).toBe(4);
     await runtime.shutdown();
   });
+
+  it('one-for-all retries a failed restart by restarting all children again, stopping those that did start', async () => {
+    // OTP's supervisor.erl: a failed restart returns {try_again, Id}, and try_again_restart calls
+    // restart(one_for_all, ...) again, which terminates every child (the ones that did start
+    // included) and starts them all in order; it does not resume from the failed child.
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const log: string[] = [];
+    let flakyStarts = 0;
+    const flaky: Behavior = {
+      init() {
+        flakyStarts += 1;
+        log.push(`start flaky ${flakyStarts}`);
+        if (flakyStarts === 2) throw new Error('cannot come back yet');
+      },
+    };
+    const supervisor = await runtime.startSupervisor({
+      strategy: 'one-for-all',
+      intensity: { maxRestarts: 10 },
+      children: [worker('a', log), { id: 'flaky', behavior: flaky }, worker('c', log)],
+    });
+    await crash(runtime, supervisor, 'c');
+    await until(async () => (await runtime.countChildren(supervisor)).active === 3, 'the retry to start them all');
+    expect(log).toEqual([
+      'start a', 'start flaky 1', 'start c',
+      'stop c', 'stop a', 'start a', 'start flaky 2', // the restart: flaky fails
+      'stop a', 'start a', 'start flaky 3', 'start c', // the retry: all of them again
+    ]);
+    expect(log.filter((line) => line.startsWith('start a'))).toHaveLength(3);
+    expect(flakyStarts).toBe(3);
+    expect(log.filter((line) => line.startsWith('start c'))).toHaveLength(2);
+    await runtime.shutdown();
+  });
 });
 
 describe('terminating a child whose restart failed', () => {
