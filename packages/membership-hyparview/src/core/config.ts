@@ -217,6 +217,11 @@ export interface MembershipConfig {
   /** Seeds are re-resolved this often (DNS seeds; a static list is re-read too). LAN 30 s, local 1 s. */
   readonly seedRefreshMs: number;
   /**
+   * Most seeds used from one answer of the seed source (a static list, DNS, a provider of one's
+   * own), duplicates dropped first. 256 (ours; as `createDnsSeeds`' default).
+   */
+  readonly maxSeeds: number;
+  /**
    * Overlays formed apart (seeds unreachable at boot, a long partition) merge through the seeds:
    * in HyParView and client-server, the nodes of an overlay send between them about one request
    * per interval to a seed they are not linked to (each node with probability 1 / the estimated
@@ -320,6 +325,7 @@ const LAN: MembershipConfig = {
   maxNodeIdLength: 256,
   joinTimeoutMs: 30_000,
   seedRefreshMs: 30_000,
+  maxSeeds: 256,
   seedRejoinIntervalMs: 30_000,
   connectionLingerMs: 10_000,
   maxQueuedPerPeer: 64,
@@ -445,6 +451,7 @@ export function resolveConfig(overrides: DeepPartial<MembershipConfig> | undefin
         maxNodeIdLength: base.maxNodeIdLength,
         joinTimeoutMs: base.joinTimeoutMs,
         seedRefreshMs: base.seedRefreshMs,
+        maxSeeds: base.maxSeeds,
         seedRejoinIntervalMs: base.seedRejoinIntervalMs,
         connectionLingerMs: base.connectionLingerMs,
         maxQueuedPerPeer: base.maxQueuedPerPeer,
@@ -569,6 +576,7 @@ export function resolveConfig(overrides: DeepPartial<MembershipConfig> | undefin
   checkNumber('maxNodeIdLength', merged.maxNodeIdLength, 1, true);
   checkNumber('joinTimeoutMs', merged.joinTimeoutMs, 1, false);
   checkNumber('seedRefreshMs', merged.seedRefreshMs, 1, false);
+  checkNumber('maxSeeds', merged.maxSeeds, 1, true);
   checkNumber('seedRejoinIntervalMs', merged.seedRejoinIntervalMs, 0, false);
   checkNumber('connectionLingerMs', merged.connectionLingerMs, 0, false);
   checkNumber('maxQueuedPerPeer', merged.maxQueuedPerPeer, 1, true);

@@ -4,6 +4,8 @@
 import { promises as dns } from 'node:dns';
 import { MembershipConfigError } from '../errors/membership-config-error';
 import { SeedResolutionError } from '../errors/seed-resolution-error';
+import { defaultLanConfig } from '../core/config';
+import { boundSeeds } from './seeds';
 import type { SeedProvider } from './seeds';
 
 export type DnsRecordType = 'A' | 'AAAA' | 'A+AAAA' | 'SRV';
@@ -38,7 +40,7 @@ export interface DnsSeedsOptions {
   readonly servers?: readonly string[];
   /** Per-query timeout of the default resolver. Default 2,000 ms. */
   readonly timeoutMs?: number;
-  /** Most seeds returned. Default 256. */
+  /** Most seeds returned. Default 256 (the membership's `maxSeeds`, which bounds every seed source). */
   readonly maxSeeds?: number;
 }
 
@@ -60,7 +62,7 @@ export function createDnsSeeds(options: DnsSeedsOptions): SeedProvider {
   if (options.port !== undefined && (!Number.isInteger(options.port) || options.port < 1 || options.port > 65_535)) {
     throw new MembershipConfigError('seeds.port', 'must be a port number');
   }
-  const maxSeeds = options.maxSeeds ?? 256;
+  const maxSeeds = options.maxSeeds ?? defaultLanConfig().maxSeeds;
   // The bound is checked after a seed is taken: NaN would bound nothing, and 0 still gave one.
   if (!Number.isInteger(maxSeeds) || maxSeeds < 1) throw new MembershipConfigError('seeds.maxSeeds', 'must be a positive integer');
   const toNodeId = options.toNodeId ?? defaultNodeId;
@@ -111,12 +113,7 @@ export function createDnsSeeds(options: DnsSeedsOptions): SeedProvider {
         const reason = code(outcome.failure) ?? (typeof (outcome.failure as { message?: unknown } | undefined)?.message === 'string' ? (outcome.failure as { message: string }).message : 'lookup failed');
         throw new SeedResolutionError(name, reason, outcome.failure);
       }
-      const seeds: string[] = [];
-      for (const address of outcome.addresses) {
-        const id = toNodeId(address);
-        if (id !== undefined && id.length > 0 && !seeds.includes(id)) seeds.push(id);
-        if (seeds.length >= maxSeeds) break;
-      }
+      const seeds = boundSeeds(outcome.addresses, maxSeeds, toNodeId);
       if (seeds.length === 0) throw new SeedResolutionError(name, 'no usable records');
       return seeds;
     },

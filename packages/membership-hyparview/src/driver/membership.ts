@@ -30,7 +30,7 @@ import { MembershipStoppedError } from '../errors/membership-stopped-error';
 import { PayloadTooLargeError } from '../errors/payload-too-large-error';
 import { SeedResolutionError } from '../errors/seed-resolution-error';
 import { ConnectionManager } from './connections';
-import { isSeedProvider, staticSeeds } from './seeds';
+import { boundSeeds, isSeedProvider, staticSeeds } from './seeds';
 import type { SeedProvider } from './seeds';
 import type { InboundMessage, PeerTransport, TransportSendOptions } from './transport';
 import { serialAfter, serialNext } from '../core/serial';
@@ -632,7 +632,7 @@ class MembershipDriver implements Membership {
   private acceptSeeds(list: readonly string[]): readonly string[] {
     // A provider that breaks its contract (not an array) counts as one that failed.
     if (!Array.isArray(list)) throw new SeedResolutionError(this.seedProvider.name, 'the seed provider did not return a list', list);
-    this.seeds = list.filter((seed) => typeof seed === 'string' && seed.length > 0 && seed.length <= this.config.maxNodeIdLength && seed !== this.nodeId);
+    this.seeds = boundSeeds(list, this.config.maxSeeds, (seed) => (typeof seed === 'string' && seed.length <= this.config.maxNodeIdLength && seed !== this.nodeId ? seed : undefined));
     return this.seeds;
   }
 
