@@ -148,6 +148,28 @@ describe('thread isolation', () => {
     expect(inbox[5]).toEqual({ terminated: 'finished' });
   }, WAIT);
 
+  it('has no effect from a link that a handler in the worker unlinks, also when its exit came during that handler', async () => {
+    // OTP's unlink/1: "Once unlink(Id) has returned, it is guaranteed that the link between the
+    // caller and the entity referred to by Id has no effect on the caller in the future." The
+    // handler links, ends the target and unlinks it before it returns, as on the main thread
+    // (links.test.ts), where the target's exit is held for the handler and dropped by the unlink.
+    const { pid: reporter, inbox } = collector(runtime);
+    const pid = await runtime.start(behavior('unlinker'), { isolation: 'thread' });
+    const target = runtime.spawn(() => undefined);
+    const targetExit = runtime.whenExited(target);
+    runtime.send(pid, { target });
+    expect(await targetExit).toBe('target failed');
+    runtime.send(pid, { report: reporter });
+    await until(() => inbox.length === 1 || !runtime.isAlive(pid), 'the report', CROSS_THREAD);
+    expect(runtime.isAlive(pid)).toBe(true);
+    expect(inbox).toEqual(['still here']);
+    expect(runtime.processInfo(pid)?.links).toEqual([]);
+    // An exit from a link the handler keeps still ends the process once the handler returns.
+    const exit = runtime.whenExited(pid);
+    runtime.send(pid, { target: runtime.spawn(() => undefined), also: runtime.spawn(() => undefined) });
+    expect(await exit).toBe('also failed');
+  }, WAIT);
+
   it('forwards a lookalike of an exit message to a worker as an ordinary message, not as an exit', async () => {
     // Review finding: the proxy turned anything with the public exit marker into a system
     // message for the worker, where it was rebuilt as a genuine exit.

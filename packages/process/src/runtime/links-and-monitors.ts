@@ -75,7 +75,7 @@ export class LinksAndMonitors {
         );
         if (decision.action === 'message') this.runtime.enqueueSystem(target, exitMessage(signal.from, signal.reason as ExitReason));
         else if (decision.action === 'terminate') {
-          if (signal.fromLink && target.inHandler && target.status !== EXITING) this.holdLinkExit(target, signal.from, decision.reason);
+          if (signal.fromLink && (target.inHandler || target.workerInHandler) && target.status !== EXITING) this.holdLinkExit(target, signal.from, decision.reason);
           // The untrappable end exits with `killed`, without terminate.
           else this.runtime.terminate(target, decision.untrappable === true ? UNTRAPPABLE_KILL : decision.reason);
         }

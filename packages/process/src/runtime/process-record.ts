@@ -54,6 +54,11 @@ export class ProcessRecord implements ProcessSelf, LifecycleProcess<CallEnvelope
   queued = false;
   /** A synchronous callback of this process is on the stack; exits wait until it returns. */
   inHandler = false;
+  /**
+   * A thread process's callback in its worker asked for a link, unlink or exit signal and has
+   * not returned yet (the worker's `hold` ... `release`): exits wait for it, as for inHandler.
+   */
+  workerInHandler = false;
   trapping = false;
   capacity = Number.POSITIVE_INFINITY;
   /** The mailbox's bound, overflow policy and waiting bound (`capacity` is also kept above, for the hot path). */

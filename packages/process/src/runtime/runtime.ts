@@ -845,11 +845,16 @@ export class RuntimeImpl implements Runtime {
       }
       return;
     }
-    if (record.inHandler) {
+    // A worker's callback that has not returned cannot be waited for with the untrappable kill:
+    // it may never return (a dedicated worker is ended with its process).
+    if (record.inHandler || (record.workerInHandler && !killing)) {
       if (record.pendingExit === NONE || killing) {
+        // A held link exit that a thread proxy's own callback handed back here (it cleared
+        // pendingExit and kept the held exits) while the worker's callback still runs: an
+        // unlink may still take it back. Anything else is not from a link.
+        const handedBack = record.pendingExit === NONE && record.heldLinkExits !== null && record.heldLinkExits.pendingFromLink;
         record.pendingExit = reason;
-        // Not from a link: no unlink takes it back.
-        if (record.heldLinkExits !== null) record.heldLinkExits.pendingFromLink = false;
+        if (record.heldLinkExits !== null && !handedBack) record.heldLinkExits.pendingFromLink = false;
       }
       return;
     }

@@ -50,7 +50,14 @@ export type FromWorker =
   | { readonly k: 'exit-signal'; readonly id: number; readonly pid: string; readonly reason: unknown }
   | { readonly k: 'trap'; readonly id: number; readonly enabled: boolean }
   | { readonly k: 'register'; readonly id: number; readonly name: string }
-  | { readonly k: 'unregister'; readonly id: number };
+  | { readonly k: 'unregister'; readonly id: number }
+  /**
+   * `hold` comes before the first link, unlink or exit signal a synchronous callback asks for,
+   * `release` once that callback has returned: exits reaching the process in between wait for
+   * `release`, as exits to a main-thread process wait for its callback to return, so that an
+   * unlink the callback asks for still takes back an exit from that link.
+   */
+  | { readonly k: 'hold' | 'release'; readonly id: number };
 
 const FROM_WORKER_KINDS = new Set([
   'ready',
@@ -69,6 +76,8 @@ const FROM_WORKER_KINDS = new Set([
   'trap',
   'register',
   'unregister',
+  'hold',
+  'release',
 ]);
 
 function isId(value: unknown): value is number {

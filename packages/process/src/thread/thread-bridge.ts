@@ -14,7 +14,7 @@ import { UncloneableMessageError } from '../errors/uncloneable-message-error';
 import { isTransferEnvelope } from '../runtime/envelopes';
 import type { CallEnvelope } from '../runtime/envelopes';
 import { checkDestination, describeDestination } from '../runtime/delayed-sends';
-import { DEAD } from '../runtime/lifecycle';
+import { DEAD, NONE } from '../runtime/lifecycle';
 import { callOf, targetOf } from '../runtime/process-self';
 import type { ProcessRecord, RecordBridge } from '../runtime/process-record';
 import { isDownFor, isExitFor } from '../runtime/system-messages';
@@ -276,6 +276,18 @@ export class ThreadBridge implements RecordBridge {
       case 'trap':
         record.trapping = message.enabled;
         return;
+      case 'hold':
+        record.workerInHandler = true;
+        return;
+      case 'release': {
+        record.workerInHandler = false;
+        // The exit that waited for the worker's callback, unless one of the proxy's own is on the stack.
+        if (record.inHandler || record.pendingExit === NONE) return;
+        const reason = record.pendingExit;
+        record.pendingExit = NONE;
+        runtime.terminate(record, reason);
+        return;
+      }
       case 'register':
         try {
           runtime.register(message.name, record.pid);

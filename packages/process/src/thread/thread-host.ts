@@ -77,7 +77,10 @@ class HostedProcess implements ProcessSelf, LifecycleProcess<HostedCall> {
   name: string | undefined;
   status = STARTING;
   busy = false;
-  inHandler = false;
+  /** A synchronous callback is on the stack (`inHandler`). */
+  private handling = false;
+  /** The main thread was told `hold` during the running callback, and is told `release` when it returns. */
+  private holdingExits = false;
   /** Exits come from the main thread as messages, never during a callback: this stays NONE. */
   pendingExit: unknown = NONE;
   stopReason: unknown = NONE;
@@ -106,8 +109,31 @@ class HostedProcess implements ProcessSelf, LifecycleProcess<HostedCall> {
     this.name = name;
   }
 
+  get inHandler(): boolean {
+    return this.handling;
+  }
+
+  set inHandler(value: boolean) {
+    this.handling = value;
+    if (!value && this.holdingExits) {
+      this.holdingExits = false;
+      this.host.post({ k: 'release', id: this.id });
+    }
+  }
+
   get node(): string {
     return this.pid.node;
+  }
+
+  /**
+   * A link, unlink or exit signal asked for during a callback: exits that reach the process on
+   * the main thread from now on wait for the callback to return, as they do for a main-thread
+   * process, so that an unlink later in the callback takes back an exit from that link.
+   */
+  private holdExits(): void {
+    if (!this.handling || this.holdingExits) return;
+    this.holdingExits = true;
+    this.host.post({ k: 'hold', id: this.id });
   }
 
   get signal(): AbortSignal {
@@ -147,11 +173,17 @@ class HostedProcess implements ProcessSelf, LifecycleProcess<HostedCall> {
   }
 
   link(pid: Pid): void {
-    if (this.status !== DEAD) this.host.post({ k: 'link', id: this.id, pid: Pid.from(pid).toString() });
+    if (this.status === DEAD) return;
+    const text = Pid.from(pid).toString();
+    this.holdExits();
+    this.host.post({ k: 'link', id: this.id, pid: text });
   }
 
   unlink(pid: Pid): void {
-    if (this.status !== DEAD) this.host.post({ k: 'unlink', id: this.id, pid: Pid.from(pid).toString() });
+    if (this.status === DEAD) return;
+    const text = Pid.from(pid).toString();
+    this.holdExits();
+    this.host.post({ k: 'unlink', id: this.id, pid: text });
   }
 
   monitor(pid: Pid): MonitorRef {
@@ -165,7 +197,10 @@ class HostedProcess implements ProcessSelf, LifecycleProcess<HostedCall> {
   }
 
   exit(pid: Pid, reason: ExitReason): void {
-    if (this.status !== DEAD) this.host.post({ k: 'exit-signal', id: this.id, pid: Pid.from(pid).toString(), reason: encodeReason(reason) });
+    if (this.status === DEAD) return;
+    const message: FromWorker = { k: 'exit-signal', id: this.id, pid: Pid.from(pid).toString(), reason: encodeReason(reason) };
+    this.holdExits();
+    this.host.post(message);
   }
 
   stop(reason: ExitReason = 'normal'): void {
