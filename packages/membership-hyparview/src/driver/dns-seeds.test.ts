@@ -2,13 +2,16 @@
 // on loopback: A, AAAA and SRV records, failures, and periodic re-resolution by the membership.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { promises as dns } from 'node:dns';
+import { getEventListeners } from 'node:events';
 import { FoundationError, createSystemClock } from '@foundation/core';
-import { startDnsServer } from '../../test/support/dns-server';
+import { countTimers } from '@foundation/testkit';
+import { startDnsServer, startSilentDnsServer } from '../../test/support/dns-server';
 import type { DnsServer } from '../../test/support/dns-server';
 import { defaultLocalConfig } from '../core/config';
 import { SeedResolutionError } from '../errors/seed-resolution-error';
 import { createDnsSeeds } from './dns-seeds';
 import { createMembership } from './membership';
+import type { SeedProvider } from './seeds';
 import type { InboundMessage, PeerTransport } from './transport';
 
 let server: DnsServer;
@@ -105,6 +108,53 @@ describe('createDnsSeeds', () => {
     }
   });
 
+  it('a lookup in flight ends when its signal aborts: it rejects with the abort at once and its query is not sent again', async () => {
+    // There was no way to stop a lookup: it ran to its timeout, retries included.
+    const silent = await startSilentDnsServer();
+    try {
+      const given = new dns.Resolver({ timeout: 1_000, tries: 2 });
+      given.setServers([silent.address]);
+      // The provider's own resolver, and one given to it (whose cancel() it calls).
+      for (const resolverOption of [{}, { resolver: given }]) {
+        const seeds = createDnsSeeds({ name: 'silent.cluster.test', type: 'A', port: 4000, servers: [silent.address], timeoutMs: 1_000, ...resolverOption });
+        const before = silent.queries();
+        const controller = new AbortController();
+        const outcome = Promise.resolve(seeds.resolve(controller.signal)).then(
+          () => 'answered',
+          (error: unknown) => error,
+        );
+        await waitFor(() => silent.queries() > before, 'the query');
+        const sent = silent.queries();
+        controller.abort();
+        expect(((await outcome) as Error).name).toBe('AbortError');
+        // The default resolver retries after 1 s: a lookup cancelled by the abort sends nothing more.
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        expect(silent.queries()).toBe(sent);
+        expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+      }
+      // Aborted before it began: no query at all.
+      const before = silent.queries();
+      const seeds = createDnsSeeds({ name: 'silent.cluster.test', type: 'A', port: 4000, servers: [silent.address] });
+      const outcome = await Promise.resolve(seeds.resolve(AbortSignal.abort())).then(
+        () => 'answered',
+        (error: unknown) => error,
+      );
+      expect((outcome as Error).name).toBe('AbortError');
+      expect(silent.queries()).toBe(before);
+    } finally {
+      await silent.close();
+    }
+  }, 20_000);
+
+  it('a signal used for many lookups holds no listener from those that ended', async () => {
+    // The membership passes one signal to every lookup it makes, one every seedRefreshMs.
+    const controller = new AbortController();
+    const seeds = createDnsSeeds({ name: 'nodes.cluster.test', type: 'A+AAAA', port: 4000, resolver: resolver() });
+    for (let round = 0; round < 3; round += 1) expect(await seeds.resolve(controller.signal)).toHaveLength(3);
+    await expect(createDnsSeeds({ name: 'missing.cluster.test', port: 4000, resolver: resolver() }).resolve(controller.signal)).rejects.toMatchObject({ code: 5904 });
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+
   it('rejects invalid options', () => {
     // maxSeeds NaN bounded nothing, and 0 still gave one seed.
     expect(() => createDnsSeeds({ name: 'x', maxSeeds: Number.NaN })).toThrow(/seeds.maxSeeds/);
@@ -165,4 +215,50 @@ describe('DNS seeds in a membership', () => {
     await membership.leave();
     expect(FoundationError.hasType(await joined, 5902)).toBe(true);
   });
+
+  it('leave() cancels a lookup in flight: its query is not sent again, nothing of it is reported, and no timer stays', async () => {
+    // The provider had no way to be stopped: after leave() its query ran on to its own timeout,
+    // retried once on the way, and only then failed.
+    const silent = await startSilentDnsServer();
+    try {
+      const dnsSeeds = createDnsSeeds({ name: 'silent.cluster.test', type: 'A', port: 4000, servers: [silent.address], timeoutMs: 1_000 });
+      // Passes each lookup through, keeping how it ended.
+      const outcomes: Promise<unknown>[] = [];
+      const watched: SeedProvider = {
+        name: dnsSeeds.name,
+        resolve(signal) {
+          const answer = Promise.resolve(dnsSeeds.resolve(signal));
+          outcomes.push(answer.then(() => 'answered', (error: unknown) => error));
+          return answer;
+        },
+      };
+      const transport = recordingTransport('10.2.0.100:4000');
+      const { clock, pending } = countTimers(createSystemClock({ keepAlive: false }));
+      const membership = createMembership({
+        nodeId: '10.2.0.100:4000',
+        transport,
+        topology: 'full-mesh',
+        clock,
+        seeds: watched,
+        config: { ...defaultLocalConfig(), seedRefreshMs: 60_000, joinTimeoutMs: 60_000 },
+      });
+      const errors: SeedResolutionError[] = [];
+      membership.on('seed-error', (error) => errors.push(error));
+      const joined = membership.join().catch((error: unknown) => error);
+      await waitFor(() => silent.queries() > 0, 'the query');
+      const sent = silent.queries();
+      await membership.leave();
+      expect(FoundationError.hasType(await joined, 5902)).toBe(true);
+      expect(pending('one-shot') + pending('repeating')).toBe(0);
+      expect(outcomes).toHaveLength(1);
+      expect(((await outcomes[0]) as Error).name).toBe('AbortError');
+      // The resolver would have sent the query again 1 s after the first.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect(silent.queries()).toBe(sent);
+      expect(errors).toEqual([]);
+      expect(transport.contacted.size).toBe(0);
+    } finally {
+      await silent.close();
+    }
+  }, 20_000);
 });

@@ -23,6 +23,8 @@ export interface DnsResolverLike {
   resolve4(hostname: string): Promise<string[]>;
   resolve6(hostname: string): Promise<string[]>;
   resolveSrv(hostname: string): Promise<{ name: string; port: number; priority: number; weight: number }[]>;
+  /** Ends every query in flight (as `Resolver#cancel` does); called when a lookup's signal aborts. */
+  cancel?(): void;
 }
 
 export interface DnsSeedsOptions {
@@ -34,7 +36,10 @@ export interface DnsSeedsOptions {
   readonly port?: number;
   /** Maps an address to a node id; undefined skips it. Default `host:port` (`[v6]:port`), or the host alone without a port. */
   readonly toNodeId?: (address: DnsAddress) => string | undefined;
-  /** A resolver; default a new `dns.promises.Resolver` (with `servers` when given). */
+  /**
+   * A resolver; default a new `dns.promises.Resolver` (with `servers` when given). A lookup whose
+   * signal aborts calls its `cancel`, which ends every query of this resolver in flight.
+   */
   readonly resolver?: DnsResolverLike;
   /** DNS servers (`host` or `host:port`) for the default resolver. */
   readonly servers?: readonly string[];
@@ -66,17 +71,17 @@ export function createDnsSeeds(options: DnsSeedsOptions): SeedProvider {
   // The bound is checked after a seed is taken: NaN would bound nothing, and 0 still gave one.
   if (!Number.isInteger(maxSeeds) || maxSeeds < 1) throw new MembershipConfigError('seeds.maxSeeds', 'must be a positive integer');
   const toNodeId = options.toNodeId ?? defaultNodeId;
-  let resolver = options.resolver;
-  if (resolver === undefined) {
+  const createResolver = (): dns.Resolver => {
     const created = new dns.Resolver({ timeout: options.timeoutMs ?? 2_000, tries: 2 });
     if (options.servers !== undefined) created.setServers([...options.servers]);
-    resolver = created;
-  }
-  const source: DnsResolverLike = resolver;
+    return created;
+  };
+  // Made now even when lookups with a signal get their own: a bad server address fails here.
+  const shared: DnsResolverLike = options.resolver ?? createResolver();
   const name = options.name;
 
   /** The addresses, or the error that prevented getting any (a rejection of the resolver, as it came). */
-  const lookup = async (): Promise<{ readonly addresses: DnsAddress[] } | { readonly failure: unknown }> => {
+  const lookup = async (source: DnsResolverLike): Promise<{ readonly addresses: DnsAddress[] } | { readonly failure: unknown }> => {
     if (type === 'SRV') {
       try {
         const records = await source.resolveSrv(name);
@@ -105,17 +110,57 @@ export function createDnsSeeds(options: DnsSeedsOptions): SeedProvider {
     return failure === undefined ? { addresses } : { failure };
   };
 
+  /** The seeds of a lookup's outcome; a failure, or an answer without a usable record, throws SeedResolutionError. */
+  const seedsOf = (outcome: { readonly addresses: DnsAddress[] } | { readonly failure: unknown }): string[] => {
+    if ('failure' in outcome) {
+      const reason = code(outcome.failure) ?? (typeof (outcome.failure as { message?: unknown } | undefined)?.message === 'string' ? (outcome.failure as { message: string }).message : 'lookup failed');
+      throw new SeedResolutionError(name, reason, outcome.failure);
+    }
+    const seeds = boundSeeds(outcome.addresses, maxSeeds, toNodeId);
+    if (seeds.length === 0) throw new SeedResolutionError(name, 'no usable records');
+    return seeds;
+  };
+
   return {
     name: `dns(${type} ${name})`,
-    async resolve() {
-      const outcome = await lookup();
-      if ('failure' in outcome) {
-        const reason = code(outcome.failure) ?? (typeof (outcome.failure as { message?: unknown } | undefined)?.message === 'string' ? (outcome.failure as { message: string }).message : 'lookup failed');
-        throw new SeedResolutionError(name, reason, outcome.failure);
-      }
-      const seeds = boundSeeds(outcome.addresses, maxSeeds, toNodeId);
-      if (seeds.length === 0) throw new SeedResolutionError(name, 'no usable records');
-      return seeds;
+    async resolve(signal?: AbortSignal) {
+      if (signal === undefined) return seedsOf(await lookup(shared));
+      signal.throwIfAborted();
+      // A lookup that can be stopped gets a resolver of its own (unless one was given): cancelling
+      // a resolver ends all of its queries, and another membership sharing this provider would
+      // otherwise see its own lookup fail because this one left.
+      const source = options.resolver ?? createResolver();
+      return seedsOf(await untilAborted(lookup(source), signal, source));
     },
   };
+}
+
+/**
+ * What `work` gives, or the signal's reason as soon as it aborts, the resolver's queries then
+ * cancelled: a lookup stopped at leave() neither waits out its timeout and retries nor answers.
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal, resolver: DnsResolverLike): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const aborted = (): void => {
+      try {
+        resolver.cancel?.();
+      } catch {
+        // A resolver of one's own that fails to cancel: the lookup is given up all the same.
+      }
+      reject(signal.reason as Error);
+    };
+    signal.addEventListener('abort', aborted, { once: true });
+    // The listener goes when the lookup ends: the membership passes one signal to all its lookups.
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', aborted);
+        resolve(value);
+      },
+      // Not taken while `lookup` turns every failure into an outcome; kept so that none waits for ever.
+      (error: Error) => {
+        signal.removeEventListener('abort', aborted);
+        reject(error);
+      },
+    );
+  });
 }

@@ -233,6 +233,8 @@ class MembershipDriver implements Membership {
   private readonly seedRejoin: SeedRejoinOptions;
   /** The timeouts of seed resolutions still waiting for their provider (see `resolveSeeds`). */
   private readonly seedTimers = new Set<Timer>();
+  /** Passed to every seed resolution and aborted at leave(), so that a lookup in flight stops then. */
+  private readonly seedLookups = new AbortController();
   private joinWaiters: { resolve: () => void; reject: (error: unknown) => void; timer: Timer }[] = [];
   private readonly counters = {
     staleEpoch: 0,
@@ -352,6 +354,8 @@ class MembershipDriver implements Membership {
     this.joinWaiters = [];
     for (const timer of this.seedTimers) timer.cancel();
     this.seedTimers.clear();
+    // A DNS query in flight ran on to its own timeout, retries included; its answer was ignored.
+    this.seedLookups.abort();
     // Goodbyes go out before the connections close.
     await new Promise<void>((resolve) => this.clock.setTimer(Math.min(200, this.config.connectionLingerMs), resolve));
     for (const off of this.unsubscribe.splice(0)) off();
@@ -546,7 +550,7 @@ class MembershipDriver implements Membership {
   private resolveSeeds(): readonly string[] | Promise<readonly string[] | undefined> {
     let answer: readonly string[] | Promise<readonly string[]>;
     try {
-      answer = this.seedProvider.resolve();
+      answer = this.seedProvider.resolve(this.seedLookups.signal);
     } catch (error) {
       this.answeredAtOnce();
       this.seedError(error);

@@ -6,8 +6,12 @@ export interface SeedProvider {
   readonly name: string;
   /** True when `resolve` always answers the same (a static list): it is then not re-resolved. */
   readonly fixed?: boolean;
-  /** Node ids of (some of) the cluster's nodes; a synchronous answer is used at once. */
-  resolve(): readonly string[] | Promise<readonly string[]>;
+  /**
+   * Node ids of (some of) the cluster's nodes; a synchronous answer is used at once. The
+   * membership aborts `signal` when it leaves: a lookup still in flight should then stop, as
+   * `createDnsSeeds`' does (whatever it answers after that is not used).
+   */
+  resolve(signal?: AbortSignal): readonly string[] | Promise<readonly string[]>;
 }
 
 /**

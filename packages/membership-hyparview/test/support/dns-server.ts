@@ -121,3 +121,26 @@ export async function startDnsServer(records: Map<string, RecordSet> = new Map()
     close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
   };
 }
+
+/**
+ * A DNS server that receives questions and never answers (a server that is down behind a
+ * firewall dropping packets): a query to it waits for the resolver's timeout, and is retried.
+ * `queries()` counts the questions received.
+ */
+export async function startSilentDnsServer(): Promise<Omit<DnsServer, 'records'>> {
+  const socket: Socket = createSocket('udp4');
+  let received = 0;
+  socket.on('message', () => {
+    received += 1;
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = socket.address();
+  return {
+    address: `127.0.0.1:${port}`,
+    queries: () => received,
+    close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
+  };
+}
