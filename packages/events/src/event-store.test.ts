@@ -421,6 +421,49 @@ describe('queries', () => {
     expect(thrown(() => store.pruneBefore(Number.NaN)).code).toBe(3203);
   });
 
+  it('decodes a cursor as hostile input: garbage, oversized and mismatched cursors are refused (3203, field after)', () => {
+    const { store } = simulated();
+    store.emit('tick', 1);
+    const ascending = store.queryPage({ limit: 1 }).cursor!;
+    expect(typeof ascending).toBe('string');
+    const garbage: unknown[] = [
+      '',
+      'x',
+      42,
+      {},
+      null,
+      ['c1'],
+      '__proto__',
+      'c1.ia.1',
+      'c1.xa.1.1',
+      'c2.ia.1.1',
+      'c1.ia.0.1',
+      'c1.ia.-1.1',
+      'c1.ia.01.1',
+      'c1.ia.1.5e400',
+      'c1.ia.1.NaN',
+      'c1.ia.1.-3',
+      'c1.ia.9007199254740993.1',
+      'c1.ia.1.1.2.3',
+      'c1.ia.1.1e-400',
+      'c1.ia.1.1 ',
+      `c1.ia.1.${'9'.repeat(10_000_000)}`,
+      `${ascending}.`,
+    ];
+    for (const after of garbage) {
+      const error = thrown(() => store.queryPage({ after } as never));
+      expect({ after: String(after).slice(0, 40), code: error.code, field: (error as EventValidationError).field }).toEqual({
+        after: String(after).slice(0, 40),
+        code: 3203,
+        field: 'after',
+      });
+    }
+    // A cursor continues the order it was made in: used with another, it would skip or repeat.
+    expect(thrown(() => store.query({ after: ascending, order: 'desc' })).code).toBe(3203);
+    expect(thrown(() => store.query({ after: ascending, orderBy: 'timestamp' })).code).toBe(3203);
+    expect(store.query({ after: ascending })).toEqual([]);
+  });
+
   it('defaults to 1,000 results in id order, and getRecent to 100, newest first', () => {
     const { store } = simulated();
     store.storeBatch(Array.from({ length: 1100 }, (_, index) => store.newEvent('tick', index)));

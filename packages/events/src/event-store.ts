@@ -20,6 +20,7 @@ import { copyEventData, holdsBytes, withOwnBytes } from './internal/event-data';
 import { MadeEvent } from './internal/made-event';
 import type { EventQuery } from './query';
 import { normalizeQuery } from './query';
+import { encodeCursor } from './query-cursor';
 import { deserializeEvent, serializeEvent, serializedSize } from './serialization/event-codec';
 import type { EventStorage } from './storage/event-storage';
 import { createMemoryStorage } from './storage/memory-storage';
@@ -71,6 +72,17 @@ export interface EventStoreStats {
   readonly nextId: number;
 }
 
+/** A page of a query (`queryPage`) and where the next one starts. */
+export interface EventPage {
+  readonly events: FoundationEvent[];
+  /**
+   * Pass as `after` for the next page. Opaque: the position of the last event in `events`, or
+   * the `after` given when the page is empty (undefined when neither). A page shorter than the
+   * limit reached the last match at the time; later matches follow the same cursor.
+   */
+  readonly cursor: string | undefined;
+}
+
 export interface EventStore {
   readonly node: string;
   readonly namespace: string;
@@ -90,6 +102,11 @@ export interface EventStore {
   /** The event with this id; EventNotFoundError (3401) when there is none. */
   get(id: number): FoundationEvent;
   query(query?: EventQuery): FoundationEvent[];
+  /**
+   * `query`, with a cursor for the next page: pass it as `after` (with the same order) to
+   * continue exactly after this page's last event, whatever was appended or pruned since.
+   */
+  queryPage(query?: EventQuery): EventPage;
   /** Every event of a correlation id, sorted by timestamp (1.x `get_by_correlation`). */
   getByCorrelation(correlationId: string): FoundationEvent[];
   /** The events of a correlation id in causal order: each after its parent, siblings by timestamp. */
@@ -310,6 +327,16 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
     query(query) {
       ensureOpen('query');
       return storage.query(normalizeQuery(query));
+    },
+    queryPage(query) {
+      ensureOpen('queryPage');
+      const normalized = normalizeQuery(query);
+      const events = storage.query(normalized);
+      const last = events.at(-1);
+      // An empty page hands back the cursor it was given: a reader at the end asks again with
+      // it later and gets what was stored since.
+      const cursor = last === undefined ? query?.after : encodeCursor(normalized.orderBy, normalized.order, last);
+      return { events, cursor };
     },
     getByCorrelation(correlationId) {
       ensureOpen('getByCorrelation');

@@ -1,10 +1,12 @@
 // Public entry of @foundation/events: everything users may import is exported here, by name.
 export { createEventStore } from './event-store';
-export type { EventHandler, EventStore, EventStoreOptions, EventStoreStats } from './event-store';
+export type { EventHandler, EventPage, EventStore, EventStoreOptions, EventStoreStats } from './event-store';
 export { DEFAULT_MAX_DATA_BYTES, MAX_BIGINT_BYTES, MAX_CORRELATION_ID_LENGTH, MAX_FOREIGN_EVENT_ID, MAX_FOREIGN_EVENT_TIMESTAMP, MAX_NODE_LENGTH, MAX_TYPE_LENGTH } from './event';
 export type { FoundationEvent, NewEventOptions } from './event';
 export { DEFAULT_QUERY_LIMIT } from './query';
 export type { EventQuery, NormalizedEventQuery } from './query';
+export { MAX_CURSOR_LENGTH } from './query-cursor';
+export type { QueryPosition } from './query-cursor';
 export { eventMatches } from './filter';
 export type { EventFilter } from './filter';
 export { causalOrder } from './correlation-chain';

@@ -2,6 +2,8 @@
 // checked and normalised once, before any storage sees them.
 import { EventValidationError } from './errors/event-validation-error';
 import { checkCorrelationId, checkType } from './internal/check-event';
+import { decodeCursor } from './query-cursor';
+import type { QueryPosition } from './query-cursor';
 
 export interface EventQuery {
   /** Only events of this type. */
@@ -19,8 +21,18 @@ export interface EventQuery {
   readonly orderBy?: 'id' | 'timestamp' | undefined;
   /** Default `asc`. */
   readonly order?: 'asc' | 'desc' | undefined;
-  /** Matching events to skip first. Default 0. */
+  /**
+   * Matching events to skip first (after `after`, when both are given). Default 0. An offset
+   * counts from the first match, so events appended or pruned between two pages shift it: page
+   * with `after` to see each event once.
+   */
   readonly offset?: number | undefined;
+  /**
+   * A cursor from `queryPage`: only events after the last one that page returned, in the same
+   * `orderBy` and `order` (another order is refused). The stable way to page: it continues
+   * exactly after that event whatever was appended or pruned since.
+   */
+  readonly after?: string | undefined;
   /** At most this many events. Default 1,000; `Infinity` for all. */
   readonly limit?: number | undefined;
 }
@@ -35,6 +47,11 @@ export interface NormalizedEventQuery {
   readonly orderBy: 'id' | 'timestamp';
   readonly order: 'asc' | 'desc';
   readonly offset: number;
+  /**
+   * Only events after this position in the query's order (by id, or by timestamp then id; in
+   * `order`): ids above it ascending, below it descending. undefined: from the first.
+   */
+  readonly after?: QueryPosition | undefined;
   /** A positive integer or Infinity. */
   readonly limit: number;
 }
@@ -72,6 +89,13 @@ export function normalizeQuery(query: EventQuery = {}): NormalizedEventQuery {
   if (!(limit === Number.POSITIVE_INFINITY || (Number.isSafeInteger(limit) && limit >= 0))) {
     throw new EventValidationError('limit', 'must be a non-negative integer or Infinity');
   }
+  let after: QueryPosition | undefined;
+  if (query.after !== undefined) {
+    after = decodeCursor(query.after);
+    if (after.orderBy !== orderBy || after.order !== order) {
+      throw new EventValidationError('after', `is a cursor of a query by ${after.orderBy}, ${after.order}: use it with the same orderBy and order`);
+    }
+  }
   return {
     types,
     from,
@@ -80,6 +104,7 @@ export function normalizeQuery(query: EventQuery = {}): NormalizedEventQuery {
     orderBy,
     order,
     offset,
+    after,
     limit,
   };
 }

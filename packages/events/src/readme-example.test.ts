@@ -22,6 +22,9 @@ it('runs the README example', async () => {
     expect(events.getCorrelationChain(placed.correlationId).map((event) => event.id)).toEqual([placed.id, paid.id]);
     expect(events.query({ types: ['order-placed'], timeRange: [Date.now() - 60_000, Date.now()], order: 'desc', limit: 10 })).toEqual([placed]);
     expect(events.getRecent(5).map((event) => event.id)).toEqual([paid.id, placed.id]); // newest first
+    const page = events.queryPage({ type: 'order-placed', limit: 100 }); // { events, cursor }
+    expect(page.events).toEqual([placed]);
+    expect(events.queryPage({ type: 'order-placed', limit: 100, after: page.cursor }).events).toEqual([]); // the next page, exactly after the last one
 
     const shipped: FoundationEvent[] = [];
     const unsubscribe = events.subscribe({ type: 'order-shipped' }, (event) => shipped.push(event));

@@ -17,7 +17,7 @@ import {
   createMemoryStorage,
   openSqliteStorage,
 } from '@foundation/events';
-import type { EventStorage, FoundationEvent, NormalizedEventQuery } from '@foundation/events';
+import type { EventStorage, FoundationEvent, NormalizedEventQuery, QueryPosition } from '@foundation/events';
 
 interface Harness {
   readonly name: string;
@@ -73,12 +73,20 @@ function query(fields: Partial<NormalizedEventQuery> = {}): NormalizedEventQuery
     orderBy: 'id',
     order: 'asc',
     offset: 0,
+    after: undefined,
     limit: Number.POSITIVE_INFINITY,
     ...fields,
   };
 }
 
 const ids = (events: readonly FoundationEvent[]): number[] => events.map((each) => each.id);
+
+/** Whether an event comes after a cursor's position, in the position's order. */
+function after(position: QueryPosition, each: FoundationEvent): boolean {
+  const later = position.orderBy === 'id' ? each.id > position.id : each.timestamp > position.timestamp || (each.timestamp === position.timestamp && each.id > position.id);
+  const same = each.id === position.id && (position.orderBy === 'id' || each.timestamp === position.timestamp);
+  return position.order === 'asc' ? later : !later && !same;
+}
 
 /** The specification every storage must match, written as plainly as possible. */
 function reference(events: readonly FoundationEvent[], q: NormalizedEventQuery): number[] {
@@ -87,7 +95,8 @@ function reference(events: readonly FoundationEvent[], q: NormalizedEventQuery):
       (q.types === undefined || q.types.includes(each.type)) &&
       (q.correlationId === undefined || each.correlationId === q.correlationId) &&
       each.wallTime >= q.from &&
-      each.wallTime <= q.to,
+      each.wallTime <= q.to &&
+      (q.after === undefined || after(q.after, each)),
   );
   matching.sort(q.orderBy === 'id' ? (a, b) => a.id - b.id : (a, b) => a.timestamp - b.timestamp || a.id - b.id);
   if (q.order === 'desc') matching.reverse();
@@ -462,6 +471,91 @@ describe.each([
     });
   });
 
+  describe('cursor paging through createEventStore', () => {
+    // A reader pages through `keep` events while a writer appends more and prunes the oldest
+    // between its pages. With offset paging each prune shifts the pages (events are missed) and
+    // each append before the reader's position would repeat one; a cursor names a position in
+    // the query's order, so the reader continues exactly after the last event it saw.
+    const orders: [orderBy: 'id' | 'timestamp', order: 'asc' | 'desc'][] = [
+      ['id', 'asc'],
+      ['timestamp', 'asc'],
+      ['id', 'desc'],
+      ['timestamp', 'desc'],
+    ];
+    it.each(orders)('sees every matching event exactly once, in order, under concurrent appends and prunes (orderBy %s, %s)', (orderBy, order) => {
+      const simulation = createSimulation({ seed: 11 });
+      const store = createEventStore({ storage, clock: simulation.clock, random: simulation.random.fork('ids'), node: 'node-a' });
+      const random = createSeededRandom(29);
+      const stored: FoundationEvent[] = [];
+      const emitSome = (count: number): void => {
+        for (let made = 0; made < count; made += 1) {
+          simulation.runFor(1);
+          stored.push(store.emit(random.bool(0.7) ? 'keep' : 'skip', { made }));
+        }
+      };
+      emitSome(60);
+      // What the reader must see: the `keep` events in the query's order. Ascending, that
+      // includes those appended while it reads (they come after it); descending, only those
+      // stored before its first page. Either way, minus those pruned before it reached them.
+      const ascending = order === 'asc';
+      const storedBeforeReading = stored.length;
+      const prunedAhead = new Set<number>();
+      const seen: FoundationEvent[] = [];
+      let cursor: string | undefined;
+      for (let page = 0; page < 100; page += 1) {
+        const result = store.queryPage({ type: 'keep', orderBy, order, limit: 7, ...(cursor === undefined ? {} : { after: cursor }) });
+        seen.push(...result.events);
+        if (result.events.length > 0) expect(result.cursor).toBeDefined();
+        cursor = result.cursor;
+        if (result.events.length < 7 && page > 10) break;
+        if (page < 10) {
+          emitSome(random.int(0, 6));
+          // Prune the oldest few: mostly events the reader has passed (ascending), which shifts
+          // every later offset, and events it has yet to reach (descending).
+          const cutoff = stored[Math.min(stored.length - 1, page * 4 + random.int(0, 4))]!.wallTime;
+          const position = seen.at(-1);
+          for (const each of stored) {
+            if (each.wallTime >= cutoff || each.type !== 'keep' || position === undefined) continue;
+            const ahead = ascending ? each.id > position.id : each.id < position.id;
+            if (ahead) prunedAhead.add(each.id);
+          }
+          store.pruneBefore(cutoff);
+        }
+      }
+      const expected = stored
+        .filter((each, index) => each.type === 'keep' && (ascending || index < storedBeforeReading) && !prunedAhead.has(each.id))
+        .map((each) => each.id);
+      if (!ascending) expected.reverse();
+      expect(ids(seen)).toEqual(expected);
+      expect(new Set(ids(seen)).size).toBe(seen.length);
+    });
+
+    it('gives a cursor that a plain query continues from too, and one that waits at the end for later events', () => {
+      const store = createEventStore({ storage, node: 'node-a' });
+      const first = store.emit('tick', { n: 1 });
+      store.emit('tick', { n: 2 });
+      const page = store.queryPage({ limit: 1 });
+      expect(ids(page.events)).toEqual([first.id]);
+      expect(ids(store.query({ after: page.cursor }))).toEqual([first.id + 1]);
+      const end = store.queryPage({ after: page.cursor });
+      expect(ids(end.events)).toEqual([first.id + 1]);
+      const empty = store.queryPage({ after: end.cursor });
+      expect(empty.events).toEqual([]);
+      expect(empty.cursor).toBe(end.cursor);
+      const third = store.emit('tick', { n: 3 });
+      expect(ids(store.queryPage({ after: empty.cursor }).events)).toEqual([third.id]);
+      expect(store.queryPage({ type: 'none' })).toEqual({ events: [], cursor: undefined });
+    });
+
+    it('keeps offset paging as it was, after the cursor when both are given', () => {
+      const store = createEventStore({ storage, node: 'node-a' });
+      const made = Array.from({ length: 6 }, (_, n) => store.emit('tick', { n }).id);
+      expect(ids(store.query({ offset: 2, limit: 2 }))).toEqual(made.slice(2, 4));
+      const cursor = store.queryPage({ limit: 1 }).cursor;
+      expect(ids(store.query({ after: cursor, offset: 2, limit: 2 }))).toEqual(made.slice(3, 5));
+    });
+  });
+
   describe('against the reference model', () => {
     const types = ['a', 'b', 'c', 'd'];
     const correlations = ['k1', 'k2', 'k3', 'k4', 'k5', 'k6'];
@@ -469,13 +563,18 @@ describe.each([
     function randomQuery(random: Random, wallTimes: number[]): NormalizedEventQuery {
       const pickTime = (): number => (wallTimes.length === 0 ? 0 : random.pick(wallTimes) + random.int(-2, 3));
       const from = random.bool(0.4) ? pickTime() : Number.NEGATIVE_INFINITY;
+      const orderBy = random.bool() ? 'id' : 'timestamp';
+      const order = random.bool() ? 'asc' : 'desc';
+      // A cursor at a random place: an event's position, or one between or beyond them.
+      const position = random.bool(0.3) ? { orderBy, order, id: random.int(1, 401), timestamp: random.int(0, 5000) } as const : undefined;
       return query({
         types: random.bool(0.5) ? random.sample(types, random.int(1, 3)) : undefined,
         correlationId: random.bool(0.3) ? random.pick(correlations) : undefined,
         from,
         to: random.bool(0.4) ? Math.max(pickTime(), from === Number.NEGATIVE_INFINITY ? 0 : from) : Number.POSITIVE_INFINITY,
-        orderBy: random.bool() ? 'id' : 'timestamp',
-        order: random.bool() ? 'asc' : 'desc',
+        orderBy,
+        order,
+        after: position,
         offset: random.bool(0.3) ? random.int(0, 20) : 0,
         limit: random.bool(0.5) ? random.int(0, 30) : Number.POSITIVE_INFINITY,
       });

@@ -8,6 +8,7 @@ import { EventStoreClosedError } from '../errors/event-store-closed-error';
 import { holdsBytes, withOwnBytes } from '../internal/event-data';
 import { MadeEvent } from '../internal/made-event';
 import type { NormalizedEventQuery } from '../query';
+import { isAfter } from '../query-cursor';
 import { encodedSize } from '../serialization/cbor-codec';
 import type { EventStorage } from './event-storage';
 import { checkReserveCount } from './event-storage';
@@ -50,6 +51,18 @@ function fromArray(ids: readonly number[]): IdSequence {
 }
 
 const EMPTY: IdSequence = { length: 0, at: () => 0 };
+
+/** Position of the first id in `sequence` that is at least `id`. */
+function lowerBound(sequence: IdSequence, id: number): number {
+  let low = 0;
+  let high = sequence.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (sequence.at(middle) < id) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
 
 function byTimestamp(a: FoundationEvent, b: FoundationEvent): number {
   return a.timestamp - b.timestamp || a.id - b.id;
@@ -237,9 +250,10 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
       if (query.limit === 0) return [];
       if (query.orderBy === 'timestamp') {
         const found: FoundationEvent[] = [];
+        const after = query.after;
         for (let position = 0; position < source.length; position += 1) {
           const event = byId.get(source.at(position))!;
-          if (matches(query, event)) found.push(event);
+          if (matches(query, event) && (after === undefined || isAfter(after, event))) found.push(event);
         }
         found.sort(byTimestamp);
         if (query.order === 'desc') found.reverse();
@@ -248,8 +262,16 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
       const result: FoundationEvent[] = [];
       let skipped = 0;
       const ascending = query.order === 'asc';
-      for (let step = 0; step < source.length && result.length < query.limit; step += 1) {
-        const event = byId.get(source.at(ascending ? step : source.length - 1 - step))!;
+      // After a cursor, the walk starts past its id (the ids above it ascending, below it
+      // descending), found by binary search, so a page costs the same wherever it starts.
+      let first = 0;
+      let end = source.length;
+      if (query.after !== undefined) {
+        if (ascending) first = lowerBound(source, query.after.id + 1);
+        else end = lowerBound(source, query.after.id);
+      }
+      for (let step = 0; first + step < end && result.length < query.limit; step += 1) {
+        const event = byId.get(source.at(ascending ? first + step : end - 1 - step))!;
         if (!matches(query, event)) continue;
         if (skipped < query.offset) skipped += 1;
         else result.push(out(event));

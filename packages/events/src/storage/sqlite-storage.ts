@@ -309,6 +309,18 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
       conditions.push('wall_time <= ?');
       parameters.push(query.to);
     }
+    if (query.after !== undefined) {
+      // The rows past the cursor's position in the query's order (a range on the primary key,
+      // or on timestamp then id), so a page starts there whatever was appended or pruned since.
+      const comparison = query.order === 'asc' ? '>' : '<';
+      if (query.orderBy === 'id') {
+        conditions.push(`id ${comparison} ?`);
+        parameters.push(query.after.id);
+      } else {
+        conditions.push(`(timestamp ${comparison} ? OR (timestamp = ? AND id ${comparison} ?))`);
+        parameters.push(query.after.timestamp, query.after.timestamp, query.after.id);
+      }
+    }
     const direction = query.order === 'asc' ? 'ASC' : 'DESC';
     const order = query.orderBy === 'id' ? `id ${direction}` : `timestamp ${direction}, id ${direction}`;
     const source = `SELECT ${COLUMNS} FROM foundation_events${conditions.length === 0 ? '' : ` WHERE ${conditions.join(' AND ')}`} ORDER BY ${order} LIMIT ? OFFSET ?`;
