@@ -467,6 +467,20 @@ describe('worker failures', () => {
     expect((reason as WorkerCrashedError).message).toMatch(/ERR_WORKER_OUT_OF_MEMORY/);
     await runtime.shutdown();
   }, WAIT);
+
+  it('ends a process whose worker dies during a callback that asked for a link', async () => {
+    // Review finding: the link made the main thread hold exits until the callback returned
+    // (`release`), and a worker that died in that callback never said so: the crash was held
+    // with them and the proxy lived on for good, whenExited never settling.
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const pid = await runtime.start(behavior('linkingHog'), { isolation: 'thread', thread: { resourceLimits: { maxOldGenerationSizeMb: 64 } } });
+    const exit = runtime.whenExited(pid);
+    runtime.send(pid, runtime.spawn(() => undefined));
+    const reason = await exit;
+    expect(reason).toBeInstanceOf(WorkerCrashedError);
+    expect(runtime.isAlive(pid)).toBe(false);
+    await runtime.shutdown();
+  }, WAIT);
 });
 
 describe('monitor references of worker threads', () => {

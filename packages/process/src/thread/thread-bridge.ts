@@ -180,6 +180,9 @@ export class ThreadBridge implements RecordBridge {
   /** The worker reports the process ended, with `reason` (or the worker itself died). */
   exited(reason: unknown): void {
     this.exitedInWorker = true;
+    // No callback of the process runs in the worker any more, and a worker that died in one
+    // never sends its `release`: an exit held for it would wait for good.
+    this.record.workerInHandler = false;
     if (this.stopping !== null) {
       const done = this.stopping;
       this.stopping = null;
