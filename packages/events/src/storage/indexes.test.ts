@@ -42,6 +42,34 @@ describe('SortedIdList', () => {
     }
     expect(list.toArray()).toEqual(model);
   });
+  it('removes many ids in one pass: from the front, from anywhere, absent ones ignored, matching a plain array (seed=8)', () => {
+    // Pruning by wall time removes ids in time order, which is random order in the id lists
+    // when clocks disagree; one pass over the list replaces a splice per id.
+    const random = createSeededRandom(8);
+    for (let round = 0; round < 200; round += 1) {
+      const list = new SortedIdList();
+      const count = random.int(0, 3000);
+      const model: number[] = [];
+      for (let id = 1; id <= count; id += 1) {
+        if (random.bool(0.8)) {
+          list.insert(id);
+          model.push(id);
+        }
+      }
+      // Sometimes drop a prefix first, so the list has a head to work from.
+      const dropped = random.bool(0.3) ? model.splice(0, random.int(0, Math.min(model.length, 2000) + 1)) : [];
+      for (const id of dropped) list.remove(id);
+      const prefix = random.bool(0.5) ? model.slice(0, random.int(0, model.length + 1)) : [];
+      const scattered = Array.from({ length: random.int(0, 400) }, () => random.int(0, count + 5));
+      const doomed = [...new Set([...prefix, ...scattered])].sort((a, b) => a - b);
+      const doomedSet = new Set(doomed);
+      const expected = model.filter((id) => !doomedSet.has(id));
+      expect({ round, removed: list.removeAll(doomed) }).toEqual({ round, removed: model.length - expected.length });
+      expect({ round, ids: list.toArray(), size: list.size, first: list.first() }).toEqual({ round, ids: expected, size: expected.length, first: expected[0] });
+      list.insert(count + 10);
+      expect(list.last()).toBe(count + 10);
+    }
+  });
 });
 
 describe('TimeIndex', () => {
