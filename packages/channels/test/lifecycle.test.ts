@@ -214,6 +214,30 @@ describe('an address that another node id takes over', () => {
     expect(a.stats().peers).toEqual([]);
   });
 
+  it('disconnect(url) after another node took the address over leaves alone the old node once it is up again by its own dial', async () => {
+    // Review finding: every link that URL had reached and this side no longer wanted was ended,
+    // also the old node's session that it had dialed again from its new address: a live peer
+    // got a goodbye and a peer-down for a URL that no longer led to it.
+    const timing = { peerDownGraceMs: 30_000 };
+    const a = await startNode('node-a', { timing });
+    const b = await startNode('node-b', { timing });
+    const { port, url } = b.address()!;
+    await link(a, b);
+    await b.close();
+    const cUp = nextEvent<string>(a, 'peer-up', (peer) => peer === 'node-c');
+    await startNode('node-c', { timing, listen: { host: '127.0.0.1', port } });
+    await cUp;
+    // node-b restarted at another address and dials node-a itself.
+    const bAgain = await startNode('node-b', { timing });
+    await link(bAgain, a, a.address()!.url);
+    const down: string[] = [];
+    a.on('peer-down', (peer: string) => down.push(peer));
+    a.disconnect(url);
+    expect(down).toEqual(['node-c']);
+    expect(a.peers()).toEqual(['node-b']);
+    expect(a.stats().peers).toEqual([expect.objectContaining({ peer: 'node-b', state: 'up' })]);
+  });
+
   it('connect(nodeId) to an address where another node listens reports peer-down once, however often the refusal (4013) repeats', async () => {
     const c = await startNode('node-c');
     const a = await startNode('node-a', { addresses: { 'node-b': c.address()!.url } });

@@ -1236,9 +1236,10 @@ export function createTransport(options: TransportOptions): Transport {
       }
       links.get(node)?.shutdown(CLOSE_CODES.normal, 'disconnected');
       // A node this URL reached before another took the address over, waiting out its grace
-      // period: it too was there only for the URL.
+      // period: it too was there only for the URL. Not once it is up again by its own dial (from
+      // the address it moved to): the URL no longer leads to it, and it is a live peer.
       for (const link of [...links.values()]) {
-        if (link.url === peer && !link.wanted) link.shutdown(CLOSE_CODES.normal, 'disconnected');
+        if (link.url === peer && !link.wanted && link.state !== 'up') link.shutdown(CLOSE_CODES.normal, 'disconnected');
       }
     },
     send(peer, channel, payload, sendOptions) {
