@@ -122,6 +122,24 @@ describe('file storage ownership of its directory (review finding)', () => {
     await next.close();
   }, 60_000);
 
+  it('a storage loaded twice and closed while its first load runs lets go of the directory once that load is over (review finding)', async () => {
+    // The second load(), refused at once, took the place of the first as what close() waits
+    // for: close() let go before the first load took the directory and its lock, which then
+    // stayed held, refusing every later storage of this and every other process.
+    const path = directory();
+    const storage = createFileStorage(path, { sync: false });
+    const first = storage.load().then(
+      () => 'loaded',
+      (error: unknown) => error,
+    );
+    await expect(storage.load()).rejects.toThrow(/already loaded/);
+    await storage.close();
+    await first;
+    const next = createFileStorage(path, { sync: false });
+    await expect(next.load()).resolves.toBeDefined();
+    await next.close();
+  });
+
   it('a directory path that is a regular file, or lies under one, fails with a coded error naming it and the fs error as cause (review finding)', async () => {
     // Node's own EEXIST or ENOTDIR came out uncoded, naming no storage.
     const parent = directory();

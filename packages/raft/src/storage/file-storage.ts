@@ -201,6 +201,10 @@ class FileStorage implements RaftPersistence {
   }
 
   load(): Promise<PersistedState> {
+    // A call after the first, or after close(), is refused at once: it must not take the place
+    // of a first load still under way as what close() waits for, or close() let go of the
+    // directory before that load took it, and its lock then stayed held for good.
+    if (this.loaded || this.closed) return this.loadOnce();
     const load = this.loadOnce();
     this.loading = load.catch(() => undefined);
     return load;
