@@ -32,6 +32,8 @@ export { UnreadableSnapshotError } from './errors/unreadable-snapshot-error';
 export { StreamOptionsConflictError } from './errors/stream-options-conflict-error';
 export { DataDirInUseError } from './errors/data-dir-in-use-error';
 export { DataDirUnusableError } from './errors/data-dir-unusable-error';
+export { NodeStopError } from './errors/node-stop-error';
+export type { StopStepFailure } from './errors/node-stop-error';
 export { createRuntime, Pid } from '@foundation/process';
 export { createTransport } from '@foundation/channels';
 export { createConfig } from '@foundation/config';

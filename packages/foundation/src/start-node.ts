@@ -32,6 +32,8 @@ import type { DistributedLocks } from './coordination/distributed-lock';
 import { startSingleton } from './coordination/singleton';
 import type { Singleton, SingletonOptions } from './coordination/singleton';
 import { FOUNDATION_ERROR_CODES } from './errors/codes';
+import { NodeStopError } from './errors/node-stop-error';
+import type { StopStepFailure } from './errors/node-stop-error';
 import { resolveOptions, urlOf } from './options';
 import type { ResolvedOptions, StartNodeOptions } from './options';
 import { processContextCarrier, withContextPropagation } from './wiring/context-transport';
@@ -139,7 +141,11 @@ export interface FoundationNode {
   available(): boolean;
   health(): NodeHealth;
   version(): string;
-  /** Leaves the cluster and stops everything, in order. */
+  /**
+   * Leaves the cluster and stops everything, in order. Every step runs even when one before it
+   * fails; then it rejects with NodeStopError (6109), which lists each failed step (`failures`,
+   * the first as `cause`). A second call returns the first call's promise.
+   */
   stop(): Promise<void>;
 }
 
@@ -229,9 +235,13 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     events.close();
     throw error;
   });
-  const released = (): Promise<void> => {
-    events.close();
-    return dataDirLock.release();
+  const released = async (): Promise<void> => {
+    try {
+      events.close();
+    } finally {
+      // Whatever the store did: a directory left locked is refused to every later node.
+      await dataDirLock.release();
+    }
   };
 
   const channelsPreset = resolved.timing === 'local' ? channelsLocal() : channelsLan();
@@ -609,22 +619,38 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     available: () => stopping === null,
     stop() {
       stopping ??= (async () => {
-        for (const singleton of singletons) await singleton.stop();
+        // Every step runs, in order, whatever the ones before it did: a failure (Raft's files
+        // failing to close, say) ended stop() there, and the node kept its port, its data
+        // directory and its stores for as long as the process lived. The failures are reported
+        // together at the end.
+        const failures: StopStepFailure[] = [];
+        const step = async (name: string, action: () => unknown): Promise<void> => {
+          try {
+            await action();
+          } catch (error) {
+            failures.push({ step: name, error });
+          }
+        };
+        for (const singleton of singletons) await step(`singleton ${singleton.name}`, () => singleton.stop());
         // Before the registry closes: the upkeep asks it which nodes are live, and a closed
         // registry refuses that question (RegistryClosedError from a timer).
-        stopLearnerUpkeep();
-        registry.close({ announce: true });
+        await step('learner-upkeep', stopLearnerUpkeep);
         registryClosed = true;
-        clusterConfig.close();
-        control.close();
+        await step('registry', () => registry.close({ announce: true }));
+        await step('cluster-config', () => clusterConfig.close());
+        await step('control', () => control.close());
+        // Leaving and shutting down fail as a matter of course (peers gone, a process that will
+        // not stop in time): neither is a failure of stop().
         await membership.leave().catch(() => undefined);
         await runtime.shutdown({ timeoutMs: 2000 }).catch(() => undefined);
-        offRaftMembership();
-        await consensus.stop();
-        await transport.close();
+        await step('raft-links', offRaftMembership);
+        await step('consensus', () => consensus.stop());
+        await step('transport', () => transport.close());
         // Last: nothing that stores or reads events (cluster-wide events arriving over the
         // transport) runs any more, and Raft's files are closed.
-        await released();
+        await step('events', () => events.close());
+        await step('data-dir-lock', () => dataDirLock.release());
+        if (failures.length > 0) throw new NodeStopError(nodeId, failures);
       })();
       return stopping;
     },

@@ -1,10 +1,15 @@
 // What a node says of itself once stop() is called: not available, and not healthy, so that a
-// health check stops sending it work while it shuts down and after.
+// health check stops sending it work while it shuts down and after. And what stop() does when
+// one of its steps fails: the others still run, so nothing is left holding a port or a lock.
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { lockDirectory } from '@foundation/core';
+import { EventStoreClosedError } from '@foundation/events';
 import { startNode } from '../src/index';
+import { closeSegmentUnder } from './support/full-disk';
+import { accepts } from './support/loopback';
 
 const root = mkdtempSync(join(tmpdir(), 'foundation-stop-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -29,5 +34,28 @@ describe('a node that stops', () => {
     await node.stop();
     expect(() => node.registry.listServices()).toThrow(expect.objectContaining({ code: 5605 }));
     expect(node.status()).toMatchObject({ id: node.id, services: 0 });
+  });
+
+  it('runs every step when one fails, then rejects with NodeStopError (6109) naming it; a second stop() gives the same outcome', async () => {
+    const dataDir = join(root, 'failing-step');
+    const node = await startNode({ dataDir, timing: 'local' });
+    await node.kv.put('before', 1);
+    const port = Number(new URL(node.url).port);
+    // Raft's close of its log fails (EBADF): stop() ended there, and the node kept its port,
+    // its event store and its data directory for as long as the process lived.
+    closeSegmentUnder(dataDir);
+    const outcome = await node.stop().then(
+      () => null,
+      (error: unknown) => error,
+    );
+    expect(await accepts(port)).toBe(false);
+    expect(() => node.events.emit('after-stop', {})).toThrow(EventStoreClosedError);
+    const lock = await lockDirectory(dataDir, () => new Error(`${dataDir} is still locked`));
+    await lock.release();
+    expect(outcome).toMatchObject({ code: 6109, type: 'node_stop_failed', context: { node: node.id, steps: ['consensus'] } });
+    const failure = outcome as { failures: { step: string; error: unknown }[]; cause: unknown };
+    expect(failure.failures).toEqual([{ step: 'consensus', error: expect.objectContaining({ code: 'EBADF' }) }]);
+    expect(failure.cause).toBe(failure.failures[0]!.error);
+    await expect(node.stop()).rejects.toBe(outcome);
   });
 });

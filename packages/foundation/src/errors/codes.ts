@@ -8,4 +8,5 @@ export const FOUNDATION_ERROR_CODES = Object.freeze({
   streamOptionsConflict: 6106,
   dataDirInUse: 6107,
   dataDirUnusable: 6108,
+  nodeStopFailed: 6109,
 });

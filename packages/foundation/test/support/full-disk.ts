@@ -1,10 +1,11 @@
-// A full disk under a running node, for real: the descriptor of the write-ahead log segment Raft
-// has open is made to refer to /dev/full, so that its next write fails with ENOSPC.
+// Storage failures under a running node, for real: the descriptor of the write-ahead log segment
+// Raft has open is made to refer to /dev/full, so that its next write fails with ENOSPC (a full
+// disk), or is closed, so that Raft's own close of it fails with EBADF.
 import { closeSync, openSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** Puts /dev/full where the open write-ahead log segment under `dataDir` was (same descriptor number). */
-export function fillDiskUnder(dataDir: string): void {
+/** The descriptor of the write-ahead log segment Raft has open under `dataDir`. */
+function openSegmentUnder(dataDir: string): number {
   const wal = join(dataDir, 'raft', 'wal');
   const target = readdirSync('/proc/self/fd')
     .map(Number)
@@ -16,6 +17,21 @@ export function fillDiskUnder(dataDir: string): void {
       }
     });
   if (target === undefined) throw new Error(`no open segment under ${wal}`);
+  return target;
+}
+
+/**
+ * Closes the open write-ahead log segment under `dataDir` behind Raft's back, so that Raft's own
+ * close of it fails (EBADF) when the node stops. Call stop() at once: a descriptor opened
+ * meanwhile would take the number, and Raft's close would close it instead.
+ */
+export function closeSegmentUnder(dataDir: string): void {
+  closeSync(openSegmentUnder(dataDir));
+}
+
+/** Puts /dev/full where the open write-ahead log segment under `dataDir` was (same descriptor number). */
+export function fillDiskUnder(dataDir: string): void {
+  const target = openSegmentUnder(dataDir);
   closeSync(target);
   // open() takes the lowest free descriptor: fill the lower ones until it is the segment's.
   const lower: number[] = [];
