@@ -19,7 +19,8 @@ export interface LockLease {
   readonly expiresAt: number;
   /** Extends the lease; rejects with LockNotHeldError when the lock was lost. */
   renew(leaseMs?: number): Promise<LockLease>;
-  release(): Promise<void>;
+  /** Gives the lock back; `signal` gives up waiting for that (the lease then ends by itself). */
+  release(options?: { readonly signal?: AbortSignal }): Promise<void>;
 }
 
 export interface AcquireOptions {
@@ -53,8 +54,8 @@ export function createDistributedLocks(backend: LockBackend, options: { readonly
       if (result === null || result.op !== 'renew' || !result.renewed || result.lock === null) throw new LockNotHeldError(state.name, state.token);
       return lease(result.lock, renewMs);
     },
-    async release() {
-      await backend.propose('locks', { op: 'release', name: state.name, token: state.token });
+    async release(releaseOptions = {}) {
+      await backend.propose('locks', { op: 'release', name: state.name, token: state.token }, releaseOptions.signal);
     },
   });
   return {

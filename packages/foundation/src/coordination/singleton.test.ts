@@ -110,6 +110,50 @@ describe('the singleton', () => {
     await settle();
   });
 
+  it('stops without waiting the consensus timeout for a release that cannot commit: the lease ends by itself', async () => {
+    // The holder's stop() waited for its release to commit, and cut off from the quorum that
+    // took the whole consensus timeout (5 s here, as cluster consensus has it): a node stopping
+    // in a cluster without quorum hung for seconds on a lease that expires by itself anyway.
+    const { clock, cutOff, running, node } = world();
+    const a = node('A');
+    await settle();
+    expect(a.isHere()).toBe(true);
+    cutOff.add('A');
+    let stopped = false;
+    void a.stop().then(() => (stopped = true));
+    await settle();
+    let waitedMs = 0;
+    for (; !stopped && waitedMs < 10_000; waitedMs += 10) {
+      clock.advance(10);
+      await settle();
+    }
+    expect(stopped).toBe(true);
+    expect([...running]).toEqual([]);
+    // At most a renewal period (1,000 ms for the default 3,000 ms lease): the time a renewal gets.
+    expect(waitedMs).toBeLessThanOrEqual(1_000);
+  });
+
+  it('with a quorum, stop still gives the lease back: the next node takes over before the lease would have ended', async () => {
+    const { clock, running, node } = world();
+    const a = node('A');
+    await settle();
+    const b = node('B');
+    await settle();
+    expect([...running]).toEqual(['A:1']);
+    await a.stop();
+    let waitedMs = 0;
+    for (; !b.isHere() && waitedMs < 10_000; waitedMs += 10) {
+      clock.advance(10);
+      await settle();
+    }
+    expect([...running]).toEqual(['B:1']);
+    // B retries every renewal period (1,000 ms); a lease left to expire would take up to 3,000 ms.
+    expect(waitedMs).toBeLessThanOrEqual(1_000);
+    void b.stop();
+    clock.advance(10_000);
+    await settle();
+  });
+
   it('survives a behavior the runtime refuses: no unhandled rejection, the lease given back', async () => {
     // Review finding: the spawn sat outside any try, so the refusal became an unhandled
     // rejection (the node exits), and each node that took the lock next did the same.

@@ -38,7 +38,10 @@ export interface Singleton {
   /** The fencing token of this node's current lease, or null. */
   token(): number | null;
   on(event: SingletonEvent, listener: (pid: Pid) => void): () => void;
-  /** Stops competing; stops the local instance and releases the lease if held. */
+  /**
+   * Stops competing; stops the local instance and releases the lease if held, waiting for the
+   * release at most a renewal period (without a quorum the lease then ends by itself).
+   */
   stop(): Promise<void>;
 }
 
@@ -82,6 +85,27 @@ export function startSingleton(
       // the lock after it.
       return null;
     }
+  };
+
+  /**
+   * Gives `lease` back as the singleton stops, waiting for that at most a renewal period (the time
+   * a renewal gets to commit) and never past the lease's end. Cut off from the quorum, the release
+   * waited the whole consensus timeout and held up the node's stop() for seconds; given up, the
+   * lease simply ends by itself, and another node takes the lock then.
+   */
+  const giveBack = async (lease: LockLease): Promise<void> => {
+    const giveUp = new AbortController();
+    const released = new AbortController();
+    const waitMs = Math.max(0, Math.min(renewEveryMs, lease.expiresAt - clock.now()));
+    await Promise.race([
+      lease.release({ signal: giveUp.signal }).catch(() => undefined),
+      sleep(waitMs, released.signal).then(
+        () => giveUp.abort(),
+        () => undefined,
+      ),
+    ]);
+    // The release answered first: its timer goes.
+    released.abort();
   };
 
   const hold = async (lease: LockLease, sentAt: number): Promise<void> => {
@@ -138,7 +162,8 @@ export function startSingleton(
       runtime.exit(pid, 'shutdown');
       current = null;
       emit('stopped', pid);
-      await lease.release().catch(() => undefined);
+      if (controller.signal.aborted) await giveBack(lease);
+      else await lease.release().catch(() => undefined);
     }
   };
 
@@ -152,7 +177,7 @@ export function startSingleton(
         lease = null;
       }
       if (controller.signal.aborted) {
-        await lease?.release().catch(() => undefined);
+        if (lease !== null) await giveBack(lease);
         return;
       }
       if (lease !== null) await hold(lease, sentAt);
