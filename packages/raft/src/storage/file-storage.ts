@@ -583,13 +583,21 @@ class FileStorage implements RaftPersistence {
   private async release(): Promise<void> {
     const active = this.active;
     this.active = null;
-    await active?.close();
-    // The other processes' lock goes first: another storage of this process that finds the
-    // directory gone from `held` then finds it free to lock as well.
-    const lock = this.lock;
-    this.lock = null;
-    await lock?.release();
-    if (this.holding !== null) held.delete(this.holding);
-    this.holding = null;
+    try {
+      await active?.close();
+    } finally {
+      // Also when the log's close failed (its error still goes to the caller): kept, the
+      // directory stayed refused to every storage until the process ended.
+      // The other processes' lock goes first: another storage of this process that finds the
+      // directory gone from `held` then finds it free to lock as well.
+      const lock = this.lock;
+      this.lock = null;
+      try {
+        await lock?.release();
+      } finally {
+        if (this.holding !== null) held.delete(this.holding);
+        this.holding = null;
+      }
+    }
   }
 }
