@@ -624,6 +624,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
         // directory and its stores for as long as the process lived. The failures are reported
         // together at the end.
         const failures: StopStepFailure[] = [];
+        // Raft failed before: that was told then (its error event, health()), not a failure of stop().
+        const raftFailedBefore = consensus.raft.failure() !== null;
         const step = async (name: string, action: () => unknown): Promise<void> => {
           try {
             await action();
@@ -644,7 +646,13 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
         await membership.leave().catch(() => undefined);
         await runtime.shutdown({ timeoutMs: 2000 }).catch(() => undefined);
         await step('raft-links', offRaftMembership);
-        await step('consensus', () => consensus.stop());
+        await step('consensus', async () => {
+          await consensus.stop();
+          // A Raft whose disk failed under a write made while the node stopped (the registry's
+          // departure, say) stopped itself, and its stop() resolves: that failure is this step's.
+          const failure = consensus.raft.failure();
+          if (!raftFailedBefore && failure !== null) throw failure;
+        });
         await step('transport', () => transport.close());
         // Last: nothing that stores or reads events (cluster-wide events arriving over the
         // transport) runs any more, and Raft's files are closed.
