@@ -88,9 +88,16 @@ function stop(): Promise<void> {
     server?.closeAllConnections();
     feed?.close();
     guard?.close();
-    await node?.stop();
+    let code = 0;
+    try {
+      await node?.stop();
+    } catch (error) {
+      // Every step of stop() ran; the error names those that failed (NodeStopError).
+      console.error(`${launch.name} stopped with failures: ${error instanceof Error ? error.message : String(error)}`);
+      code = 1;
+    }
     clearTimeout(exitDeadline);
-    process.exit(0);
+    process.exit(code);
   })();
   return stopping;
 }
@@ -117,7 +124,8 @@ process.on('message', (raw: unknown) => {
     feed?.setLifecycle(lifecycle);
     guard?.update(lifecycle);
   }
-  else if (message.type === 'probe' && typeof message.requestId === 'number' && node !== null) {
+  // Not once the node stops: its registry refuses queries after close (RegistryClosedError).
+  else if (message.type === 'probe' && typeof message.requestId === 'number' && node !== null && node.available()) {
     const status = node.status();
     const probe: Probe = {
       id: node.id,
