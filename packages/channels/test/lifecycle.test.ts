@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { createSystemClock } from '@foundation/core';
 import { countTimers } from '@foundation/testkit';
 import { CHANNELS_ERROR_CODES, CLOSE_CODES, createTransport, defaultLocalConfig } from '../src/index';
-import type { ConnectionErrorEvent } from '../src/index';
+import type { ConnectionErrorEvent, Transport } from '../src/index';
 import { SECRET, closeNodes, createWebSocketRelay, link, nextEvent, startNode, waitFor } from './helpers';
 import type { WebSocketRelay } from './helpers';
 
@@ -49,35 +49,18 @@ describe('close()', () => {
   });
 });
 
-describe('a peer that closes its transport', () => {
-  it('fails the requests pending to it at once, not at its peer-down or their timeout: it dropped their replies', async () => {
-    const timing = { peerDownGraceMs: 30_000 };
-    const a = await startNode('node-a', { timing });
-    const b = await startNode('node-b', { timing });
-    await link(a, b);
-    let handled = 0;
-    b.onRequest('coordination', () => {
-      handled += 1;
-      return new Promise(() => undefined); // answered by nobody: b closes first
-    });
-    const pending = a.request('node-b', 'coordination', 'work', { timeout: 30_000 }).catch((error: unknown) => error);
-    await waitFor(() => handled === 1, 5_000, 'b to take the request');
-    await b.close();
-    expect(await pending).toMatchObject({ name: 'RequestInterruptedError', code: CHANNELS_ERROR_CODES.requestInterrupted });
-    // Still within a's grace period: b is not reported down yet.
-    expect(a.peers()).toEqual(['node-b']);
-    expect(a.stats().peers[0]).toMatchObject({ peer: 'node-b', state: 'reconnecting', pendingRequests: 0 });
-  });
-});
-
 describe('a peer that leaves on purpose', () => {
-  it('disconnect(): the requests pending to it fail at once (5812), not at the end of the grace period: it dropped their replies', async () => {
+  it.each<[string, (a: Transport, b: Transport) => Promise<void>, (b: Transport) => Promise<void>]>([
+    // a dials b and would reconnect: the peer-down or the timeout ended them.
+    ['close()', (a, b) => link(a, b), (b) => b.close()],
     // b dials a, so a does not reconnect: only the grace period (or the timeout) ended them,
     // though b said it was leaving when it closed the connection.
+    ['disconnect()', (a, b) => link(b, a), async (b) => b.disconnect('node-a')],
+  ])('%s: the requests pending to it fail at once (5812), not at the end of the grace period: it dropped their replies', async (_how, connect, leave) => {
     const timing = { peerDownGraceMs: 30_000 };
     const a = await startNode('node-a', { timing });
     const b = await startNode('node-b', { timing });
-    await link(b, a);
+    await connect(a, b);
     let handled = 0;
     b.onRequest('coordination', () => {
       handled += 1;
@@ -85,7 +68,7 @@ describe('a peer that leaves on purpose', () => {
     });
     const pending = a.request('node-b', 'coordination', 'work', { timeout: 30_000 }).catch((error: unknown) => error);
     await waitFor(() => handled === 1, 5_000, 'b to take the request');
-    b.disconnect('node-a');
+    await leave(b);
     expect(await pending).toMatchObject({ name: 'RequestInterruptedError', code: CHANNELS_ERROR_CODES.requestInterrupted });
     // Still within a's grace period, as after any loss: what a queued for b waits for it.
     expect(a.peers()).toEqual(['node-b']);
