@@ -12,7 +12,7 @@ import { SeedResolutionError } from '../errors/seed-resolution-error';
 import { createDnsSeeds } from './dns-seeds';
 import { createMembership } from './membership';
 import type { SeedProvider } from './seeds';
-import type { InboundMessage, PeerTransport } from './transport';
+import { recordingTransport } from '../../test/support/recording-transport';
 
 let server: DnsServer;
 
@@ -164,24 +164,6 @@ describe('createDnsSeeds', () => {
     expect(() => createDnsSeeds({ name: 'x', type: 'MX' as never })).toThrow(/seeds.type/);
   });
 });
-
-/** Records what the membership asks of its transport (the transport is not under test here). */
-function recordingTransport(nodeId: string): PeerTransport & { readonly contacted: Set<string> } {
-  const contacted = new Set<string>();
-  return {
-    nodeId,
-    contacted,
-    send(peer) {
-      contacted.add(peer);
-      return true;
-    },
-    onMessage: (_channel: string, _handler: (message: InboundMessage) => void) => () => undefined,
-    on: () => () => undefined,
-    connect: () => undefined,
-    disconnect: () => undefined,
-    peers: () => [],
-  };
-}
 
 async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

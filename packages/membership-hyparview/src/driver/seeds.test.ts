@@ -7,7 +7,7 @@ import { defaultLocalConfig } from '../core/config';
 import type { JoinTimeoutError } from '../errors/join-timeout-error';
 import { createMembership } from './membership';
 import { boundSeeds, staticSeeds } from './seeds';
-import type { InboundMessage, PeerTransport } from './transport';
+import { recordingTransport } from '../../test/support/recording-transport';
 
 const seed = Number(seedFromEnvironment(4_242));
 
@@ -29,24 +29,6 @@ describe('boundSeeds', () => {
     expect(boundSeeds([{ host: 'h', port: 1 }, { host: 'h', port: 1 }, { host: 'k', port: 2 }], 10, (address) => `${address.host}:${address.port}`)).toEqual(['h:1', 'k:2']);
   });
 });
-
-/** Records whom the membership sends to (the transport is not under test here). */
-function recordingTransport(nodeId: string): PeerTransport & { readonly contacted: Set<string> } {
-  const contacted = new Set<string>();
-  return {
-    nodeId,
-    contacted,
-    send(peer) {
-      contacted.add(peer);
-      return true;
-    },
-    onMessage: (_channel: string, _handler: (message: InboundMessage) => void) => () => undefined,
-    on: () => () => undefined,
-    connect: () => undefined,
-    disconnect: () => undefined,
-    peers: () => [],
-  };
-}
 
 const many = Array.from({ length: 100_000 }, (_, index) => `node-${index}`);
 const repeated = [...Array.from({ length: 1_000 }, () => 'node-a'), 'node-b', ...Array.from({ length: 1_000 }, () => 'node-b')];

@@ -100,6 +100,15 @@ function respond(query: Buffer, records: Map<string, RecordSet>): Buffer | undef
   return Buffer.concat([header, query.subarray(12, question.end), ...answers]);
 }
 
+/** Binds `socket` to a free port on 127.0.0.1 and gives the port. */
+async function bindLoopback(socket: Socket): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(0, '127.0.0.1', () => resolve());
+  });
+  return socket.address().port;
+}
+
 export async function startDnsServer(records: Map<string, RecordSet> = new Map()): Promise<DnsServer> {
   const socket: Socket = createSocket('udp4');
   let answered = 0;
@@ -109,11 +118,7 @@ export async function startDnsServer(records: Map<string, RecordSet> = new Map()
     answered += 1;
     socket.send(reply, remote.port, remote.address);
   });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = socket.address();
+  const port = await bindLoopback(socket);
   return {
     address: `127.0.0.1:${port}`,
     records,
@@ -133,11 +138,7 @@ export async function startSilentDnsServer(): Promise<Omit<DnsServer, 'records'>
   socket.on('message', () => {
     received += 1;
   });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = socket.address();
+  const port = await bindLoopback(socket);
   return {
     address: `127.0.0.1:${port}`,
     queries: () => received,
