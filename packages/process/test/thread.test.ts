@@ -148,6 +148,35 @@ describe('thread isolation', () => {
     expect(inbox[5]).toEqual({ terminated: 'finished' });
   }, WAIT);
 
+  it('ends a thread process that stops itself with kill with kill after its terminate, an exit its links may trap', async () => {
+    // As on the main thread (links.test.ts), after OTP's erlang:exit/1: a process that calls
+    // exit(kill) terminates with reason kill and sends kill, not killed, to its links, which may
+    // trap it. Only exit(pid, 'kill') sent to a process is the untrappable end that becomes killed.
+    const { pid: reporter, inbox } = collector(runtime);
+    const stopper = await runtime.start(behavior('watcher'), { isolation: 'thread', args: { reporter } });
+    const trapping = collector(runtime);
+    const linker = runtime.spawn((message: unknown, self) => void self.link(message as Pid));
+    runtime.send(linker, stopper);
+    const trapper = runtime.spawn((message: unknown, self) => {
+      if (isExitMessage(message)) runtime.send(trapping.pid, message);
+      else self.link(message as Pid);
+    }, { trapExits: true });
+    runtime.send(trapper, stopper);
+    await until(() => runtime.processInfo(stopper)?.links.length === 2, 'the links', CROSS_THREAD);
+    const downs: unknown[] = [];
+    runtime.monitor(stopper, (down) => downs.push(down.reason));
+    const stopped = runtime.whenExited(stopper);
+    const linkerExit = runtime.whenExited(linker);
+    runtime.send(stopper, 'stop with kill');
+    expect(await stopped).toBe('kill');
+    expect(await linkerExit).toBe('kill');
+    await until(() => trapping.inbox.length === 1 && downs.length === 1 && inbox.length === 1, 'the trapped exit, the down and the terminate', CROSS_THREAD);
+    expect(trapping.inbox[0]).toMatchObject({ type: 'exit', reason: 'kill' });
+    expect(runtime.isAlive(trapper)).toBe(true);
+    expect(downs).toEqual(['kill']);
+    expect(inbox).toEqual([{ terminated: 'kill' }]);
+  }, WAIT);
+
   it('has no effect from a link that a handler in the worker unlinks, also when its exit came during that handler', async () => {
     // OTP's unlink/1: "Once unlink(Id) has returned, it is guaranteed that the link between the
     // caller and the entity referred to by Id has no effect on the caller in the future." The
