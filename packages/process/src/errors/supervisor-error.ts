@@ -6,6 +6,7 @@ export type SupervisorErrorKind =
   | 'duplicate-child'
   | 'unknown-child'
   | 'child-running'
+  | 'child-restarting'
   | 'start-failed'
   | 'not-a-supervisor';
 

@@ -692,7 +692,10 @@ describe('terminating a child whose restart failed', () => {
     await runtime.shutdown();
   });
 
-  it('still retries the children after a failed child that was started meanwhile (rest-for-one)', async () => {
+  it('refuses restartChild of a child whose restart failed, and its retry restarts it and those after it (rest-for-one)', async () => {
+    // OTP's supervisor.erl: restart_child of a child whose pid is {restarting, _} (a failed
+    // restart whose try_again_restart waits in the mailbox) answers {error, restarting}; the
+    // retry restarts it. Before, restartChild started the child outside the retry.
     const runtime = createRuntime({ nodeId: 'node-a' });
     const log: string[] = [];
     let starts = 0;
@@ -718,17 +721,23 @@ describe('terminating a child whose restart failed', () => {
     await until(() => starts === 2, 'the restart');
     const restarted = runtime.restartChild(supervisor, 'flaky'); // handled after the restart
     await settle();
-    refuse.resolve();
-    await restarted;
-    await until(async () => (await runtime.countChildren(supervisor)).active === 2, 'the retry to start the rest');
+    refuse.resolve(); // the restart fails: a retry is queued behind the request
+    const refusal = await restarted.then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(refusal).toBeInstanceOf(SupervisorError);
+    expect(refusal).toMatchObject({ kind: 'child-restarting', childId: 'flaky', code: PROCESS_ERROR_CODES.supervisor });
+    await until(async () => (await runtime.countChildren(supervisor)).active === 2, 'the retry to start both');
+    expect(starts).toBe(3);
     expect(log).toEqual(['start after', 'stop after', 'start after']);
     await runtime.shutdown();
   });
 
-  it('keeps the retry when a restartChild of the restarting child fails too', async () => {
-    // Review finding: the failed restartChild cleared the mark that the retry waits for, so the
-    // retry found the child neither restarting nor running and gave up: a permanent child stayed
-    // down for good, though no one had told the supervisor to stop it.
+  it('keeps retrying a restarting child that restartChild was refused for until it starts', async () => {
+    // Review finding (kept): a restartChild of the restarting child must not cancel its retry.
+    // It is refused now, as OTP's restart_child answers {error, restarting}, and each retry
+    // that fails queues the next one.
     const runtime = createRuntime({ nodeId: 'node-a' });
     let starts = 0;
     const refuse = deferred();
@@ -750,10 +759,48 @@ describe('terminating a child whose restart failed', () => {
     await until(() => starts === 2, 'the restart');
     const restarted = runtime.restartChild(supervisor, 'flaky'); // handled after the restart
     await settle();
-    refuse.resolve(); // the restart fails: a retry is queued behind the request, which fails too
-    await expect(restarted).rejects.toBeInstanceOf(SupervisorError);
-    await until(async () => (await runtime.countChildren(supervisor)).active === 1, 'the retry to start the child');
+    refuse.resolve(); // the restart fails: a retry is queued behind the request
+    await expect(restarted).rejects.toMatchObject({ kind: 'child-restarting' });
+    await until(async () => (await runtime.countChildren(supervisor)).active === 1, 'the retries to start the child');
     expect(starts).toBe(4);
+    await runtime.shutdown();
+  });
+
+  it('refuses restartChild of a child that exited before the supervisor handled its exit, which then restarts by the strategy', async () => {
+    // OTP's restart_child answers {error, running} for any child whose pid the supervisor still
+    // holds: one whose 'EXIT' waits in its mailbox too, which then restarts it by the strategy.
+    // Before, restartChild started that child alone and its exit was then ignored, so under
+    // rest-for-one the children after it were never restarted, and the restart was not counted.
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const log: string[] = [];
+    let slowStarts = 0;
+    const release = deferred();
+    const slow: Behavior = {
+      async init() {
+        slowStarts += 1;
+        if (slowStarts === 2) await release.promise;
+      },
+      handleMessage() {
+        throw new Error('crash');
+      },
+    };
+    const supervisor = await runtime.startSupervisor({
+      strategy: 'rest-for-one',
+      intensity: { maxRestarts: 10 },
+      children: [worker('a', log), worker('b', log), { id: 'slow', behavior: slow }],
+    });
+    const before = await pids(runtime, supervisor);
+    runtime.send(before.slow!, 'go');
+    await until(() => slowStarts === 2, 'the restart of slow'); // the supervisor is busy until release
+    const restarted = runtime.restartChild(supervisor, 'a');
+    await settle();
+    const aExit = runtime.whenExited(before.a!);
+    runtime.exit(before.a!, 'kill'); // its exit reaches the supervisor after the request
+    expect(await aExit).toBe('killed');
+    release.resolve();
+    await expect(restarted).rejects.toMatchObject({ kind: 'child-running', childId: 'a' });
+    await until(async () => (await runtime.countChildren(supervisor)).active === 3, 'the restart of a and those after it');
+    expect(log).toEqual(['start a', 'start b', 'stop b', 'start a', 'start b']);
     await runtime.shutdown();
   });
 });

@@ -372,17 +372,17 @@ async function serve(self: Self, request: Request): Promise<Outcome> {
       case 'restart-child': {
         const child = findById(state, request.id);
         if (child === undefined) throw new SupervisorError('unknown-child', `no child "${request.id}"`, { childId: request.id });
-        if (isRunning(child)) throw new SupervisorError('child-running', `child "${request.id}" is running`, { childId: request.id });
-        // A child whose restart failed keeps its retry if this start fails too: the caller hears
-        // of the failure, but nobody asked for the child to stay down.
-        const restarting = child.restarting === true;
-        try {
-          const pending = startOne(self, child);
-          if (pending !== undefined) await pending;
-        } catch (error) {
-          if (restarting && !isRunning(child)) child.restarting = true;
-          throw error;
+        // As OTP's restart_child answers {error, restarting}: the retry waiting in the mailbox
+        // restarts it, by the strategy, and a start here would race it.
+        if (child.restarting === true) {
+          throw new SupervisorError('child-restarting', `child "${request.id}" is being restarted`, { childId: request.id });
         }
+        // The supervisor still holds its pid, also when it has exited and its exit waits in the
+        // mailbox (OTP answers running then too): that exit restarts it by the strategy, with the
+        // children the strategy restarts with it, where a start here would leave them be.
+        if (child.record !== undefined) throw new SupervisorError('child-running', `child "${request.id}" is running`, { childId: request.id });
+        const pending = startOne(self, child);
+        if (pending !== undefined) await pending;
         return { ok: true, value: child.pid };
       }
       case 'delete-child': {
