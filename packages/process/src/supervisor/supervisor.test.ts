@@ -692,6 +692,50 @@ describe('terminating a child whose restart failed', () => {
     await runtime.shutdown();
   });
 
+  it('drops the one-for-all retry of a child that terminateChild and restartChild started meanwhile', async () => {
+    // OTP's supervisor.erl: try_again_restart runs the restart again only for a child still in
+    // the restarting state ({restarting, Pid}); a child that terminate_child stopped and
+    // restart_child started since is left as it is, and so are its siblings. Before, the retry
+    // found it running and restarted the whole group again, stopping the child just started.
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const log: string[] = [];
+    let flakyStarts = 0;
+    const refuse = deferred();
+    const flaky: Behavior = {
+      async init() {
+        flakyStarts += 1;
+        log.push(`start flaky ${flakyStarts}`);
+        if (flakyStarts === 2) {
+          await refuse.promise;
+          throw new Error('cannot come back yet');
+        }
+      },
+      terminate: () => void log.push('stop flaky'),
+    };
+    const supervisor = await runtime.startSupervisor({
+      strategy: 'one-for-all',
+      intensity: { maxRestarts: 10 },
+      children: [worker('a', log), { id: 'flaky', behavior: flaky }, worker('c', log)],
+    });
+    await crash(runtime, supervisor, 'c');
+    await until(() => flakyStarts === 2, 'the restart');
+    const terminated = runtime.terminateChild(supervisor, 'flaky'); // both handled after the restart
+    const restarted = runtime.restartChild(supervisor, 'flaky');
+    await settle();
+    refuse.resolve(); // the restart fails: its retry is queued behind both requests
+    await terminated;
+    const again = await restarted;
+    await runtime.countChildren(supervisor); // handled after the retry
+    expect(log).toEqual([
+      'start a', 'start flaky 1', 'start c',
+      'stop c', 'stop flaky', 'stop a', 'start a', 'start flaky 2', // the restart: flaky fails
+      'start flaky 3', // restartChild
+    ]);
+    expect(runtime.isAlive(again!)).toBe(true);
+    expect((await pids(runtime, supervisor)).c).toBeUndefined();
+    await runtime.shutdown();
+  });
+
   it('refuses restartChild of a child whose restart failed, and its retry restarts it and those after it (rest-for-one)', async () => {
     // OTP's supervisor.erl: restart_child of a child whose pid is {restarting, _} (a failed
     // restart whose try_again_restart waits in the mailbox) answers {error, restarting}; the

@@ -296,15 +296,17 @@ function onChildExit(self: Self, pid: Pid, reason: unknown): void | Promise<void
 
 /**
  * A retry of a restart that failed, for the child that failed (`ids[0]`) and those after it in
- * the group. A failed child that terminateChild stopped (or deleteChild removed) meanwhile
- * cancels it, as in OTP; one that restartChild or another restart started does not. Under
- * one-for-all the retry restarts the whole group again, stopping the children that did start,
- * as OTP's try_again_restart does by running the one_for_all restart once more.
+ * the group. It runs only while that child is still restarting, as OTP's try_again_restart
+ * does: one that terminateChild stopped (or deleteChild removed) meanwhile, or that another
+ * restart or a restartChild after a terminateChild started, cancels it, and the children the
+ * failed restart left stopped stay so. Under one-for-all the retry restarts the whole group
+ * again, stopping the children that did start, as OTP's try_again_restart does by running the
+ * one_for_all restart once more.
  */
 async function retryRestart(self: Self, ids: readonly string[]): Promise<void> {
   const state = self.state;
   const failed = findById(state, ids[0]!);
-  if (failed === undefined || (failed.restarting !== true && !isRunning(failed))) return;
+  if (failed === undefined || failed.restarting !== true) return;
   failed.restarting = false;
   const allOfThem = state.spec.strategy === 'one-for-all';
   const children = (allOfThem ? state.children : ids.map((id) => findById(state, id))).filter(
