@@ -485,10 +485,12 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   /**
    * The other nodes a cluster-wide request (status, metrics) asks: those in the registry, and
    * those the membership links that are not in it yet (a learner still joining registers only once
-   * it has caught up), so that every such request counts the same nodes.
+   * it has caught up), so that every such request counts the same nodes. Once stop() has closed
+   * the registry, which then refuses queries, only the membership's: a stopping or stopped node's
+   * clusterStatus() and getClusterMetrics() rejected with RegistryClosedError.
    */
   const otherNodes = (): string[] => {
-    const others = new Set([...registry.lookupAll(NODE_SERVICE).map((instance) => instance.node), ...membership.members()]);
+    const others = new Set([...(registryClosed ? [] : registry.lookupAll(NODE_SERVICE).map((instance) => instance.node)), ...membership.members()]);
     others.delete(nodeId);
     return [...others].sort();
   };

@@ -36,6 +36,16 @@ describe('a node that stops', () => {
     expect(node.status()).toMatchObject({ id: node.id, services: 0 });
   });
 
+  it('answers clusterStatus() and getClusterMetrics() once stopped, with itself alone: its closed registry is not asked', async () => {
+    const node = await startNode({ dataDir: join(root, 'cluster-status'), timing: 'local' });
+    await node.stop();
+    // Both asked the registry which nodes to ask, and a closed registry throws (5605): a
+    // dashboard or CLI that polled a stopping node got RegistryClosedError instead of an answer.
+    const cluster = await node.clusterStatus({ timeoutMs: 100 });
+    expect(cluster).toEqual([{ node: node.id, status: expect.objectContaining({ id: node.id, services: 0 }) }]);
+    await expect(node.telemetry.getClusterMetrics({ timeoutMs: 100 })).resolves.toBeDefined();
+  });
+
   it('runs every step when one fails, then rejects with NodeStopError (6109) naming it; a second stop() gives the same outcome', async () => {
     const dataDir = join(root, 'failing-step');
     const node = await startNode({ dataDir, timing: 'local' });
