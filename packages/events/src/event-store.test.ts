@@ -421,6 +421,19 @@ describe('queries', () => {
     expect(thrown(() => store.pruneBefore(Number.NaN)).code).toBe(3203);
   });
 
+  it('refuses a page from a storage that ignores the cursor, rather than hand the first page again', () => {
+    // A storage of another medium written against the port before cursors existed leaves
+    // `after` unread and answers from the first match: queryPage gave the same page and cursor
+    // each time, and a reader paging until a short page looped for ever.
+    const memory = createMemoryStorage();
+    const store = createEventStore({ storage: { ...memory, query: (query) => memory.query({ ...query, after: undefined }) }, node: 'node-a' });
+    for (let n = 0; n < 4; n += 1) store.emit('tick', { n });
+    const first = store.queryPage({ limit: 2 });
+    expect(first.events).toHaveLength(2);
+    expect(thrown(() => store.queryPage({ limit: 2, after: first.cursor }))).toMatchObject({ code: EVENT_ERROR_CODES.storageFailed, context: { operation: 'query' } });
+    expect(thrown(() => store.query({ limit: 2, after: first.cursor })).code).toBe(EVENT_ERROR_CODES.storageFailed);
+  });
+
   it('decodes a cursor as hostile input: garbage, oversized and mismatched cursors are refused (3203, field after)', () => {
     const { store } = simulated();
     store.emit('tick', 1);

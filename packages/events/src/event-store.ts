@@ -19,8 +19,9 @@ import { checkCorrelationId, checkForeignEvent, checkId, checkNode, checkParentI
 import { copyEventData, holdsBytes, withOwnBytes } from './internal/event-data';
 import { MadeEvent } from './internal/made-event';
 import type { EventQuery } from './query';
+import type { NormalizedEventQuery } from './query';
 import { normalizeQuery } from './query';
-import { encodeCursor } from './query-cursor';
+import { encodeCursor, isAfter } from './query-cursor';
 import { deserializeEvent, serializeEvent, serializedSize } from './serialization/event-codec';
 import type { EventStorage } from './storage/event-storage';
 import { createMemoryStorage } from './storage/memory-storage';
@@ -221,6 +222,24 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
     if (closed) throw new EventStoreClosedError(operation);
   };
 
+  /**
+   * The storage's answer to `query`, checked against its cursor. A storage of another medium
+   * written against the port before cursors existed leaves `after` unread and answers from the
+   * first match: each page came back the same, with the same cursor, and a reader paging until a
+   * short page looped for ever. Every event of an answer that honours `after` lies past it.
+   */
+  const queried = (query: NormalizedEventQuery): FoundationEvent[] => {
+    const events = storage.query(query);
+    const after = query.after;
+    if (after !== undefined) {
+      const before = events.find((event) => !isAfter(after, event));
+      if (before !== undefined) {
+        throw new EventStorageError('query', new Error(`the ${storage.kind} storage returned event ${before.id}, which is not past the cursor: a storage must honour query.after`));
+      }
+    }
+    return events;
+  };
+
   const admit = (event: FoundationEvent): FoundationEvent => (MadeEvent.madeBy(event, maker) ? event : checkForeignEvent(event, maxDataBytes, true));
   // One reused array for single stores: storages may not keep the array they are given.
   const single: FoundationEvent[] = [];
@@ -326,12 +345,12 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
     },
     query(query) {
       ensureOpen('query');
-      return storage.query(normalizeQuery(query));
+      return queried(normalizeQuery(query));
     },
     queryPage(query) {
       ensureOpen('queryPage');
       const normalized = normalizeQuery(query);
-      const events = storage.query(normalized);
+      const events = queried(normalized);
       const last = events.at(-1);
       // An empty page hands back the cursor it was given: a reader at the end asks again with
       // it later and gets what was stored since.
