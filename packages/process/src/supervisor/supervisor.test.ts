@@ -736,10 +736,11 @@ describe('terminating a child whose restart failed', () => {
     await runtime.shutdown();
   });
 
-  it('refuses restartChild of a child whose restart failed, and its retry restarts it and those after it (rest-for-one)', async () => {
-    // OTP's supervisor.erl: restart_child of a child whose pid is {restarting, _} (a failed
-    // restart whose try_again_restart waits in the mailbox) answers {error, restarting}; the
-    // retry restarts it. Before, restartChild started the child outside the retry.
+  it.each(['restartChild', 'deleteChild'] as const)('refuses %s of a child whose restart failed, and its retry restarts it and those after it (rest-for-one)', async (request) => {
+    // OTP's supervisor.erl: restart_child and delete_child of a child whose pid is
+    // {restarting, _} (a failed restart whose try_again_restart waits in the mailbox) answer
+    // {error, restarting}; the retry restarts it. Before, restartChild started the child outside
+    // the retry, and deleteChild removed it and so cancelled the retry.
     const runtime = createRuntime({ nodeId: 'node-a' });
     const log: string[] = [];
     let starts = 0;
@@ -763,7 +764,7 @@ describe('terminating a child whose restart failed', () => {
     });
     runtime.send((await pids(runtime, supervisor)).flaky!, 'go');
     await until(() => starts === 2, 'the restart');
-    const restarted = runtime.restartChild(supervisor, 'flaky'); // handled after the restart
+    const restarted = runtime[request](supervisor, 'flaky'); // handled after the restart
     await settle();
     refuse.resolve(); // the restart fails: a retry is queued behind the request
     const refusal = await restarted.then(
@@ -810,11 +811,12 @@ describe('terminating a child whose restart failed', () => {
     await runtime.shutdown();
   });
 
-  it('refuses restartChild of a child that exited before the supervisor handled its exit, which then restarts by the strategy', async () => {
-    // OTP's restart_child answers {error, running} for any child whose pid the supervisor still
-    // holds: one whose 'EXIT' waits in its mailbox too, which then restarts it by the strategy.
-    // Before, restartChild started that child alone and its exit was then ignored, so under
-    // rest-for-one the children after it were never restarted, and the restart was not counted.
+  it.each(['restartChild', 'deleteChild'] as const)('refuses %s of a child that exited before the supervisor handled its exit, which then restarts by the strategy', async (request) => {
+    // OTP's restart_child and delete_child answer {error, running} for any child whose pid the
+    // supervisor still holds: one whose 'EXIT' waits in its mailbox too, which then restarts it
+    // by the strategy. Before, restartChild started that child alone and its exit was then
+    // ignored, so under rest-for-one the children after it were never restarted, and the
+    // restart was not counted; deleteChild removed it, and its exit restarted nothing.
     const runtime = createRuntime({ nodeId: 'node-a' });
     const log: string[] = [];
     let slowStarts = 0;
@@ -836,7 +838,7 @@ describe('terminating a child whose restart failed', () => {
     const before = await pids(runtime, supervisor);
     runtime.send(before.slow!, 'go');
     await until(() => slowStarts === 2, 'the restart of slow'); // the supervisor is busy until release
-    const restarted = runtime.restartChild(supervisor, 'a');
+    const restarted = runtime[request](supervisor, 'a');
     await settle();
     const aExit = runtime.whenExited(before.a!);
     runtime.exit(before.a!, 'kill'); // its exit reaches the supervisor after the request

@@ -297,7 +297,7 @@ function onChildExit(self: Self, pid: Pid, reason: unknown): void | Promise<void
 /**
  * A retry of a restart that failed, for the child that failed (`ids[0]`) and those after it in
  * the group. It runs only while that child is still restarting, as OTP's try_again_restart
- * does: one that terminateChild stopped (or deleteChild removed) meanwhile, or that another
+ * does: one that terminateChild stopped meanwhile, or that another
  * restart or a restartChild after a terminateChild started, cancels it, and the children the
  * failed restart left stopped stay so. Under one-for-all the retry restarts the whole group
  * again, stopping the children that did start, as OTP's try_again_restart does by running the
@@ -373,24 +373,14 @@ async function serve(self: Self, request: Request): Promise<Outcome> {
       }
       case 'restart-child': {
         const child = findById(state, request.id);
-        if (child === undefined) throw new SupervisorError('unknown-child', `no child "${request.id}"`, { childId: request.id });
-        // As OTP's restart_child answers {error, restarting}: the retry waiting in the mailbox
-        // restarts it, by the strategy, and a start here would race it.
-        if (child.restarting === true) {
-          throw new SupervisorError('child-restarting', `child "${request.id}" is being restarted`, { childId: request.id });
-        }
-        // The supervisor still holds its pid, also when it has exited and its exit waits in the
-        // mailbox (OTP answers running then too): that exit restarts it by the strategy, with the
-        // children the strategy restarts with it, where a start here would leave them be.
-        if (child.record !== undefined) throw new SupervisorError('child-running', `child "${request.id}" is running`, { childId: request.id });
+        refuseUnlessStopped(child, request.id);
         const pending = startOne(self, child);
         if (pending !== undefined) await pending;
         return { ok: true, value: child.pid };
       }
       case 'delete-child': {
         const child = findById(state, request.id);
-        if (child === undefined) throw new SupervisorError('unknown-child', `no child "${request.id}"`, { childId: request.id });
-        if (isRunning(child)) throw new SupervisorError('child-running', `child "${request.id}" is running`, { childId: request.id });
+        refuseUnlessStopped(child, request.id);
         state.children.splice(state.children.indexOf(child), 1);
         return { ok: true, value: undefined };
       }
@@ -398,6 +388,20 @@ async function serve(self: Self, request: Request): Promise<Outcome> {
   } catch (error) {
     return { ok: false, error };
   }
+}
+
+/**
+ * What restartChild and deleteChild refuse, as OTP's restart_child and delete_child answer
+ * not_found, restarting and running: an unknown id; a child whose restart failed and whose
+ * retry waits in the mailbox (the retry restarts it by the strategy, which a start here would
+ * race and a delete cancel); a child whose pid the supervisor still holds, also one that has
+ * exited while its exit waits in the mailbox (handling that exit restarts it by the strategy,
+ * with the children the strategy restarts with it).
+ */
+function refuseUnlessStopped(child: ChildState | undefined, id: string): asserts child is ChildState {
+  if (child === undefined) throw new SupervisorError('unknown-child', `no child "${id}"`, { childId: id });
+  if (child.restarting === true) throw new SupervisorError('child-restarting', `child "${id}" is being restarted`, { childId: id });
+  if (child.record !== undefined) throw new SupervisorError('child-running', `child "${id}" is running`, { childId: id });
 }
 
 /** @internal The behavior every supervisor process runs. */
