@@ -49,6 +49,7 @@ export type {
   ChildCounts,
   ChildInfo,
   ChildSpec,
+  ChildStatus,
   RestartIntensityOptions,
   RestartType,
   ShutdownPolicy,

@@ -811,6 +811,53 @@ describe('terminating a child whose restart failed', () => {
     await runtime.shutdown();
   });
 
+  it('tells a child whose restart failed and waits for its retry from a stopped one in whichChildren', async () => {
+    // OTP's which_children reports `restarting` in place of the pid of a child whose failed
+    // restart waits for try_again_restart, and `undefined` for a stopped one. Before, both came
+    // back with no pid and nothing else to tell them apart.
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const log: string[] = [];
+    let starts = 0;
+    const refuse = deferred();
+    const flaky: Behavior = {
+      async init() {
+        starts += 1;
+        if (starts === 2) {
+          await refuse.promise;
+          throw new Error('cannot come back yet');
+        }
+      },
+      handleMessage() {
+        throw new Error('crash');
+      },
+    };
+    const supervisor = await runtime.startSupervisor({
+      strategy: 'rest-for-one',
+      intensity: { maxRestarts: 10 },
+      children: [worker('idle', log), { id: 'flaky', behavior: flaky }, worker('after', log)],
+    });
+    await runtime.terminateChild(supervisor, 'idle');
+    runtime.send((await pids(runtime, supervisor)).flaky!, 'go');
+    await until(() => starts === 2, 'the restart');
+    const during = runtime.whichChildren(supervisor); // handled after the restart, before its retry
+    await settle();
+    refuse.resolve(); // the restart fails: a retry is queued behind the request
+    expect((await during).map(({ id, pid, status }) => ({ id, pid, status }))).toEqual([
+      { id: 'idle', pid: undefined, status: 'stopped' },
+      { id: 'flaky', pid: undefined, status: 'restarting' },
+      { id: 'after', pid: undefined, status: 'stopped' }, // the retry starts it, but it is not restarting itself
+    ]);
+    await until(async () => (await runtime.countChildren(supervisor)).active === 2, 'the retry to start flaky and after');
+    const after = await runtime.whichChildren(supervisor);
+    expect(after.map(({ id, status }) => [id, status])).toEqual([
+      ['idle', 'stopped'],
+      ['flaky', 'running'],
+      ['after', 'running'],
+    ]);
+    expect(after.every((child) => (child.status === 'running') === (child.pid !== undefined && runtime.isAlive(child.pid)))).toBe(true);
+    await runtime.shutdown();
+  });
+
   it.each(['restartChild', 'deleteChild'] as const)('refuses %s of a child that exited before the supervisor handled its exit, which then restarts by the strategy', async (request) => {
     // OTP's restart_child and delete_child answer {error, running} for any child whose pid the
     // supervisor still holds: one whose 'EXIT' waits in its mailbox too, which then restarts it

@@ -18,7 +18,7 @@ import { NO_REPLY } from '../runtime/types';
 import type { Behavior, ExitReason } from '../runtime/types';
 import { normalizeChild, normalizeSupervisor } from './child-spec';
 import type { NormalizedChild, NormalizedSupervisorSpec } from './child-spec';
-import type { ChildCounts, ChildInfo, ChildSpec, ShutdownPolicy, SupervisorSpec } from './types';
+import type { ChildCounts, ChildInfo, ChildSpec, ChildStatus, ShutdownPolicy, SupervisorSpec } from './types';
 
 export interface SupervisorArgs {
   readonly spec: SupervisorSpec | NormalizedSupervisorSpec;
@@ -204,6 +204,15 @@ function isRunning(child: ChildState): boolean {
 }
 
 /**
+ * What whichChildren reports. A started child is no longer restarting (startOne clears it), so
+ * `running` goes with a pid, as OTP's which_children gives the pid, `restarting` or `undefined`.
+ */
+function childStatus(child: ChildState): ChildStatus {
+  if (isRunning(child)) return 'running';
+  return child.restarting === true ? 'restarting' : 'stopped';
+}
+
+/**
  * Whether the supervisor still supervises: a restart awaits (stopping a slow child, a child's
  * async init), and the supervisor may be stopped or give up meanwhile. Starting children after
  * that would leave them linked to a dead supervisor, supervised by nobody.
@@ -341,7 +350,13 @@ async function serve(self: Self, request: Request): Promise<Outcome> {
         return {
           ok: true,
           value: state.children.map(
-            (child): ChildInfo => ({ id: child.spec.id, pid: isRunning(child) ? child.pid : undefined, type: child.spec.type, restart: child.spec.restart }),
+            (child): ChildInfo => ({
+              id: child.spec.id,
+              pid: isRunning(child) ? child.pid : undefined,
+              status: childStatus(child),
+              type: child.spec.type,
+              restart: child.spec.restart,
+            }),
           ),
         };
       case 'count-children':

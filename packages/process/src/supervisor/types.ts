@@ -58,10 +58,21 @@ export interface SupervisorSpec {
   readonly children?: readonly ChildSpec[];
 }
 
+/**
+ * - `running`: the child has a live process (its `pid`);
+ * - `restarting`: its restart failed and the supervisor's retry of it waits in the supervisor's
+ *   mailbox (OTP's which_children reports `restarting` in place of the pid);
+ * - `stopped`: not running and not being restarted (a transient child that ended normally, a
+ *   child terminateChild stopped, one a failed restart of an earlier child left stopped).
+ */
+export type ChildStatus = 'running' | 'restarting' | 'stopped';
+
 export interface ChildInfo {
   readonly id: string;
   /** Undefined while the child is not running (a transient child that ended, or between restarts). */
   readonly pid: Pid | undefined;
+  /** Whether the child runs, waits for the retry of a failed restart, or is stopped; `running` exactly when `pid` is set. */
+  readonly status: ChildStatus;
   readonly type: 'worker' | 'supervisor';
   readonly restart: RestartType;
 }
