@@ -516,6 +516,54 @@ describe('mutual TLS', () => {
     expect(z.peers()).toEqual([]);
   });
 
+  it('a member whose certificate does not name the node id it claims cannot take over the address of a connect(url) link: refused with 4021, the link keeps dialing the node it reached', async () => {
+    // Review finding: the dialer compared the claimed node id with the one it expected (4013)
+    // before it checked that the certificate names that id, so a member holding the secret but
+    // not the certificate of the id it claimed made the link follow it, dropping the old node.
+    const timing = { peerDownGraceMs: 30_000 };
+    const b = await startNode('node-b', { ...tlsOf(certificates.nodeB), timing });
+    const a = await startNode('node-a', { ...tlsOf(certificates.nodeA), timing });
+    const { port, url } = b.address()!;
+    await link(a, b);
+    await b.close();
+    const refusals: string[] = [];
+    a.on('connection-error', (event) => {
+      if (event.error.closeCode !== undefined) refusals.push(`${event.target} ${event.error.closeCode}`);
+    });
+    const down = nextEvent<string>(a, 'peer-down');
+    // node-c's certificate (from the cluster CA), claiming node-z, at node-b's address.
+    const impostor = await startNode('node-z', { ...tlsOf(certificates.nodeC), timing, listen: { host: '127.0.0.1', port } });
+    await waitFor(() => refusals.length >= 2, 10_000, 'two refusals');
+    expect(refusals.slice(0, 2)).toEqual([`node-b ${CLOSE_CODES.certificateMismatch}`, `node-b ${CLOSE_CODES.certificateMismatch}`]);
+    expect(a.stats().refusals.unexpectedPeer).toBeUndefined();
+    // A refusal that no retry changes: node-b is down at once, and its link is still wanted.
+    expect(await down).toBe('node-b');
+    expect(a.stats().peers).toEqual([expect.objectContaining({ peer: 'node-b' })]);
+    expect(impostor.peers()).toEqual([]);
+    // node-b back at its address: the link reaches it again, and the URL still leads to it.
+    await impostor.close();
+    const upAgain = nextEvent<string>(a, 'peer-up');
+    await startNode('node-b', { ...tlsOf(certificates.nodeB), timing, listen: { host: '127.0.0.1', port } });
+    expect(await upAgain).toBe('node-b');
+    const downAgain = nextEvent<string>(a, 'peer-down');
+    a.disconnect(url);
+    expect(await downAgain).toBe('node-b');
+  });
+
+  it('a node whose certificate names it takes over the address of a connect(url) link: the link follows it (4013)', async () => {
+    const timing = { peerDownGraceMs: 30_000 };
+    const b = await startNode('node-b', { ...tlsOf(certificates.nodeB), timing });
+    const a = await startNode('node-a', { ...tlsOf(certificates.nodeA), timing });
+    const { port } = b.address()!;
+    await link(a, b);
+    await b.close();
+    const cUp = nextEvent<string>(a, 'peer-up', (peer) => peer === 'node-c');
+    await startNode('node-c', { ...tlsOf(certificates.nodeC), timing, listen: { host: '127.0.0.1', port } });
+    await cUp;
+    expect(a.stats().refusals.unexpectedPeer).toBeGreaterThanOrEqual(1);
+    expect(a.stats().refusals.certificateMismatch).toBeUndefined();
+  });
+
   it('a node id in a DNS subject alternative name binds too; bindNodeId takes a function or false', async () => {
     const b = await startNode('node-b', tlsOf(certificates.nodeB));
     const c = await startNode('node-c', tlsOf(certificates.nodeC));

@@ -436,11 +436,14 @@ export class Connection {
       if (!proofMatches(expected, proof)) throw new HandshakeError(CLOSE_CODES.authenticationFailed, 'acceptor proof does not match the cluster secret');
       checkLimitsCount(challenge.limits, identity.limits);
       if (challenge.nodeId === identity.nodeId) throw new HandshakeError(CLOSE_CODES.nodeIdConflict, 'connected to a node with this node\'s id');
+      // The certificate first: 4013 says another node answers at the address, and a link made by
+      // connect(url) follows that node (Link.abortSession). A member holding the secret but not
+      // a certificate naming the id it claims proves no node, so it is refused as such (4021).
+      const mismatch = this.callbacks.verifyIdentity?.(this, challenge.nodeId);
+      if (mismatch !== undefined) throw new HandshakeError(mismatch.code, mismatch.reason);
       if (this.expectedPeer !== undefined && challenge.nodeId !== this.expectedPeer) {
         throw new HandshakeError(CLOSE_CODES.unexpectedPeer, `expected ${this.expectedPeer}, found ${challenge.nodeId}`);
       }
-      const mismatch = this.callbacks.verifyIdentity?.(this, challenge.nodeId);
-      if (mismatch !== undefined) throw new HandshakeError(mismatch.code, mismatch.reason);
       this.challengeFields = fields;
       this.peer = { nodeId: challenge.nodeId, incarnation: challenge.incarnation, epoch: challenge.epoch, limits: challenge.limits };
       const refusal = this.callbacks.identified?.(this, this.peer);

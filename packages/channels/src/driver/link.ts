@@ -1035,7 +1035,8 @@ export class Link {
     // a new node id, say): the URL follows it, and this link, unless connect(nodeId) wants it too,
     // dials no more and ends as after any loss, at the end of its grace period. Nothing queued
     // for this peer goes to the other node, which gets a link of its own. Only when this side saw
-    // it, from a CHALLENGE whose proof held: a close with 4013 alone may come from anyone.
+    // it, from a CHALLENGE whose proof held and whose node id the certificate names (when
+    // bindNodeId asks it: Connection checks that first): a close with 4013 alone may come from anyone.
     const released = local && code === CLOSE_CODES.unexpectedPeer && this.host.urlTakenOver(this) && !this.wantedById;
     if (released) {
       this.wanted = false;
