@@ -667,6 +667,11 @@ export function createTransport(options: TransportOptions): Transport {
       // Disconnected while this dial was in its handshake: it brings up no session.
       if (!wantedProbes.has(probe.target)) return { code: CLOSE_CODES.normal, reason: 'disconnected during the handshake' };
       urlToNode.set(probe.target, peer.nodeId);
+      // The URL reached a node: its link dials from now on, so the URL's own backoff is over. A
+      // retry is kept only for a URL not known to reach a node; every later dial by this URL
+      // (after disconnect, or another node taking the address over) starts a backoff anew.
+      probeRetries.get(probe.target)?.timer.cancel();
+      probeRetries.delete(probe.target);
       const link = linkFor(peer.nodeId);
       link.wanted = true;
       link.url = probe.target;
