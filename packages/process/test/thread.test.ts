@@ -199,6 +199,40 @@ describe('thread isolation', () => {
     expect(await exit).toBe('also failed');
   }, WAIT);
 
+  it.each([
+    ['throw', 'handler failed'],
+    ['stop', 'target failed'],
+    ['stop, throw', 'handler failed'],
+    ['stop, then terminate', 'stopped'],
+  ] as const)('ends a process whose handler in the worker links, ends the linked process and does "%s" with %s, as on the main thread', async (end, expected) => {
+    // On the main thread an exit from a link, held while the handler runs, ends the process
+    // once the handler returns (before a stop it asked for), but not when the handler throws:
+    // the error is the process's own exit reason, as on the BEAM, where a process that crashes
+    // exits with its exception whatever exit signals have not reached it yet; nor does an exit
+    // reaching it while its terminate runs. Before, the worker told the main thread that the
+    // callback had returned before that the process had exited, and the held exit won.
+    const pid = await runtime.start(behavior('linkThenEnd'), { isolation: 'thread' });
+    const target = runtime.spawn(() => undefined);
+    const targetExit = runtime.whenExited(target);
+    const exit = runtime.whenExited(pid);
+    runtime.send(pid, { target, end });
+    expect(await targetExit).toBe('target failed');
+    const reason = await exit;
+    expect(reason instanceof Error ? reason.message : reason).toBe(expected);
+  }, WAIT);
+
+  it('fails the start of a process whose init in the worker links, ends the linked process and throws, with the error', async () => {
+    const target = runtime.spawn(() => undefined);
+    const targetExit = runtime.whenExited(target);
+    const started = runtime.start(behavior('linkThenEnd'), { isolation: 'thread', args: { target } });
+    expect(await targetExit).toBe('target failed');
+    const reason = await started.then(
+      () => 'started',
+      (error: unknown) => error,
+    );
+    expect(reason instanceof Error ? reason.message : reason).toBe('init failed');
+  }, WAIT);
+
   it('forwards a lookalike of an exit message to a worker as an ordinary message, not as an exit', async () => {
     // Review finding: the proxy turned anything with the public exit marker into a system
     // message for the worker, where it was rebuilt as a genuine exit.

@@ -70,6 +70,12 @@ export interface LifecycleHost<Process extends LifecycleProcess<Call>, Call> {
   started(process: Process): void;
   /** Ends the process with `reason` (a callback threw or rejected, or it stopped). */
   terminate(process: Process, reason: unknown): void;
+  /**
+   * The synchronous callback on the stack threw (`inHandler` is still set), and `terminate`
+   * with the error follows: the error is the process's exit reason, also over an exit held for
+   * the callback, as a process that crashes on the BEAM exits with its exception.
+   */
+  callbackThrew(process: Process): void;
   /** An async callback settled: the process may handle its next message. */
   resume(process: Process): void;
   completeCall(call: Call, value: unknown): void;
@@ -112,6 +118,7 @@ export function runInit<Process extends LifecycleProcess<Call>, Call>(
     // Inside the try: a result whose `then` getter throws is init failing, not the runtime.
     thenable = isThenable(result);
   } catch (error) {
+    host.callbackThrew(process);
     process.inHandler = false;
     host.terminate(process, error);
     return;
@@ -181,6 +188,7 @@ export function dispatch<Process extends LifecycleProcess<Call>, Call>(
     // Inside the try: a result whose `then` getter throws is the handler failing.
     thenable = isThenable(result);
   } catch (error) {
+    host.callbackThrew(process);
     process.inHandler = false;
     // Held, so that the exit this causes tells the caller (CallExitedError).
     if (call !== null) host.holdCall(process, call);

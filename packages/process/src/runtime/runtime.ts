@@ -424,6 +424,13 @@ export class RuntimeImpl implements Runtime {
     runInit(this, record, args);
   }
 
+  /**
+   * @internal LifecycleHost: nothing to do here, since terminate comes with the error once
+   * inHandler is cleared, and an exit held for the callback (pendingExit) is only applied by
+   * afterCallback, which a callback that threw never reaches.
+   */
+  callbackThrew(): void {}
+
   /** @internal LifecycleHost: init finished, the process runs, and whoever waited for it hears so. */
   started(record: ProcessRecord): void {
     record.status = RUNNING;

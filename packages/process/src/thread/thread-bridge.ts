@@ -181,7 +181,8 @@ export class ThreadBridge implements RecordBridge {
   exited(reason: unknown): void {
     this.exitedInWorker = true;
     // No callback of the process runs in the worker any more, and a worker that died in one
-    // never sends its `release`: an exit held for it would wait for good.
+    // never sends its `release` (nor does one whose callback threw, or whose terminate asked
+    // for a link: this reason wins): an exit held for it would wait for good.
     this.record.workerInHandler = false;
     if (this.stopping !== null) {
       const done = this.stopping;

@@ -117,12 +117,25 @@ class HostedProcess implements ProcessSelf, LifecycleProcess<HostedCall> {
     this.handling = value;
     if (!value && this.holdingExits) {
       this.holdingExits = false;
-      this.host.post({ k: 'release', id: this.id });
+      // Not from its terminate: the process is exiting with its own reason, which `exited`
+      // brings and which ends the hold; an exit released before would end it with another, where
+      // on the main thread exits reaching a process in its terminate are ignored.
+      if (this.status < EXITING) this.host.post({ k: 'release', id: this.id });
     }
   }
 
   get node(): string {
     return this.pid.node;
+  }
+
+  /**
+   * The running callback threw: its error, which `exited` brings, is the process's exit reason,
+   * so `release` is not sent. The main thread holds exits until `exited` (the bridge's exited
+   * ends the hold), where a `release` before it would end the process there with a held exit's
+   * reason, whereas on the main thread the error wins.
+   */
+  callbackThrew(): void {
+    this.holdingExits = false;
   }
 
   /**
@@ -473,6 +486,10 @@ export class ThreadHost implements LifecycleHost<HostedProcess, HostedCall> {
 
   resume(process: HostedProcess): void {
     process.drain();
+  }
+
+  callbackThrew(process: HostedProcess): void {
+    process.callbackThrew();
   }
 
   completeCall(call: HostedCall, value: unknown): void {
