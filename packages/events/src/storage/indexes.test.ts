@@ -88,6 +88,69 @@ describe('TimeIndex', () => {
     expect(index.idsBetween(0, 1000)).toEqual([3, 2]);
     expect(index.size).toBe(2);
   });
+
+  // Clocks of different nodes disagree, so entries arrive out of time order and leave from
+  // anywhere (eviction by id): the blocks split, join and empty; small blocks make each of
+  // those happen often, and the default size checks the same at the size stores run at.
+  for (const [blockSize, steps, seed] of [[2, 4000, 31], [5, 6000, 32], [16, 8000, 33], [undefined, 40_000, 34]] as const) {
+    it(`matches a sorted array through appends in order and out of it, removals from the front and anywhere, and range queries (block size ${blockSize ?? 'default'}, seed=${seed})`, () => {
+      const random = createSeededRandom(seed);
+      const index = new TimeIndex(blockSize);
+      const model: Array<readonly [number, number]> = [];
+      const position = (time: number, id: number): number => {
+        let low = 0;
+        let high = model.length;
+        while (low < high) {
+          const middle = (low + high) >>> 1;
+          const [middleTime, middleId] = model[middle]!;
+          if (middleTime < time || (middleTime === time && middleId < id)) low = middle + 1;
+          else high = middle;
+        }
+        return low;
+      };
+      let nextId = 1;
+      let clock = 1000;
+      // Phases: mostly in order, then scattered, so that both full blocks and split ones occur.
+      for (let step = 0; step < steps; step += 1) {
+        const scattered = Math.floor(step / 1000) % 2 === 1;
+        const action = random.int(0, 20);
+        if (action < 11 || model.length === 0) {
+          clock += random.int(0, 3);
+          const time = scattered || random.bool(0.05) ? clock - random.int(0, 3000) : clock;
+          const id = nextId++;
+          index.insert(time, id);
+          model.splice(position(time, id), 0, [time, id]);
+        } else if (action < 15) {
+          const [time, id] = model.shift()!;
+          index.remove(time, id);
+        } else if (action < 19) {
+          const [time, id] = model.splice(random.int(0, model.length), 1)[0]!;
+          index.remove(time, id);
+        } else {
+          // Absent entries, and a present id with another time, are left alone.
+          const [time, id] = random.pick(model);
+          index.remove(time + 1, id);
+          index.remove(time, nextId + 5);
+        }
+        if (step % (blockSize === undefined ? 401 : 37) === 0 || step === steps - 1) {
+          const from = clock - random.int(0, 4000);
+          const to = from + random.int(0, 2000);
+          const before = clock - random.int(0, 4000);
+          expect({ step, size: index.size, oldest: index.oldestTime(), newest: index.newestTime() }).toEqual({ step, size: model.length, oldest: model[0]?.[0], newest: model.at(-1)?.[0] });
+          expect({ step, between: index.idsBetween(from, to) }).toEqual({ step, between: model.filter(([time]) => time >= from && time <= to).map(([, id]) => id) });
+          expect({ step, before: index.idsBefore(before) }).toEqual({ step, before: model.filter(([time]) => time < before).map(([, id]) => id) });
+        }
+      }
+      expect(index.idsBetween(Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY)).toEqual(model.map(([, id]) => id));
+      while (model.length > 0) {
+        const [time, id] = model.splice(random.int(0, model.length), 1)[0]!;
+        index.remove(time, id);
+      }
+      expect({ size: index.size, oldest: index.oldestTime(), newest: index.newestTime(), all: index.idsBefore(Number.POSITIVE_INFINITY) }).toEqual({ size: 0, oldest: undefined, newest: undefined, all: [] });
+      index.insert(5, 1);
+      expect(index.idsBetween(0, 10)).toEqual([1]);
+    });
+  }
 });
 
 describe('IdTable', () => {
