@@ -3,8 +3,9 @@ import { RAFT_ERROR_CODES } from './codes';
 
 /**
  * A directory of the file storage (its own, or the log's or the snapshots' inside it) cannot be
- * made or used: `path` is a regular file or lies under one, or it may not be written. `cause` is
- * the file system's error.
+ * made: `path` is a regular file, lies under one, or its parent may not be written. `cause` is
+ * the file system's error. (A directory that exists but may not be written fails later, when a
+ * file in it is opened, with the file system's own error.)
  */
 export class UnusableStorageError extends FoundationError {
   constructor(
