@@ -42,6 +42,37 @@ describe('SortedIdList', () => {
     }
     expect(list.toArray()).toEqual(model);
   });
+  it('removes ids a little way from the front, one by one and many at once, matching a plain array across compactions (seed=9)', () => {
+    // Evicting by age when clocks disagree a little removes ids just behind the front, not at
+    // it: the ids before them move up and the head advances, rather than every later id down.
+    const random = createSeededRandom(9);
+    const list = new SortedIdList();
+    const model: number[] = [];
+    let next = 1;
+    for (let step = 0; step < 6000; step += 1) {
+      for (let count = random.int(1, 6); count > 0; count -= 1) {
+        list.insert(next);
+        model.push(next);
+        next += random.int(1, 3);
+      }
+      if (model.length < 50) continue;
+      const reach = random.pick([3, 20, 200, model.length]);
+      const doomed = [...new Set(Array.from({ length: random.int(0, 12) }, () => model[random.int(0, Math.min(reach, model.length))]!))].sort((a, b) => a - b);
+      if (random.bool(0.3)) doomed.push(next + 1, next + 7); // absent ones, past the end
+      if (random.bool()) {
+        for (const id of doomed) expect({ step, id, removed: list.remove(id) }).toEqual({ step, id, removed: model.includes(id) });
+      } else {
+        expect({ step, removed: list.removeAll(doomed) }).toEqual({ step, removed: doomed.filter((id) => model.includes(id)).length });
+      }
+      for (const id of doomed) if (model.includes(id)) model.splice(model.indexOf(id), 1);
+      if (step % 50 === 0) {
+        expect({ step, ids: list.toArray(), size: list.size, first: list.first(), last: list.last() }).toEqual({ step, ids: model, size: model.length, first: model[0], last: model.at(-1) });
+        const probe = random.int(0, next + 2);
+        expect({ step, probe, at: list.indexOf(probe) }).toEqual({ step, probe, at: model.filter((id) => id < probe).length });
+      }
+    }
+    expect(list.toArray()).toEqual(model);
+  });
   it('removes many ids in one pass: from the front, from anywhere, absent ones ignored, matching a plain array (seed=8)', () => {
     // Pruning by wall time removes ids in time order, which is random order in the id lists
     // when clocks disagree; one pass over the list replaces a splice per id.

@@ -1,7 +1,10 @@
 // A list of ids kept in ascending order, optimised for what an event store does: append ids
 // that are larger than every id so far (creation order) and remove the smallest (eviction and
-// pruning, oldest first). Both are O(1) amortised; inserting or removing elsewhere is a binary
-// search and a splice.
+// pruning, oldest first). Both are O(1) amortised; inserting elsewhere is a binary search and a
+// splice. Removing elsewhere moves the ids on the shorter side of it: those before it up (and
+// the head advances) when it is nearer the front, those after it down otherwise. Evicting by age
+// when clocks disagree a little removes ids just behind the front, which then costs as many
+// moves as ids before them, not as many as ids stored.
 
 /** Up to this many ids away from the front, removeAll splices each rather than pass over the list. */
 const FEW_TO_SPLICE = 8;
@@ -47,7 +50,13 @@ export class SortedIdList {
     }
     const position = this.lowerBound(id);
     if (position < items.length && items[position] === id) {
-      items.splice(position, 1);
+      if (position - this.head < items.length - position) {
+        for (let read = position - 1; read >= this.head; read -= 1) items[read + 1] = items[read]!;
+        this.head += 1;
+        this.compact();
+      } else {
+        items.splice(position, 1);
+      }
       return true;
     }
     return false;
@@ -55,10 +64,11 @@ export class SortedIdList {
 
   /**
    * Removes every id of `sorted` (ascending) that the list holds; returns how many. Ids at the
-   * front only advance the head; a few others are spliced out; more are dropped in one pass
-   * from the first of them, so removing k ids from n costs O(n + k), not O(n) per id as
-   * splicing each would (pruning by wall time removes ids in time order, which is random order
-   * here when clocks disagree).
+   * front only advance the head; a few others are removed one by one; more are dropped in one
+   * pass over the shorter side, the ids up to the last of them or from the first of them on,
+   * so removing k ids from n costs O(n + k) at most, not O(n) per id as splicing each would
+   * (pruning by wall time removes ids in time order, which is random order here when clocks
+   * disagree).
    */
   removeAll(sorted: readonly number[]): number {
     let next = 0;
@@ -73,6 +83,23 @@ export class SortedIdList {
     }
     if (sorted.length - next <= FEW_TO_SPLICE) {
       for (; next < sorted.length; next += 1) if (this.remove(sorted[next]!)) removed += 1;
+    } else if (this.upperBound(sorted[sorted.length - 1]!) - this.head < items.length - this.lowerBound(sorted[next]!)) {
+      // The ids to remove are nearer the front: the ids before the last of them move up, from
+      // the back, and the head advances past the gap left.
+      let write = this.upperBound(sorted[sorted.length - 1]!);
+      let doomed = sorted.length - 1;
+      for (let read = write - 1; read >= this.head; read -= 1) {
+        const item = items[read]!;
+        while (doomed >= next && sorted[doomed]! > item) doomed -= 1;
+        if (doomed >= next && sorted[doomed] === item) {
+          removed += 1;
+          doomed -= 1;
+        } else {
+          write -= 1;
+          items[write] = item;
+        }
+      }
+      this.head = write;
     } else {
       let write = this.lowerBound(sorted[next]!);
       for (let read = write; read < items.length; read += 1) {
@@ -105,6 +132,18 @@ export class SortedIdList {
   /** All ids, ascending (a copy). */
   toArray(): number[] {
     return this.items.slice(this.head);
+  }
+
+  /** Position of the first id > `id`. */
+  private upperBound(id: number): number {
+    let low = this.head;
+    let high = this.items.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.items[middle]! <= id) low = middle + 1;
+      else high = middle;
+    }
+    return low;
   }
 
   private lowerBound(id: number): number {
