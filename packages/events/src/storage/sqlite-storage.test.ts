@@ -11,6 +11,10 @@ import type { FoundationEvent } from '../event';
 import { EventDataCorruptionError } from '../errors/event-data-corruption-error';
 import { EventStorageError } from '../errors/event-storage-error';
 import { createEventStore } from '../event-store';
+import { normalizeQuery } from '../query';
+import type { EventQuery } from '../query';
+import { encodeCursor } from '../query-cursor';
+import { encodeValue } from '../serialization/cbor-codec';
 import type { SqliteDatabaseConstructor } from './sqlite-driver';
 import { createSqliteStorage, openSqliteStorage } from './sqlite-storage';
 
@@ -239,6 +243,117 @@ describe('failures of the medium', () => {
     expect(storage.get(2)).toBeUndefined();
     storage.append([event(2), event(3)]);
     expect(storage.count()).toBe(3);
+    storage.close();
+  });
+});
+
+describe('query plans', () => {
+  // The statements a storage prepares for queries, recorded from better-sqlite3 itself so that
+  // SQLite's planner can be asked how it runs each on a real file.
+  function recording(): { driver: SqliteDatabaseConstructor; statements: string[] } {
+    const statements: string[] = [];
+    const driver = function (filename: string, options?: Database.Options): Database.Database {
+      const db = new Database(filename, options);
+      const prepare = db.prepare.bind(db);
+      db.prepare = (source: string) => {
+        if (source.startsWith('SELECT') && source.includes('ORDER BY')) statements.push(source);
+        return prepare(source);
+      };
+      return db;
+    };
+    return { driver: driver as unknown as SqliteDatabaseConstructor, statements };
+  }
+  const stamped = (id: number): FoundationEvent => Object.freeze({ ...event(id), type: `t${id % 3}`, correlationId: `c${id % 7}`, timestamp: 1000 + ((id * 37) % 500) });
+
+  it('reads timestamp order from an index, with and without a cursor, either way, correlation groups past a cursor by range', () => {
+    // Without an index on (timestamp, id) every timestamp-ordered page read and sorted the whole
+    // table, however small the page.
+    const file = join(directory, 'plans.db');
+    const { driver, statements } = recording();
+    const storage = createSqliteStorage({ path: file, driver });
+    statements.length = 0; // those prepared when opening
+    storage.append(Array.from({ length: 300 }, (_, index) => stamped(index + 1)));
+    const middle = stamped(150);
+    const queries: EventQuery[] = [];
+    for (const order of ['asc', 'desc'] as const) {
+      queries.push({ orderBy: 'timestamp', order, limit: 10 });
+      queries.push({ orderBy: 'timestamp', order, limit: 10, after: encodeCursor('timestamp', order, middle) });
+    }
+    for (const query of queries) storage.query(normalizeQuery(query));
+    const inGroup = { orderBy: 'timestamp', correlationId: middle.correlationId, limit: 10 } as const;
+    storage.query(normalizeQuery({ ...inGroup, after: encodeCursor('timestamp', 'asc', middle) }));
+    storage.close();
+    expect(statements).toHaveLength(5);
+    const inspect = new Database(file, { readonly: true });
+    const plan = (source: string): string =>
+      (inspect.prepare(`EXPLAIN QUERY PLAN ${source}`).all(...Array.from({ length: source.split('?').length - 1 }, () => 1)) as { detail: string }[])
+        .map((row) => row.detail)
+        .join('; ');
+    // A page past a cursor starts at the cursor's timestamp in the index (SQLite names the seek
+    // by the row value's first column and checks the whole of it on the rows there).
+    for (const source of statements.slice(0, 4)) {
+      expect({ source, plan: plan(source) }).toEqual({ source, plan: expect.stringMatching(/^(SCAN foundation_events USING INDEX foundation_events_by_timestamp|SEARCH foundation_events USING INDEX foundation_events_by_timestamp \((timestamp[<>]\?|\(timestamp,id\)[<>]\(\?,\?\))\))$/) });
+    }
+    // A correlation group past a cursor starts at the cursor in its index, not at the group's first event.
+    expect(plan(statements[4]!)).toMatch(/^SEARCH foundation_events USING INDEX foundation_events_by_correlation \(correlation_id=\? AND timestamp>\?\)$/);
+    inspect.close();
+  });
+
+  it('answers timestamp order alike on a file an older version wrote, which gains the index when opened, and leaves it readable and writable by that version', () => {
+    // The older version's schema, made and written to as it does: no index on (timestamp, id).
+    const file = join(directory, 'older.db');
+    const older = new Database(file);
+    older.pragma('journal_mode = WAL');
+    older.exec(`
+      CREATE TABLE foundation_events_meta (key TEXT PRIMARY KEY, value NOT NULL);
+      INSERT INTO foundation_events_meta VALUES ('schema_version', 1);
+      CREATE TABLE foundation_events (id INTEGER PRIMARY KEY, type TEXT NOT NULL, correlation_id TEXT NOT NULL, parent_id INTEGER, timestamp INTEGER NOT NULL, wall_time INTEGER NOT NULL, node TEXT NOT NULL, data BLOB NOT NULL);
+      CREATE INDEX foundation_events_by_type ON foundation_events (type, id);
+      CREATE INDEX foundation_events_by_correlation ON foundation_events (correlation_id, timestamp);
+      CREATE INDEX foundation_events_by_wall_time ON foundation_events (wall_time);
+    `);
+    const olderInsert = older.prepare('INSERT INTO foundation_events VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    const writeOlder = (ids: number[]): void => {
+      for (const id of ids) {
+        const each = stamped(id);
+        olderInsert.run(each.id, each.type, each.correlationId, each.parentId, each.timestamp, each.wallTime, each.node, encodeValue(each.data));
+      }
+    };
+    writeOlder(Array.from({ length: 100 }, (_, index) => index + 1));
+    older.close();
+    const expected = (ids: number[]): number[] => ids.map(stamped).sort((a, b) => a.timestamp - b.timestamp || a.id - b.id).map((each) => each.id);
+    const all = Array.from({ length: 200 }, (_, index) => index + 1);
+
+    let storage = createSqliteStorage({ path: file, driver: Database });
+    expect(storage.query(normalizeQuery({ orderBy: 'timestamp', limit: Number.POSITIVE_INFINITY })).map((each) => each.id)).toEqual(expected(all.slice(0, 100)));
+    storage.append(all.slice(100, 150).map(stamped));
+    storage.close();
+    const indexes = new Database(file, { readonly: true });
+    expect(indexes.prepare("SELECT sql FROM sqlite_master WHERE name = 'foundation_events_by_timestamp'").pluck().get()).toMatch(/\(timestamp, id\)/);
+    indexes.close();
+
+    // The older version again, on the file that now has the index: it checks the version (still
+    // 1), makes what it knows if missing, stores and deletes; SQLite keeps every index in step.
+    const again = new Database(file);
+    again.pragma('journal_mode = WAL');
+    expect(again.prepare("SELECT value FROM foundation_events_meta WHERE key = 'schema_version'").pluck().get()).toBe(1);
+    again.exec('CREATE INDEX IF NOT EXISTS foundation_events_by_wall_time ON foundation_events (wall_time)');
+    const againInsert = again.prepare('INSERT INTO foundation_events VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    for (const id of all.slice(150)) {
+      const each = stamped(id);
+      againInsert.run(each.id, each.type, each.correlationId, each.parentId, each.timestamp, each.wallTime, each.node, encodeValue(each.data));
+    }
+    again.prepare('DELETE FROM foundation_events WHERE id % 10 = 0').run();
+    expect(again.prepare('SELECT id FROM foundation_events ORDER BY timestamp, id').pluck().all()).toEqual(expected(all.filter((id) => id % 10 !== 0)));
+    expect(again.pragma('integrity_check', { simple: true })).toBe('ok');
+    again.close();
+
+    storage = createSqliteStorage({ path: file, driver: Database });
+    const kept = all.filter((id) => id % 10 !== 0);
+    expect(storage.query(normalizeQuery({ orderBy: 'timestamp', order: 'desc', limit: Number.POSITIVE_INFINITY })).map((each) => each.id)).toEqual(expected(kept).reverse());
+    const page = storage.query(normalizeQuery({ orderBy: 'timestamp', limit: 40 }));
+    expect(storage.query(normalizeQuery({ orderBy: 'timestamp', limit: Number.POSITIVE_INFINITY, after: encodeCursor('timestamp', 'asc', page.at(-1)!) })).map((each) => each.id)).toEqual(expected(kept).slice(40));
+    expect(storage.integrityCheck()).toEqual(['ok']);
     storage.close();
   });
 });

@@ -67,6 +67,7 @@ CREATE TABLE IF NOT EXISTS foundation_events (
 CREATE INDEX IF NOT EXISTS foundation_events_by_type ON foundation_events (type, id);
 CREATE INDEX IF NOT EXISTS foundation_events_by_correlation ON foundation_events (correlation_id, timestamp);
 CREATE INDEX IF NOT EXISTS foundation_events_by_wall_time ON foundation_events (wall_time);
+CREATE INDEX IF NOT EXISTS foundation_events_by_timestamp ON foundation_events (timestamp, id);
 `;
 const META_SCHEMA = 'CREATE TABLE IF NOT EXISTS foundation_events_meta (key TEXT PRIMARY KEY, value NOT NULL)';
 
@@ -312,13 +313,16 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     if (query.after !== undefined) {
       // The rows past the cursor's position in the query's order (a range on the primary key,
       // or on timestamp then id), so a page starts there whatever was appended or pruned since.
+      // On timestamp it is a row value: SQLite searches an index on (timestamp, id) for it, and
+      // the correlation index (correlation_id, timestamp, then the rowid) by range, where the
+      // same condition spelt with OR left both to filter every row from the first.
       const comparison = query.order === 'asc' ? '>' : '<';
       if (query.orderBy === 'id') {
         conditions.push(`id ${comparison} ?`);
         parameters.push(query.after.id);
       } else {
-        conditions.push(`(timestamp ${comparison} ? OR (timestamp = ? AND id ${comparison} ?))`);
-        parameters.push(query.after.timestamp, query.after.timestamp, query.after.id);
+        conditions.push(`(timestamp, id) ${comparison} (?, ?)`);
+        parameters.push(query.after.timestamp, query.after.id);
       }
     }
     const direction = query.order === 'asc' ? 'ASC' : 'DESC';
