@@ -477,6 +477,68 @@ describe('queries', () => {
     expect(store.query({ after: ascending })).toEqual([]);
   });
 
+  it('refuses the order of storage on a storage of its own that does not keep it (5503), rather than page by id and miss events', () => {
+    // A storage written against the port before the order of storage has no queryStored; its
+    // query would answer by id, and a reader paging with such cursors misses every event stored
+    // later under a lower id, the very events the order exists to give.
+    const memory = createMemoryStorage();
+    const { queryStored: _unused, ...older } = memory;
+    const store = createEventStore({ storage: older, node: 'node-a' });
+    store.emit('tick', { n: 1 });
+    for (const attempt of [() => store.query({ orderBy: 'stored' }), () => store.queryPage({ orderBy: 'stored', limit: 1 })]) {
+      expect(thrown(attempt)).toMatchObject({ code: EVENT_ERROR_CODES.storageFailed, context: { operation: 'queryStored' } });
+    }
+    expect(store.query({ orderBy: 'id' })).toHaveLength(1);
+  });
+
+  it('refuses an answer in the order of storage that is not past the cursor or not in that order', () => {
+    const memory = createMemoryStorage();
+    const ignoring = createEventStore({ storage: { ...memory, queryStored: (query) => memory.queryStored!({ ...query, after: undefined }) }, node: 'node-a' });
+    for (let n = 0; n < 4; n += 1) ignoring.emit('tick', { n });
+    const first = ignoring.queryPage({ orderBy: 'stored', limit: 2 });
+    expect(first.events).toHaveLength(2);
+    expect(thrown(() => ignoring.queryPage({ orderBy: 'stored', limit: 2, after: first.cursor }))).toMatchObject({ code: EVENT_ERROR_CODES.storageFailed, context: { operation: 'queryStored' } });
+    const shuffled = createEventStore({ storage: { ...memory, queryStored: (query) => memory.queryStored!(query).reverse() }, closesStorage: false, node: 'node-b' });
+    expect(thrown(() => shuffled.query({ orderBy: 'stored' })).code).toBe(EVENT_ERROR_CODES.storageFailed);
+    const unnumbered = createEventStore({ storage: { ...memory, queryStored: (query) => memory.queryStored!(query).map(({ event }) => ({ event, sequence: 0 })) }, closesStorage: false, node: 'node-c' });
+    expect(thrown(() => unnumbered.query({ orderBy: 'stored' })).code).toBe(EVENT_ERROR_CODES.storageFailed);
+  });
+
+  it('decodes a cursor of the order of storage as hostile input, and refuses it with another order and the others with it (3203, field after)', () => {
+    const { store } = simulated();
+    for (let n = 0; n < 3; n += 1) store.emit('tick', n);
+    const stored = store.queryPage({ orderBy: 'stored', limit: 1 }).cursor!;
+    expect(stored).toMatch(/^c1\.sa\.[1-9]/);
+    expect(store.query({ orderBy: 'stored', after: stored })).toHaveLength(2);
+    const byId = store.queryPage({ limit: 1 }).cursor!;
+    const garbage: unknown[] = [
+      'c1.sa',
+      'c1.sa.',
+      'c1.sa.0',
+      'c1.sa.-1',
+      'c1.sa.01',
+      'c1.sa.1.1',
+      'c1.sa.1.5',
+      'c1.sa.1e3',
+      'c1.sa.9007199254740993',
+      'c1.sx.1',
+      'c1.s.1',
+      'c2.sa.1',
+      'c1.sa.1 ',
+      ` ${stored}`,
+      `c1.sa.${'9'.repeat(200)}`,
+    ];
+    for (const after of garbage) {
+      const error = thrown(() => store.queryPage({ orderBy: 'stored', after } as never));
+      expect({ after, code: error.code, field: (error as EventValidationError).field }).toEqual({ after, code: 3203, field: 'after' });
+    }
+    expect(thrown(() => store.query({ after: stored })).code).toBe(3203);
+    expect(thrown(() => store.query({ after: stored, orderBy: 'timestamp' })).code).toBe(3203);
+    expect(thrown(() => store.query({ after: stored, orderBy: 'stored', order: 'desc' })).code).toBe(3203);
+    expect(thrown(() => store.query({ after: byId, orderBy: 'stored' })).code).toBe(3203);
+    expect(thrown(() => store.query({ orderBy: 'arrival' } as never)).code).toBe(3203);
+  });
+
   it('defaults to 1,000 results in id order, and getRecent to 100, newest first', () => {
     const { store } = simulated();
     store.storeBatch(Array.from({ length: 1100 }, (_, index) => store.newEvent('tick', index)));

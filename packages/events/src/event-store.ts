@@ -21,7 +21,7 @@ import { MadeEvent } from './internal/made-event';
 import type { EventQuery } from './query';
 import type { NormalizedEventQuery } from './query';
 import { normalizeQuery } from './query';
-import { encodeCursor, isAfter } from './query-cursor';
+import { encodeCursor, encodeStoredCursor, isAfter } from './query-cursor';
 import { deserializeEvent, serializeEvent, serializedSize } from './serialization/event-codec';
 import type { EventStorage } from './storage/event-storage';
 import { createMemoryStorage } from './storage/memory-storage';
@@ -223,12 +223,14 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
   };
 
   /**
-   * The storage's answer to `query`, checked against its cursor. A storage of another medium
-   * written against the port before cursors existed leaves `after` unread and answers from the
-   * first match: each page came back the same, with the same cursor, and a reader paging until a
-   * short page looped for ever. Every event of an answer that honours `after` lies past it.
+   * The storage's answer to `query`, checked against its cursor, with the sequence number of the
+   * last event in the order of storage. A storage of another medium written against the port
+   * before cursors existed leaves `after` unread and answers from the first match: each page came
+   * back the same, with the same cursor, and a reader paging until a short page looped for ever.
+   * Every event of an answer that honours `after` lies past it.
    */
-  const queried = (query: NormalizedEventQuery): FoundationEvent[] => {
+  const queried = (query: NormalizedEventQuery): { events: FoundationEvent[]; lastSequence: number | undefined } => {
+    if (query.orderBy === 'stored') return queriedInStoredOrder(query);
     const events = storage.query(query);
     const after = query.after;
     if (after !== undefined) {
@@ -237,7 +239,36 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
         throw new EventStorageError('query', new Error(`the ${storage.kind} storage returned event ${before.id}, which is not past the cursor: a storage must honour query.after`));
       }
     }
-    return events;
+    return { events, lastSequence: undefined };
+  };
+
+  /**
+   * The order of storage, from the storage's `queryStored`. A storage without it is refused: its
+   * `query` would answer by id, and a reader paging with such cursors misses every event stored
+   * later under a lower id, which is what this order exists to prevent. The sequence numbers are
+   * checked to run past the cursor in the query's direction, so a storage that ignored the
+   * cursor, or numbered events out of order, fails here rather than repeat or skip events.
+   */
+  const queriedInStoredOrder = (query: NormalizedEventQuery): { events: FoundationEvent[]; lastSequence: number | undefined } => {
+    if (storage.queryStored === undefined) {
+      throw new EventStorageError(
+        'queryStored',
+        new Error(`the ${storage.kind} storage does not keep the order events were stored in (it has no queryStored): query by id or timestamp, or use a storage that implements it`),
+      );
+    }
+    const answer = storage.queryStored(query);
+    const ascending = query.order === 'asc';
+    let previous = query.after?.sequence;
+    for (const { sequence } of answer) {
+      if (!Number.isSafeInteger(sequence) || sequence < 1 || (previous !== undefined && (ascending ? sequence <= previous : sequence >= previous))) {
+        throw new EventStorageError(
+          'queryStored',
+          new Error(`the ${storage.kind} storage returned sequence number ${String(sequence)} after ${String(previous)}: a storage must answer in its order of storage, past query.after`),
+        );
+      }
+      previous = sequence;
+    }
+    return { events: answer.map(({ event }) => event), lastSequence: answer.at(-1)?.sequence };
   };
 
   const admit = (event: FoundationEvent): FoundationEvent => (MadeEvent.madeBy(event, maker) ? event : checkForeignEvent(event, maxDataBytes, true));
@@ -345,16 +376,19 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
     },
     query(query) {
       ensureOpen('query');
-      return queried(normalizeQuery(query));
+      return queried(normalizeQuery(query)).events;
     },
     queryPage(query) {
       ensureOpen('queryPage');
       const normalized = normalizeQuery(query);
-      const events = queried(normalized);
+      const { events, lastSequence } = queried(normalized);
       const last = events.at(-1);
       // An empty page hands back the cursor it was given: a reader at the end asks again with
       // it later and gets what was stored since.
-      const cursor = last === undefined ? query?.after : encodeCursor(normalized.orderBy, normalized.order, last);
+      let cursor: string | undefined;
+      if (last === undefined) cursor = query?.after;
+      else if (normalized.orderBy === 'stored') cursor = encodeStoredCursor(normalized.order, lastSequence!);
+      else cursor = encodeCursor(normalized.orderBy, normalized.order, last);
       return { events, cursor };
     },
     getByCorrelation(correlationId) {

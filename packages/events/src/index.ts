@@ -15,7 +15,7 @@ export { DEFAULT_TRUNCATE_BYTES, truncateIfLarge } from './truncate';
 export type { TruncatedData } from './truncate';
 export { deserializeEvent, serializeEvent, serializedSize } from './serialization/event-codec';
 export type { DeserializeOptions } from './serialization/event-codec';
-export type { EventStorage } from './storage/event-storage';
+export type { EventStorage, StoredEvent } from './storage/event-storage';
 export { DEFAULT_MEMORY_MAX_EVENTS, createMemoryStorage } from './storage/memory-storage';
 export type { MemoryStorageOptions } from './storage/memory-storage';
 export { createSqliteStorage, openSqliteStorage } from './storage/sqlite-storage';

@@ -17,8 +17,13 @@ export interface EventQuery {
    */
   readonly timeRange?: readonly [from: number, to: number] | undefined;
   readonly correlationId?: string | undefined;
-  /** Default `id`. `timestamp` sorts by the monotonic timestamp, then id. */
-  readonly orderBy?: 'id' | 'timestamp' | undefined;
+  /**
+   * Default `id`. `timestamp` sorts by the monotonic timestamp, then id. `stored` is the order
+   * events were stored in (commit order, across every store sharing the storage): paged with
+   * cursors, it gives each event exactly once, whatever its id or timestamp. Storages of your
+   * own without `queryStored` refuse it (EventStorageError, 5503).
+   */
+  readonly orderBy?: 'id' | 'timestamp' | 'stored' | undefined;
   /** Default `asc`. */
   readonly order?: 'asc' | 'desc' | undefined;
   /**
@@ -44,12 +49,14 @@ export interface NormalizedEventQuery {
   readonly from: number;
   readonly to: number;
   readonly correlationId: string | undefined;
-  readonly orderBy: 'id' | 'timestamp';
+  /** `stored` reaches a storage's `queryStored` only, never its `query`. */
+  readonly orderBy: 'id' | 'timestamp' | 'stored';
   readonly order: 'asc' | 'desc';
   readonly offset: number;
   /**
-   * Only events after this position in the query's order (by id, or by timestamp then id; in
-   * `order`): ids above it ascending, below it descending. undefined: from the first.
+   * Only events after this position in the query's order (by id, by timestamp then id, or by
+   * the storage's sequence number; in `order`): above it ascending, below it descending.
+   * undefined: from the first.
    */
   readonly after?: QueryPosition | undefined;
   /** A positive integer or Infinity. */
@@ -80,7 +87,7 @@ export function normalizeQuery(query: EventQuery = {}): NormalizedEventQuery {
     [from, to] = range as [number, number];
   }
   const orderBy = query.orderBy ?? 'id';
-  if (orderBy !== 'id' && orderBy !== 'timestamp') throw new EventValidationError('orderBy', "must be 'id' or 'timestamp'");
+  if (orderBy !== 'id' && orderBy !== 'timestamp' && orderBy !== 'stored') throw new EventValidationError('orderBy', "must be 'id', 'timestamp' or 'stored'");
   const order = query.order ?? 'asc';
   if (order !== 'asc' && order !== 'desc') throw new EventValidationError('order', "must be 'asc' or 'desc'");
   const offset = query.offset ?? 0;

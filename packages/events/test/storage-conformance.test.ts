@@ -24,18 +24,29 @@ interface Harness {
   open(): Promise<EventStorage>;
   /** Closes and opens the same storage again (durable storages keep their events). */
   reopen?(storage: EventStorage): Promise<EventStorage>;
+  /**
+   * The same medium for a second writer: the same memory storage, or a second connection to the
+   * SQLite file (as another process would open it). The harness closes it.
+   */
+  share(storage: EventStorage): Promise<EventStorage>;
   cleanup(): void;
 }
 
 function memoryHarness(): Harness {
-  return { name: 'memory', open: async () => createMemoryStorage({ maxEvents: 1_000_000 }), cleanup: () => undefined };
+  return { name: 'memory', open: async () => createMemoryStorage({ maxEvents: 1_000_000 }), share: async (storage) => storage, cleanup: () => undefined };
 }
 
 function sqliteHarness(): Harness {
   let directory: string | undefined;
   let file = '';
+  const shared: EventStorage[] = [];
   return {
     name: 'sqlite',
+    async share() {
+      const another = await openSqliteStorage({ path: file });
+      shared.push(another);
+      return another;
+    },
     async open() {
       directory = mkdtempSync(join(tmpdir(), 'foundation-events-'));
       file = join(directory, 'events.db');
@@ -46,6 +57,7 @@ function sqliteHarness(): Harness {
       return openSqliteStorage({ path: file });
     },
     cleanup() {
+      for (const another of shared) another.close();
       if (directory !== undefined) rmSync(directory, { recursive: true, force: true });
     },
   };
@@ -553,6 +565,116 @@ describe.each([
       expect(ids(store.query({ offset: 2, limit: 2 }))).toEqual(made.slice(2, 4));
       const cursor = store.queryPage({ limit: 1 }).cursor;
       expect(ids(store.query({ after: cursor, offset: 2, limit: 2 }))).toEqual(made.slice(3, 5));
+    });
+  });
+
+  describe('the order of storage', () => {
+    it('numbers events in the order they were stored, whatever their ids, and never gives a number twice, through pruning and reopening', async () => {
+      const stored = query({ orderBy: 'stored' });
+      storage.append([event({ id: 5 }), event({ id: 2, type: 'other' })]);
+      storage.append([event({ id: 9 })]);
+      const numbered = storage.queryStored!(stored);
+      expect(ids(numbered.map(({ event: each }) => each))).toEqual([5, 2, 9]);
+      expect(ids(storage.query(stored))).toEqual([5, 2, 9]);
+      const [five, two, nine] = numbered.map(({ sequence }) => sequence) as [number, number, number];
+      expect(five).toBeGreaterThanOrEqual(1);
+      expect(two).toBeGreaterThan(five);
+      expect(nine).toBeGreaterThan(two);
+      const at = (sequence: number, order: 'asc' | 'desc' = 'asc'): QueryPosition => ({ orderBy: 'stored', order, id: 0, timestamp: 0, sequence });
+      expect(ids(storage.query({ ...stored, after: at(five) }))).toEqual([2, 9]);
+      expect(ids(storage.query({ ...stored, order: 'desc', after: at(nine, 'desc') }))).toEqual([2, 5]);
+      expect(ids(storage.query({ ...stored, order: 'desc', offset: 1, limit: 1 }))).toEqual([2]);
+      expect(ids(storage.query({ ...stored, types: ['thing-happened'], after: at(five) }))).toEqual([9]);
+      expect(storage.queryStored!({ ...stored, types: ['other'] }).map(({ sequence }) => sequence)).toEqual([two]);
+      // The highest numbers go with the pruned rows; the next event still numbers above them.
+      expect(storage.pruneBefore(Number.POSITIVE_INFINITY)).toBe(3);
+      if (harness.reopen !== undefined) storage = await harness.reopen(storage);
+      storage.append([event({ id: 1 })]);
+      const [again] = storage.queryStored!(stored);
+      expect(again!.event.id).toBe(1);
+      expect(again!.sequence).toBeGreaterThan(nine);
+      expect(storage.queryStored!({ ...stored, after: at(nine) }).map(({ event: each }) => each.id)).toEqual([1]);
+    });
+
+    // Two stores share the storage (for SQLite, two connections to one file, as two processes
+    // have it): each reserves its ids 1,024 at a time, so the second store's ids are above the
+    // first's whichever stores first, and events from elsewhere keep their own lower ids. A
+    // reader paging by id passes the second store's ids and never sees what the first stores
+    // after; in the order of storage it sees every event once, in the order it was committed,
+    // minus those pruned before it reached them.
+    const scenario = async (orderBy: 'id' | 'stored', type: string | undefined): Promise<{ seen: number[]; expected: number[]; prunedAhead: number }> => {
+      const simulation = createSimulation({ seed: 17 });
+      const other = await harness.share(storage);
+      const first = createEventStore({ storage, clock: simulation.clock, random: simulation.random.fork('a'), closesStorage: false, node: 'node-a' });
+      const second = createEventStore({ storage: other, clock: simulation.clock, random: simulation.random.fork('b'), closesStorage: false, node: 'node-b' });
+      const reader = createEventStore({ storage: other, closesStorage: false, node: 'reader' });
+      const random = createSeededRandom(31);
+      const committed: FoundationEvent[] = [];
+      let foreignId = 900;
+      const writeSome = (count: number): void => {
+        for (let made = 0; made < count; made += 1) {
+          simulation.runFor(1);
+          const kind = random.bool(0.6) ? 'keep' : 'skip';
+          const pick = random.int(0, 9);
+          if (pick < 4) {
+            committed.push(first.emit(kind, { made }));
+          } else if (pick < 8) {
+            committed.push(second.emit(kind, { made }));
+          } else if (pick < 9) {
+            // A batch of the first store's: one commit, in the order given.
+            const batch = [first.newEvent(kind, { made }), first.newEvent('keep', { made })];
+            first.storeBatch(batch);
+            committed.push(...batch);
+          } else {
+            // From elsewhere, under its own id, lower than both stores' latest.
+            const foreign = event({ id: foreignId, type: kind, wallTime: simulation.clock.now(), timestamp: 1, node: 'node-z' });
+            foreignId -= 1;
+            second.store(foreign);
+            committed.push(foreign);
+          }
+        }
+      };
+      // The first store takes the first block of ids, the second the next.
+      committed.push(first.emit('keep', { made: -2 }));
+      simulation.runFor(1);
+      committed.push(second.emit('keep', { made: -1 }));
+      writeSome(10);
+      const seen: number[] = [];
+      const prunedAhead = new Set<number>();
+      let cursor: string | undefined;
+      for (let page = 0; page < 200; page += 1) {
+        const result = reader.queryPage({ orderBy, ...(type === undefined ? {} : { type }), limit: 4, ...(cursor === undefined ? {} : { after: cursor }) });
+        seen.push(...ids(result.events));
+        cursor = result.cursor;
+        if (page >= 30) {
+          if (result.events.length < 4) break;
+          continue;
+        }
+        writeSome(random.int(0, 6));
+        if (page % 3 === 2) {
+          // Prune up to a few events either side of the reader's position: some it has read, some it has not.
+          const position = committed.findIndex((each) => each.id === seen.at(-1));
+          const cutoff = committed[Math.max(0, Math.min(committed.length - 1, position + random.int(-3, 3)))]!.wallTime;
+          for (const each of committed) if (each.wallTime < cutoff && !seen.includes(each.id)) prunedAhead.add(each.id);
+          first.pruneBefore(cutoff);
+        }
+      }
+      const expected = committed.filter((each) => (type === undefined || each.type === type) && !prunedAhead.has(each.id)).map((each) => each.id);
+      return { seen, expected, prunedAhead: prunedAhead.size };
+    };
+
+    it.each([[undefined], ['keep']])('gives a reader paging with two stores writing every event exactly once, in commit order, under appends and prunes (type %s)', async (type) => {
+      const { seen, expected, prunedAhead } = await scenario('stored', type);
+      expect(seen).toEqual(expected);
+      expect(prunedAhead).toBeGreaterThan(0);
+      expect(new Set(seen).size).toBe(seen.length);
+      expect(seen.length).toBeGreaterThan(50);
+    });
+
+    it('is what a reader needs there: paging by id in the same run misses the events stored under lower ids', async () => {
+      const { seen, expected } = await scenario('id', undefined);
+      const missed = expected.filter((id) => !seen.includes(id));
+      expect(missed.length).toBeGreaterThan(0);
     });
   });
 

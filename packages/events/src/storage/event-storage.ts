@@ -5,6 +5,13 @@
 import type { FoundationEvent } from '../event';
 import type { NormalizedEventQuery } from '../query';
 
+/** An event with its place in the order of storage (`queryStored`). */
+export interface StoredEvent {
+  readonly event: FoundationEvent;
+  /** The storage's sequence number for it: see `queryStored`. */
+  readonly sequence: number;
+}
+
 export interface EventStorage {
   /** `memory`, `sqlite`... for stats. */
   readonly kind: string;
@@ -17,7 +24,19 @@ export interface EventStorage {
    */
   append(events: readonly FoundationEvent[]): number;
   get(id: number): FoundationEvent | undefined;
+  /** Never called with `orderBy: 'stored'`: that goes to `queryStored`. */
   query(query: NormalizedEventQuery): FoundationEvent[];
+  /**
+   * The query in the order events were stored in (`orderBy: 'stored'`), each with its sequence
+   * number: a positive safe integer the storage gives each event as it stores it, increasing in
+   * commit order across every writer of the storage (stores sharing it, connections to its
+   * file), never given twice (the highest is remembered through pruning, eviction and
+   * reopening), so that an event committed after a reader's snapshot always has a higher number
+   * than every event in it. `query.after`, when given, is a position of this order (its
+   * `sequence`). Optional: a store refuses the order (EventStorageError, 5503) on a storage
+   * without it, rather than page by another order and miss events.
+   */
+  queryStored?(query: NormalizedEventQuery): StoredEvent[];
   /** Every event of a correlation id, sorted by timestamp, then id. */
   byCorrelation(correlationId: string): FoundationEvent[];
   /** The `limit` events with the highest ids, highest first. */

@@ -59,3 +59,26 @@ describe('memory storage with wall times out of order', () => {
     });
   }
 });
+
+describe('memory storage in the order of storage', () => {
+  const event = (id: number, wallTime: number): FoundationEvent =>
+    Object.freeze({ id, type: 't', data: null, correlationId: 'c', parentId: null, timestamp: id, wallTime, node: 'n' });
+  const stored = (storage: ReturnType<typeof createMemoryStorage>): [id: number, sequence: number][] =>
+    storage.queryStored!(normalizeQuery({ orderBy: 'stored', limit: Number.POSITIVE_INFINITY })).map(({ event: each, sequence }) => [each.id, sequence]);
+
+  it('keeps numbering above every number given when events are evicted by count and by age', () => {
+    const storage = createMemoryStorage({ maxEvents: 3, maxAgeMs: 100 });
+    storage.append([event(10, 1000), event(5, 1001)]);
+    storage.append([event(20, 1002), event(1, 1003)]); // four: the lowest id (1, stored last) is evicted
+    expect(stored(storage)).toEqual([
+      [10, 1],
+      [5, 2],
+      [20, 3],
+    ]);
+    storage.append([event(30, 1200)]); // four again (5 is evicted), and the others are now older than 100 ms
+    expect(stored(storage)).toEqual([[30, 5]]);
+    expect(storage.pruneBefore(Number.POSITIVE_INFINITY)).toBe(1);
+    storage.append([event(3, 1300)]);
+    expect(stored(storage)).toEqual([[3, 6]]);
+  });
+});

@@ -10,7 +10,7 @@ import { MadeEvent } from '../internal/made-event';
 import type { NormalizedEventQuery } from '../query';
 import { isAfter } from '../query-cursor';
 import { encodedSize } from '../serialization/cbor-codec';
-import type { EventStorage } from './event-storage';
+import type { EventStorage, StoredEvent } from './event-storage';
 import { checkReserveCount } from './event-storage';
 import { IdTable } from './id-table';
 import { SortedIdList } from './sorted-id-list';
@@ -88,6 +88,13 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
   let highestTimestamp = 0;
   // The highest id ever stored, even once pruned or evicted: a store's ids go on above it.
   let highestId = 0;
+  // The order of storage: each event's sequence number, counted here as events are appended
+  // (by every store sharing this storage), and never lowered by pruning or eviction, so no
+  // number is given twice. The sequence numbers held, ascending, and the id under each.
+  let lastSequence = 0;
+  const sequences = new SortedIdList();
+  const idOfSequence = new Map<number, number>();
+  const sequenceOfId = new Map<number, number>();
   let closed = false;
 
   const ensureOpen = (operation: string): void => {
@@ -172,6 +179,18 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
     byTime.insert(event.wallTime, event.id);
     if (event.timestamp > highestTimestamp) highestTimestamp = event.timestamp;
     if (event.id > highestId) highestId = event.id;
+    lastSequence += 1;
+    sequences.insert(lastSequence);
+    idOfSequence.set(lastSequence, event.id);
+    sequenceOfId.set(event.id, lastSequence);
+  };
+
+  const forgetSequence = (id: number): number | undefined => {
+    const sequence = sequenceOfId.get(id);
+    if (sequence === undefined) return undefined;
+    sequenceOfId.delete(id);
+    idOfSequence.delete(sequence);
+    return sequence;
   };
 
   const remove = (id: number): boolean => {
@@ -183,6 +202,8 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
     if (event.type === lastType && !byType.has(event.type)) lastTypeList = undefined;
     removeFromCorrelation(event.correlationId, id);
     byTime.remove(event.wallTime, id);
+    const sequence = forgetSequence(id);
+    if (sequence !== undefined) sequences.remove(sequence);
     return true;
   };
 
@@ -196,6 +217,7 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
       return removed;
     }
     const removed: number[] = [];
+    const removedSequences: number[] = [];
     const ofType = new Map<string, number[]>();
     const ofCorrelation = new Map<string, number[]>();
     for (const id of doomed) {
@@ -204,6 +226,8 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
       byId.delete(id);
       byTime.remove(event.wallTime, id);
       removed.push(id);
+      const sequence = forgetSequence(id);
+      if (sequence !== undefined) removedSequences.push(sequence);
       let typed = ofType.get(event.type);
       if (typed === undefined) ofType.set(event.type, (typed = []));
       typed.push(id);
@@ -218,6 +242,7 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
     }
     const ascending = (a: number, b: number): number => a - b;
     ids.removeAll(removed.sort(ascending));
+    sequences.removeAll(removedSequences.sort(ascending));
     for (const [type, typed] of ofType) {
       const list = byType.get(type);
       if (list === undefined) continue;
@@ -274,6 +299,44 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
     event.wallTime >= query.from &&
     event.wallTime <= query.to;
 
+  /**
+   * The query in the order of storage. Without a filter it walks the sequence numbers from the
+   * cursor (found by binary search); a filter's index lists ids, so its candidates are put in
+   * the order of storage first (as the timestamp order sorts them).
+   */
+  const queryStored = (query: NormalizedEventQuery): StoredEvent[] => {
+    if (query.limit === 0) return [];
+    const ascending = query.order === 'asc';
+    const cursor = query.after?.sequence;
+    const unfiltered = query.correlationId === undefined && query.types === undefined && query.from === Number.NEGATIVE_INFINITY && query.to === Number.POSITIVE_INFINITY;
+    let order: IdSequence;
+    if (unfiltered) {
+      order = fromList(sequences);
+    } else {
+      const source = candidates(query);
+      const found: number[] = [];
+      for (let position = 0; position < source.length; position += 1) {
+        const id = source.at(position);
+        if (matches(query, byId.get(id)!)) found.push(sequenceOfId.get(id)!);
+      }
+      order = fromArray(found.sort((a, b) => a - b));
+    }
+    let first = 0;
+    let end = order.length;
+    if (cursor !== undefined) {
+      if (ascending) first = lowerBound(order, cursor + 1);
+      else end = lowerBound(order, cursor);
+    }
+    const result: StoredEvent[] = [];
+    const available = end - first - query.offset;
+    const count = Math.min(Math.max(available, 0), query.limit);
+    for (let step = 0; step < count; step += 1) {
+      const sequence = order.at(ascending ? first + query.offset + step : end - 1 - query.offset - step);
+      result.push({ event: out(byId.get(idOfSequence.get(sequence)!)!), sequence });
+    }
+    return result;
+  };
+
   return {
     kind: 'memory',
     append(events) {
@@ -297,6 +360,7 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
     },
     query(query) {
       ensureOpen('query');
+      if (query.orderBy === 'stored') return queryStored(query).map(({ event }) => event);
       const source = candidates(query);
       if (query.limit === 0) return [];
       if (query.orderBy === 'timestamp') {
@@ -328,6 +392,10 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
         else result.push(out(event));
       }
       return result;
+    },
+    queryStored(query) {
+      ensureOpen('queryStored');
+      return queryStored(query);
     },
     byCorrelation(correlationId) {
       ensureOpen('byCorrelation');
@@ -390,6 +458,9 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
       byType.clear();
       byCorrelation.clear();
       byTime.clear();
+      sequences.clear();
+      idOfSequence.clear();
+      sequenceOfId.clear();
       lastType = undefined;
       lastTypeList = undefined;
     },

@@ -338,7 +338,8 @@ describe('query plans', () => {
     again.pragma('journal_mode = WAL');
     expect(again.prepare("SELECT value FROM foundation_events_meta WHERE key = 'schema_version'").pluck().get()).toBe(1);
     again.exec('CREATE INDEX IF NOT EXISTS foundation_events_by_wall_time ON foundation_events (wall_time)');
-    const againInsert = again.prepare('INSERT INTO foundation_events VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    // It names the columns it stores, as every version of this package has (the file now has one more).
+    const againInsert = again.prepare('INSERT INTO foundation_events (id, type, correlation_id, parent_id, timestamp, wall_time, node, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
     for (const id of all.slice(150)) {
       const each = stamped(id);
       againInsert.run(each.id, each.type, each.correlationId, each.parentId, each.timestamp, each.wallTime, each.node, encodeValue(each.data));
@@ -355,6 +356,108 @@ describe('query plans', () => {
     expect(storage.query(normalizeQuery({ orderBy: 'timestamp', limit: Number.POSITIVE_INFINITY, after: encodeCursor('timestamp', 'asc', page.at(-1)!) })).map((each) => each.id)).toEqual(expected(kept).slice(40));
     expect(storage.integrityCheck()).toEqual(['ok']);
     storage.close();
+  });
+});
+
+describe('the order of storage on files from before it', () => {
+  // The schema as it was before the sequence column (version 1, as now), written as the
+  // package then wrote it: every column named.
+  const OLDER_SCHEMA = `
+    CREATE TABLE foundation_events_meta (key TEXT PRIMARY KEY, value NOT NULL);
+    INSERT INTO foundation_events_meta VALUES ('schema_version', 1);
+    CREATE TABLE foundation_events (id INTEGER PRIMARY KEY, type TEXT NOT NULL, correlation_id TEXT NOT NULL, parent_id INTEGER, timestamp INTEGER NOT NULL, wall_time INTEGER NOT NULL, node TEXT NOT NULL, data BLOB NOT NULL);
+    CREATE INDEX foundation_events_by_type ON foundation_events (type, id);
+    CREATE INDEX foundation_events_by_correlation ON foundation_events (correlation_id, timestamp);
+    CREATE INDEX foundation_events_by_wall_time ON foundation_events (wall_time);
+    CREATE INDEX foundation_events_by_timestamp ON foundation_events (timestamp, id);
+  `;
+  const writeAsOlderVersion = (file: string, ids: number[], action?: (older: InstanceType<typeof Database>) => void): void => {
+    const older = new Database(file);
+    older.pragma('journal_mode = WAL');
+    const insert = older.prepare('INSERT INTO foundation_events (id, type, correlation_id, parent_id, timestamp, wall_time, node, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    for (const id of ids) {
+      const each = event(id);
+      insert.run(each.id, each.type, each.correlationId, each.parentId, each.timestamp, each.wallTime, each.node, encodeValue(each.data));
+    }
+    action?.(older);
+    older.close();
+  };
+  const stored = (storage: ReturnType<typeof createSqliteStorage>, after?: number): { id: number; sequence: number }[] =>
+    storage
+      .queryStored(normalizeQuery({ orderBy: 'stored', limit: Number.POSITIVE_INFINITY, ...(after === undefined ? {} : { after: `c1.sa.${after}` }) }))
+      .map(({ event: each, sequence }) => ({ id: each.id, sequence }));
+  const fileSequences = (file: string): unknown[] => {
+    const inspect = new Database(file, { readonly: true });
+    const rows = inspect.prepare('SELECT id, sequence FROM foundation_events ORDER BY id').all();
+    inspect.close();
+    return rows;
+  };
+
+  it('gains the column, numbers its rows in id order and indexes them when first opened, once', () => {
+    const file = join(directory, 'older.db');
+    const setup = new Database(file);
+    setup.exec(OLDER_SCHEMA);
+    setup.close();
+    // Stored out of id order (events from elsewhere keep their ids): what the file holds is numbered by id.
+    writeAsOlderVersion(file, [30, 10, 20, 5]);
+    let storage = createSqliteStorage({ path: file, driver: Database });
+    expect(stored(storage)).toEqual([
+      { id: 5, sequence: 1 },
+      { id: 10, sequence: 2 },
+      { id: 20, sequence: 3 },
+      { id: 30, sequence: 4 },
+    ]);
+    storage.append([event(2)]);
+    expect(stored(storage, 4)).toEqual([{ id: 2, sequence: 5 }]);
+    storage.close();
+    const inspect = new Database(file, { readonly: true });
+    expect(inspect.prepare("SELECT sql FROM sqlite_master WHERE name = 'foundation_events_by_sequence'").pluck().get()).toMatch(/UNIQUE INDEX .*\(sequence\)/);
+    expect(inspect.prepare("SELECT value FROM foundation_events_meta WHERE key = 'schema_version'").pluck().get()).toBe(1);
+    inspect.close();
+    // Opening again changes nothing: the column, the numbers and the index are there.
+    const before = fileSequences(file);
+    storage = createSqliteStorage({ path: file, driver: Database });
+    expect(fileSequences(file)).toEqual(before);
+    expect(storage.integrityCheck()).toEqual(['ok']);
+    storage.close();
+  });
+
+  it('pages in the order of storage from the cursor in the sequence index, not by reading the table', () => {
+    const file = join(directory, 'plan.db');
+    createSqliteStorage({ path: file, driver: Database }).close();
+    const inspect = new Database(file, { readonly: true });
+    const plan = (where: string): string =>
+      (inspect.prepare(`EXPLAIN QUERY PLAN SELECT data FROM foundation_events WHERE ${where} ORDER BY sequence ASC LIMIT 10`).all(1) as { detail: string }[]).map((row) => row.detail).join('; ');
+    expect(plan('sequence > ? AND sequence IS NOT NULL')).toBe('SEARCH foundation_events USING INDEX foundation_events_by_sequence (sequence>?)');
+    inspect.close();
+  });
+
+  it('numbers rows an older version stores into a migrated file above every number given, so a reader meets each once, late rather than never', () => {
+    const file = join(directory, 'shared.db');
+    const storage = createSqliteStorage({ path: file, driver: Database });
+    storage.append([event(100), event(101)]);
+    const reader = stored(storage);
+    const cursor = reader.at(-1)!.sequence;
+    // An older version of this package, sharing the file: it stores rows without a number, and
+    // prunes the highest-numbered row (it records no highest number).
+    writeAsOlderVersion(file, [60, 50], (older) => older.prepare('DELETE FROM foundation_events WHERE id = 101').run());
+    // The reader past 101 is given them now, in id order, above 101's number, which is not given again.
+    const late = stored(storage, cursor);
+    expect(late.map(({ id }) => id)).toEqual([50, 60]);
+    expect(late[0]!.sequence).toBeGreaterThan(cursor);
+    expect(stored(storage, late.at(-1)!.sequence)).toEqual([]);
+    // Rows it stores later are numbered by this version's next append, before that append's.
+    writeAsOlderVersion(file, [40]);
+    storage.append([event(102)]);
+    expect(stored(storage, late.at(-1)!.sequence).map(({ id }) => id)).toEqual([40, 102]);
+    // And by the next open.
+    writeAsOlderVersion(file, [30]);
+    storage.close();
+    const reopened = createSqliteStorage({ path: file, driver: Database });
+    const all = stored(reopened);
+    expect(all.map(({ id }) => id)).toEqual([100, 50, 60, 40, 102, 30]);
+    expect(new Set(all.map(({ sequence }) => sequence)).size).toBe(all.length);
+    reopened.close();
   });
 });
 
@@ -436,7 +539,7 @@ describe('two storages open on one file', () => {
     expect(reopened.count()).toBe(2);
     reopened.close();
     const older = new Database(file);
-    older.prepare(`INSERT INTO foundation_events SELECT id + 10, type, correlation_id, parent_id, timestamp, wall_time, node, data FROM foundation_events`).run();
+    older.prepare(`INSERT INTO foundation_events (id, type, correlation_id, parent_id, timestamp, wall_time, node, data) SELECT id + 10, type, correlation_id, parent_id, timestamp, wall_time, node, data FROM foundation_events`).run();
     older.close();
     reopened = await openSqliteStorage({ path: file });
     expect(reopened.count()).toBe(4);

@@ -21,7 +21,7 @@ import { EventValidationError } from '../errors/event-validation-error';
 import type { NormalizedEventQuery } from '../query';
 import { encodeValue } from '../serialization/cbor-codec';
 import { decodeData } from '../serialization/event-codec';
-import type { EventStorage } from './event-storage';
+import type { EventStorage, StoredEvent } from './event-storage';
 import { checkReserveCount } from './event-storage';
 import { loadBetterSqlite3 } from './sqlite-driver';
 import type { SqliteDatabase, SqliteDatabaseConstructor, SqliteStatement, SqliteTransaction } from './sqlite-driver';
@@ -47,6 +47,8 @@ export interface SqliteEventStorage extends EventStorage {
   integrityCheck(): string[];
   /** Always present here: the reservation is one write transaction on the file. */
   reserveIds(count: number): number;
+  /** Always present here: the sequence number is a column, given in the transaction that stores the row. */
+  queryStored(query: NormalizedEventQuery): StoredEvent[];
 }
 
 const SCHEMA_VERSION = 1;
@@ -62,13 +64,19 @@ CREATE TABLE IF NOT EXISTS foundation_events (
   timestamp INTEGER NOT NULL,
   wall_time INTEGER NOT NULL,
   node TEXT NOT NULL,
-  data BLOB NOT NULL
+  data BLOB NOT NULL,
+  sequence INTEGER
 );
 CREATE INDEX IF NOT EXISTS foundation_events_by_type ON foundation_events (type, id);
 CREATE INDEX IF NOT EXISTS foundation_events_by_correlation ON foundation_events (correlation_id, timestamp);
 CREATE INDEX IF NOT EXISTS foundation_events_by_wall_time ON foundation_events (wall_time);
 CREATE INDEX IF NOT EXISTS foundation_events_by_timestamp ON foundation_events (timestamp, id);
 `;
+// The order of storage. Its own statement, after the column is made: a file from before the
+// column gains it (ALTER TABLE) first. Unique, so no two rows ever share a number; rows an older
+// version of this package stores have none (NULL, which a unique index allows more than once)
+// until this version numbers them.
+const SEQUENCE_INDEX = 'CREATE UNIQUE INDEX IF NOT EXISTS foundation_events_by_sequence ON foundation_events (sequence)';
 const META_SCHEMA = 'CREATE TABLE IF NOT EXISTS foundation_events_meta (key TEXT PRIMARY KEY, value NOT NULL)';
 
 function isConstraintError(error: unknown): boolean {
@@ -133,9 +141,14 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
   let writeMeta: SqliteStatement;
   let selectHighestId: SqliteStatement;
   let selectRememberedTimestamp: SqliteStatement;
-  let appendBatch: (events: readonly FoundationEvent[], encoded: readonly Uint8Array[]) => void;
+  let appendBatch: SqliteTransaction<[events: readonly FoundationEvent[], encoded: readonly Uint8Array[]], void>;
   let pruneRows: SqliteTransaction<[wallTime: number], void>;
   let reserveBlock: SqliteTransaction<[size: number], number>;
+  let selectHighestSequence: SqliteStatement;
+  let hasUnsequenced: SqliteStatement;
+  // Assigned by prepareSequencing, in the opening transaction, before anything calls it.
+  let numberUnsequenced!: () => void;
+  let numberUnsequencedNow: SqliteTransaction<[], void>;
   let pruned = 0;
   // What this connection last saw of the highest id. Other connections to the file (in this
   // process or another) store and reserve ids too: whatever must be above theirs reads the file.
@@ -144,6 +157,41 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
   let rememberedId = 0;
   // What this connection last saw of the highest timestamp; maxTimestamp() reads the file's.
   let highestTimestamp = 0;
+  // Statements of the order of storage, prepared inside the opening transaction (once the
+  // column exists) because the file's rows are numbered there.
+  const prepareSequencing = (): void => {
+    // The highest sequence number ever given in the file: remembered in the meta table at
+    // every append (so pruning the highest row does not free its number), and the highest row
+    // (an index lookup) for rows numbered before the meta row existed.
+    selectHighestSequence = db
+      .prepare(
+        "SELECT max(coalesce((SELECT value FROM foundation_events_meta WHERE key = 'max_sequence'), 0), coalesce((SELECT max(sequence) FROM foundation_events), 0))",
+      )
+      .raw();
+    // One statement, whatever the number of rows: the numbers (by row_number in id order) are
+    // worked out before any row changes, and no list of ids is held in memory.
+    const numberRows = db.prepare(
+      'UPDATE foundation_events SET sequence = numbered.position + ? FROM (SELECT id, row_number() OVER (ORDER BY id) AS position FROM foundation_events WHERE sequence IS NULL) AS numbered WHERE foundation_events.id = numbered.id',
+    );
+    // NULLs come first in the sequence index: one lookup says whether any row lacks a number.
+    hasUnsequenced = db.prepare('SELECT 1 FROM foundation_events WHERE sequence IS NULL LIMIT 1').raw();
+    const rememberSequence = db.prepare(
+      "INSERT INTO foundation_events_meta (key, value) VALUES ('max_sequence', ?) ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+    );
+    // Rows without a sequence number: every row of a file from before the column, and rows an
+    // older version of this package stored into the file since (it writes the columns it knows,
+    // so the number is NULL). They are numbered in id order above every number given so far,
+    // inside a write transaction (the open, an append, or a query in the order of storage on
+    // finding some), so each gets one number, once, and a reader in the order of storage meets
+    // them after everything it has read: late, but neither missed nor repeated.
+    numberUnsequenced = (): void => {
+      if (hasUnsequenced.get() === undefined) return;
+      const [highest] = selectHighestSequence.get() as [number];
+      const { changes } = numberRows.run(Number(highest));
+      rememberSequence.run(Number(highest) + changes);
+    };
+    numberUnsequencedNow = db.transaction(() => numberUnsequenced());
+  };
   try {
     walMode(db, busyTimeoutMs);
     db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
@@ -159,6 +207,13 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
         throw new Error(`the file has event schema version ${String(version[0])}; this version reads ${SCHEMA_VERSION}`);
       }
       db.exec(SCHEMA);
+      // A file from before the order of storage gains its column here, in this write
+      // transaction (so two processes opening it at once do not both add it, and a failure
+      // leaves the file as it was); its rows are numbered below, in id order. The schema
+      // version stays 1: older versions of this package still open the file (see numberUnsequenced).
+      const columns = db.prepare('PRAGMA table_info(foundation_events)').all() as { name: string }[];
+      if (!columns.some((column) => column.name === 'sequence')) db.exec('ALTER TABLE foundation_events ADD COLUMN sequence INTEGER');
+      db.exec(SEQUENCE_INDEX);
       if (version === undefined) db.prepare("INSERT INTO foundation_events_meta (key, value) VALUES ('schema_version', ?)").run(SCHEMA_VERSION);
       // The number of rows is kept in the meta table, moved in the transaction of every append
       // and prune, so that count() reads the file's count (whichever connection or process
@@ -170,6 +225,8 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
       db.prepare(
         "INSERT INTO foundation_events_meta (key, value) VALUES ('event_count', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE value IS NOT excluded.value",
       ).run(rows);
+      prepareSequencing();
+      numberUnsequenced();
       db.exec('COMMIT');
     } catch (error) {
       try {
@@ -179,7 +236,7 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
       }
       throw error;
     }
-    insert = db.prepare(`INSERT INTO foundation_events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+    insert = db.prepare(`INSERT INTO foundation_events (${COLUMNS}, sequence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     selectById = db.prepare(`SELECT ${COLUMNS} FROM foundation_events WHERE id = ?`).raw();
     selectByCorrelation = db.prepare(`SELECT ${COLUMNS} FROM foundation_events WHERE correlation_id = ? ORDER BY timestamp, id`).raw();
     selectRecent = db.prepare(`SELECT ${COLUMNS} FROM foundation_events ORDER BY id DESC LIMIT ?`).raw();
@@ -210,13 +267,21 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     const remembered = selectRememberedTimestamp.get() as [number] | undefined;
     const scanned = db.prepare('SELECT coalesce(max(timestamp), 0) FROM foundation_events').raw().get() as [number];
     highestTimestamp = Math.max(Number(remembered?.[0] ?? 0), Number(scanned[0]));
+    // Run immediate (the write lock taken at BEGIN): the sequence numbers are read and given
+    // inside it, so commits are numbered in the order they happen, whichever connection or
+    // process makes them, and a reader's snapshot never lacks a number below one it holds.
     appendBatch = db.transaction((events: readonly FoundationEvent[], encoded: readonly Uint8Array[]) => {
+      numberUnsequenced();
+      const [highestSequence] = selectHighestSequence.get() as [number];
+      let sequence = Number(highestSequence);
       let batchHighest = highestTimestamp;
       for (let index = 0; index < events.length; index += 1) {
         const event = events[index]!;
-        insert.run(event.id, event.type, event.correlationId, event.parentId, event.timestamp, event.wallTime, event.node, encoded[index]!);
+        sequence += 1;
+        insert.run(event.id, event.type, event.correlationId, event.parentId, event.timestamp, event.wallTime, event.node, encoded[index]!, sequence);
         if (event.timestamp > batchHighest) batchHighest = event.timestamp;
       }
+      writeMeta.run('max_sequence', sequence);
       if (batchHighest > highestTimestamp) writeMeta.run('max_timestamp', batchHighest);
       adjustCount.run(events.length);
     });
@@ -317,7 +382,10 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
       // the correlation index (correlation_id, timestamp, then the rowid) by range, where the
       // same condition spelt with OR left both to filter every row from the first.
       const comparison = query.order === 'asc' ? '>' : '<';
-      if (query.orderBy === 'id') {
+      if (query.orderBy === 'stored') {
+        conditions.push(`sequence ${comparison} ?`);
+        parameters.push(query.after.sequence ?? 0);
+      } else if (query.orderBy === 'id') {
         conditions.push(`id ${comparison} ?`);
         parameters.push(query.after.id);
       } else {
@@ -326,8 +394,15 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
       }
     }
     const direction = query.order === 'asc' ? 'ASC' : 'DESC';
-    const order = query.orderBy === 'id' ? `id ${direction}` : `timestamp ${direction}, id ${direction}`;
-    const source = `SELECT ${COLUMNS} FROM foundation_events${conditions.length === 0 ? '' : ` WHERE ${conditions.join(' AND ')}`} ORDER BY ${order} LIMIT ? OFFSET ?`;
+    let order = query.orderBy === 'id' ? `id ${direction}` : `timestamp ${direction}, id ${direction}`;
+    let selected = COLUMNS;
+    if (query.orderBy === 'stored') {
+      // Rows not yet numbered (an older version stored them) wait for their number.
+      conditions.push('sequence IS NOT NULL');
+      order = `sequence ${direction}`;
+      selected = `${COLUMNS}, sequence`;
+    }
+    const source = `SELECT ${selected} FROM foundation_events${conditions.length === 0 ? '' : ` WHERE ${conditions.join(' AND ')}`} ORDER BY ${order} LIMIT ? OFFSET ?`;
     parameters.push(query.limit === Number.POSITIVE_INFINITY ? -1 : query.limit, query.offset);
     let statement = queryStatements.get(source);
     if (statement === undefined) {
@@ -336,6 +411,16 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     }
     return { statement, parameters };
   };
+
+  const queryStored = (query: NormalizedEventQuery): StoredEvent[] =>
+    guarded('queryStored', () => {
+      if (query.limit === 0) return [];
+      // Rows an older version stored since are numbered first (a write, only when there are
+      // some), so that this reader meets them now, after everything numbered before.
+      if (hasUnsequenced.get() !== undefined) numberUnsequencedNow.immediate();
+      const { statement, parameters } = queryStatement(query);
+      return statement.all(...parameters).map((row) => ({ event: toEvent(row), sequence: Number((row as unknown[])[8]) }));
+    });
 
   return {
     kind: 'sqlite',
@@ -363,7 +448,7 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
         }
       }
       try {
-        appendBatch(events, encoded);
+        appendBatch.immediate(events, encoded);
       } catch (error) {
         if (isConstraintError(error)) {
           // The transaction rolled back; name the id that was already there.
@@ -385,12 +470,14 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
       });
     },
     query(query) {
+      if (query.orderBy === 'stored') return queryStored(query).map(({ event }) => event);
       return guarded('query', () => {
         if (query.limit === 0) return [];
         const { statement, parameters } = queryStatement(query);
         return statement.all(...parameters).map(toEvent);
       });
     },
+    queryStored,
     byCorrelation(correlationId) {
       return guarded('byCorrelation', () => selectByCorrelation.all(correlationId).map(toEvent));
     },
