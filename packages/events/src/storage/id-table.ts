@@ -1,24 +1,24 @@
-// Events by id. Ids made by one store are dense and increasing, so they live in an array
-// indexed by `id - base`, which is several times faster than a Map and allocates nothing per
-// event; ids that do not fit (foreign events, ids far ahead or behind) go to a Map. Removing
+// Values by integer key: events by id, and the memory storage's sequence numbers by id and ids by
+// sequence number. Ids made by one store are dense and increasing (sequence numbers always are),
+// so they live in an array indexed by `key - base`, which is several times faster than a Map and
+// allocates nothing per entry; keys that do not fit (foreign events, ids far ahead or behind) go
+// to a Map. Removing
 // the oldest advances a head index; the array is compacted when the head passes half of it.
 // The array holds a slot for every id from its oldest event to its newest, so it is kept at
 // least a quarter full: one old event that outlives the rest (pruning by wall time spares an
 // event whose clock ran ahead) would otherwise keep a slot for every id made after it.
-import type { FoundationEvent } from '../event';
-
 /** An id further than this past the end of the dense array goes to the Map instead. */
 const MAX_GAP = 1024;
 /** The array may be sparser than a quarter full while it spans at most this many ids. */
 const MIN_SPAN = 1024;
 
-export class IdTable {
-  private slots: (FoundationEvent | undefined)[] = [];
+export class IdTable<Value> {
+  private slots: (Value | undefined)[] = [];
   /** The id stored (or that would be) in slots[0]. */
   private base = 0;
   /** slots[0..head) are empty and waiting to be compacted away. */
   private head = 0;
-  private readonly sparse = new Map<number, FoundationEvent>();
+  private readonly sparse = new Map<number, Value>();
   private count = 0;
 
   get size(): number {
@@ -35,7 +35,7 @@ export class IdTable {
     return span <= MIN_SPAN || events * 4 >= span;
   }
 
-  get(id: number): FoundationEvent | undefined {
+  get(id: number): Value | undefined {
     const position = id - this.base;
     if (position >= this.head && position < this.slots.length) {
       const event = this.slots[position];
@@ -49,31 +49,30 @@ export class IdTable {
     return this.get(id) !== undefined;
   }
 
-  /** Adds an event whose id is not stored yet. */
-  add(event: FoundationEvent): void {
-    const id = event.id;
+  /** Adds `value` under `id`, which holds nothing yet. */
+  add(id: number, value: Value): void {
     this.count += 1;
     if (this.slots.length === this.head) {
       // Empty dense part: start it here (anything left in slots is empty).
-      this.slots = [event];
+      this.slots = [value];
       this.base = id;
       this.head = 0;
       return;
     }
     const position = id - this.base;
     if (position === this.slots.length) {
-      this.slots.push(event);
+      this.slots.push(value);
     } else if (position >= this.head && position < this.slots.length && this.slots[position] === undefined) {
-      this.slots[position] = event;
+      this.slots[position] = value;
     } else if (
       position > this.slots.length &&
       position - this.slots.length <= MAX_GAP &&
       IdTable.fullEnough(this.count - this.sparse.size, position + 1 - this.head)
     ) {
       for (let fill = this.slots.length; fill < position; fill += 1) this.slots.push(undefined);
-      this.slots.push(event);
+      this.slots.push(value);
     } else {
-      this.sparse.set(id, event);
+      this.sparse.set(id, value);
     }
   }
 
@@ -102,8 +101,8 @@ export class IdTable {
   /** Moves the events of a dense array gone sparse to the Map; the next add starts a new array. */
   private spill(): void {
     for (let position = this.head; position < this.slots.length; position += 1) {
-      const event = this.slots[position];
-      if (event !== undefined) this.sparse.set(event.id, event);
+      const value = this.slots[position];
+      if (value !== undefined) this.sparse.set(this.base + position, value);
     }
     this.slots = [];
     this.head = 0;

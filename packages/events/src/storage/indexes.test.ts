@@ -189,7 +189,7 @@ describe('IdTable', () => {
 
   it('matches a Map through dense appends, gaps, far ids, re-adds and removals, across compactions (seed=6)', () => {
     const random = createSeededRandom(6);
-    const table = new IdTable();
+    const table = new IdTable<FoundationEvent>();
     const model = new Map<number, FoundationEvent>();
     let next = 1;
     for (let step = 0; step < 30_000; step += 1) {
@@ -201,7 +201,7 @@ describe('IdTable', () => {
         else if (action < 9) id = random.int(1, next + 1); // an old id again
         else id = random.int(1_000_000, 2_000_000); // far away
         if (!model.has(id)) {
-          table.add(event(id));
+          table.add(id, event(id));
           model.set(id, event(id));
         }
       } else if (model.size > 0) {
@@ -226,11 +226,11 @@ describe('IdTable', () => {
   it('stays within four slots an event when one old event outlives every later one', () => {
     // Pruning by wall time spares an event whose clock ran ahead; the store goes on making ids
     // and pruning them a little later. The array spanned every id made since that event.
-    const table = new IdTable();
-    table.add(event(1));
+    const table = new IdTable<FoundationEvent>();
+    table.add(1, event(1));
     let widest = 0;
     for (let id = 2; id <= 200_000; id += 1) {
-      table.add(event(id));
+      table.add(id, event(id));
       if (id > 101) table.delete(id - 100);
       widest = Math.max(widest, table.span);
     }
@@ -242,8 +242,8 @@ describe('IdTable', () => {
   });
 
   it('stays within four slots an event when ids arrive with gaps', () => {
-    const table = new IdTable();
-    for (let id = 1; id <= 100_000; id += 1000) table.add(event(id));
+    const table = new IdTable<FoundationEvent>();
+    for (let id = 1; id <= 100_000; id += 1000) table.add(id, event(id));
     expect(table.size).toBe(100);
     expect(table.span).toBeLessThanOrEqual(1024);
     for (let id = 1; id <= 100_000; id += 1000) expect(table.get(id)).toEqual(event(id));

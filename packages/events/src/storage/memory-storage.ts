@@ -78,7 +78,7 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
   const whenFull = options.whenFull ?? 'evict-oldest';
   if (whenFull !== 'evict-oldest' && whenFull !== 'reject') throw new RangeError("whenFull must be 'evict-oldest' or 'reject'");
 
-  const byId = new IdTable();
+  const byId = new IdTable<FoundationEvent>();
   const ids = new SortedIdList();
   const byType = new Map<string, SortedIdList>();
   // Most correlation groups hold one event (a new UUID per event by default): those are a bare
@@ -93,8 +93,11 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
   // number is given twice. The sequence numbers held, ascending, and the id under each.
   let lastSequence = 0;
   const sequences = new SortedIdList();
-  const idOfSequence = new Map<number, number>();
-  const sequenceOfId = new Map<number, number>();
+  // Tables, not Maps: sequence numbers are dense and increasing, and so are the ids of the
+  // events a store makes, so each entry is an array slot. Two Maps of every event cost the
+  // memory store more than half its append rate (1.3 M events/s fell to 0.5 M/s).
+  const idOfSequence = new IdTable<number>();
+  const sequenceOfId = new IdTable<number>();
   let closed = false;
 
   const ensureOpen = (operation: string): void => {
@@ -166,7 +169,7 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
   const out = (event: FoundationEvent): FoundationEvent => (withBytes.has(event) ? withOwnBytes(event) : event);
 
   const add = (event: FoundationEvent): void => {
-    byId.add(event);
+    byId.add(event.id, event);
     ids.insert(event.id);
     if (event.type === lastType && lastTypeList !== undefined && lastTypeList.size > 0) {
       lastTypeList.insert(event.id);
@@ -181,8 +184,8 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
     if (event.id > highestId) highestId = event.id;
     lastSequence += 1;
     sequences.insert(lastSequence);
-    idOfSequence.set(lastSequence, event.id);
-    sequenceOfId.set(event.id, lastSequence);
+    idOfSequence.add(lastSequence, event.id);
+    sequenceOfId.add(event.id, lastSequence);
   };
 
   const forgetSequence = (id: number): number | undefined => {
