@@ -427,8 +427,11 @@ describe('the order of storage on files from before it', () => {
     createSqliteStorage({ path: file, driver: Database }).close();
     const inspect = new Database(file, { readonly: true });
     const plan = (where: string): string =>
-      (inspect.prepare(`EXPLAIN QUERY PLAN SELECT data FROM foundation_events WHERE ${where} ORDER BY sequence ASC LIMIT 10`).all(1) as { detail: string }[]).map((row) => row.detail).join('; ');
+      (inspect.prepare(`EXPLAIN QUERY PLAN SELECT data FROM foundation_events WHERE ${where} ORDER BY sequence ASC LIMIT 10`).all(...where.split('?').slice(1).map(() => 1)) as { detail: string }[]).map((row) => row.detail).join('; ');
     expect(plan('sequence > ? AND sequence IS NOT NULL')).toBe('SEARCH foundation_events USING INDEX foundation_events_by_sequence (sequence>?)');
+    // A reader of one type (a projection) starts at the cursor among that type's rows: through
+    // the (type, id) index it read and sorted every row of the type on each page.
+    expect(plan('type IN (?) AND sequence > ? AND sequence IS NOT NULL')).toBe('SEARCH foundation_events USING INDEX foundation_events_by_type_sequence (type=? AND sequence>?)');
     inspect.close();
   });
 

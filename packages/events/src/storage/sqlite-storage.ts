@@ -76,7 +76,13 @@ CREATE INDEX IF NOT EXISTS foundation_events_by_timestamp ON foundation_events (
 // column gains it (ALTER TABLE) first. Unique, so no two rows ever share a number; rows an older
 // version of this package stores have none (NULL, which a unique index allows more than once)
 // until this version numbers them.
-const SEQUENCE_INDEX = 'CREATE UNIQUE INDEX IF NOT EXISTS foundation_events_by_sequence ON foundation_events (sequence)';
+//
+// And by type in that order: a reader of one type (a projection) starts at its cursor among
+// that type's rows, where the (type, id) index made each page read and sort every row of the type.
+const SEQUENCE_INDEX = `
+CREATE UNIQUE INDEX IF NOT EXISTS foundation_events_by_sequence ON foundation_events (sequence);
+CREATE INDEX IF NOT EXISTS foundation_events_by_type_sequence ON foundation_events (type, sequence);
+`;
 const META_SCHEMA = 'CREATE TABLE IF NOT EXISTS foundation_events_meta (key TEXT PRIMARY KEY, value NOT NULL)';
 
 function isConstraintError(error: unknown): boolean {
