@@ -93,8 +93,18 @@ function query(fields: Partial<NormalizedEventQuery> = {}): NormalizedEventQuery
 
 const ids = (events: readonly FoundationEvent[]): number[] => events.map((each) => each.id);
 
+/**
+ * Each event's number in the order of storage, as the reference model counts them: one more per
+ * event appended, in the order appended, never given twice (storages number from 1).
+ */
+const sequenceOf = new Map<number, number>();
+
 /** Whether an event comes after a cursor's position, in the position's order. */
 function after(position: QueryPosition, each: FoundationEvent): boolean {
+  if (position.orderBy === 'stored') {
+    const sequence = sequenceOf.get(each.id)!;
+    return position.order === 'asc' ? sequence > position.sequence! : sequence < position.sequence!;
+  }
   const later = position.orderBy === 'id' ? each.id > position.id : each.timestamp > position.timestamp || (each.timestamp === position.timestamp && each.id > position.id);
   const same = each.id === position.id && (position.orderBy === 'id' || each.timestamp === position.timestamp);
   return position.order === 'asc' ? later : !later && !same;
@@ -110,7 +120,13 @@ function reference(events: readonly FoundationEvent[], q: NormalizedEventQuery):
       each.wallTime <= q.to &&
       (q.after === undefined || after(q.after, each)),
   );
-  matching.sort(q.orderBy === 'id' ? (a, b) => a.id - b.id : (a, b) => a.timestamp - b.timestamp || a.id - b.id);
+  matching.sort(
+    q.orderBy === 'stored'
+      ? (a, b) => sequenceOf.get(a.id)! - sequenceOf.get(b.id)!
+      : q.orderBy === 'id'
+        ? (a, b) => a.id - b.id
+        : (a, b) => a.timestamp - b.timestamp || a.id - b.id,
+  );
   if (q.order === 'desc') matching.reverse();
   return ids(matching.slice(q.offset, q.limit === Number.POSITIVE_INFINITY ? undefined : q.offset + q.limit));
 }
@@ -685,10 +701,10 @@ describe.each([
     function randomQuery(random: Random, wallTimes: number[]): NormalizedEventQuery {
       const pickTime = (): number => (wallTimes.length === 0 ? 0 : random.pick(wallTimes) + random.int(-2, 3));
       const from = random.bool(0.4) ? pickTime() : Number.NEGATIVE_INFINITY;
-      const orderBy = random.bool() ? 'id' : 'timestamp';
+      const orderBy = random.pick(['id', 'timestamp', 'stored'] as const);
       const order = random.bool() ? 'asc' : 'desc';
       // A cursor at a random place: an event's position, or one between or beyond them.
-      const position = random.bool(0.3) ? { orderBy, order, id: random.int(1, 401), timestamp: random.int(0, 5000) } as const : undefined;
+      const position = random.bool(0.3) ? { orderBy, order, id: random.int(1, 401), timestamp: random.int(0, 5000), ...(orderBy === 'stored' ? { sequence: random.int(1, 401) } : {}) } as const : undefined;
       return query({
         types: random.bool(0.5) ? random.sample(types, random.int(1, 3)) : undefined,
         correlationId: random.bool(0.3) ? random.pick(correlations) : undefined,
@@ -708,6 +724,8 @@ describe.each([
       it(`answers like the model through random appends, prunes and queries (seed=${seed}${scattered ? ', wall times scattered' : ''})`, () => {
         const random = createSeededRandom(seed);
         const model: FoundationEvent[] = [];
+        sequenceOf.clear();
+        let appended = 0;
         const pending = random.shuffle(Array.from({ length: 400 }, (_, index) => index + 1));
         let wallTime = 1_000_000;
         for (let step = 0; step < 120; step += 1) {
@@ -720,6 +738,7 @@ describe.each([
             });
             storage.append(batch);
             model.push(...batch);
+            for (const each of batch) sequenceOf.set(each.id, (appended += 1));
           } else if (action < 7 && model.length > 0) {
             const cutoff = random.pick(model).wallTime + random.int(-3, 4);
             const expected = model.filter((each) => each.wallTime < cutoff).length;

@@ -303,27 +303,29 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
     event.wallTime <= query.to;
 
   /**
-   * The query in the order of storage. Without a filter it walks the sequence numbers from the
-   * cursor (found by binary search); a filter's index lists ids, so its candidates are put in
-   * the order of storage first (as the timestamp order sorts them).
+   * The query in the order of storage, from the cursor (found by binary search in the sequence
+   * numbers). A filter's index lists ids, not sequence numbers, so a filtered page either walks
+   * the sequence numbers from the cursor, keeping the events that match, or puts all the
+   * filter's candidates in the order of storage: whichever the filter's share of the events says
+   * is less work. Sorting every candidate on each page made a reader of a common type quadratic
+   * (paging through 100,000 events of one type among 400,000 took 12 s); a walk stops at the
+   * page's last match, so a reader paging through the whole store walks each event once.
    */
   const queryStored = (query: NormalizedEventQuery): StoredEvent[] => {
     if (query.limit === 0) return [];
     const ascending = query.order === 'asc';
     const cursor = query.after?.sequence;
     const unfiltered = query.correlationId === undefined && query.types === undefined && query.from === Number.NEGATIVE_INFINITY && query.to === Number.POSITIVE_INFINITY;
-    let order: IdSequence;
-    if (unfiltered) {
-      order = fromList(sequences);
-    } else {
-      const source = candidates(query);
-      const found: number[] = [];
-      for (let position = 0; position < source.length; position += 1) {
-        const id = source.at(position);
-        if (matches(query, byId.get(id)!)) found.push(sequenceOfId.get(id)!);
-      }
-      order = fromArray(found.sort((a, b) => a - b));
+    let source: IdSequence | undefined;
+    let walk = unfiltered;
+    if (!unfiltered) {
+      source = candidates(query);
+      // A walk passes about (offset + limit) × (events / candidates) events; a sort takes
+      // candidates × log2(candidates) steps.
+      const wanted = Math.min(query.offset + query.limit, source.length);
+      walk = source.length > 0 && wanted * (sequences.size / source.length) < source.length * Math.log2(source.length + 1);
     }
+    const order = walk ? fromList(sequences) : sortedSequences(query, source!);
     let first = 0;
     let end = order.length;
     if (cursor !== undefined) {
@@ -331,13 +333,29 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
       else end = lowerBound(order, cursor);
     }
     const result: StoredEvent[] = [];
-    const available = end - first - query.offset;
-    const count = Math.min(Math.max(available, 0), query.limit);
-    for (let step = 0; step < count; step += 1) {
-      const sequence = order.at(ascending ? first + query.offset + step : end - 1 - query.offset - step);
-      result.push({ event: out(byId.get(idOfSequence.get(sequence)!)!), sequence });
+    let skip = query.offset;
+    for (let step = 0; step < end - first && result.length < query.limit; step += 1) {
+      const sequence = order.at(ascending ? first + step : end - 1 - step);
+      const event = byId.get(idOfSequence.get(sequence)!)!;
+      // Sorted candidates matched already; a walk meets every event.
+      if (walk && !unfiltered && !matches(query, event)) continue;
+      if (skip > 0) {
+        skip -= 1;
+        continue;
+      }
+      result.push({ event: out(event), sequence });
     }
     return result;
+  };
+
+  /** The sequence numbers of the candidates that match `query`, ascending. */
+  const sortedSequences = (query: NormalizedEventQuery, source: IdSequence): IdSequence => {
+    const found: number[] = [];
+    for (let position = 0; position < source.length; position += 1) {
+      const id = source.at(position);
+      if (matches(query, byId.get(id)!)) found.push(sequenceOfId.get(id)!);
+    }
+    return fromArray(found.sort((a, b) => a - b));
   };
 
   return {
