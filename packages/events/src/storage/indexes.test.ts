@@ -3,7 +3,7 @@ import { createSeededRandom } from '@foundation/core';
 import type { FoundationEvent } from '../event';
 import { IdTable } from './id-table';
 import { SortedIdList } from './sorted-id-list';
-import { TimeIndex } from './time-index';
+import { DEFAULT_TIME_BLOCK_SIZE, TimeIndex } from './time-index';
 
 describe('SortedIdList', () => {
   it('keeps ids sorted whatever the insertion order, and removes from anywhere', () => {
@@ -182,6 +182,23 @@ describe('TimeIndex', () => {
       expect(index.idsBetween(0, 10)).toEqual([1]);
     });
   }
+  it('holds a bounded number of entries when the oldest leave and newer ones arrive behind one far ahead', () => {
+    // A node whose clock ran far ahead stores one event; every later one goes in before it, into
+    // the same block, and leaves from its front (evicted by maxAgeMs, measured from that event,
+    // or by count). The block kept every entry that ever left its front.
+    const index = new TimeIndex();
+    index.insert(2_000_000_000_000, 1_000_000);
+    let widest = 0;
+    for (let id = 1; id <= 50_000; id += 1) {
+      index.insert(1_700_000_000_000 + id, id);
+      if (id > 100) index.remove(1_700_000_000_000 + id - 100, id - 100);
+      widest = Math.max(widest, index.span);
+    }
+    expect(index.size).toBe(101);
+    expect(widest).toBeLessThanOrEqual(2 * DEFAULT_TIME_BLOCK_SIZE + 1);
+    expect(index.idsBefore(Number.POSITIVE_INFINITY)).toEqual([...Array.from({ length: 100 }, (_, offset) => 49_901 + offset), 1_000_000]);
+    expect(index.oldestTime()).toBe(1_700_000_049_901);
+  });
 });
 
 describe('IdTable', () => {

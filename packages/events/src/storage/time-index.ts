@@ -38,6 +38,13 @@ export class TimeIndex {
     return this.count;
   }
 
+  /** Entries the blocks hold, live and removed (the first block's before `head`). */
+  get span(): number {
+    let entries = 0;
+    for (const block of this.blocks) entries += block.ids.length;
+    return entries;
+  }
+
   insert(time: number, id: number): void {
     this.count += 1;
     const last = this.blocks[this.blocks.length - 1];
@@ -72,6 +79,11 @@ export class TimeIndex {
       this.count -= 1;
       this.head += 1;
       if (this.head === first.ids.length) this.dropBlock(0);
+      // A block that entries are spliced into while its oldest leave (all of them stamped before
+      // one from a clock far ahead, which stays) never empties: past blockSize, and when the
+      // removed are the larger part, they are dropped. A block written in order never grows past
+      // blockSize, so this costs the common case nothing.
+      else if (first.ids.length > this.blockSize && this.head * 2 > first.ids.length) this.trimHead();
       return;
     }
     const index = this.findBlock(time, id);
