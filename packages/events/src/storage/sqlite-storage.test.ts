@@ -13,7 +13,7 @@ import { EventStorageError } from '../errors/event-storage-error';
 import { createEventStore } from '../event-store';
 import { normalizeQuery } from '../query';
 import type { EventQuery } from '../query';
-import { encodeCursor } from '../query-cursor';
+import { encodeCursor, encodeStoredCursor } from '../query-cursor';
 import { encodeValue } from '../serialization/cbor-codec';
 import type { SqliteDatabaseConstructor } from './sqlite-driver';
 import { createSqliteStorage, openSqliteStorage } from './sqlite-storage';
@@ -296,6 +296,37 @@ describe('query plans', () => {
     }
     // A correlation group past a cursor starts at the cursor in its index, not at the group's first event.
     expect(plan(statements[4]!)).toMatch(/^SEARCH foundation_events USING INDEX foundation_events_by_correlation \(correlation_id=\? AND timestamp>\?\)$/);
+    inspect.close();
+  });
+
+  it('reads the order of storage from the sequence indexes, with and without a cursor and a type, either way', () => {
+    // The statements the storage itself prepares: an index that exists but that a statement of
+    // the storage cannot use (an expression in ORDER BY, a condition the index does not cover)
+    // left each page reading and sorting every row, or every row of the type, from the first.
+    const file = join(directory, 'stored-plans.db');
+    const { driver, statements } = recording();
+    const storage = createSqliteStorage({ path: file, driver });
+    statements.length = 0; // those prepared when opening
+    storage.append(Array.from({ length: 300 }, (_, index) => stamped(index + 1)));
+    for (const order of ['asc', 'desc'] as const) {
+      const after = encodeStoredCursor(order, 150);
+      for (const typed of [{}, { type: 't1' }]) {
+        storage.queryStored(normalizeQuery({ orderBy: 'stored', order, limit: 10, ...typed }));
+        storage.queryStored(normalizeQuery({ orderBy: 'stored', order, limit: 10, after, ...typed }));
+      }
+    }
+    storage.close();
+    expect(statements).toHaveLength(8);
+    const inspect = new Database(file, { readonly: true });
+    const plan = (source: string): string =>
+      (inspect.prepare(`EXPLAIN QUERY PLAN ${source}`).all(...Array.from({ length: source.split('?').length - 1 }, () => 1)) as { detail: string }[])
+        .map((row) => row.detail)
+        .join('; ');
+    for (const source of statements) {
+      // Descending, SQLite spells `sequence IS NOT NULL` as a lower bound (sequence>?) beside the cursor's.
+      const index = source.includes('type IN') ? 'foundation_events_by_type_sequence \\(type=\\?(?: AND sequence[<>]\\?)*\\)' : 'foundation_events_by_sequence(?: \\(sequence[<>]\\?(?: AND sequence[<>]\\?)?\\))?';
+      expect({ source, plan: plan(source) }).toEqual({ source, plan: expect.stringMatching(new RegExp(`^(?:SEARCH|SCAN) foundation_events USING INDEX ${index}$`)) });
+    }
     inspect.close();
   });
 
