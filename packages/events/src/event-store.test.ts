@@ -421,6 +421,44 @@ describe('queries', () => {
     expect(thrown(() => store.pruneBefore(Number.NaN)).code).toBe(3203);
   });
 
+  it('getTimeRange takes only limit, offset and order: other fields a JavaScript caller passes reach neither the storage nor the answer', () => {
+    // The options went to normalizeQuery whole, so `types`, `orderBy: 'stored'` or a cursor
+    // filtered or reordered the answer and went to the storage past the store's own routing
+    // (queryStored and its sequence checks) and cursor checks.
+    const memory = createMemoryStorage();
+    const seen: { orderBy: string; after: unknown; types: unknown; correlationId: unknown }[] = [];
+    const store = createEventStore({
+      storage: {
+        ...memory,
+        query: (query) => {
+          seen.push({ orderBy: query.orderBy, after: query.after, types: query.types, correlationId: query.correlationId });
+          return memory.query(query);
+        },
+      },
+      node: 'node-a',
+    });
+    for (let n = 0; n < 6; n += 1) store.emit(n % 2 === 0 ? 'even' : 'odd', { n });
+    const plain = store.getTimeRange(Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, { order: 'desc', limit: 4 }).map((event) => event.id);
+    expect(plain).toEqual([6, 5, 4, 3]);
+    const cursor = store.queryPage({ order: 'desc', limit: 2 }).cursor;
+    const extras = [
+      { types: ['even'] },
+      { type: 'odd' },
+      { orderBy: 'stored' },
+      { orderBy: 'timestamp' },
+      { after: cursor },
+      { correlationId: store.get(1).correlationId },
+    ];
+    seen.length = 0;
+    for (const extra of extras) {
+      const ids = store.getTimeRange(Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, { order: 'desc', limit: 4, ...extra } as never).map((event) => event.id);
+      expect({ extra, ids }).toEqual({ extra, ids: plain });
+    }
+    expect(seen).toEqual(extras.map(() => ({ orderBy: 'id', after: undefined, types: undefined, correlationId: undefined })));
+    expect(thrown(() => store.getTimeRange(0, 1, null as never)).code).toBe(3203);
+    expect(thrown(() => store.getTimeRange(0, 1, { limit: -1 })).code).toBe(3203);
+  });
+
   it('refuses a page from a storage that ignores the cursor, rather than hand the first page again', () => {
     // A storage of another medium written against the port before cursors existed leaves
     // `after` unread and answers from the first match: queryPage gave the same page and cursor

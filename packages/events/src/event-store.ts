@@ -401,7 +401,12 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
     },
     getTimeRange(from, to, rangeOptions = {}) {
       ensureOpen('getTimeRange');
-      return storage.query(normalizeQuery({ ...rangeOptions, timeRange: [from, to] }));
+      if (rangeOptions === null || typeof rangeOptions !== 'object') throw new EventValidationError('options', 'must be an object');
+      // Only the declared fields, as queries ignore fields they do not know: the whole object
+      // let a JavaScript caller's `types`, `orderBy: 'stored'` or `after` filter the answer and
+      // reach the storage past the store's routing and cursor checks.
+      const { limit, offset, order } = rangeOptions;
+      return storage.query(normalizeQuery({ limit, offset, order, timeRange: [from, to] }));
     },
     getRecent(limit = 100) {
       ensureOpen('getRecent');
