@@ -14,7 +14,8 @@ import type { Runtime } from '../src/runtime/runtime';
 import type { DeadLetter } from '../src/runtime/options';
 import type { RemoteReceiver, RemoteRouter } from '../src/remote/router';
 import { isDownMessage, isExitMessage } from '../src/runtime/system-messages';
-import type { ThreadBehavior } from '../src/runtime/types';
+import { NO_REPLY } from '../src/runtime/types';
+import type { ReplyTo, ThreadBehavior } from '../src/runtime/types';
 import { DOCUMENTED_SELF, blockedProcess, lookalikeExit, settle, until } from './support';
 
 const fixtures = resolve(__dirname, 'fixtures/thread-behaviors.ts');
@@ -175,6 +176,82 @@ describe('thread isolation', () => {
     expect(runtime.isAlive(trapper)).toBe(true);
     expect(downs).toEqual(['kill']);
     expect(inbox).toEqual([{ terminated: 'kill' }]);
+  }, WAIT);
+
+  /**
+   * A main-thread process that holds every call made to it until it is sent `'open'`, and
+   * reports each call's request to `reporter` as it arrives.
+   */
+  function gateProcess(reporter: Pid): Pid {
+    const waiting: ReplyTo[] = [];
+    return runtime.spawn({
+      handleCall(request, self, from) {
+        waiting.push(from);
+        self.send(reporter, { called: request });
+        return NO_REPLY;
+      },
+      handleMessage(message, self) {
+        if (message === 'open') for (const from of waiting.splice(0)) self.reply(from, 'finish');
+      },
+    });
+  }
+
+  it('ignores an exit from a link that reaches a thread process while its terminate runs: it exits with its own reason, as on the main thread', async () => {
+    // On the main thread a process in its terminate is already exiting with its own reason, and
+    // exits that reach it then change nothing (links.test.ts); OTP's gen_server likewise exits
+    // with the reason its terminate was called with. The callback asked for no link, so nothing
+    // held exits on the main thread: the link's exit ended the proxy with its own reason while
+    // the worker's terminate still ran, and links, monitors and whenExited saw that reason.
+    const { pid: reporter, inbox } = collector(runtime);
+    const gate = gateProcess(reporter);
+    const pid = await runtime.start(behavior('slowTerminate'), { isolation: 'thread', args: { gate, reporter } });
+    const linked = runtime.spawn((message: unknown, self) => void self.link(message as Pid));
+    runtime.send(linked, pid);
+    const trapping = collector(runtime);
+    const trapper = runtime.spawn((message: unknown, self) => {
+      if (isExitMessage(message)) runtime.send(trapping.pid, message);
+      else self.link(message as Pid);
+    }, { trapExits: true });
+    runtime.send(trapper, pid);
+    await until(() => runtime.processInfo(pid)?.links.length === 2, 'the links', CROSS_THREAD);
+    const downs: unknown[] = [];
+    runtime.monitor(pid, (down) => downs.push(down.reason));
+    const exited = runtime.whenExited(pid);
+    runtime.send(pid, 'stop');
+    // The terminate runs in the worker and waits for the gate.
+    await until(() => inbox.length === 2, 'the terminate and its call to the gate', CROSS_THREAD);
+    expect(inbox).toEqual([{ terminating: 'finished' }, { called: 'may terminate finish?' }]);
+    const linkedExit = runtime.whenExited(linked);
+    runtime.exit(linked, 'linked died');
+    expect(await linkedExit).toBe('linked died');
+    runtime.send(gate, 'open');
+    expect(await exited).toBe('finished');
+    await until(() => downs.length === 1 && trapping.inbox.length === 1, 'the down and the trapped exit', CROSS_THREAD);
+    expect(downs).toEqual(['finished']);
+    expect(trapping.inbox[0]).toMatchObject({ type: 'exit', from: pid, reason: 'finished' });
+    runtime.exit(trapper, 'kill');
+    runtime.exit(gate, 'kill');
+  }, WAIT);
+
+  it('still kills at once a thread process whose terminate, run for its own reason, never finishes', async () => {
+    // Ignoring exits while the process is exiting must not ignore the untrappable kill, which
+    // cuts short an async terminate on the main thread too.
+    const { pid: reporter, inbox } = collector(runtime);
+    const gate = gateProcess(reporter);
+    const pid = await runtime.start(behavior('slowTerminate'), { isolation: 'thread', args: { gate, reporter } });
+    const downs: unknown[] = [];
+    runtime.monitor(pid, (down) => downs.push(down.reason));
+    const exited = runtime.whenExited(pid);
+    runtime.send(pid, 'stop');
+    await until(() => inbox.length === 2, 'the terminate and its call to the gate', CROSS_THREAD);
+    runtime.exit(pid, 'shutdown');
+    await settle();
+    expect(runtime.isAlive(pid)).toBe(true);
+    runtime.exit(pid, 'kill');
+    expect(await exited).toBe('killed');
+    await until(() => downs.length === 1, 'the down', CROSS_THREAD);
+    expect(downs).toEqual(['killed']);
+    runtime.exit(gate, 'kill');
   }, WAIT);
 
   it('has no effect from a link that a handler in the worker unlinks, also when its exit came during that handler', async () => {

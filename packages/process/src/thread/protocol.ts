@@ -37,6 +37,11 @@ export type WireDestination = string | { readonly name: string } | { readonly na
 export type FromWorker =
   | { readonly k: 'ready' }
   | { readonly k: 'started'; readonly id: number }
+  /**
+   * The process began to exit in the worker for a reason of its own (it stopped itself, or a
+   * callback threw or rejected) and its terminate runs now; `exited` follows once it is done.
+   */
+  | { readonly k: 'exiting'; readonly id: number; readonly reason: unknown }
   | { readonly k: 'exited'; readonly id: number; readonly reason: unknown }
   | { readonly k: 'ack'; readonly id: number; readonly count: number }
   | { readonly k: 'send'; readonly id: number; readonly to: WireDestination; readonly body: unknown; readonly cast: boolean }
@@ -62,6 +67,7 @@ export type FromWorker =
 const FROM_WORKER_KINDS = new Set([
   'ready',
   'started',
+  'exiting',
   'exited',
   'ack',
   'send',

@@ -46,6 +46,8 @@ export class ThreadBridge implements RecordBridge {
   private waitingForCredit: (() => void) | null = null;
   /** The worker ended the process itself (crash, stop, init failure): no `exit` or `kill` to send. */
   exitedInWorker = false;
+  /** The worker runs the process's terminate for a reason of its own: no `exit` to send. */
+  private exitingInWorker = false;
   /**
    * The spawn was posted. A proxy can exit before (linked to a dead process at its spawn); a
    * kill then would stay in the worker for good, remembered for a spawn that never comes.
@@ -164,7 +166,7 @@ export class ThreadBridge implements RecordBridge {
   /** terminate: ask the worker to run the behavior's terminate, and wait for it. */
   stop(reason: unknown): void | Promise<void> {
     if (this.exitedInWorker) return undefined;
-    this.worker.post({ k: 'exit', id: this.id, reason: encodeReason(reason) });
+    if (!this.exitingInWorker) this.worker.post({ k: 'exit', id: this.id, reason: encodeReason(reason) });
     return new Promise<void>((resolve) => {
       this.stopping = resolve;
     });
@@ -175,6 +177,22 @@ export class ThreadBridge implements RecordBridge {
     const starting = this.starting;
     this.starting = null;
     starting?.resolve(undefined);
+  }
+
+  /**
+   * The worker reports that the process began to exit with `reason` of its own and runs its
+   * terminate. From now on the process is exiting with that reason, as a main-thread process is
+   * once its terminate starts: exits that reach it are ignored, except the untrappable kill,
+   * which still ends it at once (a terminate that never finishes stays killable), and links and
+   * monitors see `reason` when `exited` comes. An exit that ended the proxy before this crossed
+   * the thread boundary keeps its reason, as the first of two exits does on the main thread.
+   */
+  exiting(reason: unknown): void {
+    this.exitingInWorker = true;
+    // The callback in the worker has returned (or thrown): no exit waits for it any more, and
+    // one that waited already lost to this reason (a callback that threw exits with the error).
+    this.record.workerInHandler = false;
+    this.record.runtime.terminate(this.record, reason);
   }
 
   /** The worker reports the process ended, with `reason` (or the worker itself died). */
@@ -216,6 +234,9 @@ export class ThreadBridge implements RecordBridge {
     switch (message.k) {
       case 'started':
         this.started();
+        return;
+      case 'exiting':
+        this.exiting(decodeReason(message.reason));
         return;
       case 'exited':
         this.exited(decodeReason(message.reason));

@@ -395,7 +395,7 @@ export class ThreadHost implements LifecycleHost<HostedProcess, HostedCall> {
       }
       case 'exit': {
         const process = this.processes.get(message.id);
-        if (process !== undefined) this.terminate(process, decodeReason(message.reason));
+        if (process !== undefined) this.end(process, decodeReason(message.reason), true);
         return;
       }
       case 'kill': {
@@ -467,13 +467,23 @@ export class ThreadHost implements LifecycleHost<HostedProcess, HostedCall> {
     if (!afterCallback(this, process)) process.drain();
   }
 
-  /** Ends a hosted process: runs `terminate` (unless it never started or was killed), then reports. */
+  /** Ends a hosted process for a reason of its own (it stopped, or a callback threw or rejected). */
   terminate(process: HostedProcess, reason: unknown): void {
+    this.end(process, reason, false);
+  }
+
+  /** Ends a hosted process: runs `terminate` (unless it never started or was killed), then reports. */
+  private end(process: HostedProcess, reason: unknown, askedByMainThread: boolean): void {
     if (process.status >= EXITING) return;
     const initialized = process.status === RUNNING;
     process.status = EXITING;
     process.busy = false;
     process.current = null;
+    // The main thread learns that the process is exiting with this reason before its terminate
+    // runs, so that exits reaching it meanwhile are ignored there, as they are for a main-thread
+    // process in its terminate; otherwise the first of them would end it with its own reason.
+    // One the main thread ended knows already; one that never started runs no terminate.
+    if (initialized && !askedByMainThread) this.post({ k: 'exiting', id: process.id, reason: encodeReason(reason) });
     const finish = (): void => {
       if (process.status === DEAD) return;
       process.dispose(reason);
