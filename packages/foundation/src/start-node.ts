@@ -29,11 +29,10 @@ import { createClusterConsensus } from './consensus/cluster-consensus';
 import type { ClusterConsensus } from './consensus/cluster-consensus';
 import { createDistributedLocks } from './coordination/distributed-lock';
 import type { DistributedLocks } from './coordination/distributed-lock';
-import { startSingleton } from './coordination/singleton';
+import { startSingleton, stopSingletons } from './coordination/singleton';
 import type { Singleton, SingletonOptions } from './coordination/singleton';
 import { FOUNDATION_ERROR_CODES } from './errors/codes';
 import { NodeStopError } from './errors/node-stop-error';
-import type { StopStepFailure } from './errors/node-stop-error';
 import { resolveOptions, urlOf } from './options';
 import type { ResolvedOptions, StartNodeOptions } from './options';
 import { processContextCarrier, withContextPropagation } from './wiring/context-transport';
@@ -46,6 +45,7 @@ import { extend } from './wiring/extend';
 import { keepLearnersToLiveNodes } from './wiring/learner-upkeep';
 import { channelMultiplexer, membershipEventsFor, runtimeMonitor } from './wiring/adapters';
 import { lockDataDir } from './wiring/data-dir-lock';
+import { createStepRunner } from './wiring/step-runner';
 
 export const VERSION = '0.1.0';
 
@@ -624,43 +624,36 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
         // Every step runs, in order, whatever the ones before it did: a failure (Raft's files
         // failing to close, say) ended stop() there, and the node kept its port, its data
         // directory and its stores for as long as the process lived. The failures are reported
-        // together at the end.
-        const failures: StopStepFailure[] = [];
+        // together at the end. The singletons stop together (src/coordination/singleton.ts).
+        const steps = createStepRunner();
         // Raft failed before: that was told then (its error event, health()), not a failure of stop().
         const raftFailedBefore = consensus.raft.failure() !== null;
-        const step = async (name: string, action: () => unknown): Promise<void> => {
-          try {
-            await action();
-          } catch (error) {
-            failures.push({ step: name, error });
-          }
-        };
-        for (const singleton of singletons) await step(`singleton ${singleton.name}`, () => singleton.stop());
+        await stopSingletons(singletons, steps);
         // Before the registry closes: the upkeep asks it which nodes are live, and a closed
         // registry refuses that question (RegistryClosedError from a timer).
-        await step('learner-upkeep', stopLearnerUpkeep);
+        await steps.run('learner-upkeep', stopLearnerUpkeep);
         registryClosed = true;
-        await step('registry', () => registry.close({ announce: true }));
-        await step('cluster-config', () => clusterConfig.close());
-        await step('control', () => control.close());
+        await steps.run('registry', () => registry.close({ announce: true }));
+        await steps.run('cluster-config', () => clusterConfig.close());
+        await steps.run('control', () => control.close());
         // Leaving and shutting down fail as a matter of course (peers gone, a process that will
         // not stop in time): neither is a failure of stop().
         await membership.leave().catch(() => undefined);
         await runtime.shutdown({ timeoutMs: 2000 }).catch(() => undefined);
-        await step('raft-links', offRaftMembership);
-        await step('consensus', async () => {
+        await steps.run('raft-links', offRaftMembership);
+        await steps.run('consensus', async () => {
           await consensus.stop();
           // A Raft whose disk failed under a write made while the node stopped (the registry's
           // departure, say) stopped itself, and its stop() resolves: that failure is this step's.
           const failure = consensus.raft.failure();
           if (!raftFailedBefore && failure !== null) throw failure;
         });
-        await step('transport', () => transport.close());
+        await steps.run('transport', () => transport.close());
         // Last: nothing that stores or reads events (cluster-wide events arriving over the
         // transport) runs any more, and Raft's files are closed.
-        await step('events', () => events.close());
-        await step('data-dir-lock', () => dataDirLock.release());
-        if (failures.length > 0) throw new NodeStopError(nodeId, failures);
+        await steps.run('events', () => events.close());
+        await steps.run('data-dir-lock', () => dataDirLock.release());
+        if (steps.failures.length > 0) throw new NodeStopError(nodeId, [...steps.failures]);
       })();
       return stopping;
     },

@@ -8,7 +8,8 @@ import type { Runtime } from '@foundation/process';
 import { LockTable } from '../consensus/locks';
 import type { LockCommand } from '../consensus/locks';
 import { createDistributedLocks } from './distributed-lock';
-import { startSingleton } from './singleton';
+import { createStepRunner } from '../wiring/step-runner';
+import { startSingleton, stopSingletons } from './singleton';
 
 class HandClock implements Scheduler {
   private at = 1_000_000;
@@ -60,7 +61,7 @@ function world() {
       });
       signal?.addEventListener('abort', onAbort, { once: true });
     });
-  const node = (id: string, spawnFails = false) => {
+  const node = (id: string, spawnFails = false, name = 'job') => {
     let spawned = 0;
     const backend = {
       propose: (_stream: 'locks', command: LockCommand) => {
@@ -74,14 +75,15 @@ function world() {
       spawn: () => {
         if (spawnFails) throw new Error('behavior refused');
         spawned += 1;
-        const pid = `${id}:${spawned}`;
+        // Another singleton of the same node has its name in its pids: each its own.
+        const pid = name === 'job' ? `${id}:${spawned}` : `${id}/${name}:${spawned}`;
         running.add(pid);
         return pid;
       },
       exit: (pid: string) => void running.delete(pid),
       isAlive: (pid: string) => running.has(pid),
     } as unknown as Runtime;
-    return startSingleton(createDistributedLocks(backend, { nodeId: id, clock, sleep }), runtime, clock, sleep, { name: 'job', behavior: {} });
+    return startSingleton(createDistributedLocks(backend, { nodeId: id, clock, sleep }), runtime, clock, sleep, { name, behavior: {} });
   };
   return { clock, cutOff, running, node };
 }
@@ -130,6 +132,31 @@ describe('the singleton', () => {
     expect(stopped).toBe(true);
     expect([...running]).toEqual([]);
     // At most a renewal period (1,000 ms for the default 3,000 ms lease): the time a renewal gets.
+    expect(waitedMs).toBeLessThanOrEqual(1_000);
+  });
+
+  it("stops a node's singletons together: two held without a quorum stop within one renewal period in all", async () => {
+    // Each waits up to a renewal period for its release; stopped one after another, a node
+    // holding N singletons without a quorum took N renewal periods to stop.
+    const { clock, cutOff, running, node } = world();
+    const first = node('A');
+    const second = node('A', false, 'other');
+    await settle();
+    expect([first.isHere(), second.isHere()]).toEqual([true, true]);
+    cutOff.add('A');
+    const steps = createStepRunner();
+    let stopped = false;
+    void stopSingletons([first, second], steps).then(() => (stopped = true));
+    await settle();
+    let waitedMs = 0;
+    for (; !stopped && waitedMs < 10_000; waitedMs += 10) {
+      clock.advance(10);
+      await settle();
+    }
+    expect(stopped).toBe(true);
+    expect([...running]).toEqual([]);
+    expect(steps.failures).toEqual([]);
+    // One renewal period (1,000 ms for the default 3,000 ms lease), not one per singleton.
     expect(waitedMs).toBeLessThanOrEqual(1_000);
   });
 

@@ -14,6 +14,7 @@ import type { Scheduler } from '@foundation/core';
 import type { Behavior, Pid, Runtime } from '@foundation/process';
 import { InvalidOptionsError } from '../errors/invalid-options-error';
 import { LockNotHeldError } from '../errors/lock-not-held-error';
+import type { StepRunner } from '../wiring/step-runner';
 import type { DistributedLocks, LockLease } from './distributed-lock';
 
 export interface SingletonOptions {
@@ -207,4 +208,13 @@ export function startSingleton(
       await running;
     },
   };
+}
+
+/**
+ * Stops a node's `singletons` together, each as its own step of `steps`. Their stops are
+ * independent, and each may wait up to a renewal period for its release when there is no quorum:
+ * one after another, a node holding N singletons took N renewal periods to stop.
+ */
+export function stopSingletons(singletons: Iterable<Singleton>, steps: StepRunner): Promise<void> {
+  return steps.runTogether([...singletons].map((singleton) => [`singleton ${singleton.name}`, () => singleton.stop()] as const));
 }
