@@ -46,6 +46,7 @@ import { keepLearnersToLiveNodes } from './wiring/learner-upkeep';
 import { channelMultiplexer, membershipEventsFor, runtimeMonitor } from './wiring/adapters';
 import { lockDataDir } from './wiring/data-dir-lock';
 import { createStepRunner } from './wiring/step-runner';
+import type { StepRunner } from './wiring/step-runner';
 
 export const VERSION = '0.1.0';
 
@@ -235,13 +236,21 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     events.close();
     throw error;
   });
-  const released = async (): Promise<void> => {
-    try {
-      events.close();
-    } finally {
-      // Whatever the store did: a directory left locked is refused to every later node.
-      await dataDirLock.release();
-    }
+  /** The last steps of stop() and of the clean-up after a failed start: the store, then the directory. */
+  const release = async (steps: StepRunner): Promise<void> => {
+    await steps.run('events', () => events.close());
+    // Whatever the store did: a directory left locked is refused to every later node.
+    await steps.run('data-dir-lock', () => dataDirLock.release());
+  };
+  /**
+   * The clean-up after a failed start, with the same runner as stop(): every step runs whatever
+   * the others do (a step that threw, the transport's close say, ended it, and the data directory
+   * stayed locked), and then the start's own error is thrown. The clean-up's failures are not
+   * reported: the caller learns why the start failed, which is what it can act on.
+   */
+  const failStart = async (error: unknown, cleanUp: (steps: StepRunner) => Promise<void>): Promise<never> => {
+    await cleanUp(createStepRunner());
+    throw error;
   };
 
   const channelsPreset = resolved.timing === 'local' ? channelsLocal() : channelsLan();
@@ -260,16 +269,16 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
       random,
     });
   } catch (error) {
-    await released();
-    throw error;
+    return failStart(error, release);
   }
   // A port in use, say: the transport does not close itself, and its heartbeat timer would run
   // for as long as the process lives.
-  await unlessAborted(transport.ready()).catch(async (error: unknown) => {
-    await transport.close();
-    await released();
-    throw error;
-  });
+  await unlessAborted(transport.ready()).catch((error: unknown) =>
+    failStart(error, async (steps) => {
+      await steps.run('transport', () => transport.close());
+      await release(steps);
+    }),
+  );
   // Raft's replication and the membership's control traffic belong to no request: left plain.
   const contextual = withContextPropagation(transport, { propagator, plainChannels: ['raft', 'membership'] });
   // Links are shared by every part below: none may close one another still needs. The eager
@@ -433,15 +442,16 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     }
     await unlessAborted(consensus.start({ joinTimeoutMs: Math.max(0, joinBy - clock.monotonic()) }));
   } catch (error) {
-    registry.close({ announce: false });
-    clusterConfig.close();
-    control.close();
-    await membership.leave().catch(() => undefined);
-    await runtime.shutdown({ timeoutMs: 1000 }).catch(() => undefined);
-    await consensus.stop().catch(() => undefined);
-    await transport.close();
-    await released();
-    throw error;
+    return failStart(error, async (steps) => {
+      await steps.run('registry', () => registry.close({ announce: false }));
+      await steps.run('cluster-config', () => clusterConfig.close());
+      await steps.run('control', () => control.close());
+      await steps.run('membership', () => membership.leave());
+      await steps.run('runtime', () => runtime.shutdown({ timeoutMs: 1000 }));
+      await steps.run('consensus', () => consensus.stop());
+      await steps.run('transport', () => transport.close());
+      await release(steps);
+    });
   }
   // Raft's links are Raft's own: to every voter (as configured, and as the log has them) and every
   // learner, kept up (redialled) whatever the membership does with its links to the same nodes.
@@ -651,8 +661,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
         await steps.run('transport', () => transport.close());
         // Last: nothing that stores or reads events (cluster-wide events arriving over the
         // transport) runs any more, and Raft's files are closed.
-        await steps.run('events', () => events.close());
-        await steps.run('data-dir-lock', () => dataDirLock.release());
+        await release(steps);
         if (steps.failures.length > 0) throw new NodeStopError(nodeId, [...steps.failures]);
       })();
       return stopping;
