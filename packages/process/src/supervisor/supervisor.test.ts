@@ -52,6 +52,33 @@ async function crash(runtime: Runtime, supervisor: Pid, id: string, message = 'c
   await settle();
 }
 
+/**
+ * A child that crashes on any message and whose second start waits for `refuse()` and then
+ * fails (as do the starts `alsoFailing` names): a restart that fails when the test says, with
+ * the supervisor's retry queued behind whatever the test asked of it meanwhile.
+ */
+function failingRestart(alsoFailing: readonly number[] = []): { behavior: Behavior; starts: () => number; refuse: () => void } {
+  let starts = 0;
+  const refusal = deferred();
+  return {
+    behavior: {
+      async init() {
+        starts += 1;
+        if (starts === 2) {
+          await refusal.promise;
+          throw new Error('cannot come back yet');
+        }
+        if (alsoFailing.includes(starts)) throw new Error('still cannot come back');
+      },
+      handleMessage() {
+        throw new Error('crash');
+      },
+    },
+    starts: () => starts,
+    refuse: () => refusal.resolve(),
+  };
+}
+
 describe('starting and inspecting', () => {
   it('starts children in order and reports them with whichChildren and countChildren', async () => {
     const runtime = createRuntime({ nodeId: 'node-a' });
@@ -662,33 +689,20 @@ describe('terminating a child whose restart failed', () => {
     // started the child again after terminateChild had answered that it was stopped. OTP's
     // terminate_child of a restarting child leaves it stopped (its try_again_restart finds it so).
     const runtime = createRuntime({ nodeId: 'node-a' });
-    let starts = 0;
-    const refuse = deferred();
-    const flaky: Behavior = {
-      async init() {
-        starts += 1;
-        if (starts === 2) {
-          await refuse.promise;
-          throw new Error('cannot come back yet');
-        }
-      },
-      handleMessage() {
-        throw new Error('crash');
-      },
-    };
-    const supervisor = await runtime.startSupervisor({ intensity: { maxRestarts: 10 }, children: [{ id: 'flaky', behavior: flaky }] });
+    const flaky = failingRestart();
+    const supervisor = await runtime.startSupervisor({ intensity: { maxRestarts: 10 }, children: [{ id: 'flaky', behavior: flaky.behavior }] });
     runtime.send((await pids(runtime, supervisor)).flaky!, 'go');
-    await until(() => starts === 2, 'the restart');
+    await until(() => flaky.starts() === 2, 'the restart');
     const terminated = runtime.terminateChild(supervisor, 'flaky'); // handled after the restart
     await settle();
-    refuse.resolve(); // the restart fails: a retry is queued behind the request
+    flaky.refuse(); // the restart fails: a retry is queued behind the request
     await terminated;
     await settle();
-    expect(starts).toBe(2);
+    expect(flaky.starts()).toBe(2);
     expect(await runtime.countChildren(supervisor)).toEqual({ specs: 1, active: 0, supervisors: 0, workers: 1 });
     const again = await runtime.restartChild(supervisor, 'flaky');
     expect(runtime.isAlive(again!)).toBe(true);
-    expect(starts).toBe(3);
+    expect(flaky.starts()).toBe(3);
     await runtime.shutdown();
   });
 
@@ -743,30 +757,17 @@ describe('terminating a child whose restart failed', () => {
     // the retry, and deleteChild removed it and so cancelled the retry.
     const runtime = createRuntime({ nodeId: 'node-a' });
     const log: string[] = [];
-    let starts = 0;
-    const refuse = deferred();
-    const flaky: Behavior = {
-      async init() {
-        starts += 1;
-        if (starts === 2) {
-          await refuse.promise;
-          throw new Error('cannot come back yet');
-        }
-      },
-      handleMessage() {
-        throw new Error('crash');
-      },
-    };
+    const flaky = failingRestart();
     const supervisor = await runtime.startSupervisor({
       strategy: 'rest-for-one',
       intensity: { maxRestarts: 10 },
-      children: [{ id: 'flaky', behavior: flaky }, worker('after', log)],
+      children: [{ id: 'flaky', behavior: flaky.behavior }, worker('after', log)],
     });
     runtime.send((await pids(runtime, supervisor)).flaky!, 'go');
-    await until(() => starts === 2, 'the restart');
+    await until(() => flaky.starts() === 2, 'the restart');
     const restarted = runtime[request](supervisor, 'flaky'); // handled after the restart
     await settle();
-    refuse.resolve(); // the restart fails: a retry is queued behind the request
+    flaky.refuse(); // the restart fails: a retry is queued behind the request
     const refusal = await restarted.then(
       () => undefined,
       (error: unknown) => error,
@@ -774,7 +775,7 @@ describe('terminating a child whose restart failed', () => {
     expect(refusal).toBeInstanceOf(SupervisorError);
     expect(refusal).toMatchObject({ kind: 'child-restarting', childId: 'flaky', code: PROCESS_ERROR_CODES.supervisor });
     await until(async () => (await runtime.countChildren(supervisor)).active === 2, 'the retry to start both');
-    expect(starts).toBe(3);
+    expect(flaky.starts()).toBe(3);
     expect(log).toEqual(['start after', 'stop after', 'start after']);
     await runtime.shutdown();
   });
@@ -784,30 +785,16 @@ describe('terminating a child whose restart failed', () => {
     // It is refused now, as OTP's restart_child answers {error, restarting}, and each retry
     // that fails queues the next one.
     const runtime = createRuntime({ nodeId: 'node-a' });
-    let starts = 0;
-    const refuse = deferred();
-    const flaky: Behavior = {
-      async init() {
-        starts += 1;
-        if (starts === 2) {
-          await refuse.promise;
-          throw new Error('cannot come back yet');
-        }
-        if (starts === 3) throw new Error('still cannot come back');
-      },
-      handleMessage() {
-        throw new Error('crash');
-      },
-    };
-    const supervisor = await runtime.startSupervisor({ intensity: { maxRestarts: 10 }, children: [{ id: 'flaky', behavior: flaky }] });
+    const flaky = failingRestart([3]);
+    const supervisor = await runtime.startSupervisor({ intensity: { maxRestarts: 10 }, children: [{ id: 'flaky', behavior: flaky.behavior }] });
     runtime.send((await pids(runtime, supervisor)).flaky!, 'go');
-    await until(() => starts === 2, 'the restart');
+    await until(() => flaky.starts() === 2, 'the restart');
     const restarted = runtime.restartChild(supervisor, 'flaky'); // handled after the restart
     await settle();
-    refuse.resolve(); // the restart fails: a retry is queued behind the request
+    flaky.refuse(); // the restart fails: a retry is queued behind the request
     await expect(restarted).rejects.toMatchObject({ kind: 'child-restarting' });
     await until(async () => (await runtime.countChildren(supervisor)).active === 1, 'the retries to start the child');
-    expect(starts).toBe(4);
+    expect(flaky.starts()).toBe(4);
     await runtime.shutdown();
   });
 
@@ -817,31 +804,18 @@ describe('terminating a child whose restart failed', () => {
     // back with no pid and nothing else to tell them apart.
     const runtime = createRuntime({ nodeId: 'node-a' });
     const log: string[] = [];
-    let starts = 0;
-    const refuse = deferred();
-    const flaky: Behavior = {
-      async init() {
-        starts += 1;
-        if (starts === 2) {
-          await refuse.promise;
-          throw new Error('cannot come back yet');
-        }
-      },
-      handleMessage() {
-        throw new Error('crash');
-      },
-    };
+    const flaky = failingRestart();
     const supervisor = await runtime.startSupervisor({
       strategy: 'rest-for-one',
       intensity: { maxRestarts: 10 },
-      children: [worker('idle', log), { id: 'flaky', behavior: flaky }, worker('after', log)],
+      children: [worker('idle', log), { id: 'flaky', behavior: flaky.behavior }, worker('after', log)],
     });
     await runtime.terminateChild(supervisor, 'idle');
     runtime.send((await pids(runtime, supervisor)).flaky!, 'go');
-    await until(() => starts === 2, 'the restart');
+    await until(() => flaky.starts() === 2, 'the restart');
     const during = runtime.whichChildren(supervisor); // handled after the restart, before its retry
     await settle();
-    refuse.resolve(); // the restart fails: a retry is queued behind the request
+    flaky.refuse(); // the restart fails: a retry is queued behind the request
     expect((await during).map(({ id, pid, status }) => ({ id, pid, status }))).toEqual([
       { id: 'idle', pid: undefined, status: 'stopped' },
       { id: 'flaky', pid: undefined, status: 'restarting' },
