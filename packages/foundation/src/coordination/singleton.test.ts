@@ -42,6 +42,16 @@ const settle = async (): Promise<void> => {
   for (let turn = 0; turn < 50; turn += 1) await Promise.resolve();
 };
 
+/** Moves `clock` on 10 ms at a time until `done()` (at most 10 s); the time that took. */
+async function advanceUntil(clock: { advance(ms: number): void }, done: () => boolean): Promise<number> {
+  let waitedMs = 0;
+  for (; !done() && waitedMs < 10_000; waitedMs += 10) {
+    clock.advance(10);
+    await settle();
+  }
+  return waitedMs;
+}
+
 function world() {
   const clock = new HandClock();
   const table = new LockTable();
@@ -124,11 +134,7 @@ describe('the singleton', () => {
     let stopped = false;
     void a.stop().then(() => (stopped = true));
     await settle();
-    let waitedMs = 0;
-    for (; !stopped && waitedMs < 10_000; waitedMs += 10) {
-      clock.advance(10);
-      await settle();
-    }
+    const waitedMs = await advanceUntil(clock, () => stopped);
     expect(stopped).toBe(true);
     expect([...running]).toEqual([]);
     // At most a renewal period (1,000 ms for the default 3,000 ms lease): the time a renewal gets.
@@ -148,11 +154,7 @@ describe('the singleton', () => {
     let stopped = false;
     void stopSingletons([first, second], steps).then(() => (stopped = true));
     await settle();
-    let waitedMs = 0;
-    for (; !stopped && waitedMs < 10_000; waitedMs += 10) {
-      clock.advance(10);
-      await settle();
-    }
+    const waitedMs = await advanceUntil(clock, () => stopped);
     expect(stopped).toBe(true);
     expect([...running]).toEqual([]);
     expect(steps.failures).toEqual([]);
@@ -168,11 +170,7 @@ describe('the singleton', () => {
     await settle();
     expect([...running]).toEqual(['A:1']);
     await a.stop();
-    let waitedMs = 0;
-    for (; !b.isHere() && waitedMs < 10_000; waitedMs += 10) {
-      clock.advance(10);
-      await settle();
-    }
+    const waitedMs = await advanceUntil(clock, () => b.isHere());
     expect([...running]).toEqual(['B:1']);
     // B retries every renewal period (1,000 ms); a lease left to expire would take up to 3,000 ms.
     expect(waitedMs).toBeLessThanOrEqual(1_000);
