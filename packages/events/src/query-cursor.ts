@@ -64,13 +64,7 @@ export function decodeCursor(cursor: unknown): QueryPosition {
  * id, ascending or descending.
  */
 export function isAfter(position: QueryPosition, event: FoundationEvent): boolean {
-  if (position.orderBy === 'stored') throw new TypeError('a position in the order of storage compares sequence numbers (isAfterSequence), not events');
+  if (position.orderBy === 'stored') throw new TypeError('a position in the order of storage compares sequence numbers, not events');
   const difference = position.orderBy === 'id' ? event.id - position.id : event.timestamp - position.timestamp || event.id - position.id;
-  return position.order === 'asc' ? difference > 0 : difference < 0;
-}
-
-/** Whether a sequence number comes after a position in the order of storage, ascending or descending. */
-export function isAfterSequence(position: QueryPosition, sequence: number): boolean {
-  const difference = sequence - (position.sequence ?? 0);
   return position.order === 'asc' ? difference > 0 : difference < 0;
 }

@@ -303,6 +303,42 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
     event.wallTime <= query.to;
 
   /**
+   * One page of `query` from `keys` (ids, or sequence numbers in the order of storage, ascending):
+   * past the cursor's key (above it ascending, below it descending, found by binary search, so a
+   * page costs the same wherever it starts), skipping events that do not match when `filter`,
+   * then `query.offset` matches, up to `query.limit`.
+   */
+  const walkPage = (
+    keys: IdSequence,
+    cursor: number | undefined,
+    query: NormalizedEventQuery,
+    filter: boolean,
+    eventOf: (key: number) => FoundationEvent,
+    take: (event: FoundationEvent, key: number) => void,
+  ): void => {
+    const ascending = query.order === 'asc';
+    let first = 0;
+    let end = keys.length;
+    if (cursor !== undefined) {
+      if (ascending) first = lowerBound(keys, cursor + 1);
+      else end = lowerBound(keys, cursor);
+    }
+    let skip = query.offset;
+    let taken = 0;
+    for (let step = 0; first + step < end && taken < query.limit; step += 1) {
+      const key = keys.at(ascending ? first + step : end - 1 - step);
+      const event = eventOf(key);
+      if (filter && !matches(query, event)) continue;
+      if (skip > 0) {
+        skip -= 1;
+        continue;
+      }
+      take(event, key);
+      taken += 1;
+    }
+  };
+
+  /**
    * The query in the order of storage, from the cursor (found by binary search in the sequence
    * numbers). A filter's index lists ids, not sequence numbers, so a filtered page either walks
    * the sequence numbers from the cursor, keeping the events that match, or puts all the
@@ -313,7 +349,6 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
    */
   const queryStored = (query: NormalizedEventQuery): StoredEvent[] => {
     if (query.limit === 0) return [];
-    const ascending = query.order === 'asc';
     const cursor = query.after?.sequence;
     const unfiltered = query.correlationId === undefined && query.types === undefined && query.from === Number.NEGATIVE_INFINITY && query.to === Number.POSITIVE_INFINITY;
     let source: IdSequence | undefined;
@@ -326,25 +361,9 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
       walk = source.length > 0 && wanted * (sequences.size / source.length) < source.length * Math.log2(source.length + 1);
     }
     const order = walk ? fromList(sequences) : sortedSequences(query, source!);
-    let first = 0;
-    let end = order.length;
-    if (cursor !== undefined) {
-      if (ascending) first = lowerBound(order, cursor + 1);
-      else end = lowerBound(order, cursor);
-    }
     const result: StoredEvent[] = [];
-    let skip = query.offset;
-    for (let step = 0; step < end - first && result.length < query.limit; step += 1) {
-      const sequence = order.at(ascending ? first + step : end - 1 - step);
-      const event = byId.get(idOfSequence.get(sequence)!)!;
-      // Sorted candidates matched already; a walk meets every event.
-      if (walk && !unfiltered && !matches(query, event)) continue;
-      if (skip > 0) {
-        skip -= 1;
-        continue;
-      }
-      result.push({ event: out(event), sequence });
-    }
+    // Sorted candidates matched already; a walk meets every event.
+    walkPage(order, cursor, query, walk && !unfiltered, (sequence) => byId.get(idOfSequence.get(sequence)!)!, (event, sequence) => result.push({ event: out(event), sequence }));
     return result;
   };
 
@@ -396,22 +415,7 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
         return found.slice(query.offset, query.limit === Number.POSITIVE_INFINITY ? undefined : query.offset + query.limit).map(out);
       }
       const result: FoundationEvent[] = [];
-      let skipped = 0;
-      const ascending = query.order === 'asc';
-      // After a cursor, the walk starts past its id (the ids above it ascending, below it
-      // descending), found by binary search, so a page costs the same wherever it starts.
-      let first = 0;
-      let end = source.length;
-      if (query.after !== undefined) {
-        if (ascending) first = lowerBound(source, query.after.id + 1);
-        else end = lowerBound(source, query.after.id);
-      }
-      for (let step = 0; first + step < end && result.length < query.limit; step += 1) {
-        const event = byId.get(source.at(ascending ? first + step : end - 1 - step))!;
-        if (!matches(query, event)) continue;
-        if (skipped < query.offset) skipped += 1;
-        else result.push(out(event));
-      }
+      walkPage(source, query.after?.id, query, true, (id) => byId.get(id)!, (event) => result.push(out(event)));
       return result;
     },
     queryStored(query) {
