@@ -1,11 +1,10 @@
 // UTF-8 (CBOR, Prometheus text, JSON logs) cannot carry a lone surrogate: it writes U+FFFD in
 // its place, so two strings that differ only there become one on the wire.
 
-/** A surrogate that is not half of a pair. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-const ANY_SURROGATE = /[\uD800-\uDFFF]/;
-
-/** `text` as UTF-8 carries it: each lone surrogate replaced by U+FFFD (the same string when there is none). */
+/**
+ * `text` as UTF-8 carries it: each lone surrogate replaced by U+FFFD (the same string when there
+ * is none). `String.prototype.toWellFormed` (ES2024, in Node 20), typed for the ES2023 library.
+ */
 export function wellFormed(text: string): string {
-  return ANY_SURROGATE.test(text) ? text.replace(LONE_SURROGATE, '\uFFFD') : text;
+  return (text as unknown as { toWellFormed(): string }).toWellFormed();
 }
