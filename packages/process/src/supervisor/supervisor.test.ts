@@ -870,6 +870,49 @@ describe('terminating a child whose restart failed', () => {
     expect(log).toEqual(['start a', 'start b', 'stop b', 'start a', 'start b']);
     await runtime.shutdown();
   });
+
+  it('reports a child that exited before the supervisor handled its exit as running with its pid in whichChildren, as restartChild refuses it', async () => {
+    // OTP's which_children gives the pid the supervisor holds, which changes only when it
+    // handles the child's 'EXIT'. Before, whichChildren reported such a child stopped with no
+    // pid while restartChild and deleteChild refused it as running.
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const log: string[] = [];
+    let slowStarts = 0;
+    const release = deferred();
+    const slow: Behavior = {
+      async init() {
+        slowStarts += 1;
+        if (slowStarts === 2) await release.promise;
+      },
+      handleMessage() {
+        throw new Error('crash');
+      },
+    };
+    const supervisor = await runtime.startSupervisor({
+      intensity: { maxRestarts: 10 },
+      children: [worker('a', log), { id: 'slow', behavior: slow }],
+    });
+    const before = await pids(runtime, supervisor);
+    runtime.send(before.slow!, 'go');
+    await until(() => slowStarts === 2, 'the restart of slow'); // the supervisor is busy until release
+    const during = runtime.whichChildren(supervisor);
+    const counted = runtime.countChildren(supervisor);
+    await settle();
+    const aExit = runtime.whenExited(before.a!);
+    runtime.exit(before.a!, 'kill'); // its exit reaches the supervisor after the requests
+    expect(await aExit).toBe('killed');
+    release.resolve();
+    const a = (await during).find((child) => child.id === 'a')!;
+    expect({ pid: a.pid, status: a.status }).toEqual({ pid: before.a, status: 'running' });
+    // count_children counts only live processes as active, in OTP too.
+    expect((await counted).active).toBe(1);
+    await until(async () => (await runtime.countChildren(supervisor)).active === 2, 'the restart of a');
+    const after = (await runtime.whichChildren(supervisor)).find((child) => child.id === 'a')!;
+    expect(after.status).toBe('running');
+    expect(after.pid).not.toEqual(before.a);
+    expect(runtime.isAlive(after.pid!)).toBe(true);
+    await runtime.shutdown();
+  });
 });
 
 describe('shutdown', () => {

@@ -204,11 +204,23 @@ function isRunning(child: ChildState): boolean {
 }
 
 /**
- * What whichChildren reports. A started child is no longer restarting (startOne clears it), so
- * `running` goes with a pid, as OTP's which_children gives the pid, `restarting` or `undefined`.
+ * Whether the supervisor holds the child's pid: it runs, or it has exited and its exit waits in
+ * the mailbox. Only handling that exit lets go of the pid, as OTP's supervisor state changes
+ * only when it handles the 'EXIT'.
+ */
+function holdsPid(child: ChildState): boolean {
+  return child.record !== undefined;
+}
+
+/**
+ * What whichChildren reports, as OTP's which_children gives the pid the supervisor holds,
+ * `restarting` or `undefined`: a child whose exit waits in the mailbox is still `running` with
+ * its pid, as restartChild and deleteChild refuse it as running, until handling the exit
+ * restarts it or lets it stop. A started child is no longer restarting (startOne clears it), so
+ * `running` goes with a pid.
  */
 function childStatus(child: ChildState): ChildStatus {
-  if (isRunning(child)) return 'running';
+  if (holdsPid(child)) return 'running';
   return child.restarting === true ? 'restarting' : 'stopped';
 }
 
@@ -330,6 +342,7 @@ async function retryRestart(self: Self, ids: readonly string[]): Promise<void> {
   else await startInOrder(self, children);
 }
 
+/** `active` counts live processes only, as OTP's count_children asks is_process_alive of each pid. */
 function counts(state: SupervisorState): ChildCounts {
   let active = 0;
   let supervisors = 0;
@@ -352,7 +365,7 @@ async function serve(self: Self, request: Request): Promise<Outcome> {
           value: state.children.map(
             (child): ChildInfo => ({
               id: child.spec.id,
-              pid: isRunning(child) ? child.pid : undefined,
+              pid: holdsPid(child) ? child.pid : undefined,
               status: childStatus(child),
               type: child.spec.type,
               restart: child.spec.restart,
@@ -416,7 +429,7 @@ async function serve(self: Self, request: Request): Promise<Outcome> {
 function refuseUnlessStopped(child: ChildState | undefined, id: string): asserts child is ChildState {
   if (child === undefined) throw new SupervisorError('unknown-child', `no child "${id}"`, { childId: id });
   if (child.restarting === true) throw new SupervisorError('child-restarting', `child "${id}" is being restarted`, { childId: id });
-  if (child.record !== undefined) throw new SupervisorError('child-running', `child "${id}" is running`, { childId: id });
+  if (holdsPid(child)) throw new SupervisorError('child-running', `child "${id}" is running`, { childId: id });
 }
 
 /** @internal The behavior every supervisor process runs. */

@@ -59,7 +59,9 @@ export interface SupervisorSpec {
 }
 
 /**
- * - `running`: the child has a live process (its `pid`);
+ * - `running`: the supervisor holds the child's `pid`: it runs, or it has exited and the
+ *   supervisor has not yet handled its exit (OTP's which_children gives that pid too; handling
+ *   the exit restarts it by the strategy or leaves it stopped);
  * - `restarting`: its restart failed and the supervisor's retry of it waits in the supervisor's
  *   mailbox (OTP's which_children reports `restarting` in place of the pid);
  * - `stopped`: not running and not being restarted (a transient child that ended normally, a
@@ -69,7 +71,7 @@ export type ChildStatus = 'running' | 'restarting' | 'stopped';
 
 export interface ChildInfo {
   readonly id: string;
-  /** Undefined while the child is not running (a transient child that ended, or between restarts). */
+  /** Undefined while the child is not running (a transient child whose ended exit was handled, or between restarts). */
   readonly pid: Pid | undefined;
   /** Whether the child runs, waits for the retry of a failed restart, or is stopped; `running` exactly when `pid` is set. */
   readonly status: ChildStatus;
@@ -80,7 +82,7 @@ export interface ChildInfo {
 export interface ChildCounts {
   /** Child specs the supervisor holds. */
   readonly specs: number;
-  /** Children currently running. */
+  /** Children whose process is alive (one that has exited counts no more, even before the supervisor handles its exit). */
   readonly active: number;
   readonly supervisors: number;
   readonly workers: number;
