@@ -475,23 +475,62 @@ describe('the order of storage on files from before it', () => {
     // An older version of this package, sharing the file: it stores rows without a number, and
     // prunes the highest-numbered row (it records no highest number).
     writeAsOlderVersion(file, [60, 50], (older) => older.prepare('DELETE FROM foundation_events WHERE id = 101').run());
-    // The reader past 101 is given them now, in id order, above 101's number, which is not given again.
+    // A query does not number them (it would write): the reader past 101 waits for them.
+    expect(stored(storage, cursor)).toEqual([]);
+    // This version's next append numbers them, in id order, before its own rows and above
+    // 101's number, which is not given again.
+    storage.append([event(102)]);
     const late = stored(storage, cursor);
-    expect(late.map(({ id }) => id)).toEqual([50, 60]);
+    expect(late.map(({ id }) => id)).toEqual([50, 60, 102]);
     expect(late[0]!.sequence).toBeGreaterThan(cursor);
     expect(stored(storage, late.at(-1)!.sequence)).toEqual([]);
-    // Rows it stores later are numbered by this version's next append, before that append's.
+    // Rows it stores later are numbered by the append after, before that append's.
     writeAsOlderVersion(file, [40]);
-    storage.append([event(102)]);
-    expect(stored(storage, late.at(-1)!.sequence).map(({ id }) => id)).toEqual([40, 102]);
+    storage.append([event(103)]);
+    expect(stored(storage, late.at(-1)!.sequence).map(({ id }) => id)).toEqual([40, 103]);
     // And by the next open.
     writeAsOlderVersion(file, [30]);
     storage.close();
     const reopened = createSqliteStorage({ path: file, driver: Database });
     const all = stored(reopened);
-    expect(all.map(({ id }) => id)).toEqual([100, 50, 60, 40, 102, 30]);
+    expect(all.map(({ id }) => id)).toEqual([100, 50, 60, 102, 40, 103, 30]);
     expect(new Set(all.map(({ sequence }) => sequence)).size).toBe(all.length);
     reopened.close();
+  });
+
+  it('answers a query in the order of storage without writing, while rows an older version stored wait for a number, even with another connection holding the write lock', () => {
+    // A query numbered such rows itself, in a write transaction of its own: it waited for the
+    // write lock behind every writer of the file, and failed (SQLITE_BUSY) when one held it
+    // past busyTimeoutMs, where a read in WAL mode waits for nobody.
+    const file = join(directory, 'reader.db');
+    const storage = createSqliteStorage({ path: file, driver: Database, busyTimeoutMs: 20 });
+    storage.append([event(100), event(101)]);
+    writeAsOlderVersion(file, [60, 50]);
+    const writer = new Database(file);
+    writer.exec('BEGIN IMMEDIATE');
+    try {
+      expect(stored(storage)).toEqual([
+        { id: 100, sequence: 1 },
+        { id: 101, sequence: 2 },
+      ]);
+    } finally {
+      writer.exec('ROLLBACK');
+      writer.close();
+    }
+    // Nothing in the file changed: the rows are numbered by the next append (or open), which writes anyway.
+    expect(fileSequences(file)).toEqual([
+      { id: 50, sequence: null },
+      { id: 60, sequence: null },
+      { id: 100, sequence: 1 },
+      { id: 101, sequence: 2 },
+    ]);
+    storage.append([event(102)]);
+    expect(stored(storage, 2)).toEqual([
+      { id: 50, sequence: 3 },
+      { id: 60, sequence: 4 },
+      { id: 102, sequence: 5 },
+    ]);
+    storage.close();
   });
 });
 

@@ -151,10 +151,8 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
   let pruneRows: SqliteTransaction<[wallTime: number], void>;
   let reserveBlock: SqliteTransaction<[size: number], number>;
   let selectHighestSequence: SqliteStatement;
-  let hasUnsequenced: SqliteStatement;
   // Assigned by prepareSequencing, in the opening transaction, before anything calls it.
   let numberUnsequenced!: () => void;
-  let numberUnsequencedNow: SqliteTransaction<[], void>;
   let pruned = 0;
   // What this connection last saw of the highest id. Other connections to the file (in this
   // process or another) store and reserve ids too: whatever must be above theirs reads the file.
@@ -180,23 +178,24 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
       'UPDATE foundation_events SET sequence = numbered.position + ? FROM (SELECT id, row_number() OVER (ORDER BY id) AS position FROM foundation_events WHERE sequence IS NULL) AS numbered WHERE foundation_events.id = numbered.id',
     );
     // NULLs come first in the sequence index: one lookup says whether any row lacks a number.
-    hasUnsequenced = db.prepare('SELECT 1 FROM foundation_events WHERE sequence IS NULL LIMIT 1').raw();
+    const hasUnsequenced = db.prepare('SELECT 1 FROM foundation_events WHERE sequence IS NULL LIMIT 1').raw();
     const rememberSequence = db.prepare(
       "INSERT INTO foundation_events_meta (key, value) VALUES ('max_sequence', ?) ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
     );
     // Rows without a sequence number: every row of a file from before the column, and rows an
     // older version of this package stored into the file since (it writes the columns it knows,
     // so the number is NULL). They are numbered in id order above every number given so far,
-    // inside a write transaction (the open, an append, or a query in the order of storage on
-    // finding some), so each gets one number, once, and a reader in the order of storage meets
-    // them after everything it has read: late, but neither missed nor repeated.
+    // inside a write transaction that this version makes anyway (the open, an append), so each
+    // gets one number, once, and a reader in the order of storage meets them after everything
+    // it has read: late, but neither missed nor repeated. A query does not number them: it
+    // would take the write lock to read, waiting behind every writer of the file (and failing
+    // when one held it past busyTimeoutMs), where a read in WAL mode waits for nobody.
     numberUnsequenced = (): void => {
       if (hasUnsequenced.get() === undefined) return;
       const [highest] = selectHighestSequence.get() as [number];
       const { changes } = numberRows.run(Number(highest));
       rememberSequence.run(Number(highest) + changes);
     };
-    numberUnsequencedNow = db.transaction(() => numberUnsequenced());
   };
   try {
     walMode(db, busyTimeoutMs);
@@ -403,7 +402,8 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     let order = query.orderBy === 'id' ? `id ${direction}` : `timestamp ${direction}, id ${direction}`;
     let selected = COLUMNS;
     if (query.orderBy === 'stored') {
-      // Rows not yet numbered (an older version stored them) wait for their number.
+      // Rows not yet numbered (an older version stored them) wait for their number, which this
+      // version's next append or open gives them.
       conditions.push('sequence IS NOT NULL');
       order = `sequence ${direction}`;
       selected = `${COLUMNS}, sequence`;
@@ -421,9 +421,8 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
   const queryStored = (query: NormalizedEventQuery): StoredEvent[] =>
     guarded('queryStored', () => {
       if (query.limit === 0) return [];
-      // Rows an older version stored since are numbered first (a write, only when there are
-      // some), so that this reader meets them now, after everything numbered before.
-      if (hasUnsequenced.get() !== undefined) numberUnsequencedNow.immediate();
+      // Rows an older version stored since this version last wrote wait for their number (see
+      // numberUnsequenced): the query leaves them out rather than write.
       const { statement, parameters } = queryStatement(query);
       return statement.all(...parameters).map((row) => ({ event: toEvent(row), sequence: Number((row as unknown[])[8]) }));
     });
