@@ -330,6 +330,53 @@ describe('query plans', () => {
     inspect.close();
   });
 
+  it('reads one type in timestamp order from the (type, timestamp) index, with and without a cursor, either way, on a file made before the index', () => {
+    // Through the (type, id) or (type, sequence) index every page of one type in timestamp
+    // order read and sorted every row of the type, however small the page.
+    const file = join(directory, 'typed-plans.db');
+    const made = createSqliteStorage({ path: file, driver: Database });
+    made.append(Array.from({ length: 300 }, (_, index) => stamped(index + 1)));
+    made.close();
+    // As a file from before the index holds it: the next open makes it.
+    const older = new Database(file);
+    older.exec('DROP INDEX IF EXISTS foundation_events_by_type_timestamp');
+    older.close();
+    const { driver, statements } = recording();
+    const storage = createSqliteStorage({ path: file, driver });
+    statements.length = 0; // those prepared when opening
+    const middle = stamped(150);
+    const expected: number[][] = [];
+    const answers: number[][] = [];
+    const all = Array.from({ length: 300 }, (_, index) => stamped(index + 1)).filter((each) => each.type === middle.type);
+    all.sort((a, b) => a.timestamp - b.timestamp || a.id - b.id);
+    for (const order of ['asc', 'desc'] as const) {
+      const sorted = order === 'asc' ? all : [...all].reverse();
+      const from = sorted.findIndex((each) => each.id === middle.id) + 1;
+      answers.push(storage.query(normalizeQuery({ orderBy: 'timestamp', order, type: middle.type, limit: 10 })).map((each) => each.id));
+      expected.push(sorted.slice(0, 10).map((each) => each.id));
+      answers.push(storage.query(normalizeQuery({ orderBy: 'timestamp', order, type: middle.type, limit: 10, after: encodeCursor('timestamp', order, middle) })).map((each) => each.id));
+      expected.push(sorted.slice(from, from + 10).map((each) => each.id));
+    }
+    // With a correlation id too, the group (a few rows) is read from its own index rather than
+    // every row of the type from the type's.
+    storage.query(normalizeQuery({ orderBy: 'timestamp', type: middle.type, correlationId: middle.correlationId, limit: 10 }));
+    storage.close();
+    expect(answers).toEqual(expected);
+    expect(statements).toHaveLength(5);
+    const inspect = new Database(file, { readonly: true });
+    const plan = (source: string): string =>
+      (inspect.prepare(`EXPLAIN QUERY PLAN ${source}`).all(...Array.from({ length: source.split('?').length - 1 }, () => 1)) as { detail: string }[])
+        .map((row) => row.detail)
+        .join('; ');
+    // Past a cursor the page starts at the cursor's timestamp among the type's rows (SQLite names
+    // the seek by the row value's first column and checks the whole of it on the rows there).
+    for (const source of statements.slice(0, 4)) {
+      expect({ source, plan: plan(source) }).toEqual({ source, plan: expect.stringMatching(/^SEARCH foundation_events USING INDEX foundation_events_by_type_timestamp \(type=\?(?: AND timestamp[<>]\?)?\)$/) });
+    }
+    expect(plan(statements[4]!)).toMatch(/^SEARCH foundation_events USING INDEX foundation_events_by_correlation \(correlation_id=\?\)$/);
+    inspect.close();
+  });
+
   it('answers timestamp order alike on a file an older version wrote, which gains the index when opened, and leaves it readable and writable by that version', () => {
     // The older version's schema, made and written to as it does: no index on (timestamp, id).
     const file = join(directory, 'older.db');
