@@ -298,6 +298,39 @@ describe('thread isolation', () => {
     expect(reason instanceof Error ? reason.message : reason).toBe(expected);
   }, WAIT);
 
+  it('runs the terminate in the worker with the held exit that ends a process whose handler links, ends the linked process and stops', async () => {
+    // On the main thread the exit held for the handler ends the process once it returns, before
+    // the stop it asked for, and its terminate runs with that exit's reason. Before, the worker
+    // ran terminate with its stop reason while the main thread ended the process with the held exit.
+    const { pid: reporter, inbox } = collector(runtime);
+    const pid = await runtime.start(behavior('terminateReporter'), { isolation: 'thread', args: { reporter } });
+    const target = runtime.spawn(() => undefined);
+    const exit = runtime.whenExited(pid);
+    runtime.send(pid, { target });
+    expect(await exit).toBe('target failed');
+    await until(() => inbox.length === 1, 'the report from terminate', CROSS_THREAD);
+    expect(inbox).toEqual([{ terminated: 'target failed' }]);
+  }, WAIT);
+
+  it('runs the terminate in the worker with the reason the process exits with when an exit from the main thread crosses its own stop', async () => {
+    // The main thread ends the process while its handler in the worker runs and stops it: the
+    // exit posted to the worker and the worker's own stop cross. The process exits with the
+    // reason the main thread decided first, and its terminate must run with that one too.
+    // Before, the worker ran terminate with its own stop reason.
+    const { pid: reporter, inbox } = collector(runtime);
+    const pid = await runtime.start(behavior('terminateReporter'), { isolation: 'thread', args: { reporter } });
+    const gate = new Int32Array(new SharedArrayBuffer(8));
+    const exit = runtime.whenExited(pid);
+    runtime.send(pid, { gate });
+    await until(() => Atomics.load(gate, 0) === 1, 'the handler to block the worker', CROSS_THREAD);
+    runtime.exit(pid, 'ended from the main thread');
+    Atomics.store(gate, 1, 1);
+    Atomics.notify(gate, 1);
+    expect(await exit).toBe('ended from the main thread');
+    await until(() => inbox.length === 1, 'the report from terminate', CROSS_THREAD);
+    expect(inbox).toEqual([{ terminated: 'ended from the main thread' }]);
+  }, WAIT);
+
   it('fails the start of a process whose init in the worker links, ends the linked process and throws, with the error', async () => {
     const target = runtime.spawn(() => undefined);
     const targetExit = runtime.whenExited(target);

@@ -20,7 +20,13 @@ export type ToWorker =
   | { readonly k: 'message'; readonly id: number; readonly body: unknown; readonly cast: boolean }
   | { readonly k: 'system'; readonly id: number; readonly body: SystemBody }
   | { readonly k: 'call'; readonly id: number; readonly ref: number; readonly body: unknown; readonly caller: string | undefined }
-  | { readonly k: 'exit'; readonly id: number; readonly reason: unknown }
+  /**
+   * End the process with `reason`, running its terminate; also the answer to an `exiting`, with
+   * the reason the process exits with. `own` is set when that is the reason the worker gave in
+   * `exiting` (`reason` is then left out), so that terminate gets the worker's own value, not a
+   * copy that crossed twice.
+   */
+  | { readonly k: 'exit'; readonly id: number; readonly reason: unknown; readonly own: boolean }
   | { readonly k: 'kill'; readonly id: number }
   | { readonly k: 'reply'; readonly ref: number; readonly ok: boolean; readonly body: unknown }
   | { readonly k: 'name'; readonly id: number; readonly name: string | undefined };
@@ -39,7 +45,10 @@ export type FromWorker =
   | { readonly k: 'started'; readonly id: number }
   /**
    * The process began to exit in the worker for a reason of its own (it stopped itself, or a
-   * callback threw or rejected) and its terminate runs now; `exited` follows once it is done.
+   * callback threw or rejected). It handles nothing more, and its terminate waits for the main
+   * thread's `exit`, which brings the reason the process exits with: this one, unless an exit
+   * decided there first (one that crossed this message, or one held for the callback);
+   * `exited` follows once terminate is done.
    */
   | { readonly k: 'exiting'; readonly id: number; readonly reason: unknown }
   | { readonly k: 'exited'; readonly id: number; readonly reason: unknown }

@@ -46,8 +46,11 @@ export class ThreadBridge implements RecordBridge {
   private waitingForCredit: (() => void) | null = null;
   /** The worker ended the process itself (crash, stop, init failure): no `exit` or `kill` to send. */
   exitedInWorker = false;
-  /** The worker runs the process's terminate for a reason of its own: no `exit` to send. */
-  private exitingInWorker = false;
+  /**
+   * The reason of its own the worker said the process exits with (`exiting`), NONE before: the
+   * worker runs terminate once `exit` tells it the reason the process exits with here.
+   */
+  private reasonInWorker: unknown = NONE;
   /**
    * The spawn was posted. A proxy can exit before (linked to a dead process at its spawn); a
    * kill then would stay in the worker for good, remembered for a spawn that never comes.
@@ -163,10 +166,16 @@ export class ThreadBridge implements RecordBridge {
     this.calls.delete(ref);
   }
 
-  /** terminate: ask the worker to run the behavior's terminate, and wait for it. */
+  /**
+   * terminate: ask the worker to run the behavior's terminate with `reason`, the one the process
+   * exits with, and wait for it. A worker that said it exits with a reason of its own waits for
+   * this too, so that its terminate runs with the reason that won here: its own, or an exit that
+   * reached the proxy first or was held for the callback.
+   */
   stop(reason: unknown): void | Promise<void> {
     if (this.exitedInWorker) return undefined;
-    if (!this.exitingInWorker) this.worker.post({ k: 'exit', id: this.id, reason: encodeReason(reason) });
+    if (this.reasonInWorker !== NONE && reason === this.reasonInWorker) this.worker.post({ k: 'exit', id: this.id, reason: undefined, own: true });
+    else this.worker.post({ k: 'exit', id: this.id, reason: encodeReason(reason), own: false });
     return new Promise<void>((resolve) => {
       this.stopping = resolve;
     });
@@ -180,15 +189,17 @@ export class ThreadBridge implements RecordBridge {
   }
 
   /**
-   * The worker reports that the process began to exit with `reason` of its own and runs its
-   * terminate. From now on the process is exiting with that reason, as a main-thread process is
-   * once its terminate starts: exits that reach it are ignored, except the untrappable kill,
-   * which still ends it at once (a terminate that never finishes stays killable), and links and
-   * monitors see `reason` when `exited` comes. An exit that ended the proxy before this crossed
-   * the thread boundary keeps its reason, as the first of two exits does on the main thread.
+   * The worker reports that the process began to exit with `reason` of its own, and waits to
+   * run its terminate. From now on the process is exiting with that reason, as a main-thread
+   * process is once its terminate starts: exits that reach it are ignored, except the
+   * untrappable kill, which still ends it at once (a terminate that never finishes stays
+   * killable), and links and monitors see `reason` when `exited` comes. An exit that ended the
+   * proxy before this crossed the thread boundary keeps its reason, as the first of two exits
+   * does on the main thread, and so does an exit the callback's `release` let through; either
+   * way the proxy's terminate (stop) tells the worker which reason its terminate runs with.
    */
   exiting(reason: unknown): void {
-    this.exitingInWorker = true;
+    this.reasonInWorker = reason;
     // The callback in the worker has returned (or thrown): no exit waits for it any more, and
     // one that waited already lost to this reason (a callback that threw exits with the error).
     this.record.workerInHandler = false;

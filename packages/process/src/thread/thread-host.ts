@@ -83,6 +83,12 @@ class HostedProcess implements ProcessSelf, LifecycleProcess<HostedCall> {
   private holdingExits = false;
   /** Exits come from the main thread as messages, never during a callback: this stays NONE. */
   pendingExit: unknown = NONE;
+  /**
+   * The reason of its own the process began to exit with (told to the main thread as
+   * `exiting`), NONE otherwise: its terminate waits for the main thread's `exit`, which says
+   * whether this reason or another one won there.
+   */
+  ownExit: unknown = NONE;
   stopReason: unknown = NONE;
   current: HostedCall | null = null;
   onSettled: ((value: unknown) => void) | null = null;
@@ -395,7 +401,15 @@ export class ThreadHost implements LifecycleHost<HostedProcess, HostedCall> {
       }
       case 'exit': {
         const process = this.processes.get(message.id);
-        if (process !== undefined) this.end(process, decodeReason(message.reason), true);
+        if (process === undefined) return;
+        if (process.ownExit !== NONE) {
+          // The answer to its `exiting`: terminate runs now, with the reason that won.
+          const reason = message.own ? process.ownExit : decodeReason(message.reason);
+          process.ownExit = NONE;
+          this.finish(process, reason, true);
+          return;
+        }
+        this.end(process, decodeReason(message.reason), true);
         return;
       }
       case 'kill': {
@@ -482,8 +496,20 @@ export class ThreadHost implements LifecycleHost<HostedProcess, HostedCall> {
     // The main thread learns that the process is exiting with this reason before its terminate
     // runs, so that exits reaching it meanwhile are ignored there, as they are for a main-thread
     // process in its terminate; otherwise the first of them would end it with its own reason.
-    // One the main thread ended knows already; one that never started runs no terminate.
-    if (initialized && !askedByMainThread) this.post({ k: 'exiting', id: process.id, reason: encodeReason(reason) });
+    // The terminate waits for the main thread's answer: an exit may have won there already (one
+    // posted here that crossed this, or one held for the callback that its `release` let
+    // through), and terminate must run with the reason the process exits with. One the main
+    // thread ended knows already; one that never started runs no terminate.
+    if (initialized && !askedByMainThread) {
+      process.ownExit = reason;
+      this.post({ k: 'exiting', id: process.id, reason: encodeReason(reason) });
+      return;
+    }
+    this.finish(process, reason, initialized);
+  }
+
+  /** Runs `terminate` with the reason the process exits with (unless it never started), then reports. */
+  private finish(process: HostedProcess, reason: unknown, initialized: boolean): void {
     const finish = (): void => {
       if (process.status === DEAD) return;
       process.dispose(reason);
