@@ -1,7 +1,7 @@
 // Public entry of the foundation meta-package: startNode and the wiring pieces, by name, plus
 // the packages' most used entry points re-exported by name.
 export { VERSION, foundationChannels, startNode } from './start-node';
-export type { ChannelSummary, ClusterKv, ClusterNodeStatus, FoundationNode, NodeHealth, NodeStatus } from './start-node';
+export type { ChannelSummary, ClusterKv, ClusterNodeStatus, FailedStartCleanup, FoundationNode, NodeHealth, NodeStatus } from './start-node';
 export { parseNodeId, urlOf } from './options';
 export type { TlsOptions } from '@foundation/channels';
 export type { StartNodeOptions } from './options';

@@ -186,9 +186,33 @@ function askedTimeoutMs(payload: unknown): number | undefined {
 }
 
 /**
+ * What a failed `startNode` rejects with when stopping what it had started failed too: its own
+ * error, with the clean-up's failures as `cleanupError`, reported as stop() reports them.
+ */
+export interface FailedStartCleanup {
+  /** The clean-up's failed steps (`failures`, the first also as `cause`); the other steps ran. */
+  readonly cleanupError: NodeStopError;
+}
+
+/**
+ * Puts `cleanupError` on the start's error. The start's own errors are all objects that take it;
+ * only an abort reason the caller gave may not (a string, a frozen object), and it is then
+ * rejected with as it is, for `signal` rejects with the reason as given.
+ */
+function attachCleanupError(error: unknown, cleanupError: NodeStopError): void {
+  if ((typeof error === 'object' && error !== null) || typeof error === 'function') {
+    Reflect.defineProperty(error, 'cleanupError', { value: cleanupError, enumerable: true, configurable: true, writable: true });
+  }
+}
+
+/**
  * Starts a node. With no options it runs alone on this machine (a loopback address, an
  * ephemeral port, in-memory events, Raft's log under `.foundation/`); with `seeds` it joins
  * the cluster they belong to.
+ *
+ * A start that fails stops what it had started and rejects with why it failed; when a step of that
+ * clean-up fails too (Raft's files failing to close, say), the error carries `cleanupError`
+ * (FailedStartCleanup): a NodeStopError (6109) listing the failed steps.
  */
 export async function startNode(options: StartNodeOptions = {}): Promise<FoundationNode> {
   const resolved = await resolveOptions(options);
@@ -230,27 +254,28 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   // stays open (to read, to give to the next node, to close).
   const events = createEventStore({ node: nodeId, clock, random, ...(options.eventStorage === undefined ? {} : { storage: options.eventStorage, closesStorage: false }) });
 
+  /**
+   * The clean-up after a failed start, with the same runner as stop(): every step runs whatever
+   * the others do (a step that threw, the transport's close say, ended it, and the data directory
+   * stayed locked), and then the start's own error is thrown, since that is what the caller can
+   * act on. What failed in the clean-up goes with it as its `cleanupError`: dropped, a caller
+   * could not tell that Raft's storage or a socket was not let go.
+   */
+  const failStart = async (error: unknown, cleanUp: (steps: StepRunner) => Promise<void>): Promise<never> => {
+    const steps = createStepRunner();
+    await cleanUp(steps);
+    if (steps.failures.length > 0) attachCleanupError(error, new NodeStopError(nodeId, [...steps.failures]));
+    throw error;
+  };
+
   // Before anything reads or writes Raft's files, and let go of last: a live node's directory
   // is refused to any other (src/wiring/data-dir-lock.ts).
-  const dataDirLock = await lockDataDir(resolved.dataDir).catch((error: unknown) => {
-    events.close();
-    throw error;
-  });
+  const dataDirLock = await lockDataDir(resolved.dataDir).catch((error: unknown) => failStart(error, (steps) => steps.run('events', () => events.close())));
   /** The last steps of stop() and of the clean-up after a failed start: the store, then the directory. */
   const release = async (steps: StepRunner): Promise<void> => {
     await steps.run('events', () => events.close());
     // Whatever the store did: a directory left locked is refused to every later node.
     await steps.run('data-dir-lock', () => dataDirLock.release());
-  };
-  /**
-   * The clean-up after a failed start, with the same runner as stop(): every step runs whatever
-   * the others do (a step that threw, the transport's close say, ended it, and the data directory
-   * stayed locked), and then the start's own error is thrown. The clean-up's failures are not
-   * reported: the caller learns why the start failed, which is what it can act on.
-   */
-  const failStart = async (error: unknown, cleanUp: (steps: StepRunner) => Promise<void>): Promise<never> => {
-    await cleanUp(createStepRunner());
-    throw error;
   };
 
   const channelsPreset = resolved.timing === 'local' ? channelsLocal() : channelsLan();

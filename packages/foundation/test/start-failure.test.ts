@@ -9,8 +9,11 @@ import { join } from 'node:path';
 import { createSystemClock } from '@foundation/core';
 import { countTimers } from '@foundation/testkit';
 import { startNode } from '../src/index';
+import type { FailedStartCleanup } from '../src/index';
 import { freePort } from '../src/options';
-import { accepts } from './support/loopback';
+import { closeSegmentUnder, holdDescriptors, raftLoadedUnder } from './support/full-disk';
+import { CHILD_CLUSTER_SECRET, startChildNode } from './support/child-cluster';
+import { accepts, until } from './support/loopback';
 
 const root = mkdtempSync(join(tmpdir(), 'foundation-start-failure-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -83,6 +86,37 @@ describe('startNode failing part-way', () => {
     expect(await canListen(port)).toBe(true);
     expect(pending('repeating')).toBe(0);
   });
+
+  it('whose clean-up fails too: rejects with its own error, carrying the failed steps as cleanupError (NodeStopError, 6109)', async () => {
+    // The seed's voters include one never started: no leader, so a node joining it as a learner
+    // waits, its Raft storage open, until its deadline. The seed runs in a process of its own,
+    // so that its redials of the absent voter open no descriptor here (see holdDescriptors).
+    const seed = `seed@127.0.0.1:${await freePort('127.0.0.1')}`;
+    const absent = `absent@127.0.0.1:${await freePort('127.0.0.1')}`;
+    const seedNode = await startChildNode({ name: seed, voters: [seed, absent], dataDir: join(root, 'leaderless-seed') });
+    try {
+      const dataDir = join(root, 'joining');
+      const stop = new AbortController();
+      const giveBack = holdDescriptors(16);
+      const starting = startNode({ name: `joining@127.0.0.1:${await freePort('127.0.0.1')}`, seeds: [seed], voters: [seed], secret: CHILD_CLUSTER_SECRET, timing: 'local', dataDir, signal: stop.signal });
+      const outcome = starting.catch((error: unknown) => error);
+      // Once Raft has loaded its log, its close of it is made to fail (EBADF); then the start stops.
+      await until('the joining node to load its Raft log', () => raftLoadedUnder(dataDir));
+      closeSegmentUnder(dataDir);
+      giveBack();
+      const reason = new Error('stop asked');
+      stop.abort(reason);
+      expect(await outcome).toBe(reason);
+      // The failed close was dropped: the caller could not tell that Raft's storage was not let go.
+      const { cleanupError } = reason as Partial<FailedStartCleanup>;
+      expect(cleanupError).toMatchObject({ code: 6109, type: 'node_stop_failed', context: { steps: ['consensus'] } });
+      const failed = cleanupError!.failures[0]!.error as { code?: unknown; cause?: { code?: unknown } };
+      expect([failed.code, failed.cause?.code]).toContain('EBADF');
+      expect(cleanupError!.cause).toBe(failed);
+    } finally {
+      await seedNode.stop();
+    }
+  }, 60_000);
 
   it('given a signal already aborted: rejects with its reason before anything listens', async () => {
     const reason = new Error('stopped already');

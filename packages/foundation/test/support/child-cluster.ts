@@ -117,6 +117,17 @@ function startChild(options: Record<string, unknown>): Promise<ChildNode> {
   return node.notice((notice) => notice.event === 'ready', 'the node to start', 60_000).then(() => node);
 }
 
+/**
+ * Starts one node of the test cluster (its secret, local timings) with `name` an id, the `voters`
+ * given (a voter never started, say) and no seeds.
+ */
+export function startChildNode(options: { readonly name: string; readonly voters: readonly string[]; readonly dataDir: string }): Promise<ChildNode> {
+  return startChild({ ...options, secret: SECRET, seeds: [], timing: 'local' });
+}
+
+/** The secret every node of the test cluster holds, for a node started in this process to join them. */
+export const CHILD_CLUSTER_SECRET = SECRET;
+
 /** Starts the nodes; every node but the first joins through the first. */
 export async function startChildCluster(options: ChildClusterOptions): Promise<ChildNode[]> {
   const ports = await Promise.all(options.names.map(() => freePort('127.0.0.1')));
