@@ -930,9 +930,10 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
     // The first reference node `a.b` makes (its creation, 1, sets where its counter starts).
     const first = `#Ref<a.b.${2 ** 20 + 1}>`;
     simulation.node('a').transport.send('c', 'process', { v: 1, t: 'monitor', from: '<a.9.0>', to: watched.toString(), ref: first });
-    await simulation.runForAsync(10);
+    // Long enough for a first connection's handshake and then the message (latency 1-5 ms).
+    await simulation.runForAsync(50);
     const watcher = watchFrom(runtime('a.b'), watched);
-    await simulation.runForAsync(10);
+    await simulation.runForAsync(50);
     expect(watcher.reference).toBe(first);
     runtime('c').exit(watched, 'boom');
     await simulation.runForAsync(10);
