@@ -42,6 +42,61 @@ describe('SortedIdList', () => {
     }
     expect(list.toArray()).toEqual(model);
   });
+  it('keeps ids from elsewhere (below the largest) in order through runs of inserts, removals and reads, matching a plain array (seed=11)', () => {
+    // Such ids wait in a side list, merged when it grows or a position is read: every read
+    // (first, last, size, at, indexOf, removal from anywhere) must see them, merged or not.
+    const random = createSeededRandom(11);
+    const list = new SortedIdList();
+    let model: number[] = [];
+    const held = new Set<number>();
+    let next = 1_000_000;
+    const add = (id: number): void => {
+      if (held.has(id)) return;
+      list.insert(id);
+      model.push(id);
+      held.add(id);
+    };
+    for (let step = 0; step < 1200; step += 1) {
+      // A run of inserts with no read between them: ids of this node's own, and ids from
+      // elsewhere, below the largest, far below or just behind it.
+      for (let count = random.int(0, 40); count > 0; count -= 1) {
+        const kind = random.int(0, 4);
+        add(kind === 0 ? next++ : kind === 1 ? random.int(1, 1000) : kind === 2 ? next - random.int(1, 50) : random.int(1, next));
+      }
+      model.sort((a, b) => a - b);
+      const action = random.int(0, 6);
+      if (action === 0 && model.length > 0) {
+        expect({ step, removed: list.remove(model[0]!) }).toEqual({ step, removed: true });
+        held.delete(model.shift()!);
+      } else if (action === 1 && model.length > 0) {
+        const id = random.pick(model);
+        expect({ step, id, removed: list.remove(id) }).toEqual({ step, id, removed: true });
+        model.splice(model.indexOf(id), 1);
+        held.delete(id);
+        expect({ step, absent: list.remove(id) }).toEqual({ step, absent: false });
+      } else if (action === 2) {
+        const doomed = [...new Set(Array.from({ length: random.int(0, 40) }, () => (model.length > 0 && random.bool(0.8) ? random.pick(model) : random.int(1, next))))].sort((a, b) => a - b);
+        const doomedSet = new Set(doomed);
+        const kept = model.filter((id) => !doomedSet.has(id));
+        expect({ step, removed: list.removeAll(doomed) }).toEqual({ step, removed: model.length - kept.length });
+        model = kept;
+        for (const id of doomed) held.delete(id);
+      } else if (action === 3 && model.length > 0) {
+        const position = random.int(0, model.length);
+        expect({ step, position, id: list.at(position) }).toEqual({ step, position, id: model[position] });
+      } else if (action === 4) {
+        const probe = random.int(0, next + 2);
+        expect({ step, probe, position: list.indexOf(probe) }).toEqual({ step, probe, position: model.filter((id) => id < probe).length });
+      }
+      // Read without merging: these answer from both lists.
+      expect({ step, size: list.size, first: list.first(), last: list.last() }).toEqual({ step, size: model.length, first: model[0], last: model.at(-1) });
+      if (step % 100 === 0) expect({ step, ids: list.toArray() }).toEqual({ step, ids: model });
+    }
+    expect(list.toArray()).toEqual(model);
+    list.clear();
+    expect([list.size, list.first(), list.toArray()]).toEqual([0, undefined, []]);
+  });
+
   it('removes ids a little way from the front, one by one and many at once, matching a plain array across compactions (seed=9)', () => {
     // Evicting by age when clocks disagree a little removes ids just behind the front, not at
     // it: the ids before them move up and the head advances, rather than every later id down.

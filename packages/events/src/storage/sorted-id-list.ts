@@ -1,33 +1,49 @@
 // A list of ids kept in ascending order, optimised for what an event store does: append ids
 // that are larger than every id so far (creation order) and remove the smallest (eviction and
-// pruning, oldest first). Both are O(1) amortised; inserting elsewhere is a binary search and a
-// splice. Removing elsewhere moves the ids on the shorter side of it: those before it up (and
-// the head advances) when it is nearer the front, those after it down otherwise. Evicting by age
-// when clocks disagree a little removes ids just behind the front, which then costs as many
-// moves as ids before them, not as many as ids stored.
+// pruning, oldest first). Both are O(1) amortised.
+//
+// An id below the largest (an event from elsewhere, keeping its id) waits in a small sorted side
+// list, merged into the main one from the back once it holds about √n ids, or when a position is
+// read (a query). Splicing each into place moved every id after it, O(n) per insert, so storing k
+// events from elsewhere cost O(k × n); between reads it now costs about O(k × √n). A read after
+// each insert still merges each, as a splice did: the ids above it move, once.
+//
+// Removing elsewhere moves the ids on the shorter side of it: those before it up (and the head
+// advances) when it is nearer the front, those after it down otherwise. Evicting by age when
+// clocks disagree a little removes ids just behind the front, which then costs as many moves as
+// ids before them, not as many as ids stored.
 
 /** Up to this many ids away from the front, removeAll splices each rather than pass over the list. */
 const FEW_TO_SPLICE = 8;
+/** The side list is merged once it holds this many ids and its size squared reaches the main list's. */
+const FEW_TO_HOLD = 16;
 
 export class SortedIdList {
   private items: number[] = [];
   private head = 0;
+  // Ids inserted below the largest, ascending, not yet merged into items: no id is in both.
+  private pending: number[] = [];
 
   get size(): number {
-    return this.items.length - this.head;
+    return this.items.length - this.head + this.pending.length;
   }
 
   /** The smallest id, or undefined. */
   first(): number | undefined {
-    return this.head < this.items.length ? this.items[this.head] : undefined;
+    const first = this.head < this.items.length ? this.items[this.head] : undefined;
+    const waiting = this.pending[0];
+    return waiting !== undefined && (first === undefined || waiting < first) ? waiting : first;
   }
 
   last(): number | undefined {
-    return this.head < this.items.length ? this.items[this.items.length - 1] : undefined;
+    const last = this.head < this.items.length ? this.items[this.items.length - 1] : undefined;
+    const waiting = this.pending.at(-1);
+    return waiting !== undefined && (last === undefined || waiting > last) ? waiting : last;
   }
 
   /** The i-th smallest id (0-based). */
   at(position: number): number {
+    if (this.pending.length > 0) this.merge();
     return this.items[this.head + position]!;
   }
 
@@ -37,11 +53,22 @@ export class SortedIdList {
       items.push(id);
       return;
     }
-    const position = this.lowerBound(id);
-    items.splice(position, 0, id);
+    const pending = this.pending;
+    if (pending.length === 0 || id > pending[pending.length - 1]!) pending.push(id);
+    else pending.splice(SortedIdList.lowerBoundIn(pending, 0, id), 0, id);
+    // About √n held costs O(√n) per insert here and O(n) per merge, once every √n inserts.
+    if (pending.length >= FEW_TO_HOLD && pending.length * pending.length >= items.length - this.head) this.merge();
   }
 
   remove(id: number): boolean {
+    const pending = this.pending;
+    if (pending.length > 0) {
+      const waiting = SortedIdList.lowerBoundIn(pending, 0, id);
+      if (pending[waiting] === id) {
+        pending.splice(waiting, 1);
+        return true;
+      }
+    }
     const items = this.items;
     if (this.head < items.length && items[this.head] === id) {
       this.head += 1;
@@ -71,6 +98,7 @@ export class SortedIdList {
    * disagree).
    */
   removeAll(sorted: readonly number[]): number {
+    if (this.pending.length > 0) this.merge();
     let next = 0;
     let removed = 0;
     const items = this.items;
@@ -121,17 +149,53 @@ export class SortedIdList {
 
   /** Position (0-based from the smallest) of the first id ≥ `id`. */
   indexOf(id: number): number {
+    if (this.pending.length > 0) this.merge();
     return this.lowerBound(id) - this.head;
   }
 
   clear(): void {
     this.items = [];
     this.head = 0;
+    this.pending = [];
   }
 
   /** All ids, ascending (a copy). */
   toArray(): number[] {
+    if (this.pending.length > 0) this.merge();
     return this.items.slice(this.head);
+  }
+
+  /**
+   * Merges the side list into items from the back: the ids above the smallest waiting one move
+   * up by as many places as ids wait below them, each once, and those below it stay where they are.
+   */
+  private merge(): void {
+    const items = this.items;
+    const pending = this.pending;
+    let read = items.length - 1;
+    // Grown by pushing, not by setting the length, which would leave the array with holes (slower to read).
+    for (let count = 0; count < pending.length; count += 1) items.push(0);
+    let write = items.length - 1;
+    for (let waiting = pending.length - 1; waiting >= 0; write -= 1) {
+      if (read >= this.head && items[read]! > pending[waiting]!) {
+        items[write] = items[read]!;
+        read -= 1;
+      } else {
+        items[write] = pending[waiting]!;
+        waiting -= 1;
+      }
+    }
+    this.pending = [];
+  }
+
+  private static lowerBoundIn(items: readonly number[], low: number, id: number): number {
+    let high = items.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (items[middle]! < id) low = middle + 1;
+      else high = middle;
+    }
+    return low;
   }
 
   /** Position of the first id > `id`. */
@@ -147,14 +211,7 @@ export class SortedIdList {
   }
 
   private lowerBound(id: number): number {
-    let low = this.head;
-    let high = this.items.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (this.items[middle]! < id) low = middle + 1;
-      else high = middle;
-    }
-    return low;
+    return SortedIdList.lowerBoundIn(this.items, this.head, id);
   }
 
   private compact(): void {
