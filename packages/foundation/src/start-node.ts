@@ -13,7 +13,7 @@ import { createEventStore } from '@foundation/events';
 import type { EventStore } from '@foundation/events';
 import { JoinTimeoutError, MEMBERSHIP_ERROR_CODES, createMembership, defaultLanConfig as membershipLan, defaultLocalConfig as membershipLocal } from '@foundation/membership-hyparview';
 import type { Membership } from '@foundation/membership-hyparview';
-import { Pid, createRuntime, createTransportRouter } from '@foundation/process';
+import { Pid, RuntimeStoppedError, createRuntime, createTransportRouter } from '@foundation/process';
 import type { Behavior, Runtime } from '@foundation/process';
 import { createFileStorage } from '@foundation/raft';
 import type { KvResult } from '@foundation/raft';
@@ -569,6 +569,9 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     },
     spawnOn,
     async spawnWhere(criteria, behavior, args) {
+      // Refused as spawnOn() is once the node stops: the registry stop() closed would otherwise
+      // answer first, with RegistryClosedError, an error no other call of a stopped node gives.
+      if (registryClosed) throw new RuntimeStoppedError(nodeId, 'spawn');
       const candidates = registry.discover(criteria);
       if (candidates.length === 0) {
         throw new FoundationError({ type: 'no_candidate_node', code: FOUNDATION_ERROR_CODES.noCandidateNode, message: `no service matches ${JSON.stringify(criteria)}` });

@@ -46,6 +46,17 @@ describe('a node that stops', () => {
     await expect(node.telemetry.getClusterMetrics({ timeoutMs: 100 })).resolves.toBeDefined();
   });
 
+  it('refuses spawnWhere() once stopped as it refuses spawnOn(): RuntimeStoppedError (5708), not the error of its closed registry', async () => {
+    const node = await startNode({ dataDir: join(root, 'spawn-where'), timing: 'local' });
+    node.defineBehavior('idle', { handleMessage: () => undefined });
+    await node.stop();
+    const refused = { code: 5708, type: 'runtime_stopped', context: { nodeId: node.id, operation: 'spawn' } };
+    await expect(node.spawnOn(node.id, 'idle')).rejects.toMatchObject(refused);
+    // The registry, closed by stop(), answered first: RegistryClosedError (5605), which no other
+    // call of a stopped node gives.
+    await expect(node.spawnWhere({ capabilities: ['foundation-node'] }, 'idle')).rejects.toMatchObject(refused);
+  });
+
   it('runs every step when one fails, then rejects with NodeStopError (6109) naming it; a second stop() gives the same outcome', async () => {
     const dataDir = join(root, 'failing-step');
     const node = await startNode({ dataDir, timing: 'local' });
