@@ -50,7 +50,7 @@ export interface StartNodeOptions {
    * Default false.
    */
   readonly maskFrames?: boolean;
-  /** Where Raft keeps its log and snapshots. Default `.foundation/<name>` under the working directory. */
+  /** Where Raft keeps its log and snapshots. Default `.foundation/<name>-<port>` under the working directory. */
   readonly dataDir?: string;
   /**
    * Ids of the Raft voters (the nodes that agree on cluster-wide state), the same list on each of
