@@ -294,6 +294,23 @@ describe('the send path', () => {
   });
 });
 
+  it('writes a trace state from OpenTelemetry only when it is a valid tracestate (W3C Trace Context §3.3)', () => {
+    // @opentelemetry/api's TraceState.set does not check what it is given, so an application can
+    // put a value with a line break or a comma into the span context.
+    const propagator = createPropagator({ nodeId: 'n' });
+    const send = (traceState: ReturnType<typeof createTraceState>): HeaderMap => {
+      const carrier: HeaderMap = {};
+      propagator.inject(createContext().withTrace({ ...TRACE, traceState }), carrier);
+      return carrier;
+    };
+    const broken = send(createTraceState('rojo=00f067aa0ba902b7').set('evil', '1\r\nset-cookie: x=1'));
+    expect(broken.traceparent).toBe(`00-${TRACE.traceId}-${TRACE.spanId}-01`);
+    expect(broken.tracestate).toBeUndefined();
+    expect(send(createTraceState('rojo=1').set('a', 'x=y')).tracestate).toBeUndefined();
+    expect(send(createTraceState('rojo=1').set('UPPER', 'x')).tracestate).toBeUndefined();
+    expect(send(createTraceState('rojo=00f067aa0ba902b7').set('congo', 't61rcWkgMzE')).tracestate).toBe('congo=t61rcWkgMzE,rojo=00f067aa0ba902b7');
+  });
+
 describe('the flight recorder hook', () => {
   it('records departures and arrivals with node, process, correlation id and time', () => {
     const recorderA = createFlightRecorder({ capacity: 10 });

@@ -13,7 +13,7 @@
 // oversized or unreadable is dropped, counted, and reported to `onDrop`.
 import { createSystemClock, uuidV4 } from '@foundation/core';
 import type { Clock, Random } from '@foundation/core';
-import type { SpanContext, TextMapGetter, TextMapSetter } from '@opentelemetry/api';
+import type { SpanContext, TextMapGetter, TextMapSetter, TraceState } from '@opentelemetry/api';
 import { hostname } from 'node:os';
 import { Context, EMPTY_CONTEXT } from '../context';
 import { MAX_BAGGAGE_BYTES, checkBaggage, formatBaggage } from '../core/baggage';
@@ -186,6 +186,21 @@ function writeWithSetter<C>(carrier: C, setter: TextMapSetter<C>, values: Outgoi
   }
 }
 
+/**
+ * The `tracestate` to send for a trace state, or undefined when there is nothing valid to send.
+ * One built here (from a received header, or through its checked `set`) is valid as it is. Any
+ * other comes from OpenTelemetry, whose `createTraceState(...).set` takes any key and value: its
+ * text is checked as a received header would be (§3.3), so a value holding a line break or
+ * another character outside the grammar cannot reach the carrier.
+ */
+function writableTraceState(traceState: TraceState): string | undefined {
+  const serialized = traceState.serialize();
+  if (traceState instanceof W3CTraceState) return serialized === '' ? undefined : serialized;
+  if (typeof serialized !== 'string') return undefined;
+  const checked = parseTraceState(serialized);
+  return checked.ok && checked.value !== '' ? checked.value : undefined;
+}
+
 /** A propagator for one node. Nodes simulated in one process each get their own. */
 export function createPropagator(options: PropagatorOptions = {}): Propagator {
   const nodeId = checkIdentifier('nodeId', options.nodeId ?? defaultNodeId());
@@ -329,8 +344,7 @@ export function createPropagator(options: PropagatorOptions = {}): Propagator {
       // Every way a trace reaches a Context (withTrace, extract, the active span) validated it.
       if (trace !== undefined && trace.traceId.length === 32 && trace.spanId.length === 16) {
         traceparent = formatTraceParent(trace.traceId, trace.spanId, trace.traceFlags);
-        tracestate = trace.traceState?.serialize();
-        if (tracestate === '') tracestate = undefined;
+        if (trace.traceState !== undefined) tracestate = writableTraceState(trace.traceState);
       }
       const formatted = formatBaggage(context.baggage);
       truncated += formatted.dropped;
