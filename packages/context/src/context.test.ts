@@ -115,6 +115,18 @@ describe('well-known fields', () => {
     expect((error as InvalidContextValueError).key).toBe(key);
   });
 
+  it('reports a value that cannot be shown as text with InvalidContextValueError too, not the TypeError of describing it', () => {
+    // A null-prototype object (as some decoders make), one whose toString throws, a BigInt in JSON.
+    const unprintable = [Object.create(null) as unknown, { toString: () => { throw new Error('no text'); } }, { toJSON: () => 1n }];
+    for (const value of unprintable) {
+      expect(thrown(() => createContext({ correlationId: value as string })).code).toBe(CONTEXT_ERROR_CODES.invalidValue);
+      expect(thrown(() => EMPTY_CONTEXT.setValue('hops', value)).code).toBe(CONTEXT_ERROR_CODES.invalidValue);
+      expect(thrown(() => EMPTY_CONTEXT.setBaggage('k', value as string)).code).toBe(CONTEXT_ERROR_CODES.invalidValue);
+      expect(thrown(() => EMPTY_CONTEXT.setBaggage(value as string, 'v')).code).toBe(CONTEXT_ERROR_CODES.invalidValue);
+      expect(thrown(() => EMPTY_CONTEXT.withTrace({ traceId: value, spanId: 'x', traceFlags: 0 } as never)).code).toBe(CONTEXT_ERROR_CODES.invalidValue);
+    }
+  });
+
   it('serialises the loggable fields only', () => {
     const context = createContext({ correlationId: 'c', hops: 2, secret: 'local only' }).setBaggage('tenant', 'acme');
     expect(context.toJSON()).toEqual({ correlationId: 'c', hops: 2, baggage: { tenant: 'acme' } });

@@ -9,6 +9,7 @@ import type { Baggage, BaggageEntry } from './core/baggage';
 import { MAX_COUNTER_VALUE, MAX_IDENTIFIER_LENGTH, isCounter, isIdentifier } from './core/fields';
 import { isWritableTraceParent } from './core/trace-context';
 import { DeadlineExceededError } from './errors/deadline-exceeded-error';
+import { describeValue } from './errors/describe-value';
 import { InvalidContextValueError } from './errors/invalid-context-value-error';
 
 /** A typed key for local values; create one with `createContextKey`. */
@@ -254,7 +255,7 @@ export class Context {
    * (percent-encoded on the wire); `metadata` W3C properties such as `ttl=60;internal`.
    */
   setBaggage(key: string, value: string, metadata?: string): Context {
-    if (!isBaggageKey(key)) throw new InvalidContextValueError(`baggage.${String(key)}`, 'must be an HTTP token (RFC 7230 tchar)', key);
+    if (!isBaggageKey(key)) throw new InvalidContextValueError(`baggage.${typeof key === 'string' ? key : describeValue(key)}`, 'must be an HTTP token (RFC 7230 tchar)', key);
     const malformedValue = () => new InvalidContextValueError(`baggage.${key}`, `must be a well-formed string of at most ${MAX_BAGGAGE_VALUE_LENGTH} characters`, value);
     if (typeof value !== 'string' || value.length > MAX_BAGGAGE_VALUE_LENGTH) throw malformedValue();
     let normalised: string | undefined;

@@ -110,9 +110,10 @@ describe('reconstructing a path across nodes', () => {
     // missing setting through Number(), say) decoded arrays of any length.
     const good = { correlationId: 'c', node: 'n', process: 'p', direction: 'in', hops: 0, time: 1 };
     const many = Array.from({ length: 20_000 }, () => good);
-    for (const maxRecords of [Number.NaN, -1, 1.5, Number.POSITIVE_INFINITY, '100' as unknown as number]) {
+    for (const maxRecords of [Number.NaN, -1, 1.5, Number.POSITIVE_INFINITY, '100' as unknown as number, Object.create(null) as number]) {
       expect(() => parseHopRecords(many, maxRecords)).toThrow(expect.objectContaining({ code: CONTEXT_ERROR_CODES.invalidOptions }));
     }
+    expect(() => createFlightRecorder({ capacity: Object.create(null) as number })).toThrow(expect.objectContaining({ code: CONTEXT_ERROR_CODES.invalidOptions }));
     expect(parseHopRecords(many.slice(0, 5), 5)).toHaveLength(5);
     expect(parseHopRecords([], 0)).toEqual([]);
     expect(() => parseHopRecords([good], 0)).toThrow(expect.objectContaining({ code: CONTEXT_ERROR_CODES.invalidHopRecords }));

@@ -2,6 +2,7 @@
 // (`extract`) or leaves it (`inject`), one HopRecord. Queried by correlation id, the records of
 // all nodes reconstruct a request's path across the cluster (see `reconstructPath`).
 import { ContextOptionsError } from './errors/context-options-error';
+import { describeValue } from './errors/describe-value';
 
 export type HopDirection = 'in' | 'out';
 
@@ -89,7 +90,7 @@ export type RecordHop = (
 export function createFlightRecorder(options: FlightRecorderOptions = {}): FlightRecorder {
   const capacity = options.capacity ?? DEFAULT_FLIGHT_RECORDER_CAPACITY;
   if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_CAPACITY) {
-    throw new ContextOptionsError('capacity', `must be an integer in 1..${MAX_CAPACITY} (got ${String(capacity)})`);
+    throw new ContextOptionsError('capacity', `must be an integer in 1..${MAX_CAPACITY} (got ${describeValue(capacity)})`);
   }
   let correlationIds: string[] = [];
   let requestIds: (string | undefined)[] = [];

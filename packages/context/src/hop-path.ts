@@ -3,6 +3,7 @@
 import { isPlainObject } from '@foundation/core';
 import { MAX_COUNTER_VALUE, MAX_IDENTIFIER_LENGTH, isCounter, isIdentifier } from './core/fields';
 import { ContextOptionsError } from './errors/context-options-error';
+import { describeValue } from './errors/describe-value';
 import { InvalidHopRecordsError } from './errors/invalid-hop-records-error';
 import type { HopRecord } from './flight-recorder';
 
@@ -32,7 +33,7 @@ const HEX_16 = /^[0-9a-f]{16}$/;
  */
 export function parseHopRecords(data: unknown, maxRecords = 10_000): HopRecord[] {
   // NaN would compare false with every length below, and leave hostile input unbounded.
-  if (!Number.isSafeInteger(maxRecords) || maxRecords < 0) throw new ContextOptionsError('maxRecords', `must be a non-negative integer (got ${String(maxRecords)})`);
+  if (!Number.isSafeInteger(maxRecords) || maxRecords < 0) throw new ContextOptionsError('maxRecords', `must be a non-negative integer (got ${describeValue(maxRecords)})`);
   if (!Array.isArray(data)) throw new InvalidHopRecordsError('expected an array');
   if (data.length > maxRecords) throw new InvalidHopRecordsError(`more than ${maxRecords} records`);
   // An index loop, not map: map skips the holes of a sparse array (structured clone and

@@ -1,5 +1,6 @@
 import { FoundationError } from '@foundation/core';
 import { CONTEXT_ERROR_CODES } from './codes';
+import { describeValue } from './describe-value';
 
 /**
  * A value that a context cannot hold: a well-known field of the wrong type or size
@@ -23,9 +24,4 @@ export class InvalidContextValueError extends FoundationError {
     });
     this.key = key;
   }
-}
-
-function describeValue(value: unknown): string {
-  const text = typeof value === 'string' ? JSON.stringify(value) : String(value);
-  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
 }

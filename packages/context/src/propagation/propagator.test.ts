@@ -364,5 +364,7 @@ describe('the process-wide propagator', () => {
 
   it('rejects a node id that could not travel in a header', () => {
     expect(() => createPropagator({ nodeId: 'has space' })).toThrow(expect.objectContaining({ code: CONTEXT_ERROR_CODES.invalidOptions }));
+    // One that JSON.stringify cannot describe (a BigInt) is reported the same way.
+    expect(() => createPropagator({ nodeId: 10n as unknown as string })).toThrow(expect.objectContaining({ code: CONTEXT_ERROR_CODES.invalidOptions }));
   });
 });

@@ -22,6 +22,7 @@ import { MAX_COUNTER_VALUE, MAX_IDENTIFIER_LENGTH, isIdentifier, parseCounter } 
 import { MAX_TRACEPARENT_LENGTH, MAX_TRACESTATE_LENGTH, formatTraceParent, parseTraceParent, parseTraceState } from '../core/trace-context';
 import { W3CTraceState } from '../core/trace-state';
 import { ContextOptionsError } from '../errors/context-options-error';
+import { describeValue } from '../errors/describe-value';
 import { columnWriterOf } from '../flight-recorder';
 import type { FlightRecorder, HopRecord, RecordHop } from '../flight-recorder';
 import { fetchHeadersGetter, fetchHeadersSetter, headerMapGetter, headerMapSetter, isFetchHeaders } from './carrier';
@@ -114,7 +115,7 @@ function defaultNodeId(): string {
 }
 
 function checkIdentifier(option: string, value: string): string {
-  if (!isIdentifier(value)) throw new ContextOptionsError(option, `must be 1–${MAX_IDENTIFIER_LENGTH} visible ASCII characters (got ${JSON.stringify(value)})`);
+  if (!isIdentifier(value)) throw new ContextOptionsError(option, `must be 1–${MAX_IDENTIFIER_LENGTH} visible ASCII characters (got ${describeValue(value, 300)})`);
   return value;
 }
 
