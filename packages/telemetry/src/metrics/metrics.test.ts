@@ -549,4 +549,12 @@ describe('snapshots: export per node, merge cluster-wide', () => {
       expect(codeOf(() => parseSnapshot(data, { maxMetrics: 10, maxSeriesPerMetric: 10 }))).toBe(TELEMETRY_ERROR_CODES.invalidSnapshot);
     }
   });
+
+  it('refuses a negative handler-failure count, which would render a counter that goes down and lower the cluster total in a merge', () => {
+    const good = JSON.parse(JSON.stringify(createTelemetry().snapshot())) as Record<string, unknown>;
+    expect(parseSnapshot(good).handlerFailures).toBe(0);
+    for (const handlerFailures of [-5, -Number.MIN_VALUE]) {
+      expect(codeOf(() => parseSnapshot({ ...good, handlerFailures }))).toBe(TELEMETRY_ERROR_CODES.invalidSnapshot);
+    }
+  });
 });
