@@ -133,7 +133,10 @@ export interface FoundationNode {
   spawnOn(node: string, behavior: string, args?: unknown): Promise<Pid>;
   /** Spawns a defined behavior on a node the registry chooses: one offering `criteria`. */
   spawnWhere(criteria: DiscoveryCriteria, behavior: string, args?: unknown): Promise<Pid>;
-  /** One instance of `behavior` in the whole cluster, restarted elsewhere when its node dies. */
+  /**
+   * One instance of `behavior` in the whole cluster, restarted elsewhere when its node dies.
+   * Throws RuntimeStoppedError (5708) from stop() on, as spawns are refused.
+   */
   singleton(options: SingletonOptions): Singleton;
   status(): NodeStatus;
   /** Every node's status (the nodes the registry knows), asked over the control channel. */
@@ -580,6 +583,10 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
       return spawnOn(chosen.node, behavior, args);
     },
     singleton(singletonOptions) {
+      // Refused as spawns are from stop() on: stop() stops the singletons it has when it is
+      // called, so one made later competed for its lock against the stopped Raft every renewal
+      // period, for as long as the process lived.
+      if (stopping !== null) throw new RuntimeStoppedError(nodeId, 'spawn');
       const singleton = startSingleton(locks, runtime, clock, sleepOn, singletonOptions);
       singletons.add(singleton);
       return singleton;

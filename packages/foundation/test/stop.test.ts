@@ -5,8 +5,9 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lockDirectory } from '@foundation/core';
+import { createSystemClock, lockDirectory } from '@foundation/core';
 import { EventStoreClosedError } from '@foundation/events';
+import { countTimers } from '@foundation/testkit';
 import { startNode } from '../src/index';
 import { closeSegmentUnder } from './support/full-disk';
 import { accepts } from './support/loopback';
@@ -55,6 +56,33 @@ describe('a node that stops', () => {
     // The registry, closed by stop(), answered first: RegistryClosedError (5605), which no other
     // call of a stopped node gives.
     await expect(node.spawnWhere({ capabilities: ['foundation-node'] }, 'idle')).rejects.toMatchObject(refused);
+  });
+
+  it('refuses singleton() from stop() on, as it refuses spawns, and starts no competition for its lock', async () => {
+    const { clock, pending } = countTimers(createSystemClock({ keepAlive: false }));
+    const node = await startNode({ dataDir: join(root, 'singleton'), timing: 'local', clock });
+    const options = { name: 'late', behavior: { handleMessage: () => undefined }, leaseMs: 300 };
+    const attempt = (): unknown => {
+      try {
+        return node.singleton(options);
+      } catch (error) {
+        return error;
+      }
+    };
+    const refused = { code: 5708, type: 'runtime_stopped', context: { nodeId: node.id, operation: 'spawn' } };
+    const stopping = node.stop();
+    // Made after stop() had taken the singletons to stop: nothing would ever have stopped it.
+    const whileStopping = attempt();
+    await stopping;
+    const timersBefore = pending();
+    const afterStop = attempt();
+    // Let a competition started by the call reach its first wait.
+    await new Promise((resolve) => setImmediate(resolve));
+    // It tried the stopped Raft for the lock (StoppedError, 6013) every renewal period, for as
+    // long as the process lived.
+    expect(pending()).toBe(timersBefore);
+    expect(whileStopping).toMatchObject(refused);
+    expect(afterStop).toMatchObject(refused);
   });
 
   it('runs every step when one fails, then rejects with NodeStopError (6109) naming it; a second stop() gives the same outcome', async () => {
