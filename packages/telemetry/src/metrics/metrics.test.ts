@@ -7,6 +7,7 @@ import { createTelemetry } from '../telemetry';
 import { OTHER_DROPPED_METRIC } from './metric-registry';
 import type { MetricDefinition } from './definition';
 import { mergeSnapshots, parseSnapshot } from './snapshot';
+import type { SnapshotLimits } from './snapshot';
 import type { MetricsSnapshot } from './snapshot';
 
 function codeOf(action: () => unknown): number | undefined {
@@ -548,6 +549,28 @@ describe('snapshots: export per node, merge cluster-wide', () => {
     for (const data of hostile) {
       expect(codeOf(() => parseSnapshot(data, { maxMetrics: 10, maxSeriesPerMetric: 10 }))).toBe(TELEMETRY_ERROR_CODES.invalidSnapshot);
     }
+  });
+
+  it('refuses limits that are not non-negative integers with InvalidOptionsError (5307), instead of reading without a bound', () => {
+    // NaN (a limit read from a missing setting through Number()) compares false with every length,
+    // and so does a limit left out of the object: the arrays of a hostile peer went unbounded.
+    const telemetry = createTelemetry({ metrics: [{ name: 'b.v', kind: 'counter', measurement: 'v', event: ['a'], tags: ['t'] }] });
+    for (let index = 0; index < 20; index += 1) telemetry.execute(['a'], { v: 1 }, { t: String(index) });
+    const data = JSON.parse(JSON.stringify(telemetry.snapshot())) as unknown;
+    const limits: unknown[] = [
+      { maxMetrics: Number.NaN, maxSeriesPerMetric: 10 },
+      { maxMetrics: 10, maxSeriesPerMetric: Number.NaN },
+      { maxMetrics: 10 },
+      { maxMetrics: -1, maxSeriesPerMetric: 10 },
+      { maxMetrics: 1.5, maxSeriesPerMetric: 10 },
+      { maxMetrics: '10', maxSeriesPerMetric: 10 },
+      null,
+    ];
+    for (const limit of limits) {
+      expect(codeOf(() => parseSnapshot(data, limit as SnapshotLimits))).toBe(TELEMETRY_ERROR_CODES.invalidOptions);
+    }
+    expect(codeOf(() => parseSnapshot(data, { maxMetrics: 10, maxSeriesPerMetric: 10 }))).toBe(TELEMETRY_ERROR_CODES.invalidSnapshot);
+    expect(parseSnapshot(data, { maxMetrics: 1, maxSeriesPerMetric: 20 }).metrics[0]!.series).toHaveLength(20);
   });
 
   it('refuses a negative handler-failure count, which would render a counter that goes down and lower the cluster total in a merge', () => {

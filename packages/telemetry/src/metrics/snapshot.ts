@@ -266,9 +266,19 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 /**
  * Decodes a snapshot received from another node (after JSON or CBOR decoding). Every field is
  * checked; sizes are bounded by `limits`; sketches are rebuilt and checked; the result holds
- * fresh objects only. Throws InvalidSnapshotError (code 5305) naming what is wrong.
+ * fresh objects only. Throws InvalidSnapshotError (code 5305) naming what is wrong, and
+ * InvalidOptionsError (5307) for limits that are not non-negative integers.
  */
 export function parseSnapshot(data: unknown, limits: SnapshotLimits = DEFAULT_LIMITS): MetricsSnapshot {
+  // A limit that is NaN or missing compares false with every length, and would leave a hostile
+  // peer's arrays unbounded.
+  if (typeof limits !== 'object' || limits === null) throw new InvalidOptionsError('limits must be an object with maxMetrics and maxSeriesPerMetric');
+  for (const limit of ['maxMetrics', 'maxSeriesPerMetric'] as const) {
+    const value: unknown = limits[limit];
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      throw new InvalidOptionsError(`limits.${limit} must be a non-negative integer (got ${typeof value === 'number' ? String(value) : typeof value})`, { limit });
+    }
+  }
   const fail = (message: string): never => {
     throw new InvalidSnapshotError(`metrics snapshot: ${message}`);
   };
