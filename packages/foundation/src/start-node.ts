@@ -363,6 +363,23 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   // callers waiting on it then hear of it, so the node reports it, and health() and status()
   // show it failed (raft.failure()) rather than a healthy leader that can no longer write.
   consensus.raft.on('error', reporter('raft'));
+  /**
+   * The step `consensus` of stop() and of the clean-up after a failed start, the one step for
+   * both, made when either begins. A Raft whose disk failed under a write made from then on (the
+   * registry's departure, a leader's appends still arriving) stopped itself, and its stop()
+   * resolves: that failure is the step's. One from before was told then (its error event,
+   * health()), and is not. The clean-up had a step of its own that did not ask, so such a
+   * failure was missing from its `cleanupError`.
+   */
+  const consensusStep = (): ((steps: StepRunner) => Promise<void>) => {
+    const failedBefore = consensus.raft.failure() !== null;
+    return (steps) =>
+      steps.run('consensus', async () => {
+        await consensus.stop();
+        const failure = consensus.raft.failure();
+        if (!failedBefore && failure !== null) throw failure;
+      });
+  };
   const registryLog = consensus.log<RegistryCommand>('registry', { retain: { compact: (history) => compactRegistryCommands(history, REGISTRY_NAMESPACE, DEFAULT_REGISTRY_LIMITS) } });
   const clusterConfig = createClusterConfig(config, configLog, reporter('cluster-config'));
   const registry = createRegistry<unknown>({
@@ -471,12 +488,13 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     await unlessAborted(consensus.start({ joinTimeoutMs: Math.max(0, joinBy - clock.monotonic()) }));
   } catch (error) {
     return failStart(error, async (steps) => {
+      const stopConsensus = consensusStep();
       await steps.run('registry', () => registry.close({ announce: false }));
       await steps.run('cluster-config', () => clusterConfig.close());
       await steps.run('control', () => control.close());
       await steps.run('membership', () => membership.leave());
       await steps.run('runtime', () => runtime.shutdown({ timeoutMs: 1000 }));
-      await steps.run('consensus', () => consensus.stop());
+      await stopConsensus(steps);
       await steps.run('transport', () => transport.close());
       await release(steps);
     });
@@ -671,8 +689,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
         // directory and its stores for as long as the process lived. The failures are reported
         // together at the end. The singletons stop together (src/coordination/singleton.ts).
         const steps = createStepRunner();
-        // Raft failed before: that was told then (its error event, health()), not a failure of stop().
-        const raftFailedBefore = consensus.raft.failure() !== null;
+        const stopConsensus = consensusStep();
         await stopSingletons(singletons, steps);
         // Before the registry closes: the upkeep asks it which nodes are live, and a closed
         // registry refuses that question (RegistryClosedError from a timer).
@@ -686,13 +703,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
         await membership.leave().catch(() => undefined);
         await runtime.shutdown({ timeoutMs: 2000 }).catch(() => undefined);
         await steps.run('raft-links', offRaftMembership);
-        await steps.run('consensus', async () => {
-          await consensus.stop();
-          // A Raft whose disk failed under a write made while the node stopped (the registry's
-          // departure, say) stopped itself, and its stop() resolves: that failure is this step's.
-          const failure = consensus.raft.failure();
-          if (!raftFailedBefore && failure !== null) throw failure;
-        });
+        await stopConsensus(steps);
         await steps.run('transport', () => transport.close());
         // Last: nothing that stores or reads events (cluster-wide events arriving over the
         // transport) runs any more, and Raft's files are closed.
