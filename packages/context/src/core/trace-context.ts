@@ -10,7 +10,11 @@ export const MAX_TRACEPARENT_LENGTH = 512;
 /** §3.3.1: "There can be a maximum of 32 list-members in a list." */
 export const MAX_TRACESTATE_MEMBERS = 32;
 
-/** Longest `tracestate` accepted (characters). 32 members of 256-character keys and values fit. */
+/**
+ * Longest `tracestate` accepted (characters). The grammar allows up to 16,447 (32 members of
+ * 256-character keys and values); the spec's "tracestate limits" only ask that at least 512 be
+ * propagated. Trace states set here are kept within it (see W3CTraceState.set).
+ */
 export const MAX_TRACESTATE_LENGTH = 8192;
 
 export type HeaderRejection = 'malformed' | 'oversized';

@@ -3,7 +3,7 @@
 // into members only when asked (`get`, `set`, `unset`), so a trace state that is only passed
 // on costs nothing beyond validation.
 import type { TraceState } from '@opentelemetry/api';
-import { MAX_TRACESTATE_MEMBERS, isTraceStateKey, isTraceStateValue } from './trace-context';
+import { MAX_TRACESTATE_LENGTH, MAX_TRACESTATE_MEMBERS, isTraceStateKey, isTraceStateValue } from './trace-context';
 
 type Member = readonly [key: string, value: string];
 
@@ -19,12 +19,13 @@ export class W3CTraceState implements TraceState {
 
   /**
    * A new trace state with `key` first (§3.3.1.4: a modified key moves to the left), dropping
-   * the rightmost member beyond 32. An invalid key or value leaves the state unchanged.
+   * the rightmost member beyond 32, and members past the length a receiver accepts (see
+   * `withinLength`). An invalid key or value leaves the state unchanged.
    */
   set(key: string, value: string): TraceState {
     if (!isTraceStateKey(key) || !isTraceStateValue(value)) return this;
     const members: Member[] = [[key, value], ...this.#list().filter(([existing]) => existing !== key)];
-    return new W3CTraceState(undefined, members.slice(0, MAX_TRACESTATE_MEMBERS));
+    return new W3CTraceState(undefined, withinLength(members.slice(0, MAX_TRACESTATE_MEMBERS)));
   }
 
   unset(key: string): TraceState {
@@ -56,4 +57,26 @@ export class W3CTraceState implements TraceState {
     }
     return this.#members;
   }
+}
+
+/** Members longer than this go first when a trace state is too long (the spec's "tracestate limits"). */
+const LONG_MEMBER = 128;
+
+/**
+ * `members`, shortened to serialise within MAX_TRACESTATE_LENGTH, the most a receiver (this
+ * package's `extract` included) accepts: 32 members of 256-character keys and values would make
+ * 16,447 characters, and the whole header would be dropped. Truncated as the spec's "tracestate
+ * limits" say: members over 128 characters first, from the right, then members from the right.
+ * The first member, just set, is at most 513 characters and always stays.
+ */
+function withinLength(members: Member[]): Member[] {
+  const size = ([key, value]: Member): number => key.length + 1 + value.length;
+  let length = members.reduce((total, member) => total + size(member) + 1, -1);
+  if (length <= MAX_TRACESTATE_LENGTH) return members;
+  const kept = [...members];
+  for (let index = kept.length - 1; index > 0 && length > MAX_TRACESTATE_LENGTH; index -= 1) {
+    if (size(kept[index]!) > LONG_MEMBER) length -= size(kept.splice(index, 1)[0]!) + 1;
+  }
+  while (length > MAX_TRACESTATE_LENGTH && kept.length > 1) length -= size(kept.pop()!) + 1;
+  return kept;
 }
