@@ -154,7 +154,10 @@ function scanBaggage(header: string, into: Map<string, BaggageEntry> | undefined
     if (value === undefined) return SCAN_MALFORMED;
     const key = header.slice(keyStart, keyEnd);
     if (into.has(key)) into.delete(key); // a repeated key moves to the end, as if set again
-    into.set(key, metadata === undefined ? { value } : { value, metadata });
+    // The value is sent on as it came: encoded again, characters the sender left as they are
+    // (`#`, `/`, `:`...) would take three bytes each, and a header within 8192 bytes would no
+    // longer fit when sent on (the spec requires every member of such a header to be propagated).
+    into.set(key, new EncodedBaggageEntry(value, metadata, memberString(key, encoded, metadata)));
   }
   if (members > 0 && separated) canonical = false; // a trailing comma
   return members * 2 + (canonical ? 1 : 0);
@@ -322,11 +325,12 @@ export interface FormattedBaggage {
 }
 
 /**
- * A baggage entry set locally (`Context.setBaggage`). Setting an entry has to percent-encode its
- * value anyway, to reject strings that are not well-formed UTF-16; the entry keeps the result as
- * its member text (`key=encoded` or `key=encoded;metadata`), which is what `formatBaggage` writes.
+ * A baggage entry that keeps its member text (`key=encoded` or `key=encoded;metadata`), which is
+ * what `formatBaggage` writes. One set locally (`Context.setBaggage`) has to percent-encode its
+ * value anyway, to reject strings that are not well-formed UTF-16; one decoded from a received
+ * header keeps the value's text as it came.
  */
-class LocalBaggageEntry implements BaggageEntry {
+class EncodedBaggageEntry implements BaggageEntry {
   readonly value: string;
   readonly metadata?: string | undefined;
   readonly #member: string;
@@ -354,7 +358,7 @@ export function createBaggageEntry(key: string, value: string, metadata: string 
   } catch {
     return undefined;
   }
-  return new LocalBaggageEntry(value, metadata, memberString(key, encoded, metadata));
+  return new EncodedBaggageEntry(value, metadata, memberString(key, encoded, metadata));
 }
 
 /** `key=encoded`, or `key=encoded;metadata` when there is metadata. */
@@ -362,16 +366,18 @@ function memberString(key: string, encoded: string, metadata: string | undefined
   return metadata === undefined || metadata === '' ? `${key}=${encoded}` : `${key}=${encoded};${metadata}`;
 }
 
-/** The member text of one entry: kept from when it was set, or encoded now. */
+/** The member text of one entry: kept from when it was set or received, or encoded now. */
 function memberText(key: string, entry: BaggageEntry): string {
-  return LocalBaggageEntry.memberOf(entry) ?? memberString(key, encodeValue(entry.value), entry.metadata);
+  return EncodedBaggageEntry.memberOf(entry) ?? memberString(key, encodeValue(entry.value), entry.metadata);
 }
 
 /**
  * Formats entries as a `baggage` value, percent-encoding values. Entries are written in order;
  * one that would take the header past 8192 bytes or 180 members is left out whole (§Limits: a
  * platform MUST NOT propagate partial list-members) and counted. Received baggage that is
- * already canonical is sent on as it came, and entries set locally were encoded when set.
+ * already canonical is sent on as it came; otherwise its values keep the encoding they came with,
+ * so a received header is never sent on longer than it came. Entries set locally were encoded
+ * when set.
  */
 export function formatBaggage(entries: Baggage): FormattedBaggage {
   if (entries instanceof ReceivedBaggage) {

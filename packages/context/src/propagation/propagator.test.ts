@@ -274,12 +274,32 @@ describe('the send path', () => {
       return carrier.baggage as string | undefined;
     };
     expect(relay('user.id=alice,note=a%2Cb;ttl=5')).toBe('user.id=alice,note=a%2Cb;ttl=5');
-    expect(relay(' user.id = alice ,, note=%61%2cb ;ttl = 5,user.id=bob')).toBe('note=a%2Cb;ttl=5,user.id=bob');
+    // Normalised: whitespace, empty members and the earlier of a repeated key go; each value keeps
+    // the encoding it came with, so the header never grows on the way through.
+    expect(relay(' user.id = alice ,, note=%61%2cb ;ttl = 5,user.id=bob')).toBe('note=%61%2cb;ttl=5,user.id=bob');
     const received = propagator.extract({ baggage: 'user.id=alice' });
     const changed = createPropagator({ nodeId: 'relay' });
     const carrier: HeaderMap = {};
     changed.inject(received.setBaggage('tenant', 'acme corp'), carrier);
     expect(carrier.baggage).toBe('user.id=alice,tenant=acme%20corp');
+  });
+
+  it('sends on every member of a received baggage header within 8192 bytes, even one not in canonical form (W3C Baggage, "Limits")', () => {
+    // "A platform MUST propagate all list-members including any list-members added by the
+    // platform if the resulting baggage-string would be 8192 bytes or less." Values may hold
+    // characters such as # or / unencoded; encoding them again on the way out made the header
+    // longer than it came, and members were left out.
+    const propagator = createPropagator({ nodeId: 'relay' });
+    const members = Array.from({ length: 8 }, (_, index) => `k${index}=${'#/'.repeat(480)}`);
+    const received = ` ${members.join(',')}`; // one leading space: not canonical, so re-serialised
+    expect(received.length).toBeLessThanOrEqual(8192);
+    const carrier: HeaderMap = {};
+    const context = propagator.extract({ baggage: received });
+    expect(context.getBaggage('k7')).toEqual({ value: '#/'.repeat(480) });
+    propagator.inject(context, carrier);
+    expect(carrier.baggage).toBe(members.join(','));
+    expect(propagator.stats().baggageEntriesTruncated).toBe(0);
+    expect(propagator.extract(carrier).getBaggage('k7')).toEqual({ value: '#/'.repeat(480) });
   });
 
   it('leaves out baggage entries that would take the header past 8 KiB, and counts them', () => {
