@@ -331,6 +331,27 @@ describe('thread isolation', () => {
     expect(inbox).toEqual([{ terminated: 'ended from the main thread' }]);
   }, WAIT);
 
+  it('sends nothing from a timer of a thread process that stopped itself before the timer came due, as on the main thread', async () => {
+    // A process that stops itself exits at once when it has no async terminate, and its timers
+    // go with it. The worker waits for the main thread's answer before it runs terminate; a timer
+    // that came due meanwhile sent its message from a process that had stopped.
+    const { pid: reporter, inbox } = collector(runtime);
+    const pid = await runtime.start(behavior('stopWithTimer'), { isolation: 'thread' });
+    const gate = new Int32Array(new SharedArrayBuffer(12));
+    const exit = runtime.whenExited(pid);
+    runtime.send(pid, { reporter, gate });
+    await until(() => Atomics.load(gate, 0) === 1, 'the handler to block the worker', CROSS_THREAD);
+    Atomics.store(gate, 1, 1);
+    Atomics.notify(gate, 1);
+    // The main thread hears of the stop only once the process's timer has come due in the worker.
+    Atomics.wait(gate, 2, 0, CROSS_THREAD);
+    expect(await exit).toBe('stopped');
+    // Anything the process sent crossed before its exit did, and waits before this in the mailbox.
+    runtime.send(reporter, 'after the exit');
+    await until(() => inbox.includes('after the exit'), 'the marker', CROSS_THREAD);
+    expect(inbox).toEqual(['after the exit']);
+  }, WAIT);
+
   it('fails the start of a process whose init in the worker links, ends the linked process and throws, with the error', async () => {
     const target = runtime.spawn(() => undefined);
     const targetExit = runtime.whenExited(target);

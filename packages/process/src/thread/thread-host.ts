@@ -89,6 +89,12 @@ class HostedProcess implements ProcessSelf, LifecycleProcess<HostedCall> {
    * whether this reason or another one won there.
    */
   ownExit: unknown = NONE;
+  /**
+   * The sends of timers that came due while the process waited for that answer. A process that
+   * stopped itself on the main thread runs terminate at once, and its timers go with it unless
+   * terminate is async; so these are sent once an async terminate runs, and dropped otherwise.
+   */
+  dueWhileWaiting: (() => void)[] | null = null;
   stopReason: unknown = NONE;
   current: HostedCall | null = null;
   onSettled: ((value: unknown) => void) | null = null;
@@ -251,7 +257,10 @@ class HostedProcess implements ProcessSelf, LifecycleProcess<HostedCall> {
     const timers = (this.timers ??= new Set());
     const timer = systemClock.setTimer(delayMs, () => {
       timers.delete(timer);
-      if (this.status !== DEAD) this.host.postDelayedSend(this.id, destination, message);
+      if (this.status === DEAD) return;
+      const send = (): void => this.host.postDelayedSend(this.id, destination, message);
+      if (this.ownExit !== NONE) (this.dueWhileWaiting ??= []).push(send);
+      else send();
     });
     timers.add(timer);
     return {
@@ -297,6 +306,7 @@ class HostedProcess implements ProcessSelf, LifecycleProcess<HostedCall> {
   /** Drops everything the process holds once it is gone. */
   dispose(reason: unknown): void {
     this.status = DEAD;
+    this.dueWhileWaiting = null;
     this.controller?.abort(reason);
     if (this.timers !== null) for (const timer of this.timers) timer.cancel();
     this.timers = null;
@@ -405,8 +415,13 @@ export class ThreadHost implements LifecycleHost<HostedProcess, HostedCall> {
         if (process.ownExit !== NONE) {
           // The answer to its `exiting`: terminate runs now, with the reason that won.
           const reason = message.own ? process.ownExit : decodeReason(message.reason);
+          const due = process.dueWhileWaiting;
           process.ownExit = NONE;
+          process.dueWhileWaiting = null;
           this.finish(process, reason, true);
+          // Still exiting: its terminate is async and runs on, as the timers would have on the
+          // main thread. Otherwise the process is gone, and the timers with it.
+          if (due !== null && process.status !== DEAD) for (const send of due) send();
           return;
         }
         this.end(process, decodeReason(message.reason), true);
