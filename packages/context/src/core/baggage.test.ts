@@ -26,8 +26,25 @@ describe('baggage (W3C Baggage)', () => {
     expect(parsed.ok && parsed.value.get('k')).toEqual({ value: decoded });
   });
 
-  it.each(['%', '%4', '%zz', 'a%2', '%ff', '%c3%28'])('rejects the broken escape %s', (encoded) => {
+  it.each(['%', '%4', '%zz', 'a%2'])('rejects the broken escape %s', (encoded) => {
     expect(parseBaggage(`k=${encoded}`)).toEqual({ ok: false, reason: 'malformed' });
+  });
+
+  it.each([
+    ['%ff', '\uFFFD'],
+    ['%c3%28', '\uFFFD('],
+    ['a%e2%82b', 'a\uFFFDb'],
+    ['%ed%a0%80x', '\uFFFD\uFFFD\uFFFDx'],
+    ['%f0%9f%98%80%80', '\u{1F600}\uFFFD'],
+  ])('decodes escapes that are not UTF-8 (%s) with U+FFFD, as W3C Baggage requires, and keeps the other members', (encoded, decoded) => {
+    const parsed = parseBaggage(`a=1,k=${encoded},b=2`);
+    expect(parsed.ok && [...parsed.value]).toEqual([
+      ['a', { value: '1' }],
+      ['k', { value: decoded }],
+      ['b', { value: '2' }],
+    ]);
+    const checked = checkBaggage(`a=1,k=${encoded},b=2`);
+    expect(checked.ok).toBe(true);
   });
 
   it('keeps the last value of a repeated key', () => {

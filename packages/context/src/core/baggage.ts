@@ -238,8 +238,8 @@ const OVERSIZED: ParseResult<never> = Object.freeze({ ok: false, reason: 'oversi
 
 /**
  * Decodes percent-encoding (UTF-8). Escapes of ASCII characters, by far the common case, are
- * decoded here; a value with escapes of multi-byte characters goes to decodeURIComponent, which
- * also rejects invalid UTF-8.
+ * decoded here; a value with escapes of other bytes goes to decodeUtf8. Undefined when a `%`
+ * does not start two hex digits.
  */
 function percentDecode(encoded: string): string | undefined {
   let percent = encoded.indexOf('%');
@@ -259,27 +259,42 @@ function percentDecode(encoded: string): string | undefined {
   return decoded + encoded.slice(copied);
 }
 
-/**
- * True when every `%` of header[start, end) starts a valid escape and the escapes decode as
- * UTF-8. ASCII escapes are checked in place; a value with others is decoded to check it.
- */
+/** True when every `%` of header[start, end) starts an escape: two hex digits. */
 function isPercentEncoded(header: string, start: number, end: number): boolean {
   for (let index = header.indexOf('%', start); index !== -1 && index < end; index = header.indexOf('%', index + 3)) {
     if (index + 2 >= end) return false;
-    const high = hexDigit(header.charCodeAt(index + 1));
-    const low = hexDigit(header.charCodeAt(index + 2));
-    if (high < 0 || low < 0) return false;
-    if (high >= 8) return decodeUtf8(header.slice(start, end)) !== undefined;
+    if (hexDigit(header.charCodeAt(index + 1)) < 0 || hexDigit(header.charCodeAt(index + 2)) < 0) return false;
   }
   return true;
 }
 
+/** Replaces what is not UTF-8 with U+FFFD rather than failing. */
+const UTF8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+
+/**
+ * Decodes a value whose escapes include bytes beyond ASCII. W3C Baggage: octet sequences that
+ * are not UTF-8 MUST become U+FFFD, so a sender's one bad byte costs that character, not the
+ * member, let alone the header (which the receive path rejects whole on a malformed member).
+ * Undefined when a `%` does not start two hex digits.
+ */
 function decodeUtf8(encoded: string): string | undefined {
-  try {
-    return decodeURIComponent(encoded);
-  } catch {
-    return undefined;
+  // Every character of a value is a baggage octet (ASCII) or part of an escape, so the decoded
+  // bytes are at most as many as the characters.
+  const bytes = new Uint8Array(encoded.length);
+  let length = 0;
+  for (let index = 0; index < encoded.length; index += 1) {
+    const code = encoded.charCodeAt(index);
+    if (code !== 0x25) {
+      bytes[length++] = code;
+      continue;
+    }
+    const high = hexDigit(encoded.charCodeAt(index + 1));
+    const low = hexDigit(encoded.charCodeAt(index + 2));
+    if (high < 0 || low < 0) return undefined;
+    bytes[length++] = high * 16 + low;
+    index += 2;
   }
+  return UTF8.decode(bytes.subarray(0, length));
 }
 
 function hexDigit(code: number): number {
