@@ -9,7 +9,7 @@ import { createSystemClock, lockDirectory } from '@foundation/core';
 import { EventStoreClosedError } from '@foundation/events';
 import { countTimers } from '@foundation/testkit';
 import { startNode } from '../src/index';
-import { closeSegmentUnder } from './support/full-disk';
+import { closeSegmentUnder, holdDescriptors } from './support/full-disk';
 import { accepts } from './support/loopback';
 
 const root = mkdtempSync(join(tmpdir(), 'foundation-stop-'));
@@ -87,12 +87,19 @@ describe('a node that stops', () => {
 
   it('runs every step when one fails, then rejects with NodeStopError (6109) naming it; a second stop() gives the same outcome', async () => {
     const dataDir = join(root, 'failing-step');
-    const node = await startNode({ dataDir, timing: 'local' });
+    // Descriptors held from before the node opens its log until it is closed behind Raft's back:
+    // whatever opens before Raft's own close then takes one of these lower numbers, not the log's.
+    const giveBack = holdDescriptors(16);
+    const node = await startNode({ dataDir, timing: 'local' }).catch((error: unknown) => {
+      giveBack();
+      throw error;
+    });
     await node.kv.put('before', 1);
     const port = Number(new URL(node.url).port);
     // Raft's close of its log fails (EBADF): stop() ended there, and the node kept its port,
     // its event store and its data directory for as long as the process lived.
     closeSegmentUnder(dataDir);
+    giveBack();
     const outcome = await node.stop().then(
       () => null,
       (error: unknown) => error,
@@ -114,9 +121,14 @@ describe('a node that stops', () => {
 
   it('counts a Raft failure under a write made while it stops as the consensus step failing', async () => {
     const dataDir = join(root, 'failing-write');
-    const node = await startNode({ dataDir, timing: 'local' });
+    const giveBack = holdDescriptors(16); // as in the test before
+    const node = await startNode({ dataDir, timing: 'local' }).catch((error: unknown) => {
+      giveBack();
+      throw error;
+    });
     await node.kv.put('before', 1);
     closeSegmentUnder(dataDir);
+    giveBack();
     // The write fails Raft (EBADF), which then stops itself: its stop() resolved, and so did the
     // node's, as if nothing had gone wrong.
     const write = node.kv.put('during', 2).then(
