@@ -3,6 +3,7 @@
 // into members only when asked (`get`, `set`, `unset`), so a trace state that is only passed
 // on costs nothing beyond validation.
 import type { TraceState } from '@opentelemetry/api';
+import { skipWhitespace, trimWhitespaceEnd } from './characters';
 import { MAX_TRACESTATE_LENGTH, MAX_TRACESTATE_MEMBERS, isTraceStateKey, isTraceStateValue } from './trace-context';
 
 type Member = readonly [key: string, value: string];
@@ -59,6 +60,35 @@ export class W3CTraceState implements TraceState {
   }
 }
 
+/**
+ * A trace state from the text of one made elsewhere, cut as `set` cuts its own. OpenTelemetry's
+ * `createTraceState(...).set` checks nothing: a vendor adding its member to a full list there
+ * makes 33, and long members can pass 8192 characters, where a receiver drops the whole header.
+ * The spec has the rightmost members go (§3.3.1.4: "the right-most list-member should be
+ * removed"; "tracestate limits"), so the first 32 are kept, then cut to length by `withinLength`.
+ * Undefined when one of those 32 is outside the grammar or repeats a key: then the text is not a
+ * tracestate, and none of it may be sent. Members past the 32nd are dropped unread.
+ */
+export function traceStateWithinLimits(text: string): W3CTraceState | undefined {
+  const members: Member[] = [];
+  const keys = new Set<string>();
+  for (let start = 0; start <= text.length && members.length < MAX_TRACESTATE_MEMBERS; ) {
+    let end = text.indexOf(',', start);
+    if (end === -1) end = text.length;
+    const memberStart = skipWhitespace(text, start, end);
+    const memberEnd = trimWhitespaceEnd(text, memberStart, end);
+    start = end + 1;
+    if (memberStart === memberEnd) continue;
+    const equals = text.indexOf('=', memberStart);
+    if (equals === -1 || equals >= memberEnd || !isTraceStateKey(text, memberStart, equals) || !isTraceStateValue(text, equals + 1, memberEnd)) return undefined;
+    const key = text.slice(memberStart, equals);
+    if (keys.has(key)) return undefined;
+    keys.add(key);
+    members.push([key, text.slice(equals + 1, memberEnd)]);
+  }
+  return new W3CTraceState(undefined, withinLength(members));
+}
+
 /** Members longer than this go first when a trace state is too long (the spec's "tracestate limits"). */
 const LONG_MEMBER = 128;
 
@@ -67,7 +97,7 @@ const LONG_MEMBER = 128;
  * package's `extract` included) accepts: 32 members of 256-character keys and values would make
  * 16,447 characters, and the whole header would be dropped. Truncated as the spec's "tracestate
  * limits" say: members over 128 characters first, from the right, then members from the right.
- * The first member, just set, is at most 513 characters and always stays.
+ * The first member, at most 513 characters, always stays.
  */
 function withinLength(members: Member[]): Member[] {
   const size = ([key, value]: Member): number => key.length + 1 + value.length;

@@ -331,6 +331,28 @@ describe('the send path', () => {
     expect(send(createTraceState('rojo=00f067aa0ba902b7').set('congo', 't61rcWkgMzE')).tracestate).toBe('congo=t61rcWkgMzE,rojo=00f067aa0ba902b7');
   });
 
+  it('cuts a valid trace state from OpenTelemetry to 32 members and 8192 characters, as its own set does, rather than leaving it out (W3C Trace Context §3.3.1.4, "tracestate limits")', () => {
+    // OpenTelemetry's TraceState.set keeps any number of members: a vendor adding its own to a
+    // full received list made 33, and the whole tracestate (the new member with it) was left out.
+    const propagator = createPropagator({ nodeId: 'n' });
+    const send = (traceState: ReturnType<typeof createTraceState>): string | undefined => {
+      const carrier: HeaderMap = {};
+      propagator.inject(createContext().withTrace({ ...TRACE, traceState }), carrier);
+      return carrier.tracestate as string | undefined;
+    };
+    const full = Array.from({ length: 32 }, (_, index) => `m${index}=${index}`);
+    expect(send(createTraceState(full.join(',')).set('mine', 'x'))).toBe(['mine=x', ...full.slice(0, 31)].join(','));
+    // Valid members beyond 8192 characters: long ones go from the right first, the newest stays.
+    const key = (index: number) => `k${String(index).padStart(2, '0')}${'k'.repeat(253)}`;
+    let long = createTraceState('short=1');
+    for (let index = 0; index < 20; index += 1) long = long.set(key(index), 'v'.repeat(256));
+    const sent = send(long);
+    expect(sent?.length).toBeLessThanOrEqual(8192);
+    expect(sent?.split(',').map((member) => member.slice(0, member.indexOf('=')))).toEqual([...Array.from({ length: 15 }, (_, offset) => key(19 - offset)), 'short']);
+    // One member outside the grammar among the 32 kept still leaves the whole header out.
+    expect(send(createTraceState(full.join(',')).set('mine', 'x').set('bad', 'a\nb'))).toBeUndefined();
+  });
+
 describe('the flight recorder hook', () => {
   it('records departures and arrivals with node, process, correlation id and time', () => {
     const recorderA = createFlightRecorder({ capacity: 10 });

@@ -20,7 +20,7 @@ import { MAX_BAGGAGE_BYTES, checkBaggage, formatBaggage } from '../core/baggage'
 import type { Baggage } from '../core/baggage';
 import { MAX_COUNTER_VALUE, MAX_IDENTIFIER_LENGTH, isIdentifier, parseCounter } from '../core/fields';
 import { MAX_TRACEPARENT_LENGTH, MAX_TRACESTATE_LENGTH, formatTraceParent, parseTraceParent, parseTraceState } from '../core/trace-context';
-import { W3CTraceState } from '../core/trace-state';
+import { W3CTraceState, traceStateWithinLimits } from '../core/trace-state';
 import { ContextOptionsError } from '../errors/context-options-error';
 import { describeValue } from '../errors/describe-value';
 import { columnWriterOf } from '../flight-recorder';
@@ -192,14 +192,18 @@ function writeWithSetter<C>(carrier: C, setter: TextMapSetter<C>, values: Outgoi
  * One built here (from a received header, or through its checked `set`) is valid as it is. Any
  * other comes from OpenTelemetry, whose `createTraceState(...).set` takes any key and value: its
  * text is checked as a received header would be (§3.3), so a value holding a line break or
- * another character outside the grammar cannot reach the carrier.
+ * another character outside the grammar cannot reach the carrier. Valid members too many or too
+ * long for a receiver are cut as this package's own `set` cuts them, not left out whole.
  */
 function writableTraceState(traceState: TraceState): string | undefined {
   const serialized = traceState.serialize();
   if (traceState instanceof W3CTraceState) return serialized === '' ? undefined : serialized;
   if (typeof serialized !== 'string') return undefined;
   const checked = parseTraceState(serialized);
-  return checked.ok && checked.value !== '' ? checked.value : undefined;
+  if (checked.ok) return checked.value !== '' ? checked.value : undefined;
+  if (checked.reason !== 'oversized') return undefined;
+  const cut = traceStateWithinLimits(serialized)?.serialize();
+  return cut === '' ? undefined : cut;
 }
 
 /** A propagator for one node. Nodes simulated in one process each get their own. */
