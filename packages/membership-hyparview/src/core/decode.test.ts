@@ -2,8 +2,10 @@
 // and counts why. Table tests, then a property over arbitrary values.
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
+import { createSeededRandom } from '@foundation/core';
 import { createDecodeStats, decodeMembershipMessage, decodePlumtreeMessage } from './decode';
 import type { DecodeLimits } from './decode';
+import { SizeEstimator } from './size-estimator';
 
 const limits: DecodeLimits = { maxNodeIdLength: 16, maxShuffleNodes: 8, maxMeshMembers: 4, maxServers: 3, sizeSamples: 4, maxIdsPerMessage: 5, maxPayloadBytes: 8 };
 
@@ -29,6 +31,7 @@ describe('decodeMembershipMessage', () => {
     ['a list with a bad entry', { type: 'shuffle-reply', epoch: 0, nodes: ['a', 7] }, 'malformed'],
     ['a size message of the wrong length', { type: 'size', round: 1, values: [1, 2] }, 'malformed'],
     ['a negative size sample', { type: 'size', round: 1, values: [1, 2, -3, 4] }, 'malformed'],
+    ['a size sample of zero', { type: 'size', round: 1, values: [1, 0, 3, 4] }, 'malformed'],
     ['an infinite heartbeat time', { type: 'heartbeat', sentAt: Infinity }, 'malformed'],
     ['an unknown topology', { type: 'topology', epoch: 2, mode: 'ring', pinned: false }, 'malformed'],
     ['a way back asked for with something else than true', { type: 'shuffle', epoch: 0, origin: 'o', ttl: 2, nodes: ['o'], id: 1, back: 'yes' }, 'malformed'],
@@ -38,6 +41,22 @@ describe('decodeMembershipMessage', () => {
     const stats = createDecodeStats();
     expect(decodeMembershipMessage(input, limits, stats)).toBeUndefined();
     expect(stats[counter as 'malformed' | 'unknownType']).toBe(1);
+  });
+
+  it('drops a size figure of zeros, which would make every node that merged it estimate a cluster of one', () => {
+    // Minima of exponential samples are above zero; zeros sum to nothing, which the estimate
+    // reads as one node. One peer sending them would have a large cluster measure itself as a
+    // single node for the round, and an automatic topology switch to a full mesh follow.
+    const estimator = new SizeEstimator(limits.sizeSamples, createSeededRandom(3));
+    estimator.startRound(1, 0);
+    estimator.merge(1, [0.001, 0.002, 0.001, 0.003], 0);
+    const honest = estimator.current();
+    expect(honest).toBeGreaterThan(100);
+    const stats = createDecodeStats();
+    const received = decodeMembershipMessage({ type: 'size', round: 1, values: [0, 0, 0, 0] }, limits, stats);
+    if (received?.type === 'size') estimator.merge(received.round, received.values, 1);
+    expect(estimator.current()).toBe(honest);
+    expect(stats.malformed).toBe(1);
   });
 
   it('keeps the node a refusal names, only beside the id of the request it answers', () => {

@@ -290,8 +290,11 @@ function membershipFields(input: Typed, limits: DecodeLimits, stats: DecodeStats
       if (!Array.isArray(values) || values.length !== limits.sizeSamples) fail();
       const copy = new Array<number>(values.length);
       for (let index = 0; index < values.length; index += 1) {
+        // Minima of exponential samples are above zero. Zeros sum to nothing, which the estimate
+        // reads as a single node: one peer sending them would have every node that merged them
+        // measure the cluster as one node for the round (and a large cluster switch to a full mesh).
         const value = finite(values[index]);
-        if (value < 0) fail();
+        if (value <= 0) fail();
         copy[index] = value;
       }
       return { type: 'size', round: integer(input.round, MAX_EPOCH), values: copy };

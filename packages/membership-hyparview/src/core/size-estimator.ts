@@ -53,7 +53,9 @@ export class SizeEstimator {
     }
     this.currentRound = round;
     this.startedAt = now;
-    for (let index = 0; index < this.samples; index += 1) this.minima[index] = -Math.log(1 - this.random.float());
+    // A draw of exactly 0 is taken as the smallest number above it: peers refuse a figure with a
+    // zero in it (decode.ts), as zeros read as a cluster of one.
+    for (let index = 0; index < this.samples; index += 1) this.minima[index] = -Math.log(1 - this.random.float()) || Number.MIN_VALUE;
   }
 
   /** Merges a neighbour's minima; true when this node's minima changed (and should be passed on). */
