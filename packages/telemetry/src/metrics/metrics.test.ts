@@ -580,4 +580,16 @@ describe('snapshots: export per node, merge cluster-wide', () => {
       expect(codeOf(() => parseSnapshot({ ...good, handlerFailures }))).toBe(TELEMETRY_ERROR_CODES.invalidSnapshot);
     }
   });
+
+  it('refuses a handler-failure count that is not a safe integer, which two peers could add up past the largest number', () => {
+    // A count of failures is a whole number that grows by one; a peer's 1e308 was accepted, and a
+    // merge of two such made an infinite counter (+Inf in Prometheus, null in JSON) that no node
+    // could read back.
+    const good = JSON.parse(JSON.stringify(createTelemetry().snapshot())) as Record<string, unknown>;
+    for (const handlerFailures of [1e308, Number.MAX_SAFE_INTEGER + 1, 1.5]) {
+      expect(codeOf(() => parseSnapshot({ ...good, handlerFailures }))).toBe(TELEMETRY_ERROR_CODES.invalidSnapshot);
+    }
+    const largest = parseSnapshot({ ...good, handlerFailures: Number.MAX_SAFE_INTEGER });
+    expect(Number.isFinite(mergeSnapshots([largest, largest]).handlerFailures)).toBe(true);
+  });
 });

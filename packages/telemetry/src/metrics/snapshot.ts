@@ -304,8 +304,9 @@ export function parseSnapshot(data: unknown, limits: SnapshotLimits = DEFAULT_LI
   if (data.format !== SNAPSHOT_FORMAT || data.version !== SNAPSHOT_VERSION) fail(`expected format "${SNAPSHOT_FORMAT}" version ${SNAPSHOT_VERSION}`);
   const takenAt = finite(data.takenAt, 'takenAt');
   const handlerFailures = finite(data.handlerFailures, 'handlerFailures');
-  // Rendered as a counter, and added up across nodes: a negative count would go down.
-  if (handlerFailures < 0) fail('handlerFailures must not be negative');
+  // Rendered as a counter, and added up across nodes: a negative count would go down, and one
+  // past the safe integers (a count grows by one) could add up to Infinity in a merge.
+  if (handlerFailures < 0 || !Number.isSafeInteger(handlerFailures)) fail('handlerFailures must be a non-negative safe integer');
   if (!Array.isArray(data.metrics) || data.metrics.length > limits.maxMetrics) fail(`metrics must be an array of at most ${limits.maxMetrics}`);
   const names = new Set<string>();
   const rendered = new Set<string>(BUILT_IN_FAMILIES);
