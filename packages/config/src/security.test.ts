@@ -10,6 +10,7 @@ import type { FoundationError } from '@foundation/core';
 import { z } from 'zod';
 import { createConfig } from './config';
 import { ConfigSecurityError } from './errors/config-security-error';
+import { MAX_VALUE_NODES, inspectedPropertyCount } from './internal/plain-data';
 
 const probes = ['polluted', 'x', 'isAdmin', 'toString'] as const;
 
@@ -152,6 +153,19 @@ describe('values that are not plain data', () => {
     const result = config.safeUpdate('feature', { enabled: true, list: new Array(2 ** 32 - 1) });
     expect(result.ok).toBe(false);
     expect(result.ok ? '' : result.error.message).toMatch(/holes/);
+  });
+
+  it('refuses an array or object larger than the value budget without reading each of its properties (review finding)', () => {
+    // Every own property of an array was read (Object.getOwnPropertyDescriptors) before the
+    // budget was looked at: a 16 MB config file of [0,0,...] (eight million items) took 24 s and
+    // a gigabyte of memory to refuse, where the budget was meant to stop it after a million.
+    const config = makeConfig();
+    for (const large of [new Array<number>(3 * MAX_VALUE_NODES).fill(0), Object.fromEntries(Array.from({ length: 3 * MAX_VALUE_NODES }, (_, index) => [`k${index}`, 0]))]) {
+      const before = inspectedPropertyCount();
+      const result = config.safeUpdate('feature', { enabled: true, list: large });
+      expect(result.ok ? '' : result.error.message).toMatch(/more than 1000000 values/);
+      expect(inspectedPropertyCount() - before).toBeLessThanOrEqual(MAX_VALUE_NODES + 10);
+    }
   });
 
   it('does not run a getter while refusing it', () => {
