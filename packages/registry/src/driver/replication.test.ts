@@ -589,6 +589,32 @@ describe('hostile peers', () => {
     expect(node(cluster, 'n1').registry.listServices()).toEqual(['good-one', 'good-two']);
   });
 
+  it('an origin named twice in one message past maxServicesPerNode is refused alone, and the origins after it are merged (seed=126)', () => {
+    // Each origin's delta is checked against the state before the message; the second delta of
+    // one origin is within the bound on its own and past it after the first is merged.
+    const { simulation, cluster } = start(126, 2, { registry: { limits: { maxServicesPerNode: 2 } } });
+    simulation.runFor(200);
+    const rejected: FoundationError[] = [];
+    node(cluster, 'n1').registry.on('message-reject', ({ error }) => rejected.push(error));
+    const entry = (origin: string, name: string, revision: number) => ({ id: `${origin}/1/${revision}`, name, mode: 'group', target: 'x', capabilities: [], metadata: {}, weight: 1, health: 'healthy', load: 0, registeredAt: 0, revision });
+    const message = {
+      v: 1,
+      t: 'delta',
+      ns: 'test',
+      departed: [],
+      origins: [
+        { node: 'x1', incarnation: 1, covers: [[1, 2]], removed: [], entries: [entry('x1', 'one', 1), entry('x1', 'two', 2)] },
+        { node: 'x1', incarnation: 1, covers: [[3, 3]], removed: [], entries: [entry('x1', 'three', 3)] },
+        { node: 'x2', incarnation: 1, covers: [[1, 1]], removed: [], entries: [entry('x2', 'after', 1)] },
+      ],
+    };
+    simulation.node('n0').transport.send('n1', 'foundation.registry/test', new TextEncoder().encode(JSON.stringify(message)));
+    simulation.runFor(20);
+    expect(rejected.map((error) => error.code)).toEqual([5604]);
+    expect(rejected[0]!.message).toMatch(/maxServicesPerNode/);
+    expect(node(cluster, 'n1').registry.listServices()).toEqual(['after', 'one', 'two']);
+  });
+
   it('a peer that claims more services than maxServicesPerNode is refused whole (seed=111)', () => {
     const { simulation, cluster } = start(111, 2, { registry: { limits: { maxServicesPerNode: 5 } } });
     simulation.runFor(200);

@@ -16,7 +16,7 @@
 import type { Random, Scheduler, Timer } from '@foundation/core';
 import { FoundationError } from '@foundation/core';
 import type { RegistryLimits } from '../core/limits';
-import type { DepartureRecord, Replica } from '../core/replica';
+import type { ApplyResult, DepartureRecord, Replica } from '../core/replica';
 import type { SummaryRange } from '../core/summary-range';
 import type { RegistryMessage } from '../core/wire';
 import { decodeMessage, encodeDeltas, encodeDigest, encodeSummaries } from '../core/wire';
@@ -237,7 +237,18 @@ export class Replication {
         const departed: DepartureRecord[] = [];
         for (const delta of accepted) {
           const before = replica.incarnation;
-          const result = replica.applyDelta(delta, now, peer);
+          // Checked above against the state before the message: an origin named twice can pass
+          // that check and exceed the bounds once its first delta is merged. applyDelta then
+          // refuses it (merging nothing of it), alone, as the check would have; the deltas after
+          // it, and what the ones before it asked to publish, are still taken.
+          let result: ApplyResult;
+          try {
+            result = replica.applyDelta(delta, now, peer);
+          } catch (error) {
+            if (!FoundationError.is(error)) throw error;
+            this.reject(peer, error);
+            continue;
+          }
           if (result.stale !== undefined && !notices.some((notice) => notice.node === result.stale!.node)) notices.push(result.stale);
           if (result.retired !== undefined) retired.push(result.retired);
           if (result.departed !== undefined) departed.push(result.departed);
