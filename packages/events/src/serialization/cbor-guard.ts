@@ -4,7 +4,8 @@
 // a tag that makes the decoder build a class instance). This scan walks the item headers once,
 // in O(bytes), and accepts only what event serialization produces:
 //   - definite lengths only, each no longer than the bytes that remain;
-//   - nesting at most `maxDepth` deep;
+//   - at most `maxDepth` levels of arrays and maps, as newEvent counts them (an empty one
+//     inside the deepest level is one level too many, though no item lies below it);
 //   - text strings that are valid UTF-8 (RFC 8949 section 3.1), whatever their length;
 //   - map keys that are text strings, none of them `__proto__`, `constructor` or `prototype`;
 //   - tags 2 and 3 (big integers) around a byte string of at most `maxBigIntBytes`, and no
@@ -92,6 +93,8 @@ export function scanCbor(bytes: Uint8Array, limits: CborScanLimits): CborScanRes
         return;
       }
       case 4: {
+        // Containers, not items, count: an empty array at the deepest level has no item below it.
+        if (depth >= limits.maxDepth) fail(`nested deeper than ${limits.maxDepth} levels`, start);
         const count = readArgument(info, start);
         if (count > length - offset) fail(`an array declares ${count} items but only ${length - offset} bytes remain`, start);
         for (let index = 0; index < count; index += 1) {
@@ -101,6 +104,7 @@ export function scanCbor(bytes: Uint8Array, limits: CborScanLimits): CborScanRes
         return;
       }
       case 5: {
+        if (depth >= limits.maxDepth) fail(`nested deeper than ${limits.maxDepth} levels`, start);
         const count = readArgument(info, start);
         if (count > (length - offset) / 2) fail(`a map declares ${count} entries but only ${length - offset} bytes remain`, start);
         for (let index = 0; index < count; index += 1) {

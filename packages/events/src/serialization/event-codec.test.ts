@@ -102,6 +102,25 @@ describe('round trip', () => {
     expect(failure(envelopeAround(`${'81'.repeat(65)}01`))).toBeInstanceOf(EventDeserializationError);
   });
 
+  it('refuses an empty array or map one level deeper than a store accepts (review finding)', () => {
+    // The decode bound counted items, not containers: an empty array or map inside data 64
+    // levels deep (65 levels, which newEvent and serializeEvent refuse) has no item below it,
+    // so it decoded, and a node received an event no store could make or store.
+    const nest = (leaf: unknown, depth: number): unknown => {
+      let data = leaf;
+      for (let level = 0; level < depth; level += 1) data = [data];
+      return data;
+    };
+    for (const [leaf, leafHex] of [[[], '80'], [{}, 'a0']] as const) {
+      expect(thrown(() => serializeEvent({ ...sample, data: nest(leaf, 64) })).code).toBe(3203);
+      expect(failure(envelopeAround(`${'81'.repeat(64)}${leafHex}`))).toBeInstanceOf(EventDeserializationError);
+      expect(thrown(() => decodeData(hex(`${'81'.repeat(64)}${leafHex}`), 10_000))).toBeInstanceOf(EventDeserializationError);
+      // One level less is what a store makes, and decodes.
+      expect(deserializeEvent(serializeEvent({ ...sample, data: nest(leaf, 63) })).data).toEqual(nest(leaf, 63));
+      expect(decodeData(hex(`${'81'.repeat(63)}${leafHex}`), 10_000)).toEqual(nest(leaf, 63));
+    }
+  });
+
   // -0 is left out: it arrives as 0 (the test above).
   it('round-trips random plain data (seed=7)', () => {
     const data = fc.letrec((tie) => ({
