@@ -57,7 +57,10 @@ export function decodeValue(bytes: Uint8Array, wrapping = 0): { readonly value: 
   const scan = scanCbor(bytes, { maxDepth: MAX_DECODE_DEPTH + wrapping, maxBigIntBytes: MAX_BIGINT_BYTES });
   let value: unknown;
   try {
-    value = decoder.decode(bytes);
+    // A view of its own over the same memory (no copy): cbor-x keeps a DataView on its input
+    // as a property, which would otherwise be written into the caller's array, and fail on one
+    // that may not take new properties.
+    value = decoder.decode(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   } catch (error) {
     throw new EventDeserializationError(error instanceof Error ? error.message : String(error), undefined, error);
   }

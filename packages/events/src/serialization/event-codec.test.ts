@@ -11,7 +11,7 @@ import { EventDeserializationError } from '../errors/event-deserialization-error
 import { EventSerializationError } from '../errors/event-serialization-error';
 import { EventSecurityError } from '../errors/event-security-error';
 import { EventValidationError } from '../errors/event-validation-error';
-import { encodedSize } from './cbor-codec';
+import { encodeValue, encodedSize } from './cbor-codec';
 import { decodeData, deserializeEvent, serializeEvent, serializedSize } from './event-codec';
 
 const sample: FoundationEvent = Object.freeze({
@@ -119,6 +119,21 @@ describe('round trip', () => {
       expect(deserializeEvent(serializeEvent({ ...sample, data: nest(leaf, 63) })).data).toEqual(nest(leaf, 63));
       expect(decodeData(hex(`${'81'.repeat(63)}${leafHex}`), 10_000)).toEqual(nest(leaf, 63));
     }
+  });
+
+  it('decodes bytes it may not add properties to, and adds none to the bytes it is given (review finding)', () => {
+    // cbor-x keeps a DataView on its input as a property (`dataView`): deserializing wrote one
+    // into the caller's Uint8Array, and bytes that may not take new properties (sealed, or not
+    // extensible) were refused with 3102 although they hold a valid event.
+    const bytes = serializeEvent(sample);
+    const sealed = Object.seal(Uint8Array.from(bytes));
+    expect(deserializeEvent(sealed)).toEqual(sample);
+    expect(decodeData(Object.preventExtensions(Uint8Array.from(encodeValue(sample.data))), 10_000)).toEqual(sample.data);
+    const givenEvent = Uint8Array.from(bytes);
+    const givenData = Uint8Array.from(encodeValue(sample.data));
+    deserializeEvent(givenEvent);
+    decodeData(givenData, 10_000);
+    for (const given of [givenEvent, givenData]) expect(Object.getOwnPropertyNames(given).filter((name) => !/^[0-9]+$/.test(name))).toEqual([]);
   });
 
   // -0 is left out: it arrives as 0 (the test above).
