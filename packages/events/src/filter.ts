@@ -20,7 +20,8 @@ export function normalizeFilter(filter: EventFilter | '*'): EventFilter {
   if (filter.type !== undefined) checkType(filter.type);
   if (filter.types !== undefined) {
     if (!Array.isArray(filter.types)) throw new EventValidationError('filter', 'types must be an array');
-    (filter.types as unknown[]).forEach(checkType);
+    // for-of, not forEach: forEach skips holes, and a hole would be kept as a type.
+    for (const type of filter.types as unknown[]) checkType(type);
   }
   if (filter.correlationId !== undefined) checkCorrelationId(filter.correlationId);
   if (filter.where !== undefined && typeof filter.where !== 'function') throw new EventValidationError('filter', 'where must be a function');

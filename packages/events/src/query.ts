@@ -74,7 +74,8 @@ export function normalizeQuery(query: EventQuery = {}): NormalizedEventQuery {
     if (!Array.isArray(query.types) || query.types.length > MAX_TYPES) {
       throw new EventValidationError('types', `must be an array of at most ${MAX_TYPES} types`);
     }
-    const listed = (query.types as unknown[]).map(checkType);
+    // Array.from, not map: map skips holes, and a hole would reach the storage as undefined.
+    const listed = Array.from(query.types as unknown[], (type) => checkType(type));
     types = types === undefined ? [...new Set(listed)] : types.filter((type) => listed.includes(type));
   }
   let from = Number.NEGATIVE_INFINITY;
