@@ -43,6 +43,29 @@ function replica(nodeId: string, overrides: Partial<ReplicaOptions> = {}): Repli
   return Object.assign(result, { changes });
 }
 
+/** How many times `run` iterates a Map of at least `size` entries (a whole-origin scan, here). */
+function countScansOfMapsOf(size: number, run: () => void): number {
+  const prototype = Map.prototype as unknown as Record<string | symbol, (...args: unknown[]) => unknown>;
+  const names: (string | symbol)[] = [Symbol.iterator, 'entries', 'values', 'keys', 'forEach'];
+  const originals = names.map((name) => prototype[name]!);
+  let scans = 0;
+  names.forEach((name, index) => {
+    const original = originals[index]!;
+    prototype[name] = function (this: Map<unknown, unknown>, ...args: unknown[]) {
+      if (this.size >= size) scans += 1;
+      return original.apply(this, args);
+    };
+  });
+  try {
+    run();
+  } finally {
+    names.forEach((name, index) => {
+      prototype[name] = originals[index]!;
+    });
+  }
+  return scans;
+}
+
 /** Everything a replica shows, in a canonical form (tombstones that are covered are not state). */
 function view(target: Replica): string {
   const entries = [...target.entries()]
@@ -585,6 +608,33 @@ describe('bounds on what peers send', () => {
     const crowded = replica('r', { maxNodes: 1 });
     crowded.applyDelta({ node: 'x', incarnation: 1, covers: [], entries: [], removed: [], keys: undefined }, 0, 'x');
     expect(() => crowded.applyDelta({ node: 'y', incarnation: 1, covers: [], entries: [], removed: [], keys: undefined }, 0, 'y')).toThrow(/maxNodes/);
+  });
+
+  it('looks up the revisions a peer names without scanning the origin again for every delta, and keeps the lookup current', () => {
+    // A delta naming a covered revision whose change is not held here (superseded, its
+    // tombstone collected) is checked against every change held for the origin (a second
+    // life of the incarnation?). That check scanned the origin's entries and tombstones anew
+    // for every such delta: 32,769 of them in one 2.5 MB message, against an origin holding
+    // 100,000 entries, kept a receiver busy for minutes.
+    const origin = replica('x');
+    const size = 2000;
+    for (let index = 0; index < size; index += 1) origin.putOwn(fields(`x/1/${index}`, 'db'));
+    for (let index = 0; index < size; index += 1) origin.putOwn(fields(`x/1/${index}`, 'db', { load: 1 }));
+    const receiver = replica('r', { maxServicesPerNode: 10_000 });
+    receiver.applyDelta(origin.takeOwnDelta()!, 0, 'x');
+    expect([...receiver.entries()]).toHaveLength(size);
+    const probe: OriginDelta = { node: 'x', incarnation: 1, covers: [], entries: [], removed: [{ id: 'x/1/unknown', revision: 5 }], keys: undefined };
+    const scans = countScansOfMapsOf(size, () => {
+      for (let index = 0; index < 500; index += 1) expect(receiver.applyDelta(probe, 0, 'x').changed).toBe(false);
+    });
+    expect(scans).toBeLessThanOrEqual(2);
+    // A change merged after the lookup was made is in it: another id at its revision is a second life.
+    origin.putOwn(fields('x/1/new', 'web'));
+    const latest = origin.takeOwnDelta()!;
+    receiver.applyDelta(latest, 0, 'x');
+    const registered = latest.entries[0]!;
+    const otherLife: OriginDelta = { ...latest, entries: [Object.freeze({ ...registered, id: 'x/1/other' })], removed: [] };
+    expect(receiver.applyDelta(otherLife, 0, 'x').retired).toMatchObject({ node: 'x', incarnation: 1 });
   });
 
   it('refuses a history with too many gaps', () => {
