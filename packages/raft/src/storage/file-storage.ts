@@ -121,6 +121,18 @@ async function syncDirectory(path: string): Promise<void> {
 
 type CommitMarker = Extract<WalRecord, { type: 'commit' }>;
 
+/**
+ * The entry with its data copied out of the segment it was read from. cbor-x hands byte strings
+ * out as views of its input, the whole segment file (up to `segmentBytes`, most of it entries
+ * a snapshot already covers): one kept entry would keep all of it alive until the next snapshot
+ * let go of the entry (a soak run's restarted node held 7.6 MB that way). Each entry gets its
+ * own copy, so that compaction frees entries one by one as it does for appended ones.
+ */
+function ownData(entry: Entry): Entry {
+  if (entry.kind !== 'normal') return entry;
+  return { kind: 'normal', index: entry.index, term: entry.term, data: Uint8Array.prototype.slice.call(entry.data) };
+}
+
 /** An intact frame found past damage: where it starts and ends, and the marker it is, if one. */
 interface Seen {
   readonly at: number;
@@ -366,7 +378,7 @@ class FileStorage implements RaftPersistence {
     if (base > (snapshot?.meta.index ?? 0)) {
       throw new CorruptLogError(this.snapshotDirectory, 0, `the log continues from snapshot ${base}, but the newest intact snapshot file is ${snapshot?.meta.index ?? 'none'}`);
     }
-    return { entries, hardState };
+    return { entries: entries.map(ownData), hardState };
   }
 
   /**
