@@ -215,6 +215,19 @@ describe('updating', () => {
     expect(config.status().updateCount).toBe(0);
   });
 
+  it('refuses strings that are not well-formed Unicode with 1201, in values and in keys (UTF-8, and so every other node, cannot hold a lone surrogate)', () => {
+    const config = makeConfig({ updatablePaths: ['telemetry', 'server.hosts', 'dev'] });
+    const before = config.get();
+    expect(thrown(() => config.update('server.hosts', ['a.example', 'cut \ud83d'])).code).toBe(1201);
+    expect(thrown(() => config.update('server.hosts', ['\udc00'])).code).toBe(1201);
+    expect(thrown(() => config.update('dev', { debugMode: true, verboseLogging: false, ['x\ud800']: 1 })).code).toBe(1201);
+    expect(thrown(() => createConfig({ defaults: { name: 'a\ud800b' } })).code).toBe(1201);
+    expect(config.get()).toBe(before);
+    // Whole pairs are fine.
+    config.update('server.hosts', ['emoji \ud83d\ude00']);
+    expect(config.get().server.hosts).toEqual(['emoji \ud83d\ude00']);
+  });
+
   it('checks in the documented order: security, the allow-list, the parent, then plain data and the schema', () => {
     const config = makeConfig({ updatablePaths: ['telemetry', 'server.hosts'] });
     const before = config.get();

@@ -39,6 +39,16 @@ function describeKind(value: unknown): string {
   return typeof value;
 }
 
+/**
+ * `String.prototype.isWellFormed` (ES2024, in Node 20), typed for the ES2023 library. A lone
+ * surrogate (half of a pair, as `'😀'.slice(0, 1)` gives) has no UTF-8 form: cbor-x and
+ * Buffer write it as bytes that read back as U+FFFD, so a cluster-wide value holding one would
+ * reach the other nodes changed.
+ */
+function isWellFormed(text: string): boolean {
+  return (text as unknown as { isWellFormed(): boolean }).isWellFormed();
+}
+
 function invalid(path: readonly string[], message: string, origin: string | undefined): ConfigValidationError {
   return new ConfigValidationError({ path, issues: [{ path, message }], ...(origin === undefined ? {} : { origins: [origin] }) });
 }
@@ -74,6 +84,8 @@ export function inspectPlainCopy(value: unknown, at: readonly string[] = [], ori
     if (budget < 0) return note(at, `more than ${MAX_VALUE_NODES} values`);
     switch (typeof current) {
       case 'string':
+        if (!isWellFormed(current)) return note(path, 'a string with a lone surrogate is not a config value (UTF-8 cannot hold it)');
+        return current;
       case 'boolean':
         return current;
       case 'number':
@@ -149,6 +161,7 @@ export function inspectPlainCopy(value: unknown, at: readonly string[] = [], ori
           throw new ConfigSecurityError('non-plain-value', keyPath, `an accessor property runs code; it is not plain data${from}`);
         }
         if (descriptor.enumerable !== true) continue;
+        if (!isWellFormed(key)) note(keyPath, 'a key with a lone surrogate is not a config key (UTF-8 cannot hold it)');
         result[key] = copy(descriptor.value, keyPath);
       }
       return result;
