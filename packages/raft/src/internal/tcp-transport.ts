@@ -70,18 +70,19 @@ export async function createTcpTransport(id: string, port: number, peers: Readon
     socket.setNoDelay(true);
     let from: string | null = null;
     const onData = reader((value) => {
+      // A frame may decode to anything CBOR holds (null, a number): reading a field of null
+      // would throw in the socket's data handler and end the process.
+      const fields = typeof value === 'object' && value !== null ? (value as { hello?: unknown; channel?: unknown; payload?: unknown }) : {};
       if (from === null) {
-        const hello = value as { hello?: unknown };
-        if (typeof hello.hello !== 'string') {
+        if (typeof fields.hello !== 'string') {
           socket.destroy();
           return;
         }
-        from = hello.hello;
+        from = fields.hello;
         return;
       }
-      const message = value as { channel?: unknown; payload?: unknown };
-      if (typeof message.channel !== 'string') return;
-      handlers.get(message.channel)?.({ from, payload: message.payload });
+      if (typeof fields.channel !== 'string') return;
+      handlers.get(fields.channel)?.({ from, payload: fields.payload });
     });
     socket.on('data', (chunk: Buffer) => {
       if (!onData(chunk)) socket.destroy();
