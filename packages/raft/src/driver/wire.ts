@@ -57,6 +57,12 @@ function id(value: unknown, field: string): string {
   return value;
 }
 
+/** A term a message carries besides its own, which no correct sender makes larger than its own. */
+function atMost(value: number, term: number, field: string): number {
+  if (value > term) fail(`${field} ${value} is above the message's term ${term}`);
+  return value;
+}
+
 function bool(value: unknown, field: string): boolean {
   if (typeof value !== 'boolean') fail(`${field} must be a boolean`);
   return value;
@@ -149,7 +155,9 @@ export function parseWireMessage(payload: unknown, sender: string, self: string,
         term,
         type,
         lastIndex: count(payload.lastIndex, 'lastIndex'),
-        lastTerm: count(payload.lastTerm, 'lastTerm'),
+        // A candidate's log holds no term above the one it campaigns for (a pre-vote's is one
+        // above its own): a larger last term would win it votes its log does not deserve.
+        lastTerm: atMost(count(payload.lastTerm, 'lastTerm'), term, 'lastTerm'),
         preVote: bool(payload.preVote, 'preVote'),
         transfer: bool(payload.transfer, 'transfer'),
       };
@@ -159,11 +167,19 @@ export function parseWireMessage(payload: unknown, sender: string, self: string,
       const entries = payload.entries;
       if (!Array.isArray(entries) || entries.length > limits.maxEntriesPerMessage) fail(`entries must be an array of at most ${limits.maxEntriesPerMessage}`);
       const prevIndex = count(payload.prevIndex, 'prevIndex');
+      const prevTerm = atMost(count(payload.prevTerm, 'prevTerm'), term, 'prevTerm');
       const parsed = entries.map((candidate) => entry(candidate, limits));
+      // As in every Raft log, terms never go down along the entries, and a leader holds none of
+      // a term above its own: a follower that appended an entry of a later term would count its
+      // log as more up to date than it is (§5.4.1) and could win an election without entries
+      // the cluster committed.
+      let previous = prevTerm;
       parsed.forEach((candidate, position) => {
         if (candidate.index !== prevIndex + 1 + position) fail('entries must follow prevIndex without gaps');
+        if (candidate.term < Math.max(previous, 1) || candidate.term > term) fail(`entry ${candidate.index} has term ${candidate.term}, outside ${Math.max(previous, 1)}..${term}`);
+        previous = candidate.term;
       });
-      return { from, to, term, type, prevIndex, prevTerm: count(payload.prevTerm, 'prevTerm'), entries: ownedEntries(parsed), commit: count(payload.commit, 'commit') };
+      return { from, to, term, type, prevIndex, prevTerm, entries: ownedEntries(parsed), commit: count(payload.commit, 'commit') };
     }
     case 'append-response':
       return {
@@ -174,7 +190,7 @@ export function parseWireMessage(payload: unknown, sender: string, self: string,
         success: bool(payload.success, 'success'),
         index: count(payload.index, 'index'),
         hintIndex: count(payload.hintIndex, 'hintIndex'),
-        hintTerm: count(payload.hintTerm, 'hintTerm'),
+        hintTerm: atMost(count(payload.hintTerm, 'hintTerm'), term, 'hintTerm'),
       };
     case 'heartbeat':
       return { from, to, term, type, commit: count(payload.commit, 'commit'), context: context(payload.context, 'context', true) };
@@ -195,7 +211,10 @@ export function parseWireMessage(payload: unknown, sender: string, self: string,
       const offset = count(payload.offset, 'offset');
       const data = bytes(payload.data, 'data', limits.maxChunkBytes);
       if (offset + data.byteLength > total) fail('chunk runs past the snapshot size');
-      return { from, to, term, type, id: context(payload.id, 'id', false)!, meta: meta(payload.meta), offset, total, data };
+      const snapshotMeta = meta(payload.meta);
+      // A snapshot holds committed entries only, none of a term above the leader's.
+      atMost(snapshotMeta.term, term, 'meta.term');
+      return { from, to, term, type, id: context(payload.id, 'id', false)!, meta: snapshotMeta, offset, total, data };
     }
     default:
       fail(`unknown message type ${JSON.stringify(type)}`);
