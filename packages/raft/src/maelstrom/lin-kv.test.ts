@@ -111,4 +111,20 @@ describe('the lin-kv binary with malformed input', () => {
     for (const forward of [2, 3, 4]) expect(await node.reply(forward)).toMatchObject({ type: 'forward_ok', result: { type: 'error', code: 10 } });
     expect(node.exited()).toBeNull();
   }, 30_000);
+
+  it('drops a line longer than a string can hold and serves the lines after it (review finding)', async () => {
+    // Lines were read with readline, which holds a line as one string until its end: one of
+    // over 512 MiB (V8's longest string) threw "Invalid string length" out of the stream's data
+    // handler and ended the process, and every line it held grew the heap with it.
+    const node = start();
+    const stdin = child!.stdin!;
+    stdin.on('error', () => undefined); // written to a process that already exited
+    const block = Buffer.alloc(1024 * 1024, 0x61);
+    for (let written = 0; written < 600 && node.exited() === null; written += 1) {
+      if (!stdin.write(block)) await new Promise((resolve) => { stdin.once('drain', resolve); child!.once('exit', resolve); });
+    }
+    node.send(['', message({ type: 'init', msg_id: 1, node_id: 'n1', node_ids: ['n1'] })]);
+    expect(await node.reply(1)).toMatchObject({ type: 'init_ok' });
+    expect(node.exited()).toBeNull();
+  }, 60_000);
 });

@@ -5,7 +5,6 @@
 // Raft messages between nodes travel as Maelstrom messages of type `raft` (CBOR in base64).
 // Client requests that reach a follower are forwarded to the leader and answered by the node
 // the client asked.
-import { createInterface } from 'node:readline';
 import { FoundationError } from '@foundation/core';
 import { Encoder } from 'cbor-x';
 import { createRaftNode } from '../driver/raft-node';
@@ -14,6 +13,7 @@ import { RAFT_ERROR_CODES } from '../errors/codes';
 import { createKvStateMachine } from '../kv/kv-state-machine';
 import type { KvCommand, KvQuery, KvQueryResult, KvResult } from '../kv/kv-state-machine';
 import { createMemoryPersistence } from '../storage/persistence';
+import { readLines } from './lines';
 
 interface Body {
   readonly type: string;
@@ -32,6 +32,11 @@ interface Envelope {
 const ERRORS = { timeout: 0, notSupported: 10, temporarilyUnavailable: 11, malformed: 12, crash: 13, keyDoesNotExist: 20, preconditionFailed: 22 } as const;
 
 const codec = new Encoder({ useRecords: false, structuredClone: false });
+/**
+ * The longest line read: above every message a node sends (an append carries one entry past
+ * its 1 MiB budget, of up to 64 MiB, 86 MiB as base64) and far below V8's longest string.
+ */
+const MAX_LINE_BYTES = 128 * 1024 * 1024;
 let self = '';
 let nextId = 1;
 let node: RaftNode<KvCommand, KvResult, KvQuery, KvQueryResult> | null = null;
@@ -209,8 +214,7 @@ function handle(envelope: Envelope): void {
   }
 }
 
-const lines = createInterface({ input: process.stdin });
-lines.on('line', (line) => {
+function handleLine(line: string): void {
   let envelope: Envelope;
   try {
     envelope = JSON.parse(line) as Envelope;
@@ -229,7 +233,10 @@ lines.on('line', (line) => {
     process.stderr.write(`failed on ${line.slice(0, 200)}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     if (expectsReply(envelope.body)) reply(envelope, { type: 'error', code: ERRORS.crash, text: String(error) });
   }
-});
-lines.on('close', () => {
-  void node?.stop().then(() => process.exit(0));
+}
+
+readLines(process.stdin, MAX_LINE_BYTES, {
+  line: handleLine,
+  oversized: (bytes) => process.stderr.write(`dropped a line of ${bytes} bytes, above the limit of ${MAX_LINE_BYTES}\n`),
+  end: () => void node?.stop().then(() => process.exit(0)),
 });
