@@ -8,8 +8,8 @@ import { CLOSE_CODES } from '../src/index';
 import type { Transport } from '../src/index';
 import { createCborCodec } from '../src/core/cbor';
 import { encodeLaneAmounts, encodeOpen, writeBlockHeader, writeChunkHeader } from '../src/core/frames';
-import { READY_FRAME, decodeHello, encodeChallenge } from '../src/core/handshake';
-import { SECRET, closeNodes, keyOf, link, nextEvent, rawClient, startNode, waitFor } from './helpers';
+import { READY_FRAME, decodeHello, encodeChallenge, encodeHello, handshakeProof } from '../src/core/handshake';
+import { SECRET, closeNodes, expectedDigest, keyOf, link, nextEvent, rawClient, startNode, waitFor, wireLimitsOf } from './helpers';
 
 afterEach(closeNodes);
 
@@ -34,6 +34,15 @@ async function silentSocket(port: number): Promise<{ socket: Socket; closed: Pro
   );
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
   return { socket, closed, isClosed: () => isClosed };
+}
+
+/**
+ * `body` (one CBOR item) inside a cbor-x packed-values table (tag 51, draft-ietf-cbor-packed) with
+ * no values of use: it decodes to the same item. Items that name a prefix of such a table decode
+ * to a fresh copy of it, so 25 KB of them decode into hundreds of megabytes.
+ */
+function insidePackedTable(body: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.of(0xd8, 51, 0x84, 0x81, 0x00, 0x80, 0x80), body]);
 }
 
 /** After the attack, the node still serves a well-behaved peer. */
@@ -120,6 +129,68 @@ describe('hostile input', () => {
       expect(Date.now() - started).toBeLessThan(2_000);
       expect(node.stats().refusals.wsMessageTooBig).toBe(1);
       await node.close();
+    } finally {
+      for (const client of server.clients) client.terminate();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('a HELLO holds no CBOR tags: one inside a packed-values table, which lets 4 KiB decode into megabytes, is refused (4006) without a CHALLENGE', async () => {
+    const node = await startNode('target');
+    const { digest, connections } = expectedDigest();
+    const { body } = encodeHello(
+      codec,
+      {
+        cluster: 'foundation',
+        nodeId: 'packed-dialer',
+        incarnation: 'raw-incarnation',
+        epoch: 0,
+        session: 'packed-session',
+        connection: 0,
+        connections,
+        channelDigest: digest,
+        expectedPeer: undefined,
+        nonce: Buffer.alloc(32, 1),
+        limits: wireLimitsOf(),
+      },
+      keyOf(SECRET, 'foundation'),
+    );
+    const client = await rawClient(node.address()!.url);
+    client.send(Buffer.concat([Buffer.of(0x01), insidePackedTable(body)]));
+    expect((await client.closed).code).toBe(CLOSE_CODES.malformedFrame);
+    expect(client.frames).toHaveLength(0);
+    expect(node.stats().refusals.malformedFrame).toBe(1);
+    await stillServes(node);
+  });
+
+  it('a dialer takes no CBOR tags in a CHALLENGE, which it decodes before the proof: one inside a packed-values table is refused (4006), not answered', async () => {
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+    const secret = keyOf(SECRET, 'foundation');
+    const outcome = new Promise<{ code: number; answered: boolean }>((resolve) => {
+      server.on('connection', (socket: WebSocket) => {
+        socket.on('error', () => undefined);
+        let answered = false;
+        socket.once('close', (code) => resolve({ code, answered }));
+        socket.once('message', (frame: Buffer) => {
+          const { hello, body } = decodeHello(codec, frame, secret);
+          const { fields } = encodeChallenge(codec, { nodeId: 'packed-acceptor', incarnation: 'raw-server-incarnation', epoch: 1, nonce: Buffer.alloc(32, 7), limits: hello.limits }, secret, body);
+          // The proof covers the fields as sent, so the dialer's check of it passes: only the tag can refuse them.
+          const packed = insidePackedTable(fields);
+          const proof = handshakeProof(secret, 'acceptor', body, packed);
+          socket.send(Buffer.concat([Buffer.of(0x02, packed.length >>> 8, packed.length & 0xff), packed, proof]));
+          socket.once('message', () => {
+            answered = true;
+            socket.close();
+          });
+        });
+      });
+    });
+    try {
+      const node = await startNode('node-a');
+      node.connect(`ws://127.0.0.1:${(server.address() as { port: number }).port}`);
+      expect(await outcome).toEqual({ code: CLOSE_CODES.malformedFrame, answered: false });
+      expect(node.stats().refusals.malformedFrame).toBe(1);
     } finally {
       for (const client of server.clients) client.terminate();
       await new Promise<void>((resolve) => server.close(() => resolve()));

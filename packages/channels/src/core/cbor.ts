@@ -3,6 +3,7 @@
 // cbor-x renames a decoded `__proto__` key to `__proto_`, so decoded maps never reach a
 // prototype; the envelope around payloads is binary or validated arrays, never a decoded map.
 import { Decoder, Encoder } from 'cbor-x';
+import { screenCbor } from './cbor-screen';
 
 const CBOR_OPTIONS = { useRecords: false, mapsAsObjects: true } as const;
 
@@ -11,6 +12,11 @@ export interface CborCodec {
   encode(value: unknown): Uint8Array;
   /** The single value in `bytes`; throws on malformed, truncated or trailing input. */
   decode(bytes: Uint8Array): unknown;
+  /**
+   * As `decode`, for input that holds no CBOR tags (handshake frames): throws CborScreenError on
+   * any, before cbor-x decodes it (some tags cost far more to decode than their size: cbor-screen.ts).
+   */
+  decodeUntagged(bytes: Uint8Array): unknown;
 }
 
 export function createCborCodec(): CborCodec {
@@ -19,5 +25,9 @@ export function createCborCodec(): CborCodec {
   return {
     encode: (value) => encoder.encode(value),
     decode: (bytes) => decoder.decode(bytes) as unknown,
+    decodeUntagged: (bytes) => {
+      screenCbor(bytes);
+      return decoder.decode(bytes) as unknown;
+    },
   };
 }

@@ -83,6 +83,7 @@
 import { createHmac, scryptSync, timingSafeEqual } from 'node:crypto';
 import { MAX_CHANNELS, MAX_MESSAGE_BYTES } from '../channel-config';
 import type { CborCodec } from './cbor';
+import { CborScreenError } from './cbor-screen';
 import { CLOSE_CODES } from './close-codes';
 import { FRAME_TYPES } from './frames';
 import type { WireLimits } from './wire-limits';
@@ -316,9 +317,9 @@ export function decodeHello(codec: CborCodec, bytes: Uint8Array, secret: Uint8Ar
   const body = bytes.subarray(1);
   let decoded: unknown;
   try {
-    decoded = codec.decode(body);
-  } catch {
-    malformed('HELLO is not valid CBOR');
+    decoded = codec.decodeUntagged(body);
+  } catch (error) {
+    malformed(error instanceof CborScreenError ? `HELLO: ${error.message}` : 'HELLO is not valid CBOR');
   }
   if (!Array.isArray(decoded) || decoded.length < 2) throw new HandshakeError(CLOSE_CODES.protocolMismatch, 'not a foundation-channels HELLO');
   if (decoded[0] !== PROTOCOL_MAGIC) throw new HandshakeError(CLOSE_CODES.protocolMismatch, 'not a foundation-channels HELLO');
@@ -401,9 +402,9 @@ export function decodeChallenge(
   const fields = Uint8Array.from(bytes.subarray(3, 3 + length));
   let decoded: unknown;
   try {
-    decoded = codec.decode(fields);
-  } catch {
-    malformed('CHALLENGE is not valid CBOR');
+    decoded = codec.decodeUntagged(fields);
+  } catch (error) {
+    malformed(error instanceof CborScreenError ? `CHALLENGE: ${error.message}` : 'CHALLENGE is not valid CBOR');
   }
   if (!Array.isArray(decoded) || decoded.length !== 5) malformed('CHALLENGE must have 5 fields');
   const epoch = checkCount(decoded[2], 'epoch', EPOCH_RANGE - 1);
