@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { Encoder } from 'cbor-x';
 
 interface Body {
   readonly type: string;
@@ -109,6 +110,21 @@ describe('the lin-kv binary with malformed input', () => {
     expect(await node.reply(5)).toMatchObject({ type: 'error', code: 10 });
     expect(node.exited()).toBeNull();
     for (const forward of [2, 3, 4]) expect(await node.reply(forward)).toMatchObject({ type: 'forward_ok', result: { type: 'error', code: 10 } });
+    expect(node.exited()).toBeNull();
+  }, 30_000);
+
+  it('answers a request it forwarded to a leader that never answers, with an indefinite timeout (review finding)', async () => {
+    // A forwarded request was kept until the leader's forward_ok, which a leader that crashed,
+    // or was cut off, never sends: the client got no answer from this node, and the table of
+    // forwarded requests grew with every such request for as long as the process ran.
+    const node = start();
+    node.send([message({ type: 'init', msg_id: 1, node_id: 'n1', node_ids: ['n1', 'n2'] })]);
+    expect(await node.reply(1)).toMatchObject({ type: 'init_ok' });
+    // n2 says it leads term 1; it answers nothing, as a leader cut off right after.
+    const heartbeat = { type: 'heartbeat', from: 'n2', to: 'n1', term: 1, commit: 0, context: null };
+    const data = Buffer.from(new Encoder({ useRecords: false, structuredClone: false }).encode(heartbeat) as Uint8Array).toString('base64');
+    node.send([JSON.stringify({ src: 'n2', dest: 'n1', body: { type: 'raft', data } }), message({ type: 'write', msg_id: 2, key: 1, value: 1 })]);
+    expect(await node.reply(2)).toMatchObject({ type: 'error', code: 0 });
     expect(node.exited()).toBeNull();
   }, 30_000);
 

@@ -43,7 +43,30 @@ let node: RaftNode<KvCommand, KvResult, KvQuery, KvQueryResult> | null = null;
 /** Set once `node.start()` resolved: before that the node has no status to route by. */
 let started = false;
 let raftHandler: ((message: { from: string; payload: unknown }) => void) | null = null;
-const forwarded = new Map<number, { client: string; msgId: number | undefined }>();
+/**
+ * How long a request forwarded to the leader waits for its answer: twice the leader's own
+ * request timeout (`requestTimeoutMs` below), within which it answers unless it crashed or was
+ * cut off. Then the client hears an indefinite timeout (the write may still apply), and the
+ * entry goes: one kept for each request a lost leader never answered grew without end.
+ */
+const FORWARD_TIMEOUT_MS = 2000;
+/** Requests forwarded to the leader, by the msg_id of the forward: in the order sent, so in deadline order. */
+const forwarded = new Map<number, { client: string; msgId: number | undefined; deadline: number }>();
+let forwardSweep: NodeJS.Timeout | null = null;
+
+/** Answers the forwarded requests past their deadline; runs while any are waiting. */
+function sweepForwarded(): void {
+  const now = Date.now();
+  for (const [id, origin] of forwarded) {
+    if (origin.deadline > now) break;
+    forwarded.delete(id);
+    emit(origin.client, { type: 'error', code: ERRORS.timeout, text: 'the leader did not answer the forwarded request', in_reply_to: origin.msgId });
+  }
+  if (forwarded.size === 0 && forwardSweep !== null) {
+    clearInterval(forwardSweep);
+    forwardSweep = null;
+  }
+}
 
 function emit(dest: string, body: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify({ src: self, dest, body: { msg_id: nextId++, ...body } })}\n`);
@@ -129,7 +152,8 @@ function handleClient(request: Envelope): void {
     return;
   }
   const id = nextId;
-  forwarded.set(id, { client: request.src, msgId: request.body.msg_id });
+  forwarded.set(id, { client: request.src, msgId: request.body.msg_id, deadline: Date.now() + FORWARD_TIMEOUT_MS });
+  forwardSweep ??= setInterval(sweepForwarded, 100);
   emit(status.leader, { type: 'forward', request: request.body });
 }
 
