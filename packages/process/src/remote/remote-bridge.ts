@@ -375,8 +375,11 @@ export class RemoteBridge {
       }
       case 'reply': {
         const call = runtime.calls.remote.get(signal.ref);
-        // A reply from another node than the one called is a spoof; a late one is dropped.
-        if (call === undefined || call.remoteNode !== fromNode) return;
+        // A late reply (its call timed out or its caller exited) is dropped. One from another
+        // node than the one called is a spoof (call references count up from a known base, so
+        // any node can name one), dropped and reported as malformed.
+        if (call === undefined) return;
+        if (call.remoteNode !== fromNode) throw new MalformedSignalError(fromNode, 'a reply to a call made to another node');
         if (signal.ok) runtime.completeCall(call, signal.body);
         else runtime.failCall(call, signal.error);
         return;

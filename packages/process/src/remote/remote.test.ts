@@ -386,6 +386,52 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
     expect(outcome).toBe('the answer to the second');
   });
 
+  it('counts a reply from a node the call did not go to as a malformed signal, and the call still gets its own (review finding)', async () => {
+    // Call references are counted up from a known base, so a node can name one made for a call
+    // to another node: its reply was dropped, rightly, but silently, unlike every other spoof.
+    const calls: number[] = [];
+    const recording = (transport: PeerTransport): PeerTransport => ({
+      nodeId: transport.nodeId,
+      send: (peer, channel, payload) => {
+        const signal = payload as { t?: unknown; ref?: unknown };
+        if (signal.t === 'call' && typeof signal.ref === 'number') calls.push(signal.ref);
+        return transport.send(peer, channel, payload);
+      },
+      onMessage: (channel, handler) => transport.onMessage(channel, handler),
+      on: (event, handler) => transport.on(event, handler),
+      connect: (peer) => transport.connect(peer),
+      disconnect: (peer) => transport.disconnect(peer),
+      peers: () => transport.peers(),
+    });
+    const { simulation, runtime } = cluster(33, ['a', 'b', 'evil'], {}, undefined, recording);
+    const held: ReplyTo[] = [];
+    runtime('a').spawn(
+      {
+        handleCall: (_request: unknown, _self: ProcessSelf, from: ReplyTo) => {
+          held.push(from);
+          return NO_REPLY;
+        },
+      },
+      { name: 'server' },
+    );
+    await simulation.runForAsync(5);
+    let outcome: unknown = 'pending';
+    void runtime('b').call({ name: 'server', node: 'a' }, 'question', { timeout: 60_000 }).then(
+      (value) => (outcome = value),
+      (error: unknown) => (outcome = error),
+    );
+    await simulation.runUntilAsync(() => held.length === 1);
+    const evil = simulation.node('evil').transport;
+    evil.send('b', 'process', { v: 1, t: 'reply', ref: calls[0], ok: true, body: 'forged' });
+    await simulation.runForAsync(50);
+    expect(outcome).toBe('pending');
+    expect(runtime('b').stats().malformedSignals).toBe(1);
+    runtime('a').reply(held[0]!, 'the answer');
+    await simulation.runForAsync(50);
+    expect(outcome).toBe('the answer');
+    expect(runtime('b').stats().malformedSignals).toBe(1);
+  });
+
   it('numbers a restarted node\'s monitor references apart from those of its earlier incarnation (review finding)', async () => {
     // Both incarnations numbered from #Ref<b.1>: a node still holding the old reference (the
     // restart's going down not seen yet) refused the new monitor as a malformed signal, and its
