@@ -5,6 +5,7 @@ import type { DepartureRecord, OriginDelta, OwnEntryFields, ReplicaChange, Repli
 import { Replica } from './replica';
 import { DEFAULT_LIMITS, MAX_INCARNATION } from './limits';
 import { decodeMessage, encodeDeltas, encodeSummaries } from './wire';
+import { countScansOfMapsOf } from '../../test/support/count-scans';
 
 function fields(id: string, name: string, extra: Partial<OwnEntryFields> = {}): OwnEntryFields {
   return {
@@ -41,29 +42,6 @@ function replica(nodeId: string, overrides: Partial<ReplicaOptions> = {}): Repli
     ...overrides,
   });
   return Object.assign(result, { changes });
-}
-
-/** How many times `run` iterates a Map of at least `size` entries (a whole-origin scan, here). */
-function countScansOfMapsOf(size: number, run: () => void): number {
-  const prototype = Map.prototype as unknown as Record<string | symbol, (...args: unknown[]) => unknown>;
-  const names: (string | symbol)[] = [Symbol.iterator, 'entries', 'values', 'keys', 'forEach'];
-  const originals = names.map((name) => prototype[name]!);
-  let scans = 0;
-  names.forEach((name, index) => {
-    const original = originals[index]!;
-    prototype[name] = function (this: Map<unknown, unknown>, ...args: unknown[]) {
-      if (this.size >= size) scans += 1;
-      return original.apply(this, args);
-    };
-  });
-  try {
-    run();
-  } finally {
-    names.forEach((name, index) => {
-      prototype[name] = originals[index]!;
-    });
-  }
-  return scans;
 }
 
 /** Everything a replica shows, in a canonical form (tombstones that are covered are not state). */

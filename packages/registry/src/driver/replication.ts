@@ -15,6 +15,7 @@
 // the steps after it run per part, on that range alone.
 import type { Random, Scheduler, Timer } from '@foundation/core';
 import { FoundationError } from '@foundation/core';
+import { joinPieces } from '../core/join-pieces';
 import type { RegistryLimits } from '../core/limits';
 import type { ApplyResult, DepartureRecord, Replica } from '../core/replica';
 import type { SummaryRange } from '../core/summary-range';
@@ -218,9 +219,13 @@ export class Replication {
     switch (message.type) {
       case 'delta': {
         for (const error of message.rejected) this.reject(peer, error);
+        // The key-listed pieces of one origin are merged as one delta: each looks at all of the
+        // origin's entries, and one by one a message of many of them blocked for minutes.
+        const { origins, rejected: scattered } = joinPieces(message.origins, peer);
+        for (const error of scattered) this.reject(peer, error);
         // Each origin's delta is checked against the bounds before anything is merged; one
         // that would exceed them is refused alone.
-        const accepted = message.origins.filter((delta) => {
+        const accepted = origins.filter((delta) => {
           try {
             replica.checkDelta(delta, peer);
             return true;
