@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { connect as connectTcp } from 'node:net';
 import type { Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
-import { CLOSE_CODES } from '../src/index';
+import { CLOSE_CODES, PayloadEncodingError } from '../src/index';
 import type { Transport } from '../src/index';
 import { createCborCodec } from '../src/core/cbor';
 import { encodeLaneAmounts, encodeOpen, writeBlockHeader, writeChunkHeader } from '../src/core/frames';
@@ -195,6 +195,40 @@ describe('hostile input', () => {
       for (const client of server.clients) client.terminate();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
+  });
+
+  it('a payload holds no packed-values table, whose items copy its prefixes (64 KiB of them decode into gigabytes): a block with one is refused (4006), nothing delivered', async () => {
+    const node = await startNode('target');
+    const delivered: unknown[] = [];
+    node.onMessage('coordination', ({ payload }) => delivered.push(payload));
+    const client = await rawClient(node.address()!.url);
+    await client.handshake();
+    // Table [values [0], prefixes [0, [1, 2, 3]], suffixes []], then two items that name prefix 1
+    // (tag 225) around an empty array: each decodes to a fresh [1, 2, 3].
+    const body = Buffer.of(0xd8, 51, 0x84, 0x81, 0x00, 0x82, 0x00, 0x83, 0x01, 0x02, 0x03, 0x80, 0x82, 0xd8, 225, 0x80, 0xd8, 225, 0x80);
+    client.send(block(0, 0, body, 2));
+    expect((await client.closed).code).toBe(CLOSE_CODES.malformedFrame);
+    expect(delivered).toEqual([]);
+    expect(node.stats().refusals.malformedFrame).toBe(1);
+    await stillServes(node);
+  });
+
+  it('a big integer of more than 4096 bits, whose decoding time grows with the square of its length, is refused (4006), and send refuses one; 4096 bits go through', async () => {
+    const node = await startNode('target');
+    const delivered: unknown[] = [];
+    node.onMessage('coordination', ({ payload }) => delivered.push(payload));
+    const client = await rawClient(node.address()!.url);
+    await client.handshake();
+    client.send(block(0, 0, codec.encode([2n ** 4200n])));
+    expect((await client.closed).code).toBe(CLOSE_CODES.malformedFrame);
+    expect(delivered).toEqual([]);
+
+    const sender = await startNode('sender');
+    await link(sender, node);
+    expect(() => sender.send('target', 'coordination', { big: -(2n ** 4200n) })).toThrow(PayloadEncodingError);
+    expect(sender.send('target', 'coordination', { big: 2n ** 4095n })).toBe(true);
+    await waitFor(() => delivered.length === 1);
+    expect(delivered).toEqual([{ big: 2n ** 4095n }]);
   });
 
   it('a chunk larger than its channel allows is refused on its length, before it is read (4007)', async () => {

@@ -1,8 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { Encoder } from 'cbor-x';
-import { CborScreenError, screenCbor } from './cbor-screen';
+import { CborScreenError, MAX_BIGNUM_BYTES, screenCbor } from './cbor-screen';
 
 const encoder = new Encoder({ useRecords: false, mapsAsObjects: true });
+/** The largest magnitude taken: MAX_BIGNUM_BYTES bytes. */
+const largestBignum = 2n ** BigInt(8 * MAX_BIGNUM_BYTES) - 1n;
 
 describe('screenCbor', () => {
   it.each([
@@ -11,17 +13,29 @@ describe('screenCbor', () => {
     ['indefinite-length arrays and maps', Buffer.of(0x9f, 0x01, 0xbf, 0x61, 0x61, 0x02, 0xff, 0x9f, 0xff, 0xff)],
     ['a byte string whose content looks like a tag', encoder.encode(Buffer.of(0xd8, 51, 0xc2))],
     ['truncated input (left to the decoder)', Buffer.of(0x83, 0x01)],
-  ])('takes %s', (_name, bytes) => {
-    expect(() => screenCbor(bytes)).not.toThrow();
+  ])('takes %s, with or without tags', (_name, bytes) => {
+    expect(() => screenCbor(bytes, false)).not.toThrow();
+    expect(() => screenCbor(bytes, true)).not.toThrow();
+  });
+
+  it.each([
+    ['dates, sets, maps, errors and typed arrays', encoder.encode([new Date(0), new Set([1]), new Map([['a', 1]]), new Error('e'), new Float64Array(2)])],
+    [`big integers of ${MAX_BIGNUM_BYTES} bytes`, encoder.encode({ up: largestBignum, down: -largestBignum - 1n, small: 2n ** 70n })],
+  ])('takes %s where tags are allowed, and refuses them where none is', (_name, bytes) => {
+    expect(() => screenCbor(bytes, true)).not.toThrow();
+    expect(() => screenCbor(bytes, false)).toThrow(CborScreenError);
   });
 
   it.each([
     ['a packed-values table (tag 51)', Buffer.of(0xd8, 51, 0x84, 0x81, 0x00, 0x80, 0x80, 0x80)],
-    ['a big integer (tag 2)', encoder.encode(2n ** 70n)],
-    ['a date (tag 1) deep in maps and arrays', encoder.encode({ a: [1, { b: [new Date(0)] }] })],
-    ['a tag after an indefinite-length array ends', Buffer.of(0x82, 0x9f, 0xff, 0xc1, 0x00)],
-    ['a tag as a map value', Buffer.of(0xa1, 0x61, 0x61, 0xd8, 27, 0x80)],
+    ['a packed-values table deep in maps and arrays', Buffer.of(0xa1, 0x61, 0x61, 0x81, 0xd8, 51, 0x84, 0x81, 0x00, 0x80, 0x80, 0x80)],
+    ['a big integer one byte too long', encoder.encode([1, largestBignum + 1n])],
+    ['a negative big integer one byte too long', encoder.encode({ n: -largestBignum - 2n })],
+    ['a big integer around something else than a byte string', Buffer.of(0xc2, 0x81, 0x40)],
+    ['a big integer around another tag', Buffer.of(0xc2, 0xd8, 64, 0x41, 0x01)],
+    ['a tag after an indefinite-length array ends', Buffer.of(0x82, 0x9f, 0xff, 0xd8, 51, 0x80)],
   ])('refuses %s', (_name, bytes) => {
-    expect(() => screenCbor(bytes)).toThrow(CborScreenError);
+    expect(() => screenCbor(bytes, true)).toThrow(CborScreenError);
+    expect(() => screenCbor(bytes, false)).toThrow(CborScreenError);
   });
 });

@@ -1,9 +1,22 @@
 // A look at the item heads of CBOR input before cbor-x decodes it, for tags. cbor-x decodes
 // every tag it knows whatever the decoder's options, from module-wide tables that no option
-// turns off, and some cost far more than their bytes: after a packed-values table (tag 51,
-// draft-ietf-cbor-packed), each item that names one of its prefixes decodes to a fresh copy of
-// it, so 4 KiB decode into 8 MB of arrays (25 KB into 400 MB); a big integer (tags 2 and 3)
-// takes time that grows with the square of its length; each Error (tag 27) captures a stack.
+// turns off, and some cost far more than their bytes:
+//
+//   - after a packed-values table (tag 51, draft-ietf-cbor-packed), each item that names one of
+//     its prefixes decodes to a fresh copy of it joined with its own content, so 4 KiB decode
+//     into 8 MB of arrays, 25 KB into 400 MB in half a second here, and a 64 KiB frame exhausts
+//     the heap (the process dies);
+//   - a big integer (tags 2 and 3) is folded in byte by byte, each step shifting the whole number
+//     so far, so its time grows with the square of its length: 64 KiB took 0.45 s here, 256 KiB
+//     47 s, all in one turn of the event loop.
+//
+// This node's encoder never writes a tag 51 (it has no `pack` option) and writes tags 2 and 3
+// only for a BigInt beyond 64 bits, as a byte string of its magnitude. So a payload may hold
+// neither a tag 51 nor a big integer of more than MAX_BIGNUM_BYTES (nor one around anything but
+// a byte string); `send` refuses what the receiver would (PayloadEncodingError), so that a
+// reliable channel does not send it again after every reconnect. Every other tag cbor-x decodes
+// at a cost in proportion to its size, and payloads may hold them (Date, Set, Map, Error,
+// RegExp, typed arrays).
 //
 // Handshake frames hold no tags at all (arrays, strings, integers, byte strings, null), and they
 // are decoded before the other side proved anything, so there any tag is refused.
@@ -12,6 +25,12 @@
 // of recursing, and leaves everything else (truncation, reserved values, trailing bytes) to
 // cbor-x, which refuses it.
 
+/** Largest magnitude of a big integer (tags 2 and 3) in a payload: 4096 bits. */
+export const MAX_BIGNUM_BYTES = 512;
+
+const PACKED_TABLE_TAG = 51;
+const POSITIVE_BIGNUM_TAG = 2;
+const NEGATIVE_BIGNUM_TAG = 3;
 const BREAK = 0xff;
 /** Items of an indefinite-length array or map: until a break. */
 const UNTIL_BREAK = -1;
@@ -19,13 +38,18 @@ const UNTIL_BREAK = -1;
 /** CBOR input that holds an item the screen refuses. */
 export class CborScreenError extends Error {}
 
-/** Throws CborScreenError when `bytes` holds a tag. Cost: one step per item head. */
-export function screenCbor(bytes: Uint8Array): void {
+/**
+ * Throws CborScreenError when `bytes` holds a packed-values table or a big integer that is too
+ * long (see above) or, with `allowTags` false, any tag. Cost: one step per item head.
+ */
+export function screenCbor(bytes: Uint8Array, allowTags: boolean): void {
   const end = bytes.length;
   // Items left at each open level (UNTIL_BREAK for indefinite length); the bottom one is the
   // single top-level item.
   const remaining: number[] = [1];
   let position = 0;
+  /** The item just after a big-integer tag: it must be a byte string of bounded length. */
+  let bignumContent = false;
   while (remaining.length > 0) {
     const level = remaining.length - 1;
     const left = remaining[level]!;
@@ -51,7 +75,18 @@ export function screenCbor(bytes: Uint8Array): void {
     else if (info === 31) argument = UNTIL_BREAK;
     else return; // reserved: cbor-x refuses it
     if (info >= 24 && info <= 27) position += 1 << (info - 24);
-    if (major === 6) throw new CborScreenError(`CBOR tag ${argument} where none is allowed`);
+    if (bignumContent) {
+      bignumContent = false;
+      if (major !== 2 || argument === UNTIL_BREAK) throw new CborScreenError('a big integer (CBOR tag 2 or 3) must be a byte string');
+      if (argument > MAX_BIGNUM_BYTES) throw new CborScreenError(`a big integer of ${argument} bytes (at most ${MAX_BIGNUM_BYTES})`);
+    }
+    if (major === 6) {
+      // A tag and its content are one item: the content takes the place the tag held.
+      if (!allowTags) throw new CborScreenError(`CBOR tag ${argument} where none is allowed`);
+      if (argument === PACKED_TABLE_TAG) throw new CborScreenError('CBOR packed values (tag 51) are not accepted');
+      if (argument === POSITIVE_BIGNUM_TAG || argument === NEGATIVE_BIGNUM_TAG) bignumContent = true;
+      continue;
+    }
     if (left > 0) remaining[level] = left - 1;
     if (major === 2 || major === 3) {
       if (argument === UNTIL_BREAK) return; // cbor-x refuses indefinite-length strings

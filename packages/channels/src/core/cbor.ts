@@ -10,7 +10,11 @@ const CBOR_OPTIONS = { useRecords: false, mapsAsObjects: true } as const;
 export interface CborCodec {
   /** CBOR bytes of `value`; throws what cbor-x throws for unencodable values. */
   encode(value: unknown): Uint8Array;
-  /** The single value in `bytes`; throws on malformed, truncated or trailing input. */
+  /**
+   * The single value in `bytes`; throws on malformed, truncated or trailing input, and
+   * (CborScreenError, before cbor-x decodes anything) on a packed-values table or a big integer
+   * above MAX_BIGNUM_BYTES, which cost far more to decode than their size (cbor-screen.ts).
+   */
   decode(bytes: Uint8Array): unknown;
   /**
    * As `decode`, for input that holds no CBOR tags (handshake frames): throws CborScreenError on
@@ -24,9 +28,12 @@ export function createCborCodec(): CborCodec {
   const decoder = new Decoder(CBOR_OPTIONS);
   return {
     encode: (value) => encoder.encode(value),
-    decode: (bytes) => decoder.decode(bytes) as unknown,
+    decode: (bytes) => {
+      screenCbor(bytes, true);
+      return decoder.decode(bytes) as unknown;
+    },
     decodeUntagged: (bytes) => {
-      screenCbor(bytes);
+      screenCbor(bytes, false);
       return decoder.decode(bytes) as unknown;
     },
   };

@@ -9,6 +9,7 @@ import { WebSocket } from 'ws';
 import { channelSetDigest, defaultChannels, layoutLanes, resolveChannels } from '../channel-config';
 import type { ChannelDefinition } from '../channel-config';
 import { createCborCodec } from '../core/cbor';
+import { MAX_BIGNUM_BYTES, screenCbor } from '../core/cbor-screen';
 import { CLOSE_CODES, closeCodeName } from '../core/close-codes';
 import { MAX_META_BYTES, MAX_CHUNK_HEADER_BYTES } from '../core/frames';
 import { META_KINDS, checkHeaders, metaToWire, MetaFormatError } from '../core/meta';
@@ -958,6 +959,10 @@ export function createTransport(options: TransportOptions): Transport {
         raw = true;
       } else {
         bytes = codec.encode(payload);
+        // What the receiver refuses (a big integer above MAX_BIGNUM_BYTES, or a packed-values
+        // table, see core/cbor-screen.ts) must not be queued: a reliable channel would send it
+        // again after every reconnect. Only a payload longer than that can hold such an integer.
+        if (bytes.length > MAX_BIGNUM_BYTES) screenCbor(bytes, true);
       }
     } catch (error) {
       throw new PayloadEncodingError(channel.name, error);
