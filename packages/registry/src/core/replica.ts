@@ -36,6 +36,8 @@ import { InvalidPeerMessageError } from '../errors/invalid-peer-message-error';
 import { CausalContext } from './causal-context';
 import type { Interval } from './causal-context';
 import { MAX_CLOUD_INTERVALS, MAX_INCARNATION, MAX_PENDING_TOMBSTONES } from './limits';
+import { PendingRemovals } from './pending-removals';
+import type { PendingRemoval } from './pending-removals';
 import type { DownReason } from './service-view';
 import { inRange } from './summary-range';
 import type { SummaryRange } from './summary-range';
@@ -179,6 +181,11 @@ function setTombstone(state: OriginState, id: string, tombstone: StoredTombstone
   state.revisions?.set(tombstone.revision, id);
 }
 
+/** True when `tombstone` is the removal `removal` names and is not yet stable. */
+function stillPending(tombstone: StoredTombstone, removal: PendingRemoval): boolean {
+  return tombstone.revision === removal.revision && tombstone.coveredAt === Number.POSITIVE_INFINITY;
+}
+
 /** `id` no longer holds `revision` here (see OriginState.revisions). */
 function forgetRevision(state: OriginState, revision: number, id: string): void {
   if (state.revisions?.get(revision) === id) state.revisions.delete(revision);
@@ -201,6 +208,8 @@ class OriginState {
   tombstoneFloor = 0;
   /** Tombstones not yet stable: the context does not cover every revision up to theirs. */
   pendingTombstones = 0;
+  /** Those tombstones by revision, so that a delta finds the ones it makes stable without a scan. */
+  readonly pendingRemovals = new PendingRemovals();
   /**
    * Revision → id of what is held (entries and tombstones), made the first time `contradicts`
    * needs it and kept current from then on. Made anew for each delta, as it was, a peer naming
@@ -466,6 +475,7 @@ export class Replica {
       if (stored === undefined || stored.revision < tombstone.revision) {
         if (stored === undefined || stored.coveredAt !== Number.POSITIVE_INFINITY) target.pendingTombstones += 1;
         setTombstone(target, tombstone.id, { revision: tombstone.revision, coveredAt: Number.POSITIVE_INFINITY });
+        target.pendingRemovals.add(tombstone);
         changed = true;
       }
     }
@@ -510,15 +520,21 @@ export class Replica {
     const before = context.describe();
     for (const interval of delta.covers) context.add(interval.low, interval.high);
     if (context.describe() !== before) changed = true;
-    if (target.pendingTombstones > 0) {
-      for (const tombstone of target.tombstones.values()) {
-        // Stable only once every earlier revision is covered too: the removed entry's own
-        // revision is below the tombstone's, and a gap there would let it in.
-        if (tombstone.coveredAt === Number.POSITIVE_INFINITY && context.prefix >= tombstone.revision) {
-          tombstone.coveredAt = now;
-          target.pendingTombstones -= 1;
-        }
-      }
+    // Stable only once every earlier revision is covered too: the removed entry's own revision
+    // is below the tombstone's, and a gap there would let it in.
+    for (const removal of target.pendingRemovals.takeThrough(context.prefix)) {
+      const tombstone = target.tombstones.get(removal.id);
+      if (tombstone === undefined || !stillPending(tombstone, removal)) continue;
+      tombstone.coveredAt = now;
+      target.pendingTombstones -= 1;
+    }
+    // Removals replaced by later ones of the same ids stay in the heap until their revision is
+    // reached; a peer that keeps replacing one far ahead would grow it without bound.
+    if (target.pendingRemovals.size > 2 * target.pendingTombstones + 64) {
+      target.pendingRemovals.retain((removal) => {
+        const tombstone = target.tombstones.get(removal.id);
+        return tombstone !== undefined && stillPending(tombstone, removal);
+      });
     }
     if (changed) this.rehash(target);
     return changed ? CHANGED : UNCHANGED;
