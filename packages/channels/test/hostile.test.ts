@@ -231,6 +231,32 @@ describe('hostile input', () => {
     expect(delivered).toEqual([{ big: 2n ** 4095n }]);
   });
 
+  it('a payload holds no shared references (CBOR tags 28 and 29), with which 460 bytes make a value of 2 ** 40 paths that an echoing handler never finishes encoding: refused (4006), no handler called', async () => {
+    const node = await startNode('target');
+    const handled: unknown[] = [];
+    const unsubscribe = node.onRequest('coordination', ({ payload }) => {
+      handled.push(payload);
+      return { echoed: payload };
+    });
+    // Level 0 is an empty array, shared (tag 28); each further level, shared too, is an array that
+    // refers (tag 29) twice to the one before it: the last of n levels has 2 ** n paths.
+    const levels = [0xd8, 28, 0x80];
+    for (let level = 1; level <= 3; level += 1) levels.push(0xd8, 28, 0x82, 0xd8, 29, level - 1, 0xd8, 29, level - 1);
+    const cases = [Buffer.of(0x84, ...levels), Buffer.of(0xd8, 28, 0x81, 0xd8, 29, 0x00)]; // a ladder; an array that holds itself
+    for (const value of cases) {
+      const client = await rawClient(node.address()!.url);
+      await client.handshake();
+      // One [meta, payload] pair: a request (kind 1) with id 7 and no headers.
+      const header = Buffer.alloc(14);
+      const length = writeBlockHeader(header, 0, 0, true, true, 1, 1);
+      client.send(Buffer.concat([header.subarray(0, length), Buffer.of(0x81, 0x82, 0x83, 0x01, 0x07, 0xf6), value]));
+      expect((await client.closed).code).toBe(CLOSE_CODES.malformedFrame);
+    }
+    expect(handled).toEqual([]);
+    unsubscribe();
+    await stillServes(node);
+  });
+
   it('a chunk larger than its channel allows is refused on its length, before it is read (4007)', async () => {
     const channels = { small: { maxMessageBytes: 1000 }, large: { maxMessageBytes: 10_000_000 } };
     const node = await startNode('target', { channels });

@@ -34,6 +34,8 @@ describe('screenCbor', () => {
     ['a big integer around something else than a byte string', Buffer.of(0xc2, 0x81, 0x40)],
     ['a big integer around another tag', Buffer.of(0xc2, 0xd8, 64, 0x41, 0x01)],
     ['a tag after an indefinite-length array ends', Buffer.of(0x82, 0x9f, 0xff, 0xd8, 51, 0x80)],
+    ['a shareable value (tag 28)', Buffer.of(0x82, 0xd8, 28, 0x80, 0x01)],
+    ['a shared reference (tag 29) in a map', Buffer.of(0xa1, 0x61, 0x61, 0xd8, 29, 0x00)],
   ])('refuses %s', (_name, bytes) => {
     expect(() => screenCbor(bytes, true)).toThrow(CborScreenError);
     expect(() => screenCbor(bytes, false)).toThrow(CborScreenError);

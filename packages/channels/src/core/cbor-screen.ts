@@ -8,12 +8,17 @@
 //     the heap (the process dies);
 //   - a big integer (tags 2 and 3) is folded in byte by byte, each step shifting the whole number
 //     so far, so its time grows with the square of its length: 64 KiB took 0.45 s here, 256 KiB
-//     47 s, all in one turn of the event loop.
+//     47 s, all in one turn of the event loop;
+//   - shared references (tags 28 and 29, for structured clones) decode cheaply, but into a value
+//     that refers to one array or object from several places, or to itself: 460 bytes make one
+//     of 2 ** 40 paths, which whatever walks it (a handler that echoes it, whose reply this node
+//     encodes; a validator; JSON.stringify) never finishes, and a cycle loops a naive walk.
 //
-// This node's encoder never writes a tag 51 (it has no `pack` option) and writes tags 2 and 3
-// only for a BigInt beyond 64 bits, as a byte string of its magnitude. So a payload may hold
-// neither a tag 51 nor a big integer of more than MAX_BIGNUM_BYTES (nor one around anything but
-// a byte string); `send` refuses what the receiver would (PayloadEncodingError), so that a
+// This node's encoder never writes a tag 51 (it has no `pack` option) nor tags 28 and 29 (no
+// `structuredClone`: a value met twice is written twice), and writes tags 2 and 3 only for a
+// BigInt beyond 64 bits, as a byte string of its magnitude. So a payload may hold none of tags
+// 51, 28 and 29, nor a big integer of more than MAX_BIGNUM_BYTES (nor one around anything but a
+// byte string); `send` refuses what the receiver would (PayloadEncodingError), so that a
 // reliable channel does not send it again after every reconnect. Every other tag cbor-x decodes
 // at a cost in proportion to its size, and payloads may hold them (Date, Set, Map, Error,
 // RegExp, typed arrays).
@@ -29,6 +34,8 @@
 export const MAX_BIGNUM_BYTES = 512;
 
 const PACKED_TABLE_TAG = 51;
+const SHAREABLE_TAG = 28;
+const SHARED_REFERENCE_TAG = 29;
 const POSITIVE_BIGNUM_TAG = 2;
 const NEGATIVE_BIGNUM_TAG = 3;
 const BREAK = 0xff;
@@ -39,8 +46,9 @@ const UNTIL_BREAK = -1;
 export class CborScreenError extends Error {}
 
 /**
- * Throws CborScreenError when `bytes` holds a packed-values table or a big integer that is too
- * long (see above) or, with `allowTags` false, any tag. Cost: one step per item head.
+ * Throws CborScreenError when `bytes` holds a packed-values table, a shared reference or a big
+ * integer that is too long (see above) or, with `allowTags` false, any tag. Cost: one step per
+ * item head.
  */
 export function screenCbor(bytes: Uint8Array, allowTags: boolean): void {
   const end = bytes.length;
@@ -84,6 +92,7 @@ export function screenCbor(bytes: Uint8Array, allowTags: boolean): void {
       // A tag and its content are one item: the content takes the place the tag held.
       if (!allowTags) throw new CborScreenError(`CBOR tag ${argument} where none is allowed`);
       if (argument === PACKED_TABLE_TAG) throw new CborScreenError('CBOR packed values (tag 51) are not accepted');
+      if (argument === SHAREABLE_TAG || argument === SHARED_REFERENCE_TAG) throw new CborScreenError('CBOR shared references (tags 28 and 29) are not accepted');
       if (argument === POSITIVE_BIGNUM_TAG || argument === NEGATIVE_BIGNUM_TAG) bignumContent = true;
       continue;
     }

@@ -12,8 +12,8 @@ export interface CborCodec {
   encode(value: unknown): Uint8Array;
   /**
    * The single value in `bytes`; throws on malformed, truncated or trailing input, and
-   * (CborScreenError, before cbor-x decodes anything) on a packed-values table or a big integer
-   * above MAX_BIGNUM_BYTES, which cost far more to decode than their size (cbor-screen.ts).
+   * (CborScreenError, before cbor-x decodes anything) on a packed-values table, a big integer
+   * above MAX_BIGNUM_BYTES or shared references, which cost far more than their size (cbor-screen.ts).
    */
   decode(bytes: Uint8Array): unknown;
   /**

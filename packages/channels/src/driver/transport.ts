@@ -959,9 +959,9 @@ export function createTransport(options: TransportOptions): Transport {
         raw = true;
       } else {
         bytes = codec.encode(payload);
-        // What the receiver refuses (a big integer above MAX_BIGNUM_BYTES, or a packed-values
-        // table, see core/cbor-screen.ts) must not be queued: a reliable channel would send it
-        // again after every reconnect. Only a payload longer than that can hold such an integer.
+        // What the receiver refuses (a big integer above MAX_BIGNUM_BYTES, see core/cbor-screen.ts)
+        // must not be queued: a reliable channel would send it again after every reconnect. Only
+        // a payload longer than that can hold one; this encoder writes no other tag refused there.
         if (bytes.length > MAX_BIGNUM_BYTES) screenCbor(bytes, true);
       }
     } catch (error) {
