@@ -113,8 +113,9 @@ export interface LimitOptions {
   /** Inbound handshakes in progress in total. Default 256. */
   readonly maxPendingHandshakes?: number;
   /**
-   * Replies waiting for one peer (queued or unacknowledged), over all channels. At the bound a
-   * further request from that peer is dropped unanswered (its handler is not called). Default 1,024.
+   * Replies waiting for one peer (queued or unacknowledged) or being produced (a handler's promise
+   * that has not settled), over all channels. At the bound a further request from that peer is
+   * dropped unanswered (its handler is not called). Default 1,024.
    */
   readonly maxReplyMessages?: number;
   /**

@@ -167,6 +167,43 @@ describe('the reply bound', () => {
     expect(stats().queuedMessages + stats().repliesDropped).toBe(300);
   });
 
+  it('requests whose asynchronous handlers have not answered yet count against the bound: a peer cannot start more of them than maxReplyMessages', async () => {
+    // A handler that waits (on consensus, storage, another node) holds each request's payload
+    // and its reply to come; counted only once replies were queued, a peer that keeps asking
+    // started handlers without end.
+    const channels = { rpc: {} };
+    const node = await startNode('target', { channels, limits: { maxReplyMessages: 100 } });
+    const answer = deferred<string>();
+    let handled = 0;
+    node.onRequest('rpc', async () => {
+      handled += 1;
+      return answer.promise;
+    });
+    const client = await rawClient(node.address()!.url);
+    await client.handshake({ nodeId: 'greedy', channels });
+    await waitFor(() => node.peers().includes('greedy'), 2_000, 'the greedy peer to be up');
+    let id = 0;
+    for (let block = 0; block < 10; block += 1) {
+      const items: unknown[] = [];
+      for (let index = 0; index < 30; index += 1) {
+        id += 1;
+        items.push([metaToWire({ kind: META_KINDS.request, id, headers: undefined }), { ask: id }]);
+      }
+      client.send(requestBlock(items));
+    }
+    const stats = (): ReturnType<typeof node.stats>['channels'][string] => node.stats().channels.rpc!;
+    await waitFor(() => stats().messagesReceived === 300, 2_000, 'every request to arrive');
+    expect(handled).toBe(100);
+    expect(stats().repliesDropped).toBe(200);
+    // Once the handlers answer, their replies wait (no credit), and they still hold the bound.
+    answer.resolve('done');
+    await waitFor(() => stats().queuedMessages === 100, 2_000, 'the replies to be queued');
+    client.send(requestBlock([[metaToWire({ kind: META_KINDS.request, id: id + 1, headers: undefined }), { ask: id + 1 }]]));
+    await waitFor(() => stats().messagesReceived === 301, 2_000, 'the last request to arrive');
+    expect(handled).toBe(100);
+    expect(stats().repliesDropped).toBe(201);
+  });
+
   it('a reply over the byte bound reaches the requester as QueueFullError; later requests succeed', async () => {
     const channels = { rpc: {} };
     const a = await startNode('node-a', { channels });

@@ -135,6 +135,11 @@ export class Link {
    * the replies to the requests of the old one. Replies carry the count they answer.
    */
   replySession = 0;
+  /**
+   * The peer's requests whose handlers returned a promise that has not settled yet: replies
+   * being produced, which count against limits.maxReplyMessages with the replies queued.
+   */
+  repliesInProgress = 0;
   session: string | undefined;
   role: 'dialer' | 'acceptor' | undefined;
   connections: (Connection | undefined)[];

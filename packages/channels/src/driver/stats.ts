@@ -51,9 +51,10 @@ export interface ChannelCounters {
   /** Replies replaced by a QueueFullError reply: the replies waiting for that peer held `limits.maxReplyBytes`. */
   repliesFailed: number;
   /**
-   * Requests left unanswered: `limits.maxReplyMessages` replies were waiting for that peer
-   * (handler not called, or its reply discarded), or the requester's session ended before the
-   * reply left (it restarted, or either side reported peer-down), so nobody waited for it.
+   * Requests left unanswered: `limits.maxReplyMessages` replies were waiting for that peer or
+   * being produced (handler not called, or its reply discarded), or the requester's session
+   * ended before the reply left (it restarted, or either side reported peer-down), so nobody
+   * waited for it.
    */
   repliesDropped: number;
   /**

@@ -850,8 +850,9 @@ export function createTransport(options: TransportOptions): Transport {
     // Replies answer work the peer asked for, so they bypass the channel bounds, but what waits
     // for one peer is bounded all the same: a peer that asks and never returns credit (so no
     // reply can leave) must not grow this node's memory. At the message bound the request is
-    // dropped unanswered, before its handler runs (the requester times out).
-    if (link.replyUsage().messages >= limits.maxReplyMessages) {
+    // dropped unanswered, before its handler runs (the requester times out). Handlers that have
+    // not answered yet count too: each holds its request, and its reply is on the way.
+    if (link.replyUsage().messages + link.repliesInProgress >= limits.maxReplyMessages) {
       counter.repliesDropped += 1;
       return;
     }
@@ -901,9 +902,16 @@ export function createTransport(options: TransportOptions): Transport {
       return;
     }
     if (result instanceof Promise) {
+      link.repliesInProgress += 1;
       result.then(
-        (value: unknown) => reply(META_KINDS.reply, value),
-        (error: unknown) => reply(META_KINDS.errorReply, FoundationError.from(error).toJSON()),
+        (value: unknown) => {
+          link.repliesInProgress -= 1;
+          reply(META_KINDS.reply, value);
+        },
+        (error: unknown) => {
+          link.repliesInProgress -= 1;
+          reply(META_KINDS.errorReply, FoundationError.from(error).toJSON());
+        },
       );
     } else {
       reply(META_KINDS.reply, result);
