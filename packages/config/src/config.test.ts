@@ -228,6 +228,26 @@ describe('updating', () => {
     expect(config.get().server.hosts).toEqual(['emoji \ud83d\ude00']);
   });
 
+  it('refuses a key with a lone surrogate given as a path segment with 1201, as in a value (review finding)', () => {
+    // Keys inside a value were checked, but a key named by the path of update, updateMany or
+    // checkUpdate (which the consensus port's setClusterWide calls) went into the tree as it was,
+    // and reached the other nodes with U+FFFD in its place.
+    const config = createConfig({ defaults: { extra: {} }, schema: z.object({ extra: z.record(z.string(), z.number()) }), updatablePaths: ['extra'] });
+    const before = config.get();
+    expect(thrown(() => config.update(['extra', 'x\ud800'], 1)).code).toBe(1201);
+    expect(thrown(() => config.update('extra.y\udc00', 1)).code).toBe(1201);
+    expect(thrown(() => config.update(['extra', 'x\ud800', 'deeper'], 1)).code).toBe(1301);
+    expect(thrown(() => config.updateMany([{ path: ['extra', 'z\ud800'], value: 1 }])).code).toBe(1201);
+    const checked = config.checkUpdate(['extra', 'w\ud800'], 1);
+    expect(checked.ok ? 0 : checked.error.code).toBe(1201);
+    expect(config.get()).toBe(before);
+    // Security and the allow-list still come first.
+    expect(thrown(() => config.update(['extra', 'x\ud800'], { __proto__: null, constructor: 1 })).code).toBe(5401);
+    expect(thrown(() => config.update(['other', 'x\ud800'], 1)).code).toBe(1401);
+    config.update(['extra', 'emoji \ud83d\ude00'], 1);
+    expect(Object.keys(config.get('extra'))).toEqual(['emoji \ud83d\ude00']);
+  });
+
   it('checks in the documented order: security, the allow-list, the parent, then plain data and the schema', () => {
     const config = makeConfig({ updatablePaths: ['telemetry', 'server.hosts'] });
     const before = config.get();

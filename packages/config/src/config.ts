@@ -12,7 +12,7 @@ import { ConfigSubscriberError } from './errors/config-subscriber-error';
 import { ConfigUpdateForbiddenError } from './errors/config-update-forbidden-error';
 import { ConfigValidationError } from './errors/config-validation-error';
 import { buildPathIndex } from './internal/path-index';
-import { deepFreeze, freezeSnapshot, inspectPlainCopy, isRecord, toPlainCopy } from './internal/plain-data';
+import { deepFreeze, freezeSnapshot, inspectPlainCopy, isRecord, pathKeyProblem, toPlainCopy } from './internal/plain-data';
 import { checkSchema, runSchema } from './internal/run-schema';
 import { isSameServedValue } from './internal/same-served-value';
 import type { ValueOrigin } from './internal/run-schema';
@@ -151,6 +151,9 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
     if (!isUpdatablePath(segments)) throw new ConfigUpdateForbiddenError(segments, allowList);
     if (validating) throw new ConfigReentrantUpdateError(operation);
     const next = setAt(tree, segments, copy, owned);
+    // The path's own keys first: they come before anything in the value.
+    const keyProblem = pathKeyProblem(segments);
+    if (keyProblem !== undefined) throw keyProblem;
     if (problem !== undefined) throw problem;
     return { segments, next, changed: true };
   };

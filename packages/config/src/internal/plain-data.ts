@@ -53,6 +53,18 @@ function invalid(path: readonly string[], message: string, origin: string | unde
   return new ConfigValidationError({ path, issues: [{ path, message }], ...(origin === undefined ? {} : { origins: [origin] }) });
 }
 
+/**
+ * The first key of `segments` (a path an update or an environment variable writes to) that
+ * holds a lone surrogate, as the plain-data rules see it: a path names keys it makes, which
+ * reach the other nodes as a value's own keys do. `origin` as for `inspectPlainCopy`.
+ */
+export function pathKeyProblem(segments: readonly string[], origin?: string): ConfigValidationError | undefined {
+  const index = segments.findIndex((segment) => !isWellFormed(segment));
+  if (index < 0) return undefined;
+  const path = segments.slice(0, index + 1);
+  return invalid(path, 'a key with a lone surrogate is not a config key (UTF-8 cannot hold it)', origin);
+}
+
 /** A copy of a value, and the first plain-data rule it breaks (if any), once it is known to be safe. */
 export interface PlainCopyInspection {
   readonly copy: unknown;

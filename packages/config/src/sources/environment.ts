@@ -9,7 +9,7 @@ import { ConfigSecurityError } from '../errors/config-security-error';
 import { ConfigSourceError } from '../errors/config-source-error';
 import { describeKind } from '../internal/describe-kind';
 import { describeJsonSyntaxProblem } from '../internal/json-syntax';
-import { isRecord, toPlainCopy } from '../internal/plain-data';
+import { isRecord, pathKeyProblem, toPlainCopy } from '../internal/plain-data';
 import { ABSENT, childOf, deepMerge, replacedPaths } from '../internal/tree';
 import { MAX_SEGMENTS, MAX_SEGMENT_LENGTH } from '../path';
 
@@ -290,6 +290,10 @@ export function applyEnvironment(
       if (node === ABSENT) node = undefined;
     }
     const value = parseVariableValue(variable, text, node, path);
+    // A name or text UTF-8 cannot hold (a Windows environment can) is refused as in JSON text.
+    const keyProblem = pathKeyProblem(path, `environment variable ${variable}`);
+    if (keyProblem !== undefined) throw keyProblem;
+    if (typeof value === 'string') toPlainCopy(value, path, `environment variable ${variable}`);
     // A JSON object over an object merges key by key, as every layer does ("plain objects merge
     // key by key"): FOUNDATION_SERVER='{"port": 6000}' changes the port and keeps the host the
     // file gave. Arrays and scalars inside it replace, as they do between layers.

@@ -56,6 +56,22 @@ describe('layering: defaults < JSON file < environment < runtime updates', () =>
     expect(config.get('server.port')).toBe(6000);
   });
 
+  it('refuses a variable whose name or text holds a lone surrogate with 1201, naming the variable, as its JSON is (review finding)', () => {
+    // A Windows environment can hold one (names and values are UTF-16 there), as can the
+    // variables option: JSON text was checked, but a name became a key, and plain text a value,
+    // as they were.
+    const refusal = (variables: Record<string, string>): ConfigValidationError => {
+      const error = thrown(() => createConfig({ defaults, schema, sources: { environment: { prefix: 'F', variables } } }));
+      expect(error).toBeInstanceOf(ConfigValidationError);
+      return error as ConfigValidationError;
+    };
+    expect(refusal({ F_SERVER__HOST: 'cut \ud83d' }).message).toContain('environment variable F_SERVER__HOST');
+    expect(refusal({ 'F_LIMITS__K\ud800': '1' }).message).toContain('environment variable F_LIMITS__K');
+    expect(refusal({ F_LIMITS: '{"k\\ud800": 1}' }).code).toBe(1201);
+    const config = createConfig({ defaults, schema, sources: { environment: { prefix: 'F', variables: { F_SERVER__HOST: 'emoji \ud83d\ude00' } } } });
+    expect(config.get('server.host')).toBe('emoji \ud83d\ude00');
+  });
+
   it('merges a variable holding a JSON object key by key with the layers below, as the file merges (review finding)', () => {
     // "Plain objects merge key by key (defaults < file < environment)": a variable whose value
     // was a JSON object replaced the whole object at its path, so FOUNDATION_SERVER='{"port":
