@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { Encoder } from 'cbor-x';
-import { CborScreenError, MAX_BIGNUM_BYTES, screenCbor } from './cbor-screen';
+import { CborScreenError, MAX_BIGNUM_BYTES, MAX_CBOR_DEPTH, screenCbor } from './cbor-screen';
 
 const encoder = new Encoder({ useRecords: false, mapsAsObjects: true });
 /** The largest magnitude taken: MAX_BIGNUM_BYTES bytes. */
@@ -12,6 +12,7 @@ describe('screenCbor', () => {
     ['maps and floats', encoder.encode({ a: 1.5, b: { c: 'd' }, e: [] })],
     ['indefinite-length arrays and maps', Buffer.of(0x9f, 0x01, 0xbf, 0x61, 0x61, 0x02, 0xff, 0x9f, 0xff, 0xff)],
     ['a byte string whose content looks like a tag', encoder.encode(Buffer.of(0xd8, 51, 0xc2))],
+    [`arrays nested ${MAX_CBOR_DEPTH} levels deep`, Buffer.concat([Buffer.alloc(MAX_CBOR_DEPTH - 1, 0x81), Buffer.of(0x80)])],
     ['truncated input (left to the decoder)', Buffer.of(0x83, 0x01)],
   ])('takes %s, with or without tags', (_name, bytes) => {
     expect(() => screenCbor(bytes, false)).not.toThrow();
@@ -36,6 +37,9 @@ describe('screenCbor', () => {
     ['a tag after an indefinite-length array ends', Buffer.of(0x82, 0x9f, 0xff, 0xd8, 51, 0x80)],
     ['a shareable value (tag 28)', Buffer.of(0x82, 0xd8, 28, 0x80, 0x01)],
     ['a shared reference (tag 29) in a map', Buffer.of(0xa1, 0x61, 0x61, 0xd8, 29, 0x00)],
+    // The walk keeps one entry per open level: nested without bound, a 256 MiB message would make it gigabytes.
+    [`arrays nested deeper than ${MAX_CBOR_DEPTH} levels`, Buffer.alloc(MAX_CBOR_DEPTH + 1, 0x81)],
+    [`indefinite-length maps nested deeper than ${MAX_CBOR_DEPTH} levels`, Buffer.from(Array.from({ length: 2 * (MAX_CBOR_DEPTH + 1) }, (_, index) => (index % 2 === 0 ? 0xbf : 0x60)))],
   ])('refuses %s', (_name, bytes) => {
     expect(() => screenCbor(bytes, true)).toThrow(CborScreenError);
     expect(() => screenCbor(bytes, false)).toThrow(CborScreenError);

@@ -27,8 +27,14 @@
 // are decoded before the other side proved anything, so there any tag is refused.
 //
 // The walk reads heads only (strings are skipped by their length), keeps its own stack instead
-// of recursing, and leaves everything else (truncation, reserved values, trailing bytes) to
-// cbor-x, which refuses it.
+// of recursing (one entry per open array or map, at most MAX_CBOR_DEPTH), and leaves everything
+// else (truncation, reserved values, trailing bytes) to cbor-x, which refuses it.
+
+/**
+ * Deepest nesting of arrays and maps taken, as cbor-x's own structure scanner allows; cbor-x's
+ * recursive decoder runs out of stack well before it (a RangeError, which decoding catches).
+ */
+export const MAX_CBOR_DEPTH = 16_384;
 
 /** Largest magnitude of a big integer (tags 2 and 3) in a payload: 4096 bits. */
 export const MAX_BIGNUM_BYTES = 512;
@@ -100,10 +106,11 @@ export function screenCbor(bytes: Uint8Array, allowTags: boolean): void {
     if (major === 2 || major === 3) {
       if (argument === UNTIL_BREAK) return; // cbor-x refuses indefinite-length strings
       position += argument;
-    } else if (major === 4) {
-      if (argument !== 0) remaining.push(argument);
-    } else if (major === 5) {
-      if (argument !== 0) remaining.push(argument === UNTIL_BREAK ? UNTIL_BREAK : argument * 2);
+    } else if (major === 4 || major === 5) {
+      if (argument === 0) continue;
+      // One entry per open level, so the walk holds no more than this however deep the input goes.
+      if (remaining.length > MAX_CBOR_DEPTH) throw new CborScreenError(`arrays and maps nested deeper than ${MAX_CBOR_DEPTH} levels`);
+      remaining.push(argument === UNTIL_BREAK || major === 4 ? argument : argument * 2);
     }
   }
 }
