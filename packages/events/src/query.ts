@@ -82,7 +82,8 @@ export function normalizeQuery(query: EventQuery = {}): NormalizedEventQuery {
   let to = Number.POSITIVE_INFINITY;
   if (query.timeRange !== undefined) {
     const range: unknown = query.timeRange;
-    if (!Array.isArray(range) || range.length !== 2 || range.some((bound) => typeof bound !== 'number' || Number.isNaN(bound))) {
+    // Array.from, not some alone: some skips holes, and a hole would reach the storage as an undefined bound.
+    if (!Array.isArray(range) || range.length !== 2 || Array.from(range as unknown[]).some((bound) => typeof bound !== 'number' || Number.isNaN(bound))) {
       throw new EventValidationError('timeRange', 'must be [from, to] in wall-clock milliseconds');
     }
     [from, to] = range as [number, number];
