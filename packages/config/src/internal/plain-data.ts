@@ -20,7 +20,9 @@ export const MAX_VALUE_NODES = 1_000_000;
 
 /**
  * Own properties read by inspectPlainCopy since the process started, for tests: what refusing
- * a large value costs, counted rather than timed.
+ * a large value costs, counted rather than timed. The names of an array listed to look for
+ * named properties count too: listing them costs as much as reading each index, and skipping
+ * that for an array the budget cannot hold is what keeps refusing one cheap.
  */
 let inspectedProperties = 0;
 export function inspectedPropertyCount(): number {
@@ -135,7 +137,9 @@ export function inspectPlainCopy(value: unknown, at: readonly string[] = [], ori
         // properties of a longer one costs its whole length (24 s and a gigabyte for a 16 MB file
         // of eight million zeros), and the walk below refuses it once the budget runs out anyway.
         if (array.length <= budget) {
-          for (const key of Object.getOwnPropertyNames(array)) {
+          const names = Object.getOwnPropertyNames(array);
+          inspectedProperties += names.length;
+          for (const key of names) {
             if (key === 'length') continue;
             const index = Number(key);
             if (!(Number.isInteger(index) && index >= 0 && String(index) === key)) {
