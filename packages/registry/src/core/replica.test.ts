@@ -588,6 +588,55 @@ describe('bounds on what peers send', () => {
     expect(() => crowded.applyDelta({ node: 'y', incarnation: 1, covers: [], entries: [], removed: [], keys: undefined }, 0, 'y')).toThrow(/maxNodes/);
   });
 
+  it('takes a delta that replaces a registration of an origin at maxServicesPerNode, counting what it removes', () => {
+    // An origin holding as many registrations as its peers accept unregisters one and registers
+    // another. Counted without the removal, the delta (and every anti-entropy delta after it,
+    // with the removal or, once that was collected, with a key list) went past the bound and was
+    // refused on every round: peers kept the removed entry and never held the new one.
+    const origin = replica('o');
+    for (const id of ['o/1/a', 'o/1/b', 'o/1/c']) origin.putOwn(fields(id, 'db'));
+    const first = origin.takeOwnDelta()!;
+    origin.removeOwn('o/1/a', 0);
+    origin.putOwn(fields('o/1/d', 'db'));
+    const replacing = origin.takeOwnDelta()!;
+    const plain = replica('p', { maxServicesPerNode: 3 });
+    plain.applyDelta(first, 0, 'o');
+    expect(() => plain.checkDelta(replacing, 'o')).not.toThrow();
+    plain.applyDelta(replacing, 0, 'o');
+    expect([...plain.entries()].map((entry) => entry.id).sort()).toEqual(['o/1/b', 'o/1/c', 'o/1/d']);
+    // The removal collected: a peer still behind gets the key list instead.
+    origin.collectGarbage(10_000);
+    const keyed = replica('k', { maxServicesPerNode: 3 });
+    keyed.applyDelta(first, 0, 'o');
+    const { deltas } = origin.deltasFor(keyed.summary());
+    expect(deltas[0]!.keys).toBeDefined();
+    expect(() => keyed.checkDelta(deltas[0]!, 'o')).not.toThrow();
+    keyed.applyDelta(deltas[0]!, 0, 'o');
+    expect([...keyed.entries()].map((entry) => entry.id).sort()).toEqual(['o/1/b', 'o/1/c', 'o/1/d']);
+    // One that would still leave more than the bound is refused, merging nothing.
+    const crowded = origin.deltasFor(replica('e').summary()).deltas[0]!;
+    const more: OriginDelta = { ...crowded, covers: [{ low: 1, high: 6 }], entries: [...crowded.entries, { ...crowded.entries[0]!, id: 'o/1/e', revision: 6 }], keys: [...crowded.keys!, { id: 'o/1/e', revision: 6 }] };
+    expect(() => keyed.applyDelta(more, 0, 'o')).toThrow(/maxServicesPerNode/);
+    expect([...keyed.entries()].map((entry) => entry.id).sort()).toEqual(['o/1/b', 'o/1/c', 'o/1/d']);
+  });
+
+  it('checks a key-listed delta against the bound before the merge without looking at every entry of its origin', () => {
+    // The entries a key list removes are counted by looking at all of the origin's entries. A
+    // message of many key-listed deltas of one origin under as many life ids is not joined into
+    // one, and each is checked before anything is merged: there, that look is left to the merge.
+    const size = 2000;
+    const receiver = replica('r', { maxServicesPerNode: size });
+    const entries = Array.from({ length: size }, (_, index) => Object.freeze({ ...fields(`x/1/${index}`, 'db'), node: 'x', incarnation: 1, revision: index + 1 }));
+    receiver.applyDelta({ node: 'x', incarnation: 1, covers: [{ low: 1, high: size }], entries, removed: [], keys: undefined }, 0, 'x');
+    const extra = Object.freeze({ ...fields('x/1/extra', 'db'), node: 'x', incarnation: 1, revision: size + 1 });
+    const scans = countScansOfMapsOf(size, () => {
+      for (let index = 0; index < 200; index += 1) {
+        receiver.checkDelta({ node: 'x', incarnation: 1, covers: [{ low: 1, high: size + 1 }], entries: [extra], removed: [], keys: [], life: `life-${index}` }, 'x');
+      }
+    });
+    expect(scans).toBeLessThanOrEqual(2);
+  });
+
   it('finds the removals a delta makes stable without scanning every tombstone of the origin for every delta', () => {
     // While a removal is held ahead of the origin's history, every delta checked every
     // tombstone of the origin for ones its covers had made stable: 32,769 deltas in one message,

@@ -542,24 +542,42 @@ export class Replica {
 
   /**
    * Throws InvalidPeerMessageError if `applyDelta` would refuse the delta for its bounds, without
-   * changing anything: a message with several deltas is checked whole before any is merged.
+   * changing anything: a message with several deltas is checked whole before any is merged. A
+   * key-listed delta past maxServicesPerNode until its key list is counted is left to
+   * `applyDelta` (see `checkLimits`).
    */
   checkDelta(delta: OriginDelta, peer: string): void {
     if (delta.node === this.nodeId || delta.incarnation <= this.floorOf(delta.node)) return;
     const state = this.origins.get(delta.node);
     if (state !== undefined && state.incarnation > delta.incarnation) return;
     const fresh = state === undefined || state.incarnation < delta.incarnation;
-    this.checkLimits(fresh ? new OriginState(delta.node, delta.incarnation, delta.life) : state, delta, peer, state === undefined);
+    this.checkLimits(fresh ? new OriginState(delta.node, delta.incarnation, delta.life) : state, delta, peer, state === undefined, true);
   }
 
-  private checkLimits(state: OriginState, delta: OriginDelta, peer: string, newOrigin: boolean): void {
+  /**
+   * Throws if merging `delta` into `state` would pass a bound. `beforeMerge`: the check of
+   * `checkDelta`, made for each delta of a message before any is merged; it does not count the
+   * entries a key list removes, which takes a look at all of the origin's entries (a message of
+   * many key-listed deltas that are not joined, under as many life ids, cost that once per
+   * delta), and leaves such a delta to `applyDelta`, whose merge looks at them anyway.
+   */
+  private checkLimits(state: OriginState, delta: OriginDelta, peer: string, newOrigin: boolean, beforeMerge = false): void {
     if (newOrigin && this.origins.size - 1 >= this.options.maxNodes) {
       throw new InvalidPeerMessageError(peer, 'node', `state of more than ${this.options.maxNodes} nodes (maxNodes)`);
     }
     let additions = 0;
     for (const instance of delta.entries) if (!state.entries.has(instance.id)) additions += 1;
+    // Counted first without what the delta removes, which is cheap; one past the bound that way
+    // is counted as it would be merged. Refused on the first count alone, an origin at the bound
+    // that replaced a registration (a removal and a registration in one delta, or a key list once
+    // the removal was collected) was refused on every round: its peers kept the removed entry
+    // and never held the new one.
     if (state.entries.size + additions > this.options.maxServicesPerNode) {
-      throw new InvalidPeerMessageError(peer, 'entries', `node "${delta.node}" would hold more than ${this.options.maxServicesPerNode} services (maxServicesPerNode)`);
+      const pruning = delta.keys !== undefined && delta.covers.length > 0;
+      const size = sizeAfter(state, delta, pruning && !beforeMerge);
+      if (size > this.options.maxServicesPerNode && !(pruning && beforeMerge)) {
+        throw new InvalidPeerMessageError(peer, 'entries', `node "${delta.node}" would hold more than ${this.options.maxServicesPerNode} services (maxServicesPerNode)`);
+      }
     }
     if (state.pendingTombstones + delta.removed.length > MAX_PENDING_TOMBSTONES) {
       throw new InvalidPeerMessageError(peer, 'removed', `more than ${MAX_PENDING_TOMBSTONES} removals ahead of node "${delta.node}"'s history`);
@@ -958,6 +976,52 @@ function contradicts(state: OriginState, delta: OriginDelta): boolean {
     if (heldOtherwise(instance.id, instance.revision)) return true;
   }
   return false;
+}
+
+/**
+ * How many entries `state` holds once `delta` is merged as `applyDelta` merges it (removals,
+ * then entries, then the key list), without changing anything. Without `pruning`, what the key
+ * list removes is not counted (that looks at every entry of the origin): at least as many, then.
+ */
+function sizeAfter(state: OriginState, delta: OriginDelta, pruning: boolean): number {
+  const context = state.context;
+  // The ids the delta changes, each with the revision held after it (undefined: removed).
+  const changed = new Map<string, number | undefined>();
+  const removedAt = new Map<string, number>();
+  const heldRevision = (id: string): number | undefined => (changed.has(id) ? changed.get(id) : state.entries.get(id)?.instance.revision);
+  const removalRevision = (id: string): number | undefined => removedAt.get(id) ?? state.tombstones.get(id)?.revision;
+  for (const tombstone of delta.removed) {
+    if (context.covers(tombstone.revision)) continue;
+    const held = heldRevision(tombstone.id);
+    if (held !== undefined && held < tombstone.revision) changed.set(tombstone.id, undefined);
+    const stored = removalRevision(tombstone.id);
+    if (stored === undefined || stored < tombstone.revision) removedAt.set(tombstone.id, tombstone.revision);
+  }
+  for (const instance of delta.entries) {
+    if (context.covers(instance.revision)) continue;
+    const removed = removalRevision(instance.id);
+    if (removed !== undefined && removed >= instance.revision) continue;
+    const held = heldRevision(instance.id);
+    if (held !== undefined && held >= instance.revision) continue;
+    changed.set(instance.id, instance.revision);
+  }
+  let size = state.entries.size;
+  for (const [id, revision] of changed) {
+    const before = state.entries.has(id);
+    if (revision !== undefined && !before) size += 1;
+    else if (revision === undefined && before) size -= 1;
+  }
+  if (!pruning || delta.keys === undefined || delta.covers.length === 0) return size;
+  const live = new Map<string, number>();
+  for (const key of delta.keys) live.set(key.id, key.revision);
+  const pruned = (id: string, revision: number): boolean => {
+    if (!coveredBy(delta.covers, revision)) return false;
+    const kept = live.get(id);
+    return kept === undefined || kept < revision;
+  };
+  for (const [id, slot] of state.entries) if (!changed.has(id) && pruned(id, slot.instance.revision)) size -= 1;
+  for (const [id, revision] of changed) if (revision !== undefined && pruned(id, revision)) size -= 1;
+  return size;
 }
 
 function coveredBy(intervals: readonly Interval[], revision: number): boolean {

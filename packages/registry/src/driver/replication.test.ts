@@ -674,6 +674,28 @@ describe('hostile peers', () => {
     expect(states[1]).toEqual(states[0]);
   });
 
+  it('a node holding as many registrations as its peers accept replaces one, and its peers follow (seed=129)', () => {
+    // Its delta removes one and adds one. Counted without the removal it went past the peers'
+    // maxServicesPerNode, and was refused on every round after: they kept showing the removed
+    // registration and never the new one.
+    const limits = { maxServicesPerNode: 3, maxLocalServices: 3 };
+    const { simulation, cluster } = start(129, 2, { registry: { limits } });
+    simulation.runFor(200);
+    const rejected: FoundationError[] = [];
+    node(cluster, 'n1').registry.on('message-reject', ({ error }) => rejected.push(error));
+    const origin = node(cluster, 'n0').registry;
+    const first = origin.register('a', 'a');
+    origin.register('b', 'b');
+    origin.register('c', 'c');
+    simulation.runUntil(() => node(cluster, 'n1').registry.listServices().length === 3, { maxTime: 5000 });
+    first.unregister();
+    origin.register('d', 'd');
+    simulation.runFor(3000);
+    expect(rejected).toEqual([]);
+    expect(node(cluster, 'n1').registry.listServices()).toEqual(['b', 'c', 'd']);
+    expect(converged(simulation, cluster)).toBe(true);
+  });
+
   it('a peer that claims more services than maxServicesPerNode is refused whole (seed=111)', () => {
     const { simulation, cluster } = start(111, 2, { registry: { limits: { maxServicesPerNode: 5 } } });
     simulation.runFor(200);

@@ -243,7 +243,8 @@ export class Replication {
         for (const delta of accepted) {
           const before = replica.incarnation;
           // Checked above against the state before the message: an origin named twice can pass
-          // that check and exceed the bounds once its first delta is merged. applyDelta then
+          // that check and exceed the bounds once its first delta is merged, and a key-listed
+          // delta is left to the merge to count what its key list removes. applyDelta then
           // refuses it (merging nothing of it), alone, as the check would have; the deltas after
           // it, and what the ones before it asked to publish, are still taken.
           let result: ApplyResult;
