@@ -257,6 +257,33 @@ describe('hostile input', () => {
     await stillServes(node);
   });
 
+  it("a payload holds none of cbor-x's record tags, behind which a packed-values table passed for a byte string's content and decoded: refused (4006), nothing delivered", async () => {
+    const node = await startNode('target');
+    const delivered: unknown[] = [];
+    node.onMessage('coordination', ({ payload }) => delivered.push(payload));
+    const client = await rawClient(node.address()!.url);
+    await client.handshake();
+    // The table of the test above, its rump an array of two items that name prefix 1 (tag 225).
+    const hidden = Buffer.of(0xd8, 51, 0x84, 0x81, 0x00, 0x82, 0x00, 0x83, 0x01, 0x02, 0x03, 0x80, 0x82, 0xd8, 225, 0x80, 0xd8, 225, 0x80);
+    // Two payloads: a record definition (tag 105: record 0xe000 has key 'a'), then a record 0xe000
+    // whose header reads as a byte string holding the table, and as that many values to cbor-x:
+    // the table, then the zeros that follow the string.
+    const body = Buffer.concat([
+      Buffer.of(0x9f, 0xd8, 105, 0x82, 0x19, 0xe0, 0x00, 0x81, 0x61, 0x61),
+      Buffer.of(0xd9, 0xe0, 0x00, 0x58, hidden.length),
+      hidden,
+      Buffer.alloc(hidden.length - 1, 0x00),
+      Buffer.of(0xff),
+    ]);
+    client.send(block(0, 0, body, 2));
+    // Either the connection closes or the payloads arrive, holding the table's copies.
+    const outcome = await Promise.race([client.closed, waitFor(() => delivered.length > 0).then(() => delivered)]);
+    expect(outcome).toEqual({ code: CLOSE_CODES.malformedFrame, reason: expect.any(String) });
+    expect(delivered).toEqual([]);
+    expect(node.stats().refusals.malformedFrame).toBe(1);
+    await stillServes(node);
+  });
+
   it('a chunk larger than its channel allows is refused on its length, before it is read (4007)', async () => {
     const channels = { small: { maxMessageBytes: 1000 }, large: { maxMessageBytes: 10_000_000 } };
     const node = await startNode('target', { channels });

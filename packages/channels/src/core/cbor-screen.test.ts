@@ -1,8 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import { Encoder } from 'cbor-x';
+import { Decoder, Encoder } from 'cbor-x';
 import { CborScreenError, MAX_BIGNUM_BYTES, MAX_CBOR_DEPTH, screenCbor } from './cbor-screen';
 
 const encoder = new Encoder({ useRecords: false, mapsAsObjects: true });
+const decoder = new Decoder({ useRecords: false, mapsAsObjects: true });
 /** The largest magnitude taken: MAX_BIGNUM_BYTES bytes. */
 const largestBignum = 2n ** BigInt(8 * MAX_BIGNUM_BYTES) - 1n;
 
@@ -43,5 +44,30 @@ describe('screenCbor', () => {
   ])('refuses %s', (_name, bytes) => {
     expect(() => screenCbor(bytes, true)).toThrow(CborScreenError);
     expect(() => screenCbor(bytes, false)).toThrow(CborScreenError);
+  });
+
+  it("refuses cbor-x's record tags (105, 0xdffe, 0xdfff, from 0xe000), which read items the walk takes for a string's content: a big integer hidden there decodes", () => {
+    const hidden = Buffer.concat([Buffer.of(0xc2, 0x59, 0x03, 0xe8), Buffer.alloc(1000, 0xff)]); // 8000 bits
+    const length = hidden.length;
+    // An indefinite-length array of: a record definition (tag 105: record 0xe000 has key 'a'); a
+    // record 0xe000 whose header the walk reads as a byte string of `length` bytes and cbor-x as
+    // `length` values: the hidden big integer, then the zeros the walk takes for items of the array.
+    const bytes = Buffer.concat([
+      Buffer.of(0x9f, 0xd8, 105, 0x82, 0x19, 0xe0, 0x00, 0x81, 0x61, 0x61),
+      Buffer.of(0xd9, 0xe0, 0x00, 0x59, length >>> 8, length & 0xff),
+      hidden,
+      Buffer.alloc(length - 1, 0x00),
+      Buffer.of(0xff),
+    ]);
+    expect((decoder.decode(bytes) as [unknown, { a: bigint }])[1].a).toBe(2n ** 8000n - 1n);
+    expect(() => screenCbor(bytes, true)).toThrow(CborScreenError);
+    for (const record of [
+      Buffer.of(0xd9, 0xdf, 0xfe, 0x83, 0x19, 0xe0, 0x00, 0x81, 0x61, 0x61, 0x80), // record definitions
+      Buffer.of(0xd9, 0xdf, 0xff, 0x83, 0x19, 0xe0, 0x00, 0x81, 0x61, 0x61, 0x01), // a record with its definition
+      Buffer.of(0xd9, 0xdf, 0xf9, 0x82, 0x00, 0x01), // bundled strings, read from wherever their offset points
+      Buffer.of(0xda, 0x00, 0x01, 0xe0, 0x01, 0x80), // a tag cbor-x reads as record 1
+    ]) {
+      expect(() => screenCbor(record, true)).toThrow(CborScreenError);
+    }
   });
 });

@@ -12,13 +12,19 @@
 //   - shared references (tags 28 and 29, for structured clones) decode cheaply, but into a value
 //     that refers to one array or object from several places, or to itself: 460 bytes make one
 //     of 2 ** 40 paths, which whatever walks it (a handler that echoes it, whose reply this node
-//     encodes; a validator; JSON.stringify) never finishes, and a cycle loops a naive walk.
+//     encodes; a validator; JSON.stringify) never finishes, and a cycle loops a naive walk;
+//   - cbor-x's records (tag 105 and tags from 0xdffe define them, tags from 0xdff9 name them)
+//     and bundled strings (tag 0xdff9) read the input in their own way: a record takes the head
+//     after it as an array's whatever its major type, and reads that many items, so what this
+//     walk skips as a byte string's content cbor-x decodes, and a packed-values table, a big
+//     integer or shared references hidden there would pass; bundled strings jump to an offset.
 //
-// This node's encoder never writes a tag 51 (it has no `pack` option) nor tags 28 and 29 (no
-// `structuredClone`: a value met twice is written twice), and writes tags 2 and 3 only for a
-// BigInt beyond 64 bits, as a byte string of its magnitude. So a payload may hold none of tags
-// 51, 28 and 29, nor a big integer of more than MAX_BIGNUM_BYTES (nor one around anything but a
-// byte string); `send` refuses what the receiver would (PayloadEncodingError), so that a
+// This node's encoder never writes a tag 51 (it has no `pack` option), tags 28 and 29 (no
+// `structuredClone`: a value met twice is written twice), nor records or bundled strings
+// (`useRecords: false`, no `bundleStrings`), and writes tags 2 and 3 only for a BigInt beyond
+// 64 bits, as a byte string of its magnitude. So a payload may hold none of tags 51, 28, 29, 105
+// and from 0xdff9, nor a big integer of more than MAX_BIGNUM_BYTES (nor one around anything but
+// a byte string); `send` refuses what the receiver would (PayloadEncodingError), so that a
 // reliable channel does not send it again after every reconnect. Every other tag cbor-x decodes
 // at a cost in proportion to its size, and payloads may hold them (Date, Set, Map, Error,
 // RegExp, typed arrays).
@@ -44,6 +50,10 @@ const SHAREABLE_TAG = 28;
 const SHARED_REFERENCE_TAG = 29;
 const POSITIVE_BIGNUM_TAG = 2;
 const NEGATIVE_BIGNUM_TAG = 3;
+/** cbor-x's first form of record: an array of the record's id, its keys and its values. */
+const LEGACY_RECORD_TAG = 105;
+/** From here up, cbor-x reads tags as bundled strings (0xdff9), records and their definitions. */
+const FIRST_RECORD_TAG = 0xdff9;
 const BREAK = 0xff;
 /** Items of an indefinite-length array or map: until a break. */
 const UNTIL_BREAK = -1;
@@ -52,9 +62,9 @@ const UNTIL_BREAK = -1;
 export class CborScreenError extends Error {}
 
 /**
- * Throws CborScreenError when `bytes` holds a packed-values table, a shared reference or a big
- * integer that is too long (see above) or, with `allowTags` false, any tag. Cost: one step per
- * item head.
+ * Throws CborScreenError when `bytes` holds a packed-values table, a shared reference, a cbor-x
+ * record or bundled strings, or a big integer that is too long (see above) or, with `allowTags`
+ * false, any tag. Cost: one step per item head.
  */
 export function screenCbor(bytes: Uint8Array, allowTags: boolean): void {
   const end = bytes.length;
@@ -99,6 +109,7 @@ export function screenCbor(bytes: Uint8Array, allowTags: boolean): void {
       if (!allowTags) throw new CborScreenError(`CBOR tag ${argument} where none is allowed`);
       if (argument === PACKED_TABLE_TAG) throw new CborScreenError('CBOR packed values (tag 51) are not accepted');
       if (argument === SHAREABLE_TAG || argument === SHARED_REFERENCE_TAG) throw new CborScreenError('CBOR shared references (tags 28 and 29) are not accepted');
+      if (argument === LEGACY_RECORD_TAG || argument >= FIRST_RECORD_TAG) throw new CborScreenError(`cbor-x records and bundled strings (tag ${argument}) are not accepted`);
       if (argument === POSITIVE_BIGNUM_TAG || argument === NEGATIVE_BIGNUM_TAG) bignumContent = true;
       continue;
     }
