@@ -20,6 +20,8 @@ describe('simulated clusters under faults', () => {
     expect(report.check.valid).toBe(true);
     expect(report.acknowledgedWrites).toBeGreaterThan(10);
     expect(report.faults.length).toBeGreaterThan(3);
+    // Every node is honest: a message its peers' wires refused is a check that is wrong.
+    expect(report.invalidMessages).toBe(0);
   });
 
   it('without faults every operation succeeds and one leader serves the whole run', async () => {
@@ -27,5 +29,6 @@ describe('simulated clusters under faults', () => {
     expect(report.check.valid).toBe(true);
     expect(report.leaders).toBe(1);
     expect(report.acknowledgedWrites).toBeGreaterThan(100);
+    expect(report.invalidMessages).toBe(0);
   });
 });

@@ -40,6 +40,11 @@ export interface SimClusterReport {
   readonly leaders: number;
   readonly events: number;
   readonly simulatedMs: number;
+  /**
+   * Messages the nodes' wires refused, over every node and every restart of it. The nodes are
+   * all honest, so any refused message is one the wire's checks wrongly take for a lie.
+   */
+  readonly invalidMessages: number;
 }
 
 interface Invariants {
@@ -56,6 +61,8 @@ export async function runSimCluster(options: SimClusterOptions): Promise<SimClus
   const raft = new Map<string, KvNode>();
   const invariants: Invariants = { leaderOfTerm: new Map(), applied: new Map() };
   const faults: string[] = [];
+  /** Every node ever started, crashed ones too: their counters add up over restarts. */
+  const started: KvNode[] = [];
 
   const live = (): [string, KvNode][] => [...raft.entries()].filter(([id]) => simulation.node(id).up);
   let violation: string | null = null;
@@ -122,6 +129,7 @@ export async function runSimCluster(options: SimClusterOptions): Promise<SimClus
           requestTimeoutMs: 1000,
         });
         raft.set(id, node);
+        started.push(node);
         watchLeaders(id, node);
         node.start().catch((error: unknown) => {
           throw error;
@@ -162,6 +170,7 @@ export async function runSimCluster(options: SimClusterOptions): Promise<SimClus
     leaders: invariants.leaderOfTerm.size,
     events: simulation.stats().events,
     simulatedMs: simulation.now(),
+    invalidMessages: started.reduce((sum, node) => sum + node.stats().invalidMessages, 0),
   };
 }
 
