@@ -236,11 +236,20 @@ export class RaftCore {
     this.voters = [...options.membership.voters];
     this.learners = [...options.membership.learners];
     const { hardState } = options;
-    this.term = hardState.term;
-    this.vote = hardState.vote;
+    // Figure 2's currentTerm is the latest term this server has seen, so no entry it holds is of
+    // a later one. A write that tore after its entries reached the disk but before its hard state
+    // did (sim-persistence's disk does that) leaves a log that breaks this: the node would ask
+    // for votes in a term below its own last entry's, which the wire refuses (a candidate's last
+    // term is at most its term), and peers that never answered it never taught it the term.
+    // Such a node takes its last entry's term, with no vote: any vote it had sent in that term
+    // was durable before it was sent, so a hard state of an older term means it sent none.
+    const lastTerm = this.log.lastTerm();
+    this.term = Math.max(hardState.term, lastTerm);
+    this.vote = lastTerm > hardState.term ? null : hardState.vote;
     if (hardState.commit > 0) this.log.commitTo(Math.min(hardState.commit, this.log.lastIndex()));
     if (options.applied !== undefined) this.log.appliedTo(options.applied);
-    this.lastHardState = { term: this.term, vote: this.vote, commit: this.log.committed };
+    // As loaded, so that a term taken from the log is persisted with the first Ready.
+    this.lastHardState = { term: hardState.term, vote: hardState.vote, commit: this.log.committed };
     this.lastSoftState = { role: this.role, leader: this.leader, term: this.term };
     this.becomeFollower(this.term, null);
   }
