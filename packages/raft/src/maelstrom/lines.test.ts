@@ -26,3 +26,13 @@ describe('reading lines with a bound', () => {
     expect(outcome).toEqual({ lines: ['12345678', 'ok', 'after'], oversized: [9, 10, 12] });
   });
 });
+
+describe('the bound at \\r\\n', () => {
+  it('takes a line of exactly the bound ending in \\r\\n, and counts a dropped line without its \\r (review finding)', async () => {
+    // The \r of a \r\n is the line's end, not its text (it is not handed out), but it counted
+    // against the bound: a line of exactly the bound was dropped when it ended in \r\n, and
+    // reported one byte longer than it was.
+    const outcome = await collect(['12345678\r\n', '1234', '5678\r', '\n', '123456789\r\n', '12345', '6789\r', '\nafter\r\n', '12345678\r'], 8);
+    expect(outcome).toEqual({ lines: ['12345678', '12345678', 'after', '12345678'], oversized: [9, 9] });
+  });
+});

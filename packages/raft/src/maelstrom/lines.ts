@@ -15,14 +15,29 @@ const NEWLINE = 0x0a;
 const RETURN = 0x0d;
 
 export function readLines(input: Readable, maxLineBytes: number, handlers: LineHandlers): void {
+  // A line may end in \r\n, as readline takes it: that \r ends the line and is none of its
+  // text, so one byte past the bound is held until the newline shows whether it is one.
+  const maxHeld = maxLineBytes + 1;
   let parts: Buffer[] = [];
   let held = 0;
   /** Bytes of the line being dropped so far, or -1 while the line fits. */
   let dropped = -1;
+  /** Whether the last byte counted in `dropped` is a \r. */
+  let droppedReturn = false;
+
+  const endsInReturn = (bytes: Buffer): boolean => bytes.length > 0 && bytes[bytes.length - 1] === RETURN;
+
+  const drop = (bytes: number, lastPiece: Buffer | undefined): void => {
+    dropped = bytes;
+    droppedReturn = lastPiece !== undefined && endsInReturn(lastPiece);
+    parts = [];
+    held = 0;
+  };
 
   const finish = (last: Buffer): void => {
     if (dropped >= 0) {
-      const bytes = dropped + last.length;
+      const returned = last.length > 0 ? endsInReturn(last) : droppedReturn;
+      const bytes = dropped + last.length - (returned ? 1 : 0);
       dropped = -1;
       handlers.oversized(bytes);
       return;
@@ -30,21 +45,20 @@ export function readLines(input: Readable, maxLineBytes: number, handlers: LineH
     const whole = parts.length === 0 ? last : Buffer.concat([...parts, last]);
     parts = [];
     held = 0;
-    // As readline does, a line may end in \r\n.
-    const end = whole.length > 0 && whole[whole.length - 1] === RETURN ? whole.length - 1 : whole.length;
-    handlers.line(whole.toString('utf8', 0, end));
+    const end = endsInReturn(whole) ? whole.length - 1 : whole.length;
+    if (end > maxLineBytes) handlers.oversized(end);
+    else handlers.line(whole.toString('utf8', 0, end));
   };
 
   const hold = (piece: Buffer): void => {
     if (piece.length === 0) return;
     if (dropped >= 0) {
       dropped += piece.length;
+      droppedReturn = endsInReturn(piece);
       return;
     }
-    if (held + piece.length > maxLineBytes) {
-      dropped = held + piece.length;
-      parts = [];
-      held = 0;
+    if (held + piece.length > maxHeld) {
+      drop(held + piece.length, piece);
       return;
     }
     // A copy: the stream's chunk may be a view of a larger pooled buffer.
@@ -57,11 +71,7 @@ export function readLines(input: Readable, maxLineBytes: number, handlers: LineH
     for (let newline = chunk.indexOf(NEWLINE, start); newline >= 0; newline = chunk.indexOf(NEWLINE, start)) {
       const piece = chunk.subarray(start, newline);
       start = newline + 1;
-      if (dropped < 0 && held + piece.length > maxLineBytes) {
-        dropped = held;
-        parts = [];
-        held = 0;
-      }
+      if (dropped < 0 && held + piece.length > maxHeld) drop(held, parts[parts.length - 1]);
       finish(piece);
     }
     hold(chunk.subarray(start));
