@@ -5,7 +5,8 @@ import { describe, expect, it } from '@jest/globals';
 import { Encoder } from 'cbor-x';
 import { DEFAULT_LIMITS, compactRegistryCommands } from '@foundation/registry';
 import { UnreadableSnapshotError } from '../errors/unreadable-snapshot-error';
-import { ClusterStateMachine } from './cluster-state-machine';
+import { ClusterStateMachine, MAX_COMMAND_DEPTH } from './cluster-state-machine';
+import type { ClusterCommand } from './cluster-state-machine';
 
 /** What `machine`'s registry stream tells its listeners of restores and applies, in order. */
 function hearRestores(machine: ClusterStateMachine): string[] {
@@ -41,6 +42,47 @@ describe('the cluster state machine', () => {
     expect(granted).toMatchObject({ index: next, value: { op: 'acquire', acquired: true, lock: { owner: 'p', token: next, expiresAt: 1_000 } } });
     machine.apply({ stream: 'config', command: { type: 'config-set', path: ['a'], value: 1 } }, next + 1);
     expect(applied).toEqual([{ type: 'config-set', path: ['a'], value: 1 }]);
+  });
+
+  it('refuses a command nested deeper than MAX_COMMAND_DEPTH, so that every snapshot after it still encodes (review finding)', () => {
+    // A proposal is encoded once, where it is proposed; a result that holds its value is encoded
+    // again in every snapshot, a few levels deeper (sessions, results, the result itself). A
+    // value nested as deep as the proposer could encode was applied, and the next snapshot threw
+    // (the call stack ran out) on every replica: Raft stops on it, and again at every restart.
+    const codec = new Encoder({ useRecords: false, structuredClone: false });
+    const nested = (depth: number): unknown => {
+      let value: unknown = 1;
+      for (let level = 0; level < depth; level += 1) value = { v: value };
+      return value;
+    };
+    const command = (depth: number) => ({ stream: 'kv', command: { op: 'cas', key: 'k', expected: null, value: nested(depth) }, session: { proposer: 'p', seq: 1, floor: 0 } });
+    const encodes = (depth: number): boolean => {
+      try {
+        codec.encode(command(depth));
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    // The deepest value a proposer can still encode here, found by halving.
+    let low = 1;
+    let high = 100_000;
+    while (low < high) {
+      const middle = Math.ceil((low + high) / 2);
+      if (encodes(middle)) low = middle;
+      else high = middle - 1;
+    }
+    expect(low).toBeGreaterThan(MAX_COMMAND_DEPTH);
+    const machine = new ClusterStateMachine();
+    const deepest = codec.decode(codec.encode(command(low))) as ClusterCommand;
+    const result = machine.apply(deepest, 1);
+    expect(() => machine.snapshot()).not.toThrow();
+    expect(result).toEqual({ index: 1, value: null });
+    expect(machine.query({ kind: 'kv', query: { op: 'get', key: 'k' } })).toBeNull();
+    // At the bound it is applied as any command is.
+    const atBound = { stream: 'kv', command: { op: 'put', key: 'k', value: nested(MAX_COMMAND_DEPTH - 2) } };
+    expect(machine.apply(atBound, 2)).toEqual({ index: 2, value: { op: 'put', previous: null } });
+    expect(() => machine.snapshot()).not.toThrow();
   });
 
   it('tells a stream\'s restore listeners before replaying a snapshot to its listeners, and after it with the snapshot\'s index', () => {

@@ -9,6 +9,7 @@ import type { KvCommand, KvQuery, KvResult, StateMachine } from '@foundation/raf
 import { StreamOptionsConflictError } from '../errors/stream-options-conflict-error';
 import { UnreadableSnapshotError } from '../errors/unreadable-snapshot-error';
 import { LockTable } from './locks';
+import { nestsDeeperThan } from './nesting-depth';
 import type { LockCommand, LockResult, LockState } from './locks';
 
 export interface ClusterCommand {
@@ -91,6 +92,13 @@ export const MAX_PROPOSERS = 1_024;
 export const MAX_RESULTS_PER_PROPOSER = 16_384;
 /** Longest proposer id accepted; a command with a longer one is applied without de-duplication. */
 export const MAX_PROPOSER_LENGTH = 64;
+/**
+ * Deepest nesting of a command applied (the command itself is the first level); a deeper one is
+ * refused. A result can hold a command's value, and every snapshot encodes it again a few levels
+ * deeper than the proposer did: near the depth the encoder's recursion reaches, the snapshot
+ * threw on every replica. Far below that, and far above what any stream writes.
+ */
+export const MAX_COMMAND_DEPTH = 256;
 
 /** What the state machine remembers of one proposer. */
 interface Session {
@@ -255,12 +263,14 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
   }
 
   /**
-   * Applies one command. A command that makes its stream throw (malformed, from a buggy or
-   * hostile proposer: peers forward commands to the leader) is refused with a null value
-   * instead: an exception here would stop Raft on every replica, and again at every restart,
-   * since the entry stays in the log. Every replica refuses the same command the same way.
+   * Applies one command. A command nested deeper than MAX_COMMAND_DEPTH, or one that makes its
+   * stream throw (malformed, from a buggy or hostile proposer: peers forward commands to the
+   * leader), is refused with a null value instead: an exception here would stop Raft on every
+   * replica, and again at every restart, since the entry stays in the log. Every replica refuses
+   * the same command the same way.
    */
   private applyOnce(command: ClusterCommand, index: number): ClusterResult {
+    if (nestsDeeperThan(command, MAX_COMMAND_DEPTH)) return { index, value: null };
     try {
       return this.applyStream(command, index);
     } catch {
