@@ -44,6 +44,24 @@ describe('the cluster state machine', () => {
     expect(applied).toEqual([{ type: 'config-set', path: ['a'], value: 1 }]);
   });
 
+  it('refuses a lock command whose expiry would not be a finite time, or whose owner is not a string (review finding)', () => {
+    // Two finite numbers can add up to Infinity: such a lease never ran out, and only its holder
+    // could end it, as a NaN lease did before it was refused.
+    const machine = new ClusterStateMachine();
+    const huge = Number.MAX_VALUE;
+    const refused = [
+      { op: 'acquire', name: 'l', owner: 'o', leaseMs: huge, now: huge },
+      { op: 'acquire', name: 'l', owner: { not: 'a string' }, leaseMs: 1_000, now: 0 },
+      { op: 'acquire', name: 'l', leaseMs: 1_000, now: 0 },
+    ];
+    refused.forEach((command, position) => expect(machine.apply({ stream: 'locks', command }, position + 1)).toEqual({ index: position + 1, value: null }));
+    expect(machine.lock('l')).toBeNull();
+    const granted = machine.apply({ stream: 'locks', command: { op: 'acquire', name: 'l', owner: 'o', leaseMs: 1_000, now: huge } }, 10);
+    expect(granted.value).toMatchObject({ acquired: true, lock: { expiresAt: huge + 1_000 } });
+    expect(machine.apply({ stream: 'locks', command: { op: 'renew', name: 'l', token: 10, leaseMs: huge, now: huge } }, 11)).toEqual({ index: 11, value: null });
+    expect(machine.lock('l')).toMatchObject({ owner: 'o', token: 10, expiresAt: huge + 1_000 });
+  });
+
   it('refuses a command nested deeper than MAX_COMMAND_DEPTH, so that every snapshot after it still encodes (review finding)', () => {
     // A proposal is encoded once, where it is proposed; a result that holds its value is encoded
     // again in every snapshot, a few levels deeper (sessions, results, the result itself). A

@@ -25,13 +25,14 @@ export class LockTable {
   private readonly locks = new Map<string, LockState>();
 
   apply(command: LockCommand, index: number): LockResult {
-    // The log may hold anything a proposer sent: refuse what would corrupt the table (a NaN
-    // expiry never passes, so it would hold the lock for good). The state machine turns the
-    // throw into a refusal on every replica alike.
+    // The log may hold anything a proposer sent: refuse what would corrupt the table (a NaN or
+    // infinite expiry never passes, so it would hold the lock for good; two finite numbers can
+    // add up to Infinity). The state machine turns the throw into a refusal on every replica alike.
     if (typeof command.name !== 'string') throw new TypeError('lock command without a name');
-    if (command.op !== 'release' && (!Number.isFinite(command.leaseMs) || command.leaseMs <= 0 || !Number.isFinite(command.now))) {
+    if (command.op !== 'release' && (!Number.isFinite(command.leaseMs) || command.leaseMs <= 0 || !Number.isFinite(command.now) || !Number.isFinite(command.now + command.leaseMs))) {
       throw new TypeError('lock command with an invalid lease or time');
     }
+    if (command.op === 'acquire' && typeof command.owner !== 'string') throw new TypeError('lock command without an owner');
     const current = this.locks.get(command.name);
     switch (command.op) {
       case 'acquire': {
