@@ -5,7 +5,7 @@ import { describe, expect, it } from '@jest/globals';
 import { Encoder } from 'cbor-x';
 import { DEFAULT_LIMITS, compactRegistryCommands } from '@foundation/registry';
 import { UnreadableSnapshotError } from '../errors/unreadable-snapshot-error';
-import { ClusterStateMachine, MAX_COMMAND_DEPTH } from './cluster-state-machine';
+import { ClusterStateMachine, MAX_COMMAND_DEPTH, MAX_PROPOSERS, MAX_PROPOSER_LENGTH, MAX_RESULTS_PER_PROPOSER } from './cluster-state-machine';
 import type { ClusterCommand } from './cluster-state-machine';
 
 /** What `machine`'s registry stream tells its listeners of restores and applies, in order. */
@@ -248,6 +248,71 @@ describe('the cluster state machine', () => {
     expect(heard).toEqual([]);
     expect(follower.snapshot()).toEqual(before);
     expect([follower.appliedIndex(), follower.lock('l'), follower.query({ kind: 'kv', query: { op: 'get', key: 'k' } })]).toEqual([2, null, 'mine']);
+  });
+
+  it('refuses (6105) a snapshot with any part malformed or over its bounds, changing nothing and telling no listener (review finding)', () => {
+    // A snapshot comes from the leader, and is read as hostile as a command is. Before, a part
+    // of the wrong shape threw a TypeError without a code, or was taken as it was: an applied
+    // index that is not a number, a lock without a name, more sessions than the state machine
+    // ever keeps (the bound then held no more), a proposer id longer than any it accepts.
+    const codec = new Encoder({ useRecords: false, structuredClone: false });
+    const leader = new ClusterStateMachine();
+    const follower = new ClusterStateMachine();
+    for (const machine of [leader, follower]) machine.registerStream('registry');
+    const heard = hearRestores(follower);
+    leader.apply({ stream: 'locks', command: { op: 'acquire', name: 'l', owner: 'o', leaseMs: 1_000, now: 0 }, session: { proposer: 'p', seq: 1, floor: 1 } }, 1);
+    leader.apply({ stream: 'registry', command: { theirs: true } }, 2);
+    follower.apply({ stream: 'registry', command: { mine: true } }, 1);
+    const whole = codec.decode(leader.snapshot()) as Record<string, unknown>;
+    const result = { index: 1, value: null };
+    const damaged: [string, Uint8Array][] = [
+      ['not CBOR', Uint8Array.of(0x5f, 0x41)],
+      ['not a map', codec.encode([1, 2, 3])],
+      ['null', codec.encode(null)],
+      ...(
+        [
+          ['applied', 'seven'],
+          ['applied', -1],
+          ['applied', 1.5],
+          ['streams', 'registry'],
+          ['streams', [1]],
+          ['streams', [[7, []]]],
+          ['locks', 'l'],
+          ['locks', [null]],
+          ['locks', [{ owner: 'o', token: 1, expiresAt: 1_000 }]],
+          ['locks', [{ name: 'l', owner: 'o', token: 'one', expiresAt: 1_000 }]],
+          ['locks', [{ name: 'l', owner: 'o', token: 1, expiresAt: Number.NaN }]],
+          ['kv', 'pairs'],
+          ['sessions', 'p'],
+          ['sessions', [null]],
+          ['sessions', [['p', 'results', 1]]],
+          ['sessions', [['p', [[1, null]], 1]]],
+          ['sessions', [['p', [['one', result]], 1]]],
+          ['sessions', [['p', [[1, result]], -1]]],
+          ['sessions', [['p'.repeat(MAX_PROPOSER_LENGTH + 1), [[1, result]], 1]]],
+          ['sessions', Array.from({ length: MAX_PROPOSERS + 1 }, (_, position) => [`p${position}`, [], 0])],
+          ['sessions', [['p', Array.from({ length: MAX_RESULTS_PER_PROPOSER + 1 }, (_, position) => [position, result]), 0]]],
+        ] as const
+      ).map(([part, value]): [string, Uint8Array] => [`${part} ${JSON.stringify(value)?.slice(0, 40)}`, codec.encode({ ...whole, [part]: value })]),
+    ];
+    const before = follower.snapshot();
+    heard.length = 0;
+    for (const [name, data] of damaged) {
+      let thrown: unknown;
+      try {
+        follower.restore(data);
+      } catch (error) {
+        thrown = error;
+      }
+      expect([name, thrown]).toEqual([name, expect.any(UnreadableSnapshotError)]);
+      expect(thrown).toMatchObject({ code: 6105 });
+    }
+    expect(heard).toEqual([]);
+    expect(follower.snapshot()).toEqual(before);
+    // The snapshot as it was written, and one from before sessions had floors, are restored.
+    follower.restore(codec.encode({ ...whole, sessions: [['p', [[1, result]]]] }));
+    follower.restore(leader.snapshot());
+    expect([follower.appliedIndex(), follower.lock('l')?.owner, heard]).toEqual([2, 'o', ['restore', 'apply 2', 'replayed up to 2', 'restore', 'apply 2', 'replayed up to 2']]);
   });
 
   it('keeps a compacted stream\'s history bounded, and a snapshot of it replays to the same names (review finding)', () => {

@@ -144,6 +144,78 @@ function byKeyOf(key: (command: unknown) => string, commands: readonly AppliedCo
   return byKey;
 }
 
+/** A snapshot's parts, each read and checked before any of it is restored. */
+interface SnapshotParts {
+  readonly applied: number;
+  /** Each stream's retained commands, as written: checked against the stream's retention when restored. */
+  readonly streams: ReadonlyMap<string, unknown>;
+  readonly locks: readonly LockState[];
+  readonly kv: Uint8Array;
+  readonly sessions: ReadonlyMap<string, Session>;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isIndex = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
+
+/**
+ * Reads a snapshot as hostile input (it comes from the leader): every part must have the shape
+ * and stay within the bounds that `apply` and `snapshot` give it, or the whole snapshot is
+ * refused with UnreadableSnapshotError, naming the part, before anything changes.
+ */
+function readSnapshot(data: Uint8Array): SnapshotParts {
+  const refuse = (part: string, reason: string): never => {
+    throw new UnreadableSnapshotError('', reason, part);
+  };
+  let decoded: unknown;
+  try {
+    decoded = codec.decode(data);
+  } catch (error) {
+    refuse('the snapshot', `is not CBOR (${error instanceof Error ? error.message : String(error)})`);
+  }
+  if (!isRecord(decoded)) return refuse('the snapshot', 'is not a map of its parts');
+  const { applied, streams, locks, kv, sessions } = decoded;
+  if (!isIndex(applied)) refuse('the applied index', 'is not a log index');
+  if (!Array.isArray(streams)) return refuse('the streams', 'are not a list');
+  const retained = new Map<string, unknown>();
+  for (const stream of streams as unknown[]) {
+    if (!Array.isArray(stream) || stream.length !== 2 || typeof stream[0] !== 'string') return refuse('the streams', 'hold something other than a stream name with its commands');
+    retained.set(stream[0], stream[1]);
+  }
+  if (!Array.isArray(locks)) return refuse('the lock table', 'is not a list');
+  for (const lock of locks as unknown[]) {
+    // An expiry may be Infinity (granted before such leases were refused), never NaN.
+    if (!isRecord(lock) || typeof lock.name !== 'string' || !isIndex(lock.token) || typeof lock.expiresAt !== 'number' || Number.isNaN(lock.expiresAt)) {
+      refuse('the lock table', 'holds something other than a lock with a name, a token and an expiry');
+    }
+  }
+  if (!(kv instanceof Uint8Array)) return refuse('the key-value map', 'is not bytes');
+  // A snapshot written before sessions were kept has none.
+  const known = new Map<string, Session>();
+  if (sessions !== undefined) {
+    if (!Array.isArray(sessions)) return refuse('the proposal sessions', 'are not a list');
+    if (sessions.length > MAX_PROPOSERS) refuse('the proposal sessions', `are ${sessions.length}, more than the ${MAX_PROPOSERS} ever kept`);
+    for (const session of sessions as unknown[]) {
+      if (!Array.isArray(session) || session.length < 2 || session.length > 3) return refuse('the proposal sessions', 'hold something other than a proposer with its results');
+      const [proposer, results, floor] = session as unknown[];
+      if (typeof proposer !== 'string' || proposer.length === 0 || proposer.length > MAX_PROPOSER_LENGTH) return refuse('the proposal sessions', `hold a proposer id that is not a string of 1 to ${MAX_PROPOSER_LENGTH} characters`);
+      // A snapshot written before floors were kept has none: 0 refuses nothing until the
+      // proposer's next command brings its floor.
+      if (floor !== undefined && !isIndex(floor)) refuse('the proposal sessions', 'hold a floor that is not a proposal number');
+      if (!Array.isArray(results)) return refuse('the proposal sessions', 'hold results that are not a list');
+      if (results.length > MAX_RESULTS_PER_PROPOSER) refuse('the proposal sessions', `hold ${results.length} results of one proposer, more than the ${MAX_RESULTS_PER_PROPOSER} ever kept`);
+      const byNumber = new Map<number, ClusterResult>();
+      for (const pair of results as unknown[]) {
+        if (!Array.isArray(pair) || pair.length !== 2 || !isIndex(pair[0]) || !isRecord(pair[1]) || !isIndex(pair[1].index)) {
+          return refuse('the proposal sessions', 'hold something other than a proposal number with its result');
+        }
+        byNumber.set(pair[0], pair[1] as unknown as ClusterResult);
+      }
+      known.set(proposer, { floor: (floor as number | undefined) ?? 0, results: byNumber });
+    }
+  }
+  return { applied: applied as number, streams: retained, locks: locks as LockState[], kv, sessions: known };
+}
+
 /** Whether two retentions keep the same commands: functions only when they are the same function. */
 function sameRetention(first: StreamRetention, second: StreamRetention): boolean {
   if (first === second) return true;
@@ -334,38 +406,27 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
    * state as it was, and no listener sees a state that is half the snapshot's.
    */
   restore(data: Uint8Array): void {
-    const decoded = codec.decode(data) as {
-      applied: number;
-      streams: [string, AppliedCommand[] | [string, AppliedCommand][]][];
-      locks: LockState[];
-      kv: Uint8Array;
-      sessions?: [string, [number, ClusterResult][], number?][];
-    };
-    const sessions = new Map<string, Session>();
-    // A snapshot written before floors were kept has none: 0 refuses nothing until the
-    // proposer's next command brings its floor.
-    for (const [proposer, results, floor] of decoded.sessions ?? []) sessions.set(proposer, { floor: Number.isSafeInteger(floor) ? floor! : 0, results: new Map(results) });
+    const snapshot = readSnapshot(data);
     const locks = new LockTable();
-    locks.restore(decoded.locks);
+    locks.restore(snapshot.locks);
     const kv = createKvStateMachine();
-    kv.restore(decoded.kv);
+    kv.restore(snapshot.kv);
     // Every stream declared here is restored. One the snapshot does not hold was not declared
     // where it was taken, which kept none of its commands: it starts empty here too, or this node
     // would hold, at the snapshot's index, commands the others do not. The commands a stream
     // retains are kept in the retention declared here, whatever the one they were kept with (a
     // node of another version, or this node's own snapshot from before an upgrade): by key, the
     // newest of each; otherwise all of them, as a later compaction would find them.
-    const retainedByName = new Map(decoded.streams);
     const restored: { stream: Stream; history: AppliedCommand[]; byKey: Map<string, AppliedCommand> }[] = [];
     for (const [name, stream] of this.streams) {
-      const commands = retainedCommands(name, retainedByName.get(name) ?? []);
+      const commands = retainedCommands(name, snapshot.streams.get(name) ?? []);
       if (typeof stream.retain === 'function') restored.push({ stream, history: [], byKey: byKeyOf(stream.retain, commands) });
       else restored.push({ stream, history: commands, byKey: new Map() });
     }
 
-    this.applied = decoded.applied;
+    this.applied = snapshot.applied;
     this.sessions.clear();
-    for (const [proposer, known] of sessions) this.sessions.set(proposer, known);
+    for (const [proposer, known] of snapshot.sessions) this.sessions.set(proposer, known);
     this.locks = locks;
     this.kv = kv;
     for (const { stream, history, byKey } of restored) {
@@ -377,7 +438,7 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
     for (const { stream, history, byKey } of restored) {
       this.tell(stream.restoreListeners, undefined);
       for (const entry of typeof stream.retain === 'function' ? byKey.values() : history) this.tell(stream.listeners, entry);
-      this.tell(stream.replayedListeners, decoded.applied);
+      this.tell(stream.replayedListeners, snapshot.applied);
     }
   }
 
