@@ -1,0 +1,147 @@
+// Whatever this node's own encoder writes for a payload of the types the README lists, the
+// screen must take and cbor-x decode back to the value: the screen refuses only what this
+// encoder never writes. Each value is checked alone, as a message's payload is, and inside a
+// block as the outbound queue frames it (an array head, then [meta, payload] pairs).
+import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import { createCborCodec } from './cbor';
+import { CBOR_NULL, CBOR_PAIR, arrayHeadLength, writeArrayHead } from './cbor-heads';
+import { CborScreenError, MAX_BIGNUM_BYTES, screenCbor } from './cbor-screen';
+import { META_KINDS, metaToWire } from './meta';
+
+const codec = createCborCodec();
+
+/** Largest magnitude the screen takes in a big integer. */
+const largestBignum = 2n ** BigInt(8 * MAX_BIGNUM_BYTES) - 1n;
+
+const stringArbitrary = fc.oneof(fc.string({ maxLength: 30, unit: 'binary' }), fc.string({ minLength: 24, maxLength: 300 }));
+
+/**
+ * Strings and byte strings of every length class of a CBOR head (length in the head, in 1, 2 and
+ * 4 bytes after it), alone: nested, they make values of hundreds of megabytes.
+ */
+const longArbitrary = fc.integer({ min: 0, max: 70_000 }).chain((length) =>
+  fc.constantFrom('é'.repeat(length), 'x'.repeat(length), Buffer.alloc(length, 0xd8), new Uint8Array(length).fill(0xff)),
+);
+
+const numberArbitrary = fc.oneof(
+  fc.integer(),
+  fc.maxSafeInteger(),
+  fc.double().filter((value) => !Object.is(value, -0)), // cbor-x writes -0 as the integer 0
+  fc.constantFrom(NaN, Infinity, -Infinity, 2 ** 32, -(2 ** 32) - 1, 2 ** 53 - 1, 1.5, 65_504, 3.4e38),
+);
+
+/** BigInts beyond 64 bits (cbor-x writes those within as integers, and decodes them as numbers). */
+const bigintArbitrary = fc.oneof(
+  fc.bigInt({ min: 2n ** 64n, max: largestBignum }),
+  fc.bigInt({ min: -largestBignum - 1n, max: -(2n ** 64n) - 1n }),
+  fc.constantFrom(largestBignum, -largestBignum - 1n, 2n ** 64n, -(2n ** 64n) - 1n),
+);
+
+const typedArrayArbitrary = fc.oneof(
+  fc.uint8Array(),
+  fc.uint8ClampedArray(),
+  fc.int8Array(),
+  fc.uint16Array(),
+  fc.int16Array(),
+  fc.uint32Array(),
+  fc.int32Array(),
+  fc.float32Array(),
+  fc.float64Array(),
+  fc.bigInt64Array(),
+  fc.bigUint64Array(),
+);
+
+const leafArbitrary = fc.oneof(
+  stringArbitrary,
+  numberArbitrary,
+  bigintArbitrary,
+  fc.boolean(),
+  fc.constantFrom(null, undefined),
+  // cbor-x writes a date as seconds in a float: far beyond year 100,000 a millisecond can be lost.
+  fc.date({ noInvalidDate: true, min: new Date(-1e15), max: new Date(1e15) }),
+  fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes)),
+  typedArrayArbitrary,
+  fc.constantFrom(/a+b?/giu, /^[\d]{2,}$/m, new RegExp('x'.repeat(300))),
+  stringArbitrary.map((message) => new Error(message)),
+);
+
+/** Plain-object keys; cbor-x renames a decoded `__proto__` (see cbor.ts). */
+const keyArbitrary = fc.string({ maxLength: 30 }).filter((key) => key !== '__proto__');
+
+const { value: valueArbitrary } = fc.letrec((tie) => ({
+  value: fc.oneof({ depthSize: 'small', withCrossShrink: true }, leafArbitrary, tie('array'), tie('object'), tie('map'), tie('set')),
+  array: fc.array(tie('value'), { maxLength: 30 }),
+  object: fc.dictionary(keyArbitrary, tie('value'), { maxKeys: 30, noNullPrototype: true }),
+  map: fc.array(fc.tuple(fc.oneof(keyArbitrary, fc.integer()), tie('value')), { maxLength: 10 }).map((entries) => new Map(entries)),
+  set: fc.array(fc.oneof(stringArbitrary, fc.integer()), { maxLength: 10 }).map((items) => new Set(items)),
+}));
+
+/** A block body as the outbound queue writes it: an array of [meta, payload] pairs. */
+function blockBody(payloads: readonly Uint8Array[], metas: readonly (Uint8Array | undefined)[]): Uint8Array {
+  const length = payloads.reduce((sum, payload, index) => sum + 1 + (metas[index]?.length ?? 1) + payload.length, arrayHeadLength(payloads.length));
+  const body = new Uint8Array(length);
+  let offset = writeArrayHead(body, 0, payloads.length);
+  payloads.forEach((payload, index) => {
+    const meta = metas[index];
+    body[offset] = CBOR_PAIR;
+    offset += 1;
+    if (meta === undefined) {
+      body[offset] = CBOR_NULL;
+      offset += 1;
+    } else {
+      body.set(meta, offset);
+      offset += meta.length;
+    }
+    body.set(payload, offset);
+    offset += payload.length;
+  });
+  return body;
+}
+
+describe('the CBOR screen and this node encoder', () => {
+  it('takes every payload of the supported types, alone and in a block, and cbor-x decodes it back', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof({ weight: 9, arbitrary: valueArbitrary }, { weight: 1, arbitrary: longArbitrary }), { minLength: 1, maxLength: 4 }), fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }), (values, withMeta) => {
+        const payloads = values.map((value) => codec.encode(value));
+        payloads.forEach((payload, index) => expect(codec.decode(payload)).toEqual(values[index]));
+        const metas = values.map((_, index) => (withMeta[index] ? codec.encode(metaToWire({ kind: META_KINDS.request, id: index + 1, headers: { trace: 'x' } })) : undefined));
+        const decoded = codec.decode(blockBody(payloads, metas)) as unknown[];
+        expect(decoded.map((pair) => (pair as unknown[])[1])).toEqual(values);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('on any input, even an encoded value with bytes changed, throws nothing but CborScreenError', () => {
+    const mutated = fc
+      .tuple(valueArbitrary, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 8 }), fc.nat())
+      .map(([value, changes, cut]) => {
+        const bytes = Buffer.from(codec.encode(value));
+        for (const [index, byte] of changes) bytes[index % bytes.length] = byte;
+        return bytes.subarray(0, bytes.length - (cut % 3));
+      });
+    fc.assert(
+      fc.property(fc.oneof(fc.uint8Array({ maxLength: 64 }), mutated), fc.boolean(), (bytes, allowTags) => {
+        try {
+          screenCbor(bytes, allowTags);
+        } catch (error) {
+          expect(error).toBeInstanceOf(CborScreenError);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('takes iterables, which cbor-x writes as indefinite-length arrays', () => {
+    fc.assert(
+      fc.property(fc.array(leafArbitrary, { maxLength: 20 }), (items) => {
+        function* generate(): Generator<unknown> {
+          yield* items;
+        }
+        expect(codec.decode(codec.encode({ items: generate() }))).toEqual({ items });
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
