@@ -21,7 +21,7 @@ import { DEFAULT_LIMITS as DEFAULT_REGISTRY_LIMITS, compactRegistryCommands, cre
 import type { DiscoveryCriteria, Registry, RegistryCommand } from '@foundation/registry';
 import { createTelemetry, mergeSnapshots, parseSnapshot } from '@foundation/telemetry';
 import type { MetricsSnapshot, Telemetry } from '@foundation/telemetry';
-import { createClusterConfig } from './cluster/cluster-config';
+import { configCommandKey, createClusterConfig } from './cluster/cluster-config';
 import type { ClusterConfig } from './cluster/cluster-config';
 import { createClusterEvents } from './cluster/cluster-events';
 import type { ClusterEvents } from './cluster/cluster-events';
@@ -356,7 +356,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     raft: raftTiming,
     joinTimeoutMs: resolved.joinTimeoutMs,
   });
-  const configLog = consensus.log<ConfigCommand>('config', { retain: (command) => (command as ConfigCommand).path.join('\u0000') });
+  const configLog = consensus.log<ConfigCommand>('config', { retain: configCommandKey });
   // The registry's commands are kept for nodes restored from a snapshot, compacted to the names
   // held and the release floors, so the stream does not grow with every claim ever made.
   // Raft stops by itself when it cannot go on (a write to its storage failed, say): only the

@@ -12,7 +12,7 @@ import type { Config, ConfigCommand } from '@foundation/config';
 import type { FoundationError } from '@foundation/core';
 import { createSimulation } from '@foundation/testkit';
 import type { SimNode } from '@foundation/testkit';
-import { createClusterConfig } from '../src/cluster/cluster-config';
+import { configCommandKey, createClusterConfig } from '../src/cluster/cluster-config';
 import type { ClusterConfig } from '../src/cluster/cluster-config';
 import type { ClusterConsensus } from '../src/consensus/cluster-consensus';
 import { extend } from '../src/wiring/extend';
@@ -33,7 +33,7 @@ afterEach(async () => {
 
 function createMember(node: SimNode, handlers: Map<string, ForwardHandler>): Member {
   const consensus = createSnapshottingConsensus(node, handlers);
-  const log = consensus.log<ConfigCommand>('config', { retain: (command) => (command as ConfigCommand).path.join('\u0000') });
+  const log = consensus.log<ConfigCommand>('config', { retain: configCommandKey });
   const config = createConfig<Record<string, unknown>>({ defaults: { limits: { rate: 10, burst: 5 }, feature: { on: false } }, updatablePaths: ['limits', 'feature'], clock: node.clock });
   const refused: FoundationError[] = [];
   const clusterConfig = createClusterConfig(config, log, (error) => refused.push(error));

@@ -12,9 +12,8 @@ import type { FoundationError } from '@foundation/core';
 import { createUnstartedConsensus } from '../../test/support/unstarted-consensus';
 import { ClusterStateMachine } from '../consensus/cluster-state-machine';
 import type { ConsensusLog } from '../consensus/cluster-consensus';
-import { createClusterConfig } from './cluster-config';
+import { configCommandKey, createClusterConfig } from './cluster-config';
 
-const byPath = (command: unknown): string => (command as ConfigCommand).path.join('\u0000');
 const defaults = { limits: { rate: 10, burst: 5 }, feature: { on: false } };
 const set = (dotted: string, value: unknown): ConfigCommand => ({ type: 'config-set', path: dotted.split('.'), value });
 
@@ -23,7 +22,7 @@ function createNode() {
   const consensus = createUnstartedConsensus();
   const config = createConfig({ defaults, updatablePaths: ['limits', 'feature'] });
   const refused: FoundationError[] = [];
-  createClusterConfig(config, consensus.log<ConfigCommand>('config', { retain: byPath }), (error) => refused.push(error));
+  createClusterConfig(config, consensus.log<ConfigCommand>('config', { retain: configCommandKey }), (error) => refused.push(error));
   const heard: string[] = [];
   config.subscribe((change: ConfigNotification<unknown>) => {
     heard.push(change.type === 'config-reset' ? 'reset' : `${change.path.join('.')} ${JSON.stringify(change.previous)} -> ${JSON.stringify(change.value)}`);
@@ -37,7 +36,7 @@ function createNode() {
 /** A snapshot of a state machine that applied `commands` on the config stream. */
 function snapshotOf(commands: readonly ConfigCommand[]): Uint8Array {
   const leader = new ClusterStateMachine();
-  leader.registerStream('config', { retain: byPath });
+  leader.registerStream('config', { retain: configCommandKey });
   commands.forEach((command, index) => leader.apply({ stream: 'config', command }, index + 1));
   leader.apply({ stream: 'kv', command: { op: 'put', key: 'k', value: 1 } }, commands.length + 1);
   return leader.snapshot();
@@ -126,7 +125,7 @@ describe('cluster-wide config restored from a snapshot', () => {
     const consensus = createUnstartedConsensus();
     const config = createConfig({ defaults, schema, updatablePaths: ['limits', 'feature'] });
     const refused: FoundationError[] = [];
-    createClusterConfig(config, consensus.log<ConfigCommand>('config', { retain: byPath }), (error) => refused.push(error));
+    createClusterConfig(config, consensus.log<ConfigCommand>('config', { retain: configCommandKey }), (error) => refused.push(error));
     const apply = (command: ConfigCommand): void => {
       consensus.stateMachine.apply({ stream: 'config', command }, consensus.stateMachine.appliedIndex() + 1);
     };
@@ -185,7 +184,7 @@ describe('cluster-wide config restored from a snapshot', () => {
     };
     const consensus = createUnstartedConsensus();
     const config = createConfig({ defaults: { limits: { rate: 10 }, feature: { on: false } }, schema, updatablePaths: ['limits', 'feature'] });
-    createClusterConfig(config, consensus.log<ConfigCommand>('config', { retain: byPath }), () => undefined);
+    createClusterConfig(config, consensus.log<ConfigCommand>('config', { retain: configCommandKey }), () => undefined);
     const apply = (command: ConfigCommand): void => {
       consensus.stateMachine.apply({ stream: 'config', command }, consensus.stateMachine.appliedIndex() + 1);
     };
@@ -202,7 +201,7 @@ describe('cluster-wide config restored from a snapshot', () => {
   it('takes back a value the log put into an array with the whole array', () => {
     const consensus = createUnstartedConsensus();
     const config = createConfig({ defaults: { hosts: ['a', 'b'], limits: { rate: 10 } }, updatablePaths: ['hosts', 'limits'] });
-    createClusterConfig(config, consensus.log<ConfigCommand>('config', { retain: byPath }), () => undefined);
+    createClusterConfig(config, consensus.log<ConfigCommand>('config', { retain: configCommandKey }), () => undefined);
     consensus.stateMachine.apply({ stream: 'config', command: set('hosts.2', 'c') }, 1);
     config.update('limits.rate', 20);
 
@@ -213,6 +212,25 @@ describe('cluster-wide config restored from a snapshot', () => {
 });
 
 describe('setClusterWide', () => {
+  it('restores the config the log gave when later commands on the stream share a value\'s path key without setting it (review finding)', () => {
+    // The config stream keeps the newest command per path, and any member can propose any
+    // command on it. One that is not a config-set, or whose path joined to the same key (a
+    // segment holding the separator), took the place of the value set at that path: the live
+    // nodes kept the value, and a node restored from a snapshot went back to the default.
+    const live = createNode();
+    live.apply([
+      set('limits.rate', 20),
+      set('limits.burst', 7),
+      { type: 'not-a-config-set', path: ['limits', 'rate'] } as unknown as ConfigCommand,
+      { type: 'config-set', path: ['limits\u0000burst'], value: 99 },
+      { type: 'config-set', path: 'limits', value: 1 } as unknown as ConfigCommand,
+    ]);
+    expect(live.config.get()).toEqual({ ...defaults, limits: { rate: 20, burst: 7 } });
+    const restored = createNode();
+    restored.stateMachine.restore(live.stateMachine.snapshot());
+    expect(restored.config.get()).toEqual(live.config.get());
+  });
+
   it('rejects with the refusal when the committed value is refused where it is applied (review finding)', async () => {
     // Two writers under a rule across fields (a <= b), each checked against a config where it
     // is valid: the second one committed is refused on every replica, and its writer was told

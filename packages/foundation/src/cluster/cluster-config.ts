@@ -26,6 +26,19 @@ export interface ClusterConfig {
 }
 
 const keyOf = (path: readonly string[]): string => path.join('\u0000');
+
+/**
+ * The key by which the config stream keeps its newest command per path (its retention): a
+ * command any member proposed is kept only if it is a config-set with a path of keys, and the key
+ * tells every path apart. It throws for anything else, which the state machine then refuses, and
+ * keeps out of what a snapshot holds: kept under a value's path, a command that set nothing took
+ * that value's place, and a node restored from a snapshot lost the value the others still held.
+ */
+export function configCommandKey(command: unknown): string {
+  const { type, path } = (command ?? {}) as { type?: unknown; path?: unknown };
+  if (type !== 'config-set' || !Array.isArray(path)) throw new TypeError('not a config-set command with a path of keys');
+  return JSON.stringify(parsePath(path));
+}
 const MAX_REMEMBERED_REFUSALS = 1_024;
 
 /**
