@@ -22,6 +22,7 @@ import type { DiscoveryCriteria, Registry, RegistryCommand } from '@foundation/r
 import { createTelemetry, mergeSnapshots, parseSnapshot } from '@foundation/telemetry';
 import type { MetricsSnapshot, Telemetry } from '@foundation/telemetry';
 import { configCommandKey, createClusterConfig } from './cluster/cluster-config';
+import { readNodeStatus } from './cluster/read-node-status';
 import type { ClusterConfig } from './cluster/cluster-config';
 import { createClusterEvents } from './cluster/cluster-events';
 import type { ClusterEvents } from './cluster/cluster-events';
@@ -655,7 +656,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
       const remote = await Promise.all(
         otherNodes().map(async (member): Promise<ClusterNodeStatus> => {
           try {
-            return { node: member, status: (await eager.request(member, 'control', { kind: 'foundation/status' }, { timeout: statusOptions.timeoutMs ?? 2000 })) as NodeStatus };
+            return { node: member, status: readNodeStatus(await eager.request(member, 'control', { kind: 'foundation/status' }, { timeout: statusOptions.timeoutMs ?? 2000 }), member) };
           } catch (error) {
             return { node: member, error: FoundationError.from(error).message };
           }
