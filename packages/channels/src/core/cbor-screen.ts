@@ -61,12 +61,17 @@ const UNTIL_BREAK = -1;
 /** CBOR input that holds an item the screen refuses. */
 export class CborScreenError extends Error {}
 
+/** cbor-x's Error (a generic object): built with `new Error`, which captures a stack. */
+const ERROR_TAG = 27;
+
 /**
  * Throws CborScreenError when `bytes` holds a packed-values table, a shared reference, a cbor-x
  * record or bundled strings, or a big integer that is too long (see above) or, with `allowTags`
- * false, any tag. Cost: one step per item head.
+ * false, any tag. Returns whether it holds an Error (tag 27), whose decoding the codec then runs
+ * without stack capture. Cost: one step per item head.
  */
-export function screenCbor(bytes: Uint8Array, allowTags: boolean): void {
+export function screenCbor(bytes: Uint8Array, allowTags: boolean): boolean {
+  let holdsErrors = false;
   const end = bytes.length;
   // Items left at each open level (UNTIL_BREAK for indefinite length); the bottom one is the
   // single top-level item.
@@ -81,7 +86,7 @@ export function screenCbor(bytes: Uint8Array, allowTags: boolean): void {
       remaining.pop();
       continue;
     }
-    if (position >= end) return;
+    if (position >= end) return holdsErrors;
     const initial = bytes[position]!;
     position += 1;
     if (left === UNTIL_BREAK && initial === BREAK) {
@@ -97,7 +102,7 @@ export function screenCbor(bytes: Uint8Array, allowTags: boolean): void {
     else if (info === 26) argument = readUint32(bytes, position);
     else if (info === 27) argument = readUint32(bytes, position) * 0x1_0000_0000 + readUint32(bytes, position + 4);
     else if (info === 31) argument = UNTIL_BREAK;
-    else return; // reserved: cbor-x refuses it
+    else return holdsErrors; // reserved: cbor-x refuses it
     if (info >= 24 && info <= 27) position += 1 << (info - 24);
     if (bignumContent) {
       bignumContent = false;
@@ -111,11 +116,12 @@ export function screenCbor(bytes: Uint8Array, allowTags: boolean): void {
       if (argument === SHAREABLE_TAG || argument === SHARED_REFERENCE_TAG) throw new CborScreenError('CBOR shared references (tags 28 and 29) are not accepted');
       if (argument === LEGACY_RECORD_TAG || argument >= FIRST_RECORD_TAG) throw new CborScreenError(`cbor-x records and bundled strings (tag ${argument}) are not accepted`);
       if (argument === POSITIVE_BIGNUM_TAG || argument === NEGATIVE_BIGNUM_TAG) bignumContent = true;
+      if (argument === ERROR_TAG) holdsErrors = true;
       continue;
     }
     if (left > 0) remaining[level] = left - 1;
     if (major === 2 || major === 3) {
-      if (argument === UNTIL_BREAK) return; // cbor-x refuses indefinite-length strings
+      if (argument === UNTIL_BREAK) return holdsErrors; // cbor-x refuses indefinite-length strings
       position += argument;
     } else if (major === 4 || major === 5) {
       if (argument === 0) continue;
@@ -124,6 +130,7 @@ export function screenCbor(bytes: Uint8Array, allowTags: boolean): void {
       remaining.push(argument === UNTIL_BREAK || major === 4 ? argument : argument * 2);
     }
   }
+  return holdsErrors;
 }
 
 function readUint32(bytes: Uint8Array, offset: number): number {
