@@ -109,8 +109,27 @@ function peerBudgetMs(leftMs: number): number {
   return leftMs - Math.min(500, Math.ceil(leftMs / 5));
 }
 
+/** Whether `code` is a control character other than newline and tab: C0, DEL or C1. */
+const isControlCharacter = (code: number): boolean => (code < 0x20 && code !== 0x0a && code !== 0x09) || (code >= 0x7f && code <= 0x9f);
+
+/**
+ * `text` with each control character but newline and tab written as its `\uXXXX` escape (valid
+ * in JSON too): what the command prints comes from the cluster (names, errors, config values any
+ * member can set), and a terminal takes such characters as commands, to clear the screen,
+ * retitle the window or rewrite what was printed before.
+ */
+function printable(text: string): string {
+  let shown = '';
+  for (let index = 0; index < text.length; index += 1) {
+    const code = text.charCodeAt(index);
+    shown += isControlCharacter(code) ? `\\u${code.toString(16).padStart(4, '0')}` : text[index]!;
+  }
+  return shown;
+}
+
 /** Runs one command line; resolves with the exit code. */
-export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+export async function runCli(argv: readonly string[], terminal: CliIo): Promise<number> {
+  const io: CliIo = { ...terminal, out: (text) => terminal.out(printable(text)), err: (text) => terminal.err(printable(text)) };
   const [command, ...rest] = argv;
   try {
     if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
