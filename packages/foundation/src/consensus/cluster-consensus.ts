@@ -6,7 +6,8 @@ import type { Random, Scheduler } from '@foundation/core';
 import { CHANNELS_ERROR_CODES } from '@foundation/channels';
 import { RAFT_ERROR_CODES, RaftTimeoutError, createRaftNode } from '@foundation/raft';
 import type { Membership, RaftNode, RaftNodeOptions, RaftPersistence, RaftTransport } from '@foundation/raft';
-import { ClusterStateMachine, sessionOf } from './cluster-state-machine';
+import { ClusterStateMachine, MAX_COMMAND_DEPTH, sessionOf } from './cluster-state-machine';
+import { nestsDeeperThan } from './nesting-depth';
 import type { AppliedCommand, ClusterCommand, ClusterQuery, ClusterResult, StreamOptions } from './cluster-state-machine';
 
 export type ClusterRaftNode = RaftNode<ClusterCommand, ClusterResult, ClusterQuery, unknown>;
@@ -180,6 +181,16 @@ export function createClusterConsensus(options: ClusterConsensusOptions): Cluste
   };
 
   const propose = async (stream: string, command: unknown, signal?: AbortSignal): Promise<ClusterResult> => {
+    // The state machine refuses such a command with a null result, which no caller could tell
+    // from a result; refused here instead, before it takes a place in the log. (The command goes
+    // in as one level of { stream, command, session }.)
+    if (nestsDeeperThan(command, MAX_COMMAND_DEPTH - 1)) {
+      throw new FoundationError({
+        type: 'invalid_input',
+        message: `a command on stream ${stream} nests more than ${MAX_COMMAND_DEPTH - 1} levels deep, which the cluster state machine does not apply`,
+        context: { stream, maxDepth: MAX_COMMAND_DEPTH - 1 },
+      });
+    }
     proposals += 1;
     const seq = proposals;
     inFlight.add(seq);
