@@ -5,8 +5,10 @@
 // test applies commands and takes snapshots on its real state machine directly, as Raft would.
 import { describe, expect, it } from '@jest/globals';
 import { FoundationError } from '@foundation/core';
+import { createMemoryPersistence } from '@foundation/raft';
 import { createUnstartedConsensus } from '../../test/support/unstarted-consensus';
 import { StreamOptionsConflictError } from '../errors/stream-options-conflict-error';
+import { createClusterConsensus } from './cluster-consensus';
 import type { ClusterConsensus } from './cluster-consensus';
 
 const keyOf = (command: unknown): string => (command as { key: string }).key;
@@ -78,5 +80,45 @@ describe('declaring a stream again', () => {
     consensus.stateMachine.apply({ stream: 'settings', command: { key: 'k', value: 2 } }, 2);
     expect(replayedFrom(consensus, 'settings')).toEqual([{ key: 'k', value: 2 }]);
     expect(log.appliedIndex()).toBe(2);
+  });
+});
+
+describe('a forwarded request to join', () => {
+  it('adds the node that asks, and no other (review finding)', async () => {
+    // Any member could have the leader add any id as a learner: a node that does not exist (the
+    // leader then replicates to it for good), or an id of megabytes carried in every membership.
+    let handle: ((message: { readonly from: string; readonly payload: unknown }) => unknown) | undefined;
+    const consensus = createClusterConsensus({
+      nodeId: 'leader',
+      voters: ['leader'],
+      transport: { send: () => false, onMessage: () => () => undefined },
+      forwarding: {
+        request: () => Promise.reject(new Error('not used: the only voter leads')),
+        onRequest: (_channel, handler) => {
+          handle = handler;
+          return () => undefined;
+        },
+      },
+      persistence: createMemoryPersistence(),
+      raft: { tickMs: 5, electionTicks: 4, heartbeatTicks: 1 },
+    });
+    await consensus.start();
+    try {
+      for (let attempt = 0; attempt < 400 && consensus.raft.status().role !== 'leader'; attempt += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(consensus.raft.status().role).toBe('leader');
+      const join = async (from: string, node: unknown): Promise<unknown> => {
+        try {
+          return await handle!({ from, payload: { kind: 'foundation/consensus/join', node } });
+        } catch (error) {
+          return error;
+        }
+      };
+      expect(await join('mallory', 'someone-else')).toMatchObject({ type: 'invalid_input' });
+      expect(await join('mallory', 'x'.repeat(100_000))).toMatchObject({ type: 'invalid_input' });
+      expect(consensus.raft.status().membership.learners).toEqual([]);
+      expect(await join('learner', 'learner')).toMatchObject({ learners: ['learner'] });
+    } finally {
+      await consensus.stop();
+    }
   });
 });

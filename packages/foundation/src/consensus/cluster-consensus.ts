@@ -264,13 +264,16 @@ export function createClusterConsensus(options: ClusterConsensusOptions): Cluste
     async start(startOptions = {}) {
       // Raft first: a forwarded request must never find it unstarted.
       await raft.start();
-      unsubscribe = options.forwarding.onRequest(FORWARD_CHANNEL, ({ payload }) => {
+      unsubscribe = options.forwarding.onRequest(FORWARD_CHANNEL, ({ from, payload }) => {
         const request = payload as { kind?: unknown; stream?: unknown; command?: unknown; node?: unknown; session?: unknown };
         if (request.kind === FORWARD_KIND && typeof request.stream === 'string') {
           const session = sessionOf(request.session);
           return raft.propose(session === undefined ? { stream: request.stream, command: request.command } : { stream: request.stream, command: request.command, session }, { timeoutMs });
         }
         if (request.kind === `${FORWARD_KIND}/join` && typeof request.node === 'string') {
+          // A node asks to join for itself (see join()): any member asking for another id, made
+          // up or of any length, would have the leader replicate to it for good.
+          if (request.node !== from) throw new FoundationError({ type: 'invalid_input', message: `${from} asked to add ${request.node.slice(0, 200)}: a node may only ask to add itself` });
           const membership = raft.status().membership;
           if (membership.voters.includes(request.node) || membership.learners.includes(request.node)) return membership;
           return raft.addLearner(request.node, { timeoutMs });
