@@ -23,8 +23,6 @@ export interface FoldedConfigCommands {
   readonly refused: readonly ConfigAssignment[];
 }
 
-const isPrefix = (prefix: readonly string[], path: readonly string[]): boolean => prefix.length <= path.length && prefix.every((key, position) => path[position] === key);
-
 function isIndex(key: string, length: number, allowAppend: boolean): boolean {
   if (!/^(0|[1-9][0-9]*)$/.test(key)) return false;
   return allowAppend ? Number(key) <= length : Number(key) < length;
@@ -58,26 +56,86 @@ function setAt(root: unknown, path: readonly string[], value: unknown): { value:
   return undefined;
 }
 
+/** Where the commands kept so far sit, by path: one node per key, from the whole config down. */
+interface PathNode {
+  readonly children: Map<string, PathNode>;
+  /** The assignment kept at exactly this path, by its number in `kept`. */
+  assignment?: number;
+  /** The refused commands kept at exactly this path, by their numbers in `refused`. */
+  readonly refused: number[];
+}
+
+const pathNode = (): PathNode => ({ children: new Map(), refused: [] });
+
 /**
  * Folds `commands` (in log order): a command at a path at or above an earlier one's replaces
  * it; a command below an earlier one's is written into that one's value. What remains sets
- * disjoint paths, each once.
+ * disjoint paths, each once. The commands kept are found through a tree of their paths, so each
+ * command costs the length of its path and what it replaces, never a look at every command kept
+ * (any member can set as many paths as it likes, and a restore folds them with Raft waiting).
  */
 export function foldConfigCommands(commands: readonly ConfigAssignment[]): FoldedConfigCommands {
-  let assignments: ConfigAssignment[] = [];
-  let refused: ConfigAssignment[] = [];
+  // Numbered in the order first kept: a value written into an assignment keeps its place.
+  const kept = new Map<number, ConfigAssignment>();
+  const refused = new Map<number, ConfigAssignment>();
+  const root = pathNode();
+  let next = 0;
+  /** Forgets everything kept at or under `node`. */
+  const forget = (node: PathNode): void => {
+    const pending = [node];
+    for (let current = pending.pop(); current !== undefined; current = pending.pop()) {
+      if (current.assignment !== undefined) kept.delete(current.assignment);
+      for (const number of current.refused) refused.delete(number);
+      pending.push(...current.children.values());
+    }
+  };
   for (const command of commands) {
-    assignments = assignments.filter((earlier) => !isPrefix(command.path, earlier.path));
-    refused = refused.filter((earlier) => !isPrefix(command.path, earlier.path));
-    const position = assignments.findIndex((earlier) => isPrefix(earlier.path, command.path));
-    if (position === -1) {
-      assignments.push(command);
+    const path = [...command.path];
+    // The assignment above this path, if any (assignments are disjoint: at most one), and the
+    // node of the path itself, if any command was kept at or under it.
+    let above: { readonly number: number; readonly depth: number } | undefined;
+    let parent: PathNode | undefined;
+    let node: PathNode | undefined = root;
+    for (let depth = 0; depth < path.length && node !== undefined; depth += 1) {
+      if (node.assignment !== undefined && kept.has(node.assignment)) above = { number: node.assignment, depth };
+      parent = node;
+      node = node.children.get(path[depth]!);
+    }
+    // A command at or above earlier ones replaces them, refused or not.
+    if (node !== undefined) {
+      forget(node);
+      if (parent !== undefined) parent.children.delete(path[path.length - 1]!);
+      else {
+        // The whole config: the root stays, emptied.
+        root.children.clear();
+        delete root.assignment;
+        root.refused.length = 0;
+      }
+    }
+    const keep = (into: Map<number, ConfigAssignment>, number: number): PathNode => {
+      into.set(number, command);
+      let at = root;
+      for (const key of path) {
+        let child = at.children.get(key);
+        if (child === undefined) {
+          child = pathNode();
+          at.children.set(key, child);
+        }
+        at = child;
+      }
+      return at;
+    };
+    if (above === undefined) {
+      keep(kept, next).assignment = next;
+      next += 1;
       continue;
     }
-    const above = assignments[position]!;
-    const written = setAt(above.value, command.path.slice(above.path.length), command.value);
-    if (written === undefined) refused.push(command);
-    else assignments[position] = { path: above.path, value: written.value };
+    const earlier = kept.get(above.number)!;
+    const written = setAt(earlier.value, path.slice(above.depth), command.value);
+    if (written === undefined) {
+      keep(refused, next).refused.push(next);
+      next += 1;
+    } else kept.set(above.number, { path: earlier.path, value: written.value });
   }
-  return { assignments, refused };
+  return { assignments: [...kept.values()], refused: [...refused.values()] };
 }
