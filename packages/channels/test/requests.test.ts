@@ -26,6 +26,20 @@ function requestBlock(items: unknown[]): Buffer {
   return Buffer.concat([header.subarray(0, length), codec.encode(items)]);
 }
 
+/** Sends `blocks` blocks of `perBlock` requests `{ ask: id }`, ids counting from 1; the last id. */
+function sendRequests(client: { send(frame: Buffer): void }, blocks: number, perBlock: number): number {
+  let id = 0;
+  for (let block = 0; block < blocks; block += 1) {
+    const items: unknown[] = [];
+    for (let index = 0; index < perBlock; index += 1) {
+      id += 1;
+      items.push([metaToWire({ kind: META_KINDS.request, id, headers: undefined }), { ask: id }]);
+    }
+    client.send(requestBlock(items));
+  }
+  return id;
+}
+
 /** A promise with its resolve function outside. */
 function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
   let resolve!: (value: T) => void;
@@ -145,15 +159,7 @@ describe('the reply bound', () => {
     const client = await rawClient(node.address()!.url);
     await client.handshake({ nodeId: 'greedy', channels });
     await waitFor(() => node.peers().includes('greedy'), 2_000, 'the greedy peer to be up');
-    let id = 0;
-    for (let block = 0; block < 10; block += 1) {
-      const items: unknown[] = [];
-      for (let index = 0; index < 30; index += 1) {
-        id += 1;
-        items.push([metaToWire({ kind: META_KINDS.request, id, headers: undefined }), { ask: id }]);
-      }
-      client.send(requestBlock(items));
-    }
+    sendRequests(client, 10, 30);
     const stats = (): ReturnType<typeof node.stats>['channels'][string] => node.stats().channels.rpc!;
     await waitFor(() => stats().messagesReceived === 300, 2_000, 'every request to arrive');
     // About 64 one-kilobyte replies fit the bytes; the rest of the first 100 become small
@@ -182,15 +188,7 @@ describe('the reply bound', () => {
     const client = await rawClient(node.address()!.url);
     await client.handshake({ nodeId: 'greedy', channels });
     await waitFor(() => node.peers().includes('greedy'), 2_000, 'the greedy peer to be up');
-    let id = 0;
-    for (let block = 0; block < 10; block += 1) {
-      const items: unknown[] = [];
-      for (let index = 0; index < 30; index += 1) {
-        id += 1;
-        items.push([metaToWire({ kind: META_KINDS.request, id, headers: undefined }), { ask: id }]);
-      }
-      client.send(requestBlock(items));
-    }
+    const id = sendRequests(client, 10, 30);
     const stats = (): ReturnType<typeof node.stats>['channels'][string] => node.stats().channels.rpc!;
     await waitFor(() => stats().messagesReceived === 300, 2_000, 'every request to arrive');
     expect(handled).toBe(100);

@@ -7,10 +7,8 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startNode } from '../src/index';
 import type { FoundationNode } from '../src/index';
-import { freePort } from '../src/options';
-import { until } from './support/loopback';
+import { startVoterAndLearners, until } from './support/loopback';
 
 const root = mkdtempSync(join(tmpdir(), 'foundation-cluster-metrics-'));
 const nodes: FoundationNode[] = [];
@@ -21,22 +19,14 @@ afterAll(async () => {
 
 describe('cluster metrics', () => {
   it('ask a node the membership links but the registry does not list, as the cluster status does', async () => {
-    const secret = 'a-test-secret-of-enough-bytes';
-    const names = ['voter', 'learner'];
-    const ids = await Promise.all(names.map(async (name) => `${name}@127.0.0.1:${await freePort('127.0.0.1')}`));
-    const start = (index: number): Promise<FoundationNode> =>
-      startNode({ name: ids[index]!, secret, voters: [ids[0]!], seeds: index === 0 ? [] : [ids[0]!], timing: 'local', dataDir: join(root, names[index]!) });
-    const voter = await start(0);
-    nodes.push(voter);
-    const learner = await start(1);
-    nodes.push(learner);
+    const [voter, learner] = (await startVoterAndLearners(root, ['voter', 'learner'], nodes)) as [FoundationNode, FoundationNode];
 
     learner.registry.unregister('foundation.node');
     const registered = (): string[] => voter.registry.lookupAll('foundation.node').map((instance) => instance.node);
     await until('the learner linked but not registered', () => !registered().includes(learner.id) && voter.membership.members().includes(learner.id), 15_000);
 
     const statuses = await voter.clusterStatus();
-    expect(statuses.map((entry) => entry.node).sort()).toEqual([...ids].sort());
+    expect(statuses.map((entry) => entry.node).sort()).toEqual([voter.id, learner.id].sort());
     learner.telemetry.emitCounter(['test', 'learner', 'only']);
     const merged = await voter.telemetry.getClusterMetrics();
     const counted = merged.metrics.find((metric) => metric.name === 'test.learner.only');

@@ -7,10 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../src/cli/commands';
-import { startNode } from '../src/index';
 import type { FoundationNode } from '../src/index';
-import { freePort } from '../src/options';
-import { until } from './support/loopback';
+import { LOOPBACK_SECRET, startVoterAndLearners, until } from './support/loopback';
 
 const root = mkdtempSync(join(tmpdir(), 'foundation-status-malformed-'));
 const nodes: FoundationNode[] = [];
@@ -21,15 +19,7 @@ afterAll(async () => {
 
 describe('the cluster status', () => {
   it('lists a peer whose answer is not a status with an error, and the other nodes as usual', async () => {
-    const secret = 'a-test-secret-of-enough-bytes';
-    const names = ['honest', 'odd'];
-    const ids = await Promise.all(names.map(async (name) => `${name}@127.0.0.1:${await freePort('127.0.0.1')}`));
-    const start = (index: number): Promise<FoundationNode> =>
-      startNode({ name: ids[index]!, secret, voters: [ids[0]!], seeds: index === 0 ? [] : [ids[0]!], timing: 'local', dataDir: join(root, names[index]!) });
-    const honest = await start(0);
-    nodes.push(honest);
-    const odd = await start(1);
-    nodes.push(odd);
+    const [honest, odd] = (await startVoterAndLearners(root, ['honest', 'odd'], nodes)) as [FoundationNode, FoundationNode];
     await until('the two nodes linked', () => honest.membership.members().includes(odd.id), 15_000);
     // The odd node's control handler answers with what status() returns: here, not a status.
     const status = odd.status();
@@ -45,7 +35,7 @@ describe('the cluster status', () => {
     const code = await runCli(['status', '--node', honest.id, '--timeout', '5000'], {
       out: (text) => (out += text),
       err: (text) => (err += text),
-      env: { FOUNDATION_SECRET: secret },
+      env: { FOUNDATION_SECRET: LOOPBACK_SECRET },
       stopSignal: () => new Promise(() => undefined),
     });
     expect({ code, err }).toEqual({ code: 0, err: '' });

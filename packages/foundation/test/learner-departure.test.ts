@@ -6,10 +6,8 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startNode } from '../src/index';
 import type { FoundationNode } from '../src/index';
-import { freePort } from '../src/options';
-import { until } from './support/loopback';
+import { startVoterAndLearners, until } from './support/loopback';
 
 const root = mkdtempSync(join(tmpdir(), 'foundation-learners-'));
 const nodes: FoundationNode[] = [];
@@ -20,17 +18,9 @@ afterAll(async () => {
 
 describe('learners', () => {
   it('leave the Raft group once they stopped or failed; one removed while alive is added back', async () => {
-    const secret = 'a-test-secret-of-enough-bytes';
-    const names = ['voter', 'stays', 'stops', 'fails'];
-    const ids = await Promise.all(names.map(async (name) => `${name}@127.0.0.1:${await freePort('127.0.0.1')}`));
-    const start = (index: number): Promise<FoundationNode> =>
-      startNode({ name: ids[index]!, secret, voters: [ids[0]!], seeds: index === 0 ? [] : [ids[0]!], timing: 'local', dataDir: join(root, names[index]!) });
-    const voter = await start(0);
-    nodes.push(voter);
-    const [stays, stops, fails] = await Promise.all([start(1), start(2), start(3)]);
-    nodes.push(stays, stops, fails);
+    const [voter, stays, stops, fails] = (await startVoterAndLearners(root, ['voter', 'stays', 'stops', 'fails'], nodes)) as [FoundationNode, FoundationNode, FoundationNode, FoundationNode];
     const learners = (): string[] => [...voter.status().raft.learners].sort();
-    expect(learners()).toEqual(ids.slice(1).sort());
+    expect(learners()).toEqual([stays.id, stops.id, fails.id].sort());
 
     // One leaves gracefully; the other's connections all drop at once, as in a crash, and the
     // membership declares it failed.

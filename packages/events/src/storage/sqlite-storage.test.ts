@@ -27,6 +27,12 @@ afterEach(() => rmSync(directory, { recursive: true, force: true }));
 const event = (id: number, data: unknown = { id }): FoundationEvent =>
   Object.freeze({ id, type: 't', data, correlationId: 'c', parentId: null, timestamp: id, wallTime: id, node: 'n' });
 
+/** SQLite's plan for `source`, its steps joined by '; ' (every parameter bound to 1). */
+function queryPlan(inspect: Database.Database, source: string): string {
+  const parameters = Array.from({ length: source.split('?').length - 1 }, () => 1);
+  return (inspect.prepare(`EXPLAIN QUERY PLAN ${source}`).all(...parameters) as { detail: string }[]).map((row) => row.detail).join('; ');
+}
+
 function thrown(action: () => unknown): FoundationError {
   try {
     action();
@@ -285,10 +291,7 @@ describe('query plans', () => {
     storage.close();
     expect(statements).toHaveLength(5);
     const inspect = new Database(file, { readonly: true });
-    const plan = (source: string): string =>
-      (inspect.prepare(`EXPLAIN QUERY PLAN ${source}`).all(...Array.from({ length: source.split('?').length - 1 }, () => 1)) as { detail: string }[])
-        .map((row) => row.detail)
-        .join('; ');
+    const plan = (source: string): string => queryPlan(inspect, source);
     // A page past a cursor starts at the cursor's timestamp in the index (SQLite names the seek
     // by the row value's first column and checks the whole of it on the rows there).
     for (const source of statements.slice(0, 4)) {
@@ -318,10 +321,7 @@ describe('query plans', () => {
     storage.close();
     expect(statements).toHaveLength(8);
     const inspect = new Database(file, { readonly: true });
-    const plan = (source: string): string =>
-      (inspect.prepare(`EXPLAIN QUERY PLAN ${source}`).all(...Array.from({ length: source.split('?').length - 1 }, () => 1)) as { detail: string }[])
-        .map((row) => row.detail)
-        .join('; ');
+    const plan = (source: string): string => queryPlan(inspect, source);
     for (const source of statements) {
       // Descending, SQLite spells `sequence IS NOT NULL` as a lower bound (sequence>?) beside the cursor's.
       const index = source.includes('type IN') ? 'foundation_events_by_type_sequence \\(type=\\?(?: AND sequence[<>]\\?)*\\)' : 'foundation_events_by_sequence(?: \\(sequence[<>]\\?(?: AND sequence[<>]\\?)?\\))?';
@@ -364,10 +364,7 @@ describe('query plans', () => {
     expect(answers).toEqual(expected);
     expect(statements).toHaveLength(5);
     const inspect = new Database(file, { readonly: true });
-    const plan = (source: string): string =>
-      (inspect.prepare(`EXPLAIN QUERY PLAN ${source}`).all(...Array.from({ length: source.split('?').length - 1 }, () => 1)) as { detail: string }[])
-        .map((row) => row.detail)
-        .join('; ');
+    const plan = (source: string): string => queryPlan(inspect, source);
     // Past a cursor the page starts at the cursor's timestamp among the type's rows (SQLite names
     // the seek by the row value's first column and checks the whole of it on the rows there).
     for (const source of statements.slice(0, 4)) {
@@ -504,8 +501,7 @@ describe('the order of storage on files from before it', () => {
     const file = join(directory, 'plan.db');
     createSqliteStorage({ path: file, driver: Database }).close();
     const inspect = new Database(file, { readonly: true });
-    const plan = (where: string): string =>
-      (inspect.prepare(`EXPLAIN QUERY PLAN SELECT data FROM foundation_events WHERE ${where} ORDER BY sequence ASC LIMIT 10`).all(...where.split('?').slice(1).map(() => 1)) as { detail: string }[]).map((row) => row.detail).join('; ');
+    const plan = (where: string): string => queryPlan(inspect, `SELECT data FROM foundation_events WHERE ${where} ORDER BY sequence ASC LIMIT 10`);
     expect(plan('sequence > ? AND sequence IS NOT NULL')).toBe('SEARCH foundation_events USING INDEX foundation_events_by_sequence (sequence>?)');
     // A reader of one type (a projection) starts at the cursor among that type's rows: through
     // the (type, id) index it read and sorted every row of the type on each page.

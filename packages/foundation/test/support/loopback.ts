@@ -4,6 +4,9 @@ import { afterEach } from '@jest/globals';
 import { createTransport } from '@foundation/channels';
 import type { Transport, TransportOptions } from '@foundation/channels';
 import { connect } from 'node:net';
+import { join } from 'node:path';
+import { startNode } from '../../src/index';
+import type { FoundationNode } from '../../src/index';
 import { freePort, urlOf } from '../../src/options';
 
 /** Starts transports named `name@127.0.0.1:port` on free ports with `secret`; each is closed after the test that started it. */
@@ -39,4 +42,24 @@ export function accepts(port: number): Promise<boolean> {
     });
     socket.once('error', () => resolve(false));
   });
+}
+
+/** The cluster secret of the nodes `startVoterAndLearners` starts. */
+export const LOOPBACK_SECRET = 'a-test-secret-of-enough-bytes';
+
+/**
+ * Starts one node per name on loopback (`name@127.0.0.1:port`, data under `root/name`): the
+ * first the only voter, then the others at once, each joining it as a learner. Each node goes
+ * into `started` as soon as it is up, for the caller to stop. Resolves with them in name order.
+ */
+export async function startVoterAndLearners(root: string, names: readonly string[], started: FoundationNode[]): Promise<FoundationNode[]> {
+  const ids = await Promise.all(names.map(async (name) => `${name}@127.0.0.1:${await freePort('127.0.0.1')}`));
+  const start = async (index: number): Promise<FoundationNode> => {
+    const node = await startNode({ name: ids[index]!, secret: LOOPBACK_SECRET, voters: [ids[0]!], seeds: index === 0 ? [] : [ids[0]!], timing: 'local', dataDir: join(root, names[index]!) });
+    started.push(node);
+    return node;
+  };
+  const voter = await start(0);
+  const learners = await Promise.all(names.slice(1).map((_, offset) => start(offset + 1)));
+  return [voter, ...learners];
 }
