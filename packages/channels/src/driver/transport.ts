@@ -970,7 +970,8 @@ export function createTransport(options: TransportOptions): Transport {
         // What the receiver refuses (a big integer above MAX_BIGNUM_BYTES, see core/cbor-screen.ts)
         // must not be queued: a reliable channel would send it again after every reconnect. Only
         // a payload longer than that can hold one; this encoder writes no other tag refused there.
-        if (bytes.length > MAX_BIGNUM_BYTES) screenCbor(bytes, true);
+        // A big integer's head is 0xc2 or 0xc3: a payload holding neither byte needs no walk.
+        if (bytes.length > MAX_BIGNUM_BYTES && (bytes.includes(0xc2) || bytes.includes(0xc3))) screenCbor(bytes, true);
       }
     } catch (error) {
       throw new PayloadEncodingError(channel.name, error);

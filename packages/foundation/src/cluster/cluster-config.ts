@@ -25,7 +25,8 @@ export interface ClusterConfig {
   close(): void;
 }
 
-const keyOf = (path: readonly string[]): string => path.join('\u0000');
+/** One key per path, whatever its segments hold (joined with a NUL, a segment holding one passed for two). */
+const keyOf = (path: readonly string[]): string => JSON.stringify(path);
 
 /**
  * The key by which the config stream keeps its newest command per path (its retention): a
@@ -37,7 +38,7 @@ const keyOf = (path: readonly string[]): string => path.join('\u0000');
 export function configCommandKey(command: unknown): string {
   const { type, path } = (command ?? {}) as { type?: unknown; path?: unknown };
   if (type !== 'config-set' || !Array.isArray(path)) throw new TypeError('not a config-set command with a path of keys');
-  return JSON.stringify(parsePath(path));
+  return keyOf(parsePath(path));
 }
 const MAX_REMEMBERED_REFUSALS = 1_024;
 

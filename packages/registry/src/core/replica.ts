@@ -572,10 +572,10 @@ export class Replica {
     // that replaced a registration (a removal and a registration in one delta, or a key list once
     // the removal was collected) was refused on every round: its peers kept the removed entry
     // and never held the new one.
-    if (state.entries.size + additions > this.options.maxServicesPerNode) {
-      const pruning = delta.keys !== undefined && delta.covers.length > 0;
-      const size = sizeAfter(state, delta, pruning && !beforeMerge);
-      if (size > this.options.maxServicesPerNode && !(pruning && beforeMerge)) {
+    // A key-listed delta checked before the merge is left to applyDelta (see above).
+    const pruning = delta.keys !== undefined && delta.covers.length > 0;
+    if (state.entries.size + additions > this.options.maxServicesPerNode && !(pruning && beforeMerge)) {
+      if (sizeAfter(state, delta, pruning) > this.options.maxServicesPerNode) {
         throw new InvalidPeerMessageError(peer, 'entries', `node "${delta.node}" would hold more than ${this.options.maxServicesPerNode} services (maxServicesPerNode)`);
       }
     }
