@@ -29,11 +29,43 @@ describe('PendingRemovals', () => {
     );
   });
 
-  it('keeps only what retain accepts', () => {
+  it('holds one removal per id, a later one in place of the earlier', () => {
     const removals = new PendingRemovals();
-    for (let revision = 10; revision >= 1; revision -= 1) removals.add({ id: `a/${revision}`, revision });
-    removals.retain((removal) => removal.revision % 3 === 0);
-    expect(removals.size).toBe(3);
-    expect(removals.takeThrough(100).map((removal) => removal.id)).toEqual(['a/3', 'a/6', 'a/9']);
+    removals.add({ id: 'a/1', revision: 3 });
+    removals.add({ id: 'a/2', revision: 5 });
+    removals.add({ id: 'a/1', revision: 9 });
+    expect(removals.size).toBe(2);
+    expect(removals.takeThrough(100)).toEqual([
+      { id: 'a/2', revision: 5 },
+      { id: 'a/1', revision: 9 },
+    ]);
+  });
+
+  it('counts the removals at or below a revision, no further than asked', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 50 })), fc.integer({ min: 0, max: 60 }), fc.integer({ min: 1, max: 60 }), (revisions, through, enough) => {
+        const removals = new PendingRemovals();
+        for (const [index, revision] of revisions.entries()) removals.add({ id: `a/${index}`, revision });
+        const reached = revisions.filter((revision) => revision <= through).length;
+        expect(removals.countThrough(through, enough)).toBe(Math.min(reached, enough));
+      }),
+    );
+  });
+
+  it('takes every removal once, lowest first, when ids are removed again at later revisions', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat({ max: 8 }), fc.integer({ min: 1, max: 50 }))), (steps) => {
+        const removals = new PendingRemovals();
+        const held = new Map<string, number>();
+        for (const [slot, revision] of steps) {
+          const id = `a/${slot}`;
+          removals.add({ id, revision });
+          held.set(id, revision);
+        }
+        const taken = removals.takeThrough(60);
+        expect(taken.map((removal) => removal.revision)).toEqual([...held.values()].sort((left, right) => left - right));
+        expect(new Map(taken.map((removal) => [removal.id, removal.revision]))).toEqual(held);
+      }),
+    );
   });
 });

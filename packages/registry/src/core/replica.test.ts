@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { FoundationError } from '@foundation/core';
 import type { DepartureRecord, OriginDelta, OwnEntryFields, ReplicaChange, ReplicaOptions } from './replica';
 import { Replica } from './replica';
-import { DEFAULT_LIMITS, MAX_INCARNATION } from './limits';
+import { DEFAULT_LIMITS, MAX_INCARNATION, MAX_PENDING_TOMBSTONES } from './limits';
 import { decodeMessage, encodeDeltas, encodeSummaries } from './wire';
 import { countScansOfMapsOf } from '../../test/support/count-scans';
 
@@ -690,6 +690,54 @@ describe('bounds on what peers send', () => {
     const registered = latest.entries[0]!;
     const otherLife: OriginDelta = { ...latest, entries: [Object.freeze({ ...registered, id: 'x/1/other' })], removed: [] };
     expect(receiver.applyDelta(otherLife, 0, 'x').retired).toMatchObject({ node: 'x', incarnation: 1 });
+  });
+
+  it('takes an honest delta that fills the gap below 9,500 removals held ahead of the history, counting only removals that still wait', () => {
+    // Review finding: the bound on removals ahead of an origin's history added every removal a
+    // delta carries to those held, also removals the delta itself makes stable (its covers fill
+    // the gap below them) and removals already held. A receiver that lost the origin's delta of
+    // 600 removals and then heard 9,500 more refused every anti-entropy delta that carried the
+    // 600 back, although merging it leaves no removal waiting.
+    const origin = replica('o', { maxStableTombstones: 20_000 });
+    const registered = 10_100;
+    for (let index = 0; index < registered; index += 1) origin.putOwn(fields(`o/1/${index}`, 'db'));
+    const receiver = replica('r', { maxServicesPerNode: 20_000 });
+    for (const piece of pieces(origin.takeOwnDelta()!, DEFAULT_LIMITS.maxEntriesPerMessage)) receiver.applyDelta(piece, 0, 'o');
+    for (let index = 0; index < 600; index += 1) origin.removeOwn(`o/1/${index}`, 0);
+    origin.takeOwnDelta(); // lost on the way
+    for (let index = 600; index < registered; index += 1) origin.removeOwn(`o/1/${index}`, 0);
+    const later = pieces(origin.takeOwnDelta()!, DEFAULT_LIMITS.maxEntriesPerMessage);
+    for (const piece of later) receiver.applyDelta(piece, 0, 'o');
+    expect(receiver.countOf('o')).toBe(600);
+    // A piece delivered twice (a broadcast may duplicate) adds nothing that waits either.
+    expect(() => receiver.applyDelta(later[0]!, 0, 'o')).not.toThrow();
+    const { deltas } = origin.deltasFor(receiver.summary());
+    for (const delta of deltas) for (const piece of pieces(delta, DEFAULT_LIMITS.maxEntriesPerMessage)) receiver.applyDelta(piece, 0, 'o');
+    expect(receiver.countOf('o')).toBe(0);
+    const historyOf = (target: Replica): unknown => target.summary().origins.find((summary) => summary.node === 'o');
+    expect(historyOf(receiver)).toEqual(historyOf(origin));
+    expect(receiver.collectGarbage(1000).tombstones).toBe(registered);
+    // Removals that would still wait past the bound are refused, merging nothing.
+    const far = Array.from({ length: MAX_PENDING_TOMBSTONES + 1 }, (_, index) => ({ id: `o/1/far-${index}`, revision: 100_000 + index }));
+    expect(() => receiver.applyDelta({ node: 'o', incarnation: 1, covers: [], entries: [], removed: far, keys: undefined }, 0, 'o')).toThrow(/removals ahead/);
+    expect(historyOf(receiver)).toEqual(historyOf(origin));
+  });
+
+  it('counts the removals held ahead of the history that a delta makes stable, when the delta brings others that wait', () => {
+    // A peer with a gap of its own sends what it holds above it: the removals there wait here
+    // too, but its covers fill the gap below the 9,500 held here, which stop waiting.
+    const held = Array.from({ length: 9500 }, (_, index) => ({ id: `x/1/held-${index}`, revision: 1001 + index }));
+    const receiver = replica('r');
+    receiver.applyDelta({ node: 'x', incarnation: 1, covers: [{ low: 1001, high: 10_500 }], entries: [], removed: held, keys: undefined }, 0, 'x');
+    const above = Array.from({ length: 1000 }, (_, index) => ({ id: `x/1/above-${index}`, revision: 20_001 + index }));
+    const filling: OriginDelta = { node: 'x', incarnation: 1, covers: [{ low: 1, high: 15_000 }, { low: 20_001, high: 21_000 }], entries: [], removed: above, keys: undefined };
+    expect(() => receiver.checkDelta(filling, 'x')).not.toThrow();
+    receiver.applyDelta(filling, 0, 'x');
+    expect(receiver.collectGarbage(1000).tombstones).toBe(9500);
+    expect(receiver.counts().tombstones).toBe(1000);
+    // 9,001 more that wait are one too many.
+    const more = Array.from({ length: 9001 }, (_, index) => ({ id: `x/1/more-${index}`, revision: 30_001 + index }));
+    expect(() => receiver.applyDelta({ node: 'x', incarnation: 1, covers: [{ low: 30_001, high: 39_001 }], entries: [], removed: more, keys: undefined }, 0, 'x')).toThrow(/removals ahead/);
   });
 
   it('refuses a history with too many gaps', () => {

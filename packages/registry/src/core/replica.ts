@@ -528,14 +528,6 @@ export class Replica {
       tombstone.coveredAt = now;
       target.pendingTombstones -= 1;
     }
-    // Removals replaced by later ones of the same ids stay in the heap until their revision is
-    // reached; a peer that keeps replacing one far ahead would grow it without bound.
-    if (target.pendingRemovals.size > 2 * target.pendingTombstones + 64) {
-      target.pendingRemovals.retain((removal) => {
-        const tombstone = target.tombstones.get(removal.id);
-        return tombstone !== undefined && stillPending(tombstone, removal);
-      });
-    }
     if (changed) this.rehash(target);
     return changed ? CHANGED : UNCHANGED;
   }
@@ -579,11 +571,11 @@ export class Replica {
         throw new InvalidPeerMessageError(peer, 'entries', `node "${delta.node}" would hold more than ${this.options.maxServicesPerNode} services (maxServicesPerNode)`);
       }
     }
-    if (state.pendingTombstones + delta.removed.length > MAX_PENDING_TOMBSTONES) {
-      throw new InvalidPeerMessageError(peer, 'removed', `more than ${MAX_PENDING_TOMBSTONES} removals ahead of node "${delta.node}"'s history`);
-    }
     const probe = state.context.clone();
     for (const interval of delta.covers) probe.add(interval.low, interval.high);
+    if (pendingAfter(state, delta, probe.prefix) > MAX_PENDING_TOMBSTONES) {
+      throw new InvalidPeerMessageError(peer, 'removed', `more than ${MAX_PENDING_TOMBSTONES} removals ahead of node "${delta.node}"'s history`);
+    }
     if (probe.cloud.length > MAX_CLOUD_INTERVALS) {
       throw new InvalidPeerMessageError(peer, 'covers', `more than ${MAX_CLOUD_INTERVALS} gaps in node "${delta.node}"'s history`);
     }
@@ -1022,6 +1014,37 @@ function sizeAfter(state: OriginState, delta: OriginDelta, pruning: boolean): nu
   for (const [id, slot] of state.entries) if (!changed.has(id) && pruned(id, slot.instance.revision)) size -= 1;
   for (const [id, revision] of changed) if (revision !== undefined && pruned(id, revision)) size -= 1;
   return size;
+}
+
+/**
+ * How many removals of `state` wait ahead of its history once `delta` is merged as `applyDelta`
+ * merges it (its removals, then its covers, after which the prefix is `prefix`), without
+ * changing anything. Counted as those held plus every removal the delta carries, as it was, an
+ * honest delta was refused when about 9,000 were held: one that fills the gap below them and
+ * carries the removals in it (each becomes stable at once), or a duplicate of one already merged
+ * (each is held already), though after the merge fewer wait than before.
+ */
+function pendingAfter(state: OriginState, delta: OriginDelta, prefix: number): number {
+  const context = state.context;
+  // The ids the delta removes anew, each with the highest revision it removes them at.
+  const removedAt = new Map<string, number>();
+  for (const removal of delta.removed) {
+    if (context.covers(removal.revision)) continue;
+    const stored = removedAt.get(removal.id) ?? state.tombstones.get(removal.id)?.revision;
+    if (stored === undefined || stored < removal.revision) removedAt.set(removal.id, removal.revision);
+  }
+  // Those held that the prefix reaches become stable (counted below); one replaced by a removal
+  // of the delta no longer waits as itself, and the delta's wait when the prefix does not reach them.
+  let pending = state.pendingTombstones;
+  for (const [id, revision] of removedAt) {
+    const stored = state.tombstones.get(id);
+    if (stored !== undefined && stored.coveredAt === Number.POSITIVE_INFINITY && stored.revision > prefix) pending -= 1;
+    if (revision > prefix) pending += 1;
+  }
+  if (pending <= MAX_PENDING_TOMBSTONES || prefix <= context.prefix) return pending;
+  // Past the bound unless enough of those held become stable: counted only as far as needed,
+  // which costs no more than the delta's own removals.
+  return pending - state.pendingRemovals.countThrough(prefix, pending - MAX_PENDING_TOMBSTONES);
 }
 
 function coveredBy(intervals: readonly Interval[], revision: number): boolean {
