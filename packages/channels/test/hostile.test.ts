@@ -3,8 +3,9 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { connect as connectTcp } from 'node:net';
 import type { Socket } from 'node:net';
+import { Tag } from 'cbor-x';
 import { WebSocket, WebSocketServer } from 'ws';
-import { CLOSE_CODES, PayloadEncodingError } from '../src/index';
+import { CHANNELS_ERROR_CODES, CLOSE_CODES, PayloadEncodingError } from '../src/index';
 import type { Transport } from '../src/index';
 import { createCborCodec } from '../src/core/cbor';
 import { encodeLaneAmounts, encodeOpen, writeBlockHeader, writeChunkHeader } from '../src/core/frames';
@@ -282,6 +283,42 @@ describe('hostile input', () => {
     expect(delivered).toEqual([]);
     expect(node.stats().refusals.malformedFrame).toBe(1);
     await stillServes(node);
+  });
+
+  it("send refuses a small payload holding a hand-built tag the receiver refuses (51, 28, 29, 105, from 0xdff9, a big integer around no byte string), which a reliable channel sent again after every refusal, holding back what followed it", async () => {
+    const target = await startNode('target');
+    const sender = await startNode('sender');
+    const delivered: unknown[] = [];
+    target.onMessage('coordination', ({ payload }) => delivered.push(payload));
+    await link(sender, target);
+    const refused = [
+      new Tag([[1], [], []], 51),
+      new Tag([1], 28),
+      new Tag(0, 29),
+      new Tag([0xe000, ['a']], 105),
+      new Tag('x', 0xdff9),
+      new Tag([1], 0xe000),
+      new Tag(5, 2),
+      // cbor-x writes a tag number above 32 bits as its low 32 bits: here 28, four bytes long.
+      new Tag([1], 2 ** 32 + 28),
+    ];
+    for (const tag of refused) {
+      let thrown: unknown;
+      try {
+        sender.send('target', 'coordination', { tag });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(PayloadEncodingError);
+      expect((thrown as PayloadEncodingError).code).toBe(CHANNELS_ERROR_CODES.payloadEncoding);
+    }
+    // Tags the receiver takes still go: a short big integer, a tag cbor-x does not know.
+    expect(sender.send('target', 'coordination', { tag: new Tag(Buffer.of(1, 0), 2) })).toBe(true);
+    expect(sender.send('target', 'coordination', { tag: new Tag('x', 40_000) })).toBe(true);
+    expect(sender.send('target', 'coordination', 'after')).toBe(true);
+    await waitFor(() => delivered.length === 3, 5_000, 'the three accepted messages');
+    expect(delivered).toEqual([{ tag: 256n }, { tag: new Tag('x', 40_000) }, 'after']);
+    expect(target.stats().refusals.malformedFrame ?? 0).toBe(0);
   });
 
   it('a chunk larger than its channel allows is refused on its length, before it is read (4007)', async () => {

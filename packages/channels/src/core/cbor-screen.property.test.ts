@@ -3,10 +3,11 @@
 // encoder never writes. Each value is checked alone, as a message's payload is, and inside a
 // block as the outbound queue frames it (an array head, then [meta, payload] pairs).
 import { describe, expect, it } from '@jest/globals';
+import { Tag } from 'cbor-x';
 import fc from 'fast-check';
 import { createCborCodec } from './cbor';
 import { CBOR_NULL, CBOR_PAIR, arrayHeadLength, writeArrayHead } from './cbor-heads';
-import { CborScreenError, MAX_BIGNUM_BYTES, screenCbor } from './cbor-screen';
+import { CborScreenError, MAX_BIGNUM_BYTES, mayHoldRefusedTag, screenCbor } from './cbor-screen';
 import { META_KINDS, metaToWire } from './meta';
 
 const codec = createCborCodec();
@@ -128,6 +129,35 @@ describe('the CBOR screen and this node encoder', () => {
         } catch (error) {
           expect(error).toBeInstanceOf(CborScreenError);
         }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('passes over no input the screen refuses (the sender walks only what its byte check lets through): values holding hand-built tags, and any bytes', () => {
+    // Tag numbers the screen refuses, those beside them, and any: cbor-x writes a number above 32
+    // bits as its low 32 bits, so 2 ** 32 + 28 goes out as a long form of 28.
+    const tagNumber = fc.oneof(
+      fc.constantFrom(2, 3, 27, 28, 29, 50, 51, 52, 104, 105, 106, 258, 0xdff8, 0xdff9, 0xdffe, 0xe000, 0xffff, 0x1_0000, 2 ** 32 + 2, 2 ** 32 + 28),
+      fc.nat({ max: 2 ** 32 - 1 }),
+    );
+    const tagged = fc.tuple(valueArbitrary, tagNumber, valueArbitrary).map(([around, tag, inside]) => [around, new Tag(inside, tag)]);
+    const mutated = fc
+      .tuple(fc.oneof(valueArbitrary, tagged), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 8 }))
+      .map(([value, changes]) => {
+        const bytes = Buffer.from(codec.encode(value));
+        for (const [index, byte] of changes) bytes[index % bytes.length] = byte;
+        return bytes;
+      });
+    fc.assert(
+      fc.property(fc.oneof(tagged.map((value) => codec.encode(value)), mutated, fc.uint8Array({ maxLength: 64 })), (bytes) => {
+        let refused = false;
+        try {
+          screenCbor(bytes, true);
+        } catch {
+          refused = true;
+        }
+        if (refused) expect(mayHoldRefusedTag(bytes)).toBe(true);
       }),
       { numRuns: 2000 },
     );

@@ -24,8 +24,11 @@
 // (`useRecords: false`, no `bundleStrings`), and writes tags 2 and 3 only for a BigInt beyond
 // 64 bits, as a byte string of its magnitude. So a payload may hold none of tags 51, 28, 29, 105
 // and from 0xdff9, nor a big integer of more than MAX_BIGNUM_BYTES (nor one around anything but
-// a byte string); `send` refuses what the receiver would (PayloadEncodingError), so that a
-// reliable channel does not send it again after every reconnect. Every other tag cbor-x decodes
+// a byte string). Yet the encoder writes any tag it is handed as a cbor-x `Tag` (or a class added
+// with cbor-x's module-wide `addExtension`), around whatever value it holds, so `send` screens
+// what it encoded the same way and refuses what the receiver would (PayloadEncodingError): a
+// reliable channel would otherwise send it again after every refusal, and hold back all that
+// follows it on its lane. Every other tag cbor-x decodes
 // at a cost in proportion to its size, and payloads may hold them (Date, Set, Map, Error,
 // RegExp, typed arrays).
 //
@@ -131,6 +134,23 @@ export function screenCbor(bytes: Uint8Array, allowTags: boolean): boolean {
     }
   }
   return holdsErrors;
+}
+
+/**
+ * False when `bytes` cannot hold a tag the screen refuses, so that the sender walks only the
+ * payloads that may: one pass over the bytes, for `send`'s sake (the receiver walks everything).
+ * Every head of a refused tag starts with one of these bytes, however long its number is written:
+ * 0xc2 or 0xc3 (tags 2 and 3), or 0xd8 to 0xdb (a tag number written in 1, 2, 4 or 8 more bytes,
+ * as every refused tag from 24 up is, and 2 and 3 may be). A byte inside a string or a number may
+ * match too; then the walk decides. The screen's other refusal, nesting deeper than MAX_CBOR_DEPTH,
+ * cbor-x's encoder never writes: its recursion runs out of stack first (a few thousand levels).
+ */
+export function mayHoldRefusedTag(bytes: Uint8Array): boolean {
+  for (let index = 0; index < bytes.length; index += 1) {
+    const byte = bytes[index]!;
+    if ((byte & 0xfc) === 0xd8 || (byte & 0xfe) === 0xc2) return true;
+  }
+  return false;
 }
 
 function readUint32(bytes: Uint8Array, offset: number): number {

@@ -9,7 +9,7 @@ import { WebSocket } from 'ws';
 import { channelSetDigest, defaultChannels, layoutLanes, resolveChannels } from '../channel-config';
 import type { ChannelDefinition } from '../channel-config';
 import { createCborCodec } from '../core/cbor';
-import { MAX_BIGNUM_BYTES, screenCbor } from '../core/cbor-screen';
+import { mayHoldRefusedTag, screenCbor } from '../core/cbor-screen';
 import { CLOSE_CODES, closeCodeName } from '../core/close-codes';
 import { MAX_META_BYTES, MAX_CHUNK_HEADER_BYTES } from '../core/frames';
 import { META_KINDS, checkHeaders, metaToWire, MetaFormatError } from '../core/meta';
@@ -967,11 +967,11 @@ export function createTransport(options: TransportOptions): Transport {
         raw = true;
       } else {
         bytes = codec.encode(payload);
-        // What the receiver refuses (a big integer above MAX_BIGNUM_BYTES, see core/cbor-screen.ts)
-        // must not be queued: a reliable channel would send it again after every reconnect. Only
-        // a payload longer than that can hold one; this encoder writes no other tag refused there.
-        // A big integer's head is 0xc2 or 0xc3: a payload holding neither byte needs no walk.
-        if (bytes.length > MAX_BIGNUM_BYTES && (bytes.includes(0xc2) || bytes.includes(0xc3))) screenCbor(bytes, true);
+        // What the receiver refuses (see core/cbor-screen.ts: a long big integer, or any tag it
+        // refuses held in a cbor-x Tag, whatever the payload's size) must not be queued: a
+        // reliable channel would send it again after every refusal. The same screen as the
+        // receiver's, walked only when a byte that starts such a tag's head is there.
+        if (mayHoldRefusedTag(bytes)) screenCbor(bytes, true);
       }
     } catch (error) {
       throw new PayloadEncodingError(channel.name, error);
