@@ -51,6 +51,7 @@ export { NotLeaderError } from './errors/not-leader-error';
 export { NotStartedError } from './errors/not-started-error';
 export { RaftOptionsError } from './errors/raft-options-error';
 export { RaftTimeoutError } from './errors/raft-timeout-error';
+export { SnapshotRefusedError } from './errors/snapshot-refused-error';
 export { StoppedError } from './errors/stopped-error';
 export { StorageInUseError } from './errors/storage-in-use-error';
 export { UnusableStorageError } from './errors/unusable-storage-error';

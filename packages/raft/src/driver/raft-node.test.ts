@@ -6,6 +6,7 @@ import { RAFT_ERROR_CODES } from '../errors/codes';
 import { createSimPersistence } from '../internal/sim-persistence';
 import { createKvStateMachine } from '../kv/kv-state-machine';
 import type { KvCommand, KvQuery, KvQueryResult, KvResult, KvStateMachine } from '../kv/kv-state-machine';
+import { createMemoryPersistence } from '../storage/persistence';
 import type { PersistUpdate, RaftPersistence } from '../storage/persistence';
 import { createRaftNode } from './raft-node';
 import type { RaftNode, RaftNodeOptions } from './raft-node';
@@ -153,6 +154,12 @@ function slowChunkLink(c: Cluster, from: string, to: string, chunkMs: number, qu
       return true;
     },
   };
+}
+
+/** What node `id` holds on its simulated disk: the snapshot's index, the entries after it and the hard state. */
+function disk(c: Cluster, id: string): { snapshotIndex: number | undefined; lastIndex: number | undefined; term: number; commit: number } {
+  const state = c.simulation.node(id).durable.get('raft-disk') as { snapshot: { meta: { index: number } } | null; entries: { index: number }[]; hardState: { term: number; commit: number } };
+  return { snapshotIndex: state.snapshot?.meta.index, lastIndex: state.entries.at(-1)?.index, term: state.hardState.term, commit: state.hardState.commit };
 }
 
 function code(error: unknown): number | undefined {
@@ -870,7 +877,9 @@ describe('createRaftNode', () => {
       const ack = payload as { type: string; id: string; received: number };
       if (ack.type === 'snapshot-chunk-ack') acknowledged.push(`${ack.id}@${ack.received}`);
     });
-    // A snapshot the follower already holds (index 1): stepping it only moves its term.
+    // A snapshot the follower already holds (index 1): stepping it only moves its term. Its
+    // bytes are a key-value snapshot ([['', 0]]), as a follower steps none its state machine refuses.
+    const data = Uint8Array.of(0x81, 0x82, 0x60, 0x00);
     const chunk = (from: string, chunkTerm: number, id: string, offset: number): unknown => ({
       type: 'snapshot-chunk',
       from,
@@ -880,7 +889,7 @@ describe('createRaftNode', () => {
       meta: { index: 1, term: 1, membership: { voters: ['n1', 'n2', 'n3'], learners: [] } },
       offset,
       total: 4,
-      data: new Uint8Array(2),
+      data: data.subarray(offset, offset + 2),
     });
     successor.send(follower, 'raft', chunk('successor', term + 1, 'newer', 0));
     await c.simulation.runForAsync(20);
@@ -926,6 +935,115 @@ describe('createRaftNode', () => {
     expect(acknowledged.filter((ack) => ack.startsWith('second'))).toEqual(['second@2', 'second@4', 'second@4']);
     expect(acknowledged.filter((ack) => ack.startsWith('first'))).toEqual(['first@2', 'first@2', 'first@2']);
     expect(c.leader()).toBe(leader);
+  });
+
+  it('a follower refuses a snapshot its state machine cannot restore: it stays up, persists nothing of it, starts again as it was, and catches up from the next good one (review finding)', async () => {
+    // The driver persisted a snapshot from the leader before the state machine restored it, and
+    // a restore that threw then stopped the node, which failed again at every start on the
+    // snapshot it had written: bytes from a newer version's state machine were enough.
+    const c = cluster(['n1', 'n2', 'n3'], { snapshotEvery: 20, snapshotChunkBytes: 64 });
+    const leader = await elected(c);
+    const lagging = ['n1', 'n2', 'n3'].find((id) => id !== leader)!;
+    for (let index = 0; index < 5; index += 1) await c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: `early-${index}`, value: index }));
+    await c.settle(() => c.machines.get(lagging)!.entries().size === 5 && disk(c, lagging).commit === c.nodes.get(leader)!.status().commit);
+    c.simulation.network.isolate(lagging);
+    const machine = c.machines.get(leader)!;
+    const pieces = machine.snapshotPieces!.bind(machine);
+    // A CBOR map where the key-value machine reads an array of pairs: as a newer format would be.
+    machine.snapshotPieces = function* unreadable() {
+      yield Uint8Array.of(0xa1, 0x67, ...new TextEncoder().encode('version'), 0x02);
+    };
+    for (let index = 0; index < 40; index += 1) await c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: `key-${index}`, value: index }));
+    expect(c.nodes.get(leader)!.stats().snapshotsTaken).toBeGreaterThan(0);
+    const before = { disk: disk(c, lagging), status: c.nodes.get(lagging)!.status() };
+    const errors: FoundationError[] = [];
+    c.nodes.get(lagging)!.on('error', (error) => errors.push(error));
+    c.simulation.network.heal();
+    await c.settle(() => c.nodes.get(lagging)!.stats().snapshotsRefused >= 2 || c.nodes.get(lagging)!.failure() !== null);
+    const node = c.nodes.get(lagging)!;
+    expect(node.failure()).toBeNull();
+    expect(node.stats().snapshotsInstalled).toBe(0);
+    // One error for the snapshot, however many times the leader sends it again.
+    expect(errors.map((error) => [error.code, error.context])).toEqual([[RAFT_ERROR_CODES.snapshotRefused, expect.objectContaining({ from: leader, index: expect.any(Number) })]]);
+    expect(errors[0]!.cause).toMatchObject({ type: 'deserialization_failed' });
+    expect(disk(c, lagging)).toEqual(before.disk);
+    expect(c.machines.get(lagging)!.entries().size).toBe(5);
+    expect(node.status()).toMatchObject({ role: 'follower', lastIndex: before.status.lastIndex, commit: before.status.commit, snapshotIndex: before.status.snapshotIndex });
+
+    // Restarted, it starts from what it had, and refuses the snapshot again rather than fail on it.
+    c.simulation.crash(lagging);
+    c.simulation.restart(lagging);
+    await c.run(() => c.nodes.get(lagging)!.start());
+    await c.settle(() => c.machines.get(lagging)!.entries().size === 5 && c.nodes.get(lagging)!.stats().snapshotsRefused > 0);
+    expect(c.nodes.get(lagging)!.failure()).toBeNull();
+    expect(c.nodes.get(lagging)!.status()).toMatchObject({ lastIndex: before.status.lastIndex, snapshotIndex: before.status.snapshotIndex });
+    expect(c.machines.get(lagging)!.entries().get('early-4')).toBe(4);
+
+    // The leader's next snapshot is one the follower reads: it installs that one and catches up.
+    machine.snapshotPieces = pieces;
+    for (let index = 40; index < 70; index += 1) await c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: `key-${index}`, value: index }));
+    await c.settle(() => c.machines.get(lagging)!.entries().size === machine.entries().size);
+    expect(c.nodes.get(lagging)!.stats().snapshotsInstalled).toBe(1);
+    expect(c.machines.get(lagging)!.entries().get('key-69')).toBe(69);
+    expect(c.nodes.get(lagging)!.failure()).toBeNull();
+  });
+
+  it('a snapshot it cannot restore, sent with a higher term by a member, changes nothing on the node that refuses it (review finding)', async () => {
+    const c = cluster(['n1', 'n2', 'n3']);
+    const leader = await elected(c);
+    const follower = ['n1', 'n2', 'n3'].find((id) => id !== leader)!;
+    const other = ['n1', 'n2', 'n3'].find((id) => id !== leader && id !== follower)!;
+    await c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: 'k', value: 1 }));
+    await c.settle(() => c.machines.get(follower)!.entries().get('k') === 1 && disk(c, follower).commit === c.nodes.get(leader)!.status().commit);
+    const before = { disk: disk(c, follower), status: c.nodes.get(follower)!.status() };
+    const errors: FoundationError[] = [];
+    c.nodes.get(follower)!.on('error', (error) => errors.push(error));
+    const data = Uint8Array.of(0xff, 0x00, 0x13);
+    c.simulation.node(other).transport.send(follower, 'raft', {
+      type: 'snapshot-chunk',
+      from: other,
+      to: follower,
+      term: before.status.term + 5,
+      id: 'unreadable',
+      meta: { index: 100, term: before.status.term + 5, membership: { voters: ['n1', 'n2', 'n3'], learners: [] } },
+      offset: 0,
+      total: data.byteLength,
+      data,
+    });
+    await c.simulation.runForAsync(100);
+    const node = c.nodes.get(follower)!;
+    expect(node.failure()).toBeNull();
+    expect(errors.map((error) => error.code)).toEqual([RAFT_ERROR_CODES.snapshotRefused]);
+    expect(errors[0]!.message).toContain(`from ${other}`);
+    expect(node.stats()).toMatchObject({ snapshotsRefused: 1, snapshotsInstalled: 0 });
+    // Its term, leader and log are as they were: the snapshot was never stepped.
+    expect(node.status()).toMatchObject({ term: before.status.term, leader, lastIndex: before.status.lastIndex, snapshotIndex: 0 });
+    expect(disk(c, follower)).toMatchObject({ snapshotIndex: 0, term: before.disk.term });
+    expect(c.leader()).toBe(leader);
+    await expect(c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: 'still', value: 'fine' }))).resolves.toMatchObject({ op: 'put' });
+    await c.settle(() => c.machines.get(follower)!.entries().get('still') === 'fine');
+  });
+
+  it('fails start, naming the snapshot, when the snapshot on disk cannot be restored (review finding)', async () => {
+    // Written by another version, say: refusing to start is the honest answer, and the error
+    // says which snapshot, with the state machine's reason as its cause.
+    const persistence = createMemoryPersistence();
+    await persistence.saveSnapshot({ meta: { index: 7, term: 3, membership: { voters: ['solo'], learners: [] } }, data: Uint8Array.of(0xa0) });
+    const simulation = createSimulation({ seed: 1 });
+    simulation.addNode('solo');
+    const node = createRaftNode({
+      id: 'solo',
+      peers: ['solo'],
+      persistence,
+      transport: simulation.node('solo').transport,
+      stateMachine: createKvStateMachine(),
+      clock: simulation.node('solo').clock,
+      random: simulation.node('solo').random,
+    });
+    const failure = await node.start().catch((error: unknown) => error);
+    expect(code(failure)).toBe(RAFT_ERROR_CODES.snapshotRefused);
+    expect((failure as FoundationError).message).toContain('index 7, term 3');
+    expect((failure as FoundationError).cause).toMatchObject({ type: 'deserialization_failed' });
   });
 
   it('stops loudly when the disk fails, and rejects what was pending', async () => {

@@ -12,6 +12,7 @@ import { MembershipChangeError } from '../errors/membership-change-error';
 import { NotLeaderError } from '../errors/not-leader-error';
 import { NotStartedError } from '../errors/not-started-error';
 import { RaftTimeoutError } from '../errors/raft-timeout-error';
+import { SnapshotRefusedError } from '../errors/snapshot-refused-error';
 import { StoppedError } from '../errors/stopped-error';
 import { mustSync } from '../storage/persistence';
 import type { PersistedState, PersistUpdate, RaftPersistence } from '../storage/persistence';
@@ -81,6 +82,8 @@ export interface RaftNodeStats {
   readonly proposalsCommitted: number;
   readonly snapshotsTaken: number;
   readonly snapshotsInstalled: number;
+  /** Snapshots received from other nodes that the state machine's `checkSnapshot` refused. */
+  readonly snapshotsRefused: number;
 }
 
 export interface RaftNode<Command, Result, Query, QueryResult> {
@@ -268,7 +271,9 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   private snapshotWrite: Promise<void> = Promise.resolve();
   /** The write of a batch that only moved the commit index, which the Ready loop does not wait for. */
   private commitWrite: Promise<void> = Promise.resolve();
-  private counters = { invalidMessages: 0, proposalsCommitted: 0, snapshotsTaken: 0, snapshotsInstalled: 0 };
+  private counters = { invalidMessages: 0, proposalsCommitted: 0, snapshotsTaken: 0, snapshotsInstalled: 0, snapshotsRefused: 0 };
+  /** The last snapshot refused (sender, index and term), told once however often it is sent again. */
+  private refusedSnapshot = '';
   /**
    * One timer for the deadlines of every proposal, membership change and read, set for the
    * earliest. A timer each cost a timer object and a closure per request (and a cancel when it
@@ -316,8 +321,15 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     const storage = new MemoryStorage(state.snapshot?.meta.membership ?? initialMembership);
     if (state.snapshot !== null) {
       storage.applySnapshot(state.snapshot);
-      this.options.stateMachine.restore(state.snapshot.data);
-      this.lastSnapshotIndex = state.snapshot.meta.index;
+      const { meta } = state.snapshot;
+      try {
+        this.options.stateMachine.restore(state.snapshot.data);
+      } catch (error) {
+        // The snapshot holds committed state the log no longer has: starting without it would
+        // lose that state, so the node does not start, and says which snapshot it is.
+        throw new SnapshotRefusedError(meta.index, meta.term, null, error);
+      }
+      this.lastSnapshotIndex = meta.index;
     }
     storage.append(state.entries);
     storage.hardState = state.hardState;
@@ -1151,8 +1163,36 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     this.retire(transfer);
     this.incoming = null;
     const snapshot: Extract<Message, { type: 'snapshot' }> = { type: 'snapshot', from: chunk.from, to: this.id, term: transfer.term, snapshot: { meta: transfer.meta, data: transfer.buffer } };
+    if (!this.readable(snapshot)) return;
     if (this.processing !== null) this.heldSnapshot = snapshot; // stepped by kick() once the loop is done
     else this.core!.step(snapshot);
+  }
+
+  /**
+   * Whether the state machine can restore `snapshot`, asked before the core steps it: once
+   * stepped, the snapshot has replaced the core's log, and the Ready loop writes it to disk
+   * before `restore` runs, so a `restore` that throws then stopped the node, and it failed again
+   * at every start on the snapshot it wrote. Refused here, it is as if it never arrived: the
+   * term, log and state stay as they were, and no append response tells the sender it was taken
+   * (the acknowledgement of its last chunk says only that the bytes arrived), so the leader,
+   * which finds this node still behind, sends a snapshot again. Counted each time, told once.
+   */
+  private readable(snapshot: Extract<Message, { type: 'snapshot' }>): boolean {
+    const { stateMachine } = this.options;
+    if (stateMachine.checkSnapshot === undefined) return true;
+    try {
+      stateMachine.checkSnapshot(snapshot.snapshot.data);
+      return true;
+    } catch (error) {
+      const { index, term } = snapshot.snapshot.meta;
+      this.counters.snapshotsRefused += 1;
+      const refused = JSON.stringify([snapshot.from, index, term]);
+      if (refused !== this.refusedSnapshot) {
+        this.refusedSnapshot = refused;
+        this.emit('error', new SnapshotRefusedError(index, term, snapshot.from, error));
+      }
+      return false;
+    }
   }
 
   private acknowledge(chunk: SnapshotChunk, received: number): void {

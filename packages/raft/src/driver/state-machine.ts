@@ -20,8 +20,21 @@ export interface StateMachine<Command, Result, Query, QueryResult> {
    * it for the snapshots it takes.
    */
   snapshotPieces?(): Iterator<Uint8Array>;
-  /** Replaces the whole state from a snapshot. */
+  /**
+   * Replaces the whole state from a snapshot. It may throw for bytes it cannot read, and should
+   * then leave the state as it was.
+   */
   restore(data: Uint8Array): void;
+  /**
+   * Optional: throws what `restore(data)` would throw, and changes nothing. The node calls it on
+   * a snapshot received from another node before it takes it: by the time `restore` runs, the
+   * snapshot has replaced the node's log and is on disk, so a `restore` that throws then stops
+   * the node, and it fails again at every start on the snapshot it wrote. Refused here, the
+   * snapshot is dropped instead (the node stays as it was, and says so with an `error` event),
+   * and the sender sends it again until it sends one this state machine reads. Without it, a
+   * snapshot `restore` cannot read stops the node.
+   */
+  checkSnapshot?(data: Uint8Array): void;
 }
 
 /** How commands travel in the log: to bytes and back. */

@@ -9,6 +9,7 @@ export const RAFT_ERROR_CODES = Object.freeze({
   corruptLog: 6020,
   storageInUse: 6021,
   unusableStorage: 6022,
+  snapshotRefused: 6023,
   invalidMessage: 6030,
   membershipChange: 6040,
   invalidOptions: 6050,

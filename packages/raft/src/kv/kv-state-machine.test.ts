@@ -73,6 +73,29 @@ describe('createKvStateMachine', () => {
     }
   });
 
+  it('checks a snapshot without restoring it: it throws what restore would, and keeps its map', () => {
+    // The node asks before it takes a snapshot from another node (see StateMachine.checkSnapshot).
+    const source = createKvStateMachine();
+    source.apply({ op: 'put', key: 'theirs', value: 2 }, 1);
+    const kv = createKvStateMachine();
+    kv.apply({ op: 'put', key: 'kept', value: 1 }, 1);
+    expect(() => kv.checkSnapshot(source.snapshot())).not.toThrow();
+    for (const bytes of [new Uint8Array(0), new Uint8Array([0xa1, 0x01, 0x02]), new Uint8Array([0x81, 0x82, 0x01, 0x02]), new Uint8Array(200_000).fill(0x81)]) {
+      const outcome = (run: () => void): unknown => {
+        try {
+          run();
+        } catch (error) {
+          return FoundationError.is(error) ? [error.code, error.message] : error;
+        }
+        return 'accepted';
+      };
+      const checked = outcome(() => kv.checkSnapshot(bytes));
+      expect(checked).toEqual([3102, expect.stringContaining('not a key-value snapshot')]);
+      expect(outcome(() => kv.restore(bytes))).toEqual(checked);
+    }
+    expect(kv.entries()).toEqual(new Map([['kept', 1]]));
+  });
+
   it.each([0, 1, 23, 24, 255, 2_048, 2_049, 70_000])('snapshots %i pairs in pieces that restore the map as it was when they were asked for', (count) => {
     const source = createKvStateMachine();
     for (let index = 0; index < count; index += 1) source.apply({ op: 'put', key: `k${index}`, value: index % 3 === 0 ? { n: index, bytes: new Uint8Array([index & 0xff]) } : index }, index + 1);

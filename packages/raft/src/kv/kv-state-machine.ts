@@ -56,6 +56,37 @@ function sameValue(a: unknown, b: unknown): boolean {
 export interface KvStateMachine extends StateMachine<KvCommand, KvResult, KvQuery, KvQueryResult> {
   /** The current map (read it only through `read` on the node for linearizability). */
   entries(): ReadonlyMap<string, unknown>;
+  /** Throws what `restore` would for bytes that are not a key-value snapshot. */
+  checkSnapshot(data: Uint8Array): void;
+}
+
+/**
+ * The map a snapshot holds. Whatever is wrong with the bytes (not CBOR, cut short, too deeply
+ * nested, not pairs), it throws a FoundationError (`deserialization_failed`) saying so, and the
+ * map the caller holds stays as it was.
+ */
+function readSnapshot(data: Uint8Array): Map<string, unknown> {
+  const refuse = (reason: string, cause?: unknown): never => {
+    throw new FoundationError({
+      type: 'deserialization_failed',
+      message: `not a key-value snapshot (${data.byteLength} bytes): ${reason}`,
+      context: { bytes: data.byteLength, reason },
+      ...(cause === undefined ? {} : { cause }),
+    });
+  };
+  let decoded: unknown;
+  try {
+    decoded = encoder.decode(data);
+  } catch (error) {
+    refuse(error instanceof Error ? error.message : String(error), error);
+  }
+  if (!Array.isArray(decoded)) return refuse('not an array of [key, value] pairs');
+  const map = new Map<string, unknown>();
+  for (const pair of decoded as unknown[]) {
+    if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string') return refuse('a pair is not [string key, value]');
+    map.set(pair[0], pair[1]);
+  }
+  return map;
 }
 
 export function createKvStateMachine(): KvStateMachine {
@@ -92,30 +123,11 @@ export function createKvStateMachine(): KvStateMachine {
     snapshot: () => encoder.encode([...map.entries()]),
     // Copying the pairs is the only work done at once; values are never changed in place.
     snapshotPieces: () => pairPieces([...map.entries()]),
+    checkSnapshot(data) {
+      readSnapshot(data);
+    },
     restore(data) {
-      // Whatever is wrong with the bytes (not CBOR, cut short, too deeply nested, not pairs), the
-      // map stays as it was and the error says so with a code (it reaches `start()` as it is).
-      const refuse = (reason: string, cause?: unknown): never => {
-        throw new FoundationError({
-          type: 'deserialization_failed',
-          message: `not a key-value snapshot (${data.byteLength} bytes): ${reason}`,
-          context: { bytes: data.byteLength, reason },
-          ...(cause === undefined ? {} : { cause }),
-        });
-      };
-      let decoded: unknown;
-      try {
-        decoded = encoder.decode(data);
-      } catch (error) {
-        refuse(error instanceof Error ? error.message : String(error), error);
-      }
-      if (!Array.isArray(decoded)) return refuse('not an array of [key, value] pairs');
-      const next = new Map<string, unknown>();
-      for (const pair of decoded as unknown[]) {
-        if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string') return refuse('a pair is not [string key, value]');
-        next.set(pair[0], pair[1]);
-      }
-      map = next;
+      map = readSnapshot(data);
     },
     entries: () => map,
   };
