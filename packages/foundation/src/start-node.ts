@@ -21,13 +21,13 @@ import { DEFAULT_LIMITS as DEFAULT_REGISTRY_LIMITS, compactRegistryCommands, cre
 import type { DiscoveryCriteria, Registry, RegistryCommand } from '@foundation/registry';
 import { createTelemetry, mergeSnapshots, parseSnapshot } from '@foundation/telemetry';
 import type { MetricsSnapshot, Telemetry } from '@foundation/telemetry';
-import { configCommandKey, createClusterConfig } from './cluster/cluster-config';
+import { createClusterConfig } from './cluster/cluster-config';
 import { readNodeStatus } from './cluster/read-node-status';
 import type { ClusterConfig } from './cluster/cluster-config';
 import { createClusterEvents } from './cluster/cluster-events';
 import type { ClusterEvents } from './cluster/cluster-events';
 import { createClusterConsensus } from './consensus/cluster-consensus';
-import type { ClusterConsensus } from './consensus/cluster-consensus';
+import type { ClusterConsensus, ConsensusLog } from './consensus/cluster-consensus';
 import { createDistributedLocks } from './coordination/distributed-lock';
 import type { DistributedLocks } from './coordination/distributed-lock';
 import { startSingleton, stopSingletons } from './coordination/singleton';
@@ -357,7 +357,9 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     raft: raftTiming,
     joinTimeoutMs: resolved.joinTimeoutMs,
   });
-  const configLog = consensus.log<ConfigCommand>('config', { retain: configCommandKey });
+  // The config stream's snapshots hold the cluster-wide values as this node's config accepted
+  // them (see createClusterConfig), asked for when Raft takes one, once the cluster config below exists.
+  const configLog: ConsensusLog<ConfigCommand> = consensus.log<ConfigCommand>('config', { retain: { state: () => clusterConfig.snapshotCommands() } });
   // The registry's commands are kept for nodes restored from a snapshot, compacted to the names
   // held and the release floors, so the stream does not grow with every claim ever made.
   // Raft stops by itself when it cannot go on (a write to its storage failed, say): only the
@@ -382,7 +384,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
       });
   };
   const registryLog = consensus.log<RegistryCommand>('registry', { retain: { compact: (history) => compactRegistryCommands(history, REGISTRY_NAMESPACE, DEFAULT_REGISTRY_LIMITS) } });
-  const clusterConfig = createClusterConfig(config, configLog, reporter('cluster-config'));
+  const clusterConfig: ClusterConfig = createClusterConfig(config, configLog, reporter('cluster-config'));
   const registry = createRegistry<unknown>({
     nodeId,
     clock,
@@ -491,11 +493,11 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     return failStart(error, async (steps) => {
       const stopConsensus = consensusStep();
       await steps.run('registry', () => registry.close({ announce: false }));
-      await steps.run('cluster-config', () => clusterConfig.close());
       await steps.run('control', () => control.close());
       await steps.run('membership', () => membership.leave());
       await steps.run('runtime', () => runtime.shutdown({ timeoutMs: 1000 }));
       await stopConsensus(steps);
+      await steps.run('cluster-config', () => clusterConfig.close());
       await steps.run('transport', () => transport.close());
       await release(steps);
     });
@@ -697,7 +699,6 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
         await steps.run('learner-upkeep', stopLearnerUpkeep);
         registryClosed = true;
         await steps.run('registry', () => registry.close({ announce: true }));
-        await steps.run('cluster-config', () => clusterConfig.close());
         await steps.run('control', () => control.close());
         // Leaving and shutting down fail as a matter of course (peers gone, a process that will
         // not stop in time): neither is a failure of stop().
@@ -705,6 +706,9 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
         await runtime.shutdown({ timeoutMs: 2000 }).catch(() => undefined);
         await steps.run('raft-links', offRaftMembership);
         await stopConsensus(steps);
+        // After Raft: it applies and may snapshot until it has stopped, and a snapshot asks the
+        // cluster config for the values it holds (a closed one would miss what came meanwhile).
+        await steps.run('cluster-config', () => clusterConfig.close());
         await steps.run('transport', () => transport.close());
         // Last: nothing that stores or reads events (cluster-wide events arriving over the
         // transport) runs any more, and Raft's files are closed.

@@ -8,14 +8,14 @@
 // it. Forwarded proposals go straight to the leader's handler.
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { createConfig } from '@foundation/config';
-import type { Config, ConfigCommand } from '@foundation/config';
+import type { Config } from '@foundation/config';
 import type { FoundationError } from '@foundation/core';
 import { createSimulation } from '@foundation/testkit';
 import type { SimNode } from '@foundation/testkit';
-import { configCommandKey, createClusterConfig } from '../src/cluster/cluster-config';
 import type { ClusterConfig } from '../src/cluster/cluster-config';
 import type { ClusterConsensus } from '../src/consensus/cluster-consensus';
 import { extend } from '../src/wiring/extend';
+import { attachClusterConfig } from './support/cluster-config-stream';
 import { createSnapshottingConsensus, settle, startLeaderThenFollower } from './support/simulated-consensus';
 import type { ForwardHandler } from './support/simulated-consensus';
 
@@ -33,10 +33,9 @@ afterEach(async () => {
 
 function createMember(node: SimNode, handlers: Map<string, ForwardHandler>): Member {
   const consensus = createSnapshottingConsensus(node, handlers);
-  const log = consensus.log<ConfigCommand>('config', { retain: configCommandKey });
   const config = createConfig<Record<string, unknown>>({ defaults: { limits: { rate: 10, burst: 5 }, feature: { on: false } }, updatablePaths: ['limits', 'feature'], clock: node.clock });
   const refused: FoundationError[] = [];
-  const clusterConfig = createClusterConfig(config, log, (error) => refused.push(error));
+  const clusterConfig = attachClusterConfig(consensus, config, (error) => refused.push(error));
   const heard: string[] = [];
   config.subscribe((change) => {
     heard.push(change.type === 'config-reset' ? 'reset' : `${change.path.join('.')} ${JSON.stringify(change.previous)} -> ${JSON.stringify(change.value)}`);
@@ -73,7 +72,7 @@ describe('a follower that installs a snapshot while cluster-wide config changed'
 
     expect(follower.config.get()).toEqual(leader.config.get());
     expect(follower.config.get()).toEqual({ limits: { rate: 30, burst: 7 }, feature: { on: false } });
-    expect(follower.heard).toEqual(['limits.rate 20 -> 30', 'feature.on true -> false']);
+    expect(follower.heard).toEqual(['feature.on true -> false', 'limits.rate 20 -> 30']); // in path order
     expect([...leader.refused, ...follower.refused]).toEqual([]);
   });
 });

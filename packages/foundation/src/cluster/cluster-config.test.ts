@@ -7,22 +7,25 @@
 // had not changed, and old values for a moment), and a value the snapshot no longer held stayed.
 import { describe, expect, it } from '@jest/globals';
 import { createConfig } from '@foundation/config';
-import type { ConfigCommand, ConfigNotification, StandardSchemaV1 } from '@foundation/config';
+import type { Config, ConfigCommand, ConfigNotification, StandardSchemaV1 } from '@foundation/config';
 import type { FoundationError } from '@foundation/core';
 import { createUnstartedConsensus } from '../../test/support/unstarted-consensus';
 import { ClusterStateMachine } from '../consensus/cluster-state-machine';
 import type { ConsensusLog } from '../consensus/cluster-consensus';
-import { configCommandKey, createClusterConfig } from './cluster-config';
+import { attachClusterConfig, olderConfigCommandKey } from '../../test/support/cluster-config-stream';
+import { createClusterConfig } from './cluster-config';
 
 const defaults = { limits: { rate: 10, burst: 5 }, feature: { on: false } };
 const set = (dotted: string, value: unknown): ConfigCommand => ({ type: 'config-set', path: dotted.split('.'), value });
 
 /** A node's config over its own (unstarted) cluster consensus, and what its subscribers hear. */
-function createNode() {
+function createNode(options: { readonly defaults?: Record<string, unknown>; readonly schema?: StandardSchemaV1<unknown, unknown> } = {}) {
   const consensus = createUnstartedConsensus();
-  const config = createConfig({ defaults, updatablePaths: ['limits', 'feature'] });
+  const updatablePaths = ['limits', 'feature'];
+  const nodeDefaults = options.defaults ?? defaults;
+  const config: Config<unknown> = options.schema === undefined ? (createConfig({ defaults: nodeDefaults, updatablePaths }) as Config<unknown>) : createConfig({ defaults: nodeDefaults, schema: options.schema, updatablePaths });
   const refused: FoundationError[] = [];
-  createClusterConfig(config, consensus.log<ConfigCommand>('config', { retain: configCommandKey }), (error) => refused.push(error));
+  const clusterConfig = attachClusterConfig(consensus, config, (error) => refused.push(error));
   const heard: string[] = [];
   config.subscribe((change: ConfigNotification<unknown>) => {
     heard.push(change.type === 'config-reset' ? 'reset' : `${change.path.join('.')} ${JSON.stringify(change.previous)} -> ${JSON.stringify(change.value)}`);
@@ -30,13 +33,17 @@ function createNode() {
   const apply = (commands: readonly ConfigCommand[]): void => {
     for (const command of commands) consensus.stateMachine.apply({ stream: 'config', command }, consensus.stateMachine.appliedIndex() + 1);
   };
-  return { stateMachine: consensus.stateMachine, config, heard, refused, apply };
+  return { stateMachine: consensus.stateMachine, config, clusterConfig, heard, refused, apply };
 }
 
-/** A snapshot of a state machine that applied `commands` on the config stream. */
+/**
+ * A snapshot of a state machine that applied `commands` on the config stream, as a node of an
+ * earlier version wrote it: the newest command per path, whatever the config made of them. Such
+ * a snapshot can hold values that no config with this schema holds together.
+ */
 function snapshotOf(commands: readonly ConfigCommand[]): Uint8Array {
   const leader = new ClusterStateMachine();
-  leader.registerStream('config', { retain: configCommandKey });
+  leader.registerStream('config', { retain: olderConfigCommandKey });
   commands.forEach((command, index) => leader.apply({ stream: 'config', command }, index + 1));
   leader.apply({ stream: 'kv', command: { op: 'put', key: 'k', value: 1 } }, commands.length + 1);
   return leader.snapshot();
@@ -125,7 +132,7 @@ describe('cluster-wide config restored from a snapshot', () => {
     const consensus = createUnstartedConsensus();
     const config = createConfig({ defaults, schema, updatablePaths: ['limits', 'feature'] });
     const refused: FoundationError[] = [];
-    createClusterConfig(config, consensus.log<ConfigCommand>('config', { retain: configCommandKey }), (error) => refused.push(error));
+    attachClusterConfig(consensus, config, (error) => refused.push(error));
     const apply = (command: ConfigCommand): void => {
       consensus.stateMachine.apply({ stream: 'config', command }, consensus.stateMachine.appliedIndex() + 1);
     };
@@ -184,7 +191,7 @@ describe('cluster-wide config restored from a snapshot', () => {
     };
     const consensus = createUnstartedConsensus();
     const config = createConfig({ defaults: { limits: { rate: 10 }, feature: { on: false } }, schema, updatablePaths: ['limits', 'feature'] });
-    createClusterConfig(config, consensus.log<ConfigCommand>('config', { retain: configCommandKey }), () => undefined);
+    attachClusterConfig(consensus, config, () => undefined);
     const apply = (command: ConfigCommand): void => {
       consensus.stateMachine.apply({ stream: 'config', command }, consensus.stateMachine.appliedIndex() + 1);
     };
@@ -201,13 +208,64 @@ describe('cluster-wide config restored from a snapshot', () => {
   it('takes back a value the log put into an array with the whole array', () => {
     const consensus = createUnstartedConsensus();
     const config = createConfig({ defaults: { hosts: ['a', 'b'], limits: { rate: 10 } }, updatablePaths: ['hosts', 'limits'] });
-    createClusterConfig(config, consensus.log<ConfigCommand>('config', { retain: configCommandKey }), () => undefined);
+    attachClusterConfig(consensus, config, () => undefined);
     consensus.stateMachine.apply({ stream: 'config', command: set('hosts.2', 'c') }, 1);
     config.update('limits.rate', 20);
 
     consensus.stateMachine.restore(snapshotOf([]));
 
     expect(config.get()).toEqual({ hosts: ['a', 'b'], limits: { rate: 20 } });
+  });
+});
+
+describe('a node restored from a live node\'s snapshot (review findings)', () => {
+  // The config stream kept the newest command per path and a restore replayed those: what a
+  // dropped command had made possible, or refused, was lost. Each case runs honest commands on
+  // a live node, restores its snapshot on a fresh node, and compares the two configs.
+  const withNames = { limits: { rate: 10, burst: 5 }, feature: { on: false, names: ['a', 'b'] } };
+  /** Rates above 100 are refused. */
+  const capped: StandardSchemaV1<unknown, unknown> = {
+    '~standard': {
+      version: 1,
+      vendor: 'test',
+      validate: (value) => ((value as { limits: { rate: number } }).limits.rate > 100 ? { issues: [{ message: 'rate above 100', path: ['limits', 'rate'] }] } : { value }),
+    },
+  };
+
+  it.each([
+    ['an index set again after the next one was appended', withNames, undefined, [set('feature.names.2', 0), set('feature.names.3', 0), set('feature.names.2', 0)], ['a', 'b', 0, 0]],
+    ['an append refused live, then one that made room for it', withNames, undefined, [set('feature', { on: false, names: [] }), set('feature.names.1', 0), set('feature.names.0', 0)], [0]],
+    ['a value refused live after an accepted one at the same path', withNames, capped, [set('limits.rate', 20), set('limits.rate', 1_000)], ['a', 'b']],
+  ] as const)('holds what the live node holds: %s', (_name, nodeDefaults, schema, commands, names) => {
+    const live = createNode({ defaults: nodeDefaults, ...(schema === undefined ? {} : { schema }) });
+    live.apply(commands);
+    expect((live.config.get() as typeof withNames).feature.names).toEqual(names);
+
+    const restored = createNode({ defaults: nodeDefaults, ...(schema === undefined ? {} : { schema }) });
+    restored.stateMachine.restore(live.stateMachine.snapshot());
+
+    expect(restored.config.get()).toEqual(live.config.get());
+    expect(restored.refused).toEqual([]);
+  });
+});
+
+describe('snapshotCommands', () => {
+  it('gives the values in the order that sets them again, and refuses once the log went on without it', () => {
+    const node = createNode({ defaults: { limits: { rate: 10, burst: 5 }, feature: { on: false, names: ['a', 'b'] } } });
+    // The first is refused (no index 2 yet); the last is set under the one before it.
+    node.apply([set('feature.names.3', 'early'), set('feature.names.2', 'c'), set('feature.names.3', 'd'), set('limits', { rate: 1, burst: 2 }), set('limits.rate', 3)]);
+    expect(node.clusterConfig.snapshotCommands()).toEqual([
+      set('feature.names.2', 'c'),
+      set('feature.names.3', 'd'),
+      set('limits', { rate: 1, burst: 2 }),
+      set('limits.rate', 3),
+    ]);
+
+    node.clusterConfig.close();
+    expect(node.clusterConfig.snapshotCommands()).toHaveLength(4); // nothing applied since
+    node.apply([set('limits.rate', 4)]);
+    expect(() => node.clusterConfig.snapshotCommands()).toThrow('the cluster config closed at log index 5 and the log has applied up to 6 since');
+    expect(() => node.stateMachine.snapshot()).toThrow('the cluster config closed');
   });
 });
 

@@ -9,6 +9,7 @@ import { StoppedError } from '@foundation/raft';
 import { parsePath } from '@foundation/config';
 import type { Config, ConfigCommand, ConfigPath } from '@foundation/config';
 import type { ConsensusLog } from '../consensus/cluster-consensus';
+import { ConfigOverlay } from './config-overlay';
 import { foldConfigCommands } from './fold-config-commands';
 import type { ConfigAssignment } from './fold-config-commands';
 
@@ -21,51 +22,55 @@ export interface ClusterConfig {
   setClusterWide(path: ConfigPath, value: unknown, options?: { readonly signal?: AbortSignal }): Promise<void>;
   /** The value at `path`, reflecting every cluster-wide set that completed before the call. */
   getWithConsensus(path: ConfigPath, options?: { readonly signal?: AbortSignal }): Promise<unknown>;
+  /**
+   * What a Raft snapshot keeps of the config stream: the cluster-wide values this node holds at
+   * the index it has applied, as config-sets in the order that sets them again (see
+   * createClusterConfig). Throws once the cluster config has closed and the log has applied
+   * more since: a snapshot would lose what it did not hear.
+   */
+  snapshotCommands(): ConfigCommand[];
   /** Stops applying cluster-wide changes. */
   close(): void;
 }
 
-/** One key per path, whatever its segments hold (joined with a NUL, a segment holding one passed for two). */
+/** One key per path, whatever its segments hold. */
 const keyOf = (path: readonly string[]): string => JSON.stringify(path);
 
-/**
- * The key by which the config stream keeps its newest command per path (its retention): a
- * command any member proposed is kept only if it is a config-set with a path of keys, and the key
- * tells every path apart. It throws for anything else, which the state machine then refuses, and
- * keeps out of what a snapshot holds: kept under a value's path, a command that set nothing took
- * that value's place, and a node restored from a snapshot lost the value the others still held.
- */
-export function configCommandKey(command: unknown): string {
-  const { type, path } = (command ?? {}) as { type?: unknown; path?: unknown };
-  if (type !== 'config-set' || !Array.isArray(path)) throw new TypeError('not a config-set command with a path of keys');
-  return keyOf(parsePath(path));
-}
 const MAX_REMEMBERED_REFUSALS = 1_024;
 
 /**
- * Applies the config stream of `log` to `config`. Commands are applied as they commit; a
- * restored snapshot's commands are gathered while they are heard again and applied at the end of
- * the replay, as one change from the config this node had to the one the snapshot gives:
- * subscribers hear each value that differs, once, and nothing of the values that stay. When the
- * snapshot no longer sets a path this node set from the log (taken where the config stream was
- * not declared, say), that path goes back to the config's layers, so the value from the log is
- * gone as on a node started from that snapshot, and local updates (`update`) outside that path
- * stay. Reverts and the snapshot's values go in as one `updateMany` when the config takes them
- * together; otherwise one by one, and only a path that cannot go back even with the snapshot's
- * values in resets the whole config to its layers. `report` receives every command this node
- * refuses, and the refusal that forced a reset.
+ * Applies the config stream of `log` to `config`, and keeps the cluster-wide values it accepts
+ * (its overlay) for Raft's snapshots. Declare the stream so that its snapshots hold them,
+ * before the Raft node starts, and close the cluster config only once it has stopped:
+ *
+ *     const log = consensus.log<ConfigCommand>('config', { retain: { state: () => clusterConfig.snapshotCommands() } });
+ *     const clusterConfig = createClusterConfig(config, log, report);
+ *
+ * Commands are applied as they commit. A restored snapshot's commands are gathered while they
+ * are heard again and applied at the end of the replay, as one change from the config this node
+ * had to the one the snapshot gives: subscribers hear each value that differs, once, and nothing
+ * of the values that stay. A path this node set from the log and the snapshot no longer sets
+ * goes back to the config's layers, so the value from the log is gone as on a node started from
+ * that snapshot, and local updates (`update`) outside that path stay. Reverts and the snapshot's
+ * values go in as one `updateMany` when the config takes them together; otherwise one by one,
+ * and only a path that cannot go back even with the snapshot's values in resets the whole
+ * config to its layers. A snapshot from an older version holds the newest command per path
+ * instead of the values: those are folded first, and the ones the fold finds refused are left
+ * out, as they were in the log. `report` receives every command this node refuses, and the
+ * refusal that forced a reset.
  */
 export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<ConfigCommand>, report: (error: FoundationError) => void): ClusterConfig {
   const waiting: { index: number; resolve: () => void; reject: (error: unknown) => void }[] = [];
-  let closed = false;
+  /** The index applied when the cluster config closed: it heard nothing after it. */
+  let closedAt: number | null = null;
   const release = (applied: number): void => {
     for (let position = waiting.length - 1; position >= 0; position -= 1) {
       if (waiting[position]!.index <= applied) waiting.splice(position, 1)[0]!.resolve();
     }
   };
-  /** Every path a command from the log set here, by key, since the config was last reset for a restore. */
-  const setFromLog = new Map<string, readonly string[]>();
-  /** Between a restore and its end: the snapshot's commands, heard again in log order. */
+  /** The values committed config-sets put here, as the config accepted them. */
+  const overlay = new ConfigOverlay();
+  /** Between a restore and its end: the snapshot's commands, heard again in order. */
   let replayed: ConfigAssignment[] | null = null;
 
   /**
@@ -82,13 +87,11 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       if (refusals.size > MAX_REMEMBERED_REFUSALS) refusals.delete(refusals.keys().next().value!);
       return;
     }
-    const path = parsePath(command.path); // accepted by safeUpdate, so a path
-    const key = keyOf(path);
-    if (!setFromLog.has(key)) setFromLog.set(key, path);
+    overlay.set(parsePath(command.path), command.value); // accepted by safeUpdate, so a path
   };
 
   const applyRestored = (commands: readonly ConfigAssignment[]): void => {
-    const { assignments, refused } = foldConfigCommands(commands);
+    const { assignments } = foldConfigCommands(commands);
     const setHere = new Set(assignments.map((assignment) => keyOf(assignment.path)));
     const stillSet = (path: readonly string[]): boolean => {
       for (let length = 0; length <= path.length; length += 1) if (setHere.has(keyOf(path.slice(0, length)))) return true;
@@ -99,24 +102,24 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
      * config stores it without telling anyone, and it must be stored (a value the schema derived
      * from another path would otherwise follow that path from now on).
      */
-    const assign = (values: readonly ConfigAssignment[], reportRefusals: boolean): void => {
-      for (const { path, value } of values) {
+    const assign = (reportRefusals: boolean): void => {
+      for (const { path, value } of assignments) {
         const result = config.safeUpdate(path, value);
         if (!result.ok) {
           if (reportRefusals) report(result.error);
           continue;
         }
-        setFromLog.set(keyOf(path), path);
+        overlay.set(path, value);
       }
     };
     /** What the log set here and the snapshot no longer sets. */
-    const dropped = (): [string, readonly string[]][] => [...setFromLog].filter(([, path]) => !stillSet(path));
+    const dropped = (): ConfigAssignment[] => overlay.assignments().filter(({ path }) => !stillSet(path));
     /** Takes back each dropped path one by one; the last refusal, if any. */
     const revertDropped = (): FoundationError | undefined => {
       let refusal: FoundationError | undefined;
-      for (const [key, path] of dropped()) {
+      for (const { path } of dropped()) {
         const reverted = config.safeRevert(path);
-        if (reverted.ok) setFromLog.delete(key);
+        if (reverted.ok) overlay.remove(path);
         else refusal = reverted.error;
       }
       return refusal;
@@ -125,11 +128,10 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
     // case is one batch with the snapshot's values: subscribers hear each value that changed
     // once, with its final value, and the schema sees only the end result.
     const droppedNow = dropped();
-    const batch = config.safeUpdateMany([...droppedNow.map(([, path]) => ({ path, revert: true as const })), ...assignments.map(({ path, value }) => ({ path, value }))]);
+    const batch = config.safeUpdateMany([...droppedNow.map(({ path }) => ({ path, revert: true as const })), ...assignments.map(({ path, value }) => ({ path, value }))]);
     if (batch.ok) {
-      for (const [key] of droppedNow) setFromLog.delete(key);
-      for (const { path } of assignments) setFromLog.set(keyOf(path), path);
-      assign(refused, true);
+      overlay.clear();
+      for (const { path, value } of assignments) overlay.set(path, value);
       return;
     }
     // Something in the batch is refused: one by one, so that each refusal is reported and the
@@ -137,24 +139,25 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
     // changes) is tried again once the snapshot's values are in. One that still cannot go back
     // resets the config to its layers, as on a node started from the snapshot, and the
     // snapshot's values go on top.
-    const everything = [...assignments, ...refused];
     const firstRefusal = revertDropped();
-    assign(everything, true);
+    assign(true);
     if (firstRefusal === undefined) return;
     const refusal = revertDropped();
     if (refusal === undefined) {
-      assign(everything, false); // a path taken back may have held some of them
+      assign(false); // a path taken back may have held some of them
       return;
     }
     report(refusal);
     config.reset();
-    setFromLog.clear();
-    assign(everything, true);
+    overlay.clear();
+    assign(true);
   };
 
   const unsubscribers = [
     log.onApplied(({ index, command }) => {
-      if (command?.type !== 'config-set') {
+      // A config-set's path is a list of keys, as setClusterWide writes it; nodes of earlier
+      // versions refused any other, and so does this one, or the two would differ.
+      if (command?.type !== 'config-set' || !Array.isArray(command.path)) {
         if (replayed === null) release(index);
         return;
       }
@@ -185,7 +188,7 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
   ];
   const appliedUpTo = (index: number): Promise<void> => {
     if (log.appliedIndex() >= index) return Promise.resolve();
-    if (closed) return Promise.reject(new StoppedError('this node'));
+    if (closedAt !== null) return Promise.reject(new StoppedError('this node'));
     return new Promise((resolve, reject) => waiting.push({ index, resolve, reject }));
   };
   return {
@@ -209,8 +212,15 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       await appliedUpTo(index);
       return config.get(path as never);
     },
+    snapshotCommands() {
+      if (closedAt !== null && log.appliedIndex() !== closedAt) {
+        throw new Error(`the cluster config closed at log index ${closedAt} and the log has applied up to ${log.appliedIndex()} since: a snapshot would lose the cluster-wide values set meanwhile`);
+      }
+      return overlay.assignments().map(({ path, value }) => ({ type: 'config-set', path: [...path], value }));
+    },
     close() {
-      closed = true;
+      if (closedAt !== null) return;
+      closedAt = log.appliedIndex();
       for (const unsubscribe of unsubscribers) unsubscribe();
       // Only the applied entries released them: waiting on after close, they would never settle
       // (a learner's setClusterWide while its node stops, say).

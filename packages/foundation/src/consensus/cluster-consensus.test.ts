@@ -42,6 +42,11 @@ describe('declaring a stream again', () => {
     const byKeyAgain = consensus.log('settings', { retain: keyOf });
     consensus.log('registry', { retain: compact });
     consensus.log('registry', { retain: { compact: compact.compact } }); // the same function
+    const state = { state: () => [] };
+    consensus.log('values', { retain: state });
+    consensus.log('values', { retain: { state: state.state } });
+    // A function of one kind is not the same retention as of the other.
+    expect(thrownBy(() => consensus.log('values', { retain: { compact: state.state } }))).toBeInstanceOf(StreamOptionsConflictError);
 
     const heard: string[] = [];
     first.onApplied(({ index }) => heard.push(`first ${index}`));
@@ -63,6 +68,7 @@ describe('declaring a stream again', () => {
       [{ retain: 'all' }, "retain 'all'"],
       [{ retain: { compact: (history) => [...history] } }, 'retain { compact } (function compact)'],
       [{ retain: otherKeyOf }, 'retain by key (function otherKeyOf)'],
+      [{ retain: { state: () => [] } }, 'retain { state } (function state)'],
     ];
     for (const [options, requested] of cases) {
       const error = thrownBy(() => consensus.log('settings', options));

@@ -2,7 +2,8 @@
 // named streams: `locks` and `kv` keep their state here; every other stream (config, registry)
 // is a log that its consumer applies through the ConsensusLog port. So that a node restored
 // from a snapshot still learns everything, each stream keeps what it needs of its history —
-// every command, or the newest per key — and hands it to its listeners again after a restore.
+// every command, the newest per key, or commands its consumer gives for the state it holds —
+// and hands it to its listeners again after a restore.
 import { Encoder } from 'cbor-x';
 import { createKvStateMachine } from '@foundation/raft';
 import type { KvCommand, KvQuery, KvResult, StateMachine } from '@foundation/raft';
@@ -56,11 +57,22 @@ export interface AppliedCommand {
 export type CompactHistory = (history: readonly AppliedCommand[]) => AppliedCommand[];
 
 /**
- * What of a stream survives log compaction: `all` of it, the newest command per key (for
- * example per configuration path), or what `compact` keeps of it, run whenever the history has
- * doubled since the last time.
+ * Commands that bring a stream's consumer, replayed to it from the start, to the state it holds
+ * now: for a consumer that keeps its own state, when what a command does depends on that state
+ * (the config accepts a value or refuses it), so that no list of the commands themselves,
+ * shortened, replays to it.
  */
-export type StreamRetention = 'all' | ((command: unknown) => string) | { readonly compact: CompactHistory };
+export type StreamState = () => readonly unknown[];
+
+/**
+ * What of a stream survives log compaction: `all` of it, the newest command per key, what
+ * `compact` keeps of it (run whenever the history has doubled since the last time), or what its
+ * consumer's `state` gives when Raft takes a snapshot. With `state`, the state machine keeps
+ * none of the stream's commands: the consumer must listen from before Raft starts until it has
+ * stopped, and `state` must answer for exactly the commands applied so far (it may throw when it
+ * cannot: Raft then stops rather than write a snapshot without them).
+ */
+export type StreamRetention = 'all' | ((command: unknown) => string) | { readonly compact: CompactHistory } | { readonly state: StreamState };
 
 export interface StreamOptions {
   /** Default `all`. */
@@ -72,7 +84,7 @@ const COMPACT_AFTER = 256;
 
 interface Stream {
   readonly retain: StreamRetention;
-  /** Every command, or what compaction kept of them (unless retained by key). */
+  /** Every command, or what compaction kept of them (none when retained by key or by the consumer's state). */
   history: AppliedCommand[];
   /** History length at which a compacted stream compacts next. */
   compactAt: number;
@@ -216,17 +228,27 @@ function readSnapshot(data: Uint8Array): SnapshotParts {
   return { applied: applied as number, streams: retained, locks: locks as LockState[], kv, sessions: known };
 }
 
+/** The function of a `{ compact }` or `{ state }` retention, by its kind. */
+function retentionFunction(retain: StreamRetention): { readonly kind: 'compact' | 'state'; readonly run: CompactHistory | StreamState } | undefined {
+  if (typeof retain !== 'object') return undefined;
+  return 'compact' in retain ? { kind: 'compact', run: retain.compact } : { kind: 'state', run: retain.state };
+}
+
 /** Whether two retentions keep the same commands: functions only when they are the same function. */
 function sameRetention(first: StreamRetention, second: StreamRetention): boolean {
   if (first === second) return true;
-  return typeof first === 'object' && typeof second === 'object' && first.compact === second.compact;
+  const [one, other] = [retentionFunction(first), retentionFunction(second)];
+  return one !== undefined && other !== undefined && one.kind === other.kind && one.run === other.run;
 }
+
+const functionName = (run: { readonly name: string }): string => `function ${run.name === '' ? 'without a name' : run.name}`;
 
 /** A retention as text, for an error that names it. */
 function describeRetention(retain: StreamRetention): string {
   if (retain === 'all') return "retain 'all'";
-  if (typeof retain === 'function') return `retain by key (function ${retain.name === '' ? 'without a name' : retain.name})`;
-  return `retain { compact } (function ${retain.compact.name === '' ? 'without a name' : retain.compact.name})`;
+  if (typeof retain === 'function') return `retain by key (${functionName(retain)})`;
+  const { kind, run } = retentionFunction(retain)!;
+  return `retain { ${kind} } (${functionName(run)})`;
 }
 
 /** The session of a command, or undefined when it has none or it is not well formed. */
@@ -361,7 +383,7 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
       // Re-setting a key moves it to the end, so replaying keeps the order that matters.
       stream.byKey.delete(key);
       stream.byKey.set(key, entry);
-    } else {
+    } else if (stream.retain === 'all' || 'compact' in stream.retain) {
       stream.history.push(entry);
       if (stream.retain !== 'all' && stream.history.length >= stream.compactAt) {
         try {
@@ -394,8 +416,20 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
   }
 
   snapshot(): Uint8Array {
-    const streams = [...this.streams.entries()].map(([name, stream]) => [name, typeof stream.retain === 'function' ? [...stream.byKey.entries()] : stream.history]);
+    const streams = [...this.streams.entries()].map(([name, stream]) => [name, this.retained(stream)]);
     return codec.encode({ applied: this.applied, streams, locks: this.locks.entries(), kv: this.kv.snapshot(), sessions: [...this.sessions].map(([proposer, known]) => [proposer, [...known.results], known.floor]) });
+  }
+
+  /**
+   * What a snapshot holds of `stream`. A consumer's state is written as commands at the index
+   * applied, as a list like a history, which a node of an older version, retaining by key or
+   * compacting, reads as such.
+   */
+  private retained(stream: Stream): unknown[] {
+    const { retain } = stream;
+    if (typeof retain === 'function') return [...stream.byKey.entries()];
+    if (retain !== 'all' && 'state' in retain) return retain.state().map((command) => ({ index: this.applied, command }));
+    return stream.history;
   }
 
   /**
@@ -417,11 +451,16 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
     // retains are kept in the retention declared here, whatever the one they were kept with (a
     // node of another version, or this node's own snapshot from before an upgrade): by key, the
     // newest of each; otherwise all of them, as a later compaction would find them.
-    const restored: { stream: Stream; history: AppliedCommand[]; byKey: Map<string, AppliedCommand> }[] = [];
+    // A stream whose consumer keeps its state hears the commands as they are, and keeps none.
+    const restored: { stream: Stream; history: AppliedCommand[]; byKey: Map<string, AppliedCommand>; replay: Iterable<AppliedCommand> }[] = [];
     for (const [name, stream] of this.streams) {
       const commands = retainedCommands(name, snapshot.streams.get(name) ?? []);
-      if (typeof stream.retain === 'function') restored.push({ stream, history: [], byKey: byKeyOf(stream.retain, commands) });
-      else restored.push({ stream, history: commands, byKey: new Map() });
+      const { retain } = stream;
+      if (typeof retain === 'function') {
+        const byKey = byKeyOf(retain, commands);
+        restored.push({ stream, history: [], byKey, replay: byKey.values() });
+      } else if (retain !== 'all' && 'state' in retain) restored.push({ stream, history: [], byKey: new Map(), replay: commands });
+      else restored.push({ stream, history: commands, byKey: new Map(), replay: commands });
     }
 
     this.applied = snapshot.applied;
@@ -435,9 +474,9 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
       stream.compactAt = Math.max(COMPACT_AFTER, 2 * history.length);
     }
 
-    for (const { stream, history, byKey } of restored) {
+    for (const { stream, replay } of restored) {
       this.tell(stream.restoreListeners, undefined);
-      for (const entry of typeof stream.retain === 'function' ? byKey.values() : history) this.tell(stream.listeners, entry);
+      for (const entry of replay) this.tell(stream.listeners, entry);
       this.tell(stream.replayedListeners, snapshot.applied);
     }
   }
