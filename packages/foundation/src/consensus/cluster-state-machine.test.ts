@@ -214,15 +214,19 @@ describe('the cluster state machine', () => {
     const whole = codec.decode(leader.snapshot()) as Record<string, unknown>;
     const before = follower.snapshot();
     for (const retained of ['commands', [42], [null], [{ command: 'no index' }], [[1, { index: 1, command: {} }]]]) {
-      let thrown: unknown;
-      try {
-        follower.restore(codec.encode({ ...whole, streams: [['config', retained]] }));
-      } catch (error) {
-        thrown = error;
+      // checkSnapshot, which Raft asks before it takes a snapshot from another node, throws the same.
+      for (const step of ['checkSnapshot', 'restore'] as const) {
+        let thrown: unknown;
+        try {
+          follower[step](codec.encode({ ...whole, streams: [['config', retained]] }));
+        } catch (error) {
+          thrown = error;
+        }
+        expect(thrown).toBeInstanceOf(UnreadableSnapshotError);
+        expect(thrown).toMatchObject({ code: 6105, context: { stream: 'config' } });
       }
-      expect(thrown).toBeInstanceOf(UnreadableSnapshotError);
-      expect(thrown).toMatchObject({ code: 6105, context: { stream: 'config' } });
     }
+    follower.checkSnapshot(leader.snapshot()); // a good one passes, and changes nothing either
     expect(heard).toEqual([]);
     expect(follower.snapshot()).toEqual(before);
   });

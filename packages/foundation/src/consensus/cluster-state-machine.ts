@@ -433,6 +433,15 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
   }
 
   /**
+   * Throws what `restore` would throw for `data`, and changes nothing: Raft asks before it
+   * takes a snapshot from another node, so that one this node cannot read is refused (and sent
+   * again) rather than written to disk, where it would stop the node at every start.
+   */
+  checkSnapshot(data: Uint8Array): void {
+    this.prepare(data);
+  }
+
+  /**
    * Replaces the state with a snapshot's, then replays each stream's retained commands to its
    * listeners (none to a stream the snapshot does not hold: its listeners hear the restore and
    * its end, with nothing between). Every part is read before anything changes, and everything
@@ -440,6 +449,27 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
    * state as it was, and no listener sees a state that is half the snapshot's.
    */
   restore(data: Uint8Array): void {
+    const { snapshot, locks, kv, restored } = this.prepare(data);
+    this.applied = snapshot.applied;
+    this.sessions.clear();
+    for (const [proposer, known] of snapshot.sessions) this.sessions.set(proposer, known);
+    this.locks = locks;
+    this.kv = kv;
+    for (const { stream, history, byKey } of restored) {
+      stream.history = history;
+      stream.byKey = byKey;
+      stream.compactAt = Math.max(COMPACT_AFTER, 2 * history.length);
+    }
+
+    for (const { stream, replay } of restored) {
+      this.tell(stream.restoreListeners, undefined);
+      for (const entry of replay) this.tell(stream.listeners, entry);
+      this.tell(stream.replayedListeners, snapshot.applied);
+    }
+  }
+
+  /** Everything `restore` makes of `data` before it changes anything; throws what cannot be restored. */
+  private prepare(data: Uint8Array) {
     const snapshot = readSnapshot(data);
     const locks = new LockTable();
     locks.restore(snapshot.locks);
@@ -462,23 +492,7 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
       } else if (retain !== 'all' && 'state' in retain) restored.push({ stream, history: [], byKey: new Map(), replay: commands });
       else restored.push({ stream, history: commands, byKey: new Map(), replay: commands });
     }
-
-    this.applied = snapshot.applied;
-    this.sessions.clear();
-    for (const [proposer, known] of snapshot.sessions) this.sessions.set(proposer, known);
-    this.locks = locks;
-    this.kv = kv;
-    for (const { stream, history, byKey } of restored) {
-      stream.history = history;
-      stream.byKey = byKey;
-      stream.compactAt = Math.max(COMPACT_AFTER, 2 * history.length);
-    }
-
-    for (const { stream, replay } of restored) {
-      this.tell(stream.restoreListeners, undefined);
-      for (const entry of replay) this.tell(stream.listeners, entry);
-      this.tell(stream.replayedListeners, snapshot.applied);
-    }
+    return { snapshot, locks, kv, restored };
   }
 
   /**
