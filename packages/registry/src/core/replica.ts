@@ -62,7 +62,8 @@ export interface KeyRevision {
  * deltas, the new changes; for anti-entropy, the sender's whole context, computed against the
  * receiver's summary). A large delta travels in pieces that each cover their own revisions
  * (see `encodeDeltas`); an empty `covers` carries entries only, as pieces from peers before
- * that change did.
+ * that change did. A receiver whose history would then hold more than MAX_CLOUD_INTERVALS gaps
+ * takes only the ranges that fit (see `coversTaken`).
  */
 export interface OriginDelta {
   readonly node: string;
@@ -448,7 +449,9 @@ export class Replica {
       return { changed: true, stale: undefined, retired, departed: undefined };
     }
     const base = fresh ? new OriginState(delta.node, delta.incarnation, delta.life) : state!;
-    this.checkLimits(base, delta, peer, state === undefined);
+    // The covered ranges taken: all of them, unless together with this replica's history they
+    // leave more gaps than it holds (see `coversTaken`).
+    const covers = this.checkLimits(base, delta, peer, state === undefined);
     if (fresh) {
       if (state !== undefined) this.dropOrigin(state, 'restarted');
       state = base;
@@ -498,12 +501,12 @@ export class Replica {
       this.options.onChange({ type: 'put', slot, instance, previous });
       changed = true;
     }
-    if (delta.keys !== undefined && delta.covers.length > 0) {
+    if (delta.keys !== undefined && covers.length > 0) {
       const live = new Map<string, number>();
       for (const key of delta.keys) live.set(key.id, key.revision);
       for (const [id, slot] of target.entries) {
         const instance = slot.instance;
-        if (!coveredBy(delta.covers, instance.revision)) continue;
+        if (!coveredBy(covers, instance.revision)) continue;
         const revision = live.get(id);
         if (revision === undefined || revision < instance.revision) {
           target.entries.delete(id);
@@ -515,10 +518,10 @@ export class Replica {
       // The sender sent the key list because it had forgotten some removals among the revisions
       // it covers. This replica never saw those tombstones either, so it must answer peers that
       // are behind with the key list too, or they would keep what was removed.
-      target.tombstoneFloor = Math.max(target.tombstoneFloor, highestCovered(delta.covers));
+      target.tombstoneFloor = Math.max(target.tombstoneFloor, highestCovered(covers));
     }
     const before = context.describe();
-    for (const interval of delta.covers) context.add(interval.low, interval.high);
+    for (const interval of covers) context.add(interval.low, interval.high);
     if (context.describe() !== before) changed = true;
     // Stable only once every earlier revision is covered too: the removed entry's own revision
     // is below the tombstone's, and a gap there would let it in.
@@ -552,8 +555,10 @@ export class Replica {
    * entries a key list removes, which takes a look at all of the origin's entries (a message of
    * many key-listed deltas that are not joined, under as many life ids, cost that once per
    * delta), and leaves such a delta to `applyDelta`, whose merge looks at them anyway.
+   *
+   * Returns the covered ranges of the delta that the merge takes (see `coversTaken`).
    */
-  private checkLimits(state: OriginState, delta: OriginDelta, peer: string, newOrigin: boolean, beforeMerge = false): void {
+  private checkLimits(state: OriginState, delta: OriginDelta, peer: string, newOrigin: boolean, beforeMerge = false): readonly Interval[] {
     if (newOrigin && this.origins.size - 1 >= this.options.maxNodes) {
       throw new InvalidPeerMessageError(peer, 'node', `state of more than ${this.options.maxNodes} nodes (maxNodes)`);
     }
@@ -565,20 +570,17 @@ export class Replica {
     // the removal was collected) was refused on every round: its peers kept the removed entry
     // and never held the new one.
     // A key-listed delta checked before the merge is left to applyDelta (see above).
-    const pruning = delta.keys !== undefined && delta.covers.length > 0;
+    const { covers, prefix } = coversTaken(state.context, delta.covers);
+    const pruning = delta.keys !== undefined && covers.length > 0;
     if (state.entries.size + additions > this.options.maxServicesPerNode && !(pruning && beforeMerge)) {
-      if (sizeAfter(state, delta, pruning) > this.options.maxServicesPerNode) {
+      if (sizeAfter(state, delta, covers, pruning) > this.options.maxServicesPerNode) {
         throw new InvalidPeerMessageError(peer, 'entries', `node "${delta.node}" would hold more than ${this.options.maxServicesPerNode} services (maxServicesPerNode)`);
       }
     }
-    const probe = state.context.clone();
-    for (const interval of delta.covers) probe.add(interval.low, interval.high);
-    if (pendingAfter(state, delta, probe.prefix) > MAX_PENDING_TOMBSTONES) {
+    if (pendingAfter(state, delta, prefix) > MAX_PENDING_TOMBSTONES) {
       throw new InvalidPeerMessageError(peer, 'removed', `more than ${MAX_PENDING_TOMBSTONES} removals ahead of node "${delta.node}"'s history`);
     }
-    if (probe.cloud.length > MAX_CLOUD_INTERVALS) {
-      throw new InvalidPeerMessageError(peer, 'covers', `more than ${MAX_CLOUD_INTERVALS} gaps in node "${delta.node}"'s history`);
-    }
+    return covers;
   }
 
   /**
@@ -975,7 +977,7 @@ function contradicts(state: OriginState, delta: OriginDelta): boolean {
  * then entries, then the key list), without changing anything. Without `pruning`, what the key
  * list removes is not counted (that looks at every entry of the origin): at least as many, then.
  */
-function sizeAfter(state: OriginState, delta: OriginDelta, pruning: boolean): number {
+function sizeAfter(state: OriginState, delta: OriginDelta, covers: readonly Interval[], pruning: boolean): number {
   const context = state.context;
   // The ids the delta changes, each with the revision held after it (undefined: removed).
   const changed = new Map<string, number | undefined>();
@@ -1003,17 +1005,52 @@ function sizeAfter(state: OriginState, delta: OriginDelta, pruning: boolean): nu
     if (revision !== undefined && !before) size += 1;
     else if (revision === undefined && before) size -= 1;
   }
-  if (!pruning || delta.keys === undefined || delta.covers.length === 0) return size;
+  if (!pruning || delta.keys === undefined || covers.length === 0) return size;
   const live = new Map<string, number>();
   for (const key of delta.keys) live.set(key.id, key.revision);
   const pruned = (id: string, revision: number): boolean => {
-    if (!coveredBy(delta.covers, revision)) return false;
+    if (!coveredBy(covers, revision)) return false;
     const kept = live.get(id);
     return kept === undefined || kept < revision;
   };
   for (const [id, slot] of state.entries) if (!changed.has(id) && pruned(id, slot.instance.revision)) size -= 1;
   for (const [id, revision] of changed) if (revision !== undefined && pruned(id, revision)) size -= 1;
   return size;
+}
+
+/**
+ * The ranges of `covers` a replica whose history is `context` takes, and its prefix after them:
+ * every one, unless together they leave more than MAX_CLOUD_INTERVALS gaps; then those that fit,
+ * lowest first, and no others.
+ *
+ * The bound keeps what a peer can make a replica hold (and send in every summary) small. Two
+ * honest replicas that each lost other deltas of an origin can pass it together, though: each
+ * holds at most MAX_CLOUD_INTERVALS gaps, but gaps that interleave add up. Refused whole, as such
+ * a delta was, neither ever took anything of the other's (on every round), although what either
+ * holds cannot fill the other's gaps anyway: only a peer that holds the revisions in them can.
+ * Taking part of the ranges is safe, as covering fewer revisions only claims less (the merge
+ * takes the delta's entries and removals whether it covers their revisions or not, as with pieces
+ * that cover none), and it takes the lowest first, so that the prefix, on which removals become
+ * stable, moves as far as it can.
+ */
+function coversTaken(context: CausalContext, covers: readonly Interval[]): { covers: readonly Interval[]; prefix: number } {
+  const after = context.clone();
+  for (const interval of covers) after.add(interval.low, interval.high);
+  if (after.cloud.length <= MAX_CLOUD_INTERVALS) return { covers, prefix: after.prefix };
+  after.prefix = context.prefix;
+  after.cloud = context.cloud;
+  const taken: Interval[] = [];
+  for (const interval of [...covers].sort((left, right) => left.low - right.low)) {
+    const { prefix, cloud } = after;
+    after.add(interval.low, interval.high);
+    if (after.cloud.length <= MAX_CLOUD_INTERVALS) taken.push(interval);
+    else {
+      // `add` replaces the cloud rather than changing it, so the one before is as it was.
+      after.prefix = prefix;
+      after.cloud = cloud;
+    }
+  }
+  return { covers: taken, prefix: after.prefix };
 }
 
 /**
