@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { FoundationError } from '@foundation/core';
 import { createSimulation } from '@foundation/testkit';
@@ -6,6 +9,7 @@ import { RAFT_ERROR_CODES } from '../errors/codes';
 import { createSimPersistence } from '../internal/sim-persistence';
 import { createKvStateMachine } from '../kv/kv-state-machine';
 import type { KvCommand, KvQuery, KvQueryResult, KvResult, KvStateMachine } from '../kv/kv-state-machine';
+import { createFileStorage } from '../storage/file-storage';
 import { createMemoryPersistence } from '../storage/persistence';
 import type { PersistUpdate, RaftPersistence } from '../storage/persistence';
 import { createRaftNode } from './raft-node';
@@ -1044,6 +1048,38 @@ describe('createRaftNode', () => {
     expect(code(failure)).toBe(RAFT_ERROR_CODES.snapshotRefused);
     expect((failure as FoundationError).message).toContain('index 7, term 3');
     expect((failure as FoundationError).cause).toMatchObject({ type: 'deserialization_failed' });
+  });
+
+  it('lets go of its storage when start fails, so the directory can be opened again (review finding)', async () => {
+    // The node had opened (and locked) its file storage when the snapshot refused the start;
+    // nothing closed it, so the directory stayed locked until the caller thought to call stop().
+    const directory = mkdtempSync(join(tmpdir(), 'raft-failed-start-'));
+    try {
+      const writer = createFileStorage(directory);
+      await writer.load();
+      await writer.saveSnapshot({ meta: { index: 7, term: 3, membership: { voters: ['solo'], learners: [] } }, data: Uint8Array.of(0xa0) });
+      await writer.close();
+      const simulation = createSimulation({ seed: 1 });
+      simulation.addNode('solo');
+      const node = createRaftNode({
+        id: 'solo',
+        peers: ['solo'],
+        persistence: createFileStorage(directory),
+        transport: simulation.node('solo').transport,
+        stateMachine: createKvStateMachine(),
+        clock: simulation.node('solo').clock,
+        random: simulation.node('solo').random,
+      });
+      expect(code(await node.start().catch((error: unknown) => error))).toBe(RAFT_ERROR_CODES.snapshotRefused);
+
+      const again = createFileStorage(directory);
+      const state = await again.load();
+      expect(state.snapshot?.meta.index).toBe(7);
+      await again.close();
+      await node.stop(); // still resolves
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 
   it('stops loudly when the disk fails, and rejects what was pending', async () => {

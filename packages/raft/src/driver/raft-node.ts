@@ -306,7 +306,12 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   start(): Promise<void> {
     // A second call gets the first's promise, as stop() does: loading the storage twice would
     // open it twice.
-    this.starting ??= this.startUp();
+    // A start that fails lets go of the storage it opened (a file storage holds its directory):
+    // the caller may open it again, without a stop() it had no reason to think it owed.
+    this.starting ??= this.startUp().catch(async (error: unknown) => {
+      await this.stop().catch(() => undefined);
+      throw error;
+    });
     return this.starting;
   }
 
