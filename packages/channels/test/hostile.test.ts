@@ -321,6 +321,44 @@ describe('hostile input', () => {
     expect(target.stats().refusals.malformedFrame ?? 0).toBe(0);
   });
 
+  it('send refuses a payload holding a hand-built tag that cbor-x cannot decode (PayloadEncodingError, 5809), each of which the receiver refused (4006) and a reliable channel sent again after every refusal; what follows still arrives', async () => {
+    const target = await startNode('target');
+    const sender = await startNode('sender');
+    const delivered: unknown[] = [];
+    target.onMessage('coordination', ({ payload }) => delivered.push(payload));
+    await link(sender, target);
+    const undecodable: Tag[] = [new Tag(5, 258)];
+    // Typed arrays (64 to 86) that cbor-x builds through a DataView, around what is not a buffer.
+    for (const tag of [65, 66, 67, 73, 74, 75, 81, 82]) undecodable.push(new Tag(1, tag), new Tag('x', tag));
+    // A typed array (64 to 86 but for the unassigned 76 and the 80, 83, 84 cbor-x does not know),
+    // a decimal fraction, a big float or an Error, around null or undefined.
+    for (const tag of [4, 5, 27, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 77, 78, 79, 81, 82, 85, 86]) undecodable.push(new Tag(null, tag), new Tag(undefined, tag));
+    // Typed arrays of 2, 4 or 8 bytes an element around a buffer that holds no whole number of them.
+    // cbor-x took such a one when its bytes fell at a multiple of the element size: so each at
+    // every place in the payload (the pad moves it), as a frame can put it anywhere.
+    const payloads: unknown[] = [];
+    for (const tag of [70, 71, 78, 79, 85, 86]) for (let pad = 0; pad < 8; pad += 1) payloads.push({ pad: 'p'.repeat(pad), tag: new Tag(Buffer.alloc(3), tag) });
+    for (const tag of undecodable) payloads.push({ tag });
+    for (const payload of payloads) {
+      let thrown: unknown;
+      try {
+        sender.send('target', 'coordination', payload);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(PayloadEncodingError);
+      expect((thrown as PayloadEncodingError).code).toBe(CHANNELS_ERROR_CODES.payloadEncoding);
+    }
+    // Tags cbor-x decodes still go, as do payloads whose strings hold bytes that look like a tag head.
+    const date = new Date(1_700_000_000_000);
+    expect(sender.send('target', 'coordination', { date, floats: new Float64Array([1.5]) })).toBe(true);
+    expect(sender.send('target', 'coordination', '\u00c5\u00db')).toBe(true);
+    expect(sender.send('target', 'coordination', 'after')).toBe(true);
+    await waitFor(() => delivered.length === 3, 5_000, 'the three accepted messages');
+    expect(delivered).toEqual([{ date, floats: new Float64Array([1.5]) }, '\u00c5\u00db', 'after']);
+    expect(target.stats().refusals.malformedFrame ?? 0).toBe(0);
+  });
+
   it('a chunk larger than its channel allows is refused on its length, before it is read (4007)', async () => {
     const channels = { small: { maxMessageBytes: 1000 }, large: { maxMessageBytes: 10_000_000 } };
     const node = await startNode('target', { channels });

@@ -46,6 +46,30 @@ describe('screenCbor', () => {
     expect(() => screenCbor(bytes, false)).toThrow(CborScreenError);
   });
 
+  it('refuses a typed array of several bytes an element around anything but a byte string of whole elements, which cbor-x decoded or refused by where its bytes fell in the input', () => {
+    const partElement = (tag: number, pad: number): Buffer => Buffer.concat([Buffer.of(0x82), Buffer.from(encoder.encode('p'.repeat(pad))), Buffer.of(0xd8, tag, 0x43, 1, 2, 3)]);
+    // Before the screen: one place took it, another did not.
+    const outcomes = new Set<string>();
+    for (let pad = 0; pad < 8; pad += 1) {
+      try {
+        decoder.decode(partElement(79, pad));
+        outcomes.add('decoded');
+      } catch {
+        outcomes.add('refused');
+      }
+    }
+    expect(outcomes).toEqual(new Set(['decoded', 'refused']));
+    for (const tag of [65, 66, 67, 69, 70, 71, 73, 74, 75, 77, 78, 79, 81, 82, 85, 86]) {
+      for (let pad = 0; pad < 8; pad += 1) expect(() => screenCbor(partElement(tag, pad), true)).toThrow(CborScreenError);
+      expect(() => screenCbor(Buffer.of(0xd8, tag, 0x01), true)).toThrow(CborScreenError);
+      expect(() => screenCbor(Buffer.of(0xd8, tag, 0x5f, 0xff), true)).toThrow(CborScreenError);
+      expect(() => screenCbor(Buffer.of(0xd8, tag, 0xd8, 64, 0x48, ...Buffer.alloc(8)), true)).toThrow(CborScreenError);
+      expect(() => screenCbor(Buffer.of(0xd8, tag, 0x48, ...Buffer.alloc(8)), true)).not.toThrow();
+    }
+    // One byte an element: any length, at any place.
+    for (const tag of [64, 68, 72]) expect(() => screenCbor(Buffer.of(0xd8, tag, 0x43, 1, 2, 3), true)).not.toThrow();
+  });
+
   it("refuses cbor-x's record tags (105, 0xdffe, 0xdfff, from 0xe000), which read items the walk takes for a string's content: a big integer hidden there decodes", () => {
     const hidden = Buffer.concat([Buffer.of(0xc2, 0x59, 0x03, 0xe8), Buffer.alloc(1000, 0xff)]); // 8000 bits
     const length = hidden.length;

@@ -22,14 +22,19 @@
 // This node's encoder never writes a tag 51 (it has no `pack` option), tags 28 and 29 (no
 // `structuredClone`: a value met twice is written twice), nor records or bundled strings
 // (`useRecords: false`, no `bundleStrings`), and writes tags 2 and 3 only for a BigInt beyond
-// 64 bits, as a byte string of its magnitude. So a payload may hold none of tags 51, 28, 29, 105
-// and from 0xdff9, nor a big integer of more than MAX_BIGNUM_BYTES (nor one around anything but
-// a byte string). Yet the encoder writes any tag it is handed as a cbor-x `Tag` (or a class added
-// with cbor-x's module-wide `addExtension`), around whatever value it holds, so `send` screens
-// what it encoded the same way and refuses what the receiver would (PayloadEncodingError): a
-// reliable channel would otherwise send it again after every refusal, and hold back all that
-// follows it on its lane. Every other tag cbor-x decodes
-// at a cost in proportion to its size, and payloads may hold them (Date, Set, Map, Error,
+// 64 bits, as a byte string of its magnitude, and typed arrays as a byte string of whole
+// elements. So a payload may hold none of tags 51, 28, 29, 105 and from 0xdff9, nor a big integer
+// of more than MAX_BIGNUM_BYTES (nor one around anything but a byte string), nor a typed array of
+// several bytes an element around anything but a byte string of whole elements (whether cbor-x
+// took one depended on where it fell in the input: typedArrayElementBytes). Yet the encoder
+// writes any tag it is handed as a cbor-x `Tag` (or a class added with cbor-x's module-wide
+// `addExtension`), around whatever value it holds, and cbor-x's decoder throws on some of those
+// that the screen takes (a typed array of a kind cbor-x builds through a DataView around no
+// buffer, a decimal fraction or an Error around null, a Set around a number). So `send` decodes
+// what it encoded on trial, this screen and then cbor-x, whenever it may hold a tag, and refuses
+// what the receiver would (PayloadEncodingError): a reliable channel would otherwise send it again
+// after every refusal, and hold back all that follows it on its lane. Every other tag cbor-x
+// decodes at a cost in proportion to its size, and payloads may hold them (Date, Set, Map, Error,
 // RegExp, typed arrays).
 //
 // Handshake frames hold no tags at all (arrays, strings, integers, byte strings, null), and they
@@ -68,9 +73,43 @@ export class CborScreenError extends Error {}
 const ERROR_TAG = 27;
 
 /**
+ * Bytes an element of the typed arrays (RFC 8746) of more than one byte an element that cbor-x
+ * builds, 0 for other tags. cbor-x makes one of native byte order a view of the input when its
+ * bytes start at a multiple of the element size there, and a copy otherwise, and the copy throws
+ * when the bytes hold no whole number of elements (or are no byte string): where a payload's bytes
+ * fall in a frame decided whether it decoded, so the sender's trial could pass what the receiver
+ * then refused. A typed array of these tags must be a byte string of whole elements.
+ */
+function typedArrayElementBytes(tag: number): number {
+  switch (tag) {
+    case 65: // Uint16Array, big-endian
+    case 69: // Uint16Array, little-endian
+    case 73: // Int16Array, big-endian
+    case 77: // Int16Array, little-endian
+      return 2;
+    case 66: // Uint32Array
+    case 70:
+    case 74: // Int32Array
+    case 78:
+    case 81: // Float32Array
+    case 85:
+      return 4;
+    case 67: // BigUint64Array
+    case 71:
+    case 75: // BigInt64Array
+    case 79:
+    case 82: // Float64Array
+    case 86:
+      return 8;
+    default:
+      return 0;
+  }
+}
+
+/**
  * Throws CborScreenError when `bytes` holds a packed-values table, a shared reference, a cbor-x
- * record or bundled strings, or a big integer that is too long (see above) or, with `allowTags`
- * false, any tag. Returns whether it holds an Error (tag 27), whose decoding the codec then runs
+ * record or bundled strings, a big integer that is too long or a typed array of part elements (see
+ * above) or, with `allowTags` false, any tag. Returns whether it holds an Error (tag 27), whose decoding the codec then runs
  * without stack capture. Cost: one step per item head.
  */
 export function screenCbor(bytes: Uint8Array, allowTags: boolean): boolean {
@@ -82,6 +121,8 @@ export function screenCbor(bytes: Uint8Array, allowTags: boolean): boolean {
   let position = 0;
   /** The item just after a big-integer tag: it must be a byte string of bounded length. */
   let bignumContent = false;
+  /** After a typed array's tag of more than a byte an element: that size (typedArrayElementBytes). */
+  let elementBytes = 0;
   while (remaining.length > 0) {
     const level = remaining.length - 1;
     const left = remaining[level]!;
@@ -112,6 +153,12 @@ export function screenCbor(bytes: Uint8Array, allowTags: boolean): boolean {
       if (major !== 2 || argument === UNTIL_BREAK) throw new CborScreenError('a big integer (CBOR tag 2 or 3) must be a byte string');
       if (argument > MAX_BIGNUM_BYTES) throw new CborScreenError(`a big integer of ${argument} bytes (at most ${MAX_BIGNUM_BYTES})`);
     }
+    if (elementBytes > 0) {
+      if (major !== 2 || argument === UNTIL_BREAK || argument % elementBytes !== 0) {
+        throw new CborScreenError(`a typed array of ${elementBytes} bytes an element must be a byte string of whole elements`);
+      }
+      elementBytes = 0;
+    }
     if (major === 6) {
       // A tag and its content are one item: the content takes the place the tag held.
       if (!allowTags) throw new CborScreenError(`CBOR tag ${argument} where none is allowed`);
@@ -120,6 +167,7 @@ export function screenCbor(bytes: Uint8Array, allowTags: boolean): boolean {
       if (argument === LEGACY_RECORD_TAG || argument >= FIRST_RECORD_TAG) throw new CborScreenError(`cbor-x records and bundled strings (tag ${argument}) are not accepted`);
       if (argument === POSITIVE_BIGNUM_TAG || argument === NEGATIVE_BIGNUM_TAG) bignumContent = true;
       if (argument === ERROR_TAG) holdsErrors = true;
+      elementBytes = typedArrayElementBytes(argument);
       continue;
     }
     if (left > 0) remaining[level] = left - 1;
@@ -137,18 +185,19 @@ export function screenCbor(bytes: Uint8Array, allowTags: boolean): boolean {
 }
 
 /**
- * False when `bytes` cannot hold a tag the screen refuses, so that the sender walks only the
- * payloads that may: one pass over the bytes, for `send`'s sake (the receiver walks everything).
- * Every head of a refused tag starts with one of these bytes, however long its number is written:
- * 0xc2 or 0xc3 (tags 2 and 3), or 0xd8 to 0xdb (a tag number written in 1, 2, 4 or 8 more bytes,
- * as every refused tag from 24 up is, and 2 and 3 may be). A byte inside a string or a number may
- * match too; then the walk decides. The screen's other refusal, nesting deeper than MAX_CBOR_DEPTH,
- * cbor-x's encoder never writes: its recursion runs out of stack first (a few thousand levels).
+ * False when `bytes` holds no tag at all, so that the sender decodes on trial only the payloads
+ * that may hold one: one pass over the bytes, for `send`'s sake (the receiver decodes everything).
+ * Every tag head (major type 6) is one of the bytes 0xc0 to 0xdb, however long its number is
+ * written (0xdc to 0xdf are reserved or not well-formed, which cbor-x's encoder never writes). A
+ * byte inside a string or a number may match too; then the trial decides. Without a tag, what
+ * cbor-x's encoder writes its decoder reads back, and the screen takes (its other refusal, nesting
+ * deeper than MAX_CBOR_DEPTH, the encoder never writes: its recursion runs out of stack first, at
+ * a few thousand levels).
  */
-export function mayHoldRefusedTag(bytes: Uint8Array): boolean {
+export function mayHoldTag(bytes: Uint8Array): boolean {
   for (let index = 0; index < bytes.length; index += 1) {
     const byte = bytes[index]!;
-    if ((byte & 0xfc) === 0xd8 || (byte & 0xfe) === 0xc2) return true;
+    if (byte >= 0xc0 && byte <= 0xdb) return true;
   }
   return false;
 }

@@ -9,7 +9,7 @@ import { WebSocket } from 'ws';
 import { channelSetDigest, defaultChannels, layoutLanes, resolveChannels } from '../channel-config';
 import type { ChannelDefinition } from '../channel-config';
 import { createCborCodec } from '../core/cbor';
-import { mayHoldRefusedTag, screenCbor } from '../core/cbor-screen';
+import { mayHoldTag } from '../core/cbor-screen';
 import { CLOSE_CODES, closeCodeName } from '../core/close-codes';
 import { MAX_META_BYTES, MAX_CHUNK_HEADER_BYTES } from '../core/frames';
 import { META_KINDS, checkHeaders, metaToWire, MetaFormatError } from '../core/meta';
@@ -967,11 +967,14 @@ export function createTransport(options: TransportOptions): Transport {
         raw = true;
       } else {
         bytes = codec.encode(payload);
-        // What the receiver refuses (see core/cbor-screen.ts: a long big integer, or any tag it
-        // refuses held in a cbor-x Tag, whatever the payload's size) must not be queued: a
-        // reliable channel would send it again after every refusal. The same screen as the
-        // receiver's, walked only when a byte that starts such a tag's head is there.
-        if (mayHoldRefusedTag(bytes)) screenCbor(bytes, true);
+        // What the receiver cannot decode (see core/cbor-screen.ts: a long big integer, a tag it
+        // refuses or one cbor-x throws on, held in a cbor-x Tag, whatever the payload's size) must
+        // not be queued: a reliable channel would send it again after every refusal. So a payload
+        // that may hold a tag is decoded on trial by the receiver's own codec (screen, then cbor-x
+        // with the same options; with records off no decoding leaves state behind for the next),
+        // as the receiver decodes a payload that its frame's batch could not. Without a tag byte,
+        // one scan.
+        if (mayHoldTag(bytes)) codec.decode(bytes);
       }
     } catch (error) {
       throw new PayloadEncodingError(channel.name, error);
