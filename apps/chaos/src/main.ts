@@ -27,6 +27,10 @@ Needs root, iproute2 and nftables.
   --voters N      Raft voters among them (default 3; the others are learners)
   --keys N        keys the clients use (default 3)
   --clients N     concurrent clients (default 4)
+  --config-clients N
+                  clients writing cluster-wide config alongside them (default 2; 0 for none)
+  --snapshot-every N
+                  Raft snapshot interval of every node, in applied entries (default 200)
   --timeout MS    client timeout per operation (default 3000)
   --timing T      local | lan node timings (default local)
   --topology T    auto | full-mesh | hyparview | client-server: the membership topology every
@@ -72,6 +76,8 @@ async function main(): Promise<number> {
         voters: { type: 'string' },
         keys: { type: 'string' },
         clients: { type: 'string' },
+        'config-clients': { type: 'string' },
+        'snapshot-every': { type: 'string' },
         timeout: { type: 'string' },
         timing: { type: 'string' },
         topology: { type: 'string' },
@@ -121,6 +127,8 @@ async function main(): Promise<number> {
       durationMs: integer('duration', parsed.duration, 60, 5, 24 * 3600) * 1000,
       keys: integer('keys', parsed.keys, 3, 1, 100),
       clients: integer('clients', parsed.clients, 4, 1, 64),
+      configClients: integer('config-clients', parsed['config-clients'], 2, 0, 16),
+      snapshotEvery: integer('snapshot-every', parsed['snapshot-every'], 200, 1, 1_000_000),
       opTimeoutMs: integer('timeout', parsed.timeout, 3000, 100, 120_000),
       timing,
       topology: topology as ChaosTopology,

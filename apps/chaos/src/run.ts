@@ -9,8 +9,11 @@ import { createSeededRandom } from '@foundation/core';
 import { canonical } from '@foundation/testkit';
 import { createCluster } from './cluster/cluster';
 import type { Cluster } from './cluster/cluster';
+import { startRaftStatsSampler } from './cluster/raft-stats';
+import type { RaftStatsSampler } from './cluster/raft-stats';
 import { checkHistoryLinearizable } from './checks/linearizability';
 import { FINAL_READ_PREFIX, checkNoLostWrites } from './checks/lost-writes';
+import { checkClusterConfig } from './checks/config-convergence';
 import { checkMembership, checkRegistryDigests } from './checks/convergence';
 import type { CheckOutcome } from './checks/outcome';
 import { pairOperations } from './checks/operations';
@@ -22,6 +25,8 @@ import { checkLabPrerequisites, createNetworkLab, sweepLeftoverLabs } from './la
 import type { NetworkLab } from './lab/network-lab';
 import { defaultConvergenceBoundMs } from './report/report';
 import type { ChaosReport, ChaosTopology, WorkloadSummary } from './report/report';
+import { countConfigWrites, startConfigWriters } from './workload/config-writers';
+import type { ConfigWriters } from './workload/config-writers';
 import { startWorkload } from './workload/workload';
 import type { TimedEvent, Workload } from './workload/workload';
 
@@ -41,6 +46,10 @@ export interface ChaosOptions {
   readonly keys?: number;
   /** Concurrent clients. Default 4. */
   readonly clients?: number;
+  /** Clients writing cluster-wide config alongside them. Default 2. */
+  readonly configClients?: number;
+  /** Raft snapshot interval of every node, in applied entries: small, so that lagging and restarted nodes install snapshots. Default 200. */
+  readonly snapshotEvery?: number;
   /** How long a client waits for an answer before the outcome is unknown, ms. Default 3,000. */
   readonly opTimeoutMs?: number;
   /** How long membership and registry get to re-converge after the faults, ms. Default 30,000 (bounded 20,000; lan timing 90,000). */
@@ -126,6 +135,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const recoveryMs = options.recoveryMs ?? (bounded ? 2_000 : 3_000);
   const keys = Array.from({ length: options.keys ?? 3 }, (_, index) => `k${index + 1}`);
   const clients = options.clients ?? 4;
+  const configClients = options.configClients ?? 2;
+  const snapshotEvery = options.snapshotEvery ?? 200;
   const names = Array.from({ length: nodeCount }, (_, index) => `n${index + 1}`);
   const schedule: PlannedFault[] = bounded
     ? planBoundedFaults({ seed: options.seed, nodes: names })
@@ -149,11 +160,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   let lab: NetworkLab | null = null;
   let cluster: Cluster | null = null;
   let workload: Workload | null = null;
+  let configWriters: ConfigWriters | null = null;
+  let raftStats: RaftStatsSampler | null = null;
   let passed = false;
   try {
     lab = await createNetworkLab({ hosts: names });
     log(`lab ${lab.prefix}: ${lab.hosts.map((host) => `${host.name} ${host.address}`).join(', ')} on a bridge in ${lab.hub}`);
-    cluster = createCluster({ lab, voters: voterCount, port: options.port ?? 7000, timing, topology, secret: `chaos-${lab.prefix}-shared-secret`, runDirectory });
+    cluster = createCluster({ lab, voters: voterCount, port: options.port ?? 7000, timing, topology, secret: `chaos-${lab.prefix}-shared-secret`, runDirectory, snapshotEvery });
     await cluster.start();
     log(`${nodeCount} nodes up (${voterCount} voters) after ${Math.round(performance.now() - started)} ms; logs in ${runDirectory}`);
 
@@ -169,6 +182,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       now,
       ...(options.errorsAsInfo === undefined ? {} : { errorsAsInfo: options.errorsAsInfo }),
     });
+    configWriters = startConfigWriters({ cluster, clients: configClients, random: createSeededRandom(options.seed).fork('config-workload'), opTimeoutMs, now });
+    raftStats = startRaftStatsSampler(cluster);
     let faults: InjectedFault[];
     try {
       faults = await runNemesis({ lab, cluster, faults: schedule, now, signal, log });
@@ -180,7 +195,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const faultsEndedAt = performance.now();
     log(`faults over at ${(faultsEndedMs / 1000).toFixed(1)} s; healed; ${recoveryMs} ms more of workload`);
     await sleep(recoveryMs, undefined, { signal });
-    await workload.stop();
+    await Promise.all([workload.stop(), configWriters.stop()]);
     await finalReads(cluster, workload, keys, signal);
     log(`history: ${workload.history.length} events; checking`);
 
@@ -190,7 +205,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       checkNoLostWrites(workload.history, keys, live),
       await checkMembership(cluster, faultsEndedAt, convergenceBoundMs, signal),
       await checkRegistryDigests(cluster, faultsEndedAt, convergenceBoundMs, signal),
+      await checkClusterConfig(cluster, faultsEndedAt, convergenceBoundMs, signal),
     ];
+    const snapshots = await raftStats.stop();
+    raftStats = null;
     if (live.length !== cluster.nodes.length) {
       checks.push({ name: 'every node up at the end', status: 'fail', summary: `only ${live.join(',')} run`, details: [] });
     }
@@ -199,17 +217,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       seed: options.seed,
       startedAt,
       workloadStartedAt,
-      settings: { faultKinds: options.faultKinds ?? FAULT_KINDS, nodes: nodeCount, voters: voterCount, faultWindowMs, timing, topology, keys: keys.length, clients, opTimeoutMs, convergenceBoundMs, errorsAsInfo: options.errorsAsInfo ?? false, bounded },
+      settings: { faultKinds: options.faultKinds ?? FAULT_KINDS, nodes: nodeCount, voters: voterCount, faultWindowMs, timing, topology, keys: keys.length, clients, configClients, snapshotEvery, opTimeoutMs, convergenceBoundMs, errorsAsInfo: options.errorsAsInfo ?? false, bounded },
       lab: { prefix: lab.prefix, hosts: lab.hosts.map((host, index) => ({ ...host, id: cluster!.nodes[index]!.id })) },
       schedule,
       faults,
       workload: summarise(workload.history, faultsEndedMs, cluster.nodes.reduce((sum, node) => sum + node.lateReplies, 0)),
+      configWrites: countConfigWrites(configWriters.writes),
+      snapshots,
       checks,
       passed,
       runDirectory: passed && options.keepRunDirectory !== true ? '(removed: every check passed)' : runDirectory,
       durationMs: performance.now() - started,
     };
     writeFileSync(join(runDirectory, 'history.json'), `${JSON.stringify(workload.history)}\n`);
+    writeFileSync(join(runDirectory, 'config-writes.json'), `${JSON.stringify(configWriters.writes)}\n`);
     writeFileSync(join(runDirectory, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
     return report;
   } finally {
@@ -218,6 +239,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // Clients still running (the run was aborted or failed midway) stop now: their calls to the
     // killed nodes fail at once.
     if (workload !== null) await workload.stop();
+    if (configWriters !== null) await configWriters.stop();
+    if (raftStats !== null) await raftStats.stop();
     if (lab !== null) await lab.teardown();
     if (passed && options.keepRunDirectory !== true) rmSync(runDirectory, { recursive: true, force: true });
   }

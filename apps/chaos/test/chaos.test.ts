@@ -68,6 +68,7 @@ bounded(`bounded chaos run, seed ${seed}${unavailable === null ? '' : ` (skipped
     ['no acknowledged write lost', 'pass'],
     ['membership re-converged', 'pass'],
     ['registry digests equal', 'pass'],
+    ['cluster-wide config equal', 'pass'],
   ]);
   expect(report.workload.okAfterFaults).toBeGreaterThan(0);
 }, 120_000);

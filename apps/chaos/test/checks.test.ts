@@ -109,13 +109,14 @@ describe('report tables', () => {
   });
 
   it('replays a run with its seed and every setting that is not the default', () => {
-    const settings = { faultKinds: FAULT_KINDS, nodes: 5, voters: 3, faultWindowMs: 60_000, timing: 'local', topology: 'auto', keys: 3, clients: 4, opTimeoutMs: 3_000, convergenceBoundMs: 30_000, errorsAsInfo: false, bounded: false } as const;
+    const settings = { faultKinds: FAULT_KINDS, nodes: 5, voters: 3, faultWindowMs: 60_000, timing: 'local', topology: 'auto', keys: 3, clients: 4, configClients: 2, snapshotEvery: 200, opTimeoutMs: 3_000, convergenceBoundMs: 30_000, errorsAsInfo: false, bounded: false } as const;
     expect(replayCommand({ seed: 7, settings })).toBe('npm run chaos -- --seed 7');
     expect(replayCommand({ seed: 7, settings: { ...settings, bounded: true, faultWindowMs: 12_345, convergenceBoundMs: 20_000 } })).toBe('npm run chaos -- --seed 7 --bounded');
     expect(replayCommand({ seed: 7, settings: { ...settings, faultWindowMs: 300_000, nodes: 7, errorsAsInfo: true } })).toBe('npm run chaos -- --seed 7 --duration 300 --nodes 7 --errors-as-info');
     expect(replayCommand({ seed: 7, settings: { ...settings, faultKinds: ['kill', 'pause'], timing: 'lan', convergenceBoundMs: 90_000 } })).toBe('npm run chaos -- --seed 7 --faults kill,pause --timing lan');
     expect(replayCommand({ seed: 7, settings: { ...settings, convergenceBoundMs: 45_000 } })).toBe('npm run chaos -- --seed 7 --converge 45');
     expect(replayCommand({ seed: 7, settings: { ...settings, nodes: 12, topology: 'client-server' } })).toBe('npm run chaos -- --seed 7 --nodes 12 --topology client-server');
+    expect(replayCommand({ seed: 7, settings: { ...settings, configClients: 0, snapshotEvery: 10_000 } })).toBe('npm run chaos -- --seed 7 --config-clients 0 --snapshot-every 10000');
   });
 });
 

@@ -66,7 +66,7 @@ function scripted(name: string, pid: number): Scripted {
 /** A real node process handle that was never started (or whose restart failed): stopped, no pid. */
 function stoppedNode(name: string): ChaosNode {
   return new ChaosNode(
-    { name, id: `${name}@10.213.0.2:7000`, namespace: 'chaos-none', dataDir: '/nonexistent', logFile: '/nonexistent/log', startOptions: {} },
+    { name, id: `${name}@10.213.0.2:7000`, namespace: 'chaos-none', dataDir: '/nonexistent', logFile: '/nonexistent/log', startOptions: {}, harness: {} },
     '/nonexistent/node-entry.ts',
     '/nonexistent/tsconfig.json',
   );

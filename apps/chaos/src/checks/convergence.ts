@@ -6,14 +6,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Cluster } from '../cluster/cluster';
 import type { CheckOutcome } from './outcome';
 
-interface Poll<T> {
+export interface Poll<T> {
   readonly converged: boolean;
   readonly afterMs: number;
   readonly last: T;
 }
 
 /** Polls until `done` or until `boundMs` after `since` (a performance.now() time: when the faults stopped). */
-async function pollUntil<T>(probe: () => Promise<T>, done: (value: T) => boolean, since: number, boundMs: number, signal: AbortSignal): Promise<Poll<T>> {
+export async function pollUntil<T>(probe: () => Promise<T>, done: (value: T) => boolean, since: number, boundMs: number, signal: AbortSignal): Promise<Poll<T>> {
   for (;;) {
     const value = await probe();
     const afterMs = performance.now() - since;
@@ -23,7 +23,8 @@ async function pollUntil<T>(probe: () => Promise<T>, done: (value: T) => boolean
   }
 }
 
-async function ask<T>(cluster: Cluster, op: string): Promise<Map<string, T | Error>> {
+/** Asks every live node `op` at once (2 s each); node name → its answer, or the error asking it. */
+export async function ask<T>(cluster: Cluster, op: string): Promise<Map<string, T | Error>> {
   const answers = await Promise.all(
     cluster.live().map(async (node): Promise<[string, T | Error]> => {
       try {

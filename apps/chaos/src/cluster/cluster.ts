@@ -15,6 +15,8 @@ export interface ClusterOptions {
   readonly secret: string;
   /** Data directories and logs go under it. */
   readonly runDirectory: string;
+  /** Raft snapshot interval of every node, in applied entries. Default: startNode's (Raft's 10,000). */
+  readonly snapshotEvery?: number;
 }
 
 export interface Cluster {
@@ -57,6 +59,7 @@ export function createCluster(options: ClusterOptions): Cluster {
           dataDir,
           joinTimeoutMs: 60_000,
         },
+        harness: options.snapshotEvery === undefined ? {} : { snapshotEvery: options.snapshotEvery },
       },
       entry,
       tsconfig,

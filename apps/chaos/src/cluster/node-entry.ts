@@ -8,6 +8,8 @@
 // the node announces { event: 'ready', id, pid } once started.
 import { FoundationError, startNode } from 'foundation';
 import type { FoundationNode, StartNodeOptions } from 'foundation';
+import { chaosConfigOptions } from './chaos-config';
+import type { HarnessSettings } from './node-process';
 
 interface Command {
   readonly id: number;
@@ -24,16 +26,32 @@ const send = (message: unknown): void => {
 process.on('disconnect', () => process.exit(0));
 
 const options = JSON.parse(process.argv[2] ?? '{}') as StartNodeOptions;
+const harness = JSON.parse(process.argv[3] ?? '{}') as HarnessSettings;
 const started = Date.now();
 let node: FoundationNode;
 try {
-  node = await startNode(options);
+  // The config holds a schema (code), so it is made here rather than passed in as JSON.
+  node = await startNode({ ...options, config: chaosConfigOptions() });
 } catch (error) {
   console.error(`[${options.name}] failed to start:`, error);
   send({ event: 'start-failed', message: error instanceof Error ? error.message : String(error) });
   process.exit(1);
 }
 console.log(`[${node.id}] started in ${Date.now() - started} ms (pid ${process.pid})`);
+
+// startNode takes no Raft snapshot interval (its default is 10,000 entries, more than a chaos run
+// writes), so a run that wants restarted and lagging nodes to install snapshots sets the Raft
+// node's own field. It is private to @foundation/raft: if it is not where it was, say so in the
+// log and carry on with the default rather than pretend.
+if (harness.snapshotEvery !== undefined) {
+  const raft = node.consensus.raft as unknown as Record<string, unknown>;
+  if (typeof raft['snapshotEvery'] === 'number') {
+    raft['snapshotEvery'] = harness.snapshotEvery;
+    console.log(`[${node.id}] raft snapshots every ${harness.snapshotEvery} entries`);
+  } else {
+    console.log(`[${node.id}] cannot set the raft snapshot interval (no snapshotEvery field): default kept`);
+  }
+}
 
 // A worker registered by capability, so the registry holds more than the node entries: its
 // entries must vanish when this process is killed and return when it restarts.
@@ -78,6 +96,19 @@ async function handle(command: Command): Promise<unknown> {
     case 'raft': {
       const raft = node.consensus.raft.status();
       return { role: raft.role, term: raft.term, leader: raft.leader, commit: raft.commit, applied: raft.applied };
+    }
+    case 'raft-stats':
+      return node.consensus.raft.stats();
+    case 'config':
+      // This node's config as it holds it now (no consensus read): what the convergence check compares.
+      return { config: node.config.get(), raft: position() };
+    case 'config-set': {
+      // The same check setClusterWide makes first, made here so that the answer tells a value
+      // refused on this node (never proposed) from one refused where it was applied (an error).
+      const check = node.config.checkUpdate(a as string, b);
+      if (!check.ok) return { outcome: 'refused', code: FoundationError.is(check.error) ? check.error.code : undefined, message: check.error.message };
+      await node.config.setClusterWide(a as string, b);
+      return { outcome: 'ok', raft: position() };
     }
     case 'stop':
       await node.stop();

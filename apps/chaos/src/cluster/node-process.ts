@@ -65,6 +65,12 @@ export class NodeDownError extends Error {
 
 export type NodeState = 'stopped' | 'starting' | 'up' | 'paused';
 
+/** What the harness sets on a node beyond startNode's options. */
+export interface HarnessSettings {
+  /** Raft takes a snapshot every this many applied entries (startNode keeps Raft's 10,000 otherwise). */
+  readonly snapshotEvery?: number;
+}
+
 export interface NodeSpec {
   /** Short name (`n1`), also the lab host name. */
   readonly name: string;
@@ -75,6 +81,7 @@ export interface NodeSpec {
   readonly logFile: string;
   /** startNode's options, as JSON-able data. */
   readonly startOptions: Record<string, unknown>;
+  readonly harness: HarnessSettings;
 }
 
 interface Pending {
@@ -137,7 +144,7 @@ export class ChaosNode {
     this.currentState = 'starting';
     const child = spawn(
       'ip',
-      ['netns', 'exec', this.spec.namespace, process.execPath, '--import', 'tsx', this.entry, JSON.stringify(this.spec.startOptions)],
+      ['netns', 'exec', this.spec.namespace, process.execPath, '--import', 'tsx', this.entry, JSON.stringify(this.spec.startOptions), JSON.stringify(this.spec.harness)],
       {
         stdio: ['ignore', log, log, 'ipc'],
         env: { ...process.env, TSX_TSCONFIG_PATH: this.tsconfig },

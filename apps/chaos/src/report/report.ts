@@ -1,5 +1,7 @@
 // The run's report: the faults injected and the outcome of each check, as text tables and JSON.
 import type { CheckOutcome } from '../checks/outcome';
+import type { SnapshotSummary } from '../cluster/raft-stats';
+import type { ConfigWriteCounts } from '../workload/config-writers';
 import type { InjectedFault } from '../faults/nemesis';
 import { FAULT_KINDS } from '../faults/schedule';
 import type { FaultKind, PlannedFault } from '../faults/schedule';
@@ -32,6 +34,10 @@ export interface ChaosReport {
     readonly topology: ChaosTopology;
     readonly keys: number;
     readonly clients: number;
+    /** Clients writing cluster-wide config. */
+    readonly configClients: number;
+    /** Raft snapshot interval of every node, in applied entries. */
+    readonly snapshotEvery: number;
     readonly opTimeoutMs: number;
     readonly convergenceBoundMs: number;
     readonly errorsAsInfo: boolean;
@@ -41,6 +47,10 @@ export interface ChaosReport {
   readonly schedule: readonly PlannedFault[];
   readonly faults: readonly InjectedFault[];
   readonly workload: WorkloadSummary;
+  /** How the cluster-wide config writes ended. */
+  readonly configWrites: ConfigWriteCounts;
+  /** Raft snapshots taken, installed from a leader and refused, over every incarnation of every node. */
+  readonly snapshots: SnapshotSummary;
   readonly checks: readonly CheckOutcome[];
   readonly passed: boolean;
   readonly runDirectory: string;
@@ -81,6 +91,8 @@ export function replayCommand(report: Pick<ChaosReport, 'seed' | 'settings'>): s
   if (settings.voters !== 3) parts.push(`--voters ${settings.voters}`);
   if (settings.keys !== 3) parts.push(`--keys ${settings.keys}`);
   if (settings.clients !== 4) parts.push(`--clients ${settings.clients}`);
+  if (settings.configClients !== 2) parts.push(`--config-clients ${settings.configClients}`);
+  if (settings.snapshotEvery !== 200) parts.push(`--snapshot-every ${settings.snapshotEvery}`);
   if (settings.opTimeoutMs !== 3_000) parts.push(`--timeout ${settings.opTimeoutMs}`);
   if (settings.timing !== 'local') parts.push(`--timing ${settings.timing}`);
   if (settings.topology !== 'auto') parts.push(`--topology ${settings.topology}`);
@@ -111,6 +123,12 @@ export function workloadTable(workload: WorkloadSummary): string {
   );
 }
 
+/** Which nodes installed snapshots from a leader, and how many each. */
+function snapshotInstallers(snapshots: SnapshotSummary): string {
+  const installers = Object.entries(snapshots.byNode).filter(([, counts]) => counts.installed > 0);
+  return installers.length === 0 ? 'none' : installers.map(([node, counts]) => `${node} ${counts.installed}`).join(', ');
+}
+
 /** The whole report as text: settings, faults, workload, checks, and the evidence of failed checks. */
 export function formatReport(report: ChaosReport): string {
   const lines = [
@@ -122,6 +140,9 @@ export function formatReport(report: ChaosReport): string {
     '',
     `workload: ${report.workload.operations} operations; ${report.workload.okAfterFaults} acknowledged after the faults stopped`,
     workloadTable(report.workload),
+    '',
+    `cluster-wide config writes (${report.settings.configClients} clients): ${Object.entries(report.configWrites).map(([outcome, count]) => `${count} ${outcome}`).join(', ')}`,
+    `raft snapshots (every ${report.settings.snapshotEvery} entries): ${report.snapshots.taken} taken, ${report.snapshots.installed} installed from a leader (${snapshotInstallers(report.snapshots)}), ${report.snapshots.refused} refused`,
     '',
     'checks',
     checkTable(report.checks),
