@@ -55,9 +55,10 @@ const MAX_REMEMBERED_REFUSALS = 1_024;
  * values go in as one `updateMany` when the config takes them together; otherwise one by one,
  * and only a path that cannot go back even with the snapshot's values in resets the whole
  * config to its layers. A snapshot from an older version holds the newest command per path
- * instead of the values: those are folded first, and the ones the fold finds refused are left
- * out, as they were in the log. `report` receives every command this node refuses, and the
- * refusal that forced a reset.
+ * instead of the values, and is restored as those versions restored it: folded, with the
+ * commands the fold finds no place for set last (which cannot tell every history apart: see
+ * the README). `report` receives every command this node refuses, and the refusal that forced a
+ * reset.
  */
 export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<ConfigCommand>, report: (error: FoundationError) => void): ClusterConfig {
   const waiting: { index: number; resolve: () => void; reject: (error: unknown) => void }[] = [];
@@ -91,7 +92,7 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
   };
 
   const applyRestored = (commands: readonly ConfigAssignment[]): void => {
-    const { assignments } = foldConfigCommands(commands);
+    const { assignments, refused } = foldConfigCommands(commands);
     const setHere = new Set(assignments.map((assignment) => keyOf(assignment.path)));
     const stillSet = (path: readonly string[]): boolean => {
       for (let length = 0; length <= path.length; length += 1) if (setHere.has(keyOf(path.slice(0, length)))) return true;
@@ -102,8 +103,8 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
      * config stores it without telling anyone, and it must be stored (a value the schema derived
      * from another path would otherwise follow that path from now on).
      */
-    const assign = (reportRefusals: boolean): void => {
-      for (const { path, value } of assignments) {
+    const assign = (values: readonly ConfigAssignment[], reportRefusals: boolean): void => {
+      for (const { path, value } of values) {
         const result = config.safeUpdate(path, value);
         if (!result.ok) {
           if (reportRefusals) report(result.error);
@@ -132,6 +133,7 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
     if (batch.ok) {
       overlay.clear();
       for (const { path, value } of assignments) overlay.set(path, value);
+      assign(refused, true);
       return;
     }
     // Something in the batch is refused: one by one, so that each refusal is reported and the
@@ -139,18 +141,19 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
     // changes) is tried again once the snapshot's values are in. One that still cannot go back
     // resets the config to its layers, as on a node started from the snapshot, and the
     // snapshot's values go on top.
+    const everything = [...assignments, ...refused];
     const firstRefusal = revertDropped();
-    assign(true);
+    assign(everything, true);
     if (firstRefusal === undefined) return;
     const refusal = revertDropped();
     if (refusal === undefined) {
-      assign(false); // a path taken back may have held some of them
+      assign(everything, false); // a path taken back may have held some of them
       return;
     }
     report(refusal);
     config.reset();
     overlay.clear();
-    assign(true);
+    assign(everything, true);
   };
 
   const unsubscribers = [

@@ -29,16 +29,6 @@ export function compareKeys(first: string, second: string): number {
   return first < second ? -1 : first > second ? 1 : 0;
 }
 
-/** Paths in the order they can be set one by one: key by key (compareKeys), a path before the paths under it. */
-export function comparePaths(first: readonly string[], second: readonly string[]): number {
-  const shared = Math.min(first.length, second.length);
-  for (let position = 0; position < shared; position += 1) {
-    const order = compareKeys(first[position]!, second[position]!);
-    if (order !== 0) return order;
-  }
-  return first.length - second.length;
-}
-
 export class ConfigOverlay {
   private readonly root: OverlayNode = { children: new Map() };
 

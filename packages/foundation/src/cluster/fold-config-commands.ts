@@ -1,13 +1,13 @@
 // A run of cluster-wide config sets, as the fewest assignments that leave a config as applying
 // them one by one leaves it. A restored snapshot hands the config stream's retained commands
-// over again: the cluster-wide values in path order (see config-overlay.ts), or, in a snapshot
-// from an older version, the newest command per path in log order. Set one by one onto a config
-// that already holds most of them, a command for `limits` older than one for `limits.rate` would
-// show `limits.rate`'s old value to subscribers before the next command put the current one
-// back. Folded, each part of the config is written once, with its final value, and subscribers
-// hear only what really changes.
+// over again: the cluster-wide values in an order that sets them one by one (see
+// config-overlay.ts), or, in a snapshot from an older version, the newest command per path in
+// log order. Set one by one onto a config that already holds most of them, a command for
+// `limits` older than one for `limits.rate` would show `limits.rate`'s old value to subscribers
+// before the next command put the current one back. Folded, each part of the config is written
+// once, with its final value, and subscribers hear only what really changes. Values in the
+// overlay's order fold into assignments in the same order, with nothing refused.
 import { isPlainObject } from '@foundation/core';
-import { comparePaths } from './config-overlay';
 
 /** A value to set at a path (keys as `parsePath` returns them). */
 export interface ConfigAssignment {
@@ -16,17 +16,12 @@ export interface ConfigAssignment {
 }
 
 export interface FoldedConfigCommands {
-  /**
-   * No path is another's or under another's; each value has every later command under it
-   * written in. In path order (comparePaths): under an array, indices ascending, so that each is
-   * the next one when set, whatever order the commands came in.
-   */
+  /** No path is another's or under another's; each value has every later command under it written in. */
   readonly assignments: readonly ConfigAssignment[];
   /**
    * Commands under an earlier one whose value has no place for them (a parent key missing, or
    * not an object or array): applied one by one after that earlier command, the config refuses
-   * them. Not to be set after `assignments`: a later command may have made the place (an array
-   * index appended), and the config would take there what it refused in the log.
+   * them. Set after `assignments`, they meet the same refusal.
    */
   readonly refused: readonly ConfigAssignment[];
 }
@@ -145,6 +140,5 @@ export function foldConfigCommands(commands: readonly ConfigAssignment[]): Folde
       next += 1;
     } else kept.set(above.number, { path: earlier.path, value: written.value });
   }
-  const inPathOrder = (first: ConfigAssignment, second: ConfigAssignment): number => comparePaths(first.path, second.path);
-  return { assignments: [...kept.values()].sort(inPathOrder), refused: [...refused.values()] };
+  return { assignments: [...kept.values()], refused: [...refused.values()] };
 }
