@@ -202,6 +202,56 @@ export function mayHoldTag(bytes: Uint8Array): boolean {
   return false;
 }
 
+/**
+ * The offset just past the one CBOR item that starts at `start` in `bytes`, by its heads alone (as
+ * the screen walks them: a tag and its content are one item), or -1 when it runs past the end, has
+ * a reserved or misplaced head, or nests deeper than MAX_CBOR_DEPTH. For splitting a block's body
+ * into its payloads when it did not decode as a whole.
+ */
+export function cborItemEnd(bytes: Uint8Array, start: number): number {
+  const end = bytes.length;
+  const remaining: number[] = [1];
+  let position = start;
+  while (remaining.length > 0) {
+    const level = remaining.length - 1;
+    const left = remaining[level]!;
+    if (left === 0) {
+      remaining.pop();
+      continue;
+    }
+    if (position >= end) return -1;
+    const initial = bytes[position]!;
+    position += 1;
+    if (left === UNTIL_BREAK && initial === BREAK) {
+      remaining.pop();
+      continue;
+    }
+    const major = initial >> 5;
+    const info = initial & 0x1f;
+    let argument: number;
+    if (info < 24) argument = info;
+    else if (info === 24) argument = bytes[position]!;
+    else if (info === 25) argument = (bytes[position]! << 8) | bytes[position + 1]!;
+    else if (info === 26) argument = readUint32(bytes, position);
+    else if (info === 27) argument = readUint32(bytes, position) * 0x1_0000_0000 + readUint32(bytes, position + 4);
+    // Indefinite length only for strings, arrays and maps; a break only where one ends.
+    else if (info === 31 && major >= 2 && major <= 5) argument = UNTIL_BREAK;
+    else return -1;
+    if (info >= 24 && info <= 27) position += 1 << (info - 24);
+    if (major === 6) continue;
+    if (left > 0) remaining[level] = left - 1;
+    if (major === 2 || major === 3) {
+      // An indefinite-length string is its chunks, until a break.
+      if (argument === UNTIL_BREAK) remaining.push(UNTIL_BREAK);
+      else position += argument;
+    } else if ((major === 4 || major === 5) && argument !== 0) {
+      if (remaining.length > MAX_CBOR_DEPTH) return -1;
+      remaining.push(argument === UNTIL_BREAK || major === 4 ? argument : argument * 2);
+    }
+  }
+  return position <= end ? position : -1;
+}
+
 function readUint32(bytes: Uint8Array, offset: number): number {
   return ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>> 0;
 }

@@ -11,6 +11,7 @@
 import { createBackoff } from '@foundation/core';
 import type { Backoff, Random, Scheduler, Timer } from '@foundation/core';
 import type { ChannelDefinition, LaneLayout } from '../channel-config';
+import { UndecodablePayload, decodeBlockItems } from '../core/block-body';
 import type { CborCodec } from '../core/cbor';
 import { CLOSE_CODES, goodbyeReason, isGoodbye } from '../core/close-codes';
 import { createFairScheduler } from '../core/fair-scheduler';
@@ -86,6 +87,12 @@ export interface LinkHost {
   sequenceFloor(peer: string): readonly number[];
   saveSequenceFloor(peer: string, lastSeqs: readonly number[]): void;
   deliver(link: Link, channel: ChannelDefinition, lane: number, payload: unknown, meta: MessageMeta | undefined): void;
+  /**
+   * A message whose payload did not decode here (a sender of another version or build, or a
+   * hostile one): dropped and counted in its place, a request answered with an error reply, a
+   * reply failing its request. On a reliable channel it is acknowledged as taken: see receiveBlock.
+   */
+  undecodable(link: Link, channel: ChannelDefinition, lane: number, meta: MessageMeta | undefined, error: unknown): void;
   violation(link: Link, connection: Connection, code: number, reason: string): void;
   peerUp(link: Link): void;
   peerDown(link: Link, reason: string): void;
@@ -513,12 +520,22 @@ export class Link {
     const channel = this.host.channels[header.channel]!;
     if (header.reliable !== channel.reliable) throw new FrameFormatError('reliability flag does not match the channel');
     if (!this.account(connection, lane, frame.length, this.frameCap(lane, false) + RELIABLE_BLOCK_HEADER_BYTES)) return;
+    const body = frame.subarray(header.bodyOffset);
     let decoded: unknown;
     try {
-      decoded = this.host.codec.decode(frame.subarray(header.bodyOffset));
+      decoded = this.host.codec.decode(body);
     } catch (error) {
-      this.host.violation(this, connection, CLOSE_CODES.malformedFrame, `undecodable CBOR: ${error instanceof Error ? error.message : String(error)}`);
-      return;
+      // One message that does not decode costs only itself: the others of the frame are decoded
+      // one by one and delivered, and it is dropped and counted below (core/block-body.ts). On a
+      // reliable lane it is acknowledged with them, as a message whose handler threw is: acks
+      // are cumulative, so holding it back would hold back everything after it, and the sender
+      // would send it again after every reconnect, to be refused each time. Only a frame whose
+      // envelope cannot be read is refused.
+      decoded = decodeBlockItems(this.host.codec, body, header.count, header.hasMeta);
+      if (decoded === undefined) {
+        this.host.violation(this, connection, CLOSE_CODES.malformedFrame, `undecodable CBOR: ${error instanceof Error ? error.message : String(error)}`);
+        return;
+      }
     }
     if (!Array.isArray(decoded) || decoded.length !== header.count) throw new FrameFormatError(`block body is not an array of ${header.count} items`);
     const counter = this.host.counters[channel.index]!;
@@ -555,10 +572,15 @@ export class Link {
         counter.sequenceGaps += sequence.gaps - gaps;
       }
       const item: unknown = (decoded as unknown[])[index];
+      const payload = metas === undefined ? item : (item as unknown[])[1];
+      const meta = metas === undefined ? undefined : metas[index];
+      if (payload instanceof UndecodablePayload) {
+        this.host.undecodable(this, channel, header.lane, meta, payload.error);
+        continue;
+      }
       counter.messagesReceived += 1;
       laneCounter.messagesReceived += 1;
-      if (metas === undefined) this.host.deliver(this, channel, header.lane, item, undefined);
-      else this.host.deliver(this, channel, header.lane, (item as unknown[])[1], metas[index]);
+      this.host.deliver(this, channel, header.lane, payload, meta);
     }
     // An early flush inside a handler also took the control write this frame scheduled.
     if (sequence !== undefined && this.unackedMessages[lane]! > 0) this.scheduleControl();
@@ -587,11 +609,20 @@ export class Link {
     let payload: unknown;
     try {
       if (metaLength > 0) meta = metaFromWire(this.host.codec.decode(body.subarray(0, metaLength)));
-      payload = completed.raw ? Buffer.from(body.buffer, body.byteOffset + metaLength, body.length - metaLength) : this.host.codec.decode(body.subarray(metaLength));
     } catch (error) {
       if (error instanceof MetaFormatError) throw error;
       this.host.violation(this, connection, CLOSE_CODES.malformedFrame, `undecodable CBOR: ${error instanceof Error ? error.message : String(error)}`);
       return;
+    }
+    if (completed.raw) {
+      payload = Buffer.from(body.buffer, body.byteOffset + metaLength, body.length - metaLength);
+    } else {
+      // A payload that does not decode is dropped and counted below, as in receiveBlock.
+      try {
+        payload = this.host.codec.decode(body.subarray(metaLength));
+      } catch (error) {
+        payload = new UndecodablePayload(error);
+      }
     }
     if (channel.reliable) {
       // Duplicates included, as in receiveBlock.
@@ -604,6 +635,10 @@ export class Link {
         return;
       }
       counter.sequenceGaps += sequence.gaps - gaps;
+    }
+    if (payload instanceof UndecodablePayload) {
+      this.host.undecodable(this, channel, header.lane, meta, payload.error);
+      return;
     }
     counter.messagesReceived += 1;
     laneCounter.messagesReceived += 1;

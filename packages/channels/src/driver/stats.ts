@@ -44,6 +44,14 @@ export interface ChannelCounters {
   noHandler: number;
   /** Handlers that threw. */
   handlerErrors: number;
+  /**
+   * Messages whose payload this node could not decode (the CBOR screen refused it, or cbor-x threw
+   * on it), dropped in place of delivery: only a peer of another version or build, or a hostile
+   * one, sends one, since `send` refuses what this version's receiver refuses. A request among
+   * them got an error reply, a reply failed its request. On a reliable channel each was
+   * acknowledged as taken, so that it did not hold back its lane.
+   */
+  undecodableDropped: number;
   /** Replies that found no waiting request: it timed out or failed when the peer went down. */
   lateReplies: number;
   /** Replies to a request id this transport never issued (dropped). */
@@ -82,6 +90,7 @@ export function createChannelCounters(): ChannelCounters {
     sequenceGaps: 0,
     noHandler: 0,
     handlerErrors: 0,
+    undecodableDropped: 0,
     lateReplies: 0,
     unknownReplies: 0,
     repliesFailed: 0,

@@ -492,6 +492,7 @@ export function createTransport(options: TransportOptions): Transport {
     sequenceFloor: (peer) => sequenceFloors.get(peer) ?? [],
     saveSequenceFloor: (peer, lastSeqs) => remember(sequenceFloors, peer, lastSeqs),
     deliver,
+    undecodable,
     violation(link, connection, code, reason) {
       reportViolation(connection, code, reason, link.peer);
     },
@@ -818,15 +819,7 @@ export function createTransport(options: TransportOptions): Transport {
         handleRequest(link, channel, lane, meta, payload);
         return;
       }
-      // Ids are unique per transport, so a reply can only settle the request it answers; one
-      // above the last id issued answers nothing this transport ever asked.
-      if (meta.id < 1 || meta.id > lastRequestId) {
-        counter.unknownReplies += 1;
-        return;
-      }
-      const outcome =
-        meta.kind === META_KINDS.reply ? { ok: true as const, value: payload } : { ok: false as const, error: FoundationError.fromJSON(payload) };
-      if (!link.requests.settle(meta.id, outcome)) counter.lateReplies += 1;
+      settleRequest(link, channel, meta.id, meta.kind === META_KINDS.reply ? { ok: true, value: payload } : { ok: false, error: FoundationError.fromJSON(payload) });
       return;
     }
     const handlers = messageHandlers.get(channel.name);
@@ -845,7 +838,29 @@ export function createTransport(options: TransportOptions): Transport {
     }
   }
 
-  function handleRequest(link: Link, channel: ChannelDefinition, lane: number, meta: MessageMeta, payload: unknown): void {
+  function settleRequest(link: Link, channel: ChannelDefinition, id: number, outcome: { ok: true; value: unknown } | { ok: false; error: unknown }): void {
+    const counter = counters[channel.index]!;
+    // Ids are unique per transport, so a reply can only settle the request it answers; one
+    // above the last id issued answers nothing this transport ever asked.
+    if (id < 1 || id > lastRequestId) {
+      counter.unknownReplies += 1;
+      return;
+    }
+    if (!link.requests.settle(id, outcome)) counter.lateReplies += 1;
+  }
+
+  function undecodable(link: Link, channel: ChannelDefinition, lane: number, meta: MessageMeta | undefined, cause: unknown): void {
+    counters[channel.index]!.undecodableDropped += 1;
+    if (meta === undefined || meta.kind === META_KINDS.message) return;
+    // The side that waits learns now rather than at its timeout, with the code `send` refuses such
+    // a payload with.
+    const error = new PayloadEncodingError(channel.name, new Error(`undecodable at ${nodeId}: ${cause instanceof Error ? cause.message : String(cause)}`));
+    if (meta.kind === META_KINDS.request) handleRequest(link, channel, lane, meta, undefined, error);
+    else settleRequest(link, channel, meta.id, { ok: false, error });
+  }
+
+  /** Runs the channel's request handler, or with `refusal` answers with it instead of calling the handler. */
+  function handleRequest(link: Link, channel: ChannelDefinition, lane: number, meta: MessageMeta, payload: unknown, refusal?: FoundationError): void {
     const counter = counters[channel.index]!;
     // Replies answer work the peer asked for, so they bypass the channel bounds, but what waits
     // for one peer is bounded all the same: a peer that asks and never returns credit (so no
@@ -889,6 +904,10 @@ export function createTransport(options: TransportOptions): Transport {
       // One literal (not `{ ...message, replyTo }`, which gives each reply a V8 map of its own).
       link.enqueue(channel, lane, { payload: message.payload, raw: message.raw, meta: message.meta, key: message.key, replyTo: session });
     };
+    if (refusal !== undefined) {
+      reply(META_KINDS.errorReply, refusal.toJSON());
+      return;
+    }
     if (handler === undefined) {
       reply(META_KINDS.errorReply, new NoResponderError(nodeId, channel.name).toJSON());
       return;

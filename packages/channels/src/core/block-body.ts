@@ -1,0 +1,77 @@
+// A block's body is one CBOR array of its messages (payloads, or [meta, payload] pairs), decoded
+// as a whole. When that fails, one message must not cost the others of its frame: a sender of
+// another version or build may have written a payload this node's screen refuses or cbor-x throws
+// on, and on a reliable channel a refused frame comes back after every reconnect, holding back its
+// lane. So the body is split into its items by their heads and each payload decoded on its own;
+// one that does not decode becomes an UndecodablePayload for the driver to drop and count. The
+// envelope stays strict: a body that is not a definite array of the header's count, an item that
+// runs past the body or is no pair where pairs are due, a meta that does not decode, or bytes
+// after the last item, and the whole frame is refused as before.
+import type { CborCodec } from './cbor';
+import { CBOR_PAIR } from './cbor-heads';
+import { cborItemEnd } from './cbor-screen';
+
+/** A payload of a block or chunked message that did not decode, in its place. */
+export class UndecodablePayload {
+  constructor(readonly error: unknown) {}
+}
+
+/**
+ * The `count` items of `body` decoded one by one, an undecodable payload replaced by an
+ * UndecodablePayload (as the item, or as the second of its pair when `hasMeta`); undefined when
+ * the envelope around them cannot be read (see above).
+ */
+export function decodeBlockItems(codec: CborCodec, body: Uint8Array, count: number, hasMeta: boolean): unknown[] | undefined {
+  let position = arrayHeadEnd(body, count);
+  if (position < 0) return undefined;
+  const items: unknown[] = [];
+  // Each refusal builds an Error, whose stack (cbor-x's frames or the screen's, nothing of the
+  // sender's) would be most of the cost of a frame of many small undecodable payloads. Decoding
+  // runs to its end in this turn, so the process's limit is back before any other code runs.
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    for (let index = 0; index < count; index += 1) {
+      let meta: unknown;
+      if (hasMeta) {
+        if (body[position] !== CBOR_PAIR) return undefined;
+        const metaEnd = cborItemEnd(body, position + 1);
+        if (metaEnd < 0) return undefined;
+        try {
+          meta = codec.decode(body.subarray(position + 1, metaEnd));
+        } catch {
+          return undefined;
+        }
+        position = metaEnd;
+      }
+      const payloadEnd = cborItemEnd(body, position);
+      if (payloadEnd < 0) return undefined;
+      let payload: unknown;
+      try {
+        payload = codec.decode(body.subarray(position, payloadEnd));
+      } catch (error) {
+        payload = new UndecodablePayload(error);
+      }
+      position = payloadEnd;
+      items.push(hasMeta ? [meta, payload] : payload);
+    }
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+  return position === body.length ? items : undefined;
+}
+
+/** The offset after a definite-length array head of `count` items at the start of `body`, or -1. */
+function arrayHeadEnd(body: Uint8Array, count: number): number {
+  const initial = body[0];
+  if (initial === undefined || initial >> 5 !== 4) return -1;
+  const info = initial & 0x1f;
+  let length: number;
+  let end: number;
+  if (info < 24) [length, end] = [info, 1];
+  else if (info === 24 && body.length >= 2) [length, end] = [body[1]!, 2];
+  else if (info === 25 && body.length >= 3) [length, end] = [(body[1]! << 8) | body[2]!, 3];
+  else if (info === 26 && body.length >= 5) [length, end] = [((body[1]! << 24) | (body[2]! << 16) | (body[3]! << 8) | body[4]!) >>> 0, 5];
+  else return -1;
+  return length === count ? end : -1;
+}
