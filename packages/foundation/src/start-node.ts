@@ -8,7 +8,7 @@ import type { ChannelOptions, Transport } from '@foundation/channels';
 import { createFlightRecorder, createPropagator } from '@foundation/context';
 import type { FlightRecorder, Propagator } from '@foundation/context';
 import { createConfig } from '@foundation/config';
-import type { Config, ConfigCommand } from '@foundation/config';
+import type { Config, ConfigCommand, ConfigPath } from '@foundation/config';
 import { createEventStore } from '@foundation/events';
 import type { EventStore } from '@foundation/events';
 import { JoinTimeoutError, MEMBERSHIP_ERROR_CODES, createMembership, defaultLanConfig as membershipLan, defaultLocalConfig as membershipLocal } from '@foundation/membership-hyparview';
@@ -121,7 +121,7 @@ export interface FoundationNode {
   readonly runtime: Runtime;
   readonly membership: Membership;
   readonly consensus: ClusterConsensus;
-  readonly config: Config<unknown> & ClusterConfig;
+  readonly config: Config<unknown> & Pick<ClusterConfig, 'setClusterWide' | 'getWithConsensus'>;
   readonly events: EventStore & ClusterEvents;
   readonly telemetry: Telemetry & { getClusterMetrics(options?: { readonly aggregation?: 'sum' | 'average' | 'min' | 'max' | 'last'; readonly timeoutMs?: number }): Promise<MetricsSnapshot> };
   readonly registry: Registry<unknown>;
@@ -169,8 +169,9 @@ const NODE_SERVICE = 'foundation.node';
 /** The registry's namespace on every node (its replication and its stream of the Raft log). */
 const REGISTRY_NAMESPACE = 'production';
 
-function timings(options: ResolvedOptions): { tickMs: number; electionTicks: number; heartbeatTicks: number } {
-  return options.timing === 'local' ? { tickMs: 10, electionTicks: 15, heartbeatTicks: 2 } : { tickMs: 50, electionTicks: 10, heartbeatTicks: 2 };
+function timings(options: ResolvedOptions): { tickMs: number; electionTicks: number; heartbeatTicks: number; snapshotEvery?: number } {
+  const ticks = options.timing === 'local' ? { tickMs: 10, electionTicks: 15, heartbeatTicks: 2 } : { tickMs: 50, electionTicks: 10, heartbeatTicks: 2 };
+  return options.snapshotEvery === undefined ? ticks : { ...ticks, snapshotEvery: options.snapshotEvery };
 }
 
 /** The longest a control request may ask this node to wait on its peers: a peer's request holds no timer longer. */
@@ -561,7 +562,12 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     runtime,
     membership,
     consensus,
-    config: extend(config, clusterConfig),
+    // The cluster-wide operations only: closing the cluster config, or asking it for a
+    // snapshot's values, is the node's own business (a closed one would stop Raft's snapshots).
+    config: extend(config, {
+      setClusterWide: (path: ConfigPath, value: unknown, options?: { readonly signal?: AbortSignal }) => clusterConfig.setClusterWide(path, value, options),
+      getWithConsensus: (path: ConfigPath, options?: { readonly signal?: AbortSignal }) => clusterConfig.getWithConsensus(path, options),
+    }),
     events: extend(events, clusterEvents),
     telemetry: extend(telemetry, {
       async getClusterMetrics(metricsOptions: { aggregation?: 'sum' | 'average' | 'min' | 'max' | 'last'; timeoutMs?: number } = {}) {

@@ -31,27 +31,14 @@ const started = Date.now();
 let node: FoundationNode;
 try {
   // The config holds a schema (code), so it is made here rather than passed in as JSON.
-  node = await startNode({ ...options, config: chaosConfigOptions() });
+  // Snapshots often enough that restarted and lagging nodes install them in a run.
+  node = await startNode({ ...options, config: chaosConfigOptions(), ...(harness.snapshotEvery === undefined ? {} : { snapshotEvery: harness.snapshotEvery }) });
 } catch (error) {
   console.error(`[${options.name}] failed to start:`, error);
   send({ event: 'start-failed', message: error instanceof Error ? error.message : String(error) });
   process.exit(1);
 }
 console.log(`[${node.id}] started in ${Date.now() - started} ms (pid ${process.pid})`);
-
-// startNode takes no Raft snapshot interval (its default is 10,000 entries, more than a chaos run
-// writes), so a run that wants restarted and lagging nodes to install snapshots sets the Raft
-// node's own field. It is private to @foundation/raft: if it is not where it was, say so in the
-// log and carry on with the default rather than pretend.
-if (harness.snapshotEvery !== undefined) {
-  const raft = node.consensus.raft as unknown as Record<string, unknown>;
-  if (typeof raft['snapshotEvery'] === 'number') {
-    raft['snapshotEvery'] = harness.snapshotEvery;
-    console.log(`[${node.id}] raft snapshots every ${harness.snapshotEvery} entries`);
-  } else {
-    console.log(`[${node.id}] cannot set the raft snapshot interval (no snapshotEvery field): default kept`);
-  }
-}
 
 // A worker registered by capability, so the registry holds more than the node entries: its
 // entries must vanish when this process is killed and return when it restarts.
