@@ -163,7 +163,8 @@ describe('the CBOR screen and this node encoder', () => {
       }),
       { numRuns: 2000 },
     );
-    // What this node's encoder writes, cbor-x reads back unless it holds a tag.
+    // What this node's encoder writes, cbor-x reads back unless it holds a tag; `check`, which
+    // decodes only when the screen finds one, throws exactly when decoding does.
     const inside = fc.oneof(valueArbitrary, fc.constantFrom(null, undefined), fc.uint8Array({ maxLength: 17 }).map((bytes) => Buffer.from(bytes)));
     const taggedValue = fc.tuple(valueArbitrary, tagNumber, inside).map(([around, tag, content]) => [around, new Tag(content, tag)]);
     fc.assert(
@@ -176,6 +177,8 @@ describe('the CBOR screen and this node encoder', () => {
           refused = true;
         }
         if (refused) expect(mayHoldTag(bytes)).toBe(true);
+        if (refused) expect(() => codec.check(bytes)).toThrow();
+        else expect(() => codec.check(bytes)).not.toThrow();
       }),
       { numRuns: 2000 },
     );

@@ -66,6 +66,11 @@ const BREAK = 0xff;
 /** Items of an indefinite-length array or map: until a break. */
 const UNTIL_BREAK = -1;
 
+/** What screenCbor found: a tag of any number. */
+export const SCREEN_FOUND_TAG = 1;
+/** What screenCbor found: an Error (tag 27). */
+export const SCREEN_FOUND_ERROR = 2;
+
 /** CBOR input that holds an item the screen refuses. */
 export class CborScreenError extends Error {}
 
@@ -109,11 +114,12 @@ function typedArrayElementBytes(tag: number): number {
 /**
  * Throws CborScreenError when `bytes` holds a packed-values table, a shared reference, a cbor-x
  * record or bundled strings, a big integer that is too long or a typed array of part elements (see
- * above) or, with `allowTags` false, any tag. Returns whether it holds an Error (tag 27), whose decoding the codec then runs
- * without stack capture. Cost: one step per item head.
+ * above) or, with `allowTags` false, any tag. Returns what it found (SCREEN_FOUND_TAG, and
+ * SCREEN_FOUND_ERROR for an Error, tag 27, whose decoding the codec then runs without stack
+ * capture). Cost: one step per item head.
  */
-export function screenCbor(bytes: Uint8Array, allowTags: boolean): boolean {
-  let holdsErrors = false;
+export function screenCbor(bytes: Uint8Array, allowTags: boolean): number {
+  let found = 0;
   const end = bytes.length;
   // Items left at each open level (UNTIL_BREAK for indefinite length); the bottom one is the
   // single top-level item.
@@ -130,7 +136,7 @@ export function screenCbor(bytes: Uint8Array, allowTags: boolean): boolean {
       remaining.pop();
       continue;
     }
-    if (position >= end) return holdsErrors;
+    if (position >= end) return found;
     const initial = bytes[position]!;
     position += 1;
     if (left === UNTIL_BREAK && initial === BREAK) {
@@ -146,7 +152,7 @@ export function screenCbor(bytes: Uint8Array, allowTags: boolean): boolean {
     else if (info === 26) argument = readUint32(bytes, position);
     else if (info === 27) argument = readUint32(bytes, position) * 0x1_0000_0000 + readUint32(bytes, position + 4);
     else if (info === 31) argument = UNTIL_BREAK;
-    else return holdsErrors; // reserved: cbor-x refuses it
+    else return found; // reserved: cbor-x refuses it
     if (info >= 24 && info <= 27) position += 1 << (info - 24);
     if (bignumContent) {
       bignumContent = false;
@@ -166,13 +172,13 @@ export function screenCbor(bytes: Uint8Array, allowTags: boolean): boolean {
       if (argument === SHAREABLE_TAG || argument === SHARED_REFERENCE_TAG) throw new CborScreenError('CBOR shared references (tags 28 and 29) are not accepted');
       if (argument === LEGACY_RECORD_TAG || argument >= FIRST_RECORD_TAG) throw new CborScreenError(`cbor-x records and bundled strings (tag ${argument}) are not accepted`);
       if (argument === POSITIVE_BIGNUM_TAG || argument === NEGATIVE_BIGNUM_TAG) bignumContent = true;
-      if (argument === ERROR_TAG) holdsErrors = true;
+      found |= argument === ERROR_TAG ? SCREEN_FOUND_TAG | SCREEN_FOUND_ERROR : SCREEN_FOUND_TAG;
       elementBytes = typedArrayElementBytes(argument);
       continue;
     }
     if (left > 0) remaining[level] = left - 1;
     if (major === 2 || major === 3) {
-      if (argument === UNTIL_BREAK) return holdsErrors; // cbor-x refuses indefinite-length strings
+      if (argument === UNTIL_BREAK) return found; // cbor-x refuses indefinite-length strings
       position += argument;
     } else if (major === 4 || major === 5) {
       if (argument === 0) continue;
@@ -181,15 +187,16 @@ export function screenCbor(bytes: Uint8Array, allowTags: boolean): boolean {
       remaining.push(argument === UNTIL_BREAK || major === 4 ? argument : argument * 2);
     }
   }
-  return holdsErrors;
+  return found;
 }
 
 /**
- * False when `bytes` holds no tag at all, so that the sender decodes on trial only the payloads
- * that may hold one: one pass over the bytes, for `send`'s sake (the receiver decodes everything).
- * Every tag head (major type 6) is one of the bytes 0xc0 to 0xdb, however long its number is
- * written (0xdc to 0xdf are reserved or not well-formed, which cbor-x's encoder never writes). A
- * byte inside a string or a number may match too; then the trial decides. Without a tag, what
+ * False when `bytes` holds no tag at all, so that the sender walks (and, when the walk finds a
+ * tag, decodes on trial) only the payloads that may hold one: one pass over the bytes, for
+ * `send`'s sake (the receiver decodes everything). Every tag head (major type 6) is one of the
+ * bytes 0xc0 to 0xdb, however long its number is written (0xdc to 0xdf are reserved or not
+ * well-formed, which cbor-x's encoder never writes). A byte inside a string or a number may match
+ * too (UTF-8 of most letters beyond ASCII starts with one); then the walk decides. Without a tag, what
  * cbor-x's encoder writes its decoder reads back, and the screen takes (its other refusal, nesting
  * deeper than MAX_CBOR_DEPTH, the encoder never writes: its recursion runs out of stack first, at
  * a few thousand levels).

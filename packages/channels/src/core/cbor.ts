@@ -3,7 +3,7 @@
 // cbor-x renames a decoded `__proto__` key to `__proto_`, so decoded maps never reach a
 // prototype; the envelope around payloads is binary or validated arrays, never a decoded map.
 import { Decoder, Encoder } from 'cbor-x';
-import { screenCbor } from './cbor-screen';
+import { SCREEN_FOUND_ERROR, SCREEN_FOUND_TAG, screenCbor } from './cbor-screen';
 
 const CBOR_OPTIONS = { useRecords: false, mapsAsObjects: true } as const;
 
@@ -17,6 +17,12 @@ export interface CborCodec {
    */
   decode(bytes: Uint8Array): unknown;
   /**
+   * Throws what `decode` throws on `bytes`, this node's encoder's output, decoding them only when
+   * the screen finds a tag in them: without one, what cbor-x's encoder writes its decoder reads
+   * back. For `send`, so that it refuses what the receiver would.
+   */
+  check(bytes: Uint8Array): void;
+  /**
    * As `decode`, for input that holds no CBOR tags (handshake frames): throws CborScreenError on
    * any, before cbor-x decodes it (some tags cost far more to decode than their size: cbor-screen.ts).
    */
@@ -26,21 +32,27 @@ export interface CborCodec {
 export function createCborCodec(): CborCodec {
   const encoder = new Encoder(CBOR_OPTIONS);
   const decoder = new Decoder(CBOR_OPTIONS);
+  /** Decodes `bytes`, in which the screen found `found`. */
+  const decodeScreened = (bytes: Uint8Array, found: number): unknown => {
+    if ((found & SCREEN_FOUND_ERROR) === 0) return decoder.decode(bytes) as unknown;
+    // cbor-x builds each Error with `new Error`, which captures the stack: cbor-x's own frames,
+    // nothing of the sender's, and nearly all of the cost (a 63 KB frame of 21,000 small Errors
+    // took 150 ms and 14 MB; without the capture 14 ms). Decoding runs to its end in this turn,
+    // so the process's limit is back before any other code runs.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return decoder.decode(bytes) as unknown;
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+  };
   return {
     encode: (value) => encoder.encode(value),
-    decode: (bytes) => {
-      if (!screenCbor(bytes, true)) return decoder.decode(bytes) as unknown;
-      // cbor-x builds each Error with `new Error`, which captures the stack: cbor-x's own frames,
-      // nothing of the sender's, and nearly all of the cost (a 63 KB frame of 21,000 small Errors
-      // took 150 ms and 14 MB; without the capture 14 ms). Decoding runs to its end in this turn,
-      // so the process's limit is back before any other code runs.
-      const limit = Error.stackTraceLimit;
-      Error.stackTraceLimit = 0;
-      try {
-        return decoder.decode(bytes) as unknown;
-      } finally {
-        Error.stackTraceLimit = limit;
-      }
+    decode: (bytes) => decodeScreened(bytes, screenCbor(bytes, true)),
+    check: (bytes) => {
+      const found = screenCbor(bytes, true);
+      if ((found & SCREEN_FOUND_TAG) !== 0) decodeScreened(bytes, found);
     },
     decodeUntagged: (bytes) => {
       screenCbor(bytes, false);

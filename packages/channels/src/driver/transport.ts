@@ -989,11 +989,11 @@ export function createTransport(options: TransportOptions): Transport {
         // What the receiver cannot decode (see core/cbor-screen.ts: a long big integer, a tag it
         // refuses or one cbor-x throws on, held in a cbor-x Tag, whatever the payload's size) must
         // not be queued: a reliable channel would send it again after every refusal. So a payload
-        // that may hold a tag is decoded on trial by the receiver's own codec (screen, then cbor-x
+        // that holds a tag is decoded on trial by the receiver's own codec (screen, then cbor-x
         // with the same options; with records off no decoding leaves state behind for the next),
-        // as the receiver decodes a payload that its frame's batch could not. Without a tag byte,
-        // one scan.
-        if (mayHoldTag(bytes)) codec.decode(bytes);
+        // as the receiver decodes a payload that its frame's batch could not. Without a byte that
+        // may start a tag's head, one scan; with one but no tag (text beyond ASCII), a walk.
+        if (mayHoldTag(bytes)) codec.check(bytes);
       }
     } catch (error) {
       throw new PayloadEncodingError(channel.name, error);
