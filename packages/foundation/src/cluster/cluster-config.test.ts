@@ -266,6 +266,41 @@ describe('a snapshot from an older version', () => {
   });
 });
 
+describe('a restore whose batch the config refuses', () => {
+  it('validates the config a few times per refusal, not once per value (review finding)', () => {
+    // Refused whole (a local update here makes one value invalid), the values went in one by one,
+    // each validating the whole config: 1,000 paths validated about half a million entries, and
+    // 20,000 would have held Raft for minutes.
+    const count = 1_000;
+    let entriesValidated = 0;
+    const schema: StandardSchemaV1<unknown, unknown> = {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: (value) => {
+          const { limits, feature } = value as { limits: { rate: number }; feature: { table: Record<string, unknown> } };
+          entriesValidated += Object.keys(feature.table).length;
+          return limits.rate < 5 && 'k0' in feature.table ? { issues: [{ message: 'no k0 under a low rate', path: ['feature', 'table'] }] } : { value };
+        },
+      },
+    };
+    const tableDefaults = { limits: { rate: 10 }, feature: { table: {} } };
+    const live = createNode({ defaults: tableDefaults, schema });
+    live.apply(Array.from({ length: count }, (_, index) => set(`feature.table.k${index}`, index)));
+    const follower = createNode({ defaults: tableDefaults, schema });
+    follower.config.update('limits.rate', 1); // local: refuses k0 here
+    entriesValidated = 0;
+
+    follower.stateMachine.restore(live.stateMachine.snapshot());
+
+    const table = (follower.config.get() as { feature: { table: Record<string, unknown> } }).feature.table;
+    expect(Object.keys(table)).toHaveLength(count - 1);
+    expect(table.k0).toBeUndefined();
+    expect(follower.refused.map((error) => error.code)).toEqual([1201]);
+    expect(entriesValidated).toBeLessThan(40 * count);
+  });
+});
+
 describe('snapshotCommands', () => {
   it('gives the values in the order that sets them again, and refuses once the log went on without it', () => {
     const node = createNode({ defaults: { limits: { rate: 10, burst: 5 }, feature: { on: false, names: ['a', 'b'] } } });
