@@ -4,7 +4,7 @@
 import { FoundationError, createBackoff, createCryptoRandom, sleep, systemClock, uuidV4 } from '@foundation/core';
 import type { Random, Scheduler } from '@foundation/core';
 import { CHANNELS_ERROR_CODES } from '@foundation/channels';
-import { RAFT_ERROR_CODES, RaftTimeoutError, createRaftNode } from '@foundation/raft';
+import { RAFT_ERROR_CODES, RaftTimeoutError, StoppedError, createRaftNode } from '@foundation/raft';
 import type { Membership, RaftNode, RaftNodeOptions, RaftPersistence, RaftTransport } from '@foundation/raft';
 import { ClusterStateMachine, MAX_COMMAND_DEPTH, sessionOf } from './cluster-state-machine';
 import { nestsDeeperThan } from './nesting-depth';
@@ -118,6 +118,7 @@ export function createClusterConsensus(options: ClusterConsensusOptions): Cluste
     ...options.raft,
   });
   let unsubscribe: (() => void) | null = null;
+  let stopped = false;
   // Proposal sessions: this incarnation's random id, a counter, and the lowest number still
   // waiting for an answer (the state machine forgets results below it).
   const proposer = uuidV4(random).replaceAll('-', '').slice(0, 16);
@@ -262,8 +263,12 @@ export function createClusterConsensus(options: ClusterConsensusOptions): Cluste
       return countedIn(Math.max(1, joinBy - clock.monotonic()));
     },
     async start(startOptions = {}) {
+      // Once stopped, for good: Raft would give its first start's outcome again, and the
+      // forwarding's router (the node's) is closed, so the node would look started and answer nothing.
+      if (stopped) throw new StoppedError(options.nodeId);
       // Raft first: a forwarded request must never find it unstarted.
       await raft.start();
+      if (stopped) throw new StoppedError(options.nodeId);
       unsubscribe = options.forwarding.onRequest(FORWARD_CHANNEL, ({ from, payload }) => {
         const request = payload as { kind?: unknown; stream?: unknown; command?: unknown; node?: unknown; session?: unknown };
         if (request.kind === FORWARD_KIND && typeof request.stream === 'string') {
@@ -283,6 +288,7 @@ export function createClusterConsensus(options: ClusterConsensusOptions): Cluste
       if (!options.voters.includes(options.nodeId)) await this.join(startOptions.joinTimeoutMs === undefined ? {} : { timeoutMs: startOptions.joinTimeoutMs });
     },
     async stop() {
+      stopped = true;
       unsubscribe?.();
       await raft.stop();
     },
