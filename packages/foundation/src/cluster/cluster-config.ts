@@ -39,28 +39,6 @@ const keyOf = (path: readonly string[]): string => JSON.stringify(path);
 const MAX_REMEMBERED_REFUSALS = 1_024;
 
 /**
- * Applies the config stream of `log` to `config`, and keeps the cluster-wide values it accepts
- * (its overlay) for Raft's snapshots. Declare the stream so that its snapshots hold them,
- * before the Raft node starts, and close the cluster config only once it has stopped:
- *
- *     const log = consensus.log<ConfigCommand>('config', { retain: { state: () => clusterConfig.snapshotCommands() } });
- *     const clusterConfig = createClusterConfig(config, log, report);
- *
- * Commands are applied as they commit. A restored snapshot's commands are gathered while they
- * are heard again and applied at the end of the replay, as one change from the config this node
- * had to the one the snapshot gives: subscribers hear each value that differs, once, and nothing
- * of the values that stay. A path this node set from the log and the snapshot no longer sets
- * goes back to the config's layers, so the value from the log is gone as on a node started from
- * that snapshot, and local updates (`update`) outside that path stay. Reverts and the snapshot's
- * values go in as one `updateMany` when the config takes them together; otherwise one by one,
- * and only a path that cannot go back even with the snapshot's values in resets the whole
- * config to its layers. A snapshot from an older version holds the newest command per path
- * instead of the values, and is restored as those versions restored it: folded, with the
- * commands the fold finds no place for set last (which cannot tell every history apart: see
- * the README). `report` receives every command this node refuses, and the refusal that forced a
- * reset.
- */
-/**
  * Applies `changes` in order, in the longest runs the config takes at once: a run it refuses is
  * split in two halves, tried in turn, down to single changes, whose refusals go to `refused`;
  * `applied` hears each change taken. Each try validates the whole config, so a few refusals
@@ -83,6 +61,28 @@ function applyInRuns<T, Change extends ConfigChange>(config: Config<T>, changes:
   }
 }
 
+/**
+ * Applies the config stream of `log` to `config`, and keeps the cluster-wide values it accepts
+ * (its overlay) for Raft's snapshots. Declare the stream so that its snapshots hold them,
+ * before the Raft node starts, and close the cluster config only once it has stopped:
+ *
+ *     const log = consensus.log<ConfigCommand>('config', { retain: { state: () => clusterConfig.snapshotCommands() } });
+ *     const clusterConfig = createClusterConfig(config, log, report);
+ *
+ * Commands are applied as they commit. A restored snapshot's commands are gathered while they
+ * are heard again and applied at the end of the replay, as one change from the config this node
+ * had to the one the snapshot gives: subscribers hear each value that differs, once, and nothing
+ * of the values that stay. A path this node set from the log and the snapshot no longer sets
+ * goes back to the config's layers, so the value from the log is gone as on a node started from
+ * that snapshot, and local updates (`update`) outside that path stay. Reverts and the snapshot's
+ * values go in as one `updateMany` when the config takes them together; otherwise in smaller
+ * runs (applyInRuns), and only a path that cannot go back even with the snapshot's values in
+ * resets the whole config to its layers. A snapshot from an older version holds the newest
+ * command per path instead of the values, and is restored as those versions restored it:
+ * folded, with the commands the fold finds no place for set last (which cannot tell every
+ * history apart: see the README). `report` receives every command this node refuses, and the
+ * refusal that forced a reset.
+ */
 export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<ConfigCommand>, report: (error: FoundationError) => void): ClusterConfig {
   const waiting: { index: number; resolve: () => void; reject: (error: unknown) => void }[] = [];
   /** The index applied when the cluster config closed: it heard nothing after it. */
@@ -163,10 +163,10 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       return;
     }
     // Something in the batch is refused: in smaller runs down to single changes (applyInRuns),
-    // so that each refusal is reported and the rest still applies. A revert the schema refuses on the way (it needs a value the snapshot
-    // changes) is tried again once the snapshot's values are in. One that still cannot go back
-    // resets the config to its layers, as on a node started from the snapshot, and the
-    // snapshot's values go on top.
+    // so that each refusal is reported and the rest still applies. A revert the schema refuses
+    // on the way (it needs a value the snapshot changes) is tried again once the snapshot's
+    // values are in. One that still cannot go back resets the config to its layers, as on a node
+    // started from the snapshot, and the snapshot's values go on top.
     const everything = [...assignments, ...refused];
     const firstRefusal = revertDropped();
     assign(everything, true);
