@@ -79,6 +79,17 @@ describe('hostile input', () => {
     await stillServes(node);
   });
 
+  it('a HELLO of ten bytes that open an array of 2 ** 64 items and cut a string head short is refused (4006), not walked for ever', async () => {
+    // Review finding: the screen read the missing length byte as undefined and went on at
+    // position NaN, counting down the array's items one empty step each, before any
+    // authentication: the node's event loop never ran again.
+    const node = await startNode('target');
+    const client = await rawClient(node.address()!.url);
+    client.send(Buffer.of(0x01, 0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x78));
+    expect((await client.closed).code).toBe(CLOSE_CODES.malformedFrame);
+    await stillServes(node);
+  });
+
   it('frames are capped before buffering: above the hard cap ws closes with 1009, and before READY the hard cap is the handshake\'s 4 KiB', async () => {
     const node = await startNode('target', { limits: { frameBytes: 4096, chunkBytes: 4096 } });
     const huge = await rawClient(node.address()!.url);

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { UndecodablePayload, decodeBlockItems } from './block-body';
 import { createCborCodec } from './cbor';
 import { CBOR_PAIR, arrayHeadLength, writeArrayHead } from './cbor-heads';
+import { readLimited } from '../../test/read-limited';
 import { MAX_CBOR_DEPTH, cborItemEnd } from './cbor-screen';
 import { META_KINDS, metaToWire } from './meta';
 
@@ -86,7 +87,11 @@ describe('cborItemEnd', () => {
     ['an indefinite-length integer', Buffer.of(0x1f)],
     ['a reserved head', Buffer.of(0x1c)],
     [`arrays nested deeper than ${MAX_CBOR_DEPTH} levels`, Buffer.concat([Buffer.alloc(MAX_CBOR_DEPTH + 1, 0x81), Buffer.of(0x00)])],
+    // A string's length in the byte after its head, that byte missing, where the open array
+    // waits for 2 ** 64 more items: the walk went on at position NaN, one empty step an item.
+    ['a head cut short in an array of 2 ** 64 items', Buffer.of(0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x78)],
+    ['a byte string head cut short in a map of 2 ** 32 entries', Buffer.of(0xba, 0xff, 0xff, 0xff, 0xff, 0x58)],
   ])('gives -1 for %s', (_name, bytes) => {
-    expect(cborItemEnd(bytes, 0)).toBe(-1);
+    expect(cborItemEnd(readLimited(bytes), 0)).toBe(-1);
   });
 });

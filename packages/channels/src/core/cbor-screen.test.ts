@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { Decoder, Encoder } from 'cbor-x';
+import { readLimited } from '../../test/read-limited';
 import { CborScreenError, MAX_BIGNUM_BYTES, MAX_CBOR_DEPTH, screenCbor } from './cbor-screen';
 
 const encoder = new Encoder({ useRecords: false, mapsAsObjects: true });
@@ -44,6 +45,23 @@ describe('screenCbor', () => {
   ])('refuses %s', (_name, bytes) => {
     expect(() => screenCbor(bytes, true)).toThrow(CborScreenError);
     expect(() => screenCbor(bytes, false)).toThrow(CborScreenError);
+  });
+
+  it('stops at a head whose number runs past the end of the input, however many items the open arrays and maps still wait for', () => {
+    // A string's length in the byte after its head, with that byte missing: the walk read it as
+    // undefined, its position became NaN, no end check held again, and it counted down the items
+    // the open array still waited for, one empty step each: 2 ** 64 of them from ten bytes (a
+    // HELLO, before any authentication), which never ends.
+    for (const cut of [0x58, 0x78]) {
+      for (const open of [Buffer.of(0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff), Buffer.of(0x9a, 0xff, 0xff, 0xff, 0xff), Buffer.of(0xbb, 0, 0x20, 0, 0, 0, 0, 0, 0)]) {
+        const bytes = readLimited(Buffer.concat([open, Buffer.of(cut)]));
+        expect(() => screenCbor(bytes, true)).not.toThrow(); // left to the decoder, which refuses truncated input
+        expect(() => screenCbor(bytes, false)).not.toThrow();
+      }
+    }
+    expect(() => {
+      decoder.decode(Buffer.of(0x9a, 0xff, 0xff, 0xff, 0xff, 0x78));
+    }).toThrow();
   });
 
   it('refuses a typed array of several bytes an element around anything but a byte string of whole elements, which cbor-x decoded or refused by where its bytes fell in the input', () => {

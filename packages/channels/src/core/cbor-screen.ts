@@ -153,7 +153,13 @@ export function screenCbor(bytes: Uint8Array, allowTags: boolean): number {
     else if (info === 27) argument = readUint32(bytes, position) * 0x1_0000_0000 + readUint32(bytes, position + 4);
     else if (info === 31) argument = UNTIL_BREAK;
     else return found; // reserved: cbor-x refuses it
-    if (info >= 24 && info <= 27) position += 1 << (info - 24);
+    if (info >= 24 && info <= 27) {
+      position += 1 << (info - 24);
+      // A head cut short by the end: cbor-x refuses it. Read on, its number (from bytes past the
+      // end) could make the position NaN, which no end check stops, and the walk would count down
+      // the items the open arrays still wait for, 2 ** 64 of them for ten bytes.
+      if (position > end) return found;
+    }
     if (bignumContent) {
       bignumContent = false;
       if (major !== 2 || argument === UNTIL_BREAK) throw new CborScreenError('a big integer (CBOR tag 2 or 3) must be a byte string');
@@ -244,7 +250,11 @@ export function cborItemEnd(bytes: Uint8Array, start: number): number {
     // Indefinite length only for strings, arrays and maps; a break only where one ends.
     else if (info === 31 && major >= 2 && major <= 5) argument = UNTIL_BREAK;
     else return -1;
-    if (info >= 24 && info <= 27) position += 1 << (info - 24);
+    if (info >= 24 && info <= 27) {
+      position += 1 << (info - 24);
+      // Cut short by the end (see screenCbor: read on, the walk would never end).
+      if (position > end) return -1;
+    }
     if (major === 6) continue;
     if (left > 0) remaining[level] = left - 1;
     if (major === 2 || major === 3) {
