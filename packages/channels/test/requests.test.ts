@@ -202,6 +202,39 @@ describe('the reply bound', () => {
     expect(stats().repliesDropped).toBe(201);
   });
 
+  it('a handler that never settles holds its place as long as this node keeps its link to the peer: a peer that dialed in gives it back when reported down, a peer this node dialed keeps it through peer-down and its restart', async () => {
+    // Review finding: the README said such a place came back once the peer was reported down,
+    // but the count lives on the link, and a link this node wants (connect) outlives peer-down
+    // and the peer's restarts.
+    const channels = { rpc: {} };
+    for (const serverDials of [false, true]) {
+      const server = await startNode(`server-${String(serverDials)}`, { channels, limits: { maxReplyMessages: 1 } });
+      let handled = 0;
+      server.onRequest('rpc', () => {
+        handled += 1;
+        return new Promise(() => {});
+      });
+      const start = async (port = 0): Promise<Awaited<ReturnType<typeof startNode>>> => {
+        const client = await startNode('client', { channels, listen: { host: '127.0.0.1', port } });
+        const up = nextEvent<string>(server, 'peer-up');
+        if (!serverDials) client.connect(server.address()!.url);
+        else if (port === 0) server.connect(client.address()!.url);
+        await up;
+        await waitFor(() => client.peers().includes(server.nodeId), 5_000, 'the client to see the server');
+        await client.request(server.nodeId, 'rpc', 'ask', { timeoutMs: 100 }).catch(() => undefined);
+        return client;
+      };
+      const client = await start();
+      expect(handled).toBe(1);
+      // Reported down, then a new incarnation on the same address.
+      const down = nextEvent<string>(server, 'peer-down');
+      await client.close();
+      await down;
+      await start(Number(new URL(client.address()!.url).port));
+      expect({ serverDials, handled, dropped: server.stats().channels.rpc!.repliesDropped }).toEqual({ serverDials, handled: serverDials ? 1 : 2, dropped: serverDials ? 1 : 0 });
+    }
+  }, 20_000);
+
   it('a reply over the byte bound reaches the requester as QueueFullError; later requests succeed', async () => {
     const channels = { rpc: {} };
     const a = await startNode('node-a', { channels });
