@@ -221,7 +221,7 @@ describe('the reply bound', () => {
         else if (port === 0) server.connect(client.address()!.url);
         await up;
         await waitFor(() => client.peers().includes(server.nodeId), 5_000, 'the client to see the server');
-        await client.request(server.nodeId, 'rpc', 'ask', { timeoutMs: 100 }).catch(() => undefined);
+        await client.request(server.nodeId, 'rpc', 'ask', { timeout: 100 }).catch(() => undefined);
         return client;
       };
       const client = await start();
