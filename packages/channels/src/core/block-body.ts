@@ -6,7 +6,9 @@
 // one that does not decode becomes an UndecodablePayload for the driver to drop and count. The
 // envelope stays strict: a body that is not a definite array of the header's count, an item that
 // runs past the body or is no pair where pairs are due, a meta that does not decode, or bytes
-// after the last item, and the whole frame is refused as before.
+// after the last item, and the whole frame is refused as before. So is a payload nested deeper
+// than cbor-x's recursion reaches (isStackOverflow): each such one costs milliseconds, and the
+// frame would pay for it twice, as a whole and then alone, with the connection kept.
 import type { CborCodec } from './cbor';
 import { CBOR_PAIR } from './cbor-heads';
 import { cborItemEnd } from './cbor-screen';
@@ -17,9 +19,21 @@ export class UndecodablePayload {
 }
 
 /**
+ * Whether `error` is the stack running out, as cbor-x's recursive decoder does on arrays or maps
+ * nested a few thousand levels deep (the screen lets through up to MAX_CBOR_DEPTH): 1 to 7 ms
+ * each, for a few bytes a level. A sender of this version does not send one (its encoder's
+ * recursion runs out first, or, for a payload with tags, its trial decode: cbor-x decodes nested
+ * Maps, tag 259, only about 1,000 deep), so the frame holding it is refused rather than split and
+ * decoded again.
+ */
+export function isStackOverflow(error: unknown): error is RangeError {
+  return error instanceof RangeError && error.message === 'Maximum call stack size exceeded';
+}
+
+/**
  * The `count` items of `body` decoded one by one, an undecodable payload replaced by an
  * UndecodablePayload (as the item, or as the second of its pair when `hasMeta`); undefined when
- * the envelope around them cannot be read (see above).
+ * the envelope around them cannot be read or a payload overflows the stack (see above).
  */
 export function decodeBlockItems(codec: CborCodec, body: Uint8Array, count: number, hasMeta: boolean): unknown[] | undefined {
   let position = arrayHeadEnd(body, count);
@@ -50,6 +64,7 @@ export function decodeBlockItems(codec: CborCodec, body: Uint8Array, count: numb
       try {
         payload = codec.decode(body.subarray(position, payloadEnd));
       } catch (error) {
+        if (isStackOverflow(error)) return undefined;
         payload = new UndecodablePayload(error);
       }
       position = payloadEnd;

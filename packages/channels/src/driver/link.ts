@@ -11,7 +11,7 @@
 import { createBackoff } from '@foundation/core';
 import type { Backoff, Random, Scheduler, Timer } from '@foundation/core';
 import type { ChannelDefinition, LaneLayout } from '../channel-config';
-import { UndecodablePayload, decodeBlockItems } from '../core/block-body';
+import { UndecodablePayload, decodeBlockItems, isStackOverflow } from '../core/block-body';
 import type { CborCodec } from '../core/cbor';
 import { CLOSE_CODES, goodbyeReason, isGoodbye } from '../core/close-codes';
 import { createFairScheduler } from '../core/fair-scheduler';
@@ -530,8 +530,9 @@ export class Link {
       // reliable lane it is acknowledged with them, as a message whose handler threw is: acks
       // are cumulative, so holding it back would hold back everything after it, and the sender
       // would send it again after every reconnect, to be refused each time. Only a frame whose
-      // envelope cannot be read is refused.
-      decoded = decodeBlockItems(this.host.codec, body, header.count, header.hasMeta);
+      // envelope cannot be read is refused, or one nested deeper than the decoder's stack: that
+      // cost milliseconds, and would cost them again item by item (core/block-body.ts).
+      decoded = isStackOverflow(error) ? undefined : decodeBlockItems(this.host.codec, body, header.count, header.hasMeta);
       if (decoded === undefined) {
         this.host.violation(this, connection, CLOSE_CODES.malformedFrame, `undecodable CBOR: ${error instanceof Error ? error.message : String(error)}`);
         return;
@@ -617,10 +618,15 @@ export class Link {
     if (completed.raw) {
       payload = Buffer.from(body.buffer, body.byteOffset + metaLength, body.length - metaLength);
     } else {
-      // A payload that does not decode is dropped and counted below, as in receiveBlock.
+      // A payload that does not decode is dropped and counted below, as in receiveBlock, and one
+      // nested deeper than the decoder's stack refused with its frame, as there.
       try {
         payload = this.host.codec.decode(body.subarray(metaLength));
       } catch (error) {
+        if (isStackOverflow(error)) {
+          this.host.violation(this, connection, CLOSE_CODES.malformedFrame, `undecodable CBOR: ${error.message}`);
+          return;
+        }
         payload = new UndecodablePayload(error);
       }
     }
