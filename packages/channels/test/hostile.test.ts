@@ -476,6 +476,11 @@ describe('hostile input', () => {
       expect(replies.get(8)).toEqual({ kind: META_KINDS.reply, payload: 're: ping' });
       expect(replies.get(7)!.kind).toBe(META_KINDS.errorReply);
       expect(replies.get(7)!.payload).toMatchObject({ code: CHANNELS_ERROR_CODES.payloadEncoding });
+      // Worded for the side that could not decode it (the sender encoded it well enough), with
+      // the decoder's reason.
+      const refusalMessage = (replies.get(7)!.payload as { message: string }).message;
+      expect(refusalMessage).toMatch(/^payload for channel "orders" from node "sender" could not be decoded at node "target": /);
+      expect(refusalMessage).not.toContain('encodable');
 
       // The node asks; the client answers with a reply the node cannot decode.
       const asked = node.request('sender', 'orders', 'question', { timeout: 10_000 });
@@ -495,7 +500,15 @@ describe('hostile input', () => {
         'the request',
       );
       client.send(reliableBlock(3, [pair(META_KINDS.reply, requestId!, undecodable[1]!)], true));
-      await expect(asked).rejects.toBeInstanceOf(PayloadEncodingError);
+      const failure = await asked.then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(failure).toBeInstanceOf(PayloadEncodingError);
+      expect((failure as PayloadEncodingError).message).toMatch(/^payload for channel "orders" from node "sender" could not be decoded at node "target": a big integer of \d+ bytes/);
+      expect((failure as PayloadEncodingError).context).toMatchObject({ channel: 'orders', from: 'sender', to: 'target' });
+      // Built without stacks (this node's frames, nothing of the sender's), as decode errors are.
+      expect((failure as PayloadEncodingError).stack!.split('\n')).toHaveLength(1);
       expect(node.stats().channels.orders!.undecodableDropped).toBe(2);
       expect(node.stats().refusals.malformedFrame ?? 0).toBe(0);
     });

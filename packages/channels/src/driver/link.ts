@@ -1208,7 +1208,7 @@ export class Link {
       for (const { meta, bytes } of withdrawn.tooLargeRequests) {
         const id = meta === undefined ? undefined : requestId(this.host.codec, meta);
         if (id === undefined) continue;
-        this.requests.settle(id, { ok: false, error: tooLarge(bytes) });
+        this.requests.settle(id, () => ({ ok: false, error: tooLarge(bytes) }));
       }
       // `send` returned true for these, and they will never arrive (on a reliable channel too):
       // the sender hears of each, as it would have at send had the peer's sizes been known.

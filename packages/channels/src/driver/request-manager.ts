@@ -4,6 +4,9 @@ import type { Scheduler, Timer } from '@foundation/core';
 import { RequestInterruptedError } from '../errors/request-interrupted-error';
 import { RequestTimeoutError } from '../errors/request-timeout-error';
 
+/** How a request ended: its reply's value, or the error it failed with. */
+export type RequestOutcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
 interface Pending {
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
@@ -16,8 +19,11 @@ export interface RequestManager {
    * At the timeout, `onTimeout` runs first (it takes the request back if it is still queued).
    */
   add(id: number, peer: string, channel: string, timeoutMs: number, onTimeout?: () => void): Promise<unknown>;
-  /** Settles request `id` with a reply; false when it is unknown (late, duplicate or forged). */
-  settle(id: number, outcome: { ok: true; value: unknown } | { ok: false; error: unknown }): boolean;
+  /**
+   * Settles request `id` with the outcome `outcome` builds, called only when the request is
+   * pending; false when it is unknown (late, duplicate or forged).
+   */
+  settle(id: number, outcome: () => RequestOutcome): boolean;
   /** Fails every pending request (the peer is gone): their outcome is unknown. */
   failAll(peer: string, reason: string): void;
   readonly size: number;
@@ -41,8 +47,9 @@ export function createRequestManager(clock: Scheduler): RequestManager {
       if (entry === undefined) return false;
       pending.delete(id);
       entry.timer.cancel();
-      if (outcome.ok) entry.resolve(outcome.value);
-      else entry.reject(outcome.error);
+      const result = outcome();
+      if (result.ok) entry.resolve(result.value);
+      else entry.reject(result.error);
       return true;
     },
     failAll(peer, reason) {

@@ -39,6 +39,7 @@ import { Connection, capToHandshakeFrames, closeReason } from './connection';
 import type { ConnectionCallbacks, LocalIdentity, Refusal } from './connection';
 import { Link } from './link';
 import type { LinkHost } from './link';
+import type { RequestOutcome } from './request-manager';
 import { createListener } from './server';
 import type { Admission, Listener } from './server';
 import { createChannelCounters, createLaneCounters } from './stats';
@@ -819,7 +820,7 @@ export function createTransport(options: TransportOptions): Transport {
         handleRequest(link, channel, lane, meta, payload);
         return;
       }
-      settleRequest(link, channel, meta.id, meta.kind === META_KINDS.reply ? { ok: true, value: payload } : { ok: false, error: FoundationError.fromJSON(payload) });
+      settleRequest(link, channel, meta.id, () => (meta.kind === META_KINDS.reply ? { ok: true, value: payload } : { ok: false, error: FoundationError.fromJSON(payload) }));
       return;
     }
     const handlers = messageHandlers.get(channel.name);
@@ -838,7 +839,8 @@ export function createTransport(options: TransportOptions): Transport {
     }
   }
 
-  function settleRequest(link: Link, channel: ChannelDefinition, id: number, outcome: { ok: true; value: unknown } | { ok: false; error: unknown }): void {
+  /** Settles request `id` with `outcome`, which is built only when that request still waits. */
+  function settleRequest(link: Link, channel: ChannelDefinition, id: number, outcome: () => RequestOutcome): void {
     const counter = counters[channel.index]!;
     // Ids are unique per transport, so a reply can only settle the request it answers; one
     // above the last id issued answers nothing this transport ever asked.
@@ -853,14 +855,31 @@ export function createTransport(options: TransportOptions): Transport {
     counters[channel.index]!.undecodableDropped += 1;
     if (meta === undefined || meta.kind === META_KINDS.message) return;
     // The side that waits learns now rather than at its timeout, with the code `send` refuses such
-    // a payload with.
-    const error = new PayloadEncodingError(channel.name, new Error(`undecodable at ${nodeId}: ${cause instanceof Error ? cause.message : String(cause)}`));
+    // a payload with. The error is built only once it goes somewhere (a reply that will be sent,
+    // a request still waiting), and without stacks (this node's frames, nothing of the sender's),
+    // as decode errors are: a 64 KiB frame holds some 6,000 small undecodable requests, most of
+    // them past the reply bound, or replies to nothing, and each error with its cause and their
+    // stacks cost 7.6 µs.
+    const error = (): PayloadEncodingError => {
+      const limit = Error.stackTraceLimit;
+      Error.stackTraceLimit = 0;
+      try {
+        // A plain Error of the decoder's message, not the decoder's error itself, which cbor-x
+        // hangs the values decoded so far on.
+        return new PayloadEncodingError(channel.name, new Error(cause instanceof Error ? cause.message : String(cause)), { from: link.peer, to: nodeId });
+      } finally {
+        Error.stackTraceLimit = limit;
+      }
+    };
     if (meta.kind === META_KINDS.request) handleRequest(link, channel, lane, meta, undefined, error);
-    else settleRequest(link, channel, meta.id, { ok: false, error });
+    else settleRequest(link, channel, meta.id, () => ({ ok: false, error: error() }));
   }
 
-  /** Runs the channel's request handler, or with `refusal` answers with it instead of calling the handler. */
-  function handleRequest(link: Link, channel: ChannelDefinition, lane: number, meta: MessageMeta, payload: unknown, refusal?: FoundationError): void {
+  /**
+   * Runs the channel's request handler, or with `refusal` answers with the error it builds instead
+   * of calling the handler (built only when the reply bound leaves room for the answer).
+   */
+  function handleRequest(link: Link, channel: ChannelDefinition, lane: number, meta: MessageMeta, payload: unknown, refusal?: () => FoundationError): void {
     const counter = counters[channel.index]!;
     // Replies answer work the peer asked for, so they bypass the channel bounds, but what waits
     // for one peer is bounded all the same: a peer that asks and never returns credit (so no
@@ -905,7 +924,7 @@ export function createTransport(options: TransportOptions): Transport {
       link.enqueue(channel, lane, { payload: message.payload, raw: message.raw, meta: message.meta, key: message.key, replyTo: session });
     };
     if (refusal !== undefined) {
-      reply(META_KINDS.errorReply, refusal.toJSON());
+      reply(META_KINDS.errorReply, refusal().toJSON());
       return;
     }
     if (handler === undefined) {
