@@ -31,7 +31,8 @@
 // `addExtension`), around whatever value it holds, and cbor-x's decoder throws on some of those
 // that the screen takes (a typed array of a kind cbor-x builds through a DataView around no
 // buffer, a decimal fraction or an Error around null, a Set around a number). So `send` decodes
-// what it encoded on trial, this screen and then cbor-x, whenever it may hold a tag, and refuses
+// what it encoded on trial, this screen and then cbor-x, whenever it holds a tag (but for dates
+// cbor-x cannot fail to read, as the Dates this encoder writes: dateContentCannotThrow), and refuses
 // what the receiver would (PayloadEncodingError): a reliable channel would otherwise send it again
 // after every refusal, and hold back all that follows it on its lane. Every other tag cbor-x
 // decodes at a cost in proportion to its size, and payloads may hold them (Date, Set, Map, Error,
@@ -66,7 +67,7 @@ const BREAK = 0xff;
 /** Items of an indefinite-length array or map: until a break. */
 const UNTIL_BREAK = -1;
 
-/** What screenCbor found: a tag of any number. */
+/** What screenCbor found: a tag whose decoding may throw (any but a date cbor-x cannot fail to read). */
 export const SCREEN_FOUND_TAG = 1;
 /** What screenCbor found: an Error (tag 27). */
 export const SCREEN_FOUND_ERROR = 2;
@@ -76,6 +77,12 @@ export class CborScreenError extends Error {}
 
 /** cbor-x's Error (a generic object): built with `new Error`, which captures a stack. */
 const ERROR_TAG = 27;
+/** A date as text (RFC 8949): cbor-x reads it as `new Date(content)`. */
+const DATE_TEXT_TAG = 0;
+/** A date as seconds since 1970 (RFC 8949): cbor-x reads it as `new Date(Math.round(content * 1000))`. */
+const DATE_SECONDS_TAG = 1;
+/** No date tag waits for its content (dateContent). */
+const NO_DATE = -1;
 
 /**
  * Bytes an element of the typed arrays (RFC 8746) of more than one byte an element that cbor-x
@@ -112,11 +119,28 @@ function typedArrayElementBytes(tag: number): number {
 }
 
 /**
+ * Whether cbor-x's reader of date tag `tag` (DATE_TEXT_TAG or DATE_SECONDS_TAG) cannot throw on
+ * content of head `major`/`info`. For tag 1, an integer of at most 32 bits (cbor-x reads a 64-bit
+ * one as a BigInt, which `* 1000` throws on) or a float of any width: a number, and `new Date` of
+ * any number, NaN and infinities included, is a Date. For tag 0, a text string of definite length
+ * (cbor-x refuses an indefinite one): `new Date` of any string is a Date, invalid or not, where a
+ * map could throw on its way to a primitive (`{ toString: 1, valueOf: 1 }`). The string itself
+ * decodes as it would outside the tag, where no trial decode checks it either. These are cbor-x's
+ * own readers (decode.js, `currentExtensions[0]` and `[1]`); a process that replaces them through
+ * cbor-x's module-wide `addExtension` for tag 0 or 1 gets no trial decode of its dates.
+ */
+function dateContentCannotThrow(tag: number, major: number, info: number): boolean {
+  if (tag === DATE_SECONDS_TAG) return ((major === 0 || major === 1) && info <= 26) || (major === 7 && info >= 25 && info <= 27);
+  return major === 3 && info !== 31;
+}
+
+/**
  * Throws CborScreenError when `bytes` holds a packed-values table, a shared reference, a cbor-x
  * record or bundled strings, a big integer that is too long or a typed array of part elements (see
- * above) or, with `allowTags` false, any tag. Returns what it found (SCREEN_FOUND_TAG, and
- * SCREEN_FOUND_ERROR for an Error, tag 27, whose decoding the codec then runs without stack
- * capture). Cost: one step per item head.
+ * above) or, with `allowTags` false, any tag. Returns what it found (SCREEN_FOUND_TAG for a tag
+ * whose decoding may throw, which a date of a number or a text string cannot: see
+ * dateContentCannotThrow; SCREEN_FOUND_ERROR for an Error, tag 27, whose decoding the codec then
+ * runs without stack capture). Cost: one step per item head.
  */
 export function screenCbor(bytes: Uint8Array, allowTags: boolean): number {
   let found = 0;
@@ -129,6 +153,12 @@ export function screenCbor(bytes: Uint8Array, allowTags: boolean): number {
   let bignumContent = false;
   /** After a typed array's tag of more than a byte an element: that size (typedArrayElementBytes). */
   let elementBytes = 0;
+  /**
+   * After a date's tag (0 or 1): that tag, whose content decides whether it counts as found
+   * (dateContentCannotThrow); NO_DATE otherwise. The walk stops early only on input cbor-x
+   * refuses, and a date still waiting then counts, so that `check` decodes it and throws.
+   */
+  let dateContent = NO_DATE;
   while (remaining.length > 0) {
     const level = remaining.length - 1;
     const left = remaining[level]!;
@@ -136,7 +166,7 @@ export function screenCbor(bytes: Uint8Array, allowTags: boolean): number {
       remaining.pop();
       continue;
     }
-    if (position >= end) return found;
+    if (position >= end) break;
     const initial = bytes[position]!;
     position += 1;
     if (left === UNTIL_BREAK && initial === BREAK) {
@@ -152,13 +182,18 @@ export function screenCbor(bytes: Uint8Array, allowTags: boolean): number {
     else if (info === 26) argument = readUint32(bytes, position);
     else if (info === 27) argument = readUint32(bytes, position) * 0x1_0000_0000 + readUint32(bytes, position + 4);
     else if (info === 31) argument = UNTIL_BREAK;
-    else return found; // reserved: cbor-x refuses it
+    else break; // reserved: cbor-x refuses it
     if (info >= 24 && info <= 27) {
       position += 1 << (info - 24);
       // A head cut short by the end: cbor-x refuses it. Read on, its number (from bytes past the
       // end) could make the position NaN, which no end check stops, and the walk would count down
       // the items the open arrays still wait for, 2 ** 64 of them for ten bytes.
-      if (position > end) return found;
+      if (position > end) break;
+    }
+    if (dateContent !== NO_DATE) {
+      // A text string cut short by the end, cbor-x refuses: it counts, so that `check` throws.
+      if (!dateContentCannotThrow(dateContent, major, info) || (major === 3 && argument > end - position)) found |= SCREEN_FOUND_TAG;
+      dateContent = NO_DATE;
     }
     if (bignumContent) {
       bignumContent = false;
@@ -178,13 +213,14 @@ export function screenCbor(bytes: Uint8Array, allowTags: boolean): number {
       if (argument === SHAREABLE_TAG || argument === SHARED_REFERENCE_TAG) throw new CborScreenError('CBOR shared references (tags 28 and 29) are not accepted');
       if (argument === LEGACY_RECORD_TAG || argument >= FIRST_RECORD_TAG) throw new CborScreenError(`cbor-x records and bundled strings (tag ${argument}) are not accepted`);
       if (argument === POSITIVE_BIGNUM_TAG || argument === NEGATIVE_BIGNUM_TAG) bignumContent = true;
-      found |= argument === ERROR_TAG ? SCREEN_FOUND_TAG | SCREEN_FOUND_ERROR : SCREEN_FOUND_TAG;
+      if (argument === DATE_TEXT_TAG || argument === DATE_SECONDS_TAG) dateContent = argument;
+      else found |= argument === ERROR_TAG ? SCREEN_FOUND_TAG | SCREEN_FOUND_ERROR : SCREEN_FOUND_TAG;
       elementBytes = typedArrayElementBytes(argument);
       continue;
     }
     if (left > 0) remaining[level] = left - 1;
     if (major === 2 || major === 3) {
-      if (argument === UNTIL_BREAK) return found; // cbor-x refuses indefinite-length strings
+      if (argument === UNTIL_BREAK) break; // cbor-x refuses indefinite-length strings
       position += argument;
     } else if (major === 4 || major === 5) {
       if (argument === 0) continue;
@@ -193,7 +229,7 @@ export function screenCbor(bytes: Uint8Array, allowTags: boolean): number {
       remaining.push(argument === UNTIL_BREAK || major === 4 ? argument : argument * 2);
     }
   }
-  return found;
+  return dateContent === NO_DATE ? found : found | SCREEN_FOUND_TAG;
 }
 
 /**

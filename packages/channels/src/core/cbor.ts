@@ -18,8 +18,9 @@ export interface CborCodec {
   decode(bytes: Uint8Array): unknown;
   /**
    * Throws what `decode` throws on `bytes`, this node's encoder's output, decoding them only when
-   * the screen finds a tag in them: without one, what cbor-x's encoder writes its decoder reads
-   * back. For `send`, so that it refuses what the receiver would.
+   * the screen finds a tag in them whose decoding may throw (any but a date of a number or a text
+   * string): without one, what cbor-x's encoder writes its decoder reads back. For `send`, so
+   * that it refuses what the receiver would.
    */
   check(bytes: Uint8Array): void;
   /**

@@ -1011,7 +1011,8 @@ export function createTransport(options: TransportOptions): Transport {
         // that holds a tag is decoded on trial by the receiver's own codec (screen, then cbor-x
         // with the same options; with records off no decoding leaves state behind for the next),
         // as the receiver decodes a payload that its frame's batch could not. Without a byte that
-        // may start a tag's head, one scan; with one but no tag (text beyond ASCII), a walk.
+        // may start a tag's head, one scan; with one but no tag (text beyond ASCII), or only
+        // Dates (which cbor-x cannot fail to read: cbor-screen.ts), a walk.
         if (mayHoldTag(bytes)) codec.check(bytes);
       }
     } catch (error) {
