@@ -63,7 +63,8 @@ export interface KeyRevision {
  * receiver's summary). A large delta travels in pieces that each cover their own revisions
  * (see `encodeDeltas`); an empty `covers` carries entries only, as pieces from peers before
  * that change did. A receiver whose history would then hold more than MAX_CLOUD_INTERVALS gaps
- * takes only the ranges that fit (see `coversTaken`).
+ * takes only the ranges that fit (see `coversTaken`). The pieces of a key-listed delta are
+ * taken from the lowest up (see `keyListCovers`).
  */
 export interface OriginDelta {
   readonly node: string;
@@ -73,6 +74,11 @@ export interface OriginDelta {
   readonly removed: readonly Tombstone[];
   /** When present: every live entry of the origin at the sender, for the covered revisions. */
   readonly keys: readonly KeyRevision[] | undefined;
+  /**
+   * For a piece of a key-listed delta (see `encodeDeltas`): the covers of the whole delta. Its
+   * covers are taken once every piece below it has arrived (see `keyListCovers`).
+   */
+  readonly whole?: readonly Interval[] | undefined;
   /** The origin's life id for this incarnation (see `ReplicaOptions.life`), when the sender knows it. */
   readonly life?: string | undefined;
 }
@@ -200,6 +206,16 @@ function revisionsOf(state: OriginState): Map<number, string> {
   return revisions;
 }
 
+/**
+ * The pieces of one key-listed delta that arrived (see `keyListCovers`): the sender, the covers
+ * of the whole delta, and the revisions of the pieces that arrived, taken or waiting.
+ */
+interface KeyListPieces {
+  readonly peer: string;
+  readonly whole: CausalContext;
+  readonly received: CausalContext;
+}
+
 class OriginState {
   readonly context = new CausalContext();
   readonly entries = new Map<string, Slot>();
@@ -218,6 +234,8 @@ class OriginState {
    * 32,769 such deltas, against an origin of 100,000 entries, took minutes.
    */
   revisions: Map<number, string> | undefined = undefined;
+  /** The pieces of a key list arriving from a peer, while some below others are missing (see `keyListCovers`). */
+  keyList: KeyListPieces | undefined = undefined;
   hashLow = 0;
   hashHigh = 0;
 
@@ -450,8 +468,10 @@ export class Replica {
     }
     const base = fresh ? new OriginState(delta.node, delta.incarnation, delta.life) : state!;
     // The covered ranges taken: all of them, unless together with this replica's history they
-    // leave more gaps than it holds (see `coversTaken`).
-    const covers = this.checkLimits(base, delta, peer, state === undefined);
+    // leave more gaps than it holds (see `coversTaken`), or they are a piece of a key list whose
+    // pieces below have not all arrived (see `keyListCovers`).
+    const keyList = keyListCovers(base, delta, peer);
+    const covers = this.checkLimits(base, delta, peer, state === undefined, keyList.covers);
     if (fresh) {
       if (state !== undefined) this.dropOrigin(state, 'restarted');
       state = base;
@@ -483,7 +503,9 @@ export class Replica {
       }
     }
     for (const instance of delta.entries) {
-      if (context.covers(instance.revision)) continue;
+      // A revision of a key list's piece that waits for the pieces below is refused as a covered
+      // one is: the piece carried the change at it, so another one is old.
+      if (context.covers(instance.revision) || target.keyList?.received.covers(instance.revision) === true) continue;
       const tombstone = target.tombstones.get(instance.id);
       if (tombstone !== undefined && tombstone.revision >= instance.revision) continue;
       const existing = target.entries.get(instance.id);
@@ -501,12 +523,13 @@ export class Replica {
       this.options.onChange({ type: 'put', slot, instance, previous });
       changed = true;
     }
-    if (delta.keys !== undefined && covers.length > 0) {
+    const pruned = prunedRange(delta, covers);
+    if (delta.keys !== undefined && pruned.length > 0) {
       const live = new Map<string, number>();
       for (const key of delta.keys) live.set(key.id, key.revision);
       for (const [id, slot] of target.entries) {
         const instance = slot.instance;
-        if (!coveredBy(covers, instance.revision)) continue;
+        if (!coveredBy(pruned, instance.revision)) continue;
         const revision = live.get(id);
         if (revision === undefined || revision < instance.revision) {
           target.entries.delete(id);
@@ -520,6 +543,7 @@ export class Replica {
       // are behind with the key list too, or they would keep what was removed.
       target.tombstoneFloor = Math.max(target.tombstoneFloor, highestCovered(covers));
     }
+    if (delta.whole !== undefined && delta.keys !== undefined) target.keyList = keyList.pieces;
     const before = context.describe();
     for (const interval of covers) context.add(interval.low, interval.high);
     if (context.describe() !== before) changed = true;
@@ -546,7 +570,8 @@ export class Replica {
     const state = this.origins.get(delta.node);
     if (state !== undefined && state.incarnation > delta.incarnation) return;
     const fresh = state === undefined || state.incarnation < delta.incarnation;
-    this.checkLimits(fresh ? new OriginState(delta.node, delta.incarnation, delta.life) : state, delta, peer, state === undefined, true);
+    const base = fresh ? new OriginState(delta.node, delta.incarnation, delta.life) : state;
+    this.checkLimits(base, delta, peer, state === undefined, keyListCovers(base, delta, peer).covers, true);
   }
 
   /**
@@ -556,9 +581,10 @@ export class Replica {
    * many key-listed deltas that are not joined, under as many life ids, cost that once per
    * delta), and leaves such a delta to `applyDelta`, whose merge looks at them anyway.
    *
-   * Returns the covered ranges of the delta that the merge takes (see `coversTaken`).
+   * Returns the covered ranges of `offered` (those of the delta the merge may take, see
+   * `keyListCovers`) that the merge takes (see `coversTaken`).
    */
-  private checkLimits(state: OriginState, delta: OriginDelta, peer: string, newOrigin: boolean, beforeMerge = false): readonly Interval[] {
+  private checkLimits(state: OriginState, delta: OriginDelta, peer: string, newOrigin: boolean, offered: readonly Interval[], beforeMerge = false): readonly Interval[] {
     if (newOrigin && this.origins.size - 1 >= this.options.maxNodes) {
       throw new InvalidPeerMessageError(peer, 'node', `state of more than ${this.options.maxNodes} nodes (maxNodes)`);
     }
@@ -570,10 +596,11 @@ export class Replica {
     // the removal was collected) was refused on every round: its peers kept the removed entry
     // and never held the new one.
     // A key-listed delta checked before the merge is left to applyDelta (see above).
-    const { covers, prefix } = coversTaken(state.context, delta.covers);
-    const pruning = delta.keys !== undefined && covers.length > 0;
+    const { covers, prefix } = coversTaken(state.context, offered);
+    const pruned = prunedRange(delta, covers);
+    const pruning = delta.keys !== undefined && pruned.length > 0;
     if (state.entries.size + additions > this.options.maxServicesPerNode && !(pruning && beforeMerge)) {
-      if (sizeAfter(state, delta, covers, pruning) > this.options.maxServicesPerNode) {
+      if (sizeAfter(state, delta, pruned, pruning) > this.options.maxServicesPerNode) {
         throw new InvalidPeerMessageError(peer, 'entries', `node "${delta.node}" would hold more than ${this.options.maxServicesPerNode} services (maxServicesPerNode)`);
       }
     }
@@ -992,7 +1019,7 @@ function sizeAfter(state: OriginState, delta: OriginDelta, covers: readonly Inte
     if (stored === undefined || stored < tombstone.revision) removedAt.set(tombstone.id, tombstone.revision);
   }
   for (const instance of delta.entries) {
-    if (context.covers(instance.revision)) continue;
+    if (context.covers(instance.revision) || state.keyList?.received.covers(instance.revision) === true) continue;
     const removed = removalRevision(instance.id);
     if (removed !== undefined && removed >= instance.revision) continue;
     const held = heldRevision(instance.id);
@@ -1082,6 +1109,67 @@ function pendingAfter(state: OriginState, delta: OriginDelta, prefix: number): n
   // Past the bound unless enough of those held become stable: counted only as far as needed,
   // which costs no more than the delta's own removals.
   return pending - state.pendingRemovals.countThrough(prefix, pending - MAX_PENDING_TOMBSTONES);
+}
+
+/**
+ * The revisions whose entries a key-listed delta prunes: those of its covers taken, or for a
+ * piece of one (see `keyListCovers`), all of its own, taken or not. A piece's keys list every
+ * live entry of the sender at the piece's revisions, whether or not the pieces below arrived.
+ */
+function prunedRange(delta: OriginDelta, taken: readonly Interval[]): readonly Interval[] {
+  return delta.whole === undefined ? taken : delta.covers;
+}
+
+/**
+ * The covered ranges of `delta` a merge may take, and the pieces of its key list held after it.
+ *
+ * A key list removes the entries at the revisions it covers that its keys leave out: the sender
+ * forgot some removals among them. In pieces (see `encodeDeltas`), each piece prunes only at its
+ * own revisions, but a forgotten removal in one piece may have removed an entry whose revision
+ * lies in a piece below it. Taken alone, as it was, a piece above a lost one covered the removal
+ * while the entry stayed, and when the lost piece held only revisions this replica covered
+ * already, nothing showed a gap: no key list was sent again and the entry stayed for good, with
+ * the digest of the peers that had removed it (and this replica passed it on in its own key
+ * list). So a piece's covers are taken only once every piece below it in the whole delta has
+ * arrived from the same peer (a later answer of the same peer with the same whole covers lists
+ * the same changes); until then they wait, and the changes at them are refused as if covered
+ * (the piece carried them). A delta not in pieces is taken at once, as before.
+ *
+ * Bounded as a history is: at most one key list per origin is followed (a new one replaces it),
+ * and one whose pieces arrived in more than MAX_CLOUD_INTERVALS separate ranges starts again.
+ */
+function keyListCovers(state: OriginState, delta: OriginDelta, peer: string): { covers: readonly Interval[]; pieces: KeyListPieces | undefined } {
+  if (delta.keys === undefined || delta.whole === undefined) return { covers: delta.covers, pieces: state.keyList };
+  const whole = new CausalContext();
+  for (const interval of delta.whole) whole.add(interval.low, interval.high);
+  const held = state.keyList;
+  const same = held !== undefined && held.peer === peer && held.whole.describe() === whole.describe();
+  let received = same ? held.received.clone() : new CausalContext();
+  for (const interval of delta.covers) received.add(interval.low, interval.high);
+  if (received.cloud.length > MAX_CLOUD_INTERVALS) {
+    received = new CausalContext();
+    for (const interval of delta.covers) received.add(interval.low, interval.high);
+  }
+  // The whole delta's ranges, lowest first, as far as the pieces that arrived reach without a hole.
+  const covers: Interval[] = [];
+  const ranges = whole.prefix > 0 ? [{ low: 1, high: whole.prefix }, ...whole.cloud] : whole.cloud;
+  let complete = true;
+  for (const interval of ranges) {
+    const reach = reachFrom(received, interval.low);
+    if (reach >= interval.low) covers.push({ low: interval.low, high: Math.min(reach, interval.high) });
+    if (reach < interval.high) {
+      complete = false;
+      break;
+    }
+  }
+  return { covers, pieces: complete ? undefined : { peer, whole, received } };
+}
+
+/** The highest revision up to which `context` covers every revision from `low` on (low - 1 when it does not cover `low`). */
+function reachFrom(context: CausalContext, low: number): number {
+  if (low <= context.prefix) return context.prefix;
+  for (const interval of context.cloud) if (interval.low <= low && low <= interval.high) return interval.high;
+  return low - 1;
 }
 
 function coveredBy(intervals: readonly Interval[], revision: number): boolean {

@@ -74,6 +74,24 @@ describe('wire', () => {
     expect(origins.flatMap((origin) => origin.keys!)).toEqual(keys);
   });
 
+  it('gives each piece of a key-listed delta the covers of the whole delta, and none to pieces without keys', () => {
+    const entries = [instance(2), instance(3), instance(7), instance(9)];
+    const covers = [{ low: 1, high: 3 }, { low: 6, high: 12 }];
+    const decode = (payloads: Uint8Array[]): OriginDelta[] =>
+      payloads.map((payload) => decodeMessage(payload, 'a', 'ns', DEFAULT_LIMITS)).flatMap((message) => (message.type === 'delta' ? message.origins : []));
+    const keyed = decode(encodeDeltas('ns', [{ node: 'a', incarnation: 1, covers, entries, removed: [], keys: [] }], [], 1));
+    expect(keyed.map((origin) => origin.whole)).toEqual([covers, covers, covers, covers]);
+    const plain = decode(encodeDeltas('ns', [{ node: 'a', incarnation: 1, covers, entries, removed: [], keys: undefined }], [], 1));
+    expect(plain.map((origin) => origin.whole)).toEqual([undefined, undefined, undefined, undefined]);
+    // Bounded as covers are.
+    const scattered = Array.from({ length: MAX_CLOUD_INTERVALS + 2 }, (_, index) => [2 * index + 1, 2 * index + 1]);
+    const payload = new TextEncoder().encode(
+      JSON.stringify({ v: 1, t: 'delta', ns: 'ns', departed: [], origins: [{ node: 'a', incarnation: 1, covers: [[1, 1]], removed: [], keys: [], whole: scattered, entries: [] }] }),
+    );
+    const message = decodeMessage(payload, 'a', 'ns', DEFAULT_LIMITS);
+    expect(message.type === 'delta' && message.rejected.map((error) => error.path)).toEqual(['origins[0].whole']);
+  });
+
   it('slices covers with gaps, and keeps a key list (even empty) on every piece', () => {
     const entries = [instance(2), instance(3), instance(7), instance(9)];
     const payloads = encodeDeltas('ns', [{ node: 'a', incarnation: 1, covers: [{ low: 1, high: 3 }, { low: 6, high: 12 }], entries, removed: [], keys: [] }], [], 1);

@@ -106,6 +106,7 @@ function encodeDelta(delta: OriginDelta): string {
     covers: delta.covers.map((interval) => [interval.low, interval.high]),
     removed: delta.removed.map((tombstone) => [tombstone.id, tombstone.revision]),
     ...(delta.keys === undefined ? {} : { keys: delta.keys.map((key) => [key.id, key.revision]) }),
+    ...(delta.whole === undefined ? {} : { whole: delta.whole.map((interval) => [interval.low, interval.high]) }),
     ...(delta.life === undefined ? {} : { life: delta.life }),
   });
   // The entries go in as cached text: `{...head, "entries":[...]}`.
@@ -205,7 +206,10 @@ function compareIds(left: string, right: string): number {
  * may lose, duplicate or reorder pieces; a receiver that misses one is left with a gap in its
  * context, which the next anti-entropy round shows and fills. (Pieces that covered nothing
  * until the last one did lost their entries for good when the last arrived first: the receiver
- * then covered their revisions and refused them as old.)
+ * then covered their revisions and refused them as old.) The pieces of a key-listed delta also
+ * carry the covers of the whole delta (`whole`): one prunes only at its own revisions, so the
+ * receiver takes its covers once the pieces below it have arrived (see `keyListCovers` in
+ * replica.ts).
  */
 export function encodeDeltas(namespace: string, deltas: readonly OriginDelta[], departed: readonly DepartureRecord[], maxEntriesPerMessage: number, maxMessageBytes = Number.POSITIVE_INFINITY): Uint8Array[] {
   // Entries and removals are also bounded by bytes: a thousand entries with metadata near its
@@ -258,10 +262,12 @@ export function encodeDeltas(namespace: string, deltas: readonly OriginDelta[], 
       continue;
     }
     const items = deltaItems(delta);
+    // A piece of a key-listed delta carries the whole delta's covers besides its own.
+    const whole = delta.keys === undefined ? undefined : delta.covers;
     // A piece covers a slice of the delta's covers: no more intervals, and no number above an
     // interval's highest revision, so the head with every interval at its highest revision is
     // at least as long as any piece's. The changes of a piece get what that leaves.
-    const pieceBudget = byteBudget - deltaHeadBytes(delta, delta.covers.map((interval) => ({ low: interval.high, high: interval.high })));
+    const pieceBudget = byteBudget - deltaHeadBytes({ ...delta, whole }, delta.covers.map((interval) => ({ low: interval.high, high: interval.high })));
     // Pieces of whole revisions (an entry and its key share one), each within both bounds and
     // holding at least one revision.
     let low = Number.NEGATIVE_INFINITY;
@@ -297,7 +303,7 @@ export function encodeDeltas(namespace: string, deltas: readonly OriginDelta[], 
       }
       // The last piece also covers whatever lies above the last change.
       if (index === items.length) high = Number.POSITIVE_INFINITY;
-      const piece: OriginDelta = { ...delta, covers: sliceIntervals(delta.covers, low, high), entries, removed, keys: delta.keys === undefined ? undefined : keys };
+      const piece: OriginDelta = { ...delta, covers: sliceIntervals(delta.covers, low, high), entries, removed, keys: delta.keys === undefined ? undefined : keys, whole };
       add(piece, Math.max(1, pieceSize), deltaHeadBytes(piece) + pieceBytes);
       low = high;
     }
@@ -530,8 +536,10 @@ export class Reader {
         return { id, revision: this.integer(pair[1], `${path}.keys[${index}][1]`, 1) };
       });
     }
+    // Read with a key list only, which is all it speaks for.
+    const whole = record.whole === undefined || keys === undefined ? undefined : this.intervals(record.whole, `${path}.whole`, MAX_CLOUD_INTERVALS + 1);
     const life = record.life === undefined ? undefined : this.life(record.life, `${path}.life`);
-    return { node, incarnation, covers, entries, removed, keys, life };
+    return { node, incarnation, covers, entries, removed, keys, ...(whole === undefined ? {} : { whole }), life };
   }
 
   /** A summary part's range: `[after, through]`, each a node id or null (an open end), after below through. */
