@@ -39,6 +39,11 @@ export const DEFAULT_LIMITS: RegistryLimits = Object.freeze({
 
 /** Cap on the number of out-of-order version intervals kept per origin (hostile input bound). */
 export const MAX_CLOUD_INTERVALS = 64;
+/**
+ * Cap on the key lists in pieces followed per origin, one per sender (see `keyListCovers`): a
+ * few peers answer a round together, and a new sender past it replaces the oldest.
+ */
+export const MAX_KEY_LISTS_PER_ORIGIN = 4;
 /** Cap on tombstones held above an origin's contiguous prefix (out-of-order removals). */
 export const MAX_PENDING_TOMBSTONES = 10_000;
 /** Longest life id (the id a node draws at each start; this version's take 11 characters). */

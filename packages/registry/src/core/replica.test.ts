@@ -193,6 +193,40 @@ describe('merging deltas', () => {
     expect(ids(fresh)).toEqual(ids(origin));
   });
 
+  it('takes the key lists of two senders whose pieces arrive interleaved: each sender\'s pieces wait for its own below, not for the other\'s (review finding)', () => {
+    // One key list was followed per origin: each piece of the other sender replaced it, so no
+    // piece above the lowest was taken and the receiver stayed at the same history round after
+    // round.
+    const origin = replica('a');
+    for (let index = 1; index <= 60; index += 1) origin.putOwn(fields(`a/1/${index}`, 'db'));
+    origin.removeOwn('a/1/1', 0);
+    origin.takeOwnDelta();
+    const senders = [replica('s'), replica('t')];
+    for (const sender of senders) {
+      pull(sender, origin);
+      expect(sender.collectGarbage(5_000).tombstones).toBe(1);
+    }
+    const history = (target: Replica): string => JSON.stringify(target.summary().origins.find((summary) => summary.node === 'a'));
+    const roundsToConverge = (interleaved: boolean): number => {
+      const receiver = replica('r');
+      for (let round = 1; round <= 10; round += 1) {
+        const [first, second] = senders.map((sender) => sender.deltasFor(receiver.summary()).deltas.flatMap((delta) => pieces(delta, 1000, 1500)));
+        expect(first!.length).toBeGreaterThan(2);
+        const order = interleaved
+          ? Array.from({ length: Math.max(first!.length, second!.length) }, (_, index) => [[first![index], 's'], [second![index], 't']] as const).flat()
+          : [...first!.map((piece) => [piece, 's'] as const), ...second!.map((piece) => [piece, 't'] as const)];
+        for (const [piece, peer] of order) if (piece !== undefined) receiver.applyDelta(piece, 6_000, peer);
+        if (history(receiver) === history(origin)) {
+          expect([...receiver.entries()].map((entry) => entry.id).sort()).toEqual([...origin.entries()].map((entry) => entry.id).sort());
+          return round;
+        }
+      }
+      return Number.POSITIVE_INFINITY;
+    };
+    expect(roundsToConverge(false)).toBe(1);
+    expect(roundsToConverge(true)).toBeLessThanOrEqual(2);
+  });
+
   it('a removal that overtakes the registration keeps it from appearing (pending tombstone)', () => {
     const origin = replica('a');
     const receiver = replica('r');
@@ -1028,7 +1062,7 @@ describe('the join is a semilattice join (properties, seeded)', () => {
 type NetworkStep =
   | { kind: 'put'; slot: number; heard: number }
   | { kind: 'remove'; slot: number; heard: number }
-  | { kind: 'pull'; target: number; source: number; size: number; bytes: number; lostEvery: number }
+  | { kind: 'pull'; target: number; source: number; second: number; size: number; bytes: number; lostEvery: number }
   | { kind: 'collect'; at: number }
   | { kind: 'late'; target: number; broadcast: number };
 
@@ -1038,13 +1072,15 @@ const networkStep: fc.Arbitrary<NetworkStep> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('remove' as const), slot: fc.nat({ max: 11 }), heard: fc.nat({ max: 15 }) }) },
   // Source 4 is the origin. Every `lostEvery`-th piece of the answer is lost (0: none). A bound
   // in bytes splits a key list between keys alone, so that a lost piece may hold only revisions
-  // the receiver covers already.
+  // the receiver covers already. A `second` source (5 and up: none) answers the same summary,
+  // its pieces interleaved with the first's, as two peers' answers arrive together.
   {
     weight: 1,
     arbitrary: fc.record({
       kind: fc.constant('pull' as const),
       target: fc.nat({ max: 3 }),
       source: fc.nat({ max: 4 }),
+      second: fc.nat({ max: 9 }),
       size: fc.constantFrom(2, 5, 1000),
       bytes: fc.constantFrom(Number.POSITIVE_INFINITY, 400, 1_500),
       lostEvery: fc.nat({ max: 7 }),
@@ -1111,12 +1147,18 @@ describe('honest replicas with lost broadcasts, past 64 gaps (property, seeded)'
             const target = replicas[step.target]!;
             const source = replicas[step.source] ?? origin;
             if (source === target) continue;
+            const second = step.second === 4 ? origin : replicas[step.second];
+            const sources = second === undefined || second === target || second === source ? [source] : [source, second];
+            const summary = target.summary();
+            const answers = sources.map((sender) => sender.deltasFor(summary).deltas.flatMap((delta) => pieces(delta, step.size, step.bytes)));
             let count = 0;
-            for (const delta of source.deltasFor(target.summary()).deltas) {
-              for (const piece of pieces(delta, step.size, step.bytes)) {
+            for (let index = 0; index < Math.max(...answers.map((answer) => answer.length)); index += 1) {
+              sources.forEach((sender, at) => {
+                const piece = answers[at]![index];
+                if (piece === undefined) return;
                 count += 1;
-                if (step.lostEvery === 0 || count % step.lostEvery !== 0) merge(target, piece, now, source.nodeId);
-              }
+                if (step.lostEvery === 0 || count % step.lostEvery !== 0) merge(target, piece, now, sender.nodeId);
+              });
             }
           } else if (step.kind === 'late') {
             if (broadcasts.length > 0) merge(replicas[step.target]!, broadcasts[step.broadcast % broadcasts.length]!, now, 'o');
@@ -1126,8 +1168,22 @@ describe('honest replicas with lost broadcasts, past 64 gaps (property, seeded)'
         // Healed: each hears the origin once.
         const entriesOf = (target: Replica): string[] => [...target.entries()].filter((entry) => entry.node === 'o').map((entry) => `${entry.id}@${entry.revision}`).sort();
         const historyOf = (target: Replica): unknown => target.summary().origins.find((summary) => summary.node === 'o');
-        for (const target of replicas) {
-          pull(target, origin, now);
+        // The first hears it alone; each of the others hears it together with the first (which
+        // then collected its tombstones too, so that both answer with key lists), their pieces
+        // interleaved.
+        const [first, ...others] = replicas;
+        pull(first!, origin, now);
+        check();
+        expect(entriesOf(first!)).toEqual(entriesOf(origin));
+        expect(historyOf(first!)).toEqual(historyOf(origin));
+        first!.collectGarbage(now + 1_000);
+        for (const target of others) {
+          const summary = target.summary();
+          const [fromOrigin, fromFirst] = [origin, first!].map((sender) => sender.deltasFor(summary).deltas.flatMap((delta) => pieces(delta)));
+          for (let index = 0; index < Math.max(fromOrigin!.length, fromFirst!.length); index += 1) {
+            if (fromOrigin![index] !== undefined) merge(target, fromOrigin![index]!, now, origin.nodeId);
+            if (fromFirst![index] !== undefined) merge(target, fromFirst![index]!, now, first!.nodeId);
+          }
           check();
           expect(entriesOf(target)).toEqual(entriesOf(origin));
           expect(historyOf(target)).toEqual(historyOf(origin));

@@ -35,7 +35,7 @@ import { hashString32 } from '@foundation/core';
 import { InvalidPeerMessageError } from '../errors/invalid-peer-message-error';
 import { CausalContext } from './causal-context';
 import type { Interval } from './causal-context';
-import { MAX_CLOUD_INTERVALS, MAX_INCARNATION, MAX_PENDING_TOMBSTONES } from './limits';
+import { MAX_CLOUD_INTERVALS, MAX_INCARNATION, MAX_KEY_LISTS_PER_ORIGIN, MAX_PENDING_TOMBSTONES } from './limits';
 import { PendingRemovals } from './pending-removals';
 import type { PendingRemoval } from './pending-removals';
 import type { DownReason } from './service-view';
@@ -234,8 +234,11 @@ class OriginState {
    * 32,769 such deltas, against an origin of 100,000 entries, took minutes.
    */
   revisions: Map<number, string> | undefined = undefined;
-  /** The pieces of a key list arriving from a peer, while some below others are missing (see `keyListCovers`). */
-  keyList: KeyListPieces | undefined = undefined;
+  /**
+   * The pieces of key lists arriving from peers, one per peer and oldest first, while some below
+   * others are missing (see `keyListCovers`).
+   */
+  keyLists: readonly KeyListPieces[] = [];
   hashLow = 0;
   hashHigh = 0;
 
@@ -505,7 +508,7 @@ export class Replica {
     for (const instance of delta.entries) {
       // A revision of a key list's piece that waits for the pieces below is refused as a covered
       // one is: the piece carried the change at it, so another one is old.
-      if (context.covers(instance.revision) || target.keyList?.received.covers(instance.revision) === true) continue;
+      if (context.covers(instance.revision) || waitingCovers(target, instance.revision)) continue;
       const tombstone = target.tombstones.get(instance.id);
       if (tombstone !== undefined && tombstone.revision >= instance.revision) continue;
       const existing = target.entries.get(instance.id);
@@ -543,7 +546,7 @@ export class Replica {
       // are behind with the key list too, or they would keep what was removed.
       target.tombstoneFloor = Math.max(target.tombstoneFloor, highestCovered(covers));
     }
-    if (delta.whole !== undefined && delta.keys !== undefined) target.keyList = keyList.pieces;
+    if (delta.whole !== undefined && delta.keys !== undefined) target.keyLists = keyList.pieces;
     const before = context.describe();
     for (const interval of covers) context.add(interval.low, interval.high);
     if (context.describe() !== before) changed = true;
@@ -1019,7 +1022,7 @@ function sizeAfter(state: OriginState, delta: OriginDelta, covers: readonly Inte
     if (stored === undefined || stored < tombstone.revision) removedAt.set(tombstone.id, tombstone.revision);
   }
   for (const instance of delta.entries) {
-    if (context.covers(instance.revision) || state.keyList?.received.covers(instance.revision) === true) continue;
+    if (context.covers(instance.revision) || waitingCovers(state, instance.revision)) continue;
     const removed = removalRevision(instance.id);
     if (removed !== undefined && removed >= instance.revision) continue;
     const held = heldRevision(instance.id);
@@ -1135,15 +1138,22 @@ function prunedRange(delta: OriginDelta, taken: readonly Interval[]): readonly I
  * the same changes); until then they wait, and the changes at them are refused as if covered
  * (the piece carried them). A delta not in pieces is taken at once, as before.
  *
- * Bounded as a history is: at most one key list per origin is followed (a new one replaces it),
- * and one whose pieces arrived in more than MAX_CLOUD_INTERVALS separate ranges starts again.
+ * Each peer's key list is followed on its own: when two peers answer the same round, their pieces
+ * arrive interleaved, and with one key list per origin each piece of the other peer replaced it,
+ * so no piece above the lowest was ever taken and the history stayed where it was round after
+ * round. Bounded as a history is: at most MAX_KEY_LISTS_PER_ORIGIN key lists per origin, one per
+ * peer (a peer's new one replaces its own; a new peer past the cap replaces the one that moved
+ * least recently), and one whose pieces arrived in more than MAX_CLOUD_INTERVALS separate ranges
+ * starts again. A key list dropped so takes nothing and refuses nothing any more: the revisions of
+ * its pieces that waited are not covered, so peers send them again.
  */
-function keyListCovers(state: OriginState, delta: OriginDelta, peer: string): { covers: readonly Interval[]; pieces: KeyListPieces | undefined } {
-  if (delta.keys === undefined || delta.whole === undefined) return { covers: delta.covers, pieces: state.keyList };
+function keyListCovers(state: OriginState, delta: OriginDelta, peer: string): { covers: readonly Interval[]; pieces: readonly KeyListPieces[] } {
+  if (delta.keys === undefined || delta.whole === undefined) return { covers: delta.covers, pieces: state.keyLists };
   const whole = new CausalContext();
   for (const interval of delta.whole) whole.add(interval.low, interval.high);
-  const held = state.keyList;
-  const same = held !== undefined && held.peer === peer && held.whole.describe() === whole.describe();
+  const held = state.keyLists.find((candidate) => candidate.peer === peer);
+  const others = state.keyLists.filter((candidate) => candidate.peer !== peer);
+  const same = held !== undefined && held.whole.describe() === whole.describe();
   let received = same ? held.received.clone() : new CausalContext();
   for (const interval of delta.covers) received.add(interval.low, interval.high);
   if (received.cloud.length > MAX_CLOUD_INTERVALS) {
@@ -1162,7 +1172,17 @@ function keyListCovers(state: OriginState, delta: OriginDelta, peer: string): { 
       break;
     }
   }
-  return { covers, pieces: complete ? undefined : { peer, whole, received } };
+  if (complete) return { covers, pieces: others };
+  return { covers, pieces: [...others.slice(Math.max(0, others.length - MAX_KEY_LISTS_PER_ORIGIN + 1)), { peer, whole, received }] };
+}
+
+/**
+ * Whether a piece of a key list that waits for the pieces below covers `revision` (see
+ * `keyListCovers`). Any peer's will do: its piece carried the change at the revision, or the
+ * entry there was gone at that peer, and a change at one revision is the same whoever passes it on.
+ */
+function waitingCovers(state: OriginState, revision: number): boolean {
+  return state.keyLists.some((pieces) => pieces.received.covers(revision));
 }
 
 /** The highest revision up to which `context` covers every revision from `low` on (low - 1 when it does not cover `low`). */
