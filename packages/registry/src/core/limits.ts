@@ -44,6 +44,13 @@ export const MAX_CLOUD_INTERVALS = 64;
  * few peers answer a round together, and a new sender past it replaces the oldest.
  */
 export const MAX_KEY_LISTS_PER_ORIGIN = 4;
+/**
+ * How long a followed key list must have gone without a piece before a new sender past
+ * MAX_KEY_LISTS_PER_ORIGIN takes its place (see `keyListCovers`): ten anti-entropy rounds at the
+ * default interval (1 s), so that the lists of senders answering the same round are not evicted
+ * by each other, while a departed peer's list gives way.
+ */
+export const KEY_LIST_STALENESS_MS = 10_000;
 /** Cap on tombstones held above an origin's contiguous prefix (out-of-order removals). */
 export const MAX_PENDING_TOMBSTONES = 10_000;
 /** Longest life id (the id a node draws at each start; this version's take 11 characters). */

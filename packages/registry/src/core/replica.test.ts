@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { FoundationError } from '@foundation/core';
 import type { DepartureRecord, OriginDelta, OwnEntryFields, ReplicaChange, ReplicaOptions } from './replica';
 import { Replica } from './replica';
-import { DEFAULT_LIMITS, MAX_INCARNATION, MAX_PENDING_TOMBSTONES } from './limits';
+import { DEFAULT_LIMITS, KEY_LIST_STALENESS_MS, MAX_INCARNATION, MAX_KEY_LISTS_PER_ORIGIN, MAX_PENDING_TOMBSTONES } from './limits';
 import { decodeMessage, encodeDeltas, encodeSummaries } from './wire';
 import { countScansOfMapsOf } from '../../test/support/count-scans';
 
@@ -225,6 +225,72 @@ describe('merging deltas', () => {
     };
     expect(roundsToConverge(false)).toBe(1);
     expect(roundsToConverge(true)).toBeLessThanOrEqual(2);
+  });
+
+  /** An origin of 60 entries with one removal, and `count` senders that hold it and collected the tombstone, so that they answer with key lists. */
+  function keyListSenders(count: number): { origin: Replica; senders: Replica[] } {
+    const origin = replica('a');
+    for (let index = 1; index <= 60; index += 1) origin.putOwn(fields(`a/1/${index}`, 'db'));
+    origin.removeOwn('a/1/1', 0);
+    origin.takeOwnDelta();
+    const senders = Array.from({ length: count }, (_, index) => replica(`s${index}`));
+    for (const sender of senders) {
+      pull(sender, origin);
+      expect(sender.collectGarbage(5_000).tombstones).toBe(1);
+    }
+    return { origin, senders };
+  }
+
+  const historyOfA = (target: Replica): string => JSON.stringify(target.summary().origins.find((summary) => summary.node === 'a'));
+  const answerInPieces = (sender: Replica, receiver: Replica): OriginDelta[] => sender.deltasFor(receiver.summary()).deltas.flatMap((delta) => pieces(delta, 1000, 1500));
+
+  it('takes the key lists of more senders than it follows whose pieces arrive interleaved: a newcomer waits while the lists followed move (review finding)', () => {
+    // A newcomer past the cap evicted the list that moved least recently, which was the one whose
+    // next piece came next: no list ever got its second piece and the receiver stayed at the
+    // first piece's history (17 of 61) round after round.
+    const { origin, senders } = keyListSenders(MAX_KEY_LISTS_PER_ORIGIN + 1);
+    const receiver = replica('r');
+    let converged = Number.POSITIVE_INFINITY;
+    for (let round = 1; round <= 10 && converged === Number.POSITIVE_INFINITY; round += 1) {
+      const answers = senders.map((sender) => answerInPieces(sender, receiver));
+      for (let index = 0; index < Math.max(...answers.map((answer) => answer.length)); index += 1) {
+        senders.forEach((sender, at) => {
+          const piece = answers[at]![index];
+          if (piece !== undefined) receiver.applyDelta(piece, 6_000, sender.nodeId);
+        });
+      }
+      if (historyOfA(receiver) === historyOfA(origin)) converged = round;
+    }
+    expect(historyOfA(receiver)).toBe(historyOfA(origin));
+    expect(converged).toBeLessThanOrEqual(10);
+    expect([...receiver.entries()].map((entry) => entry.id).sort()).toEqual([...origin.entries()].map((entry) => entry.id).sort());
+  });
+
+  it('a key list whose sender went silent gives way to a new sender once it has not moved for the staleness time', () => {
+    const { origin, senders } = keyListSenders(MAX_KEY_LISTS_PER_ORIGIN + 1);
+    const silent = senders.slice(0, MAX_KEY_LISTS_PER_ORIGIN);
+    const newcomer = senders[MAX_KEY_LISTS_PER_ORIGIN]!;
+    const receiver = replica('r');
+    // Each of the first senders gets only the start of its answer through (the first piece of its
+    // key list), then goes silent: the cap is full.
+    for (const sender of silent) {
+      const answer = answerInPieces(sender, receiver);
+      expect(answer.length).toBeGreaterThan(3);
+      for (const piece of answer.slice(0, 2)) receiver.applyDelta(piece, 6_000, sender.nodeId);
+    }
+    expect(historyOfA(receiver)).not.toBe(historyOfA(origin));
+    const round = (now: number): void => {
+      for (const piece of answerInPieces(newcomer, receiver)) receiver.applyDelta(piece, now, newcomer.nodeId);
+    };
+    // Before the staleness time the silent lists are kept and the newcomer's is not followed: of
+    // its pieces only the lowest is taken.
+    round(6_000 + KEY_LIST_STALENESS_MS - 1);
+    const prefixOfA = (): number => receiver.summary().origins.find((summary) => summary.node === 'a')!.prefix;
+    expect(prefixOfA()).toBeLessThan(20);
+    // From then on the list that moved least recently gives way.
+    round(6_000 + KEY_LIST_STALENESS_MS);
+    expect(historyOfA(receiver)).toBe(historyOfA(origin));
+    expect([...receiver.entries()].map((entry) => entry.id).sort()).toEqual([...origin.entries()].map((entry) => entry.id).sort());
   });
 
   it('a removal that overtakes the registration keeps it from appearing (pending tombstone)', () => {

@@ -35,7 +35,7 @@ import { hashString32 } from '@foundation/core';
 import { InvalidPeerMessageError } from '../errors/invalid-peer-message-error';
 import { CausalContext } from './causal-context';
 import type { Interval } from './causal-context';
-import { MAX_CLOUD_INTERVALS, MAX_INCARNATION, MAX_KEY_LISTS_PER_ORIGIN, MAX_PENDING_TOMBSTONES } from './limits';
+import { KEY_LIST_STALENESS_MS, MAX_CLOUD_INTERVALS, MAX_INCARNATION, MAX_KEY_LISTS_PER_ORIGIN, MAX_PENDING_TOMBSTONES } from './limits';
 import { PendingRemovals } from './pending-removals';
 import type { PendingRemoval } from './pending-removals';
 import type { DownReason } from './service-view';
@@ -208,12 +208,14 @@ function revisionsOf(state: OriginState): Map<number, string> {
 
 /**
  * The pieces of one key-listed delta that arrived (see `keyListCovers`): the sender, the covers
- * of the whole delta, and the revisions of the pieces that arrived, taken or waiting.
+ * of the whole delta, the revisions of the pieces that arrived, taken or waiting, and when the
+ * last of them arrived (the list last moved).
  */
 interface KeyListPieces {
   readonly peer: string;
   readonly whole: CausalContext;
   readonly received: CausalContext;
+  readonly movedAt: number;
 }
 
 class OriginState {
@@ -473,7 +475,7 @@ export class Replica {
     // The covered ranges taken: all of them, unless together with this replica's history they
     // leave more gaps than it holds (see `coversTaken`), or they are a piece of a key list whose
     // pieces below have not all arrived (see `keyListCovers`).
-    const keyList = keyListCovers(base, delta, peer);
+    const keyList = keyListCovers(base, delta, peer, now);
     const covers = this.checkLimits(base, delta, peer, state === undefined, keyList.covers);
     if (fresh) {
       if (state !== undefined) this.dropOrigin(state, 'restarted');
@@ -574,7 +576,8 @@ export class Replica {
     if (state !== undefined && state.incarnation > delta.incarnation) return;
     const fresh = state === undefined || state.incarnation < delta.incarnation;
     const base = fresh ? new OriginState(delta.node, delta.incarnation, delta.life) : state;
-    this.checkLimits(base, delta, peer, state === undefined, keyListCovers(base, delta, peer).covers, true);
+    // The covers a key list takes do not depend on the time, only which lists are kept after it.
+    this.checkLimits(base, delta, peer, state === undefined, keyListCovers(base, delta, peer, 0).covers, true);
   }
 
   /**
@@ -1142,12 +1145,20 @@ function prunedRange(delta: OriginDelta, taken: readonly Interval[]): readonly I
  * arrive interleaved, and with one key list per origin each piece of the other peer replaced it,
  * so no piece above the lowest was ever taken and the history stayed where it was round after
  * round. Bounded as a history is: at most MAX_KEY_LISTS_PER_ORIGIN key lists per origin, one per
- * peer (a peer's new one replaces its own; a new peer past the cap replaces the one that moved
- * least recently), and one whose pieces arrived in more than MAX_CLOUD_INTERVALS separate ranges
- * starts again. A key list dropped so takes nothing and refuses nothing any more: the revisions of
- * its pieces that waited are not covered, so peers send them again.
+ * peer (a peer's new one replaces its own), and one whose pieces arrived in more than
+ * MAX_CLOUD_INTERVALS separate ranges starts again. A key list dropped so takes nothing and
+ * refuses nothing any more: the revisions of its pieces that waited are not covered, so peers send
+ * them again.
+ *
+ * A new peer past the cap replaces the list that moved least recently only if that one has not
+ * moved for KEY_LIST_STALENESS_MS (its peer went silent or departed). Replaced at once, as it
+ * was, with more peers answering a round than the cap, each newcomer evicted the list whose next
+ * piece came next, so no list got its second piece and the history stayed at the first piece's
+ * round after round. Otherwise the newcomer's key list is not followed: its piece is taken as one
+ * whose pieces below never arrived (its covers wait for nothing and are not taken unless it is
+ * the lowest, its prunes at its own revisions still apply), so the peer sends it again next round.
  */
-function keyListCovers(state: OriginState, delta: OriginDelta, peer: string): { covers: readonly Interval[]; pieces: readonly KeyListPieces[] } {
+function keyListCovers(state: OriginState, delta: OriginDelta, peer: string, now: number): { covers: readonly Interval[]; pieces: readonly KeyListPieces[] } {
   if (delta.keys === undefined || delta.whole === undefined) return { covers: delta.covers, pieces: state.keyLists };
   const whole = new CausalContext();
   for (const interval of delta.whole) whole.add(interval.low, interval.high);
@@ -1173,7 +1184,12 @@ function keyListCovers(state: OriginState, delta: OriginDelta, peer: string): { 
     }
   }
   if (complete) return { covers, pieces: others };
-  return { covers, pieces: [...others.slice(Math.max(0, others.length - MAX_KEY_LISTS_PER_ORIGIN + 1)), { peer, whole, received }] };
+  const followed = { peer, whole, received, movedAt: now };
+  if (held !== undefined || others.length < MAX_KEY_LISTS_PER_ORIGIN) return { covers, pieces: [...others, followed] };
+  // Oldest first: the lists are kept in the order they last moved.
+  const [least, ...rest] = others;
+  if (now - least!.movedAt >= KEY_LIST_STALENESS_MS) return { covers, pieces: [...rest, followed] };
+  return { covers, pieces: others };
 }
 
 /**
