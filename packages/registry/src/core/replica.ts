@@ -548,7 +548,7 @@ export class Replica {
       // are behind with the key list too, or they would keep what was removed.
       target.tombstoneFloor = Math.max(target.tombstoneFloor, highestCovered(covers));
     }
-    if (delta.whole !== undefined && delta.keys !== undefined) target.keyLists = keyList.pieces;
+    target.keyLists = keyList.pieces;
     const before = context.describe();
     for (const interval of covers) context.add(interval.low, interval.high);
     if (context.describe() !== before) changed = true;
@@ -606,7 +606,7 @@ export class Replica {
     const pruned = prunedRange(delta, covers);
     const pruning = delta.keys !== undefined && pruned.length > 0;
     if (state.entries.size + additions > this.options.maxServicesPerNode && !(pruning && beforeMerge)) {
-      if (sizeAfter(state, delta, pruned, pruning) > this.options.maxServicesPerNode) {
+      if (sizeAfter(state, delta, pruned) > this.options.maxServicesPerNode) {
         throw new InvalidPeerMessageError(peer, 'entries', `node "${delta.node}" would hold more than ${this.options.maxServicesPerNode} services (maxServicesPerNode)`);
       }
     }
@@ -1007,23 +1007,20 @@ function contradicts(state: OriginState, delta: OriginDelta): boolean {
 
 /**
  * How many entries `state` holds once `delta` is merged as `applyDelta` merges it (removals,
- * then entries, then the key list), without changing anything. Without `pruning`, what the key
- * list removes is not counted (that looks at every entry of the origin): at least as many, then.
+ * then entries, then the key list over `covers`), without changing anything.
  */
-function sizeAfter(state: OriginState, delta: OriginDelta, covers: readonly Interval[], pruning: boolean): number {
+function sizeAfter(state: OriginState, delta: OriginDelta, covers: readonly Interval[]): number {
   const context = state.context;
+  const removedAt = removalsAnew(state, delta);
   // The ids the delta changes, each with the revision held after it (undefined: removed).
   const changed = new Map<string, number | undefined>();
-  const removedAt = new Map<string, number>();
-  const heldRevision = (id: string): number | undefined => (changed.has(id) ? changed.get(id) : state.entries.get(id)?.instance.revision);
-  const removalRevision = (id: string): number | undefined => removedAt.get(id) ?? state.tombstones.get(id)?.revision;
   for (const tombstone of delta.removed) {
     if (context.covers(tombstone.revision)) continue;
-    const held = heldRevision(tombstone.id);
+    const held = state.entries.get(tombstone.id)?.instance.revision;
     if (held !== undefined && held < tombstone.revision) changed.set(tombstone.id, undefined);
-    const stored = removalRevision(tombstone.id);
-    if (stored === undefined || stored < tombstone.revision) removedAt.set(tombstone.id, tombstone.revision);
   }
+  const heldRevision = (id: string): number | undefined => (changed.has(id) ? changed.get(id) : state.entries.get(id)?.instance.revision);
+  const removalRevision = (id: string): number | undefined => removedAt.get(id) ?? state.tombstones.get(id)?.revision;
   for (const instance of delta.entries) {
     if (context.covers(instance.revision) || waitingCovers(state, instance.revision)) continue;
     const removed = removalRevision(instance.id);
@@ -1038,7 +1035,7 @@ function sizeAfter(state: OriginState, delta: OriginDelta, covers: readonly Inte
     if (revision !== undefined && !before) size += 1;
     else if (revision === undefined && before) size -= 1;
   }
-  if (!pruning || delta.keys === undefined || covers.length === 0) return size;
+  if (delta.keys === undefined || covers.length === 0) return size;
   const live = new Map<string, number>();
   for (const key of delta.keys) live.set(key.id, key.revision);
   const pruned = (id: string, revision: number): boolean => {
@@ -1049,6 +1046,20 @@ function sizeAfter(state: OriginState, delta: OriginDelta, covers: readonly Inte
   for (const [id, slot] of state.entries) if (!changed.has(id) && pruned(id, slot.instance.revision)) size -= 1;
   for (const [id, revision] of changed) if (revision !== undefined && pruned(id, revision)) size -= 1;
   return size;
+}
+
+/**
+ * The ids `delta` removes anew in `state` (at a revision not covered and above any removal held),
+ * each with the highest revision it removes them at.
+ */
+function removalsAnew(state: OriginState, delta: OriginDelta): Map<string, number> {
+  const removedAt = new Map<string, number>();
+  for (const removal of delta.removed) {
+    if (state.context.covers(removal.revision)) continue;
+    const stored = removedAt.get(removal.id) ?? state.tombstones.get(removal.id)?.revision;
+    if (stored === undefined || stored < removal.revision) removedAt.set(removal.id, removal.revision);
+  }
+  return removedAt;
 }
 
 /**
@@ -1096,13 +1107,7 @@ function coversTaken(context: CausalContext, covers: readonly Interval[]): { cov
  */
 function pendingAfter(state: OriginState, delta: OriginDelta, prefix: number): number {
   const context = state.context;
-  // The ids the delta removes anew, each with the highest revision it removes them at.
-  const removedAt = new Map<string, number>();
-  for (const removal of delta.removed) {
-    if (context.covers(removal.revision)) continue;
-    const stored = removedAt.get(removal.id) ?? state.tombstones.get(removal.id)?.revision;
-    if (stored === undefined || stored < removal.revision) removedAt.set(removal.id, removal.revision);
-  }
+  const removedAt = removalsAnew(state, delta);
   // Those held that the prefix reaches become stable (counted below); one replaced by a removal
   // of the delta no longer waits as itself, and the delta's wait when the prefix does not reach them.
   let pending = state.pendingTombstones;
