@@ -38,7 +38,7 @@ export interface ConfigComparison {
 const NONE = '(none)';
 
 /** Each leaf of `value` by its dotted path, in canonical text; an empty object or array is a leaf. */
-export function configLeaves(value: unknown, prefix = ''): Map<string, string> {
+export function configLeaves(value: unknown): Map<string, string> {
   const leaves = new Map<string, string>();
   const walk = (node: unknown, path: string): void => {
     const entries = Array.isArray(node) ? node.map((item, index) => [String(index), item] as const) : typeof node === 'object' && node !== null ? Object.entries(node) : null;
@@ -48,7 +48,7 @@ export function configLeaves(value: unknown, prefix = ''): Map<string, string> {
     }
     for (const [key, item] of entries) walk(item, path === '' ? key : `${path}.${key}`);
   };
-  walk(value, prefix);
+  walk(value, '');
   return leaves;
 }
 

@@ -9,9 +9,10 @@
 import { CONFIG_ERROR_CODES } from '@foundation/config';
 import type { Random } from '@foundation/core';
 import { CHAOS_ITEMS_MAX, CHAOS_MODES, CHAOS_VALUE_MAX } from '../cluster/chaos-config';
-import type { Cluster } from '../cluster/cluster';
-import { NotSentError, RemoteError } from '../cluster/node-process';
-import { FOUNDATION_RETRY_WINDOW_MS, NOT_APPLIED_CODES } from './workload';
+import { RemoteError } from '../cluster/node-process';
+import { startClientLoops } from './client-loop';
+import type { ClientLoopOptions } from './client-loop';
+import { certainlyNotApplied } from './workload';
 import type { RaftPosition } from './workload';
 
 /**
@@ -38,15 +39,10 @@ export interface ConfigWrite {
 
 export type ConfigWriteCounts = Readonly<Record<ConfigOutcome, number>>;
 
-export interface ConfigWritersOptions {
-  readonly cluster: Cluster;
-  readonly clients: number;
-  readonly random: Random;
+export interface ConfigWritersOptions extends Omit<ClientLoopOptions, 'name'> {
   readonly opTimeoutMs: number;
   /** ms since the workload began. */
   readonly now: () => number;
-  /** Pause between a client's writes, ms: drawn in [min, max). Default [5, 40). */
-  readonly thinkMs?: readonly [number, number];
 }
 
 export interface ConfigWriters {
@@ -94,60 +90,34 @@ export function drawConfigWrite(random: Random, itemCount: number): { path: stri
 
 export function startConfigWriters(options: ConfigWritersOptions): ConfigWriters {
   const writes: ConfigWrite[] = [];
-  let stopping = false;
-
-  const runClient = async (client: number): Promise<void> => {
-    const random = options.random.fork(`config-client-${client}`);
-    const [thinkMin, thinkMax] = options.thinkMs ?? [5, 40];
-    while (!stopping) {
-      const candidates = options.cluster.nodes.filter((node) => node.state === 'up' || node.state === 'paused');
-      if (candidates.length === 0) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        continue;
-      }
-      const node = random.pick(candidates);
-      let itemCount: number;
-      try {
-        const held = await node.call<{ config: { items?: unknown } }>('config', [], options.opTimeoutMs);
-        itemCount = Array.isArray(held.config.items) ? held.config.items.length : 0;
-      } catch {
-        // No write was made: try again, on whichever node comes next (after a pause: a node
-        // killed just now refuses at once, and this loop must not spin).
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        continue;
-      }
-      const { path, value } = drawConfigWrite(random, itemCount);
-      const invokedMs = options.now();
-      const base = { client, node: node.name, path, value, invokedMs };
-      let write: ConfigWrite;
-      try {
-        const answer = await node.call<ConfigSetAnswer>('config-set', [path, value], options.opTimeoutMs);
-        write =
-          answer.outcome === 'ok'
-            ? { ...base, completedMs: options.now(), outcome: 'ok', ...(answer.raft === undefined ? {} : { raft: answer.raft }) }
-            : { ...base, completedMs: options.now(), outcome: 'refused', ...(answer.code === undefined ? {} : { code: answer.code }), error: answer.message ?? 'refused' };
-      } catch (error) {
-        const code = error instanceof RemoteError ? error.code : undefined;
-        const completedMs = options.now();
-        const outcome: ConfigOutcome =
-          code !== undefined && CONFIG_REFUSAL_CODES.has(code)
-            ? 'refused-where-applied'
-            : error instanceof NotSentError || (code !== undefined && NOT_APPLIED_CODES.has(code) && completedMs - invokedMs < FOUNDATION_RETRY_WINDOW_MS)
-              ? 'fail'
-              : 'unknown';
-        write = { ...base, completedMs, outcome, error: (error as Error).message, ...(code === undefined ? {} : { code }) };
-      }
-      writes.push(write);
-      if (thinkMax > thinkMin) await new Promise((resolve) => setTimeout(resolve, random.int(thinkMin, thinkMax)));
+  const clients = startClientLoops({ ...options, name: 'config-client' }, (client, random) => async (node) => {
+    let itemCount: number;
+    try {
+      const held = await node.call<{ config: { items?: unknown } }>('config', [], options.opTimeoutMs);
+      itemCount = Array.isArray(held.config.items) ? held.config.items.length : 0;
+    } catch {
+      // No write was made: try again, on whichever node comes next.
+      return 'retry';
     }
-  };
-
-  const clients = Array.from({ length: options.clients }, (_, client) => runClient(client));
-  return {
-    writes,
-    async stop() {
-      stopping = true;
-      await Promise.all(clients);
-    },
-  };
+    const { path, value } = drawConfigWrite(random, itemCount);
+    const invokedMs = options.now();
+    const base = { client, node: node.name, path, value, invokedMs };
+    let write: ConfigWrite;
+    try {
+      const answer = await node.call<ConfigSetAnswer>('config-set', [path, value], options.opTimeoutMs);
+      write =
+        answer.outcome === 'ok'
+          ? { ...base, completedMs: options.now(), outcome: 'ok', ...(answer.raft === undefined ? {} : { raft: answer.raft }) }
+          : { ...base, completedMs: options.now(), outcome: 'refused', ...(answer.code === undefined ? {} : { code: answer.code }), error: answer.message ?? 'refused' };
+    } catch (error) {
+      const code = error instanceof RemoteError ? error.code : undefined;
+      const completedMs = options.now();
+      const outcome: ConfigOutcome =
+        code !== undefined && CONFIG_REFUSAL_CODES.has(code) ? 'refused-where-applied' : certainlyNotApplied(error, completedMs - invokedMs) ? 'fail' : 'unknown';
+      write = { ...base, completedMs, outcome, error: (error as Error).message, ...(code === undefined ? {} : { code }) };
+    }
+    writes.push(write);
+    return 'done';
+  });
+  return { writes, stop: () => clients.stop() };
 }

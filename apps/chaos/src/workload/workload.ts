@@ -7,11 +7,11 @@
 // outcome is unknown (timed out, node killed while it waited, an error that does not say it
 // was not applied) completes as `info`, and its client continues under a new process number,
 // as Jepsen does: the old operation may still take effect at any time.
-import type { Random } from '@foundation/core';
 import type { HistoryEvent } from '@foundation/testkit';
-import type { Cluster } from '../cluster/cluster';
 import { NotSentError, RemoteError } from '../cluster/node-process';
 import type { ChaosNode } from '../cluster/node-process';
+import { startClientLoops } from './client-loop';
+import type { ClientLoopOptions } from './client-loop';
 
 export type Operation = 'get' | 'put' | 'cas';
 
@@ -60,18 +60,24 @@ export const NOT_APPLIED_CODES: ReadonlySet<number> = new Set([6010, 6011, 5810]
  */
 export const FOUNDATION_RETRY_WINDOW_MS = 5_000;
 
-export interface WorkloadOptions {
-  readonly cluster: Cluster;
+/**
+ * Whether a write's error says for certain that the write was not applied: it was never sent, or
+ * (when `trustCodes`) it was refused with one of NOT_APPLIED_CODES within Foundation's retry
+ * window. `elapsedMs`: from the request to the error.
+ */
+export function certainlyNotApplied(error: unknown, elapsedMs: number, trustCodes = true): boolean {
+  if (error instanceof NotSentError) return true;
+  const code = error instanceof RemoteError ? error.code : undefined;
+  return trustCodes && elapsedMs < FOUNDATION_RETRY_WINDOW_MS && code !== undefined && NOT_APPLIED_CODES.has(code);
+}
+
+export interface WorkloadOptions extends Omit<ClientLoopOptions, 'name'> {
   readonly keys: readonly string[];
-  readonly clients: number;
-  readonly random: Random;
   readonly opTimeoutMs: number;
   /** ms since the workload began. */
   readonly now: () => number;
   /** Treat every error of a write as an unknown outcome (ignores NOT_APPLIED_CODES). */
   readonly errorsAsInfo?: boolean;
-  /** Pause between a client's operations, ms: drawn in [min, max). Default [5, 40). */
-  readonly thinkMs?: readonly [number, number];
 }
 
 export interface Workload {
@@ -86,7 +92,6 @@ export interface Workload {
 export function startWorkload(options: WorkloadOptions): Workload {
   const history: TimedEvent[] = [];
   let nextValue = 1;
-  let stopping = false;
 
   const perform = async (process: string | number, node: ChaosNode, operation: Operation, key: string, value?: unknown): Promise<TimedEvent> => {
     const invoke: TimedEvent = { type: 'invoke', process, f: operation, key, ...(value === undefined ? {} : { value }), time: options.now(), node: node.name };
@@ -101,27 +106,17 @@ export function startWorkload(options: WorkloadOptions): Workload {
       else completion = { type: result === true ? 'ok' : 'fail', ...base, time: options.now(), raft, ...(result === true ? {} : { error: 'compare failed' }) };
     } catch (error) {
       const code = error instanceof RemoteError ? error.code : undefined;
-      const quickRefusal = options.now() - invoke.time < FOUNDATION_RETRY_WINDOW_MS;
-      const certain =
-        operation === 'get' || error instanceof NotSentError || (options.errorsAsInfo !== true && quickRefusal && code !== undefined && NOT_APPLIED_CODES.has(code));
+      const certain = operation === 'get' || certainlyNotApplied(error, options.now() - invoke.time, options.errorsAsInfo !== true);
       completion = { type: certain ? 'fail' : 'info', ...base, time: options.now(), error: (error as Error).message, ...(code === undefined ? {} : { code }) };
     }
     history.push(completion);
     return completion;
   };
 
-  const runClient = async (client: number): Promise<void> => {
-    const random = options.random.fork(`client-${client}`);
+  const clients = startClientLoops({ ...options, name: 'client' }, (client, random) => {
     const known = new Map<string, unknown>();
     let process = client;
-    const [thinkMin, thinkMax] = options.thinkMs ?? [5, 40];
-    while (!stopping) {
-      const candidates = options.cluster.nodes.filter((node) => node.state === 'up' || node.state === 'paused');
-      if (candidates.length === 0) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        continue;
-      }
-      const node = random.pick(candidates);
+    return async (node) => {
       const key = random.pick(options.keys);
       const draw = random.float();
       const operation: Operation = draw < 0.4 ? 'get' : draw < 0.7 ? 'put' : 'cas';
@@ -135,17 +130,12 @@ export function startWorkload(options: WorkloadOptions): Workload {
         else known.set(key, (value as [unknown, unknown])[1]);
       }
       if (completion.type === 'info') process += options.clients;
-      if (thinkMax > thinkMin) await new Promise((resolve) => setTimeout(resolve, random.int(thinkMin, thinkMax)));
-    }
-  };
-
-  const clients = Array.from({ length: options.clients }, (_, client) => runClient(client));
+      return 'done';
+    };
+  });
   return {
     history,
-    async stop() {
-      stopping = true;
-      await Promise.all(clients);
-    },
+    stop: () => clients.stop(),
     perform,
   };
 }
