@@ -9,9 +9,10 @@
 // after the last item, and the whole frame is refused as before. So is a payload nested deeper
 // than cbor-x's recursion reaches (isStackOverflow): each such one costs milliseconds, and the
 // frame would pay for it twice, as a whole and then alone, with the connection kept.
+import { withoutStacks } from './cbor';
 import type { CborCodec } from './cbor';
 import { CBOR_PAIR } from './cbor-heads';
-import { cborItemEnd } from './cbor-screen';
+import { cborItemEnd, headArgument, headNumberBytes } from './cbor-screen';
 
 /** A payload of a block or chunked message that did not decode, in its place. */
 export class UndecodablePayload {
@@ -40,39 +41,36 @@ export function decodeBlockItems(codec: CborCodec, body: Uint8Array, count: numb
   if (position < 0) return undefined;
   const items: unknown[] = [];
   // Each refusal builds an Error, whose stack (cbor-x's frames or the screen's, nothing of the
-  // sender's) would be most of the cost of a frame of many small undecodable payloads. Decoding
-  // runs to its end in this turn, so the process's limit is back before any other code runs.
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
+  // sender's) would be most of the cost of a frame of many small undecodable payloads.
+  const complete = withoutStacks(() => {
     for (let index = 0; index < count; index += 1) {
       let meta: unknown;
       if (hasMeta) {
-        if (body[position] !== CBOR_PAIR) return undefined;
+        if (body[position] !== CBOR_PAIR) return false;
         const metaEnd = cborItemEnd(body, position + 1);
-        if (metaEnd < 0) return undefined;
+        if (metaEnd < 0) return false;
         try {
           meta = codec.decode(body.subarray(position + 1, metaEnd));
         } catch {
-          return undefined;
+          return false;
         }
         position = metaEnd;
       }
       const payloadEnd = cborItemEnd(body, position);
-      if (payloadEnd < 0) return undefined;
+      if (payloadEnd < 0) return false;
       let payload: unknown;
       try {
         payload = codec.decode(body.subarray(position, payloadEnd));
       } catch (error) {
-        if (isStackOverflow(error)) return undefined;
+        if (isStackOverflow(error)) return false;
         payload = new UndecodablePayload(error);
       }
       position = payloadEnd;
       items.push(hasMeta ? [meta, payload] : payload);
     }
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
+    return true;
+  });
+  if (!complete) return undefined;
   return position === body.length ? items : undefined;
 }
 
@@ -81,12 +79,8 @@ function arrayHeadEnd(body: Uint8Array, count: number): number {
   const initial = body[0];
   if (initial === undefined || initial >> 5 !== 4) return -1;
   const info = initial & 0x1f;
-  let length: number;
-  let end: number;
-  if (info < 24) [length, end] = [info, 1];
-  else if (info === 24 && body.length >= 2) [length, end] = [body[1]!, 2];
-  else if (info === 25 && body.length >= 3) [length, end] = [(body[1]! << 8) | body[2]!, 3];
-  else if (info === 26 && body.length >= 5) [length, end] = [((body[1]! << 24) | (body[2]! << 16) | (body[3]! << 8) | body[4]!) >>> 0, 5];
-  else return -1;
-  return length === count ? end : -1;
+  // A count is at most 32 bits: no 8-byte head, no indefinite length.
+  const end = 1 + headNumberBytes(info);
+  if (info > 26 || end > body.length) return -1;
+  return headArgument(body, 1, info) === count ? end : -1;
 }

@@ -175,21 +175,13 @@ export function screenCbor(bytes: Uint8Array, allowTags: boolean): number {
     }
     const major = initial >> 5;
     const info = initial & 0x1f;
-    let argument: number;
-    if (info < 24) argument = info;
-    else if (info === 24) argument = bytes[position]!;
-    else if (info === 25) argument = (bytes[position]! << 8) | bytes[position + 1]!;
-    else if (info === 26) argument = readUint32(bytes, position);
-    else if (info === 27) argument = readUint32(bytes, position) * 0x1_0000_0000 + readUint32(bytes, position + 4);
-    else if (info === 31) argument = UNTIL_BREAK;
-    else break; // reserved: cbor-x refuses it
-    if (info >= 24 && info <= 27) {
-      position += 1 << (info - 24);
-      // A head cut short by the end: cbor-x refuses it. Read on, its number (from bytes past the
-      // end) could make the position NaN, which no end check stops, and the walk would count down
-      // the items the open arrays still wait for, 2 ** 64 of them for ten bytes.
-      if (position > end) break;
-    }
+    const argument = headArgument(bytes, position, info);
+    if (Number.isNaN(argument)) break; // reserved: cbor-x refuses it
+    position += headNumberBytes(info);
+    // A head cut short by the end: cbor-x refuses it. Read on, its number (from bytes past the
+    // end) could make the position NaN, which no end check stops, and the walk would count down
+    // the items the open arrays still wait for, 2 ** 64 of them for ten bytes.
+    if (position > end) break;
     if (dateContent !== NO_DATE) {
       // A text string cut short by the end, cbor-x refuses: it counts, so that `check` throws.
       if (!dateContentCannotThrow(dateContent, major, info) || (major === 3 && argument > end - position)) found |= SCREEN_FOUND_TAG;
@@ -277,20 +269,12 @@ export function cborItemEnd(bytes: Uint8Array, start: number): number {
     }
     const major = initial >> 5;
     const info = initial & 0x1f;
-    let argument: number;
-    if (info < 24) argument = info;
-    else if (info === 24) argument = bytes[position]!;
-    else if (info === 25) argument = (bytes[position]! << 8) | bytes[position + 1]!;
-    else if (info === 26) argument = readUint32(bytes, position);
-    else if (info === 27) argument = readUint32(bytes, position) * 0x1_0000_0000 + readUint32(bytes, position + 4);
+    const argument = headArgument(bytes, position, info);
     // Indefinite length only for strings, arrays and maps; a break only where one ends.
-    else if (info === 31 && major >= 2 && major <= 5) argument = UNTIL_BREAK;
-    else return -1;
-    if (info >= 24 && info <= 27) {
-      position += 1 << (info - 24);
-      // Cut short by the end (see screenCbor: read on, the walk would never end).
-      if (position > end) return -1;
-    }
+    if (Number.isNaN(argument) || (argument === UNTIL_BREAK && (major < 2 || major > 5))) return -1;
+    position += headNumberBytes(info);
+    // Cut short by the end (see screenCbor: read on, the walk would never end).
+    if (position > end) return -1;
     if (major === 6) continue;
     if (left > 0) remaining[level] = left - 1;
     if (major === 2 || major === 3) {
@@ -304,6 +288,24 @@ export function cborItemEnd(bytes: Uint8Array, start: number): number {
   }
   return position <= end ? position : -1;
 }
+
+/**
+ * The number a head carries, read from `position` (just past its first byte) for additional
+ * information `info`: UNTIL_BREAK for an indefinite length (31), NaN for the reserved values
+ * (28 to 30). Bytes past the end read as zeros: the caller checks the end once it has
+ * moved past the head (headNumberBytes). One reading for every walk over heads, so they agree.
+ */
+export function headArgument(bytes: Uint8Array, position: number, info: number): number {
+  if (info < 24) return info;
+  if (info === 24) return bytes[position]!;
+  if (info === 25) return (bytes[position]! << 8) | bytes[position + 1]!;
+  if (info === 26) return readUint32(bytes, position);
+  if (info === 27) return readUint32(bytes, position) * 0x1_0000_0000 + readUint32(bytes, position + 4);
+  return info === 31 ? UNTIL_BREAK : Number.NaN;
+}
+
+/** How many bytes follow a head's first byte to hold its number (0 for info below 24 and for 31). */
+export const headNumberBytes = (info: number): number => (info >= 24 && info <= 27 ? 1 << (info - 24) : 0);
 
 function readUint32(bytes: Uint8Array, offset: number): number {
   return ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>> 0;

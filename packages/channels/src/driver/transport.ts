@@ -8,7 +8,7 @@ import type { TLSSocket } from 'node:tls';
 import { WebSocket } from 'ws';
 import { channelSetDigest, defaultChannels, layoutLanes, resolveChannels } from '../channel-config';
 import type { ChannelDefinition } from '../channel-config';
-import { createCborCodec } from '../core/cbor';
+import { createCborCodec, withoutStacks } from '../core/cbor';
 import { mayHoldTag } from '../core/cbor-screen';
 import { CLOSE_CODES, closeCodeName } from '../core/close-codes';
 import { MAX_META_BYTES, MAX_CHUNK_HEADER_BYTES } from '../core/frames';
@@ -860,17 +860,10 @@ export function createTransport(options: TransportOptions): Transport {
     // as decode errors are: a 64 KiB frame holds some 6,000 small undecodable requests, most of
     // them past the reply bound, or replies to nothing, and each error with its cause and their
     // stacks cost 7.6 µs.
-    const error = (): PayloadEncodingError => {
-      const limit = Error.stackTraceLimit;
-      Error.stackTraceLimit = 0;
-      try {
-        // A plain Error of the decoder's message, not the decoder's error itself, which cbor-x
-        // hangs the values decoded so far on.
-        return new PayloadEncodingError(channel.name, new Error(cause instanceof Error ? cause.message : String(cause)), { from: link.peer, to: nodeId });
-      } finally {
-        Error.stackTraceLimit = limit;
-      }
-    };
+    // A plain Error of the decoder's message, not the decoder's error itself, which cbor-x hangs
+    // the values decoded so far on.
+    const error = (): PayloadEncodingError =>
+      withoutStacks(() => new PayloadEncodingError(channel.name, new Error(cause instanceof Error ? cause.message : String(cause)), { from: link.peer, to: nodeId }));
     if (meta.kind === META_KINDS.request) handleRequest(link, channel, lane, meta, undefined, error);
     else settleRequest(link, channel, meta.id, () => ({ ok: false, error: error() }));
   }
