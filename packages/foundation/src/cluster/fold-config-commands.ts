@@ -64,11 +64,14 @@ interface PathNode {
   readonly children: Map<string, PathNode>;
   /** The assignment kept at exactly this path, by its number in `kept`. */
   assignment?: number;
-  /** The refused commands kept at exactly this path, by their numbers in `refused`. */
-  readonly refused: number[];
+  /**
+   * The refused command kept at exactly this path, by its number in `refused` (one at most: a
+   * later command at the path replaces it, as it does an assignment).
+   */
+  refused?: number;
 }
 
-const pathNode = (): PathNode => ({ children: new Map(), refused: [] });
+const pathNode = (): PathNode => ({ children: new Map() });
 
 /**
  * Folds `commands` (in log order): a command at a path at or above an earlier one's replaces
@@ -88,19 +91,20 @@ export function foldConfigCommands(commands: readonly ConfigAssignment[]): Folde
     const pending = [node];
     for (let current = pending.pop(); current !== undefined; current = pending.pop()) {
       if (current.assignment !== undefined) kept.delete(current.assignment);
-      for (const number of current.refused) refused.delete(number);
+      if (current.refused !== undefined) refused.delete(current.refused);
       pending.push(...current.children.values());
     }
   };
   for (const command of commands) {
     const path = [...command.path];
     // The assignment above this path, if any (assignments are disjoint: at most one), and the
-    // node of the path itself, if any command was kept at or under it.
+    // node of the path itself, if any command was kept at or under it. A node in the tree holds
+    // only what is kept: what a command replaces goes with its nodes (forget).
     let above: { readonly number: number; readonly depth: number } | undefined;
     let parent: PathNode | undefined;
     let node: PathNode | undefined = root;
     for (let depth = 0; depth < path.length && node !== undefined; depth += 1) {
-      if (node.assignment !== undefined && kept.has(node.assignment)) above = { number: node.assignment, depth };
+      if (node.assignment !== undefined) above = { number: node.assignment, depth };
       parent = node;
       node = node.children.get(path[depth]!);
     }
@@ -112,7 +116,7 @@ export function foldConfigCommands(commands: readonly ConfigAssignment[]): Folde
         // The whole config: the root stays, emptied.
         root.children.clear();
         delete root.assignment;
-        root.refused.length = 0;
+        delete root.refused;
       }
     }
     const keep = (into: Map<number, ConfigAssignment>, number: number): PathNode => {
@@ -136,7 +140,7 @@ export function foldConfigCommands(commands: readonly ConfigAssignment[]): Folde
     const earlier = kept.get(above.number)!;
     const written = setAt(earlier.value, path.slice(above.depth), command.value);
     if (written === undefined) {
-      keep(refused, next).refused.push(next);
+      keep(refused, next).refused = next;
       next += 1;
     } else kept.set(above.number, { path: earlier.path, value: written.value });
   }

@@ -2,12 +2,11 @@
 // demo's dashboard print every field of it, and a peer (of another version, or not honest)
 // may answer anything. An answer without a field of its shape is that node's error, not the
 // whole cluster status's.
-import { FoundationError } from '@foundation/core';
+import { FoundationError, isPlainObject } from '@foundation/core';
 import type { NodeStatus } from '../start-node';
 
 const CHANNEL_COUNTERS = ['messagesSent', 'bytesSent', 'messagesReceived', 'bytesReceived', 'queuedMessages', 'queuedBytes'] as const;
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value >= 0;
 const isNames = (value: unknown): value is string[] => Array.isArray(value) && value.every((name) => typeof name === 'string');
 
@@ -23,20 +22,20 @@ function wrongFields(reply: Record<string, unknown>, asked: string): string[] {
   for (const field of ['uptimeMs', 'processes', 'services']) check(field, isCount(reply[field]));
   check('peers', isNames(reply.peers));
   const { membership, raft, channels, rttMs } = reply;
-  if (!isRecord(membership)) check('membership', false);
+  if (!isPlainObject(membership)) check('membership', false);
   else {
     for (const field of ['members', 'activeView', 'passiveView']) check(`membership.${field}`, isNames(membership[field]));
     check('membership.topology', typeof membership.topology === 'string');
   }
-  if (!isRecord(raft)) check('raft', false);
+  if (!isPlainObject(raft)) check('raft', false);
   else {
     check('raft.role', typeof raft.role === 'string');
     for (const field of ['term', 'commit', 'applied']) check(`raft.${field}`, isCount(raft[field]));
     check('raft.leader', raft.leader === null || typeof raft.leader === 'string');
     for (const field of ['voters', 'learners']) check(`raft.${field}`, isNames(raft[field]));
   }
-  check('channels', isRecord(channels) && Object.values(channels).every((summary) => isRecord(summary) && CHANNEL_COUNTERS.every((counter) => isCount(summary[counter]))));
-  check('rttMs', isRecord(rttMs) && Object.values(rttMs).every(isCount));
+  check('channels', isPlainObject(channels) && Object.values(channels).every((summary) => isPlainObject(summary) && CHANNEL_COUNTERS.every((counter) => isCount(summary[counter]))));
+  check('rttMs', isPlainObject(rttMs) && Object.values(rttMs).every(isCount));
   return wrong;
 }
 
@@ -45,7 +44,7 @@ function wrongFields(reply: Record<string, unknown>, asked: string): string[] {
  * the fields that are missing or of another shape, the id among them when it names another node.
  */
 export function readNodeStatus(reply: unknown, asked: string): NodeStatus {
-  const wrong = isRecord(reply) ? wrongFields(reply, asked) : ['the answer itself'];
+  const wrong = isPlainObject(reply) ? wrongFields(reply, asked) : ['the answer itself'];
   if (wrong.length > 0) {
     throw new FoundationError({
       type: 'deserialization_failed',

@@ -5,6 +5,7 @@
 // every command, the newest per key, or commands its consumer gives for the state it holds —
 // and hands it to its listeners again after a restore.
 import { Encoder } from 'cbor-x';
+import { isPlainObject } from '@foundation/core';
 import { createKvStateMachine } from '@foundation/raft';
 import type { KvCommand, KvQuery, KvResult, StateMachine } from '@foundation/raft';
 import { StreamOptionsConflictError } from '../errors/stream-options-conflict-error';
@@ -166,7 +167,6 @@ interface SnapshotParts {
   readonly sessions: ReadonlyMap<string, Session>;
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const isIndex = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
 
 /**
@@ -184,7 +184,7 @@ function readSnapshot(data: Uint8Array): SnapshotParts {
   } catch (error) {
     refuse('the snapshot', `is not CBOR (${error instanceof Error ? error.message : String(error)})`);
   }
-  if (!isRecord(decoded)) return refuse('the snapshot', 'is not a map of its parts');
+  if (!isPlainObject(decoded)) return refuse('the snapshot', 'is not a map of its parts');
   const { applied, streams, locks, kv, sessions } = decoded;
   if (!isIndex(applied)) refuse('the applied index', 'is not a log index');
   if (!Array.isArray(streams)) return refuse('the streams', 'are not a list');
@@ -196,7 +196,7 @@ function readSnapshot(data: Uint8Array): SnapshotParts {
   if (!Array.isArray(locks)) return refuse('the lock table', 'is not a list');
   for (const lock of locks as unknown[]) {
     // An expiry may be Infinity (granted before such leases were refused), never NaN.
-    if (!isRecord(lock) || typeof lock.name !== 'string' || !isIndex(lock.token) || typeof lock.expiresAt !== 'number' || Number.isNaN(lock.expiresAt)) {
+    if (!isPlainObject(lock) || typeof lock.name !== 'string' || !isIndex(lock.token) || typeof lock.expiresAt !== 'number' || Number.isNaN(lock.expiresAt)) {
       refuse('the lock table', 'holds something other than a lock with a name, a token and an expiry');
     }
   }
@@ -217,7 +217,7 @@ function readSnapshot(data: Uint8Array): SnapshotParts {
       if (results.length > MAX_RESULTS_PER_PROPOSER) refuse('the proposal sessions', `hold ${results.length} results of one proposer, more than the ${MAX_RESULTS_PER_PROPOSER} ever kept`);
       const byNumber = new Map<number, ClusterResult>();
       for (const pair of results as unknown[]) {
-        if (!Array.isArray(pair) || pair.length !== 2 || !isIndex(pair[0]) || !isRecord(pair[1]) || !isIndex(pair[1].index)) {
+        if (!Array.isArray(pair) || pair.length !== 2 || !isIndex(pair[0]) || !isPlainObject(pair[1]) || !isIndex(pair[1].index)) {
           return refuse('the proposal sessions', 'hold something other than a proposal number with its result');
         }
         byNumber.set(pair[0], pair[1] as unknown as ClusterResult);

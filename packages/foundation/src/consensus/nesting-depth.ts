@@ -7,13 +7,25 @@
  * path that goes deeper, so the work is at most the size of the value.
  */
 export function nestsDeeperThan(value: unknown, max: number): boolean {
-  const pending: [unknown, number][] = [[value, 1]];
-  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
-    const [item, depth] = next;
-    if (typeof item !== 'object' || item === null || ArrayBuffer.isView(item)) continue;
+  if (!nests(value)) return false;
+  // Containers still to look into, with their depths beside them: leaves are never queued, and
+  // no pair is built per value (this runs on every command every replica applies).
+  const items: object[] = [value];
+  const depths: number[] = [1];
+  for (let item = items.pop(); item !== undefined; item = items.pop()) {
+    const depth = depths.pop()!;
     if (depth > max) return true;
     const children: Iterable<unknown> = Array.isArray(item) ? item : item instanceof Map ? [...item.keys(), ...item.values()] : item instanceof Set ? item : Object.values(item);
-    for (const child of children) pending.push([child, depth + 1]);
+    for (const child of children) {
+      if (!nests(child)) continue;
+      items.push(child);
+      depths.push(depth + 1);
+    }
   }
   return false;
+}
+
+/** Whether `value` is a level of its own: an array, map, set or object, not a byte array. */
+function nests(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !ArrayBuffer.isView(value);
 }
