@@ -134,32 +134,28 @@ describe('starting a consensus that was stopped', () => {
     // start() after stop() got Raft's first start again, resolved, and put a handler on the
     // node's control router, which had closed: the node looked started and answered nothing.
     let handlers = 0;
-    const consensus = createClusterConsensus({
-      nodeId: 'solo',
-      voters: ['solo'],
-      transport: { send: () => false, onMessage: () => () => undefined },
-      forwarding: {
-        request: () => Promise.reject(new Error('not used: a cluster of one')),
-        onRequest: () => {
-          handlers += 1;
-          return () => undefined;
+    const soloConsensus = (): ClusterConsensus =>
+      createClusterConsensus({
+        nodeId: 'solo',
+        voters: ['solo'],
+        transport: { send: () => false, onMessage: () => () => undefined },
+        forwarding: {
+          request: () => Promise.reject(new Error('not used: a cluster of one')),
+          onRequest: () => {
+            handlers += 1;
+            return () => undefined;
+          },
         },
-      },
-      persistence: createMemoryPersistence(),
-    });
+        persistence: createMemoryPersistence(),
+      });
+    const consensus = soloConsensus();
     await consensus.start();
     await consensus.stop();
     await expect(consensus.start()).rejects.toMatchObject({ code: 6013 });
     expect(handlers).toBe(1);
 
     // Stopped while Raft starts: the start that was under way is refused as well.
-    const second = createClusterConsensus({
-      nodeId: 'solo',
-      voters: ['solo'],
-      transport: { send: () => false, onMessage: () => () => undefined },
-      forwarding: { request: () => Promise.reject(new Error('not used')), onRequest: () => ((handlers += 1), () => undefined) },
-      persistence: createMemoryPersistence(),
-    });
+    const second = soloConsensus();
     const starting = second.start();
     await second.stop();
     await expect(starting).rejects.toMatchObject({ code: 6013 });
