@@ -915,6 +915,79 @@ describe('terminating a child whose restart failed', () => {
   });
 });
 
+describe('a rest-for-one retry while a later child has exited and its exit waits in the mailbox', () => {
+  it('stops that child and starts it again after the failed one, and the retry counts once, as OTP does', async () => {
+    // OTP's supervisor.erl: try_again_restart reruns restart(rest_for_one, Child), which
+    // terminates the children after the failed one (taking a dead child's queued 'EXIT' with it)
+    // and starts it and them in order. Before, the retry started only the children it found not
+    // running; when it failed again, the later child kept its dead pid, and its exit then
+    // restarted it alone before the failed child was back and counted one restart more, so the
+    // supervisor gave up within its intensity.
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const log: string[] = [];
+    let flakyStarts = 0;
+    const refuse = deferred();
+    const flaky: Behavior = {
+      async init() {
+        flakyStarts += 1;
+        log.push(`start flaky ${flakyStarts}`);
+        if (flakyStarts === 2) {
+          await refuse.promise;
+          throw new Error('cannot come back yet');
+        }
+        if (flakyStarts === 3) throw new Error('still cannot come back');
+      },
+      handleMessage() {
+        throw new Error('crash');
+      },
+    };
+    // A child whose start holds the supervisor until the test has stopped "after", then fails.
+    const gate = deferred();
+    const holding: Behavior = {
+      async init() {
+        await gate.promise;
+        throw new Error('never starts');
+      },
+    };
+    const supervisor = await runtime.startSupervisor({
+      strategy: 'rest-for-one',
+      // The exit of flaky and two retries: three restarts, which the intensity allows.
+      intensity: { maxRestarts: 3, periodMs: 60_000 },
+      children: [{ id: 'flaky', behavior: flaky }, worker('after', log)],
+    });
+    runtime.send((await pids(runtime, supervisor)).flaky!, 'go');
+    await until(() => flakyStarts === 2, 'the restart');
+    const restarted = runtime.restartChild(supervisor, 'after'); // both handled after the restart
+    const held = runtime.startChild(supervisor, { id: 'holding', behavior: holding });
+    await settle();
+    refuse.resolve(); // the restart fails: its retry is queued behind both requests
+    const after = (await restarted)!;
+    const afterExit = runtime.whenExited(after);
+    runtime.exit(after, 'kill'); // its exit reaches the supervisor after the retry
+    expect(await afterExit).toBe('killed');
+    gate.resolve();
+    await expect(held).rejects.toMatchObject({ kind: 'start-failed' });
+    await until(() => log.length >= 8 || !runtime.isAlive(supervisor), 'the retries');
+    await settle();
+    expect(log).toEqual([
+      'start flaky 1', 'start after',
+      'stop after', 'start flaky 2', // the restart: flaky fails
+      'start after', // restartChild; then it is killed
+      'start flaky 3', // the first retry: flaky fails again
+      'start flaky 4', 'start after', // the second retry: flaky, then the child after it
+    ]);
+    expect(runtime.isAlive(supervisor)).toBe(true);
+    const children = await runtime.whichChildren(supervisor);
+    expect(children.map(({ id, status }) => [id, status])).toEqual([
+      ['flaky', 'running'],
+      ['after', 'running'],
+    ]);
+    expect(children.every((child) => child.pid !== undefined && runtime.isAlive(child.pid))).toBe(true);
+    expect(children.find((child) => child.id === 'after')!.pid).not.toEqual(after);
+    await runtime.shutdown();
+  });
+});
+
 describe('shutdown', () => {
   it('stops the whole tree in reverse start order, children before their supervisor', async () => {
     const runtime = createRuntime({ nodeId: 'node-a' });

@@ -68,9 +68,13 @@ type Request =
 
 type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
 
-/** A restart that failed is retried through the mailbox, so the supervisor stays responsive. */
+/**
+ * A restart that failed is retried through the mailbox, so the supervisor stays responsive. It
+ * names only the child that failed, as OTP's `{try_again_restart, Id}` does: the strategy decides
+ * again, when the retry runs, which children restart with it.
+ */
 interface RetryRestart {
-  readonly ids: readonly string[];
+  readonly id: string;
 }
 
 /**
@@ -82,8 +86,8 @@ interface RetryRestart {
 const requests = new WeakSet<object>();
 const retries = new WeakSet<object>();
 
-function retryRestartMessage(ids: readonly string[]): RetryRestart {
-  const message: RetryRestart = { ids };
+function retryRestartMessage(id: string): RetryRestart {
+  const message: RetryRestart = { id };
   retries.add(message);
   return message;
 }
@@ -234,8 +238,8 @@ function supervising(self: Self): boolean {
 }
 
 /**
- * Starts `children` in order. A child that fails is retried later through the mailbox, with
- * every child after it (each retry counts against the intensity).
+ * Starts `children` in order. A child that fails is retried later through the mailbox, by the
+ * strategy (each retry counts against the intensity); the children after it stay stopped until then.
  */
 async function startInOrder(self: Self, children: readonly ChildState[]): Promise<void> {
   for (let index = 0; index < children.length; index += 1) {
@@ -248,7 +252,7 @@ async function startInOrder(self: Self, children: readonly ChildState[]): Promis
     } catch (error) {
       runtimeOf(self).emit(['foundation', 'supervisor', 'child-start-failed'], { count: 1 }, { supervisor: self.pid, child: child.spec.id, error });
       child.restarting = true;
-      self.send(self.pid, retryRestartMessage(children.slice(index).map((later) => later.spec.id)));
+      self.send(self.pid, retryRestartMessage(child.spec.id));
       return;
     }
   }
@@ -316,30 +320,34 @@ function onChildExit(self: Self, pid: Pid, reason: unknown): void | Promise<void
 }
 
 /**
- * A retry of a restart that failed, for the child that failed (`ids[0]`) and those after it in
- * the group. It runs only while that child is still restarting, as OTP's try_again_restart
- * does: one that terminateChild stopped meanwhile, or that another
- * restart or a restartChild after a terminateChild started, cancels it, and the children the
- * failed restart left stopped stay so. Under one-for-all the retry restarts the whole group
- * again, stopping the children that did start, as OTP's try_again_restart does by running the
- * one_for_all restart once more.
+ * A retry of a restart that failed. It runs only while that child is still restarting, as OTP's
+ * try_again_restart does: one that terminateChild stopped meanwhile, or that another restart or a
+ * restartChild after a terminateChild started, cancels it, and the children the failed restart
+ * left stopped stay so. Otherwise it reruns the strategy's restart for the child, as
+ * try_again_restart does: under one-for-all every child, under rest-for-one the child and every
+ * child after it. The children it restarts with the failed one are stopped first, also those
+ * started or exited since the restart failed: one whose exit still waits in the mailbox lets go
+ * of its pid here, so that exit is ignored rather than restarting it once more on its own,
+ * before the failed child is back, and counting a second time.
  */
-async function retryRestart(self: Self, ids: readonly string[]): Promise<void> {
+async function retryRestart(self: Self, id: string): Promise<void> {
   const state = self.state;
-  const failed = findById(state, ids[0]!);
+  const failed = findById(state, id);
   if (failed === undefined || failed.restarting !== true) return;
   failed.restarting = false;
-  const allOfThem = state.spec.strategy === 'one-for-all';
-  const children = (allOfThem ? state.children : ids.map((id) => findById(state, id))).filter(
-    (child): child is ChildState => child !== undefined && !isRunning(child),
-  );
-  if (children.length === 0 || state.givingUp) return;
+  if (state.givingUp) return;
   if (!state.intensity.record(runtimeOf(self).clock.monotonic())) {
     giveUp(self, 'restart failed');
     return;
   }
-  if (allOfThem) await restartGroup(self, state.children, failed);
-  else await startInOrder(self, children);
+  switch (state.spec.strategy) {
+    case 'one-for-one':
+      return startInOrder(self, [failed]);
+    case 'one-for-all':
+      return restartGroup(self, state.children, failed);
+    case 'rest-for-one':
+      return restartGroup(self, state.children.slice(state.children.indexOf(failed)), failed);
+  }
 }
 
 /** `active` counts live processes only, as OTP's count_children asks is_process_alive of each pid. */
@@ -469,7 +477,7 @@ export const supervisorBehavior: Behavior<SupervisorState, SupervisorArgs> = {
     // process passes on, must not make it start a second copy of a child that still runs.
     const record = recordOf(self);
     if (isExitFor(message, record)) return onChildExit(record, message.from, message.reason);
-    if (isRetryRestart(message)) return retryRestart(record, message.ids);
+    if (isRetryRestart(message)) return retryRestart(record, message.id);
     return undefined;
   },
 
