@@ -215,6 +215,36 @@ describe('updating', () => {
     expect(config.status().updateCount).toBe(0);
   });
 
+  it('refuses with 1201 a value that would nest the config deeper than 64 levels, counting from the root and not from the path set (review finding)', () => {
+    // The depth limit counted from the path being set: a value 64 levels deep set at `open`, or
+    // a small one set 64 keys down, made a config deeper than the limit, whose own contents
+    // validate(get()) then refused, as a file holding them would have been.
+    const nest = (levels: number, leaf: unknown): unknown => {
+      let value = leaf;
+      for (let level = 0; level < levels; level += 1) value = { k: value };
+      return value;
+    };
+    const config = createConfig({ defaults: { open: {} }, updatablePaths: ['open'] });
+    const tooDeep = thrown(() => config.update('open', nest(63, {})));
+    expect(tooDeep).toBeInstanceOf(ConfigValidationError);
+    expect(tooDeep.code).toBe(1201);
+    expect(tooDeep.message).toContain('nested deeper than 64 levels');
+    // As deep as the limit allows: the last object 63 levels below the root.
+    config.update('open', nest(62, {}));
+    const deepest = ['open', ...Array.from({ length: 62 }, () => 'k')];
+    expect(thrown(() => config.update([...deepest, 'x'], { y: 1 })).code).toBe(1201);
+    expect(thrown(() => config.updateMany([{ path: [...deepest, 'x'], value: [] }])).code).toBe(1201);
+    const checked = config.checkUpdate([...deepest, 'x'], {});
+    expect(checked.ok ? 0 : checked.error.code).toBe(1201);
+    // A value that adds no level still fits, however long its path.
+    config.update([...deepest, 'x'], 1);
+    expect(config.get([...deepest, 'x'])).toBe(1);
+    expect(config.validate(config.get()).ok).toBe(true);
+    // An environment variable 64 keys down is held to the same limit as the config it writes into.
+    const named = `F_${Array.from({ length: 64 }, () => 'A').join('__')}`;
+    expect(thrown(() => createConfig({ defaults: {}, sources: { environment: { prefix: 'F', variables: { [named]: '{"x": 1}' } } } })).code).toBe(1201);
+  });
+
   it('refuses strings that are not well-formed Unicode with 1201, in values and in keys (UTF-8, and so every other node, cannot hold a lone surrogate)', () => {
     const config = makeConfig({ updatablePaths: ['telemetry', 'server.hosts', 'dev'] });
     const before = config.get();

@@ -13,7 +13,11 @@ import { isUnsafeKey } from '@foundation/core';
 import { ConfigSecurityError } from '../errors/config-security-error';
 import { ConfigValidationError } from '../errors/config-validation-error';
 
-/** Deeper values are refused: configs are shallow, and recursion must stay bounded. */
+/**
+ * Deeper values are refused: configs are shallow, and recursion must stay bounded. The depth
+ * counts from the config's root, not from where a value is set, so that no update or variable
+ * builds a tree the config would then refuse as a whole (in `validate(get())`, or read from a file).
+ */
 export const MAX_VALUE_DEPTH = 64;
 /** More values than this in one update or source are refused. */
 export const MAX_VALUE_NODES = 1_000_000;
@@ -80,7 +84,8 @@ export interface PlainCopyInspection {
  * bigint, holes in arrays), or that is too deep or too large, is returned as `problem` rather
  * than thrown, so that a caller can run other checks between the two (an update checks the
  * allow-list there). Nothing beyond the depth and size bounds is looked at. `at` is where the
- * value will live and `origin` where it came from (a file, a variable), both for messages.
+ * value will live, for messages and for its depth (which counts from the root), and `origin`
+ * where it came from (a file, a variable), for messages.
  */
 export function inspectPlainCopy(value: unknown, at: readonly string[] = [], origin?: string): PlainCopyInspection {
   const from = origin === undefined ? '' : ` (in ${origin})`;
@@ -119,7 +124,7 @@ export function inspectPlainCopy(value: unknown, at: readonly string[] = [], ori
     const object = current as object;
     if (types.isProxy(object)) throw new ConfigSecurityError('non-plain-value', path, `a proxy is not plain data${from}`);
     if (ancestors.has(object)) throw new ConfigSecurityError('circular-value', path, `the value contains itself${from}`);
-    if (path.length - at.length >= MAX_VALUE_DEPTH) return note(path, `nested deeper than ${MAX_VALUE_DEPTH} levels`);
+    if (path.length >= MAX_VALUE_DEPTH) return note(path, `nested deeper than ${MAX_VALUE_DEPTH} levels`);
     const prototype: unknown = Object.getPrototypeOf(object);
     const isArray = Array.isArray(object);
     if (isArray ? prototype !== Array.prototype : prototype !== Object.prototype && prototype !== null) {
