@@ -12,6 +12,7 @@ import { types } from 'node:util';
 import { isUnsafeKey } from '@foundation/core';
 import { ConfigSecurityError } from '../errors/config-security-error';
 import { ConfigValidationError } from '../errors/config-validation-error';
+import { MAX_SEGMENT_LENGTH } from '../path';
 
 /**
  * Deeper values are refused: configs are shallow, and recursion must stay bounded. The depth
@@ -183,6 +184,12 @@ export function inspectPlainCopy(value: unknown, at: readonly string[] = [], ori
         }
         if (descriptor.enumerable !== true) continue;
         if (!isWellFormed(key)) note(keyPath, 'a key with a lone surrogate is not a config key (UTF-8 cannot hold it)');
+        // A key no path can name could be read through the whole config only, and never set,
+        // reverted or allowed: it is refused where it comes in, as the path would be. The issue
+        // names its parent, and the message shows only the key's start: it may be very long.
+        if (key.length > MAX_SEGMENT_LENGTH) {
+          note(path, `the key "${key.slice(0, 40)}…" (${key.length} characters) is longer than the ${MAX_SEGMENT_LENGTH} characters a config path allows`);
+        }
         result[key] = copy(descriptor.value, keyPath);
       }
       return result;

@@ -160,6 +160,31 @@ describe('the JSON file', () => {
     expect(error.message).toContain(file);
   });
 
+  it('refuses a key longer than a config path may name (1201), naming the file, since no path could set or watch it (review finding)', () => {
+    // get('limits.KKK…') served such a key through the path index, while parsePath refused the
+    // same path for update, revert, isUpdatable and everything else: readable, never settable.
+    const long = 'K'.repeat(1025);
+    const file = writeJson('long-key.json', { limits: { [long]: 1 } });
+    const error = thrown(() => createConfig({ defaults, schema, sources: { file } }));
+    expect(error).toBeInstanceOf(ConfigValidationError);
+    expect(error.code).toBe(1201);
+    expect(error.message).toContain(file);
+    expect(error.message).toContain('longer than the 1024 characters a config path allows');
+    // The message shows where and how long, not the whole key.
+    expect(error.message).not.toContain(long);
+    // Nor may the defaults, an update or a variable's JSON bring one in.
+    expect(thrown(() => createConfig({ defaults: { ...defaults, limits: { [long]: 1 } }, schema })).code).toBe(1201);
+    expect(thrown(() => createConfig({ defaults, schema, sources: { environment: { prefix: 'F', variables: { F_LIMITS: JSON.stringify({ [long]: 1 }) } } } })).code).toBe(1201);
+    const config = createConfig({ defaults, schema, updatablePaths: ['limits'] });
+    expect(thrown(() => config.update('limits', { [long]: 1 })).code).toBe(1201);
+    // The longest key a path may name loads, and every use of its path agrees.
+    const longest = 'K'.repeat(1024);
+    const loaded = createConfig({ defaults, schema, sources: { file: writeJson('longest-key.json', { limits: { [longest]: 1 } }) }, updatablePaths: ['limits'] });
+    expect(loaded.get(`limits.${longest}`)).toBe(1);
+    expect(loaded.update(['limits', longest], 2)).toBe(2);
+    expect(loaded.isUpdatable(`limits.${longest}`)).toBe(true);
+  });
+
   it('names the file only for values it set and nothing set over it (review finding)', () => {
     // The file was taken to have set the whole config: every invalid value was blamed on it,
     // a bad default it never touched and a value a variable set over it included.
