@@ -182,7 +182,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       now,
       ...(options.errorsAsInfo === undefined ? {} : { errorsAsInfo: options.errorsAsInfo }),
     });
-    configWriters = startConfigWriters({ cluster, clients: configClients, random: createSeededRandom(options.seed).fork('config-workload'), opTimeoutMs, now });
+    configWriters = startConfigWriters({
+      cluster,
+      clients: configClients,
+      random: createSeededRandom(options.seed).fork('config-workload'),
+      opTimeoutMs,
+      now,
+      ...(options.errorsAsInfo === undefined ? {} : { errorsAsInfo: options.errorsAsInfo }),
+    });
     raftStats = startRaftStatsSampler(cluster);
     let faults: InjectedFault[];
     try {

@@ -43,6 +43,8 @@ export interface ConfigWritersOptions extends Omit<ClientLoopOptions, 'name'> {
   readonly opTimeoutMs: number;
   /** ms since the workload began. */
   readonly now: () => number;
+  /** Trust no "certainly not applied" code: such a write is unknown, as for the key-value clients. */
+  readonly errorsAsInfo?: boolean;
 }
 
 export interface ConfigWriters {
@@ -60,6 +62,17 @@ interface ConfigSetAnswer {
   readonly code?: number;
   readonly message?: string;
   readonly raft?: RaftPosition;
+}
+
+/**
+ * The outcome of a write that failed with `error` after `elapsedMs`: one of the config's refusal
+ * codes says it was committed and refused where applied; otherwise it failed for certain or its
+ * outcome is unknown, by the key-value clients' rule (`errorsAsInfo` as there).
+ */
+export function failedWriteOutcome(error: unknown, elapsedMs: number, errorsAsInfo = false): ConfigOutcome {
+  const code = error instanceof RemoteError ? error.code : undefined;
+  if (code !== undefined && CONFIG_REFUSAL_CODES.has(code)) return 'refused-where-applied';
+  return certainlyNotApplied(error, elapsedMs, !errorsAsInfo) ? 'fail' : 'unknown';
 }
 
 /** How many writes ended each way. */
@@ -112,8 +125,7 @@ export function startConfigWriters(options: ConfigWritersOptions): ConfigWriters
     } catch (error) {
       const code = error instanceof RemoteError ? error.code : undefined;
       const completedMs = options.now();
-      const outcome: ConfigOutcome =
-        code !== undefined && CONFIG_REFUSAL_CODES.has(code) ? 'refused-where-applied' : certainlyNotApplied(error, completedMs - invokedMs) ? 'fail' : 'unknown';
+      const outcome = failedWriteOutcome(error, completedMs - invokedMs, options.errorsAsInfo);
       write = { ...base, completedMs, outcome, error: (error as Error).message, ...(code === undefined ? {} : { code }) };
     }
     writes.push(write);
