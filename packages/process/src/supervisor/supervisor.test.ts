@@ -988,6 +988,76 @@ describe('a rest-for-one retry while a later child has exited and its exit waits
   });
 });
 
+describe('a group restart that stops a child waiting for its own retry', () => {
+  it('drops that retry (rest-for-one): the child starts again only after the child before it is back', async () => {
+    // OTP's supervisor.erl: a group restart terminates the children it restarts, and
+    // terminate_children sets a restarting child's pid to undefined, so the try_again_restart
+    // queued for it finds it no longer restarting and does nothing. Before, the flag stayed: when
+    // a child before it exited and failed to restart, the old retry started it and the children
+    // after it while that child was still down, and counted one restart more, so the supervisor
+    // gave up within its intensity.
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    const log: string[] = [];
+    let aStarts = 0;
+    let aFailuresLeft = 0;
+    const a: Behavior = {
+      init() {
+        aStarts += 1;
+        log.push(`start a ${aStarts}`);
+        if (aFailuresLeft > 0) {
+          aFailuresLeft -= 1;
+          throw new Error('cannot come back yet');
+        }
+      },
+    };
+    let bStarts = 0;
+    const refuse = deferred();
+    const b: Behavior = {
+      async init() {
+        bStarts += 1;
+        log.push(`start b ${bStarts}`);
+        if (bStarts === 2) {
+          await refuse.promise;
+          throw new Error('cannot come back yet');
+        }
+      },
+      handleMessage() {
+        throw new Error('crash');
+      },
+    };
+    const supervisor = await runtime.startSupervisor({
+      strategy: 'rest-for-one',
+      // The exits of b and a and the retry of a: three restarts, which the intensity allows.
+      intensity: { maxRestarts: 3, periodMs: 60_000 },
+      children: [{ id: 'a', behavior: a }, { id: 'b', behavior: b }, worker('c', log)],
+    });
+    const before = await pids(runtime, supervisor);
+    runtime.send(before.b!, 'go');
+    await until(() => bStarts === 2, 'the restart of b'); // the supervisor is busy until refuse
+    aFailuresLeft = 1; // the restart of a fails once
+    const aExit = runtime.whenExited(before.a!);
+    runtime.exit(before.a!, 'kill'); // its exit reaches the supervisor before the retry of b
+    expect(await aExit).toBe('killed');
+    refuse.resolve(); // the restart of b fails: its retry is queued behind the exit of a
+    await until(() => log.length >= 9 || !runtime.isAlive(supervisor), 'the retries');
+    await settle();
+    expect(log).toEqual([
+      'start a 1', 'start b 1', 'start c',
+      'stop c', 'start b 2', // the restart of b: it fails
+      'start a 2', // the restart of a, with b and c: a fails, and the old retry of b is dropped
+      'start a 3', 'start b 3', 'start c', // the retry of a: a, then the children after it
+    ]);
+    expect(runtime.isAlive(supervisor)).toBe(true);
+    const children = await runtime.whichChildren(supervisor);
+    expect(children.map(({ id, status }) => [id, status])).toEqual([
+      ['a', 'running'],
+      ['b', 'running'],
+      ['c', 'running'],
+    ]);
+    await runtime.shutdown();
+  });
+});
+
 describe('shutdown', () => {
   it('stops the whole tree in reverse start order, children before their supervisor', async () => {
     const runtime = createRuntime({ nodeId: 'node-a' });

@@ -33,7 +33,8 @@ export interface ChildState {
   record: ProcessRecord | undefined;
   /**
    * Its restart failed and a retry waits in the mailbox (OTP's `{restarting, Pid}`): cleared
-   * when it starts, and by terminateChild, which cancels the retry.
+   * when it starts, and by terminateChild and a group restart that stops it, which cancel the
+   * retry.
    */
   restarting?: boolean;
   /**
@@ -295,6 +296,11 @@ function restartAfterExit(self: Self, child: ChildState, reason: unknown): void 
 async function restartGroup(self: Self, group: readonly ChildState[], exited: ChildState): Promise<void> {
   const state = self.state;
   const others = group.filter((child) => child !== exited);
+  // A child of the group whose own restart failed is stopped with the rest and is no longer
+  // restarting, as OTP's terminate_children sets its pid to undefined: its queued retry is
+  // dropped, and this restart starts it in its turn or, if a child before it fails, leaves it
+  // stopped until that child's retry. Else the old retry would start it while that child is down.
+  for (const child of others) child.restarting = false;
   await stopInReverse(self, others);
   if (!supervising(self)) return;
   // Temporary children stopped by a sibling's restart are not restarted: their specs go.
