@@ -5,7 +5,7 @@ import { UndecodablePayload, decodeBlockItems } from './block-body';
 import { createCborCodec } from './cbor';
 import { CBOR_PAIR, arrayHeadLength, writeArrayHead } from './cbor-heads';
 import { readLimited } from '../../test/read-limited';
-import { MAX_CBOR_DEPTH, cborItemEnd } from './cbor-screen';
+import { MAX_NESTING, MAX_SPLIT_DEPTH, cborItemEnd } from './cbor-screen';
 import { META_KINDS, metaToWire } from './meta';
 
 const codec = createCborCodec();
@@ -43,6 +43,21 @@ describe('decodeBlockItems', () => {
     expect(decoded[299]).toBe(299);
   });
 
+  it(`drops a payload nested past ${MAX_NESTING} levels in its place, however deep, and decodes one at the bound, whose body as a whole nests deeper`, () => {
+    // The screen refuses it before cbor-x recurses, so splitting costs a walk of its heads, not
+    // the stack overflow (milliseconds each) that once made such a payload cost its frame.
+    const atBound = Buffer.concat([Buffer.alloc(MAX_NESTING, 0x81), Buffer.of(0x00)]);
+    const pastBound = [Buffer.concat([Buffer.alloc(MAX_NESTING + 1, 0x81), Buffer.of(0x00)]), Buffer.concat([Buffer.alloc(16_000, 0x81), Buffer.of(0x00)])];
+    const items = decodeBlockItems(codec, body([codec.encode('a'), atBound, ...pastBound]), 4, false)!;
+    expect(items[0]).toBe('a');
+    expect(items[1]).toEqual(codec.decode(atBound));
+    expect(items[2]).toBeInstanceOf(UndecodablePayload);
+    expect(items[3]).toBeInstanceOf(UndecodablePayload);
+    const pairs = decodeBlockItems(codec, body([pair(atBound, 7), pair(pastBound[0]!, 8)]), 2, true)!;
+    expect(pairs[0]).toEqual([[META_KINDS.request, 7, null], codec.decode(atBound)]);
+    expect(pairs[1]).toEqual([[META_KINDS.request, 8, null], expect.any(UndecodablePayload)]);
+  });
+
   it.each([
     ['a count other than the header says', body([codec.encode('a'), undecodable]), 3, false],
     ['an indefinite-length array', Buffer.concat([Buffer.of(0x9f), codec.encode('a'), undecodable, Buffer.of(0xff)]), 2, false],
@@ -53,9 +68,8 @@ describe('decodeBlockItems', () => {
     ['an item that is no pair where pairs are due', body([pair(codec.encode('a')), codec.encode('b')]), 2, true],
     ['a meta that does not decode', body([Buffer.concat([Buffer.of(CBOR_PAIR), undecodable, codec.encode('a')])]), 1, true],
     ['a stray break', body([Buffer.of(0xff)]), 1, false],
-    // cbor-x overflows the stack on it (a few milliseconds each): one costs the frame, as before
-    // the split, rather than be decoded again item by item.
-    ['a payload nested past the decoder\'s stack', body([codec.encode('a'), Buffer.concat([Buffer.alloc(16_000, 0x81), Buffer.of(0x00)])]), 2, false],
+    // No encoder writes it (cbor-x's runs out of stack a few thousand levels down).
+    [`a payload nesting arrays deeper than ${MAX_SPLIT_DEPTH} levels`, body([codec.encode('a'), Buffer.concat([Buffer.alloc(MAX_SPLIT_DEPTH + 1, 0x81), Buffer.of(0x00)])]), 2, false],
   ])('refuses the whole body (undefined) for %s', (_name, bytes, count, hasMeta) => {
     expect(decodeBlockItems(codec, bytes, count, hasMeta)).toBeUndefined();
   });
@@ -89,7 +103,7 @@ describe('cborItemEnd', () => {
     ['a break outside an indefinite-length item', Buffer.of(0xff)],
     ['an indefinite-length integer', Buffer.of(0x1f)],
     ['a reserved head', Buffer.of(0x1c)],
-    [`arrays nested deeper than ${MAX_CBOR_DEPTH} levels`, Buffer.concat([Buffer.alloc(MAX_CBOR_DEPTH + 1, 0x81), Buffer.of(0x00)])],
+    [`arrays nested deeper than ${MAX_SPLIT_DEPTH} levels`, Buffer.concat([Buffer.alloc(MAX_SPLIT_DEPTH + 1, 0x81), Buffer.of(0x00)])],
     // A string's length in the byte after its head, that byte missing, where the open array
     // waits for 2 ** 64 more items: the walk went on at position NaN, one empty step an item.
     ['a head cut short in an array of 2 ** 64 items', Buffer.of(0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x78)],

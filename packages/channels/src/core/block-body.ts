@@ -6,9 +6,12 @@
 // one that does not decode becomes an UndecodablePayload for the driver to drop and count. The
 // envelope stays strict: a body that is not a definite array of the header's count, an item that
 // runs past the body or is no pair where pairs are due, a meta that does not decode, or bytes
-// after the last item, and the whole frame is refused as before. So is a payload nested deeper
-// than cbor-x's recursion reaches (isStackOverflow): each such one costs milliseconds, and the
-// frame would pay for it twice, as a whole and then alone, with the connection kept.
+// after the last item, and the whole frame is refused as before. A payload nested past the
+// screen's MAX_NESTING is dropped like any other it refuses: the screen stops at the bound, before
+// cbor-x recurses, so it costs a walk of heads. Should cbor-x still run out of stack
+// (isStackOverflow: a decode started with nearly all of the stack in use), the frame is refused:
+// each such overflow costs milliseconds, and the frame would pay for it twice, as a whole and then
+// alone, with the connection kept.
 import { withoutStacks } from './cbor';
 import type { CborCodec } from './cbor';
 import { CBOR_PAIR } from './cbor-heads';
@@ -21,11 +24,10 @@ export class UndecodablePayload {
 
 /**
  * Whether `error` is the stack running out, as cbor-x's recursive decoder does on arrays or maps
- * nested a few thousand levels deep (the screen lets through up to MAX_CBOR_DEPTH): 1 to 7 ms
- * each, for a few bytes a level. A sender of this version does not send one (its encoder's
- * recursion runs out first, or, for a payload with tags, its trial decode: cbor-x decodes nested
- * Maps, tag 259, only about 1,000 deep), so the frame holding it is refused rather than split and
- * decoded again.
+ * nested a few thousand levels deep from a shallow stack, fewer from a deeper one: 1 to 7 ms each,
+ * for a few bytes a level. The screen refuses nesting past MAX_NESTING before cbor-x runs, far
+ * below that, so this is left for a decode started with the stack nearly used up; the frame
+ * holding it is then refused rather than split and decoded again.
  */
 export function isStackOverflow(error: unknown): error is RangeError {
   return error instanceof RangeError && error.message === 'Maximum call stack size exceeded';

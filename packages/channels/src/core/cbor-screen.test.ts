@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { Decoder, Encoder } from 'cbor-x';
 import { readLimited } from '../../test/read-limited';
-import { CborScreenError, MAX_BIGNUM_BYTES, MAX_CBOR_DEPTH, screenCbor } from './cbor-screen';
+import { CborScreenError, MAX_BIGNUM_BYTES, MAX_NESTING, needsCheck, screenCbor } from './cbor-screen';
 
 const encoder = new Encoder({ useRecords: false, mapsAsObjects: true });
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: true });
@@ -14,7 +14,10 @@ describe('screenCbor', () => {
     ['maps and floats', encoder.encode({ a: 1.5, b: { c: 'd' }, e: [] })],
     ['indefinite-length arrays and maps', Buffer.of(0x9f, 0x01, 0xbf, 0x61, 0x61, 0x02, 0xff, 0x9f, 0xff, 0xff)],
     ['a byte string whose content looks like a tag', encoder.encode(Buffer.of(0xd8, 51, 0xc2))],
-    [`arrays nested ${MAX_CBOR_DEPTH} levels deep`, Buffer.concat([Buffer.alloc(MAX_CBOR_DEPTH - 1, 0x81), Buffer.of(0x80)])],
+    [`arrays nested ${MAX_NESTING} levels deep, the last empty`, Buffer.concat([Buffer.alloc(MAX_NESTING - 1, 0x81), Buffer.of(0x80)])],
+    [`arrays nested ${MAX_NESTING} levels deep around an integer`, Buffer.concat([Buffer.alloc(MAX_NESTING, 0x81), Buffer.of(0x00)])],
+    [`maps nested ${MAX_NESTING} levels deep, in keys and in values`, Buffer.concat([Buffer.alloc(MAX_NESTING / 2, 0xa1), Buffer.from(Array.from({ length: MAX_NESTING / 2 }, () => [0x01, 0xa1]).flat()), Buffer.of(0x01, 0x02), Buffer.alloc(MAX_NESTING / 2 - 1, 0x00)])],
+    [`indefinite-length arrays nested ${MAX_NESTING} levels deep`, Buffer.concat([Buffer.alloc(MAX_NESTING, 0x9f), Buffer.alloc(MAX_NESTING, 0xff)])],
     ['truncated input (left to the decoder)', Buffer.of(0x83, 0x01)],
   ])('takes %s, with or without tags', (_name, bytes) => {
     expect(() => screenCbor(bytes, false)).not.toThrow();
@@ -39,9 +42,16 @@ describe('screenCbor', () => {
     ['a tag after an indefinite-length array ends', Buffer.of(0x82, 0x9f, 0xff, 0xd8, 51, 0x80)],
     ['a shareable value (tag 28)', Buffer.of(0x82, 0xd8, 28, 0x80, 0x01)],
     ['a shared reference (tag 29) in a map', Buffer.of(0xa1, 0x61, 0x61, 0xd8, 29, 0x00)],
-    // The walk keeps one entry per open level: nested without bound, a 256 MiB message would make it gigabytes.
-    [`arrays nested deeper than ${MAX_CBOR_DEPTH} levels`, Buffer.alloc(MAX_CBOR_DEPTH + 1, 0x81)],
-    [`indefinite-length maps nested deeper than ${MAX_CBOR_DEPTH} levels`, Buffer.from(Array.from({ length: 2 * (MAX_CBOR_DEPTH + 1) }, (_, index) => (index % 2 === 0 ? 0xbf : 0x60)))],
+    // cbor-x decodes recursively, as deep as the stack it starts from lets it: past the bound, what
+    // one side's decoder took the other's could overflow on. The walk keeps one entry per open
+    // level too: nested without bound, a 256 MiB message would make it gigabytes.
+    [`arrays nested deeper than ${MAX_NESTING} levels`, Buffer.alloc(MAX_NESTING + 1, 0x81)],
+    [`arrays nested deeper than ${MAX_NESTING} levels, the last empty`, Buffer.concat([Buffer.alloc(MAX_NESTING, 0x81), Buffer.of(0x80)])],
+    [`indefinite-length maps nested deeper than ${MAX_NESTING} levels`, Buffer.from(Array.from({ length: 2 * (MAX_NESTING + 1) }, (_, index) => (index % 2 === 0 ? 0xbf : 0x60)))],
+    [`maps nested deeper than ${MAX_NESTING} levels in their keys`, Buffer.concat([Buffer.alloc(MAX_NESTING + 1, 0xa1), Buffer.of(0x01, 0x02), Buffer.alloc(MAX_NESTING, 0x00)])],
+    [`Maps (tag 259 around a map: two levels each) ${MAX_NESTING / 2} deep around an empty array`, Buffer.concat([Buffer.from(Array.from({ length: MAX_NESTING / 2 }, () => [0xd9, 0x01, 0x03, 0xa1, 0x01]).flat()), Buffer.of(0x80)])],
+    [`tags ${MAX_NESTING + 1} deep around an integer`, Buffer.concat([Buffer.alloc(MAX_NESTING + 1, 0xc5), Buffer.of(0x00)])],
+    [`tags and arrays taking turns, ${MAX_NESTING + 1} levels`, Buffer.concat([Buffer.alloc(MAX_NESTING + 1, 0).map((_, index) => (index % 2 === 0 ? 0xc5 : 0x81)), Buffer.of(0x00)])],
   ])('refuses %s', (_name, bytes) => {
     expect(() => screenCbor(bytes, true)).toThrow(CborScreenError);
     expect(() => screenCbor(bytes, false)).toThrow(CborScreenError);
@@ -111,5 +121,16 @@ describe('screenCbor', () => {
     ]) {
       expect(() => screenCbor(record, true)).toThrow(CborScreenError);
     }
+  });
+
+  it(`needsCheck: true for input that may nest past ${MAX_NESTING} levels without a tag, which send walked no more than shallow input`, () => {
+    const deep = Buffer.concat([Buffer.alloc(MAX_NESTING + 1, 0x81), Buffer.of(0x00)]);
+    expect(() => screenCbor(deep, true)).toThrow(CborScreenError);
+    expect(needsCheck(deep)).toBe(true);
+    // As many heads, but for one: the screen takes it, so there is no need to walk it.
+    expect(needsCheck(deep.subarray(1))).toBe(false);
+    // Long and shallow: one head for thousands of bytes.
+    expect(needsCheck(encoder.encode({ text: 'x'.repeat(10_000), numbers: Array.from({ length: 400 }, (_, index) => index % 100) }))).toBe(false);
+    expect(needsCheck(encoder.encode([new Date(0)]))).toBe(true);
   });
 });

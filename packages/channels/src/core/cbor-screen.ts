@@ -41,15 +41,42 @@
 // Handshake frames hold no tags at all (arrays, strings, integers, byte strings, null), and they
 // are decoded before the other side proved anything, so there any tag is refused.
 //
+// Nesting has a fixed bound, MAX_NESTING, below which cbor-x decodes from any reasonable stack
+// depth. cbor-x decodes recursively, so how deep it gets depends on the stack already in use where
+// it is called: it encodes nested Maps about 1,818 deep but decodes them only about 1,011 deep,
+// fewer from deeper down. `send`'s trial decode and the receiver's decode run at different
+// depths, so a payload near that edge passed `send` and then ran the receiver out of stack (4006,
+// and on a reliable channel sent again after every reconnect, holding back its lane). The screen
+// runs on both sides, so with the bound here whatever `send` takes the receiver decodes, and
+// whatever is deeper both refuse the same way, before cbor-x recurses.
+//
 // The walk reads heads only (strings are skipped by their length), keeps its own stack instead
-// of recursing (one entry per open array or map, at most MAX_CBOR_DEPTH), and leaves everything
+// of recursing (one entry per open array or map, at most MAX_NESTING), and leaves everything
 // else (truncation, reserved values, trailing bytes) to cbor-x, which refuses it.
 
 /**
- * Deepest nesting of arrays and maps taken, as cbor-x's own structure scanner allows; cbor-x's
- * recursive decoder runs out of stack well before it (a RangeError, which decoding catches).
+ * Deepest nesting taken in a payload (or any CBOR the screen reads): arrays, maps and tags each
+ * count as a level, empty ones too, so `[[]]` is two levels and a Map (tag 259 around a map) two.
+ *
+ * Measured with cbor-x 1.6.9 on Node 20 (default stack), this transport's options, in levels as
+ * counted here, from a shallow stack / with 5,000 small frames already on it: nested arrays and
+ * maps 2,280 / 1,462; tags 2,280 / 1,462; Sets (tag 258 around an array) 2,280 / 1,462; Maps
+ * (tag 259 around a map) 2,022 / 1,306, the fewest; Maps as each other's keys 2,038 / 1,062. The
+ * encoder writes 1,818 nested arrays or Maps, 1,320 objects, 829 Sets. 512 is a quarter of what
+ * cbor-x decodes of the worst kind from a shallow stack, so a sender's trial decode or a
+ * receiver's decode holds with up to about three quarters of the stack already in use; and far
+ * above what the packages here send (their own bounds are 64 and below; the meta-package's
+ * commands, 256, travel as bytes).
  */
-export const MAX_CBOR_DEPTH = 16_384;
+export const MAX_NESTING = 512;
+
+/**
+ * Deepest nesting of arrays and maps cborItemEnd follows to find where a block's payload ends,
+ * well above MAX_NESTING so that a payload nested past that is split out of its frame and dropped
+ * on its own (the screen refuses it when it is decoded alone). It bounds the walk's stack; a
+ * frame deeper than this, which no encoder writes (cbor-x's runs out of stack first), is refused.
+ */
+export const MAX_SPLIT_DEPTH = 16_384;
 
 /** Largest magnitude of a big integer (tags 2 and 3) in a payload: 4096 bits. */
 export const MAX_BIGNUM_BYTES = 512;
@@ -148,6 +175,12 @@ export function screenCbor(bytes: Uint8Array, allowTags: boolean): number {
   // Items left at each open level (UNTIL_BREAK for indefinite length); the bottom one is the
   // single top-level item.
   const remaining: number[] = [1];
+  // Beside each, the nesting of the items in it: the containers (arrays, maps and tags) around
+  // them. Tags open no level of `remaining` (a tag and its content are one item), so this runs
+  // ahead of its length by the tags around each open array or map.
+  const nesting: number[] = [0];
+  /** Tags read since the last item, around the next: each a level of its own. */
+  let tags = 0;
   let position = 0;
   /** The item just after a big-integer tag: it must be a byte string of bounded length. */
   let bignumContent = false;
@@ -164,6 +197,7 @@ export function screenCbor(bytes: Uint8Array, allowTags: boolean): number {
     const left = remaining[level]!;
     if (left === 0) {
       remaining.pop();
+      nesting.pop();
       continue;
     }
     if (position >= end) break;
@@ -171,6 +205,7 @@ export function screenCbor(bytes: Uint8Array, allowTags: boolean): number {
     position += 1;
     if (left === UNTIL_BREAK && initial === BREAK) {
       remaining.pop();
+      nesting.pop();
       continue;
     }
     const major = initial >> 5;
@@ -198,9 +233,13 @@ export function screenCbor(bytes: Uint8Array, allowTags: boolean): number {
       }
       elementBytes = 0;
     }
+    // The containers around this item, and so the level it is itself when it is one.
+    const depth = nesting[level]! + tags + 1;
     if (major === 6) {
       // A tag and its content are one item: the content takes the place the tag held.
       if (!allowTags) throw new CborScreenError(`CBOR tag ${argument} where none is allowed`);
+      if (depth > MAX_NESTING) throw new CborScreenError(`arrays, maps and tags nested deeper than ${MAX_NESTING} levels`);
+      tags += 1;
       if (argument === PACKED_TABLE_TAG) throw new CborScreenError('CBOR packed values (tag 51) are not accepted');
       if (argument === SHAREABLE_TAG || argument === SHARED_REFERENCE_TAG) throw new CborScreenError('CBOR shared references (tags 28 and 29) are not accepted');
       if (argument === LEGACY_RECORD_TAG || argument >= FIRST_RECORD_TAG) throw new CborScreenError(`cbor-x records and bundled strings (tag ${argument}) are not accepted`);
@@ -210,35 +249,44 @@ export function screenCbor(bytes: Uint8Array, allowTags: boolean): number {
       elementBytes = typedArrayElementBytes(argument);
       continue;
     }
+    tags = 0;
     if (left > 0) remaining[level] = left - 1;
     if (major === 2 || major === 3) {
       if (argument === UNTIL_BREAK) break; // cbor-x refuses indefinite-length strings
       position += argument;
     } else if (major === 4 || major === 5) {
+      // Empty ones count too, so each level is a head of its own, which needsCheck counts.
+      // At most one entry per level, so the walk holds no more than this however deep the input goes.
+      if (depth > MAX_NESTING) throw new CborScreenError(`arrays, maps and tags nested deeper than ${MAX_NESTING} levels`);
       if (argument === 0) continue;
-      // One entry per open level, so the walk holds no more than this however deep the input goes.
-      if (remaining.length > MAX_CBOR_DEPTH) throw new CborScreenError(`arrays and maps nested deeper than ${MAX_CBOR_DEPTH} levels`);
       remaining.push(argument === UNTIL_BREAK || major === 4 ? argument : argument * 2);
+      nesting.push(depth);
     }
   }
   return dateContent === NO_DATE ? found : found | SCREEN_FOUND_TAG;
 }
 
 /**
- * False when `bytes` holds no tag at all, so that the sender walks (and, when the walk finds a
- * tag, decodes on trial) only the payloads that may hold one: one pass over the bytes, for
- * `send`'s sake (the receiver decodes everything). Every tag head (major type 6) is one of the
- * bytes 0xc0 to 0xdb, however long its number is written (0xdc to 0xdf are reserved or not
- * well-formed, which cbor-x's encoder never writes). A byte inside a string or a number may match
- * too (UTF-8 of most letters beyond ASCII starts with one); then the walk decides. Without a tag, what
- * cbor-x's encoder writes its decoder reads back, and the screen takes (its other refusal, nesting
- * deeper than MAX_CBOR_DEPTH, the encoder never writes: its recursion runs out of stack first, at
- * a few thousand levels).
+ * False when the screen would take `bytes` and find no tag in them, so that the sender walks (and,
+ * when the walk finds a tag, decodes on trial) only the payloads that may hold a tag or nest past
+ * MAX_NESTING: one pass over the bytes, for `send`'s sake (the receiver decodes everything). Every
+ * tag head (major type 6) is one of the bytes 0xc0 to 0xdb, however long its number is written
+ * (0xdc to 0xdf are reserved or not well-formed, which cbor-x's encoder never writes), and every
+ * array or map head one of 0x80 to 0xbf: each level of nesting is one such head, so input with no
+ * tag and at most MAX_NESTING of those cannot nest deeper. A byte inside a string or a number may
+ * match too (UTF-8 of most letters beyond ASCII starts with a tag's byte); then the walk decides.
+ * Otherwise, what cbor-x's encoder writes its decoder reads back, and the screen takes.
  */
-export function mayHoldTag(bytes: Uint8Array): boolean {
+export function needsCheck(bytes: Uint8Array): boolean {
+  /** Bytes that may be an array's or a map's head. */
+  let containers = 0;
   for (let index = 0; index < bytes.length; index += 1) {
     const byte = bytes[index]!;
-    if (byte >= 0xc0 && byte <= 0xdb) return true;
+    if (byte >= 0x80 && byte <= 0xdb) {
+      if (byte >= 0xc0) return true;
+      containers += 1;
+      if (containers > MAX_NESTING) return true;
+    }
   }
   return false;
 }
@@ -246,8 +294,8 @@ export function mayHoldTag(bytes: Uint8Array): boolean {
 /**
  * The offset just past the one CBOR item that starts at `start` in `bytes`, by its heads alone (as
  * the screen walks them: a tag and its content are one item), or -1 when it runs past the end, has
- * a reserved or misplaced head, or nests deeper than MAX_CBOR_DEPTH. For splitting a block's body
- * into its payloads when it did not decode as a whole.
+ * a reserved or misplaced head, or nests arrays and maps deeper than MAX_SPLIT_DEPTH. For
+ * splitting a block's body into its payloads when it did not decode as a whole.
  */
 export function cborItemEnd(bytes: Uint8Array, start: number): number {
   const end = bytes.length;
@@ -282,7 +330,7 @@ export function cborItemEnd(bytes: Uint8Array, start: number): number {
       if (argument === UNTIL_BREAK) remaining.push(UNTIL_BREAK);
       else position += argument;
     } else if ((major === 4 || major === 5) && argument !== 0) {
-      if (remaining.length > MAX_CBOR_DEPTH) return -1;
+      if (remaining.length > MAX_SPLIT_DEPTH) return -1;
       remaining.push(argument === UNTIL_BREAK || major === 4 ? argument : argument * 2);
     }
   }

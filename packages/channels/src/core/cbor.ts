@@ -13,7 +13,8 @@ export interface CborCodec {
   /**
    * The single value in `bytes`; throws on malformed, truncated or trailing input, and
    * (CborScreenError, before cbor-x decodes anything) on a packed-values table, a big integer
-   * above MAX_BIGNUM_BYTES or shared references, which cost far more than their size (cbor-screen.ts).
+   * above MAX_BIGNUM_BYTES or shared references, which cost far more than their size, and on
+   * nesting past MAX_NESTING, which cbor-x may not decode at every stack depth (cbor-screen.ts).
    */
   decode(bytes: Uint8Array): unknown;
   /**

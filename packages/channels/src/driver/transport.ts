@@ -9,7 +9,7 @@ import { WebSocket } from 'ws';
 import { channelSetDigest, defaultChannels, layoutLanes, resolveChannels } from '../channel-config';
 import type { ChannelDefinition } from '../channel-config';
 import { createCborCodec, withoutStacks } from '../core/cbor';
-import { mayHoldTag } from '../core/cbor-screen';
+import { needsCheck } from '../core/cbor-screen';
 import { CLOSE_CODES, closeCodeName } from '../core/close-codes';
 import { MAX_META_BYTES, MAX_CHUNK_HEADER_BYTES } from '../core/frames';
 import { META_KINDS, checkHeaders, metaToWire, MetaFormatError } from '../core/meta';
@@ -1003,10 +1003,12 @@ export function createTransport(options: TransportOptions): Transport {
         // not be queued: a reliable channel would send it again after every refusal. So a payload
         // that holds a tag is decoded on trial by the receiver's own codec (screen, then cbor-x
         // with the same options; with records off no decoding leaves state behind for the next),
-        // as the receiver decodes a payload that its frame's batch could not. Without a byte that
-        // may start a tag's head, one scan; with one but no tag (text beyond ASCII), or only
-        // Dates (which cbor-x cannot fail to read: cbor-screen.ts), a walk.
-        if (mayHoldTag(bytes)) codec.check(bytes);
+        // as the receiver decodes a payload that its frame's batch could not, and one nested past
+        // the screen's MAX_NESTING is refused the same way. Without a byte that may start a tag's
+        // head and with few that may start an array's or a map's, one scan; with one but no tag
+        // (text beyond ASCII), or only Dates (which cbor-x cannot fail to read: cbor-screen.ts),
+        // or many, a walk.
+        if (needsCheck(bytes)) codec.check(bytes);
       }
     } catch (error) {
       throw new PayloadEncodingError(channel.name, error);
