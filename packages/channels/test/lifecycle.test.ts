@@ -5,7 +5,7 @@ import { createSystemClock } from '@foundation/core';
 import { countTimers } from '@foundation/testkit';
 import { CHANNELS_ERROR_CODES, CLOSE_CODES, createTransport, defaultLocalConfig } from '../src/index';
 import type { ConnectionErrorEvent, Transport } from '../src/index';
-import { SECRET, closeNodes, createWebSocketRelay, link, nextEvent, startNode, waitFor } from './helpers';
+import { SECRET, closeNodes, createWebSocketRelay, link, nextEvent, rawClient, startNode, waitFor } from './helpers';
 import type { WebSocketRelay } from './helpers';
 
 let relay: WebSocketRelay | undefined;
@@ -44,6 +44,25 @@ describe('close()', () => {
     await link(a, b);
     expect(a.send('node-b', 'bulk', new Uint8Array(100_000))).toBe(true); // a second connection
     await waitFor(() => a.stats().openConnections === 2, 5_000, 'the bulk lane to open');
+    await a.close();
+    expect(counting.pending()).toBe(0);
+  });
+
+  it('leaves no timer of its own behind for connections it refused (4011, 4010)', async () => {
+    // Each refusal armed a 1 s timer to terminate a socket that never finished its close, and
+    // kept it after the close: a clock that keeps the process alive held it open a second longer
+    // per refusal, and each such timer held its refused socket.
+    const counting = countTimers(createSystemClock({ keepAlive: false }));
+    const a = await startNode('node-a', { clock: counting.clock, limits: { maxPendingHandshakesPerAddress: 1, maxConnectionsPerAddress: 2 } });
+    const url = a.address()!.url;
+    const waiting = await rawClient(url);
+    const refusedHandshake = await rawClient(url);
+    expect((await refusedHandshake.closed).code).toBe(CLOSE_CODES.tooManyHandshakes);
+    await waiting.handshake({ nodeId: 'node-b' });
+    const second = await rawClient(url);
+    const refusedConnection = await rawClient(url);
+    expect((await refusedConnection.closed).code).toBe(CLOSE_CODES.tooManyConnections);
+    second.socket.terminate();
     await a.close();
     expect(counting.pending()).toBe(0);
   });

@@ -1192,7 +1192,10 @@ export function createTransport(options: TransportOptions): Transport {
         capToHandshakeFrames(socket);
         socket.on('error', () => undefined);
         socket.close(refusal.code, closeReason(refusal.reason));
-        clock.setTimer(1_000, () => socket.terminate());
+        // Cut short a peer that never answers the close; gone once the socket is (closed by the
+        // peer's answer or by close()), so that the timer neither holds it nor outlives the node.
+        const deadline = clock.setTimer(1_000, () => socket.terminate());
+        socket.once('close', () => deadline.cancel());
       },
     });
     readyPromise = listener.ready.then((bound) => {
