@@ -1201,6 +1201,27 @@ describe('schemas', () => {
     expect(config.get(['pool'])).toBeInstanceOf(Pool);
   });
 
+  it('reads no key a transform returns that is longer than a path may name, as no path can update or allow it (review finding)', () => {
+    // Keys from the sources longer than a path segment may be are refused as they come in, but a
+    // transform can still return one: get served it through the path index and the array-path
+    // walk, while parsePath refused the same path for update, revert and isUpdatable.
+    const long = 'K'.repeat(1025);
+    const longest = 'K'.repeat(1024);
+    const reshaped = z.object({ limits: z.object({ rate: z.number() }).transform((limits) => ({ [long]: limits.rate, [longest]: limits.rate + 1 })) });
+    const config = createConfig({ defaults: { limits: { rate: 1 } }, schema: reshaped, updatablePaths: ['limits'] });
+    for (const path of [`limits.${long}`, ['limits', long]]) {
+      expect(thrown(() => config.get(path))).toBeInstanceOf(ConfigPathError);
+      expect(thrown(() => config.getWithDefault(path, 0))).toBeInstanceOf(ConfigPathError);
+      expect(thrown(() => config.isUpdatable(path))).toBeInstanceOf(ConfigPathError);
+    }
+    // As other keys no path can name, it is still part of the whole config.
+    expect((config.get() as { limits: Record<string, number> }).limits[long]).toBe(1);
+    // The longest key a path may name is served by both forms of path.
+    expect(config.get(`limits.${longest}`)).toBe(2);
+    expect(config.get(['limits', longest])).toBe(2);
+    expect(config.getWithDefault(['limits', longest], 0)).toBe(2);
+  });
+
   it('serves a plain transform output with shared parts and cycles as one frozen copy', () => {
     const shared = { level: 1 };
     const looped: { name: string; self?: unknown; a?: unknown; b?: unknown } = { name: 'loop', a: shared, b: shared };

@@ -1,6 +1,7 @@
 // A flat index of a frozen config: every dotted path (of keys without dots) to its value, so
 // that `get('a.b.c')` is one Map lookup. Built once per change; configs are small.
 import { isUnsafeKey } from '@foundation/core';
+import { MAX_SEGMENT_LENGTH } from '../path';
 import { isRecord } from './plain-data';
 
 /** Paths beyond this many are left out; lookups that miss the index walk the tree instead. */
@@ -18,7 +19,10 @@ export function buildPathIndex(root: unknown): Map<string, unknown> {
     if (keys === undefined) return;
     for (const key of keys) {
       if (index.size >= MAX_INDEXED_PATHS) return;
-      if (key === '' || key.includes('.') || isUnsafeKey(key)) continue;
+      // Keys no dotted path can name are left out, so a lookup misses and the parse gives the
+      // error every other use of that path gives: a key longer than a segment may be can only
+      // come from a transform (the sources refuse it), and update or revert could never name it.
+      if (key === '' || key.includes('.') || key.length > MAX_SEGMENT_LENGTH || isUnsafeKey(key)) continue;
       const path = prefix === '' ? key : `${prefix}.${key}`;
       const value = (node as Record<string, unknown>)[key];
       index.set(path, value);

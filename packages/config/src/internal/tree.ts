@@ -1,6 +1,7 @@
 // Reading and writing paths in config trees. Writes copy on write: the old tree is never
 // changed, so a failed validation leaves the current config exactly as it was.
 import { ConfigPathNotFoundError } from '../errors/config-path-not-found-error';
+import { MAX_SEGMENT_LENGTH } from '../path';
 import { isRecord } from './plain-data';
 
 const hasOwn = (object: object, key: string): boolean => Object.prototype.hasOwnProperty.call(object, key);
@@ -54,7 +55,7 @@ export function valueAt(root: unknown, path: readonly string[]): unknown {
  * The fast read of an array path: own properties only, array indexes only (never `length`),
  * into plain objects and arrays only (as `childOf`: a Date, Buffer or class instance a
  * transform returns ends a path), and ABSENT for anything unusual (a missing key, an unsafe or
- * malformed segment, a long path), which the caller then parses for the precise error.
+ * malformed or over-long segment, a long path), which the caller then parses for the precise error.
  */
 export function walk(root: unknown, path: readonly unknown[]): unknown {
   if (path.length > 64) return ABSENT;
@@ -63,7 +64,8 @@ export function walk(root: unknown, path: readonly unknown[]): unknown {
     const segment = path[position];
     if (!Array.isArray(node) && !isRecord(node)) return ABSENT;
     if (typeof segment === 'string') {
-      if (segment === '__proto__' || segment === 'constructor' || segment === 'prototype') return ABSENT;
+      // A segment parsePath refuses is no path, even where a transform returned such a key.
+      if (segment === '__proto__' || segment === 'constructor' || segment === 'prototype' || segment.length > MAX_SEGMENT_LENGTH) return ABSENT;
       if (Array.isArray(node)) {
         if (!isArrayIndex(segment, node.length, false)) return ABSENT;
       } else if (!hasOwn(node, segment)) {
