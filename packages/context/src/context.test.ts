@@ -212,3 +212,40 @@ describe('trace position and baggage', () => {
     expect(thrown(action).code).toBe(CONTEXT_ERROR_CODES.invalidValue);
   });
 });
+
+describe('arguments from JavaScript', () => {
+  // Called from JavaScript, a method given null or a number where it reads an object threw a
+  // bare TypeError ("Cannot read properties of null"), without the package's code or the name
+  // of the argument (review finding).
+  const clock = manualClock();
+  const later = EMPTY_CONTEXT.withDeadline(2000);
+  it.each([
+    ['withTrace(null)', 'trace', () => EMPTY_CONTEXT.withTrace(null as never)],
+    ['with(null)', 'values', () => EMPTY_CONTEXT.with(null as never)],
+    ['with("ab")', 'values', () => EMPTY_CONTEXT.with('ab' as never)],
+    ['with(5)', 'values', () => EMPTY_CONTEXT.with(5 as never)],
+    ['with([])', 'values', () => EMPTY_CONTEXT.with([] as never)],
+    ['createContext(null)', 'values', () => createContext(null as never)],
+    ['withContext(null, fn)', 'values', () => withContext(null as never, () => 1)],
+    ['withTimeout(5, null)', 'clock', () => EMPTY_CONTEXT.withTimeout(5, null as never)],
+    ['withTimeout(5, {})', 'clock', () => EMPTY_CONTEXT.withTimeout(5, {} as never)],
+    ['remainingTime(null)', 'clock', () => later.remainingTime(null as never)],
+    ['isExpired(null)', 'clock', () => later.isExpired(null as never)],
+    ['throwIfExpired(null)', 'clock', () => later.throwIfExpired(null as never)],
+    ['setBaggage metadata 5', 'baggage.tenant', () => EMPTY_CONTEXT.setBaggage('tenant', 'acme', 5 as never)],
+  ])('%s throws InvalidContextValueError (5201) naming %s', (_call, key, action) => {
+    const error = thrown(action);
+    expect(error).toBeInstanceOf(InvalidContextValueError);
+    expect(error.code).toBe(CONTEXT_ERROR_CODES.invalidValue);
+    expect((error as InvalidContextValueError).key).toBe(key);
+  });
+
+  it('still takes what it took before', () => {
+    expect(EMPTY_CONTEXT.withTrace(undefined).trace).toBeUndefined();
+    expect(EMPTY_CONTEXT.with({ tenant: 'acme' }).getValue('tenant')).toBe('acme');
+    expect(later.withTimeout(5, clock).deadline).toBe(1005);
+    expect(later.remainingTime(clock)).toBe(1000);
+    expect(later.isExpired(clock)).toBe(false);
+    expect(EMPTY_CONTEXT.setBaggage('tenant', 'acme', undefined).getBaggage('tenant')?.value).toBe('acme');
+  });
+});

@@ -8,6 +8,7 @@ import { createBaggageEntry, isBaggageKey, normaliseBaggageMetadata } from './co
 import type { Baggage, BaggageEntry } from './core/baggage';
 import { MAX_COUNTER_VALUE, MAX_IDENTIFIER_LENGTH, isCounter, isIdentifier } from './core/fields';
 import { isWritableTraceParent } from './core/trace-context';
+import { checkClock, isObjectArgument } from './arguments';
 import { DeadlineExceededError } from './errors/deadline-exceeded-error';
 import { describeValue } from './errors/describe-value';
 import { InvalidContextValueError } from './errors/invalid-context-value-error';
@@ -183,6 +184,8 @@ export class Context {
 
   /** A new context with every entry of `values` set (well-known fields validated). */
   with(values: ContextValues): Context {
+    // Object.keys would throw for null, and take a string's characters as keys.
+    if (!isObjectArgument(values)) throw new InvalidContextValueError('values', 'must be an object of context values', values);
     const state = this.#state();
     for (const key of Object.keys(values)) {
       const value = values[key];
@@ -204,6 +207,7 @@ export class Context {
     if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs < 0) {
       throw new InvalidContextValueError('timeoutMs', 'must be a non-negative number of milliseconds', timeoutMs);
     }
+    checkClock(clock);
     return this.withDeadline(clock.monotonic() + timeoutMs);
   }
 
@@ -220,16 +224,19 @@ export class Context {
 
   /** Milliseconds left before the deadline on `clock` (negative when past); Infinity without one. */
   remainingTime(clock: Clock = systemClock): number {
+    checkClock(clock);
     return this.deadline === undefined ? Number.POSITIVE_INFINITY : this.deadline - clock.monotonic();
   }
 
   /** True when the context has a deadline and it has passed on `clock`. */
   isExpired(clock: Clock = systemClock): boolean {
+    checkClock(clock);
     return this.deadline !== undefined && this.deadline <= clock.monotonic();
   }
 
   /** Throws `DeadlineExceededError` (code 5202) when the deadline has passed on `clock`. */
   throwIfExpired(clock: Clock = systemClock): void {
+    checkClock(clock);
     if (this.deadline === undefined) return;
     const overdue = clock.monotonic() - this.deadline;
     if (overdue >= 0) throw new DeadlineExceededError(overdue, this.correlationId);
@@ -237,6 +244,7 @@ export class Context {
 
   /** A new context at the given trace position (or without one, for `undefined`). */
   withTrace(trace: SpanContext | undefined): Context {
+    if (trace !== undefined && !isObjectArgument(trace)) throw new InvalidContextValueError('trace', 'must be a SpanContext object or undefined', trace);
     if (trace !== undefined && !isWritableTraceParent(trace.traceId, trace.spanId, trace.traceFlags)) {
       throw new InvalidContextValueError('trace', 'must have a 32-hex trace id, a 16-hex span id (not all zero) and flags in 0..255', trace.traceId);
     }
@@ -259,6 +267,7 @@ export class Context {
     const malformedValue = () => new InvalidContextValueError(`baggage.${key}`, `must be a well-formed string of at most ${MAX_BAGGAGE_VALUE_LENGTH} characters`, value);
     if (typeof value !== 'string' || value.length > MAX_BAGGAGE_VALUE_LENGTH) throw malformedValue();
     let normalised: string | undefined;
+    if (metadata !== undefined && typeof metadata !== 'string') throw new InvalidContextValueError(`baggage.${key}`, 'has metadata that is not a string', metadata);
     if (metadata !== undefined && metadata !== '') {
       normalised = normaliseBaggageMetadata(metadata);
       if (normalised === undefined) throw new InvalidContextValueError(`baggage.${key}`, 'has metadata outside the W3C property grammar', metadata);

@@ -3,7 +3,9 @@ import type { Scheduler, Timer } from '@foundation/core';
 import { withContext } from './active-context';
 import { createContext } from './context';
 import { deadlineSignal, remainingTime, throwIfDeadlinePassed } from './deadline';
+import { CONTEXT_ERROR_CODES } from './errors/codes';
 import { DeadlineExceededError } from './errors/deadline-exceeded-error';
+import { InvalidContextValueError } from './errors/invalid-context-value-error';
 
 /**
  * A scheduler whose time moves only when the test says so. With `wholeMilliseconds`, timers
@@ -111,5 +113,29 @@ describe('deadlines of the current context', () => {
       expect(signal.aborted).toBe(true);
     });
     expect(remainingTime(scheduler)).toBe(Number.POSITIVE_INFINITY);
+  });
+});
+
+
+describe('arguments from JavaScript', () => {
+  // A null clock, scheduler or context threw a bare TypeError without the package's code or the
+  // name of the argument (review finding).
+  const context = createContext({ deadline: 1e15 });
+  it.each([
+    ['remainingTime(null)', 'clock', () => withContext(context, () => remainingTime(null as never))],
+    ['throwIfDeadlinePassed(null)', 'clock', () => withContext(context, () => throwIfDeadlinePassed(null as never))],
+    ['deadlineSignal(null)', 'context', () => deadlineSignal(null as never)],
+    ['deadlineSignal(context, null)', 'scheduler', () => deadlineSignal(context, null as never)],
+    ['deadlineSignal(context, clock without timers)', 'scheduler', () => deadlineSignal(context, { now: () => 0, monotonic: () => 0 } as never)],
+  ])('%s throws InvalidContextValueError (5201) naming %s', (_call, key, action) => {
+    let error: unknown;
+    try {
+      action();
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(InvalidContextValueError);
+    expect((error as InvalidContextValueError).code).toBe(CONTEXT_ERROR_CODES.invalidValue);
+    expect((error as InvalidContextValueError).key).toBe(key);
   });
 });

@@ -3,16 +3,21 @@
 import { createSystemClock, systemClock } from '@foundation/core';
 import type { Clock, Scheduler } from '@foundation/core';
 import { currentContext } from './active-context';
+import { checkClock, checkScheduler } from './arguments';
+import { isContext } from './context';
 import type { Context } from './context';
 import { DeadlineExceededError } from './errors/deadline-exceeded-error';
+import { InvalidContextValueError } from './errors/invalid-context-value-error';
 
 /** Milliseconds left before the current context's deadline (Infinity without one). */
 export function remainingTime(clock: Clock = systemClock): number {
+  checkClock(clock);
   return currentContext().remainingTime(clock);
 }
 
 /** Throws DeadlineExceededError (code 5202) when the current context's deadline has passed. */
 export function throwIfDeadlinePassed(clock: Clock = systemClock): void {
+  checkClock(clock);
   currentContext().throwIfExpired(clock);
 }
 
@@ -31,6 +36,8 @@ const unrefScheduler = createSystemClock({ keepAlive: false });
  * process alive.
  */
 export function deadlineSignal(context: Context = currentContext(), scheduler: Scheduler = unrefScheduler): { signal: AbortSignal; dispose(): void } {
+  if (!isContext(context)) throw new InvalidContextValueError('context', 'must be a Context', context);
+  checkScheduler(scheduler);
   const controller = new AbortController();
   const deadline = context.deadline;
   if (deadline === undefined) return { signal: controller.signal, dispose: () => undefined };

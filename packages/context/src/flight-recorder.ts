@@ -1,6 +1,7 @@
 // A bounded, per-node record of context hops: every time a context arrives at this node
 // (`extract`) or leaves it (`inject`), one HopRecord. Queried by correlation id, the records of
 // all nodes reconstruct a request's path across the cluster (see `reconstructPath`).
+import { isObjectArgument } from './arguments';
 import { ContextOptionsError } from './errors/context-options-error';
 import { describeValue } from './errors/describe-value';
 
@@ -88,6 +89,7 @@ export type RecordHop = (
  * O(capacity), about 0.1 ms for 10,000 records, and no index to maintain per hop.
  */
 export function createFlightRecorder(options: FlightRecorderOptions = {}): FlightRecorder {
+  if (!isObjectArgument(options)) throw new ContextOptionsError('options', `must be an object (got ${describeValue(options)})`);
   const capacity = options.capacity ?? DEFAULT_FLIGHT_RECORDER_CAPACITY;
   if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_CAPACITY) {
     throw new ContextOptionsError('capacity', `must be an integer in 1..${MAX_CAPACITY} (got ${describeValue(capacity)})`);

@@ -409,4 +409,16 @@ describe('the process-wide propagator', () => {
     // One that JSON.stringify cannot describe (a BigInt) is reported the same way.
     expect(() => createPropagator({ nodeId: 10n as unknown as string })).toThrow(expect.objectContaining({ code: CONTEXT_ERROR_CODES.invalidOptions }));
   });
+
+  it('refuses options that are not an object, and a context to inject that is not one, with the package codes (review finding)', () => {
+    // From JavaScript these threw bare TypeErrors ("Cannot read properties of null").
+    for (const options of [null, 5, 'node-a']) {
+      expect(() => createPropagator(options as never)).toThrow(expect.objectContaining({ code: CONTEXT_ERROR_CODES.invalidOptions, option: 'options' }));
+      expect(() => configurePropagation(options as never)).toThrow(expect.objectContaining({ code: CONTEXT_ERROR_CODES.invalidOptions, option: 'options' }));
+    }
+    expect(() => createFlightRecorder(null as never)).toThrow(expect.objectContaining({ code: CONTEXT_ERROR_CODES.invalidOptions, option: 'options' }));
+    for (const context of [null, {}, 'c-1']) {
+      expect(() => createPropagator({ nodeId: 'node-a' }).inject(context as never, {})).toThrow(expect.objectContaining({ code: CONTEXT_ERROR_CODES.invalidValue, key: 'context' }));
+    }
+  });
 });

@@ -15,7 +15,8 @@ import { createSystemClock, uuidV4 } from '@foundation/core';
 import type { Clock, Random } from '@foundation/core';
 import type { SpanContext, TextMapGetter, TextMapSetter, TraceState } from '@opentelemetry/api';
 import { hostname } from 'node:os';
-import { Context, EMPTY_CONTEXT } from '../context';
+import { isObjectArgument } from '../arguments';
+import { Context, EMPTY_CONTEXT, isContext } from '../context';
 import { MAX_BAGGAGE_BYTES, checkBaggage, formatBaggage } from '../core/baggage';
 import type { Baggage } from '../core/baggage';
 import { MAX_COUNTER_VALUE, MAX_IDENTIFIER_LENGTH, isIdentifier, parseCounter } from '../core/fields';
@@ -23,6 +24,7 @@ import { MAX_TRACEPARENT_LENGTH, MAX_TRACESTATE_LENGTH, formatTraceParent, parse
 import { W3CTraceState, traceStateWithinLimits } from '../core/trace-state';
 import { ContextOptionsError } from '../errors/context-options-error';
 import { describeValue } from '../errors/describe-value';
+import { InvalidContextValueError } from '../errors/invalid-context-value-error';
 import { columnWriterOf } from '../flight-recorder';
 import type { FlightRecorder, HopRecord, RecordHop } from '../flight-recorder';
 import { fetchHeadersGetter, fetchHeadersSetter, headerMapGetter, headerMapSetter, isFetchHeaders } from './carrier';
@@ -208,6 +210,7 @@ function writableTraceState(traceState: TraceState): string | undefined {
 
 /** A propagator for one node. Nodes simulated in one process each get their own. */
 export function createPropagator(options: PropagatorOptions = {}): Propagator {
+  if (!isObjectArgument(options)) throw new ContextOptionsError('options', `must be an object (got ${describeValue(options)})`);
   const nodeId = checkIdentifier('nodeId', options.nodeId ?? defaultNodeId());
   const processId = checkIdentifier('processId', options.processId ?? String(process.pid));
   const clock = options.clock ?? createSystemClock({ keepAlive: false });
@@ -343,6 +346,7 @@ export function createPropagator(options: PropagatorOptions = {}): Propagator {
     nodeId,
     processId,
     inject<C = HeaderMap>(context: Context, carrier: C, setter: TextMapSetter<C> = headerMapSetter as TextMapSetter<C>, injectOptions?: InjectOptions): void {
+      if (!isContext(context)) throw new InvalidContextValueError('context', 'must be a Context', context);
       const trace = context.trace;
       let traceparent: string | undefined;
       let tracestate: string | undefined;
