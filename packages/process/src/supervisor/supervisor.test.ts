@@ -650,6 +650,43 @@ describe('dynamic children', () => {
     await runtime.shutdown();
   });
 
+  it('reports each retry of a failed restart as a child-restart, as a restart after an exit is (review finding)', async () => {
+    // The retry counted against the intensity but emitted no child-restart, so a dashboard
+    // counting restarts missed it. The retry's reason says its restart failed, not an exit.
+    const events: [string, unknown][] = [];
+    const telemetry: TelemetrySink = {
+      execute(event, _measurements, metadata) {
+        const name = event.join('.');
+        if (name === 'foundation.supervisor.child-restart' || name === 'foundation.supervisor.child-start-failed') {
+          events.push([event[2]!, name.endsWith('child-restart') ? metadata.reason : metadata.child]);
+        }
+      },
+    };
+    const { runtime } = simulatedRuntime({ telemetry });
+    let starts = 0;
+    const flaky: Behavior = {
+      init() {
+        starts += 1;
+        if (starts === 2 || starts === 3) throw new Error('cannot come back yet');
+      },
+      handleMessage() {
+        throw new Error('crash');
+      },
+    };
+    const supervisor = await runtime.startSupervisor({ intensity: { maxRestarts: 10, periodMs: 60_000 }, children: [{ id: 'flaky', behavior: flaky }] });
+    const first = (await pids(runtime, supervisor)).flaky!;
+    runtime.send(first, 'go');
+    await until(async () => starts === 4 && (await runtime.countChildren(supervisor)).active === 1, 'the second retry to start flaky');
+    expect(events).toEqual([
+      ['child-restart', expect.objectContaining({ message: 'crash' })],
+      ['child-start-failed', 'flaky'],
+      ['child-restart', 'restart failed'],
+      ['child-start-failed', 'flaky'],
+      ['child-restart', 'restart failed'], // the retry that started it
+    ]);
+    await runtime.shutdown();
+  });
+
   it('one-for-all retries a failed restart by restarting all children again, stopping those that did start', async () => {
     // OTP's supervisor.erl: a failed restart returns {try_again, Id}, and try_again_restart calls
     // restart(one_for_all, ...) again, which terminates every child (the ones that did start

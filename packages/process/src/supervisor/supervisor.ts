@@ -346,6 +346,9 @@ async function retryRestart(self: Self, id: string): Promise<void> {
     giveUp(self, 'restart failed');
     return;
   }
+  // A retry is a restart like one after an exit: it counts against the intensity, and is told the
+  // same way, at the same point, so whoever counts restarts counts it; its reason is the failure.
+  runtimeOf(self).emit(['foundation', 'supervisor', 'child-restart'], { count: 1 }, { supervisor: self.pid, child: id, reason: 'restart failed' });
   switch (state.spec.strategy) {
     case 'one-for-one':
       return startInOrder(self, [failed]);
