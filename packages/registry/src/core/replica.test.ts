@@ -130,6 +130,92 @@ describe('merging deltas', () => {
     expect(receiver.summary().origins.find((o) => o.node === 'a')).toMatchObject({ prefix: 7, cloud: [] });
   });
 
+  it('a piece that covers a replaced change without its replacement leaves the receiver\'s digest apart from a peer holding the change (review finding)', () => {
+    // The answer's pieces cover 1, 2..5 and 6; x@4 was replaced by x@6 at the sender, so the
+    // piece for 2..5 covers 4 without carrying x. Only that piece arrived. The receiver then took
+    // revision 1 from a peer that holds x@4 (which it refuses, its revision covered), and the two
+    // held the same history and digest with x on one side only, until a peer holding revision 6
+    // answered.
+    const origin = replica('o');
+    const receiver = replica('r');
+    const peer = replica('p');
+    const heard: OriginDelta[] = [];
+    for (const id of ['o/1/a', 'o/1/b', 'o/1/b', 'o/1/x', 'o/1/b']) {
+      origin.putOwn(fields(id, 'db'));
+      heard.push(origin.takeOwnDelta()!);
+    }
+    origin.putOwn(fields('o/1/x', 'db', { load: 6 }));
+    const last = origin.takeOwnDelta()!;
+    // The peer heard revisions 1..5 (x@4), not 6.
+    for (const delta of heard) peer.applyDelta(delta, 0, 'o');
+    // Receiver and peer know each other's own origins, so that their digests compare.
+    receiver.putOwn(fields('r/1/1', 'db'));
+    peer.putOwn(fields('p/1/1', 'db'));
+    peer.applyDelta(receiver.takeOwnDelta()!, 0, 'r');
+    receiver.applyDelta(peer.takeOwnDelta()!, 0, 'p');
+    const sent = pieces(origin.deltasFor(receiver.summary()).deltas.find((delta) => delta.node === 'o')!, 1);
+    expect(sent.map((piece) => piece.covers)).toEqual([[{ low: 1, high: 1 }], [{ low: 2, high: 5 }], [{ low: 6, high: 6 }]]);
+    expect(sent[1]!.entries.map((entry) => `${entry.id}@${entry.revision}`)).toEqual(['o/1/b@5']);
+    // The pieces below and above are lost.
+    receiver.applyDelta(sent[1]!, 0, 'o');
+    pull(receiver, peer);
+    pull(peer, receiver);
+    const entriesOf = (target: Replica): string[] => [...target.entries()].map((entry) => `${entry.id}@${entry.revision}`).sort();
+    const historyOf = (target: Replica): unknown => target.summary().origins.find((summary) => summary.node === 'o');
+    expect(historyOf(receiver)).toEqual(historyOf(peer));
+    expect(entriesOf(peer)).toContain('o/1/x@4');
+    expect(entriesOf(receiver)).not.toContain('o/1/x@4');
+    // Equal digests would tell anti-entropy there is nothing to repair between them.
+    expect(receiver.digest()).not.toBe(peer.digest());
+    // Once both hear revision 6, they hold the same entries under the same digest.
+    receiver.applyDelta(last, 0, 'o');
+    peer.applyDelta(last, 0, 'o');
+    expect(entriesOf(receiver)).toEqual(entriesOf(peer));
+    expect(entriesOf(receiver)).toContain('o/1/x@6');
+    expect(receiver.digest()).toBe(peer.digest());
+  });
+
+  it('a piece of a key list that prunes a replaced change without its replacement leaves the receiver\'s digest apart from a peer holding the change (review finding)', () => {
+    // The sender collected the removal of y (6), so it answers with its key list, in pieces
+    // covering 1, 2..5 and 6..7; x@4 was replaced by x@7, so the piece for 2..5 lists b alone and
+    // prunes x@4 and y@3 at the receiver. The piece above was lost: the receiver and a peer that
+    // heard the same revisions 1..5 held the same history and digest, with x on one side only.
+    const origin = replica('o');
+    const receiver = replica('r');
+    const peer = replica('p');
+    for (const id of ['o/1/a', 'o/1/b', 'o/1/y', 'o/1/x', 'o/1/b']) origin.putOwn(fields(id, 'db'));
+    const heard = origin.takeOwnDelta()!;
+    receiver.applyDelta(heard, 0, 'o');
+    peer.applyDelta(heard, 0, 'o');
+    origin.removeOwn('o/1/y', 0);
+    origin.putOwn(fields('o/1/x', 'db', { load: 7 }));
+    const last = origin.takeOwnDelta()!;
+    expect(origin.collectGarbage(5_000).tombstones).toBe(1);
+    receiver.putOwn(fields('r/1/1', 'db'));
+    peer.putOwn(fields('p/1/1', 'db'));
+    peer.applyDelta(receiver.takeOwnDelta()!, 0, 'r');
+    receiver.applyDelta(peer.takeOwnDelta()!, 0, 'p');
+    const delta = origin.deltasFor(receiver.summary()).deltas.find((candidate) => candidate.node === 'o')!;
+    expect(delta.keys).toBeDefined();
+    // Bounded in bytes, so that the keys split too.
+    const sent = pieces(delta, 1000, 300);
+    expect(sent.map((piece) => piece.covers)).toEqual([[{ low: 1, high: 1 }], [{ low: 2, high: 5 }], [{ low: 6, high: 7 }]]);
+    receiver.applyDelta(sent[0]!, 0, 'o');
+    receiver.applyDelta(sent[1]!, 0, 'o');
+    const entriesOf = (target: Replica): string[] => [...target.entries()].map((entry) => `${entry.id}@${entry.revision}`).sort();
+    const historyOf = (target: Replica): unknown => target.summary().origins.find((summary) => summary.node === 'o');
+    expect(historyOf(receiver)).toEqual(historyOf(peer));
+    expect(entriesOf(peer)).toContain('o/1/x@4');
+    expect(entriesOf(receiver)).not.toContain('o/1/x@4');
+    expect(receiver.digest()).not.toBe(peer.digest());
+    // Once both hear revisions 6 and 7, they hold the same entries under the same digest.
+    receiver.applyDelta(last, 0, 'o');
+    peer.applyDelta(last, 0, 'o');
+    expect(entriesOf(receiver)).toEqual(entriesOf(peer));
+    expect(entriesOf(receiver)).toContain('o/1/x@7');
+    expect(receiver.digest()).toBe(peer.digest());
+  });
+
   it('a key list sent in pieces prunes removed entries in each piece, whichever pieces arrive (review finding)', () => {
     const origin = replica('a');
     const behind = replica('b');
@@ -1128,7 +1214,7 @@ describe('the join is a semilattice join (properties, seeded)', () => {
 type NetworkStep =
   | { kind: 'put'; slot: number; heard: number }
   | { kind: 'remove'; slot: number; heard: number }
-  | { kind: 'pull'; target: number; source: number; second: number; size: number; bytes: number; lostEvery: number }
+  | { kind: 'pull'; target: number; source: number; second: number; size: number; bytes: number; lostEvery: number; back: boolean }
   | { kind: 'collect'; at: number }
   | { kind: 'late'; target: number; broadcast: number };
 
@@ -1139,7 +1225,8 @@ const networkStep: fc.Arbitrary<NetworkStep> = fc.oneof(
   // Source 4 is the origin. Every `lostEvery`-th piece of the answer is lost (0: none). A bound
   // in bytes splits a key list between keys alone, so that a lost piece may hold only revisions
   // the receiver covers already. A `second` source (5 and up: none) answers the same summary,
-  // its pieces interleaved with the first's, as two peers' answers arrive together.
+  // its pieces interleaved with the first's, as two peers' answers arrive together. `back`: the
+  // source pulls from the target afterwards, as in a push-pull exchange.
   {
     weight: 1,
     arbitrary: fc.record({
@@ -1150,6 +1237,7 @@ const networkStep: fc.Arbitrary<NetworkStep> = fc.oneof(
       size: fc.constantFrom(2, 5, 1000),
       bytes: fc.constantFrom(Number.POSITIVE_INFINITY, 400, 1_500),
       lostEvery: fc.nat({ max: 7 }),
+      back: fc.boolean(),
     }),
   },
   // At 4, the origin collects.
@@ -1159,12 +1247,20 @@ const networkStep: fc.Arbitrary<NetworkStep> = fc.oneof(
 );
 
 describe('honest replicas with lost broadcasts, past 64 gaps (property, seeded)', () => {
-  it('never show an entry whose removal they know, hold at most 64 gaps, and equal the origin once they hear it', () => {
+  it('never show an entry whose removal they know, hold at most 64 gaps, show different entries under one digest only while holding one they do not cover, and equal the origin once they hear it', () => {
     fc.assert(
       fc.property(fc.array(networkStep, { minLength: 500, maxLength: 600 }), (steps) => {
         const options = { maxServicesPerNode: 10_000, tombstoneRetentionMs: 10, maxStableTombstones: 2 };
         const origin = replica('o', options);
         const replicas = [0, 1, 2, 3].map((index) => replica(`r${index}`, options));
+        // Each replica registers one service of its own, which all the others hold, so that their
+        // digests differ only by what they hold of the origin.
+        const everyone = [origin, ...replicas];
+        for (const target of replicas) target.putOwn(fields(`${target.nodeId}/1/0`, 'own'));
+        for (const source of replicas) {
+          const own = source.takeOwnDelta()!;
+          for (const target of everyone) if (target !== source) target.applyDelta(own, 0, source.nodeId);
+        }
         // Revision → the change the origin made at it.
         const changes = new Map<number, { readonly id: string; readonly removed: boolean }>();
         const broadcasts: OriginDelta[] = [];
@@ -1173,7 +1269,28 @@ describe('honest replicas with lost broadcasts, past 64 gaps (property, seeded)'
           target.checkDelta(delta, peer);
           target.applyDelta(delta, now, peer);
         };
+        const entriesOf = (target: Replica): string[] => [...target.entries()].filter((entry) => entry.node === 'o').map((entry) => `${entry.id}@${entry.revision}`).sort();
+        // Whether `target` holds an entry at a revision its history does not cover: a delta whose
+        // covers would leave more than 64 gaps is merged with its entries and only part of its
+        // covers (see `coversTaken`), so its digest then says less than it holds.
+        const holdsUncovered = (target: Replica): boolean => {
+          const history = target.summary().origins.find((summary) => summary.node === 'o');
+          const covered = (revision: number): boolean =>
+            history !== undefined && (revision <= history.prefix || history.cloud.some((interval) => revision >= interval.low && revision <= interval.high));
+          return [...target.entries()].some((entry) => entry.node === 'o' && !covered(entry.revision));
+        };
         const check = (): void => {
+          // Equal digests, equal entries: a replica that holds only what its history covers shows
+          // under its digest what every other one with that digest shows, or anti-entropy would
+          // see nothing to repair between them (a piece covering a replaced change whose
+          // replacement was lost made two such replicas agree on the digest alone).
+          for (const [index, left] of everyone.entries()) {
+            for (const right of everyone.slice(index + 1)) {
+              if (left.digest() !== right.digest() || holdsUncovered(left) || holdsUncovered(right)) continue;
+              const pair = `${left.nodeId} and ${right.nodeId} under ${left.digest()}`;
+              expect(`${pair}: ${entriesOf(right).join(' ')}`).toEqual(`${pair}: ${entriesOf(left).join(' ')}`);
+            }
+          }
           for (const target of replicas) {
             const history = target.summary().origins.find((summary) => summary.node === 'o');
             if (history === undefined) continue;
@@ -1226,13 +1343,20 @@ describe('honest replicas with lost broadcasts, past 64 gaps (property, seeded)'
                 if (step.lostEvery === 0 || count % step.lostEvery !== 0) merge(target, piece, now, sender.nodeId);
               });
             }
+            // `back`: the source then pulls from the target, as the two sides of an exchange do,
+            // which often leaves both with one history.
+            if (step.back && source !== origin) {
+              for (const piece of target.deltasFor(source.summary()).deltas.flatMap((delta) => pieces(delta, step.size, step.bytes))) {
+                count += 1;
+                if (step.lostEvery === 0 || count % step.lostEvery !== 0) merge(source, piece, now, target.nodeId);
+              }
+            }
           } else if (step.kind === 'late') {
             if (broadcasts.length > 0) merge(replicas[step.target]!, broadcasts[step.broadcast % broadcasts.length]!, now, 'o');
           } else (replicas[step.at] ?? origin).collectGarbage(now);
           check();
         }
         // Healed: each hears the origin once.
-        const entriesOf = (target: Replica): string[] => [...target.entries()].filter((entry) => entry.node === 'o').map((entry) => `${entry.id}@${entry.revision}`).sort();
         const historyOf = (target: Replica): unknown => target.summary().origins.find((summary) => summary.node === 'o');
         // The first hears it alone; each of the others hears it together with the first (which
         // then collected its tombstones too, so that both answer with key lists), their pieces
@@ -1255,7 +1379,9 @@ describe('honest replicas with lost broadcasts, past 64 gaps (property, seeded)'
           expect(historyOf(target)).toEqual(historyOf(origin));
         }
       }),
-      { seed: 5625, numRuns: 15 },
+      // FOUNDATION_SEED=<seed> runs it under another seed (19 showed equal digests over different
+      // entries before pieces named the whole delta's range).
+      { seed: Number(process.env.FOUNDATION_SEED ?? 5625), numRuns: 15 },
     );
   });
 });

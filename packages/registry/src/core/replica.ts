@@ -75,8 +75,11 @@ export interface OriginDelta {
   /** When present: every live entry of the origin at the sender, for the covered revisions. */
   readonly keys: readonly KeyRevision[] | undefined;
   /**
-   * For a piece of a key-listed delta (see `encodeDeltas`): the covers of the whole delta. Its
-   * covers are taken once every piece below it has arrived (see `keyListCovers`).
+   * For a piece of a delta (see `encodeDeltas`): the revisions of the whole delta, its covers
+   * exactly for a key list, one range holding them otherwise. A piece of a key list has its covers
+   * taken once every piece below it has arrived (see `keyListCovers`); any piece leaves the
+   * receiver's digest apart until it covers the revisions above the piece (see `awaitedAfter`).
+   * Pieces from older senders carry it with a key list only.
    */
   readonly whole?: readonly Interval[] | undefined;
   /** The origin's life id for this incarnation (see `ReplicaOptions.life`), when the sender knows it. */
@@ -241,6 +244,11 @@ class OriginState {
    * others are missing (see `keyListCovers`).
    */
   keyLists: readonly KeyListPieces[] = [];
+  /**
+   * Revisions not covered here that may hold the replacement of a change a piece covered without
+   * carrying it (see `awaitedAfter`); while any remain, the digest is this replica's own.
+   */
+  awaited: readonly Interval[] = [];
   hashLow = 0;
   hashHigh = 0;
 
@@ -552,6 +560,11 @@ export class Replica {
     const before = context.describe();
     for (const interval of covers) context.add(interval.low, interval.high);
     if (context.describe() !== before) changed = true;
+    const awaited = awaitedAfter(target, delta);
+    if (describeIntervals(awaited) !== describeIntervals(target.awaited)) {
+      target.awaited = awaited;
+      changed = true;
+    }
     // Stable only once every earlier revision is covered too: the removed entry's own revision
     // is below the tombstone's, and a gap there would let it in.
     for (const removal of target.pendingRemovals.takeThrough(context.prefix)) {
@@ -881,7 +894,11 @@ export class Replica {
 
   // ---- digests ------------------------------------------------------------------------------
 
-  /** 64-bit digest of the summary (every origin's incarnation, life id and context, every departure record), as 16 hex digits. */
+  /**
+   * 64-bit digest of the summary (every origin's incarnation, life id and context, every departure
+   * record), as 16 hex digits; this replica's own while it awaits revisions above a piece it took
+   * (see `awaitedAfter`).
+   */
   digest(): string {
     return toHex(this.hashLow) + toHex(this.hashHigh);
   }
@@ -918,7 +935,12 @@ export class Replica {
     // The life id is part of it, so that two replicas holding different starts under one
     // incarnation never look converged (none held: the text is as before life ids).
     const life = state.life === undefined ? '' : `\u0000${state.life}`;
-    const [low, high] = itemHash(`o\u0000${state.node}\u0000${state.incarnation}\u0000${state.context.describe()}${life}`);
+    // While it awaits the replacement of a change a piece covered without carrying it, this
+    // replica may lack an entry that a peer with the same history holds, or hold one the peer
+    // lacks: its digest is then its own, so that anti-entropy goes on (see `awaitedAfter`).
+    // Nothing awaited: the text is as before.
+    const awaiting = state.awaited.length === 0 ? '' : `\u0000awaiting\u0000${this.nodeId}`;
+    const [low, high] = itemHash(`o\u0000${state.node}\u0000${state.incarnation}\u0000${state.context.describe()}${life}${awaiting}`);
     state.hashLow = low;
     state.hashHigh = high;
     this.hashLow ^= low;
@@ -1204,6 +1226,73 @@ function keyListCovers(state: OriginState, delta: OriginDelta, peer: string, now
  */
 function waitingCovers(state: OriginState, revision: number): boolean {
   return state.keyLists.some((pieces) => pieces.received.covers(revision));
+}
+
+/**
+ * The revisions `state` awaits once `delta` is merged: those it awaited, and for a piece of a
+ * larger delta those of the whole delta at and above the piece's lowest, less what its history
+ * now covers.
+ *
+ * A piece covers revisions whose changes were replaced before the sender answered (an entry
+ * changed again, or removed); the replacement has a higher revision and may travel in a piece
+ * above, lost or still on its way. Until it arrives, this replica covers the replaced change
+ * without holding its replacement: it refuses the replaced entry from a peer that holds it (and a
+ * piece of a key list prunes it), while that peer, once it covers the same revisions, holds it.
+ * Their histories and so their digests were equal with different entries, and anti-entropy had
+ * nothing to repair between them until a peer holding the replacement answered. The replacement
+ * lies in the whole delta above the piece's lowest revision, so once the history covers those
+ * revisions it has arrived (or a later one has). A piece without keys names one range holding the
+ * whole delta's covers (see `encodeDeltas`), so revisions the sender lacked are awaited too, until
+ * peers fill them: that costs summary exchanges, never a wrong digest. The whole delta's covers
+ * may hold up to MAX_CLOUD_INTERVALS + 1 ranges; more than that awaited, from many pieces, are
+ * kept as the one range from the lowest to the highest, which awaits more, never less.
+ */
+function awaitedAfter(state: OriginState, delta: OriginDelta): readonly Interval[] {
+  const context = state.context;
+  const lowest = lowestCovered(delta.covers);
+  // The common case, cheaply: nothing awaited, and nothing of the delta left to await.
+  if (state.awaited.length === 0 && (delta.whole === undefined || lowest === undefined || containsAbove(context, delta.whole, lowest))) return state.awaited;
+  const awaited = new CausalContext();
+  for (const interval of state.awaited) awaited.add(interval.low, interval.high);
+  if (delta.whole !== undefined && lowest !== undefined) {
+    for (const interval of delta.whole) if (interval.high >= lowest) awaited.add(Math.max(interval.low, lowest), interval.high);
+  }
+  const ranges = awaited.prefix > 0 ? [{ low: 1, high: awaited.prefix }, ...awaited.cloud] : awaited.cloud;
+  const remaining = ranges.flatMap((interval) => uncovered(context, interval));
+  if (remaining.length <= MAX_CLOUD_INTERVALS + 1) return remaining;
+  return [{ low: remaining[0]!.low, high: remaining[remaining.length - 1]!.high }];
+}
+
+/** True when `context` covers every revision of `intervals` at or above `low`. */
+function containsAbove(context: CausalContext, intervals: readonly Interval[], low: number): boolean {
+  for (const interval of intervals) if (interval.high >= low && !coversRange(context, Math.max(interval.low, low), interval.high)) return false;
+  return true;
+}
+
+/** The parts of `interval` that `context` does not cover, lowest first. */
+function uncovered(context: CausalContext, interval: Interval): Interval[] {
+  const parts: Interval[] = [];
+  let next = Math.max(interval.low, context.prefix + 1);
+  for (const covered of context.cloud) {
+    if (next > interval.high) break;
+    if (covered.high < next) continue;
+    if (covered.low > next) parts.push({ low: next, high: Math.min(covered.low - 1, interval.high) });
+    next = covered.high + 1;
+  }
+  if (next <= interval.high) parts.push({ low: next, high: interval.high });
+  return parts;
+}
+
+/** The lowest revision in `intervals` (undefined for none). */
+function lowestCovered(intervals: readonly Interval[]): number | undefined {
+  let lowest: number | undefined;
+  for (const interval of intervals) if (lowest === undefined || interval.low < lowest) lowest = interval.low;
+  return lowest;
+}
+
+/** Text form of sorted intervals, to tell whether they changed. */
+function describeIntervals(intervals: readonly Interval[]): string {
+  return intervals.map((interval) => `${interval.low}-${interval.high}`).join(',');
 }
 
 /** The highest revision up to which `context` covers every revision from `low` on (low - 1 when it does not cover `low`). */

@@ -206,10 +206,14 @@ function compareIds(left: string, right: string): number {
  * may lose, duplicate or reorder pieces; a receiver that misses one is left with a gap in its
  * context, which the next anti-entropy round shows and fills. (Pieces that covered nothing
  * until the last one did lost their entries for good when the last arrived first: the receiver
- * then covered their revisions and refused them as old.) The pieces of a key-listed delta also
- * carry the covers of the whole delta (`whole`): one prunes only at its own revisions, so the
- * receiver takes its covers once the pieces below it have arrived (see `keyListCovers` in
- * replica.ts).
+ * then covered their revisions and refused them as old.) Every piece also says which revisions
+ * the whole delta covers (`whole`). A piece may cover a change replaced by one in a piece above
+ * it, so the receiver's digest stays apart until it covers the revisions above (see
+ * `awaitedAfter` in replica.ts): for that, a piece without keys carries one range, from the
+ * delta's lowest revision to its highest, which holds every one it covers (the covers themselves,
+ * up to MAX_CLOUD_INTERVALS + 1 ranges, would double the head of a piece). A piece of a key list
+ * prunes only at its own revisions, so the receiver takes its covers once the pieces below it
+ * have arrived (see `keyListCovers`): it carries the whole delta's covers exactly.
  */
 export function encodeDeltas(namespace: string, deltas: readonly OriginDelta[], departed: readonly DepartureRecord[], maxEntriesPerMessage: number, maxMessageBytes = Number.POSITIVE_INFINITY): Uint8Array[] {
   // Entries and removals are also bounded by bytes: a thousand entries with metadata near its
@@ -262,8 +266,8 @@ export function encodeDeltas(namespace: string, deltas: readonly OriginDelta[], 
       continue;
     }
     const items = deltaItems(delta);
-    // A piece of a key-listed delta carries the whole delta's covers besides its own.
-    const whole = delta.keys === undefined ? undefined : delta.covers;
+    // A piece carries the whole delta's covers besides its own: exactly with keys, as one range without.
+    const whole = delta.keys === undefined ? hull(delta.covers) : delta.covers;
     // A piece covers a slice of the delta's covers: no more intervals, and no number above an
     // interval's highest revision, so the head with every interval at its highest revision is
     // at least as long as any piece's. The changes of a piece get what that leaves.
@@ -321,9 +325,9 @@ type DeltaItem =
  * The most bytes an entry that `node` registers, with id `id`, may take on the wire for the
  * node's own delta piece holding it to fit in a message of `maxMessageBytes` (see
  * `encodeDeltas`): half the bound, less the head of such a piece at its largest numbers (its
- * covers are one interval: a node's own revisions follow one another) and the entry's key. A
- * piece holds at least one revision, so an entry past this would go out in a message every
- * receiver refuses, on every round.
+ * covers and the whole delta's are one interval each: a node's own revisions follow one another)
+ * and the entry's key. A piece holds at least one revision, so an entry past this would go out in
+ * a message every receiver refuses, on every round.
  */
 export function entryRoom(node: string, id: string, maxMessageBytes: number): number {
   const head: OriginDelta = {
@@ -333,6 +337,7 @@ export function entryRoom(node: string, id: string, maxMessageBytes: number): nu
     entries: [],
     removed: [],
     keys: [],
+    whole: [{ low: Number.MAX_SAFE_INTEGER, high: Number.MAX_SAFE_INTEGER }],
     life: 'x'.repeat(MAX_LIFE_LENGTH),
   };
   return maxMessageBytes / 2 - deltaHeadBytes(head) - idBytes(id);
@@ -359,6 +364,18 @@ function deltaItems(delta: OriginDelta): DeltaItem[] {
   for (const removal of delta.removed) items.push({ kind: 'removal', revision: removal.revision, bytes: idBytes(removal.id), removal });
   for (const key of delta.keys ?? []) items.push({ kind: 'key', revision: key.revision, bytes: idBytes(key.id), key });
   return items.sort((a, b) => a.revision - b.revision);
+}
+
+/** One range from the lowest revision of `intervals` to the highest (none for none). */
+function hull(intervals: readonly Interval[]): Interval[] {
+  if (intervals.length === 0) return [];
+  let low = intervals[0]!.low;
+  let high = intervals[0]!.high;
+  for (const interval of intervals) {
+    low = Math.min(low, interval.low);
+    high = Math.max(high, interval.high);
+  }
+  return [{ low, high }];
 }
 
 /** The parts of `intervals` within (low, high]. */
@@ -536,8 +553,7 @@ export class Reader {
         return { id, revision: this.integer(pair[1], `${path}.keys[${index}][1]`, 1) };
       });
     }
-    // Read with a key list only, which is all it speaks for.
-    const whole = record.whole === undefined || keys === undefined ? undefined : this.intervals(record.whole, `${path}.whole`, MAX_CLOUD_INTERVALS + 1);
+    const whole = record.whole === undefined ? undefined : this.intervals(record.whole, `${path}.whole`, MAX_CLOUD_INTERVALS + 1);
     const life = record.life === undefined ? undefined : this.life(record.life, `${path}.life`);
     return { node, incarnation, covers, entries, removed, keys, ...(whole === undefined ? {} : { whole }), life };
   }
