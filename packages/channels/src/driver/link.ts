@@ -529,9 +529,11 @@ export class Link {
       // one by one and delivered, and it is dropped and counted below (core/block-body.ts). On a
       // reliable lane it is acknowledged with them, as a message whose handler threw is: acks
       // are cumulative, so holding it back would hold back everything after it, and the sender
-      // would send it again after every reconnect, to be refused each time. Only a frame whose
-      // envelope cannot be read is refused, or one nested deeper than the decoder's stack: that
-      // cost milliseconds, and would cost them again item by item (core/block-body.ts).
+      // would send it again after every reconnect, to be refused each time. A payload nested past
+      // the screen's MAX_NESTING is such a message (the screen refuses it before cbor-x recurses).
+      // Only a frame whose envelope cannot be read is refused, or one whose decoding ran out of
+      // stack all the same (started with the stack nearly used up): that cost milliseconds, and
+      // would cost them again item by item (core/block-body.ts).
       decoded = isStackOverflow(error) ? undefined : decodeBlockItems(this.host.codec, body, header.count, header.hasMeta);
       if (decoded === undefined) {
         this.host.violation(this, connection, CLOSE_CODES.malformedFrame, `undecodable CBOR: ${error instanceof Error ? error.message : String(error)}`);
@@ -618,8 +620,9 @@ export class Link {
     if (completed.raw) {
       payload = Buffer.from(body.buffer, body.byteOffset + metaLength, body.length - metaLength);
     } else {
-      // A payload that does not decode is dropped and counted below, as in receiveBlock, and one
-      // nested deeper than the decoder's stack refused with its frame, as there.
+      // A payload that does not decode, one nested past the screen's MAX_NESTING included, is
+      // dropped and counted below, as in receiveBlock; one whose decoding ran out of stack all the
+      // same is refused with its frame, as there.
       try {
         payload = this.host.codec.decode(body.subarray(metaLength));
       } catch (error) {
