@@ -1,5 +1,6 @@
 // The transport's life as production users meet it first, over real sockets on loopback: what
 // close() releases and when its promise says so, and what a peer's own close() tells this node.
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { createSystemClock } from '@foundation/core';
 import { countTimers } from '@foundation/testkit';
@@ -65,6 +66,28 @@ describe('close()', () => {
     second.socket.terminate();
     await a.close();
     expect(counting.pending()).toBe(0);
+  });
+
+  it('leaves no timer of its own behind for a refused peer that never answers the close', async () => {
+    // The peer this deadline is for: refused (4011), it neither answers the close frame nor
+    // hangs up. close() resolved with the deadline still armed, its socket torn down by the
+    // listener but its close not yet seen, and a clock that keeps the process alive held it.
+    const counting = countTimers(createSystemClock({ keepAlive: false }));
+    const a = await startNode('node-a', { clock: counting.clock, limits: { maxPendingHandshakesPerAddress: 1 } });
+    const waiting = await rawClient(a.address()!.url);
+    const silent = connect(a.address()!.port, '127.0.0.1');
+    silent.on('error', () => undefined);
+    let received = '';
+    silent.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    try {
+      silent.write('GET / HTTP/1.1\r\nHost: node-a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+      await waitFor(() => received.includes('too many handshakes'), 2_000, 'the refusal');
+      waiting.socket.terminate();
+      await a.close();
+      expect(counting.pending()).toBe(0);
+    } finally {
+      silent.destroy();
+    }
   });
 });
 

@@ -312,6 +312,11 @@ export function createTransport(options: TransportOptions): Transport {
   /** Sockets over a limit kept only to receive their close code (they hold no slot). */
   const refusingByAddress = new Map<string, number>();
   let refusingTotal = 0;
+  /**
+   * Refused sockets (sent their close code) whose close has not finished, with the deadline that
+   * cuts it short. They are no connections, so close() does not wait for them: it ends them itself.
+   */
+  const refusedSockets = new Map<WebSocket, Timer>();
   const admissions = new WeakMap<Connection, Admission>();
   const refusals: Partial<Record<string, number>> = {};
   // Request ids are unique for the life of this transport, across links and sessions: a reply
@@ -1195,7 +1200,11 @@ export function createTransport(options: TransportOptions): Transport {
         // Cut short a peer that never answers the close; gone once the socket is (closed by the
         // peer's answer or by close()), so that the timer neither holds it nor outlives the node.
         const deadline = clock.setTimer(1_000, () => socket.terminate());
-        socket.once('close', () => deadline.cancel());
+        refusedSockets.set(socket, deadline);
+        socket.once('close', () => {
+          refusedSockets.delete(socket);
+          deadline.cancel();
+        });
       },
     });
     readyPromise = listener.ready.then((bound) => {
@@ -1237,6 +1246,14 @@ export function createTransport(options: TransportOptions): Transport {
       closeWaiters.add(done);
       done();
     });
+    // A refused peer that has not answered its close yet is cut short now. Left to the listener,
+    // which tears its socket down too, its deadline outlived close(): the listener's promise
+    // settles before the socket's close is seen.
+    for (const [socket, deadline] of refusedSockets) {
+      deadline.cancel();
+      socket.terminate();
+    }
+    refusedSockets.clear();
     await listener?.close();
   };
 
