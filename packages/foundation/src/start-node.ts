@@ -358,8 +358,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     raft: raftTiming,
     joinTimeoutMs: resolved.joinTimeoutMs,
   });
-  // The config stream's snapshots hold the cluster-wide values as this node's config accepted
-  // them (see createClusterConfig), asked for when Raft takes one, once the cluster config below exists.
+  // The config stream's snapshots hold the cluster-wide values as the cluster accepted them (see
+  // createClusterConfig), asked for when Raft takes one, once the cluster config below exists.
   const configLog: ConsensusLog<ConfigCommand> = consensus.log<ConfigCommand>('config', { retain: { state: () => clusterConfig.snapshotCommands() } });
   // The registry's commands are kept for nodes restored from a snapshot, compacted to the names
   // held and the release floors, so the stream does not grow with every claim ever made.
@@ -385,7 +385,11 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
       });
   };
   const registryLog = consensus.log<RegistryCommand>('registry', { retain: { compact: (history) => compactRegistryCommands(history, REGISTRY_NAMESPACE, DEFAULT_REGISTRY_LIMITS) } });
-  const clusterConfig: ClusterConfig = createClusterConfig(config, configLog, reporter('cluster-config'));
+  // Cluster-wide writes are judged against what every node is started with alike (the defaults,
+  // the schema, the allow-list), not this node's file and environment, so that every node takes
+  // or refuses each one the same way.
+  const { defaults, schema, updatablePaths } = options.config ?? { defaults: {} };
+  const clusterConfig: ClusterConfig = createClusterConfig(config, configLog, reporter('cluster-config'), { defaults, schema, updatablePaths });
   const registry = createRegistry<unknown>({
     nodeId,
     clock,

@@ -33,9 +33,10 @@ afterEach(async () => {
 
 function createMember(node: SimNode, handlers: Map<string, ForwardHandler>): Member {
   const consensus = createSnapshottingConsensus(node, handlers);
-  const config = createConfig<Record<string, unknown>>({ defaults: { limits: { rate: 10, burst: 5 }, feature: { on: false } }, updatablePaths: ['limits', 'feature'], clock: node.clock });
+  const rules = { defaults: { limits: { rate: 10, burst: 5 }, feature: { on: false } }, updatablePaths: ['limits', 'feature'] };
+  const config = createConfig<Record<string, unknown>>({ ...rules, clock: node.clock });
   const refused: FoundationError[] = [];
-  const clusterConfig = attachClusterConfig(consensus, config, (error) => refused.push(error));
+  const clusterConfig = attachClusterConfig(consensus, config, (error) => refused.push(error), rules);
   const heard: string[] = [];
   config.subscribe((change) => {
     heard.push(change.type === 'config-reset' ? 'reset' : `${change.path.join('.')} ${JSON.stringify(change.previous)} -> ${JSON.stringify(change.value)}`);

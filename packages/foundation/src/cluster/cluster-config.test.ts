@@ -415,3 +415,184 @@ describe('setClusterWide', () => {
   });
 });
 
+
+describe('nodes whose own layers differ (review finding)', () => {
+  // Each node judged a cluster-wide write against its whole config, local layers included, and
+  // kept in its snapshots only what it accepted: a node whose local update, file or environment
+  // made it refuse a write left that write out of its snapshots, and a node that installed one
+  // lost the value for good. Writes are now judged against the defaults, the schema and the
+  // cluster's values alone, the same on every node.
+  const rules = {
+    defaults: { limits: { rate: 10, burst: 5 }, feature: { on: false, names: ['a', 'b'] } },
+    /** The burst, and the number of names, may not exceed the rate. */
+    schema: {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: (value: unknown) => {
+          const { limits, feature } = value as { limits: { rate: number; burst: number }; feature: { names: unknown[] } };
+          if (limits.burst > limits.rate) return { issues: [{ message: 'burst above rate', path: ['limits', 'burst'] }] };
+          if (feature.names.length > limits.rate) return { issues: [{ message: 'more names than the rate', path: ['feature', 'names'] }] };
+          return { value };
+        },
+      },
+    } as StandardSchemaV1<unknown, unknown>,
+    updatablePaths: ['limits', 'feature'],
+  };
+  type Layers = { readonly local?: readonly ConfigCommand[]; readonly environment?: Record<string, string> };
+
+  /** A node with the cluster's rules, and layers of its own: local updates, environment variables. */
+  function createJudgedNode(layers: Layers = {}) {
+    const consensus = createUnstartedConsensus();
+    const config: Config<unknown> = createConfig({ ...rules, ...(layers.environment === undefined ? {} : { sources: { environment: { prefix: 'NODE', variables: layers.environment } } }) });
+    for (const { path, value } of layers.local ?? []) config.update(path, value);
+    const refused: FoundationError[] = [];
+    const clusterConfig = attachClusterConfig(consensus, config, (error) => refused.push(error), rules);
+    const apply = (commands: readonly ConfigCommand[]): void => {
+      for (const command of commands) consensus.stateMachine.apply({ stream: 'config', command }, consensus.stateMachine.appliedIndex() + 1);
+    };
+    return { stateMachine: consensus.stateMachine, config, clusterConfig, refused, apply };
+  }
+
+  it('keeps the same cluster-wide values on every node, and reports the write a node\'s own layers refuse', () => {
+    const plain = createJudgedNode();
+    const updated = createJudgedNode({ local: [set('limits', { rate: 2, burst: 1 })] }); // refuses burst 4 and a third name
+    const environment = createJudgedNode({ environment: { NODE_LIMITS__RATE: '3', NODE_LIMITS__BURST: '1' } }); // refuses burst 4 and a fourth name
+    const log = [set('limits.burst', 4), set('feature.names.2', 'c'), set('feature.names.3', 'd'), set('limits.rate', 6)];
+    for (const node of [plain, updated, environment]) node.apply(log);
+
+    const expected = [set('feature.names.2', 'c'), set('feature.names.3', 'd'), set('limits.burst', 4), set('limits.rate', 6)];
+    for (const node of [plain, updated, environment]) expect(node.clusterConfig.snapshotCommands()).toEqual(expected);
+    expect(plain.refused).toEqual([]);
+    expect(updated.refused.map((error) => error.code)).toEqual([1201, 1201, 1301]); // the burst, the third name, then no index 3
+    expect(environment.refused.map((error) => error.code)).toEqual([1201, 1201]); // the burst, the fourth name
+    expect(updated.config.get()).toEqual({ limits: { rate: 6, burst: 1 }, feature: { on: false, names: ['a', 'b'] } });
+    expect(environment.config.get()).toEqual({ limits: { rate: 6, burst: 1 }, feature: { on: false, names: ['a', 'b', 'c'] } });
+
+    // A node that installs any of their snapshots holds what the cluster holds.
+    for (const source of [plain, updated, environment]) {
+      const fresh = createJudgedNode();
+      fresh.stateMachine.restore(source.stateMachine.snapshot());
+      expect(fresh.clusterConfig.snapshotCommands()).toEqual(expected);
+      expect(fresh.config.get()).toEqual(plain.config.get());
+      expect(fresh.refused).toEqual([]);
+    }
+  });
+
+  it('refuses on every node alike a write the cluster\'s values refuse, though a node\'s own layers would take it', () => {
+    const plain = createJudgedNode();
+    const generous = createJudgedNode({ local: [set('limits.rate', 50)] }); // would take burst 20
+    for (const node of [plain, generous]) node.apply([set('limits.burst', 20), set('limits.rate', 30)]);
+
+    for (const node of [plain, generous]) expect(node.clusterConfig.snapshotCommands()).toEqual([set('limits.rate', 30)]);
+    expect(generous.config.get('limits' as never)).toEqual({ rate: 30, burst: 5 });
+    expect(generous.refused.map((error) => error.code)).toEqual([1201]);
+  });
+
+  it('judges against the node\'s own config, and says why once, when the defaults do not validate without its environment', () => {
+    // Nothing could be judged against defaults the schema refuses: every write would be refused.
+    const withKey = {
+      defaults: { limits: { rate: 10 } },
+      schema: {
+        '~standard': { version: 1, vendor: 'test', validate: (value: unknown) => (typeof (value as { key?: unknown }).key === 'string' ? { value } : { issues: [{ message: 'key needed', path: ['key'] }] }) },
+      } as StandardSchemaV1<unknown, unknown>,
+      updatablePaths: ['limits'],
+    };
+    const consensus = createUnstartedConsensus();
+    const config: Config<unknown> = createConfig({ ...withKey, sources: { environment: { prefix: 'NODE', variables: { NODE_KEY: 'secret' } } } });
+    const refused: FoundationError[] = [];
+    const clusterConfig = attachClusterConfig(consensus, config, (error) => refused.push(error), withKey);
+    expect(refused.map((error) => error.code)).toEqual([1201]);
+
+    consensus.stateMachine.apply({ stream: 'config', command: set('limits.rate', 20) }, 1);
+
+    expect(config.get()).toEqual({ limits: { rate: 20 }, key: 'secret' });
+    expect(clusterConfig.snapshotCommands()).toEqual([set('limits.rate', 20)]);
+    expect(refused).toHaveLength(1);
+  });
+});
+
+/**
+ * A log shared by several nodes' cluster configs: `append` queues a command, `deliver` commits
+ * the queue and applies it on every node in order, as Raft would.
+ */
+function createSharedLog() {
+  const pending: ConfigCommand[] = [];
+  let committed = 0;
+  const replicas: { applied: number; readonly listeners: Set<(entry: { readonly index: number; readonly command: ConfigCommand }) => void> }[] = [];
+  const replica = (): ConsensusLog<ConfigCommand> => {
+    const state = { applied: 0, listeners: new Set<(entry: { readonly index: number; readonly command: ConfigCommand }) => void>() };
+    replicas.push(state);
+    return {
+      append: (command) => {
+        pending.push(command);
+        return Promise.resolve(committed + pending.length);
+      },
+      readIndex: () => Promise.resolve(committed),
+      appliedIndex: () => state.applied,
+      onApplied: (listener) => {
+        state.listeners.add(listener);
+        return () => state.listeners.delete(listener);
+      },
+      onRestore: () => () => undefined,
+      onRestoreEnd: () => () => undefined,
+    };
+  };
+  const deliver = (): void => {
+    for (const command of pending.splice(0)) {
+      committed += 1;
+      for (const state of replicas) {
+        state.applied = committed;
+        for (const listener of state.listeners) listener({ index: committed, command });
+      }
+    }
+  };
+  return { replica, deliver };
+}
+
+describe('setClusterWide on nodes whose own layers differ (review finding)', () => {
+  // The writer was checked, and told the outcome, against the config of the node it asked:
+  // the same write resolved on one node and was refused on another.
+  const defaults = { limits: { rate: 10, burst: 5 } };
+  const schema: StandardSchemaV1<unknown, unknown> = {
+    '~standard': {
+      version: 1,
+      vendor: 'test',
+      validate: (value) => {
+        const { limits } = value as { limits: { rate: number; burst: number } };
+        return limits.burst > limits.rate ? { issues: [{ message: 'burst above rate', path: ['limits', 'burst'] }] } : { value };
+      },
+    },
+  };
+  const rules = { defaults, schema, updatablePaths: ['limits'] };
+
+  it.each([
+    ['accepts a write the cluster takes, on a node whose own layers refuse it', 8, 'fulfilled'],
+    ['refuses a write the cluster refuses, on a node whose own layers take it', 20, 'rejected'],
+  ] as const)('%s', async (_name, burst, outcome) => {
+    const log = createSharedLog();
+    const refused: FoundationError[][] = [];
+    const nodes = [[], [set('limits', { rate: 2, burst: 1 })], [set('limits.rate', 50)]].map((local) => {
+      const config = createConfig({ ...rules });
+      for (const { path, value } of local) config.update(path, value);
+      const errors: FoundationError[] = [];
+      refused.push(errors);
+      return { config, cluster: createClusterConfig(config, log.replica(), (error) => errors.push(error), rules) };
+    });
+
+    const writes = nodes.map(({ cluster }) => cluster.setClusterWide('limits.burst', burst));
+    await Promise.resolve();
+    log.deliver();
+    const outcomes = await Promise.allSettled(writes);
+
+    expect(outcomes.map(({ status }) => status)).toEqual([outcome, outcome, outcome]);
+    const snapshots = nodes.map(({ cluster }) => cluster.snapshotCommands());
+    expect(snapshots).toEqual(outcome === 'fulfilled' ? [0, 1, 2].map(() => [set('limits.burst', burst)]) : [[], [], []]);
+    if (outcome === 'fulfilled') {
+      // Committed three times: the node whose rate is 2 refuses each of them, and says so.
+      expect(refused.map((errors) => errors.length)).toEqual([0, 3, 0]);
+      expect(nodes.map(({ config }) => config.get('limits.burst' as never))).toEqual([8, 1, 8]);
+    }
+    for (const { cluster } of nodes) cluster.close();
+  });
+});

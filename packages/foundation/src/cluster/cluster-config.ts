@@ -1,13 +1,14 @@
 // Cluster-wide configuration (2.0's set_cluster_wide / get_with_consensus): a value is set by
 // committing it through the cluster's Raft group, then every node applies it to its own config,
-// so subscribers everywhere hear of it. Reads with consensus wait until this node has applied
-// everything committed before the read began. A node that restores a Raft snapshot (it fell too
-// far behind, or restarts from one) ends with the config the snapshot's commands give, and its
-// subscribers hear what that changed.
+// so subscribers everywhere hear of it. Whether the cluster takes a value is judged against what
+// every node holds alike (the defaults, the schema and the cluster's values), never a node's own
+// layers. Reads with consensus wait until this node has applied everything committed before the
+// read began. A node that restores a Raft snapshot (it fell too far behind, or restarts from one)
+// ends with the config the snapshot's commands give, and its subscribers hear what that changed.
 import { FoundationError } from '@foundation/core';
 import { StoppedError } from '@foundation/raft';
-import { parsePath } from '@foundation/config';
-import type { Config, ConfigChange, ConfigCommand, ConfigPath } from '@foundation/config';
+import { createConfig, parsePath } from '@foundation/config';
+import type { Config, ConfigChange, ConfigCommand, ConfigPath, StandardSchemaV1 } from '@foundation/config';
 import type { ConsensusLog } from '../consensus/cluster-consensus';
 import { ConfigOverlay } from './config-overlay';
 import { foldConfigCommands } from './fold-config-commands';
@@ -16,21 +17,36 @@ import type { ConfigAssignment } from './fold-config-commands';
 export interface ClusterConfig {
   /**
    * Commits `value` at `path` cluster-wide; resolves once this node has applied it, and rejects
-   * with the config's error when the committed value was refused where it was applied (another
-   * write committed just before it made it invalid): then no node holds it.
+   * with the config's error when the cluster refused the committed value (another write
+   * committed just before it made it invalid): then no node holds it. Checked, and judged, the
+   * same whichever node is asked (see createClusterConfig): a value this node's own layers
+   * refuse is the cluster's all the same, and this node reports that it does not hold it.
    */
   setClusterWide(path: ConfigPath, value: unknown, options?: { readonly signal?: AbortSignal }): Promise<void>;
-  /** The value at `path`, reflecting every cluster-wide set that completed before the call. */
+  /**
+   * The value at `path` in this node's config, reflecting every cluster-wide set that completed
+   * before the call (but one this node's own layers refused).
+   */
   getWithConsensus(path: ConfigPath, options?: { readonly signal?: AbortSignal }): Promise<unknown>;
   /**
-   * What a Raft snapshot keeps of the config stream: the cluster-wide values this node holds at
-   * the index it has applied, as config-sets in the order that sets them again (see
-   * createClusterConfig). Throws once the cluster config has closed and the log has applied
-   * more since: a snapshot would lose what it did not hear.
+   * What a Raft snapshot keeps of the config stream: the cluster-wide values the cluster accepted
+   * up to the index this node has applied (the same on every node), as config-sets in the order
+   * that sets them again (see createClusterConfig). Throws once the cluster config has closed
+   * and the log has applied more since: a snapshot would lose what it did not hear.
    */
   snapshotCommands(): ConfigCommand[];
   /** Stops applying cluster-wide changes. */
   close(): void;
+}
+
+/**
+ * What every node of a cluster starts its config with alike: the config's options without its
+ * file and environment, which are each node's own.
+ */
+export interface ClusterConfigRules {
+  readonly defaults: object;
+  readonly schema?: StandardSchemaV1 | undefined;
+  readonly updatablePaths?: readonly ConfigPath[] | undefined;
 }
 
 /** One key per path, whatever its segments hold. */
@@ -62,28 +78,39 @@ function applyInRuns<T, Change extends ConfigChange>(config: Config<T>, changes:
 }
 
 /**
- * Applies the config stream of `log` to `config`, and keeps the cluster-wide values it accepts
- * (its overlay) for Raft's snapshots. Declare the stream so that its snapshots hold them,
+ * Applies the config stream of `log` to `config`, and keeps the cluster-wide values the cluster
+ * accepts (the overlay) for Raft's snapshots. Declare the stream so that its snapshots hold them,
  * before the Raft node starts, and close the cluster config only once it has stopped:
  *
  *     const log = consensus.log<ConfigCommand>('config', { retain: { state: () => clusterConfig.snapshotCommands() } });
- *     const clusterConfig = createClusterConfig(config, log, report);
+ *     const clusterConfig = createClusterConfig(config, log, report, { defaults, schema, updatablePaths });
  *
- * Commands are applied as they commit. A restored snapshot's commands are gathered while they
- * are heard again and applied at the end of the replay, as one change from the config this node
- * had to the one the snapshot gives: subscribers hear each value that differs, once, and nothing
- * of the values that stay. A path this node set from the log and the snapshot no longer sets
- * goes back to the config's layers, so the value from the log is gone as on a node started from
- * that snapshot, and local updates (`update`) outside that path stay. Reverts and the snapshot's
- * values go in as one `updateMany` when the config takes them together; otherwise in smaller
- * runs (applyInRuns), and only a path that cannot go back even with the snapshot's values in
- * resets the whole config to its layers. A snapshot from an older version holds the newest
- * command per path instead of the values, and is restored as those versions restored it:
- * folded, with the commands the fold finds no place for set last (which cannot tell every
- * history apart: see the README). `report` receives every command this node refuses, and the
- * refusal that forced a reset.
+ * Each command is judged, as it commits, by a config of its own made from `rules` (the options
+ * `config` was made with, less the file and environment), which only the cluster's commands
+ * change: every node holds it alike, so every node accepts and refuses the same commands, and
+ * its accepted values (the overlay, what snapshots keep) are the same everywhere. A value the
+ * cluster accepts is then set on `config`; when this node's own layers (a local `update`, its
+ * file or environment) refuse it there, that refusal is reported and this node goes on without
+ * it, the cluster's values unchanged. Without `rules`, or when the defaults do not validate
+ * without the file and environment (reported once, here), `config` judges, as before rules
+ * existed: nodes whose layers differ can then disagree.
+ *
+ * A restored snapshot's commands are gathered while they are heard again and applied at the end
+ * of the replay: the judge goes back to its layers with the snapshot's values on top, as on a
+ * node started from it, and `config` takes one change from the cluster values it held to those:
+ * subscribers hear each value that differs, once, and nothing of the values that stay. A path
+ * this node set from the log and the snapshot no longer sets goes back to the config's layers,
+ * so the value from the log is gone as on a node started from that snapshot, and local updates
+ * (`update`) outside that path stay. Reverts and the snapshot's values go in as one
+ * `updateMany` when the config takes them together; otherwise in smaller runs (applyInRuns),
+ * and only a path that cannot go back even with the snapshot's values in resets the whole
+ * config to its layers. A snapshot from an older version holds the newest command per path
+ * instead of the values, and is restored as those versions restored it: folded, with the
+ * commands the fold finds no place for set last (which cannot tell every history apart: see the
+ * README). `report` receives every command the cluster refuses, every value it accepted that
+ * `config` refuses, and the refusal that forced a reset.
  */
-export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<ConfigCommand>, report: (error: FoundationError) => void): ClusterConfig {
+export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<ConfigCommand>, report: (error: FoundationError) => void, rules?: ClusterConfigRules): ClusterConfig {
   const waiting: { index: number; resolve: () => void; reject: (error: unknown) => void }[] = [];
   /** The index applied when the cluster config closed: it heard nothing after it. */
   let closedAt: number | null = null;
@@ -92,29 +119,67 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       if (waiting[position]!.index <= applied) waiting.splice(position, 1)[0]!.resolve();
     }
   };
-  /** The values committed config-sets put here, as the config accepted them. */
+  // Of the same schema as `config`, the judge's values have the same type.
+  const judge: Config<T> = rules === undefined ? config : (createJudge<T>(rules, report) ?? config);
+  /** Whether the judge is a config of its own: otherwise `config` judges, and holds all it accepts. */
+  const judgedApart = judge !== config;
+  /** The values committed config-sets put in the cluster's config, as the judge accepted them. */
   const overlay = new ConfigOverlay();
+  /** The cluster's values `config` holds: all of the overlay but what this node's layers refused. */
+  const held = judgedApart ? new ConfigOverlay() : overlay;
   /** Between a restore and its end: the snapshot's commands, heard again in order. */
   let replayed: ConfigAssignment[] | null = null;
 
   /**
-   * Why this node refused the command applied at an index, for the writer waiting on it: every
-   * replica applies the same commands through the same checks, so a refusal here is the
+   * Why the judge refused the command applied at an index, for the writer waiting on it: every
+   * replica's judge holds the same values under the same rules, so a refusal here is the
    * cluster's. Kept for the most recent refusals only (the writer looks as soon as it is told).
    */
   const refusals = new Map<number, FoundationError>();
   const applyLive = (command: ConfigCommand, index: number): void => {
-    const result = config.safeUpdate(command.path, command.value);
+    const result = judge.safeUpdate(command.path, command.value);
     if (!result.ok) {
       report(result.error);
       refusals.set(index, result.error);
       if (refusals.size > MAX_REMEMBERED_REFUSALS) refusals.delete(refusals.keys().next().value!);
       return;
     }
-    overlay.set(parsePath(command.path), command.value); // accepted by safeUpdate, so a path
+    const path = parsePath(command.path); // accepted by safeUpdate, so a path
+    overlay.set(path, command.value);
+    if (!judgedApart) return;
+    // The cluster holds it now. This node's own layers can still refuse it: that is this node's
+    // to report, and it goes on without the value.
+    const here = config.safeUpdate(path, command.value);
+    if (here.ok) held.set(path, command.value);
+    else report(here.error);
   };
 
-  const applyRestored = (commands: readonly ConfigAssignment[]): void => {
+  /**
+   * Sets the judge to what a node started from the snapshot's commands holds: its layers and
+   * those values, in one batch (values a live judge took in another order may be valid only
+   * together). A snapshot from an older version that the batch refuses is folded and set in runs,
+   * as those versions restored it, each refusal reported.
+   */
+  const restoreJudge = (commands: readonly ConfigAssignment[]): void => {
+    judge.reset();
+    overlay.clear();
+    if (judge.safeUpdateMany(commands.map(({ path, value }) => ({ path, value }))).ok) {
+      for (const { path, value } of commands) overlay.set(path, value);
+      return;
+    }
+    const { assignments, refused } = foldConfigCommands(commands);
+    const record = ({ path, value }: ConfigAssignment): void => overlay.set(path, value);
+    if (judge.safeUpdateMany(assignments.map(({ path, value }) => ({ path, value }))).ok) {
+      assignments.forEach(record);
+      applyInRuns(judge, refused, record, report);
+    } else applyInRuns(judge, [...assignments, ...refused], record, report);
+  };
+
+  /**
+   * Takes `config` from the cluster values it holds to `commands` (the snapshot's, or what the
+   * judge made of them), as one change where it can.
+   */
+  const restoreHere = (commands: readonly ConfigAssignment[]): void => {
     const { assignments, refused } = foldConfigCommands(commands);
     const setHere = new Set(assignments.map((assignment) => keyOf(assignment.path)));
     const stillSet = (path: readonly string[]): boolean => {
@@ -130,21 +195,21 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       applyInRuns(
         config,
         values.map(({ path, value }) => ({ path, value })),
-        ({ path, value }) => overlay.set(path, value),
+        ({ path, value }) => held.set(path, value),
         (error) => {
           if (reportRefusals) report(error);
         },
       );
     };
     /** What the log set here and the snapshot no longer sets. */
-    const dropped = (): ConfigAssignment[] => overlay.assignments().filter(({ path }) => !stillSet(path));
+    const dropped = (): ConfigAssignment[] => held.assignments().filter(({ path }) => !stillSet(path));
     /** Takes back each dropped path; the last refusal, if any. */
     const revertDropped = (): FoundationError | undefined => {
       let refusal: FoundationError | undefined;
       applyInRuns(
         config,
         dropped().map(({ path }) => ({ path, revert: true as const })),
-        ({ path }) => overlay.remove(path),
+        ({ path }) => held.remove(path),
         (error) => {
           refusal = error;
         },
@@ -157,8 +222,8 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
     const droppedNow = dropped();
     const batch = config.safeUpdateMany([...droppedNow.map(({ path }) => ({ path, revert: true as const })), ...assignments.map(({ path, value }) => ({ path, value }))]);
     if (batch.ok) {
-      overlay.clear();
-      for (const { path, value } of assignments) overlay.set(path, value);
+      held.clear();
+      for (const { path, value } of assignments) held.set(path, value);
       assign(refused, true);
       return;
     }
@@ -178,7 +243,7 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
     }
     report(refusal);
     config.reset();
-    overlay.clear();
+    held.clear();
     assign(everything, true);
   };
 
@@ -208,7 +273,10 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       const commands = replayed ?? [];
       replayed = null;
       try {
-        applyRestored(commands);
+        if (judgedApart) {
+          restoreJudge(commands);
+          restoreHere(overlay.assignments());
+        } else restoreHere(commands);
       } catch (error) {
         report(FoundationError.from(error)); // the state machine would drop it unseen
       }
@@ -223,12 +291,13 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
   return {
     async setClusterWide(path, value, options) {
       const segments = parsePath(path).map(String);
-      // Every node would refuse an invalid value: refuse it here, before it reaches the log.
-      const check = config.checkUpdate(segments, value);
+      // Every node's judge would refuse an invalid value: refuse it here, before it reaches the
+      // log. A value only this node's own layers refuse goes on: the cluster takes it.
+      const check = judge.checkUpdate(segments, value);
       if (!check.ok) throw check.error;
       const index = await log.append({ type: 'config-set', path: segments, value }, options);
       await appliedUpTo(index);
-      // Checked here before it went out, the value can still be refused where it is applied: a
+      // Checked here before it went out, the value can still be refused when it is applied: a
       // write committed just before it (by another node, say) changed what it is checked against.
       const refusal = refusals.get(index);
       if (refusal !== undefined) {
@@ -256,4 +325,20 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       for (const waiter of waiting.splice(0)) waiter.reject(new StoppedError('this node'));
     },
   };
+}
+
+/**
+ * The judge of cluster-wide writes: a config of `rules` alone, which only the cluster's commands
+ * update. Undefined, with the reason reported, when the defaults do not validate without the
+ * file and environment (a value only those give, such as a secret): every write would be refused
+ * against them, so each node's own config judges instead (on every node of the cluster alike,
+ * as their defaults and schema are the same).
+ */
+function createJudge<T>(rules: ClusterConfigRules, report: (error: FoundationError) => void): Config<T> | undefined {
+  try {
+    return createConfig({ defaults: rules.defaults, schema: rules.schema, updatablePaths: rules.updatablePaths, namespace: 'cluster-wide' } as never) as Config<T>;
+  } catch (error) {
+    report(FoundationError.from(error));
+    return undefined;
+  }
 }

@@ -3,11 +3,12 @@
 import type { Config, ConfigCommand } from '@foundation/config';
 import type { FoundationError } from '@foundation/core';
 import { createClusterConfig } from '../../src/cluster/cluster-config';
-import type { ClusterConfig } from '../../src/cluster/cluster-config';
+import type { ClusterConfig, ClusterConfigRules } from '../../src/cluster/cluster-config';
 import type { ClusterConsensus } from '../../src/consensus/cluster-consensus';
 
-export function attachClusterConfig<T>(consensus: Pick<ClusterConsensus, 'log'>, config: Config<T>, report: (error: FoundationError) => void): ClusterConfig {
-  const clusterConfig: ClusterConfig = createClusterConfig(config, consensus.log<ConfigCommand>('config', { retain: { state: () => clusterConfig.snapshotCommands() } }), report);
+/** With `rules`, writes are judged against them alone, as startNode has it; without, against `config`. */
+export function attachClusterConfig<T>(consensus: Pick<ClusterConsensus, 'log'>, config: Config<T>, report: (error: FoundationError) => void, rules?: ClusterConfigRules): ClusterConfig {
+  const clusterConfig: ClusterConfig = createClusterConfig(config, consensus.log<ConfigCommand>('config', { retain: { state: () => clusterConfig.snapshotCommands() } }), report, rules);
   return clusterConfig;
 }
 
