@@ -216,6 +216,38 @@ describe('merging deltas', () => {
     expect(receiver.digest()).toBe(peer.digest());
   });
 
+  it('a replica that took every piece of an answer from a peer with a gap in its history shows that peer\'s digest, though no live replica covers the gap (review finding)', () => {
+    // The origin's broadcast of revisions 6..7 reached no one, that of 8..10 reached the peer
+    // alone, and then the origin stopped, with no failure detector to declare it. The peer holds
+    // 1..5 and 8..10, and answers a newcomer in pieces. The pieces named one range, 1..10, so the
+    // newcomer awaited 6..7, which no live replica covers: with the same history and entries as
+    // the peer, it kept a digest of its own, and the two exchanged summaries on every round.
+    const origin = replica('o');
+    const peer = replica('p');
+    const newcomer = replica('n');
+    peer.putOwn(fields('p/1/1', 'db'));
+    newcomer.putOwn(fields('n/1/1', 'db'));
+    newcomer.applyDelta(peer.takeOwnDelta()!, 0, 'p');
+    peer.applyDelta(newcomer.takeOwnDelta()!, 0, 'n');
+    for (let index = 1; index <= 5; index += 1) origin.putOwn(fields(`o/1/${index}`, 'db'));
+    peer.applyDelta(origin.takeOwnDelta()!, 0, 'o');
+    origin.putOwn(fields('o/1/6', 'db'));
+    origin.removeOwn('o/1/6', 0);
+    origin.takeOwnDelta();
+    for (let index = 8; index <= 10; index += 1) origin.putOwn(fields(`o/1/${index}`, 'db'));
+    peer.applyDelta(origin.takeOwnDelta()!, 0, 'o');
+    for (let round = 0; round < 3; round += 1) {
+      pull(newcomer, peer, round);
+      pull(peer, newcomer, round);
+    }
+    const entriesOf = (target: Replica): string[] => [...target.entries()].map((entry) => `${entry.id}@${entry.revision}`).sort();
+    const historyOf = (target: Replica): unknown => target.summary().origins.find((summary) => summary.node === 'o');
+    expect(historyOf(newcomer)).toEqual({ node: 'o', incarnation: 1, prefix: 5, cloud: [{ low: 8, high: 10 }], life: undefined });
+    expect(historyOf(newcomer)).toEqual(historyOf(peer));
+    expect(entriesOf(newcomer)).toEqual(entriesOf(peer));
+    expect(newcomer.digest()).toBe(peer.digest());
+  });
+
   it('a key list sent in pieces prunes removed entries in each piece, whichever pieces arrive (review finding)', () => {
     const origin = replica('a');
     const behind = replica('b');

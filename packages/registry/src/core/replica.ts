@@ -75,11 +75,11 @@ export interface OriginDelta {
   /** When present: every live entry of the origin at the sender, for the covered revisions. */
   readonly keys: readonly KeyRevision[] | undefined;
   /**
-   * For a piece of a delta (see `encodeDeltas`): the revisions of the whole delta, its covers
-   * exactly for a key list, one range holding them otherwise. A piece of a key list has its covers
-   * taken once every piece below it has arrived (see `keyListCovers`); any piece leaves the
-   * receiver's digest apart until it covers the revisions above the piece (see `awaitedAfter`).
-   * Pieces from older senders carry it with a key list only.
+   * For a piece of a delta (see `encodeDeltas`): the covers of the whole delta, or for a piece
+   * without keys those above its own. A piece of a key list has its covers taken once every piece
+   * below it has arrived (see `keyListCovers`); any piece leaves the receiver's digest apart until
+   * it covers the revisions above the piece (see `awaitedAfter`). Pieces from older senders carry
+   * it with a key list only.
    */
   readonly whole?: readonly Interval[] | undefined;
   /** The origin's life id for this incarnation (see `ReplicaOptions.life`), when the sender knows it. */
@@ -1241,11 +1241,11 @@ function waitingCovers(state: OriginState, revision: number): boolean {
  * Their histories and so their digests were equal with different entries, and anti-entropy had
  * nothing to repair between them until a peer holding the replacement answered. The replacement
  * lies in the whole delta above the piece's lowest revision, so once the history covers those
- * revisions it has arrived (or a later one has). A piece without keys names one range holding the
- * whole delta's covers (see `encodeDeltas`), so revisions the sender lacked are awaited too, until
- * peers fill them: that costs summary exchanges, never a wrong digest. The whole delta's covers
- * may hold up to MAX_CLOUD_INTERVALS + 1 ranges; more than that awaited, from many pieces, are
- * kept as the one range from the lowest to the highest, which awaits more, never less.
+ * revisions it has arrived (or a later one has). Only the sender's covers are awaited (a piece
+ * without keys names those above its own), never the gaps between them: the sender holds those
+ * revisions, while no live replica may hold the ones it lacks (see `encodeDeltas`). The whole delta's covers may hold up to MAX_CLOUD_INTERVALS + 1
+ * ranges; more than that awaited, from many pieces, are kept as the one range from the lowest to
+ * the highest, which awaits more, never less.
  */
 function awaitedAfter(state: OriginState, delta: OriginDelta): readonly Interval[] {
   const context = state.context;

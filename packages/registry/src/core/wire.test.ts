@@ -74,7 +74,7 @@ describe('wire', () => {
     expect(origins.flatMap((origin) => origin.keys!)).toEqual(keys);
   });
 
-  it('gives each piece of a delta the revisions of the whole delta: its covers with keys, one range holding them without', () => {
+  it('gives each piece of a key-listed delta the covers of the whole delta, and each piece without keys those above its own', () => {
     const entries = [instance(2), instance(3), instance(7), instance(9)];
     const covers = [{ low: 1, high: 3 }, { low: 6, high: 12 }];
     const decode = (payloads: Uint8Array[]): OriginDelta[] =>
@@ -82,8 +82,11 @@ describe('wire', () => {
     const keyed = decode(encodeDeltas('ns', [{ node: 'a', incarnation: 1, covers, entries, removed: [], keys: [] }], [], 1));
     expect(keyed.map((origin) => origin.whole)).toEqual([covers, covers, covers, covers]);
     const plain = decode(encodeDeltas('ns', [{ node: 'a', incarnation: 1, covers, entries, removed: [], keys: undefined }], [], 1));
-    // Pieces without keys carry one range: a piece may cover a change whose replacement is in a piece above it.
-    expect(plain.map((origin) => origin.whole)).toEqual(Array.from({ length: 4 }, () => [{ low: 1, high: 12 }]));
+    // Pieces without keys carry those above their own: a piece may cover a change whose
+    // replacement is in a piece above it. Not one range over them: the gap 4..5 is not the
+    // sender's to give.
+    expect(plain.map((origin) => origin.covers)).toEqual([[{ low: 1, high: 2 }], [{ low: 3, high: 3 }], [{ low: 6, high: 7 }], [{ low: 8, high: 12 }]]);
+    expect(plain.map((origin) => origin.whole)).toEqual([[{ low: 3, high: 3 }, { low: 6, high: 12 }], [{ low: 6, high: 12 }], [{ low: 8, high: 12 }], []]);
     // A piece from an older sender, without them, is read as before.
     const older = new TextEncoder().encode(
       JSON.stringify({ v: 1, t: 'delta', ns: 'ns', departed: [], origins: [{ node: 'a', incarnation: 1, covers: [[1, 1]], removed: [], entries: [] }] }),

@@ -206,14 +206,19 @@ function compareIds(left: string, right: string): number {
  * may lose, duplicate or reorder pieces; a receiver that misses one is left with a gap in its
  * context, which the next anti-entropy round shows and fills. (Pieces that covered nothing
  * until the last one did lost their entries for good when the last arrived first: the receiver
- * then covered their revisions and refused them as old.) Every piece also says which revisions
- * the whole delta covers (`whole`). A piece may cover a change replaced by one in a piece above
- * it, so the receiver's digest stays apart until it covers the revisions above (see
- * `awaitedAfter` in replica.ts): for that, a piece without keys carries one range, from the
- * delta's lowest revision to its highest, which holds every one it covers (the covers themselves,
- * up to MAX_CLOUD_INTERVALS + 1 ranges, would double the head of a piece). A piece of a key list
- * prunes only at its own revisions, so the receiver takes its covers once the pieces below it
- * have arrived (see `keyListCovers`): it carries the whole delta's covers exactly.
+ * then covered their revisions and refused them as old.) Every piece also carries covers of the
+ * whole delta (`whole`). A piece may cover a change replaced by one in a piece above it, so the
+ * receiver's digest stays apart until it covers the revisions above (see `awaitedAfter` in
+ * replica.ts). A piece without keys carries the covers above its own, exactly: not one range
+ * from the delta's lowest revision to its highest, which held the gaps in the sender's own
+ * history too, so that the receiver awaited them, and when no live replica covered them (their
+ * origin stopped before anyone heard them, with no failure detector to declare it) it kept a
+ * digest of its own for good, though it held what the sender held, and exchanged summaries on
+ * every round. Those above its own and its own are two slices of the delta's covers, so together
+ * they take no more room than the covers of the last piece, which holds every range above the
+ * changes. A piece of a key list prunes only at its own revisions, so the receiver takes its
+ * covers once the pieces below it have arrived (see `keyListCovers`): it carries the whole
+ * delta's covers.
  */
 export function encodeDeltas(namespace: string, deltas: readonly OriginDelta[], departed: readonly DepartureRecord[], maxEntriesPerMessage: number, maxMessageBytes = Number.POSITIVE_INFINITY): Uint8Array[] {
   // Entries and removals are also bounded by bytes: a thousand entries with metadata near its
@@ -266,12 +271,16 @@ export function encodeDeltas(namespace: string, deltas: readonly OriginDelta[], 
       continue;
     }
     const items = deltaItems(delta);
-    // A piece carries the whole delta's covers besides its own: exactly with keys, as one range without.
-    const whole = delta.keys === undefined ? hull(delta.covers) : delta.covers;
+    // A piece of a key list carries the whole delta's covers besides its own; one without keys,
+    // those above its own (see above).
+    const keyed = delta.keys !== undefined;
+    const highest = delta.covers.reduce((high, interval) => Math.max(high, interval.high), 0);
     // A piece covers a slice of the delta's covers: no more intervals, and no number above an
     // interval's highest revision, so the head with every interval at its highest revision is
-    // at least as long as any piece's. The changes of a piece get what that leaves.
-    const pieceBudget = byteBudget - deltaHeadBytes({ ...delta, whole }, delta.covers.map((interval) => ({ low: interval.high, high: interval.high })));
+    // at least as long as any piece's. Without keys, the covers above a piece are the slice
+    // after it, which splits at most one interval in two. The changes of a piece get what that leaves.
+    const wholeBound = keyed ? delta.covers : [{ low: highest, high: highest }];
+    const pieceBudget = byteBudget - deltaHeadBytes({ ...delta, whole: wholeBound }, delta.covers.map((interval) => ({ low: interval.high, high: interval.high })));
     // Pieces of whole revisions (an entry and its key share one), each within both bounds and
     // holding at least one revision.
     let low = Number.NEGATIVE_INFINITY;
@@ -307,7 +316,8 @@ export function encodeDeltas(namespace: string, deltas: readonly OriginDelta[], 
       }
       // The last piece also covers whatever lies above the last change.
       if (index === items.length) high = Number.POSITIVE_INFINITY;
-      const piece: OriginDelta = { ...delta, covers: sliceIntervals(delta.covers, low, high), entries, removed, keys: delta.keys === undefined ? undefined : keys, whole };
+      const whole = keyed ? delta.covers : sliceIntervals(delta.covers, high, Number.POSITIVE_INFINITY);
+      const piece: OriginDelta = { ...delta, covers: sliceIntervals(delta.covers, low, high), entries, removed, keys: keyed ? keys : undefined, whole };
       add(piece, Math.max(1, pieceSize), deltaHeadBytes(piece) + pieceBytes);
       low = high;
     }
@@ -364,18 +374,6 @@ function deltaItems(delta: OriginDelta): DeltaItem[] {
   for (const removal of delta.removed) items.push({ kind: 'removal', revision: removal.revision, bytes: idBytes(removal.id), removal });
   for (const key of delta.keys ?? []) items.push({ kind: 'key', revision: key.revision, bytes: idBytes(key.id), key });
   return items.sort((a, b) => a.revision - b.revision);
-}
-
-/** One range from the lowest revision of `intervals` to the highest (none for none). */
-function hull(intervals: readonly Interval[]): Interval[] {
-  if (intervals.length === 0) return [];
-  let low = intervals[0]!.low;
-  let high = intervals[0]!.high;
-  for (const interval of intervals) {
-    low = Math.min(low, interval.low);
-    high = Math.max(high, interval.high);
-  }
-  return [{ low, high }];
 }
 
 /** The parts of `intervals` within (low, high]. */
