@@ -489,6 +489,28 @@ describe('nodes whose own layers differ (review finding)', () => {
     expect(generous.refused.map((error) => error.code)).toEqual([1201]);
   });
 
+  it('gives back a cluster value the cluster replaced with one this node refuses, live or restored, as a node started from the cluster\'s values (review finding)', () => {
+    // The node's environment caps its rate at 3: it takes the cluster's burst 2, and refuses the
+    // burst 8 that replaces it. It went on holding burst 2, which no command or snapshot of the
+    // cluster set any more, while a node with the same environment started from a snapshot held
+    // its own burst 1: two nodes with the same layers and the same cluster values differed.
+    const environment = { NODE_LIMITS__RATE: '3', NODE_LIMITS__BURST: '1' };
+    const plain = createJudgedNode();
+    const live = createJudgedNode({ environment });
+    const restored = createJudgedNode({ environment });
+    const log = [set('limits.burst', 2), set('limits.burst', 8)];
+    for (const node of [plain, live]) node.apply(log);
+    restored.apply([set('limits.burst', 2)]);
+    restored.stateMachine.restore(plain.stateMachine.snapshot());
+    const started = createJudgedNode({ environment });
+    started.stateMachine.restore(plain.stateMachine.snapshot());
+
+    expect(started.config.get('limits' as never)).toEqual({ rate: 3, burst: 1 });
+    expect(live.config.get('limits' as never)).toEqual({ rate: 3, burst: 1 });
+    expect(restored.config.get('limits' as never)).toEqual({ rate: 3, burst: 1 });
+    for (const node of [live, restored, started]) expect(node.clusterConfig.snapshotCommands()).toEqual([set('limits.burst', 8)]);
+  });
+
   it('judges against the node\'s own config, and says why once, when the defaults do not validate without its environment', () => {
     // Nothing could be judged against defaults the schema refuses: every write would be refused.
     const withKey = {

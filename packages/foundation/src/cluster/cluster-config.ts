@@ -57,11 +57,11 @@ const MAX_REMEMBERED_REFUSALS = 1_024;
 /**
  * Applies `changes` in order, in the longest runs the config takes at once: a run it refuses is
  * split in two halves, tried in turn, down to single changes, whose refusals go to `refused`;
- * `applied` hears each change taken. Each try validates the whole config, so a few refusals
+ * `applied` hears each change taken, `refused` each refusal with its change. Each try validates the whole config, so a few refusals
  * among many changes cost a few tries per refusal (about twice the depth of the halving), where
  * one try per change cost a restore of 20,000 paths with one refused minutes of Raft's time.
  */
-function applyInRuns<T, Change extends ConfigChange>(config: Config<T>, changes: readonly Change[], applied: (change: Change) => void, refused: (error: FoundationError) => void): void {
+function applyInRuns<T, Change extends ConfigChange>(config: Config<T>, changes: readonly Change[], applied: (change: Change) => void, refused: (error: FoundationError, change: Change) => void): void {
   // Runs still to try, as [start, end) of `changes`, the next one on top.
   const pending: [number, number][] = changes.length === 0 ? [] : [[0, changes.length]];
   for (let run = pending.pop(); run !== undefined; run = pending.pop()) {
@@ -69,7 +69,7 @@ function applyInRuns<T, Change extends ConfigChange>(config: Config<T>, changes:
     const result = config.safeUpdateMany(changes.slice(start, end));
     if (result.ok) {
       for (let position = start; position < end; position += 1) applied(changes[position]!);
-    } else if (end - start === 1) refused(result.error);
+    } else if (end - start === 1) refused(result.error, changes[start]!);
     else {
       const middle = start + Math.floor((end - start) / 2);
       pending.push([middle, end], [start, middle]);
@@ -91,7 +91,9 @@ function applyInRuns<T, Change extends ConfigChange>(config: Config<T>, changes:
  * its accepted values (the overlay, what snapshots keep) are the same everywhere. A value the
  * cluster accepts is then set on `config`; when this node's own layers (a local `update`, its
  * file or environment) refuse it there, that refusal is reported and this node goes on without
- * it, the cluster's values unchanged. Without `rules`, or when the defaults do not validate
+ * it, the cluster's values unchanged: what it held from the cluster at or under that path goes
+ * back to its layers (where the schema lets it), as on a node started from the cluster's values,
+ * since the cluster no longer sets it. Without `rules`, or when the defaults do not validate
  * without the file and environment (reported once, here), `config` judges, as before rules
  * existed: nodes whose layers differ can then disagree.
  *
@@ -151,7 +153,26 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
     // to report, and it goes on without the value.
     const here = config.safeUpdate(path, command.value);
     if (here.ok) held.set(path, command.value);
-    else report(here.error);
+    else {
+      report(here.error);
+      giveBack([path]);
+    }
+  };
+
+  /**
+   * Takes back to the layers the cluster values `config` holds at or under `paths`, where the
+   * cluster now holds values this node refused: the cluster no longer sets what this node held
+   * there, and a node started from the cluster's values holds its layers' there. Kept, and
+   * reported, where the schema needs them.
+   */
+  const giveBack = (paths: readonly (readonly string[])[]): void => {
+    const stale = paths.flatMap((path) => held.assignmentsUnder(path));
+    applyInRuns(
+      config,
+      stale.map(({ path }) => ({ path, revert: true as const })),
+      ({ path }) => held.remove(path),
+      (error) => report(error),
+    );
   };
 
   /**
@@ -177,10 +198,13 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
 
   /**
    * Takes `config` from the cluster values it holds to `commands` (the snapshot's, or what the
-   * judge made of them), as one change where it can.
+   * judge made of them), as one change where it can. Returns the paths of the values `config`
+   * refused in the end.
    */
-  const restoreHere = (commands: readonly ConfigAssignment[]): void => {
+  const restoreHere = (commands: readonly ConfigAssignment[]): (readonly string[])[] => {
     const { assignments, refused } = foldConfigCommands(commands);
+    /** The values refused so far, by path: one refused and then taken (after a revert) leaves. */
+    const refusedHere = new Map<string, readonly string[]>();
     const setHere = new Set(assignments.map((assignment) => keyOf(assignment.path)));
     const stillSet = (path: readonly string[]): boolean => {
       for (let length = 0; length <= path.length; length += 1) if (setHere.has(keyOf(path.slice(0, length)))) return true;
@@ -195,8 +219,12 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       applyInRuns(
         config,
         values.map(({ path, value }) => ({ path, value })),
-        ({ path, value }) => held.set(path, value),
-        (error) => {
+        ({ path, value }) => {
+          held.set(path, value);
+          refusedHere.delete(keyOf(path));
+        },
+        (error, { path }) => {
+          refusedHere.set(keyOf(path), path);
           if (reportRefusals) report(error);
         },
       );
@@ -225,7 +253,7 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       held.clear();
       for (const { path, value } of assignments) held.set(path, value);
       assign(refused, true);
-      return;
+      return [...refusedHere.values()];
     }
     // Something in the batch is refused: in smaller runs down to single changes (applyInRuns),
     // so that each refusal is reported and the rest still applies. A revert the schema refuses
@@ -235,16 +263,18 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
     const everything = [...assignments, ...refused];
     const firstRefusal = revertDropped();
     assign(everything, true);
-    if (firstRefusal === undefined) return;
+    if (firstRefusal === undefined) return [...refusedHere.values()];
     const refusal = revertDropped();
     if (refusal === undefined) {
       assign(everything, false); // a path taken back may have held some of them
-      return;
+      return [...refusedHere.values()];
     }
     report(refusal);
     config.reset();
     held.clear();
+    refusedHere.clear();
     assign(everything, true);
+    return [...refusedHere.values()];
   };
 
   const unsubscribers = [
@@ -275,7 +305,9 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       try {
         if (judgedApart) {
           restoreJudge(commands);
-          restoreHere(overlay.assignments());
+          // What this node held where the snapshot sets values it refuses goes, as when it
+          // refuses them live.
+          giveBack(restoreHere(overlay.assignments()));
         } else restoreHere(commands);
       } catch (error) {
         report(FoundationError.from(error)); // the state machine would drop it unseen

@@ -68,6 +68,16 @@ export class ConfigOverlay {
     }
   }
 
+  /** What is recorded at or under `path`, in the order of `assignments`. */
+  assignmentsUnder(path: readonly string[]): ConfigAssignment[] {
+    let node: OverlayNode | undefined = this.root;
+    for (const key of path) {
+      node = node.children.get(key);
+      if (node === undefined) return [];
+    }
+    return ConfigOverlay.collect(node, path);
+  }
+
   clear(): void {
     this.root.children.clear();
     delete this.root.assigned;
@@ -78,9 +88,14 @@ export class ConfigOverlay {
    * paths under it, and array indices ascending (so each is the next one when it is set).
    */
   assignments(): ConfigAssignment[] {
+    return ConfigOverlay.collect(this.root, []);
+  }
+
+  /** What is recorded at or under `start`, whose path is `startPath`, in the order of `assignments`. */
+  private static collect(start: OverlayNode, startPath: readonly string[]): ConfigAssignment[] {
     const found: ConfigAssignment[] = [];
     // Depth first without recursion: paths can be as long as a member makes them.
-    const pending: [OverlayNode, readonly string[]][] = [[this.root, []]];
+    const pending: [OverlayNode, readonly string[]][] = [[start, startPath]];
     for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
       const [node, path] = next;
       if (node.assigned !== undefined) found.push({ path, value: node.assigned.value });
