@@ -51,6 +51,15 @@ export const MAX_KEY_LISTS_PER_ORIGIN = 4;
  * by each other, while a departed peer's list gives way.
  */
 export const KEY_LIST_STALENESS_MS = 10_000;
+/**
+ * How long a replica awaits the revisions above a piece it took before its digest is its
+ * history's again (see `awaitedAfter` in replica.ts): thirty anti-entropy rounds at the default
+ * interval (1 s), time enough for a live replica that covers them to answer. A peer may name
+ * revisions that no live replica covers (a forged piece, or one whose origin stopped with no
+ * failure detector to declare it), and awaited for good they kept the digest apart and the
+ * replica exchanging summaries on every round.
+ */
+export const AWAITED_RETENTION_MS = 30_000;
 /** Cap on tombstones held above an origin's contiguous prefix (out-of-order removals). */
 export const MAX_PENDING_TOMBSTONES = 10_000;
 /** Longest life id (the id a node draws at each start; this version's take 11 characters). */

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { FoundationError } from '@foundation/core';
 import type { DepartureRecord, OriginDelta, OwnEntryFields, ReplicaChange, ReplicaOptions } from './replica';
 import { Replica } from './replica';
-import { DEFAULT_LIMITS, KEY_LIST_STALENESS_MS, MAX_INCARNATION, MAX_KEY_LISTS_PER_ORIGIN, MAX_PENDING_TOMBSTONES } from './limits';
+import { AWAITED_RETENTION_MS, DEFAULT_LIMITS, KEY_LIST_STALENESS_MS, MAX_INCARNATION, MAX_KEY_LISTS_PER_ORIGIN, MAX_PENDING_TOMBSTONES } from './limits';
 import { decodeMessage, encodeDeltas, encodeSummaries } from './wire';
 import { countScansOfMapsOf } from '../../test/support/count-scans';
 
@@ -246,6 +246,41 @@ describe('merging deltas', () => {
     expect(historyOf(newcomer)).toEqual(historyOf(peer));
     expect(entriesOf(newcomer)).toEqual(entriesOf(peer));
     expect(newcomer.digest()).toBe(peer.digest());
+  });
+
+  it('a piece whose whole delta names revisions no replica covers leaves the receiver\'s digest apart for AWAITED_RETENTION_MS at most (review finding)', () => {
+    // A forged piece (or one of an origin that stopped with no failure detector to declare it)
+    // names revisions far above the origin's. Awaited for good, they kept the receiver's digest
+    // apart once it held the origin's whole history, and it exchanged summaries on every round.
+    const origin = replica('o');
+    const receiver = replica('r');
+    const peer = replica('p');
+    receiver.putOwn(fields('r/1/1', 'db'));
+    peer.putOwn(fields('p/1/1', 'db'));
+    peer.applyDelta(receiver.takeOwnDelta()!, 0, 'r');
+    receiver.applyDelta(peer.takeOwnDelta()!, 0, 'p');
+    for (let index = 1; index <= 3; index += 1) origin.putOwn(fields(`o/1/${index}`, 'db'));
+    const history = origin.takeOwnDelta()!;
+    receiver.applyDelta(history, 0, 'o');
+    peer.applyDelta(history, 0, 'o');
+    const forged = decodeMessage(
+      new TextEncoder().encode(
+        JSON.stringify({ v: 1, t: 'delta', ns: 'ns', departed: [], origins: [{ node: 'o', incarnation: 1, covers: [[1, 1]], removed: [], entries: [], whole: [[2 ** 52, 2 ** 52], [1, 1]] }] }),
+      ),
+      'h',
+      'ns',
+      DEFAULT_LIMITS,
+    );
+    if (forged.type !== 'delta') throw new Error('expected a delta');
+    receiver.applyDelta(forged.origins[0]!, 1_000, 'h');
+    const historyOf = (target: Replica): unknown => target.summary().origins.find((summary) => summary.node === 'o');
+    expect(historyOf(receiver)).toEqual(historyOf(peer));
+    expect([...receiver.entries()].filter((entry) => entry.node === 'o')).toEqual([...peer.entries()].filter((entry) => entry.node === 'o'));
+    expect(receiver.digest()).not.toBe(peer.digest());
+    receiver.collectGarbage(1_000 + AWAITED_RETENTION_MS - 1);
+    expect(receiver.digest()).not.toBe(peer.digest());
+    receiver.collectGarbage(1_000 + AWAITED_RETENTION_MS);
+    expect(receiver.digest()).toBe(peer.digest());
   });
 
   it('a key list sent in pieces prunes removed entries in each piece, whichever pieces arrive (review finding)', () => {

@@ -35,7 +35,7 @@ import { hashString32 } from '@foundation/core';
 import { InvalidPeerMessageError } from '../errors/invalid-peer-message-error';
 import { CausalContext } from './causal-context';
 import type { Interval } from './causal-context';
-import { KEY_LIST_STALENESS_MS, MAX_CLOUD_INTERVALS, MAX_INCARNATION, MAX_KEY_LISTS_PER_ORIGIN, MAX_PENDING_TOMBSTONES } from './limits';
+import { AWAITED_RETENTION_MS, KEY_LIST_STALENESS_MS, MAX_CLOUD_INTERVALS, MAX_INCARNATION, MAX_KEY_LISTS_PER_ORIGIN, MAX_PENDING_TOMBSTONES } from './limits';
 import { PendingRemovals } from './pending-removals';
 import type { PendingRemoval } from './pending-removals';
 import type { DownReason } from './service-view';
@@ -249,6 +249,8 @@ class OriginState {
    * carrying it (see `awaitedAfter`); while any remain, the digest is this replica's own.
    */
   awaited: readonly Interval[] = [];
+  /** Local time the awaited revisions were first awaited (see `collectGarbage`). */
+  awaitedSince = 0;
   hashLow = 0;
   hashHigh = 0;
 
@@ -562,6 +564,7 @@ export class Replica {
     if (context.describe() !== before) changed = true;
     const awaited = awaitedAfter(target, delta);
     if (describeIntervals(awaited) !== describeIntervals(target.awaited)) {
+      if (target.awaited.length === 0) target.awaitedSince = now;
       target.awaited = awaited;
       changed = true;
     }
@@ -857,10 +860,20 @@ export class Replica {
 
   // ---- maintenance ----------------------------------------------------------------------------
 
-  /** Collects covered tombstones past retention and expired departure records. */
+  /**
+   * Collects covered tombstones past retention and expired departure records, and stops awaiting
+   * revisions awaited for AWAITED_RETENTION_MS.
+   */
   collectGarbage(now: number): { tombstones: number; departures: number } {
     let tombstones = 0;
     for (const state of this.origins.values()) {
+      // Awaited that long, they may be revisions no live replica covers (see AWAITED_RETENTION_MS):
+      // the digest is the history's again, as it was before pieces named them, and it still
+      // differs from that of any peer that covers more.
+      if (state.awaited.length > 0 && now - state.awaitedSince >= AWAITED_RETENTION_MS) {
+        state.awaited = [];
+        this.rehash(state);
+      }
       // This node's own removals are stable at once, but until the next own delta carries them
       // the tombstone is the only record of them: collected before that, the delta would cover
       // their revisions without naming them, and peers would keep the entries for good.
