@@ -618,3 +618,101 @@ describe('setClusterWide on nodes whose own layers differ (review finding)', () 
     for (const { cluster } of nodes) cluster.close();
   });
 });
+
+describe('a write whose entry this node skips by installing a snapshot past it (review finding)', () => {
+  // A node that fell far behind the leader while its setClusterWide was in flight installed a
+  // snapshot past the write's entry, and the write resolved once the snapshot was in: the caller
+  // was told it took effect though the cluster had refused it, and the config kept its default.
+  // A snapshot holds the values the cluster accepted, not what it made of each command, so this
+  // node cannot tell: the write rejects with an error that says so. A write applied here before
+  // the snapshot still tells its outcome.
+  const rules = {
+    defaults: { limits: { rate: 10, burst: 5 } },
+    /** The burst may not exceed the rate. */
+    schema: {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: (value: unknown) => {
+          const { limits } = value as { limits: { rate: number; burst: number } };
+          return limits.burst > limits.rate ? { issues: [{ message: 'burst above rate', path: ['limits', 'burst'] }] } : { value };
+        },
+      },
+    } as StandardSchemaV1<unknown, unknown>,
+    updatablePaths: ['limits'],
+  };
+
+  /** A node over the real state machine whose appends commit when the test says, at the index it gives. */
+  function createWritingNode() {
+    const consensus = createUnstartedConsensus();
+    const config: Config<unknown> = createConfig({ ...rules });
+    const commits: ((index: number) => void)[] = [];
+    const stream = consensus.log<ConfigCommand>('config', { retain: { state: () => clusterConfig.snapshotCommands() } });
+    const log: ConsensusLog<ConfigCommand> = { ...stream, append: () => new Promise<number>((resolve) => commits.push(resolve)) };
+    const clusterConfig = createClusterConfig(config, log, () => undefined, rules);
+    const apply = (commands: readonly ConfigCommand[]): void => {
+      for (const command of commands) consensus.stateMachine.apply({ stream: 'config', command }, consensus.stateMachine.appliedIndex() + 1);
+    };
+    const commit = (index: number): void => commits.shift()!(index);
+    return { stateMachine: consensus.stateMachine, config, clusterConfig, apply, commit };
+  }
+
+  /** The snapshot of a leader that applied `commands` from index 1, and a kv entry after them. */
+  function leaderSnapshot(commands: readonly ConfigCommand[]): Uint8Array {
+    const leader = createWritingNode();
+    leader.apply(commands);
+    leader.stateMachine.apply({ stream: 'kv', command: { op: 'put', key: 'k', value: 1 } }, leader.stateMachine.appliedIndex() + 1);
+    return leader.stateMachine.snapshot();
+  }
+
+  const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+  const outcomeOf = (write: Promise<void>): Promise<string | number> =>
+    write.then(
+      () => 'resolved',
+      (error: unknown) => (error as FoundationError).code,
+    );
+
+  // Another node's rate 6 commits just before the burst 8 (index 2), which the cluster then refuses.
+  const refusedLog = [set('limits.rate', 6), set('limits.burst', 8)];
+  const acceptedLog = [set('limits.rate', 30), set('limits.burst', 8)];
+
+  it.each([
+    ['refused by the cluster, answered before the snapshot', refusedLog, 'before', { rate: 6, burst: 5 }],
+    ['refused by the cluster, answered after the snapshot', refusedLog, 'after', { rate: 6, burst: 5 }],
+    ['taken by the cluster, answered before the snapshot', acceptedLog, 'before', { rate: 30, burst: 8 }],
+    ['taken by the cluster, answered after the snapshot', acceptedLog, 'after', { rate: 30, burst: 8 }],
+  ] as const)('rejects with ClusterWriteOutcomeUnknownError (6110): %s', async (_name, log, answered, limits) => {
+    const node = createWritingNode();
+    const write = node.clusterConfig.setClusterWide('limits.burst', 8);
+    const outcome = outcomeOf(write);
+    await settle();
+    if (answered === 'before') {
+      node.commit(2);
+      await settle();
+    }
+    node.stateMachine.restore(leaderSnapshot(log));
+    if (answered === 'after') node.commit(2);
+
+    expect(await outcome).toBe(6110);
+    const error = (await write.catch((caught: unknown) => caught)) as FoundationError;
+    expect(error.context).toEqual({ path: ['limits', 'burst'], index: 2, snapshotIndex: 3 });
+    expect(error.isRetryable()).toBe(false);
+    expect(node.config.get('limits' as never)).toEqual(limits);
+    node.clusterConfig.close();
+  });
+
+  it.each([
+    ['refused by the cluster', refusedLog, 1201],
+    ['taken by the cluster', acceptedLog, 'resolved'],
+  ] as const)('tells the outcome of a write applied here before a snapshot past it: %s', async (_name, log, expected) => {
+    const node = createWritingNode();
+    const outcome = outcomeOf(node.clusterConfig.setClusterWide('limits.burst', 8));
+    await settle();
+    node.apply(log);
+    node.stateMachine.restore(leaderSnapshot([...log, set('limits.rate', 40)]));
+    node.commit(2);
+
+    expect(await outcome).toBe(expected);
+    node.clusterConfig.close();
+  });
+});

@@ -10,6 +10,7 @@ import { StoppedError } from '@foundation/raft';
 import { createConfig, parsePath } from '@foundation/config';
 import type { Config, ConfigChange, ConfigCommand, ConfigPath, StandardSchemaV1 } from '@foundation/config';
 import type { ConsensusLog } from '../consensus/cluster-consensus';
+import { ClusterWriteOutcomeUnknownError } from '../errors/cluster-write-outcome-unknown-error';
 import { ConfigOverlay } from './config-overlay';
 import { foldConfigCommands } from './fold-config-commands';
 import type { ConfigAssignment } from './fold-config-commands';
@@ -20,7 +21,10 @@ export interface ClusterConfig {
    * with the config's error when the cluster refused the committed value (another write
    * committed just before it made it invalid): then no node holds it. Checked, and judged, the
    * same whichever node is asked (see createClusterConfig): a value this node's own layers
-   * refuse is the cluster's all the same, and this node reports that it does not hold it.
+   * refuse is the cluster's all the same, and this node reports that it does not hold it. When
+   * this node installs a Raft snapshot past the write's entry instead of applying it (it fell far
+   * behind), it cannot tell whether the cluster took the value: it rejects with
+   * ClusterWriteOutcomeUnknownError (6110), and reading the value back tells.
    */
   setClusterWide(path: ConfigPath, value: unknown, options?: { readonly signal?: AbortSignal }): Promise<void>;
   /**
@@ -131,6 +135,17 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
   const held = judgedApart ? new ConfigOverlay() : overlay;
   /** Between a restore and its end: the snapshot's commands, heard again in order. */
   let replayed: ConfigAssignment[] | null = null;
+  /** The index of the last entry of the stream applied here, or of the last snapshot installed. */
+  let appliedHere = log.appliedIndex();
+  /**
+   * The log indexes this node skipped by installing a snapshot, each range as (after, upTo]: an
+   * entry of the stream in one was never judged here, and the snapshot keeps the values the
+   * cluster accepted, not what it made of each command, so a writer whose entry is in one cannot
+   * be told whether the cluster refused it. Only writes in flight during a restore can have their
+   * entry skipped (a later one commits past the snapshot), so the ranges go once none is.
+   */
+  const skipped: { readonly after: number; readonly upTo: number }[] = [];
+  let writesInFlight = 0;
 
   /**
    * Why the judge refused the command applied at an index, for the writer waiting on it: every
@@ -279,6 +294,7 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
 
   const unsubscribers = [
     log.onApplied(({ index, command }) => {
+      if (replayed === null) appliedHere = index;
       // A config-set's path is a list of keys, as setClusterWide writes it; nodes of earlier
       // versions refused any other, and so does this one, or the two would differ.
       if (command?.type !== 'config-set' || !Array.isArray(command.path)) {
@@ -302,6 +318,8 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
     log.onRestoreEnd((snapshotIndex) => {
       const commands = replayed ?? [];
       replayed = null;
+      if (writesInFlight > 0 && snapshotIndex > appliedHere) skipped.push({ after: appliedHere, upTo: snapshotIndex });
+      appliedHere = Math.max(appliedHere, snapshotIndex);
       try {
         if (judgedApart) {
           restoreJudge(commands);
@@ -327,14 +345,24 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       // log. A value only this node's own layers refuse goes on: the cluster takes it.
       const check = judge.checkUpdate(segments, value);
       if (!check.ok) throw check.error;
-      const index = await log.append({ type: 'config-set', path: segments, value }, options);
-      await appliedUpTo(index);
-      // Checked here before it went out, the value can still be refused when it is applied: a
-      // write committed just before it (by another node, say) changed what it is checked against.
-      const refusal = refusals.get(index);
-      if (refusal !== undefined) {
-        refusals.delete(index);
-        throw refusal;
+      writesInFlight += 1;
+      try {
+        const index = await log.append({ type: 'config-set', path: segments, value }, options);
+        await appliedUpTo(index);
+        // Released by a snapshot past its entry, the write was never judged here: whether the
+        // cluster took it is not this node's to say (resolving told the caller it had).
+        const skip = skipped.find(({ after, upTo }) => after < index && index <= upTo);
+        if (skip !== undefined) throw new ClusterWriteOutcomeUnknownError(segments, index, skip.upTo);
+        // Checked here before it went out, the value can still be refused when it is applied: a
+        // write committed just before it (by another node, say) changed what it is checked against.
+        const refusal = refusals.get(index);
+        if (refusal !== undefined) {
+          refusals.delete(index);
+          throw refusal;
+        }
+      } finally {
+        writesInFlight -= 1;
+        if (writesInFlight === 0) skipped.length = 0;
       }
     },
     async getWithConsensus(path, options) {

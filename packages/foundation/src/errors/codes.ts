@@ -9,4 +9,5 @@ export const FOUNDATION_ERROR_CODES = Object.freeze({
   dataDirInUse: 6107,
   dataDirUnusable: 6108,
   nodeStopFailed: 6109,
+  clusterWriteOutcomeUnknown: 6110,
 });
