@@ -3,6 +3,9 @@ import { EventEmitter, once } from 'node:events';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { bindContext, currentContext, getValue, withContext } from './active-context';
 import { EMPTY_CONTEXT, createContext, createContextKey } from './context';
+import { CONTEXT_ERROR_CODES } from './errors/codes';
+import { InvalidContextValueError } from './errors/invalid-context-value-error';
+import { reconstructPath } from './hop-path';
 
 // No OpenTelemetry context manager is registered in this file: the private store is used.
 
@@ -112,5 +115,39 @@ describe('withContext without OpenTelemetry', () => {
       const tenant: string | undefined = getValue(tenantKey);
       expect(tenant).toBe('acme');
     });
+  });
+});
+
+describe('arguments from JavaScript', () => {
+  // Left over from the review finding that gave the other public entries coded errors: a
+  // callback that is not a function threw a bare TypeError when withContext called it, and
+  // bindContext returned a wrapper that failed only when called, far from the mistake;
+  // reconstructPath(null) threw "records is not iterable", and took a string's characters as
+  // records.
+  it.each([
+    ['withContext(values, null)', 'fn', () => withContext({ tenant: 'acme' }, null as never)],
+    ['withContext(context, "fn")', 'fn', () => withContext(EMPTY_CONTEXT, 'fn' as never)],
+    ['bindContext(null)', 'fn', () => bindContext(null as never)],
+    ['bindContext({})', 'fn', () => bindContext({} as never)],
+    ['reconstructPath(null)', 'records', () => reconstructPath(null as never)],
+    ['reconstructPath("ab")', 'records', () => reconstructPath('ab' as never)],
+    ['reconstructPath({})', 'records', () => reconstructPath({} as never)],
+  ])('%s throws InvalidContextValueError (5201) naming %s', (_call, key, action) => {
+    let error: unknown;
+    try {
+      action();
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(InvalidContextValueError);
+    expect((error as InvalidContextValueError).code).toBe(CONTEXT_ERROR_CODES.invalidValue);
+    expect((error as InvalidContextValueError).key).toBe(key);
+  });
+
+  it('still takes what it took before', () => {
+    expect(withContext({ tenant: 'acme' }, () => getValue('tenant'))).toBe('acme');
+    const bound = withContext({ tenant: 'acme' }, () => bindContext((suffix: string) => `${String(getValue('tenant'))}${suffix}`));
+    expect(bound('!')).toBe('acme!');
+    expect(reconstructPath([])).toEqual([]);
   });
 });

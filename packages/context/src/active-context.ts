@@ -13,6 +13,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ROOT_CONTEXT, createContextKey as createOpenTelemetryKey, context as openTelemetryContext, trace as openTelemetryTrace } from '@opentelemetry/api';
 import type { Context as OpenTelemetryContext } from '@opentelemetry/api';
+import { checkFunction } from './arguments';
 import { EMPTY_CONTEXT, isContext } from './context';
 import { writableSpanContext } from './core/trace-context';
 import type { Context, ContextKey, ContextValues, WellKnownKey } from './context';
@@ -90,6 +91,7 @@ export function getValue(key: string | symbol): unknown {
  * gone when `fn` returns. Returns what `fn` returns (its promise, for an async `fn`).
  */
 export function withContext<T>(values: Context | ContextValues, fn: () => T): T {
+  checkFunction(fn);
   const active = contextManagerRegistered() ? openTelemetryContext.active() : undefined;
   if (active !== undefined && openTelemetryManaged(active)) {
     const next = isContext(values) ? values : attachActiveSpan(storedIn(active), active).with(values);
@@ -114,6 +116,7 @@ export function withContext<T>(values: Context | ContextValues, fn: () => T): T 
  * pooled callback), it runs with this context, OpenTelemetry's included.
  */
 export function bindContext<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
+  checkFunction(fn);
   const active = contextManagerRegistered() ? openTelemetryContext.active() : undefined;
   if (active !== undefined && openTelemetryManaged(active)) return openTelemetryContext.bind(active, fn);
   const captured = storage.getStore() ?? EMPTY_CONTEXT;

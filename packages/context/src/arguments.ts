@@ -9,6 +9,15 @@ export function isObjectArgument(value: unknown): value is object {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * Throws InvalidContextValueError naming `name` unless `fn` is a function: called later (by
+ * `withContext` once its context is set up, by a wrapper from `bindContext` wherever it is
+ * called), anything else failed as a bare TypeError, far from the mistake in the latter case.
+ */
+export function checkFunction(fn: unknown, name = 'fn'): asserts fn is (...args: never[]) => unknown {
+  if (typeof fn !== 'function') throw new InvalidContextValueError(name, 'must be a function', fn);
+}
+
 /** Throws InvalidContextValueError naming `name` unless `clock` has a `monotonic()` method. */
 export function checkClock(clock: unknown, name = 'clock'): asserts clock is Clock {
   if (!isObjectArgument(clock) || typeof (clock as { monotonic?: unknown }).monotonic !== 'function') {

@@ -4,6 +4,7 @@ import { isPlainObject } from '@foundation/core';
 import { MAX_COUNTER_VALUE, MAX_IDENTIFIER_LENGTH, isCounter, isIdentifier } from './core/fields';
 import { ContextOptionsError } from './errors/context-options-error';
 import { describeValue } from './errors/describe-value';
+import { InvalidContextValueError } from './errors/invalid-context-value-error';
 import { InvalidHopRecordsError } from './errors/invalid-hop-records-error';
 import type { HopRecord } from './flight-recorder';
 
@@ -14,6 +15,10 @@ import type { HopRecord } from './flight-recorder';
  * the same position (a fan-out) are ordered by time, then node.
  */
 export function reconstructPath(records: readonly HopRecord[]): HopRecord[] {
+  // Spreading null threw "records is not iterable", and a string spread into its characters.
+  // (Checked as unknown: narrowing the typed parameter would make its records `any`.)
+  const given: unknown = records;
+  if (!Array.isArray(given)) throw new InvalidContextValueError('records', 'must be an array of hop records', records);
   const position = (record: HopRecord): number => record.hops * 2 + (record.direction === 'out' ? 1 : 0);
   return [...records].sort(
     (left, right) =>
