@@ -715,4 +715,51 @@ describe('a write whose entry this node skips by installing a snapshot past it (
     expect(await outcome).toBe(expected);
     node.clusterConfig.close();
   });
+
+  describe('a write refused among more refusals than a bounded record kept (review finding)', () => {
+    // Refusals were kept for the last 1,024 indexes only, and a writer looks for its own once it
+    // runs again: after the rest of the batch Raft applies in one go (thousands of entries for a
+    // follower catching up), or when its leader's answer comes in after this node applied the
+    // entry. With more than 1,024 refused entries in between, the writer's refusal was gone and
+    // the write resolved as if the cluster had taken it.
+    const manyRefused = Array.from({ length: 1_100 }, () => set('limits.burst', 9));
+
+    it('rejects with its refusal when the entries after it are applied in the same batch', async () => {
+      const node = createWritingNode();
+      const outcome = outcomeOf(node.clusterConfig.setClusterWide('limits.burst', 8));
+      await settle();
+      node.commit(2);
+      await settle();
+      node.apply([...refusedLog, ...manyRefused]);
+
+      expect(await outcome).toBe(1201);
+      expect(node.config.get('limits' as never)).toEqual({ rate: 6, burst: 5 });
+      node.clusterConfig.close();
+    });
+
+    it('rejects with its refusal when its commit is confirmed after they were applied', async () => {
+      const node = createWritingNode();
+      const outcome = outcomeOf(node.clusterConfig.setClusterWide('limits.burst', 8));
+      await settle();
+      node.apply(refusedLog);
+      await settle();
+      node.apply(manyRefused);
+      node.commit(2);
+
+      expect(await outcome).toBe(1201);
+      node.clusterConfig.close();
+    });
+
+    it('resolves a write the cluster took among them', async () => {
+      const node = createWritingNode();
+      const outcome = outcomeOf(node.clusterConfig.setClusterWide('limits.burst', 8));
+      await settle();
+      node.apply([set('limits.rate', 6), ...manyRefused, set('limits.rate', 30), set('limits.burst', 8)]);
+      node.commit(manyRefused.length + 3);
+
+      expect(await outcome).toBe('resolved');
+      expect(node.config.get('limits' as never)).toEqual({ rate: 30, burst: 8 });
+      node.clusterConfig.close();
+    });
+  });
 });

@@ -56,7 +56,30 @@ export interface ClusterConfigRules {
 /** One key per path, whatever its segments hold. */
 const keyOf = (path: readonly string[]): string => JSON.stringify(path);
 
-const MAX_REMEMBERED_REFUSALS = 1_024;
+/**
+ * A setClusterWide in flight, and what this node saw of the entries that may be its own. Kept
+ * per write rather than per index in a bounded map: a follower catching up applies a whole
+ * batch of entries before a released writer looks, so a bounded map could lose the writer's
+ * refusal to a thousand others and tell it the cluster took its value.
+ */
+interface WriteInFlight {
+  /** The index this node had applied when the write began: its entry comes after it. */
+  readonly after: number;
+  /** Its entry's index, once the append answers. */
+  index: number | null;
+  /**
+   * The judge's refusals by index: of every entry past `after` until the index is known (only
+   * what this node applies while the append waits, which its timeout bounds), then of its own.
+   */
+  readonly refusals: Map<number, FoundationError>;
+  /**
+   * The log indexes this node skipped by installing a snapshot while the write was in flight,
+   * each range as (after, upTo]: an entry of the stream in one was never judged here, and the
+   * snapshot keeps the values the cluster accepted, not what it made of each command, so a
+   * writer whose entry is in one cannot be told whether the cluster refused it.
+   */
+  readonly skipped: { readonly after: number; readonly upTo: number }[];
+}
 
 /**
  * Applies `changes` in order, in the longest runs the config takes at once: a run it refuses is
@@ -138,27 +161,21 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
   /** The index of the last entry of the stream applied here, or of the last snapshot installed. */
   let appliedHere = log.appliedIndex();
   /**
-   * The log indexes this node skipped by installing a snapshot, each range as (after, upTo]: an
-   * entry of the stream in one was never judged here, and the snapshot keeps the values the
-   * cluster accepted, not what it made of each command, so a writer whose entry is in one cannot
-   * be told whether the cluster refused it. Only writes in flight during a restore can have their
-   * entry skipped (a later one commits past the snapshot), so the ranges go once none is.
+   * The writes in flight. Only those can have their entry skipped by a restore or refused
+   * unseen (a later write commits past what this node has applied), so nothing is kept once
+   * none is.
    */
-  const skipped: { readonly after: number; readonly upTo: number }[] = [];
-  let writesInFlight = 0;
+  const writes = new Set<WriteInFlight>();
 
-  /**
-   * Why the judge refused the command applied at an index, for the writer waiting on it: every
-   * replica's judge holds the same values under the same rules, so a refusal here is the
-   * cluster's. Kept for the most recent refusals only (the writer looks as soon as it is told).
-   */
-  const refusals = new Map<number, FoundationError>();
   const applyLive = (command: ConfigCommand, index: number): void => {
     const result = judge.safeUpdate(command.path, command.value);
     if (!result.ok) {
       report(result.error);
-      refusals.set(index, result.error);
-      if (refusals.size > MAX_REMEMBERED_REFUSALS) refusals.delete(refusals.keys().next().value!);
+      // Why the judge refused it, for the writer whose entry it may be: every replica's judge
+      // holds the same values under the same rules, so a refusal here is the cluster's.
+      for (const write of writes) {
+        if (write.index === null ? index > write.after : index === write.index) write.refusals.set(index, result.error);
+      }
       return;
     }
     const path = parsePath(command.path); // accepted by safeUpdate, so a path
@@ -318,7 +335,7 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
     log.onRestoreEnd((snapshotIndex) => {
       const commands = replayed ?? [];
       replayed = null;
-      if (writesInFlight > 0 && snapshotIndex > appliedHere) skipped.push({ after: appliedHere, upTo: snapshotIndex });
+      if (snapshotIndex > appliedHere) for (const write of writes) write.skipped.push({ after: appliedHere, upTo: snapshotIndex });
       appliedHere = Math.max(appliedHere, snapshotIndex);
       try {
         if (judgedApart) {
@@ -345,24 +362,23 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       // log. A value only this node's own layers refuse goes on: the cluster takes it.
       const check = judge.checkUpdate(segments, value);
       if (!check.ok) throw check.error;
-      writesInFlight += 1;
+      const write: WriteInFlight = { after: log.appliedIndex(), index: null, refusals: new Map(), skipped: [] };
+      writes.add(write);
       try {
         const index = await log.append({ type: 'config-set', path: segments, value }, options);
+        write.index = index;
+        for (const refused of write.refusals.keys()) if (refused !== index) write.refusals.delete(refused);
         await appliedUpTo(index);
         // Released by a snapshot past its entry, the write was never judged here: whether the
         // cluster took it is not this node's to say (resolving told the caller it had).
-        const skip = skipped.find(({ after, upTo }) => after < index && index <= upTo);
+        const skip = write.skipped.find(({ after, upTo }) => after < index && index <= upTo);
         if (skip !== undefined) throw new ClusterWriteOutcomeUnknownError(segments, index, skip.upTo);
         // Checked here before it went out, the value can still be refused when it is applied: a
         // write committed just before it (by another node, say) changed what it is checked against.
-        const refusal = refusals.get(index);
-        if (refusal !== undefined) {
-          refusals.delete(index);
-          throw refusal;
-        }
+        const refusal = write.refusals.get(index);
+        if (refusal !== undefined) throw refusal;
       } finally {
-        writesInFlight -= 1;
-        if (writesInFlight === 0) skipped.length = 0;
+        writes.delete(write);
       }
     },
     async getWithConsensus(path, options) {
