@@ -716,6 +716,23 @@ describe('a write whose entry this node skips by installing a snapshot past it (
     node.clusterConfig.close();
   });
 
+  describe('a write whose entry is applied only after the cluster config closed (review finding)', () => {
+    // Closed before its Raft node stopped, the cluster config heard nothing of the entries
+    // applied after: a write committed among them resolved once the log had applied it, though
+    // nothing here judged it, and the config never held the value.
+    it('rejects with StoppedError (6013)', async () => {
+      const node = createWritingNode();
+      const outcome = outcomeOf(node.clusterConfig.setClusterWide('limits.burst', 8));
+      await settle();
+      node.clusterConfig.close();
+      node.apply(acceptedLog);
+      node.commit(2);
+
+      expect(await outcome).toBe(6013);
+      expect(node.config.get('limits' as never)).toEqual({ rate: 10, burst: 5 });
+    });
+  });
+
   describe('a write refused among more refusals than a bounded record kept (review finding)', () => {
     // Refusals were kept for the last 1,024 indexes only, and a writer looks for its own once it
     // runs again: after the rest of the batch Raft applies in one go (thousands of entries for a

@@ -351,8 +351,10 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
     }),
   ];
   const appliedUpTo = (index: number): Promise<void> => {
+    // An entry the log applied after the close was never heard here (nor judged, nor set on the
+    // config): only those applied before it count.
+    if (closedAt !== null && index > closedAt) return Promise.reject(new StoppedError('this node'));
     if (log.appliedIndex() >= index) return Promise.resolve();
-    if (closedAt !== null) return Promise.reject(new StoppedError('this node'));
     return new Promise((resolve, reject) => waiting.push({ index, resolve, reject }));
   };
   return {
