@@ -117,6 +117,52 @@ describe('client-server', () => {
     expect(sends(server.takeEffects())).toContainEqual(['s2', { type: 'cs-attach', epoch: 0, server: true }]);
   });
 
+  it('a client asks a seed that is not a server it knows at its seed rejoins, names the servers the answer taught it to its own servers, and a server meshes with servers a client names', () => {
+    // Only servers used to ask: when the one seed across a healed partition was a client's, the
+    // two overlays stayed apart for good. Size 1: the rejoin chance (servers / size) is certain.
+    const interval = 1_000;
+    const client = new ClientServerCore({
+      self: 'c1',
+      config: { ...base, role: 'client' },
+      random: createSeededRandom(3),
+      estimatedSize: 1,
+      requestTimeoutMs: 200,
+      connectTimeoutMs: 1_000,
+      seedRejoin: { intervalMs: interval, clusterSize: () => 1 },
+    });
+    client.join(['x', 's1'], 0);
+    for (const [to, message] of sends(client.takeEffects())) if (message.type === 'cs-hello') client.receive(to, { type: 'cs-servers', epoch: 0, servers: to === 's1' ? ['s1'] : [] }, 1);
+    const attach = sends(client.takeEffects()).find(([, message]) => message.type === 'cs-attach');
+    expect(attach?.[0]).toBe('s1');
+    client.receive('s1', { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: ['s1'] }, 2);
+    client.takeEffects();
+    const asked: string[] = [];
+    let lastAskedAt = 0;
+    for (let now = 100; now <= 3 * interval && asked.filter((to) => to === 'x').length < 3; now += 100) {
+      client.tick(now);
+      for (const [to, message] of sends(client.takeEffects())) {
+        if (message.type !== 'cs-hello') continue;
+        asked.push(to);
+        if (to === 'x') lastAskedAt = now;
+      }
+    }
+    // s1 is a server it knows (it shares this overlay): only x is asked, once an interval (the
+    // hello to s1 is the client's refresh of its contacts, not a rejoin).
+    expect({ rejoins: client.stats().seedRejoins, asked: asked.filter((to) => to !== 's1') }).toEqual({ rejoins: 3, asked: ['x', 'x', 'x'] });
+    client.receive('x', { type: 'cs-servers', epoch: 0, servers: ['t1', 't2', 's1'] }, lastAskedAt + 10);
+    expect(sends(client.takeEffects())).toContainEqual(['s1', { type: 'cs-servers', epoch: 0, servers: ['t1', 't2'] }]);
+
+    const server = node('s1', 'server');
+    server.join([], 0);
+    server.takeEffects();
+    server.receive('c1', { type: 'cs-servers', epoch: 0, servers: ['t1', 't2'] }, 1);
+    const meshing = sends(server.takeEffects()).filter(([, message]) => message.type === 'cs-attach');
+    expect(meshing).toEqual([
+      ['t1', { type: 'cs-attach', epoch: 0, server: true }],
+      ['t2', { type: 'cs-attach', epoch: 0, server: true }],
+    ]);
+  });
+
   it('a client that loses its servers asks its seeds, and becomes a server only after three periods with none in sight, not at once', () => {
     const id = Array.from({ length: 100 }, (_, index) => `c${index}`).find((candidate) => !isElectedServer(candidate, 100, base))!;
     const client = node(id, 'auto');

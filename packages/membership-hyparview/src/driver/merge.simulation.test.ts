@@ -3,6 +3,7 @@
 // Every test names its seed; replay one with FOUNDATION_SEED=<seed>.
 import { describe, expect, it } from '@jest/globals';
 import { seedFromEnvironment } from '@foundation/testkit';
+import { electionPoint } from '../core/client-server';
 import { overlayMetrics } from '../internal/overlay-metrics';
 import { createSimCluster } from '../internal/sim-cluster';
 import type { SimCluster, SimClusterOptions } from '../internal/sim-cluster';
@@ -159,6 +160,56 @@ describe('overlays formed apart merge through the seeds', () => {
     const merged = runUntilMerged(cluster, 10 * cluster.config.seedRejoinIntervalMs);
     expect({ context, merged: merged !== undefined }).toEqual({ context, merged: true });
     expectReaches(cluster, a[2]!, b, context);
+    expectReaches(cluster, b[5]!, a, context);
+  });
+});
+
+describe('client-server: a seed across the split known only to clients', () => {
+  it(`two client-server overlays formed apart merge once the partition heals when only clients of one list a seed of the other, no server (seed=${seed + 5})`, () => {
+    // Group A is n0…n19, group B n20…n39, each seeded in a chain of its own (n0 and n20, with no
+    // seeds, are their groups' first servers), apart under a partition. Once they formed, the
+    // seeds of A's clients whose election point is 0.5 or more (never elected in a cluster of 40,
+    // whose share is 7/40) list n20 as well, as a DNS name would that lists more pods now; no
+    // server's do. Servers ask their seeds now and then (the seed rejoins), clients never did, so
+    // no service message crossed and the two overlays stayed apart for good.
+    const nodes = 40;
+    const half = nodes / 2;
+    const own = new Map<string, string[]>();
+    const crossing = new Set<string>();
+    const seedsFor = (index: number, all: readonly string[], random: () => number): string[] => {
+      const first = index < half ? 0 : half;
+      const seeds = index === first ? [] : [all[first + Math.floor(random() * (index - first))]!];
+      own.set(all[index]!, seeds);
+      return seeds;
+    };
+    const providers = new Map<string, SeedProvider>();
+    for (let index = 1; index < half; index += 1) {
+      const id = `n${index}`;
+      providers.set(id, { name: `dns(${id})`, resolve: () => (crossing.has(id) ? [...own.get(id)!, `n${half}`] : own.get(id)!) });
+    }
+    const cluster = createSimCluster({ seed: seed + 5, nodes, joinSpacingMs: 5, topology: 'client-server', seedsFor, seedProviders: providers });
+    const a = cluster.ids.slice(0, half);
+    const b = cluster.ids.slice(half);
+    cluster.simulation.network.partition([a, b]);
+    cluster.simulation.runFor(nodes * 5 + 10_000);
+    const context = `seed=${seed + 5}`;
+    const role = (id: string): string | undefined => cluster.membership(id).topology().role;
+    for (const id of a) if (id !== a[0] && role(id) === 'client' && electionPoint(id) >= 0.5) crossing.add(id);
+    // The seeds are resolved again every second (local preset).
+    cluster.simulation.runFor(2_000);
+    // What the scenario needs, checked: two overlays, no server that lists a seed across the split, some clients that do.
+    expect({ context, components: components(cluster), serversCrossing: [...crossing].filter((id) => role(id) !== 'client'), clientsCrossing: crossing.size > 0 }).toEqual({
+      context,
+      components: 2,
+      serversCrossing: [],
+      clientsCrossing: true,
+    });
+    cluster.simulation.network.heal();
+    // Several rejoin intervals (10 s in the local preset).
+    const merged = runUntilMerged(cluster, 10 * cluster.config.seedRejoinIntervalMs);
+    expect({ context, crossing: crossing.size, merged: merged !== undefined }).toEqual({ context, crossing: crossing.size, merged: true });
+    cluster.simulation.runFor(2 * cluster.config.clientServer.announceIntervalMs);
+    expectReaches(cluster, a[3]!, b, context);
     expectReaches(cluster, b[5]!, a, context);
   });
 });
