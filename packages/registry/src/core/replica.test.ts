@@ -68,6 +68,16 @@ function pieces(delta: OriginDelta, size = 2, maxMessageBytes = Number.POSITIVE_
 }
 
 /** Merges everything `source` has into `target`, as one anti-entropy exchange does (in small pieces). */
+/** Every entry `target` holds, as id@revision, sorted. */
+function entriesOf(target: Replica): string[] {
+  return [...target.entries()].map((entry) => `${entry.id}@${entry.revision}`).sort();
+}
+
+/** What `target`'s summary says of origin `o`. */
+function historyOf(target: Replica): unknown {
+  return target.summary().origins.find((summary) => summary.node === 'o');
+}
+
 function pull(target: Replica, source: Replica, now = 0): void {
   const { deltas, departed } = source.deltasFor(target.summary());
   for (const record of departed) target.applyDeparture(record, now);
@@ -160,8 +170,6 @@ describe('merging deltas', () => {
     receiver.applyDelta(sent[1]!, 0, 'o');
     pull(receiver, peer);
     pull(peer, receiver);
-    const entriesOf = (target: Replica): string[] => [...target.entries()].map((entry) => `${entry.id}@${entry.revision}`).sort();
-    const historyOf = (target: Replica): unknown => target.summary().origins.find((summary) => summary.node === 'o');
     expect(historyOf(receiver)).toEqual(historyOf(peer));
     expect(entriesOf(peer)).toContain('o/1/x@4');
     expect(entriesOf(receiver)).not.toContain('o/1/x@4');
@@ -202,8 +210,6 @@ describe('merging deltas', () => {
     expect(sent.map((piece) => piece.covers)).toEqual([[{ low: 1, high: 1 }], [{ low: 2, high: 5 }], [{ low: 6, high: 7 }]]);
     receiver.applyDelta(sent[0]!, 0, 'o');
     receiver.applyDelta(sent[1]!, 0, 'o');
-    const entriesOf = (target: Replica): string[] => [...target.entries()].map((entry) => `${entry.id}@${entry.revision}`).sort();
-    const historyOf = (target: Replica): unknown => target.summary().origins.find((summary) => summary.node === 'o');
     expect(historyOf(receiver)).toEqual(historyOf(peer));
     expect(entriesOf(peer)).toContain('o/1/x@4');
     expect(entriesOf(receiver)).not.toContain('o/1/x@4');
@@ -240,8 +246,6 @@ describe('merging deltas', () => {
       pull(newcomer, peer, round);
       pull(peer, newcomer, round);
     }
-    const entriesOf = (target: Replica): string[] => [...target.entries()].map((entry) => `${entry.id}@${entry.revision}`).sort();
-    const historyOf = (target: Replica): unknown => target.summary().origins.find((summary) => summary.node === 'o');
     expect(historyOf(newcomer)).toEqual({ node: 'o', incarnation: 1, prefix: 5, cloud: [{ low: 8, high: 10 }], life: undefined });
     expect(historyOf(newcomer)).toEqual(historyOf(peer));
     expect(entriesOf(newcomer)).toEqual(entriesOf(peer));
@@ -273,7 +277,6 @@ describe('merging deltas', () => {
     );
     if (forged.type !== 'delta') throw new Error('expected a delta');
     receiver.applyDelta(forged.origins[0]!, 1_000, 'h');
-    const historyOf = (target: Replica): unknown => target.summary().origins.find((summary) => summary.node === 'o');
     expect(historyOf(receiver)).toEqual(historyOf(peer));
     expect([...receiver.entries()].filter((entry) => entry.node === 'o')).toEqual([...peer.entries()].filter((entry) => entry.node === 'o'));
     expect(receiver.digest()).not.toBe(peer.digest());
@@ -1008,7 +1011,6 @@ describe('bounds on what peers send', () => {
     const { deltas } = origin.deltasFor(receiver.summary());
     for (const delta of deltas) for (const piece of pieces(delta, DEFAULT_LIMITS.maxEntriesPerMessage)) receiver.applyDelta(piece, 0, 'o');
     expect(receiver.countOf('o')).toBe(0);
-    const historyOf = (target: Replica): unknown => target.summary().origins.find((summary) => summary.node === 'o');
     expect(historyOf(receiver)).toEqual(historyOf(origin));
     expect(receiver.collectGarbage(1000).tombstones).toBe(registered);
     // Removals that would still wait past the bound are refused, merging nothing.
@@ -1072,17 +1074,16 @@ describe('bounds on what peers send', () => {
       }
     }
     expect(refusals).toEqual([]);
-    const entriesOf = (target: Replica): string[] => [...target.entries()].filter((entry) => entry.node === 'o').map((entry) => `${entry.id}@${entry.revision}`).sort();
-    expect(entriesOf(left)).toEqual(entriesOf(right));
+    const originEntriesOf = (target: Replica): string[] => [...target.entries()].filter((entry) => entry.node === 'o').map((entry) => `${entry.id}@${entry.revision}`).sort();
+    expect(originEntriesOf(left)).toEqual(originEntriesOf(right));
     expect(gapsOf(left)).toBeLessThanOrEqual(64);
     expect(gapsOf(right)).toBeLessThanOrEqual(64);
     // One of them hears the origin, the other hears it: both hold the origin's whole history.
     pull(left, origin);
     pull(right, left);
-    const historyOf = (target: Replica): unknown => target.summary().origins.find((summary) => summary.node === 'o');
     expect(historyOf(left)).toEqual(historyOf(origin));
     expect(historyOf(right)).toEqual(historyOf(origin));
-    expect(entriesOf(right)).toEqual(entriesOf(origin));
+    expect(originEntriesOf(right)).toEqual(originEntriesOf(origin));
   });
 
   it('holds no more than 64 gaps in a history, whatever peers cover', () => {
@@ -1336,7 +1337,7 @@ describe('honest replicas with lost broadcasts, past 64 gaps (property, seeded)'
           target.checkDelta(delta, peer);
           target.applyDelta(delta, now, peer);
         };
-        const entriesOf = (target: Replica): string[] => [...target.entries()].filter((entry) => entry.node === 'o').map((entry) => `${entry.id}@${entry.revision}`).sort();
+        const originEntriesOf = (target: Replica): string[] => [...target.entries()].filter((entry) => entry.node === 'o').map((entry) => `${entry.id}@${entry.revision}`).sort();
         // Whether `target` holds an entry at a revision its history does not cover: a delta whose
         // covers would leave more than 64 gaps is merged with its entries and only part of its
         // covers (see `coversTaken`), so its digest then says less than it holds.
@@ -1355,7 +1356,7 @@ describe('honest replicas with lost broadcasts, past 64 gaps (property, seeded)'
             for (const right of everyone.slice(index + 1)) {
               if (left.digest() !== right.digest() || holdsUncovered(left) || holdsUncovered(right)) continue;
               const pair = `${left.nodeId} and ${right.nodeId} under ${left.digest()}`;
-              expect(`${pair}: ${entriesOf(right).join(' ')}`).toEqual(`${pair}: ${entriesOf(left).join(' ')}`);
+              expect(`${pair}: ${originEntriesOf(right).join(' ')}`).toEqual(`${pair}: ${originEntriesOf(left).join(' ')}`);
             }
           }
           for (const target of replicas) {
@@ -1424,14 +1425,13 @@ describe('honest replicas with lost broadcasts, past 64 gaps (property, seeded)'
           check();
         }
         // Healed: each hears the origin once.
-        const historyOf = (target: Replica): unknown => target.summary().origins.find((summary) => summary.node === 'o');
-        // The first hears it alone; each of the others hears it together with the first (which
+            // The first hears it alone; each of the others hears it together with the first (which
         // then collected its tombstones too, so that both answer with key lists), their pieces
         // interleaved.
         const [first, ...others] = replicas;
         pull(first!, origin, now);
         check();
-        expect(entriesOf(first!)).toEqual(entriesOf(origin));
+        expect(originEntriesOf(first!)).toEqual(originEntriesOf(origin));
         expect(historyOf(first!)).toEqual(historyOf(origin));
         first!.collectGarbage(now + 1_000);
         for (const target of others) {
@@ -1442,7 +1442,7 @@ describe('honest replicas with lost broadcasts, past 64 gaps (property, seeded)'
             if (fromFirst![index] !== undefined) merge(target, fromFirst![index]!, now, first!.nodeId);
           }
           check();
-          expect(entriesOf(target)).toEqual(entriesOf(origin));
+          expect(originEntriesOf(target)).toEqual(originEntriesOf(origin));
           expect(historyOf(target)).toEqual(historyOf(origin));
         }
       }),
