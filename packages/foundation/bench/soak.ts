@@ -31,9 +31,10 @@
 // heap used) and the sizes of the tables its services show through their stats(). The table
 // shows both per node over time; the summary fits a line to each after the warm-up, for the
 // nodes that were never restarted. A steady state is flat; growth with elapsed time is a leak,
-// but three tables fill up to a bound by design and grow in a run shorter than that: Raft's
+// but four tables fill up to a bound by design and grow in a run shorter than that: Raft's
 // log (until the next snapshot, every 10,000 entries: about 6 minutes at --rate 1), Plumtree's
-// seen ids (kept 5 minutes) and the flight recorder (10,000 hops). The row shows the first two.
+// seen ids (kept 5 minutes), the cluster-wide events handed to subscribers (remembered 10
+// minutes) and the flight recorder (10,000 hops). The row shows the first two.
 // The in-memory event store is bounded to --max-events (500 instead of 100,000) so that it is
 // full before the warm-up ends.
 //
