@@ -154,6 +154,7 @@ describe('client-server', () => {
 
     const server = node('s1', 'server');
     server.join([], 0);
+    server.receive('c1', { type: 'cs-attach', epoch: 0, server: false }, 1);
     server.takeEffects();
     server.receive('c1', { type: 'cs-servers', epoch: 0, servers: ['t1', 't2'] }, 1);
     const meshing = sends(server.takeEffects()).filter(([, message]) => message.type === 'cs-attach');
@@ -161,6 +162,34 @@ describe('client-server', () => {
       ['t1', { type: 'cs-attach', epoch: 0, server: true }],
       ['t2', { type: 'cs-attach', epoch: 0, server: true }],
     ]);
+  });
+
+  it('a server takes servers it did not ask for only from its clients and mesh, at most four new ones a period, and all that an answer to its own hello names', () => {
+    // Any node could send a server a list of made-up ids, and the server dialled them all as
+    // servers to mesh with, up to its mesh's capacity (128 by default). A client's pass-on (see
+    // `passOnServers`) needs one live server of the other overlay: its answer names the rest.
+    const attachesTo = (effects: readonly ServiceEffect[]): string[] => sends(effects).flatMap(([to, message]) => (message.type === 'cs-attach' ? [to] : []));
+    const server = node('s1', 'server');
+    server.join([], 0);
+    server.takeEffects();
+    const named = (prefix: string): string[] => Array.from({ length: 40 }, (_, index) => `${prefix}${index}`);
+    server.receive('stranger', { type: 'cs-servers', epoch: 0, servers: named('x') }, 1);
+    const fromStranger = attachesTo(server.takeEffects());
+    server.receive('c1', { type: 'cs-attach', epoch: 0, server: false }, 2);
+    server.takeEffects();
+    server.receive('c1', { type: 'cs-servers', epoch: 0, servers: named('t') }, 3);
+    server.receive('c1', { type: 'cs-servers', epoch: 0, servers: named('u') }, 4);
+    const fromClientFirstPeriod = attachesTo(server.takeEffects());
+    server.receive('c1', { type: 'cs-servers', epoch: 0, servers: named('v') }, 5 + base.announceIntervalMs);
+    const fromClientNextPeriod = attachesTo(server.takeEffects());
+    expect({ fromStranger, fromClientFirstPeriod, fromClientNextPeriod }).toEqual({ fromStranger: [], fromClientFirstPeriod: ['t0', 't1', 't2', 't3'], fromClientNextPeriod: ['v0', 'v1', 'v2', 'v3'] });
+
+    // The seed rejoins: the answer to its own hello teaches it every server named, as before.
+    const asking = node('s2', 'server');
+    asking.join(['seed'], 0);
+    expect(sends(asking.takeEffects())).toContainEqual(['seed', { type: 'cs-hello', epoch: 0 }]);
+    asking.receive('seed', { type: 'cs-servers', epoch: 0, servers: named('w').slice(0, 10) }, 1);
+    expect(attachesTo(asking.takeEffects())).toEqual(named('w').slice(0, 10));
   });
 
   it('a client that loses its servers asks its seeds, and becomes a server only after three periods with none in sight, not at once', () => {

@@ -88,6 +88,14 @@ const CONTACTS = 16;
 const MAX_DEFERRAL_PERIODS = 9;
 /** A client asks one of its servers for fresh contacts about every this many periods. */
 const CONTACT_REFRESH_PERIODS = 6;
+/**
+ * Servers not known to it a server takes, per announce period, from lists it did not ask for:
+ * its clients' pass-ons (see `passOnServers`). Taken from any node and all at once, a list of
+ * made-up ids had it dial each as a server to mesh with, up to its mesh's capacity (128 by
+ * default), every time. A merge needs one live server of the other overlay: its answer to the
+ * attach names the rest.
+ */
+const PASSED_ON_SERVERS_PER_PERIOD = 4;
 
 /** Where `node` falls in [0, 1) for the election (the same hash as `isElectedServer`). */
 export function electionPoint(node: string): number {
@@ -195,6 +203,8 @@ export class ClientServerCore implements PeerService {
   private readonly announcingOnlyThemselves = new Set<string>();
   /** Seed rejoins (see `seedRejoin`); a seed is reached when it answers this node's hello (it then knows the seed's servers). */
   private readonly rejoinSchedule: SeedRejoinSchedule;
+  /** Servers not known to it this server may still take from its clients' pass-ons this period, and when the period ends (see `PASSED_ON_SERVERS_PER_PERIOD`). */
+  private passedOnBudget = { left: 0, until: Number.NEGATIVE_INFINITY };
   private readonly counters = { attachesAccepted: 0, attachesRefused: 0, serverFailures: 0, selfPromotions: 0, announcements: 0, seedRejoins: 0, promotions: 0, demotions: 0 };
 
   constructor(options: ClientServerOptions) {
@@ -410,7 +420,9 @@ export class ClientServerCore implements PeerService {
         // its own servers, may be another overlay's: see `passOnServers`.
         const fromSeed = answered && !this.isServerRole && this.attached.size > 0 && this.seeds.includes(from);
         const unknown = fromSeed ? typed.servers.filter((server) => server !== this.self && !this.servers.has(server)) : [];
-        for (const server of typed.servers) this.learnServer(server, now, from);
+        // A server takes what it did not ask for only as a pass-on, and a few at a time.
+        const taken = answered || !this.isServerRole ? typed.servers : this.takePassedOn(from, typed.servers, now);
+        for (const server of taken) this.learnServer(server, now, from);
         this.passOnServers(unknown.filter((server) => this.servers.has(server)));
         if (typed.servers.length === 0 && typed.seeking === true) {
           if (this.seekers.has(from) || this.seekers.size < CONTACTS) this.seekers.set(from, now);
@@ -672,6 +684,25 @@ export class ClientServerCore implements PeerService {
   private passOnServers(servers: readonly string[]): void {
     if (servers.length === 0) return;
     for (const server of this.attached.values()) this.send(server, { type: 'cs-servers', epoch: this.epoch, servers }, false);
+  }
+
+  /**
+   * Of `servers`, named by `from` unasked, those this server takes: none unless `from` is one of
+   * its clients (or of its mesh, a client elected since), and of those it does not know, at most
+   * PASSED_ON_SERVERS_PER_PERIOD a period, each of which it dials (see `learnServer`).
+   */
+  private takePassedOn(from: string, servers: readonly string[], now: number): string[] {
+    if (!this.clients.has(from) && !this.serverPeers.has(from)) return [];
+    if (now >= this.passedOnBudget.until) this.passedOnBudget = { left: PASSED_ON_SERVERS_PER_PERIOD, until: now + this.config.announceIntervalMs };
+    const taken: string[] = [];
+    for (const server of servers) {
+      if (server === this.self || this.servers.has(server)) taken.push(server);
+      else if (this.passedOnBudget.left > 0) {
+        this.passedOnBudget.left -= 1;
+        taken.push(server);
+      }
+    }
+    return taken;
   }
 
   /**
