@@ -75,3 +75,17 @@ export class CausalContext {
     return copy;
   }
 }
+
+/** The highest revision in `intervals` (0 for none). */
+export function highestCovered(intervals: readonly Interval[]): number {
+  let highest = 0;
+  for (const interval of intervals) if (interval.high > highest) highest = interval.high;
+  return highest;
+}
+
+/** The lowest revision in `intervals` (undefined for none). */
+export function lowestCovered(intervals: readonly Interval[]): number | undefined {
+  let lowest: number | undefined;
+  for (const interval of intervals) if (lowest === undefined || interval.low < lowest) lowest = interval.low;
+  return lowest;
+}

@@ -33,7 +33,7 @@
 // `onChange`, nothing touches the network.
 import { hashString32 } from '@foundation/core';
 import { InvalidPeerMessageError } from '../errors/invalid-peer-message-error';
-import { CausalContext } from './causal-context';
+import { CausalContext, highestCovered, lowestCovered } from './causal-context';
 import type { Interval } from './causal-context';
 import { AWAITED_RETENTION_MS, KEY_LIST_STALENESS_MS, MAX_CLOUD_INTERVALS, MAX_INCARNATION, MAX_KEY_LISTS_PER_ORIGIN, MAX_PENDING_TOMBSTONES } from './limits';
 import { PendingRemovals } from './pending-removals';
@@ -980,13 +980,6 @@ function departureText(record: DepartureRecord): string {
   return `d\u0000${record.node}\u0000${record.incarnation}`;
 }
 
-/** The highest revision in `intervals` (0 for none). */
-function highestCovered(intervals: readonly Interval[]): number {
-  let highest = 0;
-  for (const interval of intervals) if (interval.high > highest) highest = interval.high;
-  return highest;
-}
-
 /** True when both life ids are known and differ: two starts under one incarnation. */
 function otherLife(held: string | undefined, heard: string | undefined): boolean {
   return held !== undefined && heard !== undefined && held !== heard;
@@ -1294,13 +1287,6 @@ function uncovered(context: CausalContext, interval: Interval): Interval[] {
   }
   if (next <= interval.high) parts.push({ low: next, high: interval.high });
   return parts;
-}
-
-/** The lowest revision in `intervals` (undefined for none). */
-function lowestCovered(intervals: readonly Interval[]): number | undefined {
-  let lowest: number | undefined;
-  for (const interval of intervals) if (lowest === undefined || interval.low < lowest) lowest = interval.low;
-  return lowest;
 }
 
 /** Text form of sorted intervals, to tell whether they changed. */

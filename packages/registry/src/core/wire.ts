@@ -22,6 +22,7 @@ import { FoundationError, utf8Length } from '@foundation/core';
 import { InvalidPeerMessageError } from '../errors/invalid-peer-message-error';
 import { PeerDecodeError } from '../errors/peer-decode-error';
 import { isValidVersion } from '../semver/version';
+import { highestCovered } from './causal-context';
 import type { Interval } from './causal-context';
 import type { RegistryLimits } from './limits';
 import { MAX_CLOUD_INTERVALS, MAX_INCARNATION, MAX_LIFE_LENGTH, MAX_PENDING_TOMBSTONES } from './limits';
@@ -274,7 +275,7 @@ export function encodeDeltas(namespace: string, deltas: readonly OriginDelta[], 
     // A piece of a key list carries the whole delta's covers besides its own; one without keys,
     // those above its own (see above).
     const keyed = delta.keys !== undefined;
-    const highest = delta.covers.reduce((high, interval) => Math.max(high, interval.high), 0);
+    const highest = highestCovered(delta.covers);
     // A piece covers a slice of the delta's covers: no more intervals, and no number above an
     // interval's highest revision, so the head with every interval at its highest revision is
     // at least as long as any piece's. Without keys, the covers above a piece are the slice
