@@ -272,8 +272,11 @@ function giveUp(self: Self, reason: unknown): void {
   self.stop('shutdown');
 }
 
-/** Restarts after `child` exited abnormally (or is permanent), by the supervisor's strategy. */
-function restartAfterExit(self: Self, child: ChildState, reason: unknown): void | Promise<void> {
+/**
+ * Restarts `child`, which exited abnormally (or is permanent) or whose restart failed (a retry),
+ * by the supervisor's strategy, once the intensity allows.
+ */
+function restartByStrategy(self: Self, child: ChildState, reason: unknown): void | Promise<void> {
   const state = self.state;
   if (!state.intensity.record(runtimeOf(self).clock.monotonic())) {
     giveUp(self, reason);
@@ -322,7 +325,7 @@ function onChildExit(self: Self, pid: Pid, reason: unknown): void | Promise<void
     return undefined;
   }
   if (restart === 'transient' && isNormalReason(reason)) return undefined;
-  return restartAfterExit(self, child, reason);
+  return restartByStrategy(self, child, reason);
 }
 
 /**
@@ -342,21 +345,9 @@ async function retryRestart(self: Self, id: string): Promise<void> {
   if (failed === undefined || failed.restarting !== true) return;
   failed.restarting = false;
   if (state.givingUp) return;
-  if (!state.intensity.record(runtimeOf(self).clock.monotonic())) {
-    giveUp(self, 'restart failed');
-    return;
-  }
   // A retry is a restart like one after an exit: it counts against the intensity, and is told the
-  // same way, at the same point, so whoever counts restarts counts it; its reason is the failure.
-  runtimeOf(self).emit(['foundation', 'supervisor', 'child-restart'], { count: 1 }, { supervisor: self.pid, child: id, reason: 'restart failed' });
-  switch (state.spec.strategy) {
-    case 'one-for-one':
-      return startInOrder(self, [failed]);
-    case 'one-for-all':
-      return restartGroup(self, state.children, failed);
-    case 'rest-for-one':
-      return restartGroup(self, state.children.slice(state.children.indexOf(failed)), failed);
-  }
+  // same way, so whoever counts restarts counts it; its reason is the failure.
+  return restartByStrategy(self, failed, 'restart failed');
 }
 
 /** `active` counts live processes only, as OTP's count_children asks is_process_alive of each pid. */
