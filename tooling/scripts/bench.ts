@@ -14,8 +14,13 @@ export interface ReportOptions {
   readonly digits?: number;
 }
 
-/** Prints the rows as a table, then `{"bench":…,"node":…,"metrics":…}` as the last line. */
-export function report(bench: string, rows: readonly Row[], metrics: Record<string, number>, options: ReportOptions = {}): void {
+/**
+ * Prints the rows as a table, then `{"bench":…,"node":…,"metrics":…}` as the last line. A row
+ * whose value is NaN was not measured in this run (`--only` skipped it) and is left out of the
+ * table; its metric is still in the JSON, as null.
+ */
+export function report(bench: string, allRows: readonly Row[], metrics: Record<string, number>, options: ReportOptions = {}): void {
+  const rows = allRows.filter((row) => !Number.isNaN(row.value));
   const digits = options.digits ?? 1;
   const format = (value: number): string => (Math.abs(value) >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(digits));
   const nameWidth = Math.max(0, ...rows.map((row) => row.name.length));
