@@ -118,6 +118,8 @@ describe('withContext without OpenTelemetry', () => {
   });
 });
 
+const HOP = { correlationId: 'c', node: 'a', process: 'p', direction: 'in', hops: 0, time: 1 } as const;
+
 describe('arguments from JavaScript', () => {
   // Left over from the review finding that gave the other public entries coded errors: a
   // callback that is not a function threw a bare TypeError when withContext called it, and
@@ -132,6 +134,12 @@ describe('arguments from JavaScript', () => {
     ['reconstructPath(null)', 'records', () => reconstructPath(null as never)],
     ['reconstructPath("ab")', 'records', () => reconstructPath('ab' as never)],
     ['reconstructPath({})', 'records', () => reconstructPath({} as never)],
+    // An item that is not a hop record threw "Cannot read properties of null (reading 'hops')"
+    // from inside the sort, and one without a number for hops or time sorted nowhere in particular.
+    ['reconstructPath([null, record])', 'records[0]', () => reconstructPath([null, HOP] as never)],
+    ['reconstructPath([record, "x"])', 'records[1]', () => reconstructPath([HOP, 'x'] as never)],
+    ['reconstructPath([record, { hops: "1" }])', 'records[1]', () => reconstructPath([HOP, { ...HOP, hops: '1' }] as never)],
+    ['reconstructPath([record, { time: NaN }])', 'records[1]', () => reconstructPath([HOP, { ...HOP, time: Number.NaN }] as never)],
   ])('%s throws InvalidContextValueError (5201) naming %s', (_call, key, action) => {
     let error: unknown;
     try {

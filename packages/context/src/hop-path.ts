@@ -1,6 +1,7 @@
 // Reconstructing a request's path across the cluster from the flight recorders of many nodes,
 // and decoding hop records that arrive from another node.
 import { isPlainObject } from '@foundation/core';
+import { isObjectArgument } from './arguments';
 import { MAX_COUNTER_VALUE, MAX_IDENTIFIER_LENGTH, isCounter, isIdentifier } from './core/fields';
 import { ContextOptionsError } from './errors/context-options-error';
 import { describeValue } from './errors/describe-value';
@@ -19,11 +20,27 @@ export function reconstructPath(records: readonly HopRecord[]): HopRecord[] {
   // (Checked as unknown: narrowing the typed parameter would make its records `any`.)
   const given: unknown = records;
   if (!Array.isArray(given)) throw new InvalidContextValueError('records', 'must be an array of hop records', records);
+  // The sort reads these fields of every item: a null item threw a bare TypeError from inside
+  // it, and a record whose hops or time was not a number compared as NaN, which left the order
+  // undefined instead of refusing the record. (An index loop: a sparse array's holes are items too.)
+  for (let index = 0; index < given.length; index += 1) {
+    const item: unknown = given[index];
+    if (!isHopRecordShape(item)) {
+      throw new InvalidContextValueError(`records[${index}]`, 'must be a hop record (a node, "in" or "out", a hop count and a finite time)', item);
+    }
+  }
   const position = (record: HopRecord): number => record.hops * 2 + (record.direction === 'out' ? 1 : 0);
   return [...records].sort(
     (left, right) =>
       position(left) - position(right) || left.time - right.time || (left.node < right.node ? -1 : left.node > right.node ? 1 : 0),
   );
+}
+
+/** True for an object with the fields `reconstructPath` orders by, each of the type a HopRecord holds. */
+function isHopRecordShape(item: unknown): item is HopRecord {
+  if (!isObjectArgument(item)) return false;
+  const { node, direction, hops, time } = item as Partial<Record<keyof HopRecord, unknown>>;
+  return typeof node === 'string' && (direction === 'in' || direction === 'out') && isCounter(hops) && typeof time === 'number' && Number.isFinite(time);
 }
 
 const HEX_32 = /^[0-9a-f]{32}$/;
