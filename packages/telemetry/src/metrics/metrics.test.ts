@@ -592,4 +592,19 @@ describe('snapshots: export per node, merge cluster-wide', () => {
     const largest = parseSnapshot({ ...good, handlerFailures: Number.MAX_SAFE_INTEGER });
     expect(Number.isFinite(mergeSnapshots([largest, largest]).handlerFailures)).toBe(true);
   });
+
+  it('refuses a dropped-sample count that is not a safe integer, which two peers could add up past the largest number', () => {
+    // As with handlerFailures: a drop count grows by one, and mergeSnapshots adds the counts of
+    // every node; two peers' 1e308 made an infinite counter (+Inf in Prometheus) that no node
+    // could read back.
+    const good = JSON.parse(JSON.stringify(createTelemetry().snapshot())) as Record<string, unknown>;
+    const droppedWith = (count: number) => ({ ...good, dropped: [{ metric: 'queue.depth', reason: 'cardinality', count }] });
+    for (const count of [1e308, Number.MAX_SAFE_INTEGER + 1, 1.5]) {
+      expect(codeOf(() => parseSnapshot(droppedWith(count)))).toBe(TELEMETRY_ERROR_CODES.invalidSnapshot);
+    }
+    const largest = parseSnapshot(droppedWith(Number.MAX_SAFE_INTEGER));
+    const merged = mergeSnapshots([largest, largest]);
+    expect(merged.dropped.every((entry) => Number.isFinite(entry.count))).toBe(true);
+    expect(renderSnapshot(merged)).not.toContain('+Inf');
+  });
 });

@@ -399,7 +399,9 @@ export function parseSnapshot(data: unknown, limits: SnapshotLimits = DEFAULT_LI
     const reason = raw.reason;
     if (!DROP_REASONS.includes(reason as DropReason)) fail(`dropped[${index}].reason is unknown`);
     const count = finite(raw.count, `dropped[${index}].count`);
-    if (count < 0) fail(`dropped[${index}].count must not be negative`);
+    // As handlerFailures: a count of samples grows by one and is added up across nodes, where a
+    // peer's 1e308 twice made an infinite counter.
+    if (count < 0 || !Number.isSafeInteger(count)) fail(`dropped[${index}].count must be a non-negative safe integer`);
     const metric = string(raw.metric, `dropped[${index}].metric`, 200);
     // Each (metric, reason) is one series of the dropped-samples counter.
     const key = `${metric}\u0000${reason as string}`;
