@@ -5,6 +5,7 @@
 // has a follower install one through Raft). Found in review: the config did not listen for
 // restores, so the snapshot's commands were set again one by one (subscribers heard values that
 // had not changed, and old values for a moment), and a value the snapshot no longer held stayed.
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from '@jest/globals';
 import { createConfig } from '@foundation/config';
 import type { Config, ConfigCommand, ConfigNotification, StandardSchemaV1 } from '@foundation/config';
@@ -13,6 +14,7 @@ import { createUnstartedConsensus } from '../../test/support/unstarted-consensus
 import { ClusterStateMachine } from '../consensus/cluster-state-machine';
 import type { ConsensusLog } from '../consensus/cluster-consensus';
 import { attachClusterConfig, olderConfigCommandKey } from '../../test/support/cluster-config-stream';
+import { ClusterWriteOutcomeUnknownError } from '../errors/cluster-write-outcome-unknown-error';
 import { createClusterConfig } from './cluster-config';
 
 const defaults = { limits: { rate: 10, burst: 5 }, feature: { on: false } };
@@ -778,5 +780,124 @@ describe('a write whose entry this node skips by installing a snapshot past it (
       expect(node.config.get('limits' as never)).toEqual({ rate: 30, burst: 8 });
       node.clusterConfig.close();
     });
+  });
+});
+
+describe('a write or read whose caller aborts while this node has not applied its entry (review finding)', () => {
+  // The signal stopped only the append's retries: once the entry was committed, a node far
+  // behind kept the caller waiting for its own apply however long that took. An abort now ends
+  // the wait at once; a write that may have reached the log says its outcome is unknown.
+  const rules = { defaults: { limits: { rate: 10, burst: 5 } }, updatablePaths: ['limits'] };
+
+  /** A node over the real state machine whose appends commit when the test says, at the index it gives. */
+  function createBehindNode() {
+    const consensus = createUnstartedConsensus();
+    const config: Config<unknown> = createConfig({ ...rules }) as Config<unknown>;
+    const commits: ((index: number) => void)[] = [];
+    let appends = 0;
+    const stream = consensus.log<ConfigCommand>('config', { retain: { state: () => clusterConfig.snapshotCommands() } });
+    const log: ConsensusLog<ConfigCommand> = {
+      ...stream,
+      append: () => {
+        appends += 1;
+        return new Promise<number>((resolve) => commits.push(resolve));
+      },
+      readIndex: () => Promise.resolve(1),
+    };
+    const refused: FoundationError[] = [];
+    const clusterConfig = createClusterConfig(config, log, (error) => refused.push(error), rules);
+    const apply = (commands: readonly ConfigCommand[]): void => {
+      for (const command of commands) consensus.stateMachine.apply({ stream: 'config', command }, consensus.stateMachine.appliedIndex() + 1);
+    };
+    const commit = (index: number): void => commits.shift()!(index);
+    return { stateMachine: consensus.stateMachine, config, clusterConfig, apply, commit, refused, appends: () => appends };
+  }
+  const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+  const abortListeners = (signal: AbortSignal): number => getEventListeners(signal, 'abort').length;
+
+  it('rejects a committed write with ClusterWriteOutcomeUnknownError (6110), the reason its cause, before this node applies it; the apply later goes on as usual', async () => {
+    const node = createBehindNode();
+    const controller = new AbortController();
+    const reason = new Error('the caller gave up');
+    const write = node.clusterConfig.setClusterWide('limits.burst', 8, { signal: controller.signal });
+    const outcome = write.catch((error: unknown) => error);
+    await settle();
+    node.commit(1);
+    await settle();
+
+    controller.abort(reason);
+    const error = (await outcome) as ClusterWriteOutcomeUnknownError;
+
+    expect(node.stateMachine.appliedIndex()).toBe(0);
+    expect(error).toBeInstanceOf(ClusterWriteOutcomeUnknownError);
+    expect(error.code).toBe(6110);
+    expect(error.cause).toBe(reason);
+    expect(error.context).toEqual({ path: ['limits', 'burst'], index: 1, snapshotIndex: null });
+    expect(error.isRetryable()).toBe(false);
+    expect(abortListeners(controller.signal)).toBe(0);
+
+    // The entry applies here afterwards as any other does.
+    expect(() => node.apply([set('limits.burst', 8)])).not.toThrow();
+    expect(node.config.get('limits' as never)).toEqual({ rate: 10, burst: 8 });
+    expect(node.refused).toEqual([]);
+    expect(node.clusterConfig.snapshotCommands()).toEqual([set('limits.burst', 8)]);
+    node.clusterConfig.close();
+  });
+
+  it('rejects a write whose append has not answered with ClusterWriteOutcomeUnknownError (6110), index unknown', async () => {
+    const node = createBehindNode();
+    const controller = new AbortController();
+    const reason = new Error('the caller gave up');
+    const outcome = node.clusterConfig.setClusterWide('limits.burst', 8, { signal: controller.signal }).catch((error: unknown) => error);
+    await settle();
+
+    controller.abort(reason);
+    const error = (await outcome) as ClusterWriteOutcomeUnknownError;
+
+    expect(error.code).toBe(6110);
+    expect(error.cause).toBe(reason);
+    expect(error.context).toEqual({ path: ['limits', 'burst'], index: null, snapshotIndex: null });
+    // The append answers later, and its entry applies: nothing breaks.
+    node.commit(1);
+    await settle();
+    expect(() => node.apply([set('limits.burst', 8)])).not.toThrow();
+    expect(node.config.get('limits' as never)).toEqual({ rate: 10, burst: 8 });
+    node.clusterConfig.close();
+  });
+
+  it('rejects with the reason as it is, and appends nothing, when the signal aborted before the write began', async () => {
+    const node = createBehindNode();
+    const reason = new Error('aborted already');
+    await expect(node.clusterConfig.setClusterWide('limits.burst', 8, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+    expect(node.appends()).toBe(0);
+    node.clusterConfig.close();
+  });
+
+  it('leaves no listener on the signal once a write resolves', async () => {
+    const node = createBehindNode();
+    const controller = new AbortController();
+    const write = node.clusterConfig.setClusterWide('limits.burst', 8, { signal: controller.signal });
+    await settle();
+    node.commit(1);
+    await settle();
+    node.apply([set('limits.burst', 8)]);
+    await write;
+    expect(abortListeners(controller.signal)).toBe(0);
+    node.clusterConfig.close();
+  });
+
+  it('rejects a read with consensus with the reason, before this node applies what the read waits for', async () => {
+    const node = createBehindNode();
+    const controller = new AbortController();
+    const reason = new Error('the caller gave up');
+    const outcome = node.clusterConfig.getWithConsensus('limits.burst', { signal: controller.signal }).catch((error: unknown) => error);
+    await settle();
+
+    controller.abort(reason);
+
+    expect(await outcome).toBe(reason);
+    expect(abortListeners(controller.signal)).toBe(0);
+    expect(() => node.apply([set('limits.burst', 8)])).not.toThrow();
+    node.clusterConfig.close();
   });
 });

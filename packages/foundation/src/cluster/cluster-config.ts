@@ -24,12 +24,17 @@ export interface ClusterConfig {
    * refuse is the cluster's all the same, and this node reports that it does not hold it. When
    * this node installs a Raft snapshot past the write's entry instead of applying it (it fell far
    * behind), it cannot tell whether the cluster took the value: it rejects with
-   * ClusterWriteOutcomeUnknownError (6110), and reading the value back tells.
+   * ClusterWriteOutcomeUnknownError (6110), and reading the value back tells. `signal` ends the
+   * wait at once: aborted before the write began, it rejects with the signal's reason and
+   * nothing is written; aborted later, the entry may be in the log (committed, or on its way),
+   * and it rejects with ClusterWriteOutcomeUnknownError, the reason as its cause. An outcome
+   * this node already knows when the signal aborts is told as usual.
    */
   setClusterWide(path: ConfigPath, value: unknown, options?: { readonly signal?: AbortSignal }): Promise<void>;
   /**
    * The value at `path` in this node's config, reflecting every cluster-wide set that completed
-   * before the call (but one this node's own layers refused).
+   * before the call (but one this node's own layers refused). `signal` ends the wait at once,
+   * rejecting with its reason.
    */
   getWithConsensus(path: ConfigPath, options?: { readonly signal?: AbortSignal }): Promise<unknown>;
   /**
@@ -140,7 +145,7 @@ function applyInRuns<T, Change extends ConfigChange>(config: Config<T>, changes:
  * `config` refuses, and the refusal that forced a reset.
  */
 export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<ConfigCommand>, report: (error: FoundationError) => void, rules?: ClusterConfigRules): ClusterConfig {
-  const waiting: { index: number; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  const waiting: { index: number; resolve: () => void; reject: (error: Error) => void }[] = [];
   /** The index applied when the cluster config closed: it heard nothing after it. */
   let closedAt: number | null = null;
   const release = (applied: number): void => {
@@ -350,15 +355,42 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       release(snapshotIndex);
     }),
   ];
-  const appliedUpTo = (index: number): Promise<void> => {
+  /**
+   * Resolves once this node has applied `index`. When `signal` aborts first, rejects with what
+   * `aborted` makes of its reason, and forgets the wait: the entry's apply later releases no one.
+   */
+  const appliedUpTo = (index: number, signal: AbortSignal | undefined, aborted: (reason: unknown) => Error = asGiven): Promise<void> => {
     // An entry the log applied after the close was never heard here (nor judged, nor set on the
     // config): only those applied before it count.
     if (closedAt !== null && index > closedAt) return Promise.reject(new StoppedError('this node'));
     if (log.appliedIndex() >= index) return Promise.resolve();
-    return new Promise((resolve, reject) => waiting.push({ index, resolve, reject }));
+    if (signal?.aborted === true) return Promise.reject(aborted(signal.reason));
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        const position = waiting.indexOf(waiter);
+        if (position !== -1) waiting.splice(position, 1);
+        reject(aborted(signal?.reason));
+      };
+      const stopListening = (): void => signal?.removeEventListener('abort', onAbort);
+      const waiter = {
+        index,
+        resolve: (): void => {
+          stopListening();
+          resolve();
+        },
+        reject: (error: Error): void => {
+          stopListening();
+          reject(error);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      waiting.push(waiter);
+    });
   };
   return {
     async setClusterWide(path, value, options) {
+      const signal = options?.signal;
+      signal?.throwIfAborted(); // nothing written: the reason as it is
       const segments = parsePath(path).map(String);
       // Every node's judge would refuse an invalid value: refuse it here, before it reaches the
       // log. A value only this node's own layers refuse goes on: the cluster takes it.
@@ -366,11 +398,16 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       if (!check.ok) throw check.error;
       const write: WriteInFlight = { after: log.appliedIndex(), index: null, refusals: new Map(), skipped: [] };
       writes.add(write);
+      // From here the entry may reach the log whatever the caller does, so an abort cannot say
+      // that nothing happened. The caller stops waiting at once all the same (a node far behind
+      // can take long to apply its entry), and the write is forgotten here: its entry, when it
+      // applies, is applied as any other.
+      const outcomeUnknown = (reason: unknown): ClusterWriteOutcomeUnknownError => new ClusterWriteOutcomeUnknownError(segments, write.index, null, { cause: reason });
       try {
-        const index = await log.append({ type: 'config-set', path: segments, value }, options);
+        const index = await unlessAborted(log.append({ type: 'config-set', path: segments, value }, options), signal, outcomeUnknown);
         write.index = index;
         for (const refused of write.refusals.keys()) if (refused !== index) write.refusals.delete(refused);
-        await appliedUpTo(index);
+        await appliedUpTo(index, signal, outcomeUnknown);
         // Released by a snapshot past its entry, the write was never judged here: whether the
         // cluster took it is not this node's to say (resolving told the caller it had).
         const skip = write.skipped.find(({ after, upTo }) => after < index && index <= upTo);
@@ -384,8 +421,9 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       }
     },
     async getWithConsensus(path, options) {
-      const index = await log.readIndex(options);
-      await appliedUpTo(index);
+      const signal = options?.signal;
+      const index = await unlessAborted(log.readIndex(options), signal, asGiven);
+      await appliedUpTo(index, signal);
       return config.get(path as never);
     },
     snapshotCommands() {
@@ -403,6 +441,25 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       for (const waiter of waiting.splice(0)) waiter.reject(new StoppedError('this node'));
     },
   };
+}
+
+/** An abort's reason, rejected with as the caller gave it (as AbortSignal's own users do). */
+function asGiven(reason: unknown): Error {
+  return reason as Error;
+}
+
+/**
+ * Settles as `work` does, unless `signal` aborts first: then rejects at once with what `aborted`
+ * makes of its reason, and `work` goes on unheard. The listener goes either way.
+ */
+function unlessAborted<T>(work: Promise<T>, signal: AbortSignal | undefined, aborted: (reason: unknown) => Error): Promise<T> {
+  if (signal === undefined) return work;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(aborted(signal.reason));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /**

@@ -2,25 +2,34 @@ import { FoundationError } from '@foundation/core';
 import { FOUNDATION_ERROR_CODES } from './codes';
 
 /**
- * A `setClusterWide` committed at `index`, and this node installed a Raft snapshot taken at
- * `snapshotIndex`, past it, instead of applying the entry: the snapshot holds the values the
- * cluster accepted, not what it made of each command, so this node cannot tell whether the
- * cluster took the value or refused it. Read the value back to know. Not retryable: writing the
- * value again could overwrite what the cluster set after it while this node was behind.
+ * A `setClusterWide` whose outcome this node cannot tell. Either it committed at `index`, and
+ * this node installed a Raft snapshot taken at `snapshotIndex`, past it, instead of applying the
+ * entry: the snapshot holds the values the cluster accepted, not what it made of each command.
+ * Or the caller's signal aborted once the entry may have reached the log (`snapshotIndex` null,
+ * the abort's reason as `cause`): committed at `index`, or, with `index` null, before the append
+ * answered, and not applied here yet. Either way the cluster may have taken the value or refused
+ * it: read the value back to know. Not retryable: writing the value again could overwrite what
+ * the cluster set after it while this node was behind.
  */
 export class ClusterWriteOutcomeUnknownError extends FoundationError {
   constructor(
     readonly path: readonly string[],
-    readonly index: number,
-    readonly snapshotIndex: number,
+    readonly index: number | null,
+    readonly snapshotIndex: number | null,
+    options: { readonly cause?: unknown } = {},
   ) {
+    const what =
+      snapshotIndex !== null
+        ? `committed at log index ${index}, which this node skipped by installing a snapshot taken at ${snapshotIndex}`
+        : `${index === null ? 'sent to the log' : `committed at log index ${index}`}, and the caller aborted before this node applied it`;
     super({
       type: 'cluster_write_outcome_unknown',
       code: FOUNDATION_ERROR_CODES.clusterWriteOutcomeUnknown,
       category: 'system',
       retryStrategy: 'no_retry',
-      message: `setClusterWide of ${path.join('.')}: committed at log index ${index}, which this node skipped by installing a snapshot taken at ${snapshotIndex}, so it cannot tell whether the cluster took the value or refused it; read the value back (getWithConsensus)`,
+      message: `setClusterWide of ${path.join('.')}: ${what}, so it cannot tell whether the cluster took the value or refused it; read the value back (getWithConsensus)`,
       context: { path: [...path], index, snapshotIndex },
+      cause: options.cause,
     });
   }
 }
