@@ -192,6 +192,54 @@ describe('client-server', () => {
     expect(attachesTo(asking.takeEffects())).toEqual(named('w').slice(0, 10));
   });
 
+  it('an attach reply counts only as the answer to an attach this node sent: a stranger\'s, accepted or not, teaches no server or contact and links nothing', () => {
+    // Any node could send one: an accepted reply from a node never asked made a server take its
+    // sender into the mesh, and any node learnt every server and contact it named and dialled them.
+    const dialled = (effects: readonly ServiceEffect[]): string[] => sends(effects).flatMap(([to, message]) => (message.type === 'cs-attach' || message.type === 'cs-hello' ? [to] : []));
+    const made = Array.from({ length: 10 }, (_, index) => `x${index}`);
+    const peers = Array.from({ length: 10 }, (_, index) => `p${index}`);
+    const outcome = (core: ClientServerCore): { neighbors: number; known: string[]; dialled: string[] } => {
+      core.receive('stranger', { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: ['stranger', ...made], peers }, 1);
+      core.receive('refuser', { type: 'cs-attach-reply', epoch: 0, accepted: false, servers: ['refuser', ...made], peers }, 1);
+      const effects = [...core.takeEffects()];
+      for (let now = 2; now <= 12 * base.announceIntervalMs; now += base.announceIntervalMs / 2) {
+        core.tick(now);
+        effects.push(...core.takeEffects());
+      }
+      return {
+        neighbors: effects.filter((effect) => effect.kind === 'neighbor-up').length,
+        known: core.knownServers().filter((server) => server === 'stranger' || server === 'refuser' || made.includes(server)),
+        dialled: dialled(effects).filter((to) => to === 'stranger' || to === 'refuser' || made.includes(to) || peers.includes(to)),
+      };
+    };
+    const server = node('s1', 'server');
+    server.join([], 0);
+    server.takeEffects();
+    const client = node('c1', 'client');
+    client.join(['seed'], 0);
+    client.takeEffects();
+    const none = { neighbors: 0, known: [], dialled: [] };
+    expect({ server: outcome(server), client: outcome(client) }).toEqual({ server: none, client: none });
+
+    // The answer to an attach this node sent counts; one to an attach given up on is undone on
+    // the server, which holds this node as a client, and teaches nothing either.
+    const answered = node('c2', 'client', { serversPerClient: 1 });
+    answered.join([], 0);
+    answered.serverAnnounced(['s1'], 0);
+    answered.takeEffects();
+    answered.receive('s1', { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: ['s1', 's2'] }, 1);
+    const late = node('c3', 'client', { serversPerClient: 1 });
+    late.join([], 0);
+    late.serverAnnounced(['s1'], 0);
+    late.tick(201);
+    late.takeEffects();
+    late.receive('s1', { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: ['s1', 's2'] }, 202);
+    expect({ answered: [answered.members(), answered.knownServers().sort()], late: [late.members(), late.knownServers(), sends(late.takeEffects())] }).toEqual({
+      answered: [['s1'], ['s1', 's2']],
+      late: [[], [], [['s1', { type: 'cs-detach', epoch: 0, alive: true }]]],
+    });
+  });
+
   it('a client that loses its servers asks its seeds, and becomes a server only after three periods with none in sight, not at once', () => {
     const id = Array.from({ length: 100 }, (_, index) => `c${index}`).find((candidate) => !isElectedServer(candidate, 100, base))!;
     const client = node(id, 'auto');

@@ -151,10 +151,12 @@ export class ClientServerCore implements PeerService {
   /** Attach or hello requests awaiting an answer: peer → deadline. */
   private readonly pending: RequestDeadlines;
   /**
-   * Servers asked to take this node as a client, not answered yet: the answer may come after this
-   * node became a server itself, and the server then holds it as a client (see `onAttachReply`).
+   * Attaches sent and not answered yet, each with whether this node asked as a client or as a
+   * server: only the answer to one of them counts (see `onAttachReply`). Each is also in `pending`
+   * and leaves with it. A client's answer may come after this node became a server itself, and
+   * the server then holds it as a client.
    */
-  private readonly clientAttaches = new Set<string>();
+  private readonly attaches = new Map<string, 'client' | 'server'>();
   private readonly refusedUntil = new Map<string, number>();
   private neighborCache: string[] | undefined;
   private readonly effects = new EffectQueue<ServiceEffect>();
@@ -387,7 +389,7 @@ export class ClientServerCore implements PeerService {
     this.clients.clear();
     this.attached.clear();
     this.pending.clear();
-    this.clientAttaches.clear();
+    this.attaches.clear();
     this.neighborCache = undefined;
     this.stopped = true;
     this.nextAnnounceAt = Number.POSITIVE_INFINITY;
@@ -415,6 +417,7 @@ export class ClientServerCore implements PeerService {
       }
       case 'cs-servers': {
         const answered = this.pending.delete(from);
+        if (answered) this.attaches.delete(from);
         if (answered && this.seeds.includes(from)) this.rejoinSchedule.reached = true;
         // Servers a client hears of first from a seed it asked (a seed rejoin's answer), not from
         // its own servers, may be another overlay's: see `passOnServers`.
@@ -479,9 +482,20 @@ export class ClientServerCore implements PeerService {
   }
 
   private onAttachReply(from: string, accepted: boolean, servers: readonly string[], peers: readonly string[], now: number): void {
+    const asked = this.attaches.get(from);
+    if (asked === undefined) {
+      // Not the answer to an attach this node sent, or to one given up on. Any node can send one,
+      // and it was taken as an answer: a server took its sender into the mesh, and any node learnt
+      // and dialled every server and contact it named. An acceptance is undone on its sender's
+      // side (it may hold this node as a client or in its mesh, having answered late) unless the
+      // two are linked already; nothing is learnt from it.
+      if (accepted && !this.isNeighbor(from)) this.detach(from);
+      return;
+    }
+    this.attaches.delete(from);
+    this.pending.delete(from);
+    const asClient = asked === 'client';
     for (const peer of peers) this.learnContact(peer);
-    const wasPending = this.pending.delete(from);
-    const asClient = this.clientAttaches.delete(from);
     // A server lists itself first in its answers: one that does not is a client now (it was
     // elected away), and is no longer a server to attach to. What it lists is what it knew as a
     // client, unchecked, and names those elected away with it: learnt, they were asked in turn,
@@ -516,8 +530,9 @@ export class ClientServerCore implements PeerService {
       // would announce it as a server). It lets it go, and attaches as a client in its turn.
       this.detach(from);
     } else if (!this.attached.has(from)) {
-      // An answer to a request given up on, or one too many: undo the attachment on the server.
-      if (wasPending && !this.attached.isFull()) {
+      // Attached unless this node holds one more than k already (see `rebalance`): one too many
+      // is undone on the server.
+      if (!this.attached.isFull()) {
         this.addNeighbor(this.attached, from);
         this.shedWorst();
       } else this.detach(from);
@@ -529,7 +544,7 @@ export class ClientServerCore implements PeerService {
     if (this.stopped) return;
     this.noteServers(now);
     const wasPending = this.pending.delete(peer);
-    this.clientAttaches.delete(peer);
+    this.attaches.delete(peer);
     // Restarted, it may run a newer version: it is heard again before it counts as an older one.
     this.announcingOnlyThemselves.delete(peer);
     this.contacts.delete(peer);
@@ -567,7 +582,7 @@ export class ClientServerCore implements PeerService {
     for (const [peer, deadline] of this.pending) {
       if (deadline > now) continue;
       this.pending.delete(peer);
-      this.clientAttaches.delete(peer);
+      this.attaches.delete(peer);
       if (this.servers.delete(peer) || this.failedServers.has(peer)) this.noteFailedServer(peer, now);
     }
     for (const [peer, until] of this.refusedUntil) if (until <= now) this.refusedUntil.delete(peer);
@@ -912,8 +927,7 @@ export class ClientServerCore implements PeerService {
 
   private attach(server: string, asServer: boolean, now: number): void {
     this.pending.start(server, now);
-    if (asServer) this.clientAttaches.delete(server);
-    else this.clientAttaches.add(server);
+    this.attaches.set(server, asServer ? 'server' : 'client');
     this.send(server, { type: 'cs-attach', epoch: this.epoch, server: asServer }, true);
   }
 
