@@ -34,6 +34,7 @@ export { DataDirInUseError } from './errors/data-dir-in-use-error';
 export { DataDirUnusableError } from './errors/data-dir-unusable-error';
 export { NodeStopError } from './errors/node-stop-error';
 export { ClusterWriteOutcomeUnknownError } from './errors/cluster-write-outcome-unknown-error';
+export { StartAbortedError } from './errors/start-aborted-error';
 export type { StopStepFailure } from './errors/node-stop-error';
 export { createRuntime, Pid } from '@foundation/process';
 export { createTransport } from '@foundation/channels';

@@ -84,8 +84,9 @@ export interface StartNodeOptions {
   readonly random?: Random;
   /**
    * Stops the start: aborted before `startNode` resolves (a node still joining, say), it rejects
-   * with the signal's reason once what it had started is stopped. Aborted later, it does nothing:
-   * the node's `stop()` stops it.
+   * with the signal's reason once what it had started is stopped (with a StartAbortedError,
+   * 6111, the reason its cause, when stopping that failed). Aborted later, it does nothing: the
+   * node's `stop()` stops it.
    */
   readonly signal?: AbortSignal;
 }

@@ -34,6 +34,7 @@ import { startSingleton, stopSingletons } from './coordination/singleton';
 import type { Singleton, SingletonOptions } from './coordination/singleton';
 import { FOUNDATION_ERROR_CODES } from './errors/codes';
 import { NodeStopError } from './errors/node-stop-error';
+import { StartAbortedError } from './errors/start-aborted-error';
 import { resolveOptions, urlOf } from './options';
 import type { ResolvedOptions, StartNodeOptions } from './options';
 import { processContextCarrier, withContextPropagation } from './wiring/context-transport';
@@ -192,7 +193,9 @@ function askedTimeoutMs(payload: unknown): number | undefined {
 
 /**
  * What a failed `startNode` rejects with when stopping what it had started failed too: its own
- * error, with the clean-up's failures as `cleanupError`, reported as stop() reports them.
+ * error, with the clean-up's failures as `cleanupError`, reported as stop() reports them; or,
+ * when the caller aborted the start, a StartAbortedError (6111) that carries them, the reason
+ * its cause (the reason is the caller's object, and stays as the caller made it).
  */
 export interface FailedStartCleanup {
   /** The clean-up's failed steps (`failures`, the first also as `cause`); the other steps ran. */
@@ -200,14 +203,17 @@ export interface FailedStartCleanup {
 }
 
 /**
- * Puts `cleanupError` on the start's error. The start's own errors are all objects that take it;
- * only an abort reason the caller gave may not (a string, a frozen object), and it is then
- * rejected with as it is, for `signal` rejects with the reason as given.
+ * The start's error with `cleanupError` on it, to reject with. The start's own errors are all
+ * objects of its making that take it; an abort's reason is the caller's (and may not take it: a
+ * string, a frozen object), so it is never written on, but goes as the cause of a
+ * StartAbortedError that carries the clean-up's failures.
  */
-function attachCleanupError(error: unknown, cleanupError: NodeStopError): void {
+function withCleanupError(error: unknown, cleanupError: NodeStopError, signal: AbortSignal | undefined, node: string): unknown {
+  if (signal?.aborted === true && error === signal.reason) return new StartAbortedError(node, error, cleanupError);
   if ((typeof error === 'object' && error !== null) || typeof error === 'function') {
     Reflect.defineProperty(error, 'cleanupError', { value: cleanupError, enumerable: true, configurable: true, writable: true });
   }
+  return error;
 }
 
 /**
@@ -217,7 +223,10 @@ function attachCleanupError(error: unknown, cleanupError: NodeStopError): void {
  *
  * A start that fails stops what it had started and rejects with why it failed; when a step of that
  * clean-up fails too (Raft's files failing to close, say), the error carries `cleanupError`
- * (FailedStartCleanup): a NodeStopError (6109) listing the failed steps.
+ * (FailedStartCleanup): a NodeStopError (6109) listing the failed steps. A start aborted through
+ * `signal` rejects with the signal's reason, or, when its clean-up fails, with a
+ * StartAbortedError (6111) that carries `cleanupError`, the reason its cause: the reason itself
+ * is never written on.
  */
 export async function startNode(options: StartNodeOptions = {}): Promise<FoundationNode> {
   const resolved = await resolveOptions(options);
@@ -269,7 +278,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   const failStart = async (error: unknown, cleanUp: (steps: StepRunner) => Promise<void>): Promise<never> => {
     const steps = createStepRunner();
     await cleanUp(steps);
-    if (steps.failures.length > 0) attachCleanupError(error, new NodeStopError(nodeId, [...steps.failures]));
+    if (steps.failures.length > 0) throw withCleanupError(error, new NodeStopError(nodeId, [...steps.failures]), signal, nodeId);
     throw error;
   };
 

@@ -87,7 +87,7 @@ describe('startNode failing part-way', () => {
     expect(pending('repeating')).toBe(0);
   });
 
-  it('whose clean-up fails too: rejects with its own error, carrying the failed steps as cleanupError (NodeStopError, 6109)', async () => {
+  it('whose clean-up fails too after its signal aborted: rejects with StartAbortedError (6111), the reason its cause and untouched, carrying the failed steps as cleanupError (NodeStopError, 6109)', async () => {
     // The seed's voters include one never started: no leader, so a node joining it as a learner
     // waits, its Raft storage open, until its deadline. The seed runs in a process of its own,
     // so that its redials of the absent voter open no descriptor here (see holdDescriptors).
@@ -105,10 +105,15 @@ describe('startNode failing part-way', () => {
       closeSegmentUnder(dataDir);
       giveBack();
       const reason = new Error('stop asked');
+      const asGiven = Object.getOwnPropertyDescriptors(reason);
       stop.abort(reason);
-      expect(await outcome).toBe(reason);
+      const error = (await outcome) as Error & Partial<FailedStartCleanup>;
+      // The clean-up's failures were written onto the caller's own reason object (review finding).
+      expect(Object.getOwnPropertyDescriptors(reason)).toEqual(asGiven);
+      expect(error).toMatchObject({ code: 6111, type: 'node_start_aborted' });
+      expect(error.cause).toBe(reason);
       // The failed close was dropped: the caller could not tell that Raft's storage was not let go.
-      const { cleanupError } = reason as Partial<FailedStartCleanup>;
+      const { cleanupError } = error;
       expect(cleanupError).toMatchObject({ code: 6109, type: 'node_stop_failed', context: { steps: ['consensus'] } });
       const failed = cleanupError!.failures[0]!.error as { code?: unknown; cause?: { code?: unknown } };
       expect([failed.code, failed.cause?.code]).toContain('EBADF');

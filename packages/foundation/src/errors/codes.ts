@@ -10,4 +10,5 @@ export const FOUNDATION_ERROR_CODES = Object.freeze({
   dataDirUnusable: 6108,
   nodeStopFailed: 6109,
   clusterWriteOutcomeUnknown: 6110,
+  startAborted: 6111,
 });
