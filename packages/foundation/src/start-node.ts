@@ -93,6 +93,15 @@ export interface NodeStatus {
   readonly channels: Readonly<Record<string, ChannelSummary>>;
   /** Heartbeat round trip to each connected peer, ms. */
   readonly rttMs: Readonly<Record<string, number>>;
+  /**
+   * What judges cluster-wide config writes here: `cluster`, a config of the defaults, schema and
+   * allow-list alone, alike on every node; or `node`, this node's own config (file and
+   * environment included), its fallback when the defaults do not validate without them, with
+   * the code and message of that refusal. The fallback is also reported once as a node error,
+   * but while startNode runs, before a handler can be attached. Absent from the status of nodes
+   * of versions before it.
+   */
+  readonly configJudge?: { readonly judge: 'cluster' } | { readonly judge: 'node'; readonly code: number; readonly message: string };
 }
 
 export interface ChannelSummary {
@@ -399,6 +408,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   // or refuses each one the same way.
   const { defaults, schema, updatablePaths } = options.config ?? { defaults: {} };
   const clusterConfig: ClusterConfig = createClusterConfig(config, configLog, reporter('cluster-config'), { defaults, schema, updatablePaths });
+  // Reported while this function runs, where no handler can hear it yet: status() says it too.
+  const judgeFallback = clusterConfig.judgeFallback();
   const registry = createRegistry<unknown>({
     nodeId,
     clock,
@@ -671,6 +682,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
           ]),
         ),
         rttMs: Object.fromEntries(stats.peers.filter((peer) => peer.state === 'up').map((peer) => [peer.peer, peer.rttAverageMs])),
+        configJudge: judgeFallback === null ? { judge: 'cluster' } : { judge: 'node', code: judgeFallback.code, message: judgeFallback.message },
       };
     },
     async clusterStatus(statusOptions = {}) {

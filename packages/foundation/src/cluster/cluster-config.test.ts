@@ -527,6 +527,7 @@ describe('nodes whose own layers differ (review finding)', () => {
     const refused: FoundationError[] = [];
     const clusterConfig = attachClusterConfig(consensus, config, (error) => refused.push(error), withKey);
     expect(refused.map((error) => error.code)).toEqual([1201]);
+    expect(clusterConfig.judgeFallback()).toBe(refused[0]);
 
     consensus.stateMachine.apply({ stream: 'config', command: set('limits.rate', 20) }, 1);
 

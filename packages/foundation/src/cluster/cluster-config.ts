@@ -44,6 +44,13 @@ export interface ClusterConfig {
    * and the log has applied more since: a snapshot would lose what it did not hear.
    */
   snapshotCommands(): ConfigCommand[];
+  /**
+   * Why this node judges cluster-wide writes with its own config: the refusal of the rules'
+   * defaults, which do not validate without the file and environment (reported once, when the
+   * cluster config was made). Null when a config of the rules alone judges, or no rules were
+   * given.
+   */
+  judgeFallback(): FoundationError | null;
   /** Stops applying cluster-wide changes. */
   close(): void;
 }
@@ -153,8 +160,16 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       if (waiting[position]!.index <= applied) waiting.splice(position, 1)[0]!.resolve();
     }
   };
+  /** Why `config` judges though rules were given (see judgeFallback). */
+  let fallback: FoundationError | null = null;
   // Of the same schema as `config`, the judge's values have the same type.
-  const judge: Config<T> = rules === undefined ? config : (createJudge<T>(rules, report) ?? config);
+  const judge: Config<T> =
+    rules === undefined
+      ? config
+      : (createJudge<T>(rules, (error) => {
+          fallback = error;
+          report(error);
+        }) ?? config);
   /** Whether the judge is a config of its own: otherwise `config` judges, and holds all it accepts. */
   const judgedApart = judge !== config;
   /** The values committed config-sets put in the cluster's config, as the judge accepted them. */
@@ -432,6 +447,7 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       }
       return overlay.assignments().map(({ path, value }) => ({ type: 'config-set', path: [...path], value }));
     },
+    judgeFallback: () => fallback,
     close() {
       if (closedAt !== null) return;
       closedAt = log.appliedIndex();
