@@ -293,6 +293,22 @@ describe('the wire form', () => {
     expect(FoundationError.is(revoked.proxy)).toBe(false);
   });
 
+  it('bounds and copies the name and message of an error held in the context, as every other value there', () => {
+    // A context often holds the error that led to this one; its message may be a whole response
+    // body, and code may have set its name or message to anything, a circular object included.
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    const odd = new Error('odd');
+    Object.assign(odd, { name: { nested: true }, message: circular });
+    const error = new FoundationError({ type: 'internal_error', message: 'm', context: { huge: new Error('x'.repeat(100_000)), odd } });
+    const wire = error.toJSON();
+    const context = wire.context as { huge: { name: string; message: string }; odd: unknown };
+    expect(context.huge.name).toBe('Error');
+    expect(context.huge.message.length).toBeLessThanOrEqual(8193);
+    expect(context.odd).toEqual({ name: { nested: true }, message: { self: '[circular]' } });
+    expect(FoundationError.fromJSON(JSON.parse(JSON.stringify(wire))).context).toEqual(wire.context);
+  });
+
   it.each([
     ['null', null],
     ['a string', 'error'],

@@ -94,7 +94,9 @@ export function toPlainData(value: unknown, limits: PlainDataLimits = DEFAULT_PL
         for (let index = 0; index < length; index += 1) result.push(copy(property(object, index), depth + 1));
         return result;
       }
-      if (object instanceof Error) return { name: object.name, message: object.message };
+      // Copied like any other value: a message may be a whole response body, and code may have
+      // set an error's name or message to anything, a circular object included.
+      if (object instanceof Error) return { name: copy(property(object, 'name'), depth + 1), message: copy(property(object, 'message'), depth + 1) };
       if (object instanceof Date) return Number.isNaN(object.getTime()) ? null : object.toISOString();
       if (ArrayBuffer.isView(object)) return `[${object.constructor.name} ${object.byteLength} bytes]`;
       if (object instanceof Map) return `[Map ${object.size} entries]`;
