@@ -192,6 +192,29 @@ describe('client-server', () => {
     expect(attachesTo(asking.takeEffects())).toEqual(named('w').slice(0, 10));
   });
 
+  it('a server takes at most four servers new to it a period from $servers announcements, and refreshes those it knows whatever their number', () => {
+    // Any node can publish on `$servers` (the origin is the sender's word) naming up to
+    // 2·maxServers + 1 ids, and every server dialled each as a server to mesh with, up to its
+    // mesh's capacity (128 by default), at every such announcement.
+    const attachesTo = (effects: readonly ServiceEffect[]): string[] => sends(effects).flatMap(([to, message]) => (message.type === 'cs-attach' ? [to] : []));
+    const named = (prefix: string): string[] => Array.from({ length: 2 * base.maxServers }, (_, index) => `${prefix}${index}`);
+    const server = node('s1', 'server');
+    server.join([], 0);
+    server.takeEffects();
+    server.serverAnnounced(['x', ...named('x')], 1);
+    server.serverAnnounced(['y', ...named('y')], 2);
+    const firstPeriod = attachesTo(server.takeEffects());
+    server.serverAnnounced(['z', ...named('z')], 3 + base.announceIntervalMs);
+    const nextPeriod = attachesTo(server.takeEffects());
+    expect({ firstPeriod, nextPeriod }).toEqual({ firstPeriod: ['x', 'x0', 'x1', 'x2'], nextPeriod: ['z', 'z0', 'z1', 'z2'] });
+
+    // A client dials only its k best, and learns every server an announcement names, as before.
+    const client = node('c1', 'client');
+    client.join([], 0);
+    client.serverAnnounced(['x', ...named('x')], 1);
+    expect(client.knownServers().length).toBe(2 * base.maxServers + 1);
+  });
+
   it('an attach reply counts only as the answer to an attach this node sent: a stranger\'s, accepted or not, teaches no server or contact and links nothing', () => {
     // Any node could send one: an accepted reply from a node never asked made a server take its
     // sender into the mesh, and any node learnt every server and contact it named and dialled them.
@@ -622,10 +645,8 @@ describe('client-server election by the size estimate', () => {
     expect(before).toHaveLength(25);
     const server = withEstimate(id, 10);
     server.join([], 0);
-    for (const peer of before) {
-      server.serverAnnounced([peer], 1);
-      server.receive(peer, { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: [peer] }, 2);
-    }
+    // They ask it to mesh (announced, 25 new servers in a period, it would take four of them).
+    for (const peer of before) server.receive(peer, { type: 'cs-attach', epoch: 0, server: true }, 1);
     server.receive('c1', { type: 'cs-attach', epoch: 0, server: false }, 3);
     server.takeEffects();
     expect(server.members().sort()).toEqual(['c1', ...before].sort());

@@ -90,12 +90,18 @@ const MAX_DEFERRAL_PERIODS = 9;
 const CONTACT_REFRESH_PERIODS = 6;
 /**
  * Servers not known to it a server takes, per announce period, from lists it did not ask for:
- * its clients' pass-ons (see `passOnServers`). Taken from any node and all at once, a list of
- * made-up ids had it dial each as a server to mesh with, up to its mesh's capacity (128 by
- * default), every time. A merge needs one live server of the other overlay: its answer to the
- * attach names the rest.
+ * its clients' pass-ons (see `passOnServers`), and as many again from `$servers` announcements.
+ * Taken from any node and all at once, a list of made-up ids had it dial each as a server to
+ * mesh with, up to its mesh's capacity (128 by default), every time. A merge needs one live
+ * server of the other overlay: its answer to the attach names the rest.
  */
 const PASSED_ON_SERVERS_PER_PERIOD = 4;
+
+/** How many servers new to it a server may still take from lists it did not ask for this period, and when the period ends. */
+interface NewServerBudget {
+  left: number;
+  until: number;
+}
 
 /** Where `node` falls in [0, 1) for the election (the same hash as `isElectedServer`). */
 export function electionPoint(node: string): number {
@@ -205,8 +211,13 @@ export class ClientServerCore implements PeerService {
   private readonly announcingOnlyThemselves = new Set<string>();
   /** Seed rejoins (see `seedRejoin`); a seed is reached when it answers this node's hello (it then knows the seed's servers). */
   private readonly rejoinSchedule: SeedRejoinSchedule;
-  /** Servers not known to it this server may still take from its clients' pass-ons this period, and when the period ends (see `PASSED_ON_SERVERS_PER_PERIOD`). */
-  private passedOnBudget = { left: 0, until: Number.NEGATIVE_INFINITY };
+  /**
+   * Servers not known to it this server may still take this period from its clients' pass-ons,
+   * and from announcements (see `PASSED_ON_SERVERS_PER_PERIOD`). Apart, so that a node publishing
+   * made-up ids on `$servers` cannot use up what a client's pass-on needs to join two overlays.
+   */
+  private readonly passedOnBudget: NewServerBudget = { left: 0, until: Number.NEGATIVE_INFINITY };
+  private readonly announcedBudget: NewServerBudget = { left: 0, until: Number.NEGATIVE_INFINITY };
   private readonly counters = { attachesAccepted: 0, attachesRefused: 0, serverFailures: 0, selfPromotions: 0, announcements: 0, seedRejoins: 0, promotions: 0, demotions: 0 };
 
   constructor(options: ClientServerOptions) {
@@ -357,7 +368,11 @@ export class ClientServerCore implements PeerService {
       if (namesMesh) this.announcingOnlyThemselves.delete(sender);
       else if (this.announcingOnlyThemselves.size < this.config.maxServers * 2 || this.announcingOnlyThemselves.has(sender)) this.announcingOnlyThemselves.add(sender);
     }
-    for (const server of named) this.learnServer(server, now, sender);
+    // Any node can publish one, and the origin is its word: a server takes a few servers new to
+    // it a period (those it knows, whatever their number, are refreshed). An honest announcement
+    // names the same mesh every period, and the answer to an attach to any of it names the rest.
+    const taken = this.isServerRole ? this.takeNewServers(this.announcedBudget, named, now) : named;
+    for (const server of taken) this.learnServer(server, now, sender);
     this.tick(now);
   }
 
@@ -703,17 +718,28 @@ export class ClientServerCore implements PeerService {
 
   /**
    * Of `servers`, named by `from` unasked, those this server takes: none unless `from` is one of
-   * its clients (or of its mesh, a client elected since), and of those it does not know, at most
-   * PASSED_ON_SERVERS_PER_PERIOD a period, each of which it dials (see `learnServer`).
+   * its clients (or of its mesh, a client elected since), and of the rest see `takeNewServers`.
    */
   private takePassedOn(from: string, servers: readonly string[], now: number): string[] {
     if (!this.clients.has(from) && !this.serverPeers.has(from)) return [];
-    if (now >= this.passedOnBudget.until) this.passedOnBudget = { left: PASSED_ON_SERVERS_PER_PERIOD, until: now + this.config.announceIntervalMs };
+    return this.takeNewServers(this.passedOnBudget, servers, now);
+  }
+
+  /**
+   * Of `servers`, from a list this server did not ask for, those it takes: every one it knows,
+   * and of those it does not, at most PASSED_ON_SERVERS_PER_PERIOD a period from `budget`, each
+   * of which it dials (see `learnServer`).
+   */
+  private takeNewServers(budget: NewServerBudget, servers: readonly string[], now: number): string[] {
+    if (now >= budget.until) {
+      budget.left = PASSED_ON_SERVERS_PER_PERIOD;
+      budget.until = now + this.config.announceIntervalMs;
+    }
     const taken: string[] = [];
     for (const server of servers) {
       if (server === this.self || this.servers.has(server)) taken.push(server);
-      else if (this.passedOnBudget.left > 0) {
-        this.passedOnBudget.left -= 1;
+      else if (budget.left > 0) {
+        budget.left -= 1;
         taken.push(server);
       }
     }
