@@ -14,7 +14,7 @@ import { ConfigUpdateForbiddenError } from './errors/config-update-forbidden-err
 import { ConfigValidationError } from './errors/config-validation-error';
 import { copiedEntryCount } from './internal/tree';
 import type { StandardSchemaV1 } from './standard-schema';
-import type { Config, ConfigNotification } from './types';
+import type { Config, ConfigChange, ConfigNotification } from './types';
 
 const schema = z.object({
   dev: z.object({ debugMode: z.boolean(), verboseLogging: z.boolean() }),
@@ -647,6 +647,19 @@ describe('updateMany', () => {
     }
     expect(() => config.updateMany([{ path: [], revert: true }])).toThrow(/reset/);
     expect(config.status().updateCount).toBe(0);
+  });
+
+  it('takes { path, revert: true, value: undefined } as the revert its type says it is, as { path, value, revert: undefined } is a value', () => {
+    // ConfigChange's revert form declares `value?: undefined`, so a change built field by field
+    // (`{ path, revert: true, value: undefined }`) type-checks; it was refused as a TypeError.
+    const config = makeStrict();
+    config.update('limits', { rate: 1, burst: 2 });
+    const changes: ConfigChange[] = [
+      { path: 'limits', revert: true, value: undefined },
+      { path: 'limits.burst', value: 7, revert: undefined },
+    ];
+    config.updateMany(changes);
+    expect(config.get('limits')).toEqual({ rate: 10, burst: 7 });
   });
 
   it('copies each object a batch changes once, however many changes land in it (review finding)', () => {

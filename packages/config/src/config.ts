@@ -67,9 +67,11 @@ function freezeBoth<Raw, Output>(raw: Raw, output: Output): { raw: Raw; snapshot
 function shapeOf(change: unknown): { path: ConfigPath; revert: boolean } {
   const shape = 'each change is { path, value } or { path, revert: true }';
   if (typeof change !== 'object' || change === null) throw new TypeError(shape);
-  const { revert: back } = change as { revert?: unknown };
+  const { revert: back, value } = change as { revert?: unknown; value?: unknown };
   const hasValue = Object.prototype.hasOwnProperty.call(change, 'value');
-  if (back === true ? hasValue : back !== undefined || !hasValue) throw new TypeError(shape);
+  // A revert's type allows `value: undefined`, as a value's allows `revert: undefined`: a change
+  // built field by field has both keys. A revert with a value is ambiguous, and refused.
+  if (back === true ? value !== undefined : back !== undefined || !hasValue) throw new TypeError(shape);
   return { path: (change as { path: ConfigPath }).path, revert: back === true };
 }
 
