@@ -790,8 +790,11 @@ describe('a write or read whose caller aborts while this node has not applied it
   // the wait at once; a write that may have reached the log says its outcome is unknown.
   const rules = { defaults: { limits: { rate: 10, burst: 5 } }, updatablePaths: ['limits'] };
 
-  /** A node over the real state machine whose appends commit when the test says, at the index it gives. */
-  function createBehindNode() {
+  /**
+   * A node over the real state machine whose appends commit when the test says, at the index it
+   * gives; `heard` also receives what it reports.
+   */
+  function createBehindNode(heard: (error: FoundationError) => void = () => undefined) {
     const consensus = createUnstartedConsensus();
     const config: Config<unknown> = createConfig({ ...rules }) as Config<unknown>;
     const commits: ((index: number) => void)[] = [];
@@ -806,7 +809,15 @@ describe('a write or read whose caller aborts while this node has not applied it
       readIndex: () => Promise.resolve(1),
     };
     const refused: FoundationError[] = [];
-    const clusterConfig = createClusterConfig(config, log, (error) => refused.push(error), rules);
+    const clusterConfig = createClusterConfig(
+      config,
+      log,
+      (error) => {
+        refused.push(error);
+        heard(error);
+      },
+      rules,
+    );
     const apply = (commands: readonly ConfigCommand[]): void => {
       for (const command of commands) consensus.stateMachine.apply({ stream: 'config', command }, consensus.stateMachine.appliedIndex() + 1);
     };
@@ -899,6 +910,48 @@ describe('a write or read whose caller aborts while this node has not applied it
     expect(await outcome).toBe(reason);
     expect(abortListeners(controller.signal)).toBe(0);
     expect(() => node.apply([set('limits.burst', 8)])).not.toThrow();
+    node.clusterConfig.close();
+  });
+
+  // The abort can come from the apply itself: a subscriber that hears the value, or a handler of
+  // the refusal, aborts the signal while this node applies the entry. The outcome is known then,
+  // and was told as unknown (6110, "aborted before this node applied it").
+  it('tells a write its outcome when the signal aborts while this node applies its entry: taken, it resolves', async () => {
+    const node = createBehindNode();
+    const controller = new AbortController();
+    node.config.subscribe(() => controller.abort(new Error('heard the value')));
+    const write = node.clusterConfig.setClusterWide('limits.burst', 8, { signal: controller.signal });
+    const outcome = write.then(
+      () => 'taken',
+      (error: unknown) => error,
+    );
+    await settle();
+    node.commit(1);
+    await settle();
+
+    node.apply([set('limits.burst', 8)]);
+
+    expect(controller.signal.aborted).toBe(true);
+    expect(await outcome).toBe('taken');
+    expect(abortListeners(controller.signal)).toBe(0);
+    node.clusterConfig.close();
+  });
+
+  it('tells a write its outcome when the signal aborts while this node applies its entry: refused, it rejects with the refusal', async () => {
+    const controller = new AbortController();
+    const node = createBehindNode(() => controller.abort(new Error('heard the refusal')));
+    const outcome = node.clusterConfig.setClusterWide('limits.burst', 8, { signal: controller.signal }).catch((error: unknown) => error);
+    await settle();
+    node.commit(1);
+    await settle();
+
+    // The entry at its index is refused (a path outside the allow-list stands in for a value
+    // another write made invalid), and the handler of that refusal aborts.
+    node.apply([set('feature.on', true)]);
+
+    expect(controller.signal.aborted).toBe(true);
+    expect(node.refused).toHaveLength(1);
+    expect(await outcome).toBe(node.refused[0]);
     node.clusterConfig.close();
   });
 });

@@ -373,6 +373,8 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
   /**
    * Resolves once this node has applied `index`. When `signal` aborts first, rejects with what
    * `aborted` makes of its reason, and forgets the wait: the entry's apply later releases no one.
+   * An abort while this node applies the entry (a subscriber that hears its value, a handler of
+   * its refusal) comes once the entry is judged: it resolves, so the outcome is told.
    */
   const appliedUpTo = (index: number, signal: AbortSignal | undefined, aborted: (reason: unknown) => Error = asGiven): Promise<void> => {
     // An entry the log applied after the close was never heard here (nor judged, nor set on the
@@ -384,7 +386,8 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       const onAbort = (): void => {
         const position = waiting.indexOf(waiter);
         if (position !== -1) waiting.splice(position, 1);
-        reject(aborted(signal?.reason));
+        if (appliedHere >= index) resolve();
+        else reject(aborted(signal?.reason));
       };
       const stopListening = (): void => signal?.removeEventListener('abort', onAbort);
       const waiter = {
