@@ -36,10 +36,10 @@ function wrongFields(reply: Record<string, unknown>, asked: string): string[] {
   }
   check('channels', isPlainObject(channels) && Object.values(channels).every((summary) => isPlainObject(summary) && CHANNEL_COUNTERS.every((counter) => isCount(summary[counter]))));
   check('rttMs', isPlainObject(rttMs) && Object.values(rttMs).every(isCount));
-  // Absent from nodes of versions before it.
+  // Absent from nodes of versions before it. Its code is an error code: a non-negative integer.
   const { configJudge } = reply;
   if (configJudge !== undefined) {
-    check('configJudge', isPlainObject(configJudge) && (configJudge.judge === 'cluster' || (configJudge.judge === 'node' && typeof configJudge.code === 'number' && typeof configJudge.message === 'string')));
+    check('configJudge', isPlainObject(configJudge) && (configJudge.judge === 'cluster' || (configJudge.judge === 'node' && isCount(configJudge.code) && Number.isInteger(configJudge.code) && typeof configJudge.message === 'string')));
   }
   return wrong;
 }
