@@ -263,6 +263,28 @@ describe('client-server', () => {
     });
   });
 
+  it('a cs-servers from a server this node asked to attach to is not its attach reply: the reply still counts, and a refusal to mesh still lets the link go', () => {
+    // A client elected while the answer to its contact refresh (a hello) was on its way from its
+    // server: that answer ended the attach to mesh, and the server's refusal (its mesh full, it
+    // keeps this node as a client) came as a stray and was ignored, so this node held it in its
+    // mesh while the server held this node as a client, for good.
+    const id = Array.from({ length: 100 }, (_, index) => `c${index}`).find((candidate) => !isElectedServer(candidate, 100, base))!;
+    const client = node(id, 'auto');
+    client.join([], 0);
+    client.serverAnnounced(['s1'], 0);
+    client.takeEffects();
+    client.receive('s1', { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: ['s1'] }, 1);
+    client.receive('s1', { type: 'cs-promote', epoch: 0 }, 2);
+    client.takeEffects();
+    client.receive('s1', { type: 'cs-servers', epoch: 0, servers: ['s1'] }, 3);
+    client.receive('s1', { type: 'cs-attach-reply', epoch: 0, accepted: false, servers: ['s1'] }, 4);
+    expect({ role: client.role, members: client.members(), sent: sends(client.takeEffects()).filter(([, message]) => message.type === 'cs-detach') }).toEqual({
+      role: 'server',
+      members: [],
+      sent: [['s1', { type: 'cs-detach', epoch: 0, alive: true }]],
+    });
+  });
+
   it('a client that loses its servers asks its seeds, and becomes a server only after three periods with none in sight, not at once', () => {
     const id = Array.from({ length: 100 }, (_, index) => `c${index}`).find((candidate) => !isElectedServer(candidate, 100, base))!;
     const client = node(id, 'auto');

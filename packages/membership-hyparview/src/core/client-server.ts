@@ -431,8 +431,11 @@ export class ClientServerCore implements PeerService {
         return;
       }
       case 'cs-servers': {
-        const answered = this.pending.delete(from);
-        if (answered) this.attaches.delete(from);
+        // The answer to a hello, not to an attach: one to an attach comes as an attach reply. Taken
+        // for it, a list on its way (the answer to a contact refresh, say) ended the attach, and
+        // its real reply came as a stray: a refusal to mesh was ignored and the two disagreed on
+        // the link for good.
+        const answered = !this.attaches.has(from) && this.pending.delete(from);
         if (answered && this.seeds.includes(from)) this.rejoinSchedule.reached = true;
         // Servers a client hears of first from a seed it asked (a seed rejoin's answer), not from
         // its own servers, may be another overlay's: see `passOnServers`.
