@@ -28,13 +28,14 @@ export interface ClusterConfig {
    * wait at once: aborted before the write began, it rejects with the signal's reason and
    * nothing is written; aborted later, the entry may be in the log (committed, or on its way),
    * and it rejects with ClusterWriteOutcomeUnknownError, the reason as its cause. An outcome
-   * this node already knows when the signal aborts is told as usual.
+   * this node already knows when the signal aborts is told as usual, also when the abort comes
+   * from within the entry's apply here (a subscriber hearing the value).
    */
   setClusterWide(path: ConfigPath, value: unknown, options?: { readonly signal?: AbortSignal }): Promise<void>;
   /**
    * The value at `path` in this node's config, reflecting every cluster-wide set that completed
    * before the call (but one this node's own layers refused). `signal` ends the wait at once,
-   * rejecting with its reason.
+   * rejecting with its reason, unless this node had applied what the read waits for by then.
    */
   getWithConsensus(path: ConfigPath, options?: { readonly signal?: AbortSignal }): Promise<unknown>;
   /**
