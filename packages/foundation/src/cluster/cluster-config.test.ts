@@ -954,4 +954,25 @@ describe('a write or read whose caller aborts while this node has not applied it
     expect(await outcome).toBe(node.refused[0]);
     node.clusterConfig.close();
   });
+
+  // On the node that appended the entry (the leader), the entry applies before the log answers
+  // the append: aborted from within that apply, the write cannot tell which entry is its own, so
+  // its outcome is unknown here. The message said this node had not applied it, which it had.
+  it('rejects a write aborted from within its entry\'s apply before the log answered with 6110, index null, saying the log had not answered', async () => {
+    const node = createBehindNode();
+    const controller = new AbortController();
+    node.config.subscribe(() => controller.abort(new Error('heard the value')));
+    const outcome = node.clusterConfig.setClusterWide('limits.burst', 8, { signal: controller.signal }).catch((error: unknown) => error);
+    await settle();
+
+    node.apply([set('limits.burst', 8)]);
+    node.commit(1);
+    const error = (await outcome) as ClusterWriteOutcomeUnknownError;
+
+    expect(error.code).toBe(6110);
+    expect(error.context).toEqual({ path: ['limits', 'burst'], index: null, snapshotIndex: null });
+    expect(error.message).toContain('before the log answered');
+    expect(error.message).not.toContain('before this node applied it');
+    node.clusterConfig.close();
+  });
 });
