@@ -23,6 +23,8 @@ const CONNECT_DELAY_MS = 600;
 const ANSWER_DELAY_MS = 1200;
 /** The control requests the stand-in node received; it answers each with its `value`. */
 const asked: unknown[] = [];
+/** What the stand-in node answers to `foundation/cluster-status`. */
+let clusterStatus: unknown[] = [];
 
 beforeAll(async () => {
   const port = await freePort('127.0.0.1');
@@ -30,7 +32,7 @@ beforeAll(async () => {
   node.onRequest('control', (message) => {
     asked.push(message.payload);
     const { kind, path, value } = message.payload as { kind?: unknown; path?: unknown; value?: unknown };
-    if (kind === 'foundation/cluster-status') return [];
+    if (kind === 'foundation/cluster-status') return clusterStatus;
     return path === 'never.answered' ? new Promise(() => undefined) : (value ?? null);
   });
   await node.ready();
@@ -143,6 +145,28 @@ describe('foundation arguments', () => {
     expect(asked).toEqual([{ kind: 'foundation/cluster-status', timeoutMs: expect.any(Number) }]);
     const { timeoutMs } = asked[0] as { timeoutMs: number };
     expect(Number.isInteger(timeoutMs) && timeoutMs > 0 && timeoutMs < 1000).toBe(true);
+  });
+
+  it('status names under its table each node that judges cluster-wide config writes with its own config', async () => {
+    const status = (id: string, configJudge?: unknown) => ({
+      node: id,
+      status: { id, raft: { role: 'follower', term: 2, commit: 9, leader: 'a@127.0.0.1:1' }, membership: { members: [], topology: 'mesh' }, processes: 1, services: 0, uptimeMs: 1000, ...(configJudge === undefined ? {} : { configJudge }) },
+    });
+    clusterStatus = [
+      status('a@127.0.0.1:1', { judge: 'cluster' }),
+      status('b@127.0.0.1:2', { judge: 'node', code: 1203, message: 'db.password: Required' }),
+      // A node of an earlier version says nothing of its judge.
+      status('c@127.0.0.1:3'),
+    ];
+    try {
+      const { code, out } = await cli('status', '--node', node.nodeId);
+      expect(code).toBe(0);
+      expect(out).toContain('leader: a@127.0.0.1:1\nb@127.0.0.1:2 judges cluster-wide config writes with its own config: db.password: Required (1203)\n');
+      expect(out).not.toContain('a@127.0.0.1:1 judges');
+      expect(out).not.toContain('c@127.0.0.1:3 judges');
+    } finally {
+      clusterStatus = [];
+    }
   });
 
   it('a negative number is a value, not an option', async () => {

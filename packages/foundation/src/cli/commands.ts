@@ -322,7 +322,11 @@ function statusTable(statuses: readonly ClusterNodeStatus[]): string {
   });
   const leaders = new Set(statuses.flatMap((entry) => ('status' in entry && entry.status.raft.leader !== null ? [entry.status.raft.leader] : [])));
   const leader = leaders.size === 1 ? [...leaders][0]! : leaders.size === 0 ? 'none' : `disputed (${[...leaders].join(', ')})`;
-  return `${renderTable(['NODE', 'ROLE', 'TERM', 'COMMIT', 'MEMBERS', 'TOPOLOGY', 'PROCS', 'SERVICES', 'UPTIME'], rows)}leader: ${leader}\n`;
+  // A node that judges cluster-wide config writes with its own config (its defaults do not
+  // validate alone) may take or refuse a write differently from the rest: said under the table,
+  // as status() says it, so that it is seen where it matters.
+  const ownJudges = statuses.flatMap((entry) => ('status' in entry && entry.status.configJudge?.judge === 'node' ? [`${entry.status.id} judges cluster-wide config writes with its own config: ${entry.status.configJudge.message} (${entry.status.configJudge.code})\n`] : []));
+  return `${renderTable(['NODE', 'ROLE', 'TERM', 'COMMIT', 'MEMBERS', 'TOPOLOGY', 'PROCS', 'SERVICES', 'UPTIME'], rows)}leader: ${leader}\n${ownJudges.join('')}`;
 }
 
 function membersTable(status: NodeStatus): string {
