@@ -112,6 +112,18 @@ describe('execute, attach, detach', () => {
     telemetry.attach('pair', ['shop', 'emoji 😀'], () => undefined); // a whole pair is fine
   });
 
+  it('refuses a metric name with a lone surrogate, which its event (without "event") and snapshots keep', () => {
+    // Without "event", the event is the name minus its last segment, and it was kept unchecked:
+    // 'shop\uDC00.count' attached to ['shop\uDC00']. Two such names that differ only in the
+    // surrogate were two metrics here and one name on any node reading the snapshot, which
+    // parseSnapshot then refused whole.
+    for (const name of ['shop\uDC00.count', 'shop.cut \uD83D', 'shop\uD83D.orders.count']) {
+      expect(codeOf(() => createTelemetry({ metrics: [{ name, kind: 'counter', prometheus: false }] }))).toBe(TELEMETRY_ERROR_CODES.invalidMetricDefinition);
+      expect(codeOf(() => createTelemetry().defineMetric({ name, kind: 'gauge', event: ['shop'], measurement: 'value', prometheus: false }))).toBe(TELEMETRY_ERROR_CODES.invalidMetricDefinition);
+    }
+    createTelemetry().defineMetric({ name: 'shop 😀.count', kind: 'counter', prometheus: false }); // a whole pair is fine
+  });
+
   it('rejects measurements that are not an object (InvalidMeasurementError, 5302)', () => {
     const telemetry = createTelemetry();
     expect(codeOf(() => telemetry.execute(['a'], 5 as unknown as Measurements))).toBe(TELEMETRY_ERROR_CODES.invalidMeasurement);

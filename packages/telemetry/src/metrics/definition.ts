@@ -7,6 +7,7 @@ import { checkEventName } from '../event-name';
 import type { EventName } from '../event-name';
 import type { Measurements, Metadata } from '../handler-registry';
 import { labelNameProblem, prometheusNameProblems, toLabelName, toPrometheusName } from '../prometheus-names';
+import { wellFormed } from '../well-formed';
 
 /**
  * - `counter`: monotonic. Counts events, or sums a measurement when `measurement` is given
@@ -103,6 +104,9 @@ export function normaliseDefinition(definition: MetricDefinition, defaultMaxSeri
   const { name, kind } = definition;
   if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME_LENGTH) fail(name, `the name must be 1–${MAX_NAME_LENGTH} characters`);
   if (!isMetricName(name)) fail(name, 'the name is reserved');
+  // Kept and sent to other nodes as UTF-8, as the event made from it without "event" is: two
+  // names that differ only in a lone surrogate would be two metrics here and one name there.
+  if (wellFormed(name) !== name) fail(name, 'the name has a lone surrogate (half of a UTF-16 pair), which UTF-8 cannot carry');
   if (!KINDS.includes(kind)) fail(name, `kind must be one of ${KINDS.join(', ')}`);
   const segments = name.split('.');
   let event: EventName;
