@@ -712,4 +712,48 @@ describe('monitor references of worker threads', () => {
       await runtime.shutdown();
     }
   }, WAIT);
+
+  it('never coincide between incarnations of a node, as the runtime’s own do', async () => {
+    // Review finding: every incarnation's worker 1 numbered from `#Ref<n.t1:1>`, so a node still
+    // holding a monitor from a thread process of node n's earlier incarnation (the restart's
+    // going down not seen yet) refused the new incarnation's first monitor as malformed, and its
+    // watcher never heard a down. The runtime's own references count from creation · 2^20.
+    let receiver: RemoteReceiver | undefined;
+    const holder = createRuntime({
+      nodeId: 'b',
+      router: {
+        send: () => true,
+        subscribe: (subscriber) => {
+          receiver = subscriber;
+          return () => undefined;
+        },
+      },
+    });
+    const watched = holder.spawn(() => undefined);
+    try {
+      for (const creation of [1, 2]) {
+        // What node n sends b goes nowhere: b never hears the earlier incarnation's demonitor.
+        const sent: { t?: unknown }[] = [];
+        const incarnation = createRuntime({
+          nodeId: 'n',
+          creation,
+          threads: { size: 1 },
+          router: { send: (_node, signal) => sent.push(signal as { t?: unknown }) > 0, subscribe: () => () => undefined },
+        });
+        try {
+          const { pid: reporter } = collector(incarnation);
+          const watcher = await incarnation.start(behavior('watcher'), { isolation: 'thread', args: { reporter } });
+          incarnation.send(watcher, { monitor: watched });
+          await until(() => sent.some((signal) => signal.t === 'monitor'), 'the worker’s monitor', CROSS_THREAD);
+          receiver!.signal('n', sent.find((signal) => signal.t === 'monitor'));
+        } finally {
+          await incarnation.shutdown();
+        }
+      }
+      expect(holder.stats().malformedSignals).toBe(0);
+      expect(holder.processInfo(watched)?.monitoredBy).toBe(2);
+    } finally {
+      await holder.shutdown();
+    }
+  }, WAIT);
 });

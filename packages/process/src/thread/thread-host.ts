@@ -8,7 +8,7 @@ import type { TransferListItem } from 'node:worker_threads';
 import { FoundationError, systemClock } from '@foundation/core';
 import type { Timer } from '@foundation/core';
 import { Pid } from '../core/pid';
-import { workerRef } from '../core/ref';
+import { incarnationBase, workerRef } from '../core/ref';
 import { decodeReason, encodeReason } from '../core/signals';
 import { decodeBody, encodeBody } from '../core/wire-body';
 import { UncloneableMessageError } from '../errors/uncloneable-message-error';
@@ -42,6 +42,8 @@ export interface HostContext {
   readonly nodeId: string;
   /** Unique per worker within the main runtime: refs made here are `#Ref<node.t<index>:n>` (ref.ts). */
   readonly index: number;
+  /** The main runtime's incarnation: refs made here count from its base, as the runtime's own do (ref.ts). */
+  readonly creation: number;
 }
 
 const ACK_EVERY = 32;
@@ -372,7 +374,10 @@ export class ThreadHost implements LifecycleHost<HostedProcess, HostedCall> {
 
   newRef(): MonitorRef {
     this.refCounter += 1;
-    return workerRef(this.context.nodeId, this.context.index, this.refCounter);
+    // From the incarnation's base, as the runtime's own: every incarnation's worker 1 would
+    // otherwise make `#Ref<node.t1:1>` first, and a node still holding that reference from an
+    // earlier incarnation would refuse the monitor that reuses it.
+    return workerRef(this.context.nodeId, this.context.index, incarnationBase(this.context.creation) + this.refCounter);
   }
 
   call(process: HostedProcess, to: Destination, request: unknown, options: CallOptions | undefined): Promise<unknown> {

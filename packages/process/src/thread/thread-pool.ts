@@ -23,6 +23,7 @@ import { readFromWorker } from './protocol';
 import type { FromWorker, ToWorker } from './protocol';
 import { ThreadBridge, threadProxyBehavior } from './thread-bridge';
 import type { BridgeWorker } from './thread-bridge';
+import type { HostContext } from './thread-host';
 import { defaultWorkerEntry } from './worker-entry';
 
 export interface ThreadPool {
@@ -72,7 +73,7 @@ class PoolWorker implements BridgeWorker {
     resourceLimits: ResourceLimits | undefined,
   ) {
     const { entry, typescript, execArgv, env } = pool.workerSetup;
-    const workerData = { nodeId: pool.runtime.nodeId, index };
+    const workerData: HostContext = { nodeId: pool.runtime.nodeId, index, creation: pool.runtime.creation };
     const options = {
       workerData,
       ...(execArgv === undefined ? {} : { execArgv: [...execArgv] }),
