@@ -2,10 +2,15 @@
 // directory's device and inode. Across processes it is proved where it is used: Raft's file
 // storage (packages/raft) and the meta-package's data directory (packages/foundation).
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lockDirectory, lockSocketPath } from './directory-lock';
+import { createInterface } from 'node:readline';
+import type { Interface } from 'node:readline';
+import { claimPath, lockDirectory, lockSocket, lockSocketPath } from './directory-lock';
 
 const root = mkdtempSync(join(tmpdir(), 'core-directory-lock-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -77,5 +82,138 @@ describe('lockDirectory', () => {
     // The same directory is the same socket, and another directory another.
     expect(lockSocketPath(directory, 'darwin', macTemporary)).toBe(lockSocketPath(join(directory, '.'), 'darwin', macTemporary));
     expect(lockSocketPath(root, 'darwin', macTemporary)).not.toBe(lockSocketPath(directory, 'darwin', macTemporary));
+  });
+
+  describe('through a socket file (macOS and the BSDs), which a crashed holder leaves behind', () => {
+    /** Socket files at `paths` with nobody behind them: a child listens on each, then is killed. */
+    async function leftByACrash(paths: readonly string[]): Promise<void> {
+      const listener = `
+        const { createServer } = require('node:net');
+        const paths = process.argv.slice(1);
+        let listening = 0;
+        for (const path of paths) createServer().listen(path, () => { if (++listening === paths.length) console.log('listening'); });
+      `;
+      const child = spawn(process.execPath, ['-e', listener, ...paths], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.once('data', () => resolve());
+        child.once('exit', (code) => reject(new Error(`the listener exited with ${code}`)));
+      });
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+      for (const path of paths) {
+        expect(existsSync(path)).toBe(true);
+        expect(await connectable(path)).toBe(false);
+      }
+    }
+
+    function connectable(path: string): Promise<boolean> {
+      return new Promise((resolve) => {
+        const socket = connect(path);
+        socket.once('connect', () => {
+          socket.destroy();
+          resolve(true);
+        });
+        socket.once('error', () => resolve(false));
+      });
+    }
+
+    /** Starts `count` takeovers of `path` at once; the locks taken and the codes of the refusals. */
+    async function contend(path: string, count: number): Promise<{ taken: Array<{ release(): Promise<void> }>; refused: unknown[] }> {
+      const results = await Promise.allSettled(Array.from({ length: count }, () => lockSocket(path, inUse)));
+      return {
+        taken: results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : [])),
+        refused: results.flatMap((result) => (result.status === 'rejected' ? [(result.reason as { code?: unknown }).code] : [])),
+      };
+    }
+
+    it('is taken over by exactly one of several starters at once, and free again once that one releases it', async () => {
+      // Each starter that found the file dead removed it and listened: the second removed the
+      // first's live socket file and listened too, and both held the directory (two processes
+      // writing one Raft log), and the first's release could remove the second's file.
+      const directory = mkdtempSync(join(root, 'takeover-'));
+      const rounds = 20;
+      const paths = Array.from({ length: rounds }, (_, round) => join(directory, `lock-${round}.sock`));
+      await leftByACrash(paths);
+      for (const path of paths) {
+        const { taken, refused } = await contend(path, 8);
+        expect(taken).toHaveLength(1);
+        expect(refused).toEqual(Array.from({ length: 7 }, () => 'IN_USE'));
+        expect(await connectable(path)).toBe(true);
+        await taken[0]?.release();
+        expect(existsSync(path)).toBe(false);
+        const again = await lockSocket(path, inUse);
+        await again.release();
+      }
+      // Nothing of the takeovers stays behind.
+      expect(readdirSync(directory)).toEqual([]);
+    });
+
+    it('is taken over also after a starter crashed while it took it over, leaving its claim behind', async () => {
+      // A dead file is removed only under a claim, itself a socket file: a claim a crashed
+      // starter left, and a claim on that claim, are removed the same way, not refused for good.
+      const directory = mkdtempSync(join(root, 'takeover-claim-'));
+      const path = join(directory, 'lock.sock');
+      await leftByACrash([path, claimPath(path), claimPath(claimPath(path))]);
+      const lock = await lockSocket(path, inUse);
+      await expect(lockSocket(path, inUse)).rejects.toMatchObject({ code: 'IN_USE' });
+      await lock.release();
+      expect(readdirSync(directory)).toEqual([]);
+      await (await lockSocket(path, inUse)).release();
+    });
+
+    it('is taken over by exactly one starter of several in two processes at once', async () => {
+      const directory = mkdtempSync(join(root, 'takeover-processes-'));
+      const rounds = 5;
+      const paths = Array.from({ length: rounds }, (_, round) => join(directory, `lock-${round}.sock`));
+      await leftByACrash(paths);
+      // Each child, told `take <path>`, starts four takeovers at once and prints what became of
+      // them; told `release`, lets go of what it took.
+      const contender = `
+        import { createInterface } from 'node:readline';
+        const { lockSocket } = await import(process.argv[1]);
+        const inUse = () => Object.assign(new Error('in use'), { code: 'IN_USE' });
+        let held = [];
+        console.log('ready');
+        for await (const line of createInterface({ input: process.stdin })) {
+          const [command, path] = line.split(' ');
+          if (command === 'take') {
+            const results = await Promise.allSettled([1, 2, 3, 4].map(() => lockSocket(path, inUse)));
+            held = results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+            console.log(JSON.stringify(results.map((result) => (result.status === 'fulfilled' ? 'taken' : result.reason.code))));
+          } else {
+            await Promise.all(held.map((lock) => lock.release()));
+            held = [];
+            console.log('released');
+          }
+        }
+      `;
+      const children: Array<{ child: ChildProcessWithoutNullStreams; lines: Interface }> = [0, 1].map(() => {
+        const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', contender, join(__dirname, 'directory-lock.ts')]);
+        child.stderr.pipe(process.stderr);
+        return { child, lines: createInterface({ input: child.stdout }) };
+      });
+      const next = ({ lines }: { lines: Interface }): Promise<string> => new Promise((resolve) => lines.once('line', resolve));
+      try {
+        expect(await Promise.all(children.map(next))).toEqual(['ready', 'ready']);
+        for (const path of paths) {
+          const replies = children.map(next);
+          for (const { child } of children) child.stdin.write(`take ${path}\n`);
+          const outcomes = (await Promise.all(replies)).flatMap((reply) => JSON.parse(reply) as string[]);
+          expect(outcomes.filter((outcome) => outcome === 'taken')).toHaveLength(1);
+          expect(outcomes.filter((outcome) => outcome === 'IN_USE')).toHaveLength(7);
+          const released = children.map(next);
+          for (const { child } of children) child.stdin.write('release\n');
+          expect(await Promise.all(released)).toEqual(['released', 'released']);
+          const again = await lockSocket(path, inUse);
+          await again.release();
+        }
+        expect(readdirSync(directory)).toEqual([]);
+      } finally {
+        const exited = children.map(({ child }) => new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve(null))));
+        for (const { child } of children) child.stdin.end();
+        await Promise.all(exited);
+      }
+    });
   });
 });

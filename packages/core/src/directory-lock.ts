@@ -9,12 +9,22 @@
 // namespace (no file at all); on Windows it is a named pipe; elsewhere a socket file under the
 // temporary directory, which a crashed holder leaves behind: nothing answers on it, so it is
 // taken over.
-import { createHash } from 'node:crypto';
-import { rmSync, statSync } from 'node:fs';
+//
+// The takeover is the one place two starters race, and checking that nothing answers and then
+// removing the file was not enough: two starters found the same dead file, the first removed it
+// and listened, the second removed the first's live file and listened too, and both held the
+// directory. So no file is ever replaced: a starter listens under a temporary name and links the
+// lock's name to it, which fails while any file is there (install); and a dead file is removed
+// only by the one starter holding a claim on it, a second socket file put in place the same way,
+// after checking again under the claim (removeDead). A holder removes the lock's file on release
+// only while it is still its own.
+import { createHash, randomBytes } from 'node:crypto';
+import { linkSync, lstatSync, statSync, unlinkSync } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 export interface DirectoryLock {
   /** Lets go of the directory (again: nothing). */
@@ -90,24 +100,140 @@ function isAddressInUse(error: unknown): boolean {
  * the directory or to listen rejects with that failure.
  */
 export async function lockDirectory(directory: string, inUse: () => Error): Promise<DirectoryLock> {
-  const path = lockSocketPath(directory);
-  let server: Server;
-  try {
-    server = await listen(path);
-  } catch (error) {
-    // Only a socket file can outlive its holder; an abstract socket or a pipe in use has one.
-    if (!isAddressInUse(error)) throw error;
-    if (path.startsWith('\0') || path.startsWith('\\\\') || (await answers(path))) throw inUse();
-    rmSync(path, { force: true });
-    server = await listen(path).catch((again: unknown) => {
-      throw isAddressInUse(again) ? inUse() : again;
+  return lockSocket(lockSocketPath(directory), inUse);
+}
+
+/**
+ * lockDirectory's lock at a socket path of its own choosing; internal, so that tests take the
+ * socket file of macOS and the BSDs on Linux too.
+ */
+export async function lockSocket(path: string, inUse: () => Error): Promise<DirectoryLock> {
+  if (path.startsWith('\0') || path.startsWith('\\\\')) {
+    // An abstract socket or a pipe goes with its holder: one in use has a live holder.
+    const server = await listen(path).catch((error: unknown) => {
+      throw isAddressInUse(error) ? inUse() : error;
     });
+    return releasedBy(() => close(server));
   }
+  const installed = (await install(path)) ?? ((await removeDead(path)) ? await install(path) : null);
+  if (installed === null) throw inUse();
+  return releasedBy(() => uninstall(installed));
+}
+
+function releasedBy(release: () => Promise<void>): DirectoryLock {
   let released: Promise<void> | null = null;
   return {
     release() {
-      released ??= new Promise((resolve) => server.close(() => resolve()));
+      released ??= release();
       return released;
     },
   };
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** A socket file this process listens on: its path and the file's identity, to remove only its own. */
+interface Installed {
+  readonly server: Server;
+  readonly path: string;
+  readonly file: BigIntStats;
+}
+
+/**
+ * Puts a listening socket file at `path`, or returns null if a file is there already, live or
+ * not. It listens under a temporary name next to `path` and then links `path` to it, which no
+ * file of another is ever replaced by and which makes `path` answer from the moment it appears:
+ * listening at `path` itself, a starter that came between bind and listen found nothing answering
+ * on a live holder's file.
+ */
+async function install(path: string): Promise<Installed | null> {
+  // Shorter than the lock's own name in the same directory, so within MAX_SOCKET_PATH_BYTES too.
+  const temporary = join(dirname(path), `foundation-lock-${randomBytes(8).toString('hex')}.tmp`);
+  const server = await listen(temporary);
+  let file: BigIntStats;
+  try {
+    file = lstatSync(temporary, { bigint: true });
+    linkSync(temporary, path);
+  } catch (error) {
+    // Closing removes the temporary name Node listened on.
+    await close(server);
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return null;
+    throw error;
+  }
+  try {
+    // The socket listens on through `path`; only a crash just before this leaves the name behind.
+    unlinkSync(temporary);
+  } catch {
+    // Closing removes it.
+  }
+  return { server, path, file };
+}
+
+/**
+ * Removes `path` only while it is still this process's own file (after an older version's
+ * takeover, which removed files without a claim, it can be another's); closing the server removes
+ * only the temporary name Node listened on, already gone.
+ */
+async function uninstall({ server, path, file }: Installed): Promise<void> {
+  const now = identity(path);
+  if (now !== null && sameFile(now, file)) unlinkSync(path);
+  await close(server);
+}
+
+function identity(path: string): BigIntStats | null {
+  try {
+    return lstatSync(path, { bigint: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
+/**
+ * The same file. Its inode number is not given to another file meanwhile: a live socket file's is
+ * held by its socket, and a dead one is removed only under the claim the comparing starter holds.
+ */
+function sameFile(one: BigIntStats, other: BigIntStats): boolean {
+  return one.dev === other.dev && one.ino === other.ino;
+}
+
+/** The file that gives the one process holding it the right to remove a dead file at `path`. */
+export function claimPath(path: string): string {
+  const digest = createHash('sha256').update(basename(path)).digest('hex');
+  return join(dirname(path), `foundation-claim-${digest.slice(0, 24)}.sock`);
+}
+
+/**
+ * Removes the file at `path` if nothing answers on it: true once it is gone, false while
+ * something answers there or another starter is removing it.
+ *
+ * Removing is not checking and then unlinking: two starters that both found the file dead, the
+ * first unlinked it and put its own live file there, the second then unlinked that one, and both
+ * held the directory. So a starter removes a dead file only while it holds the claim, itself a
+ * socket file put in place like the lock's (a second starter finds it live and is refused), and
+ * checks again under the claim. While it holds the claim a dead file at `path` stays there until it
+ * removes it: a holder removes only its own live file, and nobody else removes a dead one. A claim its crashed
+ * holder left is itself a dead file, removed the same way under a claim of its own.
+ */
+async function removeDead(path: string): Promise<boolean> {
+  // The common refusal, a live holder, takes no claim.
+  if (await answers(path)) return false;
+  const claimName = claimPath(path);
+  const claim = (await install(claimName)) ?? ((await removeDead(claimName)) ? await install(claimName) : null);
+  if (claim === null) return false;
+  try {
+    const before = identity(path);
+    if (before === null) return true;
+    if (await answers(path)) return false;
+    // The same file before and after nobody answered on it: that file is dead, and dead files do
+    // not come back to life.
+    const after = identity(path);
+    if (after === null || !sameFile(before, after)) return false;
+    unlinkSync(path);
+    return true;
+  } finally {
+    await uninstall(claim);
+  }
 }
