@@ -75,6 +75,25 @@ describe('execute, attach, detach', () => {
     expect(telemetry.listHandlers()).toEqual([]);
   });
 
+  it('attaches a handler once to an event named twice in one attach, as attach_many takes a set of names', () => {
+    const telemetry = createTelemetry();
+    const { received, handler } = recorder();
+    telemetry.attach('twice', [['a'], ['b', 'c'], ['a'], ['b', 'c']], handler);
+    telemetry.execute(['a'], { n: 1 });
+    telemetry.execute(['b', 'c'], { n: 2 });
+    expect(received.map((event) => event.measurements)).toEqual([{ n: 1 }, { n: 2 }]);
+    expect(telemetry.listHandlers()).toEqual([
+      { id: 'twice', eventName: ['a'], config: undefined },
+      { id: 'twice', eventName: ['b', 'c'], config: undefined },
+    ]);
+    expect(telemetry.stats().handlers).toBe(2);
+    expect(telemetry.detach('twice')).toBe(true);
+    telemetry.execute(['a'], { n: 3 });
+    telemetry.execute(['b', 'c'], { n: 4 });
+    expect(received).toHaveLength(2);
+    expect(telemetry.listHandlers()).toEqual([]);
+  });
+
   it('calls several handlers of one event in attach order', () => {
     const telemetry = createTelemetry();
     const order: string[] = [];

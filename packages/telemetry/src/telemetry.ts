@@ -145,6 +145,21 @@ function isEventNameList(names: EventName | readonly EventName[]): names is read
   return Array.isArray(names) && names.length > 0 && names.every((name) => Array.isArray(name));
 }
 
+/**
+ * `names` without repeats, in first-seen order. As :telemetry's attach_many, a handler is attached
+ * to a set of events: a name given twice must not call it twice per event.
+ */
+function distinctNames(names: readonly EventName[]): EventName[] {
+  const seen = new Set<string>();
+  // The JSON of the segments, since joined ones would make ['a.b'] and ['a', 'b'] one key.
+  return names.filter((name) => {
+    const key = JSON.stringify(name);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 class TelemetryInstance implements Telemetry {
   readonly #handlers = new HandlerRegistry();
   readonly #metrics: MetricRegistry;
@@ -235,7 +250,7 @@ class TelemetryInstance implements Telemetry {
   attach<Config>(handlerId: string, eventNames: EventName | readonly EventName[], handler: Handler<Config>, config?: Config): void {
     if (typeof handlerId !== 'string' || handlerId.length === 0 || handlerId.length > 500) throw new InvalidOptionsError('a handler id must be a string of 1–500 characters');
     if (typeof handler !== 'function') throw new InvalidOptionsError(`handler "${handlerId}" must be a function`);
-    const names = isEventNameList(eventNames) ? eventNames.map((name) => checkEventName(name)) : [checkEventName(eventNames)];
+    const names = isEventNameList(eventNames) ? distinctNames(eventNames.map((name) => checkEventName(name))) : [checkEventName(eventNames)];
     if (this.#handlers.has(handlerId)) throw new HandlerExistsError(`a handler with id "${handlerId}" is already attached`, { handlerId });
     this.#handlers.add(
       handlerId,
