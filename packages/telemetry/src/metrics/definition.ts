@@ -133,6 +133,9 @@ export function normaliseDefinition(definition: MetricDefinition, defaultMaxSeri
   if (!isList(tags) || tags.length > MAX_TAGS || tags.some((tag) => typeof tag !== 'string' || tag.length === 0 || tag.length > MAX_NAME_LENGTH)) {
     fail(name, `"tags" must be at most ${MAX_TAGS} non-empty strings`);
   }
+  // Tag names are kept and sent in snapshots as UTF-8, as the metric's name is: two that differ
+  // only in a lone surrogate would be two tags here and one name on another node.
+  if (tags.some((tag) => wellFormed(tag) !== tag)) fail(name, 'a tag name has a lone surrogate (half of a UTF-16 pair), which UTF-8 cannot carry');
   if (new Set(tags).size !== tags.length) fail(name, '"tags" has duplicates');
   for (const option of ['tagValues', 'keepIf'] as const) {
     if (definition[option] !== undefined && typeof definition[option] !== 'function') fail(name, `"${option}" must be a function`);

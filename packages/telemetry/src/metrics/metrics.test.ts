@@ -92,6 +92,8 @@ describe('metric definitions', () => {
     ['the metric type in its name', { name: 'requests.counter', kind: 'counter', event: ['x'] }, 'metric type "counter"'],
     ['a tag named le', { name: 'app.value', kind: 'histogram', tags: ['le'] }, 'reserved for histogram buckets'],
     ['tags that become the same label', { name: 'app.value', kind: 'counter', tags: ['userId', 'user_id'] }, 'same label'],
+    ['a tag name with a lone surrogate', { name: 'app.value', kind: 'counter', tags: ['route\uD83D'] }, 'lone surrogate'],
+    ['a tag name with a lone surrogate, kept out of Prometheus', { name: 'app.value', kind: 'counter', tags: ['route', 'route\uDC00'], prometheus: false }, 'lone surrogate'],
   ])('reject %s (InvalidMetricDefinitionError, 5304)', (_label, definition, reason) => {
     let caught: unknown;
     try {
@@ -297,6 +299,18 @@ describe('bad input to metrics: dropped with a counter, never thrown', () => {
     expect(codeOf(() => parseSnapshot(withSeries('cut \uD83D', 'cut \uD83E')))).toBe(TELEMETRY_ERROR_CODES.invalidSnapshot);
     const names = { ...snapshot, metrics: ['a\uDC00', 'a\uDC01'].map((name) => ({ ...snapshot.metrics[0]!, name, prometheusName: undefined, labelNames: undefined })) };
     expect(codeOf(() => parseSnapshot(JSON.parse(JSON.stringify(names))))).toBe(TELEMETRY_ERROR_CODES.invalidSnapshot);
+  });
+
+  it('refuses a snapshot whose tag names repeat, once read as UTF-8 carries them', () => {
+    // Tag names that differ only in a lone surrogate are one name on the wire; a metric kept out
+    // of Prometheus has no labelNames, whose check was the only one against repeats.
+    const telemetry = createTelemetry({ metrics: [{ name: 'greeting.count', kind: 'counter', event: ['greeting'], tags: ['text', 'lang'], prometheus: false }] });
+    telemetry.execute(['greeting'], {}, { text: 'plain', lang: 'en' });
+    const snapshot = JSON.parse(JSON.stringify(telemetry.snapshot())) as MetricsSnapshot;
+    const withTags = (...tags: string[]): unknown => ({ ...snapshot, metrics: [{ ...snapshot.metrics[0]!, tags }] });
+    expect(parseSnapshot(withTags('text', 'lang')).metrics[0]!.tags).toEqual(['text', 'lang']);
+    expect(codeOf(() => parseSnapshot(withTags('text\uD83D', 'text\uD83E')))).toBe(TELEMETRY_ERROR_CODES.invalidSnapshot);
+    expect(codeOf(() => parseSnapshot(withTags('text', 'text')))).toBe(TELEMETRY_ERROR_CODES.invalidSnapshot);
   });
 
   it('keeps at most 10,000 series per metric by default: user-controlled tags cannot grow memory without bound', () => {

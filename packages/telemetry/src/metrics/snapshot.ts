@@ -319,6 +319,9 @@ export function parseSnapshot(data: unknown, limits: SnapshotLimits = DEFAULT_LI
     const kind = raw.kind;
     if (kind !== 'counter' && kind !== 'gauge' && kind !== 'histogram') return fail(`${where}.kind must be counter, gauge or histogram`);
     const tags = strings(raw.tags, `${where}.tags`, 16);
+    // As defineMetric refuses them; read as UTF-8, so names that differ only in a lone surrogate
+    // repeat too. A metric kept out of Prometheus has no labelNames to catch the repeat.
+    if (new Set(tags).size !== tags.length) fail(`${where}.tags must not repeat`);
     const event = strings(raw.event, `${where}.event`, 32);
     const quantiles = numbers(raw.quantiles, `${where}.quantiles`, 32);
     if (quantiles.some((q) => q < 0 || q > 1)) fail(`${where}.quantiles must be in [0, 1]`);
