@@ -42,8 +42,11 @@ export interface Metric {
   readonly spec: MetricSpec;
   readonly table: SeriesTable<Series>;
   readonly automatic: boolean;
-  /** Tag values of the sample being recorded (reused: recording into an existing series allocates nothing). */
-  readonly tagBuffer: string[];
+  /**
+   * Tag values of the sample being recorded (reused: recording into an existing series allocates
+   * nothing). Undefined while a record holds it: see `record`.
+   */
+  tagBuffer: string[] | undefined;
 }
 
 /** Receives every accepted sample (the OpenTelemetry bridge): tag values in tag order. */
@@ -224,9 +227,25 @@ export class MetricRegistry {
       this.drop(spec.name, 'negative_counter');
       return;
     }
+    // The buffer is taken for the rest of the record: a metadata getter (or a proxy) read for the
+    // tags may execute the same event, and that record, writing its tag values into the same
+    // buffer, sent this sample to a series mixing both. A record entered meanwhile finds none and
+    // makes its own; the usual one allocates nothing.
+    const buffer = metric.tagBuffer ?? new Array<string>(spec.tags.length).fill('');
+    metric.tagBuffer = undefined;
+    try {
+      this.#recordTagged(metric, value, tagSource, buffer);
+    } finally {
+      metric.tagBuffer = buffer;
+    }
+  }
+
+  /** The rest of `record`, from the tag values on, with the buffer it holds for them. */
+  #recordTagged(metric: Metric, value: number, tagSource: Readonly<Record<string, unknown>>, buffer: string[]): void {
+    const { spec } = metric;
     let tags: ReturnType<typeof tagValues>;
     try {
-      tags = spec.tags.length === 0 ? metric.tagBuffer : tagValues(spec, tagSource, metric.tagBuffer);
+      tags = spec.tags.length === 0 ? buffer : tagValues(spec, tagSource, buffer);
     } catch {
       // A metadata value whose getter throws: the sample is dropped and counted, like a throwing
       // measurement function (it escaped uncounted).

@@ -267,6 +267,29 @@ describe('bad input to metrics: dropped with a counter, never thrown', () => {
     expect(telemetry.snapshot().dropped).toEqual([{ metric: 'tagged.value', reason: 'error', count: 1 }]);
   });
 
+  it('keeps the series of a sample whose metadata getter executes the same event while its tags are read', () => {
+    // The tag values of the sample being recorded sat in one buffer per metric: the inner
+    // record wrote its values there, and the outer sample went to a series mixing both.
+    const telemetry = createTelemetry({ metrics: [{ name: 'nested.count', kind: 'counter', event: ['nested'], tags: ['first', 'second'] }] });
+    const metadata = Object.defineProperties({}, {
+      first: { enumerable: true, value: 'outer-first' },
+      second: {
+        enumerable: true,
+        get: () => {
+          telemetry.execute(['nested'], {}, { first: 'inner-first', second: 'inner-second' });
+          return 'outer-second';
+        },
+      },
+    });
+    telemetry.execute(['nested'], {}, metadata);
+    telemetry.execute(['nested'], {}, { first: 'after-first', second: 'after-second' });
+    expect(telemetry.snapshot().metrics[0]!.series).toEqual([
+      { tags: ['inner-first', 'inner-second'], value: 1 },
+      { tags: ['outer-first', 'outer-second'], value: 1 },
+      { tags: ['after-first', 'after-second'], value: 1 },
+    ]);
+  });
+
   it('records a tag value cut inside a surrogate pair as the UTF-8 text it becomes, so series stay distinct on the wire', () => {
     // Tag values cut with slice() inside an emoji ('hello😀' and 'hello🤖' cut at 6) differ
     // only in a lone surrogate, which UTF-8 (Prometheus text, CBOR) can only write as U+FFFD:
