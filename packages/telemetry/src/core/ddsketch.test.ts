@@ -130,6 +130,30 @@ describe('DDSketch', () => {
     expect(() => sketch.merge(createSketch({ relativeAccuracy: 0.02 }))).toThrow(expect.objectContaining({ code: TELEMETRY_ERROR_CODES.incompatibleSketch }));
   });
 
+  it('refuses a count that is not a whole number of samples, which the rank ⌊q(n − 1)⌋ counts (InvalidMeasurementError, 5302)', () => {
+    // Half a sample of 1 and half of 100 made n = 1 and rank 0 for every q: quantile(1) was 1,
+    // though 100 was the largest value added.
+    const sketch = createSketch();
+    for (const count of [0.5, 1.5, -1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53, '2' as unknown as number]) {
+      expect(() => sketch.add(100, count)).toThrow(expect.objectContaining({ code: TELEMETRY_ERROR_CODES.invalidMeasurement }));
+    }
+    expect(sketch.count).toBe(0);
+    sketch.add(1, 3);
+    sketch.add(100, 2);
+    expect([sketch.count, sketch.quantile(0)]).toEqual([5, 1]);
+    expect(sketch.quantile(1)).toBeGreaterThanOrEqual(100 * (1 - ALPHA));
+  });
+
+  it('refuses a snapshot whose counts are not whole numbers (InvalidSnapshotError, 5305)', () => {
+    const sketch = createSketch();
+    sketch.add(1);
+    sketch.add(100);
+    const good = JSON.parse(JSON.stringify(sketch.toJSON())) as { positive: { offset: number; counts: number[] } };
+    const halves = { ...good, count: 1, sum: 50.5, positive: { ...good.positive, counts: good.positive.counts.map((count) => count / 2) } };
+    expect(() => sketchFromSnapshot(halves)).toThrow(expect.objectContaining({ code: TELEMETRY_ERROR_CODES.invalidSnapshot }));
+    expect(() => sketchFromSnapshot({ ...good, count: 2.5, zeroCount: 0.5 })).toThrow(expect.objectContaining({ code: TELEMETRY_ERROR_CODES.invalidSnapshot }));
+  });
+
   it('puts a value just below 1 in bucket 0, not -0, so merge order cannot change the snapshot (found by fast-check)', () => {
     const sketch = createSketch();
     sketch.add(0.999);

@@ -60,7 +60,7 @@ export interface Sketch {
   readonly min: number;
   /** Largest value added (exact); NaN when empty. */
   readonly max: number;
-  /** Adds `value` (a finite number) `count` times; a count of 0 changes nothing. */
+  /** Adds `value` (a finite number) `count` (a safe integer ≥ 0) times; a count of 0 changes nothing. */
   add(value: number, count?: number): void;
   /** The q-quantile (q in [0, 1]) within the relative accuracy; NaN when empty. */
   quantile(q: number): number;
@@ -120,8 +120,10 @@ class DDSketch implements Sketch {
     if (typeof value !== 'number' || !Number.isFinite(value)) {
       throw new InvalidMeasurementError(`a sketch takes finite numbers (got ${String(value)})`, { value: String(value) });
     }
-    if (typeof count !== 'number' || !Number.isFinite(count) || count < 0) {
-      throw new InvalidMeasurementError(`a sample count must be a finite number ≥ 0 (got ${String(count)})`, { count: String(count) });
+    // Whole samples only: the rank ⌊q(n − 1)⌋ counts elements, and with half of one the ranks
+    // were off (half a 1 and half a 100 made n = 1, and quantile(1) answered 1).
+    if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
+      throw new InvalidMeasurementError(`a sample count must be a safe integer ≥ 0 (got ${String(count)})`, { count: String(count) });
     }
     // Zero occurrences add nothing: they must not move min and max (nor open a bucket).
     if (count === 0) return;
@@ -288,9 +290,15 @@ export function sketchFromSnapshot(data: unknown): Sketch {
     if (typeof value !== 'number' || !Number.isFinite(value) || (nonNegative && value < 0)) throw fail(`"${key}" must be a finite${nonNegative ? ' non-negative' : ''} number`);
     return value;
   };
-  const count = finite('count', true);
+  // Counts are of whole samples, as `add` takes them: the rank ⌊q(n − 1)⌋ counts elements.
+  const whole = (key: string): number => {
+    const value = finite(key, true);
+    if (!Number.isInteger(value)) throw fail(`"${key}" must be a whole number`);
+    return value;
+  };
+  const count = whole('count');
   const sum = finite('sum', false);
-  const zeroCount = finite('zeroCount', true);
+  const zeroCount = whole('zeroCount');
   const extreme = (key: string): number | null => {
     const value = data[key];
     if (count === 0) {
@@ -311,7 +319,7 @@ export function sketchFromSnapshot(data: unknown): Sketch {
     if (typeof offset !== 'number' || !Number.isInteger(offset) || Math.abs(offset) > MAX_INDEX) throw fail(`"${key}.offset" must be an integer within ±${MAX_INDEX}`);
     if (!Array.isArray(counts) || counts.length > maxBuckets) throw fail(`"${key}.counts" must be an array of at most ${maxBuckets} counts`);
     for (const bucket of counts as unknown[]) {
-      if (typeof bucket !== 'number' || !Number.isFinite(bucket) || bucket < 0) throw fail(`"${key}.counts" must hold finite non-negative numbers`);
+      if (typeof bucket !== 'number' || !Number.isInteger(bucket) || bucket < 0) throw fail(`"${key}.counts" must hold whole non-negative numbers`);
     }
     return { offset, counts: counts as number[] };
   };
