@@ -149,6 +149,35 @@ describe('lockDirectory', () => {
       expect(readdirSync(directory)).toEqual([]);
     });
 
+    it('has one holder at a time while starters take it and let it go over and over', async () => {
+      // A starter under the claim saw a live holder's file, whose connection was then reset (the
+      // holder let go before accepting it) and taken for a dead file's refusal, and then a third
+      // starter's new file, which the file system (ext4 here, UFS on the BSDs) had given the inode
+      // number just freed: the same file by its identity, so it was removed as dead, and the third
+      // starter and this one both held the directory.
+      const directory = mkdtempSync(join(root, 'churn-'));
+      const path = join(directory, 'lock.sock');
+      let holders = 0;
+      let together = 0;
+      async function churn(times: number): Promise<void> {
+        for (let time = 0; time < times; time += 1) {
+          const lock = await lockSocket(path, inUse).catch((error: unknown) => {
+            if ((error as { code?: unknown }).code !== 'IN_USE') throw error;
+            return null;
+          });
+          if (lock === null) continue;
+          holders += 1;
+          if (holders > 1) together += 1;
+          await new Promise((resolve) => setImmediate(resolve));
+          holders -= 1;
+          await lock.release();
+        }
+      }
+      await Promise.all(Array.from({ length: 6 }, () => churn(60)));
+      expect(together).toBe(0);
+      expect(readdirSync(directory)).toEqual([]);
+    });
+
     it('is taken over also after a starter crashed while it took it over, leaving its claim behind', async () => {
       // A dead file is removed only under a claim, itself a socket file: a claim a crashed
       // starter left, and a claim on that claim, are removed the same way, not refused for good.

@@ -78,14 +78,27 @@ function listen(path: string): Promise<Server> {
 }
 
 /** Whether something listens on `path` (a socket file a crashed holder left has nobody behind it). */
-function answers(path: string): Promise<boolean> {
+async function answers(path: string): Promise<boolean> {
+  return (await probe(path)) === 'live';
+}
+
+/**
+ * What is at `path`: a file something listens on, a file nothing answers on (dead), or no file
+ * at all, which a takeover must tell apart from a dead one (removeDead). A connection reset before
+ * it was made, or a full backlog (Linux's EAGAIN), had a listener at the other end: its holder let
+ * go meanwhile, or is busy, and neither leaves a dead file.
+ */
+function probe(path: string): Promise<'live' | 'dead' | 'absent'> {
   return new Promise((resolve) => {
     const socket = connect(path);
     socket.once('connect', () => {
       socket.destroy();
-      resolve(true);
+      resolve('live');
     });
-    socket.once('error', () => resolve(false));
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') resolve('absent');
+      else resolve(error.code === 'ECONNRESET' || error.code === 'EAGAIN' ? 'live' : 'dead');
+    });
   });
 }
 
@@ -194,6 +207,8 @@ function identity(path: string): BigIntStats | null {
 /**
  * The same file. Its inode number is not given to another file meanwhile: a live socket file's is
  * held by its socket, and a dead one is removed only under the claim the comparing starter holds.
+ * A live file that goes away frees its number for the next file, so a takeover compares only
+ * across a moment the file was seen dead.
  */
 function sameFile(one: BigIntStats, other: BigIntStats): boolean {
   return one.dev === other.dev && one.ino === other.ino;
@@ -226,9 +241,15 @@ async function removeDead(path: string): Promise<boolean> {
   try {
     const before = identity(path);
     if (before === null) return true;
-    if (await answers(path)) return false;
-    // The same file before and after nobody answered on it: that file is dead, and dead files do
-    // not come back to life.
+    // Only a file there that refused the connection is dead. Nothing at all, or a connection
+    // reset, means the file seen before was a live holder's that let go, and a file put there since
+    // can have its inode number (ext4 and UFS give a freed one out again at once): comparing
+    // identities would take that live file for the dead one.
+    const state = await probe(path);
+    if (state === 'absent') return true;
+    if (state === 'live') return false;
+    // The same file before and after nobody answered on a file there: that file is dead, and dead
+    // files do not come back to life or go away but under this claim.
     const after = identity(path);
     if (after === null || !sameFile(before, after)) return false;
     unlinkSync(path);
