@@ -23,6 +23,31 @@ describe('createKvStateMachine', () => {
     expect(kv.apply({ op: 'cas', key: 'doc', expected: { a: [1, 2], b: 'x' }, value: 'replaced' }, 2)).toMatchObject({ ok: true });
   });
 
+  it('answers with copies of its values: changing what it returned changes neither the map nor its snapshots (review finding)', () => {
+    // A read answered with the stored object itself: a caller that changed it (a config read, a
+    // counter bumped) changed this replica alone, and its later reads, compare-and-sets and
+    // snapshots then disagreed with every other node.
+    const kv = createKvStateMachine();
+    kv.apply({ op: 'put', key: 'doc', value: { limit: 10, tags: ['a'], bytes: new Uint8Array([1]) } }, 1);
+    const read = kv.query({ op: 'get', key: 'doc' }) as { limit: number; tags: string[]; bytes: Uint8Array };
+    read.limit = 99;
+    read.tags.push('b');
+    read.bytes[0] = 7;
+    const put = kv.apply({ op: 'put', key: 'doc', value: { limit: 20, tags: [] } }, 2);
+    expect(put).toEqual({ op: 'put', previous: { limit: 10, tags: ['a'], bytes: new Uint8Array([1]) } });
+    (put as { previous: { limit: number } }).previous.limit = 98;
+    const cas = kv.apply({ op: 'cas', key: 'doc', expected: { limit: 20, tags: [] }, value: { limit: 30, tags: [] } }, 3);
+    expect(cas).toEqual({ op: 'cas', ok: true, current: { limit: 30, tags: [] } });
+    (cas as { current: { limit: number } }).current.limit = 97;
+    const refused = kv.apply({ op: 'cas', key: 'doc', expected: 'other', value: 1 }, 4);
+    (refused as { current: { limit: number } }).current.limit = 96;
+    expect(kv.query({ op: 'get', key: 'doc' })).toEqual({ limit: 30, tags: [] });
+    expect(kv.apply({ op: 'cas', key: 'doc', expected: { limit: 30, tags: [] }, value: 'done' }, 5)).toMatchObject({ ok: true });
+    const copy = createKvStateMachine();
+    copy.restore(kv.snapshot());
+    expect(copy.entries()).toEqual(new Map([['doc', 'done']]));
+  });
+
   it('refuses unknown commands the same way everywhere instead of throwing', () => {
     const kv = createKvStateMachine();
     expect(kv.apply({ op: 'explode', key: 'a' } as never, 1)).toEqual({ op: 'cas', ok: false, current: null });

@@ -53,8 +53,24 @@ function sameValue(a: unknown, b: unknown): boolean {
   return Buffer.from(encoder.encode(a) as Uint8Array).equals(Buffer.from(encoder.encode(b) as Uint8Array));
 }
 
+/**
+ * A value as the map hands it out: primitives as they are, anything else as a copy (through the
+ * encoding snapshots use, so it is the value every replica holds). Handed out itself, the stored
+ * object was the caller's to change: a read whose answer was then changed changed this replica
+ * alone, and its later reads, compare-and-sets and snapshots disagreed with the other nodes.
+ */
+function detached(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  // Decoded from a copy of the bytes: byte strings decode as views of their input, which is the
+  // encoder's shared buffer.
+  return encoder.decode(Uint8Array.prototype.slice.call(encoder.encode(value)));
+}
+
 export interface KvStateMachine extends StateMachine<KvCommand, KvResult, KvQuery, KvQueryResult> {
-  /** The current map (read it only through `read` on the node for linearizability). */
+  /**
+   * The current map (read it only through `read` on the node for linearizability). Its values are
+   * the stored ones, not copies: changing one changes this replica alone.
+   */
   entries(): ReadonlyMap<string, unknown>;
   /** Throws what `restore` would for bytes that are not a key-value snapshot. */
   checkSnapshot(data: Uint8Array): void;
@@ -99,7 +115,7 @@ export function createKvStateMachine(): KvStateMachine {
       if (command === null || typeof command !== 'object' || typeof (command as { key?: unknown }).key !== 'string') return { op: 'cas', ok: false, current: null };
       switch (command.op) {
         case 'put': {
-          const previous = map.get(command.key) ?? null;
+          const previous = detached(map.get(command.key) ?? null);
           map.set(command.key, command.value);
           return { op: 'put', previous };
         }
@@ -107,9 +123,9 @@ export function createKvStateMachine(): KvStateMachine {
           return { op: 'delete', existed: map.delete(command.key) };
         case 'cas': {
           const current = map.get(command.key) ?? null;
-          if (!sameValue(current, command.expected)) return { op: 'cas', ok: false, current };
+          if (!sameValue(current, command.expected)) return { op: 'cas', ok: false, current: detached(current) };
           map.set(command.key, command.value);
-          return { op: 'cas', ok: true, current: command.value };
+          return { op: 'cas', ok: true, current: detached(command.value) };
         }
         default:
           // A command this version does not know: refuse it the same way on every node.
@@ -118,7 +134,7 @@ export function createKvStateMachine(): KvStateMachine {
     },
     query(query) {
       if (query.op === 'size') return map.size;
-      return map.get(query.key) ?? null;
+      return detached(map.get(query.key) ?? null);
     },
     snapshot: () => encoder.encode([...map.entries()]),
     // Copying the pairs is the only work done at once; values are never changed in place.
