@@ -29,6 +29,7 @@ export interface CheckedOptions {
   readonly electionTicks?: unknown;
   readonly heartbeatTicks?: unknown;
   readonly readMode?: unknown;
+  readonly checkQuorum?: unknown;
   readonly maxInflight?: unknown;
   readonly maxBytesPerMessage?: unknown;
   readonly snapshotEvery?: unknown;
@@ -52,6 +53,8 @@ export function checkNodeOptions(options: CheckedOptions): void {
   if (options.readMode !== undefined && options.readMode !== 'safe' && options.readMode !== 'lease') {
     throw new RaftOptionsError('readMode', `must be "safe" or "lease" (got ${describe(options.readMode)})`);
   }
+  // A lease holds only while a cut-off leader steps down within it, which check-quorum does.
+  if (options.readMode === 'lease' && options.checkQuorum === false) throw new RaftOptionsError('readMode', '"lease" needs checkQuorum, which is false');
   positiveInteger('maxInflight', options.maxInflight);
   positiveInteger('maxBytesPerMessage', options.maxBytesPerMessage);
   positiveInteger('snapshotEvery', options.snapshotEvery);

@@ -57,6 +57,9 @@ describe('createRaftNode options (review finding)', () => {
     ['limits.maxEntryBytes', { limits: { maxEntryBytes: 0 } }],
     ['limits.maxChunkBytes', { limits: { maxChunkBytes: '1' } }],
     ['readMode', { readMode: 'fast' }],
+    // Lease reads are safe only while check-quorum deposes a cut-off leader; the core refused the
+    // pair with an uncoded RangeError in start(), after the storage was loaded and written.
+    ['readMode', { readMode: 'lease', checkQuorum: false }],
     ['id', { id: '' }],
     ['peers', { peers: 'a' }],
   ];
