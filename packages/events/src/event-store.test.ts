@@ -1,4 +1,5 @@
 import { describe, expect, it, jest } from '@jest/globals';
+import fc from 'fast-check';
 import { FoundationError, createSeededRandom, isUuid } from '@foundation/core';
 import type { Clock } from '@foundation/core';
 import { createSimulation } from '@foundation/testkit';
@@ -10,7 +11,9 @@ import { EventValidationError } from './errors/event-validation-error';
 import type { FoundationEvent } from './event';
 import { createEventStore } from './event-store';
 import { createMemoryStorage } from './storage/memory-storage';
-import { truncateIfLarge } from './truncate';
+import { encodeValue } from './serialization/cbor-codec';
+import { sizeAtLeast, truncateIfLarge } from './truncate';
+import type { TruncatedData } from './truncate';
 
 function thrown(action: () => unknown): FoundationError {
   try {
@@ -863,6 +866,39 @@ describe('truncateIfLarge (1.x truncate_if_large)', () => {
     const small = truncateIfLarge(large, 100) as { preview: string };
     expect(Buffer.byteLength(small.preview, 'utf8')).toBeLessThanOrEqual(100);
     expect(() => truncateIfLarge(1, -1)).toThrow(RangeError);
+  });
+
+  it('previews a sparse array of 1e8 items without encoding it, giving a lower bound on its size (review finding)', () => {
+    // The whole value was CBOR-encoded before any size check: new Array(1e8) holds nothing but
+    // encodes as 100 MB, and new Array(2 ** 32 - 1) as 4 GB, all to learn it was too large.
+    const result = truncateIfLarge(new Array(1e8)) as TruncatedData;
+    expect(result).toEqual({ truncated: true, originalSize: 100_000_005, originalSizeIsLowerBound: true, preview: expect.stringMatching(/^\[null,null,/) });
+    expect(Buffer.byteLength(result.preview, 'utf8')).toBeLessThanOrEqual(10_000);
+    const nested = truncateIfLarge({ name: 'report', rows: [new Array(2 ** 32 - 1)] }, 100) as TruncatedData;
+    expect(nested).toMatchObject({ truncated: true, originalSizeIsLowerBound: true, preview: expect.stringMatching(/^\{"name":"report","rows":\[\[null,/) });
+    expect(nested.originalSize).toBeGreaterThan(2 ** 32);
+    // A value that contains itself is as large as can be: it gets a preview too (encoding it overflowed the stack).
+    const cyclic: Record<string, unknown> = { name: 'loop' };
+    cyclic.self = cyclic;
+    expect(truncateIfLarge(cyclic, 100)).toMatchObject({ truncated: true, originalSizeIsLowerBound: true, preview: '{"name":"loop","self":"[circular]"}' });
+  });
+
+  it('bounds the size from below without encoding, and measures exactly what it encodes (property test)', () => {
+    const item = fc.oneof(fc.double(), fc.bigInt({ min: -(2n ** 64n), max: 2n ** 64n - 1n }), fc.uint8Array(), fc.constant(undefined));
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.string({ unit: 'binary' }), fc.sparseArray(item, { maxLength: 400 }), fc.integer({ min: 0, max: 300 }), (json, text, sparse, maxBytes) => {
+        const data = { json, text, sparse };
+        const size = encodeValue(data).length;
+        // The walk that decides without encoding: never above the size, and past the limit once it stops early.
+        expect(sizeAtLeast(data, Number.POSITIVE_INFINITY)).toBeLessThanOrEqual(size);
+        const bounded = sizeAtLeast(data, maxBytes);
+        expect(bounded <= maxBytes ? bounded === sizeAtLeast(data, Number.POSITIVE_INFINITY) : bounded <= size).toBe(true);
+        const result = truncateIfLarge(data, maxBytes);
+        if (size <= maxBytes) expect(result).toBe(data);
+        else expect(result).toEqual({ truncated: true, originalSize: size, preview: expect.any(String) });
+      }),
+      { seed: 20_261_201, numRuns: 500 },
+    );
   });
 
   it('gives a preview that a store accepts in place of data it refused', () => {

@@ -1,5 +1,6 @@
 // 1.x `truncate_if_large`: data small enough is returned as it is; larger data is replaced by a
 // preview that says how big the original was.
+import { DEFAULT_MAX_DATA_BYTES } from './event';
 import { encodedSize } from './serialization/cbor-codec';
 
 /** 1.x's default preview size. */
@@ -7,10 +8,69 @@ export const DEFAULT_TRUNCATE_BYTES = 10_000;
 
 export interface TruncatedData {
   readonly truncated: true;
-  /** The original data's size in bytes (CBOR-encoded, as `maxDataBytes` counts). */
+  /**
+   * The original data's size in bytes (CBOR-encoded, as `maxDataBytes` counts), or a lower bound
+   * on it when `originalSizeIsLowerBound` is set.
+   */
   readonly originalSize: number;
+  /**
+   * Set when the data was found too large to measure without encoding it (past
+   * DEFAULT_MAX_DATA_BYTES, or `maxBytes` if more; see `truncateIfLarge`): `originalSize` is
+   * then what it takes at least.
+   */
+  readonly originalSizeIsLowerBound?: true;
   /** The start of the data as JSON-like text, at most `maxBytes` UTF-8 bytes. */
   readonly preview: string;
+}
+
+/** Bytes of a CBOR head carrying the length or count `n` (RFC 8949 §3). */
+function headBytes(n: number): number {
+  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x1_0000_0000 ? 5 : 9;
+}
+
+/**
+ * A lower bound on the CBOR size of `data`, walked only until it passes `limit`. Every value
+ * takes at least a byte (a hole in an array encodes as undefined), so an array or object counts
+ * one per item before its items are looked at, and the walk stops before visiting them once that
+ * is too much: a sparse array costs nothing but its length, as copyEventData's guard does, and a
+ * value that contains itself adds a byte per turn until the bound is passed. No recursion: data
+ * nested deeper than the stack goes on to the encoder, which reports it as before.
+ */
+export function sizeAtLeast(data: unknown, limit: number): number {
+  let size = 1;
+  // Values whose first byte is counted and whose content is not yet.
+  const pending: unknown[] = [data];
+  while (pending.length > 0 && size <= limit) {
+    const value = pending.pop();
+    if (typeof value === 'string') {
+      // Exact UTF-8 length, counted without copying the string.
+      const bytes = Buffer.byteLength(value, 'utf8');
+      size += headBytes(bytes) - 1 + bytes;
+      continue;
+    }
+    if (typeof value !== 'object' || value === null) continue;
+    if (ArrayBuffer.isView(value)) {
+      size += headBytes(value.byteLength) - 1 + value.byteLength;
+      continue;
+    }
+    if (Array.isArray(value)) {
+      const items = value as unknown[];
+      size += headBytes(items.length) - 1 + items.length;
+      if (size > limit) break;
+      for (let index = 0; index < items.length; index += 1) pending.push(items[index]);
+      continue;
+    }
+    // Maps, sets, dates and the like count their head only: a lower bound still.
+    const keys = Object.keys(value);
+    size += headBytes(keys.length) - 1 + 2 * keys.length;
+    if (size > limit) break;
+    for (const key of keys) {
+      const bytes = Buffer.byteLength(key, 'utf8');
+      size += headBytes(bytes) - 1 + bytes;
+      pending.push((value as Record<string, unknown>)[key]);
+    }
+  }
+  return size;
 }
 
 /** Text of `value` as JSON would print it, stopping once `budget` characters are written. */
@@ -73,10 +133,24 @@ function cutToBytes(text: string, maxBytes: number): string {
 
 /**
  * `data` itself when it encodes in at most `maxBytes` (default 10,000, as in 1.x), else
- * `{ truncated: true, originalSize, preview }` with a preview of at most `maxBytes` bytes.
+ * `{ truncated: true, originalSize, preview }` with a preview of at most `maxBytes` bytes. Data
+ * is encoded, and its size exact, only when a walk finds it may take at most `maxBytes` or
+ * DEFAULT_MAX_DATA_BYTES (what a store takes by default), whichever is more; past that the walk
+ * stops, nothing is encoded, and `originalSize` is the lower bound it found
+ * (`originalSizeIsLowerBound`).
  */
 export function truncateIfLarge(data: unknown, maxBytes: number = DEFAULT_TRUNCATE_BYTES): unknown {
   if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new RangeError('maxBytes must be a non-negative integer');
+  // Encoding all of it first cost its whole encoded size: 100 MB for new Array(1e8), which
+  // holds nothing, 4 GB for new Array(2 ** 32 - 1), and a stack overflow for a value that
+  // contains itself. Up to the bound the size stays exact, as it was; the encoding is then at
+  // most about nine times the bound (a number takes 1 to 9 bytes).
+  const limit = Math.max(maxBytes, DEFAULT_MAX_DATA_BYTES);
+  const atLeast = sizeAtLeast(data, limit);
+  if (atLeast > limit) {
+    const preview: TruncatedData = { truncated: true, originalSize: atLeast, originalSizeIsLowerBound: true, preview: cutToBytes(previewText(data, maxBytes + 1), maxBytes) };
+    return preview;
+  }
   const originalSize = encodedSize(data);
   if (originalSize <= maxBytes) return data;
   const preview: TruncatedData = { truncated: true, originalSize, preview: cutToBytes(previewText(data, maxBytes + 1), maxBytes) };
