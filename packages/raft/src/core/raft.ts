@@ -53,6 +53,11 @@ export interface RaftCoreOptions {
   readonly checkQuorum?: boolean;
   /** Byte budget of the entries in one append. Default 1 MiB. */
   readonly maxBytesPerMessage?: number;
+  /**
+   * Entries in one append at most, whatever their bytes: what followers accept (the wire's
+   * `maxEntriesPerMessage`). Default 65,536, the wire's default.
+   */
+  readonly maxEntriesPerMessage?: number;
   /** Appends in flight to one follower in replicate state. Default 256. */
   readonly maxInflight?: number;
   /** Byte budget of committed entries handed out per ready. Default 64 MiB. */
@@ -133,7 +138,7 @@ type Outgoing = WithoutFrom<Message>;
  * often carries only a newer commit index) and successive successful acknowledgements (only
  * the highest index matters). Under load this halves the traffic between leader and followers.
  */
-export function mergeMessages(messages: readonly Message[], maxBytes: number): Message[] {
+export function mergeMessages(messages: readonly Message[], maxBytes: number, maxEntries = Number.POSITIVE_INFINITY): Message[] {
   const merged: Message[] = [];
   const lastTo = new Map<NodeId, number>();
   for (const message of messages) {
@@ -142,7 +147,7 @@ export function mergeMessages(messages: readonly Message[], maxBytes: number): M
     if (previous !== undefined && previous.term === message.term) {
       if (previous.type === 'append' && message.type === 'append' && previous.prevIndex + previous.entries.length === message.prevIndex) {
         const bytes = [...previous.entries, ...message.entries].reduce((sum, entry) => sum + entrySize(entry), 0);
-        if (message.entries.length === 0 || bytes <= maxBytes) {
+        if (message.entries.length === 0 || (bytes <= maxBytes && previous.entries.length + message.entries.length <= maxEntries)) {
           merged[at!] = { ...previous, entries: [...previous.entries, ...message.entries], commit: Math.max(previous.commit, message.commit) };
           continue;
         }
@@ -166,6 +171,7 @@ export class RaftCore {
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
   private readonly maxBytesPerMessage: number;
+  private readonly maxEntriesPerMessage: number;
   private readonly maxInflight: number;
   private readonly maxApplyBytes: number;
   /** The last Ready handed out a membership entry, and `advance` has not been called since. */
@@ -228,6 +234,7 @@ export class RaftCore {
     this.preVote = options.preVote ?? true;
     this.checkQuorum = options.checkQuorum ?? true;
     this.maxBytesPerMessage = options.maxBytesPerMessage ?? 1024 * 1024;
+    this.maxEntriesPerMessage = options.maxEntriesPerMessage ?? 65_536;
     this.maxInflight = options.maxInflight ?? 256;
     this.maxApplyBytes = options.maxApplyBytes ?? 64 * 1024 * 1024;
     this.readMode = options.readMode ?? 'safe';
@@ -778,7 +785,10 @@ export class RaftCore {
     if (progress === undefined || progress.isPaused()) return false;
     const prevIndex = progress.next - 1;
     const prevTerm = this.log.term(prevIndex);
-    const entries = this.log.slice(progress.next, this.log.lastIndex() + 1, this.maxBytesPerMessage);
+    // Small entries fit the byte budget by the tens of thousands: the count is capped too, as
+    // followers refuse an append of more than they accept, and a leader that sent it again at
+    // every retry replicated nothing more.
+    const entries = this.log.slice(progress.next, Math.min(this.log.lastIndex(), prevIndex + this.maxEntriesPerMessage) + 1, this.maxBytesPerMessage);
     if (prevTerm === null || entries === null) return this.sendSnapshot(to, progress);
     if (entries.length === 0 && !allowEmpty) return false;
     this.send({ type: 'append', to, term: this.term, prevIndex, prevTerm, entries, commit: this.log.committed });
@@ -1037,7 +1047,7 @@ export class RaftCore {
       hardState: hardChanged ? hard : null,
       entries: [...this.log.unstableEntries()],
       snapshot: this.log.pendingSnapshot(),
-      messages: mergeMessages(this.messages, this.maxBytesPerMessage),
+      messages: mergeMessages(this.messages, this.maxBytesPerMessage, this.maxEntriesPerMessage),
       committedEntries,
       readStates: this.readStates,
       droppedReads: this.droppedReads,

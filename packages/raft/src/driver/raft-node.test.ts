@@ -396,6 +396,20 @@ describe('createRaftNode', () => {
     expect(empty).toBe(RAFT_ERROR_CODES.dropped);
   });
 
+  it('sends no append with more entries than limits.maxEntriesPerMessage, so a burst larger than it commits (review finding)', async () => {
+    // The leader put as many entries in one append as its byte budget allowed, whatever the
+    // count its followers accept: with the same limit on every node, a turn's burst above it went
+    // out as one append that both followers refused, again at every retry, and the cluster
+    // committed nothing more.
+    const c = cluster(['n1', 'n2', 'n3'], { limits: { maxEntriesPerMessage: 100 } });
+    const leader = await elected(c);
+    const node = c.nodes.get(leader)!;
+    const burst = Promise.all(Array.from({ length: 250 }, (_, index) => node.propose({ op: 'put', key: `k${index}`, value: index })));
+    await expect(c.run(() => burst)).resolves.toHaveLength(250);
+    for (const id of ['n1', 'n2', 'n3']) expect(c.nodes.get(id)!.stats().invalidMessages).toBe(0);
+    for (const id of ['n1', 'n2', 'n3']) await c.settle(() => c.machines.get(id)!.entries().size === 250);
+  });
+
   it('with one follower cut off, a leader applies nothing until its own write is done', async () => {
     const c = cluster(['n1', 'n2', 'n3']);
     const leader = await elected(c);

@@ -354,6 +354,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
       ...(this.options.readMode === undefined ? {} : { readMode: this.options.readMode }),
       ...(this.options.maxInflight === undefined ? {} : { maxInflight: this.options.maxInflight }),
       ...(this.options.maxBytesPerMessage === undefined ? {} : { maxBytesPerMessage: this.options.maxBytesPerMessage }),
+      maxEntriesPerMessage: this.limits.maxEntriesPerMessage,
     });
     this.toldMembership = JSON.stringify(this.core.membership());
     if (this.stopped) return;
