@@ -63,5 +63,11 @@ export function checkNodeOptions(options: CheckedOptions): void {
   if (options.limits !== undefined) {
     if (typeof options.limits !== 'object' || options.limits === null) throw new RaftOptionsError('limits', `must be an object (got ${describe(options.limits)})`);
     for (const [name, value] of Object.entries(options.limits)) positiveInteger(`limits.${name}`, value);
+    // Nodes take chunks of at most limits.maxChunkBytes: larger ones of this node's would be
+    // refused by every node configured as it is, and a follower needing a snapshot never caught up.
+    const maxChunk = (options.limits as { maxChunkBytes?: number }).maxChunkBytes;
+    if (maxChunk !== undefined && options.snapshotChunkBytes !== undefined && (options.snapshotChunkBytes as number) > maxChunk) {
+      throw new RaftOptionsError('snapshotChunkBytes', `must be at most limits.maxChunkBytes (${maxChunk}), which nodes with these limits accept (got ${describe(options.snapshotChunkBytes)})`);
+    }
   }
 }

@@ -56,6 +56,8 @@ describe('createRaftNode options (review finding)', () => {
     ['maxBytesPerMessage', { maxBytesPerMessage: -1 }],
     ['limits.maxEntryBytes', { limits: { maxEntryBytes: 0 } }],
     ['limits.maxChunkBytes', { limits: { maxChunkBytes: '1' } }],
+    // Its own chunks would be refused by every node with the same limits.
+    ['snapshotChunkBytes', { snapshotChunkBytes: 4096, limits: { maxChunkBytes: 1024 } }],
     ['readMode', { readMode: 'fast' }],
     // Lease reads are safe only while check-quorum deposes a cut-off leader; the core refused the
     // pair with an uncoded RangeError in start(), after the storage was loaded and written.

@@ -735,6 +735,20 @@ describe('createRaftNode', () => {
     expect(c.sent.filter((message) => message.from === lagging && message.type === 'snapshot-chunk-ack').length).toBe(chunks);
   });
 
+  it('cuts its snapshot chunks to limits.maxChunkBytes when no chunk size is given, so nodes with that limit take them (review finding)', async () => {
+    // The chunk size stayed at its 1 MiB default under a lower limit: with the same limits on
+    // every node, each chunk of a snapshot above the limit was refused, at every resend, and the
+    // follower that needed it never caught up.
+    const c = cluster(['n1', 'n2', 'n3'], { snapshotEvery: 20, limits: { maxChunkBytes: 256 } });
+    const leader = await elected(c);
+    const lagging = ['n1', 'n2', 'n3'].find((id) => id !== leader)!;
+    c.simulation.network.isolate(lagging);
+    for (let index = 0; index < 60; index += 1) await c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: `key-${index}`, value: 'x'.repeat(20) }));
+    c.simulation.network.heal();
+    await c.settle(() => c.machines.get(lagging)!.entries().size === 60);
+    expect(c.nodes.get(lagging)!.stats()).toMatchObject({ snapshotsInstalled: 1, invalidMessages: 0 });
+  });
+
   it.each([1, 2, 3])('seed=%d: a snapshot sent in chunks reaches a follower over a network that loses and reorders them (review finding)', async (seed) => {
     // A follower takes chunks in order only, and nothing was sent again: one chunk lost or
     // overtaken left the rest dropped unacknowledged until the transfer stalled (twenty election

@@ -292,7 +292,9 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     this.channel = options.channel ?? 'raft';
     this.requestTimeoutMs = options.requestTimeoutMs ?? 5000;
     this.snapshotEvery = options.snapshotEvery ?? 10_000;
-    this.chunkBytes = options.snapshotChunkBytes ?? 1024 * 1024;
+    // A chunk above the limit would be refused by every node with the same limits, so the default
+    // size keeps within it (an explicit one above it is refused by checkNodeOptions).
+    this.chunkBytes = options.snapshotChunkBytes ?? Math.min(1024 * 1024, options.limits?.maxChunkBytes ?? Number.POSITIVE_INFINITY);
     this.limits = {
       maxEntriesPerMessage: options.limits?.maxEntriesPerMessage ?? 65_536,
       maxEntryBytes: options.limits?.maxEntryBytes ?? 64 * 1024 * 1024,
