@@ -367,6 +367,76 @@ describe('the file write-ahead log', () => {
     }
   });
 
+  describe('a sync that fails (review finding)', () => {
+    /** The paths of this process's open file descriptors. */
+    const openFiles = (): string[] =>
+      readdirSync('/proc/self/fd').flatMap((fd) => {
+        try {
+          return [readlinkSync(`/proc/self/fd/${fd}`)];
+        } catch {
+          return [];
+        }
+      });
+
+    /** Makes `sync` or `datasync` of a file handle on a path that `fails` names throw, for the rest of `run`. */
+    async function failingSyncs(method: 'sync' | 'datasync', fails: (path: string) => boolean, run: () => Promise<void>): Promise<void> {
+      const probe = await open(tmpdir(), 'r');
+      const prototype = Object.getPrototypeOf(probe) as Record<'sync' | 'datasync', (this: { fd: number }) => Promise<void>>;
+      await probe.close();
+      const original = prototype[method];
+      prototype[method] = function (this: { fd: number }): Promise<void> {
+        if (fails(readlinkSync(`/proc/self/fd/${this.fd}`))) return Promise.reject(new Error('EIO: i/o error, fsync'));
+        return original.call(this);
+      };
+      try {
+        await run();
+      } finally {
+        prototype[method] = original;
+      }
+    }
+
+    it('leaves no file open when the new segment of a rotation cannot be made durable, and rotates again later', async () => {
+      // The new segment's handle was opened, its opening record failed, and nothing closed it:
+      // each failed rotation kept a descriptor until the process ended (or the handle was
+      // collected), and the segment's file stayed, so the next rotation failed on it (EEXIST).
+      const path = directory();
+      const { storage } = await reopen(path, { segmentBytes: 300 });
+      await storage.save({ hardState: { term: 2, vote: 'n1', commit: 0 }, entries: [] });
+      const second = join(path, 'wal', 'wal-0000000000000002.log');
+      let rotated: unknown = null;
+      await failingSyncs('datasync', (file) => file === second, async () => {
+        for (let index = 1; rotated === null && index <= 30; index += 1) {
+          rotated = await storage.save({ entries: [entry(index, 2)] }).then(
+            () => null,
+            (error: unknown) => error,
+          );
+        }
+      });
+      expect(rotated).toBeInstanceOf(Error);
+      expect(openFiles()).not.toContain(second);
+      // Writes go on in the segment it had, and the next rotation makes the segment after it.
+      for (let index = 20; index <= 40; index += 1) await storage.save({ entries: [entry(index, 2)] });
+      expect(segments(path).length).toBeGreaterThan(1);
+      await storage.close();
+      expect(openFiles().filter((file) => file.startsWith(path))).toEqual([]);
+    });
+
+    it('leaves no file open when the segment it truncated at start cannot be made durable', async () => {
+      const path = directory();
+      const { storage } = await reopen(path);
+      await storage.save({ entries: [entry(1, 1)] });
+      await storage.close();
+      const segment = join(path, 'wal', segments(path)[0]!);
+      appendFileSync(segment, Buffer.from([0xf0, 0xca, 0xd0, 0xa1, 0, 0, 0, 9, 1, 2, 3, 4, 5]));
+      let failure: unknown = null;
+      await failingSyncs('sync', (file) => file === segment, async () => {
+        failure = await loadFailure(path);
+      });
+      expect(failure).toBeInstanceOf(Error);
+      expect(openFiles().filter((file) => file.startsWith(path))).toEqual([]);
+    });
+  });
+
   it('rotates segments and keeps the hard state across them', async () => {
     const path = directory();
     const { storage } = await reopen(path, { segmentBytes: 300 });

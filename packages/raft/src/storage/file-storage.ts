@@ -328,8 +328,11 @@ class FileStorage implements RaftPersistence {
           await truncate(path, offset);
           if (this.sync) {
             const handle = await open(path, 'r+');
-            await handle.sync();
-            await handle.close();
+            try {
+              await handle.sync();
+            } finally {
+              await handle.close();
+            }
           }
           break;
         }
@@ -466,10 +469,19 @@ class FileStorage implements RaftPersistence {
     // before the next segment exists.
     if (this.sync) await this.active?.datasync();
     const name = segmentName(sequence);
-    const handle = await open(join(this.walDirectory, name), 'wx');
+    const path = join(this.walDirectory, name);
+    const handle = await open(path, 'wx');
     const segment: Segment = { name, sequence, lastIndex: 0, size: 0 };
-    await this.writeOpening(handle, segment);
-    if (this.sync) await syncDirectory(this.walDirectory);
+    try {
+      await this.writeOpening(handle, segment);
+      if (this.sync) await syncDirectory(this.walDirectory);
+    } catch (error) {
+      // Writes go on in the segment they were in: this one is closed, not left open for good,
+      // and removed, so that the next rotation can make it again (it holds nothing else).
+      await handle.close().catch(() => undefined);
+      await rm(path, { force: true }).catch(() => undefined);
+      throw error;
+    }
     await this.active?.close();
     this.active = handle;
     this.segments.push(segment);
