@@ -901,6 +901,39 @@ describe('truncateIfLarge (1.x truncate_if_large)', () => {
     );
   });
 
+  it('keeps data the encoder writes small, though its own properties are large: the bound counts only what is encoded', () => {
+    // The walk counted the own properties of every object, but the encoder writes an Error as
+    // its name and message, a Map, Set or Date from its contents, and a class instance that can
+    // be iterated from its items: a 2 MB property on such a value was taken for at least 2 MB,
+    // and data of a few bytes came back as a preview claiming that lower bound.
+    const body = 'x'.repeat(2_000_000);
+    class Bag {
+      readonly body = body;
+      *[Symbol.iterator](): Generator<number> {
+        yield 1;
+      }
+    }
+    const values: unknown[] = [
+      Object.assign(new Error('refused'), { body }),
+      Object.assign(new Map([['key', 1]]), { body }),
+      Object.assign(new Set([1]), { body }),
+      Object.assign(new Date(0), { body }),
+      Object.assign(/route/u, { body }),
+      Object.assign(new ArrayBuffer(2), { body }),
+      new Bag(),
+      { hasOwnProperty: () => false, body },
+    ];
+    for (const value of values) {
+      const data = { value };
+      expect(encodeValue(data).length).toBeLessThan(100);
+      expect(sizeAtLeast(data, Number.POSITIVE_INFINITY)).toBeLessThanOrEqual(encodeValue(data).length);
+      expect(truncateIfLarge(data)).toBe(data);
+    }
+    // Plain data keeps its exact bound, a key named "constructor" included.
+    const plain = { constructor: 'x', rows: new Array(2 ** 32 - 1) };
+    expect(truncateIfLarge(plain)).toMatchObject({ truncated: true, originalSizeIsLowerBound: true });
+  });
+
   it('gives a preview that a store accepts in place of data it refused', () => {
     const store = createEventStore({ maxDataBytes: 1000, node: 'n' });
     const data = { rows: Array.from({ length: 500 }, (_, index) => ({ index })) };

@@ -1,5 +1,6 @@
 // 1.x `truncate_if_large`: data small enough is returned as it is; larger data is replaced by a
 // preview that says how big the original was.
+import { Tag } from 'cbor-x';
 import { DEFAULT_MAX_DATA_BYTES } from './event';
 import { encodedSize } from './serialization/cbor-codec';
 
@@ -28,6 +29,24 @@ function headBytes(n: number): number {
   return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x1_0000_0000 ? 5 : 9;
 }
 
+/** Classes the encoder (cbor-x) writes from their contents (a name and message, entries, bytes), not their keys. */
+const WRITTEN_FROM_CONTENTS: readonly (abstract new (...args: never[]) => object)[] = [Map, Set, Date, Error, RegExp, ArrayBuffer, Tag];
+
+/**
+ * Whether the encoder writes `value` as a map of its own enumerable keys, as it writes plain
+ * objects and class instances. It writes an Error as its name and message, a Map, Set or Date
+ * from its contents, anything else it can iterate from its items, and an object whose own
+ * hasOwnProperty is some other function with the keys that function accepts: their own keys may
+ * be far larger than what is encoded, so they count their first byte only.
+ */
+function writtenFromKeys(value: object, constructor: unknown): boolean {
+  const { hasOwnProperty } = value as { hasOwnProperty?: unknown };
+  if (typeof hasOwnProperty === 'function' && hasOwnProperty !== Object.prototype.hasOwnProperty) return false;
+  if (constructor === Object) return true;
+  if (WRITTEN_FROM_CONTENTS.some((type) => value instanceof type)) return false;
+  return !(Symbol.iterator in value) && !(Symbol.asyncIterator in value);
+}
+
 /**
  * A lower bound on the CBOR size of `data`, walked only until it passes `limit`. Every value
  * takes at least a byte (a hole in an array encodes as undefined), so an array or object counts
@@ -53,14 +72,16 @@ export function sizeAtLeast(data: unknown, limit: number): number {
       size += headBytes(value.byteLength) - 1 + value.byteLength;
       continue;
     }
-    if (Array.isArray(value)) {
+    // Read as the encoder reads it, which picks how to write a value by its constructor.
+    const constructor: unknown = (value as { constructor?: unknown }).constructor;
+    if (constructor === Array) {
       const items = value as unknown[];
       size += headBytes(items.length) - 1 + items.length;
       if (size > limit) break;
       for (let index = 0; index < items.length; index += 1) pending.push(items[index]);
       continue;
     }
-    // Maps, sets, dates and the like count their head only: a lower bound still.
+    if (!writtenFromKeys(value, constructor)) continue;
     const keys = Object.keys(value);
     size += headBytes(keys.length) - 1 + 2 * keys.length;
     if (size > limit) break;
