@@ -934,6 +934,25 @@ describe('truncateIfLarge (1.x truncate_if_large)', () => {
     expect(truncateIfLarge(plain)).toMatchObject({ truncated: true, originalSizeIsLowerBound: true });
   });
 
+  it('previews data nested deeper than the stack once the walk finds it too large, rather than overflowing while writing the preview', () => {
+    // The walk decides without recursion, but the preview was written by recursing once per
+    // level: 2,000,000 nested arrays (or 20,000 around a 2 MB string) threw an uncoded
+    // RangeError where a preview was due.
+    let deep: unknown = [];
+    for (let level = 0; level < 2_000_000; level += 1) deep = [deep];
+    const result = truncateIfLarge(deep) as TruncatedData;
+    expect(result).toMatchObject({ truncated: true, originalSizeIsLowerBound: true });
+    expect(result.preview).toBe('['.repeat(10_000));
+    let wrapped: unknown = { text: 'x'.repeat(2_000_000) };
+    for (let level = 0; level < 20_000; level += 1) wrapped = { level: wrapped };
+    const preview = (truncateIfLarge(wrapped, 100) as TruncatedData).preview;
+    expect(preview).toBe('{"level":'.repeat(12).slice(0, 100));
+    // Ordinary data previews as before, shared values and all.
+    const shared = { id: 1 };
+    const ordinary = { rows: [shared, shared, [null, undefined, 2n, new Uint8Array(3)]], text: 'y'.repeat(20_000) };
+    expect((truncateIfLarge(ordinary, 200) as TruncatedData).preview).toBe(`{"rows":[{"id":1},"[circular]",[null,null,2n,"[3 bytes]"]],"text":"${'y'.repeat(200)}`.slice(0, 200));
+  });
+
   it('gives a preview that a store accepts in place of data it refused', () => {
     const store = createEventStore({ maxDataBytes: 1000, node: 'n' });
     const data = { rows: Array.from({ length: 500 }, (_, index) => ({ index })) };

@@ -94,14 +94,29 @@ export function sizeAtLeast(data: unknown, limit: number): number {
   return size;
 }
 
-/** Text of `value` as JSON would print it, stopping once `budget` characters are written. */
+/** A container the preview has opened: its items or keys are written one by one. */
+interface OpenContainer {
+  readonly object: object;
+  readonly isArray: boolean;
+  /** The object's keys, read once its first item is due. */
+  keys: readonly string[] | undefined;
+  index: number;
+}
+
+/**
+ * Text of `value` as JSON would print it, stopping once `budget` characters are written. Open
+ * containers sit on a stack of their own, not the call stack: data nested deeper than the stack
+ * (which the size walk finds too large without recursing) must still get its preview.
+ */
 function previewText(value: unknown, budget: number): string {
   let out = '';
   const seen = new Set<object>();
+  const open: OpenContainer[] = [];
   const write = (text: string): boolean => {
     out += text;
     return out.length < budget;
   };
+  // Writes a value, or opens a container whose items the loop below writes.
   const visit = (current: unknown): boolean => {
     if (current === null || current === undefined) return write('null');
     switch (typeof current) {
@@ -121,25 +136,31 @@ function previewText(value: unknown, budget: number): string {
     if (seen.has(object)) return write('"[circular]"');
     if (object instanceof Uint8Array) return write(`"[${object.byteLength} bytes]"`);
     seen.add(object);
-    if (Array.isArray(object)) {
-      if (!write('[')) return false;
-      for (let index = 0; index < object.length; index += 1) {
-        if (index > 0 && !write(',')) return false;
-        if (!visit(object[index])) return false;
-      }
-      return write(']');
-    }
-    if (!write('{')) return false;
-    let first = true;
-    for (const key of Object.keys(object)) {
-      if (!first && !write(',')) return false;
-      first = false;
-      if (!write(`${JSON.stringify(key)}:`)) return false;
-      if (!visit((object as Record<string, unknown>)[key])) return false;
-    }
-    return write('}');
+    const isArray = Array.isArray(object);
+    open.push({ object, isArray, keys: undefined, index: 0 });
+    return write(isArray ? '[' : '{');
   };
-  visit(value);
+  if (!visit(value)) return out;
+  while (open.length > 0) {
+    const container = open[open.length - 1]!;
+    const { object, isArray } = container;
+    if (!isArray && container.keys === undefined) container.keys = Object.keys(object);
+    const index = container.index;
+    if (index >= (isArray ? (object as unknown[]).length : container.keys!.length)) {
+      open.pop();
+      if (!write(isArray ? ']' : '}')) return out;
+      continue;
+    }
+    container.index += 1;
+    if (index > 0 && !write(',')) return out;
+    if (isArray) {
+      if (!visit((object as unknown[])[index])) return out;
+      continue;
+    }
+    const key = container.keys![index]!;
+    if (!write(`${JSON.stringify(key)}:`)) return out;
+    if (!visit((object as Record<string, unknown>)[key])) return out;
+  }
   return out;
 }
 
