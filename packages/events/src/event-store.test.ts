@@ -953,6 +953,23 @@ describe('truncateIfLarge (1.x truncate_if_large)', () => {
     expect((truncateIfLarge(ordinary, 200) as TruncatedData).preview).toBe(`{"rows":[{"id":1},"[circular]",[null,null,2n,"[3 bytes]"]],"text":"${'y'.repeat(200)}`.slice(0, 200));
   });
 
+  it('reports data that cannot be read as serialization_failed (3101), as when it was encoded first', () => {
+    // The size walk reads every value before the encoder does: a getter or proxy that throws
+    // escaped as its own error, where encoding first had reported it as 3101 with the cause.
+    const failure = new Error('unreadable');
+    const getter = Object.defineProperty({}, 'value', {
+      enumerable: true,
+      get: () => {
+        throw failure;
+      },
+    });
+    const proxy = new Proxy({}, { ownKeys: () => { throw failure; } });
+    for (const data of [getter, { nested: [proxy] }]) {
+      const error = thrown(() => truncateIfLarge(data));
+      expect([error.code, error.cause]).toEqual([EVENT_ERROR_CODES.serializationFailed, failure]);
+    }
+  });
+
   it('gives a preview that a store accepts in place of data it refused', () => {
     const store = createEventStore({ maxDataBytes: 1000, node: 'n' });
     const data = { rows: Array.from({ length: 500 }, (_, index) => ({ index })) };

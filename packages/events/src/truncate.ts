@@ -2,6 +2,7 @@
 // preview that says how big the original was.
 import { Tag } from 'cbor-x';
 import { DEFAULT_MAX_DATA_BYTES } from './event';
+import { EventSerializationError } from './errors/event-serialization-error';
 import { encodedSize } from './serialization/cbor-codec';
 
 /** 1.x's default preview size. */
@@ -188,7 +189,14 @@ export function truncateIfLarge(data: unknown, maxBytes: number = DEFAULT_TRUNCA
   // contains itself. Up to the bound the size stays exact, as it was; the encoding is then at
   // most about nine times the bound (a number takes 1 to 9 bytes).
   const limit = Math.max(maxBytes, DEFAULT_MAX_DATA_BYTES);
-  const atLeast = sizeAtLeast(data, limit);
+  let atLeast: number;
+  try {
+    atLeast = sizeAtLeast(data, limit);
+  } catch (error) {
+    // A getter or proxy that throws: reported as 3101 with its cause, as when the encoder was
+    // the first to read the data.
+    throw new EventSerializationError(error instanceof Error ? error.message : String(error), error);
+  }
   if (atLeast > limit) {
     const preview: TruncatedData = { truncated: true, originalSize: atLeast, originalSizeIsLowerBound: true, preview: cutToBytes(previewText(data, maxBytes + 1), maxBytes) };
     return preview;
