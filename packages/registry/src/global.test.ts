@@ -536,6 +536,32 @@ describe('registerGlobal on one node (createLocalConsensusLog)', () => {
     expect(errors.map((error) => error.code)).toEqual([5604, 5604]);
     expect(registry.listServices()).toEqual([]);
   });
+
+  it('refuses a claim whose id already holds another name, so that lookups and the log agree after its release (review finding)', async () => {
+    // Two names under one claim id (a forged or broken command): the view keeps its records of
+    // global names by id, so the second took the first's place there, and the release of the
+    // first name took the second off the view while the first stayed shown, held by nobody.
+    const { registry, log } = setup(207);
+    const errors: FoundationError[] = [];
+    registry.on('consensus-error', ({ error }) => errors.push(error));
+    const claimOf = (name: string) => ({
+      type: 'registry-claim' as const,
+      namespace: 'production',
+      claim: { id: 'peer/1/g1', name, node: 'peer', incarnation: 1, target: `target-of-${name}`, capabilities: [], metadata: {}, weight: 1, registeredAt: 1 },
+    });
+    await log.append(claimOf('first'));
+    await log.append(claimOf('second'));
+    expect(errors.map((error) => error.code)).toEqual([5604]);
+    expect(await registry.lookupGlobal('second')).toBeUndefined();
+    await log.append({ type: 'registry-release', namespace: 'production', name: 'first', id: 'peer/1/g1' });
+    expect(await registry.lookupGlobal('first')).toBeUndefined();
+    expect(registry.listServices()).toEqual([]);
+    expect(registry.find('first')).toBeUndefined();
+    // The same claim applied again (a replay) still holds its own name.
+    await log.append(claimOf('first'));
+    await log.append(claimOf('first'));
+    expect(registry.lookup('first')).toBe('target-of-first');
+  });
 });
 
 /**

@@ -48,6 +48,13 @@ export function claimData(instance: ServiceInstance): Record<string, unknown> {
 
 export class GlobalNames {
   private readonly holders = new Map<string, ServiceInstance>();
+  /**
+   * claim id → the name it holds. A claim id holds one name at most: the driver keeps its
+   * records of global names by id, and a second name under one id (a forged or broken command)
+   * took the first's record there, so the release of either left the view out of step with
+   * the log.
+   */
+  private readonly namesById = new Map<string, string>();
   /** node → highest released incarnation: a claim from it that commits after its release is refused. */
   private readonly released = new Map<string, number>();
 
@@ -84,10 +91,13 @@ export class GlobalNames {
         const incarnation = reader.incarnation(claim.incarnation, 'claim.incarnation');
         const decoded = reader.entry({ ...claim, mode: 'unique', health: 'healthy', load: 0, revision: index }, 'claim', node, incarnation);
         const instance: ServiceInstance = Object.freeze(Object.assign({}, decoded, { scope: 'global' as const }));
+        const heldName = this.namesById.get(instance.id);
+        if (heldName !== undefined && heldName !== instance.name) reader.fail('claim.id', `the id already holds the name "${heldName}"`);
         if (incarnation <= (this.released.get(node) ?? -1)) return { added: undefined, removed: [], claim: { id: instance.id, won: false, holder: instance } };
         const holder = this.holders.get(instance.name);
         if (holder !== undefined) return { added: undefined, removed: [], claim: { id: instance.id, won: holder.id === instance.id, holder } };
         this.holders.set(instance.name, instance);
+        this.namesById.set(instance.id, instance.name);
         return { added: instance, removed: [], claim: { id: instance.id, won: true, holder: instance } };
       }
       case 'registry-release': {
@@ -95,6 +105,7 @@ export class GlobalNames {
         const holder = this.holders.get(name);
         if (holder === undefined || holder.id !== record.id) return NOTHING;
         this.holders.delete(name);
+        this.namesById.delete(holder.id);
         return { added: undefined, removed: [holder], claim: undefined };
       }
       case 'registry-release-node': {
@@ -109,6 +120,7 @@ export class GlobalNames {
         for (const [name, holder] of this.holders) {
           if (holder.node === node && holder.incarnation <= incarnation) {
             this.holders.delete(name);
+            this.namesById.delete(holder.id);
             removed.push(holder);
           }
         }
