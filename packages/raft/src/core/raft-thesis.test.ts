@@ -350,6 +350,26 @@ describe('batched proposals (ours)', () => {
     for (const id of ['n1', 'n2', 'n3']) expect(network.appliedText(id).slice(-3)).toEqual(['a', 'b', 'c']);
   });
 
+  it('refuses a maxEntriesPerMessage that is not at least 1, with which a leader replicated nothing (review finding)', () => {
+    // The cap bounds each append to prevIndex + maxEntriesPerMessage: at 0, below 0 or NaN every
+    // append went out empty, and the leader's own no-op never committed, without a word.
+    for (const maxEntriesPerMessage of [0, -1, Number.NaN]) {
+      expect(() => new CoreNetwork(['n1', 'n2', 'n3'], { maxEntriesPerMessage })).toThrow(RangeError);
+    }
+    const uncapped = new CoreNetwork(['n1', 'n2', 'n3'], { maxEntriesPerMessage: Number.POSITIVE_INFINITY });
+    uncapped.elect('n1');
+    uncapped.propose('n1', 'a');
+    uncapped.stabilize();
+    expect(uncapped.appliedText('n2')).toEqual(['a']);
+    const one = new CoreNetwork(['n1', 'n2', 'n3'], { maxEntriesPerMessage: 1 });
+    one.elect('n1');
+    const before = one.delivered.length;
+    one.node('n1').core.proposeBatch(['a', 'b', 'c'].map(bytes));
+    one.stabilize();
+    expect(one.appliedText('n3')).toEqual(['a', 'b', 'c']);
+    expect(one.delivered.slice(before).every((message) => message.type !== 'append' || message.entries.length <= 1)).toBe(true);
+  });
+
   it('a node that does not lead appends nothing of the batch', () => {
     const network = new CoreNetwork(['n1', 'n2', 'n3']);
     network.elect('n1');

@@ -55,7 +55,8 @@ export interface RaftCoreOptions {
   readonly maxBytesPerMessage?: number;
   /**
    * Entries in one append at most, whatever their bytes: what followers accept (the wire's
-   * `maxEntriesPerMessage`). Default 65,536, the wire's default.
+   * `maxEntriesPerMessage`). Default 65,536, the wire's default. At least 1 (RangeError
+   * otherwise); Infinity leaves only the byte budget.
    */
   readonly maxEntriesPerMessage?: number;
   /** Appends in flight to one follower in replicate state. Default 256. */
@@ -235,6 +236,9 @@ export class RaftCore {
     this.checkQuorum = options.checkQuorum ?? true;
     this.maxBytesPerMessage = options.maxBytesPerMessage ?? 1024 * 1024;
     this.maxEntriesPerMessage = options.maxEntriesPerMessage ?? 65_536;
+    // Below 1 (or NaN) every append went out empty: the leader replicated nothing, not even its
+    // no-op, and said nothing about why.
+    if (!(this.maxEntriesPerMessage >= 1)) throw new RangeError(`maxEntriesPerMessage must be at least 1 (got ${this.maxEntriesPerMessage})`);
     this.maxInflight = options.maxInflight ?? 256;
     this.maxApplyBytes = options.maxApplyBytes ?? 64 * 1024 * 1024;
     this.readMode = options.readMode ?? 'safe';
