@@ -931,6 +931,25 @@ describe('a departed node\'s claim or registration that arrives after its depart
     await expect(registry.registerGlobal('singleton', 'mine')).resolves.toBeDefined();
   });
 
+  it('is refused though the names the node held were released one by one before this node\'s release was due (seed=234)', async () => {
+    // The release of a departed node was appended only while it still held names here: when its
+    // own release of its last name committed during the jitter, nothing set the release floor,
+    // and its claim still on its way committed afterwards and held a name for a node that is gone.
+    const { simulation, log, registry, delivered, leave } = setup(234);
+    delivered('plain');
+    await log.append(otherClaim('m', 'held'));
+    expect(registry.find('held')?.node).toBe('m');
+    leave();
+    // m released its name just before it failed; the release commits within the jitter.
+    await log.append({ type: 'registry-release', namespace: 'production', name: 'held', id: 'm/1/g1' });
+    await simulation.runForAsync(2_000);
+    // m's second claim, sent before it failed, commits now.
+    await log.append({ ...otherClaim('m', 'singleton'), claim: { ...otherClaim('m', 'singleton').claim, id: 'm/1/g2' } });
+    await simulation.runForAsync(1_000);
+    expect(registry.find('singleton')).toBeUndefined();
+    await expect(registry.registerGlobal('singleton', 'mine')).resolves.toBeDefined();
+  });
+
   it('is released when nothing of the node was heard here before it left: the claim names the incarnation (seed=231)', async () => {
     // Review finding: without a departure record (the node was unknown here, its first delta
     // still on its way) the departure was forgotten, and the claim that committed afterwards held

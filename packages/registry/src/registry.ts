@@ -1095,12 +1095,9 @@ class RegistryImpl<Target> implements Registry<Target> {
     if (incarnation === undefined) return;
     // Released even when the node holds nothing here yet: a claim of it still on its way would
     // commit afterwards, and only the release floor refuses it then; nothing else would ever
-    // release that name. Until the floor covers the incarnation (or, for names held, until
-    // none of that incarnation's is left).
-    const needed =
-      held.length === 0
-        ? () => (this.globals.releasedFloor(node) ?? -1) < incarnation
-        : () => [...this.globals.all()].some((holder) => holder.node === node && holder.incarnation <= incarnation);
+    // release that name. Until the floor covers the incarnation, also once the names it held
+    // are gone: released one by one (its own releases committing late), they set no floor.
+    const needed = (): boolean => (this.globals.releasedFloor(node) ?? -1) < incarnation;
     this.releaseUntilDone(
       `node ${node}#${incarnation}`,
       { type: 'registry-release-node', namespace: this.namespace, node, incarnation },
