@@ -1055,11 +1055,19 @@ class RegistryImpl<Target> implements Registry<Target> {
       const previous = event.previous as ServiceInstance<Target>;
       if (before && after) delivered = { type: 'service-change', instance, previous };
       else if (after) delivered = { type: 'service-up', instance };
-      else if (before) delivered = { type: 'service-down', instance, reason: previous.health !== instance.health ? 'health' : 'changed' };
+      // 'health' only when the health alone took it out of the criteria: a change heard from a
+      // peer may bring a new health and new metadata at once, and a watcher that accepts any
+      // health was told 'health' when the metadata had moved it out.
+      else if (before) delivered = { type: 'service-down', instance, reason: this.leftForHealth(watcher.criteria, previous, instance) ? 'health' : 'changed' };
     }
     if (delivered === undefined) return;
     if (watcher.backlog !== undefined) watcher.backlog.push(delivered);
     else this.deliver(watcher, delivered);
+  }
+
+  /** Whether `instance` would still match `criteria` with the health it had before. */
+  private leftForHealth(criteria: CompiledCriteria, previous: ServiceInstance, instance: ServiceInstance): boolean {
+    return previous.health !== instance.health && this.view.matches(criteria, { ...instance, health: previous.health });
   }
 
   private deliver(watcher: Watcher<Target>, event: WatchEvent<Target>): void {

@@ -69,6 +69,27 @@ describe('replication', () => {
     expect(converged(simulation, cluster)).toBe(true);
   });
 
+  it('a remote change of health and metadata together goes down as changed for a watcher that accepts any health (seed=119) (review finding)', () => {
+    // Told 'health' whenever the health differed, though the watcher accepts every status and
+    // only the metadata made the instance leave its criteria.
+    const { simulation, cluster } = start(119, 2);
+    simulation.runFor(200);
+    const registration = node(cluster, 'n0').registry.register('db', 'tcp://db', { metadata: { shard: 3 } });
+    simulation.runFor(50);
+    const reasons: string[] = [];
+    const healthy: string[] = [];
+    node(cluster, 'n1').registry.watch({ metadata: { shard: 3 }, health: 'any' }, (event) => reasons.push(event.type === 'service-down' ? event.reason : event.type));
+    node(cluster, 'n1').registry.watch({ name: 'db' }, (event) => healthy.push(event.type === 'service-down' ? event.reason : event.type));
+    // In one turn, so that n1 hears both in one delta.
+    registration.setHealth('degraded');
+    registration.updateMetadata({ shard: 4 });
+    simulation.runFor(50);
+    expect(node(cluster, 'n1').registry.find('db')).toMatchObject({ health: 'degraded', metadata: { shard: 4 } });
+    expect(reasons).toEqual(['changed']);
+    // A watcher of healthy instances whose criteria the metadata does not touch: the health.
+    expect(healthy).toEqual(['health']);
+  });
+
   it('auto-removal on process exit is replicated (seed=102)', () => {
     const { simulation, cluster } = start(102, 4);
     simulation.runFor(200);
