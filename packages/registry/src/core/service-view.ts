@@ -182,7 +182,7 @@ export class ServiceView {
 
   /**
    * Takes in a record that is new, or whose instance changed from `previous`. A change of
-   * name, mode, scope, node, type or capabilities is handled as a removal and an addition.
+   * name, mode, scope, node, type or capabilities is handled as a removal and an addition, both told.
    */
   put(slot: Slot, previous: ServiceInstance | undefined): void {
     this.putSlot(slot, previous);
@@ -207,8 +207,10 @@ export class ServiceView {
         if (slot.visible && previous !== instance) this.emit({ type: 'change', instance, previous });
         return;
       }
+      // The instance as it was goes down, told: watchers of its old name, capabilities or type
+      // hear it leave (told only the addition, they kept it for good).
       slot.instance = previous;
-      this.remove(slot, 'unregistered', true);
+      this.remove(slot, 'unregistered');
       slot.instance = instance;
     }
     slot.held = true;
@@ -243,7 +245,7 @@ export class ServiceView {
   /** Lets go of a record (its instance as it was last shown). */
   delete(slot: Slot, reason: DownReason): void {
     if (!slot.held) return;
-    this.remove(slot, reason, false);
+    this.remove(slot, reason);
     this.syncTarget(slot.instance.name);
     this.tell();
   }
@@ -255,12 +257,12 @@ export class ServiceView {
     else this.targets.set(name, instance.target);
   }
 
-  private remove(slot: Slot, reason: DownReason, replacing: boolean): void {
+  private remove(slot: Slot, reason: DownReason): void {
     const instance = slot.instance;
     slot.held = false;
     if (slot.visible) {
       this.hide(slot);
-      if (!replacing) this.emit({ type: 'down', instance, reason });
+      this.emit({ type: 'down', instance, reason });
     }
     const entry = this.names.get(instance.name)!;
     if (!isGroup(entry)) {

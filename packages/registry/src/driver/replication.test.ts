@@ -611,6 +611,31 @@ describe('hostile peers', () => {
     expect(node(cluster, 'n1').registry.listServices()).toEqual(['good-one', 'good-two']);
   });
 
+  it('an entry whose capabilities or name change under its id goes down for the watchers it leaves (seed=130) (review finding)', () => {
+    // The view took such a change as a removal and an addition, but told only the addition: a
+    // watcher of the old capability or name never heard the instance go.
+    const { simulation, cluster } = start(130, 2);
+    simulation.runFor(200);
+    const registry = node(cluster, 'n1').registry;
+    const byCapability: string[] = [];
+    const byName: string[] = [];
+    registry.watch({ capabilities: ['a'] }, (event) => byCapability.push(`${event.type} ${event.instance.name}`));
+    registry.watch('first', (event) => byName.push(`${event.type} ${event.instance.name}`));
+    const send = (revision: number, name: string, capabilities: string[]): void => {
+      const entry = { id: 'x1/1/1', name, mode: 'unique', target: 'x', capabilities, metadata: {}, weight: 1, health: 'healthy', load: 0, registeredAt: 0, revision };
+      const message = { v: 1, t: 'delta', ns: 'test', departed: [], origins: [{ node: 'x1', incarnation: 1, covers: [[revision, revision]], removed: [], entries: [entry] }] };
+      simulation.node('n0').transport.send('n1', 'foundation.registry/test', new TextEncoder().encode(JSON.stringify(message)));
+      simulation.runFor(20);
+    };
+    send(1, 'first', ['a']);
+    send(2, 'first', ['b']);
+    send(3, 'second', ['b']);
+    expect(registry.discover({ capabilities: ['a'] })).toEqual([]);
+    expect(registry.find('first')).toBeUndefined();
+    expect(byCapability).toEqual(['service-up first', 'service-down first']);
+    expect(byName).toEqual(['service-up first', 'service-down first', 'service-up first', 'service-down first']);
+  });
+
   it('an origin named twice in one message past maxServicesPerNode is refused alone, and the origins after it are merged (seed=126)', () => {
     // Each origin's delta is checked against the state before the message; the second delta of
     // one origin is within the bound on its own and past it after the first is merged.
