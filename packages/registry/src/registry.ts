@@ -1048,7 +1048,14 @@ class RegistryImpl<Target> implements Registry<Target> {
     if (event.type === 'up') {
       if (this.view.matches(watcher.criteria, instance)) delivered = { type: 'service-up', instance };
     } else if (event.type === 'down') {
-      if (this.view.matches(watcher.criteria, instance)) delivered = { type: 'service-down', instance, reason: event.reason };
+      // The old form of an entry re-indexed under its id: nothing was unregistered, so it is told
+      // as a change in place would be ('health' when the health alone took it out of the
+      // criteria); a watcher of the new form too hears it come up again at once.
+      const next = event.next;
+      if (this.view.matches(watcher.criteria, instance)) {
+        const reason = next === undefined ? event.reason : !this.view.matches(watcher.criteria, next) && this.leftForHealth(watcher.criteria, instance, next) ? 'health' : 'changed';
+        delivered = { type: 'service-down', instance, reason };
+      }
     } else {
       const before = this.view.matches(watcher.criteria, event.previous);
       const after = this.view.matches(watcher.criteria, instance);

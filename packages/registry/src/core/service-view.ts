@@ -24,7 +24,12 @@ export type DownReason = 'unregistered' | 'restarted' | 'departed' | 'process-ex
 
 export type ViewEvent =
   | { readonly type: 'up'; readonly instance: ServiceInstance }
-  | { readonly type: 'down'; readonly instance: ServiceInstance; readonly reason: DownReason }
+  /**
+   * `next`: the entry was re-indexed under its id (another name, capabilities, type or mode) and
+   * this is its old form going; `next` is the form it has now. Nothing was unregistered: the
+   * registry tells such a down as a change that left the criteria, not by `reason`.
+   */
+  | { readonly type: 'down'; readonly instance: ServiceInstance; readonly reason: DownReason; readonly next?: ServiceInstance }
   | { readonly type: 'change'; readonly instance: ServiceInstance; readonly previous: ServiceInstance };
 
 /** An instance hidden by another that holds its name. */
@@ -210,7 +215,7 @@ export class ServiceView {
       // The instance as it was goes down, told: watchers of its old name, capabilities or type
       // hear it leave (told only the addition, they kept it for good).
       slot.instance = previous;
-      this.remove(slot, 'unregistered');
+      this.remove(slot, 'unregistered', instance);
       slot.instance = instance;
     }
     slot.held = true;
@@ -257,12 +262,12 @@ export class ServiceView {
     else this.targets.set(name, instance.target);
   }
 
-  private remove(slot: Slot, reason: DownReason): void {
+  private remove(slot: Slot, reason: DownReason, next?: ServiceInstance): void {
     const instance = slot.instance;
     slot.held = false;
     if (slot.visible) {
       this.hide(slot);
-      this.emit({ type: 'down', instance, reason });
+      this.emit(next === undefined ? { type: 'down', instance, reason } : { type: 'down', instance, reason, next });
     }
     const entry = this.names.get(instance.name)!;
     if (!isGroup(entry)) {

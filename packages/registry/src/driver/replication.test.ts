@@ -636,6 +636,30 @@ describe('hostile peers', () => {
     expect(byName).toEqual(['service-up first', 'service-down first', 'service-up first', 'service-down first']);
   });
 
+  it('an entry re-indexed under its id goes down as changed, or for health when the health alone took it out, not as unregistered (seed=131) (review finding)', () => {
+    // The old form of a re-indexed entry went down with reason 'unregistered', though nothing
+    // was unregistered: a watcher of its name heard it unregistered and back at once, and one
+    // whose criteria only the new health left heard 'unregistered' where a change in place says 'health'.
+    const { simulation, cluster } = start(131, 2);
+    simulation.runFor(200);
+    const registry = node(cluster, 'n1').registry;
+    const byName: string[] = [];
+    const byCapability: string[] = [];
+    registry.watch('first', (event) => byName.push(event.type === 'service-down' ? `down ${event.reason}` : event.type));
+    registry.watch({ capabilities: ['a'] }, (event) => byCapability.push(event.type === 'service-down' ? `down ${event.reason}` : event.type));
+    const send = (revision: number, capabilities: string[], health: string): void => {
+      const entry = { id: 'x1/1/1', name: 'first', mode: 'group', target: 'x', capabilities, metadata: {}, weight: 1, health, load: 0, registeredAt: 0, revision };
+      const message = { v: 1, t: 'delta', ns: 'test', departed: [], origins: [{ node: 'x1', incarnation: 1, covers: [[revision, revision]], removed: [], entries: [entry] }] };
+      simulation.node('n0').transport.send('n1', 'foundation.registry/test', new TextEncoder().encode(JSON.stringify(message)));
+      simulation.runFor(20);
+    };
+    send(1, ['a'], 'healthy');
+    send(2, ['a', 'b'], 'healthy');
+    send(3, ['a'], 'unhealthy');
+    expect(byName).toEqual(['service-up', 'down changed', 'service-up', 'down changed', 'service-up']);
+    expect(byCapability).toEqual(['service-up', 'down changed', 'service-up', 'down health']);
+  });
+
   it('an origin named twice in one message past maxServicesPerNode is refused alone, and the origins after it are merged (seed=126)', () => {
     // Each origin's delta is checked against the state before the message; the second delta of
     // one origin is within the bound on its own and past it after the first is merged.
