@@ -4,6 +4,7 @@
 // empty mailbox); collections are created on first use and dropped when emptied.
 import type { Timer } from '@foundation/core';
 import { MailboxBuffer } from '../core/mailbox-buffer';
+import { NoProcessError } from '../errors/no-process-error';
 import type { Pid } from '../core/pid';
 import type { RingQueue } from '../core/ring-queue';
 import type { CallEnvelope, WaitingSend } from './envelopes';
@@ -148,6 +149,10 @@ export class ProcessRecord implements ProcessSelf, LifecycleProcess<CallEnvelope
   }
 
   spawn<S, A>(behavior: Behavior<S, A> | ProcessFunction<S> | ThreadBehavior, options?: SpawnOptions<A>): Pid {
+    // Async work a process left running goes on after it exits. Its sends, links, monitors and
+    // timers are ignored then; a spawn cannot be (it answers with a pid), and it started a
+    // process nothing supervised or linked, once per call.
+    if (this.status === DEAD) throw new NoProcessError(this.pid.toString());
     return this.runtime.spawn(behavior, options);
   }
 

@@ -715,6 +715,27 @@ describe('failures', () => {
   });
 });
 
+describe('a process that has exited', () => {
+  it('spawns nothing from code it left running: its self.spawn throws NoProcessError (5701) naming it', async () => {
+    // Review finding: sends, links, monitors and timers from a dead process's leftover async code
+    // were ignored, but spawn started a process no one supervised or linked, once per call.
+    const runtime = createRuntime({ nodeId: 'node-a' });
+    let leftover: ProcessSelf | undefined;
+    const pid = runtime.spawn({
+      init(_args, self) {
+        leftover = self;
+      },
+    });
+    runtime.exit(pid, 'kill');
+    await runtime.whenExited(pid);
+    const alive = runtime.processes().filter((each) => runtime.isAlive(each)).length;
+    expect(() => leftover!.spawn({ handleMessage() {} })).toThrow(NoProcessError);
+    expect(() => leftover!.spawn(() => undefined)).toThrow(expect.objectContaining({ code: PROCESS_ERROR_CODES.noProcess, target: pid.toString() }));
+    expect(runtime.processes().filter((each) => runtime.isAlive(each)).length).toBe(alive);
+    await runtime.shutdown();
+  });
+});
+
 describe('names', () => {
   it('registers, looks up and unregisters; a name dies with its process', async () => {
     const runtime = createRuntime({ nodeId: 'node-a' });
