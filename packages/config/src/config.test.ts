@@ -162,6 +162,14 @@ describe('updating', () => {
     expect(config.status().updateCount).toBe(0);
   });
 
+  it.each([
+    ['a string', 'limits'],
+    ['an object', { limits: true }],
+  ])('refuses an allow-list that is %s at creation, saying it must be an array of paths', (_kind, updatablePaths) => {
+    // A single path given without its array ('limits') failed with "….map is not a function".
+    expect(() => createConfig({ defaults: { limits: 1 }, updatablePaths: updatablePaths as never })).toThrow(new TypeError('updatablePaths must be an array of paths'));
+  });
+
   it('refuses every update when no allow-list is given', () => {
     const config = createConfig({ defaults: { a: 1 } });
     expect(config.updatablePaths()).toEqual([]);

@@ -94,7 +94,10 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
   const schema = checkSchema(options.schema);
   const onSubscriberError = options.onSubscriberError ?? defaultReport;
 
-  const allowList = Object.freeze((options.updatablePaths ?? []).map((path) => Object.freeze([...parsePath(path)])));
+  const paths = options.updatablePaths ?? [];
+  // A single path given without its array failed with "….map is not a function".
+  if (!Array.isArray(paths)) throw new TypeError('updatablePaths must be an array of paths');
+  const allowList = Object.freeze(paths.map((path) => Object.freeze([...parsePath(path)])));
 
   // The layers below runtime updates, merged.
   if (!isRecord(options.defaults)) throw new ConfigStructureError('config defaults', 'the defaults must be a plain object');
