@@ -55,6 +55,31 @@ describe('registerGlobal on one node (createLocalConsensusLog)', () => {
     expect(log.entries().map((entry) => (entry.command as { type: string }).type)).toEqual(['registry-claim']);
   });
 
+  it('refuses the options a global name cannot honour (health, load, group mode) with a validation error, claiming nothing', async () => {
+    // Review finding: a global name's health and load are fixed where its claim is applied (on
+    // every replica alike: healthy, load 0) and it is always unique, yet these options were
+    // taken and dropped: a check never ran, `initial: 'unhealthy'` showed healthy, a bad
+    // intervalMs passed, and `mode: 'group'` became unique, all in silence.
+    const { registry, log } = setup(206);
+    const refused: readonly [Record<string, unknown>, string][] = [
+      [{ health: { check: () => false } }, 'health'],
+      [{ health: { initial: 'unhealthy' } }, 'health'],
+      [{ health: { intervalMs: -5 } }, 'health'],
+      [{ health: {} }, 'health'],
+      [{ load: 7 }, 'load'],
+      [{ mode: 'group' }, 'mode'],
+    ];
+    for (const [options, field] of refused) {
+      const error = await failure(registry.registerGlobal('lock', 'me', options));
+      expect(error).toMatchObject({ code: 3203, field });
+      expect(error.message).toMatch(/global/);
+    }
+    expect(log.entries()).toEqual([]);
+    expect(registry.stats()).toMatchObject({ globalClaimsInDoubt: 0 });
+    const taken = await registry.registerGlobal('lock', 'me', { mode: 'unique' });
+    expect(taken.instance).toMatchObject({ name: 'lock', mode: 'unique', health: 'healthy', load: 0 });
+  });
+
   it('answers a consistent lookup when the log\'s last entries belong to another stream sharing it', async () => {
     // Review finding: in `foundation` one Raft log serves the registry, locks, kv and config.
     // readIndex and appliedIndex are the whole log's, but the registry counted only its own

@@ -2,6 +2,7 @@
 export { createRegistry, defaultLanTimings, defaultLocalTimings } from './registry';
 export type {
   ClusterTimings,
+  GlobalRegisterOptions,
   GlobalRegistration,
   HealthOptions,
   NameConflictEvent,

@@ -135,6 +135,17 @@ export interface RegisterOptions<Target = unknown> {
   readonly monitor?: boolean;
 }
 
+/**
+ * Options of `registerGlobal`: those of `register` less `health` and `load`, which a global name
+ * cannot honour (see `checkGlobalOptions`), and with `mode` only `unique`.
+ */
+export interface GlobalRegisterOptions<Target = unknown> extends Omit<RegisterOptions<Target>, 'mode' | 'health' | 'load'> {
+  /** Always `unique`: a global name has one holder. */
+  readonly mode?: 'unique';
+  /** Default `consensusTimeoutMs`. */
+  readonly timeoutMs?: number;
+}
+
 /** A handle on one of this node's registrations. */
 export interface Registration<Target = unknown> {
   readonly id: string;
@@ -248,7 +259,7 @@ export interface Registry<Target = unknown> {
   watch(criteria: string | DiscoveryCriteria, handler: (event: WatchEvent<Target>) => void, options?: WatchOptions): () => void;
   /** 1.x `health_check`: runs `check` against the instance `name` resolves to, within `timeout` (default 2,000 ms). */
   healthCheck(name: string, check: (target: Target) => boolean | HealthStatus | Promise<boolean | HealthStatus>, options?: { readonly timeout?: number }): Promise<HealthStatus>;
-  registerGlobal(name: string, target: Target, options?: RegisterOptions<Target> & { readonly timeoutMs?: number }): Promise<GlobalRegistration<Target>>;
+  registerGlobal(name: string, target: Target, options?: GlobalRegisterOptions<Target>): Promise<GlobalRegistration<Target>>;
   unregisterGlobal(name: string, options?: { readonly timeoutMs?: number }): Promise<boolean>;
   /** The global holder of `name`; `consistent` waits for a linearizable point of the log first. */
   lookupGlobal(name: string, options?: { readonly consistent?: boolean; readonly timeoutMs?: number }): Promise<ServiceInstance<Target> | undefined>;
@@ -339,6 +350,22 @@ function nonNegative(value: unknown, field: string, allowZero = true): number {
 /** A call's options object (the default `{}` covers only undefined; null and others failed with a TypeError). */
 function checkOptions(options: unknown): void {
   if (typeof options !== 'object' || options === null) throw new RegistryValidationError('options', 'expected an object');
+}
+
+/**
+ * Refuses the options of `register` that a global name cannot honour. Its health and load are
+ * fixed where its claim is applied, alike on every replica (healthy, load 0), and its handle
+ * reports neither later: keeping them current would take a log entry per check or report.
+ * Taken and dropped, they were a trap: a check never ran, `initial: 'unhealthy'` showed
+ * healthy, a bad `intervalMs` passed, and `mode: 'group'` became unique.
+ */
+function checkGlobalOptions(options: object): void {
+  const given = options as { readonly health?: unknown; readonly load?: unknown; readonly mode?: unknown };
+  if (given.health !== undefined) {
+    throw new RegistryValidationError('health', 'a global name has no health checks or status of its own: it shows healthy while held (register a cluster name to have it checked)');
+  }
+  if (given.load !== undefined) throw new RegistryValidationError('load', 'a global name reports no load: it shows 0 while held');
+  if (given.mode !== undefined && given.mode !== 'unique') throw new RegistryValidationError('mode', 'a global name is always unique');
 }
 
 /** A limit on results: a whole number ≥ 0, or Infinity. */
@@ -1618,11 +1645,12 @@ class RegistryImpl<Target> implements Registry<Target> {
     });
   }
 
-  async registerGlobal(name: string, target: Target, options: RegisterOptions<Target> & { readonly timeoutMs?: number } = {}): Promise<GlobalRegistration<Target>> {
+  async registerGlobal(name: string, target: Target, options: GlobalRegisterOptions<Target> = {}): Promise<GlobalRegistration<Target>> {
     this.checkOpen('registerGlobal');
     this.log('registerGlobal');
     checkName('service name', name, this.limits.maxNameLength);
     checkOptions(options);
+    checkGlobalOptions(options);
     const fields = this.fieldsFor({ ...options, mode: 'unique' });
     this.encodeTarget(target);
     const timeoutMs = options.timeoutMs === undefined ? (this.options.consensusTimeoutMs ?? 5000) : nonNegative(options.timeoutMs, 'timeoutMs', false);
