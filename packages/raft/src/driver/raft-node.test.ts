@@ -1213,6 +1213,46 @@ describe('createRaftNode', () => {
     expect(closedWhenStopped).toBe(true);
   });
 
+  it('closes its storage after a failure only once the snapshot being written is done (review finding)', async () => {
+    // The failure path closed the storage at once, while a snapshot was still being written: the
+    // storage renamed and compacted after its close, and a caller that reopened the files on the
+    // error could have found them changing under it.
+    const c = cluster(['solo'], { snapshotEvery: 2 });
+    const leader = await elected(c);
+    const node = c.nodes.get(leader)!;
+    const inner = node as unknown as { options: { persistence: RaftPersistence } };
+    const original = inner.options.persistence;
+    let release: (() => void) | null = null;
+    let snapshotDone = false;
+    let snapshotDoneAtClose: boolean | undefined;
+    inner.options.persistence = {
+      ...original,
+      saveSnapshot: (snapshot) =>
+        new Promise<void>((resolve) => (release = resolve))
+          .then(() => original.saveSnapshot(snapshot))
+          .then(() => void (snapshotDone = true)),
+      // Once a snapshot is held, the disk fails for entries.
+      save: (update) => (release !== null && update.entries.length > 0 ? Promise.reject(new Error('EIO: the disk is gone')) : original.save(update)),
+      close: () => {
+        snapshotDoneAtClose = snapshotDone;
+        return original.close();
+      },
+    };
+    node.on('error', () => undefined);
+    // Proposals until a snapshot is being written, and one more, which fails.
+    let failure: unknown = null;
+    for (let value = 0; failure === null && value < 10; value += 1) {
+      failure = await c.run(() => node.propose({ op: 'put', key: 'k', value }).then(() => null, (error: unknown) => error));
+    }
+    expect(release).not.toBeNull();
+    expect(code(failure)).toBe(RAFT_ERROR_CODES.stopped);
+    await c.simulation.runForAsync(50);
+    expect(snapshotDoneAtClose).toBeUndefined();
+    release!();
+    await c.run(() => node.stop());
+    expect(snapshotDoneAtClose).toBe(true);
+  });
+
   it('stop() ends pending calls with StoppedError', async () => {
     const c = cluster(['n1', 'n2', 'n3']);
     const leader = await elected(c);

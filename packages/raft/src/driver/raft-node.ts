@@ -408,7 +408,10 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   }
 
   private closePersistence(): Promise<void> {
-    this.closing ??= this.options.persistence.close();
+    // After the snapshot being written (never rejected: its failure is the node's): a failure
+    // closed the storage while it was still writing, and the storage then renamed the file and
+    // compacted its log after the close, perhaps under a caller that had reopened the files.
+    this.closing ??= this.snapshotWrite.then(() => this.options.persistence.close());
     return this.closing;
   }
 

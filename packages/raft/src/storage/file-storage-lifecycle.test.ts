@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RAFT_ERROR_CODES } from '../errors/codes';
@@ -22,6 +23,8 @@ afterEach(() => {
 });
 
 const entry = (index: number): Entry => ({ kind: 'normal', index, term: 1, data: new Uint8Array([index]) });
+/** Every file under `path`, sorted. */
+const listing = (path: string): string[] => ['wal', 'snapshots'].flatMap((folder) => readdirSync(join(path, folder)).map((name) => `${folder}/${name}`)).sort();
 const snapshot = (index: number): Snapshot => ({ meta: { index, term: 1, membership: { voters: ['a'], learners: [] } }, data: new Uint8Array([1, 2, 3]) });
 
 describe('file storage ownership of its directory (review finding)', () => {
@@ -113,6 +116,44 @@ describe('file storage ownership of its directory (review finding)', () => {
     const next = createFileStorage(path, { sync: false });
     await expect(next.load()).resolves.toBeDefined();
     await next.close();
+  });
+
+  it('close() waits for a snapshot file still being written, and the directory does not change after it resolves (review finding)', async () => {
+    // The snapshot file is written beside the log, outside the queue of log writes close() waited
+    // for: close() resolved while it was still being written, and the storage then renamed it
+    // and compacted the log, perhaps under a new storage of the same directory.
+    const path = directory();
+    const storage = createFileStorage(path, { segmentBytes: 200 });
+    await storage.load();
+    for (let index = 1; index <= 30; index += 1) await storage.save({ entries: [entry(index)] });
+    await storage.saveSnapshot(snapshot(10));
+    // The temporary file's fsync is held until the test lets it go.
+    const probe = await open(tmpdir(), 'r');
+    const prototype = Object.getPrototypeOf(probe) as { sync: (this: { fd: number }) => Promise<void> };
+    await probe.close();
+    const original = prototype.sync;
+    let release: () => void = () => undefined;
+    let held = false;
+    prototype.sync = function (this: { fd: number }): Promise<void> {
+      if (!readlinkSync(`/proc/self/fd/${this.fd}`).endsWith('.snap.tmp')) return original.call(this);
+      held = true;
+      return new Promise<void>((resolve) => (release = resolve)).then(() => original.call(this));
+    };
+    try {
+      const writing = storage.saveSnapshot(snapshot(25)).catch((error: unknown) => error);
+      while (!held) await new Promise<void>((resolve) => setImmediate(resolve));
+      let closed = false;
+      const closing = storage.close().then(() => void (closed = true));
+      for (let turn = 0; turn < 20; turn += 1) await new Promise<void>((resolve) => setImmediate(resolve));
+      const closedWhileHeld = closed;
+      release();
+      await closing;
+      const atClose = listing(path);
+      await writing;
+      expect({ closedWhileHeld, after: listing(path) }).toEqual({ closedWhileHeld: false, after: atClose });
+    } finally {
+      prototype.sync = original;
+    }
   });
 
   it('a directory a storage of another process holds is refused, and free again once that process is killed (review finding)', async () => {

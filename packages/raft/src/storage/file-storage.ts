@@ -201,6 +201,8 @@ class FileStorage implements RaftPersistence {
   /** The load in flight or done (settled, never rejected): close() waits for it. */
   private loading: Promise<unknown> = Promise.resolve();
   private writing: Promise<void> = Promise.resolve();
+  /** Snapshot files being written beside the log, each with its compaction (settled, never rejected). */
+  private readonly snapshotWrites = new Set<Promise<unknown>>();
 
   constructor(
     readonly directory: string,
@@ -551,10 +553,17 @@ class FileStorage implements RaftPersistence {
   async saveSnapshot(snapshot: Snapshot): Promise<void> {
     // Not once closed (or before loading): the directory may be another storage's by now, and
     // compacting would remove segments by this one's stale list of them.
-    if (this.active === null) throw new Error('file storage is not loaded or is closed');
-    await this.writeSnapshotFile(snapshot);
-    const run = this.writing.then(() => this.compact());
-    this.writing = run.catch(() => undefined);
+    if (this.active === null || this.closed) throw new Error('file storage is not loaded or is closed');
+    const run = this.writeSnapshotFile(snapshot).then(() => {
+      const compaction = this.writing.then(() => this.compact());
+      this.writing = compaction.catch(() => undefined);
+      return compaction;
+    });
+    // close() waits for it: the file would otherwise be renamed and the log compacted after
+    // close() resolved, perhaps beside a new storage that opened the directory by then.
+    const settled = run.catch(() => undefined);
+    this.snapshotWrites.add(settled);
+    void settled.then(() => this.snapshotWrites.delete(settled));
     return run;
   }
 
@@ -599,6 +608,9 @@ class FileStorage implements RaftPersistence {
     // A load still under way takes the directory and opens the log after this call: let go of
     // them once it is over, or the directory stayed held (refused to every storage) for good.
     await this.loading;
+    // Snapshot files written beside the log first: each queues its compaction behind the log's
+    // writes once its file is in place.
+    await Promise.all(this.snapshotWrites);
     await this.writing;
     await this.release();
   }
