@@ -558,6 +558,10 @@ describe('snapshots: export per node, merge cluster-wide', () => {
     const withMetric = (index: number, patch: Record<string, unknown>) => ({ ...good, metrics: metrics.map((metric, at) => (at === index ? { ...metric, ...patch } : metric)) });
     expect(parseSnapshot(good).metrics).toHaveLength(3);
     const bucketed = (metrics[2]!.series as Record<string, unknown>[])[0]!;
+    const halfMoved = (counts: readonly number[]): number[] => {
+      const from = counts.findIndex((count) => count >= 1);
+      return counts.map((count, index) => (index === from ? count - 0.5 : index === (from + 1) % counts.length ? count + 0.5 : count));
+    };
     const hostile: unknown[] = [
       null,
       { ...good, format: 'other' },
@@ -582,6 +586,8 @@ describe('snapshots: export per node, merge cluster-wide', () => {
       withMetric(0, { tags: ['t', 'u'], labelNames: ['t', 't'], series: [] }),
       withMetric(1, { series: [{ tags: [], value: 1 }, { tags: [], value: 2 }] }),
       withMetric(2, { series: [{ ...bucketed, bucketCounts: [5, 0] }] }),
+      // Counts of samples are whole: half of one moved to the next bucket still adds up.
+      withMetric(2, { series: [{ ...bucketed, bucketCounts: halfMoved(bucketed.bucketCounts as number[]) }] }),
     ];
     for (const data of hostile) {
       expect(codeOf(() => parseSnapshot(data, { maxMetrics: 10, maxSeriesPerMetric: 10 }))).toBe(TELEMETRY_ERROR_CODES.invalidSnapshot);

@@ -366,7 +366,10 @@ export function parseSnapshot(data: unknown, limits: SnapshotLimits = DEFAULT_LI
         }
         if (buckets === undefined) return { tags: seriesTags, sketch };
         const bucketCounts = numbers(item.bucketCounts, `${at}.bucketCounts`, buckets.length + 1);
-        if (bucketCounts.length !== buckets.length + 1 || bucketCounts.some((count) => count < 0)) fail(`${at}.bucketCounts must hold one non-negative count per bucket and one above`);
+        // Whole counts, as the sketch's (a half moved between buckets still added up to its count).
+        if (bucketCounts.length !== buckets.length + 1 || bucketCounts.some((count) => count < 0 || !Number.isSafeInteger(count))) {
+          fail(`${at}.bucketCounts must hold one whole, non-negative count per bucket and one above`);
+        }
         // The +Inf bucket is rendered as the sketch's count: the buckets must add up to it.
         const total = bucketCounts.reduce((a, b) => a + b, 0);
         if (Math.abs(total - sketch.count) > 1e-9 * Math.max(1, sketch.count)) fail(`${at}.bucketCounts add up to ${total}, not the sketch's count ${sketch.count}`);
