@@ -701,6 +701,28 @@ describe('watch', () => {
     expect(seen).toEqual(['first service-up', 'first health-change', 'first service-down']);
   });
 
+  it('makes each on() call a subscription of its own: one function subscribed twice hears twice, and one unsubscribe removes one (review finding)', () => {
+    // Handlers were kept in a Set of the functions themselves: two subscribers passing the same
+    // function shared one slot, heard each event once, and the first to unsubscribe silenced both.
+    const { registry } = setup(29);
+    const seen: string[] = [];
+    const handler = ({ instance }: { readonly instance: ServiceInstance }): void => {
+      seen.push(instance.health);
+    };
+    const offFirst = registry.on('health-change', handler);
+    const offSecond = registry.on('health-change', handler);
+    const registration = registry.register('s', 1);
+    registration.setHealth('degraded');
+    expect(seen).toEqual(['degraded', 'degraded']);
+    offFirst();
+    offFirst();
+    registration.setHealth('unhealthy');
+    expect(seen).toEqual(['degraded', 'degraded', 'unhealthy']);
+    offSecond();
+    registration.setHealth('healthy');
+    expect(seen).toEqual(['degraded', 'degraded', 'unhealthy']);
+  });
+
   it('with initial, tells the current matches before any change, and no change twice (review finding)', () => {
     // The current matches were told from a list taken first while changes went out at once: a
     // handler that unregistered a service still to be told heard it go down, then come up (its

@@ -263,6 +263,7 @@ export interface Registry<Target = unknown> {
   unregisterGlobal(name: string, options?: { readonly timeoutMs?: number }): Promise<boolean>;
   /** The global holder of `name`; `consistent` waits for a linearizable point of the log first. */
   lookupGlobal(name: string, options?: { readonly consistent?: boolean; readonly timeoutMs?: number }): Promise<ServiceInstance<Target> | undefined>;
+  /** Subscribes `handler` to `event`; returns its unsubscribe. Each call is a subscription of its own: the same function subscribed twice hears each event twice. */
   on<Event extends RegistryEvent>(event: Event, handler: (payload: RegistryEventMap<Target>[Event]) => void): () => void;
   /** Starts an anti-entropy exchange with `peer` now. */
   syncWith(peer: string): void;
@@ -594,8 +595,12 @@ class RegistryImpl<Target> implements Registry<Target> {
       set = new Set();
       this.handlers.set(event, set);
     }
-    set.add(handler);
-    return () => set.delete(handler);
+    // A wrapper per call, as core's createPublisher does: two subscribers passing the same
+    // function are two subscriptions, and either's unsubscribe removes its own alone (kept by
+    // the function itself, they shared one slot and the first unsubscribe silenced both).
+    const subscription = (payload: RegistryEventMap<Target>[Event]): void => handler(payload);
+    set.add(subscription);
+    return () => set.delete(subscription);
   }
 
   private emit<Event extends RegistryEvent>(event: Event, payload: RegistryEventMap<Target>[Event]): void {
