@@ -249,6 +249,26 @@ describe('register, lookup, unregister (1.x semantics)', () => {
     expect(registration.heartbeat()).toBe(false);
     expect(registration.instance()).toBeUndefined();
   });
+
+  it('takes a reportLoad of the load already reported as a no-op: no new revision to replicate, no service-change (review finding)', () => {
+    // Each report made a new revision, which went out to every peer and told watchers of a
+    // change that changed nothing; a service reporting its load on a timer did so every tick.
+    const { registry } = setup(6);
+    const registration = registry.register('api', 'http://10.0.0.1:80', { load: 4 });
+    const heard: string[] = [];
+    registry.watch('api', (event) => heard.push(`${event.type} ${event.instance.load}`));
+    const before = registration.instance()!;
+    const digest = registry.digest();
+    expect(registration.reportLoad(4)).toBe(true);
+    expect(registration.instance()).toBe(before);
+    expect(registry.digest()).toBe(digest);
+    expect(heard).toEqual([]);
+    expect(registration.reportLoad(5)).toBe(true);
+    expect(registration.instance()!.revision).toBeGreaterThan(before.revision);
+    expect(heard).toEqual(['service-change 5']);
+    registration.unregister();
+    expect(registration.reportLoad(5)).toBe(false);
+  });
 });
 
 describe('hostile or careless input gets clear errors with codes', () => {

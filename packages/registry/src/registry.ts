@@ -814,6 +814,10 @@ class RegistryImpl<Target> implements Registry<Target> {
       },
       reportLoad: (load) => {
         const value = this.checkLoad(load);
+        // The load already reported changes nothing: a new revision would go out to every peer
+        // and tell watchers of a change, every tick of a service that reports on a timer. Nothing
+        // rides on a revision here (health TTLs are kept by heartbeat(), liveness by membership).
+        if (!this.closed && this.replica.ownEntry(record.id)?.load === value) return true;
         return this.updateOwn(record.id, { load: value });
       },
       setHealth: (status) => {
