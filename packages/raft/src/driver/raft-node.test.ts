@@ -396,6 +396,35 @@ describe('createRaftNode', () => {
     expect(empty).toBe(RAFT_ERROR_CODES.dropped);
   });
 
+  it('refuses a key-value command or read whose key holds a lone surrogate, on every node alike (review finding)', async () => {
+    // The log's CBOR writes a lone surrogate as U+FFFD: '\uD800' and '\uDC00' became one key in
+    // the map, and a read with the key as given found nothing, on the leader as on the rest.
+    const c = cluster(['n1', 'n2', 'n3']);
+    const leader = await elected(c);
+    const follower = ['n1', 'n2', 'n3'].find((id) => id !== leader)!;
+    for (const id of [leader, follower]) {
+      const node = c.nodes.get(id)!;
+      for (const command of [
+        { op: 'put', key: '\uD800', value: 'high' },
+        { op: 'cas', key: 'a\uDC00', expected: null, value: 'low' },
+        { op: 'delete', key: '\uDBFF' },
+      ] as const) {
+        const refused = await c.run(() => node.propose(command).then(() => null, (error: unknown) => error));
+        expect(code(refused)).toBe(RAFT_ERROR_CODES.dropped);
+        expect((refused as Error).message).toContain('lone surrogate');
+      }
+      const read = await c.run(() => node.read({ op: 'get', key: '\uDC00' }).then(() => null, (error: unknown) => error));
+      expect(read).toBeInstanceOf(FoundationError);
+      expect((read as Error).message).toContain('lone surrogate');
+    }
+    // A whole surrogate pair is a character like any other.
+    const node = c.nodes.get(leader)!;
+    await c.run(() => node.propose({ op: 'put', key: 'smile \u{1F600}', value: 1 }));
+    await expect(c.run(() => node.read({ op: 'get', key: 'smile \u{1F600}' }))).resolves.toBe(1);
+    await c.settle(() => ['n1', 'n2', 'n3'].every((id) => c.machines.get(id)!.entries().size === 1));
+    for (const id of ['n1', 'n2', 'n3']) expect([...c.machines.get(id)!.entries().keys()]).toEqual(['smile \u{1F600}']);
+  });
+
   it('sends no append with more entries than limits.maxEntriesPerMessage, so a burst larger than it commits (review finding)', async () => {
     // The leader put as many entries in one append as its byte budget allowed, whatever the
     // count its followers accept: with the same limit on every node, a turn's burst above it went

@@ -492,6 +492,14 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     return new Promise<Result>((resolve, reject) => {
       this.requireCore();
       checkMilliseconds('timeoutMs', options.timeoutMs, true);
+      // Here, before the log: whatever the state machine refuses never reaches any node, so every
+      // node refuses it alike (and `apply` still takes whatever an older version logged).
+      try {
+        this.options.stateMachine.checkCommand?.(command);
+      } catch (error) {
+        reject(new DroppedError(`the state machine refused the command: ${error instanceof Error ? error.message : String(error)}`, error));
+        return;
+      }
       const data = ownBytes(this.codec.encode(command));
       // An empty entry is the leader's no-op (applyCommand), and followers refuse entries over
       // maxEntryBytes: such a command would be skipped, or wedge replication behind it.
@@ -541,6 +549,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     return new Promise<QueryResult>((resolve, reject) => {
       this.requireCore();
       checkMilliseconds('timeoutMs', options.timeoutMs, true);
+      this.options.stateMachine.checkQuery?.(query);
       // Reads made in the same turn share one ReadIndex round (one heartbeat to each follower):
       // its index is taken after all of them were made, so each sees every write acknowledged
       // before it.

@@ -8,6 +8,16 @@ export interface StateMachine<Command, Result, Query, QueryResult> {
   apply(command: Command, index: number): Result;
   /** Answers a read against the current state (called only when the read is linearizable). */
   query(query: Query): QueryResult;
+  /**
+   * Optional: throws for a command this state machine refuses to take into the log (one the
+   * codec cannot carry faithfully, say). The node calls it in `propose`, on the node the command
+   * is proposed to, before the command is encoded; `propose` then fails with DroppedError and the
+   * thrown error as its cause. Never called for a command already in the log: `apply` must still
+   * take every command there, as it did before the check existed, the same on every node.
+   */
+  checkCommand?(command: Command): void;
+  /** Optional: throws for a query this state machine refuses; `read` then fails with what it threw. */
+  checkQuery?(query: Query): void;
   /** Serialises the whole state, for snapshots. */
   snapshot(): Uint8Array;
   /**

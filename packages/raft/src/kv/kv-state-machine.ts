@@ -66,7 +66,36 @@ function detached(value: unknown): unknown {
   return encoder.decode(Uint8Array.prototype.slice.call(encoder.encode(value)));
 }
 
+/**
+ * Whether `text` is well-formed UTF-16: `String.prototype.isWellFormed` (ES2024, in Node 20),
+ * typed for the ES2023 library.
+ */
+function isWellFormed(text: string): boolean {
+  return (text as unknown as { isWellFormed(): boolean }).isWellFormed();
+}
+
+/**
+ * Throws for a key holding a lone surrogate (half of a pair, as `'😀'.slice(0, 1)` gives). UTF-8
+ * has no form for it: the log's CBOR writes it as U+FFFD, so '\uD800' and '\uDC00' were one key
+ * in the map, and a read with the key as given found nothing. Values are not checked: a value's
+ * lone surrogate reaches every node as the same U+FFFD, and a value names nothing.
+ */
+function checkKey(key: unknown): void {
+  if (typeof key !== 'string' || isWellFormed(key)) return;
+  // The key escaped: the lone surrogate itself would print (and log) as U+FFFD.
+  const escaped = JSON.stringify(key).slice(1, -1);
+  throw new FoundationError({
+    type: 'invalid_input',
+    message: `key "${escaped}" holds a lone surrogate, which the log cannot carry: it would be stored as U+FFFD`,
+    context: { key: escaped },
+  });
+}
+
 export interface KvStateMachine extends StateMachine<KvCommand, KvResult, KvQuery, KvQueryResult> {
+  /** Throws (FoundationError, `invalid_input`) for a command whose key holds a lone surrogate. */
+  checkCommand(command: KvCommand): void;
+  /** Throws (FoundationError, `invalid_input`) for a get whose key holds a lone surrogate. */
+  checkQuery(query: KvQuery): void;
   /**
    * The current map (read it only through `read` on the node for linearizability). Its values are
    * the stored ones, not copies: changing one changes this replica alone.
@@ -131,6 +160,13 @@ export function createKvStateMachine(): KvStateMachine {
           // A command this version does not know: refuse it the same way on every node.
           return { op: 'cas', ok: false, current: null };
       }
+    },
+    // At propose and read only: `apply` takes a key as the log holds it, as it always did.
+    checkCommand(command) {
+      if (command !== null && typeof command === 'object') checkKey((command as { key?: unknown }).key);
+    },
+    checkQuery(query) {
+      if (query !== null && typeof query === 'object' && query.op === 'get') checkKey(query.key);
     },
     query(query) {
       if (query.op === 'size') return map.size;
