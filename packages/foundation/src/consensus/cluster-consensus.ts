@@ -95,6 +95,18 @@ function retryable(error: unknown): boolean {
   );
 }
 
+/**
+ * Refuses a key or lock name holding a lone surrogate. The log holds commands as CBOR, whose
+ * text is UTF-8, and the encoder writes U+FFFD in its place: '\uD800' and '\uDC00' were one key
+ * in the log, and a read with the key as given (a query of this node's state) found nothing.
+ * Checked where proposed and read only: what a log already holds applies as it always did.
+ */
+function refuseLoneSurrogate(key: unknown): void {
+  if (typeof key !== 'string' || (key as unknown as { isWellFormed(): boolean }).isWellFormed()) return;
+  const shown = JSON.stringify(key).slice(1, -1);
+  throw new FoundationError({ type: 'invalid_input', message: `the key ${shown} holds a lone surrogate, which the log cannot hold as it is (CBOR text is UTF-8)`, context: { key: shown } });
+}
+
 function leaderHint(error: unknown): string | null {
   if (!FoundationError.is(error)) return null;
   const hint = (error.context as { leaderHint?: unknown }).leaderHint;
@@ -192,6 +204,7 @@ export function createClusterConsensus(options: ClusterConsensusOptions): Cluste
         context: { stream, maxDepth: MAX_COMMAND_DEPTH - 1 },
       });
     }
+    if (stream === 'kv' || stream === 'locks') refuseLoneSurrogate(stream === 'kv' ? (command as { key?: unknown } | null)?.key : (command as { name?: unknown } | null)?.name);
     proposals += 1;
     const seq = proposals;
     inFlight.add(seq);
@@ -211,8 +224,11 @@ export function createClusterConsensus(options: ClusterConsensusOptions): Cluste
     }
   };
 
-  const read = (query: ClusterQuery, signal?: AbortSignal): Promise<unknown> =>
-    withLeader(() => raft.read(query, { timeoutMs }), local, signal);
+  const read = async (query: ClusterQuery, signal?: AbortSignal): Promise<unknown> => {
+    if (query.kind === 'kv') refuseLoneSurrogate((query.query as { key?: unknown }).key);
+    else if (query.kind === 'lock') refuseLoneSurrogate(query.name);
+    return withLeader(() => raft.read(query, { timeoutMs }), local, signal);
+  };
 
   return {
     raft,
