@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { FoundationError } from '@foundation/core';
+import { FoundationError, isRetryable } from '@foundation/core';
 import { createSimulation } from '@foundation/testkit';
 import type { Simulation } from '@foundation/testkit';
 import { RAFT_ERROR_CODES } from '../errors/codes';
@@ -423,6 +423,28 @@ describe('createRaftNode', () => {
     await expect(c.run(() => node.read({ op: 'get', key: 'smile \u{1F600}' }))).resolves.toBe(1);
     await c.settle(() => ['n1', 'n2', 'n3'].every((id) => c.machines.get(id)!.entries().size === 1));
     for (const id of ['n1', 'n2', 'n3']) expect([...c.machines.get(id)!.entries().keys()]).toEqual(['smile \u{1F600}']);
+  });
+
+  it('marks a command refused for what it is as not to be retried, unlike one dropped by chance (review finding)', async () => {
+    // The refusal said retryStrategy 'immediate': a caller retrying by isRetryable / retryDelay
+    // (as @foundation/core offers) proposed the same refused command again at once, for good.
+    const c = cluster(['n1', 'n2', 'n3'], { limits: { maxEntryBytes: 1024 } });
+    const leader = await elected(c);
+    const node = c.nodes.get(leader)!;
+    const refusals = [
+      await node.propose({ op: 'put', key: '\uD800', value: 1 }).catch((error: unknown) => error),
+      await node.propose({ op: 'put', key: 'big', value: 'x'.repeat(2_000) }).catch((error: unknown) => error),
+    ];
+    for (const refused of refusals) {
+      expect(code(refused)).toBe(RAFT_ERROR_CODES.dropped);
+      expect(isRetryable(refused)).toBe(false);
+    }
+    // A proposal dropped by a leadership transfer may well succeed when tried again.
+    const follower = ['n1', 'n2', 'n3'].find((id) => id !== leader)!;
+    expect(node.transferLeadership(follower)).toBe(true);
+    const transferring = await node.propose({ op: 'put', key: 'k', value: 1 }).catch((error: unknown) => error);
+    expect(code(transferring)).toBe(RAFT_ERROR_CODES.dropped);
+    expect(isRetryable(transferring)).toBe(true);
   });
 
   it('sends no append with more entries than limits.maxEntriesPerMessage, so a burst larger than it commits (review finding)', async () => {

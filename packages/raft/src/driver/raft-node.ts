@@ -497,18 +497,18 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
       try {
         this.options.stateMachine.checkCommand?.(command);
       } catch (error) {
-        reject(new DroppedError(`the state machine refused the command: ${error instanceof Error ? error.message : String(error)}`, error));
+        reject(new DroppedError(`the state machine refused the command: ${error instanceof Error ? error.message : String(error)}`, { refused: true, cause: error }));
         return;
       }
       const data = ownBytes(this.codec.encode(command));
       // An empty entry is the leader's no-op (applyCommand), and followers refuse entries over
       // maxEntryBytes: such a command would be skipped, or wedge replication behind it.
       if (data.byteLength === 0) {
-        reject(new DroppedError('the command encodes to no bytes: an empty entry is a leader\'s no-op'));
+        reject(new DroppedError('the command encodes to no bytes: an empty entry is a leader\'s no-op', { refused: true }));
         return;
       }
       if (data.byteLength > this.limits.maxEntryBytes) {
-        reject(new DroppedError(`the command encodes to ${data.byteLength} bytes, more than limits.maxEntryBytes (${this.limits.maxEntryBytes}) that followers accept`));
+        reject(new DroppedError(`the command encodes to ${data.byteLength} bytes, more than limits.maxEntryBytes (${this.limits.maxEntryBytes}) that followers accept`, { refused: true }));
         return;
       }
       // Proposals made in the same turn of the event loop reach the core as one batch, which

@@ -11,8 +11,8 @@ export interface StateMachine<Command, Result, Query, QueryResult> {
   /**
    * Optional: throws for a command this state machine refuses to take into the log (one the
    * codec cannot carry faithfully, say). The node calls it in `propose`, on the node the command
-   * is proposed to, before the command is encoded; `propose` then fails with DroppedError and the
-   * thrown error as its cause. Never called for a command already in the log: `apply` must still
+   * is proposed to, before the command is encoded; `propose` then fails with DroppedError (marked
+   * not to be retried: the same command is refused again) and the thrown error as its cause. Never called for a command already in the log: `apply` must still
    * take every command there, as it did before the check existed, the same on every node.
    */
   checkCommand?(command: Command): void;
