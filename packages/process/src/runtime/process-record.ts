@@ -4,7 +4,6 @@
 // empty mailbox); collections are created on first use and dropped when emptied.
 import type { Timer } from '@foundation/core';
 import { MailboxBuffer } from '../core/mailbox-buffer';
-import { NoProcessError } from '../errors/no-process-error';
 import type { Pid } from '../core/pid';
 import type { RingQueue } from '../core/ring-queue';
 import type { CallEnvelope, WaitingSend } from './envelopes';
@@ -150,9 +149,11 @@ export class ProcessRecord implements ProcessSelf, LifecycleProcess<CallEnvelope
 
   spawn<S, A>(behavior: Behavior<S, A> | ProcessFunction<S> | ThreadBehavior, options?: SpawnOptions<A>): Pid {
     // Async work a process left running goes on after it exits. Its sends, links, monitors and
-    // timers are ignored then; a spawn cannot be (it answers with a pid), and it started a
-    // process nothing supervised or linked, once per call.
-    if (this.status === DEAD) throw new NoProcessError(this.pid.toString());
+    // timers are ignored then; its spawns started a process nothing supervised or linked, once
+    // per call. It gets the pid of a process that never runs instead, as a spawn on a node that
+    // is down does on the BEAM: monitored it is noproc, and what is sent to it is dead letters.
+    // (Thrown, it ended a leftover timer's callback as an uncaught exception, and the node with it.)
+    if (this.status === DEAD) return this.runtime.allocatePid();
     return this.runtime.spawn(behavior, options);
   }
 

@@ -716,7 +716,7 @@ describe('failures', () => {
 });
 
 describe('a process that has exited', () => {
-  it('spawns nothing from code it left running: its self.spawn throws NoProcessError (5701) naming it', async () => {
+  it('spawns nothing from code it left running: its self.spawn answers with the pid of a process that never runs', async () => {
     // Review finding: sends, links, monitors and timers from a dead process's leftover async code
     // were ignored, but spawn started a process no one supervised or linked, once per call.
     const runtime = createRuntime({ nodeId: 'node-a' });
@@ -729,8 +729,20 @@ describe('a process that has exited', () => {
     runtime.exit(pid, 'kill');
     await runtime.whenExited(pid);
     const alive = runtime.processes().filter((each) => runtime.isAlive(each)).length;
-    expect(() => leftover!.spawn({ handleMessage() {} })).toThrow(NoProcessError);
-    expect(() => leftover!.spawn(() => undefined)).toThrow(expect.objectContaining({ code: PROCESS_ERROR_CODES.noProcess, target: pid.toString() }));
+    let started = 0;
+    const never = leftover!.spawn({
+      init() {
+        started += 1;
+      },
+    });
+    const neverFunction = leftover!.spawn(() => {
+      started += 1;
+    });
+    await settle();
+    expect(started).toBe(0);
+    expect([runtime.isAlive(never), runtime.isAlive(neverFunction)]).toEqual([false, false]);
+    expect(never.equals(neverFunction)).toBe(false);
+    expect(await runtime.whenExited(never)).toBe('noproc');
     expect(runtime.processes().filter((each) => runtime.isAlive(each)).length).toBe(alive);
     await runtime.shutdown();
   });
