@@ -447,6 +447,25 @@ describe('createRaftNode', () => {
     expect(isRetryable(transferring)).toBe(true);
   });
 
+  it('refuses with DroppedError whatever checkCommand throws, also a value that has no text form (review finding)', async () => {
+    // The reason was built with String(thrown), which itself throws for an object without a
+    // prototype: propose failed with that TypeError, and what checkCommand threw was lost.
+    const thrown = Object.create(null) as object;
+    const c = cluster(['solo'], {
+      stateMachine: {
+        ...createKvStateMachine(),
+        checkCommand: () => {
+          // eslint-disable-next-line @typescript-eslint/only-throw-error -- the point: a thrown value that is no Error
+          throw thrown;
+        },
+      },
+    });
+    const node = c.nodes.get(await elected(c))!;
+    const refused = await node.propose({ op: 'put', key: 'k', value: 1 }).catch((error: unknown) => error);
+    expect(code(refused)).toBe(RAFT_ERROR_CODES.dropped);
+    expect((refused as FoundationError).cause).toBe(thrown);
+  });
+
   it('sends no append with more entries than limits.maxEntriesPerMessage, so a burst larger than it commits (review finding)', async () => {
     // The leader put as many entries in one append as its byte budget allowed, whatever the
     // count its followers accept: with the same limit on every node, a turn's burst above it went
