@@ -94,6 +94,29 @@ describe('the lin-kv binary with malformed input', () => {
     expect(node.exited()).toBeNull();
   }, 30_000);
 
+  it('answers a request whose key the state machine refuses as malformed, not as unavailable or timed out (review finding)', async () => {
+    // A key holding a lone surrogate is refused at propose (DroppedError) and read: the write
+    // was answered temporarily-unavailable (try again) and the read timeout (outcome unknown),
+    // though the request can never succeed and certainly did nothing.
+    const node = start();
+    node.send([message({ type: 'init', msg_id: 1, node_id: 'n1', node_ids: ['n1'] })]);
+    expect(await node.reply(1)).toMatchObject({ type: 'init_ok' });
+    let written: Body | undefined;
+    for (let attempt = 0; attempt < 50 && written?.type !== 'write_ok'; attempt += 1) {
+      node.send([message({ type: 'write', msg_id: 100 + attempt, key: 1, value: 10 })]);
+      written = await node.reply(100 + attempt);
+      if (written.type !== 'write_ok') await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(written).toMatchObject({ type: 'write_ok' });
+    node.send([
+      message({ type: 'write', msg_id: 200, key: '\uD800', value: 1 }),
+      message({ type: 'cas', msg_id: 201, key: 'a\uDC00', from: 1, to: 2 }),
+      message({ type: 'read', msg_id: 202, key: '\uDBFF' }),
+    ]);
+    for (const msgId of [200, 201, 202]) expect(await node.reply(msgId)).toMatchObject({ type: 'error', code: 12 });
+    expect(node.exited()).toBeNull();
+  }, 30_000);
+
   it('answers a forwarded request whose type names a property every object has, and keeps serving (review finding)', async () => {
     // The table of required fields was a plain object: a forwarded request of type `constructor`
     // (or `toString`, ...) found Object's own function there, and the rejection it threw in the

@@ -83,6 +83,10 @@ function expectsReply(body: Body): boolean {
 
 function errorBody(error: unknown): Record<string, unknown> {
   if (FoundationError.is(error)) {
+    // Refused for what the request holds (a key the state machine refuses, a value too large to
+    // log): it did nothing and never will, which is Maelstrom's malformed-request, where
+    // temporarily-unavailable invited a retry and a timeout left the outcome unknown.
+    if (error.type === 'invalid_input' || (error.code === RAFT_ERROR_CODES.dropped && (error.context as { refused?: unknown }).refused === true)) return { type: 'error', code: ERRORS.malformed, text: error.message };
     if (error.code === RAFT_ERROR_CODES.notLeader || error.code === RAFT_ERROR_CODES.dropped) return { type: 'error', code: ERRORS.temporarilyUnavailable, text: error.message };
     return { type: 'error', code: ERRORS.timeout, text: error.message };
   }
