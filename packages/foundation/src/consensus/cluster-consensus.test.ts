@@ -162,3 +162,35 @@ describe('starting a consensus that was stopped', () => {
     expect(handlers).toBe(1);
   });
 });
+
+describe('a command Raft refuses for what it is', () => {
+  it('is not proposed again: it rejects with the refusal at the first try (review finding)', async () => {
+    // Raft refuses a command that encodes to more than limits.maxEntryBytes (64 MiB) with a
+    // DroppedError marked refused. Dropped errors were all retried until the timeout, so such a
+    // command was encoded and refused again and again for 5 s.
+    const consensus = createClusterConsensus({
+      nodeId: 'solo',
+      voters: ['solo'],
+      transport: { send: () => false, onMessage: () => () => undefined },
+      forwarding: { request: () => Promise.reject(new Error('not used: the only voter leads')), onRequest: () => () => undefined },
+      persistence: createMemoryPersistence(),
+      raft: { tickMs: 5, electionTicks: 4, heartbeatTicks: 1 },
+    });
+    await consensus.start();
+    try {
+      for (let attempt = 0; attempt < 400 && consensus.raft.status().role !== 'leader'; attempt += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+      const raft = consensus.raft as unknown as { propose: (...args: unknown[]) => Promise<unknown> };
+      const propose = raft.propose.bind(raft);
+      let tries = 0;
+      raft.propose = (...args) => {
+        tries += 1;
+        return propose(...args);
+      };
+      const huge = 'x'.repeat(64 * 1024 * 1024 + 1);
+      await expect(consensus.propose('kv', { op: 'put', key: 'huge', value: huge })).rejects.toMatchObject({ code: 6011, retryStrategy: 'no_retry', context: { refused: true } });
+      expect(tries).toBe(1);
+    } finally {
+      await consensus.stop();
+    }
+  }, 30_000);
+});

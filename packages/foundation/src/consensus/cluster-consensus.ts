@@ -79,16 +79,19 @@ const FORWARD_KIND = 'foundation/consensus';
 
 /**
  * Whether to try again (elsewhere): this node is not the leader, the leader dropped the
- * command, there was no one to answer, there was no link to the leader, or the link went down
- * while the forwarded command was pending (requestInterrupted). The last can happen after the
- * leader appended the command; proposals carry a session (proposer, number) so that a second
- * copy in the log is not applied again (see ClusterCommand.session).
+ * command (by chance: lost in a change of term, not refused for what it is), there was no one
+ * to answer, there was no link to the leader, or the link went down while the forwarded
+ * command was pending (requestInterrupted). The last can happen after the leader appended the
+ * command; proposals carry a session (proposer, number) so that a second copy in the log is not
+ * applied again (see ClusterCommand.session).
  */
 function retryable(error: unknown): boolean {
   if (!FoundationError.is(error)) return false;
   return (
     error.code === RAFT_ERROR_CODES.notLeader ||
-    error.code === RAFT_ERROR_CODES.dropped ||
+    // Not a command Raft refused for what it is (too large to replicate, say): every leader
+    // refuses it alike, and each try encoded it again until the timeout.
+    (error.code === RAFT_ERROR_CODES.dropped && (error.context as { refused?: unknown }).refused !== true) ||
     error.code === CHANNELS_ERROR_CODES.peerUnavailable ||
     error.code === CHANNELS_ERROR_CODES.requestInterrupted ||
     error.code === CHANNELS_ERROR_CODES.noResponder
