@@ -32,5 +32,5 @@ export { lockDirectory } from './directory-lock';
 export type { DirectoryLock } from './directory-lock';
 export type { ConnectWait, ConnectWaitOptions } from './connect-wait';
 export { createPublisher } from './publisher';
-export { utf8Length } from './utf8';
+export { isWellFormed, utf8Length } from './utf8';
 export type { Publisher, PublisherOptions } from './publisher';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { utf8Length } from './utf8';
+import { isWellFormed, utf8Length } from './utf8';
 
 describe('utf8Length', () => {
   it('counts as Buffer.byteLength does, lone surrogates included', () => {
@@ -25,5 +25,18 @@ describe('utf8Length', () => {
         expect(utf8Length(value, limit) > limit).toBe(Buffer.byteLength(value, 'utf8') > limit);
       }),
     );
+  });
+});
+
+describe('isWellFormed', () => {
+  it.each([
+    ['', true],
+    ['plain', true],
+    ['\uD83D\uDE00', true],
+    ['\uD800', false],
+    ['a\uDC00b', false],
+    ['\uDE00\uD83D', false],
+  ])('%j is %s', (text, expected) => {
+    expect(isWellFormed(text)).toBe(expected);
   });
 });

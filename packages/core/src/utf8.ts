@@ -23,3 +23,13 @@ export function utf8Length(text: string, stopAbove = Number.POSITIVE_INFINITY): 
   }
   return bytes;
 }
+
+/**
+ * Whether `text` is well-formed UTF-16, with no lone surrogate (half of a pair, as
+ * `'😀'.slice(0, 1)` gives): `String.prototype.isWellFormed` (ES2024, in Node 20), typed for the
+ * ES2023 library. UTF-8 has no form for a lone surrogate: CBOR, JSON logs and `Buffer` write it
+ * as U+FFFD, so two strings differing only there arrive as one.
+ */
+export function isWellFormed(text: string): boolean {
+  return (text as unknown as { isWellFormed(): boolean }).isWellFormed();
+}

@@ -9,7 +9,7 @@
 // bounded by encoded size, and it reports class instances and cycles as validation errors,
 // where a config value is JSON, bounded by a count of values, and those are security errors.
 import { types } from 'node:util';
-import { isUnsafeKey } from '@foundation/core';
+import { isUnsafeKey, isWellFormed } from '@foundation/core';
 import { ConfigSecurityError } from '../errors/config-security-error';
 import { ConfigValidationError } from '../errors/config-validation-error';
 import { MAX_SEGMENT_LENGTH } from '../path';
@@ -44,16 +44,6 @@ function describeKind(value: unknown): string {
     return `an instance of ${typeof name === 'string' && name !== '' ? name : 'a class'}`;
   }
   return typeof value;
-}
-
-/**
- * `String.prototype.isWellFormed` (ES2024, in Node 20), typed for the ES2023 library. A lone
- * surrogate (half of a pair, as `'😀'.slice(0, 1)` gives) has no UTF-8 form: cbor-x and
- * Buffer write it as bytes that read back as U+FFFD, so a cluster-wide value holding one would
- * reach the other nodes changed.
- */
-function isWellFormed(text: string): boolean {
-  return (text as unknown as { isWellFormed(): boolean }).isWellFormed();
 }
 
 function invalid(path: readonly string[], message: string, origin: string | undefined): ConfigValidationError {

@@ -1,11 +1,16 @@
 // Fields of events that arrive from outside this store (built by hand, by another store, or
 // decoded from elsewhere): every field is checked, and the stored event is a new frozen object
 // with a frozen copy of the data, so the caller's object is never kept.
+//
+// Strings stored or sent must be well-formed Unicode: a lone surrogate has no UTF-8 form, and
+// cbor-x writes it as bytes that are not UTF-8, which the decode guard refuses (the stored event
+// becomes unreadable) or a lenient decoder turns into U+FFFD (the event comes back changed). So
+// such strings are refused on the way in, here and in the data (event-data.ts).
+import { isWellFormed } from '@foundation/core';
 import type { FoundationEvent } from '../event';
 import { MAX_CORRELATION_ID_LENGTH, MAX_FOREIGN_EVENT_ID, MAX_FOREIGN_EVENT_TIMESTAMP, MAX_NODE_LENGTH, MAX_TYPE_LENGTH } from '../event';
 import { EventValidationError } from '../errors/event-validation-error';
 import { copyEventData } from './event-data';
-import { isWellFormed } from './well-formed';
 
 export function checkType(type: unknown): string {
   if (typeof type !== 'string' || type.length === 0 || type.length > MAX_TYPE_LENGTH || !isWellFormed(type)) {

@@ -9,13 +9,12 @@
 // instances and cycles security errors. Events carry CBOR (undefined, NaN, bigints, Uint8Arrays),
 // freeze as they copy, are bounded by encoded size, and call those validation errors.
 import { types } from 'node:util';
-import { isUnsafeKey } from '@foundation/core';
+import { isUnsafeKey, isWellFormed } from '@foundation/core';
 import type { FoundationEvent } from '../event';
 import { MAX_BIGINT_BYTES } from '../event';
 import { EventSecurityError } from '../errors/event-security-error';
 import { EventValidationError } from '../errors/event-validation-error';
 import { encodedSize } from '../serialization/cbor-codec';
-import { isWellFormed } from './well-formed';
 
 const MAX_DEPTH = 64;
 /** Big integers from -BIGINT_BOUND to BIGINT_BOUND - 1 encode in at most MAX_BIGINT_BYTES. */

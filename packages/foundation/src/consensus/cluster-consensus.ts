@@ -1,7 +1,7 @@
 // The cluster's Raft group, and the ConsensusLog views that config and the registry consume.
 // Any node can append: a follower forwards the command to the leader and waits for its answer.
 // Reads are linearizable on any node (Raft's ReadIndex, forwarded by the follower's Raft node).
-import { FoundationError, createBackoff, createCryptoRandom, sleep, systemClock, uuidV4 } from '@foundation/core';
+import { FoundationError, createBackoff, createCryptoRandom, isWellFormed, sleep, systemClock, uuidV4 } from '@foundation/core';
 import type { Random, Scheduler } from '@foundation/core';
 import { CHANNELS_ERROR_CODES } from '@foundation/channels';
 import { RAFT_ERROR_CODES, RaftTimeoutError, StoppedError, createRaftNode } from '@foundation/raft';
@@ -105,7 +105,7 @@ function retryable(error: unknown): boolean {
  * Checked where proposed and read only: what a log already holds applies as it always did.
  */
 function refuseLoneSurrogate(key: unknown): void {
-  if (typeof key !== 'string' || (key as unknown as { isWellFormed(): boolean }).isWellFormed()) return;
+  if (typeof key !== 'string' || isWellFormed(key)) return;
   const shown = JSON.stringify(key).slice(1, -1);
   throw new FoundationError({ type: 'invalid_input', message: `the key ${shown} holds a lone surrogate, which the log cannot hold as it is (CBOR text is UTF-8)`, context: { key: shown } });
 }

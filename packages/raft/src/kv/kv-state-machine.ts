@@ -1,6 +1,6 @@
 // A replicated key-value map, usable directly and used by the tests as the model: put, delete
 // and compare-and-set as commands (through the log), get as a linearizable query.
-import { FoundationError } from '@foundation/core';
+import { FoundationError, isWellFormed } from '@foundation/core';
 import { Encoder } from 'cbor-x';
 import type { StateMachine } from '../driver/state-machine';
 
@@ -64,14 +64,6 @@ function detached(value: unknown): unknown {
   // Decoded from a copy of the bytes: byte strings decode as views of their input, which is the
   // encoder's shared buffer.
   return encoder.decode(Uint8Array.prototype.slice.call(encoder.encode(value)));
-}
-
-/**
- * Whether `text` is well-formed UTF-16: `String.prototype.isWellFormed` (ES2024, in Node 20),
- * typed for the ES2023 library.
- */
-function isWellFormed(text: string): boolean {
-  return (text as unknown as { isWellFormed(): boolean }).isWellFormed();
 }
 
 /**
