@@ -213,20 +213,6 @@ function ownBytes(bytes: Uint8Array): Uint8Array {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : Uint8Array.prototype.slice.call(bytes);
 }
 
-/**
- * Text for what a state machine threw: its message, or the value as text. String() itself throws
- * for an object without a prototype (or a throwing toString), and the refusal must not turn into
- * that TypeError, losing what was thrown.
- */
-function describeThrown(thrown: unknown): string {
-  if (thrown instanceof Error) return thrown.message;
-  try {
-    return String(thrown);
-  } catch {
-    return Object.prototype.toString.call(thrown);
-  }
-}
-
 class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Command, Result, Query, QueryResult> {
   readonly id: NodeId;
   private readonly options: RaftNodeOptions<Command, Result, Query, QueryResult>;
@@ -511,7 +497,9 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
       try {
         this.options.stateMachine.checkCommand?.(command);
       } catch (error) {
-        reject(new DroppedError(`the state machine refused the command: ${describeThrown(error)}`, { refused: true, cause: error }));
+        // FoundationError.from describes any thrown value without throwing itself (String() of an
+        // object without a prototype does), so the refusal is never lost to a TypeError.
+        reject(new DroppedError(`the state machine refused the command: ${FoundationError.from(error).message}`, { refused: true, cause: error }));
         return;
       }
       const data = ownBytes(this.codec.encode(command));
