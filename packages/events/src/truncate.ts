@@ -2,8 +2,7 @@
 // preview that says how big the original was.
 import { Tag } from 'cbor-x';
 import { DEFAULT_MAX_DATA_BYTES } from './event';
-import { EventSerializationError } from './errors/event-serialization-error';
-import { encodedSize } from './serialization/cbor-codec';
+import { encodedSize, serializationFailure } from './serialization/cbor-codec';
 
 /** 1.x's default preview size. */
 export const DEFAULT_TRUNCATE_BYTES = 10_000;
@@ -195,7 +194,7 @@ export function truncateIfLarge(data: unknown, maxBytes: number = DEFAULT_TRUNCA
   } catch (error) {
     // A getter or proxy that throws: reported as 3101 with its cause, as when the encoder was
     // the first to read the data.
-    throw new EventSerializationError(error instanceof Error ? error.message : String(error), error);
+    throw serializationFailure(error);
   }
   if (atLeast > limit) {
     const preview: TruncatedData = { truncated: true, originalSize: atLeast, originalSizeIsLowerBound: true, preview: cutToBytes(previewText(data, maxBytes + 1), maxBytes) };

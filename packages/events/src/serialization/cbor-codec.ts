@@ -26,8 +26,13 @@ export function encodeValue(value: unknown): Uint8Array {
   try {
     return encoder.encode(value);
   } catch (error) {
-    throw new EventSerializationError(error instanceof Error ? error.message : String(error), error);
+    throw serializationFailure(error);
   }
+}
+
+/** What reading `data` to encode it threw (a getter, a proxy, an unencodable value), as 3101 with it as the cause. */
+export function serializationFailure(error: unknown): EventSerializationError {
+  return new EventSerializationError(error instanceof Error ? error.message : String(error), error);
 }
 
 export function encodedSize(value: unknown): number {
