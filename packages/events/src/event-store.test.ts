@@ -968,6 +968,17 @@ describe('truncateIfLarge (1.x truncate_if_large)', () => {
       const error = thrown(() => truncateIfLarge(data));
       expect([error.code, error.cause]).toEqual([EVENT_ERROR_CODES.serializationFailed, failure]);
     }
+    // Also a thrown value with no text form: String() of it threw a TypeError in its place.
+    const bare = Object.create(null) as object;
+    const bareGetter = Object.defineProperty({}, 'value', {
+      enumerable: true,
+      get: () => {
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- the point: a thrown value that is no Error
+        throw bare;
+      },
+    });
+    const error = thrown(() => truncateIfLarge(bareGetter));
+    expect([error.code, error.cause]).toEqual([EVENT_ERROR_CODES.serializationFailed, bare]);
   });
 
   it('gives a preview that a store accepts in place of data it refused', () => {

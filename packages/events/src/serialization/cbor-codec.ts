@@ -2,6 +2,7 @@
 // records, structured clones or tags beyond big integers, so what it writes is what the guard
 // accepts. Decoding scans the bytes first (cbor-guard), then decodes, then copies byte strings
 // out of the input buffer and freezes the result.
+import { FoundationError } from '@foundation/core';
 import { Decoder, Encoder } from 'cbor-x';
 import { MAX_BIGINT_BYTES } from '../event';
 import { EventDeserializationError } from '../errors/event-deserialization-error';
@@ -30,9 +31,13 @@ export function encodeValue(value: unknown): Uint8Array {
   }
 }
 
-/** What reading `data` to encode it threw (a getter, a proxy, an unencodable value), as 3101 with it as the cause. */
+/**
+ * What reading data to encode it threw (a getter, a proxy, an unencodable value), as 3101 with it
+ * as the cause. Described by FoundationError.from, which never throws itself: String() of a
+ * thrown object without a prototype did, and a TypeError escaped in place of the 3101.
+ */
 export function serializationFailure(error: unknown): EventSerializationError {
-  return new EventSerializationError(error instanceof Error ? error.message : String(error), error);
+  return new EventSerializationError(FoundationError.from(error).message, error);
 }
 
 export function encodedSize(value: unknown): number {
