@@ -128,9 +128,17 @@ export async function lockSocket(path: string, inUse: () => Error): Promise<Dire
     });
     return releasedBy(() => close(server));
   }
-  const installed = (await install(path)) ?? ((await removeDead(path)) ? await install(path) : null);
+  const installed = await takeOver(path);
   if (installed === null) throw inUse();
   return releasedBy(() => uninstall(installed));
+}
+
+/**
+ * Installs a socket file at `path`, removing a dead one there first; null while a live one is
+ * there.
+ */
+async function takeOver(path: string): Promise<Installed | null> {
+  return (await install(path)) ?? ((await removeDead(path)) ? await install(path) : null);
 }
 
 function releasedBy(release: () => Promise<void>): DirectoryLock {
@@ -147,7 +155,10 @@ function close(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/** A socket file this process listens on: its path and the file's identity, to remove only its own. */
+/**
+ * A socket file this process listens on: its path, and the file's identity, so that it removes
+ * only its own.
+ */
 interface Installed {
   readonly server: Server;
   readonly path: string;
@@ -228,23 +239,24 @@ export function claimPath(path: string): string {
  * first unlinked it and put its own live file there, the second then unlinked that one, and both
  * held the directory. So a starter removes a dead file only while it holds the claim, itself a
  * socket file put in place like the lock's (a second starter finds it live and is refused), and
- * checks again under the claim. While it holds the claim a dead file at `path` stays there until it
- * removes it: a holder removes only its own live file, and nobody else removes a dead one. A claim its crashed
- * holder left is itself a dead file, removed the same way under a claim of its own.
+ * checks again under the claim. While it holds the claim a dead file at `path` stays there until
+ * it removes it: a holder removes only its own live file, and nobody else removes a dead one. A
+ * claim its crashed holder left is itself a dead file, removed the same way under a claim of its
+ * own.
  */
 async function removeDead(path: string): Promise<boolean> {
   // The common refusal, a live holder, takes no claim.
   if (await answers(path)) return false;
   const claimName = claimPath(path);
-  const claim = (await install(claimName)) ?? ((await removeDead(claimName)) ? await install(claimName) : null);
+  const claim = await takeOver(claimName);
   if (claim === null) return false;
   try {
     const before = identity(path);
     if (before === null) return true;
     // Only a file there that refused the connection is dead. Nothing at all, or a connection
-    // reset, means the file seen before was a live holder's that let go, and a file put there since
-    // can have its inode number (ext4 and UFS give a freed one out again at once): comparing
-    // identities would take that live file for the dead one.
+    // reset, means the file seen before was a live holder's that let go, and a file put there
+    // since can have its inode number (ext4 and UFS give a freed one out again at once):
+    // comparing identities would take that live file for the dead one.
     const state = await probe(path);
     if (state === 'absent') return true;
     if (state === 'live') return false;
