@@ -201,9 +201,13 @@ async function install(path: string): Promise<Installed | null> {
  * only the temporary name Node listened on, already gone.
  */
 async function uninstall({ server, path, file }: Installed): Promise<void> {
-  const now = identity(path);
-  if (now !== null && sameFile(now, file)) unlinkSync(path);
-  await close(server);
+  try {
+    const now = identity(path);
+    if (now !== null && sameFile(now, file)) unlinkSync(path);
+  } finally {
+    // Closed whatever the file system said: a claim left listening refused every takeover.
+    await close(server);
+  }
 }
 
 function identity(path: string): BigIntStats | null {
