@@ -13,6 +13,12 @@ function positiveInteger(option: string, value: unknown): void {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw new RaftOptionsError(option, `must be a whole number of at least 1 (got ${describe(value)})`);
 }
 
+/** true or false, when given: anything else (0, "false") reached the core, which reads it as truthy or not. */
+function flag(option: string, value: unknown): void {
+  if (value === undefined) return;
+  if (typeof value !== 'boolean') throw new RaftOptionsError(option, `must be true or false (got ${describe(value)})`);
+}
+
 /** A number of milliseconds above 0, when given; `Infinity` only where it means "never". */
 export function checkMilliseconds(option: string, value: unknown, infiniteAllowed: boolean): void {
   if (value === undefined) return;
@@ -29,6 +35,7 @@ export interface CheckedOptions {
   readonly electionTicks?: unknown;
   readonly heartbeatTicks?: unknown;
   readonly readMode?: unknown;
+  readonly preVote?: unknown;
   readonly checkQuorum?: unknown;
   readonly maxInflight?: unknown;
   readonly maxBytesPerMessage?: unknown;
@@ -53,6 +60,8 @@ export function checkNodeOptions(options: CheckedOptions): void {
   if (options.readMode !== undefined && options.readMode !== 'safe' && options.readMode !== 'lease') {
     throw new RaftOptionsError('readMode', `must be "safe" or "lease" (got ${describe(options.readMode)})`);
   }
+  flag('preVote', options.preVote);
+  flag('checkQuorum', options.checkQuorum);
   // A lease holds only while a cut-off leader steps down within it, which check-quorum does.
   if (options.readMode === 'lease' && options.checkQuorum === false) throw new RaftOptionsError('readMode', '"lease" needs checkQuorum, which is false');
   positiveInteger('maxInflight', options.maxInflight);

@@ -62,6 +62,12 @@ describe('createRaftNode options (review finding)', () => {
     // Lease reads are safe only while check-quorum deposes a cut-off leader; the core refused the
     // pair with an uncoded RangeError in start(), after the storage was loaded and written.
     ['readMode', { readMode: 'lease', checkQuorum: false }],
+    // From JavaScript a flag may come as anything: checkQuorum 0 with lease reads reached the
+    // core's uncoded RangeError in start(), after the storage was loaded and written.
+    ['checkQuorum', { checkQuorum: 0 }],
+    ['checkQuorum', { readMode: 'lease', checkQuorum: 0 }],
+    ['checkQuorum', { checkQuorum: 'false' }],
+    ['preVote', { preVote: 1 }],
     ['id', { id: '' }],
     ['peers', { peers: 'a' }],
   ];
