@@ -169,3 +169,35 @@ describe('the lin-kv binary with malformed input', () => {
     expect(node.exited()).toBeNull();
   }, 60_000);
 });
+
+describe('the lin-kv binary with null values', () => {
+  it('holds a written null as a value, apart from a missing key (review finding)', async () => {
+    // Maelstrom's lin-kv: read answers the key's value (any JSON, null included), cas answers
+    // error 20 when the key does not exist and 22 when `from` does not match. A stored null read
+    // as a missing key (20), and a cas from null on a missing key created it.
+    const node = start();
+    node.send([message({ type: 'init', msg_id: 1, node_id: 'n1', node_ids: ['n1'] })]);
+    expect(await node.reply(1)).toMatchObject({ type: 'init_ok' });
+    expect(await writeOnceLeading(node)).toMatchObject({ type: 'write_ok' });
+    const steps: [Record<string, unknown>, Record<string, unknown>][] = [
+      [{ type: 'write', key: 2, value: null }, { type: 'write_ok' }],
+      [{ type: 'read', key: 2 }, { type: 'read_ok', value: null }],
+      [{ type: 'cas', key: 3, from: null, to: 1 }, { type: 'error', code: 20 }],
+      [{ type: 'read', key: 3 }, { type: 'error', code: 20 }],
+      [{ type: 'cas', key: 1, from: null, to: 3 }, { type: 'error', code: 22 }],
+      [{ type: 'cas', key: 2, from: 7, to: 3 }, { type: 'error', code: 22 }],
+      [{ type: 'cas', key: 2, from: null, to: 5 }, { type: 'cas_ok' }],
+      [{ type: 'read', key: 2 }, { type: 'read_ok', value: 5 }],
+      [{ type: 'cas', key: 2, from: 5, to: null }, { type: 'cas_ok' }],
+      [{ type: 'read', key: 2 }, { type: 'read_ok', value: null }],
+      [{ type: 'read', key: 1 }, { type: 'read_ok', value: 10 }],
+    ];
+    let msgId = 300;
+    for (const [request, expected] of steps) {
+      node.send([message({ ...request, msg_id: msgId })]);
+      expect({ request, answer: await node.reply(msgId) }).toMatchObject({ request, answer: expected });
+      msgId += 1;
+    }
+    expect(node.exited()).toBeNull();
+  }, 30_000);
+});

@@ -105,6 +105,27 @@ function malformed(body: unknown): string | null {
   return missing.length === 0 ? null : `${String(type)} needs ${missing.join(', ')}`;
 }
 
+/**
+ * A value as this node stores it in the key-value machine: boxed, so that a written null is a
+ * value. The machine holds a missing key and a stored null alike (a get of either gives null, and
+ * a cas expecting null matches both), while Maelstrom's lin-kv reads a stored null as null and
+ * answers a cas on a missing key with error 20. Boxed, a missing key is the machine's null and
+ * nothing else: a cas's expected box never matches it, so a cas creates no key. Every node of a
+ * Maelstrom test runs this binary, with a log in memory, so no node holds values unboxed.
+ */
+interface Boxed {
+  readonly value: unknown;
+}
+
+function box(value: unknown): Boxed {
+  return { value };
+}
+
+/** A value as the machine gave it: a box, or null for a missing key. */
+function unbox(stored: unknown): Boxed | null {
+  return typeof stored === 'object' && stored !== null && 'value' in stored ? stored : null;
+}
+
 /** Executes a client operation on this node (which should be the leader). Never rejects. */
 async function execute(body: Body): Promise<Record<string, unknown>> {
   const problem = malformed(body);
@@ -115,16 +136,16 @@ async function execute(body: Body): Promise<Record<string, unknown>> {
   try {
     switch (body.type) {
       case 'read': {
-        const value = await raft.read({ op: 'get', key });
-        return value === null ? { type: 'error', code: ERRORS.keyDoesNotExist, text: `no key ${key}` } : { type: 'read_ok', value };
+        const stored = unbox(await raft.read({ op: 'get', key }));
+        return stored === null ? { type: 'error', code: ERRORS.keyDoesNotExist, text: `no key ${key}` } : { type: 'read_ok', value: stored.value };
       }
       case 'write':
-        await raft.propose({ op: 'put', key, value: body.value });
+        await raft.propose({ op: 'put', key, value: box(body.value) });
         return { type: 'write_ok' };
       case 'cas': {
-        const result = await raft.propose({ op: 'cas', key, expected: body.from, value: body.to });
+        const result = await raft.propose({ op: 'cas', key, expected: box(body.from), value: box(body.to) });
         if (result.op === 'cas' && result.ok) return { type: 'cas_ok' };
-        if (result.op === 'cas' && result.current === null) return { type: 'error', code: ERRORS.keyDoesNotExist, text: `no key ${key}` };
+        if (result.op === 'cas' && unbox(result.current) === null) return { type: 'error', code: ERRORS.keyDoesNotExist, text: `no key ${key}` };
         return { type: 'error', code: ERRORS.preconditionFailed, text: `expected ${JSON.stringify(body.from)}` };
       }
       default:
