@@ -693,6 +693,37 @@ describe('a peer that restarts while this node holds what it sent the old incarn
     expect(b.stats().channels.orders!.repliesDropped).toBe(1);
     expect(second.stats().channels.orders!.sequenceGaps).toBe(0);
   });
+
+  it('a request made from the peer-down listener that reports the restart goes to the new incarnation, once, and gets its reply', async () => {
+    // The handshake that shows the restart reported peer-down, then failed the pending requests:
+    // one made from the peer-down listener (a membership asking the restarted node to rejoin)
+    // failed with RequestInterruptedError, and was still sent and handled by the new incarnation.
+    const first = await startNode('node-b', { channels, timing: holdAcks });
+    const port = first.address()!.port;
+    const a = await startNode('node-a', { channels, timing: holdAcks });
+    await link(a, first);
+    await first.close(); // a keeps the link and redials the address within its grace
+    const second = await startNode('node-b', { channels, timing: holdAcks, listen: { host: '127.0.0.1', port } });
+    const asked: unknown[] = [];
+    second.onRequest('orders', ({ payload }) => {
+      asked.push(payload);
+      return 'answer';
+    });
+    const outcome = new Promise<unknown>((resolve) => {
+      const off = a.on('peer-down', (peer) => {
+        off();
+        resolve(
+          a.request(peer, 'orders', 'from the peer-down listener', { timeout: 5_000 }).then(
+            (value) => value,
+            (error: FoundationError) => error.code,
+          ),
+        );
+      });
+    });
+    expect(await outcome).toBe('answer');
+    expect(asked).toEqual(['from the peer-down listener']);
+    expect(a.stats().channels.orders!.lateReplies).toBe(0);
+  });
 });
 
 describe('sequence gaps', () => {

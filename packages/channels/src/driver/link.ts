@@ -980,8 +980,11 @@ export class Link {
         if (interrupted) {
           const reason = restarted ? 'peer restarted' : 'peer ended the session';
           this.peerUpEmitted = false;
-          this.host.peerDown(this, reason);
+          // Failed before peer-down is reported: a request a peer-down listener makes is one
+          // for the next session, which stays queued and goes (failing it too, as before, told
+          // its caller it was interrupted while the new incarnation handled it).
           this.requests.failAll(this.peer, reason);
+          this.host.peerDown(this, reason);
           // A peer-down listener may have disconnected the peer (a membership forgets a failed
           // one): the link is gone, and the session must not come up on it (review of a node
           // left with a peer-up and no link, found in the 200-node membership benchmark).
