@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -419,6 +419,40 @@ describe('the file write-ahead log', () => {
       expect(segments(path).length).toBeGreaterThan(1);
       await storage.close();
       expect(openFiles().filter((file) => file.startsWith(path))).toEqual([]);
+    });
+
+    it('syncs the log directory after it removes the new segment whose opening could not be made durable (review finding)', async () => {
+      // The removal of the segment was not synced: after a power loss the directory could hold
+      // the segment again, and the rotation after it fail with EEXIST as before 2b18c26.
+      const path = directory();
+      const wal = join(path, 'wal');
+      const { storage } = await reopen(path, { segmentBytes: 300 });
+      await storage.save({ hardState: { term: 2, vote: 'n1', commit: 0 }, entries: [] });
+      const second = join(wal, 'wal-0000000000000002.log');
+      let rotated: unknown = null;
+      /** For each sync of the log directory in the rotation, whether the segment was still there. */
+      const segmentThereAtDirectorySync: boolean[] = [];
+      await failingSyncs(
+        'sync',
+        (file) => {
+          if (file === wal) segmentThereAtDirectorySync.push(existsSync(second));
+          return false;
+        },
+        () =>
+          failingSyncs('datasync', (file) => file === second, async () => {
+            for (let index = 1; rotated === null && index <= 30; index += 1) {
+              rotated = await storage.save({ entries: [entry(index, 2)] }).then(
+                () => null,
+                (error: unknown) => error,
+              );
+            }
+          }),
+      );
+      expect(rotated).toBeInstanceOf(Error);
+      expect(existsSync(second)).toBe(false);
+      // The last sync of the directory came after the segment was gone.
+      expect(segmentThereAtDirectorySync.at(-1)).toBe(false);
+      await storage.close();
     });
 
     it('leaves no file open when the segment it truncated at start cannot be made durable', async () => {

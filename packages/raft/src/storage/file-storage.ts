@@ -479,9 +479,14 @@ class FileStorage implements RaftPersistence {
       if (this.sync) await syncDirectory(this.walDirectory);
     } catch (error) {
       // Writes go on in the segment they were in: this one is closed, not left open for good,
-      // and removed, so that the next rotation can make it again (it holds nothing else).
+      // and removed, so that the next rotation can make it again (it holds nothing else). The
+      // removal is synced, as every other one is: unsynced, a power loss could bring it back.
       await handle.close().catch(() => undefined);
-      await rm(path, { force: true }).catch(() => undefined);
+      const removed = await rm(path, { force: true }).then(
+        () => true,
+        () => false,
+      );
+      if (removed && this.sync) await syncDirectory(this.walDirectory).catch(() => undefined);
       throw error;
     }
     await this.active?.close();
