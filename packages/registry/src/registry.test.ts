@@ -269,6 +269,35 @@ describe('register, lookup, unregister (1.x semantics)', () => {
     registration.unregister();
     expect(registration.reportLoad(5)).toBe(false);
   });
+
+  it('takes an updateMetadata of metadata equal to the current as a no-op: no new revision, no service-change, whatever the key order (review finding)', () => {
+    // As reportLoad (9c181d7): each call made a new revision that replicated to every peer and
+    // told watchers of a change that changed nothing.
+    const { registry } = setup(7);
+    const registration = registry.register('api', 'http://10.0.0.1:80', { metadata: { region: 'eu', tier: { level: 1, tags: ['a', 'b'] } } });
+    const heard: string[] = [];
+    registry.watch('api', (event) => heard.push(`${event.type} ${JSON.stringify(event.instance.metadata)}`));
+    const before = registration.instance()!;
+    const digest = registry.digest();
+    expect(registration.updateMetadata({ tier: { tags: ['a', 'b'], level: 1 }, region: 'eu' })).toBe(true);
+    expect(registration.instance()).toBe(before);
+    expect(registry.digest()).toBe(digest);
+    expect(heard).toEqual([]);
+    // Equal but for an array's order, a nested value, or a key more: each a change.
+    expect(registration.updateMetadata({ region: 'eu', tier: { level: 1, tags: ['b', 'a'] } })).toBe(true);
+    expect(registration.updateMetadata({ region: 'eu', tier: { level: 2, tags: ['b', 'a'] } })).toBe(true);
+    expect(registration.updateMetadata({ region: 'eu', tier: { level: 2, tags: ['b', 'a'] }, extra: null })).toBe(true);
+    expect(registration.instance()!.revision).toBeGreaterThan(before.revision);
+    expect(heard).toEqual([
+      'service-change {"region":"eu","tier":{"level":1,"tags":["b","a"]}}',
+      'service-change {"region":"eu","tier":{"level":2,"tags":["b","a"]}}',
+      'service-change {"region":"eu","tier":{"level":2,"tags":["b","a"]},"extra":null}',
+    ]);
+    // Still checked: equal or not, bad metadata is refused.
+    expect(thrown(() => registration.updateMetadata({ when: new Date(0) })).code).toBe(3203);
+    registration.unregister();
+    expect(registration.updateMetadata({})).toBe(false);
+  });
 });
 
 describe('hostile or careless input gets clear errors with codes', () => {

@@ -13,7 +13,7 @@ import type { HealthPolicy } from './core/health-tracker';
 import type { RegistryLimits } from './core/limits';
 import { DEFAULT_LIMITS, MAX_INCARNATION, MAX_NAMESPACE_LENGTH } from './core/limits';
 import { checkName, nodeIdProblem } from './core/names';
-import { PlainJsonProblem, copyPlainJson } from './core/plain-json';
+import { PlainJsonProblem, copyPlainJson, plainJsonEqual } from './core/plain-json';
 import type { DepartureRecord, OwnEntryFields, ReplicaChange, Slot } from './core/replica';
 import { Replica, newSlot } from './core/replica';
 import type { RoutingStrategy } from './core/routing';
@@ -829,6 +829,9 @@ class RegistryImpl<Target> implements Registry<Target> {
       updateMetadata: (metadata) => {
         const checked = this.checkMetadata(metadata);
         const current = this.replica.ownEntry(record.id);
+        // Metadata equal to the current (key order aside) changes nothing, as for reportLoad: a
+        // new revision would go out to every peer and tell watchers of a change that changed nothing.
+        if (!this.closed && current !== undefined && plainJsonEqual(current.metadata, checked)) return true;
         if (current !== undefined) this.checkWireSize({ ...current, metadata: checked });
         return this.updateOwn(record.id, { metadata: checked });
       },

@@ -8,7 +8,7 @@ import type { SemVer } from '../semver/version';
 import type { RegistryLimits } from './limits';
 import type { NameKind } from '../errors/invalid-name-error';
 import { checkName, nodeIdProblem } from './names';
-import { PlainJsonProblem, copyPlainJson } from './plain-json';
+import { PlainJsonProblem, copyPlainJson, plainJsonEqual } from './plain-json';
 import type { HealthStatus, RegistrationScope, ServiceInstance } from './types';
 import { HEALTH_STATUSES } from './types';
 
@@ -187,7 +187,7 @@ export function metadataMatches(actual: unknown, expected: unknown): boolean {
   if (expected === null || typeof expected !== 'object') return actual === expected;
   if (Array.isArray(expected)) {
     if (!Array.isArray(actual) || actual.length !== expected.length) return false;
-    for (let index = 0; index < expected.length; index += 1) if (!deepEqual(actual[index], expected[index])) return false;
+    for (let index = 0; index < expected.length; index += 1) if (!plainJsonEqual(actual[index], expected[index])) return false;
     return true;
   }
   if (actual === null || typeof actual !== 'object' || Array.isArray(actual)) return false;
@@ -197,20 +197,6 @@ export function metadataMatches(actual: unknown, expected: unknown): boolean {
     if (!metadataMatches(record[key], (expected as Record<string, unknown>)[key])) return false;
   }
   return true;
-}
-
-function deepEqual(left: unknown, right: unknown): boolean {
-  if (left === right) return true;
-  if (left === null || right === null || typeof left !== 'object' || typeof right !== 'object') return false;
-  if (Array.isArray(left) !== Array.isArray(right)) return false;
-  if (Array.isArray(left)) {
-    const other = right as unknown[];
-    return left.length === other.length && left.every((item, index) => deepEqual(item, other[index]));
-  }
-  const leftKeys = Object.keys(left);
-  const rightRecord = right as Record<string, unknown>;
-  if (leftKeys.length !== Object.keys(rightRecord).length) return false;
-  return leftKeys.every((key) => Object.prototype.hasOwnProperty.call(rightRecord, key) && deepEqual((left as Record<string, unknown>)[key], rightRecord[key]));
 }
 
 /** `list.includes(value)` as a plain loop: `includes` has no fast path for frozen arrays. */

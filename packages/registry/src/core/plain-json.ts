@@ -49,3 +49,21 @@ export function copyPlainJson(value: unknown, path: string, maxNodes: number): u
   };
   return copy(value, path, 0);
 }
+
+/**
+ * Whether two plain JSON values (as `copyPlainJson` returns) hold the same data: arrays item by
+ * item in order, objects key by key in any order.
+ */
+export function plainJsonEqual(left: unknown, right: unknown): boolean {
+  if (left === right) return true;
+  if (left === null || right === null || typeof left !== 'object' || typeof right !== 'object') return false;
+  if (Array.isArray(left) !== Array.isArray(right)) return false;
+  if (Array.isArray(left)) {
+    const other = right as unknown[];
+    return left.length === other.length && left.every((item, index) => plainJsonEqual(item, other[index]));
+  }
+  const leftKeys = Object.keys(left);
+  const rightRecord = right as Record<string, unknown>;
+  if (leftKeys.length !== Object.keys(rightRecord).length) return false;
+  return leftKeys.every((key) => Object.prototype.hasOwnProperty.call(rightRecord, key) && plainJsonEqual((left as Record<string, unknown>)[key], rightRecord[key]));
+}
