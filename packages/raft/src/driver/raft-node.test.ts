@@ -1323,6 +1323,52 @@ describe('createRaftNode', () => {
     expect(snapshotDoneAtClose).toBe(true);
   });
 
+  it('closes its storage after a failure only once the log write in flight has settled (review finding)', async () => {
+    // The failure path waited for a snapshot being written, not for the log write the Ready loop
+    // was waiting on: a storage whose own close() does not wait for its writes (the file storage's
+    // does, a custom one may not) was closed under that write.
+    const c = cluster(['solo'], { snapshotEvery: 2 });
+    const leader = await elected(c);
+    const node = c.nodes.get(leader)!;
+    const inner = node as unknown as { options: { persistence: RaftPersistence } };
+    const original = inner.options.persistence;
+    let failSnapshot: ((error: Error) => void) | null = null;
+    let holdSaves = false;
+    let releaseSave: (() => void) | null = null;
+    let saveSettled = false;
+    let saveSettledAtClose: boolean | undefined;
+    inner.options.persistence = {
+      ...original,
+      // A snapshot's write hangs until the test fails it: that failure stops the node.
+      saveSnapshot: () => new Promise<void>((_resolve, reject) => (failSnapshot = reject)),
+      save: (update) => {
+        if (!holdSaves || update.entries.length === 0) return original.save(update);
+        return new Promise<void>((resolve) => (releaseSave = resolve))
+          .then(() => original.save(update))
+          .finally(() => void (saveSettled = true));
+      },
+      close: () => {
+        saveSettledAtClose = saveSettled;
+        return original.close();
+      },
+    };
+    node.on('error', () => undefined);
+    for (let value = 0; failSnapshot === null && value < 10; value += 1) await c.run(() => node.propose({ op: 'put', key: 'k', value }));
+    expect(failSnapshot).not.toBeNull();
+    // One more proposal, whose log write stays in flight; then the snapshot's write fails.
+    holdSaves = true;
+    const pending = node.propose({ op: 'put', key: 'k', value: 'last' }).then(() => null, (error: unknown) => error);
+    await c.settle(() => releaseSave !== null);
+    failSnapshot!(new Error('EIO: the disk is gone'));
+    await c.simulation.runForAsync(50);
+    expect(node.failure()).not.toBeNull();
+    expect(saveSettledAtClose).toBeUndefined();
+    releaseSave!();
+    await c.run(() => node.stop());
+    expect(saveSettledAtClose).toBe(true);
+    expect(code(await pending)).toBe(RAFT_ERROR_CODES.stopped);
+  });
+
   it('stop() ends pending calls with StoppedError', async () => {
     const c = cluster(['n1', 'n2', 'n3']);
     const leader = await elected(c);

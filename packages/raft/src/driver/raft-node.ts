@@ -271,6 +271,8 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   private snapshotWrite: Promise<void> = Promise.resolve();
   /** The write of a batch that only moved the commit index, which the Ready loop does not wait for. */
   private commitWrite: Promise<void> = Promise.resolve();
+  /** The log write the Ready loop waits for (settled, never rejected): the storage closes only after it. */
+  private logWrite: Promise<void> = Promise.resolve();
   private counters = { invalidMessages: 0, proposalsCommitted: 0, snapshotsTaken: 0, snapshotsInstalled: 0, snapshotsRefused: 0 };
   /** The last snapshot refused (sender, index and term), told once however often it is sent again. */
   private refusedSnapshot = '';
@@ -411,7 +413,10 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     // After the snapshot being written (never rejected: its failure is the node's): a failure
     // closed the storage while it was still writing, and the storage then renamed the file and
     // compacted its log after the close, perhaps under a caller that had reopened the files.
-    this.closing ??= this.snapshotWrite.then(() => this.options.persistence.close());
+    // And after the log writes in flight (the Ready loop's, a commit index's in the background):
+    // a failure elsewhere (a snapshot's write, the state machine) closed the storage under them,
+    // which a storage whose own close() does not wait for its writes may not survive.
+    this.closing ??= Promise.all([this.snapshotWrite, this.logWrite, this.commitWrite]).then(() => this.options.persistence.close());
     return this.closing;
   }
 
@@ -752,7 +757,12 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
           const update: PersistUpdate = { hardState: ready.hardState ?? undefined, entries: ready.entries, snapshot: ready.snapshot ?? undefined };
           if (mustSync(storage.hardState, update)) {
             await this.commitWrite; // writes reach the disk in the order they were made
-            await this.options.persistence.save(update);
+            const write = this.options.persistence.save(update);
+            this.logWrite = write.then(
+              () => undefined,
+              () => undefined,
+            );
+            await write;
           } else {
             this.commitWrite = this.commitWrite.then(() => this.options.persistence.save(update)).catch((error: unknown) => this.fail(error));
           }
