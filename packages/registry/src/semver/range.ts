@@ -8,6 +8,9 @@
 //   partial     ::= 'v'? xr ( '.' xr ( '.' xr pre? build? )? )?
 //   xr          ::= 'x' | 'X' | '*' | number
 //
+// unlike node-semver, a wildcard is followed by wildcards only: `1.x.3` and `x.1.2` are refused
+// (node-semver reads them as `1.x` and `*`, dropping the number).
+//
 // A version satisfies a range-set when it satisfies every comparator of at least one range. A
 // version with a pre-release tag (1.3.0-beta.1) satisfies a range only if some comparator of
 // that range names the same MAJOR.MINOR.PATCH with a pre-release tag: `>=1.3.0-beta.0` admits
@@ -72,6 +75,12 @@ function number(text: string | undefined, raw: string): number | undefined {
 function parsePartial(text: string, raw: string): Partial {
   const match = PARTIAL.exec(text);
   if (match === null) fail(raw, `"${text}" is not a version or a partial version (1, 1.2, 1.2.x, *)`);
+  // node-semver reads every part after a wildcard as one (`1.x.3` is `1.x`, `x.1.2` is `*`) and
+  // drops the number unsaid; such a range does not say what it means, so it is refused.
+  const wildcardAt = [match[1], match[2], match[3]].findIndex((part) => part === '*' || part === 'x' || part === 'X');
+  if (wildcardAt !== -1 && [match[2], match[3]].slice(wildcardAt).some((part) => part !== undefined && part !== '*' && part !== 'x' && part !== 'X')) {
+    fail(raw, `"${text}" has a wildcard followed by a number (write ${wildcardAt === 0 ? '*' : `${match[1]}.x`})`);
+  }
   const major = number(match[1], raw);
   const minor = major === undefined ? undefined : number(match[2], raw);
   const patch = minor === undefined ? undefined : number(match[3], raw);

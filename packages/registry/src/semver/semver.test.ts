@@ -159,6 +159,10 @@ describe('ranges', () => {
     ['>=1.3.0-beta.0', '1.3.0-beta.1', true],
     ['>=1.3.0-beta.0', '1.4.0-beta.1', false],
     ['v1.2.3', '1.2.3', true],
+    // Wildcards after a wildcard are still wildcards.
+    ['1.x.x', '1.9.9', true],
+    ['1.*.X', '2.0.0', false],
+    ['x.x.x', '7.0.1', true],
   ])('%j against %s → %s', (range, version, expected) => {
     expect(satisfies(version, range)).toBe(expected);
   });
@@ -169,7 +173,18 @@ describe('ranges', () => {
     ['^', 'no version'],
     ['1.2.3 ||', 'empty alternative'],
     ['|| 1.2.3', 'empty alternative'],
-    ['1.x.3-beta', 'needs MAJOR.MINOR.PATCH'],
+    ['1.x.x-beta', 'needs MAJOR.MINOR.PATCH'],
+    // A number after a wildcard: node-semver takes `1.x.3` as `1.x` and `x.1.2` as `*`,
+    // dropping the number unsaid; refused here, as a range that does not say what it means.
+    ['x.1.2', 'a wildcard followed by a number'],
+    ['1.x.3', 'a wildcard followed by a number'],
+    ['*.1', 'a wildcard followed by a number'],
+    ['1.X.0', 'a wildcard followed by a number'],
+    ['x.x.1', 'a wildcard followed by a number'],
+    ['^1.*.3', 'a wildcard followed by a number'],
+    ['>=1.x.3', 'a wildcard followed by a number'],
+    ['1.x.3-beta', 'a wildcard followed by a number'],
+    ['1.2.3 - x.1', 'a wildcard followed by a number'],
     ['1.2.3-01', 'leading zero'],
     ['!1.2.3', 'not a version'],
     ['>=1.2.3\n', 'printable ASCII'],
