@@ -750,6 +750,53 @@ describe('watch', () => {
     expect(seen).toEqual(['first service-up', 'first health-change', 'first service-down']);
   });
 
+  it('a handler that closes the registry hears nothing more, not even the events already queued for it or for other watchers (review finding)', () => {
+    // close() left the watchers in place: the events queued behind the one being told (the
+    // rest of an initial list, a change a handler made meanwhile) still went to every watcher
+    // after close() had returned.
+    const initial = setup(30);
+    initial.registry.register('a', 1, { capabilities: ['x'] });
+    initial.registry.register('b', 2, { capabilities: ['x'] });
+    const seenInitial: string[] = [];
+    initial.registry.watch(
+      { capabilities: ['x'] },
+      (event) => {
+        seenInitial.push(`${event.type} ${event.instance.name}`);
+        initial.registry.close();
+      },
+      { initial: true },
+    );
+    expect(seenInitial).toEqual(['service-up a']);
+
+    const live = setup(31);
+    const seen: string[] = [];
+    live.registry.watch({ capabilities: ['x'] }, (event) => {
+      seen.push(`first ${event.type} ${event.instance.name}`);
+      if (event.instance.name === 'a') {
+        // Queued behind 'a' (told to both watchers after it), then the registry closes.
+        live.registry.register('b', 2, { capabilities: ['x'] });
+        live.registry.close();
+      }
+    });
+    live.registry.watch({ capabilities: ['x'] }, (event) => seen.push(`second ${event.type} ${event.instance.name}`));
+    live.registry.register('a', 1, { capabilities: ['x'] });
+    expect(seen).toEqual(['first service-up a']);
+  });
+
+  it('a handler that stops its own watch hears none of the events already queued for it', () => {
+    const { registry } = setup(32);
+    const seen: string[] = [];
+    let stop = (): void => undefined;
+    stop = registry.watch({ capabilities: ['x'] }, (event) => {
+      seen.push(`${event.type} ${event.instance.name}`);
+      registry.register('b', 2, { capabilities: ['x'] });
+      stop();
+    });
+    registry.watch({ capabilities: ['x'] }, (event) => seen.push(`other ${event.type} ${event.instance.name}`));
+    registry.register('a', 1, { capabilities: ['x'] });
+    expect(seen).toEqual(['service-up a', 'other service-up a', 'other service-up b']);
+  });
+
   it('makes each on() call a subscription of its own: one function subscribed twice hears twice, and one unsubscribe removes one (review finding)', () => {
     // Handlers were kept in a Set of the functions themselves: two subscribers passing the same
     // function shared one slot, heard each event once, and the first to unsubscribe silenced both.

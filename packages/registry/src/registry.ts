@@ -1117,6 +1117,8 @@ class RegistryImpl<Target> implements Registry<Target> {
   }
 
   private deliver(watcher: Watcher<Target>, event: WatchEvent<Target>): void {
+    // Stopped by its handler, another one's, or close(): the events queued for it are dropped.
+    if (watcher.stopped) return;
     try {
       watcher.handler(event);
     } catch (error) {
@@ -1358,6 +1360,7 @@ class RegistryImpl<Target> implements Registry<Target> {
       // order (told at once, a service unregistered before its turn went down, then came up).
       const backlog: WatchEvent<Target>[] = this.view.discover(compiled).map((instance) => ({ type: 'service-up', instance: instance as ServiceInstance<Target> }));
       watcher.backlog = backlog;
+      // deliver() skips the rest once the watcher is stopped (a handler that closed the registry).
       for (let index = 0; index < backlog.length; index += 1) this.deliver(watcher, backlog[index]!);
       watcher.backlog = undefined;
     }
@@ -1840,6 +1843,12 @@ class RegistryImpl<Target> implements Registry<Target> {
       }
     }
     for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe();
+    // Every watch ends: closed inside a handler, the events the view still holds for watchers
+    // (the rest of an initial list, changes queued behind the one being told) go to nobody.
+    for (const set of this.watchersByName.values()) for (const watcher of set) watcher.stopped = true;
+    for (const watcher of this.watchersOther) watcher.stopped = true;
+    this.watchersByName.clear();
+    this.watchersOther.clear();
     for (const [name, set] of this.waiters) {
       for (const waiter of set) {
         waiter.cleanup();
