@@ -37,6 +37,8 @@ describe('signals', () => {
     { type: 'reply', ref: 17, ok: true, body: [a1] },
     { type: 'link', from: a1, to: b1 },
     { type: 'unlink', from: a1, to: b1 },
+    { type: 'unlink', from: a1, to: b1, id: 12 },
+    { type: 'unlink-ack', from: a1, to: b1, id: 12 },
     { type: 'exit', from: a1, to: b1, reason: 'shutdown', link: true },
     { type: 'monitor', from: a1, to: b1, ref: '#Ref<a.3>' },
     { type: 'demonitor', from: a1, to: b1, ref: '#Ref<a.3>' },
@@ -76,6 +78,10 @@ describe('signals', () => {
     ['a negative call ref', { v: 1, t: 'call', to: '<b.1.0>', ref: -1, body: 1 }],
     ['a reply without ok', { v: 1, t: 'reply', ref: 3, body: 1 }],
     ['a link without from', { v: 1, t: 'link', to: '<b.1.0>' }],
+    ['an unlink with a fractional id', { v: 1, t: 'unlink', from: '<a.1.0>', to: '<b.1.0>', id: 1.5 }],
+    ['an unlink with a string id', { v: 1, t: 'unlink', from: '<a.1.0>', to: '<b.1.0>', id: '3' }],
+    ['an unlink ack without an id', { v: 1, t: 'unlink-ack', from: '<a.1.0>', to: '<b.1.0>' }],
+    ['an unlink ack with a zero id', { v: 1, t: 'unlink-ack', from: '<a.1.0>', to: '<b.1.0>', id: 0 }],
     ['an exit without a link flag', { v: 1, t: 'exit', from: '<a.1.0>', to: '<b.1.0>', reason: 'x' }],
     ['an exit with an object reason', { v: 1, t: 'exit', from: '<a.1.0>', to: '<b.1.0>', reason: { kill: true }, link: false }],
     ['an oversized reason', { v: 1, t: 'exit', from: '<a.1.0>', to: '<b.1.0>', reason: 'x'.repeat(5000), link: false }],
@@ -89,6 +95,13 @@ describe('signals', () => {
     expect(malformed({ v: 1, t: 'link', from: '<c.1.0>', to: '<b.1.0>' }, 'a').message).toMatch(/not on the sending node/);
     expect(malformed({ v: 1, t: 'down', to: '<b.1.0>', ref: '#Ref<a.1>', pid: '<c.1.0>', reason: 'normal' }, 'a').message).toMatch(/sending node/);
     malformed({ v: 1, t: 'send', to: '<b.1.0>', from: '<c.4.0>', body: 1 }, 'a');
+    // An ack names the process that took the unlink: one of the acking node's, as for any sender.
+    expect(malformed({ v: 1, t: 'unlink-ack', from: '<c.1.0>', to: '<b.1.0>', id: 1 }, 'a').message).toMatch(/not on the sending node/);
+  });
+
+  it('reads an unlink without an id, from a runtime of an earlier version, as an unlink that needs no ack', () => {
+    expect(decodeSignal({ v: 1, t: 'unlink', from: '<a.1.0>', to: '<b.1.0>' }, 'a', 'b')).toEqual({ type: 'unlink', from: a1, to: b1 });
+    expect(encodeSignal({ type: 'unlink', from: a1, to: b1 })).toEqual({ v: 1, t: 'unlink', from: '<a.1.0>', to: '<b.1.0>' });
   });
 
   it('refuses a monitor or demonitor whose reference another node made, and accepts its own of either form', () => {

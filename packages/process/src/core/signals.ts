@@ -15,6 +15,16 @@ import { decodeBody, encodeBody } from './wire-body';
 
 export const SIGNAL_VERSION = 1;
 export const MAX_REASON_LENGTH = 1024;
+/**
+ * The registered name a runtime calls on another node to learn what it speaks (there is no
+ * handshake between runtimes). A runtime of this version answers the call itself with
+ * `{ capabilities }`; one of an earlier version finds no process of that name and answers
+ * `noproc`, which is how it is recognised. The runtime answers it before any name lookup, so a
+ * process registered under it never receives it from another node.
+ */
+export const CAPABILITY_PROBE_NAME = '$foundation.process.capabilities';
+/** The capability of the link protocol with unlink ids and their acks (OTP 23.3's UNLINK_ID). */
+export const UNLINK_ID_CAPABILITY = 'unlink-id';
 
 /** A destination on another node: a pid, or a name registered there. */
 export type RemoteTarget = Pid | { readonly name: string; readonly node: string };
@@ -24,7 +34,10 @@ export type Signal =
   | { readonly type: 'call'; readonly to: RemoteTarget; readonly ref: number; readonly body: unknown }
   | { readonly type: 'reply'; readonly ref: number; readonly ok: true; readonly body: unknown }
   | { readonly type: 'reply'; readonly ref: number; readonly ok: false; readonly error: FoundationError }
-  | { readonly type: 'link' | 'unlink'; readonly from: Pid; readonly to: Pid }
+  | { readonly type: 'link'; readonly from: Pid; readonly to: Pid }
+  // `id` is absent from a runtime of an earlier version, and then no ack is sent back.
+  | { readonly type: 'unlink'; readonly from: Pid; readonly to: Pid; readonly id?: number }
+  | { readonly type: 'unlink-ack'; readonly from: Pid; readonly to: Pid; readonly id: number }
   | { readonly type: 'exit'; readonly from: Pid; readonly to: Pid; readonly reason: unknown; readonly link: boolean }
   | { readonly type: 'monitor' | 'demonitor'; readonly from: Pid; readonly to: Pid; readonly ref: string }
   | { readonly type: 'down'; readonly to: Pid; readonly ref: string; readonly pid: Pid; readonly reason: unknown };
@@ -59,8 +72,17 @@ export function encodeSignal(signal: Signal): WireSignal {
         ? { v: SIGNAL_VERSION, t: 'reply', ref: signal.ref, ok: true, body: encodeBody(signal.body) }
         : { v: SIGNAL_VERSION, t: 'reply', ref: signal.ref, ok: false, error: signal.error.toJSON() };
     case 'link':
+      return { v: SIGNAL_VERSION, t: 'link', from: signal.from.toString(), to: signal.to.toString() };
     case 'unlink':
-      return { v: SIGNAL_VERSION, t: signal.type, from: signal.from.toString(), to: signal.to.toString() };
+      return {
+        v: SIGNAL_VERSION,
+        t: 'unlink',
+        from: signal.from.toString(),
+        to: signal.to.toString(),
+        ...(signal.id === undefined ? {} : { id: signal.id }),
+      };
+    case 'unlink-ack':
+      return { v: SIGNAL_VERSION, t: 'unlink-ack', from: signal.from.toString(), to: signal.to.toString(), id: signal.id };
     case 'exit':
       return {
         v: SIGNAL_VERSION,
@@ -143,8 +165,12 @@ class Reader {
   }
 
   callRef(): number {
-    const value = this.record.ref;
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) this.fail('field "ref" must be a positive integer');
+    return this.positiveInteger('ref');
+  }
+
+  positiveInteger(key: string): number {
+    const value = this.record[key];
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) this.fail(`field "${key}" must be a positive integer`);
     return value;
   }
 
@@ -195,8 +221,14 @@ export function decodeSignal(data: unknown, fromNode: string, localNode: string)
       return { type: 'reply', ref, ok: false, error: FoundationError.fromJSON(inThisRealm(data.error)) };
     }
     case 'link':
-    case 'unlink':
-      return { type: data.t, from: read.senderPid('from'), to: read.pid('to') };
+      return { type: 'link', from: read.senderPid('from'), to: read.pid('to') };
+    case 'unlink': {
+      const from = read.senderPid('from');
+      const to = read.pid('to');
+      return data.id === undefined ? { type: 'unlink', from, to } : { type: 'unlink', from, to, id: read.positiveInteger('id') };
+    }
+    case 'unlink-ack':
+      return { type: 'unlink-ack', from: read.senderPid('from'), to: read.pid('to'), id: read.positiveInteger('id') };
     case 'exit':
       return { type: 'exit', from: read.senderPid('from'), to: read.pid('to'), reason: read.reason('reason'), link: read.boolean('link') };
     case 'monitor':

@@ -6,6 +6,24 @@
 // bounded (RemoteLimits, counted in remote-holdings.ts): past a bound one is refused with
 // `system_limit`.
 //
+// Links follow OTP 23.3's link protocol (erts 11.2, "New Link Protocol" in the Erlang
+// distribution protocol: UNLINK_ID and UNLINK_ID_ACK), so that links and unlinks that cross on
+// the wire end in a state both sides agree on. An unlink carries an id, and the unlinking side
+// keeps the link in an unlinking state (gone for the process, still held and counted) until the
+// ack with that id comes back; the receiver of an unlink removes its active link and always
+// acks. A link made again before the ack makes the link active again at once (the ack of the
+// earlier unlink then finds no unlinking state and is ignored); a link from the other node that
+// arrives while unlinking is ignored (it was sent before that node took the unlink, which ends
+// its side too); an exit signal from a link being unlinked is dropped, and the entry with it;
+// a node going down ends unlinking states without exit signals. Runtimes exchange no hello, so
+// a runtime learns whether a node speaks this protocol by calling the name
+// CAPABILITY_PROBE_NAME there, once per life of that node, when a link with it is first made
+// (by either side): a runtime of this version answers with its capabilities, one of an earlier
+// version with `noproc`. With such a node, and before the answer comes, an unlink is as it was
+// (the link goes at once, nothing is acked), except that an unlink sent while the answer was
+// awaited carries an id and is held until the answer: acked by a node of this version, and
+// dropped when the answer says the node is of the earlier one.
+//
 // Distributed Erlang delivers every signal on a connection, or breaks the connection (and then
 // both nodes see `noconnection` for all they shared); a signal is never lost while it stays up.
 // A transport can refuse one (a full queue) or throw on it (one too large) and stay up, so the
@@ -24,7 +42,7 @@
 import { FoundationError } from '@foundation/core';
 import { Pid, isValidNodeId } from '../core/pid';
 import { isPlainRecord } from '../core/plain-record';
-import { decodeSignal, encodeSignal } from '../core/signals';
+import { CAPABILITY_PROBE_NAME, UNLINK_ID_CAPABILITY, decodeSignal, encodeSignal } from '../core/signals';
 import type { RemoteTarget, Signal } from '../core/signals';
 import { MalformedSignalError } from '../errors/malformed-signal-error';
 import { NoConnectionError } from '../errors/no-connection-error';
@@ -47,6 +65,13 @@ import type { RemoteRouter } from './router';
  */
 export const SYSTEM_LIMIT = 'system_limit';
 
+/** What a node speaks of the link protocol: being asked (its probe is out), with unlink ids, or without. */
+type LinkProtocol = 'probing' | 'unlink-id' | 'plain';
+
+/** True for the answer of a runtime that speaks the link protocol with unlink ids. */
+function speaksUnlinkId(body: unknown): boolean {
+  return isPlainRecord(body) && Array.isArray(body['capabilities']) && body['capabilities'].includes(UNLINK_ID_CAPABILITY);
+}
 
 export class RemoteBridge {
   private readonly unsubscribe: () => void;
@@ -65,6 +90,12 @@ export class RemoteBridge {
   limitRefusals = 0;
   /** Nodes whose connection is being broken after a lost signal, until their `nodeDown`. */
   private readonly breaking = new Set<string>();
+  /** What each node speaks of the link protocol, for its current life (see the head of this file). */
+  private readonly protocols = new Map<string, LinkProtocol>();
+  /** Capability probes waiting for their answer: the node called, by call reference. */
+  private readonly probes = new Map<number, string>();
+  /** The id of the last unlink sent (ids need only differ between unlinks of one link). */
+  private unlinkIds = 0;
 
   constructor(
     private readonly runtime: RuntimeImpl,
@@ -211,21 +242,54 @@ export class RemoteBridge {
     this.runtime.emit(['foundation', 'process', 'remote-limit'], { count: 1 }, { kind, scope, pid: local, remote, node: remote.node });
   }
 
+  /**
+   * Asks `node` what it speaks of the link protocol, unless that is known or being asked for this
+   * life of it. Not sent (the node cannot be reached): asked again at the next link.
+   */
+  private probe(node: string): void {
+    if (this.protocols.has(node)) return;
+    const ref = this.runtime.calls.reserveRef();
+    if (!this.post(node, { type: 'call', to: { name: CAPABILITY_PROBE_NAME, node }, ref, body: null })) return;
+    this.protocols.set(node, 'probing');
+    this.probes.set(ref, node);
+  }
+
+  /** The answer to a capability probe of `node`. */
+  private probed(node: string, unlinkIds: boolean): void {
+    if (unlinkIds) {
+      this.protocols.set(node, 'unlink-id');
+      return;
+    }
+    this.protocols.set(node, 'plain');
+    // Unlinks sent while the probe was out carried ids that node ignores: it took them as plain
+    // unlinks and acks none, so their links are gone now, as they would have been at once.
+    for (const record of this.linksByNode.get(node) ?? []) {
+      for (const { pid } of [...(record.remoteUnlinking?.values() ?? [])]) if (pid.node === node) this.holdings.endUnlinking(record, pid);
+    }
+  }
+
   link(record: ProcessRecord, pid: Pid): void {
     const holdings = this.holdings;
     if (holdings.hasLink(record, pid)) return;
-    // The table is one for both directions, so a local link counts and is bounded too: the
-    // process gets the exit signal a link to a process that cannot be reached would give it.
-    const scope = holdings.linkLimit(record, pid);
-    if (scope !== undefined) {
-      this.limitReached('link', scope, record.pid, pid);
-      this.runtime.links.queueExitSignal(record, pid, SYSTEM_LIMIT, true);
-      this.runtime.links.drainExitSignals();
-      return;
+    if (holdings.unlinkingId(record, pid) !== undefined) {
+      // Linked again before the ack of its unlink: active again at once, and the link signal
+      // goes as for a new link (the other side took, or will take, the unlink first).
+      holdings.relink(record, pid);
+    } else {
+      // The table is one for both directions, so a local link counts and is bounded too: the
+      // process gets the exit signal a link to a process that cannot be reached would give it.
+      const scope = holdings.linkLimit(record, pid);
+      if (scope !== undefined) {
+        this.limitReached('link', scope, record.pid, pid);
+        this.runtime.links.queueExitSignal(record, pid, SYSTEM_LIMIT, true);
+        this.runtime.links.drainExitSignals();
+        return;
+      }
+      holdings.addLink(record, pid);
     }
-    holdings.addLink(record, pid);
     this.index(this.linksByNode, pid.node, record);
     this.watch(pid.node);
+    this.probe(pid.node);
     if (!this.post(pid.node, { type: 'link', from: record.pid, to: pid })) {
       holdings.removeLink(record, pid);
       this.runtime.links.queueExitSignal(record, pid, 'noconnection', true);
@@ -234,8 +298,24 @@ export class RemoteBridge {
   }
 
   unlink(record: ProcessRecord, pid: Pid): void {
-    if (!this.holdings.removeLink(record, pid)) return;
-    this.postOrBreak(pid.node, { type: 'unlink', from: record.pid, to: pid });
+    const holdings = this.holdings;
+    if (!holdings.hasLink(record, pid)) return;
+    const node = pid.node;
+    const protocol = this.protocols.get(node);
+    if (protocol === undefined || protocol === 'plain') {
+      holdings.removeLink(record, pid);
+      this.postOrBreak(node, { type: 'unlink', from: record.pid, to: pid });
+      return;
+    }
+    this.unlinkIds += 1;
+    const id = this.unlinkIds;
+    holdings.startUnlinking(record, pid, id);
+    const outcome = this.offer(node, { type: 'unlink', from: record.pid, to: pid, id });
+    if (outcome === true) return;
+    // No ack will come for an unlink that never went: the link is gone now (and the connection
+    // is broken, so the other side's goes too).
+    holdings.endUnlinking(record, pid, id);
+    this.lose(node, 1, outcome === false ? 'refused' : outcome.thrown);
   }
 
   monitor(watcher: ProcessRecord, pid: Pid, ref: MonitorRef): void {
@@ -279,7 +359,12 @@ export class RemoteBridge {
     this.runtime.emit(['foundation', 'process', 'router-send-failed'], { count: 1 }, { node, error });
     if (!isPlainRecord(signal)) return;
     const type = signal['t'];
-    if (type === 'call' && typeof signal['ref'] === 'number') {
+    if (type === 'call' && typeof signal['ref'] === 'number' && this.probes.get(signal['ref']) === node) {
+      // A capability probe that never went: no answer will come. Breaking the connection starts
+      // the node's next life afresh, probed again.
+      this.probes.delete(signal['ref']);
+      this.lose(node, 1, error);
+    } else if (type === 'call' && typeof signal['ref'] === 'number') {
       const call = this.runtime.calls.remote.get(signal['ref']);
       if (call !== undefined && call.remoteNode === node) this.runtime.failCall(call, callNotSent(call, node, error));
     } else if (type === 'send' || type === 'cast') {
@@ -364,6 +449,12 @@ export class RemoteBridge {
         return;
       }
       case 'call': {
+        if ('name' in signal.to && signal.to.name === CAPABILITY_PROBE_NAME) {
+          // Only a runtime that speaks the link protocol with unlink ids probes.
+          if (this.protocols.get(fromNode) !== 'plain') this.protocols.set(fromNode, 'unlink-id');
+          this.sendReply(fromNode, signal.ref, true, { capabilities: [UNLINK_ID_CAPABILITY] });
+          return;
+        }
         const target = 'name' in signal.to ? runtime.lookupLocal(signal.to) : this.local(signal.to, fromNode);
         if (target === undefined) {
           const label = 'name' in signal.to ? signal.to.name : signal.to.toString();
@@ -374,6 +465,13 @@ export class RemoteBridge {
         return;
       }
       case 'reply': {
+        const probed = this.probes.get(signal.ref);
+        if (probed !== undefined) {
+          if (probed !== fromNode) throw new MalformedSignalError(fromNode, 'a reply to a call made to another node');
+          this.probes.delete(signal.ref);
+          this.probed(fromNode, signal.ok && speaksUnlinkId(signal.body));
+          return;
+        }
         const call = runtime.calls.remote.get(signal.ref);
         // A late reply (its call timed out or its caller exited) is dropped. One from another
         // node than the one called is a spoof (call references count up from a known base, so
@@ -390,6 +488,9 @@ export class RemoteBridge {
           this.postOrBreak(fromNode, { type: 'exit', from: signal.to, to: signal.from, reason: 'noproc', link: true });
           return;
         }
+        // A link that arrives while this side unlinks it is ignored (OTP): the other side sent it
+        // before it took the unlink, and the unlink ends its side of the link too.
+        if (this.holdings.unlinkingId(target, signal.from) !== undefined) return;
         if (!this.holdings.hasLink(target, signal.from)) {
           const scope = this.holdings.linkLimit(target, signal.from);
           if (scope !== undefined) {
@@ -403,17 +504,35 @@ export class RemoteBridge {
         this.index(this.linksByNode, fromNode, target);
         // The link must break with `noconnection` if that node goes, whoever made it.
         this.watch(fromNode);
+        this.probe(fromNode);
         return;
       }
       case 'unlink': {
         const target = this.local(signal.to, fromNode);
+        // The active link goes; one this side is unlinking itself waits for its own ack.
         if (target !== undefined) this.holdings.removeLink(target, signal.from);
+        if (signal.id === undefined) return;
+        // An id is sent only by a runtime that speaks the protocol, and it is always acked, also
+        // when there was no link or no process, or its sender would hold the link for ever.
+        if (this.protocols.get(fromNode) !== 'plain') this.protocols.set(fromNode, 'unlink-id');
+        this.postOrBreak(fromNode, { type: 'unlink-ack', from: signal.to, to: signal.from, id: signal.id });
+        return;
+      }
+      case 'unlink-ack': {
+        const target = this.local(signal.to, fromNode);
+        // An ack of an earlier unlink (the link was made again since) ends nothing.
+        if (target !== undefined) this.holdings.endUnlinking(target, signal.from, signal.id);
         return;
       }
       case 'exit': {
         const target = this.local(signal.to, fromNode);
         if (target === undefined) return;
-        if (signal.link && !this.holdings.removeLink(target, signal.from)) return;
+        if (signal.link && !this.holdings.removeLink(target, signal.from)) {
+          // From a link this process is unlinking: the link has no effect on it any more, and
+          // its other end has exited, so no ack is needed to let go of it.
+          this.holdings.endUnlinking(target, signal.from);
+          return;
+        }
         runtime.links.queueExitSignal(target, signal.from, signal.reason, signal.link);
         runtime.links.drainExitSignals();
         return;
@@ -467,11 +586,16 @@ export class RemoteBridge {
   nodeDown(node: string): void {
     if (typeof node !== 'string' || node === this.runtime.nodeId) return;
     this.breaking.delete(node);
+    // The node's next life is probed afresh: it may run another version.
+    this.protocols.delete(node);
+    for (const [ref, probed] of [...this.probes]) if (probed === node) this.probes.delete(ref);
     const runtime = this.runtime;
     const linked = this.linksByNode.get(node);
     this.linksByNode.delete(node);
     if (linked !== undefined) {
       for (const record of linked) {
+        // Links being unlinked end without an exit signal: they no longer affect the process.
+        for (const { pid } of [...(record.remoteUnlinking?.values() ?? [])]) if (pid.node === node) this.holdings.endUnlinking(record, pid);
         if (record.remoteLinks === null) continue;
         for (const pid of [...record.remoteLinks.values()]) {
           if (pid.node !== node) continue;

@@ -1,5 +1,6 @@
 // What this node holds because of other nodes: links between local processes and processes
-// there (`record.remoteLinks`, made from either side) and monitors that processes there have on
+// there (`record.remoteLinks`, made from either side; and `record.remoteUnlinking`, links a local
+// process unlinked whose unlink the other node has not acknowledged yet) and monitors that processes there have on
 // local processes (the pid entries of `record.monitorsIn`). A peer adds one with one signal
 // naming any pid of its own, so both are bounded (RemoteLimits). This module keeps the counts
 // the bounds need, per local process and per other node. Every change to those entries goes
@@ -39,7 +40,7 @@ export class RemoteHoldings {
 
   /** The bound a new link between `record` and `pid` would pass, or undefined when it fits. */
   linkLimit(record: ProcessRecord, pid: Pid): LimitScope | undefined {
-    if ((record.remoteLinks?.size ?? 0) >= this.limits.maxLinksPerProcess) return 'process';
+    if ((record.remoteLinks?.size ?? 0) + (record.remoteUnlinking?.size ?? 0) >= this.limits.maxLinksPerProcess) return 'process';
     if (this.heldFor(pid.node) >= this.limits.maxPerNode) return 'node';
     return undefined;
   }
@@ -61,6 +62,38 @@ export class RemoteHoldings {
   /** Removes the link between `record` and `pid`; false when there was none. */
   removeLink(record: ProcessRecord, pid: Pid): boolean {
     if (record.remoteLinks?.delete(pid.toString()) !== true) return false;
+    this.count(pid.node, -1);
+    return true;
+  }
+
+  /** The id of the unlink `record` is waiting to have acknowledged for `pid`, if it is unlinking it. */
+  unlinkingId(record: ProcessRecord, pid: Pid): number | undefined {
+    return record.remoteUnlinking?.get(pid.toString())?.id;
+  }
+
+  /** Moves the link between `record` and `pid` to the unlinking state, under `id` (it stays counted). */
+  startUnlinking(record: ProcessRecord, pid: Pid, id: number): void {
+    const key = pid.toString();
+    if (record.remoteLinks?.delete(key) !== true) return;
+    (record.remoteUnlinking ??= new Map()).set(key, { pid, id });
+  }
+
+  /** A link made again while it was being unlinked: active again (it stays counted). */
+  relink(record: ProcessRecord, pid: Pid): void {
+    const key = pid.toString();
+    if (record.remoteUnlinking?.delete(key) !== true) return;
+    (record.remoteLinks ??= new Map()).set(key, pid);
+  }
+
+  /**
+   * Ends the unlinking state of the link between `record` and `pid` (only the one under `id` when
+   * given: the ack of an earlier unlink does not end a later one); false when there was none.
+   */
+  endUnlinking(record: ProcessRecord, pid: Pid, id?: number): boolean {
+    const key = pid.toString();
+    const entry = record.remoteUnlinking?.get(key);
+    if (entry === undefined || (id !== undefined && entry.id !== id)) return false;
+    record.remoteUnlinking!.delete(key);
     this.count(pid.node, -1);
     return true;
   }
@@ -105,6 +138,7 @@ export class RemoteHoldings {
    */
   release(record: ProcessRecord): void {
     if (record.remoteLinks !== null) for (const pid of record.remoteLinks.values()) this.count(pid.node, -1);
+    if (record.remoteUnlinking !== null) for (const { pid } of record.remoteUnlinking.values()) this.count(pid.node, -1);
     if (record.monitorsIn !== null) {
       for (const watcher of record.monitorsIn.values()) if (Pid.is(watcher)) this.count(watcher.node, -1);
     }

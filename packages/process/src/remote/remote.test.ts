@@ -1169,14 +1169,18 @@ describe('bounds on what other nodes make this node hold (RemoteLimits)', () => 
   it('keeps its counts exact through any mix of links, monitors, their ends, exits and a node going down (property)', async () => {
     // White-box: the counts the bounds go by must equal the entries the processes hold, or
     // room leaks (the bounds tighten for good) or grows (they stop holding).
+    // Links this node unlinks stay held until their ack (the peer here never acks by itself),
+    // so they count too, and end with an ack, an exit, the process or the peer going down.
     type Op =
-      | { readonly kind: 'link' | 'unlink' | 'exit' | 'local-link'; readonly from: number; readonly target: number }
+      | { readonly kind: 'link' | 'unlink' | 'exit' | 'local-link' | 'local-unlink'; readonly from: number; readonly target: number }
+      | { readonly kind: 'unlink-id' | 'ack'; readonly from: number; readonly target: number; readonly id: number }
       | { readonly kind: 'monitor' | 'demonitor'; readonly from: number; readonly target: number; readonly ref: number }
       | { readonly kind: 'kill'; readonly target: number }
       | { readonly kind: 'peer-down' };
     const peerPid = (id: number): string => `<peer.${100 + id}.0>`;
     const op: fc.Arbitrary<Op> = fc.oneof(
-      fc.record({ kind: fc.constantFrom('link', 'unlink', 'exit', 'local-link'), from: fc.nat(5), target: fc.nat(2) }),
+      fc.record({ kind: fc.constantFrom('link', 'unlink', 'exit', 'local-link', 'local-unlink'), from: fc.nat(5), target: fc.nat(2) }),
+      fc.record({ kind: fc.constantFrom('unlink-id', 'ack'), from: fc.nat(5), target: fc.nat(2), id: fc.integer({ min: 1, max: 4 }) }),
       fc.record({ kind: fc.constantFrom('monitor', 'demonitor'), from: fc.nat(5), target: fc.nat(2), ref: fc.nat(5) }),
       fc.record({ kind: fc.constant('kill'), target: fc.nat(2) }),
       fc.record({ kind: fc.constant('peer-down') }),
@@ -1194,6 +1198,7 @@ describe('bounds on what other nodes make this node hold (RemoteLimits)', () => 
           for (const record of internals.table.values()) {
             let watchers = 0;
             for (const pid of record.remoteLinks?.values() ?? []) held.set(pid.node, (held.get(pid.node) ?? 0) + 1);
+            for (const { pid } of record.remoteUnlinking?.values() ?? []) held.set(pid.node, (held.get(pid.node) ?? 0) + 1);
             for (const watcher of record.monitorsIn?.values() ?? []) {
               if (!Pid.is(watcher)) continue;
               watchers += 1;
@@ -1201,7 +1206,7 @@ describe('bounds on what other nodes make this node hold (RemoteLimits)', () => 
             }
             expect(internals.remote!.holdings.watchersOf(record)).toBe(watchers);
             expect(watchers).toBeLessThanOrEqual(limits.maxMonitorsPerProcess);
-            expect(record.remoteLinks?.size ?? 0).toBeLessThanOrEqual(limits.maxLinksPerProcess);
+            expect((record.remoteLinks?.size ?? 0) + (record.remoteUnlinking?.size ?? 0)).toBeLessThanOrEqual(limits.maxLinksPerProcess);
           }
           expect(internals.remote!.holdings.heldFor('peer')).toBe(held.get('peer') ?? 0);
           expect(held.get('peer') ?? 0).toBeLessThanOrEqual(limits.maxPerNode);
@@ -1220,8 +1225,16 @@ describe('bounds on what other nodes make this node hold (RemoteLimits)', () => 
             case 'demonitor':
               send({ t: step.kind, from: peerPid(step.from), to: target, ref: `#Ref<peer.${step.ref}>` });
               break;
+            case 'unlink-id':
+              send({ t: 'unlink', from: peerPid(step.from), to: target, id: step.id });
+              break;
+            case 'ack':
+              // The peer's process acks an unlink of b's (the id may be one b never used).
+              send({ t: 'unlink-ack', from: peerPid(step.from), to: target, id: step.id });
+              break;
             case 'local-link':
-              b.send(targets[step.target]!, { command: 'link', target: Pid.parse(peerPid(step.from)) });
+            case 'local-unlink':
+              b.send(targets[step.target]!, { command: step.kind.slice('local-'.length), target: Pid.parse(peerPid(step.from)) });
               break;
             case 'kill':
               b.exit(targets[step.target]!, 'kill');

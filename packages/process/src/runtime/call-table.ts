@@ -33,6 +33,11 @@ export class CallTable {
 
   constructor(private readonly runtime: RuntimeImpl) {}
 
+  /** A call reference no call will use, for a call the remote bridge makes itself (its capability probe). */
+  reserveRef(): number {
+    return incarnationBase(this.runtime.creation) + this.nextRef++;
+  }
+
   /** Calls with a deadline, waiting for a reply. */
   get pendingDeadlines(): number {
     return this.deadlines.live;

@@ -288,6 +288,9 @@ export class LinksAndMonitors {
       for (const remotePid of record.remoteLinks.values()) runtime.remote?.sendExit(pid, remotePid, reason, true);
       record.remoteLinks = null;
     }
+    // Links being unlinked are gone for this process: no exit signal (the other side dropped or
+    // drops its own as the unlink reaches it), and the ack finds no process.
+    record.remoteUnlinking = null;
     if (record.monitorsIn !== null) {
       for (const [ref, watcher] of record.monitorsIn) this.notifyDown(watcher, ref, pid, reason);
       record.monitorsIn = null;

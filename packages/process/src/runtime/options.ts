@@ -86,7 +86,8 @@ export interface ThreadOptions {
 export interface RemoteLimits {
   /**
    * Links one local process may have with processes on other nodes, whichever side made them
-   * (a link is one entry on each side). A local `link` past it is refused too. Default 10,000.
+   * (a link is one entry on each side; a link the local process unlinked counts until the other
+   * node acknowledges the unlink). A local `link` past it is refused too. Default 10,000.
    */
   readonly maxLinksPerProcess?: number;
   /** Monitors that processes on other nodes may have on one local process. Default 10,000. */

@@ -28,6 +28,12 @@ import type {
 } from './types';
 
 
+/** A link in the unlinking state: the id its unlink carried, which the ack must bring back. */
+export interface RemoteUnlinking {
+  readonly pid: Pid;
+  readonly id: number;
+}
+
 /** Exit signals from links waiting for a callback to return, in arrival order. */
 export interface HeldLinkExits {
   readonly exits: { readonly from: Pid; readonly reason: unknown }[];
@@ -69,6 +75,11 @@ export class ProcessRecord implements ProcessSelf, LifecycleProcess<CallEnvelope
   waiting: RingQueue<WaitingSend> | null = null;
   links: Set<ProcessRecord> | null = null;
   remoteLinks: Map<string, Pid> | null = null;
+  /**
+   * Links to processes on other nodes this process has unlinked and whose unlink the other node
+   * has not acknowledged yet (remote-bridge.ts): gone for this process, still held and counted.
+   */
+  remoteUnlinking: Map<string, RemoteUnlinking> | null = null;
   monitorsOut: Map<MonitorRef, Pid> | null = null;
   monitorsIn: Map<MonitorRef, Watcher> | null = null;
   /** Calls taken from the mailbox and not yet answered (async or deferred replies). */

@@ -1,0 +1,245 @@
+// The link protocol between nodes: unlink with an id, acknowledged (OTP 23.3's UNLINK_ID and
+// UNLINK_ID_ACK, "New Link Protocol" in the Erlang distribution protocol), so that links and
+// unlinks that cross on the wire end in a state both sides agree on. Every scenario runs on
+// testkit's network with a fixed latency, so the signals of both sides cross exactly as scripted.
+import { describe, expect, it } from '@jest/globals';
+import { createSimulation } from '@foundation/testkit';
+import type { Simulation } from '@foundation/testkit';
+import type { Pid } from '../core/pid';
+import { createSchedulerDriver } from '../runtime/driver';
+import { createRuntime } from '../runtime/runtime';
+import type { Runtime, RuntimeImpl } from '../runtime/runtime';
+import { isExitMessage } from '../runtime/system-messages';
+import type { ProcessSelf } from '../runtime/types';
+import { CAPABILITY_PROBE_NAME } from '../core/signals';
+import { createTransportRouter } from './router';
+import type { PeerTransport } from './router';
+
+const LATENCY = 5;
+
+interface Cluster {
+  readonly simulation: Simulation;
+  runtime(id: string): Runtime;
+}
+
+/**
+ * Nodes with a fixed latency. `wraps` gives a node a transport wrapper (used to make one node
+ * speak as a node of the earlier version did).
+ */
+function cluster(ids: readonly string[], wraps: Readonly<Record<string, (transport: PeerTransport) => PeerTransport>> = {}): Cluster {
+  const simulation = createSimulation({ seed: 7, network: { latency: LATENCY, failureDetectionMs: 200 } });
+  const runtimes = new Map<string, Runtime>();
+  for (const id of ids) {
+    simulation.addNode(id, {
+      start: ({ clock, transport, incarnation }) => {
+        const wrap = wraps[id] ?? ((plain: PeerTransport) => plain);
+        runtimes.set(id, createRuntime({ nodeId: id, creation: incarnation, clock, driver: createSchedulerDriver(clock), router: createTransportRouter(wrap(transport)) }));
+      },
+    });
+  }
+  return { simulation, runtime: (id) => runtimes.get(id)! };
+}
+
+type Step = readonly ['link' | 'unlink', Pid] | readonly ['stop', string];
+
+/** A trapping process that runs each script it is sent in one go, and records what else it gets. */
+function scripted(runtime: Runtime, inbox: unknown[]): Pid {
+  return runtime.spawn(
+    (message: unknown, self: ProcessSelf) => {
+      if (typeof message === 'object' && message !== null && 'script' in message) {
+        for (const step of (message as { script: readonly Step[] }).script) {
+          if (step[0] === 'stop') self.stop(step[1]);
+          else if (step[0] === 'link') self.link(step[1]);
+          else self.unlink(step[1]);
+        }
+        return;
+      }
+      inbox.push(message);
+    },
+    { trapExits: true },
+  );
+}
+
+const linksOf = (runtime: Runtime, pid: Pid): string[] => runtime.processInfo(pid)?.links.map(String) ?? [];
+/** What the node holds for `node` in its RemoteLimits counts. */
+const heldFor = (runtime: Runtime, node: string): number => (runtime as unknown as RuntimeImpl).remote!.holdings.heldFor(node);
+/** Link entries of any state (linked or unlinking) the node's processes hold for `node`. */
+function entriesFor(runtime: Runtime, node: string): number {
+  let entries = 0;
+  for (const record of (runtime as unknown as RuntimeImpl).table.values()) {
+    for (const pid of record.remoteLinks?.values() ?? []) if (pid.node === node) entries += 1;
+    for (const unlinking of record.remoteUnlinking?.values() ?? []) if (unlinking.pid.node === node) entries += 1;
+  }
+  return entries;
+}
+
+/** Two processes, `a1` on a and `b1` on b, linked and settled. */
+async function linkedPair(wraps: Readonly<Record<string, (transport: PeerTransport) => PeerTransport>> = {}) {
+  const { simulation, runtime } = cluster(['a', 'b'], wraps);
+  const aInbox: unknown[] = [];
+  const bInbox: unknown[] = [];
+  const a1 = scripted(runtime('a'), aInbox);
+  const b1 = scripted(runtime('b'), bInbox);
+  runtime('a').send(a1, { script: [['link', b1]] });
+  await simulation.runForAsync(10 * LATENCY);
+  expect(linksOf(runtime('a'), a1)).toEqual([b1.toString()]);
+  expect(linksOf(runtime('b'), b1)).toEqual([a1.toString()]);
+  return { simulation, runtime, a1, b1, aInbox, bInbox };
+}
+
+/** Both sides' links to each other, and each side's counts, once everything has settled. */
+async function settled(pair: Awaited<ReturnType<typeof linkedPair>>) {
+  await pair.simulation.runForAsync(10 * LATENCY);
+  const { runtime, a1, b1 } = pair;
+  return {
+    a: linksOf(runtime('a'), a1),
+    b: linksOf(runtime('b'), b1),
+    counts: [heldFor(runtime('a'), 'b'), entriesFor(runtime('a'), 'b'), heldFor(runtime('b'), 'a'), entriesFor(runtime('b'), 'a')],
+  };
+}
+
+describe('the link protocol between nodes (unlink with an id, acknowledged)', () => {
+  it('ends with both sides agreeing when one side unlinks and links again while the other unlinks (the audit’s race)', async () => {
+    // a: unlink b1, link b1; b at the same instant: unlink a1. With unlink unacknowledged, b's
+    // unlink removed a's new link after a's link had made b's side again: b linked, a not.
+    const pair = await linkedPair();
+    pair.runtime('a').send(pair.a1, { script: [['unlink', pair.b1], ['link', pair.b1]] });
+    pair.runtime('b').send(pair.b1, { script: [['unlink', pair.a1]] });
+    // OTP's outcome: b's unlink wins (a's link reached b while b was unlinking, and b's unlink
+    // reached a after a linked), and nothing is left held on either side.
+    expect(await settled(pair)).toEqual({ a: [], b: [], counts: [0, 0, 0, 0] });
+  });
+
+  it('keeps a link made again before the ack of its unlink, on both sides, and it still carries exits', async () => {
+    const pair = await linkedPair();
+    pair.runtime('a').send(pair.a1, { script: [['unlink', pair.b1], ['link', pair.b1]] });
+    expect(await settled(pair)).toEqual({ a: [pair.b1.toString()], b: [pair.a1.toString()], counts: [1, 1, 1, 1] });
+    pair.runtime('b').send(pair.b1, { script: [['stop', 'boom']] });
+    await pair.simulation.runForAsync(10 * LATENCY);
+    expect(pair.aInbox).toMatchObject([{ type: 'exit', reason: 'boom' }]);
+    expect([heldFor(pair.runtime('a'), 'b'), entriesFor(pair.runtime('a'), 'b')]).toEqual([0, 0]);
+  });
+
+  it('holds an unlinked link as unlinking until its ack: out of processInfo at once, counted until the ack', async () => {
+    const pair = await linkedPair();
+    pair.runtime('a').send(pair.a1, { script: [['unlink', pair.b1]] });
+    await pair.simulation.runForAsync(1);
+    expect(linksOf(pair.runtime('a'), pair.a1)).toEqual([]);
+    expect([heldFor(pair.runtime('a'), 'b'), entriesFor(pair.runtime('a'), 'b')]).toEqual([1, 1]);
+    expect(await settled(pair)).toEqual({ a: [], b: [], counts: [0, 0, 0, 0] });
+  });
+
+  it('ends with no link on either side when both unlink at once', async () => {
+    const pair = await linkedPair();
+    pair.runtime('a').send(pair.a1, { script: [['unlink', pair.b1]] });
+    pair.runtime('b').send(pair.b1, { script: [['unlink', pair.a1]] });
+    expect(await settled(pair)).toEqual({ a: [], b: [], counts: [0, 0, 0, 0] });
+  });
+
+  it('ignores a link from the peer that arrives while unlinking, since the unlink then ends the peer’s side too', async () => {
+    // b unlinks and links again as a's unlink crosses: b's link reaches a while a is unlinking.
+    // Without ids, a took that link and b's side then took a's unlink: a linked, b not.
+    const pair = await linkedPair();
+    pair.runtime('a').send(pair.a1, { script: [['unlink', pair.b1]] });
+    pair.runtime('b').send(pair.b1, { script: [['unlink', pair.a1], ['link', pair.a1]] });
+    expect(await settled(pair)).toEqual({ a: [], b: [], counts: [0, 0, 0, 0] });
+  });
+
+  it('drops an exit signal from a link that is being unlinked, and the entry with it', async () => {
+    const pair = await linkedPair();
+    pair.runtime('a').send(pair.a1, { script: [['unlink', pair.b1]] });
+    pair.runtime('b').send(pair.b1, { script: [['stop', 'boom']] });
+    await pair.simulation.runForAsync(10 * LATENCY);
+    expect(pair.aInbox).toEqual([]);
+    expect([heldFor(pair.runtime('a'), 'b'), entriesFor(pair.runtime('a'), 'b')]).toEqual([0, 0]);
+    expect(heldFor(pair.runtime('b'), 'a')).toBe(0);
+  });
+
+  it('drops an unlinking entry when its node goes down before the ack, without an exit, and starts afresh with its next life', async () => {
+    const pair = await linkedPair();
+    const { simulation, runtime, a1, b1 } = pair;
+    runtime('a').send(a1, { script: [['unlink', b1]] });
+    await simulation.runForAsync(1);
+    expect(entriesFor(runtime('a'), 'b')).toBe(1);
+    // The unlink is on the wire: b goes before it arrives, and so no ack ever comes.
+    simulation.crash('b');
+    await simulation.runForAsync(1_000);
+    expect(pair.aInbox).toEqual([]);
+    expect([heldFor(runtime('a'), 'b'), entriesFor(runtime('a'), 'b')]).toEqual([0, 0]);
+    simulation.restart('b');
+    const fresh = scripted(runtime('b'), []);
+    runtime('a').send(a1, { script: [['link', fresh]] });
+    await simulation.runForAsync(10 * LATENCY);
+    runtime('a').send(a1, { script: [['unlink', fresh], ['link', fresh]] });
+    runtime('b').send(fresh, { script: [['unlink', a1]] });
+    await simulation.runForAsync(10 * LATENCY);
+    expect([linksOf(runtime('a'), a1), linksOf(runtime('b'), fresh)]).toEqual([[], []]);
+    expect([heldFor(runtime('a'), 'b'), entriesFor(runtime('a'), 'b'), heldFor(runtime('b'), 'a'), entriesFor(runtime('b'), 'a')]).toEqual([0, 0, 0, 0]);
+  });
+
+  it('forgets what a process was unlinking when it exits before the ack', async () => {
+    const pair = await linkedPair();
+    pair.runtime('a').send(pair.a1, { script: [['unlink', pair.b1], ['stop', 'boom']] });
+    await pair.simulation.runForAsync(10 * LATENCY);
+    expect(pair.bInbox).toEqual([]);
+    expect([heldFor(pair.runtime('a'), 'b'), heldFor(pair.runtime('b'), 'a'), entriesFor(pair.runtime('b'), 'a')]).toEqual([0, 0, 0]);
+  });
+
+  it('speaks the earlier protocol with a node that does not answer the capability probe: unlinks are not held for an ack', async () => {
+    // Node b speaks as the earlier version did: a call to the probe's name finds no process
+    // there, its unlinks carry no id, and it never acknowledges one.
+    const earlier = (transport: PeerTransport): PeerTransport => ({
+      nodeId: transport.nodeId,
+      send: (peer, channel, payload) => {
+        const signal = payload as Record<string, unknown>;
+        if (signal.t === 'unlink-ack') return true;
+        // Its own probe finds no such name on a, so it takes a for a node of the earlier version
+        // too, and holds nothing for an ack, as that version did.
+        if (signal.t === 'call' && (signal.to as { name?: unknown }).name === CAPABILITY_PROBE_NAME) {
+          return transport.send(peer, channel, { ...signal, to: { name: 'no-such-process' } });
+        }
+        if (signal.t === 'unlink') {
+          const { id: _id, ...plain } = signal;
+          return transport.send(peer, channel, plain);
+        }
+        return transport.send(peer, channel, payload);
+      },
+      onMessage: (channel, handler) =>
+        transport.onMessage(channel, (message) => {
+          const signal = message.payload as Record<string, unknown>;
+          if (signal.t === 'call' && (signal.to as { name?: unknown }).name === CAPABILITY_PROBE_NAME) {
+            handler({ from: message.from, payload: { ...signal, to: { name: 'no-such-process' } } });
+          } else if (signal.t === 'unlink') {
+            const { id: _id, ...plain } = signal;
+            handler({ from: message.from, payload: plain });
+          } else handler(message);
+        }),
+      on: (event, handler) => transport.on(event, handler),
+      connect: (peer) => transport.connect(peer),
+      disconnect: (peer) => transport.disconnect(peer),
+      peers: () => transport.peers(),
+    });
+    const pair = await linkedPair({ b: earlier });
+    const { simulation, runtime, a1, b1 } = pair;
+    runtime('a').send(a1, { script: [['unlink', b1]] });
+    await simulation.runForAsync(1);
+    // Removed at once: no ack will come from b.
+    expect([heldFor(runtime('a'), 'b'), entriesFor(runtime('a'), 'b')]).toEqual([0, 0]);
+    expect(await settled(pair)).toMatchObject({ a: [], b: [] });
+    // Links made by the earlier node, and its plain unlinks, work as before.
+    runtime('b').send(b1, { script: [['link', a1]] });
+    await simulation.runForAsync(10 * LATENCY);
+    expect([linksOf(runtime('a'), a1), linksOf(runtime('b'), b1)]).toEqual([[b1.toString()], [a1.toString()]]);
+    runtime('b').send(b1, { script: [['unlink', a1]] });
+    await simulation.runForAsync(10 * LATENCY);
+    expect([linksOf(runtime('a'), a1), heldFor(runtime('a'), 'b'), entriesFor(runtime('a'), 'b')]).toEqual([[], 0, 0]);
+    runtime('a').send(a1, { script: [['link', b1]] });
+    await simulation.runForAsync(10 * LATENCY);
+    runtime('b').send(b1, { script: [['stop', 'boom']] });
+    await simulation.runForAsync(10 * LATENCY);
+    expect(pair.aInbox).toMatchObject([{ type: 'exit', reason: 'boom' }]);
+    expect(isExitMessage(pair.aInbox[0])).toBe(true);
+    expect(runtime('a').stats().malformedSignals).toBe(0);
+    expect(runtime('b').stats().malformedSignals).toBe(0);
+  });
+});
