@@ -30,7 +30,7 @@ export type {
   VoteResponse,
 } from './core/types';
 export { createRaftNode } from './driver/raft-node';
-export type { CallOptions, LeaderChange, RaftNode, RaftNodeEvent, RaftNodeOptions, RaftNodeStats, RaftTransport } from './driver/raft-node';
+export type { CallOptions, LeaderChange, RaftNode, RaftNodeEvent, RaftNodeOptions, RaftNodeStats, RaftNodeStatus, RaftTransport, SnapshotRefusal } from './driver/raft-node';
 export type { CommandCodec, StateMachine } from './driver/state-machine';
 export { cborCodec } from './driver/cbor-codec';
 export { parseWireMessage } from './driver/wire';

@@ -13,7 +13,7 @@ import { createFileStorage } from '../storage/file-storage';
 import { createMemoryPersistence } from '../storage/persistence';
 import type { PersistUpdate, RaftPersistence } from '../storage/persistence';
 import { createRaftNode } from './raft-node';
-import type { RaftNode, RaftNodeOptions } from './raft-node';
+import type { RaftNode, RaftNodeOptions, SnapshotRefusal } from './raft-node';
 
 type KvNode = RaftNode<KvCommand, KvResult, KvQuery, KvQueryResult>;
 
@@ -30,7 +30,11 @@ interface Cluster {
 
 function cluster(
   ids: string[],
-  overrides: Partial<RaftNodeOptions<KvCommand, KvResult, KvQuery, KvQueryResult>> & { peersOf?: (id: string) => string[] } = {},
+  overrides: Partial<RaftNodeOptions<KvCommand, KvResult, KvQuery, KvQueryResult>> & {
+    peersOf?: (id: string) => string[];
+    /** Options of node `id` alone, over the others (read at each start). */
+    optionsOf?: (id: string) => Partial<RaftNodeOptions<KvCommand, KvResult, KvQuery, KvQueryResult>>;
+  } = {},
   seed = 1,
 ): Cluster {
   const simulation = createSimulation({ seed, network: { latency: { min: 0.5, max: 2 } } });
@@ -60,6 +64,7 @@ function cluster(
           random: context.random,
           tickMs: 10,
           ...overrides,
+          ...overrides.optionsOf?.(id),
         });
         nodes.set(id, node);
         void node.start();
@@ -924,6 +929,54 @@ describe('createRaftNode', () => {
     expect(c.nodes.get(leader)!.stats().invalidMessages).toBe(garbage.length);
     expect(c.leader()).toBe(leader);
     await expect(c.run(() => c.nodes.get(leader)!.propose({ op: 'put', key: 'still', value: 'fine' }))).resolves.toMatchObject({ op: 'put' });
+  });
+
+  it('tells the leader a snapshot above the follower\'s limits.maxSnapshotBytes was refused, and the leader backs off (review finding)', async () => {
+    // The follower dropped each chunk as an invalid message (its invalidMessages counter the only
+    // sign) and answered nothing: the leader sent the snapshot again and again for as long as it
+    // led, and nothing on it said why the follower never caught up.
+    let followerLimit = 64;
+    const c = cluster(['n1', 'n2', 'n3'], { snapshotEvery: 5, optionsOf: (id) => (id === 'n3' ? { limits: { maxSnapshotBytes: followerLimit } } : {}) });
+    let leader = await elected(c);
+    if (leader === 'n3') {
+      c.nodes.get('n1')!.campaign();
+      await c.settle(() => c.leader() === 'n1');
+      leader = 'n1';
+    }
+    const node = c.nodes.get(leader)!;
+    c.simulation.crash('n3');
+    for (let n = 0; n < 20; n += 1) await c.run(() => node.propose({ op: 'put', key: `key-${n}`, value: n }));
+    await c.settle(() => node.status().snapshotIndex >= 15);
+    const refusals: { at: number; refusal: SnapshotRefusal }[] = [];
+    node.on('snapshot-refused', (refusal) => refusals.push({ at: c.simulation.now(), refusal }));
+    const chunksBefore = c.sent.filter((message) => message.to === 'n3' && message.type === 'snapshot-chunk').length;
+    c.simulation.restart('n3');
+    await c.simulation.runForAsync(60_000);
+
+    // Told on the leader, with the follower and both sizes, and in its status.
+    expect(refusals.length).toBeGreaterThan(0);
+    const first = refusals[0]!.refusal;
+    expect(first).toMatchObject({ follower: 'n3', limit: 64 });
+    expect(first.bytes).toBeGreaterThan(64);
+    expect(node.status().snapshotRefusals).toMatchObject({ n3: { limit: 64, bytes: first.bytes, refusals: refusals.length } });
+    expect(c.nodes.get('n3')!.stats().snapshotsInstalled).toBe(0);
+    // Backed off: each attempt waits at least as long as the one before, and the waits grow.
+    const gaps = refusals.slice(1).map(({ at }, position) => at - refusals[position]!.at);
+    for (let position = 1; position < gaps.length; position += 1) expect(gaps[position]!).toBeGreaterThanOrEqual(gaps[position - 1]! * 0.9);
+    expect(gaps.at(-1)!).toBeGreaterThanOrEqual(4 * gaps[0]!);
+    // About one chunk an attempt (the snapshot fits one chunk): before, a minute held over a
+    // hundred, sent again at every silence of an election timeout and every abandoned transfer.
+    const chunks = c.sent.filter((message) => message.to === 'n3' && message.type === 'snapshot-chunk').length - chunksBefore;
+    expect(chunks).toBeLessThanOrEqual(2 * refusals.length);
+    expect(refusals.length).toBeLessThan(20);
+
+    // Restarted with a limit that holds the snapshot, the follower gets it at the next attempt.
+    followerLimit = 1024 * 1024;
+    c.simulation.crash('n3');
+    c.simulation.restart('n3');
+    await c.settle(() => c.machines.get('n3')?.entries().get('key-19') === 19, 60_000);
+    expect(c.nodes.get('n3')!.stats().snapshotsInstalled).toBe(1);
+    await c.settle(() => node.status().snapshotRefusals.n3 === undefined);
   });
 
   it('holds no more for a snapshot being received than what has arrived, whatever size its first chunk claims (review finding)', async () => {

@@ -69,7 +69,34 @@ export interface CallOptions {
   readonly timeoutMs?: number;
 }
 
-export type RaftNodeEvent = 'leader-change' | 'membership-change' | 'error';
+export type RaftNodeEvent = 'leader-change' | 'membership-change' | 'snapshot-refused' | 'error';
+
+/**
+ * A follower refused the snapshot this leader sent it: it is larger than the follower's
+ * `limits.maxSnapshotBytes`. The leader tries again (the snapshot may have shrunk, or the
+ * follower been restarted with a higher limit) after `retryInMs`, which doubles with each
+ * refusal in a row.
+ */
+export interface SnapshotRefusal {
+  readonly follower: NodeId;
+  /** The snapshot's size. */
+  readonly bytes: number;
+  /** The most the follower takes (its `limits.maxSnapshotBytes`). */
+  readonly limit: number;
+  /** The snapshot's last index and term. */
+  readonly index: number;
+  readonly term: number;
+  /** Refusals in a row from this follower while this node leads. */
+  readonly refusals: number;
+  /** How long until the next attempt. */
+  readonly retryInMs: number;
+}
+
+/** The core's status, and what the driver knows besides. */
+export interface RaftNodeStatus extends RaftStatus {
+  /** On a leader, the followers whose last snapshot was refused for its size, until one is taken. */
+  readonly snapshotRefusals: Readonly<Record<NodeId, SnapshotRefusal>>;
+}
 
 export interface LeaderChange {
   readonly leader: NodeId | null;
@@ -104,10 +131,12 @@ export interface RaftNode<Command, Result, Query, QueryResult> {
   transferLeadership(node: NodeId): boolean;
   /** Starts an election now (for operators and tests). */
   campaign(): void;
-  status(): RaftStatus;
+  status(): RaftNodeStatus;
   stats(): RaftNodeStats;
   on(event: 'leader-change', listener: (change: LeaderChange) => void): () => void;
   on(event: 'membership-change', listener: (membership: Membership) => void): () => void;
+  /** On a leader: a follower refused a snapshot for its size (see SnapshotRefusal). */
+  on(event: 'snapshot-refused', listener: (refusal: SnapshotRefusal) => void): () => void;
   on(event: 'error', listener: (error: FoundationError) => void): () => void;
   /**
    * The error this node stopped on by itself (a write to its storage failed, say), after which it
@@ -174,6 +203,15 @@ interface OutgoingTransfer {
   slowestAnswer: number;
   /** Times sent again since the follower last answered twice in a row without a resend between. */
   unansweredResends: number;
+  /** Refused by the follower for its size: nothing more is sent, and the core is told at this time (monotonic ms). */
+  refusedUntil: number | null;
+}
+
+/** A follower's refusals of snapshots for their size, while this node leads in `leaderTerm`. */
+interface RefusalRecord {
+  readonly leaderTerm: number;
+  refusal: SnapshotRefusal;
+  retryAt: number;
 }
 
 interface IncomingTransfer {
@@ -221,6 +259,11 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   private readonly codec: CommandCodec<Command>;
   private readonly channel: string;
   private readonly limits: WireLimits;
+  /**
+   * The limits messages are parsed with: a snapshot chunk's total is checked in receiveChunk
+   * instead, which answers the sender with the refusal (parseWireMessage's refusal is silent).
+   */
+  private readonly parseLimits: WireLimits;
   private readonly requestTimeoutMs: number;
   private readonly snapshotEvery: number;
   private readonly chunkBytes: number;
@@ -250,6 +293,8 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   private readonly incarnation: string;
   private transferSequence = 0;
   private readonly outgoing = new Map<NodeId, OutgoingTransfer>();
+  /** Followers that refused this leader's snapshots for their size (see receiveAck). */
+  private readonly refusals = new Map<NodeId, RefusalRecord>();
   /** The one snapshot transfer being assembled, if any. */
   private incoming: IncomingTransfer | null = null;
   /** The latest RETIRED_TRANSFERS transfers finished or replaced, oldest first. */
@@ -303,6 +348,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
       maxSnapshotBytes: options.limits?.maxSnapshotBytes ?? 1024 * 1024 * 1024,
       maxChunkBytes: options.limits?.maxChunkBytes ?? Math.max(this.chunkBytes, 1024 * 1024) * 2,
     };
+    this.parseLimits = { ...this.limits, maxSnapshotBytes: Number.MAX_SAFE_INTEGER };
   }
 
   // ---- lifecycle --------------------------------------------------------------------------
@@ -477,7 +523,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     if (this.stopped || this.core === null) return;
     let message;
     try {
-      message = parseWireMessage(payload, from, this.id, this.limits);
+      message = parseWireMessage(payload, from, this.id, this.parseLimits);
     } catch {
       this.counters.invalidMessages += 1;
       return;
@@ -650,9 +696,14 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     this.kick();
   }
 
-  status(): RaftStatus {
+  status(): RaftNodeStatus {
     if (this.core === null) throw new NotStartedError(this.id);
-    return this.core.status();
+    const snapshotRefusals: Record<NodeId, SnapshotRefusal> = {};
+    const now = this.clock.monotonic();
+    for (const [peer, record] of this.refusals) {
+      if (record.leaderTerm === this.core.term && this.core.role === 'leader') snapshotRefusals[peer] = { ...record.refusal, retryInMs: Math.max(0, record.retryAt - now) };
+    }
+    return { ...this.core.status(), snapshotRefusals };
   }
 
   stats(): RaftNodeStats {
@@ -675,6 +726,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
 
   private emit(event: 'leader-change', value: LeaderChange): void;
   private emit(event: 'membership-change', value: Membership): void;
+  private emit(event: 'snapshot-refused', value: SnapshotRefusal): void;
   private emit(event: 'error', value: FoundationError): void;
   private emit(event: RaftNodeEvent, value: unknown): void {
     for (const listener of this.listeners.get(event) ?? []) {
@@ -1054,6 +1106,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
       lastAnswer: this.clock.monotonic(),
       slowestAnswer: 0,
       unansweredResends: 0,
+      refusedUntil: null,
     };
     this.outgoing.set(message.to, transfer);
     this.pumpTransfer(transfer);
@@ -1085,7 +1138,11 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
 
   private receiveAck(ack: SnapshotChunkAck): void {
     const transfer = this.outgoing.get(ack.from);
-    if (transfer === undefined || transfer.id !== ack.id) return;
+    if (transfer === undefined || transfer.id !== ack.id || transfer.refusedUntil !== null) return;
+    if (ack.maxSnapshotBytes !== undefined) {
+      this.refused(transfer, ack.maxSnapshotBytes);
+      return;
+    }
     // How long the follower takes to answer the next chunk: on a link slower than an election
     // timeout per chunk, this is what a silence must outlast before what it has not acknowledged
     // counts as lost (see checkTransfers). An answer that follows a resend is not measured (it
@@ -1107,6 +1164,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     }
     if (transfer.acked >= transfer.message.snapshot.data.byteLength) {
       this.outgoing.delete(ack.from);
+      this.refusals.delete(ack.from);
       this.core!.reportSnapshot(ack.from, true);
       return;
     }
@@ -1127,15 +1185,24 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
    * needed, kept it from ever receiving the snapshot.
    */
   private checkTransfers(): void {
-    const electionTimeout = (this.options.tickMs ?? 20) * (this.options.electionTicks ?? 10);
+    const electionTimeout = this.electionTimeoutMs();
     const stall = 20 * electionTimeout;
     const now = this.clock.monotonic();
     const core = this.core!;
+    for (const [peer, record] of this.refusals) if (core.role !== 'leader' || core.term !== record.leaderTerm) this.refusals.delete(peer);
     for (const [peer, transfer] of this.outgoing) {
       if (core.role !== 'leader' || core.term !== transfer.message.term) {
         // Sent in a term this node no longer leads: followers drop its chunks, and the core
         // has no use for the outcome.
         this.outgoing.delete(peer);
+      } else if (transfer.refusedUntil !== null) {
+        // Refused for its size: the core, which holds the follower in its snapshot state
+        // meanwhile (no appends, no new snapshot), hears of the failure only once the wait is
+        // over, and then sends the latest snapshot again.
+        if (now >= transfer.refusedUntil) {
+          this.outgoing.delete(peer);
+          core.reportSnapshot(peer, false);
+        }
       } else if (now - transfer.lastProgress >= stall) {
         this.outgoing.delete(peer);
         this.core!.reportSnapshot(peer, false);
@@ -1149,11 +1216,48 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     }
   }
 
+  private electionTimeoutMs(): number {
+    return (this.options.tickMs ?? 20) * (this.options.electionTicks ?? 10);
+  }
+
+  /**
+   * The follower refused `transfer` for its size. Without an answer (as a follower of an
+   * earlier version still does) the leader sent the snapshot again at every silence and again
+   * after every abandoned transfer, for as long as it led, and only the follower's
+   * invalidMessages counter showed why. Now the refusal is told (the `snapshot-refused` event,
+   * `status().snapshotRefusals`) and the next attempt waits two election timeouts, doubling with
+   * each refusal in a row up to 80 (16 s with the default timings): the snapshot may shrink, or
+   * the follower come back with a higher limit.
+   */
+  private refused(transfer: OutgoingTransfer, limit: number): void {
+    const follower = transfer.message.to;
+    const { meta, data } = transfer.message.snapshot;
+    const previous = this.refusals.get(follower);
+    const leaderTerm = transfer.message.term;
+    const refusals = previous !== undefined && previous.leaderTerm === leaderTerm ? previous.refusal.refusals + 1 : 1;
+    const electionTimeout = this.electionTimeoutMs();
+    const retryInMs = Math.min(80 * electionTimeout, electionTimeout * 2 ** Math.min(refusals, 16));
+    const refusal: SnapshotRefusal = { follower, bytes: data.byteLength, limit, index: meta.index, term: meta.term, refusals, retryInMs };
+    const retryAt = this.clock.monotonic() + retryInMs;
+    this.refusals.set(follower, { leaderTerm, refusal, retryAt });
+    transfer.refusedUntil = retryAt;
+    this.emit('snapshot-refused', refusal);
+  }
+
   private receiveChunk(chunk: SnapshotChunk): void {
     const core = this.core!;
+    // Above this node's limit: counted as every refused message is, and, from a sender that may
+    // send it a snapshot, answered with the limit, so that the sender can tell and stop sending.
+    const tooLarge = chunk.total > this.limits.maxSnapshotBytes;
+    if (tooLarge) this.counters.invalidMessages += 1;
     // Only the leader of the current term, or a sender of a newer one, may send this node a
     // snapshot, and only one transfer is assembled at a time.
     if (chunk.term < core.term || (core.leader !== null && core.leader !== chunk.from && chunk.term === core.term)) return;
+    if (tooLarge) {
+      const refusal: SnapshotChunkAck = { type: 'snapshot-chunk-ack', from: this.id, to: chunk.from, id: chunk.id, received: 0, maxSnapshotBytes: this.limits.maxSnapshotBytes };
+      this.options.transport.send(chunk.from, this.channel, refusal);
+      return;
+    }
     let transfer = this.incoming;
     // The core learns a newer leader's term from its other messages, not from its chunks (it
     // steps a snapshot only once whole): until then the term of the transfer being assembled is

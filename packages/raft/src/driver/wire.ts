@@ -25,6 +25,12 @@ export interface SnapshotChunkAck {
   readonly id: string;
   /** Offset just past the acknowledged chunk. */
   readonly received: number;
+  /**
+   * Present only in a refusal: the follower takes no snapshot above this many bytes (its
+   * `limits.maxSnapshotBytes`), and this one's total is above it. A node of an earlier version
+   * reads the field past and takes the answer as an acknowledgement of nothing new.
+   */
+  readonly maxSnapshotBytes?: number;
 }
 
 export type WireMessage = Exclude<Message, { type: 'snapshot' }> | SnapshotChunk | SnapshotChunkAck;
@@ -140,7 +146,10 @@ export function parseWireMessage(payload: unknown, sender: string, self: string,
   if (to !== self) fail(`message is addressed to ${to}, not ${self}`);
   const type = payload.type;
   if (type === 'snapshot-chunk-ack') {
-    return { type, from, to, id: context(payload.id, 'id', false)!, received: count(payload.received, 'received') };
+    const ackId = context(payload.id, 'id', false)!;
+    const received = count(payload.received, 'received');
+    if (payload.maxSnapshotBytes === undefined) return { type, from, to, id: ackId, received };
+    return { type, from, to, id: ackId, received, maxSnapshotBytes: count(payload.maxSnapshotBytes, 'maxSnapshotBytes') };
   }
   const term = count(payload.term, 'term');
   // Each message is one object literal, never `{ ...base, type, ... }`: in Node 20's V8 a spread
