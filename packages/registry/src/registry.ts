@@ -1062,7 +1062,9 @@ class RegistryImpl<Target> implements Registry<Target> {
   }
 
   private onViewEvent(event: ViewEvent, sequence: number): void {
-    if (event.type === 'change' && event.previous.health !== event.instance.health) {
+    // A change in place, or an entry re-indexed under its id that was shown before and is again
+    // (its old form told going just before): either may bring a new health.
+    if ((event.type === 'change' || event.type === 'up') && event.previous !== undefined && event.previous.health !== event.instance.health) {
       this.emit('health-change', { instance: event.instance as ServiceInstance<Target>, previous: event.previous.health });
     }
     if (event.type === 'up') {

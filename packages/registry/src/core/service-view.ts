@@ -23,7 +23,11 @@ import type { HealthStatus, ServiceInstance } from './types';
 export type DownReason = 'unregistered' | 'restarted' | 'departed' | 'process-exit' | 'name-conflict';
 
 export type ViewEvent =
-  | { readonly type: 'up'; readonly instance: ServiceInstance }
+  /**
+   * `previous`: the entry was re-indexed under its id, shown before in that old form (told
+   * going just before) and shown again now; the registry tells a change of health between the two.
+   */
+  | { readonly type: 'up'; readonly instance: ServiceInstance; readonly previous?: ServiceInstance }
   /**
    * `next`: the entry was re-indexed under its id (another name, capabilities, type or mode) and
    * this is its old form going; `next` is the form it has now. Nothing was unregistered: the
@@ -138,6 +142,8 @@ export class ServiceView {
   private telling = false;
   /** Events emitted so far, told or pending; each event's sequence number is its place in them. */
   private emitted = 0;
+  /** While a re-indexed slot that was shown is put back: the slot and its old form (see ViewEvent 'up'). */
+  private reindexed: { readonly slot: Slot; readonly previous: ServiceInstance } | undefined;
 
   constructor(
     private readonly nodeId: string,
@@ -145,6 +151,12 @@ export class ServiceView {
     private readonly tellEvent: (event: ViewEvent, sequence: number) => void,
     private readonly tellConflict: (conflict: Conflict) => void,
   ) {}
+
+  /** Emits `slot` coming up, with its old form if it is a re-indexed slot that was shown before. */
+  private emitUp(slot: Slot): void {
+    const reindexed = this.reindexed;
+    this.emit(reindexed?.slot === slot ? { type: 'up', instance: slot.instance, previous: reindexed.previous } : { type: 'up', instance: slot.instance });
+  }
 
   private emit(event: ViewEvent): void {
     this.pending.push({ event, sequence: this.emitted });
@@ -214,10 +226,19 @@ export class ServiceView {
       }
       // The instance as it was goes down, told: watchers of its old name, capabilities or type
       // hear it leave (told only the addition, they kept it for good).
+      const shown = slot.visible;
       slot.instance = previous;
       this.remove(slot, 'unregistered', instance);
       slot.instance = instance;
+      if (shown) this.reindexed = { slot, previous };
     }
+    this.addSlot(slot);
+    this.reindexed = undefined;
+  }
+
+  /** Adds a slot that is not held (new, or a re-indexed one whose old form was taken out). */
+  private addSlot(slot: Slot): void {
+    const instance = slot.instance;
     slot.held = true;
     slot.visible = false;
     slot.hiddenBy = undefined;
@@ -226,7 +247,7 @@ export class ServiceView {
       // Alone under its name: visible, whatever its mode.
       this.names.set(instance.name, slot);
       this.show(slot);
-      this.emit({ type: 'up', instance });
+      this.emitUp(slot);
       return;
     }
     let group: NameGroup;
@@ -239,7 +260,7 @@ export class ServiceView {
     if (isExclusive(instance)) group.exclusive += 1;
     if (group.exclusive === 0) {
       this.show(slot);
-      this.emit({ type: 'up', instance });
+      this.emitUp(slot);
       this.offer(group, slot);
     } else {
       this.resolve(group);
@@ -305,7 +326,7 @@ export class ServiceView {
       const shouldShow = exclusive ? slot === first : !isExclusive(slot.instance);
       if (shouldShow && !slot.visible) {
         this.show(slot);
-        this.emit({ type: 'up', instance: slot.instance });
+        this.emitUp(slot);
       } else if (!shouldShow && slot.visible) {
         this.hide(slot);
         this.emit({ type: 'down', instance: slot.instance, reason: 'name-conflict' });

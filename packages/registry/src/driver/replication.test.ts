@@ -660,6 +660,40 @@ describe('hostile peers', () => {
     expect(byCapability).toEqual(['service-up', 'down changed', 'service-up', 'down health']);
   });
 
+  it('an entry re-indexed under its id with a new health is told as a health-change too, as a change in place is (seed=132) (review finding)', () => {
+    // A re-indexed entry went down in its old form and came up in its new one, and a new health
+    // that came with the re-index was never told as health-change.
+    const { simulation, cluster } = start(132, 2);
+    simulation.runFor(200);
+    const registry = node(cluster, 'n1').registry;
+    const heard: string[] = [];
+    registry.on('health-change', ({ instance, previous }) => heard.push(`health-change ${previous}→${instance.health} [${instance.capabilities.join(',')}]`));
+    registry.watch('first', (event) => heard.push(event.type === 'service-down' ? `down ${event.reason}` : `${event.type} ${event.instance.health}`));
+    const send = (revision: number, capabilities: string[], health: string): void => {
+      const entry = { id: 'x1/1/1', name: 'first', mode: 'group', target: 'x', capabilities, metadata: {}, weight: 1, health, load: 0, registeredAt: 0, revision };
+      const message = { v: 1, t: 'delta', ns: 'test', departed: [], origins: [{ node: 'x1', incarnation: 1, covers: [[revision, revision]], removed: [], entries: [entry] }] };
+      simulation.node('n0').transport.send('n1', 'foundation.registry/test', new TextEncoder().encode(JSON.stringify(message)));
+      simulation.runFor(20);
+    };
+    send(1, ['a'], 'healthy');
+    send(2, ['a', 'b'], 'degraded');
+    send(3, ['a', 'b'], 'unhealthy');
+    send(4, ['a'], 'unhealthy');
+    expect(heard).toEqual([
+      'service-up healthy',
+      // Re-indexed with a new health: its old form goes, the change of health is told, then its new form comes.
+      'down changed',
+      'health-change healthy→degraded [a,b]',
+      'service-up degraded',
+      // In place, as before.
+      'health-change degraded→unhealthy [a,b]',
+      'service-change unhealthy',
+      // Re-indexed with the same health: no health-change.
+      'down changed',
+      'service-up unhealthy',
+    ]);
+  });
+
   it('an origin named twice in one message past maxServicesPerNode is refused alone, and the origins after it are merged (seed=126)', () => {
     // Each origin's delta is checked against the state before the message; the second delta of
     // one origin is within the bound on its own and past it after the first is merged.
