@@ -1422,6 +1422,50 @@ describe('createRaftNode', () => {
     expect(code(await pending)).toBe(RAFT_ERROR_CODES.stopped);
   });
 
+  it('writes nothing more once the commit index\'s background write failed, and closes its storage with no write in flight (review finding)', async () => {
+    // A batch with entries waits for the commit index's write in the background; when that
+    // write failed, the node failed and began to close its storage, and the batch was then
+    // written anyway, under the close.
+    const c = cluster(['solo']);
+    const leader = await elected(c);
+    const node = c.nodes.get(leader)!;
+    const inner = node as unknown as { options: { persistence: RaftPersistence } };
+    const original = inner.options.persistence;
+    let armed = false;
+    let failCommitWrite: ((error: Error) => void) | null = null;
+    let inFlight = 0;
+    let savesAfterFailure = 0;
+    let inFlightAtClose: number | undefined;
+    inner.options.persistence = {
+      ...original,
+      save: (update) => {
+        if (node.failure() !== null) savesAfterFailure += 1;
+        if (armed && failCommitWrite === null && update.entries.length === 0 && update.snapshot === undefined) {
+          return new Promise<void>((_resolve, reject) => (failCommitWrite = reject));
+        }
+        inFlight += 1;
+        return original.save(update).finally(() => void (inFlight -= 1));
+      },
+      close: () => {
+        inFlightAtClose = inFlight;
+        return original.close();
+      },
+    };
+    node.on('error', () => undefined);
+    armed = true;
+    await c.run(() => node.propose({ op: 'put', key: 'k', value: 1 }));
+    expect(failCommitWrite).not.toBeNull();
+    // The next batch waits for the commit index's write, which then fails.
+    const pending = node.propose({ op: 'put', key: 'k', value: 2 }).then(() => null, (error: unknown) => error);
+    await c.simulation.runForAsync(20);
+    failCommitWrite!(new Error('EIO: the disk is gone'));
+    await c.simulation.runForAsync(50);
+    expect(node.failure()).not.toBeNull();
+    expect(savesAfterFailure).toBe(0);
+    expect(inFlightAtClose).toBe(0);
+    expect(code(await pending)).toBe(RAFT_ERROR_CODES.stopped);
+  });
+
   it('stop() ends pending calls with StoppedError', async () => {
     const c = cluster(['n1', 'n2', 'n3']);
     const leader = await elected(c);

@@ -809,6 +809,9 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
           const update: PersistUpdate = { hardState: ready.hardState ?? undefined, entries: ready.entries, snapshot: ready.snapshot ?? undefined };
           if (mustSync(storage.hardState, update)) {
             await this.commitWrite; // writes reach the disk in the order they were made
+            // That write failed: the node stopped and is closing the storage, under which this
+            // batch would be written.
+            if (this.stopped) return;
             const write = this.options.persistence.save(update);
             this.logWrite = write.then(
               () => undefined,
