@@ -266,6 +266,72 @@ describe('registerGlobal on one node (createLocalConsensusLog)', () => {
     expect(pending()).toBe(0);
   });
 
+  it('close() releases this node\'s global names through the log, as unregisterGlobal would; close({ announce: false }) leaves them held (review finding)', async () => {
+    // close() let go of its claims here only: the log held the names for a closed registry until
+    // peers noticed the node leave, and a registry used alone (no membership) never did.
+    const simulation = createSimulation({ seed: 217 });
+    const log = createLocalConsensusLog<RegistryCommand>();
+    const start = (nodeId: string) => createRegistry<string>({ nodeId, clock: simulation.clock, random: simulation.random, consensusLog: log });
+    const first = start('first');
+    const other = start('other');
+    const lock = await first.registerGlobal('lock', 'a');
+    const leader = await first.registerGlobal('leader', 'b');
+    const heardByFirst: string[] = [];
+    first.watch({ scope: 'global' }, (event) => heardByFirst.push(`${event.type} ${event.instance.name}`));
+    first.on('global-release', ({ instance }) => heardByFirst.push(`global-release ${instance.name}`));
+    first.close();
+    await simulation.runForAsync(1);
+    expect(log.entries().slice(2).map((entry) => entry.command)).toEqual([
+      { type: 'registry-release', namespace: 'production', name: 'lock', id: lock.id },
+      { type: 'registry-release', namespace: 'production', name: 'leader', id: leader.id },
+    ]);
+    expect(other.find('lock')).toBeUndefined();
+    expect(other.find('leader')).toBeUndefined();
+    // The closed registry hears nothing of it, though this log applies the releases at once.
+    expect(heardByFirst).toEqual([]);
+    expect(await other.registerGlobal('lock', 'c')).toMatchObject({ name: 'lock' });
+    // Without announcing (a stop that stands for a crash), the names stay held, as before.
+    const quiet = start('quiet');
+    await quiet.registerGlobal('kept', 'd');
+    const appended = log.entries().length;
+    quiet.close({ announce: false });
+    await simulation.runForAsync(1);
+    expect(log.entries()).toHaveLength(appended);
+    expect(other.lookup('kept')).toBe('d');
+    other.close();
+  });
+
+  it('close() releases its global names best-effort: a claim still waiting too, and a log that fails, throws or never answers neither throws from close() nor leaves a timer', async () => {
+    const simulation = createSimulation({ seed: 218 });
+    const { clock, pending } = countTimers(simulation.clock);
+    for (const failure of ['never answers', 'rejects', 'throws'] as const) {
+      const inner = createLocalConsensusLog<RegistryCommand>();
+      let closing = false;
+      const appended: RegistryCommand[] = [];
+      const log: LocalLog = {
+        ...inner,
+        append: (command) => {
+          if (!closing && command.type === 'registry-claim' && command.claim.name !== 'waiting') return inner.append(command);
+          appended.push(command);
+          if (failure === 'throws' && closing) throw new Error('log stopped');
+          return failure === 'rejects' && closing ? Promise.reject(new Error('no leader')) : new Promise<number>(() => undefined);
+        },
+      };
+      const registry = createRegistry<string>({ nodeId: 'solo', clock, random: simulation.random, consensusLog: log });
+      const held = await registry.registerGlobal('held', 'a');
+      const waiting = registry.registerGlobal('waiting', 'b').catch((error: FoundationError) => error.code);
+      await simulation.runForAsync(1);
+      closing = true;
+      expect(() => registry.close()).not.toThrow();
+      await simulation.runForAsync(1);
+      expect({ failure, code: await waiting }).toEqual({ failure, code: 5605 });
+      const releases = appended.filter((command) => command.type === 'registry-release');
+      expect({ failure, releases: releases.map((command) => command.type === 'registry-release' && command.name) }).toEqual({ failure, releases: ['held', 'waiting'] });
+      expect(releases[0]).toMatchObject({ id: held.id });
+      expect({ failure, pending: pending() }).toEqual({ failure, pending: 0 });
+    }
+  });
+
   /** The package's local log, with a hook that runs after each append (and may fail it). */
   function hookedSetup(seed: number, after: (command: RegistryCommand, log: LocalLog) => Promise<number> | undefined, options: { consensusTimeoutMs?: number } = {}) {
     const simulation = createSimulation({ seed });

@@ -273,8 +273,9 @@ export interface Registry<Target = unknown> {
   digest(): string;
   stats(): RegistryStats;
   /**
-   * Stops timers, monitors and subscriptions; with `announce` (default true) peers purge this node
-   * at once. Calls made afterwards, queries included, throw RegistryClosedError (5605); `digest()`
+   * Stops timers, monitors, watches and subscriptions; with `announce` (default true) peers purge
+   * this node at once, and a release of each of this node's global names is appended to the log
+   * (best effort, not waited for). Calls made afterwards, queries included, throw RegistryClosedError (5605); `digest()`
    * and `stats()` still describe the state as it was left.
    */
   close(options?: { readonly announce?: boolean }): void;
@@ -1827,6 +1828,27 @@ class RegistryImpl<Target> implements Registry<Target> {
     };
   }
 
+  /**
+   * Appends a release of each of this node's claims (held, still waiting, or in doubt), as
+   * unregisterGlobal would: without it the log holds the names for a closed registry until
+   * peers see the node leave, and a registry without membership, never. Best effort, and
+   * close() waits for none: nothing is retried, a failure is dropped (nobody hears events
+   * after close), and a log that never answers holds the appends, not this registry. A release
+   * of a claim that does not hold its name when applied changes nothing.
+   */
+  private releaseOwnGlobals(): void {
+    const log = this.options.consensusLog;
+    if (log === undefined) return;
+    for (const [id, own] of [...this.ownGlobals]) {
+      const command: RegistryCommand = { type: 'registry-release', namespace: this.namespace, name: own.record.name, id };
+      try {
+        log.append(command).catch(() => undefined);
+      } catch {
+        // A log that throws instead of rejecting (stopped already): nothing more to do here.
+      }
+    }
+  }
+
   close(options: { readonly announce?: boolean } = {}): void {
     checkOptions(options);
     if (this.closed) return;
@@ -1862,6 +1884,9 @@ class RegistryImpl<Target> implements Registry<Target> {
     // state that stopped changing (a consistent lookup, a release told it did not happen).
     for (const waiter of [...this.appliedWaiters]) waiter.reject(new RegistryClosedError(waiter.operation));
     for (const run of [...this.running]) run.abandon(new RegistryClosedError(run.operation));
+    // Last, once the log is no longer heard: a log that applies at once (the local one) would
+    // otherwise tell this closing registry its own releases.
+    if (options.announce !== false) this.releaseOwnGlobals();
   }
 }
 
