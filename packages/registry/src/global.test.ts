@@ -80,6 +80,19 @@ describe('registerGlobal on one node (createLocalConsensusLog)', () => {
     expect(taken.instance).toMatchObject({ name: 'lock', mode: 'unique', health: 'healthy', load: 0 });
   });
 
+  it('takes health: null and mode: null as absent, as register does (untyped callers)', async () => {
+    // register reads a null health or mode as not given; registerGlobal refused them as a
+    // health or a mode a global name cannot honour.
+    const { registry } = setup(207);
+    const nulls = { health: null, mode: null } as unknown as Record<string, never>;
+    expect(registry.register('local', 'me', nulls).instance()).toMatchObject({ mode: 'unique', health: 'healthy' });
+    const taken = await registry.registerGlobal('lock', 'me', nulls);
+    expect(taken.instance).toMatchObject({ name: 'lock', mode: 'unique', health: 'healthy', load: 0 });
+    // load: null is refused by both, as a load that is not a number.
+    expect(() => registry.register('other', 'me', { load: null } as unknown as Record<string, never>)).toThrow(expect.objectContaining({ code: 3203, field: 'load' }));
+    expect(await failure(registry.registerGlobal('other', 'me', { load: null } as unknown as Record<string, never>))).toMatchObject({ code: 3203, field: 'load' });
+  });
+
   it('answers a consistent lookup when the log\'s last entries belong to another stream sharing it', async () => {
     // Review finding: in `foundation` one Raft log serves the registry, locks, kv and config.
     // readIndex and appliedIndex are the whole log's, but the registry counted only its own

@@ -363,11 +363,12 @@ function checkOptions(options: unknown): void {
  */
 function checkGlobalOptions(options: object): void {
   const given = options as { readonly health?: unknown; readonly load?: unknown; readonly mode?: unknown };
-  if (given.health !== undefined) {
+  // Null is absent, as `register` reads it (`??`); a null load is refused there too, as not a number.
+  if (given.health !== undefined && given.health !== null) {
     throw new RegistryValidationError('health', 'a global name has no health checks or status of its own: it shows healthy while held (register a cluster name to have it checked)');
   }
   if (given.load !== undefined) throw new RegistryValidationError('load', 'a global name reports no load: it shows 0 while held');
-  if (given.mode !== undefined && given.mode !== 'unique') throw new RegistryValidationError('mode', 'a global name is always unique');
+  if (given.mode !== undefined && given.mode !== null && given.mode !== 'unique') throw new RegistryValidationError('mode', 'a global name is always unique');
 }
 
 /** A limit on results: a whole number ≥ 0, or Infinity. */
