@@ -847,6 +847,20 @@ describe('acknowledgements', () => {
     await down;
     expect(a.stats().channels.orders!.droppedPeerDown).toBe(0);
   });
+
+  it('a message that arrives while no handler is registered for its channel is dropped, counted (noHandler) and acknowledged: not kept for a later handler', async () => {
+    const b = await startNode('node-b', { channels });
+    const a = await startNode('node-a', { channels });
+    await link(a, b);
+    a.send('node-b', 'orders', 1);
+    await waitFor(() => b.stats().channels.orders!.noHandler === 1 && unacked(a) === 0, 2_000, 'the message, dropped and acknowledged');
+    const received: number[] = [];
+    b.onMessage('orders', ({ payload }) => received.push(payload as number));
+    a.send('node-b', 'orders', 2);
+    await waitFor(() => received.length === 1 && unacked(a) === 0, 2_000, 'the next message');
+    expect(received).toEqual([2]);
+    expect(b.stats().channels.orders!.duplicatesDropped).toBe(0);
+  });
 });
 
 describe('backpressure', () => {
