@@ -979,6 +979,36 @@ describe('createRaftNode', () => {
     await c.settle(() => node.status().snapshotRefusals.n3 === undefined);
   });
 
+  it('forgets a follower\'s snapshot refusals once it is removed from the membership, and sends it nothing more (review finding)', async () => {
+    // The refusal stayed in status().snapshotRefusals for as long as the leader led, naming a
+    // node no longer in the cluster, and the refused transfer stayed with it.
+    const c = cluster(['n1', 'n2', 'n3'], { snapshotEvery: 5, optionsOf: (id) => (id === 'n3' ? { limits: { maxSnapshotBytes: 64 } } : {}) });
+    let leader = await elected(c);
+    if (leader === 'n3') {
+      c.nodes.get('n1')!.campaign();
+      await c.settle(() => c.leader() === 'n1');
+      leader = 'n1';
+    }
+    const node = c.nodes.get(leader)!;
+    c.simulation.crash('n3');
+    for (let n = 0; n < 20; n += 1) await c.run(() => node.propose({ op: 'put', key: `key-${n}`, value: n }));
+    await c.settle(() => node.status().snapshotIndex >= 15);
+    let refused = 0;
+    node.on('snapshot-refused', () => (refused += 1));
+    c.simulation.restart('n3');
+    await c.settle(() => refused > 0, 30_000);
+    expect(node.status().snapshotRefusals.n3).toBeDefined();
+    const term = node.status().term;
+    await c.run(() => node.removeMember('n3'));
+    await c.simulation.runForAsync(1_000);
+    expect(node.status()).toMatchObject({ role: 'leader', term });
+    expect(node.status().snapshotRefusals).toEqual({});
+    const chunksAfter = c.sent.length;
+    await c.simulation.runForAsync(60_000);
+    expect(node.status()).toMatchObject({ role: 'leader', term });
+    expect(c.sent.slice(chunksAfter).filter((message) => message.to === 'n3' && message.type === 'snapshot-chunk')).toEqual([]);
+  });
+
   it('holds no more for a snapshot being received than what has arrived, whatever size its first chunk claims (review finding)', async () => {
     // The receive buffer was allocated at the size the first chunk claims (up to
     // limits.maxSnapshotBytes, 1 GiB by default) before anything arrived: one chunk of one byte

@@ -700,8 +700,9 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     if (this.core === null) throw new NotStartedError(this.id);
     const snapshotRefusals: Record<NodeId, SnapshotRefusal> = {};
     const now = this.clock.monotonic();
+    const members = this.refusals.size === 0 ? null : this.members();
     for (const [peer, record] of this.refusals) {
-      if (record.leaderTerm === this.core.term && this.core.role === 'leader') snapshotRefusals[peer] = { ...record.refusal, retryInMs: Math.max(0, record.retryAt - now) };
+      if (record.leaderTerm === this.core.term && this.core.role === 'leader' && members!.has(peer)) snapshotRefusals[peer] = { ...record.refusal, retryInMs: Math.max(0, record.retryAt - now) };
     }
     return { ...this.core.status(), snapshotRefusals };
   }
@@ -1192,11 +1193,14 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     const stall = 20 * electionTimeout;
     const now = this.clock.monotonic();
     const core = this.core!;
-    for (const [peer, record] of this.refusals) if (core.role !== 'leader' || core.term !== record.leaderTerm) this.refusals.delete(peer);
+    // A node removed from the membership is sent nothing more, and its refusals are forgotten:
+    // they stayed in status() for as long as this node led, and the transfer went on resending.
+    const members = this.refusals.size === 0 && this.outgoing.size === 0 ? null : this.members();
+    for (const [peer, record] of this.refusals) if (core.role !== 'leader' || core.term !== record.leaderTerm || !members!.has(peer)) this.refusals.delete(peer);
     for (const [peer, transfer] of this.outgoing) {
-      if (core.role !== 'leader' || core.term !== transfer.message.term) {
-        // Sent in a term this node no longer leads: followers drop its chunks, and the core
-        // has no use for the outcome.
+      if (core.role !== 'leader' || core.term !== transfer.message.term || !members!.has(peer)) {
+        // Sent in a term this node no longer leads (followers drop its chunks, and the core
+        // has no use for the outcome), or to a node no longer a member.
         this.outgoing.delete(peer);
       } else if (transfer.refusedUntil !== null) {
         // Refused for its size: the core, which holds the follower in its snapshot state
@@ -1217,6 +1221,12 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
         this.pumpTransfer(transfer);
       }
     }
+  }
+
+  /** The voters and learners of the membership the core holds now. */
+  private members(): Set<NodeId> {
+    const { voters, learners } = this.core!.membership();
+    return new Set([...voters, ...learners]);
   }
 
   private electionTimeoutMs(): number {
