@@ -189,6 +189,9 @@ export function readBlockHeader(frame: Uint8Array): BlockHeader {
   // Reliable numbering starts at 1; 0 means "nothing yet" to the receiver, which could never
   // recognise it as a duplicate.
   if (reliable && readUint48(frame, 8) === 0) fail('reliable sequence numbers start at 1');
+  // Its items are numbered firstSeq, firstSeq + 1, ...: the last must fit in 48 bits too, or its
+  // acknowledgement (48 bits on the wire) would name another number.
+  if (reliable && readUint48(frame, 8) + count - 1 > MAX_SEQUENCE) fail('reliable sequence numbers past 48 bits');
   return {
     type: 'block',
     channel: frame[1]!,
