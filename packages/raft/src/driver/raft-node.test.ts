@@ -1496,6 +1496,46 @@ describe('createRaftNode', () => {
     expect(code(await pending)).toBe(RAFT_ERROR_CODES.stopped);
   });
 
+  it('writes no commit index queued behind the background one that failed (review finding)', async () => {
+    // Commit indexes are written in the background, each after the one before: when one failed,
+    // the node failed and began to close its storage, and those queued behind it were written
+    // anyway, one after another, after the failure and before the close.
+    const c = cluster(['n1', 'n2', 'n3']);
+    const leader = await elected(c);
+    const node = c.nodes.get(leader)!;
+    const inner = node as unknown as { options: { persistence: RaftPersistence } };
+    const original = inner.options.persistence;
+    let armed = false;
+    let failCommitWrite: ((error: Error) => void) | null = null;
+    let savesAfterFailure = 0;
+    inner.options.persistence = {
+      ...original,
+      save: (update) => {
+        if (node.failure() !== null) savesAfterFailure += 1;
+        if (armed && failCommitWrite === null && update.entries.length === 0 && update.snapshot === undefined) {
+          return new Promise<void>((_resolve, reject) => (failCommitWrite = reject));
+        }
+        return original.save(update);
+      },
+    };
+    node.on('error', () => undefined);
+    armed = true;
+    // Proposals faster than the followers answer: the commit index moves more than once with no
+    // entries to write between, and its writes queue one behind the other.
+    const proposals: Promise<unknown>[] = [];
+    for (let value = 0; value < 5; value += 1) {
+      proposals.push(node.propose({ op: 'put', key: 'k', value }).catch(() => undefined));
+      await c.simulation.runForAsync(0.4);
+    }
+    await c.settle(() => failCommitWrite !== null);
+    await c.simulation.runForAsync(20);
+    failCommitWrite!(new Error('EIO: the disk is gone'));
+    await c.simulation.runForAsync(50);
+    expect(node.failure()).not.toBeNull();
+    expect(savesAfterFailure).toBe(0);
+    await c.run(() => Promise.all(proposals));
+  });
+
   it('stop() ends pending calls with StoppedError', async () => {
     const c = cluster(['n1', 'n2', 'n3']);
     const leader = await elected(c);

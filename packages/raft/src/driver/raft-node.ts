@@ -820,7 +820,10 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
             );
             await write;
           } else {
-            this.commitWrite = this.commitWrite.then(() => this.options.persistence.save(update)).catch((error: unknown) => this.fail(error));
+            // Not once one queued before it failed: the node is closing its storage by then.
+            this.commitWrite = this.commitWrite
+              .then(() => (this.failed === null ? this.options.persistence.save(update) : undefined))
+              .catch((error: unknown) => this.fail(error));
           }
         }
         if (this.stopped) return;
