@@ -1009,6 +1009,47 @@ describe('createRaftNode', () => {
     expect(c.sent.slice(chunksAfter).filter((message) => message.to === 'n3' && message.type === 'snapshot-chunk')).toEqual([]);
   });
 
+  it('takes no refusal whose limit holds the snapshot, which no follower sends, for one (review finding)', async () => {
+    // A refusal is sent only for a snapshot above the follower's limit: one naming a limit at or
+    // above the snapshot's size (a buggy or hostile peer's) was told as a refusal, with a limit
+    // that contradicts it, and held the transfer back for two election timeouts and more.
+    const c = cluster(['n1', 'n2', 'n3'], { snapshotEvery: 5 });
+    let leader = await elected(c);
+    if (leader === 'n3') {
+      c.nodes.get('n1')!.campaign();
+      await c.settle(() => c.leader() === 'n1');
+      leader = 'n1';
+    }
+    const node = c.nodes.get(leader)!;
+    c.simulation.crash('n3');
+    for (let n = 0; n < 20; n += 1) await c.run(() => node.propose({ op: 'put', key: `key-${n}`, value: n }));
+    await c.settle(() => node.status().snapshotIndex >= 15);
+    let refused = 0;
+    node.on('snapshot-refused', () => (refused += 1));
+    const invalidBefore = node.stats().invalidMessages;
+    const crashed = c.nodes.get('n3');
+    c.simulation.restart('n3');
+    await c.settle(() => c.nodes.get('n3') !== crashed);
+    const transport = (c.nodes.get('n3') as unknown as { options: { transport: { send: (peer: string, channel: string, payload: unknown) => boolean } } }).options.transport;
+    const send = transport.send;
+    let forged = 0;
+    transport.send = (peer, channel, payload) => {
+      const message = payload as { type: string };
+      if (message.type !== 'snapshot-chunk-ack' || forged > 0) return send(peer, channel, payload);
+      forged += 1;
+      return send(peer, channel, { ...message, received: 0, maxSnapshotBytes: Number.MAX_SAFE_INTEGER });
+    };
+    await c.settle(() => forged === 1, 30_000);
+    await c.simulation.runForAsync(100);
+    expect(refused).toBe(0);
+    // And the transfer goes on (the chunk is sent again after a silence, and acknowledged).
+    await c.run(() => node.propose({ op: 'put', key: 'after', value: 1 }));
+    await c.settle(() => c.machines.get('n3')?.entries().get('after') === 1, 30_000);
+    expect(c.nodes.get('n3')!.stats().snapshotsInstalled).toBe(1);
+    expect(node.status().snapshotRefusals).toEqual({});
+    expect(node.stats().invalidMessages).toBe(invalidBefore + 1);
+  });
+
   it('holds no more for a snapshot being received than what has arrived, whatever size its first chunk claims (review finding)', async () => {
     // The receive buffer was allocated at the size the first chunk claims (up to
     // limits.maxSnapshotBytes, 1 GiB by default) before anything arrived: one chunk of one byte

@@ -1147,7 +1147,10 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     const transfer = this.outgoing.get(ack.from);
     if (transfer === undefined || transfer.id !== ack.id || transfer.refusedUntil !== null) return;
     if (ack.maxSnapshotBytes !== undefined) {
-      this.refused(transfer, ack.maxSnapshotBytes);
+      // A follower refuses only a snapshot above its limit: a refusal naming a limit that holds
+      // this one contradicts itself (a buggy or hostile peer), and is dropped as invalid.
+      if (ack.maxSnapshotBytes >= transfer.message.snapshot.data.byteLength) this.counters.invalidMessages += 1;
+      else this.refused(transfer, ack.maxSnapshotBytes);
       return;
     }
     // How long the follower takes to answer the next chunk: on a link slower than an election
