@@ -314,6 +314,43 @@ describe('registerGlobal on one node (createLocalConsensusLog)', () => {
     other.close();
   });
 
+  it('on() handlers hear nothing after close(), not even the failure of an append still running then; a Monitor failing inside close() is still told (review finding)', async () => {
+    // An append that failed after close() (a registerGlobal that close() had already failed
+    // with 5605) was told as consensus-error to handlers that README says hear nothing more.
+    const simulation = createSimulation({ seed: 219 });
+    const inner = createLocalConsensusLog<RegistryCommand>();
+    const failLater: ((error: Error) => void)[] = [];
+    const log: LocalLog = {
+      ...inner,
+      append: (command) => (command.type === 'registry-claim' && command.claim.name === 'waiting' ? new Promise<number>((_resolve, reject) => failLater.push(reject)) : inner.append(command)),
+    };
+    const registry = createRegistry<string>({
+      nodeId: 'solo',
+      clock: simulation.clock,
+      random: simulation.random,
+      consensusLog: log,
+      monitor: {
+        monitor: () => 'ref',
+        demonitor: () => {
+          throw new Error('demonitor failed');
+        },
+      },
+    });
+    const heard: string[] = [];
+    registry.on('consensus-error', ({ operation }) => heard.push(`consensus-error ${operation}`));
+    registry.on('handler-error', ({ source, error }) => heard.push(`${source}: ${(error as Error).message}`));
+    await registry.registerGlobal('held', 'a', { monitor: true });
+    const waiting = registry.registerGlobal('waiting', 'b').catch((error: FoundationError) => error.code);
+    await simulation.runForAsync(1);
+    registry.close();
+    expect(await waiting).toBe(5605);
+    // Told while close() ran: its caller is still there to hear it.
+    expect(heard).toEqual(['monitor.demonitor: demonitor failed']);
+    for (const reject of failLater) reject(new Error('no leader'));
+    await simulation.runForAsync(1);
+    expect(heard).toEqual(['monitor.demonitor: demonitor failed']);
+  });
+
   it('close() releases its global names best-effort: a claim still waiting too, and a log that fails, throws or never answers neither throws from close() nor leaves a timer', async () => {
     const simulation = createSimulation({ seed: 218 });
     const { clock, pending } = countTimers(simulation.clock);

@@ -797,6 +797,24 @@ describe('watch', () => {
     expect(seen).toEqual(['service-up a', 'other service-up a', 'other service-up b']);
   });
 
+  it('on() handlers hear nothing once a handler has closed the registry, not even the events queued behind the one being told (review finding)', () => {
+    // close() stopped the watches (6c3eca6) but not the events the view still held: a change
+    // queued behind the one being told went on to on() handlers (health-change) after close()
+    // had returned.
+    const { registry } = setup(33);
+    const other = registry.register('b', 2);
+    const heard: string[] = [];
+    registry.on('health-change', ({ instance, previous }) => heard.push(`health-change ${instance.name} ${previous}→${instance.health}`));
+    registry.watch('a', (event) => {
+      heard.push(`${event.type} ${event.instance.name}`);
+      // Queued behind this event, then the registry closes.
+      other.setHealth('unhealthy');
+      registry.close();
+    });
+    registry.register('a', 1);
+    expect(heard).toEqual(['service-up a']);
+  });
+
   it('makes each on() call a subscription of its own: one function subscribed twice hears twice, and one unsubscribe removes one (review finding)', () => {
     // Handlers were kept in a Set of the functions themselves: two subscribers passing the same
     // function shared one slot, heard each event once, and the first to unsubscribe silenced both.

@@ -479,6 +479,8 @@ class RegistryImpl<Target> implements Registry<Target> {
    */
   private claimStart: string | undefined;
   private closed = false;
+  /** While close() runs: the events it raises are told (see `emit`). */
+  private closing = false;
   private appliedIndex = 0;
   /** The log index of the newest snapshot restored here: every claim up to it is settled. */
   private restoredThrough = 0;
@@ -606,6 +608,10 @@ class RegistryImpl<Target> implements Registry<Target> {
   }
 
   private emit<Event extends RegistryEvent>(event: Event, payload: RegistryEventMap<Target>[Event]): void {
+    // Once closed, nothing is told: neither what the view still held when a handler closed the
+    // registry, nor an append still running that fails later. What close() itself raises (a
+    // Monitor that fails to stop) is, while its caller is still in close().
+    if (this.closed && !this.closing) return;
     const set = this.handlers.get(event);
     if (set === undefined) return;
     for (const handler of [...set]) {
@@ -1064,6 +1070,8 @@ class RegistryImpl<Target> implements Registry<Target> {
   }
 
   private onViewEvent(event: ViewEvent, sequence: number): void {
+    // Closed by a handler while the view still held events: no watcher, waiter or handler is left to tell.
+    if (this.closed) return;
     // A change in place, or an entry re-indexed under its id that was shown before and is again
     // (its old form told going just before): either may bring a new health.
     if ((event.type === 'change' || event.type === 'up') && event.previous !== undefined && event.previous.health !== event.instance.health) {
@@ -1131,6 +1139,8 @@ class RegistryImpl<Target> implements Registry<Target> {
   }
 
   private onConflict(conflict: Conflict): void {
+    // As onViewEvent: the unregistering timer would be armed after close() stopped the others.
+    if (this.closed) return;
     const loser = conflict.loser;
     if (loser.node !== this.nodeId || loser.scope !== 'cluster' || !this.own.has(loser.id)) return;
     const action = this.options.nameConflict === 'keep' ? 'kept' : 'unregistered';
@@ -1853,7 +1863,16 @@ class RegistryImpl<Target> implements Registry<Target> {
   close(options: { readonly announce?: boolean } = {}): void {
     checkOptions(options);
     if (this.closed) return;
-    if (options.announce !== false) {
+    this.closing = true;
+    try {
+      this.closeNow(options.announce !== false);
+    } finally {
+      this.closing = false;
+    }
+  }
+
+  private closeNow(announce: boolean): void {
+    if (announce) {
       this.replication?.publishDepartures([{ node: this.nodeId, incarnation: this.replica.incarnation, at: this.clock.now() }], true);
     }
     this.replication?.close();
@@ -1887,7 +1906,7 @@ class RegistryImpl<Target> implements Registry<Target> {
     for (const run of [...this.running]) run.abandon(new RegistryClosedError(run.operation));
     // Last, once the log is no longer heard: a log that applies at once (the local one) would
     // otherwise tell this closing registry its own releases.
-    if (options.announce !== false) this.releaseOwnGlobals();
+    if (announce) this.releaseOwnGlobals();
   }
 }
 
