@@ -3,15 +3,17 @@
 // unlinks that cross on the wire end in a state both sides agree on. Every scenario runs on
 // testkit's network with a fixed latency, so the signals of both sides cross exactly as scripted.
 import { describe, expect, it } from '@jest/globals';
-import { createSimulation } from '@foundation/testkit';
-import type { Simulation } from '@foundation/testkit';
+import { countTimers, createSimulation } from '@foundation/testkit';
+import type { Simulation, TimerCount } from '@foundation/testkit';
 import type { Pid } from '../core/pid';
 import { createSchedulerDriver } from '../runtime/driver';
 import { createRuntime } from '../runtime/runtime';
 import type { Runtime, RuntimeImpl } from '../runtime/runtime';
 import { isExitMessage } from '../runtime/system-messages';
+import { NO_REPLY } from '../runtime/types';
 import type { ProcessSelf } from '../runtime/types';
 import { CAPABILITY_PROBE_NAME } from '../core/signals';
+import { CAPABILITY_PROBE_TIMEOUT_MS } from './remote-bridge';
 import { createTransportRouter } from './router';
 import type { PeerTransport } from './router';
 
@@ -20,6 +22,8 @@ const LATENCY = 5;
 interface Cluster {
   readonly simulation: Simulation;
   runtime(id: string): Runtime;
+  /** Timers the node's runtime has set and not seen fire or cancelled. */
+  timers(id: string): number;
 }
 
 /**
@@ -29,15 +33,56 @@ interface Cluster {
 function cluster(ids: readonly string[], wraps: Readonly<Record<string, (transport: PeerTransport) => PeerTransport>> = {}): Cluster {
   const simulation = createSimulation({ seed: 7, network: { latency: LATENCY, failureDetectionMs: 200 } });
   const runtimes = new Map<string, Runtime>();
+  const timers = new Map<string, TimerCount>();
   for (const id of ids) {
     simulation.addNode(id, {
       start: ({ clock, transport, incarnation }) => {
         const wrap = wraps[id] ?? ((plain: PeerTransport) => plain);
-        runtimes.set(id, createRuntime({ nodeId: id, creation: incarnation, clock, driver: createSchedulerDriver(clock), router: createTransportRouter(wrap(transport)) }));
+        const counted = countTimers(clock);
+        timers.set(id, counted);
+        runtimes.set(id, createRuntime({ nodeId: id, creation: incarnation, clock: counted.clock, driver: createSchedulerDriver(counted.clock), router: createTransportRouter(wrap(transport)) }));
       },
     });
   }
-  return { simulation, runtime: (id) => runtimes.get(id)! };
+  return { simulation, runtime: (id) => runtimes.get(id)!, timers: (id) => timers.get(id)!.pending() };
+}
+
+/**
+ * Makes a node speak as a runtime of the earlier version did: the probe's call reaches the name
+ * `probeTarget` there (a name with no process by default, so it is answered `noproc`), its
+ * unlinks carry no id, and it never acknowledges one. Its own probe finds no such name on the
+ * other node either, so that node takes it for one of the earlier version too.
+ */
+function earlierVersion(probeTarget = 'no-such-process'): (transport: PeerTransport) => PeerTransport {
+  const isProbe = (signal: Record<string, unknown>): boolean =>
+    signal.t === 'call' && (signal.to as { name?: unknown }).name === CAPABILITY_PROBE_NAME;
+  return (transport) => ({
+    nodeId: transport.nodeId,
+    send: (peer, channel, payload) => {
+      const signal = payload as Record<string, unknown>;
+      if (signal.t === 'unlink-ack') return true;
+      if (isProbe(signal)) return transport.send(peer, channel, { ...signal, to: { name: 'no-such-process' } });
+      if (signal.t === 'unlink') {
+        const { id: _id, ...plain } = signal;
+        return transport.send(peer, channel, plain);
+      }
+      return transport.send(peer, channel, payload);
+    },
+    onMessage: (channel, handler) =>
+      transport.onMessage(channel, (message) => {
+        const signal = message.payload as Record<string, unknown>;
+        if (isProbe(signal)) {
+          handler({ from: message.from, payload: { ...signal, to: { name: probeTarget } } });
+        } else if (signal.t === 'unlink') {
+          const { id: _id, ...plain } = signal;
+          handler({ from: message.from, payload: plain });
+        } else handler(message);
+      }),
+    on: (event, handler) => transport.on(event, handler),
+    connect: (peer) => transport.connect(peer),
+    disconnect: (peer) => transport.disconnect(peer),
+    peers: () => transport.peers(),
+  });
 }
 
 type Step = readonly ['link' | 'unlink', Pid] | readonly ['stop', string];
@@ -75,7 +120,7 @@ function entriesFor(runtime: Runtime, node: string): number {
 
 /** Two processes, `a1` on a and `b1` on b, linked and settled. */
 async function linkedPair(wraps: Readonly<Record<string, (transport: PeerTransport) => PeerTransport>> = {}) {
-  const { simulation, runtime } = cluster(['a', 'b'], wraps);
+  const { simulation, runtime, timers } = cluster(['a', 'b'], wraps);
   const aInbox: unknown[] = [];
   const bInbox: unknown[] = [];
   const a1 = scripted(runtime('a'), aInbox);
@@ -84,7 +129,7 @@ async function linkedPair(wraps: Readonly<Record<string, (transport: PeerTranspo
   await simulation.runForAsync(10 * LATENCY);
   expect(linksOf(runtime('a'), a1)).toEqual([b1.toString()]);
   expect(linksOf(runtime('b'), b1)).toEqual([a1.toString()]);
-  return { simulation, runtime, a1, b1, aInbox, bInbox };
+  return { simulation, runtime, timers, a1, b1, aInbox, bInbox };
 }
 
 /** Both sides' links to each other, and each side's counts, once everything has settled. */
@@ -193,38 +238,7 @@ describe('the link protocol between nodes (unlink with an id, acknowledged)', ()
   it('speaks the earlier protocol with a node that does not answer the capability probe: unlinks are not held for an ack', async () => {
     // Node b speaks as the earlier version did: a call to the probe's name finds no process
     // there, its unlinks carry no id, and it never acknowledges one.
-    const earlier = (transport: PeerTransport): PeerTransport => ({
-      nodeId: transport.nodeId,
-      send: (peer, channel, payload) => {
-        const signal = payload as Record<string, unknown>;
-        if (signal.t === 'unlink-ack') return true;
-        // Its own probe finds no such name on a, so it takes a for a node of the earlier version
-        // too, and holds nothing for an ack, as that version did.
-        if (signal.t === 'call' && (signal.to as { name?: unknown }).name === CAPABILITY_PROBE_NAME) {
-          return transport.send(peer, channel, { ...signal, to: { name: 'no-such-process' } });
-        }
-        if (signal.t === 'unlink') {
-          const { id: _id, ...plain } = signal;
-          return transport.send(peer, channel, plain);
-        }
-        return transport.send(peer, channel, payload);
-      },
-      onMessage: (channel, handler) =>
-        transport.onMessage(channel, (message) => {
-          const signal = message.payload as Record<string, unknown>;
-          if (signal.t === 'call' && (signal.to as { name?: unknown }).name === CAPABILITY_PROBE_NAME) {
-            handler({ from: message.from, payload: { ...signal, to: { name: 'no-such-process' } } });
-          } else if (signal.t === 'unlink') {
-            const { id: _id, ...plain } = signal;
-            handler({ from: message.from, payload: plain });
-          } else handler(message);
-        }),
-      on: (event, handler) => transport.on(event, handler),
-      connect: (peer) => transport.connect(peer),
-      disconnect: (peer) => transport.disconnect(peer),
-      peers: () => transport.peers(),
-    });
-    const pair = await linkedPair({ b: earlier });
+    const pair = await linkedPair({ b: earlierVersion() });
     const { simulation, runtime, a1, b1 } = pair;
     runtime('a').send(a1, { script: [['unlink', b1]] });
     await simulation.runForAsync(1);
@@ -246,5 +260,53 @@ describe('the link protocol between nodes (unlink with an id, acknowledged)', ()
     expect(isExitMessage(pair.aInbox[0])).toBe(true);
     expect(runtime('a').stats().malformedSignals).toBe(0);
     expect(runtime('b').stats().malformedSignals).toBe(0);
+  });
+  it('takes a node whose probe goes unanswered for one of the earlier version when the probe’s time is up, and lets go of the unlinks it held', async () => {
+    // An earlier runtime delivers the probe to a process registered there under its name, which
+    // never answers: without a bound on the wait, every unlink to that node stayed held (and
+    // counted against remoteLimits) for as long as the node stayed up.
+    const { simulation, runtime, timers } = cluster(['a', 'b'], { b: earlierVersion('silent') });
+    runtime('b').register('silent', runtime('b').spawn(() => NO_REPLY));
+    const a1 = scripted(runtime('a'), []);
+    const b1 = scripted(runtime('b'), []);
+    runtime('a').send(a1, { script: [['link', b1]] });
+    await simulation.runForAsync(10 * LATENCY);
+    runtime('a').send(a1, { script: [['unlink', b1]] });
+    await simulation.runForAsync(10 * LATENCY);
+    expect([linksOf(runtime('a'), a1), linksOf(runtime('b'), b1)]).toEqual([[], []]);
+    expect([heldFor(runtime('a'), 'b'), entriesFor(runtime('a'), 'b')]).toEqual([1, 1]);
+    await simulation.runForAsync(CAPABILITY_PROBE_TIMEOUT_MS);
+    expect([heldFor(runtime('a'), 'b'), entriesFor(runtime('a'), 'b'), timers('a')]).toEqual([0, 0, 0]);
+    // From then on its unlinks are plain ones: the link goes at once.
+    runtime('a').send(a1, { script: [['link', b1]] });
+    await simulation.runForAsync(10 * LATENCY);
+    runtime('a').send(a1, { script: [['unlink', b1]] });
+    await simulation.runForAsync(1);
+    expect([heldFor(runtime('a'), 'b'), entriesFor(runtime('a'), 'b')]).toEqual([0, 0]);
+    await simulation.runForAsync(10 * LATENCY);
+    expect(linksOf(runtime('b'), b1)).toEqual([]);
+  });
+
+  it('cancels the probe’s timer when the answer comes, when the node goes down, and when the runtime shuts down', async () => {
+    const answered = await linkedPair();
+    expect(answered.timers('a')).toBe(0);
+    const silent = cluster(['a', 'b'], { b: earlierVersion('silent') });
+    silent.runtime('b').register('silent', silent.runtime('b').spawn(() => NO_REPLY));
+    const a1 = scripted(silent.runtime('a'), []);
+    silent.runtime('a').send(a1, { script: [['link', scripted(silent.runtime('b'), [])]] });
+    await silent.simulation.runForAsync(10 * LATENCY);
+    expect(silent.timers('a')).toBe(1);
+    silent.simulation.crash('b');
+    await silent.simulation.runForAsync(1_000);
+    expect(silent.timers('a')).toBe(0);
+    silent.simulation.restart('b');
+    silent.runtime('b').register('silent', silent.runtime('b').spawn(() => NO_REPLY));
+    silent.runtime('a').send(a1, { script: [['link', scripted(silent.runtime('b'), [])]] });
+    await silent.simulation.runForAsync(10 * LATENCY);
+    expect(silent.timers('a')).toBe(1);
+    const stopped = silent.runtime('a').shutdown();
+    await silent.simulation.runForAsync(10 * LATENCY);
+    await stopped;
+    expect(silent.timers('a')).toBe(0);
   });
 });

@@ -22,7 +22,9 @@
 // version with `noproc`. With such a node, and before the answer comes, an unlink is as it was
 // (the link goes at once, nothing is acked), except that an unlink sent while the answer was
 // awaited carries an id and is held until the answer: acked by a node of this version, and
-// dropped when the answer says the node is of the earlier one.
+// dropped when the answer says the node is of the earlier one. A probe unanswered in
+// CAPABILITY_PROBE_TIMEOUT_MS counts as that answer (an earlier runtime with a process registered
+// under the name may never answer; plain unlinks are safe with either version).
 //
 // Distributed Erlang delivers every signal on a connection, or breaks the connection (and then
 // both nodes see `noconnection` for all they shared); a signal is never lost while it stays up.
@@ -40,6 +42,7 @@
 // where the runtime already reports them: a message as a dead letter, a link or a monitor as
 // `noconnection` to its asker, a call as failed.
 import { FoundationError } from '@foundation/core';
+import type { Timer } from '@foundation/core';
 import { Pid, isValidNodeId } from '../core/pid';
 import { isPlainRecord } from '../core/plain-record';
 import { CAPABILITY_PROBE_NAME, UNLINK_ID_CAPABILITY, decodeSignal, encodeSignal } from '../core/signals';
@@ -64,6 +67,13 @@ import type { RemoteRouter } from './router';
  * it would hear if the other process were gone: an exit signal, or a `down`.
  */
 export const SYSTEM_LIMIT = 'system_limit';
+
+/**
+ * How long a capability probe waits for its answer before the node is taken for one of the
+ * earlier version (its unlinks plain, nothing held for an ack). 7 s, as OTP's `net_setuptime`
+ * bounds the distribution handshake in which OTP learns what a node speaks.
+ */
+export const CAPABILITY_PROBE_TIMEOUT_MS = 7_000;
 
 /** What a node speaks of the link protocol: being asked (its probe is out), with unlink ids, or without. */
 type LinkProtocol = 'probing' | 'unlink-id' | 'plain';
@@ -92,8 +102,8 @@ export class RemoteBridge {
   private readonly breaking = new Set<string>();
   /** What each node speaks of the link protocol, for its current life (see the head of this file). */
   private readonly protocols = new Map<string, LinkProtocol>();
-  /** Capability probes waiting for their answer: the node called, by call reference. */
-  private readonly probes = new Map<number, string>();
+  /** Capability probes waiting for their answer: the node called and the probe's deadline, by call reference. */
+  private readonly probes = new Map<number, { readonly node: string; readonly timer: Timer }>();
   /** The id of the last unlink sent (ids need only differ between unlinks of one link). */
   private unlinkIds = 0;
 
@@ -117,6 +127,8 @@ export class RemoteBridge {
 
   close(): void {
     this.unsubscribe();
+    for (const { timer } of this.probes.values()) timer.cancel();
+    this.probes.clear();
   }
 
   private index(index: Map<string, Set<ProcessRecord>>, node: string, record: ProcessRecord): void {
@@ -251,7 +263,30 @@ export class RemoteBridge {
     const ref = this.runtime.calls.reserveRef();
     if (!this.post(node, { type: 'call', to: { name: CAPABILITY_PROBE_NAME, node }, ref, body: null })) return;
     this.protocols.set(node, 'probing');
-    this.probes.set(ref, node);
+    const timer = this.runtime.clock.setTimer(CAPABILITY_PROBE_TIMEOUT_MS, () => this.probeTimedOut(ref));
+    this.probes.set(ref, { node, timer });
+  }
+
+  /** The probe under `ref` has no answer and will have none (or it comes too late to wait for). */
+  private endProbe(ref: number): string | undefined {
+    const probe = this.probes.get(ref);
+    if (probe === undefined) return undefined;
+    this.probes.delete(ref);
+    probe.timer.cancel();
+    return probe.node;
+  }
+
+  /**
+   * A probe unanswered in time: a runtime of this version answers at once, one of the earlier
+   * version answers `noproc` at once, unless a process is registered there under the probe's
+   * name (which may never answer). Taken for the earlier version, which is safe with either:
+   * plain unlinks, and the unlinks held for the answer let go (acks that come later end nothing).
+   */
+  private probeTimedOut(ref: number): void {
+    const node = this.endProbe(ref);
+    if (node === undefined || this.protocols.get(node) !== 'probing') return;
+    this.runtime.emit(['foundation', 'process', 'capability-probe-timeout'], { count: 1 }, { node });
+    this.probed(node, false);
   }
 
   /** The answer to a capability probe of `node`. */
@@ -359,10 +394,10 @@ export class RemoteBridge {
     this.runtime.emit(['foundation', 'process', 'router-send-failed'], { count: 1 }, { node, error });
     if (!isPlainRecord(signal)) return;
     const type = signal['t'];
-    if (type === 'call' && typeof signal['ref'] === 'number' && this.probes.get(signal['ref']) === node) {
+    if (type === 'call' && typeof signal['ref'] === 'number' && this.probes.get(signal['ref'])?.node === node) {
       // A capability probe that never went: no answer will come. Breaking the connection starts
       // the node's next life afresh, probed again.
-      this.probes.delete(signal['ref']);
+      this.endProbe(signal['ref']);
       this.lose(node, 1, error);
     } else if (type === 'call' && typeof signal['ref'] === 'number') {
       const call = this.runtime.calls.remote.get(signal['ref']);
@@ -465,10 +500,10 @@ export class RemoteBridge {
         return;
       }
       case 'reply': {
-        const probed = this.probes.get(signal.ref);
-        if (probed !== undefined) {
-          if (probed !== fromNode) throw new MalformedSignalError(fromNode, 'a reply to a call made to another node');
-          this.probes.delete(signal.ref);
+        const probe = this.probes.get(signal.ref);
+        if (probe !== undefined) {
+          if (probe.node !== fromNode) throw new MalformedSignalError(fromNode, 'a reply to a call made to another node');
+          this.endProbe(signal.ref);
           this.probed(fromNode, signal.ok && speaksUnlinkId(signal.body));
           return;
         }
@@ -588,7 +623,7 @@ export class RemoteBridge {
     this.breaking.delete(node);
     // The node's next life is probed afresh: it may run another version.
     this.protocols.delete(node);
-    for (const [ref, probed] of [...this.probes]) if (probed === node) this.probes.delete(ref);
+    for (const [ref, probe] of [...this.probes]) if (probe.node === node) this.endProbe(ref);
     const runtime = this.runtime;
     const linked = this.linksByNode.get(node);
     this.linksByNode.delete(node);
