@@ -420,6 +420,23 @@ describe('Plumtree: bounded state and anti-entropy', () => {
     expect(sent(core.takeEffects(), 'graft')).toEqual([{ to: 'a', message: { type: 'graft', ids: ['theirs'] } }]);
   });
 
+  it('an id a digest named carries no hop count: the copy the tree brings later does not rewire the tree (§3.8 compares hops)', () => {
+    // A digest names what its sender stores, not how far it came. Announced as round 0, any copy
+    // that came 4 hops or more was taken for a path 4 hops worse than the digest's sender's: it
+    // was grafted and the eager parent pruned, whatever the real paths were.
+    const core = plumtree(['a', 'b', 'c'], { antiEntropyIntervalMs: 1_000, antiEntropyTopics: ['t'] });
+    makeLazy(core, ['b', 'c']);
+    core.receive('b', { type: 'ihave', ids: ['m1'], rounds: [5] }, 100);
+    core.receive('c', { type: 'digest', ids: ['m1'], reply: true }, 101);
+    core.takeEffects();
+    core.receive('a', gossip('m1', 6), 102);
+    const effects = core.takeEffects();
+    expect(delivered(effects)).toEqual(['m1']);
+    expect(sent(effects, 'graft')).toEqual([]);
+    expect(sent(effects, 'prune')).toEqual([]);
+    expect(core.eagerPeers()).toContain('a');
+  });
+
   it('anti-entropy runs periodically only while there are messages of its topics', () => {
     const core = plumtree(['a'], { antiEntropyIntervalMs: 1_000, antiEntropyTopics: ['orders'] });
     core.broadcast('other', 'x', 0);

@@ -88,6 +88,7 @@ function storedBytes(entry: Stored): number {
 
 interface Announcement {
   readonly peer: string;
+  /** The round the announcer had it at; Infinity when unknown (a digest's), which never rewires the tree. */
   readonly round: number;
 }
 
@@ -412,7 +413,10 @@ export class PlumtreeCore {
    * reply is answered with this node's digest, so both sides catch up.
    */
   private onDigest(from: string, ids: readonly string[], reply: boolean, now: number): void {
-    for (const id of ids) if (!this.seen.has(id)) this.announce(id, from, 0, now);
+    // A digest says nothing of how far a message came: its announcements count as no path at all
+    // for the §3.8 optimisation. As round 0, any copy that the tree brought 4 hops or more (and
+    // that arrived before the GRAFT) grafted the digest's sender and pruned the eager parent.
+    for (const id of ids) if (!this.seen.has(id)) this.announce(id, from, Number.POSITIVE_INFINITY, now);
     if (!reply && this.isNeighbor(from)) this.sendDigest(from, now, true);
   }
 
