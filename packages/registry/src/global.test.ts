@@ -314,6 +314,25 @@ describe('registerGlobal on one node (createLocalConsensusLog)', () => {
     other.close();
   });
 
+  it('close() from a handler told of a claim being applied: a registry after it on the same log applies the claim before the release (review finding)', async () => {
+    // The release close() appends was applied at once, inside the apply of the claim: a
+    // registry that heard the log after this one applied the release first (nothing to release)
+    // and the claim next, and held the name for the closed registry for good.
+    const simulation = createSimulation({ seed: 220 });
+    const log = createLocalConsensusLog<RegistryCommand>();
+    const start = (nodeId: string) => createRegistry<string>({ nodeId, clock: simulation.clock, random: simulation.random, consensusLog: log });
+    const first = start('first');
+    const other = start('other');
+    first.watch({ scope: 'global' }, () => first.close());
+    const claim = first.registerGlobal('lock', 'a').catch((error: FoundationError) => error.code);
+    await simulation.runForAsync(1);
+    expect(log.entries().map((entry) => entry.command.type)).toEqual(['registry-claim', 'registry-release']);
+    expect(await claim).toBe(5605);
+    expect(other.find('lock')).toBeUndefined();
+    expect((await other.registerGlobal('lock', 'b')).instance).toMatchObject({ name: 'lock', node: 'other' });
+    other.close();
+  });
+
   it('on() handlers hear nothing after close(), not even the failure of an append still running then; a Monitor failing inside close() is still told (review finding)', async () => {
     // An append that failed after close() (a registerGlobal that close() had already failed
     // with 5605) was told as consensus-error to handlers that README says hear nothing more.
