@@ -15,7 +15,7 @@ import type { ProcessSelf } from '../runtime/types';
 import { CAPABILITY_PROBE_NAME } from '../core/signals';
 import { CAPABILITY_PROBE_TIMEOUT_MS } from './remote-bridge';
 import { createTransportRouter } from './router';
-import type { PeerTransport } from './router';
+import type { PeerTransport, TransportRouterOptions } from './router';
 
 const LATENCY = 5;
 
@@ -30,7 +30,11 @@ interface Cluster {
  * Nodes with a fixed latency. `wraps` gives a node a transport wrapper (used to make one node
  * speak as a node of the earlier version did).
  */
-function cluster(ids: readonly string[], wraps: Readonly<Record<string, (transport: PeerTransport) => PeerTransport>> = {}): Cluster {
+function cluster(
+  ids: readonly string[],
+  wraps: Readonly<Record<string, (transport: PeerTransport) => PeerTransport>> = {},
+  routerOptions: TransportRouterOptions = {},
+): Cluster {
   const simulation = createSimulation({ seed: 7, network: { latency: LATENCY, failureDetectionMs: 200 } });
   const runtimes = new Map<string, Runtime>();
   const timers = new Map<string, TimerCount>();
@@ -40,7 +44,7 @@ function cluster(ids: readonly string[], wraps: Readonly<Record<string, (transpo
         const wrap = wraps[id] ?? ((plain: PeerTransport) => plain);
         const counted = countTimers(clock);
         timers.set(id, counted);
-        runtimes.set(id, createRuntime({ nodeId: id, creation: incarnation, clock: counted.clock, driver: createSchedulerDriver(counted.clock), router: createTransportRouter(wrap(transport)) }));
+        runtimes.set(id, createRuntime({ nodeId: id, creation: incarnation, clock: counted.clock, driver: createSchedulerDriver(counted.clock), router: createTransportRouter(wrap(transport), routerOptions) }));
       },
     });
   }
@@ -133,7 +137,7 @@ async function linkedPair(wraps: Readonly<Record<string, (transport: PeerTranspo
 }
 
 /** Both sides' links to each other, and each side's counts, once everything has settled. */
-async function settled(pair: Awaited<ReturnType<typeof linkedPair>>) {
+async function settled(pair: Pick<Awaited<ReturnType<typeof linkedPair>>, 'simulation' | 'runtime' | 'a1' | 'b1'>) {
   await pair.simulation.runForAsync(10 * LATENCY);
   const { runtime, a1, b1 } = pair;
   return {
@@ -308,5 +312,24 @@ describe('the link protocol between nodes (unlink with an id, acknowledged)', ()
     await silent.simulation.runForAsync(10 * LATENCY);
     await stopped;
     expect(silent.timers('a')).toBe(0);
+  });
+  it('sends the probe after the link, so that it never takes the room the link needs (a link to a node still connecting, with one signal held)', async () => {
+    // The probe went first: a link that fitted before the probe existed was refused with
+    // `noconnection` when the probe took the last signal the router holds for a node that is
+    // still connecting.
+    const { simulation, runtime } = cluster(['a', 'b'], {}, { maxHeldPerNode: 1 });
+    const aInbox: unknown[] = [];
+    const a1 = scripted(runtime('a'), aInbox);
+    const b1 = scripted(runtime('b'), []);
+    runtime('a').send(a1, { script: [['link', b1]] });
+    await simulation.runForAsync(10 * LATENCY);
+    expect(aInbox).toEqual([]);
+    expect([linksOf(runtime('a'), a1), linksOf(runtime('b'), b1)]).toEqual([[b1.toString()], [a1.toString()]]);
+    // a's probe found no room, but b's, sent as it took the link, told a that b speaks the
+    // protocol (only a runtime of this version probes): a's unlinks are held for their ack.
+    runtime('a').send(a1, { script: [['unlink', b1]] });
+    await simulation.runForAsync(1);
+    expect(entriesFor(runtime('a'), 'b')).toBe(1);
+    expect(await settled({ simulation, runtime, a1, b1 })).toMatchObject({ a: [], b: [], counts: [0, 0, 0, 0] });
   });
 });

@@ -324,12 +324,16 @@ export class RemoteBridge {
     }
     this.index(this.linksByNode, pid.node, record);
     this.watch(pid.node);
-    this.probe(pid.node);
     if (!this.post(pid.node, { type: 'link', from: record.pid, to: pid })) {
       holdings.removeLink(record, pid);
       this.runtime.links.queueExitSignal(record, pid, 'noconnection', true);
       this.runtime.links.drainExitSignals();
+      return;
     }
+    // After the link, so that the probe never takes the room the link needs (the last signal the
+    // router holds for a node still connecting, the last place in a queue). It still goes before
+    // any unlink of this link, which is all its order matters for (see the head of this file).
+    this.probe(pid.node);
   }
 
   unlink(record: ProcessRecord, pid: Pid): void {
