@@ -113,6 +113,27 @@ describe('HyParView §4.2–4.3: join', () => {
     expect(joinsUntil(node.nextTick(), at + 1_000)).toEqual([at + 500, at + 1_000]);
   });
 
+  it('a JOIN that waits past joinRetryMs (held for a connection) asks for no tick before its deadline: no millisecond ticks', () => {
+    // LAN timings: joinRetryMs 2 s, a request held for a connection 5 s + 2 s. The retry came due
+    // at 2 s while the JOIN still waited, and nextTick() said "now" until its deadline: the driver
+    // ticked every millisecond for 5 s, and again on every later attempt at a seed that was slow.
+    const node = new HyParViewCore({ self: 'new', config: config({ neighborRequestTimeoutMs: 2_000, joinRetryMs: 2_000, joinRetryMaxMs: 30_000, connectTimeoutMs: 5_000 }), random: createSeededRandom(6) });
+    node.join(['seed'], 0);
+    node.peerConnecting('seed', 0);
+    node.takeEffects();
+    let ticks = 0;
+    for (let now = node.nextTick(); now < 7_000; now = Math.max(now + 1, node.nextTick())) {
+      node.tick(now);
+      expect(sentOfType(node.takeEffects(), 'join')).toEqual([]);
+      ticks += 1;
+    }
+    // None before the deadline (there were 5,000, one a millisecond from 2 s).
+    expect(ticks).toBe(0);
+    expect(node.nextTick()).toBe(7_000);
+    node.tick(7_000);
+    expect(sentOfType(node.takeEffects(), 'join')).toHaveLength(1);
+  });
+
   it('a JOIN whose only seed fails is retried when the back-off says, another seed at once', () => {
     const alone = new HyParViewCore({ self: 'new', config: config({ joinRetryMs: 500 }), random: createSeededRandom(5) });
     alone.join(['seed'], 0);

@@ -716,7 +716,10 @@ export class HyParViewCore implements PeerService {
     let next = Math.min(this.nextShuffleAt, this.promotionAt, this.rejoinSchedule.nextAt);
     if (this.pending.size > 0) for (const pending of this.pending.values()) if (pending.deadline < next) next = pending.deadline;
     if (this.shuffleSent !== undefined && this.shuffleSent.deadline < next) next = this.shuffleSent.deadline;
-    if (this.active.size === 0 && this.passive.size === 0 && this.seeds.length > 0 && this.nextJoinAt < next) next = this.nextJoinAt;
+    // A JOIN still waiting (held for a connection, it may wait past the retry) holds the next one
+    // back until its deadline, which is counted above: the retry time, passed, said "now" on every
+    // tick until then, and the driver ticked every millisecond (5 s of them per attempt, LAN).
+    if (this.active.size === 0 && this.passive.size === 0 && this.nextJoinAt < next && this.joinCandidate()) next = this.nextJoinAt;
     return next;
   }
 
@@ -742,9 +745,16 @@ export class HyParViewCore implements PeerService {
     return false;
   }
 
+  /** Whether a JOIN could go out now, time aside: no JOIN waits, and a seed has no request waiting. */
+  private joinCandidate(): boolean {
+    if (this.seeds.length === 0 || this.hasPendingJoin()) return false;
+    for (const seed of this.seeds) if (!this.pending.has(seed)) return true;
+    return false;
+  }
+
   /** Joins (or rejoins, when every view emptied) through a seed. */
   private maybeJoin(now: number): void {
-    if (now < this.nextJoinAt || this.active.size > 0 || this.passive.size > 0 || this.seeds.length === 0 || this.hasPendingJoin()) return;
+    if (now < this.nextJoinAt || this.active.size > 0 || this.passive.size > 0 || !this.joinCandidate()) return;
     let candidates = this.seeds.filter((seed) => !this.pending.has(seed));
     if (this.failedSeed !== undefined && candidates.length > 1) candidates = candidates.filter((seed) => seed !== this.failedSeed);
     if (candidates.length === 0) return;
