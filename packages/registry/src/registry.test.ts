@@ -815,6 +815,19 @@ describe('watch', () => {
     expect(heard).toEqual(['service-up a']);
   });
 
+  it('an on() handler that closes the registry: the handlers after it hear nothing, not even that event, as for watchers (review finding)', () => {
+    const { registry } = setup(34);
+    const registration = registry.register('s', 1);
+    const heard: string[] = [];
+    registry.on('health-change', ({ instance }) => {
+      heard.push(`first ${instance.health}`);
+      registry.close();
+    });
+    registry.on('health-change', ({ instance }) => heard.push(`second ${instance.health}`));
+    registration.setHealth('degraded');
+    expect(heard).toEqual(['first degraded']);
+  });
+
   it('makes each on() call a subscription of its own: one function subscribed twice hears twice, and one unsubscribe removes one (review finding)', () => {
     // Handlers were kept in a Set of the functions themselves: two subscribers passing the same
     // function shared one slot, heard each event once, and the first to unsubscribe silenced both.

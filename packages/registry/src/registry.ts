@@ -615,8 +615,9 @@ class RegistryImpl<Target> implements Registry<Target> {
     const set = this.handlers.get(event);
     if (set === undefined) return;
     for (const handler of [...set]) {
-      // One removed by an earlier handler of this event hears nothing more.
-      if (!set.has(handler)) continue;
+      // One removed by an earlier handler of this event hears nothing more, nor does any once
+      // an earlier one has closed the registry (as a watcher does not).
+      if (!set.has(handler) || (this.closed && !this.closing)) continue;
       try {
         (handler as (value: RegistryEventMap<Target>[Event]) => void)(payload);
       } catch (error) {
