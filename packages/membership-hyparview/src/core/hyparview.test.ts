@@ -113,6 +113,21 @@ describe('HyParView §4.2–4.3: join', () => {
     expect(joinsUntil(node.nextTick(), at + 1_000)).toEqual([at + 500, at + 1_000]);
   });
 
+  it('a JOIN that times out is retried at another seed, as one whose seed failed is (seeds 1-20)', () => {
+    // A seed that swallows packets (its address blackholed) never brings a peer-down: each retry
+    // drew among all the seeds again, and with two seeds half the retries (up to joinRetryMaxMs
+    // apart) went to the dead one.
+    for (let seed = 1; seed <= 20; seed += 1) {
+      const node = new HyParViewCore({ self: 'new', config: config({ neighborRequestTimeoutMs: 100, joinRetryMs: 300 }), random: createSeededRandom(seed) });
+      node.join(['a', 'b', 'c'], 0);
+      const first = sentOfType(node.takeEffects(), 'join')[0]!.to;
+      node.tick(150);
+      node.tick(300);
+      const next = sentOfType(node.takeEffects(), 'join').map((sent) => sent.to);
+      expect({ seed, next: next.length, again: next.includes(first) }).toEqual({ seed, next: 1, again: false });
+    }
+  });
+
   it('a JOIN that waits past joinRetryMs (held for a connection) asks for no tick before its deadline: no millisecond ticks', () => {
     // LAN timings: joinRetryMs 2 s, a request held for a connection 5 s + 2 s. The retry came due
     // at 2 s while the JOIN still waited, and nextTick() said "now" until its deadline: the driver

@@ -127,7 +127,7 @@ export class HyParViewCore implements PeerService {
   /** JOINs sent since this node last had a neighbour: each retry waits longer (see `joinRetryDelay`). */
   private joinAttempts = 0;
   private lastJoinAt = Number.NEGATIVE_INFINITY;
-  /** The seed whose JOIN failed last (its connection went down): the next JOIN goes to another, if there is one. */
+  /** The seed whose JOIN failed last (its connection went down, or it did not answer): the next JOIN goes to another, if there is one. */
   private failedSeed: string | undefined;
   private stopped = false;
   private nextShuffleAt = Number.POSITIVE_INFINITY;
@@ -736,7 +736,10 @@ export class HyParViewCore implements PeerService {
       this.wantPromotion();
       // No answer: the node is dead or unreachable (§4.4 treats it as failed).
       this.passive.delete(peer);
-      if (pending.kind !== 'join') this.counters.promotionsTimedOut += 1;
+      // A seed that swallows packets brings no peer-down: its silence is its failure, and the
+      // next JOIN goes elsewhere (drawn among all the seeds, half the retries with two went back).
+      if (pending.kind === 'join') this.failedSeed = peer;
+      else this.counters.promotionsTimedOut += 1;
     }
   }
 
