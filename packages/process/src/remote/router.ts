@@ -1,6 +1,6 @@
 // The RemoteRouter port: how a runtime reaches processes on other nodes. The runtime owns the
-// distribution protocol (signals.ts: send, call, reply, link, unlink, exit, monitor, demonitor,
-// down); a router only carries opaque signals between nodes and says when a node goes down.
+// distribution protocol (signals.ts: send, call, reply, link, unlink, unlink-ack, exit,
+// monitor, demonitor, down); a router only carries opaque signals between nodes and says when a node goes down.
 // @foundation/channels satisfies it through the meta-package; `createTransportRouter` builds one
 // over any transport with the shape of the transport port (testkit's simulated network too).
 import { createConnectWait } from '@foundation/core';
