@@ -147,6 +147,33 @@ describe('createMembership', () => {
     expect(() => createMembership({ nodeId: 'a', transport, seeds: [1] as never })).toThrow(/seeds/);
   });
 
+  it('refuses an initialView that is not lists of node ids (5901), as it refuses bad seeds', () => {
+    // A view remembered on disk comes back as whatever the file held: a string where a list was
+    // had each of its characters asked as a neighbour, and a number went to the transport as a peer.
+    const simulation = createSimulation({ seed });
+    const { transport } = simulation.addNode('a');
+    const bad: unknown[] = [
+      { active: 'bcd' },
+      { passive: [1, 2] },
+      { active: ['b', ''] },
+      { passive: ['x'.repeat(10_000)] },
+      { active: ['b'], trusted: 'yes' },
+      null,
+      'b,c',
+    ];
+    for (const initialView of bad) {
+      let caught: unknown;
+      try {
+        createMembership({ nodeId: 'a', transport, initialView: initialView as never });
+      } catch (error) {
+        caught = error;
+      }
+      expect({ initialView, code: FoundationError.is(caught) ? caught.code : caught, field: (caught as { field?: unknown } | undefined)?.field }).toEqual({ initialView, code: 5901, field: 'initialView' });
+    }
+    expect(() => createMembership({ nodeId: 'a', transport, initialView: { active: ['b'], passive: ['c', 'd'], trusted: false } })).not.toThrow();
+    expect(() => createMembership({ nodeId: 'a', transport, initialView: {} })).not.toThrow();
+  });
+
   it('join() resolves at once for the first node, and rejects with JoinTimeoutError (5903) when no seed answers', async () => {
     const simulation = createSimulation({ seed });
     const first = simulation.addNode('first').transport;

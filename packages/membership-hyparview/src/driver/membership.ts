@@ -165,6 +165,23 @@ function checkTopic(topic: unknown): asserts topic is string {
   if (topic.startsWith('$')) throw new InvalidTopicError(topic, 'topics starting with "$" are reserved for the membership');
 }
 
+/**
+ * A remembered view is often read back from a file, so it is checked as the seeds are: a string
+ * where a list belongs was taken character by character (each asked as a neighbour), and entries
+ * that are not node ids went to the transport as peers.
+ */
+function checkInitialView(view: unknown, maxNodeIdLength: number): void {
+  if (typeof view !== 'object' || view === null || Array.isArray(view)) throw new MembershipConfigError('initialView', 'must be an object { active?, passive?, trusted? }');
+  const { active, passive, trusted } = view as { active?: unknown; passive?: unknown; trusted?: unknown };
+  for (const [name, list] of [['active', active], ['passive', passive]] as const) {
+    if (list === undefined) continue;
+    if (!Array.isArray(list) || !list.every((entry) => typeof entry === 'string' && entry.length > 0 && entry.length <= maxNodeIdLength)) {
+      throw new MembershipConfigError('initialView', `${name} must be an array of node ids (strings of 1–${maxNodeIdLength} characters)`);
+    }
+  }
+  if (trusted !== undefined && typeof trusted !== 'boolean') throw new MembershipConfigError('initialView', 'trusted must be a boolean');
+}
+
 class MembershipDriver implements Membership {
   readonly nodeId: string;
   private readonly transport: PeerTransport;
@@ -268,6 +285,7 @@ class MembershipDriver implements Membership {
     if (isSeedProvider(seeds)) this.seedProvider = seeds;
     else if (Array.isArray(seeds) && seeds.every((seed) => typeof seed === 'string')) this.seedProvider = staticSeeds(seeds);
     else throw new MembershipConfigError('seeds', 'must be an array of node ids or a seed provider');
+    if (options.initialView !== undefined) checkInitialView(options.initialView, this.config.maxNodeIdLength);
     this.initialView = options.initialView;
     this.bandwidthUse = options.bandwidthUse;
     const hyparview = this.config.hyparview;
