@@ -58,6 +58,8 @@ function world() {
   let index = 0;
   const cutOff = new Set<string>();
   const running = new Set<string>();
+  /** Proposals per node. */
+  const proposed = new Map<string, number>();
   // As core's sleep: the listener goes when the timer fires, or a long-lived signal collects them.
   const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     new Promise<void>((resolve, reject) => {
@@ -75,6 +77,7 @@ function world() {
     let spawned = 0;
     const backend = {
       propose: (_stream: 'locks', command: LockCommand) => {
+        proposed.set(id, (proposed.get(id) ?? 0) + 1);
         if (cutOff.has(id)) return new Promise<never>((_resolve, reject) => clock.setTimer(5_000, () => reject(new Error('no quorum'))));
         index += 1;
         return Promise.resolve({ value: table.apply(command, index) });
@@ -95,7 +98,7 @@ function world() {
     } as unknown as Runtime;
     return startSingleton(createDistributedLocks(backend, { nodeId: id, clock, sleep }), runtime, clock, sleep, { name, behavior: {} });
   };
-  return { clock, cutOff, running, node };
+  return { clock, cutOff, running, proposed, node };
 }
 
 describe('the singleton', () => {
@@ -198,5 +201,26 @@ describe('the singleton', () => {
     void healthy.stop();
     clock.advance(10_000);
     await settle();
+  });
+
+  it('retries a behavior the runtime refuses once a renewal period, not in a loop that fills the log', async () => {
+    // Review finding: the lease given back, compete() took the lock again at once, so a node
+    // whose behavior was refused appended an acquire and a release to the log as fast as the
+    // quorum answered, for as long as it ran (tens of thousands of entries here in 5 s).
+    const { clock, proposed, node } = world();
+    const failing = node('A', true);
+    try {
+      // (Also stops early: the loop, all in microtasks, starves the clock once it has started.)
+      for (let elapsed = 0; elapsed < 5_000 && (proposed.get('A') ?? 0) <= 100; elapsed += 10) {
+        clock.advance(10);
+        await settle();
+      }
+      // An acquire and a release per renewal period (1,000 ms), and the first pair at once.
+      expect(proposed.get('A')).toBeLessThanOrEqual(12);
+    } finally {
+      void failing.stop();
+      clock.advance(10_000);
+      await settle();
+    }
   });
 });

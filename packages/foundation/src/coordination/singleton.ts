@@ -109,13 +109,17 @@ export function startSingleton(
     released.abort();
   };
 
-  const hold = async (lease: LockLease, sentAt: number): Promise<void> => {
+  /**
+   * Runs the instance for as long as `lease` lasts; resolves false when none could be started
+   * (the runtime refused the behavior, or the lease came too late to use), true otherwise.
+   */
+  const hold = async (lease: LockLease, sentAt: number): Promise<boolean> => {
     let deadline = sentAt + leaseMs - margin;
     // A slow acquisition can hand over a lease that is already past its safe part.
     let pid = clock.monotonic() < deadline ? spawn() : null;
     if (pid === null) {
       await lease.release().catch(() => undefined);
-      return;
+      return false;
     }
     current = { pid, lease };
     emit('started', pid);
@@ -166,6 +170,7 @@ export function startSingleton(
       if (controller.signal.aborted) await giveBack(lease);
       else await lease.release().catch(() => undefined);
     }
+    return true;
   };
 
   const compete = async (): Promise<void> => {
@@ -181,8 +186,10 @@ export function startSingleton(
         if (lease !== null) await giveBack(lease);
         return;
       }
-      if (lease !== null) await hold(lease, sentAt);
-      else await sleep(renewEveryMs, controller.signal).catch(() => undefined);
+      // Nothing started (a behavior the runtime refuses, say): the lock was given back, and taking
+      // it again at once would append an acquire and a release to the log as fast as the quorum
+      // answers. Tried again a renewal period later, as a lock held elsewhere is.
+      if (lease === null || !(await hold(lease, sentAt))) await sleep(renewEveryMs, controller.signal).catch(() => undefined);
     }
   };
   // Nothing in compete() is meant to throw; should it, the singleton stops here rather than
