@@ -223,4 +223,24 @@ describe('the singleton', () => {
       await settle();
     }
   });
+
+  it('stops within a renewal period also while giving back a lease it let go of without a quorum', async () => {
+    // Review finding: a holder cut off from the quorum stops its instance by the deadline and
+    // gives the lease back, and that release, unlike the one stop() makes, had no bound: a
+    // stop() called while it hung waited out the consensus timeout (5 s here).
+    const { clock, cutOff, running, node } = world();
+    const a = node('A');
+    await settle();
+    expect(a.isHere()).toBe(true);
+    cutOff.add('A');
+    // The deadline passes (2,400 ms after the last renewal); the release is then on its way.
+    await advanceUntil(clock, () => !a.isHere());
+    expect([...running]).toEqual([]);
+    let stopped = false;
+    void a.stop().then(() => (stopped = true));
+    await settle();
+    const waitedMs = await advanceUntil(clock, () => stopped);
+    expect(stopped).toBe(true);
+    expect(waitedMs).toBeLessThanOrEqual(1_000);
+  });
 });

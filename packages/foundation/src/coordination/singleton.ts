@@ -113,12 +113,32 @@ export function startSingleton(
    * Runs the instance for as long as `lease` lasts; resolves false when none could be started
    * (the runtime refused the behavior, or the lease came too late to use), true otherwise.
    */
+  /**
+   * Gives `lease` back once this node is done with it: as giveBack does once the singleton is
+   * stopping; otherwise waiting for the release until it answers or the singleton is stopped,
+   * whichever comes first (cut off from the quorum, a release hangs for the consensus timeout,
+   * and stop() waited all of it).
+   */
+  const letGo = async (lease: LockLease): Promise<void> => {
+    if (controller.signal.aborted) {
+      await giveBack(lease);
+      return;
+    }
+    let onStop = (): void => undefined;
+    const stopped = new Promise<void>((resolve) => {
+      onStop = resolve;
+      controller.signal.addEventListener('abort', onStop, { once: true });
+    });
+    await Promise.race([lease.release().catch(() => undefined), stopped]);
+    controller.signal.removeEventListener('abort', onStop);
+  };
+
   const hold = async (lease: LockLease, sentAt: number): Promise<boolean> => {
     let deadline = sentAt + leaseMs - margin;
     // A slow acquisition can hand over a lease that is already past its safe part.
     let pid = clock.monotonic() < deadline ? spawn() : null;
     if (pid === null) {
-      await lease.release().catch(() => undefined);
+      await letGo(lease);
       return false;
     }
     current = { pid, lease };
@@ -167,8 +187,7 @@ export function startSingleton(
       runtime.exit(pid, 'shutdown');
       current = null;
       emit('stopped', pid);
-      if (controller.signal.aborted) await giveBack(lease);
-      else await lease.release().catch(() => undefined);
+      await letGo(lease);
     }
     return true;
   };
