@@ -26,7 +26,7 @@ export interface LockLease {
 export interface AcquireOptions {
   /** Lease length in ms. Default 10,000. */
   readonly leaseMs?: number;
-  /** Keep trying for this long before giving up (resolving null). Default 0: one try. */
+  /** Keep trying for this long before giving up (resolving null). Default 0 (or less): one try. */
   readonly waitMs?: number;
   readonly signal?: AbortSignal;
 }
@@ -34,7 +34,10 @@ export interface AcquireOptions {
 export interface DistributedLocks {
   /** Takes the lock, or resolves null if it is held (after `waitMs` of retries). */
   acquire(name: string, options?: AcquireOptions): Promise<LockLease | null>;
-  /** Who holds the lock now (a linearizable read), or null. */
+  /**
+   * Who holds the lock now (a linearizable read), or null: also when the last lease granted has
+   * ended on this node's clock, as an acquire() from this node would then find the lock free.
+   */
   holder(name: string): Promise<LockState | null>;
 }
 
@@ -43,12 +46,23 @@ export interface LockBackend {
   read(query: { readonly kind: 'lock'; readonly name: string }, signal?: AbortSignal): Promise<unknown>;
 }
 
+/**
+ * Refuses a lease the lock table would refuse: it answers such a command with a null result, which
+ * a renewal could not tell from a lock lost.
+ */
+function checkLeaseMs(name: string, leaseMs: unknown): void {
+  if (typeof leaseMs !== 'number' || !Number.isFinite(leaseMs) || leaseMs <= 0) {
+    throw new TypeError(`lock ${name}: leaseMs must be a positive number of ms (got ${String(leaseMs)})`);
+  }
+}
+
 export function createDistributedLocks(backend: LockBackend, options: { readonly nodeId: string; readonly clock: Clock; readonly random?: Random; readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void> }): DistributedLocks {
   const lease = (state: LockState, leaseMs: number): LockLease => ({
     name: state.name,
     token: state.token,
     expiresAt: state.expiresAt,
     async renew(renewMs = leaseMs) {
+      checkLeaseMs(state.name, renewMs);
       const { value } = await backend.propose('locks', { op: 'renew', name: state.name, token: state.token, leaseMs: renewMs, now: options.clock.now() });
       const result = value as LockResult | null;
       if (result === null || result.op !== 'renew' || !result.renewed || result.lock === null) throw new LockNotHeldError(state.name, state.token);
@@ -61,11 +75,12 @@ export function createDistributedLocks(backend: LockBackend, options: { readonly
   return {
     async acquire(name, acquireOptions = {}) {
       const leaseMs = acquireOptions.leaseMs ?? 10_000;
-      if (typeof leaseMs !== 'number' || !Number.isFinite(leaseMs) || leaseMs <= 0) {
-        throw new TypeError(`lock ${name}: leaseMs must be a positive number of ms (got ${String(leaseMs)})`);
-      }
+      checkLeaseMs(name, leaseMs);
+      const waitMs = acquireOptions.waitMs ?? 0;
+      // NaN never compares as used up: acquire() would try again every few ms for good.
+      if (typeof waitMs !== 'number' || Number.isNaN(waitMs)) throw new TypeError(`lock ${name}: waitMs must be a number of ms (got ${String(waitMs)})`);
       const owner = `${options.nodeId}/${uuidV4(options.random)}`;
-      const giveUpAt = options.clock.monotonic() + (acquireOptions.waitMs ?? 0);
+      const giveUpAt = options.clock.monotonic() + waitMs;
       for (;;) {
         const { value } = await backend.propose('locks', { op: 'acquire', name, owner, leaseMs, now: options.clock.now() }, acquireOptions.signal);
         const result = value as LockResult | null;
@@ -78,7 +93,10 @@ export function createDistributedLocks(backend: LockBackend, options: { readonly
       }
     },
     async holder(name) {
-      return (await backend.read({ kind: 'lock', name })) as LockState | null;
+      const state = (await backend.read({ kind: 'lock', name })) as LockState | null;
+      // The table keeps a lease that ended until the lock is taken or given back: judged free
+      // here as acquire() judges it, with this node's clock.
+      return state !== null && options.clock.now() < state.expiresAt ? state : null;
     },
   };
 }

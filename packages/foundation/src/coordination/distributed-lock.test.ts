@@ -1,0 +1,80 @@
+// The distributed lock's client over the real lock table, with the consensus log taken out: each
+// proposal applies to one shared table, in order. Time is a clock moved by hand.
+import { describe, expect, it } from '@jest/globals';
+import type { Clock } from '@foundation/core';
+import { LockTable } from '../consensus/locks';
+import type { LockCommand } from '../consensus/locks';
+import { createDistributedLocks } from './distributed-lock';
+import type { LockBackend } from './distributed-lock';
+
+function world() {
+  let at = 1_000_000;
+  const clock: Clock & { advance(ms: number): void } = {
+    now: () => at,
+    monotonic: () => at,
+    advance: (ms) => void (at += ms),
+  };
+  const table = new LockTable();
+  const commands: LockCommand[] = [];
+  let index = 0;
+  const backend: LockBackend = {
+    propose: (_stream, command) => {
+      commands.push(command as LockCommand);
+      index += 1;
+      return Promise.resolve({ value: table.apply(command as LockCommand, index) });
+    },
+    read: (query) => Promise.resolve(table.get(query.name)),
+  };
+  // Sleeping moves the clock on: the test never waits.
+  const sleep = (ms: number): Promise<void> => {
+    clock.advance(ms);
+    return Promise.resolve();
+  };
+  const locks = (nodeId: string) => createDistributedLocks(backend, { nodeId, clock, sleep });
+  return { clock, commands, locks };
+}
+
+describe('distributed locks', () => {
+  it('holder() names no one once the lease has ended on this node’s clock, as acquire() then judges the lock free', async () => {
+    // Review finding: holder() returned the last lease granted for as long as the table held it
+    // (until someone acquired or released the lock): a node that died holding it was named
+    // the holder for good, where the interface says "who holds the lock now, or null".
+    const { clock, locks } = world();
+    const lease = await locks('a').acquire('job', { leaseMs: 1_000 });
+    expect(lease).not.toBeNull();
+    expect(await locks('b').holder('job')).toMatchObject({ token: lease!.token, expiresAt: lease!.expiresAt });
+    clock.advance(999);
+    expect(await locks('b').holder('job')).toMatchObject({ token: lease!.token });
+    clock.advance(1);
+    expect(await locks('b').holder('job')).toBeNull();
+    // And acquire() agrees: the lock is free now.
+    expect(await locks('b').acquire('job', { leaseMs: 1_000 })).toMatchObject({ name: 'job' });
+  });
+
+  it('refuses a renewal with a lease that is not a positive number of ms, rather than telling the holder it lost the lock', async () => {
+    // Review finding: the lock table refused such a renewal (null), which renew() reported as
+    // LockNotHeldError: a holder that still held the lock was told it had lost it.
+    const { commands, locks } = world();
+    const lease = (await locks('a').acquire('job', { leaseMs: 1_000 }))!;
+    for (const leaseMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '1000' as unknown as number]) {
+      await expect(lease.renew(leaseMs)).rejects.toThrow(TypeError);
+    }
+    expect(commands.map((command) => command.op)).toEqual(['acquire']);
+    await expect(lease.renew(1_000)).resolves.toMatchObject({ token: lease.token });
+  });
+
+  it('refuses a waitMs that is not a number of ms, rather than retrying for good', async () => {
+    // Review finding: a NaN waitMs never compared as used up, so acquire() proposed again every
+    // few ms for as long as someone else held the lock.
+    const { commands, locks } = world();
+    await locks('a').acquire('job', { leaseMs: 60_000 });
+    for (const waitMs of [Number.NaN, '100' as unknown as number]) {
+      await expect(locks('b').acquire('job', { leaseMs: 1_000, waitMs })).rejects.toThrow(TypeError);
+    }
+    expect(commands.map((command) => command.op)).toEqual(['acquire']);
+    // Zero or less (one try) and a real wait still work.
+    await expect(locks('b').acquire('job', { leaseMs: 1_000, waitMs: 0 })).resolves.toBeNull();
+    await expect(locks('b').acquire('job', { leaseMs: 1_000, waitMs: -1 })).resolves.toBeNull();
+    await expect(locks('b').acquire('job', { leaseMs: 1_000, waitMs: 61_000 })).resolves.toMatchObject({ name: 'job' });
+  });
+});
