@@ -30,6 +30,8 @@ describe('the cluster state machine', () => {
       { stream: 'config', command: { type: 'config-set' } },
       { stream: 'locks', command: { op: 'acquire', name: 'l', owner: 'o', leaseMs: Number.NaN, now: 0 } },
       { stream: 'locks', command: { op: 'acquire', name: 'l', owner: 'o', leaseMs: '1000', now: 0 } },
+      // An op the table does not know answered with no value at all (undefined), not a refusal.
+      { stream: 'locks', command: { op: 'steal', name: 'l', owner: 'o', leaseMs: 1_000, now: 0 } },
     ];
     hostile.forEach((command, index) => {
       // The key-value machine refuses a malformed command itself, as it does an unknown one.

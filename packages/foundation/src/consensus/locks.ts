@@ -29,6 +29,8 @@ export class LockTable {
     // infinite expiry never passes, so it would hold the lock for good; two finite numbers can
     // add up to Infinity). The state machine turns the throw into a refusal on every replica alike.
     if (typeof command.name !== 'string') throw new TypeError('lock command without a name');
+    // An op not known here would fall through the switch below and answer with no value at all.
+    if (command.op !== 'acquire' && command.op !== 'renew' && command.op !== 'release') throw new TypeError('lock command with an unknown op');
     if (command.op !== 'release' && (!Number.isFinite(command.leaseMs) || command.leaseMs <= 0 || !Number.isFinite(command.now) || !Number.isFinite(command.now + command.leaseMs))) {
       throw new TypeError('lock command with an invalid lease or time');
     }
