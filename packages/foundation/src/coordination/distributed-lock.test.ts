@@ -77,4 +77,45 @@ describe('distributed locks', () => {
     await expect(locks('b').acquire('job', { leaseMs: 1_000, waitMs: -1 })).resolves.toBeNull();
     await expect(locks('b').acquire('job', { leaseMs: 1_000, waitMs: 61_000 })).resolves.toMatchObject({ name: 'job' });
   });
+
+  it('takes back a grant that lands in the log after the caller gave up on its acquire, instead of leaving the lock held for the lease', async () => {
+    // Review finding: an acquire whose proposal failed or was aborted after it was sent can still
+    // be granted in the log; nobody held its lease, and the lock stayed taken for the whole lease
+    // (60 s here). The log is a queue here, applied when the test delivers it; an aborted
+    // proposal stays in it, as an entry already sent to the leader does.
+    let at = 1_000_000;
+    const clock: Clock = { now: () => at, monotonic: () => at };
+    const table = new LockTable();
+    const queued: { command: LockCommand; answer: (value: unknown) => void }[] = [];
+    let index = 0;
+    const backend: LockBackend = {
+      propose: (_stream, command, signal) =>
+        new Promise((resolve, reject) => {
+          queued.push({ command: command as LockCommand, answer: (value) => resolve({ value }) });
+          signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
+        }),
+      read: (query) => Promise.resolve(table.get(query.name)),
+    };
+    const deliver = async (): Promise<void> => {
+      for (let turn = 0; turn < 20; turn += 1) {
+        for (const { command, answer } of queued.splice(0)) {
+          index += 1;
+          answer(table.apply(command, index));
+        }
+        await Promise.resolve();
+      }
+    };
+    const sleep = (): Promise<void> => Promise.resolve();
+    const a = createDistributedLocks(backend, { nodeId: 'a', clock, sleep });
+    const b = createDistributedLocks(backend, { nodeId: 'b', clock, sleep });
+    const controller = new AbortController();
+    const gaveUp = a.acquire('job', { leaseMs: 60_000, signal: controller.signal });
+    controller.abort(new Error('caller gave up'));
+    await expect(gaveUp).rejects.toThrow('caller gave up');
+    await deliver();
+    at += 10;
+    const taken = b.acquire('job', { leaseMs: 1_000 });
+    await deliver();
+    await expect(taken).resolves.toMatchObject({ name: 'job' });
+  });
 });

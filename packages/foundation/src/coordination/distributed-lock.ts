@@ -72,6 +72,24 @@ export function createDistributedLocks(backend: LockBackend, options: { readonly
       await backend.propose('locks', { op: 'release', name: state.name, token: state.token }, releaseOptions.signal);
     },
   });
+  /**
+   * Takes back whatever an acquire by `owner` that its caller gave up on may still be granted:
+   * the proposal can be in the log already, or get there, after it failed or was aborted, and
+   * nobody would hold its lease. The table grants the lock again to the same owner, so an acquire
+   * of a lease of 1 ms either finds it held by another (nothing to take back) or takes it over,
+   * ending within 1 ms; the release then clears it. This proposal raises the node's floor past the
+   * one given up on (unless an older proposal is still waiting), so that, appended after it, the
+   * given-up one is refused. Best effort: if this fails too, the lease ends by itself.
+   */
+  const takeBack = async (name: string, owner: string): Promise<void> => {
+    try {
+      const { value } = await backend.propose('locks', { op: 'acquire', name, owner, leaseMs: 1, now: options.clock.now() });
+      const result = value as LockResult | null;
+      if (result !== null && result.op === 'acquire' && result.acquired) await backend.propose('locks', { op: 'release', name, token: result.lock.token });
+    } catch {
+      // The lease ends by itself.
+    }
+  };
   return {
     async acquire(name, acquireOptions = {}) {
       const leaseMs = acquireOptions.leaseMs ?? 10_000;
@@ -82,7 +100,13 @@ export function createDistributedLocks(backend: LockBackend, options: { readonly
       const owner = `${options.nodeId}/${uuidV4(options.random)}`;
       const giveUpAt = options.clock.monotonic() + waitMs;
       for (;;) {
-        const { value } = await backend.propose('locks', { op: 'acquire', name, owner, leaseMs, now: options.clock.now() }, acquireOptions.signal);
+        let value: unknown;
+        try {
+          ({ value } = await backend.propose('locks', { op: 'acquire', name, owner, leaseMs, now: options.clock.now() }, acquireOptions.signal));
+        } catch (error) {
+          void takeBack(name, owner);
+          throw error;
+        }
         const result = value as LockResult | null;
         if (result === null) throw new TypeError(`lock ${name}: the lock table refused the request`);
         if (result.op === 'acquire' && result.acquired) return lease(result.lock, leaseMs);
