@@ -37,6 +37,12 @@ const input: fc.Arbitrary<Input> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('heartbeat' as const), peer, advance: fc.integer({ min: 0, max: 300 }) }) },
 );
 
+/** The inputs above, and connections being set up and coming up (they move request deadlines). */
+const connectionInput: fc.Arbitrary<Input | { kind: 'connecting' | 'up'; peer: string; advance: number }> = fc.oneof(
+  { weight: 8, arbitrary: input },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constantFrom('connecting' as const, 'up' as const), peer, advance: fc.integer({ min: 0, max: 300 }) }) },
+);
+
 describe('HyParView core properties', () => {
   it('views stay bounded, disjoint and free of the node itself whatever arrives', () => {
     fc.assert(
@@ -69,6 +75,33 @@ describe('HyParView core properties', () => {
         }
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('a tick leaves nothing due at once: the driver never ticks every millisecond, whatever waits (a JOIN held for a connection did)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.array(connectionInput, { maxLength: 150 }), fc.subarray(PEERS.slice(1), { maxLength: 3 }), (seed, inputs, seeds) => {
+        const config = { ...defaultLocalConfig().hyparview, activeViewSize: 3, passiveViewSize: 6, shuffleIntervalMs: 500 };
+        const node = new HyParViewCore({ self: 'me', config, random: createSeededRandom(seed) });
+        let now = 0;
+        node.join(seeds, now);
+        for (const step of inputs) {
+          now += step.advance;
+          if (step.kind === 'message') node.receive(step.from, step.message, now);
+          else if (step.kind === 'down') node.peerDown(step.peer, now);
+          else if (step.kind === 'heartbeat') node.heartbeatFrom(step.peer, now);
+          else if (step.kind === 'connecting') node.peerConnecting(step.peer, now);
+          else if (step.kind === 'up') node.peerUp(step.peer, now);
+          // The driver ticks at what nextTick() asks, and at least a millisecond on (a deadline
+          // reached exactly may take that one more).
+          node.tick(now);
+          now += 1;
+          node.tick(now);
+          node.takeEffects();
+          expect({ now, next: node.nextTick() > now }).toEqual({ now, next: true });
+        }
+      }),
+      { numRuns: 1_000 },
     );
   });
 
