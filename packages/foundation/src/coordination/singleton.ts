@@ -110,10 +110,6 @@ export function startSingleton(
   };
 
   /**
-   * Runs the instance for as long as `lease` lasts; resolves false when none could be started
-   * (the runtime refused the behavior, or the lease came too late to use), true otherwise.
-   */
-  /**
    * Gives `lease` back once this node is done with it: as giveBack does once the singleton is
    * stopping; otherwise waiting for the release until it answers or the singleton is stopped,
    * whichever comes first (cut off from the quorum, a release hangs for the consensus timeout,
@@ -133,6 +129,10 @@ export function startSingleton(
     controller.signal.removeEventListener('abort', onStop);
   };
 
+  /**
+   * Runs the instance for as long as `lease` lasts; resolves false when none could be started
+   * (the runtime refused the behavior, or the lease came too late to use), true otherwise.
+   */
   const hold = async (lease: LockLease, sentAt: number): Promise<boolean> => {
     let deadline = sentAt + leaseMs - margin;
     // A slow acquisition can hand over a lease that is already past its safe part.
