@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import type { Socket } from 'node:net';
 import { BaseRandom } from '@foundation/core';
 import type { Random, Scheduler, Timer } from '@foundation/core';
-import { ConnectionRefusedError, defaultLocalConfig } from '../src/index';
+import { CHANNELS_ERROR_CODES, ChannelsConfigError, ConnectionRefusedError, defaultLocalConfig } from '../src/index';
 import type { Transport } from '../src/index';
 import { closeNodes, link, startNode, waitFor } from './helpers';
 
@@ -420,5 +420,60 @@ describe('close() while a dial by URL is in its handshake', () => {
     } finally {
       await new Promise((resolve) => silent.close(resolve));
     }
+  });
+});
+
+// Review finding: an address found for a node id went to ws unchecked. One it cannot dial (not
+// a ws:// or wss:// URL, or not a URL at all: what a hostile member may gossip, or a typo in a
+// table) made ws throw from the dial, and when a reconnect attempt found it, from a timer: an
+// uncaught exception, which ends the process. And `addresses` was read with a plain index, so a
+// node id named like a member of Object.prototype ('constructor', 'toString') found a function
+// there instead of asking resolveAddress, which the dial took for its URL.
+describe('an address that cannot be dialed', () => {
+  it('counts as none: each attempt that finds one reports it and dials nothing, and the link comes up once the address is a URL', async () => {
+    const clock = manualScheduler();
+    const b = await startNode('node-b');
+    const addresses = new Map<string, string>();
+    const a = await startNode('node-a', { clock, random: new HalfRandom(), timing: graceTiming, resolveAddress: (peer) => addresses.get(peer) });
+    const { errors, handlerErrors } = watch(a);
+    a.connect('node-b'); // no address yet: the next attempts look it up again, from a timer
+    addresses.set('node-b', 'ftp://node-b.example'); // learned later, and not one ws dials
+    expect(() => clock.advance(timing.reconnectInitialMs * 2)).not.toThrow();
+    expect(errors.length).toBeGreaterThanOrEqual(2);
+    expect(errors.at(-1)!.error.message).toContain('not a ws:// or wss:// URL');
+    expect(errors.at(-1)!.error.message).not.toContain('node-b.example'); // an address may hold credentials
+    addresses.set('node-b', 'ws://[::1'); // not a URL at all
+    expect(() => clock.advance(timing.reconnectMaxMs)).not.toThrow();
+    expect(errors.at(-1)!.error.message).toContain('not a ws:// or wss:// URL');
+    expect(a.stats().handshakesInProgress).toBe(0);
+    addresses.set('node-b', b.address()!.url);
+    clock.advance(timing.reconnectMaxMs);
+    await waitFor(() => a.peers().includes('node-b') && b.peers().includes('node-a'), 5_000, 'the link to come up');
+    expect(handlerErrors()).toBe(0);
+  });
+
+  it('a node id named like a member of Object.prototype is looked up in resolveAddress, not found in `addresses`', async () => {
+    const b = await startNode('constructor');
+    const a = await startNode('node-a', { addresses: { 'node-y': 'ws://127.0.0.1:1' }, resolveAddress: (peer) => (peer === 'constructor' ? b.address()!.url : undefined) });
+    a.connect('constructor');
+    await waitFor(() => a.peers().includes('constructor'), 5_000, 'the link to come up');
+  });
+
+  it('connect() of a URL that cannot be dialed throws ChannelsConfigError (5801) and keeps nothing', async () => {
+    const b = await startNode('node-b');
+    const a = await startNode('node-a');
+    for (const url of ['ws://[::1', 'ws://[::1', 'wss://node-b.example/#fragment']) {
+      // The same URL twice: the first call kept nothing that makes the second one pass quietly.
+      let thrown: unknown;
+      try {
+        a.connect(url);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(ChannelsConfigError);
+      expect((thrown as ChannelsConfigError).code).toBe(CHANNELS_ERROR_CODES.invalidConfig);
+    }
+    expect(a.stats().handshakesInProgress).toBe(0);
+    await link(a, b);
   });
 });

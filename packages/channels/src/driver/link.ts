@@ -42,6 +42,8 @@ import { agreedLimits } from '../core/wire-limits';
 import type { WireLimits } from '../core/wire-limits';
 import { MessageTooLargeError } from '../errors/message-too-large-error';
 import type { ResolvedLimits, ResolvedTiming } from '../options';
+import { NO_ADDRESS } from './address';
+import type { AddressLookup } from './address';
 import type { Connection, PeerIdentity } from './connection';
 import { createRequestManager } from './request-manager';
 import type { RequestManager } from './request-manager';
@@ -71,8 +73,8 @@ export interface LinkHost {
   dial(link: Link, url: string, session: string, index: number): Connection;
   /** A fresh session id. */
   newSession(): string;
-  /** The peer's address from wherever the transport learns addresses, or undefined if none is known. */
-  lookUpAddress(peer: string): string | undefined;
+  /** The peer's address from wherever the transport learns addresses, or why none can be dialed. */
+  lookUpAddress(peer: string): AddressLookup;
   /** Receive-side de-duplication state that outlives links, per peer incarnation and session epoch. */
   receiveSequences(peer: string, incarnation: string, epoch: number): ReceiveSequence[];
   /**
@@ -1236,21 +1238,28 @@ export class Link {
       if (!this.wanted || this.state === 'up' || this.session !== undefined || this.host.isClosed() || this.removed) return;
       // A peer whose address nobody knew yet is looked up again on each attempt: the table or
       // gossip behind the lookup may have learned it since.
-      this.url ??= this.host.lookUpAddress(this.peer);
-      if (this.url === undefined) this.addressUnknown();
-      else this.dial();
+      if (this.url === undefined) {
+        const found = this.host.lookUpAddress(this.peer);
+        if (found.url === undefined) {
+          this.addressUnknown(found.reason);
+          return;
+        }
+        this.url = found.url;
+      }
+      this.dial();
     });
   }
 
   /**
-   * An attempt found no address for the peer: a failed attempt like a refused dial, so the next
+   * An attempt found no address for the peer (or one that cannot be dialed: `reason` says which):
+   * a failed attempt like a refused dial, so the next
    * one waits for its backoff, and is timed before anyone hears of this one: a connection-error
    * listener that calls connect() again then joins that wait. Reported from within connect()
    * itself, this once recursed until the stack overflowed.
    */
-  private addressUnknown(): void {
+  private addressUnknown(reason: string): void {
     this.scheduleReconnect();
-    this.host.connectionFailed(this, CLOSE_CODES.normal, 'no address known for this node');
+    this.host.connectionFailed(this, CLOSE_CODES.normal, reason);
     if (this.state === 'connecting' || this.state === 'reconnecting') this.startGrace('no address known');
   }
 
@@ -1259,12 +1268,12 @@ export class Link {
    * looked up, if it found one. Unless `attemptNow` is false, an attempt starts at once when
    * none is under way or timed; otherwise the first waits out a backoff delay.
    */
-  want(url: string | undefined, attemptNow = true): void {
+  want(found: AddressLookup, attemptNow = true): void {
     this.wanted = true;
-    if (url !== undefined) this.url = url;
+    if (found.url !== undefined) this.url = found.url;
     if (this.state === 'up' || this.session !== undefined || this.reconnectTimer !== undefined) return;
     if (!attemptNow) this.scheduleReconnect();
-    else if (this.url === undefined) this.addressUnknown();
+    else if (this.url === undefined) this.addressUnknown(found.reason ?? NO_ADDRESS);
     else this.dial();
   }
 

@@ -32,6 +32,8 @@ import { TransportClosedError } from '../errors/transport-closed-error';
 import { UnknownChannelError } from '../errors/unknown-channel-error';
 import { resolveLimits, resolveTiming } from '../options';
 import type { TransportOptions } from '../options';
+import { NO_ADDRESS, checkAddress, isDialable } from './address';
+import type { AddressLookup } from './address';
 import { certificateNamesNode } from './certificate-identity';
 import { clusterKey } from './cluster-key';
 import type { NodeIdBinding } from './certificate-identity';
@@ -563,13 +565,21 @@ export function createTransport(options: TransportOptions): Transport {
       } catch {
         // Called from a timer, where a throw would go nowhere useful: a lookup that fails finds
         // no address, and the attempt is reported as one that found none.
-        return undefined;
+        return { url: undefined, reason: NO_ADDRESS };
       }
     },
   };
 
-  /** The address `addresses` or `resolveAddress` give for a node id (which may throw). */
-  const lookUpAddress = (peer: string): string | undefined => options.addresses?.[peer] ?? options.resolveAddress?.(peer);
+  /**
+   * The address `addresses` or `resolveAddress` give for a node id (which may throw), if ws can
+   * dial it (address.ts). Only `addresses`' own entries count: a node id such as 'constructor'
+   * found a member of Object.prototype there, which the dial took for a URL.
+   */
+  const lookUpAddress = (peer: string): AddressLookup => {
+    const addresses = options.addresses;
+    const listed = addresses !== undefined && Object.hasOwn(addresses, peer) ? addresses[peer] : undefined;
+    return checkAddress(listed ?? options.resolveAddress?.(peer));
+  };
   /**
    * Peers (node ids, or URLs not yet known to reach a node) whose connection-error is being
    * emitted. A connect() from that listener after a disconnect() finds no link or retry to join:
@@ -1264,11 +1274,14 @@ export function createTransport(options: TransportOptions): Transport {
     connect(peer) {
       if (closed) return;
       if (/^wss?:\/\//i.test(peer)) {
+        // A programming error, or an address that did not come from a node: refused before
+        // anything is kept for it (ws would throw from the dial, and from a retry's timer).
+        if (!isDialable(peer)) throw new ChannelsConfigError('peer', 'a ws:// or wss:// URL that cannot be dialed');
         const known = urlToNode.get(peer);
         if (known !== undefined) {
           // The node's link, which waits out a backoff delay first when this comes from a
           // listener of its failure after a disconnect(), as connect(nodeId) does below.
-          linkFor(known).want(peer, !reportingFailure.has(known));
+          linkFor(known).want({ url: peer }, !reportingFailure.has(known));
           return;
         }
         if (wantedProbes.has(peer)) return;
