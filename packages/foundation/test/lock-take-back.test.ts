@@ -1,0 +1,53 @@
+// An acquire whose answer is lost after the leader appended it: the caller is told it failed,
+// and the grant commits all the same. Real Raft and the real cluster state machine on testkit's
+// simulated network; the follower's forwarded acquire reaches the leader, whose answer is lost
+// on the way back (the request fails, as with a link that broke after delivering it).
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { sleep } from '@foundation/core';
+import { createSimulation } from '@foundation/testkit';
+import type { SimNode } from '@foundation/testkit';
+import type { ClusterConsensus } from '../src/consensus/cluster-consensus';
+import { createDistributedLocks } from '../src/coordination/distributed-lock';
+import { createSnapshottingConsensus, settle, startLeaderThenFollower } from './support/simulated-consensus';
+import type { ForwardHandler } from './support/simulated-consensus';
+
+const started: ClusterConsensus[] = [];
+afterEach(async () => {
+  for (const consensus of started.splice(0)) await consensus.stop();
+});
+
+const locksOf = (consensus: ClusterConsensus, node: SimNode) =>
+  createDistributedLocks(consensus, { nodeId: node.id, clock: node.clock, random: node.random, sleep: (ms, signal) => sleep(node.clock, ms, signal) });
+
+describe('an acquire whose answer is lost', () => {
+  it('does not leave the lock taken for the whole lease by a grant nobody holds', async () => {
+    const simulation = createSimulation({ seed: 11, network: { latency: { min: 1, max: 3 } } });
+    const handlers = new Map<string, ForwardHandler>();
+    const leaderNode = simulation.addNode('leader');
+    const followerNode = simulation.addNode('follower');
+    const leader = createSnapshottingConsensus(leaderNode, handlers);
+    const follower = createSnapshottingConsensus(followerNode, handlers);
+    started.push(follower, leader);
+    await startLeaderThenFollower(simulation, leader, follower);
+
+    // The leader handles the first forwarded acquire, and its answer is lost.
+    const handle = handlers.get('leader')!;
+    let lost = 0;
+    handlers.set('leader', (message) => {
+      const answer = handle(message);
+      const command = (message.payload as { command?: { op?: unknown } }).command;
+      if (lost > 0 || command?.op !== 'acquire') return answer;
+      lost += 1;
+      return Promise.resolve(answer).then(() => {
+        throw new Error('the answer was lost');
+      });
+    });
+    const fromFollower = locksOf(follower, followerNode);
+    await expect(settle(simulation, fromFollower.acquire('job', { leaseMs: 60_000 }))).rejects.toThrow('the answer was lost');
+    expect(lost).toBe(1);
+    // The grant committed: nobody holds its lease. It is taken back, in the background.
+    await simulation.runUntilAsync(() => leader.stateMachine.lock('job') === null, { maxTime: 5_000 });
+    const fromLeader = locksOf(leader, leaderNode);
+    await expect(settle(simulation, fromLeader.acquire('job', { leaseMs: 1_000 }))).resolves.toMatchObject({ name: 'job' });
+  });
+});
