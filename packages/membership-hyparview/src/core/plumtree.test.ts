@@ -437,6 +437,33 @@ describe('Plumtree: bounded state and anti-entropy', () => {
     expect(core.eagerPeers()).toContain('a');
   });
 
+  it('a neighbour that named an id in a digest and then announces it with IHAVE counts at the IHAVE\'s round (§3.8 compares hops)', () => {
+    // One announcement is kept per neighbour: the digest's came first, with no hop count, and the
+    // IHAVE that said how far the message had come was dropped as a repeat. A copy the tree
+    // brought 5 hops later than that neighbour's then left the tree as it was.
+    const core = plumtree(['a', 'b', 'c'], { antiEntropyIntervalMs: 1_000, antiEntropyTopics: ['t'] });
+    makeLazy(core, ['b', 'c']);
+    core.receive('b', { type: 'ihave', ids: ['m1'], rounds: [5] }, 100);
+    core.receive('c', { type: 'digest', ids: ['m1'], reply: true }, 101);
+    core.receive('c', { type: 'ihave', ids: ['m1'], rounds: [1] }, 102);
+    core.takeEffects();
+    core.receive('a', gossip('m1', 6), 103);
+    const effects = core.takeEffects();
+    expect(delivered(effects)).toEqual(['m1']);
+    expect(sent(effects, 'graft')).toEqual([{ to: 'c', message: { type: 'graft', ids: [] } }]);
+    expect(sent(effects, 'prune')).toEqual([{ to: 'a', message: { type: 'prune' } }]);
+  });
+
+  it('an IHAVE with a longer path than the same neighbour\'s earlier one keeps the shorter (§3.8)', () => {
+    const core = plumtree(['a', 'b'], { antiEntropyIntervalMs: 1_000, antiEntropyTopics: ['t'] });
+    makeLazy(core, ['b']);
+    core.receive('b', { type: 'ihave', ids: ['m1'], rounds: [1] }, 100);
+    core.receive('b', { type: 'ihave', ids: ['m1'], rounds: [9] }, 101);
+    core.takeEffects();
+    core.receive('a', gossip('m1', 6), 102);
+    expect(sent(core.takeEffects(), 'graft')).toEqual([{ to: 'b', message: { type: 'graft', ids: [] } }]);
+  });
+
   it('anti-entropy runs periodically only while there are messages of its topics', () => {
     const core = plumtree(['a'], { antiEntropyIntervalMs: 1_000, antiEntropyTopics: ['orders'] });
     core.broadcast('other', 'x', 0);

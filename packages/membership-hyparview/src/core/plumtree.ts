@@ -88,8 +88,11 @@ function storedBytes(entry: Stored): number {
 
 interface Announcement {
   readonly peer: string;
-  /** The round the announcer had it at; Infinity when unknown (a digest's), which never rewires the tree. */
-  readonly round: number;
+  /**
+   * The round the announcer had it at; Infinity when unknown (a digest's), which never rewires
+   * the tree. The lowest it announced: an IHAVE after its digest says how far the message came.
+   */
+  round: number;
 }
 
 interface Missing {
@@ -342,8 +345,15 @@ export class PlumtreeCore {
       if (timerAt < this.nextMissingAt) this.nextMissingAt = timerAt;
       return;
     }
+    // One announcement per neighbour, at the lowest round it named: kept at the first, an IHAVE
+    // that followed the same neighbour's digest (no hop count) was dropped as a repeat, and a
+    // copy the tree brought by a much longer path left the tree as it was.
+    for (const announcement of missing.announcements) {
+      if (announcement.peer !== peer) continue;
+      if (round < announcement.round) announcement.round = round;
+      return;
+    }
     if (missing.announcements.length >= MAX_ANNOUNCEMENTS_PER_ID) return;
-    for (const announcement of missing.announcements) if (announcement.peer === peer) return;
     missing.announcements.push({ peer, round });
   }
 
