@@ -148,6 +148,11 @@ describe('createMembership', () => {
   });
 
   it('refuses an initialView that is not lists of node ids (5901), as it refuses bad seeds', () => {
+    const holed = (last: string): unknown[] => {
+      const list: unknown[] = [];
+      list[1] = last;
+      return list;
+    };
     // A view remembered on disk comes back as whatever the file held: a string where a list was
     // had each of its characters asked as a neighbour, and a number went to the transport as a peer.
     const simulation = createSimulation({ seed });
@@ -160,6 +165,8 @@ describe('createMembership', () => {
       { active: ['b'], trusted: 'yes' },
       null,
       'b,c',
+      // An array with a hole (every() skips holes): restore() took the hole for a peer.
+      { passive: holed('b') },
     ];
     for (const initialView of bad) {
       let caught: unknown;
