@@ -1,7 +1,7 @@
 // Authentication and refusals: each mismatch ends with its own close code before any
 // application message, on both sides; mutual TLS with certificates made at test time.
 import { afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { CLOSE_CODES, ConnectionRefusedError } from '../src/index';
+import { CHANNELS_ERROR_CODES, CLOSE_CODES, ChannelsConfigError, ConnectionRefusedError, createTransport } from '../src/index';
 import { randomBytes } from 'node:crypto';
 import { connect as connectTcp } from 'node:net';
 import type { PeerCertificate } from 'node:tls';
@@ -161,6 +161,25 @@ describe('authentication and refusals', () => {
       expect(wire.includes(keyOf(SECRET, 'foundation'))).toBe(false);
     } finally {
       await proxy.close();
+    }
+  });
+
+  it('a secret that is not a string or bytes is refused (5801), and the error does not quote it', async () => {
+    // Review finding: the secret went to Buffer.from unchecked, whose TypeError quoted a number
+    // or boolean it was given, so an all-digit secret that a YAML or JSON config reads as a
+    // number reached the logs of a process that failed to start; and an object with a length
+    // became that many zero bytes, a secret anyone knows.
+    for (const secret of [1_234_567_890_123_456, { length: 32 }, true]) {
+      let thrown: unknown;
+      try {
+        const transport = createTransport({ nodeId: 'node-a', security: { secret: secret as never } });
+        await transport.close();
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(ChannelsConfigError);
+      expect((thrown as ChannelsConfigError).code).toBe(CHANNELS_ERROR_CODES.invalidConfig);
+      expect((thrown as Error).message).not.toMatch(/1234567890|true|32/);
     }
   });
 });

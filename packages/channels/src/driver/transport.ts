@@ -184,6 +184,10 @@ export function createTransport(options: TransportOptions): Transport {
   if (!/^[\x21-\x7e]{1,200}$/.test(cluster)) throw new ChannelsConfigError('cluster', 'must be 1–200 printable ASCII characters');
   const secretInput = options.security?.secret;
   if (secretInput === undefined) throw new ChannelsConfigError('security.secret', 'a cluster secret is required');
+  // Checked before Buffer.from, whose TypeError quotes a number or boolean it is given (an
+  // all-digit secret a config file reads as a number), and which makes an object with a length
+  // that many zero bytes.
+  if (typeof secretInput !== 'string' && !(secretInput instanceof Uint8Array)) throw new ChannelsConfigError('security.secret', 'must be a string or a Uint8Array');
   const secret = typeof secretInput === 'string' ? Buffer.from(secretInput, 'utf8') : Buffer.from(secretInput);
   if (secret.length < SECRET_MIN_BYTES) throw new ChannelsConfigError('security.secret', `must be at least ${SECRET_MIN_BYTES} bytes`);
   const key = clusterKey(secret, cluster);
