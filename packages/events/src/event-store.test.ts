@@ -345,6 +345,25 @@ describe('store and storeBatch', () => {
   });
 });
 
+describe('a storage reporting what no storage holds', () => {
+  it.each([
+    ['maxId', Number.NaN],
+    ['maxId', -1],
+    ['maxId', 1.5],
+    ['maxId', 2 ** 60],
+    ['maxTimestamp', Number.NaN],
+    ['maxTimestamp', -1],
+    ['maxTimestamp', Number.POSITIVE_INFINITY],
+  ] as const)('is refused at createEventStore with event_storage_failed (5503) when its %s is %p, rather than make events from it (review finding)', (method, value) => {
+    // A maxId of NaN (a damaged SQLite file reported one) made nextId NaN: no block was ever
+    // reserved (NaN compares false) and emit returned, and stored, events with id NaN.
+    const storage = { ...createMemoryStorage(), [method]: () => value };
+    const error = thrown(() => createEventStore({ storage, node: 'n' }));
+    expect(error.code).toBe(EVENT_ERROR_CODES.storageFailed);
+    expect(error.message).toContain(method);
+  });
+});
+
 describe('bounded memory storage', () => {
   it('evicts the oldest events beyond maxEvents and counts them as pruned', () => {
     const store = createEventStore({ storage: createMemoryStorage({ maxEvents: 3 }), node: 'n' });

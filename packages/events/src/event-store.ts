@@ -184,7 +184,14 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
   // Ids: above every id the storage ever held (storages remember the highest across pruning and
   // reopening), so no id is handed out twice. Foreign events keep their ids and move nextId past
   // them (they are bounded by MAX_FOREIGN_EVENT_ID, so they cannot use up the ids).
-  let nextId = storage.maxId() + 1;
+  // A storage's answers are checked, as a foreign event's fields are: a maxId of NaN (a damaged
+  // file) made nextId NaN, so no block was ever reserved (NaN compares false) and events were
+  // made, and stored, with id NaN.
+  const highestId = storage.maxId();
+  if (!Number.isSafeInteger(highestId) || highestId < 0) {
+    throw new EventStorageError('maxId', new RangeError(`the ${storage.kind} storage reported ${String(highestId)} from maxId, not a non-negative safe integer`));
+  }
+  let nextId = highestId + 1;
   // Ids are reserved in the storage before they are handed out (an event made by newEvent may
   // never be stored: its append fails, or the process stops first, while the caller has kept or
   // sent its id), a block at a time so that a durable storage writes once per block, not once
@@ -198,6 +205,9 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
   // can move them beyond any store's lifetime.
   const monotonicNanoseconds = (): number => Math.round(clock.monotonic() * 1e6);
   let lastTimestamp = storage.maxTimestamp();
+  if (typeof lastTimestamp !== 'number' || !Number.isFinite(lastTimestamp) || lastTimestamp < 0) {
+    throw new EventStorageError('maxTimestamp', new RangeError(`the ${storage.kind} storage reported ${String(lastTimestamp)} from maxTimestamp, not a non-negative finite number`));
+  }
   let timestampOffset = Math.max(0, lastTimestamp + 1 - monotonicNanoseconds());
   const startedAt = clock.monotonic();
   let totalStored = 0;

@@ -230,6 +230,77 @@ describe('damaged files', () => {
   });
 });
 
+describe('damaged meta rows', () => {
+  /** A file with one event stored, whose meta row `key` is then overwritten with `value` by another connection. */
+  async function withMeta(key: string, value: unknown): Promise<string> {
+    const file = join(directory, `meta-${key}.db`);
+    const storage = await openSqliteStorage({ path: file });
+    const store = createEventStore({ storage, node: 'n' });
+    store.emit('t', {});
+    store.close();
+    const raw = new Database(file);
+    raw.prepare('INSERT INTO foundation_events_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+    raw.close();
+    return file;
+  }
+
+  const damaged: [key: string, value: unknown][] = [
+    ['max_id', 'abc'],
+    ['max_id', 1.5],
+    ['max_id', -1],
+    ['max_id', 2 ** 60],
+    ['max_sequence', 'abc'],
+    ['max_sequence', 2 ** 60],
+    ['max_timestamp', 'abc'],
+    ['max_timestamp', -1],
+  ];
+
+  it.each(damaged)('refuses to open a file whose meta row %s holds %p, with event_storage_failed (5503) naming it (review finding)', async (key, value) => {
+    // A max_id of 'abc' (text sorts above every number in SQLite's max) became NaN: the store
+    // never reserved ids (NaN compares false), emit returned an event with id NaN, and the row
+    // was stored under the next rowid, an id nobody was given.
+    const file = await withMeta(key, value);
+    const error = await openSqliteStorage({ path: file }).then(
+      (storage) => {
+        storage.close();
+        throw new Error('expected the open to fail');
+      },
+      (failure: unknown) => failure as FoundationError,
+    );
+    expect(error).toBeInstanceOf(EventStorageError);
+    expect(error.code).toBe(5503);
+    expect(error.message).toContain(key);
+  });
+
+  it('refuses the reads and writes that meet a meta row damaged after it opened, and stores nothing under an id it was not given (review finding)', async () => {
+    const file = await withMeta('max_id', 1);
+    const storage = await openSqliteStorage({ path: file });
+    const raw = new Database(file);
+    const damage = (key: string, value: unknown): void => {
+      raw.prepare('UPDATE foundation_events_meta SET value = ? WHERE key = ?').run(value, key);
+    };
+    try {
+      damage('max_id', 'abc');
+      expect(thrown(() => storage.maxId()).code).toBe(5503);
+      expect(thrown(() => storage.reserveIds(10)).code).toBe(5503);
+      expect(thrown(() => storage.pruneBefore(Number.POSITIVE_INFINITY)).code).toBe(5503);
+      expect(storage.count()).toBe(1);
+      damage('max_id', 1);
+      damage('max_sequence', 2 ** 60);
+      expect(thrown(() => storage.append([event(5)])).code).toBe(5503);
+      expect(storage.get(5)).toBeUndefined();
+      damage('max_sequence', 1);
+      damage('max_timestamp', 'abc');
+      expect(thrown(() => storage.maxTimestamp()).code).toBe(5503);
+      damage('event_count', 'abc');
+      expect(thrown(() => storage.count()).code).toBe(5503);
+    } finally {
+      raw.close();
+      storage.close();
+    }
+  });
+});
+
 describe('failures of the medium', () => {
   it('turns a write that fails into event_storage_failed (5503), with nothing of the batch stored', async () => {
     const file = join(directory, 'locked.db');

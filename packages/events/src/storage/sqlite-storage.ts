@@ -90,6 +90,22 @@ CREATE INDEX IF NOT EXISTS foundation_events_by_type_sequence ON foundation_even
 `;
 const META_SCHEMA = 'CREATE TABLE IF NOT EXISTS foundation_events_meta (key TEXT PRIMARY KEY, value NOT NULL)';
 
+/**
+ * A number the file keeps (a meta row, the highest id or sequence number of the rows), checked
+ * as it is read: a non-negative safe integer, or for `max_timestamp` a non-negative finite
+ * number; absent (no row, an empty table) is 0. The file is outside this process: another
+ * program, an older version or a damaged disk may have written anything there, and SQLite's
+ * max() ranks text above every number, so a max_id of 'abc' became NaN, the store then reserved
+ * no ids (NaN compares false) and `emit` returned an event with id NaN whose row was stored under
+ * the next rowid. Thrown as a plain Error: the caller's guard reports it as event_storage_failed.
+ */
+function fileNumber(what: string, value: unknown, integer = true): number {
+  if (value === undefined || value === null) return 0;
+  if (typeof value === 'number' && value >= 0 && (integer ? Number.isSafeInteger(value) : Number.isFinite(value))) return value;
+  const shown = typeof value === 'string' ? `'${value.slice(0, 40)}'` : typeof value === 'number' ? String(value) : `a ${typeof value === 'object' ? 'blob' : typeof value}`;
+  throw new Error(`the file is damaged: ${what} holds ${shown}, not a non-negative ${integer ? 'safe integer' : 'finite number'}`);
+}
+
 function isConstraintError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && code.startsWith('SQLITE_CONSTRAINT');
@@ -150,12 +166,13 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
   let selectCount: SqliteStatement;
   let adjustCount: SqliteStatement;
   let writeMeta: SqliteStatement;
-  let selectHighestId: SqliteStatement;
+  let fileHighestId: () => number;
   let selectRememberedTimestamp: SqliteStatement;
   let appendBatch: SqliteTransaction<[events: readonly FoundationEvent[], encoded: readonly Uint8Array[]], void>;
   let pruneRows: SqliteTransaction<[wallTime: number], void>;
   let reserveBlock: SqliteTransaction<[size: number], number>;
-  let selectHighestSequence: SqliteStatement;
+  // The highest sequence number ever given in the file; assigned by prepareSequencing.
+  let highestSequence!: () => number;
   // Assigned by prepareSequencing, in the opening transaction, before anything calls it.
   let numberUnsequenced!: () => void;
   let pruned = 0;
@@ -172,11 +189,13 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     // The highest sequence number ever given in the file: remembered in the meta table at
     // every append (so pruning the highest row does not free its number), and the highest row
     // (an index lookup) for rows numbered before the meta row existed.
-    selectHighestSequence = db
-      .prepare(
-        "SELECT max(coalesce((SELECT value FROM foundation_events_meta WHERE key = 'max_sequence'), 0), coalesce((SELECT max(sequence) FROM foundation_events), 0))",
-      )
+    const selectSequences = db
+      .prepare("SELECT (SELECT value FROM foundation_events_meta WHERE key = 'max_sequence'), (SELECT max(sequence) FROM foundation_events)")
       .raw();
+    highestSequence = (): number => {
+      const [remembered, highestRow] = selectSequences.get() as [unknown, unknown];
+      return Math.max(fileNumber('the meta row max_sequence', remembered), fileNumber('the highest sequence number of the rows', highestRow));
+    };
     // One statement, whatever the number of rows: the numbers (by row_number in id order) are
     // worked out before any row changes, and no list of ids is held in memory.
     const numberRows = db.prepare(
@@ -197,9 +216,9 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     // when one held it past busyTimeoutMs), where a read in WAL mode waits for nobody.
     numberUnsequenced = (): void => {
       if (hasUnsequenced.get() === undefined) return;
-      const [highest] = selectHighestSequence.get() as [number];
-      const { changes } = numberRows.run(Number(highest));
-      rememberSequence.run(Number(highest) + changes);
+      const highest = highestSequence();
+      const { changes } = numberRows.run(highest);
+      rememberSequence.run(highest + changes);
     };
   };
   try {
@@ -215,6 +234,12 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
       const version = db.prepare("SELECT value FROM foundation_events_meta WHERE key = 'schema_version'").raw().get() as [unknown] | undefined;
       if (version !== undefined && version[0] !== SCHEMA_VERSION) {
         throw new Error(`the file has event schema version ${String(version[0])}; this version reads ${SCHEMA_VERSION}`);
+      }
+      // The numbers remembered in the meta table, checked before anything is written: a file
+      // they are damaged in is refused, left as it was.
+      for (const [key, integer] of [['max_id', true], ['max_sequence', true], ['max_timestamp', false]] as const) {
+        const row = db.prepare('SELECT value FROM foundation_events_meta WHERE key = ?').raw().get(key) as [unknown] | undefined;
+        fileNumber(`the meta row ${key}`, row?.[0], integer);
       }
       db.exec(SCHEMA);
       // A file from before the order of storage gains its column here, in this write
@@ -261,29 +286,29 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     writeMeta = db.prepare('INSERT INTO foundation_events_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)');
     // The highest id ever stored or reserved in the file, by any connection: the remembered
     // one, or the highest row (a primary key lookup) when rows above it were stored since.
-    selectHighestId = db
-      .prepare("SELECT max(coalesce((SELECT value FROM foundation_events_meta WHERE key = 'max_id'), 0), coalesce((SELECT max(id) FROM foundation_events), 0))")
-      .raw();
+    const selectHighestId = db.prepare("SELECT (SELECT value FROM foundation_events_meta WHERE key = 'max_id'), (SELECT max(id) FROM foundation_events)").raw();
+    fileHighestId = (): number => {
+      const [remembered, highestRow] = selectHighestId.get() as [unknown, unknown];
+      return Math.max(fileNumber('the meta row max_id', remembered), fileNumber('the highest id of the rows', highestRow));
+    };
     // The highest id is max(id) while its row exists; pruning records it in the meta table before
     // deleting rows, and reserveIds records the ids a store hands out before it hands them out,
     // so ids are never handed out twice after pruning, a failed append or a crash, and reopening.
-    const rememberedRow = db.prepare("SELECT value FROM foundation_events_meta WHERE key = 'max_id'").raw().get() as [number] | undefined;
-    rememberedId = Number(rememberedRow?.[0] ?? 0);
-    const [highest] = selectHighestId.get() as [number];
-    highestId = Number(highest);
+    const rememberedRow = db.prepare("SELECT value FROM foundation_events_meta WHERE key = 'max_id'").raw().get() as [unknown] | undefined;
+    rememberedId = fileNumber('the meta row max_id', rememberedRow?.[0]);
+    highestId = fileHighestId();
     // The highest timestamp is remembered in the meta table, so timestamps keep increasing after
     // pruning and reopening; max() covers files written before the key existed.
     selectRememberedTimestamp = db.prepare("SELECT value FROM foundation_events_meta WHERE key = 'max_timestamp'").raw();
-    const remembered = selectRememberedTimestamp.get() as [number] | undefined;
-    const scanned = db.prepare('SELECT coalesce(max(timestamp), 0) FROM foundation_events').raw().get() as [number];
-    highestTimestamp = Math.max(Number(remembered?.[0] ?? 0), Number(scanned[0]));
+    const remembered = selectRememberedTimestamp.get() as [unknown] | undefined;
+    const scanned = db.prepare('SELECT max(timestamp) FROM foundation_events').raw().get() as [unknown];
+    highestTimestamp = Math.max(fileNumber('the meta row max_timestamp', remembered?.[0], false), fileNumber('the highest timestamp of the rows', scanned[0], false));
     // Run immediate (the write lock taken at BEGIN): the sequence numbers are read and given
     // inside it, so commits are numbered in the order they happen, whichever connection or
     // process makes them, and a reader's snapshot never lacks a number below one it holds.
     appendBatch = db.transaction((events: readonly FoundationEvent[], encoded: readonly Uint8Array[]) => {
       numberUnsequenced();
-      const [highestSequence] = selectHighestSequence.get() as [number];
-      let sequence = Number(highestSequence);
+      let sequence = highestSequence();
       let batchHighest = highestTimestamp;
       for (let index = 0; index < events.length; index += 1) {
         const event = events[index]!;
@@ -300,8 +325,7 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     // append path, which writes only the count and the highest timestamp.)
     pruneRows = db.transaction((wallTime: number) => {
       // The highest row may be another connection's, above what this one has seen.
-      const [highest] = selectHighestId.get() as [number];
-      highestId = Math.max(highestId, Number(highest));
+      highestId = Math.max(highestId, fileHighestId());
       if (highestId > rememberedId) writeMeta.run('max_id', highestId);
       pruned = deleteBefore.run(wallTime).changes;
       if (pruned > 0) adjustCount.run(-pruned);
@@ -311,8 +335,7 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     // (busyTimeoutMs), then reads this block's end and starts above it. Read outside the
     // transaction, or from this connection's memory, both would take the same block.
     reserveBlock = db.transaction((size: number): number => {
-      const [highest] = selectHighestId.get() as [number];
-      const first = Math.max(highestId, Number(highest)) + 1;
+      const first = Math.max(highestId, fileHighestId()) + 1;
       if (first > Number.MAX_SAFE_INTEGER) return first;
       const through = Math.min(first + size - 1, Number.MAX_SAFE_INTEGER);
       writeMeta.run('max_id', through);
@@ -513,14 +536,13 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     // same file and prune it.
     count() {
       return guarded('count', () => {
-        const [rows] = selectCount.get() as [number];
-        return Number(rows);
+        const row = selectCount.get() as [unknown] | undefined;
+        return fileNumber('the meta row event_count', row?.[0]);
       });
     },
     maxId() {
       return guarded('maxId', () => {
-        const [highest] = selectHighestId.get() as [number];
-        highestId = Math.max(highestId, Number(highest));
+        highestId = Math.max(highestId, fileHighestId());
         return highestId;
       });
     },
@@ -545,8 +567,8 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     // before the row existed: its rows were scanned when this connection opened).
     maxTimestamp() {
       return guarded('maxTimestamp', () => {
-        const remembered = selectRememberedTimestamp.get() as [number] | undefined;
-        highestTimestamp = Math.max(highestTimestamp, Number(remembered?.[0] ?? 0));
+        const remembered = selectRememberedTimestamp.get() as [unknown] | undefined;
+        highestTimestamp = Math.max(highestTimestamp, fileNumber('the meta row max_timestamp', remembered?.[0], false));
         return highestTimestamp;
       });
     },
