@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { FoundationError } from '@foundation/core';
 import type { Clock } from '@foundation/core';
 import type { FoundationEvent } from '../event';
+import { MAX_NODE_LENGTH, MAX_TYPE_LENGTH } from '../event';
 import { EventDataCorruptionError } from '../errors/event-data-corruption-error';
 import { EventStorageError } from '../errors/event-storage-error';
 import { createEventStore } from '../event-store';
@@ -227,6 +228,66 @@ describe('damaged files', () => {
     raw.close();
     expect(thrown(() => storage.get(1)).code).toBe(3301);
     storage.close();
+  });
+});
+
+describe('rows that are not events', () => {
+  // Columns no event has, as another program, an older tool or a damaged disk may leave them.
+  // Each was handed out as an event: queryPage then gave a cursor (id -5, or timestamp -7) that
+  // the next queryPage refused as a user's mistake (validation_failed, 3203), an id above 2^53
+  // came back rounded to an id no row has, and an empty type came back as an event no store
+  // accepts or serializes.
+  const damaged: [what: string, column: string, value: unknown][] = [
+    ['id 0', 'id', 0],
+    ['a negative id', 'id', -5],
+    ['an id above 2^53', 'id', 2n ** 60n],
+    ['a parent id that is not an integer', 'parent_id', 1.5],
+    ['a parent id of 0', 'parent_id', 0],
+    ['a negative timestamp', 'timestamp', -7],
+    ['an infinite wall time', 'wall_time', Number.POSITIVE_INFINITY],
+    ['an empty type', 'type', ''],
+    ['a type longer than MAX_TYPE_LENGTH', 'type', 't'.repeat(MAX_TYPE_LENGTH + 1)],
+    ['an empty node', 'node', ''],
+    ['a node longer than MAX_NODE_LENGTH', 'node', 'n'.repeat(MAX_NODE_LENGTH + 1)],
+  ];
+
+  it.each(damaged)('reports a row with %s as data_corruption (3301), and pages of the others still continue (review finding)', async (_what, column, value) => {
+    const file = join(directory, 'rows.db');
+    const storage = await openSqliteStorage({ path: file });
+    const store = createEventStore({ storage, node: 'n' });
+    const kept = store.emit('kept', {}, { correlationId: 'group' });
+    const raw = new Database(file);
+    const row: Record<string, unknown> = { id: 900, type: 't', correlation_id: 'group', parent_id: null, timestamp: 5, wall_time: 5, node: 'n', data: Buffer.from([0xa0]), sequence: 900 };
+    row[column] = value;
+    raw.prepare('INSERT INTO foundation_events (id, type, correlation_id, parent_id, timestamp, wall_time, node, data, sequence) VALUES (@id, @type, @correlation_id, @parent_id, @timestamp, @wall_time, @node, @data, @sequence)').run(row);
+    raw.close();
+    try {
+      for (const read of [() => store.getByCorrelation('group'), () => store.queryPage({ correlationId: 'group', limit: 2 }), () => store.queryPage({ orderBy: 'timestamp', limit: 1 })]) {
+        const error = thrown(read);
+        expect(error).toBeInstanceOf(EventDataCorruptionError);
+        expect(error.code).toBe(3301);
+      }
+      // Pages that do not reach the row go on as before.
+      expect(store.query({ type: 'kept' })).toEqual([kept]);
+    } finally {
+      store.close();
+    }
+  });
+
+  it.each([['a text', 'x'], ['0', 0], ['a negative', -3]])('reports a row with %s sequence number as data_corruption (3301) in the order of storage (review finding)', async (_what, value) => {
+    const file = join(directory, 'sequence.db');
+    const storage = await openSqliteStorage({ path: file });
+    storage.append([event(1)]);
+    const raw = new Database(file);
+    raw.prepare('UPDATE foundation_events SET sequence = ? WHERE id = 1').run(value);
+    raw.close();
+    try {
+      const error = thrown(() => storage.queryStored(normalizeQuery({ orderBy: 'stored' })));
+      expect(error).toBeInstanceOf(EventDataCorruptionError);
+      expect((error as EventDataCorruptionError).id).toBe(1);
+    } finally {
+      storage.close();
+    }
   });
 });
 

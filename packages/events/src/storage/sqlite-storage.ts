@@ -18,6 +18,7 @@ import { EventDuplicateError } from '../errors/event-duplicate-error';
 import { EventStorageError } from '../errors/event-storage-error';
 import { EventStoreClosedError } from '../errors/event-store-closed-error';
 import { EventValidationError } from '../errors/event-validation-error';
+import { checkCorrelationId, checkId, checkNode, checkParentId, checkType } from '../internal/check-event';
 import type { NormalizedEventQuery } from '../query';
 import { encodeValue } from '../serialization/cbor-codec';
 import { decodeData } from '../serialization/event-codec';
@@ -354,7 +355,8 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
   const toEvent = (row: unknown): FoundationEvent => {
     const columns = row as unknown[];
     const id = columns[0];
-    const identity = typeof id === 'number' ? id : undefined;
+    // An id above 2^53 comes back rounded (better-sqlite3 reads integers as doubles): not named.
+    const identity = Number.isSafeInteger(id) ? (id as number) : undefined;
     const [, type, correlationId, parentId, timestamp, wallTime, node, data] = columns;
     if (
       typeof id !== 'number' ||
@@ -367,6 +369,21 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
       !(data instanceof Uint8Array)
     ) {
       throw new EventDataCorruptionError(identity, 'a column has the wrong type');
+    }
+    // Values no event has (no store writes them; another program or a damaged disk may): handed
+    // out, they failed later and elsewhere, as a cursor of id -5 that the next page refused as
+    // the caller's mistake (3203), or an id above 2^53 read back as one no row has.
+    try {
+      checkId(id);
+      checkParentId(parentId);
+      checkType(type);
+      checkCorrelationId(correlationId);
+      checkNode(node);
+    } catch (error) {
+      throw new EventDataCorruptionError(identity, 'a column holds what no event has', error);
+    }
+    if (!Number.isFinite(timestamp) || timestamp < 0 || !Number.isFinite(wallTime)) {
+      throw new EventDataCorruptionError(identity, 'its timestamp or wall time is not one an event has');
     }
     let decoded: unknown;
     try {
@@ -456,7 +473,12 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
       // Rows an older version stored since this version last wrote wait for their number (see
       // numberUnsequenced): the query leaves them out rather than write.
       const { statement, parameters } = queryStatement(query);
-      return statement.all(...parameters).map((row) => ({ event: toEvent(row), sequence: Number((row as unknown[])[8]) }));
+      return statement.all(...parameters).map((row) => {
+        const event = toEvent(row);
+        const sequence = (row as unknown[])[8];
+        if (!Number.isSafeInteger(sequence) || (sequence as number) < 1) throw new EventDataCorruptionError(event.id, 'its sequence number is not a positive integer');
+        return { event, sequence: sequence as number };
+      });
     });
 
   return {
