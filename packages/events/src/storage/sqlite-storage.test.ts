@@ -159,6 +159,18 @@ describe('limits', () => {
     }
   });
 
+  it('refuses a busyTimeoutMs that is not a non-negative integer as a mistake of the caller (RangeError), not a failure of the medium (review finding)', async () => {
+    // It reached better-sqlite3, whose TypeError came back as event_storage_failed (5503, severity
+    // high, category system); with a driver that takes any timeout, a NaN deadline made the retry
+    // of the switch to WAL wait for ever while another process held the file.
+    for (const busyTimeoutMs of [Number.NaN, -1, 1.5, Number.POSITIVE_INFINITY, 2 ** 31]) {
+      await expect(openSqliteStorage({ path: join(directory, 'busy.db'), busyTimeoutMs })).rejects.toThrow(RangeError);
+      expect(() => createSqliteStorage({ path: join(directory, 'busy.db'), busyTimeoutMs, driver: Database })).toThrow(RangeError);
+    }
+    const storage = createSqliteStorage({ path: join(directory, 'busy.db'), busyTimeoutMs: 0, driver: Database });
+    storage.close();
+  });
+
   it('reads back data as deep as newEvent accepts, a big integer at the bottom included, after a reopen (review finding)', async () => {
     // newEvent accepts 64 levels of arrays and objects; the decode guard counted the byte string
     // inside a big integer's tag as a 65th level, so such an event was acknowledged and then

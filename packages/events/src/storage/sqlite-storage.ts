@@ -32,7 +32,7 @@ export interface SqliteStorageOptions {
   readonly path: string;
   /** See the durability note: `full` (default) survives power loss, `normal` survives process crashes. */
   readonly synchronous?: 'full' | 'normal' | undefined;
-  /** How long to wait for another connection's lock, in ms. Default 5,000. */
+  /** How long to wait for another connection's lock, in ms: an integer from 0 to 2^31 - 1. Default 5,000. */
   readonly busyTimeoutMs?: number | undefined;
   /** Stored data larger than this is reported as corrupt instead of decoded. Default 64 MiB. */
   readonly maxRowDataBytes?: number | undefined;
@@ -147,6 +147,11 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
   const synchronous = options.synchronous ?? 'full';
   if (synchronous !== 'full' && synchronous !== 'normal') throw new RangeError("synchronous must be 'full' or 'normal'");
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  // SQLite's busy timeout is a C int of milliseconds. NaN would make walMode's deadline never
+  // come, and better-sqlite3's own refusal would be reported as the medium failing (5503).
+  if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0 || busyTimeoutMs > 2 ** 31 - 1) {
+    throw new RangeError('busyTimeoutMs must be an integer of milliseconds from 0 to 2^31 - 1');
+  }
   const maxRowDataBytes = options.maxRowDataBytes ?? DEFAULT_MAX_ROW_DATA_BYTES;
   // NaN would compare false with every size, and store and decode rows of any size.
   if (!Number.isSafeInteger(maxRowDataBytes) || maxRowDataBytes < 1) throw new RangeError('maxRowDataBytes must be a positive integer');
