@@ -395,6 +395,41 @@ describe('failures of the medium', () => {
     expect(storage.count()).toBe(3);
     storage.close();
   });
+
+  it('refuses a batch the disk has no room for (SQLITE_FULL) with event_storage_failed (5503), stores nothing of it, and stores the next batch once there is room', () => {
+    // A full disk, made by capping the connection's file at a few pages (max_page_count).
+    let connection: Database.Database | undefined;
+    const Capped = function (this: unknown, path: string, options?: Database.Options) {
+      connection = new Database(path, options);
+      return connection;
+    } as unknown as SqliteDatabaseConstructor;
+    const storage = createSqliteStorage({ path: join(directory, 'full.db'), driver: Capped });
+    const pages = connection!.pragma('page_count', { simple: true }) as number;
+    connection!.pragma(`max_page_count = ${pages + 2}`);
+    const padded = (id: number): FoundationEvent => event(id, { id, padding: 'p'.repeat(400) });
+    let stored = 0;
+    let error: FoundationError | undefined;
+    while (error === undefined && stored < 1000) {
+      const batch = [padded(stored + 1), padded(stored + 2), padded(stored + 3), padded(stored + 4)];
+      try {
+        storage.append(batch);
+        stored += batch.length;
+      } catch (failure) {
+        error = failure as FoundationError;
+      }
+    }
+    expect(error).toBeInstanceOf(EventStorageError);
+    expect(error?.context.driverCode).toBe('SQLITE_FULL');
+    // Nothing of the refused batch, everything of the ones before, and the count agrees.
+    expect(storage.count()).toBe(stored);
+    expect(storage.get(stored + 1)).toBeUndefined();
+    expect(storage.get(stored)?.id).toBe(stored);
+    connection!.pragma('max_page_count = 1000000');
+    storage.append([padded(stored + 1), padded(stored + 2)]);
+    expect(storage.count()).toBe(stored + 2);
+    expect(storage.integrityCheck()).toEqual(['ok']);
+    storage.close();
+  });
 });
 
 describe('query plans', () => {
