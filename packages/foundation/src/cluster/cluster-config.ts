@@ -10,6 +10,7 @@ import { StoppedError } from '@foundation/raft';
 import { createConfig, parsePath } from '@foundation/config';
 import type { Config, ConfigChange, ConfigCommand, ConfigPath, StandardSchemaV1 } from '@foundation/config';
 import type { ConsensusLog } from '../consensus/cluster-consensus';
+import { unlessAborted } from '../consensus/unless-aborted';
 import { ClusterWriteOutcomeUnknownError } from '../errors/cluster-write-outcome-unknown-error';
 import { ConfigOverlay } from './config-overlay';
 import { foldConfigCommands } from './fold-config-commands';
@@ -466,20 +467,6 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
 /** An abort's reason, rejected with as the caller gave it (as AbortSignal's own users do). */
 function asGiven(reason: unknown): Error {
   return reason as Error;
-}
-
-/**
- * Settles as `work` does, unless `signal` aborts first: then rejects at once with what `aborted`
- * makes of its reason, and `work` goes on unheard. The listener goes either way.
- */
-function unlessAborted<T>(work: Promise<T>, signal: AbortSignal | undefined, aborted: (reason: unknown) => Error): Promise<T> {
-  if (signal === undefined) return work;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(aborted(signal.reason));
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }
 
 /**

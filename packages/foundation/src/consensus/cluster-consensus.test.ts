@@ -194,3 +194,40 @@ describe('a command Raft refuses for what it is', () => {
     }
   }, 30_000);
 });
+
+describe('an abort while an attempt is in flight', () => {
+  it('rejects the append and the read at once with the reason, the attempt going on unheard', async () => {
+    // The signal was looked at only between attempts: an attempt in flight (a leader that does
+    // not answer, a forward that waits) held the caller until it settled, up to the timeout.
+    const consensus = createClusterConsensus({
+      nodeId: 'solo',
+      voters: ['solo'],
+      transport: { send: () => false, onMessage: () => () => undefined },
+      forwarding: { request: () => Promise.reject(new Error('not used: the only voter leads')), onRequest: () => () => undefined },
+      persistence: createMemoryPersistence(),
+      raft: { tickMs: 5, electionTicks: 4, heartbeatTicks: 1 },
+    });
+    await consensus.start();
+    try {
+      for (let attempt = 0; attempt < 400 && consensus.raft.status().role !== 'leader'; attempt += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+      const raft = consensus.raft as unknown as { propose: (...args: unknown[]) => Promise<unknown>; read: (...args: unknown[]) => Promise<unknown> };
+      const held: ((value: unknown) => void)[] = [];
+      raft.propose = () => new Promise((resolve) => held.push(resolve));
+      raft.read = () => new Promise((resolve) => held.push(resolve));
+      const reason = new Error('caller gave up');
+      const controller = new AbortController();
+      const appended = consensus.log('notes').append({ note: 1 }, { signal: controller.signal });
+      const read = consensus.log('notes').readIndex({ signal: controller.signal });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(held).toHaveLength(2);
+      controller.abort(reason);
+      await expect(appended).rejects.toBe(reason);
+      await expect(read).rejects.toBe(reason);
+      // What the attempts bring later is heard by no one (and rejects nothing unhandled).
+      for (const resolve of held) resolve({ index: 7, value: null });
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    } finally {
+      await consensus.stop();
+    }
+  }, 30_000);
+});

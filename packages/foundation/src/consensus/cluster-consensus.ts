@@ -8,6 +8,7 @@ import { RAFT_ERROR_CODES, RaftTimeoutError, StoppedError, createRaftNode } from
 import type { Membership, RaftNode, RaftNodeOptions, RaftPersistence, RaftTransport } from '@foundation/raft';
 import { ClusterStateMachine, MAX_COMMAND_DEPTH, sessionOf } from './cluster-state-machine';
 import { nestsDeeperThan } from './nesting-depth';
+import { unlessAborted } from './unless-aborted';
 import type { AppliedCommand, ClusterCommand, ClusterQuery, ClusterResult, StreamOptions } from './cluster-state-machine';
 
 export type ClusterRaftNode = RaftNode<ClusterCommand, ClusterResult, ClusterQuery, unknown>;
@@ -159,8 +160,11 @@ export function createClusterConsensus(options: ClusterConsensusOptions): Cluste
     for (let round = 1; ; round += 1) {
       signal?.throwIfAborted();
       try {
-        return await attempt(target);
+        // An abort ends the wait at once; the attempt in flight goes on unheard (an append may
+        // still commit, as one given up on at the timeout may).
+        return await unlessAborted(attempt(target), signal);
       } catch (error) {
+        if (signal?.aborted === true) throw error;
         if (!(retryable(error) || alsoRetry(error)) || clock.monotonic() > deadline) throw error;
         const hint = leaderHint(error);
         if (hint !== null && hint !== target) {
