@@ -303,6 +303,44 @@ describe('rows that are not events', () => {
   });
 });
 
+  // The highest id, sequence number and timestamp of the rows are read with max(), which ranks
+  // text above every number: one such row was the file's highest, and the file was refused at
+  // open (and every append after) as damaged, where the README promises that a row no event has
+  // fails the reads that meet it and nothing else.
+  const rowDamage: [what: string, column: string, value: unknown][] = [
+    ['a text sequence number', 'sequence', 'x'],
+    ['a sequence number above 2^53', 'sequence', 2n ** 60n],
+    ['a text timestamp', 'timestamp', 'abc'],
+    ['an infinite timestamp', 'timestamp', Number.POSITIVE_INFINITY],
+    ['an id above 2^53', 'id', 2n ** 60n],
+  ];
+
+  it.each(rowDamage)('opens a file with one row holding %s, stores and reads the others, and reports that row (3301) only where a read meets it (review finding)', async (_what, column, value) => {
+    const file = join(directory, 'one-bad-row.db');
+    const first = await openSqliteStorage({ path: file });
+    first.append([event(1), event(2)]);
+    first.close();
+    const raw = new Database(file);
+    raw.prepare(`UPDATE foundation_events SET ${column} = ? WHERE id = 2`).run(value);
+    raw.close();
+    const storage = await openSqliteStorage({ path: file });
+    try {
+      const store = createEventStore({ storage, node: 'n' });
+      const made = store.emit('later', {});
+      expect(store.get(made.id)).toEqual(made);
+      expect(made.timestamp).toBeGreaterThan(1);
+      expect(store.query({ type: 'later' })).toEqual([made]);
+      expect(storage.get(1)?.id).toBe(1);
+      // The new row comes after the good one in the order of storage, under a number of its own.
+      const stored = storage.queryStored(normalizeQuery({ orderBy: 'stored', type: 'later' }));
+      expect(stored.map((entry) => entry.event.id)).toEqual([made.id]);
+      expect(stored[0]!.sequence).toBeGreaterThan(1);
+      expect(thrown(() => storage.queryStored(normalizeQuery({ orderBy: 'stored' })))).toBeInstanceOf(EventDataCorruptionError);
+    } finally {
+      storage.close();
+    }
+  });
+
 describe('damaged meta rows', () => {
   /** A file with one event stored, whose meta row `key` is then overwritten with `value` by another connection. */
   async function withMeta(key: string, value: unknown): Promise<string> {

@@ -100,6 +100,16 @@ const META_SCHEMA = 'CREATE TABLE IF NOT EXISTS foundation_events_meta (key TEXT
  * no ids (NaN compares false) and `emit` returned an event with id NaN whose row was stored under
  * the next rowid. Thrown as a plain Error: the caller's guard reports it as event_storage_failed.
  */
+/*
+ * ROW_RANGE. The highest id, sequence number and timestamp of the rows are read among the values
+ * an event can have there (a range on the column's index: one seek, as max() alone is): a row
+ * holding another (text, which max() ranks above every number, or a number above 2^53, or an
+ * infinite one) is damaged, and is reported as data_corruption (3301) by the reads that meet it
+ * (toEvent). Taken as the file's highest, it made the whole file refused at open, or every
+ * append refused, over one row. Ids, numbers and timestamps given later are above the highest
+ * good one, so none is a damaged row's either. The meta rows, one per file, are checked as they
+ * are: a damaged one is a damaged file.
+ */
 function fileNumber(what: string, value: unknown, integer = true): number {
   if (value === undefined || value === null) return 0;
   if (typeof value === 'number' && value >= 0 && (integer ? Number.isSafeInteger(value) : Number.isFinite(value))) return value;
@@ -195,12 +205,14 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     // The highest sequence number ever given in the file: remembered in the meta table at
     // every append (so pruning the highest row does not free its number), and the highest row
     // (an index lookup) for rows numbered before the meta row existed.
+    // Of the rows, among the numbers a sequence number can be (see ROW_RANGE).
     const selectSequences = db
-      .prepare("SELECT (SELECT value FROM foundation_events_meta WHERE key = 'max_sequence'), (SELECT max(sequence) FROM foundation_events)")
+      .prepare("SELECT (SELECT value FROM foundation_events_meta WHERE key = 'max_sequence'), (SELECT max(sequence) FROM foundation_events WHERE sequence BETWEEN 1 AND ?)")
       .raw();
     highestSequence = (): number => {
-      const [remembered, highestRow] = selectSequences.get() as [unknown, unknown];
-      return Math.max(fileNumber('the meta row max_sequence', remembered), fileNumber('the highest sequence number of the rows', highestRow));
+      const [remembered, highestRow] = selectSequences.get(Number.MAX_SAFE_INTEGER) as [unknown, unknown];
+      // A damaged row's 2.5 counts as 2: the next number, 3, is no row's either.
+      return Math.max(fileNumber('the meta row max_sequence', remembered), fileNumber('the highest sequence number of the rows', typeof highestRow === 'number' ? Math.floor(highestRow) : highestRow));
     };
     // One statement, whatever the number of rows: the numbers (by row_number in id order) are
     // worked out before any row changes, and no list of ids is held in memory.
@@ -292,9 +304,10 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     writeMeta = db.prepare('INSERT INTO foundation_events_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)');
     // The highest id ever stored or reserved in the file, by any connection: the remembered
     // one, or the highest row (a primary key lookup) when rows above it were stored since.
-    const selectHighestId = db.prepare("SELECT (SELECT value FROM foundation_events_meta WHERE key = 'max_id'), (SELECT max(id) FROM foundation_events)").raw();
+    // Of the rows, among the ids an event can have (see ROW_RANGE).
+    const selectHighestId = db.prepare("SELECT (SELECT value FROM foundation_events_meta WHERE key = 'max_id'), (SELECT max(id) FROM foundation_events WHERE id <= ?)").raw();
     fileHighestId = (): number => {
-      const [remembered, highestRow] = selectHighestId.get() as [unknown, unknown];
+      const [remembered, highestRow] = selectHighestId.get(Number.MAX_SAFE_INTEGER) as [unknown, unknown];
       return Math.max(fileNumber('the meta row max_id', remembered), fileNumber('the highest id of the rows', highestRow));
     };
     // The highest id is max(id) while its row exists; pruning records it in the meta table before
@@ -307,7 +320,8 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     // pruning and reopening; max() covers files written before the key existed.
     selectRememberedTimestamp = db.prepare("SELECT value FROM foundation_events_meta WHERE key = 'max_timestamp'").raw();
     const remembered = selectRememberedTimestamp.get() as [unknown] | undefined;
-    const scanned = db.prepare('SELECT max(timestamp) FROM foundation_events').raw().get() as [unknown];
+    // Of the rows, among the timestamps an event can have (see ROW_RANGE).
+    const scanned = db.prepare('SELECT max(timestamp) FROM foundation_events WHERE timestamp BETWEEN 0 AND ?').raw().get(Number.MAX_VALUE) as [unknown];
     highestTimestamp = Math.max(fileNumber('the meta row max_timestamp', remembered?.[0], false), fileNumber('the highest timestamp of the rows', scanned[0], false));
     // Run immediate (the write lock taken at BEGIN): the sequence numbers are read and given
     // inside it, so commits are numbered in the order they happen, whichever connection or
