@@ -882,6 +882,25 @@ describe('two storages open on one file', () => {
     reopened.close();
   });
 
+  it('never count below 0 when it prunes rows a writer that keeps no count stored while it was open, and read that count without refusing the file (review finding)', async () => {
+    // Rows an older version stores are counted at the next open; pruned before it, they took
+    // the count below 0, which count() then refused as a damaged file (5503, severity high) from
+    // stats(), over a state the count above documents.
+    const file = join(directory, 'older-pruned.db');
+    const storage = await openSqliteStorage({ path: file });
+    try {
+      const older = new Database(file);
+      older.prepare('INSERT INTO foundation_events (id, type, correlation_id, parent_id, timestamp, wall_time, node, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(1, 't', 'c', null, 1, 1, 'n', Buffer.from([0xa0]));
+      older.close();
+      expect(storage.pruneBefore(Number.POSITIVE_INFINITY)).toBe(1);
+      expect(storage.count()).toBe(0);
+      storage.append([event(2)]);
+      expect(storage.count()).toBe(1);
+    } finally {
+      storage.close();
+    }
+  });
+
   it('never lower the remembered highest timestamp another storage recorded', async () => {
     // Each wrote its own highest timestamp over the other's, so after pruning everything a
     // reopened file could report an earlier one, and a store's timestamps went back.

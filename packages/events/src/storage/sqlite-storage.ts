@@ -297,7 +297,10 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     deleteBefore = db.prepare('DELETE FROM foundation_events WHERE wall_time < ?');
     selectExists = db.prepare('SELECT 1 FROM foundation_events WHERE id = ?').raw();
     selectCount = db.prepare("SELECT value FROM foundation_events_meta WHERE key = 'event_count'").raw();
-    adjustCount = db.prepare("UPDATE foundation_events_meta SET value = value + ? WHERE key = 'event_count'");
+    // Never below 0: rows an older version stored since the open (it keeps no count) are counted
+    // at the next open, and pruned before it they took the count below 0, which count() refuses
+    // as a damaged file. Until that open the count lacks them either way.
+    adjustCount = db.prepare("UPDATE foundation_events_meta SET value = max(0, value + ?) WHERE key = 'event_count'");
     // Both values written here (max_id, max_timestamp) only ever go up. Another connection may
     // have raised one since this one last read it: the larger stays, so a connection that knew
     // less never lowers what another recorded (and reserved ids are never handed out again).
