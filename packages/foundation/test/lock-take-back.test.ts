@@ -50,4 +50,30 @@ describe('an acquire whose answer is lost', () => {
     const fromLeader = locksOf(leader, leaderNode);
     await expect(settle(simulation, fromLeader.acquire('job', { leaseMs: 1_000 }))).resolves.toMatchObject({ name: 'job' });
   });
+
+  it('appends nothing for an acquire whose signal had aborted before it began', async () => {
+    // Review finding: nothing was proposed (the consensus refuses an aborted signal before it
+    // sends anything), yet the take-back ran all the same: an acquire of 1 ms and a release went
+    // into the log for each such call, and the lock was held meanwhile by an owner nobody is,
+    // so another node's single-try acquire in that window was told it was held.
+    const simulation = createSimulation({ seed: 12, network: { latency: { min: 1, max: 3 } } });
+    const handlers = new Map<string, ForwardHandler>();
+    const leaderNode = simulation.addNode('leader');
+    const followerNode = simulation.addNode('follower');
+    const leader = createSnapshottingConsensus(leaderNode, handlers);
+    const follower = createSnapshottingConsensus(followerNode, handlers);
+    started.push(follower, leader);
+    await startLeaderThenFollower(simulation, leader, follower);
+    await simulation.runUntilAsync(() => follower.stateMachine.appliedIndex() === leader.stateMachine.appliedIndex(), { maxTime: 5_000 });
+    const appliedBefore = leader.stateMachine.appliedIndex();
+
+    const reason = new Error('gave up before it began');
+    for (const [consensus, node] of [[follower, followerNode], [leader, leaderNode]] as const) {
+      await expect(settle(simulation, locksOf(consensus, node).acquire('job', { leaseMs: 60_000, signal: AbortSignal.abort(reason) }))).rejects.toBe(reason);
+    }
+    // Time for a take-back to reach the log, were one made.
+    await simulation.runForAsync(1_000);
+    expect(leader.stateMachine.appliedIndex()).toBe(appliedBefore);
+    expect(leader.stateMachine.lock('job')).toBeNull();
+  });
 });

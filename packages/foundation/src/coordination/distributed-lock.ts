@@ -100,6 +100,10 @@ export function createDistributedLocks(backend: LockBackend, options: { readonly
       const owner = `${options.nodeId}/${uuidV4(options.random)}`;
       const giveUpAt = options.clock.monotonic() + waitMs;
       for (;;) {
+        // Aborted before this proposal: the consensus refuses it before it sends anything, so there
+        // is no grant to take back (the take-back would append an acquire and a release for nothing,
+        // and hold the lock meanwhile for an owner nobody is).
+        acquireOptions.signal?.throwIfAborted();
         let value: unknown;
         try {
           ({ value } = await backend.propose('locks', { op: 'acquire', name, owner, leaseMs, now: options.clock.now() }, acquireOptions.signal));
