@@ -51,6 +51,46 @@ describe('an acquire whose answer is lost', () => {
     await expect(settle(simulation, fromLeader.acquire('job', { leaseMs: 1_000 }))).resolves.toMatchObject({ name: 'job' });
   });
 
+  it('leaves the lock free when the acquire given up on reaches the log only after the take-back', async () => {
+    // The other order: the take-back carries this node's raised floor into the log first, so
+    // the acquire arriving late is refused there, not granted for a lease nobody holds.
+    const simulation = createSimulation({ seed: 13, network: { latency: { min: 1, max: 3 } } });
+    const handlers = new Map<string, ForwardHandler>();
+    const leaderNode = simulation.addNode('leader');
+    const followerNode = simulation.addNode('follower');
+    const leader = createSnapshottingConsensus(leaderNode, handlers);
+    const follower = createSnapshottingConsensus(followerNode, handlers);
+    started.push(follower, leader);
+    await startLeaderThenFollower(simulation, leader, follower);
+
+    // The leader holds back the first forwarded acquire until the test lets it through, and
+    // answers the others at once (the take-back's acquire and release), noting their answers.
+    const handle = handlers.get('leader')!;
+    let letThrough: (() => void) | null = null;
+    let late: Promise<unknown> | null = null;
+    const answered: unknown[] = [];
+    handlers.set('leader', (message) => {
+      const command = (message.payload as { command?: { op?: unknown } }).command;
+      if (late !== null || command?.op !== 'acquire') return Promise.resolve(handle(message)).then((answer) => (answered.push(answer), answer));
+      late = new Promise<void>((resolve) => (letThrough = resolve)).then(() => handle(message));
+      return late;
+    });
+    const controller = new AbortController();
+    const reason = new Error('caller gave up');
+    const gaveUp = locksOf(follower, followerNode).acquire('job', { leaseMs: 60_000, signal: controller.signal });
+    await simulation.runUntilAsync(() => letThrough !== null, { maxTime: 1_000 });
+    controller.abort(reason);
+    await expect(settle(simulation, gaveUp)).rejects.toBe(reason);
+    // The take-back's acquire (granted: the lock is free) and release commit meanwhile.
+    await simulation.runUntilAsync(() => answered.length === 2, { maxTime: 5_000 });
+    expect(answered).toEqual([{ index: expect.any(Number), value: expect.objectContaining({ op: 'acquire', acquired: true }) }, { index: expect.any(Number), value: { op: 'release', released: true } }]);
+    expect(leader.stateMachine.lock('job')).toBeNull();
+
+    letThrough!();
+    await expect(settle(simulation, late!)).resolves.toMatchObject({ value: null });
+    expect(leader.stateMachine.lock('job')).toBeNull();
+  });
+
   it('appends nothing for an acquire whose signal had aborted before it began', async () => {
     // Review finding: nothing was proposed (the consensus refuses an aborted signal before it
     // sends anything), yet the take-back ran all the same: an acquire of 1 ms and a release went
