@@ -4,6 +4,7 @@ import { afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { CHANNELS_ERROR_CODES, CLOSE_CODES, ChannelsConfigError, ConnectionRefusedError, createTransport } from '../src/index';
 import { randomBytes } from 'node:crypto';
 import { connect as connectTcp } from 'node:net';
+import { runInNewContext } from 'node:vm';
 import type { PeerCertificate } from 'node:tls';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
@@ -181,6 +182,18 @@ describe('authentication and refusals', () => {
       expect((thrown as ChannelsConfigError).code).toBe(CHANNELS_ERROR_CODES.invalidConfig);
       expect((thrown as Error).message).not.toMatch(/1234567890|true|32/);
     }
+  });
+
+  it('a secret of bytes is taken whatever holds them: a Buffer, a view of a SharedArrayBuffer, a Uint8Array of another realm; an empty one is refused for its length (review finding)', async () => {
+    // The check was `instanceof Uint8Array`, false for a Uint8Array made in another realm (a vm
+    // context, a worker's message in some set-ups), which holds bytes all the same.
+    const shared = new Uint8Array(new SharedArrayBuffer(32)).fill(7);
+    const otherRealm = runInNewContext('new Uint8Array(32).fill(3)') as Uint8Array;
+    for (const secret of [Buffer.from(SECRET), shared, otherRealm, Buffer.alloc(64, 1).subarray(10, 40)]) {
+      const transport = createTransport({ nodeId: 'node-a', security: { secret } });
+      await transport.close();
+    }
+    expect(() => createTransport({ nodeId: 'node-a', security: { secret: new Uint8Array(0) } })).toThrow(/at least 16 bytes/);
   });
 });
 

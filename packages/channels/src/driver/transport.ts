@@ -2,6 +2,7 @@
 // transport port of docs/architecture.md (send, onMessage, peer-up/peer-down, connect,
 // disconnect, peers) plus request/reply, channel events, backpressure and statistics.
 import { randomBytes } from 'node:crypto';
+import { isUint8Array } from 'node:util/types';
 import { FoundationError, backoffDelay, createCryptoRandom, createSystemClock } from '@foundation/core';
 import type { Random, Scheduler, Timer } from '@foundation/core';
 import type { TLSSocket } from 'node:tls';
@@ -186,8 +187,9 @@ export function createTransport(options: TransportOptions): Transport {
   if (secretInput === undefined) throw new ChannelsConfigError('security.secret', 'a cluster secret is required');
   // Checked before Buffer.from, whose TypeError quotes a number or boolean it is given (an
   // all-digit secret a config file reads as a number), and which makes an object with a length
-  // that many zero bytes.
-  if (typeof secretInput !== 'string' && !(secretInput instanceof Uint8Array)) throw new ChannelsConfigError('security.secret', 'must be a string or a Uint8Array');
+  // that many zero bytes. isUint8Array, not instanceof: a Uint8Array of another realm (a vm
+  // context) holds bytes all the same, and a Buffer is one.
+  if (typeof secretInput !== 'string' && !isUint8Array(secretInput)) throw new ChannelsConfigError('security.secret', 'must be a string or a Uint8Array');
   const secret = typeof secretInput === 'string' ? Buffer.from(secretInput, 'utf8') : Buffer.from(secretInput);
   if (secret.length < SECRET_MIN_BYTES) throw new ChannelsConfigError('security.secret', `must be at least ${SECRET_MIN_BYTES} bytes`);
   const key = clusterKey(secret, cluster);
