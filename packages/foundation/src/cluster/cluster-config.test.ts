@@ -10,12 +10,15 @@ import { describe, expect, it } from '@jest/globals';
 import { createConfig } from '@foundation/config';
 import type { Config, ConfigCommand, ConfigNotification, StandardSchemaV1 } from '@foundation/config';
 import type { FoundationError } from '@foundation/core';
+import { createMemoryPersistence } from '@foundation/raft';
 import { createUnstartedConsensus } from '../../test/support/unstarted-consensus';
+import { createClusterConsensus } from '../consensus/cluster-consensus';
 import { ClusterStateMachine } from '../consensus/cluster-state-machine';
 import type { ConsensusLog } from '../consensus/cluster-consensus';
 import { attachClusterConfig, olderConfigCommandKey } from '../../test/support/cluster-config-stream';
 import { ClusterWriteOutcomeUnknownError } from '../errors/cluster-write-outcome-unknown-error';
 import { createClusterConfig } from './cluster-config';
+import type { ClusterConfig } from './cluster-config';
 
 const defaults = { limits: { rate: 10, burst: 5 }, feature: { on: false } };
 const set = (dotted: string, value: unknown): ConfigCommand => ({ type: 'config-set', path: dotted.split('.'), value });
@@ -975,4 +978,53 @@ describe('a write or read whose caller aborts while this node has not applied it
     expect(error.message).not.toContain('before this node applied it');
     node.clusterConfig.close();
   });
+});
+
+describe('a write or read aborted while the consensus itself is in the middle of an attempt', () => {
+  // Since 13c124c the consensus also ends an aborted append or read at once, with the signal's
+  // reason; the cluster config's own wait on the same signal must still be what the caller
+  // hears: an append that may have gone out is an outcome unknown (6110), not the bare reason.
+  it('rejects the write with ClusterWriteOutcomeUnknownError (6110), the reason its cause, and the read with the reason', async () => {
+    const rules = { defaults: { limits: { rate: 10, burst: 5 } }, updatablePaths: ['limits'] };
+    const consensus = createClusterConsensus({
+      nodeId: 'solo',
+      voters: ['solo'],
+      transport: { send: () => false, onMessage: () => () => undefined },
+      forwarding: { request: () => Promise.reject(new Error('not used: the only voter leads')), onRequest: () => () => undefined },
+      persistence: createMemoryPersistence(),
+      raft: { tickMs: 5, electionTicks: 4, heartbeatTicks: 1 },
+    });
+    const config: Config<unknown> = createConfig({ ...rules }) as Config<unknown>;
+    const log = consensus.log<ConfigCommand>('config', { retain: { state: () => clusterConfig.snapshotCommands() } });
+    const clusterConfig: ClusterConfig = createClusterConfig(config, log, () => undefined, rules);
+    await consensus.start();
+    try {
+      for (let attempt = 0; attempt < 400 && consensus.raft.status().role !== 'leader'; attempt += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+      // Raft takes the proposal and the read, and answers neither: the attempts stay in flight.
+      const raft = consensus.raft as unknown as { propose: (...args: unknown[]) => Promise<unknown>; read: (...args: unknown[]) => Promise<unknown> };
+      const held: ((value: unknown) => void)[] = [];
+      raft.propose = () => new Promise((resolve) => held.push(resolve));
+      raft.read = () => new Promise((resolve) => held.push(resolve));
+      const controller = new AbortController();
+      const reason = new Error('the caller gave up');
+      const write = clusterConfig.setClusterWide('limits.burst', 8, { signal: controller.signal }).catch((error: unknown) => error);
+      const read = clusterConfig.getWithConsensus('limits.burst', { signal: controller.signal }).catch((error: unknown) => error);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(held).toHaveLength(2);
+
+      controller.abort(reason);
+
+      const error = (await write) as ClusterWriteOutcomeUnknownError;
+      expect(error).toBeInstanceOf(ClusterWriteOutcomeUnknownError);
+      expect(error.code).toBe(6110);
+      expect(error.cause).toBe(reason);
+      expect(error.context).toEqual({ path: ['limits', 'burst'], index: null, snapshotIndex: null });
+      expect(await read).toBe(reason);
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+      for (const resolve of held) resolve({ index: 1, value: null });
+    } finally {
+      clusterConfig.close();
+      await consensus.stop();
+    }
+  }, 30_000);
 });
