@@ -1,6 +1,7 @@
 // The transport's life as production users meet it first, over real sockets on loopback: what
 // close() releases and when its promise says so, and what a peer's own close() tells this node.
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { createSystemClock } from '@foundation/core';
 import { countTimers } from '@foundation/testkit';
@@ -33,6 +34,28 @@ describe('close()', () => {
       await successor.close();
       await first;
     }
+  });
+
+  it('called at once after createTransport, before the listening socket opened, leaves no socket listening on the port once its listen completes', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as AddressInfo;
+        probe.close(() => resolve(free));
+      });
+    });
+    const transport = createTransport({ nodeId: 'node-a', listen: { host: '127.0.0.1', port }, security: { secret: SECRET } });
+    await transport.close();
+    // The listen was under way when close() was called; ready() settles once it has.
+    await transport.ready().catch(() => undefined);
+    const outcome = await new Promise<string>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve('connected');
+      });
+      socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
+    });
+    expect(outcome).toBe('ECONNREFUSED');
   });
 
   it('leaves no timer of its own behind once it resolves, not even for connections whose close handshake finished', async () => {

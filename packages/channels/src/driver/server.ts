@@ -183,7 +183,16 @@ export function createListener(options: ListenerOptions): Listener {
         }
         webSockets.close();
         if (!server.listening) {
-          resolve();
+          // The listen may still be under way (its address lookup is asynchronous, even for a
+          // literal): closed now, the socket would open after close() and hold its port for the
+          // life of the process. A listen that failed has nothing to close.
+          ready.then(
+            () => {
+              server.close(() => resolve());
+              server.closeAllConnections();
+            },
+            () => resolve(),
+          );
           return;
         }
         server.close(() => resolve());
