@@ -491,6 +491,27 @@ describe('mutual TLS', () => {
     await expect(a.request('node-b', 'coordination', 'over tls')).resolves.toBe('over tls');
   });
 
+  it('a listening node with mutual: false and bindNodeId is refused at createTransport (5801, naming both), since it has no client certificate to check and refused every dialer with 4021; a node that only dials may bind the servers it reaches (review finding)', async () => {
+    for (const bindNodeId of [true, () => true]) {
+      const tls = { ...certificates.nodeB, ca: certificates.ca, mutual: false, bindNodeId };
+      let thrown: unknown;
+      try {
+        const transport = createTransport({ nodeId: 'node-b', listen: { port: 0 }, security: { secret: SECRET, tls } });
+        await transport.close();
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(ChannelsConfigError);
+      expect((thrown as ChannelsConfigError).code).toBe(CHANNELS_ERROR_CODES.invalidConfig);
+      expect((thrown as Error).message).toMatch(/bindNodeId.*mutual: false|mutual: false.*bindNodeId/);
+      const dialOnly = createTransport({ nodeId: 'node-a', security: { secret: SECRET, tls } });
+      await dialOnly.close();
+    }
+    // Without a binding asked for, mutual: false listens as before.
+    const loose = await startNode('node-c', { security: { secret: SECRET, tls: { ...certificates.nodeC, ca: certificates.ca, mutual: false } } });
+    expect(loose.address()!.url.startsWith('wss://')).toBe(true);
+  });
+
   it('a client certificate from another CA is refused during the TLS handshake', async () => {
     const b = await startNode('node-b', { security: { secret: SECRET, tls: { ...certificates.nodeB, ca: certificates.ca } } });
     // The rogue trusts the cluster CA (so it accepts the server) but presents a rogue certificate.

@@ -198,6 +198,15 @@ export function createTransport(options: TransportOptions): Transport {
   if (typeof maskFrames !== 'boolean') throw new ChannelsConfigError('security.maskFrames', 'must be a boolean');
   // With mutual TLS, node ids are bound to certificates unless the options say otherwise.
   const bindNodeId = tls?.bindNodeId ?? (tls !== undefined && (tls.mutual ?? true));
+  if (bindNodeId !== undefined && typeof bindNodeId !== 'boolean' && typeof bindNodeId !== 'function') {
+    throw new ChannelsConfigError('security.tls.bindNodeId', 'must be a boolean or a function');
+  }
+  // Without mutual TLS a dialer shows no certificate, so a listener asked to bind ids would find
+  // nothing to check and refuse every dialer (4021). A node that only dials may still bind the
+  // servers it reaches, whose certificates it always sees.
+  if (tls !== undefined && tls.mutual === false && bindNodeId !== false && options.listen !== undefined && options.listen !== false) {
+    throw new ChannelsConfigError('security.tls.bindNodeId', 'a listening node with mutual: false gets no client certificate to bind a node id to; set mutual: true or bindNodeId: false');
+  }
   const binding: NodeIdBinding | undefined = typeof bindNodeId === 'function' ? bindNodeId : bindNodeId ? certificateNamesNode : undefined;
   const channels = resolveChannels(options.channels ?? defaultChannels());
   const mode = options.connectionMode ?? 'per-channel';
