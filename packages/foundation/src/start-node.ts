@@ -45,6 +45,7 @@ import { createRequestRouter } from './wiring/request-router';
 import { InvalidOptionsError } from './errors/invalid-options-error';
 import { extend } from './wiring/extend';
 import { keepLearnersToLiveNodes } from './wiring/learner-upkeep';
+import { sweepEndedLocks } from './coordination/lock-sweep';
 import { channelMultiplexer, membershipEventsFor, runtimeMonitor } from './wiring/adapters';
 import { lockDataDir } from './wiring/data-dir-lock';
 import { createStepRunner } from './wiring/step-runner';
@@ -551,6 +552,16 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
     clock,
     ...(resolved.timing === 'local' ? { graceMs: 2_000, intervalMs: 250 } : { graceMs: 15_000, intervalMs: 1_000 }),
   });
+  // Leases that ended a while ago leave the lock table, cleared by the leader
+  // (src/coordination/lock-sweep.ts); the grace covers clocks that disagree.
+  const stopLockSweep = sweepEndedLocks({
+    raft: consensus.raft,
+    locks: () => consensus.stateMachine.lockStates(),
+    propose: (command) => consensus.propose('locks', command),
+    clock,
+    maxPerSweep: 128,
+    ...(resolved.timing === 'local' ? { graceMs: 5_000, intervalMs: 1_000 } : { graceMs: 60_000, intervalMs: 10_000 }),
+  });
 
   const singletons = new Set<Singleton>();
   let stopping: Promise<void> | null = null;
@@ -728,6 +739,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
         // Before the registry closes: the upkeep asks it which nodes are live, and a closed
         // registry refuses that question (RegistryClosedError from a timer).
         await steps.run('learner-upkeep', stopLearnerUpkeep);
+        await steps.run('lock-sweep', stopLockSweep);
         registryClosed = true;
         await steps.run('registry', () => registry.close({ announce: true }));
         await steps.run('control', () => control.close());

@@ -323,6 +323,11 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
     return this.locks.get(name);
   }
 
+  /** Every lease the lock table holds, ended ones included (it keeps a lease until it is taken or given back). */
+  lockStates(): IterableIterator<LockState> {
+    return this.locks.values();
+  }
+
   apply(command: ClusterCommand, index: number): ClusterResult {
     this.applied = index;
     if (typeof command !== 'object' || command === null) return { index, value: null };

@@ -66,6 +66,11 @@ export class LockTable {
     return [...this.locks.values()];
   }
 
+  /** The leases held, without a copy of the list (do not apply commands while iterating). */
+  values(): IterableIterator<LockState> {
+    return this.locks.values();
+  }
+
   restore(locks: readonly LockState[]): void {
     this.locks.clear();
     for (const lock of locks) this.locks.set(lock.name, lock);

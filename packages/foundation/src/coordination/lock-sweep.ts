@@ -1,0 +1,84 @@
+// Clears ended leases out of the cluster's lock table. The table keeps a lease until the lock
+// is taken again or given back, so a node that dies holding a lock, or an application that locks
+// names it never uses again (one per job, say), left an entry in every replica and every
+// snapshot for good: the table grew with every name ever locked.
+//
+// The leader clears them with the commands every version of the table already knows, so that
+// replicas of an older version apply the same and none diverges: an acquire whose `now` is the
+// moment the lease ended, then a release of what that acquire granted. The acquire is granted
+// only if the table still holds that lease, or one that ended no later: a lease renewed or taken
+// since the leader looked ends later, and the acquire is refused. What it grants ends 1 ms after
+// the lease it replaced, long past on every clock by then; a sweep that stops between the two
+// commands leaves that grant, ended, for the next sweep.
+//
+// Only leases ended `graceMs` ago on the leader's clock are cleared (leases are measured on
+// each proposer's clock, and the leader's may run ahead of it). A renewal of a lease that is gone
+// fails, as it fails once another node has taken the lock: the holder hears LockNotHeldError.
+import type { Scheduler } from '@foundation/core';
+import type { ClusterRaftNode } from '../consensus/cluster-consensus';
+import type { LockCommand, LockResult, LockState } from '../consensus/locks';
+
+/** The owner the sweep's acquires name, for the millisecond between its two commands. */
+export const LOCK_SWEEP_OWNER = '$foundation/lock-sweep';
+
+export interface LockSweepOptions {
+  readonly raft: Pick<ClusterRaftNode, 'status'>;
+  /** The lock table as this node has applied it. */
+  readonly locks: () => Iterable<LockState>;
+  readonly propose: (command: LockCommand) => Promise<{ readonly value: unknown }>;
+  readonly clock: Scheduler;
+  /** How long after its end (on this node's clock) a lease is cleared. */
+  readonly graceMs: number;
+  /** How often the leader looks. */
+  readonly intervalMs: number;
+  /** Most leases cleared per look; the rest wait for the next. */
+  readonly maxPerSweep: number;
+  /** Told of a clearing that failed (it is tried again at a later look). */
+  readonly onError?: (error: unknown, lock: LockState) => void;
+}
+
+/** The ended leases a sweep would clear now, at most `limit` of them. */
+export function endedLeases(locks: Iterable<LockState>, now: number, graceMs: number, limit: number): LockState[] {
+  const ended: LockState[] = [];
+  if (limit <= 0) return ended;
+  for (const lock of locks) {
+    if (lock.expiresAt + graceMs > now) continue;
+    ended.push(lock);
+    if (ended.length >= limit) break;
+  }
+  return ended;
+}
+
+/** Starts the sweep (it acts only while this node leads); returns the function that stops it. */
+export function sweepEndedLocks(options: LockSweepOptions): () => void {
+  const { clock } = options;
+  let sweeping = false;
+  let stopped = false;
+
+  const clear = async (lock: LockState): Promise<void> => {
+    try {
+      const { value } = await options.propose({ op: 'acquire', name: lock.name, owner: LOCK_SWEEP_OWNER, leaseMs: 1, now: lock.expiresAt });
+      const result = value as LockResult | null;
+      if (result === null || result.op !== 'acquire' || !result.acquired) return;
+      await options.propose({ op: 'release', name: lock.name, token: result.lock.token });
+    } catch (error) {
+      if (!stopped) options.onError?.(error, lock);
+    }
+  };
+
+  const sweep = (): void => {
+    if (stopped || sweeping || options.raft.status().role !== 'leader') return;
+    const ended = endedLeases(options.locks(), clock.now(), options.graceMs, options.maxPerSweep);
+    if (ended.length === 0) return;
+    sweeping = true;
+    void Promise.allSettled(ended.map(clear)).then(() => {
+      sweeping = false;
+    });
+  };
+
+  const timer = clock.setRepeatingTimer(options.intervalMs, sweep);
+  return () => {
+    stopped = true;
+    timer.cancel();
+  };
+}
