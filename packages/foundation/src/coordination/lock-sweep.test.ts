@@ -174,5 +174,7 @@ describe('endedLeases', () => {
     expect(endedLeases(table, 1_100, 1_000, 2).map((entry) => entry.name)).toEqual(['a', 'c']);
     expect(endedLeases(table, 1_099, 1_000, 10).map((entry) => entry.name)).toEqual(['c', 'd']);
     expect(endedLeases(table, 1_100, 1_000, 0)).toEqual([]);
+    // An infinite expiry never ends, and a minus infinite one cannot date the sweep's acquire.
+    expect(endedLeases([lock('e', Number.NEGATIVE_INFINITY), lock('f', Number.POSITIVE_INFINITY)], 1e15, 1_000, 10)).toEqual([]);
   });
 });

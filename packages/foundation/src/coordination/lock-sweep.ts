@@ -42,7 +42,9 @@ export function endedLeases(locks: Iterable<LockState>, now: number, graceMs: nu
   const ended: LockState[] = [];
   if (limit <= 0) return ended;
   for (const lock of locks) {
-    if (lock.expiresAt + graceMs > now) continue;
+    // An infinite expiry (a snapshot may hold one from before such leases were refused) cannot
+    // date the sweep's acquire: the table refuses that, and the sweep would propose it at every look.
+    if (!Number.isFinite(lock.expiresAt) || lock.expiresAt + graceMs > now) continue;
     ended.push(lock);
     if (ended.length >= limit) break;
   }
