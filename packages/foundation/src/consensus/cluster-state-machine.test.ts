@@ -288,6 +288,8 @@ describe('the cluster state machine', () => {
           ['locks', [{ owner: 'o', token: 1, expiresAt: 1_000 }]],
           ['locks', [{ name: 'l', owner: 'o', token: 'one', expiresAt: 1_000 }]],
           ['locks', [{ name: 'l', owner: 'o', token: 1, expiresAt: Number.NaN }]],
+          ['locks', [{ name: 'l', token: 1, expiresAt: 1_000 }]],
+          ['locks', [{ name: 'l', owner: { id: 'o' }, token: 1, expiresAt: 1_000 }]],
           ['kv', 'pairs'],
           ['sessions', 'p'],
           ['sessions', [null]],

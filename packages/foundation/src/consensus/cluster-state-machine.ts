@@ -196,8 +196,9 @@ function readSnapshot(data: Uint8Array): SnapshotParts {
   if (!Array.isArray(locks)) return refuse('the lock table', 'is not a list');
   for (const lock of locks as unknown[]) {
     // An expiry may be Infinity (granted before such leases were refused), never NaN.
-    if (!isPlainObject(lock) || typeof lock.name !== 'string' || !isIndex(lock.token) || typeof lock.expiresAt !== 'number' || Number.isNaN(lock.expiresAt)) {
-      refuse('the lock table', 'holds something other than a lock with a name, a token and an expiry');
+    // The owner too: holder() hands it out, and an acquire compares it with its own.
+    if (!isPlainObject(lock) || typeof lock.name !== 'string' || typeof lock.owner !== 'string' || !isIndex(lock.token) || typeof lock.expiresAt !== 'number' || Number.isNaN(lock.expiresAt)) {
+      refuse('the lock table', 'holds something other than a lock with a name, an owner, a token and an expiry');
     }
   }
   if (!(kv instanceof Uint8Array)) return refuse('the key-value map', 'is not bytes');
