@@ -19,8 +19,12 @@ export interface LockLease {
   readonly expiresAt: number;
   /** Extends the lease; rejects with LockNotHeldError when the lock was lost. */
   renew(leaseMs?: number): Promise<LockLease>;
-  /** Gives the lock back; `signal` gives up waiting for that (the lease then ends by itself). */
-  release(options?: { readonly signal?: AbortSignal }): Promise<void>;
+  /**
+   * Gives the lock back; `signal` gives up waiting for that (the lease then ends by itself).
+   * Resolves true when this lease was given back, false when the lock no longer held it (the
+   * lease ended and another node took the lock, or the leader cleared it).
+   */
+  release(options?: { readonly signal?: AbortSignal }): Promise<boolean>;
 }
 
 export interface AcquireOptions {
@@ -69,7 +73,9 @@ export function createDistributedLocks(backend: LockBackend, options: { readonly
       return lease(result.lock, renewMs);
     },
     async release(releaseOptions = {}) {
-      await backend.propose('locks', { op: 'release', name: state.name, token: state.token }, releaseOptions.signal);
+      const { value } = await backend.propose('locks', { op: 'release', name: state.name, token: state.token }, releaseOptions.signal);
+      const result = value as LockResult | null;
+      return result !== null && result.op === 'release' && result.released;
     },
   });
   /**

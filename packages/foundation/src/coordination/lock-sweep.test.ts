@@ -160,8 +160,12 @@ describe('the sweep of ended leases', () => {
     await w.runFor(3_500);
     expect(w.table.get('job')).toBeNull();
     await expect(lease.renew()).rejects.toThrow(LockNotHeldError);
-    const next = await w.locks.acquire('job', { leaseMs: 1_000 });
-    expect(next!.token).toBeGreaterThan(lease.token);
+    // Its release says nothing was given back.
+    await expect(lease.release()).resolves.toBe(false);
+    const next = (await w.locks.acquire('job', { leaseMs: 1_000 }))!;
+    expect(next.token).toBeGreaterThan(lease.token);
+    await expect(next.release()).resolves.toBe(true);
+    expect(w.table.get('job')).toBeNull();
     stop();
   });
 });
