@@ -512,6 +512,24 @@ describe('mutual TLS', () => {
     expect(loose.address()!.url.startsWith('wss://')).toBe(true);
   });
 
+  it('a mutual that is not a boolean is refused at createTransport (5801, naming security.tls.mutual), since the TLS server asks for a client certificate only when given true', async () => {
+    // 'true' or 1 turned mutual TLS off while the binding it implied stayed on (every dialer
+    // refused with 4021); 0 with bindNodeId slipped past the check for mutual: false the same way.
+    for (const mutual of ['true', 1, 0]) {
+      const tls = { ...certificates.nodeB, ca: certificates.ca, mutual: mutual as never, bindNodeId: true };
+      let thrown: unknown;
+      try {
+        const transport = createTransport({ nodeId: 'node-b', listen: { port: 0 }, security: { secret: SECRET, tls } });
+        await transport.close();
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(ChannelsConfigError);
+      expect((thrown as ChannelsConfigError).code).toBe(CHANNELS_ERROR_CODES.invalidConfig);
+      expect((thrown as ChannelsConfigError).field).toBe('security.tls.mutual');
+    }
+  });
+
   it('a client certificate from another CA is refused during the TLS handshake', async () => {
     const b = await startNode('node-b', { security: { secret: SECRET, tls: { ...certificates.nodeB, ca: certificates.ca } } });
     // The rogue trusts the cluster CA (so it accepts the server) but presents a rogue certificate.

@@ -196,15 +196,19 @@ export function createTransport(options: TransportOptions): Transport {
   const tls = options.security.tls;
   const maskFrames = options.security.maskFrames ?? false;
   if (typeof maskFrames !== 'boolean') throw new ChannelsConfigError('security.maskFrames', 'must be a boolean');
+  // Node's TLS server asks for a client certificate only when told `true`: 'true' or 1 would turn
+  // mutual TLS off while the binding below took it for on.
+  const mutual = tls?.mutual ?? true;
+  if (typeof mutual !== 'boolean') throw new ChannelsConfigError('security.tls.mutual', 'must be a boolean');
   // With mutual TLS, node ids are bound to certificates unless the options say otherwise.
-  const bindNodeId = tls?.bindNodeId ?? (tls !== undefined && (tls.mutual ?? true));
+  const bindNodeId = tls?.bindNodeId ?? (tls !== undefined && mutual);
   if (bindNodeId !== undefined && typeof bindNodeId !== 'boolean' && typeof bindNodeId !== 'function') {
     throw new ChannelsConfigError('security.tls.bindNodeId', 'must be a boolean or a function');
   }
   // Without mutual TLS a dialer shows no certificate, so a listener asked to bind ids would find
   // nothing to check and refuse every dialer (4021). A node that only dials may still bind the
   // servers it reaches, whose certificates it always sees.
-  if (tls !== undefined && tls.mutual === false && bindNodeId !== false && options.listen !== undefined && options.listen !== false) {
+  if (tls !== undefined && !mutual && bindNodeId !== false && options.listen !== undefined && options.listen !== false) {
     throw new ChannelsConfigError('security.tls.bindNodeId', 'a listening node with mutual: false gets no client certificate to bind a node id to; set mutual: true or bindNodeId: false');
   }
   const binding: NodeIdBinding | undefined = typeof bindNodeId === 'function' ? bindNodeId : bindNodeId ? certificateNamesNode : undefined;
