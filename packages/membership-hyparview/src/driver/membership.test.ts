@@ -432,6 +432,10 @@ describe('hostile server announcements', () => {
     // Too long for any mesh (2 × maxServers + 1), or not all ids: the origin only.
     expect(announce({ server: 'sender', servers: ['sender', ...Array.from({ length: 200 }, (_, index) => `fake${index}`)] })).toBe(1);
     expect(announce({ server: 'sender', servers: ['sender', 's2', 42] })).toBe(1);
+    // A list with a hole (a transport that clones structurally keeps holes; every() skips them): the origin only, not a server named undefined.
+    const holed: unknown[] = ['sender'];
+    holed[2] = 's2';
+    expect(announce({ server: 'sender', servers: holed })).toBe(1);
     // The origin and its mesh.
     expect(announce({ server: 'sender', servers: ['sender', 's2', 's3', 's4'] })).toBe(4);
   });

@@ -1171,7 +1171,8 @@ class MembershipDriver implements Membership {
     // Its sender comes first in the list the service reads (see `serverAnnounced`): never this node.
     if (typeof server !== 'string' || server !== origin || server === this.nodeId || !this.isNodeId(server)) return undefined;
     if (!Array.isArray(servers)) return { servers: [server], namesMesh: false };
-    if (servers.length > 2 * this.config.clientServer.maxServers + 1 || !servers.every((entry) => typeof entry === 'string' && this.isNodeId(entry))) return { servers: [server], namesMesh: true };
+    // By index (isNodeIdList): every() skips the holes of a sparse array, and each was learnt as a server named undefined.
+    if (servers.length > 2 * this.config.clientServer.maxServers + 1 || !isNodeIdList(servers, this.config.maxNodeIdLength)) return { servers: [server], namesMesh: true };
     return { servers: [...new Set([server, ...(servers as string[])])].filter((entry) => entry !== this.nodeId), namesMesh: true };
   }
 
