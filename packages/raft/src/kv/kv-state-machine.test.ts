@@ -17,6 +17,19 @@ describe('createKvStateMachine', () => {
     expect(kv.query({ op: 'size' })).toBe(1);
   });
 
+  it('reads a stored null as a missing key, as the README says, but counts it in size and delete', () => {
+    const kv = createKvStateMachine();
+    expect(kv.apply({ op: 'put', key: 'n', value: null }, 1)).toEqual({ op: 'put', previous: null });
+    expect(kv.query({ op: 'get', key: 'n' })).toBeNull();
+    expect(kv.query({ op: 'get', key: 'missing' })).toBeNull();
+    expect(kv.query({ op: 'size' })).toBe(1);
+    expect(kv.apply({ op: 'cas', key: 'n', expected: null, value: 1 }, 2)).toEqual({ op: 'cas', ok: true, current: 1 });
+    expect(kv.apply({ op: 'cas', key: 'missing', expected: null, value: 2 }, 3)).toEqual({ op: 'cas', ok: true, current: 2 });
+    expect(kv.apply({ op: 'put', key: 'n', value: null }, 4)).toEqual({ op: 'put', previous: 1 });
+    expect(kv.apply({ op: 'delete', key: 'n' }, 5)).toEqual({ op: 'delete', existed: true });
+    expect(kv.query({ op: 'size' })).toBe(1);
+  });
+
   it('refuses commands and queries whose key holds a lone surrogate before they reach the log, but applies what is in a log alike (review finding)', () => {
     // cbor-x writes a lone surrogate as U+FFFD: two keys became one in the log, and the key as
     // given was not the key stored.
