@@ -253,7 +253,8 @@ const LANE_ENTRY_BYTES = { credit: 6, ack: 8 } as const;
 export function encodeLaneAmounts(kind: 'credit' | 'ack', entries: readonly LaneAmount[]): Uint8Array {
   if (entries.length === 0 || entries.length > 255) throw new RangeError(`${kind} frame needs 1–255 entries (got ${entries.length})`);
   const entryBytes = LANE_ENTRY_BYTES[kind];
-  const frame = new Uint8Array(2 + entries.length * entryBytes);
+  // Every byte is written below; from Node's pool, as block frames are (outbound-queue.ts).
+  const frame = Buffer.allocUnsafe(2 + entries.length * entryBytes);
   frame[0] = kind === 'credit' ? FRAME_TYPES.credit : FRAME_TYPES.ack;
   frame[1] = entries.length;
   let offset = 2;

@@ -343,7 +343,10 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
       hasMeta = nextHasMeta;
     }
     const headerLength = reliable ? RELIABLE_BLOCK_HEADER_BYTES : BLOCK_HEADER_BYTES;
-    const frame = new Uint8Array(headerLength + arrayHeadLength(count) + bodyBytes + (hasMeta ? count * 2 : 0));
+    // From Node's pool (a slice of a shared 8 KiB slab below 4 KiB), not zero-filled: every byte
+    // up to `offset` is written and the rest is cut off. A Uint8Array of its own cost an
+    // ArrayBuffer per frame, and ws then made a Buffer of it.
+    const frame = Buffer.allocUnsafe(headerLength + arrayHeadLength(count) + bodyBytes + (hasMeta ? count * 2 : 0));
     const firstEntry = pending[head]!;
     assignSeq(firstEntry);
     writeBlockHeader(frame, channel, lane, hasMeta, reliable, count, firstEntry.seq);
