@@ -125,7 +125,7 @@ describe('the sweep of ended leases', () => {
     stop();
   });
 
-  it('acts only while this node leads, clears at most maxPerSweep a look, and starts no look while one is in flight', async () => {
+  it('acts only while this node leads, clears at most maxPerSweep at a time, and starts no look while one is in flight', async () => {
     const w = world();
     for (let n = 0; n < 5; n += 1) await w.locks.acquire(`job-${n}`, { leaseMs: 100 });
     w.setRole('follower');
@@ -136,14 +136,18 @@ describe('the sweep of ended leases', () => {
     // Leading, with the log slow to answer: one look's two acquires wait, and no other look begins.
     let letThrough: (() => void) | undefined;
     const held = new Promise<void>((resolve) => (letThrough = resolve));
-    w.intercept((command) => (command.op === 'acquire' ? held : undefined));
+    let waiting = 0;
+    w.intercept((command) => {
+      if (command.op !== 'acquire') return undefined;
+      waiting += 1;
+      return held;
+    });
     w.setRole('leader');
     await w.runFor(2_000);
+    expect(waiting).toBe(2);
     expect(w.log).toHaveLength(5);
     w.intercept(undefined);
     letThrough!();
-    await w.runFor(0);
-    expect(w.names()).toHaveLength(3);
     await w.runFor(1_000);
     expect(w.names()).toEqual([]);
     stop();
@@ -151,6 +155,44 @@ describe('the sweep of ended leases', () => {
     await w.locks.acquire('after', { leaseMs: 100 });
     await w.runFor(5_000);
     expect(w.names()).toEqual(['after']);
+  });
+
+  it('keeps up with leases that end faster than maxPerSweep a look: a look that cleared a full batch looks again at once', async () => {
+    const w = world();
+    for (let n = 0; n < 7; n += 1) await w.locks.acquire(`job-${n}`, { leaseMs: 100 });
+    const stop = w.start({ graceMs: 1_000, intervalMs: 10_000, maxPerSweep: 2 });
+    // The first look, at 10 s, and the ones it leads to: not one batch per 10 s, which falls
+    // behind for good once more leases end than that.
+    await w.runFor(10_500);
+    expect(w.names()).toEqual([]);
+    stop();
+  });
+
+  it('does not look again at once after a batch that cleared nothing, nor after it was stopped', async () => {
+    const w = world();
+    for (let n = 0; n < 5; n += 1) await w.locks.acquire(`job-${n}`, { leaseMs: 100 });
+    let proposed = 0;
+    w.intercept(() => {
+      proposed += 1;
+      throw new Error('refused');
+    });
+    const stop = w.start({ graceMs: 1_000, intervalMs: 10_000, maxPerSweep: 2 });
+    await w.runFor(10_500);
+    expect(proposed).toBe(2);
+    await w.runFor(10_000);
+    expect(proposed).toBe(4);
+
+    // Stopped while a full batch is in flight: the batch ends, and no other look begins.
+    let letThrough: (() => void) | undefined;
+    const held = new Promise<void>((resolve) => (letThrough = resolve));
+    w.intercept((command) => (command.op === 'acquire' ? held : undefined));
+    await w.runFor(10_000);
+    expect(w.names()).toHaveLength(5);
+    stop();
+    letThrough!();
+    w.intercept(undefined);
+    await w.runFor(30_000);
+    expect(w.names()).toHaveLength(3);
   });
 
   it('makes a renewal after the clearing reject with LockNotHeldError, and leaves the name free to take', async () => {

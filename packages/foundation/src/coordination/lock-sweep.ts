@@ -14,7 +14,7 @@
 // Only leases ended `graceMs` ago on the leader's clock are cleared (leases are measured on
 // each proposer's clock, and the leader's may run ahead of it). A renewal of a lease that is gone
 // fails, as it fails once another node has taken the lock: the holder hears LockNotHeldError.
-import type { Scheduler } from '@foundation/core';
+import type { Scheduler, Timer } from '@foundation/core';
 import type { ClusterRaftNode } from '../consensus/cluster-consensus';
 import type { LockCommand, LockResult, LockState } from '../consensus/locks';
 
@@ -31,7 +31,10 @@ export interface LockSweepOptions {
   readonly graceMs: number;
   /** How often the leader looks. */
   readonly intervalMs: number;
-  /** Most leases cleared per look; the rest wait for the next. */
+  /**
+   * Most leases cleared at a time; a look that cleared a full batch looks again as soon as it is
+   * done, so the sweep keeps up however fast leases end.
+   */
   readonly maxPerSweep: number;
   /** Told of a clearing that failed (it is tried again at a later look). */
   readonly onError?: (error: unknown, lock: LockState) => void;
@@ -56,15 +59,20 @@ export function sweepEndedLocks(options: LockSweepOptions): () => void {
   const { clock } = options;
   let sweeping = false;
   let stopped = false;
+  /** The look a full batch asked for, to cancel at stop. */
+  let again: Timer | null = null;
 
-  const clear = async (lock: LockState): Promise<void> => {
+  /** Resolves whether the lease left the table (the sweep's own release was granted). */
+  const clear = async (lock: LockState): Promise<boolean> => {
     try {
       const { value } = await options.propose({ op: 'acquire', name: lock.name, owner: LOCK_SWEEP_OWNER, leaseMs: 1, now: lock.expiresAt });
       const result = value as LockResult | null;
-      if (result === null || result.op !== 'acquire' || !result.acquired) return;
-      await options.propose({ op: 'release', name: lock.name, token: result.lock.token });
+      if (result === null || result.op !== 'acquire' || !result.acquired) return false;
+      const released = (await options.propose({ op: 'release', name: lock.name, token: result.lock.token })).value as LockResult | null;
+      return released !== null && released.op === 'release' && released.released;
     } catch (error) {
       if (!stopped) options.onError?.(error, lock);
+      return false;
     }
   };
 
@@ -73,8 +81,19 @@ export function sweepEndedLocks(options: LockSweepOptions): () => void {
     const ended = endedLeases(options.locks(), clock.now(), options.graceMs, options.maxPerSweep);
     if (ended.length === 0) return;
     sweeping = true;
-    void Promise.allSettled(ended.map(clear)).then(() => {
+    // Settled, not all: an onError that throws must not leave `sweeping` set for good.
+    void Promise.allSettled(ended.map(clear)).then((outcomes) => {
       sweeping = false;
+      // A full batch may have left more behind: looked at again at once (on a timer, so that
+      // the event loop turns), not an interval later. One batch an interval fell behind for good
+      // once leases ended faster than that, and the table grew again. Only after progress: a
+      // batch that cleared nothing (no quorum, refused) waits for the interval.
+      if (!stopped && ended.length >= options.maxPerSweep && outcomes.some((outcome) => outcome.status === 'fulfilled' && outcome.value)) {
+        again = clock.setTimer(0, () => {
+          again = null;
+          sweep();
+        });
+      }
     });
   };
 
@@ -82,5 +101,6 @@ export function sweepEndedLocks(options: LockSweepOptions): () => void {
   return () => {
     stopped = true;
     timer.cancel();
+    again?.cancel();
   };
 }
