@@ -324,7 +324,7 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
     return this.locks.get(name);
   }
 
-  /** Every lease the lock table holds, ended ones included (it keeps a lease until it is taken or given back). */
+  /** Every lease the lock table holds, ended ones included (it keeps a lease until it is taken, given back or cleared). */
   lockStates(): IterableIterator<LockState> {
     return this.locks.values();
   }

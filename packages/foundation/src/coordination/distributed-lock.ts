@@ -128,8 +128,9 @@ export function createDistributedLocks(backend: LockBackend, options: { readonly
     },
     async holder(name) {
       const state = (await backend.read({ kind: 'lock', name })) as LockState | null;
-      // The table keeps a lease that ended until the lock is taken or given back: judged free
-      // here as acquire() judges it, with this node's clock.
+      // The table keeps a lease that ended until the lock is taken or given back (or the leader
+      // clears it, src/coordination/lock-sweep.ts): judged free here as acquire() judges it,
+      // with this node's clock.
       return state !== null && options.clock.now() < state.expiresAt ? state : null;
     },
   };
