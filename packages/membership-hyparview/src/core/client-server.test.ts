@@ -263,6 +263,80 @@ describe('client-server', () => {
     });
   });
 
+  it('a server list counts only as the answer to a hello this node sent, once, up to twice the longest a request waits after it: a stranger\'s teaches no contact, server or seeker', () => {
+    // Any node could send one unasked: a client took every server and up to 8 contacts it named,
+    // so a few lists replaced the 16 live contacts it falls back on when every server is gone
+    // with made-up names; a server took the contacts too. (The test nodes' requests wait 200 ms,
+    // and 1,000 ms more for a connection.)
+    const made = Array.from({ length: 8 }, (_, index) => `x${index}`);
+    const stranger = (core: ClientServerCore, now: number): void => {
+      core.receive('stranger', { type: 'cs-servers', epoch: 0, servers: made, peers: made }, now);
+      core.receive('other', { type: 'cs-servers', epoch: 0, servers: [], peers: made, seeking: true, lowest: 'x0' }, now);
+    };
+    /** What `core` knows, as its answer to a hello shows it: its servers and (up to 8 of) its contacts. */
+    const answer = (core: ClientServerCore, now: number): { servers: string[]; peers: string[] } => {
+      core.receive('probe', { type: 'cs-hello', epoch: 0 }, now);
+      const [, message] = sends(core.takeEffects()).find(([to, sent]) => to === 'probe' && sent.type === 'cs-servers')!;
+      const { servers, peers } = message as { servers: readonly string[]; peers?: readonly string[] };
+      return { servers: [...servers].sort(), peers: [...(peers ?? [])].sort() };
+    };
+
+    // A client that asked its seed, whose answer named s1 and two live nodes.
+    const client = node('c1', 'client');
+    client.join(['seed'], 0);
+    client.receive('seed', { type: 'cs-servers', epoch: 0, servers: ['s1'], peers: ['p1', 'p2'] }, 1);
+    client.takeEffects();
+    const before = answer(client, 2);
+    stranger(client, 3);
+    // The seed answers again, a hello it was sent once: the second copy is unasked too.
+    client.receive('seed', { type: 'cs-servers', epoch: 0, servers: ['s1', 'x9'], peers: ['x9'] }, 4);
+    const dialled = sends(client.takeEffects()).map(([to]) => to);
+    expect({ before, after: answer(client, 5), dialled, ignored: client.stats().serverListsIgnored }).toEqual({
+      before: { servers: ['s1'], peers: ['p1', 'p2', 'seed'] },
+      after: { servers: ['s1'], peers: ['p1', 'p2', 'seed'] },
+      dialled: [],
+      ignored: 3,
+    });
+    // A server with no clients names its contacts: a stranger's list adds none to them either.
+    const server = node('s1', 'server');
+    server.join([], 0);
+    server.takeEffects();
+    const serverBefore = answer(server, 1);
+    stranger(server, 2);
+    expect({ before: serverBefore, after: answer(server, 3) }).toEqual({ before: { servers: ['s1'], peers: [] }, after: { servers: ['s1'], peers: [] } });
+    // Nor does an unasked `seeking` make a node that knows no server defer to its sender (or to
+    // the node it names): it would name that one in its answers.
+    const [low, lower, id] = Array.from({ length: 200 }, (_, index) => `c${index}`)
+      .filter((candidate) => !isElectedServer(candidate, 100, base))
+      .sort((a, b) => electionPoint(a) - electionPoint(b));
+    const lost = node(id!, 'auto');
+    lost.join([], 0);
+    lost.receive(low!, { type: 'cs-servers', epoch: 0, servers: [], seeking: true, lowest: lower! }, 1);
+    lost.receive('probe', { type: 'cs-hello', epoch: 0 }, 2);
+    expect(sends(lost.takeEffects()).find(([to]) => to === 'probe')?.[1]).toEqual({ type: 'cs-servers', epoch: 0, servers: [], peers: [], seeking: true });
+
+    // A client attached to s1 (so it asks no contacts) whose hello to its seed, sent at 0, was
+    // given up on at 200 ms; it asks the seed nothing more. The answer still counts 2 s on,
+    // within twice the request's 1,200 ms; 3 s on it is unasked.
+    const late = (at: number): { servers: string[]; peers: string[]; hellosToSeed: number } => {
+      const core = node('c2', 'client', { serversPerClient: 1 });
+      core.join(['seed'], 0);
+      core.serverAnnounced(['s1'], 0);
+      core.receive('s1', { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: ['s1'] }, 1);
+      let hellosToSeed = 0;
+      for (let now = 100; now <= at; now += 100) {
+        hellosToSeed += sends(core.takeEffects()).filter(([to, message]) => to === 'seed' && message.type === 'cs-hello').length;
+        if (now < at) core.tick(now);
+      }
+      core.receive('seed', { type: 'cs-servers', epoch: 0, servers: ['s2'], peers: ['p1'] }, at);
+      return { ...answer(core, at + 1), hellosToSeed };
+    };
+    expect({ inWindow: late(2_000), afterIt: late(3_000) }).toEqual({
+      inWindow: { servers: ['s1', 's2'], peers: ['p1', 'seed'], hellosToSeed: 1 },
+      afterIt: { servers: ['s1'], peers: [], hellosToSeed: 1 },
+    });
+  });
+
   it('a cs-servers from a server this node asked to attach to is not its attach reply: the reply still counts, and a refusal to mesh still lets the link go', () => {
     // A client elected while the answer to its contact refresh (a hello) was on its way from its
     // server: that answer ended the attach to mesh, and the server's refusal (its mesh full, it
@@ -403,7 +477,6 @@ describe('client-server when every server is gone', () => {
     const failedAt = 100 * interval;
     client.peerDown('s1', failedAt);
     client.peerDown('seed', failedAt);
-    client.receive(low, { type: 'cs-servers', epoch: 0, servers: [], seeking: true }, failedAt + 1);
     const askedLow: number[] = [];
     for (let now = failedAt; now < failedAt + 8 * interval; now += interval / 10) {
       client.tick(now);
@@ -414,12 +487,14 @@ describe('client-server when every server is gone', () => {
       expect({ now, role: client.role }).toEqual({ now, role: 'client' });
     }
     expect(askedLow.length).toBeGreaterThanOrEqual(6);
-    // `low` made itself a server and says so: the client attaches to it.
-    client.receive(low, { type: 'cs-servers', epoch: 0, servers: [low], peers: [] }, failedAt + 8 * interval);
+    // `low` made itself a server and says so when next asked: the client attaches to it.
+    let askedAt = failedAt + 8 * interval;
+    for (client.tick(askedAt); !hellosTo(client.takeEffects()).includes(low) && askedAt < failedAt + 9 * interval; client.tick(askedAt)) askedAt += interval / 10;
+    client.receive(low, { type: 'cs-servers', epoch: 0, servers: [low], peers: [] }, askedAt + 1);
     expect(sends(client.takeEffects())).toContainEqual([low, { type: 'cs-attach', epoch: 0, server: false }]);
     // It fails before answering; no other seeker comes first: the client steps up within a period.
-    client.peerDown(low, failedAt + 8 * interval + 1);
-    for (let now = failedAt + 8 * interval; now <= failedAt + 12 * interval; now += interval / 10) client.tick(now);
+    client.peerDown(low, askedAt + 2);
+    for (let now = askedAt + 2; now <= askedAt + 4 * interval; now += interval / 10) client.tick(now);
     expect(client.role).toBe('server');
     // A seeker after it in the election does not hold it back.
     const first = attachedClient(low, [high]);
@@ -427,7 +502,7 @@ describe('client-server when every server is gone', () => {
     first.peerDown('seed', failedAt);
     for (let now = failedAt; now <= failedAt + 4 * interval; now += interval / 10) {
       first.tick(now);
-      first.receive(high, { type: 'cs-servers', epoch: 0, servers: [], seeking: true }, now);
+      if (hellosTo(first.takeEffects()).includes(high)) first.receive(high, { type: 'cs-servers', epoch: 0, servers: [], seeking: true }, now);
     }
     expect(first.role).toBe('server');
   });
@@ -436,23 +511,27 @@ describe('client-server when every server is gone', () => {
     const [lowest, middle, high] = [clientIds[0]!, clientIds[1]!, clientIds[2]!];
     // `middle` knows no server and has heard from `lowest`, seeking too: it names it in its answer.
     const named = node(middle, 'auto');
-    named.join([], 0);
+    named.join([lowest], 0);
     named.receive(lowest, { type: 'cs-servers', epoch: 0, servers: [], seeking: true }, 1);
     named.takeEffects();
     named.receive(high, { type: 'cs-hello', epoch: 0 }, 2);
     expect(sends(named.takeEffects()).find(([to]) => to === high)?.[1]).toMatchObject({ servers: [], seeking: true, lowest });
-    // `high`, with no server, hears only from `middle`: it asks `lowest` as well, and waits for it.
-    const client = attachedClient(high, []);
+    // `high`, with no server, hears only from `middle` (its one live contact, which answers its
+    // first hello): it asks `lowest` as well, and waits for it.
+    const client = attachedClient(high, [middle]);
     const failedAt = 100 * interval;
     client.peerDown('s1', failedAt);
     client.peerDown('seed', failedAt);
-    client.receive(middle, { type: 'cs-servers', epoch: 0, servers: [], seeking: true, lowest }, failedAt + 1);
     const asked = new Set<string>();
     for (let now = failedAt; now < failedAt + 4 * interval; now += interval / 10) {
       client.tick(now);
-      for (const to of hellosTo(client.takeEffects())) asked.add(to);
+      for (const to of hellosTo(client.takeEffects())) {
+        if (to === middle && !asked.has(middle)) client.receive(middle, { type: 'cs-servers', epoch: 0, servers: [], seeking: true, lowest }, now + 1);
+        asked.add(to);
+      }
       expect({ now, role: client.role }).toEqual({ now, role: 'client' });
     }
+    expect(asked.has(middle)).toBe(true);
     expect(asked.has(lowest)).toBe(true);
     // Named only, it never answers itself: three periods on, the client no longer waits for it.
     for (let now = failedAt + 4 * interval; now <= failedAt + 8 * interval; now += interval / 10) client.tick(now);
@@ -591,15 +670,23 @@ describe('client-server when every server is gone', () => {
   });
 
   it('a server that failed here is not learnt again from another node\'s list for three periods, only from itself', () => {
+    // With no server left, the client asks its seed and its former server; the seed still names s1.
     const client = attachedClient(clientIds[3]!, []);
     client.peerDown('s1', 10 * interval);
-    client.receive('c9', { type: 'cs-servers', epoch: 0, servers: ['s1'] }, 10 * interval + 1);
+    expect(hellosTo(client.takeEffects()).sort()).toEqual(['s1', 'seed']);
+    client.receive('seed', { type: 'cs-servers', epoch: 0, servers: ['s1'] }, 10 * interval + 1);
     expect(client.knownServers()).toEqual([]);
     client.receive('s1', { type: 'cs-servers', epoch: 0, servers: ['s1'] }, 10 * interval + 2);
     expect(client.knownServers()).toEqual(['s1']);
+    // Attached to s1 again when its link fails a second time (between two periods, so that the
+    // client does not ask s1, which would keep it marked while it does not answer): three periods
+    // on, the seed's answer teaches it again.
+    client.receive('s1', { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: ['s1'] }, 10 * interval + 3);
+    client.tick(20 * interval - 1);
     client.peerDown('s1', 20 * interval);
     client.tick(23 * interval + 1);
-    client.receive('c9', { type: 'cs-servers', epoch: 0, servers: ['s1'] }, 23 * interval + 2);
+    expect(hellosTo(client.takeEffects())).toContain('seed');
+    client.receive('seed', { type: 'cs-servers', epoch: 0, servers: ['s1'] }, 23 * interval + 2);
     expect(client.knownServers()).toEqual(['s1']);
   });
 
@@ -615,24 +702,28 @@ describe('client-server when every server is gone', () => {
     client.tick(interval / 2);
     expect(client.knownServers()).toEqual([]);
     client.takeEffects();
-    client.receive('c9', { type: 'cs-servers', epoch: 0, servers: ['s1', 's2'] }, interval / 2 + 1);
+    // It asks its seed again a period on, and the answer names both: each is asked itself.
+    client.tick(interval);
+    expect(hellosTo(client.takeEffects())).toEqual(['seed']);
+    client.receive('seed', { type: 'cs-servers', epoch: 0, servers: ['s1', 's2'] }, interval + 1);
     expect(client.knownServers()).toEqual([]);
     expect(hellosTo(client.takeEffects()).sort()).toEqual(['s1', 's2']);
-    // s2 is a server again and says so itself; s1 does not answer, and stays unlearnt.
-    client.receive('s2', { type: 'cs-servers', epoch: 0, servers: ['s2'] }, interval / 2 + 2);
-    client.tick(interval);
-    client.receive('c9', { type: 'cs-servers', epoch: 0, servers: ['s1', 's2'] }, interval + 1);
+    // s2 is a server again and says so itself, naming s1 too; s1 does not answer, and stays unlearnt.
+    client.receive('s2', { type: 'cs-servers', epoch: 0, servers: ['s2', 's1'] }, interval + 2);
     expect(client.knownServers()).toEqual(['s2']);
   });
 
   it('a server whose link failed here, named by another node, is asked itself, and learnt again from its answer at once', () => {
     // Seed 4 of the partition merge simulation: a client lost the link to the only server of its
     // side, learnt of it from no one for three periods, and made itself a server alone.
-    const client = attachedClient(clientIds[6]!, []);
-    client.tick(10 * interval - 1);
+    // The link fails while the answer to the client's hello to its seed is on its way, naming s1.
+    const client = node(clientIds[6]!, 'auto');
+    client.join(['seed'], 10 * interval - 2);
+    client.serverAnnounced(['s1'], 10 * interval - 2);
+    client.receive('s1', { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: ['s1'] }, 10 * interval - 1);
     client.peerDown('s1', 10 * interval);
     client.takeEffects();
-    client.receive('c9', { type: 'cs-servers', epoch: 0, servers: ['s1'] }, 10 * interval + 1);
+    client.receive('seed', { type: 'cs-servers', epoch: 0, servers: ['s1'] }, 10 * interval + 1);
     expect(client.knownServers()).toEqual([]);
     expect(hellosTo(client.takeEffects())).toEqual(['s1']);
     client.receive('s1', { type: 'cs-servers', epoch: 0, servers: ['s1'] }, 10 * interval + 2);
@@ -934,6 +1025,21 @@ describe('client-server role changes with requests in flight', () => {
     server.peerDown(id, 5);
     deliver(5);
     expect({ members: server.members(), links: links.get('s1')!.get(id) }).toEqual({ members: [], links: 0 });
+  });
+
+  it('the answer to a hello sent as a client still counts once the node was elected a server, also after its request was given up', () => {
+    // A server takes unasked lists only from its clients (pass-ons): taken for one, this late
+    // answer from a seed taught the new server nothing.
+    const id = ids.find((candidate) => !isElectedServer(candidate, 400, base) && electionPoint(candidate) < 0.7 * electedShare(100, base))!;
+    const core = withEstimate(id, 400);
+    core.join(['seed'], 0);
+    core.sizeEstimated(100, 100);
+    expect(core.role).toBe('server');
+    core.tick(250);
+    const hellos = sends(core.takeEffects()).flatMap(([to, message]) => (message.type === 'cs-hello' ? [to] : []));
+    core.receive('seed', { type: 'cs-servers', epoch: 0, servers: ['s9'] }, 300);
+    const meshing = sends(core.takeEffects()).flatMap(([to, message]) => (message.type === 'cs-attach' ? [[to, message]] : []));
+    expect({ hellos, meshing }).toEqual({ hellos: ['seed'], meshing: [['s9', { type: 'cs-attach', epoch: 0, server: true }]] });
   });
 
   it('a server elected away while its request to mesh is unanswered does not stay in that server\'s mesh', () => {

@@ -97,6 +97,20 @@ const CONTACT_REFRESH_PERIODS = 6;
  */
 const PASSED_ON_SERVERS_PER_PERIOD = 4;
 
+/**
+ * Peers a node keeps the hellos it sent them for, at most: the one asked longest ago is forgotten
+ * first (its answer then counts only while the hello's request is pending). A node sends a few
+ * hellos a period (two or three contacts, a seed rejoin, a contact refresh) and one to each
+ * failed server a list names.
+ */
+const HELLOS_TRACKED = 64;
+/**
+ * Hellos to one peer whose answers count, at most (the oldest is forgotten first). A node asks a
+ * peer again once its request ran out, a period later at the soonest; more answers from one peer
+ * within a window tell nothing its latest do not.
+ */
+const HELLOS_PER_PEER = 4;
+
 /** How many servers new to it a server may still take from lists it did not ask for this period, and when the period ends. */
 interface NewServerBudget {
   left: number;
@@ -163,6 +177,19 @@ export class ClientServerCore implements PeerService {
    * the server then holds it as a client.
    */
   private readonly attaches = new Map<string, 'client' | 'server'>();
+  /**
+   * When this node sent hellos, by peer (the peer asked longest ago first, at most
+   * HELLOS_TRACKED, each with its HELLOS_PER_PEER latest): a `cs-servers` counts only as the
+   * answer to one of them, once, within `helloWindowMs` of sending it (see `helloAnswered`).
+   * Apart from `pending`, which holds a hello only until its request is given up, and the
+   * contact refresh not at all; kept through a change of role.
+   */
+  private readonly hellosSent = new Map<string, number[]>();
+  /**
+   * How long after a hello its answer counts: twice the longest its request waits (for a
+   * connection, then for the answer), so that an answer slow to come still counts.
+   */
+  private readonly helloWindowMs: number;
   private readonly refusedUntil = new Map<string, number>();
   private neighborCache: string[] | undefined;
   private readonly effects = new EffectQueue<ServiceEffect>();
@@ -218,7 +245,7 @@ export class ClientServerCore implements PeerService {
    */
   private readonly passedOnBudget: NewServerBudget = { left: 0, until: Number.NEGATIVE_INFINITY };
   private readonly announcedBudget: NewServerBudget = { left: 0, until: Number.NEGATIVE_INFINITY };
-  private readonly counters = { attachesAccepted: 0, attachesRefused: 0, serverFailures: 0, selfPromotions: 0, announcements: 0, seedRejoins: 0, promotions: 0, demotions: 0 };
+  private readonly counters = { attachesAccepted: 0, attachesRefused: 0, serverFailures: 0, selfPromotions: 0, announcements: 0, seedRejoins: 0, promotions: 0, demotions: 0, serverListsIgnored: 0 };
 
   constructor(options: ClientServerOptions) {
     this.self = options.self;
@@ -226,6 +253,7 @@ export class ClientServerCore implements PeerService {
     this.random = options.random;
     this.epoch = options.epoch ?? 0;
     this.pending = new RequestDeadlines(options.requestTimeoutMs, options.connectTimeoutMs);
+    this.helloWindowMs = 2 * (options.requestTimeoutMs + options.connectTimeoutMs);
     this.point = electionPoint(options.self);
     this.estimatedSize = options.estimatedSize;
     this.isServerRole = isElectedServer(options.self, options.estimatedSize ?? 1, options.config);
@@ -405,6 +433,7 @@ export class ClientServerCore implements PeerService {
     this.attached.clear();
     this.pending.clear();
     this.attaches.clear();
+    this.hellosSent.clear();
     this.neighborCache = undefined;
     this.stopped = true;
     this.nextAnnounceAt = Number.POSITIVE_INFINITY;
@@ -436,14 +465,16 @@ export class ClientServerCore implements PeerService {
         // its real reply came as a stray: a refusal to mesh was ignored and the two disagreed on
         // the link for good.
         const answered = !this.attaches.has(from) && this.pending.delete(from);
+        if (!this.helloAnswered(from, now) && !answered) {
+          this.onUnaskedServers(from, typed.servers, now);
+          return;
+        }
         if (answered && this.seeds.includes(from)) this.rejoinSchedule.reached = true;
         // Servers a client hears of first from a seed it asked (a seed rejoin's answer), not from
         // its own servers, may be another overlay's: see `passOnServers`.
         const fromSeed = answered && !this.isServerRole && this.attached.size > 0 && this.seeds.includes(from);
         const unknown = fromSeed ? typed.servers.filter((server) => server !== this.self && !this.servers.has(server)) : [];
-        // A server takes what it did not ask for only as a pass-on, and a few at a time.
-        const taken = answered || !this.isServerRole ? typed.servers : this.takePassedOn(from, typed.servers, now);
-        for (const server of taken) this.learnServer(server, now, from);
+        for (const server of typed.servers) this.learnServer(server, now, from);
         this.passOnServers(unknown.filter((server) => this.servers.has(server)));
         if (typed.servers.length === 0 && typed.seeking === true) {
           if (this.seekers.has(from) || this.seekers.size < CONTACTS) this.seekers.set(from, now);
@@ -476,6 +507,27 @@ export class ClientServerCore implements PeerService {
       default:
         return;
     }
+  }
+
+  /**
+   * A server list this node did not ask for: no hello out to `from`, or its answer came already,
+   * or more than `helloWindowMs` after it. The only one sent unasked is a client's pass-on to its
+   * servers (see `passOnServers`), which a server takes a few servers from if `from` is one of
+   * its clients (or of its mesh, a client elected since). Anything else is ignored and counted,
+   * by a server and a client alike; that includes a pass-on reaching a server elected away
+   * since, which is lost as one reaching a server that failed is (its servers' own seed rejoins
+   * still join the overlays). Taken from any node, such a list had a client learn, and dial,
+   * every server it named, and a client or a server take up to 8 of its names as contacts: a few
+   * of them replaced the 16 live nodes a node falls back on when every server is gone with
+   * made-up ones, and one saying `seeking` put off the election of a client with no server.
+   */
+  private onUnaskedServers(from: string, servers: readonly string[], now: number): void {
+    if (!this.isServerRole || (!this.clients.has(from) && !this.serverPeers.has(from))) {
+      this.counters.serverListsIgnored += 1;
+      return;
+    }
+    for (const server of this.takeNewServers(this.passedOnBudget, servers, now)) this.learnServer(server, now, from);
+    this.tick(now);
   }
 
   private onAttach(from: string, fromServer: boolean, now: number): void {
@@ -608,6 +660,7 @@ export class ClientServerCore implements PeerService {
     forgetBefore(this.seekers, threePeriodsAgo);
     forgetBefore(this.failedServers, threePeriodsAgo);
     forgetBefore(this.promotionsAsked, threePeriodsAgo);
+    for (const [peer, sentAt] of this.hellosSent) if (sentAt[sentAt.length - 1]! + this.helloWindowMs < now) this.hellosSent.delete(peer);
     if (this.rejoinSchedule.due(now)) this.seedRejoin(now);
     // Servers unheard of for three announcement periods are forgotten (not the ones linked to).
     // Announcements come over this node's links only: with none left, what it knows cannot be
@@ -652,7 +705,10 @@ export class ClientServerCore implements PeerService {
       this.nextContactRefreshAt = now + this.contactRefreshDelay();
       // Not a request: a lost answer only leaves the contacts as they were until the next one.
       const server = this.attached.random(this.random);
-      if (server !== undefined) this.send(server, { type: 'cs-hello', epoch: this.epoch }, false);
+      if (server !== undefined) {
+        this.noteHello(server, now);
+        this.send(server, { type: 'cs-hello', epoch: this.epoch }, false);
+      }
     }
     if (now >= this.nextHelloAt) {
       this.nextHelloAt = now + this.config.announceIntervalMs;
@@ -717,15 +773,6 @@ export class ClientServerCore implements PeerService {
   private passOnServers(servers: readonly string[]): void {
     if (servers.length === 0) return;
     for (const server of this.attached.values()) this.send(server, { type: 'cs-servers', epoch: this.epoch, servers }, false);
-  }
-
-  /**
-   * Of `servers`, named by `from` unasked, those this server takes: none unless `from` is one of
-   * its clients (or of its mesh, a client elected since), and of the rest see `takeNewServers`.
-   */
-  private takePassedOn(from: string, servers: readonly string[], now: number): string[] {
-    if (!this.clients.has(from) && !this.serverPeers.has(from)) return [];
-    return this.takeNewServers(this.passedOnBudget, servers, now);
   }
 
   /**
@@ -962,7 +1009,29 @@ export class ClientServerCore implements PeerService {
 
   private hello(peer: string, now: number): void {
     this.pending.start(peer, now);
+    this.noteHello(peer, now);
     this.send(peer, { type: 'cs-hello', epoch: this.epoch }, true);
+  }
+
+  /** A hello leaves for `peer`: one more answer from it counts, within `helloWindowMs` from now. */
+  private noteHello(peer: string, now: number): void {
+    const sentAt = (this.hellosSent.get(peer) ?? []).filter((at) => at + this.helloWindowMs >= now);
+    sentAt.push(now);
+    if (sentAt.length > HELLOS_PER_PEER) sentAt.shift();
+    // Last in the map, the peer asked most recently.
+    this.hellosSent.delete(peer);
+    if (this.hellosSent.size >= HELLOS_TRACKED) this.hellosSent.delete(this.hellosSent.keys().next().value!);
+    this.hellosSent.set(peer, sentAt);
+  }
+
+  /** Whether a server list from `peer` answers a hello sent to it within `helloWindowMs` and not answered yet; if so, the oldest such hello is answered. */
+  private helloAnswered(peer: string, now: number): boolean {
+    const sentAt = this.hellosSent.get(peer);
+    if (sentAt === undefined) return false;
+    while (sentAt.length > 0 && sentAt[0]! + this.helloWindowMs < now) sentAt.shift();
+    const answered = sentAt.shift() !== undefined;
+    if (sentAt.length === 0) this.hellosSent.delete(peer);
+    return answered;
   }
 
   /** Learns of, or refreshes, `server`; `via`, the node whose list named it (undefined: the server itself). */
