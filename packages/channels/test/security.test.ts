@@ -40,6 +40,23 @@ function proberHello(channels: Record<string, object>, nodeId: string): { frame:
   return encodeHello(createCborCodec(), fields, randomBytes(32));
 }
 
+/**
+ * What createTransport threw for `options`, checked to be a ChannelsConfigError with the invalid
+ * config code (5801); a transport it made instead is closed and the check fails.
+ */
+async function configRefusal(options: Parameters<typeof createTransport>[0]): Promise<ChannelsConfigError> {
+  let thrown: unknown;
+  try {
+    const transport = createTransport(options);
+    await transport.close();
+  } catch (error) {
+    thrown = error;
+  }
+  expect(thrown).toBeInstanceOf(ChannelsConfigError);
+  expect((thrown as ChannelsConfigError).code).toBe(CHANNELS_ERROR_CODES.invalidConfig);
+  return thrown as ChannelsConfigError;
+}
+
 async function refusedWith(options: { dialer?: Parameters<typeof startNode>[1]; acceptor?: Parameters<typeof startNode>[1] }, acceptorReports = true) {
   const b = await startNode('node-b', options.acceptor);
   const a = await startNode('node-a', options.dialer);
@@ -171,16 +188,8 @@ describe('authentication and refusals', () => {
     // number reached the logs of a process that failed to start; and an object with a length
     // became that many zero bytes, a secret anyone knows.
     for (const secret of [1_234_567_890_123_456, { length: 32 }, true]) {
-      let thrown: unknown;
-      try {
-        const transport = createTransport({ nodeId: 'node-a', security: { secret: secret as never } });
-        await transport.close();
-      } catch (error) {
-        thrown = error;
-      }
-      expect(thrown).toBeInstanceOf(ChannelsConfigError);
-      expect((thrown as ChannelsConfigError).code).toBe(CHANNELS_ERROR_CODES.invalidConfig);
-      expect((thrown as Error).message).not.toMatch(/1234567890|true|32/);
+      const thrown = await configRefusal({ nodeId: 'node-a', security: { secret: secret as never } });
+      expect(thrown.message).not.toMatch(/1234567890|true|32/);
     }
   });
 
@@ -494,16 +503,8 @@ describe('mutual TLS', () => {
   it('a listening node with mutual: false and bindNodeId is refused at createTransport (5801, naming both), since it has no client certificate to check and refused every dialer with 4021; a node that only dials may bind the servers it reaches (review finding)', async () => {
     for (const bindNodeId of [true, () => true]) {
       const tls = { ...certificates.nodeB, ca: certificates.ca, mutual: false, bindNodeId };
-      let thrown: unknown;
-      try {
-        const transport = createTransport({ nodeId: 'node-b', listen: { port: 0 }, security: { secret: SECRET, tls } });
-        await transport.close();
-      } catch (error) {
-        thrown = error;
-      }
-      expect(thrown).toBeInstanceOf(ChannelsConfigError);
-      expect((thrown as ChannelsConfigError).code).toBe(CHANNELS_ERROR_CODES.invalidConfig);
-      expect((thrown as Error).message).toMatch(/bindNodeId.*mutual: false|mutual: false.*bindNodeId/);
+      const thrown = await configRefusal({ nodeId: 'node-b', listen: { port: 0 }, security: { secret: SECRET, tls } });
+      expect(thrown.message).toMatch(/bindNodeId.*mutual: false|mutual: false.*bindNodeId/);
       const dialOnly = createTransport({ nodeId: 'node-a', security: { secret: SECRET, tls } });
       await dialOnly.close();
     }
@@ -517,16 +518,8 @@ describe('mutual TLS', () => {
     // refused with 4021); 0 with bindNodeId slipped past the check for mutual: false the same way.
     for (const mutual of ['true', 1, 0]) {
       const tls = { ...certificates.nodeB, ca: certificates.ca, mutual: mutual as never, bindNodeId: true };
-      let thrown: unknown;
-      try {
-        const transport = createTransport({ nodeId: 'node-b', listen: { port: 0 }, security: { secret: SECRET, tls } });
-        await transport.close();
-      } catch (error) {
-        thrown = error;
-      }
-      expect(thrown).toBeInstanceOf(ChannelsConfigError);
-      expect((thrown as ChannelsConfigError).code).toBe(CHANNELS_ERROR_CODES.invalidConfig);
-      expect((thrown as ChannelsConfigError).field).toBe('security.tls.mutual');
+      const thrown = await configRefusal({ nodeId: 'node-b', listen: { port: 0 }, security: { secret: SECRET, tls } });
+      expect(thrown.field).toBe('security.tls.mutual');
     }
   });
 
