@@ -2,15 +2,10 @@
 // simulated network: run on every node as startNode runs it, it clears through the leader what
 // ended a grace ago, on every replica alike, and leaves a live lease and its holder alone.
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { sleep } from '@foundation/core';
-import { createSimulation } from '@foundation/testkit';
-import type { SimNode } from '@foundation/testkit';
 import type { ClusterConsensus } from '../src/consensus/cluster-consensus';
-import { createDistributedLocks } from '../src/coordination/distributed-lock';
 import { sweepEndedLocks } from '../src/coordination/lock-sweep';
 import { LockNotHeldError } from '../src/errors/lock-not-held-error';
-import { createSnapshottingConsensus, settle, startLeaderThenFollower } from './support/simulated-consensus';
-import type { ForwardHandler } from './support/simulated-consensus';
+import { locksOf, settle, startPair } from './support/simulated-consensus';
 
 const started: ClusterConsensus[] = [];
 const sweeps: (() => void)[] = [];
@@ -19,21 +14,12 @@ afterEach(async () => {
   for (const consensus of started.splice(0)) await consensus.stop();
 });
 
-const locksOf = (consensus: ClusterConsensus, node: SimNode) =>
-  createDistributedLocks(consensus, { nodeId: node.id, clock: node.clock, random: node.random, sleep: (ms, signal) => sleep(node.clock, ms, signal) });
 
 const names = (consensus: ClusterConsensus): string[] => [...consensus.stateMachine.lockStates()].map((lock) => lock.name).sort();
 
 describe('the sweep of ended leases, on real Raft', () => {
   it('clears the leases ended a grace ago from every replica through the leader, and keeps a live one', async () => {
-    const simulation = createSimulation({ seed: 21, network: { latency: { min: 1, max: 3 } } });
-    const handlers = new Map<string, ForwardHandler>();
-    const leaderNode = simulation.addNode('leader');
-    const followerNode = simulation.addNode('follower');
-    const leader = createSnapshottingConsensus(leaderNode, handlers);
-    const follower = createSnapshottingConsensus(followerNode, handlers);
-    started.push(follower, leader);
-    await startLeaderThenFollower(simulation, leader, follower);
+    const { simulation, leaderNode, followerNode, leader, follower } = await startPair(21, started);
     for (const [consensus, node] of [
       [leader, leaderNode],
       [follower, followerNode],

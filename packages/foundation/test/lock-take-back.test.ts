@@ -3,32 +3,17 @@
 // simulated network; the follower's forwarded acquire reaches the leader, whose answer is lost
 // on the way back (the request fails, as with a link that broke after delivering it).
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { sleep } from '@foundation/core';
-import { createSimulation } from '@foundation/testkit';
-import type { SimNode } from '@foundation/testkit';
 import type { ClusterConsensus } from '../src/consensus/cluster-consensus';
-import { createDistributedLocks } from '../src/coordination/distributed-lock';
-import { createSnapshottingConsensus, settle, startLeaderThenFollower } from './support/simulated-consensus';
-import type { ForwardHandler } from './support/simulated-consensus';
+import { locksOf, settle, startPair } from './support/simulated-consensus';
 
 const started: ClusterConsensus[] = [];
 afterEach(async () => {
   for (const consensus of started.splice(0)) await consensus.stop();
 });
 
-const locksOf = (consensus: ClusterConsensus, node: SimNode) =>
-  createDistributedLocks(consensus, { nodeId: node.id, clock: node.clock, random: node.random, sleep: (ms, signal) => sleep(node.clock, ms, signal) });
-
 describe('an acquire whose answer is lost', () => {
   it('does not leave the lock taken for the whole lease by a grant nobody holds', async () => {
-    const simulation = createSimulation({ seed: 11, network: { latency: { min: 1, max: 3 } } });
-    const handlers = new Map<string, ForwardHandler>();
-    const leaderNode = simulation.addNode('leader');
-    const followerNode = simulation.addNode('follower');
-    const leader = createSnapshottingConsensus(leaderNode, handlers);
-    const follower = createSnapshottingConsensus(followerNode, handlers);
-    started.push(follower, leader);
-    await startLeaderThenFollower(simulation, leader, follower);
+    const { simulation, handlers, leaderNode, followerNode, leader, follower } = await startPair(11, started);
 
     // The leader handles the first forwarded acquire, and its answer is lost.
     const handle = handlers.get('leader')!;
@@ -54,14 +39,7 @@ describe('an acquire whose answer is lost', () => {
   it('leaves the lock free when the acquire given up on reaches the log only after the take-back', async () => {
     // The other order: the take-back carries this node's raised floor into the log first, so
     // the acquire arriving late is refused there, not granted for a lease nobody holds.
-    const simulation = createSimulation({ seed: 13, network: { latency: { min: 1, max: 3 } } });
-    const handlers = new Map<string, ForwardHandler>();
-    const leaderNode = simulation.addNode('leader');
-    const followerNode = simulation.addNode('follower');
-    const leader = createSnapshottingConsensus(leaderNode, handlers);
-    const follower = createSnapshottingConsensus(followerNode, handlers);
-    started.push(follower, leader);
-    await startLeaderThenFollower(simulation, leader, follower);
+    const { simulation, handlers, followerNode, leader, follower } = await startPair(13, started);
 
     // The leader holds back the first forwarded acquire until the test lets it through, and
     // answers the others at once (the take-back's acquire and release), noting their answers.
@@ -96,14 +74,7 @@ describe('an acquire whose answer is lost', () => {
     // sends anything), yet the take-back ran all the same: an acquire of 1 ms and a release went
     // into the log for each such call, and the lock was held meanwhile by an owner nobody is,
     // so another node's single-try acquire in that window was told it was held.
-    const simulation = createSimulation({ seed: 12, network: { latency: { min: 1, max: 3 } } });
-    const handlers = new Map<string, ForwardHandler>();
-    const leaderNode = simulation.addNode('leader');
-    const followerNode = simulation.addNode('follower');
-    const leader = createSnapshottingConsensus(leaderNode, handlers);
-    const follower = createSnapshottingConsensus(followerNode, handlers);
-    started.push(follower, leader);
-    await startLeaderThenFollower(simulation, leader, follower);
+    const { simulation, leaderNode, followerNode, leader, follower } = await startPair(12, started);
     await simulation.runUntilAsync(() => follower.stateMachine.appliedIndex() === leader.stateMachine.appliedIndex(), { maxTime: 5_000 });
     const appliedBefore = leader.stateMachine.appliedIndex();
 

@@ -2,9 +2,12 @@
 // network and clock, for tests of what a follower does when it catches up by a snapshot.
 // Forwarded proposals go straight to the leader's handler, so a cut on the network stops only
 // Raft's own messages.
+import { sleep } from '@foundation/core';
 import { createMemoryPersistence } from '@foundation/raft';
+import { createSimulation } from '@foundation/testkit';
 import type { SimNode, Simulation } from '@foundation/testkit';
 import { createClusterConsensus } from '../../src/consensus/cluster-consensus';
+import { createDistributedLocks } from '../../src/coordination/distributed-lock';
 import type { ClusterConsensus, ForwardingTransport } from '../../src/consensus/cluster-consensus';
 
 export type ForwardHandler = (message: { readonly from: string; readonly payload: unknown }) => unknown;
@@ -51,3 +54,23 @@ export async function startLeaderThenFollower(simulation: Simulation, leader: Cl
   await simulation.runUntilAsync(() => leader.raft.status().role === 'leader');
   await settle(simulation, follower.start());
 }
+
+/**
+ * A leader and a follower joined to it (`startLeaderThenFollower`) on a simulated network of 1–3
+ * ms latency, both pushed onto `started` for the test to stop.
+ */
+export async function startPair(seed: number, started: ClusterConsensus[]) {
+  const simulation = createSimulation({ seed, network: { latency: { min: 1, max: 3 } } });
+  const handlers = new Map<string, ForwardHandler>();
+  const leaderNode = simulation.addNode('leader');
+  const followerNode = simulation.addNode('follower');
+  const leader = createSnapshottingConsensus(leaderNode, handlers);
+  const follower = createSnapshottingConsensus(followerNode, handlers);
+  started.push(follower, leader);
+  await startLeaderThenFollower(simulation, leader, follower);
+  return { simulation, handlers, leaderNode, followerNode, leader, follower };
+}
+
+/** The distributed locks of `consensus`, on `node`'s clock and randomness. */
+export const locksOf = (consensus: ClusterConsensus, node: SimNode) =>
+  createDistributedLocks(consensus, { nodeId: node.id, clock: node.clock, random: node.random, sleep: (ms, signal) => sleep(node.clock, ms, signal) });
