@@ -15,6 +15,16 @@ describe('demo config', () => {
     expect(checkDemoConfig(null)).toEqual([{ message: 'must be an object', path: [] }]);
     expect(checkDemoConfig({ kv: [], traffic: {} }).map((issue) => issue.path.join('.'))).toEqual(['kv', 'traffic.enabled', 'traffic.intervalMs']);
   });
+
+  it('refuses a setting it does not know, so that a misspelt path is not taken as a new one', () => {
+    // PUT /api/config/kv.maxValuebytes (a typo) was committed cluster-wide as a new key, and
+    // so was any other name under kv or traffic, each up to a 64 KiB body, kept for good.
+    const defaults = demoDefaults(true);
+    const misspelt = { ...defaults, kv: { ...defaults.kv, maxValuebytes: 64 } };
+    expect(checkDemoConfig(misspelt)).toEqual([{ message: 'is not a setting (kv has maxValueBytes, routing)', path: ['kv', 'maxValuebytes'] }]);
+    const extra = { ...defaults, traffic: { ...defaults.traffic, junk: 'x'.repeat(1000) }, other: 1 };
+    expect(checkDemoConfig(extra).map((issue) => issue.path.join('.'))).toEqual(['other', 'traffic.junk']);
+  });
 });
 
 describe('kv keys and values', () => {

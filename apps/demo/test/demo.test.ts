@@ -154,6 +154,8 @@ describe('the HTTP API', () => {
     const tooLarge = await call('PUT', `${urlOf('delta')}/api/kv/large`, JSON.stringify('x'.repeat(40)));
     expect(tooLarge.status).toBe(413);
     expectReply(await call('PUT', `${urlOf('beta')}/api/config/kv.routing`, 'fastest'), { status: 422 });
+    // A misspelt path is refused by the schema, not committed as a setting of its own.
+    expectReply(await call('PUT', `${urlOf('gamma')}/api/config/kv.maxValuebytes`, '64'), { status: 422 });
     expect((await call('PUT', `${urlOf('beta')}/api/config/other.thing`, '1')).status).toBe(403);
     expect((await call('PUT', `${urlOf('alpha')}/api/config/kv.maxValueBytes`, '1024')).status).toBe(200);
   }), 30_000);

@@ -36,21 +36,36 @@ function integer(value: unknown, path: string[], min: number, max: number, issue
   }
 }
 
+/**
+ * A name the config does not have is an issue: the updatable paths are whole subtrees, so
+ * without this a misspelt path (`kv.maxValuebytes`) was committed cluster-wide as a new setting,
+ * and any name under `kv` or `traffic` could hold a value of its own, kept for good.
+ */
+function unknownNames(record: Record<string, unknown>, known: readonly string[], path: string[], issues: Issue[]): void {
+  const owner = path.length === 0 ? 'the config' : path.join('.');
+  for (const name of Object.keys(record)) {
+    if (!known.includes(name)) issues.push({ message: `is not a setting (${owner} has ${known.join(', ')})`, path: [...path, name] });
+  }
+}
+
 /** Checks a whole candidate config; the issues name the path of each problem. */
 export function checkDemoConfig(candidate: unknown): Issue[] {
   const issues: Issue[] = [];
   const record = (value: unknown): Record<string, unknown> | null => (typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null);
   const root = record(candidate);
   if (root === null) return [{ message: 'must be an object', path: [] }];
+  unknownNames(root, ['kv', 'traffic'], [], issues);
   const kv = record(root.kv);
   if (kv === null) issues.push({ message: 'must be an object', path: ['kv'] });
   else {
+    unknownNames(kv, ['maxValueBytes', 'routing'], ['kv'], issues);
     integer(kv.maxValueBytes, ['kv', 'maxValueBytes'], 1, 65_536, issues);
     if (!ROUTINGS.includes(kv.routing as Routing)) issues.push({ message: `must be one of ${ROUTINGS.join(', ')}`, path: ['kv', 'routing'] });
   }
   const traffic = record(root.traffic);
   if (traffic === null) issues.push({ message: 'must be an object', path: ['traffic'] });
   else {
+    unknownNames(traffic, ['enabled', 'intervalMs'], ['traffic'], issues);
     if (typeof traffic.enabled !== 'boolean') issues.push({ message: 'must be true or false', path: ['traffic', 'enabled'] });
     integer(traffic.intervalMs, ['traffic', 'intervalMs'], 100, 60_000, issues);
   }
