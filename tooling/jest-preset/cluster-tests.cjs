@@ -12,6 +12,7 @@ const path = require('node:path');
 const files = [
   'apps/chaos/test/chaos.test.ts',
   'apps/demo/test/demo.test.ts',
+  'apps/demo/test/parent-gone.test.ts',
   'packages/foundation/test/cli-status-deadline.test.ts',
   'packages/foundation/test/cli.test.ts',
   'packages/foundation/test/cluster.test.ts',

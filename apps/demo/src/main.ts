@@ -160,6 +160,22 @@ process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
 process.on('SIGHUP', () => void shutdown('terminal closed', 0));
 // Started by a test or a script through IPC: when that parent goes away, so does the demo.
 process.on('disconnect', () => void shutdown('parent gone', 0));
+// Started by npm: `npm start` runs the demo under `sh -c`, and a SIGTERM sent to npm alone (an
+// editor's stop button, a process manager) is passed on to that shell only, which dies of it
+// without passing it on, and the demo went on running with nothing left to stop it. So the demo
+// stops when the process that started it is gone, whatever ended it.
+const parentPid = process.ppid;
+const parentAlive = (): boolean => {
+  try {
+    process.kill(parentPid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // there, but not ours to signal
+  }
+};
+setInterval(() => {
+  if (!parentAlive()) void shutdown('parent process gone', 0);
+}, 500).unref();
 // Whatever happens, no node process outlives the orchestrator.
 process.on('exit', () => orchestrator.killAll());
 
