@@ -99,6 +99,24 @@ describe('foundation arguments', () => {
     }
   });
 
+  it('an argument status, members or services does not take is bad usage, not ignored', async () => {
+    // `foundation members b@127.0.0.1:7002` asked the node in FOUNDATION_NODE (or --node) and
+    // printed its answer as if it were b's; --consensus reads nothing but a config path.
+    asked.length = 0;
+    const cases: [string[], string][] = [
+      [['members', 'other@127.0.0.1:1', '--node', node.nodeId], 'members takes no arguments (got "other@127.0.0.1:1")'],
+      [['status', '--node', node.nodeId, 'extra'], 'status takes no arguments (got "extra")'],
+      [['services', '--node', node.nodeId, '--consensus'], '--consensus is for config get'],
+      [['config', 'set', 'limits.rate', '5', '--consensus', '--node', node.nodeId], '--consensus is for config get'],
+    ];
+    for (const [argv, message] of cases) {
+      const { code, err } = await cli(...argv);
+      expect({ argv, code }).toEqual({ argv, code: 2 });
+      expect(err).toContain(message);
+    }
+    expect(asked).toEqual([]);
+  });
+
   it('a --secret-file that cannot be read, or holds nothing, is bad usage naming the file', async () => {
     // It failed with exit code 1 and the raw ENOENT of readFileSync, as if a node had answered.
     const empty = join(tmpdir(), `foundation-empty-secret-${process.pid}`);

@@ -230,6 +230,10 @@ async function ask(command: 'status' | 'members' | 'services' | 'config', args: 
     io.out(HELP);
     return 0;
   }
+  // Refused rather than ignored: `foundation members b@host:port` asked the node in --node or
+  // FOUNDATION_NODE, and its answer read as b's.
+  if (command !== 'config' && positionals.length > 0) throw new UsageError(`${command} takes no arguments (got ${JSON.stringify(positionals[0])}); the node to ask goes in --node`);
+  if (values.consensus === true && (command !== 'config' || positionals[0] !== 'get')) throw new UsageError('--consensus is for config get');
   const target = values.node ?? io.env.FOUNDATION_NODE;
   if (target === undefined) throw new UsageError('which node? pass --node name@host:port or set FOUNDATION_NODE');
   if (parseNodeId(target) === null) throw new UsageError(`${values.node === undefined ? 'FOUNDATION_NODE' : '--node'} must be a node id name@host:port (got ${JSON.stringify(target)})`);
