@@ -71,12 +71,16 @@ afterAll(async () => {
 });
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  return cliWith({ FOUNDATION_SECRET: SECRET }, ...argv);
+}
+
+async function cliWith(env: NodeJS.ProcessEnv, ...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
   const code = await runCli(argv, {
     out: (text) => (out += text),
     err: (text) => (err += text),
-    env: { FOUNDATION_SECRET: SECRET },
+    env,
     stopSignal: () => new Promise(() => undefined),
   });
   return { code, out, err };
@@ -115,6 +119,22 @@ describe('foundation arguments', () => {
       expect(err).toContain(message);
     }
     expect(asked).toEqual([]);
+  });
+
+  it('an option startNode or the transport refuses (a short secret, a port the name contradicts, half the TLS files) is bad usage', async () => {
+    // Each exited 1, as a failed request does, where the options the command checks itself exit 2.
+    const cases: [NodeJS.ProcessEnv, string[], string][] = [
+      [{ FOUNDATION_SECRET: 'short' }, ['start', '--name', 'a@127.0.0.1:7001'], 'secret must be at least 16 bytes'],
+      [{ FOUNDATION_SECRET: SECRET }, ['start', '--name', 'a@127.0.0.1:7001', '--port', '7002'], 'port is 7002, but the node id a@127.0.0.1:7001 says 7001'],
+      [{ FOUNDATION_SECRET: 'short' }, ['status', '--node', node.nodeId], 'secret: must be at least 16 bytes'],
+      [{ FOUNDATION_SECRET: SECRET, FOUNDATION_TLS_CERT: '/nonexistent/a.crt' }, ['status', '--node', node.nodeId], 'tls needs all of'],
+    ];
+    for (const [env, argv, message] of cases) {
+      const { code, err } = await cliWith(env, ...argv);
+      expect({ argv, code }).toEqual({ argv, code: 2 });
+      expect(err).toContain(message);
+      expect(err).toContain('Run foundation --help for usage.');
+    }
   });
 
   it('a --secret-file that cannot be read, or holds nothing, is bad usage naming the file', async () => {

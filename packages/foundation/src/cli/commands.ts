@@ -2,7 +2,9 @@
 // Exit codes: 0 done, 1 the request failed (unreachable node, refused update), 2 bad usage.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { CHANNELS_ERROR_CODES } from '@foundation/channels';
 import { FoundationError } from '@foundation/core';
+import { FOUNDATION_ERROR_CODES } from '../errors/codes';
 import { startNode } from '../start-node';
 import type { ClusterNodeStatus, NodeStatus } from '../start-node';
 import { NAME, parseNodeId, resolveTls } from '../options';
@@ -87,6 +89,16 @@ function secretFrom(values: { 'secret-file'?: string | undefined }, env: NodeJS.
   }
   if (secret === '') throw new UsageError(`--secret-file ${JSON.stringify(file)} is empty`);
   return secret;
+}
+
+/**
+ * An option refused where it is used rather than here (by startNode: InvalidOptionsError; by the
+ * transport: ChannelsConfigError), such as a secret under 16 bytes: bad usage, as the options
+ * checked here are, not a failed request. Only for errors of this process, never a node's reply.
+ */
+function refusedOption(error: unknown): unknown {
+  const refused = FoundationError.hasType(error, FOUNDATION_ERROR_CODES.invalidOptions) || FoundationError.hasType(error, CHANNELS_ERROR_CODES.invalidConfig);
+  return refused ? new UsageError(error.message) : error;
 }
 
 /** The longest timer Node keeps: a longer delay fires after 1 ms. */
@@ -189,7 +201,7 @@ async function start(args: readonly string[], io: CliIo): Promise<number> {
   });
   const node = await starting.catch((error: unknown) => {
     if (stop.signal.aborted) return null;
-    throw error;
+    throw refusedOption(error);
   });
   if (node === null) {
     io.out(`stopped ${values.name ?? 'the node'} before it joined\n`);
@@ -266,8 +278,14 @@ async function ask(command: 'status' | 'members' | 'services' | 'config', args: 
       request = configRequest(positionals, values.consensus === true);
       break;
   }
-  const tls = resolveTls(undefined, io.env);
-  const remote = await connectToNode({ node: target, secret, ...(tls === undefined ? {} : { tls }), ...(values.cluster === undefined ? {} : { cluster: values.cluster }), timeoutMs: budgetMs });
+  // Neither asks the node anything: what they refuse is this command's own options.
+  let remote: RemoteNode;
+  try {
+    const tls = resolveTls(undefined, io.env);
+    remote = await connectToNode({ node: target, secret, ...(tls === undefined ? {} : { tls }), ...(values.cluster === undefined ? {} : { cluster: values.cluster }), timeoutMs: budgetMs });
+  } catch (error) {
+    throw refusedOption(error);
+  }
   try {
     const { json, text } = await request(remote);
     io.out(values.json === true ? `${JSON.stringify(json, null, 2)}\n` : text);
