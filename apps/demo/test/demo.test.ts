@@ -192,6 +192,28 @@ describe('the HTTP API', () => {
       return Number(http?.metadata.workerRestarts ?? 0) >= 1 ? true : undefined;
     });
   }), 30_000);
+
+  it('crashes at most one worker a second per node (429 meanwhile), so that no burst of requests wears its supervisor out', withDemoOutput(async () => {
+    // The supervisor gives up after 20 restarts in 10 s: 21 crashes asked at once made it give
+    // up, and the node answered every later crash with a 500 (it asked the supervisor it had
+    // started, gone although the root supervisor had started another).
+    const statuses: number[] = [];
+    for (let attempt = 0; attempt < 30; attempt += 1) {
+      const reply = await fetch(`${urlOf('delta')}/api/workers/crash`, { method: 'POST', signal: AbortSignal.timeout(15_000) });
+      statuses.push(reply.status);
+      if (reply.status === 429) expect(Number(reply.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      await reply.body?.cancel();
+    }
+    expect(statuses.filter((status) => status !== 202 && status !== 429)).toEqual([]);
+    expect(statuses).toContain(429);
+    // A crash asked once the second is over is taken, and delta's workers are all back.
+    await eventually('a later crash to be taken', async () => ((await call('POST', `${urlOf('delta')}/api/workers/crash`)).status === 202 ? true : undefined));
+    await eventually("delta's workers to be back", async () => {
+      const services = (await call('GET', `${urlOf('delta')}/api/services`)).body as unknown as { name: string; instances: { node: string }[] }[];
+      const mine = services.find((service) => service.name === 'kv-worker')?.instances.filter((instance) => instance.node.startsWith('delta@')) ?? [];
+      return mine.length === WORKERS_PER_NODE ? true : undefined;
+    });
+  }), 30_000);
 });
 
 describe('the partition', () => {

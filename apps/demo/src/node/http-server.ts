@@ -17,6 +17,11 @@ import { isValidKey } from './kv-worker';
 
 const MAX_BODY_BYTES = 64 * 1024;
 const DEFAULT_PARTITION_S = 15;
+/**
+ * At most one worker crash a second per node: the workers' supervisor gives up after 20
+ * restarts in 10 s (node-main.ts), and a burst of crash requests made it give up.
+ */
+const CRASH_INTERVAL_MS = 1000;
 const CONFIG_PATH = /^[A-Za-z][A-Za-z0-9]{0,63}(\.[A-Za-z][A-Za-z0-9]{0,63}){0,3}$/;
 
 /** What became of a kill or partition relayed to the orchestrator: its answer, or why there is none. */
@@ -127,6 +132,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Serve
     response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text), ...(location === undefined ? {} : { location }) });
     response.end(text);
   };
+  let lastCrashAt = -Infinity;
   const processOf = (name: string): Lifecycle | null => options.lifecycle().find((entry) => entry.name === name) ?? null;
   /** Where to follow a node's process: this node's view of it, or another running node's when this one is going away. */
   const followUrl = (name: string, avoidSelf: boolean): string => {
@@ -285,6 +291,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Serve
         return send(response, 202, { partitioning: name, seconds, until: result.process.partitionedUntil, askedVia: node.id, status: location, note: 'every node closes the cluster links that cross the cut, and closes them again whenever they come back, until it ends' }, location);
       }
       if (rest === '/workers/crash') {
+        const waitMs = Math.ceil(lastCrashAt + CRASH_INTERVAL_MS - performance.now());
+        if (waitMs > 0) {
+          response.setHeader('retry-after', String(Math.ceil(waitMs / 1000)));
+          throw new HttpError(429, `one worker crash a second on this node, so that its supervisor (20 restarts in 10 s) never gives up: try again in ${waitMs} ms`);
+        }
+        lastCrashAt = performance.now();
         const pid = await options.crashWorker();
         if (pid === null) throw new HttpError(503, 'no kv worker runs on this node right now');
         // Sent, not yet applied: the worker throws when it takes the message. The registry shows it go and its replacement come.

@@ -43,6 +43,9 @@ let guard: PartitionGuard | null = null;
 let lifecycle: readonly Lifecycle[] = [];
 let stopping: Promise<void> | null = null;
 
+/** The kv workers' supervisor, registered under this name. */
+const SUPERVISOR_NAME = 'kv-workers';
+
 /** Kill and partition requests relayed to the orchestrator, waiting for its answer. */
 const ACTION_TIMEOUT_MS = 5000;
 const actions = new Map<number, (result: ActionResult) => void>();
@@ -169,7 +172,7 @@ try {
       intensity: { maxRestarts: 20, periodMs: 10_000 },
       children: Array.from({ length: launch.workers }, (_, index) => ({ id: `kv-worker-${index + 1}`, behavior: workers.behavior, args: { slot: index + 1 } })),
     },
-    { id: 'kv-workers', name: 'kv-workers' },
+    { id: SUPERVISOR_NAME, name: SUPERVISOR_NAME },
   );
   traffic = running.singleton({ name: 'demo-traffic', behavior: trafficBehavior(running), leaseMs: 3000 });
 
@@ -184,7 +187,10 @@ try {
     requestKill: (name) => askOrchestrator((requestId) => ({ type: 'kill-request', requestId, name })),
     requestPartition: (name, seconds) => askOrchestrator((requestId) => ({ type: 'partition-request', requestId, name, seconds })),
     crashWorker: async () => {
-      const children = await running.runtime.whichChildren(supervisor);
+      // By name: a supervisor that gave up is started again by the root supervisor, under
+      // another pid (the one startSupervisor returned then answers nothing).
+      const current = running.runtime.whereis(SUPERVISOR_NAME) ?? supervisor;
+      const children = await running.runtime.whichChildren(current).catch(() => []);
       const alive = children.filter((child) => child.pid !== undefined);
       const chosen = alive[Math.floor(Math.random() * alive.length)]?.pid;
       if (chosen === undefined) return null;
