@@ -81,7 +81,8 @@ function quiesce(): Promise<void> {
   return quiescing;
 }
 
-function stop(): Promise<void> {
+/** Stops the node and exits: 1 when `failed` (it could not start) or a step of its stop failed. */
+function stop(failed = false): Promise<void> {
   stopping ??= (async () => {
     // Its own name: as `guard` it shadowed the partition guard, so `guard?.close()` below
     // cancelled this deadline and left the partition guard open.
@@ -91,7 +92,7 @@ function stop(): Promise<void> {
     server?.closeAllConnections();
     feed?.close();
     guard?.close();
-    let code = 0;
+    let code = failed ? 1 : 0;
     try {
       await node?.stop();
     } catch (error) {
@@ -214,5 +215,5 @@ try {
   const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
   console.error(`${launch.name} failed to start: ${message}`);
   send({ type: 'fatal', message: error instanceof Error ? error.message : String(error) });
-  await stop();
+  await stop(true);
 }
