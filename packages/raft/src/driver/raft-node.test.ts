@@ -950,6 +950,7 @@ describe('createRaftNode', () => {
     const refusals: { at: number; refusal: SnapshotRefusal }[] = [];
     node.on('snapshot-refused', (refusal) => refusals.push({ at: c.simulation.now(), refusal }));
     const chunksBefore = c.sent.filter((message) => message.to === 'n3' && message.type === 'snapshot-chunk').length;
+    const chunks = (): number => c.sent.filter((message) => message.to === 'n3' && message.type === 'snapshot-chunk').length - chunksBefore;
     c.simulation.restart('n3');
     await c.simulation.runForAsync(60_000);
 
@@ -960,14 +961,15 @@ describe('createRaftNode', () => {
     expect(first.bytes).toBeGreaterThan(64);
     expect(node.status().snapshotRefusals).toMatchObject({ n3: { limit: 64, bytes: first.bytes, refusals: refusals.length } });
     expect(c.nodes.get('n3')!.stats().snapshotsInstalled).toBe(0);
+    // The follower counts what it refused as such, not as invalid messages (a hostile peer's sign).
+    expect(c.nodes.get('n3')!.stats()).toMatchObject({ invalidMessages: 0, snapshotChunksTooLarge: chunks(), snapshotsRefused: 0 });
     // Backed off: each attempt waits at least as long as the one before, and the waits grow.
     const gaps = refusals.slice(1).map(({ at }, position) => at - refusals[position]!.at);
     for (let position = 1; position < gaps.length; position += 1) expect(gaps[position]!).toBeGreaterThanOrEqual(gaps[position - 1]! * 0.9);
     expect(gaps.at(-1)!).toBeGreaterThanOrEqual(4 * gaps[0]!);
     // About one chunk an attempt (the snapshot fits one chunk): before, a minute held over a
     // hundred, sent again at every silence of an election timeout and every abandoned transfer.
-    const chunks = c.sent.filter((message) => message.to === 'n3' && message.type === 'snapshot-chunk').length - chunksBefore;
-    expect(chunks).toBeLessThanOrEqual(2 * refusals.length);
+    expect(chunks()).toBeLessThanOrEqual(2 * refusals.length);
     expect(refusals.length).toBeLessThan(20);
 
     // Restarted with a limit that holds the snapshot, the follower gets it at the next attempt.

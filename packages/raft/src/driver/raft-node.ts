@@ -111,6 +111,13 @@ export interface RaftNodeStats {
   readonly snapshotsInstalled: number;
   /** Snapshots received from other nodes that the state machine's `checkSnapshot` refused. */
   readonly snapshotsRefused: number;
+  /**
+   * Snapshot chunks from the leader refused because their snapshot is above this node's
+   * `limits.maxSnapshotBytes`, each answered with the limit (the leader then backs off). Not
+   * invalid messages: the limit is this node's own, and the leader's snapshot may outgrow it.
+   * (One from a node that may not send this node a snapshot is an invalid message.)
+   */
+  readonly snapshotChunksTooLarge: number;
 }
 
 export interface RaftNode<Command, Result, Query, QueryResult> {
@@ -318,7 +325,7 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
   private commitWrite: Promise<void> = Promise.resolve();
   /** The log write the Ready loop waits for (settled, never rejected): the storage closes only after it. */
   private logWrite: Promise<void> = Promise.resolve();
-  private counters = { invalidMessages: 0, proposalsCommitted: 0, snapshotsTaken: 0, snapshotsInstalled: 0, snapshotsRefused: 0 };
+  private counters = { invalidMessages: 0, proposalsCommitted: 0, snapshotsTaken: 0, snapshotsInstalled: 0, snapshotsRefused: 0, snapshotChunksTooLarge: 0 };
   /** The last snapshot refused (sender, index and term), told once however often it is sent again. */
   private refusedSnapshot = '';
   /**
@@ -1265,14 +1272,19 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
 
   private receiveChunk(chunk: SnapshotChunk): void {
     const core = this.core!;
-    // Above this node's limit: counted as every refused message is, and, from a sender that may
-    // send it a snapshot, answered with the limit, so that the sender can tell and stop sending.
     const tooLarge = chunk.total > this.limits.maxSnapshotBytes;
-    if (tooLarge) this.counters.invalidMessages += 1;
     // Only the leader of the current term, or a sender of a newer one, may send this node a
-    // snapshot, and only one transfer is assembled at a time.
-    if (chunk.term < core.term || (core.leader !== null && core.leader !== chunk.from && chunk.term === core.term)) return;
+    // snapshot, and only one transfer is assembled at a time. A chunk above the limit from any
+    // other sender is an invalid message.
+    if (chunk.term < core.term || (core.leader !== null && core.leader !== chunk.from && chunk.term === core.term)) {
+      if (tooLarge) this.counters.invalidMessages += 1;
+      return;
+    }
+    // From a sender that may send it a snapshot, a chunk above this node's limit is answered with
+    // the limit, so that the sender can tell and stop sending, and counted on its own: counted as
+    // invalid, it looked like a hostile peer's doing, where the limit is too low for the state.
     if (tooLarge) {
+      this.counters.snapshotChunksTooLarge += 1;
       const refusal: SnapshotChunkAck = { type: 'snapshot-chunk-ack', from: this.id, to: chunk.from, id: chunk.id, received: 0, maxSnapshotBytes: this.limits.maxSnapshotBytes };
       this.options.transport.send(chunk.from, this.channel, refusal);
       return;
