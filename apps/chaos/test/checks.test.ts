@@ -96,6 +96,26 @@ describe('linearizable', () => {
     expect(outcome.status).toBe('fail');
     expect(outcome.details.join('\n')).toContain('get k → ok 1');
   });
+
+  // An acknowledged put reports the value it replaced: the key held it where the put applied.
+  const withPrevious = (events: TimedEvent[], previous: readonly unknown[]): TimedEvent[] => {
+    let next = 0;
+    return events.map((event) => (event.type === 'ok' && event.f === 'put' ? { ...event, previous: previous[next++] } : event));
+  };
+
+  it('passes puts whose reported previous values chain', () => {
+    const events = history([['invoke', 0, 'put', 'k', 1], ['ok', 0, 'put', 'k'], ['invoke', 1, 'put', 'k', 2], ['ok', 1, 'put', 'k'], ['invoke', 0, 'get', 'k'], ['ok', 0, 'get', 'k', 2]]);
+    expect(checkHistoryLinearizable(withPrevious(events, [null, 1])).status).toBe('pass');
+  });
+
+  it('catches a put that reports a previous value the key could not hold then, and names it as a put', () => {
+    // Both puts say they replaced nothing, though the first was acknowledged before the second began.
+    const events = withPrevious(history([['invoke', 0, 'put', 'k', 1], ['ok', 0, 'put', 'k'], ['invoke', 1, 'put', 'k', 2], ['ok', 1, 'put', 'k']]), [null, null]);
+    const outcome = checkHistoryLinearizable(events);
+    expect(outcome.status).toBe('fail');
+    expect(outcome.details.join('\n')).toContain('put k 2 → ok (previous null)');
+    expect(outcome.details.join('\n')).not.toContain('(not found)');
+  });
 });
 
 describe('report tables', () => {
