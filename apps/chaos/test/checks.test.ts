@@ -71,6 +71,13 @@ describe('no acknowledged write lost', () => {
     expect(checkNoLostWrites(events, ['k'], ['n1', 'n2']).summary).toContain('no final read succeeded on n2');
   });
 
+  it('does not pass with nothing to check: no live node, or no acknowledged write', () => {
+    const events = history([['invoke', 0, 'put', 'k', 1], ['ok', 0, 'put', 'k']]);
+    expect(checkNoLostWrites(events, ['k'], [])).toMatchObject({ status: 'fail', summary: 'no live node to read the keys from' });
+    const unacknowledged = history([['invoke', 0, 'put', 'k', 1], ['info', 0, 'put', 'k'], ...finals('k', 1)]);
+    expect(checkNoLostWrites(unacknowledged, ['k'], ['n1', 'n2'])).toMatchObject({ status: 'unknown' });
+  });
+
   it('counts cas writes', () => {
     const events = history([['invoke', 0, 'put', 'k', 1], ['ok', 0, 'put', 'k'], ['invoke', 0, 'cas', 'k', [1, 5]], ['ok', 0, 'cas', 'k'], ...finals('k', 1)]);
     expect(checkNoLostWrites(events, ['k'], ['n1', 'n2']).status).toBe('fail');
