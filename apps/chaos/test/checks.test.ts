@@ -1,8 +1,8 @@
 // The checks on hand-written histories: each must pass a correct history and catch the fault it
 // is for.
 import { describe, expect, it } from '@jest/globals';
-import { membershipConverged } from '../src/checks/convergence';
-import type { MembershipView } from '../src/checks/convergence';
+import { membershipConverged, registryWorkerProblems } from '../src/checks/convergence';
+import type { MembershipView, WorkerListing } from '../src/checks/convergence';
 import { checkHistoryLinearizable } from '../src/checks/linearizability';
 import { checkNoLostWrites } from '../src/checks/lost-writes';
 import { FAULT_KINDS } from '../src/faults/schedule';
@@ -198,5 +198,31 @@ describe('membership re-converged', () => {
     const failed = views('hyparview', ring);
     failed.set('n4', { mode: 'hyparview', members: new Error('timeout') });
     expect(membershipConverged(failed, live)).toBe(false);
+  });
+});
+
+describe('registry lists every live worker', () => {
+  const own = (node: string, incarnation = 1): string => `${node}@10.213.0.1:7000/${incarnation}/1`;
+  const listings = (entries: Record<string, { own: string | null; listed: string[] } | Error>): Map<string, WorkerListing | Error> => new Map(Object.entries(entries));
+  const all = [own('n1'), own('n2'), own('n3')];
+
+  it('is right when every node lists each node\'s current worker once', () => {
+    expect(registryWorkerProblems(listings({ n1: { own: own('n1'), listed: all }, n2: { own: own('n2'), listed: all }, n3: { own: own('n3'), listed: [...all].reverse() } }))).toEqual([]);
+  });
+
+  it('finds a killed life\'s worker that every node still lists, though the digests would agree', () => {
+    // n3 restarted as incarnation 2; everyone, n3 included, still lists its first life's worker.
+    const stale = [own('n1'), own('n2'), own('n3'), own('n3', 2)];
+    const problems = registryWorkerProblems(listings({ n1: { own: own('n1'), listed: stale }, n2: { own: own('n2'), listed: stale }, n3: { own: own('n3', 2), listed: stale } }));
+    expect(problems).toHaveLength(3);
+    expect(problems[0]).toBe(`n1 lists ${own('n3')}, which no live node registered in its current life`);
+  });
+
+  it('finds a worker every other node misses, one listed twice, a registration gone, and a node that did not answer', () => {
+    const problems = registryWorkerProblems(
+      listings({ n1: { own: own('n1'), listed: [own('n1'), own('n1'), own('n2')] }, n2: { own: own('n2'), listed: [own('n1'), own('n2')] }, n3: { own: null, listed: [own('n1'), own('n2')] }, n4: new Error('timeout') }),
+    );
+    expect(problems).toEqual(["n3's own worker registration is gone", 'n4: (error: timeout)', 'n1 lists 1 workers twice']);
+    expect(registryWorkerProblems(listings({ n1: { own: own('n1'), listed: [own('n1')] }, n2: { own: own('n2'), listed: [own('n1'), own('n2')] } }))).toEqual([`n1 does not list ${own('n2')}`]);
   });
 });

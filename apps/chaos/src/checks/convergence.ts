@@ -114,17 +114,52 @@ export async function checkMembership(cluster: Cluster, faultsEndedAt: number, b
     : { name, status: 'fail', summary: `not converged ${Math.round(poll.afterMs)} ms after the faults stopped (bound ${boundMs} ms)`, details };
 }
 
+/** What one node answered about the chaos workers: its own registration's id and the ids of every instance its registry lists. */
+export interface WorkerListing {
+  /** Null when the node's own registration is gone. */
+  readonly own: string | null;
+  readonly listed: readonly string[];
+}
+
+/**
+ * What is wrong with the registry's content (node name → its listing, or the error asking it):
+ * every node must list exactly the workers the nodes registered in their current lives, each
+ * once. Equal digests show only that the nodes agree: a killed incarnation's worker still listed
+ * everywhere, or every node missing one, leaves them equal. Empty when it is right.
+ */
+export function registryWorkerProblems(listings: ReadonlyMap<string, WorkerListing | Error>): string[] {
+  const problems: string[] = [];
+  const expected = new Set<string>();
+  for (const [node, listing] of listings) {
+    if (listing instanceof Error) problems.push(`${node}: (error: ${listing.message})`);
+    else if (listing.own === null) problems.push(`${node}'s own worker registration is gone`);
+    else expected.add(listing.own);
+  }
+  for (const [node, listing] of listings) {
+    if (listing instanceof Error) continue;
+    const listed = new Set(listing.listed);
+    const missing = [...expected].filter((id) => !listed.has(id)).sort();
+    const extra = [...listed].filter((id) => !expected.has(id)).sort();
+    const twice = listing.listed.length - listed.size;
+    if (missing.length > 0) problems.push(`${node} does not list ${missing.join(', ')}`);
+    if (extra.length > 0) problems.push(`${node} lists ${extra.join(', ')}, which no live node registered in its current life`);
+    if (twice > 0) problems.push(`${node} lists ${twice} workers twice`);
+  }
+  return problems;
+}
+
 export async function checkRegistryDigests(cluster: Cluster, faultsEndedAt: number, boundMs: number, signal: AbortSignal): Promise<CheckOutcome> {
   const name = 'registry digests equal';
-  const poll = await pollUntil(
-    () => ask<string>(cluster, 'digest'),
-    (digests) => digests.size === cluster.nodes.length && [...digests.values()].every((digest) => typeof digest === 'string' && digest === [...digests.values()][0]),
-    faultsEndedAt,
-    boundMs,
-    signal,
-  );
-  const details = [...poll.last].map(([node, digest]) => `${node} ${digest instanceof Error ? `(error: ${digest.message})` : digest}`);
-  return poll.converged
-    ? { name, status: 'pass', summary: `${String([...poll.last.values()][0])} on all ${poll.last.size} nodes; seen ${Math.round(poll.afterMs)} ms after the faults stopped (bound ${boundMs} ms)`, details }
-    : { name, status: 'fail', summary: `digests still differ ${Math.round(poll.afterMs)} ms after the faults stopped (bound ${boundMs} ms)`, details };
+  const probe = async (): Promise<{ digests: Map<string, string | Error>; problems: string[] }> => {
+    const [digests, workers] = await Promise.all([ask<string>(cluster, 'digest'), ask<WorkerListing>(cluster, 'workers')]);
+    return { digests, problems: registryWorkerProblems(workers) };
+  };
+  const equal = (digests: ReadonlyMap<string, string | Error>): boolean => [...digests.values()].every((digest) => typeof digest === 'string' && digest === [...digests.values()][0]);
+  const poll = await pollUntil(probe, ({ digests, problems }) => digests.size === cluster.nodes.length && equal(digests) && problems.length === 0, faultsEndedAt, boundMs, signal);
+  const { digests, problems } = poll.last;
+  const details = [...[...digests].map(([node, digest]) => `${node} ${digest instanceof Error ? `(error: ${digest.message})` : digest}`), ...problems];
+  const seen = `${Math.round(poll.afterMs)} ms after the faults stopped (bound ${boundMs} ms)`;
+  if (poll.converged) return { name, status: 'pass', summary: `${String([...digests.values()][0])} on all ${digests.size} nodes, each listing the ${digests.size} live workers; seen ${seen}`, details };
+  const why = !equal(digests) ? 'digests still differ' : digests.size !== cluster.nodes.length ? `only ${digests.size} of ${cluster.nodes.length} nodes are live` : `digests equal, but ${problems[0] ?? 'the workers listed are wrong'}`;
+  return { name, status: 'fail', summary: `${why} ${seen}`, details };
 }

@@ -43,7 +43,7 @@ console.log(`[${node.id}] started in ${Date.now() - started} ms (pid ${process.p
 // A worker registered by capability, so the registry holds more than the node entries: its
 // entries must vanish when this process is killed and return when it restarts.
 const worker = node.runtime.spawn({ handleMessage: () => undefined });
-node.registry.register('chaos.worker', worker, { mode: 'group', capabilities: ['chaos', `host-${options.host ?? 'unknown'}`] });
+const registration = node.registry.register('chaos.worker', worker, { mode: 'group', capabilities: ['chaos', `host-${options.host ?? 'unknown'}`] });
 
 // Every change of leader, with the wall clock, in this node's log: the timeline a failing
 // history is read against.
@@ -80,6 +80,10 @@ async function handle(command: Command): Promise<unknown> {
       return node.membership.topology().mode;
     case 'digest':
       return node.registry.digest();
+    case 'workers':
+      // This life's worker registration, and every worker this node's registry lists: what the
+      // registry check compares across nodes (its id names the node's incarnation; null once gone).
+      return { own: registration.instance()?.id ?? null, listed: node.registry.lookupAll('chaos.worker').map((instance) => instance.id) };
     case 'raft': {
       const raft = node.consensus.raft.status();
       return { role: raft.role, term: raft.term, leader: raft.leader, commit: raft.commit, applied: raft.applied };
