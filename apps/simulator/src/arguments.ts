@@ -45,6 +45,11 @@ Options:
 
 const OPTIONS = new Set(['nodes', 'fail', 'seed', 'rounds', 'broadcasts', 'stabilise', 'out', 'help']);
 
+/** Nodes that crash at `rate`: the share of `nodes`, rounded to the nearest node. */
+export function crashedNodes(nodes: number, rate: number): number {
+  return Math.round(nodes * rate);
+}
+
 function integer(option: string, text: string, min: number, max: number): number {
   if (!/^\d+$/.test(text)) throw new UsageError(`--${option} must be an integer from ${min} to ${max} (got "${text}")`);
   const value = Number(text);
@@ -90,6 +95,7 @@ export function parseArguments(argv: readonly string[]): SimulatorArguments {
     const name = token.slice(2, equals === -1 ? undefined : equals);
     if (!OPTIONS.has(name)) throw new UsageError(`unknown option --${name}`);
     if (name === 'help') {
+      if (equals !== -1) throw new UsageError('--help takes no value');
       help = true;
       continue;
     }
@@ -105,10 +111,18 @@ export function parseArguments(argv: readonly string[]): SimulatorArguments {
   }
   const text = (name: string): string | undefined => values.get(name);
   const nodes = text('nodes') === undefined ? 10_000 : integer('nodes', text('nodes')!, 2, 100_000);
+  const rates = text('fail') === undefined ? [...DEFAULT_FAILURE_RATES] : failureRates(text('fail')!);
+  // A rate below 1 can still round to every node when there are few of them.
+  for (const rate of rates) {
+    if (crashedNodes(nodes, rate) >= nodes) {
+      const which = text('fail') === undefined ? `the default --fail rate ${rate}` : `--fail ${rate}`;
+      throw new UsageError(`${which} crashes all ${nodes} nodes (${rate} × ${nodes} rounds to ${nodes}): no node would survive to receive a broadcast; give lower rates or more nodes`);
+    }
+  }
   return {
     nodes,
     seed: text('seed') === undefined ? 42 : integer('seed', text('seed')!, 0, 2 ** 32 - 1),
-    failureRates: text('fail') === undefined ? [...DEFAULT_FAILURE_RATES] : failureRates(text('fail')!),
+    failureRates: rates,
     healingRounds: text('rounds') === undefined ? [...DEFAULT_HEALING_ROUNDS] : healingRounds(text('rounds')!),
     broadcasts: text('broadcasts') === undefined ? 1 : integer('broadcasts', text('broadcasts')!, 1, 1000),
     stabiliseRounds: text('stabilise') === undefined ? 5 : integer('stabilise', text('stabilise')!, 0, 1000),

@@ -8,6 +8,7 @@
 import { defaultLocalConfig, resolveConfig, sizeViews } from '@foundation/membership-hyparview';
 import type { InitialView, MembershipConfig } from '@foundation/membership-hyparview';
 import type { NetworkOptions } from '@foundation/testkit';
+import { crashedNodes } from './arguments';
 import type { SimulatorArguments } from './arguments';
 import { createCluster } from './cluster';
 import type { Cluster, MessageCounts, ProbeRecord } from './cluster';
@@ -202,7 +203,7 @@ async function runFailure(
   const report = (): void => progress({ phase, detail, simulatedMs: cluster.simulation.now(), liveNodes, nodes: args.nodes });
   await advance(cluster, SETTLE_MS, report);
 
-  const victims = cluster.simulation.random.sample(cluster.ids, Math.round(args.nodes * rate));
+  const victims = cluster.simulation.random.sample(cluster.ids, crashedNodes(args.nodes, rate));
   cluster.crash(victims);
   cluster.resetMessages();
   const networkBefore = cluster.simulation.network.stats();

@@ -6,7 +6,7 @@ import { USAGE, parseArguments } from './arguments';
 import type { SimulatorArguments } from './arguments';
 import { createProgressReporter } from './progress';
 import { summaryTable } from './report';
-import { runSimulator } from './simulator';
+import { prepareOutputDirectory, runSimulator } from './simulator';
 import { UsageError } from './usage-error';
 
 const APP_DIRECTORY = fileURLToPath(new URL('..', import.meta.url));
@@ -31,6 +31,17 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const outDir = outputDirectory(args);
+  try {
+    prepareOutputDirectory(outDir);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    if (args.out === undefined) {
+      process.stderr.write(`simulate: cannot write the report to ${outDir}: ${reason}\n`);
+      return 1;
+    }
+    process.stderr.write(`simulate: --out ${args.out}: cannot write the report there: ${reason}\n\n${USAGE}`);
+    return 2;
+  }
   process.stdout.write(
     `seed ${args.seed}: ${args.nodes} nodes, failure rates ${args.failureRates.join(', ')}, healing rounds ${args.healingRounds.join(', ')}, ` +
       `${args.broadcasts} broadcast(s) per round (node ${process.version})\n`,

@@ -1,5 +1,5 @@
 // One run of the simulator: the experiment, then report.json and reliability.svg in `outDir`.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SimulatorArguments } from './arguments';
 import { renderChart } from './chart';
@@ -17,7 +17,14 @@ export interface SimulatorRun {
   readonly chartPath: string;
 }
 
+/** Creates `outDir` if needed and checks that it can be written, so that a bad directory fails before the run and not after it. */
+export function prepareOutputDirectory(outDir: string): void {
+  mkdirSync(outDir, { recursive: true });
+  accessSync(outDir, constants.W_OK);
+}
+
 export async function runSimulator(args: SimulatorArguments, outDir: string, progress?: ProgressListener): Promise<SimulatorRun> {
+  prepareOutputDirectory(outDir);
   const started = performance.now();
   const cpu = process.cpuUsage();
   const result = await runExperiment(args, progress);
@@ -28,7 +35,6 @@ export async function runSimulator(args: SimulatorArguments, outDir: string, pro
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
     node: process.version,
   });
-  mkdirSync(outDir, { recursive: true });
   const reportPath = join(outDir, REPORT_FILE);
   const chartPath = join(outDir, CHART_FILE);
   writeFileSync(reportPath, `${JSON.stringify(report, null, 2)}\n`);

@@ -31,6 +31,12 @@ describe('parseArguments', () => {
     expect(parseArguments(['--fail', text]).failureRates).toEqual(rates);
   });
 
+  it('takes the fewest nodes that leave a survivor at every rate', () => {
+    expect(parseArguments(['--nodes', '11']).nodes).toBe(11);
+    expect(parseArguments(['--nodes', '2', '--fail', '0.7']).failureRates).toEqual([0.7]);
+    expect(parseArguments(['--nodes', '3', '--fail', '0.8']).failureRates).toEqual([0.8]);
+  });
+
   it.each([
     ['10', [0, 1, 2, 5, 10]],
     ['3', [0, 1, 2, 3]],
@@ -58,6 +64,11 @@ describe('parseArguments', () => {
     [['--nodes', '10', '--nodes', '20'], /--nodes given twice/],
     [['--colour', 'red'], /unknown option --colour/],
     [['nodes'], /unexpected argument "nodes"/],
+    [['--help=yes'], /--help takes no value/],
+    // Below 1, yet rounded to every node: no survivor would be left to receive a broadcast.
+    [['--nodes', '2', '--fail', '0.75'], /--fail 0.75 crashes all 2 nodes \(0.75 × 2 rounds to 2\)/],
+    [['--nodes', '3', '--fail', '0.2,0.9'], /--fail 0.9 crashes all 3 nodes/],
+    [['--nodes', '10'], /the default --fail rate 0.95 crashes all 10 nodes/],
   ])('rejects %j', (argv, message) => {
     expect(() => parseArguments(argv)).toThrow(UsageError);
     expect(() => parseArguments(argv)).toThrow(message);

@@ -2,7 +2,7 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -48,11 +48,24 @@ describe('the simulate command', () => {
     [['--fail', '1.5'], '--fail takes rates in [0, 1)'],
     [['--seed'], '--seed needs a value'],
     [['--frobnicate'], 'unknown option --frobnicate'],
+    [['--nodes', '3', '--fail', '0.9'], '--fail 0.9 crashes all 3 nodes'],
   ])('rejects %j with a clear message, the usage and exit code 2', async (argv, message) => {
     const outcome = await simulate(argv);
     expect(outcome.code).toBe(2);
     expect(outcome.stderr).toContain(`simulate: ${message}`);
     expect(outcome.stderr).toContain('Usage: npm run simulate -- [options]');
+    expect(outcome.stdout).toBe('');
+  });
+
+  it('refuses an --out directory it cannot create before running, with exit code 2', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'simulator-cli-'));
+    directories.push(parent);
+    const file = join(parent, 'a-file');
+    writeFileSync(file, '');
+    const outcome = await simulate(['--nodes', '20', '--fail', '0.5', '--rounds', '0', '--stabilise', '0', '--out', join(file, 'reports')]);
+    expect(outcome.code).toBe(2);
+    expect(outcome.stderr).toContain(`simulate: --out ${join(file, 'reports')}: cannot write the report there:`);
+    expect(outcome.stderr).not.toContain('the run failed');
     expect(outcome.stdout).toBe('');
   });
 
