@@ -71,7 +71,9 @@ export function isRefOf(value: unknown, node: string): value is string {
  * a server that had not seen it go) never settles a call of the new one, and a monitor of the
  * new one never meets a reference the old one left behind. 2^20 apart: creations are random
  * (`foundation` draws one per start) or counted up, and a single incarnation makes a million
- * before two ranges could meet; the largest (creation 2^32 - 1) stays a safe integer.
+ * before two ranges could meet (past that, a node still drops the reply to a call whose caller's
+ * node went down since: RemoteBridge.sendReply); the largest (creation 2^32 - 1) stays a safe
+ * integer.
  */
 export function incarnationBase(creation: number): number {
   return creation * 2 ** 20;

@@ -106,6 +106,8 @@ export class RemoteBridge {
   private readonly probes = new Map<number, { readonly node: string; readonly timer: Timer }>();
   /** The id of the last unlink sent (ids need only differ between unlinks of one link). */
   private unlinkIds = 0;
+  /** How many times each node has gone down: the life of it a call came from (see `sendReply`). */
+  private readonly lives = new Map<string, number>();
 
   constructor(
     private readonly runtime: RuntimeImpl,
@@ -224,7 +226,20 @@ export class RemoteBridge {
     return this.offer(node, { type: 'call', to, ref, body });
   }
 
-  sendReply(node: string, ref: number, ok: boolean, value: unknown): void {
+  /** The current life of `node`: how many times it has gone down. */
+  lifeOf(node: string): number {
+    return this.lives.get(node) ?? 0;
+  }
+
+  /**
+   * Answers a call that came from `node` in its life `life` (by default the current one). The
+   * answer to a call of an earlier life is dropped, as on the BEAM, where it is addressed to a
+   * process of the old creation: a reply is matched by its reference alone, and a restarted
+   * node's references meet those of its earlier life once that life made 2^20 calls (ref.ts), so
+   * it could settle a call of the new life with the answer to an old one.
+   */
+  sendReply(node: string, ref: number, ok: boolean, value: unknown, life = this.lifeOf(node)): void {
+    if (life !== this.lifeOf(node)) return;
     if (ok) {
       const outcome = this.offer(node, { type: 'reply', ref, ok: true, body: value });
       if (outcome === true) return;
@@ -624,6 +639,8 @@ export class RemoteBridge {
   /** `node` is gone: links break with `noconnection`, monitors fire, calls to it fail. */
   nodeDown(node: string): void {
     if (typeof node !== 'string' || node === this.runtime.nodeId) return;
+    // Calls that came from the life that ended are answered no more (sendReply).
+    this.lives.set(node, this.lifeOf(node) + 1);
     this.breaking.delete(node);
     // The node's next life is probed afresh: it may run another version.
     this.protocols.delete(node);

@@ -386,6 +386,48 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
     expect(outcome).toBe('the answer to the second');
   });
 
+  it('never settles a call of a restarted node with the reply to a call of its earlier incarnation, also once that life has made 2^20 calls (review finding)', async () => {
+    // Call references count from creation · 2^20, so an incarnation that made more than 2^20
+    // remote calls reaches the references of the next creation (testkit counts creations up, as
+    // a node that stores its own does). A call the old life left held on a server then shared its
+    // reference with a call of the new life, and the old call's reply settled the new one. The
+    // reply of a call whose caller's node went down is dropped, as OTP's is (it is addressed to a
+    // pid of the old creation there).
+    const { simulation, runtime } = cluster(35, ['a', 'b']);
+    const held: ReplyTo[] = [];
+    runtime('a').spawn(
+      {
+        handleCall: (_request: unknown, _self: ProcessSelf, from: ReplyTo) => {
+          held.push(from);
+          return NO_REPLY;
+        },
+      },
+      { name: 'server' },
+    );
+    await simulation.runForAsync(5);
+    // As if b's first life had already made 2^21 remote calls: its next call's reference is the
+    // first of the life after it (testkit counts a crash and a restart each, checked below).
+    const oldCreation = runtime('b').creation;
+    (runtime('b') as unknown as { calls: { nextRef: number } }).calls.nextRef = 2 * 2 ** 20 + 1;
+    void runtime('b').call({ name: 'server', node: 'a' }, 'first', { timeout: Number.POSITIVE_INFINITY }).catch(() => undefined);
+    await simulation.runUntilAsync(() => held.length === 1);
+    simulation.crash('b');
+    simulation.restart('b');
+    expect(runtime('b').creation).toBe(oldCreation + 2);
+    let outcome: unknown = 'pending';
+    void runtime('b').call({ name: 'server', node: 'a' }, 'second', { timeout: 60_000 }).then(
+      (value) => (outcome = value),
+      (error: unknown) => (outcome = error),
+    );
+    await simulation.runUntilAsync(() => held.length === 2);
+    runtime('a').reply(held[0]!, 'the answer to the first');
+    await simulation.runForAsync(50);
+    expect(outcome).toBe('pending');
+    runtime('a').reply(held[1]!, 'the answer to the second');
+    await simulation.runForAsync(50);
+    expect(outcome).toBe('the answer to the second');
+  });
+
   it('counts a reply from a node the call did not go to as a malformed signal, and the call still gets its own (review finding)', async () => {
     // Call references are counted up from a known base, so a node can name one made for a call
     // to another node: its reply was dropped, rightly, but silently, unlike every other spoof.

@@ -175,14 +175,14 @@ export class CallTable {
   /** Answers a call; a second answer, or one after the timeout, is dropped. */
   complete(call: CallEnvelope, value: unknown): void {
     if (!this.release(call)) return;
-    if (call.origin === CALLER_REMOTE) this.runtime.remote?.sendReply(call.replyNode!, call.replyRef, true, value);
+    if (call.origin === CALLER_REMOTE) this.runtime.remote?.sendReply(call.replyNode!, call.replyRef, true, value, call.replyLife);
     else call.resolve!(value);
   }
 
   /** Fails a call with `error`. */
   fail(call: CallEnvelope, error: unknown): void {
     if (!this.release(call)) return;
-    if (call.origin === CALLER_REMOTE) this.runtime.remote?.sendReply(call.replyNode!, call.replyRef, false, error);
+    if (call.origin === CALLER_REMOTE) this.runtime.remote?.sendReply(call.replyNode!, call.replyRef, false, error, call.replyLife);
     else call.reject!(error);
   }
 

@@ -23,6 +23,8 @@ export class CallEnvelope implements DeadlineEntry {
   /** For a call that came from another node: where the reply goes. */
   replyNode: string | null = null;
   replyRef = 0;
+  /** For a call that came from another node: the life of that node it came from (RemoteBridge.lifeOf). */
+  replyLife = 0;
   /** For a call to another node: the node it went to (so node-down can fail it). */
   remoteNode: string | null = null;
   /** For a call a local process made to another node: that process, which drops the call if it exits first. */

@@ -981,6 +981,7 @@ export class RuntimeImpl implements Runtime {
     const call = new CallEnvelope(undefined, request, record.pid, CALLER_REMOTE);
     call.replyNode = replyNode;
     call.replyRef = replyRef;
+    call.replyLife = this.remote!.lifeOf(replyNode);
     this.deliver(record, call);
   }
 
