@@ -30,7 +30,7 @@ simulation), crashes a share of them at once and measures how many of the surviv
 reaches after 0, 1, 2, 5 and 10 healing rounds, as the HyParView paper's figure does.
 
 Options:
-  --nodes N          number of nodes (2–100000; default 10000)
+  --nodes N          number of nodes (2–100000, as the heap allows; default 10000)
   --fail RATES       share of nodes that crash at once: one rate or a comma list, each in [0, 1)
                      (default 0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,0.95)
   --seed N           seed of the simulation, a non-negative integer (default 42)

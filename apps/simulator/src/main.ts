@@ -3,6 +3,7 @@
 import { isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { USAGE, parseArguments } from './arguments';
+import { checkHeapFits } from './heap';
 import type { SimulatorArguments } from './arguments';
 import { createProgressReporter } from './progress';
 import { summaryTable } from './report';
@@ -21,6 +22,7 @@ async function main(argv: readonly string[]): Promise<number> {
   let args: SimulatorArguments;
   try {
     args = parseArguments(argv);
+    if (!args.help) checkHeapFits(args.nodes);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     process.stderr.write(`simulate: ${error.message}\n\n${USAGE}`);

@@ -17,9 +17,9 @@ interface Outcome {
   readonly stderr: string;
 }
 
-function simulate(argv: readonly string[]): Promise<Outcome> {
+function simulate(argv: readonly string[], nodeFlags: readonly string[] = []): Promise<Outcome> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...argv], {
+    const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', 'src/main.ts', ...argv], {
       cwd: APP,
       env: { ...process.env, TSX_TSCONFIG_PATH: join(ROOT, 'tsconfig.json'), INIT_CWD: APP },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -66,6 +66,13 @@ describe('the simulate command', () => {
     expect(outcome.code).toBe(2);
     expect(outcome.stderr).toContain(`simulate: --out ${join(file, 'reports')}: cannot write the report there:`);
     expect(outcome.stderr).not.toContain('the run failed');
+    expect(outcome.stdout).toBe('');
+  });
+
+  it('refuses, with exit code 2 and before running, more nodes than its heap holds', async () => {
+    const outcome = await simulate(['--nodes', '5000', '--fail', '0.5', '--rounds', '0', '--stabilise', '0'], ['--max-old-space-size=64']);
+    expect(outcome.code).toBe(2);
+    expect(outcome.stderr).toMatch(/simulate: --nodes 5000 needs about \d+ MiB of JavaScript heap and this Node\.js allows \d+ MiB/);
     expect(outcome.stdout).toBe('');
   });
 
