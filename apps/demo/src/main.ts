@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createOrchestrator } from './orchestrator';
+import { watchParent } from './parent-watch';
 import type { DemoReady, Probe } from './protocol';
 import { freePorts, portRange } from './ports';
 
@@ -164,18 +165,7 @@ process.on('disconnect', () => void shutdown('parent gone', 0));
 // editor's stop button, a process manager) is passed on to that shell only, which dies of it
 // without passing it on, and the demo went on running with nothing left to stop it. So the demo
 // stops when the process that started it is gone, whatever ended it.
-const parentPid = process.ppid;
-const parentAlive = (): boolean => {
-  try {
-    process.kill(parentPid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'; // there, but not ours to signal
-  }
-};
-setInterval(() => {
-  if (!parentAlive()) void shutdown('parent process gone', 0);
-}, 500).unref();
+watchParent(() => void shutdown('parent process gone', 0));
 // Whatever happens, no node process outlives the orchestrator.
 process.on('exit', () => orchestrator.killAll());
 
