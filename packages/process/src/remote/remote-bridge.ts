@@ -106,8 +106,15 @@ export class RemoteBridge {
   private readonly probes = new Map<number, { readonly node: string; readonly timer: Timer }>();
   /** The id of the last unlink sent (ids need only differ between unlinks of one link). */
   private unlinkIds = 0;
-  /** How many times each node has gone down: the life of it a call came from (see `sendReply`). */
+  /**
+   * The current life of each node a call came from since it last went down, numbered across all
+   * nodes (`lastLife`): a reply goes only to the life its call came from (see `sendReply`).
+   * Forgotten when the node goes down, so held only for nodes that are up: kept for every node
+   * ever reported down, it grew by one entry per node id (an address dialled in vain too) for as
+   * long as this node ran.
+   */
   private readonly lives = new Map<string, number>();
+  private lastLife = 0;
 
   constructor(
     private readonly runtime: RuntimeImpl,
@@ -226,20 +233,25 @@ export class RemoteBridge {
     return this.offer(node, { type: 'call', to, ref, body });
   }
 
-  /** The current life of `node`: how many times it has gone down. */
+  /** The current life of `node`, for a call that came from it now: it changes when the node goes down. */
   lifeOf(node: string): number {
-    return this.lives.get(node) ?? 0;
+    let life = this.lives.get(node);
+    if (life === undefined) {
+      life = ++this.lastLife;
+      this.lives.set(node, life);
+    }
+    return life;
   }
 
   /**
-   * Answers a call that came from `node` in its life `life` (by default the current one). The
+   * Answers a call that came from `node` in its life `life` (undefined: the current one). The
    * answer to a call of an earlier life is dropped, as on the BEAM, where it is addressed to a
    * process of the old creation: a reply is matched by its reference alone, and a restarted
    * node's references meet those of its earlier life once that life made 2^20 calls (ref.ts), so
    * it could settle a call of the new life with the answer to an old one.
    */
-  sendReply(node: string, ref: number, ok: boolean, value: unknown, life = this.lifeOf(node)): void {
-    if (life !== this.lifeOf(node)) return;
+  sendReply(node: string, ref: number, ok: boolean, value: unknown, life?: number): void {
+    if (life !== undefined && life !== this.lives.get(node)) return;
     if (ok) {
       const outcome = this.offer(node, { type: 'reply', ref, ok: true, body: value });
       if (outcome === true) return;
@@ -640,7 +652,7 @@ export class RemoteBridge {
   nodeDown(node: string): void {
     if (typeof node !== 'string' || node === this.runtime.nodeId) return;
     // Calls that came from the life that ended are answered no more (sendReply).
-    this.lives.set(node, this.lifeOf(node) + 1);
+    this.lives.delete(node);
     this.breaking.delete(node);
     // The node's next life is probed afresh: it may run another version.
     this.protocols.delete(node);

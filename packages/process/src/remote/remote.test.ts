@@ -428,6 +428,33 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
     expect(outcome).toBe('the answer to the second');
   });
 
+  it('keeps the life a call came from only for nodes that are up, so that nodes gone down leave nothing behind (review of 10237d3)', async () => {
+    // The life of a caller's node that a reply must match was a count of downs kept for every
+    // node ever reported down, and never forgotten: one entry per node id for as long as this
+    // node ran, through any churn of node ids (an address dialled in vain counts too). Needed only
+    // while a call it dates may still be answered, it goes with the node.
+    const { simulation, runtime } = cluster(37, ['a', 'b']);
+    const held: ReplyTo[] = [];
+    runtime('a').spawn(
+      {
+        handleCall: (_request: unknown, _self: ProcessSelf, from: ReplyTo) => {
+          held.push(from);
+          return NO_REPLY;
+        },
+      },
+      { name: 'server' },
+    );
+    await simulation.runForAsync(5);
+    const bridge = (runtime('a') as unknown as RuntimeImpl).remote!;
+    const lives = (bridge as unknown as { readonly lives: ReadonlyMap<string, unknown> }).lives;
+    void runtime('b').call({ name: 'server', node: 'a' }, 'held', { timeout: Number.POSITIVE_INFINITY }).catch(() => undefined);
+    await simulation.runUntilAsync(() => held.length === 1);
+    simulation.crash('b');
+    await simulation.runForAsync(1_000);
+    for (let index = 0; index < 1_000; index += 1) bridge.nodeDown(`gone-${index}`);
+    expect(lives.size).toBe(0);
+  });
+
   it('counts a reply from a node the call did not go to as a malformed signal, and the call still gets its own (review finding)', async () => {
     // Call references are counted up from a known base, so a node can name one made for a call
     // to another node: its reply was dropped, rightly, but silently, unlike every other spoof.
