@@ -73,4 +73,9 @@ describe('parseArguments', () => {
     expect(() => parseArguments(argv)).toThrow(UsageError);
     expect(() => parseArguments(argv)).toThrow(message);
   });
+
+  it('takes --help with a node count the default rates would crash whole, since --help runs nothing', () => {
+    expect(parseArguments(['--help', '--nodes', '10'])).toMatchObject({ help: true, nodes: 10 });
+    expect(parseArguments(['--nodes', '2', '--fail', '0.75', '--help'])).toMatchObject({ help: true });
+  });
 });
