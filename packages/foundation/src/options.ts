@@ -160,7 +160,8 @@ export function resolveTls(tls: TlsOptions | undefined, environment: NodeJS.Proc
   if (typeof given !== 'object' || given === null) throw new InvalidOptionsError('tls', 'must be an object with cert, key and ca');
   const pem = (value: unknown): boolean => typeof value === 'string' || Buffer.isBuffer(value);
   if (!pem(given.cert) || !pem(given.key)) throw new InvalidOptionsError('tls', 'needs cert and key (PEM strings or Buffers)');
-  if (!pem(given.ca) && !(Array.isArray(given.ca) && given.ca.length > 0 && given.ca.every(pem))) throw new InvalidOptionsError('tls', 'needs ca, the cluster CA (PEM)');
+  // Read by index (Array.from): every() skips the holes of a sparse list, and so did the check of each CA below.
+  if (!pem(given.ca) && !(Array.isArray(given.ca) && given.ca.length > 0 && Array.from(given.ca as unknown[]).every(pem))) throw new InvalidOptionsError('tls', 'needs ca, the cluster CA (PEM)');
   checkCertificates(given);
   if (given.bindNodeId !== undefined || given.mutual === false) return given;
   return { ...given, bindNodeId: certificateNamesNodeOrName };
