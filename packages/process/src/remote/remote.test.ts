@@ -72,6 +72,21 @@ function cluster(
 }
 
 /** A process that records what it receives and runs commands sent to it. */
+/** A process named `server` on `runtime` that answers no call itself: each caller's ReplyTo is held, in order. */
+function holdingServer(runtime: Runtime): ReplyTo[] {
+  const held: ReplyTo[] = [];
+  runtime.spawn(
+    {
+      handleCall: (_request: unknown, _self: ProcessSelf, from: ReplyTo) => {
+        held.push(from);
+        return NO_REPLY;
+      },
+    },
+    { name: 'server' },
+  );
+  return held;
+}
+
 function probe(runtime: Runtime, inbox: unknown[], options: { trapExits?: boolean } = {}): Pid {
   return runtime.spawn(
     (message: unknown, self: ProcessSelf) => {
@@ -352,25 +367,29 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
     expect(runtime('b').processInfo(watched)?.monitoredBy).toBe(0);
   });
 
-  it('never settles a call of a restarted node with the reply to a call of its earlier incarnation (review finding)', async () => {
+  it.each([
     // Call references restarted at 1 in each incarnation: the server answered the old call after
     // the restart, and that settled the new call with the same reference.
-    const { simulation, runtime } = cluster(31, ['a', 'b']);
-    const held: ReplyTo[] = [];
-    runtime('a').spawn(
-      {
-        handleCall: (_request: unknown, _self: ProcessSelf, from: ReplyTo) => {
-          held.push(from);
-          return NO_REPLY;
-        },
-      },
-      { name: 'server' },
-    );
+    { seed: 31, life: 'a life of few calls', callsMade: 0 },
+    // Call references count from creation · 2^20, so an incarnation that made more than 2^20
+    // remote calls reaches the references of the next creation (testkit counts creations up, as
+    // a node that stores its own does): the old call's reference is the new one's. The reply of a
+    // call whose caller's node went down is dropped, as OTP's is (it is addressed to a pid of the
+    // old creation there).
+    { seed: 35, life: 'a life past 2^20 calls', callsMade: 2 * 2 ** 20 },
+  ])('never settles a call of a restarted node with the reply to a call of its earlier incarnation, after $life (review finding)', async ({ seed, callsMade }) => {
+    const { simulation, runtime } = cluster(seed, ['a', 'b']);
+    const held = holdingServer(runtime('a'));
     await simulation.runForAsync(5);
+    const oldCreation = runtime('b').creation;
+    // As if b's first life had already made that many remote calls.
+    if (callsMade > 0) (runtime('b') as unknown as { calls: { nextRef: number } }).calls.nextRef = callsMade + 1;
     void runtime('b').call({ name: 'server', node: 'a' }, 'first', { timeout: Number.POSITIVE_INFINITY }).catch(() => undefined);
     await simulation.runUntilAsync(() => held.length === 1);
     simulation.crash('b');
     simulation.restart('b');
+    // A crash and a restart count a creation each: past 2^20 calls, the old life's next reference is the new life's first.
+    expect(runtime('b').creation).toBe(oldCreation + 2);
     let outcome: unknown = 'pending';
     void runtime('b').call({ name: 'server', node: 'a' }, 'second', { timeout: 60_000 }).then(
       (value) => (outcome = value),
@@ -386,64 +405,13 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
     expect(outcome).toBe('the answer to the second');
   });
 
-  it('never settles a call of a restarted node with the reply to a call of its earlier incarnation, also once that life has made 2^20 calls (review finding)', async () => {
-    // Call references count from creation · 2^20, so an incarnation that made more than 2^20
-    // remote calls reaches the references of the next creation (testkit counts creations up, as
-    // a node that stores its own does). A call the old life left held on a server then shared its
-    // reference with a call of the new life, and the old call's reply settled the new one. The
-    // reply of a call whose caller's node went down is dropped, as OTP's is (it is addressed to a
-    // pid of the old creation there).
-    const { simulation, runtime } = cluster(35, ['a', 'b']);
-    const held: ReplyTo[] = [];
-    runtime('a').spawn(
-      {
-        handleCall: (_request: unknown, _self: ProcessSelf, from: ReplyTo) => {
-          held.push(from);
-          return NO_REPLY;
-        },
-      },
-      { name: 'server' },
-    );
-    await simulation.runForAsync(5);
-    // As if b's first life had already made 2^21 remote calls: its next call's reference is the
-    // first of the life after it (testkit counts a crash and a restart each, checked below).
-    const oldCreation = runtime('b').creation;
-    (runtime('b') as unknown as { calls: { nextRef: number } }).calls.nextRef = 2 * 2 ** 20 + 1;
-    void runtime('b').call({ name: 'server', node: 'a' }, 'first', { timeout: Number.POSITIVE_INFINITY }).catch(() => undefined);
-    await simulation.runUntilAsync(() => held.length === 1);
-    simulation.crash('b');
-    simulation.restart('b');
-    expect(runtime('b').creation).toBe(oldCreation + 2);
-    let outcome: unknown = 'pending';
-    void runtime('b').call({ name: 'server', node: 'a' }, 'second', { timeout: 60_000 }).then(
-      (value) => (outcome = value),
-      (error: unknown) => (outcome = error),
-    );
-    await simulation.runUntilAsync(() => held.length === 2);
-    runtime('a').reply(held[0]!, 'the answer to the first');
-    await simulation.runForAsync(50);
-    expect(outcome).toBe('pending');
-    runtime('a').reply(held[1]!, 'the answer to the second');
-    await simulation.runForAsync(50);
-    expect(outcome).toBe('the answer to the second');
-  });
-
   it('keeps the life a call came from only for nodes that are up, so that nodes gone down leave nothing behind (review of 10237d3)', async () => {
     // The life of a caller's node that a reply must match was a count of downs kept for every
     // node ever reported down, and never forgotten: one entry per node id for as long as this
     // node ran, through any churn of node ids (an address dialled in vain counts too). Needed only
     // while a call it dates may still be answered, it goes with the node.
     const { simulation, runtime } = cluster(37, ['a', 'b']);
-    const held: ReplyTo[] = [];
-    runtime('a').spawn(
-      {
-        handleCall: (_request: unknown, _self: ProcessSelf, from: ReplyTo) => {
-          held.push(from);
-          return NO_REPLY;
-        },
-      },
-      { name: 'server' },
-    );
+    const held = holdingServer(runtime('a'));
     await simulation.runForAsync(5);
     const bridge = (runtime('a') as unknown as RuntimeImpl).remote!;
     const lives = (bridge as unknown as { readonly lives: ReadonlyMap<string, unknown> }).lives;
@@ -473,16 +441,7 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
       peers: () => transport.peers(),
     });
     const { simulation, runtime } = cluster(33, ['a', 'b', 'evil'], {}, undefined, recording);
-    const held: ReplyTo[] = [];
-    runtime('a').spawn(
-      {
-        handleCall: (_request: unknown, _self: ProcessSelf, from: ReplyTo) => {
-          held.push(from);
-          return NO_REPLY;
-        },
-      },
-      { name: 'server' },
-    );
+    const held = holdingServer(runtime('a'));
     await simulation.runForAsync(5);
     let outcome: unknown = 'pending';
     void runtime('b').call({ name: 'server', node: 'a' }, 'question', { timeout: 60_000 }).then(
