@@ -516,6 +516,26 @@ describe('nodes whose own layers differ (review finding)', () => {
     for (const node of [live, restored, started]) expect(node.clusterConfig.snapshotCommands()).toEqual([set('limits.burst', 8)]);
   });
 
+  it('gives back the cluster value it held above a path whose new value this node refuses, live as restored', () => {
+    // The node's environment caps its rate at 3, so it refuses a fourth name. The cluster set
+    // `feature` whole, then a third name and a fourth under it: the cluster's `feature` now holds
+    // four names. Live, the node refused only the fourth and went on holding the cluster's older
+    // `feature` (with the third name), which the cluster no longer holds; a node with the same
+    // environment started from the cluster's snapshot refuses `feature` whole and holds its layers'.
+    const environment = { NODE_LIMITS__RATE: '3', NODE_LIMITS__BURST: '1' };
+    const plain = createJudgedNode();
+    const live = createJudgedNode({ environment });
+    const log = [set('feature', { on: true, names: ['a', 'b'] }), set('feature.names.2', 'c'), set('feature.names.3', 'd')];
+    for (const node of [plain, live]) node.apply(log);
+    const started = createJudgedNode({ environment });
+    started.stateMachine.restore(plain.stateMachine.snapshot());
+
+    expect(plain.config.get('feature' as never)).toEqual({ on: true, names: ['a', 'b', 'c', 'd'] });
+    expect(started.config.get('feature' as never)).toEqual({ on: false, names: ['a', 'b'] });
+    expect(live.config.get()).toEqual(started.config.get());
+    for (const node of [live, started]) expect(node.clusterConfig.snapshotCommands()).toEqual(plain.clusterConfig.snapshotCommands());
+  });
+
   it('judges against the node\'s own config, and says why once, when the defaults do not validate without its environment', () => {
     // Nothing could be judged against defaults the schema refuses: every write would be refused.
     const withKey = {

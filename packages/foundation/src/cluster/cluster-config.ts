@@ -132,9 +132,9 @@ function applyInRuns<T, Change extends ConfigChange>(config: Config<T>, changes:
  * its accepted values (the overlay, what snapshots keep) are the same everywhere. A value the
  * cluster accepts is then set on `config`; when this node's own layers (a local `update`, its
  * file or environment) refuse it there, that refusal is reported and this node goes on without
- * it, the cluster's values unchanged: what it held from the cluster at or under that path goes
- * back to its layers (where the schema lets it), as on a node started from the cluster's values,
- * since the cluster no longer sets it. Without `rules`, or when the defaults do not validate
+ * it, the cluster's values unchanged: what it held from the cluster at or under that path (or
+ * whole above it) goes back to its layers (where the schema lets it), as on a node started from
+ * the cluster's values, since the cluster no longer sets it. Without `rules`, or when the defaults do not validate
  * without the file and environment (reported once, here), `config` judges, as before rules
  * existed: nodes whose layers differ can then disagree.
  *
@@ -214,13 +214,20 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
   };
 
   /**
-   * Takes back to the layers the cluster values `config` holds at or under `paths`, where the
-   * cluster now holds values this node refused: the cluster no longer sets what this node held
-   * there, and a node started from the cluster's values holds its layers' there. Kept, and
-   * reported, where the schema needs them.
+   * Takes back to the layers the cluster values `config` holds at, under or above `paths`, where
+   * the cluster now holds values this node refused: the cluster no longer sets what this node
+   * held there, and a node started from the cluster's values holds its layers' there. A value
+   * held above such a path goes whole: the cluster's value there now holds the refused one (a
+   * node started from it folds the two, and refuses it whole). Kept, and reported, where the
+   * schema needs them.
    */
   const giveBack = (paths: readonly (readonly string[])[]): void => {
-    const stale = paths.flatMap((path) => held.assignmentsUnder(path));
+    const outermost = new Map<string, readonly string[]>();
+    for (const path of paths) {
+      const from = held.outermostAssigned(path) ?? path;
+      outermost.set(keyOf(from), from);
+    }
+    const stale = [...outermost.values()].flatMap((path) => held.assignmentsUnder(path));
     applyInRuns(
       config,
       stale.map(({ path }) => ({ path, revert: true as const })),

@@ -78,6 +78,20 @@ export class ConfigOverlay {
     return ConfigOverlay.collect(node, path);
   }
 
+  /**
+   * The shortest of `path` and its ancestors, the whole config apart, at which a value is
+   * recorded, or undefined when none is.
+   */
+  outermostAssigned(path: readonly string[]): readonly string[] | undefined {
+    let node: OverlayNode | undefined = this.root;
+    for (let depth = 0; depth < path.length; depth += 1) {
+      node = node.children.get(path[depth]!);
+      if (node === undefined) return undefined;
+      if (node.assigned !== undefined) return path.slice(0, depth + 1);
+    }
+    return undefined;
+  }
+
   clear(): void {
     this.root.children.clear();
     delete this.root.assigned;
