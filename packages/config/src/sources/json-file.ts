@@ -1,11 +1,12 @@
 // The JSON file layer: read once, synchronously, when the config is created. The file is
 // untrusted input: its size is bounded, its root must be an object, and keys that could reach a
 // prototype are refused.
+import { isUtf8 } from 'node:buffer';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { ConfigSourceError } from '../errors/config-source-error';
 import { ConfigStructureError } from '../errors/config-structure-error';
 import { describeKind } from '../internal/describe-kind';
-import { describeJsonSyntaxProblem } from '../internal/json-syntax';
+import { describeJsonSyntaxProblem, lineAndColumn } from '../internal/json-syntax';
 import { isRecord, toPlainCopy } from '../internal/plain-data';
 
 export interface FileSourceOptions {
@@ -18,6 +19,26 @@ export interface FileSourceOptions {
 }
 
 export const DEFAULT_FILE_MAX_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Where the first bytes of `bytes` that are not UTF-8 are, as a line and column of the text
+ * before them (a byte-order mark not counted, as JSON syntax problems count it), quoting none of it.
+ */
+function describeNotUtf8(bytes: Buffer): string {
+  const text = bytes.toString('utf8');
+  let offset = 0; // in bytes
+  let index = 0; // in UTF-16 code units
+  for (const character of text) {
+    const point = character.codePointAt(0)!;
+    // The decoder puts U+FFFD for what is not UTF-8; the file may also hold U+FFFD itself.
+    if (point === 0xfffd && !(bytes[offset] === 0xef && bytes[offset + 1] === 0xbf && bytes[offset + 2] === 0xbd)) break;
+    offset += point < 0x80 ? 1 : point < 0x800 ? 2 : point < 0x10000 ? 3 : 4;
+    index += character.length;
+  }
+  const bom = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  const { line, column } = lineAndColumn(text.slice(bom), index - bom);
+  return `is not UTF-8 text at line ${line}, column ${column} (byte ${offset}): JSON files must be UTF-8`;
+}
 
 function readBounded(path: string, maxBytes: number): string | undefined {
   let descriptor: number;
@@ -46,7 +67,11 @@ function readBounded(path: string, maxBytes: number): string | undefined {
       if (read === 0) break;
       length += read;
     }
-    return buffer.subarray(0, length).toString('utf8');
+    const bytes = buffer.subarray(0, length);
+    // Decoded as it was, text in another encoding (Latin-1's "café") read as U+FFFD in place of
+    // its bytes: a value the file does not hold, taken silently.
+    if (!isUtf8(bytes)) throw new ConfigSourceError('file', path, describeNotUtf8(bytes));
+    return bytes.toString('utf8');
   } catch (error) {
     if (error instanceof ConfigSourceError) throw error;
     throw new ConfigSourceError('file', path, `cannot be read (${(error as Error).message})`, error);

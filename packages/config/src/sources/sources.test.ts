@@ -147,6 +147,22 @@ describe('the JSON file', () => {
     }
   });
 
+  it('refuses a file that is not UTF-8 (5402) saying where, quoting none of it, rather than holding U+FFFD for its bytes', () => {
+    // "café" saved as Latin-1: the byte 0xe9 is no UTF-8, and was read as U+FFFD, so a password
+    // or name in the file silently became another one.
+    const file = join(directory, 'latin1.json');
+    writeFileSync(file, Buffer.concat([Buffer.from('{\n  "server": {"host": "caf'), Buffer.from([0xe9]), Buffer.from('"}\n}\n')]));
+    const error = thrown(() => createConfig({ defaults, sources: { file } }));
+    expect(error).toBeInstanceOf(ConfigSourceError);
+    expect(error.code).toBe(5402);
+    expect(error.message).toContain(file);
+    expect(error.message).toMatch(/is not UTF-8 text at line 2, column 26/);
+    expect(error.message).not.toContain('caf');
+    // U+FFFD written as UTF-8 is text like any other.
+    const replacement = writeJson('replacement.json', { server: { host: 'caf\ufffd' } });
+    expect(createConfig({ defaults, sources: { file: replacement } }).get('server.host')).toBe('caf\ufffd');
+  });
+
   it('refuses a directory with a read error (5402)', () => {
     const error = thrown(() => createConfig({ defaults, sources: { file: directory } }));
     expect(error.code).toBe(5402);
