@@ -536,6 +536,36 @@ describe('nodes whose own layers differ (review finding)', () => {
     for (const node of [live, started]) expect(node.clusterConfig.snapshotCommands()).toEqual(plain.clusterConfig.snapshotCommands());
   });
 
+  it('takes a value set under a cluster value it does not hold folded into that value, whole or not at all, live as restored (review finding)', () => {
+    // The node's environment caps its rate at 3. Live, a value set under a cluster value it
+    // refused (or gave back) went onto its own layers: a third name onto its own two, a list the
+    // cluster never held, and `feature.names` onto its own `feature` while the cluster's whole
+    // `feature` (on, one name) was one it takes. A node started from the cluster's snapshot
+    // folds the two and takes or refuses the whole.
+    const environment = { NODE_LIMITS__RATE: '3', NODE_LIMITS__BURST: '1' };
+    const logs = [
+      [set('feature.names', ['x', 'x', 'x', 'x']), set('feature.names.2', 'y')], // never held: refused whole
+      [set('feature.names', ['x', 'x', 'x']), set('feature.names.3', 'z'), set('feature.names.2', 'y')], // given back: refused whole
+      [set('feature', { on: true, names: ['x', 'x', 'x', 'x'] }), set('feature.names', ['y'])], // never held: taken whole
+    ];
+    const expected = [
+      { on: false, names: ['a', 'b'] },
+      { on: false, names: ['a', 'b'] },
+      { on: true, names: ['y'] },
+    ];
+    logs.forEach((log, position) => {
+      const plain = createJudgedNode();
+      const live = createJudgedNode({ environment });
+      for (const node of [plain, live]) node.apply(log);
+      const started = createJudgedNode({ environment });
+      started.stateMachine.restore(plain.stateMachine.snapshot());
+
+      expect(started.config.get('feature' as never)).toEqual(expected[position]);
+      expect(live.config.get()).toEqual(started.config.get());
+      expect(live.clusterConfig.snapshotCommands()).toEqual(plain.clusterConfig.snapshotCommands());
+    });
+  });
+
   it('judges against the node\'s own config, and says why once, when the defaults do not validate without its environment', () => {
     // Nothing could be judged against defaults the schema refuses: every write would be refused.
     const withKey = {

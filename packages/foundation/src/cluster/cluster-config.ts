@@ -134,7 +134,8 @@ function applyInRuns<T, Change extends ConfigChange>(config: Config<T>, changes:
  * file or environment) refuse it there, that refusal is reported and this node goes on without
  * it, the cluster's values unchanged: what it held from the cluster at or under that path (or
  * whole above it) goes back to its layers (where the schema lets it), as on a node started from
- * the cluster's values, since the cluster no longer sets it. Without `rules`, or when the defaults do not validate
+ * the cluster's values, since the cluster no longer sets it. A value set under a cluster value
+ * this node does not hold goes in folded into that value, whole, or not at all. Without `rules`, or when the defaults do not validate
  * without the file and environment (reported once, here), `config` judges, as before rules
  * existed: nodes whose layers differ can then disagree.
  *
@@ -205,6 +206,22 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
     if (!judgedApart) return;
     // The cluster holds it now. This node's own layers can still refuse it: that is this node's
     // to report, and it goes on without the value.
+    const outermost = overlay.outermostAssigned(path) ?? path;
+    if (outermost.length < path.length && keyOf(held.outermostAssigned(path) ?? []) !== keyOf(outermost)) {
+      // The value goes into a cluster value above it that this node does not hold (it refused
+      // it, or gave it back): set on this node's layers instead, it would make a value the
+      // cluster never held. A node started from the cluster's values folds the two and takes the
+      // whole, or refuses it: so does this one.
+      const under = overlay.assignmentsUnder(outermost);
+      const whole = foldConfigCommands(under).assignments[0]!;
+      const taken = config.safeUpdate(outermost, whole.value);
+      if (taken.ok) for (const assignment of under) held.set(assignment.path, assignment.value);
+      else {
+        report(taken.error);
+        giveBack([outermost]);
+      }
+      return;
+    }
     const here = config.safeUpdate(path, command.value);
     if (here.ok) held.set(path, command.value);
     else {
