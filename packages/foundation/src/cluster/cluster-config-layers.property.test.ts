@@ -11,7 +11,7 @@ import { createConfig } from '@foundation/config';
 import type { Config, ConfigCommand, StandardSchemaV1 } from '@foundation/config';
 import type { FoundationError } from '@foundation/core';
 import { attachClusterConfig } from '../../test/support/cluster-config-stream';
-import { createUnstartedConsensus } from '../../test/support/unstarted-consensus';
+import { applyInOrder, createUnstartedConsensus } from '../../test/support/unstarted-consensus';
 
 const defaults = { limits: { rate: 10, burst: 5 }, feature: { on: false, names: ['a', 'b'] } };
 
@@ -36,9 +36,7 @@ function createNode(environment: Record<string, string> | undefined) {
   const config: Config<unknown> = createConfig({ ...rules, ...(environment === undefined ? {} : { sources: { environment: { prefix: 'NODE', variables: environment } } }) });
   const refused: FoundationError[] = [];
   const clusterConfig = attachClusterConfig(consensus, config, (error) => refused.push(error), rules);
-  const apply = (commands: readonly ConfigCommand[]): void => {
-    for (const command of commands) consensus.stateMachine.apply({ stream: 'config', command }, consensus.stateMachine.appliedIndex() + 1);
-  };
+  const apply = (commands: readonly ConfigCommand[]): void => applyInOrder(consensus, 'config', commands);
   return { stateMachine: consensus.stateMachine, config, clusterConfig, refused, apply };
 }
 

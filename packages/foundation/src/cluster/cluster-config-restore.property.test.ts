@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { createConfig } from '@foundation/config';
 import type { Config, ConfigCommand, StandardSchemaV1 } from '@foundation/config';
 import { attachClusterConfig } from '../../test/support/cluster-config-stream';
-import { createUnstartedConsensus } from '../../test/support/unstarted-consensus';
+import { applyInOrder, createUnstartedConsensus } from '../../test/support/unstarted-consensus';
 
 const defaults = { limits: { rate: 10, burst: 5 }, feature: { on: false, names: ['a', 'b'] }, mode: 'normal' };
 
@@ -35,9 +35,7 @@ function createNode() {
   const consensus = createUnstartedConsensus();
   const config: Config<unknown> = createConfig(rules);
   const clusterConfig = attachClusterConfig(consensus, config, () => undefined, rules);
-  const apply = (commands: readonly ConfigCommand[]): void => {
-    for (const command of commands) consensus.stateMachine.apply({ stream: 'config', command }, consensus.stateMachine.appliedIndex() + 1);
-  };
+  const apply = (commands: readonly ConfigCommand[]): void => applyInOrder(consensus, 'config', commands);
   /** Local updates, never in the log; those the config refuses change nothing. */
   const updateLocally = (updates: readonly ConfigCommand[]): void => {
     for (const { path, value } of updates) config.safeUpdate(path, value);

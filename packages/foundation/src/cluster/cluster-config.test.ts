@@ -11,7 +11,7 @@ import { createConfig } from '@foundation/config';
 import type { Config, ConfigCommand, ConfigNotification, StandardSchemaV1 } from '@foundation/config';
 import type { FoundationError } from '@foundation/core';
 import { createMemoryPersistence } from '@foundation/raft';
-import { createUnstartedConsensus } from '../../test/support/unstarted-consensus';
+import { applyInOrder, createUnstartedConsensus } from '../../test/support/unstarted-consensus';
 import { createClusterConsensus } from '../consensus/cluster-consensus';
 import { ClusterStateMachine } from '../consensus/cluster-state-machine';
 import type { ConsensusLog } from '../consensus/cluster-consensus';
@@ -35,9 +35,7 @@ function createNode(options: { readonly defaults?: Record<string, unknown>; read
   config.subscribe((change: ConfigNotification<unknown>) => {
     heard.push(change.type === 'config-reset' ? 'reset' : `${change.path.join('.')} ${JSON.stringify(change.previous)} -> ${JSON.stringify(change.value)}`);
   });
-  const apply = (commands: readonly ConfigCommand[]): void => {
-    for (const command of commands) consensus.stateMachine.apply({ stream: 'config', command }, consensus.stateMachine.appliedIndex() + 1);
-  };
+  const apply = (commands: readonly ConfigCommand[]): void => applyInOrder(consensus, 'config', commands);
   return { stateMachine: consensus.stateMachine, config, clusterConfig, heard, refused, apply };
 }
 
@@ -138,9 +136,7 @@ describe('cluster-wide config restored from a snapshot', () => {
     const config = createConfig({ defaults, schema, updatablePaths: ['limits', 'feature'] });
     const refused: FoundationError[] = [];
     attachClusterConfig(consensus, config, (error) => refused.push(error));
-    const apply = (command: ConfigCommand): void => {
-      consensus.stateMachine.apply({ stream: 'config', command }, consensus.stateMachine.appliedIndex() + 1);
-    };
+    const apply = (command: ConfigCommand): void => applyInOrder(consensus, 'config', [command]);
     const kinds: string[] = [];
     config.subscribe((change: ConfigNotification<unknown>) => kinds.push(change.type));
     return { stateMachine: consensus.stateMachine, config, refused, apply, kinds };
@@ -197,9 +193,7 @@ describe('cluster-wide config restored from a snapshot', () => {
     const consensus = createUnstartedConsensus();
     const config = createConfig({ defaults: { limits: { rate: 10 }, feature: { on: false } }, schema, updatablePaths: ['limits', 'feature'] });
     attachClusterConfig(consensus, config, () => undefined);
-    const apply = (command: ConfigCommand): void => {
-      consensus.stateMachine.apply({ stream: 'config', command }, consensus.stateMachine.appliedIndex() + 1);
-    };
+    const apply = (command: ConfigCommand): void => applyInOrder(consensus, 'config', [command]);
     apply(set('feature.level', 3));
     apply(set('feature.on', true));
 
@@ -453,9 +447,7 @@ describe('nodes whose own layers differ (review finding)', () => {
     for (const { path, value } of layers.local ?? []) config.update(path, value);
     const refused: FoundationError[] = [];
     const clusterConfig = attachClusterConfig(consensus, config, (error) => refused.push(error), rules);
-    const apply = (commands: readonly ConfigCommand[]): void => {
-      for (const command of commands) consensus.stateMachine.apply({ stream: 'config', command }, consensus.stateMachine.appliedIndex() + 1);
-    };
+    const apply = (commands: readonly ConfigCommand[]): void => applyInOrder(consensus, 'config', commands);
     return { stateMachine: consensus.stateMachine, config, clusterConfig, refused, apply };
   }
 
@@ -706,9 +698,7 @@ describe('a write whose entry this node skips by installing a snapshot past it (
     const stream = consensus.log<ConfigCommand>('config', { retain: { state: () => clusterConfig.snapshotCommands() } });
     const log: ConsensusLog<ConfigCommand> = { ...stream, append: () => new Promise<number>((resolve) => commits.push(resolve)) };
     const clusterConfig = createClusterConfig(config, log, () => undefined, rules);
-    const apply = (commands: readonly ConfigCommand[]): void => {
-      for (const command of commands) consensus.stateMachine.apply({ stream: 'config', command }, consensus.stateMachine.appliedIndex() + 1);
-    };
+    const apply = (commands: readonly ConfigCommand[]): void => applyInOrder(consensus, 'config', commands);
     const commit = (index: number): void => commits.shift()!(index);
     return { stateMachine: consensus.stateMachine, config, clusterConfig, apply, commit };
   }
@@ -717,7 +707,7 @@ describe('a write whose entry this node skips by installing a snapshot past it (
   function leaderSnapshot(commands: readonly ConfigCommand[]): Uint8Array {
     const leader = createWritingNode();
     leader.apply(commands);
-    leader.stateMachine.apply({ stream: 'kv', command: { op: 'put', key: 'k', value: 1 } }, leader.stateMachine.appliedIndex() + 1);
+    applyInOrder(leader, 'kv', [{ op: 'put', key: 'k', value: 1 }]);
     return leader.stateMachine.snapshot();
   }
 
@@ -871,9 +861,7 @@ describe('a write or read whose caller aborts while this node has not applied it
       },
       rules,
     );
-    const apply = (commands: readonly ConfigCommand[]): void => {
-      for (const command of commands) consensus.stateMachine.apply({ stream: 'config', command }, consensus.stateMachine.appliedIndex() + 1);
-    };
+    const apply = (commands: readonly ConfigCommand[]): void => applyInOrder(consensus, 'config', commands);
     const commit = (index: number): void => commits.shift()!(index);
     return { stateMachine: consensus.stateMachine, config, clusterConfig, apply, commit, refused, appends: () => appends };
   }

@@ -8,7 +8,7 @@
 // use the token, not the lease, to protect the resource.
 import { uuidV4 } from '@foundation/core';
 import type { Clock, Random } from '@foundation/core';
-import type { LockResult, LockState } from '../consensus/locks';
+import type { LockCommand, LockResult, LockState } from '../consensus/locks';
 import { LockNotHeldError } from '../errors/lock-not-held-error';
 
 export interface LockLease {
@@ -60,6 +60,25 @@ function checkLeaseMs(name: string, leaseMs: unknown): void {
   }
 }
 
+/** Whether the table's answer to a release says it released the lease. */
+function released(value: unknown): boolean {
+  const result = value as LockResult | null;
+  return result !== null && result.op === 'release' && result.released;
+}
+
+/**
+ * Clears lock `name` if the table lets `owner` take it at `now`: an acquire of a lease of 1 ms
+ * dated `now` (granted when the lock is free then, or already `owner`'s), then a release of what
+ * it granted. Resolves whether the lock was released. The take-back of an acquire given up on
+ * and the leader's sweep of ended leases (lock-sweep.ts) both clear a lock this way.
+ */
+export async function takeOverAndRelease(propose: (command: LockCommand) => Promise<{ readonly value: unknown }>, name: string, owner: string, now: number): Promise<boolean> {
+  const { value } = await propose({ op: 'acquire', name, owner, leaseMs: 1, now });
+  const result = value as LockResult | null;
+  if (result === null || result.op !== 'acquire' || !result.acquired) return false;
+  return released((await propose({ op: 'release', name, token: result.lock.token })).value);
+}
+
 export function createDistributedLocks(backend: LockBackend, options: { readonly nodeId: string; readonly clock: Clock; readonly random?: Random; readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void> }): DistributedLocks {
   const lease = (state: LockState, leaseMs: number): LockLease => ({
     name: state.name,
@@ -74,8 +93,7 @@ export function createDistributedLocks(backend: LockBackend, options: { readonly
     },
     async release(releaseOptions = {}) {
       const { value } = await backend.propose('locks', { op: 'release', name: state.name, token: state.token }, releaseOptions.signal);
-      const result = value as LockResult | null;
-      return result !== null && result.op === 'release' && result.released;
+      return released(value);
     },
   });
   /**
@@ -89,9 +107,7 @@ export function createDistributedLocks(backend: LockBackend, options: { readonly
    */
   const takeBack = async (name: string, owner: string): Promise<void> => {
     try {
-      const { value } = await backend.propose('locks', { op: 'acquire', name, owner, leaseMs: 1, now: options.clock.now() });
-      const result = value as LockResult | null;
-      if (result !== null && result.op === 'acquire' && result.acquired) await backend.propose('locks', { op: 'release', name, token: result.lock.token });
+      await takeOverAndRelease((command) => backend.propose('locks', command), name, owner, options.clock.now());
     } catch {
       // The lease ends by itself.
     }

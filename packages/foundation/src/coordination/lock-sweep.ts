@@ -16,7 +16,8 @@
 // fails, as it fails once another node has taken the lock: the holder hears LockNotHeldError.
 import type { Scheduler, Timer } from '@foundation/core';
 import type { ClusterRaftNode } from '../consensus/cluster-consensus';
-import type { LockCommand, LockResult, LockState } from '../consensus/locks';
+import type { LockCommand, LockState } from '../consensus/locks';
+import { takeOverAndRelease } from './distributed-lock';
 
 /** The owner the sweep's acquires name, for the millisecond between its two commands. */
 export const LOCK_SWEEP_OWNER = '$foundation/lock-sweep';
@@ -36,8 +37,6 @@ export interface LockSweepOptions {
    * done, so the sweep keeps up however fast leases end.
    */
   readonly maxPerSweep: number;
-  /** Told of a clearing that failed (it is tried again at a later look). */
-  readonly onError?: (error: unknown, lock: LockState) => void;
 }
 
 /** The ended leases a sweep would clear now, at most `limit` of them. */
@@ -62,33 +61,25 @@ export function sweepEndedLocks(options: LockSweepOptions): () => void {
   /** The look a full batch asked for, to cancel at stop. */
   let again: Timer | null = null;
 
-  /** Resolves whether the lease left the table (the sweep's own release was granted). */
-  const clear = async (lock: LockState): Promise<boolean> => {
-    try {
-      const { value } = await options.propose({ op: 'acquire', name: lock.name, owner: LOCK_SWEEP_OWNER, leaseMs: 1, now: lock.expiresAt });
-      const result = value as LockResult | null;
-      if (result === null || result.op !== 'acquire' || !result.acquired) return false;
-      const released = (await options.propose({ op: 'release', name: lock.name, token: result.lock.token })).value as LockResult | null;
-      return released !== null && released.op === 'release' && released.released;
-    } catch (error) {
-      if (!stopped) options.onError?.(error, lock);
-      return false;
-    }
-  };
+  /**
+   * Resolves whether the lease left the table; never rejects: a clearing that failed (no
+   * quorum, leadership lost) is tried again at a later look.
+   */
+  const clear = (lock: LockState): Promise<boolean> =>
+    takeOverAndRelease(options.propose, lock.name, LOCK_SWEEP_OWNER, lock.expiresAt).catch(() => false);
 
   const sweep = (): void => {
     if (stopped || sweeping || options.raft.status().role !== 'leader') return;
     const ended = endedLeases(options.locks(), clock.now(), options.graceMs, options.maxPerSweep);
     if (ended.length === 0) return;
     sweeping = true;
-    // Settled, not all: an onError that throws must not leave `sweeping` set for good.
-    void Promise.allSettled(ended.map(clear)).then((outcomes) => {
+    void Promise.all(ended.map(clear)).then((cleared) => {
       sweeping = false;
       // A full batch may have left more behind: looked at again at once (on a timer, so that
       // the event loop turns), not an interval later. One batch an interval fell behind for good
       // once leases ended faster than that, and the table grew again. Only after progress: a
       // batch that cleared nothing (no quorum, refused) waits for the interval.
-      if (!stopped && ended.length >= options.maxPerSweep && outcomes.some((outcome) => outcome.status === 'fulfilled' && outcome.value)) {
+      if (!stopped && ended.length >= options.maxPerSweep && cleared.includes(true)) {
         again = clock.setTimer(0, () => {
           again = null;
           sweep();

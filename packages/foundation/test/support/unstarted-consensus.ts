@@ -17,3 +17,8 @@ export function createUnstartedConsensus(nodeId = 'follower'): ClusterConsensus 
     persistence: createMemoryPersistence(),
   });
 }
+
+/** Applies `commands` on `stream` of `consensus`'s state machine, each at the next log index, as Raft would. */
+export function applyInOrder(consensus: Pick<ClusterConsensus, 'stateMachine'>, stream: string, commands: readonly unknown[]): void {
+  for (const command of commands) consensus.stateMachine.apply({ stream, command }, consensus.stateMachine.appliedIndex() + 1);
+}
