@@ -4,8 +4,13 @@ import { describe, expect, it } from '@jest/globals';
 import type { Clock } from '@foundation/core';
 import { LockTable } from '../consensus/locks';
 import type { LockCommand } from '../consensus/locks';
+import { FOUNDATION_ERROR_CODES } from '../errors/codes';
+import { InvalidOptionsError } from '../errors/invalid-options-error';
 import { createDistributedLocks } from './distributed-lock';
 import type { LockBackend } from './distributed-lock';
+
+/** What a refused option rejects with: the package's coded error, naming the option. */
+const refusedOption = (option: string) => expect.objectContaining({ name: InvalidOptionsError.name, code: FOUNDATION_ERROR_CODES.invalidOptions, option });
 
 function world() {
   let at = 1_000_000;
@@ -57,7 +62,7 @@ describe('distributed locks', () => {
     const { commands, locks } = world();
     const lease = (await locks('a').acquire('job', { leaseMs: 1_000 }))!;
     for (const leaseMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '1000' as unknown as number]) {
-      await expect(lease.renew(leaseMs)).rejects.toThrow(TypeError);
+      await expect(lease.renew(leaseMs)).rejects.toEqual(refusedOption('leaseMs'));
     }
     expect(commands.map((command) => command.op)).toEqual(['acquire']);
     await expect(lease.renew(1_000)).resolves.toMatchObject({ token: lease.token });
@@ -69,13 +74,28 @@ describe('distributed locks', () => {
     const { commands, locks } = world();
     await locks('a').acquire('job', { leaseMs: 60_000 });
     for (const waitMs of [Number.NaN, '100' as unknown as number]) {
-      await expect(locks('b').acquire('job', { leaseMs: 1_000, waitMs })).rejects.toThrow(TypeError);
+      await expect(locks('b').acquire('job', { leaseMs: 1_000, waitMs })).rejects.toEqual(refusedOption('waitMs'));
     }
     expect(commands.map((command) => command.op)).toEqual(['acquire']);
     // Zero or less (one try) and a real wait still work.
     await expect(locks('b').acquire('job', { leaseMs: 1_000, waitMs: 0 })).resolves.toBeNull();
     await expect(locks('b').acquire('job', { leaseMs: 1_000, waitMs: -1 })).resolves.toBeNull();
     await expect(locks('b').acquire('job', { leaseMs: 1_000, waitMs: 61_000 })).resolves.toMatchObject({ name: 'job' });
+  });
+
+  it('refuses a bad leaseMs, waitMs or name with InvalidOptionsError (6101), as the package refuses options, and proposes nothing', async () => {
+    // Review finding: these were plain TypeErrors, the one refusal of the node's API without the
+    // package's code; a name that is not a string even went into the log, which refused it there.
+    const { commands, locks } = world();
+    for (const leaseMs of [0, -5, Number.NaN, Number.NEGATIVE_INFINITY, '1000' as unknown as number]) {
+      await expect(locks('a').acquire('job', { leaseMs })).rejects.toEqual(refusedOption('leaseMs'));
+    }
+    await expect(locks('a').acquire('job', { waitMs: Number.NaN })).rejects.toEqual(refusedOption('waitMs'));
+    await expect(locks('a').acquire(42 as unknown as string)).rejects.toEqual(refusedOption('name'));
+    expect(commands).toEqual([]);
+    // A hostile value is named by its type, not turned into text (which may throw, or be huge).
+    const hostile = { toString: () => { throw new Error('no'); } } as unknown as number;
+    await expect(locks('a').acquire('job', { leaseMs: hostile })).rejects.toMatchObject({ message: expect.stringContaining('got object') });
   });
 
   it('takes back a grant that lands in the log after the caller gave up on its acquire, instead of leaving the lock held for the lease', async () => {

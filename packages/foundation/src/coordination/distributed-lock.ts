@@ -9,6 +9,7 @@
 import { uuidV4 } from '@foundation/core';
 import type { Clock, Random } from '@foundation/core';
 import type { LockCommand, LockResult, LockState } from '../consensus/locks';
+import { InvalidOptionsError } from '../errors/invalid-options-error';
 import { LockNotHeldError } from '../errors/lock-not-held-error';
 
 export interface LockLease {
@@ -50,13 +51,24 @@ export interface LockBackend {
   read(query: { readonly kind: 'lock'; readonly name: string }, signal?: AbortSignal): Promise<unknown>;
 }
 
+/** How a value the caller gave is shown in a refusal: a number as it is, anything else by its type. */
+function shown(value: unknown): string {
+  return typeof value === 'number' ? String(value) : typeof value;
+}
+
+/** A lock's name as a refusal shows it: quoted, and cut short (a name may be of any length). */
+function shownName(name: string): string {
+  return JSON.stringify(name.slice(0, 200));
+}
+
 /**
  * Refuses a lease the lock table would refuse: it answers such a command with a null result, which
- * a renewal could not tell from a lock lost.
+ * a renewal could not tell from a lock lost. Refused as the package refuses every option it
+ * cannot use, with InvalidOptionsError (6101), not a TypeError a caller could not tell by its code.
  */
 function checkLeaseMs(name: string, leaseMs: unknown): void {
   if (typeof leaseMs !== 'number' || !Number.isFinite(leaseMs) || leaseMs <= 0) {
-    throw new TypeError(`lock ${name}: leaseMs must be a positive number of ms (got ${String(leaseMs)})`);
+    throw new InvalidOptionsError('leaseMs', `of lock ${shownName(name)} must be a positive number of ms (got ${shown(leaseMs)})`);
   }
 }
 
@@ -114,11 +126,13 @@ export function createDistributedLocks(backend: LockBackend, options: { readonly
   };
   return {
     async acquire(name, acquireOptions = {}) {
+      // The table refuses a command without a name only once it is in the log, with a null result.
+      if (typeof name !== 'string') throw new InvalidOptionsError('name', `of a lock must be a string (got ${typeof name})`);
       const leaseMs = acquireOptions.leaseMs ?? 10_000;
       checkLeaseMs(name, leaseMs);
       const waitMs = acquireOptions.waitMs ?? 0;
       // NaN never compares as used up: acquire() would try again every few ms for good.
-      if (typeof waitMs !== 'number' || Number.isNaN(waitMs)) throw new TypeError(`lock ${name}: waitMs must be a number of ms (got ${String(waitMs)})`);
+      if (typeof waitMs !== 'number' || Number.isNaN(waitMs)) throw new InvalidOptionsError('waitMs', `of lock ${shownName(name)} must be a number of ms (got ${shown(waitMs)})`);
       const owner = `${options.nodeId}/${uuidV4(options.random)}`;
       const giveUpAt = options.clock.monotonic() + waitMs;
       for (;;) {
