@@ -557,7 +557,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   const stopLockSweep = sweepEndedLocks({
     raft: consensus.raft,
     locks: () => consensus.stateMachine.lockStates(),
-    propose: (command) => consensus.propose('locks', command),
+    propose: (command, signal) => consensus.propose('locks', command, signal),
     clock,
     maxPerSweep: 128,
     ...(resolved.timing === 'local' ? { graceMs: 5_000, intervalMs: 1_000 } : { graceMs: 60_000, intervalMs: 10_000 }),

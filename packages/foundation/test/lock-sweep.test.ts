@@ -8,9 +8,9 @@ import { LockNotHeldError } from '../src/errors/lock-not-held-error';
 import { locksOf, settle, startPair } from './support/simulated-consensus';
 
 const started: ClusterConsensus[] = [];
-const sweeps: (() => void)[] = [];
+const sweeps: (() => Promise<void>)[] = [];
 afterEach(async () => {
-  for (const stop of sweeps.splice(0)) stop();
+  for (const stop of sweeps.splice(0)) await stop();
   for (const consensus of started.splice(0)) await consensus.stop();
 });
 
@@ -25,7 +25,7 @@ describe('the sweep of ended leases, on real Raft', () => {
       [follower, followerNode],
     ] as const) {
       sweeps.push(
-        sweepEndedLocks({ raft: consensus.raft, locks: () => consensus.stateMachine.lockStates(), propose: (command) => consensus.propose('locks', command), clock: node.clock, graceMs: 1_000, intervalMs: 200, maxPerSweep: 4 }),
+        sweepEndedLocks({ raft: consensus.raft, locks: () => consensus.stateMachine.lockStates(), propose: (command, signal) => consensus.propose('locks', command, signal), clock: node.clock, graceMs: 1_000, intervalMs: 200, maxPerSweep: 4 }),
       );
     }
 

@@ -26,7 +26,8 @@ export interface LockSweepOptions {
   readonly raft: Pick<ClusterRaftNode, 'status'>;
   /** The lock table as this node has applied it. */
   readonly locks: () => Iterable<LockState>;
-  readonly propose: (command: LockCommand) => Promise<{ readonly value: unknown }>;
+  /** Proposes `command`; `signal` aborts when the sweep is stopped (the proposal then rejects at once). */
+  readonly propose: (command: LockCommand, signal?: AbortSignal) => Promise<{ readonly value: unknown }>;
   readonly clock: Scheduler;
   /** How long after its end (on this node's clock) a lease is cleared. */
   readonly graceMs: number;
@@ -53,28 +54,36 @@ export function endedLeases(locks: Iterable<LockState>, now: number, graceMs: nu
   return ended;
 }
 
-/** Starts the sweep (it acts only while this node leads); returns the function that stops it. */
-export function sweepEndedLocks(options: LockSweepOptions): () => void {
+/**
+ * Starts the sweep (it acts only while this node leads); returns the function that stops it. That
+ * function aborts the proposals of a batch in flight and resolves once the batch has settled, so
+ * that the sweep proposes nothing after it (a clearing cut between its acquire and its release
+ * leaves the acquire's grant, ended, for the next leader's sweep). Before, a batch in flight went
+ * on into the node's stop (up to two consensus timeouts without a quorum) and sent its releases
+ * while the node closed around it, until Raft stopped under them.
+ */
+export function sweepEndedLocks(options: LockSweepOptions): () => Promise<void> {
   const { clock } = options;
-  let sweeping = false;
+  /** The batch in flight, settled (never rejected) once every clearing in it has. */
+  let sweeping: Promise<void> | null = null;
   let stopped = false;
+  const stopping = new AbortController();
   /** The look a full batch asked for, to cancel at stop. */
   let again: Timer | null = null;
 
   /**
    * Resolves whether the lease left the table; never rejects: a clearing that failed (no
-   * quorum, leadership lost) is tried again at a later look.
+   * quorum, leadership lost, the sweep stopped) is tried again at a later look.
    */
   const clear = (lock: LockState): Promise<boolean> =>
-    takeOverAndRelease(options.propose, lock.name, LOCK_SWEEP_OWNER, lock.expiresAt).catch(() => false);
+    takeOverAndRelease((command) => options.propose(command, stopping.signal), lock.name, LOCK_SWEEP_OWNER, lock.expiresAt).catch(() => false);
 
   const sweep = (): void => {
-    if (stopped || sweeping || options.raft.status().role !== 'leader') return;
+    if (stopped || sweeping !== null || options.raft.status().role !== 'leader') return;
     const ended = endedLeases(options.locks(), clock.now(), options.graceMs, options.maxPerSweep);
     if (ended.length === 0) return;
-    sweeping = true;
-    void Promise.all(ended.map(clear)).then((cleared) => {
-      sweeping = false;
+    sweeping = Promise.all(ended.map(clear)).then((cleared) => {
+      sweeping = null;
       // A full batch may have left more behind: looked at again at once (on a timer, so that
       // the event loop turns), not an interval later. One batch an interval fell behind for good
       // once leases ended faster than that, and the table grew again. Only after progress: a
@@ -89,9 +98,11 @@ export function sweepEndedLocks(options: LockSweepOptions): () => void {
   };
 
   const timer = clock.setRepeatingTimer(options.intervalMs, sweep);
-  return () => {
+  return async () => {
     stopped = true;
     timer.cancel();
     again?.cancel();
+    stopping.abort();
+    await sweeping;
   };
 }
