@@ -981,6 +981,36 @@ describe('createRaftNode', () => {
     await c.settle(() => node.status().snapshotRefusals.n3 === undefined);
   });
 
+  it('sends a follower that refuses a snapshot of many chunks for its size one chunk an attempt, not a window of them (review finding)', async () => {
+    // The leader sent a window of four chunks before the follower's answer to the first could
+    // arrive: three more chunks for nothing at every attempt, each refused and counted again on
+    // the follower, though the first already announced the total the follower refuses.
+    const c = cluster(['n1', 'n2', 'n3'], { snapshotEvery: 5, snapshotChunkBytes: 16, optionsOf: (id) => (id === 'n3' ? { limits: { maxSnapshotBytes: 64 } } : {}) });
+    let leader = await elected(c);
+    if (leader === 'n3') {
+      c.nodes.get('n1')!.campaign();
+      await c.settle(() => c.leader() === 'n1');
+      leader = 'n1';
+    }
+    const node = c.nodes.get(leader)!;
+    c.simulation.crash('n3');
+    for (let n = 0; n < 20; n += 1) await c.run(() => node.propose({ op: 'put', key: `key-${n}`, value: n }));
+    await c.settle(() => node.status().snapshotIndex >= 15);
+    let refusals = 0;
+    let bytes = 0;
+    node.on('snapshot-refused', (refusal) => {
+      refusals += 1;
+      bytes = refusal.bytes;
+    });
+    c.simulation.restart('n3');
+    await c.simulation.runForAsync(30_000);
+
+    expect(bytes).toBeGreaterThan(4 * 16);
+    expect(refusals).toBeGreaterThan(2);
+    // One chunk reached the follower for each attempt it refused.
+    expect(c.nodes.get('n3')!.stats().snapshotChunksTooLarge).toBe(refusals);
+  });
+
   it('forgets a follower\'s snapshot refusals once it is removed from the membership, and sends it nothing more (review finding)', async () => {
     // The refusal stayed in status().snapshotRefusals for as long as the leader led, naming a
     // node no longer in the cluster, and the refused transfer stayed with it.

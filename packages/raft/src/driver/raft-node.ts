@@ -1130,8 +1130,13 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
     const { message } = transfer;
     const data = message.snapshot.data;
     const total = data.byteLength;
+    // One chunk until the follower has acknowledged some: every chunk announces the total, and a
+    // follower whose limits.maxSnapshotBytes it exceeds refuses the first one it gets. A full
+    // window sent before that answer put TRANSFER_WINDOW - 1 more chunks on the wire for nothing
+    // at every attempt (each refused again, and counted again on the follower).
+    const windowBytes = (transfer.acked === 0 ? 1 : TRANSFER_WINDOW) * this.chunkBytes;
     // An empty snapshot still travels as one (empty) chunk.
-    while ((transfer.sent < total || (total === 0 && !transfer.started)) && transfer.sent - transfer.acked < TRANSFER_WINDOW * this.chunkBytes) {
+    while ((transfer.sent < total || (total === 0 && !transfer.started)) && transfer.sent - transfer.acked < windowBytes) {
       const end = Math.min(total, transfer.sent + this.chunkBytes);
       const chunk: SnapshotChunk = {
         type: 'snapshot-chunk',
