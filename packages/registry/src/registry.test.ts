@@ -454,6 +454,27 @@ describe('discover', () => {
     expect(thrown(() => local.route(byMetadata)).code).toBe(3401);
   });
 
+  it('refuses an empty list in every list criterion with 3203, in discover, route and watch alike (review finding)', () => {
+    // `node: []` matched nothing and `anyCapabilities: []` and `capabilities: []` everything,
+    // while `health: []` was refused: an empty list is almost always one that came out empty by
+    // mistake, and a route by `capabilities: []` went to any service at all.
+    const empties: readonly [string, Parameters<Registry['discover']>[0]][] = [
+      ['capabilities', { capabilities: [] }],
+      ['anyCapabilities', { anyCapabilities: [] }],
+      ['health', { health: [] }],
+      ['node', { node: [] }],
+    ];
+    for (const [field, criteria] of empties) {
+      for (const call of [() => registry.discover(criteria), () => registry.route(criteria!), () => registry.watch(criteria!, () => undefined)]) {
+        const error = thrown(call);
+        expect(error).toMatchObject({ code: 3203, field });
+        expect(error.message).toMatch(/empty list/);
+      }
+    }
+    // Left out, each filters on nothing (health: the default, healthy).
+    expect(names({})).toEqual(['orders-1', 'orders-2', 'orders-3']);
+  });
+
   it('honours a limit', () => {
     expect(registry.discover({ capabilities: ['orders'] }, { limit: 2 })).toHaveLength(2);
     expect(registry.discover({}, { limit: 0 })).toEqual([]);

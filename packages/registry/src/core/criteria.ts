@@ -116,8 +116,19 @@ function cachedRange(text: string): VersionRange {
 
 const NONE: readonly string[] = Object.freeze([]);
 
+/**
+ * A list criterion may not be empty, whatever the field: an empty any-of list (`anyCapabilities`,
+ * `health`, `node`) matches nothing, and an empty all-of list (`capabilities`) everything, and
+ * either is almost always a list that came out empty by mistake (a `route` by it went to any
+ * service at all). Leaving the field out is how a caller says "no filter".
+ */
+function nonEmpty(list: readonly unknown[], field: string, expected: string, instead = `leave ${field} out to not filter on it`): void {
+  if (list.length === 0) throw new RegistryValidationError(field, `expected ${expected}, got an empty list (${instead})`);
+}
+
 function nameList(kind: NameKind, value: unknown, field: string, limits: RegistryLimits): string[] {
   if (!Array.isArray(value)) throw new RegistryValidationError(field, 'expected an array of capabilities');
+  nonEmpty(value, field, 'at least one capability');
   if (value.length > limits.maxCapabilities) {
     throw new RegistryValidationError(field, `more than ${limits.maxCapabilities} capabilities`, { limit: limits.maxCapabilities, actual: value.length });
   }
@@ -159,7 +170,8 @@ export function compileCriteria(criteria: DiscoveryCriteria | undefined, limits:
     if (health === 'any') healthMask = 7;
     else {
       const list = typeof health === 'string' ? [health] : health;
-      if (!Array.isArray(list) || list.length === 0) throw new RegistryValidationError('health', 'expected a status, a non-empty list of statuses or "any"');
+      if (!Array.isArray(list)) throw new RegistryValidationError('health', 'expected a status, a non-empty list of statuses or "any"');
+      nonEmpty(list, 'health', 'a status, a non-empty list of statuses or "any"', '"any" accepts every status');
       healthMask = 0;
       for (const status of list as unknown[]) {
         if (!HEALTH_STATUSES.includes(status as HealthStatus)) throw new RegistryValidationError('health', `unknown status ${JSON.stringify(status)}`);
@@ -171,6 +183,7 @@ export function compileCriteria(criteria: DiscoveryCriteria | undefined, limits:
   if (given.node !== undefined) {
     const list = typeof given.node === 'string' ? [given.node] : given.node;
     if (!Array.isArray(list)) throw new RegistryValidationError('node', 'expected a node id or a list of them');
+    nonEmpty(list, 'node', 'a node id or a non-empty list of them');
     nodes = list.map((node: unknown) => {
       const problem = nodeIdProblem(node);
       if (problem !== undefined) throw new InvalidNameError('node id', node, problem);
