@@ -363,6 +363,22 @@ describe('hostile or careless input gets clear errors with codes', () => {
     expect(checked.register('after', 3).name).toBe('after');
   });
 
+  it('refuses a name that is not a string with 3204 in lookup, find and lookupAll alike (review finding)', () => {
+    // lookup refused it while find answered undefined and lookupAll [], as for a name not found.
+    const { registry: local } = setup(60);
+    local.register('svc', 1);
+    for (const name of [42, null, undefined, { name: 'svc' }, ['svc']] as unknown as string[]) {
+      for (const query of [() => local.lookup(name), () => local.find(name), () => local.lookupAll(name)]) {
+        expect(thrown(query)).toMatchObject({ code: 3204, message: expect.stringMatching(/expected a string/) });
+      }
+    }
+    // A string is looked up as before: found, or not found.
+    expect(local.find('svc')?.target).toBe(1);
+    expect(local.find('other')).toBeUndefined();
+    expect(local.lookupAll('other')).toEqual([]);
+    expect(thrown(() => local.lookup('other')).code).toBe(3401);
+  });
+
   it('nothing was registered by the refused calls, and prototypes are untouched', () => {
     expect(registry.listServices()).toEqual([]);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();

@@ -1232,13 +1232,20 @@ class RegistryImpl<Target> implements Registry<Target> {
     return target as Target;
   }
 
+  // A name that is not a string is refused (3204) by lookup, find and lookupAll alike, as by
+  // every other call that takes a name (find answered undefined and lookupAll [] where lookup
+  // refused it); checked on a miss only, since a hit is a registered name. A string that breaks
+  // the naming rules is only not found by them, as lookup has always answered it.
   find(name: string): ServiceInstance<Target> | undefined {
     this.checkOpen('find');
-    return this.view.lookup(name) as ServiceInstance<Target> | undefined;
+    const instance = this.view.lookup(name);
+    if (instance === undefined && typeof name !== 'string') checkName('service name', name, this.limits.maxNameLength);
+    return instance as ServiceInstance<Target> | undefined;
   }
 
   lookupAll(name: string): ServiceInstance<Target>[] {
     this.checkOpen('lookupAll');
+    if (typeof name !== 'string') checkName('service name', name, this.limits.maxNameLength);
     return this.view.lookupAll(name) as ServiceInstance<Target>[];
   }
 
