@@ -205,7 +205,7 @@ export interface RegistryEventMap<Target = unknown> {
   'name-conflict': NameConflictEvent<Target>;
   'health-change': { readonly instance: ServiceInstance<Target>; readonly previous: HealthStatus };
   'message-reject': { readonly peer: string; readonly error: FoundationError };
-  'node-purge': { readonly node: string; readonly incarnation: number | undefined };
+  'node-purge': { readonly node: string; readonly incarnation: number };
   'incarnation-change': { readonly incarnation: number; readonly reason: string };
   'global-release': { readonly instance: ServiceInstance<Target> };
   'consensus-error': { readonly operation: string; readonly error: FoundationError };
@@ -1156,7 +1156,10 @@ class RegistryImpl<Target> implements Registry<Target> {
   }
 
   private memberLeft(node: string, record: DepartureRecord | undefined): void {
-    this.emit('node-purge', { node, incarnation: record?.incarnation });
+    // Without a record nothing of the node was purged here: it was never heard of (or is gone
+    // already, and this is a detector reporting it again), and a purge event would tell of
+    // nothing (its incarnation unknown).
+    if (record !== undefined) this.emit('node-purge', { node, incarnation: record.incarnation });
     if (this.options.consensusLog === undefined) return;
     const held = [...this.globals.all()].filter((holder) => holder.node === node);
     // The incarnation declared gone when there is a departure record: a later one (a quick

@@ -13,6 +13,7 @@ import { createSimMembership } from '../../test/support/sim-membership';
 import type { LeaveReason, MembershipEvents } from '../ports/membership-events';
 import type { NameConflictEvent, Registry } from '../registry';
 import { createRegistry, defaultLocalTimings } from '../registry';
+import { Replica } from '../core/replica';
 import { encodeDeltas } from '../core/wire';
 
 const ids = (count: number) => Array.from({ length: count }, (_, index) => `n${index}`);
@@ -465,6 +466,68 @@ describe('membership reasons', () => {
     expect(a.lookup('svc')).toBe('b');
     for (const handler of leaveHandlers) handler('b', 'left');
     expect(a.find('svc')).toBeUndefined();
+  });
+});
+
+describe('failure reports', () => {
+  /**
+   * Node a, whose membership reports what a test says, beside the replicas of other nodes whose
+   * deltas reach it by its broadcast (as if relayed). Records what a hears of purges and what it
+   * broadcasts of departures.
+   */
+  function reported(seed: number) {
+    const simulation = createSimulation({ seed });
+    const subscribers: ((message: { from: string; payload: unknown }) => void)[] = [];
+    const leaves: ((node: string, reason?: LeaveReason, incarnation?: number) => void)[] = [];
+    const published: Uint8Array[] = [];
+    const broadcast = {
+      publish: (_topic: string, payload: Uint8Array) => published.push(payload) > 0,
+      subscribe: (_topic: string, handler: (message: { from: string; payload: unknown }) => void) => {
+        subscribers.push(handler);
+        return () => undefined;
+      },
+    };
+    const membership: MembershipEvents = {
+      members: () => [],
+      on: (event, handler) => {
+        if (event === 'member-leave') leaves.push(handler);
+        return () => undefined;
+      },
+    };
+    const registry = createRegistry<unknown>({ nodeId: 'a', clock: simulation.clock, random: simulation.random, broadcast, membership, timings: defaultLocalTimings() });
+    const purges: unknown[] = [];
+    registry.on('node-purge', (event) => purges.push(event));
+    /** `node`, started under `incarnation` (a start of its own: another life id), registers `name`; its delta reaches a. */
+    const started = (node: string, incarnation: number, name: string): void => {
+      const origin = new Replica({ nodeId: node, incarnation, life: `life-${incarnation}`, maxNodes: 100, maxServicesPerNode: 100, tombstoneRetentionMs: 1_000, maxStableTombstones: 100, departureRetentionMs: 60_000, maxRememberedDepartures: 100, onChange: () => undefined });
+      origin.putOwn({ id: `${node}/${incarnation}/1`, name, mode: 'group', scope: 'cluster', target: `${node}#${incarnation}`, capabilities: [], metadata: {}, version: undefined, serviceType: undefined, zone: undefined, weight: 1, health: 'healthy', load: 0, registeredAt: 0 });
+      for (const payload of encodeDeltas('production', [origin.takeOwnDelta()!], [], 1_000)) for (const handler of subscribers) handler({ from: node, payload });
+    };
+    const leave = (node: string, incarnation?: number): void => {
+      for (const handler of leaves) handler(node, 'failed', incarnation);
+    };
+    /** The departure records a broadcast, as node#incarnation. */
+    const departures = (): string[] =>
+      published.flatMap((payload) => (JSON.parse(new TextDecoder().decode(payload)) as { departed: [string, number, number][] }).departed.map(([node, incarnation]) => `${node}#${incarnation}`));
+    return { simulation, registry, purges, started, leave, departures };
+  }
+
+  it('a report of a node nothing of which is held here purges nothing and tells no node-purge (seed=140) (review finding)', () => {
+    // node-purge was emitted, with no incarnation, for a node never heard of, and again for each
+    // further report of a node purged already (a detector that keeps probing reports each
+    // failed probe): events about nothing this node held.
+    const { simulation, registry, purges, started, leave, departures } = reported(140);
+    leave('ghost');
+    simulation.runFor(10);
+    expect(purges).toEqual([]);
+    started('m', 1, 'svc');
+    expect(registry.find('svc')?.node).toBe('m');
+    leave('m');
+    leave('m');
+    simulation.runFor(10);
+    expect(registry.find('svc')).toBeUndefined();
+    expect(purges).toEqual([{ node: 'm', incarnation: 1 }]);
+    expect(departures()).toEqual(['m#1']);
   });
 });
 
