@@ -4,6 +4,9 @@
 // sequencer log for `registerGlobal`.
 import type { NodeContext, Simulation } from '@foundation/testkit';
 import type { RegistryCommand } from '../../src/core/global-names';
+import { compactRegistryCommands } from '../../src/core/global-names';
+import { DEFAULT_LIMITS } from '../../src/core/limits';
+import type { AppliedEntry } from '../../src/ports/consensus-log';
 import type { Registry, RegistryOptions } from '../../src/registry';
 import { createRegistry, defaultLocalTimings } from '../../src/registry';
 import type { GossipBroadcast } from './gossip-broadcast';
@@ -49,10 +52,14 @@ export function createCluster(simulation: Simulation, ids: readonly string[], op
     const membership = createSimMembership(transport, clock, random.fork('membership'), ids, { neighbours: options.neighbours ?? 3, joined: cluster });
     const broadcast = createGossipBroadcast(transport, () => membership.members(), random.fork('gossip'), { fanout: options.fanout ?? 6 });
     const processes = createProcessTable(id, clock);
-    const log = options.sequencer === undefined ? undefined : createSequencerLog<RegistryCommand>(transport, clock, options.sequencer, ids);
+    const namespace = options.namespace ?? 'test';
+    const limits = { ...DEFAULT_LIMITS, ...options.registry?.limits };
+    // A snapshot retains what `foundation` retains of its registry stream once it compacts.
+    const compact = (entries: readonly AppliedEntry<RegistryCommand>[]) => compactRegistryCommands(entries, namespace, limits);
+    const log = options.sequencer === undefined ? undefined : createSequencerLog<RegistryCommand>(transport, clock, options.sequencer, ids, { compact });
     const registry = createRegistry<unknown>({
       nodeId: id,
-      namespace: options.namespace ?? 'test',
+      namespace,
       clock,
       random: random.fork('registry'),
       incarnation,
