@@ -377,6 +377,32 @@ describe('Plumtree: bounded state and anti-entropy', () => {
     expect(sent(core.takeEffects(), 'gossip').map(({ message }) => (message as { id: string }).id)).toEqual([kept]);
   });
 
+  it('announces only what a GRAFT can be answered with: not a payload too large to keep, nor one evicted before its IHAVE leaves (review finding)', () => {
+    // A GRAFT is answered from the store. Announced all the same, a message not kept there got
+    // the lazy peer that grafted it nothing, and held its delivery back a graftTimeoutMs.
+    const core = plumtree(['a', 'b'], { maxStoredBytes: 100, maxStoredMessages: 2 });
+    makeLazy(core, ['b']);
+    const bytes = (id: string, size: number): PlumtreeMessage => ({ type: 'gossip', id, topic: 't', origin: 'o', round: 1, payload: new Uint8Array(size) });
+    // Too large to keep: delivered (its own: pushed to the eager peer), never announced.
+    core.receive('a', bytes('big', 101), 2_000);
+    const own = core.broadcast('t', new Uint8Array(101), 2_001);
+    // Evicted by count (two are kept) before the batch leaves at 2,012.
+    core.receive('a', bytes('m1', 10), 2_002);
+    core.receive('a', bytes('m2', 10), 2_003);
+    core.receive('a', bytes('m3', 10), 2_004);
+    const effects = core.takeEffects();
+    expect(delivered(effects)).toEqual(['big', 'm1', 'm2', 'm3']);
+    expect(sent(effects, 'gossip')).toEqual([{ to: 'a', message: expect.objectContaining({ id: own }) }]);
+    core.tick(2_012);
+    expect(sent(core.takeEffects(), 'ihave')).toEqual([{ to: 'b', message: { type: 'ihave', ids: ['m2', 'm3'], rounds: [2, 2] } }]);
+    // Without batching, the same holds for what is announced at once.
+    const direct = plumtree(['a', 'b'], { maxStoredBytes: 100, lazyPushIntervalMs: 0 });
+    makeLazy(direct, ['b']);
+    direct.receive('a', bytes('big', 101), 2_000);
+    direct.receive('a', bytes('small', 10), 2_001);
+    expect(sent(direct.takeEffects(), 'ihave')).toEqual([{ to: 'b', message: { type: 'ihave', ids: ['small'], rounds: [2] } }]);
+  });
+
   it('the stored-bytes count goes back down as entries expire or are evicted by count', () => {
     const core = plumtree(['a'], { maxStoredMessages: 3, maxStoredBytes: 1_000, storeTtlMs: 500, seenTtlMs: 10_000 });
     for (let index = 0; index < 5; index += 1) core.receive('a', { type: 'gossip', id: `m${index}`, topic: 't', origin: 'o', round: 1, payload: new Uint8Array(10 * (index + 1)) }, index * 100);

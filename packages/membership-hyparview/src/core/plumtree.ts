@@ -227,10 +227,11 @@ export class PlumtreeCore {
     this.counters.broadcasts += 1;
     const message: GossipMessage = { type: 'gossip', id, topic, origin: this.self, round: 1, payload };
     this.seen.set(id, { round: 0, from: null, at: now });
-    this.store.set(id, { message: { ...message, round: 0, payload: ownBytes(payload) }, at: now, bytes: payloadBytes(payload) ?? 0 });
+    const stored = this.store.set(id, { message: { ...message, round: 0, payload: ownBytes(payload) }, at: now, bytes: payloadBytes(payload) ?? 0 });
     this.scheduleExpiry(now);
     this.eagerPush(message, null);
-    this.lazyPush(id, 1, null, now);
+    // Announced only when kept (see `lazyPush`).
+    if (stored) this.lazyPush(id, 1, null, now);
     this.scheduleAntiEntropy(topic, now);
     return id;
   }
@@ -282,7 +283,7 @@ export class PlumtreeCore {
     const round = message.round;
     this.seen.set(id, { round, from, at: now });
     const payload = ownBytes(message.payload);
-    this.store.set(id, { message: payload === message.payload ? message : { ...message, payload }, at: now, bytes: payloadBytes(payload) ?? 0 });
+    const stored = this.store.set(id, { message: payload === message.payload ? message : { ...message, payload }, at: now, bytes: payloadBytes(payload) ?? 0 });
     this.scheduleExpiry(now);
     this.counters.delivered += 1;
     this.effects.push({ kind: 'deliver', delivery: { id, topic: message.topic, origin: message.origin, payload: message.payload, hops: round } });
@@ -290,7 +291,7 @@ export class PlumtreeCore {
     if (missing !== undefined) this.missing.delete(id);
     const forward: GossipMessage = { type: 'gossip', id, topic: message.topic, origin: message.origin, round: round + 1, payload: message.payload };
     this.eagerPush(forward, from);
-    this.lazyPush(id, round + 1, from, now);
+    if (stored) this.lazyPush(id, round + 1, from, now);
     if (this.lazy.delete(from)) this.eager.add(from);
     // §3.8 optimisation, after the pushes and the sender's move to eager, as the paper orders
     // them: an announcement that came by a much shorter path means the tree is worse than the
@@ -535,8 +536,25 @@ export class PlumtreeCore {
   private flush(): void {
     this.nextFlushAt = Number.POSITIVE_INFINITY;
     if (this.lazyQueue === undefined) return;
-    for (const [peer, queue] of this.lazyQueue) this.sendIHave(peer, queue.ids, queue.rounds);
+    for (const [peer, queue] of this.lazyQueue) {
+      const held = this.stillStored(queue);
+      if (held.ids.length > 0) this.sendIHave(peer, held.ids, held.rounds);
+    }
     this.lazyQueue.clear();
+  }
+
+  /** Of a batch, the ids still in the store (evicted or expired while it waited, a GRAFT would get nothing); the batch itself when all are. */
+  private stillStored(queue: LazyBatch): LazyBatch {
+    let index = 0;
+    while (index < queue.ids.length && this.store.has(queue.ids[index]!)) index += 1;
+    if (index === queue.ids.length) return queue;
+    const held: LazyBatch = { ids: queue.ids.slice(0, index), rounds: queue.rounds.slice(0, index) };
+    for (index += 1; index < queue.ids.length; index += 1) {
+      if (!this.store.has(queue.ids[index]!)) continue;
+      held.ids.push(queue.ids[index]!);
+      held.rounds.push(queue.rounds[index]!);
+    }
+    return held;
   }
 
   private sendIHave(peer: string, ids: readonly string[], rounds: readonly number[]): void {
@@ -589,7 +607,13 @@ export class PlumtreeCore {
     }
   }
 
-  /** Queues an announcement for every lazy peer; the queue is flushed every `lazyPushIntervalMs` (§3.5's policy). */
+  /**
+   * Queues an announcement for every lazy peer; the queue is flushed every `lazyPushIntervalMs`
+   * (§3.5's policy). Only for a message in the store, and at the flush only those still there: a
+   * GRAFT is answered from the store, and a message announced that was not kept (larger than
+   * `maxStoredBytes`, or evicted or expired before the flush) got the peer that grafted it
+   * nothing, and held its delivery back a `graftTimeoutMs` before it grafted the next announcer.
+   */
   private lazyPush(id: string, round: number, exclude: string | null, now: number): void {
     if (this.lazy.size === 0) return;
     if (this.config.lazyPushIntervalMs <= 0) {
