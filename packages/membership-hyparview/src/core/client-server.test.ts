@@ -729,6 +729,29 @@ describe('client-server when every server is gone', () => {
     client.receive('s1', { type: 'cs-servers', epoch: 0, servers: ['s1'] }, 10 * interval + 2);
     expect(sends(client.takeEffects())).toContainEqual(['s1', { type: 'cs-attach', epoch: 0, server: false }]);
   });
+
+  it('a failed server that answered itself is live again here: lists that name it later do not have it asked again (review finding)', () => {
+    // Marked failed still, it was asked again at every list that named it, as soon as the hello
+    // before was answered: one booting client sent its seed 20 hellos in 2 s, and a 300-node
+    // cluster sent ten times the hellos it needed while it formed.
+    const client = node(clientIds[6]!, 'auto');
+    client.join(['seed'], 10 * interval - 2);
+    client.serverAnnounced(['s1'], 10 * interval - 2);
+    client.receive('s1', { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: ['s1'] }, 10 * interval - 1);
+    client.peerDown('s1', 10 * interval);
+    client.takeEffects();
+    client.receive('seed', { type: 'cs-servers', epoch: 0, servers: ['s1'] }, 10 * interval + 1);
+    expect(hellosTo(client.takeEffects())).toEqual(['s1']);
+    client.receive('s1', { type: 'cs-servers', epoch: 0, servers: ['s1'] }, 10 * interval + 2);
+    client.takeEffects();
+    // Its attach is refused (its clients are full): not a neighbour, nothing pending.
+    client.receive('s1', { type: 'cs-attach-reply', epoch: 0, accepted: false, servers: ['s1'] }, 10 * interval + 3);
+    client.takeEffects();
+    client.serverAnnounced(['s2', 's1'], 10 * interval + 4);
+    client.receive('s2', { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: ['s2', 's1'] }, 10 * interval + 5);
+    expect(hellosTo(client.takeEffects())).toEqual([]);
+    expect(client.knownServers().sort()).toEqual(['s1', 's2']);
+  });
 });
 
 describe('client-server election by the size estimate', () => {

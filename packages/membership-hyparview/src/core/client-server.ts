@@ -1037,7 +1037,11 @@ export class ClientServerCore implements PeerService {
   /** Learns of, or refreshes, `server`; `via`, the node whose list named it (undefined: the server itself). */
   private learnServer(server: string, now: number, via?: string): void {
     if (server === this.self) return;
-    if (via !== undefined && via !== server && this.failedServers.has(server)) {
+    // Its own word (its answer, its request to mesh, its announcement) says it is live: marked
+    // still, it was asked again at every list that named it, as soon as the hello before was
+    // answered, a round trip apart (20 hellos in 2 s from one booting client to its seed).
+    if (via === undefined || via === server) this.failedServers.delete(server);
+    else if (this.failedServers.has(server)) {
       // It may have failed only as seen from here (a link lost, this node cut off for a moment):
       // it is asked itself, and its own answer teaches it again. Learnt from no one, a live
       // server lost over one link stayed unknown for three periods, and a client whose only
