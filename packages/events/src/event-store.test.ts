@@ -10,6 +10,10 @@ import type { EventSubscriberError } from './errors/event-subscriber-error';
 import { EventValidationError } from './errors/event-validation-error';
 import type { FoundationEvent } from './event';
 import { createEventStore } from './event-store';
+import type { EventStore } from './event-store';
+import type { NormalizedEventQuery } from './query';
+import type { QueryPosition } from './query-cursor';
+import type { SkippingAnswer } from './storage/event-storage';
 import { createMemoryStorage } from './storage/memory-storage';
 import { encodeValue } from './serialization/cbor-codec';
 import { sizeAtLeast, truncateIfLarge } from './truncate';
@@ -589,6 +593,33 @@ describe('queries', () => {
     expect(thrown(() => unnumbered.query({ orderBy: 'stored' })).code).toBe(EVENT_ERROR_CODES.storageFailed);
   });
 
+  it('refuses a page read past damaged rows (skipCorrupt) that a storage of its own ends short of its cursor or its events (5503), rather than repeat them or stay put', () => {
+    const memory = createMemoryStorage();
+    const writer = createEventStore({ storage: memory, closesStorage: false, node: 'node-a' });
+    for (let n = 0; n < 4; n += 1) writer.emit('tick', { n });
+    const first = writer.queryPage({ limit: 2 });
+    const at = (id: number): QueryPosition => ({ orderBy: 'id', order: 'asc', id, timestamp: 0 });
+    const skipping = (answer: (query: NormalizedEventQuery) => SkippingAnswer): EventStore =>
+      createEventStore({ storage: { ...memory, querySkippingCorrupt: answer }, closesStorage: false, node: 'node-b' });
+    const pages: [what: string, store: EventStore][] = [
+      ['ends at the cursor it was given', skipping((query) => ({ events: [], skipped: [], last: query.after }))],
+      ['ends before its last event', skipping((query) => ({ events: memory.query(query), skipped: [], last: at(1) }))],
+      ['returns events without an end', skipping((query) => ({ events: memory.query(query), skipped: [], last: undefined }))],
+      ['ends in another order', skipping(() => ({ events: [], skipped: [], last: { ...at(4), order: 'desc' } }))],
+    ];
+    for (const [what, store] of pages) {
+      expect({ what, error: thrown(() => store.queryPage({ limit: 2, after: first.cursor, skipCorrupt: true })) }).toMatchObject({
+        what,
+        error: { code: EVENT_ERROR_CODES.storageFailed, context: { operation: 'querySkippingCorrupt' } },
+      });
+    }
+    // One that ends past the rows it left out is followed.
+    const passing = skipping((query) => ({ events: memory.query(query).slice(0, 1), skipped: [], last: at(4) }));
+    const page = passing.queryPage({ limit: 2, after: first.cursor, skipCorrupt: true });
+    expect(page.events.map((event) => event.id)).toEqual([3]);
+    expect(writer.queryPage({ limit: 2, after: page.cursor }).events).toEqual([]);
+  });
+
   it('decodes a cursor of the order of storage as hostile input, and refuses it with another order and the others with it (3203, field after)', () => {
     const { store } = simulated();
     for (let n = 0; n < 3; n += 1) store.emit('tick', n);
@@ -669,6 +700,7 @@ describe('queries', () => {
     ]);
     expect(store.getCorrelationChain('loop').map((event) => event.id).sort()).toEqual([1, 2, 3]);
   });
+
 });
 
 describe('live subscriptions', () => {

@@ -7,6 +7,7 @@ import type { Clock, Random } from '@foundation/core';
 import { causalOrder } from './correlation-chain';
 import type { FoundationEvent, NewEventOptions } from './event';
 import { DEFAULT_MAX_DATA_BYTES } from './event';
+import type { EventDataCorruptionError } from './errors/event-data-corruption-error';
 import { EventIdsExhaustedError } from './errors/event-ids-exhausted-error';
 import { EventNotFoundError } from './errors/event-not-found-error';
 import { EventStorageError } from './errors/event-storage-error';
@@ -21,7 +22,8 @@ import { MadeEvent } from './internal/made-event';
 import type { EventQuery } from './query';
 import type { NormalizedEventQuery } from './query';
 import { normalizeQuery } from './query';
-import { encodeCursor, encodeStoredCursor, isAfter } from './query-cursor';
+import { encodeCursor, encodePosition, encodeStoredCursor, isAfter } from './query-cursor';
+import type { QueryPosition } from './query-cursor';
 import { deserializeEvent, serializeEvent, serializedSize } from './serialization/event-codec';
 import type { EventStorage } from './storage/event-storage';
 import { createMemoryStorage } from './storage/memory-storage';
@@ -73,15 +75,32 @@ export interface EventStoreStats {
   readonly nextId: number;
 }
 
+/** A query for `queryPage`: a query, and what to do with stored rows that no longer decode. */
+export interface EventPageQuery extends EventQuery {
+  /**
+   * Leave out the stored rows that no longer decode (a damaged SQLite file), listing each in the
+   * page's `skipped`, and continue past them, instead of failing with EventDataCorruptionError
+   * (3301). Without it such a row fails every page that reaches it. Default false.
+   */
+  readonly skipCorrupt?: boolean | undefined;
+}
+
 /** A page of a query (`queryPage`) and where the next one starts. */
 export interface EventPage {
   readonly events: FoundationEvent[];
   /**
-   * Pass as `after` for the next page. Opaque: the position of the last event in `events`, or
-   * the `after` given when the page is empty (undefined when neither). A page shorter than the
-   * limit reached the last match at the time; later matches follow the same cursor.
+   * Pass as `after` for the next page. Opaque: the position of the last event in `events` (or,
+   * with `skipCorrupt`, of the last row left out after it), or the `after` given when the page
+   * read nothing (undefined when neither). A page shorter than the limit reached the last match
+   * at the time (or, with `skipCorrupt`, left out `limit` rows); later matches follow the same cursor.
    */
   readonly cursor: string | undefined;
+  /**
+   * With `skipCorrupt`: the stored rows this page left out because they no longer decode, each
+   * as the EventDataCorruptionError (3301) a read of it throws, naming its id and, in the order
+   * of storage, its sequence number. Empty otherwise.
+   */
+  readonly skipped: EventDataCorruptionError[];
 }
 
 export interface EventStore {
@@ -107,7 +126,7 @@ export interface EventStore {
    * `query`, with a cursor for the next page: pass it as `after` (with the same order) to
    * continue exactly after this page's last event, whatever was appended or pruned since.
    */
-  queryPage(query?: EventQuery): EventPage;
+  queryPage(query?: EventPageQuery): EventPage;
   /** Every event of a correlation id, sorted by timestamp (1.x `get_by_correlation`). */
   getByCorrelation(correlationId: string): FoundationEvent[];
   /** The events of a correlation id in causal order: each after its parent, siblings by timestamp. */
@@ -242,14 +261,75 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
   const queried = (query: NormalizedEventQuery): { events: FoundationEvent[]; lastSequence: number | undefined } => {
     if (query.orderBy === 'stored') return queriedInStoredOrder(query);
     const events = storage.query(query);
-    const after = query.after;
-    if (after !== undefined) {
-      const before = events.find((event) => !isAfter(after, event));
-      if (before !== undefined) {
-        throw new EventStorageError('query', new Error(`the ${storage.kind} storage returned event ${before.id}, which is not past the cursor: a storage must honour query.after`));
-      }
-    }
+    checkPastCursor('query', query, events);
     return { events, lastSequence: undefined };
+  };
+
+  /** Every event of an answer in id or timestamp order lies past the query's cursor. */
+  const checkPastCursor = (operation: string, query: NormalizedEventQuery, events: readonly FoundationEvent[]): void => {
+    const after = query.after;
+    if (after === undefined) return;
+    const before = events.find((event) => !isAfter(after, event));
+    if (before !== undefined) {
+      throw new EventStorageError(operation, new Error(`the ${storage.kind} storage returned event ${before.id}, which is not past the cursor: a storage must honour query.after`));
+    }
+  };
+
+  /** The sequence numbers of an answer in the order of storage run past the cursor in the query's direction. */
+  const checkSequences = (operation: string, query: NormalizedEventQuery, sequences: readonly number[]): void => {
+    const ascending = query.order === 'asc';
+    let previous = query.after?.sequence;
+    for (const sequence of sequences) {
+      if (!Number.isSafeInteger(sequence) || sequence < 1 || (previous !== undefined && (ascending ? sequence <= previous : sequence >= previous))) {
+        throw new EventStorageError(
+          operation,
+          new Error(`the ${storage.kind} storage returned sequence number ${String(sequence)} after ${String(previous)}: a storage must answer in its order of storage, past query.after`),
+        );
+      }
+      previous = sequence;
+    }
+  };
+
+  /**
+   * A page read past rows that do not decode (`skipCorrupt`), from the storage's
+   * `querySkippingCorrupt`. Its events are checked as any answer's; the place it ends at must be
+   * one of the query's order, past the cursor and not short of the last event, so that the next
+   * page neither repeats events nor stays where this one started.
+   */
+  const pageSkippingCorrupt = (query: NormalizedEventQuery, given: string | undefined): EventPage => {
+    const answer = storage.querySkippingCorrupt!(query);
+    const { events, skipped, last } = answer;
+    if (query.orderBy === 'stored') {
+      const sequences = answer.sequences ?? [];
+      if (sequences.length !== events.length) {
+        throw new EventStorageError('querySkippingCorrupt', new Error(`the ${storage.kind} storage returned ${events.length} events and ${sequences.length} sequence numbers in the order of storage`));
+      }
+      checkSequences('querySkippingCorrupt', query, sequences);
+    } else {
+      checkPastCursor('querySkippingCorrupt', query, events);
+    }
+    if (last === undefined) {
+      if (events.length > 0) throw new EventStorageError('querySkippingCorrupt', new Error(`the ${storage.kind} storage returned events without the place its page ends at`));
+      return { events, cursor: given, skipped };
+    }
+    const lastEvent = events.at(-1);
+    if (!endsPast(query, last, lastEvent, answer.sequences?.at(-1))) {
+      throw new EventStorageError('querySkippingCorrupt', new Error(`the ${storage.kind} storage ended its page at a place that is not of the query's order, past its cursor and its last event`));
+    }
+    return { events, cursor: encodePosition(last), skipped };
+  };
+
+  /** Whether `last` is a place of the query's order, past its cursor and not short of the page's last event. */
+  const endsPast = (query: NormalizedEventQuery, last: QueryPosition, lastEvent: FoundationEvent | undefined, lastSequence: number | undefined): boolean => {
+    if (last.orderBy !== query.orderBy || last.order !== query.order) return false;
+    if (last.orderBy === 'stored') {
+      const sequence = last.sequence;
+      if (sequence === undefined || !Number.isSafeInteger(sequence) || sequence < 1) return false;
+      const beyond = (later: number, earlier: number): boolean => (query.order === 'asc' ? later > earlier : later < earlier);
+      return (query.after?.sequence === undefined || beyond(sequence, query.after.sequence)) && (lastSequence === undefined || !beyond(lastSequence, sequence));
+    }
+    if (!Number.isSafeInteger(last.id) || last.id < 1 || !Number.isFinite(last.timestamp) || last.timestamp < 0) return false;
+    return (query.after === undefined || isAfter(query.after, last)) && (lastEvent === undefined || !isAfter(last, lastEvent));
   };
 
   /**
@@ -267,17 +347,11 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
       );
     }
     const answer = storage.queryStored(query);
-    const ascending = query.order === 'asc';
-    let previous = query.after?.sequence;
-    for (const { sequence } of answer) {
-      if (!Number.isSafeInteger(sequence) || sequence < 1 || (previous !== undefined && (ascending ? sequence <= previous : sequence >= previous))) {
-        throw new EventStorageError(
-          'queryStored',
-          new Error(`the ${storage.kind} storage returned sequence number ${String(sequence)} after ${String(previous)}: a storage must answer in its order of storage, past query.after`),
-        );
-      }
-      previous = sequence;
-    }
+    checkSequences(
+      'queryStored',
+      query,
+      answer.map(({ sequence }) => sequence),
+    );
     return { events: answer.map(({ event }) => event), lastSequence: answer.at(-1)?.sequence };
   };
 
@@ -391,6 +465,11 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
     queryPage(query) {
       ensureOpen('queryPage');
       const normalized = normalizeQuery(query);
+      const skipCorrupt = query?.skipCorrupt ?? false;
+      if (typeof skipCorrupt !== 'boolean') throw new EventValidationError('skipCorrupt', 'must be a boolean');
+      // A storage without querySkippingCorrupt holds no row that does not decode (memory), or
+      // cannot leave one out: its answer is the plain query's.
+      if (skipCorrupt && storage.querySkippingCorrupt !== undefined) return pageSkippingCorrupt(normalized, query?.after);
       const { events, lastSequence } = queried(normalized);
       const last = events.at(-1);
       // An empty page hands back the cursor it was given: a reader at the end asks again with
@@ -399,7 +478,7 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
       if (last === undefined) cursor = query?.after;
       else if (normalized.orderBy === 'stored') cursor = encodeStoredCursor(normalized.order, lastSequence!);
       else cursor = encodeCursor(normalized.orderBy, normalized.order, last);
-      return { events, cursor };
+      return { events, cursor, skipped: [] };
     },
     getByCorrelation(correlationId) {
       ensureOpen('getByCorrelation');

@@ -1,6 +1,6 @@
 // Public entry of @foundation/events: everything users may import is exported here, by name.
 export { createEventStore } from './event-store';
-export type { EventHandler, EventPage, EventStore, EventStoreOptions, EventStoreStats } from './event-store';
+export type { EventHandler, EventPage, EventPageQuery, EventStore, EventStoreOptions, EventStoreStats } from './event-store';
 export { DEFAULT_MAX_DATA_BYTES, MAX_BIGINT_BYTES, MAX_CORRELATION_ID_LENGTH, MAX_FOREIGN_EVENT_ID, MAX_FOREIGN_EVENT_TIMESTAMP, MAX_NODE_LENGTH, MAX_TYPE_LENGTH } from './event';
 export type { FoundationEvent, NewEventOptions } from './event';
 export { DEFAULT_QUERY_LIMIT } from './query';
@@ -15,7 +15,7 @@ export { DEFAULT_TRUNCATE_BYTES, truncateIfLarge } from './truncate';
 export type { TruncatedData } from './truncate';
 export { deserializeEvent, serializeEvent, serializedSize } from './serialization/event-codec';
 export type { DeserializeOptions } from './serialization/event-codec';
-export type { EventStorage, StoredEvent } from './storage/event-storage';
+export type { EventStorage, SkippingAnswer, StoredEvent } from './storage/event-storage';
 export { DEFAULT_MEMORY_MAX_EVENTS, createMemoryStorage } from './storage/memory-storage';
 export type { MemoryStorageOptions } from './storage/memory-storage';
 export { createSqliteStorage, openSqliteStorage } from './storage/sqlite-storage';

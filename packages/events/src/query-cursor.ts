@@ -30,13 +30,18 @@ const CURSOR_SHAPE = /^c1\.([it])([ad])\.([1-9][0-9]*)\.((?:0|[1-9][0-9]*)(?:\.[
 // In the order of storage: `c1.s`, `a` or `d`, then the storage's sequence number of the last event.
 const STORED_CURSOR_SHAPE = /^c1\.s([ad])\.([1-9][0-9]*)$/;
 
-export function encodeCursor(orderBy: 'id' | 'timestamp', order: 'asc' | 'desc', event: FoundationEvent): string {
+export function encodeCursor(orderBy: 'id' | 'timestamp', order: 'asc' | 'desc', event: Pick<FoundationEvent, 'id' | 'timestamp'>): string {
   return `c1.${orderBy === 'id' ? 'i' : 't'}${order === 'asc' ? 'a' : 'd'}.${event.id}.${event.timestamp}`;
 }
 
 /** A cursor in the order of storage: the storage's sequence number of the page's last event. */
 export function encodeStoredCursor(order: 'asc' | 'desc', sequence: number): string {
   return `c1.s${order === 'asc' ? 'a' : 'd'}.${sequence}`;
+}
+
+/** The cursor of a position, in whichever order it is. */
+export function encodePosition(position: QueryPosition): string {
+  return position.orderBy === 'stored' ? encodeStoredCursor(position.order, position.sequence ?? 0) : encodeCursor(position.orderBy, position.order, position);
 }
 
 export function decodeCursor(cursor: unknown): QueryPosition {
@@ -63,7 +68,7 @@ export function decodeCursor(cursor: unknown): QueryPosition {
  * Whether an event comes after a position in the position's order: by id, or by timestamp then
  * id, ascending or descending.
  */
-export function isAfter(position: QueryPosition, event: FoundationEvent): boolean {
+export function isAfter(position: QueryPosition, event: Pick<FoundationEvent, 'id' | 'timestamp'>): boolean {
   if (position.orderBy === 'stored') throw new TypeError('a position in the order of storage compares sequence numbers, not events');
   const difference = position.orderBy === 'id' ? event.id - position.id : event.timestamp - position.timestamp || event.id - position.id;
   return position.order === 'asc' ? difference > 0 : difference < 0;

@@ -572,7 +572,29 @@ describe.each([
       expect(empty.cursor).toBe(end.cursor);
       const third = store.emit('tick', { n: 3 });
       expect(ids(store.queryPage({ after: empty.cursor }).events)).toEqual([third.id]);
-      expect(store.queryPage({ type: 'none' })).toEqual({ events: [], cursor: undefined });
+      expect(store.queryPage({ type: 'none' })).toEqual({ events: [], cursor: undefined, skipped: [] });
+    });
+
+    it.each(['id', 'timestamp', 'stored'] as const)('pages by %s with skipCorrupt as without it when every row decodes, filters, offset and cursors included', (orderBy) => {
+      // The SQLite storage reads such pages with its own statements (querySkippingCorrupt); the
+      // memory storage, which holds no row that does not decode, answers the plain query.
+      const store = createEventStore({ storage, node: 'node-a' });
+      for (let n = 0; n < 40; n += 1) store.emit(n % 3 === 0 ? 'other' : 'tick', { n }, { correlationId: `c${n % 2}` });
+      for (const order of ['asc', 'desc'] as const) {
+        for (const filter of [{}, { type: 'tick' }, { correlationId: 'c1' }, { offset: 3 }]) {
+          let plain: string | undefined;
+          let skipping: string | undefined;
+          for (let page = 0; page < 20; page += 1) {
+            const base = { orderBy, order, limit: 4, ...filter };
+            const expected = store.queryPage({ ...base, ...(plain === undefined ? {} : { after: plain }) });
+            const answer = store.queryPage({ ...base, skipCorrupt: true, ...(skipping === undefined ? {} : { after: skipping }) });
+            expect(answer).toEqual(expected);
+            plain = expected.cursor;
+            skipping = answer.cursor;
+            if (expected.events.length < 4) break;
+          }
+        }
+      }
     });
 
     it('keeps offset paging as it was, after the cursor when both are given', () => {

@@ -1,18 +1,25 @@
 import { FoundationError } from '@foundation/core';
 import { EVENT_ERROR_CODES } from './event-error-codes';
 
-/** 1.x `data_corruption` (3301): a stored event that no longer decodes; the cause says why. */
+/**
+ * 1.x `data_corruption` (3301): a stored event that no longer decodes; the cause says why. It
+ * names the row by its id (undefined when the id itself is not one an event has) and, when read
+ * in the order of storage, by its sequence number there.
+ */
 export class EventDataCorruptionError extends FoundationError {
   readonly id: number | undefined;
+  /** The row's sequence number in the order of storage, when it was read in that order and has one. */
+  readonly sequence: number | undefined;
 
-  constructor(id: number | undefined, detail: string, cause?: unknown) {
+  constructor(id: number | undefined, detail: string, cause?: unknown, sequence?: number) {
     super({
       type: 'data_corruption',
       code: EVENT_ERROR_CODES.dataCorruption,
-      message: `stored event ${id === undefined ? '(unknown id)' : id} is corrupt: ${detail}`,
-      context: { ...(id === undefined ? {} : { id }) },
+      message: `stored event ${id === undefined ? '(unknown id)' : id}${sequence === undefined ? '' : ` (number ${sequence} in the order of storage)`} is corrupt: ${detail}`,
+      context: { ...(id === undefined ? {} : { id }), ...(sequence === undefined ? {} : { sequence }) },
       cause,
     });
     this.id = id;
+    this.sequence = sequence;
   }
 }

@@ -3,13 +3,31 @@
 // Calls are synchronous: both implementations are (better-sqlite3 is a synchronous driver),
 // and a synchronous port keeps `store` atomic with respect to every other call.
 import type { FoundationEvent } from '../event';
+import type { EventDataCorruptionError } from '../errors/event-data-corruption-error';
 import type { NormalizedEventQuery } from '../query';
+import type { QueryPosition } from '../query-cursor';
 
 /** An event with its place in the order of storage (`queryStored`). */
 export interface StoredEvent {
   readonly event: FoundationEvent;
   /** The storage's sequence number for it: see `queryStored`. */
   readonly sequence: number;
+}
+
+/** A page read past the rows that do not decode (`querySkippingCorrupt`). */
+export interface SkippingAnswer {
+  /** The events that decoded, in the query's order. */
+  readonly events: FoundationEvent[];
+  /** In the order of storage only: each event's sequence number, in step with `events`. */
+  readonly sequences?: number[] | undefined;
+  /** The rows left out, each as the error a read of it throws (naming its id and, in the order of storage, its number). */
+  readonly skipped: EventDataCorruptionError[];
+  /**
+   * The place, in the query's order, of the last row read, decoded or left out, that has one (a
+   * row whose place is itself damaged, such as a sequence number that is text, has none): the
+   * next page starts after it. undefined when no such row was read.
+   */
+  readonly last: QueryPosition | undefined;
 }
 
 export interface EventStorage {
@@ -37,6 +55,15 @@ export interface EventStorage {
    * without it, rather than page by another order and miss events.
    */
   queryStored?(query: NormalizedEventQuery): StoredEvent[];
+  /**
+   * The query (any order, `stored` included), leaving out the rows that do not decode
+   * (EventDataCorruptionError) instead of failing on the first: each is listed in `skipped`, and
+   * `last` is past it, so that a reader paging from `last` goes on after it rather than meet it
+   * on every page. Up to `limit` events, reading on past left-out rows to fill the page, and
+   * stopping early once `limit` rows were left out. Optional: a storage that cannot hold a row
+   * that does not decode (memory) need not have it.
+   */
+  querySkippingCorrupt?(query: NormalizedEventQuery): SkippingAnswer;
   /** Every event of a correlation id, sorted by timestamp, then id. */
   byCorrelation(correlationId: string): FoundationEvent[];
   /** The `limit` events with the highest ids, highest first. */

@@ -243,6 +243,163 @@ describe('damaged files', () => {
   });
 });
 
+describe('paging past rows that no longer decode (review finding)', () => {
+  // A row whose data no longer decodes failed every page that reached it: a reader paging in the
+  // order of storage (a projection, an exporter) got the same error at the same cursor for ever,
+  // and the error did not say where in that order the row was.
+  const undecodable = Buffer.from([0x9a, 0xff, 0xff, 0xff, 0xff]); // an array of four billion items, in five bytes
+
+  /** A file holding events 1 to `count` (data { n }), with the data of the rows `damaged` overwritten by another connection. */
+  async function damagedFile(count: number, damaged: readonly number[]): Promise<string> {
+    const file = join(directory, 'pages.db');
+    const storage = await openSqliteStorage({ path: file });
+    storage.append(Array.from({ length: count }, (_, index) => event(index + 1, { n: index + 1 })));
+    storage.close();
+    const raw = new Database(file);
+    for (const id of damaged) raw.prepare('UPDATE foundation_events SET data = ? WHERE id = ?').run(undecodable, id);
+    raw.close();
+    return file;
+  }
+
+  it('names the row by its id and its number in the order of storage, and fails that page at every attempt without skipCorrupt', async () => {
+    const file = await damagedFile(6, [3]);
+    const store = createEventStore({ storage: await openSqliteStorage({ path: file }), node: 'n' });
+    try {
+      const first = store.queryPage({ orderBy: 'stored', limit: 2 });
+      expect(first.events.map((each) => each.id)).toEqual([1, 2]);
+      expect(first.skipped).toEqual([]);
+      for (let attempt = 0; attempt < 2; attempt += 1) {
+        const error = thrown(() => store.queryPage({ orderBy: 'stored', limit: 2, after: first.cursor }));
+        expect(error).toBeInstanceOf(EventDataCorruptionError);
+        expect(error.code).toBe(3301);
+        expect((error as EventDataCorruptionError).id).toBe(3);
+        expect((error as EventDataCorruptionError).sequence).toBe(3);
+        expect(error.context).toMatchObject({ id: 3, sequence: 3 });
+        expect(error.message).toContain('number 3 in the order of storage');
+      }
+    } finally {
+      store.close();
+    }
+  });
+
+  it('goes on past them with skipCorrupt: every other event once, in order, each row left out listed with its id and number', async () => {
+    const file = await damagedFile(9, [3, 4, 8]);
+    const store = createEventStore({ storage: await openSqliteStorage({ path: file }), node: 'n' });
+    try {
+      const seen: number[] = [];
+      const skipped: EventDataCorruptionError[] = [];
+      const pages: number[][] = [];
+      let cursor: string | undefined;
+      for (let pageCount = 0; pageCount < 20; pageCount += 1) {
+        const page = store.queryPage({ orderBy: 'stored', limit: 2, skipCorrupt: true, ...(cursor === undefined ? {} : { after: cursor }) });
+        pages.push(page.events.map((each) => each.id));
+        seen.push(...page.events.map((each) => each.id));
+        skipped.push(...page.skipped);
+        cursor = page.cursor;
+        if (page.events.length + page.skipped.length < 2) break;
+      }
+      expect(seen).toEqual([1, 2, 5, 6, 7, 9]);
+      // A page ends once it has left out `limit` rows (3 and 4); otherwise it is filled from the
+      // rows after those left out (9 after 8).
+      expect(pages).toEqual([[1, 2], [], [5, 6], [7, 9], []]);
+      expect(skipped.map((error) => [error.code, error.id, error.sequence])).toEqual([
+        [3301, 3, 3],
+        [3301, 4, 4],
+        [3301, 8, 8],
+      ]);
+      expect(skipped.every((error) => error instanceof EventDataCorruptionError)).toBe(true);
+      // The reader at the end gets what is stored later, past the rows left out.
+      const later = store.emit('later', {});
+      const next = store.queryPage({ orderBy: 'stored', limit: 2, skipCorrupt: true, after: cursor });
+      expect(next.events).toEqual([later]);
+      expect(next.skipped).toEqual([]);
+    } finally {
+      store.close();
+    }
+  });
+
+  it.each([
+    ['stored', 'asc', [1, 2, 5, 6, 7, 9]],
+    ['stored', 'desc', [9, 7, 6, 5, 2, 1]],
+    ['id', 'asc', [1, 2, 5, 6, 7, 9]],
+    ['id', 'desc', [9, 7, 6, 5, 2, 1]],
+    ['timestamp', 'asc', [1, 2, 5, 6, 7, 9]],
+    ['timestamp', 'desc', [9, 7, 6, 5, 2, 1]],
+  ] as const)('pages by %s, %s, past them with skipCorrupt, and lists each once', async (orderBy, order, expected) => {
+    const file = await damagedFile(9, [3, 4, 8]);
+    const store = createEventStore({ storage: await openSqliteStorage({ path: file }), node: 'n' });
+    try {
+      const seen: number[] = [];
+      const skipped: (number | undefined)[] = [];
+      let cursor: string | undefined;
+      for (let pageCount = 0; pageCount < 20; pageCount += 1) {
+        const page = store.queryPage({ orderBy, order, limit: 2, skipCorrupt: true, ...(cursor === undefined ? {} : { after: cursor }) });
+        seen.push(...page.events.map((each) => each.id));
+        skipped.push(...page.skipped.map((error) => error.id));
+        cursor = page.cursor;
+        if (page.events.length + page.skipped.length < 2) break;
+      }
+      expect(seen).toEqual(expected);
+      expect(skipped).toEqual(order === 'asc' ? [3, 4, 8] : [8, 4, 3]);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('ends a page once it has left out limit rows, with a cursor past them, so that no page reads the whole of a damaged file', async () => {
+    const file = await damagedFile(12, [2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    const store = createEventStore({ storage: await openSqliteStorage({ path: file }), node: 'n' });
+    try {
+      const first = store.queryPage({ orderBy: 'stored', limit: 3, skipCorrupt: true });
+      expect(first.events.map((each) => each.id)).toEqual([1]);
+      expect(first.skipped.map((error) => error.id)).toEqual([2, 3, 4]);
+      const second = store.queryPage({ orderBy: 'stored', limit: 3, skipCorrupt: true, after: first.cursor });
+      expect(second.events).toEqual([]);
+      expect(second.skipped.map((error) => error.id)).toEqual([5, 6, 7]);
+      const third = store.queryPage({ orderBy: 'stored', limit: 3, skipCorrupt: true, after: second.cursor });
+      expect(third.events).toEqual([]);
+      expect(third.skipped.map((error) => error.id)).toEqual([8, 9, 10]);
+      const fourth = store.queryPage({ orderBy: 'stored', limit: 3, skipCorrupt: true, after: third.cursor });
+      expect(fourth.events.map((each) => each.id)).toEqual([11, 12]);
+      expect(fourth.skipped).toEqual([]);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('does not read a row whose sequence number is damaged too, which no cursor can pass, so it neither stops a reader at the end nor comes back on every page', async () => {
+    // Text sorts after every number: such a row stays at the end of the order of storage, after
+    // every cursor, and would be read (and left out) again by every page that reaches the end.
+    const file = await damagedFile(3, [2]);
+    const raw = new Database(file);
+    raw.prepare("UPDATE foundation_events SET sequence = 'x' WHERE id = 2").run();
+    raw.close();
+    const store = createEventStore({ storage: await openSqliteStorage({ path: file }), node: 'n' });
+    try {
+      const first = store.queryPage({ orderBy: 'stored', limit: 5, skipCorrupt: true });
+      expect(first.events.map((each) => each.id)).toEqual([1, 3]);
+      expect(first.skipped).toEqual([]);
+      const later = store.emit('later', {});
+      const second = store.queryPage({ orderBy: 'stored', limit: 5, skipCorrupt: true, after: first.cursor });
+      expect(second.events).toEqual([later]);
+      expect(second.skipped).toEqual([]);
+      // Without skipCorrupt the read that meets it reports it, as before.
+      expect(thrown(() => store.queryPage({ orderBy: 'stored', limit: 5, after: first.cursor }))).toBeInstanceOf(EventDataCorruptionError);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('refuses a skipCorrupt that is not a boolean (3203)', async () => {
+    const store = createEventStore({ storage: await openSqliteStorage({ path: join(directory, 'option.db') }), node: 'n' });
+    try {
+      expect(thrown(() => store.queryPage({ skipCorrupt: 'yes' as unknown as boolean })).code).toBe(3203);
+    } finally {
+      store.close();
+    }
+  });
+});
+
 describe('rows that are not events', () => {
   // Columns no event has, as another program, an older tool or a damaged disk may leave them.
   // Each was handed out as an event: queryPage then gave a cursor (id -5, or timestamp -7) that
@@ -543,6 +700,38 @@ describe('query plans', () => {
       // Descending, SQLite spells `sequence IS NOT NULL` as a lower bound (sequence>?) beside the cursor's.
       const index = source.includes('type IN') ? 'foundation_events_by_type_sequence \\(type=\\?(?: AND sequence[<>]\\?)*\\)' : 'foundation_events_by_sequence(?: \\(sequence[<>]\\?(?: AND sequence[<>]\\?)?\\))?';
       expect({ source, plan: plan(source) }).toEqual({ source, plan: expect.stringMatching(new RegExp(`^(?:SEARCH|SCAN) foundation_events USING INDEX ${index}$`)) });
+    }
+    inspect.close();
+  });
+
+  it('reads past rows that do not decode (skipCorrupt) from the index of the order too, with and without a cursor, either way', () => {
+    // The bounds that keep rows without a place out are ranges on the columns the order's index
+    // holds: a page seeks its start there and reads no more rows than it returns or leaves out.
+    const file = join(directory, 'skipping-plans.db');
+    const { driver, statements } = recording();
+    const storage = createSqliteStorage({ path: file, driver });
+    storage.append(Array.from({ length: 300 }, (_, index) => stamped(index + 1)));
+    statements.length = 0; // those prepared when opening and storing
+    const middle = stamped(150);
+    for (const order of ['asc', 'desc'] as const) {
+      for (const query of [
+        { orderBy: 'stored', order, limit: 10 },
+        { orderBy: 'stored', order, limit: 10, after: encodeStoredCursor(order, 150) },
+        { orderBy: 'id', order, limit: 10 },
+        { orderBy: 'id', order, limit: 10, after: encodeCursor('id', order, middle) },
+        { orderBy: 'timestamp', order, limit: 10 },
+        { orderBy: 'timestamp', order, limit: 10, after: encodeCursor('timestamp', order, middle) },
+      ] as const) {
+        expect(storage.querySkippingCorrupt(normalizeQuery(query)).events).toHaveLength(10);
+      }
+    }
+    storage.close();
+    expect(statements).toHaveLength(12);
+    const inspect = new Database(file, { readonly: true });
+    for (const source of statements) {
+      const plan = queryPlan(inspect, source);
+      const index = source.includes('ORDER BY sequence') ? 'INDEX foundation_events_by_sequence' : source.includes('ORDER BY id') ? 'INTEGER PRIMARY KEY' : 'INDEX foundation_events_by_timestamp';
+      expect({ source, plan }).toEqual({ source, plan: expect.stringMatching(new RegExp(`^SEARCH foundation_events USING ${index} \\(`)) });
     }
     inspect.close();
   });

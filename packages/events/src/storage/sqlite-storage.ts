@@ -20,9 +20,10 @@ import { EventStoreClosedError } from '../errors/event-store-closed-error';
 import { EventValidationError } from '../errors/event-validation-error';
 import { checkCorrelationId, checkId, checkNode, checkParentId, checkType } from '../internal/check-event';
 import type { NormalizedEventQuery } from '../query';
+import type { QueryPosition } from '../query-cursor';
 import { encodeValue } from '../serialization/cbor-codec';
 import { decodeData } from '../serialization/event-codec';
-import type { EventStorage, StoredEvent } from './event-storage';
+import type { EventStorage, SkippingAnswer, StoredEvent } from './event-storage';
 import { checkReserveCount } from './event-storage';
 import { loadBetterSqlite3 } from './sqlite-driver';
 import type { SqliteDatabase, SqliteDatabaseConstructor, SqliteStatement, SqliteTransaction } from './sqlite-driver';
@@ -50,6 +51,8 @@ export interface SqliteEventStorage extends EventStorage {
   reserveIds(count: number): number;
   /** Always present here: the sequence number is a column, given in the transaction that stores the row. */
   queryStored(query: NormalizedEventQuery): StoredEvent[];
+  /** Always present here: a file's row may stop decoding (another program, a damaged disk). */
+  querySkippingCorrupt(query: NormalizedEventQuery): SkippingAnswer;
 }
 
 const SCHEMA_VERSION = 1;
@@ -374,7 +377,8 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     if (closed) throw new EventStoreClosedError(operation);
   };
 
-  const toEvent = (row: unknown): FoundationEvent => {
+  /** `sequence`: the row's number in the order of storage, when read in that order, for the error to name. */
+  const toEvent = (row: unknown, sequence?: number): FoundationEvent => {
     const columns = row as unknown[];
     const id = columns[0];
     // An id above 2^53 comes back rounded (better-sqlite3 reads integers as doubles): not named.
@@ -390,7 +394,7 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
       typeof node !== 'string' ||
       !(data instanceof Uint8Array)
     ) {
-      throw new EventDataCorruptionError(identity, 'a column has the wrong type');
+      throw new EventDataCorruptionError(identity, 'a column has the wrong type', undefined, sequence);
     }
     // Values no event has (no store writes them; another program or a damaged disk may): handed
     // out, they failed later and elsewhere, as a cursor of id -5 that the next page refused as
@@ -402,16 +406,16 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
       checkCorrelationId(correlationId);
       checkNode(node);
     } catch (error) {
-      throw new EventDataCorruptionError(identity, 'a column holds what no event has', error);
+      throw new EventDataCorruptionError(identity, 'a column holds what no event has', error, sequence);
     }
     if (!Number.isFinite(timestamp) || timestamp < 0 || !Number.isFinite(wallTime)) {
-      throw new EventDataCorruptionError(identity, 'its timestamp or wall time is not one an event has');
+      throw new EventDataCorruptionError(identity, 'its timestamp or wall time is not one an event has', undefined, sequence);
     }
     let decoded: unknown;
     try {
       decoded = decodeData(data, maxRowDataBytes);
     } catch (error) {
-      throw new EventDataCorruptionError(identity, 'its data does not decode', error);
+      throw new EventDataCorruptionError(identity, 'its data does not decode', error, sequence);
     }
     return Object.freeze({ id, type, data: decoded, correlationId, parentId, timestamp, wallTime, node });
   };
@@ -428,9 +432,25 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
 
   // Prepared statements for query shapes, built on first use.
   const queryStatements = new Map<string, SqliteStatement>();
-  const queryStatement = (query: NormalizedEventQuery): { statement: SqliteStatement; parameters: unknown[] } => {
+  /** `placedOnly`: only rows with a place in the query's order that a cursor can hold (see placeOf). */
+  const queryStatement = (query: NormalizedEventQuery, placedOnly = false): { statement: SqliteStatement; parameters: unknown[] } => {
     const conditions: string[] = [];
     const parameters: unknown[] = [];
+    if (placedOnly) {
+      // Ranges on the columns the order reads, which the order's index serves: text sorts above
+      // every number and a blob above text, so neither is within them, nor is infinity.
+      if (query.orderBy === 'stored') {
+        conditions.push("sequence BETWEEN 1 AND ? AND typeof(sequence) = 'integer'");
+        parameters.push(Number.MAX_SAFE_INTEGER);
+      } else {
+        conditions.push('id BETWEEN 1 AND ?');
+        parameters.push(Number.MAX_SAFE_INTEGER);
+        if (query.orderBy === 'timestamp') {
+          conditions.push('timestamp BETWEEN 0 AND ?');
+          parameters.push(Number.MAX_VALUE);
+        }
+      }
+    }
     if (query.types !== undefined) {
       // With a correlation id too, the group (a request's few events) is read from its own
       // index: the unary plus keeps SQLite, which keeps no statistics here, from choosing a
@@ -489,18 +509,90 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     return { statement, parameters };
   };
 
+  /** A row read in the order of storage, with its number there (named by every error about the row). */
+  const toStoredEvent = (row: unknown): StoredEvent => {
+    const sequence = (row as unknown[])[8];
+    const numbered = Number.isSafeInteger(sequence) && (sequence as number) >= 1;
+    const event = toEvent(row, numbered ? (sequence as number) : undefined);
+    if (!numbered) throw new EventDataCorruptionError(event.id, 'its sequence number is not a positive integer');
+    return { event, sequence: sequence as number };
+  };
+
   const queryStored = (query: NormalizedEventQuery): StoredEvent[] =>
     guarded('queryStored', () => {
       if (query.limit === 0) return [];
       // Rows an older version stored since this version last wrote wait for their number (see
       // numberUnsequenced): the query leaves them out rather than write.
       const { statement, parameters } = queryStatement(query);
-      return statement.all(...parameters).map((row) => {
-        const event = toEvent(row);
-        const sequence = (row as unknown[])[8];
-        if (!Number.isSafeInteger(sequence) || (sequence as number) < 1) throw new EventDataCorruptionError(event.id, 'its sequence number is not a positive integer');
-        return { event, sequence: sequence as number };
-      });
+      return statement.all(...parameters).map(toStoredEvent);
+    });
+
+  /**
+   * Where a row stands in the query's order, as a cursor holds it, whether or not the row decodes:
+   * its sequence number, its id, or its timestamp and id. undefined when that is itself damaged
+   * (text, beyond 2^53, below 1, not finite): no cursor can be past such a row.
+   */
+  const placeOf = (row: unknown, query: NormalizedEventQuery): QueryPosition | undefined => {
+    const columns = row as unknown[];
+    const { orderBy, order } = query;
+    if (orderBy === 'stored') {
+      const sequence = columns[8];
+      return Number.isSafeInteger(sequence) && (sequence as number) >= 1 ? { orderBy, order, id: 0, timestamp: 0, sequence: sequence as number } : undefined;
+    }
+    const id = columns[0];
+    if (!Number.isSafeInteger(id) || (id as number) < 1) return undefined;
+    const timestamp = columns[4];
+    const placed = typeof timestamp === 'number' && Number.isFinite(timestamp) && timestamp >= 0;
+    // In id order the timestamp is carried but not compared: 0 stands in for a damaged one.
+    if (orderBy === 'id') return { orderBy, order, id: id as number, timestamp: placed ? timestamp : 0 };
+    return placed ? { orderBy, order, id: id as number, timestamp } : undefined;
+  };
+
+  /*
+   * A page that reads past rows that do not decode. Without it such a row failed every page
+   * that reached it, in every order: a reader paging from a cursor could never get past it. Each
+   * row left out is listed with the error a read of it throws, and the page's place moves past
+   * it, so the next page starts after it. The page is filled from the rows after it, a round of
+   * reads at a time, each round no longer than what is left of `limit` in events and in rows left
+   * out, so the page ends once it holds `limit` events or has left out `limit` rows, having read
+   * fewer than twice `limit` rows. Only rows with a place a cursor can hold are read: one
+   * without (its sequence number is text, say) would be read again by every page after it, as no
+   * cursor is past it, and reported again each time (the reads that meet it otherwise report it).
+   */
+  const querySkippingCorrupt = (query: NormalizedEventQuery): SkippingAnswer =>
+    guarded('querySkippingCorrupt', () => {
+      const stored = query.orderBy === 'stored';
+      const events: FoundationEvent[] = [];
+      const sequences: number[] | undefined = stored ? [] : undefined;
+      const skipped: EventDataCorruptionError[] = [];
+      let last: QueryPosition | undefined;
+      let offset = query.offset;
+      while (events.length < query.limit && skipped.length < query.limit) {
+        const wanted = Math.min(query.limit - events.length, query.limit - skipped.length);
+        const { statement, parameters } = queryStatement({ ...query, after: last ?? query.after, offset, limit: wanted }, true);
+        const rows = statement.all(...parameters);
+        offset = 0;
+        for (const row of rows) {
+          const place = placeOf(row, query);
+          // The statement reads placed rows only: without a place the next round would read it again.
+          if (place === undefined) throw new Error('a row without a place in the order was read');
+          last = place;
+          try {
+            if (stored) {
+              const { event, sequence } = toStoredEvent(row);
+              events.push(event);
+              sequences!.push(sequence);
+            } else {
+              events.push(toEvent(row));
+            }
+          } catch (error) {
+            if (!(error instanceof EventDataCorruptionError)) throw error;
+            skipped.push(error);
+          }
+        }
+        if (rows.length < wanted) break;
+      }
+      return { events, sequences, skipped, last };
     });
 
   return {
@@ -555,15 +647,16 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
       return guarded('query', () => {
         if (query.limit === 0) return [];
         const { statement, parameters } = queryStatement(query);
-        return statement.all(...parameters).map(toEvent);
+        return statement.all(...parameters).map((row) => toEvent(row));
       });
     },
     queryStored,
+    querySkippingCorrupt,
     byCorrelation(correlationId) {
-      return guarded('byCorrelation', () => selectByCorrelation.all(correlationId).map(toEvent));
+      return guarded('byCorrelation', () => selectByCorrelation.all(correlationId).map((row) => toEvent(row)));
     },
     recent(limit) {
-      return guarded('recent', () => selectRecent.all(limit).map(toEvent));
+      return guarded('recent', () => selectRecent.all(limit).map((row) => toEvent(row)));
     },
     pruneBefore(wallTime) {
       return guarded('pruneBefore', () => {
