@@ -337,6 +337,26 @@ describe('client-server', () => {
     });
   });
 
+  it('hellos are answered at most helloBurst at once and helloRatePerSecond after, per source; those over the budget go unanswered and are counted (review finding)', () => {
+    // Each hello is answered with a server list and a sample of contacts: without a bound, any
+    // node could make a server do that work, and send that much, as often as it liked.
+    const server = node('s1', 'server', { helloRatePerSecond: 5, helloBurst: 10 });
+    server.join([], 0);
+    server.takeEffects();
+    const answered = (from: string, count: number, now: number): number => {
+      for (let index = 0; index < count; index += 1) server.receive(from, { type: 'cs-hello', epoch: 0 }, now);
+      return sends(server.takeEffects()).filter(([to, message]) => to === from && message.type === 'cs-servers').length;
+    };
+    expect(answered('flood', 100, 10)).toBe(10);
+    // Another node is answered whatever the first sends.
+    expect(answered('honest', 1, 10)).toBe(1);
+    // Half a second refills 2.5 tokens: two more answers, then nothing.
+    expect(answered('flood', 100, 510)).toBe(2);
+    expect(server.stats()).toMatchObject({ hellosRateLimited: 90 + 98 });
+    // A node that asks about once a period (local preset: 500 ms) is always answered.
+    for (let now = 1_000; now < 20_000; now += 500) expect(answered('steady', 1, now)).toBe(1);
+  });
+
   it('a cs-servers from a server this node asked to attach to is not its attach reply: the reply still counts, and a refusal to mesh still lets the link go', () => {
     // A client elected while the answer to its contact refresh (a hello) was on its way from its
     // server: that answer ended the attach to mesh, and the server's refusal (its mesh full, it

@@ -9,6 +9,7 @@ import type { ClientServerConfig } from './config';
 import { MAX_PEER_SAMPLE } from './messages';
 import type { ClientServerMessage, ServiceMessage } from './messages';
 import { PeerSet } from './peer-set';
+import { RateLimiter } from './rate-limiter';
 import { RequestDeadlines } from './request-deadlines';
 import { EffectQueue, SeedRejoinSchedule } from './peer-service';
 import type { PeerService, SeedRejoinOptions, ServiceEffect } from './peer-service';
@@ -191,6 +192,8 @@ export class ClientServerCore implements PeerService {
    */
   private readonly helloWindowMs: number;
   private readonly refusedUntil = new Map<string, number>();
+  /** Hellos answered per source (`helloRatePerSecond`, `helloBurst`). */
+  private readonly helloLimiter: RateLimiter;
   private neighborCache: string[] | undefined;
   private readonly effects = new EffectQueue<ServiceEffect>();
   private seeds: string[] = [];
@@ -245,7 +248,7 @@ export class ClientServerCore implements PeerService {
    */
   private readonly passedOnBudget: NewServerBudget = { left: 0, until: Number.NEGATIVE_INFINITY };
   private readonly announcedBudget: NewServerBudget = { left: 0, until: Number.NEGATIVE_INFINITY };
-  private readonly counters = { attachesAccepted: 0, attachesRefused: 0, serverFailures: 0, selfPromotions: 0, announcements: 0, seedRejoins: 0, promotions: 0, demotions: 0, serverListsIgnored: 0 };
+  private readonly counters = { attachesAccepted: 0, attachesRefused: 0, serverFailures: 0, selfPromotions: 0, announcements: 0, seedRejoins: 0, promotions: 0, demotions: 0, serverListsIgnored: 0, hellosRateLimited: 0 };
 
   constructor(options: ClientServerOptions) {
     this.self = options.self;
@@ -262,6 +265,7 @@ export class ClientServerCore implements PeerService {
     // One more than k: a better server is attached before the worst one is let go.
     this.attached = new PeerSet(options.config.serversPerClient + 1);
     this.rejoinSchedule = new SeedRejoinSchedule(options.seedRejoin, options.random);
+    this.helloLimiter = new RateLimiter(options.config.helloRatePerSecond, options.config.helloBurst);
   }
 
   get role(): 'server' | 'client' {
@@ -448,6 +452,12 @@ export class ClientServerCore implements PeerService {
     const typed = message as ClientServerMessage;
     switch (typed.type) {
       case 'cs-hello': {
+        // Each is answered with a list: over its source's budget it is dropped, and its sender's
+        // request runs out as one to a node that does not answer.
+        if (!this.helloLimiter.allow(from, now)) {
+          this.counters.hellosRateLimited += 1;
+          return;
+        }
         this.helloWithoutServers(from, now);
         const servers = this.serverList();
         const peers = this.peerSample(from);

@@ -165,6 +165,15 @@ export interface ClientServerConfig {
   readonly maxClientsPerServer: number;
   /** Servers announce themselves (a broadcast) this often; unseen for 3 periods they are dropped. LAN 10 s, local 500 ms. */
   readonly announceIntervalMs: number;
+  /**
+   * Hellos (`cs-hello`) answered per source per second (token bucket), and the burst; one over its
+   * source's budget is dropped unanswered and counted (`hellosRateLimited`). Each is answered with
+   * a server list and a sample of contacts, so without a bound any node could make a server (or a
+   * client) do that work, and send that much, as often as it liked. An honest node asks a peer
+   * again only once its earlier hello was answered or given up. Ours: 5/s, burst 10.
+   */
+  readonly helloRatePerSecond: number;
+  readonly helloBurst: number;
 }
 
 export interface TopologyConfig {
@@ -304,6 +313,8 @@ const LAN: MembershipConfig = {
     maxServers: 64,
     maxClientsPerServer: 4_096,
     announceIntervalMs: 10_000,
+    helloRatePerSecond: 5,
+    helloBurst: 10,
   },
   topology: {
     mode: 'auto',
@@ -550,6 +561,8 @@ export function resolveConfig(overrides: DeepPartial<MembershipConfig> | undefin
     ['maxServers', 1, true],
     ['maxClientsPerServer', 1, true],
     ['announceIntervalMs', 1, false],
+    ['helloRatePerSecond', 0, false],
+    ['helloBurst', 1, false],
   ]);
   if (cs.maxServers < cs.minServers) throw new MembershipConfigError('clientServer.maxServers', 'must be ≥ minServers');
   const t = merged.topology;

@@ -138,6 +138,8 @@ describe('sizeViews and the presets', () => {
     expect(() => resolveConfig({ topology: { mode: 'ring' as never } })).toThrow(/topology.mode/);
     expect(() => resolveConfig({ plumtree: { graftRepeatMs: -1 } })).toThrow(/plumtree.graftRepeatMs/);
     expect(() => resolveConfig({ plumtree: { graftPayloadBurst: 0 } })).toThrow(/plumtree.graftPayloadBurst/);
+    expect(() => resolveConfig({ clientServer: { helloRatePerSecond: -1 } })).toThrow(/clientServer.helloRatePerSecond/);
+    expect(() => resolveConfig({ clientServer: { helloBurst: 0 } })).toThrow(/clientServer.helloBurst/);
     expect(() => resolveConfig({ plumtree: { graftPayloadRatePerSecond: Number.NaN } })).toThrow(/plumtree.graftPayloadRatePerSecond/);
     try {
       resolveConfig({ joinTimeoutMs: -1 });
