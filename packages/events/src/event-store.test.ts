@@ -3,13 +3,14 @@ import fc from 'fast-check';
 import { FoundationError, createSeededRandom, isUuid } from '@foundation/core';
 import type { Clock } from '@foundation/core';
 import { createSimulation } from '@foundation/testkit';
+import { CorrelationGroupTooLargeError } from './errors/correlation-group-too-large-error';
 import { EVENT_ERROR_CODES } from './errors/event-error-codes';
 import { EventIdsExhaustedError } from './errors/event-ids-exhausted-error';
 import { EventSecurityError } from './errors/event-security-error';
 import type { EventSubscriberError } from './errors/event-subscriber-error';
 import { EventValidationError } from './errors/event-validation-error';
 import type { FoundationEvent } from './event';
-import { createEventStore } from './event-store';
+import { DEFAULT_MAX_CORRELATION_EVENTS, createEventStore } from './event-store';
 import type { EventStore } from './event-store';
 import type { NormalizedEventQuery } from './query';
 import type { QueryPosition } from './query-cursor';
@@ -701,6 +702,55 @@ describe('queries', () => {
     expect(store.getCorrelationChain('loop').map((event) => event.id).sort()).toEqual([1, 2, 3]);
   });
 
+  it('refuses a correlation group larger than maxEvents (2201) having asked the storage for one event more, never for the whole group (review finding)', () => {
+    // Both read the group whole: a group of millions (a saga that never ends, a correlation id
+    // reused by mistake) was loaded at once into one array, sorted and handed back.
+    const storage = createMemoryStorage();
+    const limits: (number | undefined)[] = [];
+    const byCorrelation = storage.byCorrelation.bind(storage);
+    storage.byCorrelation = (correlationId, limit) => {
+      limits.push(limit);
+      return byCorrelation(correlationId, limit);
+    };
+    const store = createEventStore({ storage, node: 'node-a' });
+    const made = Array.from({ length: 5 }, (_, n) => store.emit('step', { n }, { correlationId: 'saga' }));
+    for (const read of [() => store.getByCorrelation('saga', { maxEvents: 4 }), () => store.getCorrelationChain('saga', { maxEvents: 4 })]) {
+      const error = thrown(read);
+      expect(error).toBeInstanceOf(CorrelationGroupTooLargeError);
+      expect(error.code).toBe(EVENT_ERROR_CODES.correlationGroupTooLarge);
+      expect(error.code).toBe(2201);
+      expect(error.correlationId).toBe('saga');
+      expect(error.context).toEqual({ correlationId: 'saga', maxEvents: 4 });
+      expect(error.message).toContain('queryPage');
+    }
+    expect(limits).toEqual([5, 5]);
+    expect(store.getByCorrelation('saga', { maxEvents: 5 })).toEqual(made);
+    expect(store.getCorrelationChain('saga', { maxEvents: 5 })).toEqual(made);
+    expect(store.getByCorrelation('saga', { maxEvents: Number.POSITIVE_INFINITY })).toEqual(made);
+    expect(limits.slice(2)).toEqual([6, 6, undefined]);
+    // The whole group stays within reach by pages.
+    expect(store.queryPage({ correlationId: 'saga', orderBy: 'timestamp', limit: 4 }).events).toEqual(made.slice(0, 4));
+  });
+
+  it(`reads at most DEFAULT_MAX_CORRELATION_EVENTS (${DEFAULT_MAX_CORRELATION_EVENTS}) of a group by default`, () => {
+    const { store } = simulated();
+    const batch = Array.from({ length: DEFAULT_MAX_CORRELATION_EVENTS }, (_, n) => store.newEvent('step', n, { correlationId: 'saga' }));
+    store.storeBatch(batch);
+    expect(store.getByCorrelation('saga')).toHaveLength(DEFAULT_MAX_CORRELATION_EVENTS);
+    store.emit('step', 'one more', { correlationId: 'saga' });
+    expect(thrown(() => store.getByCorrelation('saga'))).toBeInstanceOf(CorrelationGroupTooLargeError);
+    expect(thrown(() => store.getCorrelationChain('saga'))).toBeInstanceOf(CorrelationGroupTooLargeError);
+  });
+
+  it.each([0, -1, 1.5, Number.NaN, '10'])('refuses a maxEvents of %p as the caller\'s mistake (3203)', (maxEvents) => {
+    const { store } = simulated();
+    store.emit('step', {}, { correlationId: 'saga' });
+    for (const read of [() => store.getByCorrelation('saga', { maxEvents: maxEvents as number }), () => store.getCorrelationChain('saga', { maxEvents: maxEvents as number })]) {
+      const error = thrown(read);
+      expect(error).toBeInstanceOf(EventValidationError);
+      expect(error.code).toBe(3203);
+    }
+  });
 });
 
 describe('live subscriptions', () => {

@@ -7,6 +7,7 @@ import type { Clock, Random } from '@foundation/core';
 import { causalOrder } from './correlation-chain';
 import type { FoundationEvent, NewEventOptions } from './event';
 import { DEFAULT_MAX_DATA_BYTES } from './event';
+import { CorrelationGroupTooLargeError } from './errors/correlation-group-too-large-error';
 import type { EventDataCorruptionError } from './errors/event-data-corruption-error';
 import { EventIdsExhaustedError } from './errors/event-ids-exhausted-error';
 import { EventNotFoundError } from './errors/event-not-found-error';
@@ -103,6 +104,19 @@ export interface EventPage {
   readonly skipped: EventDataCorruptionError[];
 }
 
+/** Options of the reads that take a correlation group whole. */
+export interface CorrelationReadOptions {
+  /**
+   * The largest group read: a larger one is refused with CorrelationGroupTooLargeError (2201)
+   * after reading one event more than this, never loaded whole. A positive integer, or Infinity
+   * for no bound. Default `DEFAULT_MAX_CORRELATION_EVENTS` (10,000).
+   */
+  readonly maxEvents?: number | undefined;
+}
+
+/** The largest correlation group `getByCorrelation` and `getCorrelationChain` read by default. */
+export const DEFAULT_MAX_CORRELATION_EVENTS = 10_000;
+
 export interface EventStore {
   readonly node: string;
   readonly namespace: string;
@@ -127,10 +141,17 @@ export interface EventStore {
    * continue exactly after this page's last event, whatever was appended or pruned since.
    */
   queryPage(query?: EventPageQuery): EventPage;
-  /** Every event of a correlation id, sorted by timestamp (1.x `get_by_correlation`). */
-  getByCorrelation(correlationId: string): FoundationEvent[];
-  /** The events of a correlation id in causal order: each after its parent, siblings by timestamp. */
-  getCorrelationChain(correlationId: string): FoundationEvent[];
+  /**
+   * Every event of a correlation id, sorted by timestamp (1.x `get_by_correlation`). A group of
+   * more than `maxEvents` is refused (CorrelationGroupTooLargeError, 2201): page it with
+   * `queryPage({ correlationId, orderBy: 'timestamp' })`.
+   */
+  getByCorrelation(correlationId: string, options?: CorrelationReadOptions): FoundationEvent[];
+  /**
+   * The events of a correlation id in causal order: each after its parent, siblings by
+   * timestamp. It needs the whole group: one of more than `maxEvents` is refused (2201).
+   */
+  getCorrelationChain(correlationId: string, options?: CorrelationReadOptions): FoundationEvent[];
   /** Events whose wall time is within [from, to] ms, by id (1.x `get_time_range`). */
   getTimeRange(from: number, to: number, options?: Pick<EventQuery, 'limit' | 'offset' | 'order'>): FoundationEvent[];
   /** The `limit` most recent events (default 100, as in 1.x), newest first. */
@@ -355,6 +376,23 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
     return { events: answer.map(({ event }) => event), lastSequence: answer.at(-1)?.sequence };
   };
 
+  /**
+   * A correlation group, read whole up to `maxEvents`: the storage is asked for one event more,
+   * so a larger group is refused having read that many, not loaded whole. (A storage of another
+   * medium that ignores the limit is refused all the same, once it has answered.)
+   */
+  const correlationGroup = (correlationId: string, readOptions: CorrelationReadOptions = {}): FoundationEvent[] => {
+    const id = checkCorrelationId(correlationId);
+    if (readOptions === null || typeof readOptions !== 'object') throw new EventValidationError('options', 'must be an object');
+    const maxEvents = readOptions.maxEvents ?? DEFAULT_MAX_CORRELATION_EVENTS;
+    if (!(maxEvents === Number.POSITIVE_INFINITY || (Number.isSafeInteger(maxEvents) && maxEvents >= 1))) {
+      throw new EventValidationError('maxEvents', 'must be a positive integer or Infinity');
+    }
+    const group = maxEvents === Number.POSITIVE_INFINITY ? storage.byCorrelation(id) : storage.byCorrelation(id, maxEvents + 1);
+    if (group.length > maxEvents) throw new CorrelationGroupTooLargeError(id, maxEvents);
+    return group;
+  };
+
   const admit = (event: FoundationEvent): FoundationEvent => (MadeEvent.madeBy(event, maker) ? event : checkForeignEvent(event, maxDataBytes, true));
   // One reused array for single stores: storages may not keep the array they are given.
   const single: FoundationEvent[] = [];
@@ -480,13 +518,13 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
       else cursor = encodeCursor(normalized.orderBy, normalized.order, last);
       return { events, cursor, skipped: [] };
     },
-    getByCorrelation(correlationId) {
+    getByCorrelation(correlationId, readOptions) {
       ensureOpen('getByCorrelation');
-      return storage.byCorrelation(checkCorrelationId(correlationId));
+      return correlationGroup(correlationId, readOptions);
     },
-    getCorrelationChain(correlationId) {
+    getCorrelationChain(correlationId, readOptions) {
       ensureOpen('getCorrelationChain');
-      return causalOrder(storage.byCorrelation(checkCorrelationId(correlationId)));
+      return causalOrder(correlationGroup(correlationId, readOptions));
     },
     getTimeRange(from, to, rangeOptions = {}) {
       ensureOpen('getTimeRange');

@@ -1,6 +1,6 @@
 // Public entry of @foundation/events: everything users may import is exported here, by name.
-export { createEventStore } from './event-store';
-export type { EventHandler, EventPage, EventPageQuery, EventStore, EventStoreOptions, EventStoreStats } from './event-store';
+export { DEFAULT_MAX_CORRELATION_EVENTS, createEventStore } from './event-store';
+export type { CorrelationReadOptions, EventHandler, EventPage, EventPageQuery, EventStore, EventStoreOptions, EventStoreStats } from './event-store';
 export { DEFAULT_MAX_DATA_BYTES, MAX_BIGINT_BYTES, MAX_CORRELATION_ID_LENGTH, MAX_FOREIGN_EVENT_ID, MAX_FOREIGN_EVENT_TIMESTAMP, MAX_NODE_LENGTH, MAX_TYPE_LENGTH } from './event';
 export type { FoundationEvent, NewEventOptions } from './event';
 export { DEFAULT_QUERY_LIMIT } from './query';
@@ -37,4 +37,5 @@ export { EventIdsExhaustedError } from './errors/event-ids-exhausted-error';
 export { EventStoreClosedError } from './errors/event-store-closed-error';
 export { EventSubscriberError } from './errors/event-subscriber-error';
 export { EventDataCorruptionError } from './errors/event-data-corruption-error';
+export { CorrelationGroupTooLargeError } from './errors/correlation-group-too-large-error';
 export { SqliteUnavailableError } from './errors/sqlite-unavailable-error';

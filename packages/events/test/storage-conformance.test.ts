@@ -237,6 +237,11 @@ describe.each([
     ]);
     expect(ids(storage.byCorrelation('flow'))).toEqual([3, 4, 1]);
     expect(storage.byCorrelation('none')).toEqual([]);
+    // With a limit, the first of them in that order.
+    expect(ids(storage.byCorrelation('flow', 2))).toEqual([3, 4]);
+    expect(ids(storage.byCorrelation('flow', 1))).toEqual([3]);
+    expect(ids(storage.byCorrelation('flow', 3))).toEqual([3, 4, 1]);
+    expect(ids(storage.byCorrelation('flow', 10))).toEqual([3, 4, 1]);
   });
 
   it('prunes by wall time, from every index, and reports how many', () => {

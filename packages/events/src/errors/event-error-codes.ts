@@ -8,6 +8,8 @@ export const EVENT_ERROR_CODES = Object.freeze({
   storageFull: 2201,
   /** 1.x `resource_exhausted`: no safe integer id is left for a new event. */
   idsExhausted: 2201,
+  /** 1.x `resource_exhausted`: a correlation group larger than a whole-group read takes (`maxEvents`). */
+  correlationGroupTooLarge: 2201,
   /** 1.x `dependency_failed`: better-sqlite3 is not installed or did not load. */
   dependencyMissing: 2301,
   /** 1.x `serialization_failed`: an event that CBOR cannot carry. */

@@ -64,8 +64,11 @@ export interface EventStorage {
    * that does not decode (memory) need not have it.
    */
   querySkippingCorrupt?(query: NormalizedEventQuery): SkippingAnswer;
-  /** Every event of a correlation id, sorted by timestamp, then id. */
-  byCorrelation(correlationId: string): FoundationEvent[];
+  /**
+   * The events of a correlation id, sorted by timestamp, then id: every one, or with `limit` at
+   * most that many (the first in that order).
+   */
+  byCorrelation(correlationId: string, limit?: number): FoundationEvent[];
   /** The `limit` events with the highest ids, highest first. */
   recent(limit: number): FoundationEvent[];
   /** Deletes the events whose `wallTime` is before `wallTime`; returns how many. */

@@ -422,12 +422,17 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): EventSt
       ensureOpen('queryStored');
       return queryStored(query);
     },
-    byCorrelation(correlationId) {
+    byCorrelation(correlationId, limit) {
       ensureOpen('byCorrelation');
       const group = correlationIds(correlationId);
-      const result = new Array<FoundationEvent>(group.length);
-      for (let position = 0; position < group.length; position += 1) result[position] = out(byId.get(group.at(position))!);
-      return result.sort(byTimestamp);
+      // Held in memory already: sorting the group whole costs what reading it did. The limit bounds
+      // the answer, whose events a caller then copies, serializes or sends.
+      const sorted = new Array<FoundationEvent>(group.length);
+      for (let position = 0; position < group.length; position += 1) sorted[position] = byId.get(group.at(position))!;
+      sorted.sort(byTimestamp);
+      if (limit !== undefined && limit < sorted.length) sorted.length = limit;
+      for (let position = 0; position < sorted.length; position += 1) sorted[position] = out(sorted[position]!);
+      return sorted;
     },
     recent(limit) {
       ensureOpen('recent');

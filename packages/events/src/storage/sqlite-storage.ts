@@ -294,7 +294,7 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     }
     insert = db.prepare(`INSERT INTO foundation_events (${COLUMNS}, sequence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     selectById = db.prepare(`SELECT ${COLUMNS} FROM foundation_events WHERE id = ?`).raw();
-    selectByCorrelation = db.prepare(`SELECT ${COLUMNS} FROM foundation_events WHERE correlation_id = ? ORDER BY timestamp, id`).raw();
+    selectByCorrelation = db.prepare(`SELECT ${COLUMNS} FROM foundation_events WHERE correlation_id = ? ORDER BY timestamp, id LIMIT ?`).raw();
     selectRecent = db.prepare(`SELECT ${COLUMNS} FROM foundation_events ORDER BY id DESC LIMIT ?`).raw();
     selectPrunable = db.prepare('SELECT count(*) FROM foundation_events WHERE wall_time < ?').raw();
     deleteBefore = db.prepare('DELETE FROM foundation_events WHERE wall_time < ?');
@@ -652,8 +652,10 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     },
     queryStored,
     querySkippingCorrupt,
-    byCorrelation(correlationId) {
-      return guarded('byCorrelation', () => selectByCorrelation.all(correlationId).map((row) => toEvent(row)));
+    byCorrelation(correlationId, limit) {
+      // LIMIT -1: every row.
+      const rows = limit === undefined || limit === Number.POSITIVE_INFINITY ? -1 : limit;
+      return guarded('byCorrelation', () => selectByCorrelation.all(correlationId, rows).map((row) => toEvent(row)));
     },
     recent(limit) {
       return guarded('recent', () => selectRecent.all(limit).map((row) => toEvent(row)));
