@@ -1,12 +1,13 @@
 // The transport's life as production users meet it first, over real sockets on loopback: what
 // close() releases and when its promise says so, and what a peer's own close() tells this node.
+import { Server as HttpServer } from 'node:http';
 import { connect, createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { createSystemClock } from '@foundation/core';
 import { countTimers } from '@foundation/testkit';
 import { CHANNELS_ERROR_CODES, CLOSE_CODES, createTransport, defaultLocalConfig } from '../src/index';
-import type { ConnectionErrorEvent, Transport } from '../src/index';
+import type { ConnectionErrorEvent, TelemetryEvent, Transport } from '../src/index';
 import { SECRET, closeNodes, createWebSocketRelay, link, nextEvent, rawClient, startNode, waitFor } from './helpers';
 import type { WebSocketRelay } from './helpers';
 
@@ -111,6 +112,35 @@ describe('close()', () => {
     } finally {
       silent.destroy();
     }
+  });
+});
+
+describe('the listening server', () => {
+  it('reports an error it emits once listening (telemetry, stats) and goes on accepting, where the process ended (review finding)', async () => {
+    // Nothing listened for the server's errors after the listen succeeded: an 'error' event with
+    // no listener is thrown, from Node's accept callback (a failed accept other than EMFILE, which
+    // libuv absorbs), and ended the process.
+    const listen = jest.spyOn(HttpServer.prototype, 'listen');
+    const events: TelemetryEvent[] = [];
+    let server: HttpServer;
+    let a: Transport;
+    try {
+      a = await startNode('a', { telemetry: (event) => events.push(event) });
+      server = listen.mock.contexts[0] as HttpServer;
+    } finally {
+      listen.mockRestore();
+    }
+    expect(server).toBeInstanceOf(HttpServer);
+    const failure = Object.assign(new Error('accept ENOBUFS'), { code: 'ENOBUFS', errno: -105, syscall: 'accept' });
+    expect(() => server.emit('error', failure)).not.toThrow();
+    expect(a.stats().listenerErrors).toBe(1);
+    expect(events.filter((event) => event.name.join('.') === 'channels.listener.error')).toEqual([
+      { name: ['channels', 'listener', 'error'], measurements: {}, metadata: { code: 'ENOBUFS', message: 'accept ENOBUFS' } },
+    ]);
+    // Still listening: a node dials it and both come up.
+    const b = await startNode('b');
+    await link(b, a);
+    expect(a.peers()).toEqual(['b']);
   });
 });
 

@@ -47,6 +47,11 @@ export interface ListenerOptions {
   /** A WebSocket to run the handshake on; `certificate` is the client's (TLS only, empty when it sent none). */
   readonly connection: (socket: WebSocket, admission: Admission, certificate: PeerCertificate | undefined) => void;
   readonly refused: (socket: WebSocket, remoteAddress: string, refusal: NonNullable<Refusal>) => void;
+  /**
+   * The server emitted an error once listening (a failed accept: libuv absorbs EMFILE, not every
+   * errno). It goes on listening; a failed listen rejects `ready` instead.
+   */
+  readonly failed: (error: Error) => void;
 }
 
 export interface Listener {
@@ -163,6 +168,9 @@ export function createListener(options: ListenerOptions): Listener {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {
       server.off('error', reject);
+      // From here on nothing else listens for the server's errors: an 'error' event with no
+      // listener is thrown, and would have ended the process from inside Node's accept callback.
+      server.on('error', options.failed);
       const address = server.address();
       if (address === null || typeof address === 'string') reject(new Error('listening socket has no address'));
       else resolve({ host: address.address, port: address.port });

@@ -161,6 +161,11 @@ export interface TransportStats {
    * it); each is reported on `identity-error`, at most once a minute per node id.
    */
   readonly duplicateNodeIds: number;
+  /**
+   * Errors the listening server emitted once listening (a failed accept), each also reported to
+   * the telemetry sink as `['channels', 'listener', 'error']`; the server goes on listening.
+   */
+  readonly listenerErrors: number;
   /** Inbound connections from their TCP accept (before TLS and the upgrade) until the handshake finishes, plus dials not yet open. */
   readonly handshakesInProgress: number;
   readonly openConnections: number;

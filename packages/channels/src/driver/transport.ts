@@ -347,6 +347,7 @@ export function createTransport(options: TransportOptions): Transport {
   let readPauses = 0;
   let pingsSent = 0;
   let duplicateNodeIds = 0;
+  let listenerErrors = 0;
   let pendingHandshakes = 0;
   let closed = false;
   let boundAddress: { host: string; port: number; url: string } | undefined;
@@ -1235,6 +1236,11 @@ export function createTransport(options: TransportOptions): Transport {
           deadline.cancel();
         });
       },
+      failed(error) {
+        listenerErrors += 1;
+        const code = (error as { code?: unknown }).code;
+        telemetry(['channels', 'listener', 'error'], {}, { code: typeof code === 'string' ? code : undefined, message: error.message });
+      },
     });
     readyPromise = listener.ready.then((bound) => {
       const scheme = tls === undefined ? 'ws' : 'wss';
@@ -1462,6 +1468,7 @@ export function createTransport(options: TransportOptions): Transport {
         readPauses,
         pingsSent,
         duplicateNodeIds,
+        listenerErrors,
         handshakesInProgress: handshaking,
         openConnections: open,
       };
