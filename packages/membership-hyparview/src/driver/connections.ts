@@ -9,9 +9,15 @@ import type { PeerTransport, TransportSendOptions } from './transport';
 export interface ConnectionCounters {
   sendRefused: number;
   queuedDropped: number;
+  /** Sends the transport threw for (handled as refused). */
   sendErrors: number;
+  /** Calls to the transport's `connect` or `disconnect` that threw (a peer whose dial threw counts as unreachable). */
+  connectErrors: number;
   connectionsClosed: number;
 }
+
+/** What became of a message handed to the transport. */
+type SendOutcome = 'sent' | 'refused' | 'threw';
 
 interface Queued {
   readonly channel: string;
@@ -31,24 +37,33 @@ export class ConnectionManager {
   private readonly lastUse = new Map<string, number>();
   /** Peers this side disconnected, so their `peer-down` is not taken for a failure. */
   private readonly closedByUs = new Set<string>();
-  readonly counters: ConnectionCounters = { sendRefused: 0, queuedDropped: 0, sendErrors: 0, connectionsClosed: 0 };
+  readonly counters: ConnectionCounters = { sendRefused: 0, queuedDropped: 0, sendErrors: 0, connectErrors: 0, connectionsClosed: 0 };
 
+  /**
+   * `onTransportError`: a call to the transport threw. `onUnreachable`: the transport threw when
+   * asked to connect to `peer`, so no `peer-down` will come for it: the caller takes the peer as
+   * one whose dial failed (it is called while this manager still counts the peer as dialled).
+   */
   constructor(
     private readonly self: string,
     private readonly transport: PeerTransport,
     private readonly lingerMs: number,
     private readonly maxQueuedPerPeer: number,
-    private readonly onSendError: (error: unknown, peer: string, channel: string) => void,
+    private readonly onTransportError: (error: unknown, peer: string) => void,
+    private readonly onUnreachable: (peer: string) => void,
   ) {}
 
   /** Sends now if the transport accepts it; otherwise holds it and connects. True when it is held for a connection. */
   send(peer: string, channel: string, payload: unknown, options: TransportSendOptions | undefined, now: number, linked: boolean): boolean {
     // Links are never collected, so their use need not be tracked (it is, from the moment they end).
     if (!linked) this.touch(peer, now);
-    if (this.trySend(peer, channel, payload, options)) return false;
+    // A send that threw left nothing on the wire: it is handled as one refused, not as sent (a
+    // transport throws for a message it cannot encode, or a peer id it cannot use).
+    const outcome = this.trySend(peer, channel, payload, options);
+    if (outcome === 'sent') return false;
     if (this.connected.has(peer)) {
       // Connected but refused: a full queue or a stopping transport. Best effort: drop it.
-      this.counters.sendRefused += 1;
+      if (outcome === 'refused') this.counters.sendRefused += 1;
       return false;
     }
     let queue = this.queues.get(peer);
@@ -65,13 +80,13 @@ export class ConnectionManager {
     return true;
   }
 
-  private trySend(peer: string, channel: string, payload: unknown, options: TransportSendOptions | undefined): boolean {
+  private trySend(peer: string, channel: string, payload: unknown, options: TransportSendOptions | undefined): SendOutcome {
     try {
-      return this.transport.send(peer, channel, payload, options);
+      return this.transport.send(peer, channel, payload, options) ? 'sent' : 'refused';
     } catch (error) {
       this.counters.sendErrors += 1;
-      this.onSendError(error, peer, channel);
-      return true;
+      this.onTransportError(error, peer);
+      return 'threw';
     }
   }
 
@@ -86,7 +101,25 @@ export class ConnectionManager {
     if (this.dialing.has(peer) || this.connected.has(peer)) return;
     this.dialing.set(peer, now);
     this.closedByUs.delete(peer);
-    this.transport.connect(peer);
+    try {
+      this.transport.connect(peer);
+    } catch (error) {
+      // Thrown out of a timer, it was an uncaught exception (channels throws for a ws:// URL it
+      // cannot dial, and node ids are any strings a member names), and the rest of the input's
+      // effects were lost.
+      this.counters.connectErrors += 1;
+      this.onTransportError(error, peer);
+      this.onUnreachable(peer);
+    }
+  }
+
+  private release(peer: string): void {
+    try {
+      this.transport.disconnect(peer);
+    } catch (error) {
+      this.counters.connectErrors += 1;
+      this.onTransportError(error, peer);
+    }
   }
 
   touch(peer: string, now: number): void {
@@ -102,7 +135,7 @@ export class ConnectionManager {
     if (queue === undefined) return;
     this.queues.delete(peer);
     for (const message of queue) {
-      if (!this.trySend(peer, message.channel, message.payload, message.options)) this.counters.sendRefused += 1;
+      if (this.trySend(peer, message.channel, message.payload, message.options) === 'refused') this.counters.sendRefused += 1;
     }
   }
 
@@ -123,7 +156,7 @@ export class ConnectionManager {
     this.queues.delete(peer);
     this.dialing.delete(peer);
     this.lastUse.delete(peer);
-    if (!this.connected.has(peer)) this.transport.disconnect(peer);
+    if (!this.connected.has(peer)) this.release(peer);
   }
 
   /**
@@ -140,7 +173,7 @@ export class ConnectionManager {
       if (needed(peer) || now - since < 4 * this.lingerMs) continue;
       this.dialing.delete(peer);
       this.queues.delete(peer);
-      this.transport.disconnect(peer);
+      this.release(peer);
     }
   }
 
@@ -148,7 +181,7 @@ export class ConnectionManager {
     this.counters.connectionsClosed += 1;
     this.closedByUs.add(peer);
     this.lastUse.delete(peer);
-    this.transport.disconnect(peer);
+    this.release(peer);
   }
 
   /** Closes every connection for good (leave): their peer-downs are no longer listened to, so nothing stays counted. */

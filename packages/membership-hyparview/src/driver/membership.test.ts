@@ -858,3 +858,90 @@ describe('connections', () => {
     expect(fired).toBe(0);
   });
 });
+
+describe('a transport that throws', () => {
+  /** A ws:// address that cannot be dialed: @foundation/channels' connect throws for one (ChannelsConfigError). */
+  const undialable = (peer: string): boolean => /^wss?:\/\//i.test(peer);
+
+  /**
+   * As @foundation/channels behaves towards a peer named by a URL that cannot be dialed: `send`
+   * refuses (no link), `connect` throws, `disconnect` does nothing.
+   */
+  function channelsLike(transport: SimTransport): SimTransport {
+    return {
+      ...transport,
+      nodeId: transport.nodeId,
+      send: (peer, channel, payload, options) => !undialable(peer) && transport.send(peer, channel, payload, options),
+      connect: (peer) => {
+        if (undialable(peer)) throw new TypeError('peer: a ws:// or wss:// URL that cannot be dialed');
+        transport.connect(peer);
+      },
+      disconnect: (peer) => {
+        if (!undialable(peer)) transport.disconnect(peer);
+      },
+    };
+  }
+
+  it(`a peer the transport throws for when dialled counts as unreachable: the node carries on, and drops it from its views (review finding, seed=${seed})`, () => {
+    // Node ids are any strings, and a member named one in a SHUFFLE: the node promoted it, the
+    // dial threw out of the driver's timer (in a real process, an uncaught exception), and every
+    // effect after it in that input was lost.
+    const simulation = createSimulation({ seed });
+    const nodes = cluster(simulation, 4, {}, channelsLike);
+    const attacker = simulation.addNode('attacker').transport;
+    simulation.runFor(1_000);
+    const target = nodes[0]!.membership;
+    const bogus = 'ws://[bogus';
+    attacker.send('n0', 'coordination', { type: 'shuffle', epoch: 0, origin: 'attacker', ttl: 1, nodes: [bogus] });
+    expect(() => simulation.runFor(5_000)).not.toThrow();
+    expect(target.stats().driver['transportErrors']).toBeGreaterThan(0);
+    expect([...target.activeView(), ...target.passiveView()]).not.toContain(bogus);
+    // The overlay is whole: every node still has neighbours, and links are symmetric.
+    for (const node of nodes) {
+      expect(node.membership.activeView().length).toBeGreaterThan(0);
+      for (const peer of node.membership.activeView()) expect(nodes.find((other) => other.id === peer)!.membership.activeView()).toContain(node.id);
+    }
+  });
+
+  it(`a send the transport throws for is handled as one refused: the peer is dialled, and one the transport cannot reach leaves the views at once (review finding, seed=${seed})`, () => {
+    // A member names "ghost", a node the simulated transport does not know (it throws for it from
+    // send and from connect). The low-priority NEIGHBOR to it threw and counted as sent: nothing
+    // dialled the peer, and the request waited out its timeout (5 s here) for an answer that
+    // could not come.
+    const simulation = createSimulation({ seed });
+    const nodes = cluster(simulation, 2, { config: { ...simulationConfig(1_000), hyparview: { ...simulationConfig(1_000).hyparview, neighborRequestTimeoutMs: 5_000 } } });
+    const attacker = simulation.addNode('attacker').transport;
+    simulation.runFor(1_000);
+    const target = nodes[0]!.membership;
+    expect(target.activeView()).toEqual(['n1']);
+    attacker.send('n0', 'coordination', { type: 'shuffle', epoch: 0, origin: 'attacker', ttl: 1, nodes: ['ghost'] });
+    simulation.runFor(200);
+    expect(target.stats().driver['sendErrors']).toBeGreaterThan(0);
+    expect({ passive: target.passiveView().includes('ghost'), active: target.activeView() }).toEqual({ passive: false, active: ['n1'] });
+  });
+
+  it(`a JOIN to a seed the transport throws for is retried at another seed as soon as the seed proves unreachable, not after the JOIN's timeout (review finding, seed=${seed})`, () => {
+    // The simulated transport throws for a node it does not know, from send and from connect, as
+    // a transport may for a peer id it cannot use. The JOIN's dial threw out of join(); a send
+    // that threw counted as sent, and its JOIN waited out neighborRequestTimeoutMs.
+    const simulation = createSimulation({ seed });
+    let joiner: Membership | undefined;
+    simulation.addNode('a', {
+      start: ({ clock, random, transport }) => {
+        void createMembership({ nodeId: 'a', transport, clock, random, seeds: [], topology: 'hyparview', config: simulationConfig(1_000) }).join();
+      },
+    });
+    simulation.addNode('b', {
+      start: ({ clock, random, transport }) => {
+        const config = { ...simulationConfig(1_000), hyparview: { ...simulationConfig(1_000).hyparview, neighborRequestTimeoutMs: 5_000, joinRetryMs: 5_000 } };
+        // Eight seeds the transport does not know and one it does: each JOIN to one of the eight waited 5 s.
+        const seeds = [...Array.from({ length: 8 }, (_, index) => `nowhere-${index}`), 'a'];
+        joiner = createMembership({ nodeId: 'b', transport, clock, random, seeds, topology: 'hyparview', config });
+        clock.setTimer(10, () => void joiner!.join().catch(() => undefined));
+      },
+    });
+    simulation.runFor(1_000);
+    expect(joiner!.activeView()).toEqual(['a']);
+    expect(joiner!.stats().driver['sendErrors']).toBeGreaterThan(0);
+  });
+});

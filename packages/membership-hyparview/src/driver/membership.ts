@@ -309,9 +309,17 @@ class MembershipDriver implements Membership {
       maxIdsPerMessage: 1024,
       maxPayloadBytes: this.config.plumtree.maxPayloadBytes,
     };
-    this.connections = new ConnectionManager(this.nodeId, this.transport, this.config.connectionLingerMs, this.config.maxQueuedPerPeer, () => {
-      this.counters.transportErrors += 1;
-    });
+    this.connections = new ConnectionManager(
+      this.nodeId,
+      this.transport,
+      this.config.connectionLingerMs,
+      this.config.maxQueuedPerPeer,
+      () => {
+        this.counters.transportErrors += 1;
+      },
+      // As the peer-down of a dial that failed, after the effect being carried out (the driver is busy then).
+      (peer) => this.run(() => this.onPeerDown(peer)),
+    );
     this.plumtree = new PlumtreeCore({ self: this.nodeId, config: this.config.plumtree, random: this.random.fork('plumtree'), maxIdsPerMessage: this.limits.maxIdsPerMessage });
     this.monitor = new NeighborMonitor(this.config.failureDetection);
     this.policy = new TopologyPolicy(this.config.topology);
