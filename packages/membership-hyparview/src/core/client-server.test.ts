@@ -1112,6 +1112,59 @@ describe('client-server role changes with requests in flight', () => {
   });
 });
 
+describe('client-server attaches that run out', () => {
+  const ids = Array.from({ length: 2_000 }, (_, index) => `n${index}`);
+  /** A client now that the estimate (100) elects a server. */
+  const id = ids.find((candidate) => !isElectedServer(candidate, 400, base) && electionPoint(candidate) < 0.7 * electedShare(100, base))!;
+  const core = (self: string, size: number, overrides: Partial<ClientServerConfig> = {}): ClientServerCore =>
+    new ClientServerCore({ self, config: { ...base, role: 'auto', ...overrides }, random: createSeededRandom(3), estimatedSize: size, requestTimeoutMs: 200, connectTimeoutMs: 1_000 });
+  /** Hands `from`'s messages to `to` (only those to it), but the attach replies, which are lost. */
+  const deliverLosingReplies = (from: ClientServerCore, to: ClientServerCore, now: number): void => {
+    for (const [peer, message] of sends(from.takeEffects())) if (peer === to.self && message.type !== 'cs-attach-reply') to.receive(from.self, message, now);
+  };
+  const linked = (a: ClientServerCore, b: ClientServerCore): [boolean, boolean] => [a.isNeighbor(b.self), b.isNeighbor(a.self)];
+
+  it('an attach that runs out is undone on the peer (a detach): a server that took the node in, its answer lost, lets it go, and the two agree on the link (review finding)', () => {
+    // Elected a server while its attach as a client was out: s1 took it as a client and its
+    // answer was lost. The attach ran out, and s1 held the node for good (heartbeats, when on,
+    // found it after a while).
+    const node = core(id, 400);
+    const server = core('s1', 1);
+    node.join([], 0);
+    server.join([], 0);
+    server.takeEffects();
+    node.serverAnnounced(['s1'], 1);
+    node.sizeEstimated(100, 2);
+    expect(node.role).toBe('server');
+    deliverLosingReplies(node, server, 3);
+    deliverLosingReplies(server, node, 3);
+    expect(linked(node, server)).toEqual([false, true]);
+    node.tick(3 + 200 + 1);
+    deliverLosingReplies(node, server, 204);
+    expect(linked(node, server)).toEqual([false, false]);
+
+    // A client elected a server asks its servers to mesh, over the links it has; s2's mesh is
+    // full, and its refusal was lost. The node held s2 in its mesh, s2 held it as a client.
+    const client = core(id, 400);
+    const full = core('s2', 1, { maxServers: 1 });
+    client.join([], 0);
+    full.join([], 0);
+    for (const peer of ['x1', 'x2']) full.receive(peer, { type: 'cs-attach', epoch: 0, server: true }, 0);
+    full.takeEffects();
+    client.serverAnnounced(['s2'], 1);
+    deliverLosingReplies(client, full, 1);
+    client.receive('s2', { type: 'cs-attach-reply', epoch: 0, accepted: true, servers: ['s2'] }, 2);
+    full.takeEffects();
+    expect(linked(client, full)).toEqual([true, true]);
+    client.sizeEstimated(100, 3);
+    deliverLosingReplies(client, full, 3);
+    expect({ mesh: client.stats().serverPeers, clients: full.stats().clients }).toEqual({ mesh: 1, clients: 1 });
+    client.tick(3 + 200 + 1);
+    deliverLosingReplies(client, full, 204);
+    expect(linked(client, full)).toEqual([false, false]);
+  });
+});
+
 describe('client-server after servers were elected away', () => {
   // minServers 1: with the default 3, the one server left asks its clients to step up (see the
   // top-up test), which is not what this test is about.

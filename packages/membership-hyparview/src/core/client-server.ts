@@ -662,8 +662,14 @@ export class ClientServerCore implements PeerService {
     for (const [peer, deadline] of this.pending) {
       if (deadline > now) continue;
       this.pending.delete(peer);
-      this.attaches.delete(peer);
+      const attach = this.attaches.delete(peer);
       if (this.servers.delete(peer) || this.failedServers.has(peer)) this.noteFailedServer(peer, now);
+      // An attach unanswered may have been taken (its answer lost or on its way), and a node
+      // elected a server asks its servers to mesh over the links it holds already: the peer is
+      // told to let go, and so does this node. Left as they were, a server held a client that
+      // held nothing (found only by heartbeats, when on), and a server refusing to mesh, its
+      // refusal lost, held as a client a node that held it in its mesh, for good.
+      if (attach) this.detach(peer);
     }
     for (const [peer, until] of this.refusedUntil) if (until <= now) this.refusedUntil.delete(peer);
     const threePeriodsAgo = now - 3 * this.config.announceIntervalMs;
