@@ -1,7 +1,7 @@
 import { describe, expect, it, jest } from '@jest/globals';
 import fc from 'fast-check';
 import { createCborCodec } from './cbor';
-import { readBlockHeader, readChunkHeader } from './frames';
+import { MAX_SEQUENCE, readBlockHeader, readChunkHeader } from './frames';
 import { createOutboundQueue } from './outbound-queue';
 import type { QueuedRequest } from './outbound-queue';
 
@@ -318,5 +318,67 @@ describe('a tally shared by the lanes of a channel', () => {
       }),
       { seed: 20261128, numRuns: 300 },
     );
+  });
+});
+
+describe('the last sequence number the wire carries (2^48 − 1)', () => {
+  // assignSeq threw a RangeError past it, in the middle of a block (the messages before it in
+  // the block already moved to the unacknowledged list, the frame lost): out of a flush run from
+  // a microtask that ended the process, and the lane threw at every flush after.
+  const reliable = (firstSeq: number, frameBytes = 4096) => createOutboundQueue({ channel: 0, lane: 0, reliable: true, monotonic: false, frameBytes, chunkBytes: 1024, firstSeq });
+
+  it('ends a block at it, then frames nothing more (no throw) and says so, until clear() starts the numbers over', () => {
+    const queue = reliable(MAX_SEQUENCE - 2);
+    for (let index = 0; index < 5; index += 1) queue.push(message({ index }));
+    const frame = queue.nextFrame(4096)!;
+    const header = readBlockHeader(frame);
+    expect(header).toMatchObject({ firstSeq: MAX_SEQUENCE - 2, count: 3 });
+    expect(codec.decode(frame.subarray(header.bodyOffset))).toEqual([{ index: 0 }, { index: 1 }, { index: 2 }]);
+    expect(queue.lastSeq).toBe(MAX_SEQUENCE);
+    expect(queue.sequenceExhausted).toBe(true);
+    expect(queue.hasFrame()).toBe(false);
+    expect(queue.nextFrame(4096)).toBeUndefined();
+    expect(queue.queuedMessages).toBe(2);
+    expect(queue.unackedMessages).toBe(3);
+    // Acknowledgements still release what went out.
+    expect(queue.acknowledge(MAX_SEQUENCE)).toBe(3);
+    expect(queue.sequenceExhausted).toBe(true);
+    // The session's reset: what waited is dropped, and the next stream is numbered from 1.
+    expect(queue.clear()).toBe(2);
+    expect(queue.sequenceExhausted).toBe(false);
+    queue.push(message('next'));
+    expect(readBlockHeader(queue.nextFrame(4096)!)).toMatchObject({ firstSeq: 1, count: 1 });
+  });
+
+  it('is not exhausted by numbering the last message, only by one more that needs a number; a chunked message numbered last goes out whole', () => {
+    const queue = reliable(MAX_SEQUENCE, 256);
+    queue.push({ payload: new Uint8Array(3000), raw: true, meta: undefined, key: undefined });
+    const chunks: { first: boolean; last: boolean; seq: number }[] = [];
+    for (let frame = queue.nextFrame(256); frame !== undefined; frame = queue.nextFrame(256)) chunks.push(readChunkHeader(frame));
+    expect(chunks.length).toBeGreaterThan(1);
+    // The first chunk carries the number; every chunk after it goes out, the last one included.
+    expect(chunks[0]).toMatchObject({ first: true, seq: MAX_SEQUENCE });
+    expect(chunks.at(-1)).toMatchObject({ last: true });
+    expect(queue.queuedMessages).toBe(0);
+    expect(queue.sequenceExhausted).toBe(false);
+    queue.push(message('one more'));
+    expect(queue.sequenceExhausted).toBe(true);
+    expect(queue.nextFrame(256)).toBeUndefined();
+  });
+
+  it('keeps a clear() before the numbers ran out numbering on, as before', () => {
+    const queue = reliable(10);
+    queue.push(message('a'));
+    queue.nextFrame(4096);
+    queue.clear();
+    queue.push(message('b'));
+    expect(readBlockHeader(queue.nextFrame(4096)!)).toMatchObject({ firstSeq: 11 });
+  });
+
+  it('never limits an unreliable lane, which numbers nothing', () => {
+    const queue = createOutboundQueue({ channel: 0, lane: 0, reliable: false, monotonic: false, frameBytes: 4096, chunkBytes: 1024, firstSeq: MAX_SEQUENCE + 1 });
+    queue.push(message('x'));
+    expect(queue.sequenceExhausted).toBe(false);
+    expect(queue.nextFrame(4096)).toBeDefined();
   });
 });

@@ -104,7 +104,7 @@ export interface OutboundQueue {
    * when it had started to leave (or was gone already): then it goes out, or went, whole.
    */
   cancel(request: QueuedRequest): boolean;
-  /** Whether a frame can be built now. */
+  /** Whether a frame can be built now (not while `sequenceExhausted`). */
   hasFrame(): boolean;
   /** Builds the next frame of at most about `maxBytes` (a chunk or a single message may be the whole frame). */
   nextFrame(maxBytes: number): Uint8Array | undefined;
@@ -118,8 +118,18 @@ export interface OutboundQueue {
    * over at `rewind`, cut to the new size.
    */
   setFraming(frameBytes: number, chunkBytes: number): void;
-  /** Empties the queue (peer down); returns how many messages were dropped. */
+  /**
+   * Empties the queue (peer down, after which the peer takes the next session for a new stream:
+   * see the link's dropQueues); returns how many messages were dropped. A lane whose sequence
+   * numbers ran out numbers from 1 again.
+   */
   clear(): number;
+  /**
+   * A reliable lane has used every sequence number the wire carries (2^48 − 1) and holds a
+   * message that needs one: nothing more can be framed on it (`hasFrame` is false) until the
+   * session is reset (`clear`, under a new session epoch).
+   */
+  readonly sequenceExhausted: boolean;
   /** Messages waiting to be framed (a partly sent chunked one counts). */
   readonly queuedMessages: number;
   readonly queuedBytes: number;
@@ -227,8 +237,12 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
     }
   };
 
+  /** The entry at `head` needs a sequence number and none is left: see `sequenceExhausted`. */
+  const exhausted = (): boolean => reliable && nextSeq > MAX_SEQUENCE && head < pending.length && pending[head]!.seq === 0;
+
   const assignSeq = (entry: Entry): void => {
     if (!reliable || entry.seq !== 0) return;
+    // Never reached: a block stops at the last number and `nextFrame` frames nothing once none is left.
     if (nextSeq > MAX_SEQUENCE) throw new RangeError('outbound queue: sequence numbers exhausted');
     entry.seq = nextSeq;
     nextSeq += 1;
@@ -330,6 +344,8 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
       if (entry.cancelled) continue; // `finish` moves `head` past it below
       if (isLarge(entry, frameBytes)) break;
       if (reliable && (entry.seq !== 0 ? entry.seq : nextSeq + unassigned) !== firstSeq + count) break;
+      // The last number the wire carries ends the block: the rest wait for the session's reset.
+      if (reliable && entry.seq === 0 && nextSeq + unassigned > MAX_SEQUENCE) break;
       const entryMeta = entry.meta !== undefined;
       // Items in a meta block are [meta, payload] pairs; account for the pair head and a null meta.
       const nextHasMeta: boolean = hasMeta || entryMeta;
@@ -439,10 +455,10 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
       return true;
     },
     hasFrame() {
-      return head < pending.length;
+      return head < pending.length && !exhausted();
     },
     nextFrame(maxBytes) {
-      if (head >= pending.length) return undefined;
+      if (head >= pending.length || exhausted()) return undefined;
       const entry = pending[head]!;
       const frame = isLarge(entry, frameBytes) ? chunkFrame(entry) : blockFrame(maxBytes);
       compact();
@@ -494,6 +510,9 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
       replyBytes = 0;
       cancelled = 0;
       byKey?.clear();
+      // Numbers start over only here, where the peer is about to see a new stream; anywhere else
+      // a number it has delivered could come again, and the message with it be dropped as a duplicate.
+      if (nextSeq > MAX_SEQUENCE) nextSeq = 1;
       return dropped;
     },
     withdraw({ replySession, requests, renumber, maxPayloadBytes = Infinity }) {
@@ -570,6 +589,9 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
     },
     get lastSeq() {
       return nextSeq - 1;
+    },
+    get sequenceExhausted() {
+      return exhausted();
     },
     get replyMessages() {
       return replyMessages;

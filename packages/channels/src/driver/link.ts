@@ -200,6 +200,8 @@ export class Link {
   private readonly full: boolean[];
   private readonly backoff: Backoff;
   private flushScheduled = false;
+  /** A lane ran out of sequence numbers and the session's reset is queued (see resetExhausted). */
+  private resetScheduled = false;
   /** This turn already flushed its first messages early (see enqueue). */
   private flushedEarly = false;
   private continuation: NodeJS.Immediate | undefined;
@@ -433,6 +435,32 @@ export class Link {
       this.uncorkAll();
     }
     this.checkDrained();
+    // A lane that ran out of numbers frames nothing more (its queue says so rather than throw):
+    // the session is reset once this flush, which may run inside a send, is over.
+    if (!this.resetScheduled && this.queues.some((queue) => queue.sequenceExhausted)) {
+      this.resetScheduled = true;
+      queueMicrotask(this.resetExhausted);
+    }
+  };
+
+  /**
+   * A reliable lane used the last sequence number the wire carries (2^48 − 1 towards this peer
+   * in this process's life) and holds a message that needs one. Numbers cannot go on, and started
+   * over within the session the peer would drop the messages as duplicates of those it delivered:
+   * the session is reset as at any peer-down (what was queued or unacknowledged is dropped,
+   * pending requests fail, peer-down is reported with the reason, a wanted link dials again), and
+   * the next session, under a new epoch, is a new stream for the peer, numbered from 1. No
+   * cluster gets there in practice (nine years of a million messages a second on one lane); it is
+   * handled so that it cannot throw out of a flush, where it ended the process (from a microtask)
+   * or came out of `send`, and the link's other lanes stayed blocked behind it.
+   */
+  private readonly resetExhausted = (): void => {
+    this.resetScheduled = false;
+    if (this.removed) return;
+    const lane = this.queues.findIndex((queue) => queue.sequenceExhausted);
+    if (lane < 0) return;
+    const channel = this.host.channels[this.host.layout.channelOfLane[lane]!]!;
+    this.goDown(`reliable sequence numbers exhausted on channel ${channel.name}: session reset`);
   };
 
   /** Connections corked by the flush or control write in progress. */
