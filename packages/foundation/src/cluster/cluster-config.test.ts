@@ -451,7 +451,7 @@ describe('nodes whose own layers differ (review finding)', () => {
     return { stateMachine: consensus.stateMachine, config, clusterConfig, refused, apply };
   }
 
-  it('keeps the same cluster-wide values on every node, and reports the write a node\'s own layers refuse', () => {
+  it('keeps the same cluster-wide values on every node, reports the write a node\'s own layers refuse, and takes it once a later write makes it valid there', () => {
     const plain = createJudgedNode();
     const updated = createJudgedNode({ local: [set('limits', { rate: 2, burst: 1 })] }); // refuses burst 4 and a third name
     const environment = createJudgedNode({ environment: { NODE_LIMITS__RATE: '3', NODE_LIMITS__BURST: '1' } }); // refuses burst 4 and a fourth name
@@ -463,8 +463,13 @@ describe('nodes whose own layers differ (review finding)', () => {
     expect(plain.refused).toEqual([]);
     expect(updated.refused.map((error) => error.code)).toEqual([1201, 1201, 1301]); // the burst, the third name, then no index 3
     expect(environment.refused.map((error) => error.code)).toEqual([1201, 1201]); // the burst, the fourth name
-    expect(updated.config.get()).toEqual({ limits: { rate: 6, burst: 1 }, feature: { on: false, names: ['a', 'b'] } });
-    expect(environment.config.get()).toEqual({ limits: { rate: 6, burst: 1 }, feature: { on: false, names: ['a', 'b', 'c'] } });
+    // The rate of 6 lifts both nodes' caps: the values they refused are valid now, and a node
+    // with the same layers started from the cluster's values holds them, so these take them.
+    for (const node of [updated, environment]) expect(node.config.get()).toEqual(plain.config.get());
+    expect(plain.config.get()).toEqual({ limits: { rate: 6, burst: 4 }, feature: { on: false, names: ['a', 'b', 'c', 'd'] } });
+    const started = createJudgedNode({ environment: { NODE_LIMITS__RATE: '3', NODE_LIMITS__BURST: '1' } });
+    started.stateMachine.restore(plain.stateMachine.snapshot());
+    expect(started.config.get()).toEqual(environment.config.get());
 
     // A node that installs any of their snapshots holds what the cluster holds.
     for (const source of [plain, updated, environment]) {

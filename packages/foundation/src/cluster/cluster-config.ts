@@ -12,7 +12,7 @@ import type { Config, ConfigChange, ConfigCommand, ConfigPath, StandardSchemaV1 
 import type { ConsensusLog } from '../consensus/cluster-consensus';
 import { unlessAborted } from '../consensus/unless-aborted';
 import { ClusterWriteOutcomeUnknownError } from '../errors/cluster-write-outcome-unknown-error';
-import { ConfigOverlay } from './config-overlay';
+import { ConfigOverlay, compareKeys } from './config-overlay';
 import { foldConfigCommands } from './fold-config-commands';
 import type { ConfigAssignment } from './fold-config-commands';
 
@@ -135,7 +135,10 @@ function applyInRuns<T, Change extends ConfigChange>(config: Config<T>, changes:
  * it, the cluster's values unchanged: what it held from the cluster at or under that path (or
  * whole above it) goes back to its layers (where the schema lets it), as on a node started from
  * the cluster's values, since the cluster no longer sets it. A value set under a cluster value
- * this node does not hold goes in folded into that value, whole, or not at all. Without `rules`, or when the defaults do not validate
+ * this node does not hold goes in folded into that value, whole, or not at all. What this node
+ * does not hold is tried again after every write the cluster takes, since a write can lift what
+ * refused it (a higher rate under a capped burst), and a node started from the cluster's values
+ * would hold it then. Without `rules`, or when the defaults do not validate
  * without the file and environment (reported once, here), `config` judges, as before rules
  * existed: nodes whose layers differ can then disagree.
  *
@@ -189,6 +192,52 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
    * none is.
    */
   const writes = new Set<WriteInFlight>();
+  /**
+   * Paths of cluster values this node's layers refused, or gave back, by key: a later cluster
+   * write can make them valid here (it lifts what the layers capped), and a node started from
+   * the cluster's values would then hold them, so each is tried again after every write the
+   * cluster takes. A path a later value replaced, or that is held again, leaves.
+   */
+  const notHeld = new Map<string, readonly string[]>();
+  const markNotHeld = (paths: readonly (readonly string[])[]): void => {
+    for (const path of paths) {
+      const from = overlay.outermostAssigned(path) ?? path;
+      notHeld.set(keyOf(from), from);
+    }
+  };
+
+  /**
+   * Sets again the cluster values this node does not hold, each whole at its outermost path in
+   * the cluster's values (as a node started from them sets it), in the longest runs the config
+   * takes. Refusals are not reported again: each was when first refused.
+   */
+  const retryNotHeld = (): void => {
+    const groups = new Map<string, readonly string[]>();
+    for (const path of notHeld.values()) {
+      const from = overlay.outermostAssigned(path);
+      if (from !== undefined) groups.set(keyOf(from), from);
+    }
+    notHeld.clear();
+    const changes: { path: readonly string[]; value: unknown; under: ConfigAssignment[] }[] = [];
+    for (const [key, path] of groups) {
+      const under = overlay.assignmentsUnder(path);
+      const heldUnder = held.assignmentsUnder(path);
+      if (heldUnder.length === under.length && heldUnder.every((assignment, position) => keyOf(assignment.path) === keyOf(under[position]!.path))) continue;
+      notHeld.set(key, path);
+      changes.push({ path, value: foldConfigCommands(under).assignments[0]!.value, under });
+    }
+    // In the order a node started from the cluster's values sets them (array indices ascending).
+    changes.sort((first, second) => comparePaths(first.path, second.path));
+    applyInRuns(
+      config,
+      changes,
+      ({ path, under }) => {
+        for (const assignment of under) held.set(assignment.path, assignment.value);
+        notHeld.delete(keyOf(path));
+      },
+      () => {},
+    );
+  };
 
   const applyLive = (command: ConfigCommand, index: number): void => {
     const result = judge.safeUpdate(command.path, command.value);
@@ -220,14 +269,15 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
         report(taken.error);
         giveBack([outermost]);
       }
-      return;
+    } else {
+      const here = config.safeUpdate(path, command.value);
+      if (here.ok) held.set(path, command.value);
+      else {
+        report(here.error);
+        giveBack([path]);
+      }
     }
-    const here = config.safeUpdate(path, command.value);
-    if (here.ok) held.set(path, command.value);
-    else {
-      report(here.error);
-      giveBack([path]);
-    }
+    if (notHeld.size > 0) retryNotHeld();
   };
 
   /**
@@ -239,6 +289,7 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
    * schema needs them.
    */
   const giveBack = (paths: readonly (readonly string[])[]): void => {
+    markNotHeld(paths);
     const outermost = new Map<string, readonly string[]>();
     for (const path of paths) {
       const from = held.outermostAssigned(path) ?? path;
@@ -385,6 +436,7 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       appliedHere = Math.max(appliedHere, snapshotIndex);
       try {
         if (judgedApart) {
+          notHeld.clear();
           restoreJudge(commands);
           // What this node held where the snapshot sets values it refuses goes, as when it
           // refuses them live.
@@ -486,6 +538,15 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       for (const waiter of waiting.splice(0)) waiter.reject(new StoppedError('this node'));
     },
   };
+}
+
+/** Paths in the order of ConfigOverlay.assignments: by key, segment by segment, an ancestor first. */
+function comparePaths(first: readonly string[], second: readonly string[]): number {
+  for (let depth = 0; depth < Math.min(first.length, second.length); depth += 1) {
+    const order = compareKeys(first[depth]!, second[depth]!);
+    if (order !== 0) return order;
+  }
+  return first.length - second.length;
 }
 
 /** An abort's reason, rejected with as the caller gave it (as AbortSignal's own users do). */
