@@ -76,4 +76,44 @@ describe('keepLearnersToLiveNodes', () => {
     expect(group.changes).toEqual(['remove joining']);
     stop();
   });
+
+  it('looks at each member a bounded number of times per check, not once per live node (1,000 nodes)', async () => {
+    // Counted as reads of the membership's elements: an includes() per live node read them all
+    // for each of the 1,000 (about a million reads, 2 ms, every interval).
+    const simulation = createSimulation({ seed: 7 });
+    const nodes = Array.from({ length: 1_000 }, (_, at) => `n${String(at)}`);
+    const voters = nodes.slice(0, 3);
+    const learners = nodes.slice(3, -1); // the last node is live but not in the group yet
+    let reads = 0;
+    const counted = (list: string[]): string[] =>
+      new Proxy([...list], {
+        get(target, key, receiver) {
+          if (typeof key === 'string' && /^\d+$/.test(key)) reads += 1;
+          return Reflect.get(target, key, receiver) as unknown;
+        },
+      });
+    const changes: string[] = [];
+    const raft = {
+      status: () => ({ role: 'leader', membership: { voters: counted(voters), learners: counted(learners) } }) as never,
+      removeMember: (node: string) => {
+        changes.push(`remove ${node}`);
+        return Promise.resolve();
+      },
+      addLearner: (node: string) => {
+        changes.push(`add ${node}`);
+        learners.push(node);
+        return Promise.resolve();
+      },
+    };
+    const stop = keepLearnersToLiveNodes({ nodeId: 'n0', raft: raft as never, liveNodes: () => nodes, clock: simulation.clock, graceMs: 1_000, intervalMs: 100 });
+    await simulation.runForAsync(100);
+    expect(changes).toEqual(['add n999']);
+    expect(reads).toBeLessThanOrEqual(5 * nodes.length);
+
+    reads = 0;
+    await simulation.runForAsync(100);
+    expect(changes).toEqual(['add n999']);
+    expect(reads).toBeLessThanOrEqual(5 * nodes.length);
+    stop();
+  });
 });
