@@ -9,10 +9,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { killGroup, startDemo } from '../src/demo-process';
+import { HEADERS_TIMEOUT_MS, MAX_CONNECTIONS } from '../src/node/http-server';
 import type { RunningDemo } from '../src/demo-process';
 
 const appDirectory = join(__dirname, '..');
@@ -136,6 +139,51 @@ describe('the HTTP API', () => {
     expect(await rawStatus(urlOf('alpha'), '//[')).toBe(400);
     // Review finding: HEAD of the dashboard (what uptime checks send) was a 404.
     expect(await rawStatus(urlOf('alpha'), '/', 'HEAD')).toBe(200);
+  }), 30_000);
+
+  it('answers 408 and closes a connection that trickles its headers for longer than the headers timeout', withDemoOutput(async () => {
+    // Review finding: Node's defaults (60 s for the headers, checked every 30 s) let a client that
+    // sends a header line now and then hold a connection for minutes.
+    const { hostname, port } = new URL(urlOf('gamma'));
+    const socket = connect(Number(port), hostname);
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      received += chunk;
+    });
+    socket.write(`GET /api HTTP/1.1\r\nHost: ${hostname}:${port}\r\n`);
+    const trickle = setInterval(() => socket.write(`x-trickle: ${Date.now()}\r\n`), 500);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('close', () => resolve());
+        socket.once('error', reject);
+      });
+    } finally {
+      clearInterval(trickle);
+      socket.destroy();
+    }
+    expect(received.startsWith('HTTP/1.1 408')).toBe(true);
+  }), HEADERS_TIMEOUT_MS + 15_000);
+
+  it(`holds at most ${MAX_CONNECTIONS} connections at once, and serves again once they go`, withDemoOutput(async () => {
+    const { hostname, port } = new URL(urlOf('delta'));
+    const opened = MAX_CONNECTIONS + 64;
+    const sockets: Socket[] = [];
+    let closedByServer = 0;
+    await Promise.all(Array.from({ length: opened }, () => new Promise<void>((resolve) => {
+      const socket = connect(Number(port), hostname, () => resolve());
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        closedByServer += 1;
+        resolve();
+      });
+      sockets.push(socket);
+    })));
+    // The server closes each connection past the cap as it accepts it; give it the time to.
+    await eventually('the server to close the connections past the cap', async () => (closedByServer >= opened - MAX_CONNECTIONS ? true : undefined), 10_000);
+    expect(opened - closedByServer).toBeLessThanOrEqual(MAX_CONNECTIONS);
+    for (const socket of sockets) socket.destroy();
+    await eventually('delta to serve again', async () => ((await call('GET', `${urlOf('delta')}/api`)).status === 200 ? true : undefined), 10_000);
   }), 30_000);
 
   it('changes a config value cluster-wide: set through one node, enforced by the workers of every node', withDemoOutput(async () => {

@@ -22,6 +22,17 @@ const DEFAULT_PARTITION_S = 15;
  * restarts in 10 s (node-main.ts), and a burst of crash requests made it give up.
  */
 const CRASH_INTERVAL_MS = 1000;
+/**
+ * How long a client may take to send a request's headers, and the whole request (a 64 KiB body
+ * at most), before the server answers 408 and closes the connection; and how many connections it
+ * holds at once (the dashboard keeps a few per tab). Node's own defaults (60 s and 300 s, no cap)
+ * let a client that trickles bytes hold a connection for minutes, and any number of them.
+ */
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 30_000;
+export const MAX_CONNECTIONS = 256;
+/** How often Node looks for requests past those timeouts (its default is 30 s). */
+const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
 const CONFIG_PATH = /^[A-Za-z][A-Za-z0-9]{0,63}(\.[A-Za-z][A-Za-z0-9]{0,63}){0,3}$/;
 
 /** What became of a kill or partition relayed to the orchestrator: its answer, or why there is none. */
@@ -307,7 +318,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Serve
     throw new HttpError(404, `nothing at ${method} ${path}`);
   }
 
-  const server = createServer((request, response) => {
+  const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS }, (request, response) => {
     const origin = request.headers.origin;
     if (!allowedHosts.has(request.headers.host ?? '')) {
       send(response, 421, { error: `this server answers requests to ${HOST}:${port} only` });
@@ -338,6 +349,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Serve
     });
   });
   server.keepAliveTimeout = 5000;
+  // Past the cap, Node closes a new connection as it is accepted.
+  server.maxConnections = MAX_CONNECTIONS;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, HOST, () => {
