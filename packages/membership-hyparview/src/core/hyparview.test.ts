@@ -701,6 +701,46 @@ describe('HyParView §4.4: NEIGHBOR, DISCONNECT and failures', () => {
     expect(sentOfType(effects, 'disconnect').map((sent) => sent.to)).toEqual(['p1']);
   });
 
+  // §4.4 keeps the active view symmetric: "if p is in q's active view, q is in p's". A request
+  // that timed out sent nothing further, so a peer that had accepted it (its reply lost, or still
+  // on its way behind a slow connection) held this node as a neighbour that did not hold it; only
+  // heartbeats, when on, ever told it.
+  it('a NEIGHBOR or JOIN request that times out is followed by DISCONNECT, so a peer that took it lets go too (review finding)', () => {
+    /** Hands over `from`'s sends addressed to `to`; the rest (replies to `from` among them) are lost. */
+    const deliver = (from: HyParViewCore, to: HyParViewCore, effects: readonly ServiceEffect[], now: number): void => {
+      for (const sent of sends(effects)) if (sent.to === to.self) to.receive(from.self, sent.message, now);
+    };
+    // A NEIGHBOR request: the peer accepts it, and its acceptance is lost.
+    const node = withPassive(core({ maxPendingPromotions: 1, neighborRequestTimeoutMs: 100 }), ['p']);
+    withActive(node, ['a']);
+    const peer = new HyParViewCore({ self: 'p', config: config(), random: createSeededRandom(2) });
+    peer.join([], 0);
+    peer.takeEffects();
+    node.tick(0);
+    deliver(node, peer, node.takeEffects(), 10);
+    expect(peer.activeView()).toEqual(['me']);
+    peer.takeEffects();
+    node.tick(101);
+    const effects = node.takeEffects();
+    expect(sentOfType(effects, 'disconnect').map((sent) => [sent.to, sent.message.alive])).toEqual([['p', true]]);
+    deliver(node, peer, effects, 110);
+    expect({ node: node.activeView(), peer: peer.activeView() }).toEqual({ node: ['a'], peer: [] });
+    expect(peer.passiveView()).toEqual(['me']);
+
+    // A JOIN: the contact takes the joiner at once, and its acceptance is lost.
+    const joiner = new HyParViewCore({ self: 'new', config: config({ neighborRequestTimeoutMs: 100, joinRetryMs: 300 }), random: createSeededRandom(3) });
+    const seed = new HyParViewCore({ self: 'seed', config: config(), random: createSeededRandom(4) });
+    seed.join([], 0);
+    seed.takeEffects();
+    joiner.join(['seed'], 0);
+    deliver(joiner, seed, joiner.takeEffects(), 10);
+    expect(seed.activeView()).toEqual(['new']);
+    seed.takeEffects();
+    joiner.tick(101);
+    deliver(joiner, seed, joiner.takeEffects(), 110);
+    expect({ joiner: joiner.activeView(), seed: seed.activeView() }).toEqual({ joiner: [], seed: [] });
+  });
+
   it('a heartbeat from a peer that is not in the active view is answered with DISCONNECT (links stay symmetric)', () => {
     const node = withActive(core(), ['a']);
     node.heartbeatFrom('stranger', 5);

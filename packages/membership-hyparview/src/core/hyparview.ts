@@ -740,6 +740,11 @@ export class HyParViewCore implements PeerService {
       // next JOIN goes elsewhere (drawn among all the seeds, half the retries with two went back).
       if (pending.kind === 'join') this.failedSeed = peer;
       else this.counters.promotionsTimedOut += 1;
+      // The peer may have taken the request (its acceptance lost, or slow and still to come): it
+      // would hold this node as a neighbour that does not hold it, told only by heartbeats, when
+      // on. A DISCONNECT follows the request on the wire and undoes any acceptance; one that
+      // comes late is undone too (see `onNeighborReply`).
+      this.disconnect(peer, true);
     }
   }
 
