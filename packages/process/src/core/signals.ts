@@ -20,11 +20,23 @@ export const MAX_REASON_LENGTH = 1024;
  * handshake between runtimes). A runtime of this version answers the call itself with
  * `{ capabilities }`; one of an earlier version finds no process of that name and answers
  * `noproc`, which is how it is recognised. The runtime answers it before any name lookup, so a
- * process registered under it never receives it from another node.
+ * process registered under it never receives it from another node. The probe states the
+ * prober's own capabilities (`capabilityStatement`), and only that statement tells the receiver
+ * what the caller speaks: a call to the name is not a probe, since a process on a runtime of the
+ * earlier version may call it too.
  */
 export const CAPABILITY_PROBE_NAME = '$foundation.process.capabilities';
 /** The capability of the link protocol with unlink ids and their acks (OTP 23.3's UNLINK_ID). */
 export const UNLINK_ID_CAPABILITY = 'unlink-id';
+/** What a runtime of this version speaks: the body of its probe, and its answer to one (a new object each time). */
+export function capabilityStatement(): { capabilities: string[] } {
+  return { capabilities: [UNLINK_ID_CAPABILITY] };
+}
+
+/** True for a capability statement (a probe's body, or its answer) that lists the link protocol with unlink ids. */
+export function statesUnlinkId(body: unknown): boolean {
+  return isPlainRecord(body) && Array.isArray(body['capabilities']) && body['capabilities'].includes(UNLINK_ID_CAPABILITY);
+}
 
 /** A destination on another node: a pid, or a name registered there. */
 export type RemoteTarget = Pid | { readonly name: string; readonly node: string };

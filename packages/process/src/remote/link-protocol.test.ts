@@ -291,6 +291,28 @@ describe('the link protocol between nodes (unlink with an id, acknowledged)', ()
     expect(linksOf(runtime('b'), b1)).toEqual([]);
   });
 
+  it.each([
+    ['no body', null],
+    ['a body of its own', 'what do you speak?'],
+    ['a statement without the capability', { capabilities: [] }],
+  ])('takes a call to the probe’s name with %s for no probe: a node of the earlier version that makes one is still probed (review finding)', async (_case, body) => {
+    // Any call to the name marked its caller as a node of this version, and a node so marked is
+    // never probed: a process on a node of the earlier version that called the name there made
+    // every unlink to that node wait for an ack that never comes, for as long as it stayed up.
+    const { simulation, runtime } = cluster(['a', 'b'], { b: earlierVersion() });
+    simulation.node('b').transport.send('a', 'process', { v: 1, t: 'call', to: { name: CAPABILITY_PROBE_NAME }, ref: 4242, body });
+    await simulation.runForAsync(10 * LATENCY);
+    const a1 = scripted(runtime('a'), []);
+    const b1 = scripted(runtime('b'), []);
+    runtime('a').send(a1, { script: [['link', b1]] });
+    await simulation.runForAsync(10 * LATENCY);
+    runtime('a').send(a1, { script: [['unlink', b1]] });
+    await simulation.runForAsync(1);
+    expect([heldFor(runtime('a'), 'b'), entriesFor(runtime('a'), 'b')]).toEqual([0, 0]);
+    await simulation.runForAsync(10 * LATENCY);
+    expect([linksOf(runtime('a'), a1), linksOf(runtime('b'), b1)]).toEqual([[], []]);
+  });
+
   it('cancels the probe’s timer when the answer comes, when the node goes down, and when the runtime shuts down', async () => {
     const answered = await linkedPair();
     expect(answered.timers('a')).toBe(0);

@@ -18,11 +18,13 @@
 // a node going down ends unlinking states without exit signals. Runtimes exchange no hello, so
 // a runtime learns whether a node speaks this protocol by calling the name
 // CAPABILITY_PROBE_NAME there, once per life of that node, when a link with it is first made
-// (by either side): a runtime of this version answers with its capabilities, one of an earlier
-// version with `noproc`. With such a node, and before the answer comes, an unlink is as it was
-// (the link goes at once, nothing is acked), except that an unlink sent while the answer was
-// awaited carries an id and is held until the answer: acked by a node of this version, and
-// dropped when the answer says the node is of the earlier one. A probe unanswered in
+// (by either side), stating its own capabilities: a runtime of this version answers with its
+// capabilities, one of an earlier version with `noproc`. Only a probe's statement tells the node
+// called that the caller speaks the protocol, not any call to the name. With a node of the
+// earlier version, and before the answer comes, an unlink is as it was (the link goes at once,
+// nothing is acked), except that an unlink sent while the answer was awaited carries an id and
+// is held until the answer: acked by a node of this version, and dropped when the answer says
+// the node is of the earlier one. A probe unanswered in
 // CAPABILITY_PROBE_TIMEOUT_MS counts as that answer (an earlier runtime with a process registered
 // under the name may never answer; plain unlinks are safe with either version).
 //
@@ -45,7 +47,7 @@ import { FoundationError } from '@foundation/core';
 import type { Timer } from '@foundation/core';
 import { Pid, isValidNodeId } from '../core/pid';
 import { isPlainRecord } from '../core/plain-record';
-import { CAPABILITY_PROBE_NAME, UNLINK_ID_CAPABILITY, decodeSignal, encodeSignal } from '../core/signals';
+import { CAPABILITY_PROBE_NAME, capabilityStatement, decodeSignal, encodeSignal, statesUnlinkId } from '../core/signals';
 import type { RemoteTarget, Signal } from '../core/signals';
 import { MalformedSignalError } from '../errors/malformed-signal-error';
 import { NoConnectionError } from '../errors/no-connection-error';
@@ -77,11 +79,6 @@ export const CAPABILITY_PROBE_TIMEOUT_MS = 7_000;
 
 /** What a node speaks of the link protocol: being asked (its probe is out), with unlink ids, or without. */
 type LinkProtocol = 'probing' | 'unlink-id' | 'plain';
-
-/** True for the answer of a runtime that speaks the link protocol with unlink ids. */
-function speaksUnlinkId(body: unknown): boolean {
-  return isPlainRecord(body) && Array.isArray(body['capabilities']) && body['capabilities'].includes(UNLINK_ID_CAPABILITY);
-}
 
 export class RemoteBridge {
   private readonly unsubscribe: () => void;
@@ -288,7 +285,7 @@ export class RemoteBridge {
   private probe(node: string): void {
     if (this.protocols.has(node)) return;
     const ref = this.runtime.calls.reserveRef();
-    if (!this.post(node, { type: 'call', to: { name: CAPABILITY_PROBE_NAME, node }, ref, body: null })) return;
+    if (!this.post(node, { type: 'call', to: { name: CAPABILITY_PROBE_NAME, node }, ref, body: capabilityStatement() })) return;
     this.protocols.set(node, 'probing');
     const timer = this.runtime.clock.setTimer(CAPABILITY_PROBE_TIMEOUT_MS, () => this.probeTimedOut(ref));
     this.probes.set(ref, { node, timer });
@@ -516,9 +513,11 @@ export class RemoteBridge {
       }
       case 'call': {
         if ('name' in signal.to && signal.to.name === CAPABILITY_PROBE_NAME) {
-          // Only a runtime that speaks the link protocol with unlink ids probes.
-          if (this.protocols.get(fromNode) !== 'plain') this.protocols.set(fromNode, 'unlink-id');
-          this.sendReply(fromNode, signal.ref, true, { capabilities: [UNLINK_ID_CAPABILITY] });
+          // Answered whoever calls, but only a probe's statement says what the caller speaks: a
+          // process on a runtime of the earlier version may call the name too, and a node taken
+          // for this version is never probed, its unlinks held for acks that never come.
+          if (statesUnlinkId(signal.body) && this.protocols.get(fromNode) !== 'plain') this.protocols.set(fromNode, 'unlink-id');
+          this.sendReply(fromNode, signal.ref, true, capabilityStatement());
           return;
         }
         const target = 'name' in signal.to ? runtime.lookupLocal(signal.to) : this.local(signal.to, fromNode);
@@ -535,7 +534,7 @@ export class RemoteBridge {
         if (probe !== undefined) {
           if (probe.node !== fromNode) throw new MalformedSignalError(fromNode, 'a reply to a call made to another node');
           this.endProbe(signal.ref);
-          this.probed(fromNode, signal.ok && speaksUnlinkId(signal.body));
+          this.probed(fromNode, signal.ok && statesUnlinkId(signal.body));
           return;
         }
         const call = runtime.calls.remote.get(signal.ref);
