@@ -6,7 +6,7 @@ import { LockTable } from '../consensus/locks';
 import type { LockCommand } from '../consensus/locks';
 import { FOUNDATION_ERROR_CODES } from '../errors/codes';
 import { InvalidOptionsError } from '../errors/invalid-options-error';
-import { createDistributedLocks } from './distributed-lock';
+import { createDistributedLocks, reservedAcquire } from './distributed-lock';
 import type { LockBackend } from './distributed-lock';
 
 /** What a refused option rejects with: the package's coded error, naming the option. */
@@ -96,6 +96,24 @@ describe('distributed locks', () => {
     // A hostile value is named by its type, not turned into text (which may throw, or be huge).
     const hostile = { toString: () => { throw new Error('no'); } } as unknown as number;
     await expect(locks('a').acquire('job', { leaseMs: hostile })).rejects.toMatchObject({ message: expect.stringContaining('got object') });
+  });
+
+  it('refuses a name under singleton/, the singletons’ locks, with InvalidOptionsError (6101), and still reads one', async () => {
+    // Review finding: a lock taken as singleton/x was the lock of the singleton named x, which
+    // then started nowhere for as long as it was held.
+    const { commands, locks } = world();
+    for (const name of ['singleton/x', 'singleton/', 'singleton/a/b']) {
+      await expect(locks('a').acquire(name, { leaseMs: 60_000 })).rejects.toEqual(refusedOption('name'));
+    }
+    await expect(locks('a').acquire('singleton/x')).rejects.toMatchObject({ message: expect.stringContaining('names the locks of singletons') });
+    expect(commands).toEqual([]);
+    // Names that only look alike are the caller's.
+    for (const name of ['singleton', 'singletons/x', 'Singleton/x', 'x/singleton/y']) expect(await locks('a').acquire(name)).toMatchObject({ name });
+    // The singletons take theirs, and anyone may read who holds one (a lock taken under such a
+    // name before it was refused, too).
+    const held = await reservedAcquire(locks('b'))('singleton/x', { leaseMs: 60_000 });
+    expect(held).toMatchObject({ name: 'singleton/x' });
+    expect(await locks('a').holder('singleton/x')).toMatchObject({ token: held!.token });
   });
 
   it('takes back a grant that lands in the log after the caller gave up on its acquire, instead of leaving the lock held for the lease', async () => {

@@ -46,6 +46,33 @@ export interface DistributedLocks {
   holder(name: string): Promise<LockState | null>;
 }
 
+/**
+ * How every singleton's lock is named: `singleton/<name>` (src/coordination/singleton.ts).
+ * acquire() refuses such a name: a lock a caller took under it kept the singleton of that name
+ * from starting anywhere for as long as it was held. The singletons take it through
+ * `reservedAcquire`.
+ */
+export const SINGLETON_LOCK_PREFIX = 'singleton/';
+
+/**
+ * The acquire() of createDistributedLocks without the refusal of the singletons' names, for
+ * startSingleton. Registered (Symbol.for), so that a second copy of the package finds it too.
+ */
+const ACQUIRE_RESERVED: unique symbol = Symbol.for('@foundation/foundation:locks.acquire-reserved');
+
+interface WithReservedAcquire {
+  readonly [ACQUIRE_RESERVED]?: DistributedLocks['acquire'];
+}
+
+/**
+ * The acquire() that takes a singleton's lock from `locks`: their own when createDistributedLocks
+ * made them, `locks.acquire` otherwise (locks made elsewhere refuse no names).
+ */
+export function reservedAcquire(locks: DistributedLocks): DistributedLocks['acquire'] {
+  const own = (locks as DistributedLocks & WithReservedAcquire)[ACQUIRE_RESERVED];
+  return own ?? ((name, acquireOptions) => locks.acquire(name, acquireOptions));
+}
+
 export interface LockBackend {
   propose(stream: 'locks', command: unknown, signal?: AbortSignal): Promise<{ readonly value: unknown }>;
   read(query: { readonly kind: 'lock'; readonly name: string }, signal?: AbortSignal): Promise<unknown>;
@@ -124,38 +151,46 @@ export function createDistributedLocks(backend: LockBackend, options: { readonly
       // The lease ends by itself.
     }
   };
-  return {
-    async acquire(name, acquireOptions = {}) {
-      // The table refuses a command without a name only once it is in the log, with a null result.
-      if (typeof name !== 'string') throw new InvalidOptionsError('name', `of a lock must be a string (got ${typeof name})`);
-      const leaseMs = acquireOptions.leaseMs ?? 10_000;
-      checkLeaseMs(name, leaseMs);
-      const waitMs = acquireOptions.waitMs ?? 0;
-      // NaN never compares as used up: acquire() would try again every few ms for good.
-      if (typeof waitMs !== 'number' || Number.isNaN(waitMs)) throw new InvalidOptionsError('waitMs', `of lock ${shownName(name)} must be a number of ms (got ${shown(waitMs)})`);
-      const owner = `${options.nodeId}/${uuidV4(options.random)}`;
-      const giveUpAt = options.clock.monotonic() + waitMs;
-      for (;;) {
-        // Aborted before this proposal: the consensus refuses it before it sends anything, so there
-        // is no grant to take back (the take-back would append an acquire and a release for nothing,
-        // and hold the lock meanwhile for an owner nobody is).
-        acquireOptions.signal?.throwIfAborted();
-        let value: unknown;
-        try {
-          ({ value } = await backend.propose('locks', { op: 'acquire', name, owner, leaseMs, now: options.clock.now() }, acquireOptions.signal));
-        } catch (error) {
-          void takeBack(name, owner);
-          throw error;
-        }
-        const result = value as LockResult | null;
-        if (result === null) throw new TypeError(`lock ${name}: the lock table refused the request`);
-        if (result.op === 'acquire' && result.acquired) return lease(result.lock, leaseMs);
-        const remaining = giveUpAt - options.clock.monotonic();
-        if (remaining <= 0) return null;
-        const holderExpires = result.op === 'acquire' && !result.acquired ? result.holder.expiresAt - options.clock.now() : leaseMs;
-        await options.sleep(Math.max(10, Math.min(remaining, holderExpires, leaseMs / 4)), acquireOptions.signal);
+  const acquire = async (name: string, acquireOptions: AcquireOptions = {}): Promise<LockLease | null> => {
+    // The table refuses a command without a name only once it is in the log, with a null result.
+    if (typeof name !== 'string') throw new InvalidOptionsError('name', `of a lock must be a string (got ${typeof name})`);
+    const leaseMs = acquireOptions.leaseMs ?? 10_000;
+    checkLeaseMs(name, leaseMs);
+    const waitMs = acquireOptions.waitMs ?? 0;
+    // NaN never compares as used up: acquire() would try again every few ms for good.
+    if (typeof waitMs !== 'number' || Number.isNaN(waitMs)) throw new InvalidOptionsError('waitMs', `of lock ${shownName(name)} must be a number of ms (got ${shown(waitMs)})`);
+    const owner = `${options.nodeId}/${uuidV4(options.random)}`;
+    const giveUpAt = options.clock.monotonic() + waitMs;
+    for (;;) {
+      // Aborted before this proposal: the consensus refuses it before it sends anything, so there
+      // is no grant to take back (the take-back would append an acquire and a release for nothing,
+      // and hold the lock meanwhile for an owner nobody is).
+      acquireOptions.signal?.throwIfAborted();
+      let value: unknown;
+      try {
+        ({ value } = await backend.propose('locks', { op: 'acquire', name, owner, leaseMs, now: options.clock.now() }, acquireOptions.signal));
+      } catch (error) {
+        void takeBack(name, owner);
+        throw error;
       }
+      const result = value as LockResult | null;
+      if (result === null) throw new TypeError(`lock ${name}: the lock table refused the request`);
+      if (result.op === 'acquire' && result.acquired) return lease(result.lock, leaseMs);
+      const remaining = giveUpAt - options.clock.monotonic();
+      if (remaining <= 0) return null;
+      const holderExpires = result.op === 'acquire' && !result.acquired ? result.holder.expiresAt - options.clock.now() : leaseMs;
+      await options.sleep(Math.max(10, Math.min(remaining, holderExpires, leaseMs / 4)), acquireOptions.signal);
+    }
+  };
+  const locks: DistributedLocks & WithReservedAcquire = {
+    acquire(name, acquireOptions) {
+      if (typeof name === 'string' && name.startsWith(SINGLETON_LOCK_PREFIX)) {
+        const reason = `of lock ${shownName(name)} starts with "${SINGLETON_LOCK_PREFIX}", which names the locks of singletons (the singleton named x holds "${SINGLETON_LOCK_PREFIX}x"): held by anyone else, it would keep that singleton from starting; choose a name without that prefix`;
+        return Promise.reject(new InvalidOptionsError('name', reason));
+      }
+      return acquire(name, acquireOptions);
     },
+    [ACQUIRE_RESERVED]: acquire,
     async holder(name) {
       const state = (await backend.read({ kind: 'lock', name })) as LockState | null;
       // The table keeps a lease that ended until the lock is taken or given back (or the leader
@@ -164,4 +199,5 @@ export function createDistributedLocks(backend: LockBackend, options: { readonly
       return state !== null && options.clock.now() < state.expiresAt ? state : null;
     },
   };
+  return locks;
 }

@@ -98,10 +98,36 @@ function world() {
     } as unknown as Runtime;
     return startSingleton(createDistributedLocks(backend, { nodeId: id, clock, sleep }), runtime, clock, sleep, { name, behavior: {} });
   };
-  return { clock, cutOff, running, proposed, node };
+  /** The locks a caller of `locks` on node `id` gets, on the same table. */
+  const userLocks = (id: string) =>
+    createDistributedLocks(
+      {
+        propose: (_stream, command) => {
+          index += 1;
+          return Promise.resolve({ value: table.apply(command as LockCommand, index) });
+        },
+        read: (query) => Promise.resolve(table.get(query.name)),
+      },
+      { nodeId: id, clock, sleep },
+    );
+  return { clock, cutOff, running, proposed, node, userLocks };
 }
 
 describe('the singleton', () => {
+  it('starts though a caller of locks asked for its lock: names under singleton/ are refused to locks.acquire()', async () => {
+    // Review finding: singletons and locks.acquire() shared one namespace, so a lock taken as
+    // singleton/job kept the singleton named job from starting on any node while it was held.
+    const { clock, running, node, userLocks } = world();
+    await expect(userLocks('B').acquire('singleton/job', { leaseMs: 60_000 })).rejects.toMatchObject({ code: 6101, option: 'name' });
+    const a = node('A');
+    await advanceUntil(clock, () => a.isHere());
+    expect(a.isHere()).toBe(true);
+    expect([...running]).toEqual(['A:1']);
+    void a.stop();
+    clock.advance(10_000);
+    await settle();
+  });
+
   it('stops its instance by the deadline while a renewal waits for a quorum that is gone', async () => {
     // Review finding: the deadline was checked only after renew() returned, and a renewal cut off
     // from the quorum hangs for the consensus timeout: the old instance ran for seconds beside

@@ -15,6 +15,7 @@ import type { Behavior, Pid, Runtime } from '@foundation/process';
 import { InvalidOptionsError } from '../errors/invalid-options-error';
 import { LockNotHeldError } from '../errors/lock-not-held-error';
 import type { StepRunner } from '../wiring/step-runner';
+import { SINGLETON_LOCK_PREFIX, reservedAcquire } from './distributed-lock';
 import type { DistributedLocks, LockLease } from './distributed-lock';
 
 export interface SingletonOptions {
@@ -62,7 +63,9 @@ export function startSingleton(
   if (!(leaseMs > 0) || !(margin >= 0) || !(margin < leaseMs) || !(renewEveryMs > 0) || !(renewEveryMs < leaseMs - margin)) {
     throw new InvalidOptionsError('singleton', `needs 0 < renewEveryMs < leaseMs - safetyMarginMs and 0 ≤ safetyMarginMs < leaseMs (got leaseMs ${String(leaseMs)}, renewEveryMs ${String(renewEveryMs)}, safetyMarginMs ${String(margin)})`);
   }
-  const lockName = `singleton/${options.name}`;
+  // Names under this prefix are refused to locks.acquire(): only singletons take them.
+  const lockName = `${SINGLETON_LOCK_PREFIX}${options.name}`;
+  const acquire = reservedAcquire(locks);
   const listeners = new Map<SingletonEvent, Set<(pid: Pid) => void>>();
   const controller = new AbortController();
   let current: { pid: Pid; lease: LockLease } | null = null;
@@ -197,7 +200,7 @@ export function startSingleton(
       const sentAt = clock.monotonic();
       let lease: LockLease | null;
       try {
-        lease = await locks.acquire(lockName, { leaseMs, signal: controller.signal });
+        lease = await acquire(lockName, { leaseMs, signal: controller.signal });
       } catch {
         lease = null;
       }
