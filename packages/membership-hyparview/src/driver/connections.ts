@@ -6,13 +6,19 @@
 // connection (transports such as @foundation/channels need one to send at all).
 import type { PeerTransport, TransportSendOptions } from './transport';
 
+/**
+ * A call to the transport that throws is counted once, in the counter of the call (there is no
+ * total: add the three).
+ */
 export interface ConnectionCounters {
   sendRefused: number;
   queuedDropped: number;
-  /** Sends the transport threw for (handled as refused). */
+  /** Calls to the transport's `send` that threw (each handled as a refused send). */
   sendErrors: number;
-  /** Calls to the transport's `connect` or `disconnect` that threw (a peer whose dial threw counts as unreachable). */
+  /** Calls to the transport's `connect` that threw (each peer taken as one whose dial failed). */
   connectErrors: number;
+  /** Calls to the transport's `disconnect` that threw (nothing more is done). */
+  disconnectErrors: number;
   connectionsClosed: number;
 }
 
@@ -37,19 +43,18 @@ export class ConnectionManager {
   private readonly lastUse = new Map<string, number>();
   /** Peers this side disconnected, so their `peer-down` is not taken for a failure. */
   private readonly closedByUs = new Set<string>();
-  readonly counters: ConnectionCounters = { sendRefused: 0, queuedDropped: 0, sendErrors: 0, connectErrors: 0, connectionsClosed: 0 };
+  readonly counters: ConnectionCounters = { sendRefused: 0, queuedDropped: 0, sendErrors: 0, connectErrors: 0, disconnectErrors: 0, connectionsClosed: 0 };
 
   /**
-   * `onTransportError`: a call to the transport threw. `onUnreachable`: the transport threw when
-   * asked to connect to `peer`, so no `peer-down` will come for it: the caller takes the peer as
-   * one whose dial failed (it is called while this manager still counts the peer as dialled).
+   * `onUnreachable`: the transport threw when asked to connect to `peer`, so no `peer-down` will
+   * come for it: the caller takes the peer as one whose dial failed (it is called while this
+   * manager still counts the peer as dialled).
    */
   constructor(
     private readonly self: string,
     private readonly transport: PeerTransport,
     private readonly lingerMs: number,
     private readonly maxQueuedPerPeer: number,
-    private readonly onTransportError: (error: unknown, peer: string) => void,
     private readonly onUnreachable: (peer: string) => void,
   ) {}
 
@@ -83,9 +88,8 @@ export class ConnectionManager {
   private trySend(peer: string, channel: string, payload: unknown, options: TransportSendOptions | undefined): SendOutcome {
     try {
       return this.transport.send(peer, channel, payload, options) ? 'sent' : 'refused';
-    } catch (error) {
+    } catch {
       this.counters.sendErrors += 1;
-      this.onTransportError(error, peer);
       return 'threw';
     }
   }
@@ -103,12 +107,11 @@ export class ConnectionManager {
     this.closedByUs.delete(peer);
     try {
       this.transport.connect(peer);
-    } catch (error) {
+    } catch {
       // Thrown out of a timer, it was an uncaught exception (channels throws for a ws:// URL it
       // cannot dial, and node ids are any strings a member names), and the rest of the input's
       // effects were lost.
       this.counters.connectErrors += 1;
-      this.onTransportError(error, peer);
       this.onUnreachable(peer);
     }
   }
@@ -116,9 +119,8 @@ export class ConnectionManager {
   private release(peer: string): void {
     try {
       this.transport.disconnect(peer);
-    } catch (error) {
-      this.counters.connectErrors += 1;
-      this.onTransportError(error, peer);
+    } catch {
+      this.counters.disconnectErrors += 1;
     }
   }
 

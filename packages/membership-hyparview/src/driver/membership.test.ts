@@ -894,7 +894,7 @@ describe('a transport that throws', () => {
     const bogus = 'ws://[bogus';
     attacker.send('n0', 'coordination', { type: 'shuffle', epoch: 0, origin: 'attacker', ttl: 1, nodes: [bogus] });
     expect(() => simulation.runFor(5_000)).not.toThrow();
-    expect(target.stats().driver['transportErrors']).toBeGreaterThan(0);
+    expect(target.stats().driver['connectErrors']).toBeGreaterThan(0);
     expect([...target.activeView(), ...target.passiveView()]).not.toContain(bogus);
     // The overlay is whole: every node still has neighbours, and links are symmetric.
     for (const node of nodes) {
@@ -943,5 +943,50 @@ describe('a transport that throws', () => {
     simulation.runFor(1_000);
     expect(joiner!.activeView()).toEqual(['a']);
     expect(joiner!.stats().driver['sendErrors']).toBeGreaterThan(0);
+  });
+});
+
+describe('transport error counters', () => {
+  it(`a throwing send counts once, in sendErrors, a throwing connect once, in connectErrors, and a throwing disconnect once, in disconnectErrors (review finding, seed=${seed})`, () => {
+    // Each throw was counted twice: in sendErrors or connectErrors and again in transportErrors,
+    // so the driver's counters summed to twice the failures; a throwing disconnect counted as a
+    // throwing connect, though the two end differently (the peer unreachable, or nothing).
+    const simulation = createSimulation({ seed });
+    const thrown = { send: 0, connect: 0, disconnect: 0 };
+    // The transport throws for 'ghost' from send, connect and disconnect (as one may for a peer id it cannot use), and counts its throws.
+    const [node] = cluster(simulation, 1, {}, (transport) => ({
+      ...transport,
+      nodeId: transport.nodeId,
+      send: (peer, channel, payload, options) => {
+        if (peer !== 'ghost') return transport.send(peer, channel, payload, options);
+        thrown.send += 1;
+        throw new TypeError('send: unknown peer');
+      },
+      connect: (peer) => {
+        if (peer !== 'ghost') return transport.connect(peer);
+        thrown.connect += 1;
+        throw new TypeError('connect: unknown peer');
+      },
+      disconnect: (peer) => {
+        if (peer !== 'ghost') return transport.disconnect(peer);
+        thrown.disconnect += 1;
+        throw new TypeError('disconnect: unknown peer');
+      },
+    }));
+    const attacker = simulation.addNode('attacker').transport;
+    simulation.runFor(100);
+    // A shuffle names 'ghost': the node, with no neighbour, asks it at once; the NEIGHBOR's send
+    // throws, the node dials it, and the dial throws: the peer is unreachable, not asked again,
+    // and the transport is told to stop dialling it, which throws too.
+    attacker.send('n0', 'coordination', { type: 'shuffle', epoch: 0, origin: 'attacker', ttl: 1, nodes: ['ghost'] });
+    simulation.runFor(2_000);
+    expect(thrown).toEqual({ send: 1, connect: 1, disconnect: 1 });
+    const { driver } = node!.membership.stats();
+    expect({ sendErrors: driver['sendErrors'], connectErrors: driver['connectErrors'], disconnectErrors: driver['disconnectErrors'], transportErrors: driver['transportErrors'] }).toEqual({
+      sendErrors: 1,
+      connectErrors: 1,
+      disconnectErrors: 1,
+      transportErrors: undefined,
+    });
   });
 });

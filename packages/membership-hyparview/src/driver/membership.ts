@@ -120,6 +120,10 @@ export interface MembershipStats {
   readonly decode: Readonly<DecodeStats>;
   readonly service: Readonly<Record<string, number>>;
   readonly plumtree: Readonly<Record<string, number>>;
+  /**
+   * The driver's counters. A transport call that throws counts once, in the counter of the call:
+   * `sendErrors`, `connectErrors` or `disconnectErrors`.
+   */
   readonly driver: Readonly<Record<string, number>>;
 }
 
@@ -273,7 +277,6 @@ class MembershipDriver implements Membership {
     suspicions: 0,
     handlerErrors: 0,
     unknownSender: 0,
-    transportErrors: 0,
   };
 
   constructor(options: MembershipOptions) {
@@ -314,9 +317,6 @@ class MembershipDriver implements Membership {
       this.transport,
       this.config.connectionLingerMs,
       this.config.maxQueuedPerPeer,
-      () => {
-        this.counters.transportErrors += 1;
-      },
       // As the peer-down of a dial that failed, after the effect being carried out (the driver is busy then).
       (peer) => this.run(() => this.onPeerDown(peer)),
     );
