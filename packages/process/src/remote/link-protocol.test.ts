@@ -89,6 +89,35 @@ function earlierVersion(probeTarget = 'no-such-process'): (transport: PeerTransp
   });
 }
 
+/**
+ * A slow way in from `peer`: what that node sends is held until `release`, then delivered in
+ * order, except what `dropped` picks, which never arrives.
+ */
+function slowFrom(peer: string, dropped: (signal: Record<string, unknown>) => boolean) {
+  const held: (() => void)[] = [];
+  let holding = true;
+  const wrap = (transport: PeerTransport): PeerTransport => ({
+    nodeId: transport.nodeId,
+    send: (to, channel, payload) => transport.send(to, channel, payload),
+    onMessage: (channel, handler) =>
+      transport.onMessage(channel, (message) => {
+        if (message.from !== peer) handler(message);
+        else if (dropped(message.payload as Record<string, unknown>)) return;
+        else if (holding) held.push(() => handler(message));
+        else handler(message);
+      }),
+    on: (event, handler) => transport.on(event, handler),
+    connect: (to) => transport.connect(to),
+    disconnect: (to) => transport.disconnect(to),
+    peers: () => transport.peers(),
+  });
+  const release = (): void => {
+    holding = false;
+    for (const deliver of held.splice(0)) deliver();
+  };
+  return { wrap, release };
+}
+
 type Step = readonly ['link' | 'unlink', Pid] | readonly ['stop', string];
 
 /** A trapping process that runs each script it is sent in one go, and records what else it gets. */
@@ -289,6 +318,14 @@ describe('the link protocol between nodes (unlink with an id, acknowledged)', ()
     expect([heldFor(runtime('a'), 'b'), entriesFor(runtime('a'), 'b')]).toEqual([0, 0]);
     await simulation.runForAsync(10 * LATENCY);
     expect(linksOf(runtime('b'), b1)).toEqual([]);
+    // The probe's answer is awaited after its time (it may still say the node speaks unlink ids)
+    // until the node goes down, and no longer.
+    const bridge = (runtime('a') as unknown as RuntimeImpl).remote!;
+    const late = (bridge as unknown as { readonly lateProbes: ReadonlyMap<number, string> }).lateProbes;
+    expect([...late.values()]).toEqual(['b']);
+    simulation.crash('b');
+    await simulation.runForAsync(1_000);
+    expect(late.size).toBe(0);
   });
 
   it.each([
@@ -311,6 +348,34 @@ describe('the link protocol between nodes (unlink with an id, acknowledged)', ()
     expect([heldFor(runtime('a'), 'b'), entriesFor(runtime('a'), 'b')]).toEqual([0, 0]);
     await simulation.runForAsync(10 * LATENCY);
     expect([linksOf(runtime('a'), a1), linksOf(runtime('b'), b1)]).toEqual([[], []]);
+  });
+
+  it.each([
+    ['its own probe and its answer', (_signal: Record<string, unknown>) => false],
+    ['its answer alone (its own probe found no room)', (signal: Record<string, unknown>) => signal.t === 'call'],
+  ])('speaks with unlink ids to a node of this version whose answer comes after the probe’s time, once it comes: %s late (review finding)', async (_case, dropped) => {
+    // The late answer was dropped, and the node kept to plain unlinks for the rest of its life, with
+    // the race they lose: a's plain unlink crossed b's unlink and link, and a took b's link while b
+    // took a's unlink, a linked and b not.
+    const slow = slowFrom('b', dropped);
+    const { simulation, runtime } = cluster(['a', 'b'], { a: slow.wrap });
+    const a1 = scripted(runtime('a'), []);
+    const b1 = scripted(runtime('b'), []);
+    runtime('a').send(a1, { script: [['link', b1]] });
+    await simulation.runForAsync(CAPABILITY_PROBE_TIMEOUT_MS + 10 * LATENCY);
+    runtime('a').send(a1, { script: [['unlink', b1]] });
+    await simulation.runForAsync(1);
+    // Taken for the earlier version when the probe's time ran out: the unlink went plain.
+    expect(entriesFor(runtime('a'), 'b')).toBe(0);
+    runtime('a').send(a1, { script: [['link', b1]] });
+    await simulation.runForAsync(10 * LATENCY);
+    slow.release();
+    await simulation.runForAsync(10 * LATENCY);
+    runtime('a').send(a1, { script: [['unlink', b1]] });
+    runtime('b').send(b1, { script: [['unlink', a1], ['link', a1]] });
+    await simulation.runForAsync(1);
+    expect(entriesFor(runtime('a'), 'b')).toBe(1);
+    expect(await settled({ simulation, runtime, a1, b1 })).toEqual({ a: [], b: [], counts: [0, 0, 0, 0] });
   });
 
   it('cancels the probe’s timer when the answer comes, when the node goes down, and when the runtime shuts down', async () => {

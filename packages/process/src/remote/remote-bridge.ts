@@ -24,9 +24,10 @@
 // earlier version, and before the answer comes, an unlink is as it was (the link goes at once,
 // nothing is acked), except that an unlink sent while the answer was awaited carries an id and
 // is held until the answer: acked by a node of this version, and dropped when the answer says
-// the node is of the earlier one. A probe unanswered in
-// CAPABILITY_PROBE_TIMEOUT_MS counts as that answer (an earlier runtime with a process registered
-// under the name may never answer; plain unlinks are safe with either version).
+// the node is of the earlier one. A probe unanswered in CAPABILITY_PROBE_TIMEOUT_MS counts as
+// that answer (an earlier runtime with a process registered under the name may never answer;
+// plain unlinks are safe with either version), until an answer that says otherwise comes after
+// all (see `lateAnswer`).
 //
 // Distributed Erlang delivers every signal on a connection, or breaks the connection (and then
 // both nodes see `noconnection` for all they shared); a signal is never lost while it stays up.
@@ -101,6 +102,11 @@ export class RemoteBridge {
   private readonly protocols = new Map<string, LinkProtocol>();
   /** Capability probes waiting for their answer: the node called and the probe's deadline, by call reference. */
   private readonly probes = new Map<number, { readonly node: string; readonly timer: Timer }>();
+  /**
+   * Capability probes whose time ran out, by call reference: the node called, until its answer
+   * comes or it goes down (one per life of a node, as probes are).
+   */
+  private readonly lateProbes = new Map<number, string>();
   /** The id of the last unlink sent (ids need only differ between unlinks of one link). */
   private unlinkIds = 0;
   /**
@@ -135,6 +141,7 @@ export class RemoteBridge {
     this.unsubscribe();
     for (const { timer } of this.probes.values()) timer.cancel();
     this.probes.clear();
+    this.lateProbes.clear();
   }
 
   private index(index: Map<string, Set<ProcessRecord>>, node: string, record: ProcessRecord): void {
@@ -305,12 +312,26 @@ export class RemoteBridge {
    * version answers `noproc` at once, unless a process is registered there under the probe's
    * name (which may never answer). Taken for the earlier version, which is safe with either:
    * plain unlinks, and the unlinks held for the answer let go (acks that come later end nothing).
+   * The answer is still awaited (`lateAnswer`).
    */
   private probeTimedOut(ref: number): void {
     const node = this.endProbe(ref);
     if (node === undefined || this.protocols.get(node) !== 'probing') return;
     this.runtime.emit(['foundation', 'process', 'capability-probe-timeout'], { count: 1 }, { node });
+    this.lateProbes.set(ref, node);
     this.probed(node, false);
+  }
+
+  /**
+   * The answer to a probe whose time ran out: a node of this version that was slow to answer (its
+   * own probe, which goes before its answer, came too late to tell this side either) is spoken to
+   * with unlink ids from now on. Safe in the middle of a link's life: with a node taken for the
+   * earlier version nothing is held (its plain unlinks went at once), so only unlinks sent from
+   * now on carry ids; each is held until the ack of its own id, which that node, having answered,
+   * sends; and the node takes every plain unlink sent before, since signals to it arrive in order.
+   */
+  private lateAnswer(node: string, unlinkIds: boolean): void {
+    if (unlinkIds && this.protocols.get(node) === 'plain') this.protocols.set(node, 'unlink-id');
   }
 
   /** The answer to a capability probe of `node`. */
@@ -537,6 +558,13 @@ export class RemoteBridge {
           this.probed(fromNode, signal.ok && statesUnlinkId(signal.body));
           return;
         }
+        const late = this.lateProbes.get(signal.ref);
+        if (late !== undefined) {
+          if (late !== fromNode) throw new MalformedSignalError(fromNode, 'a reply to a call made to another node');
+          this.lateProbes.delete(signal.ref);
+          this.lateAnswer(fromNode, signal.ok && statesUnlinkId(signal.body));
+          return;
+        }
         const call = runtime.calls.remote.get(signal.ref);
         // A late reply (its call timed out or its caller exited) is dropped. One from another
         // node than the one called is a spoof (call references count up from a known base, so
@@ -656,6 +684,7 @@ export class RemoteBridge {
     // The node's next life is probed afresh: it may run another version.
     this.protocols.delete(node);
     for (const [ref, probe] of [...this.probes]) if (probe.node === node) this.endProbe(ref);
+    for (const [ref, called] of [...this.lateProbes]) if (called === node) this.lateProbes.delete(ref);
     const runtime = this.runtime;
     const linked = this.linksByNode.get(node);
     this.linksByNode.delete(node);
