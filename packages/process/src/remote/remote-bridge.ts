@@ -41,7 +41,10 @@
 // arrive in order), without bound and without a signal that there is room again, and a throw
 // would never go. From the loss until the node's `nodeDown`, every signal for it is refused,
 // as it would be for a node that is down, so none arrives after the gap. (A router without
-// `disconnect` cannot break a connection: the loss is only reported.) Other refusals stay
+// `disconnect` cannot break a connection: the loss is only reported. One whose `disconnect`
+// throws is reported too, and this side runs the node's `nodeDown` itself, so that nothing it
+// shares with that node waits here for ever; the other node hears nothing until it sees this one
+// go down.) Other refusals stay
 // where the runtime already reports them: a message as a dead letter, a link or a monitor as
 // `noconnection` to its asker, a call as failed.
 import { FoundationError } from '@foundation/core';

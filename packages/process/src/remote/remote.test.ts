@@ -851,6 +851,45 @@ describe('location transparency through a RemoteRouter (testkit network)', () =>
     expect(telemetry.filter((entry) => entry === 'a foundation.process.signal-lost')).toHaveLength(2);
   });
 
+  it('ends what this node shares with the other when breaking the connection throws, and reports the throw (review finding)', async () => {
+    // A lost signal asks the router to break the connection, so that both nodes run their
+    // nodeDown; a transport whose disconnect throws must still leave this side with nothing it
+    // shares with the node (links broken, calls failed), or nothing would ever end them.
+    let refuse = false;
+    const throwing = (transport: PeerTransport): PeerTransport => {
+      const inner = refusing((payload) => (refuse && payload.t === 'down' ? 'refuse' : 'send'))(transport);
+      return {
+        ...inner,
+        disconnect: (peer) => {
+          if (transport.nodeId === 'a') throw new Error('the transport cannot close the connection');
+          inner.disconnect(peer);
+        },
+      };
+    };
+    const { simulation, runtime, telemetry } = cluster(53, ['a', 'b'], {}, undefined, throwing);
+    const dying = runtime('a').spawn(() => undefined);
+    const target = asker(runtime('b'), []);
+    runtime('b').register('server', runtime('b').spawn(() => NO_REPLY));
+    const fromA: unknown[] = [];
+    const linker = asker(runtime('a'), fromA);
+    runtime('a').send(linker, { command: 'link', target });
+    watchFrom(runtime('b'), dying);
+    let outcome: unknown = 'pending';
+    void runtime('a').call({ name: 'server', node: 'b' }, 'held', { timeout: Number.POSITIVE_INFINITY }).catch((error: unknown) => (outcome = error));
+    await simulation.runForAsync(50);
+    expect(runtime('a').processInfo(dying)?.monitoredBy).toBe(1);
+    refuse = true;
+    runtime('a').exit(dying, 'kill');
+    await simulation.runForAsync(1_000);
+    expect(telemetry.filter((entry) => entry.startsWith('a foundation.process.') && entry !== 'a foundation.process.exit')).toEqual([
+      'a foundation.process.signal-lost',
+      'a foundation.process.router-disconnect-failed',
+    ]);
+    expect(fromA).toMatchObject([{ type: 'exit', reason: 'noconnection' }]);
+    expect(runtime('a').processInfo(linker)?.links).toEqual([]);
+    expect(outcome).toBeInstanceOf(NoConnectionError);
+  });
+
   it('breaks the connection when the transport refuses a signal held for it as it comes up (review finding)', async () => {
     // The link was held while the connection came up and refused in the flush; the linker took
     // it as made, the other node never heard of it, and the link's exit never came. Seed 49.

@@ -57,7 +57,8 @@ export interface RemoteRouter {
    * Breaks the connection to `node`, so that both nodes hear `nodeDown` for each other. The
    * runtime asks for it when a signal was lost on a connection that stays up (see RemoteBridge);
    * a router that has it must make a `nodeDown` follow, now or when the connection closes. A
-   * runtime over a router without it can only report such a loss.
+   * runtime over a router without it can only report such a loss. When it throws, the runtime
+   * reports that (`router-disconnect-failed`) and runs `nodeDown` for the node on its own side.
    */
   disconnect?(node: string): void;
 }
