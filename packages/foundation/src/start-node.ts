@@ -28,7 +28,7 @@ import { createClusterEvents } from './cluster/cluster-events';
 import type { ClusterEvents } from './cluster/cluster-events';
 import { createClusterConsensus } from './consensus/cluster-consensus';
 import type { ClusterConsensus, ConsensusLog } from './consensus/cluster-consensus';
-import { createDistributedLocks } from './coordination/distributed-lock';
+import { createLockClient } from './coordination/distributed-lock';
 import type { DistributedLocks } from './coordination/distributed-lock';
 import { startSingleton, stopSingletons } from './coordination/singleton';
 import type { Singleton, SingletonOptions } from './coordination/singleton';
@@ -427,7 +427,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
   const clusterEvents = createClusterEvents(events, membership, reporter('cluster-events'), { clock });
   const reportMetrics = reporter('cluster-metrics');
   const sleepOn = (ms: number, signal?: AbortSignal): Promise<void> => sleep(clock, ms, signal);
-  const locks = createDistributedLocks(consensus, { nodeId, clock, random, sleep: sleepOn });
+  const lockClient = createLockClient(consensus, { nodeId, clock, random, sleep: sleepOn });
+  const { locks } = lockClient;
 
   /**
    * A membership join attempt (which lasts up to the membership's own joinTimeoutMs), rejected
@@ -740,6 +741,9 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Foundat
         // registry refuses that question (RegistryClosedError from a timer).
         await steps.run('learner-upkeep', stopLearnerUpkeep);
         await steps.run('lock-sweep', stopLockSweep);
+        // After the singletons, whose stop aborts an acquire in flight and so starts a take-back:
+        // one in flight is aborted and waited for, so that none proposes into the rest of the stop.
+        await steps.run('lock-take-backs', () => lockClient.stop());
         registryClosed = true;
         await steps.run('registry', () => registry.close({ announce: true }));
         await steps.run('control', () => control.close());

@@ -3,7 +3,9 @@
 // simulated network; the follower's forwarded acquire reaches the leader, whose answer is lost
 // on the way back (the request fails, as with a link that broke after delivering it).
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { sleep } from '@foundation/core';
 import type { ClusterConsensus } from '../src/consensus/cluster-consensus';
+import { createLockClient } from '../src/coordination/distributed-lock';
 import { locksOf, settle, startPair } from './support/simulated-consensus';
 
 const started: ClusterConsensus[] = [];
@@ -86,5 +88,60 @@ describe('an acquire whose answer is lost', () => {
     await simulation.runForAsync(1_000);
     expect(leader.stateMachine.appliedIndex()).toBe(appliedBefore);
     expect(leader.stateMachine.lock('job')).toBeNull();
+  });
+
+  it('proposes nothing once the locks are stopped, with a take-back in flight: it is aborted and waited for', async () => {
+    // Review finding: the take-back ran in the background, and the node's stop() did not wait for
+    // it: a singleton's acquire aborted by the stop started one, which went on proposing its
+    // acquire and release while the node stopped, and after stop() had returned.
+    const { simulation, handlers, followerNode, leader, follower } = await startPair(14, started);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+
+    // The leader holds back every forwarded acquire until the test lets them through, and notes
+    // every command it is sent, and whether the locks had stopped by then.
+    const handle = handlers.get('leader')!;
+    const held: (() => void)[] = [];
+    const sent: { op: unknown; afterStop: boolean }[] = [];
+    let stopped = false;
+    handlers.set('leader', (message) => {
+      const command = (message.payload as { command?: { op?: unknown } }).command;
+      sent.push({ op: command?.op, afterStop: stopped });
+      if (command?.op !== 'acquire') return handle(message);
+      return new Promise<void>((resolve) => held.push(resolve)).then(() => handle(message));
+    });
+    const client = createLockClient(follower, { nodeId: followerNode.id, clock: followerNode.clock, random: followerNode.random, sleep: (ms, signal) => sleep(followerNode.clock, ms, signal) });
+    const controller = new AbortController();
+    const gaveUp = client.locks.acquire('job', { leaseMs: 60_000, signal: controller.signal });
+    await simulation.runUntilAsync(() => held.length === 1, { maxTime: 1_000 });
+    controller.abort(new Error('caller gave up'));
+    await expect(settle(simulation, gaveUp)).rejects.toThrow('caller gave up');
+    // The take-back's acquire is on its way, held at the leader.
+    await simulation.runUntilAsync(() => held.length === 2, { maxTime: 1_000 });
+
+    await settle(simulation, client.stop());
+    stopped = true;
+    // Both acquires reach the log now; the take-back's caller has gone, and proposes no release.
+    for (const letThrough of held) letThrough();
+    await simulation.runForAsync(5_000);
+    expect(sent).toEqual([
+      { op: 'acquire', afterStop: false },
+      { op: 'acquire', afterStop: false },
+    ]);
+    // An acquire given up on after the stop takes nothing back either: only its own acquire is sent.
+    const lateController = new AbortController();
+    const late = client.locks.acquire('other', { leaseMs: 60_000, signal: lateController.signal });
+    await simulation.runUntilAsync(() => held.length === 3, { maxTime: 1_000 });
+    lateController.abort(new Error('gave up too'));
+    await expect(settle(simulation, late)).rejects.toThrow('gave up too');
+    held[2]!();
+    await simulation.runForAsync(5_000);
+    expect(sent.filter((entry) => entry.afterStop)).toEqual([{ op: 'acquire', afterStop: true }]);
+    process.off('unhandledRejection', onUnhandled);
+    expect(unhandled).toEqual([]);
+    // What the take-back's acquire was granted lasts 1 ms: the lock is not left taken for the lease.
+    await simulation.runForAsync(10);
+    expect(leader.stateMachine.lock('job')?.expiresAt ?? 0).toBeLessThan(followerNode.clock.now());
   });
 });

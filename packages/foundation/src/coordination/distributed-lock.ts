@@ -118,7 +118,30 @@ export async function takeOverAndRelease(propose: (command: LockCommand) => Prom
   return released((await propose({ op: 'release', name, token: result.lock.token })).value);
 }
 
-export function createDistributedLocks(backend: LockBackend, options: { readonly nodeId: string; readonly clock: Clock; readonly random?: Random; readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void> }): DistributedLocks {
+export interface DistributedLocksOptions {
+  readonly nodeId: string;
+  readonly clock: Clock;
+  readonly random?: Random;
+  readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+/** A node's locks, with what its stop() needs of them. */
+export interface LockClient {
+  readonly locks: DistributedLocks;
+  /**
+   * Stops the take-backs: aborts the proposals of those in flight and resolves once they have
+   * settled; an acquire that fails from then on takes nothing back (a grant it may still get ends
+   * with its lease). Before, a take-back started as the node stopped (a singleton's acquire aborted
+   * by its stop, say) went on proposing into the node's stop, after stop() had returned too.
+   */
+  stop(): Promise<void>;
+}
+
+export function createDistributedLocks(backend: LockBackend, options: DistributedLocksOptions): DistributedLocks {
+  return createLockClient(backend, options).locks;
+}
+
+export function createLockClient(backend: LockBackend, options: DistributedLocksOptions): LockClient {
   const lease = (state: LockState, leaseMs: number): LockLease => ({
     name: state.name,
     token: state.token,
@@ -135,6 +158,9 @@ export function createDistributedLocks(backend: LockBackend, options: { readonly
       return released(value);
     },
   });
+  /** The take-backs in flight, each settled (never rejected) once done. */
+  const takingBack = new Set<Promise<void>>();
+  const stopping = new AbortController();
   /**
    * Takes back whatever an acquire by `owner` that its caller gave up on may still be granted:
    * the proposal can be in the log already, or get there, after it failed or was aborted, and
@@ -144,12 +170,14 @@ export function createDistributedLocks(backend: LockBackend, options: { readonly
    * one given up on (unless an older proposal is still waiting), so that, appended after it, the
    * given-up one is refused. Best effort: if this fails too, the lease ends by itself.
    */
-  const takeBack = async (name: string, owner: string): Promise<void> => {
-    try {
-      await takeOverAndRelease((command) => backend.propose('locks', command), name, owner, options.clock.now());
-    } catch {
-      // The lease ends by itself.
-    }
+  const takeBack = (name: string, owner: string): void => {
+    if (stopping.signal.aborted) return;
+    const work = takeOverAndRelease((command) => backend.propose('locks', command, stopping.signal), name, owner, options.clock.now()).then(
+      () => undefined,
+      () => undefined, // the lease ends by itself
+    );
+    takingBack.add(work);
+    void work.then(() => takingBack.delete(work));
   };
   const acquire = async (name: string, acquireOptions: AcquireOptions = {}): Promise<LockLease | null> => {
     // The table refuses a command without a name only once it is in the log, with a null result.
@@ -170,7 +198,7 @@ export function createDistributedLocks(backend: LockBackend, options: { readonly
       try {
         ({ value } = await backend.propose('locks', { op: 'acquire', name, owner, leaseMs, now: options.clock.now() }, acquireOptions.signal));
       } catch (error) {
-        void takeBack(name, owner);
+        takeBack(name, owner);
         throw error;
       }
       const result = value as LockResult | null;
@@ -199,5 +227,11 @@ export function createDistributedLocks(backend: LockBackend, options: { readonly
       return state !== null && options.clock.now() < state.expiresAt ? state : null;
     },
   };
-  return locks;
+  return {
+    locks,
+    async stop() {
+      stopping.abort();
+      await Promise.all(takingBack);
+    },
+  };
 }
