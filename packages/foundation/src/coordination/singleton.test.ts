@@ -57,6 +57,8 @@ function world() {
   const table = new LockTable();
   let index = 0;
   const cutOff = new Set<string>();
+  /** Nodes whose proposals reach the table only this many ms after they are made. */
+  const delayed = new Map<string, number>();
   const running = new Set<string>();
   /** Proposals per node. */
   const proposed = new Map<string, number>();
@@ -79,6 +81,15 @@ function world() {
       propose: (_stream: 'locks', command: LockCommand) => {
         proposed.set(id, (proposed.get(id) ?? 0) + 1);
         if (cutOff.has(id)) return new Promise<never>((_resolve, reject) => clock.setTimer(5_000, () => reject(new Error('no quorum'))));
+        const delayMs = delayed.get(id);
+        if (delayMs !== undefined) {
+          return new Promise<{ value: unknown }>((resolve) =>
+            clock.setTimer(delayMs, () => {
+              index += 1;
+              resolve({ value: table.apply(command, index) });
+            }),
+          );
+        }
         index += 1;
         return Promise.resolve({ value: table.apply(command, index) });
       },
@@ -110,7 +121,7 @@ function world() {
       },
       { nodeId: id, clock, sleep },
     );
-  return { clock, cutOff, running, proposed, node, userLocks };
+  return { clock, cutOff, delayed, running, proposed, node, userLocks };
 }
 
 describe('the singleton', () => {
@@ -149,6 +160,27 @@ describe('the singleton', () => {
     void b.stop();
     clock.advance(10_000);
     await settle();
+  });
+
+  it('proposes nothing once stop() has resolved, though a renewal it gave up on answers later', async () => {
+    // Review finding: a renewal still waiting when the singleton stopped was given back in the
+    // background once it answered, and stop() did not wait for that: the release was proposed
+    // after stop() had returned (into the node's stop, or a stopped Raft).
+    const { clock, delayed, proposed, node } = world();
+    const a = node('A');
+    await settle();
+    expect(a.isHere()).toBe(true);
+    // From here A's proposals take 3 s: the renewal due at 1 s is still waiting when stop() comes.
+    delayed.set('A', 3_000);
+    const sentBefore = proposed.get('A')!;
+    await advanceUntil(clock, () => proposed.get('A')! > sentBefore);
+    let stopped = false;
+    void a.stop().then(() => (stopped = true));
+    await advanceUntil(clock, () => stopped);
+    expect(stopped).toBe(true);
+    const sentByStop = proposed.get('A');
+    await advanceUntil(clock, () => false); // 10 s: the renewal and the release answer meanwhile
+    expect(proposed.get('A')).toBe(sentByStop);
   });
 
   it('stops without waiting the consensus timeout for a release that cannot commit: the lease ends by itself', async () => {

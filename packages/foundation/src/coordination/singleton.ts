@@ -68,6 +68,10 @@ export function startSingleton(
   const acquire = reservedAcquire(locks);
   const listeners = new Map<SingletonEvent, Set<(pid: Pid) => void>>();
   const controller = new AbortController();
+  /** Aborted once stop() is done: a renewal answering later is not given back (see hold). */
+  const finished = new AbortController();
+  /** Releases of renewals that answered after they were given up on, settled (never rejected). */
+  const lateReleases = new Set<Promise<unknown>>();
   let current: { pid: Pid; lease: LockLease } | null = null;
 
   const emit = (event: SingletonEvent, pid: Pid): void => {
@@ -165,8 +169,18 @@ export function startSingleton(
           ),
         ]);
         if (outcome === null) {
-          // Deadline (or stop) first: give back whatever the renewal still brings.
-          void renewal.then((late) => late.release()).catch(() => undefined);
+          // Deadline (or stop) first: give back whatever the renewal still brings, until stop()
+          // is done. One that answers after that is left to end with its lease: stop() waited
+          // for its own release as long as it does (giveBack), and nothing proposes after it.
+          void renewal.then(
+            (late) => {
+              if (finished.signal.aborted) return;
+              const release = late.release({ signal: finished.signal }).catch(() => undefined);
+              lateReleases.add(release);
+              void release.then(() => lateReleases.delete(release));
+            },
+            () => undefined,
+          );
           break;
         }
         if ('renewed' in outcome) {
@@ -235,6 +249,9 @@ export function startSingleton(
     async stop() {
       controller.abort();
       await running;
+      // A late renewal's release still waiting is given up on (its lease ends by itself).
+      finished.abort();
+      await Promise.all(lateReleases);
     },
   };
 }
