@@ -722,14 +722,13 @@ export class Replica {
   /**
    * Merges a departure record. A record about this node at or above its incarnation makes it
    * refute (move to a higher incarnation and re-issue its entries). Records older than the
-   * retention purge but are not kept (`at` 0 is a floor notice).
+   * retention purge but are not kept (`at` 0 is a floor notice). Returns the incarnation of the
+   * node it purged here: the one held, at or below the record's; undefined when none was held.
    */
-  applyDeparture(record: DepartureRecord, now: number, reason: RemovalReason = 'departed'): boolean {
-    let changed = false;
+  applyDeparture(record: DepartureRecord, now: number, reason: RemovalReason = 'departed'): number | undefined {
     if (record.node === this.nodeId) {
       if (record.incarnation >= this.own.incarnation && record.incarnation < MAX_INCARNATION) {
         this.refute(record.incarnation + 1, 'declared departed by a peer');
-        changed = true;
       }
     } else if (record.incarnation > this.floorOf(record.node)) {
       // Whoever declared it knew which incarnation left: a departure of it seen here with
@@ -738,7 +737,6 @@ export class Replica {
       this.floors.delete(record.node);
       this.floors.set(record.node, record.incarnation);
       while (this.floors.size > this.options.maxRememberedDepartures) this.floors.delete(this.floors.keys().next().value!);
-      changed = true;
     }
     // The record itself is replicated state, kept (also about this node) until it expires.
     const fresh = now - record.at <= this.options.departureRetentionMs;
@@ -756,15 +754,12 @@ export class Replica {
         this.toggleHash(departureText(this.departed.get(oldest)!));
         this.departed.delete(oldest);
       }
-      changed = true;
     }
     const state = record.node === this.nodeId ? undefined : this.origins.get(record.node);
-    if (state !== undefined && state.incarnation <= record.incarnation) {
-      this.dropOrigin(state, reason);
-      this.origins.delete(record.node);
-      changed = true;
-    }
-    return changed;
+    if (state === undefined || state.incarnation > record.incarnation) return undefined;
+    this.dropOrigin(state, reason);
+    this.origins.delete(record.node);
+    return state.incarnation;
   }
 
   private floorOf(node: string): number {

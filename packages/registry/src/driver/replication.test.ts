@@ -119,7 +119,7 @@ describe('replication', () => {
     expect(late.stats().antiEntropyRounds - rounds).toBeLessThanOrEqual(10);
   });
 
-  it('a node that leaves has its entries purged everywhere, though only its neighbours noticed (seed=104)', () => {
+  it('a node that leaves has its entries purged everywhere, though only its neighbours noticed, and every node tells node-purge once (seed=104)', () => {
     const { simulation, cluster } = start(104, 8, { neighbours: 2 });
     simulation.runFor(200);
     for (const { registry } of cluster.values()) registry.register(`svc-${registry.nodeId}`, registry.nodeId, { mode: 'group' });
@@ -128,10 +128,13 @@ describe('replication', () => {
     for (const member of cluster.values()) member.registry.on('node-purge', ({ node: gone }) => purges.push(`${member.id}:${gone}`));
     simulation.crash('n5');
     simulation.runFor(2000);
-    // Noticed by its neighbours (each reports every failed reconnection), not by everyone.
-    const noticedBy = new Set(purges.map((purge) => purge.split(':')[0]));
-    expect(noticedBy.size).toBeGreaterThan(0);
-    expect(noticedBy.size).toBeLessThan(7);
+    // Noticed by its neighbours (each reports every failed reconnection), not by everyone; the
+    // others purge it on their departure records, and each node tells of its purge once.
+    expect(purges.sort()).toEqual(
+      liveNodes(simulation, cluster)
+        .map((member) => `${member.id}:n5`)
+        .sort(),
+    );
     for (const member of liveNodes(simulation, cluster)) {
       expect(member.registry.find('svc-n5')).toBeUndefined();
       expect(member.registry.listServices()).toHaveLength(7);
@@ -506,10 +509,15 @@ describe('failure reports', () => {
     const leave = (node: string, incarnation?: number): void => {
       for (const handler of leaves) handler(node, 'failed', incarnation);
     };
+    /** `peer` broadcasts the departure of `node` under `incarnation` (its own purge decision), which reaches a. */
+    const departedAt = (peer: string, node: string, incarnation: number): void => {
+      const record = { node, incarnation, at: simulation.clock.now() };
+      for (const payload of encodeDeltas('production', [], [record], 1_000)) for (const handler of subscribers) handler({ from: peer, payload });
+    };
     /** The departure records a broadcast, as node#incarnation. */
     const departures = (): string[] =>
       published.flatMap((payload) => (JSON.parse(new TextDecoder().decode(payload)) as { departed: [string, number, number][] }).departed.map(([node, incarnation]) => `${node}#${incarnation}`));
-    return { simulation, registry, purges, started, leave, departures };
+    return { simulation, registry, purges, started, leave, departedAt, departures };
   }
 
   it('a report of a node nothing of which is held here purges nothing and tells no node-purge (seed=140) (review finding)', () => {
@@ -528,6 +536,36 @@ describe('failure reports', () => {
     expect(registry.find('svc')).toBeUndefined();
     expect(purges).toEqual([{ node: 'm', incarnation: 1 }]);
     expect(departures()).toEqual(['m#1']);
+  });
+
+  it('a peer\'s departure record that purges an incarnation held here tells node-purge, once per incarnation (seed=141) (review finding)', () => {
+    // node-purge told of purges this node decided alone: where a peer's departure record purged
+    // the node (most nodes, as only a node's neighbours see it leave), nothing was told.
+    const { simulation, registry, purges, started, leave, departedAt, departures } = reported(141);
+    started('m', 1, 'svc');
+    started('k', 2, 'other');
+    departedAt('p', 'm', 1);
+    expect(registry.find('svc')).toBeUndefined();
+    expect(purges).toEqual([{ node: 'm', incarnation: 1 }]);
+    // The same record again, from another peer, and this node's own detector: purged already.
+    departedAt('q', 'm', 1);
+    leave('m');
+    // A record of a node never held here, and one of an incarnation older than the one held, purge nothing.
+    departedAt('p', 'ghost', 3);
+    departedAt('p', 'k', 1);
+    simulation.runFor(10);
+    expect(registry.find('other')?.node).toBe('k');
+    expect(purges).toEqual([{ node: 'm', incarnation: 1 }]);
+    // A record of a later incarnation than the one held purges the one held, and names it.
+    departedAt('p', 'k', 3);
+    expect(registry.find('other')).toBeUndefined();
+    expect(purges).toEqual([
+      { node: 'm', incarnation: 1 },
+      { node: 'k', incarnation: 2 },
+    ]);
+    // A peer's record is that peer's to broadcast: a spreads none of its own for them.
+    simulation.runFor(10);
+    expect(departures()).toEqual([]);
   });
 });
 

@@ -45,6 +45,11 @@ export interface ReplicationOptions {
   readonly onMemberLeave: (node: string, record: DepartureRecord | undefined) => void;
   /** This node retired an incarnation of another that a second life of it reused (see Replica.applyDelta). */
   readonly onRetire?: (record: DepartureRecord) => void;
+  /**
+   * A peer's departure record purged `incarnation` of `node` here (the one held, at or below the
+   * record's). Once per incarnation: a record that finds nothing held purges nothing.
+   */
+  readonly onPurge?: (node: string, incarnation: number) => void;
 }
 
 export interface ReplicationStats {
@@ -236,7 +241,11 @@ export class Replication {
           }
         });
         const notices: DepartureRecord[] = [];
-        for (const record of message.departed) replica.applyDeparture(record, now);
+        const purged: { node: string; incarnation: number }[] = [];
+        for (const record of message.departed) {
+          const incarnation = replica.applyDeparture(record, now);
+          if (incarnation !== undefined) purged.push({ node: record.node, incarnation });
+        }
         let ownChanged = false;
         const retired: DepartureRecord[] = [];
         const departed: DepartureRecord[] = [];
@@ -260,6 +269,8 @@ export class Replication {
           if (result.departed !== undefined) departed.push(result.departed);
           if (replica.incarnation !== before) ownChanged = true;
         }
+        // Told once the whole message is merged, as the purges this node decides below.
+        for (const { node, incarnation } of purged) this.options.onPurge?.(node, incarnation);
         // Every holder of the reused incarnation purges it, and the node moves past it.
         this.publishDepartures(retired);
         for (const record of retired) this.options.onRetire?.(record);
