@@ -741,6 +741,33 @@ describe('HyParView §4.4: NEIGHBOR, DISCONNECT and failures', () => {
     expect({ joiner: joiner.activeView(), seed: seed.activeView() }).toEqual({ joiner: [], seed: [] });
   });
 
+  it.each([
+    ['a FORWARD_JOIN walk for it ends here', (node: HyParViewCore) => node.receive('a', { type: 'forward-join', epoch: 0, node: 'p', ttl: 0 }, 20)],
+    ['its own JOIN comes here', (node: HyParViewCore) => node.receive('p', { type: 'join', epoch: 0, id: 77 }, 20)],
+  ])('a request that times out sends no DISCONNECT to a peer linked by then another way (%s), or it would end that link on the peer’s side only (review finding)', (_case, linkAnotherWay) => {
+    // The DISCONNECT after a timeout undoes an acceptance of the request; a peer that joined the
+    // active view meanwhile by another path (a FORWARD_JOIN accepted here, its JOIN taken here)
+    // holds this node through that path, and the DISCONNECT made it let go while this node kept it.
+    const node = withPassive(core({ maxPendingPromotions: 1, neighborRequestTimeoutMs: 100 }), ['p']);
+    withActive(node, ['a']);
+    const peer = new HyParViewCore({ self: 'p', config: config(), random: createSeededRandom(2) });
+    peer.join([], 0);
+    peer.takeEffects();
+    node.tick(0);
+    const toPeer = sends(node.takeEffects()).filter((sent) => sent.to === 'p');
+    expect(toPeer.map((sent) => sent.message.type)).toEqual(['neighbor']);
+    // The request is slow on its way; meanwhile the peer is linked here another way.
+    linkAnotherWay(node);
+    expect(node.activeView()).toContain('p');
+    toPeer.push(...sends(node.takeEffects()).filter((sent) => sent.to === 'p'));
+    node.tick(101);
+    toPeer.push(...sends(node.takeEffects()).filter((sent) => sent.to === 'p'));
+    expect(toPeer.map((sent) => sent.message.type)).not.toContain('disconnect');
+    for (const sent of toPeer) peer.receive('me', sent.message, 150);
+    for (const sent of sends(peer.takeEffects())) if (sent.to === 'me') node.receive('p', sent.message, 160);
+    expect({ node: node.activeView().includes('p'), peer: peer.activeView() }).toEqual({ node: true, peer: ['me'] });
+  });
+
   it('a heartbeat from a peer that is not in the active view is answered with DISCONNECT (links stay symmetric)', () => {
     const node = withActive(core(), ['a']);
     node.heartbeatFrom('stranger', 5);

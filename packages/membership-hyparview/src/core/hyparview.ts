@@ -743,8 +743,10 @@ export class HyParViewCore implements PeerService {
       // The peer may have taken the request (its acceptance lost, or slow and still to come): it
       // would hold this node as a neighbour that does not hold it, told only by heartbeats, when
       // on. A DISCONNECT follows the request on the wire and undoes any acceptance; one that
-      // comes late is undone too (see `onNeighborReply`).
-      this.disconnect(peer, true);
+      // comes late is undone too (see `onNeighborReply`). Not to a peer linked meanwhile another
+      // way (a FORWARD_JOIN for it ended here, its JOIN came here): it holds this node through that
+      // link, and a DISCONNECT would end it on its side only.
+      if (!this.active.has(peer)) this.disconnect(peer, true);
     }
   }
 
