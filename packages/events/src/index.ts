@@ -37,5 +37,6 @@ export { EventIdsExhaustedError } from './errors/event-ids-exhausted-error';
 export { EventStoreClosedError } from './errors/event-store-closed-error';
 export { EventSubscriberError } from './errors/event-subscriber-error';
 export { EventDataCorruptionError } from './errors/event-data-corruption-error';
+export type { EventPlaceColumn } from './errors/event-data-corruption-error';
 export { CorrelationGroupTooLargeError } from './errors/correlation-group-too-large-error';
 export { SqliteUnavailableError } from './errors/sqlite-unavailable-error';

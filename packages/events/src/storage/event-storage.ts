@@ -23,9 +23,8 @@ export interface SkippingAnswer {
   /** The rows left out, each as the error a read of it throws (naming its id and, in the order of storage, its number). */
   readonly skipped: EventDataCorruptionError[];
   /**
-   * The place, in the query's order, of the last row read, decoded or left out, that has one (a
-   * row whose place is itself damaged, such as a sequence number that is text, has none): the
-   * next page starts after it. undefined when no such row was read.
+   * The place, in the query's order, of the last row read, decoded or left out: the next page
+   * starts after it. undefined when no row was read.
    */
   readonly last: QueryPosition | undefined;
 }
@@ -60,8 +59,10 @@ export interface EventStorage {
    * (EventDataCorruptionError) instead of failing on the first: each is listed in `skipped`, and
    * `last` is past it, so that a reader paging from `last` goes on after it rather than meet it
    * on every page. Up to `limit` events, reading on past left-out rows to fill the page, and
-   * stopping early once `limit` rows were left out. Optional: a storage that cannot hold a row
-   * that does not decode (memory) need not have it.
+   * stopping early once `limit` rows were left out. A row whose place in the query's order is
+   * itself damaged has no place `last` can be past: the answer is then EventDataCorruptionError
+   * with `place` set, naming the row. Optional: a storage that cannot hold a row that does not
+   * decode (memory) need not have it.
    */
   querySkippingCorrupt?(query: NormalizedEventQuery): SkippingAnswer;
   /**

@@ -367,27 +367,93 @@ describe('paging past rows that no longer decode (review finding)', () => {
     }
   });
 
-  it('does not read a row whose sequence number is damaged too, which no cursor can pass, so it neither stops a reader at the end nor comes back on every page', async () => {
-    // Text sorts after every number: such a row stays at the end of the order of storage, after
-    // every cursor, and would be read (and left out) again by every page that reaches the end.
-    const file = await damagedFile(3, [2]);
-    const raw = new Database(file);
-    raw.prepare("UPDATE foundation_events SET sequence = 'x' WHERE id = 2").run();
-    raw.close();
-    const store = createEventStore({ storage: await openSqliteStorage({ path: file }), node: 'n' });
-    try {
-      const first = store.queryPage({ orderBy: 'stored', limit: 5, skipCorrupt: true });
-      expect(first.events.map((each) => each.id)).toEqual([1, 3]);
-      expect(first.skipped).toEqual([]);
-      const later = store.emit('later', {});
-      const second = store.queryPage({ orderBy: 'stored', limit: 5, skipCorrupt: true, after: first.cursor });
-      expect(second.events).toEqual([later]);
-      expect(second.skipped).toEqual([]);
-      // Without skipCorrupt the read that meets it reports it, as before.
-      expect(thrown(() => store.queryPage({ orderBy: 'stored', limit: 5, after: first.cursor }))).toBeInstanceOf(EventDataCorruptionError);
-    } finally {
+  describe('a row whose place in the order is damaged (review finding)', () => {
+    // Such a row has no place a cursor can be past: text and numbers above 2^53 sort after every
+    // row stored later too, numbers below 1 before every place. Pages with skipCorrupt left it out
+    // without a word (not in skipped), so a reader never learnt that an event was missing, while
+    // pages without it failed at whichever end the row sorts at. Now every such page fails,
+    // naming the row and the damaged column, until the row is repaired or deleted.
+    const damage = async (count: number, update: string): Promise<string> => {
+      const file = await damagedFile(count, []);
+      const raw = new Database(file);
+      raw.prepare(update).run();
+      raw.close();
+      return file;
+    };
+
+    it.each([
+      ['stored', 'asc', "sequence = 'x'", 'sequence', 3],
+      ['stored', 'desc', "sequence = 'x'", 'sequence', 3],
+      ['stored', 'asc', 'sequence = -1', 'sequence', 3],
+      ['stored', 'desc', 'sequence = 0', 'sequence', 3],
+      ['stored', 'asc', 'sequence = 1152921504606846976', 'sequence', 3],
+      ['id', 'asc', 'id = -5', 'id', -5],
+      ['id', 'desc', 'id = 1152921504606846976', 'id', undefined],
+      ['timestamp', 'asc', "timestamp = 'x'", 'timestamp', 3],
+      ['timestamp', 'desc', 'timestamp = -3', 'timestamp', 3],
+      ['timestamp', 'asc', 'id = -5', 'id', -5],
+    ] as const)('by %s, %s, with %s: fails every page that skips corrupt rows, from the start and from any cursor, naming the row and the column (3301)', async (orderBy, order, change, place, id) => {
+      const file = await damage(6, `UPDATE foundation_events SET ${change} WHERE id = 3`);
+      const store = createEventStore({ storage: await openSqliteStorage({ path: file }), node: 'n' });
+      try {
+        // A cursor of this order before and after the row, from pages without skipCorrupt where they can be read.
+        const cursors: (string | undefined)[] = [undefined];
+        for (const after of [1, 5]) {
+          const position = orderBy === 'stored' ? encodeStoredCursor(order, after) : encodeCursor(orderBy, order, { id: after, timestamp: after });
+          cursors.push(position);
+        }
+        for (const after of cursors) {
+          const error = thrown(() => store.queryPage({ orderBy, order, limit: 2, skipCorrupt: true, ...(after === undefined ? {} : { after }) }));
+          expect(error).toBeInstanceOf(EventDataCorruptionError);
+          expect(error.code).toBe(3301);
+          expect((error as EventDataCorruptionError).place).toBe(place);
+          expect((error as EventDataCorruptionError).id).toBe(id);
+          expect(error.context).toMatchObject({ place });
+          expect(error.message).toContain(`is no place in the order by ${orderBy}`);
+        }
+        // A page of another type than the row's is not stopped by it.
+        store.emit('other', {});
+        expect(store.queryPage({ orderBy, order, type: 'other', skipCorrupt: true }).events.map((each) => each.type)).toEqual(['other']);
+      } finally {
+        store.close();
+      }
+    });
+
+    it('fails the page that reaches a sequence number with a fraction, which sorts among the places, and not the pages before it', async () => {
+      const file = await damage(6, 'UPDATE foundation_events SET sequence = 2.5 WHERE id = 3');
+      const store = createEventStore({ storage: await openSqliteStorage({ path: file }), node: 'n' });
+      try {
+        const first = store.queryPage({ orderBy: 'stored', limit: 2, skipCorrupt: true });
+        expect(first.events.map((each) => each.id)).toEqual([1, 2]);
+        const error = thrown(() => store.queryPage({ orderBy: 'stored', limit: 2, skipCorrupt: true, after: first.cursor }));
+        expect(error).toBeInstanceOf(EventDataCorruptionError);
+        expect(error.code).toBe(3301);
+        expect((error as EventDataCorruptionError).place).toBe('sequence');
+        expect((error as EventDataCorruptionError).id).toBe(3);
+        // Nothing reached it as a plain Error (an internal check), reported as the medium failing (5503).
+        expect(error.message).toContain('(2.5)');
+      } finally {
+        store.close();
+      }
+    });
+
+    it('goes on once the row is repaired: a sequence number set to NULL is given again, after every row, by the next open', async () => {
+      const file = await damage(6, "UPDATE foundation_events SET sequence = 'x' WHERE id = 3");
+      let store = createEventStore({ storage: await openSqliteStorage({ path: file }), node: 'n' });
+      expect(thrown(() => store.queryPage({ orderBy: 'stored', skipCorrupt: true })).code).toBe(3301);
       store.close();
-    }
+      const raw = new Database(file);
+      raw.prepare('UPDATE foundation_events SET sequence = NULL WHERE id = 3').run();
+      raw.close();
+      store = createEventStore({ storage: await openSqliteStorage({ path: file }), node: 'n' });
+      try {
+        const page = store.queryPage({ orderBy: 'stored', skipCorrupt: true });
+        expect(page.events.map((each) => each.id)).toEqual([1, 2, 4, 5, 6, 3]);
+        expect(page.skipped).toEqual([]);
+      } finally {
+        store.close();
+      }
+    });
   });
 
   it('refuses a skipCorrupt that is not a boolean (3203)', async () => {
@@ -732,6 +798,37 @@ describe('query plans', () => {
       const plan = queryPlan(inspect, source);
       const index = source.includes('ORDER BY sequence') ? 'INDEX foundation_events_by_sequence' : source.includes('ORDER BY id') ? 'INTEGER PRIMARY KEY' : 'INDEX foundation_events_by_timestamp';
       expect({ source, plan }).toEqual({ source, plan: expect.stringMatching(new RegExp(`^SEARCH foundation_events USING ${index} \\(`)) });
+    }
+    inspect.close();
+  });
+
+  it('looks for rows whose place is damaged (skipCorrupt) with seeks on the order\'s indexes, whatever the filters, never by reading the table or a filter\'s range', () => {
+    const file = join(directory, 'unplaced-plans.db');
+    const statements: string[] = [];
+    const driver = function (filename: string, options?: Database.Options): Database.Database {
+      const db = new Database(filename, options);
+      const prepare = db.prepare.bind(db);
+      db.prepare = (source: string) => {
+        if (source.includes('LIMIT 1') && source.includes(' OR ')) statements.push(source);
+        return prepare(source);
+      };
+      return db;
+    };
+    const storage = createSqliteStorage({ path: file, driver: driver as unknown as SqliteDatabaseConstructor });
+    storage.append(Array.from({ length: 300 }, (_, index) => stamped(index + 1)));
+    for (const orderBy of ['stored', 'id', 'timestamp'] as const) {
+      for (const filter of [{}, { type: 't1' }, { types: ['t1', 't2'] }, { correlationId: 'c1' }, { type: 't1', correlationId: 'c1' }, { timeRange: [10, 200] as [number, number] }]) {
+        expect(storage.querySkippingCorrupt(normalizeQuery({ orderBy, limit: 10, ...filter })).events.length).toBeGreaterThan(0);
+      }
+    }
+    storage.close();
+    // One per filter for each column: the sequence number, the id (in id and timestamp order), the timestamp.
+    expect(statements).toHaveLength(18);
+    const inspect = new Database(file, { readonly: true });
+    for (const source of statements) {
+      const plan = queryPlan(inspect, source);
+      const index = source.includes('sequence <') ? 'INDEX foundation_events_by_(type_)?sequence' : source.includes('timestamp <') ? 'INDEX foundation_events_by_(type_)?timestamp' : '(INTEGER PRIMARY KEY|INDEX foundation_events_by_type)';
+      expect({ source, plan }).toEqual({ source, plan: expect.stringMatching(new RegExp(`^MULTI-INDEX OR; INDEX 1; SEARCH foundation_events USING ${index} \\(.*; INDEX 2; SEARCH foundation_events USING ${index} \\(`)) });
     }
     inspect.close();
   });

@@ -430,17 +430,55 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     }
   };
 
+  /**
+   * The query's filters (types, correlation id, wall time range) as conditions and their
+   * parameters. `rangesFirst`: the unary plus keeps SQLite from reading the correlation group or
+   * the wall time range through their indexes, where the caller's ranges (see UNPLACED) are seeks.
+   */
+  const filterConditions = (query: NormalizedEventQuery, conditions: string[], parameters: unknown[], rangesFirst = false): void => {
+    const plus = rangesFirst ? '+' : '';
+    if (query.types !== undefined) {
+      // With a correlation id too, the group (a request's few events) is read from its own
+      // index: the unary plus keeps SQLite, which keeps no statistics here, from choosing a
+      // type index that gives the order but reads every row of the type to find the group's.
+      const column = query.correlationId === undefined ? 'type' : '+type';
+      conditions.push(`${column} IN (${query.types.map(() => '?').join(', ')})`);
+      parameters.push(...query.types);
+    }
+    if (query.correlationId !== undefined) {
+      conditions.push(`${plus}correlation_id = ?`);
+      parameters.push(query.correlationId);
+    }
+    if (query.from !== Number.NEGATIVE_INFINITY) {
+      conditions.push(`${plus}wall_time >= ?`);
+      parameters.push(query.from);
+    }
+    if (query.to !== Number.POSITIVE_INFINITY) {
+      conditions.push(`${plus}wall_time <= ?`);
+      parameters.push(query.to);
+    }
+  };
+
   // Prepared statements for query shapes, built on first use.
   const queryStatements = new Map<string, SqliteStatement>();
+  const prepared = (source: string): SqliteStatement => {
+    let statement = queryStatements.get(source);
+    if (statement === undefined) {
+      statement = db.prepare(source).raw();
+      queryStatements.set(source, statement);
+    }
+    return statement;
+  };
   /** `placedOnly`: only rows with a place in the query's order that a cursor can hold (see placeOf). */
   const queryStatement = (query: NormalizedEventQuery, placedOnly = false): { statement: SqliteStatement; parameters: unknown[] } => {
     const conditions: string[] = [];
     const parameters: unknown[] = [];
     if (placedOnly) {
       // Ranges on the columns the order reads, which the order's index serves: text sorts above
-      // every number and a blob above text, so neither is within them, nor is infinity.
+      // every number and a blob above text, so neither is within them, nor is infinity. The rows
+      // outside them are looked for first (see UNPLACED).
       if (query.orderBy === 'stored') {
-        conditions.push("sequence BETWEEN 1 AND ? AND typeof(sequence) = 'integer'");
+        conditions.push('sequence BETWEEN 1 AND ?');
         parameters.push(Number.MAX_SAFE_INTEGER);
       } else {
         conditions.push('id BETWEEN 1 AND ?');
@@ -451,26 +489,7 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
         }
       }
     }
-    if (query.types !== undefined) {
-      // With a correlation id too, the group (a request's few events) is read from its own
-      // index: the unary plus keeps SQLite, which keeps no statistics here, from choosing a
-      // type index that gives the order but reads every row of the type to find the group's.
-      const column = query.correlationId === undefined ? 'type' : '+type';
-      conditions.push(`${column} IN (${query.types.map(() => '?').join(', ')})`);
-      parameters.push(...query.types);
-    }
-    if (query.correlationId !== undefined) {
-      conditions.push('correlation_id = ?');
-      parameters.push(query.correlationId);
-    }
-    if (query.from !== Number.NEGATIVE_INFINITY) {
-      conditions.push('wall_time >= ?');
-      parameters.push(query.from);
-    }
-    if (query.to !== Number.POSITIVE_INFINITY) {
-      conditions.push('wall_time <= ?');
-      parameters.push(query.to);
-    }
+    filterConditions(query, conditions, parameters);
     if (query.after !== undefined) {
       // The rows past the cursor's position in the query's order (a range on the primary key,
       // or on timestamp then id), so a page starts there whatever was appended or pruned since.
@@ -501,12 +520,53 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     }
     const source = `SELECT ${selected} FROM foundation_events${conditions.length === 0 ? '' : ` WHERE ${conditions.join(' AND ')}`} ORDER BY ${order} LIMIT ? OFFSET ?`;
     parameters.push(query.limit === Number.POSITIVE_INFINITY ? -1 : query.limit, query.offset);
-    let statement = queryStatements.get(source);
-    if (statement === undefined) {
-      statement = db.prepare(source).raw();
-      queryStatements.set(source, statement);
-    }
-    return { statement, parameters };
+    return { statement: prepared(source), parameters };
+  };
+
+  /*
+   * UNPLACED. A row matching the query whose place in the query's order is damaged: a sequence
+   * number below 1 or above 2^53 - 1 (text and blobs sort above every number), an id outside 1 to
+   * 2^53 - 1, in timestamp order a timestamp below 0 or above the largest double (infinity, text).
+   * No cursor can be past such a row: those sorting after every place sort after every row stored
+   * later too, so a cursor past them would pass everything stored since, and those sorting before
+   * every place are met again by every page from the start. A page cannot leave it out once, and
+   * leaving it out of every page hid it, so a page that skips corrupt rows fails while one is
+   * there, naming it (see querySkippingCorrupt). Ranges on the columns' indexes: one seek each,
+   * finding nothing in a sound file. (A sequence number with a fraction sorts among the places:
+   * the page that reaches it fails; see placeOf.)
+   */
+  const unplacedStatements = (query: NormalizedEventQuery): { statement: SqliteStatement; parameters: unknown[] }[] => {
+    // Each a pair of ranges on one index, which SQLite seeks both of (a MULTI-INDEX OR); the
+    // id's and the timestamp's in one statement made it scan the table instead.
+    const ranges: [string, number][] = [];
+    if (query.orderBy === 'stored') ranges.push(['(sequence < 1 OR sequence > ?)', Number.MAX_SAFE_INTEGER]);
+    else ranges.push(['(id < 1 OR id > ?)', Number.MAX_SAFE_INTEGER]);
+    if (query.orderBy === 'timestamp') ranges.push(['(timestamp < 0 OR timestamp > ?)', Number.MAX_VALUE]);
+    return ranges.map(([range, highest]) => {
+      const conditions = [range];
+      const parameters: unknown[] = [highest];
+      filterConditions(query, conditions, parameters, true);
+      return { statement: prepared(`SELECT ${COLUMNS}, sequence FROM foundation_events WHERE ${conditions.join(' AND ')} LIMIT 1`), parameters };
+    });
+  };
+
+  /** The error for a row read without a place in the query's order: it names the row and the column. */
+  const unplacedError = (row: unknown, query: NormalizedEventQuery): EventDataCorruptionError => {
+    const columns = row as unknown[];
+    const id = columns[0];
+    const identity = Number.isSafeInteger(id) ? (id as number) : undefined;
+    let place: 'sequence' | 'id' | 'timestamp' = 'id';
+    if (query.orderBy === 'stored') place = 'sequence';
+    else if (query.orderBy === 'timestamp' && identity !== undefined && identity >= 1) place = 'timestamp';
+    const value = columns[place === 'sequence' ? 8 : place === 'id' ? 0 : 4];
+    const shown = typeof value === 'string' ? `'${value.slice(0, 40)}'` : typeof value === 'number' ? String(value) : `a ${typeof value === 'object' ? 'blob' : typeof value}`;
+    return new EventDataCorruptionError(
+      identity,
+      `its ${place === 'sequence' ? 'sequence number' : place} (${shown}) is no place in the order by ${query.orderBy}, so no cursor can be past it and a page cannot leave it out: delete or repair the row`,
+      undefined,
+      undefined,
+      place,
+    );
   };
 
   /** A row read in the order of storage, with its number there (named by every error about the row). */
@@ -555,9 +615,9 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
    * it, so the next page starts after it. The page is filled from the rows after it, a round of
    * reads at a time, each round no longer than what is left of `limit` in events and in rows left
    * out, so the page ends once it holds `limit` events or has left out `limit` rows, having read
-   * fewer than twice `limit` rows. Only rows with a place a cursor can hold are read: one
-   * without (its sequence number is text, say) would be read again by every page after it, as no
-   * cursor is past it, and reported again each time (the reads that meet it otherwise report it).
+   * fewer than twice `limit` rows. A row whose place is itself damaged cannot be left out so
+   * (see UNPLACED): while one matches the query, the page fails with an error that names it.
+   * Such pages read no such row in silence, as they did (a reader never learnt of it).
    */
   const querySkippingCorrupt = (query: NormalizedEventQuery): SkippingAnswer =>
     guarded('querySkippingCorrupt', () => {
@@ -565,6 +625,11 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
       const events: FoundationEvent[] = [];
       const sequences: number[] | undefined = stored ? [] : undefined;
       const skipped: EventDataCorruptionError[] = [];
+      if (query.limit === 0) return { events, sequences, skipped, last: undefined };
+      for (const { statement, parameters } of unplacedStatements(query)) {
+        const found = statement.get(...parameters);
+        if (found !== undefined) throw unplacedError(found, query);
+      }
       let last: QueryPosition | undefined;
       let offset = query.offset;
       while (events.length < query.limit && skipped.length < query.limit) {
@@ -574,8 +639,8 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
         offset = 0;
         for (const row of rows) {
           const place = placeOf(row, query);
-          // The statement reads placed rows only: without a place the next round would read it again.
-          if (place === undefined) throw new Error('a row without a place in the order was read');
+          // A sequence number with a fraction, within the range of places (see UNPLACED).
+          if (place === undefined) throw unplacedError(row, query);
           last = place;
           try {
             if (stored) {
