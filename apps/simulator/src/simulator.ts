@@ -23,8 +23,11 @@ export function prepareOutputDirectory(outDir: string): void {
   accessSync(outDir, constants.W_OK);
 }
 
+/**
+ * Runs the experiment and writes its report and chart to `outDir`, which the caller has made with
+ * `prepareOutputDirectory` (main does, before the run, to tell a bad --out from a failed run).
+ */
 export async function runSimulator(args: SimulatorArguments, outDir: string, progress?: ProgressListener): Promise<SimulatorRun> {
-  prepareOutputDirectory(outDir);
   const started = performance.now();
   const cpu = process.cpuUsage();
   const result = await runExperiment(args, progress);
