@@ -1018,6 +1018,40 @@ describe('subscriptions', () => {
     expect(late).toHaveBeenCalledTimes(1);
   });
 
+  it('a subscriber added while a batch is delivered hears none of that batch, only changes made after it subscribed (review finding)', () => {
+    // The batch's changes were all made before the subscription: the publisher delivered the
+    // rest of them to it, as it delivers each message to whoever is subscribed when it starts.
+    for (const many of ['updateMany', 'safeUpdateMany'] as const) {
+      const config = createConfig({ defaults: { a: 0, b: 0, c: 0, d: 0 }, updatablePaths: [[]] });
+      const heardByLate: string[] = [];
+      const heardBySecond: string[] = [];
+      let removeSecond: () => void = () => undefined;
+      let subscribed = false;
+      config.subscribe((notification) => {
+        if (subscribed || notification.type !== 'config-updated' || notification.path[0] !== 'a') return;
+        subscribed = true;
+        config.update('c', 1); // made before the subscription: not for the late one
+        config.subscribe((late) => void heardByLate.push(late.type === 'config-updated' ? late.path.join('.') : late.type));
+        removeSecond();
+        config.update('d', 1); // made after it: heard
+      });
+      removeSecond = config.subscribe((notification) => void heardBySecond.push(notification.type === 'config-updated' ? notification.path.join('.') : notification.type));
+      config[many]([
+        { path: 'a', value: 1 },
+        { path: 'b', value: 1 },
+      ]);
+      expect(config.get()).toEqual({ a: 1, b: 1, c: 1, d: 1 });
+      expect(heardByLate).toEqual(['d']);
+      // The opposite: removed while the batch's first change was delivered, it hears nothing more.
+      expect(heardBySecond).toEqual([]);
+      config.update('a', 2);
+      expect(heardByLate).toEqual(['d', 'a']);
+      config.reset();
+      expect(heardByLate).toEqual(['d', 'a', 'config-reset']);
+      expect(heardBySecond).toEqual([]);
+    }
+  });
+
   it('every notification’s previous value is the value of the one before: concurrent async updaters interleave without loss (seed=7)', async () => {
     const simulation = createSimulation({ seed: 7 });
     const config = createConfig({ defaults: { counters: { a: 0, b: 0 } }, updatablePaths: ['counters'] });

@@ -159,7 +159,7 @@ export interface Config<T> {
   safeUpdateMany(changes: readonly ConfigChange[]): ConfigResult<DeepReadonly<T>>;
   /** Drops every runtime update: back to defaults < file < environment. Notifies `config-reset`. */
   reset(): DeepReadonly<T>;
-  /** Receives every later change, in order; returns the function that unsubscribes. */
+  /** Receives every change made after this call, in order (none made before it that is still being delivered); returns the function that unsubscribes. */
   subscribe(listener: ConfigListener<T>): () => void;
   status(): ConfigStatus;
 }
