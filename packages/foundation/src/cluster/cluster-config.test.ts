@@ -441,12 +441,12 @@ describe('nodes whose own layers differ (review finding)', () => {
   type Layers = { readonly local?: readonly ConfigCommand[]; readonly environment?: Record<string, string> };
 
   /** A node with the cluster's rules, and layers of its own: local updates, environment variables. */
-  function createJudgedNode(layers: Layers = {}) {
+  function createJudgedNode(layers: Layers = {}, nodeRules: typeof rules | (Omit<typeof rules, 'updatablePaths'> & { updatablePaths: string[][] }) = rules) {
     const consensus = createUnstartedConsensus();
-    const config: Config<unknown> = createConfig({ ...rules, ...(layers.environment === undefined ? {} : { sources: { environment: { prefix: 'NODE', variables: layers.environment } } }) });
+    const config: Config<unknown> = createConfig({ ...nodeRules, ...(layers.environment === undefined ? {} : { sources: { environment: { prefix: 'NODE', variables: layers.environment } } }) });
     for (const { path, value } of layers.local ?? []) config.update(path, value);
     const refused: FoundationError[] = [];
-    const clusterConfig = attachClusterConfig(consensus, config, (error) => refused.push(error), rules);
+    const clusterConfig = attachClusterConfig(consensus, config, (error) => refused.push(error), nodeRules);
     const apply = (commands: readonly ConfigCommand[]): void => applyInOrder(consensus, 'config', commands);
     return { stateMachine: consensus.stateMachine, config, clusterConfig, refused, apply };
   }
@@ -561,6 +561,35 @@ describe('nodes whose own layers differ (review finding)', () => {
       expect(live.config.get()).toEqual(started.config.get());
       expect(live.clusterConfig.snapshotCommands()).toEqual(plain.clusterConfig.snapshotCommands());
     });
+  });
+
+  it('takes a write of the whole config whole, whatever its own layers hold, live or restored, as a node started from the cluster\'s values (review finding: refuted)', () => {
+    // A review expected a node's layers to refuse a cluster value at the root path, which could
+    // then not be given back (no path is above it, and the root cannot be reverted). A write at
+    // the root replaces the whole runtime tree, the file's, the environment's and local values
+    // under it included, and the node's schema sees the very tree the judge accepted: no node's
+    // own layers can refuse it. The values the environment caps go with it, and come back only
+    // under a later write (as on a node started from the cluster's values).
+    const wholeRules = { ...rules, updatablePaths: [[]] };
+    const environment = { NODE_LIMITS__RATE: '3', NODE_LIMITS__BURST: '1' };
+    const layers = { environment, local: [set('feature.on', true)] };
+    const whole = { limits: { rate: 10, burst: 8 }, feature: { on: false, names: ['a', 'b', 'c', 'd'] } };
+    const log = [set('limits.burst', 2), { type: 'config-set' as const, path: [], value: whole }, set('limits.burst', 9), set('feature.names.4', 'e')];
+    const plain = createJudgedNode({}, wholeRules);
+    const live = createJudgedNode(layers, wholeRules);
+    const restored = createJudgedNode(layers, wholeRules);
+    for (const node of [plain, live]) node.apply(log);
+    restored.apply(log.slice(0, 1));
+    restored.stateMachine.restore(plain.stateMachine.snapshot());
+    const started = createJudgedNode(layers, wholeRules);
+    started.stateMachine.restore(plain.stateMachine.snapshot());
+
+    expect(plain.config.get()).toEqual({ limits: { rate: 10, burst: 9 }, feature: { on: false, names: ['a', 'b', 'c', 'd', 'e'] } });
+    for (const node of [live, restored, started]) {
+      expect(node.config.get()).toEqual(plain.config.get());
+      expect(node.refused).toEqual([]);
+      expect(node.clusterConfig.snapshotCommands()).toEqual(plain.clusterConfig.snapshotCommands());
+    }
   });
 
   it('judges against the node\'s own config, and says why once, when the defaults do not validate without its environment', () => {

@@ -138,7 +138,12 @@ function applyInRuns<T, Change extends ConfigChange>(config: Config<T>, changes:
  * this node does not hold goes in folded into that value, whole, or not at all. What this node
  * does not hold is tried again after every write the cluster takes, since a write can lift what
  * refused it (a higher rate under a capped burst), and a node started from the cluster's values
- * would hold it then. Without `rules`, or when the defaults do not validate
+ * would hold it then. A write of the whole config (the root path) replaces this node's runtime
+ * tree, the file's and environment's values under it included, with the very tree the judge
+ * accepted, so no node's layers refuse one; only a `config` made with other options than `rules`
+ * (fewer updatable paths, say) can, and such a node then takes a later write under it onto its
+ * own values (the root is never folded into nor given back), where a node started from the
+ * cluster's values refuses that write folded into the root value. Without `rules`, or when the defaults do not validate
  * without the file and environment (reported once, here), `config` judges, as before rules
  * existed: nodes whose layers differ can then disagree.
  *
