@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArguments } from '../src/arguments';
-import { renderChart } from '../src/chart';
+import { renderChart, textWidth } from '../src/chart';
 import { runSimulator } from '../src/simulator';
 import type { SimulatorRun } from '../src/simulator';
 import { summaryTable } from '../src/report';
@@ -166,5 +166,60 @@ describe('the chart', () => {
     expect(x).toBeGreaterThan(500);
     expect(y).toBeGreaterThan(400);
     expect(() => parseXml('<svg><g></svg>')).toThrow(/closes <g>/);
+  });
+
+  // Past about 21 healing rounds the legend, one entry 20 px below the other, ran off the bottom
+  // of the chart (review finding).
+  it.each([
+    [5, 1],
+    [21, 1],
+    [22, 3],
+    [60, 1],
+    [60, 3],
+    [1001, 3],
+  ])('keeps the legend of %i healing rounds (%i failure rates) inside the chart, right of the plot, its entries apart, every round shown or counted', (count, rates) => {
+    const rounds = Array.from({ length: count }, (_, index) => index);
+    // Values with decimals, so that each entry is as long as it gets.
+    const reliability = Object.fromEntries(rounds.map((round) => [String(round), 0.9967 - round / 100_000]));
+    const report = {
+      seed: 3,
+      parameters: { nodes: 1000, healingRounds: rounds },
+      failures: [0.1, 0.5, 0.95].slice(0, rates).map((rate) => ({ rate, reliability })),
+    } as unknown as Report;
+    const svg = parseXml(renderChart(report));
+    const [, , width, height] = svg.attributes['viewBox']!.split(' ').map(Number) as [number, number, number, number];
+    const plot = findAll(svg, 'rect').find((rect) => rect.attributes['fill'] === 'none')!;
+    const plotRight = Number(plot.attributes['x']) + Number(plot.attributes['width']);
+    // Each round's entry is drawn in the round's group; the heading and the count of rounds left out are legend text of their own.
+    const groups = findAll(svg, 'g').filter((group) => group.attributes['class'] === 'healing-round');
+    const inGroups = (name: string) => groups.flatMap((group) => findAll(group, name));
+    const grouped = new Set(inGroups('text'));
+    const notes = findAll(svg, 'text').filter((text) => text.attributes['class'] === 'legend' && !grouped.has(text));
+    const legend = (name: string) => [...inGroups(name), ...(name === 'text' ? notes : [])];
+    const boxes: { left: number; right: number; top: number; bottom: number; what: string }[] = [];
+    for (const line of legend('line')) {
+      const [x1, x2, y1] = ['x1', 'x2', 'y1'].map((name) => Number(line.attributes[name]));
+      boxes.push({ left: Math.min(x1!, x2!), right: Math.max(x1!, x2!), top: y1! - 1, bottom: y1! + 1, what: `line at ${x1},${y1}` });
+    }
+    for (const text of legend('text')) {
+      const [x, y] = ['x', 'y'].map((name) => Number(text.attributes[name]));
+      // A 12 px font: about 9 px above the baseline, 3 below.
+      boxes.push({ left: x!, right: x! + textWidth(text.text, 12), top: y! - 9, bottom: y! + 3, what: `"${text.text}" at ${x},${y}` });
+    }
+    for (const box of boxes) {
+      expect({ box: box.what, inside: box.left > plotRight && box.right <= width && box.top >= 0 && box.bottom <= height }).toEqual({ box: box.what, inside: true });
+    }
+    for (const [index, box] of boxes.entries()) {
+      for (const other of boxes.slice(index + 1)) {
+        const apart = box.right <= other.left || other.right <= box.left || box.bottom <= other.top || other.bottom <= box.top;
+        expect({ boxes: [box.what, other.what], apart }).toEqual({ boxes: [box.what, other.what], apart: true });
+      }
+    }
+    // Each round has its entry, or is among those the legend counts as left out.
+    const entries = groups.filter((group) => group.children.some((child) => child.name === 'text'));
+    const more = notes.map((text) => /^\+ (\d+) more/.exec(text.text)).find((match) => match !== null);
+    expect(entries.length + Number(more?.[1] ?? 0)).toBe(count);
+    if (count <= 21) expect(legend('text').map((text) => text.text)).toContain(`1 healing round${rates === 1 ? ': 99.67%' : ''}`);
+    if (count === 60 && rates === 3) expect(more).toBeUndefined();
   });
 });
