@@ -592,6 +592,51 @@ describe('nodes whose own layers differ (review finding)', () => {
     }
   });
 
+  it('tries again at the end of a restore the values it refused there, as a live node does after a write (review finding)', () => {
+    // The environment caps the rate at 3 and the tier at 1. Live, the node refuses the burst
+    // of 4, takes it once the rate of 6 comes (tried again after that write), and refuses the
+    // tier of 5 for good. A restored node sets the three in one batch, which the tier spoils;
+    // the batch is then split in halves: the burst alone (refused, the rate not in yet), then
+    // the rate and the tier. The burst was not tried again until the next cluster write, so the
+    // restored node held its environment's burst where the live one held the cluster's.
+    const tiered = {
+      defaults: { limits: { rate: 10, burst: 5 }, tier: 0, tierMax: 9 },
+      schema: {
+        '~standard': {
+          version: 1,
+          vendor: 'test',
+          validate: (value: unknown) => {
+            const { limits, tier, tierMax } = value as { limits: { rate: number; burst: number }; tier: number; tierMax: number };
+            if (limits.burst > limits.rate) return { issues: [{ message: 'burst above rate', path: ['limits', 'burst'] }] };
+            if (tier > tierMax) return { issues: [{ message: 'tier above its cap', path: ['tier'] }] };
+            return { value };
+          },
+        },
+      } as StandardSchemaV1<unknown, unknown>,
+      updatablePaths: ['limits', 'tier'],
+    };
+    const tieredNode = (environment?: Record<string, string>) => {
+      const consensus = createUnstartedConsensus();
+      const config: Config<unknown> = createConfig({ ...tiered, ...(environment === undefined ? {} : { sources: { environment: { prefix: 'NODE', variables: environment } } }) });
+      const clusterConfig = attachClusterConfig(consensus, config, () => undefined, tiered);
+      return { stateMachine: consensus.stateMachine, config, clusterConfig, apply: (commands: readonly ConfigCommand[]) => applyInOrder(consensus, 'config', commands) };
+    };
+    const environment = { NODE_LIMITS__RATE: '3', NODE_LIMITS__BURST: '1', NODE_TIER_MAX: '1' };
+    const log = [set('limits.burst', 4), set('limits.rate', 6), set('tier', 5)];
+    const plain = tieredNode();
+    const live = tieredNode(environment);
+    for (const node of [plain, live]) node.apply(log);
+    const started = tieredNode(environment);
+    started.stateMachine.restore(plain.stateMachine.snapshot());
+    const restored = tieredNode(environment);
+    restored.apply(log.slice(0, 1));
+    restored.stateMachine.restore(plain.stateMachine.snapshot());
+
+    expect(live.config.get()).toEqual({ limits: { rate: 6, burst: 4 }, tier: 0, tierMax: 1 });
+    expect(started.config.get()).toEqual(live.config.get());
+    expect(restored.config.get()).toEqual(live.config.get());
+  });
+
   it('judges against the node\'s own config, and says why once, when the defaults do not validate without its environment', () => {
     // Nothing could be judged against defaults the schema refuses: every write would be refused.
     const withKey = {

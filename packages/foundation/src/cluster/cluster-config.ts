@@ -138,12 +138,18 @@ function applyInRuns<T, Change extends ConfigChange>(config: Config<T>, changes:
  * this node does not hold goes in folded into that value, whole, or not at all. What this node
  * does not hold is tried again after every write the cluster takes, since a write can lift what
  * refused it (a higher rate under a capped burst), and a node started from the cluster's values
- * would hold it then. A write of the whole config (the root path) replaces this node's runtime
- * tree, the file's and environment's values under it included, with the very tree the judge
- * accepted, so no node's layers refuse one; only a `config` made with other options than `rules`
- * (fewer updatable paths, say) can, and such a node then takes a later write under it onto its
- * own values (the root is never folded into nor given back), where a node started from the
- * cluster's values refuses that write folded into the root value. Without `rules`, or when the defaults do not validate
+ * would hold it then; and once at the end of a restore, which sets the values in runs that can
+ * put such a value before the one that makes it valid. Two cluster values this node's layers
+ * take one at a time but refuse together are a limit: live, it keeps the one written first; a
+ * node restored or started from the cluster's values keeps the one the overlay's order (by
+ * path) sets first, as the snapshot keeps values, not their history.
+ *
+ * A write of the whole config (the root path) replaces this node's runtime tree, the file's and
+ * environment's values under it included, with the very tree the judge accepted, so no node's
+ * layers refuse one. Only a `config` made with other options than `rules` (fewer updatable
+ * paths, say) can; such a node then takes a later write under it onto its own values (the root
+ * is never folded into nor given back), where a node started from the cluster's values refuses
+ * that write folded into the root value. Without `rules`, or when the defaults do not validate
  * without the file and environment (reported once, here), `config` judges, as before rules
  * existed: nodes whose layers differ can then disagree.
  *
@@ -446,6 +452,9 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
           // What this node held where the snapshot sets values it refuses goes, as when it
           // refuses them live.
           giveBack(restoreHere(overlay.assignments()));
+          // A value refused in a run before the one holding what makes it valid here (a burst
+          // before the higher rate) is taken now, as a live node takes it after that write.
+          if (notHeld.size > 0) retryNotHeld();
         } else restoreHere(commands);
       } catch (error) {
         report(FoundationError.from(error)); // the state machine would drop it unseen
