@@ -21,6 +21,8 @@ export interface ClusterOptions {
 }
 
 export interface ProbeRecord {
+  /** The broadcast's message id. */
+  readonly id: string;
   readonly origin: string;
   readonly sentAt: number;
   /** 1 at the index of every node that delivered the broadcast (the origin included). */
@@ -49,8 +51,12 @@ export interface Cluster {
   views(): Map<string, InitialView>;
   /** Broadcasts a probe from `origin` and records who delivers it. */
   probe(origin: string): ProbeRecord;
-  /** Share of the nodes live now that delivered the probe. */
-  reliability(record: ProbeRecord): { readonly delivered: number; readonly live: number; readonly reliability: number };
+  /**
+   * Share of the nodes live now that delivered the probe. The probe is measured then: the cluster
+   * stops recording its deliveries and lets go of its record (a byte per node), so that a run holds
+   * the records of the probes in flight only, not of every probe sent since the cluster started.
+   */
+  measure(record: ProbeRecord): { readonly delivered: number; readonly live: number; readonly reliability: number };
   /** Messages handed to the transport by every node since the cluster started or the last reset. */
   messages(): MessageCounts;
   resetMessages(): void;
@@ -143,12 +149,13 @@ export function createCluster(options: ClusterOptions): Cluster {
     },
     probe(origin) {
       const id = membership(origin).broadcast(PROBE_TOPIC, { sentAt: simulation.now() });
-      const record: ProbeRecord = { origin, sentAt: simulation.now(), delivered: new Uint8Array(options.nodes), lastHop: 0 };
+      const record: ProbeRecord = { id, origin, sentAt: simulation.now(), delivered: new Uint8Array(options.nodes), lastHop: 0 };
       record.delivered[indexOf.get(origin)!] = 1;
       probes.set(id, record);
       return record;
     },
-    reliability(record) {
+    measure(record) {
+      probes.delete(record.id);
       let delivered = 0;
       let alive = 0;
       ids.forEach((id, index) => {

@@ -160,7 +160,7 @@ function messageFigures(cluster: Cluster, counts: MessageCounts): MessageFigures
 }
 
 function probeResult(cluster: Cluster, record: ProbeRecord): ProbeResult {
-  const { delivered, live, reliability } = cluster.reliability(record);
+  const { delivered, live, reliability } = cluster.measure(record);
   return { origin: record.origin, delivered, live, reliability, lastHop: record.lastHop };
 }
 
