@@ -637,6 +637,46 @@ describe('nodes whose own layers differ (review finding)', () => {
     expect(restored.config.get()).toEqual(live.config.get());
   });
 
+  it('tells subscribers a value refused in a restore and taken once the rest is in once, from what the node held to the cluster\'s value (review of 9e2cba7)', () => {
+    // The burst of 4 is refused in the restore's runs (the rate of 6 not yet in). It was given
+    // back to the layers (2 -> 1) and then taken (1 -> 4): subscribers heard a value this node
+    // held neither before the restore nor after it.
+    const schema = {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: (value: unknown) => {
+          const { limits, tier, tierMax } = value as { limits: { rate: number; burst: number }; tier: number; tierMax: number };
+          if (limits.burst > limits.rate) return { issues: [{ message: 'burst above rate', path: ['limits', 'burst'] }] };
+          if (tier > tierMax) return { issues: [{ message: 'tier above its cap', path: ['tier'] }] };
+          return { value };
+        },
+      },
+    } as StandardSchemaV1<unknown, unknown>;
+    const tiered = { defaults: { limits: { rate: 10, burst: 5 }, tier: 0, tierMax: 9 }, schema, updatablePaths: ['limits', 'tier'] };
+    const tieredNode = (environment?: Record<string, string>) => {
+      const consensus = createUnstartedConsensus();
+      const config: Config<unknown> = createConfig({ ...tiered, ...(environment === undefined ? {} : { sources: { environment: { prefix: 'NODE', variables: environment } } }) });
+      attachClusterConfig(consensus, config, () => undefined, tiered);
+      const heard: string[] = [];
+      config.subscribe((change: ConfigNotification<unknown>) => {
+        heard.push(change.type === 'config-reset' ? 'reset' : `${change.path.join('.')} ${JSON.stringify(change.previous)} -> ${JSON.stringify(change.value)}`);
+      });
+      return { stateMachine: consensus.stateMachine, config, heard, apply: (commands: readonly ConfigCommand[]) => applyInOrder(consensus, 'config', commands) };
+    };
+    const log = [set('limits.burst', 2), set('limits.burst', 4), set('limits.rate', 6), set('tier', 5)];
+    const plain = tieredNode();
+    plain.apply(log);
+    const restored = tieredNode({ NODE_LIMITS__RATE: '3', NODE_LIMITS__BURST: '1', NODE_TIER_MAX: '1' });
+    restored.apply(log.slice(0, 1));
+    expect(restored.config.get()).toEqual({ limits: { rate: 3, burst: 2 }, tier: 0, tierMax: 1 });
+    restored.heard.length = 0;
+    restored.stateMachine.restore(plain.stateMachine.snapshot());
+
+    expect(restored.config.get()).toEqual({ limits: { rate: 6, burst: 4 }, tier: 0, tierMax: 1 });
+    expect(restored.heard).toEqual(['limits.rate 3 -> 6', 'limits.burst 2 -> 4']);
+  });
+
   it('judges against the node\'s own config, and says why once, when the defaults do not validate without its environment', () => {
     // Nothing could be judged against defaults the schema refuses: every write would be refused.
     const withKey = {

@@ -339,9 +339,12 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
   /**
    * Takes `config` from the cluster values it holds to `commands` (the snapshot's, or what the
    * judge made of them), as one change where it can. Returns the paths of the values `config`
-   * refused in the end.
+   * refused in the end. `retryRefused`: the values refused are tried once more at the end, before
+   * the caller gives anything back, since a run can try one (a burst) before the value that makes
+   * it valid here (the higher rate); taken then, it goes from what this node held straight to the
+   * cluster's value, where given back first it went to the layers' value on the way.
    */
-  const restoreHere = (commands: readonly ConfigAssignment[]): (readonly string[])[] => {
+  const restoreHere = (commands: readonly ConfigAssignment[], retryRefused = false): (readonly string[])[] => {
     const { assignments, refused } = foldConfigCommands(commands);
     /** The values refused so far, by path: one refused and then taken (after a revert) leaves. */
     const refusedHere = new Map<string, readonly string[]>();
@@ -369,6 +372,12 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
         },
       );
     };
+    const everything = [...assignments, ...refused];
+    /** The paths still refused, once those refused were tried again (retryRefused). */
+    const stillRefused = (): (readonly string[])[] => {
+      if (retryRefused && refusedHere.size > 0) assign(everything.filter(({ path }) => refusedHere.has(keyOf(path))), false);
+      return [...refusedHere.values()];
+    };
     /** What the log set here and the snapshot no longer sets. */
     const dropped = (): ConfigAssignment[] => held.assignments().filter(({ path }) => !stillSet(path));
     /** Takes back each dropped path; the last refusal, if any. */
@@ -393,28 +402,27 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       held.clear();
       for (const { path, value } of assignments) held.set(path, value);
       assign(refused, true);
-      return [...refusedHere.values()];
+      return stillRefused();
     }
     // Something in the batch is refused: in smaller runs down to single changes (applyInRuns),
     // so that each refusal is reported and the rest still applies. A revert the schema refuses
     // on the way (it needs a value the snapshot changes) is tried again once the snapshot's
     // values are in. One that still cannot go back resets the config to its layers, as on a node
     // started from the snapshot, and the snapshot's values go on top.
-    const everything = [...assignments, ...refused];
     const firstRefusal = revertDropped();
     assign(everything, true);
-    if (firstRefusal === undefined) return [...refusedHere.values()];
+    if (firstRefusal === undefined) return stillRefused();
     const refusal = revertDropped();
     if (refusal === undefined) {
       assign(everything, false); // a path taken back may have held some of them
-      return [...refusedHere.values()];
+      return stillRefused();
     }
     report(refusal);
     config.reset();
     held.clear();
     refusedHere.clear();
     assign(everything, true);
-    return [...refusedHere.values()];
+    return stillRefused();
   };
 
   const unsubscribers = [
@@ -451,9 +459,12 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
           restoreJudge(commands);
           // What this node held where the snapshot sets values it refuses goes, as when it
           // refuses them live.
-          giveBack(restoreHere(overlay.assignments()));
           // A value refused in a run before the one holding what makes it valid here (a burst
-          // before the higher rate) is taken now, as a live node takes it after that write.
+          // before the higher rate) is taken at the end of restoreHere, as a live node takes it
+          // after that write; tried before anything is given back, so that subscribers hear it
+          // go from the value this node held straight to the cluster's. What giving back lifts
+          // is tried after.
+          giveBack(restoreHere(overlay.assignments(), true));
           if (notHeld.size > 0) retryNotHeld();
         } else restoreHere(commands);
       } catch (error) {
