@@ -81,7 +81,10 @@ export interface EventPageQuery extends EventQuery {
   /**
    * Leave out the stored rows that no longer decode (a damaged SQLite file), listing each in the
    * page's `skipped`, and continue past them, instead of failing with EventDataCorruptionError
-   * (3301). Without it such a row fails every page that reaches it. Default false.
+   * (3301). Without it such a row fails every page that reaches it. Default false. A row whose
+   * place in the query's order is itself damaged (its sequence number, id or, in timestamp
+   * order, timestamp) cannot be read past: while the query matches one, every such page fails
+   * with EventDataCorruptionError naming the column in `place`.
    */
   readonly skipCorrupt?: boolean | undefined;
 }
