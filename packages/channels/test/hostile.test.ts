@@ -24,6 +24,40 @@ function block(channel: number, lane: number, body: Uint8Array, count = 1, relia
   return Buffer.concat([header.subarray(0, length), body]);
 }
 
+// One reliable lane, so every frame both ways travels on the client's one connection.
+const RELIABLE_ORDERS = { orders: { reliable: true } };
+
+/** A reliable BLOCK frame on channel 0, lane 0: the array head, then `items` as they are (CBOR each). */
+function reliableBlock(firstSeq: number, items: Uint8Array[], hasMeta = false): Buffer {
+  const header = Buffer.alloc(14);
+  const length = writeBlockHeader(header, 0, 0, hasMeta, true, items.length, firstSeq);
+  return Buffer.concat([header.subarray(0, length), Buffer.of(0x80 + items.length), ...items]);
+}
+
+/** A [meta, payload] pair as the outbound queue frames it. */
+function pair(kind: number, id: number, payload: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.of(0x82), codec.encode(metaToWire({ kind: kind as 0, id, headers: undefined })), payload]);
+}
+
+async function connectedClient(node: Transport): Promise<Awaited<ReturnType<typeof rawClient>>> {
+  const client = await rawClient(node.address()!.url);
+  await client.handshake({ nodeId: 'sender', channels: RELIABLE_ORDERS });
+  await waitFor(() => node.peers().includes('sender'), 2_000, 'the sender to be up');
+  // Credit for the node's frames to the client (replies, requests).
+  client.send(encodeLaneAmounts('credit', [{ channel: 0, lane: 0, amount: 1024 * 1024 }]));
+  return client;
+}
+
+/** The highest acknowledgement the client received, in ACK frames or in blocks. */
+function acknowledged(client: Awaited<ReturnType<typeof rawClient>>): number {
+  const amounts = client.frames.flatMap((frame) => {
+    if (frame[0] === FRAME_TYPES.ack) return decodeLaneAmounts('ack', frame).map((entry) => entry.amount);
+    if (frame[0] === FRAME_TYPES.block) return readBlockHeader(frame).acks.map((entry) => entry.amount);
+    return [];
+  });
+  return Math.max(0, ...amounts);
+}
+
 /** A TCP connection that never says anything (no upgrade request, no TLS hello). */
 async function silentSocket(port: number): Promise<{ socket: Socket; closed: Promise<void>; isClosed(): boolean }> {
   const socket = connectTcp(port, '127.0.0.1');
@@ -427,37 +461,10 @@ describe('hostile input', () => {
   });
 
   describe('a payload the receiver cannot decode costs only itself', () => {
-    // One reliable lane, so every frame both ways travels on the client's one connection.
-    const channels = { orders: { reliable: true } };
-
-    /** A reliable BLOCK frame on channel 0, lane 0: the array head, then `items` as they are (CBOR each). */
-    function reliableBlock(firstSeq: number, items: Uint8Array[], hasMeta = false): Buffer {
-      const header = Buffer.alloc(14);
-      const length = writeBlockHeader(header, 0, 0, hasMeta, true, items.length, firstSeq);
-      return Buffer.concat([header.subarray(0, length), Buffer.of(0x80 + items.length), ...items]);
-    }
-
-    /** A [meta, payload] pair as the outbound queue frames it. */
-    function pair(kind: number, id: number, payload: Uint8Array): Buffer {
-      return Buffer.concat([Buffer.of(0x82), codec.encode(metaToWire({ kind: kind as 0, id, headers: undefined })), payload]);
-    }
+    const channels = RELIABLE_ORDERS;
 
     /** Payloads an older or foreign sender could write: cbor-x throws on the first, the screen refuses the second. */
     const undecodable = [codec.encode(new Tag(5, 258)), codec.encode(2n ** 4200n)];
-
-    async function connectedClient(node: Transport): Promise<Awaited<ReturnType<typeof rawClient>>> {
-      const client = await rawClient(node.address()!.url);
-      await client.handshake({ nodeId: 'sender', channels });
-      await waitFor(() => node.peers().includes('sender'), 2_000, 'the sender to be up');
-      // Credit for the node's frames to the client (replies, requests).
-      client.send(encodeLaneAmounts('credit', [{ channel: 0, lane: 0, amount: 1024 * 1024 }]));
-      return client;
-    }
-
-    function acknowledged(client: Awaited<ReturnType<typeof rawClient>>): number {
-      const amounts = client.frames.filter((frame) => frame[0] === FRAME_TYPES.ack).flatMap((frame) => decodeLaneAmounts('ack', frame).map((entry) => entry.amount));
-      return Math.max(0, ...amounts);
-    }
 
     it('in a block, the other messages of its frame are delivered; it is dropped, counted and acknowledged with them, and the connection stays', async () => {
       const node = await startNode('target', { channels });
@@ -616,6 +623,44 @@ describe('hostile input', () => {
     });
   });
 
+  describe('acknowledgements in blocks', () => {
+    it('a reply carries the acknowledgement of its request in its block, and no ACK frame follows', async () => {
+      const node = await startNode('target', { channels: RELIABLE_ORDERS, timing: { ackDelayMs: 20 } });
+      node.onRequest('orders', ({ payload }) => `re: ${String(payload)}`);
+      const client = await connectedClient(node);
+      client.send(reliableBlock(1, [pair(META_KINDS.request, 1, codec.encode('ping'))], true));
+      await waitFor(() => client.frames.some((frame) => frame[0] === FRAME_TYPES.block), 2_000, 'the reply');
+      const reply = client.frames.find((frame) => frame[0] === FRAME_TYPES.block)!;
+      const header = readBlockHeader(reply);
+      expect(header.acks).toEqual([{ channel: 0, lane: 0, amount: 1 }]);
+      const [[meta, payload]] = codec.decode(reply.subarray(header.bodyOffset)) as [[unknown, unknown]];
+      expect(metaFromWire(meta)).toMatchObject({ kind: META_KINDS.reply, id: 1 });
+      expect(payload).toBe('re: ping');
+      // Well past the delay, nothing else came: the acknowledgement went with the reply.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(client.frames.filter((frame) => frame[0] === FRAME_TYPES.ack)).toEqual([]);
+      expect(node.stats()).toMatchObject({ ackFramesSent: 0, acksInBlocks: 1 });
+    });
+
+    it("acknowledgements in the client's block release the node's reliable messages, and its messages are delivered", async () => {
+      const node = await startNode('target', { channels: RELIABLE_ORDERS, timing: { ackDelayMs: 60_000 } });
+      const received: unknown[] = [];
+      node.onMessage('orders', ({ payload }) => received.push(payload));
+      const client = await connectedClient(node);
+      node.send('sender', 'orders', 'n1');
+      node.send('sender', 'orders', 'n2');
+      await waitFor(() => client.frames.some((frame) => frame[0] === FRAME_TYPES.block), 2_000, "the node's block");
+      expect(node.stats().channels.orders!.unackedMessages).toBe(2);
+      const header = Buffer.alloc(14 + 9);
+      const length = writeBlockHeader(header, 0, 0, false, true, 1, 1, [{ channel: 0, lane: 0, amount: 2 }]);
+      client.send(Buffer.concat([header.subarray(0, length), Buffer.of(0x81), codec.encode('c1')]));
+      await waitFor(() => received.length === 1, 2_000, "the client's message");
+      expect(received).toEqual(['c1']);
+      expect(node.stats().channels.orders!.unackedMessages).toBe(0);
+      expect(client.socket.readyState).toBe(WebSocket.OPEN);
+    });
+  });
+
   it('a chunk larger than its channel allows is refused on its length, before it is read (4007)', async () => {
     const channels = { small: { maxMessageBytes: 1000 }, large: { maxMessageBytes: 10_000_000 } };
     const node = await startNode('target', { channels });
@@ -691,6 +736,36 @@ describe('hostile input', () => {
     expect(Buffer.byteLength(closed.reason)).toBeLessThanOrEqual(123);
     expect((await refused).closeCode).toBe(CLOSE_CODES.malformedFrame);
     expect(node.stats().refusals.malformedFrame).toBe(1);
+    await stillServes(node);
+  });
+
+  it('a block whose acknowledgements name a lane not of its connection is refused (4008) and delivers nothing; a cut or overlong section (4006)', async () => {
+    const node = await startNode('target');
+    const received: unknown[] = [];
+    node.onMessage('coordination', ({ payload }) => received.push(payload));
+    /** A reliable block on coordination lane 0 (connection 0) carrying `acks`, then `tail`. */
+    const blockWithAcks = (acks: { channel: number; lane: number; amount: number }[], tail: Buffer = Buffer.concat([Buffer.of(0x81), codec.encode('x')])): Buffer => {
+      const header = Buffer.alloc(14 + 1 + acks.length * 8);
+      const length = writeBlockHeader(header, 0, 0, false, true, 1, 1, acks);
+      return Buffer.concat([header.subarray(0, length), tail]);
+    };
+    const cut = blockWithAcks([{ channel: 0, lane: 0, amount: 1 }], Buffer.alloc(0)).subarray(0, 14 + 1 + 4);
+    const cases: [Buffer, number, RegExp][] = [
+      [blockWithAcks([{ channel: 40, lane: 0, amount: 1 }]), CLOSE_CODES.unknownChannel, /ack for channel 40 lane 0/],
+      [blockWithAcks([{ channel: 0, lane: 1, amount: 1 }]), CLOSE_CODES.unknownChannel, /ack for channel 0 lane 1/], // another connection's lane
+      [cut, CLOSE_CODES.malformedFrame, /acknowledgement section truncated/],
+      [blockWithAcks([{ channel: 0, lane: 0, amount: 1 }, { channel: 0, lane: 0, amount: 1 }]), CLOSE_CODES.malformedFrame, /section of 2 entries on a connection of 1 lanes/],
+    ];
+    for (const [frame, code, reason] of cases) {
+      const client = await rawClient(node.address()!.url);
+      await client.handshake();
+      client.send(frame);
+      const closed = await client.closed;
+      expect(closed.code).toBe(code);
+      expect(closed.reason).toMatch(reason);
+    }
+    expect(received).toEqual([]);
+    expect(node.stats().refusals).toMatchObject({ unknownChannel: 2, malformedFrame: 2 });
     await stillServes(node);
   });
 

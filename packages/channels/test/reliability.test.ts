@@ -830,14 +830,34 @@ describe('acknowledgements', () => {
   }
 
   it('a lone message is acknowledged on its own after ackDelayMs, not in the turn it arrives', async () => {
-    const { a, received } = await pair(400);
+    const { a, b, received } = await pair(400);
     a.send('node-b', 'orders', 1);
     await waitFor(() => received.length === 1, 2_000, 'the message');
     // Well inside the delay nothing has gone back yet.
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(unacked(a)).toBe(1);
     await waitFor(() => unacked(a) === 0, 2_000, 'the delayed acknowledgement');
+    // In an ACK frame: no block went back to carry it.
+    expect(b.stats()).toMatchObject({ ackFramesSent: 1, acksInBlocks: 0 });
   });
+
+  it.each([['per-channel'], ['single']] as const)(
+    'a request and its reply carry each other\'s acknowledgements in their blocks: no ACK frame either way (%s)',
+    async (connectionMode) => {
+      const b = await startNode('node-b', { channels, connectionMode, timing: { ackDelayMs: 60_000 } });
+      const a = await startNode('node-a', { channels, connectionMode, timing: { ackDelayMs: 60_000 } });
+      await link(a, b);
+      b.onRequest('orders', ({ payload }) => `re: ${String(payload)}`);
+      const rounds = 20;
+      for (let n = 0; n < rounds; n += 1) expect(await a.request('node-b', 'orders', n)).toBe(`re: ${n}`);
+      // B's reply carried the acknowledgement of each request; A's next request that of each
+      // reply but the last, which waits for its delay (a minute here).
+      expect(unacked(a)).toBe(0);
+      expect(unacked(b)).toBe(1);
+      expect(b.stats()).toMatchObject({ ackFramesSent: 0, acksInBlocks: rounds });
+      expect(a.stats()).toMatchObject({ ackFramesSent: 0, acksInBlocks: rounds - 1 });
+    },
+  );
 
   it('an acknowledgement rides along with the next frame going back on the same connection', async () => {
     const { a, b, received } = await pair(60_000);
@@ -875,6 +895,40 @@ describe('acknowledgements', () => {
     // Whatever arrived after the last urgent acknowledgement (under 160 / 8) may wait its delay.
     await waitFor(() => unacked(a) < 20, 2_000, 'the acknowledgements, long before the delay');
     expect(a.send('node-b', 'orders', 'room again')).toBe(true);
+  });
+
+  it('both ways at once, with acknowledgements riding in each other\'s blocks: exactly once and in order across resets', async () => {
+    const timing = { peerDownGraceMs: 10_000 };
+    const both = { orders: { reliable: true, maxQueueMessages: 1_000 } };
+    const b = await startNode('node-b', { channels: both, timing });
+    proxy = await createProxy(b.address()!.port);
+    const a = await startNode('node-a', { channels: both, timing });
+    await link(a, b, proxy.url);
+    const byA: number[] = [];
+    const byB: number[] = [];
+    a.onMessage('orders', ({ payload }) => byA.push(payload as number));
+    b.onMessage('orders', ({ payload }) => byB.push(payload as number));
+    const total = 3_000;
+    let resets = 0;
+    for (let n = 0; n < total; n += 1) {
+      await Promise.all([a.sendAsync('node-b', 'orders', n), b.sendAsync('node-a', 'orders', n)]);
+      // Turns end now and then, so that frames (and the acknowledgements in them) cross.
+      if (n % 20 === 0) await new Promise((resolve) => setImmediate(resolve));
+      if (n % 1_000 === 500) {
+        proxy.sever();
+        resets += 1;
+      }
+    }
+    await waitFor(() => byA.length >= total && byB.length >= total, 15_000, 'every message both ways');
+    await waitFor(() => unacked(a) === 0 && unacked(b) === 0, 5_000, 'the acknowledgements');
+    expect(resets).toBe(3);
+    expect(a.stats().channels.orders!.retransmitted + b.stats().channels.orders!.retransmitted).toBeGreaterThan(0);
+    const expected = Array.from({ length: total }, (_, index) => index);
+    expect(byA).toEqual(expected);
+    expect(byB).toEqual(expected);
+    expect(a.stats().acksInBlocks).toBeGreaterThan(0);
+    expect(b.stats().acksInBlocks).toBeGreaterThan(0);
+    expect(a.stats().channels.orders!.sequenceGaps + b.stats().channels.orders!.sequenceGaps).toBe(0);
   });
 
   it('a node that closes from inside a handler still acknowledges what it received', async () => {

@@ -1,8 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import {
+  FLAGS,
   FrameFormatError,
+  MAX_ACK_ENTRIES,
+  MAX_BLOCK_ACK_BYTES,
   MAX_SEQUENCE,
+  blockAckBytes,
   decodeLaneAmounts,
   decodeOpen,
   encodeLaneAmounts,
@@ -41,10 +45,55 @@ describe('frame headers', () => {
           const frame = new Uint8Array(20);
           const length = writeBlockHeader(frame, channel, lane, hasMeta, reliable, count, firstSeq);
           const header = readBlockHeader(frame.subarray(0, length));
-          expect(header).toEqual({ type: 'block', channel, lane, hasMeta, reliable, count, firstSeq: reliable ? firstSeq : 0, bodyOffset: length });
+          expect(header).toEqual({ type: 'block', channel, lane, hasMeta, reliable, count, firstSeq: reliable ? firstSeq : 0, acks: [], ackBytes: 0, bodyOffset: length });
         },
       ),
     );
+  });
+
+  const laneAmount = fc.record({ channel: fc.integer({ min: 0, max: 255 }), lane: fc.integer({ min: 0, max: 255 }), amount: fc.integer({ min: 0, max: MAX_SEQUENCE }) });
+
+  it('block headers with an acknowledgement section round-trip, the body after it', () => {
+    fc.assert(
+      fc.property(fc.boolean(), fc.boolean(), fc.array(laneAmount, { minLength: 1, maxLength: MAX_ACK_ENTRIES }), (hasMeta, reliable, acks) => {
+        const frame = new Uint8Array(14 + MAX_BLOCK_ACK_BYTES + 2);
+        const length = writeBlockHeader(frame, 7, 2, hasMeta, reliable, 1, 9, acks);
+        expect(length).toBe((reliable ? 14 : 8) + blockAckBytes(acks.length));
+        frame[length] = 0x81; // the body: a CBOR array of one item
+        const header = readBlockHeader(frame.subarray(0, length + 2));
+        expect(header).toEqual({ type: 'block', channel: 7, lane: 2, hasMeta, reliable, count: 1, firstSeq: reliable ? 9 : 0, acks, ackBytes: blockAckBytes(acks.length), bodyOffset: length });
+        expect(frame[3]! & FLAGS.acks).toBe(FLAGS.acks);
+      }),
+    );
+  });
+
+  it('an acknowledgement section is the entries of an ACK frame behind a count', () => {
+    const acks = [
+      { channel: 1, lane: 0, amount: MAX_SEQUENCE },
+      { channel: 0, lane: 2, amount: 5 },
+    ];
+    const frame = new Uint8Array(32);
+    const length = writeBlockHeader(frame, 1, 0, false, true, 1, 1, acks);
+    expect(Buffer.from(frame.subarray(14, length))).toEqual(Buffer.from(encodeLaneAmounts('ack', acks).subarray(1)));
+  });
+
+  it('refuses to write more acknowledgements than a block carries', () => {
+    const acks = Array.from({ length: MAX_ACK_ENTRIES + 1 }, () => ({ channel: 0, lane: 0, amount: 1 }));
+    expect(() => writeBlockHeader(new Uint8Array(4096), 0, 0, false, true, 1, 1, acks)).toThrow(RangeError);
+  });
+
+  // A block that declares an acknowledgement section: flags 0x20 (unreliable) or 0x22 (reliable).
+  const entry = [0, 1, 0, 0, 0, 0, 0, 7];
+  it.each([
+    ['an acknowledgement flag without a count', Uint8Array.of(0x10, 0, 0, 0x20, 0, 0, 0, 1), /no count/],
+    ['a reliable one without a count', Uint8Array.of(0x10, 0, 0, 0x22, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1), /no count/],
+    ['a section of no entries', Uint8Array.of(0x10, 0, 0, 0x20, 0, 0, 0, 1, 0, 0x81, 0), /no entries/],
+    ['a section cut inside an entry', Uint8Array.of(0x10, 0, 0, 0x20, 0, 0, 0, 1, 2, ...entry, 0, 1, 0), /truncated: 2 entries need 17 bytes/],
+    ['a section that leaves no body', Uint8Array.of(0x10, 0, 0, 0x20, 0, 0, 0, 1, 1, ...entry), /truncated/],
+    ['a count of 255 in a short frame', Uint8Array.of(0x10, 0, 0, 0x20, 0, 0, 0, 1, 255, ...entry, 0x81, 0), /truncated: 255 entries need 2041 bytes/],
+  ])('rejects %s', (_name, frame, message) => {
+    expect(() => readBlockHeader(frame)).toThrow(FrameFormatError);
+    expect(() => readBlockHeader(frame)).toThrow(message);
   });
 
   it('chunk headers round-trip', () => {

@@ -3,7 +3,10 @@
 //
 //   HELLO / CHALLENGE / AUTH / READY   type, then the handshake body (see handshake.ts)
 //   BLOCK   type u8 | channel u8 | lane u8 | flags u8 | count u32 | [firstSeq u48 if RELIABLE]
-//           then one CBOR array of `count` items: payloads, or [meta, payload] pairs if HAS_META
+//           | [ackCount u8 | ackCount × (channel u8 | lane u8 | seq u48) if ACKS]
+//           then one CBOR array of `count` items: payloads, or [meta, payload] pairs if HAS_META.
+//           The ACKS section carries acknowledgements as an ACK frame does (protocol version 6),
+//           for lanes of the connection the block travels on; it counts against no credit.
 //   CHUNK   type u8 | channel u8 | lane u8 | flags u8 | [seq u48 if RELIABLE and FIRST]
 //           | [total u32 | metaLength u32 if FIRST] then raw bytes of the message body
 //           (meta CBOR followed by the payload: CBOR, or raw bytes if RAW)
@@ -30,9 +33,11 @@ export const FLAGS = Object.freeze({
   first: 0x04,
   last: 0x08,
   raw: 0x10,
+  /** BLOCK only: an acknowledgement section follows the header. */
+  acks: 0x20,
 });
 
-const KNOWN_BLOCK_FLAGS = FLAGS.hasMeta | FLAGS.reliable;
+const KNOWN_BLOCK_FLAGS = FLAGS.hasMeta | FLAGS.reliable | FLAGS.acks;
 const KNOWN_CHUNK_FLAGS = FLAGS.hasMeta | FLAGS.reliable | FLAGS.first | FLAGS.last | FLAGS.raw;
 
 /** Largest sequence number a frame can carry (48 bits). */
@@ -40,6 +45,17 @@ export const MAX_SEQUENCE = 2 ** 48 - 1;
 
 export const BLOCK_HEADER_BYTES = 8;
 export const RELIABLE_BLOCK_HEADER_BYTES = 14;
+/** Bytes of one acknowledgement entry, in an ACK frame or a block's ACKS section. */
+export const ACK_ENTRY_BYTES = 8;
+/** Most acknowledgements in one ACK frame or block (a u8 count; a layout has at most 255 lanes). */
+export const MAX_ACK_ENTRIES = 255;
+/** Largest ACKS section of a block: a count and 255 entries. */
+export const MAX_BLOCK_ACK_BYTES = 1 + MAX_ACK_ENTRIES * ACK_ENTRY_BYTES;
+
+/** Length of a block's ACKS section holding `count` acknowledgements (none: 0). */
+export function blockAckBytes(count: number): number {
+  return count === 0 ? 0 : 1 + count * ACK_ENTRY_BYTES;
+}
 /** Largest CHUNK header (reliable, first). */
 export const MAX_CHUNK_HEADER_BYTES = 4 + 6 + 8;
 /** Room for the meta of a message in its first chunk (request ids, headers). */
@@ -53,6 +69,10 @@ export interface BlockHeader {
   readonly reliable: boolean;
   readonly count: number;
   readonly firstSeq: number;
+  /** Acknowledgements riding in the block (ACKS section), empty when it has none. */
+  readonly acks: readonly LaneAmount[];
+  /** Length of the ACKS section (0 without one): not counted against the lane's credit. */
+  readonly ackBytes: number;
   /** Offset of the CBOR body within the frame. */
   readonly bodyOffset: number;
 }
@@ -81,6 +101,8 @@ export interface LaneAmount {
   readonly lane: number;
   readonly amount: number;
 }
+
+const NO_ACKS: readonly LaneAmount[] = Object.freeze([]);
 
 /** Why a frame header could not be read; the driver closes with `malformedFrame`. */
 export class FrameFormatError extends Error {}
@@ -117,7 +139,10 @@ function readUint32(source: Uint8Array, offset: number): number {
   return ((source[offset]! << 24) | (source[offset + 1]! << 16) | (source[offset + 2]! << 8) | source[offset + 3]!) >>> 0;
 }
 
-/** Writes a BLOCK header at offset 0 of `target`; returns the header length. */
+/**
+ * Writes a BLOCK header at offset 0 of `target`, with an ACKS section after it when `acks` has
+ * entries (1–255); returns the header length, the section included.
+ */
 export function writeBlockHeader(
   target: Uint8Array,
   channel: number,
@@ -126,16 +151,31 @@ export function writeBlockHeader(
   reliable: boolean,
   count: number,
   firstSeq: number,
+  acks: readonly LaneAmount[] = NO_ACKS,
 ): number {
+  if (acks.length > MAX_ACK_ENTRIES) throw new RangeError(`a block carries at most ${MAX_ACK_ENTRIES} acknowledgements (got ${acks.length})`);
   target[0] = FRAME_TYPES.block;
   target[1] = channel;
   target[2] = lane;
-  target[3] = (hasMeta ? FLAGS.hasMeta : 0) | (reliable ? FLAGS.reliable : 0);
+  target[3] = (hasMeta ? FLAGS.hasMeta : 0) | (reliable ? FLAGS.reliable : 0) | (acks.length > 0 ? FLAGS.acks : 0);
   writeUint32(target, 4, count);
-  if (!reliable) return BLOCK_HEADER_BYTES;
-  writeUint48(target, 8, firstSeq);
-  return RELIABLE_BLOCK_HEADER_BYTES;
+  let offset = BLOCK_HEADER_BYTES;
+  if (reliable) {
+    writeUint48(target, 8, firstSeq);
+    offset = RELIABLE_BLOCK_HEADER_BYTES;
+  }
+  if (acks.length === 0) return offset;
+  target[offset] = acks.length;
+  offset += 1;
+  for (const entry of acks) {
+    target[offset] = entry.channel;
+    target[offset + 1] = entry.lane;
+    writeUint48(target, offset + 2, entry.amount);
+    offset += ACK_ENTRY_BYTES;
+  }
+  return offset;
 }
+
 
 export interface ChunkHeaderFields {
   readonly channel: number;
@@ -192,6 +232,23 @@ export function readBlockHeader(frame: Uint8Array): BlockHeader {
   // Its items are numbered firstSeq, firstSeq + 1, ...: the last must fit in 48 bits too, or its
   // acknowledgement (48 bits on the wire) would name another number.
   if (reliable && readUint48(frame, 8) + count - 1 > MAX_SEQUENCE) fail('reliable sequence numbers past 48 bits');
+  const headerBytes = reliable ? RELIABLE_BLOCK_HEADER_BYTES : BLOCK_HEADER_BYTES;
+  let acks = NO_ACKS;
+  let ackBytes = 0;
+  if ((flags & FLAGS.acks) !== 0) {
+    // The count is one byte, so the section is at most MAX_BLOCK_ACK_BYTES long; it must fit in
+    // the frame with at least one byte of body after it.
+    if (frame.length <= headerBytes) fail('block acknowledgement section truncated: no count');
+    const ackCount = frame[headerBytes]!;
+    if (ackCount === 0) fail('block acknowledgement section with no entries');
+    ackBytes = blockAckBytes(ackCount);
+    if (frame.length < headerBytes + ackBytes + 1) fail(`block acknowledgement section truncated: ${ackCount} entries need ${ackBytes} bytes`);
+    const entries: LaneAmount[] = [];
+    for (let offset = headerBytes + 1; offset < headerBytes + ackBytes; offset += ACK_ENTRY_BYTES) {
+      entries.push({ channel: frame[offset]!, lane: frame[offset + 1]!, amount: readUint48(frame, offset + 2) });
+    }
+    acks = entries;
+  }
   return {
     type: 'block',
     channel: frame[1]!,
@@ -200,7 +257,9 @@ export function readBlockHeader(frame: Uint8Array): BlockHeader {
     reliable,
     count,
     firstSeq: reliable ? readUint48(frame, 8) : 0,
-    bodyOffset: reliable ? RELIABLE_BLOCK_HEADER_BYTES : BLOCK_HEADER_BYTES,
+    acks,
+    ackBytes,
+    bodyOffset: headerBytes + ackBytes,
   };
 }
 
@@ -247,7 +306,7 @@ export function readChunkHeader(frame: Uint8Array): ChunkHeader {
   };
 }
 
-const LANE_ENTRY_BYTES = { credit: 6, ack: 8 } as const;
+const LANE_ENTRY_BYTES = { credit: 6, ack: ACK_ENTRY_BYTES } as const;
 
 /** Encodes a CREDIT (amounts in bytes) or ACK (amounts are sequence numbers) frame. */
 export function encodeLaneAmounts(kind: 'credit' | 'ack', entries: readonly LaneAmount[]): Uint8Array {

@@ -2,11 +2,13 @@
 // channels and keys go through the outbound queues, the frames of different lanes interleave
 // at random (as separate connections do), and the receiving side reads headers, reassembles
 // chunks and decodes blocks. Every message must arrive intact, once, and in order per key;
-// with reliable lanes and random reconnects (rewind), still exactly once and in order.
+// with reliable lanes and random reconnects (rewind), still exactly once and in order; with
+// acknowledgements riding in the blocks, those too arrive as they were given.
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { createCborCodec } from './cbor';
-import { FRAME_TYPES, readBlockHeader, readChunkHeader } from './frames';
+import { FRAME_TYPES, MAX_SEQUENCE, blockAckBytes, readBlockHeader, readChunkHeader } from './frames';
+import type { LaneAmount } from './frames';
 import { META_KINDS, metaFromWire, metaToWire } from './meta';
 import { createOutboundQueue } from './outbound-queue';
 import type { OutboundQueue } from './outbound-queue';
@@ -53,6 +55,8 @@ function runScenario(options: {
   reliable: boolean;
   schedule: number[];
   reconnects: number[];
+  /** Acknowledgements (of the other direction) to give the frames, in turn; none when empty. */
+  acks?: LaneAmount[][];
 }): void {
   const lanes = 4;
   const queues: OutboundQueue[] = Array.from({ length: lanes }, (_, lane) =>
@@ -73,10 +77,11 @@ function runScenario(options: {
     sent.push({ id, lane: message.lane, key: message.key, payload, headers });
   });
 
-  const receiveFrame = (lane: number, frame: Uint8Array): void => {
+  const receiveFrame = (lane: number, frame: Uint8Array, acks: LaneAmount[] | undefined): void => {
     if (frame[0] === FRAME_TYPES.block) {
       const header = readBlockHeader(frame);
       expect(header.lane).toBe(lane);
+      expect(header.acks).toEqual(acks ?? []);
       const items = codec.decode(frame.subarray(header.bodyOffset)) as unknown[];
       expect(items).toHaveLength(header.count);
       items.forEach((item, index) => {
@@ -113,9 +118,12 @@ function runScenario(options: {
     }
     const lane = ready[options.schedule[step % options.schedule.length]! % ready.length]!;
     step += 1;
-    const frame = queues[lane]!.nextFrame(options.frameBytes)!;
-    expect(frame.length).toBeLessThanOrEqual(Math.max(options.frameBytes, options.chunkBytes + 32));
-    receiveFrame(lane, frame);
+    const acks = options.acks === undefined || options.acks.length === 0 ? undefined : options.acks[step % options.acks.length];
+    const frame = queues[lane]!.nextFrame(options.frameBytes, acks)!;
+    // The acknowledgements ride beyond the frame's size, in blocks only.
+    const ackBytes = frame[0] === FRAME_TYPES.block ? blockAckBytes(acks?.length ?? 0) : 0;
+    expect(frame.length - ackBytes).toBeLessThanOrEqual(Math.max(options.frameBytes, options.chunkBytes + 32));
+    receiveFrame(lane, frame, acks);
     // Acknowledge now and then (acks may be lost with a reconnect, so only sometimes).
     if (options.reliable && step % 3 === 0) queues[lane]!.acknowledge(sequences[lane]!.delivered);
   }
@@ -157,6 +165,24 @@ describe('framing and reassembly (property)', () => {
         fc.uniqueArray(fc.integer({ min: 1, max: 200 }), { maxLength: 5 }).map((steps) => steps.sort((a, b) => a - b)),
         (messages, chunkBytes, schedule, reconnects) => {
           runScenario({ messages, frameBytes: 16_384, chunkBytes, reliable: true, schedule, reconnects });
+        },
+      ),
+      { numRuns: 30 },
+    );
+  });
+
+  it('acknowledgements riding in blocks leave the messages intact and arrive as given', () => {
+    const laneAmount = fc.record({ channel: fc.integer({ min: 0, max: 255 }), lane: fc.integer({ min: 0, max: 255 }), amount: fc.integer({ min: 0, max: MAX_SEQUENCE }) });
+    fc.assert(
+      fc.property(
+        fc.array(messageArbitrary, { minLength: 1, maxLength: 60 }),
+        fc.integer({ min: 1024, max: 70_000 }),
+        fc.boolean(),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 20 }),
+        // Empty entries stand for frames that carry none.
+        fc.array(fc.array(laneAmount, { maxLength: 12 }), { minLength: 1, maxLength: 8 }),
+        (messages, chunkBytes, reliable, schedule, acks) => {
+          runScenario({ messages, frameBytes: 16_384, chunkBytes, reliable, schedule, reconnects: [], acks });
         },
       ),
       { numRuns: 30 },

@@ -80,6 +80,11 @@
 // node is the one dialing, and then on values it never stated. So a version-4 peer is refused
 // like any other version, with 4001 and a message saying why, on both sides. The proofs cover
 // the limits, as every field.
+//
+// Version 6 lets a BLOCK frame carry acknowledgements (its ACKS flag and section, frames.ts), so
+// that a reliable request and its reply need no ACK frame of their own. A version-5 node refuses
+// the flag as an unknown one (4006) and would close the session at the first reply; the handshake
+// and its fields are those of version 5.
 import { createHmac, scryptSync, timingSafeEqual } from 'node:crypto';
 import { MAX_CHANNELS, MAX_MESSAGE_BYTES } from '../channel-config';
 import type { CborCodec } from './cbor';
@@ -89,7 +94,7 @@ import { FRAME_TYPES } from './frames';
 import type { WireLimits } from './wire-limits';
 
 export const PROTOCOL_MAGIC = 'foundation-channels';
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 export const NONCE_BYTES = 32;
 export const PROOF_BYTES = 32;
 /**

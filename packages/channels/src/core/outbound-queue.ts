@@ -12,10 +12,12 @@ import {
   BLOCK_HEADER_BYTES,
   MAX_SEQUENCE,
   RELIABLE_BLOCK_HEADER_BYTES,
+  blockAckBytes,
   chunkHeaderLength,
   writeBlockHeader,
   writeChunkHeader,
 } from './frames';
+import type { LaneAmount } from './frames';
 
 export interface OutboundMessage {
   /** CBOR bytes of the payload, or the payload itself when `raw`. */
@@ -106,8 +108,12 @@ export interface OutboundQueue {
   cancel(request: QueuedRequest): boolean;
   /** Whether a frame can be built now (not while `sequenceExhausted`). */
   hasFrame(): boolean;
-  /** Builds the next frame of at most about `maxBytes` (a chunk or a single message may be the whole frame). */
-  nextFrame(maxBytes: number): Uint8Array | undefined;
+  /**
+   * Builds the next frame of at most about `maxBytes` (a chunk or a single message may be the
+   * whole frame). A BLOCK frame carries `acks` in its ACKS section, beyond `maxBytes` (they count
+   * against no credit); a CHUNK frame does not (its first byte tells which frame it is).
+   */
+  nextFrame(maxBytes: number, acks?: readonly LaneAmount[]): Uint8Array | undefined;
   /** Releases reliable messages up to and including `seq`; returns how many were released. */
   acknowledge(seq: number): number;
   /** After a reconnect: unacknowledged messages, then a partly sent one, go out again first; returns how many are resent. */
@@ -328,7 +334,7 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
     return frame;
   };
 
-  const blockFrame = (maxBytes: number): Uint8Array => {
+  const blockFrame = (maxBytes: number, acks: readonly LaneAmount[] | undefined): Uint8Array => {
     // Gather consecutive small entries that fit.
     let count = 0;
     let bodyBytes = 0;
@@ -358,14 +364,14 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
       bodyBytes = nextBody;
       hasMeta = nextHasMeta;
     }
-    const headerLength = reliable ? RELIABLE_BLOCK_HEADER_BYTES : BLOCK_HEADER_BYTES;
+    const headerLength = (reliable ? RELIABLE_BLOCK_HEADER_BYTES : BLOCK_HEADER_BYTES) + blockAckBytes(acks?.length ?? 0);
     // From Node's pool (a slice of a shared 8 KiB slab below 4 KiB), not zero-filled: every byte
     // up to `offset` is written and the rest is cut off. A Uint8Array of its own cost an
     // ArrayBuffer per frame, and ws then made a Buffer of it.
     const frame = Buffer.allocUnsafe(headerLength + arrayHeadLength(count) + bodyBytes + (hasMeta ? count * 2 : 0));
     const firstEntry = pending[head]!;
     assignSeq(firstEntry);
-    writeBlockHeader(frame, channel, lane, hasMeta, reliable, count, firstEntry.seq);
+    writeBlockHeader(frame, channel, lane, hasMeta, reliable, count, firstEntry.seq, acks);
     let offset = writeArrayHead(frame, headerLength, count);
     for (let taken = 0; taken < count; taken += 1) {
       const entry = pending[head]!;
@@ -457,10 +463,10 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
     hasFrame() {
       return head < pending.length && !exhausted();
     },
-    nextFrame(maxBytes) {
+    nextFrame(maxBytes, acks) {
       if (head >= pending.length || exhausted()) return undefined;
       const entry = pending[head]!;
-      const frame = isLarge(entry, frameBytes) ? chunkFrame(entry) : blockFrame(maxBytes);
+      const frame = isLarge(entry, frameBytes) ? chunkFrame(entry) : blockFrame(maxBytes, acks);
       compact();
       return frame;
     },

@@ -19,9 +19,11 @@ import type { FairScheduler } from '../core/fair-scheduler';
 import {
   FRAME_TYPES,
   FrameFormatError,
+  MAX_ACK_ENTRIES,
   MAX_CHUNK_HEADER_BYTES,
   MAX_META_BYTES,
   RELIABLE_BLOCK_HEADER_BYTES,
+  blockAckBytes,
   decodeLaneAmounts,
   decodeOpen,
   encodeLaneAmounts,
@@ -47,7 +49,7 @@ import type { AddressLookup } from './address';
 import type { Connection, PeerIdentity } from './connection';
 import { createRequestManager } from './request-manager';
 import type { RequestManager } from './request-manager';
-import type { ChannelCounters, LaneCounters } from './stats';
+import type { AckCounters, ChannelCounters, LaneCounters } from './stats';
 
 export type LinkState = 'connecting' | 'up' | 'reconnecting' | 'down';
 
@@ -66,6 +68,7 @@ export interface LinkHost {
   readonly counters: readonly ChannelCounters[];
   /** By global lane. */
   readonly laneCounters: readonly LaneCounters[];
+  readonly ackCounters: AckCounters;
   /** Buffers for chunk frames, given back once written. */
   readonly chunkPool: ChunkPool;
   isClosed(): boolean;
@@ -178,8 +181,14 @@ export class Link {
    */
   private readonly unackedMessages: number[];
   private readonly unackedBytes: number[];
-  /** Sends the acknowledgements that found no frame to ride along with (timing.ackDelayMs). */
+  /**
+   * Sends the acknowledgements that found no frame to ride along with (timing.ackDelayMs): a
+   * BLOCK frame carries those due on its connection (see flush), and any other frame written to
+   * the connection in the same turn takes them in an ACK frame beside it (see writeControl).
+   */
   private ackTimer: Timer | undefined;
+  /** Global lanes by connection index. */
+  private readonly lanesOfConnection: number[][];
   private sequences: ReceiveSequence[] = [];
   /** Acceptor: connections of this session it asked the dialer to open; and those not yet sent. */
   private openAsked: boolean[];
@@ -251,6 +260,8 @@ export class Link {
     this.receivedTotal = new Array<number>(lanes).fill(0);
     this.unackedMessages = new Array<number>(lanes).fill(0);
     this.unackedBytes = new Array<number>(lanes).fill(0);
+    this.lanesOfConnection = Array.from({ length: layout.connections }, () => []);
+    for (let lane = 0; lane < lanes; lane += 1) this.lanesOfConnection[layout.connectionOfLane[lane]!]!.push(lane);
     this.budget = { used: 0, max: limits.maxReassemblyBytes };
     this.reassembly = [];
     for (let lane = 0; lane < lanes; lane += 1) {
@@ -401,13 +412,24 @@ export class Link {
         if (lane < 0) break;
         const queue = this.queues[lane]!;
         const queuedBefore = queue.queuedMessages;
+        const connectionIndex = layout.connectionOfLane[lane]!;
+        // Acknowledgements due on the connection ride in a block frame (not in a chunk): no ACK
+        // frame of their own then, to build, write, parse and dispatch.
+        const acks = this.dueAcks(connectionIndex);
         // A block never exceeds the lane's remaining credit (it always carries one message).
-        const frame = queue.nextFrame(Math.min(this.agreed.frameBytes, this.credit[lane]!))!;
-        const connection = this.corkedConnection(layout.connectionOfLane[lane]!)!;
+        const frame = queue.nextFrame(Math.min(this.agreed.frameBytes, this.credit[lane]!), acks)!;
+        let ackBytes = 0;
+        if (acks !== undefined && frame[0] === FRAME_TYPES.block) {
+          ackBytes = blockAckBytes(acks.length);
+          this.acknowledged(connectionIndex);
+          this.host.ackCounters.acksInBlocks += acks.length;
+        }
+        const connection = this.corkedConnection(connectionIndex)!;
         if (this.host.chunkPool.owns(frame)) connection.send(frame, () => this.host.chunkPool.give(frame));
         else connection.send(frame);
         wrote = true;
-        this.credit[lane] = this.credit[lane]! - frame.length;
+        // The acknowledgements count against no credit, as in an ACK frame.
+        this.credit[lane] = this.credit[lane]! - (frame.length - ackBytes);
         this.scheduler.charge(lane, frame.length);
         if (!queue.hasFrame()) this.scheduler.deactivate(lane);
         const counter = counters[layout.channelOfLane[lane]!]!;
@@ -462,6 +484,33 @@ export class Link {
     const channel = this.host.channels[this.host.layout.channelOfLane[lane]!]!;
     this.goDown(`reliable sequence numbers exhausted on channel ${channel.name}: session reset`);
   };
+
+  /** The acknowledgements due on lanes of connection `index` (undefined: none). */
+  private dueAcks(index: number): LaneAmount[] | undefined {
+    let acks: LaneAmount[] | undefined;
+    const { layout } = this.host;
+    for (const lane of this.lanesOfConnection[index]!) {
+      if (this.unackedMessages[lane] === 0) continue;
+      const channel = layout.channelOfLane[lane]!;
+      acks ??= [];
+      acks.push({ channel, lane: lane - layout.offsets[channel]!, amount: this.sequences[lane]!.delivered });
+      // A layout has at most 255 lanes; the rest would wait for an ACK frame.
+      if (acks.length === MAX_ACK_ENTRIES) break;
+    }
+    return acks;
+  }
+
+  /** The acknowledgements `dueAcks(index)` listed left in a frame: none is due on those lanes now. */
+  private acknowledged(index: number): void {
+    let cleared = 0;
+    for (const lane of this.lanesOfConnection[index]!) {
+      if (this.unackedMessages[lane] === 0) continue;
+      this.unackedMessages[lane] = 0;
+      this.unackedBytes[lane] = 0;
+      cleared += 1;
+      if (cleared === MAX_ACK_ENTRIES) break;
+    }
+  }
 
   /** Connections corked by the flush or control write in progress. */
   private readonly corked: Connection[] = [];
@@ -549,7 +598,11 @@ export class Link {
     }
     const channel = this.host.channels[header.channel]!;
     if (header.reliable !== channel.reliable) throw new FrameFormatError('reliability flag does not match the channel');
-    if (!this.account(connection, lane, frame.length, this.frameCap(lane, false) + RELIABLE_BLOCK_HEADER_BYTES)) return;
+    // An honest sender acknowledges each lane of this connection at most once per block.
+    const lanesHere = this.lanesOfConnection[connection.index]!.length;
+    if (header.acks.length > lanesHere) throw new FrameFormatError(`block acknowledgement section of ${header.acks.length} entries on a connection of ${lanesHere} lanes`);
+    // Its acknowledgements count against no credit, as in an ACK frame.
+    if (!this.account(connection, lane, frame.length - header.ackBytes, this.frameCap(lane, false) + RELIABLE_BLOCK_HEADER_BYTES)) return;
     const body = frame.subarray(header.bodyOffset);
     let decoded: unknown;
     try {
@@ -587,6 +640,8 @@ export class Link {
         metas.push(metaFromWire(item[0]));
       }
     }
+    // As if an ACK frame had come just before the block.
+    if (header.acks.length > 0 && !this.acknowledge(connection, header.acks)) return;
     for (let index = 0; index < header.count; index += 1) {
       if (this.removed || connection.state !== 'open') return;
       if (sequence !== undefined) {
@@ -697,15 +752,21 @@ export class Link {
   }
 
   private receiveAck(connection: Connection, frame: Buffer): void {
-    for (const entry of decodeLaneAmounts('ack', frame)) {
+    this.acknowledge(connection, decodeLaneAmounts('ack', frame));
+  }
+
+  /** Acknowledgements from an ACK frame or a block; false after a violation (a lane not of `connection`). */
+  private acknowledge(connection: Connection, entries: readonly LaneAmount[]): boolean {
+    for (const entry of entries) {
       const lane = this.laneOf(connection, entry.channel, entry.lane);
       if (lane < 0) {
         this.host.violation(this, connection, CLOSE_CODES.unknownChannel, `ack for channel ${entry.channel} lane ${entry.lane}`);
-        return;
+        return false;
       }
       this.queues[lane]!.acknowledge(entry.amount);
     }
     this.checkDrained();
+    return true;
   }
 
   /** Dialer: the acceptor has something to send on lanes of connections not open yet. */
@@ -865,7 +926,12 @@ export class Link {
       this.cancelAckTimer();
     }
     for (const [index, entries] of credits) this.corkedConnection(index)?.send(encodeLaneAmounts('credit', entries));
-    for (const [index, entries] of acks) this.corkedConnection(index)?.send(encodeLaneAmounts('ack', entries));
+    for (const [index, entries] of acks) {
+      const connection = this.corkedConnection(index);
+      if (connection === undefined) continue;
+      connection.send(encodeLaneAmounts('ack', entries));
+      this.host.ackCounters.ackFramesSent += 1;
+    }
   }
 
   /** Connection `index`, corked until `uncorkAll`. */

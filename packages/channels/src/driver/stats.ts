@@ -114,6 +114,14 @@ export function createLaneCounters(): LaneCounters {
   return { messagesSent: 0, framesSent: 0, bytesSent: 0, messagesReceived: 0, framesReceived: 0, bytesReceived: 0 };
 }
 
+/** Acknowledgements of reliable lanes sent, over all peers and channels. */
+export interface AckCounters {
+  /** ACK frames sent: acknowledgements that found no BLOCK frame going their way to ride in. */
+  ackFramesSent: number;
+  /** Acknowledgements (one per lane) that rode in BLOCK frames instead. */
+  acksInBlocks: number;
+}
+
 export interface ChannelStats extends ChannelCounters {
   /** Per lane, in lane order (`parallelism` lanes; one in single-connection mode). */
   lanes: LaneCounters[];
@@ -155,6 +163,13 @@ export interface TransportStats {
    * the idle timeout is under three intervals.
    */
   readonly pingsSent: number;
+  /**
+   * ACK frames sent: the acknowledgements of reliable lanes that found no BLOCK frame going back
+   * on their connection to ride in, within `timing.ackDelayMs` or the same turn.
+   */
+  readonly ackFramesSent: number;
+  /** Acknowledgements (one per lane) that rode in BLOCK frames. */
+  readonly acksInBlocks: number;
   /**
    * Times this node saw two live processes present one node id (an incarnation heard from after
    * another replaced it, or the live session answering while another process keeps asking for

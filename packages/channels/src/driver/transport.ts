@@ -12,7 +12,7 @@ import type { ChannelDefinition } from '../channel-config';
 import { createCborCodec, withoutStacks } from '../core/cbor';
 import { needsCheck } from '../core/cbor-screen';
 import { CLOSE_CODES, closeCodeName } from '../core/close-codes';
-import { MAX_META_BYTES, MAX_CHUNK_HEADER_BYTES } from '../core/frames';
+import { MAX_BLOCK_ACK_BYTES, MAX_META_BYTES, MAX_CHUNK_HEADER_BYTES } from '../core/frames';
 import { META_KINDS, checkHeaders, metaToWire, MetaFormatError } from '../core/meta';
 import type { MessageMeta, MetaKind } from '../core/meta';
 import { createChunkPool } from '../core/chunk-pool';
@@ -46,7 +46,7 @@ import type { RequestOutcome } from './request-manager';
 import { createListener } from './server';
 import type { Admission, Listener } from './server';
 import { createChannelCounters, createLaneCounters } from './stats';
-import type { ChannelCounters, ChannelStats, LaneCounters, TransportStats } from './stats';
+import type { AckCounters, ChannelCounters, ChannelStats, LaneCounters, TransportStats } from './stats';
 
 /** A message as a handler receives it (the transport port's InboundMessage). */
 export interface InboundMessage {
@@ -283,8 +283,9 @@ export function createTransport(options: TransportOptions): Transport {
       `must be at least the largest message of every lane at once, each channel's maxMessageBytes plus ${MAX_META_BYTES} bytes of headers times its lanes (${reassemblyBytes})`,
     );
   }
-  // Hard cap of one WebSocket message: a block frame or a chunk (a whole message without chunking).
-  const maxPayload = Math.max(limits.frameBytes + 64, Math.min(limits.chunkBytes, maxMessageBytes + MAX_META_BYTES) + MAX_CHUNK_HEADER_BYTES);
+  // Hard cap of one WebSocket message: a block frame (with the acknowledgements it may carry) or a
+  // chunk (a whole message without chunking).
+  const maxPayload = Math.max(limits.frameBytes + 64 + MAX_BLOCK_ACK_BYTES, Math.min(limits.chunkBytes, maxMessageBytes + MAX_META_BYTES) + MAX_CHUNK_HEADER_BYTES);
 
   const links = new Map<string, Link>();
 
@@ -346,6 +347,7 @@ export function createTransport(options: TransportOptions): Transport {
   let acceptedConnections = 0;
   let readPauses = 0;
   let pingsSent = 0;
+  const ackCounters: AckCounters = { ackFramesSent: 0, acksInBlocks: 0 };
   let duplicateNodeIds = 0;
   let listenerErrors = 0;
   let pendingHandshakes = 0;
@@ -495,6 +497,7 @@ export function createTransport(options: TransportOptions): Transport {
     random,
     counters,
     laneCounters,
+    ackCounters,
     chunkPool,
     isClosed: () => closed,
     newSession: () => randomBytes(12).toString('base64url'),
@@ -1467,6 +1470,8 @@ export function createTransport(options: TransportOptions): Transport {
         acceptedConnections,
         readPauses,
         pingsSent,
+        ackFramesSent: ackCounters.ackFramesSent,
+        acksInBlocks: ackCounters.acksInBlocks,
         duplicateNodeIds,
         listenerErrors,
         handshakesInProgress: handshaking,
