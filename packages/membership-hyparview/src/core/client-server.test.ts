@@ -1085,6 +1085,37 @@ describe('client-server role changes with requests in flight', () => {
     expect({ hellos, meshing }).toEqual({ hellos: ['seed'], meshing: [['s9', { type: 'cs-attach', epoch: 0, server: true }]] });
   });
 
+  it('a client-server service of a newer epoch counts the answers to the hellos of the one it took them over from, once each, and no other list', () => {
+    // After a switch to another mode and back, an answer to a hello of the service of the last
+    // switch to client-server went to that one, retiring, and the new one, with no server yet,
+    // learnt nothing from it. (The test nodes' requests wait 200 ms, and 1,000 ms more for a
+    // connection: an answer counts up to 2,400 ms after its hello.)
+    const previous = node('c1', 'client');
+    previous.join(['seed'], 0);
+    previous.takeEffects();
+    const fresh = (): ClientServerCore => new ClientServerCore({ self: 'c1', config: { ...base, role: 'client' }, random: createSeededRandom(4), epoch: 2, estimatedSize: 100, requestTimeoutMs: 200, connectTimeoutMs: 1_000 });
+    const attaches = (core: ClientServerCore): [string, ClientServerMessage][] => sends(core.takeEffects()).filter(([, message]) => message.type === 'cs-attach');
+    const current = fresh();
+    current.takeOverHellos(previous, 500);
+    current.join(['other'], 500);
+    current.takeEffects();
+    expect([current.awaitsServersFrom('seed', 600), current.awaitsServersFrom('stranger', 600)]).toEqual([true, false]);
+    current.receive('stranger', { type: 'cs-servers', epoch: 0, servers: ['x1'] }, 600);
+    current.receive('seed', { type: 'cs-servers', epoch: 0, servers: ['s1'] }, 600);
+    current.receive('seed', { type: 'cs-servers', epoch: 0, servers: ['x2'] }, 610);
+    expect({ attaches: attaches(current), known: current.knownServers(), ignored: current.stats().serverListsIgnored }).toEqual({
+      attaches: [['s1', { type: 'cs-attach', epoch: 2, server: false }]],
+      known: ['s1'],
+      ignored: 2,
+    });
+    // A hello older than the window is not taken over.
+    const late = fresh();
+    late.takeOverHellos(previous, 2_500);
+    late.join(['other'], 2_500);
+    late.receive('seed', { type: 'cs-servers', epoch: 0, servers: ['s1'] }, 2_500);
+    expect({ attaches: attaches(late), known: late.knownServers() }).toEqual({ attaches: [], known: [] });
+  });
+
   it('a server elected away while its request to mesh is unanswered does not stay in that server\'s mesh', () => {
     const id = ids.find((candidate) => isElectedServer(candidate, 10, base) && electionPoint(candidate) >= 1.3 * electedShare(400, base))!;
     const before = ids.filter((candidate) => electionPoint(candidate) < electionPoint(id)).slice(0, serversKept(400, base));

@@ -310,6 +310,22 @@ export class ClientServerCore implements PeerService {
     return this.effects.take();
   }
 
+  /**
+   * Takes over the hellos `previous` sent, this node's client-server service of an older epoch
+   * (retiring after a switch to another mode and back): an answer to one of them counts here as
+   * the answer to a hello this node sent, once, within `helloWindowMs` of it. Only `previous`
+   * knew of them, so the answer taught this service nothing, though it may name its first
+   * server. Called before `join`, with the retiring services oldest first.
+   */
+  takeOverHellos(previous: ClientServerCore, now: number): void {
+    for (const [peer, sentAt] of previous.hellosSent) for (const at of sentAt) if (at + this.helloWindowMs >= now) this.noteHello(peer, at);
+  }
+
+  /** Whether a server list from `peer` would count here as the answer to a hello (see `helloAnswered`). */
+  awaitsServersFrom(peer: string, now: number): boolean {
+    return this.hellosSent.get(peer)?.some((at) => at + this.helloWindowMs >= now) ?? false;
+  }
+
   join(contacts: readonly string[], now: number): void {
     if (this.stopped) return;
     const first = !this.started;

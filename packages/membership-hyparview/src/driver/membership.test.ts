@@ -441,6 +441,30 @@ describe('hostile server announcements', () => {
   });
 });
 
+describe('client-server after a switch away and back', () => {
+  it(`the answer to a hello of the client-server service of an older epoch, still retiring, reaches the current client-server service too, which attaches to the server it names (seed=${seed})`, () => {
+    // It went to the retiring service alone, which attached at its old epoch, and the current
+    // one, with no server yet, learnt nothing from it.
+    const simulation = createSimulation({ seed });
+    const { transport } = simulation.addNode('a');
+    const server = simulation.addNode('s').transport;
+    const heard: { type?: unknown; epoch?: unknown }[] = [];
+    server.onMessage('coordination', ({ payload }) => heard.push(payload as { type?: unknown; epoch?: unknown }));
+    const membership = createMembership({ nodeId: 'a', transport, clock: simulation.clock, random: simulation.random, seeds: ['s'], topology: 'client-server', config: { clientServer: { role: 'client' } } });
+    membership.join().catch(() => undefined);
+    simulation.runFor(50);
+    expect(heard).toContainEqual({ type: 'cs-hello', epoch: 0 });
+    membership.setTopology('hyparview');
+    membership.setTopology('client-server');
+    expect(membership.topology().epoch).toBe(2);
+    simulation.runFor(50);
+    heard.length = 0;
+    server.send('a', 'coordination', { type: 'cs-servers', epoch: 0, servers: ['s'] });
+    simulation.runFor(50);
+    expect(heard.filter((message) => message.type === 'cs-attach')).toContainEqual({ type: 'cs-attach', epoch: 2, server: false });
+  });
+});
+
 describe('the ports other packages declare', () => {
   it('Membership satisfies a Broadcast port (publish bytes / subscribe) and a MembershipEvents port as registry and events declare them', async () => {
     // The shapes, as a consumer package declares them in its own src/ (structural typing).

@@ -781,6 +781,12 @@ class MembershipDriver implements Membership {
     const retiring = this.retiring.find((entry) => entry.service.epoch === message.epoch && entry.service.mode === mode);
     if (retiring !== undefined) {
       retiring.service.receive(from, message, now);
+      // The answer to a hello of a client-server service of an older epoch, this node running
+      // client-server again: the current service took that hello over (see `switchService`), and
+      // the list may be its first way to a server. Left to the retiring service, it taught the
+      // current one nothing. (Once that one has retired, the answer comes to the current service
+      // anyway, below.)
+      if (message.type === 'cs-servers' && current !== retiring.service && current instanceof ClientServerCore && current.awaitsServersFrom(from, now)) current.receive(from, message, now);
       return;
     }
     if (message.epoch === this.epoch) {
@@ -1379,6 +1385,9 @@ class MembershipDriver implements Membership {
     this.mode = mode;
     this.service = next;
     this.retiring.push({ service: old, until: now + this.config.topology.transitionMs });
+    // Back to client-server before the service of the last switch to it has retired: the answers
+    // to its hellos count here too (see `takeOverHellos`).
+    if (next instanceof ClientServerCore) for (const entry of this.retiring) if (entry.service instanceof ClientServerCore) next.takeOverHellos(entry.service, now);
     const neighbors = [...old.neighbors()];
     const known = old instanceof HyParViewCore ? [...neighbors, ...old.passiveView()] : [...old.members()];
     const contacts = [...new Set([...neighbors, ...this.seeds])];
