@@ -874,6 +874,17 @@ export class Link {
   private writeControl(allAcks = false): void {
     this.controlScheduled = undefined;
     const { layout, channels } = this.host;
+    // Most calls, on a request/reply path, find nothing due (the acknowledgements rode in the
+    // turn's blocks): settle that without the maps and arrays below.
+    let pending = false;
+    for (let lane = 0; lane < layout.totalLanes && !pending; lane += 1) {
+      const consumed = this.consumed[lane]!;
+      pending = this.unackedMessages[lane]! > 0 || (consumed > 0 && consumed >= channels[layout.channelOfLane[lane]!]!.windowBytes / 4);
+    }
+    if (!pending) {
+      this.cancelAckTimer();
+      return;
+    }
     const credits = new Map<number, LaneAmount[]>();
     const acks = new Map<number, LaneAmount[]>();
     const waitingMessages = new Array<number>(channels.length).fill(0);
