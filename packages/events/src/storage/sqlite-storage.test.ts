@@ -696,13 +696,14 @@ describe('failures of the medium', () => {
 describe('query plans', () => {
   // The statements a storage prepares for queries, recorded from better-sqlite3 itself so that
   // SQLite's planner can be asked how it runs each on a real file.
-  function recording(): { driver: SqliteDatabaseConstructor; statements: string[] } {
+  // `recorded` picks the statements kept: by default the pages' (those with an ORDER BY).
+  function recording(recorded = (source: string): boolean => source.startsWith('SELECT') && source.includes('ORDER BY')): { driver: SqliteDatabaseConstructor; statements: string[] } {
     const statements: string[] = [];
     const driver = function (filename: string, options?: Database.Options): Database.Database {
       const db = new Database(filename, options);
       const prepare = db.prepare.bind(db);
       db.prepare = (source: string) => {
-        if (source.startsWith('SELECT') && source.includes('ORDER BY')) statements.push(source);
+        if (recorded(source)) statements.push(source);
         return prepare(source);
       };
       return db;
@@ -804,17 +805,8 @@ describe('query plans', () => {
 
   it('looks for rows whose place is damaged (skipCorrupt) with seeks on the order\'s indexes, whatever the filters, never by reading the table or a filter\'s range', () => {
     const file = join(directory, 'unplaced-plans.db');
-    const statements: string[] = [];
-    const driver = function (filename: string, options?: Database.Options): Database.Database {
-      const db = new Database(filename, options);
-      const prepare = db.prepare.bind(db);
-      db.prepare = (source: string) => {
-        if (source.includes('LIMIT 1') && source.includes(' OR ')) statements.push(source);
-        return prepare(source);
-      };
-      return db;
-    };
-    const storage = createSqliteStorage({ path: file, driver: driver as unknown as SqliteDatabaseConstructor });
+    const { driver, statements } = recording((source) => source.includes('LIMIT 1') && source.includes(' OR '));
+    const storage = createSqliteStorage({ path: file, driver });
     storage.append(Array.from({ length: 300 }, (_, index) => stamped(index + 1)));
     for (const orderBy of ['stored', 'id', 'timestamp'] as const) {
       for (const filter of [{}, { type: 't1' }, { types: ['t1', 't2'] }, { correlationId: 'c1' }, { type: 't1', correlationId: 'c1' }, { timeRange: [10, 200] as [number, number] }]) {
