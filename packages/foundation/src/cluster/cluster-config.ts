@@ -12,7 +12,7 @@ import type { Config, ConfigChange, ConfigCommand, ConfigPath, StandardSchemaV1 
 import type { ConsensusLog } from '../consensus/cluster-consensus';
 import { unlessAborted } from '../consensus/unless-aborted';
 import { ClusterWriteOutcomeUnknownError } from '../errors/cluster-write-outcome-unknown-error';
-import { ConfigOverlay, compareKeys } from './config-overlay';
+import { ConfigOverlay, comparePaths } from './config-overlay';
 import { foldConfigCommands } from './fold-config-commands';
 import type { ConfigAssignment } from './fold-config-commands';
 
@@ -563,15 +563,6 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       for (const waiter of waiting.splice(0)) waiter.reject(new StoppedError('this node'));
     },
   };
-}
-
-/** Paths in the order of ConfigOverlay.assignments: by key, segment by segment, an ancestor first. */
-function comparePaths(first: readonly string[], second: readonly string[]): number {
-  for (let depth = 0; depth < Math.min(first.length, second.length); depth += 1) {
-    const order = compareKeys(first[depth]!, second[depth]!);
-    if (order !== 0) return order;
-  }
-  return first.length - second.length;
 }
 
 /** An abort's reason, rejected with as the caller gave it (as AbortSignal's own users do). */

@@ -29,6 +29,15 @@ export function compareKeys(first: string, second: string): number {
   return first < second ? -1 : first > second ? 1 : 0;
 }
 
+/** Paths in the order of ConfigOverlay.assignments: by compareKeys, key by key, an ancestor first. */
+export function comparePaths(first: readonly string[], second: readonly string[]): number {
+  for (let depth = 0; depth < Math.min(first.length, second.length); depth += 1) {
+    const order = compareKeys(first[depth]!, second[depth]!);
+    if (order !== 0) return order;
+  }
+  return first.length - second.length;
+}
+
 export class ConfigOverlay {
   private readonly root: OverlayNode = { children: new Map() };
 
