@@ -14,6 +14,7 @@
 // that may be lost in a power cut.
 import type { FoundationEvent } from '../event';
 import { EventDataCorruptionError } from '../errors/event-data-corruption-error';
+import type { EventPlaceColumn } from '../errors/event-data-corruption-error';
 import { EventDuplicateError } from '../errors/event-duplicate-error';
 import { EventStorageError } from '../errors/event-storage-error';
 import { EventStoreClosedError } from '../errors/event-store-closed-error';
@@ -555,7 +556,7 @@ export function createSqliteStorage(options: SqliteStorageOptions & { readonly d
     const columns = row as unknown[];
     const id = columns[0];
     const identity = Number.isSafeInteger(id) ? (id as number) : undefined;
-    let place: 'sequence' | 'id' | 'timestamp' = 'id';
+    let place: EventPlaceColumn = 'id';
     if (query.orderBy === 'stored') place = 'sequence';
     else if (query.orderBy === 'timestamp' && identity !== undefined && identity >= 1) place = 'timestamp';
     const value = columns[place === 'sequence' ? 8 : place === 'id' ? 0 : 4];
