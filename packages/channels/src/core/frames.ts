@@ -104,6 +104,8 @@ export interface LaneAmount {
 
 const NO_ACKS: readonly LaneAmount[] = Object.freeze([]);
 
+const LANE_ENTRY_BYTES = { credit: 6, ack: ACK_ENTRY_BYTES } as const;
+
 /** Why a frame header could not be read; the driver closes with `malformedFrame`. */
 export class FrameFormatError extends Error {}
 
@@ -166,16 +168,8 @@ export function writeBlockHeader(
   }
   if (acks.length === 0) return offset;
   target[offset] = acks.length;
-  offset += 1;
-  for (const entry of acks) {
-    target[offset] = entry.channel;
-    target[offset + 1] = entry.lane;
-    writeUint48(target, offset + 2, entry.amount);
-    offset += ACK_ENTRY_BYTES;
-  }
-  return offset;
+  return writeLaneEntries(target, offset + 1, 'ack', acks);
 }
-
 
 export interface ChunkHeaderFields {
   readonly channel: number;
@@ -243,11 +237,7 @@ export function readBlockHeader(frame: Uint8Array): BlockHeader {
     if (ackCount === 0) fail('block acknowledgement section with no entries');
     ackBytes = blockAckBytes(ackCount);
     if (frame.length < headerBytes + ackBytes + 1) fail(`block acknowledgement section truncated: ${ackCount} entries need ${ackBytes} bytes`);
-    const entries: LaneAmount[] = [];
-    for (let offset = headerBytes + 1; offset < headerBytes + ackBytes; offset += ACK_ENTRY_BYTES) {
-      entries.push({ channel: frame[offset]!, lane: frame[offset + 1]!, amount: readUint48(frame, offset + 2) });
-    }
-    acks = entries;
+    acks = readLaneEntries(frame, headerBytes + 1, 'ack', ackCount);
   }
   return {
     type: 'block',
@@ -306,7 +296,33 @@ export function readChunkHeader(frame: Uint8Array): ChunkHeader {
   };
 }
 
-const LANE_ENTRY_BYTES = { credit: 6, ack: ACK_ENTRY_BYTES } as const;
+/** Writes the entries of a CREDIT or ACK frame (or a block's ACKS section) from `offset`; returns the offset after them. */
+function writeLaneEntries(target: Uint8Array, offset: number, kind: 'credit' | 'ack', entries: readonly LaneAmount[]): number {
+  const entryBytes = LANE_ENTRY_BYTES[kind];
+  for (const entry of entries) {
+    target[offset] = entry.channel;
+    target[offset + 1] = entry.lane;
+    if (kind === 'credit') writeUint32(target, offset + 2, entry.amount);
+    else writeUint48(target, offset + 2, entry.amount);
+    offset += entryBytes;
+  }
+  return offset;
+}
+
+/** Reads `count` entries written by writeLaneEntries from `offset`; the caller checked the length. */
+function readLaneEntries(source: Uint8Array, offset: number, kind: 'credit' | 'ack', count: number): LaneAmount[] {
+  const entryBytes = LANE_ENTRY_BYTES[kind];
+  const entries: LaneAmount[] = [];
+  for (let index = 0; index < count; index += 1) {
+    entries.push({
+      channel: source[offset]!,
+      lane: source[offset + 1]!,
+      amount: kind === 'credit' ? readUint32(source, offset + 2) : readUint48(source, offset + 2),
+    });
+    offset += entryBytes;
+  }
+  return entries;
+}
 
 /** Encodes a CREDIT (amounts in bytes) or ACK (amounts are sequence numbers) frame. */
 export function encodeLaneAmounts(kind: 'credit' | 'ack', entries: readonly LaneAmount[]): Uint8Array {
@@ -316,14 +332,7 @@ export function encodeLaneAmounts(kind: 'credit' | 'ack', entries: readonly Lane
   const frame = Buffer.allocUnsafe(2 + entries.length * entryBytes);
   frame[0] = kind === 'credit' ? FRAME_TYPES.credit : FRAME_TYPES.ack;
   frame[1] = entries.length;
-  let offset = 2;
-  for (const entry of entries) {
-    frame[offset] = entry.channel;
-    frame[offset + 1] = entry.lane;
-    if (kind === 'credit') writeUint32(frame, offset + 2, entry.amount);
-    else writeUint48(frame, offset + 2, entry.amount);
-    offset += entryBytes;
-  }
+  writeLaneEntries(frame, 2, kind, entries);
   return frame;
 }
 
@@ -333,17 +342,7 @@ export function decodeLaneAmounts(kind: 'credit' | 'ack', frame: Uint8Array): La
   const count = frame[1]!;
   const entryBytes = LANE_ENTRY_BYTES[kind];
   if (count === 0 || frame.length !== 2 + count * entryBytes) fail(`${kind} frame length does not match its ${count} entries`);
-  const entries: LaneAmount[] = [];
-  let offset = 2;
-  for (let index = 0; index < count; index += 1) {
-    entries.push({
-      channel: frame[offset]!,
-      lane: frame[offset + 1]!,
-      amount: kind === 'credit' ? readUint32(frame, offset + 2) : readUint48(frame, offset + 2),
-    });
-    offset += entryBytes;
-  }
-  return entries;
+  return readLaneEntries(frame, 2, kind, count);
 }
 
 /** Encodes an OPEN frame: the connections of the session the acceptor asks the dialer to open. */
