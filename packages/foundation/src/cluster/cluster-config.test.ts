@@ -415,6 +415,39 @@ describe('setClusterWide', () => {
 });
 
 
+/**
+ * Rules where a burst must not exceed the rate and a tier its cap, and a node of them (its
+ * environment given) that records what its subscribers hear.
+ */
+const TIERED = {
+  defaults: { limits: { rate: 10, burst: 5 }, tier: 0, tierMax: 9 },
+  schema: {
+    '~standard': {
+      version: 1,
+      vendor: 'test',
+      validate: (value: unknown) => {
+        const { limits, tier, tierMax } = value as { limits: { rate: number; burst: number }; tier: number; tierMax: number };
+        if (limits.burst > limits.rate) return { issues: [{ message: 'burst above rate', path: ['limits', 'burst'] }] };
+        if (tier > tierMax) return { issues: [{ message: 'tier above its cap', path: ['tier'] }] };
+        return { value };
+      },
+    },
+  } as StandardSchemaV1<unknown, unknown>,
+  updatablePaths: ['limits', 'tier'],
+};
+/** An environment that caps the rate at 3 (burst 1) and the tier at 1. */
+const TIER_ENVIRONMENT = { NODE_LIMITS__RATE: '3', NODE_LIMITS__BURST: '1', NODE_TIER_MAX: '1' };
+function tieredNode(environment?: Record<string, string>) {
+  const consensus = createUnstartedConsensus();
+  const config: Config<unknown> = createConfig({ ...TIERED, ...(environment === undefined ? {} : { sources: { environment: { prefix: 'NODE', variables: environment } } }) });
+  attachClusterConfig(consensus, config, () => undefined, TIERED);
+  const heard: string[] = [];
+  config.subscribe((change: ConfigNotification<unknown>) => {
+    heard.push(change.type === 'config-reset' ? 'reset' : `${change.path.join('.')} ${JSON.stringify(change.previous)} -> ${JSON.stringify(change.value)}`);
+  });
+  return { stateMachine: consensus.stateMachine, config, heard, apply: (commands: readonly ConfigCommand[]) => applyInOrder(consensus, 'config', commands) };
+}
+
 describe('nodes whose own layers differ (review finding)', () => {
   // Each node judged a cluster-wide write against its whole config, local layers included, and
   // kept in its snapshots only what it accepted: a node whose local update, file or environment
@@ -599,36 +632,13 @@ describe('nodes whose own layers differ (review finding)', () => {
     // the batch is then split in halves: the burst alone (refused, the rate not in yet), then
     // the rate and the tier. The burst was not tried again until the next cluster write, so the
     // restored node held its environment's burst where the live one held the cluster's.
-    const tiered = {
-      defaults: { limits: { rate: 10, burst: 5 }, tier: 0, tierMax: 9 },
-      schema: {
-        '~standard': {
-          version: 1,
-          vendor: 'test',
-          validate: (value: unknown) => {
-            const { limits, tier, tierMax } = value as { limits: { rate: number; burst: number }; tier: number; tierMax: number };
-            if (limits.burst > limits.rate) return { issues: [{ message: 'burst above rate', path: ['limits', 'burst'] }] };
-            if (tier > tierMax) return { issues: [{ message: 'tier above its cap', path: ['tier'] }] };
-            return { value };
-          },
-        },
-      } as StandardSchemaV1<unknown, unknown>,
-      updatablePaths: ['limits', 'tier'],
-    };
-    const tieredNode = (environment?: Record<string, string>) => {
-      const consensus = createUnstartedConsensus();
-      const config: Config<unknown> = createConfig({ ...tiered, ...(environment === undefined ? {} : { sources: { environment: { prefix: 'NODE', variables: environment } } }) });
-      const clusterConfig = attachClusterConfig(consensus, config, () => undefined, tiered);
-      return { stateMachine: consensus.stateMachine, config, clusterConfig, apply: (commands: readonly ConfigCommand[]) => applyInOrder(consensus, 'config', commands) };
-    };
-    const environment = { NODE_LIMITS__RATE: '3', NODE_LIMITS__BURST: '1', NODE_TIER_MAX: '1' };
     const log = [set('limits.burst', 4), set('limits.rate', 6), set('tier', 5)];
     const plain = tieredNode();
-    const live = tieredNode(environment);
+    const live = tieredNode(TIER_ENVIRONMENT);
     for (const node of [plain, live]) node.apply(log);
-    const started = tieredNode(environment);
+    const started = tieredNode(TIER_ENVIRONMENT);
     started.stateMachine.restore(plain.stateMachine.snapshot());
-    const restored = tieredNode(environment);
+    const restored = tieredNode(TIER_ENVIRONMENT);
     restored.apply(log.slice(0, 1));
     restored.stateMachine.restore(plain.stateMachine.snapshot());
 
@@ -641,33 +651,10 @@ describe('nodes whose own layers differ (review finding)', () => {
     // The burst of 4 is refused in the restore's runs (the rate of 6 not yet in). It was given
     // back to the layers (2 -> 1) and then taken (1 -> 4): subscribers heard a value this node
     // held neither before the restore nor after it.
-    const schema = {
-      '~standard': {
-        version: 1,
-        vendor: 'test',
-        validate: (value: unknown) => {
-          const { limits, tier, tierMax } = value as { limits: { rate: number; burst: number }; tier: number; tierMax: number };
-          if (limits.burst > limits.rate) return { issues: [{ message: 'burst above rate', path: ['limits', 'burst'] }] };
-          if (tier > tierMax) return { issues: [{ message: 'tier above its cap', path: ['tier'] }] };
-          return { value };
-        },
-      },
-    } as StandardSchemaV1<unknown, unknown>;
-    const tiered = { defaults: { limits: { rate: 10, burst: 5 }, tier: 0, tierMax: 9 }, schema, updatablePaths: ['limits', 'tier'] };
-    const tieredNode = (environment?: Record<string, string>) => {
-      const consensus = createUnstartedConsensus();
-      const config: Config<unknown> = createConfig({ ...tiered, ...(environment === undefined ? {} : { sources: { environment: { prefix: 'NODE', variables: environment } } }) });
-      attachClusterConfig(consensus, config, () => undefined, tiered);
-      const heard: string[] = [];
-      config.subscribe((change: ConfigNotification<unknown>) => {
-        heard.push(change.type === 'config-reset' ? 'reset' : `${change.path.join('.')} ${JSON.stringify(change.previous)} -> ${JSON.stringify(change.value)}`);
-      });
-      return { stateMachine: consensus.stateMachine, config, heard, apply: (commands: readonly ConfigCommand[]) => applyInOrder(consensus, 'config', commands) };
-    };
     const log = [set('limits.burst', 2), set('limits.burst', 4), set('limits.rate', 6), set('tier', 5)];
     const plain = tieredNode();
     plain.apply(log);
-    const restored = tieredNode({ NODE_LIMITS__RATE: '3', NODE_LIMITS__BURST: '1', NODE_TIER_MAX: '1' });
+    const restored = tieredNode(TIER_ENVIRONMENT);
     restored.apply(log.slice(0, 1));
     expect(restored.config.get()).toEqual({ limits: { rate: 3, burst: 2 }, tier: 0, tierMax: 1 });
     restored.heard.length = 0;
