@@ -321,11 +321,11 @@ describe('the link protocol between nodes (unlink with an id, acknowledged)', ()
     // The probe's answer is awaited after its time (it may still say the node speaks unlink ids)
     // until the node goes down, and no longer.
     const bridge = (runtime('a') as unknown as RuntimeImpl).remote!;
-    const late = (bridge as unknown as { readonly lateProbes: ReadonlyMap<number, string> }).lateProbes;
-    expect([...late.values()]).toEqual(['b']);
+    const probes = (bridge as unknown as { readonly probes: ReadonlyMap<number, { readonly node: string }> }).probes;
+    expect([...probes.values()].map(({ node }) => node)).toEqual(['b']);
     simulation.crash('b');
     await simulation.runForAsync(1_000);
-    expect(late.size).toBe(0);
+    expect(probes.size).toBe(0);
   });
 
   it.each([

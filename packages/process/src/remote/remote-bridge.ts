@@ -27,7 +27,7 @@
 // the node is of the earlier one. A probe unanswered in CAPABILITY_PROBE_TIMEOUT_MS counts as
 // that answer (an earlier runtime with a process registered under the name may never answer;
 // plain unlinks are safe with either version), until an answer that says otherwise comes after
-// all (see `lateAnswer`).
+// all (see `probeTimedOut`).
 //
 // Distributed Erlang delivers every signal on a connection, or breaks the connection (and then
 // both nodes see `noconnection` for all they shared); a signal is never lost while it stays up.
@@ -103,13 +103,12 @@ export class RemoteBridge {
   private readonly breaking = new Set<string>();
   /** What each node speaks of the link protocol, for its current life (see the head of this file). */
   private readonly protocols = new Map<string, LinkProtocol>();
-  /** Capability probes waiting for their answer: the node called and the probe's deadline, by call reference. */
-  private readonly probes = new Map<number, { readonly node: string; readonly timer: Timer }>();
   /**
-   * Capability probes whose time ran out, by call reference: the node called, until its answer
-   * comes or it goes down (one per life of a node, as probes are).
+   * Capability probes waiting for their answer, by call reference: the node called and the
+   * probe's deadline, undefined once it has passed (the answer is still taken until the node goes
+   * down; one per life of a node, as probes are).
    */
-  private readonly lateProbes = new Map<number, string>();
+  private readonly probes = new Map<number, { readonly node: string; timer: Timer | undefined }>();
   /** The id of the last unlink sent (ids need only differ between unlinks of one link). */
   private unlinkIds = 0;
   /**
@@ -142,9 +141,8 @@ export class RemoteBridge {
 
   close(): void {
     this.unsubscribe();
-    for (const { timer } of this.probes.values()) timer.cancel();
+    for (const { timer } of this.probes.values()) timer?.cancel();
     this.probes.clear();
-    this.lateProbes.clear();
   }
 
   private index(index: Map<string, Set<ProcessRecord>>, node: string, record: ProcessRecord): void {
@@ -306,7 +304,7 @@ export class RemoteBridge {
     const probe = this.probes.get(ref);
     if (probe === undefined) return undefined;
     this.probes.delete(ref);
-    probe.timer.cancel();
+    probe.timer?.cancel();
     return probe.node;
   }
 
@@ -315,26 +313,26 @@ export class RemoteBridge {
    * version answers `noproc` at once, unless a process is registered there under the probe's
    * name (which may never answer). Taken for the earlier version, which is safe with either:
    * plain unlinks, and the unlinks held for the answer let go (acks that come later end nothing).
-   * The answer is still awaited (`lateAnswer`).
+   *
+   * The answer is still awaited: a node of this version that was slow to answer (its own probe,
+   * which goes before its answer, came too late to tell this side either) is spoken to with
+   * unlink ids from then on (`probed`). Safe in the middle of a link's life: with a node taken for
+   * the earlier version nothing is held (its plain unlinks went at once), so only unlinks sent
+   * from then on carry ids; each is held until the ack of its own id, which that node, having
+   * answered, sends; and the node takes every plain unlink sent before, since signals to it arrive
+   * in order. An answer that says the earlier version changes nothing, for the same reason.
    */
   private probeTimedOut(ref: number): void {
-    const node = this.endProbe(ref);
-    if (node === undefined || this.protocols.get(node) !== 'probing') return;
+    const probe = this.probes.get(ref);
+    if (probe === undefined) return;
+    const node = probe.node;
+    if (this.protocols.get(node) !== 'probing') {
+      this.endProbe(ref);
+      return;
+    }
+    probe.timer = undefined;
     this.runtime.emit(['foundation', 'process', 'capability-probe-timeout'], { count: 1 }, { node });
-    this.lateProbes.set(ref, node);
     this.probed(node, false);
-  }
-
-  /**
-   * The answer to a probe whose time ran out: a node of this version that was slow to answer (its
-   * own probe, which goes before its answer, came too late to tell this side either) is spoken to
-   * with unlink ids from now on. Safe in the middle of a link's life: with a node taken for the
-   * earlier version nothing is held (its plain unlinks went at once), so only unlinks sent from
-   * now on carry ids; each is held until the ack of its own id, which that node, having answered,
-   * sends; and the node takes every plain unlink sent before, since signals to it arrive in order.
-   */
-  private lateAnswer(node: string, unlinkIds: boolean): void {
-    if (unlinkIds && this.protocols.get(node) === 'plain') this.protocols.set(node, 'unlink-id');
   }
 
   /** The answer to a capability probe of `node`. */
@@ -446,13 +444,16 @@ export class RemoteBridge {
     this.runtime.emit(['foundation', 'process', 'router-send-failed'], { count: 1 }, { node, error });
     if (!isPlainRecord(signal)) return;
     const type = signal['t'];
-    if (type === 'call' && typeof signal['ref'] === 'number' && this.probes.get(signal['ref'])?.node === node) {
-      // A capability probe that never went: no answer will come. Breaking the connection starts
-      // the node's next life afresh, probed again.
-      this.endProbe(signal['ref']);
+    const ref = signal['ref'];
+    const probe = type === 'call' && typeof ref === 'number' ? this.probes.get(ref) : undefined;
+    if (probe?.node === node && probe.timer !== undefined) {
+      // A capability probe that never went, in its time: no answer will come. Breaking the
+      // connection starts the node's next life afresh, probed again. (One whose time ran out has
+      // the node taken for the earlier version already, which is safe.)
+      this.endProbe(ref as number);
       this.lose(node, 1, error);
-    } else if (type === 'call' && typeof signal['ref'] === 'number') {
-      const call = this.runtime.calls.remote.get(signal['ref']);
+    } else if (type === 'call' && typeof ref === 'number') {
+      const call = this.runtime.calls.remote.get(ref);
       if (call !== undefined && call.remoteNode === node) this.runtime.failCall(call, callNotSent(call, node, error));
     } else if (type === 'send' || type === 'cast') {
       this.heldMessageDropped(node, signal, messageNotSent(error));
@@ -559,13 +560,6 @@ export class RemoteBridge {
           if (probe.node !== fromNode) throw new MalformedSignalError(fromNode, 'a reply to a call made to another node');
           this.endProbe(signal.ref);
           this.probed(fromNode, signal.ok && statesUnlinkId(signal.body));
-          return;
-        }
-        const late = this.lateProbes.get(signal.ref);
-        if (late !== undefined) {
-          if (late !== fromNode) throw new MalformedSignalError(fromNode, 'a reply to a call made to another node');
-          this.lateProbes.delete(signal.ref);
-          this.lateAnswer(fromNode, signal.ok && statesUnlinkId(signal.body));
           return;
         }
         const call = runtime.calls.remote.get(signal.ref);
@@ -687,7 +681,6 @@ export class RemoteBridge {
     // The node's next life is probed afresh: it may run another version.
     this.protocols.delete(node);
     for (const [ref, probe] of [...this.probes]) if (probe.node === node) this.endProbe(ref);
-    for (const [ref, called] of [...this.lateProbes]) if (called === node) this.lateProbes.delete(ref);
     const runtime = this.runtime;
     const linked = this.linksByNode.get(node);
     this.linksByNode.delete(node);
