@@ -421,7 +421,7 @@ export class Link {
         let ackBytes = 0;
         if (acks !== undefined && frame[0] === FRAME_TYPES.block) {
           ackBytes = blockAckBytes(acks.length);
-          this.acknowledged(connectionIndex);
+          this.acknowledged(acks);
           this.host.ackCounters.acksInBlocks += acks.length;
         }
         const connection = this.corkedConnection(connectionIndex)!;
@@ -500,15 +500,13 @@ export class Link {
     return acks;
   }
 
-  /** The acknowledgements `dueAcks(index)` listed left in a frame: none is due on those lanes now. */
-  private acknowledged(index: number): void {
-    let cleared = 0;
-    for (const lane of this.lanesOfConnection[index]!) {
-      if (this.unackedMessages[lane] === 0) continue;
+  /** The acknowledgements `acks` (from dueAcks) left in a frame: none is due on their lanes now. */
+  private acknowledged(acks: readonly LaneAmount[]): void {
+    const { offsets } = this.host.layout;
+    for (const entry of acks) {
+      const lane = offsets[entry.channel]! + entry.lane;
       this.unackedMessages[lane] = 0;
       this.unackedBytes[lane] = 0;
-      cleared += 1;
-      if (cleared === MAX_ACK_ENTRIES) break;
     }
   }
 
