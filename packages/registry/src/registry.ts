@@ -571,9 +571,9 @@ class RegistryImpl<Target> implements Registry<Target> {
         publishDelayMs: this.timings.publishDelayMs,
         onReject: (peer, error) => this.emit('message-reject', { peer, error }),
         onMemberLeave: (node, record) => this.memberLeft(node, record),
-        // Not a departure, so no global name is released: the node lives on, under a new incarnation.
-        onRetire: (record) => this.emit('node-purge', { node: record.node, incarnation: record.incarnation }),
-        // A peer's departure record: the node that declared it releases the global names (or the node itself, closing).
+        // A peer's departure record: the node that declared it releases the global names (or the
+        // node itself, closing). A retired incarnation: not a departure, so no global name is
+        // released, the node lives on under a new incarnation.
         onPurge: (node, incarnation) => this.emit('node-purge', { node, incarnation }),
       });
       this.replication.start();

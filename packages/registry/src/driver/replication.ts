@@ -43,11 +43,11 @@ export interface ReplicationOptions {
    * a member it saw leave with nothing heard of it (see Replica.identifyDeparture).
    */
   readonly onMemberLeave: (node: string, record: DepartureRecord | undefined) => void;
-  /** This node retired an incarnation of another that a second life of it reused (see Replica.applyDelta). */
-  readonly onRetire?: (record: DepartureRecord) => void;
   /**
-   * A peer's departure record purged `incarnation` of `node` here (the one held, at or below the
-   * record's). Once per incarnation: a record that finds nothing held purges nothing.
+   * `incarnation` of `node` was purged here other than by this node seeing it leave: by a peer's
+   * departure record (the one held, at or below the record's; once per incarnation, as a record
+   * that finds nothing held purges nothing), or retired because a second life of the node reused
+   * it (see Replica.applyDelta).
    */
   readonly onPurge?: (node: string, incarnation: number) => void;
 }
@@ -273,7 +273,7 @@ export class Replication {
         for (const { node, incarnation } of purged) this.options.onPurge?.(node, incarnation);
         // Every holder of the reused incarnation purges it, and the node moves past it.
         this.publishDepartures(retired);
-        for (const record of retired) this.options.onRetire?.(record);
+        for (const record of retired) this.options.onPurge?.(record.node, record.incarnation);
         // A departure seen before anything of the node was heard, now that its incarnation is.
         this.publishDepartures(departed);
         for (const record of departed) this.options.onMemberLeave(record.node, record);
