@@ -786,7 +786,7 @@ class MembershipDriver implements Membership {
       // the list may be its first way to a server. Left to the retiring service, it taught the
       // current one nothing. (Once that one has retired, the answer comes to the current service
       // anyway, below.)
-      if (message.type === 'cs-servers' && current !== retiring.service && current instanceof ClientServerCore && current.awaitsServersFrom(from, now)) current.receive(from, message, now);
+      if (message.type === 'cs-servers' && current instanceof ClientServerCore && current.awaitsServersFrom(from, now)) current.receive(from, message, now);
       return;
     }
     if (message.epoch === this.epoch) {
