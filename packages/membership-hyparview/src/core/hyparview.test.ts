@@ -52,6 +52,16 @@ function withPassive(node: HyParViewCore, peers: readonly string[]): HyParViewCo
   return node;
 }
 
+/** A node with `a` active and `p` passive, whose next tick asks `p` to be its neighbour (answered within 100 ms), and `p` itself, started alone. */
+function promotingToP(): { node: HyParViewCore; peer: HyParViewCore } {
+  const node = withPassive(core({ maxPendingPromotions: 1, neighborRequestTimeoutMs: 100 }), ['p']);
+  withActive(node, ['a']);
+  const peer = new HyParViewCore({ self: 'p', config: config(), random: createSeededRandom(2) });
+  peer.join([], 0);
+  peer.takeEffects();
+  return { node, peer };
+}
+
 describe('HyParView §4.2–4.3: join', () => {
   it('a joining node sends JOIN to a seed and counts the contact as a neighbour once it answers', () => {
     const node = new HyParViewCore({ self: 'new', config: config(), random: createSeededRandom(2) });
@@ -711,11 +721,7 @@ describe('HyParView §4.4: NEIGHBOR, DISCONNECT and failures', () => {
       for (const sent of sends(effects)) if (sent.to === to.self) to.receive(from.self, sent.message, now);
     };
     // A NEIGHBOR request: the peer accepts it, and its acceptance is lost.
-    const node = withPassive(core({ maxPendingPromotions: 1, neighborRequestTimeoutMs: 100 }), ['p']);
-    withActive(node, ['a']);
-    const peer = new HyParViewCore({ self: 'p', config: config(), random: createSeededRandom(2) });
-    peer.join([], 0);
-    peer.takeEffects();
+    const { node, peer } = promotingToP();
     node.tick(0);
     deliver(node, peer, node.takeEffects(), 10);
     expect(peer.activeView()).toEqual(['me']);
@@ -748,11 +754,7 @@ describe('HyParView §4.4: NEIGHBOR, DISCONNECT and failures', () => {
     // The DISCONNECT after a timeout undoes an acceptance of the request; a peer that joined the
     // active view meanwhile by another path (a FORWARD_JOIN accepted here, its JOIN taken here)
     // holds this node through that path, and the DISCONNECT made it let go while this node kept it.
-    const node = withPassive(core({ maxPendingPromotions: 1, neighborRequestTimeoutMs: 100 }), ['p']);
-    withActive(node, ['a']);
-    const peer = new HyParViewCore({ self: 'p', config: config(), random: createSeededRandom(2) });
-    peer.join([], 0);
-    peer.takeEffects();
+    const { node, peer } = promotingToP();
     node.tick(0);
     const toPeer = sends(node.takeEffects()).filter((sent) => sent.to === 'p');
     expect(toPeer.map((sent) => sent.message.type)).toEqual(['neighbor']);
