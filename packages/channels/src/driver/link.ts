@@ -876,8 +876,7 @@ export class Link {
     // turn's blocks): settle that without the maps and arrays below.
     let pending = false;
     for (let lane = 0; lane < layout.totalLanes && !pending; lane += 1) {
-      const consumed = this.consumed[lane]!;
-      pending = this.unackedMessages[lane]! > 0 || (consumed > 0 && consumed >= channels[layout.channelOfLane[lane]!]!.windowBytes / 4);
+      pending = this.unackedMessages[lane]! > 0 || this.creditDue(lane);
     }
     if (!pending) {
       this.cancelAckTimer();
@@ -890,13 +889,8 @@ export class Link {
     for (let lane = 0; lane < layout.totalLanes; lane += 1) {
       const connectionIndex = layout.connectionOfLane[lane]!;
       const channel = layout.channelOfLane[lane]!;
-      const consumed = this.consumed[lane]!;
-      // Credit goes back once a quarter of the window is used (as HTTP/2 stacks send window
-      // updates), not after every turn's few small frames: a frame of its own per turn was a
-      // third of the writes on a busy request/reply path. The sender never stalls for want of
-      // it: it stops only with a whole window outstanding, and by then this side has consumed
-      // more than a quarter of one.
-      if (consumed > 0 && consumed >= channels[channel]!.windowBytes / 4) {
+      if (this.creditDue(lane)) {
+        const consumed = this.consumed[lane]!;
         this.consumed[lane] = 0;
         this.grantedTotal[lane] = this.grantedTotal[lane]! + consumed;
         push(credits, connectionIndex, { channel, lane: lane - layout.offsets[channel]!, amount: consumed });
@@ -941,6 +935,18 @@ export class Link {
       connection.send(encodeLaneAmounts('ack', entries));
       this.host.ackCounters.ackFramesSent += 1;
     }
+  }
+
+  /**
+   * Whether lane `lane`'s credit goes back: once a quarter of the window is used (as HTTP/2 stacks
+   * send window updates), not after every turn's few small frames: a frame of its own per turn was
+   * a third of the writes on a busy request/reply path. The sender never stalls for want of it:
+   * it stops only with a whole window outstanding, and by then this side has consumed more than a
+   * quarter of one.
+   */
+  private creditDue(lane: number): boolean {
+    const consumed = this.consumed[lane]!;
+    return consumed > 0 && consumed >= this.host.channels[this.host.layout.channelOfLane[lane]!]!.windowBytes / 4;
   }
 
   /** Connection `index`, corked until `uncorkAll`. */
