@@ -72,7 +72,7 @@ describe('createPublisher', () => {
     expect(seen).toEqual(['1', '2']);
   });
 
-  it('delivers to the subscribers present when a message starts; one removed meanwhile is skipped', () => {
+  it('skips a subscription removed meanwhile, and gives one made meanwhile only what is published after it', () => {
     const { publisher } = recording();
     const seen: string[] = [];
     let removeB: () => void = () => undefined;
@@ -85,7 +85,71 @@ describe('createPublisher', () => {
     });
     removeB = publisher.subscribe((message) => seen.push(`b:${message}`));
     publisher.publishAll(['1', '2']);
-    expect(seen).toEqual(['a:1', 'a:2', 'c:2']);
+    // '2' was published before c subscribed, though it was still waiting for delivery.
+    expect(seen).toEqual(['a:1', 'a:2']);
+    publisher.publish('3');
+    expect(seen).toEqual(['a:1', 'a:2', 'a:3', 'c:3']);
+  });
+
+  it('gives a subscription made inside a subscriber, during a publishAll of several messages, none of that batch', () => {
+    const { publisher } = recording();
+    const seen: string[] = [];
+    publisher.subscribe((message) => {
+      seen.push(`a:${message}`);
+      if (message === '1') publisher.subscribe((later) => seen.push(`late:${later}`));
+    });
+    publisher.publishAll(['1', '2', '3', '4']);
+    expect(seen).toEqual(['a:1', 'a:2', 'a:3', 'a:4']);
+    publisher.publishAll(['5', '6']);
+    expect(seen).toEqual(['a:1', 'a:2', 'a:3', 'a:4', 'a:5', 'late:5', 'a:6', 'late:6']);
+  });
+
+  it('gives a subscription made inside a subscriber none of the messages queued before it, and those published after it in order', () => {
+    const { publisher } = recording();
+    const seen: string[] = [];
+    publisher.subscribe((message) => {
+      seen.push(`a:${message}`);
+      if (message === '1') {
+        publisher.publish('queued-1');
+        publisher.publish('queued-2');
+        publisher.subscribe((later) => seen.push(`late:${later}`));
+        publisher.publish('after-1');
+      }
+      if (message === 'queued-1') publisher.publish('after-2');
+    });
+    publisher.publish('1');
+    expect(seen).toEqual(['a:1', 'a:queued-1', 'a:queued-2', 'a:after-1', 'late:after-1', 'a:after-2', 'late:after-2']);
+  });
+
+  it('gives each subscription of one function made during a delivery only what follows it', () => {
+    const { publisher } = recording();
+    const seen: string[] = [];
+    const late = (message: string): number => seen.push(`late:${message}`);
+    publisher.subscribe((message) => {
+      seen.push(`a:${message}`);
+      if (message === '1') publisher.subscribe(late);
+      if (message === '2') publisher.subscribe(late);
+    });
+    publisher.publishAll(['1', '2']);
+    publisher.publish('3');
+    expect(seen).toEqual(['a:1', 'a:2', 'a:3', 'late:3', 'late:3']);
+    expect(publisher.size()).toBe(3);
+  });
+
+  it('hears each message once through a subscriber that replaces its own subscription on every message', () => {
+    const { publisher } = recording();
+    const seen: string[] = [];
+    const listener = (message: string): void => {
+      seen.push(message);
+      unsubscribe();
+      unsubscribe = publisher.subscribe(listener);
+    };
+    let unsubscribe = publisher.subscribe(listener);
+    publisher.publishAll(['1', '2', '3']);
+    expect(seen).toEqual(['1']);
+    publisher.publish('4');
+    expect(seen).toEqual(['1', '4']);
+    expect(publisher.size()).toBe(1);
   });
 
   it('counts each subscription of the same function, and unsubscribes each on its own', () => {

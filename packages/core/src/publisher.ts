@@ -1,12 +1,17 @@
-// Synchronous publish/subscribe with three guarantees that services built on it (config change
+// Synchronous publish/subscribe with four guarantees that services built on it (config change
 // notifications, live event delivery) rely on:
 //   - order: every subscriber sees messages in the order they were published, including
 //     messages published from inside a subscriber, which wait until the current message has
 //     reached everybody (a queue, drained by the outermost publish);
 //   - isolation: a subscriber that throws, or returns a promise that rejects, is reported to
 //     `onError` and neither stops delivery to the others nor reaches the publisher;
-//   - membership at delivery: each message goes to the subscribers present when its delivery
-//     starts; one removed meanwhile is skipped.
+//   - from subscription on: a subscription hears exactly the messages published after
+//     `subscribe` returned, none before, even when it is made during a delivery (from inside a
+//     subscriber, or in the middle of a `publishAll`) while earlier messages are still queued.
+//     Each message is numbered when it is published, each subscription remembers the number of
+//     the last message published before it, and a message goes only to subscriptions older
+//     than it;
+//   - membership at delivery: a subscription removed before a message reaches it is skipped.
 
 export interface PublisherOptions<Message> {
   /**
@@ -19,8 +24,10 @@ export interface PublisherOptions<Message> {
 
 export interface Publisher<Message> {
   /**
-   * Adds a subscriber and returns the function that removes it. Each call is a subscription of
-   * its own: the same function subscribed twice receives every message twice.
+   * Adds a subscriber and returns the function that removes it. The subscriber hears the messages
+   * published after this returns, and none published before (even ones still being delivered).
+   * Each call is a subscription of its own: the same function subscribed twice receives every
+   * message twice.
    */
   subscribe(listener: (message: Message) => unknown): () => void;
   /** Delivers `message` to every subscriber before returning, unless a delivery is under way (then it is queued). */
@@ -33,10 +40,21 @@ export interface Publisher<Message> {
   clear(): void;
 }
 
+/** One call of `subscribe`: its listener, and the number of the last message published before it. */
+interface Subscription<Message> {
+  readonly listener: (message: Message) => unknown;
+  readonly after: number;
+}
+
 export function createPublisher<Message>(options: PublisherOptions<Message>): Publisher<Message> {
   const { onError } = options;
-  const listeners = new Set<(message: Message) => unknown>();
+  // An object per call, so subscribing one function twice gives two subscriptions.
+  const subscriptions = new Set<Subscription<Message>>();
+  // Messages waiting for delivery, with their numbers beside them (numbers[i] is queue[i]'s).
   const queue: Message[] = [];
+  const numbers: number[] = [];
+  // The number of the last message published.
+  let published = 0;
   let draining = false;
 
   const report = (error: unknown, message: Message): void => {
@@ -58,41 +76,49 @@ export function createPublisher<Message>(options: PublisherOptions<Message>): Pu
     }
   };
 
+  const enqueue = (message: Message): void => {
+    published += 1;
+    queue.push(message);
+    numbers.push(published);
+  };
+
   const drain = (): void => {
     draining = true;
     try {
       for (let position = 0; position < queue.length; position += 1) {
         const message = queue[position]!;
-        // The subscribers at the start of this message's delivery; one removed meanwhile is skipped.
-        for (const listener of [...listeners]) if (listeners.has(listener)) deliver(listener, message);
+        const number = numbers[position]!;
+        // The set itself, not a copy: a subscription removed meanwhile is not visited, and one
+        // added meanwhile is (a Set's iteration sees additions) but is younger than the message.
+        for (const subscription of subscriptions) if (number > subscription.after) deliver(subscription.listener, message);
       }
     } finally {
       queue.length = 0;
+      numbers.length = 0;
       draining = false;
     }
   };
 
   return {
     subscribe(listener) {
-      // A wrapper per subscription, so subscribing one function twice gives two subscriptions.
-      const entry = (message: Message): unknown => listener(message);
-      listeners.add(entry);
+      const subscription: Subscription<Message> = { listener, after: published };
+      subscriptions.add(subscription);
       return () => {
-        listeners.delete(entry);
+        subscriptions.delete(subscription);
       };
     },
     publish(message) {
       // Nobody to deliver to, and nothing being delivered: a subscriber added later must not see it.
-      if (listeners.size === 0 && !draining) return;
-      queue.push(message);
+      if (subscriptions.size === 0 && !draining) return;
+      enqueue(message);
       if (!draining) drain();
     },
     publishAll(messages) {
-      if (listeners.size === 0 && !draining) return;
-      for (const message of messages) queue.push(message);
+      if (subscriptions.size === 0 && !draining) return;
+      for (const message of messages) enqueue(message);
       if (!draining) drain();
     },
-    size: () => listeners.size,
-    clear: () => listeners.clear(),
+    size: () => subscriptions.size,
+    clear: () => subscriptions.clear(),
   };
 }
