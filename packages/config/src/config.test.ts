@@ -1019,8 +1019,8 @@ describe('subscriptions', () => {
   });
 
   it('a subscriber added while a batch is delivered hears none of that batch, only changes made after it subscribed (review finding)', () => {
-    // The batch's changes were all made before the subscription: the publisher delivered the
-    // rest of them to it, as it delivers each message to whoever is subscribed when it starts.
+    // The batch's changes were all made before the subscription, and are still being delivered
+    // when it is made: it once heard the rest of them (core's publisher now numbers messages).
     for (const many of ['updateMany', 'safeUpdateMany'] as const) {
       const config = createConfig({ defaults: { a: 0, b: 0, c: 0, d: 0 }, updatablePaths: [[]] });
       const heardByLate: string[] = [];

@@ -135,20 +135,15 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
   const startedAt = clock.monotonic();
 
   // Ordered, isolated delivery (core's publisher). A failing onSubscriberError is dropped there,
-  // so a subscriber's failure never becomes the updater's. Each notification is numbered when
-  // its change is made: the publisher gives a message to whoever is subscribed when its delivery
-  // starts, so a subscriber added from a listener would otherwise hear the rest of a batch, and
-  // changes queued before it subscribed.
-  const notifier = createPublisher<{ readonly sequence: number; readonly notification: ConfigNotification<unknown> }>({
-    onError: (error, { notification }) => {
+  // so a subscriber's failure never becomes the updater's. The publisher also gives a listener
+  // only the changes published after it subscribed: one added from a listener hears neither the
+  // rest of the batch being delivered nor changes queued before it.
+  const notifier = createPublisher<ConfigNotification<unknown>>({
+    onError: (error, notification) => {
       subscriberFailures += 1;
       onSubscriberError(new ConfigSubscriberError(notification.type, error));
     },
   });
-  let published = 0;
-  const publish = (notifications: readonly ConfigNotification<unknown>[]): void => {
-    notifier.publishAll(notifications.map((notification) => ({ sequence: (published += 1), notification })));
-  };
 
   const isUpdatablePath = (segments: readonly string[]): boolean => allowList.some((allowed) => isPrefixOf(allowed, segments));
 
@@ -302,7 +297,7 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
     });
     updateCount += messages.length;
     const result = valueNow(read);
-    publish(messages);
+    notifier.publishAll(messages);
     return result;
   };
 
@@ -319,7 +314,7 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
     index = buildPathIndex(snapshot);
     lastChangeAt = clock.now();
     resetCount += 1;
-    publish([{ type: 'config-reset', config: snapshot as object }]);
+    notifier.publish({ type: 'config-reset', config: snapshot as object });
     return snapshot;
   };
 
@@ -415,9 +410,9 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
     reset,
     subscribe(listener: (notification: ConfigNotification<unknown>) => unknown): () => void {
       if (typeof listener !== 'function') throw new TypeError('subscribe needs a function');
-      // Only changes made after this call: none made before it, though still being delivered.
-      const after = published;
-      return notifier.subscribe(({ sequence, notification }) => (sequence > after ? listener(notification) : undefined));
+      // Only changes made after this call: none made before it, though still being delivered
+      // (the publisher's guarantee; a change is published as soon as it is made).
+      return notifier.subscribe(listener);
     },
     status: (): ConfigStatus => ({
       namespace,
