@@ -24,6 +24,8 @@ import {
 } from '../core/handshake';
 import type { ChallengeFields, Hello, ReceivedHello } from '../core/handshake';
 import type { WireLimits } from '../core/wire-limits';
+import { SOCKET_STATE, capWsMessages } from './frame-socket';
+import type { FrameSocket } from './frame-socket';
 import type { Link } from './link';
 
 /** Who this node is, as the handshake presents it. */
@@ -79,30 +81,16 @@ export function closeReason(reason: string): string {
   return reason.slice(0, end);
 }
 
-/** ws's parser of incoming frames, whose cap on one message (its `maxPayload` option) is not public API. */
-interface MessageCap {
-  _maxPayload: number;
-}
-
-function messageCapOf(socket: WebSocket): MessageCap | undefined {
-  const receiver = (socket as unknown as { _receiver?: Partial<MessageCap> | null })._receiver;
-  return typeof receiver?._maxPayload === 'number' ? (receiver as MessageCap) : undefined;
-}
-
 /**
- * Lowers the cap ws puts on one incoming message to MAX_HANDSHAKE_FRAME_BYTES, and returns the
- * cap it replaced. ws checks it on each frame's header, before buffering the payload; the
- * handshake's own cap is checked on a whole message, once ws has buffered it. Without this, a
- * party that has proved nothing (whoever opens a connection, or answers one) could make this
- * node buffer a message as large as its application frames allow (with `chunkBytes: Infinity`,
- * the largest `maxMessageBytes`) on every connection still in its handshake.
+ * Lowers the cap on one incoming message to MAX_HANDSHAKE_FRAME_BYTES, and returns the cap it
+ * replaced. The socket checks it on each frame's header, before buffering the payload; the
+ * handshake's own cap is checked on a whole message, once buffered. Without this, a party that
+ * has proved nothing (whoever opens a connection, or answers one) could make this node buffer a
+ * message as large as its application frames allow (with `chunkBytes: Infinity`, the largest
+ * `maxMessageBytes`) on every connection still in its handshake.
  */
 export function capToHandshakeFrames(socket: WebSocket): number | undefined {
-  const cap = messageCapOf(socket);
-  if (cap === undefined) return undefined;
-  const previous = cap._maxPayload;
-  cap._maxPayload = MAX_HANDSHAKE_FRAME_BYTES;
-  return previous;
+  return capWsMessages(socket, MAX_HANDSHAKE_FRAME_BYTES);
 }
 
 export interface ConnectionCallbacks {
@@ -175,7 +163,7 @@ export class Connection {
 
   constructor(
     readonly role: 'dialer' | 'acceptor',
-    readonly socket: WebSocket,
+    readonly socket: FrameSocket,
     readonly remoteAddress: string,
     private readonly identity: LocalIdentity,
     private readonly callbacks: ConnectionCallbacks,
@@ -186,31 +174,34 @@ export class Connection {
     this.createdAt = now;
     this.session = dial?.session ?? '';
     this.index = dial?.index ?? 0;
-    socket.binaryType = 'nodebuffer';
-    socket.on('message', (data: Buffer, isBinary: boolean) => this.receive(data, isBinary));
-    // A ping is a frame from a live peer too: a peer that has nothing else to send pings.
-    socket.on('ping', () => {
-      this.lastReceived = identity.clock.monotonic();
-    });
-    socket.on('pong', () => {
-      const now = identity.clock.monotonic();
-      this.lastReceived = now;
-      if (this.pingSentAt > 0) this.callbacks.pong?.(this, now - this.pingSentAt);
-      this.pingSentAt = 0;
-    });
-    socket.on('close', (code: number, reason: Buffer) => this.onSocketClose(code, reason.toString('utf8')));
-    // ws reports protocol errors (bad opcodes, oversized frames: 1009) here, then closes.
-    socket.on('error', (error: Error & { code?: string }) => {
-      if (this.state === 'closed') return;
-      const code = error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? CLOSE_CODES.wsMessageTooBig : CLOSE_CODES.malformedFrame;
-      if (error.code !== undefined && error.code.startsWith('WS_ERR_')) this.callbacks.violation(this, code, error.message);
+    let sendHello: (() => void) | undefined;
+    socket.listen({
+      message: (data, isBinary) => this.receive(data, isBinary),
+      open: () => sendHello?.(),
+      // A ping is a frame from a live peer too: a peer that has nothing else to send pings.
+      ping: () => {
+        this.lastReceived = identity.clock.monotonic();
+      },
+      pong: () => {
+        const now = identity.clock.monotonic();
+        this.lastReceived = now;
+        if (this.pingSentAt > 0) this.callbacks.pong?.(this, now - this.pingSentAt);
+        this.pingSentAt = 0;
+      },
+      close: (code, reason) => this.onSocketClose(code, reason),
+      // Protocol errors (bad opcodes, oversized frames: 1009) come here, then a close.
+      error: (error) => {
+        if (this.state === 'closed') return;
+        const code = error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? CLOSE_CODES.wsMessageTooBig : CLOSE_CODES.malformedFrame;
+        if (error.code !== undefined && error.code.startsWith('WS_ERR_')) this.callbacks.violation(this, code, error.message);
+      },
     });
     // Until the handshake finishes, no message may be larger than a handshake frame.
-    if (role === 'acceptor') this.messageCap = capToHandshakeFrames(socket);
+    if (role === 'acceptor') this.messageCap = socket.capMessages(MAX_HANDSHAKE_FRAME_BYTES);
     if (role === 'dialer' && dial !== undefined) {
-      const sendHello = (): void => {
-        // ws parses frames once the socket is open; nothing has arrived yet.
-        this.messageCap = capToHandshakeFrames(socket);
+      sendHello = (): void => {
+        // Frames are parsed once the socket is open; nothing has arrived yet.
+        this.messageCap = socket.capMessages(MAX_HANDSHAKE_FRAME_BYTES);
         // Read when HELLO leaves, not when the dial starts: the epoch may change meanwhile.
         this.localEpoch = identity.sessionEpoch(dial.expectedPeer);
         const hello: Hello = {
@@ -231,8 +222,7 @@ export class Connection {
         this.expectedPeer = dial.expectedPeer;
         socket.send(frame);
       };
-      if (socket.readyState === socket.OPEN) sendHello();
-      else socket.once('open', sendHello);
+      if (socket.readyState === SOCKET_STATE.open) sendHello();
     }
   }
 
@@ -248,22 +238,17 @@ export class Connection {
   send(frame: Uint8Array, onWritten?: () => void): boolean {
     if (!this.writable) return false;
     this.sentSinceHeartbeat = true;
-    if (onWritten === undefined) this.socket.send(frame);
-    else this.socket.send(frame, onWritten);
+    this.socket.send(frame, onWritten);
     return true;
   }
 
-  /**
-   * Holds this connection's writes until `uncork`, so that the frames of one turn reach the
-   * kernel in one write. Goes through ws's socket (not part of its typed API); a socket without
-   * cork/uncork is simply written frame by frame.
-   */
+  /** Holds this connection's writes until `uncork`, so that the frames of one turn reach the kernel in one write. */
   cork(): void {
-    (this.socket as unknown as { _socket?: { cork?: () => void } })._socket?.cork?.();
+    this.socket.cork();
   }
 
   uncork(): void {
-    (this.socket as unknown as { _socket?: { uncork?: () => void } })._socket?.uncork?.();
+    this.socket.uncork();
   }
 
   /** Bytes accepted by `send` and not yet handed to the kernel. */
@@ -272,7 +257,7 @@ export class Connection {
   }
 
   ping(now: number): void {
-    if (this.socket.readyState !== this.socket.OPEN) return;
+    if (this.socket.readyState !== SOCKET_STATE.open) return;
     this.pingSentAt = now;
     this.lastPingAt = now;
     this.socket.ping();
@@ -283,11 +268,11 @@ export class Connection {
     if (this.state === 'closed' || this.localClose !== undefined) return;
     this.localClose = { code, reason };
     const readyState = this.socket.readyState;
-    if (readyState === this.socket.CONNECTING) {
+    if (readyState === SOCKET_STATE.connecting) {
       this.socket.terminate();
       return;
     }
-    if (readyState !== this.socket.OPEN) return;
+    if (readyState !== SOCKET_STATE.open) return;
     this.socket.close(code, closeReason(reason));
     // Do not wait on a peer that never answers the close handshake.
     this.closeDeadline = this.identity.clock.setTimer(1_000, () => this.socket.terminate());
@@ -463,8 +448,7 @@ export class Connection {
    * reads the cap at each frame's header, so it applies from the frame after READY or AUTH).
    */
   private open(): void {
-    const cap = messageCapOf(this.socket);
-    if (cap !== undefined && this.messageCap !== undefined) cap._maxPayload = this.messageCap;
+    if (this.messageCap !== undefined) this.socket.capMessages(this.messageCap);
     this.state = 'open';
     this.everOpen = true;
     this.callbacks.opened(this);

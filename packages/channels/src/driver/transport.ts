@@ -40,6 +40,7 @@ import { clusterKey } from './cluster-key';
 import type { NodeIdBinding } from './certificate-identity';
 import { Connection, capToHandshakeFrames, closeReason } from './connection';
 import type { ConnectionCallbacks, LocalIdentity, Refusal } from './connection';
+import { WsFrameSocket } from './frame-socket';
 import { Link } from './link';
 import type { LinkHost } from './link';
 import type { RequestOutcome } from './request-manager';
@@ -799,7 +800,7 @@ export function createTransport(options: TransportOptions): Transport {
         connection.peerCertificate = (response.socket as TLSSocket).getPeerCertificate();
       });
     }
-    const connection = new Connection('dialer', socket, url, identity, connectionCallbacks, clock.monotonic(), { session, index, expectedPeer });
+    const connection = new Connection('dialer', new WsFrameSocket(socket), url, identity, connectionCallbacks, clock.monotonic(), { session, index, expectedPeer });
     connection.link = link;
     connections.add(connection);
     return connection;
@@ -1219,7 +1220,7 @@ export function createTransport(options: TransportOptions): Transport {
       },
       connection(socket, admission, certificate) {
         acceptedConnections += 1;
-        const connection = new Connection('acceptor', socket, admission.remoteAddress, identity, connectionCallbacks, admission.acceptedAt);
+        const connection = new Connection('acceptor', new WsFrameSocket(socket), admission.remoteAddress, identity, connectionCallbacks, admission.acceptedAt);
         connection.peerCertificate = certificate;
         admissions.set(connection, admission);
         connections.add(connection);
