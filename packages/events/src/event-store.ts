@@ -200,10 +200,9 @@ function nextTimestamp(timestamp: number): number {
   return timestampBits[0];
 }
 
-/** An event on its way to subscribers, with its position among every event stored in this store. */
+/** An event on its way to subscribers. */
 interface Delivery {
   readonly event: FoundationEvent;
-  readonly position: number;
   /** Whether its data holds byte arrays: each subscriber is then handed copies of its own. */
   readonly bytes: boolean;
 }
@@ -260,10 +259,9 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
 
   // Live delivery after each store, in storage order, each subscriber isolated (core's
   // publisher). A failing onSubscriberError is dropped there, so a subscriber's failure never
-  // becomes the writer's. Each delivery carries the event's position among all events stored
-  // here: a subscription made during a delivery starts at the next position, so it is not given
-  // the rest of a batch, or events queued behind the current one, that were stored before it.
-  let storedPosition = 0;
+  // becomes the writer's. The publisher also gives a subscription only what is published after
+  // it, and each store publishes at once: a subscription made during a delivery is not given the
+  // rest of a batch, or events queued behind the current one, that were stored before it.
   const dispatcher = createPublisher<Delivery>({
     onError: (error, { event }) => {
       subscriberFailures += 1;
@@ -413,11 +411,9 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
       }
     }
     if (aheadOfLast) timestampOffset = Math.max(timestampOffset, lastTimestamp + 1 - monotonicNanoseconds());
-    const first = storedPosition;
-    storedPosition += events.length;
     if (dispatcher.size() > 0) {
       // A store's own events know whether they hold byte arrays; others are walked.
-      dispatcher.publishAll(events.map((event, index) => ({ event, position: first + index, bytes: MadeEvent.holdsBytes(event) ?? holdsBytes(event.data) })));
+      dispatcher.publishAll(events.map((event) => ({ event, bytes: MadeEvent.holdsBytes(event) ?? holdsBytes(event.data) })));
     }
   };
 
@@ -569,13 +565,12 @@ export function createEventStore(options: EventStoreOptions = {}): EventStore {
       ensureOpen('subscribe');
       if (typeof handler !== 'function') throw new EventValidationError('handler', 'must be a function');
       const { where, ...fields } = normalizeFilter(filter);
-      const from = storedPosition;
       // The filter runs inside the delivery, so a filter that throws is reported like a handler.
       // Byte arrays cannot be frozen: every subscriber (and its `where`) is handed copies of its
       // own, so that one writing into them changes neither what the others receive nor the event
       // the writer holds (which `emit` returned, and a composition may serialize and broadcast).
-      return dispatcher.subscribe(({ event, position, bytes }) => {
-        if (position < from || !eventMatches(fields, event)) return undefined;
+      return dispatcher.subscribe(({ event, bytes }) => {
+        if (!eventMatches(fields, event)) return undefined;
         const given = bytes ? withOwnBytes(event) : event;
         return where === undefined || where(given) ? handler(given) : undefined;
       });
