@@ -31,12 +31,27 @@ export interface CompletedMessage {
   readonly seq: number;
 }
 
+/**
+ * A CHUNK whose data the socket thread already copied into its message (driver/socket-worker.ts):
+ * the frame handed over is the chunk's header alone.
+ */
+export interface Assembled {
+  /** Length of the frame as it came, header and data. */
+  readonly frameLength: number;
+  /** Length of its data. */
+  readonly dataLength: number;
+  /** With the last chunk: the whole message, as the socket thread filled it. */
+  readonly body: Uint8Array | undefined;
+}
+
 export interface Reassembly {
   /**
    * Takes one CHUNK frame. Returns the completed message on its last chunk, undefined before.
-   * Throws ReassemblyError (malformed sequence or oversized message).
+   * Throws ReassemblyError (malformed sequence or oversized message). With `assembled`, the
+   * frame is the header alone: the sizes are checked all the same, and the last chunk's body
+   * must be the declared message.
    */
-  accept(header: ChunkHeader, frame: Uint8Array): CompletedMessage | undefined;
+  accept(header: ChunkHeader, frame: Uint8Array, assembled?: Assembled): CompletedMessage | undefined;
   /** Drops an in-progress message (connection lost) and returns its budget. */
   reset(): void;
   /** Bytes held by the in-progress message. */
@@ -45,19 +60,25 @@ export interface Reassembly {
 
 export function createReassembly(maxMessageBytes: number, budget: ReassemblyBudget): Reassembly {
   let buffer: Uint8Array | undefined;
+  /** Declared length of the message in progress (counted against the budget), 0 without one. */
+  let held = 0;
+  /** The message in progress is assembled by the socket thread. */
+  let external = false;
   let filled = 0;
   let current: ChunkHeader | undefined;
 
   const release = (): void => {
-    if (buffer !== undefined) budget.used -= buffer.length;
+    budget.used -= held;
+    held = 0;
     buffer = undefined;
     current = undefined;
     filled = 0;
   };
 
   return {
-    accept(header, frame) {
+    accept(header, frame, assembled) {
       const data = frame.subarray(header.dataOffset);
+      const dataLength = assembled === undefined ? data.length : assembled.dataLength;
       if (header.first) {
         if (current !== undefined) throw new ReassemblyError(CLOSE_CODES.malformedFrame, 'first chunk while another message is in progress');
         if (header.total - header.metaLength > maxMessageBytes) {
@@ -67,42 +88,54 @@ export function createReassembly(maxMessageBytes: number, budget: ReassemblyBudg
           throw new ReassemblyError(CLOSE_CODES.oversizedMessage, `reassembly budget of ${budget.max} bytes exceeded`);
         }
         budget.used += header.total;
+        held = header.total;
         // Not zero-filled: the message is delivered only once every declared byte was written.
-        buffer = Buffer.allocUnsafe(header.total);
+        // Assembled by the socket thread: it holds the bytes, this side counts them.
+        buffer = assembled === undefined ? Buffer.allocUnsafe(header.total) : undefined;
+        external = assembled !== undefined;
         current = header;
         filled = 0;
-      } else if (current === undefined || buffer === undefined) {
+      } else if (current === undefined) {
         throw new ReassemblyError(CLOSE_CODES.malformedFrame, 'continuation chunk without a first chunk');
       }
-      const target = buffer;
-      if (filled + data.length > target.length) {
+      if (external !== (assembled !== undefined)) {
+        release();
+        throw new ReassemblyError(CLOSE_CODES.malformedFrame, 'chunks of one message both assembled by the socket thread and not');
+      }
+      if (filled + dataLength > held) {
         release();
         throw new ReassemblyError(CLOSE_CODES.oversizedMessage, 'chunks exceed the declared message size');
       }
-      target.set(data, filled);
-      filled += data.length;
+      buffer?.set(data, filled);
+      filled += dataLength;
       if (!header.last) {
-        if (filled === target.length) {
+        if (filled === held) {
           release();
           throw new ReassemblyError(CLOSE_CODES.malformedFrame, 'message complete but last flag missing');
         }
         return undefined;
       }
-      if (filled !== target.length) {
+      if (filled !== held) {
         release();
-        throw new ReassemblyError(CLOSE_CODES.malformedFrame, `last chunk leaves ${target.length - filled} declared bytes missing`);
+        throw new ReassemblyError(CLOSE_CODES.malformedFrame, `last chunk leaves ${held - filled} declared bytes missing`);
+      }
+      const body = external ? assembled?.body : buffer;
+      if (body?.length !== held) {
+        release();
+        throw new ReassemblyError(CLOSE_CODES.malformedFrame, 'the socket thread handed over no message of the declared size');
       }
       const started = current;
-      const completed: CompletedMessage = { body: target, metaLength: started.metaLength, raw: started.raw, seq: started.seq };
-      budget.used -= target.length;
+      const completed: CompletedMessage = { body, metaLength: started.metaLength, raw: started.raw, seq: started.seq };
+      budget.used -= held;
       buffer = undefined;
       current = undefined;
       filled = 0;
+      held = 0;
       return completed;
     },
     reset: release,
     get holding() {
-      return buffer?.length ?? 0;
+      return held;
     },
   };
 }

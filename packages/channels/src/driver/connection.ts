@@ -25,7 +25,7 @@ import {
 import type { ChallengeFields, Hello, ReceivedHello } from '../core/handshake';
 import type { WireLimits } from '../core/wire-limits';
 import { SOCKET_STATE, capWsMessages } from './frame-socket';
-import type { FrameSocket } from './frame-socket';
+import type { Assembled, FrameSocket } from './frame-socket';
 import type { Link } from './link';
 
 /** Who this node is, as the handshake presents it. */
@@ -106,7 +106,7 @@ export interface ConnectionCallbacks {
   /** The handshake finished: frames may flow. */
   opened(connection: Connection): void;
   /** An application or control frame on an open connection. */
-  frame(connection: Connection, frame: Buffer): void;
+  frame(connection: Connection, frame: Buffer, assembled: Assembled | undefined): void;
   /** The connection closed; `local` when this side closed it (with `code`). */
   closed(connection: Connection, code: number, reason: string, local: boolean): void;
   /** Reads paused until the next event-loop turn: this turn's frames reached `turnBytes`. */
@@ -176,7 +176,7 @@ export class Connection {
     this.index = dial?.index ?? 0;
     let sendHello: (() => void) | undefined;
     socket.listen({
-      message: (data, isBinary) => this.receive(data, isBinary),
+      message: (data, isBinary, assembled) => this.receive(data, isBinary, assembled),
       open: () => sendHello?.(),
       // A ping is a frame from a live peer too: a peer that has nothing else to send pings.
       ping: () => {
@@ -329,10 +329,10 @@ export class Connection {
     this.close(code, reason);
   }
 
-  private receive(data: Buffer, isBinary: boolean): void {
+  private receive(data: Buffer, isBinary: boolean, assembled: Assembled | undefined): void {
     if (this.state === 'closed' || this.localClose !== undefined) return;
     this.lastReceived = this.identity.clock.monotonic();
-    this.budgetTurn(data.length);
+    this.budgetTurn(assembled?.frameLength ?? data.length);
     if (!isBinary) {
       this.refuse(CLOSE_CODES.malformedFrame, 'text frames are not part of the protocol');
       return;
@@ -342,7 +342,7 @@ export class Connection {
       return;
     }
     if (this.state === 'open') {
-      this.callbacks.frame(this, data);
+      this.callbacks.frame(this, data, assembled);
       return;
     }
     if (data[0]! >= FRAME_TYPES.block) {

@@ -2,13 +2,16 @@
 // that a socket thread reads and writes (socket-thread.ts). Events go to one set of listeners,
 // the connection's; ws's own socket hands them over without a layer in between.
 import type { WebSocket } from 'ws';
+import type { Assembled } from '../core/reassembly';
+
+export type { Assembled } from '../core/reassembly';
 
 /** The states of RFC 6455's readyState, as ws numbers them. */
 export const SOCKET_STATE = { connecting: 0, open: 1, closing: 2, closed: 3 } as const;
 
 export interface FrameSocketListeners {
   /** A whole message; `data` may be read only until this call returns (see ThreadSocket). */
-  readonly message: (data: Buffer, isBinary: boolean) => void;
+  readonly message: (data: Buffer, isBinary: boolean, assembled?: Assembled) => void;
   readonly open: () => void;
   readonly ping: () => void;
   readonly pong: () => void;

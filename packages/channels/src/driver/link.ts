@@ -47,6 +47,7 @@ import type { ResolvedLimits, ResolvedTiming } from '../options';
 import { NO_ADDRESS } from './address';
 import type { AddressLookup } from './address';
 import type { Connection, PeerIdentity } from './connection';
+import type { Assembled } from './frame-socket';
 import { createRequestManager } from './request-manager';
 import type { RequestManager } from './request-manager';
 import type { AckCounters, ChannelCounters, LaneCounters } from './stats';
@@ -542,14 +543,16 @@ export class Link {
     return Math.min(limits.chunkBytes, channel.maxMessageBytes + MAX_META_BYTES) + MAX_CHUNK_HEADER_BYTES;
   }
 
-  receive(connection: Connection, frame: Buffer): void {
+  /** One frame; `assembled` when the socket thread copied a CHUNK's data into its message (frame-socket.ts). */
+  receive(connection: Connection, frame: Buffer, assembled?: Assembled): void {
     try {
+      if (assembled !== undefined && frame[0] !== FRAME_TYPES.chunk) throw new FrameFormatError('only a chunk is assembled by the socket thread');
       switch (frame[0]) {
         case FRAME_TYPES.block:
           this.receiveBlock(connection, frame);
           return;
         case FRAME_TYPES.chunk:
-          this.receiveChunk(connection, frame);
+          this.receiveChunk(connection, frame, assembled);
           return;
         case FRAME_TYPES.credit:
           this.receiveCredit(connection, frame);
@@ -672,8 +675,9 @@ export class Link {
     if (sequence !== undefined && this.unackedMessages[lane]! > 0) this.scheduleControl();
   }
 
-  private receiveChunk(connection: Connection, frame: Buffer): void {
+  private receiveChunk(connection: Connection, frame: Buffer, assembled: Assembled | undefined): void {
     const header = readChunkHeader(frame);
+    const frameLength = assembled?.frameLength ?? frame.length;
     const lane = this.laneOf(connection, header.channel, header.lane);
     if (lane < 0) {
       this.host.violation(this, connection, CLOSE_CODES.unknownChannel, `channel ${header.channel} lane ${header.lane}`);
@@ -681,14 +685,14 @@ export class Link {
     }
     const channel = this.host.channels[header.channel]!;
     if (header.reliable !== channel.reliable) throw new FrameFormatError('reliability flag does not match the channel');
-    if (!this.account(connection, lane, frame.length, this.frameCap(lane, true))) return;
+    if (!this.account(connection, lane, frameLength, this.frameCap(lane, true))) return;
     const counter = this.host.counters[channel.index]!;
     counter.framesReceived += 1;
-    counter.bytesReceived += frame.length;
+    counter.bytesReceived += frameLength;
     const laneCounter = this.host.laneCounters[lane]!;
     laneCounter.framesReceived += 1;
-    laneCounter.bytesReceived += frame.length;
-    const completed = this.reassembly[lane]!.accept(header, frame);
+    laneCounter.bytesReceived += frameLength;
+    const completed = this.reassembly[lane]!.accept(header, frame, assembled);
     if (completed === undefined) return;
     const { body, metaLength } = completed;
     let meta: MessageMeta | undefined;
