@@ -24,6 +24,13 @@ export interface ChannelOptions {
   readonly maxQueueBytes?: number;
   /** Credit this node grants a sender per lane: bytes in flight before the sender must wait. Default 1 MiB. */
   readonly windowBytes?: number;
+  /**
+   * The connections of this channel that this node dials run in a worker thread (the socket
+   * thread), so that their socket reads and the garbage they leave do not delay the other
+   * channels' messages (docs/decisions/0002). Local policy: the peer need not agree. Used in
+   * per-channel connection mode only. Default false (true for the default `bulk` channel).
+   */
+  readonly thread?: boolean;
 }
 
 /** A channel with every option resolved, and its position in the channel set. */
@@ -38,6 +45,7 @@ export interface ChannelDefinition {
   readonly maxQueueMessages: number;
   readonly maxQueueBytes: number;
   readonly windowBytes: number;
+  readonly thread: boolean;
 }
 
 const MIB = 1024 * 1024;
@@ -67,6 +75,11 @@ function positive(field: string, value: number | undefined, fallback: number, op
   return resolved;
 }
 
+function flag(field: string, value: boolean | undefined): boolean {
+  if (value !== undefined && typeof value !== 'boolean') throw new ChannelsConfigError(field, 'must be a boolean');
+  return value ?? false;
+}
+
 /** Validates and resolves a channel set, in the order given. */
 export function resolveChannels(channels: Readonly<Record<string, ChannelOptions>>): ChannelDefinition[] {
   const names = Object.keys(channels);
@@ -87,6 +100,7 @@ export function resolveChannels(channels: Readonly<Record<string, ChannelOptions
       maxQueueMessages: positive(field('maxQueueMessages'), options.maxQueueMessages, 10_000, { integer: true }),
       maxQueueBytes: positive(field('maxQueueBytes'), options.maxQueueBytes, 16 * MIB, { integer: true }),
       windowBytes: positive(field('windowBytes'), options.windowBytes, MIB, { integer: true, max: 2 ** 32 - 1 }),
+      thread: flag(field('thread'), options.thread),
     };
   });
 }

@@ -181,6 +181,10 @@ export interface TransportStats {
    * the telemetry sink as `['channels', 'listener', 'error']`; the server goes on listening.
    */
   readonly listenerErrors: number;
+  /** Connections open or opening in the socket thread (channels with `thread`). */
+  readonly threadConnections: number;
+  /** Times the socket thread failed or exited by itself (its connections closed, and were dialed again). */
+  readonly socketThreadFailures: number;
   /** Inbound connections from their TCP accept (before TLS and the upgrade) until the handshake finishes, plus dials not yet open. */
   readonly handshakesInProgress: number;
   readonly openConnections: number;

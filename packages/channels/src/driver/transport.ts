@@ -5,14 +5,15 @@ import { randomBytes } from 'node:crypto';
 import { isUint8Array } from 'node:util/types';
 import { FoundationError, backoffDelay, createCryptoRandom, createSystemClock } from '@foundation/core';
 import type { Random, Scheduler, Timer } from '@foundation/core';
-import type { TLSSocket } from 'node:tls';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { WebSocket } from 'ws';
 import { channelSetDigest, defaultChannels, layoutLanes, resolveChannels } from '../channel-config';
 import type { ChannelDefinition } from '../channel-config';
 import { createCborCodec, withoutStacks } from '../core/cbor';
 import { needsCheck } from '../core/cbor-screen';
 import { CLOSE_CODES, closeCodeName } from '../core/close-codes';
-import { MAX_BLOCK_ACK_BYTES, MAX_META_BYTES, MAX_CHUNK_HEADER_BYTES } from '../core/frames';
+import { FRAME_TYPES, MAX_BLOCK_ACK_BYTES, MAX_META_BYTES, MAX_CHUNK_HEADER_BYTES } from '../core/frames';
+import { MAX_HANDSHAKE_FRAME_BYTES } from '../core/handshake';
 import { META_KINDS, checkHeaders, metaToWire, MetaFormatError } from '../core/meta';
 import type { MessageMeta, MetaKind } from '../core/meta';
 import { createChunkPool } from '../core/chunk-pool';
@@ -41,6 +42,9 @@ import type { NodeIdBinding } from './certificate-identity';
 import { Connection, capToHandshakeFrames, closeReason } from './connection';
 import type { ConnectionCallbacks, LocalIdentity, Refusal } from './connection';
 import { WsFrameSocket } from './frame-socket';
+import type { FrameSocket } from './frame-socket';
+import { SocketThread } from './socket-thread';
+import type { DialOptions } from './socket-thread-protocol';
 import { Link } from './link';
 import type { LinkHost } from './link';
 import type { RequestOutcome } from './request-manager';
@@ -287,6 +291,48 @@ export function createTransport(options: TransportOptions): Transport {
   // Hard cap of one WebSocket message: a block frame (with the acknowledgements it may carry) or a
   // chunk (a whole message without chunking).
   const maxPayload = Math.max(limits.frameBytes + 64 + MAX_BLOCK_ACK_BYTES, Math.min(limits.chunkBytes, maxMessageBytes + MAX_META_BYTES) + MAX_CHUNK_HEADER_BYTES);
+
+  /** ws's TLS options for a dial. */
+  const dialTls =
+    tls === undefined
+      ? undefined
+      : {
+          ...tls.extra,
+          cert: tls.cert,
+          key: tls.key,
+          ca: tls.ca as string | Buffer | (string | Buffer)[],
+          rejectUnauthorized: true,
+          ...(tls.servername === undefined ? {} : { servername: tls.servername }),
+        };
+  let socketThreadFailures = 0;
+  // Connections (lanes) of `thread` channels: dialed, their sockets run in the socket thread.
+  const threadConnections = layout.connectionOfLane.map((connection, lane) => layout.mode === 'per-channel' && channels[layout.channelOfLane[lane]!]!.thread && connection === lane);
+  const socketThread = threadConnections.includes(true)
+    ? new SocketThread({
+        ringFrameType: FRAME_TYPES.chunk,
+        // Chunked messages of `thread` channels; the main thread checks each against its channel and budget.
+        assembleCaps: channels.map((channel) => (channel.thread ? Math.min(channel.maxMessageBytes + MAX_META_BYTES, limits.maxReassemblyBytes) : 0)),
+        onFailure: (error) => {
+          socketThreadFailures += 1;
+          telemetry(['channels', 'socket-thread', 'failed'], { count: 1 }, { reason: error instanceof Error ? error.message : String(error) });
+        },
+      })
+    : undefined;
+  let threadDialOptionsResolved: DialOptions | null | undefined;
+  /** What the socket thread dials with; null (dial on this thread) when the TLS options cannot be copied to it. */
+  const threadDialOptions = (): DialOptions | undefined => {
+    if (threadDialOptionsResolved === undefined) {
+      const candidate: DialOptions = { mask: maskFrames, maxPayload, handshakeTimeout: timing.handshakeTimeoutMs, handshakeCap: MAX_HANDSHAKE_FRAME_BYTES, tls: dialTls };
+      try {
+        structuredClone(candidate);
+        threadDialOptionsResolved = candidate;
+      } catch {
+        // A function or other value that cannot cross to another thread among security.tls.extra.
+        threadDialOptionsResolved = null;
+      }
+    }
+    return threadDialOptionsResolved ?? undefined;
+  };
 
   const links = new Map<string, Link>();
 
@@ -735,10 +781,10 @@ export function createTransport(options: TransportOptions): Transport {
       if (link === undefined) connection.close(CLOSE_CODES.unknownSession, 'no link');
       else link.opened(connection);
     },
-    frame(connection, frame) {
+    frame(connection, frame, assembled) {
       const link = connection.peer === undefined ? undefined : links.get(connection.peer.nodeId);
       if (link === undefined || link.connections[connection.index] !== connection) return;
-      link.receive(connection, frame);
+      link.receive(connection, frame, assembled);
     },
     closed(connection, code, reason, local) {
       connections.delete(connection);
@@ -772,35 +818,37 @@ export function createTransport(options: TransportOptions): Transport {
   const closeWaiters = new Set<() => void>();
 
   function openDial(url: string, session: string, index: number, expectedPeer: string | undefined, link: Link | undefined): Connection {
-    const socket = new WebSocket(url, {
-      perMessageDeflate: false,
-      // Unless asked to mask: an all-zero masking key, which ws then skips (no copy and XOR of
-      // every frame sent). Masking protects intermediaries from bytes that a browser script
-      // chose (RFC 6455, section 10.3); these peers are authenticated nodes, not browsers, and
-      // wss makes it moot.
-      ...(maskFrames ? {} : { generateMask: zeroMask }),
-      maxPayload,
-      skipUTF8Validation: true,
-      followRedirects: false,
-      handshakeTimeout: timing.handshakeTimeoutMs,
-      ...(tls === undefined
-        ? {}
-        : {
-            ...tls.extra,
-            cert: tls.cert,
-            key: tls.key,
-            ca: tls.ca as string | Buffer | (string | Buffer)[],
-            rejectUnauthorized: true,
-            ...(tls.servername === undefined ? {} : { servername: tls.servername }),
-          }),
-    });
-    if (tls !== undefined) {
-      // The server certificate, for binding the acceptor's node id (the upgrade comes before HELLO).
-      socket.once('upgrade', (response) => {
-        connection.peerCertificate = (response.socket as TLSSocket).getPeerCertificate();
+    // A lane of a `thread` channel, dialed by a link (not a probe's connection 0, which may
+    // become any session's): its socket runs in the socket thread, unless its options cannot go there.
+    const thread = link !== undefined && socketThread !== undefined && threadConnections[index] === true ? threadDialOptions() : undefined;
+    let socket: FrameSocket;
+    if (thread !== undefined) {
+      socket = socketThread!.dial(url, thread, (certificate) => {
+        connection.peerCertificate = certificate as PeerCertificate;
       });
+    } else {
+      const ws = new WebSocket(url, {
+        perMessageDeflate: false,
+        // Unless asked to mask: an all-zero masking key, which ws then skips (no copy and XOR of
+        // every frame sent). Masking protects intermediaries from bytes that a browser script
+        // chose (RFC 6455, section 10.3); these peers are authenticated nodes, not browsers, and
+        // wss makes it moot.
+        ...(maskFrames ? {} : { generateMask: zeroMask }),
+        maxPayload,
+        skipUTF8Validation: true,
+        followRedirects: false,
+        handshakeTimeout: timing.handshakeTimeoutMs,
+        ...dialTls,
+      });
+      if (tls !== undefined) {
+        // The server certificate, for binding the acceptor's node id (the upgrade comes before HELLO).
+        ws.once('upgrade', (response) => {
+          connection.peerCertificate = (response.socket as TLSSocket).getPeerCertificate();
+        });
+      }
+      socket = new WsFrameSocket(ws);
     }
-    const connection = new Connection('dialer', new WsFrameSocket(socket), url, identity, connectionCallbacks, clock.monotonic(), { session, index, expectedPeer });
+    const connection = new Connection('dialer', socket, url, identity, connectionCallbacks, clock.monotonic(), { session, index, expectedPeer });
     connection.link = link;
     connections.add(connection);
     return connection;
@@ -1294,6 +1342,7 @@ export function createTransport(options: TransportOptions): Transport {
     }
     refusedSockets.clear();
     await listener?.close();
+    await socketThread?.stop();
   };
 
   const api: Transport = {
@@ -1475,6 +1524,8 @@ export function createTransport(options: TransportOptions): Transport {
         acksInBlocks: ackCounters.acksInBlocks,
         duplicateNodeIds,
         listenerErrors,
+        threadConnections: socketThread?.size ?? 0,
+        socketThreadFailures,
         handshakesInProgress: handshaking,
         openConnections: open,
       };

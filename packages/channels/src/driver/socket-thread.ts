@@ -1,0 +1,342 @@
+// A worker thread that reads and writes the WebSockets of the channels marked `thread` (on the
+// side that dials them), and the main thread's end of each: a ThreadSocket, the FrameSocket its
+// Connection uses. Why (docs/decisions/0002): one event loop serves every socket of a process,
+// and bulk's socket reads, ws's joins of frames that span two reads, and the garbage both leave
+// (V8 starts a full collection every 64 MB of ArrayBuffers) delay the small messages on every
+// other connection. With the socket here, the main thread gets each CHUNK frame as a view of a
+// shared ring (it copies the chunk into its message and releases the space), so a bulk transfer
+// allocates there only the messages it delivers.
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { SOCKET_STATE } from './frame-socket';
+import type { Assembled, FrameSocket, FrameSocketListeners } from './frame-socket';
+import { RELEASED, TO_MAIN, TO_THREAD, WAITING } from './socket-thread-protocol';
+import type { DialOptions, SocketThreadData } from './socket-thread-protocol';
+
+/** Shared bytes for frames on their way to the main thread; a power of two. */
+export const RING_BYTES = 4 * 1024 * 1024;
+/** Longer frames (a chunk size above this, or no chunking) go as copies. */
+export const RING_FRAME_MAX = RING_BYTES / 8;
+
+/** Messages from this size up are assembled by the thread (SocketThreadData.assembleMin). */
+export const ASSEMBLE_MIN_BYTES = 256 * 1024;
+
+export interface SocketThreadOptions {
+  /** The frame type that travels through the ring (CHUNK). */
+  readonly ringFrameType: number;
+  /** Per channel index, the largest message the thread assembles, 0 for none (SocketThreadData). */
+  readonly assembleCaps: readonly number[];
+  /** Told of a thread that failed to start or stopped by itself (its sockets close with 1006). */
+  readonly onFailure: (error: unknown) => void;
+}
+
+/** Where the worker's entry lives: beside this file in the sources, under thread/ in the build. */
+function workerEntry(): { readonly entry: string; readonly typescript: boolean } {
+  // In ESM, import.meta.url; in the CJS build import.meta is empty and __filename is defined.
+  const metaUrl: unknown = import.meta.url;
+  const here = typeof metaUrl === 'string' ? fileURLToPath(metaUrl) : __filename;
+  if (here.endsWith('.ts')) return { entry: join(dirname(here), 'socket-worker.ts'), typescript: true };
+  // The build's extension (.js, .cjs; .mjs in a benchmark's bundle, tooling/scripts/run-bench.mjs).
+  const extension = /\.[cm]?js$/.exec(here)?.[0] ?? '.js';
+  return { entry: join(dirname(here), 'thread', `socket-worker${extension}`), typescript: false };
+}
+
+/** A ring frame the main thread has not released yet, in the order the thread wrote them. */
+interface Held {
+  readonly advance: number;
+  done: boolean;
+}
+
+type Delivery =
+  | { readonly held: Held; readonly offset: number; readonly length: number; readonly assembled: Assembled | undefined }
+  | { readonly held: undefined; readonly data: Buffer; readonly isBinary: boolean };
+
+export class SocketThread {
+  private worker: Worker | undefined;
+  private ring: SharedArrayBuffer | undefined;
+  private control: Int32Array | undefined;
+  private readonly sockets = new Map<number, ThreadSocket>();
+  private nextId = 1;
+  /** Ring frames not yet released, oldest first; `released` counts what left the front. */
+  private readonly held: Held[] = [];
+  private released = 0;
+
+  constructor(private readonly options: SocketThreadOptions) {}
+
+  /** Sockets open or opening through the thread. */
+  get size(): number {
+    return this.sockets.size;
+  }
+
+  dial(url: string, dialOptions: DialOptions, upgraded: (certificate: unknown) => void): ThreadSocket {
+    const worker = this.worker ?? this.start();
+    const id = this.nextId;
+    this.nextId += 1;
+    const socket = new ThreadSocket(this, id, dialOptions.maxPayload, upgraded);
+    this.sockets.set(id, socket);
+    worker.postMessage([TO_THREAD.dial, id, url, dialOptions]);
+    return socket;
+  }
+
+  /** Ends the thread; its sockets close (1006) first, as at a crash. Resolves once it is gone. */
+  async stop(): Promise<void> {
+    const worker = this.worker;
+    if (worker === undefined) return;
+    this.detach('socket thread stopped');
+    await worker.terminate();
+  }
+
+  post(message: unknown[]): void {
+    this.worker?.postMessage(message);
+  }
+
+  /** A view of a frame in the ring: read it before `release`. */
+  view(offset: number, length: number): Buffer {
+    return Buffer.from(this.ring!, offset, length);
+  }
+
+  release(held: Held): void {
+    held.done = true;
+    let advanced = 0;
+    while (this.held.length > 0 && this.held[0]!.done) advanced += this.held.shift()!.advance;
+    if (advanced === 0) return;
+    this.released = (this.released + advanced) >>> 0;
+    const control = this.control!;
+    Atomics.store(control, RELEASED, this.released | 0);
+    if (Atomics.compareExchange(control, WAITING, 1, 0) === 1) this.post([TO_THREAD.space]);
+  }
+
+  forget(id: number): void {
+    this.sockets.delete(id);
+  }
+
+  private start(): Worker {
+    const ring = new SharedArrayBuffer(RING_BYTES);
+    const control = new SharedArrayBuffer(8);
+    const workerData: SocketThreadData = {
+      ring,
+      control,
+      ringFrameType: this.options.ringFrameType,
+      ringFrameMax: RING_FRAME_MAX,
+      assembleCaps: this.options.assembleCaps,
+      assembleMin: ASSEMBLE_MIN_BYTES,
+    };
+    const { entry, typescript } = workerEntry();
+    // Node 20 cannot start a worker from a .ts file even with a loader flag; tsx first (tests, tsx runs).
+    const worker = typescript
+      ? new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(pathToFileURL(entry).href)}); });`, { eval: true, workerData })
+      : new Worker(entry, { workerData });
+    // The sockets it runs keep the process alive as long as the transport does; the thread alone does not.
+    worker.unref();
+    this.worker = worker;
+    this.ring = ring;
+    this.control = new Int32Array(control);
+    this.held.length = 0;
+    this.released = 0;
+    worker.on('message', (message: unknown[]) => this.receive(message));
+    worker.on('error', (error) => {
+      if (this.worker !== worker) return;
+      this.detach(`socket thread failed: ${error instanceof Error ? error.message : String(error)}`);
+      this.options.onFailure(error);
+    });
+    worker.on('exit', (code) => {
+      if (this.worker !== worker) return;
+      this.detach(`socket thread exited with code ${code}`);
+      this.options.onFailure(new Error(`socket thread exited with code ${code}`));
+    });
+    return worker;
+  }
+
+  /** The thread is gone: each of its sockets closes, as a connection that broke. */
+  private detach(reason: string): void {
+    this.worker = undefined;
+    this.ring = undefined;
+    this.control = undefined;
+    this.held.length = 0;
+    const sockets = [...this.sockets.values()];
+    this.sockets.clear();
+    for (const socket of sockets) socket.closed(1006, reason);
+  }
+
+  private receive(message: unknown[]): void {
+    const socket = this.sockets.get(message[1] as number);
+    switch (message[0]) {
+      case TO_MAIN.frame: {
+        const held: Held = { advance: message[4] as number, done: false };
+        this.held.push(held);
+        if (socket === undefined) this.release(held);
+        else socket.arrived({ held, offset: message[2] as number, length: message[3] as number, assembled: assembledOf(message) });
+        return;
+      }
+      case TO_MAIN.copy: {
+        const data = message[2] as Uint8Array;
+        socket?.arrived({ held: undefined, data: Buffer.from(data.buffer, data.byteOffset, data.byteLength), isBinary: message[3] as boolean });
+        return;
+      }
+      case TO_MAIN.open:
+        socket?.opened(message[2]);
+        return;
+      case TO_MAIN.ping:
+        socket?.listeners?.ping();
+        return;
+      case TO_MAIN.pong:
+        socket?.listeners?.pong();
+        return;
+      case TO_MAIN.error: {
+        const error = new Error(message[3] as string) as Error & { code?: string };
+        if (message[2] !== null) error.code = message[2] as string;
+        socket?.listeners?.error(error);
+        return;
+      }
+      case TO_MAIN.close:
+        socket?.closed(message[2] as number, message[3] as string);
+        return;
+      default:
+    }
+  }
+}
+
+/** The assembly details of a `frame` message (socket-thread-protocol.ts), when it has them. */
+function assembledOf(message: unknown[]): Assembled | undefined {
+  if (message.length < 7) return undefined;
+  const body = message[7] as ArrayBuffer | undefined;
+  return { frameLength: message[5] as number, dataLength: message[6] as number, body: body === undefined ? undefined : Buffer.from(body) };
+}
+
+/** The main thread's end of a WebSocket that the socket thread runs. */
+export class ThreadSocket implements FrameSocket {
+  readyState: number = SOCKET_STATE.connecting;
+  listeners: FrameSocketListeners | undefined;
+  private paused = false;
+  /** Frames that arrived while paused, delivered on resume. */
+  private readonly waiting: Delivery[] = [];
+  private corked = false;
+  private readonly outbox: Uint8Array[] = [];
+  private readonly written: (() => void)[] = [];
+  private outboxBytes = 0;
+
+  constructor(
+    private readonly thread: SocketThread,
+    readonly id: number,
+    private cap: number,
+    private readonly upgraded: (certificate: unknown) => void,
+  ) {}
+
+  get bufferedAmount(): number {
+    return this.outboxBytes;
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  listen(listeners: FrameSocketListeners): void {
+    this.listeners = listeners;
+  }
+
+  send(frame: Uint8Array, onWritten?: () => void): void {
+    if (this.readyState !== SOCKET_STATE.open) return;
+    this.outbox.push(frame);
+    this.outboxBytes += frame.length;
+    if (onWritten !== undefined) this.written.push(onWritten);
+    if (!this.corked) this.flush();
+  }
+
+  ping(): void {
+    if (this.readyState === SOCKET_STATE.open) this.thread.post([TO_THREAD.ping, this.id]);
+  }
+
+  close(code: number, reason: string): void {
+    if (this.readyState >= SOCKET_STATE.closing) return;
+    this.flush();
+    this.readyState = SOCKET_STATE.closing;
+    this.thread.post([TO_THREAD.close, this.id, code, reason]);
+  }
+
+  terminate(): void {
+    if (this.readyState === SOCKET_STATE.closed) return;
+    this.readyState = SOCKET_STATE.closing;
+    this.thread.post([TO_THREAD.terminate, this.id]);
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    while (!this.paused && this.waiting.length > 0 && this.readyState !== SOCKET_STATE.closed) this.deliver(this.waiting.shift()!);
+  }
+
+  cork(): void {
+    this.corked = true;
+  }
+
+  uncork(): void {
+    this.corked = false;
+    this.flush();
+  }
+
+  capMessages(bytes: number): number | undefined {
+    const previous = this.cap;
+    this.cap = bytes;
+    this.thread.post([TO_THREAD.cap, this.id, bytes]);
+    return previous;
+  }
+
+  /** Called by the thread. */
+  arrived(delivery: Delivery): void {
+    if (this.paused || this.waiting.length > 0) this.waiting.push(delivery);
+    else this.deliver(delivery);
+  }
+
+  opened(certificate: unknown): void {
+    if (this.readyState !== SOCKET_STATE.connecting) return;
+    this.readyState = SOCKET_STATE.open;
+    if (certificate !== null) this.upgraded(certificate);
+    this.listeners?.open();
+  }
+
+  closed(code: number, reason: string): void {
+    if (this.readyState === SOCKET_STATE.closed) return;
+    this.readyState = SOCKET_STATE.closed;
+    this.thread.forget(this.id);
+    for (const delivery of this.waiting) if (delivery.held !== undefined) this.thread.release(delivery.held);
+    this.waiting.length = 0;
+    this.outbox.length = 0;
+    this.outboxBytes = 0;
+    this.settleWritten();
+    this.listeners?.close(code, reason);
+  }
+
+  private deliver(delivery: Delivery): void {
+    if (delivery.held === undefined) {
+      this.listeners?.message(delivery.data, delivery.isBinary);
+      return;
+    }
+    try {
+      this.listeners?.message(this.thread.view(delivery.offset, delivery.length), true, delivery.assembled);
+    } finally {
+      // The frame was read (a CHUNK is copied into its message at once); its space goes back.
+      this.thread.release(delivery.held);
+    }
+  }
+
+  private flush(): void {
+    if (this.outbox.length === 0) return;
+    // Posting copies the frames: they may be reused once it returns.
+    this.thread.post([TO_THREAD.send, this.id, this.outbox.splice(0)]);
+    this.outboxBytes = 0;
+    this.settleWritten();
+  }
+
+  private settleWritten(): void {
+    if (this.written.length === 0) return;
+    const callbacks = this.written.splice(0);
+    queueMicrotask(() => {
+      for (const callback of callbacks) callback();
+    });
+  }
+}
