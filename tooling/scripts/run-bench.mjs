@@ -7,7 +7,7 @@
 //   BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' ...          (extra flags for node)
 //   BENCH_KEEP_BUILD=1 ...      (keeps the bundle and prints its path, to read a profile's lines)
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 
@@ -22,13 +22,19 @@ const scratch = mkdtempSync(join(resolve('.bench-build'), 'run-'));
 const outfile = join(scratch, 'bench.mjs');
 let status;
 try {
+  // Worker entries a package starts beside its bundle (bench/entries.json: {"thread/name": "src/…"}),
+  // bundled the same way, under the names its build gives them.
+  const extraEntries = existsSync(resolve('bench/entries.json')) ? JSON.parse(readFileSync(resolve('bench/entries.json'), 'utf8')) : {};
+  const entryPoints = { bench: resolve(entry) };
+  for (const [name, source] of Object.entries(extraEntries)) entryPoints[name] = resolve(source);
   await build({
-    entryPoints: [resolve(entry)],
+    entryPoints,
     bundle: true,
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    outfile,
+    outdir: scratch,
+    outExtension: { '.js': '.mjs' },
     sourcemap: 'inline',
     logLevel: 'warning',
     tsconfig: resolve('tsconfig.json'),

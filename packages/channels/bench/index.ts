@@ -5,7 +5,8 @@
 // and in single-connection mode (every channel on one connection, no chunking) as the in-run
 // baseline. A bare ws echo between the same two processes gives the floor under the round
 // trips and under the cost of a one-off connection. Options: --quick (shorter runs),
-// --only throughput|rtt|hol|connect.
+// --only throughput|rtt|hol|connect, --hol-from-peer (bulk towards this process under the
+// head-of-line measurement), --thread on|off (this process's bulk channel option `thread`).
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -19,6 +20,11 @@ const args = process.argv.slice(2);
 const peerIndex = args.indexOf('--peer');
 const quick = args.includes('--quick');
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+// Under bulk, bulk flows from the listening peer to this (dialing) process instead of the other way.
+const holFromPeer = args.includes('--hol-from-peer');
+// The dialer's bulk channel: `--thread on|off` sets its `thread` option (default: the channel's default).
+const threadArgument = args.includes('--thread') ? args[args.indexOf('--thread') + 1] : undefined;
+const thread = threadArgument === undefined ? undefined : threadArgument === 'on';
 
 async function startPeer(mode: string): Promise<{ child: ChildProcess; url: string; echoUrl: string }> {
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, '--peer', mode], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -47,7 +53,7 @@ async function dialAndWait(transport: Transport, url: string): Promise<void> {
 }
 
 async function connect(mode: string, url: string): Promise<Transport> {
-  const transport = createTransport({ nodeId: 'bench-driver', security: { secret: BENCH_SECRET }, channels: benchChannels(), ...modeOptions(mode) });
+  const transport = createTransport({ nodeId: 'bench-driver', security: { secret: BENCH_SECRET }, channels: benchChannels(thread), ...modeOptions(mode) });
   await dialAndWait(transport, url);
   return transport;
 }
@@ -110,18 +116,25 @@ async function openEcho(url: string): Promise<{ roundTrips: (samples: number) =>
 async function headOfLine(transport: Transport, durationMs: number): Promise<{ rtts: number[]; bulkMbPerS: number }> {
   const message = Buffer.alloc(8 * 1024 * 1024, 0x5a);
   let streaming = true;
-  const stream = (async () => {
-    while (streaming) {
-      try {
-        await transport.sendAsync('bench-peer', 'bulk', message);
-      } catch {
-        return;
-      }
-    }
-  })();
+  let receivedBytes = 0;
+  transport.onMessage('bulk', ({ payload }) => {
+    receivedBytes += (payload as Uint8Array).length;
+  });
+  const stream = holFromPeer
+    ? transport.request('bench-peer', 'coordination', { op: 'bulk-stream', on: true })
+    : (async () => {
+        while (streaming) {
+          try {
+            await transport.sendAsync('bench-peer', 'bulk', message);
+          } catch {
+            return;
+          }
+        }
+      })();
+  const bulkBytes = async (): Promise<number> => (holFromPeer ? receivedBytes : ((await transport.request('bench-peer', 'coordination', { op: 'bulk-bytes' }, { timeout: 60_000 })) as number));
   // Let the bulk stream reach full speed first.
   await new Promise((resolve) => setTimeout(resolve, 300));
-  const startBytes = (await transport.request('bench-peer', 'coordination', { op: 'bulk-bytes' })) as number;
+  const startBytes = await bulkBytes();
   const started = performance.now();
   const rtts: number[] = [];
   while (performance.now() - started < durationMs) {
@@ -129,9 +142,10 @@ async function headOfLine(transport: Transport, durationMs: number): Promise<{ r
     await transport.request('bench-peer', 'coordination', { op: 'ping' }, { timeout: 60_000 });
     rtts.push((performance.now() - sent) * 1000);
   }
-  const endBytes = (await transport.request('bench-peer', 'coordination', { op: 'bulk-bytes' }, { timeout: 60_000 })) as number;
+  const endBytes = await bulkBytes();
   const elapsed = (performance.now() - started) / 1000;
   streaming = false;
+  if (holFromPeer) await transport.request('bench-peer', 'coordination', { op: 'bulk-stream', on: false }, { timeout: 60_000 });
   await stream.catch(() => undefined);
   return { rtts: rtts.sort((a, b) => a - b), bulkMbPerS: (endBytes - startBytes) / elapsed / 1e6 };
 }
@@ -253,9 +267,14 @@ async function measure(mode: string): Promise<ModeResult> {
   }
 }
 
+function emptyResult(): ModeResult {
+  return { throughputPerS: Number.NaN, rtt: [], echoRtt: [], hol: { rtts: [], bulkMbPerS: Number.NaN }, oneOff: { cpuMs: Number.NaN, wallMs: Number.NaN, echoCpuMs: Number.NaN, echoWallMs: Number.NaN } };
+}
+
 async function main(): Promise<void> {
   const channels = await measure('per-channel');
-  const single = await measure('single');
+  // --skip-single: the default mode only (for profiles of one mode); the single rows are then empty.
+  const single = args.includes('--skip-single') ? emptyResult() : await measure('single');
   const rows = [
     { name: 'throughput, small messages one way (channels)', value: channels.throughputPerS, unit: 'msg/s' },
     { name: 'throughput, small messages one way (single)', value: single.throughputPerS, unit: 'msg/s' },

@@ -6,10 +6,10 @@ import type { ConnectionMode } from '../src/index';
 
 export const BENCH_SECRET = 'benchmark-cluster-secret-0123456789';
 
-export function benchChannels(): ReturnType<typeof defaultChannels> {
+export function benchChannels(thread?: boolean): ReturnType<typeof defaultChannels> {
   const channels = defaultChannels();
   // Bound bulk memory: at most four 8 MiB messages queued.
-  return { ...channels, bulk: { ...channels.bulk, maxQueueBytes: 32 * 1024 * 1024, windowBytes: 2 * 1024 * 1024 } };
+  return { ...channels, bulk: { ...channels.bulk, maxQueueBytes: 32 * 1024 * 1024, windowBytes: 2 * 1024 * 1024, ...(thread === undefined ? {} : { thread }) } };
 }
 
 export function modeOptions(mode: string): { connectionMode: ConnectionMode; limits: { chunkBytes: number } } {
@@ -35,9 +35,27 @@ export async function runPeer(mode: string): Promise<void> {
   transport.onMessage('bulk', ({ payload }) => {
     bulkBytes += (payload as Uint8Array).length;
   });
+  // Bulk towards the dialer (`--hol-from-peer`): 8 MiB messages, back to back, while asked to.
+  let streaming = false;
+  const stream = async (): Promise<void> => {
+    const message = Buffer.alloc(8 * 1024 * 1024, 0x5a);
+    while (streaming) {
+      try {
+        await transport.sendAsync('bench-driver', 'bulk', message);
+      } catch {
+        streaming = false;
+      }
+    }
+  };
   transport.onRequest('coordination', ({ payload }) => {
-    const request = payload as { op: string; target?: number };
+    const request = payload as { op: string; target?: number; on?: boolean };
     if (request.op === 'ping') return 'pong';
+    if (request.op === 'bulk-stream') {
+      const start = request.on === true && !streaming;
+      streaming = request.on === true;
+      if (start) void stream();
+      return streaming;
+    }
     if (request.op === 'bulk-bytes') return bulkBytes;
     if (request.op === 'cpu') {
       const { user, system } = process.cpuUsage();
