@@ -28,7 +28,7 @@ export interface ChannelOptions {
    * The connections of this channel that this node dials run in a worker thread (the socket
    * thread), so that their socket reads and the garbage they leave do not delay the other
    * channels' messages (docs/decisions/0002). Local policy: the peer need not agree. Used in
-   * per-channel connection mode only. Default false (true for the default `bulk` channel).
+   * per-channel connection mode only. Default false.
    */
   readonly thread?: boolean;
 }
