@@ -25,12 +25,13 @@ export const TO_MAIN = {
   /** [op, id, certificate (TLS) or null] */
   open: 0,
   /**
-   * [op, id, offset, length, advance, frameLength?, dataLength?, body?]: a frame in the ring;
-   * `advance` bytes are released after it. With frameLength, a CHUNK the thread assembles: the
-   * ring holds its header, and the last one brings the message (an ArrayBuffer, transferred).
+   * [op, id, offset, length, advance, cost, frameLength?, dataLength?, body?]: a frame in the
+   * ring; `advance` ring bytes and `cost` bytes are released after it. With frameLength, a CHUNK
+   * the thread assembles (its cost is its data): the ring holds its header, and the last one
+   * brings the message (an ArrayBuffer, transferred).
    */
   frame: 1,
-  /** [op, id, data: Uint8Array, isBinary]: a frame sent as a copy (not for the ring). */
+  /** [op, id, data: Uint8Array, isBinary, cost]: a frame sent as a copy (not for the ring). */
   copy: 2,
   /** [op, id] */
   ping: 3,
@@ -73,9 +74,18 @@ export interface SocketThreadData {
   readonly assembleCaps: readonly number[];
   /** Smaller messages are not assembled by the thread. */
   readonly assembleMin: number;
+  /** Bytes of the messages the thread assembles at once, all sockets together. */
+  readonly assembleBudget: number;
+  /**
+   * Bytes handed to the main thread besides the ring (copies, assembled data) and not yet
+   * released: past this the thread waits, and stops reading, as when the ring is full.
+   */
+  readonly costBudget: number;
 }
 
 /** Bytes the main thread has released, since the start, modulo 2^32. */
 export const RELEASED = 0;
-/** 1 while the socket thread waits for ring space (the main thread then posts `space`). */
+/** 1 while the socket thread waits for ring space or cost (the main thread then posts `space`). */
 export const WAITING = 1;
+/** Cost (copies, assembled data) the main thread has released, modulo 2^32. */
+export const RELEASED_COST = 2;

@@ -29,7 +29,7 @@ async function server(): Promise<{ url: string; accepted: Promise<WebSocket> }> 
 
 function thread(): { thread: SocketThread; failures: unknown[] } {
   const failures: unknown[] = [];
-  const created = new SocketThread({ ringFrameType: CHUNK, assembleCaps: [], onFailure: (error) => failures.push(error) });
+  const created = new SocketThread({ ringFrameType: CHUNK, assembleCaps: [], assembleBudget: 0, onFailure: (error) => failures.push(error) });
   cleanups.push(() => created.stop());
   return { thread: created, failures };
 }
@@ -178,5 +178,41 @@ describe('SocketThread', () => {
     peer.send(frame(CHUNK, 7, 100));
     await until(() => receivedAgain.frames.length === 1, 'a frame on the new thread');
     expect(receivedAgain.frames[0]!.readUInt32BE(1)).toBe(7);
+  });
+
+  it('reads the frames that came before a close first, when the close comes while reads are paused', async () => {
+    const { url, accepted } = await server();
+    const { thread: socketThread } = thread();
+    const socket = socketThread.dial(url, dialOptions, () => undefined);
+    const received = collect(socket);
+    const peer = await accepted;
+    await until(() => received.events.includes('open'), 'open');
+    socket.pause();
+    for (let index = 0; index < 3; index += 1) peer.send(frame(CHUNK, index, 1_000));
+    peer.send(frame(FRAME_TYPES.block, 3, 2_000));
+    peer.close(4200, 'bye');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(received.frames).toEqual([]);
+    expect(received.events).toEqual(['open']);
+    socket.resume();
+    expect(received.frames.map((bytes) => bytes.readUInt32BE(1))).toEqual([0, 1, 2, 3]);
+    expect(received.events).toEqual(['open', 'close 4200 bye']);
+  });
+
+  it('drops, without failing, what a stopped thread still had on its way to the main thread', async () => {
+    const { url, accepted } = await server();
+    const { thread: socketThread, failures } = thread();
+    const socket = socketThread.dial(url, dialOptions, () => undefined);
+    const received = collect(socket);
+    const peer = await accepted;
+    await until(() => received.events.includes('open'), 'open');
+    for (let index = 0; index < 200; index += 1) peer.send(frame(index % 2 === 0 ? CHUNK : FRAME_TYPES.block, index, 60_000));
+    await until(() => received.frames.length > 0, 'the first frames');
+    await socketThread.stop();
+    const count = received.frames.length;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(received.frames.length).toBe(count);
+    expect(received.events.at(-1)).toBe('close 1006 socket thread stopped');
+    expect(failures).toEqual([]);
   });
 });

@@ -11,13 +11,15 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { SOCKET_STATE } from './frame-socket';
 import type { Assembled, FrameSocket, FrameSocketListeners } from './frame-socket';
-import { RELEASED, TO_MAIN, TO_THREAD, WAITING } from './socket-thread-protocol';
+import { RELEASED, RELEASED_COST, TO_MAIN, TO_THREAD, WAITING } from './socket-thread-protocol';
 import type { DialOptions, SocketThreadData } from './socket-thread-protocol';
 
 /** Shared bytes for frames on their way to the main thread; a power of two. */
 export const RING_BYTES = 4 * 1024 * 1024;
 /** Longer frames (a chunk size above this, or no chunking) go as copies. */
 export const RING_FRAME_MAX = RING_BYTES / 8;
+/** Copies and assembled data handed to the main thread and not yet read (SocketThreadData.costBudget). */
+export const COST_BUDGET_BYTES = 16 * 1024 * 1024;
 
 /** Messages from this size up are assembled by the thread (SocketThreadData.assembleMin). */
 export const ASSEMBLE_MIN_BYTES = 256 * 1024;
@@ -27,6 +29,8 @@ export interface SocketThreadOptions {
   readonly ringFrameType: number;
   /** Per channel index, the largest message the thread assembles, 0 for none (SocketThreadData). */
   readonly assembleCaps: readonly number[];
+  /** Bytes of messages the thread assembles at once (SocketThreadData.assembleBudget). */
+  readonly assembleBudget: number;
   /** Told of a thread that failed to start or stopped by itself (its sockets close with 1006). */
   readonly onFailure: (error: unknown) => void;
 }
@@ -42,15 +46,18 @@ function workerEntry(): { readonly entry: string; readonly typescript: boolean }
   return { entry: join(dirname(here), 'thread', `socket-worker${extension}`), typescript: false };
 }
 
-/** A ring frame the main thread has not released yet, in the order the thread wrote them. */
+/** A frame the main thread has not released yet, in the order the thread handed them over. */
 interface Held {
+  /** Ring bytes. */
   readonly advance: number;
+  /** Bytes besides the ring: a copy, or an assembled chunk's data. */
+  readonly cost: number;
   done: boolean;
 }
 
 type Delivery =
   | { readonly held: Held; readonly offset: number; readonly length: number; readonly assembled: Assembled | undefined }
-  | { readonly held: undefined; readonly data: Buffer; readonly isBinary: boolean };
+  | { readonly held: Held; readonly data: Buffer; readonly isBinary: boolean; readonly offset?: undefined };
 
 export class SocketThread {
   private worker: Worker | undefined;
@@ -61,8 +68,13 @@ export class SocketThread {
   /** Ring frames not yet released, oldest first; `released` counts what left the front. */
   private readonly held: Held[] = [];
   private released = 0;
+  private releasedCost = 0;
 
   constructor(private readonly options: SocketThreadOptions) {}
+
+  get running(): boolean {
+    return this.worker !== undefined;
+  }
 
   /** Sockets open or opening through the thread. */
   get size(): number {
@@ -99,11 +111,20 @@ export class SocketThread {
   release(held: Held): void {
     held.done = true;
     let advanced = 0;
-    while (this.held.length > 0 && this.held[0]!.done) advanced += this.held.shift()!.advance;
-    if (advanced === 0) return;
+    let cost = 0;
+    while (this.held.length > 0 && this.held[0]!.done) {
+      const front = this.held.shift()!;
+      advanced += front.advance;
+      cost += front.cost;
+    }
+    if (advanced === 0 && cost === 0) return;
     this.released = (this.released + advanced) >>> 0;
-    const control = this.control!;
+    this.releasedCost = (this.releasedCost + cost) >>> 0;
+    const control = this.control;
+    // The thread this frame came from is gone (its ring with it).
+    if (control === undefined) return;
     Atomics.store(control, RELEASED, this.released | 0);
+    Atomics.store(control, RELEASED_COST, this.releasedCost | 0);
     if (Atomics.compareExchange(control, WAITING, 1, 0) === 1) this.post([TO_THREAD.space]);
   }
 
@@ -113,7 +134,7 @@ export class SocketThread {
 
   private start(): Worker {
     const ring = new SharedArrayBuffer(RING_BYTES);
-    const control = new SharedArrayBuffer(8);
+    const control = new SharedArrayBuffer(12);
     const workerData: SocketThreadData = {
       ring,
       control,
@@ -121,6 +142,8 @@ export class SocketThread {
       ringFrameMax: RING_FRAME_MAX,
       assembleCaps: this.options.assembleCaps,
       assembleMin: ASSEMBLE_MIN_BYTES,
+      assembleBudget: this.options.assembleBudget,
+      costBudget: COST_BUDGET_BYTES,
     };
     const { entry, typescript } = workerEntry();
     // Node 20 cannot start a worker from a .ts file even with a loader flag; tsx first (tests, tsx runs).
@@ -134,7 +157,10 @@ export class SocketThread {
     this.control = new Int32Array(control);
     this.held.length = 0;
     this.released = 0;
-    worker.on('message', (message: unknown[]) => this.receive(message));
+    // A thread stopped or gone may still have messages queued: they concern no socket of now.
+    worker.on('message', (message: unknown[]) => {
+      if (this.worker === worker) this.receive(message);
+    });
     worker.on('error', (error) => {
       if (this.worker !== worker) return;
       this.detach(`socket thread failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -163,7 +189,7 @@ export class SocketThread {
     const socket = this.sockets.get(message[1] as number);
     switch (message[0]) {
       case TO_MAIN.frame: {
-        const held: Held = { advance: message[4] as number, done: false };
+        const held: Held = { advance: message[4] as number, cost: message[5] as number, done: false };
         this.held.push(held);
         if (socket === undefined) this.release(held);
         else socket.arrived({ held, offset: message[2] as number, length: message[3] as number, assembled: assembledOf(message) });
@@ -171,7 +197,10 @@ export class SocketThread {
       }
       case TO_MAIN.copy: {
         const data = message[2] as Uint8Array;
-        socket?.arrived({ held: undefined, data: Buffer.from(data.buffer, data.byteOffset, data.byteLength), isBinary: message[3] as boolean });
+        const held: Held = { advance: 0, cost: message[4] as number, done: false };
+        this.held.push(held);
+        if (socket === undefined) this.release(held);
+        else socket.arrived({ held, data: Buffer.from(data.buffer, data.byteOffset, data.byteLength), isBinary: message[3] as boolean });
         return;
       }
       case TO_MAIN.open:
@@ -197,11 +226,26 @@ export class SocketThread {
   }
 }
 
+/**
+ * A certificate as getPeerCertificate gave it on the thread: the structured clone made its
+ * Buffers plain Uint8Arrays (raw, pubkey, and in the issuer chain); Buffers again, as on this thread.
+ */
+function withBuffers(certificate: unknown, seen = new Set<unknown>()): unknown {
+  if (certificate === null || typeof certificate !== 'object' || seen.has(certificate)) return certificate;
+  seen.add(certificate);
+  const fields = certificate as Record<string, unknown>;
+  for (const [key, value] of Object.entries(fields)) {
+    if (value instanceof Uint8Array && !Buffer.isBuffer(value)) fields[key] = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    else if (key === 'issuerCertificate') withBuffers(value, seen);
+  }
+  return certificate;
+}
+
 /** The assembly details of a `frame` message (socket-thread-protocol.ts), when it has them. */
 function assembledOf(message: unknown[]): Assembled | undefined {
-  if (message.length < 7) return undefined;
-  const body = message[7] as ArrayBuffer | undefined;
-  return { frameLength: message[5] as number, dataLength: message[6] as number, body: body === undefined ? undefined : Buffer.from(body) };
+  if (message.length < 8) return undefined;
+  const body = message[8] as ArrayBuffer | undefined;
+  return { frameLength: message[6] as number, dataLength: message[7] as number, body: body === undefined ? undefined : Buffer.from(body) };
 }
 
 /** The main thread's end of a WebSocket that the socket thread runs. */
@@ -215,6 +259,8 @@ export class ThreadSocket implements FrameSocket {
   private readonly outbox: Uint8Array[] = [];
   private readonly written: (() => void)[] = [];
   private outboxBytes = 0;
+  /** A close that came while frames wait for `resume`. */
+  private closeAfterWaiting: { code: number; reason: string } | undefined;
 
   constructor(
     private readonly thread: SocketThread,
@@ -236,7 +282,11 @@ export class ThreadSocket implements FrameSocket {
   }
 
   send(frame: Uint8Array, onWritten?: () => void): void {
-    if (this.readyState !== SOCKET_STATE.open) return;
+    if (this.readyState !== SOCKET_STATE.open) {
+      // Not sent, but the frame may be reused all the same (ws calls back with an error).
+      if (onWritten !== undefined) queueMicrotask(onWritten);
+      return;
+    }
     this.outbox.push(frame);
     this.outboxBytes += frame.length;
     if (onWritten !== undefined) this.written.push(onWritten);
@@ -268,6 +318,11 @@ export class ThreadSocket implements FrameSocket {
     if (!this.paused) return;
     this.paused = false;
     while (!this.paused && this.waiting.length > 0 && this.readyState !== SOCKET_STATE.closed) this.deliver(this.waiting.shift()!);
+    const close = this.closeAfterWaiting;
+    if (close !== undefined && this.waiting.length === 0) {
+      this.closeAfterWaiting = undefined;
+      this.closed(close.code, close.reason);
+    }
   }
 
   cork(): void {
@@ -295,15 +350,21 @@ export class ThreadSocket implements FrameSocket {
   opened(certificate: unknown): void {
     if (this.readyState !== SOCKET_STATE.connecting) return;
     this.readyState = SOCKET_STATE.open;
-    if (certificate !== null) this.upgraded(certificate);
+    if (certificate !== null) this.upgraded(withBuffers(certificate));
     this.listeners?.open();
   }
 
   closed(code: number, reason: string): void {
     if (this.readyState === SOCKET_STATE.closed) return;
+    // Frames that came before the close are read first, as ws does, once reads resume; not
+    // when the thread is gone (its ring with it).
+    if (this.waiting.length > 0 && this.paused && this.thread.running) {
+      this.closeAfterWaiting = { code, reason };
+      return;
+    }
     this.readyState = SOCKET_STATE.closed;
     this.thread.forget(this.id);
-    for (const delivery of this.waiting) if (delivery.held !== undefined) this.thread.release(delivery.held);
+    for (const delivery of this.waiting) this.thread.release(delivery.held);
     this.waiting.length = 0;
     this.outbox.length = 0;
     this.outboxBytes = 0;
@@ -312,12 +373,9 @@ export class ThreadSocket implements FrameSocket {
   }
 
   private deliver(delivery: Delivery): void {
-    if (delivery.held === undefined) {
-      this.listeners?.message(delivery.data, delivery.isBinary);
-      return;
-    }
     try {
-      this.listeners?.message(this.thread.view(delivery.offset, delivery.length), true, delivery.assembled);
+      if (delivery.offset === undefined) this.listeners?.message(delivery.data, delivery.isBinary);
+      else this.listeners?.message(this.thread.view(delivery.offset, delivery.length), true, delivery.assembled);
     } finally {
       // The frame was read (a CHUNK is copied into its message at once); its space goes back.
       this.thread.release(delivery.held);

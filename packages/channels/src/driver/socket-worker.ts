@@ -6,15 +6,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { WebSocket } from 'ws';
 import { readChunkHeader } from '../core/frames';
 import { capWsMessages } from './frame-socket';
-import { RELEASED, TO_MAIN, TO_THREAD, WAITING } from './socket-thread-protocol';
+import { RELEASED, RELEASED_COST, TO_MAIN, TO_THREAD, WAITING } from './socket-thread-protocol';
 import type { DialOptions, SocketThreadData } from './socket-thread-protocol';
 
-interface Pending {
-  readonly id: number;
-  readonly data: Buffer;
-  readonly isBinary: boolean;
-  readonly assembled: AssembledChunk | undefined;
-}
+/** A frame waiting for the main thread to release ring space or cost; or the socket's close, behind its frames. */
+type Pending =
+  | { readonly id: number; readonly data: Buffer; readonly isBinary: boolean; readonly assembled: AssembledChunk | undefined; readonly close?: undefined }
+  | { readonly id: number; readonly close: { readonly code: number; readonly reason: string } };
 
 /** A message this thread assembles: the chunks' data go into `body`. */
 interface Assembly {
@@ -29,6 +27,10 @@ interface SocketState {
   readonly handshakeCap: number;
   /** The handshake finished (the main thread lifted the cap): messages may be assembled. */
   open: boolean;
+  /** Something did not add up (or an allocation failed): this socket's chunks go over as they came. */
+  noAssembly: boolean;
+  /** The main thread closed the socket: what still comes is not handed over. */
+  closing: boolean;
   assembly: Assembly | undefined;
 }
 
@@ -42,13 +44,17 @@ const sockets = new Map<number, SocketState>();
 const backlog: Pending[] = [];
 /** Bytes written to the ring since the start, modulo 2^32. */
 let head = 0;
+/** Cost handed over since the start, modulo 2^32 (RELEASED_COST). */
+let costSent = 0;
+/** Bytes of the messages being assembled, all sockets. */
+let assembling = 0;
 
 const zeroMask = (mask: Buffer): void => {
   mask.fill(0);
 };
 
 /** Writes one frame to the ring; false when it does not fit until the main thread releases more. */
-function toRing(id: number, data: Buffer, assembled?: AssembledChunk): boolean {
+function toRing(id: number, data: Buffer, cost: number, assembled?: AssembledChunk): boolean {
   const used = (head - Atomics.load(control, RELEASED)) >>> 0;
   const offset = head & (ringBytes - 1);
   // A frame never wraps: one that does not fit before the end starts again at 0.
@@ -58,9 +64,9 @@ function toRing(id: number, data: Buffer, assembled?: AssembledChunk): boolean {
   const start = padding === 0 ? offset : 0;
   ring.set(data, start);
   head = (head + advance) >>> 0;
-  if (assembled === undefined) port.postMessage([TO_MAIN.frame, id, start, data.length, advance]);
-  else if (assembled.body === undefined) port.postMessage([TO_MAIN.frame, id, start, data.length, advance, assembled.frameLength, assembled.dataLength]);
-  else port.postMessage([TO_MAIN.frame, id, start, data.length, advance, assembled.frameLength, assembled.dataLength, assembled.body], [assembled.body]);
+  if (assembled === undefined) port.postMessage([TO_MAIN.frame, id, start, data.length, advance, cost]);
+  else if (assembled.body === undefined) port.postMessage([TO_MAIN.frame, id, start, data.length, advance, cost, assembled.frameLength, assembled.dataLength]);
+  else port.postMessage([TO_MAIN.frame, id, start, data.length, advance, cost, assembled.frameLength, assembled.dataLength, assembled.body], [assembled.body]);
   return true;
 }
 
@@ -77,50 +83,82 @@ interface AssembledChunk {
  * the assembly and goes over as it came, for the main thread to refuse.
  */
 function assemble(state: SocketState, data: Buffer): { header: Buffer; assembled: AssembledChunk } | undefined {
-  if (!state.open) return undefined;
+  if (!state.open || state.noAssembly) return undefined;
   let header;
   try {
     header = readChunkHeader(data);
   } catch {
-    state.assembly = undefined;
+    endAssembly(state, true);
     return undefined;
   }
   const dataLength = data.length - header.dataOffset;
   if (header.first) {
-    state.assembly = undefined;
+    // A first chunk while one is in progress: the main thread refuses it.
+    if (state.assembly !== undefined) {
+      endAssembly(state, true);
+      return undefined;
+    }
     if (header.last || header.total < setup.assembleMin || header.total > (setup.assembleCaps[header.channel] ?? 0)) return undefined;
-    state.assembly = { channel: header.channel, lane: header.lane, body: Buffer.allocUnsafe(header.total), filled: 0 };
+    // Past the budget, the main thread assembles it (and refuses it past its own).
+    if (assembling + header.total > setup.assembleBudget) return undefined;
+    let body: Buffer;
+    try {
+      body = Buffer.allocUnsafe(header.total);
+    } catch {
+      state.noAssembly = true;
+      return undefined;
+    }
+    assembling += header.total;
+    state.assembly = { channel: header.channel, lane: header.lane, body, filled: 0 };
   }
   const assembly = state.assembly;
   if (assembly === undefined) return undefined;
   if (assembly.channel !== header.channel || assembly.lane !== header.lane || assembly.filled + dataLength > assembly.body.length) {
-    state.assembly = undefined;
+    endAssembly(state, true);
     return undefined;
   }
   assembly.body.set(data.subarray(header.dataOffset), assembly.filled);
   assembly.filled += dataLength;
   let body: ArrayBuffer | undefined;
   if (header.last) {
-    state.assembly = undefined;
+    endAssembly(state, false);
     // allocUnsafe of this size has an ArrayBuffer of its own (above the pool's), whole.
     if (assembly.filled === assembly.body.length && assembly.body.byteOffset === 0 && assembly.body.buffer.byteLength === assembly.body.length) body = assembly.body.buffer as ArrayBuffer;
   }
   return { header: data.subarray(0, header.dataOffset), assembled: { frameLength: data.length, dataLength, body } };
 }
 
-/** Hands one frame over, unless frames wait before it; false when it must wait. */
-function forward(id: number, data: Buffer, isBinary: boolean, assembled?: AssembledChunk): boolean {
-  if (assembled === undefined && (!isBinary || data.length === 0 || data[0] !== setup.ringFrameType || data.length > setup.ringFrameMax)) {
+function endAssembly(state: SocketState, inconsistent: boolean): void {
+  if (state.assembly !== undefined) assembling -= state.assembly.body.length;
+  state.assembly = undefined;
+  if (inconsistent) state.noAssembly = true;
+}
+
+/** Hands one frame over now, if the ring has room and the cost budget allows. */
+function tryForward(id: number, data: Buffer, isBinary: boolean, assembled: AssembledChunk | undefined): boolean {
+  const copy = assembled === undefined && (!isBinary || data.length === 0 || data[0] !== setup.ringFrameType || data.length > setup.ringFrameMax);
+  const cost = copy ? data.length : (assembled?.dataLength ?? 0);
+  const inFlight = (costSent - Atomics.load(control, RELEASED_COST)) >>> 0;
+  // One frame larger than the budget goes once nothing else is in flight.
+  if (cost > 0 && inFlight > 0 && inFlight + cost > setup.costBudget) return false;
+  if (copy) {
     // The copy is transferred: the main thread takes it over without copying again.
-    const copy = new Uint8Array(data.length);
-    copy.set(data);
-    port.postMessage([TO_MAIN.copy, id, copy, isBinary], [copy.buffer]);
-    return true;
+    const bytes = new Uint8Array(data.length);
+    bytes.set(data);
+    port.postMessage([TO_MAIN.copy, id, bytes, isBinary, cost], [bytes.buffer]);
+  } else if (!toRing(id, data, cost, assembled)) {
+    return false;
   }
-  if (toRing(id, data, assembled)) return true;
+  costSent = (costSent + cost) >>> 0;
+  return true;
+}
+
+/** Hands one frame over; false when it must wait for the main thread to release ring space or cost. */
+function forward(id: number, data: Buffer, isBinary: boolean, assembled?: AssembledChunk): boolean {
+  if (tryForward(id, data, isBinary, assembled)) return true;
   // Ask to be told of released space; look again in case it came meanwhile.
   Atomics.store(control, WAITING, 1);
-  if (toRing(id, data, assembled)) {
+  if (tryForward(id, data, isBinary, assembled)) {
     Atomics.store(control, WAITING, 0);
     return true;
   }
@@ -130,13 +168,16 @@ function forward(id: number, data: Buffer, isBinary: boolean, assembled?: Assemb
 function drainBacklog(): void {
   while (backlog.length > 0) {
     const next = backlog[0]!;
-    if (!forward(next.id, next.data, next.isBinary, next.assembled)) return;
+    if (next.close !== undefined) port.postMessage([TO_MAIN.close, next.id, next.close.code, next.close.reason]);
+    else if (!forward(next.id, next.data, next.isBinary, next.assembled)) return;
     backlog.shift();
     if (!backlog.some((pending) => pending.id === next.id)) sockets.get(next.id)?.ws.resume();
   }
 }
 
 function onMessage(id: number, state: SocketState, data: Buffer, isBinary: boolean): void {
+  // Closed by the main thread, which reads nothing more from it.
+  if (state.closing) return;
   // Assembled in the order chunks come, so before any wait for the ring.
   const assembling = isBinary && data.length > 0 && data[0] === setup.ringFrameType ? assemble(state, data) : undefined;
   const frame = assembling?.header ?? data;
@@ -158,7 +199,7 @@ function dial(id: number, url: string, options: DialOptions): void {
     ...(options.tls ?? {}),
   });
   socket.binaryType = 'nodebuffer';
-  const state: SocketState = { ws: socket, handshakeCap: options.handshakeCap, open: false, assembly: undefined };
+  const state: SocketState = { ws: socket, handshakeCap: options.handshakeCap, open: false, noAssembly: false, closing: false, assembly: undefined };
   sockets.set(id, state);
   let certificate: unknown = null;
   if (options.tls !== undefined) {
@@ -178,11 +219,10 @@ function dial(id: number, url: string, options: DialOptions): void {
   socket.on('error', (error: Error & { code?: string }) => port.postMessage([TO_MAIN.error, id, error.code ?? null, error.message]));
   socket.on('close', (code: number, reason: Buffer) => {
     sockets.delete(id);
-    // What waits for the ring is dropped with the socket (the main thread hears the close after
-    // every frame it was sent).
-    for (let index = backlog.length - 1; index >= 0; index -= 1) if (backlog[index]!.id === id) backlog.splice(index, 1);
-    port.postMessage([TO_MAIN.close, id, code, reason.toString('utf8')]);
-    drainBacklog();
+    endAssembly(state, false);
+    // Behind the frames that came before it, as ws would have read them.
+    if (backlog.some((pending) => pending.id === id)) backlog.push({ id, close: { code, reason: reason.toString('utf8') } });
+    else port.postMessage([TO_MAIN.close, id, code, reason.toString('utf8')]);
   });
 }
 
@@ -216,10 +256,12 @@ port.on('message', (message: unknown[]) => {
       if (socket.readyState === WebSocket.OPEN) socket.ping();
       return;
     case TO_THREAD.close:
+      state.closing = true;
       if (socket.readyState === WebSocket.CONNECTING) socket.terminate();
       else if (socket.readyState === WebSocket.OPEN) socket.close(message[2] as number, message[3] as string);
       return;
     case TO_THREAD.terminate:
+      state.closing = true;
       socket.terminate();
       return;
     case TO_THREAD.cap:

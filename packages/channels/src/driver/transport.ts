@@ -312,6 +312,7 @@ export function createTransport(options: TransportOptions): Transport {
         ringFrameType: FRAME_TYPES.chunk,
         // Chunked messages of `thread` channels; the main thread checks each against its channel and budget.
         assembleCaps: channels.map((channel) => (channel.thread ? Math.min(channel.maxMessageBytes + MAX_META_BYTES, limits.maxReassemblyBytes) : 0)),
+        assembleBudget: limits.maxReassemblyBytes,
         onFailure: (error) => {
           socketThreadFailures += 1;
           telemetry(['channels', 'socket-thread', 'failed'], { count: 1 }, { reason: error instanceof Error ? error.message : String(error) });
