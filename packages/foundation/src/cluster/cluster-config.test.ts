@@ -514,6 +514,45 @@ describe('nodes whose own layers differ (review finding)', () => {
     }
   });
 
+  it('takes a cluster value its own layers refused as soon as a change of those layers alone lifts the cause, and subscribers hear it once', () => {
+    // The node's local update capped its rate at 2, so it refused the cluster's burst of 4. It
+    // tried again only after the next cluster write: a local change raising the rate (or taking
+    // it back) left it without the cluster's value until some unrelated write, maybe never,
+    // where a node with those layers started from the cluster's values holds it.
+    const plain = createJudgedNode();
+    plain.apply([set('limits.burst', 4)]);
+    const changes: { readonly change: (config: Config<unknown>) => unknown; readonly heard: readonly string[] }[] = [
+      { change: (config) => config.update('limits.rate', 6), heard: ['limits.rate 2 -> 6', 'limits.burst 1 -> 4'] },
+      {
+        change: (config) => config.updateMany([{ path: 'limits.rate', value: 6 }, { path: 'feature.on', value: true }]),
+        heard: ['limits.rate 2 -> 6', 'feature.on false -> true', 'limits.burst 1 -> 4'],
+      },
+      { change: (config) => config.revert('limits'), heard: ['limits {"rate":2,"burst":1} -> {"rate":10,"burst":5}', 'limits.burst 5 -> 4'] },
+      { change: (config) => config.reset(), heard: ['reset', 'limits.burst 5 -> 4'] },
+    ];
+    for (const { change, heard } of changes) {
+      const node = createJudgedNode({ local: [set('limits', { rate: 2, burst: 1 })] });
+      node.apply([set('limits.burst', 4)]);
+      expect(node.refused.map((error) => error.code)).toEqual([1201]);
+      expect(node.config.get('limits.burst' as never)).toBe(1);
+      const subscriber = listen(node.config);
+
+      change(node.config);
+
+      expect(node.config.get('limits.burst' as never)).toBe(4);
+      expect(subscriber).toEqual(heard);
+      expect(node.refused).toHaveLength(1); // not reported again
+      expect(node.clusterConfig.snapshotCommands()).toEqual(plain.clusterConfig.snapshotCommands());
+    }
+    // As a node with the same layers started from the cluster's values.
+    const updated = createJudgedNode({ local: [set('limits', { rate: 2, burst: 1 })] });
+    updated.apply([set('limits.burst', 4)]);
+    updated.config.update('limits.rate', 6);
+    const started = createJudgedNode({ local: [set('limits', { rate: 2, burst: 1 }), set('limits.rate', 6)] });
+    started.stateMachine.restore(plain.stateMachine.snapshot());
+    expect(updated.config.get()).toEqual(started.config.get());
+  });
+
   it('refuses on every node alike a write the cluster\'s values refuse, though a node\'s own layers would take it', () => {
     const plain = createJudgedNode();
     const generous = createJudgedNode({ local: [set('limits.rate', 50)] }); // would take burst 20
@@ -685,6 +724,100 @@ describe('nodes whose own layers differ (review finding)', () => {
     expect(config.get()).toEqual({ limits: { rate: 20 }, key: 'secret' });
     expect(clusterConfig.snapshotCommands()).toEqual([set('limits.rate', 20)]);
     expect(refused).toHaveLength(1);
+  });
+});
+
+/** What `config`'s subscribers hear from now on, one line per notification. */
+function listen(config: Config<unknown>): string[] {
+  const heard: string[] = [];
+  config.subscribe((change: ConfigNotification<unknown>) => {
+    heard.push(change.type === 'config-reset' ? 'reset' : `${change.path.join('.')} ${JSON.stringify(change.previous)} -> ${JSON.stringify(change.value)}`);
+  });
+  return heard;
+}
+
+describe('a change of a node\'s own layers that lifts what refused cluster values', () => {
+  /**
+   * Rules where `a` may not exceed `capA` nor `b` `capB`, and a node of them whose local updates
+   * cap both at 1, so it refuses the cluster's a = 5 and b = 5; `validations` counts its schema's runs.
+   */
+  function cappedNode() {
+    const counter = { validations: 0 };
+    const rules = {
+      defaults: { a: 0, b: 0, capA: 9, capB: 9 },
+      schema: {
+        '~standard': {
+          version: 1,
+          vendor: 'test',
+          validate: (value: unknown) => {
+            counter.validations += 1;
+            const { a, b, capA, capB } = value as { a: number; b: number; capA: number; capB: number };
+            if (a > capA) return { issues: [{ message: 'a above its cap', path: ['a'] }] };
+            if (b > capB) return { issues: [{ message: 'b above its cap', path: ['b'] }] };
+            return { value };
+          },
+        },
+      } as StandardSchemaV1<unknown, unknown>,
+      updatablePaths: ['a', 'b', 'capA', 'capB'],
+    };
+    const consensus = createUnstartedConsensus();
+    const config: Config<unknown> = createConfig(rules);
+    config.updateMany([
+      { path: 'capA', value: 1 },
+      { path: 'capB', value: 1 },
+    ]);
+    const refused: FoundationError[] = [];
+    const clusterConfig = attachClusterConfig(consensus, config, (error) => refused.push(error), rules);
+    const apply = (commands: readonly ConfigCommand[]): void => applyInOrder(consensus, 'config', commands);
+    apply([set('a', 5), set('b', 5)]);
+    expect(refused.map((error) => error.code)).toEqual([1201, 1201]);
+    return { config, clusterConfig, refused, apply, counter };
+  }
+
+  it('tries again once per change of its layers, at the cost of a few validations per value held back, and not at all when none is', () => {
+    const node = cappedNode();
+    const heard = listen(node.config);
+    node.counter.validations = 0;
+
+    node.config.update('capA', 10);
+    // The update (1), then both held-back values together (refused: b), a alone (taken), b alone
+    // (refused). Its own value arriving does not set the retry off again (a fifth).
+    expect(node.counter.validations).toBe(4);
+    expect(node.config.get()).toEqual({ a: 5, b: 0, capA: 10, capB: 1 });
+    expect(heard).toEqual(['capA 1 -> 10', 'a 0 -> 5']);
+
+    node.counter.validations = 0;
+    node.config.update('capA', 11); // lifts nothing: b alone is tried, and refused
+    expect(node.counter.validations).toBe(2);
+    node.config.update('capB', 10);
+    expect(node.config.get()).toEqual({ a: 5, b: 5, capA: 11, capB: 10 });
+
+    node.counter.validations = 0;
+    node.config.update('capA', 12); // nothing held back: the update alone
+    expect(node.counter.validations).toBe(1);
+    expect(heard).toEqual(['capA 1 -> 10', 'a 0 -> 5', 'capA 10 -> 11', 'capB 1 -> 10', 'b 0 -> 5', 'capA 11 -> 12']);
+    expect(node.refused).toHaveLength(2);
+  });
+
+  it('takes a value whose cause a subscriber lifts on hearing another cluster value arrive, after a local change or a cluster write', () => {
+    // The subscriber raises the cap of a when b arrives, after a was tried (a comes first by
+    // path). After a local change, b arrives in the retry that change set off; after a cluster
+    // write, in the retry that follows the write, and the subscriber's change then comes while
+    // this node sets the cluster's values: it is tried again once that retry is done.
+    const lifts: ((node: ReturnType<typeof cappedNode>) => void)[] = [(node) => node.config.update('capB', 10), (node) => node.apply([set('capB', 10)])];
+    for (const lift of lifts) {
+      const node = cappedNode();
+      node.config.subscribe((change) => {
+        if (change.type === 'config-updated' && change.path.join('.') === 'b') node.config.update('capA', 10);
+      });
+      const heard = listen(node.config);
+
+      lift(node);
+
+      expect(node.config.get()).toEqual({ a: 5, b: 5, capA: 10, capB: 10 });
+      expect(heard).toEqual(['capB 1 -> 10', 'b 0 -> 5', 'capA 1 -> 10', 'a 0 -> 5']);
+      expect(node.refused).toHaveLength(2);
+    }
   });
 });
 

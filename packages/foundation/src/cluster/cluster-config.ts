@@ -14,6 +14,7 @@ import { unlessAborted } from '../consensus/unless-aborted';
 import { ClusterWriteOutcomeUnknownError } from '../errors/cluster-write-outcome-unknown-error';
 import { ConfigOverlay, comparePaths } from './config-overlay';
 import { foldConfigCommands } from './fold-config-commands';
+import { watchOwnConfigChanges } from './own-config-changes';
 import type { ConfigAssignment } from './fold-config-commands';
 
 export interface ClusterConfig {
@@ -102,7 +103,7 @@ interface WriteInFlight {
  * among many changes cost a few tries per refusal (about twice the depth of the halving), where
  * one try per change cost a restore of 20,000 paths with one refused minutes of Raft's time.
  */
-function applyInRuns<T, Change extends ConfigChange>(config: Config<T>, changes: readonly Change[], applied: (change: Change) => void, refused: (error: FoundationError, change: Change) => void): void {
+function applyInRuns<T, Change extends ConfigChange>(config: Pick<Config<T>, 'safeUpdateMany'>, changes: readonly Change[], applied: (change: Change) => void, refused: (error: FoundationError, change: Change) => void): void {
   // Runs still to try, as [start, end) of `changes`, the next one on top.
   const pending: [number, number][] = changes.length === 0 ? [] : [[0, changes.length]];
   for (let run = pending.pop(); run !== undefined; run = pending.pop()) {
@@ -136,13 +137,15 @@ function applyInRuns<T, Change extends ConfigChange>(config: Config<T>, changes:
  * whole above it) goes back to its layers (where the schema lets it), as on a node started from
  * the cluster's values, since the cluster no longer sets it. A value set under a cluster value
  * this node does not hold goes in folded into that value, whole, or not at all. What this node
- * does not hold is tried again after every write the cluster takes, since a write can lift what
- * refused it (a higher rate under a capped burst), and a node started from the cluster's values
- * would hold it then; and once at the end of a restore, which sets the values in runs that can
- * put such a value before the one that makes it valid. Two cluster values this node's layers
- * take one at a time but refuse together are a limit: live, it keeps the one written first; a
- * node restored or started from the cluster's values keeps the one the overlay's order (by
- * path) sets first, as the snapshot keeps values, not their history.
+ * does not hold is tried again after every write the cluster takes, and after every change of
+ * this node's own layers (a local `update`, `updateMany`, `revert` or `reset`, heard through
+ * `config`'s notifications), since either can lift what refused it (a higher rate under a capped
+ * burst), and a node started from the cluster's values would hold it then; and once at the end
+ * of a restore, which sets the values in runs that can put such a value before the one that
+ * makes it valid. Two cluster values this node's layers take one at a time but refuse together
+ * are a limit: live, it keeps the one written first; a node restored or started from the
+ * cluster's values keeps the one the overlay's order (by path) sets first, as the snapshot keeps
+ * values, not their history.
  *
  * A write of the whole config (the root path) replaces this node's runtime tree, the file's and
  * environment's values under it included, with the very tree the judge accepted, so no node's
@@ -205,9 +208,10 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
   const writes = new Set<WriteInFlight>();
   /**
    * Paths of cluster values this node's layers refused, or gave back, by key: a later cluster
-   * write can make them valid here (it lifts what the layers capped), and a node started from
-   * the cluster's values would then hold them, so each is tried again after every write the
-   * cluster takes. A path a later value replaced, or that is held again, leaves.
+   * write, or a change of this node's own layers, can make them valid here (it lifts what the
+   * layers capped), and a node started from the cluster's values would then hold them, so each is
+   * tried again after every write the cluster takes and every change of those layers. A path a
+   * later value replaced, or that is held again, leaves.
    */
   const notHeld = new Map<string, readonly string[]>();
   const markNotHeld = (paths: readonly (readonly string[])[]): void => {
@@ -216,13 +220,38 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       notHeld.set(keyOf(from), from);
     }
   };
+  /**
+   * Where this node's own layers change (a local `update`, `updateMany`, `revert` or `reset`),
+   * apart from what the cluster config sets: a change there can lift what refused a cluster
+   * value (a local rate raised above the cluster's burst), and a node started from the cluster's
+   * values with those layers would hold it, so what this node does not hold is tried again then,
+   * as after a cluster write. Nothing is tried when nothing is held back, nor during a restore
+   * (its end tries again). The cluster config changes `config` only through `here`, whose
+   * changes are not heard as the layers'. Without a judge of its own, `config` holds every value
+   * the cluster takes: nothing to watch.
+   */
+  const ownChanges = judgedApart
+    ? watchOwnConfigChanges(config, () => {
+        if (notHeld.size > 0 && replayed === null) retryNotHeld();
+      })
+    : null;
+  const here = ownChanges?.config ?? config;
 
   /**
    * Sets again the cluster values this node does not hold, each whole at its outermost path in
    * the cluster's values (as a node started from them sets it), in the longest runs the config
-   * takes. Refusals are not reported again: each was when first refused.
+   * takes. Refusals are not reported again: each was when first refused. Again while a
+   * subscriber that heard a value taken changed the node's own layers on hearing it (such a
+   * change is not told on its own, as it comes while this node sets the cluster's values): each
+   * round before one that goes again took a value, so there is at most one round more than values
+   * held back.
    */
   const retryNotHeld = (): void => {
+    ownChanges?.takeOthersMeanwhile(); // this round tries with the layers as they are now
+    do retryNotHeldOnce();
+    while (ownChanges?.takeOthersMeanwhile() === true && notHeld.size > 0);
+  };
+  const retryNotHeldOnce = (): void => {
     const groups = new Map<string, readonly string[]>();
     for (const path of notHeld.values()) {
       const from = overlay.outermostAssigned(path);
@@ -240,7 +269,7 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
     // In the order a node started from the cluster's values sets them (array indices ascending).
     changes.sort((first, second) => comparePaths(first.path, second.path));
     applyInRuns(
-      config,
+      here,
       changes,
       ({ path, under }) => {
         for (const assignment of under) held.set(assignment.path, assignment.value);
@@ -274,17 +303,17 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       // whole, or refuses it: so does this one.
       const under = overlay.assignmentsUnder(outermost);
       const whole = foldConfigCommands(under).assignments[0]!;
-      const taken = config.safeUpdate(outermost, whole.value);
+      const taken = here.safeUpdate(outermost, whole.value);
       if (taken.ok) for (const assignment of under) held.set(assignment.path, assignment.value);
       else {
         report(taken.error);
         giveBack([outermost]);
       }
     } else {
-      const here = config.safeUpdate(path, command.value);
-      if (here.ok) held.set(path, command.value);
+      const taken = here.safeUpdate(path, command.value);
+      if (taken.ok) held.set(path, command.value);
       else {
-        report(here.error);
+        report(taken.error);
         giveBack([path]);
       }
     }
@@ -308,7 +337,7 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
     }
     const stale = [...outermost.values()].flatMap((path) => held.assignmentsUnder(path));
     applyInRuns(
-      config,
+      here,
       stale.map(({ path }) => ({ path, revert: true as const })),
       ({ path }) => held.remove(path),
       (error) => report(error),
@@ -360,7 +389,7 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
      */
     const assign = (values: readonly ConfigAssignment[], reportRefusals: boolean): void => {
       applyInRuns(
-        config,
+        here,
         values.map(({ path, value }) => ({ path, value })),
         ({ path, value }) => {
           held.set(path, value);
@@ -384,7 +413,7 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
     const revertDropped = (): FoundationError | undefined => {
       let refusal: FoundationError | undefined;
       applyInRuns(
-        config,
+        here,
         dropped().map(({ path }) => ({ path, revert: true as const })),
         ({ path }) => held.remove(path),
         (error) => {
@@ -397,7 +426,7 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
     // case is one batch with the snapshot's values: subscribers hear each value that changed
     // once, with its final value, and the schema sees only the end result.
     const droppedNow = dropped();
-    const batch = config.safeUpdateMany([...droppedNow.map(({ path }) => ({ path, revert: true as const })), ...assignments.map(({ path, value }) => ({ path, value }))]);
+    const batch = here.safeUpdateMany([...droppedNow.map(({ path }) => ({ path, revert: true as const })), ...assignments.map(({ path, value }) => ({ path, value }))]);
     if (batch.ok) {
       held.clear();
       for (const { path, value } of assignments) held.set(path, value);
@@ -418,7 +447,7 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       return stillRefused();
     }
     report(refusal);
-    config.reset();
+    here.reset();
     held.clear();
     refusedHere.clear();
     assign(everything, true);
@@ -558,6 +587,7 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       if (closedAt !== null) return;
       closedAt = log.appliedIndex();
       for (const unsubscribe of unsubscribers) unsubscribe();
+      ownChanges?.stop();
       // Only the applied entries released them: waiting on after close, they would never settle
       // (a learner's setClusterWide while its node stops, say).
       for (const waiter of waiting.splice(0)) waiter.reject(new StoppedError('this node'));

@@ -1,0 +1,96 @@
+// One party's changes of a config told apart from everyone else's, by the notifications the
+// config sends: the cluster config sets the cluster's values on a node's config, and must hear
+// when the node's own layers change (a local `update`, `updateMany`, `revert` or `reset`), not
+// when it changes the config itself. The config delivers notifications in order, but not always
+// within the call that made the change: a change made while it delivers others (from within a
+// subscriber) is delivered once those are, after the call returned; one made otherwise is
+// delivered before the call returns, its own notifications first, then what subscribers changed
+// on hearing them.
+import type { Config, ConfigNotification } from '@foundation/config';
+
+export interface OwnConfigChanges<T> {
+  /** The config's calls that change it, made as this party's: their notifications are not others'. */
+  readonly config: Pick<Config<T>, 'safeUpdate' | 'safeUpdateMany' | 'reset'>;
+  /**
+   * Whether others changed the config while one of this party's changes was being delivered (a
+   * subscriber that changed it on hearing this party's value), since the last call; clears it.
+   * Those changes are not told to `onOthers`: this party was in the middle of its own then.
+   */
+  takeOthersMeanwhile(): boolean;
+  /** Stops listening. */
+  stop(): void;
+}
+
+/**
+ * Calls `onOthers` once for each change of `config` that this party did not make through the
+ * returned `config` (once per change, however many paths it notified), when none of this
+ * party's calls is under way. Changes that change no value notify nobody, and are not told.
+ */
+export function watchOwnConfigChanges<T>(config: Config<T>, onOthers: () => void): OwnConfigChanges<T> {
+  /** The snapshots of this party's updates whose notifications were still to come when its call returned. */
+  const ownSnapshots = new WeakSet<object>();
+  /** This party's resets whose notification was still to come (every reset notifies with the layers' snapshot). */
+  let ownResets = 0;
+  /** Whether one of this party's calls is under way. */
+  let making = false;
+  /** Within such a call: the snapshot of the first notification heard, which is the call's own. */
+  let firstHeard: object | null = null;
+  let othersMeanwhile = false;
+  /** The snapshot of the last change of others told: a change of several paths notifies once per path. */
+  let lastTold: object | null = null;
+
+  const unsubscribe = config.subscribe((notification: ConfigNotification<T>) => {
+    const snapshot = notification.config as object;
+    if (making) {
+      // Delivered within the call: nothing was being delivered when it began, so the call's own
+      // notifications come first, all with its snapshot; any other is a subscriber's change.
+      if (firstHeard === null) firstHeard = snapshot;
+      else if (snapshot !== firstHeard) othersMeanwhile = true;
+      return;
+    }
+    if (notification.type === 'config-reset') {
+      if (ownResets > 0) {
+        ownResets -= 1;
+        return;
+      }
+    } else if (ownSnapshots.has(snapshot) || snapshot === lastTold) return;
+    lastTold = snapshot;
+    onOthers();
+  });
+
+  const make = <R>(call: () => R, reset: boolean): R => {
+    // A call made from within a subscriber that hears an outer one: kept apart, then restored.
+    const outer = { making, firstHeard };
+    const before = config.get();
+    making = true;
+    firstHeard = null;
+    try {
+      return call();
+    } finally {
+      if (firstHeard === null) {
+        // Nothing heard within the call: its notifications, if any, are still to come, and
+        // nobody changed the config since it did.
+        if (reset) ownResets += 1;
+        else {
+          const after = config.get();
+          if (after !== before) ownSnapshots.add(after as object);
+        }
+      }
+      ({ making, firstHeard } = outer);
+    }
+  };
+
+  return {
+    config: {
+      safeUpdate: (path, value) => make(() => config.safeUpdate(path, value), false),
+      safeUpdateMany: (changes) => make(() => config.safeUpdateMany(changes), false),
+      reset: () => make(() => config.reset(), true),
+    },
+    takeOthersMeanwhile() {
+      const taken = othersMeanwhile;
+      othersMeanwhile = false;
+      return taken;
+    },
+    stop: unsubscribe,
+  };
+}
