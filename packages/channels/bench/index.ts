@@ -6,14 +6,15 @@
 // baseline. A bare ws echo between the same two processes gives the floor under the round
 // trips and under the cost of a one-off connection. Options: --quick (shorter runs),
 // --only throughput|rtt|hol|connect, --hol-from-peer (bulk towards this process under the
-// head-of-line measurement), --thread on|off (this process's bulk channel option `thread`).
+// head-of-line measurement), --bulk-rate MB/s (bulk paced instead of as fast as it goes),
+// --thread on|off (this process's bulk channel option `thread`), --skip-single.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { WebSocket } from 'ws';
 import { createTransport } from '../src/index';
 import type { Transport } from '../src/index';
-import { BENCH_SECRET, benchChannels, modeOptions, runPeer } from './peer';
+import { BENCH_SECRET, benchChannels, modeOptions, runPeer, streamBulk } from './peer';
 import { percentile, report } from '../../../tooling/scripts/bench';
 
 const args = process.argv.slice(2);
@@ -22,6 +23,8 @@ const quick = args.includes('--quick');
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 // Under bulk, bulk flows from the listening peer to this (dialing) process instead of the other way.
 const holFromPeer = args.includes('--hol-from-peer');
+// Bulk paced at this many MB/s instead of as fast as it goes (--bulk-rate 100).
+const bulkRate = args.includes('--bulk-rate') ? Number(args[args.indexOf('--bulk-rate') + 1]) : undefined;
 // The dialer's bulk channel: `--thread on|off` sets its `thread` option (default: the channel's default).
 const threadArgument = args.includes('--thread') ? args[args.indexOf('--thread') + 1] : undefined;
 const thread = threadArgument === undefined ? undefined : threadArgument === 'on';
@@ -121,16 +124,8 @@ async function headOfLine(transport: Transport, durationMs: number): Promise<{ r
     receivedBytes += (payload as Uint8Array).length;
   });
   const stream = holFromPeer
-    ? transport.request('bench-peer', 'coordination', { op: 'bulk-stream', on: true })
-    : (async () => {
-        while (streaming) {
-          try {
-            await transport.sendAsync('bench-peer', 'bulk', message);
-          } catch {
-            return;
-          }
-        }
-      })();
+    ? transport.request('bench-peer', 'coordination', { op: 'bulk-stream', on: true, ...(bulkRate === undefined ? {} : { rateMbPerS: bulkRate }) })
+    : streamBulk(() => streaming, bulkRate, () => transport.sendAsync('bench-peer', 'bulk', message));
   const bulkBytes = async (): Promise<number> => (holFromPeer ? receivedBytes : ((await transport.request('bench-peer', 'coordination', { op: 'bulk-bytes' }, { timeout: 60_000 })) as number));
   // Let the bulk stream reach full speed first.
   await new Promise((resolve) => setTimeout(resolve, 300));

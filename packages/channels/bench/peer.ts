@@ -12,6 +12,28 @@ export function benchChannels(thread?: boolean): ReturnType<typeof defaultChanne
   return { ...channels, bulk: { ...channels.bulk, maxQueueBytes: 32 * 1024 * 1024, windowBytes: 2 * 1024 * 1024, ...(thread === undefined ? {} : { thread }) } };
 }
 
+/**
+ * Sends bulk messages back to back while `going()`, or paced at `rateMbPerS` (a message when the
+ * rate allows the next one, so that the stream does not take all the CPU the machine has).
+ */
+export async function streamBulk(going: () => boolean, rateMbPerS: number | undefined, send: () => Promise<void>): Promise<void> {
+  const started = performance.now();
+  let sentBytes = 0;
+  while (going()) {
+    if (rateMbPerS !== undefined) {
+      const due = started + (sentBytes / (rateMbPerS * 1e6)) * 1000;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+    try {
+      await send();
+    } catch {
+      return;
+    }
+    sentBytes += 8 * 1024 * 1024;
+  }
+}
+
 export function modeOptions(mode: string): { connectionMode: ConnectionMode; limits: { chunkBytes: number } } {
   return mode === 'single' ? { connectionMode: 'single', limits: { chunkBytes: Number.POSITIVE_INFINITY } } : { connectionMode: 'per-channel', limits: { chunkBytes: 64 * 1024 } };
 }
@@ -37,23 +59,18 @@ export async function runPeer(mode: string): Promise<void> {
   });
   // Bulk towards the dialer (`--hol-from-peer`): 8 MiB messages, back to back, while asked to.
   let streaming = false;
-  const stream = async (): Promise<void> => {
+  const stream = async (rateMbPerS: number | undefined): Promise<void> => {
     const message = Buffer.alloc(8 * 1024 * 1024, 0x5a);
-    while (streaming) {
-      try {
-        await transport.sendAsync('bench-driver', 'bulk', message);
-      } catch {
-        streaming = false;
-      }
-    }
+    await streamBulk(() => streaming, rateMbPerS, () => transport.sendAsync('bench-driver', 'bulk', message));
+    streaming = false;
   };
   transport.onRequest('coordination', ({ payload }) => {
-    const request = payload as { op: string; target?: number; on?: boolean };
+    const request = payload as { op: string; target?: number; on?: boolean; rateMbPerS?: number };
     if (request.op === 'ping') return 'pong';
     if (request.op === 'bulk-stream') {
       const start = request.on === true && !streaming;
       streaming = request.on === true;
-      if (start) void stream();
+      if (start) void stream(request.rateMbPerS);
       return streaming;
     }
     if (request.op === 'bulk-bytes') return bulkBytes;
