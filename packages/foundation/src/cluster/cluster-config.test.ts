@@ -739,7 +739,8 @@ function listen(config: Config<unknown>): string[] {
 describe('a change of a node\'s own layers that lifts what refused cluster values', () => {
   /**
    * Rules where `a` may not exceed `capA` nor `b` `capB`, and a node of them whose local updates
-   * cap both at 1, so it refuses the cluster's a = 5 and b = 5; `validations` counts its schema's runs.
+   * cap both at 1, so it refuses the cluster's a = 5 and b = 5; `validations` counts its schema's
+   * runs, and `onReport` (settable) hears each error reported after those two.
    */
   function cappedNode() {
     const counter = { validations: 0 };
@@ -767,11 +768,20 @@ describe('a change of a node\'s own layers that lifts what refused cluster value
       { path: 'capB', value: 1 },
     ]);
     const refused: FoundationError[] = [];
-    const clusterConfig = attachClusterConfig(consensus, config, (error) => refused.push(error), rules);
+    const hooks: { onReport: (error: FoundationError) => void } = { onReport: () => undefined };
+    const clusterConfig = attachClusterConfig(
+      consensus,
+      config,
+      (error) => {
+        refused.push(error);
+        hooks.onReport(error);
+      },
+      rules,
+    );
     const apply = (commands: readonly ConfigCommand[]): void => applyInOrder(consensus, 'config', commands);
     apply([set('a', 5), set('b', 5)]);
     expect(refused.map((error) => error.code)).toEqual([1201, 1201]);
-    return { config, clusterConfig, refused, apply, counter };
+    return { config, clusterConfig, refused, apply, counter, hooks };
   }
 
   it('tries again once per change of its layers, at the cost of a few validations per value held back, and not at all when none is', () => {
@@ -818,6 +828,22 @@ describe('a change of a node\'s own layers that lifts what refused cluster value
       expect(heard).toEqual(['capB 1 -> 10', 'b 0 -> 5', 'capA 1 -> 10', 'a 0 -> 5']);
       expect(node.refused).toHaveLength(2);
     }
+  });
+
+  it('tries again once, at the end of the write, when a handler of the write\'s refusal changes the node\'s layers (review finding)', () => {
+    // The node holds back a and b. The cluster writes a = 7, which its cap refuses; the handler
+    // of that refusal raises the cap. The retry it set off ran in the middle of the write: it
+    // took a = 7, the write then gave a back (refused), and the retry at its end took it again:
+    // subscribers heard 0 -> 7, 7 -> 0, 0 -> 7.
+    const node = cappedNode();
+    node.hooks.onReport = () => node.config.update('capA', 10);
+    const heard = listen(node.config);
+
+    node.apply([set('a', 7)]);
+
+    expect(heard).toEqual(['capA 1 -> 10', 'a 0 -> 7']);
+    expect(node.config.get()).toEqual({ a: 7, b: 0, capA: 10, capB: 1 });
+    expect(node.refused.map((error) => error.code)).toEqual([1201, 1201, 1201]); // a's write, once
   });
 });
 

@@ -230,26 +230,57 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
    * changes are not heard as the layers'. Without a judge of its own, `config` holds every value
    * the cluster takes: nothing to watch.
    */
+  /**
+   * How deep this node is in setting the cluster's values on `config` (applyLive, a restore's
+   * end, a retry): a change of its layers heard meanwhile (a handler of a refusal reported on the
+   * way that changes the config) only asks for a retry (`pendingRetry`), made once, at the end
+   * of the outermost, so that nothing is set, taken back and set again in the middle of it.
+   */
+  let busy = 0;
+  let pendingRetry = false;
   const ownChanges = judgedApart
     ? watchOwnConfigChanges(config, () => {
-        if (notHeld.size > 0 && replayed === null) retryNotHeld();
+        if (notHeld.size === 0 || replayed !== null) return;
+        if (busy > 0) pendingRetry = true;
+        else retryNotHeld();
       })
     : null;
   const here = ownChanges?.config ?? config;
+  /** Runs `work`, which sets the cluster's values on `config`, then, at the end of the outermost, the retry asked for meanwhile. */
+  const applying = (work: () => void): void => {
+    busy += 1;
+    try {
+      work();
+    } finally {
+      busy -= 1;
+    }
+    if (busy > 0) return;
+    if (ownChanges?.takeOthersMeanwhile() === true) pendingRetry = true;
+    if (pendingRetry && notHeld.size > 0) retryNotHeld();
+    pendingRetry = false;
+  };
 
   /**
    * Sets again the cluster values this node does not hold, each whole at its outermost path in
    * the cluster's values (as a node started from them sets it), in the longest runs the config
    * takes. Refusals are not reported again: each was when first refused. Again while a
    * subscriber that heard a value taken changed the node's own layers on hearing it (such a
-   * change is not told on its own, as it comes while this node sets the cluster's values): each
-   * round before one that goes again took a value, so there is at most one round more than values
-   * held back.
+   * change is not told on its own, as it comes while this node sets the cluster's values), or a
+   * handler of a refusal reported meanwhile: each round before one that goes again took a value,
+   * so there is at most one round more than values held back.
    */
   const retryNotHeld = (): void => {
-    ownChanges?.takeOthersMeanwhile(); // this round tries with the layers as they are now
-    do retryNotHeldOnce();
-    while (ownChanges?.takeOthersMeanwhile() === true && notHeld.size > 0);
+    busy += 1;
+    try {
+      ownChanges?.takeOthersMeanwhile(); // this round tries with the layers as they are now
+      do {
+        pendingRetry = false;
+        retryNotHeldOnce();
+        if (ownChanges?.takeOthersMeanwhile() === true) pendingRetry = true;
+      } while (pendingRetry && notHeld.size > 0);
+    } finally {
+      busy -= 1;
+    }
   };
   const retryNotHeldOnce = (): void => {
     const groups = new Map<string, readonly string[]>();
@@ -279,7 +310,8 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
     );
   };
 
-  const applyLive = (command: ConfigCommand, index: number): void => {
+  const applyLive = (command: ConfigCommand, index: number): void => applying(() => applyLiveNow(command, index));
+  const applyLiveNow = (command: ConfigCommand, index: number): void => {
     const result = judge.safeUpdate(command.path, command.value);
     if (!result.ok) {
       report(result.error);
@@ -317,7 +349,7 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
         giveBack([path]);
       }
     }
-    if (notHeld.size > 0) retryNotHeld();
+    pendingRetry = true; // the write can have lifted what refused others: once it is all in
   };
 
   /**
@@ -483,19 +515,21 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       if (snapshotIndex > appliedHere) for (const write of writes) write.skipped.push({ after: appliedHere, upTo: snapshotIndex });
       appliedHere = Math.max(appliedHere, snapshotIndex);
       try {
-        if (judgedApart) {
-          notHeld.clear();
-          restoreJudge(commands);
-          // What this node held where the snapshot sets values it refuses goes, as when it
-          // refuses them live.
-          // A value refused in a run before the one holding what makes it valid here (a burst
-          // before the higher rate) is taken at the end of restoreHere, as a live node takes it
-          // after that write; tried before anything is given back, so that subscribers hear it
-          // go from the value this node held straight to the cluster's. What giving back lifts
-          // is tried after.
-          giveBack(restoreHere(overlay.assignments(), true));
-          if (notHeld.size > 0) retryNotHeld();
-        } else restoreHere(commands);
+        applying(() => {
+          if (judgedApart) {
+            notHeld.clear();
+            restoreJudge(commands);
+            // What this node held where the snapshot sets values it refuses goes, as when it
+            // refuses them live.
+            // A value refused in a run before the one holding what makes it valid here (a burst
+            // before the higher rate) is taken at the end of restoreHere, as a live node takes it
+            // after that write; tried before anything is given back, so that subscribers hear it
+            // go from the value this node held straight to the cluster's. What giving back lifts
+            // is tried after, once all is in.
+            giveBack(restoreHere(overlay.assignments(), true));
+            pendingRetry = true;
+          } else restoreHere(commands);
+        });
       } catch (error) {
         report(FoundationError.from(error)); // the state machine would drop it unseen
       }
