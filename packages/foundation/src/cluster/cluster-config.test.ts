@@ -664,6 +664,23 @@ describe('nodes whose own layers differ (review finding)', () => {
     }
   });
 
+  it('sets a write of the whole config again, whole, over a local change that took it away', () => {
+    const wholeRules = { ...rules, updatablePaths: [[]] };
+    const whole = { limits: { rate: 10, burst: 8 }, feature: { on: true, names: ['x'] } };
+    const log = [{ type: 'config-set' as const, path: [], value: whole }, set('limits.burst', 9)];
+    const plain = createJudgedNode({}, wholeRules);
+    plain.apply(log);
+    const changes: ((config: Config<unknown>) => unknown)[] = [(config) => config.reset(), (config) => config.update('feature.on', false), (config) => config.revert('limits')];
+    for (const change of changes) {
+      const node = createJudgedNode({}, wholeRules);
+      node.apply(log);
+      change(node.config);
+      expect(node.config.get()).toEqual({ limits: { rate: 10, burst: 9 }, feature: { on: true, names: ['x'] } });
+      expect(node.config.get()).toEqual(plain.config.get());
+      expect(node.refused).toEqual([]);
+    }
+  });
+
   it('tries again at the end of a restore the values it refused there, as a live node does after a write (review finding)', () => {
     // The environment caps the rate at 3 and the tier at 1. Live, the node refuses the burst
     // of 4, takes it once the rate of 6 comes (tried again after that write), and refuses the
@@ -703,6 +720,125 @@ describe('nodes whose own layers differ (review finding)', () => {
     expect(restored.heard).toEqual(['limits.rate 3 -> 6', 'limits.burst 2 -> 4']);
   });
 
+  it('sets a cluster value it holds again on top of a local reset, revert or update that took it away, as a node started from the cluster\'s values (review finding)', () => {
+    // The cluster's values sit above the node's own layers. The node held the cluster's burst
+    // of 8 and `feature.on`; a local reset, a revert or an update there set its layers' value,
+    // and nothing set the cluster's again (only values the node did not hold were tried): it
+    // ran for good with a value that a node started from the cluster's values does not hold.
+    const log = [set('limits.burst', 8), set('feature.on', true)];
+    const plain = createJudgedNode();
+    plain.apply(log);
+    const changes: { readonly change: (config: Config<unknown>) => unknown; readonly heard: readonly string[] }[] = [
+      { change: (config) => config.reset(), heard: ['reset', 'feature.on false -> true', 'limits.burst 5 -> 8'] },
+      { change: (config) => config.revert('limits.burst'), heard: ['limits.burst 8 -> 5', 'limits.burst 5 -> 8'] },
+      { change: (config) => config.update('limits.burst', 3), heard: ['limits.burst 8 -> 3', 'limits.burst 3 -> 8'] },
+      { change: (config) => config.update('limits', { rate: 9, burst: 2 }), heard: ['limits {"rate":10,"burst":8} -> {"rate":9,"burst":2}', 'limits.burst 2 -> 8'] },
+      { change: (config) => config.revert('feature'), heard: ['feature {"on":true,"names":["a","b"]} -> {"on":false,"names":["a","b"]}', 'feature.on false -> true'] },
+      {
+        // Each path of the batch is heard in turn: both values go back.
+        change: (config) => config.updateMany([{ path: 'feature.on', value: false }, { path: 'limits.burst', value: 1 }]),
+        heard: ['feature.on true -> false', 'limits.burst 8 -> 1', 'feature.on false -> true', 'limits.burst 1 -> 8'],
+      },
+    ];
+    for (const { change, heard } of changes) {
+      const node = createJudgedNode();
+      node.apply(log);
+      const subscriber = listen(node.config);
+
+      change(node.config);
+
+      expect(subscriber).toEqual(heard);
+      expect(node.config.get('limits.burst' as never)).toBe(8);
+      expect(node.config.get('feature.on' as never)).toBe(true);
+      expect(node.refused).toEqual([]);
+      // As a node with those layers started from the cluster's values.
+      const started = createJudgedNode();
+      change(started.config);
+      started.stateMachine.restore(plain.stateMachine.snapshot());
+      expect(node.config.get()).toEqual(started.config.get());
+      expect(node.clusterConfig.snapshotCommands()).toEqual(plain.clusterConfig.snapshotCommands());
+    }
+  });
+
+  it('takes a later write under a cluster value a local change took away folded into that value, as a node started from the cluster\'s values (review finding)', () => {
+    // The node held the cluster's `feature`; a local reset (or revert under it) set its layers'
+    // `feature`, while the node still counted the cluster's as held, so the later
+    // `feature.names.1` was set on the layers' names alone: a `feature` the cluster never held.
+    const log = [set('feature', { on: true, names: ['x'] }), set('feature.names.1', 'y')];
+    const plain = createJudgedNode();
+    plain.apply(log);
+    expect(plain.config.get('feature' as never)).toEqual({ on: true, names: ['x', 'y'] });
+    const changes: ((config: Config<unknown>) => unknown)[] = [(config) => config.reset(), (config) => config.revert('feature.on'), (config) => config.update('feature.names', ['p', 'q', 'r'])];
+    for (const change of changes) {
+      const node = createJudgedNode();
+      node.apply(log.slice(0, 1));
+      change(node.config);
+      node.apply(log.slice(1));
+
+      const started = createJudgedNode();
+      change(started.config);
+      started.stateMachine.restore(plain.stateMachine.snapshot());
+      expect(node.config.get()).toEqual(started.config.get());
+      expect(node.config.get()).toEqual(plain.config.get());
+      expect(node.refused).toEqual([]);
+    }
+  });
+
+  it('reports a cluster value it held that its layers refuse once a local change took it away, and takes it once they allow it', () => {
+    // The environment caps the rate at 3: the node takes the cluster's burst of 3. A local
+    // update of `limits` lowers the rate to 2: the burst of 3 comes back on top, refused there.
+    const node = createJudgedNode({ environment: { NODE_LIMITS__RATE: '3', NODE_LIMITS__BURST: '1' } });
+    node.apply([set('limits.burst', 3)]);
+    expect(node.config.get('limits' as never)).toEqual({ rate: 3, burst: 3 });
+
+    node.config.update('limits', { rate: 2, burst: 1 });
+    expect(node.config.get('limits' as never)).toEqual({ rate: 2, burst: 1 });
+    expect(node.refused.map((error) => error.code)).toEqual([1201]);
+
+    node.config.update('limits.rate', 4);
+    expect(node.config.get('limits' as never)).toEqual({ rate: 4, burst: 3 });
+    node.config.update('limits.rate', 5);
+    expect(node.refused).toHaveLength(1); // reported once
+  });
+
+  it('lets a subscriber that sets its own value on hearing the cluster\'s have it, after one more try at the turn\'s end, rather than trade it for ever', async () => {
+    // With the cluster's values on top, a subscriber that clamps the burst and this node setting
+    // the cluster's again answered each other without end.
+    const node = createJudgedNode();
+    node.config.subscribe((change) => {
+      if (change.type === 'config-updated' && change.path.join('.') === 'limits.burst' && (change.value as number) > 6) node.config.update('limits.burst', 6);
+    });
+    const subscriber = listen(node.config);
+
+    node.apply([set('limits.burst', 8)]);
+    // Set, clamped, set again on top of the clamp (a local change), clamped: left so.
+    expect(subscriber).toEqual(['limits.burst 5 -> 8', 'limits.burst 8 -> 6', 'limits.burst 6 -> 8', 'limits.burst 8 -> 6']);
+    node.config.update('feature.on', true); // in the same turn: not tried
+    expect(subscriber).toHaveLength(5);
+    await nextTurn();
+    // Tried once more at the turn's end, clamped again: left until the next change.
+    expect(subscriber.slice(5)).toEqual(['limits.burst 6 -> 8', 'limits.burst 8 -> 6']);
+
+    await nextTurn();
+    subscriber.length = 0;
+    node.config.update('feature.on', false);
+    await nextTurn();
+    expect(subscriber).toEqual(['feature.on true -> false', 'limits.burst 6 -> 8', 'limits.burst 8 -> 6', 'limits.burst 6 -> 8', 'limits.burst 8 -> 6']);
+    expect(node.config.get('limits.burst' as never)).toBe(6);
+    expect(node.refused).toEqual([]);
+  });
+
+  it('sets a cluster value a second local change takes away in the same turn again at the turn\'s end', async () => {
+    const node = createJudgedNode();
+    node.apply([set('limits.burst', 8)]);
+    node.config.reset();
+    expect(node.config.get('limits.burst' as never)).toBe(8);
+    node.config.revert('limits.burst');
+    expect(node.config.get('limits.burst' as never)).toBe(5); // until the turn ends
+    await nextTurn();
+    expect(node.config.get('limits.burst' as never)).toBe(8);
+  });
+
   it('judges against the node\'s own config, and says why once, when the defaults do not validate without its environment', () => {
     // Nothing could be judged against defaults the schema refuses: every write would be refused.
     const withKey = {
@@ -726,6 +862,9 @@ describe('nodes whose own layers differ (review finding)', () => {
     expect(refused).toHaveLength(1);
   });
 });
+
+/** Resolves once the current turn of the event loop, its microtasks included, has ended. */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** What `config`'s subscribers hear from now on, one line per notification. */
 function listen(config: Config<unknown>): string[] {

@@ -8,7 +8,7 @@
 import { FoundationError } from '@foundation/core';
 import { StoppedError } from '@foundation/raft';
 import { createConfig, parsePath } from '@foundation/config';
-import type { Config, ConfigChange, ConfigCommand, ConfigPath, StandardSchemaV1 } from '@foundation/config';
+import type { Config, ConfigChange, ConfigCommand, ConfigNotification, ConfigPath, StandardSchemaV1 } from '@foundation/config';
 import type { ConsensusLog } from '../consensus/cluster-consensus';
 import { unlessAborted } from '../consensus/unless-aborted';
 import { ClusterWriteOutcomeUnknownError } from '../errors/cluster-write-outcome-unknown-error';
@@ -136,9 +136,12 @@ function applyInRuns<T, Change extends ConfigChange>(config: Pick<Config<T>, 'sa
  * it, the cluster's values unchanged: what it held from the cluster at or under that path (or
  * whole above it) goes back to its layers (where the schema lets it), as on a node started from
  * the cluster's values, since the cluster no longer sets it. A value set under a cluster value
- * this node does not hold goes in folded into that value, whole, or not at all. What this node
- * does not hold is tried again after every write the cluster takes, and after every change of
- * this node's own layers (a local `update`, `updateMany`, `revert` or `reset`, heard through
+ * this node does not hold goes in folded into that value, whole, or not at all. The cluster's
+ * values sit above this node's own layers: a local change that takes one this node holds away (a
+ * `reset`, or a `revert`, `update` or `updateMany` at, under or above its path) sets the layers'
+ * value there, and the cluster's is set again on top of it, or held back and reported where the
+ * layers now refuse it. What this node does not hold is tried again after every write the
+ * cluster takes, and after every change of this node's own layers that notifies (heard through
  * `config`'s notifications), since either can lift what refused it (a higher rate under a capped
  * burst), and a node started from the cluster's values would hold it then; and once at the end
  * of a restore, which sets the values in runs that can put such a value before the one that
@@ -207,29 +210,103 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
    */
   const writes = new Set<WriteInFlight>();
   /**
-   * Paths of cluster values this node's layers refused, or gave back, by key: a later cluster
-   * write, or a change of this node's own layers, can make them valid here (it lifts what the
-   * layers capped), and a node started from the cluster's values would then hold them, so each is
-   * tried again after every write the cluster takes and every change of those layers. A path a
-   * later value replaced, or that is held again, leaves.
+   * Paths of cluster values this node's layers refused, or gave back, or a local change took
+   * away, by key: a later cluster write, or a change of this node's own layers, can make them
+   * valid here (it lifts what the layers capped), and a node started from the cluster's values
+   * would then hold them, so each is tried again after every write the cluster takes and every
+   * change of those layers. A path a later value replaced, or that is held again, leaves.
    */
   const notHeld = new Map<string, readonly string[]>();
+  /**
+   * The keys of `notHeld` that a local change took from this node (it held them): the cluster's
+   * value goes back on top of that change where the layers allow it, and their refusal, where
+   * they do not, is reported as any other, once. A key leaves once its value is taken, its
+   * refusal reported, or it leaves `notHeld`.
+   */
+  const displaced = new Set<string>();
   const markNotHeld = (paths: readonly (readonly string[])[]): void => {
     for (const path of paths) {
       const from = overlay.outermostAssigned(path) ?? path;
       notHeld.set(keyOf(from), from);
+      displaced.delete(keyOf(from)); // the caller reported why
     }
   };
   /**
-   * Where this node's own layers change (a local `update`, `updateMany`, `revert` or `reset`),
-   * apart from what the cluster config sets: a change there can lift what refused a cluster
-   * value (a local rate raised above the cluster's burst), and a node started from the cluster's
-   * values with those layers would hold it, so what this node does not hold is tried again then,
-   * as after a cluster write. Nothing is tried when nothing is held back, nor during a restore
-   * (its end tries again). The cluster config changes `config` only through `here`, whose
-   * changes are not heard as the layers'. Without a judge of its own, `config` holds every value
-   * the cluster takes: nothing to watch.
+   * The keys of the cluster values a retry set again on top of a local change in this turn of
+   * the event loop, and of those a local change then took away again in it (both cleared at its
+   * end): a subscriber that answers the cluster's value by setting one of its own (a clamp)
+   * would otherwise trade it with this node for ever, each hearing the other's change. Such a
+   * value is left to the node's layers for the rest of the turn and set again once at its end (a
+   * microtask), where a second local change in the same turn (a `reset` and then an `update`)
+   * gets it back; taken away again then, it stays with the layers until the next change or
+   * cluster write.
    */
+  const takenBackThisTurn = new Set<string>();
+  const leftThisTurn = new Set<string>();
+  /** Whether the retry at a turn's end is under way: the turn it begins ends without one. */
+  let retryingLeft = false;
+  const noteTakenBack = (key: string): void => {
+    if (takenBackThisTurn.size === 0) {
+      const retryAtEnd = !retryingLeft;
+      queueMicrotask(() => {
+        const left = leftThisTurn.size > 0;
+        takenBackThisTurn.clear();
+        leftThisTurn.clear();
+        if (!retryAtEnd || !left || closedAt !== null || busy > 0 || !retryable()) return;
+        retryingLeft = true;
+        try {
+          retryNotHeld();
+        } catch {
+          // Only `report` throws here, and it is the one that would be told.
+        } finally {
+          retryingLeft = false;
+        }
+      });
+    }
+    takenBackThisTurn.add(key);
+  };
+  /**
+   * The keys taken since the first notification of the change of the layers being heard: its
+   * later notifications (the other paths of an `updateMany`) tell of what came before those
+   * values were set again, and take nothing from them.
+   */
+  const takenSinceChange = new Set<string>();
+  /** Whether something in `notHeld` may be tried now. */
+  const retryable = (): boolean => {
+    for (const key of notHeld.keys()) if (!leftThisTurn.has(key)) return true;
+    return false;
+  };
+  /**
+   * Moves the cluster values this node holds where `notification` says its layers changed (at,
+   * under or above its path, each whole from its outermost path; all of them for a reset) to
+   * those it does not hold: that change put the layers' value where the cluster's was, and the
+   * cluster's values sit above the layers (a node started from them serves the cluster's there),
+   * so each is set again, on top. Keys in `since` are left alone. Whether it moved any.
+   */
+  const displace = (notification: ConfigNotification<T>, since?: ReadonlySet<string>): boolean => {
+    const groups = new Map<string, readonly string[]>();
+    const add = (path: readonly string[]): void => {
+      const from = held.isAssigned([]) ? [] : (held.outermostAssigned(path) ?? path);
+      groups.set(keyOf(from), from);
+    };
+    if (notification.type === 'config-reset') for (const { path } of held.assignments()) add(path);
+    else {
+      if (held.isAssigned([]) || held.outermostAssigned(notification.path) !== undefined) add(notification.path);
+      for (const { path } of held.assignmentsUnder(notification.path)) add(path);
+    }
+    let moved = false;
+    for (const path of groups.values()) {
+      const from = path.length === 0 ? path : (overlay.outermostAssigned(path) ?? path);
+      const key = keyOf(from);
+      if (since?.has(key) === true) continue;
+      held.remove(path);
+      notHeld.set(key, from);
+      displaced.add(key);
+      if (takenBackThisTurn.has(key)) leftThisTurn.add(key);
+      moved = true;
+    }
+    return moved;
+  };
   /**
    * How deep this node is in setting the cluster's values on `config` (applyLive, a restore's
    * end, a retry): a change of its layers heard meanwhile (a handler of a refusal reported on the
@@ -238,14 +315,35 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
    */
   let busy = 0;
   let pendingRetry = false;
+  /**
+   * Where this node's own layers change (a local `update`, `updateMany`, `revert` or `reset`),
+   * apart from what the cluster config sets: a change there can lift what refused a cluster
+   * value (a local rate raised above the cluster's burst), or put the layers' value where this
+   * node held the cluster's (displace), and a node started from the cluster's values with those
+   * layers would hold it, so what this node does not hold is tried again then, as after a
+   * cluster write. Each notification of the change is heard: a later one of the same change
+   * tries again only where it took a value away. Nothing is tried when nothing is held back, nor
+   * during a restore (its end sets the cluster's values again). The cluster config changes
+   * `config` only through `here`, whose changes are not heard as the layers'. Without a judge of
+   * its own, `config` holds every value the cluster takes: nothing to watch.
+   */
   const ownChanges = judgedApart
-    ? watchOwnConfigChanges(config, () => {
-        if (notHeld.size === 0 || replayed !== null) return;
+    ? watchOwnConfigChanges(config, (notification, first) => {
+        if (replayed !== null) return;
+        if (first) takenSinceChange.clear();
+        const tookAway = displace(notification, takenSinceChange);
+        if (!(first || tookAway) || !retryable()) return;
         if (busy > 0) pendingRetry = true;
         else retryNotHeld();
       })
     : null;
   const here = ownChanges?.config ?? config;
+  /** Moves what the changes others made within this node's own (its subscribers') took away; whether there were any. */
+  const takeChangesMeanwhile = (): boolean => {
+    const changes = ownChanges?.takeOthersMeanwhile() ?? [];
+    for (const notification of changes) displace(notification);
+    return changes.length > 0;
+  };
   /** Runs `work`, which sets the cluster's values on `config`, then, at the end of the outermost, the retry asked for meanwhile. */
   const applying = (work: () => void): void => {
     busy += 1;
@@ -255,29 +353,29 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
       busy -= 1;
     }
     if (busy > 0) return;
-    if (ownChanges?.takeOthersMeanwhile() === true) pendingRetry = true;
-    if (pendingRetry && notHeld.size > 0) retryNotHeld();
+    if (takeChangesMeanwhile()) pendingRetry = true;
+    if (pendingRetry && retryable()) retryNotHeld();
     pendingRetry = false;
   };
 
   /**
    * Sets again the cluster values this node does not hold, each whole at its outermost path in
    * the cluster's values (as a node started from them sets it), in the longest runs the config
-   * takes. Refusals are not reported again: each was when first refused. Again while a
-   * subscriber that heard a value taken changed the node's own layers on hearing it (such a
-   * change is not told on its own, as it comes while this node sets the cluster's values), or a
-   * handler of a refusal reported meanwhile: each round before one that goes again took a value,
-   * so there is at most one round more than values held back.
+   * takes. Refusals are reported only for values a local change took away (the others' were,
+   * when first refused). Again while this node's layers change meanwhile (a subscriber that
+   * heard a value taken changed them on hearing it, a handler of a refusal reported): each round
+   * that goes again took a value or reported a refusal, a value is taken back over a local
+   * change once a turn (takenBackThisTurn) and reported once, so the rounds end.
    */
   const retryNotHeld = (): void => {
     busy += 1;
     try {
-      ownChanges?.takeOthersMeanwhile(); // this round tries with the layers as they are now
+      takeChangesMeanwhile(); // this round tries with the layers as they are now
       do {
         pendingRetry = false;
         retryNotHeldOnce();
-        if (ownChanges?.takeOthersMeanwhile() === true) pendingRetry = true;
-      } while (pendingRetry && notHeld.size > 0);
+        if (takeChangesMeanwhile()) pendingRetry = true;
+      } while (pendingRetry && retryable());
     } finally {
       busy -= 1;
     }
@@ -285,28 +383,35 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
   const retryNotHeldOnce = (): void => {
     const groups = new Map<string, readonly string[]>();
     for (const path of notHeld.values()) {
-      const from = overlay.outermostAssigned(path);
+      const from = path.length === 0 ? (overlay.isAssigned(path) ? path : undefined) : overlay.outermostAssigned(path);
       if (from !== undefined) groups.set(keyOf(from), from);
     }
     notHeld.clear();
-    const changes: { path: readonly string[]; value: unknown; under: ConfigAssignment[] }[] = [];
-    for (const [key, path] of groups) {
+    // The whole config's value, where the cluster set one, holds every other: set alone.
+    const whole = groups.get(keyOf([]));
+    const changes: { key: string; path: readonly string[]; value: unknown; under: ConfigAssignment[] }[] = [];
+    for (const [key, path] of whole === undefined ? groups : new Map([[keyOf([]), whole]])) {
       const under = overlay.assignmentsUnder(path);
       const heldUnder = held.assignmentsUnder(path);
       if (heldUnder.length === under.length && heldUnder.every((assignment, position) => keyOf(assignment.path) === keyOf(under[position]!.path))) continue;
       notHeld.set(key, path);
-      changes.push({ path, value: foldConfigCommands(under).assignments[0]!.value, under });
+      if (!leftThisTurn.has(key)) changes.push({ key, path, value: foldConfigCommands(under).assignments[0]!.value, under });
     }
+    for (const key of displaced) if (!notHeld.has(key)) displaced.delete(key);
     // In the order a node started from the cluster's values sets them (array indices ascending).
     changes.sort((first, second) => comparePaths(first.path, second.path));
     applyInRuns(
       here,
       changes,
-      ({ path, under }) => {
+      ({ key, under }) => {
         for (const assignment of under) held.set(assignment.path, assignment.value);
-        notHeld.delete(keyOf(path));
+        notHeld.delete(key);
+        if (displaced.delete(key)) noteTakenBack(key);
+        takenSinceChange.add(key);
       },
-      () => {},
+      (error, { key }) => {
+        if (displaced.delete(key)) report(error);
+      },
     );
   };
 
@@ -518,6 +623,7 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
         applying(() => {
           if (judgedApart) {
             notHeld.clear();
+            displaced.clear();
             restoreJudge(commands);
             // What this node held where the snapshot sets values it refuses goes, as when it
             // refuses them live.

@@ -87,6 +87,16 @@ export class ConfigOverlay {
     return ConfigOverlay.collect(node, path);
   }
 
+  /** Whether a value is recorded at exactly `path` (the whole config's, for the empty path). */
+  isAssigned(path: readonly string[]): boolean {
+    let node: OverlayNode | undefined = this.root;
+    for (const key of path) {
+      node = node.children.get(key);
+      if (node === undefined) return false;
+    }
+    return node.assigned !== undefined;
+  }
+
   /**
    * The shortest of `path` and its ancestors, the whole config apart, at which a value is
    * recorded, or undefined when none is.

@@ -12,21 +12,24 @@ export interface OwnConfigChanges<T> {
   /** The config's calls that change it, made as this party's: their notifications are not others'. */
   readonly config: Pick<Config<T>, 'safeUpdate' | 'safeUpdateMany' | 'reset'>;
   /**
-   * Whether others changed the config while one of this party's changes was being delivered (a
-   * subscriber that changed it on hearing this party's value), since the last call; clears it.
-   * Those changes are not told to `onOthers`: this party was in the middle of its own then.
+   * The notifications of the changes others made while one of this party's changes was being
+   * delivered (a subscriber that changed the config on hearing this party's value), in order,
+   * since the last call; clears them. Those are not told to `onOthers`: this party was in the
+   * middle of its own change then.
    */
-  takeOthersMeanwhile(): boolean;
+  takeOthersMeanwhile(): ConfigNotification<T>[];
   /** Stops listening. */
   stop(): void;
 }
 
 /**
- * Calls `onOthers` once for each change of `config` that this party did not make through the
- * returned `config` (once per change, however many paths it notified), when none of this
- * party's calls is under way. Changes that change no value notify nobody, and are not told.
+ * Calls `onOthers` with each notification of a change of `config` that this party did not make
+ * through the returned `config`, when none of this party's calls is under way; `first` is true
+ * for the first notification of its change (a change of several paths notifies once per path,
+ * each with the same snapshot, and one after the other reaches every subscriber in turn).
+ * Changes that change no value notify nobody, and are not told.
  */
-export function watchOwnConfigChanges<T>(config: Config<T>, onOthers: () => void): OwnConfigChanges<T> {
+export function watchOwnConfigChanges<T>(config: Config<T>, onOthers: (notification: ConfigNotification<T>, first: boolean) => void): OwnConfigChanges<T> {
   /** The snapshots of this party's updates whose notifications were still to come when its call returned. */
   const ownSnapshots = new WeakSet<object>();
   /** This party's resets whose notification was still to come (every reset notifies with the layers' snapshot). */
@@ -35,17 +38,18 @@ export function watchOwnConfigChanges<T>(config: Config<T>, onOthers: () => void
   let making = false;
   /** Within such a call: the snapshot of the first notification heard, which is the call's own. */
   let firstHeard: object | null = null;
-  let othersMeanwhile = false;
-  /** The snapshot of the last change of others told: a change of several paths notifies once per path. */
+  let othersMeanwhile: ConfigNotification<T>[] = [];
+  /** The snapshot of the last change of others told: a change of several paths notifies once per path, the first one first. */
   let lastTold: object | null = null;
 
   const unsubscribe = config.subscribe((notification: ConfigNotification<T>) => {
     const snapshot = notification.config as object;
     if (making) {
       // Delivered within the call: nothing was being delivered when it began, so the call's own
-      // notifications come first, all with its snapshot; any other is a subscriber's change.
+      // notifications come first, all with its snapshot; any other is a subscriber's change,
+      // and so is a reset after the first (a reset notifies once).
       if (firstHeard === null) firstHeard = snapshot;
-      else if (snapshot !== firstHeard) othersMeanwhile = true;
+      else if (snapshot !== firstHeard || notification.type === 'config-reset') othersMeanwhile.push(notification);
       return;
     }
     if (notification.type === 'config-reset') {
@@ -53,9 +57,10 @@ export function watchOwnConfigChanges<T>(config: Config<T>, onOthers: () => void
         ownResets -= 1;
         return;
       }
-    } else if (ownSnapshots.has(snapshot) || snapshot === lastTold) return;
+    } else if (ownSnapshots.has(snapshot)) return;
+    const first = notification.type === 'config-reset' || snapshot !== lastTold;
     lastTold = snapshot;
-    onOthers();
+    onOthers(notification, first);
   });
 
   const make = <R>(call: () => R, reset: boolean): R => {
@@ -88,7 +93,7 @@ export function watchOwnConfigChanges<T>(config: Config<T>, onOthers: () => void
     },
     takeOthersMeanwhile() {
       const taken = othersMeanwhile;
-      othersMeanwhile = false;
+      othersMeanwhile = [];
       return taken;
     },
     stop: unsubscribe,
