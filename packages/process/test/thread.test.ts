@@ -563,6 +563,38 @@ describe('thread isolation', () => {
     });
   }, WAIT);
 
+  it('refuses a body holding a `{ $pid }` of its own that names no pid at the sender, in either direction; the worker lives on (review finding)', async () => {
+    // Review finding: the worker rebuilt such an object as a pid, threw outside any handler and
+    // died with every process on it: one message of user data (JSON with a "$pid" key) from
+    // anywhere took down unrelated processes; a reply shaped so from the main thread did too.
+    const pid = await runtime.start(behavior('counter'), { isolation: 'thread', args: 0 });
+    const neighbour = await runtime.start(behavior('counter'), { isolation: 'thread' });
+    const lookalike = { user: { $pid: 'not a pid' } };
+    letters.length = 0;
+    runtime.send(pid, lookalike);
+    await until(() => letters.length === 1, 'the dead letter');
+    expect(letters).toEqual([{ to: pid.toString(), message: lookalike, reason: 'uncloneable', from: undefined }]);
+    const refused = await runtime.call(pid, lookalike).then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    expect(FoundationError.hasType(refused, PROCESS_ERROR_CODES.uncloneableMessage)).toBe(true);
+    // From the worker: its reply, and the main thread's reply to its call.
+    const replied = await runtime.call(pid, 'a pid lookalike').then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    expect(FoundationError.hasType(replied, PROCESS_ERROR_CODES.uncloneableMessage)).toBe(true);
+    const { pid: reporter, inbox } = collector(runtime);
+    const asker = await runtime.start(behavior('caller'), { isolation: 'thread', args: { reporter } });
+    runtime.send(asker, { call: runtime.spawn({ handleCall: () => lookalike }) });
+    await until(() => inbox.length === 1, 'the failed call', CROSS_THREAD);
+    expect(inbox[0]).toEqual({ failed: PROCESS_ERROR_CODES.uncloneableMessage });
+    for (const live of [pid, neighbour, asker]) expect(runtime.isAlive(live)).toBe(true);
+    expect(await runtime.call(neighbour, 'thread', { timeout: CROSS_THREAD })).toEqual(expect.any(Number));
+    for (const live of [pid, neighbour, asker]) runtime.exit(live, 'shutdown');
+  }, WAIT);
+
   it('forgets calls to a worker that timed out, though the worker never answers them (review finding)', async () => {
     // Each one stayed registered until the worker replied: with a process that never does, the
     // table grew by one entry per call, for good. Now it stays within twice the calls open at once.

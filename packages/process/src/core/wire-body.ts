@@ -54,22 +54,38 @@ function mapContainer(
   return copy ?? container;
 }
 
-function encodeValue(value: unknown, depth: number, budget: WalkBudget): unknown {
+function isPidTag(value: Record<string, unknown>): boolean {
+  return Object.prototype.hasOwnProperty.call(value, PID_TAG) && Object.keys(value).length === 1;
+}
+
+function encodeValue(value: unknown, depth: number, budget: WalkBudget, checked: boolean): unknown {
   if (typeof value !== 'object' || value === null) return value;
   if (Pid.is(value)) return { [PID_TAG]: value.toString() };
   if (depth >= MAX_DEPTH || !isWalkable(value)) return value;
+  if (checked && !Array.isArray(value) && isPidTag(value)) {
+    // A value of the sender's own that decodeBody would take for a tag: one that names no pid
+    // would make it throw; one that does becomes that Pid, as decodeBody counts it (no budget).
+    Pid.parse(value[PID_TAG]);
+    return value;
+  }
   budget.containers -= 1;
   if (budget.containers < 0) return value;
-  return mapContainer(value, (child) => encodeValue(child, depth + 1, budget));
+  return mapContainer(value, (child) => encodeValue(child, depth + 1, budget, checked));
 }
 
 /** The body with every reachable Pid replaced by its tag; the input itself when it holds none. */
 export function encodeBody(body: unknown): unknown {
-  return encodeValue(body, 0, { containers: MAX_CONTAINERS });
+  return encodeValue(body, 0, { containers: MAX_CONTAINERS }, false);
 }
 
-function isPidTag(value: Record<string, unknown>): boolean {
-  return Object.prototype.hasOwnProperty.call(value, PID_TAG) && Object.keys(value).length === 1;
+/**
+ * As encodeBody, for a receiver that decodes the body at once (a worker thread and the main
+ * thread): throws InvalidPidError where the body holds an object of its own shaped like a pid
+ * tag (`{ $pid }` alone) whose text is no pid, which decodeBody would throw for on the other
+ * side, so that the sender learns it instead of the receiver failing.
+ */
+export function encodeCheckedBody(body: unknown): unknown {
+  return encodeValue(body, 0, { containers: MAX_CONTAINERS }, true);
 }
 
 function decodeValue(value: unknown, depth: number, budget: WalkBudget): unknown {

@@ -7,7 +7,7 @@ import { FoundationError } from '@foundation/core';
 import { Pid } from '../core/pid';
 import { parseRef } from '../core/ref';
 import { decodeReason, encodeReason } from '../core/signals';
-import { decodeBody, encodeBody } from '../core/wire-body';
+import { decodeBody, encodeCheckedBody } from '../core/wire-body';
 import { MailboxFullError } from '../errors/mailbox-full-error';
 import { MalformedSignalError } from '../errors/malformed-signal-error';
 import { UncloneableMessageError } from '../errors/uncloneable-message-error';
@@ -79,7 +79,7 @@ export class ThreadBridge implements RecordBridge {
         pid: this.record.pid.toString(),
         module: this.request.module,
         export: this.request.export,
-        args: encodeBody(this.request.args),
+        args: encodeCheckedBody(this.request.args),
         trapExits: this.request.trapExits,
         name: this.request.name,
       });
@@ -113,9 +113,9 @@ export class ThreadBridge implements RecordBridge {
           body: { type: 'down', ref: message.ref, pid: message.pid.toString(), reason: encodeReason(message.reason) },
         });
       } else if (isTransferEnvelope(message)) {
-        this.worker.post({ k: 'message', id: this.id, body: encodeBody(message.message), cast: message.cast }, message.transfer);
+        this.worker.post({ k: 'message', id: this.id, body: encodeCheckedBody(message.message), cast: message.cast }, message.transfer);
       } else {
-        this.worker.post({ k: 'message', id: this.id, body: encodeBody(message), cast });
+        this.worker.post({ k: 'message', id: this.id, body: encodeCheckedBody(message), cast });
       }
     } catch {
       const body = isTransferEnvelope(message) ? message.message : message;
@@ -132,7 +132,7 @@ export class ThreadBridge implements RecordBridge {
     const ref = this.worker.registerCall(call, this);
     try {
       this.worker.post(
-        { k: 'call', id: this.id, ref, body: encodeBody(call.request), caller: call.caller?.toString() },
+        { k: 'call', id: this.id, ref, body: encodeCheckedBody(call.request), caller: call.caller?.toString() },
         call.transfer,
       );
     } catch (error) {
@@ -348,7 +348,7 @@ export class ThreadBridge implements RecordBridge {
    */
   private postReply(ref: number, ok: boolean, value: unknown): void {
     try {
-      if (ok) this.worker.post({ k: 'reply', ref, ok: true, body: encodeBody(value) });
+      if (ok) this.worker.post({ k: 'reply', ref, ok: true, body: encodeCheckedBody(value) });
       else this.worker.post({ k: 'reply', ref, ok: false, body: FoundationError.from(value).toJSON() });
       return;
     } catch (error) {

@@ -10,7 +10,7 @@ import type { Timer } from '@foundation/core';
 import { Pid } from '../core/pid';
 import { incarnationBase, workerRef } from '../core/ref';
 import { decodeReason, encodeReason } from '../core/signals';
-import { decodeBody, encodeBody } from '../core/wire-body';
+import { decodeBody, encodeCheckedBody } from '../core/wire-body';
 import { UncloneableMessageError } from '../errors/uncloneable-message-error';
 import { UnsupportedError } from '../errors/unsupported-error';
 import { CALL, CAST, DEAD, EXITING, MESSAGE, NONE, RUNNING, STARTING, afterCallback, dispatch, requestStop, runInit, runTerminate } from '../runtime/lifecycle';
@@ -340,7 +340,7 @@ export class ThreadHost implements LifecycleHost<HostedProcess, HostedCall> {
   /** A send from a hosted process; a message structured clone cannot copy throws UncloneableMessageError to the sender. */
   postSend(id: number, to: Destination, message: unknown, cast: boolean, transfer: readonly TransferListItem[] | undefined): void {
     try {
-      this.post({ k: 'send', id, to: encodeDestination(to), body: encodeBody(message), cast }, transfer);
+      this.post({ k: 'send', id, to: encodeDestination(to), body: encodeCheckedBody(message), cast }, transfer);
     } catch (error) {
       throw new UncloneableMessageError(describeDestination(to), 'message', error);
     }
@@ -354,7 +354,7 @@ export class ThreadHost implements LifecycleHost<HostedProcess, HostedCall> {
    */
   postDelayedSend(id: number, to: WireDestination, message: unknown): void {
     try {
-      this.post({ k: 'send', id, to, body: encodeBody(message), cast: false });
+      this.post({ k: 'send', id, to, body: encodeCheckedBody(message), cast: false });
     } catch {
       this.post({ k: 'dead-letter', id, to, reason: 'uncloneable' });
     }
@@ -366,7 +366,7 @@ export class ThreadHost implements LifecycleHost<HostedProcess, HostedCall> {
    */
   postReply(ref: number, ok: boolean, value: unknown, pid: Pid): void {
     try {
-      this.post({ k: 'reply', ref, ok, body: ok ? encodeBody(value) : encodeError(value) });
+      this.post({ k: 'reply', ref, ok, body: ok ? encodeCheckedBody(value) : encodeError(value) });
     } catch (error) {
       this.post({ k: 'reply', ref, ok: false, body: encodeError(new UncloneableMessageError(pid.toString(), 'reply', error)) });
     }
@@ -386,7 +386,7 @@ export class ThreadHost implements LifecycleHost<HostedProcess, HostedCall> {
     const promise = new Promise<unknown>((resolve, reject) => this.calls.set(ref, { resolve, reject }));
     try {
       this.post(
-        { k: 'call', id: process.id, to: encodeDestination(to), ref, body: encodeBody(request), timeout: options?.timeout ?? -1 },
+        { k: 'call', id: process.id, to: encodeDestination(to), ref, body: encodeCheckedBody(request), timeout: options?.timeout ?? -1 },
         options?.transfer,
       );
     } catch (error) {
