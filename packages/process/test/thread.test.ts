@@ -595,6 +595,25 @@ describe('thread isolation', () => {
     for (const live of [pid, neighbour, asker]) runtime.exit(live, 'shutdown');
   }, WAIT);
 
+  it('fails a call at once when the worker’s reply to it names no pid where it says so (review finding)', async () => {
+    // Review finding: the reply was taken off the table before it was decoded, and its decoding
+    // threw: the call waited for its timeout, or for ever with an infinite one.
+    const own = createRuntime({ nodeId: 'node-a' });
+    try {
+      // A worker of its own, so that this call is the worker's first (reference 1).
+      const pid = await own.start(behavior('rawPoster'), { isolation: 'thread', thread: { resourceLimits: { maxOldGenerationSizeMb: 64 } } });
+      const reply = own.call(pid, 'anything', { timeout: Number.POSITIVE_INFINITY }).then(
+        () => undefined,
+        (reason: unknown) => reason,
+      );
+      own.send(pid, { raw: [{ k: 'reply', ref: 1, ok: true, body: { $$pid: 'not a pid' } }] });
+      expect(FoundationError.hasType(await reply, PROCESS_ERROR_CODES.invalidPid)).toBe(true);
+      expect(own.isAlive(pid)).toBe(true);
+    } finally {
+      await own.shutdown();
+    }
+  }, WAIT);
+
   it('forgets calls to a worker that timed out, though the worker never answers them (review finding)', async () => {
     // Each one stayed registered until the worker replied: with a process that never does, the
     // table grew by one entry per call, for good. Now it stays within twice the calls open at once.

@@ -175,8 +175,20 @@ class PoolWorker implements BridgeWorker {
       this.calls.delete(message.ref);
       pending.bridge.callSettled(message.ref);
       const runtime = this.pool.runtime;
-      if (message.ok) runtime.completeCall(pending.call, decodeBody(message.body));
-      else runtime.failCall(pending.call, decodeReason({ error: message.body }));
+      if (!message.ok) {
+        runtime.failCall(pending.call, decodeReason({ error: message.body }));
+        return;
+      }
+      let value: unknown;
+      try {
+        value = decodeBody(message.body);
+      } catch (error) {
+        // A reply that names no pid where it says it does (the worker's own code posted it): the
+        // call is forgotten here already, so it fails now rather than at its timeout, or never.
+        runtime.failCall(pending.call, error);
+        return;
+      }
+      runtime.completeCall(pending.call, value);
       return;
     }
     this.bridges.get(message.id)?.handle(message);
