@@ -73,6 +73,7 @@ export { RuntimeStoppedError } from './errors/runtime-stopped-error';
 export { SupervisorError } from './errors/supervisor-error';
 export type { SupervisorErrorKind } from './errors/supervisor-error';
 export { WorkerCrashedError } from './errors/worker-crashed-error';
+export { ThreadStartTimeoutError } from './errors/thread-start-timeout-error';
 export { MalformedSignalError } from './errors/malformed-signal-error';
 export { InvalidOptionError } from './errors/invalid-option-error';
 export { UnsupportedError } from './errors/unsupported-error';

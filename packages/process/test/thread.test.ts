@@ -6,6 +6,8 @@ import { resolve } from 'node:path';
 import { FoundationError } from '@foundation/core';
 import { PROCESS_ERROR_CODES } from '../src/errors/codes';
 import { WorkerCrashedError } from '../src/errors/worker-crashed-error';
+import { ThreadStartTimeoutError } from '../src/errors/thread-start-timeout-error';
+import { CallExitedError } from '../src/errors/call-exited-error';
 import { InvalidOptionError } from '../src/errors/invalid-option-error';
 import { InvalidPidError } from '../src/errors/invalid-pid-error';
 import type { Pid } from '../src/core/pid';
@@ -16,7 +18,7 @@ import type { RemoteReceiver, RemoteRouter } from '../src/remote/router';
 import { isDownMessage, isExitMessage } from '../src/runtime/system-messages';
 import { NO_REPLY } from '../src/runtime/types';
 import type { ReplyTo, ThreadBehavior } from '../src/runtime/types';
-import { DOCUMENTED_SELF, blockedProcess, lookalikeExit, settle, until } from './support';
+import { DOCUMENTED_SELF, blockedProcess, createManualScheduler, lookalikeExit, settle, until } from './support';
 
 const fixtures = resolve(__dirname, 'fixtures/thread-behaviors.ts');
 const behavior = (name: string): ThreadBehavior => ({ module: fixtures, export: name });
@@ -726,6 +728,95 @@ describe('worker failures', () => {
     expect(runtime.isAlive(pid)).toBe(false);
     await runtime.shutdown();
   }, WAIT);
+});
+
+describe('stuck workers (review finding)', () => {
+  // Review finding: a process spinning in a synchronous loop on a shared worker, once killed,
+  // ended on the main thread, but its worker never read the kill. The pool went on placing
+  // processes there (after the kill it hosted the fewest), whose spawn the worker never
+  // answered, so `start` never settled, and calls to its other processes timed out. The clock
+  // here moves only when told, so the deadlines fire when the test steps it.
+
+  /** Starts a spinner and has it spin; resolves once the worker is stuck in its loop. */
+  async function spinning(runtime: Runtime): Promise<Pid> {
+    const pid = await runtime.start(behavior('spinner'), { isolation: 'thread' });
+    const gate = new Int32Array(new SharedArrayBuffer(8));
+    runtime.send(pid, { gate });
+    await until(() => Atomics.load(gate, 0) === 1, 'the spinner to spin', CROSS_THREAD);
+    return pid;
+  }
+
+  it('places no new process on a worker that has not confirmed a kill: a fresh worker starts and answers', async () => {
+    const clock = createManualScheduler();
+    const runtime = createRuntime({ nodeId: 'node-a', clock, threads: { size: 1 } });
+    const spinner = await spinning(runtime);
+    const stuckThread = (runtime as unknown as { threads: { workers: { threadId: number }[] } }).threads.workers[0]!.threadId;
+    const killed = runtime.whenExited(spinner);
+    runtime.exit(spinner, 'kill');
+    expect(await killed).toBe('killed');
+    const pid = await runtime.start(behavior('counter'), { isolation: 'thread' });
+    const thread = await runtime.call<number>(pid, 'thread', { timeout: Infinity });
+    expect(thread).not.toBe(stuckThread);
+    // The stuck worker does not count towards the size: it is left to its deadline.
+    expect(runtime.stats().threadWorkers).toBe(2);
+    await runtime.shutdown();
+  }, WAIT);
+
+  it('terminates a worker whose kill stays unconfirmed past killTimeoutMs: its other processes exit with WorkerCrashedError, calls to them fail', async () => {
+    const clock = createManualScheduler();
+    const runtime = createRuntime({ nodeId: 'node-a', clock, threads: { size: 1, killTimeoutMs: 1_000 } });
+    const neighbour = await runtime.start(behavior('counter'), { isolation: 'thread' });
+    const spinner = await spinning(runtime);
+    const downs: unknown[] = [];
+    runtime.monitor(neighbour, (down) => downs.push(down.reason));
+    const exit = runtime.whenExited(neighbour);
+    const call = runtime.call(neighbour, 'thread', { timeout: Infinity });
+    const killed = runtime.whenExited(spinner);
+    runtime.exit(spinner, 'kill');
+    expect(await killed).toBe('killed');
+    expect(runtime.isAlive(neighbour)).toBe(true);
+    // The deadline is the one timer left; it fires when the clock reaches it.
+    expect(clock.step()).toBe(true);
+    expect(clock.monotonic()).toBe(1_000);
+    const reason = await exit;
+    expect(reason).toBeInstanceOf(WorkerCrashedError);
+    expect((reason as WorkerCrashedError).message).toMatch(/did not confirm a kill within 1000 ms/);
+    await expect(call).rejects.toBeInstanceOf(CallExitedError);
+    await until(() => downs.length === 1, 'the down', CROSS_THREAD);
+    expect(downs[0]).toBeInstanceOf(WorkerCrashedError);
+    expect(runtime.stats().threadWorkers).toBe(0);
+    await runtime.shutdown();
+  }, WAIT);
+
+  it('fails the start of a process whose worker never answers its spawn after startTimeoutMs, then terminates that worker', async () => {
+    const clock = createManualScheduler();
+    const runtime = createRuntime({ nodeId: 'node-a', clock, threads: { size: 1, startTimeoutMs: 2_000, killTimeoutMs: 1_000 } });
+    const spinner = await spinning(runtime);
+    const spinnerExit = runtime.whenExited(spinner);
+    // Nothing was killed: the spinning worker is the pool's only one and gets the spawn.
+    const start = runtime.start(behavior('counter'), { isolation: 'thread' });
+    expect(clock.step()).toBe(true);
+    expect(clock.monotonic()).toBe(2_000);
+    const error = await start.then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+    expect(error).toBeInstanceOf(ThreadStartTimeoutError);
+    expect((error as ThreadStartTimeoutError).message).toMatch(/did not start on worker thread \d+ within 2000 ms/);
+    // The failed process's kill is not confirmed either: the worker goes at the deadline.
+    expect(runtime.isAlive(spinner)).toBe(true);
+    expect(clock.step()).toBe(true);
+    expect(await spinnerExit).toBeInstanceOf(WorkerCrashedError);
+    await runtime.shutdown();
+  }, WAIT);
+
+  it('validates killTimeoutMs and startTimeoutMs like the other pool options', async () => {
+    for (const threads of [{ killTimeoutMs: 0 }, { killTimeoutMs: Infinity }, { startTimeoutMs: -1 }, { startTimeoutMs: Number.NaN }]) {
+      const runtime = createRuntime({ nodeId: 'node-a', threads });
+      expect(() => runtime.spawn(behavior('counter'), { isolation: 'thread' })).toThrow(InvalidOptionError);
+      await runtime.shutdown();
+    }
+  });
 });
 
 describe('monitor references of worker threads', () => {

@@ -30,6 +30,8 @@ export const PROCESS_ERROR_CODES = Object.freeze({
   noConnection: 5714,
   /** A message, call, reply or spawn argument for another thread that structured clone cannot copy (a function, a symbol, a class with private state), or a call for another node that the transport cannot encode. */
   uncloneableMessage: 5715,
+  /** A thread-isolated process whose worker did not answer its spawn within `threads.startTimeoutMs`. */
+  threadStartTimeout: 5716,
 });
 
 export type ProcessErrorKind = keyof typeof PROCESS_ERROR_CODES;

@@ -68,6 +68,20 @@ export interface ThreadOptions {
   };
   /** Unacknowledged messages the main thread lets a worker process have in flight. Default 256. */
   readonly window?: number;
+  /**
+   * Milliseconds a thread-isolated process has to start: from its spawn to the worker's report
+   * that `init` finished (or failed), worker boot and module load included. Past it the process
+   * exits with ThreadStartTimeoutError (`runtime.start` rejects with it). Default 30,000;
+   * Infinity waits for ever.
+   */
+  readonly startTimeoutMs?: number;
+  /**
+   * Milliseconds a pool worker has to confirm a `kill` it was sent. Until it does, no new process
+   * is placed on it (a process spinning in a synchronous loop keeps a worker from reading its
+   * messages); past it the worker is terminated and the processes still on it exit with
+   * WorkerCrashedError. Default 5,000.
+   */
+  readonly killTimeoutMs?: number;
 }
 
 /**

@@ -44,6 +44,12 @@ export type FromWorker =
   | { readonly k: 'ready' }
   | { readonly k: 'started'; readonly id: number }
   /**
+   * The worker read a `kill` for process `id` (and ended it, if it hosted it still): until this
+   * comes back, the main thread takes the worker for stuck, as a process in a synchronous loop
+   * leaves it, and places no new process on it (thread-pool.ts).
+   */
+  | { readonly k: 'killed'; readonly id: number }
+  /**
    * The process began to exit in the worker for a reason of its own (it stopped itself, or a
    * callback threw or rejected). It handles nothing more, and its terminate waits for the main
    * thread's `exit`, which brings the reason the process exits with: this one, unless an exit
@@ -76,6 +82,7 @@ export type FromWorker =
 const FROM_WORKER_KINDS = new Set([
   'ready',
   'started',
+  'killed',
   'exiting',
   'exited',
   'ack',

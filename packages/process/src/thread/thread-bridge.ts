@@ -4,12 +4,14 @@
 // the bridge only moves messages across and reports the worker's side of the lifecycle.
 import type { TransferListItem } from 'node:worker_threads';
 import { FoundationError } from '@foundation/core';
+import type { Timer } from '@foundation/core';
 import { Pid } from '../core/pid';
 import { parseRef } from '../core/ref';
 import { decodeReason, encodeReason } from '../core/signals';
 import { decodeBody, encodeCheckedBody } from '../core/wire-body';
 import { MailboxFullError } from '../errors/mailbox-full-error';
 import { MalformedSignalError } from '../errors/malformed-signal-error';
+import { ThreadStartTimeoutError } from '../errors/thread-start-timeout-error';
 import { UncloneableMessageError } from '../errors/uncloneable-message-error';
 import { isTransferEnvelope } from '../runtime/envelopes';
 import type { CallEnvelope } from '../runtime/envelopes';
@@ -58,6 +60,8 @@ export class ThreadBridge implements RecordBridge {
   private spawned = false;
   private stopping: (() => void) | null = null;
   private starting: { resolve: (state: unknown) => void; reject: (reason: unknown) => void } | null = null;
+  /** Fails the start once the worker has not answered the spawn within `startTimeoutMs`. */
+  private startTimer: Timer | null = null;
   private readonly calls = new Set<number>();
 
   constructor(
@@ -65,6 +69,7 @@ export class ThreadBridge implements RecordBridge {
     readonly record: ProcessRecord,
     private readonly request: ThreadSpawnRequest,
     private readonly window: number,
+    private readonly startTimeoutMs: number,
   ) {}
 
   get id(): number {
@@ -91,7 +96,21 @@ export class ThreadBridge implements RecordBridge {
     this.spawned = true;
     return new Promise((resolve, reject) => {
       this.starting = { resolve, reject };
+      // A worker that never answers (stuck in a synchronous loop) would leave `start` pending for
+      // good: the process exits with ThreadStartTimeoutError instead, and its kill, which the
+      // worker does not confirm, has the pool terminate that worker after `killTimeoutMs`.
+      this.startTimer = this.record.runtime.clock.setTimer(this.startTimeoutMs, () => {
+        this.startTimer = null;
+        const starting = this.starting;
+        this.starting = null;
+        starting?.reject(new ThreadStartTimeoutError(this.record.pid.toString(), this.worker.threadId, this.startTimeoutMs));
+      });
     });
+  }
+
+  private clearStartTimer(): void {
+    this.startTimer?.cancel();
+    this.startTimer = null;
   }
 
   /**
@@ -183,6 +202,7 @@ export class ThreadBridge implements RecordBridge {
 
   /** The worker reports the process started. */
   started(): void {
+    this.clearStartTimer();
     const starting = this.starting;
     this.starting = null;
     starting?.resolve(undefined);
@@ -209,6 +229,7 @@ export class ThreadBridge implements RecordBridge {
   /** The worker reports the process ended, with `reason` (or the worker itself died). */
   exited(reason: unknown): void {
     this.exitedInWorker = true;
+    this.clearStartTimer();
     // No callback of the process runs in the worker any more, and a worker that died in one
     // never sends its `release` (nor does one whose callback threw, or whose terminate asked
     // for a link: this reason wins): an exit held for it would wait for good.
@@ -230,6 +251,7 @@ export class ThreadBridge implements RecordBridge {
 
   /** RecordBridge: the proxy is dead. */
   onExit(): void {
+    this.clearStartTimer();
     if (this.spawned && !this.exitedInWorker) this.worker.post({ k: 'kill', id: this.id });
     for (const ref of this.calls) this.worker.forgetCall(ref);
     this.calls.clear();

@@ -433,6 +433,9 @@ export class ThreadHost implements LifecycleHost<HostedProcess, HostedCall> {
         return;
       }
       case 'kill': {
+        // Confirmed whatever it finds: the main thread waits for this to learn that the worker
+        // still reads its messages (a process spinning in a synchronous loop stops it doing so).
+        this.post({ k: 'killed', id: message.id });
         const process = this.processes.get(message.id);
         if (process === undefined) {
           this.killedEarly.add(message.id);

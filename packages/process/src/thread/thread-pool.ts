@@ -4,17 +4,25 @@
 // error, out of memory, exit) takes its processes with it: each exits with WorkerCrashedError,
 // so links and monitors fire and supervisors restart them, and the pool replaces the worker on
 // the next spawn.
+//
+// A worker confirms every `kill` it reads (`killed`). One with a kill not yet confirmed may be
+// stuck, a process on it spinning in a synchronous loop, and takes no new process: the pool
+// starts another instead, as such a worker does not count towards the size. One that still has
+// not confirmed after `killTimeoutMs` is terminated, and the processes on it exit with
+// WorkerCrashedError. One that confirms while the pool has its size without it retires: it
+// takes no new process and stops once the last of its own has gone.
 import { availableParallelism } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ResourceLimits, TransferListItem } from 'node:worker_threads';
+import type { Timer } from '@foundation/core';
 import { InvalidOptionError } from '../errors/invalid-option-error';
 import { WorkerCrashedError } from '../errors/worker-crashed-error';
 import { decodeBody } from '../core/wire-body';
 import { decodeReason } from '../core/signals';
 import type { CallEnvelope } from '../runtime/envelopes';
-import { positiveInteger, resolveMailbox } from '../runtime/options';
+import { positiveInteger, positiveNumber, resolveMailbox } from '../runtime/options';
 import type { ThreadOptions } from '../runtime/options';
 import { ProcessRecord } from '../runtime/process-record';
 import type { RuntimeImpl } from '../runtime/runtime';
@@ -63,7 +71,17 @@ class PoolWorker implements BridgeWorker {
   private sweepCallsAt = MIN_CALL_SWEEP;
   private nextCallRef = 1;
   private failure: unknown = undefined;
+  /** Why the pool terminated this worker while it hosted processes (their crash detail). */
+  private terminatedFor: string | undefined = undefined;
+  /** Processes this worker was told to kill and has not confirmed (`killed`) yet. */
+  private readonly unconfirmedKills = new Set<number>();
+  /** Terminates the worker once the kills it has not confirmed are `killTimeoutMs` old. */
+  private killTimer: Timer | null = null;
+  /** The worker posted `ready`: its entry is loaded and it reads its messages. */
+  private ready = false;
   alive = true;
+  /** A pool worker the pool has more than its size without: it takes no new process and stops once empty. */
+  retiring = false;
   private referenced = false;
 
   constructor(
@@ -103,6 +121,50 @@ class PoolWorker implements BridgeWorker {
     if (!this.alive) return;
     // The transfer list moves ArrayBuffers: after this call they are detached in the sender.
     this.worker.postMessage(message, transfer === undefined ? undefined : [...transfer]);
+    if (message.k === 'kill') {
+      this.unconfirmedKills.add(message.id);
+      this.armKillTimer();
+    }
+  }
+
+  /**
+   * Counts from the kill, or from the worker's `ready` if it was still booting (loading its entry
+   * through tsx, say), since only then does it read its messages.
+   */
+  private armKillTimer(): void {
+    if (!this.ready || this.killTimer !== null || !this.draining) return;
+    this.killTimer = this.pool.runtime.clock.setTimer(this.pool.killTimeoutMs, () => this.killUnconfirmed());
+  }
+
+  /** A kill is not yet confirmed: the worker may be stuck, and takes no new process. */
+  get draining(): boolean {
+    return this.unconfirmedKills.size > 0;
+  }
+
+  /** Takes new processes: neither a kill to confirm nor retiring. */
+  get accepting(): boolean {
+    return this.alive && !this.draining && !this.retiring;
+  }
+
+  private killConfirmed(id: number): void {
+    if (!this.unconfirmedKills.delete(id)) return;
+    this.killTimer?.cancel();
+    this.killTimer = null;
+    // The worker reads its messages: those kills still to confirm were posted after this one,
+    // and get a whole deadline from now.
+    if (this.draining) {
+      this.armKillTimer();
+      return;
+    }
+    this.pool.recovered(this);
+  }
+
+  private killUnconfirmed(): void {
+    this.killTimer = null;
+    if (!this.alive) return;
+    this.terminatedFor = `did not confirm a kill within ${this.pool.killTimeoutMs} ms (stuck in a synchronous loop?), terminated`;
+    this.pool.runtime.emit(['foundation', 'process', 'worker-unresponsive'], { processes: this.bridges.size }, { threadId: this.threadId });
+    void this.terminate();
   }
 
   registerCall(call: CallEnvelope, bridge: ThreadBridge): number {
@@ -144,12 +206,14 @@ class PoolWorker implements BridgeWorker {
     if (this.bridges.size === 0 && this.referenced) {
       this.worker.unref();
       this.referenced = false;
-      if (this.dedicated) void this.terminate();
+      if (this.dedicated || (this.retiring && !this.draining)) void this.terminate();
     }
   }
 
   terminate(): Promise<number> {
     this.alive = false;
+    this.killTimer?.cancel();
+    this.killTimer = null;
     this.pool.forget(this);
     return this.worker.terminate();
   }
@@ -168,7 +232,15 @@ class PoolWorker implements BridgeWorker {
   }
 
   private dispatch(message: FromWorker): void {
-    if (message.k === 'ready') return;
+    if (message.k === 'ready') {
+      this.ready = true;
+      this.armKillTimer();
+      return;
+    }
+    if (message.k === 'killed') {
+      this.killConfirmed(message.id);
+      return;
+    }
     if (message.k === 'reply') {
       const pending = this.calls.get(message.ref);
       if (pending === undefined) return;
@@ -197,12 +269,14 @@ class PoolWorker implements BridgeWorker {
   private exited(code: number): void {
     const wasAlive = this.alive;
     this.alive = false;
+    this.killTimer?.cancel();
+    this.killTimer = null;
     this.pool.forget(this);
     const bridges = [...this.bridges.values()];
     this.bridges.clear();
     this.calls.clear();
     if (bridges.length === 0) return;
-    const detail = this.failure !== undefined ? describe(this.failure) : wasAlive ? `exited with code ${code}` : 'terminated';
+    const detail = this.failure !== undefined ? describe(this.failure) : (this.terminatedFor ?? (wasAlive ? `exited with code ${code}` : 'terminated'));
     const reason = new WorkerCrashedError(this.threadId, detail, {
       exitCode: code,
       ...(this.failure === undefined ? {} : { cause: this.failure }),
@@ -231,6 +305,8 @@ class ThreadPoolImpl implements ThreadPool {
   readonly workerSetup: WorkerSetup;
   private readonly size: number;
   private readonly window: number;
+  readonly startTimeoutMs: number;
+  readonly killTimeoutMs: number;
   private readonly resourceLimits: ResourceLimits | undefined;
   private readonly workers: PoolWorker[] = [];
   private readonly dedicated = new Set<PoolWorker>();
@@ -243,6 +319,8 @@ class ThreadPoolImpl implements ThreadPool {
   ) {
     this.size = positiveInteger('threads.size', options.size, Math.max(1, availableParallelism()));
     this.window = positiveInteger('threads.window', options.window, 256);
+    this.startTimeoutMs = positiveNumber('threads.startTimeoutMs', options.startTimeoutMs, 30_000, true);
+    this.killTimeoutMs = positiveNumber('threads.killTimeoutMs', options.killTimeoutMs, 5_000);
     this.resourceLimits = options.resourceLimits;
     const fallback = defaultWorkerEntry();
     const entry = options.entry === undefined ? fallback.entry : options.entry instanceof URL ? fileURLToPath(options.entry) : options.entry;
@@ -267,6 +345,7 @@ class ThreadPoolImpl implements ThreadPool {
       record,
       { module: target.module, export: target.export, args: options.args, trapExits: options.trapExits === true, name: options.name },
       this.window,
+      this.startTimeoutMs,
     );
     record.bridge = bridge;
     worker.attach(bridge);
@@ -280,12 +359,33 @@ class ThreadPoolImpl implements ThreadPool {
     }
   }
 
-  /** The least loaded pool worker, starting one while the pool is below its size. */
+  /**
+   * The least loaded pool worker that takes new processes, starting one while fewer than the
+   * size do: a worker with a kill not yet confirmed (draining) or retiring counts for nothing.
+   */
   private pick(): PoolWorker {
-    if (this.workers.length < this.size) return this.start(false, this.resourceLimits);
-    let best = this.workers[0]!;
-    for (const worker of this.workers) if (worker.bridges.size < best.bridges.size) best = worker;
+    let best: PoolWorker | undefined;
+    let accepting = 0;
+    for (const worker of this.workers) {
+      if (!worker.accepting) continue;
+      accepting += 1;
+      if (best === undefined || worker.bridges.size < best.bridges.size) best = worker;
+    }
+    if (best === undefined || accepting < this.size) return this.start(false, this.resourceLimits);
     return best;
+  }
+
+  /**
+   * `worker` confirmed its last kill. A pool already at its size without it (a worker was started
+   * in its place) retires it: it takes no new process, and stops now if empty, else once it is.
+   */
+  recovered(worker: PoolWorker): void {
+    if (worker.dedicated || !worker.alive) return;
+    let others = 0;
+    for (const other of this.workers) if (other !== worker && other.accepting) others += 1;
+    if (others < this.size) return;
+    worker.retiring = true;
+    if (worker.bridges.size === 0) void worker.terminate();
   }
 
   private start(dedicated: boolean, limits: ResourceLimits | undefined): PoolWorker {
