@@ -73,14 +73,20 @@ async function until(predicate: () => boolean, what: string): Promise<void> {
   }
 }
 
+/** A thread with one socket dialed through it to a fresh server, open. */
+async function opened(): Promise<{ socketThread: SocketThread; failures: unknown[]; socket: ThreadSocket; received: Received; peer: WebSocket }> {
+  const { url, accepted } = await server();
+  const { thread: socketThread, failures } = thread();
+  const socket = socketThread.dial(url, dialOptions, () => undefined);
+  const received = collect(socket);
+  const peer = await accepted;
+  await until(() => received.events.includes('open'), 'open');
+  return { socketThread, failures, socket, received, peer };
+}
+
 describe('SocketThread', () => {
   it('delivers frames in order and intact, CHUNK frames through the ring (wrapping around it several times) and the rest as copies', async () => {
-    const { url, accepted } = await server();
-    const { thread: socketThread, failures } = thread();
-    const socket = socketThread.dial(url, dialOptions, () => undefined);
-    const received = collect(socket);
-    const peer = await accepted;
-    await until(() => received.events.includes('open'), 'open');
+    const { failures, socket, received, peer } = await opened();
     expect(socket.readyState).toBe(SOCKET_STATE.open);
     const sent: Buffer[] = [];
     // About five times the ring in CHUNK frames of assorted sizes, some above the ring's frame
@@ -101,12 +107,7 @@ describe('SocketThread', () => {
   });
 
   it('holds frames while paused, lets the thread wait for ring space, and delivers everything in order on resume', async () => {
-    const { url, accepted } = await server();
-    const { thread: socketThread } = thread();
-    const socket = socketThread.dial(url, dialOptions, () => undefined);
-    const received = collect(socket);
-    const peer = await accepted;
-    await until(() => received.events.includes('open'), 'open');
+    const { socket, received, peer } = await opened();
     socket.pause();
     // Three rings' worth while the main thread releases nothing: the thread fills the ring,
     // then waits with the rest (and stops reading its socket).
@@ -120,14 +121,9 @@ describe('SocketThread', () => {
   });
 
   it('sends corked frames in one batch, may reuse them once written, and closes with the code it was given', async () => {
-    const { url, accepted } = await server();
-    const { thread: socketThread } = thread();
-    const socket = socketThread.dial(url, dialOptions, () => undefined);
-    const received = collect(socket);
-    const peer = await accepted;
+    const { socketThread, socket, received, peer } = await opened();
     const atPeer: Buffer[] = [];
     peer.on('message', (data: Buffer) => atPeer.push(data));
-    await until(() => received.events.includes('open'), 'open');
     const reused = Buffer.from('first');
     let written = 0;
     socket.cork();
@@ -162,12 +158,10 @@ describe('SocketThread', () => {
   });
 
   it('closes every socket (1006) when the thread is stopped, and dials again with a new thread', async () => {
-    const { url, accepted } = await server();
-    const { thread: socketThread } = thread();
-    const socket = socketThread.dial(url, dialOptions, () => undefined);
-    const received = collect(socket);
-    await accepted;
-    await until(() => received.events.includes('open'), 'open');
+    const { socketThread, received, peer: first } = await opened();
+    // Copies read before the stop: the main thread's count of released cost is not 0.
+    first.send(frame(FRAME_TYPES.block, 1, 100));
+    await until(() => received.frames.length === 1, 'a copy on the first thread');
     await socketThread.stop();
     expect(received.events.at(-1)).toBe('close 1006 socket thread stopped');
     const second = await server();
@@ -176,17 +170,14 @@ describe('SocketThread', () => {
     const peer = await second.accepted;
     await until(() => receivedAgain.events.includes('open'), 'open again');
     peer.send(frame(CHUNK, 7, 100));
-    await until(() => receivedAgain.frames.length === 1, 'a frame on the new thread');
-    expect(receivedAgain.frames[0]!.readUInt32BE(1)).toBe(7);
+    // A copy too: the new thread counts its cost from 0, as the main thread must.
+    peer.send(frame(FRAME_TYPES.block, 8, 100));
+    await until(() => receivedAgain.frames.length === 2, 'frames on the new thread');
+    expect(receivedAgain.frames.map((bytes) => bytes.readUInt32BE(1))).toEqual([7, 8]);
   });
 
   it('reads the frames that came before a close first, when the close comes while reads are paused', async () => {
-    const { url, accepted } = await server();
-    const { thread: socketThread } = thread();
-    const socket = socketThread.dial(url, dialOptions, () => undefined);
-    const received = collect(socket);
-    const peer = await accepted;
-    await until(() => received.events.includes('open'), 'open');
+    const { socket, received, peer } = await opened();
     socket.pause();
     for (let index = 0; index < 3; index += 1) peer.send(frame(CHUNK, index, 1_000));
     peer.send(frame(FRAME_TYPES.block, 3, 2_000));
@@ -200,12 +191,7 @@ describe('SocketThread', () => {
   });
 
   it('drops, without failing, what a stopped thread still had on its way to the main thread', async () => {
-    const { url, accepted } = await server();
-    const { thread: socketThread, failures } = thread();
-    const socket = socketThread.dial(url, dialOptions, () => undefined);
-    const received = collect(socket);
-    const peer = await accepted;
-    await until(() => received.events.includes('open'), 'open');
+    const { socketThread, failures, received, peer } = await opened();
     for (let index = 0; index < 200; index += 1) peer.send(frame(index % 2 === 0 ? CHUNK : FRAME_TYPES.block, index, 60_000));
     await until(() => received.frames.length > 0, 'the first frames');
     await socketThread.stop();

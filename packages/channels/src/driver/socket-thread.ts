@@ -59,21 +59,27 @@ type Delivery =
   | { readonly held: Held; readonly offset: number; readonly length: number; readonly assembled: Assembled | undefined }
   | { readonly held: Held; readonly data: Buffer; readonly isBinary: boolean; readonly offset?: undefined };
 
+/** One start of the thread and the shared memory it writes: what a restart replaces whole. */
+interface Running {
+  readonly worker: Worker;
+  readonly ring: SharedArrayBuffer;
+  readonly control: Int32Array;
+  /** Frames not yet released, oldest first. */
+  readonly held: Held[];
+  /** Ring bytes and cost released from the front of `held`, modulo 2^32 (RELEASED, RELEASED_COST). */
+  released: number;
+  releasedCost: number;
+}
+
 export class SocketThread {
-  private worker: Worker | undefined;
-  private ring: SharedArrayBuffer | undefined;
-  private control: Int32Array | undefined;
+  private running: Running | undefined;
   private readonly sockets = new Map<number, ThreadSocket>();
   private nextId = 1;
-  /** Ring frames not yet released, oldest first; `released` counts what left the front. */
-  private readonly held: Held[] = [];
-  private released = 0;
-  private releasedCost = 0;
 
   constructor(private readonly options: SocketThreadOptions) {}
 
-  get running(): boolean {
-    return this.worker !== undefined;
+  get started(): boolean {
+    return this.running !== undefined;
   }
 
   /** Sockets open or opening through the thread. */
@@ -82,7 +88,7 @@ export class SocketThread {
   }
 
   dial(url: string, dialOptions: DialOptions, upgraded: (certificate: unknown) => void): ThreadSocket {
-    const worker = this.worker ?? this.start();
+    const worker = (this.running ?? this.start()).worker;
     const id = this.nextId;
     this.nextId += 1;
     const socket = new ThreadSocket(this, id, dialOptions.maxPayload, upgraded);
@@ -93,46 +99,47 @@ export class SocketThread {
 
   /** Ends the thread; its sockets close (1006) first, as at a crash. Resolves once it is gone. */
   async stop(): Promise<void> {
-    const worker = this.worker;
-    if (worker === undefined) return;
+    const running = this.running;
+    if (running === undefined) return;
     this.detach('socket thread stopped');
-    await worker.terminate();
+    await running.worker.terminate();
   }
 
   post(message: unknown[]): void {
-    this.worker?.postMessage(message);
+    this.running?.worker.postMessage(message);
   }
 
   /** A view of a frame in the ring: read it before `release`. */
   view(offset: number, length: number): Buffer {
-    return Buffer.from(this.ring!, offset, length);
+    return Buffer.from(this.running!.ring, offset, length);
   }
 
   release(held: Held): void {
     held.done = true;
+    // A frame of a thread that is gone was in its ring, gone with it.
+    const running = this.running;
+    if (running === undefined) return;
     let advanced = 0;
     let cost = 0;
-    while (this.held.length > 0 && this.held[0]!.done) {
-      const front = this.held.shift()!;
+    while (running.held.length > 0 && running.held[0]!.done) {
+      const front = running.held.shift()!;
       advanced += front.advance;
       cost += front.cost;
     }
     if (advanced === 0 && cost === 0) return;
-    this.released = (this.released + advanced) >>> 0;
-    this.releasedCost = (this.releasedCost + cost) >>> 0;
-    const control = this.control;
-    // The thread this frame came from is gone (its ring with it).
-    if (control === undefined) return;
-    Atomics.store(control, RELEASED, this.released | 0);
-    Atomics.store(control, RELEASED_COST, this.releasedCost | 0);
-    if (Atomics.compareExchange(control, WAITING, 1, 0) === 1) this.post([TO_THREAD.space]);
+    running.released = (running.released + advanced) >>> 0;
+    running.releasedCost = (running.releasedCost + cost) >>> 0;
+    const control = running.control;
+    Atomics.store(control, RELEASED, running.released | 0);
+    Atomics.store(control, RELEASED_COST, running.releasedCost | 0);
+    if (Atomics.compareExchange(control, WAITING, 1, 0) === 1) running.worker.postMessage([TO_THREAD.space]);
   }
 
   forget(id: number): void {
     this.sockets.delete(id);
   }
 
-  private start(): Worker {
+  private start(): Running {
     const ring = new SharedArrayBuffer(RING_BYTES);
     const control = new SharedArrayBuffer(12);
     const workerData: SocketThreadData = {
@@ -152,55 +159,53 @@ export class SocketThread {
       : new Worker(entry, { workerData });
     // The sockets it runs keep the process alive as long as the transport does; the thread alone does not.
     worker.unref();
-    this.worker = worker;
-    this.ring = ring;
-    this.control = new Int32Array(control);
-    this.held.length = 0;
-    this.released = 0;
+    const running: Running = { worker, ring, control: new Int32Array(control), held: [], released: 0, releasedCost: 0 };
+    this.running = running;
     // A thread stopped or gone may still have messages queued: they concern no socket of now.
     worker.on('message', (message: unknown[]) => {
-      if (this.worker === worker) this.receive(message);
+      if (this.running === running) this.receive(running, message);
     });
     worker.on('error', (error) => {
-      if (this.worker !== worker) return;
+      if (this.running !== running) return;
       this.detach(`socket thread failed: ${error instanceof Error ? error.message : String(error)}`);
       this.options.onFailure(error);
     });
     worker.on('exit', (code) => {
-      if (this.worker !== worker) return;
+      if (this.running !== running) return;
       this.detach(`socket thread exited with code ${code}`);
       this.options.onFailure(new Error(`socket thread exited with code ${code}`));
     });
-    return worker;
+    return running;
   }
 
   /** The thread is gone: each of its sockets closes, as a connection that broke. */
   private detach(reason: string): void {
-    this.worker = undefined;
-    this.ring = undefined;
-    this.control = undefined;
-    this.held.length = 0;
+    this.running = undefined;
     const sockets = [...this.sockets.values()];
     this.sockets.clear();
     for (const socket of sockets) socket.closed(1006, reason);
   }
 
-  private receive(message: unknown[]): void {
+  /** Records a frame handed over, in order; one for a socket gone already is released at once. */
+  private hold(running: Running, socket: ThreadSocket | undefined, advance: number, cost: number): Held {
+    const held: Held = { advance, cost, done: false };
+    running.held.push(held);
+    if (socket === undefined) this.release(held);
+    return held;
+  }
+
+  private receive(running: Running, message: unknown[]): void {
     const socket = this.sockets.get(message[1] as number);
     switch (message[0]) {
       case TO_MAIN.frame: {
-        const held: Held = { advance: message[4] as number, cost: message[5] as number, done: false };
-        this.held.push(held);
-        if (socket === undefined) this.release(held);
-        else socket.arrived({ held, offset: message[2] as number, length: message[3] as number, assembled: assembledOf(message) });
+        const held = this.hold(running, socket, message[4] as number, message[5] as number);
+        socket?.arrived({ held, offset: message[2] as number, length: message[3] as number, assembled: assembledOf(message) });
         return;
       }
       case TO_MAIN.copy: {
+        const held = this.hold(running, socket, 0, message[4] as number);
         const data = message[2] as Uint8Array;
-        const held: Held = { advance: 0, cost: message[4] as number, done: false };
-        this.held.push(held);
-        if (socket === undefined) this.release(held);
-        else socket.arrived({ held, data: Buffer.from(data.buffer, data.byteOffset, data.byteLength), isBinary: message[3] as boolean });
+        socket?.arrived({ held, data: Buffer.from(data.buffer, data.byteOffset, data.byteLength), isBinary: message[3] as boolean });
         return;
       }
       case TO_MAIN.open:
@@ -358,7 +363,7 @@ export class ThreadSocket implements FrameSocket {
     if (this.readyState === SOCKET_STATE.closed) return;
     // Frames that came before the close are read first, as ws does, once reads resume; not
     // when the thread is gone (its ring with it).
-    if (this.waiting.length > 0 && this.paused && this.thread.running) {
+    if (this.waiting.length > 0 && this.paused && this.thread.started) {
       this.closeAfterWaiting = { code, reason };
       return;
     }
