@@ -1,8 +1,9 @@
 // What a Connection needs of its WebSocket, so that one can be ws's own (on this thread) or one
 // that a socket thread reads and writes (socket-thread.ts). Events go to one set of listeners,
 // the connection's; ws's own socket hands them over without a layer in between.
-import type { WebSocket } from 'ws';
+import type { ClientOptions, WebSocket } from 'ws';
 import type { Assembled } from '../core/reassembly';
+import type { DialOptions } from './socket-thread-protocol';
 
 export type { Assembled } from '../core/reassembly';
 
@@ -61,6 +62,28 @@ export function capWsMessages(socket: WebSocket, bytes: number): number | undefi
   const previous = receiver._maxPayload;
   receiver._maxPayload = bytes;
   return previous;
+}
+
+/** ws's `generateMask`: leaves the key all zero. */
+const zeroMask = (mask: Buffer): void => {
+  mask.fill(0);
+};
+
+/** ws's options for a dial, on this thread or in the socket thread. */
+export function wsClientOptions(options: DialOptions): ClientOptions {
+  return {
+    perMessageDeflate: false,
+    // Unless asked to mask: an all-zero masking key, which ws then skips (no copy and XOR of
+    // every frame sent). Masking protects intermediaries from bytes that a browser script
+    // chose (RFC 6455, section 10.3); these peers are authenticated nodes, not browsers, and
+    // wss makes it moot.
+    ...(options.mask ? {} : { generateMask: zeroMask }),
+    maxPayload: options.maxPayload,
+    skipUTF8Validation: true,
+    followRedirects: false,
+    handshakeTimeout: options.handshakeTimeout,
+    ...options.tls,
+  };
 }
 
 interface CorkableSocket {

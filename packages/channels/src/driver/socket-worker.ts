@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { WebSocket } from 'ws';
 import { readChunkHeader } from '../core/frames';
-import { capWsMessages } from './frame-socket';
+import { WsFrameSocket, capWsMessages, wsClientOptions } from './frame-socket';
 import { RELEASED, RELEASED_COST, TO_MAIN, TO_THREAD, WAITING } from './socket-thread-protocol';
 import type { DialOptions, SocketThreadData } from './socket-thread-protocol';
 
@@ -24,6 +24,8 @@ interface Assembly {
 
 interface SocketState {
   readonly ws: WebSocket;
+  /** The same socket, for writes in one batch (cork, uncork). */
+  readonly writer: WsFrameSocket;
   readonly handshakeCap: number;
   /** The handshake finished (the main thread lifted the cap): messages may be assembled. */
   open: boolean;
@@ -48,10 +50,6 @@ let head = 0;
 let costSent = 0;
 /** Bytes of the messages being assembled, all sockets. */
 let assembling = 0;
-
-const zeroMask = (mask: Buffer): void => {
-  mask.fill(0);
-};
 
 /** Writes one frame to the ring; false when it does not fit until the main thread releases more. */
 function toRing(id: number, data: Buffer, cost: number, assembled?: AssembledChunk): boolean {
@@ -189,17 +187,8 @@ function onMessage(id: number, state: SocketState, data: Buffer, isBinary: boole
 }
 
 function dial(id: number, url: string, options: DialOptions): void {
-  const socket = new WebSocket(url, {
-    perMessageDeflate: false,
-    ...(options.mask ? {} : { generateMask: zeroMask }),
-    maxPayload: options.maxPayload,
-    skipUTF8Validation: true,
-    followRedirects: false,
-    handshakeTimeout: options.handshakeTimeout,
-    ...(options.tls ?? {}),
-  });
-  socket.binaryType = 'nodebuffer';
-  const state: SocketState = { ws: socket, handshakeCap: options.handshakeCap, open: false, noAssembly: false, closing: false, assembly: undefined };
+  const socket = new WebSocket(url, wsClientOptions(options));
+  const state: SocketState = { ws: socket, writer: new WsFrameSocket(socket), handshakeCap: options.handshakeCap, open: false, noAssembly: false, closing: false, assembly: undefined };
   sockets.set(id, state);
   let certificate: unknown = null;
   if (options.tls !== undefined) {
@@ -226,12 +215,12 @@ function dial(id: number, url: string, options: DialOptions): void {
   });
 }
 
-function send(socket: WebSocket, frames: readonly Uint8Array[]): void {
-  if (socket.readyState !== WebSocket.OPEN) return;
-  const raw = (socket as unknown as { _socket?: { cork?: () => void; uncork?: () => void } })._socket;
-  raw?.cork?.();
-  for (const frame of frames) socket.send(frame);
-  raw?.uncork?.();
+function send(state: SocketState, frames: readonly Uint8Array[]): void {
+  if (state.ws.readyState !== WebSocket.OPEN) return;
+  const { writer } = state;
+  writer.cork();
+  for (const frame of frames) writer.send(frame);
+  writer.uncork();
 }
 
 port.on('message', (message: unknown[]) => {
@@ -250,7 +239,7 @@ port.on('message', (message: unknown[]) => {
   const socket = state.ws;
   switch (op) {
     case TO_THREAD.send:
-      send(socket, message[2] as Uint8Array[]);
+      send(state, message[2] as Uint8Array[]);
       return;
     case TO_THREAD.ping:
       if (socket.readyState === WebSocket.OPEN) socket.ping();

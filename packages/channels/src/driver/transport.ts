@@ -41,7 +41,7 @@ import { clusterKey } from './cluster-key';
 import type { NodeIdBinding } from './certificate-identity';
 import { Connection, capToHandshakeFrames, closeReason } from './connection';
 import type { ConnectionCallbacks, LocalIdentity, Refusal } from './connection';
-import { WsFrameSocket } from './frame-socket';
+import { WsFrameSocket, wsClientOptions } from './frame-socket';
 import type { FrameSocket } from './frame-socket';
 import { SocketThread } from './socket-thread';
 import type { DialOptions } from './socket-thread-protocol';
@@ -175,10 +175,15 @@ function randomEpoch(): number {
   return epoch;
 }
 
-/** ws's `generateMask`: leaves the key all zero. */
-const zeroMask = (mask: Buffer): void => {
-  mask.fill(0);
-};
+/** `value` survives a structured clone (what crossing to a worker thread takes). */
+function cloneable(value: unknown): boolean {
+  try {
+    structuredClone(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** A connection busy with frames is still pinged once per this many heartbeat intervals, for round-trip samples. */
 const RTT_SAMPLE_INTERVALS = 10;
@@ -307,33 +312,22 @@ export function createTransport(options: TransportOptions): Transport {
   let socketThreadFailures = 0;
   // Connections (lanes) of `thread` channels: dialed, their sockets run in the socket thread.
   const threadConnections = layout.connectionOfLane.map((connection, lane) => layout.mode === 'per-channel' && channels[layout.channelOfLane[lane]!]!.thread && connection === lane);
-  const socketThread = threadConnections.includes(true)
-    ? new SocketThread({
-        ringFrameType: FRAME_TYPES.chunk,
-        // Chunked messages of `thread` channels; the main thread checks each against its channel and budget.
-        assembleCaps: channels.map((channel) => (channel.thread ? Math.min(channel.maxMessageBytes + MAX_META_BYTES, limits.maxReassemblyBytes) : 0)),
-        assembleBudget: limits.maxReassemblyBytes,
-        onFailure: (error) => {
-          socketThreadFailures += 1;
-          telemetry(['channels', 'socket-thread', 'failed'], { count: 1 }, { reason: error instanceof Error ? error.message : String(error) });
-        },
-      })
-    : undefined;
-  let threadDialOptionsResolved: DialOptions | null | undefined;
-  /** What the socket thread dials with; null (dial on this thread) when the TLS options cannot be copied to it. */
-  const threadDialOptions = (): DialOptions | undefined => {
-    if (threadDialOptionsResolved === undefined) {
-      const candidate: DialOptions = { mask: maskFrames, maxPayload, handshakeTimeout: timing.handshakeTimeoutMs, handshakeCap: MAX_HANDSHAKE_FRAME_BYTES, tls: dialTls };
-      try {
-        structuredClone(candidate);
-        threadDialOptionsResolved = candidate;
-      } catch {
-        // A function or other value that cannot cross to another thread among security.tls.extra.
-        threadDialOptionsResolved = null;
-      }
-    }
-    return threadDialOptionsResolved ?? undefined;
-  };
+  /** How this node dials, on this thread or in the socket thread. */
+  const dialOptions: DialOptions = { mask: maskFrames, maxPayload, handshakeTimeout: timing.handshakeTimeoutMs, handshakeCap: MAX_HANDSHAKE_FRAME_BYTES, tls: dialTls };
+  // No thread when the dial options cannot be copied to one (a function among security.tls.extra).
+  const socketThread =
+    threadConnections.includes(true) && cloneable(dialOptions)
+      ? new SocketThread({
+          ringFrameType: FRAME_TYPES.chunk,
+          // Chunked messages of `thread` channels; the main thread checks each against its channel and budget.
+          assembleCaps: channels.map((channel) => (channel.thread ? Math.min(channel.maxMessageBytes + MAX_META_BYTES, limits.maxReassemblyBytes) : 0)),
+          assembleBudget: limits.maxReassemblyBytes,
+          onFailure: (error) => {
+            socketThreadFailures += 1;
+            telemetry(['channels', 'socket-thread', 'failed'], { count: 1 }, { reason: error instanceof Error ? error.message : String(error) });
+          },
+        })
+      : undefined;
 
   const links = new Map<string, Link>();
 
@@ -821,26 +815,13 @@ export function createTransport(options: TransportOptions): Transport {
   function openDial(url: string, session: string, index: number, expectedPeer: string | undefined, link: Link | undefined): Connection {
     // A lane of a `thread` channel, dialed by a link (not a probe's connection 0, which may
     // become any session's): its socket runs in the socket thread, unless its options cannot go there.
-    const thread = link !== undefined && socketThread !== undefined && threadConnections[index] === true ? threadDialOptions() : undefined;
     let socket: FrameSocket;
-    if (thread !== undefined) {
-      socket = socketThread!.dial(url, thread, (certificate) => {
+    if (link !== undefined && socketThread !== undefined && threadConnections[index] === true) {
+      socket = socketThread.dial(url, dialOptions, (certificate) => {
         connection.peerCertificate = certificate as PeerCertificate;
       });
     } else {
-      const ws = new WebSocket(url, {
-        perMessageDeflate: false,
-        // Unless asked to mask: an all-zero masking key, which ws then skips (no copy and XOR of
-        // every frame sent). Masking protects intermediaries from bytes that a browser script
-        // chose (RFC 6455, section 10.3); these peers are authenticated nodes, not browsers, and
-        // wss makes it moot.
-        ...(maskFrames ? {} : { generateMask: zeroMask }),
-        maxPayload,
-        skipUTF8Validation: true,
-        followRedirects: false,
-        handshakeTimeout: timing.handshakeTimeoutMs,
-        ...dialTls,
-      });
+      const ws = new WebSocket(url, wsClientOptions(dialOptions));
       if (tls !== undefined) {
         // The server certificate, for binding the acceptor's node id (the upgrade comes before HELLO).
         ws.once('upgrade', (response) => {
