@@ -50,9 +50,9 @@ export function createPublisher<Message>(options: PublisherOptions<Message>): Pu
   const { onError } = options;
   // An object per call, so subscribing one function twice gives two subscriptions.
   const subscriptions = new Set<Subscription<Message>>();
-  // Messages waiting for delivery, with their numbers beside them (numbers[i] is queue[i]'s).
+  // Messages waiting for delivery. Each publish numbers one and queues it, and the queue empties
+  // only when a drain ends, so queue[i] is message number published - queue.length + 1 + i.
   const queue: Message[] = [];
-  const numbers: number[] = [];
   // The number of the last message published.
   let published = 0;
   let draining = false;
@@ -79,7 +79,6 @@ export function createPublisher<Message>(options: PublisherOptions<Message>): Pu
   const enqueue = (message: Message): void => {
     published += 1;
     queue.push(message);
-    numbers.push(published);
   };
 
   const drain = (): void => {
@@ -87,14 +86,13 @@ export function createPublisher<Message>(options: PublisherOptions<Message>): Pu
     try {
       for (let position = 0; position < queue.length; position += 1) {
         const message = queue[position]!;
-        const number = numbers[position]!;
+        const number = published - queue.length + 1 + position;
         // The set itself, not a copy: a subscription removed meanwhile is not visited, and one
         // added meanwhile is (a Set's iteration sees additions) but is younger than the message.
         for (const subscription of subscriptions) if (number > subscription.after) deliver(subscription.listener, message);
       }
     } finally {
       queue.length = 0;
-      numbers.length = 0;
       draining = false;
     }
   };
