@@ -146,10 +146,14 @@ class PoolWorker implements BridgeWorker {
     return this.alive && !this.draining && !this.retiring;
   }
 
-  private killConfirmed(id: number): void {
-    if (!this.unconfirmedKills.delete(id)) return;
+  private clearKillTimer(): void {
     this.killTimer?.cancel();
     this.killTimer = null;
+  }
+
+  private killConfirmed(id: number): void {
+    if (!this.unconfirmedKills.delete(id)) return;
+    this.clearKillTimer();
     // The worker reads its messages: those kills still to confirm were posted after this one,
     // and get a whole deadline from now.
     if (this.draining) {
@@ -212,8 +216,7 @@ class PoolWorker implements BridgeWorker {
 
   terminate(): Promise<number> {
     this.alive = false;
-    this.killTimer?.cancel();
-    this.killTimer = null;
+    this.clearKillTimer();
     this.pool.forget(this);
     return this.worker.terminate();
   }
@@ -269,8 +272,7 @@ class PoolWorker implements BridgeWorker {
   private exited(code: number): void {
     const wasAlive = this.alive;
     this.alive = false;
-    this.killTimer?.cancel();
-    this.killTimer = null;
+    this.clearKillTimer();
     this.pool.forget(this);
     const bridges = [...this.bridges.values()];
     this.bridges.clear();
