@@ -41,6 +41,8 @@ export const TO_MAIN = {
   close: 5,
   /** [op, id, code (ws's WS_ERR_* or a system code) or null, message] */
   error: 6,
+  /** [op]: the thread's module loaded and listens; a failure before this means it cannot run here. */
+  ready: 7,
 } as const;
 
 /** What the socket thread needs to open a WebSocket: ws's options, all structured-clonable. */

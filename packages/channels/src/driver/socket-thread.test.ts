@@ -2,12 +2,16 @@
 // the ring and as copies, a main thread that holds the ring full, sends, closes, a crash.
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import { FRAME_TYPES } from '../core/frames';
 import { SOCKET_STATE } from './frame-socket';
 import { RING_BYTES, RING_FRAME_MAX, SocketThread } from './socket-thread';
+import { TO_MAIN } from './socket-thread-protocol';
 import type { ThreadSocket } from './socket-thread';
 
 const CHUNK = FRAME_TYPES.chunk;
@@ -27,11 +31,30 @@ async function server(): Promise<{ url: string; accepted: Promise<WebSocket> }> 
   return { url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, accepted };
 }
 
-function thread(): { thread: SocketThread; failures: unknown[] } {
+function thread(entry?: string): { thread: SocketThread; failures: unknown[]; unavailable: boolean[] } {
   const failures: unknown[] = [];
-  const created = new SocketThread({ ringFrameType: CHUNK, assembleCaps: [], assembleBudget: 0, onFailure: (error) => failures.push(error) });
+  const unavailable: boolean[] = [];
+  const created = new SocketThread({
+    ringFrameType: CHUNK,
+    assembleCaps: [],
+    assembleBudget: 0,
+    onFailure: (error, cannotRun) => {
+      failures.push(error);
+      unavailable.push(cannotRun);
+    },
+    ...(entry === undefined ? {} : { entry: { entry, typescript: false } }),
+  });
   cleanups.push(() => created.stop());
-  return { thread: created, failures };
+  return { thread: created, failures, unavailable };
+}
+
+/** A worker entry, in a temporary directory, whose text is `source`. */
+function workerFile(source: string): string {
+  const directory = mkdtempSync(join(tmpdir(), 'socket-thread-'));
+  cleanups.push(async () => rmSync(directory, { recursive: true, force: true }));
+  const file = join(directory, 'worker.mjs');
+  writeFileSync(file, source);
+  return file;
 }
 
 const dialOptions = { mask: false, maxPayload: 64 * 1024 * 1024, handshakeTimeout: 5_000, handshakeCap: 64 * 1024 * 1024, tls: undefined };
@@ -200,5 +223,35 @@ describe('SocketThread', () => {
     expect(received.frames.length).toBe(count);
     expect(received.events.at(-1)).toBe('close 1006 socket thread stopped');
     expect(failures).toEqual([]);
+  });
+
+  it('runs no thread again once one failed before its module loaded (a file missing from a bundle), and closes its sockets', async () => {
+    const { url } = await server();
+    const { thread: socketThread, failures, unavailable } = thread(join(tmpdir(), 'no-such-directory', 'socket-worker.js'));
+    expect(socketThread.usable).toBe(true);
+    const socket = socketThread.dial(url, dialOptions, () => undefined);
+    const received = collect(socket);
+    await until(() => received.events.some((event) => event.startsWith('close')), 'close');
+    expect(received.events).toEqual([expect.stringMatching(/^close 1006 socket thread failed: Cannot find module/)]);
+    expect(unavailable).toEqual([true]);
+    expect(failures).toHaveLength(1);
+    expect(socketThread.usable).toBe(false);
+    expect(socketThread.started).toBe(false);
+    expect(() => socketThread.dial(url, dialOptions, () => undefined)).toThrow(/cannot run here: Cannot find module/);
+  });
+
+  it('stays usable after a thread that had loaded dies, and starts a new one for the next dial', async () => {
+    // Loads, says so, and throws a moment later: a crash, not a thread that cannot run.
+    const crashing = workerFile(`import { parentPort } from 'node:worker_threads';\nparentPort.postMessage([${TO_MAIN.ready}]);\nsetTimeout(() => { throw new Error('crashed'); }, 100);\n`);
+    const { url } = await server();
+    const { thread: socketThread, failures, unavailable } = thread(crashing);
+    const received = collect(socketThread.dial(url, dialOptions, () => undefined));
+    await until(() => received.events.some((event) => event.startsWith('close')), 'close');
+    expect(received.events).toEqual(['close 1006 socket thread failed: crashed']);
+    expect(unavailable).toEqual([false]);
+    expect(failures).toHaveLength(1);
+    expect(socketThread.usable).toBe(true);
+    socketThread.dial(url, dialOptions, () => undefined);
+    expect(socketThread.started).toBe(true);
   });
 });

@@ -31,8 +31,14 @@ export interface SocketThreadOptions {
   readonly assembleCaps: readonly number[];
   /** Bytes of messages the thread assembles at once (SocketThreadData.assembleBudget). */
   readonly assembleBudget: number;
-  /** Told of a thread that failed to start or stopped by itself (its sockets close with 1006). */
-  readonly onFailure: (error: unknown) => void;
+  /**
+   * Told of a thread that failed to start or stopped by itself (its sockets close with 1006).
+   * `unavailable`: it failed before its module finished loading (its file missing from a bundle,
+   * say), so it is not started again and `usable` is false from then on.
+   */
+  readonly onFailure: (error: unknown, unavailable: boolean) => void;
+  /** The worker's entry, instead of the one beside this file (tests). */
+  readonly entry?: { readonly entry: string; readonly typescript: boolean };
 }
 
 /** Where the worker's entry lives: beside this file in the sources, under thread/ in the build. */
@@ -44,6 +50,12 @@ function workerEntry(): { readonly entry: string; readonly typescript: boolean }
   // The build's extension (.js, .cjs; .mjs in a benchmark's bundle, tooling/scripts/run-bench.mjs).
   const extension = /\.[cm]?js$/.exec(here)?.[0] ?? '.js';
   return { entry: join(dirname(here), 'thread', `socket-worker${extension}`), typescript: false };
+}
+
+/** An error's message; the thread's errors may come from another realm (not `instanceof Error` here). */
+function messageOf(error: unknown): string {
+  const message = typeof error === 'object' && error !== null ? (error as { message?: unknown }).message : undefined;
+  return typeof message === 'string' ? message : String(error);
 }
 
 /** A frame the main thread has not released yet, in the order the thread handed them over. */
@@ -69,12 +81,16 @@ interface Running {
   /** Ring bytes and cost released from the front of `held`, modulo 2^32 (RELEASED, RELEASED_COST). */
   released: number;
   releasedCost: number;
+  /** The thread said its module loaded (TO_MAIN.ready). */
+  ready: boolean;
 }
 
 export class SocketThread {
   private running: Running | undefined;
   private readonly sockets = new Map<number, ThreadSocket>();
   private nextId = 1;
+  /** Why the thread cannot run in this process, once a start failed before it was ready. */
+  private unavailable: string | undefined;
 
   constructor(private readonly options: SocketThreadOptions) {}
 
@@ -82,12 +98,23 @@ export class SocketThread {
     return this.running !== undefined;
   }
 
+  /**
+   * False once a start failed before the thread's module loaded: its dials then go on the main
+   * thread (transport.ts), since starting it again would fail the same way, each time taking
+   * every lane of the channel down with it.
+   */
+  get usable(): boolean {
+    return this.unavailable === undefined;
+  }
+
   /** Sockets open or opening through the thread. */
   get size(): number {
     return this.sockets.size;
   }
 
+  /** Dials through the thread, starting it if needed; only while `usable`. */
   dial(url: string, dialOptions: DialOptions, upgraded: (certificate: unknown) => void): ThreadSocket {
+    if (this.unavailable !== undefined) throw new Error(`the socket thread cannot run here: ${this.unavailable}`);
     const worker = (this.running ?? this.start()).worker;
     const id = this.nextId;
     this.nextId += 1;
@@ -152,30 +179,31 @@ export class SocketThread {
       assembleBudget: this.options.assembleBudget,
       costBudget: COST_BUDGET_BYTES,
     };
-    const { entry, typescript } = workerEntry();
+    const { entry, typescript } = this.options.entry ?? workerEntry();
     // Node 20 cannot start a worker from a .ts file even with a loader flag; tsx first (tests, tsx runs).
     const worker = typescript
       ? new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(pathToFileURL(entry).href)}); });`, { eval: true, workerData })
       : new Worker(entry, { workerData });
     // The sockets it runs keep the process alive as long as the transport does; the thread alone does not.
     worker.unref();
-    const running: Running = { worker, ring, control: new Int32Array(control), held: [], released: 0, releasedCost: 0 };
+    const running: Running = { worker, ring, control: new Int32Array(control), held: [], released: 0, releasedCost: 0, ready: false };
     this.running = running;
     // A thread stopped or gone may still have messages queued: they concern no socket of now.
     worker.on('message', (message: unknown[]) => {
       if (this.running === running) this.receive(running, message);
     });
-    worker.on('error', (error) => {
-      if (this.running !== running) return;
-      this.detach(`socket thread failed: ${error instanceof Error ? error.message : String(error)}`);
-      this.options.onFailure(error);
-    });
-    worker.on('exit', (code) => {
-      if (this.running !== running) return;
-      this.detach(`socket thread exited with code ${code}`);
-      this.options.onFailure(new Error(`socket thread exited with code ${code}`));
-    });
+    worker.on('error', (error) => this.failed(running, error, `socket thread failed: ${messageOf(error)}`));
+    worker.on('exit', (code) => this.failed(running, new Error(`socket thread exited with code ${code}`), `socket thread exited with code ${code}`));
     return running;
+  }
+
+  /** A thread that failed or exited by itself (an error is followed by an exit: told once). */
+  private failed(running: Running, error: unknown, reason: string): void {
+    if (this.running !== running) return;
+    const unavailable = !running.ready;
+    if (unavailable) this.unavailable = messageOf(error);
+    this.detach(reason);
+    this.options.onFailure(error, unavailable);
   }
 
   /** The thread is gone: each of its sockets closes, as a connection that broke. */
@@ -195,6 +223,10 @@ export class SocketThread {
   }
 
   private receive(running: Running, message: unknown[]): void {
+    if (message[0] === TO_MAIN.ready) {
+      running.ready = true;
+      return;
+    }
     const socket = this.sockets.get(message[1] as number);
     switch (message[0]) {
       case TO_MAIN.frame: {

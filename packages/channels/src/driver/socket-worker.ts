@@ -261,3 +261,6 @@ port.on('message', (message: unknown[]) => {
     default:
   }
 });
+
+// Everything above loaded: from here on a failure is a crash, not a thread that cannot start.
+port.postMessage([TO_MAIN.ready]);

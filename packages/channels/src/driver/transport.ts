@@ -322,9 +322,10 @@ export function createTransport(options: TransportOptions): Transport {
           // Chunked messages of `thread` channels; the main thread checks each against its channel and budget.
           assembleCaps: channels.map((channel) => (channel.thread ? Math.min(channel.maxMessageBytes + MAX_META_BYTES, limits.maxReassemblyBytes) : 0)),
           assembleBudget: limits.maxReassemblyBytes,
-          onFailure: (error) => {
+          onFailure: (error, unavailable) => {
             socketThreadFailures += 1;
-            telemetry(['channels', 'socket-thread', 'failed'], { count: 1 }, { reason: error instanceof Error ? error.message : String(error) });
+            // unavailable: the thread never loaded; this node's `thread` lanes now run on the main thread.
+            telemetry(['channels', 'socket-thread', 'failed'], { count: 1 }, { reason: error instanceof Error ? error.message : String(error), unavailable });
           },
         })
       : undefined;
@@ -816,7 +817,7 @@ export function createTransport(options: TransportOptions): Transport {
     // A lane of a `thread` channel, dialed by a link (not a probe's connection 0, which may
     // become any session's): its socket runs in the socket thread, unless its options cannot go there.
     let socket: FrameSocket;
-    if (link !== undefined && socketThread !== undefined && threadConnections[index] === true) {
+    if (link !== undefined && socketThread?.usable === true && threadConnections[index] === true) {
       socket = socketThread.dial(url, dialOptions, (certificate) => {
         connection.peerCertificate = certificate as PeerCertificate;
       });
