@@ -810,6 +810,51 @@ describe('stuck workers (review finding)', () => {
     await runtime.shutdown();
   }, WAIT);
 
+  it('terminates a retiring worker that empties while a kill to it is unconfirmed and confirms it when the pool lacks its size (review finding)', async () => {
+    // Review finding: `detach` left such a worker alone while its kill was unconfirmed, and
+    // `recovered` returned before looking at it when fewer than `size` others took processes
+    // (the other worker was the one draining then): idle, retiring, it stayed in the pool for good.
+    type Worker = { readonly threadId: number; readonly retiring: boolean; readonly draining: boolean };
+    const clock = createManualScheduler();
+    const runtime = createRuntime({ nodeId: 'node-a', clock, threads: { size: 1 } });
+    /** Has `pid` block its worker; resolves once it does, with the gate that lets it go. */
+    const block = async (pid: Pid): Promise<() => void> => {
+      const gate = new Int32Array(new SharedArrayBuffer(8));
+      runtime.send(pid, { gate });
+      await until(() => Atomics.load(gate, 0) === 1, 'the blocker to block', CROSS_THREAD);
+      return () => {
+        Atomics.store(gate, 1, 1);
+        Atomics.notify(gate, 1);
+      };
+    };
+    const kept = await runtime.start(behavior('counter'), { isolation: 'thread' });
+    const blockedFirst = await runtime.start(behavior('blocker'), { isolation: 'thread' });
+    const workers = (runtime as unknown as { threads: { workers: Worker[] } }).threads.workers;
+    const first = workers[0]!;
+    const letFirstGo = await block(blockedFirst);
+    // Killed while it blocks its worker: the first worker drains, and the next process gets a second.
+    runtime.exit(blockedFirst, 'kill');
+    const blockedSecond = await runtime.start(behavior('blocker'), { isolation: 'thread' });
+    expect(workers).toHaveLength(2);
+    const second = workers[1]!;
+    // The first confirms the kill while the second takes processes: it retires, `kept` still on it.
+    letFirstGo();
+    await until(() => first.retiring && !first.draining, 'the first worker to retire', CROSS_THREAD);
+    // Now the second drains, and the first is sent a kill again, for its last process.
+    const letSecondGo = await block(blockedSecond);
+    runtime.exit(blockedSecond, 'kill');
+    expect(second.draining).toBe(true);
+    runtime.exit(kept, 'kill');
+    await until(() => !first.draining, 'the first worker to confirm its last kill', CROSS_THREAD);
+    expect(workers.includes(first)).toBe(false);
+    letSecondGo();
+    await until(() => !second.draining, 'the second worker to confirm its kill', CROSS_THREAD);
+    const pid = await runtime.start(behavior('counter'), { isolation: 'thread' });
+    expect(await runtime.call(pid, 'thread', { timeout: Infinity })).toBe(second.threadId);
+    expect(runtime.stats().threadWorkers).toBe(1);
+    await runtime.shutdown();
+  }, WAIT);
+
   it('validates killTimeoutMs and startTimeoutMs like the other pool options', async () => {
     for (const threads of [{ killTimeoutMs: 0 }, { killTimeoutMs: Infinity }, { startTimeoutMs: -1 }, { startTimeoutMs: Number.NaN }]) {
       const runtime = createRuntime({ nodeId: 'node-a', threads });

@@ -380,9 +380,16 @@ class ThreadPoolImpl implements ThreadPool {
   /**
    * `worker` confirmed its last kill. A pool already at its size without it (a worker was started
    * in its place) retires it: it takes no new process, and stops now if empty, else once it is.
+   * One that retired already stops now if empty, whatever the others: its last process may have
+   * gone while that kill was unconfirmed, when `detach` leaves it be, and a retiring worker
+   * takes no process again, so nothing else would ever stop it.
    */
   recovered(worker: PoolWorker): void {
     if (worker.dedicated || !worker.alive) return;
+    if (worker.retiring) {
+      if (worker.bridges.size === 0) void worker.terminate();
+      return;
+    }
     let others = 0;
     for (const other of this.workers) if (other !== worker && other.accepting) others += 1;
     if (others < this.size) return;
