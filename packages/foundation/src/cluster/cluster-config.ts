@@ -286,17 +286,18 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
   const displace = (notification: ConfigNotification<T>, since?: ReadonlySet<string>): boolean => {
     const groups = new Map<string, readonly string[]>();
     const add = (path: readonly string[]): void => {
-      const from = held.isAssigned([]) ? [] : (held.outermostAssigned(path) ?? path);
+      // A held value of the whole config counts here (alone): a change anywhere took it away.
+      const from = held.outermostAssigned(path, { includeRoot: true }) ?? path;
       groups.set(keyOf(from), from);
     };
     if (notification.type === 'config-reset') for (const { path } of held.assignments()) add(path);
     else {
-      if (held.isAssigned([]) || held.outermostAssigned(notification.path) !== undefined) add(notification.path);
+      if (held.outermostAssigned(notification.path, { includeRoot: true }) !== undefined) add(notification.path);
       for (const { path } of held.assignmentsUnder(notification.path)) add(path);
     }
     let moved = false;
     for (const path of groups.values()) {
-      const from = path.length === 0 ? path : (overlay.outermostAssigned(path) ?? path);
+      const from = overlay.outermostAssigned(path) ?? path;
       const key = keyOf(from);
       if (since?.has(key) === true) continue;
       held.remove(path);
@@ -383,7 +384,9 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
   const retryNotHeldOnce = (): void => {
     const groups = new Map<string, readonly string[]>();
     for (const path of notHeld.values()) {
-      const from = path.length === 0 ? (overlay.isAssigned(path) ? path : undefined) : overlay.outermostAssigned(path);
+      // None: the cluster no longer sets anything at or above it (a value of the whole config
+      // replaced it), and it leaves.
+      const from = overlay.outermostAssigned(path);
       if (from !== undefined) groups.set(keyOf(from), from);
     }
     notHeld.clear();

@@ -87,22 +87,16 @@ export class ConfigOverlay {
     return ConfigOverlay.collect(node, path);
   }
 
-  /** Whether a value is recorded at exactly `path` (the whole config's, for the empty path). */
-  isAssigned(path: readonly string[]): boolean {
-    let node: OverlayNode | undefined = this.root;
-    for (const key of path) {
-      node = node.children.get(key);
-      if (node === undefined) return false;
-    }
-    return node.assigned !== undefined;
-  }
-
   /**
-   * The shortest of `path` and its ancestors, the whole config apart, at which a value is
-   * recorded, or undefined when none is.
+   * The shortest of `path` and its ancestors at which a value is recorded, or undefined when none
+   * is. The whole config's value (the empty path) counts as an ancestor only with `includeRoot`,
+   * and always as the empty path itself: a value under it is one of its own to the cluster
+   * config, neither folded into it nor giving it back, while a change of the node's own layers
+   * anywhere takes it away whole (see createClusterConfig).
    */
-  outermostAssigned(path: readonly string[]): readonly string[] | undefined {
+  outermostAssigned(path: readonly string[], options: { readonly includeRoot?: boolean } = {}): readonly string[] | undefined {
     let node: OverlayNode | undefined = this.root;
+    if ((path.length === 0 || options.includeRoot === true) && node.assigned !== undefined) return [];
     for (let depth = 0; depth < path.length; depth += 1) {
       node = node.children.get(path[depth]!);
       if (node === undefined) return undefined;
