@@ -855,6 +855,26 @@ describe('stuck workers (review finding)', () => {
     await runtime.shutdown();
   }, WAIT);
 
+  it('fails a call a thread process made after its proxy ended, which the main thread drops, instead of leaving it pending in the worker (review finding)', async () => {
+    // Review finding: the process was killed while it held its worker, and made a call before
+    // the worker read the kill. The main thread, whose proxy had ended, dropped the call, and the
+    // worker kept it among its pending calls, never settled, for good.
+    const clock = createManualScheduler();
+    const runtime = createRuntime({ nodeId: 'node-a', clock, threads: { size: 1 } });
+    const callee = runtime.spawn(() => 'answered');
+    const pid = await runtime.start(behavior('lateCaller'), { isolation: 'thread' });
+    const gate = new Int32Array(new SharedArrayBuffer(16));
+    runtime.send(pid, { gate, call: callee });
+    await until(() => Atomics.load(gate, 0) === 1, 'the caller to block', CROSS_THREAD);
+    runtime.exit(pid, 'kill');
+    expect(runtime.isAlive(pid)).toBe(false);
+    Atomics.store(gate, 1, 1);
+    Atomics.notify(gate, 1);
+    await until(() => Atomics.load(gate, 2) === 1, 'the late call to settle', CROSS_THREAD);
+    expect(Atomics.load(gate, 3)).toBe(PROCESS_ERROR_CODES.unsupported);
+    await runtime.shutdown();
+  }, WAIT);
+
   it('validates killTimeoutMs and startTimeoutMs like the other pool options', async () => {
     for (const threads of [{ killTimeoutMs: 0 }, { killTimeoutMs: Infinity }, { startTimeoutMs: -1 }, { startTimeoutMs: Number.NaN }]) {
       const runtime = createRuntime({ nodeId: 'node-a', threads });

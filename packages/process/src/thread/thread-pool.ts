@@ -18,6 +18,7 @@ import { Worker } from 'node:worker_threads';
 import type { ResourceLimits, TransferListItem } from 'node:worker_threads';
 import type { Timer } from '@foundation/core';
 import { InvalidOptionError } from '../errors/invalid-option-error';
+import { UnsupportedError } from '../errors/unsupported-error';
 import { WorkerCrashedError } from '../errors/worker-crashed-error';
 import { decodeBody } from '../core/wire-body';
 import { decodeReason } from '../core/signals';
@@ -266,7 +267,18 @@ class PoolWorker implements BridgeWorker {
       runtime.completeCall(pending.call, value);
       return;
     }
-    this.bridges.get(message.id)?.handle(message);
+    const bridge = this.bridges.get(message.id);
+    if (bridge !== undefined) {
+      bridge.handle(message);
+      return;
+    }
+    // The process's proxy has ended, and the worker made this call before it read the kill (or
+    // the exit) for it: no proxy makes the call, and the worker would wait for its reply for
+    // good. It fails, as a call the worker refuses itself from a process that has exited does.
+    if (message.k === 'call') {
+      const error = new UnsupportedError('call from a process that has exited');
+      this.post({ k: 'reply', ref: message.ref, ok: false, body: error.toJSON() });
+    }
   }
 
   private exited(code: number): void {
