@@ -616,6 +616,23 @@ describe('thread isolation', () => {
     }
   }, WAIT);
 
+  it('leaves exits but a kill waiting for a process whose worker code posts a raw `hold` without its `release`, as the README says (review finding)', async () => {
+    // Not reachable from the API (each hold a callback asks for is released when it returns, or
+    // ended by the process's exit): only code posting on the worker's port can do it, which the
+    // README's limits forbid. A kill still ends the process, as shutdown and supervisors do.
+    const pid = await runtime.start(behavior('rawPoster'), { isolation: 'thread' });
+    const { pid: reporter, inbox } = collector(runtime);
+    runtime.send(pid, { raw: [{ k: 'hold', id: pid.id }, { k: 'send', id: pid.id, to: { pid: reporter.toString() }, body: 'held', cast: false }] });
+    await until(() => inbox.includes('held'), 'the hold to reach the main thread', CROSS_THREAD);
+    runtime.exit(pid, 'shutdown');
+    await settle();
+    expect(runtime.isAlive(pid)).toBe(true);
+    const exit = runtime.whenExited(pid);
+    runtime.exit(pid, 'kill');
+    expect(await exit).toBe('killed');
+    runtime.exit(reporter, 'kill');
+  }, WAIT);
+
   it('forgets calls to a worker that timed out, though the worker never answers them (review finding)', async () => {
     // Each one stayed registered until the worker replied: with a process that never does, the
     // table grew by one entry per call, for good. Now it stays within twice the calls open at once.

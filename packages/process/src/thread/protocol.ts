@@ -75,7 +75,9 @@ export type FromWorker =
    * `hold` comes before the first link, unlink or exit signal a synchronous callback asks for,
    * `release` once that callback has returned: exits reaching the process in between wait for
    * `release`, as exits to a main-thread process wait for its callback to return, so that an
-   * unlink the callback asks for still takes back an exit from that link.
+   * unlink the callback asks for still takes back an exit from that link. The host always ends
+   * a hold (`release`, or the process's `exiting` or `exited`); one that code in the worker posts
+   * raw on its port is not ended, and the README's limits say so.
    */
   | { readonly k: 'hold' | 'release'; readonly id: number };
 
