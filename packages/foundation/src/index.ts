@@ -37,6 +37,23 @@ export { ClusterWriteOutcomeUnknownError } from './errors/cluster-write-outcome-
 export { StartAbortedError } from './errors/start-aborted-error';
 export type { StopStepFailure } from './errors/node-stop-error';
 export { createRuntime, Pid } from '@foundation/process';
+// The errors a node's `runtime` produces that callers catch or meet as exit reasons; those that
+// crossed a thread or a node are rebuilt, so test them by code (PROCESS_ERROR_CODES).
+export {
+  PROCESS_ERROR_CODES,
+  ProcessError,
+  NoProcessError,
+  CallTimeoutError,
+  CallExitedError,
+  MailboxFullError,
+  NameTakenError,
+  RuntimeStoppedError,
+  SupervisorError,
+  WorkerCrashedError,
+  ThreadStartTimeoutError,
+  NoConnectionError,
+  UncloneableMessageError,
+} from '@foundation/process';
 export { createTransport } from '@foundation/channels';
 export { createConfig } from '@foundation/config';
 export { createEventStore } from '@foundation/events';
