@@ -14,7 +14,7 @@ import { ConfigUpdateForbiddenError } from './errors/config-update-forbidden-err
 import { ConfigValidationError } from './errors/config-validation-error';
 import { copiedEntryCount } from './internal/tree';
 import type { StandardSchemaV1 } from './standard-schema';
-import type { Config, ConfigChange, ConfigNotification } from './types';
+import type { Config, ConfigChange, ConfigNotification, ConfigWrite } from './types';
 
 const schema = z.object({
   dev: z.object({ debugMode: z.boolean(), verboseLogging: z.boolean() }),
@@ -809,6 +809,35 @@ describe('subscriptions', () => {
     expect(reverted.revert('timeoutMs')).toBe(400);
     reverted.update('defaultTimeoutMs', 1000);
     expect(reverted.get('timeoutMs')).toBe(500);
+  });
+
+  it('tells a listener that asks for writes each path a change wrote without changing what is served, in order with the changes, and nobody else', () => {
+    // A party that keeps values of its own in the runtime updates (the cluster's, in the
+    // meta-package) must hear another's revert or update of one even when what is served stays
+    // the same: the value served there follows the other's from the next change on.
+    const derived = z
+      .object({ defaultTimeoutMs: z.number(), timeoutMs: z.number().optional(), mode: z.string() })
+      .transform((settings) => ({ ...settings, timeoutMs: Math.min(settings.timeoutMs ?? settings.defaultTimeoutMs, settings.defaultTimeoutMs) }));
+    const config = createConfig({ defaults: { defaultTimeoutMs: 1000, mode: 'a' }, schema: derived, updatablePaths: [[]] });
+    const describe = (notification: ConfigNotification<unknown> | ConfigWrite<unknown>): string =>
+      notification.type === 'config-reset' ? 'reset' : `${notification.type} ${notification.path.join('.')}${notification.type === 'config-updated' ? ` ${JSON.stringify(notification.value)}` : ''}`;
+    const changes: string[] = [];
+    const writes: string[] = [];
+    config.subscribe((notification) => void changes.push(describe(notification)));
+    config.subscribe((notification) => void writes.push(describe(notification)), { writes: true });
+
+    config.update('timeoutMs', 1000); // what the schema derives already
+    config.updateMany([
+      { path: 'timeoutMs', revert: true },
+      { path: 'mode', value: 'b' },
+    ]);
+    config.update('mode', 'b'); // the value already there: written nowhere
+    config.update('defaultTimeoutMs', 2000);
+
+    expect(changes).toEqual(['config-updated mode "b"', 'config-updated defaultTimeoutMs 2000']);
+    expect(writes).toEqual(['config-written timeoutMs', 'config-written timeoutMs', 'config-updated mode "b"', 'config-updated defaultTimeoutMs 2000']);
+    expect(config.get('timeoutMs')).toBe(2000); // reverted, it follows the default
+    expect(config.status().updateCount).toBe(2);
   });
 
   it('tells subscribers when a transform\'s class instance changes, though its state is private (review finding)', () => {

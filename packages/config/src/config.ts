@@ -23,7 +23,7 @@ import type { ConfigPath } from './path';
 import { applyEnvironment } from './sources/environment';
 import { readJsonFile } from './sources/json-file';
 import type { InferSchemaInput, InferSchemaOutput, StandardSchemaV1 } from './standard-schema';
-import type { Config, ConfigChange, ConfigNotification, ConfigOptionsBase, ConfigResult, ConfigStatus, DeepPartial } from './types';
+import type { Config, ConfigChange, ConfigNotification, ConfigOptionsBase, ConfigResult, ConfigStatus, ConfigWrite, DeepPartial } from './types';
 
 /** Options with a schema: the config's type is the schema's output. */
 export interface ConfigOptionsWithSchema<Schema extends StandardSchemaV1> extends ConfigOptionsBase {
@@ -137,8 +137,9 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
   // Ordered, isolated delivery (core's publisher). A failing onSubscriberError is dropped there,
   // so a subscriber's failure never becomes the updater's. The publisher also gives a listener
   // only the changes published after it subscribed: one added from a listener hears neither the
-  // rest of the batch being delivered nor changes queued before it.
-  const notifier = createPublisher<ConfigNotification<unknown>>({
+  // rest of the batch being delivered nor changes queued before it. Writes that change nothing
+  // served go through it too, in order with the changes, and only to listeners that ask for them.
+  const notifier = createPublisher<ConfigNotification<unknown> | ConfigWrite<unknown>>({
     onError: (error, notification) => {
       subscriberFailures += 1;
       onSubscriberError(new ConfigSubscriberError(notification.type, error));
@@ -250,7 +251,8 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
    * changes (a reconnect, a cache flush), not to writes. When none is left, the change is still
    * committed if it changed the runtime tree at one of its paths: a value the schema derives the
    * same now (from another key, which a transform may read) is what the caller set, and must
-   * hold once that other key changes; a write of the value already there commits nothing.
+   * hold once that other key changes; a write of the value already there commits nothing. Each
+   * path written and not told is told as a `config-written` to the listeners that ask for writes.
    * Returns the value at `read` (default: the first path) right after this change, undefined
    * when none.
    */
@@ -277,14 +279,14 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
       }
       return false;
     });
-    if (!kept.includes(true)) {
-      if (written.includes(true)) commit(nextRaw, nextSnapshot);
-      return valueNow(read);
-    }
+    if (!kept.includes(true) && !written.includes(true)) return valueNow(read);
     commit(nextRaw, nextSnapshot);
-    const messages: ConfigNotification<unknown>[] = [];
+    const messages: (ConfigNotification<unknown> | ConfigWrite<unknown>)[] = [];
     changed.forEach((segments, position) => {
-      if (!kept[position]) return;
+      if (!kept[position]) {
+        if (written[position]) messages.push({ type: 'config-written', path: segments, config: snapshot as object });
+        return;
+      }
       const before = previous[position];
       const current = valueAt(snapshot, segments);
       messages.push({
@@ -295,7 +297,7 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
         config: snapshot as object,
       });
     });
-    updateCount += messages.length;
+    updateCount += kept.filter(Boolean).length;
     const result = valueNow(read);
     notifier.publishAll(messages);
     return result;
@@ -408,11 +410,12 @@ export function createConfig(options: ConfigOptions<object>): Config<unknown> {
     updateMany,
     safeUpdateMany: (changes: readonly ConfigChange[]) => toResult(() => updateMany(changes)),
     reset,
-    subscribe(listener: (notification: ConfigNotification<unknown>) => unknown): () => void {
+    subscribe(listener: (notification: ConfigNotification<unknown> | ConfigWrite<unknown>) => unknown, options?: { readonly writes?: boolean }): () => void {
       if (typeof listener !== 'function') throw new TypeError('subscribe needs a function');
       // Only changes made after this call: none made before it, though still being delivered
       // (the publisher's guarantee; a change is published as soon as it is made).
-      return notifier.subscribe(listener);
+      if (options?.writes === true) return notifier.subscribe(listener);
+      return notifier.subscribe((notification) => (notification.type === 'config-written' ? undefined : listener(notification)));
     },
     status: (): ConfigStatus => ({
       namespace,

@@ -12,6 +12,8 @@ export type {
   ConfigSources,
   ConfigStatus,
   ConfigValueAt,
+  ConfigWrite,
+  ConfigWriteListener,
   DeepPartial,
   DeepReadonly,
 } from './types';

@@ -60,6 +60,24 @@ export type ConfigNotification<T> =
 
 export type ConfigListener<T> = (notification: ConfigNotification<T>) => unknown;
 
+/**
+ * A change the config keeps without telling subscribers, told only to those that ask for writes
+ * (`subscribe(listener, { writes: true })`): the runtime updates changed at `path`, and the value
+ * served there did not (the schema derives the same value, or a transform hides the path). The
+ * value served there can then still differ after a later change, of another path that it is
+ * derived from, say.
+ */
+export interface ConfigWrite<T> {
+  readonly type: 'config-written';
+  /** The path written, as an array of keys. */
+  readonly path: readonly string[];
+  /** The whole config after the change. */
+  readonly config: DeepReadonly<T>;
+}
+
+/** A listener of `subscribe(listener, { writes: true })`: the changes, and the writes among them. */
+export type ConfigWriteListener<T> = (notification: ConfigNotification<T> | ConfigWrite<T>) => unknown;
+
 /** One change of `updateMany`: a value to set, or a path to take back to the layers. */
 export type ConfigChange = { readonly path: ConfigPath; readonly value: unknown; readonly revert?: undefined } | { readonly path: ConfigPath; readonly revert: true; readonly value?: undefined };
 
@@ -161,5 +179,11 @@ export interface Config<T> {
   reset(): DeepReadonly<T>;
   /** Receives every change made after this call, in order (none made before it that is still being delivered); returns the function that unsubscribes. */
   subscribe(listener: ConfigListener<T>): () => void;
+  /**
+   * `subscribe`, and `listener` also hears each `config-written`, in order with the changes (a
+   * batch's in the order of its paths): for a party that must know where the runtime updates
+   * changed, not only where what is served did.
+   */
+  subscribe(listener: ConfigWriteListener<T>, options: { readonly writes: true }): () => void;
   status(): ConfigStatus;
 }
