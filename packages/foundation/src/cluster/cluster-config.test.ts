@@ -839,6 +839,53 @@ describe('nodes whose own layers differ (review finding)', () => {
     expect(node.config.get('limits.burst' as never)).toBe(8);
   });
 
+  it('sets a cluster value again on top of a local change that took it away without changing what the node serves (a value the schema derives the same), as a node started from the cluster\'s values (review finding)', () => {
+    // `limits.burst` follows `limits.rate` unless set. The cluster sets the burst to 10, which
+    // the rate of 10 already derives: stored, and told to nobody. A local revert (or a batch
+    // that also changes another value) took it away, and nobody was told either: the burst
+    // served stayed 10. The node still counted the cluster's burst as held, so it followed the
+    // next local change of the rate (20), where a node started from the cluster's values keeps
+    // the cluster's burst of 10.
+    const derivedRules = {
+      defaults: { limits: { rate: 10 }, mode: 'a' },
+      schema: {
+        '~standard': {
+          version: 1,
+          vendor: 'test',
+          validate: (value: unknown) => {
+            const { limits } = value as { limits: { rate: number; burst?: number } };
+            return { value: { ...(value as object), limits: { ...limits, burst: limits.burst ?? limits.rate } } };
+          },
+        },
+      } as StandardSchemaV1<unknown, unknown>,
+      updatablePaths: ['limits', 'mode'],
+    };
+    const changes: ((config: Config<unknown>) => unknown)[] = [
+      (config) => config.revert('limits.burst'),
+      (config) =>
+        config.updateMany([
+          { path: 'limits.burst', revert: true },
+          { path: 'mode', value: 'b' },
+        ]),
+    ];
+    const plain = createJudgedNode({}, derivedRules as never);
+    plain.apply([set('limits.burst', 10)]);
+    for (const change of changes) {
+      const node = createJudgedNode({}, derivedRules as never);
+      node.apply([set('limits.burst', 10)]);
+      change(node.config);
+      node.config.update('limits.rate', 20);
+
+      const started = createJudgedNode({}, derivedRules as never);
+      change(started.config);
+      started.config.update('limits.rate', 20);
+      started.stateMachine.restore(plain.stateMachine.snapshot());
+      expect(node.config.get('limits.burst' as never)).toBe(10);
+      expect(node.config.get()).toEqual(started.config.get());
+      expect(node.refused).toEqual([]);
+    }
+  });
+
   it('judges against the node\'s own config, and says why once, when the defaults do not validate without its environment', () => {
     // Nothing could be judged against defaults the schema refuses: every write would be refused.
     const withKey = {

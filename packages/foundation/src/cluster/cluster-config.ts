@@ -8,13 +8,14 @@
 import { FoundationError } from '@foundation/core';
 import { StoppedError } from '@foundation/raft';
 import { createConfig, parsePath } from '@foundation/config';
-import type { Config, ConfigChange, ConfigCommand, ConfigNotification, ConfigPath, StandardSchemaV1 } from '@foundation/config';
+import type { Config, ConfigChange, ConfigCommand, ConfigPath, StandardSchemaV1 } from '@foundation/config';
 import type { ConsensusLog } from '../consensus/cluster-consensus';
 import { unlessAborted } from '../consensus/unless-aborted';
 import { ClusterWriteOutcomeUnknownError } from '../errors/cluster-write-outcome-unknown-error';
 import { ConfigOverlay, comparePaths } from './config-overlay';
 import { foldConfigCommands } from './fold-config-commands';
 import { watchOwnConfigChanges } from './own-config-changes';
+import type { ConfigChangeHeard } from './own-config-changes';
 import type { ConfigAssignment } from './fold-config-commands';
 
 export interface ClusterConfig {
@@ -140,12 +141,14 @@ function applyInRuns<T, Change extends ConfigChange>(config: Pick<Config<T>, 'sa
  * values sit above this node's own layers: a local change that takes one this node holds away (a
  * `reset`, or a `revert`, `update` or `updateMany` at, under or above its path) sets the layers'
  * value there, and the cluster's is set again on top of it, or held back and reported where the
- * layers now refuse it. What this node does not hold is tried again after every write the
- * cluster takes, and after every change of this node's own layers that notifies (heard through
- * `config`'s notifications), since either can lift what refused it (a higher rate under a capped
- * burst), and a node started from the cluster's values would hold it then; and once at the end
- * of a restore, which sets the values in runs that can put such a value before the one that
- * makes it valid. Two cluster values this node's layers take one at a time but refuse together
+ * layers now refuse it; also a change that serves the same value there (a revert to a value the
+ * schema derives alike), which the config tells only to listeners of its writes: the value
+ * served would otherwise follow the layers' from the next change on. What this node does not
+ * hold is tried again after every write the cluster takes, and after every change of this node's
+ * own layers (heard through `config`'s notifications and writes), since either can lift what
+ * refused it (a higher rate under a capped burst), and a node started from the cluster's values
+ * would hold it then; and once at the end of a restore, which sets the values in runs that can
+ * put such a value before the one that makes it valid. Two cluster values this node's layers take one at a time but refuse together
  * are a limit: live, it keeps the one written first; a node restored or started from the
  * cluster's values keeps the one the overlay's order (by path) sets first, as the snapshot keeps
  * values, not their history.
@@ -283,7 +286,7 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
    * cluster's values sit above the layers (a node started from them serves the cluster's there),
    * so each is set again, on top. Keys in `since` are left alone. Whether it moved any.
    */
-  const displace = (notification: ConfigNotification<T>, since?: ReadonlySet<string>): boolean => {
+  const displace = (notification: ConfigChangeHeard<T>, since?: ReadonlySet<string>): boolean => {
     const groups = new Map<string, readonly string[]>();
     const add = (path: readonly string[]): void => {
       // A held value of the whole config counts here (alone): a change anywhere took it away.
@@ -322,7 +325,8 @@ export function createClusterConfig<T>(config: Config<T>, log: ConsensusLog<Conf
    * value (a local rate raised above the cluster's burst), or put the layers' value where this
    * node held the cluster's (displace), and a node started from the cluster's values with those
    * layers would hold it, so what this node does not hold is tried again then, as after a
-   * cluster write. Each notification of the change is heard: a later one of the same change
+   * cluster write. Each notification of the change is heard, and each path it wrote where what
+   * is served stayed the same (config-written): a later one of the same change
    * tries again only where it took a value away. Nothing is tried when nothing is held back, nor
    * during a restore (its end sets the cluster's values again). The cluster config changes
    * `config` only through `here`, whose changes are not heard as the layers'. Without a judge of

@@ -4,8 +4,9 @@
 // per path), so that the party knows where the config changed.
 import { describe, expect, it } from '@jest/globals';
 import { createConfig } from '@foundation/config';
-import type { Config, ConfigNotification } from '@foundation/config';
+import type { Config, StandardSchemaV1 } from '@foundation/config';
 import { watchOwnConfigChanges } from './own-config-changes';
+import type { ConfigChangeHeard } from './own-config-changes';
 
 function watched() {
   const config = createConfig({ defaults: { a: 0, b: 0, c: 0 }, updatablePaths: ['a', 'b', 'c'] }) as Config<unknown>;
@@ -18,7 +19,7 @@ function watched() {
 }
 
 /** A notification as `told` writes it. */
-const named = (notification: ConfigNotification<unknown>): string => (notification.type === 'config-reset' ? 'reset' : notification.path.join('.'));
+const named = (notification: ConfigChangeHeard<unknown>): string => (notification.type === 'config-reset' ? 'reset' : notification.path.join('.'));
 
 describe('watchOwnConfigChanges', () => {
   it('tells each notification of others\' changes, the first of each change marked, and none of its own, whether delivered within its call or after it', () => {
@@ -87,5 +88,26 @@ describe('watchOwnConfigChanges', () => {
     node.own.stop();
     node.config.update('c', 2);
     expect(node.told).toEqual(['b']);
+  });
+
+  it('tells others\' writes that change nothing served, as config-written, and none of its own', () => {
+    // `b` follows `a` unless set: setting it to what it follows, or taking it back, writes it
+    // without changing what is served, and a party keeping its own value there must hear it.
+    const follows: StandardSchemaV1<unknown, unknown> = {
+      '~standard': { version: 1, vendor: 'test', validate: (value) => ({ value: { ...(value as object), b: (value as { a: number; b?: number }).b ?? (value as { a: number }).a } }) },
+    };
+    const config: Config<unknown> = createConfig({ defaults: { a: 0 }, schema: follows, updatablePaths: ['a', 'b'] });
+    const told: string[] = [];
+    const own = watchOwnConfigChanges(config, (notification, first) => void told.push(`${first ? '' : '+'}${notification.type} ${named(notification)}`));
+
+    own.config.safeUpdate('b', 0);
+    expect(told).toEqual([]);
+    config.revert('b');
+    config.update('b', 0);
+    config.updateMany([
+      { path: 'a', value: 1 },
+      { path: 'b', value: 0 }, // what it holds already: written nowhere
+    ]);
+    expect(told).toEqual(['config-written b', 'config-written b', 'config-updated a']);
   });
 });

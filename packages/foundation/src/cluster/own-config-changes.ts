@@ -5,8 +5,13 @@
 // within the call that made the change: a change made while it delivers others (from within a
 // subscriber) is delivered once those are, after the call returned; one made otherwise is
 // delivered before the call returns, its own notifications first, then what subscribers changed
-// on hearing them.
-import type { Config, ConfigNotification } from '@foundation/config';
+// on hearing them. A change that writes a path without changing what is served there (a revert
+// of a value the schema derives the same) is heard too, as a `config-written`: it replaced the
+// value the party kept there, which a later change can make show.
+import type { Config, ConfigNotification, ConfigWrite } from '@foundation/config';
+
+/** What one party hears of the others' changes: each change, and each write that changed nothing served. */
+export type ConfigChangeHeard<T> = ConfigNotification<T> | ConfigWrite<T>;
 
 export interface OwnConfigChanges<T> {
   /** The config's calls that change it, made as this party's: their notifications are not others'. */
@@ -17,7 +22,7 @@ export interface OwnConfigChanges<T> {
    * since the last call; clears them. Those are not told to `onOthers`: this party was in the
    * middle of its own change then.
    */
-  takeOthersMeanwhile(): ConfigNotification<T>[];
+  takeOthersMeanwhile(): ConfigChangeHeard<T>[];
   /** Stops listening. */
   stop(): void;
 }
@@ -27,9 +32,10 @@ export interface OwnConfigChanges<T> {
  * through the returned `config`, when none of this party's calls is under way; `first` is true
  * for the first notification of its change (a change of several paths notifies once per path,
  * each with the same snapshot, and one after the other reaches every subscriber in turn).
- * Changes that change no value notify nobody, and are not told.
+ * Writes that change no value served are told too (`config-written`); changes that write nothing
+ * notify nobody, and are not told.
  */
-export function watchOwnConfigChanges<T>(config: Config<T>, onOthers: (notification: ConfigNotification<T>, first: boolean) => void): OwnConfigChanges<T> {
+export function watchOwnConfigChanges<T>(config: Config<T>, onOthers: (notification: ConfigChangeHeard<T>, first: boolean) => void): OwnConfigChanges<T> {
   /** The snapshots of this party's updates whose notifications were still to come when its call returned. */
   const ownSnapshots = new WeakSet<object>();
   /** This party's resets whose notification was still to come (every reset notifies with the layers' snapshot). */
@@ -38,11 +44,11 @@ export function watchOwnConfigChanges<T>(config: Config<T>, onOthers: (notificat
   let making = false;
   /** Within such a call: the snapshot of the first notification heard, which is the call's own. */
   let firstHeard: object | null = null;
-  let othersMeanwhile: ConfigNotification<T>[] = [];
+  let othersMeanwhile: ConfigChangeHeard<T>[] = [];
   /** The snapshot of the last change of others told: a change of several paths notifies once per path, the first one first. */
   let lastTold: object | null = null;
 
-  const unsubscribe = config.subscribe((notification: ConfigNotification<T>) => {
+  const unsubscribe = config.subscribe((notification: ConfigChangeHeard<T>) => {
     const snapshot = notification.config as object;
     if (making) {
       // Delivered within the call: nothing was being delivered when it began, so the call's own
@@ -61,7 +67,7 @@ export function watchOwnConfigChanges<T>(config: Config<T>, onOthers: (notificat
     const first = notification.type === 'config-reset' || snapshot !== lastTold;
     lastTold = snapshot;
     onOthers(notification, first);
-  });
+  }, { writes: true });
 
   const make = <R>(call: () => R, reset: boolean): R => {
     // A call made from within a subscriber that hears an outer one: kept apart, then restored.
