@@ -2,6 +2,7 @@
 // proposal applies to one shared table, in order. Time is a clock moved by hand.
 import { describe, expect, it } from '@jest/globals';
 import type { Clock } from '@foundation/core';
+import { ClusterStateMachine } from '../consensus/cluster-state-machine';
 import { LockTable } from '../consensus/locks';
 import type { LockCommand } from '../consensus/locks';
 import { FOUNDATION_ERROR_CODES } from '../errors/codes';
@@ -114,6 +115,27 @@ describe('distributed locks', () => {
     const held = await reservedAcquire(locks('b'))('singleton/x', { leaseMs: 60_000 });
     expect(held).toMatchObject({ name: 'singleton/x' });
     expect(await locks('a').holder('singleton/x')).toMatchObject({ token: held!.token });
+  });
+
+  it('rejects an acquire the lock table refused (a null result) at once, proposing it once and taking nothing back', async () => {
+    // The cluster state machine answers null, on every replica, to a lock command its table
+    // cannot apply: here the proposer's clock reads no finite time, so the lease would never
+    // end. Flagged as unreachable in review: it is reached through the backend, and without the
+    // check acquire() read a field of null.
+    const machine = new ClusterStateMachine();
+    const streams: string[] = [];
+    const backend: LockBackend = {
+      propose: (stream, command) => {
+        streams.push(stream);
+        return Promise.resolve(machine.apply({ stream, command }, machine.appliedIndex() + 1));
+      },
+      read: (query) => Promise.resolve(machine.query(query)),
+    };
+    const clock: Clock = { now: () => Number.NaN, monotonic: () => 0 };
+    const locks = createDistributedLocks(backend, { nodeId: 'a', clock, sleep: () => Promise.resolve() });
+    await expect(locks.acquire('job', { leaseMs: 1_000, waitMs: 60_000 })).rejects.toMatchObject({ name: 'TypeError', message: 'lock job: the lock table refused the request' });
+    expect(streams).toEqual(['locks']);
+    expect(machine.query({ kind: 'lock', name: 'job' })).toBeNull();
   });
 
   it('takes back a grant that lands in the log after the caller gave up on its acquire, instead of leaving the lock held for the lease', async () => {

@@ -202,6 +202,8 @@ export function createLockClient(backend: LockBackend, options: DistributedLocks
         throw error;
       }
       const result = value as LockResult | null;
+      // The state machine's refusal, on every replica alike, of a command the table cannot apply:
+      // every field is checked above but this node's clock reading (not finite, say).
       if (result === null) throw new TypeError(`lock ${name}: the lock table refused the request`);
       if (result.op === 'acquire' && result.acquired) return lease(result.lock, leaseMs);
       const remaining = giveUpAt - options.clock.monotonic();
