@@ -11,6 +11,7 @@ import type { Clock, Random } from '@foundation/core';
 import type { LockCommand, LockResult, LockState } from '../consensus/locks';
 import { InvalidOptionsError } from '../errors/invalid-options-error';
 import { LockNotHeldError } from '../errors/lock-not-held-error';
+import { createBackgroundWork } from './background-work';
 
 export interface LockLease {
   readonly name: string;
@@ -158,9 +159,8 @@ export function createLockClient(backend: LockBackend, options: DistributedLocks
       return released(value);
     },
   });
-  /** The take-backs in flight, each settled (never rejected) once done. */
-  const takingBack = new Set<Promise<void>>();
-  const stopping = new AbortController();
+  /** The take-backs in flight, which stop() aborts and waits for. */
+  const takingBack = createBackgroundWork();
   /**
    * Takes back whatever an acquire by `owner` that its caller gave up on may still be granted:
    * the proposal can be in the log already, or get there, after it failed or was aborted, and
@@ -171,13 +171,7 @@ export function createLockClient(backend: LockBackend, options: DistributedLocks
    * given-up one is refused. Best effort: if this fails too, the lease ends by itself.
    */
   const takeBack = (name: string, owner: string): void => {
-    if (stopping.signal.aborted) return;
-    const work = takeOverAndRelease((command) => backend.propose('locks', command, stopping.signal), name, owner, options.clock.now()).then(
-      () => undefined,
-      () => undefined, // the lease ends by itself
-    );
-    takingBack.add(work);
-    void work.then(() => takingBack.delete(work));
+    takingBack.run((signal) => takeOverAndRelease((command) => backend.propose('locks', command, signal), name, owner, options.clock.now()));
   };
   const acquire = async (name: string, acquireOptions: AcquireOptions = {}): Promise<LockLease | null> => {
     // The table refuses a command without a name only once it is in the log, with a null result.
@@ -231,9 +225,6 @@ export function createLockClient(backend: LockBackend, options: DistributedLocks
   };
   return {
     locks,
-    async stop() {
-      stopping.abort();
-      await Promise.all(takingBack);
-    },
+    stop: () => takingBack.stop(),
   };
 }

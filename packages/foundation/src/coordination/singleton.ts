@@ -15,6 +15,7 @@ import type { Behavior, Pid, Runtime } from '@foundation/process';
 import { InvalidOptionsError } from '../errors/invalid-options-error';
 import { LockNotHeldError } from '../errors/lock-not-held-error';
 import type { StepRunner } from '../wiring/step-runner';
+import { createBackgroundWork } from './background-work';
 import { SINGLETON_LOCK_PREFIX, reservedAcquire } from './distributed-lock';
 import type { DistributedLocks, LockLease } from './distributed-lock';
 
@@ -68,10 +69,11 @@ export function startSingleton(
   const acquire = reservedAcquire(locks);
   const listeners = new Map<SingletonEvent, Set<(pid: Pid) => void>>();
   const controller = new AbortController();
-  /** Aborted once stop() is done: a renewal answering later is not given back (see hold). */
-  const finished = new AbortController();
-  /** Releases of renewals that answered after they were given up on, settled (never rejected). */
-  const lateReleases = new Set<Promise<unknown>>();
+  /**
+   * Releases of renewals that answered after they were given up on; stopped once stop() is done:
+   * a renewal answering later is not given back (see hold).
+   */
+  const lateReleases = createBackgroundWork();
   let current: { pid: Pid; lease: LockLease } | null = null;
 
   const emit = (event: SingletonEvent, pid: Pid): void => {
@@ -173,12 +175,7 @@ export function startSingleton(
           // is done. One that answers after that is left to end with its lease: stop() waited
           // for its own release as long as it does (giveBack), and nothing proposes after it.
           void renewal.then(
-            (late) => {
-              if (finished.signal.aborted) return;
-              const release = late.release({ signal: finished.signal }).catch(() => undefined);
-              lateReleases.add(release);
-              void release.then(() => lateReleases.delete(release));
-            },
+            (late) => lateReleases.run((signal) => late.release({ signal })),
             () => undefined,
           );
           break;
@@ -250,8 +247,7 @@ export function startSingleton(
       controller.abort();
       await running;
       // A late renewal's release still waiting is given up on (its lease ends by itself).
-      finished.abort();
-      await Promise.all(lateReleases);
+      await lateReleases.stop();
     },
   };
 }
