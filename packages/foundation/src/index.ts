@@ -35,6 +35,7 @@ export { DataDirUnusableError } from './errors/data-dir-unusable-error';
 export { NodeStopError } from './errors/node-stop-error';
 export { ClusterWriteOutcomeUnknownError } from './errors/cluster-write-outcome-unknown-error';
 export { StartAbortedError } from './errors/start-aborted-error';
+export { ProposalResultForgottenError } from './errors/proposal-result-forgotten-error';
 export type { StopStepFailure } from './errors/node-stop-error';
 export { createRuntime, Pid } from '@foundation/process';
 // The errors a node's `runtime` produces that callers catch or meet as exit reasons; those that

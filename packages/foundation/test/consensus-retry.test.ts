@@ -8,7 +8,10 @@ import { RaftTimeoutError, createMemoryPersistence } from '@foundation/raft';
 import type { KvResult, RaftTransport } from '@foundation/raft';
 import { createClusterConsensus } from '../src/consensus/cluster-consensus';
 import type { ClusterConsensus, ForwardingTransport } from '../src/consensus/cluster-consensus';
-import { ClusterStateMachine, MAX_PROPOSERS } from '../src/consensus/cluster-state-machine';
+import { Encoder } from 'cbor-x';
+import { ClusterStateMachine, MAX_FORGOTTEN_PROPOSERS, MAX_PROPOSERS, MAX_RESULTS_PER_PROPOSER } from '../src/consensus/cluster-state-machine';
+
+const codec = new Encoder({ useRecords: false, structuredClone: false });
 
 type Handler = (message: { readonly from: string; readonly payload: unknown }) => unknown;
 
@@ -20,6 +23,8 @@ function createLoopback() {
   let loseReplies = 0;
   /** Errors the next join requests fail with, as a leader too busy to answer in time would cause. */
   const joinFailures: Error[] = [];
+  /** Requests held back until released, as over a link slow to come back. */
+  let hold: { readonly matches: (payload: unknown) => boolean; readonly released: Promise<void> } | null = null;
   const raftTransport = (self: string): RaftTransport => ({
     send(peer, _channel, payload) {
       const handler = raftHandlers.get(peer);
@@ -38,6 +43,7 @@ function createLoopback() {
       if (handler === undefined) throw new PeerUnavailableError(peer, 'not connected');
       const failure = (payload as { kind?: unknown }).kind === 'foundation/consensus/join' ? joinFailures.shift() : undefined;
       if (failure !== undefined) throw failure;
+      if (hold?.matches(payload) === true) await hold.released;
       const reply = await handler({ from: self, payload });
       if (loseReplies > 0) {
         loseReplies -= 1;
@@ -58,6 +64,15 @@ function createLoopback() {
     },
     failNextJoins(...errors: Error[]) {
       joinFailures.push(...errors);
+    },
+    /** Holds every request `matches` picks until the function returned is called. */
+    holdRequests(matches: (payload: unknown) => boolean): () => void {
+      let release!: () => void;
+      hold = { matches, released: new Promise((resolve) => (release = resolve)) };
+      return () => {
+        hold = null;
+        release();
+      };
     },
   };
 }
@@ -92,13 +107,13 @@ async function startLeader(loopback: ReturnType<typeof createLoopback>): Promise
   return leader;
 }
 
-async function twoNodes(): Promise<{ leader: ClusterConsensus; follower: ClusterConsensus; loseNextReplies: (count: number) => void }> {
+async function twoNodes(): Promise<{ leader: ClusterConsensus; follower: ClusterConsensus; loseNextReplies: (count: number) => void; holdRequests: (matches: (payload: unknown) => boolean) => () => void }> {
   const loopback = createLoopback();
   const leader = await startLeader(loopback);
   const follower = makeNode(loopback, 'follower'); // not a voter: joins as a learner through the leader
   await follower.start();
   started.push(follower);
-  return { leader, follower, loseNextReplies: loopback.loseNextReplies };
+  return { leader, follower, loseNextReplies: loopback.loseNextReplies, holdRequests: loopback.holdRequests };
 }
 
 describe('a forwarded proposal whose reply is lost', () => {
@@ -130,6 +145,31 @@ describe('a forwarded proposal whose reply is lost', () => {
     await follower.read({ kind: 'applied-index' });
     for (let attempt = 0; attempt < 200 && seen.length < 2; attempt += 1) await new Promise((resolve) => setTimeout(resolve, 5));
     expect(seen).toEqual(['first', 'second']);
+  });
+
+  it('rejects with ProposalResultForgottenError (6112), applied once, when its retry comes after the result was dropped (review finding)', async () => {
+    // The first copy is applied and its reply lost; the retry is held back while more than
+    // MAX_RESULTS_PER_PROPOSER later proposals of the node complete. Before, the retry was
+    // applied a second time, over a later write, and answered as if it were the only copy.
+    const { leader, follower, loseNextReplies, holdRequests } = await twoNodes();
+    let copies = 0;
+    const release = holdRequests((payload) => (payload as { command?: { key?: unknown } }).command?.key === 'k' && (copies += 1) > 1);
+    loseNextReplies(1);
+    const retried = follower.propose('kv', { op: 'put', key: 'k', value: 1 });
+    const outcome = retried.then(
+      () => 'resolved',
+      (error: unknown) => error,
+    );
+    for (let attempt = 0; attempt < 400 && copies < 2; attempt += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(copies).toBe(2);
+    await leader.propose('kv', { op: 'put', key: 'k', value: 2 });
+    for (let first = 0; first <= MAX_RESULTS_PER_PROPOSER; first += 512) {
+      const batch = Array.from({ length: Math.min(512, MAX_RESULTS_PER_PROPOSER + 1 - first) }, (_, offset) => follower.propose('kv', { op: 'put', key: 'later', value: first + offset }));
+      await Promise.all(batch);
+    }
+    release();
+    expect(await outcome).toMatchObject({ code: 6112, retryStrategy: 'no_retry', context: { stream: 'kv' } });
+    expect(await leader.read({ kind: 'kv', query: { op: 'get', key: 'k' } })).toBe(2);
   });
 });
 
@@ -184,13 +224,100 @@ describe('the cluster state machine', () => {
     expect(machine.apply(bad, 4).index).toBe(4);
   });
 
-  it('forgets the proposer heard from least recently once there are too many', () => {
+  it('answers a retried copy as forgotten, not applied again, once MAX_RESULTS_PER_PROPOSER later results pushed its result out (review finding)', () => {
+    // Seq 1 is applied and its reply lost; while its retry is on its way the proposer's floor
+    // stays at 1, and its later proposals complete. Before, the cap dropped seq 1's result and
+    // the retry, at the floor and without a result, was applied a second time, over a later write.
     const machine = new ClusterStateMachine();
-    machine.apply(put('k', 0, { proposer: 'oldest', seq: 1, floor: 1 }), 1);
-    for (let index = 0; index < MAX_PROPOSERS; index += 1) machine.apply(put('k', index, { proposer: `p${index}`, seq: 1, floor: 1 }), index + 2);
-    // 'oldest' was evicted: its copy is applied again; the newest proposer's is still answered.
-    expect(machine.apply(put('k', 0, { proposer: 'oldest', seq: 1, floor: 1 }), MAX_PROPOSERS + 10).index).toBe(MAX_PROPOSERS + 10);
-    expect(machine.apply(put('k', 5, { proposer: `p${MAX_PROPOSERS - 1}`, seq: 1, floor: 1 }), MAX_PROPOSERS + 11).index).toBe(MAX_PROPOSERS + 1);
+    let index = 0;
+    machine.apply(put('k', 1, { proposer: 'p', seq: 1, floor: 1 }), (index += 1));
+    for (let seq = 2; seq <= MAX_RESULTS_PER_PROPOSER + 1; seq += 1) machine.apply(put('later', seq, { proposer: 'p', seq, floor: 1 }), (index += 1));
+    machine.apply(put('k', 2), (index += 1));
+    const retry = put('k', 1, { proposer: 'p', seq: 1, floor: 1 });
+    expect(machine.apply(retry, (index += 1))).toEqual({ index, value: null, forgotten: true });
+    expect(get(machine, 'k')).toBe(2);
+    // The results after it are still answered as they were.
+    expect(machine.apply(put('later', 2, { proposer: 'p', seq: 2, floor: 1 }), (index += 1)).index).toBe(2);
+
+    const restored = new ClusterStateMachine();
+    restored.restore(machine.snapshot());
+    expect(restored.apply(retry, index + 1)).toEqual({ index: index + 1, value: null, forgotten: true });
+    expect(get(restored, 'k')).toBe(2);
+    // Once the floor has passed it, a late copy is one nobody waits for: null, as before.
+    machine.apply(put('n', 0, { proposer: 'p', seq: MAX_RESULTS_PER_PROPOSER + 2, floor: 2 }), (index += 1));
+    expect(machine.apply(retry, (index += 1))).toEqual({ index, value: null });
+    expect(get(machine, 'k')).toBe(2);
+  });
+
+  it('still applies a proposal not applied yet whose number lies between numbers whose results were dropped', () => {
+    const machine = new ClusterStateMachine();
+    let index = 0;
+    machine.apply(put('k', 1, { proposer: 'p', seq: 1, floor: 1 }), (index += 1));
+    // Seq 2 is on its way (a slow forward); seq 3 onwards complete, and the cap drops 1 and 3.
+    for (let seq = 3; seq <= MAX_RESULTS_PER_PROPOSER + 3; seq += 1) machine.apply(put('later', seq, { proposer: 'p', seq, floor: 1 }), (index += 1));
+    expect(machine.apply(put('k', 1, { proposer: 'p', seq: 3, floor: 1 }), (index += 1))).toMatchObject({ forgotten: true });
+    expect(machine.apply(put('k', 2, { proposer: 'p', seq: 2, floor: 1 }), (index += 1))).toEqual({ index, value: { op: 'put', previous: 1 } });
+  });
+
+  it('answers a retried copy of a proposer evicted among more than MAX_PROPOSERS as forgotten, not applied again (review finding)', () => {
+    const machine = new ClusterStateMachine();
+    let index = 0;
+    machine.apply(put('k', 1, { proposer: 'oldest', seq: 1, floor: 1 }), (index += 1));
+    for (let proposer = 0; proposer < MAX_PROPOSERS; proposer += 1) machine.apply(put(`p${proposer}`, proposer, { proposer: `p${proposer}`, seq: 1, floor: 1 }), (index += 1));
+    machine.apply(put('k', 2), (index += 1));
+    // 'oldest' was evicted: before, its copy was applied again; the newest proposer's is still answered.
+    const retry = put('k', 1, { proposer: 'oldest', seq: 1, floor: 1 });
+    expect(machine.apply(retry, (index += 1))).toEqual({ index, value: null, forgotten: true });
+    expect(machine.apply(put('x', 5, { proposer: `p${MAX_PROPOSERS - 1}`, seq: 1, floor: 1 }), (index += 1)).index).toBe(MAX_PROPOSERS + 1);
+    expect(get(machine, 'k')).toBe(2);
+
+    const restored = new ClusterStateMachine();
+    restored.restore(machine.snapshot());
+    expect(restored.apply(retry, index + 1)).toEqual({ index: index + 1, value: null, forgotten: true });
+    // Heard again, it is among the proposers with results once more, its numbers kept.
+    expect(restored.apply(put('k', 3, { proposer: 'oldest', seq: 2, floor: 1 }), index + 2).value).toEqual({ op: 'put', previous: 2 });
+    expect(restored.apply(retry, index + 3)).toEqual({ index: index + 3, value: null, forgotten: true });
+    expect(restored.apply(put('k', 3, { proposer: 'oldest', seq: 2, floor: 1 }), index + 4).index).toBe(index + 2);
+    expect(get(restored, 'k')).toBe(3);
+  });
+
+  it('forgets a proposer altogether once MAX_PROPOSERS + MAX_FORGOTTEN_PROPOSERS others were heard since (the documented limit)', () => {
+    const machine = new ClusterStateMachine();
+    let index = 0;
+    machine.apply(put('k', 1, { proposer: 'oldest', seq: 1, floor: 1 }), (index += 1));
+    const others = MAX_PROPOSERS + MAX_FORGOTTEN_PROPOSERS;
+    for (let proposer = 0; proposer < others - 1; proposer += 1) machine.apply(put('o', proposer, { proposer: `p${proposer}`, seq: 1, floor: 1 }), (index += 1));
+    expect(machine.apply(put('k', 1, { proposer: 'oldest', seq: 1, floor: 1 }), (index += 1))).toMatchObject({ forgotten: true });
+    machine.apply(put('o', 0, { proposer: 'one-more', seq: 1, floor: 1 }), (index += 1));
+    expect(machine.apply(put('k', 1, { proposer: 'oldest', seq: 1, floor: 1 }), (index += 1))).toEqual({ index, value: { op: 'put', previous: 1 } });
+  });
+
+  it('writes snapshots that a node of the previous version reads, and reads the ones it wrote', () => {
+    const machine = new ClusterStateMachine();
+    let index = 0;
+    machine.apply(put('k', 1, { proposer: 'oldest', seq: 1, floor: 1 }), (index += 1));
+    // p's seq 1 result is dropped by the cap; 'oldest' is evicted by the last q.
+    for (let seq = 1; seq <= MAX_RESULTS_PER_PROPOSER + 1; seq += 1) machine.apply(put('p', seq, { proposer: 'p', seq, floor: 1 }), (index += 1));
+    for (let proposer = 0; proposer < MAX_PROPOSERS - 1; proposer += 1) machine.apply(put('q', proposer, { proposer: `q${proposer}`, seq: 1, floor: 1 }), (index += 1));
+    const written = codec.decode(machine.snapshot()) as Record<string, unknown> & { sessions: unknown[] };
+    // The previous version refuses more than MAX_PROPOSERS sessions, or one that is not
+    // [proposer, results, floor?]; it ignores parts it does not know.
+    expect(written.sessions).toHaveLength(MAX_PROPOSERS);
+    for (const session of written.sessions) expect(session).toEqual([expect.any(String), expect.any(Array), expect.any(Number)]);
+    expect(written.forgotten).toEqual([
+      ['p', 1, [1, 1]],
+      ['oldest', 1, [1, 1]],
+    ]);
+    const restored = new ClusterStateMachine();
+    restored.restore(machine.snapshot());
+    expect(restored.apply(put('p', 1, { proposer: 'p', seq: 1, floor: 1 }), index + 1)).toMatchObject({ forgotten: true });
+
+    // A snapshot of the previous version (no forgotten part) is restored as it was written.
+    const { forgotten: _forgotten, ...previous } = written;
+    const fromPrevious = new ClusterStateMachine();
+    fromPrevious.restore(codec.encode(previous));
+    expect(fromPrevious.apply(put('q', 0, { proposer: 'q0', seq: 1, floor: 1 }), index + 1).index).toBe(MAX_RESULTS_PER_PROPOSER + 3);
+    expect(fromPrevious.apply(put('p', 2, { proposer: 'p', seq: 2, floor: 1 }), index + 2).index).toBe(3);
   });
 });
 

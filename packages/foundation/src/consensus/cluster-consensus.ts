@@ -7,6 +7,7 @@ import { CHANNELS_ERROR_CODES } from '@foundation/channels';
 import { RAFT_ERROR_CODES, RaftTimeoutError, StoppedError, createRaftNode } from '@foundation/raft';
 import type { Membership, RaftNode, RaftNodeOptions, RaftPersistence, RaftTransport } from '@foundation/raft';
 import { ClusterStateMachine, MAX_COMMAND_DEPTH, sessionOf } from './cluster-state-machine';
+import { ProposalResultForgottenError } from '../errors/proposal-result-forgotten-error';
 import { nestsDeeperThan } from './nesting-depth';
 import { unlessAborted } from './unless-aborted';
 import type { AppliedCommand, ClusterCommand, ClusterQuery, ClusterResult, StreamOptions } from './cluster-state-machine';
@@ -216,12 +217,15 @@ export function createClusterConsensus(options: ClusterConsensusOptions): Cluste
     const seq = proposals;
     inFlight.add(seq);
     try {
-      return await withLeader(async (target) => {
+      const result = await withLeader(async (target) => {
         const session = { proposer, seq, floor };
         if (target === null) return raft.propose({ stream, command, session }, { timeoutMs });
         const reply = await options.forwarding.request(target, FORWARD_CHANNEL, { kind: FORWARD_KIND, stream, command, session }, { timeout: timeoutMs });
         return reply as ClusterResult;
       }, local, signal);
+      // A retried copy applied by an earlier one whose result the state machine no longer keeps.
+      if (result.forgotten === true) throw new ProposalResultForgottenError(stream, result.index);
+      return result;
     } finally {
       // Answered or given up: not retried again, so its result may be forgotten. (A proposal
       // given up on may still commit, unless a later proposal carried the raised floor into the

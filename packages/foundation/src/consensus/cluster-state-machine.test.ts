@@ -5,7 +5,7 @@ import { describe, expect, it } from '@jest/globals';
 import { Encoder } from 'cbor-x';
 import { DEFAULT_LIMITS, compactRegistryCommands } from '@foundation/registry';
 import { UnreadableSnapshotError } from '../errors/unreadable-snapshot-error';
-import { ClusterStateMachine, MAX_COMMAND_DEPTH, MAX_PROPOSERS, MAX_PROPOSER_LENGTH, MAX_RESULTS_PER_PROPOSER } from './cluster-state-machine';
+import { ClusterStateMachine, MAX_COMMAND_DEPTH, MAX_FORGOTTEN_PROPOSERS, MAX_FORGOTTEN_RANGES, MAX_PROPOSERS, MAX_PROPOSER_LENGTH, MAX_RESULTS_PER_PROPOSER } from './cluster-state-machine';
 import type { ClusterCommand } from './cluster-state-machine';
 
 /** What `machine`'s registry stream tells its listeners of restores and applies, in order. */
@@ -300,6 +300,20 @@ describe('the cluster state machine', () => {
           ['sessions', [['p'.repeat(MAX_PROPOSER_LENGTH + 1), [[1, result]], 1]]],
           ['sessions', Array.from({ length: MAX_PROPOSERS + 1 }, (_, position) => [`p${position}`, [], 0])],
           ['sessions', [['p', Array.from({ length: MAX_RESULTS_PER_PROPOSER + 1 }, (_, position) => [position, result]), 0]]],
+          ['forgotten', 'p'],
+          ['forgotten', [null]],
+          ['forgotten', [['p', 1]]],
+          ['forgotten', [['p', 1, [1, 1], 'more']]],
+          ['forgotten', [[7, 1, [1, 1]]]],
+          ['forgotten', [['p'.repeat(MAX_PROPOSER_LENGTH + 1), 1, [1, 1]]]],
+          ['forgotten', [['q', -1, []]]],
+          ['forgotten', [['q', 1, [2]]]],
+          ['forgotten', [['q', 1, [3, 2]]]],
+          ['forgotten', [['q', 1, [1, 2, 3, 4]]]],
+          ['forgotten', [['q', 3, [1, 2]]]],
+          ['forgotten', [['q', 1, Array.from({ length: 2 * MAX_FORGOTTEN_RANGES + 2 }, (_, position) => 2 * position)]]],
+          ['forgotten', [['q', 1, [1, 1]], ['q', 1, [1, 1]]]],
+          ['forgotten', Array.from({ length: MAX_FORGOTTEN_PROPOSERS + 1 }, (_, position) => [`q${position}`, 1, []])],
         ] as const
       ).map(([part, value]): [string, Uint8Array] => [`${part} ${JSON.stringify(value)?.slice(0, 40)}`, codec.encode({ ...whole, [part]: value })]),
     ];
@@ -317,10 +331,13 @@ describe('the cluster state machine', () => {
     }
     expect(heard).toEqual([]);
     expect(follower.snapshot()).toEqual(before);
-    // The snapshot as it was written, and one from before sessions had floors, are restored.
+    // The snapshot as it was written, one from before sessions had floors, and one from before
+    // forgotten numbers were kept, are restored.
     follower.restore(codec.encode({ ...whole, sessions: [['p', [[1, result]]]] }));
+    const { forgotten: _forgotten, ...withoutForgotten } = whole;
+    follower.restore(codec.encode(withoutForgotten));
     follower.restore(leader.snapshot());
-    expect([follower.appliedIndex(), follower.lock('l')?.owner, heard]).toEqual([2, 'o', ['restore', 'apply 2', 'replayed up to 2', 'restore', 'apply 2', 'replayed up to 2']]);
+    expect([follower.appliedIndex(), follower.lock('l')?.owner, heard]).toEqual([2, 'o', ['restore', 'apply 2', 'replayed up to 2', 'restore', 'apply 2', 'replayed up to 2', 'restore', 'apply 2', 'replayed up to 2']]);
   });
 
   it('keeps a compacted stream\'s history bounded, and a snapshot of it replays to the same names (review finding)', () => {

@@ -12,6 +12,7 @@ import { StreamOptionsConflictError } from '../errors/stream-options-conflict-er
 import { UnreadableSnapshotError } from '../errors/unreadable-snapshot-error';
 import { LockTable } from './locks';
 import { nestsDeeperThan } from './nesting-depth';
+import { addToRanges, dropRangesBelow, isRanges, rangesHold } from './number-ranges';
 import type { LockCommand, LockResult, LockState } from './locks';
 
 export interface ClusterCommand {
@@ -21,8 +22,9 @@ export interface ClusterCommand {
    * Who proposed it, for de-duplication. A proposal can reach the log twice: a follower
    * forwards it, the leader appends it, and the reply is lost with the link, so the follower
    * tries again (the Raft dissertation, §6.3). The second copy is not applied: it answers with
-   * the first copy's result, or, once that result is forgotten (below the proposer's floor), with
-   * a null value.
+   * the first copy's result; once that result is forgotten, below the proposer's floor, with a
+   * null value (the proposer waits for no answer there), and at or above it (the result was
+   * dropped to keep memory bounded) with `forgotten`.
    */
   readonly session?: ProposalSession;
 }
@@ -39,7 +41,17 @@ export interface ProposalSession {
   readonly floor: number;
 }
 
-export type ClusterResult = { readonly index: number; readonly value: unknown };
+export interface ClusterResult {
+  readonly index: number;
+  readonly value: unknown;
+  /**
+   * Set (with a null value, and the index of this copy) when the proposal was applied by an
+   * earlier copy whose result is no longer kept, at or above the proposer's floor: this copy is
+   * not applied. The proposer rejects with ProposalResultForgottenError (6112). A node of the
+   * previous version reads it as a null value.
+   */
+  readonly forgotten?: true;
+}
 
 export type ClusterQuery =
   | { readonly kind: 'applied-index' }
@@ -99,10 +111,36 @@ interface Stream {
 
 const codec = new Encoder({ useRecords: false, structuredClone: false });
 const BUILT_IN = new Set(['locks', 'kv']);
-/** Proposers remembered; the one heard from least recently is forgotten first (a node that restarted). */
+/**
+ * Proposers whose results are remembered; past it, the one heard from least recently keeps only
+ * its floor and the numbers it had results for (see MAX_FORGOTTEN_PROPOSERS).
+ */
 export const MAX_PROPOSERS = 1_024;
-/** Results remembered per proposer, as a bound on what a proposer's floor lets through. */
+/**
+ * Proposers remembered beyond MAX_PROPOSERS without their results: a retried copy of one of their
+ * proposals is answered `forgotten`, not applied again. Past it, the one heard from least recently
+ * is forgotten altogether (a node that restarted long ago), and a copy of its proposals would be
+ * applied again: that takes proposals of MAX_PROPOSERS + MAX_FORGOTTEN_PROPOSERS (17,408) other
+ * proposers applied since it was last heard, while its retry is on the way (a retry gives up
+ * after the proposer's timeout, 5 s by default). Kept in snapshots apart from the sessions (which
+ * a node of the previous version refuses beyond MAX_PROPOSERS), in a part that it ignores: such
+ * a node applies a copy again where this version answers `forgotten`, so while both versions run
+ * their replicas can differ on that command's effect.
+ */
+export const MAX_FORGOTTEN_PROPOSERS = 16_384;
+/**
+ * Results remembered per proposer, as a bound on what a proposer's floor lets through. Past it,
+ * the oldest result is dropped and its number kept (see MAX_FORGOTTEN_RANGES): a retried copy is
+ * answered `forgotten`, not applied again.
+ */
 export const MAX_RESULTS_PER_PROPOSER = 16_384;
+/**
+ * Ranges of numbers kept per proposer whose results were dropped, at or above its floor. Past
+ * it, the two lowest ranges become one: a proposal numbered in the gap between them that was not
+ * applied yet is answered `forgotten` too, refused rather than ever applied twice. Numbers whose
+ * results are dropped in order make one range; each gap is a proposal still on its way.
+ */
+export const MAX_FORGOTTEN_RANGES = 64;
 /** Longest proposer id accepted; a command with a longer one is applied without de-duplication. */
 export const MAX_PROPOSER_LENGTH = 64;
 /**
@@ -117,8 +155,10 @@ export const MAX_COMMAND_DEPTH = 256;
 interface Session {
   /** The highest floor it has sent: it waits for nothing below. */
   floor: number;
-  /** Results of its proposals by number, from the floor up. */
+  /** Results of its proposals by number, from the floor up (none once the proposer is evicted). */
   readonly results: Map<number, ClusterResult>;
+  /** Numbers at or above the floor that were applied and whose results were dropped (number-ranges.ts). */
+  readonly forgotten: number[];
 }
 
 /**
@@ -165,6 +205,8 @@ interface SnapshotParts {
   readonly locks: readonly LockState[];
   readonly kv: Uint8Array;
   readonly sessions: ReadonlyMap<string, Session>;
+  /** Proposers evicted from `sessions`, least recently heard first. */
+  readonly evicted: ReadonlyMap<string, Session>;
 }
 
 const isIndex = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
@@ -185,7 +227,7 @@ function readSnapshot(data: Uint8Array): SnapshotParts {
     refuse('the snapshot', `is not CBOR (${error instanceof Error ? error.message : String(error)})`);
   }
   if (!isPlainObject(decoded)) return refuse('the snapshot', 'is not a map of its parts');
-  const { applied, streams, locks, kv, sessions } = decoded;
+  const { applied, streams, locks, kv, sessions, forgotten } = decoded;
   if (!isIndex(applied)) refuse('the applied index', 'is not a log index');
   if (!Array.isArray(streams)) return refuse('the streams', 'are not a list');
   const retained = new Map<string, unknown>();
@@ -223,10 +265,38 @@ function readSnapshot(data: Uint8Array): SnapshotParts {
         }
         byNumber.set(pair[0], pair[1] as unknown as ClusterResult);
       }
-      known.set(proposer, { floor: (floor as number | undefined) ?? 0, results: byNumber });
+      known.set(proposer, { floor: (floor as number | undefined) ?? 0, results: byNumber, forgotten: [] });
     }
   }
-  return { applied: applied as number, streams: retained, locks: locks as LockState[], kv, sessions: known };
+  // A snapshot written before forgotten results were kept has none (a node of that version
+  // ignores the part: see MAX_FORGOTTEN_PROPOSERS).
+  const evicted = new Map<string, Session>();
+  if (forgotten !== undefined) {
+    if (!Array.isArray(forgotten)) return refuse('the forgotten proposals', 'are not a list');
+    if (forgotten.length > MAX_PROPOSERS + MAX_FORGOTTEN_PROPOSERS) refuse('the forgotten proposals', `are ${forgotten.length}, more than the ${MAX_PROPOSERS + MAX_FORGOTTEN_PROPOSERS} ever kept`);
+    const seen = new Set<string>();
+    for (const entry of forgotten as unknown[]) {
+      if (!Array.isArray(entry) || entry.length !== 3) return refuse('the forgotten proposals', 'hold something other than a proposer with its floor and numbers');
+      const [proposer, floor, numbers] = entry as unknown[];
+      if (typeof proposer !== 'string' || proposer.length === 0 || proposer.length > MAX_PROPOSER_LENGTH) return refuse('the forgotten proposals', `hold a proposer id that is not a string of 1 to ${MAX_PROPOSER_LENGTH} characters`);
+      if (seen.has(proposer)) return refuse('the forgotten proposals', 'hold a proposer twice');
+      seen.add(proposer);
+      if (!isIndex(floor)) return refuse('the forgotten proposals', 'hold a floor that is not a proposal number');
+      if (!isRanges(numbers, MAX_FORGOTTEN_RANGES) || (numbers.length > 0 && numbers[0]! < floor)) {
+        return refuse('the forgotten proposals', `hold numbers that are not at most ${MAX_FORGOTTEN_RANGES} ascending ranges from the floor up`);
+      }
+      const session = known.get(proposer);
+      if (session === undefined) evicted.set(proposer, { floor, results: new Map(), forgotten: numbers });
+      else {
+        // Written with the session's own floor; the higher one holds whatever wrote it.
+        session.floor = Math.max(session.floor, floor);
+        session.forgotten.push(...numbers);
+        dropRangesBelow(session.forgotten, session.floor);
+      }
+    }
+    if (evicted.size > MAX_FORGOTTEN_PROPOSERS) refuse('the forgotten proposals', `hold ${evicted.size} proposers without results, more than the ${MAX_FORGOTTEN_PROPOSERS} ever kept`);
+  }
+  return { applied: applied as number, streams: retained, locks: locks as LockState[], kv, sessions: known, evicted };
 }
 
 /** The function of a `{ compact }` or `{ state }` retention, by its kind. */
@@ -267,6 +337,8 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
   private kv = createKvStateMachine();
   /** Proposer → its session, least recently heard first. */
   private readonly sessions = new Map<string, Session>();
+  /** Proposers evicted from `sessions`, without their results, least recently heard first. */
+  private readonly evicted = new Map<string, Session>();
   private applied = 0;
 
   /**
@@ -334,7 +406,8 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
     if (typeof command !== 'object' || command === null) return { index, value: null };
     const session = sessionOf(command.session);
     if (session === undefined) return this.applyOnce(command, index);
-    let known = this.sessions.get(session.proposer);
+    const hot = this.sessions.get(session.proposer);
+    let known = hot ?? this.evicted.get(session.proposer);
     const earlier = known?.results.get(session.seq);
     if (earlier !== undefined) return earlier;
     // Below the highest floor the proposer has sent, a proposal is one it no longer waits for:
@@ -342,13 +415,17 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
     // it now would apply a command twice, or long after its caller was told its outcome is
     // unknown, over whatever was written since.
     if (known !== undefined && session.seq < known.floor) return { index, value: null };
+    // At or above it, the proposer may still wait for this one (a retry): its result was dropped
+    // to keep memory bounded, and the proposer is told so, rather than given a null it would take
+    // for the result, or the command applied twice.
+    if (known !== undefined && rangesHold(known.forgotten, session.seq)) return { index, value: null, forgotten: true };
     const result = this.applyOnce(command, index);
-    if (known === undefined) {
-      known = { floor: session.floor, results: new Map() };
-      if (this.sessions.size >= MAX_PROPOSERS) this.sessions.delete(this.sessions.keys().next().value!);
-    } else {
-      this.sessions.delete(session.proposer); // re-inserted below: most recently heard last
-      if (session.floor > known.floor) known.floor = session.floor;
+    if (known === undefined) known = { floor: session.floor, results: new Map(), forgotten: [] };
+    else {
+      if (session.floor > known.floor) {
+        known.floor = session.floor;
+        dropRangesBelow(known.forgotten, known.floor);
+      }
       // Results arrive almost in number order: purge from the oldest and stop at the first one
       // still in flight (a straggler below the floor goes when it reaches the front, or by the cap).
       for (const seq of known.results.keys()) {
@@ -356,10 +433,35 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
         known.results.delete(seq);
       }
     }
+    // Re-inserted: most recently heard last.
+    if (hot !== undefined) this.sessions.delete(session.proposer);
+    else {
+      this.evicted.delete(session.proposer);
+      if (this.sessions.size >= MAX_PROPOSERS) this.evict();
+    }
     this.sessions.set(session.proposer, known);
     known.results.set(session.seq, result);
-    if (known.results.size > MAX_RESULTS_PER_PROPOSER) known.results.delete(known.results.keys().next().value!);
+    if (known.results.size > MAX_RESULTS_PER_PROPOSER) {
+      const oldest = known.results.keys().next().value!;
+      known.results.delete(oldest);
+      if (oldest >= known.floor) addToRanges(known.forgotten, oldest, MAX_FORGOTTEN_RANGES);
+    }
     return result;
+  }
+
+  /**
+   * Moves the proposer heard from least recently out of `sessions`, keeping its floor and the
+   * numbers it had results for; past MAX_FORGOTTEN_PROPOSERS, the one of those heard from least
+   * recently is forgotten altogether.
+   */
+  private evict(): void {
+    const [proposer, known] = this.sessions.entries().next().value!;
+    this.sessions.delete(proposer);
+    const numbers = [...known.results.keys()].filter((seq) => seq >= known.floor).sort((one, other) => one - other);
+    for (const seq of numbers) addToRanges(known.forgotten, seq, MAX_FORGOTTEN_RANGES);
+    known.results.clear();
+    if (this.evicted.size >= MAX_FORGOTTEN_PROPOSERS) this.evicted.delete(this.evicted.keys().next().value!);
+    this.evicted.set(proposer, known);
   }
 
   /**
@@ -423,7 +525,17 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
 
   snapshot(): Uint8Array {
     const streams = [...this.streams.entries()].map(([name, stream]) => [name, this.retained(stream)]);
-    return codec.encode({ applied: this.applied, streams, locks: this.locks.entries(), kv: this.kv.snapshot(), sessions: [...this.sessions].map(([proposer, known]) => [proposer, [...known.results], known.floor]) });
+    return codec.encode({
+      applied: this.applied,
+      streams,
+      locks: this.locks.entries(),
+      kv: this.kv.snapshot(),
+      // As a node of the previous version reads them: at most MAX_PROPOSERS of [proposer, results, floor].
+      sessions: [...this.sessions].map(([proposer, known]) => [proposer, [...known.results], known.floor]),
+      // A part of its own, which a node of the previous version ignores: the numbers whose results
+      // were dropped, of the proposers above that have any, then every evicted proposer.
+      forgotten: [...[...this.sessions].filter(([, known]) => known.forgotten.length > 0), ...this.evicted].map(([proposer, known]) => [proposer, known.floor, known.forgotten]),
+    });
   }
 
   /**
@@ -459,6 +571,8 @@ export class ClusterStateMachine implements StateMachine<ClusterCommand, Cluster
     this.applied = snapshot.applied;
     this.sessions.clear();
     for (const [proposer, known] of snapshot.sessions) this.sessions.set(proposer, known);
+    this.evicted.clear();
+    for (const [proposer, known] of snapshot.evicted) this.evicted.set(proposer, known);
     this.locks = locks;
     this.kv = kv;
     for (const { stream, history, byKey } of restored) {

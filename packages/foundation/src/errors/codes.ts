@@ -11,4 +11,5 @@ export const FOUNDATION_ERROR_CODES = Object.freeze({
   nodeStopFailed: 6109,
   clusterWriteOutcomeUnknown: 6110,
   startAborted: 6111,
+  proposalResultForgotten: 6112,
 });
