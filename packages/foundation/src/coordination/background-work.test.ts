@@ -29,8 +29,9 @@ describe('createBackgroundWork', () => {
     });
     expect(started).toBe(false);
     settle[0]!();
-    await Promise.resolve();
-    await Promise.resolve();
+    // Every promise job runs before the next macrotask: long enough for a stop() that awaited
+    // only the first work to resolve (two microtasks were not).
+    await new Promise((resolve) => setImmediate(resolve));
     expect(stopped).toBe(false); // the second is still in flight
     settle[1]!();
     await stopping;
