@@ -254,4 +254,20 @@ describe('SocketThread', () => {
     socketThread.dial(url, dialOptions, () => undefined);
     expect(socketThread.started).toBe(true);
   });
+
+  it('takes a thread that said it loaded and fails right after for one that died, not one that cannot run, however its messages and its error interleave (review finding)', async () => {
+    // Node delivers a thread's error on a port of its own: the error of a thread that fails just
+    // after it said it loaded can arrive before that message (often, with a few threads starting
+    // at once). Judged at the error, such a thread was taken for one that cannot
+    // run here, and its transport's `thread` lanes went to the main thread for good. Only at the
+    // exit has every message the thread sent been delivered.
+    const crashing = workerFile(`import { parentPort } from 'node:worker_threads';\nparentPort.postMessage([${TO_MAIN.ready}]);\nsetImmediate(() => { throw new Error('crashed'); });\n`);
+    const { url } = await server();
+    const threads = Array.from({ length: 12 }, () => thread(crashing));
+    const closes = threads.map(({ thread: socketThread }) => collect(socketThread.dial(url, dialOptions, () => undefined)));
+    await until(() => closes.every((received) => received.events.some((event) => event.startsWith('close'))), 'every thread to fail');
+    for (const [position, { thread: socketThread, unavailable }] of threads.entries()) {
+      expect([position, closes[position]!.events, unavailable, socketThread.usable]).toEqual([position, ['close 1006 socket thread failed: crashed'], [false], true]);
+    }
+  });
 });

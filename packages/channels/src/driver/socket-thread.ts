@@ -83,6 +83,8 @@ interface Running {
   releasedCost: number;
   /** The thread said its module loaded (TO_MAIN.ready). */
   ready: boolean;
+  /** Its uncaught error, told once it has exited (see start). */
+  error?: unknown;
 }
 
 export class SocketThread {
@@ -192,12 +194,21 @@ export class SocketThread {
     worker.on('message', (message: unknown[]) => {
       if (this.running === running) this.receive(running, message);
     });
-    worker.on('error', (error) => this.failed(running, error, `socket thread failed: ${messageOf(error)}`));
-    worker.on('exit', (code) => this.failed(running, new Error(`socket thread exited with code ${code}`), `socket thread exited with code ${code}`));
+    // An error comes on a port of its own, and can arrive before messages the thread sent ahead
+    // of it (its `ready`, which tells a crash from a thread that cannot run); an exit follows it,
+    // and comes after every message. So the failure is judged at the exit, with the error.
+    worker.on('error', (error) => {
+      running.error ??= error;
+    });
+    worker.on('exit', (code) => {
+      const { error } = running;
+      if (error === undefined) this.failed(running, new Error(`socket thread exited with code ${code}`), `socket thread exited with code ${code}`);
+      else this.failed(running, error, `socket thread failed: ${messageOf(error)}`);
+    });
     return running;
   }
 
-  /** A thread that failed or exited by itself (an error is followed by an exit: told once). */
+  /** A thread that failed or exited by itself, told at its exit. */
   private failed(running: Running, error: unknown, reason: string): void {
     if (this.running !== running) return;
     const unavailable = !running.ready;
