@@ -1249,6 +1249,44 @@ describe('client-server after servers were elected away', () => {
     }
     expect({ known: client.knownServers(), members: client.members(), attachesLastFivePeriods: attachesByClient - before }).toEqual({ known: ['s0'], members: ['s0'], attachesLastFivePeriods: 0 });
   });
+
+  it('a node elected away, marked failed and named by another, is asked once: its answer as a client, naming another marked so, does not have that one asked again, and so on', () => {
+    // Seed 4129 of the crash simulation (FOUNDATION_SEED 4103), at boot: n0 and n10 were elected
+    // away together and each still named the other among the servers it knew. A client that had
+    // both marked asked n10, whose answer named n0, which it asked, whose answer named n10, ...,
+    // a round trip apart: 12 hellos to n10 in 240 ms, the last over n10's hello budget.
+    const clientId = Array.from({ length: 20 }, (_, index) => `c${index}`).find((id) => !isElectedServer(id, 100, base))!;
+    const client = node(clientId, 'auto');
+    client.join(['seed'], 0);
+    client.receive('seed', { type: 'cs-servers', epoch: 0, servers: ['x1', 'x2'] }, 1);
+    expect(client.role).toBe('client');
+    // Both refuse as clients (neither lists itself): marked failed here.
+    client.receive('x1', { type: 'cs-attach-reply', epoch: 0, accepted: false, servers: ['x2'] }, 2);
+    client.receive('x2', { type: 'cs-attach-reply', epoch: 0, accepted: false, servers: ['x1'] }, 3);
+    client.tick(base.announceIntervalMs / 2);
+    client.takeEffects();
+    // A period on it asks its seed again, which still names both: each is asked whether it is live.
+    client.tick(base.announceIntervalMs);
+    expect(sends(client.takeEffects()).filter(([, message]) => message.type === 'cs-hello').map(([to]) => to)).toEqual(['seed']);
+    const hellos: string[] = [];
+    let now = base.announceIntervalMs + 1;
+    client.receive('seed', { type: 'cs-servers', epoch: 0, servers: ['x1', 'x2'] }, now);
+    for (let roundTrip = 0; roundTrip < 20; roundTrip += 1) {
+      const asked = sends(client.takeEffects()).flatMap(([to, message]) => (message.type === 'cs-hello' ? [to] : []));
+      if (asked.length === 0) break;
+      hellos.push(...asked);
+      now += 10;
+      for (const peer of asked) client.receive(peer, { type: 'cs-servers', epoch: 0, servers: [peer === 'x1' ? 'x2' : 'x1'] }, now);
+    }
+    expect({ hellos: hellos.sort(), known: client.knownServers() }).toEqual({ hellos: ['x1', 'x2'], known: [] });
+    // A list that names them later, while they are still marked, does not have them asked again either.
+    client.serverAnnounced(['s9', 'x1', 'x2'], now + 1);
+    expect({ hellos: sends(client.takeEffects()).filter(([, message]) => message.type === 'cs-hello'), known: client.knownServers() }).toEqual({ hellos: [], known: ['s9'] });
+    // Marked anew (a connection to it failed, as when a request to it runs out): asked once more.
+    client.peerDown('x2', now + 2);
+    client.serverAnnounced(['s9', 'x1', 'x2'], now + 3);
+    expect(sends(client.takeEffects()).filter(([, message]) => message.type === 'cs-hello').map(([to]) => to)).toEqual(['x2']);
+  });
 });
 
 describe('client-server servers stepping down together', () => {
