@@ -136,7 +136,12 @@ export interface RaftNode<Command, Result, Query, QueryResult> {
   removeMember(node: NodeId, options?: CallOptions): Promise<Membership>;
   /** Asks the current leader (this node) to hand leadership to `node`. */
   transferLeadership(node: NodeId): boolean;
-  /** Starts an election now (for operators and tests). */
+  /**
+   * Starts an election now (for operators and tests). It does not take leadership from a healthy
+   * leader: with check-quorum on, voters that heard from a leader within an election timeout
+   * refuse it (thesis 4.2.3), and the first append of a new leader ends it. To move leadership,
+   * `transferLeadership` on the leader.
+   */
   campaign(): void;
   status(): RaftNodeStatus;
   stats(): RaftNodeStats;
