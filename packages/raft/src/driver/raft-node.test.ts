@@ -1618,3 +1618,40 @@ describe('createRaftNode', () => {
     expect(code(failure)).toBe(RAFT_ERROR_CODES.stopped);
   });
 });
+
+describe('what a member sends that no correct leader sends', () => {
+  /** A single voter `n1`, leading with a command applied, and `forger`, a node of the network outside its group. */
+  async function withForger(): Promise<{ c: Cluster; node: KvNode; send(payload: Record<string, unknown>): void }> {
+    const c = cluster(['n1']);
+    c.simulation.addNode('forger');
+    await elected(c);
+    await c.run(() => c.nodes.get('n1')!.propose({ op: 'put', key: 'k', value: 1 }));
+    return { c, node: c.nodes.get('n1')!, send: (payload) => c.simulation.node('forger').transport.send('n1', 'raft', { from: 'forger', to: 'n1', ...payload }) };
+  }
+
+  it('refuses an append whose command the codec cannot read: the node neither takes the entry nor stops (hostile-peer finding)', async () => {
+    // The append of a later term, its commit past the entry: the node followed the forger, took
+    // the entry, committed it, and stopped on applying it, and again at every start.
+    const { c, node, send } = await withForger();
+    const before = node.status();
+    send({ type: 'append', term: before.term + 1, prevIndex: before.lastIndex, prevTerm: before.term, commit: before.lastIndex + 1, entries: [{ kind: 'normal', index: before.lastIndex + 1, term: before.term + 1, data: Uint8Array.of(0xff, 0xff, 0x01) }] });
+    await c.simulation.runForAsync(200);
+    expect(node.failure()).toBeNull();
+    expect(node.stats().invalidMessages).toBe(1);
+    expect(node.status()).toMatchObject({ role: 'leader', term: before.term, lastIndex: before.lastIndex });
+    await expect(c.run(() => node.propose({ op: 'put', key: 'k', value: 2 }))).resolves.toMatchObject({ op: 'put', previous: 1 });
+  });
+
+  it('refuses a message of a term above 2^48: the node stays in a term it can go on from (hostile-peer finding)', async () => {
+    // A vote request of term Number.MAX_SAFE_INTEGER (a transfer, heard whatever the lease) made
+    // the node take that term, and its next election went past the safe integers: peers refuse
+    // such a term on the wire, and its own log refused it when read back at the next start.
+    const { c, node, send } = await withForger();
+    const before = node.status();
+    send({ type: 'vote', term: Number.MAX_SAFE_INTEGER, lastIndex: before.lastIndex + 10, lastTerm: Number.MAX_SAFE_INTEGER, preVote: false, transfer: true });
+    await c.simulation.runForAsync(2_000);
+    expect(node.stats().invalidMessages).toBe(1);
+    expect(node.status()).toMatchObject({ role: 'leader', term: before.term });
+    await expect(c.run(() => node.propose({ op: 'put', key: 'k', value: 2 }))).resolves.toMatchObject({ op: 'put', previous: 1 });
+  });
+});

@@ -540,6 +540,15 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
       this.counters.invalidMessages += 1;
       return;
     }
+    // Commands the codec cannot read are refused with their message, before they enter the log:
+    // applying one stopped the node, and again at every start, since the log kept it (one append
+    // of a later term, its commit index past the entry, did it). Only a buggy or hostile sender
+    // writes such bytes; refused, they leave this node behind that sender, not stopped. A
+    // follower thus decodes each command twice: here, and when it applies it.
+    if (message.type === 'append' && !this.decodable(message.entries)) {
+      this.counters.invalidMessages += 1;
+      return;
+    }
     try {
       if (message.type === 'snapshot-chunk') this.receiveChunk(message);
       else if (message.type === 'snapshot-chunk-ack') this.receiveAck(message);
@@ -549,6 +558,19 @@ class RaftNodeImpl<Command, Result, Query, QueryResult> implements RaftNode<Comm
       this.emit('error', FoundationError.from(error, { type: 'internal_error', message: `raft node ${this.id} failed to handle a ${message.type} from ${from}` }));
     }
     this.kick();
+  }
+
+  /** Whether the codec reads the command of every entry that holds one (a no-op holds none). */
+  private decodable(entries: readonly Entry[]): boolean {
+    for (const entry of entries) {
+      if (entry.kind !== 'normal' || entry.data.byteLength === 0) continue;
+      try {
+        this.codec.decode(entry.data);
+      } catch {
+        return false;
+      }
+    }
+    return true;
   }
 
   propose(command: Command, options: CallOptions = {}): Promise<Result> {

@@ -2,7 +2,7 @@
 // terms in a message must agree with one another as they do in every Raft log.
 import { describe, expect, it } from '@jest/globals';
 import { InvalidMessageError } from '../errors/invalid-message-error';
-import { parseWireMessage } from './wire';
+import { MAX_TERM, parseWireMessage } from './wire';
 
 const LIMITS = { maxEntriesPerMessage: 100, maxEntryBytes: 1024, maxSnapshotBytes: 1 << 20, maxChunkBytes: 1 << 16 };
 const parse = (payload: unknown): unknown => parseWireMessage(payload, 'n2', 'n1', LIMITS);
@@ -60,5 +60,19 @@ describe('a snapshot chunk acknowledgement', () => {
     expect(parse(ack)).toEqual(ack);
     expect(parse({ ...ack, maxSnapshotBytes: 64 })).toEqual({ ...ack, maxSnapshotBytes: 64 });
     for (const maxSnapshotBytes of [-1, 1.5, '64', null]) expect(() => parse({ ...ack, maxSnapshotBytes })).toThrow(InvalidMessageError);
+  });
+});
+
+describe('a term no node reaches', () => {
+  it('refuses a message of a term above 2^48, and takes one of 2^48 (hostile-peer finding)', () => {
+    // A node takes a higher term from any message: from one at Number.MAX_SAFE_INTEGER its next
+    // election went past the safe integers, a term its peers and its own log refuse.
+    const vote = { type: 'vote', from: 'n2', to: 'n1', term: MAX_TERM, lastIndex: 9, lastTerm: 3, preVote: false, transfer: true };
+    expect(parse(vote)).toMatchObject({ type: 'vote', term: 2 ** 48 });
+    for (const term of [MAX_TERM + 1, Number.MAX_SAFE_INTEGER]) {
+      expect(() => parse({ ...vote, term })).toThrow(InvalidMessageError);
+      expect(() => parse({ type: 'heartbeat', from: 'n2', to: 'n1', term, commit: 0, context: null })).toThrow(InvalidMessageError);
+      expect(() => parse({ ...(append(term, 2, [3]) as object) })).toThrow(InvalidMessageError);
+    }
   });
 });

@@ -44,6 +44,13 @@ export interface WireLimits {
 
 const MAX_ID = 256;
 const MAX_CONTEXT = 512;
+/**
+ * Highest term a message may carry (2^48): a node takes a higher term from any message, and from
+ * one at Number.MAX_SAFE_INTEGER its next election went past the safe integers, into a term that
+ * peers refuse on the wire and its own log refuses when read back, so that it never started
+ * again. One election a millisecond takes nine thousand years to get here.
+ */
+export const MAX_TERM = 2 ** 48;
 
 function fail(reason: string): never {
   throw new InvalidMessageError(reason);
@@ -152,6 +159,7 @@ export function parseWireMessage(payload: unknown, sender: string, self: string,
     return { type, from, to, id: ackId, received, maxSnapshotBytes: count(payload.maxSnapshotBytes, 'maxSnapshotBytes') };
   }
   const term = count(payload.term, 'term');
+  if (term > MAX_TERM) fail(`term ${term} is above ${MAX_TERM}`);
   // Each message is one object literal, never `{ ...base, type, ... }`: in Node 20's V8 a spread
   // of a fresh object followed by more properties gives every message a map of its own, and
   // every field the core then reads from it goes through a runtime lookup (measured: 6 µs per
