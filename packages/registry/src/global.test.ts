@@ -562,6 +562,29 @@ describe('registerGlobal on one node (createLocalConsensusLog)', () => {
     expect(processes.monitors()).toBe(0);
   });
 
+  it('a node the log releases while it lives moves past the release, and claims names again; a release at 2^48 is refused (hostile-peer finding)', async () => {
+    // Before, every later claim of the node was refused until it restarted, and for good when
+    // the release named an incarnation above any its restarts take (they start at the clock's
+    // ms): one append by a buggy or hostile peer with the secret did it.
+    const { log, registry, processes } = setup(215);
+    const errors: number[] = [];
+    registry.on('consensus-error', ({ error }) => errors.push(error.code));
+    const changes: number[] = [];
+    registry.on('incarnation-change', ({ incarnation }) => changes.push(incarnation));
+    const held = await registry.registerGlobal('held', processes.spawn());
+    const far = registry.incarnation + 1_000_000_000;
+    await log.append({ type: 'registry-release-node', namespace: 'production', node: 'solo', incarnation: far });
+    expect(registry.find('held')).toBeUndefined();
+    expect({ incarnation: registry.incarnation, changes }).toEqual({ incarnation: far + 1, changes: [far + 1] });
+    const again = await registry.registerGlobal('held', processes.spawn());
+    expect(again.instance).toMatchObject({ name: 'held', incarnation: far + 1 });
+    expect(again.id).not.toBe(held.id);
+    await log.append({ type: 'registry-release-node', namespace: 'production', node: 'solo', incarnation: 2 ** 48 });
+    expect(errors).toEqual([5604]);
+    expect(registry.find('held')).toMatchObject({ id: again.id });
+    expect(registry.incarnation).toBe(far + 1);
+  });
+
   it('keeps at most 1,000 claims in doubt; an older one that commits after it was let go is released like one of an earlier start', async () => {
     // Before, every failed claim that never committed stayed this node's: the table only grew.
     const { simulation, log, registry, processes, commitLate } = inDoubtSetup(212);

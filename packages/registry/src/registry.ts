@@ -1458,6 +1458,7 @@ class RegistryImpl<Target> implements Registry<Target> {
     if (!this.replaying) {
       for (const [id, own] of [...this.ownGlobals]) this.settleIfRestoredAway(id, own);
       this.forgetRefusedClaims();
+      this.outliveRelease();
       return;
     }
     this.replaying = false;
@@ -1479,6 +1480,22 @@ class RegistryImpl<Target> implements Registry<Target> {
       else this.releaseOrphan(holder);
     }
     this.forgetRefusedClaims();
+    this.outliveRelease();
+  }
+
+  /**
+   * The log released this node's own incarnation (or a later one) while it lives: a node took it
+   * for gone, or a buggy or hostile peer said so. It moves past the release, as it does past a
+   * departure record of itself (Replica.applyDeparture), since every claim of a released
+   * incarnation is refused: it claimed no name again until it restarted, and for good when the
+   * release named an incarnation above any its restarts take (they start at the clock's ms).
+   */
+  private outliveRelease(): void {
+    if (this.closed) return;
+    const floor = this.globals.releasedFloor(this.nodeId);
+    if (floor === undefined || floor < this.replica.incarnation || floor >= MAX_INCARNATION) return;
+    this.replica.refute(floor + 1, 'released by the consensus log');
+    this.replication?.changed();
   }
 
   /** Takes in a claim whose append failed before its index was known (see `inDoubt`). */
@@ -1584,7 +1601,10 @@ class RegistryImpl<Target> implements Registry<Target> {
           waiter({ won: outcome.claim.won, holder: outcome.claim.holder });
         }
       }
-      if (!this.replaying) this.forgetRefusedClaims();
+      if (!this.replaying) {
+        this.forgetRefusedClaims();
+        this.outliveRelease();
+      }
     } catch (error) {
       this.emit('consensus-error', { operation: 'apply', error: FoundationError.from(error) });
     }

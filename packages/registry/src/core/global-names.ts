@@ -6,6 +6,7 @@
 // Commands travel through the log as plain data and are checked again when applied: a replica
 // never trusts the log's content more than a peer's message.
 import { InvalidPeerMessageError } from '../errors/invalid-peer-message-error';
+import { MAX_INCARNATION } from './limits';
 import type { RegistryLimits } from './limits';
 import type { ServiceInstance } from './types';
 import { Reader } from './wire';
@@ -111,6 +112,10 @@ export class GlobalNames {
       case 'registry-release-node': {
         const node = reader.nodeId(record.node, 'node');
         const incarnation = reader.incarnation(record.incarnation, 'incarnation');
+        // A node released while it lives moves past its release (see Registry), which it cannot
+        // past MAX_INCARNATION: a release at it, which no node reaches, is a buggy or hostile
+        // peer's, and would refuse every claim of the node for good.
+        if (incarnation >= MAX_INCARNATION) reader.fail('incarnation', `a release at ${MAX_INCARNATION}, an incarnation no node reaches`);
         if (incarnation > (this.released.get(node) ?? -1)) {
           this.released.delete(node);
           this.released.set(node, incarnation);
