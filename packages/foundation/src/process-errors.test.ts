@@ -2,41 +2,29 @@
 // throws, so `instanceof` holds for an error from a runtime made through `foundation`.
 import { describe, expect, it } from '@jest/globals';
 import * as processPackage from '@foundation/process';
-import {
-  CallExitedError,
-  CallTimeoutError,
-  FoundationError,
-  MailboxFullError,
-  NameTakenError,
-  NoConnectionError,
-  NoProcessError,
-  PROCESS_ERROR_CODES,
-  ProcessError,
-  RuntimeStoppedError,
-  SupervisorError,
-  ThreadStartTimeoutError,
-  UncloneableMessageError,
-  WorkerCrashedError,
-  createRuntime,
-} from './index';
+import * as foundation from './index';
+
+const { FoundationError, NameTakenError, NoConnectionError, NoProcessError, PROCESS_ERROR_CODES, ProcessError, RuntimeStoppedError, createRuntime } = foundation;
+
+/** The classes foundation re-exports from @foundation/process. */
+const REEXPORTED = [
+  'CallExitedError',
+  'CallTimeoutError',
+  'MailboxFullError',
+  'NameTakenError',
+  'NoConnectionError',
+  'NoProcessError',
+  'ProcessError',
+  'RuntimeStoppedError',
+  'SupervisorError',
+  'ThreadStartTimeoutError',
+  'UncloneableMessageError',
+  'WorkerCrashedError',
+] as const;
 
 describe('the process errors foundation re-exports (review finding)', () => {
   it('are the classes @foundation/process exports', () => {
-    const reexported = {
-      CallExitedError,
-      CallTimeoutError,
-      MailboxFullError,
-      NameTakenError,
-      NoConnectionError,
-      NoProcessError,
-      ProcessError,
-      RuntimeStoppedError,
-      SupervisorError,
-      ThreadStartTimeoutError,
-      UncloneableMessageError,
-      WorkerCrashedError,
-    };
-    for (const [name, value] of Object.entries(reexported)) expect([name, value]).toEqual([name, processPackage[name as keyof typeof reexported]]);
+    for (const name of REEXPORTED) expect([name, foundation[name]]).toEqual([name, processPackage[name]]);
     expect(PROCESS_ERROR_CODES).toBe(processPackage.PROCESS_ERROR_CODES);
   });
 
